@@ -1,0 +1,229 @@
+"""Recall quality on LoCoMo: Almanac's hybrid recall against BM25 and vector-only baselines.
+
+Usage: .venv/bin/python bench/memory_recall.py [--data PATH/26.json]
+
+Every turn is ingested as one memory (speaker and text, the image caption when present,
+the session's date as occurred_at, dia_id in metadata); each question (category 5, the
+adversarial one, skipped) is asked against that conversation. Reported: recall@5 and
+recall@10 of the gold turns (fraction found, and share of questions with every gold turn
+found), overall and per category, and the latency of each recall. The two baselines run
+over exactly the same turn texts in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
+
+from almanac.config import Settings  # noqa: E402
+from almanac.memory.client import LocalMemoryClient  # noqa: E402
+from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
+from almanac.state import build_state  # noqa: E402
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+KS = (5, 10)
+
+
+@dataclass
+class Turn:
+    dia_id: str
+    text: str
+    at: datetime
+
+
+@dataclass
+class Question:
+    text: str
+    gold: set[str]
+    category: int
+
+
+def load(path: Path) -> tuple[str, list[Turn], list[Question]]:
+    import json
+
+    data = json.loads(path.read_text())
+    conv = data["conversation"] if "conversation" in data else data
+    turns: list[Turn] = []
+    n = 1
+    while f"session_{n}" in conv:
+        at = datetime.strptime(conv[f"session_{n}_date_time"], "%I:%M %p on %d %B, %Y")
+        for t in conv[f"session_{n}"]:
+            text = f"{t['speaker']}: {t['text']}"
+            if t.get("blip_caption"):
+                text += f" [image: {t['blip_caption']}]"
+            turns.append(Turn(t["dia_id"], text, at.replace(tzinfo=UTC)))
+        n += 1
+    questions = []
+    for qa in data["qa"]:
+        if qa.get("category") == 5:
+            continue
+        gold = {g.strip() for ev in qa["evidence"] for g in re.split(r"[;,]", ev) if g.strip()}
+        if gold:
+            questions.append(Question(qa["question"], gold, int(qa["category"])))
+    return data.get("sample_id", path.stem), turns, questions
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+class BM25:
+    """Okapi BM25 (k1=1.5, b=0.75), the usual lexical baseline."""
+
+    def __init__(self, docs: list[str], k1: float = 1.5, b: float = 0.75) -> None:
+        self.docs = [Counter(tokenize(d)) for d in docs]
+        self.lengths = [sum(d.values()) for d in self.docs]
+        self.avg = sum(self.lengths) / len(self.lengths)
+        df: Counter[str] = Counter()
+        for d in self.docs:
+            df.update(d.keys())
+        n = len(docs)
+        self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1) for t, f in df.items()}
+        self.k1, self.b = k1, b
+
+    def rank(self, query: str, k: int) -> list[int]:
+        terms = tokenize(query)
+        scores = []
+        for i, d in enumerate(self.docs):
+            norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg)
+            s = sum(
+                self.idf.get(t, 0.0) * d[t] * (self.k1 + 1) / (d[t] + norm) for t in terms if t in d
+            )
+            scores.append(s)
+        return list(np.argsort(-np.asarray(scores), kind="stable")[:k])
+
+
+def score(ranked: list[list[str]], questions: list[Question]) -> dict[str, Any]:
+    """recall@k as the mean fraction of gold turns found, and as all-gold-found share."""
+    out: dict[str, Any] = {}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(questions):
+        groups["overall"].append(i)
+        groups[CATEGORIES.get(q.category, str(q.category))].append(i)
+    for name, idx in groups.items():
+        entry: dict[str, Any] = {"questions": len(idx)}
+        for k in KS:
+            fracs = [
+                len(questions[i].gold & set(ranked[i][:k])) / len(questions[i].gold) for i in idx
+            ]
+            alls = [float(questions[i].gold <= set(ranked[i][:k])) for i in idx]
+            entry[f"recall@{k}"] = sum(fracs) / len(fracs)
+            entry[f"all@{k}"] = sum(alls) / len(alls)
+        out[name] = entry
+    return out
+
+
+async def run(path: Path) -> dict[str, Any]:
+    conv_id, turns, questions = load(path)
+    texts = [t.text for t in turns]
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
+        state = await build_state(settings)
+        try:
+            client = LocalMemoryClient(state)
+            session = f"locomo-{conv_id}"
+            t0 = time.perf_counter()
+            items = [
+                RememberIn(
+                    content=t.text,
+                    occurred_at=t.at,
+                    session_id=session,
+                    event_type="conversation_turn",
+                    metadata={"dia_id": t.dia_id},
+                )
+                for t in turns
+            ]
+            for start in range(0, len(items), 500):
+                await client.remember_batch(items[start : start + 500])
+            ingest_s = time.perf_counter() - t0
+
+            almanac_ranked, latencies = [], []
+            for q in questions:
+                rq = RecallQuery(query=q.text, k=max(KS), session_id=session, kinds=["event"])
+                t1 = time.perf_counter()
+                out = await client.recall(rq)
+                latencies.append((time.perf_counter() - t1) * 1000)
+                almanac_ranked.append([h.metadata["dia_id"] for h in out.results])
+
+            # Vector-only baseline: the same embedder, exact cosine over the same texts.
+            doc_vecs = await state.embedder.embed(texts)
+            q_vecs = await state.embedder.embed([q.text for q in questions])
+            sims = q_vecs @ doc_vecs.T
+            vector_ranked = [
+                [turns[j].dia_id for j in np.argsort(-row, kind="stable")[: max(KS)]]
+                for row in sims
+            ]
+            embedder_model = state.embedder.model
+        finally:
+            await state.close()
+
+    bm25 = BM25(texts)
+    bm25_ranked = [[turns[j].dia_id for j in bm25.rank(q.text, max(KS))] for q in questions]
+
+    return {
+        "conversation": conv_id,
+        "turns": len(turns),
+        "questions": len(questions),
+        "embedder": embedder_model,
+        "ingest_seconds": round(ingest_s, 3),
+        "recall_latency_ms": {"p50": median(latencies), "p95": percentile(latencies, 95)},
+        "systems": {
+            "almanac": score(almanac_ranked, questions),
+            "bm25": score(bm25_ranked, questions),
+            "vector": score(vector_ranked, questions),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED_BENCH / "locomo-dev" / "26.json")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.data))
+    systems = result["systems"]
+    rows = []
+    for group in systems["almanac"]:
+        for name in ("almanac", "bm25", "vector"):
+            e = systems[name][group]
+            rows.append(
+                (
+                    group,
+                    name,
+                    e["questions"],
+                    e["recall@5"],
+                    e["recall@10"],
+                    e["all@5"],
+                    e["all@10"],
+                )
+            )
+    print_table(
+        f"LoCoMo {result['conversation']}: {result['turns']} turns, "
+        f"{result['questions']} questions",
+        ["group", "system", "n", "R@5", "R@10", "all@5", "all@10"],
+        rows,
+    )
+    lat = result["recall_latency_ms"]
+    print(f"recall latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms (in-process)")
+    print(f"wrote {write_json('memory_recall', result)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Application factories: the Memory Gateway, the Planner API, or both in one process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Literal, TypedDict
+
+from fastapi import FastAPI
+
+from almanac import __version__, problems
+from almanac.config import Settings
+from almanac.health import router as health_router
+from almanac.memory.endpoints import router as memory_router
+from almanac.planner.endpoints import router as planner_router
+from almanac.state import AppState, build_state
+
+logger = logging.getLogger(__name__)
+
+Service = Literal["memory", "planner"]
+ALL_SERVICES: tuple[Service, ...] = ("memory", "planner")
+
+
+class LifespanState(TypedDict):
+    almanac: AppState
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Iterable[Service] = ALL_SERVICES,
+    state: AppState | None = None,
+) -> FastAPI:
+    """Build the ASGI app. Pass `state` to share one already built (tests, embedding)."""
+    chosen = list(dict.fromkeys(services))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
+        owned = state is None
+        current = state if state is not None else await build_state(settings or Settings())
+        current.notes = list(chosen)
+        try:
+            yield {"almanac": current}
+        finally:
+            if owned:
+                await current.close()
+
+    titles = {"memory": "Memory Gateway", "planner": "Planner API"}
+    app = FastAPI(
+        title="Almanac " + " + ".join(titles[s] for s in chosen),
+        version=__version__,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health_router)
+    if "memory" in chosen:
+        app.include_router(memory_router)
+    if "planner" in chosen:
+        app.include_router(planner_router)
+    return app

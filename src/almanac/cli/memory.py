@@ -1,0 +1,125 @@
+"""`almanac memory import|export|reindex`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+
+from almanac.cli.runtime import local_state, memory_client, run
+from almanac.config import Settings
+from almanac.memory.maintenance import export_events, reindex
+from almanac.memory.schemas import RememberIn
+
+memory_app = typer.Typer(help="Bulk memory operations.", no_args_is_help=True)
+console = Console(stderr=True)
+_BATCH = 500
+
+
+def _read_jsonl(path: Path) -> list[RememberIn]:
+    """Parse and validate every line first, so a bad file writes nothing."""
+    items: list[RememberIn] = []
+    errors: list[str] = []
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("each line must be a JSON object")
+                data.pop("id", None)
+                # Re-importing the same file must not duplicate: key lines by file and content.
+                line_hash = hashlib.sha256(line.strip().encode()).hexdigest()[:16]
+                data.setdefault("idempotency_key", f"import:{digest}:{number}:{line_hash}")
+                items.append(RememberIn.model_validate(data))
+            except ValidationError as exc:
+                for e in exc.errors():
+                    field = ".".join(str(p) for p in e["loc"]) or "line"
+                    errors.append(f"line {number}: {field}: {e['msg']}")
+            except ValueError as exc:
+                errors.append(f"line {number}: {exc}")
+    if errors:
+        for message in errors[:20]:
+            typer.echo(f"error: {message}", err=True)
+        if len(errors) > 20:
+            typer.echo(f"... and {len(errors) - 20} more", err=True)
+        raise typer.Exit(2)
+    return items
+
+
+@memory_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    url: Annotated[str | None, typer.Option("--url")] = None,
+) -> None:
+    """Import memories from JSONL (one `remember` body per line); re-running is safe."""
+    items = _read_jsonl(file)
+
+    async def go() -> tuple[int, int]:
+        stored = duplicates = 0
+        async with memory_client(Settings(), url) as client:
+            with Progress(console=console) as progress:
+                task = progress.add_task("importing", total=len(items))
+                for start in range(0, len(items), _BATCH):
+                    out = await client.remember_batch(items[start : start + _BATCH])
+                    stored += len(out.ids) - len(out.duplicates)
+                    duplicates += len(out.duplicates)
+                    progress.advance(task, len(out.ids))
+        return stored, duplicates
+
+    stored, duplicates = run(go)
+    typer.echo(f"imported {stored} memories ({duplicates} already present)")
+
+
+@memory_app.command("export")
+def export(
+    file: Annotated[Path | None, typer.Argument(help="Output file (default: stdout)")] = None,
+) -> None:
+    """Export every event as JSONL that `almanac memory import` reads back."""
+
+    async def go() -> int:
+        async with local_state(Settings()) as state:
+            out = file.open("w", encoding="utf-8") if file else None
+            try:
+                with Progress(console=console, transient=out is None) as progress:
+                    task = progress.add_task("exporting", total=None)
+
+                    def write(record: dict[str, Any]) -> None:
+                        line = json.dumps(record, ensure_ascii=False) + "\n"
+                        if out is not None:
+                            out.write(line)
+                        else:
+                            typer.echo(line, nl=False)
+                        progress.advance(task)
+
+                    return await export_events(state, write)
+            finally:
+                if out is not None:
+                    out.close()
+
+    count = run(go)
+    console.print(f"exported {count} memories")
+
+
+@memory_app.command("reindex")
+def reindex_cmd(
+    batch: Annotated[int, typer.Option(min=1, max=2048)] = 256,
+) -> None:
+    """Re-embed memories and facts whose embedding is missing or from another model."""
+
+    async def go() -> tuple[int, int]:
+        async with local_state(Settings()) as state:
+            with Progress(console=console) as progress:
+                task = progress.add_task("re-embedding", total=None)
+                return await reindex(state, batch, lambda n: progress.advance(task, n))
+
+    events, facts = run(go)
+    console.print(f"re-embedded {events} events and {facts} facts")

@@ -1,0 +1,126 @@
+"""Settings: one object, nested sections, read from `ALMANAC_*` variables.
+
+`ALMANAC_DATABASE__URL`-style nesting uses `__`; the common top-level names
+(`ALMANAC_DATABASE_URL`, `ALMANAC_VALKEY_URL`, `ALMANAC_DATA_DIR`) are accepted too.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseModel):
+    """Postgres connection; no URL means an embedded server in the data folder."""
+
+    url: str | None = None
+    pool_size: int = Field(default=10, ge=1, le=200)
+    echo: bool = False
+
+
+class CacheSettings(BaseModel):
+    """Recall cache: Valkey when a URL is set, in-process otherwise."""
+
+    valkey_url: str | None = None
+    recall_ttl_seconds: int = Field(default=3600, ge=1)
+    socket_timeout_seconds: float = Field(default=0.25, gt=0)
+    # After a failure, Valkey is left alone for this long before it is tried again.
+    retry_after_seconds: float = Field(default=5.0, ge=0)
+    local_max_entries: int = Field(default=10_000, ge=0)
+
+
+class EmbedderSettings(BaseModel):
+    """Which embedder turns memories into vectors."""
+
+    provider: Literal["local", "openai"] = "local"
+    # For `openai`: any OpenAI-compatible /v1/embeddings endpoint.
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    dim: int | None = Field(default=None, ge=1, le=16_000)
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    threads: int = Field(default=0, ge=0, le=64)  # 0 = let the runtime decide
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class SearchSettings(BaseModel):
+    """Weights of the hybrid recall (reciprocal rank fusion plus signals)."""
+
+    rrf_k: int = Field(default=60, ge=1)
+    vector_weight: float = Field(default=1.0, ge=0)
+    text_weight: float = Field(default=1.0, ge=0)
+    # Multiplicative boosts: score *= 1 + weight * signal, both signals in [0, 1].
+    salience_weight: float = Field(default=0.1, ge=0)
+    recency_weight: float = Field(default=0.05, ge=0)
+    recency_half_life_days: float = Field(default=30.0, gt=0)
+    candidates: int = Field(default=100, ge=1, le=2000)
+    bm25_k1: float = Field(default=1.2, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    # A word found in more than this share of memories does not select candidates by itself.
+    common_term_share: float = Field(default=0.3, gt=0, le=1)
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+
+
+class MemorySettings(BaseModel):
+    """Memory Gateway behaviour."""
+
+    promotion_threshold: float = Field(default=0.7, ge=0, le=1)
+    max_batch_items: int = Field(default=1000, ge=1)
+
+
+class ServerSettings(BaseModel):
+    """Where `almanac serve` listens and how the Planner reaches the Gateway."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=1, le=65535)
+    memory_port: int = Field(default=8090, ge=1, le=65535)
+    planner_port: int = Field(default=8091, ge=1, le=65535)
+    # When set, the Planner API talks to a Memory Gateway at this URL over HTTP.
+    memory_gateway_url: str | None = None
+
+
+class Settings(BaseSettings):
+    """All of Almanac's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALMANAC_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("almanac")),
+        validation_alias=AliasChoices("ALMANAC_DATA_DIR", "data_dir"),
+    )
+    timezone: str = "UTC"
+    database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    search: SearchSettings = SearchSettings()
+    memory: MemorySettings = MemorySettings()
+    server: ServerSettings = ServerSettings()
+
+    # Flat aliases for the names people type most.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALMANAC_DATABASE_URL", "database_url")
+    )
+    valkey_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALMANAC_VALKEY_URL", "valkey_url")
+    )
+
+    @cached_property
+    def effective_database_url(self) -> str | None:
+        """The configured Postgres URL, from either spelling, or None for embedded."""
+        return self.database_url or self.database.url
+
+    @cached_property
+    def effective_valkey_url(self) -> str | None:
+        """The configured Valkey URL, from either spelling, or None for in-process."""
+        return self.valkey_url or self.cache.valkey_url

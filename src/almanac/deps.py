@@ -1,0 +1,44 @@
+"""FastAPI dependencies, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from almanac.config import Settings
+from almanac.db.uow import UnitOfWork
+from almanac.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    """The process-wide state set by the lifespan."""
+    state: AppState = request.state.almanac
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: State) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
+    """One transaction per request: committed when the endpoint returns, else rolled back."""
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        try:
+            yield uow
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+
+
+# scope="function": commit before the response is sent, so a failed commit is reported.
+UoW = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

@@ -1,0 +1,56 @@
+"""Expected errors: one hierarchy, rendered as RFC 9457 problem details by one handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AlmanacError(Exception):
+    """An error the user can act on; carries the HTTP status it maps to."""
+
+    status_code: int = 400
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.errors = errors or []
+        self.headers = headers
+
+
+class ValidationFailed(AlmanacError):
+    status_code = 422
+    title = "Validation failed"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        errors = [{"field": field, "message": message}] if field else []
+        super().__init__(message, errors=errors)
+
+
+class NotFound(AlmanacError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(AlmanacError):
+    status_code = 409
+    title = "Conflict"
+
+
+class RateLimited(AlmanacError):
+    status_code = 429
+    title = "Too many requests"
+
+
+class DependencyUnavailable(AlmanacError):
+    status_code = 503
+    title = "Dependency unavailable"

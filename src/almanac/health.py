@@ -1,0 +1,97 @@
+"""GET /health: the status of every dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from almanac import __version__
+from almanac.deps import State
+from almanac.state import AppState
+
+router = APIRouter(tags=["health"])
+
+_TIMEOUT = 2.0
+
+
+class DependencyStatus(BaseModel):
+    status: Literal["ok", "degraded", "down", "not_configured"]
+    required: bool
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    version: str
+    services: list[str]
+    dependencies: dict[str, DependencyStatus]
+
+
+async def _timed(coro: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = await asyncio.wait_for(coro, _TIMEOUT)
+    return result, round((time.perf_counter() - started) * 1000, 2)
+
+
+async def _database(state: AppState) -> DependencyStatus:
+    async def ping() -> None:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    try:
+        _, ms = await _timed(ping())
+    except Exception as exc:
+        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+    kind = "embedded" if state.embedded_pg is not None else "external"
+    return DependencyStatus(status="ok", required=True, detail=kind, latency_ms=ms)
+
+
+async def _cache(state: AppState) -> DependencyStatus:
+    status, ms = await _timed(state.cache.check())
+    if status == "ok":
+        return DependencyStatus(
+            status="ok", required=False, detail=state.cache.backend, latency_ms=ms
+        )
+    return DependencyStatus(
+        status="degraded",
+        required=False,
+        detail=f"{state.cache.backend}: {status}; serving without cache",
+    )
+
+
+async def _embedder(state: AppState) -> DependencyStatus:
+    try:
+        _, ms = await _timed(state.embedder.check())
+    except Exception as exc:
+        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+    return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
+
+
+async def check_health(state: AppState, services: list[str]) -> HealthOut:
+    """Probe every dependency concurrently."""
+    db, cache, emb = await asyncio.gather(_database(state), _cache(state), _embedder(state))
+    deps = {"database": db, "cache": cache, "embedder": emb}
+    if any(d.required and d.status == "down" for d in deps.values()):
+        overall: Literal["ok", "degraded", "down"] = "down"
+    elif any(d.status in ("degraded", "down") for d in deps.values()):
+        overall = "degraded"
+    else:
+        overall = "ok"
+    return HealthOut(status=overall, version=__version__, services=services, dependencies=deps)
+
+
+@router.get("/health", response_model=HealthOut)
+async def health(state: State) -> JSONResponse:
+    """200 when usable (possibly degraded), 503 when a required dependency is down."""
+    services: list[str] = state.notes
+    out = await check_health(state, services)
+    return JSONResponse(
+        out.model_dump(mode="json"), status_code=503 if out.status == "down" else 200
+    )

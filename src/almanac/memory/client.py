@@ -1,0 +1,125 @@
+"""How other parts (the Planner, the CLI) reach the Memory Gateway: in-process or over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, DependencyUnavailable
+from almanac.memory.schemas import (
+    FactIn,
+    FactOut,
+    FactsQuery,
+    FactWriteOut,
+    RecallOut,
+    RecallQuery,
+    RememberBatchIn,
+    RememberBatchOut,
+    RememberIn,
+    RememberOut,
+)
+from almanac.memory.service import MemoryService
+from almanac.state import AppState
+
+
+class MemoryClient(Protocol):
+    """The Memory Gateway as seen by its callers."""
+
+    async def remember(self, item: RememberIn) -> RememberOut: ...
+    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut: ...
+    async def recall(self, query: RecallQuery) -> RecallOut: ...
+    async def write_fact(self, fact: FactIn) -> FactWriteOut: ...
+    async def facts(self, query: FactsQuery) -> list[FactOut]: ...
+
+
+class LocalMemoryClient:
+    """Calls the service directly, one transaction per call."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def _service(self, uow: UnitOfWork) -> MemoryService:
+        return MemoryService(uow, self.state.embedder, self.state.cache, self.state.settings)
+
+    async def _run(self, call: Any) -> Any:
+        async with self.state.sessionmaker() as session:
+            uow = UnitOfWork(session)
+            try:
+                result = await call(self._service(uow))
+            except BaseException:
+                await uow.rollback()
+                raise
+            await uow.commit()
+            return result
+
+    async def remember(self, item: RememberIn) -> RememberOut:
+        result: RememberOut = await self._run(lambda s: s.remember(item))
+        return result
+
+    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
+        async def call(s: MemoryService) -> Any:
+            return await s.remember_many(items)
+
+        result = await self._run(call)
+        out: RememberBatchOut = result.out()
+        return out
+
+    async def recall(self, query: RecallQuery) -> RecallOut:
+        result: RecallOut = await self._run(lambda s: s.recall(query))
+        return result
+
+    async def write_fact(self, fact: FactIn) -> FactWriteOut:
+        result: FactWriteOut = await self._run(lambda s: s.facts.write(fact))
+        return result
+
+    async def facts(self, query: FactsQuery) -> list[FactOut]:
+        result: list[FactOut] = await self._run(lambda s: s.facts.list(query))
+        return result
+
+
+class HttpMemoryClient:
+    """Talks to a Memory Gateway over HTTP (the two-process deployment)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise AlmanacError(str(detail), response.status_code)
+        return response.json()
+
+    async def remember(self, item: RememberIn) -> RememberOut:
+        data = await self._send(
+            "POST", "/api/v1/memory/remember", json=item.model_dump(mode="json")
+        )
+        return RememberOut.model_validate(data)
+
+    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
+        body = RememberBatchIn(items=list(items)).model_dump(mode="json")
+        data = await self._send("POST", "/api/v1/memory/remember/batch", json=body)
+        return RememberBatchOut.model_validate(data)
+
+    async def recall(self, query: RecallQuery) -> RecallOut:
+        params = query.model_dump(mode="json", exclude_none=True)
+        data = await self._send("GET", "/api/v1/memory/recall", params=params)
+        return RecallOut.model_validate(data)
+
+    async def write_fact(self, fact: FactIn) -> FactWriteOut:
+        data = await self._send("POST", "/api/v1/memory/facts", json=fact.model_dump(mode="json"))
+        return FactWriteOut.model_validate(data)
+
+    async def facts(self, query: FactsQuery) -> list[FactOut]:
+        params = query.model_dump(mode="json", exclude_none=True)
+        data = await self._send("GET", "/api/v1/memory/facts", params=params)
+        return [FactOut.model_validate(f) for f in data]

@@ -1,0 +1,154 @@
+"""HTTP routes of the Memory Gateway under /api/v1/memory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from almanac.deps import State, UoW
+from almanac.memory.schemas import (
+    DeletedOut,
+    EventOut,
+    FactIn,
+    FactOut,
+    FactsQuery,
+    FactType,
+    FactWriteOut,
+    ForgetOut,
+    Kind,
+    MemoryScope,
+    RecallOut,
+    RecallQuery,
+    RememberBatchIn,
+    RememberBatchOut,
+    RememberIn,
+    RememberOut,
+    SupersedeIn,
+)
+from almanac.memory.service import MemoryService
+
+router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
+
+
+def get_memory_service(uow: UoW, state: State) -> MemoryService:
+    return MemoryService(uow, state.embedder, state.cache, state.settings)
+
+
+Memory = Annotated[MemoryService, Depends(get_memory_service)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post("/remember", status_code=status.HTTP_201_CREATED)
+async def remember(body: RememberIn, memory: Memory, uow: UoW) -> RememberOut:
+    """Store a memory (idempotent with `idempotency_key`)."""
+    out = await memory.remember(body)
+    await uow.commit()  # so that `stored_in` reports the after-commit cache write
+    return out.model_copy(update={"stored_in": list(memory.last_stored_in)})
+
+
+@router.post("/remember/batch", status_code=status.HTTP_201_CREATED)
+async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> RememberBatchOut:
+    """Store up to 1,000 memories: all or none."""
+    result = await memory.remember_many(body.items)
+    await uow.commit()
+    return result.out()
+
+
+@router.get("/recall")
+async def recall(
+    memory: Memory,
+    query: Annotated[str, Query(min_length=1, max_length=2000)],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+    session_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    client_id: int | None = None,
+    memory_scope: MemoryScope | None = None,
+    event_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    as_of: datetime | None = None,
+    kinds: Annotated[list[Kind] | None, Query()] = None,
+) -> RecallOut:
+    """Hybrid semantic and full-text search over memories and current facts."""
+    q = RecallQuery.model_validate(
+        {
+            "query": query,
+            "k": k,
+            "session_id": session_id,
+            "client_id": client_id,
+            "memory_scope": memory_scope,
+            "event_type": event_type,
+            "since": since,
+            "until": until,
+            "as_of": as_of,
+            "kinds": kinds,
+        }
+    )
+    return await memory.recall(q)
+
+
+@router.get("/events/{event_id}")
+async def get_event(event_id: Id, memory: Memory) -> EventOut:
+    """One remembered event."""
+    return await memory.get_event(event_id)
+
+
+@router.delete("/events/{event_id}")
+async def delete_event(event_id: Id, memory: Memory) -> DeletedOut:
+    """Forget one event (and its embedding and cached recalls)."""
+    await memory.delete_event(event_id)
+    return DeletedOut(id=event_id, kind="event")
+
+
+@router.post("/facts", status_code=status.HTTP_201_CREATED)
+async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
+    """Add a durable fact; it supersedes the current one in the same slot."""
+    return await memory.facts.write(body)
+
+
+@router.get("/facts")
+async def list_facts(
+    memory: Memory,
+    subject_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    subject_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    fact_type: FactType | None = None,
+    as_of: datetime | None = None,
+    include_history: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[FactOut]:
+    """Facts: current ones, those valid at `as_of`, or every version with `include_history`."""
+    q = FactsQuery.model_validate(
+        {
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "fact_type": fact_type,
+            "as_of": as_of,
+            "include_history": include_history,
+            "limit": limit,
+        }
+    )
+    return await memory.facts.list(q)
+
+
+@router.post("/facts/{fact_id}/supersede", status_code=status.HTTP_201_CREATED)
+async def supersede_fact(fact_id: Id, body: SupersedeIn, memory: Memory) -> FactWriteOut:
+    """Close a fact's validity and open its successor in one transaction."""
+    return await memory.facts.supersede(fact_id, body)
+
+
+@router.delete("/facts/{fact_id}")
+async def delete_fact(fact_id: Id, memory: Memory) -> DeletedOut:
+    """Delete one fact."""
+    await memory.facts.delete(fact_id)
+    return DeletedOut(id=fact_id, kind="fact")
+
+
+@router.delete("/subjects/{subject_type}/{subject_id}")
+async def forget_subject(
+    subject_type: Annotated[str, Path(min_length=1, max_length=100)],
+    subject_id: Annotated[str, Path(min_length=1, max_length=255)],
+    memory: Memory,
+) -> ForgetOut:
+    """Forget everything about a subject: events, facts, cached recalls, embeddings."""
+    return await memory.forget_subject(subject_type, subject_id)

@@ -1,0 +1,157 @@
+"""Facts: writing with supersession, bi-temporal reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.memory.invalidation import Invalidator
+from almanac.memory.repository import FactRepository
+from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, SupersedeIn
+from almanac.models import Fact
+
+
+def fact_out(fact: Fact) -> FactOut:
+    """The API shape of a fact row."""
+    return FactOut(
+        id=fact.id,
+        subject_type=fact.subject_type,
+        subject_id=fact.subject_id,
+        fact_type=fact.fact_type,
+        content=fact.content,
+        salience_score=fact.salience_score,
+        category=fact.category,
+        client_id=fact.client_id,
+        valid_from=fact.valid_from,
+        valid_to=fact.valid_to,
+        created_at=fact.created_at,
+        metadata=fact.metadata_,
+        supersedes_id=fact.supersedes_id,
+        source_event_id=fact.source_event_id,
+        current=fact.valid_to is None,
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+class FactService:
+    """Durable facts. A new fact in an occupied slot (subject, type, category) supersedes."""
+
+    def __init__(self, uow: UnitOfWork, embedder: Embedder, invalidator: Invalidator) -> None:
+        self.uow = uow
+        self.repo = FactRepository(uow.session)
+        self.embedder = embedder
+        self.invalidator = invalidator
+
+    async def _embed(self, content: str) -> list[float]:
+        return [float(x) for x in await self.embedder.embed_query(content)]
+
+    async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
+        """Add a fact; drop an exact duplicate; supersede the current one in its slot."""
+        valid_from = data.valid_from or datetime.now(UTC)
+        current = await self.repo.current_in_slot(
+            data.subject_type, data.subject_id, data.fact_type, data.category
+        )
+        for existing in current:
+            if _same(existing.content, data.content):
+                return FactWriteOut(fact=fact_out(existing), duplicate=True)
+        # Without a category, facts of one type are independent statements
+        # ("prefers mornings", "no calls on Friday"), so they accumulate.
+        predecessor = current[0] if current and data.category is not None else None
+        if predecessor is not None and valid_from < predecessor.valid_from:
+            raise ValidationFailed(
+                "valid_from is before the current fact's valid_from", field="valid_from"
+            )
+        vector = await self._embed(data.content)
+        if predecessor is not None:
+            await self.repo.close(predecessor.id, valid_from)
+        try:
+            fact = await self.repo.insert(
+                self._values(data, valid_from, vector, predecessor, source_event_id)
+            )
+        except IntegrityError as exc:
+            raise Conflict("another write changed this fact at the same time; retry") from exc
+        self.invalidator.facts_changed(self.uow)
+        return FactWriteOut(
+            fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
+        )
+
+    def _values(
+        self,
+        data: FactIn,
+        valid_from: datetime,
+        vector: list[float],
+        predecessor: Fact | None,
+        source_event_id: int | None,
+    ) -> dict[str, Any]:
+        return {
+            "subject_type": data.subject_type,
+            "subject_id": data.subject_id,
+            "fact_type": data.fact_type,
+            "content": data.content,
+            "salience_score": data.salience_score,
+            "category": data.category,
+            "client_id": data.client_id,
+            "valid_from": valid_from,
+            "metadata_": data.metadata,
+            "supersedes_id": predecessor.id if predecessor else None,
+            "source_event_id": source_event_id,
+            "embedding": vector,
+            "embedding_model": self.embedder.model,
+        }
+
+    async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
+        """Close fact `fact_id` and open its successor, atomically (update_fact_temporal)."""
+        old = await self.repo.get(fact_id, for_update=True)
+        if old is None:
+            raise NotFound(f"fact {fact_id} does not exist")
+        if old.valid_to is not None:
+            raise Conflict(f"fact {fact_id} was already superseded or closed at {old.valid_to}")
+        valid_from = data.valid_from or datetime.now(UTC)
+        if valid_from < old.valid_from:
+            raise ValidationFailed(
+                "valid_from is before the fact's own valid_from", field="valid_from"
+            )
+        new = FactIn(
+            subject_type=old.subject_type,
+            subject_id=old.subject_id,
+            fact_type=old.fact_type,
+            content=data.content,
+            salience_score=(
+                data.salience_score if data.salience_score is not None else old.salience_score
+            ),
+            category=old.category,
+            client_id=old.client_id,
+            valid_from=valid_from,
+            metadata=data.metadata if data.metadata is not None else old.metadata_,
+        )
+        vector = await self._embed(new.content)
+        await self.repo.close(old.id, valid_from)
+        fact = await self.repo.insert(self._values(new, valid_from, vector, old, None))
+        self.invalidator.facts_changed(self.uow)
+        return FactWriteOut(fact=fact_out(fact), superseded_id=old.id)
+
+    async def list(self, query: FactsQuery) -> list[FactOut]:
+        """Facts matching the filters: current ones, those valid at `as_of`, or all versions."""
+        rows = await self.repo.find(
+            subject_type=query.subject_type,
+            subject_id=query.subject_id,
+            fact_type=query.fact_type,
+            as_of=query.as_of,
+            include_history=query.include_history,
+            limit=query.limit,
+        )
+        return [fact_out(f) for f in rows]
+
+    async def delete(self, fact_id: int) -> None:
+        """Delete one fact (its successors keep their rows)."""
+        if await self.repo.delete(fact_id) is None:
+            raise NotFound(f"fact {fact_id} does not exist")
+        self.invalidator.facts_changed(self.uow)

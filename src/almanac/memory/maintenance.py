@@ -1,0 +1,73 @@
+"""Bulk jobs over the memory tables: export and re-embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from almanac.db.uow import UnitOfWork
+from almanac.memory.repository import EventRepository, FactRepository
+from almanac.memory.search import ensure_vector_indexes
+from almanac.models import Event, Fact
+from almanac.state import AppState
+
+_PAGE = 1000
+
+
+async def export_events(state: AppState, write: Callable[[dict[str, Any]], None]) -> int:
+    """Stream every event, in id order, as a `remember` body plus its id."""
+    count, after = 0, 0
+    async with state.sessionmaker() as session:
+        repo = EventRepository(session)
+        while rows := await repo.iter_all(_PAGE, after):
+            for e in rows:
+                write(
+                    {
+                        "id": e.id,
+                        "content": e.content,
+                        "event_type": e.event_type,
+                        "event_source": e.event_source,
+                        "client_id": e.client_id,
+                        "session_id": e.session_id,
+                        "memory_scope": e.memory_scope,
+                        "salience_score": e.salience_score,
+                        "occurred_at": e.occurred_at.isoformat(),
+                        "expires_at": e.expires_at.isoformat() if e.expires_at else None,
+                        "metadata": e.metadata_,
+                        "idempotency_key": e.idempotency_key,
+                    }
+                )
+                count += 1
+            after = rows[-1].id
+    return count
+
+
+async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) -> tuple[int, int]:
+    """Embed every event and fact not yet embedded with the current model."""
+    embedder = state.embedder
+    totals = []
+    for repo_cls in (EventRepository, FactRepository):
+        done, after = 0, 0
+        while True:
+            async with state.sessionmaker() as session:
+                uow = UnitOfWork(session)
+                repo = repo_cls(session)
+                rows: Sequence[Event | Fact] = await repo.missing_embeddings(
+                    embedder.model, batch, after
+                )
+                if not rows:
+                    break
+                vectors = await embedder.embed([r.content for r in rows])
+                await repo.set_embeddings(
+                    embedder.model, [(r.id, v.tolist()) for r, v in zip(rows, vectors, strict=True)]
+                )
+                await uow.commit()
+            after = rows[-1].id
+            done += len(rows)
+            progress(len(rows))
+        totals.append(done)
+    async with state.sessionmaker() as session:
+        await ensure_vector_indexes(session, embedder.model, embedder.dim)
+        await session.commit()
+    await state.cache.bump(["all", "facts"])
+    return totals[0], totals[1]

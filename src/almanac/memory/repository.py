@@ -1,0 +1,202 @@
+"""SQL for events and facts. Nothing else in the memory domain writes SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event, Fact
+
+
+class EventRepository:
+    """Events: the memory log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
+        """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
+        if not rows:
+            return []
+        stmt = (
+            insert(Event)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=[Event.idempotency_key])
+            .returning(Event.id, Event.idempotency_key)
+        )
+        result = await self.session.execute(stmt)
+        inserted = result.all()
+        # RETURNING order is not guaranteed to follow VALUES order: map back by key or position.
+        by_key = {key: id_ for id_, key in inserted if key is not None}
+        unkeyed = iter(sorted(id_ for id_, key in inserted if key is None))
+        ids: list[int | None] = []
+        for row in rows:
+            key = row.get("idempotency_key")
+            ids.append(by_key.get(key) if key is not None else next(unkeyed))
+        return ids
+
+    async def ids_by_keys(self, keys: Sequence[str]) -> dict[str, Event]:
+        """Existing events for idempotency keys."""
+        if not keys:
+            return {}
+        result = await self.session.scalars(select(Event).where(Event.idempotency_key.in_(keys)))
+        return {e.idempotency_key: e for e in result if e.idempotency_key is not None}
+
+    async def get(self, event_id: int, *, for_update: bool = False) -> Event | None:
+        stmt = select(Event).where(Event.id == event_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def link_fact(self, event_id: int, fact_id: int) -> None:
+        await self.session.execute(
+            update(Event).where(Event.id == event_id).values(promoted_to_fact_id=fact_id)
+        )
+
+    async def delete(self, event_id: int) -> Event | None:
+        stmt = delete(Event).where(Event.id == event_id).returning(Event)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def delete_for_subject(self, subject_type: str, subject_id: str) -> list[Event]:
+        stmt = (
+            delete(Event)
+            .where(
+                Event.metadata_["subject_type"].astext == subject_type,
+                Event.metadata_["subject_id"].astext == subject_id,
+            )
+            .returning(Event)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Event]:
+        """Events not yet embedded with `model`, in id order (for reindexing)."""
+        stmt = (
+            select(Event)
+            .where(
+                Event.id > after_id,
+                or_(Event.embedding_model.is_(None), Event.embedding_model != model),
+            )
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def set_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        for event_id, vector in items:
+            await self.session.execute(
+                update(Event)
+                .where(Event.id == event_id)
+                .values(embedding=vector, embedding_model=model)
+            )
+
+    async def iter_all(self, batch: int, after_id: int) -> list[Event]:
+        stmt = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+def _valid_at(as_of: datetime) -> Any:
+    return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
+
+
+class FactRepository:
+    """Facts with bi-temporal validity."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, values: dict[str, Any]) -> Fact:
+        fact = Fact(**values)
+        self.session.add(fact)
+        await self.session.flush()
+        await self.session.refresh(fact)
+        return fact
+
+    async def get(self, fact_id: int, *, for_update: bool = False) -> Fact | None:
+        stmt = select(Fact).where(Fact.id == fact_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def current_in_slot(
+        self, subject_type: str, subject_id: str, fact_type: str, category: str | None
+    ) -> list[Fact]:
+        """Current facts on the same subject and type (and category, which may be null)."""
+        stmt = (
+            select(Fact)
+            .where(
+                Fact.subject_type == subject_type,
+                Fact.subject_id == subject_id,
+                Fact.fact_type == fact_type,
+                Fact.valid_to.is_(None),
+                Fact.category.is_(None) if category is None else Fact.category == category,
+            )
+            .order_by(Fact.valid_from.desc())
+            .with_for_update()
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def close(self, fact_id: int, valid_to: datetime) -> None:
+        await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))
+
+    async def find(
+        self,
+        *,
+        subject_type: str | None,
+        subject_id: str | None,
+        fact_type: str | None,
+        as_of: datetime | None,
+        include_history: bool,
+        limit: int,
+    ) -> list[Fact]:
+        stmt = select(Fact)
+        if subject_type is not None:
+            stmt = stmt.where(Fact.subject_type == subject_type)
+        if subject_id is not None:
+            stmt = stmt.where(Fact.subject_id == subject_id)
+        if fact_type is not None:
+            stmt = stmt.where(Fact.fact_type == fact_type)
+        if not include_history:
+            stmt = stmt.where(_valid_at(as_of) if as_of else Fact.valid_to.is_(None))
+        stmt = stmt.order_by(Fact.subject_type, Fact.subject_id, Fact.valid_from.desc(), Fact.id)
+        return list((await self.session.scalars(stmt.limit(limit))).all())
+
+    async def delete(self, fact_id: int) -> Fact | None:
+        # A successor keeps its history link as NULL (FK ON DELETE SET NULL).
+        stmt = delete(Fact).where(Fact.id == fact_id).returning(Fact)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def delete_for_subject(self, subject_type: str, subject_id: str) -> int:
+        stmt = (
+            delete(Fact)
+            .where(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
+            .returning(Fact.id)
+        )
+        return len((await self.session.execute(stmt)).all())
+
+    async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Fact]:
+        stmt = (
+            select(Fact)
+            .where(
+                Fact.id > after_id,
+                or_(Fact.embedding_model.is_(None), Fact.embedding_model != model),
+            )
+            .order_by(Fact.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def set_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        for fact_id, vector in items:
+            await self.session.execute(
+                update(Fact)
+                .where(Fact.id == fact_id)
+                .values(embedding=vector, embedding_model=model)
+            )

@@ -1,0 +1,196 @@
+"""Request and response shapes of the Memory Gateway (a contract other tools rely on)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MemoryScope = Literal["run", "session", "user", "project", "global"]
+FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
+Kind = Literal["event", "fact"]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError("must include a UTC offset or a time zone, e.g. 2026-11-22T09:00:00+01:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class RememberIn(_Strict):
+    """One memory to store."""
+
+    content: Content
+    event_type: Annotated[str, Field(min_length=1, max_length=100)] = "memory"
+    event_source: Annotated[str, Field(min_length=1, max_length=50)] = "user"
+    client_id: int | None = None
+    session_id: ShortText | None = None
+    memory_scope: MemoryScope = "session"
+    salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    occurred_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _content_not_blank(self) -> RememberIn:
+        if not self.content.strip():
+            raise ValueError("content must contain non-whitespace text")
+        return self
+
+
+class RememberOut(BaseModel):
+    """The stored memory's id and where it went."""
+
+    id: int
+    stored_in: list[str]
+    promoted_to_fact_id: int | None
+    duplicate: bool
+
+
+class RememberBatchIn(_Strict):
+    items: Annotated[list[RememberIn], Field(min_length=1, max_length=1000)]
+
+
+class RememberBatchOut(BaseModel):
+    ids: list[int]
+    duplicates: list[int] = Field(description="Positions of items whose idempotency key was seen")
+    stored_in: list[str]
+
+
+class RecallQuery(_Strict):
+    """Parameters of a recall; filters are applied in SQL."""
+
+    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    k: Annotated[int, Field(ge=1, le=100)] = 10
+    session_id: ShortText | None = None
+    client_id: int | None = None
+    memory_scope: MemoryScope | None = None
+    event_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    as_of: AwareDatetime | None = None
+    kinds: list[Kind] | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> RecallQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        if not self.query.strip():
+            raise ValueError("query must contain non-whitespace text")
+        return self
+
+
+class RecallHit(BaseModel):
+    id: int
+    kind: Kind
+    content: str
+    score: float
+    source: str
+    occurred_at: datetime | None
+    session_id: str | None
+    metadata: dict[str, Any]
+
+
+class RecallOut(BaseModel):
+    query: str
+    results: list[RecallHit]
+    cached: bool
+    took_ms: float
+
+
+class FactIn(_Strict):
+    """A durable statement about a subject."""
+
+    subject_type: Annotated[str, Field(min_length=1, max_length=100)]
+    subject_id: ShortText
+    fact_type: FactType
+    content: Content
+    salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    category: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    client_id: int | None = None
+    valid_from: AwareDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SupersedeIn(_Strict):
+    """The successor of a fact; unspecified fields are carried over."""
+
+    content: Content
+    valid_from: AwareDatetime | None = None
+    salience_score: Annotated[float, Field(ge=0, le=1)] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class FactOut(BaseModel):
+    id: int
+    subject_type: str
+    subject_id: str
+    fact_type: str
+    content: str
+    salience_score: float
+    category: str | None
+    client_id: int | None
+    valid_from: datetime
+    valid_to: datetime | None
+    created_at: datetime
+    metadata: dict[str, Any]
+    supersedes_id: int | None
+    source_event_id: int | None
+    current: bool
+
+
+class FactWriteOut(BaseModel):
+    fact: FactOut
+    superseded_id: int | None = None
+    duplicate: bool = False
+
+
+class FactsQuery(_Strict):
+    subject_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    subject_id: ShortText | None = None
+    fact_type: FactType | None = None
+    as_of: AwareDatetime | None = None
+    include_history: bool = False
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class EventOut(BaseModel):
+    id: int
+    content: str
+    event_type: str
+    event_source: str
+    client_id: int | None
+    session_id: str | None
+    memory_scope: str
+    salience_score: float
+    occurred_at: datetime
+    expires_at: datetime | None
+    metadata: dict[str, Any]
+    promoted_to_fact_id: int | None
+    created_at: datetime
+
+
+class DeletedOut(BaseModel):
+    deleted: bool = True
+    id: int
+    kind: Kind
+
+
+class ForgetOut(BaseModel):
+    subject_type: str
+    subject_id: str
+    events_deleted: int
+    facts_deleted: int
+    cache_invalidated: bool

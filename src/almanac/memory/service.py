@@ -1,0 +1,353 @@
+"""The Memory Gateway's behaviour: remember, recall, forget."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from almanac.cache import Cache
+from almanac.config import Settings
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.memory.facts import FactService
+from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
+from almanac.memory.repository import EventRepository
+from almanac.memory.schemas import (
+    EventOut,
+    FactIn,
+    ForgetOut,
+    RecallHit,
+    RecallOut,
+    RecallQuery,
+    RememberBatchOut,
+    RememberIn,
+    RememberOut,
+)
+from almanac.memory.search import EventFilters, Hit, SearchRepository
+from almanac.models import Event
+
+_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
+_HOT_TTL = 24 * 3600  # the design keeps recent memories hot for a day
+_INSERT_CHUNK = 500  # keeps one INSERT well under Postgres' 65,535 bind parameters
+
+
+def event_out(event: Event) -> EventOut:
+    """The API shape of an event row."""
+    return EventOut(
+        id=event.id,
+        content=event.content,
+        event_type=event.event_type,
+        event_source=event.event_source,
+        client_id=event.client_id,
+        session_id=event.session_id,
+        memory_scope=event.memory_scope,
+        salience_score=event.salience_score,
+        occurred_at=event.occurred_at,
+        expires_at=event.expires_at,
+        metadata=event.metadata_,
+        promoted_to_fact_id=event.promoted_to_fact_id,
+        created_at=event.created_at,
+    )
+
+
+class MemoryService:
+    """Remember and recall over Postgres, with a recall cache in front."""
+
+    def __init__(
+        self, uow: UnitOfWork, embedder: Embedder, cache: Cache, settings: Settings
+    ) -> None:
+        self.uow = uow
+        self.events = EventRepository(uow.session)
+        self.search = SearchRepository(uow.session, settings.search)
+        self.embedder = embedder
+        self.cache = cache
+        self.settings = settings
+        self.invalidator = Invalidator(cache)
+        self.facts = FactService(uow, embedder, self.invalidator)
+        self.last_stored_in: list[str] = []
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _row(self, item: RememberIn, vector: Sequence[float], now: datetime) -> dict[str, Any]:
+        occurred = item.occurred_at or now
+        if item.expires_at is not None and item.expires_at <= occurred:
+            raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")
+        return {
+            "content": item.content,
+            "event_type": item.event_type,
+            "event_source": item.event_source,
+            "client_id": item.client_id,
+            "session_id": item.session_id,
+            "memory_scope": item.memory_scope,
+            "salience_score": item.salience_score,
+            "occurred_at": occurred,
+            "expires_at": item.expires_at,
+            "metadata": item.metadata,
+            "payload": {},
+            "idempotency_key": item.idempotency_key,
+            "embedding": list(vector),
+            "embedding_model": self.embedder.model,
+        }
+
+    def _promotable(self, item: RememberIn) -> FactIn | None:
+        meta = item.metadata
+        if item.salience_score < self.settings.memory.promotion_threshold:
+            return None
+        if not all(isinstance(meta.get(k), str) and meta.get(k) for k in _SUBJECT_KEYS):
+            return None
+        category = meta.get("category")
+        try:
+            return FactIn(
+                subject_type=meta["subject_type"],
+                subject_id=meta["subject_id"],
+                fact_type=meta["fact_type"],
+                content=item.content,
+                salience_score=item.salience_score,
+                category=category if isinstance(category, str) and category else None,
+                client_id=item.client_id,
+                valid_from=item.occurred_at,
+            )
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"metadata names a subject but cannot become a fact: {exc}",
+                field="metadata.fact_type",
+            ) from exc
+
+    @staticmethod
+    def _check_duplicate(item: RememberIn, existing: Event) -> None:
+        if existing.content != item.content:
+            raise Conflict(
+                f"idempotency_key {item.idempotency_key!r} was already used for a different "
+                "memory; use a new key for new content"
+            )
+
+    async def remember(self, item: RememberIn) -> RememberOut:
+        """Store one memory; a repeated idempotency key returns the first record."""
+        out = await self.remember_many([item])
+        self.last_stored_in = out.stored_in  # grows to include "cache" after commit
+        return RememberOut(
+            id=out.ids[0],
+            stored_in=out.stored_in,
+            promoted_to_fact_id=out.promoted[0],
+            duplicate=bool(out.duplicates),
+        )
+
+    async def remember_many(self, items: Sequence[RememberIn]) -> _BatchResult:
+        """Store all items or none; duplicates (by idempotency key) are returned, not rewritten."""
+        keys = [i.idempotency_key for i in items if i.idempotency_key]
+        if len(keys) != len(set(keys)):
+            raise ValidationFailed("an idempotency_key appears twice in the batch", field="items")
+        existing = await self.events.ids_by_keys(keys)
+        fresh_pos = [
+            pos
+            for pos, i in enumerate(items)
+            if not (i.idempotency_key and i.idempotency_key in existing)
+        ]
+        fresh = [items[pos] for pos in fresh_pos]
+        vectors: Sequence[Any] = (
+            await self.embedder.embed([i.content for i in fresh]) if fresh else []
+        )
+        now = datetime.now(UTC)
+        rows = [
+            self._row(item, vec.tolist(), now) for item, vec in zip(fresh, vectors, strict=True)
+        ]
+        new_ids: list[int | None] = []
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            new_ids += await self.events.insert_many(rows[start : start + _INSERT_CHUNK])
+        # A concurrent retry may have won the race for a key between our check and insert.
+        raced = [r["idempotency_key"] for r, i in zip(rows, new_ids, strict=True) if i is None]
+        if raced:
+            existing |= await self.events.ids_by_keys(raced)
+        new_by_pos = dict(zip(fresh_pos, new_ids, strict=True))
+        result = _BatchResult()
+        namespaces: set[str] = set()
+        for pos, item in enumerate(items):
+            new_id = new_by_pos.get(pos)
+            if new_id is None:  # seen before, or won by a concurrent retry
+                assert item.idempotency_key is not None
+                prior = existing[item.idempotency_key]
+                self._check_duplicate(item, prior)
+                result.add(prior.id, prior.promoted_to_fact_id, duplicate=pos)
+                continue
+            fact_id = await self._promote(item, new_id)
+            result.add(new_id, fact_id)
+            namespaces.update(event_namespaces(item.session_id, item.client_id))
+        self._hot_copy(
+            result,
+            [
+                (new_by_pos[p], rows[n])
+                for n, p in enumerate(fresh_pos)
+                if new_by_pos[p] is not None
+            ],
+        )
+        if namespaces:
+            self.invalidator.events_changed(self.uow, sorted(namespaces))
+        return result
+
+    def _hot_copy(
+        self, result: _BatchResult, stored: list[tuple[int | None, dict[str, Any]]]
+    ) -> None:
+        """After commit, keep a copy of new events in the cache for fast reads by id."""
+        if not stored:
+            return
+
+        async def write() -> None:
+            ok = True
+            for event_id, row in stored:
+                doc = {k: v for k, v in row.items() if k not in ("embedding", "payload")}
+                doc["id"] = event_id
+                blob = json.dumps(doc, default=_json_default).encode()
+                ok = await self.cache.set(f"event:{event_id}", blob, _HOT_TTL) and ok
+            if ok:
+                result.stored_in.append("cache")
+
+        self.uow.after_commit(write)
+
+    async def _promote(self, item: RememberIn, event_id: int) -> int | None:
+        fact_in = self._promotable(item)
+        if fact_in is None:
+            return None
+        written = await self.facts.write(fact_in, source_event_id=event_id)
+        await self.events.link_fact(event_id, written.fact.id)
+        return written.fact.id
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def recall(self, q: RecallQuery) -> RecallOut:
+        """Hybrid search over events and facts, cached per scope."""
+        started = time.perf_counter()
+        event_only = any(
+            v is not None for v in (q.session_id, q.memory_scope, q.event_type, q.since, q.until)
+        )
+        kinds: set[str] = (
+            set(q.kinds) if q.kinds else ({"event"} if event_only else {"event", "fact"})
+        )
+        namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
+        gens = await self.cache.generations(namespaces)
+        key = self._cache_key(q, kinds, gens) if gens is not None else None
+        if key is not None:
+            raw = await self.cache.get(key)
+            if raw is not None:
+                hits = [RecallHit.model_validate(h) for h in json.loads(raw)]
+                return RecallOut(query=q.query, results=hits, cached=True, took_ms=_ms(started))
+        qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
+        found: list[Hit] = []
+        model, dim = self.embedder.model, self.embedder.dim
+        if "event" in kinds:
+            filters = EventFilters(
+                q.session_id, q.client_id, q.memory_scope, q.event_type, q.since, q.until
+            )
+            found += await self.search.search_events(q.query, qvec, model, dim, q.k, filters)
+        if "fact" in kinds:
+            found += await self.search.search_facts(
+                q.query, qvec, model, dim, q.k, q.client_id, q.as_of
+            )
+        found.sort(key=lambda h: h.score, reverse=True)
+        top = found[: q.k]
+        hits = [
+            RecallHit(
+                id=h.id,
+                kind=h.kind,
+                content=h.content,
+                score=round(h.score, 6),
+                source="postgres",
+                occurred_at=h.occurred_at,
+                session_id=h.session_id,
+                metadata=h.metadata,
+            )
+            for h in top
+        ]
+        if key is not None:
+            await self._store(key, hits, top)
+        return RecallOut(query=q.query, results=hits, cached=False, took_ms=_ms(started))
+
+    def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int]) -> str:
+        params = q.model_dump(mode="json", exclude={"kinds"})
+        params["kinds"] = sorted(kinds)
+        params["model"] = self.embedder.model
+        blob = json.dumps(params, sort_keys=True).encode()
+        return "recall:" + ".".join(map(str, gens)) + ":" + hashlib.sha256(blob).hexdigest()
+
+    async def _store(self, key: str, hits: list[RecallHit], top: list[Hit]) -> None:
+        ttl = self.settings.cache.recall_ttl_seconds
+        now = datetime.now(UTC)
+        # A cached answer must not outlive the first memory in it that expires.
+        for h in top:
+            if h.expires_at is not None:
+                ttl = min(ttl, int((h.expires_at - now).total_seconds()))
+        if ttl >= 1:
+            blob = json.dumps([h.model_dump(mode="json") for h in hits]).encode()
+            await self.cache.set(key, blob, ttl)
+
+    async def get_event(self, event_id: int) -> EventOut:
+        """One event by id (expired ones are gone)."""
+        event = await self.events.get(event_id)
+        if event is None or (event.expires_at and event.expires_at <= datetime.now(UTC)):
+            raise NotFound(f"event {event_id} does not exist")
+        return event_out(event)
+
+    # -- forgetting ------------------------------------------------------------------------
+
+    async def delete_event(self, event_id: int) -> None:
+        """Delete one event and its embedding; a fact promoted from it stays."""
+        event = await self.events.delete(event_id)
+        if event is None:
+            raise NotFound(f"event {event_id} does not exist")
+        self.invalidator.events_changed(
+            self.uow, event_namespaces(event.session_id, event.client_id)
+        )
+        self._drop_hot([event_id])
+
+    def _drop_hot(self, event_ids: list[int]) -> None:
+        async def drop() -> None:
+            await self.cache.delete(*(f"event:{i}" for i in event_ids))
+
+        if event_ids:
+            self.uow.after_commit(drop)
+
+    async def forget_subject(self, subject_type: str, subject_id: str) -> ForgetOut:
+        """Delete every event and fact about a subject."""
+        events = await self.events.delete_for_subject(subject_type, subject_id)
+        facts = await self.facts.repo.delete_for_subject(subject_type, subject_id)
+        namespaces = {ns for e in events for ns in event_namespaces(e.session_id, e.client_id)}
+        self.invalidator.everything_changed(self.uow, sorted(namespaces))
+        self._drop_hot([e.id for e in events])
+        return ForgetOut(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            events_deleted=len(events),
+            facts_deleted=facts,
+            cache_invalidated=True,
+        )
+
+
+class _BatchResult:
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.promoted: list[int | None] = []
+        self.duplicates: list[int] = []
+        self.stored_in = ["postgres"]
+
+    def add(self, event_id: int, fact_id: int | None, duplicate: int | None = None) -> None:
+        if duplicate is not None:
+            self.duplicates.append(duplicate)
+        self.ids.append(event_id)
+        self.promoted.append(fact_id)
+
+    def out(self) -> RememberBatchOut:
+        return RememberBatchOut(ids=self.ids, duplicates=self.duplicates, stored_in=self.stored_in)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

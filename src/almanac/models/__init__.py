@@ -1,0 +1,36 @@
+"""All tables; importing this module registers them on `Base.metadata`."""
+
+from almanac.models.base import Base
+from almanac.models.graph import GraphEdge, GraphNode
+from almanac.models.memory import Event, Fact
+from almanac.models.planning import (
+    ExecutionRun,
+    Plan,
+    ProcessTemplate,
+    PromptTemplate,
+    SchedulerRun,
+    ServiceBlueprint,
+    Sprint,
+    Task,
+    Workflow,
+)
+from almanac.models.search import SearchStat, SearchTerm
+
+__all__ = [
+    "Base",
+    "Event",
+    "ExecutionRun",
+    "Fact",
+    "GraphEdge",
+    "GraphNode",
+    "Plan",
+    "ProcessTemplate",
+    "PromptTemplate",
+    "SchedulerRun",
+    "SearchStat",
+    "SearchTerm",
+    "ServiceBlueprint",
+    "Sprint",
+    "Task",
+    "Workflow",
+]

@@ -1,0 +1,47 @@
+"""A small entity graph kept in Postgres (design decision 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
+
+
+class GraphNode(IdMixin, TimestampsMixin, Base):
+    """An entity: person, org, project, doc, decision."""
+
+    __tablename__ = "graph_nodes"
+
+    node_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    node_id: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(
+        nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (Index("idx_graph_nodes_type", "node_type"),)
+
+
+class GraphEdge(IdMixin, CreatedMixin, Base):
+    """A typed relation between two nodes."""
+
+    __tablename__ = "graph_edges"
+
+    from_node_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("graph_nodes.node_id", ondelete="CASCADE"), nullable=False
+    )
+    to_node_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey("graph_nodes.node_id", ondelete="CASCADE"), nullable=False
+    )
+    edge_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    properties: Mapped[dict[str, Any]] = mapped_column(
+        nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("from_node_id", "to_node_id", "edge_type", name="uq_graph_edges_triple"),
+        Index("idx_graph_edges_from", "from_node_id"),
+        Index("idx_graph_edges_to", "to_node_id"),
+    )

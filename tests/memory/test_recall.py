@@ -1,0 +1,156 @@
+"""GET /recall: hybrid relevance, filters in SQL, expiry, facts by validity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+R = "/api/v1/memory/remember"
+Q = "/api/v1/memory/recall"
+
+
+async def remember(client: httpx.AsyncClient, content: str, **kw: object) -> int:
+    r = await client.post(R, json={"content": content, **kw})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def recall(client: httpx.AsyncClient, query: str, **params: object) -> dict:
+    r = await client.get(Q, params={"query": query, **params})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_semantic_match_without_shared_words(client: httpx.AsyncClient):
+    target = await remember(client, "My dog Biscuit needs a walk every evening")
+    await remember(client, "Quarterly tax filing is due in January")
+    await remember(client, "The client prefers invoices in euros")
+    out = await recall(client, "puppy exercise", k=1)
+    assert [r["id"] for r in out["results"]] == [target]
+    assert out["results"][0]["kind"] == "event" and out["results"][0]["source"] == "postgres"
+
+
+async def test_exact_rare_word_found_by_full_text(client: httpx.AsyncClient):
+    for i in range(20):
+        await remember(client, f"Routine status update number {i} about the website project")
+    target = await remember(client, "Discussed the Zanzibar retainer pricing with Priya")
+    out = await recall(client, "Zanzibar", k=3)
+    assert out["results"][0]["id"] == target
+
+
+async def test_response_shape_and_metadata_returned_as_stored(client: httpx.AsyncClient):
+    meta = {"dia_id": "D1:3", "nested": {"a": [1, 2]}}
+    when = "2023-05-08T13:56:00+00:00"
+    eid = await remember(
+        client,
+        "Went to a support group yesterday",
+        metadata=meta,
+        occurred_at=when,
+        session_id="s-1",
+    )
+    out = await recall(client, "support group", k=5)
+    assert set(out) == {"query", "results", "cached", "took_ms"}
+    hit = next(r for r in out["results"] if r["id"] == eid)
+    assert hit["metadata"] == meta
+    assert hit["session_id"] == "s-1"
+    assert datetime.fromisoformat(hit["occurred_at"]) == datetime.fromisoformat(when)
+    assert set(hit) == {
+        "id",
+        "kind",
+        "content",
+        "score",
+        "source",
+        "occurred_at",
+        "session_id",
+        "metadata",
+    }
+
+
+async def test_filters_are_applied(client: httpx.AsyncClient):
+    a = await remember(
+        client,
+        "Budget review with finance",
+        session_id="a",
+        client_id=1,
+        event_type="meeting",
+        memory_scope="project",
+    )
+    b = await remember(
+        client,
+        "Budget review with finance team",
+        session_id="b",
+        client_id=2,
+        event_type="note",
+        memory_scope="user",
+    )
+    assert [r["id"] for r in (await recall(client, "budget", session_id="a"))["results"]] == [a]
+    assert [r["id"] for r in (await recall(client, "budget", client_id=2))["results"]] == [b]
+    assert [r["id"] for r in (await recall(client, "budget", event_type="meeting"))["results"]] == [
+        a
+    ]
+    assert [r["id"] for r in (await recall(client, "budget", memory_scope="user"))["results"]] == [
+        b
+    ]
+
+
+async def test_time_window_filters(client: httpx.AsyncClient):
+    old = await remember(client, "Kickoff call with Acme", occurred_at="2026-01-10T10:00:00Z")
+    new = await remember(client, "Kickoff call with Acme again", occurred_at="2026-06-10T10:00:00Z")
+    since = await recall(client, "kickoff", since="2026-03-01T00:00:00Z")
+    assert [r["id"] for r in since["results"]] == [new]
+    until = await recall(client, "kickoff", until="2026-03-01T00:00:00+01:00")
+    assert [r["id"] for r in until["results"]] == [old]
+
+
+async def test_expired_memories_never_returned(client: httpx.AsyncClient):
+    past = datetime.now(UTC) - timedelta(hours=1)
+    await remember(
+        client,
+        "Temporary door code is 4821",
+        occurred_at=(past - timedelta(hours=1)).isoformat(),
+        expires_at=past.isoformat(),
+    )
+    live = await remember(client, "Permanent door code is 1234")
+    out = await recall(client, "door code")
+    assert [r["id"] for r in out["results"]] == [live]
+    gone = await client.get(f"/api/v1/memory/events/{live - 1}")
+    assert gone.status_code == 404
+
+
+async def test_kinds_and_facts_as_of(client: httpx.AsyncClient):
+    base = {
+        "subject_type": "user",
+        "subject_id": "david",
+        "fact_type": "preference",
+        "category": "rate",
+    }
+    first = await client.post(
+        "/api/v1/memory/facts",
+        json={**base, "content": "Day rate is 800 EUR", "valid_from": "2026-01-01T00:00:00Z"},
+    )
+    assert first.status_code == 201
+    second = await client.post(
+        "/api/v1/memory/facts",
+        json={**base, "content": "Day rate is 950 EUR", "valid_from": "2026-07-01T00:00:00Z"},
+    )
+    assert second.json()["superseded_id"] == first.json()["fact"]["id"]
+    await remember(client, "Talked about the day rate with a prospect")
+
+    facts_now = await recall(client, "day rate", kinds="fact")
+    assert [r["content"] for r in facts_now["results"]] == ["Day rate is 950 EUR"]
+    march = await recall(client, "day rate", kinds="fact", as_of="2026-03-01T00:00:00Z")
+    assert [r["content"] for r in march["results"]] == ["Day rate is 800 EUR"]
+    both = await recall(client, "day rate")
+    assert {r["kind"] for r in both["results"]} == {"event", "fact"}
+    events_only = await recall(client, "day rate", kinds="event")
+    assert {r["kind"] for r in events_only["results"]} == {"event"}
+
+
+async def test_k_limits_results(client: httpx.AsyncClient):
+    for i in range(12):
+        await remember(client, f"Meeting note {i} about the roadmap")
+    out = await recall(client, "roadmap meeting", k=5)
+    assert len(out["results"]) == 5
+    scores = [r["score"] for r in out["results"]]
+    assert scores == sorted(scores, reverse=True)

@@ -1,0 +1,166 @@
+"""POST /remember and /remember/batch: storage, idempotency, atomicity, promotion."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event, Fact
+from almanac.state import AppState
+
+R = "/api/v1/memory/remember"
+
+
+async def count(session: AsyncSession, model: type) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_remember_stores_with_defaults(client: httpx.AsyncClient, db_session: AsyncSession):
+    r = await client.post(R, json={"content": "Prefers deep work before noon"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["duplicate"] is False
+    assert body["promoted_to_fact_id"] is None
+    assert "postgres" in body["stored_in"] and "cache" in body["stored_in"]
+    event = await db_session.get(Event, body["id"])
+    assert event is not None
+    assert event.event_type == "memory" and event.event_source == "user"
+    assert event.memory_scope == "session" and event.salience_score == 0.5
+    assert event.occurred_at.tzinfo is not None
+    assert event.embedding_model is not None and len(event.embedding) > 100
+
+
+async def test_idempotency_key_returns_first_record(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    body = {"content": "Invoice sent to Acme", "idempotency_key": "inv-1"}
+    first = (await client.post(R, json=body)).json()
+    second = await client.post(R, json=body)
+    assert second.status_code == 201
+    assert second.json()["id"] == first["id"]
+    assert second.json()["duplicate"] is True
+    assert await count(db_session, Event) == 1
+
+
+async def test_idempotency_key_reused_for_other_content_is_409(client: httpx.AsyncClient):
+    await client.post(R, json={"content": "one", "idempotency_key": "k"})
+    r = await client.post(R, json={"content": "two", "idempotency_key": "k"})
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_concurrent_retries_write_once(
+    committed_client: httpx.AsyncClient, committed_state: AppState
+):
+    body = {"content": "Signed the Acme SOW", "idempotency_key": "sow-acme"}
+    responses = await asyncio.gather(*(committed_client.post(R, json=body) for _ in range(8)))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    assert sum(1 for r in responses if not r.json()["duplicate"]) == 1
+    async with committed_state.sessionmaker() as s:
+        assert await count(s, Event) == 1
+
+
+async def test_batch_stores_all_in_order(client: httpx.AsyncClient, db_session: AsyncSession):
+    items = [{"content": f"note {i}", "session_id": "s1"} for i in range(25)]
+    r = await client.post(R + "/batch", json={"items": items})
+    assert r.status_code == 201, r.text
+    ids = r.json()["ids"]
+    assert len(ids) == 25 and ids == sorted(ids)
+    rows = (await db_session.scalars(select(Event).where(Event.id.in_(ids)))).all()
+    by_id = {e.id: e.content for e in rows}
+    assert [by_id[i] for i in ids] == [f"note {i}" for i in range(25)]
+
+
+async def test_batch_is_all_or_nothing(client: httpx.AsyncClient, db_session: AsyncSession):
+    items = [{"content": "fine"}] * 3 + [{"content": ""}]
+    r = await client.post(R + "/batch", json={"items": items})
+    assert r.status_code == 422
+    assert any(e["field"].startswith("items.3") for e in r.json()["errors"])
+    assert await count(db_session, Event) == 0
+
+
+async def test_batch_failure_late_in_processing_writes_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # The third item passes schema validation but fails a cross-field rule in the service.
+    items = [
+        {"content": "a"},
+        {"content": "b"},
+        {
+            "content": "c",
+            "occurred_at": "2026-01-02T00:00:00Z",
+            "expires_at": "2026-01-01T00:00:00Z",
+        },
+    ]
+    r = await client.post(R + "/batch", json={"items": items})
+    assert r.status_code == 422
+    assert await count(db_session, Event) == 0
+
+
+async def test_batch_over_limit_rejected(client: httpx.AsyncClient):
+    r = await client.post(R + "/batch", json={"items": [{"content": "x"}] * 1001})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "items"
+
+
+async def test_high_salience_subject_event_promoted_and_linked(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    meta = {
+        "subject_type": "user",
+        "subject_id": "david",
+        "fact_type": "preference",
+        "category": "deep_work",
+    }
+    r = await client.post(
+        R, json={"content": "Deep work in the mornings", "salience_score": 0.8, "metadata": meta}
+    )
+    body = r.json()
+    fact = await db_session.get(Fact, body["promoted_to_fact_id"])
+    assert fact is not None and fact.source_event_id == body["id"]
+    assert fact.content == "Deep work in the mornings" and fact.valid_to is None
+    event = await db_session.get(Event, body["id"])
+    assert event is not None and event.promoted_to_fact_id == fact.id
+
+    r2 = await client.post(
+        R,
+        json={
+            "content": "Deep work in the afternoons now",
+            "salience_score": 0.9,
+            "metadata": meta,
+        },
+    )
+    new_fact = await db_session.get(Fact, r2.json()["promoted_to_fact_id"])
+    await db_session.refresh(fact)
+    assert new_fact is not None and new_fact.supersedes_id == fact.id
+    assert fact.valid_to is not None and fact.valid_to == new_fact.valid_from
+    current = (
+        await db_session.scalars(
+            select(Fact).where(Fact.subject_id == "david", Fact.valid_to.is_(None))
+        )
+    ).all()
+    assert [f.id for f in current] == [new_fact.id]
+
+
+async def test_low_salience_or_no_subject_not_promoted(client: httpx.AsyncClient):
+    meta = {"subject_type": "user", "subject_id": "david", "fact_type": "preference"}
+    low = await client.post(R, json={"content": "x", "salience_score": 0.69, "metadata": meta})
+    assert low.json()["promoted_to_fact_id"] is None
+    edge = await client.post(R, json={"content": "y", "salience_score": 0.7, "metadata": meta})
+    assert edge.json()["promoted_to_fact_id"] is not None
+    nosubj = await client.post(R, json={"content": "z", "salience_score": 0.95})
+    assert nosubj.json()["promoted_to_fact_id"] is None
+
+
+async def test_bad_fact_type_in_metadata_is_422_and_writes_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    meta = {"subject_type": "user", "subject_id": "d", "fact_type": "whim"}
+    r = await client.post(R, json={"content": "x", "salience_score": 0.9, "metadata": meta})
+    assert r.status_code == 422
+    assert await count(db_session, Event) == 0

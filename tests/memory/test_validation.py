@@ -1,0 +1,110 @@
+"""Bad input: a clear 4xx problem body naming the field, and nothing written."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event, Fact
+
+R = "/api/v1/memory/remember"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content": ""}, "content"),
+        ({"content": "x" * 20_001}, "content"),
+        ({"content": "   "}, "body"),
+        ({}, "content"),
+        ({"content": "x", "memory_scope": "forever"}, "memory_scope"),
+        ({"content": "x", "salience_score": 1.5}, "salience_score"),
+        ({"content": "x", "salience_score": "high"}, "salience_score"),
+        ({"content": "x", "occurred_at": "2026-11-22T10:00:00"}, "occurred_at"),
+        ({"content": "x", "expires_at": "tomorrow"}, "expires_at"),
+        ({"content": "x", "metadata": ["not", "an", "object"]}, "metadata"),
+        ({"content": "x", "surprise": 1}, "surprise"),
+        ({"content": "x", "client_id": "acme"}, "client_id"),
+    ],
+)
+async def test_remember_rejects(
+    client: httpx.AsyncClient, db_session: AsyncSession, body: dict, field: str
+):
+    r = await client.post(R, json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert problem["status"] == 422 and problem["title"]
+    assert any(e["field"] == field for e in problem["errors"]), problem
+    assert await db_session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient, db_session: AsyncSession):
+    r = await client.post(
+        R, content=b'{"content": "x",', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert r.json()["title"] == "Malformed JSON"
+    assert await db_session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"query": "x", "k": 0}, "k"),
+        ({"query": "x", "k": 101}, "k"),
+        ({"query": ""}, "query"),
+        ({}, "query"),
+        ({"query": "x", "memory_scope": "nope"}, "memory_scope"),
+        ({"query": "x", "since": "2026-11-22T10:00:00"}, "since"),
+        ({"query": "x", "as_of": "2026-11-22T10:00:00"}, "as_of"),
+        ({"query": "x", "kinds": "memes"}, "kinds.0"),
+        ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "body"),
+    ],
+)
+async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: str):
+    r = await client.get("/api/v1/memory/recall", params=params)
+    assert r.status_code == 422, r.text
+    assert any(e["field"] == field for e in r.json()["errors"]), r.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"subject_type": "user", "subject_id": "d", "fact_type": "mood", "content": "x"},
+            "fact_type",
+        ),
+        (
+            {"subject_type": "user", "subject_id": "", "fact_type": "preference", "content": "x"},
+            "subject_id",
+        ),
+        (
+            {
+                "subject_type": "user",
+                "subject_id": "d",
+                "fact_type": "preference",
+                "content": "x",
+                "valid_from": "2026-01-01T00:00:00",
+            },
+            "valid_from",
+        ),
+    ],
+)
+async def test_fact_rejects(
+    client: httpx.AsyncClient, db_session: AsyncSession, body: dict, field: str
+):
+    r = await client.post("/api/v1/memory/facts", json=body)
+    assert r.status_code == 422
+    assert any(e["field"] == field for e in r.json()["errors"])
+    assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
+
+
+async def test_unknown_ids_are_404(client: httpx.AsyncClient):
+    assert (await client.delete("/api/v1/memory/events/999999")).status_code == 404
+    assert (await client.delete("/api/v1/memory/facts/999999")).status_code == 404
+    r = await client.post("/api/v1/memory/facts/999999/supersede", json={"content": "x"})
+    assert r.status_code == 404
+    assert (await client.delete("/api/v1/memory/events/0")).status_code == 422
