@@ -30,7 +30,8 @@ from almanac.state import AppState
 
 TABLES = (
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
-    "service_blueprints, sprints, graph_edges, graph_nodes, events, facts, "
+    "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
+    "events, facts, "
     "search_terms, search_stats"
 )
 

@@ -62,7 +62,7 @@ class SearchSettings(BaseModel):
     bm25_k1: float = Field(default=1.2, ge=0)
     bm25_b: float = Field(default=0.75, ge=0, le=1)
     # A word found in more than this share of memories does not select candidates by itself.
-    common_term_share: float = Field(default=0.3, gt=0, le=1)
+    common_term_share: float = Field(default=0.05, gt=0, le=1)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
 
 

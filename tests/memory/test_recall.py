@@ -154,3 +154,33 @@ async def test_k_limits_results(client: httpx.AsyncClient):
     assert len(out["results"]) == 5
     scores = [r["score"] for r in out["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder):
+    """The query repeats the index's expression and predicate literally; a drift would
+    silently turn every recall into a sequential scan."""
+    from sqlalchemy import text
+
+    from almanac.config import SearchSettings
+    from almanac.memory.search import EventFilters, _event_where, _fused_sql, index_name
+
+    settings = SearchSettings()
+    params: dict = {
+        "qvec": "[" + ",".join(["0.05"] * embedder.dim) + "]",
+        "n": 10,
+        "k": 10,
+        "avgdl": 5.0,
+        "rrf_k": 60,
+        "w_vec": 1.0,
+        "w_txt": 1.0,
+        "w_sal": 0.1,
+        "w_rec": 0.1,
+        "half_life": 30.0,
+        "bm25_k1": 1.2,
+        "bm25_b": 0.75,
+    }
+    where = _event_where(EventFilters(), params)
+    sql = _fused_sql("events", where, embedder.model, embedder.dim, settings, [], params)
+    await db_session.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(r[0] for r in await db_session.execute(text("EXPLAIN " + sql), params))
+    assert index_name("event_embeddings", embedder.model) in plan

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import Event, Fact
+from almanac.models import Event, EventEmbedding, Fact
 from almanac.state import AppState
 
 R = "/api/v1/memory/remember"
@@ -30,7 +30,8 @@ async def test_remember_stores_with_defaults(client: httpx.AsyncClient, db_sessi
     assert event.event_type == "memory" and event.event_source == "user"
     assert event.memory_scope == "session" and event.salience_score == 0.5
     assert event.occurred_at.tzinfo is not None
-    assert event.embedding_model is not None and len(event.embedding) > 100
+    vector = await db_session.get(EventEmbedding, body["id"])
+    assert vector is not None and vector.model and len(vector.embedding) > 100
 
 
 async def test_idempotency_key_returns_first_record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import sys
 from typing import Annotated, Any
@@ -39,6 +40,19 @@ def _validated(model: Any, data: dict[str, Any]) -> Any:
         raise typer.Exit(2) from exc
 
 
+def _limit_malloc_arenas() -> None:
+    """Cap glibc's per-thread malloc arenas (default 8 per core), which inflate RSS.
+
+    Database, cache and embedder work runs in worker threads; with a cap of two arenas the
+    server stays within its memory budget at no measurable cost in speed.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # -8 is M_ARENA_MAX
+        except (OSError, AttributeError):
+            pass
+
+
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="all (default), memory or planner")] = "all",
@@ -64,6 +78,7 @@ def serve(
         case _:
             typer.echo("error: service: must be one of all, memory, planner", err=True)
             raise typer.Exit(2)
+    _limit_malloc_arenas()
     application = create_app(settings, services=services)
     uvicorn.run(application, host=host or settings.server.host, port=port or default_port)
 

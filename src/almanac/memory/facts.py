@@ -74,8 +74,9 @@ class FactService:
             await self.repo.close(predecessor.id, valid_from)
         try:
             fact = await self.repo.insert(
-                self._values(data, valid_from, vector, predecessor, source_event_id)
+                self._values(data, valid_from, predecessor, source_event_id)
             )
+            await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         except IntegrityError as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
         self.invalidator.facts_changed(self.uow)
@@ -87,7 +88,6 @@ class FactService:
         self,
         data: FactIn,
         valid_from: datetime,
-        vector: list[float],
         predecessor: Fact | None,
         source_event_id: int | None,
     ) -> dict[str, Any]:
@@ -103,8 +103,6 @@ class FactService:
             "metadata_": data.metadata,
             "supersedes_id": predecessor.id if predecessor else None,
             "source_event_id": source_event_id,
-            "embedding": vector,
-            "embedding_model": self.embedder.model,
         }
 
     async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
@@ -134,7 +132,8 @@ class FactService:
         )
         vector = await self._embed(new.content)
         await self.repo.close(old.id, valid_from)
-        fact = await self.repo.insert(self._values(new, valid_from, vector, old, None))
+        fact = await self.repo.insert(self._values(new, valid_from, old, None))
+        await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         self.invalidator.facts_changed(self.uow)
         return FactWriteOut(fact=fact_out(fact), superseded_id=old.id)
 

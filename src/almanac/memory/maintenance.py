@@ -58,7 +58,7 @@ async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) 
                 if not rows:
                     break
                 vectors = await embedder.embed([r.content for r in rows])
-                await repo.set_embeddings(
+                await repo.insert_embeddings(
                     embedder.model, [(r.id, v.tolist()) for r, v in zip(rows, vectors, strict=True)]
                 )
                 await uow.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import Event, Fact
+from almanac.models import Event, EventEmbedding, Fact, FactEmbedding
 
 
 class EventRepository:
@@ -23,13 +23,15 @@ class EventRepository:
         """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
         if not rows:
             return []
+        table = Event.__table__
+        # One cached statement run as executemany: SQLAlchemy batches it into multi-row
+        # VALUES ("insertmanyvalues") without compiling a new statement per batch size.
         stmt = (
-            insert(Event)
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=[Event.idempotency_key])
-            .returning(Event.id, Event.idempotency_key)
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+            .returning(table.c.id, table.c.idempotency_key)
         )
-        result = await self.session.execute(stmt)
+        result = await self.session.execute(stmt, list(rows))
         inserted = result.all()
         # RETURNING order is not guaranteed to follow VALUES order: map back by key or position.
         by_key = {key: id_ for id_, key in inserted if key is not None}
@@ -73,26 +75,23 @@ class EventRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        """Store (or replace) the vectors of events under `model`."""
+        await _upsert_embeddings(self.session, EventEmbedding, "event_id", model, items)
+
     async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Event]:
         """Events not yet embedded with `model`, in id order (for reindexing)."""
         stmt = (
             select(Event)
+            .outerjoin(EventEmbedding, EventEmbedding.event_id == Event.id)
             .where(
                 Event.id > after_id,
-                or_(Event.embedding_model.is_(None), Event.embedding_model != model),
+                or_(EventEmbedding.event_id.is_(None), EventEmbedding.model != model),
             )
             .order_by(Event.id)
             .limit(limit)
         )
         return list((await self.session.scalars(stmt)).all())
-
-    async def set_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
-        for event_id, vector in items:
-            await self.session.execute(
-                update(Event)
-                .where(Event.id == event_id)
-                .values(embedding=vector, embedding_model=model)
-            )
 
     async def iter_all(self, batch: int, after_id: int) -> list[Event]:
         stmt = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
@@ -181,22 +180,39 @@ class FactRepository:
         )
         return len((await self.session.execute(stmt)).all())
 
+    async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        """Store (or replace) the vectors of facts under `model`."""
+        await _upsert_embeddings(self.session, FactEmbedding, "fact_id", model, items)
+
     async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Fact]:
+        """Facts not yet embedded with `model`, in id order (for reindexing)."""
         stmt = (
             select(Fact)
+            .outerjoin(FactEmbedding, FactEmbedding.fact_id == Fact.id)
             .where(
                 Fact.id > after_id,
-                or_(Fact.embedding_model.is_(None), Fact.embedding_model != model),
+                or_(FactEmbedding.fact_id.is_(None), FactEmbedding.model != model),
             )
             .order_by(Fact.id)
             .limit(limit)
         )
         return list((await self.session.scalars(stmt)).all())
 
-    async def set_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
-        for fact_id, vector in items:
-            await self.session.execute(
-                update(Fact)
-                .where(Fact.id == fact_id)
-                .values(embedding=vector, embedding_model=model)
-            )
+
+async def _upsert_embeddings(
+    session: AsyncSession,
+    model_cls: type[EventEmbedding] | type[FactEmbedding],
+    owner: str,
+    model: str,
+    items: Sequence[tuple[int, Any]],
+) -> None:
+    if not items:
+        return
+    table = model_cls.__table__
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[owner],
+        set_={"model": stmt.excluded.model, "embedding": stmt.excluded.embedding},
+    )
+    rows = [{owner: owner_id, "model": model, "embedding": vector} for owner_id, vector in items]
+    await session.execute(stmt, rows)

@@ -73,7 +73,7 @@ class MemoryService:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _row(self, item: RememberIn, vector: Sequence[float], now: datetime) -> dict[str, Any]:
+    def _row(self, item: RememberIn, now: datetime) -> dict[str, Any]:
         occurred = item.occurred_at or now
         if item.expires_at is not None and item.expires_at <= occurred:
             raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")
@@ -90,8 +90,6 @@ class MemoryService:
             "metadata": item.metadata,
             "payload": {},
             "idempotency_key": item.idempotency_key,
-            "embedding": list(vector),
-            "embedding_model": self.embedder.model,
         }
 
     def _promotable(self, item: RememberIn) -> FactIn | None:
@@ -153,12 +151,14 @@ class MemoryService:
             await self.embedder.embed([i.content for i in fresh]) if fresh else []
         )
         now = datetime.now(UTC)
-        rows = [
-            self._row(item, vec.tolist(), now) for item, vec in zip(fresh, vectors, strict=True)
-        ]
+        rows = [self._row(item, now) for item in fresh]
         new_ids: list[int | None] = []
         for start in range(0, len(rows), _INSERT_CHUNK):
             new_ids += await self.events.insert_many(rows[start : start + _INSERT_CHUNK])
+        await self.events.insert_embeddings(
+            self.embedder.model,
+            [(i, v.tolist()) for i, v in zip(new_ids, vectors, strict=True) if i is not None],
+        )
         # A concurrent retry may have won the race for a key between our check and insert.
         raced = [r["idempotency_key"] for r, i in zip(rows, new_ids, strict=True) if i is None]
         if raced:
@@ -199,7 +199,7 @@ class MemoryService:
         async def write() -> None:
             ok = True
             for event_id, row in stored:
-                doc = {k: v for k, v in row.items() if k not in ("embedding", "payload")}
+                doc = {k: v for k, v in row.items() if k != "payload"}
                 doc["id"] = event_id
                 blob = json.dumps(doc, default=_json_default).encode()
                 ok = await self.cache.set(f"event:{event_id}", blob, _HOT_TTL) and ok

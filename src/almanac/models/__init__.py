@@ -2,7 +2,7 @@
 
 from almanac.models.base import Base
 from almanac.models.graph import GraphEdge, GraphNode
-from almanac.models.memory import Event, Fact
+from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
 from almanac.models.planning import (
     ExecutionRun,
     Plan,
@@ -19,8 +19,10 @@ from almanac.models.search import SearchStat, SearchTerm
 __all__ = [
     "Base",
     "Event",
+    "EventEmbedding",
     "ExecutionRun",
     "Fact",
+    "FactEmbedding",
     "GraphEdge",
     "GraphNode",
     "Plan",

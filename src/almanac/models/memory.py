@@ -54,9 +54,6 @@ class Event(IdMixin, CreatedMixin, Base):
         BigInteger, ForeignKey("facts.id", ondelete="SET NULL", use_alter=True)
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # Dimension-free on purpose: the model may change; indexes are per model (see search).
-    embedding: Mapped[Any | None] = mapped_column(Vector())
-    embedding_model: Mapped[str | None] = mapped_column(String(200))
     search_tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed(_EVENT_TSV, persisted=True))
 
     __table_args__ = (
@@ -114,8 +111,6 @@ class Fact(IdMixin, CreatedMixin, Base):
     source_event_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("events.id", ondelete="SET NULL")
     )
-    embedding: Mapped[Any | None] = mapped_column(Vector())
-    embedding_model: Mapped[str | None] = mapped_column(String(200))
     search_tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed(_FACT_TSV, persisted=True))
 
     __table_args__ = (
@@ -141,3 +136,33 @@ class Fact(IdMixin, CreatedMixin, Base):
             postgresql_where=text("valid_to IS NULL AND category IS NOT NULL"),
         ),
     )
+
+
+# Embeddings live in their own narrow tables: a 384-dimension vector is 1.5 kB, and kept
+# inline it made every full-text candidate drag its vector through the buffer cache.
+# The vector column is dimension-free so the model can change; each model gets its own
+# partial HNSW index (see memory.search).
+
+
+class EventEmbedding(Base):
+    """The vector of an event under one embedding model."""
+
+    __tablename__ = "event_embeddings"
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+
+
+class FactEmbedding(Base):
+    """The vector of a fact under one embedding model."""
+
+    __tablename__ = "fact_embeddings"
+
+    fact_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)

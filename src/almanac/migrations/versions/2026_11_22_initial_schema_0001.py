@@ -83,8 +83,6 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("promoted_to_fact_id", sa.BigInteger(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=255), nullable=True),
-        sa.Column("embedding", Vector(), nullable=True),
-        sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column(
             "search_tsv",
             postgresql.TSVECTOR(),
@@ -313,8 +311,6 @@ def upgrade() -> None:
         sa.Column("zep_fact_id", sa.String(length=255), nullable=True),
         sa.Column("supersedes_id", sa.BigInteger(), nullable=True),
         sa.Column("source_event_id", sa.BigInteger(), nullable=True),
-        sa.Column("embedding", Vector(), nullable=True),
-        sa.Column("embedding_model", sa.String(length=200), nullable=True),
         sa.Column(
             "search_tsv",
             postgresql.TSVECTOR(),
@@ -639,6 +635,20 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'completed'"),
     )
 
+    for owner, parent in (("event", "events"), ("fact", "facts")):
+        op.create_table(
+            f"{owner}_embeddings",
+            sa.Column(f"{owner}_id", sa.BigInteger(), nullable=False),
+            sa.Column("model", sa.String(length=200), nullable=False),
+            sa.Column("embedding", Vector(), nullable=False),
+            sa.ForeignKeyConstraint(
+                [f"{owner}_id"],
+                [f"{parent}.id"],
+                name=op.f(f"fk_{owner}_embeddings_{owner}_id_{parent}"),
+                ondelete="CASCADE",
+            ),
+            sa.PrimaryKeyConstraint(f"{owner}_id", name=op.f(f"pk_{owner}_embeddings")),
+        )
     op.create_foreign_key(
         op.f("fk_events_promoted_to_fact_id_facts"),
         "events",
@@ -654,6 +664,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS update_fact_temporal")
+    op.drop_table("fact_embeddings")
+    op.drop_table("event_embeddings")
     op.drop_constraint(op.f("fk_events_promoted_to_fact_id_facts"), "events", type_="foreignkey")
     op.drop_index(
         "idx_execution_runs_variance",

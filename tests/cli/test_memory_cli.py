@@ -1,0 +1,152 @@
+"""The CLI end to end against the test database (in-process mode: no server answering)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from almanac.cli import main as cli_main
+from almanac.cli.main import app
+from almanac.db.engine import create_engine
+from almanac.state import AppState
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    # A wide console, so that table cells are not wrapped mid-sentence.
+    monkeypatch.setattr(cli_main, "console", Console(width=250))
+    return committed_state
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_remember_recall_and_facts(cli_env: AppState):
+    meta = json.dumps(
+        {"subject_type": "user", "subject_id": "me", "fact_type": "preference", "category": "focus"}
+    )
+    code, out = invoke(
+        "remember", "Deep work happens before noon", "--salience", "0.8", "--metadata", meta
+    )
+    assert code == 0, out
+    assert "remembered #" in out and "promoted to fact" in out
+    code, out = invoke("remember", "Invoice Acme on the first of the month")
+    assert code == 0, out
+
+    code, out = invoke("recall", "when do I focus best", "-k", "3")
+    assert code == 0, out
+    assert "Deep work happens before noon" in out and "score" in out
+
+    code, out = invoke("recall", "invoice", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["results"][0]["content"] == "Invoice Acme on the first of the month"
+
+    code, out = invoke("facts", "--subject-id", "me")
+    assert code == 0 and "Deep work happens before noon" in out and "current" in out
+
+
+def test_bad_input_exits_2_and_writes_nothing(cli_env: AppState):
+    code, out = invoke("remember", "x", "--salience", "3")
+    assert code == 2 and "salience_score" in out
+    code, out = invoke("remember", "x", "--metadata", "{not json")
+    assert code == 2 and "metadata" in out
+    code, out = invoke("recall", "x", "-k", "0")
+    assert code == 2 and "k" in out
+    code, out = invoke("facts", "--as-of", "2026-01-01T00:00:00")
+    assert code == 2 and "as_of" in out
+
+
+def sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    """Run SQL on a fresh engine (the CLI runs its own event loop, not the suite's)."""
+
+    async def go() -> list[tuple[object, ...]]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(statement))
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def count_events(url: str) -> int:
+    return int(sql(url, "SELECT count(*) FROM events")[0][0])  # type: ignore[call-overload]
+
+
+def test_import_export_roundtrip_and_rerun(cli_env: AppState, pg_url: str, tmp_path: Path):
+    src = tmp_path / "in.jsonl"
+    lines = [
+        {
+            "content": f"Imported memory {i}",
+            "session_id": "imp",
+            "occurred_at": "2026-03-01T09:00:00+01:00",
+            "metadata": {"n": i},
+        }
+        for i in range(7)
+    ]
+    src.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    code, out = invoke("memory", "import", str(src))
+    assert code == 0, out
+    assert "imported 7 memories (0 already present)" in out
+    code, out = invoke("memory", "import", str(src))
+    assert "imported 0 memories (7 already present)" in out
+
+    dst = tmp_path / "out.jsonl"
+    code, out = invoke("memory", "export", str(dst))
+    assert code == 0, out
+    exported = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert [e["content"] for e in exported] == [f"Imported memory {i}" for i in range(7)]
+    assert exported[3]["metadata"] == {"n": 3}
+    assert exported[0]["occurred_at"].startswith("2026-03-01T08:00:00")
+    assert count_events(pg_url) == 7
+
+
+def test_import_with_a_bad_line_writes_nothing(cli_env: AppState, pg_url: str, tmp_path: Path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"content": "good"}\n{"content": ""}\nnot json\n')
+    code, out = invoke("memory", "import", str(src))
+    assert code == 2
+    assert "line 2: content" in out and "line 3" in out
+    assert count_events(pg_url) == 0
+
+
+def test_reindex_reembeds_other_models(cli_env: AppState, pg_url: str):
+    invoke("remember", "Quarterly planning offsite in May")
+
+    sql(pg_url, "UPDATE event_embeddings SET model = 'old-model@0'")
+    code, out = invoke("memory", "reindex")
+    assert code == 0, out
+    assert "re-embedded 1 events" in out
+
+    models = sql(pg_url, "SELECT DISTINCT model FROM event_embeddings")
+    assert models == [(cli_env.embedder.model,)]
+    code, out = invoke("recall", "offsite")
+    assert "Quarterly planning offsite in May" in out
+
+
+def test_db_upgrade_reports_head(cli_env: AppState):
+    code, out = invoke("db", "upgrade")
+    assert code == 0 and "revision 0002" in out

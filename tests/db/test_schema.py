@@ -1,0 +1,122 @@
+"""The migrated schema: tables, generated columns, the temporal function, BM25 statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.migrate import _check_pgvector
+from almanac.errors import DependencyUnavailable
+
+TABLES = {
+    "events",
+    "plans",
+    "scheduler_runs",
+    "graph_nodes",
+    "graph_edges",
+    "prompt_templates",
+    "facts",
+    "service_blueprints",
+    "workflows",
+    "process_templates",
+    "execution_runs",
+    "tasks",
+    "sprints",
+    "search_terms",
+    "search_stats",
+}
+
+
+async def scalar(session: AsyncSession, sql: str, **params: Any) -> Any:
+    return (await session.execute(text(sql), params)).scalar()
+
+
+async def test_every_table_exists_and_pgvector_is_installed(db_session: AsyncSession):
+    rows = await db_session.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    )
+    assert TABLES <= {r[0] for r in rows}
+    assert await scalar(db_session, "SELECT extversion FROM pg_extension WHERE extname='vector'")
+    assert (
+        await scalar(db_session, "SELECT count(*) FROM pg_indexes WHERE schemaname='public'") >= 15
+    )
+
+
+async def test_variance_pct_is_generated(db_session: AsyncSession):
+    await db_session.execute(
+        text(
+            "INSERT INTO execution_runs (run_identifier, estimated_hours, actual_hours) "
+            "VALUES ('r1', 4, 5), ('r2', 0, 3), ('r3', 2, NULL)"
+        )
+    )
+    rows = dict(
+        (
+            await db_session.execute(
+                text("SELECT run_identifier, variance_pct FROM execution_runs ORDER BY 1")
+            )
+        ).all()
+    )
+    assert rows == {"r1": 25.0, "r2": None, "r3": None}
+
+
+async def test_update_fact_temporal_function(db_session: AsyncSession):
+    old = await scalar(
+        db_session,
+        "INSERT INTO facts (subject_type, subject_id, fact_type, content, valid_from) "
+        "VALUES ('user', 'd', 'preference', 'tea', '2026-01-01Z') RETURNING id",
+    )
+    new = await scalar(
+        db_session, "SELECT update_fact_temporal(:id, 'coffee', '2026-02-01Z')", id=old
+    )
+    rows = (
+        await db_session.execute(
+            text("SELECT id, content, valid_to, supersedes_id FROM facts ORDER BY id")
+        )
+    ).all()
+    assert rows[0].id == old and rows[0].valid_to is not None
+    assert rows[1].id == new and rows[1].content == "coffee" and rows[1].supersedes_id == old
+    with pytest.raises(Exception, match="no longer current"):
+        async with db_session.begin_nested():
+            await scalar(db_session, "SELECT update_fact_temporal(:id, 'x')", id=old)
+
+
+async def test_bm25_statistics_follow_inserts_and_deletes(db_session: AsyncSession):
+    async def df(lexeme: str) -> int | None:
+        return await scalar(
+            db_session, "SELECT df FROM search_terms WHERE kind='event' AND lexeme=:l", l=lexeme
+        )
+
+    base_docs = await scalar(
+        db_session, "SELECT coalesce((SELECT docs FROM search_stats WHERE kind='event'), 0)"
+    )
+    await db_session.execute(
+        text(
+            "INSERT INTO events (event_type, event_source, content) VALUES "
+            "('m','u','Zebras graze'), ('m','u','zebra crossing near the office')"
+        )
+    )
+    assert await df("zebra") == 2 and await df("graze") == 1
+    assert (
+        await scalar(db_session, "SELECT docs FROM search_stats WHERE kind='event'")
+        == base_docs + 2
+    )
+    await db_session.execute(text("DELETE FROM events WHERE content = 'Zebras graze'"))
+    assert await df("zebra") == 1 and await df("graze") == 0
+    # An update that leaves the text alone leaves the statistics alone.
+    await db_session.execute(text("UPDATE events SET salience_score = 0.9"))
+    assert await df("zebra") == 1
+
+
+def test_missing_pgvector_fails_fast_with_a_clear_message():
+    class NoVector:
+        def execute(self, *args: object) -> NoVector:
+            return self
+
+        def scalar(self) -> None:
+            return None
+
+    with pytest.raises(DependencyUnavailable, match="pgvector"):
+        _check_pgvector(NoVector())  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""`almanac serve` as a user runs it: no configuration, embedded Postgres, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            response = httpx.get(url + "/health", timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail("server did not become healthy")
+
+
+def _postgres_pids(data_dir: Path) -> list[int]:
+    pids = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "postgres" in (proc.info["name"] or "") and str(data_dir) in cmd:
+            pids.append(proc.pid)
+    return pids
+
+
+@pytest.mark.parametrize("service", ["all", "memory"])
+def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
+    env["ALMANAC_DATA_DIR"] = str(tmp_path / "data")
+    cmd = [sys.executable, "-m", "almanac", "serve", "--port", str(port)]
+    if service != "all":
+        cmd.insert(4, service)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        health = _wait_healthy(url, proc).json()
+        assert health["dependencies"]["database"] == {
+            "status": "ok",
+            "required": True,
+            "detail": "embedded",
+            "latency_ms": health["dependencies"]["database"]["latency_ms"],
+        }
+        assert health["services"] == (["memory", "planner"] if service == "all" else ["memory"])
+        r = httpx.post(url + "/api/v1/memory/remember", json={"content": "Renew passport in May"})
+        assert r.status_code == 201
+        hits = httpx.get(url + "/api/v1/memory/recall", params={"query": "passport"}).json()
+        assert hits["results"][0]["content"] == "Renew passport in May"
+        assert _postgres_pids(tmp_path / "data")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    deadline = time.monotonic() + 20
+    while _postgres_pids(tmp_path / "data") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _postgres_pids(tmp_path / "data") == [], "embedded Postgres left running"
