@@ -160,3 +160,9 @@ async def test_local_cache_lru_and_expiry():
     assert await cache.get("b") is None and await cache.get("a") == b"1"
     await cache.set("d", b"4", 0)
     assert await cache.get("d") is None
+
+
+async def test_valkey_set_many_pipelines_and_reports(valkey_cache: ValkeyCache):
+    assert await valkey_cache.set_many([("a", b"1"), ("b", b"2")], 60)
+    assert await valkey_cache.get("a") == b"1" and await valkey_cache.get("b") == b"2"
+    assert 0 < await valkey_cache._client.ttl("almanac:b") <= 60

@@ -22,6 +22,13 @@ class Cache(ABC):
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> bool:
         """Store; False when the value could not be stored."""
 
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl_seconds: int) -> bool:
+        """Store several values; False when any could not be stored."""
+        ok = True
+        for key, value in items:
+            ok = await self.set(key, value, ttl_seconds) and ok
+        return ok
+
     @abstractmethod
     async def delete(self, *keys: str) -> None:
         """Forget keys (best effort)."""

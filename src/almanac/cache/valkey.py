@@ -76,6 +76,22 @@ class ValkeyCache(Cache):
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> bool:
         return bool(await self._run("set", _PREFIX + key, value, ttl_seconds))
 
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl_seconds: int) -> bool:
+        """One pipelined round trip instead of one per key."""
+        if not items:
+            return True
+        if not self._available():
+            return False
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, value in items:
+                    pipe.set(_PREFIX + key, value, ex=ttl_seconds)
+                results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._fail(exc)
+            return False
+        return all(bool(r) for r in results)
+
     async def delete(self, *keys: str) -> None:
         if keys:
             await self._run("delete", *[_PREFIX + k for k in keys])

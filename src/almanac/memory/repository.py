@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ class EventRepository:
         """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
         if not rows:
             return []
-        table = Event.__table__
+        table = cast(Table, Event.__table__)
         # One cached statement run as executemany: SQLAlchemy batches it into multi-row
         # VALUES ("insertmanyvalues") without compiling a new statement per batch size.
         stmt = (
@@ -208,7 +208,7 @@ async def _upsert_embeddings(
 ) -> None:
     if not items:
         return
-    table = model_cls.__table__
+    table = cast(Table, model_cls.__table__)
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[owner],

@@ -147,9 +147,7 @@ class MemoryService:
             if not (i.idempotency_key and i.idempotency_key in existing)
         ]
         fresh = [items[pos] for pos in fresh_pos]
-        vectors: Sequence[Any] = (
-            await self.embedder.embed([i.content for i in fresh]) if fresh else []
-        )
+        vectors: Any = await self.embedder.embed([i.content for i in fresh]) if fresh else []
         now = datetime.now(UTC)
         rows = [self._row(item, now) for item in fresh]
         new_ids: list[int | None] = []
@@ -197,13 +195,12 @@ class MemoryService:
             return
 
         async def write() -> None:
-            ok = True
+            blobs = []
             for event_id, row in stored:
                 doc = {k: v for k, v in row.items() if k != "payload"}
                 doc["id"] = event_id
-                blob = json.dumps(doc, default=_json_default).encode()
-                ok = await self.cache.set(f"event:{event_id}", blob, _HOT_TTL) and ok
-            if ok:
+                blobs.append((f"event:{event_id}", json.dumps(doc, default=_json_default).encode()))
+            if await self.cache.set_many(blobs, _HOT_TTL):
                 result.stored_in.append("cache")
 
         self.uow.after_commit(write)

@@ -1,0 +1,1 @@
+"""Scheduling: placing a plan's tasks into a calendar."""

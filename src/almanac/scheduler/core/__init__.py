@@ -1,0 +1,44 @@
+"""The scheduler's pure core: a Problem in, a Schedule out, no I/O and no clock.
+
+`solve` uses CP-SAT (warm-started from, and falling back to, the greedy scheduler);
+`greedy_schedule` is the fast earliest-deadline-first heuristic; `validate` independently
+checks any schedule against its problem.
+"""
+
+from .cpsat import solve
+from .greedy import greedy_schedule
+from .model import (
+    Block,
+    Interval,
+    PreferredWindow,
+    Problem,
+    Schedule,
+    SolveStatus,
+    Task,
+    Unplaced,
+    UnplacedCause,
+    Violation,
+    Weights,
+    WorkingWindow,
+    office_hours,
+)
+from .validator import validate
+
+__all__ = [
+    "Block",
+    "Interval",
+    "PreferredWindow",
+    "Problem",
+    "Schedule",
+    "SolveStatus",
+    "Task",
+    "Unplaced",
+    "UnplacedCause",
+    "Violation",
+    "Weights",
+    "WorkingWindow",
+    "greedy_schedule",
+    "office_hours",
+    "solve",
+    "validate",
+]

@@ -1,0 +1,315 @@
+"""The CP-SAT model on the slot grid: one optional interval per possible chunk of a task.
+
+Free time is enforced by putting every non-free stretch in the same no-overlap constraint as
+the chunks, which lets chunk lengths vary. Buffers get their own no-overlap over chunks widened
+by the buffer. Objective terms are in points (see `Weights`) times `scale`; the remaining unit
+is a tie-break towards finishing each task early.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from .explain import Placement
+from .grid import Grid, TaskPlan, Week
+
+IntVar = cp_model.IntVar
+
+# Points are multiplied by this, and each task's end slot is subtracted once: finishing early
+# is then worth a few points at most (horizon slots / 100), far below any placed slot, and the
+# billable shortfall can be counted in hundredths of a slot.
+_SCALE = 100
+
+
+@dataclass
+class ChunkVars:
+    present: IntVar
+    start: IntVar
+    size: IntVar | int  # an int when the chunk length is fixed
+    end: cp_model.LinearExprT
+    starts: list[int]  # allowed start slots, sorted
+    days: list[tuple[int, IntVar | None, IntVar | None]] = field(default_factory=list)
+    windows: list[tuple[int, IntVar, IntVar | None]] = field(default_factory=list)
+
+
+@dataclass
+class TaskVars:
+    plan: TaskPlan
+    placed: IntVar
+    end: IntVar
+    chunks: list[ChunkVars] = field(default_factory=list)
+    late: tuple[int, int, IntVar, IntVar] | None = None  # deadline, cap, late, overflow
+    missed: IntVar | None = None
+    same: list[tuple[int, IntVar]] = field(default_factory=list)
+
+
+def _sum(terms: Sequence[cp_model.LinearExprT]) -> cp_model.LinearExpr:
+    return cp_model.LinearExpr.sum(list(terms))
+
+
+def _ranges(values: list[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for v in values:
+        if out and out[-1][1] == v - 1:
+            out[-1][1] = v
+        else:
+            out.append([v, v])
+    return out
+
+
+class ModelBuilder:
+    """Builds the model for a grid; `extract` reads a placement back from a solver."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+        self.model = cp_model.CpModel()
+        self.tasks: dict[str, TaskVars] = {}
+        self.scale = _SCALE
+        self.terms: list[tuple[int, IntVar]] = []  # already multiplied by scale
+        self.constant = 0  # points
+        self.shortfall: dict[Week, tuple[int, IntVar]] = {}
+        self.intervals: list[cp_model.IntervalVar] = []
+        self.padded: list[cp_model.IntervalVar] = []  # chunks widened by the buffer
+
+    def points(self, coef: int, var: IntVar) -> None:
+        self.terms.append((coef * self.scale, var))
+
+    def build(self) -> None:
+        weights = self.grid.problem.weights
+        for plan in self.grid.plans.values():
+            if plan.cause is None:
+                self._task(plan)
+            else:
+                self.constant -= weights.moved_block * len(plan.prev)
+        self._dependencies()
+        self._no_overlap()
+        self._capacity()
+        self._windows()
+        ends = [tv.end for tv in self.tasks.values()]
+        objective = cp_model.LinearExpr.weighted_sum(
+            [v for _, v in self.terms] + ends, [c for c, _ in self.terms] + [-1] * len(ends)
+        )
+        self.model.maximize(objective + self.constant * self.scale)
+
+    def _task(self, plan: TaskPlan) -> None:
+        m, grid, w = self.model, self.grid, self.grid.problem.weights
+        tid, fixed_len = plan.task.id, plan.min_len == plan.max_len
+        starts = [
+            s for s in range(plan.lo, plan.hi - plan.min_len + 1) if grid.run[s] >= plan.min_len
+        ]
+        domain = cp_model.Domain.from_intervals(_ranges(starts))
+        placed = m.new_bool_var(f"placed[{tid}]")
+        tv = TaskVars(plan, placed, m.new_int_var(0, plan.hi, f"end[{tid}]"))
+        self.points(w.place * plan.task.priority * plan.remaining, placed)
+        gap = max(grid.buffer_slots, 1)
+        for k in range(plan.max_chunks):
+            name = f"{tid}#{k}"
+            if k < plan.min_chunks:
+                present = placed
+            else:
+                present = m.new_bool_var(f"present[{name}]")
+                m.add_implication(present, tv.chunks[-1].present)
+            if k > 0:
+                self.points(-w.extra_chunk, present)
+            start = m.new_int_var_from_domain(domain, f"start[{name}]")
+            size: IntVar | int
+            if fixed_len:
+                size = plan.min_len
+                end: cp_model.LinearExprT = start + size
+                interval = m.new_optional_fixed_size_interval_var(start, size, present, name)
+            else:
+                size = m.new_int_var(0, plan.max_len, f"size[{name}]")
+                m.add(size >= plan.min_len).only_enforce_if(present)
+                m.add(size == 0).only_enforce_if(~present)
+                end = m.new_int_var(plan.lo, plan.hi, f"chunk_end[{name}]")
+                interval = m.new_optional_interval_var(start, size, end, present, name)
+            self.intervals.append(interval)
+            if grid.buffer_slots:
+                self.padded.append(
+                    m.new_optional_interval_var(
+                        start, size + grid.buffer_slots, end + grid.buffer_slots, present, name
+                    )
+                )
+            if k > 0:
+                m.add(start >= tv.chunks[-1].end + gap).only_enforce_if(present)
+            m.add(tv.end >= end).only_enforce_if(present)
+            tv.chunks.append(ChunkVars(present, start, size, end, starts))
+        if fixed_len:
+            m.add(_sum([plan.min_len * c.present for c in tv.chunks]) == plan.remaining * placed)
+        else:
+            m.add(_sum([c.size for c in tv.chunks]) == plan.remaining * placed)
+        self._deadline(tv)
+        self._stability(tv)
+        self.tasks[tid] = tv
+
+    def _deadline(self, tv: TaskVars) -> None:
+        plan, w, m = tv.plan, self.grid.problem.weights, self.model
+        if w.missed_deadline and plan.deadline_in(self.grid.size):
+            tv.missed = m.new_bool_var(f"missed[{plan.task.id}]")
+            m.add_implication(~tv.placed, tv.missed)
+            if plan.soft_deadline is not None:
+                m.add(tv.end <= plan.soft_deadline).only_enforce_if(~tv.missed)
+            self.points(-w.missed_deadline * plan.task.priority, tv.missed)
+        per_slot = w.soft_late * plan.task.priority
+        if plan.soft_deadline is None or plan.soft_deadline >= plan.hi or per_slot == 0:
+            return
+        # Capped below the task's value, so placing it late always beats leaving it out.
+        cap = w.place * plan.task.priority * plan.remaining * 3 // 4
+        late = self.model.new_int_var(0, cap // per_slot, f"late[{plan.task.id}]")
+        over = self.model.new_bool_var(f"very_late[{plan.task.id}]")
+        self.model.add(late >= tv.end - plan.soft_deadline).only_enforce_if(~over)
+        self.points(-per_slot, late)
+        self.points(-cap, over)
+        tv.late = (plan.soft_deadline, cap // per_slot, late, over)
+
+    def _stability(self, tv: TaskVars) -> None:
+        moved = self.grid.problem.weights.moved_block
+        plan = tv.plan
+        self.constant -= moved * len(plan.prev)
+        for k, (start, length) in enumerate(plan.prev[: len(tv.chunks)]):
+            chunk = tv.chunks[k]
+            i = bisect.bisect_left(chunk.starts, start)
+            if i == len(chunk.starts) or chunk.starts[i] != start:
+                continue
+            if not plan.min_len <= length <= plan.max_len:
+                continue
+            same = self.model.new_bool_var(f"same[{plan.task.id}#{k}]")
+            self.model.add_implication(same, chunk.present)
+            self.model.add(chunk.start == start).only_enforce_if(same)
+            if not isinstance(chunk.size, int):
+                self.model.add(chunk.size == length).only_enforce_if(same)
+            self.points(moved, same)
+            tv.same.append((k, same))
+
+    def _dependencies(self) -> None:
+        for tv in self.tasks.values():
+            for dep in tv.plan.task.depends_on:
+                if dep in self.tasks:
+                    self.model.add_implication(tv.placed, self.tasks[dep].placed)
+                    first = tv.chunks[0]
+                    self.model.add(first.start >= self.tasks[dep].end).only_enforce_if(tv.placed)
+                elif dep in self.grid.plans:  # a dependency that cannot be placed at all
+                    self.model.add(tv.placed == 0)
+
+    def _no_overlap(self) -> None:
+        blocked = []
+        free, size = self.grid.free, self.grid.size
+        i = 0
+        while i < size:
+            if free[i]:
+                i += 1
+                continue
+            j = i
+            while j < size and not free[j]:
+                j += 1
+            blocked.append(self.model.new_fixed_size_interval_var(i, j - i, f"blocked@{i}"))
+            i = j
+        self.model.add_no_overlap(self.intervals + blocked)
+        if self.padded:
+            self.model.add_no_overlap(self.padded)
+
+    def _capacity(self) -> None:
+        grid = self.grid
+        if grid.day_cap is None and grid.week_cap is None and not grid.billable_target:
+            return
+        m = self.model
+        day_load: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        billable_load: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        for tv in self.tasks.values():
+            for k, chunk in enumerate(tv.chunks):
+                days = sorted({grid.day_of[s] for s in chunk.starts})
+                for d in days:
+                    if len(days) == 1:
+                        on, amount = None, None
+                        load: cp_model.LinearExprT = (
+                            chunk.size
+                            if not isinstance(chunk.size, int)
+                            else chunk.size * chunk.present
+                        )
+                    else:
+                        on = m.new_bool_var(f"on[{tv.plan.task.id}#{k}@{d}]")
+                        day = grid.days[d]
+                        m.add(chunk.start >= day.lo).only_enforce_if(on)
+                        m.add(chunk.start < day.hi).only_enforce_if(on)
+                        if isinstance(chunk.size, int):
+                            amount, load = None, chunk.size * on
+                        else:
+                            amount = m.new_int_var(
+                                0, tv.plan.max_len, f"amount[{tv.plan.task.id}#{k}@{d}]"
+                            )
+                            m.add(amount == 0).only_enforce_if(~on)
+                            load = amount
+                    chunk.days.append((d, on, amount))
+                    day_load[d].append(load)
+                    if tv.plan.task.billable:
+                        billable_load[d].append(load)
+                if len(days) > 1:
+                    m.add(_sum([on for _, on, _ in chunk.days if on is not None]) == chunk.present)
+                    if not isinstance(chunk.size, int):
+                        m.add(_sum([a for _, _, a in chunk.days if a is not None]) == chunk.size)
+        weeks: dict[Week, list[int]] = defaultdict(list)
+        for d, day in enumerate(grid.days):
+            weeks[day.week].append(d)
+            if grid.day_cap is not None and day_load[d]:
+                m.add(_sum(day_load[d]) <= grid.day_cap[d])
+        weight = grid.problem.weights.billable_shortfall
+        for week, ds in weeks.items():
+            week_load = [x for d in ds for x in day_load[d]]
+            if grid.week_cap is not None and week_load:
+                m.add(_sum(week_load) <= grid.week_cap.get(week, 0))
+            target = grid.billable_target.get(week, 0)
+            if target > 0:
+                short = m.new_int_var(0, target, f"billable_short[{week}]")
+                m.add(100 * _sum([x for d in ds for x in billable_load[d]]) + short >= target)
+                self.terms.append((-weight * (self.scale // 100), short))
+                self.shortfall[week] = (target, short)
+
+    def _windows(self) -> None:
+        grid, m = self.grid, self.model
+        per_weight = grid.problem.weights.preferred
+        for tv in self.tasks.values():
+            plan = tv.plan
+            for k, chunk in enumerate(tv.chunks):
+                for n, win in enumerate(grid.windows):
+                    if win.weight == 0 or win.hi - win.lo < plan.min_len:
+                        continue
+                    if win.tag is not None and win.tag not in plan.task.tags:
+                        continue
+                    i = bisect.bisect_left(chunk.starts, win.lo)
+                    if i == len(chunk.starts) or chunk.starts[i] > win.hi - plan.min_len:
+                        continue
+                    inside = m.new_bool_var(f"in[{plan.task.id}#{k}@w{n}]")
+                    m.add_implication(inside, chunk.present)
+                    m.add(chunk.start >= win.lo).only_enforce_if(inside)
+                    m.add(chunk.end <= win.hi).only_enforce_if(inside)
+                    reward = None
+                    if isinstance(chunk.size, int):
+                        self.points(per_weight * win.weight * chunk.size, inside)
+                    else:
+                        reward = m.new_int_var(0, min(plan.max_len, win.hi - win.lo), f"r{n}")
+                        m.add(reward == 0).only_enforce_if(~inside)
+                        self.points(per_weight * win.weight, reward)
+                    chunk.windows.append((n, inside, reward))
+                if len(chunk.windows) > 1:
+                    m.add_at_most_one(inside for _, inside, _ in chunk.windows)
+                rewards = [r for _, _, r in chunk.windows if r is not None]
+                if rewards and not isinstance(chunk.size, int):
+                    m.add(_sum(rewards) <= chunk.size)
+
+    def extract(self, solver: cp_model.CpSolver) -> Placement:
+        """Chunks per placed task, in time order, from a solved model."""
+        out: Placement = {}
+        for tid, tv in self.tasks.items():
+            if solver.boolean_value(tv.placed):
+                chunks = [
+                    (int(solver.value(c.start)), int(solver.value(c.size)))
+                    for c in tv.chunks
+                    if solver.boolean_value(c.present)
+                ]
+                out[tid] = sorted(chunks)
+        return out

@@ -1,0 +1,138 @@
+"""Turn a placement on the grid into a Schedule: blocks with reasons, unplaced tasks with causes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from .grid import Grid, TaskPlan
+from .model import Block, Schedule, SolveStatus, Unplaced, UnplacedCause
+
+Placement = dict[str, list[tuple[int, int]]]  # task id -> chunks as (start slot, length)
+
+
+def capacity_cause(plan: TaskPlan) -> tuple[UnplacedCause, str]:
+    """The cause for a task that could fit on its own but lost its time to other work."""
+    if plan.task.hard_deadline:
+        return (
+            UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE,
+            "the free time before it went to other work",
+        )
+    return UnplacedCause.NO_CAPACITY, "the free time in the horizon went to other work"
+
+
+def assemble(
+    grid: Grid,
+    placement: Placement,
+    causes: dict[str, tuple[UnplacedCause, str]],
+    status: SolveStatus,
+    *,
+    wall_time: float,
+    objective: float | None = None,
+    bound: float | None = None,
+    solver_status: str = "",
+) -> Schedule:
+    """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
+    blocks = list(grid.fixed)
+    for tid, chunks in placement.items():
+        plan = grid.plans[tid]
+        for k, (start, length) in enumerate(chunks):
+            reason = _reason(grid, plan, placement, k, len(chunks), start, length)
+            blocks.append(Block(tid, 0, grid.at(start), grid.at(start + length), reason))
+    blocks.sort(key=lambda b: (b.start, b.task_id))
+    counts: dict[str, int] = defaultdict(int)
+    numbered = []
+    for block in blocks:
+        numbered.append(replace(block, chunk=counts[block.task_id]))
+        counts[block.task_id] += 1
+    gap = None
+    if objective is not None and bound is not None:
+        gap = abs(bound - objective) / max(1.0, abs(objective))
+    return Schedule(
+        tuple(numbered),
+        tuple(_unplaced(grid, placement, causes)),
+        status,
+        objective,
+        bound,
+        gap,
+        wall_time,
+        solver_status,
+    )
+
+
+def _unplaced(
+    grid: Grid, placement: Placement, causes: dict[str, tuple[UnplacedCause, str]]
+) -> list[Unplaced]:
+    out = []
+    for task in grid.problem.tasks:
+        plan = grid.plans.get(task.id)
+        if plan is None or task.id in placement:
+            continue
+        cause = causes.get(task.id) or plan.cause
+        if cause is None:
+            missing = [d for d in task.depends_on if d in grid.plans and d not in placement]
+            cause = (
+                (UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {missing[0]!r}")
+                if missing
+                else capacity_cause(plan)
+            )
+        out.append(Unplaced(task.id, cause[0], cause[1]))
+    return out
+
+
+def _reason(
+    grid: Grid, plan: TaskPlan, placement: Placement, k: int, n: int, start: int, length: int
+) -> str:
+    if k < len(plan.prev) and plan.prev[k] == (start, length):
+        return "kept where it was in the previous plan"
+    tz = grid.problem.tz
+    begin, end = grid.at(start), grid.at(start + length)
+    local = begin.astimezone(tz)
+    task = plan.task
+    window = next(
+        (
+            w
+            for w in grid.windows
+            if w.weight > 0
+            and w.lo <= start
+            and start + length <= w.hi
+            and (w.tag is None or w.tag in task.tags)
+        ),
+        None,
+    )
+    if window is not None:
+        where = f"preferred {window.tag} window" if window.tag else "preferred window"
+    else:
+        where = (
+            "morning" if local.hour < 12 else "afternoon" if local.hour < 17 else "evening"
+        ) + " window"
+    deps = [d for d in task.depends_on if d in placement]
+    first = None
+    if k == 0:  # "earliest" ignores other tasks: the first free stretch it could have used
+        lo = max([plan.lo] + [placement[d][-1][0] + placement[d][-1][1] for d in deps])
+        first = next((i for i in range(lo, plan.hi) if grid.run[i] >= plan.min_len), None)
+    text = f"{'earliest free' if start == first else 'free'} {where}"
+    if task.deadline is not None:
+        label = _day_label(task.deadline.astimezone(tz), local)
+        if end <= task.deadline:
+            text += f" before the {label} deadline"
+        else:
+            late = (end - task.deadline) / timedelta(hours=1)
+            text += f", {late:.1f} h after the soft {label} deadline"
+    if deps:
+        last = max(deps, key=lambda d: placement[d][-1][0])
+        text += f", after {_title(grid, last)!r}"
+    if n > 1:
+        text += f" (part {k + 1} of {n})"
+    return text
+
+
+def _title(grid: Grid, task_id: str) -> str:
+    return grid.plans[task_id].task.title if task_id in grid.plans else task_id
+
+
+def _day_label(deadline: datetime, start: datetime) -> str:
+    if 0 <= (deadline.date() - start.date()).days < 7:
+        return "same-day" if deadline.date() == start.date() else f"{deadline:%A}"
+    return f"{deadline.day} {deadline:%b}"

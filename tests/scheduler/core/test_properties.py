@@ -1,0 +1,182 @@
+"""Property-based checks on random small calendars: whatever the input, both schedulers return
+schedules the independent validator accepts, greedy placements are feasible CP-SAT hints, and
+CP-SAT never does worse than greedy on its own objective. Off-grid meetings, odd time zones,
+pinned blocks and clock-change weeks are all in the mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ortools.sat.python import cp_model
+
+from almanac.scheduler.core import (
+    Interval,
+    PreferredWindow,
+    Problem,
+    Schedule,
+    SolveStatus,
+    Task,
+    greedy_schedule,
+    solve,
+    validate,
+)
+from almanac.scheduler.core.cpsat import hint_values, objective_of
+from almanac.scheduler.core.cpsat_model import ModelBuilder
+from almanac.scheduler.core.greedy import greedy_placement
+from almanac.scheduler.core.grid import build_grid
+
+ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "UTC"]
+# Mondays and Fridays around the 2025 clock changes, plus an ordinary week.
+FIRST_DAYS = [date(2025, 3, 7), date(2025, 3, 28), date(2025, 10, 24), date(2025, 6, 2)]
+# Small instances and a 0.4 s solver limit keep each example fast; the caps keep the file
+# well under a minute. No example database: nothing is written to the tree.
+FAST = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> Problem:
+    tz = ZoneInfo(draw(st.sampled_from(ZONES)))
+    first = draw(st.sampled_from(FIRST_DAYS))
+    days = draw(st.integers(1, 4))
+
+    def moment(day_hi: int) -> datetime:
+        day = first + timedelta(days=draw(st.integers(0, day_hi)))
+        clock = time(draw(st.integers(7, 18)), 5 * draw(st.integers(0, 11)))
+        return datetime.combine(day, clock, tzinfo=tz)
+
+    now = datetime.combine(
+        first, time(draw(st.integers(6, 12)), draw(st.integers(0, 59))), tzinfo=tz
+    )
+    busy = []
+    for _ in range(draw(st.integers(0, 5))):
+        start = moment(days)
+        busy.append(Interval(start, start + timedelta(minutes=5 * draw(st.integers(3, 30)))))
+    tasks: list[Task] = []
+    for i in range(draw(st.integers(1, 10))):
+        minutes = 15 * draw(st.integers(1, 16))
+        splittable = draw(st.booleans())
+        deadline = moment(days + 1) if draw(st.booleans()) else None
+        earliest = moment(days) if draw(st.booleans()) else None
+        if earliest is not None and deadline is not None and earliest >= deadline:
+            earliest = None
+        pinned: tuple[Interval, ...] = ()
+        if draw(st.integers(0, 5)) == 0:  # a user-pinned piece, possibly off the slot grid
+            pin = moment(days)
+            pinned = (Interval(pin, pin + timedelta(minutes=15 * draw(st.integers(1, 2)))),)
+            minutes = max(minutes, 30)
+        tasks.append(
+            Task(
+                f"t{i}",
+                f"Task {i}",
+                minutes,
+                priority=draw(st.integers(1, 5)),
+                pinned=pinned,
+                splittable=splittable,
+                min_chunk_minutes=15 * draw(st.integers(1, 4)) if splittable else None,
+                max_chunk_minutes=15 * draw(st.integers(4, 8)) if splittable else None,
+                earliest_start=earliest,
+                deadline=deadline,
+                hard_deadline=deadline is not None and draw(st.booleans()),
+                depends_on=tuple(draw(st.sets(st.sampled_from([t.id for t in tasks]), max_size=2)))
+                if tasks
+                else (),
+                billable=draw(st.booleans()),
+                tags=("deep",) if draw(st.booleans()) else (),
+            )
+        )
+    return Problem(
+        tasks=tuple(tasks),
+        now=now,
+        horizon_start=now,
+        horizon_end=datetime.combine(first + timedelta(days=days), time(0), tzinfo=tz),
+        timezone=str(tz),
+        busy=tuple(busy),
+        preferred_windows=tuple(PreferredWindow(d, time(9), time(11), 10, "deep") for d in range(5))
+        if draw(st.booleans())
+        else (),
+        buffer_minutes=draw(st.sampled_from([0, 0, 5, 15])),
+        daily_max_minutes=draw(st.none() | st.sampled_from([120, 240, 360])),
+        weekly_capacity_hours=draw(st.none() | st.sampled_from([4.0, 10.0])),
+        billable_share_target=draw(st.none() | st.just(0.6)),
+        time_limit_seconds=0.4,
+    )
+
+
+def _hints_are_feasible(problem: Problem) -> None:
+    """Both greedy placements, fixed into the CP-SAT model, must satisfy every constraint."""
+    grid = build_grid(problem)
+    builder = ModelBuilder(grid)
+    builder.build()
+    selected = {t for t, p in grid.plans.items() if p.cause is None and p.task.priority >= 3}
+    for placement, _ in (greedy_placement(grid), greedy_placement(grid, first=selected)):
+        model = builder.model.clone()
+        for var, value in hint_values(builder, placement).values():
+            model.add(model.get_int_var_from_proto_index(var.index) == value)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = 5
+        solver.parameters.num_workers = 1
+        assert solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+
+
+def _greedy_objective(problem: Problem) -> float:
+    grid = build_grid(problem)
+    builder = ModelBuilder(grid)
+    builder.build()
+    placement, _ = greedy_placement(grid)
+    return objective_of(builder, hint_values(builder, placement)) / builder.scale
+
+
+def _all_or_nothing(problem: Problem, schedule: Schedule) -> None:
+    unplaced = {u.task_id for u in schedule.unplaced}
+    for task in problem.tasks:
+        placed = sum(b.minutes for b in schedule.blocks_for(task.id))
+        assert (task.id in unplaced) == (placed < task.duration_minutes), task.id
+        assert placed in (0, task.duration_minutes) or task.pinned, task.id
+
+
+@FAST
+@given(problems())
+def test_every_schedule_is_valid_and_cp_sat_is_no_worse_than_greedy(problem: Problem) -> None:
+    _hints_are_feasible(problem)
+    greedy = greedy_schedule(problem)
+    assert validate(problem, greedy) == []
+    _all_or_nothing(problem, greedy)
+    schedule = solve(problem)
+    assert schedule.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    assert validate(problem, schedule) == []
+    _all_or_nothing(problem, schedule)
+    assert schedule.objective_value is not None
+    assert schedule.objective_value >= _greedy_objective(problem) - 1e-6
+    assert schedule.best_bound is not None
+    assert schedule.best_bound >= schedule.objective_value - 1e-6
+
+
+@settings(FAST, max_examples=25)
+@given(problems(), st.integers(0, 6), st.sampled_from([0.0, 1.0, 3.0]), st.data())
+def test_replanning_stays_valid_and_keeps_frozen_blocks(
+    problem: Problem, hours_later: int, frozen: float, data: st.DataObject
+) -> None:
+    first = solve(problem)
+    later = problem.now + timedelta(hours=hours_later)
+    if later >= problem.horizon_end:
+        return
+    start = data.draw(st.sampled_from([b.start for b in first.blocks] or [later]))
+    meeting = Interval(start, start + timedelta(hours=1))
+    replanned = replace(
+        problem,
+        now=later,
+        horizon_start=later,
+        busy=problem.busy + (meeting,),
+        previous=first.blocks,
+        frozen_hours=frozen,
+    )
+    for solver in (solve, greedy_schedule):
+        schedule = solver(replanned)
+        assert validate(replanned, schedule) == []  # includes "frozen blocks were not moved"
