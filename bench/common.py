@@ -32,13 +32,16 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], min_width: int = 120
+) -> None:
+    """Print a table, at least `min_width` wide so piped output is not squeezed."""
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    Console(width=max(min_width, Console().width)).print(table)
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:

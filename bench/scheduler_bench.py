@@ -29,9 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median, write_json  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from common import median, print_table, write_json  # noqa: E402
 
 from almanac.scheduler.core import (  # noqa: E402
     Interval,
@@ -49,16 +47,6 @@ TZ = ZoneInfo("Europe/London")
 MONDAY = datetime(2025, 6, 2, tzinfo=TZ)
 TIME_LIMIT = 2.5  # seconds per CP-SAT call, model building included
 TARGET_SECONDS = 3.0
-
-
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """Like common.print_table, but wide enough for these columns when not on a terminal."""
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    Console(width=max(120, Console().width)).print(table)
 
 
 def _fmt(value: object) -> str:
