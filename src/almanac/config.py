@@ -73,6 +73,27 @@ class MemorySettings(BaseModel):
     max_batch_items: int = Field(default=1000, ge=1)
 
 
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat API (OpenRouter, OpenAI, Ollama, vLLM, llama.cpp server).
+
+    `provider = "none"` (the default) means no LLM: every feature works deterministically
+    and says so.
+    """
+
+    provider: Literal["none", "openai"] = "none"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model: str | None = None
+    # Per-operation overrides: planning, scheduling, reflection, extraction.
+    models: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, ge=0)
+    daily_planning_cap: int = Field(default=50, ge=0)
+
+
 class ServerSettings(BaseModel):
     """Where `almanac serve` listens and how the Planner reaches the Gateway."""
 
@@ -105,6 +126,7 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = EmbedderSettings()
     search: SearchSettings = SearchSettings()
     memory: MemorySettings = MemorySettings()
+    llm: LLMSettings = LLMSettings()
     server: ServerSettings = ServerSettings()
 
     # Flat aliases for the names people type most.
