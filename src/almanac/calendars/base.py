@@ -1,0 +1,263 @@
+"""The calendar provider interface and the provider-independent diff behind `apply`.
+
+Almanac owns an event when it carries an `almanac_id`: in iCalendar that is an event whose UID
+is `event_uid(almanac_id)` (`almanac-{almanac_id}@almanac`), marked also by `X-ALMANAC-ID`.
+Everything else in the calendar belongs to the user and is only ever read.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from almanac.errors import Conflict, DependencyUnavailable
+
+UID_PREFIX = "almanac-"
+UID_SUFFIX = "@almanac"
+ALMANAC_ID_PROPERTY = "X-ALMANAC-ID"
+# Zone keys that all mean UTC; written as `...Z` rather than with a TZID.
+_UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
+
+
+class CalendarUnavailable(DependencyUnavailable):
+    """The calendar server cannot be reached, refused our credentials or failed."""
+
+    title = "Calendar unavailable"
+
+
+class CalendarConflict(Conflict):
+    """The calendar changed under us (ETag/UID conflict) while applying; retrying resolves it."""
+
+    title = "Calendar changed concurrently"
+
+
+def require_aware(value: datetime, name: str) -> None:
+    """Raise ValueError naming `name` unless `value` is a timezone-aware datetime."""
+    if not isinstance(value, datetime):
+        raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+
+
+def require_window(start: datetime, end: datetime, prefix: str = "") -> None:
+    """Validate a [start, end) range of aware datetimes with end after start."""
+    require_aware(start, f"{prefix}start")
+    require_aware(end, f"{prefix}end")
+    if end <= start:
+        raise ValueError(f"{prefix}end must be after {prefix}start")
+
+
+def zone_name(value: datetime) -> str:
+    """The IANA zone an aware datetime is expressed in; "UTC" for UTC and fixed offsets.
+
+    Fixed offsets have no IANA name, so providers store them as UTC; comparing by this name
+    keeps `apply` idempotent for them.
+    """
+    tz = value.tzinfo
+    if isinstance(tz, ZoneInfo) and tz.key not in _UTC_KEYS:
+        return tz.key
+    return "UTC"
+
+
+def event_uid(almanac_id: str) -> str:
+    """The iCalendar UID of the event Almanac keeps for `almanac_id`."""
+    return f"{UID_PREFIX}{almanac_id}{UID_SUFFIX}"
+
+
+def almanac_id_from_uid(uid: str) -> str | None:
+    """Invert `event_uid`; None for UIDs Almanac did not make."""
+    if uid.startswith(UID_PREFIX) and uid.endswith(UID_SUFFIX):
+        inner = uid[len(UID_PREFIX) : len(uid) - len(UID_SUFFIX)]
+        return inner or None
+    return None
+
+
+@dataclass(frozen=True)
+class BusyInterval:
+    """A stretch of time in which the calendar has something (half-open, [start, end))."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        require_window(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An event as read from a calendar; `almanac_id` is None for the user's own events.
+
+    All-day events (`all_day=True`) carry the whole day(s) as aware datetimes at midnight in
+    the provider's zone.
+    """
+
+    uid: str
+    title: str
+    start: datetime
+    end: datetime
+    description: str = ""
+    almanac_id: str | None = None
+    etag: str | None = None
+    href: str | None = None
+    all_day: bool = False
+    # False for events that do not block time: marked free (TRANSP:TRANSPARENT) or cancelled.
+    busy: bool = True
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "start")
+        require_aware(self.end, "end")
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """An event Almanac wants to exist in the calendar."""
+
+    almanac_id: str
+    title: str
+    start: datetime
+    end: datetime
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.almanac_id or any(c in self.almanac_id for c in "\r\n"):
+            raise ValueError("almanac_id must be a non-empty single-line string")
+        require_window(self.start, self.end)
+
+    @property
+    def uid(self) -> str:
+        return event_uid(self.almanac_id)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What `apply` did, as almanac_ids per outcome."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+class Plan(NamedTuple):
+    """The changes `plan_changes` found; `update` pairs the existing event with its new spec."""
+
+    create: list[EventSpec]
+    update: list[tuple[CalendarEvent, EventSpec]]
+    delete: list[CalendarEvent]
+    unchanged: list[CalendarEvent]
+
+
+def same_content(event: CalendarEvent, spec: EventSpec) -> bool:
+    """True if `event` already shows what `spec` asks for (same instants and zones too)."""
+    return (
+        event.title == spec.title
+        and (event.description or "") == (spec.description or "")
+        and event.start == spec.start
+        and event.end == spec.end
+        and zone_name(event.start) == zone_name(spec.start)
+        and zone_name(event.end) == zone_name(spec.end)
+    )
+
+
+def overlaps(start: datetime, end: datetime, window: tuple[datetime, datetime]) -> bool:
+    """Whether [start, end) meets the window [w0, w1); zero-length events count at their start."""
+    w0, w1 = window
+    if start == end:
+        return w0 <= start < w1
+    return start < w1 and end > w0
+
+
+def plan_changes(
+    existing: Iterable[CalendarEvent],
+    desired: Sequence[EventSpec],
+    window: tuple[datetime, datetime],
+) -> Plan:
+    """Diff the calendar's events against the desired Almanac events within `window`.
+
+    Only events with an `almanac_id` are considered; the user's events are ignored. Existing
+    Almanac events outside the window are neither compared nor deleted. When an almanac_id
+    occurs more than once in the calendar (e.g. a client duplicated it), the first is kept
+    and the extras are deleted so that one event per id remains. Desired specs must overlap
+    the window and have unique almanac_ids (ValueError otherwise).
+    """
+    require_window(window[0], window[1], "window_")
+    wanted: dict[str, EventSpec] = {}
+    for spec in desired:
+        if spec.almanac_id in wanted:
+            raise ValueError(f"duplicate almanac_id in desired events: {spec.almanac_id!r}")
+        if not overlaps(spec.start, spec.end, window):
+            raise ValueError(f"event {spec.almanac_id!r} lies outside the window")
+        wanted[spec.almanac_id] = spec
+
+    update: list[tuple[CalendarEvent, EventSpec]] = []
+    delete: list[CalendarEvent] = []
+    unchanged: list[CalendarEvent] = []
+    seen: set[str] = set()
+    for event in existing:
+        aid = event.almanac_id
+        if aid is None or not overlaps(event.start, event.end, window):
+            continue
+        if aid in seen or aid not in wanted:
+            delete.append(event)
+            continue
+        seen.add(aid)
+        spec = wanted[aid]
+        if same_content(event, spec):
+            unchanged.append(event)
+        else:
+            update.append((event, spec))
+    create = [spec for aid, spec in wanted.items() if aid not in seen]
+    return Plan(create=create, update=update, delete=delete, unchanged=unchanged)
+
+
+def merge_intervals(intervals: Iterable[tuple[datetime, datetime]]) -> list[BusyInterval]:
+    """Merge overlapping or touching [start, end) ranges into sorted, disjoint intervals (UTC)."""
+    ranges = sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in intervals if e > s)
+    merged: list[list[datetime]] = []
+    for s, e in ranges:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [BusyInterval(s, e) for s, e in merged]
+
+
+class CalendarProvider(ABC):
+    """A calendar Almanac reads busy time from and writes its planned blocks into.
+
+    All datetimes passed in must be timezone-aware (ValueError naming the field otherwise).
+    Failures to reach the calendar raise `CalendarUnavailable` (503).
+    """
+
+    name: str
+
+    @abstractmethod
+    async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """All events (Almanac's and the user's) overlapping [start, end), sorted by start."""
+
+    async def busy(self, start: datetime, end: datetime) -> list[BusyInterval]:
+        """Busy time in [start, end): all events merged into disjoint intervals, clipped."""
+        require_window(start, end)
+        events = await self.events(start, end)
+        return merge_intervals((max(e.start, start), min(e.end, end)) for e in events if e.busy)
+
+    @abstractmethod
+    async def apply(
+        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+    ) -> ApplyResult:
+        """Make the Almanac events in the window match `desired` (see `plan_changes`).
+
+        Creates missing events, updates changed ones, deletes Almanac events in the window
+        that are no longer desired and leaves identical ones alone; never touches the user's.
+        """
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Raise `CalendarUnavailable` if the calendar cannot be used (for /health)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (HTTP sessions)."""

@@ -1,0 +1,313 @@
+"""A CalDAV calendar (Radicale, Nextcloud, Fastmail, iCloud, ...) through the `caldav` library.
+
+`caldav` is synchronous, so every server call runs in a worker thread (`asyncio.to_thread`),
+one at a time per provider because the underlying HTTP session is shared.
+
+All-day events and floating times carry no zone; they are read in the provider's `timezone`
+(the user's IANA zone, UTC by default), so an all-day event is busy from midnight to midnight
+of its date(s) in that zone. Events marked TRANSP:TRANSPARENT or STATUS:CANCELLED are
+returned by `events()` but do not count as busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events  # type: ignore[import-untyped]  # caldav's own dependency
+from caldav.davclient import DAVClient
+from caldav.lib import error as caldav_error
+
+from almanac.calendars.base import (
+    ALMANAC_ID_PROPERTY,
+    ApplyResult,
+    CalendarConflict,
+    CalendarEvent,
+    CalendarProvider,
+    CalendarUnavailable,
+    EventSpec,
+    almanac_id_from_uid,
+    event_uid,
+    overlaps,
+    plan_changes,
+    require_window,
+    zone_name,
+)
+
+T = TypeVar("T")
+PRODID = "-//Almanac//Almanac calendar//EN"
+
+
+def build_vcalendar(spec: EventSpec) -> icalendar.Calendar:
+    """The VCALENDAR (one VEVENT, plus VTIMEZONEs) Almanac stores for `spec`."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    event = icalendar.Event()
+    event.add("uid", spec.uid)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("sequence", 0)
+    event.add(ALMANAC_ID_PROPERTY, spec.almanac_id)
+    _set_content(event, spec)
+    cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal
+
+
+def _set_content(event: icalendar.Event, spec: EventSpec) -> None:
+    """Write the fields `apply` compares (title, times, description) into a VEVENT."""
+    for name in ("SUMMARY", "DTSTART", "DTEND", "DURATION", "DESCRIPTION"):
+        event.pop(name, None)
+    event.add("summary", spec.title)
+    event.add("dtstart", _for_ical(spec.start))
+    event.add("dtend", _for_ical(spec.end))
+    if spec.description:
+        event.add("description", spec.description)
+
+
+def _for_ical(value: datetime) -> datetime:
+    # IANA zones are written with their TZID; UTC and fixed offsets as UTC ("...Z").
+    name = zone_name(value)
+    return value.astimezone(UTC if name == "UTC" else ZoneInfo(name))
+
+
+def _text(component: icalendar.Component, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value)
+
+
+class CalDAVCalendar(CalendarProvider):
+    """A calendar collection on a CalDAV server.
+
+    `calendar` is either the collection's full URL (http(s)://...) or its display name under
+    the user's principal. `timezone` is the IANA zone used for all-day and floating events.
+    Nothing is read from the environment.
+    """
+
+    name = "caldav"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        calendar: str,
+        username: str | None = None,
+        password: str | None = None,
+        timezone: str = "UTC",
+        timeout: int = 10,
+    ) -> None:
+        if not url:
+            raise ValueError("url is required")
+        if not calendar:
+            raise ValueError("calendar (name or URL) is required")
+        self.url = url
+        self.calendar_ref = calendar
+        self.zone = ZoneInfo(timezone)
+        # Typed as Any: caldav's annotations are partial (untyped methods, sync/async unions).
+        self._client: Any = DAVClient(
+            url=url, username=username, password=password, timeout=timeout
+        )
+        self._calendar: Any = None
+        self._lock = asyncio.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _run(self, what: str, fn: Callable[[], T]) -> T:
+        """Run a blocking caldav call in a thread, mapping failures to CalendarUnavailable."""
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(fn)
+            except (
+                caldav_error.ETagMismatchError,
+                caldav_error.ScheduleTagMismatchError,
+                caldav_error.UidConflictError,
+            ) as e:
+                # Someone changed the calendar between our read and our write (a retry of the
+                # idempotent apply resolves it), or an Almanac UID sits at an unexpected URL
+                # outside the window: a conflict for the caller, not an outage.
+                raise CalendarConflict(
+                    f"calendar {self.calendar_ref!r} changed concurrently or holds a conflicting "
+                    f"UID while trying to {what}: {e}"
+                ) from e
+            except caldav_error.AuthorizationError as e:
+                raise CalendarUnavailable(
+                    f"CalDAV server at {self.url} refused the credentials while trying to {what}"
+                ) from e
+            except caldav_error.NotFoundError as e:
+                raise CalendarUnavailable(
+                    f"CalDAV calendar {self.calendar_ref!r} not found at {self.url} "
+                    f"(while trying to {what})"
+                ) from e
+            except caldav_error.DAVError as e:
+                raise CalendarUnavailable(
+                    f"CalDAV server at {self.url} failed to {what}: {e}"
+                ) from e
+            except OSError as e:  # connection refused, DNS, TLS, timeouts (requests/niquests)
+                raise CalendarUnavailable(
+                    f"cannot reach CalDAV server at {self.url} to {what}: {e}"
+                ) from e
+
+    def _get_calendar(self) -> Any:
+        """Resolve (once) the configured calendar collection; runs in the worker thread."""
+        if self._calendar is None:
+            ref = self.calendar_ref
+            if ref.startswith(("http://", "https://")):
+                cal = self._client.calendar(url=ref)
+                cal.get_display_name()  # fails early if the URL is wrong or unreachable
+            else:
+                cal = self._client.principal().calendar(name=ref)
+            self._calendar = cal
+        return self._calendar
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _localize(self, value: date | datetime) -> tuple[datetime, bool]:
+        """An aware datetime for an iCalendar DATE/DATE-TIME value, and whether it was a DATE."""
+        if isinstance(value, datetime):
+            # Floating local times mean "this wall-clock time wherever the user is".
+            return (value if value.tzinfo else value.replace(tzinfo=self.zone)), False
+        return datetime.combine(value, time(0), tzinfo=self.zone), True
+
+    def _to_event(self, obj: Any, comp: icalendar.Component) -> CalendarEvent | None:
+        """Convert one VEVENT (an occurrence, if recurring) of a caldav object."""
+        if comp.name != "VEVENT" or comp.get("DTSTART") is None:
+            return None
+        start, all_day = self._localize(comp.decoded("DTSTART"))
+        if comp.get("DTEND") is not None:
+            end, _ = self._localize(comp.decoded("DTEND"))
+        elif comp.get("DURATION") is not None:
+            end = start + comp.decoded("DURATION")
+        else:
+            # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
+            end = start + timedelta(days=1) if all_day else start
+        if all_day:
+            # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
+            end = datetime.combine(end.date(), time(0), tzinfo=self.zone)
+        uid = _text(comp, "UID")
+        marker = _text(comp, ALMANAC_ID_PROPERTY) or None
+        # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
+        almanac_id = almanac_id_from_uid(uid)
+        if marker is not None and event_uid(marker) == uid:
+            almanac_id = marker
+        transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
+        cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
+        return CalendarEvent(
+            uid=uid,
+            title=_text(comp, "SUMMARY"),
+            start=start,
+            end=max(end, start),
+            description=_text(comp, "DESCRIPTION"),
+            almanac_id=almanac_id,
+            etag=obj.etag,
+            href=str(obj.url) if obj.url is not None else None,
+            all_day=all_day,
+            busy=not (transparent or cancelled),
+        )
+
+    def _occurrences(self, obj: Any, start: datetime, end: datetime) -> list[Any]:
+        """The VEVENTs of one stored object, recurrences expanded within about the window."""
+        cal = obj.icalendar_instance
+        vevents = list(cal.walk("VEVENT"))
+        recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
+        if not recurring:
+            return vevents
+        # Expanded here rather than with search(expand=True), whose split copies lose the
+        # ETag; a day of slack each side covers floating and all-day occurrences.
+        slack = timedelta(days=1)
+        found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
+        return found
+
+    def _in_window(
+        self, start: datetime, end: datetime, expand: bool = True
+    ) -> list[tuple[Any, CalendarEvent]]:
+        """(caldav object, CalendarEvent) pairs overlapping [start, end); worker thread."""
+        pairs = []
+        # Servers (and caldav's own post-filter) place all-day and floating events in UTC or
+        # in the window's zone, not ours: ask for a day more each side and filter here.
+        slack = timedelta(days=1)
+        found = self._get_calendar().search(start=start - slack, end=end + slack, event=True)
+        for obj in found:
+            comps = (
+                self._occurrences(obj, start, end)
+                if expand
+                else obj.icalendar_instance.walk("VEVENT")[:1]
+            )
+            for comp in comps:
+                event = self._to_event(obj, comp)
+                # Our own overlap test: servers differ on edges, all-day and floating events.
+                if event is not None and overlaps(event.start, event.end, (start, end)):
+                    pairs.append((obj, event))
+        pairs.sort(key=lambda p: (p[1].start, p[1].uid))
+        return pairs
+
+    async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """All events overlapping [start, end), recurrences expanded, sorted by start."""
+        require_window(start, end)
+        pairs = await self._run("list events", lambda: self._in_window(start, end))
+        return [event for _, event in pairs]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def apply(
+        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+    ) -> ApplyResult:
+        """Diff and write Almanac's events in the window; the user's events are left alone."""
+        require_window(window_start, window_end, "window_")
+        plan_changes([], desired, (window_start, window_end))  # validate before any I/O
+        return await self._run(
+            "apply changes", lambda: self._apply_sync(desired, window_start, window_end)
+        )
+
+    def _apply_sync(
+        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+    ) -> ApplyResult:
+        # Unexpanded: Almanac never writes recurring events, and each resource must be seen
+        # once so that an update or delete addresses the stored object itself.
+        pairs = self._in_window(window_start, window_end, False)
+        objects = {event.href: obj for obj, event in pairs}
+        plan = plan_changes([e for _, e in pairs], desired, (window_start, window_end))
+        calendar = self._get_calendar()
+        for spec in plan.create:
+            # The resource name follows the UID, so a leftover Almanac event of the same id
+            # outside the window is overwritten rather than duplicated.
+            calendar.add_event(build_vcalendar(spec).to_ical().decode())
+        for event, spec in plan.update:
+            obj = objects[event.href]
+            with obj.edit_icalendar_instance() as cal:
+                vevent = next(c for c in cal.subcomponents if c.name == "VEVENT")
+                _set_content(vevent, spec)
+                vevent.pop("DTSTAMP", None)
+                vevent.add("dtstamp", datetime.now(UTC))
+                cal.add_missing_timezones()
+            obj.save()
+        for event in plan.delete:
+            obj = objects[event.href]
+            # If-Match: an event edited since we read it raises a conflict instead of vanishing.
+            if obj.etag:
+                obj.delete(if_match=True)
+            else:
+                obj.delete()
+        return ApplyResult(
+            created=[s.almanac_id for s in plan.create],
+            updated=[s.almanac_id for _, s in plan.update],
+            deleted=[_owned_id(e) for e in plan.delete],
+            unchanged=[_owned_id(e) for e in plan.unchanged],
+        )
+
+    async def check(self) -> None:
+        """Raise CalendarUnavailable unless the server answers and the calendar exists."""
+        # A request every time: the resolved calendar is cached, the server's health is not.
+        await self._run("open the calendar", lambda: self._get_calendar().get_display_name())
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        await asyncio.to_thread(self._client.close)
+
+
+def _owned_id(event: CalendarEvent) -> str:
+    assert event.almanac_id is not None  # plan_changes only returns Almanac's events
+    return event.almanac_id

@@ -1,0 +1,120 @@
+"""A real Radicale CalDAV server for the calendar tests, started once per session.
+
+Each test gets its own freshly made calendar collection, so tests never see each other's events.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from caldav.davclient import DAVClient
+
+from almanac.calendars import CalDAVCalendar
+
+USER = "almanac-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _radicale(auth_type: str) -> Iterator[str]:
+    """Run `python -m radicale` on a free 127.0.0.1 port until the block ends; yields its URL."""
+    with tempfile.TemporaryDirectory(prefix="almanac-radicale-") as d:
+        port = _free_port()
+        log = (Path(d) / "radicale.log").open("wb")
+        cmd = [
+            sys.executable,
+            "-m",
+            "radicale",
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(Path(d) / "collections"),
+            "--auth-type",
+            auth_type,
+            "--rights-type",
+            "owner_only",
+        ]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"radicale exited early; see {log.name}")
+                try:
+                    httpx.get(url, timeout=0.5)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("radicale did not start within 15 s") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def radicale_url() -> Iterator[str]:
+    """Radicale accepting any user name and password (`--auth-type none`)."""
+    with _radicale("none") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def denying_radicale_url() -> Iterator[str]:
+    """Radicale refusing every login (`--auth-type denyall`)."""
+    with _radicale("denyall") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def dav_client(radicale_url: str) -> Iterator[Any]:
+    client = DAVClient(url=radicale_url, username=USER, password="secret")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def raw_calendar(dav_client: Any) -> Any:
+    """A fresh, empty calendar collection, written through caldav directly (the "user")."""
+    return dav_client.principal().make_calendar(name=f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+async def provider(radicale_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
+    cal = CalDAVCalendar(
+        url=radicale_url,
+        calendar=str(raw_calendar.url),
+        username=USER,
+        password="secret",
+        timezone="Europe/Berlin",
+    )
+    try:
+        yield cal
+    finally:
+        await cal.close()

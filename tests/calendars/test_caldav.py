@@ -1,0 +1,287 @@
+"""CalDAVCalendar against a real Radicale server (see conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from almanac.calendars import (
+    ApplyResult,
+    BusyInterval,
+    CalDAVCalendar,
+    CalendarConflict,
+    CalendarUnavailable,
+    EventSpec,
+    build_vcalendar,
+    event_uid,
+)
+from almanac.calendars.base import zone_name
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+
+
+def at(day: int, hour: int, minute: int = 0, tz: Any = UTC) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=tz)
+
+
+def specs() -> list[EventSpec]:
+    return [
+        EventSpec("t1", "Write report", at(2, 9, tz=BERLIN), at(2, 10, 30, tz=BERLIN), "draft"),
+        EventSpec("t2", "Call NY", at(3, 9, tz=NEW_YORK), at(3, 10, tz=NEW_YORK)),
+        EventSpec("t3", "Review", at(4, 13), at(4, 14)),
+    ]
+
+
+def user_event(calendar: Any, uid: str, start: str, end: str, extra: str = "") -> Any:
+    """An event the user made in their own client: no X-ALMANAC-ID, a foreign UID."""
+    ical = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART{start}\r\nDTEND{end}\r\nSUMMARY:Dentist\r\n{extra}"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    return calendar.add_event(ical)
+
+
+async def test_apply_creates_events_that_read_back_exactly(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    result = await provider.apply(specs(), *WEEK)
+    assert sorted(result.created) == ["t1", "t2", "t3"]
+    assert result.updated == result.deleted == result.unchanged == []
+
+    events = {e.almanac_id: e for e in await provider.events(*WEEK)}
+    assert set(events) == {"t1", "t2", "t3"}
+    for s in specs():
+        e = events[s.almanac_id]
+        assert (e.title, e.start, e.end, e.description) == (s.title, s.start, s.end, s.description)
+        assert zone_name(e.start) == zone_name(s.start)
+        assert e.uid == event_uid(s.almanac_id) and e.href and e.etag
+    assert zone_name(events["t2"].start) == "America/New_York"
+
+    # What another client sees on the server: our UID and the X-ALMANAC-ID marker.
+    stored = raw_calendar.event_by_uid(event_uid("t1")).icalendar_component
+    assert str(stored["X-ALMANAC-ID"]) == "t1"
+    assert stored["DTSTART"].params["TZID"] == "Europe/Berlin"
+
+
+async def test_apply_twice_changes_nothing(provider: CalDAVCalendar) -> None:
+    await provider.apply(specs(), *WEEK)
+    before = {e.uid: e.etag for e in await provider.events(*WEEK)}
+    again = await provider.apply(specs(), *WEEK)
+    assert again == ApplyResult(created=[], updated=[], deleted=[], unchanged=["t1", "t2", "t3"])
+    assert {e.uid: e.etag for e in await provider.events(*WEEK)} == before
+
+
+async def test_moving_one_spec_updates_exactly_that_event(provider: CalDAVCalendar) -> None:
+    await provider.apply(specs(), *WEEK)
+    before = {e.almanac_id: e for e in await provider.events(*WEEK)}
+    moved = specs()
+    moved[1] = EventSpec("t2", "Call NY (moved)", at(5, 11, tz=NEW_YORK), at(5, 12, tz=NEW_YORK))
+    result = await provider.apply(moved, *WEEK)
+    assert result.updated == ["t2"] and result.created == result.deleted == []
+    assert sorted(result.unchanged) == ["t1", "t3"]
+
+    after = {e.almanac_id: e for e in await provider.events(*WEEK)}
+    assert after["t2"].start == at(5, 11, tz=NEW_YORK) and after["t2"].title == "Call NY (moved)"
+    assert after["t2"].uid == before["t2"].uid and after["t2"].etag != before["t2"].etag
+    assert after["t1"].etag == before["t1"].etag and after["t3"].etag == before["t3"].etag
+    assert (await provider.apply(moved, *WEEK)).updated == []
+
+
+async def test_removing_a_spec_deletes_only_that_almanac_event(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    await provider.apply(specs(), *WEEK)
+    user_event(raw_calendar, "dentist-1", ":20260304T120000Z", ":20260304T123000Z")
+    result = await provider.apply(specs()[:2], *WEEK)
+    assert result.deleted == ["t3"] and sorted(result.unchanged) == ["t1", "t2"]
+    remaining = {e.uid for e in await provider.events(*WEEK)}
+    assert remaining == {event_uid("t1"), event_uid("t2"), "dentist-1"}
+
+
+async def test_user_events_are_never_touched_and_count_as_busy(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    # Same time as an Almanac block, even the same title: still the user's.
+    user_event(
+        raw_calendar,
+        "dentist-2",
+        ";TZID=Europe/Berlin:20260302T090000",
+        ";TZID=Europe/Berlin:20260302T103000",
+    )
+    original = raw_calendar.event_by_uid("dentist-2")
+    original_data, original_etag = original.data, original.etag
+
+    await provider.apply(specs(), *WEEK)
+    result = await provider.apply([], *WEEK)
+    assert sorted(result.deleted) == ["t1", "t2", "t3"]
+
+    after = raw_calendar.event_by_uid("dentist-2")
+    assert after.data == original_data and after.etag == original_etag
+    events = await provider.events(*WEEK)
+    assert [(e.uid, e.almanac_id) for e in events] == [("dentist-2", None)]
+    busy = await provider.busy(*WEEK)
+    assert busy == [BusyInterval(at(2, 8), at(2, 9, 30))]
+
+
+async def test_busy_merges_overlaps_of_user_and_almanac_events(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    user_event(raw_calendar, "u-a", ":20260302T070000Z", ":20260302T083000Z")  # 08:00-09:30 CET
+    user_event(raw_calendar, "u-b", ":20260304T140000Z", ":20260304T150000Z")  # touches t3
+    await provider.apply(specs(), *WEEK)  # t1 is 08:00-09:30 UTC, t3 13:00-14:00 UTC
+    busy = await provider.busy(*WEEK)
+    assert busy == [
+        BusyInterval(at(2, 7), at(2, 9, 30)),
+        BusyInterval(at(3, 14), at(3, 15)),  # t2: 09:00-10:00 New York (EST)
+        BusyInterval(at(4, 13), at(4, 15)),
+    ]
+    # Clipped to the asked range.
+    assert await provider.busy(at(2, 8), at(2, 9)) == [BusyInterval(at(2, 8), at(2, 9))]
+
+
+async def test_new_york_event_against_utc_windows(provider: CalDAVCalendar) -> None:
+    ny = EventSpec("ny", "Standup", at(3, 9, tz=NEW_YORK), at(3, 9, 30, tz=NEW_YORK))
+    await provider.apply([ny], *WEEK)
+    # 09:00 EST is 14:00 UTC: a naive reading of the wall clock would put it at 09:00 UTC.
+    assert [e.almanac_id for e in await provider.events(at(3, 13, 45), at(3, 14, 15))] == ["ny"]
+    assert await provider.events(at(3, 9), at(3, 9, 30)) == []
+    assert await provider.events(at(3, 14, 30), at(3, 15)) == []  # half-open: ends 14:30Z
+    assert await provider.busy(at(3, 0), at(4, 0)) == [BusyInterval(at(3, 14), at(3, 14, 30))]
+
+
+async def test_event_across_a_dst_change(provider: CalDAVCalendar) -> None:
+    # Europe/Berlin jumps 02:00 -> 03:00 on 2026-03-29: 01:30-03:30 local is one real hour.
+    dst = EventSpec("dst", "Night shift", at(29, 1, 30, tz=BERLIN), at(29, 3, 30, tz=BERLIN))
+    window = (at(28, 0), at(31, 0))
+    assert (await provider.apply([dst], *window)).created == ["dst"]
+    [event] = await provider.events(*window)
+    assert event.start == dst.start and event.end == dst.end
+    assert event.start.utcoffset() == timedelta(hours=1)
+    assert event.end.utcoffset() == timedelta(hours=2)
+    assert await provider.busy(*window) == [BusyInterval(at(29, 0, 30), at(29, 1, 30))]
+    assert (await provider.apply([dst], *window)).unchanged == ["dst"]
+
+
+async def test_all_day_and_transparent_events(provider: CalDAVCalendar, raw_calendar: Any) -> None:
+    user_event(raw_calendar, "holiday", ";VALUE=DATE:20260305", ";VALUE=DATE:20260306")
+    user_event(
+        raw_calendar, "free", ":20260306T100000Z", ":20260306T110000Z", "TRANSP:TRANSPARENT\r\n"
+    )
+    events = {e.uid: e for e in await provider.events(*WEEK)}
+    assert events["holiday"].all_day and not events["free"].busy
+    # The provider's zone is Europe/Berlin: the holiday is midnight to midnight there.
+    assert await provider.busy(*WEEK) == [BusyInterval(at(4, 23), at(5, 23))]
+
+
+async def test_recurring_user_event_is_expanded(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    user_event(
+        raw_calendar,
+        "gym",
+        ":20260302T180000Z",
+        ":20260302T190000Z",
+        "RRULE:FREQ=DAILY;COUNT=3\r\n",
+    )
+    busy = await provider.busy(*WEEK)
+    assert busy == [BusyInterval(at(d, 18), at(d, 19)) for d in (2, 3, 4)]
+
+
+async def test_calendar_found_by_display_name(radicale_url: str, raw_calendar: Any) -> None:
+    named = CalDAVCalendar(
+        url=radicale_url,
+        calendar=raw_calendar.get_display_name(),
+        username="almanac-test",
+        password="secret",
+    )
+    await named.check()
+    assert (await named.apply(specs()[:1], *WEEK)).created == ["t1"]
+    await named.close()
+
+
+async def test_server_down_is_calendar_unavailable() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = CalDAVCalendar(url=f"http://127.0.0.1:{port}/", calendar="Work", timeout=2)
+    with pytest.raises(CalendarUnavailable, match="cannot reach") as exc:
+        await down.check()
+    assert exc.value.status_code == 503
+    with pytest.raises(CalendarUnavailable):
+        await down.events(*WEEK)
+    with pytest.raises(CalendarUnavailable):
+        await down.apply(specs(), *WEEK)
+
+
+async def test_unknown_calendar_is_calendar_unavailable(radicale_url: str) -> None:
+    missing = CalDAVCalendar(
+        url=radicale_url, calendar="no-such-calendar", username="almanac-test", password="x"
+    )
+    with pytest.raises(CalendarUnavailable, match="no-such-calendar"):
+        await missing.check()
+
+
+async def test_naive_datetimes_raise_value_error(provider: CalDAVCalendar) -> None:
+    naive = datetime(2026, 3, 2, 9)
+    with pytest.raises(ValueError, match="start"):
+        await provider.events(naive, WEEK[1])
+    with pytest.raises(ValueError, match="end"):
+        await provider.busy(WEEK[0], naive)
+    with pytest.raises(ValueError, match="window_start"):
+        await provider.apply([], naive, WEEK[1])
+    with pytest.raises(ValueError, match="start"):
+        EventSpec("x", "x", naive, WEEK[1])
+
+
+async def test_wrong_calendar_url_is_calendar_unavailable(radicale_url: str) -> None:
+    wrong = CalDAVCalendar(
+        url=radicale_url,
+        calendar=f"{radicale_url}almanac-test/does-not-exist/",
+        username="almanac-test",
+        password="x",
+    )
+    with pytest.raises(CalendarUnavailable):
+        await wrong.check()
+
+
+async def test_refused_login_is_calendar_unavailable(denying_radicale_url: str) -> None:
+    denied = CalDAVCalendar(
+        url=denying_radicale_url, calendar="Work", username="someone", password="wrong"
+    )
+    with pytest.raises(CalendarUnavailable, match="refused the credentials") as exc:
+        await denied.check()
+    assert exc.value.status_code == 503
+
+
+async def test_almanac_uid_at_a_foreign_url_is_a_conflict(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    # An Almanac UID stored by some other client under another resource name, outside the
+    # window: creating it again in the window must not make a second copy.
+    stray = build_vcalendar(EventSpec("t3", "Old", at(20, 9), at(20, 10))).to_ical().decode()
+    put = httpx.put(
+        f"{raw_calendar.url}imported-123.ics",
+        content=stray,
+        headers={"Content-Type": "text/calendar"},
+        auth=("almanac-test", "secret"),
+    )
+    assert put.status_code == 201
+    with pytest.raises(CalendarConflict):
+        await provider.apply(specs(), *WEEK)
+    # Nothing was duplicated: the stray copy is the only event with that UID.
+    holders = [
+        str(e.url)
+        for e in raw_calendar.search(event=True)
+        if str(e.icalendar_component["UID"]) == event_uid("t3")
+    ]
+    assert holders == [f"{raw_calendar.url}imported-123.ics"]
