@@ -141,8 +141,12 @@ class FakeEmbeddingsServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        # A short poll interval keeps each test's shutdown fast.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-openai-embeddings", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-openai-embeddings",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -1,0 +1,46 @@
+"""Choose the LLM client from settings."""
+
+from __future__ import annotations
+
+from almanac.config import LLMSettings
+from almanac.errors import ValidationFailed
+from almanac.llm.base import CallRecorder, LLMClient
+
+# Servers without authentication (Ollama, llama.cpp) still need a non-empty key for the SDK.
+NO_API_KEY = "not-needed"
+
+
+def build_llm(settings: LLMSettings, recorder: CallRecorder) -> LLMClient | None:
+    """The LLM client that `settings.provider` names, or None for `none` (no LLM).
+
+    `openai` needs `base_url` and `model`; calls are recorded through `recorder`.
+    """
+    match settings.provider:
+        case "none":
+            return None
+        case "openai":
+            if not settings.base_url:
+                raise ValidationFailed(
+                    "llm.base_url is required for the openai provider", field="llm.base_url"
+                )
+            if not settings.model:
+                raise ValidationFailed(
+                    "llm.model is required for the openai provider", field="llm.model"
+                )
+            # Imported on demand: the openai SDK alone costs ~25 MB of RSS.
+            from openai import AsyncOpenAI
+
+            from almanac.llm.openai_compat import OpenAICompatibleLLM
+
+            api_key = settings.api_key.get_secret_value() if settings.api_key else None
+            client = AsyncOpenAI(
+                base_url=settings.base_url,
+                api_key=api_key or NO_API_KEY,
+                timeout=settings.timeout_seconds,
+                max_retries=0,  # retries, with backoff and records, are the client's own
+            )
+            return OpenAICompatibleLLM.from_settings(
+                settings, client=client, recorder=recorder, owns_client=True
+            )
+        case other:
+            raise ValidationFailed(f"unknown llm provider {other!r}", field="llm.provider")

@@ -1,0 +1,221 @@
+"""TEST DOUBLE: a stand-in for an OpenAI-compatible `POST /v1/chat/completions` server.
+
+Not a model: it answers from a SCRIPT the test sets (`server.script(...)`), one `Reply` per
+request, first in first out: a content string, an HTTP error status with an OpenAI-style
+error body, optionally after a delay (to trigger client timeouts). With the script empty it
+answers 500 "script exhausted", so an unexpected extra request fails the test loudly.
+
+`reject_json_schema=True` makes it behave like servers without structured outputs: any
+request with `response_format.type == "json_schema"` gets a 400 naming `response_format`
+(without using up a scripted reply). `GET /v1/models` lists `models`. It listens on
+127.0.0.1 (an ephemeral port) in a background thread and records every request it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.body.get("messages", [])
+        return messages
+
+    @property
+    def response_format_type(self) -> str | None:
+        fmt = self.body.get("response_format") or {}
+        kind: str | None = fmt.get("type")
+        return kind
+
+
+@dataclass
+class Reply:
+    """One scripted answer: `content` with status 200, or `status` with `error`."""
+
+    content: str | None = None
+    status: int = 200
+    error: str = "injected failure"
+    delay: float = 0.0
+    prompt_tokens: int = 11
+    completion_tokens: int = 7
+    cost: float | None = None  # sent as `usage.cost`, as OpenRouter does
+
+    @classmethod
+    def json(cls, value: Any, **kw: Any) -> Reply:
+        return cls(content=json.dumps(value), **kw)
+
+    @classmethod
+    def fail(cls, status: int, error: str = "injected failure", **kw: Any) -> Reply:
+        return cls(status=status, error=error, **kw)
+
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+}
+
+
+@dataclass
+class FakeChatServer:
+    """Start with `start()` (or as a context manager); `base_url` ends in `/v1`."""
+
+    models: tuple[str, ...] = ("fake-chat",)
+    reject_json_schema: bool = False
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _script: deque[Reply] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def script(self, *replies: Reply | str) -> None:
+        """Queue answers; a plain string is a 200 answer with that content."""
+        with self._lock:
+            for r in replies:
+                self._script.append(Reply(content=r) if isinstance(r, str) else r)
+
+    @property
+    def pending(self) -> int:
+        """Scripted replies not used yet."""
+        with self._lock:
+            return len(self._script)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.rstrip("/") == "/v1/chat/completions"]
+
+    def _next(self) -> Reply | None:
+        with self._lock:
+            return self._script.popleft() if self._script else None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> FakeChatServer:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode("utf-8")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): nothing to answer
+
+            def _error(self, status: int, message: str, code: str | None = None) -> None:
+                kind = _ERROR_TYPES.get(status, "server_error")
+                self._send(status, {"error": {"message": message, "type": kind, "code": code}})
+
+            def _record(self, body: dict[str, Any]) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                double.requests.append(RecordedRequest(self.command, self.path, headers, body))
+
+            def do_GET(self) -> None:
+                self._record({})
+                if self.path.rstrip("/") != "/v1/models":
+                    self._error(404, f"no route {self.path}")
+                    return
+                data = [{"id": m, "object": "model", "owned_by": "test"} for m in double.models]
+                self._send(200, {"object": "list", "data": data})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    self._error(400, "body is not JSON")
+                    return
+                self._record(body)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._error(404, f"no route {self.path}")
+                    return
+                fmt = body.get("response_format") or {}
+                if double.reject_json_schema and fmt.get("type") == "json_schema":
+                    self._error(
+                        400,
+                        "Invalid value for 'response_format': json_schema is not supported "
+                        "by this server",
+                        "invalid_response_format",
+                    )
+                    return
+                reply = double._next()
+                if reply is None:
+                    self._error(500, "script exhausted: no reply queued for this request")
+                    return
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    self._error(reply.status, reply.error)
+                    return
+                usage: dict[str, Any] = {
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                }
+                if reply.cost is not None:
+                    usage["cost"] = reply.cost
+                message = {"role": "assistant", "content": reply.content}
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(double.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                        "usage": usage,
+                    },
+                )
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # Handler threads sleeping on a scripted delay must not hold up shutdown.
+        self._server.daemon_threads = True
+        # A short poll interval keeps `stop()` (and so each test's teardown) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-openai-chat",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeChatServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
