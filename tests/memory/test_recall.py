@@ -184,3 +184,20 @@ async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder)
     await db_session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(r[0] for r in await db_session.execute(text("EXPLAIN " + sql), params))
     assert index_name("event_embeddings", embedder.model) in plan
+
+
+async def test_promoted_event_is_shown_once_as_its_fact(client: httpx.AsyncClient):
+    meta = {"subject_type": "user", "subject_id": "me", "fact_type": "preference"}
+    r = await client.post(
+        R,
+        json={"content": "Prefers deep work before noon", "salience_score": 0.8, "metadata": meta},
+    )
+    fact_id = r.json()["promoted_to_fact_id"]
+    other = await remember(client, "Deep work block booked for Tuesday")
+    out = await recall(client, "deep work")
+    kinds_ids = [(h["kind"], h["id"]) for h in out["results"]]
+    assert ("fact", fact_id) in kinds_ids and ("event", other) in kinds_ids
+    assert ("event", r.json()["id"]) not in kinds_ids
+    # Asking for events only still finds the event itself.
+    events = await recall(client, "deep work", kinds="event")
+    assert r.json()["id"] in [h["id"] for h in events["results"]]

@@ -126,6 +126,8 @@ class Hit:
     session_id: str | None
     metadata: dict[str, Any]
     expires_at: datetime | None
+    # For a fact promoted from an event: that event's id.
+    source_event_id: int | None = None
 
 
 def _event_where(f: EventFilters, params: dict[str, Any]) -> str:
@@ -225,6 +227,7 @@ fused AS (
 SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        {"e.session_id" if table == "events" else "NULL::varchar"} AS session_id,
        {"e.expires_at" if table == "events" else "NULL::timestamptz"} AS expires_at,
+       {"NULL::bigint" if table == "events" else "e.source_event_id"} AS source_event_id,
        f.rrf
          * (1 + CAST(:w_sal AS float8) * e.salience_score)
          * (1 + CAST(:w_rec AS float8) * exp(
@@ -331,5 +334,16 @@ class SearchRepository:
             "facts", query, qvec, model, dim, k, lambda p: _fact_where(client_id, as_of, p)
         )
         return [
-            Hit(r.id, "fact", r.content, float(r.score), r.at, None, r.metadata, None) for r in rows
+            Hit(
+                r.id,
+                "fact",
+                r.content,
+                float(r.score),
+                r.at,
+                None,
+                r.metadata,
+                None,
+                r.source_event_id,
+            )
+            for r in rows
         ]

@@ -244,6 +244,9 @@ class MemoryService:
             found += await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of
             )
+        # A promoted fact says what its source event said: show the durable fact once.
+        promoted = {h.source_event_id for h in found if h.source_event_id is not None}
+        found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
         found.sort(key=lambda h: h.score, reverse=True)
         top = found[: q.k]
         hits = [
