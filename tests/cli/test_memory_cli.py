@@ -149,4 +149,4 @@ def test_reindex_reembeds_other_models(cli_env: AppState, pg_url: str):
 
 def test_db_upgrade_reports_head(cli_env: AppState):
     code, out = invoke("db", "upgrade")
-    assert code == 0 and "revision 0002" in out
+    assert code == 0 and "revision 0003" in out

@@ -2,6 +2,7 @@
 
 from almanac.models.base import Base
 from almanac.models.graph import GraphEdge, GraphNode
+from almanac.models.llm import LLMCall
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
 from almanac.models.planning import (
     ExecutionRun,
@@ -25,6 +26,7 @@ __all__ = [
     "FactEmbedding",
     "GraphEdge",
     "GraphNode",
+    "LLMCall",
     "Plan",
     "ProcessTemplate",
     "PromptTemplate",

@@ -1,0 +1,49 @@
+"""SQL for LLM call records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.llm.base import LLMCallRecord
+from almanac.models import LLMCall
+
+
+class LLMCallRepository:
+    """Writes call records and sums them up."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, record: LLMCallRecord) -> None:
+        self.session.add(LLMCall(**asdict(record)))
+        await self.session.flush()
+
+    async def count_since(self, operation: str, since: datetime) -> int:
+        """Calls of `operation` since `since` (the daily cap counts these)."""
+        stmt = select(func.count()).where(
+            LLMCall.operation == operation, LLMCall.created_at >= since
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def usage(self, since: datetime) -> list[dict[str, object]]:
+        """Per operation and model: calls, tokens, cost and latency since `since`."""
+        stmt = (
+            select(
+                LLMCall.operation,
+                LLMCall.model,
+                func.count().label("calls"),
+                func.sum(LLMCall.tokens_in).label("tokens_in"),
+                func.sum(LLMCall.tokens_out).label("tokens_out"),
+                func.sum(LLMCall.cost).label("cost"),
+                func.avg(LLMCall.latency_ms).label("mean_latency_ms"),
+                func.count().filter(LLMCall.outcome.notin_(("ok", "repaired"))).label("failed"),
+            )
+            .where(LLMCall.created_at >= since)
+            .group_by(LLMCall.operation, LLMCall.model)
+            .order_by(LLMCall.operation, LLMCall.model)
+        )
+        return [dict(row._mapping) for row in await self.session.execute(stmt)]
