@@ -18,8 +18,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.doubles.loopback import Loopback
 
 
 @dataclass
@@ -78,8 +80,7 @@ class FakeChatServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     _script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _loopback: Loopback | None = None
 
     def script(self, *replies: Reply | str) -> None:
         """Queue answers; a plain string is a 200 answer with that content."""
@@ -103,9 +104,8 @@ class FakeChatServer:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        assert self._loopback is not None, "server not started"
+        return self._loopback.base_url
 
     def start(self) -> FakeChatServer:
         double = self
@@ -192,27 +192,13 @@ class FakeChatServer:
                     },
                 )
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # Handler threads sleeping on a scripted delay must not hold up shutdown.
-        self._server.daemon_threads = True
-        # A short poll interval keeps `stop()` (and so each test's teardown) quick.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai-chat",
-            daemon=True,
-        )
-        self._thread.start()
+        self._loopback = Loopback(Handler, "fake-openai-chat")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._loopback is not None:
+            self._loopback.close()
+            self._loopback = None
 
     def __enter__(self) -> FakeChatServer:
         return self.start()

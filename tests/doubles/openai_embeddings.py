@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
+
+from tests.doubles.loopback import Loopback
 
 
 @dataclass
@@ -39,8 +40,7 @@ class FakeEmbeddingsServer:
     ignore_encoding_format: bool = False  # always answer with float lists
     fail_status: int | None = None  # answer every request with this HTTP error
     requests: list[RecordedRequest] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _loopback: Loopback | None = None
 
     @staticmethod
     def raw_vector(text: str, dim: int) -> np.ndarray:
@@ -58,9 +58,8 @@ class FakeEmbeddingsServer:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        assert self._loopback is not None, "server not started"
+        return self._loopback.base_url
 
     def start(self) -> FakeEmbeddingsServer:
         double = self
@@ -139,26 +138,13 @@ class FakeEmbeddingsServer:
                     },
                 )
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval keeps each test's shutdown fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai-embeddings",
-            daemon=True,
-        )
-        self._thread.start()
+        self._loopback = Loopback(Handler, "fake-openai-embeddings")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._loopback is not None:
+            self._loopback.close()
+            self._loopback = None
 
     def __enter__(self) -> FakeEmbeddingsServer:
         return self.start()
