@@ -18,10 +18,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.doubles.loopback import Loopback
+from tests.doubles.loopback import JSONHandler, Loopback
 
 
 @dataclass
@@ -110,26 +109,17 @@ class FakeChatServer:
     def start(self) -> FakeChatServer:
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode("utf-8")
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout): nothing to answer
-
-            def _error(self, status: int, message: str, code: str | None = None) -> None:
-                kind = _ERROR_TYPES.get(status, "server_error")
-                self._send(status, {"error": {"message": message, "type": kind, "code": code}})
+        class Handler(JSONHandler):
+            def _error(
+                self,
+                status: int,
+                message: str,
+                code: str | None = None,
+                kind: str | None = None,
+            ) -> None:
+                super()._error(
+                    status, message, code, kind or _ERROR_TYPES.get(status, "server_error")
+                )
 
             def _record(self, body: dict[str, Any]) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}

@@ -14,12 +14,11 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 
-from tests.doubles.loopback import Loopback
+from tests.doubles.loopback import JSONHandler, Loopback
 
 
 @dataclass
@@ -64,24 +63,7 @@ class FakeEmbeddingsServer:
     def start(self) -> FakeEmbeddingsServer:
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _error(self, status: int, message: str, code: str | None = None) -> None:
-                err = {"message": message, "type": "invalid_request_error", "code": code}
-                self._send(status, {"error": err})
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
