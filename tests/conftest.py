@@ -108,7 +108,7 @@ def state(settings: Settings, engine: AsyncEngine, embedder: Embedder, cache: Ca
         sessionmaker=create_sessionmaker(engine),
         cache=cache,
         embedder=embedder,
-        notes=["memory", "planner"],
+        services=["memory", "planner"],
     )
 
 

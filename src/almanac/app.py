@@ -38,7 +38,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         owned = state is None
         current = state if state is not None else await build_state(settings or Settings())
-        current.notes = list(chosen)
+        current.services = list(chosen)
         try:
             yield {"almanac": current}
         finally:

@@ -90,8 +90,7 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
 @router.get("/health", response_model=HealthOut)
 async def health(state: State) -> JSONResponse:
     """200 when usable (possibly degraded), 503 when a required dependency is down."""
-    services: list[str] = state.notes
-    out = await check_health(state, services)
+    out = await check_health(state, state.services)
     return JSONResponse(
         out.model_dump(mode="json"), status_code=503 if out.status == "down" else 200
     )

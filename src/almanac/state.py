@@ -27,7 +27,8 @@ class AppState:
     cache: Cache
     embedder: Embedder
     embedded_pg: EmbeddedPostgres | None = None
-    notes: list[str] = field(default_factory=list)
+    # Which services this process serves ("memory", "planner"), shown by /health.
+    services: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""

@@ -99,7 +99,7 @@ class ValkeyCache(Cache):
     async def generations(self, namespaces: Sequence[str]) -> list[int] | None:
         keys = [EPOCH_KEY, *(_PREFIX + "gen:" + ns for ns in namespaces)]
         values = await self._run("mget", keys)
-        if values is None or self._last_error is not None:
+        if values is None:
             return None
         epoch, *gens = (int(v) if v is not None else 0 for v in values)
         # The epoch folds into every namespace, so one bump invalidates all of them.

@@ -21,7 +21,7 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
-from almanac.memory.service import MemoryService
+from almanac.memory.service import MemoryService, RememberResult
 from almanac.state import AppState
 
 
@@ -56,16 +56,12 @@ class LocalMemoryClient:
             return result
 
     async def remember(self, item: RememberIn) -> RememberOut:
-        result: RememberOut = await self._run(lambda s: s.remember(item))
-        return result
+        result: RememberResult = await self._run(lambda s: s.remember_many([item]))
+        return result.one()  # after `_run` committed, so `stored_in` is complete
 
     async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
-        async def call(s: MemoryService) -> Any:
-            return await s.remember_many(items)
-
-        result = await self._run(call)
-        out: RememberBatchOut = result.out()
-        return out
+        result: RememberResult = await self._run(lambda s: s.remember_many(items))
+        return result.batch()
 
     async def recall(self, query: RecallQuery) -> RecallOut:
         result: RecallOut = await self._run(lambda s: s.recall(query))

@@ -43,9 +43,9 @@ Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @router.post("/remember", status_code=status.HTTP_201_CREATED)
 async def remember(body: RememberIn, memory: Memory, uow: UoW) -> RememberOut:
     """Store a memory (idempotent with `idempotency_key`)."""
-    out = await memory.remember(body)
-    await uow.commit()  # so that `stored_in` reports the after-commit cache write
-    return out.model_copy(update={"stored_in": list(memory.last_stored_in)})
+    result = await memory.remember_many([body])
+    await uow.commit()  # answer after commit: `stored_in` reports the after-commit cache write
+    return result.one()
 
 
 @router.post("/remember/batch", status_code=status.HTTP_201_CREATED)
@@ -53,7 +53,7 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
     """Store up to 1,000 memories: all or none."""
     result = await memory.remember_many(body.items)
     await uow.commit()
-    return result.out()
+    return result.batch()
 
 
 @router.get("/recall")

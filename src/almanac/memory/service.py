@@ -69,7 +69,6 @@ class MemoryService:
         self.settings = settings
         self.invalidator = Invalidator(cache)
         self.facts = FactService(uow, embedder, self.invalidator)
-        self.last_stored_in: list[str] = []
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -124,19 +123,12 @@ class MemoryService:
                 "memory; use a new key for new content"
             )
 
-    async def remember(self, item: RememberIn) -> RememberOut:
-        """Store one memory; a repeated idempotency key returns the first record."""
-        out = await self.remember_many([item])
-        self.last_stored_in = out.stored_in  # grows to include "cache" after commit
-        return RememberOut(
-            id=out.ids[0],
-            stored_in=out.stored_in,
-            promoted_to_fact_id=out.promoted[0],
-            duplicate=bool(out.duplicates),
-        )
+    async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
+        """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
-    async def remember_many(self, items: Sequence[RememberIn]) -> _BatchResult:
-        """Store all items or none; duplicates (by idempotency key) are returned, not rewritten."""
+        Build the answer (`one()`, `batch()`) after the commit: `stored_in` gains "cache"
+        only once the after-commit cache write has succeeded.
+        """
         keys = [i.idempotency_key for i in items if i.idempotency_key]
         if len(keys) != len(set(keys)):
             raise ValidationFailed("an idempotency_key appears twice in the batch", field="items")
@@ -162,7 +154,7 @@ class MemoryService:
         if raced:
             existing |= await self.events.ids_by_keys(raced)
         new_by_pos = dict(zip(fresh_pos, new_ids, strict=True))
-        result = _BatchResult()
+        result = RememberResult()
         namespaces: set[str] = set()
         for pos, item in enumerate(items):
             new_id = new_by_pos.get(pos)
@@ -188,7 +180,7 @@ class MemoryService:
         return result
 
     def _hot_copy(
-        self, result: _BatchResult, stored: list[tuple[int | None, dict[str, Any]]]
+        self, result: RememberResult, stored: list[tuple[int | None, dict[str, Any]]]
     ) -> None:
         """After commit, keep a copy of new events in the cache for fast reads by id."""
         if not stored:
@@ -326,7 +318,9 @@ class MemoryService:
         )
 
 
-class _BatchResult:
+class RememberResult:
+    """What `remember_many` stored, in the order of its items."""
+
     def __init__(self) -> None:
         self.ids: list[int] = []
         self.promoted: list[int | None] = []
@@ -339,8 +333,20 @@ class _BatchResult:
         self.ids.append(event_id)
         self.promoted.append(fact_id)
 
-    def out(self) -> RememberBatchOut:
-        return RememberBatchOut(ids=self.ids, duplicates=self.duplicates, stored_in=self.stored_in)
+    def one(self) -> RememberOut:
+        """The answer for a single remembered item."""
+        return RememberOut(
+            id=self.ids[0],
+            stored_in=list(self.stored_in),
+            promoted_to_fact_id=self.promoted[0],
+            duplicate=bool(self.duplicates),
+        )
+
+    def batch(self) -> RememberBatchOut:
+        """The answer for a batch."""
+        return RememberBatchOut(
+            ids=self.ids, duplicates=self.duplicates, stored_in=list(self.stored_in)
+        )
 
 
 def _json_default(value: object) -> str:
