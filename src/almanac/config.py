@@ -94,6 +94,49 @@ class LLMSettings(BaseModel):
     daily_planning_cap: int = Field(default=50, ge=0)
 
 
+class CalendarSettings(BaseModel):
+    """Which calendar Almanac reads busy time from and writes its blocks into.
+
+    `builtin` (the default) keeps events in Postgres and serves them as an .ics feed, so
+    scheduling works with no account anywhere.
+    """
+
+    provider: Literal["builtin", "caldav", "google"] = "builtin"
+    # CalDAV (Radicale, Nextcloud, iCloud): the calendar collection's URL.
+    caldav_url: str | None = None
+    caldav_username: str | None = None
+    caldav_password: SecretStr | None = None
+    # Google Calendar: an OAuth web client; tokens are stored encrypted with `token_key`.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_redirect_uri: str = "http://127.0.0.1:8090/oauth/callback"
+    google_calendar_id: str = "primary"
+    # Overrides the Google API root (for a self-hosted proxy, or the test double).
+    google_api_base_url: str | None = None
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    # A Fernet key (urlsafe base64, 32 bytes) encrypting OAuth tokens at rest.
+    token_key: SecretStr | None = None
+    # How long busy time read from a remote calendar is reused.
+    busy_cache_seconds: float = Field(default=300.0, ge=0)
+    # When set, the .ics feed requires `?token=` with this value.
+    ics_feed_token: SecretStr | None = None
+
+
+class SchedulerSettings(BaseModel):
+    """Defaults for placing tasks; preferences from memory refine them."""
+
+    time_limit_seconds: float = Field(default=3.0, gt=0, le=120)
+    slot_minutes: int = Field(default=15, ge=5, le=60)
+    workday_start: str = "09:00"
+    workday_end: str = "17:00"
+    # ISO weekdays (1 = Monday) that are working days.
+    working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    buffer_minutes: int = Field(default=0, ge=0, le=120)
+    daily_max_hours: float | None = Field(default=None, gt=0, le=24)
+    frozen_hours: float = Field(default=0.0, ge=0)
+
+
 class ServerSettings(BaseModel):
     """Where `almanac serve` listens and how the Planner reaches the Gateway."""
 
@@ -127,6 +170,8 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     memory: MemorySettings = MemorySettings()
     llm: LLMSettings = LLMSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
 
     # Flat aliases for the names people type most.

@@ -1,12 +1,14 @@
 """All tables; importing this module registers them on `Base.metadata`."""
 
 from almanac.models.base import Base
+from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.llm import LLMCall
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
 from almanac.models.planning import (
     ExecutionRun,
     Plan,
+    PlanVersion,
     ProcessTemplate,
     PromptTemplate,
     SchedulerRun,
@@ -19,6 +21,7 @@ from almanac.models.search import SearchStat, SearchTerm
 
 __all__ = [
     "Base",
+    "CalendarEntry",
     "Event",
     "EventEmbedding",
     "ExecutionRun",
@@ -27,7 +30,9 @@ __all__ = [
     "GraphEdge",
     "GraphNode",
     "LLMCall",
+    "OAuthCredential",
     "Plan",
+    "PlanVersion",
     "ProcessTemplate",
     "PromptTemplate",
     "SchedulerRun",

@@ -43,12 +43,33 @@ class Plan(IdMixin, TimestampsMixin, Base):
     process_template_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("process_templates.id")
     )
+    # Bumped by every edit; earlier versions are kept in plan_versions.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     __table_args__ = (
         Index("idx_plans_client", "client_id"),
         Index("idx_plans_status", "status"),
         Index("idx_plans_engagement", "engagement_id"),
         Index("idx_plans_workflow", "workflow_id"),
+    )
+
+
+class PlanVersion(IdMixin, CreatedMixin, Base):
+    """A plan as it was before an edit: the version history of `PUT /plans/{id}`."""
+
+    __tablename__ = "plan_versions"
+
+    plan_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("plans.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    plan_title: Mapped[str] = mapped_column(String(500), nullable=False)
+    sop: Mapped[dict[str, Any]] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("plan_id", "version", name="uq_plan_versions_plan_version"),
     )
 
 
