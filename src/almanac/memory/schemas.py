@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from almanac.types import AwareDatetime
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact"]
 
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError("must include a UTC offset or a time zone, e.g. 2026-11-22T09:00:00+01:00")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]

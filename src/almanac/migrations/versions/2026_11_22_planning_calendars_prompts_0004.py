@@ -30,7 +30,7 @@ Rules:
 - Every task has a short unique id (letters, digits, '-' or '_'), a title, a description,
   estimate_hours (> 0, realistic for one person, in hours), depends_on (ids of tasks in
   this plan that must finish first; no cycles), billable (true when the client pays for
-  it), priority (1 = highest ... 4 = lowest).
+  it), priority (1 = low, 2 = normal, 3 = high, 4 = urgent).
 - Use the calibrated estimates and the recalled history: when past runs took longer than
   estimated, plan for that.
 - The total must fit before the deadline when one is given.

@@ -1,0 +1,29 @@
+"""The calendar as a request dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends
+
+from almanac.calendars.base import CalendarProvider
+from almanac.calendars.factory import build_calendar
+from almanac.deps import State, UoW
+
+
+async def get_calendar(uow: UoW, state: State) -> AsyncIterator[CalendarProvider]:
+    """The configured calendar for this request, closed when the request ends."""
+    provider = build_calendar(
+        state.settings.calendar,
+        session=uow.session,
+        cache=state.cache,
+        timezone=state.settings.timezone,
+    )
+    try:
+        yield provider
+    finally:
+        await provider.close()
+
+
+Calendar = Annotated[CalendarProvider, Depends(get_calendar)]

@@ -1,0 +1,194 @@
+"""The SOP: the shape of a plan and of a workflow's steps, and the checks every plan passes.
+
+A plan is steps, each with tasks. Task ids are unique across the whole plan and
+`depends_on` names other tasks of the same plan. These models check each field; `check_sop`
+checks the plan as a whole (unique ids, dependencies that exist, no cycle, a plausible
+total), because an LLM can produce fields that are each valid and a plan that is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from almanac.types import AwareDatetime
+
+TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Title = Annotated[str, Field(min_length=1, max_length=500)]
+# 1 = low, 2 = normal, 3 = high, 4 = urgent; the scheduler weighs placed hours by it.
+Priority = Annotated[int, Field(ge=1, le=4)]
+
+
+class SOPTask(BaseModel):
+    """One executable task of a plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: TaskKey
+    title: Title
+    description: Annotated[str, Field(max_length=5000)] = ""
+    estimate_hours: Annotated[float, Field(gt=0, le=200)]
+    depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
+    billable: bool = False
+    priority: Priority = 2
+    earliest_start: AwareDatetime | None = None
+    deadline: AwareDatetime | None = None
+
+
+class SOPStep(BaseModel):
+    """A phase of the plan grouping tasks (also the shape of a workflow's steps)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: TaskKey
+    title: Title
+    description: Annotated[str, Field(max_length=5000)] = ""
+    tasks: Annotated[list[SOPTask], Field(min_length=1, max_length=100)]
+
+
+class SOP(BaseModel):
+    """A whole plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    summary: Annotated[str, Field(max_length=5000)] = ""
+    steps: Annotated[list[SOPStep], Field(min_length=1, max_length=50)]
+
+    def tasks(self) -> Iterator[SOPTask]:
+        """Every task, step by step."""
+        for step in self.steps:
+            yield from step.tasks
+
+    def total_hours(self) -> float:
+        """The sum of the task estimates."""
+        return sum(t.estimate_hours for t in self.tasks())
+
+
+class SOPProblem(BaseModel):
+    """One thing wrong with a plan, named by where it is."""
+
+    field: str
+    message: str
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a list of ids (first == last), or None."""
+    white, grey, black = 0, 1, 2
+    colour = dict.fromkeys(graph, white)
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        colour[node] = grey
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if nxt not in colour:
+                continue
+            if colour[nxt] == grey:
+                return [*stack[stack.index(nxt) :], nxt]
+            if colour[nxt] == white and (found := visit(nxt)) is not None:
+                return found
+        stack.pop()
+        colour[node] = black
+        return None
+
+    for node in graph:
+        if colour[node] == white and (found := visit(node)) is not None:
+            return found
+    return None
+
+
+def check_sop(
+    sop: SOP,
+    *,
+    now: datetime | None = None,
+    deadline: datetime | None = None,
+    hours_per_day: float = 6.0,
+) -> list[SOPProblem]:
+    """Whole-plan checks; an empty list means the plan can be stored.
+
+    `hours_per_day` is the focused time one person can give a plan on a working day; with
+    a deadline, the total must fit into the working days (five a week) before it.
+    """
+    problems: list[SOPProblem] = []
+    seen: dict[str, str] = {}
+    step_ids: set[str] = set()
+    for si, step in enumerate(sop.steps):
+        if step.id in step_ids:
+            problems.append(
+                SOPProblem(field=f"steps[{si}].id", message=f"duplicate step id {step.id!r}")
+            )
+        step_ids.add(step.id)
+        for ti, task in enumerate(step.tasks):
+            where = f"steps[{si}].tasks[{ti}]"
+            if task.id in seen:
+                problems.append(
+                    SOPProblem(
+                        field=f"{where}.id",
+                        message=f"task id {task.id!r} is used twice (also at {seen[task.id]})",
+                    )
+                )
+            else:
+                seen[task.id] = where
+    for si, step in enumerate(sop.steps):
+        for ti, task in enumerate(step.tasks):
+            where = f"steps[{si}].tasks[{ti}]"
+            for dep in task.depends_on:
+                if dep not in seen:
+                    problems.append(
+                        SOPProblem(
+                            field=f"{where}.depends_on",
+                            message=f"depends on {dep!r}, which is not a task of this plan",
+                        )
+                    )
+                elif dep == task.id:
+                    problems.append(
+                        SOPProblem(
+                            field=f"{where}.depends_on", message="a task cannot depend on itself"
+                        )
+                    )
+            if task.earliest_start and task.deadline and task.deadline <= task.earliest_start:
+                problems.append(
+                    SOPProblem(
+                        field=f"{where}.deadline", message="deadline must be after earliest_start"
+                    )
+                )
+    graph = {t.id: [d for d in t.depends_on if d != t.id] for t in sop.tasks()}
+    cycle = find_cycle(graph)
+    if cycle is not None:
+        problems.append(
+            SOPProblem(field="steps", message="dependency cycle: " + " -> ".join(cycle))
+        )
+    if deadline is not None and now is not None:
+        available = working_hours_between(now, deadline, hours_per_day)
+        total = sop.total_hours()
+        if total > available:
+            problems.append(
+                SOPProblem(
+                    field="deadline",
+                    message=(
+                        f"the plan needs {total:g} h but only about {available:g} h of working "
+                        f"time ({hours_per_day:g} h a working day) remain before the deadline"
+                    ),
+                )
+            )
+    return problems
+
+
+def working_hours_between(start: datetime, end: datetime, hours_per_day: float) -> float:
+    """Working hours (Monday to Friday, `hours_per_day` each) in [start, end), by whole days."""
+    if end <= start:
+        return 0.0
+    days = 0
+    day = start.date()
+    while day < end.date():
+        if day.weekday() < 5:
+            days += 1
+        day = day.fromordinal(day.toordinal() + 1)
+    # The deadline's own day counts when there is time left on it.
+    if end.weekday() < 5 and end.hour >= 12:
+        days += 1
+    return days * hours_per_day

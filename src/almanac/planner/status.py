@@ -1,0 +1,29 @@
+"""The plan status machine: draft → approved → scheduled → active → completed, or cancelled."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from almanac.errors import Conflict
+
+PlanStatus = Literal["draft", "approved", "scheduled", "active", "completed", "cancelled"]
+
+NEXT: dict[str, frozenset[str]] = {
+    "draft": frozenset({"approved", "cancelled"}),
+    "approved": frozenset({"scheduled", "cancelled"}),
+    # Rescheduling a scheduled plan keeps it scheduled.
+    "scheduled": frozenset({"scheduled", "active", "cancelled"}),
+    "active": frozenset({"completed", "cancelled"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+def require_transition(current: str, target: str) -> None:
+    """Raise Conflict (409) unless a plan may move from `current` to `target`."""
+    allowed = NEXT.get(current, frozenset())
+    if target not in allowed:
+        moves = ", ".join(sorted(allowed)) or "none (it is final)"
+        raise Conflict(
+            f"a {current} plan cannot become {target}; allowed from {current}: {moves}"
+        )
