@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,6 +14,10 @@ from almanac.db.embedded import EmbeddedPostgres, start_embedded
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.db.migrate import upgrade
 from almanac.embedder import Embedder, build_embedder
+from almanac.llm.base import LLMClient
+
+if TYPE_CHECKING:
+    from almanac.memory.client import MemoryClient
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +32,27 @@ class AppState:
     cache: Cache
     embedder: Embedder
     embedded_pg: EmbeddedPostgres | None = None
+    # None when no LLM is configured: features then run deterministically and say so.
+    llm: LLMClient | None = None
+    # How the Planner reaches the Memory Gateway; see `memory_client()`.
+    memory: MemoryClient | None = None
     # Which services this process serves ("memory", "planner"), shown by /health.
     services: list[str] = field(default_factory=list)
 
+    def memory_client(self) -> MemoryClient:
+        """The Gateway over HTTP when `server.memory_gateway_url` is set, else in-process."""
+        if self.memory is None:
+            from almanac.memory.client import connect_memory
+
+            self.memory = connect_memory(self)
+        return self.memory
+
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""
+        if self.llm is not None:
+            await self.llm.close()
+        if self.memory is not None:
+            await self.memory.close()
         await self.embedder.close()
         await self.cache.close()
         await self.engine.dispose()
@@ -60,11 +81,16 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
             embedded.stop()
         raise
     cache = build_cache(settings.cache, settings.effective_valkey_url)
+    from almanac.llm.factory import build_llm
+    from almanac.llm.recorder import DatabaseRecorder
+
+    sessionmaker = create_sessionmaker(engine)
     return AppState(
         settings=settings,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         cache=cache,
         embedder=embedder,
         embedded_pg=embedded,
+        llm=build_llm(settings.llm, DatabaseRecorder(sessionmaker)),
     )

@@ -33,6 +33,15 @@ class MemoryClient(Protocol):
     async def recall(self, query: RecallQuery) -> RecallOut: ...
     async def write_fact(self, fact: FactIn) -> FactWriteOut: ...
     async def facts(self, query: FactsQuery) -> list[FactOut]: ...
+    async def close(self) -> None: ...
+
+
+def connect_memory(state: AppState) -> MemoryClient:
+    """The Gateway at `server.memory_gateway_url` over HTTP, or in-process when unset."""
+    url = state.settings.server.memory_gateway_url
+    if url:
+        return HttpMemoryClient(httpx.AsyncClient(base_url=url, timeout=10.0), owns_client=True)
+    return LocalMemoryClient(state)
 
 
 class LocalMemoryClient:
@@ -40,6 +49,9 @@ class LocalMemoryClient:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+
+    async def close(self) -> None:
+        """Nothing to release: the state owns the database."""
 
     def _service(self, uow: UnitOfWork) -> MemoryService:
         return MemoryService(uow, self.state.embedder, self.state.cache, self.state.settings)
@@ -79,8 +91,14 @@ class LocalMemoryClient:
 class HttpMemoryClient:
     """Talks to a Memory Gateway over HTTP (the two-process deployment)."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, owns_client: bool = False) -> None:
         self.client = client
+        self.owns_client = owns_client
+
+    async def close(self) -> None:
+        """Close the HTTP client when this object created it."""
+        if self.owns_client:
+            await self.client.aclose()
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
         try:
