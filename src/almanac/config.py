@@ -94,6 +94,19 @@ class LLMSettings(BaseModel):
     daily_planning_cap: int = Field(default=50, ge=0)
 
 
+class PlannerSettings(BaseModel):
+    """How intents become plans."""
+
+    # A library workflow becomes the skeleton when its match score (0..1) reaches this.
+    match_threshold: float = Field(default=0.6, ge=0, le=1)
+    # Focused hours a day one person gives a plan: the deadline plausibility check.
+    hours_per_day: float = Field(default=6.0, gt=0, le=24)
+    # Estimates change after this many past runs consistently over or under.
+    calibration_min_runs: int = Field(default=3, ge=1)
+    calibration_threshold: float = Field(default=0.1, ge=0, le=1)
+    recall_k: int = Field(default=8, ge=0, le=50)
+
+
 class CalendarSettings(BaseModel):
     """Which calendar Almanac reads busy time from and writes its blocks into.
 
@@ -170,6 +183,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     memory: MemorySettings = MemorySettings()
     llm: LLMSettings = LLMSettings()
+    planner: PlannerSettings = PlannerSettings()
     calendar: CalendarSettings = CalendarSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()

@@ -1,7 +1,148 @@
-"""Planner API routes. Planning itself is not built yet; only its health is served."""
+"""Planner API routes under /api/v1/planner: planning, plans, prompt templates, LLM usage."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Query, status
+
+from almanac.deps import State, UoW
+from almanac.llm.repository import LLMCallRepository
+from almanac.planner.plans import PlanService
+from almanac.planner.prompts import PromptService
+from almanac.planner.schemas import (
+    ApprovedOut,
+    PlanIn,
+    PlanList,
+    PlanOut,
+    PlanStatusIn,
+    PlanUpdate,
+    PlanVersionOut,
+    PromptOut,
+    PromptSummary,
+    PromptVersionIn,
+    UsageOut,
+    UsageRow,
+)
+from almanac.planner.service import PlannerService
+from almanac.planner.status import PlanStatus
+from almanac.types import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
+
+
+def get_planner(uow: UoW, state: State) -> PlannerService:
+    return PlannerService(uow, state)
+
+
+def get_plans(uow: UoW, state: State) -> PlanService:
+    return PlanService(uow, hours_per_day=state.settings.planner.hours_per_day)
+
+
+def get_prompts(uow: UoW) -> PromptService:
+    return PromptService(uow)
+
+
+Planner = Annotated[PlannerService, Depends(get_planner)]
+Plans = Annotated[PlanService, Depends(get_plans)]
+Prompts = Annotated[PromptService, Depends(get_prompts)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
+Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
+
+
+@router.post("/plan", status_code=status.HTTP_201_CREATED)
+async def plan(body: PlanIn, planner: Planner) -> PlanOut:
+    """Turn an intent into a draft plan (LLM when configured, else the workflow library)."""
+    return await planner.plan(body)
+
+
+@router.get("/plans")
+async def list_plans(
+    plans: Plans,
+    client_id: Annotated[int | None, Query(ge=1)] = None,
+    status: PlanStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PlanList:
+    """Plans, newest first."""
+    return await plans.search(client_id=client_id, status=status, limit=limit, offset=offset)
+
+
+@router.get("/plans/{plan_id}")
+async def get_plan(plan_id: Id, plans: Plans) -> PlanOut:
+    return await plans.get(plan_id)
+
+
+@router.put("/plans/{plan_id}")
+async def update_plan(plan_id: Id, body: PlanUpdate, plans: Plans) -> PlanOut:
+    """Edit a draft plan; the previous version is kept."""
+    return await plans.update(plan_id, body)
+
+
+@router.get("/plans/{plan_id}/versions")
+async def plan_versions(plan_id: Id, plans: Plans) -> list[PlanVersionOut]:
+    return await plans.versions(plan_id)
+
+
+@router.post("/plans/{plan_id}/approve")
+async def approve_plan(plan_id: Id, plans: Plans) -> ApprovedOut:
+    """draft → approved: creates the process template and its tasks."""
+    return await plans.approve(plan_id)
+
+
+@router.post("/plans/{plan_id}/status")
+async def set_plan_status(plan_id: Id, body: PlanStatusIn, plans: Plans) -> PlanOut:
+    """Move a plan along its lifecycle (scheduling is done by POST /scheduler/schedule)."""
+    return await plans.set_status(plan_id, body)
+
+
+@router.get("/prompts")
+async def list_prompts(prompts: Prompts) -> list[PromptSummary]:
+    return await prompts.summaries()
+
+
+@router.get("/prompts/{name}")
+async def active_prompt(name: Name, prompts: Prompts) -> PromptOut:
+    """The active version of a prompt template."""
+    return await prompts.active(name)
+
+
+@router.get("/prompts/{name}/versions")
+async def prompt_versions(name: Name, prompts: Prompts) -> list[PromptOut]:
+    return await prompts.versions(name)
+
+
+@router.get("/prompts/{name}/versions/{version}")
+async def prompt_version(name: Name, version: Version, prompts: Prompts) -> PromptOut:
+    return await prompts.version(name, version)
+
+
+@router.post("/prompts/{name}/versions", status_code=status.HTTP_201_CREATED)
+async def add_prompt_version(name: Name, body: PromptVersionIn, prompts: Prompts) -> PromptOut:
+    """Edit a prompt: stores a new version (active only with `activate: true`)."""
+    return await prompts.add_version(name, body)
+
+
+@router.post("/prompts/{name}/versions/{version}/activate")
+async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> PromptOut:
+    return await prompts.activate(name, version)
+
+
+@router.get("/llm/usage")
+async def llm_usage(
+    uow: UoW, state: State, since: Annotated[AwareDatetime | None, Query()] = None
+) -> UsageOut:
+    """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
+    now = datetime.now(ZoneInfo(state.settings.timezone))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    repo = LLMCallRepository(uow.session)
+    rows = await repo.usage(since or midnight)
+    return UsageOut(
+        since=since or midnight,
+        rows=[UsageRow.model_validate(r) for r in rows],
+        planning_calls_today=await repo.count_since("planning", midnight),
+        daily_planning_cap=state.settings.llm.daily_planning_cap,
+    )

@@ -24,6 +24,4 @@ def require_transition(current: str, target: str) -> None:
     allowed = NEXT.get(current, frozenset())
     if target not in allowed:
         moves = ", ".join(sorted(allowed)) or "none (it is final)"
-        raise Conflict(
-            f"a {current} plan cannot become {target}; allowed from {current}: {moves}"
-        )
+        raise Conflict(f"a {current} plan cannot become {target}; allowed from {current}: {moves}")

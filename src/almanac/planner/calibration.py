@@ -1,0 +1,121 @@
+"""Estimates that learn from history: a pure function from past runs to adjusted estimates.
+
+A task's estimate changes only when its past runs *consistently* ran over or under: at
+least `min_runs` of them, a median actual/estimate ratio at least `threshold` away from 1,
+and most runs on the same side. Otherwise the workflow's overall ratio is used when it is
+consistent. Ratios are clamped so a few disasters cannot triple a plan.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import median
+from typing import Literal
+
+from almanac.planner.schemas import Calibration
+from almanac.planner.sop import SOP
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    value: float
+    runs: int
+
+
+def _consistent(ratios: list[float], min_runs: int, threshold: float) -> Ratio | None:
+    if len(ratios) < min_runs:
+        return None
+    mid = median(ratios)
+    if abs(mid - 1) < threshold:
+        return None
+    same_side = sum(1 for r in ratios if (r > 1) == (mid > 1) and r != 1)
+    if same_side < 0.7 * len(ratios):
+        return None
+    return Ratio(mid, len(ratios))
+
+
+def learn_ratios(
+    history: Iterable[tuple[str, float, float]], *, min_runs: int = 3, threshold: float = 0.1
+) -> tuple[dict[str, Ratio], Ratio | None]:
+    """Per task key and for the whole workflow: consistent actual/estimate ratios."""
+    per_task: dict[str, list[float]] = defaultdict(list)
+    everything: list[float] = []
+    for key, estimated, actual in history:
+        if estimated <= 0 or actual < 0:
+            continue
+        ratio = actual / estimated
+        per_task[key].append(ratio)
+        everything.append(ratio)
+    tasks = {
+        key: r
+        for key, ratios in per_task.items()
+        if (r := _consistent(ratios, min_runs, threshold)) is not None
+    }
+    # One task running over says little about the others: the workflow-wide ratio needs
+    # history from at least two different tasks.
+    overall = _consistent(everything, min_runs, threshold) if len(per_task) >= 2 else None
+    return tasks, overall
+
+
+def _round_quarter(hours: float) -> float:
+    return max(0.25, round(hours * 4) / 4)
+
+
+def calibrate(
+    sop: SOP,
+    history: Iterable[tuple[str, float, float]],
+    *,
+    key_of: dict[str, str] | None = None,
+    min_runs: int = 3,
+    threshold: float = 0.1,
+    clamp: tuple[float, float] = (0.5, 2.0),
+) -> tuple[SOP, list[Calibration]]:
+    """Adjust `sop`'s estimates from `history` rows (task key, estimated, actual).
+
+    `key_of` maps a plan task id to the workflow task key it came from (they differ when a
+    blueprint prefixes ids); by default a task's id is its key.
+    """
+    per_task, overall = learn_ratios(history, min_runs=min_runs, threshold=threshold)
+    if not per_task and overall is None:
+        return sop, []
+    low, high = clamp
+    changes: list[Calibration] = []
+    steps = []
+    for step in sop.steps:
+        tasks = []
+        for task in step.tasks:
+            key = (key_of or {}).get(task.id, task.id)
+            ratio = per_task.get(key)
+            basis: Literal["task", "workflow"] = "task"
+            if ratio is None and overall is not None:
+                ratio, basis = overall, "workflow"
+            if ratio is None:
+                tasks.append(task)
+                continue
+            applied = min(high, max(low, ratio.value))
+            new_hours = _round_quarter(task.estimate_hours * applied)
+            if new_hours == task.estimate_hours:
+                tasks.append(task)
+                continue
+            direction = "longer" if ratio.value > 1 else "shorter"
+            scope = "this task" if basis == "task" else "this workflow's tasks"
+            clamped = " (capped)" if applied != ratio.value else ""
+            changes.append(
+                Calibration(
+                    task_id=task.id,
+                    from_hours=task.estimate_hours,
+                    to_hours=new_hours,
+                    ratio=round(applied, 3),
+                    runs=ratio.runs,
+                    basis=basis,
+                    reason=(
+                        f"in {ratio.runs} past runs {scope} took {abs(ratio.value - 1):.0%} "
+                        f"{direction} than estimated (median){clamped}"
+                    ),
+                )
+            )
+            tasks.append(task.model_copy(update={"estimate_hours": new_hours}))
+        steps.append(step.model_copy(update={"tasks": tasks}))
+    return sop.model_copy(update={"steps": steps}), changes

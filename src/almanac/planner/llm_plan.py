@@ -1,0 +1,115 @@
+"""Planning with an LLM: the prompt, the call, and one repair round for whole-plan problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from almanac.llm.base import LLMClient, LLMOutputInvalid, Message
+from almanac.planner.schemas import LLMUse, RecalledItem
+from almanac.planner.sop import SOP, SOPProblem, check_sop
+
+OPERATION = "planning"
+TEMPLATE = "sop_generator"
+
+
+def planning_messages(
+    system: str,
+    *,
+    intent: str,
+    now: datetime,
+    deadline: datetime | None,
+    context: str | None,
+    recalled: Sequence[RecalledItem],
+    skeleton: SOP | None,
+    skeleton_name: str | None,
+) -> list[Message]:
+    """The system prompt (the active template) and the request with everything recalled."""
+    lines = [f"Intent: {intent}", f"Now: {now.isoformat()}"]
+    if deadline is not None:
+        lines.append(f"Deadline for the whole plan: {deadline.isoformat()}")
+    if context:
+        lines.append(f"Context from the user: {context}")
+    if recalled:
+        lines.append("What Almanac remembers that may matter:")
+        lines.extend(f"- [{item.kind}] {item.content}" for item in recalled)
+    if skeleton is not None:
+        lines.append(
+            f"Skeleton to adapt (the library workflow {skeleton_name!r}; keep a task's id "
+            "when the task corresponds, estimates are calibrated from history afterwards "
+            "by id):"
+        )
+        lines.append(json.dumps(skeleton.model_dump(mode="json", exclude_none=True)))
+    else:
+        lines.append("No workflow in the library matches: design the plan from scratch.")
+    return [Message("system", system), Message("user", "\n".join(lines))]
+
+
+async def generate_sop(
+    llm: LLMClient,
+    messages: list[Message],
+    *,
+    prompt_version: str,
+    now: datetime,
+    deadline: datetime | None,
+    hours_per_day: float,
+) -> tuple[SOP, LLMUse, bool]:
+    """Ask for an SOP, check it as a whole, and ask once more to fix what is wrong.
+
+    Returns the plan, how the LLM was used, and whether a whole-plan repair was needed.
+    Raises `LLMOutputInvalid` (with the problems as errors) when the repair fails too, and
+    `LLMUnavailable` when the model cannot be reached.
+    """
+    result = await llm.complete_json(
+        operation=OPERATION,
+        messages=messages,
+        schema=SOP,
+        prompt_template=TEMPLATE,
+        prompt_version=prompt_version,
+    )
+    sop = result.value
+    problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
+    repaired = False
+    if problems:
+        repaired = True
+        repair = [
+            *messages,
+            Message("assistant", sop.model_dump_json(exclude_none=True)),
+            Message("user", _repair_request(problems)),
+        ]
+        result = await llm.complete_json(
+            operation=OPERATION,
+            messages=repair,
+            schema=SOP,
+            prompt_template=TEMPLATE,
+            prompt_version=prompt_version,
+        )
+        sop = result.value
+        problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
+        if problems:
+            raise LLMOutputInvalid(
+                "the LLM's plan is still inconsistent after one repair: "
+                + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                errors=[p.model_dump() for p in problems],
+            )
+    use = LLMUse(
+        used=True,
+        model=result.record.model,
+        prompt_template=TEMPLATE,
+        prompt_version=prompt_version,
+        detail=f"planned by {result.record.model}"
+        + (" after one repair of an inconsistent plan" if repaired else ""),
+    )
+    return sop, use, repaired
+
+
+def _repair_request(problems: Sequence[SOPProblem]) -> str:
+    listed = "\n".join(f"- {p.field}: {p.message}" for p in problems)
+    return (
+        "Your plan has these problems:\n"
+        f"{listed}\n"
+        "Return the whole corrected plan as JSON matching the schema: every task id unique, "
+        "depends_on naming only tasks of this plan, no dependency cycle, and a total that "
+        "fits before the deadline."
+    )

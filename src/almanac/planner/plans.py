@@ -1,0 +1,187 @@
+"""Stored plans: read, edit with a version history, approve, move along the status machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, Conflict, NotFound
+from almanac.models import Plan, ProcessTemplate, Task
+from almanac.planner.repository import PlanRepository
+from almanac.planner.schemas import (
+    ApprovedOut,
+    Calibration,
+    LLMUse,
+    PlanList,
+    PlanOut,
+    PlanStatusIn,
+    PlanUpdate,
+    PlanVersionOut,
+    RecalledItem,
+)
+from almanac.planner.sop import SOP, check_sop
+from almanac.planner.status import require_transition
+
+
+def plan_out(plan: Plan) -> PlanOut:
+    """The API shape of a plan row."""
+    meta: dict[str, Any] = plan.metadata_ or {}
+    sop = SOP.model_validate(plan.sop)
+    deadline = meta.get("deadline")
+    llm = meta.get("llm")
+    return PlanOut(
+        id=plan.id,
+        plan_title=plan.plan_title,
+        intent=plan.intent,
+        status=plan.status,
+        version=plan.version,
+        client_id=plan.client_id,
+        engagement_id=plan.engagement_id,
+        workflow_id=plan.workflow_id,
+        process_template_id=plan.process_template_id,
+        sop=sop,
+        total_hours=round(sop.total_hours(), 2),
+        source=meta.get("source"),
+        llm=LLMUse.model_validate(llm) if llm else None,
+        calibration=[Calibration.model_validate(c) for c in meta.get("calibration", [])],
+        context=[RecalledItem.model_validate(c) for c in meta.get("context", [])],
+        notes=list(meta.get("notes", [])),
+        degraded=list(meta.get("degraded", [])),
+        deadline=datetime.fromisoformat(deadline) if deadline else None,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
+
+
+class PlanService:
+    """Plan CRUD and lifecycle. Never commits."""
+
+    def __init__(self, uow: UnitOfWork, *, hours_per_day: float = 6.0) -> None:
+        self.repo = PlanRepository(uow.session)
+        self.hours_per_day = hours_per_day
+
+    async def _get(self, plan_id: int, *, for_update: bool = False) -> Plan:
+        plan = await self.repo.get(plan_id, for_update=for_update)
+        if plan is None:
+            raise NotFound(f"plan {plan_id} does not exist")
+        return plan
+
+    async def get(self, plan_id: int) -> PlanOut:
+        return plan_out(await self._get(plan_id))
+
+    async def search(
+        self, *, client_id: int | None, status: str | None, limit: int, offset: int
+    ) -> PlanList:
+        rows, total = await self.repo.page(
+            client_id=client_id, status=status, limit=limit, offset=offset
+        )
+        return PlanList(items=[plan_out(p) for p in rows], total=total)
+
+    async def update(self, plan_id: int, body: PlanUpdate) -> PlanOut:
+        """Edit a draft; the previous version is kept in the history."""
+        plan = await self._get(plan_id, for_update=True)
+        if plan.status != "draft":
+            raise Conflict(
+                f"plan {plan_id} is {plan.status}: only draft plans can be edited "
+                "(its tasks already exist once approved)"
+            )
+        if body.version is not None and body.version != plan.version:
+            raise Conflict(
+                f"plan {plan_id} is at version {plan.version}, not {body.version}: "
+                "reload it and apply your edit again"
+            )
+        if body.sop is not None:
+            deadline = (plan.metadata_ or {}).get("deadline")
+            problems = check_sop(
+                body.sop,
+                now=plan.created_at,
+                deadline=datetime.fromisoformat(deadline) if deadline else None,
+                hours_per_day=self.hours_per_day,
+            )
+            if problems:
+                raise AlmanacError(
+                    "the edited plan is inconsistent: "
+                    + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                    422,
+                    errors=[{"field": f"sop.{p.field}", "message": p.message} for p in problems],
+                )
+        await self.repo.save_version(plan, body.note)
+        if body.sop is not None:
+            plan.sop = body.sop.model_dump(mode="json")
+        plan.plan_title = body.plan_title or (body.sop.title if body.sop else plan.plan_title)
+        plan.version += 1
+        return plan_out(await self.repo.flush(plan))
+
+    async def versions(self, plan_id: int) -> list[PlanVersionOut]:
+        """Earlier versions, oldest first (the current one is the plan itself)."""
+        await self._get(plan_id)
+        return [
+            PlanVersionOut(
+                version=v.version,
+                plan_title=v.plan_title,
+                sop=v.sop,
+                status=v.status,
+                note=v.note,
+                created_at=v.created_at,
+            )
+            for v in await self.repo.versions(plan_id)
+        ]
+
+    async def approve(self, plan_id: int) -> ApprovedOut:
+        """draft → approved: the plan becomes a process template and its tasks."""
+        plan = await self._get(plan_id, for_update=True)
+        require_transition(plan.status, "approved")
+        sop = SOP.model_validate(plan.sop)
+        checklist = [
+            {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}
+            for step in sop.steps
+            for task in step.tasks
+        ]
+        template = await self.repo.add_process_template(
+            ProcessTemplate(
+                name=plan.plan_title[:255],
+                workflow_id=plan.workflow_id,
+                engagement_id=plan.engagement_id,
+                checklist=checklist,
+                status="active",
+                metadata_={"plan_id": plan.id, "plan_version": plan.version},
+            )
+        )
+        task_ids = await self.repo.add_tasks(
+            [
+                Task(
+                    process_template_id=template.id,
+                    plan_id=plan.id,
+                    plan_task_key=task.id,
+                    title=task.title,
+                    description=task.description or None,
+                    estimate_hours=task.estimate_hours,
+                    billable=task.billable,
+                    priority=task.priority,
+                    depends_on=list(task.depends_on),
+                    earliest_start=task.earliest_start,
+                    deadline=task.deadline,
+                    client_id=plan.client_id,
+                    metadata_={"step": step.id},
+                )
+                for step in sop.steps
+                for task in step.tasks
+            ]
+        )
+        plan.status = "approved"
+        plan.process_template_id = template.id
+        return ApprovedOut(
+            plan=plan_out(await self.repo.flush(plan)),
+            process_template_id=template.id,
+            task_ids=task_ids,
+        )
+
+    async def set_status(self, plan_id: int, body: PlanStatusIn) -> PlanOut:
+        """Move a plan along draft → approved → scheduled → active → completed / cancelled."""
+        if body.status == "approved":
+            return (await self.approve(plan_id)).plan
+        plan = await self._get(plan_id, for_update=True)
+        require_transition(plan.status, body.status)
+        plan.status = body.status
+        return plan_out(await self.repo.flush(plan))

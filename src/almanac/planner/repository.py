@@ -1,0 +1,263 @@
+"""SQL for plans, their versions and tasks, prompt templates, and the history planning reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import (
+    ExecutionRun,
+    Plan,
+    PlanVersion,
+    ProcessTemplate,
+    PromptTemplate,
+    ServiceBlueprint,
+    Task,
+    Workflow,
+)
+
+
+class PlanRepository:
+    """Plans, plan versions, and what approval creates."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, plan: Plan) -> Plan:
+        self.session.add(plan)
+        await self.session.flush()
+        await self.session.refresh(plan)
+        return plan
+
+    async def get(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
+        stmt = select(Plan).where(Plan.id == plan_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def page(
+        self, *, client_id: int | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[Plan], int]:
+        """A page of plans, newest first, and the total matching the filters."""
+        where = []
+        if client_id is not None:
+            where.append(Plan.client_id == client_id)
+        if status is not None:
+            where.append(Plan.status == status)
+        total = await self.session.scalar(select(func.count()).select_from(Plan).where(*where))
+        rows = await self.session.scalars(
+            select(Plan).where(*where).order_by(Plan.id.desc()).limit(limit).offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def save_version(self, plan: Plan, note: str | None) -> None:
+        """Keep the plan as it is now before it is edited."""
+        self.session.add(
+            PlanVersion(
+                plan_id=plan.id,
+                version=plan.version,
+                plan_title=plan.plan_title,
+                sop=plan.sop,
+                status=plan.status,
+                note=note,
+            )
+        )
+        await self.session.flush()
+
+    async def versions(self, plan_id: int) -> list[PlanVersion]:
+        rows = await self.session.scalars(
+            select(PlanVersion).where(PlanVersion.plan_id == plan_id).order_by(PlanVersion.version)
+        )
+        return list(rows)
+
+    async def flush(self, plan: Plan) -> Plan:
+        await self.session.flush()
+        await self.session.refresh(plan)
+        return plan
+
+    async def add_process_template(self, template: ProcessTemplate) -> ProcessTemplate:
+        self.session.add(template)
+        await self.session.flush()
+        return template
+
+    async def add_tasks(self, tasks: Sequence[Task]) -> list[int]:
+        self.session.add_all(tasks)
+        await self.session.flush()
+        return [t.id for t in tasks]
+
+
+class PromptRepository:
+    """Versioned prompt templates; one active version per name."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active(self, name: str) -> PromptTemplate | None:
+        stmt = select(PromptTemplate).where(
+            PromptTemplate.template_name == name, PromptTemplate.is_active
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def versions(self, name: str | None = None) -> list[PromptTemplate]:
+        stmt = select(PromptTemplate).order_by(PromptTemplate.template_name, PromptTemplate.id)
+        if name is not None:
+            stmt = stmt.where(PromptTemplate.template_name == name)
+        return list(await self.session.scalars(stmt))
+
+    async def lock_name(self, name: str) -> None:
+        """Serialise version changes of one template (two editors must not both get v3)."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext("prompt:" + name)))
+        )
+
+    async def add(self, template: PromptTemplate) -> PromptTemplate:
+        self.session.add(template)
+        await self.session.flush()
+        await self.session.refresh(template)
+        return template
+
+    async def deactivate_all(self, name: str) -> None:
+        await self.session.execute(
+            update(PromptTemplate)
+            .where(PromptTemplate.template_name == name, PromptTemplate.is_active)
+            .values(is_active=False)
+        )
+        await self.session.flush()
+
+    async def set_active(self, template: PromptTemplate) -> None:
+        template.is_active = True
+        await self.session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Skeleton:
+    """A workflow or blueprint that can become a plan's skeleton."""
+
+    kind: str  # "workflow" | "blueprint"
+    id: int
+    name: str
+    text: str  # what the intent is matched against
+    updated_key: str  # changes whenever the row changes (for the vector cache)
+    workflow_ids: tuple[int, ...]
+
+
+class LibraryRepository:
+    """Reads of the Pattern Ontology the planner adapts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def skeletons(self) -> list[Skeleton]:
+        """Every workflow and blueprint, with the text used to match intents."""
+        out: list[Skeleton] = []
+        workflows = await self.session.execute(
+            select(
+                Workflow.id,
+                Workflow.name,
+                Workflow.capability,
+                Workflow.metadata_,
+                Workflow.steps,
+                Workflow.updated_at,
+            )
+        )
+        for id_, name, capability, metadata, steps, updated in workflows:
+            out.append(
+                Skeleton(
+                    kind="workflow",
+                    id=id_,
+                    name=name,
+                    text=_match_text(name, capability, metadata, steps),
+                    updated_key=updated.isoformat(),
+                    workflow_ids=(id_,),
+                )
+            )
+        blueprints = await self.session.execute(
+            select(
+                ServiceBlueprint.id,
+                ServiceBlueprint.name,
+                ServiceBlueprint.description,
+                ServiceBlueprint.metadata_,
+                ServiceBlueprint.workflow_sequence,
+                ServiceBlueprint.updated_at,
+            )
+        )
+        for id_, name, description, metadata, sequence, updated in blueprints:
+            ids = tuple(int(x) for x in (sequence or []) if isinstance(x, int))
+            if not ids:
+                continue
+            text = " ".join(filter(None, [name, description, _keywords(metadata)]))
+            out.append(
+                Skeleton(
+                    kind="blueprint",
+                    id=id_,
+                    name=name,
+                    text=text,
+                    updated_key=updated.isoformat(),
+                    workflow_ids=ids,
+                )
+            )
+        return out
+
+    async def workflows(self, ids: Sequence[int]) -> dict[int, Workflow]:
+        rows = await self.session.scalars(select(Workflow).where(Workflow.id.in_(ids)))
+        return {w.id: w for w in rows}
+
+    async def workflow(self, workflow_id: int) -> Workflow | None:
+        return await self.session.get(Workflow, workflow_id)
+
+    async def run_history(self, workflow_ids: Sequence[int]) -> list[tuple[int, str, float, float]]:
+        """Completed work per task of past plans: (workflow_id, task key, estimated, actual).
+
+        A task may have several runs (paused and resumed work): their hours are summed and
+        compared with the task's estimate.
+        """
+        if not workflow_ids:
+            return []
+        actual = func.sum(ExecutionRun.actual_hours)
+        estimated = func.coalesce(Task.estimate_hours, func.max(ExecutionRun.estimated_hours))
+        stmt = (
+            select(ProcessTemplate.workflow_id, Task.plan_task_key, estimated, actual)
+            .join(Task, Task.id == ExecutionRun.task_id)
+            .join(ProcessTemplate, ProcessTemplate.id == Task.process_template_id)
+            .where(
+                ProcessTemplate.workflow_id.in_(workflow_ids),
+                ExecutionRun.status == "completed",
+                ExecutionRun.actual_hours.is_not(None),
+                Task.plan_task_key.is_not(None),
+            )
+            .group_by(ProcessTemplate.workflow_id, Task.id, Task.plan_task_key, Task.estimate_hours)
+        )
+        rows = await self.session.execute(stmt)
+        return [
+            (int(w or 0), str(key), float(est), float(act))
+            for w, key, est, act in rows
+            if est is not None and est > 0 and act is not None
+        ]
+
+
+def _keywords(metadata: dict[str, Any] | None) -> str:
+    if not metadata:
+        return ""
+    parts: list[str] = []
+    for key in ("description", "keywords", "aliases"):
+        value = metadata.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(str(v) for v in value)
+    return " ".join(parts)
+
+
+def _match_text(
+    name: str, capability: str | None, metadata: dict[str, Any] | None, steps: Any
+) -> str:
+    titles: list[str] = []
+    if isinstance(steps, list):
+        for step in steps[:20]:
+            if isinstance(step, dict) and isinstance(step.get("title"), str):
+                titles.append(step["title"])
+    return " ".join(filter(None, [name, capability or "", _keywords(metadata), ". ".join(titles)]))

@@ -1,0 +1,168 @@
+"""Request and response shapes of the Planner API (plans and prompt templates)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from almanac.planner.sop import SOP
+from almanac.planner.status import PlanStatus
+from almanac.types import AwareDatetime, Strict
+
+Intent = Annotated[str, Field(min_length=3, max_length=4000)]
+PlanSource = Literal["llm", "library"]
+
+
+class PlanIn(Strict):
+    """What to plan."""
+
+    intent: Intent
+    client_id: Annotated[int, Field(ge=1)] | None = None
+    engagement_id: Annotated[int, Field(ge=1)] | None = None
+    workflow_id: Annotated[int, Field(ge=1)] | None = None
+    deadline: AwareDatetime | None = None
+    context: Annotated[str, Field(max_length=20_000)] | None = None
+
+    @model_validator(mode="after")
+    def _intent_not_blank(self) -> PlanIn:
+        if len(self.intent.strip()) < 3:
+            raise ValueError("intent must say what to plan (at least 3 characters)")
+        return self
+
+
+class Calibration(BaseModel):
+    """One estimate changed from history."""
+
+    task_id: str
+    from_hours: float
+    to_hours: float
+    ratio: float
+    runs: int
+    basis: Literal["task", "workflow"]
+    reason: str
+
+
+class RecalledItem(BaseModel):
+    """A memory or fact the plan was made with."""
+
+    kind: str
+    id: int
+    content: str
+    score: float | None = None
+
+
+class LLMUse(BaseModel):
+    """Whether and how an LLM produced the plan."""
+
+    used: bool
+    model: str | None = None
+    prompt_template: str | None = None
+    prompt_version: str | None = None
+    detail: str
+
+
+class PlanOut(BaseModel):
+    """A stored plan."""
+
+    id: int
+    plan_title: str
+    intent: str
+    status: PlanStatus
+    version: int
+    client_id: int | None
+    engagement_id: int | None
+    workflow_id: int | None
+    process_template_id: int | None
+    sop: SOP
+    total_hours: float
+    source: PlanSource | None = None
+    llm: LLMUse | None = None
+    calibration: list[Calibration] = Field(default_factory=list)
+    context: list[RecalledItem] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    degraded: list[str] = Field(default_factory=list)
+    deadline: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlanList(BaseModel):
+    items: list[PlanOut]
+    total: int
+
+
+class PlanUpdate(Strict):
+    """An edit: a new title and/or SOP. `version` guards against overwriting someone's edit."""
+
+    plan_title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    sop: SOP | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    version: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PlanUpdate:
+        if self.plan_title is None and self.sop is None:
+            raise ValueError("give plan_title and/or sop to change")
+        return self
+
+
+class PlanStatusIn(Strict):
+    status: Literal["approved", "active", "completed", "cancelled"]
+
+
+class PlanVersionOut(BaseModel):
+    version: int
+    plan_title: str
+    sop: dict[str, Any]
+    status: str
+    note: str | None
+    created_at: datetime
+
+
+class ApprovedOut(BaseModel):
+    """The approved plan and what approval created."""
+
+    plan: PlanOut
+    process_template_id: int
+    task_ids: list[int]
+
+
+class PromptVersionIn(Strict):
+    content: Annotated[str, Field(min_length=20, max_length=50_000)]
+    activate: bool = False
+
+
+class PromptOut(BaseModel):
+    template_name: str
+    template_type: str
+    version: str
+    is_active: bool
+    content: str
+    created_at: datetime
+
+
+class PromptSummary(BaseModel):
+    template_name: str
+    template_type: str
+    active_version: str | None
+    versions: list[str]
+
+
+class UsageRow(BaseModel):
+    operation: str
+    model: str
+    calls: int
+    failed: int
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+    mean_latency_ms: float
+
+
+class UsageOut(BaseModel):
+    since: datetime
+    rows: list[UsageRow]
+    planning_calls_today: int
+    daily_planning_cap: int

@@ -1,0 +1,343 @@
+"""From an intent to a draft plan: recall, match the library, plan (LLM or not), check, store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable
+from almanac.llm.repository import LLMCallRepository
+from almanac.memory.schemas import FactsQuery, RecallQuery
+from almanac.models import Plan
+from almanac.planner import llm_plan
+from almanac.planner.calibration import calibrate
+from almanac.planner.matching import Match, rank
+from almanac.planner.plans import plan_out
+from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
+from almanac.planner.schemas import Calibration, LLMUse, PlanIn, PlanOut, RecalledItem
+from almanac.planner.skeleton import Part, build_skeleton, with_deadline
+from almanac.planner.sop import SOP, check_sop
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+
+class Skeleton:
+    """The library's contribution to a plan: the SOP and where its tasks came from."""
+
+    def __init__(
+        self,
+        name: str,
+        workflow_id: int | None,
+        sop: SOP,
+        origin: dict[str, tuple[int, str]],
+        score: float | None,
+    ) -> None:
+        self.name = name
+        self.workflow_id = workflow_id
+        self.sop = sop
+        self.origin = origin
+        self.score = score
+
+
+class PlannerService:
+    """Makes plans. Never commits: the request (or the CLI's unit of work) does."""
+
+    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+        self.uow = uow
+        self.state = state
+        self.settings = state.settings.planner
+        self.plans = PlanRepository(uow.session)
+        self.library = LibraryRepository(uow.session)
+        self.prompts = PromptRepository(uow.session)
+
+    async def plan(self, body: PlanIn) -> PlanOut:
+        """Store a draft plan for `body.intent` and return it."""
+        now = datetime.now(UTC)
+        if body.deadline is not None and body.deadline <= now:
+            raise ValidationFailed("deadline is in the past", field="deadline")
+        notes: list[str] = []
+        degraded: list[str] = []
+        recalled = await self._recall(body, degraded)
+        skeleton, candidates = await self._skeleton(body)
+        llm = self.state.llm
+        sop: SOP | None = None
+        use: LLMUse
+        source = "library"
+        if llm is not None:
+            try:
+                sop, use = await self._with_llm(body, now, recalled, skeleton)
+                source = "llm"
+            except (LLMUnavailable, LLMOutputInvalid) as exc:
+                if skeleton is None:
+                    raise
+                degraded.append("llm")
+                use = LLMUse(
+                    used=False,
+                    detail=f"the LLM failed ({exc.message}); planned from the library instead",
+                )
+                notes.append(use.detail)
+        else:
+            use = LLMUse(
+                used=False, detail="no LLM is configured: planned from the workflow library"
+            )
+        if sop is None:
+            if skeleton is None:
+                raise _no_match(body.intent, candidates)
+            sop = skeleton.sop
+            what = f"the library workflow {skeleton.name!r}"
+            if skeleton.score is not None:
+                what += f" (match {skeleton.score:.2f})"
+            notes.append(
+                f"No LLM was used: this plan is {what}, "
+                "adapted to the deadline and calibrated from history."
+            )
+        sop, calibration = await self._calibrate(sop, skeleton)
+        sop = with_deadline(sop, body.deadline)
+        problems = check_sop(
+            sop, now=now, deadline=body.deadline, hours_per_day=self.settings.hours_per_day
+        )
+        if problems:
+            raise AlmanacError(
+                "the plan cannot be stored: "
+                + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                422,
+                errors=[p.model_dump() for p in problems],
+            )
+        if calibration:
+            notes.append(
+                f"{len(calibration)} estimate(s) adjusted from past execution runs "
+                f"({sum(c.to_hours - c.from_hours for c in calibration):+g} h in total)."
+            )
+        plan = await self.plans.add(
+            Plan(
+                plan_title=sop.title,
+                intent=body.intent,
+                sop=sop.model_dump(mode="json"),
+                client_id=body.client_id,
+                engagement_id=body.engagement_id,
+                workflow_id=skeleton.workflow_id if skeleton else None,
+                status="draft",
+                metadata_={
+                    "source": source,
+                    "llm": use.model_dump(),
+                    "calibration": [c.model_dump() for c in calibration],
+                    "context": [r.model_dump() for r in recalled],
+                    "notes": notes,
+                    "degraded": degraded,
+                    "deadline": body.deadline.isoformat() if body.deadline else None,
+                    "user_context": body.context,
+                    "skeleton": (
+                        {
+                            "name": skeleton.name,
+                            "workflow_id": skeleton.workflow_id,
+                            "score": skeleton.score,
+                        }
+                        if skeleton
+                        else None
+                    ),
+                },
+            )
+        )
+        return plan_out(plan)
+
+    async def _recall(self, body: PlanIn, degraded: list[str]) -> list[RecalledItem]:
+        """Preferences, facts about the client, related memories and similar past plans."""
+        k = self.settings.recall_k
+        if k == 0:
+            return []
+        memory = self.state.memory_client()
+        calls = [
+            memory.recall(RecallQuery(query=body.intent[:2000], k=k, client_id=body.client_id)),
+            memory.facts(FactsQuery(fact_type="preference", limit=k)),
+            memory.facts(FactsQuery(fact_type="constraint", limit=k)),
+        ]
+        if body.client_id is not None:
+            calls.append(
+                memory.facts(
+                    FactsQuery(subject_type="client", subject_id=str(body.client_id), limit=k)
+                )
+            )
+        try:
+            recall, *fact_lists = await asyncio.gather(*calls)
+        except AlmanacError as exc:
+            # Planning goes on without memory; the plan says what it missed.
+            logger.warning("recall for planning failed: %s", exc.message)
+            degraded.append("memory")
+            return []
+        items: dict[tuple[str, int], RecalledItem] = {}
+        for facts in fact_lists:
+            for fact in facts:  # type: ignore[attr-defined]
+                items[("fact", fact.id)] = RecalledItem(
+                    kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content
+                )
+        for hit in recall.results:  # type: ignore[attr-defined]
+            items.setdefault(
+                (hit.kind, hit.id),
+                RecalledItem(
+                    kind=hit.kind, id=hit.id, content=hit.content, score=round(hit.score, 4)
+                ),
+            )
+        return list(items.values())[: 3 * k]
+
+    async def _skeleton(self, body: PlanIn) -> tuple[Skeleton | None, list[Match]]:
+        if body.workflow_id is not None:
+            workflow = await self.library.workflow(body.workflow_id)
+            if workflow is None:
+                raise NotFound(
+                    f"workflow {body.workflow_id} does not exist",
+                    errors=[{"field": "workflow_id", "message": "no such workflow"}],
+                )
+            sop, origin = build_skeleton(
+                _title(workflow.name, body.intent),
+                _summary(workflow.metadata_),
+                [Part(workflow.id, workflow.name, workflow.steps)],
+            )
+            return Skeleton(workflow.name, workflow.id, sop, origin, None), []
+        candidates = await rank(self.state.embedder, body.intent, await self.library.skeletons())
+        if not candidates or candidates[0].score < self.settings.match_threshold:
+            return None, candidates
+        best = candidates[0].skeleton
+        workflows = await self.library.workflows(best.workflow_ids)
+        parts = [
+            Part(w, workflows[w].name, workflows[w].steps)
+            for w in best.workflow_ids
+            if w in workflows
+        ]
+        if not parts:
+            return None, candidates
+        sop, origin = build_skeleton(_title(best.name, body.intent), "", parts)
+        workflow_id = best.id if best.kind == "workflow" else None
+        return Skeleton(best.name, workflow_id, sop, origin, candidates[0].score), candidates
+
+    async def _with_llm(
+        self, body: PlanIn, now: datetime, recalled: list[RecalledItem], skeleton: Skeleton | None
+    ) -> tuple[SOP, LLMUse]:
+        assert self.state.llm is not None
+        await self._check_cap(now)
+        template = await self.prompts.active(llm_plan.TEMPLATE)
+        if template is None:
+            raise ValidationFailed(
+                f"no active {llm_plan.TEMPLATE!r} prompt template: activate a version",
+                field="prompt_templates",
+            )
+        messages = llm_plan.planning_messages(
+            template.content,
+            intent=body.intent,
+            now=now,
+            deadline=body.deadline,
+            context=body.context,
+            recalled=recalled,
+            skeleton=skeleton.sop if skeleton else None,
+            skeleton_name=skeleton.name if skeleton else None,
+        )
+        sop, use, _ = await llm_plan.generate_sop(
+            self.state.llm,
+            messages,
+            prompt_version=template.version,
+            now=now,
+            deadline=body.deadline,
+            hours_per_day=self.settings.hours_per_day,
+        )
+        return sop, use
+
+    async def _check_cap(self, now: datetime) -> None:
+        """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)."""
+        cap = self.state.settings.llm.daily_planning_cap
+        zone = ZoneInfo(self.state.settings.timezone)
+        local = now.astimezone(zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
+        if used >= cap:
+            reset = midnight + timedelta(days=1)
+            wait = max(1, int((reset - local).total_seconds()))
+            raise RateLimited(
+                f"the daily cap of {cap} planning calls to the LLM is reached ({used} today); "
+                f"it resets at midnight ({self.state.settings.timezone}). Raise "
+                "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id",
+                headers={"Retry-After": str(wait)},
+            )
+
+    async def _calibrate(
+        self, sop: SOP, skeleton: Skeleton | None
+    ) -> tuple[SOP, list[Calibration]]:
+        if skeleton is None or not skeleton.origin:
+            return sop, []
+        workflow_ids = sorted({w for w, _ in skeleton.origin.values()})
+        history = await self.library.run_history(workflow_ids)
+        if not history:
+            return sop, []
+        out: list[Calibration] = []
+        for workflow_id in workflow_ids:
+            own = [(key, est, act) for w, key, est, act in history if w == workflow_id]
+            key_of = {tid: key for tid, (w, key) in skeleton.origin.items() if w == workflow_id}
+            part_ids = set(key_of)
+            # Calibrate only this workflow's tasks; the others pass through unchanged.
+            sub = _restrict(sop, part_ids)
+            if sub is None or not own:
+                continue
+            adjusted, changes = calibrate(
+                sub,
+                own,
+                key_of=key_of,
+                min_runs=self.settings.calibration_min_runs,
+                threshold=self.settings.calibration_threshold,
+            )
+            new_hours = {t.id: t.estimate_hours for t in adjusted.tasks()}
+            sop = _set_hours(sop, new_hours)
+            out.extend(changes)
+        return sop, out
+
+
+def _restrict(sop: SOP, ids: set[str]) -> SOP | None:
+    steps = []
+    for step in sop.steps:
+        tasks = [t for t in step.tasks if t.id in ids]
+        if tasks:
+            steps.append(step.model_copy(update={"tasks": tasks}))
+    return sop.model_copy(update={"steps": steps}) if steps else None
+
+
+def _set_hours(sop: SOP, hours: dict[str, float]) -> SOP:
+    steps = [
+        step.model_copy(
+            update={
+                "tasks": [
+                    t.model_copy(update={"estimate_hours": hours.get(t.id, t.estimate_hours)})
+                    for t in step.tasks
+                ]
+            }
+        )
+        for step in sop.steps
+    ]
+    return sop.model_copy(update={"steps": steps})
+
+
+def _title(name: str, intent: str) -> str:
+    short = " ".join(intent.split())
+    if len(short) > 120:
+        short = short[:117] + "..."
+    return f"{name}: {short}"
+
+
+def _summary(metadata: dict[str, object] | None) -> str:
+    value = (metadata or {}).get("description")
+    return value if isinstance(value, str) else ""
+
+
+def _no_match(intent: str, candidates: list[Match]) -> AlmanacError:
+    near = ", ".join(f"{m.skeleton.name!r} ({m.score:.2f})" for m in candidates[:3])
+    hint = f" The closest were {near}." if near else " The workflow library is empty."
+    return AlmanacError(
+        "No workflow in the library matches this intent and no LLM is configured."
+        + hint
+        + " Add a workflow (POST /api/v1/planner/workflows, or `almanac workflows import` for "
+        "the starter library), name one with workflow_id, or configure an LLM "
+        "(ALMANAC_LLM__PROVIDER=openai with ALMANAC_LLM__BASE_URL and ALMANAC_LLM__MODEL).",
+        422,
+        errors=[{"field": "intent", "message": "no matching workflow and no LLM configured"}],
+    )

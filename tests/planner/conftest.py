@@ -1,0 +1,156 @@
+"""Planner fixtures: a small workflow library in the test's transaction, and an LLM-backed app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from openai import AsyncOpenAI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.app import create_app
+from almanac.db.uow import UnitOfWork
+from almanac.deps import get_state, get_uow
+from almanac.llm.base import LLMCallRecord
+from almanac.llm.openai_compat import OpenAICompatibleLLM
+from almanac.llm.repository import LLMCallRepository
+from almanac.models import Workflow
+from almanac.state import AppState
+from tests.doubles.openai_chat import FakeChatServer
+
+
+def task(id: str, title: str, hours: float, *deps: str, billable: bool = True) -> dict[str, Any]:
+    return {
+        "id": id,
+        "title": title,
+        "estimate_hours": hours,
+        "depends_on": list(deps),
+        "billable": billable,
+        "priority": 2,
+    }
+
+
+ONBOARDING = [
+    {
+        "id": "setup",
+        "title": "Set up the engagement",
+        "tasks": [
+            task("contract", "Send contract and invoice", 1.0, billable=False),
+            task("kickoff", "Kickoff call with the client", 1.5, "contract"),
+        ],
+    },
+    {
+        "id": "access",
+        "title": "Access and audit",
+        "tasks": [
+            task("accounts", "Collect tool access and accounts", 1.0, "kickoff"),
+            task("audit", "Audit the current marketing stack", 4.0, "accounts"),
+        ],
+    },
+]
+
+NEWSLETTER = [
+    {
+        "id": "launch",
+        "title": "Launch",
+        "tasks": [
+            task("platform", "Choose and configure the newsletter platform", 2.0),
+            task("template", "Design the email template", 3.0, "platform"),
+            task("first-issue", "Write and send the first issue", 4.0, "template"),
+        ],
+    }
+]
+
+
+@pytest.fixture
+async def library(db_session: AsyncSession) -> dict[str, Workflow]:
+    """Two workflows, rolled back with the test."""
+    rows = {
+        "onboarding": Workflow(
+            name="Client onboarding",
+            capability="delivery",
+            steps=ONBOARDING,
+            metadata_={"keywords": ["onboard a new client", "kickoff", "new engagement"]},
+        ),
+        "newsletter": Workflow(
+            name="Newsletter launch",
+            capability="growth",
+            steps=NEWSLETTER,
+            metadata_={"keywords": ["email newsletter", "launch a newsletter"]},
+        ),
+    }
+    db_session.add_all(rows.values())
+    await db_session.flush()
+    return rows
+
+
+class SessionRecorder:
+    """Writes LLM call records into the test's transaction, so they roll back with it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.records: list[LLMCallRecord] = []
+
+    async def record(self, record: LLMCallRecord) -> None:
+        self.records.append(record)
+        await LLMCallRepository(self.session).add(record)
+
+
+@pytest.fixture
+def chat() -> Iterator[FakeChatServer]:
+    with FakeChatServer() as server:
+        yield server
+
+
+@pytest.fixture
+def recorder(db_session: AsyncSession) -> SessionRecorder:
+    return SessionRecorder(db_session)
+
+
+@pytest.fixture
+async def llm_state(
+    state: AppState, chat: FakeChatServer, recorder: SessionRecorder
+) -> AsyncIterator[AppState]:
+    """The app state with an LLM: the real `openai` SDK talking to the chat double."""
+    sdk = AsyncOpenAI(base_url=chat.base_url, api_key="sk-test", timeout=5.0)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    llm = OpenAICompatibleLLM(
+        client=sdk,
+        model="fake-chat",
+        recorder=recorder,
+        timeout_seconds=1.0,
+        max_retries=2,
+        sleep=no_sleep,
+        breaker_failures=50,
+    )
+    yield replace(state, llm=llm)
+    await sdk.close()
+
+
+@pytest.fixture
+async def llm_client(
+    llm_state: AppState, db_session: AsyncSession
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The full app over HTTP with an LLM configured; requests share the test's transaction."""
+    app = create_app(state=llm_state)
+
+    async def test_uow() -> AsyncIterator[UnitOfWork]:
+        unit = UnitOfWork(db_session)
+        try:
+            yield unit
+        except BaseException:
+            await unit.rollback()
+            raise
+        await unit.commit()
+
+    app.dependency_overrides[get_state] = lambda: llm_state
+    app.dependency_overrides[get_uow] = test_uow
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
+        yield c

@@ -1,0 +1,75 @@
+"""Whole-plan checks: the things an LLM gets wrong with every field valid."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from almanac.planner.sop import SOP, check_sop, find_cycle, working_hours_between
+
+
+def sop(*tasks: dict[str, object]) -> SOP:
+    return SOP.model_validate(
+        {"title": "t", "steps": [{"id": "s", "title": "S", "tasks": list(tasks)}]}
+    )
+
+
+def t(id: str, hours: float = 1.0, *deps: str) -> dict[str, object]:
+    return {"id": id, "title": id.upper(), "estimate_hours": hours, "depends_on": list(deps)}
+
+
+def test_a_consistent_plan_has_no_problems() -> None:
+    assert check_sop(sop(t("a"), t("b", 2, "a"), t("c", 1, "a", "b"))) == []
+
+
+def test_duplicate_ids_are_named_with_both_places() -> None:
+    problems = check_sop(sop(t("a"), t("a")))
+    assert [p.field for p in problems] == ["steps[0].tasks[1].id"]
+    assert "steps[0].tasks[0]" in problems[0].message
+
+
+def test_unknown_dependency_and_self_dependency() -> None:
+    problems = check_sop(sop(t("a", 1, "ghost"), t("b", 1, "b")))
+    messages = " | ".join(p.message for p in problems)
+    assert "'ghost', which is not a task of this plan" in messages
+    assert "cannot depend on itself" in messages
+
+
+def test_cycle_is_reported_as_a_path() -> None:
+    problems = check_sop(sop(t("a", 1, "c"), t("b", 1, "a"), t("c", 1, "b")))
+    assert len(problems) == 1
+    assert problems[0].message.startswith("dependency cycle: ")
+    path = problems[0].message.removeprefix("dependency cycle: ").split(" -> ")
+    assert path[0] == path[-1] and set(path) == {"a", "b", "c"}
+
+
+def test_find_cycle_none_on_a_dag() -> None:
+    assert find_cycle({"a": [], "b": ["a"], "c": ["a", "b"]}) is None
+
+
+def test_total_must_fit_before_the_deadline() -> None:
+    monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    friday_evening = monday + timedelta(days=4, hours=8)
+    # Five working days at 6 h = 30 h.
+    assert working_hours_between(monday, friday_evening, 6.0) == 30.0
+    assert check_sop(sop(t("a", 30)), now=monday, deadline=friday_evening) == []
+    problems = check_sop(sop(t("a", 20), t("b", 11)), now=monday, deadline=friday_evening)
+    assert [p.field for p in problems] == ["deadline"]
+    assert "31 h" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"estimate_hours": 0},
+        {"estimate_hours": -1},
+        {"id": "has space"},
+        {"priority": 9},
+        {"deadline": "2026-11-23T09:00:00"},
+    ],
+)
+def test_field_level_nonsense_is_rejected_by_the_schema(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        sop({**t("a"), **bad})
