@@ -1,0 +1,130 @@
+"""Plans after creation: edits with history, approval, and the status machine."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import ProcessTemplate, Task, Workflow
+
+PLAN = "/api/v1/planner/plan"
+
+
+async def new_plan(client: httpx.AsyncClient, **extra: Any) -> dict[str, Any]:
+    r = await client.post(PLAN, json={"intent": "onboard a new client", **extra})
+    assert r.status_code == 201, r.text
+    plan: dict[str, Any] = r.json()
+    return plan
+
+
+async def test_edit_keeps_a_version_history(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    sop = plan["sop"]
+    sop["steps"][0]["tasks"][0]["estimate_hours"] = 2.5
+    r = await client.put(
+        f"/api/v1/planner/plans/{plan['id']}",
+        json={"sop": sop, "note": "contract takes longer", "version": 1},
+    )
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert edited["version"] == 2
+    assert edited["total_hours"] == plan["total_hours"] + 1.5
+    versions = (await client.get(f"/api/v1/planner/plans/{plan['id']}/versions")).json()
+    assert [v["version"] for v in versions] == [1]
+    assert versions[0]["note"] == "contract takes longer"
+    assert versions[0]["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 1.0
+
+    # A stale version number is refused instead of overwriting the newer edit.
+    r = await client.put(
+        f"/api/v1/planner/plans/{plan['id']}", json={"plan_title": "x", "version": 1}
+    )
+    assert r.status_code == 409
+
+
+async def test_an_inconsistent_edit_is_refused(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][0]["depends_on"] = ["audit"]  # contract -> audit -> ... -> contract
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+    assert r.status_code == 422
+    assert "dependency cycle" in r.json()["detail"]
+    after = (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()
+    assert after["version"] == 1 and after["sop"] == plan["sop"]
+
+
+async def test_approve_creates_the_process_template_and_tasks(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    plan = await new_plan(client)
+    r = await client.post(f"/api/v1/planner/plans/{plan['id']}/approve")
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["plan"]["status"] == "approved"
+    template = await db_session.get(ProcessTemplate, out["process_template_id"])
+    assert template is not None and template.workflow_id == library["onboarding"].id
+    assert [c["id"] for c in template.checklist] == ["contract", "kickoff", "accounts", "audit"]
+    tasks = (await db_session.scalars(select(Task).where(Task.plan_id == plan["id"]))).all()
+    assert sorted(t.id for t in tasks) == sorted(out["task_ids"])
+    by_key = {t.plan_task_key: t for t in tasks}
+    assert by_key["kickoff"].depends_on == ["contract"]
+    assert by_key["audit"].estimate_hours == 4.0
+    assert all(t.process_template_id == template.id for t in tasks)
+
+
+@pytest.mark.parametrize(
+    ("moves", "last_status"),
+    [
+        (["active"], 409),  # draft cannot skip to active
+        (["approved", "approved"], 409),  # approving twice
+        (["cancelled", "approved"], 409),  # cancelled is final
+        (["approved", "completed"], 409),
+        (["approved", "cancelled"], 200),
+    ],
+)
+async def test_status_moves_only_along_the_machine(
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+    moves: list[str],
+    last_status: int,
+) -> None:
+    plan = await new_plan(client)
+    codes = []
+    for move in moves:
+        r = await client.post(f"/api/v1/planner/plans/{plan['id']}/status", json={"status": move})
+        codes.append(r.status_code)
+    assert codes[:-1] == [200] * (len(moves) - 1)
+    assert codes[-1] == last_status
+
+
+async def test_only_drafts_can_be_edited(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    await client.post(f"/api/v1/planner/plans/{plan['id']}/approve")
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"plan_title": "new"})
+    assert r.status_code == 409
+    assert "only draft plans" in r.json()["detail"]
+
+
+async def test_list_filters_and_missing_plan(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    a = await new_plan(client, client_id=7)
+    b = await new_plan(client, client_id=8)
+    await client.post(f"/api/v1/planner/plans/{b['id']}/approve")
+    r = await client.get("/api/v1/planner/plans", params={"client_id": 7})
+    assert [p["id"] for p in r.json()["items"]] == [a["id"]]
+    r = await client.get("/api/v1/planner/plans", params={"status": "approved"})
+    assert [p["id"] for p in r.json()["items"]] == [b["id"]]
+    assert (await client.get("/api/v1/planner/plans", params={"status": "nope"})).status_code == 422
+    assert (await client.get("/api/v1/planner/plans/999999999")).status_code == 404
+    assert (await client.get("/api/v1/planner/plans/0")).status_code == 422
