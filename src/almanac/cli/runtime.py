@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import typer
@@ -46,6 +46,54 @@ async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[Me
         yield LocalMemoryClient(state)
     finally:
         await state.close()
+
+
+async def _serves(url: str, service: str) -> bool:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
+            response = await client.get("/health")
+            return service in response.json().get("services", [])
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+@asynccontextmanager
+async def api_client(
+    settings: Settings, url: str | None, service: str = "planner"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the API: the running server when one answers, else the app
+    in-process (same routes, same validation, same errors) over an ASGI transport."""
+    target = server_url(settings, url)
+    if url is not None or await _serves(target, service):
+        async with httpx.AsyncClient(base_url=target, timeout=120) as client:
+            yield client
+        return
+    from almanac.app import create_app
+    from almanac.deps import get_state
+
+    async with local_state(settings) as state:
+        app = create_app(state=state)
+        app.dependency_overrides[get_state] = lambda: state
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://almanac.local", timeout=120
+        ) as client:
+            yield client
+
+
+def answer(response: httpx.Response) -> Any:
+    """The JSON body of a successful response; a problem becomes an `AlmanacError`."""
+    if response.status_code < 400:
+        return response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        raise AlmanacError(response.text or response.reason_phrase, response.status_code) from None
+    detail = body.get("detail") or body.get("title") or response.reason_phrase
+    fields = [f"{e['field']}: {e['message']}" for e in body.get("errors", []) if e.get("field")]
+    if fields and not any(f in str(detail) for f in fields):
+        detail = f"{detail} ({'; '.join(fields)})"
+    raise AlmanacError(str(detail), response.status_code)
 
 
 @asynccontextmanager

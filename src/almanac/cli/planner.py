@@ -1,0 +1,138 @@
+"""`almanac plan`, `almanac plans`, `almanac approve`: planning from the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from almanac.cli.runtime import answer, api_client, run
+from almanac.config import Settings
+
+console = Console()
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="API URL (default: a running local server if any)")
+]
+
+
+def _hours(value: float) -> str:
+    return f"{value:g} h"
+
+
+def plan_tree(plan: dict[str, Any]) -> Tree:
+    """A plan as a readable tree: steps, then tasks with estimate, dependencies and flags."""
+    head = f"[bold]{plan['plan_title']}[/bold]  #{plan['id']} · {plan['status']} · "
+    head += _hours(plan["total_hours"])
+    tree = Tree(head)
+    calibrated = {c["task_id"]: c for c in plan.get("calibration", [])}
+    for step in plan["sop"]["steps"]:
+        hours = sum(t["estimate_hours"] for t in step["tasks"])
+        branch = tree.add(f"[cyan]{step['title']}[/cyan] ({_hours(hours)})")
+        for task in step["tasks"]:
+            line = f"{task['id']}: {task['title']} · {_hours(task['estimate_hours'])}"
+            if task["id"] in calibrated:
+                line += f" [yellow](was {_hours(calibrated[task['id']]['from_hours'])})[/yellow]"
+            if task.get("billable"):
+                line += " · billable"
+            if task.get("depends_on"):
+                line += f" · after {', '.join(task['depends_on'])}"
+            branch.add(line)
+    return tree
+
+
+def _print_notes(plan: dict[str, Any]) -> None:
+    for note in plan.get("notes", []):
+        console.print(f"[dim]note:[/dim] {note}")
+    for change in plan.get("calibration", []):
+        console.print(f"[dim]calibrated {change['task_id']}:[/dim] {change['reason']}")
+    if plan.get("degraded"):
+        console.print(f"[yellow]degraded:[/yellow] {', '.join(plan['degraded'])}")
+
+
+def plan(
+    intent: Annotated[str, typer.Argument(help="What you want to get done")],
+    client_id: Annotated[int | None, typer.Option("--client")] = None,
+    engagement_id: Annotated[int | None, typer.Option("--engagement")] = None,
+    workflow_id: Annotated[int | None, typer.Option("--workflow")] = None,
+    deadline: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    context: Annotated[str | None, typer.Option(help="Anything the plan should know")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Turn an intent into a draft plan and print it as a tree."""
+    body = {
+        "intent": intent,
+        "client_id": client_id,
+        "engagement_id": engagement_id,
+        "workflow_id": workflow_id,
+        "deadline": deadline,
+        "context": context,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+
+    async def go() -> Any:
+        async with api_client(Settings(), url) as client:
+            return answer(await client.post("/api/v1/planner/plan", json=body))
+
+    out = run(go)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    console.print(plan_tree(out))
+    _print_notes(out)
+    console.print(f"approve with: [bold]almanac approve {out['id']}[/bold]")
+
+
+def plans(
+    status: Annotated[str | None, typer.Option(help="draft, approved, scheduled, ...")] = None,
+    client_id: Annotated[int | None, typer.Option("--client")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    url: UrlOpt = None,
+) -> None:
+    """List plans, newest first."""
+    params: dict[str, Any] = {"limit": limit}
+    if status:
+        params["status"] = status
+    if client_id is not None:
+        params["client_id"] = client_id
+
+    async def go() -> Any:
+        async with api_client(Settings(), url) as client:
+            return answer(await client.get("/api/v1/planner/plans", params=params))
+
+    out = run(go)
+    table = Table(title=f"plans ({out['total']})")
+    for col in ("#", "status", "hours", "source", "created", "title"):
+        table.add_column(col, overflow="fold")
+    for p in out["items"]:
+        table.add_row(
+            str(p["id"]),
+            p["status"],
+            f"{p['total_hours']:g}",
+            p.get("source") or "",
+            p["created_at"][:16].replace("T", " "),
+            p["plan_title"],
+        )
+    console.print(table)
+
+
+def approve(
+    plan_id: Annotated[int, typer.Argument(min=1, help="The plan to approve")],
+    url: UrlOpt = None,
+) -> None:
+    """Approve a draft plan: it becomes a process template with tasks, ready to schedule."""
+
+    async def go() -> Any:
+        async with api_client(Settings(), url) as client:
+            return answer(await client.post(f"/api/v1/planner/plans/{plan_id}/approve"))
+
+    out = run(go)
+    console.print(
+        f"plan #{plan_id} approved: process template #{out['process_template_id']}, "
+        f"{len(out['task_ids'])} tasks. Schedule with: almanac schedule {plan_id}"
+    )

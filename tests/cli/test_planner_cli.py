@@ -1,0 +1,81 @@
+"""`almanac plan`, `plans`, `approve` end to end (in-process: no server answering)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from almanac.cli import planner as planner_cli
+from almanac.cli.main import app
+from almanac.db.engine import create_engine, create_sessionmaker
+from almanac.models import Workflow
+from almanac.state import AppState
+from tests.planner.conftest import ONBOARDING
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _add_workflow(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            session.add(
+                Workflow(
+                    name="Client onboarding",
+                    capability="delivery",
+                    steps=ONBOARDING,
+                    metadata_={"keywords": ["onboard a new client"]},
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    monkeypatch.setattr(planner_cli, "console", Console(width=200))
+    asyncio.run(_add_workflow(pg_url))
+    return committed_state
+
+
+def test_plan_prints_a_tree_then_approve_and_list(cli_env: AppState) -> None:
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Client onboarding: Onboard Acme as a new client" in out
+    assert "Access and audit" in out and "audit: Audit the current marketing stack · 4 h" in out
+    assert "after accounts" in out
+    assert "No LLM was used" in out
+    plan_id = out.split("almanac approve ")[1].split()[0]
+
+    result = runner.invoke(app, ["approve", plan_id])
+    assert result.exit_code == 0, result.output
+    assert f"plan #{plan_id} approved" in result.output and "4 tasks" in result.output
+
+    result = runner.invoke(app, ["plans", "--status", "approved"])
+    assert result.exit_code == 0, result.output
+    assert "approved" in result.output and "7.5" in result.output
+
+    result = runner.invoke(app, ["approve", plan_id])
+    assert result.exit_code == 2
+    assert "cannot become approved" in result.output
+
+
+def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:
+    result = runner.invoke(app, ["plan", "repaint the garden shed in dark green"])
+    assert result.exit_code == 2
+    assert "No workflow in the library matches" in result.output
