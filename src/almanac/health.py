@@ -74,10 +74,33 @@ async def _embedder(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
 
 
+async def _llm(state: AppState) -> DependencyStatus:
+    if state.llm is None:
+        return DependencyStatus(
+            status="not_configured",
+            required=False,
+            detail="no LLM configured: planning and reflection run deterministically",
+        )
+    try:
+        _, ms = await _timed(state.llm.check())
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{detail[:250]}; planning falls back to the workflow library",
+        )
+    return DependencyStatus(
+        status="ok", required=False, detail=state.llm.model_for("planning"), latency_ms=ms
+    )
+
+
 async def check_health(state: AppState, services: list[str]) -> HealthOut:
     """Probe every dependency concurrently."""
-    db, cache, emb = await asyncio.gather(_database(state), _cache(state), _embedder(state))
-    deps = {"database": db, "cache": cache, "embedder": emb}
+    db, cache, emb, llm = await asyncio.gather(
+        _database(state), _cache(state), _embedder(state), _llm(state)
+    )
+    deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm}
     if any(d.required and d.status == "down" for d in deps.values()):
         overall: Literal["ok", "degraded", "down"] = "down"
     elif any(d.status in ("degraded", "down") for d in deps.values()):
