@@ -10,9 +10,11 @@ from typing import Literal, TypedDict
 from fastapi import FastAPI
 
 from almanac import __version__, problems
+from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
 from almanac.health import router as health_router
 from almanac.memory.endpoints import router as memory_router
+from almanac.oauth.endpoints import router as oauth_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.state import AppState, build_state
 
@@ -57,4 +59,6 @@ def create_app(
         app.include_router(memory_router)
     if "planner" in chosen:
         app.include_router(planner_router)
+        app.include_router(calendar_router)
+        app.include_router(oauth_router)
     return app

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from almanac.cli import planner as planner_cli
+from almanac.cli.calendar import calendar_app
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.config import Settings
@@ -24,6 +25,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(memory_app, name="memory")
+app.add_typer(calendar_app, name="calendar")
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)
 app.command()(planner_cli.approve)

@@ -64,7 +64,7 @@ Answer only with JSON matching the schema.""",
         "extraction",
         """You extract durable facts from a memory: preferences, constraints, facts about
 clients and projects, and patterns. Return only facts that will still be true next week,
-each with a type (preference, constraint, client_info, project_info, pattern), a subject,
+each with a type (preference, constraint, identity, pattern, result), a subject,
 the fact in one sentence, a category when it replaces an earlier fact of the same kind,
 and a confidence between 0 and 1. Return an empty list when nothing durable is said.
 Answer only with JSON matching the schema.""",

@@ -1,0 +1,146 @@
+"""HTTP routes of the built-in calendar under /api/v1/calendar.
+
+These are the built-in calendar's own API: they read and write `calendar_entries` whichever
+provider scheduling is configured to use.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import SecretStr
+
+from almanac.calendars.ics import MAX_ICS_BYTES
+from almanac.calendars.schemas import (
+    DeletedEventOut,
+    EventIn,
+    EventOut,
+    ImportOut,
+    OptionalWindow,
+    WindowQuery,
+)
+from almanac.calendars.service import CalendarService
+from almanac.deps import State, UoW
+from almanac.errors import AlmanacError
+
+router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
+
+ICS_MEDIA_TYPE = "text/calendar"
+
+
+class Unauthorized(AlmanacError):
+    status_code = 401
+    title = "Unauthorized"
+
+
+class PayloadTooLarge(AlmanacError):
+    status_code = 413
+    title = "Payload too large"
+
+
+def get_calendar_service(uow: UoW, state: State) -> CalendarService:
+    return CalendarService(uow.session, timezone=state.settings.timezone)
+
+
+Calendar = Annotated[CalendarService, Depends(get_calendar_service)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Parsed by FastAPI, checked (aware, in range, ordered) by the window models.
+When = Annotated[datetime | None, Query()]
+
+
+def check_feed_token(expected: SecretStr | None, given: str | None) -> None:
+    """Raise Unauthorized unless `given` matches the configured feed token (if any)."""
+    if expected is None:
+        return
+    # Constant time, so the answer's timing does not reveal how much of a guess was right.
+    if given is None or not hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        raise Unauthorized("the calendar feed needs ?token= with the configured feed token")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without buffering it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_ICS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {ICS_MEDIA_TYPE: {"schema": {"type": "string", "maxLength": MAX_ICS_BYTES}}},
+    }
+}
+
+
+@router.get(
+    "/feed.ics",
+    response_class=Response,
+    responses={200: {"content": {ICS_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+)
+async def feed(
+    calendar: Calendar,
+    state: State,
+    token: Annotated[str | None, Query(max_length=1000)] = None,
+    start: When = None,
+    end: When = None,
+) -> Response:
+    """The built-in calendar as an .ics feed (default: from 30 days ago on)."""
+    check_feed_token(state.settings.calendar.ics_feed_token, token)
+    window = OptionalWindow.model_validate({"start": start, "end": end})
+    body = await calendar.feed(window)
+    return Response(
+        content=body,
+        media_type=ICS_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": 'inline; filename="almanac.ics"',
+            # Calendar apps poll the feed; never let a proxy serve an old plan.
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+@router.post("/events", status_code=status.HTTP_201_CREATED)
+async def create_event(body: EventIn, calendar: Calendar, response: Response) -> EventOut:
+    """Add a user event; a retry with the same `idempotency_key` returns it with 200."""
+    event, created = await calendar.create_event(body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return event
+
+
+@router.get("/events")
+async def list_events(
+    calendar: Calendar, start: Annotated[datetime, Query()], end: Annotated[datetime, Query()]
+) -> list[EventOut]:
+    """Every event (the user's and Almanac's blocks) overlapping [start, end)."""
+    window = WindowQuery.model_validate({"start": start, "end": end})
+    return await calendar.list_events(window)
+
+
+@router.delete("/events/{event_id}")
+async def delete_event(event_id: Id, calendar: Calendar) -> DeletedEventOut:
+    """Delete a user event (Almanac's blocks answer 409: replan instead)."""
+    return await calendar.delete_event(event_id)
+
+
+@router.post("/import", openapi_extra=_ICS_BODY)
+async def import_ics(
+    request: Request, calendar: Calendar, start: When = None, end: When = None
+) -> ImportOut:
+    """Import a raw .ics body (up to 2 MB) as user events; re-importing changes nothing."""
+    window = OptionalWindow.model_validate({"start": start, "end": end})
+    data = await read_limited(request, MAX_ICS_BYTES)
+    return await calendar.import_ics(data, window)

@@ -1,0 +1,398 @@
+"""Google Calendar through `google-api-python-client`, with OAuth tokens from the database.
+
+The client library is synchronous, so its calls run in a worker thread, one at a time per
+provider (httplib2 connections are not thread-safe). Credentials are loaded lazily on first
+use from `oauth_credentials` (decrypted with `calendar.token_key`); google-auth refreshes
+the access token when it expires and the new token is saved back, encrypted.
+
+Almanac's events carry `extendedProperties.private.almanacId`; all others are the user's
+and are only read. Writes are the diff of `plan_changes`, sent as batches; rate limits and
+server errors are retried with exponential backoff and jitter. Busy time comes from
+`freebusy.query` and is cached for `calendar.busy_cache_seconds`, invalidated by our writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import httplib2
+from google.auth.exceptions import RefreshError
+from google.oauth2.credentials import Credentials
+from googleapiclient.errors import HttpError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.cache import Cache
+from almanac.calendars import google_api as api
+from almanac.calendars.base import (
+    ApplyResult,
+    BusyInterval,
+    CalendarConflict,
+    CalendarEvent,
+    CalendarProvider,
+    CalendarUnavailable,
+    EventSpec,
+    merge_intervals,
+    overlaps,
+    plan_changes,
+    require_window,
+)
+from almanac.config import CalendarSettings
+from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
+from almanac.oauth.repository import DEFAULT_ACCOUNT, OAuthCredentialRepository
+from almanac.oauth.service import PROVIDER, google_client_config, token_payload
+
+T = TypeVar("T")
+RECONNECT = "reconnect at /oauth/authorize"
+NOT_CONNECTED = "Google Calendar is not connected: open /oauth/authorize"
+_PAGE_SIZE = 250
+
+
+class GoogleCalendar(CalendarProvider):
+    """One Google calendar (`calendar.google_calendar_id`, "primary" by default).
+
+    `base_delay` is the first backoff wait in seconds and `max_attempts` bounds every call
+    (tests pass a tiny delay). Nothing is read or requested in the constructor.
+    """
+
+    name = "google"
+
+    def __init__(
+        self,
+        settings: CalendarSettings,
+        *,
+        session: AsyncSession,
+        cache: Cache,
+        account: str = DEFAULT_ACCOUNT,
+        base_delay: float = 0.5,
+        max_attempts: int = 5,
+        timeout: float = 30.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.settings = settings
+        self.calendar_id = settings.google_calendar_id
+        self.account = account
+        self.base_delay = base_delay
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self._session = session
+        self._cache = cache
+        self._service: Any = None
+        self._credentials: Any = None
+        self._saved: tuple[str | None, str | None] = (None, None)
+        self._zone = ZoneInfo("UTC")  # replaced by the calendar's own zone on first listing
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: CalendarSettings, *, session: AsyncSession, cache: Cache, **kwargs: Any
+    ) -> GoogleCalendar:
+        """The provider the factory builds; credentials are read on first use."""
+        return cls(settings, session=session, cache=cache, **kwargs)
+
+    # -- credentials ------------------------------------------------------------------------
+
+    async def _ensure_service(self) -> Any:
+        """Load and decrypt the stored tokens and build the client, once."""
+        if self._service is not None:
+            return self._service
+        row = await OAuthCredentialRepository(self._session).get(PROVIDER, self.account)
+        if row is None:
+            raise CalendarUnavailable(NOT_CONNECTED)
+        if row.status == "revoked":
+            raise CalendarUnavailable(
+                f"Google Calendar access was revoked ({row.status_detail}): {RECONNECT}"
+            )
+        try:
+            client = google_client_config(self.settings)["web"]
+            tokens = TokenCipher(self.settings.token_key).decrypt(row.token_encrypted)
+        except OAuthNotConfigured as e:
+            raise CalendarUnavailable(e.message) from e
+        except UndecryptableToken as e:
+            raise CalendarUnavailable(
+                "the stored Google tokens cannot be decrypted with calendar.token_key "
+                f"(was the key changed?): {RECONNECT}"
+            ) from e
+        expiry = row.expires_at
+        self._credentials = Credentials(  # type: ignore[no-untyped-call]
+            token=tokens.get("access_token"),
+            refresh_token=tokens.get("refresh_token"),
+            token_uri=self.settings.google_token_uri,
+            client_id=client["client_id"],
+            client_secret=client["client_secret"],
+            # google-auth compares expiry as naive UTC.
+            expiry=expiry.astimezone(UTC).replace(tzinfo=None) if expiry else None,
+        )
+        self._saved = (tokens.get("access_token"), tokens.get("refresh_token"))
+        root = self.settings.google_api_base_url
+        self._service = await asyncio.to_thread(
+            api.build_service, self._credentials, root, self.timeout
+        )
+        return self._service
+
+    async def _write_credential(
+        self, action: Callable[[OAuthCredentialRepository], Awaitable[None]]
+    ) -> None:
+        """Record token changes in their own transaction.
+
+        A refresh or a revocation happened at Google whatever becomes of the request, so it
+        must survive the request's rollback (the error we raise next causes one).
+        """
+        bind = self._session.bind
+        if bind is None:
+            await action(OAuthCredentialRepository(self._session))
+            await self._session.flush()
+            return
+        async with AsyncSession(bind=bind, expire_on_commit=False) as own:
+            await action(OAuthCredentialRepository(own))
+            await own.commit()
+
+    async def _save_refreshed(self) -> None:
+        """Store the access (and refresh) token google-auth obtained, if it changed."""
+        creds = self._credentials
+        if creds is None or (creds.token, creds.refresh_token) == self._saved:
+            return
+        pair = (creds.token, creds.refresh_token)
+        ciphertext = TokenCipher(self.settings.token_key).encrypt(token_payload(*pair))
+        expires_at = creds.expiry.replace(tzinfo=UTC) if creds.expiry else None
+
+        async def save(repo: OAuthCredentialRepository) -> None:
+            await repo.save_tokens(
+                PROVIDER, token_encrypted=ciphertext, expires_at=expires_at, account=self.account
+            )
+
+        await self._write_credential(save)
+        self._saved = pair
+
+    async def _refresh_failed(self, error: RefreshError) -> CalendarUnavailable:
+        """Map a failed token refresh; invalid_grant marks the credential revoked."""
+        data = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
+        if data.get("error") != "invalid_grant" and "invalid_grant" not in str(error):
+            return CalendarUnavailable(f"cannot refresh the Google access token: {error}")
+        detail = f"invalid_grant: {data.get('error_description') or error}"
+
+        async def revoke(repo: OAuthCredentialRepository) -> None:
+            await repo.set_status(PROVIDER, "revoked", detail, self.account)
+
+        await self._write_credential(revoke)
+        self._service = None  # the next call reloads, and stops at the revoked status
+        return CalendarUnavailable(
+            f"Google Calendar access was revoked or has expired ({detail}): {RECONNECT}"
+        )
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def _thread(self, fn: Callable[[], T]) -> T:
+        async with self._lock:
+            return await asyncio.to_thread(fn)
+
+    async def _call(self, what: str, fn: Callable[[Any], T]) -> T:
+        """Run `fn(service)` in the worker thread, retrying rate limits and server errors."""
+        service = await self._ensure_service()
+        attempt = 0
+        while True:
+            try:
+                result = await self._thread(lambda: fn(service))
+            except RefreshError as e:
+                if getattr(e, "retryable", False) and attempt + 1 < self.max_attempts:
+                    await self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise await self._refresh_failed(e) from e
+            except HttpError as e:
+                await self._save_refreshed()
+                if api.is_retriable(e) and attempt + 1 < self.max_attempts:
+                    await self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise self._http_error(e, what) from e
+            except (OSError, httplib2.HttpLib2Error) as e:  # refused, DNS, TLS, timeouts
+                if attempt + 1 < self.max_attempts:
+                    await self._pause(attempt)
+                    attempt += 1
+                    continue
+                raise CalendarUnavailable(f"cannot reach Google Calendar to {what}: {e}") from e
+            await self._save_refreshed()
+            return result
+
+    async def _pause(self, attempt: int) -> None:
+        await asyncio.sleep(api.backoff_delay(attempt, self.base_delay))
+
+    def _http_error(self, error: HttpError, what: str) -> Exception:
+        status, reason = api.http_status(error), api.error_reason(error)
+        label = f"HTTP {status}" + (f" {reason}" if reason else "")
+        if status in (409, 412):
+            return CalendarConflict(
+                f"Google calendar {self.calendar_id!r} changed while trying to {what} "
+                f"({label}); applying again resolves it"
+            )
+        if status == 401:
+            return CalendarUnavailable(f"Google refused the access token ({label}): {RECONNECT}")
+        if status == 404:
+            return CalendarUnavailable(f"Google calendar {self.calendar_id!r} not found ({what})")
+        if status == 403 and not api.is_retriable(error):
+            return CalendarUnavailable(
+                f"Google denied access to calendar {self.calendar_id!r} while trying to "
+                f"{what} ({label}); check the granted scopes or {RECONNECT}"
+            )
+        return CalendarUnavailable(f"Google Calendar failed to {what} ({label})")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        """All events overlapping [start, end), recurrences expanded, sorted by start."""
+        require_window(start, end)
+        found: list[CalendarEvent] = []
+        token: str | None = None
+        while True:
+            page = await self._call("list events", self._list_page(start, end, token))
+            zone = page.get("timeZone")
+            if zone:
+                self._zone = api.zone_or(zone, self._zone)
+            for item in page.get("items") or []:
+                event = api.to_event(item, self._zone)
+                if event is not None and overlaps(event.start, event.end, (start, end)):
+                    found.append(event)
+            token = page.get("nextPageToken")
+            if not token:
+                break
+        found.sort(key=lambda e: (e.start, e.uid))
+        return found
+
+    def _list_page(
+        self, start: datetime, end: datetime, token: str | None
+    ) -> Callable[[Any], dict[str, Any]]:
+        def run(service: Any) -> dict[str, Any]:
+            page: dict[str, Any] = (
+                service.events()
+                .list(
+                    calendarId=self.calendar_id,
+                    timeMin=api.rfc3339(start),
+                    timeMax=api.rfc3339(end),
+                    singleEvents=True,
+                    orderBy="startTime",
+                    maxResults=_PAGE_SIZE,
+                    pageToken=token,
+                )
+                .execute()
+            )
+            return page
+
+        return run
+
+    def _namespace(self) -> str:
+        return f"calendar:google:{self.account}:{self.calendar_id}"
+
+    async def busy(self, start: datetime, end: datetime) -> list[BusyInterval]:
+        """Busy time in [start, end) from freebusy.query, cached for busy_cache_seconds."""
+        require_window(start, end)
+        ttl = int(self.settings.busy_cache_seconds)
+        key = None
+        if ttl > 0:
+            generations = await self._cache.generations([self._namespace()])
+            if generations is not None:  # no cache during an outage: stale data is worse
+                span = f"{start.isoformat()}:{end.isoformat()}"
+                key = f"{self._namespace()}:busy:{generations[0]}:{span}"
+                cached = await self._cache.get(key)
+                if cached is not None:
+                    return [
+                        BusyInterval(datetime.fromisoformat(s), datetime.fromisoformat(e))
+                        for s, e in json.loads(cached)
+                    ]
+        body = {
+            "timeMin": api.rfc3339(start),
+            "timeMax": api.rfc3339(end),
+            "items": [{"id": self.calendar_id}],
+        }
+        answer: dict[str, Any] = await self._call(
+            "read free/busy time", lambda s: s.freebusy().query(body=body).execute()
+        )
+        intervals = merge_intervals(api.busy_ranges(answer, self.calendar_id, start, end))
+        if key is not None:
+            data = [[i.start.isoformat(), i.end.isoformat()] for i in intervals]
+            await self._cache.set(key, json.dumps(data).encode(), ttl)
+        return intervals
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def apply(
+        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+    ) -> ApplyResult:
+        """Diff and write Almanac's events in the window as batches; never the user's.
+
+        When some writes hit a rate limit or a server error, the calendar is read again and
+        the remaining diff is sent after a backoff, so a write that did land is not repeated.
+        """
+        window = (window_start, window_end)
+        require_window(window_start, window_end, "window_")
+        plan_changes([], desired, window)  # validate before any I/O
+        created: list[str] = []
+        updated: list[str] = []
+        deleted: list[str] = []
+        try:
+            for attempt in range(self.max_attempts):
+                plan = plan_changes(await self.events(*window), desired, window)
+                ops = api.ops_for(plan)
+                outcome = await self._call(
+                    "apply changes",
+                    partial(
+                        api.run_batches,
+                        api_root=self.settings.google_api_base_url,
+                        calendar_id=self.calendar_id,
+                        ops=ops,
+                    ),
+                )
+                retry: HttpError | None = None
+                fatal: HttpError | None = None
+                for op, error in zip(ops, outcome, strict=True):
+                    if error is None or api.already_gone(op, error):
+                        {"insert": created, "patch": updated, "delete": deleted}[op.kind].append(
+                            op.almanac_id
+                        )
+                    elif api.is_retriable(error):
+                        retry = retry or error
+                    else:
+                        fatal = fatal or error
+                if fatal is not None:
+                    raise self._http_error(fatal, "apply changes")
+                if retry is None:
+                    done = set(created) | set(updated)
+                    unchanged = [e.almanac_id for e in plan.unchanged if e.almanac_id not in done]
+                    return ApplyResult(
+                        created=created,
+                        updated=updated,
+                        deleted=deleted,
+                        unchanged=[u for u in unchanged if u is not None],
+                    )
+                if attempt + 1 < self.max_attempts:
+                    await self._pause(attempt)
+            assert retry is not None  # every round either returned, raised or set it
+            raise self._http_error(retry, "apply changes")  # still throttled or failing
+        finally:
+            if created or updated or deleted:
+                # Busy time read before these writes is stale now.
+                await self._cache.bump([self._namespace()])
+
+    async def check(self) -> None:
+        """Raise CalendarUnavailable unless the credentials work and the calendar answers."""
+        now = datetime.now(UTC)
+        await self._call(
+            "open the calendar",
+            lambda s: (
+                s.events()
+                .list(calendarId=self.calendar_id, timeMin=api.rfc3339(now), maxResults=1)
+                .execute()
+            ),
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections."""
+        if self._service is not None:
+            service, self._service = self._service, None
+            await self._thread(service.close)

@@ -1,0 +1,258 @@
+"""Google Calendar v3 plumbing for `GoogleCalendar`: JSON shapes, errors, backoff, batches.
+
+Everything here is synchronous and runs in the provider's worker thread, except the pure
+conversions and classifications.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import google_auth_httplib2
+import httplib2
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from almanac.calendars.base import (
+    CalendarEvent,
+    CalendarUnavailable,
+    EventSpec,
+    Plan,
+    zone_name,
+)
+
+ALMANAC_ID_KEY = "almanacId"  # extendedProperties.private key marking Almanac's events
+BATCH_LIMIT = 50  # Google's advice for Calendar batches (hard limit 1000)
+_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+
+
+def build_service(credentials: Any, api_root: str | None, timeout: float) -> Any:
+    """A Calendar v3 client from the bundled discovery document (no network here)."""
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
+    options = {"api_endpoint": api_root.rstrip("/") + "/calendar/v3/"} if api_root else None
+    return build(
+        "calendar",
+        "v3",
+        http=http,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options=options,
+    )
+
+
+def new_batch(service: Any, api_root: str | None, callback: Callable[..., None]) -> Any:
+    """A batch request; with an API root override the batch endpoint moves with it."""
+    if api_root:
+        # The discovery document's batch URI keeps Google's root even when api_endpoint
+        # is overridden, which would send the batch past the override.
+        return BatchHttpRequest(
+            callback=callback, batch_uri=api_root.rstrip("/") + "/batch/calendar/v3"
+        )
+    return service.new_batch_http_request(callback=callback)
+
+
+# -- errors and backoff -----------------------------------------------------------------------
+
+
+def error_reason(error: HttpError) -> str:
+    """The first `errors[].reason` (or `error.status`) of a Google error body, or ""."""
+    try:
+        body = json.loads(error.content or b"{}")
+    except ValueError:
+        return ""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return ""
+    for item in err.get("errors") or []:
+        if isinstance(item, dict) and item.get("reason"):
+            return str(item["reason"])
+    return str(err.get("status") or "")
+
+
+def http_status(error: HttpError) -> int:
+    return int(error.resp.status)
+
+
+def is_retriable(error: HttpError) -> bool:
+    """Rate limits (429, 403 rate reasons) and server errors are worth another try."""
+    status = http_status(error)
+    if status == 429 or status >= 500:
+        return True
+    return status == 403 and error_reason(error) in _RATE_REASONS
+
+
+def backoff_delay(attempt: int, base: float, cap: float = 32.0) -> float:
+    """Exponential backoff with jitter: a random wait in [b/2, b], b = base * 2**attempt."""
+    ceiling = min(cap, base * float(2**attempt))
+    # Jitter spreads clients that were throttled together over time (Google's advice).
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def _time_field(value: datetime) -> dict[str, str]:
+    name = zone_name(value)
+    local = value.astimezone(UTC if name == "UTC" else ZoneInfo(name))
+    return {"dateTime": local.isoformat(), "timeZone": name}
+
+
+def content_body(spec: EventSpec) -> dict[str, Any]:
+    """The fields `apply` compares (title, description, start, end) as Google JSON."""
+    return {
+        "summary": spec.title,
+        "description": spec.description,
+        "start": _time_field(spec.start),
+        "end": _time_field(spec.end),
+    }
+
+
+def insert_body(spec: EventSpec) -> dict[str, Any]:
+    """A new Almanac event: its content plus the private almanacId marker."""
+    body = content_body(spec)
+    body["extendedProperties"] = {"private": {ALMANAC_ID_KEY: spec.almanac_id}}
+    return body
+
+
+def zone_or(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    """The IANA zone `name`, or `fallback` when it is unset or unknown."""
+    if not name:
+        return fallback
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+def _parse_time(field: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, bool]:
+    """An aware datetime for a Google start/end, and whether it was an all-day date."""
+    if "date" in field:
+        # All-day: midnight in the calendar's zone, like CalDAV's DATE values.
+        return datetime.combine(date.fromisoformat(field["date"]), time(0), tzinfo=zone), True
+    value = datetime.fromisoformat(field["dateTime"])
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone_or(field.get("timeZone"), zone))
+    if field.get("timeZone"):
+        # Express it in the zone it was written in, so `apply` sees the same zone again.
+        value = value.astimezone(zone_or(field["timeZone"], ZoneInfo("UTC")))
+    return value, False
+
+
+def to_event(item: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
+    """A CalendarEvent for one `events.list` item; None for cancelled or timeless items."""
+    if item.get("status") == "cancelled" or "start" not in item or "end" not in item:
+        return None
+    start, all_day = _parse_time(item["start"], zone)
+    end, _ = _parse_time(item["end"], zone)
+    private = (item.get("extendedProperties") or {}).get("private") or {}
+    almanac_id = private.get(ALMANAC_ID_KEY) or None
+    return CalendarEvent(
+        uid=str(item.get("iCalUID") or item.get("id") or ""),
+        title=str(item.get("summary") or ""),
+        start=start,
+        end=max(end, start),
+        description=str(item.get("description") or ""),
+        almanac_id=almanac_id,
+        etag=item.get("etag"),
+        href=item.get("id"),
+        all_day=all_day,
+        busy=item.get("transparency") != "transparent",
+    )
+
+
+def busy_ranges(
+    answer: dict[str, Any], calendar_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The busy ranges of `calendar_id` in a freebusy.query answer, clipped to the window."""
+    entry = (answer.get("calendars") or {}).get(calendar_id) or {}
+    if entry.get("errors"):
+        reasons = ", ".join(str(e.get("reason")) for e in entry["errors"])
+        raise CalendarUnavailable(
+            f"Google could not read free/busy time of {calendar_id!r}: {reasons}"
+        )
+    ranges = []
+    for item in entry.get("busy") or []:
+        s, e = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
+        ranges.append((max(s, start), min(e, end)))
+    return ranges
+
+
+def rfc3339(value: datetime) -> str:
+    """UTC RFC 3339 with a `Z`, as Google's timeMin/timeMax want."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- batched writes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One write of `apply`: insert a spec, or patch/delete an existing Almanac event."""
+
+    kind: Literal["insert", "patch", "delete"]
+    almanac_id: str
+    event_id: str | None = None
+    etag: str | None = None
+    body: dict[str, Any] | None = None
+
+    def request(self, service: Any, calendar_id: str) -> Any:
+        """The googleapiclient request; patch and delete are conditional on the ETag."""
+        events = service.events()
+        if self.kind == "insert":
+            return events.insert(calendarId=calendar_id, body=self.body)
+        if self.kind == "patch":
+            req = events.patch(calendarId=calendar_id, eventId=self.event_id, body=self.body)
+        else:
+            req = events.delete(calendarId=calendar_id, eventId=self.event_id)
+        if self.etag:
+            # If-Match: an event edited since we read it answers 412 instead of being lost.
+            req.headers["If-Match"] = self.etag
+        return req
+
+
+def ops_for(plan: Plan) -> list[Op]:
+    """The writes that carry out a plan: inserts, then patches, then deletes."""
+    ops = [Op("insert", s.almanac_id, body=insert_body(s)) for s in plan.create]
+    for event, spec in plan.update:
+        ops.append(Op("patch", spec.almanac_id, event.href, event.etag, content_body(spec)))
+    for event in plan.delete:
+        assert event.almanac_id is not None  # plan_changes only deletes Almanac's events
+        ops.append(Op("delete", event.almanac_id, event.href, event.etag))
+    return ops
+
+
+def already_gone(op: Op, error: HttpError) -> bool:
+    """A delete answered 404/410: the event is gone already, which is what we wanted."""
+    return op.kind == "delete" and http_status(error) in (404, 410)
+
+
+def run_batches(
+    service: Any, *, api_root: str | None, calendar_id: str, ops: list[Op]
+) -> list[HttpError | None]:
+    """Send `ops` as batches of BATCH_LIMIT; the error (or None) of each op, in order.
+
+    A failure of a whole batch request counts as that error for each op in it.
+    """
+    outcome: list[HttpError | None] = [None] * len(ops)
+    for first in range(0, len(ops), BATCH_LIMIT):
+        chunk = ops[first : first + BATCH_LIMIT]
+
+        def done(request_id: str, _response: Any, exception: HttpError | None) -> None:
+            outcome[int(request_id)] = exception
+
+        batch = new_batch(service, api_root, done)
+        for offset, op in enumerate(chunk):
+            batch.add(op.request(service, calendar_id), request_id=str(first + offset))
+        try:
+            batch.execute()
+        except HttpError as e:
+            for index in range(first, first + len(chunk)):
+                outcome[index] = e
+    return outcome

@@ -1,0 +1,223 @@
+"""iCalendar (RFC 5545) for the built-in calendar: render its feed, read .ics files to import.
+
+The feed's VEVENTs for Almanac's blocks are the ones CalDAV stores (`build_vcalendar`), with
+the row's SEQUENCE and last change as DTSTAMP, so a subscribed app sees the same UIDs and
+X-ALMANAC-ID whichever provider wrote them.
+
+Imports expand recurring events into single occurrences over a window (with
+`recurring-ical-events`): each occurrence becomes its own user event whose UID is the
+series' UID plus `#` and its RECURRENCE-ID, so a re-import finds the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events  # type: ignore[import-untyped]
+
+from almanac.calendars.base import (
+    ALMANAC_ID_PROPERTY,
+    CalendarEvent,
+    EventSpec,
+    almanac_id_from_uid,
+    event_uid,
+    overlaps,
+    require_window,
+)
+from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
+from almanac.calendars.caldav import PRODID, build_vcalendar
+from almanac.errors import ValidationFailed
+from almanac.models import CalendarEntry
+
+MAX_ICS_BYTES = 2 * 1024 * 1024
+# Occurrences an import may visit: an every-minute RRULE must not fill the table.
+MAX_IMPORT_EVENTS = 5000
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def entry_vevent(entry: CalendarEntry) -> icalendar.Component:
+    """The VEVENT for one stored entry (times in UTC or with their TZID)."""
+    event = entry_to_event(entry)
+    vevent: icalendar.Component
+    if event.almanac_id is not None and event.end > event.start and not event.all_day:
+        spec = EventSpec(event.almanac_id, event.title, event.start, event.end, event.description)
+        vevent = build_vcalendar(spec).walk("VEVENT")[0]
+    else:
+        vevent = icalendar.Event()
+        vevent.add("uid", event.uid)
+        vevent.add("summary", event.title)
+        if event.all_day:
+            # Whole days are DATE values (RFC 5545 3.3.4), not midnights in some zone.
+            vevent.add("dtstart", event.start.date())
+            vevent.add("dtend", max(event.end.date(), event.start.date() + timedelta(days=1)))
+        else:
+            vevent.add("dtstart", event.start)
+            vevent.add("dtend", event.end)
+        if event.description:
+            vevent.add("description", event.description)
+    for name in ("DTSTAMP", "SEQUENCE", "LAST-MODIFIED"):
+        vevent.pop(name, None)
+    # Without METHOD, DTSTAMP is when the event last changed in the store (RFC 5545 3.8.7.2).
+    changed = (entry.updated_at or datetime.now(UTC)).astimezone(UTC)
+    vevent.add("dtstamp", changed)
+    vevent.add("last-modified", changed)
+    vevent.add("sequence", entry.sequence)
+    if not event.busy:
+        vevent.add("transp", "TRANSPARENT")
+    return vevent
+
+
+def render_calendar(entries: Iterable[CalendarEntry], *, name: str = "Almanac") -> bytes:
+    """One VCALENDAR holding every entry, with the VTIMEZONEs their TZIDs need."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    for entry in entries:
+        cal.add_component(entry_vevent(entry))
+    cal.add_missing_timezones()
+    data: bytes = cal.to_ical()
+    return data
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedCalendar:
+    """Events found in an .ics file within the window; `skipped` lacked a usable start."""
+
+    events: list[CalendarEvent]
+    skipped: int = 0
+
+
+def _text(component: icalendar.Component, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value).replace("\x00", "")
+
+
+def _localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """An aware datetime for a DATE or DATE-TIME value, and whether it was a DATE."""
+    if isinstance(value, datetime):
+        # Floating local times mean "this wall-clock time wherever the user is".
+        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
+    return datetime.combine(value, time(0), tzinfo=zone), True
+
+
+def _uid(comp: icalendar.Component, series: set[str]) -> str:
+    """A stable, storable UID for one occurrence; `series` holds the UIDs that recur."""
+    uid = _text(comp, "UID").strip()
+    if not uid:
+        # RFC 5545 requires a UID; for files without one, derive it from the content so a
+        # re-import still finds the same row.
+        raw = "|".join(str(comp.get(p, "")) for p in ("SUMMARY", "DTSTART", "DTEND"))
+        uid = f"import-{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+    rid = comp.get("RECURRENCE-ID")
+    # recurring-ical-events gives single events a RECURRENCE-ID too: only series get one.
+    if rid is not None and uid in series:
+        uid = f"{uid}#{rid.to_ical().decode()}"
+    if len(uid) > MAX_UID:
+        uid = f"import-{hashlib.sha256(uid.encode()).hexdigest()}"
+    return uid
+
+
+def _to_event(comp: icalendar.Component, zone: ZoneInfo, series: set[str]) -> CalendarEvent | None:
+    """One VEVENT occurrence as a user event; None without a usable DTSTART."""
+    if comp.get("DTSTART") is None:
+        return None
+    start, all_day = _localize(comp.decoded("DTSTART"), zone)
+    if comp.get("DTEND") is not None:
+        end, _ = _localize(comp.decoded("DTEND"), zone)
+    elif comp.get("DURATION") is not None:
+        end = start + comp.decoded("DURATION")
+    else:
+        # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
+        end = start + timedelta(days=1) if all_day else start
+    if all_day:
+        # Whole days in the user's zone; re-localized so DST days are 23/25 hours long.
+        end = datetime.combine(end.date(), time(0), tzinfo=zone)
+    uid = _uid(comp, series)
+    marker = _text(comp, ALMANAC_ID_PROPERTY) or None
+    almanac_id = almanac_id_from_uid(uid)
+    if marker is not None and event_uid(marker) == uid:
+        almanac_id = marker
+    transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
+    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
+    return CalendarEvent(
+        uid=uid,
+        title=_text(comp, "SUMMARY")[:MAX_TITLE],
+        start=start,
+        end=max(end, start),
+        description=_text(comp, "DESCRIPTION"),
+        almanac_id=almanac_id,
+        all_day=all_day,
+        busy=not (transparent or cancelled),
+    )
+
+
+def _calendars(data: bytes) -> list[icalendar.Calendar]:
+    try:
+        components = icalendar.Calendar.from_ical(data, multiple=True)
+    except Exception as e:  # icalendar raises many types (ValueError, KeyError, ...) on junk
+        raise ValidationFailed(f"not a valid iCalendar file: {e}", field="body") from e
+    cals = [c for c in components if c.name == "VCALENDAR"]
+    if not cals:
+        raise ValidationFailed("the file holds no VCALENDAR", field="body")
+    return cals
+
+
+def parse_ics(
+    data: bytes | str, *, window: tuple[datetime, datetime], zone: ZoneInfo
+) -> ParsedCalendar:
+    """The events of an .ics file overlapping `window`, recurrences expanded, sorted by start.
+
+    DATE and floating times are read in `zone`. Raises ValidationFailed (field "body") for
+    files that are too large, not iCalendar, or expand to more than MAX_IMPORT_EVENTS.
+    """
+    require_window(window[0], window[1], "window_")
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_ICS_BYTES:
+        raise ValidationFailed(f"the file is larger than {MAX_ICS_BYTES} bytes", field="body")
+    if not raw.strip():
+        raise ValidationFailed("the file is empty", field="body")
+    found: dict[str, CalendarEvent] = {}
+    skipped = visited = 0
+    # A day of slack each side: floating and all-day times are ordered before we localize.
+    slack = timedelta(days=1)
+    for cal in _calendars(raw):
+        series = {
+            _text(v, "UID").strip()
+            for v in cal.walk("VEVENT")
+            if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
+        }
+        try:
+            for comp in recurring_ical_events.of(cal).after(window[0] - slack):
+                visited += 1
+                if visited > MAX_IMPORT_EVENTS:
+                    raise ValidationFailed(
+                        f"more than {MAX_IMPORT_EVENTS} events in the window; "
+                        "import a shorter window",
+                        field="body",
+                    )
+                event = _to_event(comp, zone, series)
+                if event is None:
+                    skipped += 1
+                    continue
+                if event.start >= window[1] + slack:
+                    break  # occurrences come in start order
+                if overlaps(event.start, event.end, window):
+                    found.setdefault(event.uid, event)
+        except ValidationFailed:
+            raise
+        except Exception as e:  # bad RRULEs, zones or dates surface while expanding
+            raise ValidationFailed(f"cannot read the calendar's events: {e}", field="body") from e
+    events = sorted(found.values(), key=lambda e: (e.start, e.uid))
+    return ParsedCalendar(events=events, skipped=skipped)

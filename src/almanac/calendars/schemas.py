@@ -1,0 +1,126 @@
+"""Request and response shapes of the built-in calendar's API (/api/v1/calendar)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+
+from almanac.calendars.base import almanac_id_from_uid
+from almanac.types import AwareDatetime, Strict
+
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
+def _storable(value: datetime) -> datetime:
+    # Bounded so that converting to UTC and the windows' day arithmetic cannot overflow
+    # Python's datetime (a 500); no calendar needs times outside these years.
+    try:
+        year = value.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    # Postgres text cannot hold NUL; refusing it here keeps it a 422 instead of a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+When = Annotated[AwareDatetime, AfterValidator(_storable)]
+Title = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_no_nul)]
+Description = Annotated[str, Field(max_length=20_000), AfterValidator(_no_nul)]
+Key = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+
+
+class _Ordered(Strict):
+    """Checks `end` > `start` on subclasses that declare `start` before `end`."""
+
+    @field_validator("end", check_fields=False)
+    @classmethod
+    def _end_after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A field validator on `end`, so the error names `end` rather than the whole body.
+        start = info.data.get("start")
+        if end is not None and isinstance(start, datetime) and end <= start:
+            raise ValueError("end must be after start")
+        return end
+
+
+class EventIn(_Ordered):
+    """A user event to add to the built-in calendar."""
+
+    title: Title
+    start: When
+    end: When
+    description: Description = ""
+    busy: bool = True
+    # Stored as the event's UID: a retry with the same key returns the same event.
+    idempotency_key: Key | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("title must contain non-whitespace text")
+        return value
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _not_almanac_uid(cls, value: str | None) -> str | None:
+        # UIDs of that shape mark Almanac's own blocks; a user event must never look like one.
+        if value is not None and almanac_id_from_uid(value) is not None:
+            raise ValueError("must not have the form almanac-...@almanac (reserved for blocks)")
+        return value
+
+
+class WindowQuery(_Ordered):
+    """A [start, end) window of aware datetimes."""
+
+    start: When
+    end: When
+
+
+class OptionalWindow(_Ordered):
+    """A window whose ends may be left to defaults (the feed's and the import's)."""
+
+    start: When | None = None
+    end: When | None = None
+
+
+class EventOut(BaseModel):
+    """An event of the built-in calendar; `source` says whose it is."""
+
+    id: int
+    uid: str
+    title: str
+    description: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    busy: bool
+    almanac_id: str | None
+    sequence: int
+    source: Literal["user", "almanac"]
+
+
+class DeletedEventOut(BaseModel):
+    id: int
+    uid: str
+
+
+class ImportOut(BaseModel):
+    """What an import did: counts of user events and what it left alone."""
+
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int = Field(
+        description="Occurrences without a start, and Almanac's own blocks (never imported)"
+    )
+    window_start: datetime
+    window_end: datetime

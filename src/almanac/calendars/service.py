@@ -1,0 +1,173 @@
+"""The built-in calendar's own operations: user events, .ics import and the feed.
+
+Works on `calendar_entries` directly, whichever provider scheduling is configured to use.
+Never commits: the request (`UoW`) or the CLI's unit of work does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars.base import CalendarEvent, zone_name
+from almanac.calendars.builtin import entry_to_event, zone_metadata
+from almanac.calendars.ics import parse_ics, render_calendar
+from almanac.calendars.repository import CalendarEntryRepository
+from almanac.calendars.schemas import (
+    DeletedEventOut,
+    EventIn,
+    EventOut,
+    ImportOut,
+    OptionalWindow,
+    WindowQuery,
+)
+from almanac.errors import Conflict, NotFound
+from almanac.models import CalendarEntry
+
+FEED_PAST = timedelta(days=30)
+# What an import reads when no window is given: recent past to a year ahead.
+IMPORT_PAST = timedelta(days=30)
+IMPORT_FUTURE = timedelta(days=365)
+
+
+def to_out(entry: CalendarEntry) -> EventOut:
+    """The API view of an entry, in the zones it was written in."""
+    event = entry_to_event(entry)
+    return EventOut(
+        id=entry.id,
+        uid=entry.uid,
+        title=event.title,
+        description=event.description,
+        start=event.start,
+        end=event.end,
+        all_day=event.all_day,
+        busy=event.busy,
+        almanac_id=entry.almanac_id,
+        sequence=entry.sequence,
+        source="user" if entry.almanac_id is None else "almanac",
+    )
+
+
+def _same(old: CalendarEvent, new: CalendarEvent) -> bool:
+    """Whether a re-imported event shows nothing new (instants, zones and flags too)."""
+    return (
+        (old.title, old.description, old.all_day, old.busy)
+        == (new.title, new.description, new.all_day, new.busy)
+        and (old.start, old.end) == (new.start, new.end)
+        and (zone_name(old.start), zone_name(old.end)) == (zone_name(new.start), zone_name(new.end))
+    )
+
+
+def _import_window(query: OptionalWindow) -> tuple[datetime, datetime]:
+    """The import's window; a missing end is placed so that it always follows the start."""
+    now = datetime.now(UTC)
+    if query.start is not None and query.end is not None:
+        return query.start, query.end
+    if query.end is not None:
+        return min(now, query.end) - IMPORT_PAST, query.end
+    start = query.start or now - IMPORT_PAST
+    return start, max(now, start) + IMPORT_FUTURE
+
+
+class CalendarService:
+    """User events of the built-in calendar. `timezone` reads all-day and floating times."""
+
+    def __init__(self, session: AsyncSession, *, timezone: str = "UTC") -> None:
+        self.repo = CalendarEntryRepository(session)
+        self.zone = ZoneInfo(timezone)
+
+    async def create_event(self, body: EventIn) -> tuple[EventOut, bool]:
+        """Add a user event; (event, created). A repeated idempotency key returns the first."""
+        uid = body.idempotency_key or f"user-{uuid.uuid4().hex}@almanac"
+        values = {
+            "uid": uid,
+            "title": body.title,
+            "description": body.description,
+            "start_at": body.start,
+            "end_at": body.end,
+            "all_day": False,
+            "busy": body.busy,
+            "almanac_id": None,
+            "metadata": {**zone_metadata(body.start, body.end), "source": "api"},
+        }
+        entry = await self.repo.insert_if_absent(values)
+        if entry is not None:
+            return to_out(entry), True
+        existing = (await self.repo.by_uids([uid]))[uid]
+        return to_out(existing), False
+
+    async def list_events(self, window: WindowQuery) -> list[EventOut]:
+        """Every entry (the user's and Almanac's) overlapping the window, by start."""
+        entries = await self.repo.in_window(window.start, window.end)
+        return [to_out(e) for e in entries]
+
+    async def delete_event(self, entry_id: int) -> DeletedEventOut:
+        """Delete a user event; Almanac's blocks are changed by replanning only."""
+        entry = await self.repo.get(entry_id)
+        if entry is None:
+            raise NotFound(f"calendar event {entry_id} does not exist")
+        if entry.almanac_id is not None:
+            raise Conflict(
+                f"calendar event {entry_id} is a block Almanac scheduled "
+                f"({entry.almanac_id!r}); replan or reschedule instead of deleting it"
+            )
+        await self.repo.delete_ids([entry_id])
+        return DeletedEventOut(id=entry_id, uid=entry.uid)
+
+    async def import_ics(
+        self, data: bytes | str, window: OptionalWindow | None = None
+    ) -> ImportOut:
+        """Import an .ics file's events in the window as user events; re-importing is safe.
+
+        Events are matched by UID: new ones are created, changed ones updated (SEQUENCE
+        bumped), identical ones left alone. Almanac's own blocks (our UIDs) are skipped.
+        """
+        bounds = _import_window(window or OptionalWindow())
+        parsed = parse_ics(data, window=bounds, zone=self.zone)
+        theirs = [e for e in parsed.events if e.almanac_id is None]
+        skipped = parsed.skipped + len(parsed.events) - len(theirs)
+        existing = await self.repo.by_uids([e.uid for e in theirs])
+        created = updated = unchanged = 0
+        for event in theirs:
+            values = {
+                "uid": event.uid,
+                "title": event.title,
+                "description": event.description,
+                "start_at": event.start,
+                "end_at": event.end,
+                "all_day": event.all_day,
+                "busy": event.busy,
+                "almanac_id": None,
+                "metadata": {**zone_metadata(event.start, event.end), "source": "import"},
+            }
+            row = existing.get(event.uid)
+            if row is None:
+                # None: a concurrent import stored it first, which leaves the same result.
+                if await self.repo.insert_if_absent(values) is not None:
+                    created += 1
+                else:
+                    unchanged += 1
+            elif row.almanac_id is not None:
+                skipped += 1  # never let an import rewrite a block
+            elif _same(entry_to_event(row), event):
+                unchanged += 1
+            else:
+                await self.repo.update_content(row.id, values)
+                updated += 1
+        return ImportOut(
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            skipped=skipped,
+            window_start=bounds[0],
+            window_end=bounds[1],
+        )
+
+    async def feed(self, query: OptionalWindow) -> bytes:
+        """The built-in calendar as one VCALENDAR (default: from 30 days ago on)."""
+        start = query.start or datetime.now(UTC) - FEED_PAST
+        entries = await self.repo.in_window(start, query.end)
+        return render_calendar(entries)

@@ -1,0 +1,1 @@
+"""OAuth web flow for remote calendars (Google): consent, callback, encrypted token storage."""

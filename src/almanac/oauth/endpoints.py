@@ -1,0 +1,61 @@
+"""HTTP routes of the OAuth web flow: /oauth/authorize, /oauth/callback, /oauth/status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import RedirectResponse
+
+from almanac.deps import State, UoW
+from almanac.errors import AlmanacError
+from almanac.oauth.crypto import InvalidState
+from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
+from almanac.oauth.service import OAuthService
+
+router = APIRouter(tags=["oauth"])
+
+
+def get_oauth_service(uow: UoW, state: State) -> OAuthService:
+    return OAuthService(uow, state.settings.calendar)
+
+
+OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
+
+
+@router.get("/oauth/authorize", status_code=307, response_class=RedirectResponse)
+async def authorize(oauth: OAuth) -> RedirectResponse:
+    """Redirect to Google's consent page (offline access, so Almanac can refresh tokens)."""
+    return RedirectResponse(oauth.authorization_url(), status_code=307)
+
+
+@router.get("/oauth/callback")
+async def callback(
+    oauth: OAuth,
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    state: Annotated[str | None, Query(max_length=4096)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> ConnectedOut:
+    """Where Google sends the user back: check `state`, store the tokens (encrypted)."""
+    if not state:
+        raise InvalidState("state is missing: start at /oauth/authorize")
+    if error:
+        # The user declined, or Google refused the request; nothing is stored.
+        raise AlmanacError(
+            f"Google did not grant access ({error}): try again at /oauth/authorize",
+            400,
+            errors=[{"field": "error", "message": error}],
+        )
+    if not code:
+        raise AlmanacError(
+            "code is missing: start at /oauth/authorize",
+            400,
+            errors=[{"field": "code", "message": "missing"}],
+        )
+    return await oauth.complete(code, state)
+
+
+@router.get("/oauth/status")
+async def oauth_status(oauth: OAuth) -> OAuthStatusOut:
+    """Whether Google Calendar is connected: ok, revoked, expired or not_connected."""
+    return await oauth.status()

@@ -1,0 +1,182 @@
+"""The Google OAuth web flow: consent URL, code exchange, stored status. Never commits."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from google_auth_oauthlib.flow import Flow
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+
+from almanac.config import CalendarSettings
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, DependencyUnavailable
+from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
+from almanac.oauth.repository import OAuthCredentialRepository
+from almanac.oauth.schemas import ConnectedOut, CredentialStatus, OAuthStatusOut
+
+PROVIDER = "google"
+# Events to write our blocks; freebusy to read busy time across the calendar.
+GOOGLE_SCOPES = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.freebusy",
+)
+STATE_MAX_AGE_SECONDS = 600
+RECONNECT_HINT = "open /oauth/authorize to connect Google Calendar again"
+
+
+def google_client_config(settings: CalendarSettings) -> dict[str, Any]:
+    """The `web` client config of google-auth-oauthlib; OAuthNotConfigured if incomplete."""
+    missing = [
+        name
+        for name, value in (
+            ("calendar.google_client_id", settings.google_client_id),
+            ("calendar.google_client_secret", settings.google_client_secret),
+        )
+        if not value
+    ]
+    if missing:
+        err = OAuthNotConfigured(
+            f"Google OAuth is not configured: set {' and '.join(missing)} "
+            "(ALMANAC_CALENDAR__GOOGLE_CLIENT_ID / ALMANAC_CALENDAR__GOOGLE_CLIENT_SECRET) "
+            "from a Google Cloud 'Web application' OAuth client"
+        )
+        err.errors = [{"field": m, "message": "not set"} for m in missing]
+        raise err
+    assert settings.google_client_secret is not None
+    return {
+        "web": {
+            "client_id": settings.google_client_id,
+            "client_secret": settings.google_client_secret.get_secret_value(),
+            "auth_uri": settings.google_auth_uri,
+            "token_uri": settings.google_token_uri,
+            "redirect_uris": [settings.google_redirect_uri],
+        }
+    }
+
+
+def token_payload(access_token: str | None, refresh_token: str | None) -> dict[str, Any]:
+    """What is encrypted into `token_encrypted` (client id/secret stay in settings)."""
+    return {"access_token": access_token, "refresh_token": refresh_token}
+
+
+def _expires_at(token: Mapping[str, Any]) -> datetime | None:
+    # requests-oauthlib adds `expires_at` (epoch seconds) when the answer has expires_in.
+    value = token.get("expires_at")
+    return datetime.fromtimestamp(float(value), UTC) if value is not None else None
+
+
+def _scopes(token: Mapping[str, Any]) -> list[str]:
+    raw = token.get("scope") or list(GOOGLE_SCOPES)
+    return raw.split() if isinstance(raw, str) else [str(s) for s in raw]
+
+
+class OAuthService:
+    """Connects Google Calendar: builds the consent URL and stores the tokens it yields."""
+
+    def __init__(self, uow: UnitOfWork, settings: CalendarSettings) -> None:
+        self.uow = uow
+        self.settings = settings
+        self.repo = OAuthCredentialRepository(uow.session)
+
+    def _flow(self, code_verifier: str) -> Flow:
+        return Flow.from_client_config(
+            google_client_config(self.settings),
+            scopes=list(GOOGLE_SCOPES),
+            redirect_uri=self.settings.google_redirect_uri,
+            code_verifier=code_verifier,
+            autogenerate_code_verifier=False,
+        )
+
+    def authorization_url(self) -> str:
+        """Google's consent URL asking for offline access, with a signed, expiring state."""
+        cipher = TokenCipher(self.settings.token_key)  # fail now, not after the consent
+        # PKCE: the verifier travels inside the encrypted state, so no table is needed.
+        verifier = secrets.token_urlsafe(64)[:96]
+        flow = self._flow(verifier)
+        state = cipher.make_state({"v": verifier, "n": secrets.token_urlsafe(8)})
+        url, _ = flow.authorization_url(access_type="offline", prompt="consent", state=state)
+        return str(url)
+
+    async def complete(self, code: str, state: str) -> ConnectedOut:
+        """Check `state`, exchange `code` at the token endpoint and store the tokens."""
+        cipher = TokenCipher(self.settings.token_key)
+        data = cipher.read_state(state, STATE_MAX_AGE_SECONDS)
+        flow = self._flow(str(data.get("v", "")))
+        try:
+            # requests-based and blocking: keep it off the event loop.
+            token: dict[str, Any] = await asyncio.to_thread(flow.fetch_token, code=code)
+        except oauth_errors.InsecureTransportError as e:
+            raise OAuthNotConfigured(
+                f"calendar.google_token_uri must use https: {self.settings.google_token_uri}"
+            ) from e
+        except oauth_errors.OAuth2Error as e:
+            err = AlmanacError(
+                f"Google rejected the authorization code ({e.error}): {RECONNECT_HINT}", 400
+            )
+            err.title = "Authorization failed"
+            err.errors = [{"field": "code", "message": str(e.description or e.error)}]
+            raise err from e
+        except requests.RequestException as e:
+            raise DependencyUnavailable(
+                f"cannot reach Google's token endpoint {self.settings.google_token_uri}: {e}"
+            ) from e
+        refresh = token.get("refresh_token")
+        scopes = _scopes(token)
+        expires_at = _expires_at(token)
+        await self.repo.upsert(
+            PROVIDER,
+            token_encrypted=cipher.encrypt(token_payload(token.get("access_token"), refresh)),
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        message = "Google Calendar is connected."
+        if not refresh:
+            message += (
+                " Google sent no refresh token, so access ends when this token expires; "
+                "remove Almanac at myaccount.google.com/permissions and connect again."
+            )
+        return ConnectedOut(
+            provider=PROVIDER,
+            scopes=scopes,
+            expires_at=expires_at,
+            refresh_token=bool(refresh),
+            message=message,
+        )
+
+    async def status(self) -> OAuthStatusOut:
+        """The stored credential's status; `not_connected` when there is none."""
+        row = await self.repo.get(PROVIDER)
+        if row is None:
+            return OAuthStatusOut(
+                provider=PROVIDER,
+                status="not_connected",
+                scopes=[],
+                expires_at=None,
+                detail=f"Google Calendar is not connected: {RECONNECT_HINT}",
+            )
+        status: CredentialStatus = "ok"
+        if row.status in ("revoked", "expired", "error"):
+            status = row.status  # type: ignore[assignment]  # checked just above
+        elif row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+            # An expired access token is routine when a refresh token renews it.
+            if not self._has_refresh_token(row.token_encrypted):
+                status = "expired"
+        return OAuthStatusOut(
+            provider=PROVIDER,
+            status=status,
+            scopes=[str(s) for s in row.scopes],
+            expires_at=row.expires_at,
+            detail=row.status_detail,
+        )
+
+    def _has_refresh_token(self, ciphertext: bytes) -> bool:
+        try:
+            tokens = TokenCipher(self.settings.token_key).decrypt(ciphertext)
+        except (OAuthNotConfigured, UndecryptableToken):
+            return True  # cannot tell: do not claim it expired
+        return bool(tokens.get("refresh_token"))

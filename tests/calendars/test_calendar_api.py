@@ -1,0 +1,240 @@
+"""The built-in calendar's HTTP API: events, import and the .ics feed (real Postgres)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import icalendar
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars import EventSpec, event_uid
+from almanac.calendars.builtin import BuiltinCalendar
+from almanac.calendars.ics import MAX_ICS_BYTES
+from almanac.state import AppState
+
+BASE = "/api/v1/calendar"
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+WINDOW = {"start": WEEK[0].isoformat(), "end": WEEK[1].isoformat()}
+ClientFor = Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
+    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
+    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+def event_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "title": "Dentist",
+        "start": "2026-03-03T09:00:00+01:00",
+        "end": "2026-03-03T10:00:00+01:00",
+    }
+    return {**body, **overrides}
+
+
+def fields(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"] == "application/problem+json"
+    return [e["field"] for e in response.json().get("errors", [])]
+
+
+async def add_blocks(session: AsyncSession) -> None:
+    await BuiltinCalendar(session).apply(
+        [
+            EventSpec("t1", "Write report", WEEK[0].replace(hour=9), WEEK[0].replace(hour=10)),
+            EventSpec(
+                "t2", "Review", WEEK[0].replace(day=4, hour=9), WEEK[0].replace(day=4, hour=10)
+            ),
+        ],
+        *WEEK,
+    )
+
+
+async def test_create_list_and_delete_a_user_event(calendar_client: httpx.AsyncClient):
+    r = await calendar_client.post(f"{BASE}/events", json=event_body(description="check-up"))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["source"] == "user" and created["almanac_id"] is None
+    # The same instant; fixed offsets have no zone name, so they come back in UTC.
+    assert created["start"] == "2026-03-03T08:00:00Z"
+    assert created["sequence"] == 0 and created["busy"] is True
+
+    r = await calendar_client.get(f"{BASE}/events", params=WINDOW)
+    assert r.status_code == 200 and [e["id"] for e in r.json()] == [created["id"]]
+
+    r = await calendar_client.delete(f"{BASE}/events/{created['id']}")
+    assert r.status_code == 200 and r.json() == {"id": created["id"], "uid": created["uid"]}
+    r = await calendar_client.delete(f"{BASE}/events/{created['id']}")
+    assert r.status_code == 404
+    assert (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json() == []
+
+
+async def test_idempotency_key_returns_the_same_event_with_200(
+    calendar_client: httpx.AsyncClient,
+):
+    first = await calendar_client.post(f"{BASE}/events", json=event_body(idempotency_key="k-1"))
+    again = await calendar_client.post(f"{BASE}/events", json=event_body(idempotency_key="k-1"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json() and first.json()["uid"] == "k-1"
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    assert len(listed) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"start": "2026-03-03T09:00:00"}, "start"),
+        ({"end": "2026-03-03T10:00:00"}, "end"),
+        ({"end": "2026-03-03T08:00:00+01:00"}, "end"),
+        ({"end": "2026-03-03T09:00:00+01:00"}, "end"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 501}, "title"),
+        ({"title": "nul\u0000"}, "title"),
+        ({"start": "0001-01-01T00:00:00+01:00"}, "start"),
+        ({"idempotency_key": "almanac-t1@almanac"}, "idempotency_key"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+async def test_bad_events_are_422_naming_the_field(
+    calendar_client: httpx.AsyncClient, overrides: dict[str, Any], field: str
+):
+    r = await calendar_client.post(f"{BASE}/events", json=event_body(**overrides))
+    assert r.status_code == 422, r.text
+    assert fields(r) == [field]
+
+
+async def test_list_needs_an_aware_ordered_window(calendar_client: httpx.AsyncClient):
+    r = await calendar_client.get(f"{BASE}/events", params={**WINDOW, "start": "2026-03-02T00:00"})
+    assert r.status_code == 422 and fields(r) == ["start"]
+    r = await calendar_client.get(f"{BASE}/events", params={**WINDOW, "end": WINDOW["start"]})
+    assert r.status_code == 422 and fields(r) == ["end"]
+    r = await calendar_client.get(f"{BASE}/events", params={"start": WINDOW["start"]})
+    assert r.status_code == 422 and fields(r) == ["end"]
+
+
+async def test_deleting_an_almanac_block_is_a_conflict(
+    calendar_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    await add_blocks(db_session)
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    assert [e["source"] for e in listed] == ["almanac", "almanac"]
+    r = await calendar_client.delete(f"{BASE}/events/{listed[0]['id']}")
+    assert r.status_code == 409 and "replan" in r.json()["detail"]
+    assert len((await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()) == 2
+
+
+async def test_feed_is_icalendar_with_our_uids(
+    calendar_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    await add_blocks(db_session)
+    await calendar_client.post(f"{BASE}/events", json=event_body(idempotency_key="mine"))
+    r = await calendar_client.get(f"{BASE}/feed.ics", params=WINDOW)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/calendar")
+    cal = icalendar.Calendar.from_ical(r.content)
+    uids = {str(v["UID"]): v for v in cal.walk("VEVENT")}
+    assert set(uids) == {event_uid("t1"), event_uid("t2"), "mine"}
+    assert str(uids[event_uid("t1")]["X-ALMANAC-ID"]) == "t1"
+
+    # Events that ended before `start` are left out.
+    r = await calendar_client.get(f"{BASE}/feed.ics", params={"start": "2026-03-05T00:00:00Z"})
+    assert {str(v["UID"]) for v in icalendar.Calendar.from_ical(r.content).walk("VEVENT")} == set()
+    r = await calendar_client.get(f"{BASE}/feed.ics", params={"start": "2026-03-02"})
+    assert r.status_code == 422 and fields(r) == ["start"]
+
+
+async def test_feed_defaults_to_the_last_30_days_on(calendar_client: httpx.AsyncClient):
+    now = datetime.now(UTC)
+    for key, days in (("old", -40), ("recent", -20), ("soon", 1), ("far", 400)):
+        start = now + timedelta(days=days)
+        body = event_body(
+            idempotency_key=key,
+            start=start.isoformat(),
+            end=(start + timedelta(hours=1)).isoformat(),
+        )
+        assert (await calendar_client.post(f"{BASE}/events", json=body)).status_code == 201
+    r = await calendar_client.get(f"{BASE}/feed.ics")
+    uids = {str(v["UID"]) for v in icalendar.Calendar.from_ical(r.content).walk("VEVENT")}
+    assert uids == {"recent", "soon", "far"}
+
+
+async def test_feed_token_is_required_when_configured(
+    state: AppState, calendar_client_for: ClientFor
+):
+    settings = state.settings.model_copy(
+        update={
+            "calendar": state.settings.calendar.model_copy(
+                update={"ics_feed_token": SecretStr("s3cret-token")}
+            )
+        }
+    )
+    async with calendar_client_for(dataclasses.replace(state, settings=settings)) as client:
+        for params in ({}, {"token": "wrong"}, {"token": "s3cret-toke"}):
+            r = await client.get(f"{BASE}/feed.ics", params=params)
+            assert r.status_code == 401, params
+            assert r.headers["content-type"] == "application/problem+json"
+            assert "token" in r.json()["detail"]
+        r = await client.get(f"{BASE}/feed.ics", params={"token": "s3cret-token"})
+        assert r.status_code == 200 and b"BEGIN:VCALENDAR" in r.content
+
+
+async def test_feed_without_a_configured_token_is_open(calendar_client: httpx.AsyncClient):
+    r = await calendar_client.get(f"{BASE}/feed.ics", params={"token": "anything"})
+    assert r.status_code == 200
+
+
+async def test_import_is_idempotent(calendar_client: httpx.AsyncClient):
+    headers = {"content-type": "text/calendar"}
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=ICS, headers=headers)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["created"], out["updated"], out["unchanged"], out["skipped"]) == (2, 0, 0, 0)
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    assert [(e["title"], e["source"]) for e in listed] == [("Gym", "user"), ("Dentist", "user")]
+
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=ICS, headers=headers)
+    out = r.json()
+    assert (out["created"], out["updated"], out["unchanged"]) == (0, 0, 2)
+
+    moved = ICS.replace("SUMMARY:Dentist", "SUMMARY:Dentist (moved)")
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=moved)
+    assert (r.json()["created"], r.json()["updated"]) == (0, 1)
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    dentist = next(e for e in listed if e["uid"] == "dentist-1")
+    assert dentist["title"] == "Dentist (moved)" and dentist["sequence"] == 1
+    assert len(listed) == 2
+
+
+async def test_import_skips_almanac_blocks(
+    calendar_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    await add_blocks(db_session)
+    feed = (await calendar_client.get(f"{BASE}/feed.ics", params=WINDOW)).content
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=feed)
+    assert r.json()["skipped"] == 2 and r.json()["created"] == 0
+
+
+async def test_bad_imports_are_4xx_problems(calendar_client: httpx.AsyncClient):
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=b"not a calendar")
+    assert r.status_code == 422 and fields(r) == ["body"]
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=b"")
+    assert r.status_code == 422 and fields(r) == ["body"]
+    r = await calendar_client.post(
+        f"{BASE}/import", params=WINDOW, content=b"x" * (MAX_ICS_BYTES + 1)
+    )
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+    r = await calendar_client.post(
+        f"{BASE}/import", params={**WINDOW, "end": "2026-03-01T00:00:00Z"}, content=ICS
+    )
+    assert r.status_code == 422 and fields(r) == ["end"]

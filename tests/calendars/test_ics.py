@@ -1,0 +1,171 @@
+"""Rendering the built-in calendar as iCalendar, and reading .ics files for import."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars import EventSpec, event_uid
+from almanac.calendars.base import zone_name
+from almanac.calendars.builtin import BuiltinCalendar
+from almanac.calendars.ics import MAX_ICS_BYTES, MAX_IMPORT_EVENTS, parse_ics, render_calendar
+from almanac.calendars.repository import CalendarEntryRepository
+from almanac.calendars.schemas import EventIn, OptionalWindow
+from almanac.calendars.service import CalendarService
+from almanac.errors import ValidationFailed
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+
+
+def at(day: int, hour: int, minute: int = 0, tz: Any = UTC) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=tz)
+
+
+def vcalendar(*vevents: str) -> str:
+    body = "".join(f"BEGIN:VEVENT\r\n{v.strip()}\r\nEND:VEVENT\r\n" for v in vevents)
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n{body}END:VCALENDAR\r\n"
+    )
+
+
+def parse(text: str, window: tuple[datetime, datetime] = WEEK) -> Any:
+    return parse_ics(text, window=window, zone=BERLIN)
+
+
+async def feed_entries(session: AsyncSession) -> list[Any]:
+    cal = BuiltinCalendar(session)
+    await cal.apply(
+        [
+            EventSpec("t1", "Write report", at(2, 9, tz=BERLIN), at(2, 10, tz=BERLIN), "draft"),
+            EventSpec("t2", "Review", at(3, 13), at(3, 14)),
+        ],
+        *WEEK,
+    )
+    # Changed once, so its SEQUENCE is 1.
+    await cal.apply(
+        [
+            EventSpec("t1", "Write report", at(2, 9, tz=BERLIN), at(2, 10, tz=BERLIN), "draft"),
+            EventSpec("t2", "Review (moved)", at(3, 15), at(3, 16)),
+        ],
+        *WEEK,
+    )
+    service = CalendarService(session, timezone="Europe/Berlin")
+    await service.create_event(
+        EventIn(title="Lunch", start=at(4, 12), end=at(4, 13), busy=False, idempotency_key="lunch")
+    )
+    await service.import_ics(
+        vcalendar(
+            "UID:trip\r\nDTSTART;VALUE=DATE:20260305\r\nDTEND;VALUE=DATE:20260307\r\nSUMMARY:Trip"
+        ),
+        OptionalWindow(start=WEEK[0], end=WEEK[1]),
+    )
+    return await CalendarEntryRepository(session).in_window(*WEEK)
+
+
+async def test_feed_parses_back_with_our_uids_and_properties(db_session: AsyncSession):
+    entries = await feed_entries(db_session)
+    cal = icalendar.Calendar.from_ical(render_calendar(entries))
+    assert str(cal["PRODID"]) and str(cal["VERSION"]) == "2.0"
+    vevents = {str(v["UID"]): v for v in cal.walk("VEVENT")}
+    assert set(vevents) == {event_uid("t1"), event_uid("t2"), "lunch", "trip"}
+
+    t1 = vevents[event_uid("t1")]
+    assert str(t1["X-ALMANAC-ID"]) == "t1" and str(t1["SUMMARY"]) == "Write report"
+    assert str(t1["DESCRIPTION"]) == "draft"
+    assert t1["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert t1.decoded("DTSTART") == at(2, 9, tz=BERLIN)
+    assert t1.decoded("DTEND") == at(2, 10, tz=BERLIN)
+    assert int(t1["SEQUENCE"]) == 0 and isinstance(t1.decoded("DTSTAMP"), datetime)
+    assert "TRANSP" not in t1
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
+
+    t2 = vevents[event_uid("t2")]
+    assert int(t2["SEQUENCE"]) == 1 and str(t2["SUMMARY"]) == "Review (moved)"
+    assert t2["DTSTART"].to_ical() == b"20260303T150000Z"  # UTC is written as ...Z, no TZID
+
+    lunch = vevents["lunch"]
+    assert str(lunch["TRANSP"]) == "TRANSPARENT" and "X-ALMANAC-ID" not in lunch
+    trip = vevents["trip"]
+    assert trip.decoded("DTSTART") == date(2026, 3, 5) and trip.decoded("DTEND") == date(2026, 3, 7)
+
+
+async def test_feed_reads_back_as_the_same_events(db_session: AsyncSession):
+    entries = await feed_entries(db_session)
+    events = await BuiltinCalendar(db_session).events(*WEEK)
+    parsed = parse(render_calendar(entries).decode()).events
+    key = lambda e: (e.uid, e.title, e.start, e.end, e.busy, e.all_day, e.almanac_id)  # noqa: E731
+    assert sorted(map(key, parsed)) == sorted(map(key, events))
+
+
+def test_parse_reads_zones_floating_times_and_all_day_events():
+    text = vcalendar(
+        "UID:a\r\nDTSTART;TZID=America/New_York:20260302T090000\r\n"
+        "DTEND;TZID=America/New_York:20260302T100000\r\nSUMMARY:NY call",
+        "UID:b\r\nDTSTART:20260303T120000\r\nDURATION:PT30M\r\nSUMMARY:Floating",
+        "UID:c\r\nDTSTART;VALUE=DATE:20260329\r\nSUMMARY:DST day",
+        "UID:d\r\nDTSTART:20260304T080000Z\r\nDTEND:20260304T090000Z\r\nTRANSP:TRANSPARENT\r\nSUMMARY:Free",
+        "UID:e\r\nDTSTART:20260304T100000Z\r\nDTEND:20260304T110000Z\r\nSTATUS:CANCELLED\r\nSUMMARY:Off",
+    )
+    window = (WEEK[0], WEEK[0] + timedelta(days=30))
+    events = {e.uid: e for e in parse(text, window).events}
+    assert set(events) == {"a", "b", "c", "d", "e"}
+    assert zone_name(events["a"].start) == "America/New_York"
+    assert events["a"].start == datetime(2026, 3, 2, 14, tzinfo=UTC)
+    assert events["b"].start == at(3, 12, tz=BERLIN) and events["b"].end == at(3, 12, 30, tz=BERLIN)
+    c = events["c"]
+    # Europe/Berlin springs forward on 29 March: the whole day is 23 hours long.
+    # (Same-zone subtraction in Python is wall-clock time, so measure in UTC.)
+    assert c.all_day and c.start == at(29, 0, tz=BERLIN) and c.end == at(30, 0, tz=BERLIN)
+    assert c.end.astimezone(UTC) - c.start.astimezone(UTC) == timedelta(hours=23)
+    assert not events["d"].busy and not events["e"].busy and events["a"].busy
+    assert all(e.almanac_id is None for e in events.values())
+
+
+def test_parse_expands_recurring_events_within_the_window_only():
+    text = vcalendar(
+        "UID:standup\r\nDTSTART:20260301T080000Z\r\nDTEND:20260301T081500Z\r\nRRULE:FREQ=DAILY\r\nSUMMARY:Standup",
+        "UID:old\r\nDTSTART:20250101T080000Z\r\nDTEND:20250101T090000Z\r\nSUMMARY:Long ago",
+    )
+    events = parse(text).events
+    assert [e.start for e in events] == [at(d, 8) for d in range(2, 9)]
+    assert [e.uid for e in events] == [f"standup#202603{d:02d}T080000Z" for d in range(2, 9)]
+    assert [e.uid for e in parse(text).events] == [e.uid for e in events]  # stable
+
+
+def test_parse_marks_almanac_blocks_and_derives_missing_uids():
+    spec = EventSpec("t9", "Ours", at(2, 9), at(2, 10))
+    ours = (
+        f"UID:{spec.uid}\r\nX-ALMANAC-ID:t9\r\n"
+        "DTSTART:20260302T090000Z\r\nDTEND:20260302T100000Z\r\nSUMMARY:Ours"
+    )
+    anonymous = "DTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\nSUMMARY:No UID"
+    first = {e.title: e for e in parse(vcalendar(ours, anonymous)).events}
+    assert first["Ours"].almanac_id == "t9"
+    assert first["No UID"].uid.startswith("import-") and first["No UID"].almanac_id is None
+    again = {e.title: e for e in parse(vcalendar(ours, anonymous)).events}
+    assert again["No UID"].uid == first["No UID"].uid
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("this is not a calendar", "not a valid iCalendar"),
+        ("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", "no VCALENDAR"),
+        ("x" * (MAX_ICS_BYTES + 1), "larger than"),
+        (
+            vcalendar("UID:m\r\nDTSTART:20260302T000000Z\r\nRRULE:FREQ=MINUTELY\r\nSUMMARY:Spam"),
+            f"more than {MAX_IMPORT_EVENTS} events",
+        ),
+    ],
+)
+def test_bad_files_are_validation_errors_naming_the_body(text: str, message: str):
+    with pytest.raises(ValidationFailed, match=message) as info:
+        parse(text)
+    assert info.value.errors[0]["field"] == "body"

@@ -1,0 +1,166 @@
+"""`almanac calendar import|add` end to end against the test database.
+
+In-process mode (no server answering), plus the HTTP client against the app over ASGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from almanac.app import create_app
+from almanac.calendars.endpoints import router as calendar_router
+from almanac.calendars.schemas import EventIn, OptionalWindow
+from almanac.cli.calendar import HttpCalendarClient, calendar_app
+from almanac.db.engine import create_engine
+from almanac.deps import get_state
+from almanac.errors import AlmanacError
+from almanac.state import AppState
+
+runner = CliRunner()
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
+    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
+    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+WINDOW = ("--start", "2026-03-01T00:00:00Z", "--end", "2026-04-01T00:00:00Z")
+
+
+def _root() -> typer.Typer:
+    """A root app holding the `calendar` group, as cli/main.py will."""
+    root = typer.Typer()
+
+    @root.callback()
+    def _main() -> None:
+        """Test root."""
+
+    root.add_typer(calendar_app, name="calendar")
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    return committed_state
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(_root(), ["calendar", *args])
+    return result.exit_code, result.output
+
+
+def sql(url: str, statement: str) -> list[tuple[object, ...]]:
+    """Run SQL on a fresh engine (the CLI runs its own event loop, not the suite's)."""
+
+    async def go() -> list[tuple[object, ...]]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(text(statement))
+                return [tuple(r) for r in result]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def test_import_twice_creates_nothing_new(cli_env: AppState, pg_url: str, tmp_path: Path):
+    src = tmp_path / "mine.ics"
+    src.write_text(ICS)
+    code, out = invoke("import", str(src), *WINDOW)
+    assert code == 0, out
+    assert "imported 4 events (0 updated, 0 unchanged, 0 skipped)" in out  # 1 + 3 occurrences
+    code, out = invoke("import", str(src), *WINDOW)
+    assert code == 0 and "imported 0 events (0 updated, 4 unchanged, 0 skipped)" in out
+    rows = sql(pg_url, "SELECT title, almanac_id FROM calendar_entries ORDER BY start_at")
+    assert rows == [("Gym", None), ("Dentist", None), ("Gym", None), ("Gym", None)]
+
+
+def test_add_creates_a_user_event_once_per_key(cli_env: AppState, pg_url: str):
+    args = (
+        "add",
+        "Dentist",
+        "--start",
+        "2026-03-03T09:00+01:00",
+        "--end",
+        "2026-03-03T10:00+01:00",
+    )
+    code, out = invoke(*args, "--key", "dentist", "--free")
+    assert code == 0, out
+    assert "added event #" in out and "'Dentist'" in out and "already present" not in out
+    code, out = invoke(*args, "--key", "dentist")
+    assert code == 0 and "(already present)" in out
+    rows = sql(pg_url, "SELECT uid, busy, start_at FROM calendar_entries")
+    assert rows == [("dentist", False, datetime(2026, 3, 3, 8, tzinfo=UTC))]
+
+
+def test_bad_input_exits_2_naming_the_field(cli_env: AppState, pg_url: str, tmp_path: Path):
+    code, out = invoke("add", "X", "--start", "2026-03-03T09:00", "--end", "2026-03-03T10:00Z")
+    assert code == 2 and "start" in out and "offset" in out
+    code, out = invoke("add", "X", "--start", "2026-03-03T09:00Z", "--end", "2026-03-03T08:00Z")
+    assert code == 2 and "end: end must be after start" in out
+    bad = tmp_path / "bad.ics"
+    bad.write_text("not a calendar")
+    code, out = invoke("import", str(bad))
+    assert code == 2 and "not a valid iCalendar" in out
+    code, out = invoke("import", str(tmp_path / "missing.ics"))
+    assert code == 2
+    assert sql(pg_url, "SELECT count(*) FROM calendar_entries") == [(0,)]
+
+
+@pytest.fixture
+async def http_client(committed_state: AppState) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(state=committed_state)
+    if not any(getattr(r, "path", "").startswith(calendar_router.prefix) for r in app.routes):
+        app.include_router(calendar_router)
+    app.dependency_overrides[get_state] = lambda: committed_state
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
+        yield c
+
+
+async def test_http_client_adds_and_imports(http_client: httpx.AsyncClient):
+    client = HttpCalendarClient(http_client)
+    body = EventIn.model_validate(
+        {
+            "title": "Call",
+            "start": "2026-03-04T09:00Z",
+            "end": "2026-03-04T09:30Z",
+            "idempotency_key": "c",
+        }
+    )
+    first, created = await client.add(body)
+    again, created_again = await client.add(body)
+    assert (created, created_again) == (True, False) and again.id == first.id
+    window = OptionalWindow.model_validate(
+        {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
+    )
+    out = await client.import_ics(ICS.encode(), window)
+    assert (out.created, out.unchanged) == (4, 0)
+    out = await client.import_ics(ICS.encode(), window)
+    assert (out.created, out.unchanged) == (0, 4)
+    with pytest.raises(AlmanacError, match="not a valid iCalendar") as info:
+        await client.import_ics(b"junk", window)
+    assert info.value.status_code == 422

@@ -1,0 +1,224 @@
+"""The OAuth web flow over HTTP, with google-auth-oauthlib talking to the Google test double."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.app import create_app
+from almanac.config import CalendarSettings
+from almanac.db.uow import UnitOfWork
+from almanac.deps import get_state, get_uow
+from almanac.models.calendar import OAuthCredential
+from almanac.oauth.crypto import TokenCipher
+from almanac.oauth.endpoints import router as oauth_router
+from almanac.oauth.repository import OAuthCredentialRepository
+from almanac.state import AppState
+from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, SCOPES, FakeGoogle
+
+KEY = Fernet.generate_key().decode()
+REDIRECT = "http://127.0.0.1:8090/oauth/callback"
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    with FakeGoogle() as double:
+        yield double
+
+
+def google_settings(google: FakeGoogle, **overrides: object) -> CalendarSettings:
+    values: dict[str, object] = {
+        "provider": "google",
+        "google_client_id": CLIENT_ID,
+        "google_client_secret": CLIENT_SECRET,
+        "google_api_base_url": google.root_url,
+        "google_token_uri": google.token_uri,
+        "google_auth_uri": google.root_url + "auth",
+        "google_redirect_uri": REDIRECT,
+        "token_key": KEY,
+    }
+    values.update(overrides)
+    return CalendarSettings.model_validate(values)
+
+
+def app_client(
+    state: AppState, db_session: AsyncSession, calendar: CalendarSettings
+) -> httpx.AsyncClient:
+    """The app (as tests/conftest.py builds it) with the OAuth router and these settings."""
+    current = dataclasses.replace(
+        state, settings=state.settings.model_copy(update={"calendar": calendar})
+    )
+    app = create_app(state=current)
+    if not any(getattr(r, "path", None) == "/oauth/authorize" for r in app.routes):
+        app.include_router(oauth_router)
+
+    async def test_uow() -> AsyncIterator[UnitOfWork]:
+        unit = UnitOfWork(db_session)
+        try:
+            yield unit
+        except BaseException:
+            await unit.rollback()
+            raise
+        await unit.commit()
+
+    app.dependency_overrides[get_state] = lambda: current
+    app.dependency_overrides[get_uow] = test_uow
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
+
+
+@pytest.fixture
+async def oauth_client(
+    state: AppState, db_session: AsyncSession, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    # oauthlib refuses plain http token endpoints; the double listens on http://127.0.0.1.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    async with app_client(state, db_session, google_settings(google)) as client:
+        yield client
+
+
+async def authorize(client: httpx.AsyncClient) -> dict[str, str]:
+    answer = await client.get("/oauth/authorize")
+    assert answer.status_code == 307, answer.text
+    location = answer.headers["location"]
+    query = {
+        k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(location).query).items()
+    }
+    query["_url"] = location
+    return query
+
+
+async def test_authorize_redirects_to_consent_with_offline_access_and_state(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    query = await authorize(oauth_client)
+    assert query["_url"].startswith(google.root_url + "auth?")
+    assert query["access_type"] == "offline" and query["prompt"] == "consent"
+    assert query["response_type"] == "code" and query["client_id"] == CLIENT_ID
+    assert query["redirect_uri"] == REDIRECT
+    assert set(query["scope"].split()) == set(SCOPES)
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"]
+    assert len(query["state"]) > 40
+    # The state is signed: it reads back with the key, and holds the PKCE verifier.
+    assert TokenCipher(KEY).read_state(query["state"], 600)["v"]
+
+
+async def test_callback_stores_encrypted_tokens_and_status_reports_ok(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    assert (await oauth_client.get("/oauth/status")).json()["status"] == "not_connected"
+    query = await authorize(oauth_client)
+    code = google.issue_code("code-1", challenge=query["code_challenge"])
+
+    answer = await oauth_client.get(
+        "/oauth/callback", params={"code": code, "state": query["state"]}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "connected" and body["provider"] == "google"
+    assert body["refresh_token"] is True and set(body["scopes"]) == set(SCOPES)
+
+    (exchange,) = google.token_requests
+    assert exchange["grant_type"] == "authorization_code" and exchange["code_verifier"]
+    row = (await db_session.scalars(select(OAuthCredential))).one()
+    (access,) = google.access_tokens
+    (refresh,) = google.refresh_tokens
+    assert access.encode() not in row.token_encrypted
+    assert refresh.encode() not in row.token_encrypted
+    assert TokenCipher(KEY).decrypt(row.token_encrypted) == {
+        "access_token": access,
+        "refresh_token": refresh,
+    }
+    status = (await oauth_client.get("/oauth/status")).json()
+    assert status["status"] == "ok" and set(status["scopes"]) == set(SCOPES)
+    assert status["expires_at"] is not None
+
+
+async def test_callback_with_tampered_state_is_a_400_naming_state(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    query = await authorize(oauth_client)
+    code = google.issue_code("code-2", challenge=query["code_challenge"])
+    state = query["state"]
+    tampered = state[:-6] + ("AAAAAA" if not state.endswith("AAAAAA") else "BBBBBB")
+
+    answer = await oauth_client.get("/oauth/callback", params={"code": code, "state": tampered})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["errors"][0]["field"] == "state"
+    assert google.token_requests == []  # the code was never exchanged
+    assert (await db_session.scalars(select(OAuthCredential))).all() == []
+
+
+async def test_callback_with_expired_state_is_a_400(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    old = TokenCipher(KEY).make_state({"v": "x" * 50}, issued_at=int(time.time()) - 3600)
+    answer = await oauth_client.get("/oauth/callback", params={"code": "c", "state": old})
+    assert answer.status_code == 400 and "expired" in answer.json()["detail"]
+    assert answer.json()["errors"][0]["field"] == "state"
+
+
+async def test_callback_with_a_rejected_code_is_a_400_naming_code(
+    oauth_client: httpx.AsyncClient,
+) -> None:
+    query = await authorize(oauth_client)
+    answer = await oauth_client.get(
+        "/oauth/callback", params={"code": "never-issued", "state": query["state"]}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["field"] == "code"
+
+
+async def test_callback_when_the_user_declines(oauth_client: httpx.AsyncClient) -> None:
+    query = await authorize(oauth_client)
+    answer = await oauth_client.get(
+        "/oauth/callback", params={"error": "access_denied", "state": query["state"]}
+    )
+    assert answer.status_code == 400 and "access_denied" in answer.json()["detail"]
+
+
+async def test_missing_client_credentials_are_a_clear_problem_not_a_500(
+    state: AppState, db_session: AsyncSession, google: FakeGoogle
+) -> None:
+    calendar = google_settings(google, google_client_id=None, google_client_secret=None)
+    async with app_client(state, db_session, calendar) as client:
+        answer = await client.get("/oauth/authorize")
+    assert answer.status_code == 503
+    problem = answer.json()
+    assert "calendar.google_client_id" in problem["detail"]
+    assert {e["field"] for e in problem["errors"]} == {
+        "calendar.google_client_id",
+        "calendar.google_client_secret",
+    }
+
+
+async def test_missing_token_key_is_a_clear_problem(
+    state: AppState, db_session: AsyncSession, google: FakeGoogle
+) -> None:
+    async with app_client(state, db_session, google_settings(google, token_key=None)) as client:
+        answer = await client.get("/oauth/authorize")
+    assert answer.status_code == 503 and "token_key" in answer.json()["detail"]
+
+
+async def test_status_reports_a_revoked_credential(
+    oauth_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    repo = OAuthCredentialRepository(db_session)
+    await repo.upsert(
+        "google",
+        token_encrypted=TokenCipher(KEY).encrypt({"access_token": "a", "refresh_token": "r"}),
+        scopes=list(SCOPES),
+        expires_at=None,
+    )
+    await repo.set_status("google", "revoked", "invalid_grant: Token has been expired or revoked.")
+    body = (await oauth_client.get("/oauth/status")).json()
+    assert body["status"] == "revoked" and "invalid_grant" in body["detail"]
