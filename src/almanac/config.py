@@ -9,9 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -176,6 +177,7 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_data_dir("almanac")),
         validation_alias=AliasChoices("ALMANAC_DATA_DIR", "data_dir"),
     )
+    # The user's IANA time zone: working hours, "today" and daily caps are in it.
     timezone: str = "UTC"
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
@@ -195,6 +197,15 @@ class Settings(BaseSettings):
     valkey_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ALMANAC_VALKEY_URL", "valkey_url")
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
 
     @cached_property
     def effective_database_url(self) -> str | None:

@@ -95,12 +95,41 @@ async def _llm(state: AppState) -> DependencyStatus:
     )
 
 
+async def _calendar(state: AppState) -> DependencyStatus:
+    from almanac.calendars.factory import build_calendar
+
+    name = state.settings.calendar.provider
+    try:
+        async with state.sessionmaker() as session:
+            provider = build_calendar(
+                state.settings.calendar,
+                session=session,
+                cache=state.cache,
+                timezone=state.settings.timezone,
+            )
+            try:
+                _, ms = await _timed(provider.check())
+            finally:
+                await provider.close()
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{name}: {detail[:250]}; scheduling cannot read busy time or write blocks",
+        )
+    return DependencyStatus(status="ok", required=False, detail=name, latency_ms=ms)
+
+
 async def check_health(state: AppState, services: list[str]) -> HealthOut:
     """Probe every dependency concurrently."""
-    db, cache, emb, llm = await asyncio.gather(
-        _database(state), _cache(state), _embedder(state), _llm(state)
-    )
+    probes = [_database(state), _cache(state), _embedder(state), _llm(state)]
+    if "planner" in services:
+        probes.append(_calendar(state))
+    db, cache, emb, llm, *calendar = await asyncio.gather(*probes)
     deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm}
+    if calendar:
+        deps["calendar"] = calendar[0]
     if any(d.required and d.status == "down" for d in deps.values()):
         overall: Literal["ok", "degraded", "down"] = "down"
     elif any(d.status in ("degraded", "down") for d in deps.values()):

@@ -1,0 +1,28 @@
+"""/health reports the configured calendar."""
+
+from __future__ import annotations
+
+import httpx
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from almanac.state import AppState
+
+
+async def test_builtin_calendar_is_ok(client: httpx.AsyncClient) -> None:
+    calendar = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert calendar == {**calendar, "status": "ok", "detail": "builtin"}
+
+
+async def test_google_not_connected_is_degraded_with_what_to_do(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    state.settings.calendar.provider = "google"
+    state.settings.calendar.google_client_id = "id"
+    state.settings.calendar.google_client_secret = SecretStr("secret")
+    state.settings.calendar.token_key = SecretStr(Fernet.generate_key().decode())
+    r = await client.get("/health")
+    assert r.status_code == 200
+    calendar = r.json()["dependencies"]["calendar"]
+    assert calendar["status"] == "degraded"
+    assert "not connected" in calendar["detail"] and "/oauth/authorize" in calendar["detail"]
