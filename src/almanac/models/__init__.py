@@ -5,6 +5,7 @@ from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.llm import LLMCall
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
+from almanac.models.observer import FactDecision, Reflection
 from almanac.models.planning import (
     ExecutionRun,
     Plan,
@@ -26,6 +27,7 @@ __all__ = [
     "EventEmbedding",
     "ExecutionRun",
     "Fact",
+    "FactDecision",
     "FactEmbedding",
     "GraphEdge",
     "GraphNode",
@@ -35,6 +37,7 @@ __all__ = [
     "PlanVersion",
     "ProcessTemplate",
     "PromptTemplate",
+    "Reflection",
     "SchedulerRun",
     "SearchStat",
     "SearchTerm",
