@@ -32,7 +32,8 @@ TABLES = (
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
     "events, facts, "
-    "search_terms, search_stats, llm_calls, plan_versions, calendar_entries, oauth_credentials, reflections, fact_decisions"
+    "search_terms, search_stats, llm_calls, plan_versions, calendar_entries, oauth_credentials, "
+    "reflections, fact_decisions"
 )
 
 

@@ -1,0 +1,1 @@
+"""The Pattern Ontology: service blueprints, workflows, process templates, execution runs."""

@@ -1,0 +1,158 @@
+"""Execution runs: start and stop work sessions; Postgres computes their variance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.models import ExecutionRun
+from almanac.ontology.repository import OntologyRepository
+from almanac.ontology.schemas import RunList, RunOut, RunStartIn, RunStopIn
+
+# Fields of a start request that a retry with the same run_identifier must repeat.
+_SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
+
+
+def run_out(row: ExecutionRun) -> RunOut:
+    return RunOut(
+        id=row.id,
+        process_template_id=row.process_template_id,
+        task_id=row.task_id,
+        run_identifier=row.run_identifier,
+        status=row.status,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        estimated_hours=row.estimated_hours,
+        actual_hours=row.actual_hours,
+        variance_pct=row.variance_pct,
+        telemetry=row.telemetry,
+        metadata=row.metadata_,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _stored(row: ExecutionRun, name: str) -> Any:
+    return row.metadata_ if name == "metadata" else getattr(row, name)
+
+
+class RunService:
+    """Start, stop and read execution runs."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.repo = OntologyRepository(uow.session)
+
+    def _same_or_conflict(self, row: ExecutionRun, body: RunStartIn) -> RunOut:
+        """A retry returns the stored run; a different run under the same identifier is 409."""
+        differs = [
+            name
+            for name in _SAME
+            if name in body.model_fields_set
+            and getattr(body, name) is not None
+            and getattr(body, name) != _stored(row, name)
+        ]
+        if differs:
+            raise Conflict(
+                f"run_identifier {row.run_identifier!r} was already used for run {row.id}, "
+                f"which differs in {', '.join(differs)}; use a new identifier for a new run"
+            )
+        return run_out(row)
+
+    async def start(self, body: RunStartIn) -> tuple[RunOut, bool]:
+        """Start a run; returns it and whether it is new (False: an idempotent retry)."""
+        if body.run_identifier is not None:
+            prior = await self.repo.run_by_identifier(body.run_identifier)
+            if prior is not None:
+                return self._same_or_conflict(prior, body), False
+        template_id = body.process_template_id
+        if template_id is not None and await self.repo.existing_template(template_id) is None:
+            raise ValidationFailed(
+                f"no process template with id {template_id}", field="process_template_id"
+            )
+        estimated = body.estimated_hours
+        if body.task_id is not None:
+            task = await self.repo.existing_task(body.task_id)
+            if task is None:
+                raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
+            if task.process_template_id is not None:
+                if template_id is None:
+                    template_id = task.process_template_id
+                elif template_id != task.process_template_id:
+                    raise ValidationFailed(
+                        f"task {task.id} belongs to process template "
+                        f"{task.process_template_id}, not {template_id}",
+                        field="task_id",
+                    )
+            if estimated is None:
+                estimated = task.estimate_hours
+        row = await self.repo.insert_run(
+            {
+                "process_template_id": template_id,
+                "task_id": body.task_id,
+                "run_identifier": body.run_identifier,
+                "started_at": body.started_at or datetime.now(UTC),
+                "estimated_hours": estimated,
+                "status": "in_progress",
+                "telemetry": body.telemetry,
+                "metadata": body.metadata,
+            }
+        )
+        if row is None:  # a concurrent request with the same identifier committed first
+            assert body.run_identifier is not None
+            prior = await self.repo.run_by_identifier(body.run_identifier)
+            assert prior is not None
+            return self._same_or_conflict(prior, body), False
+        return run_out(row), True
+
+    async def stop(self, run_id: int, body: RunStopIn) -> RunOut:
+        """Complete a run; actual hours default to the time elapsed since it started."""
+        row = await self.repo.get(ExecutionRun, run_id, lock="update")
+        if row is None:
+            raise NotFound(f"execution run {run_id} not found")
+        if row.status == "completed" or row.ended_at is not None:
+            ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
+            raise Conflict(f"execution run {run_id} was already stopped (at {ended})")
+        ended_at = body.ended_at or datetime.now(UTC)
+        if row.started_at is not None and ended_at < row.started_at:
+            raise ValidationFailed(
+                f"ended_at must not be before started_at ({row.started_at.isoformat()})",
+                field="ended_at",
+            )
+        actual = body.actual_hours
+        if actual is None:
+            if row.started_at is None:
+                raise ValidationFailed(
+                    "the run has no started_at; give actual_hours", field="actual_hours"
+                )
+            actual = round((ended_at - row.started_at).total_seconds() / 3600, 4)
+        row.ended_at = ended_at
+        row.actual_hours = actual
+        row.status = "completed"
+        if body.telemetry is not None:
+            row.telemetry = body.telemetry
+        # The refresh reads variance_pct, which Postgres computes from the new hours.
+        return run_out(await self.repo.save(row))
+
+    async def get(self, run_id: int) -> RunOut:
+        row = await self.repo.get(ExecutionRun, run_id)
+        if row is None:
+            raise NotFound(f"execution run {run_id} not found")
+        return run_out(row)
+
+    async def list(
+        self,
+        *,
+        process_template_id: int | None,
+        task_id: int | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> RunList:
+        stmt = self.repo.runs_query(
+            process_template_id=process_template_id, task_id=task_id, status=status
+        )
+        rows, total = await self.repo.page(stmt, ExecutionRun, limit, offset)
+        return RunList(items=[run_out(r) for r in rows], total=total)

@@ -1,0 +1,284 @@
+"""Request and response shapes of the Pattern Ontology API."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+
+from almanac.ontology.checks import ChecklistItem
+from almanac.planner.sop import SOPStep
+from almanac.types import AwareDatetime, Strict
+
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
+_JSON_LIMIT = 256_000  # bytes of one metadata/telemetry/steps document
+
+
+def _no_nul(value: str) -> str:
+    # Postgres text and jsonb cannot hold NUL; reject it here instead of failing in the driver.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
+def json_safe(value: Any) -> Any:
+    """Reject what Postgres jsonb cannot store: NaN/Infinity, NUL characters, huge documents."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_plain)
+    except ValueError as exc:
+        raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
+    if "\\u0000" in text:
+        raise ValueError("must not contain NUL characters")
+    if len(text) > _JSON_LIMIT:
+        raise ValueError(f"must be at most {_JSON_LIMIT} bytes of JSON")
+    return value
+
+
+def _in_range(value: datetime | None) -> datetime | None:
+    # Far-away years overflow when converted to UTC; no work session is that far off.
+    if value is not None and not 1900 <= value.year <= 9000:
+        raise ValueError("must be a date between the years 1900 and 9000")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+SmallId = Annotated[int, Field(ge=1, le=INT_MAX)]
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+Description = Annotated[str, Field(max_length=20_000), AfterValidator(_no_nul)]
+Capability = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9_-]{0,99}$", description="e.g. discovery, delivery, ops, growth"),
+]
+Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
+Hours = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+Metadata = Annotated[dict[str, Any], AfterValidator(json_safe)]
+Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), AfterValidator(json_safe)]
+Checklist = Annotated[
+    list[SOPStep] | list[ChecklistItem],
+    Field(min_length=1, max_length=5000, description="Steps, or flat items as the planner stores"),
+    AfterValidator(json_safe),
+]
+When = Annotated[AwareDatetime, AfterValidator(_in_range)]
+RunIdentifier = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+TemplateStatus = Literal["draft", "active", "paused", "completed"]
+RunStatus = Literal["in_progress", "completed"]
+
+
+def _not_null(value: Any) -> Any:
+    # Only fields that may be cleared accept an explicit null in an update.
+    if value is None:
+        raise ValueError("cannot be null")
+    return value
+
+
+class _Update(Strict):
+    """A partial update: the fields given replace the stored ones; at least one is needed."""
+
+    @model_validator(mode="after")
+    def _something(self) -> _Update:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class Page(BaseModel):
+    total: int
+
+
+# -- workflows ---------------------------------------------------------------------------
+
+
+class WorkflowIn(Strict):
+    """A reusable SOP: steps of tasks with estimates and dependencies."""
+
+    name: Name
+    capability: Capability | None = None
+    version: Version = "1.0"
+    steps: Steps
+    parent_workflow_id: Id | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class WorkflowUpdate(_Update):
+    name: Name | None = None
+    capability: Capability | None = None
+    version: Version | None = None
+    steps: Steps | None = None
+    parent_workflow_id: Id | None = None
+    metadata: Metadata | None = None
+
+    _required = field_validator("name", "version", "steps", "metadata")(_not_null)
+
+
+class WorkflowOut(BaseModel):
+    id: int
+    name: str
+    capability: str | None
+    version: str
+    steps: list[Any]
+    parent_workflow_id: int | None
+    children: list[int]
+    metadata: dict[str, Any]
+    task_count: int
+    total_hours: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowList(Page):
+    items: list[WorkflowOut]
+
+
+# -- service blueprints ------------------------------------------------------------------
+
+
+class BlueprintIn(Strict):
+    """An end-to-end offering: workflows in order (a workflow may appear more than once)."""
+
+    name: Name
+    description: Description | None = None
+    offer_id: SmallId | None = None
+    workflow_sequence: Annotated[list[Id], Field(min_length=1, max_length=100)]
+    estimated_duration_hrs: Hours | None = Field(
+        default=None, description="Default: the sum of the workflows' task estimates"
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class BlueprintUpdate(_Update):
+    name: Name | None = None
+    description: Description | None = None
+    offer_id: SmallId | None = None
+    workflow_sequence: Annotated[list[Id], Field(min_length=1, max_length=100)] | None = None
+    estimated_duration_hrs: Hours | None = None
+    metadata: Metadata | None = None
+
+    _required = field_validator("name", "workflow_sequence", "metadata")(_not_null)
+
+
+class BlueprintOut(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    offer_id: int | None
+    workflow_sequence: list[int]
+    estimated_duration_hrs: float | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class BlueprintList(Page):
+    items: list[BlueprintOut]
+
+
+# -- process templates -------------------------------------------------------------------
+
+
+class ProcessTemplateIn(Strict):
+    """A workflow instantiated for an engagement; the checklist defaults to its steps."""
+
+    name: Name
+    workflow_id: Id | None = None
+    engagement_id: SmallId | None = None
+    project_id: SmallId | None = None
+    checklist: Checklist | None = None
+    status: TemplateStatus = "draft"
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ProcessTemplateUpdate(_Update):
+    name: Name | None = None
+    workflow_id: Id | None = None
+    engagement_id: SmallId | None = None
+    project_id: SmallId | None = None
+    checklist: Checklist | None = None
+    status: TemplateStatus | None = None
+    metadata: Metadata | None = None
+
+    _required = field_validator("name", "checklist", "status", "metadata")(_not_null)
+
+
+class ProcessTemplateOut(BaseModel):
+    id: int
+    name: str
+    workflow_id: int | None
+    engagement_id: int | None
+    project_id: int | None
+    checklist: list[Any]
+    status: str
+    metadata: dict[str, Any]
+    total_hours: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProcessTemplateList(Page):
+    items: list[ProcessTemplateOut]
+
+
+# -- execution runs ----------------------------------------------------------------------
+
+
+class RunStartIn(Strict):
+    """Start a work session on a process template and/or one of its tasks."""
+
+    process_template_id: Id | None = None
+    task_id: Id | None = None
+    estimated_hours: Hours | None = Field(
+        default=None, description="Default: the task's estimate_hours"
+    )
+    started_at: When | None = Field(default=None, description="Default: now")
+    run_identifier: RunIdentifier | None = Field(
+        default=None, description="Makes the start idempotent: a retry returns the same run"
+    )
+    telemetry: Metadata | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _target(self) -> RunStartIn:
+        if self.process_template_id is None and self.task_id is None:
+            raise ValueError("give process_template_id and/or task_id")
+        return self
+
+
+class RunStopIn(Strict):
+    ended_at: When | None = Field(default=None, description="Default: now")
+    actual_hours: Hours | None = Field(default=None, description="Default: the elapsed hours")
+    telemetry: Metadata | None = None
+
+
+class RunOut(BaseModel):
+    id: int
+    process_template_id: int | None
+    task_id: int | None
+    run_identifier: str | None
+    status: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    estimated_hours: float | None
+    actual_hours: float | None
+    variance_pct: float | None = Field(description="Computed by Postgres: (actual - est) / est")
+    telemetry: dict[str, Any] | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunList(Page):
+    items: list[RunOut]
+
+
+class DeletedOut(BaseModel):
+    deleted: bool = True
+    id: int
+    kind: Literal["blueprint", "workflow", "process_template"]

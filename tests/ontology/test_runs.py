@@ -1,0 +1,186 @@
+"""Execution runs: start/stop, variance computed by Postgres, idempotent identifiers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import ExecutionRun, Task
+from tests.ontology.helpers import API, fields, steps
+
+R = f"{API}/execution-runs"
+
+
+async def _template(client: httpx.AsyncClient) -> int:
+    r = await client.post(f"{API}/process-templates", json={"name": "T", "checklist": steps()})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def _task(db_session: AsyncSession, template_id: int | None, hours: float | None) -> int:
+    row = Task(process_template_id=template_id, title="Write the report", estimate_hours=hours)
+    db_session.add(row)
+    await db_session.commit()  # so a later failing request's rollback keeps it
+    return row.id
+
+
+async def _runs(db_session: AsyncSession) -> int:
+    return int(await db_session.scalar(select(func.count()).select_from(ExecutionRun)) or 0)
+
+
+async def test_start_stop_variance_from_postgres(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    template = await _template(client)
+    task_id = await _task(db_session, template, 2.0)
+    r = await client.post(R, json={"task_id": task_id, "started_at": "2026-03-02T09:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    # The estimate defaults to the task's; the template comes from the task.
+    assert run["estimated_hours"] == 2.0 and run["process_template_id"] == template
+    assert run["status"] == "in_progress" and run["variance_pct"] is None
+
+    r = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": 3.0})
+    assert r.status_code == 200, r.text
+    stopped = r.json()
+    assert stopped["status"] == "completed" and stopped["actual_hours"] == 3.0
+    assert stopped["variance_pct"] == 50.0
+    assert stopped["ended_at"] is not None
+    db_value = await db_session.scalar(
+        text("SELECT variance_pct FROM execution_runs WHERE id = :id"), {"id": run["id"]}
+    )
+    assert db_value == 50.0
+    assert (await client.get(f"{R}/{run['id']}")).json() == stopped
+
+
+async def test_stop_defaults_to_elapsed_hours(client: httpx.AsyncClient):
+    template = await _template(client)
+    run = (
+        await client.post(
+            R,
+            json={
+                "process_template_id": template,
+                "estimated_hours": 4,
+                "started_at": "2026-03-02T09:00:00Z",
+            },
+        )
+    ).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": "2026-03-02T12:00:00+01:00"})
+    assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 2.0  # 09:00Z to 11:00Z
+    assert r.json()["variance_pct"] == -50.0
+
+
+async def test_stop_without_body_uses_now(client: httpx.AsyncClient):
+    template = await _template(client)
+    started = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    run = (
+        await client.post(R, json={"process_template_id": template, "started_at": started})
+    ).json()
+    r = await client.post(f"{R}/{run['id']}/stop")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["actual_hours"] >= 1.0 and body["variance_pct"] is None  # no estimate
+    assert datetime.fromisoformat(body["ended_at"]) >= datetime.fromisoformat(body["started_at"])
+
+
+async def test_stop_twice_is_409(client: httpx.AsyncClient):
+    template = await _template(client)
+    run = (await client.post(R, json={"process_template_id": template})).json()
+    assert (await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": 1})).status_code == 200
+    again = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": 2})
+    assert again.status_code == 409 and "already stopped" in again.json()["detail"]
+    assert (await client.get(f"{R}/{run['id']}")).json()["actual_hours"] == 1
+    assert (await client.post(f"{R}/424242/stop")).status_code == 404
+
+
+async def test_idempotent_run_identifier(client: httpx.AsyncClient, db_session: AsyncSession):
+    template = await _template(client)
+    body = {"process_template_id": template, "estimated_hours": 1.5, "run_identifier": "run-1"}
+    first = await client.post(R, json=body)
+    assert first.status_code == 201
+    retry = await client.post(R, json=body)
+    assert retry.status_code == 200 and retry.json() == first.json()
+    # A retry may leave out fields; only fields it gives must agree.
+    short = await client.post(R, json={"process_template_id": template, "run_identifier": "run-1"})
+    assert short.status_code == 200 and short.json()["id"] == first.json()["id"]
+    different = await client.post(R, json={**body, "estimated_hours": 9})
+    assert different.status_code == 409 and "estimated_hours" in different.json()["detail"]
+    assert await _runs(db_session) == 1
+
+
+async def test_concurrent_retries_make_one_run(committed_client: httpx.AsyncClient):
+    r = await committed_client.post(
+        f"{API}/process-templates", json={"name": "T", "checklist": steps()}
+    )
+    template = r.json()["id"]
+    body = {"process_template_id": template, "run_identifier": "same-key", "estimated_hours": 1}
+    answers = await asyncio.gather(*(committed_client.post(R, json=body) for _ in range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    listed = (await committed_client.get(R, params={"process_template_id": template})).json()
+    assert listed["total"] == 1
+
+
+async def test_start_validation(client: httpx.AsyncClient, db_session: AsyncSession):
+    template = await _template(client)
+    other = await _template(client)
+    task_id = await _task(db_session, template, 1.0)
+    cases = [
+        ({}, "body"),
+        ({"task_id": 31337}, "task_id"),
+        ({"process_template_id": 31337}, "process_template_id"),
+        ({"process_template_id": other, "task_id": task_id}, "task_id"),
+        ({"process_template_id": template, "started_at": "2026-03-02T09:00:00"}, "started_at"),
+        (
+            {"process_template_id": template, "started_at": "0001-01-01T00:00:00+14:00"},
+            "started_at",
+        ),
+        ({"process_template_id": template, "estimated_hours": -1}, "estimated_hours"),
+        ({"process_template_id": template, "estimated_hours": "NaN"}, "estimated_hours"),
+        ({"process_template_id": template, "run_identifier": ""}, "run_identifier"),
+        ({"process_template_id": 0}, "process_template_id"),
+    ]
+    for body, field in cases:
+        r = await client.post(R, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert field in fields(r), (body, r.json())
+    assert await _runs(db_session) == 0
+
+
+async def test_stop_validation(client: httpx.AsyncClient):
+    template = await _template(client)
+    run = (
+        await client.post(
+            R, json={"process_template_id": template, "started_at": "2026-03-02T09:00:00Z"}
+        )
+    ).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": "2026-03-02T08:00:00Z"})
+    assert r.status_code == 422 and fields(r) == ["ended_at"]
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": "2026-03-02T10:00:00"})
+    assert r.status_code == 422 and fields(r) == ["ended_at"]
+    r = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": -2})
+    assert r.status_code == 422 and fields(r) == ["actual_hours"]
+    assert (await client.get(f"{R}/{run['id']}")).json()["status"] == "in_progress"
+    assert (await client.post(f"{R}/0/stop")).status_code == 422
+
+
+async def test_list_filters(client: httpx.AsyncClient, db_session: AsyncSession):
+    template = await _template(client)
+    task_id = await _task(db_session, template, 1.0)
+    a = (await client.post(R, json={"task_id": task_id})).json()
+    b = (await client.post(R, json={"process_template_id": template})).json()
+    await client.post(f"{R}/{a['id']}/stop", json={"actual_hours": 1})
+    done = (await client.get(R, params={"status": "completed"})).json()
+    assert [x["id"] for x in done["items"]] == [a["id"]]
+    running = (await client.get(R, params={"status": "in_progress"})).json()
+    assert [x["id"] for x in running["items"]] == [b["id"]]
+    by_task = (await client.get(R, params={"task_id": task_id})).json()
+    assert by_task["total"] == 1
+    by_template = (await client.get(R, params={"process_template_id": template})).json()
+    assert by_template["total"] == 2
+    assert (await client.get(R, params={"status": "stopped"})).status_code == 422
