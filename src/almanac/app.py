@@ -17,6 +17,7 @@ from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
+from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def create_app(
     if "planner" in chosen:
         app.include_router(planner_router)
         app.include_router(ontology_router)
+        app.include_router(scheduler_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
     return app

@@ -99,7 +99,7 @@ class PlannerSettings(BaseModel):
     """How intents become plans."""
 
     # A library workflow becomes the skeleton when its match score (0..1) reaches this.
-    match_threshold: float = Field(default=0.6, ge=0, le=1)
+    match_threshold: float = Field(default=0.65, ge=0, le=1)
     # Focused hours a day one person gives a plan: the deadline plausibility check.
     hours_per_day: float = Field(default=6.0, gt=0, le=24)
     # Estimates change after this many past runs consistently over or under.

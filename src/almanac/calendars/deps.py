@@ -26,4 +26,5 @@ async def get_calendar(uow: UoW, state: State) -> AsyncIterator[CalendarProvider
         await provider.close()
 
 
-Calendar = Annotated[CalendarProvider, Depends(get_calendar)]
+# scope="function": it depends on the request's unit of work, which is function-scoped.
+Calendar = Annotated[CalendarProvider, Depends(get_calendar, scope="function")]

@@ -16,6 +16,7 @@ from almanac.cli import planner as planner_cli
 from almanac.cli.calendar import calendar_app
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
+from almanac.cli.scheduler import agenda, schedule
 from almanac.cli.workflows import workflows_app
 from almanac.config import Settings
 from almanac.memory.schemas import FactsQuery, RecallQuery, RememberIn
@@ -28,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(memory_app, name="memory")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(workflows_app, name="workflows")
+app.command("schedule")(schedule)
+app.command("agenda")(agenda)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)
 app.command()(planner_cli.approve)

@@ -7,6 +7,7 @@ and rescues short intents the embedding is unsure about.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from almanac.embedder.base import Vectors
 from almanac.planner.repository import Skeleton
 
 SEMANTIC_WEIGHT = 0.75
+BLUEPRINT_MARGIN = 0.05
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be by for from i in into is it me my of on or our plan please the "
@@ -27,6 +29,7 @@ _STOP = frozenset(
 # Workflow vectors keyed by (model, kind, id, updated_at): a changed row gets a new key.
 _MEMO: OrderedDict[tuple[str, str, int, str], Vectors] = OrderedDict()
 _MEMO_MAX = 20_000
+_IDF: dict[tuple[tuple[str, int, str], ...], dict[str, float]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +54,41 @@ def _stem(word: str) -> str:
     return word
 
 
-def lexical_overlap(intent: str, text: str) -> float:
-    """The share of the intent's content words (roughly stemmed) present in `text`."""
+def _terms(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1]
+    terms = {_stem(w) for w in words if w not in _STOP}
+    # "kick off" should meet "kickoff", "follow up" "follow-up".
+    terms.update(_stem(a + b) for a, b in zip(words, words[1:], strict=False))
+    return terms
+
+
+def lexical_overlap(intent: str, text: str, idf: dict[str, float] | None = None) -> float:
+    """The IDF-weighted share of the intent's content words (roughly stemmed) in `text`.
+
+    With `idf`, a word found in many workflows ("client", "week") counts less than a rare
+    one; words in no workflow count most, so an unrelated intent scores near zero.
+    """
     wanted = {_stem(w) for w in content_words(intent)}
+    if idf:
+        # Joined pairs count only when the library uses them ("kick off" -> "kickoff").
+        wanted |= {t for t in _terms(intent) - wanted if t in idf}
     if not wanted:
         return 0.0
-    have = {_stem(w) for w in content_words(text)}
-    return len(wanted & have) / len(wanted)
+    have = _terms(text)
+    default = max(idf.values(), default=1.0) if idf else 1.0
+    weight = {w: (idf or {}).get(w, default) for w in wanted}
+    total = sum(weight.values())
+    return sum(weight[w] for w in wanted if w in have) / total if total else 0.0
+
+
+def document_frequencies(texts: Sequence[str]) -> dict[str, float]:
+    """Smoothed inverse document frequency of each term over the skeletons' texts."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for term in _terms(text):
+            counts[term] = counts.get(term, 0) + 1
+    n = len(texts)
+    return {term: math.log((n + 1) / (c + 0.5)) for term, c in counts.items()}
 
 
 async def _vectors(embedder: Embedder, skeletons: Sequence[Skeleton]) -> Vectors:
@@ -84,10 +115,25 @@ async def rank(
         return []
     query = await embedder.embed_query(intent)
     semantic = (await _vectors(embedder, skeletons)) @ query
+    idf = _idf(skeletons)
     matches = []
     for skeleton, cos in zip(skeletons, semantic, strict=True):
-        lexical = lexical_overlap(intent, skeleton.text)
+        lexical = lexical_overlap(intent, skeleton.text, idf)
         score = SEMANTIC_WEIGHT * float(cos) + (1 - SEMANTIC_WEIGHT) * lexical
+        if skeleton.kind == "blueprint":
+            # A blueprint is a whole engagement of several workflows: it must fit clearly
+            # better than any single workflow to be chosen over one.
+            score -= BLUEPRINT_MARGIN
         matches.append(Match(skeleton, round(score, 4), round(float(cos), 4), round(lexical, 4)))
     matches.sort(key=lambda m: (-m.score, m.skeleton.kind != "workflow", m.skeleton.id))
     return matches[:limit]
+
+
+def _idf(skeletons: Sequence[Skeleton]) -> dict[str, float]:
+    key = tuple((s.kind, s.id, s.updated_key) for s in skeletons)
+    cached = _IDF.get(key)
+    if cached is None:
+        cached = document_frequencies([s.text for s in skeletons])
+        _IDF.clear()  # one library at a time
+        _IDF[key] = cached
+    return cached

@@ -1,0 +1,164 @@
+"""The calendar as the scheduler shows it, and moving one block by hand (which pins it)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from almanac.calendars.base import almanac_id_from_uid
+from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
+from almanac.scheduler.schemas import (
+    CalendarEventOut,
+    CalendarOut,
+    CalendarWriteOut,
+    MoveBlockIn,
+    MoveBlockOut,
+)
+from almanac.scheduler.service import SchedulerService
+
+MAX_VIEW_DAYS = 92
+
+
+class BlockService:
+    """Read the calendar window; move and pin Almanac's blocks."""
+
+    def __init__(self, scheduler: SchedulerService) -> None:
+        self.s = scheduler
+        self.repo = scheduler.repo
+        self.calendar = scheduler.calendar
+
+    async def view(self, start_date: date | None, end_date: date | None) -> CalendarOut:
+        """Almanac's blocks and the user's busy events from start_date to end_date inclusive."""
+        tz = self.s.tz()
+        first = start_date or datetime.now(tz).date()
+        last = end_date or first + timedelta(days=6)
+        if last < first:
+            raise ValidationFailed("end_date must not be before start_date", field="end_date")
+        if (last - first).days >= MAX_VIEW_DAYS:
+            raise ValidationFailed(f"at most {MAX_VIEW_DAYS} days at once", field="end_date")
+        begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        events = await self.calendar.events(begin, end)
+        out = [
+            CalendarEventOut(
+                id=e.almanac_id or e.uid,
+                uid=e.uid,
+                title=e.title,
+                start=e.start.astimezone(tz),
+                end=e.end.astimezone(tz),
+                almanac=e.almanac_id is not None,
+                busy=e.busy,
+                all_day=e.all_day,
+            )
+            for e in events
+        ]
+        return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
+
+    async def move(self, event_id: str, body: MoveBlockIn) -> MoveBlockOut:
+        """Move an Almanac block by hand: it becomes pinned and the calendar is updated."""
+        aid = almanac_id_from_uid(event_id) or event_id
+        parsed = pb.parse_almanac_id(aid)
+        if parsed is None:
+            raise NotFound(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
+        plan_id, key, chunk = parsed
+        plan = await self.repo.plan(plan_id, for_update=True)
+        task = await self.repo.task(plan_id, key, for_update=True) if plan else None
+        run = await self.repo.last_applied_run(plan_id) if plan else None
+        if plan is None or task is None or run is None:
+            raise NotFound(f"no Almanac block {aid!r}")
+        blocks = pb.blocks_from_json(run.schedule_blocks)
+        old = next((b for b in blocks if b.task_id == key and b.chunk == chunk), None)
+        if old is None:
+            raise NotFound(f"no Almanac block {aid!r} in the current schedule")
+        if plan.status not in ("scheduled", "active"):
+            raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
+        tz = self.s.tz()
+        slot = self.s.settings.scheduler.slot_minutes
+        start, end = body.start.astimezone(tz), body.end.astimezone(tz)
+        for name, value in (("start", start), ("end", end)):
+            if value.minute % slot or value.second or value.microsecond:
+                raise ValidationFailed(f"{name} must fall on a {slot}-minute boundary", field=name)
+        pins = self._pins(task.metadata_ or {}, old, start, end, task.estimate_hours, slot)
+        await self.repo.set_task_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
+        moved = replace(old, start=start, end=end, reason="moved by you (pinned)", fixed=True)
+        rest = [b for b in blocks if b is not old]
+        renumbered = _renumber([*rest, moved])
+        titles = {key: task.title}
+        meta = run.metadata_ or {}
+        w0 = min(datetime.fromisoformat(meta["window_start"]), start)
+        w1 = max(datetime.fromisoformat(meta["window_end"]), end)
+        window = (w0, w1)
+        out_blocks = [
+            self.s.block_out(plan_id, b, await self._titles(plan_id, b.task_id, titles), tz)
+            for b in renumbered
+        ]
+        events = await self.calendar.events(*window)
+        new_run = await self.repo.add_run(
+            plan_id,
+            "pinned",
+            [pb.block_to_json(b) for b in renumbered],
+            {
+                **meta,
+                "dry_run": False,
+                "moved": {"from": aid, "start": start.isoformat(), "end": end.isoformat()},
+            },
+        )
+        result = await self.s.write_calendar(plan, out_blocks, events, window)
+        calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+        new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": calendar.model_dump()}
+        mine = next(b for b in out_blocks if b.task_key == key and b.start == start)
+        return MoveBlockOut(block=mine, pinned=pins, calendar=calendar, run_id=new_run.id)
+
+    def _pins(
+        self,
+        metadata: dict[str, Any],
+        old: Block,
+        start: datetime,
+        end: datetime,
+        estimate: float | None,
+        slot: int,
+    ) -> list[dict[str, str]]:
+        def same(p: dict[str, str], s: datetime, e: datetime) -> bool:
+            try:
+                return (
+                    datetime.fromisoformat(p["start"]) == s
+                    and datetime.fromisoformat(p["end"]) == e
+                )
+            except (KeyError, TypeError, ValueError):
+                return False
+
+        pins = [p for p in metadata.get("pinned") or [] if not same(p, old.start, old.end)]
+        pins.append({"start": start.isoformat(), "end": end.isoformat()})
+        duration = pb.to_core_task(
+            pb.TaskInput("x", "x", estimate), set(), slot, []
+        ).duration_minutes
+        total = sum(
+            (datetime.fromisoformat(p["end"]) - datetime.fromisoformat(p["start"])).total_seconds()
+            / 60
+            for p in pins
+        )
+        if total > duration:
+            raise ValidationFailed(
+                f"pinned blocks would total {total:g} min, more than the task's {duration} min",
+                field="end",
+            )
+        return pins
+
+    async def _titles(self, plan_id: int, key: str, cache: dict[str, str]) -> dict[str, str]:
+        if key not in cache:
+            task = await self.repo.task(plan_id, key)
+            cache[key] = task.title if task else key
+        return cache
+
+
+def _renumber(blocks: list[Block]) -> list[Block]:
+    """Chunk numbers per task in time order, as the core numbers them."""
+    counts: dict[str, int] = {}
+    out = []
+    for b in sorted(blocks, key=lambda b: (b.start, b.task_id)):
+        out.append(replace(b, chunk=counts.get(b.task_id, 0)))
+        counts[b.task_id] = counts.get(b.task_id, 0) + 1
+    return out

@@ -1,0 +1,174 @@
+"""Scheduling preferences from memory facts: simple sentences by rules, the rest by the LLM.
+
+The rules read the common phrasings ("work 9-17", "no meetings before 10", "deep work in
+the morning", "max 6 hours a day", "15 minutes between blocks"). With an LLM configured,
+the `schedule_optimizer` prompt turns all facts into `SchedulingPreferences`; if that fails,
+the rules' answer is used and a warning says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import time
+
+from pydantic import ValidationError
+
+from almanac.errors import AlmanacError
+from almanac.llm.base import LLMClient, Message
+from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
+
+_CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
+_WORK_HOURS = re.compile(
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours)\D{0,12}?"
+    + _CLOCK
+    + r"\s*(?:-|–|to|until|till)\s*"
+    + _CLOCK,
+    re.I,
+)
+_NOT_BEFORE = re.compile(r"\bno\s+(?:\w+\s+){0,2}before\s+" + _CLOCK, re.I)
+_NOT_AFTER = re.compile(r"\bno\s+(?:\w+\s+){0,2}after\s+" + _CLOCK, re.I)
+_DAILY_MAX = re.compile(
+    r"\b(?:max(?:imum)?|at most|no more than)\s+(\d+(?:\.\d+)?)\s*h(?:ours?|rs?)?\s*"
+    r"(?:of\s+\w+\s+)?(?:a|per|each)\s+day",
+    re.I,
+)
+_BUFFER = re.compile(
+    r"\b(\d{1,3})\s*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:buffer|break|gap|pause)?\s*"
+    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions)",
+    re.I,
+)
+_BUFFER_ALT = re.compile(r"\bbuffer\s+(?:of\s+)?(\d{1,3})\s*min", re.I)
+_FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+work\b.*?\b(morning|afternoon)s?\b", re.I)
+_NO_DAY = re.compile(r"\bno\s+work\s+on\s+(weekends|fridays|mondays)\b", re.I)
+
+
+def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
+    h, m = int(hour), int(minute or 0)
+    if meridiem:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if meridiem.lower() == "pm" else 0)
+    if h == 24 and m == 0:
+        return time(23, 59)
+    if not (0 <= h <= 23 and 0 <= m <= 59):
+        return None
+    return time(h, m)
+
+
+@dataclass
+class ParsedPreferences:
+    """What the rules understood, and a human line per preference applied."""
+
+    prefs: SchedulingPreferences = field(default_factory=SchedulingPreferences)
+    applied: list[str] = field(default_factory=list)
+    not_understood: list[str] = field(default_factory=list)
+
+
+def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
+    """Read preferences deterministically; later facts override earlier ones."""
+    out = ParsedPreferences()
+    p = out.prefs
+    for text in texts:
+        before = len(out.applied)
+        if m := _WORK_HOURS.search(text):
+            lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
+            if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
+                hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
+            if lo and hi and lo < hi:
+                p.workday_start, p.workday_end = lo, hi
+                out.applied.append(f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
+        if m := _NOT_BEFORE.search(text):
+            if at := _clock(*m.group(1, 2, 3)):
+                p.not_before = at
+                out.applied.append(f"nothing before {at:%H:%M} ({text!r})")
+        if m := _NOT_AFTER.search(text):
+            if at := _clock(*m.group(1, 2, 3)):
+                p.not_after = at
+                out.applied.append(f"nothing after {at:%H:%M} ({text!r})")
+        if m := _DAILY_MAX.search(text):
+            hours = float(m.group(1))
+            if 0 < hours <= 24:
+                p.daily_max_hours = hours
+                out.applied.append(f"at most {hours:g} h a day ({text!r})")
+        if m := _BUFFER.search(text) or _BUFFER_ALT.search(text):
+            minutes = int(m.group(1))
+            if minutes <= 120:
+                p.buffer_minutes = minutes
+                out.applied.append(f"{minutes} min between blocks ({text!r})")
+        if m := _FOCUS.search(text):
+            morning = m.group(1).lower() == "morning"
+            lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
+            p.preferred_windows.append(PreferredWindowIn(start=lo, end=hi, label="deep work"))
+            out.applied.append(f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
+        if m := _NO_DAY.search(text):
+            days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
+            drop = {"weekends": {5, 6}, "fridays": {4}, "mondays": {0}}[m.group(1).lower()]
+            p.working_days = [d for d in days if d not in drop]
+            out.applied.append(f"no work on {m.group(1).lower()} ({text!r})")
+        if len(out.applied) == before:
+            out.not_understood.append(text)
+    return out
+
+
+def describe(prefs: SchedulingPreferences) -> list[str]:
+    """Human lines for preferences that came from the LLM."""
+    lines = []
+    if prefs.workday_start and prefs.workday_end:
+        lines.append(f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
+    if prefs.working_days is not None:
+        lines.append(f"working weekdays {prefs.working_days}")
+    if prefs.not_before:
+        lines.append(f"nothing before {prefs.not_before:%H:%M}")
+    if prefs.not_after:
+        lines.append(f"nothing after {prefs.not_after:%H:%M}")
+    if prefs.daily_max_hours is not None:
+        lines.append(f"at most {prefs.daily_max_hours:g} h a day")
+    if prefs.buffer_minutes is not None:
+        lines.append(f"{prefs.buffer_minutes} min between blocks")
+    for w in prefs.preferred_windows:
+        lines.append(f"{w.label} preferred {w.start:%H:%M}-{w.end:%H:%M}")
+    return lines
+
+
+async def llm_preferences(
+    llm: LLMClient, prompt: str, version: str | None, texts: Sequence[str]
+) -> SchedulingPreferences:
+    """Ask the LLM to structure the preference facts (raises AlmanacError on failure)."""
+    listing = "\n".join(f"- {t}" for t in texts)
+    result = await llm.complete_json(
+        operation="scheduling",
+        messages=[
+            Message("system", prompt),
+            Message("user", f"Preferences and constraints:\n{listing}"),
+        ],
+        schema=SchedulingPreferences,
+        prompt_template="schedule_optimizer",
+        prompt_version=version,
+    )
+    return result.value
+
+
+async def resolve_preferences(
+    texts: Sequence[str],
+    llm: LLMClient | None,
+    prompt: tuple[str, str | None] | None,
+    warnings: list[str],
+) -> tuple[SchedulingPreferences, list[str], str]:
+    """(preferences, applied lines, source) using the LLM when possible, else the rules."""
+    parsed = parse_preferences(texts)
+    if not texts:
+        return parsed.prefs, [], "defaults"
+    if llm is not None and prompt is not None:
+        try:
+            prefs = await llm_preferences(llm, prompt[0], prompt[1], texts)
+            return prefs, describe(prefs), "llm"
+        except (AlmanacError, ValidationError) as exc:
+            # The LLM is an improvement, not a dependency: the rules still give an answer.
+            warnings.append(f"LLM could not read the preferences ({exc}); used the rules instead")
+    elif llm is not None:
+        warnings.append("no active schedule_optimizer prompt; preferences read by rules")
+    for text in parsed.not_understood:
+        warnings.append(f"preference not understood by the rules: {text!r}")
+    return parsed.prefs, parsed.applied, "rules"

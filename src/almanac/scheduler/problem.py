@@ -1,0 +1,275 @@
+"""Pure helpers between the database and the core: rows + busy + preferences → Problem, and
+schedules back to the API's and the calendar's terms. No I/O here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+from almanac.config import SchedulerSettings
+from almanac.errors import ValidationFailed
+from almanac.scheduler.core import (
+    Block,
+    Interval,
+    PreferredWindow,
+    Problem,
+    Schedule,
+    Task,
+    WorkingWindow,
+)
+from almanac.scheduler.schemas import SchedulingPreferences
+
+DEFAULT_ESTIMATE_HOURS = 1.0
+_MAX_CHUNK = 120  # minutes; longer tasks are split into focus blocks of at most two hours
+_MIN_CHUNK = 30
+_ALMANAC_ID = re.compile(r"^plan(\d+)-(.+)-(\d+)$")
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """A plan task as the scheduler needs it (built from a `tasks` row)."""
+
+    key: str
+    title: str
+    estimate_hours: float | None
+    priority: int = 2
+    billable: bool = False
+    depends_on: tuple[str, ...] = ()
+    earliest_start: datetime | None = None
+    deadline: datetime | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Working-time rules after settings were refined by preferences."""
+
+    working_hours: tuple[WorkingWindow, ...]
+    preferred: tuple[PreferredWindow, ...]
+    buffer_minutes: int
+    daily_max_minutes: int | None
+
+
+def almanac_id(plan_id: int, task_key: str, chunk: int) -> str:
+    """The calendar id of one block: stable across runs so `apply` is a diff."""
+    return f"plan{plan_id}-{task_key}-{chunk}"
+
+
+def parse_almanac_id(value: str) -> tuple[int, str, int] | None:
+    """(plan id, task key, chunk) of a block id, or None when it is not one of ours."""
+    m = _ALMANAC_ID.match(value)
+    return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
+
+
+def _clock(value: str, name: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be HH:MM, got {value!r}", field=name) from exc
+
+
+def limits(
+    settings: SchedulerSettings, prefs: SchedulingPreferences, warnings: list[str]
+) -> Limits:
+    """Working windows, preferred windows, buffer and daily max from settings and preferences."""
+    start = prefs.workday_start or _clock(settings.workday_start, "scheduler.workday_start")
+    end = prefs.workday_end or _clock(settings.workday_end, "scheduler.workday_end")
+    if prefs.not_before and prefs.not_before > start:
+        start = prefs.not_before
+    if prefs.not_after and prefs.not_after < end:
+        end = prefs.not_after
+    if start >= end:
+        warnings.append("preferences leave no working time in a day; using the settings")
+        start = _clock(settings.workday_start, "scheduler.workday_start")
+        end = _clock(settings.workday_end, "scheduler.workday_end")
+    days = (
+        prefs.working_days
+        if prefs.working_days is not None
+        else [d - 1 for d in settings.working_days if 1 <= d <= 7]
+    )
+    working = tuple(WorkingWindow(d, start, end) for d in sorted(set(days)))
+    preferred: list[PreferredWindow] = []
+    for w in prefs.preferred_windows:
+        lo, hi = max(w.start, start), min(w.end, end)
+        if lo < hi:
+            preferred.extend(PreferredWindow(d, lo, hi) for d in w.weekdays if d in days)
+    buffer = prefs.buffer_minutes if prefs.buffer_minutes is not None else settings.buffer_minutes
+    daily = prefs.daily_max_hours if prefs.daily_max_hours is not None else settings.daily_max_hours
+    return Limits(working, tuple(preferred), buffer, int(daily * 60) if daily is not None else None)
+
+
+def _round_up(minutes: float, slot: int) -> int:
+    return max(slot, math.ceil(minutes / slot - 1e-9) * slot)
+
+
+def _pins(task: TaskInput, duration: int, slot: int, warnings: list[str]) -> list[Interval]:
+    out: list[Interval] = []
+    for raw in task.metadata.get("pinned") or []:
+        try:
+            pin = Interval(datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]))
+        except (KeyError, TypeError, ValueError):
+            warnings.append(f"task {task.key!r}: ignored an unreadable pinned block {raw!r}")
+            continue
+        if pin.minutes % slot or sum(p.minutes for p in out) + pin.minutes > duration:
+            warnings.append(f"task {task.key!r}: ignored pinned block {raw!r} (does not fit)")
+            continue
+        out.append(pin)
+    return out
+
+
+def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str]) -> Task:
+    """One core Task; durations are rounded up to whole slots, long tasks may be split."""
+    hours = task.estimate_hours
+    if hours is None or hours <= 0:
+        warnings.append(f"task {task.key!r} has no estimate; assumed {DEFAULT_ESTIMATE_HOURS:g} h")
+        hours = DEFAULT_ESTIMATE_HOURS
+    duration = _round_up(hours * 60, slot)
+    meta = task.metadata
+    lo = _round_up(float(meta.get("min_chunk_minutes") or _MIN_CHUNK), slot)
+    hi = max(lo, _round_up(float(meta.get("max_chunk_minutes") or _MAX_CHUNK), slot))
+    splittable = bool(meta.get("splittable", duration > hi))
+    deps = []
+    for dep in task.depends_on:
+        if dep in known:
+            deps.append(dep)
+        else:
+            warnings.append(f"task {task.key!r}: dependency {dep!r} is not open; ignored")
+    try:
+        return Task(
+            id=task.key,
+            title=task.title,
+            duration_minutes=duration,
+            priority=max(1, min(4, task.priority)),
+            splittable=splittable,
+            min_chunk_minutes=lo if splittable else None,
+            max_chunk_minutes=hi if splittable else None,
+            earliest_start=task.earliest_start,
+            deadline=task.deadline,
+            hard_deadline=bool(meta.get("hard_deadline")) and task.deadline is not None,
+            depends_on=tuple(deps),
+            billable=task.billable,
+            tags=tuple(str(t) for t in meta.get("tags") or ()),
+            pinned=tuple(_pins(task, duration, slot, warnings)),
+        )
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field=f"tasks.{task.key}") from exc
+
+
+def build_problem(
+    tasks: Sequence[TaskInput],
+    *,
+    settings: SchedulerSettings,
+    prefs: SchedulingPreferences,
+    timezone: str,
+    now: datetime,
+    horizon: tuple[datetime, datetime],
+    busy: Sequence[tuple[datetime, datetime]],
+    weekly_capacity_hours: float | None,
+    billable_share_target: float | None,
+    previous: Sequence[Block],
+    warnings: list[str],
+) -> Problem:
+    """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
+    rules = limits(settings, prefs, warnings)
+    slot = settings.slot_minutes
+    known = {t.key for t in tasks}
+    core_tasks = tuple(to_core_task(t, known, slot, warnings) for t in tasks)
+    try:
+        return Problem(
+            tasks=core_tasks,
+            now=now,
+            horizon_start=horizon[0],
+            horizon_end=horizon[1],
+            timezone=timezone,
+            working_hours=rules.working_hours,
+            busy=tuple(Interval(s, e) for s, e in busy if s < e),
+            preferred_windows=rules.preferred,
+            buffer_minutes=rules.buffer_minutes,
+            daily_max_minutes=rules.daily_max_minutes,
+            weekly_capacity_hours=weekly_capacity_hours,
+            billable_share_target=billable_share_target,
+            frozen_hours=settings.frozen_hours,
+            previous=tuple(b for b in previous if b.task_id in known),
+            slot_minutes=slot,
+            time_limit_seconds=settings.time_limit_seconds,
+        )
+    except ValueError as exc:
+        raise ValidationFailed(f"cannot build the scheduling problem: {exc}") from exc
+
+
+def block_to_json(block: Block) -> dict[str, Any]:
+    """A block as stored in `scheduler_runs.schedule_blocks`."""
+    return {
+        "task_key": block.task_id,
+        "chunk": block.chunk,
+        "start": block.start.astimezone(UTC).isoformat(),
+        "end": block.end.astimezone(UTC).isoformat(),
+        "reason": block.reason,
+        "fixed": block.fixed,
+    }
+
+
+def blocks_from_json(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """Stored blocks back as core Blocks (unreadable rows are skipped)."""
+    out = []
+    for row in rows:
+        try:
+            out.append(
+                Block(
+                    str(row["task_key"]),
+                    int(row.get("chunk", 0)),
+                    datetime.fromisoformat(row["start"]),
+                    datetime.fromisoformat(row["end"]),
+                    str(row.get("reason", "")),
+                    bool(row.get("fixed", False)),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Move:
+    task_key: str
+    old: Block
+    new: Block | None
+
+
+def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
+    """Previous blocks not found unchanged now, paired with the task's new blocks in order."""
+
+    def key(b: Block) -> tuple[str, datetime, datetime]:
+        return b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)
+
+    old_keys = {key(b) for b in previous}
+    new_keys = {key(b) for b in current}
+    gone = sorted((b for b in previous if key(b) not in new_keys), key=lambda b: b.start)
+    fresh = sorted((b for b in current if key(b) not in old_keys), key=lambda b: b.start)
+    out = []
+    for old in gone:
+        match = next((b for b in fresh if b.task_id == old.task_id), None)
+        if match is not None:
+            fresh.remove(match)
+        out.append(Move(old.task_id, old, match))
+    return out
+
+
+def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
+    """A short explanation of why a previous block is not where it was."""
+    old, new = move.old, move.new
+    if move.task_key not in {t.id for t in problem.tasks}:
+        return "the task is no longer open"
+    if any(i.start < old.end and old.start < i.end for i in problem.busy):
+        return "its old time now overlaps a busy event"
+    if new is None:
+        cause = next((u.cause for u in schedule.unplaced if u.task_id == move.task_key), None)
+        return f"no longer placed: {cause}" if cause else "merged into the task's other blocks"
+    if new.fixed:
+        return new.reason or "pinned"
+    return f"re-placed: {new.reason}"

@@ -1,0 +1,150 @@
+"""SQL of the scheduler: tasks' scheduling fields, scheduler_runs, sprints, its prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Plan, PromptTemplate, SchedulerRun, Sprint, Task
+
+CLOSED_TASK_STATUSES = ("done", "completed", "cancelled", "skipped")
+# Runs whose blocks are what the calendar shows (previews and rejected runs are not).
+APPLIED_RUN_STATUSES = ("scheduled", "pinned")
+
+
+class SchedulerRepository:
+    """Everything the scheduler reads and writes in Postgres."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- plans and tasks --------------------------------------------------------------------
+
+    async def plan(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
+        stmt = select(Plan).where(Plan.id == plan_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def set_plan_status(self, plan: Plan, status: str) -> None:
+        """Store a status the caller has checked with `require_transition`."""
+        plan.status = status
+        await self.session.flush()
+
+    async def open_tasks(self, plan_id: int) -> list[Task]:
+        """The plan's tasks still to do, in a stable order."""
+        stmt = (
+            select(Task)
+            .where(Task.plan_id == plan_id, Task.status.not_in(CLOSED_TASK_STATUSES))
+            .order_by(Task.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def task(self, plan_id: int, key: str, *, for_update: bool = False) -> Task | None:
+        stmt = select(Task).where(Task.plan_id == plan_id, Task.plan_task_key == key)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def set_scheduled_start(self, starts: dict[int, datetime | None]) -> None:
+        """tasks.scheduled_start per task id (None clears it)."""
+        for task_id, start in starts.items():
+            await self.session.execute(
+                update(Task).where(Task.id == task_id).values(scheduled_start=start)
+            )
+
+    async def set_task_metadata(self, task: Task, metadata: dict[str, Any]) -> None:
+        task.metadata_ = metadata  # a new dict, so SQLAlchemy sees the change
+        await self.session.flush()
+
+    async def billable_by_key(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], bool]:
+        """(plan id, task key) → billable, for the sprint report."""
+        if not plan_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Task.plan_id, Task.plan_task_key, Task.billable).where(
+                Task.plan_id.in_(plan_ids)
+            )
+        )
+        return {(p, k): b for p, k, b in rows if p is not None and k is not None}
+
+    # -- runs --------------------------------------------------------------------------------
+
+    async def add_run(
+        self, plan_id: int, status: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+    ) -> SchedulerRun:
+        run = SchedulerRun(
+            plan_id=plan_id, status=status, schedule_blocks=blocks, metadata_=metadata
+        )
+        self.session.add(run)
+        await self.session.flush()
+        return run
+
+    async def last_applied_run(self, plan_id: int) -> SchedulerRun | None:
+        stmt = (
+            select(SchedulerRun)
+            .where(
+                SchedulerRun.plan_id == plan_id,
+                SchedulerRun.status.in_(APPLIED_RUN_STATUSES),
+            )
+            .order_by(SchedulerRun.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    # -- prompt ------------------------------------------------------------------------------
+
+    async def active_prompt(self, name: str) -> tuple[str, str] | None:
+        """(content, version) of the active prompt template `name`."""
+        row = (
+            await self.session.execute(
+                select(PromptTemplate.content, PromptTemplate.version).where(
+                    PromptTemplate.template_name == name, PromptTemplate.is_active
+                )
+            )
+        ).one_or_none()
+        return (row[0], row[1]) if row else None
+
+    # -- sprints -----------------------------------------------------------------------------
+
+    async def sprints_between(self, first: date, last: date) -> list[Sprint]:
+        """Sprints whose week_start lies in [first, last]."""
+        stmt = (
+            select(Sprint)
+            .where(Sprint.week_start >= first, Sprint.week_start <= last)
+            .order_by(Sprint.week_start)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def sprint(self, sprint_id: int, *, for_update: bool = False) -> Sprint | None:
+        stmt = select(Sprint).where(Sprint.id == sprint_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def sprint_for_week(self, week_start: date) -> Sprint | None:
+        stmt = select(Sprint).where(Sprint.week_start == week_start)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def sprints(self, limit: int, offset: int) -> list[Sprint]:
+        stmt = select(Sprint).order_by(Sprint.week_start.desc()).limit(limit).offset(offset)
+        return list(await self.session.scalars(stmt))
+
+    async def add_sprint(self, sprint: Sprint) -> Sprint:
+        self.session.add(sprint)
+        await self.session.flush()
+        await self.session.refresh(sprint)
+        return sprint
+
+    async def save_sprint(self, sprint: Sprint) -> Sprint:
+        await self.session.flush()
+        await self.session.refresh(sprint)
+        return sprint
+
+    async def delete_sprint(self, sprint: Sprint) -> None:
+        await self.session.delete(sprint)
+        await self.session.flush()

@@ -1,0 +1,216 @@
+"""Request and response shapes of the scheduler API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+
+from almanac.types import AwareDatetime, Strict
+
+PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class ScheduleIn(Strict):
+    """Place an approved (or re-place a scheduled) plan's tasks."""
+
+    plan_id: PlanId
+    start_date: date | None = None  # default: today in the user's zone
+    horizon_days: Annotated[int, Field(ge=1, le=60)] = 14
+    dry_run: bool = True
+
+
+class ReplanIn(Strict):
+    """Re-solve a scheduled plan, keeping what can stay where it was."""
+
+    plan_id: PlanId
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    dry_run: bool = True
+
+
+class BlockOut(BaseModel):
+    almanac_id: str
+    task_key: str
+    title: str
+    chunk: int
+    start: datetime
+    end: datetime
+    reason: str
+    fixed: bool = False
+
+
+class UnplacedOut(BaseModel):
+    task_key: str
+    title: str
+    cause: str
+    detail: str = ""
+
+
+class SolverOut(BaseModel):
+    status: str
+    objective: float | None
+    best_bound: float | None
+    gap: float | None
+    wall_time_seconds: float
+    solver_status: str
+
+
+class PreferencesOut(BaseModel):
+    """Which preferences shaped the run and how they were read."""
+
+    applied: list[str] = Field(default_factory=list)
+    llm_used: bool = False
+    source: Literal["defaults", "rules", "llm"] = "defaults"
+
+
+class CalendarWriteOut(BaseModel):
+    provider: str
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+
+
+class MoveOut(BaseModel):
+    """A block of the previous schedule that is not where it was."""
+
+    task_key: str
+    title: str
+    from_start: datetime
+    from_end: datetime
+    to_start: datetime | None
+    to_end: datetime | None
+    why: str
+
+
+class ScheduleOut(BaseModel):
+    run_id: int
+    plan_id: int
+    plan_status: str
+    dry_run: bool
+    applied: bool  # True when the calendar and the tasks were written
+    timezone: str
+    window_start: datetime
+    window_end: datetime
+    blocks: list[BlockOut]
+    unplaced: list[UnplacedOut]
+    solver: SolverOut
+    preferences: PreferencesOut
+    violations: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None
+
+
+class ReplanOut(ScheduleOut):
+    reason: str | None = None
+    previous_run_id: int | None = None
+    moves: list[MoveOut] = Field(default_factory=list)
+    moved_share: float = 0.0
+
+
+class CalendarEventOut(BaseModel):
+    id: str  # the almanac_id for Almanac's blocks, else the event's UID
+    uid: str
+    title: str
+    start: datetime
+    end: datetime
+    almanac: bool
+    busy: bool
+    all_day: bool = False
+
+
+class CalendarOut(BaseModel):
+    start: datetime
+    end: datetime
+    provider: str
+    events: list[CalendarEventOut]
+
+
+class MoveBlockIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @field_validator("end")
+    @classmethod
+    def _order(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise ValueError("end must be after start")
+        return value
+
+
+class MoveBlockOut(BaseModel):
+    block: BlockOut
+    pinned: list[dict[str, str]]
+    calendar: CalendarWriteOut
+    run_id: int
+
+
+class SprintIn(Strict):
+    week_start: date
+    capacity_hrs: Annotated[float, Field(gt=0, le=168)]
+    billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
+    runway_weeks: Annotated[float, Field(ge=0)] | None = None
+    client_id: int | None = None
+
+    @field_validator("week_start")
+    @classmethod
+    def _monday(cls, value: date) -> date:
+        if value.weekday() != 0:
+            raise ValueError("week_start must be a Monday")
+        return value
+
+
+class SprintUpdate(Strict):
+    capacity_hrs: Annotated[float, Field(gt=0, le=168)] | None = None
+    billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    runway_weeks: Annotated[float, Field(ge=0)] | None = None
+    client_id: int | None = None
+
+
+class SprintOut(BaseModel):
+    id: int
+    week_start: date
+    capacity_hrs: float
+    billable_target_pct: float
+    runway_weeks: float | None
+    client_id: int | None
+
+
+class SprintReport(SprintOut):
+    used_hours: float
+    billable_hours: float
+    billable_share: float  # billable hours over capacity, the share the solver aims for
+    hours_by_day: dict[str, float]
+    warnings: list[str]
+
+
+class PreferredWindowIn(BaseModel):
+    """A recurring window for some work; weekdays 0 = Monday."""
+
+    start: time
+    end: time
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4]
+    )
+    label: str = "preferred"
+
+    @model_validator(mode="after")
+    def _order(self) -> PreferredWindowIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class SchedulingPreferences(BaseModel):
+    """Preferences for the solver, read from memory by rules or the LLM; None = not said."""
+
+    workday_start: time | None = None
+    workday_end: time | None = None
+    working_days: list[Annotated[int, Field(ge=0, le=6)]] | None = None
+    not_before: time | None = None
+    not_after: time | None = None
+    buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
+    daily_max_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)

@@ -1,0 +1,108 @@
+"""Sprints: a week's capacity and billable target, and how the calendar measures up."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from almanac.errors import Conflict, NotFound
+from almanac.models import Sprint
+from almanac.scheduler import problem as pb
+from almanac.scheduler.schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
+from almanac.scheduler.service import SHORT_RUNWAY_WEEKS, SchedulerService
+
+
+def sprint_out(s: Sprint) -> SprintOut:
+    return SprintOut(
+        id=s.id,
+        week_start=s.week_start,
+        capacity_hrs=s.capacity_hrs,
+        billable_target_pct=s.billable_target_pct,
+        runway_weeks=s.runway_weeks,
+        client_id=s.client_id,
+    )
+
+
+class SprintService:
+    """CRUD of sprints plus the week report built from the calendar's Almanac blocks."""
+
+    def __init__(self, scheduler: SchedulerService) -> None:
+        self.s = scheduler
+        self.repo = scheduler.repo
+
+    async def create(self, body: SprintIn) -> SprintOut:
+        if await self.repo.sprint_for_week(body.week_start) is not None:
+            raise Conflict(f"a sprint for the week of {body.week_start} already exists")
+        sprint = await self.repo.add_sprint(Sprint(**body.model_dump()))
+        return sprint_out(sprint)
+
+    async def list(self, limit: int, offset: int) -> list[SprintOut]:
+        return [sprint_out(s) for s in await self.repo.sprints(limit, offset)]
+
+    async def _get(self, sprint_id: int, *, for_update: bool = False) -> Sprint:
+        sprint = await self.repo.sprint(sprint_id, for_update=for_update)
+        if sprint is None:
+            raise NotFound(f"sprint {sprint_id} not found")
+        return sprint
+
+    async def update(self, sprint_id: int, body: SprintUpdate) -> SprintOut:
+        sprint = await self._get(sprint_id, for_update=True)
+        for name, value in body.model_dump(exclude_unset=True).items():
+            if value is None and name == "capacity_hrs":
+                continue  # capacity is required; null means "leave it"
+            setattr(sprint, name, value)
+        return sprint_out(await self.repo.save_sprint(sprint))
+
+    async def delete(self, sprint_id: int) -> None:
+        await self.repo.delete_sprint(await self._get(sprint_id, for_update=True))
+
+    async def report(self, sprint_id: int) -> SprintReport:
+        """Capacity used, billable share and warnings for the sprint's week."""
+        sprint = await self._get(sprint_id)
+        tz = self.s.tz()
+        begin = datetime.combine(sprint.week_start, datetime.min.time(), tzinfo=tz)
+        week_end = sprint.week_start + timedelta(days=7)
+        end_at = datetime.combine(week_end, datetime.min.time(), tzinfo=tz)
+        events = await self.s.calendar.events(begin, end_at)
+        blocks = []
+        for e in events:
+            parsed = pb.parse_almanac_id(e.almanac_id or "")
+            if parsed is not None:
+                blocks.append((parsed, max(e.start, begin), min(e.end, end_at)))
+        billable = await self.repo.billable_by_key(sorted({p[0] for p, _, _ in blocks}))
+        by_day: dict[str, float] = defaultdict(float)
+        used = billable_hours = 0.0
+        for (plan_id, key, _), start, stop in blocks:
+            hours = (stop - start).total_seconds() / 3600
+            if hours <= 0:
+                continue
+            used += hours
+            by_day[start.astimezone(tz).date().isoformat()] += hours
+            if billable.get((plan_id, key), False):
+                billable_hours += hours
+        share = billable_hours / sprint.capacity_hrs if sprint.capacity_hrs else 0.0
+        warnings = []
+        if used > sprint.capacity_hrs + 1e-9:
+            warnings.append(
+                f"capacity exceeded: {used:g} h scheduled, capacity {sprint.capacity_hrs:g} h"
+            )
+        daily_max = self.s.settings.scheduler.daily_max_hours
+        if daily_max is not None:
+            for day, hours in sorted(by_day.items()):
+                if hours > daily_max + 1e-9:
+                    warnings.append(f"overbooked on {day}: {hours:g} h, daily max {daily_max:g} h")
+        runway = sprint.runway_weeks
+        target = sprint.billable_target_pct / 100
+        if runway is not None and runway < SHORT_RUNWAY_WEEKS and share < target:
+            warnings.append(
+                f"billable share {share:.0%} is under the {target:.0%} target "
+                f"(runway {runway:g} weeks)"
+            )
+        return SprintReport(
+            **sprint_out(sprint).model_dump(),
+            used_hours=round(used, 2),
+            billable_hours=round(billable_hours, 2),
+            billable_share=round(share, 4),
+            hours_by_day={d: round(h, 2) for d, h in sorted(by_day.items())},
+            warnings=warnings,
+        )

@@ -1,0 +1,140 @@
+"""`almanac schedule` and `almanac agenda` in-process against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import typer
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
+
+from almanac.cli import scheduler as cli_scheduler
+from almanac.db.engine import create_engine, create_sessionmaker
+from almanac.models import CalendarEntry, Plan, Task
+from almanac.state import AppState
+
+runner = CliRunner()
+TZ = ZoneInfo("Europe/Berlin")
+
+app = typer.Typer()  # main.py registers the same two functions
+app.command()(cli_scheduler.schedule)
+app.command()(cli_scheduler.agenda)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _monday() -> date:
+    today = datetime.now(TZ).date()
+    return today + timedelta(days=7 - today.weekday())
+
+
+def on_db(url: str, fn: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    """Run `fn` in a session of a fresh engine (the suite's engine lives on another loop)."""
+
+    async def go() -> Any:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await fn(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS", "2")
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    monkeypatch.setattr(cli_scheduler, "console", Console(width=250))
+    return committed_state
+
+
+async def _seed(session: AsyncSession, status: str = "approved") -> int:
+    plan = Plan(plan_title="Launch", intent="t", sop={}, status=status)
+    session.add(plan)
+    await session.flush()
+    for key, hours in (("outline", 1.0), ("write", 2.0)):
+        session.add(
+            Task(plan_id=plan.id, plan_task_key=key, title=key.title(), estimate_hours=hours)
+        )
+    await session.flush()
+    return int(plan.id)
+
+
+async def _count_blocks(session: AsyncSession) -> int:
+    n = await session.scalar(
+        select(func.count()).select_from(CalendarEntry).where(CalendarEntry.almanac_id.is_not(None))
+    )
+    return int(n or 0)
+
+
+def test_schedule_previews_asks_and_writes(cli_env: AppState, pg_url: str):
+    plan_id = on_db(pg_url, _seed)
+    start = _monday().isoformat()
+    result = runner.invoke(
+        app, ["schedule", str(plan_id), "--start", start, "--days", "5"], input="n\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Mon" in result.output and "Outline" in result.output and "Write" in result.output
+    assert "not written" in result.output
+    assert on_db(pg_url, _count_blocks) == 0
+
+    result = runner.invoke(
+        app, ["schedule", str(plan_id), "--start", start, "--days", "5"], input="y\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "written to builtin: 2 created" in result.output
+    assert on_db(pg_url, _count_blocks) == 2
+
+    result = runner.invoke(
+        app, ["schedule", str(plan_id), "--start", start, "--days", "5", "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 created, 0 updated, 0 removed" in result.output
+
+
+def test_schedule_errors_exit_2(cli_env: AppState, pg_url: str):
+    plan_id = on_db(pg_url, lambda s: _seed(s, status="draft"))
+    result = runner.invoke(app, ["schedule", str(plan_id), "--yes"])
+    assert result.exit_code == 2 and "draft" in result.output
+    result = runner.invoke(app, ["schedule", str(plan_id), "--days", "0"])
+    assert result.exit_code == 2 and "horizon_days" in result.output
+    result = runner.invoke(app, ["schedule", str(plan_id), "--start", "soon"])
+    assert result.exit_code == 2 and "start" in result.output
+
+
+def test_agenda_lists_coming_events(cli_env: AppState, pg_url: str):
+    async def add(session: AsyncSession) -> None:
+        start = datetime.now(TZ).replace(microsecond=0) + timedelta(days=1)
+        session.add(
+            CalendarEntry(
+                uid="cli-test",
+                title="Board meeting",
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+            )
+        )
+        await session.flush()
+
+    on_db(pg_url, add)
+    result = runner.invoke(app, ["agenda", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Board meeting" in result.output and "busy" in result.output

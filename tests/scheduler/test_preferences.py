@@ -1,0 +1,153 @@
+"""Preferences: the deterministic rules, the LLM path with its fallback, and their effect."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.llm.base import LLMCallRecord, LLMClient, LLMUnavailable, Message, StructuredResult
+from almanac.scheduler.preferences import parse_preferences
+from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
+from almanac.state import AppState
+
+from .conftest import FakeMemory, make_plan, next_monday, parse
+
+URL = "/api/v1/scheduler"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("I work 9-17", "workday_start", time(9)),
+        ("I work 9-17", "workday_end", time(17)),
+        ("working hours 8:30 to 16:00", "workday_start", time(8, 30)),
+        ("work 9am-5pm", "workday_end", time(17)),
+        ("work 9-5", "workday_end", time(17)),
+        ("No meetings before 10", "not_before", time(10)),
+        ("no calls after 4pm", "not_after", time(16)),
+        ("max 6 hours a day", "daily_max_hours", 6.0),
+        ("At most 5.5 h per day of focus", "daily_max_hours", 5.5),
+        ("15 minutes between blocks", "buffer_minutes", 15),
+        ("buffer of 10 min please", "buffer_minutes", 10),
+        ("no work on fridays", "working_days", [0, 1, 2, 3]),
+    ],
+)
+def test_rules_read_common_phrasings(text: str, field: str, value: Any):
+    parsed = parse_preferences([text])
+    assert getattr(parsed.prefs, field) == value
+    assert parsed.applied and parsed.not_understood == []
+
+
+def test_deep_work_and_unknown_text():
+    parsed = parse_preferences(["Deep work in the morning", "I like blue pens"])
+    assert parsed.prefs.preferred_windows == [
+        PreferredWindowIn(start=time(8), end=time(12), label="deep work")
+    ]
+    assert parsed.not_understood == ["I like blue pens"]
+
+
+def test_later_facts_override_and_nonsense_is_ignored():
+    parsed = parse_preferences(["max 6 hours a day", "max 4 hours a day", "work 25-30"])
+    assert parsed.prefs.daily_max_hours == 4
+    assert parsed.prefs.workday_start is None
+
+
+async def schedule(client: httpx.AsyncClient, plan_id: int) -> dict[str, Any]:
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "horizon_days": 5}
+    r = await client.post(f"{URL}/schedule", json=body)
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def test_rules_shape_the_schedule(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+):
+    memory.texts["preference"] = ["No meetings before 10", "30 minutes between blocks"]
+    memory.texts["constraint"] = ["max 2 hours a day"]
+    tasks = [{"key": f"t{n}", "estimate_hours": 1.0} for n in range(4)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    prefs = out["preferences"]
+    assert prefs["source"] == "rules" and prefs["llm_used"] is False
+    assert len(prefs["applied"]) == 3
+    days: dict[str, float] = {}
+    blocks = sorted(out["blocks"], key=lambda b: b["start"])
+    for b in blocks:
+        start = parse(b["start"])
+        assert start.hour >= 10
+        days[start.date().isoformat()] = days.get(start.date().isoformat(), 0) + 1
+    assert max(days.values()) <= 2
+    for a, b in zip(blocks, blocks[1:], strict=False):
+        if parse(a["start"]).date() == parse(b["start"]).date():
+            assert parse(b["start"]) - parse(a["end"]) >= timedelta(minutes=30)
+
+
+async def test_memory_down_falls_back_to_defaults(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+):
+    memory.fail = True
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"]["source"] == "defaults"
+    assert any("memory unavailable" in w for w in out["warnings"])
+
+
+class FakeLLM(LLMClient):
+    def __init__(self, answer: SchedulingPreferences | None) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, Sequence[Message]]] = []
+
+    async def complete_json(  # type: ignore[override]
+        self, *, operation: str, messages: Sequence[Message], schema: type[BaseModel], **kw: Any
+    ) -> StructuredResult[Any]:
+        self.calls.append((operation, messages))
+        if self.answer is None:
+            raise LLMUnavailable("model offline")
+        return StructuredResult(self.answer, LLMCallRecord(operation=operation, model="fake"))
+
+    def model_for(self, operation: str) -> str:
+        return "fake"
+
+    async def check(self) -> None:
+        """Always fine."""
+
+
+async def test_llm_reads_preferences_with_the_prompt(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: FakeMemory,
+):
+    memory.texts["preference"] = ["I'm sharpest after lunch, nothing before 13:00 please"]
+    llm = FakeLLM(SchedulingPreferences(not_before=time(13)))
+    sched_state.llm = llm
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"] == {
+        "applied": ["nothing before 13:00"],
+        "llm_used": True,
+        "source": "llm",
+    }
+    assert all(parse(b["start"]).hour >= 13 for b in out["blocks"])
+    operation, messages = llm.calls[0]
+    assert operation == "scheduling"
+    assert "structured preferences" in messages[0].content  # the seeded schedule_optimizer
+    assert "sharpest after lunch" in messages[1].content
+
+
+async def test_llm_failure_falls_back_to_rules(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: FakeMemory,
+):
+    memory.texts["preference"] = ["No meetings before 11"]
+    sched_state.llm = FakeLLM(None)
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"]["source"] == "rules" and out["preferences"]["llm_used"] is False
+    assert any("used the rules instead" in w for w in out["warnings"])
+    assert all(parse(b["start"]).hour >= 11 for b in out["blocks"])

@@ -1,0 +1,91 @@
+"""Pure helpers: rows to core tasks, limits from settings and preferences, moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from almanac.config import SchedulerSettings
+from almanac.errors import ValidationFailed
+from almanac.scheduler.core import Block
+from almanac.scheduler.problem import (
+    TaskInput,
+    limits,
+    moves,
+    parse_almanac_id,
+    to_core_task,
+)
+from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
+
+T0 = datetime(2030, 1, 7, 9, tzinfo=UTC)
+
+
+def test_durations_round_up_and_long_tasks_split():
+    warnings: list[str] = []
+    short = to_core_task(TaskInput("a", "A", 0.3), set(), 15, warnings)
+    assert short.duration_minutes == 30 and not short.splittable
+    long = to_core_task(TaskInput("b", "B", 5.0), set(), 15, warnings)
+    assert long.duration_minutes == 300 and long.splittable
+    assert long.chunk_bounds() == (30, 120)
+    none = to_core_task(TaskInput("c", "C", None), set(), 15, warnings)
+    assert none.duration_minutes == 60 and any("no estimate" in w for w in warnings)
+
+
+def test_unknown_dependencies_are_dropped_with_a_warning():
+    warnings: list[str] = []
+    task = to_core_task(TaskInput("b", "B", 1, depends_on=("a", "gone")), {"a", "b"}, 15, warnings)
+    assert task.depends_on == ("a",)
+    assert warnings == ["task 'b': dependency 'gone' is not open; ignored"]
+
+
+def test_inconsistent_task_is_validation_failed_naming_it():
+    bad = TaskInput("x", "X", 1, earliest_start=T0, deadline=T0 - timedelta(hours=1))
+    with pytest.raises(ValidationFailed) as exc:
+        to_core_task(bad, set(), 15, [])
+    assert exc.value.errors[0]["field"] == "tasks.x"
+
+
+def test_pins_that_do_not_fit_are_ignored():
+    meta = {"pinned": [{"start": T0.isoformat(), "end": (T0 + timedelta(hours=3)).isoformat()}]}
+    warnings: list[str] = []
+    task = to_core_task(TaskInput("p", "P", 1, metadata=meta), set(), 15, warnings)
+    assert task.pinned == () and warnings
+
+
+def test_limits_refine_settings_with_preferences():
+    settings = SchedulerSettings(workday_start="08:00", workday_end="18:00", buffer_minutes=5)
+    prefs = SchedulingPreferences(
+        not_before=time(10),
+        daily_max_hours=6,
+        working_days=[0, 1, 2],
+        preferred_windows=[PreferredWindowIn(start=time(7), end=time(12))],
+    )
+    rules = limits(settings, prefs, [])
+    assert {(w.weekday, w.start, w.end) for w in rules.working_hours} == {
+        (d, time(10), time(18)) for d in (0, 1, 2)
+    }
+    assert {(p.weekday, p.start, p.end) for p in rules.preferred} == {
+        (d, time(10), time(12)) for d in (0, 1, 2)
+    }
+    assert rules.buffer_minutes == 5 and rules.daily_max_minutes == 360
+
+
+def test_impossible_preferences_fall_back_to_settings():
+    warnings: list[str] = []
+    rules = limits(SchedulerSettings(), SchedulingPreferences(not_before=time(18)), warnings)
+    assert rules.working_hours[0].start == time(9) and warnings
+
+
+def test_moves_pair_old_and_new_blocks_per_task():
+    a = Block("a", 0, T0, T0 + timedelta(hours=1))
+    b = Block("b", 0, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    b_new = Block("b", 0, T0 + timedelta(hours=3), T0 + timedelta(hours=4))
+    found = moves([a, b], [a, b_new])
+    assert [(m.task_key, m.old, m.new) for m in found] == [("b", b, b_new)]
+    assert moves([a], [a]) == []
+
+
+def test_almanac_ids_round_trip():
+    assert parse_almanac_id("plan12-research-phase-3") == (12, "research-phase", 3)
+    assert parse_almanac_id("meeting-123") is None

@@ -1,0 +1,299 @@
+"""POST /schedule and /replan against Postgres and the built-in calendar."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
+
+from .conftest import (
+    add_meeting,
+    almanac_entries,
+    at,
+    make_plan,
+    next_monday,
+    overlaps,
+    parse,
+    run_count,
+)
+
+URL = "/api/v1/scheduler"
+TASKS = [
+    {"key": "research", "estimate_hours": 2.0, "priority": 3},
+    {"key": "draft", "estimate_hours": 3.0, "depends_on": ["research"], "billable": True},
+    {"key": "review", "estimate_hours": 1.0, "depends_on": ["draft"]},
+]
+
+
+async def schedule(client: httpx.AsyncClient, plan_id: int, **kw: object) -> httpx.Response:
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "horizon_days": 5, **kw}
+    return await client.post(f"{URL}/schedule", json=body)
+
+
+async def test_preview_writes_no_events(sched_client: httpx.AsyncClient, db_session: AsyncSession):
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["dry_run"] is True and body["applied"] is False
+    assert {b["task_key"] for b in body["blocks"]} == {"research", "draft", "review"}
+    assert (
+        sum((parse(b["end"]) - parse(b["start"])).total_seconds() / 3600 for b in body["blocks"])
+        == 6
+    )
+    assert body["unplaced"] == [] and body["violations"] == []
+    assert body["solver"]["status"] in ("optimal", "feasible", "greedy fallback")
+    assert body["calendar"] is None
+    assert await almanac_entries(db_session) == []
+    await db_session.refresh(plan)
+    assert plan.status == "approved"
+    run = (await db_session.scalars(select(SchedulerRun))).one()
+    assert run.status == "preview" and run.metadata_["dry_run"] is True
+    assert run.metadata_["calendar_provider"] == "builtin"
+
+
+async def test_write_moves_plan_to_scheduled_and_repeat_creates_nothing(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["applied"] is True and first["plan_status"] == "scheduled"
+    ids = sorted(b["almanac_id"] for b in first["blocks"])
+    assert sorted(first["calendar"]["created"]) == ids
+    entries = await almanac_entries(db_session)
+    assert sorted(e.almanac_id or "" for e in entries) == ids
+    assert all(e.almanac_id and e.almanac_id.startswith(f"plan{plan.id}-") for e in entries)
+    await db_session.refresh(plan)
+    assert plan.status == "scheduled"
+    tasks = (await db_session.scalars(select(Task).where(Task.plan_id == plan.id))).all()
+    for task in tasks:
+        await db_session.refresh(task)
+        mine = [parse(b["start"]) for b in first["blocks"] if b["task_key"] == task.plan_task_key]
+        assert task.scheduled_start == min(mine)
+
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    again = r.json()["calendar"]
+    assert again["created"] == [] and again["updated"] == [] and again["deleted"] == []
+    assert sorted(again["unchanged"]) == ids
+    assert len(await almanac_entries(db_session)) == len(ids)
+    run = (
+        await db_session.scalars(select(SchedulerRun).order_by(SchedulerRun.id.desc()).limit(1))
+    ).one()
+    assert run.status == "scheduled"
+    assert sorted(run.metadata_["calendar_event_ids"]["unchanged"]) == ids
+
+
+async def test_draft_plan_is_409_and_unknown_plan_404(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS, status="draft")
+    r = await schedule(sched_client, plan.id)
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "draft" in r.json()["detail"]
+    assert await run_count(db_session, plan.id) == 0
+    r = await schedule(sched_client, 987654)
+    assert r.status_code == 404
+
+
+async def test_user_meeting_is_avoided_and_kept(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    m0, m1 = at(monday, 9), at(monday, 13)
+    await add_meeting(db_session, m0, m1, "Client workshop")
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    blocks = r.json()["blocks"]
+    assert blocks
+    for b in blocks:
+        assert not overlaps(parse(b["start"]), parse(b["end"]), m0, m1), b
+    # The earliest free time after the workshop is used: scheduling works around it.
+    assert min(parse(b["start"]) for b in blocks) == m1
+    user = (
+        await db_session.scalars(select(CalendarEntry).where(CalendarEntry.almanac_id.is_(None)))
+    ).one()
+    assert user.title == "Client workshop"
+
+
+async def test_other_plans_blocks_are_kept_and_avoided(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    first = await make_plan(db_session, [{"key": "a", "estimate_hours": 2.0}], title="One")
+    second = await make_plan(db_session, [{"key": "b", "estimate_hours": 2.0}], title="Two")
+    r1 = await schedule(sched_client, first.id, dry_run=False)
+    r2 = await schedule(sched_client, second.id, dry_run=False)
+    assert r1.status_code == r2.status_code == 200, r2.text
+    assert r2.json()["calendar"]["deleted"] == []
+    ids = {e.almanac_id for e in await almanac_entries(db_session)}
+    assert ids == {f"plan{first.id}-a-0", f"plan{second.id}-b-0"}
+    a, b = r1.json()["blocks"][0], r2.json()["blocks"][0]
+    assert not overlaps(parse(a["start"]), parse(a["end"]), parse(b["start"]), parse(b["end"]))
+
+
+async def test_replan_after_new_meeting_moves_few_blocks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    tasks = [{"key": f"t{n}", "estimate_hours": 1.0} for n in range(8)]
+    plan = await make_plan(db_session, tasks)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    before = {b["almanac_id"]: b for b in r.json()["blocks"]}
+    victim = min(before.values(), key=lambda b: b["start"])
+    v0, v1 = parse(victim["start"]), parse(victim["end"])
+    await add_meeting(db_session, v0, v1 + timedelta(minutes=30), "Urgent call")
+
+    r = await sched_client.post(
+        f"{URL}/replan", json={"plan_id": plan.id, "reason": "urgent call", "dry_run": False}
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["reason"] == "urgent call" and out["previous_run_id"] is not None
+    assert out["moves"], out
+    assert any(m["task_key"] == victim["task_key"] for m in out["moves"])
+    moved = next(m for m in out["moves"] if m["task_key"] == victim["task_key"])
+    assert parse(moved["from_start"]) == v0 and "busy" in moved["why"]
+    assert 0 < out["moved_share"] <= 0.25
+    for b in out["blocks"]:
+        assert not overlaps(parse(b["start"]), parse(b["end"]), v0, v1 + timedelta(minutes=30))
+    assert out["calendar"]["created"] == [] or len(out["calendar"]["created"]) <= 2
+
+
+async def test_replan_without_written_schedule_is_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id})
+    assert r.status_code == 409
+
+
+async def test_pinned_block_survives_replan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    review = next(b for b in r.json()["blocks"] if b["task_key"] == "review")
+    friday = next_monday() + timedelta(days=4)
+    new_start, new_end = at(friday, 15), at(friday, 16)
+    r = await sched_client.put(
+        f"{URL}/calendar/{review['almanac_id']}",
+        json={"start": new_start.isoformat(), "end": new_end.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["block"]["fixed"] is True
+    task = (
+        await db_session.scalars(
+            select(Task).where(Task.plan_id == plan.id, Task.plan_task_key == "review")
+        )
+    ).one()
+    await db_session.refresh(task)
+    assert [parse(p["start"]) for p in task.metadata_["pinned"]] == [new_start]
+    entry = (
+        await db_session.scalars(
+            select(CalendarEntry).where(CalendarEntry.almanac_id == review["almanac_id"])
+        )
+    ).one()
+    assert entry.start_at == new_start
+
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id, "dry_run": False})
+    assert r.status_code == 200, r.text
+    kept = [b for b in r.json()["blocks"] if b["task_key"] == "review"]
+    assert [(parse(b["start"]), b["fixed"]) for b in kept] == [(new_start, True)]
+    assert r.json()["violations"] == []
+
+
+async def test_move_rejects_foreign_and_bad_ids(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    uid = await add_meeting(db_session, at(monday, 9), at(monday, 10), "Dentist")
+    body = {"start": at(monday, 11).isoformat(), "end": at(monday, 12).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{uid}", json=body)
+    assert r.status_code == 404 and "not an Almanac block" in r.json()["detail"]
+    r = await sched_client.put(f"{URL}/calendar/plan999999-x-0", json=body)
+    assert r.status_code == 404
+    plan_id = (await make_plan(db_session, TASKS)).id  # rolled-back requests expire rows
+    await schedule(sched_client, plan_id, dry_run=False)
+    bad = {"start": at(monday, 11, 7).isoformat(), "end": at(monday, 12).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/plan{plan_id}-review-0", json=bad)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start"
+    naive = {"start": "2030-01-07T11:00:00", "end": "2030-01-07T12:00:00"}
+    r = await sched_client.put(f"{URL}/calendar/plan{plan_id}-review-0", json=naive)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start"
+    long = {"start": at(monday, 11).isoformat(), "end": at(monday, 15).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/plan{plan_id}-review-0", json=long)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
+
+
+async def test_calendar_view_lists_blocks_and_meetings(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    await add_meeting(db_session, at(monday, 9), at(monday, 10), "Standup")
+    plan = await make_plan(db_session, TASKS)
+    await schedule(sched_client, plan.id, dry_run=False)
+    r = await sched_client.get(
+        f"{URL}/calendar",
+        params={"start_date": monday.isoformat(), "end_date": (monday + timedelta(4)).isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    events = r.json()["events"]
+    assert [e["title"] for e in events if not e["almanac"]] == ["Standup"]
+    assert len([e for e in events if e["almanac"]]) >= 3
+    r = await sched_client.get(
+        f"{URL}/calendar",
+        params={"start_date": monday.isoformat(), "end_date": (monday - timedelta(1)).isoformat()},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end_date"
+
+
+async def test_plan_rows_untouched_by_preview(db_session: AsyncSession):
+    # Guard for the helper itself: a plan made by make_plan starts approved with open tasks.
+    plan = await make_plan(db_session, TASKS)
+    assert isinstance(plan, Plan) and plan.status == "approved"
+
+
+async def test_invalid_schedule_is_reported_not_written(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+):
+    from almanac.scheduler import service
+    from almanac.scheduler.core import Violation
+
+    monkeypatch.setattr(
+        service, "validate", lambda p, s: [Violation("busy_overlap", "overlaps a meeting")]
+    )
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["applied"] is False and out["plan_status"] == "approved"
+    assert out["violations"] == ["busy_overlap: overlaps a meeting"]
+    assert any("failed validation" in w for w in out["warnings"])
+    assert await almanac_entries(db_session) == []
+    run = (await db_session.scalars(select(SchedulerRun))).one()
+    assert run.status == "invalid"
+
+
+async def test_active_plan_can_be_replanned_and_stays_active(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    plan_id = plan.id
+    assert (await schedule(sched_client, plan_id, dry_run=False)).status_code == 200
+    plan.status = "active"
+    await db_session.flush()
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id, "dry_run": False})
+    assert r.status_code == 200, r.text
+    assert r.json()["plan_status"] == "active" and r.json()["moves"] == []
+    r = await schedule(sched_client, plan_id)
+    assert r.status_code == 409

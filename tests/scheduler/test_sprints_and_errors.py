@@ -1,0 +1,178 @@
+"""Sprints (CRUD and report), bad input, and a calendar that is down."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars.base import ApplyResult, CalendarUnavailable, EventSpec
+from almanac.calendars.builtin import BuiltinCalendar
+from almanac.calendars.deps import get_calendar
+from almanac.models import Plan, SchedulerRun, Task
+from almanac.state import AppState
+
+from .conftest import almanac_entries, build_app, make_plan, next_monday, parse
+
+URL = "/api/v1/scheduler"
+
+
+async def test_sprint_crud_and_validation(sched_client: httpx.AsyncClient):
+    monday = next_monday(3)
+    body = {"week_start": monday.isoformat(), "capacity_hrs": 30, "runway_weeks": 20}
+    r = await sched_client.post(f"{URL}/sprints", json=body)
+    assert r.status_code == 201, r.text
+    sprint = r.json()
+    assert sprint["billable_target_pct"] == 60
+    r = await sched_client.post(f"{URL}/sprints", json=body)
+    assert r.status_code == 409
+    r = await sched_client.post(
+        f"{URL}/sprints", json={**body, "week_start": (monday + timedelta(1)).isoformat()}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "week_start"
+    r = await sched_client.post(f"{URL}/sprints", json={**body, "capacity_hrs": 0})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "capacity_hrs"
+    r = await sched_client.put(f"{URL}/sprints/{sprint['id']}", json={"capacity_hrs": 25})
+    assert r.status_code == 200 and r.json()["capacity_hrs"] == 25
+    r = await sched_client.get(f"{URL}/sprints")
+    assert [s["id"] for s in r.json()] == [sprint["id"]]
+    r = await sched_client.get(f"{URL}/sprints/{sprint['id']}")
+    assert r.status_code == 200 and r.json()["used_hours"] == 0 and r.json()["warnings"] == []
+    r = await sched_client.delete(f"{URL}/sprints/{sprint['id']}")
+    assert r.status_code == 204
+    r = await sched_client.get(f"{URL}/sprints/{sprint['id']}")
+    assert r.status_code == 404
+
+
+async def test_sprint_shapes_schedule_and_reports_warnings(
+    sched_client: httpx.AsyncClient, sched_state: AppState, db_session: AsyncSession
+):
+    monday = next_monday()
+    r = await sched_client.post(
+        f"{URL}/sprints",
+        json={"week_start": monday.isoformat(), "capacity_hrs": 8, "runway_weeks": 6},
+    )
+    sprint_id = r.json()["id"]
+    tasks = [
+        {"key": "billable", "estimate_hours": 3.0, "billable": True},
+        {"key": "internal", "estimate_hours": 4.0},
+        {"key": "admin", "estimate_hours": 3.0, "priority": 1},
+    ]
+    plan_id = (await make_plan(db_session, tasks)).id
+    r = await sched_client.post(
+        f"{URL}/schedule",
+        json={
+            "plan_id": plan_id,
+            "start_date": monday.isoformat(),
+            "horizon_days": 5,
+            "dry_run": False,
+        },
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    placed = sum(
+        (parse(b["end"]) - parse(b["start"])).total_seconds() / 3600 for b in out["blocks"]
+    )
+    assert placed <= 8  # the sprint's weekly capacity
+    assert {u["task_key"] for u in out["unplaced"]}  # 10 h of work do not fit in 8 h
+    assert "billable" in {b["task_key"] for b in out["blocks"]}  # the 60 % target pulls it in
+
+    report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
+    assert report["used_hours"] == pytest.approx(placed)
+    assert report["billable_hours"] == 3
+    assert report["billable_share"] == pytest.approx(3 / 8)
+    assert any("under the 60% target" in w for w in report["warnings"])
+    assert not any("capacity exceeded" in w for w in report["warnings"])
+
+    await sched_client.put(f"{URL}/sprints/{sprint_id}", json={"capacity_hrs": 2})
+    sched_state.settings.scheduler.daily_max_hours = 1
+    report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
+    assert any("capacity exceeded" in w for w in report["warnings"])
+    assert any(w.startswith("overbooked on ") for w in report["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"plan_id": 1, "horizon_days": 0}, "horizon_days"),
+        ({"plan_id": 1, "horizon_days": 61}, "horizon_days"),
+        ({"plan_id": 0}, "plan_id"),
+        ({}, "plan_id"),
+        ({"plan_id": 1, "start_date": "next week"}, "start_date"),
+        ({"plan_id": 1, "dry_run": "perhaps"}, "dry_run"),
+        ({"plan_id": 1, "surprise": 1}, "surprise"),
+        ({"plan_id": 1, "start_date": "2001-01-01"}, "start_date"),
+    ],
+)
+async def test_schedule_bad_input_names_the_field(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, body: dict[str, Any], field: str
+):
+    if body.get("plan_id") == 1:
+        body = {**body, "plan_id": (await make_plan(db_session, [{"key": "a"}])).id}
+    r = await sched_client.post(f"{URL}/schedule", json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert field in [e["field"] for e in r.json()["errors"]]
+
+
+async def test_task_with_deadline_before_earliest_start_is_422(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    start = datetime(
+        monday.year, monday.month, monday.day, 12, tzinfo=datetime.now().astimezone().tzinfo
+    )
+    tasks = [{"key": "odd", "earliest_start": start, "deadline": start - timedelta(hours=1)}]
+    plan_id = (await make_plan(db_session, tasks)).id
+    r = await sched_client.post(
+        f"{URL}/schedule", json={"plan_id": plan_id, "start_date": monday.isoformat()}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "tasks.odd"
+
+
+class DownOnWrite(BuiltinCalendar):
+    """Reads work; writing fails like a CalDAV server going away mid-request."""
+
+    async def apply(
+        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+    ) -> ApplyResult:
+        await super().apply(desired, window_start, window_end)  # rows written, then it fails
+        raise CalendarUnavailable("calendar server went away")
+
+
+class DownOnRead(BuiltinCalendar):
+    async def events(self, start: datetime, end: datetime) -> list[Any]:
+        raise CalendarUnavailable("calendar server unreachable")
+
+
+@pytest.mark.parametrize("provider", [DownOnWrite, DownOnRead])
+async def test_calendar_down_is_503_and_writes_nothing(
+    sched_state: AppState, db_session: AsyncSession, provider: type[BuiltinCalendar]
+):
+    app = build_app(sched_state, db_session)
+
+    app.dependency_overrides[get_calendar] = lambda: provider(db_session)
+    plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
+    await db_session.commit()  # a savepoint: the failed request must roll back only its own
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
+        r = await client.post(f"{URL}/schedule", json=body)
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        if provider is DownOnRead:
+            r = await client.post(f"{URL}/schedule", json={**body, "dry_run": True})
+            assert r.status_code == 503
+    assert await almanac_entries(db_session) == []
+    plan = (await db_session.scalars(select(Plan).where(Plan.id == plan_id))).one()
+    assert plan.status == "approved"
+    runs = (await db_session.scalars(select(SchedulerRun))).all()
+    assert runs == []
+    tasks = (await db_session.scalars(select(Task).where(Task.plan_id == plan_id))).all()
+    assert all(t.scheduled_start is None for t in tasks)
