@@ -29,7 +29,7 @@ def hours(result: SOP) -> dict[str, float]:
 
 
 def test_consistent_overrun_raises_the_estimate_and_explains_it() -> None:
-    history = [("audit", 4, 6), ("audit", 4, 6.5), ("audit", 4, 5.5)]
+    history = [("audit", 4, 6, 1), ("audit", 4, 6.5, 2), ("audit", 4, 5.5, 3)]
     result, changes = calibrate(sop(), history)
     assert hours(result) == {"audit": 6.0, "call": 1.0}
     (change,) = changes
@@ -39,18 +39,18 @@ def test_consistent_overrun_raises_the_estimate_and_explains_it() -> None:
 
 
 def test_too_few_runs_change_nothing() -> None:
-    result, changes = calibrate(sop(), [("audit", 4, 8), ("audit", 4, 8)])
+    result, changes = calibrate(sop(), [("audit", 4, 8, 1), ("audit", 4, 8, 2)])
     assert changes == [] and hours(result) == {"audit": 4.0, "call": 1.0}
 
 
 def test_mixed_results_are_not_consistent() -> None:
-    history = [("audit", 4, 2), ("audit", 4, 8), ("audit", 4, 7), ("audit", 4, 2.5)]
+    history = [("audit", 4, 2, 1), ("audit", 4, 8, 2), ("audit", 4, 7, 3), ("audit", 4, 2.5, 4)]
     tasks, overall = learn_ratios(history)
     assert tasks == {} and overall is None
 
 
 def test_workflow_ratio_applies_to_tasks_without_their_own_history() -> None:
-    history = [("other", 2, 1), ("other2", 2, 1.2), ("third", 4, 2)]
+    history = [("other", 2, 1, 1), ("other2", 2, 1.2, 2), ("third", 4, 2, 2)]
     result, changes = calibrate(sop(), history)
     assert hours(result) == {"audit": 2.0, "call": 0.5}  # median ratio 0.5
     assert {c.basis for c in changes} == {"workflow"}
@@ -58,7 +58,13 @@ def test_workflow_ratio_applies_to_tasks_without_their_own_history() -> None:
 
 
 def test_ratio_is_capped() -> None:
-    history = [("audit", 1, 10)] * 3
+    history = [("audit", 1, 10, n) for n in range(3)]
     result, changes = calibrate(sop(), history)
     assert hours(result)["audit"] == 8.0  # 4 h x 2.0, not x 10
     assert "(capped)" in changes[0].reason
+
+
+def test_one_engagement_is_not_a_workflow_trend() -> None:
+    history = [("other", 2, 3, 1), ("other2", 2, 3, 1), ("third", 4, 6, 1)]
+    _, changes = calibrate(sop(), history)
+    assert changes == []

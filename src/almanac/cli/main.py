@@ -14,6 +14,7 @@ from rich.table import Table
 
 from almanac.cli import planner as planner_cli
 from almanac.cli.calendar import calendar_app
+from almanac.cli.demo import demo
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
@@ -31,6 +32,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(workflows_app, name="workflows")
 app.command("schedule")(schedule)
 app.command("agenda")(agenda)
+app.command("demo")(demo)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)
 app.command()(planner_cli.approve)

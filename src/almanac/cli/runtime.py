@@ -59,12 +59,12 @@ async def _serves(url: str, service: str) -> bool:
 
 @asynccontextmanager
 async def api_client(
-    settings: Settings, url: str | None, service: str = "planner"
+    settings: Settings, url: str | None, service: str = "planner", *, in_process: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the API: the running server when one answers, else the app
-    in-process (same routes, same validation, same errors) over an ASGI transport."""
+    """An HTTP client for the API: the running server when one answers (unless
+    `in_process`), else the app in-process (same routes, validation and errors) over ASGI."""
     target = server_url(settings, url)
-    if url is not None or await _serves(target, service):
+    if url is not None or (not in_process and await _serves(target, service)):
         async with httpx.AsyncClient(base_url=target, timeout=120) as client:
             yield client
         return

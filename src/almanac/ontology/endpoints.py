@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from almanac.deps import UoW
+from almanac.ontology.library import import_library
 from almanac.ontology.runs import RunService
 from almanac.ontology.schemas import (
     BIGINT_MAX,
@@ -95,6 +97,17 @@ async def delete_blueprint(blueprint_id: Id, ontology: Ontology) -> DeletedOut:
 
 
 # -- workflows ----------------------------------------------------------------------------
+
+
+@router.post("/workflows/import")
+async def import_starter_library(uow: UoW) -> dict[str, Any]:
+    """Import (or refresh) the starter workflow library; importing twice changes nothing."""
+    report = await import_library(uow)
+    return {
+        "workflows": asdict(report.workflows),
+        "blueprints": asdict(report.blueprints),
+        "items": report.items,
+    }
 
 
 @router.post("/workflows", status_code=status.HTTP_201_CREATED)

@@ -36,18 +36,27 @@ def _consistent(ratios: list[float], min_runs: int, threshold: float) -> Ratio |
     return Ratio(mid, len(ratios))
 
 
+History = tuple[str, float, float, int]  # task key, estimated, actual, engagement
+
+
 def learn_ratios(
-    history: Iterable[tuple[str, float, float]], *, min_runs: int = 3, threshold: float = 0.1
+    history: Iterable[History], *, min_runs: int = 3, threshold: float = 0.1
 ) -> tuple[dict[str, Ratio], Ratio | None]:
-    """Per task key and for the whole workflow: consistent actual/estimate ratios."""
+    """Per task key and for the whole workflow: consistent actual/estimate ratios.
+
+    `engagement` identifies the past instance (process template) a row came from: the
+    workflow-wide ratio needs at least two, since one engagement is one data point.
+    """
     per_task: dict[str, list[float]] = defaultdict(list)
     everything: list[float] = []
-    for key, estimated, actual in history:
+    engagements: set[int] = set()
+    for key, estimated, actual, engagement in history:
         if estimated <= 0 or actual < 0:
             continue
         ratio = actual / estimated
         per_task[key].append(ratio)
         everything.append(ratio)
+        engagements.add(engagement)
     tasks = {
         key: r
         for key, ratios in per_task.items()
@@ -55,7 +64,8 @@ def learn_ratios(
     }
     # One task running over says little about the others: the workflow-wide ratio needs
     # history from at least two different tasks.
-    overall = _consistent(everything, min_runs, threshold) if len(per_task) >= 2 else None
+    enough = len(per_task) >= 2 and len(engagements) >= 2
+    overall = _consistent(everything, min_runs, threshold) if enough else None
     return tasks, overall
 
 
@@ -65,14 +75,14 @@ def _round_quarter(hours: float) -> float:
 
 def calibrate(
     sop: SOP,
-    history: Iterable[tuple[str, float, float]],
+    history: Iterable[History],
     *,
     key_of: dict[str, str] | None = None,
     min_runs: int = 3,
     threshold: float = 0.1,
     clamp: tuple[float, float] = (0.5, 2.0),
 ) -> tuple[SOP, list[Calibration]]:
-    """Adjust `sop`'s estimates from `history` rows (task key, estimated, actual).
+    """Adjust `sop`'s estimates from `history` rows (task key, estimated, actual, engagement).
 
     `key_of` maps a plan task id to the workflow task key it came from (they differ when a
     blueprint prefixes ids); by default a task's id is its key.

@@ -209,8 +209,12 @@ class LibraryRepository:
     async def workflow(self, workflow_id: int) -> Workflow | None:
         return await self.session.get(Workflow, workflow_id)
 
-    async def run_history(self, workflow_ids: Sequence[int]) -> list[tuple[int, str, float, float]]:
-        """Completed work per task of past plans: (workflow_id, task key, estimated, actual).
+    async def run_history(
+        self, workflow_ids: Sequence[int]
+    ) -> list[tuple[int, int, str, float, float]]:
+        """Completed work per task of past plans.
+
+        Rows are (workflow_id, process template id, task key, estimated, actual).
 
         A task may have several runs (paused and resumed work): their hours are summed and
         compared with the task's estimate.
@@ -220,7 +224,13 @@ class LibraryRepository:
         actual = func.sum(ExecutionRun.actual_hours)
         estimated = func.coalesce(Task.estimate_hours, func.max(ExecutionRun.estimated_hours))
         stmt = (
-            select(ProcessTemplate.workflow_id, Task.plan_task_key, estimated, actual)
+            select(
+                ProcessTemplate.workflow_id,
+                ProcessTemplate.id,
+                Task.plan_task_key,
+                estimated,
+                actual,
+            )
             .join(Task, Task.id == ExecutionRun.task_id)
             .join(ProcessTemplate, ProcessTemplate.id == Task.process_template_id)
             .where(
@@ -229,12 +239,18 @@ class LibraryRepository:
                 ExecutionRun.actual_hours.is_not(None),
                 Task.plan_task_key.is_not(None),
             )
-            .group_by(ProcessTemplate.workflow_id, Task.id, Task.plan_task_key, Task.estimate_hours)
+            .group_by(
+                ProcessTemplate.workflow_id,
+                ProcessTemplate.id,
+                Task.id,
+                Task.plan_task_key,
+                Task.estimate_hours,
+            )
         )
         rows = await self.session.execute(stmt)
         return [
-            (int(w or 0), str(key), float(est), float(act))
-            for w, key, est, act in rows
+            (int(w or 0), int(template), str(key), float(est), float(act))
+            for w, template, key, est, act in rows
             if est is not None and est > 0 and act is not None
         ]
 

@@ -271,9 +271,17 @@ class PlannerService:
         history = await self.library.run_history(workflow_ids)
         if not history:
             return sop, []
+        # Ratios are taken against the library's estimate (the skeleton's), not the
+        # calibrated one a past plan used: otherwise a corrected estimate would look
+        # "accurate" and the next plan would fall back to the old, wrong one.
+        library = {skeleton.origin[t.id]: t.estimate_hours for t in skeleton.sop.tasks()}
         out: list[Calibration] = []
         for workflow_id in workflow_ids:
-            own = [(key, est, act) for w, key, est, act in history if w == workflow_id]
+            own = [
+                (key, library.get((w, key), est), act, template)
+                for w, template, key, est, act in history
+                if w == workflow_id
+            ]
             key_of = {tid: key for tid, (w, key) in skeleton.origin.items() if w == workflow_id}
             part_ids = set(key_of)
             # Calibrate only this workflow's tasks; the others pass through unchanged.
