@@ -1,33 +1,49 @@
 """Estimates that learn from history: a pure function from past runs to adjusted estimates.
 
 A task's estimate changes only when its past runs *consistently* ran over or under: at
-least `min_runs` of them, a median actual/estimate ratio at least `threshold` away from 1,
+least `min_runs` of them, a typical actual/estimate ratio at least `threshold` away from 1,
 and most runs on the same side. Otherwise the workflow's overall ratio is used when it is
 consistent. Ratios are clamped so a few disasters cannot triple a plan.
+
+The typical ratio is the geometric mean (durations err multiplicatively), trimmed of the
+extremes once there are five runs. A task's own ratio is blended with the workflow's, as
+if the workflow's counted for `PRIOR_RUNS` runs: a few noisy runs of one task should not
+outweigh what the whole workflow shows (measured in bench/learning_loop.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from statistics import median
 from typing import Literal
 
 from almanac.planner.schemas import Calibration
 from almanac.planner.sop import SOP
+
+PRIOR_RUNS = 3
 
 
 @dataclass(frozen=True, slots=True)
 class Ratio:
     value: float
     runs: int
+    blended: bool = False
+
+
+def typical(ratios: list[float]) -> float:
+    """The geometric mean of `ratios`, without the highest and lowest from five on."""
+    ordered = sorted(r for r in ratios if r > 0)
+    if len(ordered) >= 5:
+        ordered = ordered[1:-1]
+    return math.exp(sum(math.log(r) for r in ordered) / len(ordered))
 
 
 def _consistent(ratios: list[float], min_runs: int, threshold: float) -> Ratio | None:
-    if len(ratios) < min_runs:
+    if len(ratios) < min_runs or not any(r > 0 for r in ratios):
         return None
-    mid = median(ratios)
+    mid = typical(ratios)
     if abs(mid - 1) < threshold:
         return None
     same_side = sum(1 for r in ratios if (r > 1) == (mid > 1) and r != 1)
@@ -66,11 +82,21 @@ def learn_ratios(
     # history from at least two different tasks.
     enough = len(per_task) >= 2 and len(engagements) >= 2
     overall = _consistent(everything, min_runs, threshold) if enough else None
+    if overall is not None:
+        tasks = {key: _blend(r, overall) for key, r in tasks.items()}
     return tasks, overall
 
 
-def _round_quarter(hours: float) -> float:
-    return max(0.25, round(hours * 4) / 4)
+def _blend(own: Ratio, overall: Ratio) -> Ratio:
+    weight = own.runs / (own.runs + PRIOR_RUNS)
+    value = math.exp(weight * math.log(own.value) + (1 - weight) * math.log(overall.value))
+    return Ratio(value, own.runs, blended=True)
+
+
+def _round_hours(hours: float) -> float:
+    # Three-minute steps: quarter hours distort the many short tasks by up to a quarter
+    # (0.25 h x 1.25 = 0.31 h); the scheduler rounds up to its slots anyway.
+    return max(0.05, round(hours * 20) / 20)
 
 
 def calibrate(
@@ -105,13 +131,15 @@ def calibrate(
                 tasks.append(task)
                 continue
             applied = min(high, max(low, ratio.value))
-            new_hours = _round_quarter(task.estimate_hours * applied)
+            new_hours = _round_hours(task.estimate_hours * applied)
             if new_hours == task.estimate_hours:
                 tasks.append(task)
                 continue
             direction = "longer" if ratio.value > 1 else "shorter"
             scope = "this task" if basis == "task" else "this workflow's tasks"
             clamped = " (capped)" if applied != ratio.value else ""
+            if ratio.blended:
+                clamped += ", weighed with the whole workflow's runs"
             changes.append(
                 Calibration(
                     task_id=task.id,
@@ -122,7 +150,7 @@ def calibrate(
                     basis=basis,
                     reason=(
                         f"in {ratio.runs} past runs {scope} took {abs(ratio.value - 1):.0%} "
-                        f"{direction} than estimated (median){clamped}"
+                        f"{direction} than estimated (typical ratio){clamped}"
                     ),
                 )
             )
