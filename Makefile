@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check bench-memory bench-scheduler clean
+.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ bench-memory: $(STAMP)
 
 bench-scheduler: $(STAMP)
 	$(BIN)/python bench/scheduler_bench.py
+
+bench-planner: $(STAMP)
+	$(BIN)/python bench/planner_bench.py
+
+bench-loop: $(STAMP)
+	$(BIN)/python bench/learning_loop.py
+
+demo: $(STAMP)
+	$(BIN)/almanac demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -47,9 +47,7 @@ def _monday_after(day: date) -> date:
     return day + timedelta(days=7 - day.weekday())
 
 
-async def run_demo(
-    client: httpx.AsyncClient, zone: str, say: Callable[[str], None]
-) -> DemoResult:
+async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], None]) -> DemoResult:
     """Run the loop against the API behind `client`; `say` narrates each step."""
     tz = ZoneInfo(zone)
     out = DemoResult()

@@ -68,9 +68,7 @@ class PlanVersion(IdMixin, CreatedMixin, Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (
-        UniqueConstraint("plan_id", "version", name="uq_plan_versions_plan_version"),
-    )
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_plan_versions_plan_version"),)
 
 
 class SchedulerRun(IdMixin, CreatedMixin, Base):

@@ -83,8 +83,18 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name=op.f("fk_plan_versions_plan_id_plans"), ondelete="CASCADE"),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["plans.id"],
+            name=op.f("fk_plan_versions_plan_id_plans"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_versions")),
         sa.UniqueConstraint("plan_id", "version", name="uq_plan_versions_plan_version"),
     )
@@ -99,10 +109,25 @@ def upgrade() -> None:
         sa.Column("busy", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("almanac_id", sa.String(length=255), nullable=True),
         sa.Column("sequence", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("metadata", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_entries")),
         sa.UniqueConstraint("uid", name=op.f("uq_calendar_entries_uid")),
     )
@@ -118,13 +143,28 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(length=50), nullable=False),
         sa.Column("account", sa.String(length=255), server_default="default", nullable=False),
         sa.Column("token_encrypted", sa.LargeBinary(), nullable=False),
-        sa.Column("scopes", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"), nullable=False),
+        sa.Column(
+            "scopes",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=20), server_default="ok", nullable=False),
         sa.Column("status_detail", sa.Text(), nullable=True),
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_credentials")),
         sa.UniqueConstraint("provider", "account", name="uq_oauth_credentials_provider_account"),
     )
@@ -153,8 +193,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        sa.text("DELETE FROM prompt_templates WHERE version = 'v1' AND template_name = ANY(:names)")
-        .bindparams(sa.bindparam("names", list(PROMPTS), type_=postgresql.ARRAY(sa.String)))
+        sa.text(
+            "DELETE FROM prompt_templates WHERE version = 'v1' AND template_name = ANY(:names)"
+        ).bindparams(sa.bindparam("names", list(PROMPTS), type_=postgresql.ARRAY(sa.String)))
     )
     op.drop_table("oauth_credentials")
     op.drop_index("idx_calendar_entries_almanac", table_name="calendar_entries")
