@@ -40,7 +40,15 @@ def solve(problem: Problem) -> Schedule:
     builder = ModelBuilder(grid)
     builder.build()
     values = [hint_values(builder, placement) for placement, _ in candidates]
-    best = max(range(len(candidates)), key=lambda n: objective_of(builder, values[n]))
+    # Never place less priority-weighted work than plain greedy: the other terms (billable
+    # share, preferences, stability) may trade among placements, not against the work itself.
+    floor = weighted_work(builder, values[0])
+    builder.model.add(
+        sum(tv.plan.task.priority * tv.plan.remaining * tv.placed for tv in builder.tasks.values())
+        >= floor
+    )
+    feasible = [n for n in range(len(candidates)) if weighted_work(builder, values[n]) >= floor]
+    best = max(feasible, key=lambda n: objective_of(builder, values[n]))
     hint, causes = candidates[best]
     for var, value in values[best].values():
         builder.model.add_hint(var, value)
@@ -81,6 +89,14 @@ def objective_of(builder: ModelBuilder, values: Hint) -> int:
     for coef, var in builder.terms:
         total += coef * values[var.index][1]
     return total - sum(values[tv.end.index][1] for tv in builder.tasks.values())
+
+
+def weighted_work(builder: ModelBuilder, values: Hint) -> int:
+    """Priority-weighted slots placed by an assignment (what greedy must never beat)."""
+    return sum(
+        tv.plan.task.priority * tv.plan.remaining * values[tv.placed.index][1]
+        for tv in builder.tasks.values()
+    )
 
 
 def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
