@@ -15,6 +15,7 @@ from almanac.config import Settings
 from almanac.health import router as health_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
+from almanac.observer.endpoints import router as observer_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.scheduler.endpoints import router as scheduler_router
@@ -63,6 +64,7 @@ def create_app(
         app.include_router(planner_router)
         app.include_router(ontology_router)
         app.include_router(scheduler_router)
+        app.include_router(observer_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
     return app

@@ -1,0 +1,1 @@
+"""The Observer: reflections on days and weeks, workflow patterns, facts from experience."""

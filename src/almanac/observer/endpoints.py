@@ -1,0 +1,77 @@
+"""Observer routes under /api/v1/observer: reflections, patterns, fact extraction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from almanac.deps import State, UoW
+from almanac.observer.schemas import (
+    ExtractionOut,
+    FactDecisionOut,
+    Mode,
+    PatternOut,
+    ReflectionOut,
+)
+from almanac.observer.service import ObserverService
+
+router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
+
+
+def get_observer(uow: UoW, state: State) -> ObserverService:
+    """The Observer for this request's transaction."""
+    return ObserverService(uow, state)
+
+
+Observer = Annotated[ObserverService, Depends(get_observer)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
+
+
+@router.post("/reflect")
+async def reflect(
+    observer: Observer,
+    mode: Mode = "daily",
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> ReflectionOut:
+    """Reflect on a day or on the Monday–Sunday week containing `date` (default today)."""
+    return await observer.reflect(mode, day)
+
+
+@router.get("/reflections")
+async def list_reflections(
+    observer: Observer,
+    mode: Mode | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[ReflectionOut]:
+    """Stored reflections, latest period first."""
+    return await observer.reflections(mode, limit)
+
+
+@router.get("/reflections/{reflection_id}")
+async def get_reflection(reflection_id: Id, observer: Observer) -> ReflectionOut:
+    return await observer.get(reflection_id)
+
+
+@router.get("/patterns")
+async def patterns(observer: Observer) -> list[PatternOut]:
+    """Per workflow: runs, mean variance, trend, current and suggested estimate."""
+    return await observer.patterns()
+
+
+@router.post("/extract-facts")
+async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
+    """Extract durable facts from one event now (idempotent per event)."""
+    return await observer.facts.extract(event_id)
+
+
+@router.get("/fact-decisions")
+async def fact_decisions(
+    observer: Observer,
+    event_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[FactDecisionOut]:
+    """What happened to each proposed fact, oldest first."""
+    return await observer.facts.decisions(event_id, limit)

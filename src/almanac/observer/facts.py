@@ -1,0 +1,250 @@
+"""Facts from experience: high-salience events and the numbers become durable facts.
+
+Every proposal gets a `fact_decisions` row: added, duplicate (the subject already has a
+current fact saying the same), superseded (same subject, type and category: the memory's
+FactService closes the old fact) or rejected (invalid, with the reason). Extraction is
+idempotent per event: once an event has llm/metadata decisions it is not extracted again,
+and an advisory lock keeps two workers from extracting the same event at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, NotFound
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, Message
+from almanac.memory.schemas import FactIn
+from almanac.models import Event
+from almanac.models.observer import FactDecision
+from almanac.observer.memory import ObserverMemory
+from almanac.observer.repository import ObserverRepository
+from almanac.observer.schemas import (
+    ExtractionOut,
+    FactDecisionOut,
+    FactProposal,
+    LLMUse,
+    PatternOut,
+    RawFacts,
+    Source,
+)
+from almanac.planner.repository import PromptRepository
+from almanac.state import AppState
+
+SALIENCE_THRESHOLD = 0.7  # the design's bar for an event to become a durable fact
+TEMPLATE = "fact_extractor"
+OPERATION = "extraction"
+PATTERN_MIN_RUNS = 3  # a duration "pattern" needs a few runs behind it
+_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
+_ANSWER_SHAPE = (
+    'Answer as {"facts": [{"subject_type": "...", "subject_id": "...", "fact_type": '
+    '"preference|constraint|identity|pattern|result", "category": "... or null", '
+    '"content": "one sentence", "salience": 0.0-1.0}]}'
+)
+
+
+def decision_out(row: FactDecision) -> FactDecisionOut:
+    """The API shape of a decision row."""
+    return FactDecisionOut.model_validate(row, from_attributes=True)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ())) or "proposal"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def metadata_proposal(event: Event) -> dict[str, Any] | None:
+    """A proposal from an event whose metadata names its subject, else None."""
+    meta = event.metadata_ or {}
+    if not all(isinstance(meta.get(k), str) and meta.get(k) for k in _SUBJECT_KEYS):
+        return None
+    proposal = {k: meta[k] for k in _SUBJECT_KEYS}
+    proposal["content"] = event.content
+    proposal["salience"] = event.salience_score
+    if isinstance(meta.get("category"), str) and meta["category"]:
+        proposal["category"] = meta["category"]
+    return proposal
+
+
+class FactExtractor:
+    """Turns events and numbers into facts through the Memory Gateway's FactService."""
+
+    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+        self.uow = uow
+        self.state = state
+        self.repo = ObserverRepository(uow.session)
+        self.memory = ObserverMemory(uow, state)
+
+    async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
+        """Recorded decisions, for one event or all."""
+        return [decision_out(d) for d in await self.repo.decisions(event_id, limit=limit)]
+
+    async def extract(self, event_id: int) -> ExtractionOut:
+        """Extract facts from one event now (idempotent: a second run changes nothing)."""
+        event = await self.repo.event(event_id)
+        if event is None:
+            raise NotFound(f"event {event_id} does not exist")
+        await self.repo.lock_event(event_id)
+        prior = await self.repo.decisions(event_id, sources=("llm", "metadata"))
+        if prior:
+            return ExtractionOut(
+                event_id=event_id,
+                decisions=[decision_out(d) for d in prior],
+                already_extracted=True,
+                llm=LLMUse(used=False, detail="extracted before: the earlier decisions stand"),
+            )
+        if event.salience_score < SALIENCE_THRESHOLD:
+            return ExtractionOut(
+                event_id=event_id,
+                decisions=[],
+                llm=LLMUse(
+                    used=False,
+                    detail=f"salience {event.salience_score:g} is under {SALIENCE_THRESHOLD:g}: "
+                    "nothing to extract",
+                ),
+            )
+        proposals, source, use = await self._propose(event)
+        decisions = [await self.decide(p, source, event.id, event.client_id) for p in proposals]
+        return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
+
+    async def _propose(self, event: Event) -> tuple[list[Any], Source, LLMUse]:
+        fallback = metadata_proposal(event)
+        deterministic = [fallback] if fallback else []
+        llm = self.state.llm
+        if llm is None:
+            return (
+                deterministic,
+                "metadata",
+                LLMUse(
+                    used=False, detail="no LLM is configured: facts come from the event's metadata"
+                ),
+            )
+        template = await PromptRepository(self.uow.session).active(TEMPLATE)
+        if template is None:
+            return (
+                deterministic,
+                "metadata",
+                LLMUse(used=False, detail=f"no active {TEMPLATE!r} prompt template"),
+            )
+        user = (
+            f"Memory (type {event.event_type}, salience {event.salience_score:g}, "
+            f"occurred {event.occurred_at.isoformat()}):\n{event.content}\n\n"
+            f"Metadata: {json.dumps(event.metadata_ or {}, default=str)}\n\n{_ANSWER_SHAPE}"
+        )
+        try:
+            result = await llm.complete_json(
+                operation=OPERATION,
+                messages=[Message("system", template.content), Message("user", user)],
+                schema=RawFacts,
+                prompt_template=TEMPLATE,
+                prompt_version=template.version,
+            )
+        except (LLMUnavailable, LLMOutputInvalid) as exc:
+            return (
+                deterministic,
+                "metadata",
+                LLMUse(
+                    used=False,
+                    model=llm.model_for(OPERATION),
+                    detail=f"the LLM failed ({exc.message}); facts come from the event's metadata",
+                ),
+            )
+        use = LLMUse(
+            used=True,
+            model=result.record.model,
+            prompt_template=TEMPLATE,
+            prompt_version=template.version,
+            detail=f"{len(result.value.facts)} proposal(s) from {result.record.model}",
+        )
+        return list(result.value.facts), "llm", use
+
+    async def decide(
+        self, raw: Any, source: Source, event_id: int | None, client_id: int | None = None
+    ) -> FactDecisionOut:
+        """Validate one proposal, check it against the subject's facts, write, record."""
+        proposal = raw if isinstance(raw, dict) else {"value": raw}
+        try:
+            p = FactProposal.model_validate(raw)
+        except ValidationError as exc:
+            return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
+        current = await self.memory.current_facts(p.subject_type, p.subject_id)
+        same = next((f for f in current if _same(f.content, p.content)), None)
+        if same is not None:
+            return await self._record(
+                event_id, source, proposal, "duplicate", same.id, f"same as fact {same.id}"
+            )
+        fact = FactIn(
+            subject_type=p.subject_type,
+            subject_id=p.subject_id,
+            fact_type=p.fact_type,
+            content=p.content,
+            salience_score=p.salience,
+            category=p.category,
+            client_id=client_id,
+            metadata={"source": f"observer:{source}"},
+        )
+        try:
+            # A savepoint: a failed write must not poison the rest of the transaction.
+            async with self.uow.session.begin_nested():
+                written = await self.memory.write_fact(fact, event_id)
+        except AlmanacError as exc:  # Conflict, ValidationFailed, a Gateway error
+            return await self._record(event_id, source, proposal, "rejected", None, exc.message)
+        if written.duplicate:
+            decision, reason = "duplicate", f"same as fact {written.fact.id}"
+        elif written.superseded_id is not None:
+            decision, reason = "superseded", f"supersedes fact {written.superseded_id}"
+        else:
+            decision, reason = "added", None
+        return await self._record(event_id, source, proposal, decision, written.fact.id, reason)
+
+    async def _record(
+        self,
+        event_id: int | None,
+        source: Source,
+        proposal: dict[str, Any],
+        decision: str,
+        fact_id: int | None,
+        reason: str | None,
+    ) -> FactDecisionOut:
+        row = await self.repo.add_decision(
+            {
+                "event_id": event_id,
+                "source": source,
+                "proposal": json.loads(json.dumps(proposal, default=str)),
+                "decision": decision,
+                "fact_id": fact_id,
+                "reason": reason,
+            }
+        )
+        return decision_out(row)
+
+    async def pattern_facts(
+        self, found: Sequence[PatternOut], event_id: int | None
+    ) -> list[FactDecisionOut]:
+        """Duration facts from the numbers; each supersedes the last as runs accumulate."""
+        out = []
+        for p in found:
+            if p.runs < PATTERN_MIN_RUNS or p.mean_actual_hours is None:
+                continue
+            proposal = {
+                "subject_type": "workflow",
+                "subject_id": str(p.workflow_id),
+                "fact_type": "pattern",
+                "category": "duration",
+                "content": f"workflow {p.workflow} takes {round(p.mean_actual_hours, 1):g} h "
+                f"on average over {p.runs} runs",
+                "salience": 0.8,
+            }
+            out.append(await self.decide(proposal, "numbers", event_id))
+        return out

@@ -1,0 +1,341 @@
+"""The deterministic reflection report: plain data in, numbers and recommendations out.
+
+Pure: no database, no clock, no LLM. The service gathers the rows and passes `now`.
+A workflow's "run" is one instance of it (a process template): the completed execution
+runs of that instance summed. A step's run is one task: its completed runs summed (paused
+and resumed work), as `LibraryRepository.run_history` does for the planner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from statistics import mean
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DONE_STATUSES = frozenset({"done", "completed"})
+DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
+SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    title: str
+    estimate_hours: float | None
+    status: str
+    scheduled_start: datetime | None
+    deadline: datetime | None
+    billable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    status: str
+    task_id: int | None
+    task_key: str | None
+    instance_id: int | None  # process template
+    workflow_id: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    estimated_hours: float | None
+    actual_hours: float | None
+    billable: bool
+
+    @property
+    def at(self) -> datetime | None:
+        """When the run happened: its start, else its end."""
+        return self.started_at or self.ended_at
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRow:
+    task_id: int | None
+    task_key: str
+    start: datetime
+    end: datetime
+    # Where the plan's first applied schedule put this block; None if it was not there.
+    first_start: datetime | None
+    first_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SprintRow:
+    week_start: date
+    capacity_hrs: float
+    billable_target_pct: float
+    runway_weeks: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInfo:
+    name: str
+    estimate_hours: float | None  # sum of the workflow's task estimates
+    suggested_hours: float | None = None  # the planner's calibration, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One run of a workflow or step: estimated vs actual hours."""
+
+    key: tuple[int, str | None]  # (workflow id, step key or None for the whole workflow)
+    estimated: float
+    actual: float
+    at: datetime
+
+    @property
+    def variance_pct(self) -> float:
+        # Rounded so that 13 h against 10 h is exactly 30%, not 30.000000000000004%.
+        return round((self.actual - self.estimated) / self.estimated * 100, 6)
+
+
+def period_bounds(day: date, mode: str, tz: ZoneInfo) -> tuple[date, date, datetime, datetime]:
+    """First and last local day of the period in `tz`, and its [start, end) instants in UTC."""
+    first = day - timedelta(days=day.weekday()) if mode == "weekly" else day
+    last = first + timedelta(days=6 if mode == "weekly" else 0)
+    return first, last, *_instants(first, last, tz)
+
+
+def _instants(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    # In UTC: Python compares and subtracts datetimes sharing one tzinfo by wall time,
+    # which is wrong across a DST change.
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return start, end.astimezone(UTC)
+
+
+def round_quarter(hours: float) -> float:
+    """Hours rounded to a quarter, at least a quarter (as the planner's calibration does)."""
+    return max(0.25, round(hours * 4) / 4)
+
+
+def samples(runs: Iterable[RunRow]) -> list[Sample]:
+    """Completed runs grouped into workflow runs (per instance) and step runs (per task)."""
+    grouped: dict[tuple[str, int], list[RunRow]] = defaultdict(list)
+    for r in runs:
+        if r.status != "completed" or r.workflow_id is None or r.actual_hours is None:
+            continue
+        if r.at is None or not r.estimated_hours or r.estimated_hours <= 0:
+            continue
+        if r.instance_id is not None:
+            grouped[("workflow", r.instance_id)].append(r)
+        if r.task_id is not None and r.task_key:
+            grouped[("step", r.task_id)].append(r)
+    out: list[Sample] = []
+    for (kind, _), rows in grouped.items():
+        first = rows[0]
+        assert first.workflow_id is not None
+        key = (first.workflow_id, first.task_key if kind == "step" else None)
+        # A task's estimate is the same on each of its runs (paused and resumed work), so
+        # it counts once; an instance's estimate is the sum over its tasks.
+        per_task: dict[int | None, float] = {}
+        for n, r in enumerate(rows):
+            slot = r.task_id if r.task_id is not None else -1 - n
+            per_task[slot] = max(per_task.get(slot, 0.0), r.estimated_hours or 0.0)
+        estimated = sum(per_task.values())
+        actual = sum(r.actual_hours or 0 for r in rows)
+        at = max(r.at for r in rows if r.at is not None)
+        out.append(Sample(key, estimated, actual, at))
+    out.sort(key=lambda s: s.at)
+    return out
+
+
+def drift(
+    runs: Iterable[RunRow],
+    workflows: dict[int, WorkflowInfo],
+    *,
+    threshold_pct: float = DRIFT_THRESHOLD_PCT,
+    window: int = 4,
+    min_runs: int = 2,
+) -> list[dict[str, Any]]:
+    """Workflows and steps whose last `window` runs are off by more than `threshold_pct`."""
+    by_key: dict[tuple[int, str | None], list[Sample]] = defaultdict(list)
+    for s in samples(runs):
+        by_key[s.key].append(s)
+    found: list[dict[str, Any]] = []
+    for (wid, step), all_runs in sorted(by_key.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        last = all_runs[-window:]
+        if len(last) < min_runs:
+            continue
+        variance = round(mean(s.variance_pct for s in last), 6)
+        if abs(variance) <= threshold_pct:  # exactly at the threshold is not drift
+            continue
+        info = workflows.get(wid, WorkflowInfo(f"#{wid}", None))
+        if step is None:
+            current = info.estimate_hours
+            suggested = info.suggested_hours
+        else:
+            current = mean(s.estimated for s in last)
+            suggested = None
+        if current and (suggested is None or suggested == current):
+            suggested = round_quarter(current * (1 + variance / 100))
+        found.append(
+            {
+                "kind": "step" if step else "workflow",
+                "workflow_id": wid,
+                "workflow": info.name,
+                "step": step,
+                "runs": len(last),
+                "mean_variance_pct": round(variance, 1),
+                "estimate_hours": round(current, 2) if current else None,
+                "suggested_hours": suggested,
+            }
+        )
+    return found
+
+
+def _recommend_drift(d: dict[str, Any]) -> str:
+    over = d["mean_variance_pct"] > 0
+    what = (
+        f"workflow {d['workflow']}"
+        if d["kind"] == "workflow"
+        else f"step {d['step']} of workflow {d['workflow']}"
+    )
+    text = (
+        f"{what} ran {abs(d['mean_variance_pct']):g}% {'over' if over else 'under'} its "
+        f"estimate in its last {d['runs']} runs"
+    )
+    if d["suggested_hours"] is not None:
+        text += f": {'raise' if over else 'lower'} its estimate to {d['suggested_hours']:g} h"
+    return text
+
+
+def _blocks(
+    blocks: Sequence[BlockRow],
+    tasks: dict[int, TaskRow],
+    runs: Sequence[RunRow],
+    tz: ZoneInfo,
+    now: datetime,
+) -> dict[str, int]:
+    """Kept: worked on that local day (or the task is done); moved: not where first placed;
+    missed: in the past with no work; upcoming: not yet due."""
+    worked = {(r.task_id, r.at.astimezone(tz).date()) for r in runs if r.task_id and r.at}
+    counts = {"kept": 0, "moved": 0, "missed": 0, "upcoming": 0}
+    for b in blocks:
+        task = tasks.get(b.task_id) if b.task_id is not None else None
+        if b.first_start is not None and (b.first_start, b.first_end) != (b.start, b.end):
+            counts["moved"] += 1
+        elif (b.task_id, b.start.astimezone(tz).date()) in worked or (
+            task is not None and task.status in DONE_STATUSES
+        ):
+            counts["kept"] += 1
+        elif b.end <= now:
+            counts["missed"] += 1
+        else:
+            counts["upcoming"] += 1
+    return counts
+
+
+def build_report(
+    *,
+    mode: str,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    now: datetime,
+    tasks: Sequence[TaskRow],
+    runs: Sequence[RunRow],
+    blocks: Sequence[BlockRow],
+    sprint: SprintRow | None,
+    workflows: dict[int, WorkflowInfo],
+    daily_max_hours: float,
+    drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
+    drift_window: int = 4,
+) -> dict[str, Any]:
+    """The period's numbers, drift, slips, overbooked days, billable share, recommendations.
+
+    `runs` may reach back before the period (drift needs history); period totals only count
+    runs that started in it. Everything is bucketed by local day in `tz`.
+    """
+    start, end = _instants(first, last, tz)
+
+    def inside(t: datetime | None) -> bool:
+        return t is not None and start <= t < end
+
+    planned = [t for t in tasks if inside(t.scheduled_start)]
+    done = [t for t in planned if t.status in DONE_STATUSES]
+    period_runs = [r for r in runs if inside(r.at)]
+    worked = [r for r in period_runs if r.status == "completed" and r.actual_hours is not None]
+    actual = sum(r.actual_hours or 0 for r in worked)
+    billable = sum(r.actual_hours or 0 for r in worked if r.billable)
+    by_id = {t.id: t for t in tasks}
+    in_blocks = [b for b in blocks if inside(b.start)]
+    by_day: dict[date, float] = defaultdict(float)
+    for b in in_blocks:
+        by_day[b.start.astimezone(tz).date()] += (b.end - b.start).total_seconds() / 3600
+    overbooked = [
+        {"day": d.isoformat(), "hours": round(h, 2), "daily_max": daily_max_hours}
+        for d, h in sorted(by_day.items())
+        if h > daily_max_hours + 1e-9
+    ]
+    slipped: list[dict[str, Any]] = [
+        {"task_id": t.id, "title": t.title, "deadline": t.deadline.isoformat(), "status": t.status}
+        for t in sorted(tasks, key=lambda t: (t.deadline or now, t.id))
+        if t.deadline is not None
+        and inside(t.deadline)
+        and t.deadline <= now
+        and t.status not in DONE_STATUSES
+        and t.status not in ("cancelled", "skipped")
+    ]
+    found = drift(
+        [r for r in runs if r.at is not None and r.at < end],
+        workflows,
+        threshold_pct=drift_threshold_pct,
+        window=drift_window,
+    )
+    share = billable / actual if actual else None
+    billable_out: dict[str, Any] = {
+        "billable_hours": round(billable, 2),
+        "worked_hours": round(actual, 2),
+        "share_pct": round(share * 100, 1) if share is not None else None,
+        "target_pct": sprint.billable_target_pct if sprint else None,
+        "runway_weeks": sprint.runway_weeks if sprint else None,
+        "target_applies": bool(
+            sprint and sprint.runway_weeks is not None and sprint.runway_weeks < SHORT_RUNWAY_WEEKS
+        ),
+    }
+    billable_out["below_target"] = bool(
+        billable_out["target_applies"]
+        and share is not None
+        and sprint is not None
+        and share * 100 < sprint.billable_target_pct
+    )
+    recommendations = [_recommend_drift(d) for d in found]
+    if slipped:
+        titles = ", ".join(s["title"] for s in slipped[:3])
+        recommendations.append(
+            f"{len(slipped)} task(s) slipped past their deadline ({titles}): re-plan them or "
+            "move their deadlines"
+        )
+    for o in overbooked:
+        recommendations.append(
+            f"{o['day']} was booked for {o['hours']:g} h, above the daily max of "
+            f"{o['daily_max']:g} h: move work to a lighter day"
+        )
+    if billable_out["below_target"] and sprint is not None:
+        recommendations.append(
+            f"billable share was {billable_out['share_pct']:g}%, under the "
+            f"{sprint.billable_target_pct:g}% target with {sprint.runway_weeks:g} weeks of "
+            "runway: schedule billable work first"
+        )
+    return {
+        "mode": mode,
+        "period": {"start": first.isoformat(), "end": last.isoformat(), "timezone": tz.key},
+        "numbers": {
+            "tasks_planned": len(planned),
+            "tasks_done": len(done),
+            "tasks_not_done": len(planned) - len(done),
+            "hours_estimated": round(sum(t.estimate_hours or 0 for t in planned), 2),
+            "hours_actual": round(actual, 2),
+            "blocks": _blocks(in_blocks, by_id, period_runs, tz, now),
+        },
+        "drift": found,
+        "slipped": slipped,
+        "overbooked_days": overbooked,
+        "billable": billable_out,
+        "recommendations": recommendations,
+    }

@@ -1,0 +1,117 @@
+"""Request and response shapes of the Observer, and the schemas the LLM must answer in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from almanac.memory.schemas import FactType
+
+Mode = Literal["daily", "weekly"]
+Decision = Literal["added", "duplicate", "superseded", "rejected"]
+Source = Literal["llm", "metadata", "numbers"]
+Trend = Literal["worsening", "improving", "stable", "unknown"]
+
+
+class LLMUse(BaseModel):
+    """Whether an LLM wrote a narrative, and if not, why."""
+
+    used: bool
+    model: str | None = None
+    prompt_template: str | None = None
+    prompt_version: str | None = None
+    detail: str
+
+
+class ReflectionOut(BaseModel):
+    id: int
+    mode: Mode
+    period_start: date
+    period_end: date
+    timezone: str
+    report: dict[str, Any]
+    narrative: str | None
+    llm: dict[str, Any]
+    event_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatternOut(BaseModel):
+    """How one workflow's runs compare with its estimate."""
+
+    workflow_id: int
+    workflow: str
+    runs: int
+    mean_variance_pct: float | None
+    trend: Trend
+    recent_variance_pct: float | None
+    earlier_variance_pct: float | None
+    mean_actual_hours: float | None
+    current_estimate_hours: float | None
+    suggested_estimate_hours: float | None
+
+
+class FactDecisionOut(BaseModel):
+    id: int
+    event_id: int | None
+    source: Source
+    proposal: dict[str, Any]
+    decision: Decision
+    fact_id: int | None
+    reason: str | None
+    created_at: datetime
+
+
+class ExtractionOut(BaseModel):
+    event_id: int
+    decisions: list[FactDecisionOut]
+    already_extracted: bool = False
+    llm: LLMUse
+
+
+# -- what the LLM answers ------------------------------------------------------------------
+
+
+class Narrative(BaseModel):
+    """The LLM's reflection on top of the numbers."""
+
+    narrative: Annotated[str, Field(min_length=1, max_length=8000)]
+    adjustments: Annotated[list[str], Field(max_length=10)] = []
+
+
+class RawFacts(BaseModel):
+    """The extractor's answer, loose on purpose: each proposal is validated on its own so
+    one bad proposal is rejected with a reason instead of failing the whole answer."""
+
+    facts: Annotated[list[dict[str, Any]], Field(max_length=50)]
+
+
+class FactProposal(BaseModel):
+    """One proposed fact, validated before it can touch the facts table."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subject_type: Annotated[str, Field(min_length=1, max_length=100)]
+    subject_id: Annotated[str, Field(min_length=1, max_length=255)]
+    fact_type: FactType
+    category: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=2000)]
+    # The prompt asks for a "confidence"; both spellings are accepted.
+    salience: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.7, validation_alias=AliasChoices("salience", "confidence")
+    )
+
+    @field_validator("subject_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("content", "subject_type")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain non-whitespace text")
+        return value.strip()

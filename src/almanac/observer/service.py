@@ -1,0 +1,265 @@
+"""The Observer: reflect on a day or week, remember it, and learn patterns from the runs.
+
+A reflection is the deterministic report (observer.report) plus, with an LLM, a narrative
+on top of it; the numbers never depend on the LLM. It is stored once per mode and period
+(re-running replaces it) and remembered as a `reflection` event so later plans recall it.
+With the Memory Gateway in-process, the reflection, its event and its pattern facts are
+written in the caller's one transaction (see observer.memory).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError, NotFound
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, Message
+from almanac.memory.schemas import RememberIn
+from almanac.models.observer import Reflection
+from almanac.observer import patterns as pat
+from almanac.observer.facts import FactExtractor
+from almanac.observer.memory import ObserverMemory
+from almanac.observer.report import (
+    DRIFT_THRESHOLD_PCT,
+    RunRow,
+    WorkflowInfo,
+    build_report,
+    period_bounds,
+)
+from almanac.observer.repository import ObserverRepository
+from almanac.observer.schemas import LLMUse, Mode, Narrative, PatternOut, ReflectionOut
+from almanac.planner.calibration import History
+from almanac.planner.repository import LibraryRepository, PromptRepository
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
+OPERATION = "reflection"
+EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
+
+
+def reflection_out(row: Reflection) -> ReflectionOut:
+    """The API shape of a reflection row."""
+    return ReflectionOut.model_validate(row, from_attributes=True)
+
+
+def _summary(report: dict[str, Any], narrative: str | None) -> str:
+    n = report["numbers"]
+    p = report["period"]
+    span = p["start"] if p["start"] == p["end"] else f"{p['start']} to {p['end']}"
+    lines = [
+        f"{report['mode'].capitalize()} reflection for {span}: {n['tasks_planned']} tasks "
+        f"planned, {n['tasks_done']} done; {n['hours_estimated']:g} h estimated, "
+        f"{n['hours_actual']:g} h worked."
+    ]
+    lines += [f"- {r}" for r in report["recommendations"]]
+    if narrative:
+        lines += ["", narrative]
+    return "\n".join(lines)
+
+
+class ObserverService:
+    """Reflections, patterns and fact extraction over one UnitOfWork."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        state: AppState,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
+    ) -> None:
+        self.uow = uow
+        self.state = state
+        self.repo = ObserverRepository(uow.session)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.drift_threshold_pct = drift_threshold_pct
+        self.facts = FactExtractor(uow, state)
+
+    def tz(self) -> ZoneInfo:
+        """The user's time zone (validated by Settings)."""
+        return ZoneInfo(self.state.settings.timezone)
+
+    def today(self) -> date:
+        """Today in the user's time zone."""
+        return self.clock().astimezone(self.tz()).date()
+
+    # -- reflections -----------------------------------------------------------------------
+
+    async def reflect(self, mode: Mode, day: date | None = None) -> ReflectionOut:
+        """Build, narrate, store (replacing the same period) and remember a reflection."""
+        tz, now = self.tz(), self.clock()
+        first, last, start, end = period_bounds(day or self.today(), mode, tz)
+        blocks = await self.repo.blocks(start, end)
+        block_tasks = sorted({b.task_id for b in blocks if b.task_id is not None})
+        tasks = await self.repo.tasks(start, end, block_tasks)
+        runs = await self.repo.runs(start, end)
+        workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
+        settings = self.state.settings
+        report = build_report(
+            mode=mode,
+            first=first,
+            last=last,
+            tz=tz,
+            now=now,
+            tasks=tasks,
+            runs=runs,
+            blocks=blocks,
+            sprint=await self.repo.sprint(first - timedelta(days=first.weekday())),
+            workflows=workflows,
+            # Without a configured daily max, the planner's hours a day is the limit.
+            daily_max_hours=settings.scheduler.daily_max_hours or settings.planner.hours_per_day,
+            drift_threshold_pct=self.drift_threshold_pct,
+        )
+        narrative, use = await self._narrate(mode, report)
+        report["llm"] = use.model_dump()
+        event_id = await self._remember(mode, first, last, end, now, report, narrative)
+        row = await self.repo.upsert_reflection(
+            {
+                "mode": mode,
+                "period_start": first,
+                "period_end": last,
+                "timezone": tz.key,
+                "report": report,
+                "narrative": narrative,
+                "llm": use.model_dump(),
+                "event_id": event_id,
+            }
+        )
+        found = self._patterns(runs, workflows)
+        await self.facts.pattern_facts(found, event_id)
+        return reflection_out(row)
+
+    async def _narrate(self, mode: Mode, report: dict[str, Any]) -> tuple[str | None, LLMUse]:
+        llm = self.state.llm
+        if llm is None:
+            return None, LLMUse(
+                used=False, detail="no LLM is configured: this report is the numbers only"
+            )
+        name = TEMPLATES[mode]
+        template = await PromptRepository(self.uow.session).active(name)
+        if template is None:
+            return None, LLMUse(
+                used=False, detail=f"no active {name!r} prompt template: numbers only"
+            )
+        user = (
+            f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True)}\n\n"
+            'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
+        )
+        try:
+            result = await llm.complete_json(
+                operation=OPERATION,
+                messages=[Message("system", template.content), Message("user", user)],
+                schema=Narrative,
+                prompt_template=name,
+                prompt_version=template.version,
+            )
+        except (LLMUnavailable, LLMOutputInvalid) as exc:
+            return None, LLMUse(
+                used=False,
+                model=llm.model_for(OPERATION),
+                prompt_template=name,
+                prompt_version=template.version,
+                detail=f"the LLM failed ({exc.message}): no narrative, the numbers stand",
+            )
+        text = result.value.narrative.strip()
+        if result.value.adjustments:
+            text += "\n" + "\n".join(f"- {a}" for a in result.value.adjustments)
+        return text, LLMUse(
+            used=True,
+            model=result.record.model,
+            prompt_template=name,
+            prompt_version=template.version,
+            detail=f"narrative by {result.record.model}",
+        )
+
+    async def _remember(
+        self,
+        mode: Mode,
+        first: date,
+        last: date,
+        end: datetime,
+        now: datetime,
+        report: dict[str, Any],
+        narrative: str | None,
+    ) -> int | None:
+        item = RememberIn(
+            content=_summary(report, narrative),
+            event_type="reflection",
+            event_source="observer",
+            memory_scope="user",
+            salience_score=EVENT_SALIENCE,
+            occurred_at=min(now, end - timedelta(microseconds=1)),
+            metadata={
+                "mode": mode,
+                "period_start": first.isoformat(),
+                "period_end": last.isoformat(),
+            },
+            idempotency_key=f"reflection:{mode}:{first.isoformat()}",
+        )
+        try:
+            return await ObserverMemory(self.uow, self.state).remember_replacing(item)
+        except AlmanacError as exc:
+            # A remote Gateway outage must not lose the reflection itself; say so in it.
+            logger.warning("reflection not remembered: %s", exc.message)
+            report["memory"] = f"not remembered: {exc.message}"
+            return None
+
+    async def get(self, reflection_id: int) -> ReflectionOut:
+        """One reflection by id."""
+        row = await self.repo.reflection(reflection_id)
+        if row is None:
+            raise NotFound(f"reflection {reflection_id} does not exist")
+        return reflection_out(row)
+
+    async def reflections(self, mode: Mode | None, limit: int) -> list[ReflectionOut]:
+        """Reflections, latest period first."""
+        return [reflection_out(r) for r in await self.repo.reflections(mode, limit)]
+
+    # -- patterns --------------------------------------------------------------------------
+
+    async def _workflow_info(self, ids: set[int] | None) -> dict[int, WorkflowInfo]:
+        rows = await self.repo.workflows(sorted(ids) if ids is not None else None)
+        history = await LibraryRepository(self.uow.session).run_history([w.id for w in rows])
+        per_workflow: dict[int, list[History]] = defaultdict(list)
+        for wid, template, key, est, act in history:
+            per_workflow[wid].append((key, est, act, template))
+        cal = self.state.settings.planner
+        return {
+            w.id: WorkflowInfo(
+                name=w.name,
+                estimate_hours=pat.workflow_estimate(w.steps),
+                suggested_hours=pat.calibrated_estimate(
+                    w.name,
+                    w.steps,
+                    per_workflow[w.id],
+                    min_runs=cal.calibration_min_runs,
+                    threshold=cal.calibration_threshold,
+                ),
+            )
+            for w in rows
+        }
+
+    @staticmethod
+    def _patterns(runs: list[RunRow], workflows: dict[int, WorkflowInfo]) -> list[PatternOut]:
+        return pat.patterns(
+            runs,
+            {
+                wid: (info.name, info.estimate_hours, info.suggested_hours)
+                for wid, info in workflows.items()
+            },
+        )
+
+    async def patterns(self) -> list[PatternOut]:
+        """Per workflow with completed runs: variance, trend, current and suggested estimate."""
+        workflows = await self._workflow_info(None)
+        far = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+        runs = await self.repo.runs(far, far)
+        return self._patterns(runs, workflows)

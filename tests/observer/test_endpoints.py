@@ -1,0 +1,99 @@
+"""The Observer's HTTP API: validation names the field; a reflection round trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event
+from tests.observer.conftest import fixture_week
+
+BASE = "/api/v1/observer"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "field"),
+    [
+        ("POST", "/reflect?mode=monthly", "mode"),
+        ("POST", "/reflect?mode=daily&date=2026-13-01", "date"),
+        ("POST", "/reflect?mode=weekly&date=yesterday", "date"),
+        ("GET", "/reflections?mode=hourly", "mode"),
+        ("GET", "/reflections?limit=0", "limit"),
+        ("POST", "/extract-facts", "event_id"),
+        ("POST", "/extract-facts?event_id=0", "event_id"),
+        ("GET", "/fact-decisions?event_id=abc", "event_id"),
+        ("GET", "/reflections/0", "reflection_id"),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_field(
+    api: httpx.AsyncClient, method: str, url: str, field: str
+) -> None:
+    r = await api.request(method, BASE + url)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+
+
+async def test_unknown_ids_are_404(api: httpx.AsyncClient) -> None:
+    assert (await api.get(f"{BASE}/reflections/999999")).status_code == 404
+    assert (await api.post(f"{BASE}/extract-facts?event_id=999999")).status_code == 404
+
+
+async def test_reflect_list_get_and_patterns(
+    api: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    await fixture_week(db_session)
+    r = await api.post(f"{BASE}/reflect", params={"mode": "weekly", "date": "2026-11-12"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["mode"], body["period_start"], body["period_end"]) == (
+        "weekly",
+        "2026-11-09",
+        "2026-11-15",
+    )
+    assert body["report"]["numbers"]["tasks_planned"] == 5
+    again = await api.post(f"{BASE}/reflect", params={"mode": "weekly", "date": "2026-11-09"})
+    assert again.json()["id"] == body["id"]
+    listed = (await api.get(f"{BASE}/reflections", params={"mode": "weekly"})).json()
+    assert [x["id"] for x in listed] == [body["id"]]
+    assert (await api.get(f"{BASE}/reflections", params={"mode": "daily"})).json() == []
+    one = await api.get(f"{BASE}/reflections/{body['id']}")
+    assert one.status_code == 200 and one.json()["report"] == again.json()["report"]
+    assert (await api.get(f"{BASE}/patterns")).json() == []
+
+
+async def test_reflect_defaults_to_today_daily(api: httpx.AsyncClient) -> None:
+    before = datetime.now(UTC).date()
+    r = await api.post(f"{BASE}/reflect")
+    after = datetime.now(UTC).date()
+    assert r.status_code == 200, r.text
+    assert r.json()["mode"] == "daily"
+    assert r.json()["period_start"] in {before.isoformat(), after.isoformat()}
+    assert r.json()["report"]["numbers"]["tasks_planned"] == 0
+
+
+async def test_extract_facts_and_list_decisions(
+    api: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    ev = Event(
+        event_type="memory",
+        event_source="user",
+        content="Acme pays invoices within 45 days.",
+        salience_score=0.8,
+        occurred_at=datetime.now(UTC) - timedelta(hours=1),
+        metadata_={"subject_type": "client", "subject_id": "9", "fact_type": "pattern"},
+    )
+    db_session.add(ev)
+    await db_session.flush()
+    r = await api.post(f"{BASE}/extract-facts", params={"event_id": ev.id})
+    assert r.status_code == 200, r.text
+    assert [d["decision"] for d in r.json()["decisions"]] == ["added"]
+    decisions = (await api.get(f"{BASE}/fact-decisions", params={"event_id": ev.id})).json()
+    assert [(d["source"], d["decision"], d["event_id"]) for d in decisions] == [
+        ("metadata", "added", ev.id)
+    ]
+    again = (await api.post(f"{BASE}/extract-facts", params={"event_id": ev.id})).json()
+    assert again["already_extracted"] is True

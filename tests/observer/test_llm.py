@@ -1,0 +1,84 @@
+"""The LLM narrative on top of the numbers, through the scripted chat double."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import UnitOfWork
+from almanac.models import Event
+from almanac.observer.service import ObserverService
+from almanac.state import AppState
+from tests.doubles.openai_chat import FakeChatServer, Reply
+from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week
+from tests.planner.conftest import SessionRecorder
+
+
+def observer(db_session: AsyncSession, state: AppState) -> ObserverService:
+    return ObserverService(UnitOfWork(db_session), state, clock=lambda: SUNDAY_EVENING)
+
+
+async def test_the_narrative_comes_on_top_of_the_numbers(
+    db_session: AsyncSession,
+    state: AppState,
+    llm_state: AppState,
+    chat: FakeChatServer,
+    recorder: SessionRecorder,
+) -> None:
+    await fixture_week(db_session)
+    plain = await observer(db_session, state).reflect("weekly", MONDAY)
+    chat.script(Reply.json({"narrative": "Design slipped.", "adjustments": ["Split deep work"]}))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.id == plain.id
+    assert out.narrative == "Design slipped.\n- Split deep work"
+    assert out.llm == {
+        "used": True,
+        "model": "fake-chat",
+        "prompt_template": "weekly_review",
+        "prompt_version": "v1",
+        "detail": "narrative by fake-chat",
+    }
+    # The numbers do not depend on the LLM.
+    for key in ("numbers", "drift", "slipped", "overbooked_days", "billable", "recommendations"):
+        assert out.report[key] == plain.report[key]
+    (request,) = chat.chat_requests
+    system, user = request.messages
+    assert "weekly review" in system["content"]  # the seeded template
+    numbers = json.loads(user["content"].split("\n", 1)[1].rsplit("\n\n", 1)[0])
+    assert numbers["numbers"]["tasks_planned"] == 5
+    assert [(r.operation, r.prompt_template) for r in recorder.records] == [
+        ("reflection", "weekly_review")
+    ]
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and "Design slipped." in event.content
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [Reply.fail(500), Reply.fail(500), Reply.fail(500)],
+        [Reply(content="not json"), Reply(content="still not json")],
+        [Reply.json({"story": "wrong shape"}), Reply.json({"story": "wrong again"})],
+    ],
+    ids=["unavailable", "not-json", "wrong-schema"],
+)
+async def test_an_llm_failure_leaves_the_numbers_and_says_why(
+    db_session: AsyncSession,
+    state: AppState,
+    llm_state: AppState,
+    chat: FakeChatServer,
+    replies: list[Reply],
+) -> None:
+    await fixture_week(db_session)
+    plain = await observer(db_session, state).reflect("daily", MONDAY)
+    chat.script(*replies)
+    out = await observer(db_session, llm_state).reflect("daily", MONDAY)
+    assert out.narrative is None
+    assert out.report["numbers"] == plain.report["numbers"]
+    assert out.llm["used"] is False
+    assert out.llm["prompt_template"] == "daily_reflection"
+    assert out.llm["detail"].startswith("the LLM failed (")
+    assert out.report["llm"] == out.llm
+    assert len(chat.chat_requests) >= 2

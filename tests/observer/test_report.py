@@ -1,0 +1,207 @@
+"""The pure report: drift at the threshold's edges, periods in the user's zone, DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from almanac.observer.report import (
+    BlockRow,
+    RunRow,
+    SprintRow,
+    TaskRow,
+    WorkflowInfo,
+    build_report,
+    drift,
+    period_bounds,
+    samples,
+)
+
+T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
+INFO = {1: WorkflowInfo("Onboarding", estimate_hours=10.0)}
+
+
+def run(
+    n: int,
+    est: float,
+    actual: float,
+    *,
+    instance: int | None = None,
+    key: str = "a",
+    task: int | None = None,
+    workflow: int | None = 1,
+) -> RunRow:
+    return RunRow(
+        id=n,
+        status="completed",
+        task_id=task if task is not None else n,
+        task_key=key,
+        instance_id=instance if instance is not None else n,
+        workflow_id=workflow,
+        started_at=T0 + timedelta(days=n),
+        ended_at=None,
+        estimated_hours=est,
+        actual_hours=actual,
+        billable=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("actual", "is_drift"),
+    [(13.0, False), (13.01, True), (7.0, False), (6.99, True)],
+)
+def test_drift_is_strictly_above_thirty_percent(actual: float, is_drift: bool) -> None:
+    # 13 h against 10 h is exactly 30% (30.000000000000004 in floating point): not drift;
+    # 13.01 h is 30.1%. The same holds under the estimate.
+    runs = [run(1, 10, actual), run(2, 10, actual)]
+    found = [d for d in drift(runs, INFO) if d["kind"] == "workflow"]
+    assert bool(found) is is_drift
+    if found:
+        assert found[0]["mean_variance_pct"] == pytest.approx((actual - 10) * 10, abs=0.05)
+
+
+def test_the_threshold_is_a_parameter() -> None:
+    runs = [run(1, 10, 12), run(2, 10, 12)]  # 20%
+    assert drift(runs, INFO, threshold_pct=30) == []
+    assert drift(runs, INFO, threshold_pct=20) == []
+    assert [d["kind"] for d in drift(runs, INFO, threshold_pct=19.9)] == ["workflow", "step"]
+
+
+def test_drift_looks_at_the_last_runs_only_and_needs_two() -> None:
+    # Two old disasters, then four runs on the estimate: no drift with a window of 4.
+    runs = [run(1, 10, 30), run(2, 10, 30), *(run(n, 10, 10) for n in range(3, 7))]
+    assert drift(runs, INFO, window=4) == []
+    assert drift(runs, INFO, window=6) != []
+    assert drift([run(1, 10, 20)], INFO) == []  # one run is not a pattern
+
+
+def test_drift_recommendation_names_the_workflow_and_the_new_estimate() -> None:
+    info = {1: WorkflowInfo("Onboarding", estimate_hours=4.5, suggested_hours=6.5)}
+    runs = [run(n, 4.5, 4.5 * 1.45) for n in range(1, 5)]
+    report = _report(runs=runs, workflows=info)
+    assert report["recommendations"][0] == (
+        "workflow Onboarding ran 45% over its estimate in its last 4 runs: "
+        "raise its estimate to 6.5 h"
+    )
+
+
+def test_an_instance_is_one_workflow_run_and_a_resumed_task_counts_its_estimate_once() -> None:
+    rows = [
+        run(1, 2, 1.5, instance=7, task=70, key="a"),
+        run(2, 2, 1.5, instance=7, task=70, key="a"),  # the same task resumed
+        run(3, 3, 3, instance=7, task=71, key="b"),
+    ]
+    by_key = {s.key: s for s in samples(rows)}
+    assert (by_key[(1, None)].estimated, by_key[(1, None)].actual) == (5, 6)
+    assert (by_key[(1, "a")].estimated, by_key[(1, "a")].actual) == (2, 3)
+
+
+def test_weekly_period_is_monday_to_sunday_in_the_users_zone() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    first, last, start, end = period_bounds(date(2026, 11, 12), "weekly", tz)  # a Thursday
+    assert (first, last) == (date(2026, 11, 9), date(2026, 11, 15))
+    assert start == datetime(2026, 11, 8, 23, tzinfo=UTC)
+    assert end == datetime(2026, 11, 15, 23, tzinfo=UTC)
+
+
+def test_a_week_with_the_dst_change_has_169_hours() -> None:
+    # New York leaves daylight saving time on Sunday 2026-11-01 at 02:00.
+    tz = ZoneInfo("America/New_York")
+    first, last, start, end = period_bounds(date(2026, 10, 28), "weekly", tz)
+    assert (first, last) == (date(2026, 10, 26), date(2026, 11, 1))
+    assert end - start == timedelta(hours=169)
+    assert start == datetime(2026, 10, 26, 4, tzinfo=UTC)  # midnight EDT
+    late_sunday = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)  # 23:30 EST on Sunday 1 Nov
+    after = datetime(2026, 11, 2, 5, 30, tzinfo=UTC)  # 00:30 EST on Monday
+    rows = [
+        RunRow(1, "completed", 1, "a", None, None, late_sunday, None, 1.0, 1.25, False),
+        RunRow(2, "completed", 2, "a", None, None, after, None, 1.0, 4.0, False),
+    ]
+    report = build_report(
+        mode="weekly",
+        first=first,
+        last=last,
+        tz=tz,
+        now=after,
+        tasks=[],
+        runs=rows,
+        blocks=[],
+        sprint=None,
+        workflows={},
+        daily_max_hours=6,
+    )
+    assert report["numbers"]["hours_actual"] == 1.25
+
+
+def _report(**kw: object) -> dict[str, object]:
+    args: dict[str, object] = {
+        "mode": "weekly",
+        "first": date(2026, 11, 9),
+        "last": date(2026, 11, 15),
+        "tz": ZoneInfo("UTC"),
+        "now": datetime(2026, 11, 16, tzinfo=UTC),
+        "tasks": [],
+        "runs": [],
+        "blocks": [],
+        "sprint": None,
+        "workflows": {},
+        "daily_max_hours": 6.0,
+    }
+    args.update(kw)
+    return build_report(**args)  # type: ignore[arg-type]
+
+
+def test_billable_target_applies_only_with_short_runway() -> None:
+    day = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    rows = [
+        RunRow(1, "completed", 1, "a", None, None, day, None, 1, 5, True),
+        RunRow(2, "completed", 2, "b", None, None, day, None, 1, 5, False),
+    ]
+    short = SprintRow(date(2026, 11, 9), 30, 60, 11.5)
+    long = SprintRow(date(2026, 11, 9), 30, 60, 12)
+    b_short = _report(runs=rows, sprint=short)["billable"]
+    b_long = _report(runs=rows, sprint=long)["billable"]
+    assert b_short == {
+        "billable_hours": 5,
+        "worked_hours": 10,
+        "share_pct": 50.0,
+        "target_pct": 60,
+        "runway_weeks": 11.5,
+        "target_applies": True,
+        "below_target": True,
+    }
+    assert b_long["below_target"] is False  # type: ignore[index]
+
+
+def test_overbooked_days_are_counted_per_local_day() -> None:
+    ny = ZoneInfo("America/New_York")
+    # 18:00-22:00 local, then 22:00-24:00 local (03:00-05:00 UTC on Wednesday): 6 h Tuesday
+    # in New York, but 4 h Tuesday and 2 h Wednesday in UTC.
+    blocks = [
+        BlockRow(
+            1,
+            "a",
+            datetime(2026, 11, 10, 18, tzinfo=ny),
+            datetime(2026, 11, 10, 22, tzinfo=ny),
+            None,
+            None,
+        ),
+        BlockRow(
+            2,
+            "b",
+            datetime(2026, 11, 11, 3, tzinfo=UTC),
+            datetime(2026, 11, 11, 5, tzinfo=UTC),
+            None,
+            None,
+        ),
+    ]
+    tasks = [
+        TaskRow(1, "A", 4, "done", None, None, False),
+        TaskRow(2, "B", 2, "todo", None, None, False),
+    ]
+    local = _report(tz=ny, blocks=blocks, tasks=tasks, daily_max_hours=5.5)
+    assert local["overbooked_days"] == [{"day": "2026-11-10", "hours": 6.0, "daily_max": 5.5}]
+    assert _report(tz=ny, blocks=blocks, tasks=tasks)["overbooked_days"] == []  # 6 h is the max
+    assert _report(blocks=blocks, tasks=tasks, daily_max_hours=5.5)["overbooked_days"] == []
