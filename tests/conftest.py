@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -118,18 +119,18 @@ def uow(db_session: AsyncSession) -> UnitOfWork:
     return UnitOfWork(db_session)
 
 
-def _client(app: object) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    """An HTTP client calling `app` in-process."""
+    transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
 
 
-@pytest.fixture
-async def client(state: AppState, db_session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    """The full app over HTTP, with every request inside the test's transaction."""
+def app_in_transaction(state: AppState, session: AsyncSession) -> FastAPI:
+    """The full app on `state`, with every request's unit of work inside `session`."""
     app = create_app(state=state)
 
     async def test_uow() -> AsyncIterator[UnitOfWork]:
-        unit = UnitOfWork(db_session)
+        unit = UnitOfWork(session)
         try:
             yield unit
         except BaseException:
@@ -139,7 +140,13 @@ async def client(state: AppState, db_session: AsyncSession) -> AsyncIterator[htt
 
     app.dependency_overrides[get_state] = lambda: state
     app.dependency_overrides[get_uow] = test_uow
-    async with _client(app) as c:
+    return app
+
+
+@pytest.fixture
+async def client(state: AppState, db_session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    """The full app over HTTP, with every request inside the test's transaction."""
+    async with http_client(app_in_transaction(state, db_session)) as c:
         yield c
 
 
@@ -155,5 +162,5 @@ async def committed_state(state: AppState, engine: AsyncEngine) -> AsyncIterator
 async def committed_client(committed_state: AppState) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(state=committed_state)
     app.dependency_overrides[get_state] = lambda: committed_state
-    async with _client(app) as c:
+    async with http_client(app) as c:
         yield c

@@ -1,8 +1,8 @@
 """A real Radicale CalDAV server for the calendar tests, started once per session.
 
 Each test gets its own freshly made calendar collection, so tests never see each other's events.
-The built-in calendar's API tests get `calendar_client`: the app over HTTP with the calendar
-router, every request inside the test's rolled-back transaction.
+The built-in calendar's API tests get `calendar_client`: the full app over HTTP, every request
+inside the test's rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -21,15 +21,11 @@ from typing import Any
 import httpx
 import pytest
 from caldav.davclient import DAVClient
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.app import create_app
 from almanac.calendars import CalDAVCalendar
-from almanac.calendars.endpoints import router as calendar_router
-from almanac.db.uow import UnitOfWork
-from almanac.deps import get_state, get_uow
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 
 USER = "almanac-test"
 
@@ -132,20 +128,6 @@ async def provider(radicale_url: str, raw_calendar: Any) -> AsyncIterator[CalDAV
 # -- the built-in calendar's API ---------------------------------------------------------------
 
 
-def calendar_app(state: AppState) -> FastAPI:
-    """The full app, with the calendar router included if app.py does not include it yet."""
-    app = create_app(state=state)
-    if not any(getattr(r, "path", "").startswith(calendar_router.prefix) for r in app.routes):
-        app.include_router(calendar_router)
-    app.dependency_overrides[get_state] = lambda: state
-    return app
-
-
-def asgi_client(app: FastAPI) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
-
-
 @pytest.fixture
 def calendar_client_for(
     db_session: AsyncSession,
@@ -154,19 +136,7 @@ def calendar_client_for(
 
     @asynccontextmanager
     async def make(state: AppState) -> AsyncIterator[httpx.AsyncClient]:
-        app = calendar_app(state)
-
-        async def test_uow() -> AsyncIterator[UnitOfWork]:
-            unit = UnitOfWork(db_session)
-            try:
-                yield unit
-            except BaseException:
-                await unit.rollback()
-                raise
-            await unit.commit()
-
-        app.dependency_overrides[get_uow] = test_uow
-        async with asgi_client(app) as c:
+        async with http_client(app_in_transaction(state, db_session)) as c:
             yield c
 
     return make
@@ -177,6 +147,6 @@ async def calendar_client(
     state: AppState,
     calendar_client_for: Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]],
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with the calendar routes over HTTP, inside the test's transaction."""
+    """The full app over HTTP, inside the test's transaction."""
     async with calendar_client_for(state) as c:
         yield c

@@ -13,15 +13,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.app import create_app
 from almanac.config import CalendarSettings
-from almanac.db.uow import UnitOfWork
-from almanac.deps import get_state, get_uow
 from almanac.models.calendar import OAuthCredential
 from almanac.oauth.crypto import TokenCipher
-from almanac.oauth.endpoints import router as oauth_router
 from almanac.oauth.repository import OAuthCredentialRepository
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, SCOPES, FakeGoogle
 
 KEY = Fernet.generate_key().decode()
@@ -52,27 +49,11 @@ def google_settings(google: FakeGoogle, **overrides: object) -> CalendarSettings
 def app_client(
     state: AppState, db_session: AsyncSession, calendar: CalendarSettings
 ) -> httpx.AsyncClient:
-    """The app (as tests/conftest.py builds it) with the OAuth router and these settings."""
+    """The app (as tests/conftest.py builds it) with these calendar settings."""
     current = dataclasses.replace(
         state, settings=state.settings.model_copy(update={"calendar": calendar})
     )
-    app = create_app(state=current)
-    if not any(getattr(r, "path", None) == "/oauth/authorize" for r in app.routes):
-        app.include_router(oauth_router)
-
-    async def test_uow() -> AsyncIterator[UnitOfWork]:
-        unit = UnitOfWork(db_session)
-        try:
-            yield unit
-        except BaseException:
-            await unit.rollback()
-            raise
-        await unit.commit()
-
-    app.dependency_overrides[get_state] = lambda: current
-    app.dependency_overrides[get_uow] = test_uow
-    transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
+    return http_client(app_in_transaction(current, db_session))
 
 
 @pytest.fixture

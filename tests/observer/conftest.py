@@ -1,4 +1,4 @@
-"""Observer fixtures: the app with the observer router, the LLM double, and a fixture week."""
+"""Observer fixtures: the app over HTTP, the LLM double, and a fixture week."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.app import create_app
-from almanac.db.uow import UnitOfWork
-from almanac.deps import get_state, get_uow
 from almanac.models import (
     ExecutionRun,
     Plan,
@@ -24,8 +20,8 @@ from almanac.models import (
     Task,
     Workflow,
 )
-from almanac.observer.endpoints import router
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 from tests.planner.conftest import SessionRecorder, chat, llm_state, recorder  # noqa: F401
 
 MONDAY = date(2026, 11, 9)
@@ -38,30 +34,9 @@ def at(day: int, hour: float, tz: Any = UTC) -> datetime:
     return datetime(2026, 11, 9 + day, h, m, tzinfo=tz)
 
 
-def with_observer(state: AppState, session: AsyncSession) -> FastAPI:
-    """The full app plus the observer router, requests inside the test's transaction."""
-    app = create_app(state=state)
-    if not any(getattr(r, "path", "").startswith("/api/v1/observer") for r in app.routes):
-        app.include_router(router)
-
-    async def test_uow() -> AsyncIterator[UnitOfWork]:
-        unit = UnitOfWork(session)
-        try:
-            yield unit
-        except BaseException:
-            await unit.rollback()
-            raise
-        await unit.commit()
-
-    app.dependency_overrides[get_state] = lambda: state
-    app.dependency_overrides[get_uow] = test_uow
-    return app
-
-
 @pytest.fixture
 async def api(state: AppState, db_session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=with_observer(state, db_session))
-    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
+    async with http_client(app_in_transaction(state, db_session)) as c:
         yield c
 
 

@@ -11,14 +11,12 @@ import pytest
 from openai import AsyncOpenAI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.app import create_app
-from almanac.db.uow import UnitOfWork
-from almanac.deps import get_state, get_uow
 from almanac.llm.base import LLMCallRecord
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
 from almanac.models import Workflow
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 from tests.doubles.openai_chat import FakeChatServer
 
 
@@ -138,19 +136,5 @@ async def llm_client(
     llm_state: AppState, db_session: AsyncSession
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The full app over HTTP with an LLM configured; requests share the test's transaction."""
-    app = create_app(state=llm_state)
-
-    async def test_uow() -> AsyncIterator[UnitOfWork]:
-        unit = UnitOfWork(db_session)
-        try:
-            yield unit
-        except BaseException:
-            await unit.rollback()
-            raise
-        await unit.commit()
-
-    app.dependency_overrides[get_state] = lambda: llm_state
-    app.dependency_overrides[get_uow] = test_uow
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
+    async with http_client(app_in_transaction(llm_state, db_session)) as c:
         yield c

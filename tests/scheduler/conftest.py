@@ -12,17 +12,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from almanac.app import create_app
 from almanac.cache import Cache
 from almanac.config import SchedulerSettings, Settings
 from almanac.db.engine import create_sessionmaker
-from almanac.db.uow import UnitOfWork
-from almanac.deps import get_state, get_uow
 from almanac.embedder import Embedder
 from almanac.memory.schemas import FactOut, FactsQuery
 from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
-from almanac.scheduler.endpoints import router
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 
 TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)
@@ -103,33 +100,12 @@ def sched_state(
     )
 
 
-def build_app(state: AppState, db_session: AsyncSession) -> Any:
-    app = create_app(state=state)
-    if not any(getattr(r, "path", "").startswith(router.prefix) for r in app.routes):
-        app.include_router(router)
-
-    async def test_uow() -> AsyncIterator[UnitOfWork]:
-        unit = UnitOfWork(db_session)
-        try:
-            yield unit
-        except BaseException:
-            await unit.rollback()
-            raise
-        await unit.commit()
-
-    app.dependency_overrides[get_state] = lambda: state
-    app.dependency_overrides[get_uow] = test_uow
-    return app
-
-
 @pytest.fixture
 async def sched_client(
     sched_state: AppState, db_session: AsyncSession
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app (scheduler router included) with every request in the test's transaction."""
-    app = build_app(sched_state, db_session)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
+    """The full app with every request in the test's transaction."""
+    async with http_client(app_in_transaction(sched_state, db_session)) as c:
         yield c
 
 

@@ -16,8 +16,9 @@ from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.deps import get_calendar
 from almanac.models import Plan, SchedulerRun, Task
 from almanac.state import AppState
+from tests.conftest import app_in_transaction
 
-from .conftest import almanac_entries, build_app, make_plan, next_monday, parse
+from .conftest import almanac_entries, make_plan, next_monday, parse
 
 URL = "/api/v1/scheduler"
 
@@ -155,7 +156,7 @@ class DownOnRead(BuiltinCalendar):
 async def test_calendar_down_is_503_and_writes_nothing(
     sched_state: AppState, db_session: AsyncSession, provider: type[BuiltinCalendar]
 ):
-    app = build_app(sched_state, db_session)
+    app = app_in_transaction(sched_state, db_session)
 
     app.dependency_overrides[get_calendar] = lambda: provider(db_session)
     plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
