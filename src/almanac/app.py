@@ -13,6 +13,8 @@ from almanac import __version__, problems
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
 from almanac.health import router as health_router
+from almanac.jobs.endpoints import router as jobs_router
+from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
@@ -44,9 +46,13 @@ def create_app(
         owned = state is None
         current = state if state is not None else await build_state(settings or Settings())
         current.services = list(chosen)
+        # The one-process deployment runs a worker too; a state passed in (tests, embedding)
+        # brings its own.
+        worker = await start_embedded_worker(current) if owned and "planner" in chosen else None
         try:
             yield {"almanac": current}
         finally:
+            await stop_embedded_worker(worker)
             if owned:
                 await current.close()
 
@@ -65,6 +71,7 @@ def create_app(
         app.include_router(ontology_router)
         app.include_router(scheduler_router)
         app.include_router(observer_router)
+        app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
     return app

@@ -72,6 +72,8 @@ class MemorySettings(BaseModel):
 
     promotion_threshold: float = Field(default=0.7, ge=0, le=1)
     max_batch_items: int = Field(default=1000, ge=1)
+    # With an LLM, salient memories that name no subject are queued for fact extraction.
+    extract_facts: bool = True
 
 
 class LLMSettings(BaseModel):
@@ -162,6 +164,37 @@ class ServerSettings(BaseModel):
     memory_gateway_url: str | None = None
 
 
+class JobsSettings(BaseModel):
+    """The job queue (procrastinate) and the clock; cron times are in `Settings.timezone`."""
+
+    # `almanac serve` (one process) runs a worker inside itself unless this is off.
+    embedded_worker: bool = True
+    concurrency: int = Field(default=2, ge=1, le=64)
+    # Queues a worker takes jobs from; empty means every queue.
+    queues: list[str] = Field(default_factory=list)
+    daily_reflection_cron: str = "0 18 * * *"
+    weekly_review_cron: str = "0 18 * * 5"
+    retention_cron: str = "30 3 * * *"
+    # Events older than this that never became facts are archived and deleted.
+    retention_days: int = Field(default=90, ge=1)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
+    # How often the clock checks for due periodic jobs and stalled jobs.
+    clock_interval_seconds: float = Field(default=30.0, gt=0)
+    # Fallback polling; new jobs normally arrive through LISTEN/NOTIFY.
+    poll_interval_seconds: float = Field(default=5.0, gt=0)
+    # A worker silent for this long is dead and its running jobs are retried.
+    stalled_after_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("daily_reflection_cron", "weekly_review_cron", "retention_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. '0 18 * * *')")
+        return value
+
+
 class Settings(BaseSettings):
     """All of Almanac's configuration."""
 
@@ -189,6 +222,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = CalendarSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
+    jobs: JobsSettings = JobsSettings()
 
     # Flat aliases for the names people type most.
     database_url: str | None = Field(

@@ -15,6 +15,7 @@ from rich.table import Table
 from almanac.cli import planner as planner_cli
 from almanac.cli.calendar import calendar_app
 from almanac.cli.demo import demo
+from almanac.cli.jobs import jobs_app, retention_app, worker
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
@@ -33,6 +34,9 @@ app.add_typer(workflows_app, name="workflows")
 app.command("schedule")(schedule)
 app.command("agenda")(agenda)
 app.command("demo")(demo)
+app.add_typer(retention_app, name="retention")
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)
 app.command()(planner_cli.approve)

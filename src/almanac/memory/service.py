@@ -177,7 +177,35 @@ class MemoryService:
         )
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
+        await self._queue_extraction(items, new_by_pos, result)
         return result
+
+    async def _queue_extraction(
+        self,
+        items: Sequence[RememberIn],
+        new_by_pos: dict[int, int | None],
+        result: RememberResult,
+    ) -> None:
+        """Queue fact extraction for new salient memories not already promoted.
+
+        Only with an LLM: without one, facts come from explicit metadata (promoted above)
+        and from the numbers (reflections). The jobs commit with the memories, or not at all.
+        """
+        if self.settings.llm.provider == "none" or not self.settings.memory.extract_facts:
+            return
+        threshold = self.settings.memory.promotion_threshold
+        promoted = dict(zip(result.ids, result.promoted, strict=True))
+        wanted = [
+            {"event_id": event_id}
+            for pos, event_id in new_by_pos.items()
+            if event_id is not None
+            and items[pos].salience_score >= threshold
+            and promoted.get(event_id) is None
+        ]
+        if wanted:
+            from almanac.jobs.queue import enqueue_many
+
+            await enqueue_many(self.uow.session, "observer:extract_facts", wanted, queue="observer")
 
     def _hot_copy(
         self, result: RememberResult, stored: list[tuple[int | None, dict[str, Any]]]

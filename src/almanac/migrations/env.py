@@ -28,8 +28,13 @@ def _run(connection: Connection) -> None:
 def _include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    # Per-model vector indexes are created at run time, not by migrations.
-    return not (type_ == "index" and name is not None and name.startswith("idx_vec_"))
+    # Per-model vector indexes are created at run time, not by migrations; the job queue's
+    # tables come from procrastinate's own schema file (revision 0006), not from models.
+    if name is None:
+        return True
+    if type_ == "index" and name.startswith("idx_vec_"):
+        return False
+    return not (type_ == "table" and name.startswith("procrastinate_"))
 
 
 async def _run_async() -> None:

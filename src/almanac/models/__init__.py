@@ -3,6 +3,7 @@
 from almanac.models.base import Base
 from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.graph import GraphEdge, GraphNode
+from almanac.models.jobs import JobSchedule
 from almanac.models.llm import LLMCall
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
 from almanac.models.observer import FactDecision, Reflection
@@ -31,6 +32,7 @@ __all__ = [
     "FactEmbedding",
     "GraphEdge",
     "GraphNode",
+    "JobSchedule",
     "LLMCall",
     "OAuthCredential",
     "Plan",

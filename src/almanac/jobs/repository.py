@@ -1,0 +1,54 @@
+"""SQL over procrastinate's tables, for the job status API and `almanac jobs list`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
+
+_COLUMNS = """
+    j.id, j.queue_name AS queue, j.task_name AS task, j.status::text AS status, j.attempts,
+    j.args, j.lock, j.queueing_lock, j.scheduled_at,
+    (SELECT min(e.at) FROM procrastinate_events e
+      WHERE e.job_id = j.id AND e.type = 'deferred') AS deferred_at,
+    (SELECT max(e.at) FROM procrastinate_events e
+      WHERE e.job_id = j.id AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted'))
+      AS finished_at
+"""
+
+
+async def list_jobs(
+    session: AsyncSession, *, status: str | None, task: str | None, limit: int
+) -> Sequence[Row[Any]]:
+    """Jobs, newest first, optionally of one status and task."""
+    where: list[str] = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit}
+    if status is not None:
+        where.append("j.status::text = :status")
+        params["status"] = status
+    if task is not None:
+        where.append("j.task_name = :task")
+        params["task"] = task
+    sql = (
+        f"SELECT {_COLUMNS} FROM procrastinate_jobs j WHERE {' AND '.join(where)} "
+        "ORDER BY j.id DESC LIMIT :limit"
+    )
+    return (await session.execute(text(sql), params)).all()
+
+
+async def get_job(session: AsyncSession, job_id: int) -> Row[Any] | None:
+    """One job, or None."""
+    sql = f"SELECT {_COLUMNS} FROM procrastinate_jobs j WHERE j.id = :id"
+    return (await session.execute(text(sql), {"id": job_id})).one_or_none()
+
+
+async def job_events(session: AsyncSession, job_id: int) -> Sequence[Row[Any]]:
+    """A job's history (deferred, started, deferred_for_retry, succeeded...), oldest first."""
+    sql = (
+        "SELECT type::text AS type, at FROM procrastinate_events WHERE job_id = :id ORDER BY at, id"
+    )
+    return (await session.execute(text(sql), {"id": job_id})).all()

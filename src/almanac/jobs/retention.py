@@ -1,0 +1,157 @@
+"""Retention: old events that never became facts are archived, then deleted.
+
+Each batch is one transaction: the rows are locked, written to a gzip JSONL file that is
+fsynced and renamed into `DATA_DIR/retention/`, and only then deleted and committed. A
+crash leaves either the rows (and maybe an archive of them: archiving is at-least-once,
+the `id` field tells duplicates apart) or the archive, never neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+
+from almanac.db.uow import UnitOfWork
+from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.models import Event, Fact
+from almanac.state import AppState
+
+
+@dataclass
+class RetentionReport:
+    """What a retention run found and did."""
+
+    cutoff: datetime
+    dry_run: bool
+    eligible: int  # old, not promoted: archived and deleted unless dry-run
+    kept_promoted: int  # old but promoted to a fact: kept
+    deleted: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+def _old(cutoff: datetime) -> ColumnElement[bool]:
+    # Both clocks: an import of old memories (old occurred_at) gets the full period too.
+    return and_(Event.created_at < cutoff, Event.occurred_at < cutoff)
+
+
+def _promoted() -> ColumnElement[bool]:
+    # A fact may name its source event without the event pointing back (Observer facts).
+    return (Event.promoted_to_fact_id.is_not(None)) | exists().where(
+        Fact.source_event_id == Event.id
+    )
+
+
+def record(e: Any) -> dict[str, Any]:
+    """One archived event, in `almanac memory export`'s format (re-importable)."""
+    return {
+        "id": e.id,
+        "content": e.content,
+        "event_type": e.event_type,
+        "event_source": e.event_source,
+        "client_id": e.client_id,
+        "session_id": e.session_id,
+        "memory_scope": e.memory_scope,
+        "salience_score": e.salience_score,
+        "occurred_at": e.occurred_at.isoformat(),
+        "expires_at": e.expires_at.isoformat() if e.expires_at else None,
+        "metadata": e.metadata_,
+        "idempotency_key": e.idempotency_key,
+    }
+
+
+def _write_archive(path: Path, lines: list[dict[str, Any]]) -> None:
+    """Write, fsync and atomically rename, so a listed file is always complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    with partial.open("wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb") as gz:
+            for line in lines:
+                gz.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself must survive a power cut
+    finally:
+        os.close(directory)
+
+
+async def run_retention(
+    state: AppState,
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch: int | None = None,
+    now: datetime | None = None,
+) -> RetentionReport:
+    """Archive and delete events older than `days` that were not promoted to facts."""
+    jobs = state.settings.jobs
+    moment = now or datetime.now(UTC)
+    cutoff = moment - timedelta(days=days or jobs.retention_days)
+    size = batch or jobs.retention_batch
+    async with state.sessionmaker() as session:
+        eligible = await session.scalar(
+            select(func.count()).select_from(Event).where(_old(cutoff), ~_promoted())
+        )
+        kept = await session.scalar(
+            select(func.count()).select_from(Event).where(_old(cutoff), _promoted())
+        )
+    report = RetentionReport(cutoff, dry_run, int(eligible or 0), int(kept or 0))
+    if dry_run or not report.eligible:
+        return report
+
+    folder = state.settings.data_dir / "retention"
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+    after, number = 0, 0
+    invalidator = Invalidator(state.cache)
+    while True:
+        async with state.sessionmaker() as session:
+            uow = UnitOfWork(session)
+            rows = (
+                (
+                    await session.execute(
+                        select(Event)
+                        .where(_old(cutoff), ~_promoted(), Event.id > after)
+                        .order_by(Event.id)
+                        .limit(size)
+                        # Rows being promoted right now are skipped, and these cannot change
+                        # between the export and the delete.
+                        .with_for_update(of=Event, skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                break
+            number += 1
+            path = folder / f"events-{stamp}-{number:04d}.jsonl.gz"
+            await asyncio.to_thread(_write_archive, path, [record(e) for e in rows])
+            ids = [e.id for e in rows]
+            try:
+                await session.execute(delete(Event).where(Event.id.in_(ids)))
+            except BaseException:
+                # Nothing was deleted: the archive would only be a duplicate next run.
+                path.unlink(missing_ok=True)
+                raise
+            namespaces = sorted(
+                {n for e in rows for n in event_namespaces(e.session_id, e.client_id)}
+            )
+            invalidator.events_changed(uow, namespaces)
+            # A failed commit keeps the file: the rows may be gone; losing them is worse.
+            await uow.commit()
+            report.deleted += len(ids)
+            report.files.append(path)
+            after = ids[-1]
+        if len(rows) < size:
+            break
+    return report

@@ -1,0 +1,46 @@
+"""Almanac's own background tasks (registered under the `almanac:` namespace).
+
+Like the Observer's tasks, they reach the process's AppState through `set_state`, which
+the worker calls once at start-up. Every task must be safe to run twice: a job whose
+worker died is run again (see `clock.recover_stalled`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import procrastinate
+
+from almanac.jobs.app import Backoff
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+blueprint = procrastinate.Blueprint()
+
+_state: AppState | None = None
+
+
+def set_state(state: AppState | None) -> None:
+    """Give the tasks the worker's AppState (None forgets it)."""
+    global _state
+    _state = state
+
+
+def get_state() -> AppState:
+    """The AppState set by the worker; a clear error when it was never set."""
+    if _state is None:
+        raise RuntimeError("almanac tasks need the AppState: call almanac.jobs.tasks.set_state")
+    return _state
+
+
+# Idempotent: a second run finds nothing older than the cut-off left to archive.
+@blueprint.task(name="retention", queue="maintenance", retry=Backoff(max_attempts=3))
+async def retention(days: int | None = None) -> None:
+    """Archive and delete events older than `days` (default: settings) that are not facts."""
+    from almanac.jobs.retention import run_retention
+
+    report = await run_retention(get_state(), days=days)
+    logger.info(
+        "retention: %d events archived and deleted (cut-off %s)", report.deleted, report.cutoff
+    )

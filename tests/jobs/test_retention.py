@@ -1,0 +1,97 @@
+"""Retention: old, unpromoted events are archived to gzip JSONL and deleted; facts stay."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from almanac.jobs.retention import run_retention
+from almanac.state import AppState
+from tests.jobs.conftest import scalar
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def _seed(state: AppState) -> dict[str, int]:
+    old, recent = NOW - timedelta(days=120), NOW - timedelta(days=10)
+    ids: dict[str, int] = {}
+    async with state.engine.begin() as conn:
+
+        async def event(name: str, when: datetime, session: str | None = None) -> int:
+            ids[name] = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO events (event_type, event_source, content, session_id, "
+                        "created_at, occurred_at) VALUES ('memory', 'user', :c, :s, :w, :w) "
+                        "RETURNING id"
+                    ),
+                    {"c": f"note {name}", "s": session, "w": when},
+                )
+            ).scalar_one()
+            return ids[name]
+
+        for n in ("old1", "old2", "old3"):
+            await event(n, old, session="s1")
+        await event("recent", recent)
+        promoted = await event("promoted", old)
+        sourced = await event("sourced", old)
+        fact = (
+            await conn.execute(
+                text(
+                    "INSERT INTO facts (subject_type, subject_id, fact_type, content, "
+                    "source_event_id) VALUES ('user', 'me', 'preference', 'tea', :e) RETURNING id"
+                ),
+                {"e": sourced},
+            )
+        ).scalar_one()
+        await conn.execute(
+            text("UPDATE events SET promoted_to_fact_id = :f WHERE id = :e"),
+            {"f": fact, "e": promoted},
+        )
+    return ids
+
+
+async def test_dry_run_counts_and_changes_nothing(committed_state: AppState):
+    await _seed(committed_state)
+    report = await run_retention(committed_state, days=90, dry_run=True, now=NOW)
+    assert (report.eligible, report.kept_promoted, report.deleted) == (3, 2, 0)
+    assert report.files == []
+    assert await scalar(committed_state.engine, "SELECT count(*) FROM events") == 6
+    assert not (committed_state.settings.data_dir / "retention").exists()
+
+
+async def test_real_run_archives_then_deletes_in_batches(committed_state: AppState):
+    ids = await _seed(committed_state)
+    report = await run_retention(committed_state, days=90, batch=2, now=NOW)
+    assert (report.eligible, report.deleted, len(report.files)) == (3, 3, 2)
+    archived = []
+    for path in report.files:
+        assert path.parent == committed_state.settings.data_dir / "retention"
+        assert path.name.endswith(".jsonl.gz")
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            archived += [json.loads(line) for line in fh]
+    assert sorted(r["id"] for r in archived) == sorted(ids[n] for n in ("old1", "old2", "old3"))
+    assert {r["content"] for r in archived} == {"note old1", "note old2", "note old3"}
+    assert all(r["session_id"] == "s1" and r["occurred_at"] for r in archived)
+    left = await scalar(committed_state.engine, "SELECT array_agg(id ORDER BY id) FROM events")
+    assert left == sorted(ids[n] for n in ("recent", "promoted", "sourced"))
+    # Nothing partial is left behind, and a second run finds nothing to do.
+    assert not list((committed_state.settings.data_dir / "retention").glob("*.part"))
+    again = await run_retention(committed_state, days=90, now=NOW)
+    assert (again.eligible, again.deleted, again.files) == (0, 0, [])
+
+
+async def test_retention_task_uses_the_configured_days(committed_state: AppState):
+    from almanac.jobs import tasks
+
+    await _seed(committed_state)
+    committed_state.settings.jobs.retention_days = 100_000  # nothing is that old
+    tasks.set_state(committed_state)
+    try:
+        await tasks.retention()
+    finally:
+        tasks.set_state(None)
+    assert await scalar(committed_state.engine, "SELECT count(*) FROM events") == 6
