@@ -175,6 +175,8 @@ class JobsSettings(BaseModel):
     daily_reflection_cron: str = "0 18 * * *"
     weekly_review_cron: str = "0 18 * * 5"
     retention_cron: str = "30 3 * * *"
+    # Re-reads the calendar and replans scheduled plans a new event now collides with.
+    calendar_sync_cron: str = "*/15 * * * *"
     # Events older than this that never became facts are archived and deleted.
     retention_days: int = Field(default=90, ge=1)
     retention_batch: int = Field(default=500, ge=1, le=10_000)
@@ -185,7 +187,9 @@ class JobsSettings(BaseModel):
     # A worker silent for this long is dead and its running jobs are retried.
     stalled_after_seconds: float = Field(default=60.0, gt=0)
 
-    @field_validator("daily_reflection_cron", "weekly_review_cron", "retention_cron")
+    @field_validator(
+        "daily_reflection_cron", "weekly_review_cron", "retention_cron", "calendar_sync_cron"
+    )
     @classmethod
     def _valid_cron(cls, value: str) -> str:
         from croniter import croniter

@@ -55,7 +55,14 @@ def periodic_jobs(settings: Settings, task_names: Collection[str]) -> list[Perio
     """The periodic jobs whose tasks this App has."""
     jobs = settings.jobs
     found = [
-        Periodic("retention", jobs.retention_cron, "almanac:retention", "maintenance", _no_args)
+        Periodic("retention", jobs.retention_cron, "almanac:retention", "maintenance", _no_args),
+        Periodic(
+            "calendar_sync",
+            jobs.calendar_sync_cron,
+            "almanac:calendar_sync",
+            "maintenance",
+            _no_args,
+        ),
     ]
     if "observer:reflect" in task_names:
         found += [

@@ -44,3 +44,18 @@ async def retention(days: int | None = None) -> None:
     logger.info(
         "retention: %d events archived and deleted (cut-off %s)", report.deleted, report.cutoff
     )
+
+
+# Idempotent: once replanned, a plan's blocks no longer collide and a rerun changes nothing.
+@blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
+async def calendar_sync() -> None:
+    """Replan scheduled plans that new calendar events collide with."""
+    from almanac.scheduler.sync import sync_calendar
+
+    report = await sync_calendar(get_state())
+    logger.info(
+        "calendar sync: %d plans checked, %d replanned, %d failed",
+        len(report.checked),
+        len(report.replanned),
+        len(report.failed),
+    )

@@ -24,6 +24,13 @@ class SchedulerRepository:
 
     # -- plans and tasks --------------------------------------------------------------------
 
+    async def plans_in_calendar(self) -> list[int]:
+        """Plans whose blocks are in the calendar (scheduled or under way)."""
+        rows = await self.session.scalars(
+            select(Plan.id).where(Plan.status.in_(("scheduled", "active"))).order_by(Plan.id)
+        )
+        return list(rows)
+
     async def plan(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
         stmt = select(Plan).where(Plan.id == plan_id)
         if for_update:
