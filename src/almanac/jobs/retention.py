@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 
 from almanac.db.uow import UnitOfWork
 from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.memory.maintenance import event_record
 from almanac.models import Event, Fact
 from almanac.state import AppState
 
@@ -51,20 +52,7 @@ def _promoted() -> ColumnElement[bool]:
 
 def record(e: Any) -> dict[str, Any]:
     """One archived event, in `almanac memory export`'s format (re-importable)."""
-    return {
-        "id": e.id,
-        "content": e.content,
-        "event_type": e.event_type,
-        "event_source": e.event_source,
-        "client_id": e.client_id,
-        "session_id": e.session_id,
-        "memory_scope": e.memory_scope,
-        "salience_score": e.salience_score,
-        "occurred_at": e.occurred_at.isoformat(),
-        "expires_at": e.expires_at.isoformat() if e.expires_at else None,
-        "metadata": e.metadata_,
-        "idempotency_key": e.idempotency_key,
-    }
+    return event_record(e)
 
 
 def _write_archive(path: Path, lines: list[dict[str, Any]]) -> None:

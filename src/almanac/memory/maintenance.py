@@ -14,6 +14,24 @@ from almanac.state import AppState
 _PAGE = 1000
 
 
+def event_record(e: Event) -> dict[str, Any]:
+    """An event as a `remember` body plus its id: the export (and archive) line format."""
+    return {
+        "id": e.id,
+        "content": e.content,
+        "event_type": e.event_type,
+        "event_source": e.event_source,
+        "client_id": e.client_id,
+        "session_id": e.session_id,
+        "memory_scope": e.memory_scope,
+        "salience_score": e.salience_score,
+        "occurred_at": e.occurred_at.isoformat(),
+        "expires_at": e.expires_at.isoformat() if e.expires_at else None,
+        "metadata": e.metadata_,
+        "idempotency_key": e.idempotency_key,
+    }
+
+
 async def export_events(state: AppState, write: Callable[[dict[str, Any]], None]) -> int:
     """Stream every event, in id order, as a `remember` body plus its id."""
     count, after = 0, 0
@@ -21,22 +39,7 @@ async def export_events(state: AppState, write: Callable[[dict[str, Any]], None]
         repo = EventRepository(session)
         while rows := await repo.iter_all(_PAGE, after):
             for e in rows:
-                write(
-                    {
-                        "id": e.id,
-                        "content": e.content,
-                        "event_type": e.event_type,
-                        "event_source": e.event_source,
-                        "client_id": e.client_id,
-                        "session_id": e.session_id,
-                        "memory_scope": e.memory_scope,
-                        "salience_score": e.salience_score,
-                        "occurred_at": e.occurred_at.isoformat(),
-                        "expires_at": e.expires_at.isoformat() if e.expires_at else None,
-                        "metadata": e.metadata_,
-                        "idempotency_key": e.idempotency_key,
-                    }
-                )
+                write(event_record(e))
                 count += 1
             after = rows[-1].id
     return count
