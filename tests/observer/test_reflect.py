@@ -286,3 +286,34 @@ async def test_an_inconsistent_workflow_keeps_its_estimate(
         4.5,
         4.5,
     )
+
+
+async def test_the_period_memories_are_summarised(
+    uow: UnitOfWork, state: AppState, db_session: AsyncSession
+) -> None:
+    def memory(content: str, salience: float, when: datetime, kind: str = "memory") -> Event:
+        return Event(
+            content=content,
+            event_type=kind,
+            event_source="user",
+            memory_scope="session",
+            salience_score=salience,
+            occurred_at=when,
+        )
+
+    db_session.add_all(
+        [
+            memory("Acme signed the renewal", 0.9, datetime(2026, 11, 10, 9, tzinfo=UTC)),
+            memory("coffee with Lena", 0.2, datetime(2026, 11, 11, 9, tzinfo=UTC)),
+            memory("Kickoff call went well", 0.6, datetime(2026, 11, 12, 9, tzinfo=UTC), "call"),
+            memory("last week's news", 0.9, datetime(2026, 11, 8, 9, tzinfo=UTC)),
+            memory("a day's reflection", 0.6, datetime(2026, 11, 12, 9, tzinfo=UTC), "reflection"),
+        ]
+    )
+    await db_session.flush()
+    out = await observer(uow, state).reflect("weekly", date(2026, 11, 12))
+    assert out.report["memories"] == {
+        "count": 3,
+        "by_type": {"call": 1, "memory": 2},
+        "notable": ["Acme signed the renewal", "Kickoff call went well", "coffee with Lena"],
+    }

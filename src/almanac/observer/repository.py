@@ -208,6 +208,20 @@ class ObserverRepository:
 
     # -- events and fact decisions ---------------------------------------------------------
 
+    async def memories(self, start: datetime, end: datetime) -> list[tuple[str, float, str]]:
+        """(event_type, salience, content) of the memories that happened in [start, end).
+
+        Reflections themselves are left out: a week's review should not count its days'.
+        """
+        rows = await self.session.execute(
+            select(Event.event_type, Event.salience_score, Event.content).where(
+                Event.occurred_at >= start,
+                Event.occurred_at < end,
+                Event.event_type != "reflection",
+            )
+        )
+        return [(str(t), float(s), str(c)) for t, s, c in rows]
+
     async def event(self, event_id: int) -> Event | None:
         return await self.session.get(Event, event_id)
 

@@ -31,6 +31,7 @@ from almanac.observer.report import (
     WorkflowInfo,
     build_report,
     period_bounds,
+    summarize_memories,
 )
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import LLMUse, Mode, Narrative, PatternOut, ReflectionOut
@@ -118,6 +119,7 @@ class ObserverService:
             daily_max_hours=settings.scheduler.daily_max_hours or settings.planner.hours_per_day,
             drift_threshold_pct=self.drift_threshold_pct,
         )
+        report["memories"] = summarize_memories(await self.repo.memories(start, end))
         narrative, use = await self._narrate(mode, report)
         report["llm"] = use.model_dump()
         event_id = await self._remember(mode, first, last, end, now, report, narrative)
