@@ -1,29 +1,23 @@
 """`almanac calendar import|add` end to end against the test database.
 
-In-process mode (no server answering), plus the HTTP client against the app over ASGI.
+In-process mode (no server answering): the commands call the same API routes a server
+would serve, over ASGI.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import typer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from almanac.app import create_app
-from almanac.calendars.endpoints import router as calendar_router
-from almanac.calendars.schemas import EventIn, OptionalWindow
-from almanac.cli.calendar import HttpCalendarClient, calendar_app
+from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
-from almanac.deps import get_state
-from almanac.errors import AlmanacError
 from almanac.state import AppState
 
 runner = CliRunner()
@@ -128,39 +122,3 @@ def test_bad_input_exits_2_naming_the_field(cli_env: AppState, pg_url: str, tmp_
     code, out = invoke("import", str(tmp_path / "missing.ics"))
     assert code == 2
     assert sql(pg_url, "SELECT count(*) FROM calendar_entries") == [(0,)]
-
-
-@pytest.fixture
-async def http_client(committed_state: AppState) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(state=committed_state)
-    if not any(getattr(r, "path", "").startswith(calendar_router.prefix) for r in app.routes):
-        app.include_router(calendar_router)
-    app.dependency_overrides[get_state] = lambda: committed_state
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as c:
-        yield c
-
-
-async def test_http_client_adds_and_imports(http_client: httpx.AsyncClient):
-    client = HttpCalendarClient(http_client)
-    body = EventIn.model_validate(
-        {
-            "title": "Call",
-            "start": "2026-03-04T09:00Z",
-            "end": "2026-03-04T09:30Z",
-            "idempotency_key": "c",
-        }
-    )
-    first, created = await client.add(body)
-    again, created_again = await client.add(body)
-    assert (created, created_again) == (True, False) and again.id == first.id
-    window = OptionalWindow.model_validate(
-        {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
-    )
-    out = await client.import_ics(ICS.encode(), window)
-    assert (out.created, out.unchanged) == (4, 0)
-    out = await client.import_ics(ICS.encode(), window)
-    assert (out.created, out.unchanged) == (0, 4)
-    with pytest.raises(AlmanacError, match="not a valid iCalendar") as info:
-        await client.import_ics(b"junk", window)
-    assert info.value.status_code == 422

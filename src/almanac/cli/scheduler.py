@@ -1,126 +1,32 @@
 """`almanac schedule PLAN_ID` (preview as a week view, confirm, write) and `almanac agenda`.
 
-Like the memory commands, they use a running server when one answers and otherwise run the
-scheduler in-process, one UnitOfWork per call.
+Like the other commands, they call the API: a running server when one answers, else the
+same app in-process.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from almanac.calendars.factory import build_calendar
-from almanac.cli.runtime import run, server_url
+from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
-from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, DependencyUnavailable
-from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.schemas import BlockOut, CalendarOut, ScheduleIn, ScheduleOut
-from almanac.scheduler.service import SchedulerService
-from almanac.state import AppState, build_state
 
 console = Console()
-T = TypeVar("T")
 API = "/api/v1/scheduler"
 
 
-class Backend(Protocol):
-    async def schedule(self, body: ScheduleIn) -> ScheduleOut: ...
-    async def calendar(self, start: date, end: date) -> CalendarOut: ...
-
-
-class LocalBackend:
-    """The scheduler in this process: each call is one committed transaction."""
-
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-
-    async def _call(self, fn: Callable[[SchedulerService], Awaitable[T]]) -> T:
-        async with self.state.sessionmaker() as session:
-            uow = UnitOfWork(session)
-            settings = self.state.settings
-            calendar = build_calendar(
-                settings.calendar,
-                session=session,
-                cache=self.state.cache,
-                timezone=settings.timezone,
-            )
-            try:
-                result = await fn(SchedulerService(uow, calendar, self.state))
-            except BaseException:
-                await uow.rollback()
-                raise
-            finally:
-                await calendar.close()
-            await uow.commit()
-            return result
-
-    async def schedule(self, body: ScheduleIn) -> ScheduleOut:
-        return await self._call(lambda s: s.schedule(body))
-
-    async def calendar(self, start: date, end: date) -> CalendarOut:
-        return await self._call(lambda s: BlockService(s).view(start, end))
-
-
-class HttpBackend:
-    """A running Planner API."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def _send(self, method: str, url: str, **kw: Any) -> Any:
-        try:
-            response = await self.client.request(method, url, **kw)
-        except httpx.HTTPError as exc:
-            raise DependencyUnavailable(f"Planner API unreachable: {exc}") from exc
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise AlmanacError(str(detail), response.status_code)
-        return response.json()
-
-    async def schedule(self, body: ScheduleIn) -> ScheduleOut:
-        data = await self._send("POST", f"{API}/schedule", json=body.model_dump(mode="json"))
-        return ScheduleOut.model_validate(data)
-
-    async def calendar(self, start: date, end: date) -> CalendarOut:
-        params = {"start_date": start.isoformat(), "end_date": end.isoformat()}
-        return CalendarOut.model_validate(await self._send("GET", f"{API}/calendar", params=params))
-
-
-async def _planner_up(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
-            response = await client.get("/health")
-            return response.status_code == 200 and "planner" in response.json().get("services", [])
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
-@asynccontextmanager
-async def backend(settings: Settings, url: str | None) -> AsyncIterator[Backend]:
-    """A running server (when `--url` is given or one answers), else in-process."""
-    target = server_url(settings, url)
-    if url is not None or await _planner_up(target):
-        async with httpx.AsyncClient(base_url=target, timeout=180) as client:
-            yield HttpBackend(client)
-        return
-    state = await build_state(settings)
-    try:
-        yield LocalBackend(state)
-    finally:
-        await state.close()
+async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> ScheduleOut:
+    async with api_client(settings, url) as client:
+        response = await client.post(f"{API}/schedule", json=body.model_dump(mode="json"))
+        return ScheduleOut.model_validate(answer(response))
 
 
 def week_view(out: ScheduleOut) -> list[Table]:
@@ -196,8 +102,7 @@ def schedule(
         raise typer.Exit(2) from exc
 
     async def preview() -> ScheduleOut:
-        async with backend(Settings(), url) as b:
-            return await b.schedule(body)
+        return await _schedule(Settings(), url, body)
 
     out = run(preview)
     show(out)
@@ -209,8 +114,7 @@ def schedule(
         return
 
     async def write() -> ScheduleOut:
-        async with backend(Settings(), url) as b:
-            return await b.schedule(body.model_copy(update={"dry_run": False}))
+        return await _schedule(Settings(), url, body.model_copy(update={"dry_run": False}))
 
     done = run(write)
     if not done.applied:
@@ -237,8 +141,11 @@ def agenda(
     today = datetime.now(ZoneInfo(settings.timezone)).date()
 
     async def go() -> CalendarOut:
-        async with backend(settings, url) as b:
-            return await b.calendar(today, today + timedelta(days=days - 1))
+        last = today + timedelta(days=days - 1)
+        params = {"start_date": today.isoformat(), "end_date": last.isoformat()}
+        async with api_client(settings, url) as client:
+            response = await client.get(f"{API}/calendar", params=params)
+            return CalendarOut.model_validate(answer(response))
 
     out = run(go)
     table = Table(title=f"agenda: {days} day(s) from {today:%a %d %b}")
