@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.deps import State, UoW
-from almanac.llm.repository import LLMCallRepository
 from almanac.planner.plans import PlanService
 from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
@@ -24,7 +21,6 @@ from almanac.planner.schemas import (
     PromptSummary,
     PromptVersionIn,
     UsageOut,
-    UsageRow,
 )
 from almanac.planner.service import PlannerService
 from almanac.planner.status import PlanStatus
@@ -133,16 +129,7 @@ async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> Pro
 
 @router.get("/llm/usage")
 async def llm_usage(
-    uow: UoW, state: State, since: Annotated[AwareDatetime | None, Query()] = None
+    planner: Planner, since: Annotated[AwareDatetime | None, Query()] = None
 ) -> UsageOut:
     """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
-    now = datetime.now(ZoneInfo(state.settings.timezone))
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    repo = LLMCallRepository(uow.session)
-    rows = await repo.usage(since or midnight)
-    return UsageOut(
-        since=since or midnight,
-        rows=[UsageRow.model_validate(r) for r in rows],
-        planning_calls_today=await repo.count_since("planning", midnight),
-        daily_planning_cap=state.settings.llm.daily_planning_cap,
-    )
+    return await planner.usage(since)

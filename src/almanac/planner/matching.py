@@ -17,7 +17,7 @@ import numpy as np
 
 from almanac.embedder import Embedder
 from almanac.embedder.base import Vectors
-from almanac.planner.repository import Skeleton
+from almanac.planner.repository import Candidate
 
 SEMANTIC_WEIGHT = 0.75
 BLUEPRINT_MARGIN = 0.05
@@ -34,9 +34,9 @@ _IDF: dict[tuple[tuple[str, int, str], ...], dict[str, float]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A candidate skeleton and how well it fits the intent (0..1)."""
+    """A workflow or blueprint and how well it fits the intent (0..1)."""
 
-    skeleton: Skeleton
+    candidate: Candidate
     score: float
     semantic: float
     lexical: float
@@ -82,7 +82,7 @@ def lexical_overlap(intent: str, text: str, idf: dict[str, float] | None = None)
 
 
 def document_frequencies(texts: Sequence[str]) -> dict[str, float]:
-    """Smoothed inverse document frequency of each term over the skeletons' texts."""
+    """Smoothed inverse document frequency of each term over the candidates' texts."""
     counts: dict[str, int] = {}
     for text in texts:
         for term in _terms(text):
@@ -91,11 +91,11 @@ def document_frequencies(texts: Sequence[str]) -> dict[str, float]:
     return {term: math.log((n + 1) / (c + 0.5)) for term, c in counts.items()}
 
 
-async def _vectors(embedder: Embedder, skeletons: Sequence[Skeleton]) -> Vectors:
-    keys = [(embedder.model, s.kind, s.id, s.updated_key) for s in skeletons]
+async def _vectors(embedder: Embedder, candidates: Sequence[Candidate]) -> Vectors:
+    keys = [(embedder.model, s.kind, s.id, s.updated_key) for s in candidates]
     missing = [i for i, key in enumerate(keys) if key not in _MEMO]
     if missing:
-        fresh = await embedder.embed([skeletons[i].text for i in missing])
+        fresh = await embedder.embed([candidates[i].text for i in missing])
         for row, i in enumerate(missing):
             _MEMO[keys[i]] = fresh[row]
         while len(_MEMO) > _MEMO_MAX:
@@ -108,32 +108,32 @@ async def _vectors(embedder: Embedder, skeletons: Sequence[Skeleton]) -> Vectors
 
 
 async def rank(
-    embedder: Embedder, intent: str, skeletons: Sequence[Skeleton], *, limit: int = 5
+    embedder: Embedder, intent: str, candidates: Sequence[Candidate], *, limit: int = 5
 ) -> list[Match]:
-    """The best `limit` skeletons for `intent`, best first."""
-    if not skeletons:
+    """The best `limit` candidates for `intent`, best first."""
+    if not candidates:
         return []
     query = await embedder.embed_query(intent)
-    semantic = (await _vectors(embedder, skeletons)) @ query
-    idf = _idf(skeletons)
+    semantic = (await _vectors(embedder, candidates)) @ query
+    idf = _idf(candidates)
     matches = []
-    for skeleton, cos in zip(skeletons, semantic, strict=True):
-        lexical = lexical_overlap(intent, skeleton.text, idf)
+    for candidate, cos in zip(candidates, semantic, strict=True):
+        lexical = lexical_overlap(intent, candidate.text, idf)
         score = SEMANTIC_WEIGHT * float(cos) + (1 - SEMANTIC_WEIGHT) * lexical
-        if skeleton.kind == "blueprint":
+        if candidate.kind == "blueprint":
             # A blueprint is a whole engagement of several workflows: it must fit clearly
             # better than any single workflow to be chosen over one.
             score -= BLUEPRINT_MARGIN
-        matches.append(Match(skeleton, round(score, 4), round(float(cos), 4), round(lexical, 4)))
-    matches.sort(key=lambda m: (-m.score, m.skeleton.kind != "workflow", m.skeleton.id))
+        matches.append(Match(candidate, round(score, 4), round(float(cos), 4), round(lexical, 4)))
+    matches.sort(key=lambda m: (-m.score, m.candidate.kind != "workflow", m.candidate.id))
     return matches[:limit]
 
 
-def _idf(skeletons: Sequence[Skeleton]) -> dict[str, float]:
-    key = tuple((s.kind, s.id, s.updated_key) for s in skeletons)
+def _idf(candidates: Sequence[Candidate]) -> dict[str, float]:
+    key = tuple((s.kind, s.id, s.updated_key) for s in candidates)
     cached = _IDF.get(key)
     if cached is None:
-        cached = document_frequencies([s.text for s in skeletons])
+        cached = document_frequencies([s.text for s in candidates])
         _IDF.clear()  # one library at a time
         _IDF[key] = cached
     return cached

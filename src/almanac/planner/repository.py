@@ -134,7 +134,7 @@ class PromptRepository:
 
 
 @dataclass(frozen=True, slots=True)
-class Skeleton:
+class Candidate:
     """A workflow or blueprint that can become a plan's skeleton."""
 
     kind: str  # "workflow" | "blueprint"
@@ -151,9 +151,9 @@ class LibraryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def skeletons(self) -> list[Skeleton]:
+    async def candidates(self) -> list[Candidate]:
         """Every workflow and blueprint, with the text used to match intents."""
-        out: list[Skeleton] = []
+        out: list[Candidate] = []
         workflows = await self.session.execute(
             select(
                 Workflow.id,
@@ -166,7 +166,7 @@ class LibraryRepository:
         )
         for id_, name, capability, metadata, steps, updated in workflows:
             out.append(
-                Skeleton(
+                Candidate(
                     kind="workflow",
                     id=id_,
                     name=name,
@@ -191,7 +191,7 @@ class LibraryRepository:
                 continue
             text = " ".join(filter(None, [name, description, _keywords(metadata)]))
             out.append(
-                Skeleton(
+                Candidate(
                     kind="blueprint",
                     id=id_,
                     name=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,15 @@ from almanac.planner.calibration import calibrate
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
-from almanac.planner.schemas import Calibration, LLMUse, PlanIn, PlanOut, RecalledItem
+from almanac.planner.schemas import (
+    Calibration,
+    LLMUse,
+    PlanIn,
+    PlanOut,
+    RecalledItem,
+    UsageOut,
+    UsageRow,
+)
 from almanac.planner.skeleton import Part, build_skeleton, with_deadline
 from almanac.planner.sop import SOP, check_sop
 from almanac.state import AppState
@@ -26,22 +35,15 @@ from almanac.state import AppState
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
 class Skeleton:
     """The library's contribution to a plan: the SOP and where its tasks came from."""
 
-    def __init__(
-        self,
-        name: str,
-        workflow_id: int | None,
-        sop: SOP,
-        origin: dict[str, tuple[int, str]],
-        score: float | None,
-    ) -> None:
-        self.name = name
-        self.workflow_id = workflow_id
-        self.sop = sop
-        self.origin = origin
-        self.score = score
+    name: str
+    workflow_id: int | None
+    sop: SOP
+    origin: dict[str, tuple[int, str]]  # plan task id -> (workflow id, workflow task key)
+    score: float | None
 
 
 class PlannerService:
@@ -198,10 +200,10 @@ class PlannerService:
                 [Part(workflow.id, workflow.name, workflow.steps)],
             )
             return Skeleton(workflow.name, workflow.id, sop, origin, None), []
-        candidates = await rank(self.state.embedder, body.intent, await self.library.skeletons())
+        candidates = await rank(self.state.embedder, body.intent, await self.library.candidates())
         if not candidates or candidates[0].score < self.settings.match_threshold:
             return None, candidates
-        best = candidates[0].skeleton
+        best = candidates[0].candidate
         workflows = await self.library.workflows(best.workflow_ids)
         parts = [
             Part(w, workflows[w].name, workflows[w].steps)
@@ -245,12 +247,27 @@ class PlannerService:
         )
         return sop, use
 
+    def _midnight(self, now: datetime) -> datetime:
+        """The start of `now`'s day in the user's time zone (when daily caps reset)."""
+        local = now.astimezone(ZoneInfo(self.state.settings.timezone))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def usage(self, since: datetime | None = None) -> UsageOut:
+        """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
+        midnight = self._midnight(datetime.now(UTC))
+        repo = LLMCallRepository(self.uow.session)
+        return UsageOut(
+            since=since or midnight,
+            rows=[UsageRow.model_validate(r) for r in await repo.usage(since or midnight)],
+            planning_calls_today=await repo.count_since(llm_plan.OPERATION, midnight),
+            daily_planning_cap=self.state.settings.llm.daily_planning_cap,
+        )
+
     async def _check_cap(self, now: datetime) -> None:
         """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)."""
         cap = self.state.settings.llm.daily_planning_cap
-        zone = ZoneInfo(self.state.settings.timezone)
-        local = now.astimezone(zone)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = self._midnight(now)
+        local = now.astimezone(midnight.tzinfo)
         used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
         if used >= cap:
             reset = midnight + timedelta(days=1)
@@ -338,7 +355,7 @@ def _summary(metadata: dict[str, object] | None) -> str:
 
 
 def _no_match(intent: str, candidates: list[Match]) -> AlmanacError:
-    near = ", ".join(f"{m.skeleton.name!r} ({m.score:.2f})" for m in candidates[:3])
+    near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
     hint = f" The closest were {near}." if near else " The workflow library is empty."
     return AlmanacError(
         "No workflow in the library matches this intent and no LLM is configured."
