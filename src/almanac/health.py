@@ -95,7 +95,26 @@ async def _llm(state: AppState) -> DependencyStatus:
     )
 
 
+# A remote calendar's probe costs an API call: reuse its answer, so a monitor polling
+# /health cannot eat the calendar's daily quota (Risk 3). A failure is re-checked sooner.
+CALENDAR_OK_SECONDS = 300.0
+CALENDAR_DEGRADED_SECONDS = 30.0
+
+
 async def _calendar(state: AppState) -> DependencyStatus:
+    now = time.monotonic()
+    cached = state.probes.get("calendar")
+    if cached is not None and isinstance(cached[1], DependencyStatus):
+        at, status = cached[0], cached[1]
+        ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
+        if now - at < ttl:
+            return status
+    status = await _probe_calendar(state)
+    state.probes["calendar"] = (now, status)
+    return status
+
+
+async def _probe_calendar(state: AppState) -> DependencyStatus:
     from almanac.calendars.factory import build_calendar
 
     name = state.settings.calendar.provider

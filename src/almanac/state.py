@@ -38,6 +38,8 @@ class AppState:
     memory: MemoryClient | None = None
     # Which services this process serves ("memory", "planner"), shown by /health.
     services: list[str] = field(default_factory=list)
+    # Recent results of probes that cost a remote API call (/health), by probe name.
+    probes: dict[str, tuple[float, object]] = field(default_factory=dict)
 
     def memory_client(self) -> MemoryClient:
         """The Gateway over HTTP when `server.memory_gateway_url` is set, else in-process."""

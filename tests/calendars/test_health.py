@@ -6,6 +6,7 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from almanac.health import CALENDAR_OK_SECONDS
 from almanac.state import AppState
 
 
@@ -26,3 +27,19 @@ async def test_google_not_connected_is_degraded_with_what_to_do(
     calendar = r.json()["dependencies"]["calendar"]
     assert calendar["status"] == "degraded"
     assert "not connected" in calendar["detail"] and "/oauth/authorize" in calendar["detail"]
+
+
+async def test_the_calendar_probe_is_reused_then_refreshed(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    first = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert first["status"] == "ok"
+    # A remote calendar is not asked again on every /health: the answer is reused...
+    state.settings.calendar.provider = "google"
+    again = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert again == first
+    # ...until it is older than the reuse window.
+    at, status = state.probes["calendar"]
+    state.probes["calendar"] = (at - CALENDAR_OK_SECONDS - 1, status)
+    fresh = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert fresh["status"] == "degraded" and fresh["detail"].startswith("google:")
