@@ -80,6 +80,60 @@ def _text(component: icalendar.Component, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """An aware datetime for an iCalendar DATE/DATE-TIME value, and whether it was a DATE."""
+    if isinstance(value, datetime):
+        # Floating local times mean "this wall-clock time wherever the user is".
+        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
+    return datetime.combine(value, time(0), tzinfo=zone), True
+
+
+def vevent_to_event(
+    comp: icalendar.Component,
+    zone: ZoneInfo,
+    uid: str,
+    *,
+    etag: str | None = None,
+    href: str | None = None,
+) -> CalendarEvent | None:
+    """One VEVENT occurrence as a `CalendarEvent` (times in `zone`); None without DTSTART.
+
+    Shared by CalDAV and the built-in calendar's .ics import.
+    """
+    if comp.get("DTSTART") is None:
+        return None
+    start, all_day = localize(comp.decoded("DTSTART"), zone)
+    if comp.get("DTEND") is not None:
+        end, _ = localize(comp.decoded("DTEND"), zone)
+    elif comp.get("DURATION") is not None:
+        end = start + comp.decoded("DURATION")
+    else:
+        # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
+        end = start + timedelta(days=1) if all_day else start
+    if all_day:
+        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
+        end = datetime.combine(end.date(), time(0), tzinfo=zone)
+    marker = _text(comp, ALMANAC_ID_PROPERTY) or None
+    # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
+    almanac_id = almanac_id_from_uid(uid)
+    if marker is not None and event_uid(marker) == uid:
+        almanac_id = marker
+    transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
+    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
+    return CalendarEvent(
+        uid=uid,
+        title=_text(comp, "SUMMARY"),
+        start=start,
+        end=max(end, start),
+        description=_text(comp, "DESCRIPTION"),
+        almanac_id=almanac_id,
+        etag=etag,
+        href=href,
+        all_day=all_day,
+        busy=not (transparent or cancelled),
+    )
+
+
 class CalDAVCalendar(CalendarProvider):
     """A calendar collection on a CalDAV server.
 
@@ -165,47 +219,16 @@ class CalDAVCalendar(CalendarProvider):
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _localize(self, value: date | datetime) -> tuple[datetime, bool]:
-        """An aware datetime for an iCalendar DATE/DATE-TIME value, and whether it was a DATE."""
-        if isinstance(value, datetime):
-            # Floating local times mean "this wall-clock time wherever the user is".
-            return (value if value.tzinfo else value.replace(tzinfo=self.zone)), False
-        return datetime.combine(value, time(0), tzinfo=self.zone), True
-
     def _to_event(self, obj: Any, comp: icalendar.Component) -> CalendarEvent | None:
         """Convert one VEVENT (an occurrence, if recurring) of a caldav object."""
-        if comp.name != "VEVENT" or comp.get("DTSTART") is None:
+        if comp.name != "VEVENT":
             return None
-        start, all_day = self._localize(comp.decoded("DTSTART"))
-        if comp.get("DTEND") is not None:
-            end, _ = self._localize(comp.decoded("DTEND"))
-        elif comp.get("DURATION") is not None:
-            end = start + comp.decoded("DURATION")
-        else:
-            # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
-            end = start + timedelta(days=1) if all_day else start
-        if all_day:
-            # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
-            end = datetime.combine(end.date(), time(0), tzinfo=self.zone)
-        uid = _text(comp, "UID")
-        marker = _text(comp, ALMANAC_ID_PROPERTY) or None
-        # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
-        almanac_id = almanac_id_from_uid(uid)
-        if marker is not None and event_uid(marker) == uid:
-            almanac_id = marker
-        transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
-        cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
-        return CalendarEvent(
-            uid=uid,
-            title=_text(comp, "SUMMARY"),
-            start=start,
-            end=max(end, start),
-            description=_text(comp, "DESCRIPTION"),
-            almanac_id=almanac_id,
+        return vevent_to_event(
+            comp,
+            self.zone,
+            _text(comp, "UID"),
             etag=obj.etag,
             href=str(obj.url) if obj.url is not None else None,
-            all_day=all_day,
-            busy=not (transparent or cancelled),
         )
 
     def _occurrences(self, obj: Any, start: datetime, end: datetime) -> list[Any]:

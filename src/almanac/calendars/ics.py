@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events  # type: ignore[import-untyped]
 
 from almanac.calendars.base import (
-    ALMANAC_ID_PROPERTY,
     CalendarEvent,
     EventSpec,
-    almanac_id_from_uid,
-    event_uid,
     overlaps,
     require_window,
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
-from almanac.calendars.caldav import PRODID, build_vcalendar
+from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
@@ -104,14 +101,6 @@ def _text(component: icalendar.Component, name: str) -> str:
     return "" if value is None else str(value).replace("\x00", "")
 
 
-def _localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
-    """An aware datetime for a DATE or DATE-TIME value, and whether it was a DATE."""
-    if isinstance(value, datetime):
-        # Floating local times mean "this wall-clock time wherever the user is".
-        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
-    return datetime.combine(value, time(0), tzinfo=zone), True
-
-
 def _uid(comp: icalendar.Component, series: set[str]) -> str:
     """A stable, storable UID for one occurrence; `series` holds the UIDs that recur."""
     uid = _text(comp, "UID").strip()
@@ -131,35 +120,14 @@ def _uid(comp: icalendar.Component, series: set[str]) -> str:
 
 def _to_event(comp: icalendar.Component, zone: ZoneInfo, series: set[str]) -> CalendarEvent | None:
     """One VEVENT occurrence as a user event; None without a usable DTSTART."""
-    if comp.get("DTSTART") is None:
+    event = vevent_to_event(comp, zone, _uid(comp, series))
+    if event is None:
         return None
-    start, all_day = _localize(comp.decoded("DTSTART"), zone)
-    if comp.get("DTEND") is not None:
-        end, _ = _localize(comp.decoded("DTEND"), zone)
-    elif comp.get("DURATION") is not None:
-        end = start + comp.decoded("DURATION")
-    else:
-        # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
-        end = start + timedelta(days=1) if all_day else start
-    if all_day:
-        # Whole days in the user's zone; re-localized so DST days are 23/25 hours long.
-        end = datetime.combine(end.date(), time(0), tzinfo=zone)
-    uid = _uid(comp, series)
-    marker = _text(comp, ALMANAC_ID_PROPERTY) or None
-    almanac_id = almanac_id_from_uid(uid)
-    if marker is not None and event_uid(marker) == uid:
-        almanac_id = marker
-    transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
-    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
-    return CalendarEvent(
-        uid=uid,
-        title=_text(comp, "SUMMARY")[:MAX_TITLE],
-        start=start,
-        end=max(end, start),
-        description=_text(comp, "DESCRIPTION"),
-        almanac_id=almanac_id,
-        all_day=all_day,
-        busy=not (transparent or cancelled),
+    # Stored in Postgres: no NUL characters, titles within the column.
+    return replace(
+        event,
+        title=event.title.replace("\x00", "")[:MAX_TITLE],
+        description=event.description.replace("\x00", ""),
     )
 
 
