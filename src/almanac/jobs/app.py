@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +15,6 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 from almanac.config import Settings
-
-logger = logging.getLogger(__name__)
 
 # Query keys libpq understands; asyncpg-only keys (e.g. `prepared_statement_cache_size`)
 # would make psycopg refuse the whole conninfo.
@@ -127,17 +124,11 @@ def add_blueprint(
 
 
 def default_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
-    """Almanac's own tasks, plus the Observer's when that module is present."""
+    """Almanac's own tasks and the Observer's."""
     from almanac.jobs import tasks
+    from almanac.observer import tasks as observer_tasks
 
-    found: list[tuple[procrastinate.Blueprint, str]] = [(tasks.blueprint, "almanac")]
-    try:
-        from almanac.observer import tasks as observer_tasks
-    except ImportError:  # the Observer's tasks are optional for the queue itself
-        logger.info("almanac.observer.tasks not importable; observer jobs disabled")
-    else:
-        found.append((observer_tasks.blueprint, "observer"))
-    return found
+    return [(tasks.blueprint, "almanac"), (observer_tasks.blueprint, "observer")]
 
 
 def build_app(

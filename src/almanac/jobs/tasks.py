@@ -1,8 +1,8 @@
 """Almanac's own background tasks (registered under the `almanac:` namespace).
 
-Like the Observer's tasks, they reach the process's AppState through `set_state`, which
-the worker calls once at start-up. Every task must be safe to run twice: a job whose
-worker died is run again (see `clock.recover_stalled`).
+Like the Observer's tasks, they reach the process's AppState through
+`almanac.jobs.context`, set once by the worker at start-up. Every task must be safe to
+run twice: a job whose worker died is run again (see `clock.recover_stalled`).
 """
 
 from __future__ import annotations
@@ -12,26 +12,12 @@ import logging
 import procrastinate
 
 from almanac.jobs.app import Backoff
-from almanac.state import AppState
+from almanac.jobs.context import get_state, set_state
 
 logger = logging.getLogger(__name__)
 
 blueprint = procrastinate.Blueprint()
-
-_state: AppState | None = None
-
-
-def set_state(state: AppState | None) -> None:
-    """Give the tasks the worker's AppState (None forgets it)."""
-    global _state
-    _state = state
-
-
-def get_state() -> AppState:
-    """The AppState set by the worker; a clear error when it was never set."""
-    if _state is None:
-        raise RuntimeError("almanac tasks need the AppState: call almanac.jobs.tasks.set_state")
-    return _state
+__all__ = ["blueprint", "get_state", "set_state"]
 
 
 # Idempotent: a second run finds nothing older than the cut-off left to archive.

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import procrastinate
 from procrastinate.app import WorkerOptions
 
-from almanac.jobs import tasks
+from almanac.jobs import context
 from almanac.jobs.app import build_app
 from almanac.jobs.clock import run_clock
 from almanac.state import AppState
@@ -27,12 +27,7 @@ def database_url(state: AppState) -> str:
 
 
 def _share_state(state: AppState | None) -> None:
-    tasks.set_state(state)
-    try:
-        from almanac.observer import tasks as observer_tasks
-    except ImportError:
-        return
-    observer_tasks.set_state(state)
+    context.set_state(state)
 
 
 async def run_worker(

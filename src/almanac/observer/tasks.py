@@ -1,13 +1,8 @@
 """Background jobs of the Observer, as a procrastinate Blueprint.
 
-The job queue (`almanac.jobs`, written separately) adds `blueprint` to its App and, when
-the worker starts, hands this module the process's AppState:
-
-    from almanac.observer import tasks as observer_tasks
-    app.add_tasks_from(observer_tasks.blueprint, namespace="observer")
-    observer_tasks.set_state(state)  # once, at worker start-up
-
-Each task opens its own UnitOfWork from that state and commits it, like a request does.
+The job queue (`almanac.jobs.app`) registers `blueprint` under the `observer` namespace;
+the tasks reach the process's AppState through `almanac.jobs.context`, set once by the
+worker. Each task opens its own UnitOfWork from that state and commits it, like a request.
 """
 
 from __future__ import annotations
@@ -18,28 +13,11 @@ import procrastinate
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
+from almanac.jobs.context import get_state, set_state
 from almanac.observer.service import ObserverService
-from almanac.state import AppState
 
 blueprint = procrastinate.Blueprint()
-
-_state: AppState | None = None
-
-
-def set_state(state: AppState | None) -> None:
-    """Give the tasks the worker's AppState (None forgets it, e.g. at shutdown)."""
-    global _state
-    _state = state
-
-
-def get_state() -> AppState:
-    """The AppState set by the worker; a clear error when it was never set."""
-    if _state is None:
-        raise RuntimeError(
-            "observer tasks need the AppState: call almanac.observer.tasks.set_state(state) "
-            "when the worker starts"
-        )
-    return _state
+__all__ = ["blueprint", "get_state", "run_extract_facts", "run_reflect", "set_state"]
 
 
 async def run_reflect(mode: str, day: str | None = None) -> int:
