@@ -78,6 +78,16 @@ class InMemoryRecorder:
         self.records.append(record)
 
 
+class LLMUse(BaseModel):
+    """What a response says about the LLM: whether one was used, which, and why not."""
+
+    used: bool
+    model: str | None = None
+    prompt_template: str | None = None
+    prompt_version: str | None = None
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class StructuredResult(Generic[T]):
     """A validated answer plus the record of the call that produced it."""

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, Message
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
 from almanac.memory.schemas import FactIn
 from almanac.models import Event
 from almanac.models.observer import FactDecision
@@ -27,7 +27,6 @@ from almanac.observer.schemas import (
     ExtractionOut,
     FactDecisionOut,
     FactProposal,
-    LLMUse,
     PatternOut,
     RawFacts,
     Source,

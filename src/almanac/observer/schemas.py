@@ -7,22 +7,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from almanac.llm.base import LLMUse
 from almanac.memory.schemas import FactType
 
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
 Source = Literal["llm", "metadata", "numbers"]
 Trend = Literal["worsening", "improving", "stable", "unknown"]
-
-
-class LLMUse(BaseModel):
-    """Whether an LLM wrote a narrative, and if not, why."""
-
-    used: bool
-    model: str | None = None
-    prompt_template: str | None = None
-    prompt_version: str | None = None
-    detail: str
 
 
 class ReflectionOut(BaseModel):

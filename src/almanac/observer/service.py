@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, Message
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
@@ -34,7 +34,7 @@ from almanac.observer.report import (
     summarize_memories,
 )
 from almanac.observer.repository import ObserverRepository
-from almanac.observer.schemas import LLMUse, Mode, Narrative, PatternOut, ReflectionOut
+from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
 from almanac.planner.calibration import History
 from almanac.planner.repository import LibraryRepository, PromptRepository
 from almanac.state import AppState

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, Message
-from almanac.planner.schemas import LLMUse, RecalledItem
+from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUse, Message
+from almanac.planner.schemas import RecalledItem
 from almanac.planner.sop import SOP, SOPProblem, check_sop
 
 OPERATION = "planning"

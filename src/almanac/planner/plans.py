@@ -7,12 +7,12 @@ from typing import Any
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound
+from almanac.llm.base import LLMUse
 from almanac.models import Plan, ProcessTemplate, Task
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
     Calibration,
-    LLMUse,
     PlanList,
     PlanOut,
     PlanStatusIn,

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from almanac.llm.base import LLMUse
 from almanac.planner.sop import SOP
 from almanac.planner.status import PlanStatus
 from almanac.types import AwareDatetime, Strict
@@ -51,16 +52,6 @@ class RecalledItem(BaseModel):
     id: int
     content: str
     score: float | None = None
-
-
-class LLMUse(BaseModel):
-    """Whether and how an LLM produced the plan."""
-
-    used: bool
-    model: str | None = None
-    prompt_template: str | None = None
-    prompt_version: str | None = None
-    detail: str
 
 
 class PlanOut(BaseModel):

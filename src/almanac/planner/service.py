@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
 from almanac.llm.repository import LLMCallRepository
 from almanac.memory.schemas import FactsQuery, RecallQuery
 from almanac.models import Plan
@@ -21,7 +21,6 @@ from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
 from almanac.planner.schemas import (
     Calibration,
-    LLMUse,
     PlanIn,
     PlanOut,
     RecalledItem,
