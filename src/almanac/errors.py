@@ -36,6 +36,11 @@ class ValidationFailed(AlmanacError):
         super().__init__(message, errors=errors)
 
 
+class Unauthorized(AlmanacError):
+    status_code = 401
+    title = "Unauthorized"
+
+
 class NotFound(AlmanacError):
     status_code = 404
     title = "Not found"
@@ -44,6 +49,11 @@ class NotFound(AlmanacError):
 class Conflict(AlmanacError):
     status_code = 409
     title = "Conflict"
+
+
+class PayloadTooLarge(AlmanacError):
+    status_code = 413
+    title = "Payload too large"
 
 
 class RateLimited(AlmanacError):

@@ -24,21 +24,11 @@ from almanac.calendars.schemas import (
 )
 from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
-from almanac.errors import AlmanacError
+from almanac.errors import PayloadTooLarge, Unauthorized
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
 ICS_MEDIA_TYPE = "text/calendar"
-
-
-class Unauthorized(AlmanacError):
-    status_code = 401
-    title = "Unauthorized"
-
-
-class PayloadTooLarge(AlmanacError):
-    status_code = 413
-    title = "Payload too large"
 
 
 def get_calendar_service(uow: UoW, state: State) -> CalendarService:
