@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
 from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import FactIn
 from almanac.models import Event
 from almanac.models.observer import FactDecision
-from almanac.observer.memory import ObserverMemory
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import (
     ExtractionOut,
@@ -83,7 +83,7 @@ class FactExtractor:
         self.uow = uow
         self.state = state
         self.repo = ObserverRepository(uow.session)
-        self.memory = ObserverMemory(uow, state)
+        self.memory = TransactionalMemory(uow, state)
 
     async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
         """Recorded decisions, for one event or all."""

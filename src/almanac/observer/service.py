@@ -4,7 +4,7 @@ A reflection is the deterministic report (observer.report) plus, with an LLM, a 
 on top of it; the numbers never depend on the LLM. It is stored once per mode and period
 (re-running replaces it) and remembered as a `reflection` event so later plans recall it.
 With the Memory Gateway in-process, the reflection, its event and its pattern facts are
-written in the caller's one transaction (see observer.memory).
+written in the caller's one transaction (see memory.in_transaction).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
 from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
-from almanac.observer.memory import ObserverMemory
 from almanac.observer.report import (
     DRIFT_THRESHOLD_PCT,
     RunRow,
@@ -207,7 +207,7 @@ class ObserverService:
             idempotency_key=f"reflection:{mode}:{first.isoformat()}",
         )
         try:
-            return await ObserverMemory(self.uow, self.state).remember_replacing(item)
+            return await TransactionalMemory(self.uow, self.state).remember_replacing(item)
         except AlmanacError as exc:
             # A remote Gateway outage must not lose the reflection itself; say so in it.
             logger.warning("reflection not remembered: %s", exc.message)

@@ -1,8 +1,8 @@
-"""How the Observer writes to the Memory Gateway.
+"""Writing to the Memory Gateway from another domain's transaction (planner, observer).
 
 When the Gateway is in-process (no `server.memory_gateway_url`), memories and facts are
-written through `MemoryService`/`FactService` on the caller's UnitOfWork, so a reflection,
-its memory event and its pattern facts commit or roll back together. With a remote Gateway
+written through `MemoryService`/`FactService` on the caller's UnitOfWork, so a plan or a
+reflection commits or rolls back together with what it remembered. With a remote Gateway
 they go through `state.memory_client()` (HTTP, one transaction per call); idempotency keys
 make a retried job harmless there.
 """
@@ -18,7 +18,7 @@ from almanac.memory.service import MemoryService
 from almanac.state import AppState
 
 
-class ObserverMemory:
+class TransactionalMemory:
     """Remember events and write facts, in the caller's transaction when possible."""
 
     def __init__(self, uow: UnitOfWork, state: AppState) -> None:
