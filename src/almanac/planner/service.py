@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,10 +11,10 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
 from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
 from almanac.llm.repository import LLMCallRepository
-from almanac.memory.schemas import FactsQuery, RecallQuery
 from almanac.models import Plan
 from almanac.planner import llm_plan
 from almanac.planner.calibration import calibrate
+from almanac.planner.context import recall_context, remember_plan
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
@@ -63,8 +62,11 @@ class PlannerService:
             raise ValidationFailed("deadline is in the past", field="deadline")
         notes: list[str] = []
         degraded: list[str] = []
-        recalled = await self._recall(body, degraded)
         skeleton, candidates = await self._skeleton(body)
+        workflows = sorted({w for w, _ in skeleton.origin.values()}) if skeleton else []
+        recalled = await recall_context(
+            self.state.memory_client(), body, workflows, self.settings.recall_k, degraded
+        )
         llm = self.state.llm
         sop: SOP | None = None
         use: LLMUse
@@ -144,46 +146,11 @@ class PlannerService:
                 },
             )
         )
-        return plan_out(plan)
-
-    async def _recall(self, body: PlanIn, degraded: list[str]) -> list[RecalledItem]:
-        """Preferences, facts about the client, related memories and similar past plans."""
-        k = self.settings.recall_k
-        if k == 0:
-            return []
-        memory = self.state.memory_client()
-        calls = [
-            memory.recall(RecallQuery(query=body.intent[:2000], k=k, client_id=body.client_id)),
-            memory.facts(FactsQuery(fact_type="preference", limit=k)),
-            memory.facts(FactsQuery(fact_type="constraint", limit=k)),
-        ]
-        if body.client_id is not None:
-            calls.append(
-                memory.facts(
-                    FactsQuery(subject_type="client", subject_id=str(body.client_id), limit=k)
-                )
-            )
-        try:
-            recall, *fact_lists = await asyncio.gather(*calls)
-        except AlmanacError as exc:
-            # Planning goes on without memory; the plan says what it missed.
-            logger.warning("recall for planning failed: %s", exc.message)
+        if not await remember_plan(self.uow, self.state, plan, sop) and "memory" not in degraded:
             degraded.append("memory")
-            return []
-        items: dict[tuple[str, int], RecalledItem] = {}
-        for facts in fact_lists:
-            for fact in facts:  # type: ignore[attr-defined]
-                items[("fact", fact.id)] = RecalledItem(
-                    kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content
-                )
-        for hit in recall.results:  # type: ignore[attr-defined]
-            items.setdefault(
-                (hit.kind, hit.id),
-                RecalledItem(
-                    kind=hit.kind, id=hit.id, content=hit.content, score=round(hit.score, 4)
-                ),
-            )
-        return list(items.values())[: 3 * k]
+            plan.metadata_ = {**plan.metadata_, "degraded": degraded}
+            await self.plans.flush(plan)
+        return plan_out(plan)
 
     async def _skeleton(self, body: PlanIn) -> tuple[Skeleton | None, list[Match]]:
         if body.workflow_id is not None:

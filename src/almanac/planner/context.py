@@ -1,0 +1,99 @@
+"""What a plan is made with and what it leaves behind in memory.
+
+Before planning: preferences and constraints, facts about the client and the matched
+workflows, related memories, and similar past plans, recalled from the Memory Gateway.
+After: the plan itself is remembered (event type `plan`), in the plan's own transaction
+when the Gateway is in-process, so later plans recall it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError
+from almanac.memory.client import MemoryClient
+from almanac.memory.in_transaction import TransactionalMemory
+from almanac.memory.schemas import FactOut, FactsQuery, RecallQuery, RememberIn
+from almanac.models import Plan
+from almanac.planner.schemas import PlanIn, RecalledItem
+from almanac.planner.sop import SOP
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+PLAN_EVENT = "plan"
+# Recallable, but under the bar for fact extraction: a draft plan is not a durable fact.
+PLAN_SALIENCE = 0.5
+
+
+async def recall_context(
+    memory: MemoryClient,
+    body: PlanIn,
+    workflow_ids: Sequence[int],
+    k: int,
+    degraded: list[str],
+) -> list[RecalledItem]:
+    """The memories and facts a plan for `body` should see; [] (and "memory" in
+    `degraded`) when the Gateway cannot be reached: planning goes on without them."""
+    if k == 0:
+        return []
+    queries = [
+        FactsQuery(fact_type="preference", limit=k),
+        FactsQuery(fact_type="constraint", limit=k),
+    ]
+    if body.client_id is not None:
+        queries.append(FactsQuery(subject_type="client", subject_id=str(body.client_id), limit=k))
+    queries += [
+        FactsQuery(subject_type="workflow", subject_id=str(w), limit=k) for w in workflow_ids
+    ]
+    query = body.intent[:2000]
+    try:
+        related, past_plans, fact_lists = await asyncio.gather(
+            memory.recall(RecallQuery(query=query, k=k, client_id=body.client_id)),
+            memory.recall(RecallQuery(query=query, k=3, event_type=PLAN_EVENT, kinds=["event"])),
+            asyncio.gather(*(memory.facts(q) for q in queries)),
+        )
+    except AlmanacError as exc:
+        logger.warning("recall for planning failed: %s", exc.message)
+        degraded.append("memory")
+        return []
+    items: dict[tuple[str, int], RecalledItem] = {}
+    for fact in (f for facts in fact_lists for f in facts):
+        items[("fact", fact.id)] = _fact_item(fact)
+    for hit in [*past_plans.results, *related.results]:
+        kind = PLAN_EVENT if hit.metadata.get("plan_id") is not None else hit.kind
+        items.setdefault(
+            (hit.kind, hit.id),
+            RecalledItem(kind=kind, id=hit.id, content=hit.content, score=round(hit.score, 4)),
+        )
+    return list(items.values())[: 3 * k]
+
+
+def _fact_item(fact: FactOut) -> RecalledItem:
+    return RecalledItem(kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content)
+
+
+async def remember_plan(uow: UnitOfWork, state: AppState, plan: Plan, sop: SOP) -> bool:
+    """Remember the draft so later plans recall it as a similar past plan; False when the
+    (remote) Gateway could not take it: the plan is stored regardless."""
+    steps = "; ".join(step.title for step in sop.steps)
+    item = RememberIn(
+        content=f"Plan: {plan.plan_title} ({sop.total_hours():g} h). Intent: {plan.intent}. "
+        f"Steps: {steps}"[:20_000],
+        event_type=PLAN_EVENT,
+        event_source="planner",
+        client_id=plan.client_id,
+        memory_scope="user",
+        salience_score=PLAN_SALIENCE,
+        metadata={"plan_id": plan.id, "workflow_id": plan.workflow_id},
+        idempotency_key=f"plan:{plan.id}",
+    )
+    try:
+        await TransactionalMemory(uow, state).remember_replacing(item)
+    except AlmanacError as exc:  # only with a remote Gateway
+        logger.warning("could not remember plan %s: %s", plan.id, exc.message)
+        return False
+    return True
