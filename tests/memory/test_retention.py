@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from almanac.jobs.retention import run_retention
+from almanac.memory.retention import run_retention
 from almanac.state import AppState
 from tests.jobs.conftest import scalar
 
@@ -85,7 +85,7 @@ async def test_real_run_archives_then_deletes_in_batches(committed_state: AppSta
 
 
 async def test_retention_task_uses_the_configured_days(committed_state: AppState):
-    from almanac.jobs import tasks
+    from almanac.memory import tasks
 
     await _seed(committed_state)
     committed_state.settings.jobs.retention_days = 100_000  # nothing is that old
