@@ -12,8 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from almanac.models.base import Base, IdMixin, TimestampsMixin, jsonb_default
 
-# The heading is searched with the text: "Pricing" finds the chunk under that heading.
-_CHUNK_TSV = "to_tsvector('english'::regconfig, coalesce(heading, '') || ' ' || content)"
+# The document's title and the heading are searched with the text: "Acme pricing" finds
+# the chunk under Acme's proposal's "Pricing" heading.
+_CHUNK_TSV = (
+    "to_tsvector('english'::regconfig, coalesce(metadata ->> 'title', '') || ' ' "
+    "|| coalesce(heading, '') || ' ' || content)"
+)
 
 
 class Document(IdMixin, TimestampsMixin, Base):

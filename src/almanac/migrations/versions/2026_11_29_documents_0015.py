@@ -17,7 +17,10 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_TSV = "to_tsvector('english'::regconfig, coalesce(heading, '') || ' ' || content)"
+_TSV = (
+    "to_tsvector('english'::regconfig, coalesce(metadata ->> 'title', '') || ' ' "
+    "|| coalesce(heading, '') || ' ' || content)"
+)
 
 
 def upgrade() -> None:
