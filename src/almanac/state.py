@@ -17,6 +17,7 @@ from almanac.embedder import Embedder, build_embedder
 from almanac.llm.base import LLMClient
 
 if TYPE_CHECKING:
+    from almanac.auth.runtime import AuthRuntime
     from almanac.memory.client import MemoryClient
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ class AppState:
     services: list[str] = field(default_factory=list)
     # Recent results of probes that cost a remote API call (/health), by probe name.
     probes: dict[str, tuple[float, object]] = field(default_factory=dict)
+    # Verified keys, usage counters and the rate limiter; see `auth_runtime()`.
+    auth: AuthRuntime | None = None
+
+    def auth_runtime(self) -> AuthRuntime:
+        """This process's authentication state, created on first use."""
+        if self.auth is None:
+            from almanac.auth.runtime import AuthRuntime
+
+            self.auth = AuthRuntime(self.settings.security, self.settings.effective_valkey_url)
+        return self.auth
 
     def memory_client(self) -> MemoryClient:
         """The Gateway over HTTP when `server.memory_gateway_url` is set, else in-process."""
@@ -51,6 +62,8 @@ class AppState:
 
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""
+        if self.auth is not None:
+            await self.auth.flush(self.sessionmaker)
         if self.llm is not None:
             await self.llm.close()
         if self.memory is not None:

@@ -40,7 +40,11 @@ def connect_memory(state: AppState) -> MemoryClient:
     """The Gateway at `server.memory_gateway_url` over HTTP, or in-process when unset."""
     url = state.settings.server.memory_gateway_url
     if url:
-        return HttpMemoryClient(httpx.AsyncClient(base_url=url, timeout=10.0), owns_client=True)
+        from almanac.auth.keyfile import auth_headers, gateway_key
+
+        headers = auth_headers(gateway_key(state.settings))
+        client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
+        return HttpMemoryClient(client, owns_client=True)
     return LocalMemoryClient(state)
 
 
