@@ -48,6 +48,10 @@ def create_app(
         owned = state is None
         current = state if state is not None else await build_state(settings or Settings())
         current.services = list(chosen)
+        from almanac.auth.policy import unguarded_mounts
+
+        if stray := unguarded_mounts(app.router.routes):
+            raise RuntimeError(f"mounted outside /, /ui and /static (public, no key): {stray}")
         if owned:
             from almanac.auth.bootstrap import ensure_first_key
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from almanac.auth.policy import is_public
+from almanac.app import create_app
+from almanac.auth.policy import is_public, unguarded_mounts
+from almanac.config import Settings
 from tests.auth.conftest import KEYS, KeyMaker, bearer
 from tests.conftest import TEST_ADMIN_KEY, http_client
 
@@ -181,3 +185,13 @@ async def test_key_management_over_the_api(
 async def test_unknown_routes_need_a_key_too(auth_app: FastAPI) -> None:
     async with http_client(auth_app, key=None) as anon:
         assert (await anon.get("/api/v1/nothing-here")).status_code in (401, 404)
+
+
+def test_mounts_outside_the_public_prefixes_are_reported(tmp_path: Path) -> None:
+    """A mounted app skips dependencies; only the dashboard's public prefixes may mount."""
+    app = create_app(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    assert unguarded_mounts(app.router.routes) == []
+    app.mount("/static", StaticFiles(directory=tmp_path), name="static")
+    assert unguarded_mounts(app.router.routes) == []
+    app.mount("/files", StaticFiles(directory=tmp_path), name="files")
+    assert unguarded_mounts(app.router.routes) == ["/files"]

@@ -21,6 +21,10 @@ declared. The public exceptions are this short list and nothing else:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from starlette.routing import BaseRoute, Mount
+
 from almanac.auth.principal import Scope
 
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
@@ -47,6 +51,15 @@ def is_public(method: str, path: str) -> bool:
     if (verb, path) in PUBLIC_ROUTES:
         return True
     return verb == "GET" and (path == "/ui" or path.startswith(PUBLIC_PREFIXES))
+
+
+def unguarded_mounts(routes: Iterable[BaseRoute]) -> list[str]:
+    """Mounted apps (static files, sub-apps) outside the public prefixes.
+
+    A mount bypasses the app's dependencies, so it would be public without a key.
+    """
+    allowed = {"", "/"} | {p.rstrip("/") for p in (*PUBLIC_PREFIXES, "/ui")}
+    return [r.path for r in routes if isinstance(r, Mount) and r.path not in allowed]
 
 
 def method_scope(method: str) -> Scope:

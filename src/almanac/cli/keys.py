@@ -31,7 +31,7 @@ async def _call(method: str, path: str, url: str | None, **kwargs: Any) -> Any:
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option("--name", help="A name for the key (unique)")],
-    scope: Annotated[str, typer.Option("--scope", help="read, write or admin")] = "write",
+    scope: Annotated[str, typer.Option("--scope", help="read, write or admin")],
     url: UrlOpt = None,
 ) -> None:
     """Create a key; it is printed once, as the last line."""
