@@ -41,6 +41,16 @@ class Unauthorized(AlmanacError):
     title = "Unauthorized"
 
 
+class Forbidden(AlmanacError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class UnsupportedMediaType(AlmanacError):
+    status_code = 415
+    title = "Unsupported media type"
+
+
 class NotFound(AlmanacError):
     status_code = 404
     title = "Not found"
