@@ -46,11 +46,6 @@ class Forbidden(AlmanacError):
     title = "Forbidden"
 
 
-class UnsupportedMediaType(AlmanacError):
-    status_code = 415
-    title = "Unsupported media type"
-
-
 class NotFound(AlmanacError):
     status_code = 404
     title = "Not found"
