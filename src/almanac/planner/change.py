@@ -1,0 +1,81 @@
+"""Change-point detection on log ratios: has a pace really shifted, or is it noise? (pure)
+
+The unit is the *instance* (one engagement's tasks averaged), not the task: tasks done in
+the same week for the same client move together, so counting them as independent would
+see shifts in ordinary noise. The noise of instance means is measured from successive
+differences (robust to the very level shift being looked for), and a split is accepted
+only when the shift is both significant (a two-sample z above `z`) and large enough to
+matter (at least `min_shift` in log ratio, about 10%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One instance: when it ended (days, any origin), its mean residual, how many tasks."""
+
+    day: float
+    value: float
+    tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    day: float  # the first instance of the new pace
+    size: float  # mean after minus mean before (log ratio)
+    z: float
+
+
+def instance_sigma(points: Sequence[Point], floor: float) -> float:
+    """Noise of one instance mean: from successive differences (level shifts barely count)."""
+    values = [p.value for p in sorted(points, key=lambda p: p.day)]
+    if len(values) < 4:
+        return floor
+    diffs = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+    return max(floor, MAD_TO_SIGMA * median(diffs) / math.sqrt(2))
+
+
+def detect(
+    points: Sequence[Point],
+    *,
+    sigma: float,
+    z: float = 3.5,
+    min_shift: float = 0.1,
+    min_after: int = 2,
+    min_before: int = 3,
+    horizon_days: float = 70.0,
+) -> Shift | None:
+    """The most significant recent level shift in `points`, or None.
+
+    Candidate splits lie within `horizon_days` of the newest point (older shifts have
+    already decayed away), with at least `min_after` instances after and `min_before`
+    before. Each side's mean is a plain mean of instance values (winsorised by the caller).
+    """
+    ordered = sorted(points, key=lambda p: p.day)
+    if len(ordered) < min_after + min_before or sigma <= 0:
+        return None
+    newest = ordered[-1].day
+    best: Shift | None = None
+    for cut in range(min_before, len(ordered) - min_after + 1):
+        if ordered[cut].day == ordered[cut - 1].day:
+            continue  # instances finishing the same day cannot be told apart in time
+        if newest - ordered[cut].day > horizon_days:
+            continue
+        before, after = ordered[:cut], ordered[cut:]
+        m0 = sum(p.value for p in before) / len(before)
+        m1 = sum(p.value for p in after) / len(after)
+        se = sigma * math.sqrt(1 / len(before) + 1 / len(after))
+        stat = abs(m1 - m0) / se
+        if stat < z or abs(m1 - m0) < min_shift:
+            continue
+        if best is None or stat > best.z:
+            best = Shift(ordered[cut].day, m1 - m0, stat)
+    return best
