@@ -7,12 +7,8 @@ from collections.abc import Iterable, Sequence
 from statistics import mean
 from typing import Any
 
-from pydantic import ValidationError
-
 from almanac.observer.report import RunRow, Sample, samples
 from almanac.observer.schemas import PatternOut, Trend
-from almanac.planner.calibration import History, calibrate
-from almanac.planner.sop import SOP
 
 TREND_POINTS = 5.0  # a change in mean |variance| smaller than this is "stable"
 
@@ -28,24 +24,6 @@ def workflow_estimate(steps: Sequence[Any]) -> float | None:
                 total += float(hours)
                 found = True
     return round(total, 2) if found else None
-
-
-def calibrated_estimate(
-    name: str,
-    steps: Sequence[Any],
-    history: Iterable[History],
-    *,
-    min_runs: int,
-    threshold: float,
-) -> float | None:
-    """The workflow's estimate after the planner's own calibration (planner/calibration.py),
-    applied to the workflow as an SOP; None when its steps do not form a valid SOP."""
-    try:
-        sop = SOP.model_validate({"title": name[:500] or "workflow", "steps": list(steps)})
-    except ValidationError:
-        return None
-    calibrated, _ = calibrate(sop, history, min_runs=min_runs, threshold=threshold)
-    return round(calibrated.total_hours(), 2)
 
 
 def _trend(recent: list[Sample], earlier: list[Sample]) -> Trend:

@@ -73,6 +73,9 @@ class Params:
     rounds: int = 25
 
 
+DEFAULT = Params()
+
+
 @dataclass(frozen=True, slots=True)
 class Support:
     """What one level of the estimate rests on."""
@@ -187,11 +190,11 @@ def _changes(
         for idx in by_instance.values()
     ]
     mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
-    floor = 0.5 * sigma / math.sqrt(max(1.0, mean_tasks))
+    prior = sigma / math.sqrt(max(1.0, mean_tasks))
     start: float | None = None
     for _ in range(4):
         current = [pt for pt in points if start is None or pt.day >= start]
-        s = instance_sigma(current, floor)
+        s = instance_sigma(current, prior)
         shift = detect(current, sigma=s, z=p.change_z, min_shift=p.change_min_shift)
         if shift is None:
             break
@@ -199,7 +202,7 @@ def _changes(
     return start
 
 
-def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = Params()) -> WorkflowFit:
+def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> WorkflowFit:
     """Fit one workflow's effects from its runs (any order; runs with no estimate skipped)."""
     runs = [r for r in runs if r.library_hours > 0 and r.actual_hours >= 0]
     if not runs:
@@ -277,7 +280,7 @@ def _support(runs: Sequence[Run], weights: Sequence[float], idx: Iterable[int]) 
     )
 
 
-def fit(runs: Iterable[Run], p: Params = Params()) -> dict[int, WorkflowFit]:
+def fit(runs: Iterable[Run], p: Params = DEFAULT) -> dict[int, WorkflowFit]:
     """One fit per workflow that has runs."""
     by_workflow: dict[int, list[Run]] = defaultdict(list)
     for run in runs:
@@ -285,14 +288,14 @@ def fit(runs: Iterable[Run], p: Params = Params()) -> dict[int, WorkflowFit]:
     return {wid: fit_workflow(wid, rows, p) for wid, rows in by_workflow.items()}
 
 
-def library_estimate(p: Params = Params()) -> Estimate:
+def library_estimate(p: Params = DEFAULT) -> Estimate:
     """The library's own estimate, with the interval the prior spreads imply."""
     sd = math.sqrt(p.sigma_prior**2 + p.tau_workflow**2 + p.tau_client**2 + p.tau_task**2)
     return Estimate(1.0, math.exp(-Z80 * sd), math.exp(Z80 * sd), "library")
 
 
 def predict(
-    fitted: WorkflowFit | None, task: str, client_id: int | None, p: Params = Params()
+    fitted: WorkflowFit | None, task: str, client_id: int | None, p: Params = DEFAULT
 ) -> Estimate:
     """The ratio to the library estimate for `task` done for `client_id`."""
     if fitted is None or fitted.support.runs == 0:

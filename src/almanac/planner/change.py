@@ -34,13 +34,26 @@ class Shift:
     z: float
 
 
-def instance_sigma(points: Sequence[Point], floor: float) -> float:
-    """Noise of one instance mean: from successive differences (level shifts barely count)."""
+def instance_sigma(points: Sequence[Point], prior: float, prior_n: float = 4.0) -> float:
+    """Noise of one instance mean: from successive differences (level shifts barely count),
+    pooled with `prior` as if it were `prior_n` differences (a few differences are noisy)."""
     values = [p.value for p in sorted(points, key=lambda p: p.day)]
-    if len(values) < 4:
-        return floor
     diffs = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
-    return max(floor, MAD_TO_SIGMA * median(diffs) / math.sqrt(2))
+    if not diffs:
+        return prior
+    s = MAD_TO_SIGMA * median(diffs) / math.sqrt(2)
+    n = len(diffs)
+    return math.sqrt((n * s * s + prior_n * prior * prior) / (n + prior_n))
+
+
+def huber_mean(values: Sequence[float], scale: float, k: float = 1.5) -> float:
+    """A location estimate that gives values beyond `k` scales from it bounded pull."""
+    m = median(values)
+    limit = k * scale
+    for _ in range(10):
+        clipped = [m + max(-limit, min(limit, v - m)) for v in values]
+        m = sum(clipped) / len(clipped)
+    return m
 
 
 def detect(
@@ -57,25 +70,33 @@ def detect(
 
     Candidate splits lie within `horizon_days` of the newest point (older shifts have
     already decayed away), with at least `min_after` instances after and `min_before`
-    before. Each side's mean is a plain mean of instance values (winsorised by the caller).
+    before. Each side's level is a Huber mean, so one odd engagement cannot fake a shift.
     """
     ordered = sorted(points, key=lambda p: p.day)
     if len(ordered) < min_after + min_before or sigma <= 0:
         return None
     newest = ordered[-1].day
     best: Shift | None = None
+    best_plain = 0.0
     for cut in range(min_before, len(ordered) - min_after + 1):
         if ordered[cut].day == ordered[cut - 1].day:
             continue  # instances finishing the same day cannot be told apart in time
         if newest - ordered[cut].day > horizon_days:
             continue
         before, after = ordered[:cut], ordered[cut:]
-        m0 = sum(p.value for p in before) / len(before)
-        m1 = sum(p.value for p in after) / len(after)
+        m0 = huber_mean([p.value for p in before], sigma)
+        m1 = huber_mean([p.value for p in after], sigma)
         se = sigma * math.sqrt(1 / len(before) + 1 / len(after))
         stat = abs(m1 - m0) / se
         if stat < z or abs(m1 - m0) < min_shift:
             continue
-        if best is None or stat > best.z:
-            best = Shift(ordered[cut].day, m1 - m0, stat)
+        # Accepted on robust means; placed where the plain means split best (robust
+        # means blur where a step is, since they shrug off the first point of a new pace).
+        plain = abs(_mean(after) - _mean(before)) / se
+        if best is None or plain > best_plain:
+            best, best_plain = Shift(ordered[cut].day, m1 - m0, stat), plain
     return best
+
+
+def _mean(points: Sequence[Point]) -> float:
+    return sum(p.value for p in points) / len(points)
