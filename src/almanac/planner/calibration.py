@@ -65,7 +65,7 @@ class Params:
     sigma_prior_runs: float = 5.0
     sigma_floor: float = 0.05
     huber_k: float = 1.5
-    change_z: float = 3.5
+    change_z: float = 3.0
     change_min_shift: float = 0.1
     change_weight: float = 0.05
     # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
