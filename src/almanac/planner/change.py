@@ -62,15 +62,16 @@ def detect(
     sigma: float,
     z: float = 3.5,
     min_shift: float = 0.1,
-    min_after: int = 2,
+    min_after: int = 1,
     min_before: int = 3,
-    horizon_days: float = 70.0,
+    horizon_days: float = 182.0,
+    single_extra_z: float = 1.0,
 ) -> Shift | None:
     """The most significant recent level shift in `points`, or None.
 
-    Candidate splits lie within `horizon_days` of the newest point (older shifts have
-    already decayed away), with at least `min_after` instances after and `min_before`
-    before. Each side's level is a Huber mean, so one odd engagement cannot fake a shift.
+    Candidate splits lie within `horizon_days` of the newest point, with at least
+    `min_after` instances after (a single one needs `single_extra_z` more) and
+    `min_before` before. Each side's level is a Huber mean, so one odd engagement cannot fake a shift.
     """
     ordered = sorted(points, key=lambda p: p.day)
     if len(ordered) < min_after + min_before or sigma <= 0:
@@ -88,7 +89,10 @@ def detect(
         m1 = huber_mean([p.value for p in after], sigma)
         se = sigma * math.sqrt(1 / len(before) + 1 / len(after))
         stat = abs(m1 - m0) / se
-        if stat < z or abs(m1 - m0) < min_shift:
+        # One engagement alone must be far out to count: a shift seen once could be a
+        # hard engagement; the next one confirms it (or the split disappears again).
+        need = z + (single_extra_z if len(after) == 1 else 0.0)
+        if stat < need or abs(m1 - m0) < min_shift:
             continue
         # Accepted on robust means; placed where the plain means split best (robust
         # means blur where a step is, since they shrug off the first point of a new pace).
