@@ -391,7 +391,7 @@ async def run(
 def tune(weeks: int) -> Params:
     """Choose half-life and change threshold on the training seeds (direct backend)."""
     best: tuple[float, Params] | None = None
-    for half_life, z in itertools.product((28.0, 56.0, 112.0), (2.5, 3.0, 3.5)):
+    for half_life, z in itertools.product((21.0, 35.0, 56.0, 84.0), (2.5, 3.0, 3.5)):
         params = replace(DEFAULT, half_life_days=half_life, change_z=z)
         results = asyncio.run(run(list(SPECS), list(TRAIN_SEEDS), weeks, "direct", params))
         checks = [verdict(rs) for rs in results.values()]

@@ -159,9 +159,7 @@ def test_properties_of_any_history(paces: list[float], scale: float, seed: int) 
     # Nor does the order the runs arrive in.
     shuffled = list(history)
     random.Random(seed).shuffle(shuffled)
-    assert predict(fit_workflow(7, shuffled), "report", 1).ratio == pytest.approx(
-        e.ratio, rel=1e-6
-    )
+    assert predict(fit_workflow(7, shuffled), "report", 1).ratio == pytest.approx(e.ratio, rel=1e-6)
     # Estimates stay within the range of the library and what was seen (with shrinkage).
     seen = [math.log(r.actual_hours / r.library_hours) for r in history]
     assert min(0.0, *seen) - 1e-9 <= math.log(e.ratio) <= max(0.0, *seen) + 1e-9

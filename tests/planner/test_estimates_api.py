@@ -132,3 +132,11 @@ async def test_the_observer_suggests_what_the_planner_plans(
     # Both measure against the library: the pattern's estimate is the library's.
     assert pattern["current_estimate_hours"] == LIBRARY_TOTAL
     assert pattern["mean_variance_pct"] > 15
+    # Per client too, and the pattern says what its estimate rests on.
+    by_client = {c["client_id"]: c for c in pattern["client_estimates"]}
+    assert set(by_client) == {1, 2} and by_client[1]["runs"] == 8
+    for client_id in (1, 2):
+        plan = await plan_for(client, wid, client_id=client_id)
+        assert by_client[client_id]["suggested_hours"] == plan["total_hours"]
+    assert by_client[1]["suggested_hours"] > by_client[2]["suggested_hours"]
+    assert pattern["estimate_basis"]["runs"] == 24

@@ -79,6 +79,8 @@ class WorkflowInfo:
     # Per workflow task key: the library's and the planner's estimate.
     library_tasks: Mapping[str, float] = field(default_factory=dict)
     suggested_tasks: Mapping[str, float] = field(default_factory=dict)
+    clients: Mapping[int, tuple[int, float]] = field(default_factory=dict)  # runs, hours
+    basis: Mapping[str, Any] = field(default_factory=dict)  # what the estimate rests on
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,24 +238,25 @@ class ObserverService:
         out: dict[int, WorkflowInfo] = {}
         for w in rows:
             tasks = est.workflow_tasks(w.id, w.name, w.steps, fits, params=params)
+            fitted = fits.get(w.id)
+            clients = {}
+            for c, support in fitted.client_support.items() if fitted else []:
+                hours = est.workflow_tasks(w.id, w.name, w.steps, fits, client_id=c, params=params)
+                clients[c] = (support.runs, round(sum(hours.values()), 2))
             out[w.id] = WorkflowInfo(
                 name=w.name,
                 estimate_hours=pat.workflow_estimate(w.steps),
                 suggested_hours=round(sum(tasks.values()), 2) if tasks else None,
                 library_tasks=est.library_hours(w.steps),
                 suggested_tasks=tasks,
+                clients=clients,
+                basis=est.fit_summary(fitted) if fitted else {},
             )
         return out
 
     @staticmethod
     def _patterns(runs: list[RunRow], workflows: dict[int, WorkflowInfo]) -> list[PatternOut]:
-        return pat.patterns(
-            runs,
-            {
-                wid: (info.name, info.estimate_hours, info.suggested_hours)
-                for wid, info in workflows.items()
-            },
-        )
+        return pat.patterns(runs, workflows)
 
     async def patterns(self) -> list[PatternOut]:
         """Per workflow with completed runs: variance, trend, current and suggested estimate."""

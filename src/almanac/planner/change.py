@@ -63,7 +63,7 @@ def detect(
     z: float = 3.5,
     min_shift: float = 0.1,
     min_after: int = 1,
-    min_before: int = 3,
+    min_before: int = 2,
     horizon_days: float = 182.0,
     single_extra_z: float = 1.0,
 ) -> Shift | None:
@@ -71,7 +71,8 @@ def detect(
 
     Candidate splits lie within `horizon_days` of the newest point, with at least
     `min_after` instances after (a single one needs `single_extra_z` more) and
-    `min_before` before. Each side's level is a Huber mean, so one odd engagement cannot fake a shift.
+    `min_before` before. Each side's level is a Huber mean, so one odd engagement cannot
+    fake a shift.
     """
     ordered = sorted(points, key=lambda p: p.day)
     if len(ordered) < min_after + min_before or sigma <= 0:
