@@ -182,10 +182,12 @@ class DirectBackend:
         return None
 
     async def plan(self, e: Engagement, mode: str, phrased: bool) -> tuple[Any, list[Planned]]:
-        fitted = fit_workflow(self.ids[e.workflow], self.runs[e.workflow], self.params)
+        fitted = None
+        if mode == "calibrated":
+            fitted = fit_workflow(self.ids[e.workflow], self.runs[e.workflow], self.params)
         out = []
         for key, lib in self.tasks[e.workflow].items():
-            est = predict(fitted, key, e.client, self.params) if mode == "calibrated" else None
+            est = predict(fitted, key, e.client, self.params) if fitted else None
             ratio = est.ratio if est else 1.0
             low, high = (est.low, est.high) if est else (0.5, 2.0)
             out.append(
@@ -388,17 +390,22 @@ async def run(
     return out
 
 
-def tune(weeks: int) -> Params:
+def tune(
+    weeks: int,
+    worlds: list[str] = ["clients", "drift", "everything"],  # noqa: B006
+    half_lives: tuple[float, ...] = (21.0, 42.0, 84.0),
+    zs: tuple[float, ...] = (3.0,),
+) -> Params:
     """Choose half-life and change threshold on the training seeds (direct backend)."""
     best: tuple[float, Params] | None = None
-    for half_life, z in itertools.product((21.0, 35.0, 56.0, 84.0), (2.5, 3.0, 3.5)):
+    for half_life, z in itertools.product(half_lives, zs):
         params = replace(DEFAULT, half_life_days=half_life, change_z=z)
-        results = asyncio.run(run(list(SPECS), list(TRAIN_SEEDS), weeks, "direct", params))
+        results = asyncio.run(run(worlds, list(TRAIN_SEEDS), weeks, "direct", params))
         checks = [verdict(rs) for rs in results.values()]
         score = mean(c["gain_mean"] for c in checks) - sum(
             0.2 * (not c["clients_ok"]) + 0.2 * (not c["drift_ok"]) for c in checks
         )
-        print(f"half-life {half_life:g} d, z {z:g}: score {score:.3f}", flush=True)
+        print(f"half-life {half_life:g} d, z {z:g}: score {score:.3f} {checks}", flush=True)
         if best is None or score > best[0]:
             best = (score, params)
     assert best is not None

@@ -136,6 +136,7 @@ def _backfit(
     rows = list(zip(y, w, clients, tasks, strict=True))
     total = sum(w) + k[0]
     for _ in range(rounds):
+        before = a
         a = sum(wi * (yi - _b(b, c) - d.get(t, 0.0)) for yi, wi, c, t in rows) / total
         num: dict[int, float] = defaultdict(float)
         den: dict[int, float] = defaultdict(float)
@@ -149,7 +150,12 @@ def _backfit(
         for yi, wi, c, t in rows:
             num_d[t] += wi * (yi - a - _b(b, c))
             den_d[t] += wi
+        moved = abs(a - before) + sum(
+            abs(d.get(t, 0.0) - num_d[t] / (den_d[t] + k[2])) for t in num_d
+        )
         d = {t: num_d[t] / (den_d[t] + k[2]) for t in num_d}
+        if moved < 1e-7:
+            break
     return a, dict(b), dict(d)
 
 

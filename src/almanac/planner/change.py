@@ -63,7 +63,7 @@ def detect(
     z: float = 3.5,
     min_shift: float = 0.1,
     min_after: int = 1,
-    min_before: int = 2,
+    min_before: int = 3,
     horizon_days: float = 182.0,
     single_extra_z: float = 1.0,
 ) -> Shift | None:
