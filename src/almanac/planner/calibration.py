@@ -55,6 +55,7 @@ class Params:
     """The estimator's knobs; the defaults are chosen in bench/learning_loop.py."""
 
     half_life_days: float = 56.0
+    client_half_life_days: float = 28.0  # for client effects (at most half_life_days)
     # Prior spreads (log ratio): how far the library may be off for a workflow, how much
     # clients differ from each other, and tasks from their workflow.
     tau_workflow: float = 0.5
@@ -130,8 +131,13 @@ def _backfit(
     tasks: Sequence[str],
     k: tuple[float, float, float],
     rounds: int,
+    client_w: Sequence[float],
 ) -> tuple[float, dict[int, float], dict[str, float]]:
-    """Weighted ridge fit of y = a + b[client] + d[task] by Gauss-Seidel (converges fast)."""
+    """Weighted ridge fit of y = a + b[client] + d[task] by Gauss-Seidel (converges fast).
+
+    Client effects use their own weights `client_w` (a shorter memory: a client's pace
+    changes with the client, while the workflow's and its tasks' change slowly).
+    """
     a, b, d = 0.0, dict[int, float](), dict[str, float]()
     rows = list(zip(y, w, clients, tasks, strict=True))
     total = sum(w) + k[0]
@@ -140,10 +146,10 @@ def _backfit(
         a = sum(wi * (yi - _b(b, c) - d.get(t, 0.0)) for yi, wi, c, t in rows) / total
         num: dict[int, float] = defaultdict(float)
         den: dict[int, float] = defaultdict(float)
-        for yi, wi, c, t in rows:
+        for (yi, _, c, t), wc in zip(rows, client_w, strict=True):
             if c is not None:
-                num[c] += wi * (yi - a - d.get(t, 0.0))
-                den[c] += wi
+                num[c] += wc * (yi - a - d.get(t, 0.0))
+                den[c] += wc
         b = {c: num[c] / (den[c] + k[1]) for c in num}
         num_d: dict[str, float] = defaultdict(float)
         den_d: dict[str, float] = defaultdict(float)
@@ -217,6 +223,8 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     newest = max(r.at for r in runs)
     days = [(r.at - newest).total_seconds() / DAY for r in runs]  # <= 0
     base = [0.5 ** (-t / p.half_life_days) for t in days]
+    client_h = min(p.client_half_life_days, p.half_life_days)
+    client_extra = [0.5 ** (-t / client_h) / b0 for t, b0 in zip(days, base, strict=True)]
     clients = [r.client_id for r in runs]
     tasks = [r.task for r in runs]
 
@@ -226,7 +234,8 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
             (sigma / p.tau_client) ** 2,
             (sigma / p.tau_task) ** 2,
         )
-        return _backfit(y, w, clients, tasks, k, p.rounds)
+        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)]
+        return _backfit(y, w, clients, tasks, k, p.rounds, client_w)
 
     def residuals(a: float, b: dict[int, float], d: dict[str, float]) -> list[float]:
         return [
@@ -266,10 +275,10 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
     out.damped = sum(1 for h in huber if h < 0.5)
     out.support = _support(runs, final, range(len(runs)))
+    final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
     for c in b:
-        out.client_support[c] = _support(
-            runs, final, [i for i, ci in enumerate(clients) if ci == c]
-        )
+        idx = [i for i, ci in enumerate(clients) if ci == c]
+        out.client_support[c] = _support(runs, final_client, idx)
     for t in d:
         out.task_support[t] = _support(runs, final, [i for i, ti in enumerate(tasks) if ti == t])
     return out
