@@ -140,3 +140,16 @@ async def test_the_observer_suggests_what_the_planner_plans(
         assert by_client[client_id]["suggested_hours"] == plan["total_hours"]
     assert by_client[1]["suggested_hours"] > by_client[2]["suggested_hours"]
     assert pattern["estimate_basis"]["runs"] == 24
+
+
+async def test_a_cap_that_applies_is_said_in_the_plan(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    wid = library["onboarding"].id
+    for week in range(4):
+        await engagement(client, wid, 5, 8.0, week)
+    plan = await plan_for(client, wid, client_id=5)
+    capped = [e for e in plan["estimates"] if e["capped"]]
+    assert capped and all(e["hours"] == round(e["library_hours"] * 5, 2) for e in capped)
+    assert all("capped at the bound" in e["note"] for e in capped)
+    assert any("0.2x-5x" in n and capped[0]["task_id"] in n for n in plan["notes"])
