@@ -509,9 +509,10 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int) -> dict[str, An
             ],
         )
     for w, v in verdicts.items():
+        ok = {k: "ok" if v[k] else "MISSED" for k in ("gain_ok", "clients_ok")}
         print(
-            f"{w}: gain {100 * v['gain_mean']:.0f}% (target >= 70%: {'ok' if v['gain_ok'] else 'MISSED'}); "
-            f"worst client fb/lib {v['worst_client_ratio']:.2f} ({'ok' if v['clients_ok'] else 'MISSED'}); "
+            f"{w}: gain {100 * v['gain_mean']:.0f}% (target >= 70%: {ok['gain_ok']}); "
+            f"worst client fb/lib {v['worst_client_ratio']:.2f} ({ok['clients_ok']}); "
             f"off the new pace from 3 weeks after a drift "
             f"{[None if x is None else round(x, 3) for x in v['drift_lag_from_week_3']] or '-'} "
             f"({'ok' if v['drift_ok'] else 'MISSED'}); strict recovery weeks "

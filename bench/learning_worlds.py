@@ -1,4 +1,4 @@
-"""Simulated consultancies for bench/learning_loop.py: who works on what, and how long it truly takes.
+"""Simulated consultancies for bench/learning_loop.py: who works on what, how long it takes.
 
 Pure and seeded. A world says which library workflows are in use, for which clients, and
 how the truth departs from the library: a per-workflow bias, per-client paces, per-task
