@@ -267,6 +267,7 @@ class LibraryRepository:
                 ExecutionRun.status == "completed",
                 ExecutionRun.actual_hours.is_not(None),
                 Task.plan_task_key.is_not(None),
+                workflow.in_(workflow_ids),
             )
             .group_by(Task.id, ProcessTemplate.id)
             .subquery()
@@ -276,7 +277,7 @@ class LibraryRepository:
             func.row_number()
             .over(partition_by=inner.c.workflow, order_by=inner.c.at.desc())
             .label("n"),
-        ).where(inner.c.workflow.in_(workflow_ids))
+        )
         sub = ranked.subquery()
         stmt = select(sub).where(sub.c.n <= per_workflow).order_by(sub.c.at.desc())
         return [
