@@ -21,7 +21,7 @@ from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, Workflow
 from almanac.planner.calibration import library_estimate as prior_estimate
 from almanac.planner.repository import LibraryRepository
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
-from almanac.planner.sop import SOP, SOPStep
+from almanac.ontology.sop import SOP, SOPStep
 
 Origin = Mapping[str, tuple[int, str]]  # plan task id -> (workflow id, workflow task key)
 
