@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.ontology.sop import SOP, SOPStep
 from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
 from almanac.planner.repository import LibraryRepository
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
-from almanac.ontology.sop import SOP, SOPStep
 
 Origin = Mapping[str, tuple[int, str]]  # plan task id -> (workflow id, workflow task key)
 
