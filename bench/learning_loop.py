@@ -90,6 +90,7 @@ class ApiBackend:
 
     def __init__(self, params: Params) -> None:
         self.params = params
+        self.unmatched = 0
 
     async def __aenter__(self) -> ApiBackend:
         self.tmp = tempfile.TemporaryDirectory(prefix="almanac-loop-")
@@ -122,7 +123,13 @@ class ApiBackend:
             body["client_id"] = e.client
         if not phrased:
             body["workflow_id"] = self.ids[e.workflow]
-        plan = await self.call("POST", "/api/v1/planner/plan", json=body)
+        r = await self.api.post("/api/v1/planner/plan", json=body)
+        if r.status_code == 422 and "intent" in r.text and "workflow_id" not in body:
+            # No workflow matched the phrasing: the consultant names the workflow instead.
+            self.unmatched += 1
+            body["workflow_id"] = self.ids[e.workflow]
+            r = await self.api.post("/api/v1/planner/plan", json=body)
+        plan = answer(r)
         out = [
             Planned(
                 self.names[est["workflow_id"]],
@@ -541,7 +548,7 @@ def main() -> None:
     results = asyncio.run(run(args.worlds.split(","), seeds, args.weeks, args.backend, params))
     verdicts = report(results, args.weeks)
     out = write_json(
-        "learning_loop",
+        args.out,
         {
             "weeks": args.weeks,
             "seeds": seeds,
