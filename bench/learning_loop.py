@@ -270,7 +270,9 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
             if world_name == "today":
                 reflected = await b.reflect(monday) and reflected
     return summarize(world, rows, weeks) | {
+        "engagements": total,
         "match_rate": matched / max(1, total),
+        "no_match_named_instead": getattr(backend, "unmatched", 0) / 2,  # both arms count
         "reflected": reflected,
     }
 
