@@ -534,13 +534,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--worlds", default=",".join(SPECS))
     parser.add_argument(
-        "--seeds", default="11,12,13", help="held out: never used to choose parameters"
+        "--seeds", default="21,22", help="held out: never used to choose parameters"
     )
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--backend", choices=["api", "direct"], default="api")
     parser.add_argument(
         "--tune", action="store_true", help="choose parameters on seeds 100-102 first"
     )
+    parser.add_argument("--out", default="learning_loop", help="bench/results/<out>.json")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     if set(seeds) & set(TRAIN_SEEDS):
