@@ -90,6 +90,10 @@ class ModelBuilder:
         self._no_overlap()
         self._capacity()
         self._windows()
+        self.refresh_objective()
+
+    def refresh_objective(self) -> None:
+        """(Re)set the objective from `terms`, after a caller added some."""
         ends = [tv.end for tv in self.tasks.values()]
         objective = cp_model.LinearExpr.weighted_sum(
             [v for _, v in self.terms] + ends, [c for c, _ in self.terms] + [-1] * len(ends)

@@ -32,6 +32,8 @@ def assemble(
     objective: float | None = None,
     bound: float | None = None,
     solver_status: str = "",
+    source: str = "",
+    stopped: str = "",
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
     blocks = list(grid.fixed)
@@ -58,6 +60,8 @@ def assemble(
         gap,
         wall_time,
         solver_status,
+        source or str(status),
+        stopped,
     )
 
 
