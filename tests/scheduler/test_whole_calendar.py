@@ -11,7 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import SchedulerRun
 
-from .conftest import TZ, add_meeting, almanac_entries, at, make_plan, next_monday, parse, run_count
+from .conftest import (
+    TZ,
+    FakeMemory,
+    add_meeting,
+    almanac_entries,
+    at,
+    make_plan,
+    next_monday,
+    parse,
+    run_count,
+)
 
 URL = "/api/v1/scheduler"
 
@@ -55,17 +65,24 @@ async def test_sprint_capacity_holds_across_two_plans(
 
 
 async def test_daily_maximum_holds_across_plans(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
 ):
+    memory.texts["preference"] = ["No more than 5 hours of focused work per day"]
     a = await make_plan(db_session, chain(3, 2.0, priority=3), title="A")
     b = await make_plan(db_session, chain(3, 2.0, priority=3), title="B")
     for plan in (a, b):
         r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=2)
         assert r.status_code == 200, r.text
+        prefs = r.json()["preferences"]
+        assert any("5 h a day" in line for line in prefs["applied"])
+        assert prefs["memories"][0]["fact_id"] == 1  # which memory it came from
+        assert prefs["memories"][0]["applied"] == [
+            "at most 5 h a day (" + repr(memory.texts["preference"][0]) + ")"
+        ]
     per_day: dict[object, float] = defaultdict(float)
     for e in await almanac_entries(db_session):
         per_day[e.start_at.astimezone(TZ).date()] += (e.end_at - e.start_at).total_seconds() / 3600
-    assert per_day and max(per_day.values()) <= 8  # the default daily maximum, for both plans
+    assert per_day and max(per_day.values()) <= 5  # the stated maximum, for both plans at once
 
 
 async def test_more_urgent_plan_displaces_and_moves_are_explained(

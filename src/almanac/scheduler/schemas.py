@@ -62,10 +62,19 @@ class SolverOut(BaseModel):
     stopped: str = ""  # "optimal", "no improvement" or "time limit"
 
 
+class PreferenceSource(BaseModel):
+    """One remembered preference or constraint and what the rules read from it."""
+
+    fact_id: int
+    text: str
+    applied: list[str] = Field(default_factory=list)  # empty: not understood by the rules
+
+
 class PreferencesOut(BaseModel):
-    """Which preferences shaped the run and how they were read."""
+    """Which preferences shaped the run, how they were read and which memories they came from."""
 
     applied: list[str] = Field(default_factory=list)
+    memories: list[PreferenceSource] = Field(default_factory=list)
     llm_used: bool = False
     source: Literal["defaults", "rules", "llm"] = "defaults"
 

@@ -25,10 +25,11 @@ from almanac.planner.status import require_transition
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, solve, validate
-from almanac.scheduler.preferences import resolve_preferences
+from almanac.scheduler.preferences import parse_preferences, resolve_preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
     BlockOut,
+    PreferenceSource,
     PreferencesOut,
     ReplanIn,
     ReplanOut,
@@ -162,18 +163,19 @@ class SchedulerService:
         events = await self.calendar.events(*write)
         return Context(plan, tz, now, start, days, (begin, end), events, write_window=write)
 
-    async def _preference_texts(self, warnings: list[str]) -> list[str]:
-        texts: list[tuple[datetime, str]] = []
+    async def _preference_texts(self, warnings: list[str]) -> list[tuple[int, str]]:
+        """(fact id, text) of preference and constraint facts, oldest first."""
+        texts: list[tuple[datetime, int, str]] = []
         try:
             client = self.state.memory_client()
             for kind in ("preference", "constraint"):
                 facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
-                texts.extend((f.valid_from, f.content) for f in facts)
+                texts.extend((f.valid_from, f.id, f.content) for f in facts)
         except AlmanacError as exc:
             # Preferences refine the defaults; without memory the defaults still schedule.
             warnings.append(f"memory unavailable, preferences not read: {exc.message}")
             return []
-        return [t for _, t in sorted(texts, key=lambda x: x[0])]
+        return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]
 
     async def _solve(self, ctx: Context) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
@@ -184,11 +186,16 @@ class SchedulerService:
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
-        texts = await self._preference_texts(ctx.warnings)
+        facts = await self._preference_texts(ctx.warnings)
+        texts = [t for _, t in facts]
         prompt = await self.repo.active_prompt("schedule_optimizer") if self.state.llm else None
         prefs, applied, source = await resolve_preferences(
             texts, self.state.llm, prompt, ctx.warnings
         )
+        sources = [
+            PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)
+            for i, t in facts
+        ]
         capacity, target = await self._sprint_limits(ctx)
         problem = pb.build_problem(
             inputs.inputs,
@@ -212,7 +219,9 @@ class SchedulerService:
             {i.key: i.title for i in inputs.inputs},
             {cid: r.id for cid, r in inputs.rows.items()},
             violations,
-            PreferencesOut(applied=applied, llm_used=source == "llm", source=source),
+            PreferencesOut(
+                applied=applied, llm_used=source == "llm", source=source, memories=sources
+            ),
             inputs,
             cm.fingerprint(ctx.events, inputs, ctx.window),
         )
