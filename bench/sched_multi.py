@@ -101,7 +101,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
             [
                 r["instance"],
                 f"{r['plans']}/{r['tasks']}",
-                f"{a['weighted_hours']:.1f} / {g['weighted_hours']:.1f} / {e['weighted_hours']:.1f}",
+                " / ".join(f"{x['weighted_hours']:.1f}" for x in (a, g, e)),
                 f"{a['deadlines_met']} / {g['deadlines_met']} / {e['deadlines_met']} of "
                 f"{a['deadlines']}",
                 f"{a['violations']} / {g['violations']} / {e['violations']} / {rp['violations']}",
@@ -123,3 +123,81 @@ HEADERS = [
     "solve s",
     "status",
 ]
+
+
+def report(quick: bool, api: bool = True) -> dict[str, Any]:
+    """Run the multi-plan instances (and the API part), print their tables, return the data."""
+    import asyncio
+
+    from common import median, print_table
+
+    records = run_multi(quick)
+    print_table(
+        "Whole calendars: Almanac vs priority greedy vs global EDF", HEADERS, table_rows(records)
+    )
+    two_weeks = [r for r in records if r["weeks"] == 2]
+    big = [r for r in records if r["tasks"] >= 300]
+    summary: dict[str, Any] = {
+        "median_seconds_2_weeks_50_tasks": median([r["almanac"]["seconds"] for r in two_weeks]),
+        "max_seconds_300_tasks": max((r["almanac"]["seconds"] for r in big), default=None),
+        "cp_sat_solution_at_300_tasks": all(r["almanac"]["source"] == "cp-sat" for r in big),
+        "violations": sum(r[w]["violations"] for r in records for w in ("almanac", "greedy", "edf"))
+        + sum(r["replan"]["violations"] for r in records),
+        "almanac_violations": sum(r["almanac"]["violations"] for r in records)
+        + sum(r["replan"]["violations"] for r in records),
+        "instances_below_greedy_hours": sum(
+            r["almanac"]["weighted_hours"] < r["greedy"]["weighted_hours"] - 1e-6 for r in records
+        ),
+        "instances_below_edf_deadlines": [
+            r["instance"]
+            for r in records
+            if r["almanac"]["deadlines_met"] < r["edf"]["deadlines_met"]
+        ],
+        "median_replan_moved": median([r["replan"]["moved_share"] for r in records]),
+    }
+    out: dict[str, Any] = {"instances": records, "summary": summary}
+    if api:
+        api_out = asyncio.run(_api(quick))
+        out["api"] = api_out
+        print_table(
+            "Through the API (embedded Postgres, built-in calendar)",
+            [
+                "instance",
+                "plans",
+                "blocks",
+                "preview vs write diffs",
+                "violations",
+                "replan moved",
+                "median solve s",
+                "statuses",
+            ],
+            [
+                [
+                    r["instance"],
+                    r["plans"],
+                    r["blocks"],
+                    r["preview_vs_write_differences"],
+                    r["violations"],
+                    f"{r['replan_moved_share']:.1%}",
+                    r["median_solve_seconds"],
+                    ", ".join(r["statuses"]),
+                ]
+                for r in api_out["instances"]
+            ],
+        )
+        print_table(
+            "Bad input through the API",
+            ["case", "status", "field / answer", "written"],
+            [[b["case"], b["status"], b["field"], b["written"]] for b in api_out["bad_input"]],
+        )
+        summary["preview_vs_write_differences"] = sum(
+            r["preview_vs_write_differences"] for r in api_out["instances"]
+        )
+        summary["api_violations"] = sum(r["violations"] for r in api_out["instances"])
+    return out
+
+
+async def _api(quick: bool) -> dict[str, Any]:
+    from sched_api import run_api
+
+    return await run_api(quick)

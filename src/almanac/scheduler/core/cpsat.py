@@ -27,6 +27,7 @@ from .selection import select_tasks
 _MARGIN_SECONDS = 0.05
 # Share of the time limit the task-selection knapsack may use (it usually needs far less).
 _SELECTION_SHARE = 0.1
+_SELECTION_MAX_SECONDS = 0.15
 # Above this many variables CP-SAT's presolve alone outlasts a 3 s budget (six weeks of 300
 # tasks: ~6 s of probing); the hinted search finds good solutions without it.
 _PRESOLVE_MAX_VARIABLES = 6000
@@ -72,7 +73,7 @@ def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
     }
-    chosen = select_tasks(grid, time_limit * _SELECTION_SHARE)
+    chosen = select_tasks(grid, min(time_limit * _SELECTION_SHARE, _SELECTION_MAX_SECONDS))
     if chosen and chosen != set(out["edf"][0]):
         out["selected"] = greedy_placement(grid, first=chosen)
     # EDF's on-time tasks first, then the rest by priority: often both baselines' merits.

@@ -152,6 +152,10 @@ class _State:
         self.day_used = [0] * len(grid.days)
         self.week_used: dict[Week, int] = defaultdict(int)
         self.placed: Placement = {}
+        # The first free slot at or after each slot (static: busy time changes, free does not).
+        self.next_free = [grid.size] * (grid.size + 1)
+        for i in range(grid.size - 1, -1, -1):
+            self.next_free[i] = i if grid.free[i] else self.next_free[i + 1]
 
     def lo(self, plan: TaskPlan) -> int:
         """The first slot a chunk may start: after the task's window opens and its deps end."""
@@ -302,10 +306,22 @@ class _State:
         taken_day: dict[int, int] = defaultdict(int)
         taken_week: dict[Week, int] = defaultdict(int)
         remaining, i = plan.remaining, lo
+        nxt = self.next_free
         while remaining > 0 and i < plan.hi and len(chunks) < plan.max_chunks:
-            length = min(ok_run[i], plan.hi - i, plan.max_len, remaining)
+            i = nxt[i]
+            if i >= plan.hi:
+                break
+            run = ok_run[i]
+            if run < plan.min_len:  # no chunk can start before the slot that ends this run
+                i += run + 1
+                continue
+            length = min(run, plan.hi - i, plan.max_len, remaining)
             if length >= plan.min_len:
-                length = min(length, self._room(i, taken_day, taken_week))
+                room = self._room(i, taken_day, taken_week)
+                if room < plan.min_len:  # this day (or week) is full: try the next day
+                    i = max(i + 1, self.grid.days[self.grid.day_of[i]].hi)
+                    continue
+                length = min(length, room)
                 if 0 < remaining - length < plan.min_len:
                     length = remaining - plan.min_len
                 later = (plan.max_chunks - len(chunks) - 1) * plan.max_len
