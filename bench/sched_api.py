@@ -290,6 +290,13 @@ async def bad_input(client: httpx.AsyncClient, state: Any, monday: date) -> list
     return out
 
 
+def _provider(state: Any) -> Any:
+    def get() -> Any:
+        return state
+
+    return get
+
+
 async def run_api(quick: bool) -> dict[str, Any]:
     """All API instances on one fresh database (embedded unless ALMANAC_DATABASE_URL is set)."""
     from almanac.app import create_app
@@ -305,7 +312,7 @@ async def run_api(quick: bool) -> dict[str, Any]:
             settings.scheduler.workday_end = "17:00"
             async with local_state(settings) as state:
                 app = create_app(state=state)
-                app.dependency_overrides[get_state] = lambda state=state: state
+                app.dependency_overrides[get_state] = _provider(state)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=120

@@ -93,7 +93,7 @@ class SchedulerService:
         """
         plan = await self._plan(body.plan_id, for_update=not body.dry_run)
         if plan.status != "scheduled":  # scheduling again replaces the plan's blocks
-            require_transition(plan.status, "scheduled")
+            _schedulable(plan.status)
         tz = self.tz()
         now = datetime.now(UTC)
         if body.run_id is not None:
@@ -111,7 +111,7 @@ class SchedulerService:
         """Re-solve against the last written schedule and report what moved and why."""
         plan = await self._plan(body.plan_id, for_update=not body.dry_run)
         if plan.status != "active":  # work under way may be replanned; it stays active
-            require_transition(plan.status, "scheduled")
+            _schedulable(plan.status)
         last = await self.repo.last_applied_run(plan.id)
         if last is None:
             raise Conflict(f"plan {plan.id} has no written schedule to replan; use /schedule")
@@ -142,7 +142,10 @@ class SchedulerService:
     async def _plan(self, plan_id: int, *, for_update: bool) -> Plan:
         plan = await self.repo.plan(plan_id, for_update=for_update)
         if plan is None:
-            raise NotFound(f"plan {plan_id} not found")
+            raise NotFound(
+                f"plan {plan_id} not found",
+                errors=[{"field": "plan_id", "message": f"no plan {plan_id}"}],
+            )
         return plan
 
     async def _context(
@@ -246,3 +249,11 @@ class SchedulerService:
 
     def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
         return Writer(self).block_out(plan_id, block, title, tz)
+
+
+def _schedulable(status: str) -> None:
+    """409 naming `plan_id` unless a plan in `status` may be scheduled."""
+    try:
+        require_transition(status, "scheduled")
+    except Conflict as exc:
+        raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc
