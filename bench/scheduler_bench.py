@@ -12,6 +12,13 @@ hours placed, deadlines missed, validator violations and solve time (medians), a
 CP-SAT / greedy ratio of weighted hours. Replanning adds three one-hour meetings to a
 solved instance and measures the share of blocks that move, with the previous schedule
 (stability penalty) and solved from scratch.
+
+The whole-calendar part (`sched_multi.py`, `sched_instances.py`, `sched_check.py`,
+`sched_api.py`) runs first: several clients' plans with sprints, daily maxima and meetings
+over DST weeks in Europe/Berlin and America/New_York, against a priority-first greedy and a
+global earliest-deadline-first, checked by a validator written apart from the solver; then
+the same kind of calendar through the HTTP API on an embedded Postgres (preview vs write,
+replans, bad input). `--multi-only` runs just that part.
 """
 
 from __future__ import annotations
