@@ -28,6 +28,7 @@ _MARGIN_SECONDS = 0.05
 # Share of the time limit the task-selection knapsack may use (it usually needs far less).
 _SELECTION_SHARE = 0.1
 _SELECTION_MAX_SECONDS = 0.15
+_MIN_SEARCH_SECONDS = 0.5
 # Above this many variables CP-SAT's presolve alone outlasts a 3 s budget (six weeks of 300
 # tasks: ~6 s of probing); the hinted search finds good solutions without it.
 _PRESOLVE_MAX_VARIABLES = 6000
@@ -101,7 +102,8 @@ def _with_ancestors(grid: Grid, tids: set[str]) -> set[str]:
 
 
 def solve(problem: Problem) -> Schedule:
-    """Schedule `problem` with CP-SAT within `problem.time_limit_seconds` (model build included).
+    """Schedule `problem` with CP-SAT in about `problem.time_limit_seconds` (build included;
+    the search itself gets at least half a second).
 
     Never worse than the baselines: the answer places at least the priority-weighted work of
     the best of them. If CP-SAT finds no solution in time, the best baseline is returned with
@@ -130,7 +132,10 @@ def solve(problem: Problem) -> Schedule:
         builder.model.add_hint(var, value)
     solver = cp_model.CpSolver()
     left = problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
-    solver.parameters.max_time_in_seconds = max(0.05, left)
+    # The search keeps a floor even when building used the budget (a loaded machine): with a
+    # complete hint CP-SAT reports it within tenths of a second, and a CP-SAT answer (status,
+    # bound, gap) is worth the overrun; the idle stop ends it soon after.
+    solver.parameters.max_time_in_seconds = max(_MIN_SEARCH_SECONDS, left)
     solver.parameters.num_workers = problem.num_workers
     solver.parameters.random_seed = problem.random_seed
     # Probing took 1.5 s of presolve on two weeks of 50 tasks and never paid for itself here.
@@ -230,11 +235,11 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
             if isinstance(cv.end, cp_model.IntVar):
                 put(cv.end, start + length)
             day = grid.day_of[start] if length else -1
-            for d, on, amount in cv.days:
+            for ds, on, amount in cv.days:
                 if on is not None:
-                    put(on, d == day)
+                    put(on, day in ds)
                 if amount is not None:
-                    put(amount, length if d == day else 0)
+                    put(amount, length if day in ds else 0)
             if length and tv.plan.task.billable and day >= 0:
                 billable[grid.days[day].week] += length
             inside = [
