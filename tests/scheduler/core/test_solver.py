@@ -318,3 +318,18 @@ def test_daily_maximum_buffers_and_pinned_blocks() -> None:
         assert sum(b.minutes for b in pinned) == 90
         monday = [b for b in schedule.blocks if b.start.date() == at(0, 0).date()]
         assert sum(b.minutes for b in monday) <= 300
+
+
+def test_a_meeting_on_one_chunk_moves_only_that_chunk() -> None:
+    task = Task("big", "Big", 360, splittable=True, min_chunk_minutes=60, max_chunk_minutes=120)
+    previous = (
+        Block("big", 0, at(0, 9), at(0, 11)),
+        Block("big", 1, at(0, 13), at(0, 15)),
+        Block("big", 2, at(1, 9), at(1, 11)),
+    )
+    meeting = (Interval(at(0, 13), at(0, 14)),)
+    for solver in (solve, greedy_schedule):
+        schedule = checked(make_problem([task], days=2, previous=previous, busy=meeting), solver)
+        kept = {(b.start, b.end) for b in schedule.blocks_for("big")}
+        assert {(at(0, 9), at(0, 11)), (at(1, 9), at(1, 11))} <= kept, solver
+        assert sum(b.minutes for b in schedule.blocks_for("big")) == 360

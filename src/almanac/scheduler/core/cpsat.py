@@ -260,8 +260,8 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
             lateness = max(0, end - deadline) if chunks else 0
             put(over, lateness > most)
             put(late, lateness if lateness <= most else 0)
-        for k, same in tv.same:
-            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[k])
+        for j, k, same in tv.same:
+            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[j])
     for week, (target, short) in builder.shortfall.items():
         put(short, min(target, max(0, target - 100 * billable[week])))
     return out

@@ -46,7 +46,7 @@ class TaskVars:
     chunks: list[ChunkVars] = field(default_factory=list)
     late: tuple[int, int, IntVar, IntVar] | None = None  # deadline, cap, late, overflow
     missed: IntVar | None = None
-    same: list[tuple[int, IntVar]] = field(default_factory=list)
+    same: list[tuple[int, int, IntVar]] = field(default_factory=list)  # prev j, chunk k
 
 
 def _sum(terms: Sequence[cp_model.LinearExprT]) -> cp_model.LinearExpr:
@@ -189,20 +189,25 @@ class ModelBuilder:
         moved = self.grid.problem.weights.moved_block
         plan = tv.plan
         self.constant -= moved * len(plan.prev)
-        for k, (start, length) in enumerate(plan.prev[: len(tv.chunks)]):
-            chunk = tv.chunks[k]
-            i = bisect.bisect_left(chunk.starts, start)
-            if i == len(chunk.starts) or chunk.starts[i] != start:
-                continue
+        # A previous block counts as kept by whichever chunk lands exactly on it: when a
+        # meeting takes one chunk, the others keep their places though their numbers shift.
+        for j, (start, length) in enumerate(plan.prev):
             if not plan.min_len <= length <= plan.max_len:
                 continue
-            same = self.model.new_bool_var(f"same[{plan.task.id}#{k}]")
-            self.model.add_implication(same, chunk.present)
-            self.model.add(chunk.start == start).only_enforce_if(same)
-            if not isinstance(chunk.size, int):
-                self.model.add(chunk.size == length).only_enforce_if(same)
-            self.points(moved, same)
-            tv.same.append((k, same))
+            for k in range(max(0, j - 2), min(len(tv.chunks), j + 3)):
+                chunk = tv.chunks[k]
+                i = bisect.bisect_left(chunk.starts, start)
+                if i == len(chunk.starts) or chunk.starts[i] != start:
+                    continue
+                same = self.model.new_bool_var(f"same[{plan.task.id}#{k}={j}]")
+                self.model.add_implication(same, chunk.present)
+                self.model.add(chunk.start == start).only_enforce_if(same)
+                if not isinstance(chunk.size, int):
+                    self.model.add(chunk.size == length).only_enforce_if(same)
+                elif chunk.size != length:
+                    self.model.add(same == 0)
+                self.points(moved, same)
+                tv.same.append((j, k, same))
 
     def _dependencies(self) -> None:
         for tv in self.tasks.values():

@@ -89,7 +89,7 @@ def _reason(
     grid: Grid, plan: TaskPlan, placement: Placement, k: int, n: int, start: int, length: int
 ) -> str:
     tz = grid.problem.tz
-    if k < len(plan.prev) and plan.prev[k] == (start, length):
+    if (start, length) in plan.prev:
         return "kept where it was in the previous plan" + _lateness(grid, plan, start + length)
     begin, end = grid.at(start), grid.at(start + length)
     local = begin.astimezone(tz)
