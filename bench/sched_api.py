@@ -300,7 +300,8 @@ def _provider(state: Any) -> Any:
 async def run_api(quick: bool) -> dict[str, Any]:
     """All API instances on one fresh database (embedded unless ALMANAC_DATABASE_URL is set)."""
     from almanac.app import create_app
-    from almanac.cli.runtime import local_state
+    from almanac.auth.deps import authenticate
+    from almanac.cli.runtime import LOCAL_OWNER, local_state
     from almanac.deps import get_state
 
     results: dict[str, Any] = {"instances": [], "bad_input": []}
@@ -313,6 +314,8 @@ async def run_api(quick: bool) -> dict[str, Any]:
             async with local_state(settings) as state:
                 app = create_app(state=state)
                 app.dependency_overrides[get_state] = _provider(state)
+                # In-process on the bench's own database, as the CLI does: the owner (admin).
+                app.dependency_overrides[authenticate] = _provider(LOCAL_OWNER)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench", timeout=120

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from almanac.calendars.base import CalendarEvent, CalendarProvider
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
+from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.planner.status import require_transition
@@ -170,7 +171,7 @@ class SchedulerService:
         """(fact id, text) of preference and constraint facts, oldest first."""
         texts: list[tuple[datetime, int, str]] = []
         try:
-            client = self.state.memory_client()
+            client = memory_client(self.state)
             for kind in ("preference", "constraint"):
                 facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
                 texts.extend((f.valid_from, f.id, f.content) for f in facts)
