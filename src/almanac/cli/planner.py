@@ -144,3 +144,5 @@ def approve(
         f"plan #{plan_id} approved: process template #{out['process_template_id']}, "
         f"{len(out['task_ids'])} tasks. Schedule with: almanac schedule {plan_id}"
     )
+    for t in out.get("tasks", []):
+        console.print(f"  task #{t['id']} {t['key']}: {t['title']}")

@@ -13,6 +13,7 @@ from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
+    ApprovedTask,
     Calibration,
     PlanList,
     PlanOut,
@@ -169,33 +170,41 @@ class PlanService:
                 metadata_={"plan_id": plan.id, "plan_version": plan.version},
             )
         )
-        task_ids = await self.repo.add_tasks(
-            [
-                Task(
-                    process_template_id=template.id,
-                    plan_id=plan.id,
-                    plan_task_key=task.id,
-                    title=task.title,
-                    description=task.description or None,
-                    estimate_hours=task.estimate_hours,
-                    billable=task.billable,
-                    priority=task.priority,
-                    depends_on=list(task.depends_on),
-                    earliest_start=task.earliest_start,
-                    deadline=task.deadline,
-                    client_id=plan.client_id,
-                    metadata_={"step": step.id, **origin.get(task.id, {})},
-                )
-                for step in sop.steps
-                for task in step.tasks
-            ]
-        )
+        rows = [
+            Task(
+                process_template_id=template.id,
+                plan_id=plan.id,
+                plan_task_key=task.id,
+                title=task.title,
+                description=task.description or None,
+                estimate_hours=task.estimate_hours,
+                billable=task.billable,
+                priority=task.priority,
+                depends_on=list(task.depends_on),
+                earliest_start=task.earliest_start,
+                deadline=task.deadline,
+                client_id=plan.client_id,
+                metadata_={"step": step.id, **origin.get(task.id, {})},
+            )
+            for step in sop.steps
+            for task in step.tasks
+        ]
+        task_ids = await self.repo.add_tasks(rows)
         plan.status = "approved"
         plan.process_template_id = template.id
         return ApprovedOut(
             plan=plan_out(await self.repo.flush(plan)),
             process_template_id=template.id,
             task_ids=task_ids,
+            tasks=[
+                ApprovedTask(
+                    id=r.id,
+                    key=r.plan_task_key or "",
+                    title=r.title,
+                    estimate_hours=r.estimate_hours,
+                )
+                for r in rows
+            ],
         )
 
     async def set_status(self, plan_id: int, body: PlanStatusIn) -> PlanOut:

@@ -142,12 +142,20 @@ class PlanVersionOut(BaseModel):
     created_at: datetime
 
 
+class ApprovedTask(BaseModel):
+    id: int
+    key: str
+    title: str
+    estimate_hours: float | None
+
+
 class ApprovedOut(BaseModel):
     """The approved plan and what approval created."""
 
     plan: PlanOut
     process_template_id: int
     task_ids: list[int]
+    tasks: list[ApprovedTask] = Field(default_factory=list)
 
 
 class PromptVersionIn(Strict):
