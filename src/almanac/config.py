@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -95,6 +95,36 @@ class LLMSettings(BaseModel):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, ge=0)
     daily_planning_cap: int = Field(default=50, ge=0)
+    # Seconds one operation may take in all (retries and repair included); past it the call
+    # is cancelled and the deterministic answer is used. Planning stays well under a minute.
+    budget_seconds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "planning": 25.0,
+            "scheduling": 20.0,
+            "reflection": 45.0,
+            "extraction": 30.0,
+        }
+    )
+    # `max_tokens` per operation, sized to the answer (a 10-task plan is ~600 tokens).
+    max_tokens: dict[str, int] = Field(
+        default_factory=lambda: {
+            "planning": 1500,
+            "scheduling": 600,
+            "reflection": 700,
+            "extraction": 600,
+        }
+    )
+    # Stream answers (so a cancelled call still knows what it cost); off for servers that
+    # cannot stream.
+    stream: bool = True
+
+    @field_validator("budget_seconds", "max_tokens")
+    @classmethod
+    def _positive(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, number in value.items():
+            if not number or number <= 0:
+                raise ValueError(f"{key}: must be greater than 0")
+        return value
 
 
 class PlannerSettings(BaseModel):
