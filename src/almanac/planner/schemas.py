@@ -146,6 +146,7 @@ class UsageRow(BaseModel):
     model: str
     calls: int
     failed: int
+    rejected: int = 0  # answers that fit the schema but failed the content checks
     tokens_in: int
     tokens_out: int
     cost: float | None

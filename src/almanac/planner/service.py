@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
+from almanac.llm.base import (
+    LLMAnswerRejected,
+    LLMOutputInvalid,
+    LLMTooSlow,
+    LLMUnavailable,
+    LLMUse,
+)
 from almanac.llm.repository import LLMCallRepository
 from almanac.models import Plan
 from almanac.planner import llm_plan
@@ -71,17 +77,27 @@ class PlannerService:
         sop: SOP | None = None
         use: LLMUse
         source = "library"
-        if llm is not None:
+        if llm is not None and skeleton is not None and await self._cap_reached(now):
+            # The cap guards spending on the LLM; a plan the library can make needs none.
+            cap = self.state.settings.llm.daily_planning_cap
+            use = LLMUse(
+                used=False,
+                detail=f"the daily cap of {cap} planning calls to the LLM is reached: "
+                "this plan is library-only",
+            )
+            notes.append(use.detail)
+        elif llm is not None:
             try:
                 sop, use = await self._with_llm(body, now, recalled, skeleton)
                 source = "llm"
             except (LLMUnavailable, LLMOutputInvalid) as exc:
                 if skeleton is None:
-                    raise
+                    raise _llm_failed_no_match(exc, candidates) from exc
                 degraded.append("llm")
                 use = LLMUse(
                     used=False,
-                    detail=f"the LLM failed ({exc.message}); planned from the library instead",
+                    model=llm.model_for(llm_plan.OPERATION),
+                    detail=_fallback_detail(exc),
                 )
                 notes.append(use.detail)
         else:
@@ -210,6 +226,8 @@ class PlannerService:
             now=now,
             deadline=body.deadline,
             hours_per_day=self.settings.hours_per_day,
+            intent=body.intent,
+            skeleton=skeleton.sop if skeleton else None,
         )
         return sop, use
 
@@ -229,8 +247,15 @@ class PlannerService:
             daily_planning_cap=self.state.settings.llm.daily_planning_cap,
         )
 
+    async def _cap_reached(self, now: datetime) -> bool:
+        cap = self.state.settings.llm.daily_planning_cap
+        midnight = self._midnight(now)
+        used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
+        return used >= cap
+
     async def _check_cap(self, now: datetime) -> None:
-        """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)."""
+        """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)
+        that reached the model; only plans that need the LLM (no library match) get a 429."""
         cap = self.state.settings.llm.daily_planning_cap
         midnight = self._midnight(now)
         local = now.astimezone(midnight.tzinfo)
@@ -241,7 +266,8 @@ class PlannerService:
             raise RateLimited(
                 f"the daily cap of {cap} planning calls to the LLM is reached ({used} today); "
                 f"it resets at midnight ({self.state.settings.timezone}). Raise "
-                "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id",
+                "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id "
+                "(no workflow in the library matches this intent)",
                 headers={"Retry-After": str(wait)},
             )
 
@@ -318,6 +344,50 @@ def _title(name: str, intent: str) -> str:
 def _summary(metadata: dict[str, object] | None) -> str:
     value = (metadata or {}).get("description")
     return value if isinstance(value, str) else ""
+
+
+class PlanningFailed(AlmanacError):
+    """Neither the LLM nor the library could make the plan (status: the LLM's error's)."""
+
+    title = "LLM unusable and no library match"
+
+
+def _fallback_detail(exc: AlmanacError) -> str:
+    """The note on a library plan made because the LLM's answer could not be used."""
+    if isinstance(exc, LLMTooSlow):
+        return f"the LLM was too slow ({exc.message}): planned from the library instead"
+    if isinstance(exc, LLMAnswerRejected):
+        return (
+            f"the LLM's plan was rejected ({'; '.join(exc.reasons)}): "
+            "planned from the library instead"
+        )
+    if isinstance(exc, LLMOutputInvalid):
+        return f"the LLM's plan could not be used ({exc.message}): planned from the library instead"
+    return f"the LLM failed ({exc.message}); planned from the library instead"
+
+
+def _closest(candidates: list[Match]) -> str:
+    near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
+    return f"the closest were {near}" if near else "the workflow library is empty"
+
+
+def _llm_failed_no_match(exc: AlmanacError, candidates: list[Match]) -> AlmanacError:
+    """The LLM could not plan and nothing in the library matched: say both."""
+    if isinstance(exc, LLMTooSlow):
+        what = f"the LLM was too slow ({exc.message})"
+    elif isinstance(exc, LLMAnswerRejected):
+        what = f"the LLM's plan was rejected ({'; '.join(exc.reasons)})"
+    elif isinstance(exc, LLMOutputInvalid):
+        what = f"the LLM's answer was not a valid plan ({exc.message})"
+    else:
+        what = f"the LLM is unavailable ({exc.message})"
+    return PlanningFailed(
+        f"{what}, and no workflow in the library matches this intent to plan from instead "
+        f"({_closest(candidates)}). Try again, name a workflow with workflow_id, or add one.",
+        exc.status_code,
+        errors=[{"field": "intent", "message": "no matching library workflow"}, *exc.errors],
+        headers=exc.headers,
+    )
 
 
 def _no_match(intent: str, candidates: list[Match]) -> AlmanacError:
