@@ -61,7 +61,9 @@ def _matches(stated: float, decimals: int, known: Iterable[float]) -> bool:
     return False
 
 
-def judge_narrative(text: str, report: Any, *, small_ok: int = 10) -> list[str]:
+def judge_narrative(
+    text: str, report: Any, *, small_ok: int = 10, source: str = "the report"
+) -> list[str]:
     """Why `text` cannot stand beside `report` (empty: it can).
 
     Whole numbers up to `small_ok` pass (ordinals, "two of the tasks" written as digits).
@@ -80,7 +82,7 @@ def judge_narrative(text: str, report: Any, *, small_ok: int = 10) -> list[str]:
         if not _matches(number, decimals, known):
             invented.append(figure)
     if invented:
-        reasons.append(f"states figures not in the report: {', '.join(invented[:5])}")
+        reasons.append(f"states figures not in {source}: {', '.join(invented[:5])}")
     seen: set[str] = set()
     repeated: list[str] = []
     for sentence in _SENTENCE.split(text):
