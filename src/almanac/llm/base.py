@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -46,9 +46,12 @@ class LLMAnswerRejected(LLMOutputInvalid):
 
     title = "LLM answer rejected"
 
-    def __init__(self, message: str, reasons: Sequence[str]) -> None:
+    def __init__(
+        self, message: str, reasons: Sequence[str], answer: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message, errors=[{"field": "answer", "message": r} for r in reasons])
         self.reasons = list(reasons)
+        self.answer = answer  # the rejected answer, for a prompt preview to show
 
 
 @dataclass(frozen=True, slots=True)

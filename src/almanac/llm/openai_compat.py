@@ -234,8 +234,7 @@ class OpenAICompatibleLLM(LLMClient):
                 rec.error = f"no usable answer within the {budget:g}s budget"
                 self._note(False, rec.error)
                 raise LLMTooSlow(
-                    f"the LLM ({model}) gave no usable answer for {operation} within its "
-                    f"{budget:g} s budget"
+                    f"{model} gave no usable answer for {operation} within its {budget:g} s budget"
                 ) from exc
             except _CallFailed as exc:
                 settled = True
@@ -308,6 +307,7 @@ class OpenAICompatibleLLM(LLMClient):
                 f"the LLM's answer for {rec.operation} ({model}) was rejected: "
                 + "; ".join(reasons),
                 reasons,
+                value.model_dump(mode="json"),
             )
         return value
 

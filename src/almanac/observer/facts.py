@@ -54,6 +54,17 @@ class ExtractionDeferred(DependencyUnavailable):
     title = "Fact extraction deferred"
 
 
+def extraction_messages(
+    system: str, *, content: str, metadata: dict[str, Any], header: str
+) -> list[Message]:
+    """The extraction prompt: the template, then the memory and its metadata."""
+    user = (
+        f"Memory ({header}):\n{content}\n\n"
+        f"Metadata: {json.dumps(metadata, default=str)}\n\n{_ANSWER_SHAPE}"
+    )
+    return [Message("system", system), Message("user", user)]
+
+
 def judge_facts(answer: RawFacts, source: dict[str, Any]) -> list[str]:
     """Why the extractor's proposals are nonsense (empty: they are worth deciding on).
 
@@ -168,10 +179,12 @@ class FactExtractor:
                 "metadata",
                 LLMUse(used=False, detail=f"no active {TEMPLATE!r} prompt template"),
             )
-        user = (
-            f"Memory (type {event.event_type}, salience {event.salience_score:g}, "
-            f"occurred {event.occurred_at.isoformat()}):\n{event.content}\n\n"
-            f"Metadata: {json.dumps(event.metadata_ or {}, default=str)}\n\n{_ANSWER_SHAPE}"
+        messages = extraction_messages(
+            template.content,
+            content=event.content,
+            metadata=event.metadata_ or {},
+            header=f"type {event.event_type}, salience {event.salience_score:g}, "
+            f"occurred {event.occurred_at.isoformat()}",
         )
         source_text = {"content": event.content, "metadata": event.metadata_ or {}}
 
@@ -181,7 +194,7 @@ class FactExtractor:
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=[Message("system", template.content), Message("user", user)],
+                messages=messages,
                 schema=RawFacts,
                 prompt_template=TEMPLATE,
                 prompt_version=template.version,

@@ -54,6 +54,20 @@ OPERATION = "reflection"
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
 
 
+def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
+    """The reflection prompt: the template, then the computed numbers as JSON."""
+    user = (
+        f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True, default=str)}\n\n"
+        'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
+    )
+    return [Message("system", system), Message("user", user)]
+
+
+def judge_report_narrative(report: dict[str, Any]) -> Callable[[Narrative], list[str]]:
+    """The judge of narratives about `report`."""
+    return lambda answer: judge_narrative(narrative_text(answer), report)
+
+
 def narrative_text(answer: Narrative) -> str:
     """The narrative as stored: the prose, then the adjustments as a list."""
     text = answer.narrative.strip()
@@ -167,22 +181,16 @@ class ObserverService:
             return None, LLMUse(
                 used=False, detail=f"no active {name!r} prompt template: numbers only"
             )
-        user = (
-            f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True)}\n\n"
-            'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
-        )
-
-        def judge(answer: Narrative) -> list[str]:
-            return judge_narrative(narrative_text(answer), report)
+        messages = narrative_messages(template.content, mode, report)
 
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=[Message("system", template.content), Message("user", user)],
+                messages=messages,
                 schema=Narrative,
                 prompt_template=name,
                 prompt_version=template.version,
-                judge=judge,
+                judge=judge_report_narrative(report),
             )
         except (LLMUnavailable, LLMOutputInvalid) as exc:
             if isinstance(exc, LLMAnswerRejected):

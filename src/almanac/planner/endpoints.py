@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.deps import State, UoW
 from almanac.planner.plans import PlanService
+from almanac.planner.preview import PromptPreview
 from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -17,6 +18,8 @@ from almanac.planner.schemas import (
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
+    PreviewIn,
+    PreviewOut,
     PromptOut,
     PromptSummary,
     PromptVersionIn,
@@ -125,6 +128,12 @@ async def add_prompt_version(name: Name, body: PromptVersionIn, prompts: Prompts
 @router.post("/prompts/{name}/versions/{version}/activate")
 async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> PromptOut:
     return await prompts.activate(name, version)
+
+
+@router.post("/prompts/{name}/preview")
+async def preview_prompt(name: Name, body: PreviewIn, uow: UoW, state: State) -> PreviewOut:
+    """Render a prompt version for a sample input; with an LLM, its answer and verdict."""
+    return await PromptPreview(uow, state).preview(name, body)
 
 
 @router.get("/llm/usage")

@@ -168,6 +168,10 @@ class PlannerService:
             await self.plans.flush(plan)
         return plan_out(plan)
 
+    async def skeleton_for(self, body: PlanIn) -> Skeleton | None:
+        """The library skeleton a plan for `body` would adapt (None: nothing matches)."""
+        return (await self._skeleton(body))[0]
+
     async def _skeleton(self, body: PlanIn) -> tuple[Skeleton | None, list[Match]]:
         if body.workflow_id is not None:
             workflow = await self.library.workflow(body.workflow_id)
