@@ -105,13 +105,14 @@ class LLMSettings(BaseModel):
             "extraction": 30.0,
         }
     )
-    # `max_tokens` per operation, sized to the answer (a 10-task plan is ~600 tokens).
+    # `max_tokens` per operation, sized to the answer (a 10-task plan is ~600 tokens). It
+    # bounds the server's work too: many servers keep generating for a client that left.
     max_tokens: dict[str, int] = Field(
         default_factory=lambda: {
-            "planning": 1500,
-            "scheduling": 600,
-            "reflection": 700,
-            "extraction": 600,
+            "planning": 1000,
+            "scheduling": 400,
+            "reflection": 400,
+            "extraction": 300,
         }
     )
     # Stream answers (so a cancelled call still knows what it cost); off for servers that

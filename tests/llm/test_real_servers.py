@@ -145,7 +145,9 @@ async def test_a_server_ignoring_response_format_answers_prose_around_the_json(
 async def test_slow_streaming_until_the_context_limit_is_cancelled_at_the_budget(
     server: FakeChatServer, make: Any, recorder: InMemoryRecorder
 ) -> None:
-    # A small model writing on and on, slowly, with no usage report until the end.
+    # llama-cpp-python with a small model: json_schema refused with a 500, then a slow
+    # stream of words with no usage report until the end.
+    server.reject_json_schema, server.reject_status = True, 500
     server.script(Reply("word " * 2000, chunk_chars=10, chunk_delay=0.05))
     llm = make()
     started = time.monotonic()
@@ -158,8 +160,10 @@ async def test_slow_streaming_until_the_context_limit_is_cancelled_at_the_budget
     assert rec.outcome == "timeout" and rec.reached_model
     # The cancelled call's tokens are still on record, estimated from what streamed.
     assert rec.tokens_estimated and rec.tokens_in > 0 and rec.tokens_out > 0
-    assert server.chat_requests[0].body["max_tokens"] == 1500
-    assert server.chat_requests[0].body["stream"] is True
+    assert server.chat_requests[-1].body["max_tokens"] == 1500
+    assert server.chat_requests[-1].body["stream"] is True
+    # The server took json_object before the budget ran out: the next call starts there.
+    assert llm.formats.get(llm.base_url, "fake-chat") == "json_object"
 
 
 async def test_truncated_json_at_max_tokens_is_repaired_with_a_shorter_answer(

@@ -353,7 +353,6 @@ class OpenAICompatibleLLM(LLMClient):
             except openai.APIConnectionError as exc:
                 outcome, message, last = "error", describe(exc), exc
             else:
-                self.formats.remember(self.base_url, model, mode)
                 return answer
             if retries >= self.max_retries:
                 raise _CallFailed(outcome, f"{message} (after {rec.attempts} attempts)") from last
@@ -385,7 +384,13 @@ class OpenAICompatibleLLM(LLMClient):
             kwargs["response_format"] = fmt
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
-        return await chat(self.client, rec, kwargs, stream=self.stream)
+        return await chat(
+            self.client,
+            rec,
+            kwargs,
+            stream=self.stream,
+            on_accept=lambda: self.formats.remember(self.base_url, model, mode),
+        )
 
     def _wire_messages(
         self, messages: Sequence[Message], schema: type[BaseModel], mode: Mode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -18,9 +19,17 @@ _MAX_LOGGED_CHARS = 2000
 
 
 async def chat(
-    client: AsyncOpenAI, rec: LLMCallRecord, kwargs: dict[str, Any], *, stream: bool
+    client: AsyncOpenAI,
+    rec: LLMCallRecord,
+    kwargs: dict[str, Any],
+    *,
+    stream: bool,
+    on_accept: Callable[[], None] | None = None,
 ) -> tuple[str, bool]:
     """Send one chat request; returns its text and whether it stopped at `max_tokens`.
+
+    `on_accept` runs once the server has taken the request (HTTP 200), before the answer
+    is complete: a call cancelled midway has still shown that the request's shape works.
 
     Usage goes into `rec` even when the request is cancelled midway (the time budget ran
     out): the server's own count when it sent one, else an estimate from the text streamed.
@@ -29,6 +38,8 @@ async def chat(
     if not stream:
         response = await client.chat.completions.create(**kwargs)
         rec.reached_model = True
+        if on_accept is not None:
+            on_accept()
         content, finish = "", None
         if response.choices:
             content = response.choices[0].message.content or ""
@@ -47,6 +58,8 @@ async def chat(
             **kwargs, stream=True, stream_options={"include_usage": True}
         )
         accepted = rec.reached_model = True
+        if on_accept is not None:
+            on_accept()
         async with chunks:
             async for chunk in chunks:
                 if chunk.usage is not None:
