@@ -1,7 +1,7 @@
 """The whole LLM path against a real OpenAI-compatible server: latency, tokens, verdicts.
 
 Usage: .venv/bin/python bench/llm_path.py URL [--model NAME] [--api-key KEY]
-           [--planning-budget 25] [--repeat 1] [--name llm_path]
+           [--planning-budget 25] [--repeat 1] [--intents N] [--name llm_path]
 
 URL is the server's base (e.g. http://127.0.0.1:8080/v1). On a fresh embedded Postgres,
 in-process through the public API, with the starter library imported: plans for a set of
@@ -114,7 +114,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             r = await api.post("/api/v1/planner/workflows/import")
             r.raise_for_status()
             for _ in range(args.repeat):
-                for intent in INTENTS:
+                for intent in INTENTS[: args.intents]:
                     started = time.perf_counter()
                     r = await lib.post("/api/v1/planner/plan", json={"intent": intent})
                     if r.status_code == 201:
@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--planning-budget", type=float, default=25.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--intents", type=int, default=len(INTENTS), help="plan only the first N")
     parser.add_argument("--name", default="llm_path")
     args = parser.parse_args()
     if args.model is None:

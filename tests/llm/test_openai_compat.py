@@ -315,7 +315,7 @@ async def test_json_schema_rejection_falls_back_to_json_object_and_is_remembered
     llm = make()
     first = await plan_result(llm)
     assert first.outcome == "ok" and first.attempts == 2
-    assert llm.json_object_only
+    assert llm.formats.get(llm.base_url, "fake-chat") == "json_object"
     assert sleep.delays == []  # a capability probe, not a retry
 
     rejected, fallback = server.chat_requests

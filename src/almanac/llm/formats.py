@@ -13,9 +13,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Literal, TypeVar
+from collections.abc import Sequence
+from typing import Literal, TypeVar, cast
 
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
+
+from almanac.llm.base import Message
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -98,6 +102,21 @@ def schema_instruction(schema: type[BaseModel]) -> str:
     return SCHEMA_INSTRUCTION.format(
         schema=json.dumps(schema.model_json_schema(), separators=(",", ":"))
     )
+
+
+def wire_messages(
+    messages: Sequence[Message], schema: type[BaseModel], mode: Mode
+) -> list[ChatCompletionMessageParam]:
+    """The messages as sent; without json_schema on the wire, the schema goes in the prompt
+    (json_object only promises JSON, not this JSON, and text promises nothing)."""
+    wire = [{"role": m.role, "content": m.content} for m in messages]
+    if mode != "json_schema":
+        note = schema_instruction(schema)
+        if wire and wire[0]["role"] == "system":
+            wire[0] = {"role": "system", "content": f"{wire[0]['content']}\n\n{note}"}
+        else:
+            wire.insert(0, {"role": "system", "content": note})
+    return cast("list[ChatCompletionMessageParam]", wire)
 
 
 def extract_json(content: str) -> str:

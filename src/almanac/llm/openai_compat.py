@@ -25,13 +25,11 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel
 
 from almanac.config import LLMSettings
@@ -49,7 +47,7 @@ from almanac.llm.base import (
     StructuredResult,
     T,
 )
-from almanac.llm.circuit import CircuitBreaker
+from almanac.llm.circuit import CircuitBreaker, RecentCalls
 from almanac.llm.formats import (
     FORMATS,
     REJECTION_STATUSES,
@@ -58,7 +56,7 @@ from almanac.llm.formats import (
     next_mode,
     parse,
     response_format,
-    schema_instruction,
+    wire_messages,
 )
 from almanac.llm.wire import chat, describe, log_server_error
 
@@ -67,8 +65,6 @@ logger = logging.getLogger(__name__)
 # Jitter adds up to this share of the delay, so that clients that failed together do not
 # all come back at the same instant.
 _JITTER_SHARE = 0.1
-# /health calls the LLM degraded while the last real call failed less than this long ago.
-HEALTH_WINDOW_SECONDS = 600.0
 
 REPAIR_INSTRUCTION = (
     "Your previous answer could not be used: it is not valid JSON for the required schema.\n"
@@ -137,8 +133,7 @@ class OpenAICompatibleLLM(LLMClient):
         self.breaker = CircuitBreaker(
             failure_threshold=breaker_failures, reset_seconds=breaker_reset_seconds, clock=clock
         )
-        # (monotonic time, ok, reason) of the last real calls, for /health.
-        self.recent: deque[tuple[float, bool, str]] = deque(maxlen=5)
+        self.recent = RecentCalls(clock=clock)  # how the last real calls ended, for /health
         self._owns_client = owns_client
         self._sleep = sleep
         self._clock = clock
@@ -182,11 +177,6 @@ class OpenAICompatibleLLM(LLMClient):
 
     def budget_for(self, operation: str) -> float | None:
         return self.budgets.get(operation)
-
-    @property
-    def json_object_only(self) -> bool:
-        """Whether the server is known not to take json_schema (kept for callers)."""
-        return self.formats.get(self.base_url, self.model) != "json_schema"
 
     async def complete_json(
         self,
@@ -232,7 +222,7 @@ class OpenAICompatibleLLM(LLMClient):
                 self._breaker_failure()
                 rec.outcome = "timeout"
                 rec.error = f"no usable answer within the {budget:g}s budget"
-                self._note(False, rec.error)
+                self.recent.note(False, rec.error)
                 raise LLMTooSlow(
                     f"{model} gave no usable answer for {operation} within its {budget:g} s budget"
                 ) from exc
@@ -244,7 +234,7 @@ class OpenAICompatibleLLM(LLMClient):
                     self.breaker.release()
                 rec.outcome = exc.outcome
                 rec.error = exc.message
-                self._note(False, exc.message)
+                self.recent.note(False, exc.message)
                 raise LLMUnavailable(
                     f"LLM request for {operation} ({model}) failed: {exc.message}"
                 ) from exc
@@ -253,11 +243,11 @@ class OpenAICompatibleLLM(LLMClient):
                 # The server answered: it is up, whatever the quality of the answer.
                 self.breaker.record_success()
                 what = "rejected" if isinstance(exc, LLMAnswerRejected) else "invalid"
-                self._note(False, f"answer {what}")
+                self.recent.note(False, f"answer {what}")
                 raise
             settled = True
             self.breaker.record_success()
-            self._note(True, "")
+            self.recent.note(True, "")
             return StructuredResult(value=value, record=rec)
         finally:
             if not settled:
@@ -376,7 +366,7 @@ class OpenAICompatibleLLM(LLMClient):
     ) -> tuple[str, bool]:
         kwargs: dict[str, Any] = {
             "model": model,
-            "messages": self._wire_messages(messages, schema, mode),
+            "messages": wire_messages(messages, schema, mode),
             "timeout": self.timeout_seconds,
         }
         fmt = response_format(mode, schema)
@@ -392,20 +382,6 @@ class OpenAICompatibleLLM(LLMClient):
             on_accept=lambda: self.formats.remember(self.base_url, model, mode),
         )
 
-    def _wire_messages(
-        self, messages: Sequence[Message], schema: type[BaseModel], mode: Mode
-    ) -> list[ChatCompletionMessageParam]:
-        wire = [{"role": m.role, "content": m.content} for m in messages]
-        if mode != "json_schema":
-            # json_object only promises JSON, not this JSON, and text promises nothing:
-            # the schema goes into the prompt.
-            note = schema_instruction(schema)
-            if wire and wire[0]["role"] == "system":
-                wire[0] = {"role": "system", "content": f"{wire[0]['content']}\n\n{note}"}
-            else:
-                wire.insert(0, {"role": "system", "content": note})
-        return cast("list[ChatCompletionMessageParam]", wire)
-
     def _breaker_failure(self) -> None:
         was_open = self.breaker.state != "closed"
         self.breaker.record_failure()
@@ -416,22 +392,9 @@ class OpenAICompatibleLLM(LLMClient):
                 self.breaker.reset_seconds,
             )
 
-    def _note(self, ok: bool, reason: str) -> None:
-        self.recent.append((self._clock(), ok, reason))
-
     def recent_failure(self) -> str | None:
         """Why the LLM looks unwell from real calls: the last calls failed, recently."""
-        if not self.recent:
-            return None
-        at, ok, reason = self.recent[-1]
-        if ok or self._clock() - at > HEALTH_WINDOW_SECONDS:
-            return None
-        failed = 0
-        for _, was_ok, _ in reversed(self.recent):
-            if was_ok:
-                break
-            failed += 1
-        return f"the last {failed} call(s) failed ({reason})"
+        return self.recent.failure()
 
     async def _record(self, rec: LLMCallRecord) -> None:
         # Losing a record must not lose the answer (or mask the real error).

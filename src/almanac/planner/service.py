@@ -9,18 +9,13 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
-from almanac.llm.base import (
-    LLMAnswerRejected,
-    LLMOutputInvalid,
-    LLMTooSlow,
-    LLMUnavailable,
-    LLMUse,
-)
+from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
 from almanac.llm.repository import LLMCallRepository
 from almanac.models import Plan
 from almanac.planner import llm_plan
 from almanac.planner.calibration import calibrate
 from almanac.planner.context import recall_context, remember_plan
+from almanac.planner.fallback import fallback_detail, llm_failed_no_match
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
@@ -92,12 +87,12 @@ class PlannerService:
                 source = "llm"
             except (LLMUnavailable, LLMOutputInvalid) as exc:
                 if skeleton is None:
-                    raise _llm_failed_no_match(exc, candidates) from exc
+                    raise llm_failed_no_match(exc, candidates) from exc
                 degraded.append("llm")
                 use = LLMUse(
                     used=False,
                     model=llm.model_for(llm_plan.OPERATION),
-                    detail=_fallback_detail(exc),
+                    detail=fallback_detail(exc),
                 )
                 notes.append(use.detail)
         else:
@@ -348,50 +343,6 @@ def _title(name: str, intent: str) -> str:
 def _summary(metadata: dict[str, object] | None) -> str:
     value = (metadata or {}).get("description")
     return value if isinstance(value, str) else ""
-
-
-class PlanningFailed(AlmanacError):
-    """Neither the LLM nor the library could make the plan (status: the LLM's error's)."""
-
-    title = "LLM unusable and no library match"
-
-
-def _fallback_detail(exc: AlmanacError) -> str:
-    """The note on a library plan made because the LLM's answer could not be used."""
-    if isinstance(exc, LLMTooSlow):
-        return f"the LLM was too slow ({exc.message}): planned from the library instead"
-    if isinstance(exc, LLMAnswerRejected):
-        return (
-            f"the LLM's plan was rejected ({'; '.join(exc.reasons)}): "
-            "planned from the library instead"
-        )
-    if isinstance(exc, LLMOutputInvalid):
-        return f"the LLM's plan could not be used ({exc.message}): planned from the library instead"
-    return f"the LLM failed ({exc.message}); planned from the library instead"
-
-
-def _closest(candidates: list[Match]) -> str:
-    near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
-    return f"the closest were {near}" if near else "the workflow library is empty"
-
-
-def _llm_failed_no_match(exc: AlmanacError, candidates: list[Match]) -> AlmanacError:
-    """The LLM could not plan and nothing in the library matched: say both."""
-    if isinstance(exc, LLMTooSlow):
-        what = f"the LLM was too slow ({exc.message})"
-    elif isinstance(exc, LLMAnswerRejected):
-        what = f"the LLM's plan was rejected ({'; '.join(exc.reasons)})"
-    elif isinstance(exc, LLMOutputInvalid):
-        what = f"the LLM's answer was not a valid plan ({exc.message})"
-    else:
-        what = f"the LLM is unavailable ({exc.message})"
-    return PlanningFailed(
-        f"{what}, and no workflow in the library matches this intent to plan from instead "
-        f"({_closest(candidates)}). Try again, name a workflow with workflow_id, or add one.",
-        exc.status_code,
-        errors=[{"field": "intent", "message": "no matching library workflow"}, *exc.errors],
-        headers=exc.headers,
-    )
 
 
 def _no_match(intent: str, candidates: list[Match]) -> AlmanacError:
