@@ -1,7 +1,8 @@
 """The whole LLM path against a real OpenAI-compatible server: latency, tokens, verdicts.
 
 Usage: .venv/bin/python bench/llm_path.py URL [--model NAME] [--api-key KEY]
-           [--planning-budget 25] [--repeat 1] [--intents N] [--name llm_path]
+           [--planning-budget 25] [--repeat 1] [--intents N]
+           [--output-mode auto|json_schema|json_object|text] [--name llm_path]
 
 URL is the server's base (e.g. http://127.0.0.1:8080/v1). On a fresh embedded Postgres,
 in-process through the public API, with the starter library imported: plans for a set of
@@ -100,6 +101,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         model=args.model,
         api_key=args.api_key,
         daily_planning_cap=10_000,
+        output_mode=args.output_mode,
     )
     llm.budget_seconds["planning"] = args.planning_budget
     settings = Settings(data_dir=Path(tmp.name), llm=llm, _env_file=None)  # type: ignore[call-arg]
@@ -200,6 +202,9 @@ def main() -> None:
     parser.add_argument("--planning-budget", type=float, default=25.0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--intents", type=int, default=len(INTENTS), help="plan only the first N")
+    parser.add_argument(
+        "--output-mode", default="auto", choices=["auto", "json_schema", "json_object", "text"]
+    )
     parser.add_argument("--name", default="llm_path")
     args = parser.parse_args()
     if args.model is None:

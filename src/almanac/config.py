@@ -118,6 +118,10 @@ class LLMSettings(BaseModel):
     # Stream answers (so a cancelled call still knows what it cost); off for servers that
     # cannot stream.
     stream: bool = True
+    # How to ask for JSON first: `auto` negotiates (json_schema → json_object → text, per
+    # server and model). `text` suits servers whose JSON grammar is slow (llama-cpp-python
+    # samples json_object ~4x slower than free text on a small CPU).
+    output_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
 
     @field_validator("budget_seconds", "max_tokens")
     @classmethod

@@ -210,3 +210,14 @@ async def test_an_outage_in_every_mode_is_unavailable_and_counts(
     assert llm.breaker.state == "open"
     assert not recorder.records[0].reached_model
     assert "the last 1 call(s) failed" in (llm.recent_failure() or "")
+
+
+async def test_a_configured_output_mode_is_where_asking_starts(
+    server: FakeChatServer, make: Any
+) -> None:
+    server.script(Reply("The plan: " + json.dumps(GOOD)))
+    llm = make(output_mode="text")
+    assert await ask(llm) == Plan(**GOOD)
+    (request,) = server.chat_requests
+    assert request.response_format_type is None
+    assert "JSON Schema" in request.messages[0]["content"]

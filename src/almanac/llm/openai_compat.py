@@ -109,6 +109,7 @@ class OpenAICompatibleLLM(LLMClient):
         max_tokens: Mapping[str, int] | None = None,
         stream: bool = True,
         formats: FormatMemory | None = None,
+        output_mode: Mode | None = None,
         owns_client: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -130,6 +131,9 @@ class OpenAICompatibleLLM(LLMClient):
         self.max_tokens = dict(max_tokens or {})
         self.stream = stream
         self.formats = formats if formats is not None else FORMATS
+        if output_mode is not None:
+            # Configured: start there (a refusal still steps down from it).
+            self.formats.remember(self.base_url, model, output_mode)
         self.breaker = CircuitBreaker(
             failure_threshold=breaker_failures, reset_seconds=breaker_reset_seconds, clock=clock
         )
@@ -162,6 +166,7 @@ class OpenAICompatibleLLM(LLMClient):
             "budgets": settings.budget_seconds,
             "max_tokens": settings.max_tokens,
             "stream": settings.stream,
+            "output_mode": None if settings.output_mode == "auto" else settings.output_mode,
         }
         kwargs.update(overrides)
         return cls(
