@@ -52,11 +52,11 @@ def _as_number(figure: str) -> float | None:
 
 
 def _matches(stated: float, decimals: int, known: Iterable[float]) -> bool:
+    # Rounded as a person would: within half a unit of the last digit written.
+    tolerance = 0.5 * 10.0**-decimals + 1e-9
     for value in known:
         for candidate in (value, value * 100, value / 60):  # shares as %, minutes as hours
-            if round(candidate, decimals) == stated or abs(candidate - stated) < 1e-9:
-                return True
-            if decimals == 0 and abs(candidate - stated) <= 0.5:
+            if abs(candidate - stated) <= tolerance:
                 return True
     return False
 

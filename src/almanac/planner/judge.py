@@ -18,7 +18,7 @@ HOURS_FACTOR = 3.0
 # An adaptation keeps at least this share of a library workflow's tasks (and at least 2).
 MIN_TASK_SHARE = 0.5
 # A task "only repeats the intent" when its words are the intent's and cover this share.
-ECHO_SHARE = 0.6
+ECHO_SHARE = 0.8
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
