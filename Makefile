@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,6 +34,9 @@ bench-memory: $(STAMP)
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/memory_load.py
 
+bench-documents: $(STAMP)
+	$(BIN)/python bench/documents_bench.py
+
 bench-scheduler: $(STAMP)
 	$(BIN)/python bench/scheduler_bench.py
 
@@ -41,6 +45,9 @@ bench-planner: $(STAMP)
 
 bench-loop: $(STAMP)
 	$(BIN)/python bench/learning_loop.py
+
+bench-auth: $(STAMP)
+	$(BIN)/python bench/auth_bench.py
 
 demo: $(STAMP)
 	$(BIN)/almanac demo

@@ -11,6 +11,7 @@ import pytest
 from openai import AsyncOpenAI
 from sqlalchemy import text
 
+from almanac.background import task_blueprints
 from almanac.config import JobsSettings
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.llm.base import InMemoryRecorder
@@ -109,7 +110,7 @@ async def test_llm_down_then_nonsense_then_good_is_retried_until_extracted(
     # Down (503) on the first try, nonsense on the second, a good answer on the third.
     chat.script(Reply.fail(503), Reply.json(NONSENSE), Reply.json(GOOD))
     event_id, job_id = await defer_extraction(worker_state)
-    worker = await start_embedded_worker(worker_state)
+    worker = await start_embedded_worker(worker_state, task_blueprints())
     try:
         row = await wait_for_job(worker_state.engine, job_id, timeout=30)
     finally:
@@ -138,7 +139,7 @@ async def test_a_job_that_keeps_waiting_shows_its_reason_and_fails_with_nothing_
     monkeypatch.setattr(tasks.EXTRACT_RETRY.llm, "max_attempts", 1)
     chat.script(Reply.json(NONSENSE), Reply.json(NONSENSE), Reply.json(NONSENSE))
     event_id, job_id = await defer_extraction(worker_state)
-    worker = await start_embedded_worker(worker_state)
+    worker = await start_embedded_worker(worker_state, task_blueprints())
     try:
         row = await wait_for_job(worker_state.engine, job_id, timeout=30)
     finally:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from almanac.ontology.sop import SOP
 from almanac.planner.judge import echoes, judge_plan
-from almanac.planner.sop import SOP
 
 LIBRARY = Path(__file__).resolve().parents[2] / "src/almanac/ontology/library"
 

@@ -1,7 +1,9 @@
 """All tables; importing this module registers them on `Base.metadata`."""
 
+from almanac.models.auth import ApiKey, AuthSession
 from almanac.models.base import Base
 from almanac.models.calendar import CalendarEntry, OAuthCredential
+from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.jobs import JobSchedule
 from almanac.models.llm import JobReason, LLMCall
@@ -22,8 +24,13 @@ from almanac.models.planning import (
 from almanac.models.search import SearchStat, SearchTerm
 
 __all__ = [
+    "ApiKey",
+    "AuthSession",
     "Base",
     "CalendarEntry",
+    "DocChunk",
+    "DocChunkEmbedding",
+    "Document",
     "Event",
     "EventEmbedding",
     "ExecutionRun",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from almanac.planner.sop import SOP
+from almanac.ontology.sop import SOP
 
 # Total hours may differ from the library skeleton's by at most this factor either way.
 HOURS_FACTOR = 3.0

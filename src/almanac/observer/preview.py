@@ -10,21 +10,23 @@ call is a real one: recorded in `llm_calls` and counted like any other.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from almanac.db.uow import UnitOfWork
+from almanac.deps import State, UoW
 from almanac.errors import NotFound, ValidationFailed
 from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
 from almanac.observer.facts import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
 from almanac.observer.service import judge_report_narrative, narrative_messages
+from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.judge import judge_plan
 from almanac.planner.repository import PromptRepository
 from almanac.planner.schemas import PlanIn, PreviewIn, PreviewMessage, PreviewOut
-from almanac.planner.sop import SOP
 from almanac.state import AppState
 
 _OPERATIONS = {
@@ -172,3 +174,19 @@ def _validated(model: type[M], sample: dict[str, Any]) -> M:
         raise ValidationFailed(
             f"input does not fit {model.__name__}: {exc}", field="input"
         ) from exc
+
+
+# Under the planner's prompts, but served from here: previewing the observer's prompts needs
+# the observer, which sits above the planner.
+router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
+
+
+@router.post("/prompts/{name}/preview")
+async def preview_prompt(
+    name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")],
+    body: PreviewIn,
+    uow: UoW,
+    state: State,
+) -> PreviewOut:
+    """Render a prompt version for a sample input; with an LLM, its answer and verdict."""
+    return await PromptPreview(uow, state).preview(name, body)
