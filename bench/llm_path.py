@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median, percentile, print_table, write_json  # noqa: E402
 
 from almanac.app import create_app  # noqa: E402
+from almanac.auth.deps import authenticate  # noqa: E402
+from almanac.cli.runtime import LOCAL_OWNER  # noqa: E402
 from almanac.config import LLMSettings, Settings  # noqa: E402
 from almanac.deps import get_state  # noqa: E402
 from almanac.state import AppState, build_state  # noqa: E402
@@ -61,8 +63,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 def client_for(state: AppState, timeout: float) -> httpx.AsyncClient:
     app = create_app(state=state)
     app.dependency_overrides[get_state] = lambda: state
+    # In-process, like the CLI: the bench opened the database itself and acts as the owner.
+    app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://almanac.bench", timeout=timeout
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=timeout
     )
 
 
