@@ -23,6 +23,7 @@ from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
+from almanac.observer.preview import router as preview_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.scheduler.endpoints import router as scheduler_router
@@ -96,6 +97,7 @@ def create_app(
         app.include_router(ontology_router)
         app.include_router(scheduler_router)
         app.include_router(observer_router)
+        app.include_router(preview_router)
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -101,6 +101,41 @@ class LLMSettings(BaseModel):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, ge=0)
     daily_planning_cap: int = Field(default=50, ge=0)
+    # Seconds one operation may take in all (retries and repair included); past it the call
+    # is cancelled and the deterministic answer is used. Planning stays well under a minute.
+    budget_seconds: dict[str, float] = Field(
+        default_factory=lambda: {
+            "planning": 25.0,
+            "scheduling": 20.0,
+            "reflection": 45.0,
+            "extraction": 30.0,
+        }
+    )
+    # `max_tokens` per operation, sized to the answer (a 10-task plan is ~600 tokens). It
+    # bounds the server's work too: many servers keep generating for a client that left.
+    max_tokens: dict[str, int] = Field(
+        default_factory=lambda: {
+            "planning": 1000,
+            "scheduling": 400,
+            "reflection": 400,
+            "extraction": 300,
+        }
+    )
+    # Stream answers (so a cancelled call still knows what it cost); off for servers that
+    # cannot stream.
+    stream: bool = True
+    # How to ask for JSON first: `auto` negotiates (json_schema → json_object → text, per
+    # server and model). `text` suits servers whose JSON grammar is slow (llama-cpp-python
+    # samples json_object ~4x slower than free text on a small CPU).
+    output_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+
+    @field_validator("budget_seconds", "max_tokens")
+    @classmethod
+    def _positive(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, number in value.items():
+            if not number or number <= 0:
+                raise ValueError(f"{key}: must be greater than 0")
+        return value
 
 
 class PlannerSettings(BaseModel):

@@ -79,3 +79,29 @@ def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:
     result = runner.invoke(app, ["plan", "repaint the garden shed in dark green"])
     assert result.exit_code == 2
     assert "No workflow in the library matches" in result.output
+
+
+def test_a_server_that_never_answers_is_one_line_not_a_traceback() -> None:
+    # A listener that accepts and stays silent: the client's read times out.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        result = runner.invoke(
+            app,
+            ["plan", "launch a newsletter", "--url", f"http://127.0.0.1:{port}", "--timeout", "1"],
+        )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert line.startswith("error: no answer from") and "ReadTimeout" in line
+
+
+def test_an_unreachable_server_is_one_line() -> None:
+    port = _free_port()  # nothing listens there
+    result = runner.invoke(
+        app, ["plan", "launch a newsletter", "--url", f"http://127.0.0.1:{port}"]
+    )
+    assert result.exit_code == 1
+    (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert line.startswith("error: cannot reach") and "ConnectError" in line

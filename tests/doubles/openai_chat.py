@@ -5,9 +5,19 @@ request, first in first out: a content string, an HTTP error status with an Open
 error body, optionally after a delay (to trigger client timeouts). With the script empty it
 answers 500 "script exhausted", so an unexpected extra request fails the test loudly.
 
-`reject_json_schema=True` makes it behave like servers without structured outputs: any
-request with `response_format.type == "json_schema"` gets a 400 naming `response_format`
-(without using up a scripted reply). `GET /v1/models` lists `models`. It listens on
+Real servers' behaviours, as flags (a refusal never uses up a scripted reply):
+- `reject_json_schema=True`: servers without structured outputs (Ollama's older
+  versions): a `json_schema` request gets a 400 naming `response_format`;
+- `reject_status=500` with it: llama-cpp-python's server, which answers `json_schema` with
+  HTTP 500 and a Python traceback (with file paths) as the error message;
+- `accepted_formats`: only these `response_format` types are taken ("text" is a request
+  without one), e.g. `("json_object",)` for a server that insists on JSON mode;
+- a server that ignores `response_format` is a scripted reply with prose around the JSON.
+Streaming (`"stream": true`) is answered as server-sent events, one chunk per
+`Reply.chunk_chars` characters every `Reply.chunk_delay` seconds (a slow small model), with
+a usage chunk only when `stream_options.include_usage` is set and `Reply.stream_usage`;
+`max_tokens` cuts the content at ~4 characters a token with `finish_reason: "length"`, as a
+model writing until its limit does. `GET /v1/models` lists `models`. It listens on
 127.0.0.1 (an ephemeral port) in a background thread and records every request it receives.
 """
 
@@ -53,6 +63,10 @@ class Reply:
     prompt_tokens: int = 11
     completion_tokens: int = 7
     cost: float | None = None  # sent as `usage.cost`, as OpenRouter does
+    chunk_chars: int = 40  # streamed in pieces of this many characters...
+    chunk_delay: float = 0.0  # ...this many seconds apart
+    stream_usage: bool = True  # whether a streamed answer ends with a usage chunk
+    finish_reason: str = "stop"
 
     @classmethod
     def json(cls, value: Any, **kw: Any) -> Reply:
@@ -62,6 +76,18 @@ class Reply:
     def fail(cls, status: int, error: str = "injected failure", **kw: Any) -> Reply:
         return cls(status=status, error=error, **kw)
 
+
+# How servers word a refusal of a response_format: a clean 400, or llama-cpp-python's 500
+# whose message is a traceback with the server's file paths (which must never leak).
+_REFUSALS = {
+    400: "Invalid value for 'response_format': {kind} is not supported by this server",
+    500: (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/venv/lib/python3.11/site-packages/llama_cpp/server/app.py", line 491, '
+        "in create_chat_completion\n"
+        "ValueError: response_format {kind} is not supported with this chat format"
+    ),
+}
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -76,7 +102,10 @@ class FakeChatServer:
 
     models: tuple[str, ...] = ("fake-chat",)
     reject_json_schema: bool = False
+    reject_status: int = 400
+    accepted_formats: tuple[str, ...] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
+    abandoned: int = 0  # streams the client closed before the end
     _script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loopback: Loopback | None = None
@@ -144,13 +173,15 @@ class FakeChatServer:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._error(404, f"no route {self.path}")
                     return
-                fmt = body.get("response_format") or {}
-                if double.reject_json_schema and fmt.get("type") == "json_schema":
+                kind = (body.get("response_format") or {}).get("type") or "text"
+                refused = (double.reject_json_schema and kind == "json_schema") or (
+                    double.accepted_formats is not None and kind not in double.accepted_formats
+                )
+                if refused:
                     self._error(
-                        400,
-                        "Invalid value for 'response_format': json_schema is not supported "
-                        "by this server",
-                        "invalid_response_format",
+                        double.reject_status,
+                        _REFUSALS.get(double.reject_status, _REFUSALS[400]).format(kind=kind),
+                        "invalid_response_format" if double.reject_status < 500 else None,
                     )
                     return
                 reply = double._next()
@@ -162,6 +193,13 @@ class FakeChatServer:
                 if reply.status != 200:
                     self._error(reply.status, reply.error)
                     return
+                content, finish = reply.content, reply.finish_reason
+                limit = body.get("max_tokens")
+                if content is not None and isinstance(limit, int) and len(content) > limit * 4:
+                    content, finish = content[: limit * 4], "length"
+                if body.get("stream"):
+                    self._stream(body, reply, content or "", finish)
+                    return
                 usage: dict[str, Any] = {
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
@@ -169,7 +207,7 @@ class FakeChatServer:
                 }
                 if reply.cost is not None:
                     usage["cost"] = reply.cost
-                message = {"role": "assistant", "content": reply.content}
+                message = {"role": "assistant", "content": content}
                 self._send(
                     200,
                     {
@@ -177,10 +215,56 @@ class FakeChatServer:
                         "object": "chat.completion",
                         "created": int(time.time()),
                         "model": body.get("model"),
-                        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                         "usage": usage,
                     },
                 )
+
+            def _stream(
+                self, body: dict[str, Any], reply: Reply, content: str, finish: str
+            ) -> None:
+                base = {
+                    "id": f"chatcmpl-{len(double.requests)}",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model"),
+                }
+
+                def event(payload: dict[str, Any] | str) -> None:
+                    data = payload if isinstance(payload, str) else json.dumps(payload)
+                    self.wfile.write(f"data: {data}\n\n".encode())
+                    self.wfile.flush()
+
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    step = max(1, reply.chunk_chars)
+                    for i in range(0, len(content), step):
+                        if reply.chunk_delay:
+                            time.sleep(reply.chunk_delay)
+                        delta = {"content": content[i : i + step]}
+                        if i == 0:
+                            delta["role"] = "assistant"
+                        choice = {"index": 0, "delta": delta, "finish_reason": None}
+                        event({**base, "choices": [choice]})
+                    done = {"index": 0, "delta": {}, "finish_reason": finish}
+                    event({**base, "choices": [done]})
+                    wants_usage = (body.get("stream_options") or {}).get("include_usage")
+                    if wants_usage and reply.stream_usage:
+                        usage = {
+                            "prompt_tokens": reply.prompt_tokens,
+                            "completion_tokens": reply.completion_tokens,
+                            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                        }
+                        if reply.cost is not None:
+                            usage["cost"] = reply.cost
+                        event({**base, "choices": [], "usage": usage})
+                    event("[DONE]")
+                except (BrokenPipeError, ConnectionResetError):
+                    double.abandoned += 1  # the client gave up mid-stream (its budget ran out)
 
         self._loopback = Loopback(Handler, "fake-openai-chat")
         return self

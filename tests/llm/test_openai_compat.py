@@ -18,6 +18,7 @@ from almanac.llm import (
     Message,
     OpenAICompatibleLLM,
 )
+from almanac.llm.formats import FormatMemory
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 
@@ -94,6 +95,7 @@ def make(sdk: AsyncOpenAI, recorder: InMemoryRecorder, sleep: FakeSleep, clock: 
             "sleep": sleep,
             "clock": clock,
             "jitter": lambda: 0.5,
+            "formats": FormatMemory(),  # what earlier tests' servers accepted is not shared
         }
         args.update(kw)
         return OpenAICompatibleLLM(**args)
@@ -245,15 +247,22 @@ async def test_persistent_500_gives_up_after_max_retries(
     server: FakeChatServer, make: Any, recorder: InMemoryRecorder, sleep: FakeSleep
 ) -> None:
     server.script(*[Reply.fail(500, "upstream exploded") for _ in range(5)])
+    llm = make(max_retries=2)
     with pytest.raises(LLMUnavailable) as info:
-        await plan(make(max_retries=2))
+        await plan(llm)
     assert info.value.status_code == 503
-    assert "upstream exploded" in info.value.message
-    assert len(server.chat_requests) == 3
+    # The server's words go to the log, never into the answer or the record.
+    assert "upstream exploded" not in info.value.message
+    # A 500 may be a refusal of json_schema, then of json_object: those two are free; in
+    # plain text it is an outage, retried twice with backoff.
+    modes = [r.response_format_type for r in server.chat_requests]
+    assert modes == ["json_schema", "json_object", None, None, None]
     assert len(sleep.delays) == 2
     (rec,) = recorder.records
-    assert rec.outcome == "error" and rec.attempts == 3
+    assert rec.outcome == "error" and rec.attempts == 5
     assert rec.error is not None and "HTTP 500" in rec.error
+    assert "upstream exploded" not in rec.error
+    assert llm.formats.get(llm.base_url, "fake-chat") == "json_schema"  # nothing worked
 
 
 async def test_rate_limit_exhausted_is_recorded_as_rate_limited(
@@ -271,8 +280,9 @@ async def test_unauthorised_is_not_retried_and_does_not_trip_the_breaker(
 ) -> None:
     server.script(Reply.fail(401, "Incorrect API key provided"))
     llm = make(breaker_failures=1)
-    with pytest.raises(LLMUnavailable, match="Incorrect API key"):
+    with pytest.raises(LLMUnavailable, match="HTTP 401") as info:
         await plan(llm)
+    assert "Incorrect API key" not in info.value.message
     assert len(server.chat_requests) == 1 and sleep.delays == []
     assert recorder.records[0].outcome == "error"
     assert llm.breaker.state == "closed"
@@ -305,7 +315,7 @@ async def test_json_schema_rejection_falls_back_to_json_object_and_is_remembered
     llm = make()
     first = await plan_result(llm)
     assert first.outcome == "ok" and first.attempts == 2
-    assert llm.json_object_only
+    assert llm.formats.get(llm.base_url, "fake-chat") == "json_object"
     assert sleep.delays == []  # a capability probe, not a retry
 
     rejected, fallback = server.chat_requests
@@ -329,7 +339,7 @@ async def test_json_object_mode_adds_a_system_message_when_there_is_none(
 ) -> None:
     server.script(Reply.json(GOOD))
     llm = make()
-    llm.json_object_only = True
+    llm.formats.remember(llm.base_url, "fake-chat", "json_object")
     await llm.complete_json(
         operation="planning", messages=[Message("user", "Plan it.")], schema=Plan
     )
@@ -381,6 +391,7 @@ async def test_failed_trial_call_reopens_the_circuit(
     server: FakeChatServer, make: Any, clock: Clock
 ) -> None:
     llm = make(max_retries=0, breaker_failures=1, breaker_reset_seconds=10.0)
+    llm.formats.remember(llm.base_url, "fake-chat", "text")  # no format left to refuse
     server.script(Reply.fail(500), Reply.fail(500))
     with pytest.raises(LLMUnavailable):
         await plan(llm)
@@ -435,6 +446,6 @@ async def test_check_fails_when_the_server_is_gone(recorder: InMemoryRecorder) -
             await llm.check()
         with pytest.raises(LLMUnavailable) as info:
             await llm.complete_json(operation="planning", messages=MESSAGES, schema=Plan)
-        assert "APIConnectionError" in info.value.message
+        assert "could not connect" in info.value.message
     finally:
         await client.close()

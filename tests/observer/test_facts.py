@@ -181,5 +181,6 @@ async def test_an_llm_failure_falls_back_to_the_metadata(
     ev = await event(db_session, subject_type="client", subject_id="7", fact_type="identity")
     chat.script(Reply(content="nope"), Reply(content="nope"))
     out = await FactExtractor(UnitOfWork(db_session), llm_state).extract(ev.id)
-    assert out.llm.used is False and out.llm.detail.startswith("the LLM failed")
+    assert out.llm.used is False and out.llm.detail.startswith("the LLM")
+    assert out.llm.detail.endswith("facts come from the event's metadata")
     assert [(d.source, d.decision) for d in out.decisions] == [("metadata", "added")]

@@ -79,6 +79,52 @@ async def test_an_llm_failure_leaves_the_numbers_and_says_why(
     assert out.report["numbers"] == plain.report["numbers"]
     assert out.llm["used"] is False
     assert out.llm["prompt_template"] == "daily_reflection"
-    assert out.llm["detail"].startswith("the LLM failed (")
+    assert out.llm["detail"].startswith("the LLM")
+    assert out.llm["detail"].endswith("no narrative, the numbers stand")
     assert out.report["llm"] == out.llm
     assert len(chat.chat_requests) >= 2
+
+
+async def test_a_narrative_quoting_the_reports_numbers_is_accepted(
+    db_session: AsyncSession, state: AppState, llm_state: AppState, chat: FakeChatServer
+) -> None:
+    await fixture_week(db_session)
+    plain = await observer(db_session, state).reflect("weekly", MONDAY)
+    n = plain.report["numbers"]
+    text = (
+        f"You planned {n['tasks_planned']} tasks and finished {n['tasks_done']}. "
+        f"Estimates said {n['hours_estimated']:g} h; the week took {n['hours_actual']:g} h."
+    )
+    chat.script(Reply.json({"narrative": text, "adjustments": []}))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.llm["used"] is True and out.narrative == text
+
+
+@pytest.mark.parametrize(
+    ("narrative", "why"),
+    [
+        # What SmolLM2-135M wrote: one sentence over and over, and a figure from nowhere.
+        ("The week went well. " * 4, "repeats itself"),
+        ("Work took 172.1222.1222 hours this week.", "figures not in the report"),
+        ("You spent 93.5 hours on design.", "figures not in the report"),
+    ],
+    ids=["repeated-sentences", "malformed-figure", "invented-number"],
+)
+async def test_nonsense_narratives_are_rejected_recorded_and_never_remembered(
+    db_session: AsyncSession,
+    state: AppState,
+    llm_state: AppState,
+    chat: FakeChatServer,
+    recorder: SessionRecorder,
+    narrative: str,
+    why: str,
+) -> None:
+    await fixture_week(db_session)
+    chat.script(Reply.json({"narrative": narrative, "adjustments": []}))
+    out = await observer(db_session, llm_state).reflect("daily", MONDAY)
+    assert out.narrative is None and out.llm["used"] is False
+    assert "rejected" in out.llm["detail"] and why in out.llm["detail"]
+    (rec,) = recorder.records
+    assert rec.outcome == "rejected" and rec.rejection and why in rec.rejection[0]
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and narrative.strip()[:20] not in event.content

@@ -12,6 +12,7 @@ from openai import AsyncOpenAI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.llm.base import LLMCallRecord
+from almanac.llm.formats import FormatMemory
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
 from almanac.models import Workflow
@@ -126,6 +127,7 @@ async def llm_state(
         max_retries=2,
         sleep=no_sleep,
         breaker_failures=50,
+        formats=FormatMemory(),
     )
     yield replace(state, llm=llm)
     await sdk.close()

@@ -8,7 +8,7 @@ from openai import AsyncOpenAI
 from almanac.llm.base import InMemoryRecorder
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.state import AppState
-from tests.doubles.openai_chat import FakeChatServer
+from tests.doubles.openai_chat import FakeChatServer, Reply
 
 
 async def test_without_an_llm_health_says_so(client: httpx.AsyncClient) -> None:
@@ -33,3 +33,34 @@ async def test_llm_ok_then_degraded_when_the_server_is_gone(
     assert body["status"] == "degraded"
     assert body["dependencies"]["llm"]["status"] == "degraded"
     assert "falls back to the workflow library" in body["dependencies"]["llm"]["detail"]
+
+
+async def test_health_reports_failing_real_calls_even_when_models_answers(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer, llm_state: AppState
+) -> None:
+    # /v1/models answers, but every chat call fails: health must not say "ok".
+    chat.script(*[Reply.fail(503, "model crashed") for _ in range(3)])
+    r = await llm_client.post("/api/v1/planner/plan", json={"intent": "repaint the shed"})
+    assert r.status_code == 503
+    llm = (await llm_client.get("/health")).json()["dependencies"]["llm"]
+    assert llm["status"] == "degraded"
+    assert "the last 1 call(s) failed" in llm["detail"] and "HTTP 503" in llm["detail"]
+    assert "model crashed" not in llm["detail"]
+    # One good call later, it is ok again.
+    good = {
+        "title": "Shed",
+        "steps": [
+            {
+                "id": "p",
+                "title": "Paint",
+                "tasks": [
+                    {"id": "sand", "title": "Sand the walls", "estimate_hours": 2},
+                    {"id": "coat", "title": "Two coats", "estimate_hours": 3},
+                ],
+            }
+        ],
+    }
+    chat.script(Reply.json(good))
+    r = await llm_client.post("/api/v1/planner/plan", json={"intent": "repaint the shed"})
+    assert r.status_code == 201, r.text
+    assert (await llm_client.get("/health")).json()["dependencies"]["llm"]["status"] == "ok"

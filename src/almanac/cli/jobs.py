@@ -91,11 +91,18 @@ def jobs_list(
             return list(await repository.list_jobs(session, status=status, task=task, limit=limit))
 
     table = Table(title="jobs")
-    for col in ("#", "task", "queue", "status", "attempts", "deferred", "args"):
+    for col in ("#", "task", "queue", "status", "attempts", "deferred", "args", "reason"):
         table.add_column(col, overflow="fold")
     for job in run(go):
         deferred = job.deferred_at.isoformat(timespec="seconds") if job.deferred_at else ""
         table.add_row(
-            str(job.id), job.task, job.queue, job.status, str(job.attempts), deferred, str(job.args)
+            str(job.id),
+            job.task,
+            job.queue,
+            job.status,
+            str(job.attempts),
+            deferred,
+            str(job.args),
+            job.reason or "",
         )
     console.print(table)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.runtime import answer, api_client, err, run
 from almanac.config import Settings
 
 console = Console()
@@ -69,6 +69,10 @@ def plan(
         str | None, typer.Option(help="calibrated (learnt from past runs) or library")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=1, help="Seconds to wait (default: the planning budget plus a margin)"),
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
     """Turn an intent into a draft plan and print it as a tree."""
@@ -83,9 +87,16 @@ def plan(
     }
     body = {k: v for k, v in body.items() if v is not None}
 
+    settings = Settings()
+    budget = settings.llm.budget_seconds.get("planning")
+    # The server answers within its budget (then falls back to the library): wait for that,
+    # plus recall, storing and the network, so the plan it makes is never lost to us.
+    wait = timeout or max(60.0, (budget or 60.0) + 60.0)
+
     async def go() -> Any:
-        async with api_client(Settings(), url) as client:
-            return answer(await client.post("/api/v1/planner/plan", json=body))
+        async with api_client(settings, url, timeout=wait) as client:
+            with err.status(f"planning… (waiting up to {wait:g} s)", spinner="dots"):
+                return answer(await client.post("/api/v1/planner/plan", json=body))
 
     out = run(go)
     if as_json:

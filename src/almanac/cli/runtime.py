@@ -69,14 +69,19 @@ async def _serves(url: str, service: str, headers: dict[str, str]) -> bool:
 
 @asynccontextmanager
 async def api_client(
-    settings: Settings, url: str | None, service: str = "planner", *, in_process: bool = False
+    settings: Settings,
+    url: str | None,
+    service: str = "planner",
+    *,
+    in_process: bool = False,
+    timeout: float = 120,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the API: the running server when one answers (unless
     `in_process`), else the app in-process (same routes, validation and errors) over ASGI."""
     target = server_url(settings, url)
     headers = _headers(settings)
     if url is not None or (not in_process and await _serves(target, service, headers)):
-        async with httpx.AsyncClient(base_url=target, timeout=120, headers=headers) as client:
+        async with httpx.AsyncClient(base_url=target, timeout=timeout, headers=headers) as client:
             yield client
         return
     from almanac.app import create_app
@@ -90,7 +95,7 @@ async def api_client(
         app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://localhost", timeout=120
+            transport=transport, base_url="http://localhost", timeout=timeout
         ) as client:
             yield client
 
@@ -126,3 +131,22 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     except AlmanacError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2 if 400 <= exc.status_code < 500 else 1) from exc
+    except httpx.TimeoutException as exc:
+        where = exc.request.url if _has_request(exc) else "the server"
+        err.print(
+            f"[red]error:[/red] no answer from {where} in time ({type(exc).__name__})",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from exc
+    except httpx.HTTPError as exc:
+        where = exc.request.url if _has_request(exc) else "the server"
+        err.print(f"[red]error:[/red] cannot reach {where} ({type(exc).__name__})", soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error carries no request
+    except RuntimeError:
+        return False
+    return True

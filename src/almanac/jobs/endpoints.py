@@ -33,6 +33,8 @@ class JobOut(BaseModel):
     scheduled_at: datetime | None
     deferred_at: datetime | None
     finished_at: datetime | None
+    # Why the job is waiting for a retry or failed (e.g. fact extraction waiting for the LLM).
+    reason: str | None = None
 
 
 class JobEventOut(BaseModel):

@@ -17,7 +17,8 @@ _COLUMNS = """
       WHERE e.job_id = j.id AND e.type = 'deferred') AS deferred_at,
     (SELECT max(e.at) FROM procrastinate_events e
       WHERE e.job_id = j.id AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted'))
-      AS finished_at
+      AS finished_at,
+    (SELECT r.reason FROM job_reasons r WHERE r.job_id = j.id) AS reason
 """
 
 
@@ -52,3 +53,19 @@ async def job_events(session: AsyncSession, job_id: int) -> Sequence[Row[Any]]:
         "SELECT type::text AS type, at FROM procrastinate_events WHERE job_id = :id ORDER BY at, id"
     )
     return (await session.execute(text(sql), {"id": job_id})).all()
+
+
+async def set_reason(session: AsyncSession, job_id: int, reason: str) -> None:
+    """Keep why a job is waiting or failed (shown in the jobs list)."""
+    await session.execute(
+        text(
+            "INSERT INTO job_reasons (job_id, reason) VALUES (:id, :reason) "
+            "ON CONFLICT (job_id) DO UPDATE SET reason = EXCLUDED.reason, updated_at = now()"
+        ),
+        {"id": job_id, "reason": reason[:2000]},
+    )
+
+
+async def clear_reason(session: AsyncSession, job_id: int) -> None:
+    """The job got through: no reason to show any more."""
+    await session.execute(text("DELETE FROM job_reasons WHERE job_id = :id"), {"id": job_id})

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +14,11 @@ from almanac.errors import AlmanacError, DependencyUnavailable
 T = TypeVar("T", bound=BaseModel)
 
 Role = Literal["system", "user", "assistant"]
-Outcome = Literal["ok", "repaired", "invalid", "error", "rate_limited", "timeout", "circuit_open"]
+Outcome = Literal[
+    "ok", "repaired", "invalid", "rejected", "error", "rate_limited", "timeout", "circuit_open"
+]
+# Looks at a valid answer and says what is wrong with its content (empty: accept it).
+Judge = Callable[[T], Sequence[str]]
 
 
 class LLMUnavailable(DependencyUnavailable):
@@ -23,11 +27,31 @@ class LLMUnavailable(DependencyUnavailable):
     title = "LLM unavailable"
 
 
+class LLMTooSlow(LLMUnavailable):
+    """The operation's time budget ran out before the LLM gave a usable answer."""
+
+    status_code = 504
+    title = "LLM too slow"
+
+
 class LLMOutputInvalid(AlmanacError):
     """The LLM answered, but not with JSON matching the schema (even after one repair)."""
 
     status_code = 502
     title = "LLM output invalid"
+
+
+class LLMAnswerRejected(LLMOutputInvalid):
+    """The LLM's answer fit the schema but its content failed the operation's checks."""
+
+    title = "LLM answer rejected"
+
+    def __init__(
+        self, message: str, reasons: Sequence[str], answer: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, errors=[{"field": "answer", "message": r} for r in reasons])
+        self.reasons = list(reasons)
+        self.answer = answer  # the rejected answer, for a prompt preview to show
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +69,11 @@ class LLMCallRecord:
     `attempts` counts the HTTP requests sent (retries, the json_object fallback and the
     repair request included); tokens are summed over them; `latency_ms` is wall time of the
     whole call. `cost` is filled only when the provider reports it (OpenRouter's
-    `usage.cost`).
+    `usage.cost`). `reached_model` says whether any request got an answer from the model
+    (the daily cap counts only those); `tokens_estimated` that some tokens were counted
+    from streamed text because the server did not report usage (a cancelled call);
+    `rejection` holds why an answer that fit the schema was rejected by its judge;
+    `output_mode` is how JSON was asked for (json_schema, json_object or text).
     """
 
     operation: str
@@ -59,6 +87,10 @@ class LLMCallRecord:
     outcome: Outcome = "ok"
     error: str | None = None
     attempts: int = 0
+    reached_model: bool = False
+    tokens_estimated: bool = False
+    rejection: list[str] | None = None
+    output_mode: str | None = None
 
 
 class CallRecorder(Protocol):
@@ -108,16 +140,26 @@ class LLMClient(ABC):
         schema: type[T],
         prompt_template: str | None = None,
         prompt_version: str | None = None,
+        judge: Judge[T] | None = None,
+        budget_seconds: float | None = None,
+        max_tokens: int | None = None,
     ) -> StructuredResult[T]:
         """Ask for a JSON answer to `messages` and validate it against `schema`.
 
-        Raises `LLMUnavailable` (503) when the server cannot be used and `LLMOutputInvalid`
-        (502) when its answer does not fit `schema`.
+        `judge` checks the content of a valid answer; `budget_seconds` bounds the whole call
+        (retries and repair included) and `max_tokens` each answer; both default to the
+        operation's settings. Raises `LLMUnavailable` (503) when the server cannot be used
+        or the budget runs out, `LLMOutputInvalid` (502) when its answer does not fit
+        `schema`, and `LLMAnswerRejected` (a 502 too) when `judge` finds fault with it.
         """
 
     @abstractmethod
     def model_for(self, operation: str) -> str:
         """The model used for `operation` (planning, scheduling, reflection, extraction)."""
+
+    def budget_for(self, operation: str) -> float | None:
+        """Seconds a call of `operation` may take in all (None: no budget)."""
+        return None
 
     @abstractmethod
     async def check(self) -> None:

@@ -9,6 +9,7 @@ Pure state: no I/O, no sleeping, and the clock is a callable so tests can move t
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -84,3 +85,33 @@ class CircuitBreaker:
     def release(self) -> None:
         """A call ended without telling anything about the server's health."""
         self._probe_in_flight = False
+
+
+# /health calls the LLM degraded while the last real call failed less than this long ago.
+HEALTH_WINDOW_SECONDS = 600.0
+
+
+class RecentCalls:
+    """How the last real calls ended, so /health can tell the truth about the LLM."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, size: int = 5) -> None:
+        self._clock = clock
+        self._calls: deque[tuple[float, bool, str]] = deque(maxlen=size)
+
+    def note(self, ok: bool, reason: str = "") -> None:
+        """A call ended: well, or not and why."""
+        self._calls.append((self._clock(), ok, reason))
+
+    def failure(self) -> str | None:
+        """Why the LLM looks unwell: the last calls failed, recently (None: it looks fine)."""
+        if not self._calls:
+            return None
+        at, ok, reason = self._calls[-1]
+        if ok or self._clock() - at > HEALTH_WINDOW_SECONDS:
+            return None
+        failed = 0
+        for _, was_ok, _ in reversed(self._calls):
+            if was_ok:
+                break
+            failed += 1
+        return f"the last {failed} call(s) failed ({reason})"

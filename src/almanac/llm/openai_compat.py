@@ -1,61 +1,71 @@
 """An LLM client for any OpenAI-compatible `POST /v1/chat/completions` API (OpenRouter,
-OpenAI, Ollama, vLLM, llama.cpp server), through the official `openai` SDK.
+OpenAI, Ollama, vLLM, llama.cpp's server, llama-cpp-python's server), through the `openai` SDK.
 
 Each `complete_json` call:
-- asks for `response_format=json_schema` built from the pydantic schema; a server that
-  rejects it (HTTP 400 naming response_format/json_schema) is remembered and asked for
-  `json_object` from then on, with the schema written into the system message;
+- asks for JSON the way the server accepts it (`formats`: json_schema, json_object or plain
+  text with the JSON found in the prose), starting from what last worked for this server and
+  model; a refusal of a mode (HTTP 400/415/422/500/501) steps down without spending a retry
+  and without counting against the server's health;
+- streams the answer with `max_tokens` per operation, inside a time budget per operation
+  that covers retries and repair: when it runs out the call is cancelled, and the tokens it
+  used are still recorded (estimated from the streamed text when the server had not said);
 - retries 429, 408, 5xx, connection errors and timeouts with exponential backoff (the SDK's
-  own retries are switched off so that attempts are counted and recorded here);
-- validates the answer and, if it does not fit, makes exactly one repair request;
+  own retries are off so that attempts are counted and recorded here);
+- validates the answer, makes at most one repair request, then lets the caller's judge
+  look at the content;
 - goes through a circuit breaker, failing fast while the server is known to be down;
+- never quotes a server's error text (tracebacks, file paths) in what it raises or records:
+  that goes to the log;
 - produces one `LLMCallRecord`, handed to the injected `CallRecorder`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
-from openai.types.chat.completion_create_params import ResponseFormat
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from almanac.config import LLMSettings
 from almanac.llm.base import (
     CallRecorder,
+    Judge,
+    LLMAnswerRejected,
     LLMCallRecord,
     LLMClient,
     LLMOutputInvalid,
+    LLMTooSlow,
     LLMUnavailable,
     Message,
     Outcome,
     StructuredResult,
     T,
 )
-from almanac.llm.circuit import CircuitBreaker
+from almanac.llm.circuit import CircuitBreaker, RecentCalls
+from almanac.llm.formats import (
+    FORMATS,
+    REJECTION_STATUSES,
+    FormatMemory,
+    Mode,
+    next_mode,
+    parse,
+    response_format,
+    wire_messages,
+)
+from almanac.llm.wire import chat, describe, log_server_error
 
 logger = logging.getLogger(__name__)
 
 # Jitter adds up to this share of the delay, so that clients that failed together do not
 # all come back at the same instant.
 _JITTER_SHARE = 0.1
-# Validation errors quoted back to the model and into exceptions are cut to this length.
-_MAX_ERROR_CHARS = 2000
-_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
-JSON_OBJECT_INSTRUCTION = (
-    "Answer with a single JSON object and nothing else (no prose, no code fences). "
-    "It must conform to this JSON Schema:\n{schema}"
-)
 REPAIR_INSTRUCTION = (
     "Your previous answer could not be used: it is not valid JSON for the required schema.\n"
     "Validation errors:\n{errors}\n"
@@ -78,8 +88,9 @@ class OpenAICompatibleLLM(LLMClient):
     """Structured (JSON) completions from an OpenAI-compatible chat API.
 
     `client` is used with the SDK's retries off; it is closed by `close()` only when
-    `owns_client` is true (the factory's own client). `sleep`, `clock` and `jitter` are
-    injectable so that tests need no real waiting.
+    `owns_client` is true (the factory's own client). `budgets` and `max_tokens` are per
+    operation (missing: no budget / no limit). `sleep`, `clock` and `jitter` are injectable
+    so that tests need no real waiting; `formats` defaults to the process-wide memory.
     """
 
     def __init__(
@@ -94,6 +105,11 @@ class OpenAICompatibleLLM(LLMClient):
         backoff_base_seconds: float = 0.5,
         breaker_failures: int = 3,
         breaker_reset_seconds: float = 30.0,
+        budgets: Mapping[str, float] | None = None,
+        max_tokens: Mapping[str, int] | None = None,
+        stream: bool = True,
+        formats: FormatMemory | None = None,
+        output_mode: Mode | None = None,
         owns_client: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -104,18 +120,27 @@ class OpenAICompatibleLLM(LLMClient):
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.client = client.with_options(max_retries=0)
+        self.base_url = str(client.base_url)
         self.model = model
         self.models = dict(models or {})
         self.recorder = recorder
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
         self.backoff_base_seconds = backoff_base_seconds
+        self.budgets = dict(budgets or {})
+        self.max_tokens = dict(max_tokens or {})
+        self.stream = stream
+        self.formats = formats if formats is not None else FORMATS
+        if output_mode is not None:
+            # Configured: start there (a refusal still steps down from it).
+            self.formats.remember(self.base_url, model, output_mode)
         self.breaker = CircuitBreaker(
             failure_threshold=breaker_failures, reset_seconds=breaker_reset_seconds, clock=clock
         )
-        self.json_object_only = False  # set once the server has rejected json_schema
+        self.recent = RecentCalls(clock=clock)  # how the last real calls ended, for /health
         self._owns_client = owns_client
         self._sleep = sleep
+        self._clock = clock
         self._jitter = jitter
 
     @classmethod
@@ -138,6 +163,10 @@ class OpenAICompatibleLLM(LLMClient):
             "backoff_base_seconds": settings.backoff_base_seconds,
             "breaker_failures": settings.breaker_failures,
             "breaker_reset_seconds": settings.breaker_reset_seconds,
+            "budgets": settings.budget_seconds,
+            "max_tokens": settings.max_tokens,
+            "stream": settings.stream,
+            "output_mode": None if settings.output_mode == "auto" else settings.output_mode,
         }
         kwargs.update(overrides)
         return cls(
@@ -151,6 +180,9 @@ class OpenAICompatibleLLM(LLMClient):
     def model_for(self, operation: str) -> str:
         return self.models.get(operation) or self.model
 
+    def budget_for(self, operation: str) -> float | None:
+        return self.budgets.get(operation)
+
     async def complete_json(
         self,
         *,
@@ -159,8 +191,13 @@ class OpenAICompatibleLLM(LLMClient):
         schema: type[T],
         prompt_template: str | None = None,
         prompt_version: str | None = None,
+        judge: Judge[T] | None = None,
+        budget_seconds: float | None = None,
+        max_tokens: int | None = None,
     ) -> StructuredResult[T]:
         model = self.model_for(operation)
+        budget = budget_seconds if budget_seconds is not None else self.budget_for(operation)
+        limit = max_tokens if max_tokens is not None else self.max_tokens.get(operation)
         rec = LLMCallRecord(
             operation=operation,
             model=model,
@@ -169,6 +206,7 @@ class OpenAICompatibleLLM(LLMClient):
             outcome="error",  # until proven otherwise (also covers cancellation)
         )
         started = time.perf_counter()
+        deadline = None if budget is None else time.monotonic() + budget
         settled = False
         try:
             if not self.breaker.allow():
@@ -180,7 +218,19 @@ class OpenAICompatibleLLM(LLMClient):
                 )
                 raise LLMUnavailable(f"LLM unavailable for {operation}: {rec.error}")
             try:
-                value = await self._complete(rec, model, messages, schema)
+                async with asyncio.timeout(budget):
+                    value = await self._complete(
+                        rec, model, messages, schema, limit, deadline, judge
+                    )
+            except TimeoutError as exc:
+                settled = True
+                self._breaker_failure()
+                rec.outcome = "timeout"
+                rec.error = f"no usable answer within the {budget:g}s budget"
+                self.recent.note(False, rec.error)
+                raise LLMTooSlow(
+                    f"{model} gave no usable answer for {operation} within its {budget:g} s budget"
+                ) from exc
             except _CallFailed as exc:
                 settled = True
                 if exc.counts:
@@ -189,16 +239,20 @@ class OpenAICompatibleLLM(LLMClient):
                     self.breaker.release()
                 rec.outcome = exc.outcome
                 rec.error = exc.message
+                self.recent.note(False, exc.message)
                 raise LLMUnavailable(
                     f"LLM request for {operation} ({model}) failed: {exc.message}"
                 ) from exc
-            except LLMOutputInvalid:
+            except LLMOutputInvalid as exc:
                 settled = True
                 # The server answered: it is up, whatever the quality of the answer.
                 self.breaker.record_success()
+                what = "rejected" if isinstance(exc, LLMAnswerRejected) else "invalid"
+                self.recent.note(False, f"answer {what}")
                 raise
             settled = True
             self.breaker.record_success()
+            self.recent.note(True, "")
             return StructuredResult(value=value, record=rec)
         finally:
             if not settled:
@@ -208,105 +262,130 @@ class OpenAICompatibleLLM(LLMClient):
             await self._record(rec)
 
     async def _complete(
-        self, rec: LLMCallRecord, model: str, messages: Sequence[Message], schema: type[T]
+        self,
+        rec: LLMCallRecord,
+        model: str,
+        messages: Sequence[Message],
+        schema: type[T],
+        max_tokens: int | None,
+        deadline: float | None,
+        judge: Judge[T] | None = None,
     ) -> T:
-        content = await self._send(rec, model, messages, schema)
-        value, errors = _parse(schema, content)
-        if value is not None:
-            rec.outcome = "ok"
-            return value
-        # One repair: show the model its answer and what was wrong with it.
-        logger.info("LLM answer for %s did not validate; asking for a repair", rec.operation)
-        repair = [
-            *messages,
-            Message("assistant", content),
-            Message("user", REPAIR_INSTRUCTION.format(errors=errors)),
-        ]
-        content = await self._send(rec, model, repair, schema)
-        value, errors = _parse(schema, content)
-        if value is not None:
+        content, truncated = await self._send(rec, model, messages, schema, max_tokens, deadline)
+        value, errors = parse(schema, content, truncated=truncated)
+        if value is None:
+            # One repair: show the model its answer and what was wrong with it.
+            logger.info("LLM answer for %s did not validate; asking for a repair", rec.operation)
+            repair = [
+                *messages,
+                Message("assistant", content),
+                Message("user", REPAIR_INSTRUCTION.format(errors=errors)),
+            ]
+            content, truncated = await self._send(rec, model, repair, schema, max_tokens, deadline)
+            value, errors = parse(schema, content, truncated=truncated)
+            if value is None:
+                rec.outcome = "invalid"
+                rec.error = errors
+                raise LLMOutputInvalid(
+                    f"LLM answer for {rec.operation} ({model}) does not match "
+                    f"{schema.__name__}, even after one repair: {errors}"
+                )
             rec.outcome = "repaired"
-            return value
-        rec.outcome = "invalid"
-        rec.error = errors
-        raise LLMOutputInvalid(
-            f"LLM answer for {rec.operation} ({model}) does not match {schema.__name__}, "
-            f"even after one repair: {errors}"
-        )
+        else:
+            rec.outcome = "ok"
+        reasons = list(judge(value)) if judge is not None else []
+        if reasons:
+            rec.outcome = "rejected"
+            rec.rejection = reasons
+            logger.info("LLM answer for %s rejected: %s", rec.operation, "; ".join(reasons))
+            raise LLMAnswerRejected(
+                f"the LLM's answer for {rec.operation} ({model}) was rejected: "
+                + "; ".join(reasons),
+                reasons,
+                value.model_dump(mode="json"),
+            )
+        return value
 
     async def _send(
-        self, rec: LLMCallRecord, model: str, messages: Sequence[Message], schema: type[T]
-    ) -> str:
-        """One chat request, retried; returns the answer's text and adds usage to `rec`."""
+        self,
+        rec: LLMCallRecord,
+        model: str,
+        messages: Sequence[Message],
+        schema: type[T],
+        max_tokens: int | None,
+        deadline: float | None,
+    ) -> tuple[str, bool]:
+        """One chat request, retried; returns the answer's text and whether it was cut off."""
         retries = 0
+        mode = self.formats.get(self.base_url, model)
         while True:
             rec.attempts += 1
+            rec.output_mode = mode
             outcome: Outcome
             try:
-                response = await self.client.chat.completions.create(
-                    model=model,
-                    messages=self._wire_messages(messages, schema),
-                    response_format=self._response_format(schema),
-                    timeout=self.timeout_seconds,
-                )
-            except openai.BadRequestError as exc:
-                if not self.json_object_only and _rejects_json_schema(exc):
-                    logger.info("%s rejects json_schema; using json_object from now on", model)
-                    self.json_object_only = True
-                    continue  # a capability probe, not a failure: no retry is spent
-                raise _CallFailed("error", _describe(exc), counts=False) from exc
+                answer = await self._request(rec, model, messages, schema, mode, max_tokens)
+            except openai.APIStatusError as exc:
+                log_server_error(rec.operation, model, mode, exc)
+                status = exc.status_code
+                lower = next_mode(mode)
+                if status in REJECTION_STATUSES and lower is not None:
+                    # A refusal of this way of asking, not an outage: no retry is spent.
+                    logger.info("%s refused %s (HTTP %d); trying %s", model, mode, status, lower)
+                    mode = lower
+                    continue
+                if status == 429:
+                    outcome = "rate_limited"
+                elif status == 408 or status >= 500:
+                    outcome = "error"
+                else:
+                    # 400/401/403/404/422 in plain text: retrying will not help, and it is a
+                    # configuration or request problem rather than the server being down.
+                    raise _CallFailed("error", describe(exc), counts=False) from exc
+                message, last = describe(exc), cast(Exception, exc)
             except openai.APITimeoutError as exc:
                 outcome, message = "timeout", f"no answer within {self.timeout_seconds:g}s"
-                last: Exception = exc
+                last = exc
             except openai.APIConnectionError as exc:
-                outcome, message, last = "error", _describe(exc), exc
-            except openai.RateLimitError as exc:
-                outcome, message, last = "rate_limited", _describe(exc), exc
-            except openai.APIStatusError as exc:
-                if exc.status_code != 408 and exc.status_code < 500:
-                    # 401/403/404/422...: retrying will not help, and it is a configuration
-                    # or request problem rather than a sign of the server being down.
-                    raise _CallFailed("error", _describe(exc), counts=False) from exc
-                outcome, message, last = "error", _describe(exc), exc
+                outcome, message, last = "error", describe(exc), exc
             else:
-                _add_usage(rec, response.usage)
-                if not response.choices:
-                    return ""
-                return response.choices[0].message.content or ""
+                return answer
             if retries >= self.max_retries:
                 raise _CallFailed(outcome, f"{message} (after {rec.attempts} attempts)") from last
             delay = self.backoff_base_seconds * 2**retries
             delay *= 1.0 + _JITTER_SHARE * self._jitter()
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                # Waiting would only end in the budget running out: say what went wrong.
+                raise _CallFailed(outcome, f"{message} (after {rec.attempts} attempts)") from last
             retries += 1
             logger.debug("LLM %s: %s; retry %d in %.2fs", rec.operation, message, retries, delay)
             await self._sleep(delay)
 
-    def _response_format(self, schema: type[BaseModel]) -> ResponseFormat:
-        if self.json_object_only:
-            return {"type": "json_object"}
-        return {
-            "type": "json_schema",
-            "json_schema": {
-                "name": _schema_name(schema),
-                "schema": schema.model_json_schema(),
-                "strict": False,
-            },
+    async def _request(
+        self,
+        rec: LLMCallRecord,
+        model: str,
+        messages: Sequence[Message],
+        schema: type[BaseModel],
+        mode: Mode,
+        max_tokens: int | None,
+    ) -> tuple[str, bool]:
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "messages": wire_messages(messages, schema, mode),
+            "timeout": self.timeout_seconds,
         }
-
-    def _wire_messages(
-        self, messages: Sequence[Message], schema: type[BaseModel]
-    ) -> list[ChatCompletionMessageParam]:
-        wire = [{"role": m.role, "content": m.content} for m in messages]
-        if self.json_object_only:
-            # json_object only promises JSON, not this JSON: the schema goes in the prompt.
-            note = JSON_OBJECT_INSTRUCTION.format(
-                schema=json.dumps(schema.model_json_schema(), separators=(",", ":"))
-            )
-            if wire and wire[0]["role"] == "system":
-                wire[0] = {"role": "system", "content": f"{wire[0]['content']}\n\n{note}"}
-            else:
-                wire.insert(0, {"role": "system", "content": note})
-        return cast("list[ChatCompletionMessageParam]", wire)
+        fmt = response_format(mode, schema)
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        if max_tokens:
+            kwargs["max_tokens"] = max_tokens
+        return await chat(
+            self.client,
+            rec,
+            kwargs,
+            stream=self.stream,
+            on_accept=lambda: self.formats.remember(self.base_url, model, mode),
+        )
 
     def _breaker_failure(self) -> None:
         was_open = self.breaker.state != "closed"
@@ -317,6 +396,10 @@ class OpenAICompatibleLLM(LLMClient):
                 self.breaker.consecutive_failures,
                 self.breaker.reset_seconds,
             )
+
+    def recent_failure(self) -> str | None:
+        """Why the LLM looks unwell from real calls: the last calls failed, recently."""
+        return self.recent.failure()
 
     async def _record(self, rec: LLMCallRecord) -> None:
         # Losing a record must not lose the answer (or mask the real error).
@@ -331,57 +414,14 @@ class OpenAICompatibleLLM(LLMClient):
         try:
             await self.client.models.list(timeout=self.timeout_seconds)
         except openai.APIError as exc:
-            raise LLMUnavailable(f"LLM server check failed: {_describe(exc)}") from exc
+            raise LLMUnavailable(f"LLM server check failed: {describe(exc)}") from exc
+        failure = self.recent_failure()
+        if failure is not None:
+            raise LLMUnavailable(f"the server answers, but {failure}")
 
     async def close(self) -> None:
         if self._owns_client:
             await self.client.close()
 
     def __repr__(self) -> str:
-        return f"OpenAICompatibleLLM(model={self.model!r}, base_url={str(self.client.base_url)!r})"
-
-
-def _schema_name(schema: type[BaseModel]) -> str:
-    # The API allows [a-zA-Z0-9_-]{1,64}; generic models have names like `Page[Item]`.
-    return re.sub(r"[^a-zA-Z0-9_-]", "_", schema.__name__)[:64] or "answer"
-
-
-def _parse(schema: type[T], content: str) -> tuple[T | None, str]:
-    """The validated value, or None and the validation errors as text."""
-    text = content.strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        # Many models wrap JSON in a Markdown fence even when told not to.
-        text = fenced.group(1).strip()
-    if not text:
-        return None, "the answer was empty"
-    try:
-        return schema.model_validate_json(text), ""
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-            lines.append(f"- {loc}: {err['msg']}")
-        return None, "\n".join(lines)[:_MAX_ERROR_CHARS]
-
-
-def _rejects_json_schema(exc: openai.BadRequestError) -> bool:
-    text = f"{exc.message} {exc.body!r}".lower()
-    return "response_format" in text or "json_schema" in text
-
-
-def _describe(exc: openai.APIError) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"[:_MAX_ERROR_CHARS]
-    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
-
-
-def _add_usage(rec: LLMCallRecord, usage: Any) -> None:
-    if usage is None:
-        return
-    rec.tokens_in += int(usage.prompt_tokens or 0)
-    rec.tokens_out += int(usage.completion_tokens or 0)
-    # OpenRouter (and some proxies) report the price of the call as `usage.cost`.
-    cost = (usage.model_extra or {}).get("cost")
-    if isinstance(cost, int | float) and not isinstance(cost, bool):
-        rec.cost = (rec.cost or 0.0) + float(cost)
+        return f"OpenAICompatibleLLM(model={self.model!r}, base_url={self.base_url!r})"

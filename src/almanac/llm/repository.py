@@ -23,9 +23,12 @@ class LLMCallRepository:
         await self.session.flush()
 
     async def count_since(self, operation: str, since: datetime) -> int:
-        """Calls of `operation` since `since` (the daily cap counts these)."""
+        """Calls of `operation` that reached the model since `since` (the daily cap counts
+        these: a call refused by an open circuit or a server that was down cost nothing)."""
         stmt = select(func.count()).where(
-            LLMCall.operation == operation, LLMCall.created_at >= since
+            LLMCall.operation == operation,
+            LLMCall.created_at >= since,
+            LLMCall.reached_model.is_(True),
         )
         return int(await self.session.scalar(stmt) or 0)
 
@@ -41,6 +44,7 @@ class LLMCallRepository:
                 func.sum(LLMCall.cost).label("cost"),
                 func.avg(LLMCall.latency_ms).label("mean_latency_ms"),
                 func.count().filter(LLMCall.outcome.notin_(("ok", "repaired"))).label("failed"),
+                func.count().filter(LLMCall.outcome == "rejected").label("rejected"),
             )
             .where(LLMCall.created_at >= since)
             .group_by(LLMCall.operation, LLMCall.model)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Index, Integer, String, Text, text
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from almanac.models.base import Base, CreatedMixin, IdMixin
@@ -24,7 +37,25 @@ class LLMCall(IdMixin, CreatedMixin, Base):
     outcome: Mapped[str] = mapped_column(String(20), nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # Whether any request got an answer from the model (the daily cap counts only those).
+    reached_model: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # Why an answer that fit the schema was rejected (to compare prompt versions).
+    rejection: Mapped[list[Any] | None] = mapped_column()
+    output_mode: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         Index("idx_llm_calls_operation_created", "operation", text("created_at DESC")),
+    )
+
+
+class JobReason(Base):
+    """Why a job is waiting or failed (e.g. fact extraction waiting for the LLM)."""
+
+    __tablename__ = "job_reasons"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[Any] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -16,12 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, NotFound
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.errors import AlmanacError, DependencyUnavailable, NotFound
+from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
 from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import FactIn
 from almanac.models import Event
 from almanac.models.observer import FactDecision
+from almanac.observer.judge import judge_narrative
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import (
     ExtractionOut,
@@ -44,6 +45,41 @@ _ANSWER_SHAPE = (
     '"preference|constraint|identity|pattern|result", "category": "... or null", '
     '"content": "one sentence", "salience": 0.0-1.0}]}'
 )
+
+
+class ExtractionDeferred(DependencyUnavailable):
+    """The LLM could not extract facts now (down, too slow, or answered nonsense): nothing
+    was recorded, so the job is retried later instead of marking the memory as done."""
+
+    title = "Fact extraction deferred"
+
+
+def extraction_messages(
+    system: str, *, content: str, metadata: dict[str, Any], header: str
+) -> list[Message]:
+    """The extraction prompt: the template, then the memory and its metadata."""
+    user = (
+        f"Memory ({header}):\n{content}\n\n"
+        f"Metadata: {json.dumps(metadata, default=str)}\n\n{_ANSWER_SHAPE}"
+    )
+    return [Message("system", system), Message("user", user)]
+
+
+def judge_facts(answer: RawFacts, source: dict[str, Any]) -> list[str]:
+    """Why the extractor's proposals are nonsense (empty: they are worth deciding on).
+
+    A fact may only state figures found in the memory it comes from, may not repeat a
+    sentence, and the same fact may not be proposed twice.
+    """
+    reasons: list[str] = []
+    contents = [str(p.get("content", "")) for p in answer.facts]
+    keys = [" ".join(c.casefold().split()) for c in contents]
+    if len(set(keys)) < len(keys):
+        reasons.append("the same fact is proposed more than once")
+    for content in contents:
+        for why in judge_narrative(content, source, source="the memory"):
+            reasons.append(f"{content[:40]!r} {why}")
+    return reasons
 
 
 def decision_out(row: FactDecision) -> FactDecisionOut:
@@ -89,8 +125,13 @@ class FactExtractor:
         """Recorded decisions, for one event or all."""
         return [decision_out(d) for d in await self.repo.decisions(event_id, limit=limit)]
 
-    async def extract(self, event_id: int) -> ExtractionOut:
-        """Extract facts from one event now (idempotent: a second run changes nothing)."""
+    async def extract(self, event_id: int, *, defer: bool = False) -> ExtractionOut:
+        """Extract facts from one event now (idempotent: a second run changes nothing).
+
+        With `defer` (the background job), an LLM that is down, too slow or answers nonsense
+        raises `ExtractionDeferred` and records nothing, so a retry can do better; without
+        it (a person asking), the event's metadata stands in for the LLM.
+        """
         event = await self.repo.event(event_id)
         if event is None:
             raise NotFound(f"event {event_id} does not exist")
@@ -113,11 +154,13 @@ class FactExtractor:
                     "nothing to extract",
                 ),
             )
-        proposals, source, use = await self._propose(event)
+        proposals, source, use = await self._propose(event, defer=defer)
         decisions = [await self.decide(p, source, event.id, event.client_id) for p in proposals]
         return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
 
-    async def _propose(self, event: Event) -> tuple[list[Any], Source, LLMUse]:
+    async def _propose(
+        self, event: Event, *, defer: bool = False
+    ) -> tuple[list[Any], Source, LLMUse]:
         fallback = metadata_proposal(event)
         deterministic = [fallback] if fallback else []
         llm = self.state.llm
@@ -136,27 +179,43 @@ class FactExtractor:
                 "metadata",
                 LLMUse(used=False, detail=f"no active {TEMPLATE!r} prompt template"),
             )
-        user = (
-            f"Memory (type {event.event_type}, salience {event.salience_score:g}, "
-            f"occurred {event.occurred_at.isoformat()}):\n{event.content}\n\n"
-            f"Metadata: {json.dumps(event.metadata_ or {}, default=str)}\n\n{_ANSWER_SHAPE}"
+        messages = extraction_messages(
+            template.content,
+            content=event.content,
+            metadata=event.metadata_ or {},
+            header=f"type {event.event_type}, salience {event.salience_score:g}, "
+            f"occurred {event.occurred_at.isoformat()}",
         )
+        source_text = {"content": event.content, "metadata": event.metadata_ or {}}
+
+        def judge(answer: RawFacts) -> list[str]:
+            return judge_facts(answer, source_text)
+
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=[Message("system", template.content), Message("user", user)],
+                messages=messages,
                 schema=RawFacts,
                 prompt_template=TEMPLATE,
                 prompt_version=template.version,
+                judge=judge,
             )
         except (LLMUnavailable, LLMOutputInvalid) as exc:
+            if isinstance(exc, LLMAnswerRejected):
+                why = f"the LLM's facts were rejected ({'; '.join(exc.reasons)})"
+            elif isinstance(exc, LLMOutputInvalid):
+                why = "the LLM's answer was not valid facts"
+            else:
+                why = f"the LLM failed ({exc.message})"
+            if defer:
+                raise ExtractionDeferred(f"waiting for the LLM: {why}") from exc
             return (
                 deterministic,
                 "metadata",
                 LLMUse(
                     used=False,
                     model=llm.model_for(OPERATION),
-                    detail=f"the LLM failed ({exc.message}); facts come from the event's metadata",
+                    detail=f"{why}; facts come from the event's metadata",
                 ),
             )
         use = LLMUse(

@@ -18,12 +18,20 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.llm.base import (
+    LLMAnswerRejected,
+    LLMOutputInvalid,
+    LLMTooSlow,
+    LLMUnavailable,
+    LLMUse,
+    Message,
+)
 from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
+from almanac.observer.judge import judge_narrative
 from almanac.observer.report import (
     DRIFT_THRESHOLD_PCT,
     RunRow,
@@ -44,6 +52,28 @@ logger = logging.getLogger(__name__)
 TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
 OPERATION = "reflection"
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
+
+
+def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
+    """The reflection prompt: the template, then the computed numbers as JSON."""
+    user = (
+        f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True, default=str)}\n\n"
+        'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
+    )
+    return [Message("system", system), Message("user", user)]
+
+
+def judge_report_narrative(report: dict[str, Any]) -> Callable[[Narrative], list[str]]:
+    """The judge of narratives about `report`."""
+    return lambda answer: judge_narrative(narrative_text(answer), report)
+
+
+def narrative_text(answer: Narrative) -> str:
+    """The narrative as stored: the prose, then the adjustments as a list."""
+    text = answer.narrative.strip()
+    if answer.adjustments:
+        text += "\n" + "\n".join(f"- {a}" for a in answer.adjustments)
+    return text
 
 
 def reflection_out(row: Reflection) -> ReflectionOut:
@@ -151,29 +181,34 @@ class ObserverService:
             return None, LLMUse(
                 used=False, detail=f"no active {name!r} prompt template: numbers only"
             )
-        user = (
-            f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True)}\n\n"
-            'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
-        )
+        messages = narrative_messages(template.content, mode, report)
+
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=[Message("system", template.content), Message("user", user)],
+                messages=messages,
                 schema=Narrative,
                 prompt_template=name,
                 prompt_version=template.version,
+                judge=judge_report_narrative(report),
             )
         except (LLMUnavailable, LLMOutputInvalid) as exc:
+            if isinstance(exc, LLMAnswerRejected):
+                why = f"the LLM's narrative was rejected ({'; '.join(exc.reasons)})"
+            elif isinstance(exc, LLMTooSlow):
+                why = f"the LLM was too slow ({exc.message})"
+            elif isinstance(exc, LLMOutputInvalid):
+                why = "the LLM's answer was not a valid narrative"
+            else:
+                why = f"the LLM failed ({exc.message})"
             return None, LLMUse(
                 used=False,
                 model=llm.model_for(OPERATION),
                 prompt_template=name,
                 prompt_version=template.version,
-                detail=f"the LLM failed ({exc.message}): no narrative, the numbers stand",
+                detail=f"{why}: no narrative, the numbers stand",
             )
-        text = result.value.narrative.strip()
-        if result.value.adjustments:
-            text += "\n" + "\n".join(f"- {a}" for a in result.value.adjustments)
+        text = narrative_text(result.value)
         return text, LLMUse(
             used=True,
             model=result.record.model,

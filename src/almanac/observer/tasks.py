@@ -7,14 +7,22 @@ worker. Each task opens its own UnitOfWork from that state and commits it, like 
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import procrastinate
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
+from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
+from almanac.jobs.repository import clear_reason, set_reason
+from almanac.observer.facts import ExtractionDeferred
 from almanac.observer.service import ObserverService
+
+logger = logging.getLogger(__name__)
 
 blueprint = procrastinate.Blueprint()
 __all__ = ["blueprint", "get_state", "run_extract_facts", "run_reflect", "set_state"]
@@ -37,18 +45,57 @@ async def run_reflect(mode: str, day: str | None = None) -> int:
     return out.id
 
 
-async def run_extract_facts(event_id: int) -> int:
-    """Extract facts from one event in its own transaction; returns the decisions made."""
+async def run_extract_facts(event_id: int, *, job_id: int | None = None) -> int:
+    """Extract facts from one event in its own transaction; returns the decisions made.
+
+    An LLM that is down, too slow or answers nonsense raises `ExtractionDeferred` with
+    nothing recorded; the reason is kept for the jobs list (`job_reasons`) and the job is
+    retried with backoff.
+    """
     state = get_state()
     async with state.sessionmaker() as session:
         uow = UnitOfWork(session)
         try:
-            out = await ObserverService(uow, state).facts.extract(event_id)
+            out = await ObserverService(uow, state).facts.extract(event_id, defer=True)
+        except ExtractionDeferred as exc:
+            await uow.rollback()
+            if job_id is not None:
+                await _note(job_id, exc.message)
+            raise
         except BaseException:
             await uow.rollback()
             raise
+        if job_id is not None:
+            await clear_reason(session, job_id)
         await uow.commit()
     return 0 if out.already_extracted else len(out.decisions)
+
+
+async def _note(job_id: int, reason: str) -> None:
+    async with get_state().sessionmaker() as session:
+        await set_reason(session, job_id, reason)
+        await session.commit()
+
+
+class WaitForLLM(BaseRetryStrategy):
+    """Retries extraction that waits for the LLM with a long backoff, a bounded number of
+    times; other failures (a bug, the database) get the queue's usual short backoff."""
+
+    def __init__(self, llm: Backoff, other: Backoff) -> None:
+        self.llm = llm
+        self.other = other
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        """Which backoff applies depends on why the job failed."""
+        strategy = self.llm if isinstance(exception, ExtractionDeferred) else self.other
+        return strategy.get_retry_decision(exception=exception, job=job)
+
+
+# 1, 2, 4, 8, 16 minutes: an LLM that restarts or a breaker that closes gets its chance.
+EXTRACT_RETRY = WaitForLLM(
+    Backoff(max_attempts=5, base_seconds=60.0, max_seconds=3600.0),
+    Backoff(max_attempts=2, base_seconds=2.0),
+)
 
 
 # Retries are safe: a reflection replaces its period and extraction is idempotent.
@@ -58,7 +105,8 @@ async def reflect(mode: str, day: str | None = None) -> None:
     await run_reflect(mode, day)
 
 
-@blueprint.task(name="extract_facts", queue="observer", retry=2)
-async def extract_facts(event_id: int) -> None:
+@blueprint.task(name="extract_facts", queue="observer", retry=EXTRACT_RETRY, pass_context=True)
+async def extract_facts(context: procrastinate.JobContext, event_id: int) -> None:
     """Extract durable facts from one high-salience event (idempotent per event)."""
-    await run_extract_facts(event_id)
+    job_id = context.job.id if context.job is not None else None
+    await run_extract_facts(event_id, job_id=job_id)

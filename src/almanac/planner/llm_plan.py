@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUse, Message
+from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMTooSlow, LLMUse, Message
 from almanac.ontology.sop import SOP, SOPProblem, check_sop
+from almanac.planner.judge import judge_plan
 from almanac.planner.schemas import RecalledItem
 
 OPERATION = "planning"
@@ -54,19 +56,31 @@ async def generate_sop(
     now: datetime,
     deadline: datetime | None,
     hours_per_day: float,
+    intent: str,
+    skeleton: SOP | None,
 ) -> tuple[SOP, LLMUse, bool]:
     """Ask for an SOP, check it as a whole, and ask once more to fix what is wrong.
 
-    Returns the plan, how the LLM was used, and whether a whole-plan repair was needed.
-    Raises `LLMOutputInvalid` (with the problems as errors) when the repair fails too, and
-    `LLMUnavailable` when the model cannot be reached.
+    Every answer is judged (`judge_plan`): one that collapses, repeats or strays from the
+    library skeleton is rejected. Both calls share the planning time budget. Returns the
+    plan, how the LLM was used, and whether a whole-plan repair was needed. Raises
+    `LLMOutputInvalid` (with the problems as errors) when the repair fails too,
+    `LLMAnswerRejected` when the judge rejects an answer, `LLMTooSlow` when the budget runs
+    out and `LLMUnavailable` when the model cannot be reached.
     """
+    budget = llm.budget_for(OPERATION)
+    ends = None if budget is None else time.monotonic() + budget
+
+    def judge(sop: SOP) -> list[str]:
+        return judge_plan(sop, intent=intent, skeleton=skeleton)
+
     result = await llm.complete_json(
         operation=OPERATION,
         messages=messages,
         schema=SOP,
         prompt_template=TEMPLATE,
         prompt_version=prompt_version,
+        judge=judge,
     )
     sop = result.value
     problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
@@ -78,12 +92,17 @@ async def generate_sop(
             Message("assistant", sop.model_dump_json(exclude_none=True)),
             Message("user", _repair_request(problems)),
         ]
+        left = None if ends is None else ends - time.monotonic()
+        if left is not None and left < 1.0:
+            raise LLMTooSlow(f"the LLM's plan needed a repair and its {budget:g} s budget is spent")
         result = await llm.complete_json(
             operation=OPERATION,
             messages=repair,
             schema=SOP,
             prompt_template=TEMPLATE,
             prompt_version=prompt_version,
+            judge=judge,
+            budget_seconds=left,
         )
         sop = result.value
         problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)

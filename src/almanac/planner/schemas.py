@@ -184,6 +184,7 @@ class UsageRow(BaseModel):
     model: str
     calls: int
     failed: int
+    rejected: int = 0  # answers that fit the schema but failed the content checks
     tokens_in: int
     tokens_out: int
     cost: float | None
@@ -195,3 +196,30 @@ class UsageOut(BaseModel):
     rows: list[UsageRow]
     planning_calls_today: int
     daily_planning_cap: int
+
+
+class PreviewIn(Strict):
+    """A sample input for a prompt version (see planner/preview.py for each template's)."""
+
+    version: Annotated[str | None, Field(pattern=r"^v\d{1,6}$")] = None
+    input: dict[str, Any]
+    call_llm: bool = True
+
+
+class PreviewMessage(BaseModel):
+    role: str
+    content: str
+
+
+class PreviewOut(BaseModel):
+    """What the version renders, and with an LLM, its answer and the checks' verdict."""
+
+    template_name: str
+    version: str
+    operation: str
+    messages: list[PreviewMessage]
+    skeleton: str | None = None  # the library workflow an intent matched (sop_generator)
+    llm: LLMUse
+    answer: dict[str, Any] | None = None
+    accepted: bool | None = None
+    rejection: list[str] = Field(default_factory=list)

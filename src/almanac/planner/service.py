@@ -17,6 +17,7 @@ from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
 from almanac.planner.context import recall_context, remember_plan
 from almanac.planner.estimates import Estimator, apply_estimates, params_from
+from almanac.planner.fallback import fallback_detail, llm_failed_no_match
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
@@ -74,17 +75,27 @@ class PlannerService:
         sop: SOP | None = None
         use: LLMUse
         source = "library"
-        if llm is not None:
+        if llm is not None and skeleton is not None and await self._cap_reached(now):
+            # The cap guards spending on the LLM; a plan the library can make needs none.
+            cap = self.state.settings.llm.daily_planning_cap
+            use = LLMUse(
+                used=False,
+                detail=f"the daily cap of {cap} planning calls to the LLM is reached: "
+                "this plan is library-only",
+            )
+            notes.append(use.detail)
+        elif llm is not None:
             try:
                 sop, use = await self._with_llm(body, now, recalled, skeleton)
                 source = "llm"
             except (LLMUnavailable, LLMOutputInvalid) as exc:
                 if skeleton is None:
-                    raise
+                    raise llm_failed_no_match(exc, candidates) from exc
                 degraded.append("llm")
                 use = LLMUse(
                     used=False,
-                    detail=f"the LLM failed ({exc.message}); planned from the library instead",
+                    model=llm.model_for(llm_plan.OPERATION),
+                    detail=fallback_detail(exc),
                 )
                 notes.append(use.detail)
         else:
@@ -165,6 +176,10 @@ class PlannerService:
             await self.plans.flush(plan)
         return plan_out(plan)
 
+    async def skeleton_for(self, body: PlanIn) -> Skeleton | None:
+        """The library skeleton a plan for `body` would adapt (None: nothing matches)."""
+        return (await self._skeleton(body))[0]
+
     async def _skeleton(self, body: PlanIn) -> tuple[Skeleton | None, list[Match]]:
         if body.workflow_id is not None:
             workflow = await self.library.workflow(body.workflow_id)
@@ -223,6 +238,8 @@ class PlannerService:
             now=now,
             deadline=body.deadline,
             hours_per_day=self.settings.hours_per_day,
+            intent=body.intent,
+            skeleton=skeleton.sop if skeleton else None,
         )
         return sop, use
 
@@ -242,8 +259,15 @@ class PlannerService:
             daily_planning_cap=self.state.settings.llm.daily_planning_cap,
         )
 
+    async def _cap_reached(self, now: datetime) -> bool:
+        cap = self.state.settings.llm.daily_planning_cap
+        midnight = self._midnight(now)
+        used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
+        return used >= cap
+
     async def _check_cap(self, now: datetime) -> None:
-        """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)."""
+        """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)
+        that reached the model; only plans that need the LLM (no library match) get a 429."""
         cap = self.state.settings.llm.daily_planning_cap
         midnight = self._midnight(now)
         local = now.astimezone(midnight.tzinfo)
@@ -254,7 +278,8 @@ class PlannerService:
             raise RateLimited(
                 f"the daily cap of {cap} planning calls to the LLM is reached ({used} today); "
                 f"it resets at midnight ({self.state.settings.timezone}). Raise "
-                "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id",
+                "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id "
+                "(no workflow in the library matches this intent)",
                 headers={"Retry-After": str(wait)},
             )
 

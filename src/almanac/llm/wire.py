@@ -1,0 +1,118 @@
+"""One chat request on the wire: streamed or not, its usage counted even if cancelled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from almanac.llm.base import LLMCallRecord
+from almanac.llm.formats import estimate_tokens
+
+logger = logging.getLogger(__name__)
+
+# Server error text is logged up to this length (never returned or stored).
+_MAX_LOGGED_CHARS = 2000
+
+
+async def chat(
+    client: AsyncOpenAI,
+    rec: LLMCallRecord,
+    kwargs: dict[str, Any],
+    *,
+    stream: bool,
+    on_accept: Callable[[], None] | None = None,
+) -> tuple[str, bool]:
+    """Send one chat request; returns its text and whether it stopped at `max_tokens`.
+
+    `on_accept` runs once the server has taken the request (HTTP 200), before the answer
+    is complete: a call cancelled midway has still shown that the request's shape works.
+
+    Usage goes into `rec` even when the request is cancelled midway (the time budget ran
+    out): the server's own count when it sent one, else an estimate from the text streamed.
+    """
+    prompt_chars = sum(len(str(m.get("content", ""))) for m in kwargs["messages"])
+    if not stream:
+        response = await client.chat.completions.create(**kwargs)
+        rec.reached_model = True
+        if on_accept is not None:
+            on_accept()
+        content, finish = "", None
+        if response.choices:
+            content = response.choices[0].message.content or ""
+            finish = response.choices[0].finish_reason
+        if response.usage is not None:
+            add_usage(rec, response.usage)
+        else:
+            estimate(rec, prompt_chars, len(content))
+        return content, finish == "length"
+    parts: list[str] = []
+    usage: Any = None
+    finish = None
+    accepted = False
+    try:
+        chunks = await client.chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}
+        )
+        accepted = rec.reached_model = True
+        if on_accept is not None:
+            on_accept()
+        async with chunks:
+            async for chunk in chunks:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices:
+                    if choice.delta is not None and choice.delta.content:
+                        parts.append(choice.delta.content)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+    finally:
+        # Also on cancellation: the tokens were spent all the same.
+        if usage is not None:
+            add_usage(rec, usage)
+        elif accepted:
+            estimate(rec, prompt_chars, sum(len(p) for p in parts))
+    return "".join(parts), finish == "length"
+
+
+def log_server_error(operation: str, model: str, mode: str, exc: openai.APIStatusError) -> None:
+    """The server's own words (a traceback, file paths) are for the operator's log only."""
+    logger.warning(
+        "LLM %s (%s, %s): HTTP %d: %s",
+        operation,
+        model,
+        mode,
+        exc.status_code,
+        str(exc.message)[:_MAX_LOGGED_CHARS],
+    )
+
+
+def describe(exc: openai.APIError) -> str:
+    """A description safe to return and store: the status or error kind, never the text."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code} from the server (details in the server log)"
+    if isinstance(exc, openai.APITimeoutError):
+        return "the request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "could not connect to the server"
+    return type(exc).__name__
+
+
+def estimate(rec: LLMCallRecord, prompt_chars: int, answer_chars: int) -> None:
+    """Count tokens the server did not report, from the text's length."""
+    rec.tokens_in += estimate_tokens(prompt_chars)
+    rec.tokens_out += estimate_tokens(answer_chars)
+    rec.tokens_estimated = True
+
+
+def add_usage(rec: LLMCallRecord, usage: Any) -> None:
+    """Add the server's usage report to `rec`."""
+    rec.tokens_in += int(usage.prompt_tokens or 0)
+    rec.tokens_out += int(usage.completion_tokens or 0)
+    # OpenRouter (and some proxies) report the price of the call as `usage.cost`.
+    cost = (usage.model_extra or {}).get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        rec.cost = (rec.cost or 0.0) + float(cost)

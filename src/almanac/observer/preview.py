@@ -1,0 +1,192 @@
+"""Prompt preview: what a prompt version renders for a sample input, and what the LLM
+answers to it (and whether that answer passes the operation's checks).
+
+The sample input stands in for what the service would gather: for `sop_generator` an
+intent (matched against the library as a plan would be; recall is left out), for
+`daily_reflection`/`weekly_review` a report, for `fact_extractor` a memory's text. The
+call is a real one: recorded in `llm_calls` and counted like any other.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from almanac.db.uow import UnitOfWork
+from almanac.deps import State, UoW
+from almanac.errors import NotFound, ValidationFailed
+from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.observer.facts import extraction_messages, judge_facts
+from almanac.observer.schemas import Narrative, RawFacts
+from almanac.observer.service import judge_report_narrative, narrative_messages
+from almanac.ontology.sop import SOP
+from almanac.planner import llm_plan
+from almanac.planner.judge import judge_plan
+from almanac.planner.repository import PromptRepository
+from almanac.planner.schemas import PlanIn, PreviewIn, PreviewMessage, PreviewOut
+from almanac.state import AppState
+
+_OPERATIONS = {
+    "sop_generator": "planning",
+    "daily_reflection": "reflection",
+    "weekly_review": "reflection",
+    "fact_extractor": "extraction",
+}
+
+
+class PromptPreview:
+    """Renders a prompt version and, with an LLM, asks it. Never commits."""
+
+    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+        self.uow = uow
+        self.state = state
+
+    async def preview(self, name: str, body: PreviewIn) -> PreviewOut:
+        """Render version `body.version` (default: the active one) of `name` for the input."""
+        if name not in _OPERATIONS:
+            raise ValidationFailed(
+                f"no preview for {name!r}: one of {', '.join(sorted(_OPERATIONS))}",
+                field="name",
+            )
+        rows = await PromptRepository(self.uow.session).versions(name)
+        if not rows:
+            raise NotFound(f"no prompt template named {name!r}")
+        row = next(
+            (r for r in rows if (r.version == body.version if body.version else r.is_active)),
+            None,
+        )
+        if row is None:
+            raise NotFound(f"prompt template {name!r} has no version {body.version or 'active'}")
+        messages, schema, judge, skeleton = await self._render(name, row.content, body.input)
+        out = PreviewOut(
+            template_name=name,
+            version=row.version,
+            operation=_OPERATIONS[name],
+            messages=[PreviewMessage(role=m.role, content=m.content) for m in messages],
+            skeleton=skeleton,
+            llm=LLMUse(used=False, detail="no LLM is configured: rendered only"),
+        )
+        llm = self.state.llm
+        if llm is None or not body.call_llm:
+            if llm is not None:
+                out.llm = LLMUse(used=False, detail="call_llm is false: rendered only")
+            return out
+        try:
+            result = await llm.complete_json(
+                operation=out.operation,
+                messages=messages,
+                schema=schema,
+                prompt_template=name,
+                prompt_version=row.version,
+                judge=judge,  # recorded with the call, so versions can be compared
+            )
+        except LLMAnswerRejected as exc:
+            out.llm = LLMUse(
+                used=True,
+                model=llm.model_for(out.operation),
+                prompt_template=name,
+                prompt_version=row.version,
+                detail="answered, but the answer failed the checks",
+            )
+            out.answer, out.accepted, out.rejection = exc.answer, False, exc.reasons
+            return out
+        except (LLMUnavailable, LLMOutputInvalid) as exc:
+            out.llm = LLMUse(
+                used=False,
+                model=llm.model_for(out.operation),
+                prompt_template=name,
+                prompt_version=row.version,
+                detail=f"no usable answer: {exc.message}",
+            )
+            out.accepted, out.rejection = False, [exc.message]
+            return out
+        out.answer, out.accepted = result.value.model_dump(mode="json"), True
+        out.llm = LLMUse(
+            used=True,
+            model=result.record.model,
+            prompt_template=name,
+            prompt_version=row.version,
+            detail=f"answered by {result.record.model} in {result.record.latency_ms:.0f} ms "
+            f"({result.record.tokens_in} tokens in, {result.record.tokens_out} out)",
+        )
+        return out
+
+    async def _render(
+        self, name: str, system: str, sample: dict[str, Any]
+    ) -> tuple[list[Message], type[BaseModel], Any, str | None]:
+        if name == "sop_generator":
+            body = _validated(PlanIn, sample)
+            from almanac.planner.service import PlannerService
+
+            skeleton = await PlannerService(self.uow, self.state).skeleton_for(body)
+            sop = skeleton.sop if skeleton else None
+            messages = llm_plan.planning_messages(
+                system,
+                intent=body.intent,
+                now=datetime.now(UTC),
+                deadline=body.deadline,
+                context=body.context,
+                recalled=[],
+                skeleton=sop,
+                skeleton_name=skeleton.name if skeleton else None,
+            )
+
+            def judge(plan: SOP) -> list[str]:
+                return judge_plan(plan, intent=body.intent, skeleton=sop)
+
+            return messages, SOP, judge, skeleton.name if skeleton else None
+        if name == "fact_extractor":
+            memory = _validated(_MemorySample, sample)
+            messages = extraction_messages(
+                system, content=memory.content, metadata=memory.metadata, header="sample"
+            )
+            source = {"content": memory.content, "metadata": memory.metadata}
+            return messages, RawFacts, lambda a: judge_facts(a, source), None
+        report = _validated(_ReportSample, sample).report
+        mode = "daily" if name == "daily_reflection" else "weekly"
+        return (
+            narrative_messages(system, mode, report),
+            Narrative,
+            judge_report_narrative(report),
+            None,
+        )
+
+
+class _MemorySample(BaseModel):
+    content: str
+    metadata: dict[str, Any] = {}
+
+
+class _ReportSample(BaseModel):
+    report: dict[str, Any]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], sample: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(sample)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"input does not fit {model.__name__}: {exc}", field="input"
+        ) from exc
+
+
+# Under the planner's prompts, but served from here: previewing the observer's prompts needs
+# the observer, which sits above the planner.
+router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
+
+
+@router.post("/prompts/{name}/preview")
+async def preview_prompt(
+    name: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")],
+    body: PreviewIn,
+    uow: UoW,
+    state: State,
+) -> PreviewOut:
+    """Render a prompt version for a sample input; with an LLM, its answer and verdict."""
+    return await PromptPreview(uow, state).preview(name, body)
