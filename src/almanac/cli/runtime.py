@@ -1,4 +1,4 @@
-"""How a CLI command reaches memory: the running server if there is one, else in-process."""
+"""The CLI's full path: the running server (see `connect`) or the app in-process."""
 
 from __future__ import annotations
 
@@ -20,25 +20,33 @@ T = TypeVar("T")
 err = Console(stderr=True)
 
 
-def server_url(settings: Settings, url: str | None) -> str:
-    return url or f"http://{settings.server.host}:{settings.server.port}"
+def _target(settings: Settings, url: str | None, service: str) -> tuple[str | None, Any]:
+    """`--url`, ALMANAC_URL or the server recorded in the settings' data folder."""
+    from almanac.cli import connect
+
+    return connect.target(url, service, settings.data_dir)
 
 
-async def _server_up(url: str) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
-            response = await client.get("/health")
-            return response.status_code == 200 and "memory" in response.json().get("services", [])
-    except (httpx.HTTPError, ValueError):
-        return False
+@asynccontextmanager
+async def _remote(base: str, record: Any) -> AsyncIterator[httpx.AsyncClient]:
+    from almanac.cli import connect
+
+    key = connect.api_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=base, timeout=120, headers=headers) as client:
+        try:
+            yield client
+        except httpx.TransportError as exc:
+            message = connect.not_answering_message(base, record, exc)
+            raise AlmanacError(message, 503) from exc
 
 
 @asynccontextmanager
 async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[MemoryClient]:
-    """Use a running Gateway (so its cache stays coherent), or run the service in-process."""
-    target = server_url(settings, url)
-    if url is not None or await _server_up(target):
-        async with httpx.AsyncClient(base_url=target, timeout=120) as client:
+    """The running Gateway (so its cache stays coherent), or the service in-process."""
+    base, record = _target(settings, url, "memory")
+    if base is not None:
+        async with _remote(base, record) as client:
             yield HttpMemoryClient(client)
         return
     state = await build_state(settings)
@@ -48,24 +56,15 @@ async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[Me
         await state.close()
 
 
-async def _serves(url: str, service: str) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
-            response = await client.get("/health")
-            return service in response.json().get("services", [])
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
 @asynccontextmanager
 async def api_client(
     settings: Settings, url: str | None, service: str = "planner", *, in_process: bool = False
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the API: the running server when one answers (unless
-    `in_process`), else the app in-process (same routes, validation and errors) over ASGI."""
-    target = server_url(settings, url)
-    if url is not None or (not in_process and await _serves(target, service)):
-        async with httpx.AsyncClient(base_url=target, timeout=120) as client:
+    """An HTTP client for the API: the running server (unless `in_process`), else the app
+    in-process (same routes, validation and errors) over ASGI."""
+    base, record = (None, None) if in_process else _target(settings, url, service)
+    if base is not None:
+        async with _remote(base, record) as client:
             yield client
         return
     from almanac.app import create_app
@@ -79,6 +78,23 @@ async def api_client(
             transport=transport, base_url="http://almanac.local", timeout=120
         ) as client:
             yield client
+
+
+def in_process_request(
+    method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+) -> tuple[int, Any]:
+    """One API request against the app in-process (no server runs on this data folder)."""
+
+    async def go() -> tuple[int, Any]:
+        async with api_client(Settings(), None, in_process=True) as client:
+            query = {k: v for k, v in (params or {}).items() if v is not None}
+            response = await client.request(method, path, params=query, json=body)
+            try:
+                return response.status_code, response.json() if response.content else None
+            except ValueError:
+                return response.status_code, response.text
+
+    return run(go)
 
 
 def answer(response: httpx.Response) -> Any:
