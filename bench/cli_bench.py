@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, median, print_table, write_json  # noqa: E402
 
 PY = sys.executable
+TIME = shutil.which("time", path="/usr/bin:/bin")
 TARGETS = {"--help": 0.4, "recall": 0.6}
 
 
@@ -38,18 +39,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MB, exit code) of one run."""
+def timed(cmd: list[str], env: dict[str, str], rss_file: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, exit code) of one run.
+
+    The peak comes from GNU time when installed: a child forked from this (large) process
+    would otherwise report this process's RSS as its own peak.
+    """
+    wrapper = [TIME, "-f", "%M", "-o", str(rss_file)] if TIME else []
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        wrapper + cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0 and proc.stderr is not None:
-        sys.stderr.write(proc.stderr.read().decode()[-2000:])
+    code = os.waitstatus_to_exitcode(status)
     if proc.stderr is not None:
+        if code != 0:
+            sys.stderr.write(proc.stderr.read().decode()[-2000:])
         proc.stderr.close()
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    peak_kb = usage.ru_maxrss
+    if TIME:
+        lines = rss_file.read_text().split()
+        peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else peak_kb
+    return elapsed, peak_kb / 1024, code
 
 
 def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -102,11 +114,11 @@ def main() -> None:
     samples: dict[str, list[tuple[float, float]]] = {"python3 -c pass": []}
     try:
         for _ in range(args.runs):
-            secs, rss, _code = timed([python3, "-c", "pass"], env)
+            secs, rss, _code = timed([python3, "-c", "pass"], env, tmp / "rss")
             samples["python3 -c pass"].append((secs, rss))
             for variant, (prefix, venv) in variants.items():
                 for name, argv in commands.items():
-                    secs, rss, code = timed(prefix + argv, venv)
+                    secs, rss, code = timed(prefix + argv, venv, tmp / "rss")
                     if code != 0:
                         raise SystemExit(f"{variant} {name} exited with {code}")
                     samples.setdefault(f"{variant}: almanac {name}", []).append((secs, rss))

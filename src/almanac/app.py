@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Literal, TypedDict
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from almanac import __version__, problems
 from almanac.calendars.endpoints import router as calendar_router
@@ -27,6 +28,14 @@ logger = logging.getLogger(__name__)
 
 Service = Literal["memory", "planner"]
 ALL_SERVICES: tuple[Service, ...] = ("memory", "planner")
+
+
+# Where `GET /` leads: the API docs until the dashboard exists.
+HOME = "/docs"
+
+
+async def _home() -> RedirectResponse:
+    return RedirectResponse(HOME, status_code=307)
 
 
 class LifespanState(TypedDict):
@@ -64,6 +73,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(health_router)
+    app.add_api_route("/", _home, include_in_schema=False)
     if "memory" in chosen:
         app.include_router(memory_router)
     if "planner" in chosen:

@@ -108,6 +108,8 @@ class PlannerSettings(BaseModel):
     calibration_min_runs: int = Field(default=3, ge=1)
     calibration_threshold: float = Field(default=0.1, ge=0, le=1)
     recall_k: int = Field(default=8, ge=0, le=50)
+    # Load the starter workflow library at start (new workflows added, unedited ones updated).
+    starter_library: bool = True
 
 
 class CalendarSettings(BaseModel):

@@ -87,6 +87,10 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
     from almanac.llm.recorder import DatabaseRecorder
 
     sessionmaker = create_sessionmaker(engine)
+    if migrate and settings.planner.starter_library:
+        from almanac.ontology.starter import load_starter_library
+
+        await load_starter_library(sessionmaker)
     return AppState(
         settings=settings,
         engine=engine,
