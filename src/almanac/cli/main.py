@@ -29,6 +29,10 @@ COMMANDS: dict[str, Lazy] = {
     "retention": Lazy("almanac.cli.jobs:retention_app", "Archive and delete old events."),
     "db": Lazy("almanac.cli.serve:db_app", "Database maintenance."),
     "demo": Lazy("almanac.cli.demo:demo", "The whole loop on a throwaway database."),
+    "export": Lazy("almanac.cli.data:export", "Everything you own as one JSONL file."),
+    "import": Lazy("almanac.cli.data:import_", "Import an export (safe to repeat)."),
+    "backup": Lazy("almanac.cli.data:backup", "Back up the whole database (pg_dump)."),
+    "restore": Lazy("almanac.cli.data:restore", "Restore a backup (pg_restore)."),
 }
 
 app = typer.Typer(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import (
     ExecutionRun,
     Plan,
@@ -21,8 +22,10 @@ from almanac.models import (
 )
 
 
-class PlanRepository:
+class PlanRepository(PortableRows):
     """Plans, plan versions, and what approval creates."""
+
+    portable = (Plan, PlanVersion)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -90,8 +93,11 @@ class PlanRepository:
         return [t.id for t in tasks]
 
 
-class PromptRepository:
+class PromptRepository(PortableRows):
     """Versioned prompt templates; one active version per name."""
+
+    portable = (PromptTemplate,)
+    seeded = frozenset({"prompt_templates"})
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
