@@ -27,6 +27,7 @@ GOOGLE_SCOPES = (
 )
 STATE_MAX_AGE_SECONDS = 600
 RECONNECT_HINT = "open /oauth/authorize to connect Google Calendar again"
+CONNECT_HINT = "open /oauth/authorize to connect it"
 
 
 def google_client_config(settings: CalendarSettings) -> dict[str, Any]:
@@ -157,7 +158,8 @@ class OAuthService:
                 status="not_connected",
                 scopes=[],
                 expires_at=None,
-                detail=f"Google Calendar is not connected: {RECONNECT_HINT}",
+                # Never connected: "again" would suggest it once was.
+                detail=f"Google Calendar is not connected yet: {CONNECT_HINT}",
             )
         status: CredentialStatus = "ok"
         if row.status in ("revoked", "expired", "error"):

@@ -95,10 +95,8 @@ class PlannerService:
             what = f"the library workflow {skeleton.name!r}"
             if skeleton.score is not None:
                 what += f" (match {skeleton.score:.2f})"
-            notes.append(
-                f"No LLM was used: this plan is {what}, "
-                "adapted to the deadline and calibrated from history."
-            )
+            adapted = "adapted to the deadline and " if body.deadline is not None else ""
+            notes.append(f"No LLM was used: this plan is {what}, {adapted}calibrated from history.")
         sop, calibration = await self._calibrate(sop, skeleton)
         sop = with_deadline(sop, body.deadline)
         problems = check_sop(
