@@ -345,7 +345,7 @@ def _no_match(intent: str, candidates: list[Match], threshold: float) -> Almanac
     hint = (
         f" The closest were {near}, below the match threshold {threshold:g}."
         if near
-        else " The workflow library is empty."
+        else " The workflow library is empty (`almanac workflows import` loads the starter one)."
     )
     closest = [
         {"kind": m.candidate.kind, "id": m.candidate.id, "name": m.candidate.name, "score": m.score}
