@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
 from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
@@ -112,6 +113,9 @@ def schedule(
     start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD")] = None,
     days: Annotated[int, typer.Option("--days", help="Horizon in days (1-60)")] = 14,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's answer (a preview unless --yes)")
+    ] = False,
     url: UrlOpt = None,
 ) -> None:
     """Preview a plan's schedule as a week view, then write it to the calendar."""
@@ -126,6 +130,13 @@ def schedule(
         return await _preview(Settings(), url, body)
 
     out, busy = run(preview)
+    if as_json and not yes:
+        return emit(out.model_dump(mode="json"))
+    if as_json:
+        written = run(
+            lambda: _schedule(Settings(), url, body.model_copy(update={"dry_run": False}))
+        )
+        return emit(written.model_dump(mode="json"))
     if not yes:
         console.print("[bold]preview[/bold] (nothing is written until you confirm)")
     show(out, busy, writing=yes)
@@ -157,6 +168,7 @@ def schedule(
 
 def agenda(
     days: Annotated[int, typer.Option("--days", min=1, max=92, help="How many days")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Print the coming days from the calendar: Almanac's blocks and your events."""
@@ -171,6 +183,8 @@ def agenda(
             return CalendarOut.model_validate(answer(response))
 
     out = run(go)
+    if as_json:
+        return emit(out.model_dump(mode="json"))
     table = Table(title=f"agenda: {days} day(s) from {today:%a %d %b}")
     for col in ("day", "time", "what", "kind"):
         table.add_column(col, overflow="fold")
