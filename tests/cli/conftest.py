@@ -15,3 +15,19 @@ def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ALMANAC_API_KEY", raising=False)
     monkeypatch.setenv("COLUMNS", "250")  # wide tables: cells are not wrapped mid-sentence
     return data
+
+
+async def reset_prompts(pg_url: str) -> None:
+    """Drop prompt versions a test added and re-activate v1: the migrations seed
+    prompt_templates, so the suite's truncation between tests leaves them alone."""
+    from sqlalchemy import text
+
+    from almanac.db.engine import create_engine
+
+    engine = create_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM prompt_templates WHERE version <> 'v1'"))
+            await conn.execute(text("UPDATE prompt_templates SET is_active = true"))
+    finally:
+        await engine.dispose()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from almanac.cli.main import app
 from almanac.state import AppState
+from tests.cli.conftest import reset_prompts
 
 runner = CliRunner()
 
@@ -20,10 +23,13 @@ def invoke(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+def cli_env(
+    pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AppState]:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
-    return committed_state
+    yield committed_state
+    asyncio.run(reset_prompts(pg_url))
 
 
 def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path: Path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from almanac.cli.main import app
 from almanac.cli.runtime import answer, api_client, in_process_request
 from almanac.config import Settings
 from almanac.state import AppState
+from tests.cli.conftest import reset_prompts
 
 runner = CliRunner()
 VOLATILE = {"took_ms", "cached", "checked_at", "generated_at"}
@@ -124,11 +126,14 @@ async def _create_database(base_url: str, name: str) -> str:
 
 
 @pytest.fixture
-def source(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> str:
+def source(
+    pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     asyncio.run(_populate())
-    return pg_url
+    yield pg_url
+    asyncio.run(reset_prompts(pg_url))
 
 
 def test_export_import_round_trip_and_repeat(
