@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,12 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-matcher: $(STAMP)
+	$(BIN)/python bench/matcher_bench.py
+
+bench-cli: $(STAMP)
+	$(BIN)/python bench/cli_bench.py
+
+bench-footprint: $(STAMP)
+	$(BIN)/python bench/footprint.py

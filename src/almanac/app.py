@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Literal, TypedDict
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
 
 from almanac import __version__, problems
 from almanac.auth.deps import authenticate
@@ -27,13 +28,22 @@ from almanac.observer.preview import router as preview_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.scheduler.endpoints import router as scheduler_router
-from almanac.state import AppState, build_state
+from almanac.startup import open_state
+from almanac.state import AppState
 from almanac.tasks.endpoints import router as tasks_router
 
 logger = logging.getLogger(__name__)
 
 Service = Literal["memory", "planner"]
 ALL_SERVICES: tuple[Service, ...] = ("memory", "planner")
+
+
+# Where `GET /` leads: the API docs until the dashboard exists.
+HOME = "/docs"
+
+
+async def _home() -> RedirectResponse:
+    return RedirectResponse(HOME, status_code=307)
 
 
 class LifespanState(TypedDict):
@@ -51,7 +61,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         owned = state is None
-        current = state if state is not None else await build_state(settings or Settings())
+        current = state if state is not None else await open_state(settings or Settings())
         current.services = list(chosen)
         from almanac.auth.policy import unguarded_mounts
 
@@ -88,6 +98,7 @@ def create_app(
     _install_browser_safety(app, settings or (state.settings if state else Settings()))
     app.include_router(health_router)
     app.include_router(auth_router)
+    app.add_api_route("/", _home, include_in_schema=False)
     if "memory" in chosen:
         app.include_router(memory_router)
         app.include_router(documents_router)

@@ -154,6 +154,8 @@ class PlannerSettings(BaseModel):
     # server-wide switch: a huge value means library estimates only).
     calibration_min_runs: int = Field(default=1, ge=1)
     recall_k: int = Field(default=8, ge=0, le=50)
+    # Load the starter workflow library at start (new workflows added, unedited ones updated).
+    starter_library: bool = True
 
 
 class CalendarSettings(BaseModel):

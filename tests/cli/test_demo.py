@@ -50,6 +50,12 @@ async def test_each_link_of_the_loop(committed_state: AppState) -> None:
         out.first_plan["total_hours"] * OVERRUN, rel=0.05
     )
     assert any(line.startswith("6. Plan again") for line in lines)
+    # Plans of the same workflow say where their total comes from (the library's estimate,
+    # or that estimate calibrated from runs), so equal work never shows unexplained totals.
+    plan_lines = [line for line in lines if line.strip().startswith("plan #")]
+    assert len(plan_lines) == 3 and all("library estimate" in line for line in plan_lines)
+    library_total = f"{out.first_plan['total_hours']:g} h"
+    assert all(library_total in line for line in plan_lines)
 
 
 def test_demo_command_runs_on_a_fresh_embedded_database(

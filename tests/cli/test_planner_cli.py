@@ -72,7 +72,7 @@ def test_plan_prints_a_tree_then_approve_and_list(cli_env: AppState) -> None:
 
     result = runner.invoke(app, ["approve", plan_id])
     assert result.exit_code == 2
-    assert "cannot become approved" in result.output
+    assert "the plan is already approved" in result.output
 
 
 def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:

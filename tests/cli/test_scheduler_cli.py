@@ -109,6 +109,45 @@ def test_schedule_previews_asks_and_writes(cli_env: AppState, pg_url: str):
     )
     assert result.exit_code == 0, result.output
     assert "0 created, 0 updated, 0 removed" in result.output
+    # Written with --yes: no "nothing was written" before the write report.
+    assert "nothing was written" not in result.output and "preview" not in result.output
+
+
+def test_schedule_preview_starts_at_the_first_day_and_shows_meetings(
+    cli_env: AppState, pg_url: str
+):
+    plan_id = on_db(pg_url, _seed)
+    wednesday = _monday() + timedelta(days=2)
+    meeting = wednesday.isoformat() + "T15:00:00+01:00"
+    result = runner.invoke(
+        app_with_calendar(),
+        [
+            "calendar",
+            "add",
+            "Client call",
+            "--start",
+            meeting,
+            "--end",
+            meeting[:11] + "16:00:00+01:00",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app,
+        ["schedule", str(plan_id), "--start", wednesday.isoformat(), "--days", "3"],
+        input="n\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "preview" in result.output and "nothing is written until you confirm" in result.output
+    first_columns = result.output.split("Wed")[0]
+    assert "Mon" not in first_columns and "Tue" not in first_columns  # no empty past days
+    assert "15:00-16:00 Client call (busy)" in result.output
+
+
+def app_with_calendar() -> typer.Typer:
+    from almanac.cli.main import app as root
+
+    return root
 
 
 def test_schedule_errors_exit_2(cli_env: AppState, pg_url: str):

@@ -29,6 +29,8 @@ def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
     monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    # These tests import by hand; the first-start load is tested in test_discovery.py.
+    monkeypatch.setenv("ALMANAC_PLANNER__STARTER_LIBRARY", "false")
     monkeypatch.setattr(cli_workflows, "console", Console(width=250))
     return committed_state
 

@@ -95,7 +95,9 @@ async def test_authorize_redirects_to_consent_with_offline_access_and_state(
 async def test_callback_stores_encrypted_tokens_and_status_reports_ok(
     oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
 ) -> None:
-    assert (await oauth_client.get("/oauth/status")).json()["status"] == "not_connected"
+    never = (await oauth_client.get("/oauth/status")).json()
+    assert never["status"] == "not_connected"
+    assert "again" not in never["detail"] and "not connected yet" in never["detail"]
     query = await authorize(oauth_client)
     code = google.issue_code("code-1", challenge=query["code_challenge"])
 

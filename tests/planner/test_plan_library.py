@@ -59,7 +59,7 @@ async def test_no_match_and_no_llm_is_a_422_that_says_what_to_do(
     assert r.status_code == 422
     body = r.json()
     assert "No workflow in the library matches" in body["detail"]
-    assert "configure an LLM" in body["detail"] and "workflows import" in body["detail"]
+    assert "configure an LLM" in body["detail"] and "workflow_id" in body["detail"]
     assert body["errors"][0]["field"] == "intent"
     assert await plans_count(db_session) == 0
 

@@ -86,7 +86,8 @@ async def test_sprint_shapes_schedule_and_reports_warnings(
     report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
     assert report["used_hours"] == pytest.approx(placed)
     assert report["billable_hours"] == 3
-    assert report["billable_share"] == pytest.approx(3 / 8)
+    # One definition everywhere: billable ÷ worked (scheduled) hours, as a percentage.
+    assert report["billable_share_pct"] == pytest.approx(round(300 / placed, 1))
     assert any("under the 60% target" in w for w in report["warnings"])
     assert not any("capacity exceeded" in w for w in report["warnings"])
 

@@ -19,8 +19,6 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events  # type: ignore[import-untyped]  # caldav's own dependency
-from caldav.davclient import DAVClient
-from caldav.lib import error as caldav_error
 
 from almanac.calendars.base import (
     ALMANAC_ID_PROPERTY,
@@ -161,6 +159,9 @@ class CalDAVCalendar(CalendarProvider):
         self.url = url
         self.calendar_ref = calendar
         self.zone = ZoneInfo(timezone)
+        # The caldav library loads on first use: the built-in calendar never needs it.
+        from caldav.davclient import DAVClient
+
         # Typed as Any: caldav's annotations are partial (untyped methods, sync/async unions).
         self._client: Any = DAVClient(
             url=url, username=username, password=password, timeout=timeout
@@ -172,6 +173,8 @@ class CalDAVCalendar(CalendarProvider):
 
     async def _run(self, what: str, fn: Callable[[], T]) -> T:
         """Run a blocking caldav call in a thread, mapping failures to CalendarUnavailable."""
+        from caldav.lib import error as caldav_error
+
         async with self._lock:
             try:
                 return await asyncio.to_thread(fn)

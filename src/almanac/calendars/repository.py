@@ -10,6 +10,7 @@ from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import CalendarEntry
 
 # Columns `apply` and imports may set; `id`, timestamps and `sequence` are managed here.
@@ -37,8 +38,10 @@ def _overlapping(start: datetime, end: datetime) -> Any:
     )
 
 
-class CalendarEntryRepository:
+class CalendarEntryRepository(PortableRows):
     """The built-in calendar's events: the user's and Almanac's blocks (`almanac_id` set)."""
+
+    portable = (CalendarEntry,)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

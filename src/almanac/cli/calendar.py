@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from almanac.calendars.ics import MAX_ICS_BYTES
 from almanac.calendars.schemas import EventIn, EventOut, ImportOut, OptionalWindow
+from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
 
@@ -23,6 +24,7 @@ calendar_app = typer.Typer(
 BASE = "/api/v1/calendar"
 M = TypeVar("M", bound=BaseModel)
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 UrlOpt = Annotated[
     str | None, typer.Option("--url", help="Server URL (default: a running local server if any)")
 ]
@@ -43,6 +45,7 @@ def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 with offset")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 with offset")] = None,
+    as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Import an .ics file as your own events (default window: 30 days ago to a year ahead).
@@ -66,6 +69,8 @@ def import_(
             return ImportOut.model_validate(answer(response))
 
     out = run(go)
+    if as_json:
+        return emit(out.model_dump(mode="json"))
     typer.echo(
         f"imported {out.created} events ({out.updated} updated, {out.unchanged} unchanged, "
         f"{out.skipped} skipped)"
@@ -80,6 +85,7 @@ def add(
     description: Annotated[str, typer.Option(help="Longer text")] = "",
     free: Annotated[bool, typer.Option("--free", help="Does not block time")] = False,
     key: Annotated[str | None, typer.Option("--key", help="Idempotency key")] = None,
+    as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Add one of your own events to the built-in calendar."""
@@ -102,6 +108,8 @@ def add(
             return EventOut.model_validate(answer(response)), response.status_code == 201
 
     event, created = run(go)
+    if as_json:
+        return emit(event.model_dump(mode="json"))
     extra = "" if created else " (already present)"
     when = f"{event.start.isoformat()} to {event.end.isoformat()}"
     typer.echo(f"added event #{event.id} {event.title!r} {when}{extra}")

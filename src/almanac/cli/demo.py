@@ -101,7 +101,17 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
         intent = INTENT.format(client=name)
         say(f"4.{n + 1} Plan {intent!r} (no LLM: from the library)")
         plan = await call("POST", "/api/v1/planner/plan", json={"intent": intent})
-        say(f"   plan #{plan['id']}: {plan['plan_title']} · {plan['total_hours']:g} h")
+        changes = plan.get("calibration", [])
+        # Later plans of the same workflow differ only by calibration: say so, with the
+        # library's own total beside it, so the numbers do not look arbitrary.
+        shift = sum(c["to_hours"] - c["from_hours"] for c in changes)
+        why = (
+            f" (library estimate {plan['total_hours'] - shift:g} h, calibrated from the runs "
+            f"recorded so far)"
+            if changes
+            else " (the library estimate)"
+        )
+        say(f"   plan #{plan['id']}: {plan['plan_title']} · {plan['total_hours']:g} h{why}")
         approved = await call("POST", f"/api/v1/planner/plans/{plan['id']}/approve")
         if n == 0:
             out.first_plan = plan

@@ -111,6 +111,7 @@ def plans(
     status: Annotated[str | None, typer.Option(help="draft, approved, scheduled, ...")] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
     url: UrlOpt = None,
 ) -> None:
     """List plans, newest first."""
@@ -125,6 +126,9 @@ def plans(
             return answer(await client.get("/api/v1/planner/plans", params=params))
 
     out = run(go)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
     table = Table(title=f"plans ({out['total']})")
     for col in ("#", "status", "hours", "source", "created", "title"):
         table.add_column(col, overflow="fold")
@@ -142,6 +146,7 @@ def plans(
 
 def approve(
     plan_id: Annotated[int, typer.Argument(min=1, help="The plan to approve")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Approve a draft plan: it becomes a process template with tasks, ready to schedule."""
@@ -151,6 +156,9 @@ def approve(
             return answer(await client.post(f"/api/v1/planner/plans/{plan_id}/approve"))
 
     out = run(go)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
     console.print(
         f"plan #{plan_id} approved: process template #{out['process_template_id']}, "
         f"{len(out['task_ids'])} tasks. Schedule with: almanac schedule {plan_id}"

@@ -1,4 +1,4 @@
-"""How a CLI command reaches memory: the running server if there is one, else in-process."""
+"""The CLI's full path: the running server (see `connect`) or the app in-process."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import httpx
 import typer
 from rich.console import Console
 
-from almanac.auth.keyfile import auth_headers, client_key
 from almanac.auth.principal import Principal
 from almanac.config import Settings
 from almanac.errors import AlmanacError
 from almanac.memory.client import HttpMemoryClient, LocalMemoryClient, MemoryClient
-from almanac.state import AppState, build_state
+from almanac.startup import open_state
+from almanac.state import AppState
 
 T = TypeVar("T")
 # Who the CLI is when it runs the app in-process on a database it opened itself.
@@ -24,47 +24,40 @@ LOCAL_OWNER = Principal(key_id=0, name="local-cli", scope="admin")
 err = Console(stderr=True)
 
 
-def server_url(settings: Settings, url: str | None) -> str:
-    return url or f"http://{settings.server.host}:{settings.server.port}"
+def _target(settings: Settings, url: str | None, service: str) -> tuple[str | None, Any]:
+    """`--url`, ALMANAC_URL or the server recorded in the settings' data folder."""
+    from almanac.cli import connect
+
+    return connect.target(url, service, settings.data_dir)
 
 
-def _headers(settings: Settings) -> dict[str, str]:
-    """The key this CLI sends: `ALMANAC_API_KEY`, else the data folder's `api-key`."""
-    return auth_headers(client_key(settings))
+@asynccontextmanager
+async def _remote(base: str, record: Any, timeout: float = 120) -> AsyncIterator[httpx.AsyncClient]:
+    from almanac.cli import connect
 
-
-async def _server_up(url: str, headers: dict[str, str]) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5, headers=headers) as client:
-            response = await client.get("/health")
-            return response.status_code == 200 and "memory" in response.json().get("services", [])
-    except (httpx.HTTPError, ValueError):
-        return False
+    key = connect.api_key()
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers) as client:
+        try:
+            yield client
+        except httpx.TransportError as exc:
+            message = connect.not_answering_message(base, record, exc)
+            raise AlmanacError(message, 503) from exc
 
 
 @asynccontextmanager
 async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[MemoryClient]:
-    """Use a running Gateway (so its cache stays coherent), or run the service in-process."""
-    target = server_url(settings, url)
-    headers = _headers(settings)
-    if url is not None or await _server_up(target, headers):
-        async with httpx.AsyncClient(base_url=target, timeout=120, headers=headers) as client:
+    """The running Gateway (so its cache stays coherent), or the service in-process."""
+    base, record = _target(settings, url, "memory")
+    if base is not None:
+        async with _remote(base, record) as client:
             yield HttpMemoryClient(client)
         return
-    state = await build_state(settings)
+    state = await open_state(settings)
     try:
         yield LocalMemoryClient(state)
     finally:
         await state.close()
-
-
-async def _serves(url: str, service: str, headers: dict[str, str]) -> bool:
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5, headers=headers) as client:
-            response = await client.get("/health")
-            return service in response.json().get("services", [])
-    except (httpx.HTTPError, ValueError):
-        return False
 
 
 @asynccontextmanager
@@ -76,12 +69,11 @@ async def api_client(
     in_process: bool = False,
     timeout: float = 120,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the API: the running server when one answers (unless
-    `in_process`), else the app in-process (same routes, validation and errors) over ASGI."""
-    target = server_url(settings, url)
-    headers = _headers(settings)
-    if url is not None or (not in_process and await _serves(target, service, headers)):
-        async with httpx.AsyncClient(base_url=target, timeout=timeout, headers=headers) as client:
+    """An HTTP client for the API: the running server (unless `in_process`), else the app
+    in-process (same routes, validation and errors) over ASGI."""
+    base, record = (None, None) if in_process else _target(settings, url, service)
+    if base is not None:
+        async with _remote(base, record, timeout) as client:
             yield client
         return
     from almanac.app import create_app
@@ -98,6 +90,23 @@ async def api_client(
             transport=transport, base_url="http://localhost", timeout=timeout
         ) as client:
             yield client
+
+
+def in_process_request(
+    method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+) -> tuple[int, Any]:
+    """One API request against the app in-process (no server runs on this data folder)."""
+
+    async def go() -> tuple[int, Any]:
+        async with api_client(Settings(), None, in_process=True) as client:
+            query = {k: v for k, v in (params or {}).items() if v is not None}
+            response = await client.request(method, path, params=query, json=body)
+            try:
+                return response.status_code, response.json() if response.content else None
+            except ValueError:
+                return response.status_code, response.text
+
+    return run(go)
 
 
 def answer(response: httpx.Response) -> Any:
@@ -117,7 +126,7 @@ def answer(response: httpx.Response) -> Any:
 
 @asynccontextmanager
 async def local_state(settings: Settings) -> AsyncIterator[AppState]:
-    state = await build_state(settings)
+    state = await open_state(settings)
     try:
         yield state
     finally:

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
-from almanac.scheduler.schemas import BlockOut, CalendarOut, ScheduleIn, ScheduleOut
+from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
 
 console = Console()
 API = "/api/v1/scheduler"
@@ -29,48 +30,69 @@ async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> Sc
         return ScheduleOut.model_validate(answer(response))
 
 
-def week_view(out: ScheduleOut) -> list[Table]:
-    """One table per week: days as columns, each day's blocks listed with their times."""
+def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table]:
+    """Tables of seven days from the window's first day: the plan's blocks, and the
+    calendar's other busy events (your meetings) marked as such."""
     tz = ZoneInfo(out.timezone)
     first = out.window_start.astimezone(tz).date()
     last = (out.window_end.astimezone(tz) - timedelta(seconds=1)).date()
-    by_day: dict[date, list[BlockOut]] = {}
-    for b in sorted(out.blocks, key=lambda b: b.start):
-        by_day.setdefault(b.start.astimezone(tz).date(), []).append(b)
+    items: list[tuple[datetime, str]] = [
+        (b.start, f"{b.start.astimezone(tz):%H:%M}-{b.end.astimezone(tz):%H:%M} {b.title}")
+        for b in out.blocks
+    ]
+    for e in busy or []:
+        if not e.almanac and e.busy:
+            when = "all day" if e.all_day else f"{e.start.astimezone(tz):%H:%M}-"
+            when += "" if e.all_day else f"{e.end.astimezone(tz):%H:%M}"
+            items.append((e.start, f"[dim]{when} {e.title} (busy)[/dim]"))
+    by_day: dict[date, list[str]] = {}
+    for at, text in sorted(items, key=lambda i: i[0]):
+        by_day.setdefault(at.astimezone(tz).date(), []).append(text)
     tables = []
-    day = first - timedelta(days=first.weekday())
+    day = first
     while day <= last:
-        days = [day + timedelta(n) for n in range(7)]
-        table = Table(title=f"plan {out.plan_id}: week of {day:%d %b %Y}", show_lines=True)
-        cells = []
+        days = [d for d in (day + timedelta(n) for n in range(7)) if d <= last]
+        table = Table(title=f"plan {out.plan_id}: {days[0]:%a %d %b %Y}", show_lines=True)
         for d in days:
             table.add_column(f"{d:%a %d}", overflow="fold")
-            cells.append(
-                "\n".join(
-                    f"{b.start.astimezone(tz):%H:%M}-{b.end.astimezone(tz):%H:%M} {b.title}"
-                    for b in by_day.get(d, [])
-                )
-                if first <= d <= last
-                else ""
-            )
-        table.add_row(*cells)
+        table.add_row(*("\n".join(by_day.get(d, [])) for d in days))
         tables.append(table)
         day += timedelta(days=7)
     return tables
 
 
-def show(out: ScheduleOut) -> None:
+def show(
+    out: ScheduleOut, busy: list[CalendarEventOut] | None = None, *, writing: bool = False
+) -> None:
     """Print the week view, what was not placed and the warnings."""
-    for table in week_view(out):
+    for table in week_view(out, busy):
         console.print(table)
     for u in out.unplaced:
         console.print(f"[yellow]not placed:[/yellow] {u.title} ({u.task_key}): {u.cause}")
     for w in out.warnings:
+        if writing and w.startswith("preview only"):
+            continue  # about to be written: saying "nothing was written" would mislead
         console.print(f"[yellow]warning:[/yellow] {w}")
     if out.preferences.applied:
         how = "LLM" if out.preferences.llm_used else "rules"
         console.print(f"preferences ({how}): " + "; ".join(out.preferences.applied))
     console.print(f"solver: {out.solver.status} in {out.solver.wall_time_seconds:g} s")
+
+
+async def _preview(
+    settings: Settings, url: str | None, body: ScheduleIn
+) -> tuple[ScheduleOut, list[CalendarEventOut]]:
+    """The dry run, and the calendar's events in its window (one connection for both)."""
+    async with api_client(settings, url) as client:
+        response = await client.post(f"{API}/schedule", json=body.model_dump(mode="json"))
+        out = ScheduleOut.model_validate(answer(response))
+        tz = ZoneInfo(out.timezone)
+        params = {
+            "start_date": out.window_start.astimezone(tz).date().isoformat(),
+            "end_date": (out.window_end.astimezone(tz) - timedelta(seconds=1)).date().isoformat(),
+        }
+        response = await client.get(f"{API}/calendar", params=params)
+        return out, CalendarOut.model_validate(answer(response)).events
 
 
 def _start(value: str | None) -> date | None:
@@ -91,6 +113,9 @@ def schedule(
     start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD")] = None,
     days: Annotated[int, typer.Option("--days", help="Horizon in days (1-60)")] = 14,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Write without asking")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's answer (a preview unless --yes)")
+    ] = False,
     url: UrlOpt = None,
 ) -> None:
     """Preview a plan's schedule as a week view, then write it to the calendar."""
@@ -101,11 +126,20 @@ def schedule(
             typer.echo(f"error: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}", err=True)
         raise typer.Exit(2) from exc
 
-    async def preview() -> ScheduleOut:
-        return await _schedule(Settings(), url, body)
+    async def preview() -> tuple[ScheduleOut, list[CalendarEventOut]]:
+        return await _preview(Settings(), url, body)
 
-    out = run(preview)
-    show(out)
+    out, busy = run(preview)
+    if as_json and not yes:
+        return emit(out.model_dump(mode="json"))
+    if as_json:
+        written = run(
+            lambda: _schedule(Settings(), url, body.model_copy(update={"dry_run": False}))
+        )
+        return emit(written.model_dump(mode="json"))
+    if not yes:
+        console.print("[bold]preview[/bold] (nothing is written until you confirm)")
+    show(out, busy, writing=yes)
     if not out.blocks:
         console.print("nothing to write")
         return
@@ -126,7 +160,7 @@ def schedule(
     if [(b.almanac_id, b.start) for b in done.blocks] != [
         (b.almanac_id, b.start) for b in out.blocks
     ]:
-        show(done)  # the write solved again and differs from the preview: show what was written
+        show(done, busy, writing=True)  # solved again, differently: show what was written
     cal = done.calendar
     if cal is not None:
         console.print(
@@ -137,6 +171,7 @@ def schedule(
 
 def agenda(
     days: Annotated[int, typer.Option("--days", min=1, max=92, help="How many days")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Print the coming days from the calendar: Almanac's blocks and your events."""
@@ -151,6 +186,8 @@ def agenda(
             return CalendarOut.model_validate(answer(response))
 
     out = run(go)
+    if as_json:
+        return emit(out.model_dump(mode="json"))
     table = Table(title=f"agenda: {days} day(s) from {today:%a %d %b}")
     for col in ("day", "time", "what", "kind"):
         table.add_column(col, overflow="fold")

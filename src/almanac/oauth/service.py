@@ -6,11 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-import requests
-from google_auth_oauthlib.flow import Flow
-from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+from typing import TYPE_CHECKING, Any
 
 from almanac.config import CalendarSettings
 from almanac.db.uow import UnitOfWork
@@ -18,6 +14,9 @@ from almanac.errors import AlmanacError, DependencyUnavailable
 from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
 from almanac.oauth.repository import OAuthCredentialRepository
 from almanac.oauth.schemas import ConnectedOut, CredentialStatus, OAuthStatusOut
+
+if TYPE_CHECKING:
+    from google_auth_oauthlib.flow import Flow
 
 PROVIDER = "google"
 # Events to write our blocks; freebusy to read busy time across the calendar.
@@ -27,6 +26,7 @@ GOOGLE_SCOPES = (
 )
 STATE_MAX_AGE_SECONDS = 600
 RECONNECT_HINT = "open /oauth/authorize to connect Google Calendar again"
+CONNECT_HINT = "open /oauth/authorize to connect it"
 
 
 def google_client_config(settings: CalendarSettings) -> dict[str, Any]:
@@ -84,6 +84,9 @@ class OAuthService:
         self.repo = OAuthCredentialRepository(uow.session)
 
     def _flow(self, code_verifier: str) -> Flow:
+        # Google's client libraries load when a user connects, not when the server starts.
+        from google_auth_oauthlib.flow import Flow
+
         return Flow.from_client_config(
             google_client_config(self.settings),
             scopes=list(GOOGLE_SCOPES),
@@ -107,6 +110,9 @@ class OAuthService:
         cipher = TokenCipher(self.settings.token_key)
         data = cipher.read_state(state, STATE_MAX_AGE_SECONDS)
         flow = self._flow(str(data.get("v", "")))
+        import requests
+        from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+
         try:
             # requests-based and blocking: keep it off the event loop.
             token: dict[str, Any] = await asyncio.to_thread(flow.fetch_token, code=code)
@@ -157,7 +163,8 @@ class OAuthService:
                 status="not_connected",
                 scopes=[],
                 expires_at=None,
-                detail=f"Google Calendar is not connected: {RECONNECT_HINT}",
+                # Never connected: "again" would suggest it once was.
+                detail=f"Google Calendar is not connected yet: {CONNECT_HINT}",
             )
         status: CredentialStatus = "ok"
         if row.status in ("revoked", "expired", "error"):

@@ -16,6 +16,8 @@ from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.billing import billable_share_pct
+
 DONE_STATUSES = frozenset({"done", "completed"})
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
 SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
@@ -294,11 +296,11 @@ def build_report(
         threshold_pct=drift_threshold_pct,
         window=drift_window,
     )
-    share = billable / actual if actual else None
+    share_pct = billable_share_pct(billable, actual)
     billable_out: dict[str, Any] = {
         "billable_hours": round(billable, 2),
         "worked_hours": round(actual, 2),
-        "share_pct": round(share * 100, 1) if share is not None else None,
+        "share_pct": share_pct,
         "target_pct": sprint.billable_target_pct if sprint else None,
         "runway_weeks": sprint.runway_weeks if sprint else None,
         "target_applies": bool(
@@ -307,9 +309,9 @@ def build_report(
     }
     billable_out["below_target"] = bool(
         billable_out["target_applies"]
-        and share is not None
+        and share_pct is not None
         and sprint is not None
-        and share * 100 < sprint.billable_target_pct
+        and share_pct < sprint.billable_target_pct
     )
     recommendations = [_recommend_drift(d) for d in found]
     if slipped:
@@ -325,9 +327,9 @@ def build_report(
         )
     if billable_out["below_target"] and sprint is not None:
         recommendations.append(
-            f"billable share was {billable_out['share_pct']:g}%, under the "
-            f"{sprint.billable_target_pct:g}% target with {sprint.runway_weeks:g} weeks of "
-            "runway: schedule billable work first"
+            f"billable share (billable ÷ worked hours) was {billable_out['share_pct']:g}%, "
+            f"under the {sprint.billable_target_pct:g}% target with "
+            f"{sprint.runway_weeks:g} weeks of runway: schedule billable work first"
         )
     return {
         "mode": mode,

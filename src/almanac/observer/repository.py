@@ -10,6 +10,7 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import (
     Event,
     ExecutionRun,
@@ -38,8 +39,10 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-class ObserverRepository:
+class ObserverRepository(PortableRows):
     """Reads of plans, tasks and telemetry for one period; reflections and decisions."""
+
+    portable = (Reflection, FactDecision)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

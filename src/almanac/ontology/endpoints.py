@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from almanac.deps import UoW
-from almanac.ontology.library import import_library
+from almanac.ontology.library import import_library, library_from_bundle
 from almanac.ontology.runs import RunService
 from almanac.ontology.schemas import (
     BIGINT_MAX,
@@ -100,9 +100,13 @@ async def delete_blueprint(blueprint_id: Id, ontology: Ontology) -> DeletedOut:
 
 
 @router.post("/workflows/import")
-async def import_starter_library(uow: UoW) -> dict[str, Any]:
-    """Import (or refresh) the starter workflow library; importing twice changes nothing."""
-    report = await import_library(uow)
+async def import_starter_library(
+    uow: UoW, body: Annotated[dict[str, Any] | None, Body()] = None
+) -> dict[str, Any]:
+    """Import workflows and blueprints: the body's `{"workflows": [...], "blueprints":
+    [...]}`, or the starter library without a body. Importing twice changes nothing."""
+    library = library_from_bundle(body) if body is not None else None
+    report = await import_library(uow, library=library)
     return {
         "workflows": asdict(report.workflows),
         "blueprints": asdict(report.blueprints),

@@ -10,6 +10,7 @@ files twice changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,22 @@ from almanac.types import Strict
 
 LIBRARY_DIR = Path(__file__).with_name("library")
 BLUEPRINTS_FILE = "blueprints.json"
+# Metadata key recording the hash of a workflow as the library wrote it (see starter.py).
+MARKER = "_library"
+
+
+def content_hash(capability: str | None, steps: Any, metadata: dict[str, Any] | None) -> str:
+    """The hash of what a user can edit, the library marker left out."""
+    meta = {k: v for k, v in (metadata or {}).items() if k != MARKER}
+    body = json.dumps([capability, steps, meta], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def marked(capability: str | None, steps: Any, metadata: dict[str, Any]) -> dict[str, Any]:
+    """`metadata` plus the marker that says this content came from the library."""
+    return {**metadata, MARKER: {"hash": content_hash(capability, steps, metadata)}}
+
+
 _MAX_FILE_BYTES = 2_000_000
 
 
@@ -171,21 +188,63 @@ def load_library(path: Path | None = None) -> Library:
         except ValueError as exc:
             errors.append((file.name, str(exc)))
             continue
-        for n, doc in enumerate(workflow_docs):
-            where = file.name if len(workflow_docs) == 1 else f"{file.name}[{n}]"
-            wf = _validated(LibraryWorkflow, doc, where, errors)
-            if wf is not None:
-                errors += [(f"{where}.{f}", m) for f, m in sop_problems(wf.name, wf.steps)]
-                library.workflows.append((where, wf))
-        for n, doc in enumerate(blueprint_docs):
-            where = f"{file.name}[{n}]"
-            bp = _validated(LibraryBlueprint, doc, where, errors)
-            if bp is not None:
-                library.blueprints.append((where, bp))
+        _add(library, file.name, workflow_docs, blueprint_docs, errors)
     _check_duplicates(library, errors)
     if errors:
         raise LibraryError(errors)
     return library
+
+
+def library_from_bundle(data: Any) -> Library:
+    """A library sent as one `{"workflows": [...], "blueprints": [...]}` document."""
+    errors: list[tuple[str, str]] = []
+    if not isinstance(data, dict) or set(data) - {"workflows", "blueprints"}:
+        raise LibraryError([("body", "an object with the keys workflows and blueprints")])
+    workflow_docs, blueprint_docs = data.get("workflows") or [], data.get("blueprints") or []
+    if not isinstance(workflow_docs, list) or not isinstance(blueprint_docs, list):
+        raise LibraryError([("body", "workflows and blueprints must be lists")])
+    if len(workflow_docs) + len(blueprint_docs) > 2000:
+        raise LibraryError([("body", "at most 2,000 workflows and blueprints at once")])
+    library = Library()
+    _add(library, "workflows", workflow_docs, [], errors)
+    _add(library, "blueprints", [], blueprint_docs, errors, force_index=True)
+    _check_duplicates(library, errors)
+    if errors:
+        raise LibraryError(errors)
+    return library
+
+
+def _add(
+    library: Library,
+    label: str,
+    workflow_docs: list[Any],
+    blueprint_docs: list[Any],
+    errors: list[tuple[str, str]],
+    *,
+    force_index: bool = False,
+) -> None:
+    for n, doc in enumerate(workflow_docs):
+        single = len(workflow_docs) == 1 and not force_index and label != "workflows"
+        where = label if single else f"{label}[{n}]"
+        wf = _validated(LibraryWorkflow, doc, where, errors)
+        if wf is not None:
+            errors += [(f"{where}.{f}", m) for f, m in sop_problems(wf.name, wf.steps)]
+            library.workflows.append((where, wf))
+    for n, doc in enumerate(blueprint_docs):
+        where = f"{label}[{n}]"
+        bp = _validated(LibraryBlueprint, doc, where, errors)
+        if bp is not None:
+            library.blueprints.append((where, bp))
+
+
+def library_bundle(library: Library) -> dict[str, Any]:
+    """The inverse of `library_from_bundle`: what the CLI sends to a server."""
+    return {
+        "workflows": [wf.model_dump(mode="json") for _, wf in library.workflows],
+        "blueprints": [
+            bp.model_dump(mode="json", exclude_none=True) for _, bp in library.blueprints
+        ],
+    }
 
 
 def _check_duplicates(library: Library, errors: list[tuple[str, str]]) -> None:
@@ -275,6 +334,7 @@ async def _upsert_workflow(
     await repo.lock_workflow_name(wf.name, wf.version)
     steps = dump_steps(wf.steps)
     row = await repo.find_workflow(wf.name, wf.version)
+    metadata = marked(wf.capability, steps, wf.metadata)
     if row is None:
         row = await repo.add(
             Workflow(
@@ -282,15 +342,15 @@ async def _upsert_workflow(
                 capability=wf.capability,
                 version=wf.version,
                 steps=steps,
-                metadata_=wf.metadata,
+                metadata_=metadata,
             )
         )
         report.add("workflow", "created", row.id, wf.name, wf.version)
         return row.id
-    if (row.capability, row.steps, row.metadata_) == (wf.capability, steps, wf.metadata):
+    if (row.capability, row.steps, row.metadata_) == (wf.capability, steps, metadata):
         report.add("workflow", "unchanged", row.id, wf.name, wf.version)
         return row.id
-    row.capability, row.steps, row.metadata_ = wf.capability, steps, wf.metadata
+    row.capability, row.steps, row.metadata_ = wf.capability, steps, metadata
     await repo.save(row)
     report.add("workflow", "updated", row.id, wf.name, wf.version)
     return row.id

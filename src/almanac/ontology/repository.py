@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.errors import Conflict
 from almanac.models import (
     ExecutionRun,
@@ -29,8 +30,10 @@ Row = TypeVar("Row", ServiceBlueprint, Workflow, ProcessTemplate, ExecutionRun)
 _TREE_LOCK = "ontology:workflow-tree"
 
 
-class OntologyRepository:
+class OntologyRepository(PortableRows):
     """Reads and writes of the four ontology tables (and the rows that point at them)."""
+
+    portable = (Workflow, ServiceBlueprint, ProcessTemplate, Task, ExecutionRun)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

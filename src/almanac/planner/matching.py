@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,11 +22,36 @@ from almanac.planner.repository import Candidate
 
 SEMANTIC_WEIGHT = 0.75
 BLUEPRINT_MARGIN = 0.05
+# A keyword phrase of exactly one workflow, found whole in the intent, in any language:
+# the match is at least this confident (the local embedder is English-only).
+KEYWORD_SCORE = 0.7
+# Without any of its keywords (or its name) in the intent, a workflow is at best a guess:
+# the English embedder alone scores unrelated and foreign-language intents up to ~0.85.
+GUESS_CAP = 0.6
+# The intent names another cadence than the workflow's ("quarterly" vs a monthly report).
+CADENCE_PENALTY = 0.2
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be by for from i in into is it me my of on or our plan please the "
-    "this to up we with need needs want set do make new next get".split()
+    "this to up we with need needs want set do make new next get "
+    # German, French, Spanish function words (accents folded)
+    "der die das den dem des ein eine einen einem einer und oder fur mit von zu zum zur im "
+    "am auf aus ist sind ich wir unser unsere fuer bei nach "
+    "le la les un une des du de et ou pour avec dans au aux en sur mon ma mes notre nos est "
+    "el los las unos unas del al y o para con en por mi mis nuestro nuestra es que se".split()
 )
+CADENCES: dict[str, frozenset[str]] = {
+    "daily": frozenset("daily taglich quotidien diario".split()),
+    "weekly": frozenset(
+        "weekly week wochentlich woche hebdomadaire semaine semanal semana".split()
+    ),
+    "monthly": frozenset("monthly month monatlich monat mensuel mois mensual mes".split()),
+    "quarterly": frozenset(
+        "quarterly quarter quartal quartals vierteljahrlich trimestriel trimestre "
+        "trimestral".split()
+    ),
+    "annual": frozenset("annual yearly year jahrlich jahres annuel anual ano".split()),
+}
 # Workflow vectors keyed by (model, kind, id, updated_at): a changed row gets a new key.
 _MEMO: OrderedDict[tuple[str, str, int, str], Vectors] = OrderedDict()
 _MEMO_MAX = 20_000
@@ -42,9 +68,15 @@ class Match:
     lexical: float
 
 
+def fold(text: str) -> str:
+    """Lower case without accents ("Übergabe" → "ubergabe", "ß" → "ss")."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def content_words(text: str) -> set[str]:
     """Lower-case words that carry meaning (stop words and 1-letter words dropped)."""
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOP}
+    return {w for w in _WORD.findall(fold(text)) if len(w) > 1 and w not in _STOP}
 
 
 def _stem(word: str) -> str:
@@ -55,7 +87,7 @@ def _stem(word: str) -> str:
 
 
 def _terms(text: str) -> set[str]:
-    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1]
+    words = [w for w in _WORD.findall(fold(text)) if len(w) > 1]
     terms = {_stem(w) for w in words if w not in _STOP}
     # "kick off" should meet "kickoff", "follow up" "follow-up".
     terms.update(_stem(a + b) for a, b in zip(words, words[1:], strict=False))
@@ -116,10 +148,20 @@ async def rank(
     query = await embedder.embed_query(intent)
     semantic = (await _vectors(embedder, candidates)) @ query
     idf = _idf(candidates)
+    hits = keyword_hits(intent, candidates)
+    named = {c for c, words in CADENCES.items() if content_words(intent) & words}
     matches = []
     for candidate, cos in zip(candidates, semantic, strict=True):
-        lexical = lexical_overlap(intent, candidate.text, idf)
+        text = " ".join([candidate.text, *candidate.keywords])
+        lexical = lexical_overlap(intent, text, idf)
         score = SEMANTIC_WEIGHT * float(cos) + (1 - SEMANTIC_WEIGHT) * lexical
+        if candidate.kind == "workflow":
+            if hits.get(candidate.id):
+                score = max(score, KEYWORD_SCORE + 0.1 * lexical)
+            else:
+                score = min(score, GUESS_CAP)
+        if candidate.cadence and named and candidate.cadence not in named:
+            score -= CADENCE_PENALTY
         if candidate.kind == "blueprint":
             # A blueprint is a whole engagement of several workflows: it must fit clearly
             # better than any single workflow to be chosen over one.
@@ -129,11 +171,35 @@ async def rank(
     return matches[:limit]
 
 
+def keyword_hits(intent: str, candidates: Sequence[Candidate]) -> dict[int, int]:
+    """Workflow id → how many of its distinctive phrases (its name, keywords, aliases, in
+    any language) the intent contains whole.
+
+    A phrase is distinctive when no other workflow lists it; stemming and accent folding
+    let "Monatsbericht vorbereiten" meet "monatsbericht" and "rapports" "rapport".
+    """
+    have = _terms(intent)
+    owners: dict[frozenset[str], set[int]] = {}
+    for c in candidates:
+        if c.kind != "workflow":
+            continue
+        for phrase in (c.name, *c.keywords):
+            terms = frozenset(_stem(w) for w in content_words(phrase))
+            if terms:
+                owners.setdefault(terms, set()).add(c.id)
+    hits: dict[int, int] = {}
+    for terms, ids in owners.items():
+        if len(ids) == 1 and terms <= have:
+            (only,) = ids
+            hits[only] = hits.get(only, 0) + 1
+    return hits
+
+
 def _idf(candidates: Sequence[Candidate]) -> dict[str, float]:
     key = tuple((s.kind, s.id, s.updated_key) for s in candidates)
     cached = _IDF.get(key)
     if cached is None:
-        cached = document_frequencies([s.text for s in candidates])
+        cached = document_frequencies([" ".join([s.text, *s.keywords]) for s in candidates])
         _IDF.clear()  # one library at a time
         _IDF[key] = cached
     return cached

@@ -15,6 +15,7 @@ from almanac.planner.schemas import (
     ApprovedOut,
     ApprovedTask,
     Calibration,
+    MatchOut,
     PlanList,
     PlanOut,
     PlanStatusIn,
@@ -53,6 +54,7 @@ def plan_out(plan: Plan) -> PlanOut:
         notes=list(meta.get("notes", [])),
         degraded=list(meta.get("degraded", [])),
         deadline=datetime.fromisoformat(deadline) if deadline else None,
+        match=MatchOut.model_validate(meta["match"]) if meta.get("match") else None,
         created_at=plan.created_at,
         updated_at=plan.updated_at,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import (
     ExecutionRun,
     Plan,
@@ -22,8 +23,10 @@ from almanac.models import (
 )
 
 
-class PlanRepository:
+class PlanRepository(PortableRows):
     """Plans, plan versions, and what approval creates."""
+
+    portable = (Plan, PlanVersion)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -91,8 +94,11 @@ class PlanRepository:
         return [t.id for t in tasks]
 
 
-class PromptRepository:
+class PromptRepository(PortableRows):
     """Versioned prompt templates; one active version per name."""
+
+    portable = (PromptTemplate,)
+    seeded = frozenset({"prompt_templates"})
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -161,6 +167,9 @@ class Candidate:
     text: str  # what the intent is matched against
     updated_key: str  # changes whenever the row changes (for the vector cache)
     workflow_ids: tuple[int, ...]
+    # Keyword phrases in every language (matched lexically, not embedded) and the cadence.
+    keywords: tuple[str, ...] = ()
+    cadence: str | None = None
 
 
 class LibraryRepository:
@@ -191,6 +200,8 @@ class LibraryRepository:
                     text=_match_text(name, capability, metadata, steps),
                     updated_key=updated.isoformat(),
                     workflow_ids=(id_,),
+                    keywords=keyword_phrases(metadata),
+                    cadence=_cadence(metadata),
                 )
             )
         blueprints = await self.session.execute(
@@ -307,6 +318,28 @@ def _keywords(metadata: dict[str, Any] | None) -> str:
         elif isinstance(value, list):
             parts.extend(str(v) for v in value)
     return " ".join(parts)
+
+
+def keyword_phrases(metadata: dict[str, Any] | None) -> tuple[str, ...]:
+    """Keywords and aliases, plus `keywords_i18n` ({"de": [...], "fr": [...], ...})."""
+    if not metadata:
+        return ()
+    out: list[str] = []
+    for key in ("keywords", "aliases"):
+        value = metadata.get(key)
+        if isinstance(value, list):
+            out.extend(str(v) for v in value)
+    i18n = metadata.get("keywords_i18n")
+    if isinstance(i18n, dict):
+        for values in i18n.values():
+            if isinstance(values, list):
+                out.extend(str(v) for v in values)
+    return tuple(out[:200])
+
+
+def _cadence(metadata: dict[str, Any] | None) -> str | None:
+    value = (metadata or {}).get("cadence")
+    return value if isinstance(value, str) else None
 
 
 def _match_text(

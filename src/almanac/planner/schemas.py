@@ -82,6 +82,23 @@ class RecalledItem(BaseModel):
     score: float | None = None
 
 
+class MatchCandidate(BaseModel):
+    kind: str  # workflow | blueprint
+    id: int
+    name: str
+    score: float
+
+
+class MatchOut(BaseModel):
+    """How the library was matched: the confidence (0..1) against the threshold, and the
+    next best candidates, so a plan can be checked without an LLM."""
+
+    confidence: float | None
+    threshold: float
+    chosen: MatchCandidate | None
+    alternatives: list[MatchCandidate] = Field(default_factory=list)
+
+
 class PlanOut(BaseModel):
     """A stored plan."""
 
@@ -105,6 +122,7 @@ class PlanOut(BaseModel):
     notes: list[str] = Field(default_factory=list)
     degraded: list[str] = Field(default_factory=list)
     deadline: datetime | None = None
+    match: MatchOut | None = None
     created_at: datetime
     updated_at: datetime
 

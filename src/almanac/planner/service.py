@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.db.uow import UnitOfWork
@@ -104,15 +105,13 @@ class PlannerService:
             )
         if sop is None:
             if skeleton is None:
-                raise _no_match(body.intent, candidates)
+                raise _no_match(body.intent, candidates, self.settings.match_threshold)
             sop = skeleton.sop
             what = f"the library workflow {skeleton.name!r}"
             if skeleton.score is not None:
                 what += f" (match {skeleton.score:.2f})"
-            notes.append(
-                f"No LLM was used: this plan is {what}, "
-                "adapted to the deadline and calibrated from history."
-            )
+            adapted = "adapted to the deadline and " if body.deadline is not None else ""
+            notes.append(f"No LLM was used: this plan is {what}, {adapted}calibrated from history.")
         mode: EstimatesMode = body.estimates or self.settings.estimates
         sop, estimates, calibration = await self._estimate(sop, skeleton, body.client_id, mode)
         sop = with_deadline(sop, body.deadline)
@@ -157,6 +156,7 @@ class PlannerService:
                     "notes": notes,
                     "degraded": degraded,
                     "deadline": body.deadline.isoformat() if body.deadline else None,
+                    "match": _match_report(skeleton, candidates, self.settings.match_threshold),
                     "user_context": body.context,
                     "skeleton": (
                         {
@@ -318,15 +318,50 @@ def _summary(metadata: dict[str, object] | None) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _no_match(intent: str, candidates: list[Match]) -> AlmanacError:
+def _match_report(
+    skeleton: Skeleton | None, candidates: list[Match], threshold: float
+) -> dict[str, Any] | None:
+    """The confidence of the library match and the runners-up (None for a named workflow)."""
+    if not candidates:
+        return None
+
+    def item(m: Match) -> dict[str, Any]:
+        c = m.candidate
+        return {"kind": c.kind, "id": c.id, "name": c.name, "score": m.score}
+
+    chosen = candidates[0] if skeleton is not None and skeleton.score is not None else None
+    return {
+        "confidence": candidates[0].score,
+        "threshold": threshold,
+        "chosen": item(chosen) if chosen else None,
+        "alternatives": [item(m) for m in candidates[1 if chosen else 0 : 4]],
+    }
+
+
+def _no_match(intent: str, candidates: list[Match], threshold: float) -> AlmanacError:
     near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
-    hint = f" The closest were {near}." if near else " The workflow library is empty."
+    hint = (
+        f" The closest were {near}, below the match threshold {threshold:g}."
+        if near
+        else " The workflow library is empty (`almanac workflows import` loads the starter one)."
+    )
+    closest = [
+        {"kind": m.candidate.kind, "id": m.candidate.id, "name": m.candidate.name, "score": m.score}
+        for m in candidates[:3]
+    ]
     return AlmanacError(
         "No workflow in the library matches this intent and no LLM is configured."
         + hint
-        + " Add a workflow (POST /api/v1/planner/workflows, or `almanac workflows import` for "
-        "the starter library), name one with workflow_id, or configure an LLM "
-        "(ALMANAC_LLM__PROVIDER=openai with ALMANAC_LLM__BASE_URL and ALMANAC_LLM__MODEL).",
+        + " Name one with workflow_id, add a workflow (POST /api/v1/planner/workflows), or "
+        "configure an LLM (ALMANAC_LLM__PROVIDER=openai with ALMANAC_LLM__BASE_URL and "
+        "ALMANAC_LLM__MODEL).",
         422,
-        errors=[{"field": "intent", "message": "no matching workflow and no LLM configured"}],
+        errors=[
+            {
+                "field": "intent",
+                "message": "no workflow matches confidently and no LLM is configured",
+                "threshold": threshold,
+                "closest": closest,
+            }
+        ],
     )

@@ -24,4 +24,9 @@ def require_transition(current: str, target: str) -> None:
     allowed = NEXT.get(current, frozenset())
     if target not in allowed:
         moves = ", ".join(sorted(allowed)) or "none (it is final)"
-        raise Conflict(f"a {current} plan cannot become {target}; allowed from {current}: {moves}")
+        if current == target:
+            raise Conflict(f"the plan is already {current}; from {current} it can become: {moves}")
+        raise Conflict(
+            f"the plan is {current} and cannot become {target}; from {current} it can become: "
+            f"{moves}"
+        )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.portable import PortableRows
 from almanac.models import Plan, PromptTemplate, SchedulerRun, Sprint, Task
 
 CLOSED_TASK_STATUSES = ("done", "completed", "cancelled", "skipped")
@@ -16,8 +17,10 @@ CLOSED_TASK_STATUSES = ("done", "completed", "cancelled", "skipped")
 APPLIED_RUN_STATUSES = ("scheduled", "pinned")
 
 
-class SchedulerRepository:
+class SchedulerRepository(PortableRows):
     """Everything the scheduler reads and writes in Postgres."""
+
+    portable = (Sprint, SchedulerRun)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -201,7 +201,8 @@ class SprintOut(BaseModel):
 class SprintReport(SprintOut):
     used_hours: float
     billable_hours: float
-    billable_share: float  # billable hours over capacity, the share the solver aims for
+    # Billable ÷ worked (here: scheduled) hours, in percent; None when nothing is scheduled.
+    billable_share_pct: float | None
     hours_by_day: dict[str, float]
     warnings: list[str]
 

@@ -25,7 +25,7 @@ from almanac.models import Plan
 from almanac.planner.status import require_transition
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
-from almanac.scheduler.core import Block, Problem, Schedule, solve, validate
+from almanac.scheduler.core import Block, Problem, Schedule, validate
 from almanac.scheduler.preferences import parse_preferences, resolve_preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
@@ -215,6 +215,8 @@ class SchedulerService:
             warnings=ctx.warnings,
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
+        from almanac.scheduler.core.cpsat import solve  # OR-Tools loads on the first solve
+
         schedule = await asyncio.to_thread(solve, problem)
         violations = [f"{v.kind}: {v.message}" for v in validate(problem, schedule)]
         return Solved(

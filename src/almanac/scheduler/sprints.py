@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from almanac.billing import billable_share_pct
 from almanac.errors import Conflict, NotFound
 from almanac.models import Sprint
 from almanac.scheduler import problem as pb
@@ -80,7 +81,7 @@ class SprintService:
             by_day[start.astimezone(tz).date().isoformat()] += hours
             if billable.get((plan_id, key), False):
                 billable_hours += hours
-        share = billable_hours / sprint.capacity_hrs if sprint.capacity_hrs else 0.0
+        share = billable_share_pct(billable_hours, used)
         warnings = []
         if used > sprint.capacity_hrs + 1e-9:
             warnings.append(
@@ -92,17 +93,18 @@ class SprintService:
                 if hours > daily_max + 1e-9:
                     warnings.append(f"overbooked on {day}: {hours:g} h, daily max {daily_max:g} h")
         runway = sprint.runway_weeks
-        target = sprint.billable_target_pct / 100
-        if runway is not None and runway < SHORT_RUNWAY_WEEKS and share < target:
+        target = sprint.billable_target_pct
+        short = runway is not None and runway < SHORT_RUNWAY_WEEKS
+        if short and share is not None and share < target:
             warnings.append(
-                f"billable share {share:.0%} is under the {target:.0%} target "
-                f"(runway {runway:g} weeks)"
+                f"billable share {share:g}% (billable ÷ worked hours) is under the "
+                f"{target:g}% target (runway {runway:g} weeks)"
             )
         return SprintReport(
             **sprint_out(sprint).model_dump(),
             used_hours=round(used, 2),
             billable_hours=round(billable_hours, 2),
-            billable_share=round(share, 4),
+            billable_share_pct=share,
             hours_by_day={d: round(h, 2) for d, h in sorted(by_day.items())},
             warnings=warnings,
         )

@@ -5,7 +5,8 @@
 checks any schedule against its problem.
 """
 
-from .cpsat import solve
+from typing import TYPE_CHECKING, Any
+
 from .greedy import greedy_schedule
 from .model import (
     Block,
@@ -23,6 +24,19 @@ from .model import (
     office_hours,
 )
 from .validator import validate
+
+if TYPE_CHECKING:
+    from .cpsat import solve
+
+
+def __getattr__(name: str) -> Any:
+    # OR-Tools (and the pandas it imports) load on the first solve, not at start.
+    if name == "solve":
+        from .cpsat import solve
+
+        return solve
+    raise AttributeError(name)
+
 
 __all__ = [
     "Block",

@@ -1,0 +1,148 @@
+"""`almanac export` / `almanac import`: everything the user owns as one JSONL file.
+
+Format (version 1), one JSON object per line:
+
+- line 1, the header: `{"format": "almanac-export", "version": 1, "exported_at": ISO 8601,
+  "schema": "<alembic revision>", "tables": {"events": 12, ...}}`
+- then one line per row: `{"table": "<name>", "row": {<column>: <value>, ...}}`, tables in
+  the order of `TABLES` (parents before children), rows in id order. Times are ISO 8601
+  with offset; JSON columns are JSON; generated columns (full-text vectors) and embeddings
+  are not written: Postgres and `reindex` rebuild them.
+
+Rows keep their ids, so importing into a fresh data folder gives the same answers from
+every list and read endpoint, and importing the same file again inserts nothing (a row
+whose id or natural key is already there is skipped and counted as present). Each table
+is read and written through the repository that owns it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars.repository import CalendarEntryRepository
+from almanac.db.portable import PortableRows
+from almanac.db.uow import UnitOfWork
+from almanac.errors import ValidationFailed
+from almanac.memory.repository import EventRepository, FactRepository
+from almanac.observer.repository import ObserverRepository
+from almanac.ontology.repository import OntologyRepository
+from almanac.planner.repository import PlanRepository, PromptRepository
+from almanac.scheduler.repository import SchedulerRepository
+from almanac.state import AppState
+
+FORMAT = "almanac-export"
+VERSION = 1
+_PAGE = 500
+
+# Parents before children. events.promoted_to_fact_id points forward (to facts, which
+# point back at events), so it is written after the facts.
+TABLES: tuple[tuple[str, Callable[[AsyncSession], PortableRows]], ...] = (
+    ("workflows", OntologyRepository),
+    ("service_blueprints", OntologyRepository),
+    ("process_templates", OntologyRepository),
+    ("prompt_templates", PromptRepository),
+    ("plans", PlanRepository),
+    ("plan_versions", PlanRepository),
+    ("tasks", OntologyRepository),
+    ("execution_runs", OntologyRepository),
+    ("sprints", SchedulerRepository),
+    ("scheduler_runs", SchedulerRepository),
+    ("calendar_entries", CalendarEntryRepository),
+    ("events", EventRepository),
+    ("facts", FactRepository),
+    ("reflections", ObserverRepository),
+    ("fact_decisions", ObserverRepository),
+)
+_OWNER = dict(TABLES)
+_DEFERRED = {"events": "promoted_to_fact_id"}
+
+
+class ExportFileError(ValidationFailed):
+    """The file is not an Almanac export this version can read; nothing was imported."""
+
+
+@dataclass
+class ImportReport:
+    inserted: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+
+
+async def export_all(state: AppState, out: IO[str], schema: str | None) -> dict[str, int]:
+    """Write the header and every owned row; one read transaction for a consistent copy."""
+    async with state.sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        counts = {name: await owner(session).count_rows(name) for name, owner in TABLES}
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "schema": schema,
+            "tables": counts,
+        }
+        out.write(json.dumps(header) + "\n")
+        for name, owner in TABLES:
+            repo, after = owner(session), 0
+            while rows := await repo.export_rows(name, after, _PAGE):
+                for row in rows:
+                    out.write(json.dumps({"table": name, "row": row}, ensure_ascii=False) + "\n")
+                after = rows[-1]["id"]
+        await session.rollback()
+    return counts
+
+
+def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Parse and check the whole file before anything is written."""
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in TABLES}
+    with path.open(encoding="utf-8") as fh:
+        lines: Iterator[tuple[int, str]] = enumerate(fh, start=1)
+        try:
+            header = json.loads(next(lines)[1])
+        except (StopIteration, ValueError) as exc:
+            raise ExportFileError(f"{path}: line 1: not an Almanac export header") from exc
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ExportFileError(f"{path}: line 1: format must be {FORMAT!r}")
+        if header.get("version") != VERSION:
+            raise ExportFileError(f"{path}: version {header.get('version')!r} (this reads 1)")
+        for number, line in lines:
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                table, row = item["table"], item["row"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ExportFileError(f"{path}: line {number}: not a table row") from exc
+            if table not in rows or not isinstance(row, dict) or not isinstance(row.get("id"), int):
+                raise ExportFileError(f"{path}: line {number}: unknown table or row without id")
+            rows[table].append(row)
+    return header, rows
+
+
+async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> ImportReport:
+    """Insert every row in table order (ids kept, present rows skipped). Does not commit."""
+    report = ImportReport()
+    deferred: dict[str, list[tuple[int, Any]]] = {}
+    for name, owner in TABLES:
+        repo = owner(uow.session)
+        batch = rows.get(name, [])
+        column = _DEFERRED.get(name)
+        if column:
+            deferred[name] = [(r["id"], r.get(column)) for r in batch if r.get(column)]
+            batch = [{**r, column: None} for r in batch]
+        inserted = 0
+        for start in range(0, len(batch), _PAGE):
+            try:
+                inserted += await repo.import_rows(name, batch[start : start + _PAGE])
+            except ValueError as exc:
+                raise ExportFileError(str(exc)) from exc
+        report.inserted[name] = inserted
+        report.present[name] = len(batch) - inserted
+    for name, pairs in deferred.items():
+        await _OWNER[name](uow.session).fill_nulls(name, _DEFERRED[name], pairs)
+    return report

@@ -1,0 +1,45 @@
+"""`call`: one API request from a command, to the running server or the app in-process.
+
+Kept apart from `connect` (standard library only, shared by the in-process runtime) so
+that the fast path never imports the app, and the two modules do not import each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from almanac.cli.connect import fail, not_answering_message, problem_text, request, target
+
+
+def call(
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+    url: str | None = None,
+    service: str = "planner",
+) -> Any:
+    """Call the API (a server, or the app in-process) and return the JSON body.
+
+    A problem answer becomes a message on stderr and exit code 2 (4xx) or 1.
+    """
+    base, record = target(url, service)
+    if base is None:
+        status, answer = _in_process(method, path, params, body)
+    else:
+        try:
+            status, answer = request(base, method, path, params=params, body=body)
+        except OSError as exc:
+            raise fail(not_answering_message(base, record, exc), 1) from exc
+    if status >= 400:
+        raise fail(problem_text(answer, status), 2 if status < 500 else 1)
+    return answer
+
+
+def _in_process(
+    method: str, path: str, params: dict[str, Any] | None, body: Any
+) -> tuple[int, Any]:
+    from almanac.cli.runtime import in_process_request
+
+    return in_process_request(method, path, params=params, body=body)

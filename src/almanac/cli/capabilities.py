@@ -1,0 +1,299 @@
+"""Commands for the rest of the API: runs, reflect, sprints, replan, prompts, plan versions.
+
+Each calls one endpoint through `connect.call` (a running server, else in-process),
+prints a short line or table, and prints the API's JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from almanac.cli.api import call
+from almanac.cli.connect import fail
+from almanac.cli.output import emit, table
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Server URL (default: the server running on this data folder)"),
+]
+P = "/api/v1/planner"
+
+
+def _body(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# -- execution runs ---------------------------------------------------------------------
+
+runs_app = typer.Typer(help="Execution runs: time spent on tasks.", no_args_is_help=True)
+
+
+def _run_line(r: dict[str, Any]) -> str:
+    hours = r.get("actual_hours")
+    done = f", {hours:g} h" if hours is not None else ""
+    return f"run {r['id']} of task {r.get('task_id')}: {r.get('status')}{done}"
+
+
+@runs_app.command("start")
+def runs_start(
+    task_id: Annotated[int, typer.Argument(help="The task worked on")],
+    at: Annotated[str | None, typer.Option("--at", help="Start, ISO 8601 (default now)")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Makes a retry safe")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Start timing a task."""
+    body = _body(task_id=task_id, started_at=at, run_identifier=key)
+    out = call("POST", f"{P}/execution-runs", body=body, url=url)
+    emit(out) if as_json else print(_run_line(out))
+
+
+@runs_app.command("stop")
+def runs_stop(
+    run_id: Annotated[int, typer.Argument(help="The run to stop")],
+    hours: Annotated[float | None, typer.Option(help="Hours worked (default: elapsed)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="End, ISO 8601 (default now)")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Stop a run; its variance against the estimate is computed."""
+    body = _body(ended_at=at, actual_hours=hours)
+    out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url)
+    emit(out) if as_json else print(_run_line(out))
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Recent execution runs."""
+    out = call("GET", f"{P}/execution-runs", params={"limit": limit}, url=url)
+    if as_json:
+        return emit(out)
+    rows = [
+        [
+            str(r["id"]),
+            str(r.get("task_id") or ""),
+            r.get("status") or "",
+            f"{r['estimated_hours']:g}" if r.get("estimated_hours") is not None else "",
+            f"{r['actual_hours']:g}" if r.get("actual_hours") is not None else "",
+            (r.get("started_at") or "")[:16].replace("T", " "),
+        ]
+        for r in out["items"]
+    ]
+    table(f"runs ({out['total']})", ["id", "task", "status", "est h", "actual h", "started"], rows)
+
+
+# -- reflections --------------------------------------------------------------------------
+
+
+def reflect(
+    mode: Annotated[str, typer.Option(help="daily or weekly")] = "daily",
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default today)")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Reflect on a day or a week: estimates against reality, and recommendations."""
+    out = call("POST", "/api/v1/observer/reflect", params={"mode": mode, "date": day}, url=url)
+    if as_json:
+        return emit(out)
+    report = out.get("report", {})
+    print(f"{mode} reflection {out.get('id')} for {out.get('period_start')}")
+    for line in report.get("recommendations", []):
+        print(f"- {line}")
+
+
+# -- sprints ------------------------------------------------------------------------------
+
+sprints_app = typer.Typer(help="Weekly capacity and billable target.", no_args_is_help=True)
+
+
+@sprints_app.command("add")
+def sprints_add(
+    week_start: Annotated[str, typer.Argument(help="The Monday, YYYY-MM-DD")],
+    capacity: Annotated[float, typer.Option(help="Hours available that week")],
+    target: Annotated[float, typer.Option(help="Billable share target, %")] = 60.0,
+    runway: Annotated[float | None, typer.Option(help="Runway in weeks")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Create a sprint."""
+    body = _body(
+        week_start=week_start,
+        capacity_hrs=capacity,
+        billable_target_pct=target,
+        runway_weeks=runway,
+    )
+    out = call("POST", "/api/v1/scheduler/sprints", body=body, url=url)
+    emit(out) if as_json else print(f"sprint {out['id']} for the week of {out['week_start']}")
+
+
+@sprints_app.command("list")
+def sprints_list(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+    """All sprints."""
+    out = call("GET", "/api/v1/scheduler/sprints", url=url)
+    if as_json:
+        return emit(out)
+    rows = [
+        [str(s["id"]), s["week_start"], f"{s['capacity_hrs']:g}", f"{s['billable_target_pct']:g}%"]
+        for s in out
+    ]
+    table("sprints", ["id", "week", "capacity h", "billable target"], rows)
+
+
+@sprints_app.command("show")
+def sprints_show(
+    sprint_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False, url: UrlOpt = None
+) -> None:
+    """A sprint's use: hours scheduled, billable share (billable ÷ worked), warnings."""
+    out = call("GET", f"/api/v1/scheduler/sprints/{sprint_id}", url=url)
+    if as_json:
+        return emit(out)
+    share = out.get("billable_share_pct")
+    print(
+        f"sprint {out['id']} (week of {out['week_start']}): {out['used_hours']:g} of "
+        f"{out['capacity_hrs']:g} h scheduled, billable {out['billable_hours']:g} h"
+        + (f" = {share:g}% of worked hours" if share is not None else "")
+        + f" (target {out['billable_target_pct']:g}%)"
+    )
+    for warning in out.get("warnings", []):
+        print(f"warning: {warning}")
+
+
+# -- replan -------------------------------------------------------------------------------
+
+
+def replan(
+    plan_id: Annotated[int, typer.Argument(help="A scheduled plan")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the run)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Write it (default: preview)")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Re-place a scheduled plan around what changed, moving as little as possible."""
+    body = _body(plan_id=plan_id, reason=reason, dry_run=not yes)
+    out = call("POST", "/api/v1/scheduler/replan", body=body, url=url)
+    if as_json:
+        return emit(out)
+    moved = out.get("moved_share", 0.0)
+    state = "written" if yes and out.get("applied") else "preview (add --yes to write)"
+    print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
+    for warning in out.get("warnings", []):
+        print(f"warning: {warning}")
+
+
+# -- prompts ------------------------------------------------------------------------------
+
+prompts_app = typer.Typer(help="Versioned prompt templates.", no_args_is_help=True)
+
+
+@prompts_app.command("list")
+def prompts_list(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+    """Every prompt with its active version."""
+    out = call("GET", f"{P}/prompts", url=url)
+    if as_json:
+        return emit(out)
+    rows = [[p["template_name"], p["template_type"], p["version"]] for p in out]
+    table("prompts", ["name", "type", "active version"], rows)
+
+
+@prompts_app.command("new")
+def prompts_new(
+    name: Annotated[str, typer.Argument()],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The text")],
+    activate: Annotated[bool, typer.Option(help="Make it the active version")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Add a version of a prompt from a file."""
+    body = {"content": path.read_text(encoding="utf-8"), "activate": activate}
+    out = call("POST", f"{P}/prompts/{name}/versions", body=body, url=url)
+    if as_json:
+        return emit(out)
+    print(f"{name} {out['version']}{' (active)' if out.get('is_active') else ''}")
+
+
+@prompts_app.command("activate")
+def prompts_activate(
+    name: Annotated[str, typer.Argument()],
+    version: Annotated[str, typer.Argument(help="e.g. v2")],
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Make a version the active one."""
+    out = call("POST", f"{P}/prompts/{name}/versions/{version}/activate", url=url)
+    emit(out) if as_json else print(f"{name} {out['version']} is active")
+
+
+# -- plan versions ------------------------------------------------------------------------
+
+
+def plan_show(
+    plan_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False, url: UrlOpt = None
+) -> None:
+    """One plan as a tree, with its match and notes."""
+    out = call("GET", f"{P}/plans/{plan_id}", url=url)
+    if as_json:
+        return emit(out)
+    from rich.console import Console
+
+    from almanac.cli.planner import plan_tree
+
+    Console().print(plan_tree(out))
+    match = out.get("match")
+    if match and match.get("chosen"):
+        others = ", ".join(f"{a['name']} {a['score']:.2f}" for a in match["alternatives"])
+        print(f"matched {match['chosen']['name']} at {match['confidence']:.2f}; next: {others}")
+    for note in out.get("notes", []):
+        print(f"note: {note}")
+
+
+def plan_edit(
+    plan_id: Annotated[int, typer.Argument()],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON: the new SOP")],
+    note: Annotated[str | None, typer.Option(help="Why it changed")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Replace a draft's SOP (from `almanac plan-show ID --json`'s "sop"); a version is kept."""
+    try:
+        sop = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise fail(f"sop: not valid JSON ({exc})", 2) from exc
+    current = call("GET", f"{P}/plans/{plan_id}", url=url)
+    body = _body(sop=sop, note=note, version=current["version"])
+    out = call("PUT", f"{P}/plans/{plan_id}", body=body, url=url)
+    emit(out) if as_json else print(f"plan {plan_id} is now version {out['version']}")
+
+
+def plan_diff(
+    plan_id: Annotated[int, typer.Argument()],
+    old: Annotated[int | None, typer.Argument(help="Version (default: the one before new)")] = None,
+    new: Annotated[int | None, typer.Argument(help="Version (default: the latest)")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """What changed between two versions of a plan, as a unified diff of their SOPs."""
+    versions = {v["version"]: v for v in call("GET", f"{P}/plans/{plan_id}/versions", url=url)}
+    current = call("GET", f"{P}/plans/{plan_id}", url=url)
+    versions.setdefault(current["version"], current)  # the plan row is the latest version
+    b = new or max(versions)
+    a = old or max([v for v in versions if v < b], default=b)
+    if a not in versions or b not in versions:
+        raise fail(f"version: plan {plan_id} has versions {sorted(versions)}", 2)
+
+    def lines(v: int) -> list[str]:
+        return json.dumps(versions[v]["sop"], indent=2, sort_keys=True).splitlines()
+
+    diff = list(difflib.unified_diff(lines(a), lines(b), f"v{a}", f"v{b}", lineterm=""))
+    if as_json:
+        return emit({"plan_id": plan_id, "from": a, "to": b, "diff": diff})
+    print("\n".join(diff) if diff else f"versions {a} and {b} have the same SOP")

@@ -1,0 +1,145 @@
+"""How a CLI command reaches the API, importing only the standard library on the fast path.
+
+Order: `--url`, then `ALMANAC_URL`, then the server recorded in the data folder
+(`almanac.discovery`); only when none runs does the command run the app in-process. A
+recorded server whose process is alive but does not answer is an error, never a reason
+to write to the database behind its back.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import typer
+
+from almanac.discovery import ServerRecord, find_record
+
+_DOTENV: dict[str, str] | None = None
+
+
+def setting(name: str) -> str | None:
+    """An `ALMANAC_*` value from the environment or `./.env`, as `Settings` reads them."""
+    if name in os.environ:
+        return os.environ[name]
+    global _DOTENV
+    if _DOTENV is None:
+        _DOTENV = {}
+        try:
+            lines = Path(".env").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and not key.startswith("#"):
+                _DOTENV[key.strip()] = value.strip().strip("'\"")
+    return _DOTENV.get(name)
+
+
+def data_dir() -> Path:
+    """The data folder, resolved like `Settings.data_dir` without importing pydantic."""
+    configured = setting("ALMANAC_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("almanac"))
+
+
+def api_key() -> str | None:
+    """`ALMANAC_API_KEY`, else the admin key the first `almanac serve` wrote."""
+    key = setting("ALMANAC_API_KEY")
+    if key:
+        return key
+    try:
+        return (data_dir() / "api-key").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+class NotAnswering(Exception):
+    """A server is recorded for this data folder and alive, but does not answer."""
+
+
+def target(
+    url: str | None, service: str, folder: Path | None = None
+) -> tuple[str | None, ServerRecord | None]:
+    """The base URL to call and the record it came from; (None, None) means in-process."""
+    explicit = url or setting("ALMANAC_URL")
+    if explicit:
+        return explicit.rstrip("/"), None
+    record = find_record(folder or data_dir(), service)
+    if record is None:
+        return None, None
+    if not record.alive():  # a server that crashed left its record behind
+        return None, None
+    return record.url, record
+
+
+def not_answering_message(base: str, record: ServerRecord | None, reason: object) -> str:
+    if record is None:
+        return f"cannot reach {base}: {reason}"
+    return (
+        f"the server recorded in {record.path} (pid {record.pid}, {base}) is running but "
+        f"does not answer ({reason}); nothing was written. Wait for it, stop it, or pass --url."
+    )
+
+
+def request(
+    base: str,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+    timeout: float = 120.0,
+) -> tuple[int, Any]:
+    """One HTTP request with the standard library: (status, decoded JSON body or text)."""
+    parts = urlsplit(base)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.netloc, timeout=timeout)
+    else:
+        conn = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    full = parts.path.rstrip("/") + path + (f"?{urlencode(query, doseq=True)}" if query else "")
+    headers = {"Accept": "application/json"}
+    key = api_key()
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, full, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    text = raw.decode("utf-8", "replace")
+    try:
+        return response.status, json.loads(text) if text else None
+    except ValueError:
+        return response.status, text
+
+
+def problem_text(body: Any, status: int) -> str:
+    """A problem+json body as one line naming each field."""
+    if not isinstance(body, dict):
+        return str(body or f"HTTP {status}")
+    detail = str(body.get("detail") or body.get("title") or f"HTTP {status}")
+    fields = [f"{e['field']}: {e['message']}" for e in body.get("errors", []) if e.get("field")]
+    if fields and not any(f in detail for f in fields):
+        detail = f"{detail} ({'; '.join(fields)})"
+    return detail
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)

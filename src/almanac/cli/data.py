@@ -1,0 +1,167 @@
+"""`almanac export|import` (JSONL, see almanac.backup.export) and `almanac backup|restore`
+(pg_dump / pg_restore of the whole database).
+
+Export and backup read a consistent snapshot and may run beside a server. Import and
+restore write; they refuse while a server runs on the data folder (its cache would go
+stale), and say so.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from almanac.cli.connect import fail
+from almanac.cli.output import emit
+from almanac.config import Settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
+
+
+def _refuse_if_served(settings: Settings, what: str) -> None:
+    from almanac.discovery import find_record
+
+    for service in ("memory", "planner"):
+        record = find_record(settings.data_dir, service)
+        if record is not None and record.alive():
+            raise fail(
+                f"a server (pid {record.pid}, {record.url}) runs on {settings.data_dir}; "
+                f"stop it before {what}, so that nothing is written behind its back",
+                1,
+            )
+
+
+@asynccontextmanager
+async def _database_url(settings: Settings) -> AsyncIterator[str]:
+    """The configured Postgres, or the embedded one (started if needed, stopped after)."""
+    url = settings.effective_database_url
+    if url is not None:
+        yield url
+        return
+    from almanac.db.embedded import start_embedded
+
+    embedded = await start_embedded(settings.data_dir)
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+def export(
+    path: Annotated[Path | None, typer.Argument(help="Output file (default: stdout)")] = None,
+) -> None:
+    """Write everything you own (memories, facts with history, plans with versions, tasks,
+    workflows, blueprints, runs, reflections, calendar, prompts, sprints) as JSONL."""
+    from almanac.backup.export import export_all
+    from almanac.cli.runtime import local_state, run
+    from almanac.db.migrate import current_revision
+
+    async def go() -> dict[str, int]:
+        async with local_state(Settings()) as state:
+            schema = await current_revision(state.engine)
+            if path is None:
+                return await export_all(state, sys.stdout, schema)
+            tmp = path.with_name(path.name + ".partial")
+            with tmp.open("w", encoding="utf-8") as fh:
+                counts = await export_all(state, fh, schema)
+            tmp.replace(path)
+            return counts
+
+    counts = run(go)
+    total = sum(counts.values())
+    sys.stderr.write(f"exported {total} rows from {len(counts)} tables\n")
+
+
+def import_(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An export file")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an export; rows keep their ids, and importing the same file again adds nothing."""
+    from almanac.backup.export import ImportReport, import_all, read_export
+    from almanac.cli.runtime import run
+    from almanac.db.uow import UnitOfWork
+    from almanac.errors import AlmanacError
+    from almanac.memory.maintenance import reindex
+
+    settings = Settings()
+    _refuse_if_served(settings, "importing")
+    try:
+        _header, rows = read_export(path)  # the whole file is checked before any write
+    except AlmanacError as exc:
+        raise fail(exc.message, 2) from exc
+    # The file brings its own workflows (with their ids): do not add the library first.
+    settings.planner.starter_library = False
+
+    async def go() -> ImportReport:
+        from almanac.startup import open_state
+
+        state = await open_state(settings)
+        try:
+            async with state.sessionmaker() as session:
+                uow = UnitOfWork(session)
+                try:
+                    report = await import_all(uow, rows)
+                except BaseException:
+                    await uow.rollback()
+                    raise
+                await uow.commit()
+            await reindex(state, 256, lambda _n: None)  # embeddings, and the cache bumped
+            return report
+        finally:
+            await state.close()
+
+    report = run(go)
+    if as_json:
+        return emit({"inserted": report.inserted, "present": report.present})
+    added = sum(report.inserted.values())
+    present = sum(report.present.values())
+    detail = ", ".join(f"{t} {n}" for t, n in report.inserted.items() if n)
+    print(f"imported {added} rows ({present} already present){': ' + detail if detail else ''}")
+
+
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (pg_dump format)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A consistent backup of the whole database with pg_dump (safe while the server runs)."""
+    from almanac.backup.pgdump import backup as dump
+    from almanac.cli.runtime import run
+
+    async def go() -> None:
+        async with _database_url(Settings()) as url:
+            await dump(url, path)
+
+    run(go)
+    size = path.stat().st_size
+    if as_json:
+        return emit({"path": str(path), "bytes": size})
+    print(f"backed up the database to {path} ({size:,} bytes)")
+
+
+def restore(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A backup file")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the current data")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the database with a backup (pg_restore, all or nothing)."""
+    from almanac.backup.pgdump import restore as put_back
+    from almanac.cli.runtime import run
+
+    settings = Settings()
+    _refuse_if_served(settings, "restoring")
+    if not yes:
+        raise fail("restore replaces everything in the database; add --yes to go ahead", 2)
+
+    async def go() -> Any:
+        async with _database_url(settings) as url:
+            await put_back(url, path)
+
+    run(go)
+    if as_json:
+        return emit({"restored": str(path)})
+    print(f"restored {path} into {settings.effective_database_url or settings.data_dir}")

@@ -1,0 +1,230 @@
+"""`almanac remember`, `almanac recall`, `almanac facts …`: memory from the terminal.
+
+These talk to the API through `connect` (standard library HTTP) and print with a small
+table writer, so against a running server they import neither pydantic nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from almanac.cli.api import call
+from almanac.cli.connect import fail
+from almanac.cli.output import emit, table
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Server URL (default: the server running on this data folder)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
+MEMORY = "/api/v1/memory"
+
+
+def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise fail(f"{field}: not valid JSON ({exc})", 2) from exc
+    if not isinstance(data, dict):
+        raise fail(f"{field}: must be a JSON object", 2)
+    return data
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def remember(
+    content: Annotated[str, typer.Argument(help="What to remember")],
+    session_id: Annotated[str | None, typer.Option("--session")] = None,
+    client_id: Annotated[int | None, typer.Option("--client")] = None,
+    event_type: Annotated[str, typer.Option("--type")] = "memory",
+    scope: Annotated[str, typer.Option("--scope")] = "session",
+    salience: Annotated[float, typer.Option("--salience")] = 0.5,
+    metadata: Annotated[str | None, typer.Option(help="JSON object")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Idempotency key")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Store a memory."""
+    body = _drop_none(
+        {
+            "content": content,
+            "session_id": session_id,
+            "client_id": client_id,
+            "event_type": event_type,
+            "memory_scope": scope,
+            "salience_score": salience,
+            "metadata": _json_object(metadata, "metadata"),
+            "idempotency_key": key,
+        }
+    )
+    out = call("POST", f"{MEMORY}/remember", body=body, url=url, service="memory")
+    if as_json:
+        return emit(out)
+    extra = " (duplicate)" if out["duplicate"] else ""
+    fact = f", promoted to fact {out['promoted_to_fact_id']}" if out["promoted_to_fact_id"] else ""
+    print(f"remembered event {out['id']} in {', '.join(out['stored_in'])}{fact}{extra}")
+
+
+def recall(
+    query: Annotated[str, typer.Argument(help="What to look for")],
+    k: Annotated[int, typer.Option("-k", help="How many results")] = 10,
+    session_id: Annotated[str | None, typer.Option("--session")] = None,
+    client_id: Annotated[int | None, typer.Option("--client")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Search memories and facts; prints them ranked, best first."""
+    params = {"query": query, "k": k, "session_id": session_id, "client_id": client_id}
+    out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory")
+    if as_json:
+        return emit(out)
+    rows = []
+    for rank, hit in enumerate(out["results"], start=1):
+        when = (hit.get("occurred_at") or "")[:16].replace("T", " ")
+        rows.append(
+            [str(rank), f"{hit['kind']} {hit['id']}", f"{hit['score']:.4f}", when, hit["content"]]
+        )
+    cached = ", cached" if out["cached"] else ""
+    title = f"recall: {query!r} ({out['took_ms']:.1f} ms{cached})"
+    table(title, ["rank", "id", "score", "when", "content"], rows)
+
+
+facts_app = typer.Typer(
+    help="Durable facts: list (current, as of a time, or with history), add, supersede.",
+    invoke_without_command=True,
+)
+
+
+def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            str(f["id"]),
+            f"{f['subject_type']}:{f['subject_id']}",
+            f["fact_type"],
+            f.get("category") or "",
+            f["valid_from"][:16],
+            f["valid_to"][:16] if f.get("valid_to") else "current",
+            f["content"],
+        ]
+        for f in rows
+    ]
+
+
+FACT_COLUMNS = ["id", "subject", "type", "category", "valid from", "valid to", "content"]
+
+
+@facts_app.callback()
+def facts(
+    ctx: typer.Context,
+    subject_type: Annotated[str | None, typer.Option("--subject-type")] = None,
+    subject_id: Annotated[str | None, typer.Option("--subject-id")] = None,
+    fact_type: Annotated[str | None, typer.Option("--type")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 with offset")] = None,
+    history: Annotated[bool, typer.Option("--history", help="Every version")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many")] = 100,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """List facts (current, as of a time, or with their history)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    params = {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "fact_type": fact_type,
+        "as_of": as_of,
+        "include_history": "true" if history else None,
+        "limit": limit,
+    }
+    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory")
+    if as_json:
+        return emit(rows)
+    table("facts", FACT_COLUMNS, _fact_rows(rows))
+
+
+def _print_write(out: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        return emit(out)
+    fact = out["fact"]
+    line = f"fact {fact['id']} ({fact['subject_type']}:{fact['subject_id']}, {fact['fact_type']})"
+    if out.get("duplicate"):
+        line += " already present"
+    elif out.get("superseded_id"):
+        line += f" supersedes fact {out['superseded_id']}"
+    print(line)
+
+
+@facts_app.command("add")
+def facts_add(
+    content: Annotated[str, typer.Argument(help="The fact, in a sentence")],
+    subject_type: Annotated[str, typer.Option("--subject-type")] = "user",
+    subject_id: Annotated[str, typer.Option("--subject-id")] = "me",
+    fact_type: Annotated[str, typer.Option("--type")] = "preference",
+    category: Annotated[str | None, typer.Option()] = None,
+    client_id: Annotated[int | None, typer.Option("--client")] = None,
+    salience: Annotated[float, typer.Option("--salience")] = 0.5,
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601")] = None,
+    metadata: Annotated[str | None, typer.Option(help="JSON object")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Add a fact; it supersedes the current fact in the same slot."""
+    body = _drop_none(
+        {
+            "content": content,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "fact_type": fact_type,
+            "category": category,
+            "client_id": client_id,
+            "salience_score": salience,
+            "valid_from": valid_from,
+            "metadata": _json_object(metadata, "metadata"),
+        }
+    )
+    _print_write(call("POST", f"{MEMORY}/facts", body=body, url=url, service="memory"), as_json)
+
+
+@facts_app.command("supersede")
+def facts_supersede(
+    fact_id: Annotated[int, typer.Argument(help="The fact to close")],
+    content: Annotated[str, typer.Argument(help="What is true from now on")],
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601")] = None,
+    salience: Annotated[float | None, typer.Option("--salience")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Close a fact and open its successor (unspecified fields carry over)."""
+    body = _drop_none({"content": content, "valid_from": valid_from, "salience_score": salience})
+    path = f"{MEMORY}/facts/{fact_id}/supersede"
+    _print_write(call("POST", path, body=body, url=url, service="memory"), as_json)
+
+
+@facts_app.command("history")
+def facts_history(
+    subject_type: Annotated[str, typer.Option("--subject-type")] = "user",
+    subject_id: Annotated[str, typer.Option("--subject-id")] = "me",
+    fact_type: Annotated[str | None, typer.Option("--type")] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Every version of a subject's facts, oldest first."""
+    params = {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "fact_type": fact_type,
+        "include_history": "true",
+        "limit": 1000,
+    }
+    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory")
+    rows.sort(key=lambda f: (f["valid_from"], f["id"]))
+    if as_json:
+        return emit(rows)
+    table(f"history of {subject_type}:{subject_id}", FACT_COLUMNS, _fact_rows(rows))

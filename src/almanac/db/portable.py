@@ -1,0 +1,127 @@
+"""Rows as plain JSON and back, ids kept: what a repository needs to export and import.
+
+A repository that owns tables lists them in `portable` and inherits `export_rows` and
+`import_rows`; the export format (`almanac.backup.export`) calls only these. Generated
+columns (full-text vectors) are left out and rebuilt by Postgres; inserting keeps ids and
+skips rows that are already there, so importing the same rows twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Column, Date, DateTime, Table, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models.base import Base
+
+
+def _columns(table: Table) -> list[Column[Any]]:
+    return [c for c in table.columns if c.computed is None]
+
+
+def encode(table: Table, row: Any) -> dict[str, Any]:
+    """One ORM row as JSON-ready values, keyed by column name."""
+    out: dict[str, Any] = {}
+    for column in _columns(table):
+        value = getattr(row, column.key, None) if not isinstance(row, dict) else row[column.name]
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        out[column.name] = value
+    return out
+
+
+def decode(table: Table, data: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of `encode`; unknown keys are an error (the file is for another schema)."""
+    columns = {c.name: c for c in _columns(table)}
+    unknown = set(data) - set(columns)
+    if unknown:
+        raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = columns[name].type
+        if value is not None and isinstance(kind, DateTime):
+            value = datetime.fromisoformat(value)
+        elif value is not None and isinstance(kind, Date):
+            value = date.fromisoformat(value)
+        out[name] = value
+    return out
+
+
+class PortableRows:
+    """Mixin for a repository: export and import the tables it owns."""
+
+    portable: ClassVar[tuple[type[Base], ...]] = ()
+    # Tables whose rows the migrations create: imported rows replace them by id.
+    seeded: ClassVar[frozenset[str]] = frozenset()
+    session: AsyncSession
+
+    def _table(self, name: str) -> Table:
+        for model in self.portable:
+            table = model.__table__
+            if isinstance(table, Table) and table.name == name:
+                return table
+        raise KeyError(f"{type(self).__name__} does not own table {name!r}")
+
+    def owned_tables(self) -> list[str]:
+        return [str(m.__tablename__) for m in self.portable]
+
+    async def export_rows(self, table_name: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows with id > `after_id`, in id order."""
+        table = self._table(table_name)
+        result = await self.session.execute(
+            select(*_columns(table)).where(table.c.id > after_id).order_by(table.c.id).limit(limit)
+        )
+        return [encode(table, dict(r._mapping)) for r in result]
+
+    async def import_rows(self, table_name: str, rows: list[dict[str, Any]]) -> int:
+        """Insert rows with their ids; rows already there (any unique key) are skipped.
+
+        Returns how many were inserted.
+        """
+        if not rows:
+            return 0
+        table = self._table(table_name)
+        values = [decode(table, r) for r in rows]
+        statement = insert(table).values(values)
+        if table.name in self.seeded:
+            # Rows the migrations seed: the file's copy (its timestamps, its flags) wins.
+            columns = [c.name for c in _columns(table) if c.name != "id"]
+            upsert = statement.on_conflict_do_update(
+                index_elements=[table.c.id], set_={c: statement.excluded[c] for c in columns}
+            )
+            # xmax = 0 only on a row this statement inserted (not one it updated).
+            result = await self.session.execute(upsert.returning(text("xmax = 0")))
+            inserted = sum(1 for (new,) in result if new)
+        else:
+            result = await self.session.execute(
+                statement.on_conflict_do_nothing().returning(table.c.id)
+            )
+            inserted = len(result.all())
+        # New rows made later must not collide with the imported ids.
+        await self.session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
+                f"(SELECT greatest(coalesce(max(id), 0), 1) FROM {table.name}))"
+            ),
+            {"t": table.name},
+        )
+        return inserted
+
+    async def count_rows(self, table_name: str) -> int:
+        table = self._table(table_name)
+        return int(await self.session.scalar(select(func.count()).select_from(table)) or 0)
+
+    async def fill_nulls(self, table_name: str, column: str, pairs: list[tuple[int, Any]]) -> None:
+        """Set `column` on rows by id where it is still empty (a reference written late)."""
+        if not pairs:
+            return
+        table = self._table(table_name)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c[column].is_(None))
+            .values({column: bindparam("_value")})
+        )
+        await self.session.execute(statement, [{"_id": i, "_value": v} for i, v in pairs])

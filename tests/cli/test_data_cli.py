@@ -1,0 +1,202 @@
+"""`almanac export|import|backup|restore`: data that round-trips.
+
+The source is the demo's whole loop (memories, facts, calendar, plans, approvals, a
+schedule, execution runs, a reflection, pattern facts) plus a sprint, a prompt version,
+an edited plan and a superseded fact. Every list and read endpoint must answer the same
+after an import into a fresh database, and after a restore into a fresh data folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from typer.testing import CliRunner
+
+from almanac.cli.demo import run_demo
+from almanac.cli.main import app
+from almanac.cli.runtime import answer, api_client, in_process_request
+from almanac.config import Settings
+from almanac.state import AppState
+from tests.cli.conftest import reset_prompts
+
+runner = CliRunner()
+VOLATILE = {"took_ms", "cached", "checked_at", "generated_at"}
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+async def _populate() -> None:
+    async with api_client(Settings(), None, in_process=True) as client:
+        await run_demo(client, "Europe/Berlin", lambda _line: None)
+
+        async def call(method: str, path: str, **kw: Any) -> Any:
+            return answer(await client.request(method, path, **kw))
+
+        await call(
+            "POST",
+            "/api/v1/scheduler/sprints",
+            json={"week_start": "2026-03-02", "capacity_hrs": 30, "billable_target_pct": 60},
+        )
+        await call(
+            "POST",
+            "/api/v1/planner/prompts/sop_generator/versions",
+            json={"content": "Write the plan as numbered steps, each with tasks and hours."},
+        )
+        plans = await call("GET", "/api/v1/planner/plans", params={"status": "draft"})
+        plan = await call("GET", f"/api/v1/planner/plans/{plans['items'][0]['id']}")
+        sop = plan["sop"]
+        sop["steps"][0]["tasks"][0]["estimate_hours"] += 1
+        await call("PUT", f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+        fact = await call(
+            "POST",
+            "/api/v1/memory/facts",
+            json={
+                "subject_type": "client",
+                "subject_id": "acme",
+                "fact_type": "constraint",
+                "content": "Acme pays on the 15th",
+                "valid_from": "2026-01-01T00:00:00+00:00",
+            },
+        )
+        await call(
+            "POST",
+            f"/api/v1/memory/facts/{fact['fact']['id']}/supersede",
+            json={"content": "Acme pays on the 30th", "valid_from": "2026-02-01T00:00:00+00:00"},
+        )
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def snapshot() -> dict[str, Any]:
+    """The answers of every list endpoint, and of the read endpoint of each listed item."""
+
+    def get(path: str, **params: Any) -> Any:
+        status, body = in_process_request("GET", path, params=params)
+        assert status == 200, (path, body)
+        return _strip(body)
+
+    out: dict[str, Any] = {}
+    out["facts"] = get("/api/v1/memory/facts", include_history="true", limit=1000)
+    out["recall"] = get("/api/v1/memory/recall", query="deep work in the morning", k=5)
+    plans = get("/api/v1/planner/plans", limit=200)
+    out["plans"] = plans
+    for p in plans["items"]:
+        out[f"plan {p['id']}"] = get(f"/api/v1/planner/plans/{p['id']}")
+        out[f"plan {p['id']} versions"] = get(f"/api/v1/planner/plans/{p['id']}/versions")
+    for name in ("workflows", "blueprints", "process-templates", "execution-runs"):
+        out[name] = get(f"/api/v1/planner/{name}", limit=500)
+    for w in out["workflows"]["items"]:
+        out[f"workflow {w['id']}"] = get(f"/api/v1/planner/workflows/{w['id']}")
+    out["prompts"] = get("/api/v1/planner/prompts")
+    out["prompt versions"] = get("/api/v1/planner/prompts/sop_generator/versions")
+    out["sprints"] = get("/api/v1/scheduler/sprints")
+    for s in out["sprints"]:
+        out[f"sprint {s['id']}"] = get(f"/api/v1/scheduler/sprints/{s['id']}")
+    window = {"start": "2020-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
+    out["calendar events"] = get("/api/v1/calendar/events", **window)
+    out["reflections"] = get("/api/v1/observer/reflections")
+    out["patterns"] = get("/api/v1/observer/patterns")
+    return out
+
+
+async def _create_database(base_url: str, name: str) -> str:
+    host = base_url.split("host=")[1]
+    conn = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base_url.replace("/almanac_test?", f"/{name}?")
+
+
+@pytest.fixture
+def source(
+    pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    asyncio.run(_populate())
+    yield pg_url
+    asyncio.run(reset_prompts(pg_url))
+
+
+def test_export_import_round_trip_and_repeat(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    before = snapshot()
+    assert before["execution-runs"]["items"] and before["reflections"]
+    assert any(len(v) > 1 for k, v in before.items() if k.endswith("versions"))
+
+    dump = tmp_path / "export.jsonl"
+    code, out = invoke("export", str(dump))
+    assert code == 0, out
+    lines = dump.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["format"] == "almanac-export" and header["version"] == 1
+    assert len(lines) - 1 == sum(header["tables"].values())
+
+    target = asyncio.run(_create_database(source, f"almanac_import_{uuid.uuid4().hex[:8]}"))
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", target)
+    code, out = invoke("import", str(dump), "--json")
+    assert code == 0, out
+    first = json.loads(out)
+    # The migrations seed the default prompts, so those are present already; all else is new.
+    assert sum(first["inserted"].values()) + sum(first["present"].values()) == len(lines) - 1
+    assert {t for t, n in first["present"].items() if n} <= {"prompt_templates"}
+    after = snapshot()
+    differ = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}
+    assert after == before, json.dumps(differ)[:3000]
+
+    code, out = invoke("import", str(dump), "--json")
+    assert code == 0, out
+    again = json.loads(out)
+    assert sum(again["inserted"].values()) == 0
+    assert sum(again["present"].values()) == len(lines) - 1
+    assert snapshot() == before
+
+    # A new row after the import does not collide with an imported id.
+    code, out = invoke("remember", "After the import", "--json")
+    assert code == 0, out
+
+
+def test_import_rejects_a_foreign_file_and_writes_nothing(
+    pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "something-else"}\n')
+    code, out = invoke("import", str(bad))
+    assert code == 2 and "almanac-export" in out
+
+
+def test_backup_and_restore_into_a_fresh_folder(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    before = snapshot()
+    path = tmp_path / "almanac.dump"
+    code, out = invoke("backup", str(path))
+    assert code == 0 and path.stat().st_size > 0, out
+
+    monkeypatch.delenv("ALMANAC_DATABASE_URL")
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path / "fresh"))
+    code, out = invoke("restore", str(path))
+    assert code == 2 and "--yes" in out
+    code, out = invoke("restore", str(path), "--yes")
+    assert code == 0, out
+    assert snapshot() == before

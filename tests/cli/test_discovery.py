@@ -1,0 +1,141 @@
+"""The CLI finds the server running on its data folder, and never writes behind its back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from almanac.cli.main import app
+from almanac.discovery import find_record, write_record
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_a_live_record_that_does_not_answer_is_an_error(_own_data_dir: Path):
+    # This test process is alive; nothing listens on the port.
+    write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    code, out = invoke("remember", "must not be written in-process")
+    assert code == 1
+    assert "does not answer" in out and "nothing was written" in out
+    assert str(os.getpid()) in out
+
+
+def test_a_dead_servers_record_is_ignored(_own_data_dir: Path):
+    path = write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    body = json.loads(path.read_text())
+    body["pid"] = 2**22 + 12345  # above pid_max: no such process
+    path.write_text(json.dumps(body))
+    from almanac.cli.connect import target
+
+    assert target(None, "memory") == (None, None)  # in-process
+
+
+def test_explicit_url_wins(_own_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    monkeypatch.setenv("ALMANAC_URL", "http://127.0.0.1:9/")
+    from almanac.cli.connect import target
+
+    assert target(None, "memory") == ("http://127.0.0.1:9", None)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `almanac serve` on a non-default port with its own embedded Postgres."""
+    data = tmp_path_factory.mktemp("served") / "data"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
+    env["ALMANAC_DATA_DIR"] = str(data)
+    cmd = [sys.executable, "-m", "almanac", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("server did not become healthy")
+    yield data, url, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def test_cli_uses_the_recorded_server(
+    server: tuple[Path, str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+):
+    data, url, proc = server
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(data))
+    record = find_record(data, "memory")
+    assert record is not None and record.url == url and record.pid == proc.pid
+
+    # The server caches this (empty) recall; a write behind its back would leave it stale.
+    first = httpx.get(
+        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}
+    ).json()
+    assert first["results"] == []
+    code, out = invoke("remember", "Boat trip to the harbour on Sunday")
+    assert code == 0, out
+    again = httpx.get(
+        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}
+    ).json()
+    assert [h["content"] for h in again["results"]] == ["Boat trip to the harbour on Sunday"]
+
+    code, out = invoke("recall", "harbour", "--json")
+    assert code == 0 and json.loads(out)["results"][0]["content"].startswith("Boat trip")
+
+    # A complete first run: the starter library is there, and / leads to the docs.
+    code, out = invoke("workflows", "list", "--json")
+    assert code == 0, out
+    names = {w["name"] for w in json.loads(out)["items"]}
+    assert {"Discovery call", "Weekly review"} <= names
+    home = httpx.get(url + "/", headers=_key(data), follow_redirects=False)
+    assert home.status_code == 307 and home.headers["location"] == "/docs"
+    plan = httpx.post(
+        url + "/api/v1/planner/plan", headers=_key(data), json={"intent": "Run a discovery call"}
+    )
+    assert plan.status_code == 201, plan.text
+
+    # `workflows import` goes through the server too.
+    code, out = invoke("workflows", "import")
+    assert code == 0 and "0 created, 0 updated" in out, out
+
+
+def test_record_removed_on_stop(server: tuple[Path, str, subprocess.Popen[bytes]]):
+    data, _url, proc = server
+    assert (data / "server.json").exists()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    assert not (data / "server.json").exists()
+
+
+def _key(data: Path) -> dict[str, str]:
+    """The admin key the server wrote on its first start."""
+    return {"Authorization": "Bearer " + (data / "api-key").read_text().strip()}

@@ -1,0 +1,82 @@
+"""Wording: a plan without a deadline does not claim it was adapted to one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from almanac.errors import Conflict
+from almanac.planner.status import require_transition
+
+
+async def test_no_deadline_no_deadline_claim(client: httpx.AsyncClient):
+    r = await client.post("/api/v1/planner/workflows/import")
+    assert r.status_code == 200, r.text
+    plain = await client.post("/api/v1/planner/plan", json={"intent": "Run a discovery call"})
+    assert plain.status_code == 201, plain.text
+    assert not any("deadline" in n for n in plain.json()["notes"])
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    dated = await client.post(
+        "/api/v1/planner/plan", json={"intent": "Run a discovery call", "deadline": deadline}
+    )
+    assert dated.status_code == 201, dated.text
+    assert any("adapted to the deadline" in n for n in dated.json()["notes"])
+
+
+def test_status_messages_read_well():
+    with pytest.raises(Conflict) as same:
+        require_transition("approved", "approved")
+    assert same.value.message.startswith("the plan is already approved")
+    with pytest.raises(Conflict) as other:
+        require_transition("approved", "completed")
+    assert "a approved" not in other.value.message
+    assert other.value.message.startswith("the plan is approved and cannot become completed")
+
+
+async def _plan(client: httpx.AsyncClient, intent: str, **extra: object) -> httpx.Response:
+    return await client.post("/api/v1/planner/plan", json={"intent": intent, **extra})
+
+
+async def test_a_match_reports_confidence_and_runners_up(client: httpx.AsyncClient):
+    assert (await client.post("/api/v1/planner/workflows/import")).status_code == 200
+    r = await _plan(client, "Prepare the monthly report for Acme")
+    assert r.status_code == 201, r.text
+    match = r.json()["match"]
+    assert match["chosen"]["name"] == "Monthly client reporting"
+    assert match["confidence"] >= match["threshold"] == 0.65
+    assert len(match["alternatives"]) == 3
+    assert all(a["score"] <= match["confidence"] for a in match["alternatives"])
+
+
+@pytest.mark.parametrize(
+    ("intent", "expected"),
+    [
+        ("Kick off a retainer client", "Client onboarding"),
+        ("Monatsbericht für Acme vorbereiten", "Monthly client reporting"),
+        ("Préparer le rapport mensuel pour Acme", "Monthly client reporting"),
+        ("Lanzar una newsletter", "Newsletter launch"),
+    ],
+)
+async def test_named_intents_match_the_right_workflow(
+    client: httpx.AsyncClient, intent: str, expected: str
+):
+    assert (await client.post("/api/v1/planner/workflows/import")).status_code == 200
+    r = await _plan(client, intent)
+    assert r.status_code == 201, r.text
+    assert r.json()["match"]["chosen"]["name"] == expected
+
+
+@pytest.mark.parametrize(
+    "intent",
+    ["Keynote talk at a marketing conference", "Quarterly board report for investors"],
+)
+async def test_near_misses_are_a_422_listing_the_closest(client: httpx.AsyncClient, intent: str):
+    assert (await client.post("/api/v1/planner/workflows/import")).status_code == 200
+    r = await _plan(client, intent)
+    assert r.status_code == 422, r.text
+    error = r.json()["errors"][0]
+    assert error["field"] == "intent" and error["threshold"] == 0.65
+    assert len(error["closest"]) == 3
+    assert all(c["score"] < 0.65 for c in error["closest"])
