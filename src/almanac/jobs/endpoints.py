@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from almanac.deps import UoW
 from almanac.errors import NotFound
 from almanac.jobs import repository
+from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -50,7 +51,7 @@ class JobDetailOut(JobOut):
 async def list_jobs(
     uow: UoW,
     status: Status | None = None,
-    task: Annotated[str | None, Query(max_length=128)] = None,
+    task: Annotated[SafeStr | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[JobOut]:
     """Jobs, newest first."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -28,6 +27,7 @@ from almanac.memory.schemas import (
     SupersedeIn,
 )
 from almanac.memory.service import MemoryService
+from almanac.types import AwareDatetime, BigId, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
@@ -37,7 +37,7 @@ def get_memory_service(uow: UoW, state: State) -> MemoryService:
 
 
 Memory = Annotated[MemoryService, Depends(get_memory_service)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[BigId, Path()]
 
 
 @router.post("/remember", status_code=status.HTTP_201_CREATED)
@@ -59,15 +59,15 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
 @router.get("/recall")
 async def recall(
     memory: Memory,
-    query: Annotated[str, Query(min_length=1, max_length=2000)],
+    query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    session_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    client_id: int | None = None,
+    session_id: Annotated[SafeStr | None, Query(min_length=1, max_length=255)] = None,
+    client_id: Annotated[IntId | None, Query()] = None,
     memory_scope: MemoryScope | None = None,
-    event_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    as_of: datetime | None = None,
+    event_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    as_of: Annotated[AwareDatetime | None, Query()] = None,
     kinds: Annotated[list[Kind] | None, Query()] = None,
 ) -> RecallOut:
     """Hybrid semantic and full-text search over memories and current facts."""
@@ -110,10 +110,10 @@ async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
 @router.get("/facts")
 async def list_facts(
     memory: Memory,
-    subject_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    subject_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    subject_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,
+    subject_id: Annotated[SafeStr | None, Query(min_length=1, max_length=255)] = None,
     fact_type: FactType | None = None,
-    as_of: datetime | None = None,
+    as_of: Annotated[AwareDatetime | None, Query()] = None,
     include_history: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[FactOut]:
@@ -146,8 +146,8 @@ async def delete_fact(fact_id: Id, memory: Memory) -> DeletedOut:
 
 @router.delete("/subjects/{subject_type}/{subject_id}")
 async def forget_subject(
-    subject_type: Annotated[str, Path(min_length=1, max_length=100)],
-    subject_id: Annotated[str, Path(min_length=1, max_length=255)],
+    subject_type: Annotated[SafeStr, Path(min_length=1, max_length=100)],
+    subject_id: Annotated[SafeStr, Path(min_length=1, max_length=255)],
     memory: Memory,
 ) -> ForgetOut:
     """Forget everything about a subject: events, facts, cached recalls, embeddings."""

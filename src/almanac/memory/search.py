@@ -179,6 +179,8 @@ def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]
     return " + ".join(scores), "e.search_tsv @@ CAST(:candidates AS tsquery)"
 
 
+# Postgres raises "value out of range: underflow" for exp() below about -745 (a memory
+# from 1938 with a 30-day half-life); past 700 half-lives the recency term is 0 anyway.
 def _fused_sql(
     table: str,
     where: str,
@@ -230,9 +232,9 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        {"NULL::bigint" if table == "events" else "e.source_event_id"} AS source_event_id,
        f.rrf
          * (1 + CAST(:w_sal AS float8) * e.salience_score)
-         * (1 + CAST(:w_rec AS float8) * exp(
-                -0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
-                / (86400.0 * CAST(:half_life AS float8))))
+         * (1 + CAST(:w_rec AS float8) * exp(-least(
+                0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
+                / (86400.0 * CAST(:half_life AS float8)), 700)))
          AS score
 FROM fused f JOIN {table} e ON e.id = f.id
 ORDER BY score DESC, e.id DESC

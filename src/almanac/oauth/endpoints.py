@@ -12,6 +12,7 @@ from almanac.errors import AlmanacError
 from almanac.oauth.crypto import InvalidState
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
+from almanac.types import SafeStr
 
 router = APIRouter(tags=["oauth"])
 
@@ -32,9 +33,9 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
 @router.get("/oauth/callback")
 async def callback(
     oauth: OAuth,
-    code: Annotated[str | None, Query(max_length=4096)] = None,
-    state: Annotated[str | None, Query(max_length=4096)] = None,
-    error: Annotated[str | None, Query(max_length=200)] = None,
+    code: Annotated[SafeStr | None, Query(max_length=4096)] = None,
+    state: Annotated[SafeStr | None, Query(max_length=4096)] = None,
+    error: Annotated[SafeStr | None, Query(max_length=200)] = None,
 ) -> ConnectedOut:
     """Where Google sends the user back: check `state`, store the tokens (encrypted)."""
     if not state:
