@@ -6,13 +6,22 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -149,13 +158,42 @@ class SchedulerSettings(BaseModel):
 
     time_limit_seconds: float = Field(default=3.0, gt=0, le=120)
     slot_minutes: int = Field(default=15, ge=5, le=60)
-    workday_start: str = "09:00"
-    workday_end: str = "17:00"
+    workday_start: time = time(9, 0)
+    workday_end: time = Field(default=time(17, 0), validate_default=True)
     # ISO weekdays (1 = Monday) that are working days.
-    working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    working_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1
+    )
     buffer_minutes: int = Field(default=0, ge=0, le=120)
     daily_max_hours: float | None = Field(default=None, gt=0, le=24)
     frozen_hours: float = Field(default=0.0, ge=0)
+
+    @field_validator("workday_start", "workday_end")
+    @classmethod
+    def _naive_clock(cls, value: time) -> time:
+        # Working hours are wall-clock times in Settings.timezone, never with an offset.
+        if value.tzinfo is not None:
+            raise ValueError("must be a time of day without an offset, e.g. 09:00")
+        return value
+
+    @field_validator("workday_end")
+    @classmethod
+    def _end_after_start(cls, value: time, info: ValidationInfo) -> time:
+        # Equal or reversed hours leave no working time: every schedule call would fail.
+        start = info.data.get("workday_start")
+        if isinstance(start, time) and value <= start:
+            raise ValueError(f"must be later than workday_start ({start:%H:%M})")
+        return value
+
+    @field_validator("daily_max_hours")
+    @classmethod
+    def _within_the_day(cls, value: float | None, info: ValidationInfo) -> float | None:
+        start, end = info.data.get("workday_start"), info.data.get("workday_end")
+        if value is not None and isinstance(start, time) and isinstance(end, time):
+            hours = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) / 60
+            if value > hours:
+                raise ValueError(f"must be at most the working day's {hours:g} hours")
+        return value
 
 
 class ServerSettings(BaseModel):
@@ -167,6 +205,13 @@ class ServerSettings(BaseModel):
     planner_port: int = Field(default=8091, ge=1, le=65535)
     # When set, the Planner API talks to a Memory Gateway at this URL over HTTP.
     memory_gateway_url: str | None = None
+
+    @field_validator("planner_port")
+    @classmethod
+    def _apart(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("memory_port"):
+            raise ValueError("must differ from memory_port (the services run apart on both)")
+        return value
 
 
 class JobsSettings(BaseModel):
@@ -259,3 +304,25 @@ class Settings(BaseSettings):
     def effective_valkey_url(self) -> str | None:
         """The configured Valkey URL, from either spelling, or None for in-process."""
         return self.valkey_url or self.cache.valkey_url
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; the message names each environment variable at fault."""
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the setting at `loc`."""
+    return "ALMANAC_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or ConfigurationError saying which variable is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"{env_name(tuple(e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}"
+            + (f" (got {e['input']!r})" if isinstance(e.get("input"), str | int | float) else "")
+            for e in exc.errors()
+        ]
+        raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None

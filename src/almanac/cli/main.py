@@ -20,7 +20,7 @@ from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
 from almanac.cli.workflows import workflows_app
-from almanac.config import Settings
+from almanac.config import ConfigurationError, Settings, load_settings
 from almanac.memory.schemas import FactsQuery, RecallQuery, RememberIn
 
 app = typer.Typer(
@@ -45,6 +45,17 @@ console = Console()
 UrlOpt = Annotated[
     str | None, typer.Option("--url", help="Gateway URL (default: a running local server if any)")
 ]
+
+
+@app.callback()
+def _configuration() -> None:
+    # Every command checks the settings first: an impossible one stops it here, with the
+    # variable named, rather than as a traceback or a 500 on some later request.
+    try:
+        load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _validated(model: Any, data: dict[str, Any]) -> Any:
