@@ -129,6 +129,17 @@ Int32 = Annotated[int, Field(ge=-INT_MAX - 1, le=INT_MAX)]
 IntId = Annotated[int, Field(ge=1, le=INT_MAX)]
 BigId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 Offset = Annotated[int, Field(ge=0, le=OFFSET_MAX)]
+# What a plan, reflection or recall for one client may see: that client's memories and
+# facts plus the user's own (no client); 0 = the user's own only. Never another client's.
+ForClient = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=INT_MAX,
+        description="Only this client's memories and facts plus the user's own (no client); "
+        "0 = the user's own only",
+    ),
+]
 
 
 class Strict(BaseModel):

@@ -52,3 +52,17 @@ async def job_events(session: AsyncSession, job_id: int) -> Sequence[Row[Any]]:
         "SELECT type::text AS type, at FROM procrastinate_events WHERE job_id = :id ORDER BY at, id"
     )
     return (await session.execute(text(sql), {"id": job_id})).all()
+
+
+async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[int]) -> int:
+    """Jobs not yet started whose arguments name one of these events."""
+    if not event_ids:
+        return 0
+    result = await session.execute(
+        text(
+            "DELETE FROM procrastinate_jobs WHERE status = 'todo' "
+            "AND args->>'event_id' = ANY(CAST(:ids AS text[])) RETURNING id"
+        ),
+        {"ids": [str(i) for i in event_ids]},
+    )
+    return len(result.all())

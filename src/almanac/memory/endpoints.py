@@ -27,7 +27,7 @@ from almanac.memory.schemas import (
     SupersedeIn,
 )
 from almanac.memory.service import MemoryService
-from almanac.types import AwareDatetime, BigId, IntId, SafeStr
+from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
@@ -69,6 +69,7 @@ async def recall(
     until: Annotated[AwareDatetime | None, Query()] = None,
     as_of: Annotated[AwareDatetime | None, Query()] = None,
     kinds: Annotated[list[Kind] | None, Query()] = None,
+    for_client: Annotated[ForClient | None, Query()] = None,
 ) -> RecallOut:
     """Hybrid semantic and full-text search over memories and current facts."""
     q = RecallQuery.model_validate(
@@ -83,6 +84,7 @@ async def recall(
             "until": until,
             "as_of": as_of,
             "kinds": kinds,
+            "for_client": for_client,
         }
     )
     return await memory.recall(q)
@@ -116,6 +118,7 @@ async def list_facts(
     as_of: Annotated[AwareDatetime | None, Query()] = None,
     include_history: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    for_client: Annotated[ForClient | None, Query()] = None,
 ) -> list[FactOut]:
     """Facts: current ones, those valid at `as_of`, or every version with `include_history`."""
     q = FactsQuery.model_validate(
@@ -126,6 +129,7 @@ async def list_facts(
             "as_of": as_of,
             "include_history": include_history,
             "limit": limit,
+            "for_client": for_client,
         }
     )
     return await memory.facts.list(q)
@@ -149,6 +153,12 @@ async def forget_subject(
     subject_type: Annotated[SafeStr, Path(min_length=1, max_length=100)],
     subject_id: Annotated[SafeStr, Path(min_length=1, max_length=255)],
     memory: Memory,
+    uow: UoW,
 ) -> ForgetOut:
-    """Forget everything about a subject: events, facts, cached recalls, embeddings."""
-    return await memory.forget_subject(subject_type, subject_id)
+    """Forget everything about a subject, in every store, with a count per store.
+
+    A client (`client/<id>`) also loses what carries its `client_id`: memories, facts,
+    plans and their memories, the calendar blocks placed for them."""
+    out = await memory.forget_subject(subject_type, subject_id)
+    await uow.commit()  # the archive rewrite runs after the commit and is counted too
+    return out

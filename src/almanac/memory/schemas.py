@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from almanac.types import AwareDatetime, IntId, Metadata, Strict
+from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -72,6 +72,7 @@ class RecallQuery(Strict):
     until: AwareDatetime | None = None
     as_of: AwareDatetime | None = None
     kinds: list[Kind] | None = None
+    for_client: ForClient | None = None
 
     @model_validator(mode="after")
     def _window(self) -> RecallQuery:
@@ -154,6 +155,7 @@ class FactsQuery(Strict):
     as_of: AwareDatetime | None = None
     include_history: bool = False
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    for_client: ForClient | None = None
 
 
 class EventOut(BaseModel):
@@ -184,3 +186,9 @@ class ForgetOut(BaseModel):
     events_deleted: int
     facts_deleted: int
     cache_invalidated: bool
+    deleted: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows (or archive lines) removed from each store: events, facts, their "
+        "embeddings, search_terms, plans, process_templates, execution_runs, "
+        "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines",
+    )

@@ -80,6 +80,27 @@ class EventFilters:
     event_type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    for_client: int | None = None
+
+
+def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
+    """Rows a plan or recall for `for_client` may see: that client's and the user's own.
+
+    A row belongs to another client by its `client_id`, or by naming a client as its
+    subject (facts' columns, events' metadata) -- memories tagged only that way too.
+    """
+    params["for_client"] = for_client
+    params["for_client_text"] = str(for_client)
+    if kind == "events":
+        subject_type = f"{alias}.metadata->>'subject_type'"
+        subject_id = f"{alias}.metadata->>'subject_id'"
+    else:
+        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    return (
+        f"({alias}.client_id IS NULL OR {alias}.client_id = :for_client) AND NOT "
+        f"({subject_type} IS NOT DISTINCT FROM 'client' "
+        f"AND {subject_id} IS DISTINCT FROM :for_client_text)"
+    )
 
 
 @dataclass(frozen=True)
@@ -147,10 +168,17 @@ def _event_where(f: EventFilters, params: dict[str, Any]) -> str:
     if f.until is not None:
         clauses.append("e.occurred_at <= :until")
         params["until"] = f.until
+    if f.for_client is not None:
+        clauses.append(client_scope("e", "events", f.for_client, params))
     return " AND ".join(clauses)
 
 
-def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str, Any]) -> str:
+def _fact_where(
+    client_id: int | None,
+    as_of: datetime | None,
+    params: dict[str, Any],
+    for_client: int | None = None,
+) -> str:
     if as_of is None:
         clauses = ["e.valid_to IS NULL", "e.valid_from <= clock_timestamp()"]
     else:
@@ -159,6 +187,8 @@ def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str,
     if client_id is not None:
         clauses.append("e.client_id = :client_id")
         params["client_id"] = client_id
+    if for_client is not None:
+        clauses.append(client_scope("e", "facts", for_client, params))
     return " AND ".join(clauses)
 
 
@@ -330,10 +360,17 @@ class SearchRepository:
         k: int,
         client_id: int | None,
         as_of: datetime | None,
+        for_client: int | None = None,
     ) -> list[Hit]:
         """Top-k facts valid now (or at `as_of`) by fused score."""
         rows = await self._search(
-            "facts", query, qvec, model, dim, k, lambda p: _fact_where(client_id, as_of, p)
+            "facts",
+            query,
+            qvec,
+            model,
+            dim,
+            k,
+            lambda p: _fact_where(client_id, as_of, p, for_client),
         )
         return [
             Hit(

@@ -257,12 +257,18 @@ class MemoryService:
         model, dim = self.embedder.model, self.embedder.dim
         if "event" in kinds:
             filters = EventFilters(
-                q.session_id, q.client_id, q.memory_scope, q.event_type, q.since, q.until
+                q.session_id,
+                q.client_id,
+                q.memory_scope,
+                q.event_type,
+                q.since,
+                q.until,
+                q.for_client,
             )
             found += await self.search.search_events(q.query, qvec, model, dim, q.k, filters)
         if "fact" in kinds:
             found += await self.search.search_facts(
-                q.query, qvec, model, dim, q.k, q.client_id, q.as_of
+                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client
             )
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
@@ -331,19 +337,11 @@ class MemoryService:
             self.uow.after_commit(drop)
 
     async def forget_subject(self, subject_type: str, subject_id: str) -> ForgetOut:
-        """Delete every event and fact about a subject."""
-        events = await self.events.delete_for_subject(subject_type, subject_id)
-        facts = await self.facts.repo.delete_for_subject(subject_type, subject_id)
-        namespaces = {ns for e in events for ns in event_namespaces(e.session_id, e.client_id)}
-        self.invalidator.everything_changed(self.uow, sorted(namespaces))
-        self._drop_hot([e.id for e in events])
-        return ForgetOut(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            events_deleted=len(events),
-            facts_deleted=facts,
-            cache_invalidated=True,
-        )
+        """Delete every copy of what Almanac holds about a subject (see memory.forgetting)."""
+        from almanac.memory.forgetting import forget_subject
+
+        archives = self.settings.data_dir / "retention"
+        return await forget_subject(self.uow, self.invalidator, archives, subject_type, subject_id)
 
 
 class RememberResult:

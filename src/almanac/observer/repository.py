@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -247,3 +248,47 @@ class ObserverRepository:
         if sources is not None:
             stmt = stmt.where(FactDecision.source.in_(sources))
         return list(await self.session.scalars(stmt.limit(limit)))
+
+    async def delete_decisions_about(
+        self,
+        event_ids: Sequence[int],
+        fact_ids: Sequence[int],
+        subject_type: str,
+        subject_id: str,
+        client_id: int | None,
+    ) -> int:
+        """Fact-extraction decisions from these events, for these facts, or proposing a
+        fact about the subject (their `proposal` repeats the content)."""
+        proposal = FactDecision.proposal
+        about = [
+            (proposal["subject_type"].astext == subject_type)
+            & (proposal["subject_id"].astext == subject_id)
+        ]
+        if event_ids:
+            about.append(FactDecision.event_id.in_(event_ids))
+        if fact_ids:
+            about.append(FactDecision.fact_id.in_(fact_ids))
+        if client_id is not None:
+            about.append(proposal["client_id"].astext == str(client_id))
+        stmt = delete(FactDecision).where(or_(*about)).returning(FactDecision.id)
+        return len((await self.session.execute(stmt)).all())
+
+    async def delete_reflections_quoting(self, texts: Sequence[str]) -> int:
+        """Reflections whose report or narrative quotes any of `texts` (notable memories)."""
+        if not texts:
+            return 0
+        rows = (
+            await self.session.execute(
+                select(Reflection.id, Reflection.report, Reflection.narrative)
+            )
+        ).all()
+        doomed = []
+        for rid, report, narrative in rows:
+            blob = json.dumps(report, ensure_ascii=False) + "\n" + (narrative or "")
+            if any(
+                t and (t in blob or json.dumps(t, ensure_ascii=False)[1:-1] in blob) for t in texts
+            ):
+                doomed.append(rid)
+        if doomed:
+            await self.session.execute(delete(Reflection).where(Reflection.id.in_(doomed)))
+        return len(doomed)

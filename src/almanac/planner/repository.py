@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import (
@@ -88,6 +88,44 @@ class PlanRepository:
         self.session.add_all(tasks)
         await self.session.flush()
         return [t.id for t in tasks]
+
+    async def delete_for_client(self, client_id: int) -> tuple[list[int], dict[str, int]]:
+        """A client's plans (versions, tasks and runs go with them) and the process
+        templates approving them created, with those templates' execution runs."""
+        plans = (
+            await self.session.execute(
+                delete(Plan)
+                .where(Plan.client_id == client_id)
+                .returning(Plan.id, Plan.process_template_id)
+            )
+        ).all()
+        templates = [int(t) for _, t in plans if t is not None]
+        runs = templates_deleted = 0
+        if templates:
+            runs = len(
+                (
+                    await self.session.execute(
+                        delete(ExecutionRun)
+                        .where(ExecutionRun.process_template_id.in_(templates))
+                        .returning(ExecutionRun.id)
+                    )
+                ).all()
+            )
+            templates_deleted = len(
+                (
+                    await self.session.execute(
+                        delete(ProcessTemplate)
+                        .where(ProcessTemplate.id.in_(templates))
+                        .returning(ProcessTemplate.id)
+                    )
+                ).all()
+            )
+        counts = {
+            "plans": len(plans),
+            "process_templates": templates_deleted,
+            "execution_runs": runs,
+        }
+        return [int(p) for p, _ in plans], counts
 
 
 class PromptRepository:

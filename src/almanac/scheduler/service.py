@@ -155,12 +155,14 @@ class SchedulerService:
         events = await self.calendar.events(begin, end)
         return Context(plan, tz, now, start, days, (begin, end), events)
 
-    async def _preference_texts(self, warnings: list[str]) -> list[str]:
+    async def _preference_texts(self, plan: Plan, warnings: list[str]) -> list[str]:
         texts: list[tuple[datetime, str]] = []
+        # The user's own preferences and this plan's client's, never another client's.
+        scope = plan.client_id or 0
         try:
             client = self.state.memory_client()
             for kind in ("preference", "constraint"):
-                facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
+                facts = await client.facts(FactsQuery(fact_type=kind, limit=200, for_client=scope))
                 texts.extend((f.valid_from, f.content) for f in facts)
         except AlmanacError as exc:
             # Preferences refine the defaults; without memory the defaults still schedule.
@@ -186,7 +188,7 @@ class SchedulerService:
             )
             for r in rows
         ]
-        texts = await self._preference_texts(ctx.warnings)
+        texts = await self._preference_texts(ctx.plan, ctx.warnings)
         prompt = await self.repo.active_prompt("schedule_optimizer") if self.state.llm else None
         prefs, applied, source = await resolve_preferences(
             texts, self.state.llm, prompt, ctx.warnings
