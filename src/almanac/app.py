@@ -20,6 +20,7 @@ from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
+from almanac.redact import configured_secrets, install_log_filters
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
 
@@ -45,6 +46,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         owned = state is None
         current = state if state is not None else await build_state(settings or Settings())
+        install_log_filters(configured_secrets(current.settings))
         current.services = list(chosen)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
