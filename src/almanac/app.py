@@ -10,8 +10,9 @@ from typing import Literal, TypedDict
 from fastapi import FastAPI
 
 from almanac import __version__, problems
+from almanac.background import install_forgetters, task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
-from almanac.config import Settings
+from almanac.config import Settings, configured_secrets
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
@@ -20,7 +21,7 @@ from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
-from almanac.redact import configured_secrets, install_log_filters
+from almanac.redact import install_log_filters
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
 
@@ -50,7 +51,11 @@ def create_app(
         current.services = list(chosen)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
-        worker = await start_embedded_worker(current) if owned and "planner" in chosen else None
+        worker = (
+            await start_embedded_worker(current, task_blueprints())
+            if owned and "planner" in chosen
+            else None
+        )
         try:
             yield {"almanac": current}
         finally:
@@ -65,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    install_forgetters()
     app.include_router(health_router)
     if "memory" in chosen:
         app.include_router(memory_router)

@@ -306,6 +306,19 @@ class Settings(BaseSettings):
         return self.valkey_url or self.cache.valkey_url
 
 
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings, to mask wherever it might be echoed."""
+    values = [
+        settings.calendar.caldav_password,
+        settings.calendar.google_client_secret,
+        settings.calendar.token_key,
+        settings.calendar.ics_feed_token,
+        settings.llm.api_key,
+        settings.embedder.api_key,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
 class ConfigurationError(Exception):
     """Settings that cannot work; the message names each environment variable at fault."""
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from almanac import __version__
+from almanac.config import configured_secrets
 from almanac.deps import State
-from almanac.redact import configured_secrets, redact
+from almanac.redact import redact
 from almanac.state import AppState
 
 router = APIRouter(tags=["health"])

@@ -6,10 +6,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from almanac.config import Settings
 
 MASK = "***"
 # scheme://user:password@host -> scheme://user:***@host
@@ -81,16 +77,3 @@ def install_log_filters(secrets: Iterable[str | None] = ()) -> None:
         for target in [logger, *logger.handlers]:
             if not any(isinstance(f, RedactingFilter) for f in target.filters):
                 target.addFilter(redacting)
-
-
-def configured_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings, to mask wherever it might be echoed."""
-    values = [
-        settings.calendar.caldav_password,
-        settings.calendar.google_client_secret,
-        settings.calendar.token_key,
-        settings.calendar.ics_feed_token,
-        settings.llm.api_key,
-        settings.embedder.api_key,
-    ]
-    return [v.get_secret_value() for v in values if v is not None]

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.uow import UnitOfWork
 from almanac.jobs.queue import enqueue_many
-from almanac.jobs.retention import _write_archive
+from almanac.memory.retention import _write_archive
 from almanac.observer.repository import ObserverRepository
 from almanac.state import AppState
 from tests.planner.conftest import ONBOARDING

@@ -4,23 +4,50 @@ A client (`client/<id>`) also owns what carries its `client_id`: memories tagged
 way, facts, plans with their versions, tasks and process templates, the calendar blocks
 placed for those plans, and the plan memories. The work runs in the request's transaction;
 the archive rewrite and cache bumps follow its commit, so a failed request forgets nothing.
+
+Memory sits below the domains that copy its content (planner, calendars, observer), so they
+register a forgetter here (almanac.background wires them) instead of being imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from almanac.calendars.repository import CalendarEntryRepository
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from almanac.db.uow import UnitOfWork
 from almanac.jobs import repository as jobs_repository
-from almanac.jobs.retention import forget_in_archives
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
+from almanac.memory.retention import forget_in_archives
 from almanac.memory.schemas import ForgetOut
-from almanac.observer.repository import ObserverRepository
-from almanac.planner.repository import PlanRepository
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is being forgotten, found before anything is deleted."""
+
+    type: str
+    id: str
+    client_id: int | None
+    event_ids: list[int]
+    fact_ids: list[int]
+    # What the subject's memories said (quoted elsewhere, e.g. in reflections).
+    event_texts: list[str]
+
+
+Forgetter = Callable[[AsyncSession, Subject], Awaitable[dict[str, int]]]
+_forgetters: list[Forgetter] = []
+
+
+def register_forgetter(forgetter: Forgetter) -> None:
+    """Have `forgetter` delete its domain's copies of every forgotten subject."""
+    if forgetter not in _forgetters:
+        _forgetters.append(forgetter)
 
 
 def client_of(subject_type: str, subject_id: str) -> int | None:
@@ -55,27 +82,19 @@ async def forget_subject(
     counts: dict[str, int] = {}
 
     # Decisions and queued jobs point at events and facts by id: find them before the
-    # deletes set those links to NULL.
+    # deletes set those links to NULL; the other domains' forgetters run first.
     event_ids = await events.ids_for_subject(subject_type, subject_id, client_id)
     fact_ids = await facts.ids_for_subject(subject_type, subject_id, client_id)
     counts["event_embeddings"] = await events.count_embeddings(event_ids)
     counts["fact_embeddings"] = await facts.count_embeddings(fact_ids)
-    counts["fact_decisions"] = await ObserverRepository(session).delete_decisions_about(
-        event_ids, fact_ids, subject_type, subject_id, client_id
-    )
+    texts = await events.contents(event_ids)
+    subject = Subject(subject_type, subject_id, client_id, event_ids, fact_ids, texts)
     counts["queued_jobs"] = await jobs_repository.delete_queued_for_events(session, event_ids)
-    if client_id is not None:
-        plan_ids, plan_counts = await PlanRepository(session).delete_for_client(client_id)
-        counts.update(plan_counts)
-        counts["calendar_entries"] = await CalendarEntryRepository(session).delete_blocks_of_plans(
-            plan_ids
-        )
+    for forgetter in _forgetters:
+        counts.update(await forgetter(session, subject))
     deleted = await events.delete_for_subject(subject_type, subject_id, client_id)
     counts["events"] = len(deleted)
     counts["facts"] = len(await facts.delete_for_subject(subject_type, subject_id, client_id))
-    counts["reflections"] = await ObserverRepository(session).delete_reflections_quoting(
-        [e.content[:200] for e in deleted]
-    )
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()

@@ -86,6 +86,12 @@ class EventRepository:
         where = or_(about, Event.client_id == client_id) if client_id is not None else about
         return list((await self.session.scalars(select(Event.id).where(where))).all())
 
+    async def contents(self, event_ids: Sequence[int]) -> list[str]:
+        if not event_ids:
+            return []
+        stmt = select(Event.content).where(Event.id.in_(event_ids))
+        return list((await self.session.scalars(stmt)).all())
+
     async def count_embeddings(self, event_ids: Sequence[int]) -> int:
         stmt = select(func.count()).where(EventEmbedding.event_id.in_(event_ids))
         return int(await self.session.scalar(stmt) or 0) if event_ids else 0

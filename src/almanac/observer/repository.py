@@ -11,6 +11,7 @@ from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.memory.forgetting import Subject
 from almanac.models import (
     Event,
     ExecutionRun,
@@ -292,3 +293,17 @@ class ObserverRepository:
         if doomed:
             await self.session.execute(delete(Reflection).where(Reflection.id.in_(doomed)))
         return len(doomed)
+
+
+async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, int]:
+    """The observer's copies of a forgotten subject: extraction decisions, and reflections
+    quoting its memories (the next run recreates them without)."""
+    repo = ObserverRepository(session)
+    decisions = await repo.delete_decisions_about(
+        subject.event_ids, subject.fact_ids, subject.type, subject.id, subject.client_id
+    )
+    quoted = [t[:200] for t in subject.event_texts]
+    return {
+        "fact_decisions": decisions,
+        "reflections": await repo.delete_reflections_quoting(quoted),
+    }

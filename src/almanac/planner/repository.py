@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.calendars.repository import CalendarEntryRepository
+from almanac.memory.forgetting import Subject
 from almanac.models import (
     ExecutionRun,
     Plan,
@@ -315,3 +317,13 @@ def _match_text(
             if isinstance(step, dict) and isinstance(step.get("title"), str):
                 titles.append(step["title"])
     return " ".join(filter(None, [name, capability or "", _keywords(metadata), ". ".join(titles)]))
+
+
+async def forget_client(session: AsyncSession, subject: Subject) -> dict[str, int]:
+    """A forgotten client's plans (with versions, tasks, templates and runs) and the
+    built-in calendar's blocks placed for them."""
+    if subject.client_id is None:
+        return {}
+    plan_ids, counts = await PlanRepository(session).delete_for_client(subject.client_id)
+    blocks = await CalendarEntryRepository(session).delete_blocks_of_plans(plan_ids)
+    return {**counts, "calendar_entries": blocks}

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from almanac.calendars.base import ApplyResult, CalendarEvent, CalendarProvider, EventSpec, overlaps
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
+from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.planner.status import require_transition
@@ -160,7 +161,7 @@ class SchedulerService:
         # The user's own preferences and this plan's client's, never another client's.
         scope = plan.client_id or 0
         try:
-            client = self.state.memory_client()
+            client = memory_client(self.state)
             for kind in ("preference", "constraint"):
                 facts = await client.facts(FactsQuery(fact_type=kind, limit=200, for_client=scope))
                 texts.extend((f.valid_from, f.content) for f in facts)
