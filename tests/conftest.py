@@ -34,7 +34,7 @@ TABLES = (
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
     "events, facts, "
     "search_terms, search_stats, llm_calls, plan_versions, calendar_entries, oauth_credentials, "
-    "reflections, fact_decisions, job_schedules, "
+    "reflections, fact_decisions, job_schedules, cache_generations, "
     "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
 

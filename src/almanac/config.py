@@ -42,6 +42,9 @@ class CacheSettings(BaseModel):
     # After a failure, Valkey is left alone for this long before it is tried again.
     retry_after_seconds: float = Field(default=5.0, ge=0)
     local_max_entries: int = Field(default=10_000, ge=0)
+    # Without Valkey: keep the in-process cache's generations in Postgres, so several
+    # processes on one database never serve what another changed or forgot.
+    shared_generations: bool = True
 
 
 class EmbedderSettings(BaseModel):

@@ -1,6 +1,7 @@
 """All tables; importing this module registers them on `Base.metadata`."""
 
 from almanac.models.base import Base
+from almanac.models.cache import CacheGeneration
 from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.jobs import JobSchedule
@@ -23,6 +24,7 @@ from almanac.models.search import SearchStat, SearchTerm
 
 __all__ = [
     "Base",
+    "CacheGeneration",
     "CalendarEntry",
     "Event",
     "EventEmbedding",
