@@ -9,7 +9,7 @@ from typing import Literal, TypedDict
 
 from fastapi import FastAPI
 
-from almanac import __version__, problems
+from almanac import __version__, openapi, problems
 from almanac.background import install_forgetters, task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings, configured_secrets
@@ -70,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app)
     install_forgetters()
     app.include_router(health_router)
     if "memory" in chosen:

@@ -24,7 +24,12 @@ def get_oauth_service(uow: UoW, state: State) -> OAuthService:
 OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
 
 
-@router.get("/oauth/authorize", status_code=307, response_class=RedirectResponse)
+@router.get(
+    "/oauth/authorize",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={307: {"description": "To Google's consent page"}},
+)
 async def authorize(oauth: OAuth) -> RedirectResponse:
     """Redirect to Google's consent page (offline access, so Almanac can refresh tokens)."""
     return RedirectResponse(oauth.authorization_url(), status_code=307)
