@@ -101,6 +101,7 @@ async def forget_subject(
 
     namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})
     invalidator.everything_changed(uow, namespaces)
+    # Copies of events an earlier version kept in the cache for a day.
     hot = [f"event:{e.id}" for e in deleted]
     about = _about(subject_type, subject_id, client_id)
     out = ForgetOut(
