@@ -106,9 +106,28 @@ def serve(
         case _:
             typer.echo("error: service: must be one of all, memory, planner", err=True)
             raise typer.Exit(2)
+    _preflight(settings)
     _limit_malloc_arenas()
     application = create_app(settings, services=services)
     uvicorn.run(application, host=host or settings.server.host, port=port or default_port)
+
+
+def _preflight(settings: Settings) -> None:
+    """An external database that cannot work stops here with what to do, not a traceback."""
+    url = settings.effective_database_url
+    if url is None:
+        return
+    from almanac.db.engine import create_engine
+    from almanac.db.migrate import check_database
+
+    async def check() -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            await check_database(engine)
+        finally:
+            await engine.dispose()
+
+    run(check)  # prints the message and exits 1 on an AlmanacError
 
 
 @db_app.command("upgrade")
