@@ -13,9 +13,11 @@ from almanac import __version__, openapi, problems
 from almanac.background import install_forgetters, task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings, configured_secrets
+from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
+from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
@@ -75,6 +77,7 @@ def create_app(
     app.include_router(health_router)
     if "memory" in chosen:
         app.include_router(memory_router)
+        app.include_router(documents_router)
     if "planner" in chosen:
         app.include_router(planner_router)
         app.include_router(ontology_router)
@@ -83,4 +86,5 @@ def create_app(
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
+        app.include_router(graph_router)
     return app

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
 from almanac.jobs import repository as jobs_repository
+from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.memory.retention import forget_in_archives
@@ -95,6 +96,11 @@ async def forget_subject(
     deleted = await events.delete_for_subject(subject_type, subject_id, client_id)
     counts["events"] = len(deleted)
     counts["facts"] = len(await facts.delete_for_subject(subject_type, subject_id, client_id))
+    counts["documents"] = (
+        await DocumentRepository(session).delete_for_client(client_id)
+        if client_id is not None
+        else 0
+    )
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()
@@ -109,6 +115,7 @@ async def forget_subject(
         subject_id=subject_id,
         events_deleted=counts["events"],
         facts_deleted=counts["facts"],
+        documents_deleted=counts["documents"],
         cache_invalidated=True,
         deleted=counts,
     )

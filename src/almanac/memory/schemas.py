@@ -11,7 +11,7 @@ from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
-Kind = Literal["event", "fact"]
+Kind = Literal["event", "fact", "document"]
 
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
@@ -185,10 +185,11 @@ class ForgetOut(BaseModel):
     subject_id: str
     events_deleted: int
     facts_deleted: int
+    documents_deleted: int = 0
     cache_invalidated: bool
     deleted: dict[str, int] = Field(
         default_factory=dict,
-        description="Rows (or archive lines) removed from each store: events, facts, their "
-        "embeddings, search_terms, plans, process_templates, execution_runs, "
+        description="Rows (or archive lines) removed from each store: events, facts, documents, "
+        "their embeddings, search_terms, plans, process_templates, execution_runs, "
         "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines",
     )

@@ -214,7 +214,9 @@ class MemoryService:
             v is not None for v in (q.session_id, q.memory_scope, q.event_type, q.since, q.until)
         )
         kinds: set[str] = (
-            set(q.kinds) if q.kinds else ({"event"} if event_only else {"event", "fact"})
+            set(q.kinds)
+            if q.kinds
+            else ({"event"} if event_only else {"event", "fact", "document"})
         )
         namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
         gens = await self.cache.generations(namespaces)
@@ -242,6 +244,8 @@ class MemoryService:
             found += await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client
             )
+        if "document" in kinds:
+            found += await self.search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id)
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]

@@ -3,6 +3,7 @@
 from almanac.models.base import Base
 from almanac.models.cache import CacheGeneration
 from almanac.models.calendar import CalendarEntry, OAuthCredential
+from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.jobs import JobSchedule
 from almanac.models.llm import LLMCall
@@ -26,6 +27,9 @@ __all__ = [
     "Base",
     "CacheGeneration",
     "CalendarEntry",
+    "DocChunk",
+    "DocChunkEmbedding",
+    "Document",
     "Event",
     "EventEmbedding",
     "ExecutionRun",
