@@ -108,6 +108,22 @@ _CLIENT = httpx.Client(timeout=60, follow_redirects=False)
 _HTTPX_KEYS = {"method", "url", "params", "headers", "cookies", "content", "data", "json", "files"}
 
 
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, bytes | str) else str(value)
+
+
+def _files(files: Any) -> list[tuple[str, Any]]:
+    """Multipart parts as httpx takes them (requests would str() a generated number)."""
+    items = files.items() if isinstance(files, dict) else files
+    out: list[tuple[str, Any]] = []
+    for name, value in items:
+        if isinstance(value, tuple):
+            out.append((name, (value[0], _plain(value[1]), *value[2:])))
+        else:
+            out.append((name, (None, _plain(value))))
+    return out
+
+
 def send(case: Any, base: str, headers: dict[str, str]) -> httpx.Response:
     """Send a generated case with httpx (requests is shadowed by urllib3-future here)."""
     kwargs = case.as_transport_kwargs(base_url=base, headers=headers)
@@ -116,12 +132,18 @@ def send(case: Any, base: str, headers: dict[str, str]) -> httpx.Response:
         kwargs.setdefault("headers", {})["Cookie"] = "; ".join(
             f"{k}={v}" for k, v in cookies.items()
         )
+    if kwargs.get("files"):
+        kwargs["files"] = _files(kwargs["files"])
     data = kwargs.pop("data", None)
+    if isinstance(data, dict):
+        data = {k: v if isinstance(v, bytes | str | list) else str(v) for k, v in data.items()}
     if isinstance(data, bytes | str):
         kwargs["content"] = data
     elif data is not None:
         kwargs["data"] = data
-    return _CLIENT.request(**{k: v for k, v in kwargs.items() if k in _HTTPX_KEYS})
+    response = _CLIENT.request(**{k: v for k, v in kwargs.items() if k in _HTTPX_KEYS})
+    response.request.read()  # multipart bodies stream; the checks read the request back
+    return response
 
 
 def _settings(examples: int) -> Any:

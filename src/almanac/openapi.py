@@ -7,7 +7,8 @@ raise follows from its shape and the middleware in front of it --
   scopes), 429 (rate limits) and 503 (a dependency that is down);
 - with parameters or a body: 422 (a field out of bounds);
 - with a body: 413 (too large) and 415 (not JSON, or not iCalendar for the import);
-- addressing something (a path id, or any write): 404, and a write may also be 409.
+- 404 on every operation but /health: ids arrive in paths, bodies and query parameters
+  (a plan to schedule, a graph node to start from), and a write may also be 409.
 
 Errors are `application/problem+json` (RFC 9457), as problems.py renders them.
 """
@@ -69,7 +70,7 @@ def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
         found.add(422)
     if operation.get("requestBody") or method in _WRITES:
         found |= {413, 415}
-    if "{" in path or method in _WRITES:
+    if path != "/health":
         found.add(404)
     if method in _WRITES:
         found.add(409)
