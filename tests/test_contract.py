@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import schemathesis
 from cryptography.fernet import Fernet
@@ -89,8 +90,12 @@ def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
             pytest.fail("server did not start")
         yield base, data
     finally:
+        children = psutil.Process(proc.pid).children(recursive=True)
         proc.terminate()
         proc.wait(60)
+    # The .ics worker process (spawned on the first import) stops with the server.
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running after the server stopped: {alive}"
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from almanac import __version__, openapi, problems
 from almanac.background import install_forgetters, task_blueprints
+from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings, configured_secrets
 from almanac.graph.endpoints import router as graph_router
@@ -61,6 +62,7 @@ def create_app(
         try:
             yield {"almanac": current}
         finally:
+            ics_worker.shutdown()
             await stop_embedded_worker(worker)
             if owned:
                 await current.close()

@@ -30,6 +30,11 @@ def _executor() -> ProcessPoolExecutor:
     return _pool
 
 
+def shutdown() -> None:
+    """Stop the worker process (at the app's shutdown: it must not outlive the server)."""
+    _kill()
+
+
 def _kill() -> None:
     global _pool
     pool, _pool = _pool, None
