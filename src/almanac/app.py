@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Literal, TypedDict
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from almanac import __version__, openapi, problems
+from almanac.auth.deps import authenticate
+from almanac.auth.endpoints import router as auth_router
 from almanac.background import install_forgetters, task_blueprints
 from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
@@ -27,6 +29,7 @@ from almanac.planner.endpoints import router as planner_router
 from almanac.redact import install_log_filters
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
+from almanac.tasks.endpoints import router as tasks_router
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,14 @@ def create_app(
         current = state if state is not None else await build_state(settings or Settings())
         install_log_filters(configured_secrets(current.settings))
         current.services = list(chosen)
+        from almanac.auth.policy import unguarded_mounts
+
+        if stray := unguarded_mounts(app.router.routes):
+            raise RuntimeError(f"mounted outside /, /ui and /static (public, no key): {stray}")
+        if owned:
+            from almanac.auth.bootstrap import ensure_first_key
+
+            await ensure_first_key(current)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
         worker = (
@@ -72,15 +83,21 @@ def create_app(
         title="Almanac " + " + ".join(titles[s] for s in chosen),
         version=__version__,
         lifespan=lifespan,
+        # Every route, including those of routers added later, needs a key unless
+        # `auth.policy` lists it as public.
+        dependencies=[Depends(authenticate)],
     )
     problems.install(app)
     openapi.install(app)
     install_forgetters()
+    _install_browser_safety(app, settings or (state.settings if state else Settings()))
     app.include_router(health_router)
+    app.include_router(auth_router)
     if "memory" in chosen:
         app.include_router(memory_router)
         app.include_router(documents_router)
     if "planner" in chosen:
+        app.include_router(tasks_router)
         app.include_router(planner_router)
         app.include_router(ontology_router)
         app.include_router(scheduler_router)
@@ -90,3 +107,21 @@ def create_app(
         app.include_router(oauth_router)
         app.include_router(graph_router)
     return app
+
+
+def _install_browser_safety(app: FastAPI, settings: Settings) -> None:
+    """CORS (closed unless `security.cors_origins`), inside the Host/Origin/body checks."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from almanac.auth.browser import BrowserSafety
+
+    if settings.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.security.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            # Cross-origin callers use a key header; the session cookie stays same-site.
+            allow_credentials=False,
+        )
+    app.add_middleware(BrowserSafety, settings=settings)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from almanac import __version__
+from almanac.auth.deps import MaybePrincipal
 from almanac.config import configured_secrets
 from almanac.deps import State
 from almanac.redact import redact
@@ -104,8 +105,20 @@ CALENDAR_DEGRADED_SECONDS = 30.0
 
 
 async def _calendar(state: AppState) -> DependencyStatus:
+    from almanac.calendars.base import LAST_FAILURE
+
     now = time.monotonic()
     cached = state.probes.get("calendar")
+    failed = LAST_FAILURE.get("calendar")
+    if failed is not None and cached is not None and failed[0] > cached[0]:
+        # A request failed after the last probe: degraded at once, re-probed in 30 s.
+        status = DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{state.settings.calendar.provider}: a request failed: {failed[1][:250]}",
+        )
+        state.probes["calendar"] = (failed[0], status)
+        return status
     if cached is not None and isinstance(cached[1], DependencyStatus):
         at, status = cached[0], cached[1]
         ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
@@ -166,10 +179,18 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     return HealthOut(status=overall, version=__version__, services=services, dependencies=deps)
 
 
-@router.get("/health", response_model=HealthOut)
-async def health(state: State) -> JSONResponse:
-    """200 when usable (possibly degraded), 503 when a required dependency is down."""
+class HealthSummaryOut(BaseModel):
+    """What /health tells a caller without a key."""
+
+    status: Literal["ok", "degraded", "down"]
+
+
+@router.get("/health", response_model=HealthOut | HealthSummaryOut)
+async def health(state: State, principal: MaybePrincipal) -> JSONResponse:
+    """200 when usable (possibly degraded), 503 when a required dependency is down.
+
+    Without a key only the overall status: the detail names hosts, models and versions.
+    """
     out = await check_health(state, state.services)
-    return JSONResponse(
-        out.model_dump(mode="json"), status_code=503 if out.status == "down" else 200
-    )
+    body = out.model_dump(mode="json") if principal is not None else {"status": out.status}
+    return JSONResponse(body, status_code=503 if out.status == "down" else 200)

@@ -17,9 +17,11 @@ from almanac.cli.calendar import calendar_app
 from almanac.cli.demo import demo
 from almanac.cli.docs import docs_app
 from almanac.cli.jobs import jobs_app, retention_app, worker
+from almanac.cli.keys import keys_app
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
+from almanac.cli.tasks import done, log, tasks
 from almanac.cli.workflows import workflows_app
 from almanac.config import ConfigurationError, Settings, load_settings
 from almanac.memory.schemas import FactsQuery, RecallQuery, RememberIn
@@ -35,9 +37,13 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(workflows_app, name="workflows")
 app.command("schedule")(schedule)
 app.command("agenda")(agenda)
+app.command("tasks")(tasks)
+app.command("done")(done)
+app.command("log")(log)
 app.command("demo")(demo)
 app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(keys_app, name="keys")
 app.command("worker")(worker)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import RedirectResponse
 
+from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.errors import AlmanacError
 from almanac.oauth.crypto import InvalidState
@@ -29,6 +30,7 @@ OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
     status_code=307,
     response_class=RedirectResponse,
     responses={307: {"description": "To Google's consent page"}},
+    dependencies=[AdminOnly],
 )
 async def authorize(oauth: OAuth) -> RedirectResponse:
     """Redirect to Google's consent page (offline access, so Almanac can refresh tokens)."""
@@ -42,7 +44,11 @@ async def callback(
     state: Annotated[SafeStr | None, Query(max_length=4096)] = None,
     error: Annotated[SafeStr | None, Query(max_length=200)] = None,
 ) -> ConnectedOut:
-    """Where Google sends the user back: check `state`, store the tokens (encrypted)."""
+    """Where Google sends the user back: check `state`, store the tokens (encrypted).
+
+    Public (no key: it is the browser following Google's redirect); `state` is the
+    credential, signed and minted only by the admin-only `/oauth/authorize`.
+    """
     if not state:
         raise InvalidState("state is missing: start at /oauth/authorize")
     if error:

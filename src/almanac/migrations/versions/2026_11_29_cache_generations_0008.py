@@ -1,7 +1,7 @@
 """Recall-cache generations in Postgres, so processes without Valkey invalidate each other.
 
 Revision ID: 0008
-Revises: 0016
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0016"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
