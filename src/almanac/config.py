@@ -222,6 +222,13 @@ class ServerSettings(BaseModel):
     # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
     memory_gateway_key: SecretStr | None = None
 
+    @field_validator("planner_port")
+    @classmethod
+    def _apart(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("memory_port"):
+            raise ValueError("must differ from memory_port (the services run apart on both)")
+        return value
+
 
 class SecuritySettings(BaseModel):
     """API keys, dashboard sessions, rate limits and the browser-facing checks."""
@@ -254,13 +261,6 @@ class SecuritySettings(BaseModel):
             parse_many(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit (e.g. '600/minute')") from None
-        return value
-
-    @field_validator("planner_port")
-    @classmethod
-    def _apart(cls, value: int, info: ValidationInfo) -> int:
-        if value == info.data.get("memory_port"):
-            raise ValueError("must differ from memory_port (the services run apart on both)")
         return value
 
 
