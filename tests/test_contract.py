@@ -151,13 +151,13 @@ def send(case: Any, base: str, headers: dict[str, str]) -> httpx.Response:
     return response
 
 
-def _settings(examples: int) -> Any:
+def _settings(examples: int, stateful: bool = False) -> Any:
     return settings(
         max_examples=examples,
         deadline=None,
         database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
+        derandomize=not stateful,
+        phases=[Phase.generate] if stateful else [Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
 
@@ -202,4 +202,6 @@ def test_stateful_sequences_keep_the_contract(
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS)
 
-    Workflow.run(settings=_settings(max(EXAMPLES // 2, 5)))
+    # Generation only: replaying a sequence whose preconditions depend on earlier answers
+    # is not deterministic (hypothesis reports it as flaky instead of the failure).
+    Workflow.run(settings=_settings(max(EXAMPLES // 2, 5), stateful=True))
