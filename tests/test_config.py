@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import time
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from almanac.config import Settings
+from almanac.config import ConfigurationError, Settings, load_settings
 
 
 def test_timezone_must_be_an_iana_zone() -> None:
@@ -20,3 +27,60 @@ def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.planner.match_threshold == 0.7
     assert settings.calendar.provider == "caldav"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        (
+            {
+                "ALMANAC_SCHEDULER__WORKDAY_START": "09:00",
+                "ALMANAC_SCHEDULER__WORKDAY_END": "09:00",
+            },
+            "ALMANAC_SCHEDULER__WORKDAY_END",
+        ),
+        ({"ALMANAC_SCHEDULER__WORKDAY_START": "18:00"}, "ALMANAC_SCHEDULER__WORKDAY_END"),
+        ({"ALMANAC_SCHEDULER__WORKDAY_END": "25:00"}, "ALMANAC_SCHEDULER__WORKDAY_END"),
+        ({"ALMANAC_SCHEDULER__WORKING_DAYS": "[]"}, "ALMANAC_SCHEDULER__WORKING_DAYS"),
+        ({"ALMANAC_SCHEDULER__WORKING_DAYS": "[0, 8]"}, "ALMANAC_SCHEDULER__WORKING_DAYS"),
+        ({"ALMANAC_SCHEDULER__DAILY_MAX_HOURS": "10"}, "ALMANAC_SCHEDULER__DAILY_MAX_HOURS"),
+        ({"ALMANAC_SERVER__PLANNER_PORT": "8090"}, "ALMANAC_SERVER__PLANNER_PORT"),
+        ({"ALMANAC_TIMEZONE": "Mars/Base"}, "ALMANAC_TIMEZONE"),
+    ],
+)
+def test_impossible_settings_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tempfile.gettempdir())  # no .env file
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings()
+
+
+def test_working_hours_are_times_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALMANAC_SCHEDULER__WORKDAY_START", "08:30")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.scheduler.workday_start == time(8, 30)
+    assert settings.scheduler.workday_end == time(17, 0)
+
+
+def test_serve_stops_with_the_variable_named_and_no_traceback(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ALMANAC_DATA_DIR": str(tmp_path),
+        "ALMANAC_SCHEDULER__WORKDAY_START": "09:00",
+        "ALMANAC_SCHEDULER__WORKDAY_END": "09:00",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "almanac", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "ALMANAC_SCHEDULER__WORKDAY_END" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "pg").exists()  # stopped before starting anything

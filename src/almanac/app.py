@@ -10,12 +10,13 @@ from typing import Literal, TypedDict
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
-from almanac import __version__, problems
+from almanac import __version__, openapi, problems
 from almanac.auth.deps import authenticate
 from almanac.auth.endpoints import router as auth_router
-from almanac.background import task_blueprints
+from almanac.background import install_forgetters, task_blueprints
+from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
-from almanac.config import Settings
+from almanac.config import Settings, configured_secrets
 from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
@@ -27,6 +28,7 @@ from almanac.observer.endpoints import router as observer_router
 from almanac.observer.preview import router as preview_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
+from almanac.redact import install_log_filters
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.startup import open_state
 from almanac.state import AppState
@@ -62,6 +64,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         owned = state is None
         current = state if state is not None else await open_state(settings or Settings())
+        install_log_filters(configured_secrets(current.settings))
         current.services = list(chosen)
         from almanac.auth.policy import unguarded_mounts
 
@@ -81,6 +84,7 @@ def create_app(
         try:
             yield {"almanac": current}
         finally:
+            ics_worker.shutdown()
             await stop_embedded_worker(worker)
             if owned:
                 await current.close()
@@ -95,6 +99,8 @@ def create_app(
         dependencies=[Depends(authenticate)],
     )
     problems.install(app)
+    openapi.install(app)
+    install_forgetters()
     _install_browser_safety(app, settings or (state.settings if state else Settings()))
     app.include_router(health_router)
     app.include_router(auth_router)

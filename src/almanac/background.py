@@ -9,7 +9,10 @@ from __future__ import annotations
 import procrastinate
 
 from almanac.memory import tasks as memory_tasks
+from almanac.memory.forgetting import register_forgetter
+from almanac.observer import repository as observer_repository
 from almanac.observer import tasks as observer_tasks
+from almanac.planner import repository as planner_repository
 from almanac.scheduler import tasks as scheduler_tasks
 
 
@@ -20,3 +23,9 @@ def task_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
         (scheduler_tasks.blueprint, "almanac"),
         (observer_tasks.blueprint, "observer"),
     ]
+
+
+def install_forgetters() -> None:
+    """Let forgetting a subject reach the copies planner, calendar and observer keep."""
+    register_forgetter(planner_repository.forget_client)
+    register_forgetter(observer_repository.forget_subject)

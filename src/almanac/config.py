@@ -6,13 +6,22 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +42,9 @@ class CacheSettings(BaseModel):
     # After a failure, Valkey is left alone for this long before it is tried again.
     retry_after_seconds: float = Field(default=5.0, ge=0)
     local_max_entries: int = Field(default=10_000, ge=0)
+    # Without Valkey: keep the in-process cache's generations in Postgres, so several
+    # processes on one database never serve what another changed or forgot.
+    shared_generations: bool = True
 
 
 class EmbedderSettings(BaseModel):
@@ -185,6 +197,11 @@ class CalendarSettings(BaseModel):
     busy_cache_seconds: float = Field(default=300.0, ge=0)
     # When set, the .ics feed requires `?token=` with this value.
     ics_feed_token: SecretStr | None = None
+    # Bounds on one .ics import: occurrences kept, recurrence steps walked from DTSTART to
+    # the window's end (an RRULE:FREQ=SECONDLY a week back is 600,000), and wall time.
+    ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
+    ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
+    ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
 
 
 class SchedulerSettings(BaseModel):
@@ -192,13 +209,42 @@ class SchedulerSettings(BaseModel):
 
     time_limit_seconds: float = Field(default=3.0, gt=0, le=120)
     slot_minutes: int = Field(default=15, ge=5, le=60)
-    workday_start: str = "09:00"
-    workday_end: str = "17:00"
+    workday_start: time = time(9, 0)
+    workday_end: time = Field(default=time(17, 0), validate_default=True)
     # ISO weekdays (1 = Monday) that are working days.
-    working_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    working_days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], min_length=1
+    )
     buffer_minutes: int = Field(default=0, ge=0, le=120)
     daily_max_hours: float | None = Field(default=None, gt=0, le=24)
     frozen_hours: float = Field(default=0.0, ge=0)
+
+    @field_validator("workday_start", "workday_end")
+    @classmethod
+    def _naive_clock(cls, value: time) -> time:
+        # Working hours are wall-clock times in Settings.timezone, never with an offset.
+        if value.tzinfo is not None:
+            raise ValueError("must be a time of day without an offset, e.g. 09:00")
+        return value
+
+    @field_validator("workday_end")
+    @classmethod
+    def _end_after_start(cls, value: time, info: ValidationInfo) -> time:
+        # Equal or reversed hours leave no working time: every schedule call would fail.
+        start = info.data.get("workday_start")
+        if isinstance(start, time) and value <= start:
+            raise ValueError(f"must be later than workday_start ({start:%H:%M})")
+        return value
+
+    @field_validator("daily_max_hours")
+    @classmethod
+    def _within_the_day(cls, value: float | None, info: ValidationInfo) -> float | None:
+        start, end = info.data.get("workday_start"), info.data.get("workday_end")
+        if value is not None and isinstance(start, time) and isinstance(end, time):
+            hours = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) / 60
+            if value > hours:
+                raise ValueError(f"must be at most the working day's {hours:g} hours")
+        return value
 
 
 class ServerSettings(BaseModel):
@@ -212,6 +258,13 @@ class ServerSettings(BaseModel):
     memory_gateway_url: str | None = None
     # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
     memory_gateway_key: SecretStr | None = None
+
+    @field_validator("planner_port")
+    @classmethod
+    def _apart(cls, value: int, info: ValidationInfo) -> int:
+        if value == info.data.get("memory_port"):
+            raise ValueError("must differ from memory_port (the services run apart on both)")
+        return value
 
 
 class SecuritySettings(BaseModel):
@@ -343,3 +396,38 @@ class Settings(BaseSettings):
     def effective_valkey_url(self) -> str | None:
         """The configured Valkey URL, from either spelling, or None for in-process."""
         return self.valkey_url or self.cache.valkey_url
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings, to mask wherever it might be echoed."""
+    values = [
+        settings.calendar.caldav_password,
+        settings.calendar.google_client_secret,
+        settings.calendar.token_key,
+        settings.calendar.ics_feed_token,
+        settings.llm.api_key,
+        settings.embedder.api_key,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; the message names each environment variable at fault."""
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable that sets the setting at `loc`."""
+    return "ALMANAC_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or ConfigurationError saying which variable is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"{env_name(tuple(e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}"
+            + (f" (got {e['input']!r})" if isinstance(e.get("input"), str | int | float) else "")
+            for e in exc.errors()
+        ]
+        raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -13,7 +13,9 @@ from sqlalchemy import text
 
 from almanac import __version__
 from almanac.auth.deps import MaybePrincipal
+from almanac.config import configured_secrets
 from almanac.deps import State
+from almanac.redact import redact
 from almanac.state import AppState
 
 router = APIRouter(tags=["health"])
@@ -162,6 +164,12 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm}
     if calendar:
         deps["calendar"] = calendar[0]
+    # Probe errors can quote a URL with its password, or a key: never shown.
+    secrets = configured_secrets(state.settings)
+    deps = {
+        name: d.model_copy(update={"detail": redact(d.detail, secrets)}) if d.detail else d
+        for name, d in deps.items()
+    }
     if any(d.required and d.status == "down" for d in deps.values()):
         overall: Literal["ok", "degraded", "down"] = "down"
     elif any(d.status in ("degraded", "down") for d in deps.values()):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from almanac.errors import AlmanacError
+from almanac.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONRe
 
 
 async def _almanac(request: Request, exc: AlmanacError) -> JSONResponse:
-    return problem(exc.status_code, exc.title, exc.message, exc.errors, exc.headers)
+    # A provider's message may quote a URL with its password.
+    return problem(exc.status_code, exc.title, redact(exc.message), exc.errors, exc.headers)
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

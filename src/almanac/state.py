@@ -82,7 +82,7 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
         if embedded is not None:
             embedded.stop()
         raise
-    cache = build_cache(settings.cache, settings.effective_valkey_url)
+    cache = build_cache(settings.cache, settings.effective_valkey_url, engine)
     from almanac.llm.factory import build_llm
     from almanac.llm.recorder import DatabaseRecorder
 

@@ -1,23 +1,154 @@
-"""Field types shared by every domain's schemas."""
+"""Field types shared by every domain's schemas and query parameters.
+
+Everything a caller sends is bounded here, once: datetimes to years Postgres and Python
+can both do arithmetic on, strings to what Postgres text can store, integers to their
+column types, JSON documents to a size and depth. A value outside is a 422 naming the
+field, never a 500 from the driver.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+OFFSET_MAX = 1_000_000
+METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = 8
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+    if value is None:
+        return value
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a UTC offset or a time zone, e.g. 2026-11-22T09:00:00+01:00")
+    # Converting a far-away time to UTC overflows Python's datetime; recency and window
+    # arithmetic overflow in SQL. No memory, plan or calendar needs years outside these.
+    try:
+        year = value.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
     return value
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def _date_in_range(value: date | None) -> date | None:
+    if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+
+
+def check_text(value: str) -> str:
+    """Reject what Postgres text (UTF-8, no NUL) cannot store."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from exc
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(check_text)]
+
+
+def check_strings(value: Any) -> Any:
+    """Check every string inside a value (lists, dicts and their keys, nested models)."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_strings(key)
+            check_strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_strings(item)
+    elif isinstance(value, BaseModel):
+        for item in value.__dict__.values():
+            check_strings(item)
+    return value
+
+
+def _walk(value: Any, depth: int, path: str) -> None:
+    if depth > METADATA_MAX_DEPTH:
+        raise ValueError(f"must be at most {METADATA_MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        _text_at(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text_at(str(key), f"{path} key")
+            _walk(item, depth + 1, path)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _walk(item, depth + 1, path)
+
+
+def _text_at(value: str, path: str) -> None:
+    try:
+        check_text(value)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
+def json_document(limit: int = METADATA_MAX_BYTES) -> AfterValidator:
+    """A validator bounding a JSON document's size and depth and its strings' content."""
+
+    def check(value: Any) -> Any:
+        _walk(value, 1, "value")
+        try:
+            text = json.dumps(value, allow_nan=False, default=_plain)
+        except ValueError as exc:
+            raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
+        if len(text.encode()) > limit:
+            raise ValueError(f"must be at most {limit} bytes of JSON")
+        return value
+
+    return AfterValidator(check)
+
+
+Metadata = Annotated[dict[str, Any], json_document()]
+
+# Integers as their columns hold them: a larger one is a 422, not a driver overflow.
+Int32 = Annotated[int, Field(ge=-INT_MAX - 1, le=INT_MAX)]
+IntId = Annotated[int, Field(ge=1, le=INT_MAX)]
+BigId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Offset = Annotated[int, Field(ge=0, le=OFFSET_MAX)]
+# What a plan, reflection or recall for one client may see: that client's memories and
+# facts plus the user's own (no client); 0 = the user's own only. Never another client's.
+ForClient = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=INT_MAX,
+        description="Only this client's memories and facts plus the user's own (no client); "
+        "0 = the user's own only",
+    ),
+]
+
+
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, and no string (however deeply nested)
+    holds what Postgres text cannot store."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_strings(cls, value: Any) -> Any:
+        return check_strings(value)

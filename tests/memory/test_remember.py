@@ -24,7 +24,8 @@ async def test_remember_stores_with_defaults(client: httpx.AsyncClient, db_sessi
     body = r.json()
     assert body["duplicate"] is False
     assert body["promoted_to_fact_id"] is None
-    assert "postgres" in body["stored_in"] and "cache" in body["stored_in"]
+    # No unread "hot copy" of the event in the cache: Postgres is the one place.
+    assert body["stored_in"] == ["postgres"]
     event = await db_session.get(Event, body["id"])
     assert event is not None
     assert event.event_type == "memory" and event.event_source == "user"

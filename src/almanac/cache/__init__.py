@@ -1,13 +1,19 @@
 """Caches: Valkey when configured, in-process otherwise."""
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from almanac.cache.base import Cache
 from almanac.cache.local import LocalCache
+from almanac.cache.shared import PostgresGenerations
 from almanac.cache.valkey import ValkeyCache
 from almanac.config import CacheSettings
 
 
-def build_cache(settings: CacheSettings, valkey_url: str | None) -> Cache:
-    """Pick the cache backend from settings."""
+def build_cache(
+    settings: CacheSettings, valkey_url: str | None, engine: AsyncEngine | None = None
+) -> Cache:
+    """Pick the cache backend from settings; in-process caches share their generations
+    through `engine`'s database when given (and `shared_generations` is on)."""
     match valkey_url:
         case str(url) if url:
             return ValkeyCache.from_url(
@@ -16,7 +22,12 @@ def build_cache(settings: CacheSettings, valkey_url: str | None) -> Cache:
                 retry_after=settings.retry_after_seconds,
             )
         case _:
-            return LocalCache(max_entries=settings.local_max_entries)
+            shared = (
+                PostgresGenerations(engine)
+                if engine is not None and settings.shared_generations
+                else None
+            )
+            return LocalCache(max_entries=settings.local_max_entries, shared=shared)
 
 
 __all__ = ["Cache", "LocalCache", "ValkeyCache", "build_cache"]

@@ -35,6 +35,7 @@ from almanac.calendars.base import (
     require_window,
     zone_name,
 )
+from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
 PRODID = "-//Almanac//Almanac calendar//EN"
@@ -157,7 +158,10 @@ class CalDAVCalendar(CalendarProvider):
         if not calendar:
             raise ValueError("calendar (name or URL) is required")
         self.url = url
+        # What messages show: a password in the URL never reaches an answer or a log.
+        self.shown_url = mask_url(url)
         self.calendar_ref = calendar
+        self.shown_ref = mask_url(calendar)
         self.zone = ZoneInfo(timezone)
         # The caldav library loads on first use: the built-in calendar never needs it.
         from caldav.davclient import DAVClient
@@ -192,20 +196,21 @@ class CalDAVCalendar(CalendarProvider):
                 ) from e
             except caldav_error.AuthorizationError as e:
                 raise CalendarUnavailable(
-                    f"CalDAV server at {self.url} refused the credentials while trying to {what}"
+                    f"CalDAV server at {self.shown_url} refused the credentials "
+                    f"while trying to {what}"
                 ) from e
             except caldav_error.NotFoundError as e:
                 raise CalendarUnavailable(
-                    f"CalDAV calendar {self.calendar_ref!r} not found at {self.url} "
+                    f"CalDAV calendar {self.shown_ref!r} not found at {self.shown_url} "
                     f"(while trying to {what})"
                 ) from e
             except caldav_error.DAVError as e:
                 raise CalendarUnavailable(
-                    f"CalDAV server at {self.url} failed to {what}: {e}"
+                    f"CalDAV server at {self.shown_url} failed to {what}: {redact(str(e))}"
                 ) from e
             except OSError as e:  # connection refused, DNS, TLS, timeouts (requests/niquests)
                 raise CalendarUnavailable(
-                    f"cannot reach CalDAV server at {self.url} to {what}: {e}"
+                    f"cannot reach CalDAV server at {self.shown_url} to {what}: {redact(str(e))}"
                 ) from e
 
     def _get_calendar(self) -> Any:

@@ -7,13 +7,12 @@ provider scheduling is configured to use.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import SecretStr
 
-from almanac.calendars.ics import MAX_ICS_BYTES
+from almanac.calendars.ics import MAX_ICS_BYTES, IcsLimits
 from almanac.calendars.schemas import (
     DeletedEventOut,
     EventIn,
@@ -25,6 +24,7 @@ from almanac.calendars.schemas import (
 from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
 from almanac.errors import PayloadTooLarge, Unauthorized
+from almanac.types import AwareDatetime, BigId, SafeStr
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
@@ -32,13 +32,15 @@ ICS_MEDIA_TYPE = "text/calendar"
 
 
 def get_calendar_service(uow: UoW, state: State) -> CalendarService:
-    return CalendarService(uow.session, timezone=state.settings.timezone)
+    c = state.settings.calendar
+    limits = IcsLimits(c.ics_max_occurrences, c.ics_max_rule_steps, c.ics_time_budget_seconds)
+    return CalendarService(uow.session, timezone=state.settings.timezone, ics_limits=limits)
 
 
 Calendar = Annotated[CalendarService, Depends(get_calendar_service)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[BigId, Path()]
 # Parsed by FastAPI, checked (aware, in range, ordered) by the window models.
-When = Annotated[datetime | None, Query()]
+When = Annotated[AwareDatetime | None, Query()]
 
 
 def check_feed_token(expected: SecretStr | None, given: str | None) -> None:
@@ -83,7 +85,7 @@ _ICS_BODY: dict[str, Any] = {
 async def feed(
     calendar: Calendar,
     state: State,
-    token: Annotated[str | None, Query(max_length=1000)] = None,
+    token: Annotated[SafeStr | None, Query(max_length=1000)] = None,
     start: When = None,
     end: When = None,
 ) -> Response:
@@ -113,7 +115,9 @@ async def create_event(body: EventIn, calendar: Calendar, response: Response) ->
 
 @router.get("/events")
 async def list_events(
-    calendar: Calendar, start: Annotated[datetime, Query()], end: Annotated[datetime, Query()]
+    calendar: Calendar,
+    start: Annotated[AwareDatetime, Query()],
+    end: Annotated[AwareDatetime, Query()],
 ) -> list[EventOut]:
     """Every event (the user's and Almanac's blocks) overlapping [start, end)."""
     window = WindowQuery.model_validate({"start": start, "end": end})

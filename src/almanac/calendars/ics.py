@@ -12,9 +12,10 @@ series' UID plus `#` and its RECURRENCE-ID, so a re-import finds the same rows.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -34,6 +35,16 @@ from almanac.models import CalendarEntry
 MAX_ICS_BYTES = 2 * 1024 * 1024
 # Occurrences an import may visit: an every-minute RRULE must not fill the table.
 MAX_IMPORT_EVENTS = 5000
+
+
+@dataclass(frozen=True)
+class IcsLimits:
+    """Bounds on one import's work (CalendarSettings sets them)."""
+
+    max_occurrences: int = MAX_IMPORT_EVENTS
+    # Recurrence steps the expander may walk for one rule, from DTSTART to the window's end.
+    max_rule_steps: int = 100_000
+    time_budget_seconds: float = 2.0
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -142,13 +153,126 @@ def _calendars(data: bytes) -> list[icalendar.Calendar]:
     return cals
 
 
+# Shortest length of one period of each frequency, in seconds: an upper bound on periods.
+_PERIOD = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+_ORDER = list(_PERIOD)
+# Days one period can expand to when BY* rules pick days inside it.
+_DAYS = {"WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+_DAY_RULES = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS")
+
+
+def _aware_utc(value: object, zone: tzinfo) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=zone) if value.tzinfo is None else value
+    if hasattr(value, "year"):  # a DATE
+        return datetime(value.year, value.month, value.day, tzinfo=zone)  # type: ignore[attr-defined]
+    return None
+
+
+def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) -> int:
+    """An upper bound on the steps a recurrence expander walks from `start` to `until`.
+
+    Expanders (dateutil, recurring-ical-events) walk every period from DTSTART, even those
+    before the window: RRULE:FREQ=SECONDLY with DTSTART a week back is 604,800 steps.
+    """
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    interval = max(int(str((rule.get("INTERVAL") or [1])[0])), 1)
+    ends = rule.get("UNTIL")
+    rule_end = _aware_utc(ends[0], UTC) if ends else None
+    end = until if rule_end is None else min(until, rule_end)
+    seconds = max((end - start).total_seconds(), 0)
+    periods = int(seconds // (_PERIOD.get(freq, 1) * interval)) + 1
+    per_period = _DAYS.get(freq, 1) if any(r in rule for r in _DAY_RULES) else 1
+    rank = _ORDER.index(freq) if freq in _ORDER else 0
+    for by, unit in (("BYHOUR", "HOURLY"), ("BYMINUTE", "MINUTELY"), ("BYSECOND", "SECONDLY")):
+        if rank > _ORDER.index(unit):
+            per_period *= max(len(rule.get(by) or []), 1)
+    return periods * per_period
+
+
+class _Budget:
+    """The file's remaining recurrence steps, occurrences and time; refusals name the UID."""
+
+    def __init__(self, limits: IcsLimits) -> None:
+        self.limits = limits
+        self.steps = 0
+        self.occurrences = 0
+        self.deadline = time.monotonic() + limits.time_budget_seconds
+
+    def walk(self, uid: str, vevent: icalendar.Component, until: datetime, zone: ZoneInfo) -> None:
+        """Count, before expanding it, the steps `vevent`'s rules walk up to `until`."""
+        rules = vevent.get("RRULE")
+        if rules is None:
+            return
+        try:
+            start = _aware_utc(vevent.decoded("DTSTART"), zone)
+        except (KeyError, ValueError):
+            return  # no usable start: the event is skipped later
+        if start is None:
+            return
+        for rule in rules if isinstance(rules, list) else [rules]:
+            self.steps += rule_steps(rule, start, until)
+            if self.steps > self.limits.max_rule_steps:
+                raise ValidationFailed(
+                    f"event {uid!r}: its RRULE would expand about {self.steps:,} times "
+                    f"between DTSTART and the window's end (limit "
+                    f"{self.limits.max_rule_steps:,} per file); give it a later DTSTART "
+                    "or a coarser rule",
+                    field="body",
+                )
+
+    def occurrences_of(self, uid: str, count: int) -> None:
+        self.occurrences += count
+        if self.occurrences > self.limits.max_occurrences:
+            raise ValidationFailed(
+                f"event {uid!r}: more than {self.limits.max_occurrences} events in the "
+                "window; import a shorter window",
+                field="body",
+            )
+        if time.monotonic() > self.deadline:
+            raise ValidationFailed(
+                f"event {uid!r}: expanding the file took longer than "
+                f"{self.limits.time_budget_seconds:g} s; import a shorter window",
+                field="body",
+            )
+
+
+def _series(cal: icalendar.Calendar) -> dict[str, icalendar.Calendar]:
+    """One small calendar per UID (its VEVENTs and the file's time zones), in file order."""
+    zones = cal.walk("VTIMEZONE")
+    out: dict[str, icalendar.Calendar] = {}
+    for i, vevent in enumerate(cal.walk("VEVENT")):
+        uid = _text(vevent, "UID").strip() or f"#{i}"
+        if uid not in out:
+            part = icalendar.Calendar()
+            for zone in zones:
+                part.add_component(zone)
+            out[uid] = part
+        out[uid].add_component(vevent)
+    return out
+
+
 def parse_ics(
-    data: bytes | str, *, window: tuple[datetime, datetime], zone: ZoneInfo
+    data: bytes | str,
+    *,
+    window: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    limits: IcsLimits | None = None,
 ) -> ParsedCalendar:
     """The events of an .ics file overlapping `window`, recurrences expanded, sorted by start.
 
     DATE and floating times are read in `zone`. Raises ValidationFailed (field "body") for
-    files that are too large, not iCalendar, or expand to more than MAX_IMPORT_EVENTS.
+    files that are too large or not iCalendar, and, naming the event's UID, for recurrences
+    that would walk too far, expand past `limits.max_occurrences` or past the time budget.
+    CPU-bound: callers on an event loop run it in a thread (see CalendarService).
     """
     require_window(window[0], window[1], "window_")
     raw = data.encode() if isinstance(data, str) else data
@@ -157,35 +281,39 @@ def parse_ics(
     if not raw.strip():
         raise ValidationFailed("the file is empty", field="body")
     found: dict[str, CalendarEvent] = {}
-    skipped = visited = 0
+    skipped = 0
+    budget = _Budget(limits or IcsLimits())
     # A day of slack each side: floating and all-day times are ordered before we localize.
     slack = timedelta(days=1)
+    start, end = window[0] - slack, window[1] + slack
     for cal in _calendars(raw):
         series = {
             _text(v, "UID").strip()
             for v in cal.walk("VEVENT")
             if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
         }
-        try:
-            for comp in recurring_ical_events.of(cal).after(window[0] - slack):
-                visited += 1
-                if visited > MAX_IMPORT_EVENTS:
+        # Each series is expanded only within the window, after its walk from DTSTART has
+        # been counted against the file's budget, so no rule can run unbounded.
+        for uid, part in _series(cal).items():
+            for vevent in part.walk("VEVENT"):
+                budget.walk(uid, vevent, end, zone)
+            try:
+                occurrences = recurring_ical_events.of(part).between(start, end)
+            except Exception as e:  # bad RRULEs, zones or dates surface while expanding
+                raise ValidationFailed(
+                    f"event {uid!r}: cannot read its dates or recurrence: {e}", field="body"
+                ) from e
+            budget.occurrences_of(uid, len(occurrences))
+            for comp in occurrences:
+                try:
+                    event = _to_event(comp, zone, series)
+                except Exception as e:
                     raise ValidationFailed(
-                        f"more than {MAX_IMPORT_EVENTS} events in the window; "
-                        "import a shorter window",
-                        field="body",
-                    )
-                event = _to_event(comp, zone, series)
+                        f"event {uid!r}: cannot read its dates: {e}", field="body"
+                    ) from e
                 if event is None:
                     skipped += 1
-                    continue
-                if event.start >= window[1] + slack:
-                    break  # occurrences come in start order
-                if overlaps(event.start, event.end, window):
+                elif overlaps(event.start, event.end, window):
                     found.setdefault(event.uid, event)
-        except ValidationFailed:
-            raise
-        except Exception as e:  # bad RRULEs, zones or dates surface while expanding
-            raise ValidationFailed(f"cannot read the calendar's events: {e}", field="body") from e
     events = sorted(found.values(), key=lambda e: (e.start, e.uid))
     return ParsedCalendar(events=events, skipped=skipped)

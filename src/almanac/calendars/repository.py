@@ -137,6 +137,18 @@ class CalendarEntryRepository(PortableRows):
         )
         return len((await self.session.execute(stmt)).all())
 
+    async def delete_blocks_of_plans(self, plan_ids: Sequence[int]) -> int:
+        """Almanac's blocks placed for these plans (block ids start `plan{id}-`)."""
+        if not plan_ids:
+            return 0
+        patterns = [f"plan{int(p)}-%" for p in plan_ids]
+        stmt = (
+            delete(CalendarEntry)
+            .where(or_(*(CalendarEntry.almanac_id.like(p) for p in patterns)))
+            .returning(CalendarEntry.id)
+        )
+        return len((await self.session.execute(stmt)).all())
+
     async def probe(self) -> None:
         """A cheap read proving the table is reachable (for `check`)."""
         await self.session.execute(select(CalendarEntry.id).limit(1))

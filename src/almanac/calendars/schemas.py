@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from almanac.calendars.base import almanac_id_from_uid
-from almanac.types import AwareDatetime, Strict
+from almanac.types import AwareDatetime, SafeStr, Strict
 
-MIN_YEAR, MAX_YEAR = 1900, 2999
-
-
-def _storable(value: datetime) -> datetime:
-    # Bounded so that converting to UTC and the windows' day arithmetic cannot overflow
-    # Python's datetime (a 500); no calendar needs times outside these years.
-    try:
-        year = value.astimezone(UTC).year
-    except (OverflowError, ValueError):
-        year = 0
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")
-    return value
-
-
-def _no_nul(value: str) -> str:
-    # Postgres text cannot hold NUL; refusing it here keeps it a 422 instead of a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-When = Annotated[AwareDatetime, AfterValidator(_storable)]
-Title = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_no_nul)]
-Description = Annotated[str, Field(max_length=20_000), AfterValidator(_no_nul)]
-Key = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+When = AwareDatetime
+Title = Annotated[SafeStr, Field(min_length=1, max_length=500)]
+Description = Annotated[SafeStr, Field(max_length=20_000)]
+Key = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 
 
 class _Ordered(Strict):

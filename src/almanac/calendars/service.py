@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import CalendarEvent, zone_name
 from almanac.calendars.builtin import entry_to_event, zone_metadata
-from almanac.calendars.ics import parse_ics, render_calendar
+from almanac.calendars.ics import IcsLimits, render_calendar
+from almanac.calendars.ics_worker import parse_ics_off_loop
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.calendars.schemas import (
     DeletedEventOut,
@@ -75,8 +76,11 @@ def _import_window(query: OptionalWindow) -> tuple[datetime, datetime]:
 class CalendarService:
     """User events of the built-in calendar. `timezone` reads all-day and floating times."""
 
-    def __init__(self, session: AsyncSession, *, timezone: str = "UTC") -> None:
+    def __init__(
+        self, session: AsyncSession, *, timezone: str = "UTC", ics_limits: IcsLimits | None = None
+    ) -> None:
         self.repo = CalendarEntryRepository(session)
+        self.ics_limits = ics_limits or IcsLimits()
         self.zone = ZoneInfo(timezone)
 
     async def create_event(self, body: EventIn) -> tuple[EventOut, bool]:
@@ -126,7 +130,10 @@ class CalendarService:
         bumped), identical ones left alone. Almanac's own blocks (our UIDs) are skipped.
         """
         bounds = _import_window(window or OptionalWindow())
-        parsed = parse_ics(data, window=bounds, zone=self.zone)
+        # Parsing and expansion are CPU-bound: in another process, so /health stays quick.
+        parsed = await parse_ics_off_loop(
+            data, window=bounds, zone=self.zone, limits=self.ics_limits
+        )
         theirs = [e for e in parsed.events if e.almanac_id is None]
         skipped = parsed.skipped + len(parsed.events) - len(theirs)
         existing = await self.repo.by_uids([e.uid for e in theirs])

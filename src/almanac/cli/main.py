@@ -58,6 +58,15 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Almanac: memory, planning, scheduling and reflection."""
+    # Every command checks the settings first: an impossible one stops it here, with the
+    # variable named, rather than as a traceback or a 500 on some later request.
+    from almanac.config import ConfigurationError, load_settings
+
+    try:
+        load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:  # pragma: no cover

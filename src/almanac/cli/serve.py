@@ -51,6 +51,7 @@ def serve(
         case _:
             typer.echo("error: service: must be one of all, memory, planner", err=True)
             raise typer.Exit(2)
+    _preflight(settings)
     _limit_malloc_arenas()
     bind_host, bind_port = host or settings.server.host, port or default_port
 
@@ -88,3 +89,22 @@ def db_upgrade() -> None:
             return await current_revision(state.engine)
 
     Console().print(f"database at revision [bold]{run(go)}[/bold]")
+
+
+def _preflight(settings: Any) -> None:
+    """An external database that cannot work stops here with what to do, not a traceback."""
+    url = settings.effective_database_url
+    if url is None:
+        return
+    from almanac.cli.runtime import run
+    from almanac.db.engine import create_engine
+    from almanac.db.migrate import check_database
+
+    async def check() -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            await check_database(engine)
+        finally:
+            await engine.dispose()
+
+    run(check)  # prints the message and exits 1 on an AlmanacError

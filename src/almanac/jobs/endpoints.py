@@ -12,6 +12,7 @@ from almanac.auth.deps import AdminOnly
 from almanac.deps import UoW
 from almanac.errors import NotFound
 from almanac.jobs import repository
+from almanac.types import SafeStr
 
 # The queue shows every job's arguments: admin only.
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[AdminOnly])
@@ -54,7 +55,7 @@ class JobDetailOut(JobOut):
 async def list_jobs(
     uow: UoW,
     status: Status | None = None,
-    task: Annotated[str | None, Query(max_length=128)] = None,
+    task: Annotated[SafeStr | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[JobOut]:
     """Jobs, newest first."""

@@ -69,3 +69,17 @@ async def set_reason(session: AsyncSession, job_id: int, reason: str) -> None:
 async def clear_reason(session: AsyncSession, job_id: int) -> None:
     """The job got through: no reason to show any more."""
     await session.execute(text("DELETE FROM job_reasons WHERE job_id = :id"), {"id": job_id})
+
+
+async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[int]) -> int:
+    """Jobs not yet started whose arguments name one of these events."""
+    if not event_ids:
+        return 0
+    result = await session.execute(
+        text(
+            "DELETE FROM procrastinate_jobs WHERE status = 'todo' "
+            "AND args->>'event_id' = ANY(CAST(:ids AS text[])) RETURNING id"
+        ),
+        {"ids": [str(i) for i in event_ids]},
+    )
+    return len(result.all())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -29,6 +28,7 @@ from almanac.memory.schemas import (
     SupersedeIn,
 )
 from almanac.memory.service import MemoryService
+from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
@@ -38,7 +38,7 @@ def get_memory_service(uow: UoW, state: State) -> MemoryService:
 
 
 Memory = Annotated[MemoryService, Depends(get_memory_service)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[BigId, Path()]
 
 
 @router.post("/remember", status_code=status.HTTP_201_CREATED)
@@ -60,16 +60,17 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
 @router.get("/recall")
 async def recall(
     memory: Memory,
-    query: Annotated[str, Query(min_length=1, max_length=2000)],
+    query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    session_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    client_id: int | None = None,
+    session_id: Annotated[SafeStr | None, Query(min_length=1, max_length=255)] = None,
+    client_id: Annotated[IntId | None, Query()] = None,
     memory_scope: MemoryScope | None = None,
-    event_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    as_of: datetime | None = None,
+    event_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    as_of: Annotated[AwareDatetime | None, Query()] = None,
     kinds: Annotated[list[Kind] | None, Query()] = None,
+    for_client: Annotated[ForClient | None, Query()] = None,
 ) -> RecallOut:
     """Hybrid semantic and full-text search over memories and current facts."""
     q = RecallQuery.model_validate(
@@ -84,6 +85,7 @@ async def recall(
             "until": until,
             "as_of": as_of,
             "kinds": kinds,
+            "for_client": for_client,
         }
     )
     return await memory.recall(q)
@@ -111,12 +113,13 @@ async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
 @router.get("/facts")
 async def list_facts(
     memory: Memory,
-    subject_type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    subject_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    subject_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,
+    subject_id: Annotated[SafeStr | None, Query(min_length=1, max_length=255)] = None,
     fact_type: FactType | None = None,
-    as_of: datetime | None = None,
+    as_of: Annotated[AwareDatetime | None, Query()] = None,
     include_history: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    for_client: Annotated[ForClient | None, Query()] = None,
 ) -> list[FactOut]:
     """Facts: current ones, those valid at `as_of`, or every version with `include_history`."""
     q = FactsQuery.model_validate(
@@ -127,6 +130,7 @@ async def list_facts(
             "as_of": as_of,
             "include_history": include_history,
             "limit": limit,
+            "for_client": for_client,
         }
     )
     return await memory.facts.list(q)
@@ -147,9 +151,15 @@ async def delete_fact(fact_id: Id, memory: Memory) -> DeletedOut:
 
 @router.delete("/subjects/{subject_type}/{subject_id}", dependencies=[AdminOnly])
 async def forget_subject(
-    subject_type: Annotated[str, Path(min_length=1, max_length=100)],
-    subject_id: Annotated[str, Path(min_length=1, max_length=255)],
+    subject_type: Annotated[SafeStr, Path(min_length=1, max_length=100)],
+    subject_id: Annotated[SafeStr, Path(min_length=1, max_length=255)],
     memory: Memory,
+    uow: UoW,
 ) -> ForgetOut:
-    """Forget everything about a subject: events, facts, cached recalls, embeddings."""
-    return await memory.forget_subject(subject_type, subject_id)
+    """Forget everything about a subject, in every store, with a count per store.
+
+    A client (`client/<id>`) also loses what carries its `client_id`: memories, facts,
+    plans and their memories, the calendar blocks placed for them."""
+    out = await memory.forget_subject(subject_type, subject_id)
+    await uow.commit()  # the archive rewrite runs after the commit and is counted too
+    return out

@@ -146,6 +146,7 @@ class FactService:
             as_of=query.as_of,
             include_history=query.include_history,
             limit=query.limit,
+            for_client=query.for_client,
         )
         return [fact_out(f) for f in rows]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,16 +67,42 @@ class EventRepository(PortableRows):
         stmt = delete(Event).where(Event.id == event_id).returning(Event)
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def delete_for_subject(self, subject_type: str, subject_id: str) -> list[Event]:
-        stmt = (
-            delete(Event)
-            .where(
-                Event.metadata_["subject_type"].astext == subject_type,
-                Event.metadata_["subject_id"].astext == subject_id,
-            )
-            .returning(Event)
+    async def delete_for_subject(
+        self, subject_type: str, subject_id: str, client_id: int | None = None
+    ) -> list[Event]:
+        """Events about a subject: tagged in metadata, or (a client) by `client_id`."""
+        about = and_(
+            Event.metadata_["subject_type"].astext == subject_type,
+            Event.metadata_["subject_id"].astext == subject_id,
         )
+        where = or_(about, Event.client_id == client_id) if client_id is not None else about
+        stmt = delete(Event).where(where).returning(Event)
         return list((await self.session.scalars(stmt)).all())
+
+    async def ids_for_subject(
+        self, subject_type: str, subject_id: str, client_id: int | None = None
+    ) -> list[int]:
+        about = and_(
+            Event.metadata_["subject_type"].astext == subject_type,
+            Event.metadata_["subject_id"].astext == subject_id,
+        )
+        where = or_(about, Event.client_id == client_id) if client_id is not None else about
+        return list((await self.session.scalars(select(Event.id).where(where))).all())
+
+    async def contents(self, event_ids: Sequence[int]) -> list[str]:
+        if not event_ids:
+            return []
+        stmt = select(Event.content).where(Event.id.in_(event_ids))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count_embeddings(self, event_ids: Sequence[int]) -> int:
+        stmt = select(func.count()).where(EventEmbedding.event_id.in_(event_ids))
+        return int(await self.session.scalar(stmt) or 0) if event_ids else 0
+
+    async def prune_search_terms(self) -> int:
+        """Drop words no memory holds any more (deletes leave them at df 0)."""
+        result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
         """Store (or replace) the vectors of events under `model`."""
@@ -159,8 +185,18 @@ class FactRepository(PortableRows):
         as_of: datetime | None,
         include_history: bool,
         limit: int,
+        for_client: int | None = None,
     ) -> list[Fact]:
         stmt = select(Fact)
+        if for_client is not None:
+            # The user's own facts and this client's, never another client's.
+            stmt = stmt.where(
+                or_(Fact.client_id.is_(None), Fact.client_id == for_client),
+                ~and_(
+                    Fact.subject_type == "client",
+                    Fact.subject_id != str(for_client),
+                ),
+            )
         if subject_type is not None:
             stmt = stmt.where(Fact.subject_type == subject_type)
         if subject_id is not None:
@@ -177,13 +213,25 @@ class FactRepository(PortableRows):
         stmt = delete(Fact).where(Fact.id == fact_id).returning(Fact)
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def delete_for_subject(self, subject_type: str, subject_id: str) -> int:
-        stmt = (
-            delete(Fact)
-            .where(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
-            .returning(Fact.id)
-        )
-        return len((await self.session.execute(stmt)).all())
+    async def delete_for_subject(
+        self, subject_type: str, subject_id: str, client_id: int | None = None
+    ) -> list[int]:
+        """Every version of the subject's facts (and, for a client, facts with its id)."""
+        about = and_(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
+        where = or_(about, Fact.client_id == client_id) if client_id is not None else about
+        stmt = delete(Fact).where(where).returning(Fact.id)
+        return [int(r[0]) for r in (await self.session.execute(stmt)).all()]
+
+    async def ids_for_subject(
+        self, subject_type: str, subject_id: str, client_id: int | None = None
+    ) -> list[int]:
+        about = and_(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
+        where = or_(about, Fact.client_id == client_id) if client_id is not None else about
+        return list((await self.session.scalars(select(Fact.id).where(where))).all())
+
+    async def count_embeddings(self, fact_ids: Sequence[int]) -> int:
+        stmt = select(func.count()).where(FactEmbedding.fact_id.in_(fact_ids))
+        return int(await self.session.scalar(stmt) or 0) if fact_ids else 0
 
     async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
         """Store (or replace) the vectors of facts under `model`."""

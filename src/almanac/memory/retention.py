@@ -12,6 +12,7 @@ import asyncio
 import gzip
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,9 +58,12 @@ def record(e: Any) -> dict[str, Any]:
 
 def _write_archive(path: Path, lines: list[dict[str, Any]]) -> None:
     """Write, fsync and atomically rename, so a listed file is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = path.with_name(path.name + ".part")
-    with partial.open("wb") as raw:
+    # Archives hold memories: readable by their owner only (0600), from the first byte.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb") as gz:
             for line in lines:
                 gz.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -71,6 +75,25 @@ def _write_archive(path: Path, lines: list[dict[str, Any]]) -> None:
         os.fsync(directory)  # the rename itself must survive a power cut
     finally:
         os.close(directory)
+
+
+def forget_in_archives(folder: Path, about: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite every archive without the lines `about` selects; returns lines removed."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in sorted(folder.glob("events-*.jsonl.gz")):
+        with gzip.open(path, "rb") as gz:
+            lines = [json.loads(line) for line in gz if line.strip()]
+        kept = [line for line in lines if not about(line)]
+        if len(kept) == len(lines):
+            continue
+        removed += len(lines) - len(kept)
+        if kept:
+            _write_archive(path, kept)
+        else:
+            path.unlink()
+    return removed
 
 
 async def run_retention(

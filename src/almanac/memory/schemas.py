@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from almanac.types import AwareDatetime
+from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -18,23 +18,19 @@ Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-class RememberIn(_Strict):
+class RememberIn(Strict):
     """One memory to store."""
 
     content: Content
     event_type: Annotated[str, Field(min_length=1, max_length=100)] = "memory"
     event_source: Annotated[str, Field(min_length=1, max_length=50)] = "user"
-    client_id: int | None = None
+    client_id: IntId | None = None
     session_id: ShortText | None = None
     memory_scope: MemoryScope = "session"
     salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
     occurred_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     idempotency_key: ShortText | None = None
 
     @model_validator(mode="after")
@@ -53,7 +49,7 @@ class RememberOut(BaseModel):
     duplicate: bool
 
 
-class RememberBatchIn(_Strict):
+class RememberBatchIn(Strict):
     items: Annotated[list[RememberIn], Field(min_length=1, max_length=1000)]
 
 
@@ -63,19 +59,20 @@ class RememberBatchOut(BaseModel):
     stored_in: list[str]
 
 
-class RecallQuery(_Strict):
+class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
     query: Annotated[str, Field(min_length=1, max_length=2000)]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
-    client_id: int | None = None
+    client_id: IntId | None = None
     memory_scope: MemoryScope | None = None
     event_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     as_of: AwareDatetime | None = None
     kinds: list[Kind] | None = None
+    for_client: ForClient | None = None
 
     @model_validator(mode="after")
     def _window(self) -> RecallQuery:
@@ -104,7 +101,7 @@ class RecallOut(BaseModel):
     took_ms: float
 
 
-class FactIn(_Strict):
+class FactIn(Strict):
     """A durable statement about a subject."""
 
     subject_type: Annotated[str, Field(min_length=1, max_length=100)]
@@ -113,18 +110,18 @@ class FactIn(_Strict):
     content: Content
     salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
     category: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    client_id: int | None = None
+    client_id: IntId | None = None
     valid_from: AwareDatetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
-class SupersedeIn(_Strict):
+class SupersedeIn(Strict):
     """The successor of a fact; unspecified fields are carried over."""
 
     content: Content
     valid_from: AwareDatetime | None = None
     salience_score: Annotated[float, Field(ge=0, le=1)] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
 
 class FactOut(BaseModel):
@@ -151,13 +148,14 @@ class FactWriteOut(BaseModel):
     duplicate: bool = False
 
 
-class FactsQuery(_Strict):
+class FactsQuery(Strict):
     subject_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     subject_id: ShortText | None = None
     fact_type: FactType | None = None
     as_of: AwareDatetime | None = None
     include_history: bool = False
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    for_client: ForClient | None = None
 
 
 class EventOut(BaseModel):
@@ -189,3 +187,9 @@ class ForgetOut(BaseModel):
     facts_deleted: int
     documents_deleted: int = 0
     cache_invalidated: bool
+    deleted: dict[str, int] = Field(
+        default_factory=dict,
+        description="Rows (or archive lines) removed from each store: events, facts, documents, "
+        "their embeddings, search_terms, plans, process_templates, execution_runs, "
+        "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines",
+    )

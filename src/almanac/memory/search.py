@@ -27,6 +27,27 @@ class EventFilters:
     event_type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    for_client: int | None = None
+
+
+def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
+    """Rows a plan or recall for `for_client` may see: that client's and the user's own.
+
+    A row belongs to another client by its `client_id`, or by naming a client as its
+    subject (facts' columns, events' metadata) -- memories tagged only that way too.
+    """
+    params["for_client"] = for_client
+    params["for_client_text"] = str(for_client)
+    if kind == "events":
+        subject_type = f"{alias}.metadata->>'subject_type'"
+        subject_id = f"{alias}.metadata->>'subject_id'"
+    else:
+        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    return (
+        f"({alias}.client_id IS NULL OR {alias}.client_id = :for_client) AND NOT "
+        f"({subject_type} IS NOT DISTINCT FROM 'client' "
+        f"AND {subject_id} IS DISTINCT FROM :for_client_text)"
+    )
 
 
 @dataclass(frozen=True)
@@ -94,10 +115,17 @@ def _event_where(f: EventFilters, params: dict[str, Any]) -> str:
     if f.until is not None:
         clauses.append("e.occurred_at <= :until")
         params["until"] = f.until
+    if f.for_client is not None:
+        clauses.append(client_scope("e", "events", f.for_client, params))
     return " AND ".join(clauses)
 
 
-def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str, Any]) -> str:
+def _fact_where(
+    client_id: int | None,
+    as_of: datetime | None,
+    params: dict[str, Any],
+    for_client: int | None = None,
+) -> str:
     if as_of is None:
         clauses = ["e.valid_to IS NULL", "e.valid_from <= clock_timestamp()"]
     else:
@@ -106,6 +134,8 @@ def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str,
     if client_id is not None:
         clauses.append("e.client_id = :client_id")
         params["client_id"] = client_id
+    if for_client is not None:
+        clauses.append(client_scope("e", "facts", for_client, params))
     return " AND ".join(clauses)
 
 
@@ -149,6 +179,8 @@ def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]
     return " + ".join(scores), "e.search_tsv @@ CAST(:candidates AS tsquery)"
 
 
+# Postgres raises "value out of range: underflow" for exp() below about -745 (a memory
+# from 1938 with a 30-day half-life); past 700 half-lives the recency term is 0 anyway.
 def _fused_sql(
     table: str,
     where: str,
@@ -200,9 +232,9 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        {source_event} AS source_event_id,
        f.rrf
          * (1 + CAST(:w_sal AS float8) * {salience})
-         * (1 + CAST(:w_rec AS float8) * exp(
-                -0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
-                / (86400.0 * CAST(:half_life AS float8))))
+         * (1 + CAST(:w_rec AS float8) * exp(-least(
+                0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
+                / (86400.0 * CAST(:half_life AS float8)), 700)))
          AS score
 FROM fused f JOIN {table} e ON e.id = f.id
 ORDER BY score DESC, e.id DESC
@@ -298,10 +330,17 @@ class SearchRepository:
         k: int,
         client_id: int | None,
         as_of: datetime | None,
+        for_client: int | None = None,
     ) -> list[Hit]:
         """Top-k facts valid now (or at `as_of`) by fused score."""
         rows = await self._search(
-            "facts", query, qvec, model, dim, k, lambda p: _fact_where(client_id, as_of, p)
+            "facts",
+            query,
+            qvec,
+            model,
+            dim,
+            k,
+            lambda p: _fact_where(client_id, as_of, p, for_client),
         )
         return [
             Hit(

@@ -15,7 +15,6 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
-from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
@@ -34,7 +33,6 @@ from almanac.memory.search import EventFilters, Hit, SearchRepository
 from almanac.models import Event
 
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
-_HOT_TTL = 24 * 3600  # the design keeps recent memories hot for a day
 _INSERT_CHUNK = 500  # keeps one INSERT well under Postgres' 65,535 bind parameters
 
 
@@ -128,8 +126,8 @@ class MemoryService:
     async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
-        Build the answer (`one()`, `batch()`) after the commit: `stored_in` gains "cache"
-        only once the after-commit cache write has succeeded.
+        Events are not copied into the cache (reads by id go to Postgres): the only copies
+        of a memory are its row, its embedding and the recalls that quote it.
         """
         keys = [i.idempotency_key for i in items if i.idempotency_key]
         if len(keys) != len(set(keys)):
@@ -169,14 +167,6 @@ class MemoryService:
             fact_id = await self._promote(item, new_id)
             result.add(new_id, fact_id)
             namespaces.update(event_namespaces(item.session_id, item.client_id))
-        self._hot_copy(
-            result,
-            [
-                (new_by_pos[p], rows[n])
-                for n, p in enumerate(fresh_pos)
-                if new_by_pos[p] is not None
-            ],
-        )
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         await self._queue_extraction(items, new_by_pos, result)
@@ -206,24 +196,6 @@ class MemoryService:
         ]
         if wanted:
             await enqueue_many(self.uow.session, "observer:extract_facts", wanted, queue="observer")
-
-    def _hot_copy(
-        self, result: RememberResult, stored: list[tuple[int | None, dict[str, Any]]]
-    ) -> None:
-        """After commit, keep a copy of new events in the cache for fast reads by id."""
-        if not stored:
-            return
-
-        async def write() -> None:
-            blobs = []
-            for event_id, row in stored:
-                doc = {k: v for k, v in row.items() if k != "payload"}
-                doc["id"] = event_id
-                blobs.append((f"event:{event_id}", json.dumps(doc, default=_json_default).encode()))
-            if await self.cache.set_many(blobs, _HOT_TTL):
-                result.stored_in.append("cache")
-
-        self.uow.after_commit(write)
 
     async def _promote(self, item: RememberIn, event_id: int) -> int | None:
         fact_in = self._promotable(item)
@@ -259,12 +231,18 @@ class MemoryService:
         model, dim = self.embedder.model, self.embedder.dim
         if "event" in kinds:
             filters = EventFilters(
-                q.session_id, q.client_id, q.memory_scope, q.event_type, q.since, q.until
+                q.session_id,
+                q.client_id,
+                q.memory_scope,
+                q.event_type,
+                q.since,
+                q.until,
+                q.for_client,
             )
             found += await self.search.search_events(q.query, qvec, model, dim, q.k, filters)
         if "fact" in kinds:
             found += await self.search.search_facts(
-                q.query, qvec, model, dim, q.k, q.client_id, q.as_of
+                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client
             )
         if "document" in kinds:
             found += await self.search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id)
@@ -325,35 +303,13 @@ class MemoryService:
         self.invalidator.events_changed(
             self.uow, event_namespaces(event.session_id, event.client_id)
         )
-        self._drop_hot([event_id])
-
-    def _drop_hot(self, event_ids: list[int]) -> None:
-        async def drop() -> None:
-            await self.cache.delete(*(f"event:{i}" for i in event_ids))
-
-        if event_ids:
-            self.uow.after_commit(drop)
 
     async def forget_subject(self, subject_type: str, subject_id: str) -> ForgetOut:
-        """Delete every event and fact about a subject."""
-        events = await self.events.delete_for_subject(subject_type, subject_id)
-        facts = await self.facts.repo.delete_for_subject(subject_type, subject_id)
-        documents = 0
-        if subject_type == "client" and subject_id.isdigit() and int(subject_id) < 2**31:
-            documents = await DocumentRepository(self.uow.session).delete_for_client(
-                int(subject_id)
-            )
-        namespaces = {ns for e in events for ns in event_namespaces(e.session_id, e.client_id)}
-        self.invalidator.everything_changed(self.uow, sorted(namespaces))
-        self._drop_hot([e.id for e in events])
-        return ForgetOut(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            events_deleted=len(events),
-            facts_deleted=facts,
-            documents_deleted=documents,
-            cache_invalidated=True,
-        )
+        """Delete every copy of what Almanac holds about a subject (see memory.forgetting)."""
+        from almanac.memory.forgetting import forget_subject
+
+        archives = self.settings.data_dir / "retention"
+        return await forget_subject(self.uow, self.invalidator, archives, subject_type, subject_id)
 
 
 class RememberResult:
@@ -385,12 +341,6 @@ class RememberResult:
         return RememberBatchOut(
             ids=self.ids, duplicates=self.duplicates, stored_in=list(self.stored_in)
         )
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _ms(started: float) -> float:

@@ -2,6 +2,7 @@
 
 from almanac.models.auth import ApiKey, AuthSession
 from almanac.models.base import Base
+from almanac.models.cache import CacheGeneration
 from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
 from almanac.models.graph import GraphEdge, GraphNode
@@ -27,6 +28,7 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "CacheGeneration",
     "CalendarEntry",
     "DocChunk",
     "DocChunkEmbedding",

@@ -13,6 +13,7 @@ from almanac.errors import AlmanacError
 from almanac.oauth.crypto import InvalidState
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
+from almanac.types import SafeStr
 
 router = APIRouter(tags=["oauth"])
 
@@ -28,6 +29,7 @@ OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
     "/oauth/authorize",
     status_code=307,
     response_class=RedirectResponse,
+    responses={307: {"description": "To Google's consent page"}},
     dependencies=[AdminOnly],
 )
 async def authorize(oauth: OAuth) -> RedirectResponse:
@@ -38,9 +40,9 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
 @router.get("/oauth/callback")
 async def callback(
     oauth: OAuth,
-    code: Annotated[str | None, Query(max_length=4096)] = None,
-    state: Annotated[str | None, Query(max_length=4096)] = None,
-    error: Annotated[str | None, Query(max_length=200)] = None,
+    code: Annotated[SafeStr | None, Query(max_length=4096)] = None,
+    state: Annotated[SafeStr | None, Query(max_length=4096)] = None,
+    error: Annotated[SafeStr | None, Query(max_length=200)] = None,
 ) -> ConnectedOut:
     """Where Google sends the user back: check `state`, store the tokens (encrypted).
 

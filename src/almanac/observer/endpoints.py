@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -16,6 +15,7 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.observer.service import ObserverService
+from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 
@@ -34,7 +34,7 @@ EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 async def reflect(
     observer: Observer,
     mode: Mode = "daily",
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[BoundedDate | None, Query(alias="date")] = None,
 ) -> ReflectionOut:
     """Reflect on a day or on the Monday–Sunday week containing `date` (default today)."""
     return await observer.reflect(mode, day)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.memory.forgetting import Subject
 from almanac.models import (
     Event,
     ExecutionRun,
@@ -257,3 +259,61 @@ class ObserverRepository(PortableRows):
         if sources is not None:
             stmt = stmt.where(FactDecision.source.in_(sources))
         return list(await self.session.scalars(stmt.limit(limit)))
+
+    async def delete_decisions_about(
+        self,
+        event_ids: Sequence[int],
+        fact_ids: Sequence[int],
+        subject_type: str,
+        subject_id: str,
+        client_id: int | None,
+    ) -> int:
+        """Fact-extraction decisions from these events, for these facts, or proposing a
+        fact about the subject (their `proposal` repeats the content)."""
+        proposal = FactDecision.proposal
+        about = [
+            (proposal["subject_type"].astext == subject_type)
+            & (proposal["subject_id"].astext == subject_id)
+        ]
+        if event_ids:
+            about.append(FactDecision.event_id.in_(event_ids))
+        if fact_ids:
+            about.append(FactDecision.fact_id.in_(fact_ids))
+        if client_id is not None:
+            about.append(proposal["client_id"].astext == str(client_id))
+        stmt = delete(FactDecision).where(or_(*about)).returning(FactDecision.id)
+        return len((await self.session.execute(stmt)).all())
+
+    async def delete_reflections_quoting(self, texts: Sequence[str]) -> int:
+        """Reflections whose report or narrative quotes any of `texts` (notable memories)."""
+        if not texts:
+            return 0
+        rows = (
+            await self.session.execute(
+                select(Reflection.id, Reflection.report, Reflection.narrative)
+            )
+        ).all()
+        doomed = []
+        for rid, report, narrative in rows:
+            blob = json.dumps(report, ensure_ascii=False) + "\n" + (narrative or "")
+            if any(
+                t and (t in blob or json.dumps(t, ensure_ascii=False)[1:-1] in blob) for t in texts
+            ):
+                doomed.append(rid)
+        if doomed:
+            await self.session.execute(delete(Reflection).where(Reflection.id.in_(doomed)))
+        return len(doomed)
+
+
+async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, int]:
+    """The observer's copies of a forgotten subject: extraction decisions, and reflections
+    quoting its memories (the next run recreates them without)."""
+    repo = ObserverRepository(session)
+    decisions = await repo.delete_decisions_about(
+        subject.event_ids, subject.fact_ids, subject.type, subject.id, subject.client_id
+    )
+    quoted = [t[:200] for t in subject.event_texts]
+    return {
+        "fact_decisions": decisions,
+        "reflections": await repo.delete_reflections_quoting(quoted),
+    }

@@ -11,8 +11,6 @@ from almanac.deps import UoW
 from almanac.ontology.library import import_library, library_from_bundle
 from almanac.ontology.runs import RunService
 from almanac.ontology.schemas import (
-    BIGINT_MAX,
-    INT_MAX,
     BlueprintIn,
     BlueprintList,
     BlueprintOut,
@@ -35,6 +33,8 @@ from almanac.ontology.schemas import (
     WorkflowUpdate,
 )
 from almanac.ontology.service import OntologyService
+from almanac.types import BIGINT_MAX, INT_MAX, SafeStr
+from almanac.types import Offset as OffsetValue
 
 router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
 
@@ -52,9 +52,9 @@ Runs = Annotated[RunService, Depends(get_runs)]
 Id = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 RefId = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
 SmallRefId = Annotated[int | None, Query(ge=1, le=INT_MAX)]
-Search = Annotated[str | None, Query(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+Search = Annotated[SafeStr | None, Query(min_length=1, max_length=255)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[OffsetValue, Query()]
 
 # -- service blueprints -------------------------------------------------------------------
 

@@ -26,13 +26,12 @@ from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import (
     Capability,
     Description,
-    Metadata,
     Name,
     SmallId,
     Steps,
     Version,
 )
-from almanac.types import Strict
+from almanac.types import Metadata, Strict
 
 LIBRARY_DIR = Path(__file__).with_name("library")
 BLUEPRINTS_FILE = "blueprints.json"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -10,65 +9,43 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator, model_va
 
 from almanac.ontology.checks import ChecklistItem
 from almanac.ontology.sop import SOPStep
-from almanac.types import AwareDatetime, Strict
+from almanac.types import (
+    AwareDatetime,
+    BigId,
+    IntId,
+    Metadata,
+    SafeStr,
+    Strict,
+    json_document,
+)
 
-BIGINT_MAX = 2**63 - 1
-INT_MAX = 2**31 - 1
-_JSON_LIMIT = 256_000  # bytes of one metadata/telemetry/steps document
+_JSON_LIMIT = 256_000  # bytes of one telemetry/steps document
 
 
-def _no_nul(value: str) -> str:
-    # Postgres text and jsonb cannot hold NUL; reject it here instead of failing in the driver.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must contain non-whitespace text")
     return value
 
 
-def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
-
-
-def json_safe(value: Any) -> Any:
-    """Reject what Postgres jsonb cannot store: NaN/Infinity, NUL characters, huge documents."""
-    try:
-        text = json.dumps(value, allow_nan=False, default=_plain)
-    except ValueError as exc:
-        raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
-    if "\\u0000" in text:
-        raise ValueError("must not contain NUL characters")
-    if len(text) > _JSON_LIMIT:
-        raise ValueError(f"must be at most {_JSON_LIMIT} bytes of JSON")
-    return value
-
-
-def _in_range(value: datetime | None) -> datetime | None:
-    # Far-away years overflow when converted to UTC; no work session is that far off.
-    if value is not None and not 1900 <= value.year <= 9000:
-        raise ValueError("must be a date between the years 1900 and 9000")
-    return value
-
-
-Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
-SmallId = Annotated[int, Field(ge=1, le=INT_MAX)]
-Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
-Description = Annotated[str, Field(max_length=20_000), AfterValidator(_no_nul)]
+Id = BigId
+SmallId = IntId
+Name = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+Description = Annotated[SafeStr, Field(max_length=20_000)]
 Capability = Annotated[
     str,
     Field(pattern=r"^[a-z][a-z0-9_-]{0,99}$", description="e.g. discovery, delivery, ops, growth"),
 ]
 Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
 Hours = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
-Metadata = Annotated[dict[str, Any], AfterValidator(json_safe)]
-Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), AfterValidator(json_safe)]
+Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), json_document(_JSON_LIMIT)]
 Checklist = Annotated[
     list[SOPStep] | list[ChecklistItem],
     Field(min_length=1, max_length=5000, description="Steps, or flat items as the planner stores"),
-    AfterValidator(json_safe),
+    json_document(_JSON_LIMIT),
 ]
-When = Annotated[AwareDatetime, AfterValidator(_in_range)]
-RunIdentifier = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+When = AwareDatetime
+RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
 TemplateStatus = Literal["draft", "active", "paused", "completed"]
 RunStatus = Literal["in_progress", "completed"]
 
@@ -241,7 +218,7 @@ class RunStartIn(Strict):
     run_identifier: RunIdentifier | None = Field(
         default=None, description="Makes the start idempotent: a retry returns the same run"
     )
-    telemetry: Metadata | None = None
+    telemetry: Annotated[dict[str, Any], json_document(_JSON_LIMIT)] | None = None
     metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -254,7 +231,7 @@ class RunStartIn(Strict):
 class RunStopIn(Strict):
     ended_at: When | None = Field(default=None, description="Default: now")
     actual_hours: Hours | None = Field(default=None, description="Default: the elapsed hours")
-    telemetry: Metadata | None = None
+    telemetry: Annotated[dict[str, Any], json_document(_JSON_LIMIT)] | None = None
 
 
 class RunOut(BaseModel):

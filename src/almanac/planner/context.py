@@ -40,20 +40,29 @@ async def recall_context(
     `degraded`) when the Gateway cannot be reached: planning goes on without them."""
     if k == 0:
         return []
+    # Every query is scoped: this client's memories and facts plus the user's own, never
+    # another client's (0 = no client: the user's own only).
+    scope = body.client_id or 0
     queries = [
-        FactsQuery(fact_type="preference", limit=k),
-        FactsQuery(fact_type="constraint", limit=k),
+        FactsQuery(fact_type="preference", limit=k, for_client=scope),
+        FactsQuery(fact_type="constraint", limit=k, for_client=scope),
     ]
     if body.client_id is not None:
-        queries.append(FactsQuery(subject_type="client", subject_id=str(body.client_id), limit=k))
+        queries.append(
+            FactsQuery(
+                subject_type="client", subject_id=str(body.client_id), limit=k, for_client=scope
+            )
+        )
     queries += [
-        FactsQuery(subject_type="workflow", subject_id=str(w), limit=k) for w in workflow_ids
+        FactsQuery(subject_type="workflow", subject_id=str(w), limit=k, for_client=scope)
+        for w in workflow_ids
     ]
     query = body.intent[:2000]
+    past = RecallQuery(query=query, k=3, event_type=PLAN_EVENT, kinds=["event"], for_client=scope)
     try:
         related, past_plans, fact_lists = await asyncio.gather(
-            memory.recall(RecallQuery(query=query, k=k, client_id=body.client_id)),
-            memory.recall(RecallQuery(query=query, k=3, event_type=PLAN_EVENT, kinds=["event"])),
+            memory.recall(RecallQuery(query=query, k=k, for_client=scope)),
+            memory.recall(past),
             asyncio.gather(*(memory.facts(q) for q in queries)),
         )
     except AlmanacError as exc:

@@ -25,7 +25,7 @@ from almanac.planner.schemas import (
 )
 from almanac.planner.service import PlannerService
 from almanac.planner.status import PlanStatus
-from almanac.types import AwareDatetime
+from almanac.types import AwareDatetime, IntId, Offset
 
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
@@ -59,10 +59,10 @@ async def plan(body: PlanIn, planner: Planner) -> PlanOut:
 @router.get("/plans")
 async def list_plans(
     plans: Plans,
-    client_id: Annotated[int | None, Query(ge=1)] = None,
+    client_id: Annotated[IntId | None, Query()] = None,
     status: PlanStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> PlanList:
     """Plans, newest first."""
     return await plans.search(client_id=client_id, status=status, limit=limit, offset=offset)

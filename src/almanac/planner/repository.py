@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
+from almanac.memory.forgetting import Subject
 from almanac.models import (
     ExecutionRun,
     Plan,
@@ -92,6 +94,44 @@ class PlanRepository(PortableRows):
         self.session.add_all(tasks)
         await self.session.flush()
         return [t.id for t in tasks]
+
+    async def delete_for_client(self, client_id: int) -> tuple[list[int], dict[str, int]]:
+        """A client's plans (versions, tasks and runs go with them) and the process
+        templates approving them created, with those templates' execution runs."""
+        plans = (
+            await self.session.execute(
+                delete(Plan)
+                .where(Plan.client_id == client_id)
+                .returning(Plan.id, Plan.process_template_id)
+            )
+        ).all()
+        templates = [int(t) for _, t in plans if t is not None]
+        runs = templates_deleted = 0
+        if templates:
+            runs = len(
+                (
+                    await self.session.execute(
+                        delete(ExecutionRun)
+                        .where(ExecutionRun.process_template_id.in_(templates))
+                        .returning(ExecutionRun.id)
+                    )
+                ).all()
+            )
+            templates_deleted = len(
+                (
+                    await self.session.execute(
+                        delete(ProcessTemplate)
+                        .where(ProcessTemplate.id.in_(templates))
+                        .returning(ProcessTemplate.id)
+                    )
+                ).all()
+            )
+        counts = {
+            "plans": len(plans),
+            "process_templates": templates_deleted,
+            "execution_runs": runs,
+        }
+        return [int(p) for p, _ in plans], counts
 
 
 class PromptRepository(PortableRows):
@@ -351,3 +391,13 @@ def _match_text(
             if isinstance(step, dict) and isinstance(step.get("title"), str):
                 titles.append(step["title"])
     return " ".join(filter(None, [name, capability or "", _keywords(metadata), ". ".join(titles)]))
+
+
+async def forget_client(session: AsyncSession, subject: Subject) -> dict[str, int]:
+    """A forgotten client's plans (with versions, tasks, templates and runs) and the
+    built-in calendar's blocks placed for them."""
+    if subject.client_id is None:
+        return {}
+    plan_ids, counts = await PlanRepository(session).delete_for_client(subject.client_id)
+    blocks = await CalendarEntryRepository(session).delete_blocks_of_plans(plan_ids)
+    return {**counts, "calendar_entries": blocks}

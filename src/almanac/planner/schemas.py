@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from almanac.llm.base import LLMUse
 from almanac.ontology.sop import SOP
 from almanac.planner.status import PlanStatus
-from almanac.types import AwareDatetime, Strict
+from almanac.types import AwareDatetime, BigId, IntId, Strict
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
@@ -22,9 +22,9 @@ class PlanIn(Strict):
     """What to plan."""
 
     intent: Intent
-    client_id: Annotated[int, Field(ge=1)] | None = None
-    engagement_id: Annotated[int, Field(ge=1)] | None = None
-    workflow_id: Annotated[int, Field(ge=1)] | None = None
+    client_id: IntId | None = None
+    engagement_id: IntId | None = None
+    workflow_id: BigId | None = None
     deadline: AwareDatetime | None = None
     context: Annotated[str, Field(max_length=20_000)] | None = None
     # None: the server's default (planner.estimates).
@@ -138,7 +138,7 @@ class PlanUpdate(Strict):
     plan_title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     sop: SOP | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: IntId | None = None
 
     @model_validator(mode="after")
     def _something(self) -> PlanUpdate:

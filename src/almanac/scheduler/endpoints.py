@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -25,6 +24,7 @@ from almanac.scheduler.schemas import (
 )
 from almanac.scheduler.service import SchedulerService
 from almanac.scheduler.sprints import SprintService
+from almanac.types import BoundedDate, Offset, SafeStr
 
 router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
 
@@ -36,7 +36,7 @@ def get_scheduler_service(uow: UoW, calendar: Calendar, state: State) -> Schedul
 
 Scheduler = Annotated[SchedulerService, Depends(get_scheduler_service, scope="function")]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-EventId = Annotated[str, Path(min_length=1, max_length=255)]
+EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 
 
 @router.post("/schedule")
@@ -54,8 +54,8 @@ async def replan(body: ReplanIn, scheduler: Scheduler) -> ReplanOut:
 @router.get("/calendar")
 async def calendar_view(
     scheduler: Scheduler,
-    start_date: date | None = None,
-    end_date: date | None = None,
+    start_date: Annotated[BoundedDate | None, Query()] = None,
+    end_date: Annotated[BoundedDate | None, Query()] = None,
 ) -> CalendarOut:
     """Almanac's blocks and the user's events between two dates (inclusive)."""
     return await BlockService(scheduler).view(start_date, end_date)
@@ -77,7 +77,7 @@ async def create_sprint(body: SprintIn, scheduler: Scheduler) -> SprintOut:
 async def list_sprints(
     scheduler: Scheduler,
     limit: Annotated[int, Query(ge=1, le=500)] = 52,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[SprintOut]:
     """Sprints, latest week first."""
     return await SprintService(scheduler).list(limit, offset)

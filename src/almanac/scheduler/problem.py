@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from almanac.config import SchedulerSettings
@@ -71,27 +71,19 @@ def parse_almanac_id(value: str) -> tuple[int, str, int] | None:
     return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
 
 
-def _clock(value: str, name: str) -> time:
-    try:
-        return time.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name} must be HH:MM, got {value!r}", field=name) from exc
-
-
 def limits(
     settings: SchedulerSettings, prefs: SchedulingPreferences, warnings: list[str]
 ) -> Limits:
     """Working windows, preferred windows, buffer and daily max from settings and preferences."""
-    start = prefs.workday_start or _clock(settings.workday_start, "scheduler.workday_start")
-    end = prefs.workday_end or _clock(settings.workday_end, "scheduler.workday_end")
+    start = prefs.workday_start or settings.workday_start
+    end = prefs.workday_end or settings.workday_end
     if prefs.not_before and prefs.not_before > start:
         start = prefs.not_before
     if prefs.not_after and prefs.not_after < end:
         end = prefs.not_after
     if start >= end:
         warnings.append("preferences leave no working time in a day; using the settings")
-        start = _clock(settings.workday_start, "scheduler.workday_start")
-        end = _clock(settings.workday_end, "scheduler.workday_end")
+        start, end = settings.workday_start, settings.workday_end
     days = (
         prefs.working_days
         if prefs.working_days is not None

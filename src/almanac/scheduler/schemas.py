@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from almanac.types import AwareDatetime, Strict
+from almanac.types import AwareDatetime, BoundedDate, IntId, Strict
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
@@ -16,7 +16,7 @@ class ScheduleIn(Strict):
     """Place an approved (or re-place a scheduled) plan's tasks."""
 
     plan_id: PlanId
-    start_date: date | None = None  # default: today in the user's zone
+    start_date: BoundedDate | None = None  # default: today in the user's zone
     horizon_days: Annotated[int, Field(ge=1, le=60)] = 14
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
@@ -168,11 +168,11 @@ class MoveBlockOut(BaseModel):
 
 
 class SprintIn(Strict):
-    week_start: date
+    week_start: BoundedDate
     capacity_hrs: Annotated[float, Field(gt=0, le=168)]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
-    runway_weeks: Annotated[float, Field(ge=0)] | None = None
-    client_id: int | None = None
+    runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
+    client_id: IntId | None = None
 
     @field_validator("week_start")
     @classmethod
@@ -183,10 +183,20 @@ class SprintIn(Strict):
 
 
 class SprintUpdate(Strict):
+    """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
+
     capacity_hrs: Annotated[float, Field(gt=0, le=168)] | None = None
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
-    runway_weeks: Annotated[float, Field(ge=0)] | None = None
-    client_id: int | None = None
+    runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
+    client_id: IntId | None = None
+
+    @field_validator("capacity_hrs", "billable_target_pct")
+    @classmethod
+    def _not_null(cls, value: float | None) -> float:
+        # Omit a field to keep it; null would erase a value the sprint cannot do without.
+        if value is None:
+            raise ValueError("must be a number (omit the field to keep the current value)")
+        return value
 
 
 class SprintOut(BaseModel):

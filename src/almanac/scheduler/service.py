@@ -167,13 +167,15 @@ class SchedulerService:
         events = await self.calendar.events(*write)
         return Context(plan, tz, now, start, days, (begin, end), events, write_window=write)
 
-    async def _preference_texts(self, warnings: list[str]) -> list[tuple[int, str]]:
+    async def _preference_texts(self, plan: Plan, warnings: list[str]) -> list[tuple[int, str]]:
         """(fact id, text) of preference and constraint facts, oldest first."""
         texts: list[tuple[datetime, int, str]] = []
+        # The user's own preferences and this plan's client's, never another client's.
+        scope = plan.client_id or 0
         try:
             client = memory_client(self.state)
             for kind in ("preference", "constraint"):
-                facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
+                facts = await client.facts(FactsQuery(fact_type=kind, limit=200, for_client=scope))
                 texts.extend((f.valid_from, f.id, f.content) for f in facts)
         except AlmanacError as exc:
             # Preferences refine the defaults; without memory the defaults still schedule.
@@ -190,7 +192,7 @@ class SchedulerService:
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
-        facts = await self._preference_texts(ctx.warnings)
+        facts = await self._preference_texts(ctx.plan, ctx.warnings)
         texts = [t for _, t in facts]
         prompt = await self.repo.active_prompt("schedule_optimizer") if self.state.llm else None
         prefs, applied, source = await resolve_preferences(

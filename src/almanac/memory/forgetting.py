@@ -1,0 +1,131 @@
+"""Forgetting a subject: every copy Almanac holds of it, in every store, counted per store.
+
+A client (`client/<id>`) also owns what carries its `client_id`: memories tagged only that
+way, facts, plans with their versions, tasks and process templates, the calendar blocks
+placed for those plans, and the plan memories. The work runs in the request's transaction;
+the archive rewrite and cache bumps follow its commit, so a failed request forgets nothing.
+
+Memory sits below the domains that copy its content (planner, calendars, observer), so they
+register a forgetter here (almanac.background wires them) instead of being imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import UnitOfWork
+from almanac.jobs import repository as jobs_repository
+from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.memory.repository import EventRepository, FactRepository
+from almanac.memory.retention import forget_in_archives
+from almanac.memory.schemas import ForgetOut
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is being forgotten, found before anything is deleted."""
+
+    type: str
+    id: str
+    client_id: int | None
+    event_ids: list[int]
+    fact_ids: list[int]
+    # What the subject's memories said (quoted elsewhere, e.g. in reflections).
+    event_texts: list[str]
+
+
+Forgetter = Callable[[AsyncSession, Subject], Awaitable[dict[str, int]]]
+_forgetters: list[Forgetter] = []
+
+
+def register_forgetter(forgetter: Forgetter) -> None:
+    """Have `forgetter` delete its domain's copies of every forgotten subject."""
+    if forgetter not in _forgetters:
+        _forgetters.append(forgetter)
+
+
+def client_of(subject_type: str, subject_id: str) -> int | None:
+    """The client id a subject names, when it is a client with a numeric id."""
+    if subject_type == "client" and subject_id.isdigit() and int(subject_id) < 2**31:
+        return int(subject_id)
+    return None
+
+
+def _about(subject_type: str, subject_id: str, client_id: int | None) -> Any:
+    def check(line: dict[str, Any]) -> bool:
+        meta = line.get("metadata") or {}
+        tagged = meta.get("subject_type") == subject_type and str(meta.get("subject_id")) == str(
+            subject_id
+        )
+        return tagged or (client_id is not None and line.get("client_id") == client_id)
+
+    return check
+
+
+async def forget_subject(
+    uow: UnitOfWork,
+    invalidator: Invalidator,
+    archives: Path,
+    subject_type: str,
+    subject_id: str,
+) -> ForgetOut:
+    """Delete everything about a subject; the answer counts what went from each store."""
+    session = uow.session
+    client_id = client_of(subject_type, subject_id)
+    events, facts = EventRepository(session), FactRepository(session)
+    counts: dict[str, int] = {}
+
+    # Decisions and queued jobs point at events and facts by id: find them before the
+    # deletes set those links to NULL; the other domains' forgetters run first.
+    event_ids = await events.ids_for_subject(subject_type, subject_id, client_id)
+    fact_ids = await facts.ids_for_subject(subject_type, subject_id, client_id)
+    counts["event_embeddings"] = await events.count_embeddings(event_ids)
+    counts["fact_embeddings"] = await facts.count_embeddings(fact_ids)
+    texts = await events.contents(event_ids)
+    subject = Subject(subject_type, subject_id, client_id, event_ids, fact_ids, texts)
+    counts["queued_jobs"] = await jobs_repository.delete_queued_for_events(session, event_ids)
+    for forgetter in _forgetters:
+        counts.update(await forgetter(session, subject))
+    deleted = await events.delete_for_subject(subject_type, subject_id, client_id)
+    counts["events"] = len(deleted)
+    counts["facts"] = len(await facts.delete_for_subject(subject_type, subject_id, client_id))
+    counts["documents"] = (
+        await DocumentRepository(session).delete_for_client(client_id)
+        if client_id is not None
+        else 0
+    )
+    # The BM25 triggers decrement document frequencies; words left at zero still name
+    # what was forgotten.
+    counts["search_terms"] = await events.prune_search_terms()
+
+    namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})
+    invalidator.everything_changed(uow, namespaces)
+    # Copies of events an earlier version kept in the cache for a day.
+    hot = [f"event:{e.id}" for e in deleted]
+    about = _about(subject_type, subject_id, client_id)
+    out = ForgetOut(
+        subject_type=subject_type,
+        subject_id=subject_id,
+        events_deleted=counts["events"],
+        facts_deleted=counts["facts"],
+        documents_deleted=counts["documents"],
+        cache_invalidated=True,
+        deleted=counts,
+    )
+
+    async def after_commit() -> None:
+        if hot:
+            await invalidator.cache.delete(*hot)
+        # Archive lines go only once the rows are gone for good.
+        lines = await asyncio.to_thread(forget_in_archives, archives, about)
+        out.deleted["retention_archive_lines"] = lines
+
+    uow.after_commit(after_commit)
+    return out

@@ -1,0 +1,79 @@
+"""Keeping secrets out of answers and logs: credentials in URLs masked, tokens and recall
+queries stripped from the access log, known secret values replaced."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+MASK = "***"
+# scheme://user:password@host -> scheme://user:***@host
+_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]*@")
+# Paths whose query strings carry what a user typed or a token: never logged.
+PRIVATE_QUERY_PATHS = (
+    "/api/v1/memory/recall",
+    "/api/v1/memory/facts",
+    "/api/v1/calendar/feed.ics",
+    "/oauth/callback",
+)
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password in it replaced by ***."""
+    return _USERINFO.sub(lambda m: m.group("head") + MASK + "@", url)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with passwords in URLs masked and each of `secrets` replaced by ***."""
+    out = mask_url(text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            out = out.replace(secret, MASK)
+    return out
+
+
+def strip_private_query(path: str) -> str:
+    """A request target without its query string when the path is one of the private ones."""
+    bare, sep, _ = path.partition("?")
+    if sep and bare.startswith(PRIVATE_QUERY_PATHS):
+        return bare + "?" + MASK
+    return path
+
+
+class AccessLogFilter(logging.Filter):
+    """For uvicorn's access log: recall queries and feed tokens never reach it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], strip_private_query(args[2]), *args[3:])
+        return True
+
+
+class RedactingFilter(logging.Filter):
+    """For every handler: URLs with credentials and known secrets are masked in messages."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_filters(secrets: Iterable[str | None] = ()) -> None:
+    """Add the filters once to uvicorn's loggers and the root handlers."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogFilter) for f in access.filters):
+        access.addFilter(AccessLogFilter())
+    redacting = RedactingFilter(secrets)
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "almanac"):
+        logger = logging.getLogger(name)
+        for target in [logger, *logger.handlers]:
+            if not any(isinstance(f, RedactingFilter) for f in target.filters):
+                target.addFilter(redacting)

@@ -1,0 +1,126 @@
+"""A hostile .ics cannot stall the server: expansion is bounded in steps, occurrences and
+time, runs off the event loop, and each refusal is a 422 naming the event's UID."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from almanac.calendars.ics import IcsLimits, parse_ics, rule_steps
+from almanac.errors import ValidationFailed
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+WINDOW = (NOW - timedelta(days=30), NOW + timedelta(days=180))
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y%m%dT%H%M%SZ")
+
+
+def vcalendar(*events: str) -> str:
+    body = "".join(f"BEGIN:VEVENT\r\n{e}\r\nEND:VEVENT\r\n" for e in events)
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{body}END:VCALENDAR\r\n"
+
+
+def secondly(uid: str, back: timedelta) -> str:
+    return f"UID:{uid}\r\nDTSTART:{stamp(NOW - back)}\r\nRRULE:FREQ=SECONDLY\r\nSUMMARY:Spam"
+
+
+@pytest.mark.parametrize("back", [timedelta(days=7), timedelta(days=365 * 100)])
+def test_secondly_rule_far_back_is_refused_at_once_naming_its_uid(back: timedelta):
+    started = time.perf_counter()
+    with pytest.raises(ValidationFailed, match="'hostile-1'") as info:
+        parse_ics(vcalendar(secondly("hostile-1", back)), window=WINDOW, zone=ZoneInfo("UTC"))
+    assert time.perf_counter() - started < 0.5
+    assert info.value.errors[0]["field"] == "body"
+    assert "RRULE would expand" in info.value.message
+
+
+def test_ordinary_long_running_series_are_expanded_within_the_window_quickly():
+    daily = "UID:standup\r\nDTSTART:19900101T090000Z\r\nDTEND:19900101T091500Z\r\nRRULE:FREQ=DAILY"
+    weekly = (
+        "UID:team\r\nDTSTART:20000103T100000Z\r\nDTEND:20000103T110000Z\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR"
+    )
+    birthday = "UID:bday\r\nDTSTART;VALUE=DATE:19000101\r\nRRULE:FREQ=YEARLY"
+    started = time.perf_counter()
+    parsed = parse_ics(
+        vcalendar(daily, weekly, birthday), window=WINDOW, zone=ZoneInfo("Europe/Berlin")
+    )
+    assert time.perf_counter() - started < 2
+    uids = {e.uid.split("#")[0] for e in parsed.events}
+    assert uids == {"standup", "team", "bday"}
+    assert all(e.end > WINDOW[0] and e.start < WINDOW[1] for e in parsed.events)
+    assert sum(e.uid.startswith("standup") for e in parsed.events) in range(209, 213)
+
+
+def test_the_step_budget_is_shared_by_the_whole_file():
+    # Each rule alone is within the budget; together they are not.
+    # Each rule alone (about 46,000 days since 1900) is within the budget; three are not.
+    daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
+    limits = IcsLimits(max_rule_steps=100_000)
+    parse_ics(vcalendar(*daily[:2]), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+    with pytest.raises(ValidationFailed, match="event 'd2'.*per file"):
+        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+
+
+def test_occurrence_cap_and_time_budget_name_the_event():
+    hourly = f"UID:busy\r\nDTSTART:{stamp(NOW)}\r\nRRULE:FREQ=HOURLY"
+    with pytest.raises(ValidationFailed, match="'busy': more than 100 events"):
+        parse_ics(vcalendar(hourly), window=WINDOW, zone=ZoneInfo("UTC"), limits=IcsLimits(100))
+    many = [f"UID:e{i}\r\nDTSTART:{stamp(NOW + timedelta(hours=i))}" for i in range(300)]
+    limits = IcsLimits(time_budget_seconds=1e-6)
+    with pytest.raises(ValidationFailed, match=r"event 'e\d+': expanding the file took longer"):
+        parse_ics(vcalendar(*many), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+
+
+def test_rule_steps_bounds_the_walk_from_dtstart():
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    week = start + timedelta(days=7)
+    assert rule_steps({"FREQ": ["SECONDLY"]}, start, week) == 7 * 86_400 + 1
+    assert rule_steps({"FREQ": ["DAILY"], "INTERVAL": [2]}, start, week) == 4
+    assert rule_steps({"FREQ": ["DAILY"], "UNTIL": [start + timedelta(days=2)]}, start, week) == 3
+    # BY* rules multiply what one period expands to.
+    assert rule_steps({"FREQ": ["YEARLY"], "BYDAY": ["MO"], "BYHOUR": [9, 10]}, start, week) == 732
+
+
+async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
+    client: httpx.AsyncClient,
+):
+    # Within the step budget, so it really expands (a day of seconds) before the occurrence
+    # cap refuses it: the work the event loop must not wait for.
+    body = vcalendar(secondly("hostile-2", timedelta(hours=20)))
+    window = {"start": (NOW - timedelta(days=1)).isoformat(), "end": NOW.isoformat()}
+    headers = {"content-type": "text/calendar"}
+    health_times: list[float] = []
+
+    async def poll_health(done: asyncio.Event) -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            r = await client.get("/health")
+            health_times.append(time.perf_counter() - started)
+            assert r.status_code in (200, 503)
+            await asyncio.sleep(0.02)
+
+    for _ in range(3):  # warm: the first /health probes the calendar and the embedder
+        assert (await client.get("/health")).status_code == 200
+    done = asyncio.Event()
+    poller = asyncio.create_task(poll_health(done))
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    r = await client.post("/api/v1/calendar/import", params=window, content=body, headers=headers)
+    took = time.perf_counter() - started
+    done.set()
+    await poller
+    assert r.status_code == 422, r.text
+    assert "hostile-2" in r.json()["detail"]
+    # The import did real work meanwhile, and /health answered throughout.
+    assert took > 0.2
+    assert len(health_times) >= 3
+    assert sorted(health_times)[len(health_times) // 2] < 0.1
+    assert max(health_times) < 0.5, health_times

@@ -1,0 +1,209 @@
+"""Every router answers out-of-range input with a 422 naming the field, and writes nothing.
+
+Each case here was a 500 (or an accepted, poisoning row) before the shared types of
+almanac.types bounded datetimes, strings, integers, offsets and metadata."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event, Fact
+
+FAR = "9999-12-31T23:59:59-05:00"
+ANCIENT = "0001-01-01T00:00:00Z"
+BIG32 = 2**31
+BIG64 = 2**63
+NUL = "a\x00b"
+
+
+def raw(body: Any) -> bytes:
+    # ensure_ascii keeps lone surrogates as \ud800 escapes, as a hostile client sends them.
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"x": value}
+    return value
+
+
+CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
+    # method, path, query params, JSON body, the field the problem must name
+    # -- datetimes and dates in range -------------------------------------------------
+    ("POST", "/api/v1/observer/reflect", {"date": "0001-01-01"}, None, "date"),
+    ("POST", "/api/v1/observer/reflect", {"mode": "weekly", "date": "9999-12-31"}, None, "date"),
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x", "expires_at": FAR}, "expires_at"),
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "occurred_at": ANCIENT},
+        "occurred_at",
+    ),
+    ("GET", "/api/v1/memory/recall", {"query": "x", "since": ANCIENT}, None, "since"),
+    ("GET", "/api/v1/memory/recall", {"query": "x", "as_of": FAR}, None, "as_of"),
+    ("GET", "/api/v1/memory/facts", {"as_of": FAR}, None, "as_of"),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "deadline": FAR}, "deadline"),
+    ("GET", "/api/v1/planner/llm/usage", {"since": ANCIENT}, None, "since"),
+    ("GET", "/api/v1/scheduler/calendar", {"start_date": "0001-01-01"}, None, "start_date"),
+    (
+        "POST",
+        "/api/v1/scheduler/schedule",
+        {},
+        {"plan_id": 1, "start_date": "9999-12-27"},
+        "start_date",
+    ),
+    (
+        "POST",
+        "/api/v1/scheduler/sprints",
+        {},
+        {"week_start": "0001-01-01", "capacity_hrs": 30},
+        "week_start",
+    ),
+    (
+        "GET",
+        "/api/v1/calendar/events",
+        {"start": ANCIENT, "end": "2026-01-01T00:00:00Z"},
+        None,
+        "start",
+    ),
+    ("POST", "/api/v1/calendar/import", {"start": ANCIENT}, None, "start"),
+    # -- strings Postgres cannot store ------------------------------------------------
+    ("POST", "/api/v1/memory/remember", {}, {"content": NUL}, "content"),
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x", "metadata": {"k": NUL}}, "metadata"),
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "metadata": {"\ud800": 1}},
+        "metadata",
+    ),
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "metadata": {"k": ["\udfff"]}},
+        "metadata",
+    ),
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x\ud800"}, "content"),
+    ("POST", "/api/v1/memory/remember/batch", {}, {"items": [{"content": NUL}]}, "items"),
+    ("GET", "/api/v1/memory/recall", {"query": NUL}, None, "query"),
+    ("GET", "/api/v1/memory/recall", {"query": "x", "session_id": NUL}, None, "session_id"),
+    ("GET", "/api/v1/memory/facts", {"subject_id": NUL}, None, "subject_id"),
+    (
+        "POST",
+        "/api/v1/memory/facts",
+        {},
+        {"subject_type": "user", "subject_id": NUL, "fact_type": "preference", "content": "x"},
+        "subject_id",
+    ),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan \x00 it"}, "intent"),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "context": "\ud800"}, "context"),
+    ("POST", "/api/v1/planner/workflows", {}, {"name": NUL, "steps": []}, "name"),
+    ("GET", "/api/v1/planner/workflows", {"q": NUL}, None, "q"),
+    (
+        "POST",
+        "/api/v1/calendar/events",
+        {},
+        {"title": "a\ud800", "start": "2026-01-01T09:00:00Z", "end": "2026-01-01T10:00:00Z"},
+        "title",
+    ),
+    ("POST", "/api/v1/scheduler/replan", {}, {"plan_id": 1, "reason": NUL}, "reason"),
+    ("GET", "/api/v1/jobs", {"task": NUL}, None, "task"),
+    ("GET", "/oauth/callback", {"code": NUL}, None, "code"),
+    # -- metadata size and depth ------------------------------------------------------
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "metadata": {"k": "y" * 17_000}},
+        "metadata",
+    ),
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x", "metadata": deep(9)}, "metadata"),
+    (
+        "POST",
+        "/api/v1/planner/workflows",
+        {},
+        {"name": "w", "steps": [], "metadata": {"k": "y" * 17_000}},
+        "metadata",
+    ),
+    # -- integers within their columns, bounded offsets -------------------------------
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x", "client_id": BIG32}, "client_id"),
+    ("GET", "/api/v1/memory/recall", {"query": "x", "client_id": BIG32}, None, "client_id"),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "client_id": BIG32}, "client_id"),
+    (
+        "POST",
+        "/api/v1/planner/plan",
+        {},
+        {"intent": "plan it", "engagement_id": BIG32},
+        "engagement_id",
+    ),
+    ("GET", "/api/v1/planner/plans", {"offset": BIG64}, None, "offset"),
+    ("GET", "/api/v1/planner/plans", {"client_id": BIG32}, None, "client_id"),
+    ("GET", "/api/v1/scheduler/sprints", {"offset": BIG64}, None, "offset"),
+    ("GET", "/api/v1/planner/workflows", {"offset": BIG64}, None, "offset"),
+    (
+        "POST",
+        "/api/v1/scheduler/sprints",
+        {},
+        {"week_start": "2026-11-23", "capacity_hrs": 30, "client_id": BIG32},
+        "client_id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body", "field"), CASES)
+async def test_bad_input_is_422_naming_the_field(
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    body: Any,
+    field: str,
+) -> None:
+    headers = {"content-type": "application/json"} if body is not None else {}
+    content = raw(body) if body is not None else None
+    r = await client.request(method, path, params=params, content=content, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), fields
+    for model in (Event, Fact):
+        assert await db_session.scalar(select(func.count()).select_from(model)) == 0
+    assert await db_session.scalar(text("SELECT count(*) FROM reflections")) == 0
+
+
+async def test_sprint_update_refuses_null_for_required_numbers(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/api/v1/scheduler/sprints", json={"week_start": "2026-11-23", "capacity_hrs": 30}
+    )
+    assert r.status_code == 201, r.text
+    sprint = r.json()["id"]
+    for field in ("billable_target_pct", "capacity_hrs"):
+        r = await client.put(f"/api/v1/scheduler/sprints/{sprint}", json={field: None})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+    r = await client.put(f"/api/v1/scheduler/sprints/{sprint}", json={"runway_weeks": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["billable_target_pct"] == 60.0
+
+
+async def test_in_range_values_are_still_accepted(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/api/v1/memory/remember",
+        json={
+            "content": "Kept until the next century",
+            "client_id": BIG32 - 1,
+            "expires_at": "2199-12-31T23:59:59-05:00",
+            "metadata": {"note": "é ✓ 😀", "nested": deep(7)},
+        },
+    )
+    assert r.status_code == 201, r.text
