@@ -22,6 +22,7 @@ from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
+from almanac.web import mount as mount_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -74,4 +75,6 @@ def create_app(
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
+        # The dashboard needs the Planner; its memory pages call the Gateway's API.
+        mount_dashboard(app)
     return app
