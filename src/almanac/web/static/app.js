@@ -64,7 +64,7 @@
     return el;
   }
 
-  const fmtDateTime = new Intl.DateTimeFormat(undefined, { timeZone: tz, dateStyle: "medium", timeStyle: "short" });
+  const fmtDateTime = new Intl.DateTimeFormat(undefined, { timeZone: tz, year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const fmtTime = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const fmtDay = new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: "short", day: "numeric", month: "short" });
   const ymd = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
@@ -108,7 +108,7 @@
 
   function flash(text, kind) {
     const el = document.getElementById("flash");
-    el.replaceChildren(h("p", { class: kind || "ok" }, text));
+    fill(el, h("p", { class: kind || "ok" }, text));
   }
 
   /* Show a problem next to the field it names (data-for), or at the form's end. */
@@ -150,9 +150,15 @@
     return out;
   }
 
-  function loading(el, text) { el.replaceChildren(h("p", { class: "loading", role: "status" }, text || "Loading…")); }
-  function empty(el, text) { el.replaceChildren(h("p", { class: "empty" }, text)); }
-  function failed(el, err) { el.replaceChildren(h("p", { class: "err", role: "alert" }, err.message)); }
+  /* replaceChildren without the null/false placeholders of conditional parts. */
+  function fill(el, ...children) {
+    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+    return el;
+  }
+
+  function loading(el, text) { fill(el, h("p", { class: "loading", role: "status" }, text || "Loading…")); }
+  function empty(el, text) { fill(el, h("p", { class: "empty" }, text)); }
+  function failed(el, err) { fill(el, h("p", { class: "err", role: "alert" }, err.message)); }
 
   /* Run an async action from a button: busy state, and problems shown instead of thrown. */
   async function busy(button, fn) {
@@ -196,7 +202,7 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    flash, showProblem, clearProblems, formData, loading, empty, failed, busy, canWrite,
+    fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy, canWrite,
     features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};

@@ -50,7 +50,7 @@ window.AlmanacPages.memory = function () {
         onclick: (e) => { list.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false")); e.currentTarget.setAttribute("aria-pressed", "true"); show(x.kind, x.id); },
       }, h("span", { class: "badge" + (x.kind === "fact" ? " internal" : "") }, x.kind === "fact" ? "fact" : "memory"), " ", x.content, h("br"), h("small", { class: "hint" }, label))));
     }
-    results.replaceChildren(h("p", { class: "hint" }, `${hits.length} result(s)${out.cached ? " (cached)" : ""} in ${out.took_ms.toFixed(0)} ms`), list);
+    A.fill(results, h("p", { class: "hint" }, `${hits.length} result(s)${out.cached ? " (cached)" : ""} in ${out.took_ms.toFixed(0)} ms`), list);
   }
 
   function meta(pairs) {
@@ -64,7 +64,7 @@ window.AlmanacPages.memory = function () {
     try {
       if (kind === "event") {
         const e = await api("GET", `/api/v1/memory/events/${id}`);
-        detail.replaceChildren(h("p", {}, e.content), meta([
+        A.fill(detail, h("p", {}, e.content), meta([
           ["id", e.id], ["type", e.event_type], ["source", e.event_source], ["client", e.client_id],
           ["scope", e.memory_scope], ["salience", e.salience_score], ["occurred", A.when(e.occurred_at)],
           ["expires", A.when(e.expires_at)], ["promoted to fact", e.promoted_to_fact_id],
@@ -83,7 +83,7 @@ window.AlmanacPages.memory = function () {
         h("td", {}, x.content), h("td", {}, A.when(x.valid_from)), h("td", {}, x.valid_to ? A.when(x.valid_to) : "current"),
         h("td", {}, successor.has(x.id) ? `#${successor.get(x.id).id}` : "—"),
         h("td", {}, x.supersedes_id && byId.has(x.supersedes_id) ? `#${x.supersedes_id}` : x.supersedes_id || "—")));
-      detail.replaceChildren(h("p", {}, f.content), meta([
+      A.fill(detail, h("p", {}, f.content), meta([
         ["id", f.id], ["subject", `${f.subject_type}:${f.subject_id}`], ["type", f.fact_type], ["category", f.category],
         ["client", f.client_id], ["salience", f.salience_score], ["valid from", A.when(f.valid_from)],
         ["valid to", f.valid_to ? A.when(f.valid_to) : "current"], ["learnt", A.when(f.created_at)], ["from memory", f.source_event_id],
@@ -137,14 +137,14 @@ window.AlmanacPages.memory = function () {
       const q = new URLSearchParams({ subject_type: d.subject_type, subject_id: d.subject_id, include_history: "true", limit: "1000" });
       const facts = await api("GET", "/api/v1/memory/facts?" + q);
       const yes = h("button", { type: "button", class: "danger" }, `Forget ${d.subject_type}:${d.subject_id}`);
-      const no = h("button", { type: "button", class: "secondary", onclick: () => confirmBox.replaceChildren() }, "Keep it");
+      const no = h("button", { type: "button", class: "secondary", onclick: () => A.fill(confirmBox, ) }, "Keep it");
       yes.addEventListener("click", async () => {
         try {
           const out = await A.busy(yes, () => api("DELETE", `/api/v1/memory/subjects/${encodeURIComponent(d.subject_type)}/${encodeURIComponent(d.subject_id)}`));
-          confirmBox.replaceChildren(h("p", { class: "ok" }, `Forgot ${out.facts_deleted} fact(s) and ${out.events_deleted} memory(ies).`));
+          A.fill(confirmBox, h("p", { class: "ok" }, `Forgot ${out.facts_deleted} fact(s) and ${out.events_deleted} memory(ies).`));
         } catch (err) { A.failed(confirmBox, err); }
       });
-      confirmBox.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "fg-q", class: "card" },
+      A.fill(confirmBox, h("div", { role: "alertdialog", "aria-labelledby": "fg-q", class: "card" },
         h("p", { id: "fg-q" }, `This removes ${facts.length} fact version(s) below, every memory whose metadata names ${d.subject_type}:${d.subject_id}, and cached recalls. It cannot be undone.`),
         facts.length ? h("ul", {}, facts.slice(0, 50).map((x) => h("li", {}, `${x.fact_type}: ${x.content}`))) : h("p", { class: "empty" }, "No facts about this subject."),
         h("div", { class: "actions" }, yes, no)));

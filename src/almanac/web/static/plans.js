@@ -24,7 +24,7 @@ window.AlmanacPages.plans = function () {
       if (filter.value) q.set("status", filter.value);
       const out = await api("GET", "/api/v1/planner/plans?" + q);
       if (!out.items.length) return A.empty(listEl, filter.value ? `No ${filter.value} plans.` : "No plans yet: describe what you want to get done in “Plan something”.");
-      listEl.replaceChildren(h("ul", { class: "results", "aria-label": "Plans" }, out.items.map((p) => h("li", {},
+      A.fill(listEl, h("ul", { class: "results", "aria-label": "Plans" }, out.items.map((p) => h("li", {},
         h("button", { type: "button", "aria-pressed": current && current.id === p.id ? "true" : "false", onclick: () => open(p.id) },
           h("span", { class: "badge" }, p.status), " ", `#${p.id} ${p.plan_title}`, h("br"),
           h("small", { class: "hint" }, `v${p.version} · ${p.total_hours} h · ${A.when(p.created_at)}`))))),
@@ -67,7 +67,7 @@ window.AlmanacPages.plans = function () {
     const form = h("form", { id: "edit-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); save(); } },
       h("div", { class: "field" }, h("label", { for: "plan-title" }, "Title"), h("input", { id: "plan-title", name: "plan_title", value: p.plan_title, disabled: !editable }), h("p", { class: "err", "data-for": "plan_title" })),
       checklist(editable), h("p", { class: "err", "data-for": "sop" }));
-    planEl.replaceChildren(facts, h("h3", {}, "Calibration applied"), calib,
+    A.fill(planEl, facts, h("h3", {}, "Calibration applied"), calib,
       notes.length ? h("ul", { class: "hint" }, notes.map((n) => h("li", {}, n))) : null, form, buttons);
   }
 
@@ -139,13 +139,16 @@ window.AlmanacPages.plans = function () {
   async function loadVersions() {
     A.loading(versionsEl, "Loading versions…");
     try {
-      const vs = await api("GET", `/api/v1/planner/plans/${current.id}/versions`);
+      const earlier = await api("GET", `/api/v1/planner/plans/${current.id}/versions`);
+      // The API lists earlier versions; the current one is the plan itself.
+      const vs = [...earlier.filter((v) => v.version !== current.version),
+        { version: current.version, plan_title: current.plan_title, sop: current.sop, status: current.status, note: "current", created_at: current.updated_at }];
       if (vs.length < 2) return A.empty(versionsEl, "Only one version so far: edit the checklist and save to make another, then compare them here.");
       const pick = (id, sel) => h("select", { id }, vs.map((v) => h("option", { value: v.version, selected: v.version === sel }, `v${v.version} — ${A.when(v.created_at)}`)));
       const a = pick("ver-a", vs[vs.length - 2].version), b = pick("ver-b", vs[vs.length - 1].version);
       const out = h("div", { id: "diff", "aria-live": "polite" });
       const compare = () => diff(vs.find((v) => v.version === +a.value), vs.find((v) => v.version === +b.value), out);
-      versionsEl.replaceChildren(h("div", { class: "actions" },
+      A.fill(versionsEl, h("div", { class: "actions" },
         h("label", { for: "ver-a" }, "Compare"), a, h("label", { for: "ver-b" }, "with"), b,
         h("button", { type: "button", onclick: compare }, "Compare")), out);
       compare();
@@ -161,7 +164,7 @@ window.AlmanacPages.plans = function () {
         const cls = !o ? (label === "A" ? "removed" : "added") : (o.title !== t.title || o.estimate_hours !== t.estimate_hours || o.deadline !== t.deadline ? "changed" : "");
         return h("li", { class: cls }, `${t.title} — ${t.estimate_hours} h${t.deadline ? ", due " + A.when(t.deadline) : ""}`, cls ? h("span", { class: "badge" }, cls) : null);
       })), v.note ? h("p", { class: "hint" }, `Note: ${v.note}`) : null);
-    out.replaceChildren(h("div", { class: "diff" }, side(va, ta, tb, "A"), side(vb, tb, ta, "B")));
+    A.fill(out, h("div", { class: "diff" }, side(va, ta, tb, "A"), side(vb, tb, ta, "B")));
   }
 
   document.getElementById("intent-form").addEventListener("submit", async (ev) => {

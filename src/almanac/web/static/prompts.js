@@ -14,7 +14,7 @@ window.AlmanacPages.prompts = function () {
       const list = await api("GET", "/api/v1/planner/prompts");
       if (!list.length) return A.empty(versionsEl, "No prompt templates: they are created by the database migrations; run almanac db upgrade.");
       const want = new URLSearchParams(location.search).get("name");
-      nameSel.replaceChildren(...list.map((p) => h("option", { value: p.template_name, selected: p.template_name === want }, `${p.template_name} (${p.template_type}, active ${p.active_version || "none"})`)));
+      A.fill(nameSel, ...list.map((p) => h("option", { value: p.template_name, selected: p.template_name === want }, `${p.template_name} (${p.template_type}, active ${p.active_version || "none"})`)));
       await loadVersions();
     } catch (err) { A.failed(versionsEl, err); }
   }
@@ -26,7 +26,7 @@ window.AlmanacPages.prompts = function () {
       versions.sort((a, b) => +b.version.slice(1) - +a.version.slice(1));
       const active = versions.find((v) => v.is_active);
       const older = active ? versions.find((v) => +v.version.slice(1) < +active.version.slice(1)) : null;
-      versionsEl.replaceChildren(
+      A.fill(versionsEl, 
         h("table", {}, h("thead", {}, h("tr", {}, ["Version", "Created", "State", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, versions.map((v) => h("tr", { class: v.is_active ? "hot" : "", dataset: { version: v.version } },
             h("td", {}, v.version), h("td", {}, A.when(v.created_at)), h("td", {}, v.is_active ? h("span", { class: "badge billable" }, "active") : ""),
@@ -34,8 +34,8 @@ window.AlmanacPages.prompts = function () {
         older && A.canWrite() ? h("button", { type: "button", id: "rollback", onclick: (e) => activate(e.currentTarget, older.version, true) }, `Roll back to ${older.version}`) : null);
       form.elements.content.value = (active || versions[0] || {}).content || "";
       const opts = (sel) => versions.map((v) => h("option", { value: v.version, selected: v === sel }, v.version + (v.is_active ? " (active)" : "")));
-      cmpA.replaceChildren(...opts(versions[1] || versions[0])); cmpB.replaceChildren(...opts(versions[0]));
-      pvForm.elements.version.replaceChildren(...opts(versions[0]));
+      A.fill(cmpA, ...opts(versions[1] || versions[0])); A.fill(cmpB, ...opts(versions[0]));
+      A.fill(pvForm.elements.version, ...opts(versions[0]));
     } catch (err) { A.failed(versionsEl, err); }
   }
 
@@ -80,7 +80,7 @@ window.AlmanacPages.prompts = function () {
     const [l, r] = lineDiff(va.content, vb.content);
     const col = (title, lines) => h("div", {}, h("h3", {}, title), h("pre", {}, lines.map(([t, c]) => h("div", { class: c }, t || " "))));
     const changed = r.filter(([, c]) => c === "added").length + l.filter(([, c]) => c === "removed").length;
-    document.getElementById("prompt-diff").replaceChildren(h("p", { class: "hint" }, changed ? `${changed} line(s) differ.` : "The two versions are identical."),
+    A.fill(document.getElementById("prompt-diff"), h("p", { class: "hint" }, changed ? `${changed} line(s) differ.` : "The two versions are identical."),
       h("div", { class: "diff" }, col(va.version, l), col(vb.version, r)));
   });
 
@@ -92,7 +92,7 @@ window.AlmanacPages.prompts = function () {
     try {
       const r = await A.busy(pvForm.querySelector("button"), () => api("POST", `/api/v1/planner/prompts/${nameSel.value}/versions/${pvForm.elements.version.value}/preview`,
         { sample: pvForm.elements.sample.value, call_llm: pvForm.elements.call_llm.checked }));
-      out.replaceChildren(h("p", { class: "hint" }, `${r.template_name} ${r.version}: ${r.llm.detail}`),
+      A.fill(out, h("p", { class: "hint" }, `${r.template_name} ${r.version}: ${r.llm.detail}`),
         ...r.messages.map((m) => h("div", {}, h("h3", {}, m.role), h("pre", {}, m.content))),
         r.answer ? h("div", {}, h("h3", {}, "LLM answer"), h("pre", {}, JSON.stringify(r.answer, null, 2))) : null);
     } catch (err) { A.showProblem(pvForm, err); }
@@ -107,10 +107,10 @@ window.AlmanacPages.prompts = function () {
       const since = A.zoned(A.addDays(A.today(), 1 - days), 0);
       const u = await api("GET", "/api/v1/planner/llm/usage?since=" + encodeURIComponent(A.isoZoned(since)));
       const cap = h("p", { class: "hint" }, `Planning calls today: ${u.planning_calls_today} of ${u.daily_planning_cap}.`);
-      if (!u.rows.length) return usageEl.replaceChildren(h("p", { class: "empty" }, "No LLM calls in this period."), cap);
+      if (!u.rows.length) return A.fill(usageEl, h("p", { class: "empty" }, "No LLM calls in this period."), cap);
       const cost = u.rows.reduce((a, r) => a + (r.cost || 0), 0);
       const perMonth = (cost / days) * 30;
-      usageEl.replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, ["Operation", "Model", "Calls", "Failed", "Tokens in", "Tokens out", "Cost", "Mean ms"].map((c) => h("th", { scope: "col" }, c)))),
+      A.fill(usageEl, h("table", {}, h("thead", {}, h("tr", {}, ["Operation", "Model", "Calls", "Failed", "Tokens in", "Tokens out", "Cost", "Mean ms"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, u.rows.map((r) => h("tr", {}, h("td", {}, r.operation), h("td", {}, r.model), h("td", { class: "num" }, r.calls), h("td", { class: "num" }, r.failed),
           h("td", { class: "num" }, r.tokens_in), h("td", { class: "num" }, r.tokens_out), h("td", { class: "num" }, r.cost === null ? "—" : `$${r.cost.toFixed(4)}`), h("td", { class: "num" }, r.mean_latency_ms.toFixed(0)))))),
         h("p", {}, `Total $${cost.toFixed(4)}; at this rate about $${perMonth.toFixed(2)} a month.`), cap);

@@ -20,7 +20,7 @@ window.AlmanacPages.reflections = function () {
 
   function timeline(daily) {
     if (!daily.length) return A.empty(els.timeline, "No daily reflections yet. Press “Reflect on today”; the clock also runs one every evening.");
-    els.timeline.replaceChildren(h("ol", { class: "timeline", "aria-label": "Daily reflections, latest first" }, daily.map((r) => {
+    A.fill(els.timeline, h("ol", { class: "timeline", "aria-label": "Daily reflections, latest first" }, daily.map((r) => {
       const n = r.report.numbers || {};
       return h("li", { dataset: { day: r.period_start } }, h("strong", {}, A.dayLabel(r.period_start + "T12:00:00Z")),
         h("p", {}, `${n.tasks_done ?? 0} of ${n.tasks_planned ?? 0} tasks done; ${n.hours_estimated ?? 0} h estimated, ${n.hours_actual ?? 0} h worked.`),
@@ -53,7 +53,7 @@ window.AlmanacPages.reflections = function () {
         s("rect", { x: x + b, y: y(v.act), width: b, height: H - pad - y(v.act), fill: "#2e7d4f", "data-week": w, "data-kind": "actual" }, s("title", {}, `${v.act.toFixed(1)} h actual`)),
         s("text", { x: x, y: H - pad + 14 }, w.slice(5)));
     });
-    els.chart.replaceChildren(svg, h("p", { class: "legend" }, h("span", {}, h("i", { class: "lg-internal" }), "estimated"), h("span", {}, h("i", { class: "lg-billable" }), "actual")),
+    A.fill(els.chart, svg, h("p", { class: "legend" }, h("span", {}, h("i", { class: "lg-internal" }), "estimated"), h("span", {}, h("i", { class: "lg-billable" }), "actual")),
       h("table", { class: "hint", "aria-label": "Hours per week" }, h("thead", {}, h("tr", {}, ["Week of", "Estimated h", "Actual h"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, rows.map(([w, v]) => h("tr", { dataset: { week: w } }, h("td", {}, w), h("td", { class: "num" }, v.est.toFixed(2)), h("td", { class: "num" }, v.act.toFixed(2)))))));
   }
@@ -61,7 +61,7 @@ window.AlmanacPages.reflections = function () {
   function patternTable(patterns) {
     if (!patterns.length) return A.empty(els.patterns, "No patterns yet: they appear once runs of a workflow are logged (Today page, or almanac).");
     const pct = (v) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}${v.toFixed(0)}%`);
-    els.patterns.replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, ["Workflow", "Runs", "Mean variance", "Trend", "Estimate", "Mean actual", "Suggested"].map((c) => h("th", { scope: "col" }, c)))),
+    A.fill(els.patterns, h("table", {}, h("thead", {}, h("tr", {}, ["Workflow", "Runs", "Mean variance", "Trend", "Estimate", "Mean actual", "Suggested"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, patterns.map((p) => {
         const hot = p.mean_variance_pct !== null && Math.abs(p.mean_variance_pct) > 30;
         return h("tr", { class: hot ? "hot" : "" }, h("td", {}, p.workflow, hot ? h("span", { class: "badge bad" }, "over 30%") : null), h("td", { class: "num" }, p.runs),
@@ -73,7 +73,7 @@ window.AlmanacPages.reflections = function () {
   function recommendations(reflections) {
     const recs = [...new Set(reflections.flatMap((r) => r.report.recommendations || []).map((x) => (typeof x === "string" ? x : x.text || JSON.stringify(x))))];
     if (!recs.length) return A.empty(els.recs, "No recommendations: estimates and reality agree so far.");
-    els.recs.replaceChildren(h("ul", {}, recs.map((r) => h("li", {}, r))));
+    A.fill(els.recs, h("ul", {}, recs.map((r) => h("li", {}, r))));
   }
 
   for (const mode of ["daily", "weekly"]) {

@@ -8,7 +8,7 @@ window.AlmanacPages.settings = function () {
     try {
       const res = await fetch("/health", { credentials: "same-origin", headers: { Accept: "application/json" } });
       const out = await res.json();
-      healthEl.replaceChildren(h("p", {}, h("span", { class: `dot ${out.status}` }), h("strong", { id: "overall" }, out.status), ` — Almanac ${out.version}, services: ${out.services.join(", ")}`),
+      A.fill(healthEl, h("p", {}, h("span", { class: `dot ${out.status}` }), h("strong", { id: "overall" }, out.status), ` — Almanac ${out.version}, services: ${out.services.join(", ")}`),
         h("table", {}, h("thead", {}, h("tr", {}, ["Dependency", "Status", "Required", "Detail", "Latency"].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, Object.entries(out.dependencies).map(([name, d]) => h("tr", { class: d.status === "ok" || d.status === "not_configured" ? "" : "hot", dataset: { dep: name } },
             h("td", {}, name), h("td", {}, h("span", { class: `dot ${d.status}` }), d.status.replace("_", " ")), h("td", {}, d.required ? "yes" : "no"),
@@ -22,7 +22,7 @@ window.AlmanacPages.settings = function () {
     try {
       const s = await api("GET", "/oauth/status");
       const ok = s.status === "ok";
-      el.replaceChildren(h("p", {}, h("span", { class: `dot ${ok ? "ok" : s.status === "expired" ? "degraded" : "not_configured"}` }), `${s.status}${s.expires_at ? ", token expires " + A.when(s.expires_at) : ""}${s.detail ? " — " + s.detail : ""}`),
+      A.fill(el, h("p", {}, h("span", { class: `dot ${ok ? "ok" : s.status === "expired" ? "degraded" : "not_configured"}` }), `${s.status}${s.expires_at ? ", token expires " + A.when(s.expires_at) : ""}${s.detail ? " — " + s.detail : ""}`),
         el.dataset.ready === "yes" ? h("p", {}, h("a", { href: "/oauth/authorize" }, ok ? "Reconnect Google Calendar" : "Connect Google Calendar"))
           : h("p", { class: "hint" }, "To connect, set ALMANAC_CALENDAR__GOOGLE_CLIENT_ID, …_GOOGLE_CLIENT_SECRET and …_TOKEN_KEY, then restart."));
     } catch (err) { A.failed(el, err); }
@@ -49,7 +49,7 @@ window.AlmanacPages.settings = function () {
           keysEl.append(h("div", { class: "card", role: "alert" }, h("p", {}, `Key “${k.name}” (${k.scope}) — copy it now, it is not shown again:`), h("pre", { id: "new-key" }, k.key)));
         } catch (err) { A.showProblem(form, err); }
       });
-      keysEl.replaceChildren(list.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Scope", "Key", "Created", "Last used", "Uses", ""].map((c) => h("th", { scope: "col" }, c)))),
+      A.fill(keysEl, list.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Scope", "Key", "Created", "Last used", "Uses", ""].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, list.map((k) => h("tr", { dataset: { key: k.name } }, h("td", {}, k.name), h("td", {}, k.scope), h("td", {}, h("code", {}, `…${k.prefix.slice(-4)}`)),
           h("td", {}, A.when(k.created_at)), h("td", {}, A.when(k.last_used_at)), h("td", { class: "num" }, k.use_count),
           h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.name}`, onclick: async (ev) => {

@@ -11,7 +11,7 @@ window.AlmanacPages.today = function () {
     try {
       const out = await api("GET", `/api/v1/scheduler/calendar?start_date=${day}&end_date=${day}`);
       if (!out.events.length) return A.empty(blocksEl, "Nothing on the calendar today. Schedule an approved plan from the Week page.");
-      blocksEl.replaceChildren(h("ul", { class: "timeline", "aria-label": "Today's events" }, out.events.map((e) => h("li", {},
+      A.fill(blocksEl, h("ul", { class: "timeline", "aria-label": "Today's events" }, out.events.map((e) => h("li", {},
         h("strong", {}, e.all_day ? "all day" : `${A.clock(e.start)}–${A.clock(e.end)}`), " ", e.title, " ",
         h("span", { class: "badge" + (e.almanac ? " internal" : "") }, e.almanac ? "Almanac block" : "meeting")))));
     } catch (err) { A.failed(blocksEl, err); }
@@ -37,7 +37,7 @@ window.AlmanacPages.today = function () {
     const out = await api("GET", "/api/v1/planner/tasks?limit=200");
     const items = (Array.isArray(out) ? out : out.items).filter((t) => !["done", "completed", "cancelled"].includes(t.status));
     if (!items.length) return A.empty(tasksEl, "No open tasks. Approve a plan on the Plans page to create some.");
-    tasksEl.replaceChildren(h("table", {}, h("thead", {}, h("tr", {}, ["Task", "Estimate", "Due", "", ""].map((c) => h("th", { scope: "col" }, c)))),
+    A.fill(tasksEl, h("table", {}, h("thead", {}, h("tr", {}, ["Task", "Estimate", "Due", "", ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, items.map((t) => h("tr", { dataset: { task: t.id } },
         h("td", {}, t.title, " ", h("span", { class: "badge " + (t.billable ? "billable" : "internal") }, t.billable ? "billable" : "internal")),
         h("td", { class: "num" }, t.estimate_hours !== null && t.estimate_hours !== undefined ? `${t.estimate_hours} h` : "—"),
@@ -54,8 +54,8 @@ window.AlmanacPages.today = function () {
     const lists = await Promise.all(["approved", "scheduled", "active"].map((s) => api("GET", `/api/v1/planner/plans?status=${s}&limit=50`)));
     const plans = lists.flatMap((l) => l.items);
     const note = h("p", { class: "hint" }, "This server has no task endpoints yet, so tasks cannot be marked done here; time is logged as an execution run of the plan.");
-    if (!plans.length) return tasksEl.replaceChildren(h("p", { class: "empty" }, "No open tasks. Approve a plan on the Plans page to create some."), note);
-    tasksEl.replaceChildren(note, ...plans.map((p) => h("div", {}, h("h3", {}, `#${p.id} ${p.plan_title} `, h("span", { class: "badge" }, p.status)),
+    if (!plans.length) return A.fill(tasksEl, h("p", { class: "empty" }, "No open tasks. Approve a plan on the Plans page to create some."), note);
+    A.fill(tasksEl, note, ...plans.map((p) => h("div", {}, h("h3", {}, `#${p.id} ${p.plan_title} `, h("span", { class: "badge" }, p.status)),
       h("table", {}, h("tbody", {}, p.sop.steps.flatMap((s) => s.tasks).map((t) => h("tr", {},
         h("td", {}, t.title), h("td", { class: "num" }, `${t.estimate_hours} h`),
         h("td", {}, A.canWrite() && p.process_template_id ? timeForm(t.title, async (hours) => {

@@ -22,7 +22,7 @@ window.AlmanacPages.week = function () {
   async function load() {
     document.getElementById("week-label").textContent = `${A.dayLabel(A.zoned(monday, 720))} – ${A.dayLabel(A.zoned(A.addDays(monday, 6), 720))}`;
     history.replaceState(null, "", `?week=${monday}` + (params.get("plan") ? `&plan=${params.get("plan")}` : ""));
-    A.loading(weekEl, "Loading the calendar…");
+    if (!weekEl.querySelector(".week")) A.loading(weekEl, "Loading the calendar…");
     try {
       const out = await api("GET", `/api/v1/scheduler/calendar?start_date=${monday}&end_date=${A.addDays(monday, 6)}`);
       events = out.events;
@@ -74,8 +74,8 @@ window.AlmanacPages.week = function () {
         h("div", { class: "dayhead" }, A.dayLabel(A.zoned(d, 720)), allDay.length ? h("small", { class: "hint" }, " · " + allDay.join(", ")) : null,
           over ? h("span", { class: "warn" }, `overbooked: ${booked.toFixed(1)} h > ${dailyMax} h`) : null), col));
     }
-    weekEl.replaceChildren(events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
-    conflictsEl.replaceChildren(conflicts.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
+    A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
+    A.fill(conflictsEl, conflicts.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
       h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)))) : "");
   }
 
@@ -92,35 +92,43 @@ window.AlmanacPages.week = function () {
   }
 
   function drag(el, e, day) {
-    let startY = 0, startX = 0, moved = false, target = day, delta = 0;
+    // The element stays in its column while dragged (moving it in the DOM would drop the
+    // pointer capture); it is shifted with a transform and the target column read on release.
+    let startY = 0, startX = 0, moved = false, active = false, target = day, delta = 0;
     const dur = (new Date(e.end) - new Date(e.start)) / 60000;
     const startMin = minutesIn(day, e.start);
-    el.addEventListener("pointerdown", (ev) => { startY = ev.clientY; startX = ev.clientX; moved = false; el.setPointerCapture(ev.pointerId); el.classList.add("dragging"); });
+    const columnAt = (x) => [...weekEl.querySelectorAll(".day")].find((c) => { const r = c.getBoundingClientRect(); return x >= r.left && x <= r.right; });
+    el.addEventListener("pointerdown", (ev) => { startY = ev.clientY; startX = ev.clientX; moved = false; active = true; el.setPointerCapture(ev.pointerId); el.classList.add("dragging"); });
     el.addEventListener("pointermove", (ev) => {
-      if (!el.hasPointerCapture(ev.pointerId)) return;
+      if (!active) return;
       if (Math.abs(ev.clientY - startY) + Math.abs(ev.clientX - startX) > 4) moved = true;
       delta = Math.round((ev.clientY - startY) / PX / slot) * slot;
-      const cols = [...weekEl.querySelectorAll(".day")];
-      const col = cols.find((c) => { const r = c.getBoundingClientRect(); return ev.clientX >= r.left && ev.clientX <= r.right; });
-      if (col) { target = col.dataset.day; if (el.parentNode !== col) col.append(el); }
-      el.style.top = `${(startMin + delta - range[0]) * PX}px`;
+      const col = columnAt(ev.clientX);
+      if (col) target = col.dataset.day;
+      el.style.transform = `translate(${ev.clientX - startX}px, ${(delta) * PX}px)`;
     });
-    el.addEventListener("pointerup", async (ev) => {
-      el.releasePointerCapture(ev.pointerId);
+    const finish = async (ev, cancelled) => {
+      if (!active) return;
+      active = false;
+      if (el.hasPointerCapture(ev.pointerId)) el.releasePointerCapture(ev.pointerId);
       el.classList.remove("dragging");
+      el.style.transform = "";
+      if (cancelled) return;
       if (!moved) return openMove(e);
       const start = A.zoned(target, startMin + delta);
       await doMove(e, start, new Date(start.getTime() + dur * 60000));
-    });
+    };
+    el.addEventListener("pointerup", (ev) => finish(ev, false));
+    el.addEventListener("pointercancel", (ev) => finish(ev, true));
     el.addEventListener("click", (ev) => { if (ev.detail === 0) openMove(e); }); // keyboard activation
   }
 
   async function doMove(e, start, end, form) {
     try {
       const out = await api("PUT", `/api/v1/scheduler/calendar/${encodeURIComponent(e.id)}`, { start: A.isoZoned(start), end: A.isoZoned(end) });
-      A.flash(`Moved “${e.title}” to ${A.when(out.block.start)}–${A.clock(out.block.end)}; it is pinned there.`);
       moveForm.hidden = true;
       await load();
+      A.flash(`Moved “${e.title}” to ${A.when(out.block.start)}–${A.clock(out.block.end)}; it is pinned there.`);
     } catch (err) {
       A.flash(err.status === 409 ? `Not moved — conflict: ${err.message}` : `Not moved: ${err.message}`, "err");
       if (form) A.showProblem(form, err);
@@ -156,7 +164,7 @@ window.AlmanacPages.week = function () {
     try {
       const [a, s] = await Promise.all(["approved", "scheduled"].map((st) => api("GET", `/api/v1/planner/plans?status=${st}&limit=50`)));
       const items = [...a.items, ...s.items];
-      sel.replaceChildren(...(items.length ? items.map((p) => h("option", { value: p.id, selected: String(p.id) === params.get("plan") }, `#${p.id} ${p.plan_title} (${p.status}, ${p.total_hours} h)`))
+      A.fill(sel, ...(items.length ? items.map((p) => h("option", { value: p.id, selected: String(p.id) === params.get("plan") }, `#${p.id} ${p.plan_title} (${p.status}, ${p.total_hours} h)`))
         : [h("option", { value: "" }, "no approved plans — approve one on the Plans page")]));
     } catch (err) { A.failed(previewOut, err); }
     schedForm.elements.start_date.value = A.today() > monday ? A.today() : monday;
@@ -169,15 +177,16 @@ window.AlmanacPages.week = function () {
     try {
       const out = await A.busy(button, () => api("POST", "/api/v1/scheduler/schedule", { ...d, dry_run: dryRun }));
       preview = dryRun ? out.blocks.map((b) => ({ id: b.almanac_id, title: b.title, start: b.start, end: b.end, almanac: true, busy: true, preview: true })) : [];
-      previewOut.replaceChildren(
+      A.fill(previewOut, 
         h("p", { class: dryRun ? "hint" : "ok" }, dryRun ? `Preview: ${out.blocks.length} block(s), shown dashed in the week. Nothing is written yet.` : `Applied: ${out.blocks.length} block(s) written to the ${out.calendar ? out.calendar.provider : ""} calendar.`),
         h("ul", {}, out.blocks.map((b) => h("li", {}, `${A.when(b.start)}–${A.clock(b.end)} ${b.title} — ${b.reason}`))),
         out.unplaced.length ? h("div", { role: "alert" }, h("h3", {}, "Not placed"), h("ul", {}, out.unplaced.map((u) => h("li", { class: "warn" }, `${u.title}: ${u.cause} ${u.detail}`)))) : null,
         out.warnings.length ? h("ul", { class: "warn" }, out.warnings.map((w) => h("li", {}, w))) : null);
-      applyBtn.disabled = !dryRun ? true : false;
-      if (!dryRun) { A.flash(`Plan #${d.plan_id} scheduled.`); await loadPlans(); }
-      if (dryRun && out.blocks.length) { const first = mondayOf(A.localDate(out.blocks[0].start)); if (first !== monday) { monday = first; } }
+      applyBtn.disabled = !dryRun;
+      if (out.blocks.length) monday = mondayOf(A.localDate(out.blocks[0].start));
+      if (!dryRun) await loadPlans();
       await load();
+      if (!dryRun) A.flash(`Plan #${d.plan_id} scheduled.`);
     } catch (err) { A.showProblem(schedForm, err); A.failed(previewOut, err); }
   }
   schedForm.addEventListener("submit", (ev) => { ev.preventDefault(); schedule(true, document.getElementById("preview")); });
@@ -193,7 +202,7 @@ window.AlmanacPages.week = function () {
       const r = await api("GET", `/api/v1/scheduler/sprints/${sp.id}`);
       const pct = (x) => Math.min(100, (x / r.capacity_hrs) * 100);
       const internal = Math.max(0, r.used_hours - r.billable_hours);
-      sprintEl.replaceChildren(
+      A.fill(sprintEl, 
         h("p", {}, `${r.used_hours.toFixed(1)} h of ${r.capacity_hrs} h used; billable ${r.billable_hours.toFixed(1)} h = ${(r.billable_share * 100).toFixed(0)}% of capacity (target ${r.billable_target_pct}%${r.runway_weeks !== null ? `, runway ${r.runway_weeks} weeks` : ""}).`),
         h("div", { class: "bar", role: "meter", "aria-label": "Capacity used", "aria-valuemin": "0", "aria-valuemax": String(r.capacity_hrs), "aria-valuenow": String(r.used_hours) },
           h("span", { class: "b", style: `width:${pct(r.billable_hours)}%` }), h("span", { class: "i", style: `width:${pct(internal)}%` })),
@@ -212,7 +221,7 @@ window.AlmanacPages.week = function () {
       try { await api("POST", "/api/v1/scheduler/sprints", { ...A.formData(form), week_start: monday }); loadSprint(); }
       catch (err) { A.showProblem(form, err); }
     });
-    sprintEl.replaceChildren(h("p", { class: "empty" }, "No sprint for this week: set its capacity to see hours used and the billable share."), form);
+    A.fill(sprintEl, h("p", { class: "empty" }, "No sprint for this week: set its capacity to see hours used and the billable share."), form);
   }
 
   document.getElementById("prev").addEventListener("click", () => { monday = A.addDays(monday, -7); load(); });
