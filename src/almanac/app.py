@@ -10,6 +10,7 @@ from typing import Literal, TypedDict
 from fastapi import FastAPI
 
 from almanac import __version__, problems
+from almanac.background import task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
 from almanac.health import router as health_router
@@ -49,7 +50,11 @@ def create_app(
         current.services = list(chosen)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
-        worker = await start_embedded_worker(current) if owned and "planner" in chosen else None
+        worker = (
+            await start_embedded_worker(current, task_blueprints())
+            if owned and "planner" in chosen
+            else None
+        )
         try:
             yield {"almanac": current}
         finally:

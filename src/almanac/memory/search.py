@@ -7,7 +7,6 @@ that expression and predicate literally so the planner can use the index.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,59 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
-
-# Memory table -> (its embeddings table, that table's key column).
-_EMBEDDINGS = {"events": ("event_embeddings", "event_id"), "facts": ("fact_embeddings", "fact_id")}
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-# The index holds half-precision copies: half the memory and faster inserts than float32,
-# with no measurable loss in ranking. ef_construction 32 (pgvector's default is 64) makes
-# inserts ~15% faster; search quality is held up by ef_search at query time.
-_INDEX_VERSION = "h1"
-_HNSW_OPTIONS = "m = 16, ef_construction = 32"
-
-
-def vector_expr(dim: int, alias: str | None = "e") -> str:
-    """The indexed expression; queries must repeat it exactly for the index to apply."""
-    column = f"{alias}.embedding" if alias else "embedding"
-    return f"({column}::halfvec({int(dim)}))"
-
-
-def index_name(table: str, model: str) -> str:
-    """A stable, short index name for a table, an embedding model and the index layout."""
-    digest = hashlib.sha1(f"{model}|{_INDEX_VERSION}".encode()).hexdigest()[:10]
-    return f"idx_vec_{table}_{digest}"
-
-
-async def ensure_vector_indexes(session: AsyncSession, model: str, dim: int) -> None:
-    """Create the HNSW indexes for `model` if missing; drop those of other models or layouts.
-
-    Rows embedded by another model are not searched (a query names its model), so their
-    indexes only cost disk until `almanac memory reindex` re-embeds them.
-    """
-    for table, _owner in _EMBEDDINGS.values():
-        current = index_name(table, model)
-        stale = await session.execute(
-            text(
-                "SELECT indexname FROM pg_indexes WHERE tablename = :t "
-                "AND indexname LIKE 'idx\\_vec\\_%' AND indexname <> :current"
-            ),
-            {"t": table, "current": current},
-        )
-        for (name,) in stale.all():
-            await session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-        expr = vector_expr(dim, None)
-        await session.execute(
-            text(
-                f"CREATE INDEX IF NOT EXISTS {current} ON {table} "
-                f"USING hnsw ({expr} halfvec_cosine_ops) WITH ({_HNSW_OPTIONS}) "
-                f"WHERE model = {_literal(model)}"
-            )
-        )
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal, vector_expr
 
 
 @dataclass(frozen=True)
@@ -189,7 +136,7 @@ def _fused_sql(
     params: dict[str, Any] | None = None,
 ) -> str:
     vec_expr = vector_expr(dim, "v")
-    emb_table, owner = _EMBEDDINGS[table]
+    emb_table, owner = EMBEDDINGS[table]
     term_score, candidates = _lexical_parts(terms or [], params if params is not None else {})
     time_col = "occurred_at" if table == "events" else "valid_from"
     return f"""
@@ -197,7 +144,7 @@ WITH vec AS (
     SELECT id, row_number() OVER (ORDER BY dist) AS r FROM (
         SELECT e.id, {vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})) AS dist
         FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
-        WHERE v.model = {_literal(model)} AND {where}
+        WHERE v.model = {sql_literal(model)} AND {where}
         ORDER BY dist
         LIMIT :n
     ) v

@@ -14,6 +14,7 @@ from almanac.config import Settings
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.jobs.queue import enqueue_many
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
@@ -203,8 +204,6 @@ class MemoryService:
             and promoted.get(event_id) is None
         ]
         if wanted:
-            from almanac.jobs.queue import enqueue_many
-
             await enqueue_many(self.uow.session, "observer:extract_facts", wanted, queue="observer")
 
     def _hot_copy(
