@@ -27,7 +27,8 @@ def test_page_loads_cleanly(page: Page, server: Server, name: str) -> None:
     expect(page.locator(".loading")).to_have_count(0)  # every loading state resolved
     # Every form control has an accessible name.
     unnamed = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+        """() => [...document.querySelectorAll(
+                'input:not([type=hidden]), select, textarea, button')]
             .filter((el) => !el.closest('[hidden]'))
             .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
                 && !(el.textContent || '').trim())

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
 from almanac.planner import llm_plan
 from almanac.planner.prompts import PromptService
-from almanac.planner.sop import SOP
+from almanac.ontology.sop import SOP
 from almanac.types import Strict
 
 OPERATION = "preview"
