@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.prompts import PromptService
-from almanac.ontology.sop import SOP
 from almanac.types import Strict
 
 OPERATION = "preview"
