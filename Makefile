@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/almanac serve
 
 test: $(STAMP)
+	@test -x /usr/bin/chromium || echo "note: the dashboard's browser tests skip without Chromium: sudo apt-get install -y chromium"
 	$(BIN)/pytest
 
 lint: $(STAMP)

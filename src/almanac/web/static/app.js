@@ -17,7 +17,7 @@
   async function api(method, path, data, opts) {
     const headers = { Accept: "application/json" };
     if (data !== undefined) headers["Content-Type"] = "application/json";
-    const token = sessionStorage.getItem(CSRF);
+    const token = localStorage.getItem(CSRF);
     if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
     let res;
     try {
@@ -190,7 +190,7 @@
       const out = document.getElementById("signout");
       if (out) out.addEventListener("click", async () => {
         try { await api("DELETE", "/api/v1/auth/session", undefined, { noRedirect: true }); } catch (e) { /* already out */ }
-        sessionStorage.removeItem(CSRF);
+        localStorage.removeItem(CSRF);
         location.assign("/ui/signin");
       });
     } else if (page !== "signin") {
@@ -217,7 +217,7 @@
       const btn = form.querySelector("button");
       try {
         const out = await busy(btn, () => api("POST", "/api/v1/auth/session", { key }, { noRedirect: true }));
-        sessionStorage.setItem(CSRF, out.csrf_token);
+        localStorage.setItem(CSRF, out.csrf_token);
         const next = new URLSearchParams(location.search).get("next") || "/ui/today";
         location.assign(next.startsWith("/ui/") ? next : "/ui/today");
       } catch (err) {
