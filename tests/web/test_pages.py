@@ -35,7 +35,7 @@ def test_page_loads_cleanly(page: Page, server: Server, name: str) -> None:
             .map((el) => el.outerHTML.slice(0, 120))"""
     )
     assert unnamed == []
-    shot(page, name)
+    shot(page, f"page-{name}")
 
 
 def test_dependency_down_shows_on_health_page(page: Page, server: Server) -> None:
