@@ -185,10 +185,10 @@ class Watch:
         return any(f"status of {s}" in text for s in self.expected)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server: Server, chromium_path: str) -> Iterator[Any]:
-    """Started after the server: Playwright's sync API keeps an event loop running on this
-    thread, so the suite's async fixtures (Postgres) must be set up before it."""
+    """Started after the server and stopped after each module: Playwright's sync API keeps
+    an event loop running on this thread, during which no async fixture or test can run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -17,10 +17,12 @@ window.AlmanacPages.plans = function () {
     return A.isoZoned(A.zoned(d, hh * 60 + mm));
   }
 
+  const PAGE = 20; // plans carry their whole checklist, so the list is fetched a page at a time
+  let shown = PAGE;
   async function loadList() {
-    A.loading(listEl, "Loading plans…");
+    if (!listEl.querySelector("ul")) A.loading(listEl, "Loading plans…");
     try {
-      const q = new URLSearchParams({ limit: "50" });
+      const q = new URLSearchParams({ limit: String(shown) });
       if (filter.value) q.set("status", filter.value);
       const out = await api("GET", "/api/v1/planner/plans?" + q);
       if (!out.items.length) return A.empty(listEl, filter.value ? `No ${filter.value} plans.` : "No plans yet: describe what you want to get done in “Plan something”.");
@@ -28,7 +30,8 @@ window.AlmanacPages.plans = function () {
         h("button", { type: "button", "aria-pressed": current && current.id === p.id ? "true" : "false", onclick: () => open(p.id) },
           h("span", { class: "badge" }, p.status), " ", `#${p.id} ${p.plan_title}`, h("br"),
           h("small", { class: "hint" }, `v${p.version} · ${p.total_hours} h · ${A.when(p.created_at)}`))))),
-        out.total > out.items.length ? h("p", { class: "hint" }, `${out.items.length} of ${out.total} shown.`) : null);
+        out.total > out.items.length ? h("p", { class: "actions" }, h("span", { class: "hint" }, `${out.items.length} of ${out.total} shown.`),
+          h("button", { type: "button", class: "secondary", onclick: () => { shown = Math.min(200, shown + PAGE); loadList(); } }, `Show ${Math.min(PAGE, out.total - out.items.length)} more`)) : null);
     } catch (err) { A.failed(listEl, err); }
   }
 
@@ -181,7 +184,7 @@ window.AlmanacPages.plans = function () {
       document.getElementById("plan-h").scrollIntoView();
     } catch (err) { A.showProblem(form, err); }
   });
-  filter.addEventListener("change", loadList);
+  filter.addEventListener("change", () => { shown = PAGE; loadList(); });
   const initial = new URLSearchParams(location.search).get("plan");
   if (initial) open(+initial); else loadList();
 };
