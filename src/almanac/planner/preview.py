@@ -58,7 +58,7 @@ async def preview(
     messages = render(name, row.content, body.sample, datetime.now(UTC))
     answer: dict[str, Any] | None = None
     if not body.call_llm:
-        use = LLMUse(used=False, detail="rendered only; ask with call_llm")
+        use = LLMUse(used=False, detail="rendered only; set call_llm for the answer of the LLM")
     elif llm is None:
         use = LLMUse(used=False, detail="no LLM configured: only the rendered messages are shown")
     elif name != llm_plan.TEMPLATE:

@@ -13,7 +13,7 @@ window.AlmanacPages.prompts = function () {
     try {
       const list = await api("GET", "/api/v1/planner/prompts");
       if (!list.length) return A.empty(versionsEl, "No prompt templates: they are created by the database migrations; run almanac db upgrade.");
-      const want = new URLSearchParams(location.search).get("name");
+      const want = nameSel.value || new URLSearchParams(location.search).get("name");
       A.fill(nameSel, ...list.map((p) => h("option", { value: p.template_name, selected: p.template_name === want }, `${p.template_name} (${p.template_type}, active ${p.active_version || "none"})`)));
       await loadVersions();
     } catch (err) { A.failed(versionsEl, err); }
@@ -42,8 +42,8 @@ window.AlmanacPages.prompts = function () {
   async function activate(button, version, rollback) {
     try {
       await A.busy(button, () => api("POST", `/api/v1/planner/prompts/${nameSel.value}/versions/${version}/activate`));
+      await loadNames();
       A.flash(rollback ? `Rolled back: ${version} is active again.` : `${version} is now active.`);
-      await loadVersions();
     } catch (err) { A.flash(err.message, "err"); }
   }
 
@@ -55,7 +55,7 @@ window.AlmanacPages.prompts = function () {
         { content: form.elements.content.value, activate: form.elements.activate.checked }));
       A.flash(`Saved ${v.version}${v.is_active ? " and activated it" : " (not active yet)"}.`);
       form.elements.activate.checked = false;
-      await loadVersions();
+      await loadNames();
     } catch (err) { A.showProblem(form, err); }
   });
 
