@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop bench-dashboard clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ check: lint typecheck test
 bench-memory: $(STAMP)
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/memory_load.py
+
+bench-documents: $(STAMP)
+	$(BIN)/python bench/documents_bench.py
 
 bench-scheduler: $(STAMP)
 	$(BIN)/python bench/scheduler_bench.py

@@ -30,6 +30,7 @@ from almanac.embedder import Embedder, LocalEmbedder
 from almanac.state import AppState
 
 TABLES = (
+    "doc_chunk_embeddings, doc_chunks, documents, "
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
     "events, facts, "

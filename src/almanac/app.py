@@ -16,6 +16,7 @@ from almanac.config import Settings
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
+from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(health_router)
     if "memory" in chosen:
         app.include_router(memory_router)
+        app.include_router(documents_router)
     if "planner" in chosen:
         app.include_router(planner_router)
         app.include_router(ontology_router)

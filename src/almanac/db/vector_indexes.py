@@ -13,7 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 # Memory table -> (its embeddings table, that table's key column).
-EMBEDDINGS = {"events": ("event_embeddings", "event_id"), "facts": ("fact_embeddings", "fact_id")}
+EMBEDDINGS = {
+    "events": ("event_embeddings", "event_id"),
+    "facts": ("fact_embeddings", "fact_id"),
+    "doc_chunks": ("doc_chunk_embeddings", "chunk_id"),
+}
 
 
 def sql_literal(value: str) -> str:

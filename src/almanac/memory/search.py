@@ -109,6 +109,29 @@ def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str,
     return " AND ".join(clauses)
 
 
+# Per searched table: its time column, and the SQL for session, expiry, source event and
+# salience (documents have none of the memory-only ones; a chunk weighs as a neutral 0.5).
+_COLUMNS = {
+    "events": ("occurred_at", "e.session_id", "e.expires_at", "NULL::bigint", "e.salience_score"),
+    "facts": (
+        "valid_from",
+        "NULL::varchar",
+        "NULL::timestamptz",
+        "e.source_event_id",
+        "e.salience_score",
+    ),
+    "doc_chunks": ("created_at", "NULL::varchar", "NULL::timestamptz", "NULL::bigint", "0.5"),
+}
+_TERM_KINDS = {"events": "event", "facts": "fact", "doc_chunks": "document"}
+
+
+def _chunk_where(client_id: int | None, params: dict[str, Any]) -> str:
+    if client_id is None:
+        return "true"
+    params["client_id"] = client_id
+    return "e.client_id = :client_id"
+
+
 def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]:
     """BM25's per-term weights inlined as constants (a per-row subquery cost 5x more)."""
     selective = [t for t in terms if t.selective]
@@ -138,7 +161,7 @@ def _fused_sql(
     vec_expr = vector_expr(dim, "v")
     emb_table, owner = EMBEDDINGS[table]
     term_score, candidates = _lexical_parts(terms or [], params if params is not None else {})
-    time_col = "occurred_at" if table == "events" else "valid_from"
+    time_col, session, expires, source_event, salience = _COLUMNS[table]
     return f"""
 WITH vec AS (
     SELECT id, row_number() OVER (ORDER BY dist) AS r FROM (
@@ -172,11 +195,11 @@ fused AS (
     GROUP BY id
 )
 SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
-       {"e.session_id" if table == "events" else "NULL::varchar"} AS session_id,
-       {"e.expires_at" if table == "events" else "NULL::timestamptz"} AS expires_at,
-       {"NULL::bigint" if table == "events" else "e.source_event_id"} AS source_event_id,
+       {session} AS session_id,
+       {expires} AS expires_at,
+       {source_event} AS source_event_id,
        f.rrf
-         * (1 + CAST(:w_sal AS float8) * e.salience_score)
+         * (1 + CAST(:w_sal AS float8) * {salience})
          * (1 + CAST(:w_rec AS float8) * exp(
                 -0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
                 / (86400.0 * CAST(:half_life AS float8))))
@@ -226,7 +249,7 @@ class SearchRepository:
         where: Callable[[dict[str, Any]], str],
     ) -> list[Any]:
         await self._prepare()
-        terms, avgdl = await self.terms("event" if table == "events" else "fact", query)
+        terms, avgdl = await self.terms(_TERM_KINDS[table], query)
         s = self.settings
         params: dict[str, Any] = {
             "qvec": "[" + ",".join(f"{x:.7g}" for x in qvec) + "]",
@@ -292,5 +315,17 @@ class SearchRepository:
                 None,
                 r.source_event_id,
             )
+            for r in rows
+        ]
+
+    async def search_chunks(
+        self, query: str, qvec: list[float], model: str, dim: int, k: int, client_id: int | None
+    ) -> list[Hit]:
+        """Top-k document chunks by fused score; metadata is the citation."""
+        rows = await self._search(
+            "doc_chunks", query, qvec, model, dim, k, lambda p: _chunk_where(client_id, p)
+        )
+        return [
+            Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None)
             for r in rows
         ]
