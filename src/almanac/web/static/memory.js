@@ -19,6 +19,7 @@ window.AlmanacPages.memory = function () {
     const params = new URLSearchParams({ query: f.query, k: "50" });
     const kind = f.kind || "";
     if (kind === "memory") params.append("kinds", "event");
+    else if (kind === "document") params.append("kinds", "document");
     else if (kind) params.append("kinds", "fact");
     if (f.client_id) params.set("client_id", f.client_id);
     if (f.since) params.set("since", A.isoZoned(A.zoned(f.since, 0)));
@@ -47,8 +48,8 @@ window.AlmanacPages.memory = function () {
       const label = `${A.when(x.occurred_at)} · score ${x.score.toFixed(3)}`;
       list.append(h("li", {}, h("button", {
         type: "button", "aria-pressed": "false", dataset: { kind: x.kind, id: x.id },
-        onclick: (e) => { list.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false")); e.currentTarget.setAttribute("aria-pressed", "true"); show(x.kind, x.id); },
-      }, h("span", { class: "badge" + (x.kind === "fact" ? " internal" : "") }, x.kind === "fact" ? "fact" : "memory"), " ", x.content, h("br"), h("small", { class: "hint" }, label))));
+        onclick: (e) => { list.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false")); e.currentTarget.setAttribute("aria-pressed", "true"); show(x.kind, x.id, x); },
+      }, h("span", { class: "badge" + (x.kind === "fact" ? " internal" : x.kind === "document" ? " billable" : "") }, x.kind === "event" ? "memory" : x.kind), " ", x.content, h("br"), h("small", { class: "hint" }, label))));
     }
     A.fill(results, h("p", { class: "hint" }, `${hits.length} result(s)${out.cached ? " (cached)" : ""} in ${out.took_ms.toFixed(0)} ms`), list);
   }
@@ -59,7 +60,12 @@ window.AlmanacPages.memory = function () {
     return dl;
   }
 
-  async function show(kind, id) {
+  async function show(kind, id, hit) {
+    if (kind === "document") {
+      // A document passage: the recall hit carries its text and citation.
+      return A.fill(detail, h("p", {}, hit.content), meta([["passage", id], ["source", hit.source], ["added", A.when(hit.occurred_at)]]),
+        h("h3", {}, "Metadata"), h("pre", {}, JSON.stringify(hit.metadata, null, 2)));
+    }
     A.loading(detail);
     try {
       if (kind === "event") {
