@@ -56,6 +56,7 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     assert worked >= 0.25
     expect(entry).to_contain_text(f"{worked:g} h worked")
     page.get_by_role("button", name="Reflect on this week").click()
+    expect(page.locator("#flash")).to_contain_text(" – ")  # a week: first – last day
     expect(page.locator("#chart svg")).to_be_visible()
     weekly = server.api("GET", "/api/v1/observer/reflections", params={"mode": "weekly"}).json()
     week = weekly[0]["period_start"]
