@@ -8,7 +8,7 @@ FACTS = "/api/v1/memory/facts"
 
 
 async def test_a_superseded_fact_is_still_readable(client: httpx.AsyncClient) -> None:
-    body = {"subject_type": "user", "subject_id": "me", "fact_type": "preference"}
+    body = {"subject_type": "user", "subject_id": "me", "fact_type": "preference", "category": "x"}
     first = (await client.post(FACTS, json={**body, "content": "Mornings"})).json()["fact"]
     second = (await client.post(FACTS, json={**body, "content": "Afternoons"})).json()
     assert second["superseded_id"] == first["id"]

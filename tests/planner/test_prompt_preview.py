@@ -66,6 +66,6 @@ async def test_preview_asks_the_llm_for_sop_generator(
     out = r.json()
     assert out["llm"]["used"] is True
     assert [t["id"] for t in out["answer"]["steps"][0]["tasks"]] == ["sand", "prime", "coat"]
-    sent = chat.chat_requests()[-1].body["messages"]
+    sent = chat.chat_requests[-1].messages
     assert sent[0]["content"] == out["messages"][0]["content"]
     assert "Intent: repaint the shed" in sent[1]["content"]
