@@ -80,6 +80,17 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(page.locator("button.ev").first).to_be_visible()
     shot(page, "week")
 
+    # Keyboard: a block is a button; Enter opens the move form with its times in the user's
+    # zone (the browser runs in UTC, the server in Europe/Berlin).
+    first = page.locator(f'.ev[data-id="{blocks[0]["id"]}"]')
+    first.focus()
+    page.keyboard.press("Enter")
+    form = page.locator("#move-form")
+    expect(form).to_be_visible()
+    local = datetime.fromisoformat(blocks[0]["start"]).astimezone(TZ)
+    expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_role("button", name="Close").click()
+
     # Drag the first block to a free slot (the latest free 15-minute-aligned slot of the week).
     block = blocks[0]
     b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])

@@ -50,7 +50,7 @@ window.AlmanacPages.settings = function () {
         } catch (err) { A.showProblem(form, err); }
       });
       A.fill(keysEl, list.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Scope", "Key", "Created", "Last used", "Uses", ""].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, list.map((k) => h("tr", { dataset: { key: k.name } }, h("td", {}, k.name), h("td", {}, k.scope), h("td", {}, h("code", {}, `…${k.prefix.slice(-4)}`)),
+        h("tbody", {}, list.map((k) => h("tr", { dataset: { key: k.name } }, h("td", {}, k.name), h("td", {}, k.scope), h("td", {}, h("code", {}, `${k.prefix}…`)),
           h("td", {}, A.when(k.created_at)), h("td", {}, A.when(k.last_used_at)), h("td", { class: "num" }, k.use_count),
           h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.name}`, onclick: async (ev) => {
             if (!confirm(`Revoke the key “${k.name}”? Anything using it stops working at once.`)) return;
