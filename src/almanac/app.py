@@ -13,6 +13,7 @@ from almanac import __version__, problems
 from almanac.background import task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
+from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
@@ -82,6 +83,7 @@ def create_app(
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
+        app.include_router(graph_router)
         # The dashboard needs the Planner; its memory pages call the Gateway's API.
         mount_dashboard(app)
     return app
