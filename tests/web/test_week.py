@@ -114,6 +114,18 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     moved = [e for e in _events(server, monday) if e["almanac"] and e["title"] == block["title"]]
     assert any(datetime.fromisoformat(e["start"]) == free for e in moved), (free, moved)
 
+    # The sprint: created from the form; with a short runway the low billable share warns.
+    sprint = page.locator("#sprint")
+    sprint.get_by_label("Capacity (h)").fill("32")
+    sprint.get_by_label("Runway (weeks)").fill("8")
+    sprint.get_by_role("button", name="Create the sprint").click()
+    expect(sprint.get_by_role("meter", name="Capacity used")).to_be_visible()
+    expect(sprint).to_contain_text("of 32 h used")
+    report = server.api("GET", "/api/v1/scheduler/sprints").json()
+    assert [s["week_start"] for s in report] == [monday.isoformat()]
+    expect(sprint).to_contain_text("under the 60% target")
+    shot(page, "week-sprint")
+
     # Drag another block onto the meeting: the conflict is shown and nothing moves.
     watch.expected.add(409)
     current = [e for e in _events(server, monday) if e["almanac"]]
