@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-dashboard clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-planner: $(STAMP)
 
 bench-loop: $(STAMP)
 	$(BIN)/python bench/learning_loop.py
+
+bench-auth: $(STAMP)
+	$(BIN)/python bench/auth_bench.py
 
 bench-dashboard: $(STAMP)
 	$(BIN)/python bench/dashboard_bench.py
