@@ -209,7 +209,7 @@ def first_load_bytes(base: str, pages: list[str], key: str | None) -> dict[str, 
             page = context.new_page()
             if key:  # sign in first; the sign-in's own bytes are not counted
                 page.goto(base + "/ui/signin")
-                page.get_by_label("API key").fill(key)
+                page.get_by_role("textbox", name="API key").fill(key)
                 page.get_by_role("button", name="Sign in").click()
                 page.wait_for_url("**/ui/today")
                 page.wait_for_load_state("networkidle")

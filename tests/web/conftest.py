@@ -207,9 +207,10 @@ def sign_in(page: Any, server: Server, key: str | None = None) -> None:
     if not server.features["auth"]:
         return
     page.goto(server.url + "/ui/signin")
-    page.get_by_label("API key").fill(key or server.admin_key or "")
+    page.get_by_role("textbox", name="API key").fill(key or server.admin_key or "")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/ui/today")
+    page.wait_for_load_state("networkidle")  # leaving earlier would abort its requests
 
 
 @pytest.fixture

@@ -59,9 +59,11 @@ window.AlmanacPages.today = function () {
       h("table", {}, h("tbody", {}, p.sop.steps.flatMap((s) => s.tasks).map((t) => h("tr", {},
         h("td", {}, t.title), h("td", { class: "num" }, `${t.estimate_hours} h`),
         h("td", {}, A.canWrite() && p.process_template_id ? timeForm(t.title, async (hours) => {
+          // Logged as worked today: the run starts no earlier than local midnight.
           const now = new Date();
+          const start = new Date(Math.max(now.getTime() - hours * 3600000, A.zoned(A.today(), 0).getTime()));
           const run = await api("POST", "/api/v1/planner/execution-runs", { process_template_id: p.process_template_id, estimated_hours: t.estimate_hours,
-            started_at: A.isoZoned(new Date(now.getTime() - hours * 3600000)), metadata: { task_key: t.id, source: "dashboard" } });
+            started_at: A.isoZoned(start), metadata: { task_key: t.id, source: "dashboard" } });
           await api("POST", `/api/v1/planner/execution-runs/${run.id}/stop`, { actual_hours: hours, ended_at: A.isoZoned(now) });
         }) : null))))))));
   }
