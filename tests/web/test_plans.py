@@ -42,7 +42,7 @@ def test_plan_edit_compare_approve(page: Page, server: Server) -> None:
     expect(diff).to_contain_text("Interview the sales team")
     shot(page, "plans")
 
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.locator("#plan-status")).to_have_text("approved")
     assert server.api("GET", f"/api/v1/planner/plans/{plan_id}").json()["status"] == "approved"
 

@@ -65,7 +65,7 @@ def test_read_only_key_cannot_approve(browser: Any, server: Server, watch: Watch
     expect(page.locator("#who")).to_contain_text("read")
     page.goto(server.url + f"/ui/plans?plan={plan_id}")
     expect(page.locator("#plan")).to_contain_text("read-only key")
-    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name="Make a draft")).to_be_hidden()
     # The API refuses anyway, even with the session's CSRF token.
     watch.expected.add(403)
