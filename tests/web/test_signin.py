@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -77,3 +78,23 @@ def test_read_only_key_cannot_approve(browser: Any, server: Server, watch: Watch
     assert status == 403
     assert server.api("GET", f"/api/v1/planner/plans/{plan_id}").json()["status"] == "draft"
     assert watch.problems == []
+
+
+def test_admin_creates_and_revokes_a_key(page: Page, server: Server) -> None:
+    if not server.features["auth"]:
+        pytest.skip("API keys (issue 14) are not on this branch yet")
+    page.goto(server.url + "/ui/settings")
+    keys = page.locator("#keys")
+    keys.get_by_label("Name").fill("laptop")
+    keys.get_by_label("Scope").select_option("write")
+    keys.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-key").inner_text().strip()
+    listed = {k["name"]: k for k in server.api("GET", "/api/v1/auth/keys").json()}
+    assert listed["laptop"]["scope"] == "write" and secret.startswith(listed["laptop"]["prefix"])
+    row = keys.locator('tr[data-key="laptop"]')
+    expect(row).not_to_contain_text(secret)  # the list never shows the key itself
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Revoke key laptop").click()
+    expect(page.locator("#flash")).to_contain_text("revoked")
+    gone = httpx.get(server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    assert gone.status_code == 401
