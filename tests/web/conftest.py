@@ -126,6 +126,9 @@ def server(pg_url: str, tmp_root: Path, chromium_path: str) -> Iterator[Server]:
         ALMANAC_DATABASE_URL=database,
         ALMANAC_VALKEY_URL=valkey.connection_url,
         ALMANAC_TIMEZONE=TIMEZONE,
+        # Journeys run faster than a person clicks; the limiter has its own tests.
+        ALMANAC_SECURITY__RATE_LIMIT="100000/minute",
+        ALMANAC_SECURITY__WRITE_RATE_LIMIT="100000/minute",
     )
     log = tmp_root / "web-serve.log"
     with log.open("wb") as out:
