@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/almanac serve
 
 test: $(STAMP)
+	@test -x /usr/bin/chromium || echo "note: the dashboard's browser tests skip without Chromium: sudo apt-get install -y chromium"
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -48,6 +49,9 @@ bench-loop: $(STAMP)
 
 bench-auth: $(STAMP)
 	$(BIN)/python bench/auth_bench.py
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python bench/dashboard_bench.py
 
 demo: $(STAMP)
 	$(BIN)/almanac demo

@@ -33,6 +33,7 @@ from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.startup import open_state
 from almanac.state import AppState
 from almanac.tasks.endpoints import router as tasks_router
+from almanac.web import mount as mount_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,8 @@ Service = Literal["memory", "planner"]
 ALL_SERVICES: tuple[Service, ...] = ("memory", "planner")
 
 
-# Where `GET /` leads: the API docs until the dashboard exists.
-HOME = "/docs"
-
-
-async def _home() -> RedirectResponse:
-    return RedirectResponse(HOME, status_code=307)
+# Where `GET /` leads: the dashboard where the Planner is served, else the API docs.
+DASHBOARD, DOCS = "/ui/", "/docs"
 
 
 class LifespanState(TypedDict):
@@ -104,6 +101,11 @@ def create_app(
     _install_browser_safety(app, settings or (state.settings if state else Settings()))
     app.include_router(health_router)
     app.include_router(auth_router)
+    home = DASHBOARD if "planner" in chosen else DOCS
+
+    async def _home() -> RedirectResponse:
+        return RedirectResponse(home, status_code=307)
+
     app.add_api_route("/", _home, include_in_schema=False)
     if "memory" in chosen:
         app.include_router(memory_router)
@@ -119,6 +121,8 @@ def create_app(
         app.include_router(calendar_router)
         app.include_router(oauth_router)
         app.include_router(graph_router)
+        # The dashboard needs the Planner; its memory pages call the Gateway's API.
+        mount_dashboard(app)
     return app
 
 

@@ -117,7 +117,7 @@ def test_cli_uses_the_recorded_server(
     names = {w["name"] for w in json.loads(out)["items"]}
     assert {"Discovery call", "Weekly review"} <= names
     home = httpx.get(url + "/", headers=_key(data), follow_redirects=False)
-    assert home.status_code == 307 and home.headers["location"] == "/docs"
+    assert home.status_code == 307 and home.headers["location"] == "/ui/"
     plan = httpx.post(
         url + "/api/v1/planner/plan", headers=_key(data), json={"intent": "Run a discovery call"}
     )

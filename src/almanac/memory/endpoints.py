@@ -136,6 +136,12 @@ async def list_facts(
     return await memory.facts.list(q)
 
 
+@router.get("/facts/{fact_id}")
+async def get_fact(fact_id: Id, memory: Memory) -> FactOut:
+    """One fact, current or superseded (the dashboard's detail view)."""
+    return await memory.facts.get(fact_id)
+
+
 @router.post("/facts/{fact_id}/supersede", status_code=status.HTTP_201_CREATED)
 async def supersede_fact(fact_id: Id, body: SupersedeIn, memory: Memory) -> FactWriteOut:
     """Close a fact's validity and open its successor in one transaction."""

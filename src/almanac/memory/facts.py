@@ -150,6 +150,13 @@ class FactService:
         )
         return [fact_out(f) for f in rows]
 
+    async def get(self, fact_id: int) -> FactOut:
+        """One fact, current or not."""
+        fact = await self.repo.get(fact_id)
+        if fact is None:
+            raise NotFound(f"fact {fact_id} not found")
+        return fact_out(fact)
+
     async def delete(self, fact_id: int) -> None:
         """Delete one fact (its successors keep their rows)."""
         if await self.repo.delete(fact_id) is None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.planner.plans import PlanService
+from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
 from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -128,6 +129,14 @@ async def add_prompt_version(name: Name, body: PromptVersionIn, prompts: Prompts
 @router.post("/prompts/{name}/versions/{version}/activate", dependencies=[AdminOnly])
 async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> PromptOut:
     return await prompts.activate(name, version)
+
+
+@router.post("/prompts/{name}/versions/{version}/preview")
+async def preview_prompt(
+    name: Name, version: Version, body: PromptPreviewIn, prompts: Prompts, state: State
+) -> PromptPreviewOut:
+    """What a version renders for a sample input, and the LLM's answer when asked and configured."""
+    return await preview(prompts, state.llm, name, version, body)
 
 
 @router.get("/llm/usage")

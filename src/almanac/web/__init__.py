@@ -1,0 +1,5 @@
+"""The web dashboard: server-rendered page shells whose scripts call the same REST API."""
+
+from almanac.web.routes import mount
+
+__all__ = ["mount"]

@@ -1,0 +1,230 @@
+/* Almanac dashboard: shared helpers. Every page reads and writes through the REST API. */
+"use strict";
+(function () {
+  const body = document.body;
+  const features = JSON.parse(body.dataset.features || "{}");
+  const tz = body.dataset.tz || "UTC";
+  const CSRF = "almanac.csrf";
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || "HTTP " + status);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  async function api(method, path, data, opts) {
+    const headers = { Accept: "application/json" };
+    if (data !== undefined) headers["Content-Type"] = "application/json";
+    const token = localStorage.getItem(CSRF);
+    if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
+    let res;
+    try {
+      res = await fetch(path, {
+        method, headers, credentials: "same-origin",
+        body: data === undefined ? undefined : JSON.stringify(data),
+      });
+    } catch (e) {
+      throw new ApiError(0, { title: "Network error", detail: "Almanac did not answer: " + e.message });
+    }
+    const type = res.headers.get("Content-Type") || "";
+    const payload = type.includes("json") ? await res.json() : await res.text();
+    if (res.status === 401 && features.auth && !(opts && opts.noRedirect)) {
+      location.assign("/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
+      throw new ApiError(401, payload);
+    }
+    if (!res.ok) throw new ApiError(res.status, typeof payload === "object" ? payload : { detail: payload });
+    return payload;
+  }
+
+  /* Element builder: text is always set as text, never parsed as HTML. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "class") el.className = v;
+      else if (k === "style") el.style.cssText = v; // CSSOM, allowed by the CSP (attributes are not)
+      else if (k === "dataset") Object.assign(el.dataset, v);
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  const svgNS = "http://www.w3.org/2000/svg";
+  function s(tag, attrs, ...children) {
+    const el = document.createElementNS(svgNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
+    for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return el;
+  }
+
+  const fmtDateTime = new Intl.DateTimeFormat(undefined, { timeZone: tz, year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const fmtTime = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const fmtDay = new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: "short", day: "numeric", month: "short" });
+  const ymd = new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" });
+
+  const when = (v) => (v ? fmtDateTime.format(new Date(v)) : "—");
+  const clock = (v) => fmtTime.format(new Date(v));
+  const dayLabel = (v) => fmtDay.format(v instanceof Date ? v : new Date(v));
+  /* The calendar date (YYYY-MM-DD) of an instant in the user's zone. */
+  const localDate = (v) => ymd.format(v instanceof Date ? v : new Date(v));
+
+  /* The UTC offset of the user's zone at an instant, in minutes. */
+  function offsetMinutes(instant) {
+    const parts = {};
+    for (const p of new Intl.DateTimeFormat("en-US", {
+      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(instant)) parts[p.type] = p.value;
+    const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
+    return Math.round((asUtc - instant.getTime()) / 60000);
+  }
+  /* The instant of a wall-clock time (date YYYY-MM-DD, minutes after midnight) in the user's zone. */
+  function zoned(date, minutes) {
+    const [y, m, d] = date.split("-").map(Number);
+    const guess = new Date(Date.UTC(y, m - 1, d, 0, minutes));
+    const first = new Date(guess.getTime() - offsetMinutes(guess) * 60000);
+    return new Date(guess.getTime() - offsetMinutes(first) * 60000);
+  }
+  /* ISO 8601 with the user's offset, as the API expects aware datetimes. */
+  function isoZoned(instant) {
+    const off = offsetMinutes(instant);
+    const local = new Date(instant.getTime() + off * 60000).toISOString().slice(0, 19);
+    const sign = off < 0 ? "-" : "+";
+    const a = Math.abs(off);
+    return local + sign + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+  }
+  function addDays(date, n) {
+    const [y, m, d] = date.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+  }
+  const today = () => localDate(new Date());
+
+  function flash(text, kind) {
+    const el = document.getElementById("flash");
+    fill(el, h("p", { class: kind || "ok" }, text));
+  }
+
+  /* Show a problem next to the field it names (data-for), or at the form's end. */
+  function showProblem(form, err, map) {
+    clearProblems(form);
+    const problem = err.problem || {};
+    const items = problem.errors && problem.errors.length ? problem.errors : [{ field: problem.field || "", message: err.message }];
+    let shown = false;
+    for (const item of items) {
+      const name = (map && map[item.field]) || String(item.field || "").split(".").pop();
+      const slot = form.querySelector(`.err[data-for="${CSS.escape(name)}"]`);
+      if (slot) {
+        slot.textContent = item.message;
+        const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+        if (input) { input.setAttribute("aria-invalid", "true"); if (slot.id) input.setAttribute("aria-describedby", slot.id); }
+        shown = true;
+      }
+    }
+    let general = form.querySelector(".err.general");
+    if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
+    general.textContent = shown ? (problem.title || "Please check the fields above.") : err.message;
+    const firstBad = form.querySelector('[aria-invalid="true"]');
+    if (firstBad) firstBad.focus();
+  }
+  function clearProblems(form) {
+    form.querySelectorAll(".err").forEach((e) => (e.textContent = ""));
+    form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+  }
+
+  function formData(form) {
+    const out = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled) continue;
+      if (el.type === "checkbox") { out[el.name] = el.checked; continue; }
+      const v = el.value.trim();
+      if (v === "") continue;
+      out[el.name] = el.type === "number" ? Number(v) : v;
+    }
+    return out;
+  }
+
+  /* replaceChildren without the null/false placeholders of conditional parts. */
+  function fill(el, ...children) {
+    el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
+    return el;
+  }
+
+  function loading(el, text) { fill(el, h("p", { class: "loading", role: "status" }, text || "Loading…")); }
+  function empty(el, text) { fill(el, h("p", { class: "empty" }, text)); }
+  function failed(el, err) { fill(el, h("p", { class: "err", role: "alert" }, err.message)); }
+
+  /* Run an async action from a button: busy state, and problems shown instead of thrown. */
+  async function busy(button, fn) {
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    try { return await fn(); } finally { button.disabled = false; button.removeAttribute("aria-busy"); }
+  }
+
+  const canWrite = () => body.dataset.scope !== "read";
+  function applyScope(scope, name) {
+    body.dataset.scope = scope;
+    const who = document.getElementById("who");
+    if (who) who.textContent = name ? `${name} (${scope})` : scope;
+    if (scope === "read") {
+      document.querySelectorAll("[data-write]").forEach((el) => {
+        el.hidden = true;
+        el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
+      });
+    }
+  }
+
+  async function start() {
+    const page = body.dataset.page;
+    if (page !== "signin" && features.auth) {
+      try {
+        const me = await api("GET", "/api/v1/auth/me");
+        applyScope(me.scope, me.name);
+      } catch (e) { return; }
+      const out = document.getElementById("signout");
+      if (out) out.addEventListener("click", async () => {
+        try { await api("DELETE", "/api/v1/auth/session", undefined, { noRedirect: true }); } catch (e) { /* already out */ }
+        localStorage.removeItem(CSRF);
+        location.assign("/ui/signin");
+      });
+    } else if (page !== "signin") {
+      applyScope("admin", "open server");
+    }
+    const init = (window.AlmanacPages || {})[page];
+    if (init) init();
+  }
+
+  window.Almanac = {
+    api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
+    fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy, canWrite,
+    features, tz, ApiError, CSRF,
+  };
+  window.AlmanacPages = window.AlmanacPages || {};
+  window.AlmanacPages.signin = function () {
+    const form = document.getElementById("signin-form");
+    if (!form) return;
+    document.getElementById("key").focus();
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearProblems(form);
+      const key = form.elements.key.value.trim();
+      const btn = form.querySelector("button");
+      try {
+        const out = await busy(btn, () => api("POST", "/api/v1/auth/session", { key }, { noRedirect: true }));
+        localStorage.setItem(CSRF, out.csrf_token);
+        const next = new URLSearchParams(location.search).get("next") || "/ui/today";
+        location.assign(next.startsWith("/ui/") ? next : "/ui/today");
+      } catch (err) {
+        const e = new ApiError(err.status, { ...err.problem, errors: [{ field: "key", message: err.status === 401 || err.status === 403 ? "That key was not accepted: check it, or create one with almanac keys create." : err.message }] });
+        showProblem(form, e);
+      }
+    });
+  };
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,163 @@
+/* Memory browser: recall with filters, detail with fact history, create, export, forget. */
+"use strict";
+window.AlmanacPages.memory = function () {
+  const A = window.Almanac, { h, api } = A;
+  const results = document.getElementById("results");
+  const detail = document.getElementById("detail");
+  const searchForm = document.getElementById("search-form");
+
+  function subjectOf(text) {
+    const i = (text || "").indexOf(":");
+    return i > 0 ? [text.slice(0, i).trim(), text.slice(i + 1).trim()] : null;
+  }
+
+  async function search(ev) {
+    if (ev) ev.preventDefault();
+    A.clearProblems(searchForm);
+    const f = A.formData(searchForm);
+    if (!f.query) return A.showProblem(searchForm, new A.ApiError(422, { errors: [{ field: "query", message: "Type what to look for." }] }));
+    const params = new URLSearchParams({ query: f.query, k: "50" });
+    const kind = f.kind || "";
+    if (kind === "memory") params.append("kinds", "event");
+    else if (kind === "document") params.append("kinds", "document");
+    else if (kind) params.append("kinds", "fact");
+    if (f.client_id) params.set("client_id", f.client_id);
+    if (f.since) params.set("since", A.isoZoned(A.zoned(f.since, 0)));
+    if (f.until) params.set("until", A.isoZoned(A.zoned(A.addDays(f.until, 1), 0)));
+    const subject = subjectOf(f.subject);
+    A.loading(results, "Searching…");
+    try {
+      const out = await api("GET", "/api/v1/memory/recall?" + params);
+      let hits = out.results;
+      if (subject || kind === "preference" || kind === "pattern" || kind === "fact") {
+        const q = new URLSearchParams({ limit: "1000" });
+        if (subject) { q.set("subject_type", subject[0]); q.set("subject_id", subject[1]); }
+        if (kind === "preference" || kind === "pattern") q.set("fact_type", kind);
+        const facts = new Set((await api("GET", "/api/v1/memory/facts?" + q)).map((x) => x.id));
+        hits = hits.filter((x) => (x.kind === "fact" ? facts.has(x.id)
+          : !subject || (x.metadata.subject_type === subject[0] && String(x.metadata.subject_id) === subject[1])));
+      }
+      render(hits, out);
+    } catch (err) { A.failed(results, err); A.showProblem(searchForm, err, { since: "since", until: "until" }); }
+  }
+
+  function render(hits, out) {
+    if (!hits.length) return A.empty(results, "Nothing matches. Try other words, widen the dates or clear a filter.");
+    const list = h("ul", { class: "results", "aria-label": "Search results" });
+    for (const x of hits) {
+      const label = `${A.when(x.occurred_at)} · score ${x.score.toFixed(3)}`;
+      list.append(h("li", {}, h("button", {
+        type: "button", "aria-pressed": "false", dataset: { kind: x.kind, id: x.id },
+        onclick: (e) => { list.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false")); e.currentTarget.setAttribute("aria-pressed", "true"); show(x.kind, x.id, x); },
+      }, h("span", { class: "badge" + (x.kind === "fact" ? " internal" : x.kind === "document" ? " billable" : "") }, x.kind === "event" ? "memory" : x.kind), " ", x.content, h("br"), h("small", { class: "hint" }, label))));
+    }
+    A.fill(results, h("p", { class: "hint" }, `${hits.length} result(s)${out.cached ? " (cached)" : ""} in ${out.took_ms.toFixed(0)} ms`), list);
+  }
+
+  function meta(pairs) {
+    const dl = h("dl", { class: "meta" });
+    for (const [k, v] of pairs) dl.append(h("dt", {}, k), h("dd", {}, v === null || v === undefined || v === "" ? "—" : v));
+    return dl;
+  }
+
+  async function show(kind, id, hit) {
+    if (kind === "document") {
+      // A document passage: the recall hit carries its text and citation.
+      return A.fill(detail, h("p", {}, hit.content), meta([["passage", id], ["source", hit.source], ["added", A.when(hit.occurred_at)]]),
+        h("h3", {}, "Metadata"), h("pre", {}, JSON.stringify(hit.metadata, null, 2)));
+    }
+    A.loading(detail);
+    try {
+      if (kind === "event") {
+        const e = await api("GET", `/api/v1/memory/events/${id}`);
+        A.fill(detail, h("p", {}, e.content), meta([
+          ["id", e.id], ["type", e.event_type], ["source", e.event_source], ["client", e.client_id],
+          ["scope", e.memory_scope], ["salience", e.salience_score], ["occurred", A.when(e.occurred_at)],
+          ["expires", A.when(e.expires_at)], ["promoted to fact", e.promoted_to_fact_id],
+        ]), h("h3", {}, "Metadata"), h("pre", {}, JSON.stringify(e.metadata, null, 2)),
+        e.promoted_to_fact_id ? h("button", { type: "button", class: "secondary", onclick: () => show("fact", e.promoted_to_fact_id) }, "Open the fact") : null,
+        A.canWrite() ? h("button", { type: "button", class: "danger", onclick: (ev) => forgetEvent(ev.currentTarget, e.id) }, "Forget this memory") : null);
+        return;
+      }
+      const f = await api("GET", `/api/v1/memory/facts/${id}`);
+      const q = new URLSearchParams({ subject_type: f.subject_type, subject_id: f.subject_id, fact_type: f.fact_type, include_history: "true", limit: "1000" });
+      const all = (await api("GET", "/api/v1/memory/facts?" + q)).filter((x) => (x.category || "") === (f.category || ""));
+      all.sort((a, b) => new Date(b.valid_from) - new Date(a.valid_from));
+      const byId = new Map(all.map((x) => [x.id, x]));
+      const successor = new Map(all.filter((x) => x.supersedes_id).map((x) => [x.supersedes_id, x]));
+      const rows = all.map((x) => h("tr", { class: x.id === f.id ? "hot" : "" },
+        h("td", {}, x.content), h("td", {}, A.when(x.valid_from)), h("td", {}, x.valid_to ? A.when(x.valid_to) : "current"),
+        h("td", {}, successor.has(x.id) ? `#${successor.get(x.id).id}` : "—"),
+        h("td", {}, x.supersedes_id && byId.has(x.supersedes_id) ? `#${x.supersedes_id}` : x.supersedes_id || "—")));
+      A.fill(detail, h("p", {}, f.content), meta([
+        ["id", f.id], ["subject", `${f.subject_type}:${f.subject_id}`], ["type", f.fact_type], ["category", f.category],
+        ["client", f.client_id], ["salience", f.salience_score], ["valid from", A.when(f.valid_from)],
+        ["valid to", f.valid_to ? A.when(f.valid_to) : "current"], ["learnt", A.when(f.created_at)], ["from memory", f.source_event_id],
+      ]), h("h3", {}, "Metadata"), h("pre", {}, JSON.stringify(f.metadata, null, 2)),
+      h("h3", { id: "history-h" }, "History"),
+      h("table", { "aria-labelledby": "history-h" }, h("thead", {}, h("tr", {}, ["Fact", "Valid from", "Valid to", "Superseded by", "Supersedes"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
+    } catch (err) { A.failed(detail, err); }
+  }
+
+  async function forgetEvent(button, id) {
+    if (!confirm("Forget this memory? It cannot be undone.")) return;
+    try { await A.busy(button, () => api("DELETE", `/api/v1/memory/events/${id}`)); A.flash(`Memory ${id} forgotten.`); A.empty(detail, "Forgotten."); }
+    catch (err) { A.flash(err.message, "err"); }
+  }
+
+  function bindCreate(form, path, shape, done) {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      A.clearProblems(form);
+      try {
+        const out = await A.busy(form.querySelector("button[type=submit]"), () => api("POST", path, shape(A.formData(form))));
+        form.elements.content.value = "";
+        done(out);
+      } catch (err) { A.showProblem(form, err); }
+    });
+  }
+  bindCreate(document.getElementById("remember-form"), "/api/v1/memory/remember", (d) => ({ ...d, event_source: "dashboard" }),
+    (out) => { A.flash(`Remembered as memory ${out.id}${out.promoted_to_fact_id ? `, promoted to fact ${out.promoted_to_fact_id}` : ""}.`); show("event", out.id); });
+  bindCreate(document.getElementById("fact-form"), "/api/v1/memory/facts", (d) => d,
+    (out) => { A.flash(`Fact ${out.fact.id} added${out.superseded_id ? `; it supersedes fact ${out.superseded_id}` : ""}.`); show("fact", out.fact.id); });
+
+  document.getElementById("export").addEventListener("click", async (ev) => {
+    try {
+      const facts = await A.busy(ev.currentTarget, () => api("GET", "/api/v1/memory/facts?include_history=true&limit=1000"));
+      const blob = new Blob([JSON.stringify(facts, null, 2)], { type: "application/json" });
+      const a = h("a", { href: URL.createObjectURL(blob), download: `almanac-facts-${A.today()}.json` });
+      document.body.append(a); a.click(); a.remove();
+      A.flash(`Exported ${facts.length} fact version(s).`);
+    } catch (err) { A.flash(err.message, "err"); }
+  });
+
+  const forgetForm = document.getElementById("forget-form");
+  const confirmBox = document.getElementById("forget-confirm");
+  forgetForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    A.clearProblems(forgetForm);
+    const d = A.formData(forgetForm);
+    if (!d.subject_type || !d.subject_id) return A.showProblem(forgetForm, new A.ApiError(422, { errors: [{ field: "subject_id", message: "Give the subject's type and id." }] }));
+    A.loading(confirmBox, "Looking up what is stored…");
+    try {
+      const q = new URLSearchParams({ subject_type: d.subject_type, subject_id: d.subject_id, include_history: "true", limit: "1000" });
+      const facts = await api("GET", "/api/v1/memory/facts?" + q);
+      const yes = h("button", { type: "button", class: "danger" }, `Forget ${d.subject_type}:${d.subject_id}`);
+      const no = h("button", { type: "button", class: "secondary", onclick: () => A.fill(confirmBox, ) }, "Keep it");
+      yes.addEventListener("click", async () => {
+        try {
+          const out = await A.busy(yes, () => api("DELETE", `/api/v1/memory/subjects/${encodeURIComponent(d.subject_type)}/${encodeURIComponent(d.subject_id)}`));
+          A.fill(confirmBox, h("p", { class: "ok" }, `Forgot ${out.facts_deleted} fact(s) and ${out.events_deleted} memory(ies).`));
+        } catch (err) { A.failed(confirmBox, err); }
+      });
+      A.fill(confirmBox, h("div", { role: "alertdialog", "aria-labelledby": "fg-q", class: "card" },
+        h("p", { id: "fg-q" }, `This removes ${facts.length} fact version(s) below, every memory whose metadata names ${d.subject_type}:${d.subject_id}, and cached recalls. It cannot be undone.`),
+        facts.length ? h("ul", {}, facts.slice(0, 50).map((x) => h("li", {}, `${x.fact_type}: ${x.content}`))) : h("p", { class: "empty" }, "No facts about this subject."),
+        h("div", { class: "actions" }, yes, no)));
+      yes.focus();
+    } catch (err) { A.failed(confirmBox, err); }
+  });
+  searchForm.addEventListener("submit", search);
+  const initial = new URLSearchParams(location.search).get("q");
+  if (initial) { searchForm.elements.query.value = initial; search(); }
+};

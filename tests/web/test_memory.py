@@ -1,0 +1,102 @@
+"""Memory browser: create with the form, find by search and filters, a fact's history."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import Server, Watch, shot
+
+
+def test_create_find_filter_and_fact_history(page: Page, server: Server) -> None:
+    page.goto(server.url + "/ui/memory")
+    form = page.locator("#remember-form")
+    form.get_by_label("Memory").fill("Zebra42 workshop notes: the client prefers Friday demos")
+    form.get_by_label("Salience (0–1)").fill("0.3")
+    form.get_by_role("button", name="Remember").click()
+    expect(page.locator("#flash")).to_contain_text("Remembered as memory")
+    stored = server.api("GET", "/api/v1/memory/recall", params={"query": "Zebra42"}).json()
+    assert stored["results"][0]["content"].startswith("Zebra42 workshop notes")
+
+    # A fact, then its successor in the same slot: the second supersedes the first.
+    facts = page.locator("#fact-form")
+    facts.get_by_label("Subject id").fill("zebra-user")
+    facts.get_by_label("Category").fill("demo_day")
+    for content in ("Zebra42 demos happen on Fridays", "Zebra42 demos moved to Thursdays"):
+        facts.get_by_label("Fact", exact=True).fill(content)
+        facts.get_by_role("button", name="Add fact").click()
+        expect(page.locator("#detail")).to_contain_text(content)
+    expect(page.locator("#flash")).to_contain_text("supersedes fact")
+    history = page.locator("#detail table")
+    expect(history.locator("tbody tr")).to_have_count(2)
+    expect(history).to_contain_text("current")
+    expect(history).to_contain_text("Zebra42 demos happen on Fridays")
+
+    # Search, then filters: kind, subject, dates.
+    search = page.locator("#search-form")
+    search.get_by_label("Words or a question").fill("Zebra42")
+    search.get_by_role("button", name="Search").click()
+    results = page.locator("#results")
+    expect(results).to_contain_text("Zebra42 workshop notes")
+    expect(results).to_contain_text("Zebra42 demos moved to Thursdays")
+    search.get_by_label("Kind").select_option("memory")
+    search.get_by_role("button", name="Search").click()
+    expect(results).to_contain_text("Zebra42 workshop notes")
+    expect(results).not_to_contain_text("demos moved to Thursdays")
+    search.get_by_label("Kind").select_option("preference")
+    search.get_by_label("Subject (type:id)").fill("user:zebra-user")
+    search.get_by_role("button", name="Search").click()
+    expect(results).to_contain_text("demos moved to Thursdays")
+    expect(results).not_to_contain_text("workshop notes")
+    search.get_by_label("Kind").select_option("")
+    search.get_by_label("Subject (type:id)").fill("")
+    search.get_by_label("From").fill("2020-01-01")
+    search.get_by_label("To").fill("2020-01-31")
+    search.get_by_role("button", name="Search").click()
+    expect(results).not_to_contain_text("workshop notes")
+    search.get_by_label("From").fill("")
+    search.get_by_label("To").fill("")
+    search.get_by_role("button", name="Search").click()
+
+    # A superseded fact's detail shows the history with its successor.
+    results.get_by_role("button", name="demos moved to Thursdays").click()
+    expect(page.locator("#detail")).to_contain_text("preference")
+    expect(page.locator("#detail table tbody tr")).to_have_count(2)
+    shot(page, "memory")
+
+
+def test_problem_shown_next_to_field(page: Page, server: Server, watch: Watch) -> None:
+    watch.expected.add(422)
+    page.goto(server.url + "/ui/memory")
+    form = page.locator("#remember-form")
+    form.get_by_label("Memory").fill("Salience out of range")
+    form.get_by_label("Salience (0–1)").fill("7")
+    form.get_by_role("button", name="Remember").click()
+    err = form.locator('.err[data-for="salience_score"]')
+    expect(err).to_contain_text("less than or equal to 1")
+    expect(form.get_by_label("Salience (0–1)")).to_have_attribute("aria-invalid", "true")
+
+
+def test_forget_subject_confirms_what_goes(page: Page, server: Server) -> None:
+    r = server.api(
+        "POST",
+        "/api/v1/memory/facts",
+        json={
+            "subject_type": "client",
+            "subject_id": "gone-co",
+            "fact_type": "identity",
+            "content": "Gone Co is a bakery",
+        },
+    )
+    assert r.status_code == 201
+    page.goto(server.url + "/ui/memory")
+    forget = page.locator("#forget-form")
+    forget.get_by_label("Subject type").fill("client")
+    forget.get_by_label("Subject id").fill("gone-co")
+    forget.get_by_role("button", name="Show what will be removed").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Gone Co is a bakery")
+    left = server.api("GET", "/api/v1/memory/facts", params={"subject_id": "gone-co"}).json()
+    assert len(left) == 1, "showing the confirmation must not delete anything"
+    confirm.get_by_role("button", name="Forget client:gone-co").click()
+    expect(page.locator("#forget-confirm")).to_contain_text("Forgot 1 fact(s)")
+    assert server.api("GET", "/api/v1/memory/facts", params={"subject_id": "gone-co"}).json() == []

@@ -1,0 +1,64 @@
+"""Plans: intent → draft, edit two tasks, compare v1 and v2, approve."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import Server, shot
+
+
+def test_plan_edit_compare_approve(page: Page, server: Server) -> None:
+    page.goto(server.url + "/ui/plans")
+    page.get_by_label("What do you want to get done?").fill("Run a marketing audit for Acme")
+    page.get_by_role("button", name="Make a draft").click()
+    expect(page.locator("#flash")).to_contain_text("Draft #")
+    plan_id = int(re.search(r"Draft #(\d+)", page.locator("#flash").inner_text()).group(1))  # type: ignore[union-attr]
+    expect(page).to_have_url(re.compile(rf"plan={plan_id}$"))
+    v1 = server.api("GET", f"/api/v1/planner/plans/{plan_id}").json()
+    assert v1["status"] == "draft" and v1["version"] == 1
+    expect(page.locator("#plan")).to_contain_text("the workflow library")
+    expect(page.locator("#plan")).to_contain_text("LLM used")
+
+    tasks = [t for s in v1["sop"]["steps"] for t in s["tasks"]]
+    first, second = tasks[0], tasks[1]
+    page.get_by_label(f"Title of task {second['id']}").fill("Interview the sales team")
+    est = page.locator(f'tr[data-task="{first["id"]}"] input.est')
+    est.fill("7.5")
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.locator("#flash")).to_contain_text("Saved as version 2")
+
+    v2 = server.api("GET", f"/api/v1/planner/plans/{plan_id}").json()
+    by_id = {t["id"]: t for s in v2["sop"]["steps"] for t in s["tasks"]}
+    assert v2["version"] == 2
+    assert by_id[first["id"]]["estimate_hours"] == 7.5
+    assert by_id[second["id"]]["title"] == "Interview the sales team"
+
+    diff = page.locator("#diff")
+    expect(diff).to_contain_text("A: v1")
+    expect(diff).to_contain_text("B: v2")
+    expect(diff.locator("li.changed")).to_have_count(4)  # two tasks, each side
+    expect(diff).to_contain_text("Interview the sales team")
+    shot(page, "plans")
+
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.locator("#plan-status")).to_have_text("approved")
+    assert server.api("GET", f"/api/v1/planner/plans/{plan_id}").json()["status"] == "approved"
+
+
+def test_add_remove_reorder(page: Page, server: Server) -> None:
+    r = server.api("POST", "/api/v1/planner/plan", json={"intent": "Write the quarterly report"})
+    plan = r.json()
+    page.goto(server.url + f"/ui/plans?plan={plan['id']}")
+    step = plan["sop"]["steps"][0]
+    page.get_by_role("button", name=f"Add a task to “{step['title']}”").click()
+    page.keyboard.type("Proofread")
+    first = step["tasks"][0]
+    page.get_by_role("button", name=f"Remove {step['title']}: {first['title']}").click()
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.locator("#flash")).to_contain_text("Saved as version 2")
+    saved = server.api("GET", f"/api/v1/planner/plans/{plan['id']}").json()
+    titles = [t["title"] for t in saved["sop"]["steps"][0]["tasks"]]
+    assert titles[-1] == "Proofread"
+    assert first["id"] not in [t["id"] for s in saved["sop"]["steps"] for t in s["tasks"]]

@@ -1,0 +1,42 @@
+"""Prompts: create a version, preview it, activate it, roll back."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import Server, shot
+
+
+def test_prompt_version_preview_activate_rollback(page: Page, server: Server) -> None:
+    before = server.api("GET", "/api/v1/planner/prompts/sop_generator/versions").json()
+    active_before = next(v["version"] for v in before if v["is_active"])
+    page.goto(server.url + "/ui/prompts?name=sop_generator")
+    editor = page.get_by_label("Template text")
+    expect(editor).not_to_have_value("")
+    editor.fill(editor.input_value() + "\nKeep every task under eight hours (dashboard test).")
+    page.get_by_role("button", name="Save new version").click()
+    expect(page.locator("#flash")).to_contain_text("not active yet")
+    after = server.api("GET", "/api/v1/planner/prompts/sop_generator/versions").json()
+    new = max(after, key=lambda v: int(v["version"][1:]))
+    assert "dashboard test" in new["content"] and not new["is_active"]
+
+    page.locator("#preview-form").get_by_label("Version").select_option(new["version"])
+    page.get_by_label("Sample input").fill("Plan a product launch")
+    page.locator("#preview-form").get_by_role("button", name="Preview").click()
+    out = page.locator("#preview-out")
+    expect(out).to_contain_text("dashboard test")
+    expect(out).to_contain_text("Intent: Plan a product launch")
+
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#prompt-diff")).to_contain_text("line(s) differ")
+
+    page.get_by_role("button", name=f"Activate {new['version']}").click()
+    expect(page.locator("#flash")).to_contain_text(f"{new['version']} is now active")
+    active = server.api("GET", "/api/v1/planner/prompts/sop_generator").json()
+    assert active["version"] == new["version"]
+    shot(page, "prompts")
+
+    page.get_by_role("button", name="Roll back to").click()
+    expect(page.locator("#flash")).to_contain_text("Rolled back")
+    active = server.api("GET", "/api/v1/planner/prompts/sop_generator").json()
+    assert active["version"] == active_before

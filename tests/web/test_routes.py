@@ -1,0 +1,60 @@
+"""The dashboard's own routes (no browser): redirects, page shells, headers, assets."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from almanac.state import AppState
+from almanac.web.routes import PAGES
+
+NAMES = [name for name, _ in PAGES]
+
+
+async def test_root_and_ui_redirect(client: httpx.AsyncClient) -> None:
+    r = await client.get("/")
+    assert r.status_code == 307 and r.headers["location"] == "/ui/"
+    r = await client.get("/ui/")
+    assert r.status_code == 307 and r.headers["location"] == "/ui/today"
+
+
+@pytest.mark.parametrize("name", [*NAMES, "signin"])
+async def test_every_page_is_a_shell_with_landmarks(client: httpx.AsyncClient, name: str) -> None:
+    r = await client.get(f"/ui/{name}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert '<main id="main"' in html and '<html lang="en">' in html
+    assert f'data-page="{name}"' in html
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "https://" not in html, "nothing may come from a CDN"
+    assert r.headers["cache-control"] == "no-store"
+
+
+async def test_pages_show_the_users_zone_and_no_secrets(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    # The pages are public (the API behind them is not): no secret, URL or key tail in them.
+    state.settings.llm.provider = "openai"
+    state.settings.llm.base_url = "http://llm.internal:8000/v1"
+    state.settings.llm.api_key = SecretStr("sk-very-secret-9876")
+    state.settings.calendar.ics_feed_token = SecretStr("feed-token-5432")
+    for name in ("prompts", "settings"):
+        html = (await client.get(f"/ui/{name}")).text
+        assert 'data-tz="UTC"' in html and "Times in UTC." in html
+        for secret in ("9876", "llm.internal", "5432"):
+            assert secret not in html
+
+
+async def test_assets_are_versioned_and_cached(client: httpx.AsyncClient) -> None:
+    html = (await client.get("/ui/week")).text
+    assert "/static/week.js?v=" in html and "/static/app.css?v=" in html
+    r = await client.get("/static/app.js")
+    assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
+    assert (await client.get("/static/nope.js")).status_code == 404
+    assert (await client.get("/static/../app.py")).status_code == 404
+
+
+async def test_unknown_page_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/ui/nope")).status_code == 404

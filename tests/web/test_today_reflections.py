@@ -1,0 +1,66 @@
+"""Today and Reflections: finish work, reflect on the day, see it in the timeline and chart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import TIMEZONE, Server, shot
+
+
+def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Onboard the new client Zenith"}
+    )
+    plan_id = plan.json()["id"]
+    approved = server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").json()
+    page.goto(server.url + "/ui/today")
+    tasks = page.locator("#tasks")
+    expect(tasks).to_contain_text(f"#{plan_id}")
+    title = plan.json()["sop"]["steps"][0]["tasks"][0]["title"]
+    if server.features["tasks"]:
+        row = tasks.locator("tr", has_text=title).first
+        row.get_by_label(f"Hours worked on {title}").fill("0.25")
+        row.get_by_role("button", name="Log time").click()
+        expect(page.locator("#flash")).to_contain_text("Logged 0.25 h")
+        row.get_by_role("button", name=f"Mark “{title}” done").click()
+        expect(page.locator("#flash")).to_contain_text("done")
+        task_id = approved["task_ids"][0]
+        listed = server.api("GET", "/api/v1/planner/tasks").json()
+        items = listed if isinstance(listed, list) else listed["items"]
+        assert next(t for t in items if t["id"] == task_id)["status"] in ("done", "completed")
+    else:
+        expect(tasks).to_contain_text("cannot be marked done here")
+        row = tasks.locator("tr", has_text=title).first
+        row.get_by_label(f"Hours worked on {title}").fill("0.25")
+        row.get_by_role("button", name="Log time").click()
+        expect(page.locator("#flash")).to_contain_text("Logged 0.25 h")
+        template = approved["plan"]["process_template_id"]
+        runs = server.api(
+            "GET", "/api/v1/planner/execution-runs", params={"process_template_id": template}
+        ).json()["items"]
+        assert [r["actual_hours"] for r in runs] == [0.25]
+    shot(page, "today")
+
+    page.goto(server.url + "/ui/reflections")
+    page.get_by_role("button", name="Reflect on today").click()
+    expect(page.locator("#flash")).to_contain_text("Reflected on")
+    today = datetime.now(ZoneInfo(TIMEZONE)).date().isoformat()
+    entry = page.locator(f'#timeline li[data-day="{today}"]')
+    expect(entry).to_contain_text("h worked")
+    stored = server.api("GET", "/api/v1/observer/reflections", params={"mode": "daily"}).json()
+    assert stored[0]["period_start"] == today
+    worked = stored[0]["report"]["numbers"]["hours_actual"]
+    assert worked >= 0.25
+    expect(entry).to_contain_text(f"{worked:g} h worked")
+    page.get_by_role("button", name="Reflect on this week").click()
+    expect(page.locator("#flash")).to_contain_text(" – ")  # a week: first – last day
+    expect(page.locator("#chart svg")).to_be_visible()
+    weekly = server.api("GET", "/api/v1/observer/reflections", params={"mode": "weekly"}).json()
+    week = weekly[0]["period_start"]
+    row = page.locator(f'#chart tr[data-week="{week}"]')
+    expect(row).to_contain_text(f"{weekly[0]['report']['numbers']['hours_actual']:.2f}")
+    expect(page.locator(f'#chart rect[data-week="{week}"][data-kind="actual"]')).to_have_count(1)
+    shot(page, "reflections")

