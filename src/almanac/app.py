@@ -9,12 +9,13 @@ from typing import Literal, TypedDict
 
 from fastapi import FastAPI
 
-from almanac import __version__, problems
+from almanac import __version__, openapi, problems
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
+from almanac.mcp.http import McpMount
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
@@ -50,7 +51,11 @@ def create_app(
         # brings its own.
         worker = await start_embedded_worker(current) if owned and "planner" in chosen else None
         try:
-            yield {"almanac": current}
+            if mcp is None:
+                yield {"almanac": current}
+            else:
+                async with mcp.running():
+                    yield {"almanac": current}
         finally:
             await stop_embedded_worker(worker)
             if owned:
@@ -61,8 +66,10 @@ def create_app(
         title="Almanac " + " + ".join(titles[s] for s in chosen),
         version=__version__,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     problems.install(app)
+    openapi.install(app)
     app.include_router(health_router)
     if "memory" in chosen:
         app.include_router(memory_router)
@@ -74,4 +81,7 @@ def create_app(
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
+    # MCP over Streamable HTTP at /mcp when one process serves both APIs (its tools use both).
+    host = (settings or (state.settings if state else Settings())).server.host
+    mcp = McpMount(app, host) if len(chosen) == len(ALL_SERVICES) else None
     return app

@@ -16,6 +16,7 @@ from almanac.cli import planner as planner_cli
 from almanac.cli.calendar import calendar_app
 from almanac.cli.demo import demo
 from almanac.cli.jobs import jobs_app, retention_app, worker
+from almanac.cli.mcp import mcp as mcp_command
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
@@ -40,6 +41,7 @@ app.command("worker")(worker)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)
 app.command()(planner_cli.approve)
+app.command("mcp")(mcp_command)
 console = Console()
 
 UrlOpt = Annotated[

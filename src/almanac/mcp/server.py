@@ -1,0 +1,51 @@
+"""The MCP server: one FastMCP instance whose tools call the REST API as the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.server.transport_security import TransportSecuritySettings
+
+from almanac.mcp import prompts, resources
+from almanac.mcp.api import Api
+from almanac.mcp.tools import memory, planning, review, time
+
+# The caller's API client for this request (stdio: one fixed; HTTP: from the bearer key).
+Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
+
+INSTRUCTIONS = (
+    "Almanac remembers (memories and durable facts), plans (intent → draft plan → approve), "
+    "schedules tasks into the calendar (schedule previews first; call again with apply=true) "
+    "and reflects on estimates versus reality. Ids in results (#12) are what other tools take."
+)
+
+
+def build_server(
+    resolve: Resolver, *, http_path: str = "/mcp", loopback_only: bool = True
+) -> FastMCP:
+    """The server with every tool, resource and prompt; `resolve` gives a call's API."""
+    # DNS-rebinding protection only makes sense for a server on a loopback address; on
+    # other interfaces the API key is the protection.
+    security = (
+        TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+        if loopback_only
+        else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    )
+    server = FastMCP(
+        "Almanac",
+        instructions=INSTRUCTIONS,
+        streamable_http_path=http_path,
+        stateless_http=True,
+        json_response=True,
+        transport_security=security,
+    )
+    for area in (memory, planning, time, review):
+        area.register(server, resolve)
+    resources.register(server, resolve)
+    prompts.register(server, resolve)
+    return server
