@@ -31,7 +31,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         description="Today's blocks and busy events in the user's time zone",
         mime_type="application/json",
     )
-    async def agenda_today(ctx: Context) -> str:  # type: ignore[type-arg]
+    async def agenda_today() -> str:
+        ctx = server.get_context()
         out = await resolve(ctx).get("/api/v1/scheduler/calendar")
         today = out["start"][:10]
         out = await resolve(ctx).get("/api/v1/scheduler/calendar", start_date=today, end_date=today)
@@ -52,6 +53,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         description="The latest weekly review (reflection)",
         mime_type="application/json",
     )
-    async def weekly_review(ctx: Context) -> str:  # type: ignore[type-arg]
+    async def weekly_review() -> str:
+        ctx = server.get_context()
         out = await resolve(ctx).get("/api/v1/observer/reflections", mode="weekly", limit=1)
         return json.dumps(out[0] if out else {"review": None, "detail": "no weekly review yet"})
