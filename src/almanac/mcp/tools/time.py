@@ -158,7 +158,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         items = out["items"] if isinstance(out, dict) and "items" in out else out
         return result("\n".join(task_line(t) for t in items) or "no tasks", out)
 
-    @server.tool(description="Mark a task done.")
+    @server.tool(
+        description="Mark a task done (its time counts in reflections; log hours with log_time)."
+    )
     async def complete_task(ctx: Context, task_id: TaskId) -> CallToolResult:  # type: ignore[type-arg]
         out = await resolve(ctx).call(
             "PATCH", f"/api/v1/planner/tasks/{task_id}", json={"status": "done"}
