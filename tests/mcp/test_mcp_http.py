@@ -20,11 +20,25 @@ from tests.mcp.helpers import (
 )
 
 TOOLS = {
-    "remember", "recall", "get_facts", "add_fact", "forget_subject", "context",
-    "plan", "revise_plan", "approve_plan", "list_plans",
-    "schedule", "agenda", "move_block", "list_tasks", "complete_task", "log_time",
-    "reflect", "patterns",
-}  # fmt: skip
+    "remember",
+    "recall",
+    "get_facts",
+    "add_fact",
+    "forget_subject",
+    "context",
+    "plan",
+    "revise_plan",
+    "approve_plan",
+    "list_plans",
+    "schedule",
+    "agenda",
+    "move_block",
+    "list_tasks",
+    "complete_task",
+    "log_time",
+    "reflect",
+    "patterns",
+}
 
 
 async def test_tools_are_listed_with_typed_schemas(live_server: LiveServer) -> None:
@@ -61,14 +75,18 @@ async def test_bad_arguments_are_tool_errors_with_the_field(
         # Refused by the API: the REST problem's message and field come back unchanged.
         start = datetime.now().astimezone() + timedelta(days=1)
         message = await failed(
-            s, "move_block", block_id="p1-x-0", start=start.isoformat(),
+            s,
+            "move_block",
+            block_id="p1-x-0",
+            start=start.isoformat(),
             end=(start - timedelta(hours=1)).isoformat(),
-        )  # fmt: skip
+        )
         assert "(422)" in message and "end: end must be after start" in message
         message = await failed(s, "approve_plan", plan_id=987654)
         assert "(404)" in message and "987654" in message
-        message = await failed(s, "add_fact", subject_type="user", subject_id="me",
-                               fact_type="opinion", content="x")  # fmt: skip
+        message = await failed(
+            s, "add_fact", subject_type="user", subject_id="me", fact_type="opinion", content="x"
+        )
         assert "fact_type" in message
 
 
@@ -93,10 +111,17 @@ async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState
     tag = uuid.uuid4().hex[:8]
     async with http_session(live_server, live_server.key) as s:
         text, out = await ok(
-            s, "remember", content=f"Prefers deep work before noon ({tag})", salience=0.9,
-            metadata={"subject_type": "user", "subject_id": "me", "fact_type": "preference",
-                      "category": "deep_work"},
-        )  # fmt: skip
+            s,
+            "remember",
+            content=f"Prefers deep work before noon ({tag})",
+            salience=0.9,
+            metadata={
+                "subject_type": "user",
+                "subject_id": "me",
+                "fact_type": "preference",
+                "category": "deep_work",
+            },
+        )
         assert text.startswith(f"remembered #{out['id']}") and out["promoted_to_fact_id"]
 
         text, plan = await ok(s, "plan", intent="Run a marketing audit for Acme")
@@ -105,9 +130,12 @@ async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState
 
         first = plan["sop"]["steps"][0]["tasks"][0]["id"]
         text, revised = await ok(
-            s, "revise_plan", plan_id=plan["id"], edit=[{"id": first, "estimate_hours": 1.5}],
+            s,
+            "revise_plan",
+            plan_id=plan["id"],
+            edit=[{"id": first, "estimate_hours": 1.5}],
             note="shorter kickoff",
-        )  # fmt: skip
+        )
         assert revised["version"] == plan["version"] + 1
         assert revised["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 1.5
 
@@ -148,22 +176,42 @@ async def test_every_other_tool_resource_and_prompt(
     import_workflows(live_server)
     tag = uuid.uuid4().hex[:8]
     async with http_session(live_server, live_server.key) as s:
-        _, fact = await ok(s, "add_fact", subject_type="client", subject_id="7",
-                           fact_type="preference", category="meetings",
-                           content=f"Acme wants meetings on Tuesdays ({tag})", client_id=7)  # fmt: skip
-        _, newer = await ok(s, "add_fact", subject_type="client", subject_id="7",
-                            fact_type="preference", category="meetings",
-                            content=f"Acme wants meetings on Thursdays ({tag})", client_id=7)  # fmt: skip
+        _, fact = await ok(
+            s,
+            "add_fact",
+            subject_type="client",
+            subject_id="7",
+            fact_type="preference",
+            category="meetings",
+            content=f"Acme wants meetings on Tuesdays ({tag})",
+            client_id=7,
+        )
+        _, newer = await ok(
+            s,
+            "add_fact",
+            subject_type="client",
+            subject_id="7",
+            fact_type="preference",
+            category="meetings",
+            content=f"Acme wants meetings on Thursdays ({tag})",
+            client_id=7,
+        )
         assert newer["superseded_id"] == fact["fact"]["id"]
-        text, _ = await ok(s, "get_facts", subject_type="client", subject_id="7",
-                           include_history=True)  # fmt: skip
+        text, _ = await ok(
+            s, "get_facts", subject_type="client", subject_id="7", include_history=True
+        )
         assert "(superseded)" in text and "Thursdays" in text
         await ok(s, "remember", content=f"Acme kickoff went well ({tag})", client_id=7)
         await ok(s, "remember", content=f"Beta Corp is late on invoices ({tag})", client_id=8)
         text, _ = await ok(s, "recall", query=f"kickoff {tag}", client_id=7, kinds=["event"])
         assert "Acme kickoff" in text and "Beta Corp" not in text
-        text, _ = await ok(s, "recall", query=tag, since="2000-01-01T00:00:00+00:00",
-                           until="2001-01-01T00:00:00+00:00")  # fmt: skip
+        text, _ = await ok(
+            s,
+            "recall",
+            query=tag,
+            since="2000-01-01T00:00:00+00:00",
+            until="2001-01-01T00:00:00+00:00",
+        )
         assert text == "nothing found"
 
         _, plan = await ok(s, "plan", intent="Run a marketing audit for Acme", client_id=7)
@@ -173,9 +221,13 @@ async def test_every_other_tool_resource_and_prompt(
         _, applied = await ok(s, "schedule", plan_id=plan["id"], apply=True)
         block = applied["blocks"][0]
         start = datetime.fromisoformat(block["start"]) + timedelta(days=1)
-        text, moved = await ok(s, "move_block", block_id=block["almanac_id"],
-                               start=start.isoformat(),
-                               end=(start + timedelta(minutes=30)).isoformat())  # fmt: skip
+        text, moved = await ok(
+            s,
+            "move_block",
+            block_id=block["almanac_id"],
+            start=start.isoformat(),
+            end=(start + timedelta(minutes=30)).isoformat(),
+        )
         assert moved["block"]["almanac_id"] == block["almanac_id"] and "moved" in text
         text, _ = await ok(s, "patterns")
         assert text  # "no runs yet" or one line per workflow
