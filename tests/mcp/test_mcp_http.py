@@ -77,7 +77,7 @@ async def test_bad_arguments_are_tool_errors_with_the_field(
         message = await failed(
             s,
             "move_block",
-            block_id="p1-x-0",
+            block_id="plan1-x-0",
             start=start.isoformat(),
             end=(start - timedelta(hours=1)).isoformat(),
         )
