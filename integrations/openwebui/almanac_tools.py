@@ -9,6 +9,7 @@ requirements: httpx>=0.27
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
@@ -69,6 +70,16 @@ class Tools:
     def __init__(self) -> None:
         self.valves = self.Valves()
         self.citation = False
+        # One connection pool per URL and event loop: Open WebUI keeps this object between
+        # calls, and a new client per call costs more than the call (TLS context, no reuse).
+        self._http: tuple[tuple[str, float, int], httpx.AsyncClient] | None = None
+
+    def _http_client(self, url: str) -> httpx.AsyncClient:
+        key = (url, self.valves.timeout_seconds, id(asyncio.get_running_loop()))
+        if self._http is None or self._http[0] != key or self._http[1].is_closed:
+            client = httpx.AsyncClient(base_url=url, timeout=self.valves.timeout_seconds)
+            self._http = (key, client)
+        return self._http[1]
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -92,12 +103,9 @@ class Tools:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.valves.almanac_url.rstrip("/")
         try:
-            async with httpx.AsyncClient(
-                base_url=url, timeout=self.valves.timeout_seconds
-            ) as client:
-                response = await client.request(
-                    method, path, params=query, json=json, headers=headers
-                )
+            response = await self._http_client(url).request(
+                method, path, params=query, json=json, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise AlmanacUnavailable(
                 f"Almanac is not reachable at {url} ({type(exc).__name__}). Check the "

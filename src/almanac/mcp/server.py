@@ -43,6 +43,8 @@ def build_server(
         stateless_http=True,
         json_response=True,
         transport_security=security,
+        # FastMCP configures the root logger; keep it at the level the app had (warnings).
+        log_level="WARNING",
     )
     for area in (memory, planning, time, review):
         area.register(server, resolve)
