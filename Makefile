@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop clean
+.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop bench-mcp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench-planner: $(STAMP)
 
 bench-loop: $(STAMP)
 	$(BIN)/python bench/learning_loop.py
+
+bench-mcp: $(STAMP)
+	$(BIN)/python bench/mcp_bench.py
 
 demo: $(STAMP)
 	$(BIN)/almanac demo
