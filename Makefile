@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-memory bench-scheduler bench-planner bench-loop bench-mcp clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-mcp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -32,6 +33,9 @@ check: lint typecheck test
 bench-memory: $(STAMP)
 	$(BIN)/python bench/memory_recall.py
 	$(BIN)/python bench/memory_load.py
+
+bench-documents: $(STAMP)
+	$(BIN)/python bench/documents_bench.py
 
 bench-scheduler: $(STAMP)
 	$(BIN)/python bench/scheduler_bench.py

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import itertools
 import os
 import random
 import subprocess
@@ -168,8 +169,7 @@ async def run(
         out["load_memories_per_s"] = await load(api, args.memories, args.clients)
         await seed_plans(api)
         rng = random.Random(9)
-        recall_queries = [f"{question(rng)} ({i})" for i in range(4 * args.calls + 100)]
-        qi = iter(recall_queries)
+        qi = (f"{question(rng)} ({i})" for i in itertools.count())  # never a cache hit
 
         async def rest_facts(i: int) -> Any:
             r = await api.get(

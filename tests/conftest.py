@@ -24,12 +24,13 @@ from almanac.db.embedded import start_embedded
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.db.migrate import upgrade
 from almanac.db.uow import UnitOfWork
+from almanac.db.vector_indexes import ensure_indexes
 from almanac.deps import get_state, get_uow
 from almanac.embedder import Embedder, LocalEmbedder
-from almanac.memory.indexes import ensure_indexes
 from almanac.state import AppState
 
 TABLES = (
+    "doc_chunk_embeddings, doc_chunks, documents, "
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
     "events, facts, "
@@ -63,7 +64,7 @@ def embedder() -> Embedder:
 async def engine(pg_url: str, embedder: Embedder) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(pg_url, pool_size=5)
     await upgrade(eng)
-    await ensure_indexes(eng, embedder)
+    await ensure_indexes(eng, embedder.model, embedder.dim)
     yield eng
     await eng.dispose()
 

@@ -192,6 +192,7 @@ class Tools:
         self,
         plan_id: int,
         apply: bool = False,
+        run_id: int | None = None,
         __user__: dict[str, Any] | None = None,
         __event_emitter__: Emitter = None,
     ) -> str:
@@ -200,18 +201,29 @@ class Tools:
         with apply=true to write it.
         :param plan_id: The approved plan's id.
         :param apply: False shows a preview; True writes the blocks to the calendar.
+        :param run_id: With apply=true, the preview's run id: exactly that schedule is written.
         """
 
         async def work() -> str:
-            body = {"plan_id": plan_id, "dry_run": not apply}
-            out = await self._call("POST", "/api/v1/scheduler/schedule", __user__, json=body)
+            body: dict[str, Any] = {"plan_id": plan_id, "dry_run": not apply}
+            path = "/api/v1/scheduler/schedule"
+            try:
+                extra = {"run_id": run_id} if apply and run_id else {}
+                out = await self._call("POST", path, __user__, json={**body, **extra})
+            except AlmanacUnavailable as exc:
+                if "run_id" not in str(exc) or "(422)" not in str(exc):
+                    raise
+                out = await self._call("POST", path, __user__, json=body)  # an older Almanac
             head = "Scheduled" if out["applied"] else "Preview"
             lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
             for b in out["blocks"][:20]:
                 lines.append(f"- {b['start'][:16].replace('T', ' ')} {_clip(b['title'], 70)}")
             lines += [f"- not placed: {u['title']} ({u['cause']})" for u in out["unplaced"]]
             if not out["applied"]:
-                lines.append("Call schedule_tasks again with apply=true to write it.")
+                lines.append(
+                    f"Call schedule_tasks(plan_id={plan_id}, apply=true, run_id={out['run_id']}) "
+                    "to write it."
+                )
             return "\n".join(lines)
 
         return await self._run(__event_emitter__, "Scheduling…", work)
@@ -317,7 +329,8 @@ class Tools:
             out = await self._call(
                 "PATCH", f"/api/v1/planner/tasks/{task_id}", __user__, json={"status": "done"}
             )
-            return f"Task #{out['id']} done: {_clip(out['title'], 90)}."
+            task = out.get("task", out)
+            return f"Task #{task['id']} done: {_clip(task['title'], 90)}."
 
         return await self._run(__event_emitter__, "Completing the task…", work)
 

@@ -10,12 +10,15 @@ from typing import Literal, TypedDict
 from fastapi import FastAPI
 
 from almanac import __version__, openapi, problems
+from almanac.background import task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
+from almanac.context.endpoints import router as context_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.mcp.http import McpMount
+from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
@@ -49,7 +52,11 @@ def create_app(
         current.services = list(chosen)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
-        worker = await start_embedded_worker(current) if owned and "planner" in chosen else None
+        worker = (
+            await start_embedded_worker(current, task_blueprints())
+            if owned and "planner" in chosen
+            else None
+        )
         try:
             if mcp is None:
                 yield {"almanac": current}
@@ -73,6 +80,8 @@ def create_app(
     app.include_router(health_router)
     if "memory" in chosen:
         app.include_router(memory_router)
+        app.include_router(context_router)
+        app.include_router(documents_router)
     if "planner" in chosen:
         app.include_router(planner_router)
         app.include_router(ontology_router)

@@ -74,6 +74,12 @@ class MemorySettings(BaseModel):
     max_batch_items: int = Field(default=1000, ge=1)
     # With an LLM, salient memories that name no subject are queued for fact extraction.
     extract_facts: bool = True
+    # Documents: the largest file accepted, and bounds on the work one file may cause.
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    document_max_pages: int = Field(default=500, ge=1, le=5000)
+    document_max_chunks: int = Field(default=2000, ge=1, le=20_000)
+    # A chunk holds whole paragraphs up to about this many characters (~250 tokens).
+    chunk_chars: int = Field(default=1200, ge=200, le=8000)
 
 
 class LLMSettings(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,13 +13,15 @@ from almanac.config import Settings
 from almanac.db.embedded import EmbeddedPostgres, start_embedded
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.db.migrate import upgrade
+from almanac.db.vector_indexes import ensure_indexes
 from almanac.embedder import Embedder, build_embedder
 from almanac.llm.base import LLMClient
 
-if TYPE_CHECKING:
-    from almanac.memory.client import MemoryClient
-
 logger = logging.getLogger(__name__)
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -34,20 +36,12 @@ class AppState:
     embedded_pg: EmbeddedPostgres | None = None
     # None when no LLM is configured: features then run deterministically and say so.
     llm: LLMClient | None = None
-    # How the Planner reaches the Memory Gateway; see `memory_client()`.
-    memory: MemoryClient | None = None
+    # How the Planner reaches the Memory Gateway: set by `almanac.memory.client.memory_client`.
+    memory: Closeable | None = None
     # Which services this process serves ("memory", "planner"), shown by /health.
     services: list[str] = field(default_factory=list)
     # Recent results of probes that cost a remote API call (/health), by probe name.
     probes: dict[str, tuple[float, object]] = field(default_factory=dict)
-
-    def memory_client(self) -> MemoryClient:
-        """The Gateway over HTTP when `server.memory_gateway_url` is set, else in-process."""
-        if self.memory is None:
-            from almanac.memory.client import connect_memory
-
-            self.memory = connect_memory(self)
-        return self.memory
 
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""
@@ -74,9 +68,7 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
         if migrate:
             await upgrade(engine)
         embedder = build_embedder(settings.embedder)
-        from almanac.memory.indexes import ensure_indexes
-
-        await ensure_indexes(engine, embedder)
+        await ensure_indexes(engine, embedder.model, embedder.dim)
     except BaseException:
         await engine.dispose()
         if embedded is not None:

@@ -132,7 +132,8 @@ async def test_every_method_against_a_real_almanac(
 
     out = await tools.schedule_tasks(plan_id, __user__=user)
     assert out.startswith("Preview") and "apply=true" in out
-    out = await tools.schedule_tasks(plan_id, apply=True, __user__=user)
+    run_id = int(re.search(r"run_id=(\d+)", out).group(1))  # type: ignore[union-attr]
+    out = await tools.schedule_tasks(plan_id, apply=True, run_id=run_id, __user__=user)
     assert out.startswith("Scheduled")
 
     out = await tools.agenda(days=14, __user__=user)

@@ -54,7 +54,9 @@ async def running_worker(
     state: AppState, app: procrastinate.App, **options: Any
 ) -> AsyncIterator[asyncio.Task[None]]:
     """A worker (with its clock) running in this event loop for the block's duration."""
-    task = asyncio.create_task(run_worker(state, app=app, install_signal_handlers=False, **options))
+    task = asyncio.create_task(
+        run_worker(state, [], app=app, install_signal_handlers=False, **options)
+    )
     try:
         yield task
     finally:

@@ -12,7 +12,8 @@ import procrastinate
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from almanac.jobs.app import Backoff, build_app, default_blueprints, to_conninfo
+from almanac.background import task_blueprints
+from almanac.jobs.app import Backoff, build_app, to_conninfo
 from almanac.jobs.queue import JobAlreadyQueued, enqueue
 from almanac.state import AppState
 from tests.jobs.conftest import running_worker, scalar, wait_for_job
@@ -38,15 +39,15 @@ def test_backoff_grows_exponentially_and_is_capped():
 
 
 def test_app_has_almanac_and_observer_tasks(settings, pg_url):
-    app = build_app(settings, pg_url)
+    app = build_app(settings, pg_url, task_blueprints())
     assert {"almanac:retention", "observer:reflect", "observer:extract_facts"} <= set(app.tasks)
     # A bare `retry=2` on the observer's task becomes a waiting backoff, same count.
     strategy = app.tasks["observer:reflect"].retry_strategy
     assert isinstance(strategy, Backoff) and strategy.max_attempts == 2
     # Building a second App does not rename the module's blueprint tasks.
-    again = build_app(settings, pg_url)
+    again = build_app(settings, pg_url, task_blueprints())
     assert "observer:reflect" in again.tasks
-    assert [ns for _, ns in default_blueprints()] == ["almanac", "observer"]
+    assert "almanac:calendar_sync" in again.tasks
 
 
 async def test_enqueue_in_rolled_back_transaction_leaves_no_job(committed_state: AppState):

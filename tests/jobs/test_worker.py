@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from almanac.background import task_blueprints
 from almanac.config import JobsSettings
 from almanac.jobs.queue import enqueue
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
@@ -10,7 +11,7 @@ from tests.jobs.conftest import scalar, wait_for_job
 
 
 async def test_embedded_worker_runs_almanac_jobs_and_stops(committed_state: AppState):
-    task = await start_embedded_worker(committed_state)
+    task = await start_embedded_worker(committed_state, task_blueprints())
     assert task is not None
     try:
         async with committed_state.sessionmaker() as session:
@@ -29,5 +30,5 @@ async def test_embedded_worker_runs_almanac_jobs_and_stops(committed_state: AppS
 
 async def test_embedded_worker_can_be_turned_off(committed_state: AppState):
     committed_state.settings.jobs = JobsSettings(embedded_worker=False)
-    assert await start_embedded_worker(committed_state) is None
+    assert await start_embedded_worker(committed_state, []) is None
     await stop_embedded_worker(None)

@@ -114,6 +114,7 @@ async def test_forget_subject_removes_events_facts_and_reports(
         "subject_id": "acme",
         "events_deleted": 2,
         "facts_deleted": 2,
+        "documents_deleted": 0,
         "cache_invalidated": True,
     }
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0

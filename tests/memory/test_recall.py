@@ -162,7 +162,8 @@ async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder)
     from sqlalchemy import text
 
     from almanac.config import SearchSettings
-    from almanac.memory.search import EventFilters, _event_where, _fused_sql, index_name
+    from almanac.db.vector_indexes import index_name
+    from almanac.memory.search import EventFilters, _event_where, _fused_sql
 
     settings = SearchSettings()
     params: dict = {

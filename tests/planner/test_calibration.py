@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from almanac.ontology.sop import SOP
 from almanac.planner.calibration import calibrate, learn_ratios
-from almanac.planner.sop import SOP
 
 
 def sop() -> SOP:

@@ -29,13 +29,16 @@ def worker(
     ] = False,
 ) -> None:
     """Run background jobs and the periodic clock until Ctrl+C."""
+    from almanac.background import task_blueprints
     from almanac.jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def go() -> None:
         async with local_state(Settings()) as state:
-            await run_worker(state, concurrency=concurrency, queues=queue, clock=not no_clock)
+            await run_worker(
+                state, task_blueprints(), concurrency=concurrency, queues=queue, clock=not no_clock
+            )
 
     run(go)
 
@@ -48,7 +51,7 @@ def retention_run(
     ] = None,
 ) -> None:
     """Archive old events that never became facts to DATA_DIR/retention/, then delete them."""
-    from almanac.jobs.retention import RetentionReport, run_retention
+    from almanac.memory.retention import RetentionReport, run_retention
 
     async def go() -> RetentionReport:
         async with local_state(Settings()) as state:

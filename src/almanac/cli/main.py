@@ -15,6 +15,7 @@ from rich.table import Table
 from almanac.cli import planner as planner_cli
 from almanac.cli.calendar import calendar_app
 from almanac.cli.demo import demo
+from almanac.cli.docs import docs_app
 from almanac.cli.jobs import jobs_app, retention_app, worker
 from almanac.cli.mcp import mcp as mcp_command
 from almanac.cli.memory import memory_app
@@ -30,6 +31,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(memory_app, name="memory")
+app.add_typer(docs_app, name="docs")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(workflows_app, name="workflows")
 app.command("schedule")(schedule)

@@ -123,19 +123,11 @@ def add_blueprint(
             app.tasks[registered] = copy
 
 
-def default_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
-    """Almanac's own tasks and the Observer's."""
-    from almanac.jobs import tasks
-    from almanac.observer import tasks as observer_tasks
-
-    return [(tasks.blueprint, "almanac"), (observer_tasks.blueprint, "observer")]
-
-
 def build_app(
     settings: Settings,
     database_url: str,
+    blueprints: Iterable[tuple[procrastinate.Blueprint, str]],
     *,
-    blueprints: Iterable[tuple[procrastinate.Blueprint, str]] | None = None,
     pool_size: int | None = None,
 ) -> procrastinate.App:
     """An App on `database_url` (the engine's URL; the embedded server's when embedded).
@@ -147,6 +139,6 @@ def build_app(
         conninfo=to_conninfo(database_url), min_size=1, max_size=size
     )
     app = procrastinate.App(connector=connector)
-    for blueprint, namespace in default_blueprints() if blueprints is None else blueprints:
+    for blueprint, namespace in blueprints:
         add_blueprint(app, blueprint, namespace)
     return app

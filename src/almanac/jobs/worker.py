@@ -30,8 +30,12 @@ def _share_state(state: AppState | None) -> None:
     context.set_state(state)
 
 
+Blueprints = Iterable[tuple[procrastinate.Blueprint, str]]
+
+
 async def run_worker(
     state: AppState,
+    blueprints: Blueprints,
     *,
     app: procrastinate.App | None = None,
     concurrency: int | None = None,
@@ -45,7 +49,7 @@ async def run_worker(
     Cancelling the coroutine stops the worker gracefully.
     """
     settings = state.settings.jobs
-    app = app or build_app(state.settings, database_url(state))
+    app = app or build_app(state.settings, database_url(state), blueprints)
     options: WorkerOptions = {
         "name": name,
         "concurrency": concurrency or settings.concurrency,
@@ -80,12 +84,14 @@ def _log_end(task: asyncio.Task[None]) -> None:
         logger.error("embedded worker stopped: %s", exc, exc_info=exc)
 
 
-async def start_embedded_worker(state: AppState) -> asyncio.Task[None] | None:
+async def start_embedded_worker(
+    state: AppState, blueprints: Blueprints
+) -> asyncio.Task[None] | None:
     """Start a worker inside this process (for `almanac serve`); None when disabled."""
     if not state.settings.jobs.embedded_worker:
         return None
     task = asyncio.create_task(
-        run_worker(state, install_signal_handlers=False, name="almanac-embedded"),
+        run_worker(state, blueprints, install_signal_handlers=False, name="almanac-embedded"),
         name="almanac-embedded-worker",
     )
     task.add_done_callback(_log_end)

@@ -36,6 +36,14 @@ class MemoryClient(Protocol):
     async def close(self) -> None: ...
 
 
+def memory_client(state: AppState) -> MemoryClient:
+    """The state's memory client, connected on first use and closed with the state."""
+    if state.memory is None:
+        state.memory = connect_memory(state)
+    client: MemoryClient = state.memory  # type: ignore[assignment]
+    return client
+
+
 def connect_memory(state: AppState) -> MemoryClient:
     """The Gateway at `server.memory_gateway_url` over HTTP, or in-process when unset."""
     url = state.settings.server.memory_gateway_url

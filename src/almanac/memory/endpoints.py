@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.deps import State, UoW
-from almanac.errors import ValidationFailed
-from almanac.memory.context import ContextOut, ContextService
 from almanac.memory.schemas import (
     DeletedOut,
     EventOut,
@@ -154,16 +152,3 @@ async def forget_subject(
 ) -> ForgetOut:
     """Forget everything about a subject: events, facts, cached recalls, embeddings."""
     return await memory.forget_subject(subject_type, subject_id)
-
-
-@router.get("/context")
-async def context(
-    memory: Memory,
-    query: Annotated[str, Query(min_length=1, max_length=2000)],
-    client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    token_budget: Annotated[int, Query(ge=50, le=20_000)] = 1000,
-) -> ContextOut:
-    """One prompt-ready text block: facts, memories, open tasks and next blocks, with ids."""
-    if not query.strip():
-        raise ValidationFailed("query must contain non-whitespace text", field="query")
-    return await ContextService(memory).build(query, client_id, token_budget)

@@ -3,7 +3,7 @@
 When the Gateway is in-process (no `server.memory_gateway_url`), memories and facts are
 written through `MemoryService`/`FactService` on the caller's UnitOfWork, so a plan or a
 reflection commits or rolls back together with what it remembered. With a remote Gateway
-they go through `state.memory_client()` (HTTP, one transaction per call); idempotency keys
+they go through `memory_client(state)` (HTTP, one transaction per call); idempotency keys
 make a retried job harmless there.
 """
 
@@ -13,6 +13,7 @@ import hashlib
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
+from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, RememberIn
 from almanac.memory.service import MemoryService
 from almanac.state import AppState
@@ -49,7 +50,7 @@ class TransactionalMemory:
                 await self.service.delete_event(prior.id)
             result = await self.service.remember_many([item])
             return result.ids[0]
-        client = self.state.memory_client()
+        client = memory_client(self.state)
         try:
             return (await client.remember(item)).id
         except AlmanacError as exc:  # the HTTP client reports a key clash as a 409
@@ -67,11 +68,11 @@ class TransactionalMemory:
             fact = fact.model_copy(
                 update={"metadata": {**fact.metadata, "source_event_id": source_event_id}}
             )
-        return await self.state.memory_client().write_fact(fact)
+        return await memory_client(self.state).write_fact(fact)
 
     async def current_facts(self, subject_type: str, subject_id: str) -> list[FactOut]:
         """The subject's current facts."""
         query = FactsQuery(subject_type=subject_type, subject_id=subject_id, limit=1000)
         if self.local:
             return await self.service.facts.list(query)
-        return await self.state.memory_client().facts(query)
+        return await memory_client(self.state).facts(query)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from almanac.db.uow import UnitOfWork
+from almanac.db.vector_indexes import ensure_vector_indexes
 from almanac.memory.repository import EventRepository, FactRepository
-from almanac.memory.search import ensure_vector_indexes
 from almanac.models import Event, Fact
 from almanac.state import AppState
 

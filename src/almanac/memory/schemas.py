@@ -11,7 +11,7 @@ from almanac.types import AwareDatetime
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
-Kind = Literal["event", "fact"]
+Kind = Literal["event", "fact", "document"]
 
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
@@ -187,4 +187,5 @@ class ForgetOut(BaseModel):
     subject_id: str
     events_deleted: int
     facts_deleted: int
+    documents_deleted: int = 0
     cache_invalidated: bool

@@ -7,7 +7,6 @@ that expression and predicate literally so the planner can use the index.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,59 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
-
-# Memory table -> (its embeddings table, that table's key column).
-_EMBEDDINGS = {"events": ("event_embeddings", "event_id"), "facts": ("fact_embeddings", "fact_id")}
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-# The index holds half-precision copies: half the memory and faster inserts than float32,
-# with no measurable loss in ranking. ef_construction 32 (pgvector's default is 64) makes
-# inserts ~15% faster; search quality is held up by ef_search at query time.
-_INDEX_VERSION = "h1"
-_HNSW_OPTIONS = "m = 16, ef_construction = 32"
-
-
-def vector_expr(dim: int, alias: str | None = "e") -> str:
-    """The indexed expression; queries must repeat it exactly for the index to apply."""
-    column = f"{alias}.embedding" if alias else "embedding"
-    return f"({column}::halfvec({int(dim)}))"
-
-
-def index_name(table: str, model: str) -> str:
-    """A stable, short index name for a table, an embedding model and the index layout."""
-    digest = hashlib.sha1(f"{model}|{_INDEX_VERSION}".encode()).hexdigest()[:10]
-    return f"idx_vec_{table}_{digest}"
-
-
-async def ensure_vector_indexes(session: AsyncSession, model: str, dim: int) -> None:
-    """Create the HNSW indexes for `model` if missing; drop those of other models or layouts.
-
-    Rows embedded by another model are not searched (a query names its model), so their
-    indexes only cost disk until `almanac memory reindex` re-embeds them.
-    """
-    for table, _owner in _EMBEDDINGS.values():
-        current = index_name(table, model)
-        stale = await session.execute(
-            text(
-                "SELECT indexname FROM pg_indexes WHERE tablename = :t "
-                "AND indexname LIKE 'idx\\_vec\\_%' AND indexname <> :current"
-            ),
-            {"t": table, "current": current},
-        )
-        for (name,) in stale.all():
-            await session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-        expr = vector_expr(dim, None)
-        await session.execute(
-            text(
-                f"CREATE INDEX IF NOT EXISTS {current} ON {table} "
-                f"USING hnsw ({expr} halfvec_cosine_ops) WITH ({_HNSW_OPTIONS}) "
-                f"WHERE model = {_literal(model)}"
-            )
-        )
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal, vector_expr
 
 
 @dataclass(frozen=True)
@@ -162,6 +109,29 @@ def _fact_where(client_id: int | None, as_of: datetime | None, params: dict[str,
     return " AND ".join(clauses)
 
 
+# Per searched table: its time column, and the SQL for session, expiry, source event and
+# salience (documents have none of the memory-only ones; a chunk weighs as a neutral 0.5).
+_COLUMNS = {
+    "events": ("occurred_at", "e.session_id", "e.expires_at", "NULL::bigint", "e.salience_score"),
+    "facts": (
+        "valid_from",
+        "NULL::varchar",
+        "NULL::timestamptz",
+        "e.source_event_id",
+        "e.salience_score",
+    ),
+    "doc_chunks": ("created_at", "NULL::varchar", "NULL::timestamptz", "NULL::bigint", "0.5"),
+}
+_TERM_KINDS = {"events": "event", "facts": "fact", "doc_chunks": "document"}
+
+
+def _chunk_where(client_id: int | None, params: dict[str, Any]) -> str:
+    if client_id is None:
+        return "true"
+    params["client_id"] = client_id
+    return "e.client_id = :client_id"
+
+
 def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]:
     """BM25's per-term weights inlined as constants (a per-row subquery cost 5x more)."""
     selective = [t for t in terms if t.selective]
@@ -189,15 +159,15 @@ def _fused_sql(
     params: dict[str, Any] | None = None,
 ) -> str:
     vec_expr = vector_expr(dim, "v")
-    emb_table, owner = _EMBEDDINGS[table]
+    emb_table, owner = EMBEDDINGS[table]
     term_score, candidates = _lexical_parts(terms or [], params if params is not None else {})
-    time_col = "occurred_at" if table == "events" else "valid_from"
+    time_col, session, expires, source_event, salience = _COLUMNS[table]
     return f"""
 WITH vec AS (
     SELECT id, row_number() OVER (ORDER BY dist) AS r FROM (
         SELECT e.id, {vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})) AS dist
         FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
-        WHERE v.model = {_literal(model)} AND {where}
+        WHERE v.model = {sql_literal(model)} AND {where}
         ORDER BY dist
         LIMIT :n
     ) v
@@ -225,11 +195,11 @@ fused AS (
     GROUP BY id
 )
 SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
-       {"e.session_id" if table == "events" else "NULL::varchar"} AS session_id,
-       {"e.expires_at" if table == "events" else "NULL::timestamptz"} AS expires_at,
-       {"NULL::bigint" if table == "events" else "e.source_event_id"} AS source_event_id,
+       {session} AS session_id,
+       {expires} AS expires_at,
+       {source_event} AS source_event_id,
        f.rrf
-         * (1 + CAST(:w_sal AS float8) * e.salience_score)
+         * (1 + CAST(:w_sal AS float8) * {salience})
          * (1 + CAST(:w_rec AS float8) * exp(
                 -0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
                 / (86400.0 * CAST(:half_life AS float8))))
@@ -279,7 +249,7 @@ class SearchRepository:
         where: Callable[[dict[str, Any]], str],
     ) -> list[Any]:
         await self._prepare()
-        terms, avgdl = await self.terms("event" if table == "events" else "fact", query)
+        terms, avgdl = await self.terms(_TERM_KINDS[table], query)
         s = self.settings
         params: dict[str, Any] = {
             "qvec": "[" + ",".join(f"{x:.7g}" for x in qvec) + "]",
@@ -345,5 +315,17 @@ class SearchRepository:
                 None,
                 r.source_event_id,
             )
+            for r in rows
+        ]
+
+    async def search_chunks(
+        self, query: str, qvec: list[float], model: str, dim: int, k: int, client_id: int | None
+    ) -> list[Hit]:
+        """Top-k document chunks by fused score; metadata is the citation."""
+        rows = await self._search(
+            "doc_chunks", query, qvec, model, dim, k, lambda p: _chunk_where(client_id, p)
+        )
+        return [
+            Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None)
             for r in rows
         ]

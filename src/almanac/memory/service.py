@@ -14,6 +14,8 @@ from almanac.config import Settings
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.jobs.queue import enqueue_many
+from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
@@ -203,8 +205,6 @@ class MemoryService:
             and promoted.get(event_id) is None
         ]
         if wanted:
-            from almanac.jobs.queue import enqueue_many
-
             await enqueue_many(self.uow.session, "observer:extract_facts", wanted, queue="observer")
 
     def _hot_copy(
@@ -242,7 +242,9 @@ class MemoryService:
             v is not None for v in (q.session_id, q.memory_scope, q.event_type, q.since, q.until)
         )
         kinds: set[str] = (
-            set(q.kinds) if q.kinds else ({"event"} if event_only else {"event", "fact"})
+            set(q.kinds)
+            if q.kinds
+            else ({"event"} if event_only else {"event", "fact", "document"})
         )
         namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
         gens = await self.cache.generations(namespaces)
@@ -264,6 +266,8 @@ class MemoryService:
             found += await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of
             )
+        if "document" in kinds:
+            found += await self.search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id)
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
@@ -334,6 +338,11 @@ class MemoryService:
         """Delete every event and fact about a subject."""
         events = await self.events.delete_for_subject(subject_type, subject_id)
         facts = await self.facts.repo.delete_for_subject(subject_type, subject_id)
+        documents = 0
+        if subject_type == "client" and subject_id.isdigit() and int(subject_id) < 2**31:
+            documents = await DocumentRepository(self.uow.session).delete_for_client(
+                int(subject_id)
+            )
         namespaces = {ns for e in events for ns in event_namespaces(e.session_id, e.client_id)}
         self.invalidator.everything_changed(self.uow, sorted(namespaces))
         self._drop_hot([e.id for e in events])
@@ -342,6 +351,7 @@ class MemoryService:
             subject_id=subject_id,
             events_deleted=len(events),
             facts_deleted=facts,
+            documents_deleted=documents,
             cache_invalidated=True,
         )
 

@@ -2,6 +2,7 @@
 
 from almanac.models.base import Base
 from almanac.models.calendar import CalendarEntry, OAuthCredential
+from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.jobs import JobSchedule
 from almanac.models.llm import LLMCall
@@ -24,6 +25,9 @@ from almanac.models.search import SearchStat, SearchTerm
 __all__ = [
     "Base",
     "CalendarEntry",
+    "DocChunk",
+    "DocChunkEmbedding",
+    "Document",
     "Event",
     "EventEmbedding",
     "ExecutionRun",

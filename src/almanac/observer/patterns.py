@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from almanac.observer.report import RunRow, Sample, samples
 from almanac.observer.schemas import PatternOut, Trend
+from almanac.ontology.sop import SOP
 from almanac.planner.calibration import History, calibrate
-from almanac.planner.sop import SOP
 
 TREND_POINTS = 5.0  # a change in mean |variance| smaller than this is "stable"
 

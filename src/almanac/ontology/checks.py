@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from almanac.errors import ValidationFailed
-from almanac.planner.sop import SOP, SOPStep, SOPTask, TaskKey, Title, check_sop
+from almanac.ontology.sop import SOP, SOPStep, SOPTask, TaskKey, Title, check_sop
 
 
 class ChecklistItem(SOPTask):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from almanac.ontology.checks import ChecklistItem
-from almanac.planner.sop import SOPStep
+from almanac.ontology.sop import SOPStep
 from almanac.types import AwareDatetime, Strict
 
 BIGINT_MAX = 2**63 - 1

@@ -36,7 +36,7 @@ from almanac.ontology.schemas import (
     WorkflowOut,
     WorkflowUpdate,
 )
-from almanac.planner.sop import SOPStep
+from almanac.ontology.sop import SOPStep
 
 
 def workflow_out(row: Workflow, children: list[int]) -> WorkflowOut:

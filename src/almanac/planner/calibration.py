@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from almanac.ontology.sop import SOP
 from almanac.planner.schemas import Calibration
-from almanac.planner.sop import SOP
 
 PRIOR_RUNS = 3
 

@@ -18,8 +18,8 @@ from almanac.memory.client import MemoryClient
 from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import FactOut, FactsQuery, RecallQuery, RememberIn
 from almanac.models import Plan
+from almanac.ontology.sop import SOP
 from almanac.planner.schemas import PlanIn, RecalledItem
-from almanac.planner.sop import SOP
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)

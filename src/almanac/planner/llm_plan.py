@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUse, Message
+from almanac.ontology.sop import SOP, SOPProblem, check_sop
 from almanac.planner.schemas import RecalledItem
-from almanac.planner.sop import SOP, SOPProblem, check_sop
 
 OPERATION = "planning"
 TEMPLATE = "sop_generator"

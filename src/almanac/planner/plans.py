@@ -9,6 +9,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound
 from almanac.llm.base import LLMUse
 from almanac.models import Plan, ProcessTemplate, Task
+from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -20,7 +21,6 @@ from almanac.planner.schemas import (
     PlanVersionOut,
     RecalledItem,
 )
-from almanac.planner.sop import SOP, check_sop
 from almanac.planner.status import require_transition
 
 

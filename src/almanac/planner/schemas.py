@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from almanac.llm.base import LLMUse
-from almanac.planner.sop import SOP
+from almanac.ontology.sop import SOP
 from almanac.planner.status import PlanStatus
 from almanac.types import AwareDatetime, Strict
 

@@ -11,7 +11,9 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
 from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
 from almanac.llm.repository import LLMCallRepository
+from almanac.memory.client import memory_client
 from almanac.models import Plan
+from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
 from almanac.planner.calibration import calibrate
 from almanac.planner.context import recall_context, remember_plan
@@ -27,7 +29,6 @@ from almanac.planner.schemas import (
     UsageRow,
 )
 from almanac.planner.skeleton import Part, build_skeleton, with_deadline
-from almanac.planner.sop import SOP, check_sop
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class PlannerService:
         skeleton, candidates = await self._skeleton(body)
         workflows = sorted({w for w, _ in skeleton.origin.values()}) if skeleton else []
         recalled = await recall_context(
-            self.state.memory_client(), body, workflows, self.settings.recall_k, degraded
+            memory_client(self.state), body, workflows, self.settings.recall_k, degraded
         )
         llm = self.state.llm
         sop: SOP | None = None

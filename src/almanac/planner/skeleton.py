@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from almanac.errors import AlmanacError
-from almanac.planner.sop import SOP, SOPStep, SOPTask
+from almanac.ontology.sop import SOP, SOPStep, SOPTask
 
 
 class BrokenWorkflow(AlmanacError):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from almanac.calendars.base import ApplyResult, CalendarEvent, CalendarProvider, EventSpec, overlaps
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
+from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.planner.status import require_transition
@@ -158,7 +159,7 @@ class SchedulerService:
     async def _preference_texts(self, warnings: list[str]) -> list[str]:
         texts: list[tuple[datetime, str]] = []
         try:
-            client = self.state.memory_client()
+            client = memory_client(self.state)
             for kind in ("preference", "constraint"):
                 facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
                 texts.extend((f.valid_from, f.content) for f in facts)

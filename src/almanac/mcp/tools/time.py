@@ -10,11 +10,11 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from almanac.mcp.api import Api, clip, result
+from almanac.mcp.api import Api, ApiProblem, clip, result
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
-TaskStatus = Literal["todo", "in_progress", "done", "blocked", "cancelled"]
+TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
 
 
 def _hm(value: str) -> str:
@@ -48,19 +48,35 @@ def task_line(t: dict[str, Any]) -> str:
     return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{when}"
 
 
+async def schedule_call(api: Api, body: dict[str, Any], run_id: int | None) -> Any:
+    """POST /schedule; with `run_id` the API writes exactly that preview (or answers 409
+    with what changed). An API without `run_id` re-solves instead (a 422 wrote nothing)."""
+    if run_id is None:
+        return await api.post("/api/v1/scheduler/schedule", json=body)
+    try:
+        return await api.post("/api/v1/scheduler/schedule", json={**body, "run_id": run_id})
+    except ApiProblem as problem:
+        if problem.status != 422 or not any(e.get("field") == "run_id" for e in problem.errors):
+            raise
+        return await api.post("/api/v1/scheduler/schedule", json=body)
+
+
 def register(server: FastMCP, resolve: Resolver) -> None:
     # The last preview per (caller, plan), so applying can say whether it kept the preview.
     previews: dict[tuple[str, int], tuple[int, list[tuple[str, str, str]]]] = {}
 
     @server.tool(
         description="Place an approved plan's tasks into the calendar around busy time. "
-        "By default a dry run: it shows the proposed blocks. Call again with apply=true to "
-        "write the previewed schedule to the calendar."
+        "By default a dry run: it shows the proposed blocks and a run id. Call again with "
+        "apply=true (and that run_id) to write exactly the previewed schedule."
     )
     async def schedule(
         ctx: Context,  # type: ignore[type-arg]
         plan_id: Annotated[int, Field(ge=1)],
         apply: Annotated[bool, Field(description="Write it (after a preview)")] = False,
+        run_id: Annotated[
+            int | None, Field(ge=1, description="The preview to write (default: the last one)")
+        ] = None,
         start_date: Annotated[date | None, Field(description="Default: today")] = None,
         horizon_days: Annotated[int, Field(ge=1, le=60)] = 14,
     ) -> CallToolResult:
@@ -71,21 +87,25 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             "horizon_days": horizon_days,
             "dry_run": not apply,
         }
-        out = await api.post("/api/v1/scheduler/schedule", json=body)
         caller = api.headers.get("authorization") or api.headers.get("x-api-key") or ""
         slot = (caller, plan_id)
+        if apply and run_id is None and slot in previews:
+            run_id = previews[slot][0]
+        out = await schedule_call(api, body, run_id if apply else None)
         verb = "applied" if out["applied"] else "preview"
         lines = [f"{verb} run #{out['run_id']} for plan #{plan_id}: {len(out['blocks'])} blocks"]
         if not apply:
             previews[slot] = (out["run_id"], _placement(out))
-            lines[0] += "; call schedule again with apply=true to write it"
+            lines[0] += (
+                f"; call schedule again with apply=true (run_id={out['run_id']}) to write it"
+            )
         elif slot in previews:
-            run_id, placed = previews.pop(slot)
+            preview_id, placed = previews.pop(slot)
             same = placed == _placement(out)
             lines.append(
-                f"same placement as preview run #{run_id}"
+                f"same placement as preview run #{preview_id}"
                 if same
-                else f"the calendar changed since preview run #{run_id}: placement differs"
+                else f"the calendar changed since preview run #{preview_id}: placement differs"
             )
         lines += blocks_text(out)
         lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
@@ -165,15 +185,25 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         out = await resolve(ctx).call(
             "PATCH", f"/api/v1/planner/tasks/{task_id}", json={"status": "done"}
         )
-        return result(f"done: {task_line(out)}", out)
+        task = out.get("task", out)
+        freed = out.get("released_blocks") or 0
+        extra = f"; {freed} future blocks freed" if freed else ""
+        return result(f"done: {task_line(task)}{extra}", out)
 
     @server.tool(description="Log hours actually spent on a task (feeds estimate calibration).")
     async def log_time(
         ctx: Context,  # type: ignore[type-arg]
         task_id: TaskId,
         hours: Annotated[float, Field(gt=0, le=24)],
+        idempotency_key: Annotated[
+            str | None, Field(description="Makes a retried call count once")
+        ] = None,
     ) -> CallToolResult:
+        body = {"hours": hours, "idempotency_key": idempotency_key}
         out = await resolve(ctx).post(
-            f"/api/v1/planner/tasks/{task_id}/time", json={"hours": hours}
+            f"/api/v1/planner/tasks/{task_id}/time",
+            json={k: v for k, v in body.items() if v is not None},
         )
-        return result(f"logged {hours:g} h on task #{task_id}", out)
+        total = out.get("actual_hours") if isinstance(out, dict) else None
+        extra = f" ({total:g} h in all)" if isinstance(total, int | float) else ""
+        return result(f"logged {hours:g} h on task #{task_id}{extra}", out)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.memory.context import Section, pack
+from almanac.context.service import Section, pack
 from almanac.memory.tokens import token_counter
 from almanac.models import Plan, SchedulerRun, Task
 

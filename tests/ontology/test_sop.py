@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from almanac.planner.sop import SOP, check_sop, find_cycle, working_hours_between
+from almanac.ontology.sop import SOP, check_sop, find_cycle, working_hours_between
 
 
 def sop(*tasks: dict[str, object]) -> SOP:

@@ -1,0 +1,150 @@
+"""`almanac docs add|list|show|rm`: documents recall can cite, from the command line.
+
+Like the other commands, these call the API: a running server when one answers, else the
+same app in-process. `add` takes files or folders and is safe to re-run: unchanged files
+are skipped by the server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from almanac.cli.runtime import answer, api_client, run
+from almanac.config import Settings
+from almanac.errors import AlmanacError
+
+docs_app = typer.Typer(help="Documents: add files recall can cite.", no_args_is_help=True)
+BASE = "/api/v1/memory/documents"
+SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf"}
+console = Console()
+
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Server URL (default: a running local server if any)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
+        else:
+            found.append(path)
+    return found
+
+
+@docs_app.command("add")
+def add(
+    paths: Annotated[list[Path], typer.Argument(exists=True, help="Files or folders")],
+    client_id: Annotated[int | None, typer.Option(min=1, max=2**31 - 1)] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable)")] = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add documents (Markdown, text, HTML, PDF); a folder adds every such file in it."""
+    files = _files(paths)
+    if not files:
+        typer.echo("error: paths: no Markdown, text, HTML or PDF files found", err=True)
+        raise typer.Exit(2)
+
+    async def go() -> list[dict[str, object]]:
+        results: list[dict[str, object]] = []
+        form = {"tags": ",".join(tag or [])}
+        if client_id is not None:
+            form["client_id"] = str(client_id)
+        async with api_client(Settings(), url) as client:
+            with Progress(console=console, transient=True, disable=as_json) as bar:
+                task = bar.add_task("adding", total=len(files))
+                for path in files:
+                    response = await client.post(
+                        BASE,
+                        files={"file": (path.name, path.read_bytes())},
+                        data={**form, "source": str(path.resolve())[-500:]},
+                    )
+                    try:
+                        results.append({"path": str(path), **answer(response)})
+                    except AlmanacError as exc:
+                        results.append(
+                            {"path": str(path), "status": "failed", "error": exc.message}
+                        )
+                    bar.advance(task)
+        return results
+
+    results = run(go)
+    if as_json:
+        typer.echo(json.dumps(results, default=str))
+    else:
+        table = Table("file", "status", "id", "chunks", "pages")
+        for r in results:
+            table.add_row(
+                str(r["path"]),
+                str(r["status"]) + (f": {r['error']}" if "error" in r else ""),
+                str(r.get("id", "")),
+                str(r.get("chunks", "")),
+                str(r.get("pages", "")),
+            )
+        console.print(table)
+    if any(r["status"] == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+@docs_app.command("list")
+def list_(
+    client_id: Annotated[int | None, typer.Option(min=1, max=2**31 - 1)] = None,
+    tag: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List documents, newest first."""
+    params: dict[str, str | int] = {"limit": limit}
+    if client_id is not None:
+        params["client_id"] = client_id
+    if tag:
+        params["tag"] = tag
+
+    async def go() -> dict[str, list[dict[str, object]]]:
+        async with api_client(Settings(), url) as client:
+            return dict(answer(await client.get(BASE, params=params)))
+
+    out = run(go)
+    if as_json:
+        typer.echo(json.dumps(out["items"], default=str))
+        return
+    table = Table("id", "title", "client", "tags", "pages", "chunks")
+    for d in out["items"]:
+        tags = d["tags"] if isinstance(d["tags"], list) else []
+        table.add_row(
+            str(d["id"]),
+            str(d["title"]),
+            str(d["client_id"] or ""),
+            ",".join(map(str, tags)),
+            str(d["pages"]),
+            str(d["chunks"]),
+        )
+    console.print(table)
+
+
+@docs_app.command("rm")
+def remove(
+    document_id: Annotated[int, typer.Argument(min=1)],
+    url: UrlOpt = None,
+) -> None:
+    """Remove a document and its chunks."""
+
+    async def go() -> None:
+        async with api_client(Settings(), url) as client:
+            response = await client.delete(f"{BASE}/{document_id}")
+            if response.status_code != 204:
+                answer(response)
+
+    run(go)
+    typer.echo(f"document {document_id} removed")

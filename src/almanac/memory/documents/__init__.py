@@ -1,0 +1,1 @@
+"""Documents: upload, text extraction, chunking that follows headings, and recall with citations."""

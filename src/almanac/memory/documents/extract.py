@@ -1,0 +1,202 @@
+"""Text from a file, as sections (heading, page, text): pure, no I/O beyond the bytes given.
+
+Markdown and HTML keep their headings, PDF its page numbers, plain text its paragraphs.
+Every format is bounded by `max_pages` so one hostile file cannot cost unbounded work.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import PurePath
+
+from almanac.errors import ValidationFailed
+
+MEDIA_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
+}
+# Plain text counts a "page" every this many characters, for the page bound and throughput.
+_CHARS_PER_PAGE = 3000
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading (and on one page, for PDF)."""
+
+    heading: str | None
+    page: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str | None
+    pages: int
+    sections: list[Section]
+
+
+def media_type_of(filename: str, declared: str | None = None) -> str:
+    """The media type by extension, else the declared one when it is one we read."""
+    by_ext = MEDIA_TYPES.get(PurePath(filename).suffix.lower())
+    if by_ext:
+        return by_ext
+    base = (declared or "").split(";")[0].strip().lower()
+    if base in MEDIA_TYPES.values():
+        return base
+    raise ValidationFailed(
+        f"unsupported file type for {filename!r}: use Markdown, plain text, HTML or PDF",
+        field="file",
+    )
+
+
+def extract(data: bytes, media_type: str, *, max_pages: int) -> Extracted:
+    """Sections of text from `data`; a 422 naming `file` when it cannot be read."""
+    if media_type == "application/pdf":
+        return _pdf(data, max_pages)
+    text = _decode(data)
+    pages = max(1, -(-len(text) // _CHARS_PER_PAGE))
+    if pages > max_pages:
+        raise ValidationFailed(
+            f"the file has about {pages} pages; at most {max_pages}", field="file"
+        )
+    if media_type == "text/html":
+        return _html(text, pages)
+    if media_type == "text/markdown":
+        return _markdown(text, pages)
+    return Extracted(None, pages, [Section(None, None, text)])
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("the file is not UTF-8 text", field="file") from exc
+    if "\x00" in text:
+        raise ValidationFailed("the file contains NUL bytes: not a text file", field="file")
+    return text
+
+
+_ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _markdown(text: str, pages: int) -> Extracted:
+    sections: list[Section] = []
+    heading: str | None = None
+    title: str | None = None
+    lines: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        match = None if fenced else _ATX.match(line)
+        if match:
+            if "".join(lines).strip():
+                sections.append(Section(heading, None, "\n".join(lines)))
+            lines = []
+            heading = match.group(2).strip()
+            if title is None and len(match.group(1)) == 1:
+                title = heading
+            continue
+        lines.append(line)
+    if "".join(lines).strip():
+        sections.append(Section(heading, None, "\n".join(lines)))
+    return Extracted(title, pages, sections)
+
+
+class _HTMLText(HTMLParser):
+    """Collects text by heading; drops scripts, styles and markup."""
+
+    _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+    _BLOCKS = {"p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre"}
+    _SKIP = {"script", "style", "noscript", "template", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sections: list[Section] = []
+        self.title: str | None = None
+        self._heading: str | None = None
+        self._buf: list[str] = []
+        self._in_heading: str | None = None
+        self._heading_buf: list[str] = []
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif tag in self._HEADINGS:
+            self._flush()
+            self._in_heading, self._heading_buf = tag, []
+        elif tag in self._BLOCKS:
+            self._buf.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif tag == self._in_heading:
+            self._heading = " ".join("".join(self._heading_buf).split()) or None
+            if self.title is None and tag == "h1":
+                self.title = self._heading
+            self._in_heading = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and self.title is None:
+            self.title = " ".join(data.split()) or None
+        elif self._skip:
+            return
+        elif self._in_heading:
+            self._heading_buf.append(data)
+        else:
+            self._buf.append(data)
+
+    def _flush(self) -> None:
+        text = "".join(self._buf)
+        if text.strip():
+            self.sections.append(Section(self._heading, None, text))
+        self._buf = []
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _html(text: str, pages: int) -> Extracted:
+    parser = _HTMLText()
+    parser.feed(text)
+    parser.close()
+    return Extracted(parser.title, pages, parser.sections)
+
+
+def _pdf(data: bytes, max_pages: int) -> Extracted:
+    from pypdf import PdfReader  # only PDF uploads pay for importing it
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        count = len(reader.pages)
+        if count > max_pages:
+            raise ValidationFailed(f"the PDF has {count} pages; at most {max_pages}", field="file")
+        sections = [
+            Section(None, number, page.extract_text() or "")
+            for number, page in enumerate(reader.pages, start=1)
+        ]
+        raw_title = reader.metadata.title if reader.metadata else None
+    except ValidationFailed:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ValidationFailed("the PDF could not be read", field="file") from exc
+    title = str(raw_title).strip() if raw_title else None
+    return Extracted(title or None, count, [s for s in sections if s.text.strip()])

@@ -1,0 +1,122 @@
+"""All SQL on `documents`, `doc_chunks` and `doc_chunk_embeddings`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.memory.documents.chunking import Chunk
+from almanac.models import DocChunk, DocChunkEmbedding, Document
+
+
+class DocumentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_source(self, client_id: int | None, source: str) -> None:
+        """Serialise writers of one (client, source) until the transaction ends."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('document'), hashtext(:key))"),
+            {"key": f"{client_id or 0}:{source}"},
+        )
+
+    async def by_source(self, client_id: int | None, source: str) -> Document | None:
+        stmt = select(Document).where(
+            func.coalesce(Document.client_id, 0) == (client_id or 0), Document.source == source
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, document_id: int) -> Document | None:
+        return await self.session.get(Document, document_id)
+
+    async def add(self, **values: Any) -> Document:
+        doc = Document(**values)
+        self.session.add(doc)
+        await self.session.flush()
+        await self.session.refresh(doc)
+        return doc
+
+    async def update(self, doc: Document, **values: Any) -> Document:
+        for name, value in values.items():
+            setattr(doc, name, value)
+        await self.session.flush()
+        await self.session.refresh(doc)
+        return doc
+
+    async def find(
+        self, client_id: int | None, tag: str | None, limit: int, offset: int
+    ) -> list[Document]:
+        stmt = select(Document).order_by(Document.id.desc()).limit(limit).offset(offset)
+        if client_id is not None:
+            stmt = stmt.where(Document.client_id == client_id)
+        if tag is not None:
+            stmt = stmt.where(Document.tags.contains([tag]))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def chunk_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        if not ids:
+            return {}
+        stmt = (
+            select(DocChunk.document_id, func.count())
+            .where(DocChunk.document_id.in_(ids))
+            .group_by(DocChunk.document_id)
+        )
+        return {doc_id: n for doc_id, n in (await self.session.execute(stmt)).all()}
+
+    async def chunks(self, document_id: int) -> list[DocChunk]:
+        stmt = (
+            select(DocChunk)
+            .where(DocChunk.document_id == document_id)
+            .order_by(DocChunk.chunk_index)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def replace_chunks(
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[list[float]],
+        model: str,
+    ) -> None:
+        """Drop the document's chunks and write these with their vectors (two statements)."""
+        await self.session.execute(delete(DocChunk).where(DocChunk.document_id == doc.id))
+        if not chunks:
+            return
+        rows = [
+            {
+                "document_id": doc.id,
+                "chunk_index": c.index,
+                "client_id": doc.client_id,
+                "heading": c.heading,
+                "page": c.page,
+                "content": c.content,
+                "metadata_": {
+                    "document_id": doc.id,
+                    "title": doc.title,
+                    "source": doc.source,
+                    "heading": c.heading,
+                    "page": c.page,
+                    "chunk_index": c.index,
+                },
+            }
+            for c in chunks
+        ]
+        ids = (await self.session.execute(insert(DocChunk).returning(DocChunk.id), rows)).scalars()
+        await self.session.execute(
+            insert(DocChunkEmbedding),
+            [
+                {"chunk_id": cid, "model": model, "embedding": vec}
+                for cid, vec in zip(ids.all(), vectors, strict=True)
+            ],
+        )
+
+    async def delete(self, document_id: int) -> Document | None:
+        stmt = delete(Document).where(Document.id == document_id).returning(Document)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def delete_for_client(self, client_id: int) -> int:
+        stmt = delete(Document).where(Document.client_id == client_id).returning(Document.id)
+        return len((await self.session.execute(stmt)).all())

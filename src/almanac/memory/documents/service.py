@@ -1,0 +1,166 @@
+"""Adding, reading and removing documents; recall finds their chunks (`memory.search`)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from almanac.cache import Cache
+from almanac.config import Settings
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.errors import NotFound, PayloadTooLarge, ValidationFailed
+from almanac.memory.documents.chunking import Chunk, chunk_sections
+from almanac.memory.documents.extract import extract, media_type_of
+from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.documents.schemas import (
+    ChunkOut,
+    DocumentAddOut,
+    DocumentDetailOut,
+    DocumentListOut,
+    DocumentOut,
+)
+from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.models import Document
+
+
+@dataclass
+class Upload:
+    """A file as received, with what the caller said about it."""
+
+    data: bytes
+    filename: str
+    declared_type: str | None = None
+    # The document's identity per client (default: the file name); re-adding the same
+    # source with the same bytes is a no-op, with other bytes it replaces the chunks.
+    source: str | None = None
+    title: str | None = None
+    client_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _out(doc: Document, chunks: int) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "source": doc.source,
+        "title": doc.title,
+        "media_type": doc.media_type,
+        "client_id": doc.client_id,
+        "tags": list(doc.tags),
+        "pages": doc.pages,
+        "size_bytes": doc.size_bytes,
+        "chunks": chunks,
+        "content_hash": doc.content_hash,
+        "metadata": doc.metadata_,
+        "created_at": doc.created_at,
+        "updated_at": doc.updated_at,
+    }
+
+
+def embedding_text(title: str, chunk: Chunk) -> str:
+    """What is embedded for a chunk: its place in the document gives a passage its topic."""
+    where = f"{title} — {chunk.heading}" if chunk.heading else title
+    return f"{where}\n{chunk.content}"
+
+
+class DocumentService:
+    def __init__(
+        self, uow: UnitOfWork, embedder: Embedder, cache: Cache, settings: Settings
+    ) -> None:
+        self.uow = uow
+        self.embedder = embedder
+        self.settings = settings.memory
+        self.repo = DocumentRepository(uow.session)
+        self.invalidator = Invalidator(cache)
+
+    async def add(self, upload: Upload) -> DocumentAddOut:
+        """Store a file and its chunks; idempotent per (client, source) and content."""
+        if len(upload.data) > self.settings.document_max_bytes:
+            raise PayloadTooLarge(
+                f"the file is larger than {self.settings.document_max_bytes} bytes"
+            )
+        if not upload.data:
+            raise ValidationFailed("the file is empty", field="file")
+        media_type = media_type_of(upload.filename, upload.declared_type)
+        source = upload.source or PurePath(upload.filename).name
+        digest = hashlib.sha256(upload.data).hexdigest()
+        await self.repo.lock_source(upload.client_id, source)
+        existing = await self.repo.by_source(upload.client_id, source)
+        if existing is not None and existing.content_hash == digest:
+            counts = await self.repo.chunk_counts([existing.id])
+            return DocumentAddOut(**_out(existing, counts.get(existing.id, 0)), status="unchanged")
+        # Parsing (PDF above all) is CPU work: off the event loop, bounded in pages.
+        extracted = await asyncio.to_thread(
+            extract, upload.data, media_type, max_pages=self.settings.document_max_pages
+        )
+        chunks = chunk_sections(extracted.sections, self.settings.chunk_chars)
+        if not chunks:
+            raise ValidationFailed("no text could be extracted from the file", field="file")
+        if len(chunks) > self.settings.document_max_chunks:
+            raise ValidationFailed(
+                f"the file makes {len(chunks)} chunks; at most {self.settings.document_max_chunks}",
+                field="file",
+            )
+        title = upload.title or extracted.title or PurePath(upload.filename).stem
+        vectors = [
+            v.tolist()
+            for v in await self.embedder.embed([embedding_text(title, c) for c in chunks])
+        ]
+        values = {
+            "title": title[:500],
+            "media_type": media_type,
+            "content_hash": digest,
+            "tags": sorted(set(upload.tags)),
+            "pages": extracted.pages,
+            "size_bytes": len(upload.data),
+            "metadata_": upload.metadata,
+        }
+        if existing is None:
+            doc = await self.repo.add(source=source, client_id=upload.client_id, **values)
+        else:
+            doc = await self.repo.update(existing, **values)
+        await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
+        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+        status = "created" if existing is None else "replaced"
+        return DocumentAddOut(**_out(doc, len(chunks)), status=status)
+
+    async def get(self, document_id: int) -> DocumentDetailOut:
+        doc = await self.repo.get(document_id)
+        if doc is None:
+            raise NotFound(f"document {document_id} does not exist")
+        chunks = await self.repo.chunks(document_id)
+        return DocumentDetailOut(
+            **_out(doc, len(chunks)),
+            chunk_list=[
+                ChunkOut(index=c.chunk_index, heading=c.heading, page=c.page, content=c.content)
+                for c in chunks
+            ],
+        )
+
+    async def find(
+        self, client_id: int | None, tag: str | None, limit: int, offset: int
+    ) -> DocumentListOut:
+        docs = await self.repo.find(client_id, tag, limit, offset)
+        counts = await self.repo.chunk_counts([d.id for d in docs])
+        return DocumentListOut(
+            items=[DocumentOut(**_out(d, counts.get(d.id, 0))) for d in docs],
+            limit=limit,
+            offset=offset,
+        )
+
+    async def delete(self, document_id: int) -> None:
+        doc = await self.repo.delete(document_id)
+        if doc is None:
+            raise NotFound(f"document {document_id} does not exist")
+        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+
+    async def forget_client(self, client_id: int) -> int:
+        """Remove every document of a client (chunks and vectors cascade)."""
+        deleted = await self.repo.delete_for_client(client_id)
+        if deleted:
+            self.invalidator.events_changed(self.uow, event_namespaces(None, client_id))
+        return deleted

@@ -1,0 +1,31 @@
+"""Background tasks of the Memory Gateway (registered under the `almanac:` namespace).
+
+They reach the process's AppState through `almanac.jobs.context`, set once by the worker
+at start-up. Every task must be safe to run twice: a job whose worker died is run again
+(see `jobs.clock.recover_stalled`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import procrastinate
+
+from almanac.jobs.app import Backoff
+from almanac.jobs.context import get_state, set_state
+from almanac.memory.retention import run_retention
+
+logger = logging.getLogger(__name__)
+
+blueprint = procrastinate.Blueprint()
+__all__ = ["blueprint", "get_state", "set_state"]
+
+
+# Idempotent: a second run finds nothing older than the cut-off left to archive.
+@blueprint.task(name="retention", queue="maintenance", retry=Backoff(max_attempts=3))
+async def retention(days: int | None = None) -> None:
+    """Archive and delete events older than `days` (default: settings) that are not facts."""
+    report = await run_retention(get_state(), days=days)
+    logger.info(
+        "retention: %d events archived and deleted (cut-off %s)", report.deleted, report.cutoff
+    )

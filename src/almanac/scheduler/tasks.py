@@ -1,0 +1,34 @@
+"""Background tasks of the Scheduler (registered under the `almanac:` namespace).
+
+They reach the process's AppState through `almanac.jobs.context`, set once by the worker
+at start-up. Every task must be safe to run twice: a job whose worker died is run again
+(see `jobs.clock.recover_stalled`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import procrastinate
+
+from almanac.jobs.app import Backoff
+from almanac.jobs.context import get_state, set_state
+from almanac.scheduler.sync import sync_calendar
+
+logger = logging.getLogger(__name__)
+
+blueprint = procrastinate.Blueprint()
+__all__ = ["blueprint", "get_state", "set_state"]
+
+
+# Idempotent: once replanned, a plan's blocks no longer collide and a rerun changes nothing.
+@blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
+async def calendar_sync() -> None:
+    """Replan scheduled plans that new calendar events collide with."""
+    report = await sync_calendar(get_state())
+    logger.info(
+        "calendar sync: %d plans checked, %d replanned, %d failed",
+        len(report.checked),
+        len(report.replanned),
+        len(report.failed),
+    )

@@ -1,0 +1,52 @@
+"""`almanac docs` end to end against the test database (in-process: no server answering)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from almanac.cli.main import app
+from almanac.state import AppState
+from tests.cli.test_memory_cli import cli_env  # noqa: F401 - the fixture
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_add_a_folder_twice_then_list_and_remove(cli_env: AppState, tmp_path: Path):  # noqa: F811
+    (tmp_path / "sop.md").write_text("# Onboarding SOP\n\n## Access\n\nAsk for the admin login.\n")
+    (tmp_path / "notes.txt").write_text("Meeting notes: the client wants weekly reports.\n")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG not a document")
+
+    code, out = invoke("docs", "add", str(tmp_path), "--client-id", "5", "--tag", "acme", "--json")
+    assert code == 0, out
+    first = json.loads(out)
+    assert sorted(r["status"] for r in first) == ["created", "created"]  # the PNG is skipped
+
+    code, out = invoke("docs", "add", str(tmp_path), "--client-id", "5", "--json")
+    assert code == 0, out
+    assert [r["status"] for r in json.loads(out)] == ["unchanged", "unchanged"]
+
+    code, out = invoke("docs", "list", "--client-id", "5", "--json")
+    assert code == 0, out
+    listed = json.loads(out)
+    assert {d["title"] for d in listed} == {"Onboarding SOP", "notes"}
+
+    code, out = invoke("docs", "rm", str(listed[0]["id"]))
+    assert code == 0 and "removed" in out
+    code, out = invoke("docs", "rm", str(listed[0]["id"]))
+    assert code == 2 and "does not exist" in out
+
+
+def test_a_bad_file_is_reported_and_fails_the_command(cli_env: AppState, tmp_path: Path):  # noqa: F811
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    code, out = invoke("docs", "add", str(bad))
+    assert code == 1
+    assert "failed" in out and "could not be read" in out

@@ -1,0 +1,163 @@
+"""/api/v1/memory/documents: add, replace, no-op, recall with citations, forget, bad input."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.state import AppState
+from tests.memory.documents.test_extract import make_pdf
+
+D = "/api/v1/memory/documents"
+Q = "/api/v1/memory/recall"
+
+PROPOSAL = """# Proposal for Acme Corp
+
+We propose a twelve week marketing operations engagement.
+
+## Pricing
+
+The fixed fee is 18,500 euros, invoiced in three instalments.
+
+## Timeline
+
+Kick-off on 12 January; the audit is delivered in week four.
+"""
+
+
+async def add(
+    client: httpx.AsyncClient, name: str, body: bytes | str, **form: str
+) -> httpx.Response:
+    data = body.encode() if isinstance(body, str) else body
+    return await client.post(D, files={"file": (name, data)}, data=form)
+
+
+async def recall(client: httpx.AsyncClient, query: str, **params: object) -> list[dict]:
+    r = await client.get(Q, params={"query": query, **params})
+    assert r.status_code == 200, r.text
+    return list(r.json()["results"])
+
+
+async def test_add_read_list_and_recall_with_citation(client: httpx.AsyncClient):
+    r = await add(client, "acme-proposal.md", PROPOSAL, client_id="7", tags="proposal,acme")
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["status"] == "created" and doc["title"] == "Proposal for Acme Corp"
+    assert doc["chunks"] == 3 and doc["tags"] == ["acme", "proposal"]
+
+    detail = (await client.get(f"{D}/{doc['id']}")).json()
+    assert [c["heading"] for c in detail["chunk_list"]] == [
+        "Proposal for Acme Corp",
+        "Pricing",
+        "Timeline",
+    ]
+    listed = (await client.get(D, params={"client_id": 7, "tag": "proposal"})).json()
+    assert [d["id"] for d in listed["items"]] == [doc["id"]]
+    assert (await client.get(D, params={"tag": "contract"})).json()["items"] == []
+
+    hits = await recall(client, "how much is the fixed fee?", kinds="document", k=3)
+    assert hits[0]["kind"] == "document"
+    assert "18,500 euros" in hits[0]["content"]
+    assert hits[0]["metadata"]["document_id"] == doc["id"]
+    assert hits[0]["metadata"]["heading"] == "Pricing"
+    assert hits[0]["metadata"]["title"] == "Proposal for Acme Corp"
+    # Without `kinds`, recall searches documents beside memories.
+    assert any(h["kind"] == "document" for h in await recall(client, "fixed fee instalments"))
+
+
+async def test_unchanged_is_a_no_op_and_changed_replaces(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    first = (await add(client, "notes.md", PROPOSAL)).json()
+    again = (await add(client, "notes.md", PROPOSAL)).json()
+    assert again["status"] == "unchanged" and again["id"] == first["id"]
+    chunk_ids = (await db_session.execute(text("SELECT id FROM doc_chunks ORDER BY id"))).all()
+    assert len(chunk_ids) == 3
+
+    changed = (await add(client, "notes.md", PROPOSAL.replace("18,500", "21,000"))).json()
+    assert changed["status"] == "replaced" and changed["id"] == first["id"]
+    contents = (await db_session.execute(text("SELECT content FROM doc_chunks"))).scalars().all()
+    assert any("21,000" in c for c in contents) and not any("18,500" in c for c in contents)
+    # One document, its chunks and vectors rebuilt, nothing left over.
+    counts = (
+        await db_session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM doc_chunks), "
+                "(SELECT count(*) FROM doc_chunk_embeddings)"
+            )
+        )
+    ).one()
+    assert tuple(counts) == (1, 3, 3)
+    # The same file name for another client is another document.
+    other = (await add(client, "notes.md", PROPOSAL, client_id="8")).json()
+    assert other["status"] == "created" and other["id"] != first["id"]
+
+
+async def test_recall_keeps_clients_apart(client: httpx.AsyncClient):
+    await add(client, "a.md", "# Secret\n\nThe Zanzibar launch code is purple.", client_id="1")
+    await add(client, "b.md", "# Other\n\nBeta notes about gardening.", client_id="2")
+    hits_b = await recall(client, "Zanzibar launch code", kinds="document", client_id=2)
+    assert all("Zanzibar" not in h["content"] for h in hits_b)
+    hits_a = await recall(client, "Zanzibar launch code", kinds="document", client_id=1)
+    assert "Zanzibar" in hits_a[0]["content"]
+
+
+async def test_forgetting_a_client_removes_its_documents(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    await add(client, "a.md", "# Contract\n\nMarker quokka-42 appears here.", client_id="31")
+    kept = (await add(client, "b.md", "# Mine\n\nMy own quokka notes.")).json()
+    r = await client.delete("/api/v1/memory/subjects/client/31")
+    assert r.status_code == 200, r.text
+    assert r.json()["documents_deleted"] == 1
+    left = (
+        await db_session.execute(
+            text("SELECT count(*) FROM doc_chunks WHERE content LIKE '%quokka-42%'")
+        )
+    ).scalar_one()
+    assert left == 0
+    assert all("quokka-42" not in h["content"] for h in await recall(client, "quokka-42"))
+    assert (await client.get(f"{D}/{kept['id']}")).status_code == 200
+
+
+async def test_pdf_pages_are_cited(client: httpx.AsyncClient):
+    pdf = make_pdf(["Onboarding checklist for new clients.", "Invoices are due within 30 days."])
+    doc = (await add(client, "handbook.pdf", pdf)).json()
+    assert doc["media_type"] == "application/pdf" and doc["pages"] == 2
+    hits = await recall(client, "when are invoices due", kinds="document", k=1)
+    assert hits[0]["metadata"]["page"] == 2
+
+
+async def test_bad_input_is_4xx_and_writes_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession, state: AppState
+):
+    r = await add(client, "contract.docx", b"PK\x03\x04 binary")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+    r = await add(client, "notes.md", "# T\n\ntext", tags="bad tag!")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tags"
+    r = await add(client, "notes.md", "# T\n\ntext", metadata="[1, 2]")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "metadata"
+    r = await add(client, "empty.md", b"")
+    assert r.status_code == 422
+    r = await add(client, "blank.md", "\n\n   \n")
+    assert r.status_code == 422
+    state.settings.memory.document_max_bytes = 2048
+    r = await add(client, "big.txt", "x" * 5000)
+    assert r.status_code == 413
+    assert (await client.get(f"{D}/999999")).status_code == 404
+    assert (await client.delete(f"{D}/999999")).status_code == 404
+    assert (await client.get(D, params={"limit": 10_000})).status_code == 422
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+
+
+async def test_delete_removes_document_chunks_and_vectors(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    doc = (await add(client, "notes.md", PROPOSAL)).json()
+    assert (await client.delete(f"{D}/{doc['id']}")).status_code == 204
+    assert (await client.get(f"{D}/{doc['id']}")).status_code == 404
+    n = (await db_session.execute(text("SELECT count(*) FROM doc_chunk_embeddings"))).scalar_one()
+    assert n == 0
+    assert await recall(client, "fixed fee", kinds="document") == []
