@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-mcp clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-mcp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-loop: $(STAMP)
 
 bench-mcp: $(STAMP)
 	$(BIN)/python bench/mcp_bench.py
+
+bench-auth: $(STAMP)
+	$(BIN)/python bench/auth_bench.py
 
 demo: $(STAMP)
 	$(BIN)/almanac demo

@@ -51,10 +51,15 @@ ZONE = "Europe/Berlin"
 
 
 def client_for(state: AppState) -> httpx.AsyncClient:
+    from almanac.auth.deps import authenticate
+    from almanac.cli.runtime import LOCAL_OWNER
+
     app = create_app(state=state)
     app.dependency_overrides[get_state] = lambda: state
+    # In-process, like the CLI: the loop is measured, not authentication (bench/auth_bench.py).
+    app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://almanac.bench", timeout=120
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=120
     )
 
 

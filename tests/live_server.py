@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import TEST_ADMIN_KEY
 
 
 @dataclass
@@ -21,16 +24,14 @@ class LiveServer:
     url: str
     data_dir: Path
     env: dict[str, str]
-    key: str | None  # the admin key written by the server, once API keys exist
+    key: str  # an admin key (the test run's)
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        return {"Authorization": f"Bearer {self.key}"}
 
-    def create_key(self, name: str, scope: str) -> str | None:
-        """A new key of `scope`, or None while the API has no keys."""
-        if self.key is None:
-            return None
+    def create_key(self, name: str, scope: str) -> str:
+        """A new key of `scope`."""
         r = httpx.post(
             self.url + "/api/v1/auth/keys",
             json={"name": name, "scope": scope},
@@ -38,9 +39,6 @@ class LiveServer:
         )
         r.raise_for_status()
         return str(r.json()["key"])
-
-    def auth_enforced(self) -> bool:
-        return httpx.get(self.url + "/api/v1/memory/facts").status_code == 401
 
 
 def free_port() -> int:
@@ -57,12 +55,14 @@ def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
         ALMANAC_SERVER__PORT=str(port),
         ALMANAC_JOBS__EMBEDDED_WORKER="false",
         ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS="2",
+        ALMANAC_API_KEY=TEST_ADMIN_KEY,  # what `almanac mcp` and the CLI send
     )
     return env
 
 
 @pytest.fixture(scope="session")
-def live_server(pg_url: str, tmp_root: Path) -> Iterator[LiveServer]:
+def live_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
+    """`engine` first: the database is migrated and holds the test run's admin key."""
     port = free_port()
     data_dir = tmp_root / "live-server"
     data_dir.mkdir(exist_ok=True)
@@ -88,9 +88,7 @@ def live_server(pg_url: str, tmp_root: Path) -> Iterator[LiveServer]:
             if time.monotonic() > deadline:
                 pytest.fail("almanac serve did not become healthy")
             time.sleep(0.3)
-        key_file = data_dir / "api-key"
-        key = key_file.read_text().strip() if key_file.exists() else None
-        yield LiveServer(url=url, data_dir=data_dir, env=env, key=key)
+        yield LiveServer(url=url, data_dir=data_dir, env=env, key=TEST_ADMIN_KEY)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import httpx
-import pytest
 from packaging.requirements import Requirement
 from pydantic import Field, create_model
 
@@ -106,7 +105,7 @@ async def test_every_method_against_a_real_almanac(
 ) -> None:
     import_workflows(live_server)
     tools, _ = load_tools()
-    tools.valves = tools.Valves(almanac_url=live_server.url, api_key=live_server.key or "")
+    tools.valves = tools.Valves(almanac_url=live_server.url, api_key=live_server.key)
     user = {"id": "u1", "valves": tools.UserValves(client_id=7)}
     tag = uuid.uuid4().hex[:8]
     events = Events()
@@ -161,8 +160,12 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
     out = await tools.agenda(__event_emitter__=events)
     assert out.startswith("Almanac is not reachable at http://127.0.0.1:")
     assert "almanac_url" in out and events.items[-1]["data"]["done"] is True
-    if not live_server.auth_enforced():
-        pytest.skip("API keys are not on this branch yet: any key is accepted")
     tools.valves = tools.Valves(almanac_url=live_server.url, api_key="not-a-key")
     out = await tools.query_memory("anything")
     assert out.startswith("Almanac rejected the API key")
+    reader = live_server.create_key(f"owui-read-{uuid.uuid4().hex[:6]}", "read")
+    tools.valves = tools.Valves(almanac_url=live_server.url, api_key="")
+    user = {"valves": tools.UserValves(api_key=reader)}  # the user's own key is used
+    assert not (await tools.query_memory("anything", __user__=user)).startswith("Almanac")
+    out = await tools.remember("read keys cannot write", __user__=user)
+    assert out.startswith("This Almanac API key may not do that")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import anyio
+import httpx
 import pytest
 
 from almanac.state import AppState
@@ -91,10 +93,24 @@ async def test_bad_arguments_are_tool_errors_with_the_field(
 
 
 async def test_keys_limit_the_tools(live_server: LiveServer, committed_state: AppState) -> None:
-    if not live_server.auth_enforced():
-        pytest.skip("API keys are not on this branch yet: nothing to enforce")
-    async with http_session(live_server, None) as s:
-        assert "(401)" in await failed(s, "recall", query="anything")
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    accept = {"Accept": "application/json, text/event-stream"}
+    for headers in ({}, {"Authorization": "Bearer alm_wrong"}):
+        r = httpx.post(live_server.url + "/mcp", json=init, headers={**accept, **headers})
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        assert "Bearer" in r.headers["www-authenticate"]
+    with anyio.fail_after(30), pytest.raises(Exception):  # noqa: B017 - the SDK's own error
+        async with http_session(live_server, None) as s:
+            await s.list_tools()
     reader = live_server.create_key(f"mcp-read-{uuid.uuid4().hex[:6]}", "read")
     writer = live_server.create_key(f"mcp-write-{uuid.uuid4().hex[:6]}", "write")
     async with http_session(live_server, reader) as s:

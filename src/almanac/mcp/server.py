@@ -21,28 +21,16 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(
-    resolve: Resolver, *, http_path: str = "/mcp", loopback_only: bool = True
-) -> FastMCP:
+def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:
     """The server with every tool, resource and prompt; `resolve` gives a call's API."""
-    # DNS-rebinding protection only makes sense for a server on a loopback address; on
-    # other interfaces the API key is the protection.
-    security = (
-        TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
-        if loopback_only
-        else TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    )
     server = FastMCP(
         "Almanac",
         instructions=INSTRUCTIONS,
         streamable_http_path=http_path,
         stateless_http=True,
         json_response=True,
-        transport_security=security,
+        # The app's own middleware checks Host and Origin for every route, /mcp included.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         # FastMCP configures the root logger; keep it at the level the app had (warnings).
         log_level="WARNING",
     )
