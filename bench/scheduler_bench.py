@@ -12,6 +12,13 @@ hours placed, deadlines missed, validator violations and solve time (medians), a
 CP-SAT / greedy ratio of weighted hours. Replanning adds three one-hour meetings to a
 solved instance and measures the share of blocks that move, with the previous schedule
 (stability penalty) and solved from scratch.
+
+The whole-calendar part (`sched_multi.py`, `sched_instances.py`, `sched_check.py`,
+`sched_api.py`) runs first: several clients' plans with sprints, daily maxima and meetings
+over DST weeks in Europe/Berlin and America/New_York, against a priority-first greedy and a
+global earliest-deadline-first, checked by a validator written apart from the solver; then
+the same kind of calendar through the HTTP API on an embedded Postgres (preview vs write,
+replans, bad input). `--multi-only` runs just that part.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median, print_table, write_json  # noqa: E402
+from sched_multi import report  # noqa: E402
 
 from almanac.scheduler.core import (  # noqa: E402
     Interval,
@@ -201,7 +209,13 @@ def replan(problem: Problem, which: str, seed: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer instances and repeats")
+    parser.add_argument("--multi-only", action="store_true", help="only the whole-calendar part")
+    parser.add_argument("--no-api", action="store_true", help="skip the part through the API")
     args = parser.parse_args()
+    multi = report(args.quick, api=not args.no_api)
+    if args.multi_only:
+        print(f"wrote {write_json('scheduler', {'quick': args.quick, 'multi': multi})}")
+        return
     sizes = (50, 100) if args.quick else (50, 100, 150)
     loads = (0.7, 1.5) if args.quick else (0.7, 1.0, 1.5)
     seeds = range(1, 2) if args.quick else range(1, 4)
@@ -382,6 +396,7 @@ def main() -> None:
             "replanning": replans,
             "summary": summary,
             "targets": targets,
+            "multi": multi,
         },
     )
     print(f"wrote {path}")

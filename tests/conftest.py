@@ -33,6 +33,9 @@ from almanac.state import AppState
 
 # The test process answers to the test host name (production allows only loopback names).
 os.environ.setdefault("ALMANAC_SECURITY__ALLOWED_HOSTS", '["almanac.test"]')
+# One test may write more than a person does in a minute; tests/auth sets its own limits.
+os.environ.setdefault("ALMANAC_SECURITY__RATE_LIMIT", "100000/minute")
+os.environ.setdefault("ALMANAC_SECURITY__WRITE_RATE_LIMIT", "100000/minute")
 
 # An admin key present in the test database for the whole run (re-created after each
 # TRUNCATE): every HTTP helper below sends it, so requests take the real authentication path.

@@ -56,6 +56,9 @@ def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
         ALMANAC_JOBS__EMBEDDED_WORKER="false",
         ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS="2",
         ALMANAC_API_KEY=TEST_ADMIN_KEY,  # what `almanac mcp` and the CLI send
+        # A test writes more than a person does in a minute (as tests/conftest.py says).
+        ALMANAC_SECURITY__RATE_LIMIT="100000/minute",
+        ALMANAC_SECURITY__WRITE_RATE_LIMIT="100000/minute",
     )
     return env
 

@@ -29,6 +29,7 @@ from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.state import AppState, build_state
+from almanac.tasks.endpoints import router as tasks_router
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def create_app(
         app.include_router(context_router)
         app.include_router(documents_router)
     if "planner" in chosen:
+        app.include_router(tasks_router)
         app.include_router(planner_router)
         app.include_router(ontology_router)
         app.include_router(scheduler_router)

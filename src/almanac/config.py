@@ -110,9 +110,14 @@ class PlannerSettings(BaseModel):
     match_threshold: float = Field(default=0.65, ge=0, le=1)
     # Focused hours a day one person gives a plan: the deadline plausibility check.
     hours_per_day: float = Field(default=6.0, gt=0, le=24)
-    # Estimates change after this many past runs consistently over or under.
-    calibration_min_runs: int = Field(default=3, ge=1)
-    calibration_threshold: float = Field(default=0.1, ge=0, le=1)
+    # Estimates learnt from past runs ("calibrated") or the library's as written ("library");
+    # a plan request can ask for either. See planner/calibration.py.
+    estimates: Literal["calibrated", "library"] = "calibrated"
+    # Runs lose half their weight per this many days (chosen in bench/learning_loop.py).
+    calibration_half_life_days: float = Field(default=56.0, gt=0, le=3650)
+    # A workflow's history is used once it has this many completed task runs (the old
+    # server-wide switch: a huge value means library estimates only).
+    calibration_min_runs: int = Field(default=1, ge=1)
     recall_k: int = Field(default=8, ge=0, le=50)
 
 

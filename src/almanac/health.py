@@ -103,8 +103,20 @@ CALENDAR_DEGRADED_SECONDS = 30.0
 
 
 async def _calendar(state: AppState) -> DependencyStatus:
+    from almanac.calendars.base import LAST_FAILURE
+
     now = time.monotonic()
     cached = state.probes.get("calendar")
+    failed = LAST_FAILURE.get("calendar")
+    if failed is not None and cached is not None and failed[0] > cached[0]:
+        # A request failed after the last probe: degraded at once, re-probed in 30 s.
+        status = DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{state.settings.calendar.provider}: a request failed: {failed[1][:250]}",
+        )
+        state.probes["calendar"] = (failed[0], status)
+        return status
     if cached is not None and isinstance(cached[1], DependencyStatus):
         at, status = cached[0], cached[1]
         ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS

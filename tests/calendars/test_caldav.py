@@ -95,6 +95,27 @@ async def test_moving_one_spec_updates_exactly_that_event(provider: CalDAVCalend
     assert (await provider.apply(moved, *WEEK)).updated == []
 
 
+async def test_a_moved_event_increments_sequence(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    def sequences() -> dict[str, int]:
+        out = {}
+        for obj in raw_calendar.events():
+            vevent = obj.icalendar_instance.walk("VEVENT")[0]
+            out[str(vevent.get("X-ALMANAC-ID"))] = int(vevent.get("SEQUENCE", 0))
+        return out
+
+    await provider.apply(specs(), *WEEK)
+    assert set(sequences().values()) == {0}
+    moved = specs()
+    moved[1] = EventSpec("t2", "Call NY", at(5, 11, tz=NEW_YORK), at(5, 12, tz=NEW_YORK))
+    await provider.apply(moved, *WEEK)
+    assert sequences()["t2"] == 1 and sequences()["t1"] == 0  # RFC 5545: new times, new SEQUENCE
+    moved[1] = EventSpec("t2", "Call NY", at(5, 13, tz=NEW_YORK), at(5, 14, tz=NEW_YORK))
+    await provider.apply(moved, *WEEK)
+    assert sequences()["t2"] == 2
+
+
 async def test_removing_a_spec_deletes_only_that_almanac_event(
     provider: CalDAVCalendar, raw_calendar: Any
 ) -> None:

@@ -43,3 +43,16 @@ async def test_the_calendar_probe_is_reused_then_refreshed(
     state.probes["calendar"] = (at - CALENDAR_OK_SECONDS - 1, status)
     fresh = (await client.get("/health")).json()["dependencies"]["calendar"]
     assert fresh["status"] == "degraded" and fresh["detail"].startswith("google:")
+
+
+async def test_a_failed_calendar_request_is_degraded_at_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    from almanac.calendars.base import CalendarUnavailable
+
+    first = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert first["status"] == "ok"  # now cached for minutes...
+    CalendarUnavailable("connection refused while trying to apply changes")
+    failed = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert failed["status"] == "degraded"  # ...but a failed request is reported at once
+    assert "connection refused" in failed["detail"]

@@ -21,6 +21,12 @@ from tests.mcp.helpers import (
     resource_json,
 )
 
+
+def preview_by_run_id(server: LiveServer) -> bool:
+    spec = httpx.get(server.url + "/openapi.json", headers=server.headers).json()
+    return "run_id" in spec["components"]["schemas"]["ScheduleIn"]["properties"]
+
+
 TOOLS = {
     "remember",
     "recall",
@@ -161,7 +167,12 @@ async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState
         text, preview = await ok(s, "schedule", plan_id=plan["id"])
         assert not preview["applied"] and "apply=true" in text and preview["blocks"]
         text, applied = await ok(s, "schedule", plan_id=plan["id"], apply=True)
-        assert applied["applied"] and f"same placement as preview run #{preview['run_id']}" in text
+        assert applied["applied"]
+        same = f"same placement as preview run #{preview['run_id']}" in text
+        if preview_by_run_id(live_server):  # the API writes exactly the preview
+            assert same
+        else:  # an API without run_id re-solves; a time-limited solver may place differently
+            assert same or "placement differs" in text
 
         first_day = min(b["start"] for b in applied["blocks"])[:10]
         text, agenda = await ok(s, "agenda", start_date=first_day, days=7)

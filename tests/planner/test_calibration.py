@@ -1,12 +1,171 @@
-"""Estimates learn from execution runs, and say by how much and why."""
+"""The estimator (pure): shrinkage, recency, change points, outliers, intervals and caps."""
 
 from __future__ import annotations
 
+import math
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from almanac.ontology.sop import SOP
-from almanac.planner.calibration import calibrate, learn_ratios
+from almanac.planner.calibration import DEFAULT, Run, WorkflowFit, fit, fit_workflow, predict
+from almanac.planner.change import Point, detect
+from almanac.planner.estimates import apply_estimates
+
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+TASKS = {"audit": 4.0, "call": 1.0, "report": 2.0}
 
 
-def sop() -> SOP:
+def runs(
+    pace: float | list[float],
+    *,
+    client: int | None = 1,
+    weeks: int = 10,
+    noise: float = 0.0,
+    seed: int = 0,
+    start: int = 0,
+    first_instance: int = 0,
+) -> list[Run]:
+    """One engagement a week for `client`: every task at `pace` x the library (per week)."""
+    rng = random.Random(seed)
+    out = []
+    for week in range(weeks):
+        p = pace[week] if isinstance(pace, list) else pace
+        at = T0 + timedelta(weeks=start + week)
+        for key, hours in TASKS.items():
+            actual = hours * p * math.exp(rng.gauss(0, noise))
+            out.append(Run(7, key, client, hours, actual, at, first_instance + week))
+    return out
+
+
+def test_no_history_is_the_library_with_a_wide_interval() -> None:
+    e = predict(None, "audit", 1)
+    assert (e.ratio, e.basis, e.runs) == (1.0, "library", 0)
+    assert e.low < 0.6 and e.high > 1.6
+
+
+def test_a_client_with_many_runs_gets_its_own_pace() -> None:
+    history = runs(1.5, client=1, weeks=12) + runs(0.7, client=2, weeks=12, first_instance=100)
+    f = fit_workflow(7, history)
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.5, rel=0.03)
+    assert predict(f, "audit", 2).ratio == pytest.approx(0.7, rel=0.03)
+    assert predict(f, "audit", 1).basis == "client"
+
+
+def test_a_new_client_borrows_from_the_workflow_and_one_engagement_is_shrunk() -> None:
+    history = runs(1.5, client=1, weeks=8, noise=0.2) + runs(
+        1.5, client=2, weeks=8, noise=0.2, seed=1, first_instance=20
+    )
+    newcomer = runs(2.5, client=3, weeks=1, first_instance=50, start=7)
+    f = fit_workflow(7, history + newcomer)
+    unknown = predict(f, "audit", 99)
+    assert unknown.basis == "workflow" and 1.4 < unknown.ratio < 1.75
+    once = predict(f, "audit", 3)
+    assert once.basis == "client" and once.client_runs == 3
+    assert 1.6 < once.ratio < 2.5  # pulled towards 2.5 but not all the way on one engagement
+
+
+def test_runs_without_a_client_count_for_the_workflow_only() -> None:
+    f = fit_workflow(7, runs(1.4, client=None, weeks=6))
+    assert f.clients == {}
+    e = predict(f, "call", None)
+    assert e.basis == "workflow" and e.ratio == pytest.approx(1.4, rel=0.05)
+
+
+def test_recent_runs_weigh_more() -> None:
+    no_detector = replace(DEFAULT, change_z=math.inf)
+    old, new = runs(1.0, weeks=10), runs(1.3, weeks=10, start=10, first_instance=10)
+    e = predict(fit_workflow(7, old + new, no_detector), "audit", 1, no_detector)
+    assert e.ratio > math.sqrt(1.3)  # above the unweighted geometric mean
+    shorter = replace(no_detector, half_life_days=14)
+    assert predict(fit_workflow(7, old + new, shorter), "audit", 1, shorter).ratio > e.ratio
+
+
+def test_a_real_shift_is_followed_within_three_engagements() -> None:
+    paces = [1.0] * 10 + [1.6] * 3
+    f = fit_workflow(7, runs(paces, weeks=13, noise=0.15, seed=4))
+    e = predict(f, "audit", 1)
+    assert e.change_at == T0 + timedelta(weeks=10)
+    assert e.ratio == pytest.approx(1.6, rel=0.1)
+    assert "change of pace was detected" in _applied_note(f)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_noise_is_not_chased(seed: int) -> None:
+    f = fit_workflow(7, runs(1.2, weeks=16, noise=0.25, seed=seed))
+    assert f.changes == {}
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.2, rel=0.25)
+
+
+def test_the_detector_needs_significance_and_size() -> None:
+    flat = [Point(float(d), 0.0 + (0.01 if d % 2 else -0.01), 3) for d in range(10)]
+    assert detect(flat, sigma=0.02) is None
+    step = flat[:6] + [Point(float(d), 0.5, 3) for d in range(6, 9)]
+    shift = detect(step, sigma=0.05)
+    assert shift is not None and shift.day == 6.0 and shift.size == pytest.approx(0.5, abs=0.02)
+    tiny = flat[:6] + [Point(float(d), 0.05, 3) for d in range(6, 9)]
+    assert detect(tiny, sigma=0.001) is None  # significant but below min_shift
+
+
+def test_outliers_are_damped_not_averaged_in() -> None:
+    history = runs(1.2, weeks=10, noise=0.1, seed=2)
+    wild = [replace(r, actual_hours=r.library_hours * 10) for r in history[:3]]
+    f = fit_workflow(7, wild + history[3:])
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.2, rel=0.08)
+    assert f.damped >= 3
+
+
+def test_the_cap_applies_and_says_so() -> None:
+    f = fit_workflow(7, runs(9.0, weeks=20))
+    e = predict(f, "audit", 1)
+    assert e.ratio == 5.0 and e.capped
+    assert "capped" in _applied_note(f)
+
+
+def test_the_80_percent_interval_covers_about_80_percent() -> None:
+    rng = random.Random(9)
+    inside = total = 0
+    for seed in range(30):
+        f = fit_workflow(7, runs(1.3, weeks=12, noise=0.3, seed=seed))
+        e = predict(f, "audit", 1)
+        for _ in range(20):
+            ratio = 1.3 * math.exp(rng.gauss(0, 0.3))
+            inside += e.low <= ratio <= e.high
+            total += 1
+    assert 0.72 <= inside / total <= 0.92
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    paces=st.lists(st.floats(0.3, 3.0), min_size=1, max_size=12),
+    scale=st.floats(0.1, 10.0),
+    seed=st.integers(0, 1000),
+)
+def test_properties_of_any_history(paces: list[float], scale: float, seed: int) -> None:
+    history = runs(paces, weeks=len(paces), noise=0.2, seed=seed)
+    f = fit_workflow(7, history)
+    e = predict(f, "report", 1)
+    assert DEFAULT.cap[0] <= e.low <= e.ratio <= e.high <= DEFAULT.cap[1]
+    # Units do not matter: the same history in minutes or days gives the same ratio.
+    scaled = [
+        replace(r, library_hours=r.library_hours * scale, actual_hours=r.actual_hours * scale)
+        for r in history
+    ]
+    assert predict(fit_workflow(7, scaled), "report", 1).ratio == pytest.approx(e.ratio, rel=1e-6)
+    # Nor does the order the runs arrive in.
+    shuffled = list(history)
+    random.Random(seed).shuffle(shuffled)
+    assert predict(fit_workflow(7, shuffled), "report", 1).ratio == pytest.approx(e.ratio, rel=1e-6)
+    # Estimates stay within the range of the library and what was seen (with shrinkage).
+    seen = [math.log(r.actual_hours / r.library_hours) for r in history]
+    assert min(0.0, *seen) - 1e-9 <= math.log(e.ratio) <= max(0.0, *seen) + 1e-9
+
+
+def _sop() -> SOP:
     return SOP.model_validate(
         {
             "title": "t",
@@ -17,6 +176,7 @@ def sop() -> SOP:
                     "tasks": [
                         {"id": "audit", "title": "Audit", "estimate_hours": 4},
                         {"id": "call", "title": "Call", "estimate_hours": 1},
+                        {"id": "extra", "title": "Extra from an LLM", "estimate_hours": 2},
                     ],
                 }
             ],
@@ -24,47 +184,26 @@ def sop() -> SOP:
     )
 
 
-def hours(result: SOP) -> dict[str, float]:
-    return {t.id: t.estimate_hours for t in result.tasks()}
+ORIGIN = {"audit": (7, "audit"), "call": (7, "call")}
+LIBRARY = {"audit": 4.0, "call": 1.0}
 
 
-def test_consistent_overrun_raises_the_estimate_and_explains_it() -> None:
-    history = [("audit", 4, 6, 1), ("audit", 4, 6.5, 2), ("audit", 4, 5.5, 3)]
-    result, changes = calibrate(sop(), history)
-    assert hours(result) == {"audit": 6.0, "call": 1.0}
-    (change,) = changes
-    assert (change.task_id, change.from_hours, change.to_hours, change.runs) == ("audit", 4, 6.0, 3)
-    assert change.basis == "task"
-    assert "50% longer" in change.reason
+def _applied_note(f: WorkflowFit) -> str:
+    applied = apply_estimates(_sop(), ORIGIN, LIBRARY, {7: f}, client_id=1, mode="calibrated")
+    return applied.estimates[0].note
 
 
-def test_too_few_runs_change_nothing() -> None:
-    result, changes = calibrate(sop(), [("audit", 4, 8, 1), ("audit", 4, 8, 2)])
-    assert changes == [] and hours(result) == {"audit": 4.0, "call": 1.0}
-
-
-def test_mixed_results_are_not_consistent() -> None:
-    history = [("audit", 4, 2, 1), ("audit", 4, 8, 2), ("audit", 4, 7, 3), ("audit", 4, 2.5, 4)]
-    tasks, overall = learn_ratios(history)
-    assert tasks == {} and overall is None
-
-
-def test_workflow_ratio_applies_to_tasks_without_their_own_history() -> None:
-    history = [("other", 2, 1, 1), ("other2", 2, 1.2, 2), ("third", 4, 2, 2)]
-    result, changes = calibrate(sop(), history)
-    assert hours(result) == {"audit": 2.15, "call": 0.55}  # typical ratio 0.53
-    assert {c.basis for c in changes} == {"workflow"}
-    assert all("shorter" in c.reason for c in changes)
-
-
-def test_ratio_is_capped() -> None:
-    history = [("audit", 1, 10, n) for n in range(3)]
-    result, changes = calibrate(sop(), history)
-    assert hours(result)["audit"] == 8.0  # 4 h x 2.0, not x 10
-    assert "(capped)" in changes[0].reason
-
-
-def test_one_engagement_is_not_a_workflow_trend() -> None:
-    history = [("other", 2, 3, 1), ("other2", 2, 3, 1), ("third", 4, 6, 1)]
-    _, changes = calibrate(sop(), history)
-    assert changes == []
+def test_apply_reports_how_each_estimate_was_made() -> None:
+    fits = fit(runs(1.5, client=1, weeks=6) + runs(1.0, client=2, weeks=6, first_instance=20))
+    applied = apply_estimates(_sop(), ORIGIN, LIBRARY, fits, client_id=1, mode="calibrated")
+    audit, call, extra = applied.estimates
+    assert audit.basis == "client" and audit.client_runs == 18 and audit.runs == 36
+    assert audit.library_hours == 4.0 and 5.0 < audit.hours < 6.2
+    assert audit.low_hours < audit.hours < audit.high_hours
+    assert audit.last_run_at == T0 + timedelta(weeks=5)
+    assert extra.basis == "plan" and extra.hours == 2.0
+    assert {c.task_id for c in applied.changes} == {"audit", "call"}
+    library = apply_estimates(_sop(), ORIGIN, LIBRARY, fits, client_id=1, mode="library")
+    assert [e.hours for e in library.estimates] == [4.0, 1.0, 2.0]
+    assert library.estimates[0].basis == "library" and library.changes == []
+    assert "requested" in library.estimates[0].note

@@ -36,12 +36,45 @@ URL = "/api/v1/scheduler"
         ("15 minutes between blocks", "buffer_minutes", 15),
         ("buffer of 10 min please", "buffer_minutes", 10),
         ("no work on fridays", "working_days", [0, 1, 2, 3]),
+        # The common phrasings of each kind (issue 15's table).
+        ("No more than 8 hours of focused work per day", "daily_max_hours", 8.0),
+        ("I don't want to work more than 7 hours a day", "daily_max_hours", 7.0),
+        ("limit my work to 6 hours per day", "daily_max_hours", 6.0),
+        ("6 hours a day max", "daily_max_hours", 6.0),
+        ("daily maximum: 6 hours", "daily_max_hours", 6.0),
+        ("cap my work at 5.5 hours per day", "daily_max_hours", 5.5),
+        ("at most 6h per day", "daily_max_hours", 6.0),
+        ("I start at 8:30", "not_before", time(8, 30)),
+        ("don't schedule anything before 9am", "not_before", time(9)),
+        ("nothing after 6pm", "not_after", time(18)),
+        ("stop at 17:00", "not_after", time(17)),
+        ("finish by 5pm", "not_after", time(17)),
+        ("No work on weekends", "working_days", [0, 1, 2, 3, 4]),
+        ("I don't work Fridays", "working_days", [0, 1, 2, 3]),
+        ("Fridays are off", "working_days", [0, 1, 2, 3]),
+        ("never on Mondays", "working_days", [1, 2, 3, 4]),
+        ("15 minutes between meetings", "buffer_minutes", 15),
+        ("10 min break after calls", "buffer_minutes", 10),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
     parsed = parse_preferences([text])
     assert getattr(parsed.prefs, field) == value
     assert parsed.applied and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("deep work in the morning", (time(8), time(12))),
+        ("focus time before noon", (time(8), time(12))),
+        ("I focus best in the mornings", (time(8), time(12))),
+        ("deep work after lunch", (time(13), time(18))),
+    ],
+)
+def test_focus_phrasings(text: str, window: tuple[time, time]):
+    windows = parse_preferences([text]).prefs.preferred_windows
+    assert [(w.start, w.end) for w in windows] == [window]
 
 
 def test_deep_work_and_unknown_text():
@@ -127,10 +160,12 @@ async def test_llm_reads_preferences_with_the_prompt(
     llm = FakeLLM(SchedulingPreferences(not_before=time(13)))
     sched_state.llm = llm
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    text = "I'm sharpest after lunch, nothing before 13:00 please"
     assert out["preferences"] == {
         "applied": ["nothing before 13:00"],
         "llm_used": True,
         "source": "llm",
+        "memories": [{"fact_id": 1, "text": text, "applied": [f"nothing before 13:00 ({text!r})"]}],
     }
     assert all(parse(b["start"]).hour >= 13 for b in out["blocks"])
     operation, messages = llm.calls[0]

@@ -84,11 +84,13 @@ async def test_write_moves_plan_to_scheduled_and_repeat_creates_nothing(
     assert again["created"] == [] and again["updated"] == [] and again["deleted"] == []
     assert sorted(again["unchanged"]) == ids
     assert len(await almanac_entries(db_session)) == len(ids)
+    # Nothing changed: no new run is recorded and the answer names the run already written.
+    assert r.json()["run_id"] == first["run_id"]
     run = (
         await db_session.scalars(select(SchedulerRun).order_by(SchedulerRun.id.desc()).limit(1))
     ).one()
-    assert run.status == "scheduled"
-    assert sorted(run.metadata_["calendar_event_ids"]["unchanged"]) == ids
+    assert run.id == first["run_id"] and run.status == "scheduled"
+    assert sorted(run.metadata_["calendar_event_ids"]["created"]) == ids
 
 
 async def test_draft_plan_is_409_and_unknown_plan_404(

@@ -83,3 +83,62 @@ async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
     # Replanned once: the next sync finds nothing to do.
     again = await sync_calendar(committed_state)
     assert again.replanned == {} and again.failed == {}
+
+
+async def test_a_pinned_block_on_a_users_event_settles(
+    committed_client: httpx.AsyncClient, committed_state: AppState
+) -> None:
+    api = committed_client
+    workflow = await ok(
+        await api.post("/api/v1/planner/workflows", json={"name": "Pinned", "steps": STEPS})
+    )
+    plan = await ok(
+        await api.post(
+            "/api/v1/planner/plan", json={"intent": "pinned job", "workflow_id": workflow["id"]}
+        )
+    )
+    await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
+    today = date.today()
+    monday = today + timedelta(days=7 - today.weekday())
+    scheduled = await ok(
+        await api.post(
+            "/api/v1/scheduler/schedule",
+            json={"plan_id": plan["id"], "start_date": monday.isoformat(), "dry_run": False},
+        )
+    )
+    block = max(scheduled["blocks"], key=lambda b: b["start"])
+    friday = (monday + timedelta(days=4)).isoformat()
+    # An all-day "Focus Friday" of the user's, and the block pinned onto it anyway.
+    await ok(
+        await api.post(
+            "/api/v1/calendar/events",
+            json={
+                "title": "Focus Friday",
+                "start": f"{friday}T00:00:00+00:00",
+                "end": f"{friday}T23:59:00+00:00",
+            },
+        )
+    )
+    moved = await api.put(
+        f"/api/v1/scheduler/calendar/{block['almanac_id']}",
+        json={"start": f"{friday}T10:00:00+00:00", "end": f"{friday}T11:00:00+00:00"},
+    )
+    assert moved.status_code == 409  # it conflicts...
+    forced = await ok(
+        await api.put(
+            f"/api/v1/scheduler/calendar/{block['almanac_id']}",
+            json={
+                "start": f"{friday}T10:00:00+00:00",
+                "end": f"{friday}T11:00:00+00:00",
+                "force": True,
+            },
+        )
+    )
+    assert any("Focus Friday" in w for w in forced["warnings"])  # ...reported, as a warning
+    # Every later sync leaves it alone: no replan, no new run, sync after sync.
+    for _ in range(3):
+        report = await sync_calendar(committed_state)
+        assert report.replanned == {} and report.failed == {}
+    runs = await ok(await api.get("/api/v1/scheduler/calendar", params={"start_date": friday}))
+    pinned = next(e for e in runs["events"] if e["id"] == block["almanac_id"])
+    assert pinned["conflicts"]  # the calendar view marks it

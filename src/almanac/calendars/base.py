@@ -7,11 +7,12 @@ Everything else in the calendar belongs to the user and is only ever read.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from almanac.errors import Conflict, DependencyUnavailable
@@ -23,10 +24,19 @@ ALMANAC_ID_PROPERTY = "X-ALMANAC-ID"
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 
+# The last failed calendar request in this process (monotonic time, message): /health reports
+# the calendar degraded from that moment instead of trusting a probe cached minutes earlier.
+LAST_FAILURE: dict[str, tuple[float, str]] = {}
+
+
 class CalendarUnavailable(DependencyUnavailable):
     """The calendar server cannot be reached, refused our credentials or failed."""
 
     title = "Calendar unavailable"
+
+    def __init__(self, message: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(message, *args, **kwargs)
+        LAST_FAILURE["calendar"] = (time.monotonic(), message)
 
 
 class CalendarConflict(Conflict):

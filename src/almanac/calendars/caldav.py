@@ -297,16 +297,22 @@ class CalDAVCalendar(CalendarProvider):
         for spec in plan.create:
             # The resource name follows the UID, so a leftover Almanac event of the same id
             # outside the window is overwritten rather than duplicated.
-            calendar.add_event(build_vcalendar(spec).to_ical().decode())
+            # SEQUENCE is ours to manage: 0 when created, +1 when the times change.
+            calendar.add_event(build_vcalendar(spec).to_ical().decode(), increase_seqno=False)
         for event, spec in plan.update:
             obj = objects[event.href]
+            moved = event.start != spec.start or event.end != spec.end
             with obj.edit_icalendar_instance() as cal:
                 vevent = next(c for c in cal.subcomponents if c.name == "VEVENT")
                 _set_content(vevent, spec)
+                if moved:  # RFC 5545 3.8.7.4: a new start or end is a new revision
+                    sequence = int(vevent.get("SEQUENCE", 0))
+                    vevent.pop("SEQUENCE", None)
+                    vevent.add("sequence", sequence + 1)
                 vevent.pop("DTSTAMP", None)
                 vevent.add("dtstamp", datetime.now(UTC))
                 cal.add_missing_timezones()
-            obj.save()
+            obj.save(increase_seqno=False)
         for event in plan.delete:
             obj = objects[event.href]
             # If-Match: an event edited since we read it raises a conflict instead of vanishing.

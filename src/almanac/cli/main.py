@@ -22,6 +22,7 @@ from almanac.cli.mcp import mcp as mcp_command
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
+from almanac.cli.tasks import done, log, tasks
 from almanac.cli.workflows import workflows_app
 from almanac.config import Settings
 from almanac.memory.schemas import FactsQuery, RecallQuery, RememberIn
@@ -37,6 +38,9 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(workflows_app, name="workflows")
 app.command("schedule")(schedule)
 app.command("agenda")(agenda)
+app.command("tasks")(tasks)
+app.command("done")(done)
+app.command("log")(log)
 app.command("demo")(demo)
 app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")

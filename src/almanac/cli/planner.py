@@ -30,11 +30,15 @@ def plan_tree(plan: dict[str, Any]) -> Tree:
     head += _hours(plan["total_hours"])
     tree = Tree(head)
     calibrated = {c["task_id"]: c for c in plan.get("calibration", [])}
+    ranges = {e["task_id"]: e for e in plan.get("estimates", [])}
     for step in plan["sop"]["steps"]:
         hours = sum(t["estimate_hours"] for t in step["tasks"])
         branch = tree.add(f"[cyan]{step['title']}[/cyan] ({_hours(hours)})")
         for task in step["tasks"]:
             line = f"{task['id']}: {task['title']} · {_hours(task['estimate_hours'])}"
+            if task["id"] in ranges:
+                e = ranges[task["id"]]
+                line += f" [dim](80%: {e['low_hours']:g}-{e['high_hours']:g})[/dim]"
             if task["id"] in calibrated:
                 line += f" [yellow](was {_hours(calibrated[task['id']]['from_hours'])})[/yellow]"
             if task.get("billable"):
@@ -61,6 +65,9 @@ def plan(
     workflow_id: Annotated[int | None, typer.Option("--workflow")] = None,
     deadline: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
     context: Annotated[str | None, typer.Option(help="Anything the plan should know")] = None,
+    estimates: Annotated[
+        str | None, typer.Option(help="calibrated (learnt from past runs) or library")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     url: UrlOpt = None,
 ) -> None:
@@ -72,6 +79,7 @@ def plan(
         "workflow_id": workflow_id,
         "deadline": deadline,
         "context": context,
+        "estimates": estimates,
     }
     body = {k: v for k, v in body.items() if v is not None}
 
@@ -136,3 +144,5 @@ def approve(
         f"plan #{plan_id} approved: process template #{out['process_template_id']}, "
         f"{len(out['task_ids'])} tasks. Schedule with: almanac schedule {plan_id}"
     )
+    for t in out.get("tasks", []):
+        console.print(f"  task #{t['id']} {t['key']}: {t['title']}")

@@ -114,7 +114,10 @@ def schedule(
         return
 
     async def write() -> ScheduleOut:
-        return await _schedule(Settings(), url, body.model_copy(update={"dry_run": False}))
+        # Applying the preview's run writes exactly what was shown (or 409 if the calendar
+        # changed meanwhile: then preview again).
+        update = {"dry_run": False, "run_id": out.run_id}
+        return await _schedule(Settings(), url, body.model_copy(update=update))
 
     done = run(write)
     if not done.applied:

@@ -7,12 +7,8 @@ from collections.abc import Iterable, Sequence
 from statistics import mean
 from typing import Any
 
-from pydantic import ValidationError
-
-from almanac.observer.report import RunRow, Sample, samples
-from almanac.observer.schemas import PatternOut, Trend
-from almanac.ontology.sop import SOP
-from almanac.planner.calibration import History, calibrate
+from almanac.observer.report import RunRow, Sample, WorkflowInfo, samples
+from almanac.observer.schemas import ClientEstimate, PatternOut, Trend
 
 TREND_POINTS = 5.0  # a change in mean |variance| smaller than this is "stable"
 
@@ -30,24 +26,6 @@ def workflow_estimate(steps: Sequence[Any]) -> float | None:
     return round(total, 2) if found else None
 
 
-def calibrated_estimate(
-    name: str,
-    steps: Sequence[Any],
-    history: Iterable[History],
-    *,
-    min_runs: int,
-    threshold: float,
-) -> float | None:
-    """The workflow's estimate after the planner's own calibration (planner/calibration.py),
-    applied to the workflow as an SOP; None when its steps do not form a valid SOP."""
-    try:
-        sop = SOP.model_validate({"title": name[:500] or "workflow", "steps": list(steps)})
-    except ValidationError:
-        return None
-    calibrated, _ = calibrate(sop, history, min_runs=min_runs, threshold=threshold)
-    return round(calibrated.total_hours(), 2)
-
-
 def _trend(recent: list[Sample], earlier: list[Sample]) -> Trend:
     if not recent or not earlier:
         return "unknown"
@@ -61,31 +39,37 @@ def _trend(recent: list[Sample], earlier: list[Sample]) -> Trend:
 
 def patterns(
     runs: Iterable[RunRow],
-    workflows: dict[int, tuple[str, float | None, float | None]],
+    workflows: dict[int, WorkflowInfo],
     *,
     window: int = 4,
 ) -> list[PatternOut]:
-    """Per workflow (name, current, suggested estimate): runs, variance, trend, hours."""
+    """Per workflow: runs, variance against the library, trend, hours, and the planner's
+    estimate (for no client in particular and per client)."""
     by_workflow: dict[int, list[Sample]] = defaultdict(list)
     for s in samples(runs):
         if s.key[1] is None:
             by_workflow[s.key[0]].append(s)
     out = []
-    for wid, (name, current, suggested) in sorted(workflows.items()):
+    for wid, info in sorted(workflows.items()):
         runs_ = by_workflow.get(wid, [])
         recent, earlier = runs_[-window:], runs_[:-window]
         out.append(
             PatternOut(
                 workflow_id=wid,
-                workflow=name,
+                workflow=info.name,
                 runs=len(runs_),
                 mean_variance_pct=_mean([s.variance_pct for s in runs_], 1),
                 trend=_trend(recent, earlier),
                 recent_variance_pct=_mean([s.variance_pct for s in recent], 1),
                 earlier_variance_pct=_mean([s.variance_pct for s in earlier], 1),
                 mean_actual_hours=_mean([s.actual for s in runs_], 2),
-                current_estimate_hours=current,
-                suggested_estimate_hours=suggested,
+                current_estimate_hours=info.estimate_hours,
+                suggested_estimate_hours=info.suggested_hours,
+                client_estimates=[
+                    ClientEstimate(client_id=c, runs=n, suggested_hours=h)
+                    for c, (n, h) in sorted(info.clients.items())
+                ],
+                estimate_basis=dict(info.basis),
             )
         )
     return out

@@ -9,8 +9,8 @@ and resumed work), as `LibraryRepository.run_history` does for the planner.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean
 from typing import Any
@@ -42,7 +42,7 @@ class RunRow:
     workflow_id: int | None
     started_at: datetime | None
     ended_at: datetime | None
-    estimated_hours: float | None
+    estimated_hours: float | None  # the library's estimate: the planner's baseline
     actual_hours: float | None
     billable: bool
 
@@ -74,8 +74,13 @@ class SprintRow:
 @dataclass(frozen=True, slots=True)
 class WorkflowInfo:
     name: str
-    estimate_hours: float | None  # sum of the workflow's task estimates
-    suggested_hours: float | None = None  # the planner's calibration, when it has one
+    estimate_hours: float | None  # sum of the workflow's task estimates (the library's)
+    suggested_hours: float | None = None  # what the planner would plan now (no client)
+    # Per workflow task key: the library's and the planner's estimate.
+    library_tasks: Mapping[str, float] = field(default_factory=dict)
+    suggested_tasks: Mapping[str, float] = field(default_factory=dict)
+    clients: Mapping[int, tuple[int, float]] = field(default_factory=dict)  # runs, hours
+    basis: Mapping[str, Any] = field(default_factory=dict)  # what the estimate rests on
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +170,15 @@ def drift(
         if abs(variance) <= threshold_pct:  # exactly at the threshold is not drift
             continue
         info = workflows.get(wid, WorkflowInfo(f"#{wid}", None))
+        # The suggestion is the planner's own estimate (planner/estimates.py), so the
+        # reflection and the next plan say the same; without one, the recent variance.
         if step is None:
             current = info.estimate_hours
             suggested = info.suggested_hours
         else:
-            current = mean(s.estimated for s in last)
-            suggested = None
-        if current and (suggested is None or suggested == current):
+            current = info.library_tasks.get(step) or mean(s.estimated for s in last)
+            suggested = info.suggested_tasks.get(step)
+        if current and suggested is None:
             suggested = round_quarter(current * (1 + variance / 100))
         found.append(
             {

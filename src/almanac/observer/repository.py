@@ -66,14 +66,21 @@ class ObserverRepository:
         """Completed runs before `end` (drift needs history) and any run started in the period."""
         instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
         at = func.coalesce(ExecutionRun.started_at, ExecutionRun.ended_at)
+        meta = Task.metadata_
+        # The baseline is the library's estimate the task was planned from (planner/
+        # estimates.py), the same the planner measures runs against; older tasks that do
+        # not carry it fall back to their own estimate.
+        baseline = func.coalesce(
+            meta["library_hours"].as_float(), Task.estimate_hours, ExecutionRun.estimated_hours
+        )
         stmt = (
             select(
                 ExecutionRun,
-                Task.plan_task_key,
+                func.coalesce(meta["workflow_task"].as_string(), Task.plan_task_key),
                 func.coalesce(Task.billable, False),
                 instance,
-                ProcessTemplate.workflow_id,
-                func.coalesce(Task.estimate_hours, ExecutionRun.estimated_hours),
+                func.coalesce(meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id),
+                baseline,
             )
             .outerjoin(Task, Task.id == ExecutionRun.task_id)
             .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)

@@ -30,8 +30,17 @@ class ReflectionOut(BaseModel):
     updated_at: datetime
 
 
+class ClientEstimate(BaseModel):
+    """The planner's estimate of a workflow for one client."""
+
+    client_id: int
+    runs: int  # this client's completed task runs of the workflow
+    suggested_hours: float
+
+
 class PatternOut(BaseModel):
-    """How one workflow's runs compare with its estimate."""
+    """How one workflow's runs compare with the library's estimate (the planner's baseline),
+    and what the planner estimates now: the same figures a new plan gets."""
 
     workflow_id: int
     workflow: str
@@ -43,6 +52,9 @@ class PatternOut(BaseModel):
     mean_actual_hours: float | None
     current_estimate_hours: float | None
     suggested_estimate_hours: float | None
+    client_estimates: list[ClientEstimate] = Field(default_factory=list)
+    # Runs, effective runs, the latest run, detected changes, outliers damped.
+    estimate_basis: dict[str, Any] = Field(default_factory=dict)
 
 
 class FactDecisionOut(BaseModel):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,8 +34,9 @@ from almanac.observer.report import (
 )
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
-from almanac.planner.calibration import History
-from almanac.planner.repository import LibraryRepository, PromptRepository
+from almanac.planner import estimates as est
+from almanac.planner.estimates import Estimator, params_from
+from almanac.planner.repository import PromptRepository
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -228,36 +228,35 @@ class ObserverService:
     # -- patterns --------------------------------------------------------------------------
 
     async def _workflow_info(self, ids: set[int] | None) -> dict[int, WorkflowInfo]:
+        """Per workflow: the library's estimate and the planner's, from the same fits."""
         rows = await self.repo.workflows(sorted(ids) if ids is not None else None)
-        history = await LibraryRepository(self.uow.session).run_history([w.id for w in rows])
-        per_workflow: dict[int, list[History]] = defaultdict(list)
-        for wid, template, key, est, act in history:
-            per_workflow[wid].append((key, est, act, template))
-        cal = self.state.settings.planner
-        return {
-            w.id: WorkflowInfo(
+        planner = self.state.settings.planner
+        params = params_from(planner.calibration_half_life_days)
+        fits = await Estimator(
+            self.uow.session, params, min_runs=planner.calibration_min_runs
+        ).fits([w.id for w in rows], {w.id: w.steps for w in rows})
+        out: dict[int, WorkflowInfo] = {}
+        for w in rows:
+            tasks = est.workflow_tasks(w.id, w.name, w.steps, fits, params=params)
+            fitted = fits.get(w.id)
+            clients = {}
+            for c, support in fitted.client_support.items() if fitted else []:
+                hours = est.workflow_tasks(w.id, w.name, w.steps, fits, client_id=c, params=params)
+                clients[c] = (support.runs, round(sum(hours.values()), 2))
+            out[w.id] = WorkflowInfo(
                 name=w.name,
                 estimate_hours=pat.workflow_estimate(w.steps),
-                suggested_hours=pat.calibrated_estimate(
-                    w.name,
-                    w.steps,
-                    per_workflow[w.id],
-                    min_runs=cal.calibration_min_runs,
-                    threshold=cal.calibration_threshold,
-                ),
+                suggested_hours=round(sum(tasks.values()), 2) if tasks else None,
+                library_tasks=est.library_hours(w.steps),
+                suggested_tasks=tasks,
+                clients=clients,
+                basis=est.fit_summary(fitted) if fitted else {},
             )
-            for w in rows
-        }
+        return out
 
     @staticmethod
     def _patterns(runs: list[RunRow], workflows: dict[int, WorkflowInfo]) -> list[PatternOut]:
-        return pat.patterns(
-            runs,
-            {
-                wid: (info.name, info.estimate_hours, info.suggested_hours)
-                for wid, info in workflows.items()
-            },
-        )
+        return pat.patterns(runs, workflows)
 
     async def patterns(self) -> list[PatternOut]:
         """Per workflow with completed runs: variance, trend, current and suggested estimate."""

@@ -1,159 +1,361 @@
-"""Estimates that learn from history: a pure function from past runs to adjusted estimates.
+"""Estimates that learn from history: past runs in, a calibrated ratio per task out (pure).
 
-A task's estimate changes only when its past runs *consistently* ran over or under: at
-least `min_runs` of them, a typical actual/estimate ratio at least `threshold` away from 1,
-and most runs on the same side. Otherwise the workflow's overall ratio is used when it is
-consistent. Ratios are clamped so a few disasters cannot triple a plan.
+Everything happens in log-ratio space, y = log(actual / library estimate): durations err
+multiplicatively, and over- and under-runs then weigh alike. Per workflow, y is modelled as
 
-The typical ratio is the geometric mean (durations err multiplicatively), trimmed of the
-extremes once there are five runs. A task's own ratio is blended with the workflow's, as
-if the workflow's counted for `PRIOR_RUNS` runs: a few noisy runs of one task should not
-outweigh what the whole workflow shows (measured in bench/learning_loop.py).
+    y = a (the workflow) + b[client] + d[task] + noise
+
+each effect shrunk towards 0 — the library — by a ridge penalty σ²/τ² (a normal prior with
+spread τ: a hierarchical estimate). A client with one engagement borrows from the
+workflow's other clients and from the library; a client with many runs gets its own pace.
+Runs without a client count for the workflow but carry no client effect, so "no client"
+means the workflow's typical client.
+
+Change is followed in three ways: runs lose half their weight every `half_life_days`
+(relative to the workflow's newest run, so a quiet month does not erase what is known); a
+change-point detector (planner/change.py) on instance means, workflow-wide and per client,
+cuts the weight of runs before a real shift to `change_weight`; and outliers are damped by
+Huber weights (iteratively reweighted), never dropped. Nothing is discarded silently:
+every run keeps a weight, and the estimate says how many runs it rests on and whether a
+change or the (wide) cap applied.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
 from typing import Literal
 
-from almanac.ontology.sop import SOP
-from almanac.planner.schemas import Calibration
+from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
-PRIOR_RUNS = 3
+Basis = Literal["library", "workflow", "client"]
+Z80 = 1.2816  # the normal quantile of an 80% central interval
+DAY = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
-class Ratio:
-    value: float
-    runs: int
-    blended: bool = False
+class Run:
+    """One completed task of a past plan, against the library's estimate for it."""
+
+    workflow_id: int
+    task: str  # the workflow's task key
+    client_id: int | None
+    library_hours: float
+    actual_hours: float
+    at: datetime
+    instance: int  # the process template (engagement) it belonged to
 
 
-def typical(ratios: list[float]) -> float:
-    """The geometric mean of `ratios`, without the highest and lowest from five on."""
-    ordered = sorted(r for r in ratios if r > 0)
-    if len(ordered) >= 5:
-        ordered = ordered[1:-1]
-    return math.exp(sum(math.log(r) for r in ordered) / len(ordered))
+@dataclass(frozen=True, slots=True)
+class Params:
+    """The estimator's knobs; the defaults are chosen in bench/learning_loop.py on its
+    training seeds (100-102), never on the seeds it reports.
 
-
-def _consistent(ratios: list[float], min_runs: int, threshold: float) -> Ratio | None:
-    if len(ratios) < min_runs or not any(r > 0 for r in ratios):
-        return None
-    mid = typical(ratios)
-    if abs(mid - 1) < threshold:
-        return None
-    same_side = sum(1 for r in ratios if (r > 1) == (mid > 1) and r != 1)
-    if same_side < 0.7 * len(ratios):
-        return None
-    return Ratio(mid, len(ratios))
-
-
-History = tuple[str, float, float, int]  # task key, estimated, actual, engagement
-
-
-def learn_ratios(
-    history: Iterable[History], *, min_runs: int = 3, threshold: float = 0.1
-) -> tuple[dict[str, Ratio], Ratio | None]:
-    """Per task key and for the whole workflow: consistent actual/estimate ratios.
-
-    `engagement` identifies the past instance (process template) a row came from: the
-    workflow-wide ratio needs at least two, since one engagement is one data point.
+    The half-life hardly mattered there once the change detector was in (scores within
+    0.005 from 21 to 84 days): 56 days keeps about two months of evidence for slow
+    change. Client effects keep a shorter memory (28 days), since a client's pace moves
+    with the client; it made per-client drift followed a little sooner at no cost.
     """
-    per_task: dict[str, list[float]] = defaultdict(list)
-    everything: list[float] = []
-    engagements: set[int] = set()
-    for key, estimated, actual, engagement in history:
-        if estimated <= 0 or actual < 0:
+
+    half_life_days: float = 56.0
+    client_half_life_days: float = 28.0  # for client effects (at most half_life_days)
+    # Prior spreads (log ratio): how far the library may be off for a workflow, how much
+    # clients differ from each other, and tasks from their workflow.
+    tau_workflow: float = 0.5
+    tau_client: float = 0.3
+    tau_task: float = 0.25
+    # Noise per task run: a prior worth `sigma_prior_runs` runs, never below the floor.
+    sigma_prior: float = 0.3
+    sigma_prior_runs: float = 5.0
+    sigma_floor: float = 0.05
+    huber_k: float = 1.5
+    change_z: float = 3.0
+    change_min_shift: float = 0.1
+    change_weight: float = 0.05
+    # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
+    cap: tuple[float, float] = (0.2, 5.0)
+    rounds: int = 25
+
+
+DEFAULT = Params()
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What one level of the estimate rests on."""
+
+    runs: int = 0
+    weight: float = 0.0  # effective runs after decay, change and outlier weights
+    last: datetime | None = None
+
+
+@dataclass(slots=True)
+class WorkflowFit:
+    """The fitted effects of one workflow, with what each rests on."""
+
+    workflow_id: int
+    a: float
+    sigma: float
+    clients: dict[int, float] = field(default_factory=dict)
+    tasks: dict[str, float] = field(default_factory=dict)
+    support: Support = Support()
+    client_support: dict[int, Support] = field(default_factory=dict)
+    task_support: dict[str, Support] = field(default_factory=dict)
+    # A detected shift: workflow-wide (key None) or for one client; the first run after.
+    changes: dict[int | None, datetime] = field(default_factory=dict)
+    damped: int = 0  # runs whose weight the outlier damping cut below one half
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A task's calibrated ratio to the library estimate, its 80% interval and its basis."""
+
+    ratio: float
+    low: float
+    high: float
+    basis: Basis
+    runs: int = 0  # this workflow's task runs
+    client_runs: int = 0  # of them, this client's
+    task_runs: int = 0  # of them, this task's
+    effective_runs: float = 0.0
+    last_run: datetime | None = None
+    change_at: datetime | None = None
+    capped: bool = False
+
+
+def _log_ratio(run: Run) -> float:
+    return max(-3.0, min(3.0, math.log(max(run.actual_hours, 1e-3) / run.library_hours)))
+
+
+def _backfit(
+    y: Sequence[float],
+    w: Sequence[float],
+    clients: Sequence[int | None],
+    tasks: Sequence[str],
+    k: tuple[float, float, float],
+    rounds: int,
+    client_w: Sequence[float],
+) -> tuple[float, dict[int, float], dict[str, float]]:
+    """Weighted ridge fit of y = a + b[client] + d[task] by Gauss-Seidel (converges fast).
+
+    Client effects use their own weights `client_w` (a shorter memory: a client's pace
+    changes with the client, while the workflow's and its tasks' change slowly).
+    """
+    a, b, d = 0.0, dict[int, float](), dict[str, float]()
+    rows = list(zip(y, w, clients, tasks, strict=True))
+    total = sum(w) + k[0]
+    for _ in range(rounds):
+        before = a
+        a = sum(wi * (yi - _b(b, c) - d.get(t, 0.0)) for yi, wi, c, t in rows) / total
+        num: dict[int, float] = defaultdict(float)
+        den: dict[int, float] = defaultdict(float)
+        for (yi, _, c, t), wc in zip(rows, client_w, strict=True):
+            if c is not None:
+                num[c] += wc * (yi - a - d.get(t, 0.0))
+                den[c] += wc
+        b = {c: num[c] / (den[c] + k[1]) for c in num}
+        num_d: dict[str, float] = defaultdict(float)
+        den_d: dict[str, float] = defaultdict(float)
+        for yi, wi, c, t in rows:
+            num_d[t] += wi * (yi - a - _b(b, c))
+            den_d[t] += wi
+        moved = abs(a - before) + sum(
+            abs(d.get(t, 0.0) - num_d[t] / (den_d[t] + k[2])) for t in num_d
+        )
+        d = {t: num_d[t] / (den_d[t] + k[2]) for t in num_d}
+        if moved < 1e-7:
+            break
+    return a, dict(b), dict(d)
+
+
+def _b(b: dict[int, float], client: int | None) -> float:
+    return b.get(client, 0.0) if client is not None else 0.0
+
+
+def _sigma(residuals: Sequence[float], p: Params) -> float:
+    """Robust noise per run (MAD), pulled towards the prior when there are few runs."""
+    if not residuals:
+        return p.sigma_prior
+    centre = median(residuals)
+    s = MAD_TO_SIGMA * median(abs(r - centre) for r in residuals)
+    n = len(residuals)
+    var = (n * s * s + p.sigma_prior_runs * p.sigma_prior**2) / (n + p.sigma_prior_runs)
+    return max(p.sigma_floor, math.sqrt(var))
+
+
+def _changes(
+    runs: Sequence[Run],
+    v: Sequence[float],
+    days: Sequence[float],
+    sigma: float,
+    p: Params,
+) -> float | None:
+    """The day (in `days`' scale) the newest regime began, or None (binary segmentation)."""
+    by_instance: dict[int, list[int]] = defaultdict(list)
+    for i, run in enumerate(runs):
+        by_instance[run.instance].append(i)
+    centre = median(v)
+    clip = 3 * sigma
+    points = [
+        Point(
+            day=max(days[i] for i in idx),
+            value=sum(max(centre - clip, min(centre + clip, v[i])) for i in idx) / len(idx),
+            tasks=len(idx),
+        )
+        for idx in by_instance.values()
+    ]
+    mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
+    prior = sigma / math.sqrt(max(1.0, mean_tasks))
+    start: float | None = None
+    for _ in range(4):
+        current = [pt for pt in points if start is None or pt.day >= start]
+        s = instance_sigma(current, prior)
+        shift = detect(current, sigma=s, z=p.change_z, min_shift=p.change_min_shift)
+        if shift is None:
+            break
+        start = shift.day
+    return start
+
+
+def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> WorkflowFit:
+    """Fit one workflow's effects from its runs (any order; runs with no estimate skipped)."""
+    runs = [r for r in runs if r.library_hours > 0 and r.actual_hours >= 0]
+    if not runs:
+        return WorkflowFit(workflow_id, 0.0, p.sigma_prior)
+    y = [_log_ratio(r) for r in runs]
+    newest = max(r.at for r in runs)
+    days = [(r.at - newest).total_seconds() / DAY for r in runs]  # <= 0
+    base = [0.5 ** (-t / p.half_life_days) for t in days]
+    client_h = min(p.client_half_life_days, p.half_life_days)
+    client_extra = [0.5 ** (-t / client_h) / b0 for t, b0 in zip(days, base, strict=True)]
+    clients = [r.client_id for r in runs]
+    tasks = [r.task for r in runs]
+
+    def fit(w: Sequence[float], sigma: float) -> tuple[float, dict[int, float], dict[str, float]]:
+        k = (
+            (sigma / p.tau_workflow) ** 2,
+            (sigma / p.tau_client) ** 2,
+            (sigma / p.tau_task) ** 2,
+        )
+        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)]
+        return _backfit(y, w, clients, tasks, k, p.rounds, client_w)
+
+    def residuals(a: float, b: dict[int, float], d: dict[str, float]) -> list[float]:
+        return [
+            yi - a - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)
+        ]
+
+    sigma = p.sigma_prior
+    a, b, d = fit(base, sigma)
+    sigma = _sigma(residuals(a, b, d), p)
+    # Change points: workflow-wide on what the client and task effects leave, then per client.
+    changes: dict[int | None, datetime] = {}
+    change_w = [1.0] * len(runs)
+    v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
+    groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
+    for c in sorted({c for c in clients if c is not None}):
+        groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
+    for key, idx in groups:
+        v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
+        start = _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p)
+        if start is None:
             continue
-        ratio = actual / estimated
-        per_task[key].append(ratio)
-        everything.append(ratio)
-        engagements.add(engagement)
-    tasks = {
-        key: r
-        for key, ratios in per_task.items()
-        if (r := _consistent(ratios, min_runs, threshold)) is not None
-    }
-    # One task running over says little about the others: the workflow-wide ratio needs
-    # history from at least two different tasks.
-    enough = len(per_task) >= 2 and len(engagements) >= 2
-    overall = _consistent(everything, min_runs, threshold) if enough else None
-    if overall is not None:
-        tasks = {key: _blend(r, overall) for key, r in tasks.items()}
-    return tasks, overall
+        first = [runs[i].at for i in idx if days[i] >= start]
+        changes[key] = min(first)
+        for i in idx:
+            if days[i] < start:
+                change_w[i] = p.change_weight
+    weights = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
+    a, b, d = fit(weights, sigma)
+    huber = [1.0] * len(runs)
+    for _ in range(2):  # iteratively reweighted: outliers damped, not averaged in
+        res = residuals(a, b, d)
+        sigma = _sigma([r for r, w in zip(res, weights, strict=True) if w >= 0.25], p)
+        limit = p.huber_k * sigma
+        huber = [1.0 if abs(r) <= limit else limit / abs(r) for r in res]
+        a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
+    final = [w * h for w, h in zip(weights, huber, strict=True)]
+    out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
+    out.damped = sum(1 for h in huber if h < 0.5)
+    out.support = _support(runs, final, range(len(runs)))
+    final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
+    for c in b:
+        idx = [i for i, ci in enumerate(clients) if ci == c]
+        out.client_support[c] = _support(runs, final_client, idx)
+    for t in d:
+        out.task_support[t] = _support(runs, final, [i for i, ti in enumerate(tasks) if ti == t])
+    return out
 
 
-def _blend(own: Ratio, overall: Ratio) -> Ratio:
-    weight = own.runs / (own.runs + PRIOR_RUNS)
-    value = math.exp(weight * math.log(own.value) + (1 - weight) * math.log(overall.value))
-    return Ratio(value, own.runs, blended=True)
+def _support(runs: Sequence[Run], weights: Sequence[float], idx: Iterable[int]) -> Support:
+    chosen = list(idx)
+    if not chosen:
+        return Support()
+    return Support(
+        runs=len(chosen),
+        weight=round(sum(weights[i] for i in chosen), 3),
+        last=max(runs[i].at for i in chosen),
+    )
 
 
-def _round_hours(hours: float) -> float:
-    # Three-minute steps: quarter hours distort the many short tasks by up to a quarter
-    # (0.25 h x 1.25 = 0.31 h); the scheduler rounds up to its slots anyway.
-    return max(0.05, round(hours * 20) / 20)
+def fit(runs: Iterable[Run], p: Params = DEFAULT) -> dict[int, WorkflowFit]:
+    """One fit per workflow that has runs."""
+    by_workflow: dict[int, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_workflow[run.workflow_id].append(run)
+    return {wid: fit_workflow(wid, rows, p) for wid, rows in by_workflow.items()}
 
 
-def calibrate(
-    sop: SOP,
-    history: Iterable[History],
-    *,
-    key_of: dict[str, str] | None = None,
-    min_runs: int = 3,
-    threshold: float = 0.1,
-    clamp: tuple[float, float] = (0.5, 2.0),
-) -> tuple[SOP, list[Calibration]]:
-    """Adjust `sop`'s estimates from `history` rows (task key, estimated, actual, engagement).
+def library_estimate(p: Params = DEFAULT) -> Estimate:
+    """The library's own estimate, with the interval the prior spreads imply."""
+    sd = math.sqrt(p.sigma_prior**2 + p.tau_workflow**2 + p.tau_client**2 + p.tau_task**2)
+    return Estimate(1.0, math.exp(-Z80 * sd), math.exp(Z80 * sd), "library")
 
-    `key_of` maps a plan task id to the workflow task key it came from (they differ when a
-    blueprint prefixes ids); by default a task's id is its key.
-    """
-    per_task, overall = learn_ratios(history, min_runs=min_runs, threshold=threshold)
-    if not per_task and overall is None:
-        return sop, []
-    low, high = clamp
-    changes: list[Calibration] = []
-    steps = []
-    for step in sop.steps:
-        tasks = []
-        for task in step.tasks:
-            key = (key_of or {}).get(task.id, task.id)
-            ratio = per_task.get(key)
-            basis: Literal["task", "workflow"] = "task"
-            if ratio is None and overall is not None:
-                ratio, basis = overall, "workflow"
-            if ratio is None:
-                tasks.append(task)
-                continue
-            applied = min(high, max(low, ratio.value))
-            new_hours = _round_hours(task.estimate_hours * applied)
-            if new_hours == task.estimate_hours:
-                tasks.append(task)
-                continue
-            direction = "longer" if ratio.value > 1 else "shorter"
-            scope = "this task" if basis == "task" else "this workflow's tasks"
-            clamped = " (capped)" if applied != ratio.value else ""
-            if ratio.blended:
-                clamped += ", weighed with the whole workflow's runs"
-            changes.append(
-                Calibration(
-                    task_id=task.id,
-                    from_hours=task.estimate_hours,
-                    to_hours=new_hours,
-                    ratio=round(applied, 3),
-                    runs=ratio.runs,
-                    basis=basis,
-                    reason=(
-                        f"in {ratio.runs} past runs {scope} took {abs(ratio.value - 1):.0%} "
-                        f"{direction} than estimated (typical ratio){clamped}"
-                    ),
-                )
-            )
-            tasks.append(task.model_copy(update={"estimate_hours": new_hours}))
-        steps.append(step.model_copy(update={"tasks": tasks}))
-    return sop.model_copy(update={"steps": steps}), changes
+
+def predict(
+    fitted: WorkflowFit | None, task: str, client_id: int | None, p: Params = DEFAULT
+) -> Estimate:
+    """The ratio to the library estimate for `task` done for `client_id`."""
+    if fitted is None or fitted.support.runs == 0:
+        return library_estimate(p)
+    s2 = fitted.sigma**2
+    mu = fitted.a
+    var = s2 / (fitted.support.weight + s2 / p.tau_workflow**2)
+    client = fitted.client_support.get(client_id) if client_id is not None else None
+    if client is not None and client.runs:
+        mu += fitted.clients.get(client_id, 0.0) if client_id is not None else 0.0
+        var += s2 / (client.weight + s2 / p.tau_client**2)
+    else:
+        var += p.tau_client**2  # an unknown client may be anywhere among the clients
+    own = fitted.task_support.get(task)
+    if own is not None and own.runs:
+        mu += fitted.tasks.get(task, 0.0)
+        var += s2 / (own.weight + s2 / p.tau_task**2)
+    else:
+        var += p.tau_task**2
+    sd = math.sqrt(s2 + var)
+    low_cap, high_cap = p.cap
+    ratio = math.exp(mu)
+    capped = not low_cap <= ratio <= high_cap
+    ratio = min(high_cap, max(low_cap, ratio))
+    change = fitted.changes.get(client_id) if client_id is not None else None
+    change = change or fitted.changes.get(None)
+    return Estimate(
+        ratio=ratio,
+        low=min(high_cap, max(low_cap, math.exp(mu - Z80 * sd))),
+        high=min(high_cap, max(low_cap, math.exp(mu + Z80 * sd))),
+        basis="client" if client is not None and client.runs else "workflow",
+        runs=fitted.support.runs,
+        client_runs=client.runs if client is not None else 0,
+        task_runs=own.runs if own is not None else 0,
+        effective_runs=round(
+            (client.weight if client is not None and client.runs else fitted.support.weight), 2
+        ),
+        last_run=(client.last if client is not None and client.runs else fitted.support.last),
+        change_at=change,
+        capped=capped,
+    )

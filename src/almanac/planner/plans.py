@@ -13,6 +13,7 @@ from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
+    ApprovedTask,
     Calibration,
     PlanList,
     PlanOut,
@@ -20,6 +21,7 @@ from almanac.planner.schemas import (
     PlanUpdate,
     PlanVersionOut,
     RecalledItem,
+    TaskEstimate,
 )
 from almanac.planner.status import require_transition
 
@@ -45,6 +47,8 @@ def plan_out(plan: Plan) -> PlanOut:
         source=meta.get("source"),
         llm=LLMUse.model_validate(llm) if llm else None,
         calibration=[Calibration.model_validate(c) for c in meta.get("calibration", [])],
+        estimates_mode=meta.get("estimates_mode"),
+        estimates=[TaskEstimate.model_validate(e) for e in meta.get("estimates", [])],
         context=[RecalledItem.model_validate(c) for c in meta.get("context", [])],
         notes=list(meta.get("notes", [])),
         degraded=list(meta.get("degraded", [])),
@@ -52,6 +56,23 @@ def plan_out(plan: Plan) -> PlanOut:
         created_at=plan.created_at,
         updated_at=plan.updated_at,
     )
+
+
+def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per plan task: the workflow task it came from and the library's estimate for it.
+
+    Kept on the task so its runs are measured against the library (not against the
+    plan's calibrated figure) and counted for the right workflow, also inside blueprints.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for e in meta.get("estimates", []):
+        if isinstance(e, dict) and e.get("workflow_id") and e.get("library_hours"):
+            out[str(e["task_id"])] = {
+                "workflow_id": int(e["workflow_id"]),
+                "workflow_task": str(e["workflow_task"]),
+                "library_hours": float(e["library_hours"]),
+            }
+    return out
 
 
 class PlanService:
@@ -133,6 +154,7 @@ class PlanService:
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, "approved")
         sop = SOP.model_validate(plan.sop)
+        origin = _origins(plan.metadata_ or {})
         checklist = [
             {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}
             for step in sop.steps
@@ -148,33 +170,41 @@ class PlanService:
                 metadata_={"plan_id": plan.id, "plan_version": plan.version},
             )
         )
-        task_ids = await self.repo.add_tasks(
-            [
-                Task(
-                    process_template_id=template.id,
-                    plan_id=plan.id,
-                    plan_task_key=task.id,
-                    title=task.title,
-                    description=task.description or None,
-                    estimate_hours=task.estimate_hours,
-                    billable=task.billable,
-                    priority=task.priority,
-                    depends_on=list(task.depends_on),
-                    earliest_start=task.earliest_start,
-                    deadline=task.deadline,
-                    client_id=plan.client_id,
-                    metadata_={"step": step.id},
-                )
-                for step in sop.steps
-                for task in step.tasks
-            ]
-        )
+        rows = [
+            Task(
+                process_template_id=template.id,
+                plan_id=plan.id,
+                plan_task_key=task.id,
+                title=task.title,
+                description=task.description or None,
+                estimate_hours=task.estimate_hours,
+                billable=task.billable,
+                priority=task.priority,
+                depends_on=list(task.depends_on),
+                earliest_start=task.earliest_start,
+                deadline=task.deadline,
+                client_id=plan.client_id,
+                metadata_={"step": step.id, **origin.get(task.id, {})},
+            )
+            for step in sop.steps
+            for task in step.tasks
+        ]
+        task_ids = await self.repo.add_tasks(rows)
         plan.status = "approved"
         plan.process_template_id = template.id
         return ApprovedOut(
             plan=plan_out(await self.repo.flush(plan)),
             process_template_id=template.id,
             task_ids=task_ids,
+            tasks=[
+                ApprovedTask(
+                    id=r.id,
+                    key=r.plan_task_key or "",
+                    title=r.title,
+                    estimate_hours=r.estimate_hours,
+                )
+                for r in rows
+            ],
         )
 
     async def set_status(self, plan_id: int, body: PlanStatusIn) -> PlanOut:

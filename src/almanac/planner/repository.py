@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -133,6 +134,23 @@ class PromptRepository:
         await self.session.flush()
 
 
+HISTORY_PER_WORKFLOW = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One completed task of a past plan (its runs summed)."""
+
+    workflow_id: int
+    instance: int  # process template
+    key: str  # the workflow's task key
+    library_hours: float | None  # the library's estimate when the plan was made
+    estimated_hours: float | None  # what the plan said
+    actual_hours: float
+    client_id: int | None
+    at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A workflow or blueprint that can become a plan's skeleton."""
@@ -210,48 +228,71 @@ class LibraryRepository:
         return await self.session.get(Workflow, workflow_id)
 
     async def run_history(
-        self, workflow_ids: Sequence[int]
-    ) -> list[tuple[int, int, str, float, float]]:
-        """Completed work per task of past plans.
+        self, workflow_ids: Sequence[int], *, per_workflow: int = HISTORY_PER_WORKFLOW
+    ) -> list[HistoryRow]:
+        """Completed work per task of past plans of these workflows, newest first.
 
-        Rows are (workflow_id, process template id, task key, estimated, actual).
-
-        A task may have several runs (paused and resumed work): their hours are summed and
-        compared with the task's estimate.
+        A task may have several runs (paused and resumed work): their hours are summed. A
+        task approved since calibration became per client carries its origin in its
+        metadata (workflow, workflow task key, library estimate), which also covers the
+        workflows inside a blueprint; older tasks fall back to their process template's
+        workflow and their own key. At most `per_workflow` tasks per workflow (the newest:
+        old runs weigh next to nothing anyway).
         """
         if not workflow_ids:
             return []
+        meta = Task.metadata_
+        workflow = func.coalesce(
+            meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id
+        ).label("workflow")
+        key = func.coalesce(meta["workflow_task"].as_string(), Task.plan_task_key)
+        library = meta["library_hours"].as_float()
         actual = func.sum(ExecutionRun.actual_hours)
         estimated = func.coalesce(Task.estimate_hours, func.max(ExecutionRun.estimated_hours))
-        stmt = (
+        at = func.max(func.coalesce(ExecutionRun.ended_at, ExecutionRun.started_at))
+        inner = (
             select(
-                ProcessTemplate.workflow_id,
-                ProcessTemplate.id,
-                Task.plan_task_key,
-                estimated,
-                actual,
+                workflow,
+                ProcessTemplate.id.label("instance"),
+                key.label("key"),
+                library.label("library"),
+                estimated.label("estimated"),
+                actual.label("actual"),
+                Task.client_id.label("client"),
+                func.coalesce(at, Task.updated_at).label("at"),
             )
             .join(Task, Task.id == ExecutionRun.task_id)
             .join(ProcessTemplate, ProcessTemplate.id == Task.process_template_id)
             .where(
-                ProcessTemplate.workflow_id.in_(workflow_ids),
                 ExecutionRun.status == "completed",
                 ExecutionRun.actual_hours.is_not(None),
                 Task.plan_task_key.is_not(None),
+                workflow.in_(workflow_ids),
             )
-            .group_by(
-                ProcessTemplate.workflow_id,
-                ProcessTemplate.id,
-                Task.id,
-                Task.plan_task_key,
-                Task.estimate_hours,
-            )
+            .group_by(Task.id, ProcessTemplate.id)
+            .subquery()
         )
-        rows = await self.session.execute(stmt)
+        ranked = select(
+            inner,
+            func.row_number()
+            .over(partition_by=inner.c.workflow, order_by=inner.c.at.desc())
+            .label("n"),
+        )
+        sub = ranked.subquery()
+        stmt = select(sub).where(sub.c.n <= per_workflow).order_by(sub.c.at.desc())
         return [
-            (int(w or 0), int(template), str(key), float(est), float(act))
-            for w, template, key, est, act in rows
-            if est is not None and est > 0 and act is not None
+            HistoryRow(
+                workflow_id=int(r.workflow),
+                instance=int(r.instance),
+                key=str(r.key),
+                library_hours=float(r.library) if r.library is not None else None,
+                estimated_hours=float(r.estimated) if r.estimated is not None else None,
+                actual_hours=float(r.actual),
+                client_id=r.client,
+                at=r.at,
+            )
+            for r in await self.session.execute(stmt)
+            if r.actual is not None and r.key is not None
         ]
 
 

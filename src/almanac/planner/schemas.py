@@ -14,6 +14,8 @@ from almanac.types import AwareDatetime, Strict
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
+# "calibrated": learnt from past runs (per workflow, client and task); "library": as written.
+EstimatesMode = Literal["calibrated", "library"]
 
 
 class PlanIn(Strict):
@@ -25,6 +27,8 @@ class PlanIn(Strict):
     workflow_id: Annotated[int, Field(ge=1)] | None = None
     deadline: AwareDatetime | None = None
     context: Annotated[str, Field(max_length=20_000)] | None = None
+    # None: the server's default (planner.estimates).
+    estimates: EstimatesMode | None = None
 
     @model_validator(mode="after")
     def _intent_not_blank(self) -> PlanIn:
@@ -41,8 +45,32 @@ class Calibration(BaseModel):
     to_hours: float
     ratio: float
     runs: int
-    basis: Literal["task", "workflow"]
+    basis: Literal["task", "workflow", "client"]
     reason: str
+
+
+class TaskEstimate(BaseModel):
+    """How one task's estimate was made, and how sure it is (an 80% interval)."""
+
+    task_id: str
+    workflow_id: int | None = None
+    workflow_task: str | None = None
+    library_hours: float | None  # the baseline every ratio is measured against
+    hours: float
+    low_hours: float
+    high_hours: float
+    ratio: float  # hours / library_hours before rounding
+    # library: no history used; workflow: this workflow's runs (all clients); client: this
+    # client's runs too; plan: a task the library does not have (the LLM's estimate).
+    basis: Literal["library", "workflow", "client", "plan"]
+    runs: int = 0
+    client_runs: int = 0
+    task_runs: int = 0
+    effective_runs: float = 0.0  # after recency, change and outlier weights
+    last_run_at: datetime | None = None
+    change_detected_at: datetime | None = None
+    capped: bool = False
+    note: str
 
 
 class RecalledItem(BaseModel):
@@ -71,6 +99,8 @@ class PlanOut(BaseModel):
     source: PlanSource | None = None
     llm: LLMUse | None = None
     calibration: list[Calibration] = Field(default_factory=list)
+    estimates_mode: EstimatesMode | None = None
+    estimates: list[TaskEstimate] = Field(default_factory=list)
     context: list[RecalledItem] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     degraded: list[str] = Field(default_factory=list)
@@ -112,12 +142,20 @@ class PlanVersionOut(BaseModel):
     created_at: datetime
 
 
+class ApprovedTask(BaseModel):
+    id: int
+    key: str
+    title: str
+    estimate_hours: float | None
+
+
 class ApprovedOut(BaseModel):
     """The approved plan and what approval created."""
 
     plan: PlanOut
     process_template_id: int
     task_ids: list[int]
+    tasks: list[ApprovedTask] = Field(default_factory=list)
 
 
 class PromptVersionIn(Strict):

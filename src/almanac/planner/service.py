@@ -15,16 +15,18 @@ from almanac.memory.client import memory_client
 from almanac.models import Plan
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
-from almanac.planner.calibration import calibrate
 from almanac.planner.context import recall_context, remember_plan
+from almanac.planner.estimates import Estimator, apply_estimates, params_from
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
 from almanac.planner.schemas import (
     Calibration,
+    EstimatesMode,
     PlanIn,
     PlanOut,
     RecalledItem,
+    TaskEstimate,
     UsageOut,
     UsageRow,
 )
@@ -100,7 +102,8 @@ class PlannerService:
                 f"No LLM was used: this plan is {what}, "
                 "adapted to the deadline and calibrated from history."
             )
-        sop, calibration = await self._calibrate(sop, skeleton)
+        mode: EstimatesMode = body.estimates or self.settings.estimates
+        sop, estimates, calibration = await self._estimate(sop, skeleton, body.client_id, mode)
         sop = with_deadline(sop, body.deadline)
         problems = check_sop(
             sop, now=now, deadline=body.deadline, hours_per_day=self.settings.hours_per_day
@@ -117,6 +120,13 @@ class PlannerService:
                 f"{len(calibration)} estimate(s) adjusted from past execution runs "
                 f"({sum(c.to_hours - c.from_hours for c in calibration):+g} h in total)."
             )
+        capped = [e.task_id for e in estimates if e.capped]
+        if capped:
+            notes.append(
+                f"The bound of 0.2x-5x the library estimate applied to {', '.join(capped)}."
+            )
+        if mode == "library":
+            notes.append("Library estimates were requested: no history was used.")
         plan = await self.plans.add(
             Plan(
                 plan_title=sop.title,
@@ -130,6 +140,8 @@ class PlannerService:
                     "source": source,
                     "llm": use.model_dump(),
                     "calibration": [c.model_dump() for c in calibration],
+                    "estimates_mode": mode,
+                    "estimates": [e.model_dump(mode="json") for e in estimates],
                     "context": [r.model_dump() for r in recalled],
                     "notes": notes,
                     "degraded": degraded,
@@ -246,67 +258,27 @@ class PlannerService:
                 headers={"Retry-After": str(wait)},
             )
 
-    async def _calibrate(
-        self, sop: SOP, skeleton: Skeleton | None
-    ) -> tuple[SOP, list[Calibration]]:
-        if skeleton is None or not skeleton.origin:
-            return sop, []
-        workflow_ids = sorted({w for w, _ in skeleton.origin.values()})
-        history = await self.library.run_history(workflow_ids)
-        if not history:
-            return sop, []
-        # Ratios are taken against the library's estimate (the skeleton's), not the
-        # calibrated one a past plan used: otherwise a corrected estimate would look
-        # "accurate" and the next plan would fall back to the old, wrong one.
-        library = {skeleton.origin[t.id]: t.estimate_hours for t in skeleton.sop.tasks()}
-        out: list[Calibration] = []
-        for workflow_id in workflow_ids:
-            own = [
-                (key, library.get((w, key), est), act, template)
-                for w, template, key, est, act in history
-                if w == workflow_id
-            ]
-            key_of = {tid: key for tid, (w, key) in skeleton.origin.items() if w == workflow_id}
-            part_ids = set(key_of)
-            # Calibrate only this workflow's tasks; the others pass through unchanged.
-            sub = _restrict(sop, part_ids)
-            if sub is None or not own:
-                continue
-            adjusted, changes = calibrate(
-                sub,
-                own,
-                key_of=key_of,
-                min_runs=self.settings.calibration_min_runs,
-                threshold=self.settings.calibration_threshold,
-            )
-            new_hours = {t.id: t.estimate_hours for t in adjusted.tasks()}
-            sop = _set_hours(sop, new_hours)
-            out.extend(changes)
-        return sop, out
-
-
-def _restrict(sop: SOP, ids: set[str]) -> SOP | None:
-    steps = []
-    for step in sop.steps:
-        tasks = [t for t in step.tasks if t.id in ids]
-        if tasks:
-            steps.append(step.model_copy(update={"tasks": tasks}))
-    return sop.model_copy(update={"steps": steps}) if steps else None
-
-
-def _set_hours(sop: SOP, hours: dict[str, float]) -> SOP:
-    steps = [
-        step.model_copy(
-            update={
-                "tasks": [
-                    t.model_copy(update={"estimate_hours": hours.get(t.id, t.estimate_hours)})
-                    for t in step.tasks
-                ]
-            }
+    async def _estimate(
+        self, sop: SOP, skeleton: Skeleton | None, client_id: int | None, mode: EstimatesMode
+    ) -> tuple[SOP, list[TaskEstimate], list[Calibration]]:
+        """Every task's estimate, its interval and how it was made (planner/estimates.py)."""
+        origin = skeleton.origin if skeleton is not None else {}
+        # The baseline is the library's estimate (the skeleton's), even when an LLM
+        # adapted the plan: past runs are measured against it too.
+        library = (
+            {t.id: t.estimate_hours for t in skeleton.sop.tasks()} if skeleton is not None else {}
         )
-        for step in sop.steps
-    ]
-    return sop.model_copy(update={"steps": steps})
+        params = params_from(self.settings.calibration_half_life_days)
+        fits = {}
+        if mode == "calibrated" and origin:
+            estimator = Estimator(
+                self.uow.session, params, min_runs=self.settings.calibration_min_runs
+            )
+            fits = await estimator.fits(sorted({w for w, _ in origin.values()}))
+        applied = apply_estimates(
+            sop, origin, library, fits, client_id=client_id, mode=mode, params=params
+        )
+        return applied.sop, applied.estimates, applied.changes
 
 
 def _title(name: str, intent: str) -> str:

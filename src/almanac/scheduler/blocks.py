@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from almanac.calendars.base import almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.models import Task
 from almanac.scheduler import problem as pb
+from almanac.scheduler.calendar_model import core_id
+from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
 from almanac.scheduler.schemas import (
     CalendarEventOut,
@@ -18,6 +21,7 @@ from almanac.scheduler.schemas import (
     MoveBlockOut,
 )
 from almanac.scheduler.service import SchedulerService
+from almanac.scheduler.writer import Writer
 
 MAX_VIEW_DAYS = 92
 
@@ -42,6 +46,7 @@ class BlockService:
         begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
         events = await self.calendar.events(begin, end)
+        marks = mark_conflicts(events)
         out = [
             CalendarEventOut(
                 id=e.almanac_id or e.uid,
@@ -52,13 +57,19 @@ class BlockService:
                 almanac=e.almanac_id is not None,
                 busy=e.busy,
                 all_day=e.all_day,
+                conflicts=marks.get(e.uid, []),
             )
             for e in events
         ]
         return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
 
     async def move(self, event_id: str, body: MoveBlockIn) -> MoveBlockOut:
-        """Move an Almanac block by hand: it becomes pinned and the calendar is updated."""
+        """Move an Almanac block by hand: it becomes pinned and the calendar is updated.
+
+        A move onto a meeting or another block, outside working hours, before a dependency
+        ends (or after a dependent starts) or past the deadline is a 409 listing every
+        conflict, unless `force`: then it is pinned anyway and the list comes back as warnings.
+        """
         aid = almanac_id_from_uid(event_id) or event_id
         parsed = pb.parse_almanac_id(aid)
         if parsed is None:
@@ -82,20 +93,24 @@ class BlockService:
             if value.minute % slot or value.second or value.microsecond:
                 raise ValidationFailed(f"{name} must fall on a {slot}-minute boundary", field=name)
         pins = self._pins(task.metadata_ or {}, old, start, end, task.estimate_hours, slot)
-        await self.repo.set_task_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
-        moved = replace(old, start=start, end=end, reason="moved by you (pinned)", fixed=True)
-        rest = [b for b in blocks if b is not old]
-        renumbered = _renumber([*rest, moved])
-        titles = {key: task.title}
         meta = run.metadata_ or {}
         w0 = min(datetime.fromisoformat(meta["window_start"]), start)
         w1 = max(datetime.fromisoformat(meta["window_end"]), end)
         window = (w0, w1)
-        out_blocks = [
-            self.s.block_out(plan_id, b, await self._titles(plan_id, b.task_id, titles), tz)
-            for b in renumbered
-        ]
         events = await self.calendar.events(*window)
+        found = await move_conflicts(
+            self.repo, self.s.settings.scheduler, tz, plan_id, task, aid, start, end, events, blocks
+        )
+        if found and not body.force:
+            raise Conflict(
+                f"moving {aid!r} there conflicts with {len(found)} thing(s); "
+                "send force=true to pin it anyway",
+                errors=[{"field": "start", "message": c} for c in found],
+            )
+        await self.repo.set_task_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
+        why = "moved by you (pinned)" + (f"; conflicts: {'; '.join(found)}" if found else "")
+        moved = replace(old, start=start, end=end, reason=why, fixed=True)
+        renumbered = _renumber([*[b for b in blocks if b is not old], moved])
         new_run = await self.repo.add_run(
             plan_id,
             "pinned",
@@ -104,13 +119,52 @@ class BlockService:
                 **meta,
                 "dry_run": False,
                 "moved": {"from": aid, "start": start.isoformat(), "end": end.isoformat()},
+                "warnings": found,
             },
         )
-        result = await self.s.write_calendar(plan, out_blocks, events, window)
+        titles = await self._titles(plan_id, renumbered)
+        result = await Writer(self.s).apply({plan_id: renumbered}, events, window, titles)
         calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
         new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": calendar.model_dump()}
-        mine = next(b for b in out_blocks if b.task_key == key and b.start == start)
-        return MoveBlockOut(block=mine, pinned=pins, calendar=calendar, run_id=new_run.id)
+        mine = next(b for b in renumbered if b.task_id == key and b.start == start)
+        out = self.s.block_out(plan_id, mine, task.title, tz)
+        return MoveBlockOut(
+            block=out, pinned=pins, calendar=calendar, run_id=new_run.id, warnings=found
+        )
+
+    async def release(self, task: Task) -> int:
+        """Drop a closed task's blocks that have not started; returns how many were dropped."""
+        if task.plan_id is None or task.plan_task_key is None:
+            return 0
+        run = await self.repo.last_applied_run(task.plan_id)
+        if run is None:
+            return 0
+        now = datetime.now(UTC)
+        blocks = pb.blocks_from_json(run.schedule_blocks)
+        gone = [b for b in blocks if b.task_id == task.plan_task_key and b.start >= now]
+        if not gone:
+            return 0
+        kept = _renumber([b for b in blocks if b not in gone])
+        meta = run.metadata_ or {}
+        window = (
+            min(datetime.fromisoformat(meta["window_start"]), min(b.start for b in gone)),
+            max(datetime.fromisoformat(meta["window_end"]), max(b.end for b in gone)),
+        )
+        events = await self.calendar.events(*window)
+        new_run = await self.repo.add_run(
+            task.plan_id,
+            "scheduled",
+            [pb.block_to_json(b) for b in kept],
+            {
+                **meta,
+                "dry_run": False,
+                "released": {"task": task.plan_task_key, "blocks": len(gone)},
+            },
+        )
+        titles = await self._titles(task.plan_id, kept)
+        result = await Writer(self.s).apply({task.plan_id: kept}, events, window, titles)
+        new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": vars(result)}
+        return len(gone)
 
     def _pins(
         self,
@@ -147,11 +201,12 @@ class BlockService:
             )
         return pins
 
-    async def _titles(self, plan_id: int, key: str, cache: dict[str, str]) -> dict[str, str]:
-        if key not in cache:
+    async def _titles(self, plan_id: int, blocks: list[Block]) -> dict[str, str]:
+        out = {}
+        for key in {b.task_id for b in blocks}:
             task = await self.repo.task(plan_id, key)
-            cache[key] = task.title if task else key
-        return cache
+            out[core_id(plan_id, key)] = task.title if task else key
+        return out
 
 
 def _renumber(blocks: list[Block]) -> list[Block]:

@@ -27,21 +27,57 @@ _WORK_HOURS = re.compile(
     + _CLOCK,
     re.I,
 )
-_NOT_BEFORE = re.compile(r"\bno\s+(?:\w+\s+){0,2}before\s+" + _CLOCK, re.I)
-_NOT_AFTER = re.compile(r"\bno\s+(?:\w+\s+){0,2}after\s+" + _CLOCK, re.I)
+_NOT_BEFORE = re.compile(
+    r"\b(?:no\s+(?:\w+\s+){0,2}before|not\s+before|nothing\s+before|never\s+before"
+    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
+    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
+    re.I,
+)
+_NOT_AFTER = re.compile(
+    r"\b(?:no\s+(?:\w+\s+){0,2}after|not\s+after|nothing\s+after|never\s+after"
+    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}after|(?:stop|finish|end)(?:\s+(?:work|my day))?"
+    r"\s+(?:at|by)|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
+    re.I,
+)
+_HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
 _DAILY_MAX = re.compile(
-    r"\b(?:max(?:imum)?|at most|no more than)\s+(\d+(?:\.\d+)?)\s*h(?:ours?|rs?)?\s*"
-    r"(?:of\s+\w+\s+)?(?:a|per|each)\s+day",
+    r"\b(?:max(?:imum)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
+    r"|limit(?:\s+\w+){0,3}\s+to|cap(?:\s+\w+){0,3}\s+at)\s+"
+    + _HOURS
+    + r"(?:\s+(?:of\s+)?[\w-]+){0,3}?\s+(?:a|per|each|every)\s+day"
+    r"|\b"
+    + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
+    + r"\s+(?:a|per)\s+day\s+(?:max(?:imum)?|at most)"
+    r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
     re.I,
 )
 _BUFFER = re.compile(
     r"\b(\d{1,3})\s*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:buffer|break|gap|pause)?\s*"
-    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions)",
+    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)",
     re.I,
 )
-_BUFFER_ALT = re.compile(r"\bbuffer\s+(?:of\s+)?(\d{1,3})\s*min", re.I)
-_FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+work\b.*?\b(morning|afternoon)s?\b", re.I)
-_NO_DAY = re.compile(r"\bno\s+work\s+on\s+(weekends|fridays|mondays)\b", re.I)
+_BUFFER_ALT = re.compile(r"\b(?:buffer|break|gap)s?\s+(?:of\s+)?(\d{1,3})\s*min", re.I)
+_FOCUS = re.compile(
+    r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b.*?\b(morning|afternoon|before noon|after lunch)s?\b"
+    r"|\bfocus\b.*?\b(mornings?|afternoons?|before noon|after lunch)\b",
+    re.I,
+)
+_DAY_NAMES = {
+    "mondays": {0},
+    "tuesdays": {1},
+    "wednesdays": {2},
+    "thursdays": {3},
+    "fridays": {4},
+    "saturdays": {5},
+    "sundays": {6},
+    "weekends": {5, 6},
+}
+_NO_DAY = re.compile(
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\s+(weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\b"
+    r"|\b(weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\s+(?:are\s+)?off\b",
+    re.I,
+)
 
 
 def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
@@ -88,7 +124,7 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
                 p.not_after = at
                 out.applied.append(f"nothing after {at:%H:%M} ({text!r})")
         if m := _DAILY_MAX.search(text):
-            hours = float(m.group(1))
+            hours = float(next(g for g in (m.group(1), m.group("alt"), m.group("daily")) if g))
             if 0 < hours <= 24:
                 p.daily_max_hours = hours
                 out.applied.append(f"at most {hours:g} h a day ({text!r})")
@@ -98,15 +134,16 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
                 p.buffer_minutes = minutes
                 out.applied.append(f"{minutes} min between blocks ({text!r})")
         if m := _FOCUS.search(text):
-            morning = m.group(1).lower() == "morning"
+            morning = (m.group(1) or m.group(2)).lower().startswith(("morning", "before"))
             lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
             p.preferred_windows.append(PreferredWindowIn(start=lo, end=hi, label="deep work"))
             out.applied.append(f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
         if m := _NO_DAY.search(text):
+            name = (m.group(1) or m.group(2)).lower()
+            name = name if name.endswith("s") else name + "s"
             days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
-            drop = {"weekends": {5, 6}, "fridays": {4}, "mondays": {0}}[m.group(1).lower()]
-            p.working_days = [d for d in days if d not in drop]
-            out.applied.append(f"no work on {m.group(1).lower()} ({text!r})")
+            p.working_days = [d for d in days if d not in _DAY_NAMES[name]]
+            out.applied.append(f"no work on {name} ({text!r})")
         if len(out.applied) == before:
             out.not_understood.append(text)
     return out

@@ -43,6 +43,11 @@ class TaskInput:
     earliest_start: datetime | None = None
     deadline: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""  # the key users know (the plan's task key) when `key` is a core id
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,10 @@ def _pins(task: TaskInput, duration: int, slot: int, warnings: list[str]) -> lis
         try:
             pin = Interval(datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"]))
         except (KeyError, TypeError, ValueError):
-            warnings.append(f"task {task.key!r}: ignored an unreadable pinned block {raw!r}")
+            warnings.append(f"task {task.label!r}: ignored an unreadable pinned block {raw!r}")
             continue
         if pin.minutes % slot or sum(p.minutes for p in out) + pin.minutes > duration:
-            warnings.append(f"task {task.key!r}: ignored pinned block {raw!r} (does not fit)")
+            warnings.append(f"task {task.label!r}: ignored pinned block {raw!r} (does not fit)")
             continue
         out.append(pin)
     return out
@@ -126,7 +131,8 @@ def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str
     """One core Task; durations are rounded up to whole slots, long tasks may be split."""
     hours = task.estimate_hours
     if hours is None or hours <= 0:
-        warnings.append(f"task {task.key!r} has no estimate; assumed {DEFAULT_ESTIMATE_HOURS:g} h")
+        assumed = DEFAULT_ESTIMATE_HOURS
+        warnings.append(f"task {task.label!r} has no estimate; assumed {assumed:g} h")
         hours = DEFAULT_ESTIMATE_HOURS
     duration = _round_up(hours * 60, slot)
     meta = task.metadata
@@ -138,7 +144,7 @@ def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str
         if dep in known:
             deps.append(dep)
         else:
-            warnings.append(f"task {task.key!r}: dependency {dep!r} is not open; ignored")
+            warnings.append(f"task {task.label!r}: dependency {dep!r} is not open; ignored")
     try:
         return Task(
             id=task.key,
@@ -157,7 +163,7 @@ def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str
             pinned=tuple(_pins(task, duration, slot, warnings)),
         )
     except ValueError as exc:
-        raise ValidationFailed(str(exc), field=f"tasks.{task.key}") from exc
+        raise ValidationFailed(str(exc), field=f"tasks.{task.label}") from exc
 
 
 def build_problem(

@@ -43,6 +43,37 @@ class SchedulerRepository:
         plan.status = status
         await self.session.flush()
 
+    async def plans_with_status(self, statuses: Sequence[str]) -> list[Plan]:
+        """Plans in any of `statuses`, by id."""
+        stmt = select(Plan).where(Plan.status.in_(tuple(statuses))).order_by(Plan.id)
+        return list(await self.session.scalars(stmt))
+
+    async def open_tasks_of(self, plan_ids: Sequence[int]) -> list[Task]:
+        """Open tasks of several plans, in a stable order."""
+        if not plan_ids:
+            return []
+        stmt = (
+            select(Task)
+            .where(Task.plan_id.in_(list(plan_ids)), Task.status.not_in(CLOSED_TASK_STATUSES))
+            .order_by(Task.plan_id, Task.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def last_applied_runs(self, plan_ids: Sequence[int]) -> dict[int, SchedulerRun]:
+        """The last applied run of each plan that has one."""
+        out: dict[int, SchedulerRun] = {}
+        for plan_id in plan_ids:
+            run = await self.last_applied_run(plan_id)
+            if run is not None:
+                out[plan_id] = run
+        return out
+
+    async def run(self, run_id: int, *, for_update: bool = False) -> SchedulerRun | None:
+        stmt = select(SchedulerRun).where(SchedulerRun.id == run_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def open_tasks(self, plan_id: int) -> list[Task]:
         """The plan's tasks still to do, in a stable order."""
         stmt = (

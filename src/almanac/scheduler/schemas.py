@@ -19,6 +19,8 @@ class ScheduleIn(Strict):
     start_date: date | None = None  # default: today in the user's zone
     horizon_days: Annotated[int, Field(ge=1, le=60)] = 14
     dry_run: bool = True
+    # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
+    run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
 
 
 class ReplanIn(Strict):
@@ -31,6 +33,7 @@ class ReplanIn(Strict):
 
 class BlockOut(BaseModel):
     almanac_id: str
+    plan_id: int = 0
     task_key: str
     title: str
     chunk: int
@@ -41,6 +44,7 @@ class BlockOut(BaseModel):
 
 
 class UnplacedOut(BaseModel):
+    plan_id: int = 0
     task_key: str
     title: str
     cause: str
@@ -54,12 +58,23 @@ class SolverOut(BaseModel):
     gap: float | None
     wall_time_seconds: float
     solver_status: str
+    source: str = ""  # "cp-sat", or the baseline returned instead ("edf", "greedy", ...)
+    stopped: str = ""  # "optimal", "no improvement" or "time limit"
+
+
+class PreferenceSource(BaseModel):
+    """One remembered preference or constraint and what the rules read from it."""
+
+    fact_id: int
+    text: str
+    applied: list[str] = Field(default_factory=list)  # empty: not understood by the rules
 
 
 class PreferencesOut(BaseModel):
-    """Which preferences shaped the run and how they were read."""
+    """Which preferences shaped the run, how they were read and which memories they came from."""
 
     applied: list[str] = Field(default_factory=list)
+    memories: list[PreferenceSource] = Field(default_factory=list)
     llm_used: bool = False
     source: Literal["defaults", "rules", "llm"] = "defaults"
 
@@ -75,6 +90,7 @@ class CalendarWriteOut(BaseModel):
 class MoveOut(BaseModel):
     """A block of the previous schedule that is not where it was."""
 
+    plan_id: int = 0
     task_key: str
     title: str
     from_start: datetime
@@ -100,13 +116,14 @@ class ScheduleOut(BaseModel):
     violations: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     calendar: CalendarWriteOut | None = None
+    # Blocks of every plan (this one and others) that are not where they were, and why.
+    moves: list[MoveOut] = Field(default_factory=list)
+    moved_share: float = 0.0
 
 
 class ReplanOut(ScheduleOut):
     reason: str | None = None
     previous_run_id: int | None = None
-    moves: list[MoveOut] = Field(default_factory=list)
-    moved_share: float = 0.0
 
 
 class CalendarEventOut(BaseModel):
@@ -118,6 +135,7 @@ class CalendarEventOut(BaseModel):
     almanac: bool
     busy: bool
     all_day: bool = False
+    conflicts: list[str] = Field(default_factory=list)  # what this event overlaps
 
 
 class CalendarOut(BaseModel):
@@ -130,6 +148,7 @@ class CalendarOut(BaseModel):
 class MoveBlockIn(Strict):
     start: AwareDatetime
     end: AwareDatetime
+    force: bool = False  # pin it even if it conflicts; the conflicts come back as warnings
 
     @field_validator("end")
     @classmethod
@@ -145,6 +164,7 @@ class MoveBlockOut(BaseModel):
     pinned: list[dict[str, str]]
     calendar: CalendarWriteOut
     run_id: int
+    warnings: list[str] = Field(default_factory=list)
 
 
 class SprintIn(Strict):

@@ -16,29 +16,28 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.calendars.base import ApplyResult, CalendarEvent, CalendarProvider, EventSpec, overlaps
+from almanac.calendars.base import CalendarEvent, CalendarProvider
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
 from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.planner.status import require_transition
+from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, solve, validate
-from almanac.scheduler.preferences import resolve_preferences
+from almanac.scheduler.preferences import parse_preferences, resolve_preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
     BlockOut,
-    CalendarWriteOut,
-    MoveOut,
+    PreferenceSource,
     PreferencesOut,
     ReplanIn,
     ReplanOut,
     ScheduleIn,
     ScheduleOut,
-    SolverOut,
-    UnplacedOut,
 )
+from almanac.scheduler.writer import Writer
 from almanac.state import AppState
 
 SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
@@ -56,6 +55,7 @@ class Context:
     window: tuple[datetime, datetime]
     events: list[CalendarEvent]
     warnings: list[str] = field(default_factory=list)
+    write_window: tuple[datetime, datetime] | None = None
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Solved:
     task_ids: dict[str, int]
     violations: list[str]
     prefs: PreferencesOut
+    inputs: cm.CalendarInputs
+    fingerprint: dict[str, Any]
 
 
 def plan_prefix(plan_id: int) -> str:
@@ -85,24 +87,32 @@ class SchedulerService:
     # -- public ------------------------------------------------------------------------------
 
     async def schedule(self, body: ScheduleIn) -> ScheduleOut:
-        """Preview (dry run) or write a plan's schedule; stores a scheduler_run either way."""
+        """Preview (dry run) or write a plan's schedule; stores a scheduler_run either way.
+
+        With `run_id` (and `dry_run=false`) the previewed run is written exactly, or 409 when
+        the calendar, a plan's schedule or a task changed since the preview.
+        """
         plan = await self._plan(body.plan_id, for_update=not body.dry_run)
-        require_transition(plan.status, "scheduled")
+        if plan.status != "scheduled":  # scheduling again replaces the plan's blocks
+            _schedulable(plan.status)
         tz = self.tz()
         now = datetime.now(UTC)
+        if body.run_id is not None:
+            if body.dry_run:
+                raise ValidationFailed(
+                    "run_id applies a preview; set dry_run=false", field="run_id"
+                )
+            return await Writer(self).apply_preview(plan, body.run_id, tz, now)
         start = body.start_date or now.astimezone(tz).date()
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
-        last = await self.repo.last_applied_run(plan.id)
-        previous = pb.blocks_from_json(last.schedule_blocks) if last else []
-        solved = await self._solve(ctx, previous)
-        out = await self._finish(ctx, solved, body.dry_run, {})
-        return out
+        solved = await self._solve(ctx)
+        return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
     async def replan(self, body: ReplanIn) -> ReplanOut:
         """Re-solve against the last written schedule and report what moved and why."""
         plan = await self._plan(body.plan_id, for_update=not body.dry_run)
         if plan.status != "active":  # work under way may be replanned; it stays active
-            require_transition(plan.status, "scheduled")
+            _schedulable(plan.status)
         last = await self.repo.last_applied_run(plan.id)
         if last is None:
             raise Conflict(f"plan {plan.id} has no written schedule to replan; use /schedule")
@@ -115,20 +125,10 @@ class SchedulerService:
         start = max(today, prev_start)
         days = (prev_end - start).days if prev_end > start else int(meta.get("horizon_days", 14))
         ctx = await self._context(plan, tz, now, start, min(max(days, 1), 60))
-        previous = pb.blocks_from_json(last.schedule_blocks)
-        solved = await self._solve(ctx, previous)
-        moved = pb.moves(previous, solved.schedule.blocks)
-        moves = [self._move_out(m, solved, ctx) for m in moved]
-        share = round(len(moved) / len(previous), 4) if previous else 0.0
-        extra = {"reason": body.reason, "previous_run_id": last.id, "moved_share": share}
-        base = await self._finish(ctx, solved, body.dry_run, extra)
-        return ReplanOut(
-            **base.model_dump(),
-            reason=body.reason,
-            previous_run_id=last.id,
-            moves=moves,
-            moved_share=share,
-        )
+        solved = await self._solve(ctx)
+        extra = {"reason": body.reason, "previous_run_id": last.id}
+        base = await Writer(self).finish(ctx, solved, body.dry_run, extra)
+        return ReplanOut(**base.model_dump(), reason=body.reason, previous_run_id=last.id)
 
     def tz(self) -> ZoneInfo:
         try:
@@ -143,7 +143,10 @@ class SchedulerService:
     async def _plan(self, plan_id: int, *, for_update: bool) -> Plan:
         plan = await self.repo.plan(plan_id, for_update=for_update)
         if plan is None:
-            raise NotFound(f"plan {plan_id} not found")
+            raise NotFound(
+                f"plan {plan_id} not found",
+                errors=[{"field": "plan_id", "message": f"no plan {plan_id}"}],
+            )
         return plan
 
     async def _context(
@@ -153,63 +156,62 @@ class SchedulerService:
         end = datetime.combine(start + timedelta(days=days), datetime.min.time(), tzinfo=tz)
         if end <= now:
             raise ValidationFailed("the horizon lies entirely in the past", field="start_date")
-        events = await self.calendar.events(begin, end)
-        return Context(plan, tz, now, start, days, (begin, end), events)
+        # Scheduling again replaces the plan's blocks entirely: the write covers the previous
+        # window too, so blocks of a longer earlier window do not stay behind as orphans.
+        last = await self.repo.last_applied_run(plan.id)
+        write = (begin, end)
+        if last is not None and "window_start" in (last.metadata_ or {}):
+            w0 = datetime.fromisoformat(last.metadata_["window_start"])
+            w1 = datetime.fromisoformat(last.metadata_["window_end"])
+            write = (max(min(begin, w0), min(begin, now)), max(end, w1))
+        events = await self.calendar.events(*write)
+        return Context(plan, tz, now, start, days, (begin, end), events, write_window=write)
 
-    async def _preference_texts(self, warnings: list[str]) -> list[str]:
-        texts: list[tuple[datetime, str]] = []
+    async def _preference_texts(self, warnings: list[str]) -> list[tuple[int, str]]:
+        """(fact id, text) of preference and constraint facts, oldest first."""
+        texts: list[tuple[datetime, int, str]] = []
         try:
             client = memory_client(self.state)
             for kind in ("preference", "constraint"):
                 facts = await client.facts(FactsQuery(fact_type=kind, limit=200))
-                texts.extend((f.valid_from, f.content) for f in facts)
+                texts.extend((f.valid_from, f.id, f.content) for f in facts)
         except AlmanacError as exc:
             # Preferences refine the defaults; without memory the defaults still schedule.
             warnings.append(f"memory unavailable, preferences not read: {exc.message}")
             return []
-        return [t for _, t in sorted(texts, key=lambda x: x[0])]
+        return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]
 
-    async def _solve(self, ctx: Context, previous: list[Block]) -> Solved:
-        rows = await self.repo.open_tasks(ctx.plan.id)
-        if not rows:
+    async def _solve(self, ctx: Context) -> Solved:
+        """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
+        plans = await self.repo.plans_with_status(cm.SOLVED_PLAN_STATUSES)
+        plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
+        rows = await self.repo.open_tasks_of(plan_ids)
+        runs = await self.repo.last_applied_runs(plan_ids)
+        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
+        if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
-        inputs = [
-            pb.TaskInput(
-                key=r.plan_task_key or f"task{r.id}",
-                title=r.title,
-                estimate_hours=r.estimate_hours,
-                priority=r.priority,
-                billable=r.billable,
-                depends_on=tuple(str(d) for d in r.depends_on or ()),
-                earliest_start=r.earliest_start,
-                deadline=r.deadline,
-                metadata=r.metadata_ or {},
-            )
-            for r in rows
-        ]
-        texts = await self._preference_texts(ctx.warnings)
+        facts = await self._preference_texts(ctx.warnings)
+        texts = [t for _, t in facts]
         prompt = await self.repo.active_prompt("schedule_optimizer") if self.state.llm else None
         prefs, applied, source = await resolve_preferences(
             texts, self.state.llm, prompt, ctx.warnings
         )
-        capacity, target = await self._sprint_limits(ctx)
-        own = plan_prefix(ctx.plan.id)
-        busy = [
-            (e.start, e.end)
-            for e in ctx.events
-            if e.busy and not (e.almanac_id or "").startswith(own)
+        sources = [
+            PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)
+            for i, t in facts
         ]
+        capacity, target = await self._sprint_limits(ctx)
         problem = pb.build_problem(
-            inputs,
+            inputs.inputs,
             settings=self.settings.scheduler,
             prefs=prefs,
             timezone=ctx.tz.key,
             now=ctx.now,
             horizon=ctx.window,
-            busy=busy,
+            busy=cm.busy_events(ctx.events, set(plan_ids)),
             weekly_capacity_hours=capacity,
             billable_share_target=target,
-            previous=previous,
+            previous=inputs.previous,
             warnings=ctx.warnings,
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
@@ -218,10 +220,14 @@ class SchedulerService:
         return Solved(
             problem,
             schedule,
-            {i.key: i.title for i in inputs},
-            {(r.plan_task_key or f"task{r.id}"): r.id for r in rows},
+            {i.key: i.title for i in inputs.inputs},
+            {cid: r.id for cid, r in inputs.rows.items()},
             violations,
-            PreferencesOut(applied=applied, llm_used=source == "llm", source=source),
+            PreferencesOut(
+                applied=applied, llm_used=source == "llm", source=source, memories=sources
+            ),
+            inputs,
+            cm.fingerprint(ctx.events, inputs, ctx.window),
         )
 
     async def _sprint_limits(self, ctx: Context) -> tuple[float | None, float | None]:
@@ -240,152 +246,15 @@ class SchedulerService:
         target = max((s.billable_target_pct for s in short), default=None)
         return capacity, (target / 100 if target is not None else None)
 
-    # -- output and writes -------------------------------------------------------------------
+    # -- used by the block service -----------------------------------------------------------
 
-    def block_out(
-        self, plan_id: int, block: Block, titles: dict[str, str], tz: ZoneInfo
-    ) -> BlockOut:
-        return BlockOut(
-            almanac_id=pb.almanac_id(plan_id, block.task_id, block.chunk),
-            task_key=block.task_id,
-            title=titles.get(block.task_id, block.task_id),
-            chunk=block.chunk,
-            start=block.start.astimezone(tz),
-            end=block.end.astimezone(tz),
-            reason=block.reason,
-            fixed=block.fixed,
-        )
+    def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
+        return Writer(self).block_out(plan_id, block, title, tz)
 
-    def specs(
-        self,
-        plan: Plan,
-        blocks: list[BlockOut],
-        ctx_events: list[CalendarEvent],
-        window: tuple[datetime, datetime],
-    ) -> list[EventSpec]:
-        """This plan's blocks in the window, plus every other Almanac event there unchanged.
 
-        `apply` deletes Almanac events in the window that are not desired; carrying the other
-        plans' blocks over keeps them.
-        """
-        out = [
-            EventSpec(
-                almanac_id=b.almanac_id,
-                title=b.title,
-                start=b.start,
-                end=b.end,
-                description=f"Almanac plan {plan.id} ({plan.plan_title}), task {b.task_key}",
-            )
-            for b in blocks
-            if overlaps(b.start, b.end, window)
-        ]
-        own = plan_prefix(plan.id)
-        seen = {s.almanac_id for s in out}
-        for e in ctx_events:
-            aid = e.almanac_id
-            if aid and not aid.startswith(own) and aid not in seen and e.end > e.start:
-                seen.add(aid)
-                out.append(EventSpec(aid, e.title, e.start, e.end, e.description))
-        return out
-
-    async def write_calendar(
-        self,
-        plan: Plan,
-        blocks: list[BlockOut],
-        events: list[CalendarEvent],
-        window: tuple[datetime, datetime],
-    ) -> ApplyResult:
-        return await self.calendar.apply(self.specs(plan, blocks, events, window), *window)
-
-    async def _finish(
-        self, ctx: Context, solved: Solved, dry_run: bool, extra: dict[str, Any]
-    ) -> ScheduleOut:
-        plan, s = ctx.plan, solved.schedule
-        blocks = [self.block_out(plan.id, b, solved.titles, ctx.tz) for b in s.blocks]
-        unplaced = [
-            UnplacedOut(
-                task_key=u.task_id,
-                title=solved.titles.get(u.task_id, u.task_id),
-                cause=str(u.cause),
-                detail=u.detail,
-            )
-            for u in s.unplaced
-        ]
-        solver = SolverOut(
-            status=str(s.status),
-            objective=s.objective_value,
-            best_bound=s.best_bound,
-            gap=s.relative_gap,
-            wall_time_seconds=round(s.wall_time_seconds, 3),
-            solver_status=s.solver_status,
-        )
-        warnings = list(ctx.warnings)
-        if solved.violations:
-            warnings.append("the schedule failed validation and was not written")
-        elif dry_run:
-            warnings.append("preview only: nothing was written to the calendar")
-        write = not dry_run and not solved.violations
-        meta: dict[str, Any] = {
-            "dry_run": dry_run,
-            "start_date": ctx.start_date.isoformat(),
-            "horizon_days": ctx.days,
-            "window_start": ctx.window[0].isoformat(),
-            "window_end": ctx.window[1].isoformat(),
-            "timezone": ctx.tz.key,
-            "solver": solver.model_dump(),
-            "calendar_provider": self.calendar.name,
-            "unplaced": [u.model_dump() for u in unplaced],
-            "violations": solved.violations,
-            "warnings": warnings,
-            "preferences": solved.prefs.model_dump(),
-            **extra,
-        }
-        status = "scheduled" if write else ("invalid" if solved.violations else "preview")
-        calendar_out: CalendarWriteOut | None = None
-        if write:
-            starts: dict[int, datetime | None] = {tid: None for tid in solved.task_ids.values()}
-            for b in s.blocks:
-                tid = solved.task_ids.get(b.task_id)
-                if tid is not None and (starts[tid] is None or b.start < starts[tid]):  # type: ignore[operator]
-                    starts[tid] = b.start
-            await self.repo.set_scheduled_start(starts)
-            if plan.status == "approved":  # checked by require_transition above
-                await self.repo.set_plan_status(plan, "scheduled")
-        run = await self.repo.add_run(
-            plan.id, status, [pb.block_to_json(b) for b in s.blocks], meta
-        )
-        if write:
-            # Last: a calendar failure raises here and the request's transaction rolls back.
-            result = await self.write_calendar(plan, blocks, ctx.events, ctx.window)
-            calendar_out = CalendarWriteOut(provider=self.calendar.name, **vars(result))
-            run.metadata_ = {**meta, "calendar_event_ids": calendar_out.model_dump()}
-            await self.uow.session.flush()
-        return ScheduleOut(
-            run_id=run.id,
-            plan_id=plan.id,
-            plan_status=plan.status,
-            dry_run=dry_run,
-            applied=write,
-            timezone=ctx.tz.key,
-            window_start=ctx.window[0],
-            window_end=ctx.window[1],
-            blocks=blocks,
-            unplaced=unplaced,
-            solver=solver,
-            preferences=solved.prefs,
-            violations=solved.violations,
-            warnings=warnings,
-            calendar=calendar_out,
-        )
-
-    def _move_out(self, move: pb.Move, solved: Solved, ctx: Context) -> MoveOut:
-        old, new, tz = move.old, move.new, ctx.tz
-        return MoveOut(
-            task_key=move.task_key,
-            title=solved.titles.get(move.task_key, move.task_key),
-            from_start=old.start.astimezone(tz),
-            from_end=old.end.astimezone(tz),
-            to_start=new.start.astimezone(tz) if new else None,
-            to_end=new.end.astimezone(tz) if new else None,
-            why=pb.why_moved(move, solved.problem, solved.schedule),
-        )
+def _schedulable(status: str) -> None:
+    """409 naming `plan_id` unless a plan in `status` may be scheduled."""
+    try:
+        require_transition(status, "scheduled")
+    except Conflict as exc:
+        raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc

@@ -78,7 +78,9 @@ async def _clashes(
     run = await SchedulerRepository(uow.session).last_applied_run(plan_id)
     if run is None:
         return 0
-    blocks = [b for b in pb.blocks_from_json(run.schedule_blocks) if b.end > now]
+    # Pinned blocks stay where the user put them, so an event on one cannot be resolved by a
+    # replan: it is left to the calendar view's conflict marks instead of replanning forever.
+    blocks = [b for b in pb.blocks_from_json(run.schedule_blocks) if b.end > now and not b.fixed]
     if not blocks:
         return 0
     tz = ZoneInfo(state.settings.timezone)

@@ -133,6 +133,11 @@ def _greedy_objective(problem: Problem) -> float:
     return objective_of(builder, hint_values(builder, placement)) / builder.scale
 
 
+def _weighted(problem: Problem, schedule: Schedule) -> float:
+    priority = {t.id: t.priority for t in problem.tasks}
+    return sum(b.minutes * priority[b.task_id] for b in schedule.blocks)
+
+
 def _all_or_nothing(problem: Problem, schedule: Schedule) -> None:
     unplaced = {u.task_id for u in schedule.unplaced}
     for task in problem.tasks:
@@ -153,7 +158,13 @@ def test_every_schedule_is_valid_and_cp_sat_is_no_worse_than_greedy(problem: Pro
     assert validate(problem, schedule) == []
     _all_or_nothing(problem, schedule)
     assert schedule.objective_value is not None
-    assert schedule.objective_value >= _greedy_objective(problem) - 1e-6
+    # Never less priority-weighted work than either baseline; the objective beats EDF's
+    # whenever EDF itself places the most work (then its placement is a feasible hint).
+    work = _weighted(problem, schedule)
+    edf, by_priority = greedy_schedule(problem, "edf"), greedy_schedule(problem, "priority")
+    assert work >= max(_weighted(problem, edf), _weighted(problem, by_priority)) - 1e-6
+    if _weighted(problem, edf) >= _weighted(problem, by_priority):
+        assert schedule.objective_value >= _greedy_objective(problem) - 1e-6
     assert schedule.best_bound is not None
     assert schedule.best_bound >= schedule.objective_value - 1e-6
 

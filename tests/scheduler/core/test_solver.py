@@ -96,7 +96,24 @@ def test_soft_deadline_is_missed_rather_than_the_task_dropped() -> None:
     ]
     schedule = checked(make_problem(tasks, days=1))
     assert spans(schedule, "soft") == [("Mon 11:00", "13:00")]
-    assert "2.0 h after the soft same-day deadline" in schedule.blocks_for("soft")[0].reason
+    reason = schedule.blocks_for("soft")[0].reason
+    assert "LATE by 2.0 h after the same-day deadline" in reason
+    assert "went to more urgent or higher-priority work" in reason  # the hard task had it
+
+
+def test_a_late_block_kept_by_a_replan_still_says_it_is_late() -> None:
+    tasks = [Task("soft", "Soft", 120, deadline=at(0, 11))]
+    previous = (Block("soft", 0, at(0, 14), at(0, 16)),)
+    busy = (Interval(at(0, 9), at(0, 14)),)  # no earlier time: the old place is the best
+    schedule = checked(make_problem(tasks, days=1, previous=previous, busy=busy))
+    (block,) = schedule.blocks_for("soft")
+    assert (block.start, block.end) == (at(0, 14), at(0, 16))
+    assert block.reason.startswith("kept where it was")
+    assert "LATE by 5.0 h after the same-day deadline" in block.reason
+    assert "not enough free working time" in block.reason
+    lone = [Task("long", "Long", 240, deadline=at(0, 11))]
+    late = checked(make_problem(lone, days=1))
+    assert "not enough free working time" in late.blocks_for("long")[0].reason
 
 
 def test_unsplittable_task_longer_than_any_free_window() -> None:
@@ -301,3 +318,18 @@ def test_daily_maximum_buffers_and_pinned_blocks() -> None:
         assert sum(b.minutes for b in pinned) == 90
         monday = [b for b in schedule.blocks if b.start.date() == at(0, 0).date()]
         assert sum(b.minutes for b in monday) <= 300
+
+
+def test_a_meeting_on_one_chunk_moves_only_that_chunk() -> None:
+    task = Task("big", "Big", 360, splittable=True, min_chunk_minutes=60, max_chunk_minutes=120)
+    previous = (
+        Block("big", 0, at(0, 9), at(0, 11)),
+        Block("big", 1, at(0, 13), at(0, 15)),
+        Block("big", 2, at(1, 9), at(1, 11)),
+    )
+    meeting = (Interval(at(0, 13), at(0, 14)),)
+    for solver in (solve, greedy_schedule):
+        schedule = checked(make_problem([task], days=2, previous=previous, busy=meeting), solver)
+        kept = {(b.start, b.end) for b in schedule.blocks_for("big")}
+        assert {(at(0, 9), at(0, 11)), (at(1, 9), at(1, 11))} <= kept, solver
+        assert sum(b.minutes for b in schedule.blocks_for("big")) == 360

@@ -1,7 +1,16 @@
-"""Solve with CP-SAT, warm-started from greedy placements; fall back to greedy if needed."""
+"""Solve with CP-SAT, warm-started from the baselines; return the best answer found.
+
+Three greedy placements are both baselines and hints: earliest-deadline-first ("edf"),
+highest-priority-first ("greedy") and greedy over a knapsack's selection ("selected"). The
+model must place at least the most priority-weighted work of any of them (hours come before
+soft deadlines in the objective) and, whenever a baseline manages both, meet at least as many
+deadlines as EDF. The search stops when optimal,
+when the best solution has not improved for `Problem.idle_seconds`, or at the time limit.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 
@@ -10,59 +19,150 @@ from ortools.sat.python import cp_model
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
-from .grid import Week, build_grid
-from .model import Problem, Schedule, SolveStatus
+from .grid import Grid, Week, build_grid
+from .model import Problem, Schedule, SolveStatus, UnplacedCause
 from .selection import select_tasks
 
 # Left for turning the solution into blocks, so the whole call stays within the time limit.
 _MARGIN_SECONDS = 0.05
 # Share of the time limit the task-selection knapsack may use (it usually needs far less).
 _SELECTION_SHARE = 0.1
+_SELECTION_MAX_SECONDS = 0.15
+_MIN_SEARCH_SECONDS = 0.5
+# Above this many variables CP-SAT's presolve alone outlasts a 3 s budget (six weeks of 300
+# tasks: ~6 s of probing); the hinted search finds good solutions without it.
+_PRESOLVE_MAX_VARIABLES = 6000
 
 Hint = dict[int, tuple[cp_model.IntVar, int]]  # variable index -> (variable, value)
+Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
+
+
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Remembers when the objective last improved by at least one point."""
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+        self.best: float | None = None
+        self.last = time.perf_counter()
+
+    def on_solution_callback(self) -> None:
+        value = self.objective_value
+        if self.best is None or value >= self.best + self.scale:
+            self.last = time.perf_counter()
+        if self.best is None or value > self.best:
+            self.best = value
+
+
+def _watch(
+    solver: cp_model.CpSolver,
+    progress: _Progress,
+    idle: float,
+    done: threading.Event,
+    stopped: list[bool],
+) -> None:
+    while not done.wait(0.02):
+        if progress.best is not None and time.perf_counter() - progress.last > idle:
+            stopped.append(True)
+            solver.stop_search()
+            return
+
+
+def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
+    """The baseline placements, by name."""
+    out = {
+        "edf": greedy_placement(grid),
+        "greedy": greedy_placement(grid, by_priority=True),
+    }
+    chosen = select_tasks(grid, min(time_limit * _SELECTION_SHARE, _SELECTION_MAX_SECONDS))
+    if chosen and chosen != set(out["edf"][0]):
+        out["selected"] = greedy_placement(grid, first=chosen)
+    # EDF's on-time tasks first, then the rest by priority: often both baselines' merits.
+    on_time = {tid for tid in out["edf"][0] if _on_time(grid, tid, out["edf"][0])}
+    if on_time:
+        out["combined"] = greedy_placement(grid, first=_with_ancestors(grid, on_time))
+    return out
+
+
+def _on_time(grid: Grid, tid: str, placement: Placement) -> bool:
+    plan, chunks = grid.plans[tid], placement[tid]
+    deadline = plan.soft_deadline if plan.soft_deadline is not None else plan.hi
+    return chunks[-1][0] + chunks[-1][1] <= deadline and plan.deadline_in(grid.size)
+
+
+def _with_ancestors(grid: Grid, tids: set[str]) -> set[str]:
+    deps = {t.id: t.depends_on for t in grid.problem.tasks}
+    out, stack = set(), list(tids)
+    while stack:
+        tid = stack.pop()
+        if tid not in out:
+            out.add(tid)
+            stack.extend(deps.get(tid, ()))
+    return out
 
 
 def solve(problem: Problem) -> Schedule:
-    """Schedule `problem` with CP-SAT within `problem.time_limit_seconds` (model build included).
+    """Schedule `problem` with CP-SAT in about `problem.time_limit_seconds` (build included;
+    the search itself gets at least half a second).
 
-    Two greedy placements are candidate hints, both keeping the previous schedule's blocks
-    that still fit: plain earliest-deadline-first, and the same greedy placing first the tasks
-    a small knapsack model selects when demand exceeds capacity. The one scoring better on the
-    full objective becomes the solver's hint (`AddHint` on every decision variable). If CP-SAT
-    finds no solution in time, that greedy placement is returned, with status GREEDY_FALLBACK.
+    Never worse than the baselines: the answer places at least the priority-weighted work of
+    the best of them. If CP-SAT finds no solution in time, the best baseline is returned with
+    status GREEDY_FALLBACK; `Schedule.source` says which answer it is.
     """
     started = time.perf_counter()
     grid = build_grid(problem)
-    candidates = [greedy_placement(grid)]
-    chosen = select_tasks(grid, problem.time_limit_seconds * _SELECTION_SHARE)
-    if chosen and chosen != set(candidates[0][0]):
-        candidates.append(greedy_placement(grid, first=chosen))
+    hints = candidates(grid, problem.time_limit_seconds)
     builder = ModelBuilder(grid)
     builder.build()
-    values = [hint_values(builder, placement) for placement, _ in candidates]
-    # Never place less priority-weighted work than plain greedy: the other terms (billable
-    # share, preferences, stability) may trade among placements, not against the work itself.
-    floor = weighted_work(builder, values[0])
+    values = {name: hint_values(builder, placement) for name, (placement, _) in hints.items()}
+    work = {name: weighted_work(builder, v) for name, v in values.items()}
+    met = {name: deadlines_met(builder, v) for name, v in values.items()}
+    floor = max(work.values())
     builder.model.add(
         sum(tv.plan.task.priority * tv.plan.remaining * tv.placed for tv in builder.tasks.values())
         >= floor
     )
-    feasible = [n for n in range(len(candidates)) if weighted_work(builder, values[n]) >= floor]
-    best = max(feasible, key=lambda n: objective_of(builder, values[n]))
-    hint, causes = candidates[best]
+    both = [n for n in hints if work[n] >= floor and met[n] >= met["edf"]]
+    missed = [tv.missed for tv in builder.tasks.values() if tv.missed is not None]
+    if both:
+        builder.model.add(len(missed) - sum(missed) >= met["edf"])
+    feasible = both or [n for n in hints if work[n] >= floor]
+    best = max(feasible, key=lambda n: (objective_of(builder, values[n]), n == "edf"))
     for var, value in values[best].values():
         builder.model.add_hint(var, value)
     solver = cp_model.CpSolver()
     left = problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
-    solver.parameters.max_time_in_seconds = max(0.05, left)
+    # The search keeps a floor even when building used the budget (a loaded machine): with a
+    # complete hint CP-SAT reports it within tenths of a second, and a CP-SAT answer (status,
+    # bound, gap) is worth the overrun; the idle stop ends it soon after.
+    solver.parameters.max_time_in_seconds = max(_MIN_SEARCH_SECONDS, left)
     solver.parameters.num_workers = problem.num_workers
     solver.parameters.random_seed = problem.random_seed
-    status = solver.solve(builder.model)
+    # Probing took 1.5 s of presolve on two weeks of 50 tasks and never paid for itself here.
+    solver.parameters.cp_model_probing_level = 0
+    if len(builder.model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
+        solver.parameters.cp_model_presolve = False
+    progress = _Progress(builder.scale)
+    done, stopped = threading.Event(), list[bool]()
+    if problem.idle_seconds is not None:
+        watcher = threading.Thread(
+            target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
+        )
+        watcher.start()
+    try:
+        status = solver.solve(builder.model, progress)
+    finally:
+        done.set()
     name = solver.status_name(status)
     if status == cp_model.MODEL_INVALID:
         raise RuntimeError(f"invalid CP-SAT model: {builder.model.validate()}")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         scale = builder.scale
+        why = (
+            "optimal"
+            if status == cp_model.OPTIMAL
+            else ("no improvement" if stopped else "time limit")
+        )
         return assemble(
             grid,
             builder.extract(solver),
@@ -72,14 +172,26 @@ def solve(problem: Problem) -> Schedule:
             objective=solver.objective_value / scale,
             bound=solver.best_objective_bound / scale,
             solver_status=name,
+            source="cp-sat",
+            stopped=why,
         )
+    placement, causes = hints[best]
     return assemble(
         grid,
-        hint,
+        placement,
         causes,
         SolveStatus.GREEDY_FALLBACK,
         wall_time=time.perf_counter() - started,
         solver_status=name,
+        source=best,
+        stopped="time limit",
+    )
+
+
+def deadlines_met(builder: ModelBuilder, values: Hint) -> int:
+    """Tasks with a deadline in the horizon that an assignment finishes on time."""
+    return sum(
+        1 - values[tv.missed.index][1] for tv in builder.tasks.values() if tv.missed is not None
     )
 
 
@@ -123,11 +235,11 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
             if isinstance(cv.end, cp_model.IntVar):
                 put(cv.end, start + length)
             day = grid.day_of[start] if length else -1
-            for d, on, amount in cv.days:
+            for ds, on, amount in cv.days:
                 if on is not None:
-                    put(on, d == day)
+                    put(on, day in ds)
                 if amount is not None:
-                    put(amount, length if d == day else 0)
+                    put(amount, length if day in ds else 0)
             if length and tv.plan.task.billable and day >= 0:
                 billable[grid.days[day].week] += length
             inside = [
@@ -148,8 +260,8 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
             lateness = max(0, end - deadline) if chunks else 0
             put(over, lateness > most)
             put(late, lateness if lateness <= most else 0)
-        for k, same in tv.same:
-            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[k])
+        for j, k, same in tv.same:
+            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[j])
     for week, (target, short) in builder.shortfall.items():
         put(short, min(target, max(0, target - 100 * billable[week])))
     return out

@@ -33,7 +33,8 @@ class ChunkVars:
     size: IntVar | int  # an int when the chunk length is fixed
     end: cp_model.LinearExprT
     starts: list[int]  # allowed start slots, sorted
-    days: list[tuple[int, IntVar | None, IntVar | None]] = field(default_factory=list)
+    # (days of one limit group, membership flag, load in it) per group the chunk may start in
+    days: list[tuple[tuple[int, ...], IntVar | None, IntVar | None]] = field(default_factory=list)
     windows: list[tuple[int, IntVar, IntVar | None]] = field(default_factory=list)
 
 
@@ -45,7 +46,7 @@ class TaskVars:
     chunks: list[ChunkVars] = field(default_factory=list)
     late: tuple[int, int, IntVar, IntVar] | None = None  # deadline, cap, late, overflow
     missed: IntVar | None = None
-    same: list[tuple[int, IntVar]] = field(default_factory=list)
+    same: list[tuple[int, int, IntVar]] = field(default_factory=list)  # prev j, chunk k
 
 
 def _sum(terms: Sequence[cp_model.LinearExprT]) -> cp_model.LinearExpr:
@@ -75,6 +76,22 @@ class ModelBuilder:
         self.shortfall: dict[Week, tuple[int, IntVar]] = {}
         self.intervals: list[cp_model.IntervalVar] = []
         self.padded: list[cp_model.IntervalVar] = []  # chunks widened by the buffer
+        self._start_cache: dict[
+            tuple[int, int, int], tuple[list[int], cp_model.Domain, list[int]]
+        ] = {}
+
+    def _starts(self, plan: TaskPlan) -> tuple[list[int], cp_model.Domain, list[int]]:
+        """Allowed chunk starts, their domain and their days; shared by tasks alike in reach
+        (building these per task was a third of the model's build time at 300 tasks)."""
+        key = (plan.lo, plan.hi, plan.min_len)
+        if key not in self._start_cache:
+            grid = self.grid
+            starts = [
+                s for s in range(plan.lo, plan.hi - plan.min_len + 1) if grid.run[s] >= plan.min_len
+            ]
+            days = sorted({grid.day_of[s] for s in starts})
+            self._start_cache[key] = (starts, cp_model.Domain.from_intervals(_ranges(starts)), days)
+        return self._start_cache[key]
 
     def points(self, coef: int, var: IntVar) -> None:
         self.terms.append((coef * self.scale, var))
@@ -90,6 +107,10 @@ class ModelBuilder:
         self._no_overlap()
         self._capacity()
         self._windows()
+        self.refresh_objective()
+
+    def refresh_objective(self) -> None:
+        """(Re)set the objective from `terms`, after a caller added some."""
         ends = [tv.end for tv in self.tasks.values()]
         objective = cp_model.LinearExpr.weighted_sum(
             [v for _, v in self.terms] + ends, [c for c, _ in self.terms] + [-1] * len(ends)
@@ -99,10 +120,7 @@ class ModelBuilder:
     def _task(self, plan: TaskPlan) -> None:
         m, grid, w = self.model, self.grid, self.grid.problem.weights
         tid, fixed_len = plan.task.id, plan.min_len == plan.max_len
-        starts = [
-            s for s in range(plan.lo, plan.hi - plan.min_len + 1) if grid.run[s] >= plan.min_len
-        ]
-        domain = cp_model.Domain.from_intervals(_ranges(starts))
+        starts, domain, _ = self._starts(plan)
         placed = m.new_bool_var(f"placed[{tid}]")
         tv = TaskVars(plan, placed, m.new_int_var(0, plan.hi, f"end[{tid}]"))
         self.points(w.place * plan.task.priority * plan.remaining, placed)
@@ -171,20 +189,25 @@ class ModelBuilder:
         moved = self.grid.problem.weights.moved_block
         plan = tv.plan
         self.constant -= moved * len(plan.prev)
-        for k, (start, length) in enumerate(plan.prev[: len(tv.chunks)]):
-            chunk = tv.chunks[k]
-            i = bisect.bisect_left(chunk.starts, start)
-            if i == len(chunk.starts) or chunk.starts[i] != start:
-                continue
+        # A previous block counts as kept by whichever chunk lands exactly on it: when a
+        # meeting takes one chunk, the others keep their places though their numbers shift.
+        for j, (start, length) in enumerate(plan.prev):
             if not plan.min_len <= length <= plan.max_len:
                 continue
-            same = self.model.new_bool_var(f"same[{plan.task.id}#{k}]")
-            self.model.add_implication(same, chunk.present)
-            self.model.add(chunk.start == start).only_enforce_if(same)
-            if not isinstance(chunk.size, int):
-                self.model.add(chunk.size == length).only_enforce_if(same)
-            self.points(moved, same)
-            tv.same.append((k, same))
+            for k in range(max(0, j - 2), min(len(tv.chunks), j + 3)):
+                chunk = tv.chunks[k]
+                i = bisect.bisect_left(chunk.starts, start)
+                if i == len(chunk.starts) or chunk.starts[i] != start:
+                    continue
+                same = self.model.new_bool_var(f"same[{plan.task.id}#{k}={j}]")
+                self.model.add_implication(same, chunk.present)
+                self.model.add(chunk.start == start).only_enforce_if(same)
+                if not isinstance(chunk.size, int):
+                    self.model.add(chunk.size == length).only_enforce_if(same)
+                elif chunk.size != length:
+                    self.model.add(same == 0)
+                self.points(moved, same)
+                tv.same.append((j, k, same))
 
     def _dependencies(self) -> None:
         for tv in self.tasks.values():
@@ -214,58 +237,84 @@ class ModelBuilder:
             self.model.add_no_overlap(self.padded)
 
     def _capacity(self) -> None:
+        """Daily maximum, weekly capacity and billable target over all chunks.
+
+        A chunk gets one membership flag per group of days it may start in: a day whose free
+        time exceeds its cap is its own group, the other days of a week share one (weekly
+        limits need no finer split), and days no limit can bind share a last group. At 300
+        tasks over six weeks this is a few flags per chunk instead of one per day.
+        """
         grid = self.grid
         if grid.day_cap is None and grid.week_cap is None and not grid.billable_target:
             return
         m = self.model
+        free = [0] * len(grid.days)
+        for i, is_free in enumerate(grid.free):
+            if is_free and grid.day_of[i] >= 0:
+                free[grid.day_of[i]] += 1
+        cap = grid.day_cap
+        binding = {d for d in range(len(grid.days)) if cap is not None and free[d] > cap[d]}
+        weekly = grid.week_cap is not None or bool(grid.billable_target)
+
+        def group(d: int) -> tuple[str, object]:
+            if d in binding:
+                return ("day", d)
+            return ("week", grid.days[d].week) if weekly else ("none", 0)
+
         day_load: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
-        billable_load: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+        week_load: dict[Week, list[cp_model.LinearExprT]] = defaultdict(list)
+        billable_load: dict[Week, list[cp_model.LinearExprT]] = defaultdict(list)
         for tv in self.tasks.values():
+            tid = tv.plan.task.id
             for k, chunk in enumerate(tv.chunks):
-                days = sorted({grid.day_of[s] for s in chunk.starts})
-                for d in days:
-                    if len(days) == 1:
-                        on, amount = None, None
+                groups: dict[tuple[str, object], list[int]] = {}
+                for d in self._starts(tv.plan)[2]:
+                    groups.setdefault(group(d), []).append(d)
+                for key, ds in groups.items():
+                    amount: IntVar | None = None
+                    if len(groups) == 1:
+                        on = None
                         load: cp_model.LinearExprT = (
                             chunk.size
                             if not isinstance(chunk.size, int)
                             else chunk.size * chunk.present
                         )
                     else:
-                        on = m.new_bool_var(f"on[{tv.plan.task.id}#{k}@{d}]")
-                        day = grid.days[d]
-                        m.add(chunk.start >= day.lo).only_enforce_if(on)
-                        m.add(chunk.start < day.hi).only_enforce_if(on)
+                        on = m.new_bool_var(f"on[{tid}#{k}@{key}]")
+                        spans = [[grid.days[d].lo, grid.days[d].hi - 1] for d in ds]
+                        m.add_linear_expression_in_domain(
+                            chunk.start, cp_model.Domain.from_intervals(spans)
+                        ).only_enforce_if(on)
                         if isinstance(chunk.size, int):
-                            amount, load = None, chunk.size * on
+                            load = chunk.size * on
                         else:
-                            amount = m.new_int_var(
-                                0, tv.plan.max_len, f"amount[{tv.plan.task.id}#{k}@{d}]"
-                            )
+                            amount = m.new_int_var(0, tv.plan.max_len, f"amount[{tid}#{k}@{key}]")
                             m.add(amount == 0).only_enforce_if(~on)
                             load = amount
-                    chunk.days.append((d, on, amount))
-                    day_load[d].append(load)
+                    chunk.days.append((tuple(ds), on, amount))
+                    if key[0] == "none":
+                        continue
+                    week = grid.days[ds[0]].week
+                    if key[0] == "day":
+                        day_load[ds[0]].append(load)
+                    week_load[week].append(load)
                     if tv.plan.task.billable:
-                        billable_load[d].append(load)
-                if len(days) > 1:
+                        billable_load[week].append(load)
+                if len(groups) > 1:
                     m.add(_sum([on for _, on, _ in chunk.days if on is not None]) == chunk.present)
                     if not isinstance(chunk.size, int):
                         m.add(_sum([a for _, _, a in chunk.days if a is not None]) == chunk.size)
-        weeks: dict[Week, list[int]] = defaultdict(list)
-        for d, day in enumerate(grid.days):
-            weeks[day.week].append(d)
-            if grid.day_cap is not None and day_load[d]:
-                m.add(_sum(day_load[d]) <= grid.day_cap[d])
+        if cap is not None:
+            for d, loads in day_load.items():
+                m.add(_sum(loads) <= cap[d])
         weight = grid.problem.weights.billable_shortfall
-        for week, ds in weeks.items():
-            week_load = [x for d in ds for x in day_load[d]]
-            if grid.week_cap is not None and week_load:
-                m.add(_sum(week_load) <= grid.week_cap.get(week, 0))
+        for week in sorted({day.week for day in grid.days}):
+            if grid.week_cap is not None and week_load[week]:
+                m.add(_sum(week_load[week]) <= grid.week_cap.get(week, 0))
             target = grid.billable_target.get(week, 0)
             if target > 0:
                 short = m.new_int_var(0, target, f"billable_short[{week}]")
-                m.add(100 * _sum([x for d in ds for x in billable_load[d]]) + short >= target)
+                m.add(100 * _sum(billable_load[week]) + short >= target)
                 self.terms.append((-weight * (self.scale // 100), short))
                 self.shortfall[week] = (target, short)
 

@@ -32,6 +32,8 @@ def assemble(
     objective: float | None = None,
     bound: float | None = None,
     solver_status: str = "",
+    source: str = "",
+    stopped: str = "",
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
     blocks = list(grid.fixed)
@@ -58,6 +60,8 @@ def assemble(
         gap,
         wall_time,
         solver_status,
+        source or str(status),
+        stopped,
     )
 
 
@@ -84,9 +88,9 @@ def _unplaced(
 def _reason(
     grid: Grid, plan: TaskPlan, placement: Placement, k: int, n: int, start: int, length: int
 ) -> str:
-    if k < len(plan.prev) and plan.prev[k] == (start, length):
-        return "kept where it was in the previous plan"
     tz = grid.problem.tz
+    if (start, length) in plan.prev:
+        return "kept where it was in the previous plan" + _lateness(grid, plan, start + length)
     begin, end = grid.at(start), grid.at(start + length)
     local = begin.astimezone(tz)
     task = plan.task
@@ -118,14 +122,32 @@ def _reason(
         if end <= task.deadline:
             text += f" before the {label} deadline"
         else:
-            late = (end - task.deadline) / timedelta(hours=1)
-            text += f", {late:.1f} h after the soft {label} deadline"
+            text += _lateness(grid, plan, start + length)
     if deps:
         last = max(deps, key=lambda d: placement[d][-1][0])
         text += f", after {_title(grid, last)!r}"
     if n > 1:
         text += f" (part {k + 1} of {n})"
     return text
+
+
+def _lateness(grid: Grid, plan: TaskPlan, end: int) -> str:
+    """ ", late by X h after the <day> deadline: why" for a block ending after the deadline."""
+    deadline = plan.task.deadline
+    if deadline is None or grid.at(end) <= deadline:
+        return ""
+    tz = grid.problem.tz
+    late = (grid.at(end) - deadline) / timedelta(hours=1)
+    label = _day_label(deadline.astimezone(tz), grid.at(end).astimezone(tz))
+    due = grid.floor_idx(deadline)
+    # Free working time (ignoring other tasks) between the task's earliest slot and its deadline.
+    free = sum(1 for i in range(plan.lo, min(due, grid.size)) if grid.free[i])
+    why = (
+        "the free time before it went to more urgent or higher-priority work"
+        if free >= plan.remaining
+        else "there is not enough free working time before it"
+    )
+    return f", LATE by {late:.1f} h after the {label} deadline: {why}"
 
 
 def _title(grid: Grid, task_id: str) -> str:

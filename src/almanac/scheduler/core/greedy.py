@@ -10,35 +10,37 @@ from __future__ import annotations
 import heapq
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 from .explain import Placement, assemble, capacity_cause
-from .grid import Grid, TaskPlan, Week, build_grid
+from .greedy_state import NEVER, State
+from .grid import Grid, build_grid
 from .model import Problem, Schedule, SolveStatus, UnplacedCause
 
-_NEVER = 1 << 40
-_TRIES = 20  # candidate places tried when making room for a hard deadline
 
+def greedy_schedule(problem: Problem, order: str = "edf") -> Schedule:
+    """Place the problem's tasks greedily; never calls CP-SAT.
 
-def greedy_schedule(problem: Problem) -> Schedule:
-    """Place the problem's tasks greedily; never calls CP-SAT."""
+    `order` "edf": the most urgent first (the global earliest-deadline-first baseline);
+    "priority": the highest priority first, then the most urgent (the plain greedy baseline).
+    """
     started = time.perf_counter()
     grid = build_grid(problem)
-    placement, causes = greedy_placement(grid)
+    placement, causes = greedy_placement(grid, by_priority=order == "priority")
     return assemble(
         grid, placement, causes, SolveStatus.GREEDY, wall_time=time.perf_counter() - started
     )
 
 
 def greedy_placement(
-    grid: Grid, first: Collection[str] = ()
+    grid: Grid, first: Collection[str] = (), *, by_priority: bool = False
 ) -> tuple[Placement, dict[str, tuple[UnplacedCause, str]]]:
     """Chunks (start slot, length) per placed task, and a cause per task left out.
 
     Tasks in `first` (closed under dependencies) go before the rest, each group in
     earliest-deadline-first order; CP-SAT's task selection uses this for a better hint.
     """
-    state = _State(grid)
+    state = State(grid)
     causes: dict[str, tuple[UnplacedCause, str]] = {}
     # Previous blocks that still fit are reserved before anything new is placed, so a task
     # placed early cannot push a later task out of its old place.
@@ -47,18 +49,24 @@ def greedy_placement(
         plan = grid.plans.get(tid)
         if plan is None or plan.cause is not None or not plan.prev:
             continue
-        if any(d in grid.plans and d not in state.placed for d in plan.task.depends_on):
+        deps = plan.task.depends_on
+        if any(d in grid.plans and (d not in state.placed or d in state.partial) for d in deps):
             continue
         chunks = state.keep_previous(plan, state.lo(plan), state.free_runs(plan))
         if chunks is not None:
             state.commit(plan, chunks)
             kept.append(tid)
-    order = _order(grid)
+        elif state.keep_partially(plan):
+            kept.append(tid)  # the rest is placed in its turn below
+    order = _order(grid, by_priority)
     if first:
         order = [t for t in order if t in first] + [t for t in order if t not in first]
     evicted: list[str] = []
     for tid in order:
         plan = grid.plans.get(tid)
+        if plan is not None and tid in state.partial:
+            if state.finish_partial(plan):
+                continue
         if plan is None or tid in state.placed:
             continue  # fully pinned or frozen already, or kept where it was
         if plan.cause is not None:
@@ -95,7 +103,7 @@ def greedy_placement(
     return state.placed, causes
 
 
-def _order(grid: Grid) -> list[str]:
+def _order(grid: Grid, by_priority: bool = False) -> list[str]:
     plans = grid.plans
     urgency: dict[str, int] = {}
     users: dict[str, list[str]] = defaultdict(list)
@@ -106,7 +114,7 @@ def _order(grid: Grid) -> list[str]:
     for tid in reversed(grid.topo):
         plan = plans.get(tid)
         own = (
-            _NEVER
+            NEVER
             if plan is None or plan.task.deadline is None
             else grid.floor_idx(plan.task.deadline)
         )
@@ -116,236 +124,19 @@ def _order(grid: Grid) -> list[str]:
         urgency[tid] = own
     priority = {t.id: t.priority for t in grid.problem.tasks}
     waiting = {tid: len(by_id[tid].depends_on) for tid in grid.topo}
-    heap = [(urgency[t], -priority[t], t) for t, n in waiting.items() if n == 0]
+
+    def key(t: str) -> tuple[int, int, str]:
+        return (-priority[t], urgency[t], t) if by_priority else (urgency[t], -priority[t], t)
+
+    heap = [key(t) for t, n in waiting.items() if n == 0]
     heapq.heapify(heap)
     order: list[str] = []
     while heap:
-        _, _, tid = heapq.heappop(heap)
+        *_, tid = heapq.heappop(heap)
         order.append(tid)
         for user in users[tid]:
             waiting[user] -= 1
             if waiting[user] == 0:
-                heapq.heappush(heap, (urgency[user], -priority[user], user))
+                heapq.heappush(heap, key(user))
     leftover = [t.id for t in grid.problem.tasks if t.id not in urgency]
     return order + leftover
-
-
-class _State:
-    """Occupied slots and used capacity while tasks are placed one by one."""
-
-    def __init__(self, grid: Grid) -> None:
-        self.grid = grid
-        self.busy = [0] * grid.size
-        self.owner: list[str | None] = [None] * grid.size
-        self.users: dict[str, list[str]] = defaultdict(list)
-        for task in grid.problem.tasks:
-            for dep in task.depends_on:
-                self.users[dep].append(task.id)
-        self.day_used = [0] * len(grid.days)
-        self.week_used: dict[Week, int] = defaultdict(int)
-        self.placed: Placement = {}
-
-    def lo(self, plan: TaskPlan) -> int:
-        """The first slot a chunk may start: after the task's window opens and its deps end."""
-        ends = [
-            self.placed[d][-1][0] + self.placed[d][-1][1]
-            for d in plan.task.depends_on
-            if d in self.placed
-        ]
-        return max([plan.lo, *ends])
-
-    def evict_for(
-        self, plan: TaskPlan, kept: list[str], evicted: list[str]
-    ) -> list[tuple[int, int]] | None:
-        """Place a hard-deadline task by moving kept previous blocks that have none.
-
-        The least valuable work in the way goes first. Returns the chunks
-        with the displaced tasks (and whatever depends on them) taken out and added to
-        `evicted`, or None with nothing changed.
-        """
-        grid = self.grid
-        ancestors = _ancestors(grid, plan.task.id)
-        movable = [t for t in kept if not grid.plans[t].task.hard_deadline and t not in ancestors]
-        lo, bs = self.lo(plan), grid.buffer_slots
-        if plan.max_chunks == 1:  # one block: put it where it displaces the least work
-            for start, owners in self._cheapest_starts(plan, lo, set(movable))[:_TRIES]:
-                chunks = self._evict(plan, lo, owners, evicted, at=start)
-                if chunks is not None:
-                    return chunks
-            return None
-        in_way = [
-            t
-            for t in movable
-            if any(s < plan.hi + bs and lo - bs < s + n for s, n in self.placed[t])
-        ]
-        in_way.sort(key=lambda t: self._loss({t}))
-        # One task in the way, then the cheapest two, three, ... of them.
-        groups = [[t] for t in in_way] + [in_way[:k] for k in range(2, len(in_way) + 1)]
-        for group in groups[:_TRIES]:
-            chunks = self._evict(plan, lo, group, evicted)
-            if chunks is not None:
-                return chunks
-        return None
-
-    def _cheapest_starts(
-        self, plan: TaskPlan, lo: int, movable: set[str]
-    ) -> list[tuple[int, list[str]]]:
-        """Starts where only movable work is in the way, the least valuable first."""
-        grid, bs, length = self.grid, self.grid.buffer_slots, plan.remaining
-        found: list[tuple[int, int, list[str]]] = []
-        for start in range(lo, plan.hi - length + 1):
-            if grid.run[start] < length:
-                continue
-            around = range(max(0, start - bs), min(grid.size, start + length + bs))
-            owners = {o for i in around if (o := self.owner[i]) is not None}
-            if owners <= movable:
-                found.append((self._loss(owners), start, sorted(owners)))
-        found.sort(key=lambda f: (f[0], f[1]))
-        return [(start, owners) for _, start, owners in found]
-
-    def _loss(self, tids: set[str]) -> int:
-        """Priority-weighted work at stake if `tids` move: they and the placed work after them."""
-        seen, stack = set(), list(tids)
-        while stack:
-            tid = stack.pop()
-            if tid not in seen and tid in self.placed:
-                seen.add(tid)
-                stack.extend(self.users[tid])
-        plans = self.grid.plans
-        return sum(plans[t].task.priority * plans[t].remaining for t in seen)
-
-    def _evict(
-        self, plan: TaskPlan, lo: int, group: list[str], evicted: list[str], at: int = -1
-    ) -> list[tuple[int, int]] | None:
-        grid = self.grid
-        saved = {t: self.placed[t] for t in group}
-        for tid in group:
-            self.uncommit(tid)
-        runs = self.free_runs(plan)
-        if at < 0:
-            chunks = self.first_fit(plan, lo, runs)
-        else:
-            fits = runs[at] >= plan.remaining and self._room(at, {}, {}) >= plan.remaining
-            chunks = [(at, plan.remaining)] if fits else None
-        if chunks is not None:
-            self.commit(plan, chunks)
-        lost: set[str] = set()
-        for tid in grid.topo:  # put back whatever still fits where it was
-            if tid in saved:
-                back = grid.plans[tid]
-                runs = self.free_runs(back)
-                if chunks is None or self.keep_previous(back, self.lo(back), runs) is not None:
-                    self.commit(back, saved[tid])
-                else:
-                    lost.add(tid)
-        if chunks is None:
-            return None
-        self.uncommit(plan.task.id)
-        for tid in grid.topo:  # dependants of displaced work must follow it
-            if tid in self.placed and any(d in lost for d in grid.plans[tid].task.depends_on):
-                lost.add(tid)
-                self.uncommit(tid)
-        evicted.extend(sorted(lost))
-        return chunks
-
-    def free_runs(self, plan: TaskPlan) -> list[int]:
-        """Per slot, how many slots in a row from it a chunk may take (buffers included)."""
-        grid, size, bs = self.grid, self.grid.size, self.grid.buffer_slots
-        prefix = [0] * (size + 1)
-        for i, b in enumerate(self.busy):
-            prefix[i + 1] = prefix[i] + b
-        run = [0] * (size + 1)
-        for i in range(min(size, plan.hi) - 1, plan.lo - 1, -1):
-            clear = prefix[min(size, i + bs + 1)] - prefix[max(0, i - bs)] == 0
-            run[i] = run[i + 1] + 1 if grid.free[i] and clear else 0
-        return run
-
-    def _room(
-        self, start: int, taken_day: Mapping[int, int], taken_week: Mapping[Week, int]
-    ) -> int:
-        grid = self.grid
-        room = _NEVER
-        day = grid.day_of[start]
-        if grid.day_cap is not None:
-            room = grid.day_cap[day] - self.day_used[day] - taken_day.get(day, 0)
-        if grid.week_cap is not None:
-            week = grid.days[day].week
-            room = min(room, grid.week_cap[week] - self.week_used[week] - taken_week.get(week, 0))
-        return room
-
-    def keep_previous(
-        self, plan: TaskPlan, lo: int, ok_run: list[int]
-    ) -> list[tuple[int, int]] | None:
-        prev = plan.prev
-        if not prev or len(prev) > plan.max_chunks:
-            return None
-        if sum(length for _, length in prev) != plan.remaining:
-            return None
-        gap = max(self.grid.buffer_slots, 1)
-        taken_day: dict[int, int] = defaultdict(int)
-        taken_week: dict[Week, int] = defaultdict(int)
-        floor = lo
-        for start, length in prev:
-            if not plan.min_len <= length <= plan.max_len or start < floor:
-                return None
-            if start + length > plan.hi or ok_run[start] < length:
-                return None
-            if self._room(start, taken_day, taken_week) < length:
-                return None
-            day = self.grid.day_of[start]
-            taken_day[day] += length
-            taken_week[self.grid.days[day].week] += length
-            floor = start + length + gap
-        return list(prev)
-
-    def first_fit(self, plan: TaskPlan, lo: int, ok_run: list[int]) -> list[tuple[int, int]] | None:
-        gap = max(self.grid.buffer_slots, 1)
-        chunks: list[tuple[int, int]] = []
-        taken_day: dict[int, int] = defaultdict(int)
-        taken_week: dict[Week, int] = defaultdict(int)
-        remaining, i = plan.remaining, lo
-        while remaining > 0 and i < plan.hi and len(chunks) < plan.max_chunks:
-            length = min(ok_run[i], plan.hi - i, plan.max_len, remaining)
-            if length >= plan.min_len:
-                length = min(length, self._room(i, taken_day, taken_week))
-                if 0 < remaining - length < plan.min_len:
-                    length = remaining - plan.min_len
-                later = (plan.max_chunks - len(chunks) - 1) * plan.max_len
-                if length >= plan.min_len and remaining - length <= later:
-                    chunks.append((i, length))
-                    day = self.grid.day_of[i]
-                    taken_day[day] += length
-                    taken_week[self.grid.days[day].week] += length
-                    remaining -= length
-                    i += length + gap
-                    continue
-            i += 1
-        return chunks if remaining == 0 else None
-
-    def commit(self, plan: TaskPlan, chunks: list[tuple[int, int]]) -> None:
-        self._mark(chunks, 1, plan.task.id)
-        self.placed[plan.task.id] = chunks
-
-    def uncommit(self, tid: str) -> None:
-        self._mark(self.placed.pop(tid), -1, None)
-
-    def _mark(self, chunks: list[tuple[int, int]], sign: int, owner: str | None) -> None:
-        for start, length in chunks:
-            for i in range(start, start + length):
-                self.busy[i] += sign
-                self.owner[i] = owner
-            day = self.grid.day_of[start]
-            self.day_used[day] += sign * length
-            self.week_used[self.grid.days[day].week] += sign * length
-
-
-def _ancestors(grid: Grid, tid: str) -> set[str]:
-    deps = {t.id: t.depends_on for t in grid.problem.tasks}
-    out: set[str] = set()
-    stack = list(deps[tid])
-    while stack:
-        node = stack.pop()
-        if node not in out:
-            out.add(node)
-            stack.extend(deps[node])
-    return out

@@ -225,6 +225,8 @@ class Problem:
     previous: tuple[Block, ...] = ()
     slot_minutes: int = 15
     time_limit_seconds: float = 3.0
+    # Stop once the best solution has not improved for this long (None: use the time limit).
+    idle_seconds: float | None = 0.3
     num_workers: int = 2
     random_seed: int = 0
     weights: Weights = field(default_factory=Weights)
@@ -259,6 +261,8 @@ class Problem:
             raise ValueError("frozen_hours must be >= 0")
         if self.time_limit_seconds <= 0:
             raise ValueError("time_limit_seconds must be > 0")
+        if self.idle_seconds is not None and self.idle_seconds <= 0:
+            raise ValueError("idle_seconds must be > 0")
         if self.num_workers < 1:
             raise ValueError("num_workers must be >= 1")
 
@@ -328,6 +332,10 @@ class Schedule:
     relative_gap: float | None = None
     wall_time_seconds: float = 0.0
     solver_status: str = ""  # raw CP-SAT status name, for logs
+    # Which answer this is: "cp-sat", or the baseline returned instead ("edf", "greedy",
+    # "selected"); and why the search stopped ("optimal", "no improvement", "time limit").
+    source: str = ""
+    stopped: str = ""
 
     def blocks_for(self, task_id: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.task_id == task_id)

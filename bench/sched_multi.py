@@ -1,0 +1,203 @@
+"""The multi-plan part of the scheduler benchmark: whole calendars against two baselines.
+
+Per instance (see `sched_instances`): Almanac's solver, a priority-first greedy and a global
+earliest-deadline-first on the same problem; weighted hours, deadlines met, violations found
+by the independent check (`sched_check`), solve time, status and why the search stopped; then
+three new one-hour meetings on placed blocks and a replan: the share of blocks that moved.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import sched_check as check
+import sched_instances as inst
+
+from almanac.scheduler.core import Interval, Problem, Schedule, greedy_schedule, solve
+
+
+def _row(problem: Problem, schedule: Schedule, seconds: float) -> dict[str, Any]:
+    met, due = check.deadlines_met(problem, schedule)
+    return {
+        "weighted_hours": round(check.weighted_hours(problem, schedule), 3),
+        "deadlines_met": met,
+        "deadlines": due,
+        "violations": len(check.limit_violations(problem, schedule)),
+        "unplaced": len(schedule.unplaced),
+        "seconds": round(seconds, 3),
+        "status": str(schedule.status),
+        "source": schedule.source,
+        "stopped": schedule.stopped,
+        "gap": schedule.relative_gap,
+    }
+
+
+def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]:
+    """Three one-hour meetings on placed blocks from the second day on; what moves."""
+    rng = random.Random(seed)
+    later = [b for b in first.blocks if not b.fixed and b.start >= problem.now + timedelta(days=1)]
+    hit_blocks = rng.sample(later, min(3, len(later)))
+    meetings = tuple(Interval(b.start, b.start + timedelta(hours=1)) for b in hit_blocks)
+    changed = replace(problem, busy=problem.busy + meetings, previous=first.blocks)
+    started = time.perf_counter()
+    second = solve(changed)
+    seconds = time.perf_counter() - started
+    keep = {(b.task_id, b.start, b.end) for b in second.blocks}
+    movable = [b for b in first.blocks if not b.fixed]
+    moved = [b for b in movable if (b.task_id, b.start, b.end) not in keep]
+    hit = [b for b in movable if any(b.start < m.end and m.start < b.end for m in meetings)]
+    return {
+        "blocks": len(movable),
+        "hit": len(hit),
+        "moved": len(moved),
+        "moved_share": round(len(moved) / max(1, len(movable)), 4),
+        "violations": len(check.limit_violations(changed, second)),
+        "seconds": round(seconds, 3),
+    }
+
+
+def run_multi(quick: bool) -> list[dict[str, Any]]:
+    records = []
+    for spec in inst.specs(quick):
+        problem = inst.make(spec)
+        record: dict[str, Any] = {
+            "instance": spec.name,
+            "zone": spec.tz,
+            "weeks": spec.weeks,
+            "tasks": len(problem.tasks),
+            "plans": len({t.id.split("/")[0] for t in problem.tasks}),
+            "load": spec.load,
+        }
+        started = time.perf_counter()
+        almanac = solve(problem)
+        record["almanac"] = _row(problem, almanac, time.perf_counter() - started)
+        for name, order in (("greedy", "priority"), ("edf", "edf")):
+            started = time.perf_counter()
+            base = greedy_schedule(problem, order)
+            record[name] = _row(problem, base, time.perf_counter() - started)
+        record["replan"] = replan_share(problem, almanac, spec.seed)
+        records.append(record)
+        a = record["almanac"]
+        print(
+            f"{spec.name}: {a['seconds']:.2f}s {a['status']} ({a['stopped']}), "
+            f"wh {a['weighted_hours']} vs greedy {record['greedy']['weighted_hours']}, "
+            f"met {a['deadlines_met']} vs edf {record['edf']['deadlines_met']}, "
+            f"replan moved {record['replan']['moved_share']:.1%}",
+            file=sys.stderr,
+        )
+    return records
+
+
+def table_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for r in records:
+        a, g, e, rp = r["almanac"], r["greedy"], r["edf"], r["replan"]
+        rows.append(
+            [
+                r["instance"],
+                f"{r['plans']}/{r['tasks']}",
+                " / ".join(f"{x['weighted_hours']:.1f}" for x in (a, g, e)),
+                f"{a['deadlines_met']} / {g['deadlines_met']} / {e['deadlines_met']} of "
+                f"{a['deadlines']}",
+                f"{a['violations']} / {g['violations']} / {e['violations']} / {rp['violations']}",
+                f"{rp['moved_share']:.1%} ({rp['hit']} hit)",
+                f"{a['seconds']:.2f}",
+                f"{a['status']}, {a['stopped']}",
+            ]
+        )
+    return rows
+
+
+HEADERS = [
+    "instance",
+    "plans/tasks",
+    "weighted h: almanac / greedy / edf",
+    "deadlines met: almanac / greedy / edf",
+    "violations: almanac / greedy / edf / replan",
+    "replan moved",
+    "solve s",
+    "status",
+]
+
+
+def report(quick: bool, api: bool = True) -> dict[str, Any]:
+    """Run the multi-plan instances (and the API part), print their tables, return the data."""
+    import asyncio
+
+    from common import median, print_table
+
+    records = run_multi(quick)
+    print_table(
+        "Whole calendars: Almanac vs priority greedy vs global EDF", HEADERS, table_rows(records)
+    )
+    two_weeks = [r for r in records if r["weeks"] == 2]
+    big = [r for r in records if r["tasks"] >= 300]
+    summary: dict[str, Any] = {
+        "median_seconds_2_weeks_50_tasks": median([r["almanac"]["seconds"] for r in two_weeks]),
+        "max_seconds_300_tasks": max((r["almanac"]["seconds"] for r in big), default=None),
+        "cp_sat_solution_at_300_tasks": all(r["almanac"]["source"] == "cp-sat" for r in big),
+        "violations": sum(r[w]["violations"] for r in records for w in ("almanac", "greedy", "edf"))
+        + sum(r["replan"]["violations"] for r in records),
+        "almanac_violations": sum(r["almanac"]["violations"] for r in records)
+        + sum(r["replan"]["violations"] for r in records),
+        "instances_below_greedy_hours": sum(
+            r["almanac"]["weighted_hours"] < r["greedy"]["weighted_hours"] - 1e-6 for r in records
+        ),
+        "instances_below_edf_deadlines": [
+            r["instance"]
+            for r in records
+            if r["almanac"]["deadlines_met"] < r["edf"]["deadlines_met"]
+        ],
+        "median_replan_moved": median([r["replan"]["moved_share"] for r in records]),
+    }
+    out: dict[str, Any] = {"instances": records, "summary": summary}
+    if api:
+        api_out = asyncio.run(_api(quick))
+        out["api"] = api_out
+        print_table(
+            "Through the API (embedded Postgres, built-in calendar)",
+            [
+                "instance",
+                "plans",
+                "blocks",
+                "preview vs write diffs",
+                "violations",
+                "replan moved",
+                "median solve s",
+                "statuses",
+            ],
+            [
+                [
+                    r["instance"],
+                    r["plans"],
+                    r["blocks"],
+                    r["preview_vs_write_differences"],
+                    r["violations"],
+                    f"{r['replan_moved_share']:.1%}",
+                    r["median_solve_seconds"],
+                    ", ".join(r["statuses"]),
+                ]
+                for r in api_out["instances"]
+            ],
+        )
+        print_table(
+            "Bad input through the API",
+            ["case", "status", "field / answer", "written"],
+            [[b["case"], b["status"], b["field"], b["written"]] for b in api_out["bad_input"]],
+        )
+        summary["preview_vs_write_differences"] = sum(
+            r["preview_vs_write_differences"] for r in api_out["instances"]
+        )
+        summary["api_violations"] = sum(r["violations"] for r in api_out["instances"])
+    return out
+
+
+async def _api(quick: bool) -> dict[str, Any]:
+    from sched_api import run_api
+
+    return await run_api(quick)

@@ -1,0 +1,110 @@
+"""`almanac tasks`, `almanac done`, `almanac log`: tasks from the command line, via the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from almanac.cli.runtime import answer, api_client, run
+from almanac.config import Settings
+
+console = Console()
+BASE = "/api/v1/planner/tasks"
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Server URL (default: a running local server if any)")
+]
+
+
+def tasks(
+    plan_id: Annotated[int | None, typer.Option("--plan", min=1, help="Only this plan")] = None,
+    today: Annotated[bool, typer.Option("--today", help="Scheduled or due today")] = False,
+    status: Annotated[str | None, typer.Option(help="todo, in_progress, done, cancelled")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """List tasks, the most urgent first."""
+    settings = Settings()
+    params: dict[str, Any] = {"limit": limit}
+    if plan_id is not None:
+        params["plan_id"] = plan_id
+    if status:
+        params["status"] = status
+    if today:
+        params["on"] = datetime.now(ZoneInfo(settings.timezone)).date().isoformat()
+
+    async def go() -> Any:
+        async with api_client(settings, url) as client:
+            return answer(await client.get(BASE, params=params))
+
+    out = run(go)
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    table = Table(title=f"tasks ({out['total']})")
+    for col in ("id", "plan", "status", "prio", "est h", "logged h", "due", "title"):
+        table.add_column(col, overflow="fold")
+    for t in out["items"]:
+        table.add_row(
+            str(t["id"]),
+            str(t["plan_id"] or ""),
+            t["status"],
+            str(t["priority"]),
+            "" if t["estimate_hours"] is None else f"{t['estimate_hours']:g}",
+            f"{t['logged_hours']:g}",
+            (t["deadline"] or "")[:16].replace("T", " "),
+            t["title"],
+        )
+    console.print(table)
+
+
+def _log(client_url: str | None, task_id: int, hours: float) -> dict[str, Any]:
+    async def go() -> Any:
+        async with api_client(Settings(), client_url) as client:
+            return answer(await client.post(f"{BASE}/{task_id}/time", json={"hours": hours}))
+
+    result: dict[str, Any] = run(go)
+    return result
+
+
+def done(
+    task_id: Annotated[int, typer.Argument(min=1, help="The task")],
+    hours: Annotated[float | None, typer.Option("--hours", min=0.01, max=24)] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Mark a task done (after recording --hours worked); its future blocks are freed."""
+    if hours is not None:
+        _log(url, task_id, hours)
+
+    async def go() -> Any:
+        async with api_client(Settings(), url) as client:
+            return answer(await client.patch(f"{BASE}/{task_id}", json={"status": "done"}))
+
+    out = run(go)
+    task = out["task"]
+    console.print(
+        f"task #{task_id} {task['title']!r} done ({task['logged_hours']:g} h recorded); "
+        f"{out['released_blocks']} future block(s) freed"
+    )
+
+
+def log(
+    task_id: Annotated[int, typer.Argument(min=1, help="The task")],
+    hours: Annotated[float, typer.Argument(min=0.01, max=24, help="Hours worked")],
+    url: UrlOpt = None,
+) -> None:
+    """Record hours worked on a task (creates or extends its execution run)."""
+    out = _log(url, task_id, hours)
+    task = out["task"]
+    left = task["remaining_hours"]
+    console.print(
+        f"task #{task_id}: {out['actual_hours']:g} h recorded"
+        + ("" if left is None else f", {left:g} h left")
+    )

@@ -1,0 +1,244 @@
+"""The one definition of an estimate, shared by the planner, the observer and reflections.
+
+`Estimator.fits` gathers past runs (through `LibraryRepository.run_history`) and fits the
+model of planner/calibration.py; `apply_estimates` (pure) turns a skeleton SOP into
+estimated hours with an 80% interval and a record of how each was made. The baseline is
+always the library's estimate: a plan's own (possibly calibrated) figure is never the
+yardstick, or a corrected estimate would look "accurate" and the next plan would forget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.ontology.sop import SOP, SOPStep
+from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
+from almanac.planner.calibration import library_estimate as prior_estimate
+from almanac.planner.repository import LibraryRepository
+from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
+
+Origin = Mapping[str, tuple[int, str]]  # plan task id -> (workflow id, workflow task key)
+
+
+def round_hours(hours: float) -> float:
+    """Three-minute steps: quarter hours distort the many short tasks by up to a quarter."""
+    return max(0.05, round(hours * 20) / 20)
+
+
+def library_hours(steps: Any) -> dict[str, float]:
+    """A workflow's task estimates by key, from its stored steps (invalid steps: none)."""
+    out: dict[str, float] = {}
+    for raw in steps or []:
+        try:
+            step = SOPStep.model_validate(raw)
+        except ValidationError:
+            continue
+        for task in step.tasks:
+            out[task.id] = task.estimate_hours
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    sop: SOP
+    estimates: list[TaskEstimate]
+    changes: list[Calibration]
+
+
+def _note(e: Estimate, mode: EstimatesMode) -> str:
+    if e.basis == "library":
+        return (
+            "library estimate (requested)"
+            if mode == "library"
+            else "library estimate: no completed runs of this workflow yet"
+        )
+    who = (
+        f"{e.client_runs} of them for this client"
+        if e.basis == "client"
+        else "none for this client"
+    )
+    text = (
+        f"{e.ratio:.2f}x the library from {e.runs} past task runs of this workflow ({who}; "
+        f"{e.task_runs} of this task), weighted by recency ({e.effective_runs:g} effective)"
+    )
+    if e.last_run is not None:
+        text += f", the latest on {e.last_run.date().isoformat()}"
+    if e.change_at is not None:
+        text += (
+            f"; a change of pace was detected from {e.change_at.date().isoformat()}, "
+            "earlier runs count little"
+        )
+    if e.capped:
+        text += "; capped at the bound of 0.2x-5x the library"
+    return text
+
+
+def apply_estimates(
+    sop: SOP,
+    origin: Origin,
+    library: Mapping[str, float],
+    fits: Mapping[int, WorkflowFit],
+    *,
+    client_id: int | None,
+    mode: EstimatesMode,
+    params: Params = DEFAULT,
+) -> Applied:
+    """Estimate each task of `sop`: from the library (`library`: hours by plan task id) and
+    the fitted history of its workflow (`origin`), for `client_id`."""
+    estimates: list[TaskEstimate] = []
+    changes: list[Calibration] = []
+    steps = []
+    for step in sop.steps:
+        tasks = []
+        for task in step.tasks:
+            where = origin.get(task.id)
+            base = library.get(task.id)
+            if where is None or base is None:
+                prior = prior_estimate(params)
+                estimates.append(
+                    TaskEstimate(
+                        task_id=task.id,
+                        library_hours=None,
+                        hours=task.estimate_hours,
+                        low_hours=round(task.estimate_hours * prior.low, 2),
+                        high_hours=round(task.estimate_hours * prior.high, 2),
+                        ratio=1.0,
+                        basis="plan",
+                        note="not from the library: the plan's own estimate, not calibrated",
+                    )
+                )
+                tasks.append(task)
+                continue
+            wid, key = where
+            e = (
+                predict(fits.get(wid), key, client_id, params)
+                if mode == "calibrated"
+                else prior_estimate(params)
+            )
+            hours = round_hours(base * e.ratio)
+            estimates.append(
+                TaskEstimate(
+                    task_id=task.id,
+                    workflow_id=wid,
+                    workflow_task=key,
+                    library_hours=base,
+                    hours=hours,
+                    low_hours=round(base * e.low, 2),
+                    high_hours=round(base * e.high, 2),
+                    ratio=round(e.ratio, 4),
+                    basis=e.basis,
+                    runs=e.runs,
+                    client_runs=e.client_runs,
+                    task_runs=e.task_runs,
+                    effective_runs=e.effective_runs,
+                    last_run_at=e.last_run,
+                    change_detected_at=e.change_at,
+                    capped=e.capped,
+                    note=_note(e, mode),
+                )
+            )
+            if hours != task.estimate_hours and e.basis != "library":
+                changes.append(
+                    Calibration(
+                        task_id=task.id,
+                        from_hours=base,
+                        to_hours=hours,
+                        ratio=round(e.ratio, 3),
+                        runs=e.runs,
+                        basis="client" if e.basis == "client" else "workflow",
+                        reason=_note(e, mode),
+                    )
+                )
+            tasks.append(task.model_copy(update={"estimate_hours": hours}))
+        steps.append(step.model_copy(update={"tasks": tasks}))
+    return Applied(sop.model_copy(update={"steps": steps}), estimates, changes)
+
+
+class Estimator:
+    """Past runs → fitted workflows, over the caller's session (never commits)."""
+
+    def __init__(self, session: AsyncSession, params: Params, *, min_runs: int = 1) -> None:
+        self.library = LibraryRepository(session)
+        self.params = params
+        self.min_runs = min_runs
+
+    async def fits(
+        self, workflow_ids: Sequence[int], steps: Mapping[int, Any] | None = None
+    ) -> dict[int, WorkflowFit]:
+        """Fits for `workflow_ids`; `steps` (workflow id → stored steps) saves a read.
+
+        Runs recorded before tasks carried their library estimate are measured against
+        the workflow's current one, else against what their plan said.
+        """
+        if not workflow_ids:
+            return {}
+        rows = await self.library.run_history(workflow_ids)
+        if not rows:
+            return {}
+        if steps is None:
+            steps = {w.id: w.steps for w in (await self.library.workflows(workflow_ids)).values()}
+        current = {wid: library_hours(s) for wid, s in steps.items()}
+        runs: list[Run] = []
+        for r in rows:
+            base = r.library_hours or current.get(r.workflow_id, {}).get(r.key) or r.estimated_hours
+            if base is None or base <= 0:
+                continue
+            runs.append(
+                Run(r.workflow_id, r.key, r.client_id, base, r.actual_hours, r.at, r.instance)
+            )
+        fitted = fit(runs, self.params)
+        return {wid: f for wid, f in fitted.items() if f.support.runs >= self.min_runs}
+
+
+def params_from(half_life_days: float) -> Params:
+    """The estimator's parameters from settings."""
+    return replace(DEFAULT, half_life_days=half_life_days)
+
+
+def workflow_sop(name: str, steps: Any) -> SOP | None:
+    """A workflow's steps as an SOP (None when they are not a valid one)."""
+    try:
+        return SOP.model_validate({"title": name[:500] or "workflow", "steps": list(steps or [])})
+    except (ValidationError, TypeError):
+        return None
+
+
+def workflow_tasks(
+    workflow_id: int,
+    name: str,
+    steps: Any,
+    fits: Mapping[int, WorkflowFit],
+    *,
+    client_id: int | None = None,
+    params: Params = DEFAULT,
+) -> dict[str, float]:
+    """Each task's hours as the planner would plan the workflow now (the same figures);
+    empty when its steps are not a valid SOP."""
+    sop = workflow_sop(name, steps)
+    if sop is None:
+        return {}
+    origin = {t.id: (workflow_id, t.id) for t in sop.tasks()}
+    library = {t.id: t.estimate_hours for t in sop.tasks()}
+    applied = apply_estimates(
+        sop, origin, library, fits, client_id=client_id, mode="calibrated", params=params
+    )
+    return {t.id: t.estimate_hours for t in applied.sop.tasks()}
+
+
+def fit_summary(f: WorkflowFit) -> dict[str, Any]:
+    """What a workflow's fit rests on, for reports."""
+    last: datetime | None = f.support.last
+    return {
+        "runs": f.support.runs,
+        "effective_runs": f.support.weight,
+        "last_run_at": last.isoformat() if last else None,
+        "clients": sorted(f.client_support),
+        "changes": {("all" if k is None else str(k)): v.isoformat() for k, v in f.changes.items()},
+        "outliers_damped": f.damped,
+    }

@@ -1,0 +1,180 @@
+"""One model for the whole calendar: every open task of every plan in the calendar.
+
+Scheduling names one plan, but the solver sees the open tasks of every approved, scheduled or
+active plan, with every busy event, pin, limit and deadline, so limits hold for the week and
+urgency is compared across plans. Core task ids are `p<plan id>/<task key>`. The named plan's
+previous blocks are only a stability hint (scheduling again replaces them entirely); other
+plans' blocks outside the window are kept as they are, and inside it they may move at a
+stability cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from almanac.calendars.base import CalendarEvent
+from almanac.models import Plan, SchedulerRun
+from almanac.models import Task as TaskRow
+from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
+
+# Plans whose open tasks compete for the same hours; only scheduled/active ones have blocks.
+SOLVED_PLAN_STATUSES = ("approved", "scheduled", "active")
+WRITTEN_PLAN_STATUSES = ("scheduled", "active")
+KEPT_OUTSIDE = "kept: outside this run's window"
+
+
+def core_id(plan_id: int, key: str) -> str:
+    return f"p{plan_id}/{key}"
+
+
+def split_core_id(value: str) -> tuple[int, str]:
+    head, _, key = value.partition("/")
+    return int(head[1:]), key
+
+
+def row_key(row: TaskRow) -> str:
+    return row.plan_task_key or f"task{row.id}"
+
+
+@dataclass
+class CalendarInputs:
+    """The rows and previous blocks of every plan in one solve, keyed by core task id."""
+
+    named: int
+    plans: dict[int, Plan]
+    inputs: list[pb.TaskInput] = field(default_factory=list)
+    rows: dict[str, TaskRow] = field(default_factory=dict)
+    previous: list[Block] = field(default_factory=list)  # all plans, core ids
+    kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
+    run_ids: dict[int, int] = field(default_factory=dict)  # plan -> last applied run
+
+    def plan_of(self, task_id: str) -> int:
+        return split_core_id(task_id)[0]
+
+    def written(self, plan_id: int) -> bool:
+        """Whether this solve writes the plan's blocks (the named plan, or one in the calendar)."""
+        return plan_id == self.named or self.plans[plan_id].status in WRITTEN_PLAN_STATUSES
+
+
+def _outside(block: Block, window: tuple[datetime, datetime]) -> bool:
+    return block.end <= window[0] or block.start >= window[1]
+
+
+def gather(
+    named: Plan,
+    plans: Sequence[Plan],
+    rows: Sequence[TaskRow],
+    runs: Mapping[int, SchedulerRun],
+    window: tuple[datetime, datetime],
+) -> CalendarInputs:
+    """Task inputs for every plan, with the previous schedule of each (pure)."""
+    by_id = {p.id: p for p in plans}
+    by_id[named.id] = named
+    out = CalendarInputs(named.id, by_id, run_ids={p: r.id for p, r in runs.items()})
+    pins: dict[str, list[dict[str, str]]] = {}
+    for plan_id, run in runs.items():
+        for block in pb.blocks_from_json(run.schedule_blocks):
+            cid = core_id(plan_id, block.task_id)
+            if plan_id != named.id and _outside(block, window):
+                pins.setdefault(cid, []).append(
+                    {"start": block.start.isoformat(), "end": block.end.isoformat()}
+                )
+                out.kept_outside.add((cid, block.start.astimezone(UTC)))
+            elif not _outside(block, window):
+                out.previous.append(
+                    Block(cid, block.chunk, block.start, block.end, block.reason, block.fixed)
+                )
+    for row in rows:
+        if row.plan_id is None or row.plan_id not in by_id:
+            continue
+        cid = core_id(row.plan_id, row_key(row))
+        out.rows[cid] = row
+        meta: dict[str, Any] = dict(row.metadata_ or {})
+        if cid in pins:
+            meta["pinned"] = [*(meta.get("pinned") or []), *pins[cid]]
+        out.inputs.append(
+            pb.TaskInput(
+                key=cid,
+                title=row.title,
+                estimate_hours=remaining_hours(row),
+                priority=row.priority,
+                billable=row.billable,
+                depends_on=tuple(core_id(row.plan_id, str(d)) for d in row.depends_on or ()),
+                earliest_start=row.earliest_start,
+                deadline=row.deadline,
+                metadata=meta,
+                name=row_key(row) if row.plan_id == named.id else f"{row.plan_id}/{row_key(row)}",
+            )
+        )
+    return out
+
+
+def remaining_hours(row: TaskRow) -> float | None:
+    """The estimate less the hours already recorded against the task."""
+    if row.estimate_hours is None:
+        return None
+    logged = float((row.metadata_ or {}).get("logged_hours") or 0)
+    left = row.estimate_hours - logged
+    # Fully logged but not marked done: leave a quarter of an hour to finish it.
+    return left if left > 0 else 0.25
+
+
+def busy_events(
+    events: Sequence[CalendarEvent], solved_plans: set[int]
+) -> list[tuple[datetime, datetime]]:
+    """The user's busy time, plus Almanac blocks of plans outside the solve (they stay)."""
+    out = []
+    for e in events:
+        if not e.busy:
+            continue
+        parsed = pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None
+        if e.almanac_id is not None and (parsed is None or parsed[0] in solved_plans):
+            continue
+        out.append((e.start, e.end))
+    return out
+
+
+def fingerprint(
+    events: Sequence[CalendarEvent], inputs: CalendarInputs, window: tuple[datetime, datetime]
+) -> dict[str, Any]:
+    """What a preview depended on: the user's events, each plan's schedule and open tasks."""
+    return {
+        "events": sorted(
+            f"{e.uid}|{e.start.astimezone(UTC).isoformat()}|{e.end.astimezone(UTC).isoformat()}"
+            f"|{int(e.busy)}"
+            for e in events
+            if e.almanac_id is None
+        ),
+        "runs": {str(p): r for p, r in sorted(inputs.run_ids.items())},
+        "tasks": {
+            cid: row.updated_at.astimezone(UTC).isoformat() if row.updated_at else ""
+            for cid, row in sorted(inputs.rows.items())
+        },
+        "window": [window[0].isoformat(), window[1].isoformat()],
+    }
+
+
+def changes_since(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Human lines for what differs between two fingerprints."""
+    out: list[str] = []
+    before, after = set(old.get("events", [])), set(new.get("events", []))
+    for e in sorted(after - before):
+        out.append(f"calendar event added or changed: {e.split('|')[0]}")
+    for e in sorted(before - after):
+        out.append(f"calendar event removed or changed: {e.split('|')[0]}")
+    runs_a, runs_b = old.get("runs", {}), new.get("runs", {})
+    for plan in sorted(set(runs_a) | set(runs_b)):
+        if runs_a.get(plan) != runs_b.get(plan):
+            out.append(f"plan {plan} was rescheduled since (run {runs_b.get(plan)})")
+    tasks_a, tasks_b = old.get("tasks", {}), new.get("tasks", {})
+    for cid in sorted(set(tasks_a) | set(tasks_b)):
+        if tasks_a.get(cid) != tasks_b.get(cid):
+            what = "closed" if cid not in tasks_b else "new" if cid not in tasks_a else "edited"
+            out.append(f"task {cid} was {what}")
+    if old.get("window") != new.get("window"):
+        out.append("the window differs")
+    return out

@@ -1,0 +1,96 @@
+"""What a hand-moved block conflicts with, and the conflicts the calendar view marks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from almanac.calendars.base import CalendarEvent
+from almanac.config import SchedulerSettings
+from almanac.models import Task
+from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
+from almanac.scheduler.repository import SchedulerRepository
+from almanac.scheduler.schemas import SchedulingPreferences
+
+
+def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
+    return a0 < b1 and b0 < a1
+
+
+def _hm(when: datetime) -> str:
+    return f"{when:%a %d %b %H:%M}"
+
+
+def outside_hours(
+    settings: SchedulerSettings, tz: ZoneInfo, start: datetime, end: datetime
+) -> str | None:
+    """Why [start, end) is outside working hours (settings), or None."""
+    rules = pb.limits(settings, SchedulingPreferences(), [])
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    if s.date() != e.date() and not (e.hour == 0 and e.minute == 0):
+        return "it spans midnight"
+    day = [w for w in rules.working_hours if w.weekday == s.weekday()]
+    if not day:
+        return f"{s:%A} is not a working day"
+    if not any(w.start <= s.time() and (e.time() <= w.end and e.date() == s.date()) for w in day):
+        hours = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in day)
+        return f"outside working hours ({hours})"
+    return None
+
+
+async def move_conflicts(
+    repo: SchedulerRepository,
+    settings: SchedulerSettings,
+    tz: ZoneInfo,
+    plan_id: int,
+    task: Task,
+    aid: str,
+    start: datetime,
+    end: datetime,
+    events: Sequence[CalendarEvent],
+    blocks: Sequence[Block],
+) -> list[str]:
+    """Every rule a move of block `aid` to [start, end) would break, as human lines."""
+    out: list[str] = []
+    for e in events:
+        if not e.busy or e.almanac_id == aid or not _overlap(start, end, e.start, e.end):
+            continue
+        what = "another Almanac block" if e.almanac_id else "the event"
+        out.append(f"overlaps {what} {e.title!r} ({_hm(e.start.astimezone(tz))})")
+    if why := outside_hours(settings, tz, start, end):
+        out.append(why)
+    key = task.plan_task_key or ""
+    deps = {str(d) for d in task.depends_on or ()}
+    for b in blocks:
+        if b.task_id in deps and b.end > start:
+            out.append(
+                f"starts before its dependency {b.task_id!r} ends ({_hm(b.end.astimezone(tz))})"
+            )
+    for row in await repo.open_tasks(plan_id):
+        if key and key in {str(d) for d in row.depends_on or ()}:
+            first = min((b.start for b in blocks if b.task_id == row.plan_task_key), default=None)
+            if first is not None and first < end:
+                out.append(f"ends after {row.plan_task_key!r}, which depends on it, starts")
+    if task.deadline is not None and end > task.deadline:
+        late = (end - task.deadline).total_seconds() / 3600
+        out.append(
+            f"passes the task's deadline {_hm(task.deadline.astimezone(tz))} by {late:.1f} h"
+        )
+    return out
+
+
+def mark_conflicts(events: Sequence[CalendarEvent]) -> dict[str, list[str]]:
+    """Per event uid, the busy events it overlaps (only pairs involving an Almanac block)."""
+    out: dict[str, list[str]] = {}
+    busy = sorted((e for e in events if e.busy), key=lambda e: e.start)
+    for i, a in enumerate(busy):
+        for b in busy[i + 1 :]:
+            if b.start >= a.end:
+                break
+            if a.almanac_id is None and b.almanac_id is None:
+                continue
+            out.setdefault(a.uid, []).append(f"overlaps {b.title!r}")
+            out.setdefault(b.uid, []).append(f"overlaps {a.title!r}")
+    return out

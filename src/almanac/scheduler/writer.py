@@ -1,0 +1,343 @@
+"""Turning a solved calendar into the response, the runs and the calendar write.
+
+A preview stores everything it showed (the response, every written plan's blocks and a
+fingerprint of what it depended on); applying it by `run_id` writes exactly those blocks, or
+answers 409 listing what changed since. A write that would change nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from almanac.calendars.base import ApplyResult, CalendarEvent, EventSpec, overlaps
+from almanac.errors import Conflict, NotFound
+from almanac.models import Plan
+from almanac.scheduler import calendar_model as cm
+from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
+from almanac.scheduler.schemas import (
+    BlockOut,
+    CalendarWriteOut,
+    MoveOut,
+    ScheduleOut,
+    SolverOut,
+    UnplacedOut,
+)
+
+if TYPE_CHECKING:
+    from almanac.scheduler.service import Context, SchedulerService, Solved
+
+PlanBlocks = dict[int, list[Block]]  # plan id -> blocks with plain task keys
+
+
+def _keyset(blocks: list[Block]) -> set[tuple[str, datetime, datetime]]:
+    return {(b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)) for b in blocks}
+
+
+class Writer:
+    """Builds responses and writes runs and the calendar for the scheduler service."""
+
+    def __init__(self, service: SchedulerService) -> None:
+        self.s = service
+        self.repo = service.repo
+        self.calendar = service.calendar
+
+    def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
+        return BlockOut(
+            almanac_id=pb.almanac_id(plan_id, block.task_id, block.chunk),
+            plan_id=plan_id,
+            task_key=block.task_id,
+            title=title,
+            chunk=block.chunk,
+            start=block.start.astimezone(tz),
+            end=block.end.astimezone(tz),
+            reason=block.reason,
+            fixed=block.fixed,
+        )
+
+    def _by_plan(self, solved: Solved) -> PlanBlocks:
+        out: PlanBlocks = defaultdict(list)
+        kept = solved.inputs.kept_outside
+        for b in solved.schedule.blocks:
+            pid, key = cm.split_core_id(b.task_id)
+            outside = (b.task_id, b.start.astimezone(UTC)) in kept
+            out[pid].append(
+                replace(b, task_id=key, reason=cm.KEPT_OUTSIDE if outside else b.reason)
+            )
+        return out
+
+    def _moves(self, solved: Solved, tz: ZoneInfo) -> list[MoveOut]:
+        out = []
+        for move in pb.moves(solved.inputs.previous, solved.schedule.blocks):
+            pid, key = cm.split_core_id(move.task_key)
+            old, new = move.old, move.new
+            out.append(
+                MoveOut(
+                    plan_id=pid,
+                    task_key=key,
+                    title=solved.titles.get(move.task_key, key),
+                    from_start=old.start.astimezone(tz),
+                    from_end=old.end.astimezone(tz),
+                    to_start=new.start.astimezone(tz) if new else None,
+                    to_end=new.end.astimezone(tz) if new else None,
+                    why=pb.why_moved(move, solved.problem, solved.schedule),
+                )
+            )
+        return out
+
+    async def finish(
+        self, ctx: Context, solved: Solved, dry_run: bool, extra: dict[str, Any]
+    ) -> ScheduleOut:
+        """The response; with `dry_run=false` and a valid schedule, the runs and calendar too."""
+        plan, s, inputs = ctx.plan, solved.schedule, solved.inputs
+        by_plan = self._by_plan(solved)
+        titles = {cm.split_core_id(k): t for k, t in solved.titles.items()}
+        blocks = [
+            self.block_out(plan.id, b, titles.get((plan.id, b.task_id), b.task_id), ctx.tz)
+            for b in by_plan.get(plan.id, [])
+        ]
+        unplaced = []
+        for u in s.unplaced:
+            pid, key = cm.split_core_id(u.task_id)
+            unplaced.append(
+                UnplacedOut(
+                    plan_id=pid,
+                    task_key=key,
+                    title=solved.titles.get(u.task_id, key),
+                    cause=str(u.cause),
+                    detail=u.detail,
+                )
+            )
+        unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
+        moves = self._moves(solved, ctx.tz)
+        movable = [b for b in inputs.previous if not b.fixed]
+        share = round(len(moves) / len(movable), 4) if movable else 0.0
+        solver = SolverOut(
+            status=str(s.status),
+            objective=s.objective_value,
+            best_bound=s.best_bound,
+            gap=s.relative_gap,
+            wall_time_seconds=round(s.wall_time_seconds, 3),
+            solver_status=s.solver_status,
+            source=s.source,
+            stopped=s.stopped,
+        )
+        warnings = list(ctx.warnings)
+        reserved = sorted(p for p in by_plan if not inputs.written(p))
+        if reserved:
+            warnings.append(
+                "time is reserved for approved plans not yet scheduled: "
+                + ", ".join(str(p) for p in reserved)
+            )
+        written = {p: bl for p, bl in by_plan.items() if inputs.written(p)}
+        for pid in inputs.plans:
+            if inputs.written(pid):
+                written.setdefault(pid, [])
+        if solved.violations:
+            warnings.append("the schedule failed validation and was not written")
+        elif dry_run:
+            warnings.append("preview only: nothing was written to the calendar")
+        out = ScheduleOut(
+            run_id=0,
+            plan_id=plan.id,
+            plan_status=plan.status,
+            dry_run=dry_run,
+            applied=False,
+            timezone=ctx.tz.key,
+            window_start=ctx.window[0],
+            window_end=ctx.window[1],
+            blocks=blocks,
+            unplaced=unplaced,
+            solver=solver,
+            preferences=solved.prefs,
+            violations=solved.violations,
+            warnings=warnings,
+            moves=moves,
+            moved_share=share,
+        )
+        meta: dict[str, Any] = {
+            "dry_run": dry_run,
+            "start_date": ctx.start_date.isoformat(),
+            "horizon_days": ctx.days,
+            "window_start": ctx.window[0].isoformat(),
+            "window_end": ctx.window[1].isoformat(),
+            "timezone": ctx.tz.key,
+            "solver": solver.model_dump(),
+            "calendar_provider": self.calendar.name,
+            "unplaced": [u.model_dump() for u in unplaced],
+            "violations": solved.violations,
+            "warnings": warnings,
+            "preferences": solved.prefs.model_dump(),
+            "moved_share": share,
+            "fingerprint": solved.fingerprint,
+            "plans": {str(p): [pb.block_to_json(b) for b in bl] for p, bl in written.items()},
+            **extra,
+        }
+        if solved.violations or dry_run:
+            status = "invalid" if solved.violations else "preview"
+            run = await self.repo.add_run(
+                plan.id, status, [pb.block_to_json(b) for b in by_plan.get(plan.id, [])], meta
+            )
+            out.run_id = run.id
+            run.metadata_ = {**meta, "response": out.model_dump(mode="json")}
+            await self.repo.session.flush()
+            return out
+        return await self.write(ctx, written, solved.task_ids, meta, out, solved.titles)
+
+    async def write(
+        self,
+        ctx: Context,
+        written: PlanBlocks,
+        task_ids: dict[str, int],
+        meta: dict[str, Any],
+        out: ScheduleOut,
+        titles: dict[str, str],
+    ) -> ScheduleOut:
+        """Write runs for every plan whose blocks change, then the calendar (last)."""
+        plan = ctx.plan
+        runs = await self.repo.last_applied_runs(list(written))
+        previous = {p: pb.blocks_from_json(r.schedule_blocks) for p, r in runs.items()}
+        changed = [
+            p
+            for p, bl in written.items()
+            if p not in previous or _keyset(bl) != _keyset(previous[p])
+        ]
+        window = ctx.write_window or ctx.window
+        if not changed and plan.status != "approved":
+            # Nothing to record; the calendar diff still repairs events lost there.
+            result = await self.apply(written, ctx.events, window, titles)
+            out.calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+            out.applied, out.dry_run = True, False
+            out.run_id = runs[plan.id].id if plan.id in runs else 0
+            out.warnings.append("nothing changed: no new run was recorded")
+            return out
+        starts: dict[int, datetime | None] = {tid: None for tid in task_ids.values()}
+        for pid, blocks in written.items():
+            for b in blocks:
+                tid = task_ids.get(cm.core_id(pid, b.task_id))
+                current = starts.get(tid) if tid is not None else None
+                if tid is not None and (current is None or b.start < current):
+                    starts[tid] = b.start
+        await self.repo.set_scheduled_start(starts)
+        if plan.status == "approved":
+            await self.repo.set_plan_status(plan, "scheduled")
+        out.plan_status = plan.status
+        run = await self.repo.add_run(
+            plan.id, "scheduled", [pb.block_to_json(b) for b in written.get(plan.id, [])], meta
+        )
+        for pid in changed:
+            if pid != plan.id:
+                await self.repo.add_run(
+                    pid,
+                    "scheduled",
+                    [pb.block_to_json(b) for b in written[pid]],
+                    {**_window_meta(meta), "moved_by_plan": plan.id, "moved_by_run": run.id},
+                )
+        result = await self.apply(written, ctx.events, window, titles)
+        out.calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+        out.applied, out.dry_run, out.run_id = True, False, run.id
+        run.metadata_ = {
+            **meta,
+            "calendar_event_ids": out.calendar.model_dump(),
+            "response": out.model_dump(mode="json"),
+        }
+        await self.repo.session.flush()
+        return out
+
+    async def apply(
+        self,
+        written: PlanBlocks,
+        events: list[CalendarEvent],
+        window: tuple[datetime, datetime],
+        titles: dict[str, str],
+    ) -> ApplyResult:
+        """Every written plan's blocks in the window, other Almanac events there unchanged.
+
+        `titles` is keyed by core task id (`p<plan>/<key>`).
+        """
+        specs: list[EventSpec] = []
+        seen: set[str] = set()
+        for pid, blocks in written.items():
+            for b in blocks:
+                if not overlaps(b.start, b.end, window):
+                    continue
+                aid = pb.almanac_id(pid, b.task_id, b.chunk)
+                seen.add(aid)
+                title = titles.get(cm.core_id(pid, b.task_id)) or await self._title(pid, b.task_id)
+                specs.append(
+                    EventSpec(
+                        almanac_id=aid,
+                        title=title,
+                        start=b.start,
+                        end=b.end,
+                        description=f"Almanac plan {pid}, task {b.task_id}",
+                    )
+                )
+        for e in events:
+            if e.almanac_id is None:
+                continue
+            aid = e.almanac_id
+            parsed = pb.parse_almanac_id(aid)
+            if aid not in seen and (parsed is None or parsed[0] not in written):
+                if e.end > e.start:
+                    seen.add(aid)
+                    specs.append(EventSpec(aid, e.title, e.start, e.end, e.description))
+        return await self.calendar.apply(specs, *window)
+
+    async def _title(self, plan_id: int, key: str) -> str:
+        task = await self.repo.task(plan_id, key)
+        return task.title if task else key
+
+    async def apply_preview(
+        self, plan: Plan, run_id: int, tz: ZoneInfo, now: datetime
+    ) -> ScheduleOut:
+        """Write exactly what preview `run_id` showed, or 409 listing what changed since."""
+        run = await self.repo.run(run_id, for_update=True)
+        if run is None or run.plan_id != plan.id:
+            raise NotFound(f"no preview run {run_id} of plan {plan.id}")
+        meta = dict(run.metadata_ or {})
+        if run.status == "applied" and meta.get("applied_as"):
+            done = await self.repo.run(int(meta["applied_as"]))
+            if done is not None and "response" in (done.metadata_ or {}):
+                return ScheduleOut.model_validate(done.metadata_["response"])  # a retry
+        if run.status != "preview" or "fingerprint" not in meta:
+            raise Conflict(f"run {run_id} is {run.status}, not a preview that can be applied")
+        start = date.fromisoformat(meta["start_date"])
+        ctx = await self.s._context(plan, tz, now, start, int(meta["horizon_days"]))
+        plans = await self.repo.plans_with_status(cm.SOLVED_PLAN_STATUSES)
+        plan_ids = sorted({p.id for p in plans} | {plan.id})
+        rows = await self.repo.open_tasks_of(plan_ids)
+        runs = await self.repo.last_applied_runs(plan_ids)
+        inputs = cm.gather(plan, plans, rows, runs, ctx.window)
+        changes = cm.changes_since(
+            meta["fingerprint"], cm.fingerprint(ctx.events, inputs, ctx.window)
+        )
+        if changes:
+            raise Conflict(
+                "the calendar changed since this preview; preview again",
+                errors=[{"field": "run_id", "message": c} for c in changes],
+            )
+        written = {
+            int(p): pb.blocks_from_json(rows_) for p, rows_ in (meta.get("plans") or {}).items()
+        }
+        task_ids = {cid: r.id for cid, r in inputs.rows.items()}
+        out = ScheduleOut.model_validate(meta["response"])
+        out.warnings = [w for w in out.warnings if not w.startswith("preview only")]
+        meta.pop("response", None)
+        titles = {cid: r.title for cid, r in inputs.rows.items()}
+        result = await self.write(
+            ctx, written, task_ids, {**meta, "from_preview": run_id}, out, titles
+        )
+        run.status = "applied"
+        run.metadata_ = {**meta, "applied_as": result.run_id}
+        await self.repo.session.flush()
+        return result
+
+
+def _window_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = ("start_date", "horizon_days", "window_start", "window_end", "timezone", "dry_run")
+    return {k: meta[k] for k in keys if k in meta}

@@ -1,0 +1,1 @@
+"""Tasks as first-class objects: list, read, edit, record time, mark done."""

@@ -1,0 +1,69 @@
+"""Request and response shapes of /api/v1/planner/tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from almanac.types import AwareDatetime, Strict
+
+TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
+
+
+class TaskOut(BaseModel):
+    id: int
+    plan_id: int | None
+    key: str | None
+    title: str
+    description: str | None
+    estimate_hours: float | None
+    logged_hours: float
+    remaining_hours: float | None
+    priority: int
+    billable: bool
+    status: str
+    depends_on: list[str]
+    earliest_start: datetime | None
+    deadline: datetime | None
+    scheduled_start: datetime | None
+    client_id: int | None
+
+
+class TaskList(BaseModel):
+    items: list[TaskOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TaskPatch(Strict):
+    """Fields to change; the ones left out stay as they are."""
+
+    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    estimate_hours: Annotated[float, Field(ge=0, le=1000)] | None = None
+    priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
+    deadline: AwareDatetime | None = None
+    status: TaskStatus | None = None
+
+
+class TimeIn(Strict):
+    """Hours worked on a task; `idempotency_key` makes a retried request count once."""
+
+    hours: Annotated[float, Field(gt=0, le=24)]
+    ended_at: AwareDatetime | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class TimeOut(BaseModel):
+    task: TaskOut
+    execution_run_id: int
+    actual_hours: float  # all hours recorded against the task
+    duplicate: bool = False  # True when the idempotency key was seen before
+
+
+class TaskUpdateOut(BaseModel):
+    task: TaskOut
+    released_blocks: int = 0  # future blocks freed by marking the task done or cancelled

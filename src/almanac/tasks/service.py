@@ -1,0 +1,174 @@
+"""Tasks as an API resource: list, read, edit, record time worked, mark done. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from almanac.db.uow import UnitOfWork
+from almanac.errors import NotFound, ValidationFailed
+from almanac.models import ExecutionRun, Task
+from almanac.tasks.repository import TaskRepository
+from almanac.tasks.schemas import (
+    TaskList,
+    TaskOut,
+    TaskPatch,
+    TaskUpdateOut,
+    TimeIn,
+    TimeOut,
+)
+
+Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
+CLOSED = ("done", "cancelled")
+
+
+def logged_hours(task: Task) -> float:
+    return float((task.metadata_ or {}).get("logged_hours") or 0.0)
+
+
+def task_out(task: Task) -> TaskOut:
+    logged = logged_hours(task)
+    estimate = task.estimate_hours
+    return TaskOut(
+        id=task.id,
+        plan_id=task.plan_id,
+        key=task.plan_task_key,
+        title=task.title,
+        description=task.description,
+        estimate_hours=estimate,
+        logged_hours=round(logged, 4),
+        remaining_hours=None if estimate is None else round(max(0.0, estimate - logged), 4),
+        priority=task.priority,
+        billable=task.billable,
+        status=task.status,
+        depends_on=[str(d) for d in task.depends_on or ()],
+        earliest_start=task.earliest_start,
+        deadline=task.deadline,
+        scheduled_start=task.scheduled_start,
+        client_id=task.client_id,
+    )
+
+
+class TaskService:
+    """The task resource; `release` (from the scheduler) frees blocks of closed tasks."""
+
+    def __init__(self, uow: UnitOfWork, tz: ZoneInfo, release: Release | None = None) -> None:
+        self.repo = TaskRepository(uow.session)
+        self.tz = tz
+        self.release = release
+
+    async def list(
+        self,
+        *,
+        plan_id: int | None = None,
+        client_id: int | None = None,
+        status: str | None = None,
+        due_before: datetime | None = None,
+        on: date | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> TaskList:
+        day = None
+        if on is not None:
+            lo = datetime.combine(on, time(0), tzinfo=self.tz)
+            day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
+        rows, total = await self.repo.search(
+            plan_id=plan_id,
+            client_id=client_id,
+            status=status,
+            due_before=due_before,
+            day=day,
+            limit=limit,
+            offset=offset,
+        )
+        return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
+
+    async def get(self, task_id: int) -> TaskOut:
+        return task_out(await self._task(task_id))
+
+    async def _task(self, task_id: int, *, for_update: bool = False) -> Task:
+        task = await self.repo.get(task_id, for_update=for_update)
+        if task is None:
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
+        """Change a task; a deadline before a dependency's is 422 naming `deadline`."""
+        task = await self._task(task_id, for_update=True)
+        if body.deadline is not None and task.plan_id is not None:
+            deps = await self.repo.by_keys(task.plan_id, [str(d) for d in task.depends_on or ()])
+            for dep in deps:
+                if dep.deadline is not None and body.deadline < dep.deadline:
+                    raise ValidationFailed(
+                        f"the deadline {body.deadline.isoformat()} precedes the deadline of its "
+                        f"dependency {dep.plan_task_key!r} ({dep.deadline.isoformat()})",
+                        field="deadline",
+                    )
+        if body.title is not None:
+            task.title = body.title
+        if body.estimate_hours is not None:
+            task.estimate_hours = body.estimate_hours
+        if body.priority is not None:
+            task.priority = body.priority
+        if body.deadline is not None:
+            task.deadline = body.deadline
+        released = 0
+        if body.status is not None and body.status != task.status:
+            task.status = body.status
+            if body.status in CLOSED:
+                released = await self._close(task)
+        await self.repo.flush()
+        return TaskUpdateOut(task=task_out(task), released_blocks=released)
+
+    async def _close(self, task: Task) -> int:
+        run = await self.repo.run_for_task(task.id)
+        if run is not None and run.status == "in_progress":
+            run.status = "completed" if task.status == "done" else "cancelled"
+            run.ended_at = run.ended_at or datetime.now(UTC)
+        return await self.release(task) if self.release is not None else 0
+
+    async def log_time(self, task_id: int, body: TimeIn) -> TimeOut:
+        """Record hours worked: creates the task's execution run or extends it."""
+        task = await self._task(task_id, for_update=True)
+        if task.status == "cancelled":
+            raise ValidationFailed("the task is cancelled; no time can be recorded", field="hours")
+        ended = body.ended_at or datetime.now(UTC)
+        run = await self.repo.run_for_task(task.id)
+        meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
+        keys = list(meta.get("idempotency_keys") or [])
+        if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
+            return TimeOut(
+                task=task_out(task),
+                execution_run_id=run.id,
+                actual_hours=float(run.actual_hours or 0),
+                duplicate=True,
+            )
+        if body.idempotency_key is not None:
+            keys = [*keys[-99:], body.idempotency_key]
+        entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
+        if run is None:
+            run = await self.repo.add_run(
+                ExecutionRun(
+                    process_template_id=task.process_template_id,
+                    task_id=task.id,
+                    started_at=ended - timedelta(hours=body.hours),
+                    ended_at=ended if task.status == "done" else None,
+                    actual_hours=body.hours,
+                    estimated_hours=task.estimate_hours,
+                    status="completed" if task.status == "done" else "in_progress",
+                    metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
+                )
+            )
+        else:
+            run.actual_hours = float(run.actual_hours or 0) + body.hours
+            run.metadata_ = {**meta, "entries": [*meta.get("entries", []), entry]}
+            run.metadata_["idempotency_keys"] = keys
+        task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
+        if task.status == "todo":
+            task.status = "in_progress"
+        await self.repo.flush()
+        return TimeOut(
+            task=task_out(task), execution_run_id=run.id, actual_hours=float(run.actual_hours or 0)
+        )

@@ -1,0 +1,201 @@
+"""One schedule for the whole calendar: limits across plans, exact previews, checked moves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import SchedulerRun
+
+from .conftest import (
+    TZ,
+    FakeMemory,
+    add_meeting,
+    almanac_entries,
+    at,
+    make_plan,
+    next_monday,
+    parse,
+    run_count,
+)
+
+URL = "/api/v1/scheduler"
+
+
+def chain(n: int, hours: float, priority: int = 2) -> list[dict[str, object]]:
+    return [
+        {"key": f"t{i}", "estimate_hours": hours, "priority": priority}
+        | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(n)
+    ]
+
+
+async def schedule(client: httpx.AsyncClient, plan_id: int, **kw: object) -> httpx.Response:
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "horizon_days": 5, **kw}
+    return await client.post(f"{URL}/schedule", json=body)
+
+
+async def test_sprint_capacity_holds_across_two_plans(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": 10}
+    )
+    assert r.status_code == 201, r.text
+    a = await make_plan(db_session, chain(4, 2.0), title="A")
+    b = await make_plan(db_session, chain(4, 2.0), title="B")
+    ra = await schedule(sched_client, a.id, dry_run=False)
+    assert ra.status_code == 200, ra.text
+    rb = await schedule(sched_client, b.id, dry_run=False)
+    assert rb.status_code == 200, rb.text
+    entries = await almanac_entries(db_session)
+    hours = sum((e.end_at - e.start_at).total_seconds() / 3600 for e in entries)
+    assert hours <= 10  # not 16: the second plan saw the first
+    report = (await sched_client.get(f"{URL}/sprints/{r.json()['id']}")).json()
+    assert report["used_hours"] <= 10
+    assert not any("exceeded" in w for w in report["warnings"])
+    # What did not fit is listed with its cause, per plan.
+    unplaced = rb.json()["unplaced"]
+    assert unplaced and all(u["cause"] for u in unplaced)
+
+
+async def test_daily_maximum_holds_across_plans(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+):
+    memory.texts["preference"] = ["No more than 5 hours of focused work per day"]
+    a = await make_plan(db_session, chain(3, 2.0, priority=3), title="A")
+    b = await make_plan(db_session, chain(3, 2.0, priority=3), title="B")
+    for plan in (a, b):
+        r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=2)
+        assert r.status_code == 200, r.text
+        prefs = r.json()["preferences"]
+        assert any("5 h a day" in line for line in prefs["applied"])
+        assert prefs["memories"][0]["fact_id"] == 1  # which memory it came from
+        assert prefs["memories"][0]["applied"] == [
+            "at most 5 h a day (" + repr(memory.texts["preference"][0]) + ")"
+        ]
+    per_day: dict[object, float] = defaultdict(float)
+    for e in await almanac_entries(db_session):
+        per_day[e.start_at.astimezone(TZ).date()] += (e.end_at - e.start_at).total_seconds() / 3600
+    assert per_day and max(per_day.values()) <= 5  # the stated maximum, for both plans at once
+
+
+async def test_more_urgent_plan_displaces_and_moves_are_explained(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    slow = await make_plan(db_session, chain(4, 2.0, priority=1), title="Slow")
+    r = await schedule(sched_client, slow.id, dry_run=False, horizon_days=3)
+    assert r.status_code == 200, r.text
+    urgent_tasks = [
+        {"key": "fix", "estimate_hours": 3.0, "priority": 4, "deadline": at(monday, 13)}
+    ]
+    urgent = await make_plan(db_session, urgent_tasks, title="Urgent")
+    r = await schedule(sched_client, urgent.id, horizon_days=3)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    fix = [b for b in body["blocks"] if b["task_key"] == "fix"]
+    assert fix and max(parse(b["end"]) for b in fix) <= at(monday, 13)
+    # The slow plan's blocks that had to move are listed with their plan and a reason.
+    moved = [m for m in body["moves"] if m["plan_id"] == slow.id]
+    assert moved and all(m["why"] for m in moved)
+    before = await run_count(db_session, slow.id)
+    r = await schedule(sched_client, urgent.id, dry_run=False, run_id=body["run_id"])
+    assert r.status_code == 200, r.text
+    assert await run_count(db_session, slow.id) == before + 1  # its new schedule is recorded
+    entries = await almanac_entries(db_session)
+    spans = sorted((e.start_at, e.end_at) for e in entries)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # no overlaps
+
+
+async def test_applying_a_preview_writes_exactly_it_or_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    plan_id = (await make_plan(db_session, chain(3, 1.5))).id  # a 409 expires the row
+    preview = (await schedule(sched_client, plan_id)).json()
+    r = await schedule(sched_client, plan_id, dry_run=False, run_id=preview["run_id"])
+    assert r.status_code == 200, r.text
+    written = r.json()
+    key = [(b["almanac_id"], b["start"], b["end"]) for b in preview["blocks"]]
+    assert [(b["almanac_id"], b["start"], b["end"]) for b in written["blocks"]] == key
+    stored = {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)}
+    assert stored == {(a, parse(s), parse(e)) for a, s, e in key}
+    # A retry of the same apply answers the same write.
+    again = await schedule(sched_client, plan_id, dry_run=False, run_id=preview["run_id"])
+    assert again.status_code == 200 and again.json()["run_id"] == written["run_id"]
+    # A preview the calendar has since overtaken is refused with what changed.
+    second = (await schedule(sched_client, plan_id)).json()
+    await add_meeting(db_session, at(monday + timedelta(1), 9), at(monday + timedelta(1), 10), "X")
+    r = await schedule(sched_client, plan_id, dry_run=False, run_id=second["run_id"])
+    assert r.status_code == 409
+    assert any("calendar event added" in e["message"] for e in r.json()["errors"])
+    r = await schedule(sched_client, plan_id, dry_run=True, run_id=second["run_id"])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "run_id"
+
+
+async def test_shorter_window_leaves_no_orphans(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, chain(6, 3.0))
+    r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=5)
+    assert r.status_code == 200, r.text
+    r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    entries = await almanac_entries(db_session)
+    assert {e.almanac_id for e in entries} == {b["almanac_id"] for b in body["blocks"]}
+    estimates = {f"t{i}": 3.0 for i in range(6)}
+    placed: dict[str, float] = defaultdict(float)
+    for b in body["blocks"]:
+        placed[b["task_key"]] += (parse(b["end"]) - parse(b["start"])).total_seconds() / 3600
+    assert all(placed[k] <= estimates[k] for k in placed)
+    unplaced = {u["task_key"] for u in body["unplaced"]}
+    assert unplaced and not unplaced & {k for k, h in placed.items() if h >= estimates[k]}
+
+
+async def test_manual_move_conflicts_are_409_unless_forced(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    await add_meeting(db_session, at(monday, 14), at(monday, 15), "Client call")
+    plan = await make_plan(db_session, chain(2, 1.0))
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    first_blocks = r.json()["blocks"]
+    first = next(b for b in first_blocks if b["task_key"] == "t1")
+    aid = first["almanac_id"]
+    onto_meeting = {"start": at(monday, 14).isoformat(), "end": at(monday, 15).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json=onto_meeting)
+    assert r.status_code == 409
+    messages = [e["message"] for e in r.json()["errors"]]
+    assert any("Client call" in m for m in messages)
+    late = {"start": at(monday, 16).isoformat(), "end": at(monday, 17).isoformat()}
+    zero = next(b["almanac_id"] for b in first_blocks if b["task_key"] == "t0")
+    r = await sched_client.put(f"{URL}/calendar/{zero}", json=late)
+    assert r.status_code == 409
+    assert any("depends on it" in e["message"] for e in r.json()["errors"])
+    sunday = monday - timedelta(days=1)
+    night = {"start": at(sunday, 3).isoformat(), "end": at(sunday, 4).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json=night)
+    assert r.status_code == 409
+    assert any("working day" in e["message"] for e in r.json()["errors"])
+    before = len(await almanac_entries(db_session))
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json={**onto_meeting, "force": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] and r.json()["block"]["fixed"] is True
+    assert len(await almanac_entries(db_session)) == before
+    view = (await sched_client.get(f"{URL}/calendar", params={"start_date": str(monday)})).json()
+    marked = [e for e in view["events"] if e["conflicts"]]
+    assert {e["title"] for e in marked} >= {"Client call"}
+    runs = (
+        await db_session.scalars(
+            select(SchedulerRun).where(SchedulerRun.plan_id == plan.id).order_by(SchedulerRun.id)
+        )
+    ).all()
+    assert runs[-1].status == "pinned"

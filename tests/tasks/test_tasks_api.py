@@ -1,0 +1,113 @@
+"""/api/v1/planner/tasks: list, read, edit, record time, done frees blocks, bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import ExecutionRun, Task
+from tests.scheduler.conftest import almanac_entries, at, make_plan, next_monday
+
+URL = "/api/v1/planner/tasks"
+TASKS = [
+    {"key": "research", "estimate_hours": 2.0, "priority": 3},
+    {"key": "draft", "estimate_hours": 3.0, "depends_on": ["research"]},
+]
+
+
+async def ids(session: AsyncSession, plan_id: int) -> dict[str, int]:
+    rows = await session.scalars(select(Task).where(Task.plan_id == plan_id))
+    return {t.plan_task_key or "": t.id for t in rows}
+
+
+async def test_list_filters_and_paging(sched_client: httpx.AsyncClient, db_session: AsyncSession):
+    monday = next_monday()
+    a = await make_plan(db_session, TASKS, title="A")
+    b = await make_plan(
+        db_session, [{"key": "x", "deadline": at(monday, 12), "client_id": 7}], title="B"
+    )
+    r = await sched_client.get(URL, params={"plan_id": a.id})
+    assert r.status_code == 200, r.text
+    assert {t["key"] for t in r.json()["items"]} == {"research", "draft"}
+    r = await sched_client.get(URL, params={"client_id": 7})
+    assert [t["plan_id"] for t in r.json()["items"]] == [b.id]
+    due = (at(monday, 13)).isoformat()
+    r = await sched_client.get(URL, params={"due_before": due})
+    assert [t["key"] for t in r.json()["items"]] == ["x"]
+    r = await sched_client.get(URL, params={"on": monday.isoformat()})
+    assert [t["key"] for t in r.json()["items"]] == ["x"]
+    r = await sched_client.get(URL, params={"limit": 1, "offset": 1})
+    assert r.json()["total"] == 3 and len(r.json()["items"]) == 1
+    r = await sched_client.get(URL, params={"status": "bogus"})
+    assert r.status_code == 422
+    r = await sched_client.get(URL, params={"due_before": "2030-01-01T10:00:00"})
+    assert r.status_code == 422
+
+
+async def test_patch_validates_and_writes_nothing_on_bad_input(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    plan = await make_plan(
+        db_session,
+        [
+            {"key": "research", "deadline": at(monday + timedelta(2), 17)},
+            {"key": "draft", "depends_on": ["research"]},
+        ],
+    )
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.patch(
+        f"{URL}/{tid}", json={"title": "Draft v2", "estimate_hours": 4, "priority": 4}
+    )
+    assert r.status_code == 200, r.text
+    task = r.json()["task"]
+    assert (task["title"], task["estimate_hours"], task["priority"]) == ("Draft v2", 4, 4)
+    # Bad input last: a failed request rolls back the test's transaction too.
+    r = await sched_client.patch(f"{URL}/{tid}", json={"status": "finished"})
+    assert r.status_code == 422 and "status" in r.json()["errors"][0]["field"]
+    r = await sched_client.patch(f"{URL}/{tid}", json={"estimate_hours": -1})
+    assert r.status_code == 422 and "estimate_hours" in r.json()["errors"][0]["field"]
+    early = at(monday, 12).isoformat()
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": early, "title": "New"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "deadline"
+
+
+async def test_time_creates_then_extends_the_run_and_done_frees_blocks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    plan_id = plan.id
+    by_key = await ids(db_session, plan_id)
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    draft = [b for b in r.json()["blocks"] if b["task_key"] == "draft"]
+    assert draft
+    tid = by_key["draft"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1.0, "idempotency_key": "k1"})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["actual_hours"] == 1.0 and first["task"]["status"] == "in_progress"
+    again = await sched_client.post(
+        f"{URL}/{tid}/time", json={"hours": 1.0, "idempotency_key": "k1"}
+    )
+    assert again.json()["duplicate"] is True and again.json()["actual_hours"] == 1.0
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.5})
+    assert r.json()["execution_run_id"] == first["execution_run_id"]
+    assert r.json()["actual_hours"] == 1.5 and r.json()["task"]["remaining_hours"] == 1.5
+    r = await sched_client.patch(f"{URL}/{tid}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    assert r.json()["released_blocks"] == len(draft)
+    left = {e.almanac_id for e in await almanac_entries(db_session)}
+    assert not any(b["almanac_id"] in left for b in draft)
+    run = (await db_session.scalars(select(ExecutionRun).where(ExecutionRun.task_id == tid))).one()
+    assert run.status == "completed" and run.actual_hours == 1.5
+    r = await sched_client.get(URL, params={"plan_id": plan_id, "status": "done"})
+    assert [t["id"] for t in r.json()["items"]] == [tid]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0})
+    assert r.status_code == 422 and "hours" in r.json()["errors"][0]["field"]
+    r = await sched_client.patch(f"{URL}/999999", json={"title": "x"})
+    assert r.status_code == 404
