@@ -184,7 +184,7 @@ async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState
             task_id = approved["task_ids"][0]
             text, _ = await ok(s, "log_time", task_id=task_id, hours=1.25)
             text, done = await ok(s, "complete_task", task_id=task_id)
-            assert done["status"] == "done"
+            assert done["task"]["status"] == "done"
             text, _ = await ok(s, "list_tasks", plan_id=plan["id"], status="done")
             assert f"task #{task_id}" in text
         else:  # the task endpoints are being built elsewhere; the tools say so clearly
@@ -247,13 +247,24 @@ async def test_every_other_tool_resource_and_prompt(
         await ok(s, "approve_plan", plan_id=plan["id"])
         _, applied = await ok(s, "schedule", plan_id=plan["id"], apply=True)
         block = applied["blocks"][0]
-        start = datetime.fromisoformat(block["start"]) + timedelta(days=1)
+        # A week later: after the tasks that depend on it start, so the API refuses...
+        start = datetime.fromisoformat(block["start"]) + timedelta(days=7)
+        message = await failed(
+            s,
+            "move_block",
+            block_id=block["almanac_id"],
+            start=start.isoformat(),
+            end=(start + timedelta(minutes=30)).isoformat(),
+        )
+        assert "(409)" in message and "force=true" in message
+        # ...unless forced: then it is pinned there.
         text, moved = await ok(
             s,
             "move_block",
             block_id=block["almanac_id"],
             start=start.isoformat(),
             end=(start + timedelta(minutes=30)).isoformat(),
+            force=True,
         )
         assert moved["block"]["almanac_id"] == block["almanac_id"] and "moved" in text
         text, _ = await ok(s, "patterns")

@@ -148,12 +148,14 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         block_id: Annotated[str, Field(min_length=1, max_length=255)],
         start: Annotated[datetime, Field(description="ISO 8601 with offset")],
         end: Annotated[datetime, Field(description="ISO 8601 with offset")],
+        force: Annotated[
+            bool, Field(description="Pin it even where it conflicts (the API lists conflicts)")
+        ] = False,
     ) -> CallToolResult:
-        out = await resolve(ctx).call(
-            "PUT",
-            f"/api/v1/scheduler/calendar/{block_id}",
-            json={"start": start.isoformat(), "end": end.isoformat()},
-        )
+        body: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
+        if force:
+            body["force"] = True
+        out = await resolve(ctx).call("PUT", f"/api/v1/scheduler/calendar/{block_id}", json=body)
         b = out["block"]
         return result(f"moved {b['almanac_id']} to {_hm(b['start'])}–{b['end'][11:16]}", out)
 
