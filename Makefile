@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint bench-dashboard clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint bench-dashboard bench-mcp clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-planner: $(STAMP)
 
 bench-loop: $(STAMP)
 	$(BIN)/python bench/learning_loop.py
+
+bench-mcp: $(STAMP)
+	$(BIN)/python bench/mcp_bench.py
 
 bench-auth: $(STAMP)
 	$(BIN)/python bench/auth_bench.py

@@ -17,10 +17,12 @@ from almanac.background import install_forgetters, task_blueprints
 from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings, configured_secrets
+from almanac.context.endpoints import router as context_router
 from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
+from almanac.mcp.http import McpMount
 from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
 from almanac.oauth.endpoints import router as oauth_router
@@ -79,7 +81,11 @@ def create_app(
             else None
         )
         try:
-            yield {"almanac": current}
+            if mcp is None:
+                yield {"almanac": current}
+            else:
+                async with mcp.running():
+                    yield {"almanac": current}
         finally:
             ics_worker.shutdown()
             await stop_embedded_worker(worker)
@@ -91,6 +97,7 @@ def create_app(
         title="Almanac " + " + ".join(titles[s] for s in chosen),
         version=__version__,
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
         # Every route, including those of routers added later, needs a key unless
         # `auth.policy` lists it as public.
         dependencies=[Depends(authenticate)],
@@ -109,6 +116,7 @@ def create_app(
     app.add_api_route("/", _home, include_in_schema=False)
     if "memory" in chosen:
         app.include_router(memory_router)
+        app.include_router(context_router)
         app.include_router(documents_router)
     if "planner" in chosen:
         app.include_router(tasks_router)
@@ -123,6 +131,8 @@ def create_app(
         app.include_router(graph_router)
         # The dashboard needs the Planner; its memory pages call the Gateway's API.
         mount_dashboard(app)
+    # MCP over Streamable HTTP at /mcp when one process serves both APIs (its tools use both).
+    mcp = McpMount(app) if len(chosen) == len(ALL_SERVICES) else None
     return app
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 PROBLEM_JSON = "application/problem+json"
 _WRITES = {"post", "put", "patch", "delete"}
@@ -107,17 +108,41 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def operation_id(route: APIRoute) -> str:
+    """The endpoint function's name (`remember`, `list_plans`): short and unique, so tool
+    servers (Open WebUI, LLM function calling) can name a tool after it."""
+    return route.name
+
+
+def _summary(operation: dict[str, Any]) -> str:
+    description = (operation.get("description") or "").strip()
+    if description:
+        return description.splitlines()[0].strip().rstrip(".")
+    return str(operation.get("summary") or operation["operationId"].replace("_", " ").title())
+
+
+def _summaries(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's summary is the first line of its docstring."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                operation["summary"] = _summary(operation)
+    return schema
+
+
 def install(app: FastAPI) -> None:
     """Serve the completed document at /openapi.json."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
+            app.openapi_schema = _summaries(
+                document_problems(
+                    get_openapi(
+                        title=app.title,
+                        version=app.version,
+                        description=app.description,
+                        routes=app.routes,
+                    )
                 )
             )
         return app.openapi_schema

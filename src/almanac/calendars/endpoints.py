@@ -125,7 +125,7 @@ async def list_events(
 
 
 @router.delete("/events/{event_id}")
-async def delete_event(event_id: Id, calendar: Calendar) -> DeletedEventOut:
+async def delete_calendar_event(event_id: Id, calendar: Calendar) -> DeletedEventOut:
     """Delete a user event (Almanac's blocks answer 409: replan instead)."""
     return await calendar.delete_event(event_id)
 

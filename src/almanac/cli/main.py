@@ -46,6 +46,7 @@ COMMANDS: dict[str, Lazy] = {
     "tasks": Lazy("almanac.cli.tasks:tasks", "Open tasks, by plan or for today."),
     "done": Lazy("almanac.cli.tasks:done", "Mark a task done (optionally with hours)."),
     "log": Lazy("almanac.cli.tasks:log", "Record hours worked on a task."),
+    "mcp": Lazy("almanac.cli.mcp:mcp", "An MCP server on stdio, for desktop assistants."),
 }
 
 app = typer.Typer(

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
@@ -189,3 +190,70 @@ class SchedulerRepository(PortableRows):
     async def delete_sprint(self, sprint: Sprint) -> None:
         await self.session.delete(sprint)
         await self.session.flush()
+
+
+# -- for the context block (read-only) ---------------------------------------------------------
+
+
+class AgendaReader:
+    """Open tasks and current blocks of a client (or all), for the memory context block."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _client(self, client_id: int | None) -> Any:
+        if client_id is None:
+            return Plan.status != "cancelled"
+        return (Plan.status != "cancelled") & (
+            func.coalesce(Task.client_id, Plan.client_id) == client_id
+        )
+
+    async def open_tasks(self, client_id: int | None, limit: int) -> list[Task]:
+        """Tasks not closed, soonest scheduled first, then by deadline and priority."""
+        stmt = (
+            select(Task)
+            .join(Plan, Plan.id == Task.plan_id)
+            .where(Task.status.not_in(CLOSED_TASK_STATUSES), self._client(client_id))
+            .order_by(
+                Task.scheduled_start.asc().nulls_last(),
+                Task.deadline.asc().nulls_last(),
+                Task.priority.desc(),
+                Task.id,
+            )
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def current_blocks(
+        self, client_id: int | None
+    ) -> list[tuple[int, dict[str, Any], str | None]]:
+        """(plan_id, stored block, task title) of each plan's latest applied run."""
+        runs = (
+            select(SchedulerRun.plan_id, SchedulerRun.schedule_blocks)
+            .join(Plan, Plan.id == SchedulerRun.plan_id)
+            .where(SchedulerRun.status.in_(APPLIED_RUN_STATUSES), self._client_plan(client_id))
+            .order_by(SchedulerRun.plan_id, SchedulerRun.id.desc())
+            .ext(distinct_on(SchedulerRun.plan_id))
+        )
+        rows = [(pid, list(blocks or [])) for pid, blocks in await self.session.execute(runs)]
+        if not rows:
+            return []
+        titles = {
+            (pid, key): title
+            for pid, key, title in await self.session.execute(
+                select(Task.plan_id, Task.plan_task_key, Task.title).where(
+                    Task.plan_id.in_([pid for pid, _ in rows])
+                )
+            )
+        }
+        return [
+            (pid, b, titles.get((pid, str(b.get("task_key")))))
+            for pid, blocks in rows
+            for b in blocks
+            if isinstance(b, dict)
+        ]
+
+    def _client_plan(self, client_id: int | None) -> Any:
+        if client_id is None:
+            return Plan.status != "cancelled"
+        return (Plan.status != "cancelled") & (Plan.client_id == client_id)

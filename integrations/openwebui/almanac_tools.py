@@ -1,0 +1,367 @@
+"""
+title: Almanac
+author: Almanac
+description: Plan, schedule, remember and reflect with a self-hosted Almanac server.
+version: 0.1.0
+license: MIT
+requirements: httpx>=0.27
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, Field
+
+Emitter = Callable[[dict[str, Any]], Awaitable[None]] | None
+
+
+class AlmanacUnavailable(Exception):
+    """A message the chat model can show the user as it is."""
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    detail = str(body.get("detail") or response.reason_phrase or "error")
+    fields = [
+        f"{e.get('field')}: {e.get('message')}"
+        for e in body.get("errors") or []
+        if isinstance(e, dict) and e.get("field")
+    ]
+    if fields and not all(f in detail for f in fields):
+        detail += f" ({'; '.join(fields)})"
+    if response.status_code == 401:
+        return f"Almanac rejected the API key: {detail}. Set a valid key in the tool's valves."
+    if response.status_code == 403:
+        return f"This Almanac API key may not do that: {detail}."
+    return f"Almanac could not do that ({response.status_code}): {detail}"
+
+
+class Tools:
+    class Valves(BaseModel):
+        almanac_url: str = Field(
+            default="http://localhost:8090",
+            description="Where Almanac runs (from Docker: http://host.docker.internal:8090)",
+        )
+        api_key: str = Field(default="", description="An Almanac API key (read, write or admin)")
+        timeout_seconds: float = Field(default=60.0, description="Per-call timeout")
+
+    class UserValves(BaseModel):
+        api_key: str = Field(
+            default="", description="Your own Almanac API key (overrides the shared one)"
+        )
+        client_id: int | None = Field(
+            default=None, description="Default client for plans, memories and recall"
+        )
+
+    def __init__(self) -> None:
+        self.valves = self.Valves()
+        self.citation = False
+        # One connection pool per URL and event loop: Open WebUI keeps this object between
+        # calls, and a new client per call costs more than the call (TLS context, no reuse).
+        self._http: tuple[tuple[str, float, int], httpx.AsyncClient] | None = None
+
+    def _http_client(self, url: str) -> httpx.AsyncClient:
+        key = (url, self.valves.timeout_seconds, id(asyncio.get_running_loop()))
+        if self._http is None or self._http[0] != key or self._http[1].is_closed:
+            client = httpx.AsyncClient(base_url=url, timeout=self.valves.timeout_seconds)
+            self._http = (key, client)
+        return self._http[1]
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _user_valves(self, user: dict[str, Any] | None) -> Any:
+        valves = (user or {}).get("valves")
+        if isinstance(valves, dict):
+            return self.UserValves(**valves)
+        return valves if valves is not None else self.UserValves()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        user: dict[str, Any] | None,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        key = self._user_valves(user).api_key or self.valves.api_key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.valves.almanac_url.rstrip("/")
+        try:
+            response = await self._http_client(url).request(
+                method, path, params=query, json=json, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise AlmanacUnavailable(
+                f"Almanac is not reachable at {url} ({type(exc).__name__}). Check the "
+                "'almanac_url' valve and that `almanac serve` is running."
+            ) from exc
+        if response.status_code >= 400:
+            raise AlmanacUnavailable(_problem(response))
+        return response.json() if response.content else None
+
+    async def _status(self, emitter: Emitter, text: str, done: bool = False) -> None:
+        if emitter is not None:
+            await emitter({"type": "status", "data": {"description": text, "done": done}})
+
+    def _client(self, user: dict[str, Any] | None, client_id: int | None) -> int | None:
+        return client_id if client_id is not None else self._user_valves(user).client_id
+
+    async def _run(self, emitter: Emitter, label: str, work: Callable[[], Awaitable[str]]) -> str:
+        await self._status(emitter, label)
+        try:
+            text = await work()
+        except AlmanacUnavailable as exc:
+            await self._status(emitter, "Almanac: failed", done=True)
+            return str(exc)
+        await self._status(emitter, f"{label.rstrip('…')}: done", done=True)
+        return text
+
+    # -- tools -----------------------------------------------------------------------------
+
+    async def create_plan(
+        self,
+        intent: str,
+        deadline: str | None = None,
+        client_id: int | None = None,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Turn an intent into a draft plan of tasks with estimates (approve it with approve_plan).
+        :param intent: What to get done, e.g. "marketing audit for Acme".
+        :param deadline: Optional deadline, ISO 8601 with offset (2026-12-18T17:00:00+01:00).
+        :param client_id: Optional client id the plan is for.
+        """
+
+        async def work() -> str:
+            body = {
+                "intent": intent,
+                "deadline": deadline,
+                "client_id": self._client(__user__, client_id),
+            }
+            plan = await self._call("POST", "/api/v1/planner/plan", __user__, json=body)
+            lines = [
+                f"Draft plan #{plan['id']}: {plan['plan_title']} ({plan['total_hours']:g} h, "
+                f"from the {plan.get('source') or 'library'}; LLM used: "
+                f"{'yes' if (plan.get('llm') or {}).get('used') else 'no'})"
+            ]
+            for step in plan["sop"]["steps"]:
+                for t in step["tasks"]:
+                    hours = f"{t['estimate_hours']:g} h"
+                    lines.append(f"- {t['id']}: {_clip(t['title'], 90)} ({hours})")
+            lines.append(f"Approve with approve_plan(plan_id={plan['id']}).")
+            return "\n".join(lines)
+
+        return await self._run(__event_emitter__, "Planning…", work)
+
+    async def approve_plan(
+        self,
+        plan_id: int,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Approve a draft plan so its tasks exist and can be scheduled.
+        :param plan_id: The plan's id (from create_plan).
+        """
+
+        async def work() -> str:
+            out = await self._call("POST", f"/api/v1/planner/plans/{plan_id}/approve", __user__)
+            ids = ", ".join(f"#{i}" for i in out["task_ids"])
+            return f"Plan #{plan_id} approved; tasks {ids}. Schedule with schedule_tasks."
+
+        return await self._run(__event_emitter__, "Approving…", work)
+
+    async def schedule_tasks(
+        self,
+        plan_id: int,
+        apply: bool = False,
+        run_id: int | None = None,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Place an approved plan's tasks in the calendar: first a preview, then call again
+        with apply=true to write it.
+        :param plan_id: The approved plan's id.
+        :param apply: False shows a preview; True writes the blocks to the calendar.
+        :param run_id: With apply=true, the preview's run id: exactly that schedule is written.
+        """
+
+        async def work() -> str:
+            body: dict[str, Any] = {"plan_id": plan_id, "dry_run": not apply}
+            path = "/api/v1/scheduler/schedule"
+            try:
+                extra = {"run_id": run_id} if apply and run_id else {}
+                out = await self._call("POST", path, __user__, json={**body, **extra})
+            except AlmanacUnavailable as exc:
+                if "run_id" not in str(exc) or "(422)" not in str(exc):
+                    raise
+                out = await self._call("POST", path, __user__, json=body)  # an older Almanac
+            head = "Scheduled" if out["applied"] else "Preview"
+            lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
+            for b in out["blocks"][:20]:
+                lines.append(f"- {b['start'][:16].replace('T', ' ')} {_clip(b['title'], 70)}")
+            lines += [f"- not placed: {u['title']} ({u['cause']})" for u in out["unplaced"]]
+            if not out["applied"]:
+                lines.append(
+                    f"Call schedule_tasks(plan_id={plan_id}, apply=true, run_id={out['run_id']}) "
+                    "to write it."
+                )
+            return "\n".join(lines)
+
+        return await self._run(__event_emitter__, "Scheduling…", work)
+
+    async def query_memory(
+        self,
+        query: str,
+        client_id: int | None = None,
+        limit: int = 8,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Search what Almanac remembers (memories and facts).
+        :param query: What to look for.
+        :param client_id: Optional client id to search only that client's memories.
+        :param limit: How many results (1-50).
+        """
+
+        async def work() -> str:
+            params = {
+                "query": query,
+                "k": max(1, min(limit, 50)),
+                "client_id": self._client(__user__, client_id),
+            }
+            out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
+            lines = [
+                f"- #{h['id']} {h['kind']} {(h.get('occurred_at') or '')[:10]} "
+                f"{_clip(h['content'])}"
+                for h in out["results"]
+            ]
+            return "\n".join(lines) or "Nothing found."
+
+        return await self._run(__event_emitter__, "Searching memory…", work)
+
+    async def remember(
+        self,
+        content: str,
+        client_id: int | None = None,
+        importance: float = 0.5,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Store something worth remembering (a preference, a decision, a note).
+        :param content: What to remember, in one or two sentences.
+        :param client_id: Optional client id it is about.
+        :param importance: 0 to 1; 0.7 or more marks it as important.
+        """
+
+        async def work() -> str:
+            body = {
+                "content": content,
+                "client_id": self._client(__user__, client_id),
+                "salience_score": importance,
+                "event_source": "openwebui",
+            }
+            out = await self._call("POST", "/api/v1/memory/remember", __user__, json=body)
+            return f"Remembered (#{out['id']})."
+
+        return await self._run(__event_emitter__, "Remembering…", work)
+
+    async def agenda(
+        self,
+        days: int = 1,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Show the agenda: Almanac's work blocks and other busy time, today or the next days.
+        :param days: How many days from today (1-14).
+        """
+
+        async def work() -> str:
+            first = await self._call("GET", "/api/v1/scheduler/calendar", __user__)
+            today = date.fromisoformat(first["start"][:10])
+            params = {
+                "start_date": today.isoformat(),
+                "end_date": (today + timedelta(days=max(1, min(days, 14)) - 1)).isoformat(),
+            }
+            out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
+            lines = [
+                f"- {e['start'][:16].replace('T', ' ')}–{e['end'][11:16]} "
+                f"{'[block ' + e['id'] + ']' if e['almanac'] else '[busy]'} {_clip(e['title'], 70)}"
+                for e in out["events"]
+            ]
+            return "\n".join(lines) or "Nothing scheduled."
+
+        return await self._run(__event_emitter__, "Reading the agenda…", work)
+
+    async def complete_task(
+        self,
+        task_id: int,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Mark a task as done.
+        :param task_id: The task's id (from approve_plan or the agenda).
+        """
+
+        async def work() -> str:
+            out = await self._call(
+                "PATCH", f"/api/v1/planner/tasks/{task_id}", __user__, json={"status": "done"}
+            )
+            task = out.get("task", out)
+            return f"Task #{task['id']} done: {_clip(task['title'], 90)}."
+
+        return await self._run(__event_emitter__, "Completing the task…", work)
+
+    async def reflect_daily(
+        self,
+        day: str | None = None,
+        __user__: dict[str, Any] | None = None,
+        __event_emitter__: Emitter = None,
+    ) -> str:
+        """
+        Reflect on a day: what got done, estimates versus reality, recommendations.
+        :param day: Optional date (YYYY-MM-DD); default today.
+        """
+
+        async def work() -> str:
+            out = await self._call(
+                "POST",
+                "/api/v1/observer/reflect",
+                __user__,
+                params={"mode": "daily", "date": day},
+            )
+            n = out["report"].get("numbers", {})
+            lines = [
+                f"Reflection #{out['id']} for {out['period_start']}: "
+                f"{n.get('tasks_done', 0)}/{n.get('tasks_planned', 0)} tasks done, "
+                f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h "
+                "estimated."
+            ]
+            lines += [f"- {_clip(r, 200)}" for r in out["report"].get("recommendations", [])[:5]]
+            if out.get("narrative"):
+                lines.append(_clip(out["narrative"], 600))
+            return "\n".join(lines)
+
+        return await self._run(__event_emitter__, "Reflecting…", work)

@@ -1,0 +1,46 @@
+"""`almanac mcp`: the MCP server over stdio (Claude Desktop, Claude Code, Cursor).
+
+It calls the running server when one answers (so caches stay coherent), else the app
+in-process, like the other commands. The key comes from ALMANAC_API_KEY or the data
+folder's `api-key` file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+
+from almanac.config import Settings
+
+
+def api_key(settings: Settings) -> str | None:
+    """ALMANAC_API_KEY, else the key `almanac serve` wrote into the data folder."""
+    key = os.environ.get("ALMANAC_API_KEY", "").strip()
+    if key:
+        return key
+    try:
+        return (Path(settings.data_dir) / "api-key").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def mcp(
+    url: Annotated[
+        str | None, typer.Option("--url", help="Almanac URL (default: a running local server)")
+    ] = None,
+) -> None:
+    """Serve Almanac's MCP tools over stdio (talks to the running server, else in-process)."""
+    from almanac.cli.runtime import api_client
+    from almanac.mcp.stdio import protocol_stdout, serve_stdio
+
+    out = protocol_stdout()  # before anything can print
+    settings = Settings()
+
+    async def go() -> None:
+        async with api_client(settings, url) as client:
+            await serve_stdio(client, api_key(settings), out)
+
+    anyio.run(go)

@@ -1,0 +1,1 @@
+"""The context block: one prompt-ready text from memory and the agenda (above both)."""

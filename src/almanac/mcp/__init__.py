@@ -1,0 +1,4 @@
+"""The MCP server: Almanac's tools, resources and prompts over stdio and Streamable HTTP.
+
+Every tool is a thin client of the REST API that forwards the caller's API key, so
+validation, scopes and errors live in one place (the API)."""

@@ -1,0 +1,88 @@
+"""How a tool reaches the REST API: one httpx client plus the caller's key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+
+# Headers that carry the caller's identity; forwarded unchanged to the API.
+AUTH_HEADERS = ("authorization", "x-api-key")
+
+
+class ApiProblem(ToolError):
+    """A REST problem (4xx/5xx) as an MCP tool error: same message, same fields."""
+
+    def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]]):
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors if e)
+        text = f"{title} ({status}): {detail}"
+        if fields and fields not in detail:
+            text += f" [{fields}]"
+        super().__init__(text)
+
+
+def problem_from(response: httpx.Response) -> ApiProblem:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    errors = body.get("errors") or []
+    return ApiProblem(
+        response.status_code,
+        str(body.get("title") or response.reason_phrase),
+        str(body.get("detail") or response.text[:500] or response.reason_phrase),
+        [e for e in errors if isinstance(e, dict)],
+    )
+
+
+class Api:
+    """REST calls on behalf of one caller (their key in `headers`)."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> None:
+        self.client = client
+        self.headers = headers or {}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self.client.request(
+                method, path, params=query, json=json, headers=self.headers
+            )
+        except httpx.HTTPError as exc:
+            raise ToolError(f"Almanac is not reachable ({type(exc).__name__}: {exc})") from exc
+        if response.status_code >= 400:
+            raise problem_from(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.call("GET", path, params=params)
+
+    async def post(self, path: str, json: Any = None, **params: Any) -> Any:
+        return await self.call("POST", path, params=params, json=json)
+
+
+def result(text: str, data: Any) -> CallToolResult:
+    """Short text for the model plus the API's answer as structured content."""
+    structured = data if isinstance(data, dict) else {"items": data}
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structuredContent=structured
+    )
+
+
+def clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

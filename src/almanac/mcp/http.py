@@ -1,0 +1,102 @@
+"""Streamable HTTP at /mcp inside `almanac serve`: the caller's key, the app in-process.
+
+Each MCP request must carry a valid API key (checked by the API itself, `GET
+/api/v1/auth/me`), and each tool call is an in-process ASGI request against the same app
+(no socket, no second server) with the caller's `Authorization`/`X-API-Key` header, so the
+API's authentication, scopes, validation and transactions apply unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from mcp.server.fastmcp import Context
+from mcp.server.fastmcp.server import StreamableHTTPASGIApp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from almanac.mcp.api import AUTH_HEADERS, Api
+from almanac.mcp.server import build_server
+
+PATH = "/mcp"
+
+
+class _WithState:
+    """The app with the lifespan state that the server put in the MCP request's scope."""
+
+    def __init__(self, app: ASGIApp, state: dict[str, Any]) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["state"] = dict(self.state)
+        await self.app(scope, receive, send)
+
+
+def _auth_headers(headers: Any) -> dict[str, str]:
+    return {h: v for h in AUTH_HEADERS if (v := headers.get(h))}
+
+
+class _Authenticated:
+    """An ASGI app (not a function, so Starlette routes every method to it) that lets a
+    request through only when the API accepts its key."""
+
+    def __init__(self, mount: McpMount, handler: ASGIApp) -> None:
+        self.mount, self.handler = mount, handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _auth_headers(Request(scope).headers)
+        who = await self.mount.client(scope).get("/api/v1/auth/me", headers=headers)
+        if who.status_code >= 400:  # no key, a wrong one, or a rate limit: as the API says
+            passed = {
+                k: v
+                for k, v in who.headers.items()
+                if k.lower() in ("content-type", "www-authenticate", "retry-after")
+            }
+            await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
+            return
+        await self.handler(scope, receive, send)
+
+
+class McpMount:
+    """The MCP endpoint of one app; `running()` belongs in the app's lifespan."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._client: httpx.AsyncClient | None = None
+        self.server = build_server(self.api, http_path=PATH)
+        self.server.streamable_http_app()  # creates the session manager
+        handler = StreamableHTTPASGIApp(self.server.session_manager)
+        app.router.routes.append(Route(PATH, endpoint=self._authenticated(handler)))
+
+    def client(self, scope: Scope) -> httpx.AsyncClient:
+        if self._client is None:
+            transport = httpx.ASGITransport(app=_WithState(self.app, scope["state"]))
+            # A loopback base URL: the app's Host allow-list accepts it.
+            self._client = httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1", timeout=300
+            )
+        return self._client
+
+    def api(self, ctx: Context) -> Api:  # type: ignore[type-arg]
+        request = ctx.request_context.request
+        if request is None:  # pragma: no cover - only HTTP requests reach this server
+            raise RuntimeError("the /mcp server needs an HTTP request")
+        return Api(self.client(request.scope), _auth_headers(request.headers))
+
+    def _authenticated(self, handler: ASGIApp) -> ASGIApp:
+        return _Authenticated(self, handler)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.server.session_manager.run():
+            try:
+                yield
+            finally:
+                if self._client is not None:
+                    await self._client.aclose()
+                    self._client = None

@@ -1,0 +1,35 @@
+"""The MCP server over stdio, on an API client the caller chose (see `almanac mcp`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from io import TextIOWrapper
+
+import anyio
+import httpx
+from mcp.server.stdio import stdio_server
+
+from almanac.mcp.api import Api
+from almanac.mcp.server import build_server
+
+
+def protocol_stdout() -> TextIOWrapper:
+    """Keep the real stdout for the protocol and send everything else printed (embedded
+    Postgres, libraries) to stderr, where it cannot corrupt the JSON-RPC stream."""
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return TextIOWrapper(os.fdopen(protocol_fd, "wb", buffering=0), encoding="utf-8")
+
+
+async def serve_stdio(client: httpx.AsyncClient, key: str | None, out: TextIOWrapper) -> None:
+    """Serve until stdin closes; every tool call goes through `client` with `key`."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    api = Api(client, {"Authorization": f"Bearer {key}"} if key else {})
+    server = build_server(lambda ctx: api)
+    lowlevel = server._mcp_server
+    async with stdio_server(stdout=anyio.wrap_file(out)) as (read, write):
+        await lowlevel.run(read, write, lowlevel.create_initialization_options())

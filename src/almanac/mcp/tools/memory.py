@@ -1,0 +1,195 @@
+"""Memory tools: remember, recall, get_facts, add_fact, forget_subject, context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from almanac.mcp.api import Api, clip, result
+
+ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
+FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
+Kind = Literal["event", "fact"]
+Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
+
+
+def _when(value: str | None) -> str:
+    return value[:10] if value else ""
+
+
+def hits_text(hits: list[dict[str, Any]]) -> str:
+    lines = [
+        f"#{h['id']} {h['kind']} {_when(h.get('occurred_at'))} {clip(h['content'])}".replace(
+            "  ", " "
+        )
+        for h in hits
+    ]
+    return "\n".join(lines) if lines else "nothing found"
+
+
+def fact_line(f: dict[str, Any]) -> str:
+    slot = f"{f['subject_type']}:{f['subject_id']} {f['fact_type']}"
+    if f.get("category"):
+        slot += f"/{f['category']}"
+    state = "" if f.get("current", True) else " (superseded)"
+    return f"fact #{f['id']} [{slot}] {clip(f['content'])}{state}"
+
+
+def register(server: FastMCP, resolve: Resolver) -> None:
+    read = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+
+    @server.tool(
+        description="Store a memory (an event, preference or note). Salience ≥ 0.7 with "
+        "metadata naming a subject (subject_type, subject_id, fact_type, category) also "
+        "makes it a durable fact. Returns the memory id."
+    )
+    async def remember(
+        ctx: Context,  # type: ignore[type-arg]
+        content: Annotated[str, Field(description="What to remember", min_length=1)],
+        client_id: ClientId = None,
+        session_id: Annotated[str | None, Field(description="Conversation id")] = None,
+        event_type: Annotated[str, Field(description="e.g. memory, preference, meeting")] = (
+            "memory"
+        ),
+        salience: Annotated[float, Field(ge=0, le=1, description="How much it matters")] = 0.5,
+        metadata: Annotated[dict[str, Any] | None, Field(description="Extra JSON")] = None,
+        idempotency_key: Annotated[
+            str | None, Field(description="Makes a retried call store nothing twice")
+        ] = None,
+    ) -> CallToolResult:
+        body = {
+            "content": content,
+            "client_id": client_id,
+            "session_id": session_id,
+            "event_type": event_type,
+            "salience_score": salience,
+            "metadata": metadata or {},
+            "idempotency_key": idempotency_key,
+        }
+        out = await resolve(ctx).post("/api/v1/memory/remember", json=body)
+        text = f"remembered #{out['id']}"
+        if out.get("promoted_to_fact_id"):
+            text += f", promoted to fact #{out['promoted_to_fact_id']}"
+        if out.get("duplicate"):
+            text += " (already stored: same idempotency key)"
+        return result(text, out)
+
+    @server.tool(
+        description="Search memories and current facts (semantic + full text). Filter by "
+        "client, time window (since/until, ISO 8601 with offset) and kinds.",
+        annotations=read,
+    )
+    async def recall(
+        ctx: Context,  # type: ignore[type-arg]
+        query: Annotated[str, Field(description="What to look for", min_length=1)],
+        k: Annotated[int, Field(ge=1, le=100, description="How many results")] = 10,
+        client_id: ClientId = None,
+        since: Annotated[datetime | None, Field(description="Not before (with offset)")] = None,
+        until: Annotated[datetime | None, Field(description="Not after (with offset)")] = None,
+        kinds: Annotated[list[Kind] | None, Field(description="event and/or fact")] = None,
+        session_id: Annotated[str | None, Field(description="One conversation only")] = None,
+    ) -> CallToolResult:
+        out = await resolve(ctx).get(
+            "/api/v1/memory/recall",
+            query=query,
+            k=k,
+            client_id=client_id,
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+            kinds=kinds,
+            session_id=session_id,
+        )
+        return result(hits_text(out["results"]), out)
+
+    @server.tool(
+        description="List durable facts: current ones, or every version with include_history.",
+        annotations=read,
+    )
+    async def get_facts(
+        ctx: Context,  # type: ignore[type-arg]
+        subject_type: Annotated[str | None, Field(description="e.g. user, client")] = None,
+        subject_id: Annotated[str | None, Field(description="e.g. me, 42")] = None,
+        fact_type: FactType | None = None,
+        include_history: bool = False,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+    ) -> CallToolResult:
+        out = await resolve(ctx).get(
+            "/api/v1/memory/facts",
+            subject_type=subject_type,
+            subject_id=subject_id,
+            fact_type=fact_type,
+            include_history=str(include_history).lower(),
+            limit=limit,
+        )
+        text = "\n".join(fact_line(f) for f in out) or "no facts"
+        return result(text, out)
+
+    @server.tool(
+        description="Add a durable fact about a subject. It supersedes the current fact in "
+        "the same slot (subject, fact_type, category); the old one is kept as history."
+    )
+    async def add_fact(
+        ctx: Context,  # type: ignore[type-arg]
+        subject_type: Annotated[str, Field(description="e.g. user, client", min_length=1)],
+        subject_id: Annotated[str, Field(description="e.g. me, 42", min_length=1)],
+        fact_type: FactType,
+        content: Annotated[str, Field(min_length=1)],
+        category: Annotated[str | None, Field(description="Slot, e.g. deep_work")] = None,
+        client_id: ClientId = None,
+        salience: Annotated[float, Field(ge=0, le=1)] = 0.7,
+    ) -> CallToolResult:
+        body = {
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "fact_type": fact_type,
+            "content": content,
+            "category": category,
+            "client_id": client_id,
+            "salience_score": salience,
+        }
+        out = await resolve(ctx).post("/api/v1/memory/facts", json=body)
+        text = f"added {fact_line(out['fact'])}"
+        if out.get("superseded_id"):
+            text += f"; supersedes fact #{out['superseded_id']}"
+        return result(text, out)
+
+    @server.tool(
+        description="Forget everything about a subject (events, facts, cached recalls). "
+        "Irreversible; needs an admin key.",
+        annotations=ToolAnnotations(destructiveHint=True, idempotentHint=True),
+    )
+    async def forget_subject(
+        ctx: Context,  # type: ignore[type-arg]
+        subject_type: Annotated[str, Field(min_length=1)],
+        subject_id: Annotated[str, Field(min_length=1)],
+    ) -> CallToolResult:
+        out = await resolve(ctx).call(
+            "DELETE", f"/api/v1/memory/subjects/{subject_type}/{subject_id}"
+        )
+        text = (
+            f"forgot {subject_type}:{subject_id}: {out['events_deleted']} memories, "
+            f"{out['facts_deleted']} facts"
+        )
+        return result(text, out)
+
+    @server.tool(
+        description="One text block for a prompt: the facts that matter, the most relevant "
+        "memories with dates, open tasks and next blocks (each with its id), packed to fit "
+        "token_budget.",
+        annotations=read,
+    )
+    async def context(
+        ctx: Context,  # type: ignore[type-arg]
+        query: Annotated[str, Field(description="What the conversation is about", min_length=1)],
+        client_id: ClientId = None,
+        token_budget: Annotated[int, Field(ge=50, le=20_000)] = 1000,
+    ) -> CallToolResult:
+        out = await resolve(ctx).get(
+            "/api/v1/memory/context", query=query, client_id=client_id, token_budget=token_budget
+        )
+        return result(out["text"], out)

@@ -1,0 +1,211 @@
+"""Time tools: schedule, agenda, move_block, list_tasks, complete_task, log_time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from almanac.mcp.api import Api, ApiProblem, clip, result
+
+Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
+TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
+TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
+
+
+def _hm(value: str) -> str:
+    return value[:16].replace("T", " ")
+
+
+def blocks_text(out: dict[str, Any]) -> list[str]:
+    return [
+        f"{b['almanac_id']}: {_hm(b['start'])}–{b['end'][11:16]} {clip(b['title'], 80)}"
+        for b in out.get("blocks", [])
+    ]
+
+
+def _placement(out: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return sorted((b["almanac_id"], b["start"], b["end"]) for b in out.get("blocks", []))
+
+
+def agenda_text(out: dict[str, Any]) -> str:
+    lines = []
+    for e in out["events"]:
+        kind = "block" if e["almanac"] else "busy"
+        lines.append(
+            f"{_hm(e['start'])}–{e['end'][11:16]} [{kind} {e['id']}] {clip(e['title'], 80)}"
+        )
+    return "\n".join(lines) or "nothing scheduled"
+
+
+def task_line(t: dict[str, Any]) -> str:
+    when = f" at {_hm(t['scheduled_start'])}" if t.get("scheduled_start") else ""
+    est = f", {t['estimate_hours']:g} h" if t.get("estimate_hours") is not None else ""
+    return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{when}"
+
+
+async def schedule_call(api: Api, body: dict[str, Any], run_id: int | None) -> Any:
+    """POST /schedule; with `run_id` the API writes exactly that preview (or answers 409
+    with what changed). An API without `run_id` re-solves instead (a 422 wrote nothing)."""
+    if run_id is None:
+        return await api.post("/api/v1/scheduler/schedule", json=body)
+    try:
+        return await api.post("/api/v1/scheduler/schedule", json={**body, "run_id": run_id})
+    except ApiProblem as problem:
+        if problem.status != 422 or not any(e.get("field") == "run_id" for e in problem.errors):
+            raise
+        return await api.post("/api/v1/scheduler/schedule", json=body)
+
+
+def register(server: FastMCP, resolve: Resolver) -> None:
+    # The last preview per (caller, plan), so applying can say whether it kept the preview.
+    previews: dict[tuple[str, int], tuple[int, list[tuple[str, str, str]]]] = {}
+
+    @server.tool(
+        description="Place an approved plan's tasks into the calendar around busy time. "
+        "By default a dry run: it shows the proposed blocks and a run id. Call again with "
+        "apply=true (and that run_id) to write exactly the previewed schedule."
+    )
+    async def schedule(
+        ctx: Context,  # type: ignore[type-arg]
+        plan_id: Annotated[int, Field(ge=1)],
+        apply: Annotated[bool, Field(description="Write it (after a preview)")] = False,
+        run_id: Annotated[
+            int | None, Field(ge=1, description="The preview to write (default: the last one)")
+        ] = None,
+        start_date: Annotated[date | None, Field(description="Default: today")] = None,
+        horizon_days: Annotated[int, Field(ge=1, le=60)] = 14,
+    ) -> CallToolResult:
+        api = resolve(ctx)
+        body = {
+            "plan_id": plan_id,
+            "start_date": start_date.isoformat() if start_date else None,
+            "horizon_days": horizon_days,
+            "dry_run": not apply,
+        }
+        caller = api.headers.get("authorization") or api.headers.get("x-api-key") or ""
+        slot = (caller, plan_id)
+        if apply and run_id is None and slot in previews:
+            run_id = previews[slot][0]
+        out = await schedule_call(api, body, run_id if apply else None)
+        verb = "applied" if out["applied"] else "preview"
+        lines = [f"{verb} run #{out['run_id']} for plan #{plan_id}: {len(out['blocks'])} blocks"]
+        if not apply:
+            previews[slot] = (out["run_id"], _placement(out))
+            lines[0] += (
+                f"; call schedule again with apply=true (run_id={out['run_id']}) to write it"
+            )
+        elif slot in previews:
+            preview_id, placed = previews.pop(slot)
+            same = placed == _placement(out)
+            lines.append(
+                f"same placement as preview run #{preview_id}"
+                if same
+                else f"the calendar changed since preview run #{preview_id}: placement differs"
+            )
+        lines += blocks_text(out)
+        lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
+        lines += [f"warning: {w}" for w in out.get("warnings", [])]
+        return result("\n".join(lines), out)
+
+    @server.tool(
+        description="The agenda: Almanac's blocks and other busy events, today or the next N days.",
+        annotations=ToolAnnotations(readOnlyHint=True),
+    )
+    async def agenda(
+        ctx: Context,  # type: ignore[type-arg]
+        days: Annotated[int, Field(ge=1, le=31)] = 1,
+        start_date: Annotated[date | None, Field(description="Default: today")] = None,
+    ) -> CallToolResult:
+        params: dict[str, Any] = {}
+        if start_date is not None:
+            params = {
+                "start_date": start_date.isoformat(),
+                "end_date": (start_date + timedelta(days=days - 1)).isoformat(),
+            }
+            out = await resolve(ctx).get("/api/v1/scheduler/calendar", **params)
+        else:
+            # "today" is the user's today: ask the server for one day, then widen.
+            first = await resolve(ctx).get("/api/v1/scheduler/calendar")
+            today = date.fromisoformat(first["start"][:10])
+            out = await resolve(ctx).get(
+                "/api/v1/scheduler/calendar",
+                start_date=today.isoformat(),
+                end_date=(today + timedelta(days=days - 1)).isoformat(),
+            )
+        return result(agenda_text(out), out)
+
+    @server.tool(
+        description="Move one of Almanac's blocks (its id from agenda or schedule) to a new "
+        "time; it is pinned so replanning keeps it there."
+    )
+    async def move_block(
+        ctx: Context,  # type: ignore[type-arg]
+        block_id: Annotated[str, Field(min_length=1, max_length=255)],
+        start: Annotated[datetime, Field(description="ISO 8601 with offset")],
+        end: Annotated[datetime, Field(description="ISO 8601 with offset")],
+        force: Annotated[
+            bool, Field(description="Pin it even where it conflicts (the API lists conflicts)")
+        ] = False,
+    ) -> CallToolResult:
+        body: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
+        if force:
+            body["force"] = True
+        out = await resolve(ctx).call("PUT", f"/api/v1/scheduler/calendar/{block_id}", json=body)
+        b = out["block"]
+        return result(f"moved {b['almanac_id']} to {_hm(b['start'])}–{b['end'][11:16]}", out)
+
+    @server.tool(
+        description="List tasks (from approved plans), by plan, client or status.",
+        annotations=ToolAnnotations(readOnlyHint=True),
+    )
+    async def list_tasks(
+        ctx: Context,  # type: ignore[type-arg]
+        plan_id: Annotated[int | None, Field(ge=1)] = None,
+        client_id: Annotated[int | None, Field(ge=1)] = None,
+        status: TaskStatus | None = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 50,
+    ) -> CallToolResult:
+        out = await resolve(ctx).get(
+            "/api/v1/planner/tasks",
+            plan_id=plan_id,
+            client_id=client_id,
+            status=status,
+            limit=limit,
+        )
+        items = out["items"] if isinstance(out, dict) and "items" in out else out
+        return result("\n".join(task_line(t) for t in items) or "no tasks", out)
+
+    @server.tool(
+        description="Mark a task done (its time counts in reflections; log hours with log_time)."
+    )
+    async def complete_task(ctx: Context, task_id: TaskId) -> CallToolResult:  # type: ignore[type-arg]
+        out = await resolve(ctx).call(
+            "PATCH", f"/api/v1/planner/tasks/{task_id}", json={"status": "done"}
+        )
+        task = out.get("task", out)
+        freed = out.get("released_blocks") or 0
+        extra = f"; {freed} future blocks freed" if freed else ""
+        return result(f"done: {task_line(task)}{extra}", out)
+
+    @server.tool(description="Log hours actually spent on a task (feeds estimate calibration).")
+    async def log_time(
+        ctx: Context,  # type: ignore[type-arg]
+        task_id: TaskId,
+        hours: Annotated[float, Field(gt=0, le=24)],
+        idempotency_key: Annotated[
+            str | None, Field(description="Makes a retried call count once")
+        ] = None,
+    ) -> CallToolResult:
+        body = {"hours": hours, "idempotency_key": idempotency_key}
+        out = await resolve(ctx).post(
+            f"/api/v1/planner/tasks/{task_id}/time",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+        total = out.get("actual_hours") if isinstance(out, dict) else None
+        extra = f" ({total:g} h in all)" if isinstance(total, int | float) else ""
+        return result(f"logged {hours:g} h on task #{task_id}{extra}", out)

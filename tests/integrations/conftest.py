@@ -1,0 +1,1 @@
+from tests.live_server import live_server  # noqa: F401

@@ -1,0 +1,101 @@
+"""A real `almanac serve` subprocess on the suite's Postgres, for tests of its clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import TEST_ADMIN_KEY
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    key: str  # an admin key (the test run's)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def create_key(self, name: str, scope: str) -> str:
+        """A new key of `scope`."""
+        r = httpx.post(
+            self.url + "/api/v1/auth/keys",
+            json={"name": name, "scope": scope},
+            headers=self.headers,
+        )
+        r.raise_for_status()
+        return str(r.json()["key"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
+    env.update(
+        ALMANAC_DATABASE_URL=pg_url,
+        ALMANAC_DATA_DIR=str(data_dir),
+        ALMANAC_SERVER__PORT=str(port),
+        ALMANAC_JOBS__EMBEDDED_WORKER="false",
+        ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS="2",
+        ALMANAC_API_KEY=TEST_ADMIN_KEY,  # what `almanac mcp` and the CLI send
+        # A test writes more than a person does in a minute (as tests/conftest.py says).
+        ALMANAC_SECURITY__RATE_LIMIT="100000/minute",
+        ALMANAC_SECURITY__WRITE_RATE_LIMIT="100000/minute",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
+    """`engine` first: the database is migrated and holds the test run's admin key."""
+    port = free_port()
+    data_dir = tmp_root / "live-server"
+    data_dir.mkdir(exist_ok=True)
+    env = server_env(pg_url, data_dir, port)
+    log = open(data_dir / "serve.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "almanac", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"almanac serve exited: {(data_dir / 'serve.log').read_text()}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("almanac serve did not become healthy")
+            time.sleep(0.3)
+        yield LiveServer(url=url, data_dir=data_dir, env=env, key=TEST_ADMIN_KEY)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,45 @@
+"""`almanac mcp` as a desktop client starts it: a real subprocess over stdio, talking to
+the running server when one answers, else running the app in-process."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from almanac.state import AppState
+from tests.live_server import LiveServer, free_port
+from tests.mcp.helpers import failed, ok, stdio_session
+from tests.mcp.test_mcp_http import TOOLS
+
+
+async def test_stdio_uses_the_running_server(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    env = dict(live_server.env)  # same port and data folder (and its key file)
+    async with stdio_session(env) as s:
+        assert {t.name for t in (await s.list_tools()).tools} == TOOLS
+        text, out = await ok(s, "remember", content=f"Invoice Acme on the 1st ({tag})")
+        assert text == f"remembered #{out['id']}"
+        assert "recall" in await failed(s, "recall", query="x", k=0)
+    # Written through the server: its API sees it.
+    hits = httpx.get(
+        live_server.url + "/api/v1/memory/recall",
+        params={"query": f"invoice {tag}"},
+        headers=live_server.headers,
+    ).json()
+    assert hits["results"][0]["id"] == out["id"]
+
+
+async def test_stdio_runs_in_process_when_no_server_answers(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    env = dict(live_server.env, ALMANAC_SERVER__PORT=str(free_port()))  # nothing listens
+    async with stdio_session(env) as s:
+        _, out = await ok(s, "remember", content=f"Passport renewal in May ({tag})")
+        text, _ = await ok(s, "recall", query=f"passport {tag}")
+        assert f"#{out['id']}" in text
+        text, _ = await ok(s, "context", query="passport", token_budget=100)
+        assert f"[memory #{out['id']}" in text

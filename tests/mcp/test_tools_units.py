@@ -1,0 +1,66 @@
+"""Pure parts of the MCP tools: draft edits and REST problems as tool errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from mcp.server.fastmcp.exceptions import ToolError
+
+from almanac.mcp.api import problem_from
+from almanac.mcp.tools.planning import NewTask, TaskEdit, revised_sop
+
+
+def sop() -> dict:
+    return {
+        "title": "Audit",
+        "steps": [
+            {"id": "s1", "title": "Prepare", "tasks": [
+                {"id": "a", "title": "Kickoff", "estimate_hours": 1, "depends_on": []},
+                {"id": "b", "title": "Interviews", "estimate_hours": 3, "depends_on": ["a"]},
+            ]},
+            {"id": "s2", "title": "Report", "tasks": [
+                {"id": "c", "title": "Write", "estimate_hours": 4, "depends_on": ["a", "b"]},
+            ]},
+        ],
+    }  # fmt: skip
+
+
+def test_edit_add_remove() -> None:
+    out = revised_sop(
+        sop(),
+        [TaskEdit(id="c", estimate_hours=6, title="Write the report")],
+        [NewTask(id="d", title="Present", estimate_hours=1, depends_on=["c"])],
+        ["a"],
+    )
+    tasks = {t["id"]: t for s in out["steps"] for t in s["tasks"]}
+    assert set(tasks) == {"b", "c", "d"}
+    assert tasks["c"]["estimate_hours"] == 6 and tasks["c"]["title"] == "Write the report"
+    assert tasks["b"]["depends_on"] == [] and tasks["c"]["depends_on"] == ["b"]
+    assert out["steps"][-1]["tasks"][-1]["id"] == "d" and "step_id" not in tasks["d"]
+
+
+def test_removing_every_task_of_a_step_drops_the_step() -> None:
+    out = revised_sop(sop(), [], [], ["c"])
+    assert [s["id"] for s in out["steps"]] == ["s1"]
+
+
+def test_unknown_ids_are_refused_with_the_known_ones() -> None:
+    with pytest.raises(ToolError, match="'zz' is not in this plan \\(tasks: a, b, c\\)"):
+        revised_sop(sop(), [TaskEdit(id="zz", estimate_hours=1)], [], [])
+    with pytest.raises(ToolError, match="step 'nope'"):
+        revised_sop(sop(), [], [NewTask(id="e", title="x", estimate_hours=1, step_id="nope")], [])
+
+
+def test_problem_keeps_message_and_fields() -> None:
+    body = {
+        "title": "Validation failed",
+        "status": 422,
+        "detail": "content must contain non-whitespace text",
+        "errors": [{"field": "content", "message": "content must contain non-whitespace text"}],
+    }
+    error = problem_from(httpx.Response(422, json=body))
+    assert error.status == 422 and error.errors == body["errors"]
+    message = "content must contain non-whitespace text"
+    assert str(error) == f"Validation failed (422): {message} [content: {message}]"
+    plain = problem_from(httpx.Response(502, text="bad gateway"))
+    assert str(plain) == "Bad Gateway (502): bad gateway"
