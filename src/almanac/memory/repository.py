@@ -60,6 +60,11 @@ class EventRepository:
             update(Event).where(Event.id == event_id).values(promoted_to_fact_id=fact_id)
         )
 
+    async def set_zep_session(self, event_id: int, thread_id: str) -> None:
+        await self.session.execute(
+            update(Event).where(Event.id == event_id).values(zep_session_id=thread_id)
+        )
+
     async def delete(self, event_id: int) -> Event | None:
         stmt = delete(Event).where(Event.id == event_id).returning(Event)
         return (await self.session.scalars(stmt)).one_or_none()

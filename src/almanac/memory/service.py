@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -16,6 +17,9 @@ from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.external.base import ExternalHit, ExternalMemory
+from almanac.memory.external.factory import zep_user_id
+from almanac.memory.external.fusion import fuse
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
@@ -61,9 +65,15 @@ class MemoryService:
     """Remember and recall over Postgres, with a recall cache in front."""
 
     def __init__(
-        self, uow: UnitOfWork, embedder: Embedder, cache: Cache, settings: Settings
+        self,
+        uow: UnitOfWork,
+        embedder: Embedder,
+        cache: Cache,
+        settings: Settings,
+        external: ExternalMemory | None = None,
     ) -> None:
         self.uow = uow
+        self.external = external
         self.events = EventRepository(uow.session)
         self.search = SearchRepository(uow.session, settings.search)
         self.embedder = embedder
@@ -180,7 +190,23 @@ class MemoryService:
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         await self._queue_extraction(items, new_by_pos, result)
+        await self._queue_external(items, new_by_pos)
         return result
+
+    async def _queue_external(
+        self, items: Sequence[RememberIn], new_by_pos: dict[int, int | None]
+    ) -> None:
+        """Queue salient new memories for Zep, in this transaction: remember never waits."""
+        if self.settings.zep.api_key is None:
+            return
+        threshold = self.settings.zep.salience_threshold
+        wanted = [
+            {"event_id": event_id}
+            for pos, event_id in new_by_pos.items()
+            if event_id is not None and items[pos].salience_score >= threshold
+        ]
+        if wanted:
+            await enqueue_many(self.uow.session, "almanac:zep_send", wanted, queue="zep")
 
     async def _queue_extraction(
         self,
@@ -246,6 +272,12 @@ class MemoryService:
             if q.kinds
             else ({"event"} if event_only else {"event", "fact", "document"})
         )
+        ask_zep = (
+            self.external is not None
+            and not event_only
+            and q.as_of is None
+            and bool(kinds & {"event", "fact"})
+        )
         namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
         gens = await self.cache.generations(namespaces)
         key = self._cache_key(q, kinds, gens) if gens is not None else None
@@ -253,7 +285,51 @@ class MemoryService:
             raw = await self.cache.get(key)
             if raw is not None:
                 hits = [RecallHit.model_validate(h) for h in json.loads(raw)]
-                return RecallOut(query=q.query, results=hits, cached=True, took_ms=_ms(started))
+                return RecallOut(
+                    query=q.query,
+                    results=hits,
+                    cached=True,
+                    took_ms=_ms(started),
+                    zep="used" if ask_zep else "off",
+                )
+        zep_task = asyncio.create_task(self._ask_zep(q)) if ask_zep else None
+        try:
+            top, hits = await self._local(q, kinds)
+        except BaseException:
+            if zep_task is not None:
+                zep_task.cancel()
+            raise
+        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0)
+        if zep_task is not None:
+            external, detail = await zep_task
+            if external is None:
+                out.zep, out.degraded, out.detail = "skipped", True, detail
+            else:
+                out.zep = "used"
+                out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+        # A skipped Zep must not be remembered as the answer for the cache's lifetime.
+        if key is not None and out.zep != "skipped":
+            await self._store(key, out.results, top)
+        out.took_ms = _ms(started)
+        return out
+
+    async def _ask_zep(self, q: RecallQuery) -> tuple[list[ExternalHit] | None, str | None]:
+        """Zep's results within the budget, or None and why not."""
+        assert self.external is not None
+        budget_ms = self.settings.zep.recall_budget_ms
+        user = zep_user_id(q.client_id, self.settings.zep.default_user_id)
+        try:
+            found = await asyncio.wait_for(
+                self.external.search(user, q.query, q.k), budget_ms / 1000
+            )
+        except TimeoutError:
+            return None, f"zep skipped: no answer within {budget_ms} ms"
+        except Exception as exc:  # any provider failure degrades recall, never fails it
+            return None, f"zep skipped: {str(exc)[:300]}"
+        return found, None
+
+    async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
+        """The Postgres answer: hybrid search over the requested kinds."""
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
@@ -286,9 +362,7 @@ class MemoryService:
             )
             for h in top
         ]
-        if key is not None:
-            await self._store(key, hits, top)
-        return RecallOut(query=q.query, results=hits, cached=False, took_ms=_ms(started))
+        return top, hits
 
     def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int]) -> str:
         params = q.model_dump(mode="json", exclude={"kinds"})

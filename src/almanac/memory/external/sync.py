@@ -1,0 +1,52 @@
+"""Sending salient memories to the external memory, from the job queue."""
+
+from __future__ import annotations
+
+import logging
+
+from almanac.db.uow import UnitOfWork
+from almanac.memory.external.base import OutgoingMessage
+from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
+from almanac.memory.repository import EventRepository
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+TASK = "almanac:zep_send"
+QUEUE = "zep"
+
+
+async def send_event(state: AppState, event_id: int) -> bool:
+    """Send one event to Zep unless it is already there; True when a message was sent.
+
+    Safe to run twice: the event's `zep_session_id` marks a finished send, and a send whose
+    commit was lost (worker crash) is found in the thread by its event id and not repeated.
+    """
+    provider = external_memory(state)
+    if provider is None:
+        return False
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        events = EventRepository(session)
+        # Row lock: two workers running the same job cannot both send.
+        event = await events.get(event_id, for_update=True)
+        if event is None or event.zep_session_id is not None:
+            await uow.rollback()
+            return False
+        user = zep_user_id(event.client_id, state.settings.zep.default_user_id)
+        thread = zep_thread_id(user, event.session_id)
+        message = OutgoingMessage(
+            event_id=event.id,
+            content=event.content,
+            occurred_at=event.occurred_at,
+            name=event.event_source,
+        )
+        try:
+            sent = await provider.add_messages(user, thread, [message])
+            await events.set_zep_session(event.id, thread)
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+    logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
+    return bool(sent)
