@@ -11,6 +11,7 @@ import httpx
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable
 from almanac.memory.external.factory import external_memory
+from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     FactIn,
     FactOut,
@@ -23,7 +24,7 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
-from almanac.memory.service import MemoryService, RememberResult
+from almanac.memory.service import MemoryService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.documents.repository import DocumentRepository
-from almanac.memory.external.base import ExternalHit, ExternalMemory
-from almanac.memory.external.factory import zep_user_id
-from almanac.memory.external.fusion import fuse
+from almanac.memory.external.base import ExternalMemory
+from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
+from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     EventOut,
     FactIn,
@@ -30,9 +30,7 @@ from almanac.memory.schemas import (
     RecallHit,
     RecallOut,
     RecallQuery,
-    RememberBatchOut,
     RememberIn,
-    RememberOut,
 )
 from almanac.memory.search import EventFilters, Hit, SearchRepository
 from almanac.models import Event
@@ -190,23 +188,9 @@ class MemoryService:
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         await self._queue_extraction(items, new_by_pos, result)
-        await self._queue_external(items, new_by_pos)
+        if self.settings.zep.api_key is not None:
+            await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
         return result
-
-    async def _queue_external(
-        self, items: Sequence[RememberIn], new_by_pos: dict[int, int | None]
-    ) -> None:
-        """Queue salient new memories for Zep, in this transaction: remember never waits."""
-        if self.settings.zep.api_key is None:
-            return
-        threshold = self.settings.zep.salience_threshold
-        wanted = [
-            {"event_id": event_id}
-            for pos, event_id in new_by_pos.items()
-            if event_id is not None and items[pos].salience_score >= threshold
-        ]
-        if wanted:
-            await enqueue_many(self.uow.session, "almanac:zep_send", wanted, queue="zep")
 
     async def _queue_extraction(
         self,
@@ -292,7 +276,11 @@ class MemoryService:
                     took_ms=_ms(started),
                     zep="used" if ask_zep else "off",
                 )
-        zep_task = asyncio.create_task(self._ask_zep(q)) if ask_zep else None
+        zep_task = (
+            asyncio.create_task(ask_external(self.external, self.settings.zep, q))
+            if self.external is not None and ask_zep
+            else None
+        )
         try:
             top, hits = await self._local(q, kinds)
         except BaseException:
@@ -312,21 +300,6 @@ class MemoryService:
             await self._store(key, out.results, top)
         out.took_ms = _ms(started)
         return out
-
-    async def _ask_zep(self, q: RecallQuery) -> tuple[list[ExternalHit] | None, str | None]:
-        """Zep's results within the budget, or None and why not."""
-        assert self.external is not None
-        budget_ms = self.settings.zep.recall_budget_ms
-        user = zep_user_id(q.client_id, self.settings.zep.default_user_id)
-        try:
-            found = await asyncio.wait_for(
-                self.external.search(user, q.query, q.k), budget_ms / 1000
-            )
-        except TimeoutError:
-            return None, f"zep skipped: no answer within {budget_ms} ms"
-        except Exception as exc:  # any provider failure degrades recall, never fails it
-            return None, f"zep skipped: {str(exc)[:300]}"
-        return found, None
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
         """The Postgres answer: hybrid search over the requested kinds."""
@@ -427,37 +400,6 @@ class MemoryService:
             facts_deleted=facts,
             documents_deleted=documents,
             cache_invalidated=True,
-        )
-
-
-class RememberResult:
-    """What `remember_many` stored, in the order of its items."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.promoted: list[int | None] = []
-        self.duplicates: list[int] = []
-        self.stored_in = ["postgres"]
-
-    def add(self, event_id: int, fact_id: int | None, duplicate: int | None = None) -> None:
-        if duplicate is not None:
-            self.duplicates.append(duplicate)
-        self.ids.append(event_id)
-        self.promoted.append(fact_id)
-
-    def one(self) -> RememberOut:
-        """The answer for a single remembered item."""
-        return RememberOut(
-            id=self.ids[0],
-            stored_in=list(self.stored_in),
-            promoted_to_fact_id=self.promoted[0],
-            duplicate=bool(self.duplicates),
-        )
-
-    def batch(self) -> RememberBatchOut:
-        """The answer for a batch."""
-        return RememberBatchOut(
-            ids=self.ids, duplicates=self.duplicates, stored_in=list(self.stored_in)
         )
 
 

@@ -1,12 +1,50 @@
-"""Fusing an external provider's results with the local ones (reciprocal rank fusion)."""
+"""How remember and recall use the external provider: queue sends, ask within a budget, fuse."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from almanac.memory.external.base import ExternalHit
-from almanac.memory.schemas import Kind, RecallHit
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.config import ZepSettings
+from almanac.jobs.queue import enqueue_many
+from almanac.memory.external.base import ExternalHit, ExternalMemory
+from almanac.memory.external.factory import zep_user_id
+from almanac.memory.schemas import Kind, RecallHit, RecallQuery, RememberIn
+
+
+async def queue_sends(
+    session: AsyncSession,
+    settings: ZepSettings,
+    items: Sequence[RememberIn],
+    new_by_pos: dict[int, int | None],
+) -> None:
+    """Queue salient new memories for Zep in the caller's transaction: remember never waits."""
+    wanted = [
+        {"event_id": event_id}
+        for pos, event_id in new_by_pos.items()
+        if event_id is not None and items[pos].salience_score >= settings.salience_threshold
+    ]
+    if wanted:
+        await enqueue_many(session, "almanac:zep_send", wanted, queue="zep")
+
+
+async def ask_external(
+    external: ExternalMemory, settings: ZepSettings, q: RecallQuery
+) -> tuple[list[ExternalHit] | None, str | None]:
+    """The provider's results within the budget, or None and why not."""
+    budget_ms = settings.recall_budget_ms
+    user = zep_user_id(q.client_id, settings.default_user_id)
+    try:
+        found = await asyncio.wait_for(external.search(user, q.query, q.k), budget_ms / 1000)
+    except TimeoutError:
+        return None, f"zep skipped: no answer within {budget_ms} ms"
+    except Exception as exc:  # any provider failure degrades recall, never fails it
+        return None, f"zep skipped: {str(exc)[:300]}"
+    return found, None
 
 
 def external_id(ref: str) -> int:
