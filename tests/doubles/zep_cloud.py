@@ -46,6 +46,7 @@ class FakeZep:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: dict[str, list[ZepFact]] = field(default_factory=dict)  # by user id
+    episodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # graph.add, by user
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loopback: Loopback | None = None
@@ -117,6 +118,23 @@ class FakeZep:
                 for m in body["messages"]:
                     thread["messages"].append({**m, "uuid": str(uuid.uuid4()), "processed": True})
                 return 200, {"context": None}
+            if method == "POST" and parts == ["graph"]:
+                uid = body.get("user_id")
+                if uid not in self.users:
+                    return 404, {"message": f"user {uid} not found"}
+                episode = {
+                    "uuid": str(uuid.uuid4()),
+                    "content": body["data"],
+                    "created_at": body.get("created_at") or _NOW,
+                    "metadata": body.get("metadata"),
+                    "source_description": body.get("source_description"),
+                }
+                self.episodes.setdefault(uid, []).append(episode)
+                return 202, episode
+            if method == "GET" and parts[:3] == ["graph", "episodes", "user"] and len(parts) == 4:
+                lastn = int(query.get("lastn", ["0"])[0]) or None
+                eps = self.episodes.get(parts[3], [])
+                return 200, {"episodes": eps[-lastn:] if lastn else eps}
             if method == "POST" and parts == ["graph", "search"]:
                 return 200, self._search(body)
         return 404, {"message": f"no route {method} {path}"}

@@ -147,6 +147,11 @@ class FactRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def set_zep_fact(self, fact_id: int, zep_id: str) -> None:
+        await self.session.execute(
+            update(Fact).where(Fact.id == fact_id).values(zep_fact_id=zep_id)
+        )
+
     async def close(self, fact_id: int, valid_to: datetime) -> None:
         await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))
 

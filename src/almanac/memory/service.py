@@ -78,7 +78,9 @@ class MemoryService:
         self.cache = cache
         self.settings = settings
         self.invalidator = Invalidator(cache)
-        self.facts = FactService(uow, embedder, self.invalidator)
+        self.facts = FactService(
+            uow, embedder, self.invalidator, to_zep=settings.zep.api_key is not None
+        )
 
     # -- writing ---------------------------------------------------------------------------
 

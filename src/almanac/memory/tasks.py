@@ -38,3 +38,11 @@ async def zep_send(event_id: int) -> None:
     from almanac.memory.external.sync import send_event
 
     await send_event(get_state(), event_id)
+
+
+@blueprint.task(name="zep_fact", queue="zep", retry=Backoff(max_attempts=8, base_seconds=5.0))
+async def zep_fact(fact_id: int) -> None:
+    """Write one Almanac fact into its user's Zep graph (idempotent, like `zep_send`)."""
+    from almanac.memory.external.sync import send_fact
+
+    await send_fact(get_state(), fact_id)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import ZepSettings
 from almanac.memory import tasks
-from almanac.memory.external.sync import send_event
+from almanac.memory.external.sync import send_event, send_fact
 from almanac.state import AppState
 from tests.doubles.zep_cloud import FakeZep, ZepFact
 
@@ -216,3 +216,41 @@ async def test_health_ok_when_zep_answers(client: httpx.AsyncClient, zep_state: 
 
 def test_the_task_is_registered() -> None:
     assert "zep_send" in tasks.blueprint.tasks
+
+
+async def test_facts_are_written_to_the_users_zep_graph_once(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    configure(committed_state, zep.base_url)
+    fact = {
+        "subject_type": "client",
+        "subject_id": "4",
+        "fact_type": "preference",
+        "content": "Initech prefers invoices in EUR",
+        "client_id": 4,
+    }
+    r = await committed_client.post("/api/v1/memory/facts", json=fact)
+    assert r.status_code == 201, r.text
+    fact_id = r.json()["fact"]["id"]
+    async with committed_state.engine.connect() as conn:
+        jobs = [
+            row[0]["fact_id"]
+            for row in await conn.execute(
+                text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_fact'")
+            )
+        ]
+    assert jobs == [fact_id]
+    try:
+        assert await send_fact(committed_state, fact_id) is True
+        assert await send_fact(committed_state, fact_id) is False
+        async with committed_state.engine.begin() as conn:  # a lost commit
+            await conn.execute(text("UPDATE facts SET zep_fact_id = NULL"))
+        assert await send_fact(committed_state, fact_id) is True  # found, not re-sent
+    finally:
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    episodes = zep.episodes["client-4"]
+    assert [e["content"] for e in episodes] == [fact["content"]]
+    assert episodes[0]["metadata"] == {"almanac_fact_id": str(fact_id)}
+    async with committed_state.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT zep_fact_id FROM facts")) == episodes[0]["uuid"]

@@ -55,6 +55,13 @@ class ExternalMemory(ABC):
         """
 
     @abstractmethod
+    async def add_fact(self, user_id: str, fact_id: int, content: str, valid_from: datetime) -> str:
+        """Write one Almanac fact into the user's graph; returns the provider's id for it.
+
+        Idempotent: a fact the user's recent graph data already holds is not written again.
+        """
+
+    @abstractmethod
     async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:
         """The user's facts and messages that match `query`, best first."""
 

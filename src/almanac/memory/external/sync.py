@@ -7,7 +7,7 @@ import logging
 from almanac.db.uow import UnitOfWork
 from almanac.memory.external.base import OutgoingMessage
 from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
-from almanac.memory.repository import EventRepository
+from almanac.memory.repository import EventRepository, FactRepository
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -50,3 +50,30 @@ async def send_event(state: AppState, event_id: int) -> bool:
         await uow.commit()
     logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
     return bool(sent)
+
+
+async def send_fact(state: AppState, fact_id: int) -> bool:
+    """Write one Almanac fact into its user's Zep graph; True when this run wrote it.
+
+    Safe to run twice: `zep_fact_id` marks a finished write, and a write whose commit was
+    lost is found among the user's recent graph episodes by its fact id.
+    """
+    provider = external_memory(state)
+    if provider is None:
+        return False
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        facts = FactRepository(session)
+        fact = await facts.get(fact_id, for_update=True)
+        if fact is None or fact.zep_fact_id is not None:
+            await uow.rollback()
+            return False
+        user = zep_user_id(fact.client_id, state.settings.zep.default_user_id)
+        try:
+            zep_id = await provider.add_fact(user, fact.id, fact.content, fact.valid_from)
+            await facts.set_zep_fact(fact.id, zep_id)
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+    return True

@@ -21,6 +21,7 @@ from almanac.memory.external.base import (
 
 # The metadata key carrying the Almanac event id: how a retry finds what it already sent.
 EVENT_KEY = "almanac_event_id"
+FACT_KEY = "almanac_fact_id"
 # How far back in a thread a retry looks for its messages (retries come soon after).
 _RECENT = 200
 
@@ -67,12 +68,7 @@ class ZepMemory(ExternalMemory):
         else:
             marks = [str((m.metadata or {}).get(EVENT_KEY, "")) for m in listed.messages or []]
             return {int(mark) for mark in marks if mark.isdigit()}
-        try:
-            await self.client.user.get(user_id)
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-            await self._call(self.client.user.add(user_id=user_id))
+        await self._ensure_user(user_id)
         await self._call(self.client.thread.create(thread_id=thread_id, user_id=user_id))
         return set()
 
@@ -98,6 +94,34 @@ class ZepMemory(ExternalMemory):
                 )
             )
         return [m.event_id for m in todo]
+
+    async def _ensure_user(self, user_id: str) -> None:
+        try:
+            await self.client.user.get(user_id)
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+            await self._call(self.client.user.add(user_id=user_id))
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def add_fact(self, user_id: str, fact_id: int, content: str, valid_from: datetime) -> str:
+        await self._ensure_user(user_id)
+        recent = await self._call(self.client.graph.episode.get_by_user_id(user_id, lastn=_RECENT))
+        for ep in recent.episodes or []:
+            if str((ep.metadata or {}).get(FACT_KEY, "")) == str(fact_id):
+                return str(ep.uuid_)
+        episode = await self._call(
+            self.client.graph.add(
+                user_id=user_id,
+                type="text",
+                data=content,
+                created_at=valid_from.isoformat(),
+                source_description="almanac fact",
+                metadata={FACT_KEY: str(fact_id)},
+            )
+        )
+        return str(episode.uuid_)
 
     async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:
         # Zep caps a search query at 400 characters.
