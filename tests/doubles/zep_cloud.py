@@ -33,6 +33,8 @@ class ZepFact:
     fact: str
     valid_at: str | None = None
     invalid_at: str | None = None
+    name: str = "RELATES_TO"
+    subject: str = "Acme"
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -135,6 +137,10 @@ class FakeZep:
                 lastn = int(query.get("lastn", ["0"])[0]) or None
                 eps = self.episodes.get(parts[3], [])
                 return 200, {"episodes": eps[-lastn:] if lastn else eps}
+            if method == "POST" and parts[:3] == ["graph", "edge", "user"] and len(parts) == 4:
+                if parts[3] not in self.users:
+                    return 404, {"message": "user not found"}
+                return 200, [self._edge(f, None) for f in self.facts.get(parts[3], [])]
             if method == "POST" and parts == ["graph", "search"]:
                 return 200, self._search(body)
         return 404, {"message": f"no route {method} {path}"}
@@ -166,21 +172,22 @@ class FakeZep:
             (len(words & _words(f.fact)) / (len(words) or 1), f) for f in self.facts.get(user, [])
         ]
         scored = sorted((s for s in scored if s[0] > 0), key=lambda x: x[0], reverse=True)
-        edges = [
-            {
-                "uuid": f.uuid,
-                "fact": f.fact,
-                "name": "RELATES_TO",
-                "created_at": _NOW,
-                "source_node_uuid": str(uuid.uuid4()),
-                "target_node_uuid": str(uuid.uuid4()),
-                "valid_at": f.valid_at,
-                "invalid_at": f.invalid_at,
-                "score": score,
-            }
-            for score, f in scored[:limit]
-        ]
-        return {"edges": edges}
+        return {"edges": [self._edge(f, score) for score, f in scored[:limit]]}
+
+    @staticmethod
+    def _edge(f: ZepFact, score: float | None) -> dict[str, Any]:
+        return {
+            "uuid": f.uuid,
+            "fact": f.fact,
+            "name": f.name,
+            "created_at": _NOW,
+            "source_node_uuid": str(uuid.uuid5(uuid.NAMESPACE_OID, f.subject)),
+            "source_node_name": f.subject,
+            "target_node_uuid": str(uuid.uuid4()),
+            "valid_at": f.valid_at,
+            "invalid_at": f.invalid_at,
+            "score": score,
+        }
 
 
 def _handler(zep: FakeZep) -> type[JSONHandler]:

@@ -254,3 +254,57 @@ async def test_facts_are_written_to_the_users_zep_graph_once(
     assert episodes[0]["metadata"] == {"almanac_fact_id": str(fact_id)}
     async with committed_state.engine.connect() as conn:
         assert await conn.scalar(text("SELECT zep_fact_id FROM facts")) == episodes[0]["uuid"]
+
+
+async def test_zeps_facts_come_back_as_almanac_facts_once_with_supersession(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    from almanac.observer import tasks as observer_tasks
+
+    configure(committed_state, zep.base_url)
+    body = {"content": "Dana is Acme's CFO now", "salience_score": 0.9, "client_id": 8}
+    event_id = (await committed_client.post("/api/v1/memory/remember", json=body)).json()["id"]
+    observer_tasks.set_state(committed_state)
+    try:
+        assert await send_event(committed_state, event_id) is True
+        async with committed_state.engine.connect() as conn:
+            queued = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs "
+                    "WHERE task_name = 'observer:import_zep_facts' AND status = 'todo'"
+                )
+            )
+        assert queued == 1
+        zep.facts["client-8"] = [
+            ZepFact("Bob is Acme's CFO", name="HAS_CFO", valid_at="2026-01-01T00:00:00Z"),
+            ZepFact("Acme was based in Leeds", name="BASED_IN", invalid_at="2026-05-01T00:00:00Z"),
+        ]
+        assert await observer_tasks.run_import_zep_facts(8) == 2
+        zep.facts["client-8"].append(
+            ZepFact("Dana is Acme's CFO", name="HAS_CFO", valid_at="2026-11-01T00:00:00Z")
+        )
+        assert await observer_tasks.run_import_zep_facts(8) == 1  # only the new one
+        assert await observer_tasks.run_import_zep_facts(8) == 0
+    finally:
+        observer_tasks.set_state(None)
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    async with committed_state.engine.connect() as conn:
+        decisions = (
+            await conn.execute(
+                text("SELECT decision, proposal->>'content' FROM fact_decisions ORDER BY id")
+            )
+        ).all()
+        facts = (
+            await conn.execute(
+                text(
+                    "SELECT content, valid_from::date::text, valid_to IS NULL, client_id "
+                    "FROM facts WHERE subject_type = 'zep_entity' ORDER BY id"
+                )
+            )
+        ).all()
+    assert [d[0] for d in decisions] == ["added", "rejected", "superseded"]
+    assert facts == [
+        ("Bob is Acme's CFO", "2026-01-01", False, 8),
+        ("Dana is Acme's CFO", "2026-11-01", True, 8),
+    ]

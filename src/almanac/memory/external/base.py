@@ -66,6 +66,10 @@ class ExternalMemory(ABC):
         """The user's facts and messages that match `query`, best first."""
 
     @abstractmethod
+    async def list_facts(self, user_id: str, limit: int) -> list[ExternalHit]:
+        """The facts the provider extracted for the user (valid or invalidated)."""
+
+    @abstractmethod
     async def check(self) -> None:
         """Raise `ExternalMemoryError` when the provider cannot be reached."""
 

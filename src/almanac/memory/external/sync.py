@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
+from almanac.jobs.queue import JobAlreadyQueued, enqueue
 from almanac.memory.external.base import OutgoingMessage
 from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
 from almanac.memory.repository import EventRepository, FactRepository
@@ -12,8 +16,23 @@ from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
-TASK = "almanac:zep_send"
-QUEUE = "zep"
+# Zep extracts facts from new messages in the background: look for them a minute later.
+IMPORT_DELAY = timedelta(seconds=60)
+
+
+async def _queue_import(session: AsyncSession, client_id: int | None, user: str) -> None:
+    """One waiting import of Zep's facts per user, whatever the number of sends."""
+    try:
+        await enqueue(
+            session,
+            "observer:import_zep_facts",
+            args={"client_id": client_id},
+            queue="zep",
+            queueing_lock=f"zep-import:{user}",
+            schedule_at=datetime.now(UTC) + IMPORT_DELAY,
+        )
+    except JobAlreadyQueued:
+        pass
 
 
 async def send_event(state: AppState, event_id: int) -> bool:
@@ -44,6 +63,7 @@ async def send_event(state: AppState, event_id: int) -> bool:
         try:
             sent = await provider.add_messages(user, thread, [message])
             await events.set_zep_session(event.id, thread)
+            await _queue_import(session, event.client_id, user)
         except BaseException:
             await uow.rollback()
             raise

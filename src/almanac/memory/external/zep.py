@@ -157,6 +157,28 @@ class ZepMemory(ExternalMemory):
         hits.sort(key=lambda h: h.score or 0.0, reverse=True)
         return hits[:limit]
 
+    async def list_facts(self, user_id: str, limit: int) -> list[ExternalHit]:
+        try:
+            edges = await self.client.graph.edge.get_by_user_id(user_id, limit=limit)
+        except ApiError as exc:
+            if exc.status_code == 404:  # no such user yet: nothing extracted
+                return []
+            raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+        return [
+            ExternalHit(
+                ref=e.uuid_,
+                kind="fact",
+                content=e.fact,
+                score=None,
+                valid_at=_parse_time(e.valid_at),
+                invalid_at=_parse_time(e.invalid_at),
+                metadata={"name": e.name, "subject": e.source_node_name or e.source_node_uuid},
+            )
+            for e in edges
+        ]
+
     async def check(self) -> None:
         # Any answer from the API, even "no such user", proves Zep is up and the key works.
         try:
