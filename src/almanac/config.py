@@ -336,6 +336,21 @@ class JobsSettings(BaseModel):
         return value
 
 
+class ZepSettings(BaseModel):
+    """Zep Cloud, an optional second memory: off unless `api_key` is set."""
+
+    api_key: SecretStr | None = None
+    # Overrides the SDK's default (https://api.getzep.com/api/v2), e.g. for a proxy.
+    base_url: str | None = None
+    # Memories at or above this salience are also sent to Zep (through the job queue).
+    salience_threshold: float = Field(default=0.7, ge=0, le=1)
+    # Recall waits this long for Zep, then answers from Postgres alone and says so.
+    recall_budget_ms: int = Field(default=300, ge=10, le=10_000)
+    # The user a memory without a client belongs to in Zep; clients are `client-<id>`.
+    default_user_id: str = "user"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
 class Settings(BaseSettings):
     """All of Almanac's configuration."""
 
@@ -365,6 +380,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     jobs: JobsSettings = JobsSettings()
     security: SecuritySettings = SecuritySettings()
+    zep: ZepSettings = ZepSettings()
 
     # Flat aliases for the names people type most.
     database_url: str | None = Field(

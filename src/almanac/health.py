@@ -155,13 +155,42 @@ async def _probe_calendar(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=False, detail=name, latency_ms=ms)
 
 
+async def _zep(state: AppState) -> DependencyStatus:
+    from almanac.memory.external.base import ExternalUnreachable
+    from almanac.memory.external.factory import external_memory
+
+    provider = external_memory(state)
+    if provider is None:
+        return DependencyStatus(
+            status="not_configured",
+            required=False,
+            detail="no Zep API key: memory lives in Postgres alone",
+        )
+    try:
+        _, ms = await _timed(provider.check())
+    except (ExternalUnreachable, TimeoutError) as exc:
+        detail = str(exc) or type(exc).__name__
+        return DependencyStatus(
+            status="down",
+            required=False,
+            detail=f"{detail[:250]}; recall answers from Postgres, sends wait in the queue",
+        )
+    except Exception as exc:
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{str(exc)[:250]}; recall answers from Postgres, sends are retried",
+        )
+    return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
+
+
 async def check_health(state: AppState, services: list[str]) -> HealthOut:
     """Probe every dependency concurrently."""
-    probes = [_database(state), _cache(state), _embedder(state), _llm(state)]
+    probes = [_database(state), _cache(state), _embedder(state), _llm(state), _zep(state)]
     if "planner" in services:
         probes.append(_calendar(state))
-    db, cache, emb, llm, *calendar = await asyncio.gather(*probes)
-    deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm}
+    db, cache, emb, llm, zep, *calendar = await asyncio.gather(*probes)
+    deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm, "zep": zep}
     if calendar:
         deps["calendar"] = calendar[0]
     # Probe errors can quote a URL with its password, or a key: never shown.

@@ -48,6 +48,8 @@ class AppState:
     probes: dict[str, tuple[float, object]] = field(default_factory=dict)
     # Verified keys, usage counters and the rate limiter: `almanac.auth.runtime.auth_runtime`.
     auth: UsageCounters | None = None
+    # Zep Cloud when configured: set by `almanac.memory.external.factory.external_memory`.
+    external: Closeable | None = None
 
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""
@@ -57,6 +59,8 @@ class AppState:
             await self.llm.close()
         if self.memory is not None:
             await self.memory.close()
+        if self.external is not None:
+            await self.external.close()
         await self.embedder.close()
         await self.cache.close()
         await self.engine.dispose()

@@ -50,7 +50,8 @@ async def test_response_shape_and_metadata_returned_as_stored(client: httpx.Asyn
         session_id="s-1",
     )
     out = await recall(client, "support group", k=5)
-    assert set(out) == {"query", "results", "cached", "took_ms"}
+    assert set(out) == {"query", "results", "cached", "took_ms", "zep", "degraded", "detail"}
+    assert out["zep"] == "off" and out["degraded"] is False
     hit = next(r for r in out["results"] if r["id"] == eid)
     assert hit["metadata"] == meta
     assert hit["session_id"] == "s-1"
@@ -64,7 +65,9 @@ async def test_response_shape_and_metadata_returned_as_stored(client: httpx.Asyn
         "occurred_at",
         "session_id",
         "metadata",
+        "ref",
     }
+    assert hit["source"] == "postgres" and hit["ref"] is None
 
 
 async def test_filters_are_applied(client: httpx.AsyncClient):

@@ -10,6 +10,8 @@ import httpx
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable
+from almanac.memory.external.factory import external_memory
+from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     FactIn,
     FactOut,
@@ -22,7 +24,7 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
-from almanac.memory.service import MemoryService, RememberResult
+from almanac.memory.service import MemoryService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class LocalMemoryClient:
         """Nothing to release: the state owns the database."""
 
     def _service(self, uow: UnitOfWork) -> MemoryService:
-        return MemoryService(uow, self.state.embedder, self.state.cache, self.state.settings)
+        s = self.state
+        return MemoryService(uow, s.embedder, s.cache, s.settings, external_memory(s))
 
     async def _run(self, call: Any) -> Any:
         async with self.state.sessionmaker() as session:

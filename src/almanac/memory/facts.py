@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.jobs.queue import enqueue_many
 from almanac.memory.invalidation import Invalidator
 from almanac.memory.repository import FactRepository
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, SupersedeIn
@@ -44,11 +45,26 @@ def _same(a: str, b: str) -> bool:
 class FactService:
     """Durable facts. A new fact in an occupied slot (subject, type, category) supersedes."""
 
-    def __init__(self, uow: UnitOfWork, embedder: Embedder, invalidator: Invalidator) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        embedder: Embedder,
+        invalidator: Invalidator,
+        *,
+        to_zep: bool = False,
+    ) -> None:
         self.uow = uow
         self.repo = FactRepository(uow.session)
         self.embedder = embedder
         self.invalidator = invalidator
+        # With Zep configured, each new fact is queued for the user's Zep graph.
+        self.to_zep = to_zep
+
+    async def _queue_zep(self, fact_id: int) -> None:
+        if self.to_zep:
+            await enqueue_many(
+                self.uow.session, "almanac:zep_fact", [{"fact_id": fact_id}], queue="zep"
+            )
 
     async def _embed(self, content: str) -> list[float]:
         return [float(x) for x in await self.embedder.embed_query(content)]
@@ -80,6 +96,7 @@ class FactService:
         except IntegrityError as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
         self.invalidator.facts_changed(self.uow)
+        await self._queue_zep(fact.id)
         return FactWriteOut(
             fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
         )
@@ -135,6 +152,7 @@ class FactService:
         fact = await self.repo.insert(self._values(new, valid_from, old, None))
         await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         self.invalidator.facts_changed(self.uow)
+        await self._queue_zep(fact.id)
         return FactWriteOut(fact=fact_out(fact), superseded_id=old.id)
 
     async def list(self, query: FactsQuery) -> list[FactOut]:

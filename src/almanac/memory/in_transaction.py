@@ -14,6 +14,7 @@ import hashlib
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.memory.client import memory_client
+from almanac.memory.external.factory import external_memory
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, RememberIn
 from almanac.memory.service import MemoryService
 from almanac.state import AppState
@@ -32,7 +33,9 @@ class TransactionalMemory:
     def service(self) -> MemoryService:
         if self._service is None:
             s = self.state
-            self._service = MemoryService(self.uow, s.embedder, s.cache, s.settings)
+            self._service = MemoryService(
+                self.uow, s.embedder, s.cache, s.settings, external_memory(s)
+            )
         return self._service
 
     async def remember_replacing(self, item: RememberIn) -> int:

@@ -63,6 +63,11 @@ class EventRepository(PortableRows):
             update(Event).where(Event.id == event_id).values(promoted_to_fact_id=fact_id)
         )
 
+    async def set_zep_session(self, event_id: int, thread_id: str) -> None:
+        await self.session.execute(
+            update(Event).where(Event.id == event_id).values(zep_session_id=thread_id)
+        )
+
     async def delete(self, event_id: int) -> Event | None:
         stmt = delete(Event).where(Event.id == event_id).returning(Event)
         return (await self.session.scalars(stmt)).one_or_none()
@@ -172,6 +177,11 @@ class FactRepository(PortableRows):
             .with_for_update()
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def set_zep_fact(self, fact_id: int, zep_id: str) -> None:
+        await self.session.execute(
+            update(Fact).where(Fact.id == fact_id).values(zep_fact_id=zep_id)
+        )
 
     async def close(self, fact_id: int, valid_to: datetime) -> None:
         await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))

@@ -84,14 +84,17 @@ class RecallQuery(Strict):
 
 
 class RecallHit(BaseModel):
+    # Negative for a result that exists only in Zep (a stable number derived from `ref`).
     id: int
     kind: Kind
     content: str
     score: float
-    source: str
+    source: Literal["postgres", "zep"]
     occurred_at: datetime | None
     session_id: str | None
     metadata: dict[str, Any]
+    # Zep's id (edge or episode uuid) for results that came from Zep.
+    ref: str | None = None
 
 
 class RecallOut(BaseModel):
@@ -99,6 +102,12 @@ class RecallOut(BaseModel):
     results: list[RecallHit]
     cached: bool
     took_ms: float
+    # "used": Zep answered within the budget and its results are fused in; "skipped": Zep
+    # was too slow or failed and the answer is Postgres alone; "off": not configured, or
+    # the query has filters Zep cannot apply (session, scope, type, time window, kinds).
+    zep: Literal["used", "skipped", "off"] = "off"
+    degraded: bool = False
+    detail: str | None = None
 
 
 class FactIn(Strict):

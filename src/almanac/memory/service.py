@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -15,9 +16,12 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.external.base import ExternalMemory
+from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.repository import EventRepository
+from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     EventOut,
     FactIn,
@@ -25,9 +29,7 @@ from almanac.memory.schemas import (
     RecallHit,
     RecallOut,
     RecallQuery,
-    RememberBatchOut,
     RememberIn,
-    RememberOut,
 )
 from almanac.memory.search import EventFilters, Hit, SearchRepository
 from almanac.models import Event
@@ -59,16 +61,24 @@ class MemoryService:
     """Remember and recall over Postgres, with a recall cache in front."""
 
     def __init__(
-        self, uow: UnitOfWork, embedder: Embedder, cache: Cache, settings: Settings
+        self,
+        uow: UnitOfWork,
+        embedder: Embedder,
+        cache: Cache,
+        settings: Settings,
+        external: ExternalMemory | None = None,
     ) -> None:
         self.uow = uow
+        self.external = external
         self.events = EventRepository(uow.session)
         self.search = SearchRepository(uow.session, settings.search)
         self.embedder = embedder
         self.cache = cache
         self.settings = settings
         self.invalidator = Invalidator(cache)
-        self.facts = FactService(uow, embedder, self.invalidator)
+        self.facts = FactService(
+            uow, embedder, self.invalidator, to_zep=settings.zep.api_key is not None
+        )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -170,6 +180,8 @@ class MemoryService:
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         await self._queue_extraction(items, new_by_pos, result)
+        if self.settings.zep.api_key is not None:
+            await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
         return result
 
     async def _queue_extraction(
@@ -218,6 +230,12 @@ class MemoryService:
             if q.kinds
             else ({"event"} if event_only else {"event", "fact", "document"})
         )
+        ask_zep = (
+            self.external is not None
+            and not event_only
+            and q.as_of is None
+            and bool(kinds & {"event", "fact"})
+        )
         namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
         gens = await self.cache.generations(namespaces)
         key = self._cache_key(q, kinds, gens) if gens is not None else None
@@ -225,7 +243,40 @@ class MemoryService:
             raw = await self.cache.get(key)
             if raw is not None:
                 hits = [RecallHit.model_validate(h) for h in json.loads(raw)]
-                return RecallOut(query=q.query, results=hits, cached=True, took_ms=_ms(started))
+                return RecallOut(
+                    query=q.query,
+                    results=hits,
+                    cached=True,
+                    took_ms=_ms(started),
+                    zep="used" if ask_zep else "off",
+                )
+        zep_task = (
+            asyncio.create_task(ask_external(self.external, self.settings.zep, q))
+            if self.external is not None and ask_zep
+            else None
+        )
+        try:
+            top, hits = await self._local(q, kinds)
+        except BaseException:
+            if zep_task is not None:
+                zep_task.cancel()
+            raise
+        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0)
+        if zep_task is not None:
+            external, detail = await zep_task
+            if external is None:
+                out.zep, out.degraded, out.detail = "skipped", True, detail
+            else:
+                out.zep = "used"
+                out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+        # A skipped Zep must not be remembered as the answer for the cache's lifetime.
+        if key is not None and out.zep != "skipped":
+            await self._store(key, out.results, top)
+        out.took_ms = _ms(started)
+        return out
+
+    async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
+        """The Postgres answer: hybrid search over the requested kinds."""
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
@@ -264,9 +315,7 @@ class MemoryService:
             )
             for h in top
         ]
-        if key is not None:
-            await self._store(key, hits, top)
-        return RecallOut(query=q.query, results=hits, cached=False, took_ms=_ms(started))
+        return top, hits
 
     def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int]) -> str:
         params = q.model_dump(mode="json", exclude={"kinds"})
@@ -310,37 +359,6 @@ class MemoryService:
 
         archives = self.settings.data_dir / "retention"
         return await forget_subject(self.uow, self.invalidator, archives, subject_type, subject_id)
-
-
-class RememberResult:
-    """What `remember_many` stored, in the order of its items."""
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.promoted: list[int | None] = []
-        self.duplicates: list[int] = []
-        self.stored_in = ["postgres"]
-
-    def add(self, event_id: int, fact_id: int | None, duplicate: int | None = None) -> None:
-        if duplicate is not None:
-            self.duplicates.append(duplicate)
-        self.ids.append(event_id)
-        self.promoted.append(fact_id)
-
-    def one(self) -> RememberOut:
-        """The answer for a single remembered item."""
-        return RememberOut(
-            id=self.ids[0],
-            stored_in=list(self.stored_in),
-            promoted_to_fact_id=self.promoted[0],
-            duplicate=bool(self.duplicates),
-        )
-
-    def batch(self) -> RememberBatchOut:
-        """The answer for a batch."""
-        return RememberBatchOut(
-            ids=self.ids, duplicates=self.duplicates, stored_in=list(self.stored_in)
-        )
 
 
 def _ms(started: float) -> float:

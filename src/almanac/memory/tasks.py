@@ -29,3 +29,20 @@ async def retention(days: int | None = None) -> None:
     logger.info(
         "retention: %d events archived and deleted (cut-off %s)", report.deleted, report.cutoff
     )
+
+
+# Idempotent: see `send_event`. Zep being down raises, and the job is retried with backoff.
+@blueprint.task(name="zep_send", queue="zep", retry=Backoff(max_attempts=8, base_seconds=5.0))
+async def zep_send(event_id: int) -> None:
+    """Send one salient memory to Zep Cloud (a no-op when Zep is not configured)."""
+    from almanac.memory.external.sync import send_event
+
+    await send_event(get_state(), event_id)
+
+
+@blueprint.task(name="zep_fact", queue="zep", retry=Backoff(max_attempts=8, base_seconds=5.0))
+async def zep_fact(fact_id: int) -> None:
+    """Write one Almanac fact into its user's Zep graph (idempotent, like `zep_send`)."""
+    from almanac.memory.external.sync import send_fact
+
+    await send_fact(get_state(), fact_id)

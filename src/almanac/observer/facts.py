@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable, NotFound
 from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.memory.external.base import ExternalHit
 from almanac.memory.in_transaction import TransactionalMemory
 from almanac.memory.schemas import FactIn
 from almanac.models import Event
@@ -228,7 +230,12 @@ class FactExtractor:
         return list(result.value.facts), "llm", use
 
     async def decide(
-        self, raw: Any, source: Source, event_id: int | None, client_id: int | None = None
+        self,
+        raw: Any,
+        source: Source,
+        event_id: int | None,
+        client_id: int | None = None,
+        valid_from: datetime | None = None,
     ) -> FactDecisionOut:
         """Validate one proposal, check it against the subject's facts, write, record."""
         proposal = raw if isinstance(raw, dict) else {"value": raw}
@@ -250,6 +257,7 @@ class FactExtractor:
             salience_score=p.salience,
             category=p.category,
             client_id=client_id,
+            valid_from=valid_from,
             metadata={"source": f"observer:{source}"},
         )
         try:
@@ -265,6 +273,39 @@ class FactExtractor:
         else:
             decision, reason = "added", None
         return await self._record(event_id, source, proposal, decision, written.fact.id, reason)
+
+    async def import_external(
+        self, hits: Sequence[ExternalHit], client_id: int | None
+    ) -> list[FactDecisionOut]:
+        """Facts Zep extracted become Almanac facts through `decide`, each Zep fact once.
+
+        A fact Zep has invalidated is recorded as rejected (it is no longer true); one
+        valid since `valid_at` starts then, superseding the subject's fact of the same
+        relation (category) under the usual rules.
+        """
+        seen = await self.repo.zep_refs_seen([h.ref for h in hits])
+        out = []
+        for hit in hits:
+            if hit.ref in seen:
+                continue
+            seen.add(hit.ref)
+            relation = str(hit.metadata.get("name") or "").lower()[:50] or None
+            proposal = {
+                "subject_type": "zep_entity",
+                "subject_id": str(hit.metadata.get("subject") or "unknown")[:255],
+                "fact_type": "identity",
+                "category": relation,
+                "content": hit.content,
+                "zep_uuid": hit.ref,
+                "valid_at": hit.valid_at.isoformat() if hit.valid_at else None,
+                "invalid_at": hit.invalid_at.isoformat() if hit.invalid_at else None,
+            }
+            if hit.invalid_at is not None:
+                reason = f"invalid in Zep since {hit.invalid_at.isoformat()}"
+                out.append(await self._record(None, "zep", proposal, "rejected", None, reason))
+                continue
+            out.append(await self.decide(proposal, "zep", None, client_id, hit.valid_at))
+        return out
 
     async def _record(
         self,

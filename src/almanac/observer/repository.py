@@ -243,6 +243,14 @@ class ObserverRepository(PortableRows):
             select(func.pg_advisory_xact_lock(func.hashtext(f"observer-extract:{event_id}")))
         )
 
+    async def zep_refs_seen(self, refs: Sequence[str]) -> set[str]:
+        """Which Zep fact uuids already have a decision (each is imported once)."""
+        if not refs:
+            return set()
+        ref = FactDecision.proposal["zep_uuid"].astext
+        stmt = select(ref).where(FactDecision.source == "zep", ref.in_(list(refs)))
+        return {r for r in (await self.session.scalars(stmt)) if r is not None}
+
     async def add_decision(self, values: dict[str, Any]) -> FactDecision:
         row = FactDecision(**values)
         self.session.add(row)

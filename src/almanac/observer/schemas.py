@@ -12,7 +12,7 @@ from almanac.memory.schemas import FactType
 
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
-Source = Literal["llm", "metadata", "numbers"]
+Source = Literal["llm", "metadata", "numbers", "zep"]
 Trend = Literal["worsening", "improving", "stable", "unknown"]
 
 

@@ -110,3 +110,31 @@ async def extract_facts(context: procrastinate.JobContext, event_id: int) -> Non
     """Extract durable facts from one high-salience event (idempotent per event)."""
     job_id = context.job.id if context.job is not None else None
     await run_extract_facts(event_id, job_id=job_id)
+
+
+async def run_import_zep_facts(client_id: int | None) -> int:
+    """Bring the facts Zep extracted for one user into Almanac; returns the decisions made."""
+    from almanac.memory.external.factory import external_memory, zep_user_id
+
+    state = get_state()
+    provider = external_memory(state)
+    if provider is None:
+        return 0
+    user = zep_user_id(client_id, state.settings.zep.default_user_id)
+    hits = await provider.list_facts(user, limit=500)
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        try:
+            out = await ObserverService(uow, state).facts.import_external(hits, client_id)
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+    return len(out)
+
+
+# Idempotent: each Zep fact (by uuid) is decided once.
+@blueprint.task(name="import_zep_facts", queue="zep", retry=2)
+async def import_zep_facts(client_id: int | None = None) -> None:
+    """Import the facts Zep extracted for a client (or the owner) as Almanac facts."""
+    await run_import_zep_facts(client_id)

@@ -1,0 +1,1 @@
+"""External memory providers (Zep Cloud): a second store beside Postgres, never required."""

@@ -1,0 +1,78 @@
+"""The interface every external memory provider implements, and its plain data."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+
+class ExternalMemoryError(Exception):
+    """The provider failed or answered an error; callers degrade, never fail, on it."""
+
+
+class ExternalUnreachable(ExternalMemoryError):
+    """The provider could not be reached at all (connection refused, timeout)."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One Almanac event as a message for the provider."""
+
+    event_id: int
+    content: str
+    occurred_at: datetime
+    role: Literal["user", "assistant", "system"] = "user"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ExternalHit:
+    """One search result from the provider, best first."""
+
+    ref: str  # the provider's id (edge or episode uuid)
+    kind: Literal["fact", "message"]
+    content: str
+    score: float | None
+    valid_at: datetime | None = None
+    invalid_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ExternalMemory(ABC):
+    """A remote memory: write messages into user threads, search the user's memory."""
+
+    name: str
+
+    @abstractmethod
+    async def add_messages(
+        self, user_id: str, thread_id: str, messages: list[OutgoingMessage]
+    ) -> list[int]:
+        """Send messages not already in the thread; returns the event ids actually sent.
+
+        Idempotent: a message whose event id the thread already holds is skipped.
+        """
+
+    @abstractmethod
+    async def add_fact(self, user_id: str, fact_id: int, content: str, valid_from: datetime) -> str:
+        """Write one Almanac fact into the user's graph; returns the provider's id for it.
+
+        Idempotent: a fact the user's recent graph data already holds is not written again.
+        """
+
+    @abstractmethod
+    async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:
+        """The user's facts and messages that match `query`, best first."""
+
+    @abstractmethod
+    async def list_facts(self, user_id: str, limit: int) -> list[ExternalHit]:
+        """The facts the provider extracted for the user (valid or invalidated)."""
+
+    @abstractmethod
+    async def check(self) -> None:
+        """Raise `ExternalMemoryError` when the provider cannot be reached."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""

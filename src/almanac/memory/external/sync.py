@@ -1,0 +1,99 @@
+"""Sending salient memories to the external memory, from the job queue."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import UnitOfWork
+from almanac.jobs.queue import JobAlreadyQueued, enqueue
+from almanac.memory.external.base import OutgoingMessage
+from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
+from almanac.memory.repository import EventRepository, FactRepository
+from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
+
+# Zep extracts facts from new messages in the background: look for them a minute later.
+IMPORT_DELAY = timedelta(seconds=60)
+
+
+async def _queue_import(session: AsyncSession, client_id: int | None, user: str) -> None:
+    """One waiting import of Zep's facts per user, whatever the number of sends."""
+    try:
+        await enqueue(
+            session,
+            "observer:import_zep_facts",
+            args={"client_id": client_id},
+            queue="zep",
+            queueing_lock=f"zep-import:{user}",
+            schedule_at=datetime.now(UTC) + IMPORT_DELAY,
+        )
+    except JobAlreadyQueued:
+        pass
+
+
+async def send_event(state: AppState, event_id: int) -> bool:
+    """Send one event to Zep unless it is already there; True when a message was sent.
+
+    Safe to run twice: the event's `zep_session_id` marks a finished send, and a send whose
+    commit was lost (worker crash) is found in the thread by its event id and not repeated.
+    """
+    provider = external_memory(state)
+    if provider is None:
+        return False
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        events = EventRepository(session)
+        # Row lock: two workers running the same job cannot both send.
+        event = await events.get(event_id, for_update=True)
+        if event is None or event.zep_session_id is not None:
+            await uow.rollback()
+            return False
+        user = zep_user_id(event.client_id, state.settings.zep.default_user_id)
+        thread = zep_thread_id(user, event.session_id)
+        message = OutgoingMessage(
+            event_id=event.id,
+            content=event.content,
+            occurred_at=event.occurred_at,
+            name=event.event_source,
+        )
+        try:
+            sent = await provider.add_messages(user, thread, [message])
+            await events.set_zep_session(event.id, thread)
+            await _queue_import(session, event.client_id, user)
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+    logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
+    return bool(sent)
+
+
+async def send_fact(state: AppState, fact_id: int) -> bool:
+    """Write one Almanac fact into its user's Zep graph; True when this run wrote it.
+
+    Safe to run twice: `zep_fact_id` marks a finished write, and a write whose commit was
+    lost is found among the user's recent graph episodes by its fact id.
+    """
+    provider = external_memory(state)
+    if provider is None:
+        return False
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        facts = FactRepository(session)
+        fact = await facts.get(fact_id, for_update=True)
+        if fact is None or fact.zep_fact_id is not None:
+            await uow.rollback()
+            return False
+        user = zep_user_id(fact.client_id, state.settings.zep.default_user_id)
+        try:
+            zep_id = await provider.add_fact(user, fact.id, fact.content, fact.valid_from)
+            await facts.set_zep_fact(fact.id, zep_id)
+        except BaseException:
+            await uow.rollback()
+            raise
+        await uow.commit()
+    return True

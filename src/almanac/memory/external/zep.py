@@ -1,0 +1,195 @@
+"""Zep Cloud through its official SDK (`zep-cloud`, the v2 REST API: users, threads, graph)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from zep_cloud import Message
+from zep_cloud.client import AsyncZep
+from zep_cloud.core.api_error import ApiError
+
+from almanac.config import ZepSettings
+from almanac.memory.external.base import (
+    ExternalHit,
+    ExternalMemory,
+    ExternalMemoryError,
+    ExternalUnreachable,
+    OutgoingMessage,
+)
+
+# The metadata key carrying the Almanac event id: how a retry finds what it already sent.
+EVENT_KEY = "almanac_event_id"
+FACT_KEY = "almanac_fact_id"
+# How far back in a thread a retry looks for its messages (retries come soon after).
+_RECENT = 200
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class ZepMemory(ExternalMemory):
+    """Users and threads in Zep, searched through the user's graph (facts and episodes)."""
+
+    name = "zep"
+
+    def __init__(self, settings: ZepSettings) -> None:
+        assert settings.api_key is not None
+        self.client = AsyncZep(
+            api_key=settings.api_key.get_secret_value(),
+            base_url=settings.base_url,
+            timeout=settings.timeout_seconds,
+        )
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except ApiError as exc:
+            raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except Exception as exc:  # httpx transport errors, timeouts, bad JSON
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def _ensure_thread(self, user_id: str, thread_id: str) -> set[int]:
+        """Create the user and thread when missing; the event ids already in the thread."""
+        try:
+            listed = await self.client.thread.get(thread_id, lastn=_RECENT)
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+        else:
+            marks = [str((m.metadata or {}).get(EVENT_KEY, "")) for m in listed.messages or []]
+            return {int(mark) for mark in marks if mark.isdigit()}
+        await self._ensure_user(user_id)
+        await self._call(self.client.thread.create(thread_id=thread_id, user_id=user_id))
+        return set()
+
+    async def add_messages(
+        self, user_id: str, thread_id: str, messages: list[OutgoingMessage]
+    ) -> list[int]:
+        present = await self._ensure_thread(user_id, thread_id)
+        todo = [m for m in messages if m.event_id not in present]
+        if todo:
+            await self._call(
+                self.client.thread.add_messages(
+                    thread_id,
+                    messages=[
+                        Message(
+                            content=m.content,
+                            role=m.role,
+                            name=m.name,
+                            created_at=m.occurred_at.isoformat(),
+                            metadata={EVENT_KEY: str(m.event_id)},
+                        )
+                        for m in todo
+                    ],
+                )
+            )
+        return [m.event_id for m in todo]
+
+    async def _ensure_user(self, user_id: str) -> None:
+        try:
+            await self.client.user.get(user_id)
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+            await self._call(self.client.user.add(user_id=user_id))
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def add_fact(self, user_id: str, fact_id: int, content: str, valid_from: datetime) -> str:
+        await self._ensure_user(user_id)
+        recent = await self._call(self.client.graph.episode.get_by_user_id(user_id, lastn=_RECENT))
+        for ep in recent.episodes or []:
+            if str((ep.metadata or {}).get(FACT_KEY, "")) == str(fact_id):
+                return str(ep.uuid_)
+        episode = await self._call(
+            self.client.graph.add(
+                user_id=user_id,
+                type="text",
+                data=content,
+                created_at=valid_from.isoformat(),
+                source_description="almanac fact",
+                metadata={FACT_KEY: str(fact_id)},
+            )
+        )
+        return str(episode.uuid_)
+
+    async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:
+        # Zep caps a search query at 400 characters.
+        q = query[:400]
+        edges, episodes = await asyncio.gather(
+            self._call(self.client.graph.search(user_id=user_id, query=q, limit=limit)),
+            self._call(
+                self.client.graph.search(user_id=user_id, query=q, limit=limit, scope="episodes")
+            ),
+        )
+        hits: list[ExternalHit] = []
+        for e in edges.edges or []:
+            hits.append(
+                ExternalHit(
+                    ref=e.uuid_,
+                    kind="fact",
+                    content=e.fact,
+                    score=e.score,
+                    valid_at=_parse_time(e.valid_at),
+                    invalid_at=_parse_time(e.invalid_at),
+                    metadata={"zep_uuid": e.uuid_, "name": e.name},
+                )
+            )
+        for ep in episodes.episodes or []:
+            meta: dict[str, Any] = {"zep_uuid": ep.uuid_}
+            if ep.thread_id:
+                meta["zep_thread_id"] = ep.thread_id
+            hits.append(
+                ExternalHit(
+                    ref=ep.uuid_, kind="message", content=ep.content, score=ep.score, metadata=meta
+                )
+            )
+        hits.sort(key=lambda h: h.score or 0.0, reverse=True)
+        return hits[:limit]
+
+    async def list_facts(self, user_id: str, limit: int) -> list[ExternalHit]:
+        try:
+            edges = await self.client.graph.edge.get_by_user_id(user_id, limit=limit)
+        except ApiError as exc:
+            if exc.status_code == 404:  # no such user yet: nothing extracted
+                return []
+            raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+        return [
+            ExternalHit(
+                ref=e.uuid_,
+                kind="fact",
+                content=e.fact,
+                score=None,
+                valid_at=_parse_time(e.valid_at),
+                invalid_at=_parse_time(e.invalid_at),
+                metadata={"name": e.name, "subject": e.source_node_name or e.source_node_uuid},
+            )
+            for e in edges
+        ]
+
+    async def check(self) -> None:
+        # Any answer from the API, even "no such user", proves Zep is up and the key works.
+        try:
+            await self.client.user.get("almanac-health-probe")
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return
+            raise ExternalMemoryError(f"zep answered {exc.status_code}") from exc
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        wrapper = self.client._client_wrapper  # the SDK exposes no close()
+        await wrapper.httpx_client.httpx_client.aclose()

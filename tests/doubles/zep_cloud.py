@@ -1,0 +1,218 @@
+"""TEST DOUBLE: a stand-in for Zep Cloud's v2 REST API, the endpoints Almanac's provider uses.
+
+Not Zep: it keeps users, threads and messages in memory and "searches" by counting shared
+words, which is enough to check what Almanac sends and how it fuses what comes back. It
+speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, graph search
+for edges and episodes), checks the `Authorization: Api-Key` header, records every request,
+and can be told to answer slowly (`delay`) or with an error (`fail_status`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from tests.doubles.loopback import JSONHandler, Loopback
+
+_WORD = re.compile(r"\w+")
+_NOW = "2026-11-29T12:00:00Z"
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text) if len(w) > 2}
+
+
+@dataclass
+class ZepFact:
+    fact: str
+    valid_at: str | None = None
+    invalid_at: str | None = None
+    name: str = "RELATES_TO"
+    subject: str = "Acme"
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass
+class FakeZep:
+    """Start with `start()` (or as a context manager); `base_url` ends in `/api/v2`."""
+
+    api_key: str = "zep-test-key"
+    delay: float = 0.0  # seconds to wait before answering graph search
+    fail_status: int | None = None  # answer every request with this status
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, list[ZepFact]] = field(default_factory=dict)  # by user id
+    episodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # graph.add, by user
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _loopback: Loopback | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._loopback is not None, "server not started"
+        return self._loopback.base_url.removesuffix("/v1") + "/api/v2"
+
+    def messages(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Every message stored (in one thread, or all)."""
+        return [
+            m
+            for tid, t in self.threads.items()
+            if thread_id is None or tid == thread_id
+            for m in t["messages"]
+        ]
+
+    def start(self) -> FakeZep:
+        self._loopback = Loopback(_handler(self), "fake-zep")
+        return self
+
+    def close(self) -> None:
+        if self._loopback is not None:
+            self._loopback.close()
+
+    def __enter__(self) -> FakeZep:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the API -------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        """(status, payload) for one request."""
+        parts = path.removeprefix("/api/v2/").strip("/").split("/")
+        with self._lock:
+            if method == "GET" and parts[0] == "users" and len(parts) == 2:
+                user = self.users.get(parts[1])
+                return (200, user) if user else (404, {"message": "not found"})
+            if method == "POST" and parts == ["users"]:
+                uid = body["user_id"]
+                if uid in self.users:
+                    return 400, {"message": f"user {uid} already exists"}
+                self.users[uid] = {"user_id": uid, "uuid": str(uuid.uuid4()), "created_at": _NOW}
+                return 201, self.users[uid]
+            if method == "POST" and parts == ["threads"]:
+                tid, uid = body["thread_id"], body["user_id"]
+                if uid not in self.users:
+                    return 404, {"message": f"user {uid} not found"}
+                if tid in self.threads:
+                    return 400, {"message": f"thread {tid} already exists"}
+                self.threads[tid] = {"thread_id": tid, "user_id": uid, "messages": []}
+                return 201, {"thread_id": tid, "user_id": uid, "uuid": str(uuid.uuid4())}
+            if parts[0] == "threads" and len(parts) == 3 and parts[2] == "messages":
+                thread = self.threads.get(parts[1])
+                if thread is None:
+                    return 404, {"message": "thread not found"}
+                if method == "GET":
+                    lastn = int(query.get("lastn", ["0"])[0]) or None
+                    msgs = thread["messages"][-lastn:] if lastn else thread["messages"]
+                    return 200, {
+                        "messages": msgs,
+                        "row_count": len(msgs),
+                        "total_count": len(thread["messages"]),
+                        "user_id": thread["user_id"],
+                    }
+                for m in body["messages"]:
+                    thread["messages"].append({**m, "uuid": str(uuid.uuid4()), "processed": True})
+                return 200, {"context": None}
+            if method == "POST" and parts == ["graph"]:
+                uid = body.get("user_id")
+                if uid not in self.users:
+                    return 404, {"message": f"user {uid} not found"}
+                episode = {
+                    "uuid": str(uuid.uuid4()),
+                    "content": body["data"],
+                    "created_at": body.get("created_at") or _NOW,
+                    "metadata": body.get("metadata"),
+                    "source_description": body.get("source_description"),
+                }
+                self.episodes.setdefault(uid, []).append(episode)
+                return 202, episode
+            if method == "GET" and parts[:3] == ["graph", "episodes", "user"] and len(parts) == 4:
+                lastn = int(query.get("lastn", ["0"])[0]) or None
+                eps = self.episodes.get(parts[3], [])
+                return 200, {"episodes": eps[-lastn:] if lastn else eps}
+            if method == "POST" and parts[:3] == ["graph", "edge", "user"] and len(parts) == 4:
+                if parts[3] not in self.users:
+                    return 404, {"message": "user not found"}
+                return 200, [self._edge(f, None) for f in self.facts.get(parts[3], [])]
+            if method == "POST" and parts == ["graph", "search"]:
+                return 200, self._search(body)
+        return 404, {"message": f"no route {method} {path}"}
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        user, words, limit = body["user_id"], _words(body["query"]), body.get("limit") or 10
+        if body.get("scope") == "episodes":
+            found = []
+            for tid, t in self.threads.items():
+                if t["user_id"] != user:
+                    continue
+                for m in t["messages"]:
+                    score = len(words & _words(m["content"])) / (len(words) or 1)
+                    if score > 0:
+                        found.append((score, tid, m))
+            found.sort(key=lambda x: x[0], reverse=True)
+            episodes = [
+                {
+                    "uuid": m["uuid"],
+                    "content": m["content"],
+                    "created_at": _NOW,
+                    "thread_id": tid,
+                    "score": score,
+                }
+                for score, tid, m in found[:limit]
+            ]
+            return {"episodes": episodes}
+        scored = [
+            (len(words & _words(f.fact)) / (len(words) or 1), f) for f in self.facts.get(user, [])
+        ]
+        scored = sorted((s for s in scored if s[0] > 0), key=lambda x: x[0], reverse=True)
+        return {"edges": [self._edge(f, score) for score, f in scored[:limit]]}
+
+    @staticmethod
+    def _edge(f: ZepFact, score: float | None) -> dict[str, Any]:
+        return {
+            "uuid": f.uuid,
+            "fact": f.fact,
+            "name": f.name,
+            "created_at": _NOW,
+            "source_node_uuid": str(uuid.uuid5(uuid.NAMESPACE_OID, f.subject)),
+            "source_node_name": f.subject,
+            "target_node_uuid": str(uuid.uuid4()),
+            "valid_at": f.valid_at,
+            "invalid_at": f.invalid_at,
+            "score": score,
+        }
+
+
+def _handler(zep: FakeZep) -> type[JSONHandler]:
+    class Handler(JSONHandler):
+        def _dispatch(self, method: str) -> None:
+            url = urlparse(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            zep.requests.append((method, url.path))
+            if self.headers.get("Authorization") != f"Api-Key {zep.api_key}":
+                self._send(401, {"message": "unauthorized"})
+                return
+            if zep.fail_status is not None:
+                self._send(zep.fail_status, {"message": "scripted failure"})
+                return
+            if zep.delay and url.path.endswith("/graph/search"):
+                time.sleep(zep.delay)
+            body = json.loads(raw) if raw else None
+            status, payload = zep.handle(method, url.path, parse_qs(url.query), body)
+            self._send(status, payload)
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+    return Handler

@@ -1,0 +1,311 @@
+"""Zep Cloud as an optional provider, through the real `zep-cloud` SDK against a local double."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.config import ZepSettings
+from almanac.memory import tasks
+from almanac.memory.external.sync import send_event, send_fact
+from almanac.state import AppState
+from tests.doubles.zep_cloud import FakeZep, ZepFact
+
+JOBS = text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_send' ORDER BY id")
+
+
+@pytest.fixture
+def zep() -> Iterator[FakeZep]:
+    with FakeZep() as server:
+        yield server
+
+
+def configure(state: AppState, base_url: str, budget_ms: int = 5000) -> None:
+    # A generous budget where Zep must answer: the test machine is shared and slow.
+    state.settings.zep = ZepSettings(
+        api_key=SecretStr("zep-test-key"),
+        base_url=base_url,
+        recall_budget_ms=budget_ms,
+        timeout_seconds=5,
+    )
+
+
+@pytest.fixture
+async def zep_state(state: AppState, zep: FakeZep) -> AsyncIterator[AppState]:
+    configure(state, zep.base_url)
+    yield state
+    if state.external is not None:
+        await state.external.close()
+        state.external = None
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/v2"
+
+
+async def test_salient_events_are_queued_in_the_same_transaction(
+    client: httpx.AsyncClient, zep_state: AppState, db_session: AsyncSession, zep: FakeZep
+) -> None:
+    items = [
+        {"content": "Acme signs the renewal in March", "salience_score": 0.9, "client_id": 7},
+        {"content": "had coffee", "salience_score": 0.3},
+        {"content": "Initech wants weekly reports", "salience_score": 0.7},
+    ]
+    r = await client.post("/api/v1/memory/remember/batch", json={"items": items})
+    assert r.status_code == 201, r.text
+    ids = r.json()["ids"]
+    queued = [row[0]["event_id"] for row in await db_session.execute(JOBS)]
+    assert queued == [ids[0], ids[2]]
+    # remember never waited on Zep: nothing reached it during the request
+    assert zep.requests == []
+
+
+async def test_nothing_is_queued_or_sent_when_zep_is_not_configured(
+    client: httpx.AsyncClient, state: AppState, db_session: AsyncSession
+) -> None:
+    body = {"content": "Globex renews in March", "salience_score": 0.95}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    assert list(await db_session.execute(JOBS)) == []
+    r = await client.get("/api/v1/memory/recall", params={"query": "Globex renews"})
+    assert r.json()["zep"] == "off" and r.json()["degraded"] is False
+    assert state.external is None
+    health = (await client.get("/health")).json()
+    assert health["dependencies"]["zep"]["status"] == "not_configured"
+    assert health["status"] == "ok"
+
+
+async def test_send_is_idempotent_across_retries_and_a_lost_commit(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    configure(committed_state, zep.base_url)
+    body = {
+        "content": "Acme's CFO signs every invoice above 5k",
+        "salience_score": 0.9,
+        "client_id": 3,
+        "session_id": "call-1",
+    }
+    r = await committed_client.post("/api/v1/memory/remember", json=body)
+    assert r.status_code == 201, r.text
+    event_id = r.json()["id"]
+    tasks.set_state(committed_state)
+    try:
+        assert await send_event(committed_state, event_id) is True
+        assert await send_event(committed_state, event_id) is False  # a retry
+        # A worker that sent but died before committing: the mark is lost, Zep has it.
+        async with committed_state.engine.begin() as conn:
+            await conn.execute(text("UPDATE events SET zep_session_id = NULL"))
+        assert await send_event(committed_state, event_id) is False
+    finally:
+        tasks.set_state(None)
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    msgs = zep.messages("client-3.call-1")
+    assert [m["content"] for m in msgs] == [body["content"]]
+    assert msgs[0]["metadata"] == {"almanac_event_id": str(event_id)}
+    assert zep.threads["client-3.call-1"]["user_id"] == "client-3"
+    async with committed_state.engine.connect() as conn:
+        mark = await conn.scalar(text("SELECT zep_session_id FROM events"))
+    assert mark == "client-3.call-1"
+
+
+async def test_a_failed_send_raises_for_a_retry_and_marks_nothing(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    configure(committed_state, zep.base_url)
+    body = {"content": "Hooli pays net 30", "salience_score": 0.9}
+    event_id = (await committed_client.post("/api/v1/memory/remember", json=body)).json()["id"]
+    zep.fail_status = 500
+    try:
+        with pytest.raises(Exception, match="500"):
+            await send_event(committed_state, event_id)
+        async with committed_state.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT zep_session_id FROM events")) is None
+        zep.fail_status = None
+        assert await send_event(committed_state, event_id) is True
+    finally:
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    assert [m["content"] for m in zep.messages()] == [body["content"]]
+
+
+async def test_recall_fuses_zep_and_marks_sources(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    local = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=local)).status_code == 201
+    zep.facts["client-5"] = [
+        ZepFact("Acme invoices are approved by Dana, the CFO", valid_at="2026-10-01T00:00:00Z"),
+        ZepFact("Acme invoices were approved by Bob", invalid_at="2026-09-01T00:00:00Z"),
+    ]
+    zep.facts["client-6"] = [ZepFact("Acme invoices belong to another client")]
+    r = await client.get("/api/v1/memory/recall", params={"query": "Acme invoices", "client_id": 5})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["zep"] == "used" and out["degraded"] is False
+    by_source = {h["content"]: h["source"] for h in out["results"]}
+    assert by_source[local["content"]] == "postgres"
+    assert by_source["Acme invoices are approved by Dana, the CFO"] == "zep"
+    # an invalidated Zep fact is not current, and another client's facts never appear
+    assert "Acme invoices were approved by Bob" not in by_source
+    assert "Acme invoices belong to another client" not in by_source
+    zep_hit = next(h for h in out["results"] if h["source"] == "zep")
+    assert zep_hit["id"] < 0 and zep_hit["ref"] and zep_hit["kind"] == "fact"
+    scores = [h["score"] for h in out["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_slow_zep_is_skipped_within_the_budget(
+    client: httpx.AsyncClient, state: AppState, zep: FakeZep
+) -> None:
+    configure(state, zep.base_url, budget_ms=200)
+    zep.delay = 2.0
+    body = {"content": "Globex kickoff moved to Tuesday", "client_id": 2}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    started = time.perf_counter()
+    r = await client.get("/api/v1/memory/recall", params={"query": "Globex kickoff"})
+    elapsed = time.perf_counter() - started
+    out = r.json()
+    assert r.status_code == 200
+    assert out["zep"] == "skipped" and out["degraded"] is True
+    assert "200 ms" in out["detail"]
+    assert [h["content"] for h in out["results"]] == [body["content"]]
+    assert all(h["source"] == "postgres" for h in out["results"])
+    assert elapsed < 1.0  # the budget, plus local search, well short of Zep's 2 s
+    await state.external.close()  # type: ignore[union-attr]
+    state.external = None
+
+
+@pytest.mark.parametrize("mode", ["down", "error"])
+async def test_zep_down_or_failing_degrades_recall_and_health(
+    client: httpx.AsyncClient, state: AppState, zep: FakeZep, mode: str
+) -> None:
+    if mode == "down":
+        configure(state, closed_port_url())
+    else:
+        configure(state, zep.base_url)
+        zep.fail_status = 500
+    body = {"content": "Initech wants weekly status reports"}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    r = await client.get("/api/v1/memory/recall", params={"query": "weekly status reports"})
+    out = r.json()
+    assert r.status_code == 200
+    assert out["zep"] == "skipped" and out["degraded"] is True
+    assert [h["content"] for h in out["results"]] == [body["content"]]
+    health = await client.get("/health")
+    assert health.status_code == 200
+    dep = health.json()["dependencies"]["zep"]
+    assert dep["status"] == ("down" if mode == "down" else "degraded")
+    assert health.json()["status"] == "degraded"
+    await state.external.close()  # type: ignore[union-attr]
+    state.external = None
+
+
+async def test_health_ok_when_zep_answers(client: httpx.AsyncClient, zep_state: AppState) -> None:
+    body = (await client.get("/health")).json()
+    assert body["dependencies"]["zep"]["status"] == "ok"
+
+
+def test_the_task_is_registered() -> None:
+    assert "zep_send" in tasks.blueprint.tasks
+
+
+async def test_facts_are_written_to_the_users_zep_graph_once(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    configure(committed_state, zep.base_url)
+    fact = {
+        "subject_type": "client",
+        "subject_id": "4",
+        "fact_type": "preference",
+        "content": "Initech prefers invoices in EUR",
+        "client_id": 4,
+    }
+    r = await committed_client.post("/api/v1/memory/facts", json=fact)
+    assert r.status_code == 201, r.text
+    fact_id = r.json()["fact"]["id"]
+    async with committed_state.engine.connect() as conn:
+        jobs = [
+            row[0]["fact_id"]
+            for row in await conn.execute(
+                text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_fact'")
+            )
+        ]
+    assert jobs == [fact_id]
+    try:
+        assert await send_fact(committed_state, fact_id) is True
+        assert await send_fact(committed_state, fact_id) is False
+        async with committed_state.engine.begin() as conn:  # a lost commit
+            await conn.execute(text("UPDATE facts SET zep_fact_id = NULL"))
+        assert await send_fact(committed_state, fact_id) is True  # found, not re-sent
+    finally:
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    episodes = zep.episodes["client-4"]
+    assert [e["content"] for e in episodes] == [fact["content"]]
+    assert episodes[0]["metadata"] == {"almanac_fact_id": str(fact_id)}
+    async with committed_state.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT zep_fact_id FROM facts")) == episodes[0]["uuid"]
+
+
+async def test_zeps_facts_come_back_as_almanac_facts_once_with_supersession(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    from almanac.observer import tasks as observer_tasks
+
+    configure(committed_state, zep.base_url)
+    body = {"content": "Dana is Acme's CFO now", "salience_score": 0.9, "client_id": 8}
+    event_id = (await committed_client.post("/api/v1/memory/remember", json=body)).json()["id"]
+    observer_tasks.set_state(committed_state)
+    try:
+        assert await send_event(committed_state, event_id) is True
+        async with committed_state.engine.connect() as conn:
+            queued = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs "
+                    "WHERE task_name = 'observer:import_zep_facts' AND status = 'todo'"
+                )
+            )
+        assert queued == 1
+        zep.facts["client-8"] = [
+            ZepFact("Bob is Acme's CFO", name="HAS_CFO", valid_at="2026-01-01T00:00:00Z"),
+            ZepFact("Acme was based in Leeds", name="BASED_IN", invalid_at="2026-05-01T00:00:00Z"),
+        ]
+        assert await observer_tasks.run_import_zep_facts(8) == 2
+        zep.facts["client-8"].append(
+            ZepFact("Dana is Acme's CFO", name="HAS_CFO", valid_at="2026-11-01T00:00:00Z")
+        )
+        assert await observer_tasks.run_import_zep_facts(8) == 1  # only the new one
+        assert await observer_tasks.run_import_zep_facts(8) == 0
+    finally:
+        observer_tasks.set_state(None)
+        await committed_state.external.close()  # type: ignore[union-attr]
+        committed_state.external = None
+    async with committed_state.engine.connect() as conn:
+        decisions = (
+            await conn.execute(
+                text("SELECT decision, proposal->>'content' FROM fact_decisions ORDER BY id")
+            )
+        ).all()
+        facts = (
+            await conn.execute(
+                text(
+                    "SELECT content, valid_from::date::text, valid_to IS NULL, client_id "
+                    "FROM facts WHERE subject_type = 'zep_entity' ORDER BY id"
+                )
+            )
+        ).all()
+    assert [d[0] for d in decisions] == ["added", "rejected", "superseded"]
+    assert facts == [
+        ("Bob is Acme's CFO", "2026-01-01", False, 8),
+        ("Dana is Acme's CFO", "2026-11-01", True, 8),
+    ]
