@@ -476,6 +476,7 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int) -> dict[str, An
             ]
             for w, rs in results.items()
         ],
+        min_width=230,
     )
     for w, rs in results.items():
         print_table(
