@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-planner: $(STAMP)
 
 bench-loop: $(STAMP)
 	$(BIN)/python bench/learning_loop.py
+
+bench-auth: $(STAMP)
+	$(BIN)/python bench/auth_bench.py
 
 demo: $(STAMP)
 	$(BIN)/almanac demo

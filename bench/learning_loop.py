@@ -97,10 +97,16 @@ class ApiBackend:
         settings = Settings(data_dir=Path(self.tmp.name), timezone=ZONE, _env_file=None)  # type: ignore[call-arg]
         settings.planner.calibration_half_life_days = self.params.half_life_days
         self.state = await build_state(settings)
+        from almanac.auth.deps import authenticate
+        from almanac.cli.runtime import LOCAL_OWNER
+
         app = create_app(state=self.state)
         app.dependency_overrides[get_state] = lambda: self.state
+        # In-process, like the CLI: the loop is measured, not authentication
+        # (bench/auth_bench.py measures that).
+        app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
         self.api = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://almanac.bench", timeout=120
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", timeout=120
         )
         await self.call("POST", "/api/v1/planner/workflows/import")
         listed = await self.call("GET", "/api/v1/planner/workflows", params={"limit": 100})

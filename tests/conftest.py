@@ -7,6 +7,7 @@ up after themselves.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from almanac.app import create_app
+from almanac.auth.principal import hash_secret, key_prefix
 from almanac.cache import Cache, LocalCache
 from almanac.config import Settings
 from almanac.db.embedded import start_embedded
@@ -29,13 +31,21 @@ from almanac.deps import get_state, get_uow
 from almanac.embedder import Embedder, LocalEmbedder
 from almanac.state import AppState
 
+# The test process answers to the test host name (production allows only loopback names).
+os.environ.setdefault("ALMANAC_SECURITY__ALLOWED_HOSTS", '["almanac.test"]')
+
+# An admin key present in the test database for the whole run (re-created after each
+# TRUNCATE): every HTTP helper below sends it, so requests take the real authentication path.
+TEST_ADMIN_KEY = "alm_testadmin" + "x" * 40
+TEST_ADMIN_NAME = "test-admin"
+
 TABLES = (
     "doc_chunk_embeddings, doc_chunks, documents, "
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "
     "events, facts, "
     "search_terms, search_stats, llm_calls, plan_versions, calendar_entries, oauth_credentials, "
-    "reflections, fact_decisions, job_schedules, "
+    "reflections, fact_decisions, job_schedules, api_keys, auth_sessions, "
     "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
 
@@ -65,8 +75,25 @@ async def engine(pg_url: str, embedder: Embedder) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(pg_url, pool_size=5)
     await upgrade(eng)
     await ensure_indexes(eng, embedder.model, embedder.dim)
+    await seed_test_key(eng)
     yield eng
     await eng.dispose()
+
+
+async def seed_test_key(eng: AsyncEngine) -> None:
+    """Insert the run's admin key (hash only, like any key) unless it is there."""
+    async with eng.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (name, scope, prefix, key_hash) "
+                "VALUES (:name, 'admin', :prefix, :hash) ON CONFLICT (name) DO NOTHING"
+            ),
+            {
+                "name": TEST_ADMIN_NAME,
+                "prefix": key_prefix(TEST_ADMIN_KEY),
+                "hash": hash_secret(TEST_ADMIN_KEY),
+            },
+        )
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +148,12 @@ def uow(db_session: AsyncSession) -> UnitOfWork:
     return UnitOfWork(db_session)
 
 
-def http_client(app: FastAPI) -> httpx.AsyncClient:
-    """An HTTP client calling `app` in-process."""
+def http_client(app: FastAPI, key: str | None = TEST_ADMIN_KEY) -> httpx.AsyncClient:
+    """An HTTP client calling `app` in-process, sending `key` (the test admin key; None
+    sends none)."""
     transport = httpx.ASGITransport(app=app)
-    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://almanac.test", headers=headers)
 
 
 def app_in_transaction(state: AppState, session: AsyncSession) -> FastAPI:
@@ -158,6 +187,7 @@ async def committed_state(state: AppState, engine: AsyncEngine) -> AsyncIterator
     yield state
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    await seed_test_key(engine)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -57,7 +58,15 @@ def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        health = _wait_healthy(url, proc).json()
+        # Without a key, /health says only whether the service is usable.
+        assert _wait_healthy(url, proc).json() == {"status": "ok"}
+        # The first start created an admin key, readable by its owner only.
+        key_path = tmp_path / "data" / "api-key"
+        assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+        key = key_path.read_text().strip()
+        assert httpx.get(url + "/api/v1/memory/recall", params={"query": "x"}).status_code == 401
+        auth = {"Authorization": f"Bearer {key}"}
+        health = httpx.get(url + "/health", headers=auth).json()
         assert health["dependencies"]["database"] == {
             "status": "ok",
             "required": True,
@@ -65,10 +74,23 @@ def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
             "latency_ms": health["dependencies"]["database"]["latency_ms"],
         }
         assert health["services"] == (["memory", "planner"] if service == "all" else ["memory"])
-        r = httpx.post(url + "/api/v1/memory/remember", json={"content": "Renew passport in May"})
+        r = httpx.post(
+            url + "/api/v1/memory/remember", json={"content": "Renew passport in May"}, headers=auth
+        )
         assert r.status_code == 201
-        hits = httpx.get(url + "/api/v1/memory/recall", params={"query": "passport"}).json()
+        hits = httpx.get(
+            url + "/api/v1/memory/recall", params={"query": "passport"}, headers=auth
+        ).json()
         assert hits["results"][0]["content"] == "Renew passport in May"
+        # The CLI on the same data folder sends the key file's key to the running server.
+        cli = [sys.executable, "-m", "almanac", "recall", "passport", "--json", "--url", url]
+        out = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "Renew passport in May" in out.stdout
+        bad = subprocess.run(
+            cli, env={**env, "ALMANAC_API_KEY": "alm_" + "w" * 43}, capture_output=True, text=True
+        )
+        assert bad.returncode == 2 and "not valid" in bad.stderr
         assert _postgres_pids(tmp_path / "data")
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Literal, TypedDict
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from almanac import __version__, problems
+from almanac.auth.deps import authenticate
+from almanac.auth.endpoints import router as auth_router
 from almanac.background import task_blueprints
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings
+from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
@@ -48,6 +51,14 @@ def create_app(
         owned = state is None
         current = state if state is not None else await build_state(settings or Settings())
         current.services = list(chosen)
+        from almanac.auth.policy import unguarded_mounts
+
+        if stray := unguarded_mounts(app.router.routes):
+            raise RuntimeError(f"mounted outside /, /ui and /static (public, no key): {stray}")
+        if owned:
+            from almanac.auth.bootstrap import ensure_first_key
+
+            await ensure_first_key(current)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
         worker = (
@@ -67,9 +78,14 @@ def create_app(
         title="Almanac " + " + ".join(titles[s] for s in chosen),
         version=__version__,
         lifespan=lifespan,
+        # Every route, including those of routers added later, needs a key unless
+        # `auth.policy` lists it as public.
+        dependencies=[Depends(authenticate)],
     )
     problems.install(app)
+    _install_browser_safety(app, settings or (state.settings if state else Settings()))
     app.include_router(health_router)
+    app.include_router(auth_router)
     if "memory" in chosen:
         app.include_router(memory_router)
         app.include_router(documents_router)
@@ -81,4 +97,23 @@ def create_app(
         app.include_router(jobs_router)
         app.include_router(calendar_router)
         app.include_router(oauth_router)
+        app.include_router(graph_router)
     return app
+
+
+def _install_browser_safety(app: FastAPI, settings: Settings) -> None:
+    """CORS (closed unless `security.cors_origins`), inside the Host/Origin/body checks."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from almanac.auth.browser import BrowserSafety
+
+    if settings.security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.security.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            # Cross-origin callers use a key header; the session cookie stays same-site.
+            allow_credentials=False,
+        )
+    app.add_middleware(BrowserSafety, settings=settings)

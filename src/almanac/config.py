@@ -173,6 +173,42 @@ class ServerSettings(BaseModel):
     planner_port: int = Field(default=8091, ge=1, le=65535)
     # When set, the Planner API talks to a Memory Gateway at this URL over HTTP.
     memory_gateway_url: str | None = None
+    # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
+    memory_gateway_key: SecretStr | None = None
+
+
+class SecuritySettings(BaseModel):
+    """API keys, dashboard sessions, rate limits and the browser-facing checks."""
+
+    # Host names (besides localhost, 127.0.0.1, ::1 and `server.host`) the API answers to;
+    # any other Host header is refused, which stops DNS rebinding.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # Origins allowed to call the API from a browser (CORS); empty keeps CORS closed.
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    max_ics_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=1024**3)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # A verified key is trusted this long per process before it is looked up again: a key
+    # revoked through another process stops working within this time (at once in this one).
+    key_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Key usage (last used, count) is kept in memory and written at most this often.
+    usage_flush_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Per key, in the `limits` notation ("600/minute", "10/second;600/minute").
+    rate_limit: str = "600/minute"
+    write_rate_limit: str = "120/minute"
+    # Per client address: requests with a wrong key (each costs a database lookup).
+    failed_auth_limit: str = "60/minute"
+
+    @field_validator("rate_limit", "write_rate_limit", "failed_auth_limit")
+    @classmethod
+    def _valid_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit (e.g. '600/minute')") from None
+        return value
 
 
 class JobsSettings(BaseModel):
@@ -238,6 +274,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     jobs: JobsSettings = JobsSettings()
+    security: SecuritySettings = SecuritySettings()
 
     # Flat aliases for the names people type most.
     database_url: str | None = Field(
@@ -245,6 +282,10 @@ class Settings(BaseSettings):
     )
     valkey_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ALMANAC_VALKEY_URL", "valkey_url")
+    )
+    # The key the CLI sends to a running server (default: the data folder's `api-key`).
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ALMANAC_API_KEY", "api_key")
     )
 
     @field_validator("timezone")

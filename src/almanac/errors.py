@@ -41,6 +41,11 @@ class Unauthorized(AlmanacError):
     title = "Unauthorized"
 
 
+class Forbidden(AlmanacError):
+    status_code = 403
+    title = "Forbidden"
+
+
 class NotFound(AlmanacError):
     status_code = 404
     title = "Not found"

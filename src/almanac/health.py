@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from almanac import __version__
+from almanac.auth.deps import MaybePrincipal
 from almanac.deps import State
 from almanac.state import AppState
 
@@ -158,10 +159,18 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     return HealthOut(status=overall, version=__version__, services=services, dependencies=deps)
 
 
-@router.get("/health", response_model=HealthOut)
-async def health(state: State) -> JSONResponse:
-    """200 when usable (possibly degraded), 503 when a required dependency is down."""
+class HealthSummaryOut(BaseModel):
+    """What /health tells a caller without a key."""
+
+    status: Literal["ok", "degraded", "down"]
+
+
+@router.get("/health", response_model=HealthOut | HealthSummaryOut)
+async def health(state: State, principal: MaybePrincipal) -> JSONResponse:
+    """200 when usable (possibly degraded), 503 when a required dependency is down.
+
+    Without a key only the overall status: the detail names hosts, models and versions.
+    """
     out = await check_health(state, state.services)
-    return JSONResponse(
-        out.model_dump(mode="json"), status_code=503 if out.status == "down" else 200
-    )
+    body = out.model_dump(mode="json") if principal is not None else {"status": out.status}
+    return JSONResponse(body, status_code=503 if out.status == "down" else 200)

@@ -24,6 +24,10 @@ class Closeable(Protocol):
     async def close(self) -> None: ...
 
 
+class UsageCounters(Protocol):
+    async def flush(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None: ...
+
+
 @dataclass
 class AppState:
     """Everything a request needs that lives as long as the process."""
@@ -42,9 +46,13 @@ class AppState:
     services: list[str] = field(default_factory=list)
     # Recent results of probes that cost a remote API call (/health), by probe name.
     probes: dict[str, tuple[float, object]] = field(default_factory=dict)
+    # Verified keys, usage counters and the rate limiter: `almanac.auth.runtime.auth_runtime`.
+    auth: UsageCounters | None = None
 
     async def close(self) -> None:
         """Release everything, stopping the embedded Postgres last."""
+        if self.auth is not None:
+            await self.auth.flush(self.sessionmaker)
         if self.llm is not None:
             await self.llm.close()
         if self.memory is not None:

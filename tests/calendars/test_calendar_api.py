@@ -194,6 +194,10 @@ async def test_feed_without_a_configured_token_is_open(calendar_client: httpx.As
     assert r.status_code == 200
 
 
+# The import takes only text/calendar bodies (415 otherwise).
+CAL = {"content-type": "text/calendar"}
+
+
 async def test_import_is_idempotent(calendar_client: httpx.AsyncClient):
     headers = {"content-type": "text/calendar"}
     r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=ICS, headers=headers)
@@ -208,7 +212,7 @@ async def test_import_is_idempotent(calendar_client: httpx.AsyncClient):
     assert (out["created"], out["updated"], out["unchanged"]) == (0, 0, 2)
 
     moved = ICS.replace("SUMMARY:Dentist", "SUMMARY:Dentist (moved)")
-    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=moved)
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=moved, headers=headers)
     assert (r.json()["created"], r.json()["updated"]) == (0, 1)
     listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
     dentist = next(e for e in listed if e["uid"] == "dentist-1")
@@ -221,20 +225,22 @@ async def test_import_skips_almanac_blocks(
 ):
     await add_blocks(db_session)
     feed = (await calendar_client.get(f"{BASE}/feed.ics", params=WINDOW)).content
-    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=feed)
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=feed, headers=CAL)
     assert r.json()["skipped"] == 2 and r.json()["created"] == 0
 
 
 async def test_bad_imports_are_4xx_problems(calendar_client: httpx.AsyncClient):
-    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=b"not a calendar")
+    r = await calendar_client.post(
+        f"{BASE}/import", params=WINDOW, content=b"not a calendar", headers=CAL
+    )
     assert r.status_code == 422 and fields(r) == ["body"]
-    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=b"")
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=b"", headers=CAL)
     assert r.status_code == 422 and fields(r) == ["body"]
     r = await calendar_client.post(
-        f"{BASE}/import", params=WINDOW, content=b"x" * (MAX_ICS_BYTES + 1)
+        f"{BASE}/import", params=WINDOW, content=b"x" * (MAX_ICS_BYTES + 1), headers=CAL
     )
     assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
     r = await calendar_client.post(
-        f"{BASE}/import", params={**WINDOW, "end": "2026-03-01T00:00:00Z"}, content=ICS
+        f"{BASE}/import", params={**WINDOW, "end": "2026-03-01T00:00:00Z"}, content=ICS, headers=CAL
     )
     assert r.status_code == 422 and fields(r) == ["end"]

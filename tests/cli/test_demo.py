@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -13,14 +12,14 @@ from almanac.cli.demo import OVERRUN, run_demo
 from almanac.cli.main import app
 from almanac.deps import get_state
 from almanac.state import AppState
+from tests.conftest import http_client
 
 
 async def test_each_link_of_the_loop(committed_state: AppState) -> None:
     api = create_app(state=committed_state)
     api.dependency_overrides[get_state] = lambda: committed_state
     lines: list[str] = []
-    transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://demo.test") as client:
+    async with http_client(api) as client:
         out = await run_demo(client, "Europe/Berlin", lines.append)
 
     # Remembered preferences became facts.

@@ -16,7 +16,7 @@ from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.deps import get_calendar
 from almanac.models import Plan, SchedulerRun, Task
 from almanac.state import AppState
-from tests.conftest import app_in_transaction
+from tests.conftest import app_in_transaction, http_client
 
 from .conftest import almanac_entries, make_plan, next_monday, parse
 
@@ -161,8 +161,7 @@ async def test_calendar_down_is_503_and_writes_nothing(
     app.dependency_overrides[get_calendar] = lambda: provider(db_session)
     plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
     await db_session.commit()  # a savepoint: the failed request must roll back only its own
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with http_client(app) as client:
         body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
         r = await client.post(f"{URL}/schedule", json=body)
         assert r.status_code == 503, r.text

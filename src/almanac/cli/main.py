@@ -17,6 +17,7 @@ from almanac.cli.calendar import calendar_app
 from almanac.cli.demo import demo
 from almanac.cli.docs import docs_app
 from almanac.cli.jobs import jobs_app, retention_app, worker
+from almanac.cli.keys import keys_app
 from almanac.cli.memory import memory_app
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.scheduler import agenda, schedule
@@ -38,6 +39,7 @@ app.command("agenda")(agenda)
 app.command("demo")(demo)
 app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(keys_app, name="keys")
 app.command("worker")(worker)
 app.command()(planner_cli.plan)
 app.command()(planner_cli.plans)

@@ -11,12 +11,16 @@ import httpx
 import typer
 from rich.console import Console
 
+from almanac.auth.keyfile import auth_headers, client_key
+from almanac.auth.principal import Principal
 from almanac.config import Settings
 from almanac.errors import AlmanacError
 from almanac.memory.client import HttpMemoryClient, LocalMemoryClient, MemoryClient
 from almanac.state import AppState, build_state
 
 T = TypeVar("T")
+# Who the CLI is when it runs the app in-process on a database it opened itself.
+LOCAL_OWNER = Principal(key_id=0, name="local-cli", scope="admin")
 err = Console(stderr=True)
 
 
@@ -24,9 +28,14 @@ def server_url(settings: Settings, url: str | None) -> str:
     return url or f"http://{settings.server.host}:{settings.server.port}"
 
 
-async def _server_up(url: str) -> bool:
+def _headers(settings: Settings) -> dict[str, str]:
+    """The key this CLI sends: `ALMANAC_API_KEY`, else the data folder's `api-key`."""
+    return auth_headers(client_key(settings))
+
+
+async def _server_up(url: str, headers: dict[str, str]) -> bool:
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=0.5, headers=headers) as client:
             response = await client.get("/health")
             return response.status_code == 200 and "memory" in response.json().get("services", [])
     except (httpx.HTTPError, ValueError):
@@ -37,8 +46,9 @@ async def _server_up(url: str) -> bool:
 async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[MemoryClient]:
     """Use a running Gateway (so its cache stays coherent), or run the service in-process."""
     target = server_url(settings, url)
-    if url is not None or await _server_up(target):
-        async with httpx.AsyncClient(base_url=target, timeout=120) as client:
+    headers = _headers(settings)
+    if url is not None or await _server_up(target, headers):
+        async with httpx.AsyncClient(base_url=target, timeout=120, headers=headers) as client:
             yield HttpMemoryClient(client)
         return
     state = await build_state(settings)
@@ -48,9 +58,9 @@ async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[Me
         await state.close()
 
 
-async def _serves(url: str, service: str) -> bool:
+async def _serves(url: str, service: str, headers: dict[str, str]) -> bool:
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=0.5) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=0.5, headers=headers) as client:
             response = await client.get("/health")
             return service in response.json().get("services", [])
     except (httpx.HTTPError, ValueError):
@@ -64,19 +74,23 @@ async def api_client(
     """An HTTP client for the API: the running server when one answers (unless
     `in_process`), else the app in-process (same routes, validation and errors) over ASGI."""
     target = server_url(settings, url)
-    if url is not None or (not in_process and await _serves(target, service)):
-        async with httpx.AsyncClient(base_url=target, timeout=120) as client:
+    headers = _headers(settings)
+    if url is not None or (not in_process and await _serves(target, service, headers)):
+        async with httpx.AsyncClient(base_url=target, timeout=120, headers=headers) as client:
             yield client
         return
     from almanac.app import create_app
+    from almanac.auth.deps import authenticate
     from almanac.deps import get_state
 
     async with local_state(settings) as state:
         app = create_app(state=state)
         app.dependency_overrides[get_state] = lambda: state
+        # In-process, the CLI opened the database itself: it acts as the owner (admin).
+        app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://almanac.local", timeout=120
+            transport=transport, base_url="http://localhost", timeout=120
         ) as client:
             yield client
 

@@ -8,11 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
+from almanac.auth.deps import AdminOnly
 from almanac.deps import UoW
 from almanac.errors import NotFound
 from almanac.jobs import repository
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+# The queue shows every job's arguments: admin only.
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[AdminOnly])
 
 Status = Literal["todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -23,6 +24,8 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService, RememberResult
 from almanac.state import AppState
+
+logger = logging.getLogger(__name__)
 
 
 class MemoryClient(Protocol):
@@ -48,7 +51,17 @@ def connect_memory(state: AppState) -> MemoryClient:
     """The Gateway at `server.memory_gateway_url` over HTTP, or in-process when unset."""
     url = state.settings.server.memory_gateway_url
     if url:
-        return HttpMemoryClient(httpx.AsyncClient(base_url=url, timeout=10.0), owns_client=True)
+        from almanac.auth.keyfile import auth_headers, gateway_key
+
+        headers = auth_headers(gateway_key(state.settings))
+        if not headers:
+            logger.warning(
+                "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
+                "(a key with scope write) or the data folder's api-key",
+                url,
+            )
+        client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
+        return HttpMemoryClient(client, owns_client=True)
     return LocalMemoryClient(state)
 
 

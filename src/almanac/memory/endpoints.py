@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
+from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.memory.schemas import (
     DeletedOut,
@@ -144,7 +145,7 @@ async def delete_fact(fact_id: Id, memory: Memory) -> DeletedOut:
     return DeletedOut(id=fact_id, kind="fact")
 
 
-@router.delete("/subjects/{subject_type}/{subject_id}")
+@router.delete("/subjects/{subject_type}/{subject_id}", dependencies=[AdminOnly])
 async def forget_subject(
     subject_type: Annotated[str, Path(min_length=1, max_length=100)],
     subject_id: Annotated[str, Path(min_length=1, max_length=255)],

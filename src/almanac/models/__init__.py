@@ -1,5 +1,6 @@
 """All tables; importing this module registers them on `Base.metadata`."""
 
+from almanac.models.auth import ApiKey, AuthSession
 from almanac.models.base import Base
 from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
@@ -23,6 +24,8 @@ from almanac.models.planning import (
 from almanac.models.search import SearchStat, SearchTerm
 
 __all__ = [
+    "ApiKey",
+    "AuthSession",
     "Base",
     "CalendarEntry",
     "DocChunk",

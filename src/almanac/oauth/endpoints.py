@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import RedirectResponse
 
+from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.errors import AlmanacError
 from almanac.oauth.crypto import InvalidState
@@ -23,7 +24,12 @@ def get_oauth_service(uow: UoW, state: State) -> OAuthService:
 OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
 
 
-@router.get("/oauth/authorize", status_code=307, response_class=RedirectResponse)
+@router.get(
+    "/oauth/authorize",
+    status_code=307,
+    response_class=RedirectResponse,
+    dependencies=[AdminOnly],
+)
 async def authorize(oauth: OAuth) -> RedirectResponse:
     """Redirect to Google's consent page (offline access, so Almanac can refresh tokens)."""
     return RedirectResponse(oauth.authorization_url(), status_code=307)
@@ -36,7 +42,11 @@ async def callback(
     state: Annotated[str | None, Query(max_length=4096)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ConnectedOut:
-    """Where Google sends the user back: check `state`, store the tokens (encrypted)."""
+    """Where Google sends the user back: check `state`, store the tokens (encrypted).
+
+    Public (no key: it is the browser following Google's redirect); `state` is the
+    credential, signed and minted only by the admin-only `/oauth/authorize`.
+    """
     if not state:
         raise InvalidState("state is missing: start at /oauth/authorize")
     if error:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
+from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.planner.plans import PlanService
 from almanac.planner.prompts import PromptService
@@ -116,13 +117,15 @@ async def prompt_version(name: Name, version: Version, prompts: Prompts) -> Prom
     return await prompts.version(name, version)
 
 
-@router.post("/prompts/{name}/versions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/prompts/{name}/versions", status_code=status.HTTP_201_CREATED, dependencies=[AdminOnly]
+)
 async def add_prompt_version(name: Name, body: PromptVersionIn, prompts: Prompts) -> PromptOut:
     """Edit a prompt: stores a new version (active only with `activate: true`)."""
     return await prompts.add_version(name, body)
 
 
-@router.post("/prompts/{name}/versions/{version}/activate")
+@router.post("/prompts/{name}/versions/{version}/activate", dependencies=[AdminOnly])
 async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> PromptOut:
     return await prompts.activate(name, version)
 

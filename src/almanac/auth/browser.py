@@ -1,0 +1,210 @@
+"""Browser safety, as one pure ASGI middleware in front of every route.
+
+A page the user visits can make their browser send requests to the local API. This layer
+refuses what only such a page would send, before any route runs:
+
+- a `Host` not on the allow-list (400): stops DNS rebinding, where attacker.example
+  resolves to 127.0.0.1 and the browser treats the API as the attacker's own origin;
+- on state-changing methods, an `Origin` of another origin, or `Sec-Fetch-Site` of
+  `cross-site` or `same-site` (403; another port on localhost is "same-site"). `same-origin`
+  and `none` (typed URL, bookmark, non-browser tools) pass;
+- bodies that are not `application/json` (415), except on the few routes that take a file
+  (`BODY_TYPES`): an HTML form or `text/plain` fetch cannot produce JSON without a CORS
+  preflight, which stays closed unless `security.cors_origins` opens it;
+- bodies over `security.max_body_bytes` (413), counted while streaming, so a large body is
+  refused after at most the limit has been read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from almanac.config import Settings
+
+UNSAFE_EXEMPT = frozenset({"GET", "HEAD", "OPTIONS"})
+# Routes whose body is not JSON: path -> media types accepted (and the size limit used).
+DOCUMENTS = "/api/v1/memory/documents"
+BODY_TYPES: dict[str, frozenset[str]] = {
+    "/api/v1/calendar/import": frozenset({"text/calendar"}),
+    DOCUMENTS: frozenset({"multipart/form-data"}),
+}
+# Room for a multipart body's boundaries and form fields around the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """Loopback names, the configured listening host (unless a wildcard) and the setting."""
+    hosts = set(LOOPBACK)
+    if settings.server.host not in ("", "0.0.0.0", "::"):
+        hosts.add(settings.server.host.lower().strip("[]"))
+    hosts.update(h.lower().strip("[]") for h in settings.security.allowed_hosts)
+    return frozenset(hosts)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() else host
+
+
+def _media_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _problem(status: int, title: str, detail: str) -> tuple[dict[str, Any], bytes]:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    return start, body.encode()
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
+    start, body = _problem(status, title, detail)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+class BrowserSafety:
+    """The checks above; settings are read once, when the app is built."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.hosts = allowed_hosts(settings)
+        self.any_host = "*" in self.hosts
+        self.cors_origins = frozenset(o.rstrip("/").lower() for o in settings.security.cors_origins)
+        self.max_body = settings.security.max_body_bytes
+        self.max_document = settings.memory.document_max_bytes + _MULTIPART_OVERHEAD
+        self.max_file = settings.security.max_ics_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope["headers"])
+        host = headers.get("host", "")
+        if not self.any_host and host_name(host) not in self.hosts:
+            await _send_problem(
+                send,
+                400,
+                "Host not allowed",
+                f"Host {host_name(host)!r} is not served here; add it to "
+                "security.allowed_hosts (ALMANAC_SECURITY__ALLOWED_HOSTS) if it is yours",
+            )
+            return
+        method = scope["method"]
+        path = scope["path"]
+        if method not in UNSAFE_EXEMPT:
+            refusal = self._cross_site(headers, host)
+            if refusal:
+                await _send_problem(send, 403, "Cross-site request refused", refusal)
+                return
+            refusal = self._body_type(headers, path)
+            if refusal:
+                await _send_problem(send, 415, "Unsupported media type", refusal)
+                return
+        if path == DOCUMENTS:
+            limit = self.max_document
+        else:
+            limit = self.max_file if path in BODY_TYPES else self.max_body
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _send_problem(
+                send, 413, "Payload too large", f"the body is larger than {limit} bytes"
+            )
+            return
+        await self._limited(scope, receive, send, limit)
+
+    def _cross_site(self, headers: dict[str, str], host: str) -> str | None:
+        origin = headers.get("origin")
+        if origin is not None:
+            netloc = origin.split("://", 1)[-1].rstrip("/").lower()
+            if netloc != host.lower() and origin.rstrip("/").lower() not in self.cors_origins:
+                return f"a state-changing request from origin {origin!r} is refused"
+        site = headers.get("sec-fetch-site")
+        if site in ("cross-site", "same-site") and (
+            origin is None or origin.rstrip("/").lower() not in self.cors_origins
+        ):
+            return f"a state-changing request from another site (Sec-Fetch-Site: {site}) is refused"
+        return None
+
+    def _body_type(self, headers: dict[str, str], path: str) -> str | None:
+        media = _media_type(headers.get("content-type", ""))
+        has_body = headers.get("content-length", "0") not in ("", "0") or (
+            "transfer-encoding" in headers
+        )
+        if not media and not has_body:
+            return None  # no body at all (e.g. POST /plans/1/approve from a tool)
+        accepted = BODY_TYPES.get(path)
+        if accepted is not None:
+            if media in accepted:
+                return None
+            return f"this endpoint takes {', '.join(sorted(accepted))}; got {media or 'none'!r}"
+        if _is_json(media):
+            return None
+        return f"request bodies must be application/json; got {media or 'no Content-Type'!r}"
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        """Run the app, answering 413 as soon as the streamed body passes `limit`."""
+        received = 0
+        refused = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _send_problem(
+                            send, 413, "Payload too large", f"the body is larger than {limit} bytes"
+                        )
+                    # The app sees the client go away and stops reading.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 has been sent; whatever the app answers is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        # Repeated headers: keep the first, as Starlette's `Headers.get` does.
+        out.setdefault(key, value.decode("latin-1"))
+    return out

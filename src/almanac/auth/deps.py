@@ -1,0 +1,142 @@
+"""Authentication as FastAPI dependencies: `authenticate` (app-wide), `require_scope`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from almanac.auth.policy import SAFE_METHODS, is_public, method_scope
+from almanac.auth.principal import Principal, Scope, hash_secret, same_hash, scope_allows
+from almanac.auth.runtime import auth_runtime
+from almanac.auth.service import KeyService, SessionService
+from almanac.deps import State, UoW
+from almanac.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "almanac_session"
+CSRF_HEADER = "X-CSRF-Token"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="almanac"'}
+_MAX_TOKEN = 200
+
+
+def credentials(request: Request) -> tuple[str, str] | None:
+    """("key", key) from `Authorization: Bearer` or `X-API-Key`, else ("session", cookie)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return "key", value.strip()[:_MAX_TOKEN]
+        return "key", ""  # another scheme: a wrong key, not an absent one
+    key = request.headers.get("x-api-key")
+    if key is not None:
+        return "key", key.strip()[:_MAX_TOKEN]
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return "session", cookie[:_MAX_TOKEN]
+    return None
+
+
+async def _verify(state: State, uow: UoW, kind: str, token: str) -> tuple[Principal, str] | None:
+    runtime = auth_runtime(state)
+    token_hash = hash_secret(f"{kind}:{token}")
+    hit = runtime.cached(token_hash)
+    if hit is not None:
+        return hit
+    if kind == "key":
+        principal = await KeyService(uow.session).verify(token)
+        found = None if principal is None else (principal, "")
+    else:
+        found = await SessionService(uow.session).resolve(token)
+    if found is not None:
+        runtime.remember(token_hash, found[0], found[1])
+    return found
+
+
+# Declared for the OpenAPI document (the "Authorize" button in /docs); `credentials`
+# parses the headers itself, so a wrong scheme is a wrong key rather than no key.
+_Bearer = Annotated[
+    HTTPAuthorizationCredentials | None, Security(HTTPBearer(auto_error=False, scheme_name="key"))
+]
+_Header = Annotated[
+    str | None, Security(APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="x-api-key"))
+]
+
+
+async def authenticate(
+    request: Request, state: State, uow: UoW, _bearer: _Bearer, _header: _Header
+) -> Principal | None:
+    """Who is calling, checked against the method's scope and the key's rate limit.
+
+    Public routes (`policy.is_public`) let anonymous requests through with None.
+    """
+    method, path = request.method, request.url.path
+    public = is_public(method, path)
+    given = credentials(request)
+    if given is None:
+        if public:
+            return None
+        raise Unauthorized(
+            "an API key is required: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+            headers=_CHALLENGE,
+        )
+    kind, token = given
+    found = await _verify(state, uow, kind, token) if token else None
+    if found is None:
+        if public:  # a stale cookie must not block the sign-in page or /health
+            return None
+        address = request.client.host if request.client else "unknown"
+        await auth_runtime(state).check_failure(address)
+        what = (
+            "the session has expired or was signed out"
+            if kind == "session"
+            else ("the API key is not valid (unknown, mistyped or revoked)")
+        )
+        raise Unauthorized(what, headers=_CHALLENGE)
+    principal, csrf_hash = found
+    request.state.principal = principal
+    if public:
+        return principal
+    if kind == "session" and method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER.lower(), "")[:_MAX_TOKEN]
+        if not sent or not same_hash(hash_secret(sent), csrf_hash):
+            raise Forbidden(f"a request signed in by cookie must send the {CSRF_HEADER} header")
+    needed = method_scope(method)
+    if not scope_allows(principal.scope, needed):
+        raise Forbidden(
+            f"key {principal.name!r} has scope {principal.scope!r}; {method} needs {needed!r}"
+        )
+    runtime = auth_runtime(state)
+    await runtime.check_rate(principal, write=method not in SAFE_METHODS)
+    runtime.record(principal.key_id)
+    if runtime.flush_due():
+        await runtime.flush(state.sessionmaker)
+    return principal
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(authenticate)]
+
+
+def require_principal(principal: MaybePrincipal) -> Principal:
+    if principal is None:
+        raise Unauthorized("an API key is required", headers=_CHALLENGE)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def require_scope(scope: Scope) -> Any:
+    """A dependency (for `dependencies=[...]`) refusing keys below `scope` with 403."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not scope_allows(principal.scope, scope):
+            raise Forbidden(
+                f"this needs the {scope!r} scope; key {principal.name!r} has {principal.scope!r}"
+            )
+        return principal
+
+    return Depends(check)
+
+
+AdminOnly = require_scope("admin")

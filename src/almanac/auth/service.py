@@ -1,0 +1,150 @@
+"""Keys and sessions: create, verify, list, revoke. Never commits (the caller does)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.auth import repository as repo
+from almanac.auth.principal import (
+    Principal,
+    Scope,
+    hash_secret,
+    key_prefix,
+    new_key,
+    same_hash,
+)
+from almanac.auth.schemas import KeyCreatedOut, KeyOut
+from almanac.errors import Conflict, NotFound
+from almanac.models.auth import ApiKey
+
+# Checked against a stored hash when no key has the given prefix, so a miss costs the
+# same comparison as a near-hit.
+_DUMMY_HASH = hash_secret("almanac-no-such-key")
+
+
+def _out(row: ApiKey) -> KeyOut:
+    return KeyOut(
+        name=row.name,
+        scope=cast(Scope, row.scope),
+        prefix=row.prefix,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        use_count=row.use_count,
+        revoked_at=row.revoked_at,
+    )
+
+
+class KeyService:
+    """API keys in `api_keys`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, name: str, scope: Scope) -> KeyCreatedOut:
+        """A new key; its plain text is returned here and never again."""
+        if await repo.key_by_name(self.session, name) is not None:
+            raise Conflict(
+                f"a key named {name!r} already exists (revoked keys keep their name)",
+                errors=[{"field": "name", "message": "already exists"}],
+            )
+        while True:
+            key = new_key()
+            prefix = key_prefix(key)
+            assert prefix is not None
+            if not await repo.prefix_taken(self.session, prefix):
+                break
+        row = await repo.add_key(
+            self.session, name=name, scope=scope, prefix=prefix, key_hash=hash_secret(key)
+        )
+        return KeyCreatedOut(**_out(row).model_dump(), key=key)
+
+    async def verify(self, key: str) -> Principal | None:
+        """The key's principal, or None when it is unknown, wrong or revoked."""
+        prefix = key_prefix(key)
+        row = await repo.key_by_prefix(self.session, prefix) if prefix else None
+        matches = same_hash(hash_secret(key), row.key_hash if row else _DUMMY_HASH)
+        if row is None or not matches or row.revoked_at is not None:
+            return None
+        return Principal(key_id=row.id, name=row.name, scope=cast(Scope, row.scope))
+
+    async def list(self, *, include_revoked: bool = False) -> list[KeyOut]:
+        rows = await repo.list_keys(self.session, include_revoked=include_revoked)
+        return [_out(r) for r in rows]
+
+    async def revoke(self, name: str) -> tuple[KeyOut, int]:
+        """Revoke a key by name (its dashboard sessions end with it); the key and its id."""
+        row = await repo.key_by_name(self.session, name)
+        if row is None or row.revoked_at is not None:
+            raise NotFound(f"no active key named {name!r}")
+        await repo.revoke_key(self.session, row.id)
+        await self.session.refresh(row)
+        return _out(row), row.id
+
+    async def any_admin(self) -> bool:
+        return await repo.active_key_exists(self.session, "admin")
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A new dashboard session: the cookie value and CSRF token, shown once."""
+
+    session_token: str
+    csrf_token: str
+    principal: Principal
+    expires_at: datetime
+
+
+class SessionService:
+    """Dashboard sessions in `auth_sessions`: only hashes of the cookie and CSRF token."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open(self, principal: Principal, hours: float) -> OpenedSession:
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + timedelta(hours=hours)
+        await repo.delete_expired_sessions(self.session)
+        row = await repo.add_session(
+            self.session,
+            key_id=principal.key_id,
+            session_hash=hash_secret(token),
+            csrf_hash=hash_secret(csrf),
+            expires_at=expires,
+        )
+        return OpenedSession(
+            token,
+            csrf,
+            Principal(principal.key_id, principal.name, principal.scope, row.id),
+            expires,
+        )
+
+    async def resolve(self, token: str) -> tuple[Principal, str] | None:
+        """The principal of a live session and its CSRF token hash, or None."""
+        found = await repo.live_session(self.session, hash_secret(token))
+        if found is None:
+            return None
+        sess, key = found
+        principal = Principal(key.id, key.name, cast(Scope, key.scope), sess.id)
+        return principal, sess.csrf_hash
+
+    async def close(self, session_id: int) -> None:
+        await repo.delete_session(self.session, session_id)
+
+
+async def ensure_admin_key(session: AsyncSession, name: str = "admin") -> KeyCreatedOut | None:
+    """Create an admin key when no active one exists (first start); None otherwise."""
+    await repo.lock_first_key(session)
+    keys = KeyService(session)
+    if await keys.any_admin():
+        return None
+    taken = {k.name for k in await keys.list(include_revoked=True)}
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return await keys.create(candidate, "admin")

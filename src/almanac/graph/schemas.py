@@ -1,0 +1,65 @@
+"""Shapes of the graph API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+NodeId = Annotated[
+    str, Field(min_length=3, max_length=255, pattern=r"^[a-z_]{1,50}:[^\x00]{1,200}$")
+]
+Direction = Literal["out", "in", "both"]
+
+
+class NodeOut(BaseModel):
+    id: str
+    type: str
+    properties: dict[str, Any]
+
+
+class EdgeOut(BaseModel):
+    from_id: str
+    to_id: str
+    type: str
+
+
+class NeighborOut(BaseModel):
+    node: NodeOut
+    edge: EdgeOut
+    direction: Literal["out", "in"]
+
+
+class NeighborsOut(BaseModel):
+    node: NodeOut
+    neighbors: list[NeighborOut]
+    truncated: bool
+
+
+class PathOut(BaseModel):
+    nodes: list[NodeOut]
+    edges: list[EdgeOut]
+    hops: int
+
+
+class PathsOut(BaseModel):
+    from_id: str
+    to_id: str
+    max_hops: int
+    paths: list[PathOut]
+    # Nodes reached before the search stopped; a search that hit its bound says so.
+    explored: int
+    truncated: bool
+
+
+class ImpactItem(BaseModel):
+    node: NodeOut
+    depth: int
+
+
+class ImpactOut(BaseModel):
+    node: NodeOut
+    max_depth: int
+    affected: list[ImpactItem]
+    counts: dict[str, int]
+    truncated: bool

@@ -1,0 +1,1 @@
+from tests.planner.conftest import library  # noqa: F401 - the workflow library fixture
