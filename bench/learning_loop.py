@@ -98,6 +98,7 @@ class ApiBackend:
         settings = Settings(data_dir=Path(self.tmp.name), timezone=ZONE, _env_file=None)  # type: ignore[call-arg]
         settings.planner.calibration_half_life_days = self.params.half_life_days
         self.state = await build_state(settings)
+
         app = create_app(state=self.state)
         app.dependency_overrides[get_state] = lambda: self.state
         # In-process, like the CLI: the loop is measured, not authentication (auth_bench.py).
@@ -479,6 +480,7 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int) -> dict[str, An
             ]
             for w, rs in results.items()
         ],
+        min_width=230,
     )
     for w, rs in results.items():
         print_table(

@@ -108,6 +108,7 @@ class WorkflowFit:
     # A detected shift: workflow-wide (key None) or for one client; the first run after.
     changes: dict[int | None, datetime] = field(default_factory=dict)
     damped: int = 0  # runs whose weight the outlier damping cut below one half
+    spread: float = 0.3  # noise of one run for the interval (central 80% of residuals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,18 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
     final = [w * h for w, h in zip(weights, huber, strict=True)]
     out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
+    # The interval's spread is the residuals' own central 80% (heavy tails and whole
+    # engagements running hard widen it; the MAD above would not see them).
+    current = sorted(r for r, w in zip(residuals(a, b, d), weights, strict=True) if w >= 0.25)
+    if len(current) >= 5:
+        q10 = current[int(0.1 * (len(current) - 1))]
+        q90 = current[int(0.9 * (len(current) - 1))]
+        n = len(current)
+        s = (q90 - q10) / (2 * Z80)
+        pooled = (n * s * s + p.sigma_prior_runs * p.sigma_prior**2) / (n + p.sigma_prior_runs)
+        out.spread = max(sigma, math.sqrt(pooled))
+    else:
+        out.spread = p.sigma_prior
     out.damped = sum(1 for h in huber if h < 0.5)
     out.support = _support(runs, final, range(len(runs)))
     final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
@@ -329,7 +342,7 @@ def predict(
     if client is not None and client.runs:
         mu += fitted.clients.get(client_id, 0.0) if client_id is not None else 0.0
         var += s2 / (client.weight + s2 / p.tau_client**2)
-    else:
+    elif fitted.client_support:
         var += p.tau_client**2  # an unknown client may be anywhere among the clients
     own = fitted.task_support.get(task)
     if own is not None and own.runs:
@@ -337,7 +350,7 @@ def predict(
         var += s2 / (own.weight + s2 / p.tau_task**2)
     else:
         var += p.tau_task**2
-    sd = math.sqrt(s2 + var)
+    sd = math.sqrt(fitted.spread**2 + var)
     low_cap, high_cap = p.cap
     ratio = math.exp(mu)
     capped = not low_cap <= ratio <= high_cap
