@@ -123,4 +123,6 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     assert took > 0.2
     assert len(health_times) >= 3
     assert sorted(health_times)[len(health_times) // 2] < 0.1
-    assert max(health_times) < 0.5, health_times
+    # A stalled event loop would hold /health for the whole expansion; a shared CI machine
+    # may still delay one poll, so the bound on the slowest is loose.
+    assert max(health_times) < 2.0, health_times
