@@ -116,8 +116,13 @@ def snapshot() -> dict[str, Any]:
 
 
 async def _create_database(base_url: str, name: str) -> str:
-    host = base_url.split("host=")[1]
-    conn = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)  # the embedded server asks for its password (scram)
+    host = str(url.query.get("host") or url.host)
+    conn = await asyncpg.connect(
+        host=host, user=url.username, password=url.password, database="postgres"
+    )
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
