@@ -70,13 +70,16 @@ async def _create_database(pg_url: str, name: str) -> str:
     parsed = urlparse(pg_url)
     host = parse_qs(parsed.query)["host"][0]
     user = parsed.username or "postgres"
-    conn = await asyncpg.connect(host=host, user=user, database="postgres")
+    # The embedded server asks for its generated password (scram).
+    password = parsed.password
+    conn = await asyncpg.connect(host=host, user=user, password=password, database="postgres")
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return f"postgresql+asyncpg://{user}@/{name}?host={host}"
+    auth = f"{user}:{password}" if password else user
+    return f"postgresql+asyncpg://{auth}@/{name}?host={host}"
 
 
 @dataclass

@@ -48,7 +48,9 @@ def test_plan_edit_compare_approve(page: Page, server: Server) -> None:
 
 
 def test_add_remove_reorder(page: Page, server: Server) -> None:
-    r = server.api("POST", "/api/v1/planner/plan", json={"intent": "Write the quarterly report"})
+    r = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Acme"}
+    )
     plan = r.json()
     page.goto(server.url + f"/ui/plans?plan={plan['id']}")
     step = plan["sop"]["steps"][0]

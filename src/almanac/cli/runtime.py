@@ -40,8 +40,13 @@ async def _remote(base: str, record: Any, timeout: float = 120) -> AsyncIterator
     async with httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers) as client:
         try:
             yield client
+        except httpx.TimeoutException as exc:
+            # The server may still finish the request: say so rather than guess.
+            message = f"no answer from {base} in time ({type(exc).__name__})"
+            raise AlmanacError(message, 504) from exc
         except httpx.TransportError as exc:
-            message = connect.not_answering_message(base, record, exc)
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            message = connect.not_answering_message(base, record, reason)
             raise AlmanacError(message, 503) from exc
 
 

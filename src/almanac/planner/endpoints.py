@@ -132,7 +132,7 @@ async def activate_prompt(name: Name, version: Version, prompts: Prompts) -> Pro
 
 
 @router.post("/prompts/{name}/versions/{version}/preview")
-async def preview_prompt(
+async def preview_prompt_version(
     name: Name, version: Version, body: PromptPreviewIn, prompts: Prompts, state: State
 ) -> PromptPreviewOut:
     """What a version renders for a sample input, and the LLM's answer when asked and configured."""
