@@ -69,3 +69,14 @@ async def test_bad_preview_input_is_a_clear_422(client: httpx.AsyncClient) -> No
     assert r.status_code == 422 and "no preview" in r.json()["detail"]
     r = await client.post(PREVIEW.format("sop_generator"), json={"input": {}, "version": "v99"})
     assert r.status_code in (404, 422)
+
+
+async def test_a_sample_input_too_deep_or_too_large_is_422(client: httpx.AsyncClient) -> None:
+    deep: dict[str, object] = {"intent": "x"}
+    for _ in range(12):
+        deep = {"nested": deep}
+    huge = {"intent": "x" * (300 * 1024)}
+    for body in (deep, huge):
+        r = await client.post(PREVIEW.format("sop_generator"), json={"input": body})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"].startswith("input")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from almanac.llm.base import LLMUse
 from almanac.ontology.sop import SOP
 from almanac.planner.status import PlanStatus
-from almanac.types import AwareDatetime, BigId, IntId, Strict
+from almanac.types import AwareDatetime, BigId, IntId, Strict, json_document
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
@@ -220,7 +220,8 @@ class PreviewIn(Strict):
     """A sample input for a prompt version (see planner/preview.py for each template's)."""
 
     version: Annotated[str | None, Field(pattern=r"^v\d{1,6}$")] = None
-    input: dict[str, Any]
+    # A sample report can be larger than metadata, but depth and strings are bounded alike.
+    input: Annotated[dict[str, Any], json_document(256 * 1024)]
     call_llm: bool = True
 
 
