@@ -68,7 +68,7 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, model: type[Row], row_id: int, *, lock: Lock | None = None) -> Row | None:
+    async def by_id(self, model: type[Row], row_id: int, *, lock: Lock | None = None) -> Row | None:
         """The row with this id, or None; `lock` locks it for this transaction."""
         key: InstrumentedAttribute[Any] = getattr(model, "id")  # noqa: B009 (any model)
         stmt = locked(select(model).where(key == row_id), lock)
@@ -78,7 +78,7 @@ class Repository:
         self, model: type[Row], row_id: int, what: str, *, lock: Lock | None = None
     ) -> Row:
         """The row with this id; 404 "`what` `row_id` not found" without one."""
-        row = await self.get(model, row_id, lock=lock)
+        row = await self.by_id(model, row_id, lock=lock)
         if row is None:
             raise NotFound(f"{what} {row_id} not found")
         return row
@@ -86,27 +86,27 @@ class Repository:
     async def add(self, row: Row) -> Row:
         """Insert and read back server-side values (ids, timestamps, generated columns)."""
         self.session.add(row)
-        await self.flush()
+        await self._flush()
         await self.session.refresh(row)
         return row
 
     async def add_all(self, rows: Sequence[Row]) -> list[Row]:
         """Insert several rows; their ids are set on return."""
         self.session.add_all(rows)
-        await self.flush()
+        await self._flush()
         return list(rows)
 
     async def save(self, row: Row) -> Row:
         """Flush changes to `row` and read it back (updated_at, computed columns)."""
-        await self.flush()
+        await self._flush()
         await self.session.refresh(row)
         return row
 
     async def remove(self, row: object) -> None:
         await self.session.delete(row)
-        await self.flush()
+        await self._flush()
 
-    async def flush(self) -> None:
+    async def _flush(self) -> None:
         """Flush; a foreign key or unique violation is a 409 (a concurrent change won)."""
         try:
             await self.session.flush()
@@ -133,6 +133,11 @@ class Repository:
     async def first(self, stmt: Select[Any], *order_by: Any) -> Any | None:
         """The first row of `stmt` in `order_by` order, or None."""
         return (await self.session.scalars(stmt.order_by(*order_by).limit(1))).first()
+
+    @staticmethod
+    def lock_of(for_update: bool) -> Lock | None:
+        """The lock a `for_update=True` caller means: the full row lock."""
+        return "update" if for_update else None
 
     async def lock(self, key: str) -> None:
         """A transaction-scoped advisory lock on `key`."""

@@ -10,6 +10,7 @@ import httpx
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable
+from almanac.http_problems import decode_problem
 from almanac.memory.external.factory import external_memory
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
@@ -130,11 +131,8 @@ class HttpMemoryClient:
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise AlmanacError(str(detail), response.status_code)
+            problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+            raise AlmanacError(problem.message(), response.status_code)
         return response.json()
 
     async def remember(self, item: RememberIn) -> RememberOut:

@@ -146,7 +146,7 @@ class OntologyRepository(Repository, PortableRows):
     # -- process templates ---------------------------------------------------------------
 
     async def existing_template(self, template_id: int) -> ProcessTemplate | None:
-        return await self.get(ProcessTemplate, template_id, lock="share")
+        return await self.by_id(ProcessTemplate, template_id, lock="share")
 
     def templates_query(
         self, *, workflow_id: int | None, engagement_id: int | None, status: str | None
@@ -171,7 +171,7 @@ class OntologyRepository(Repository, PortableRows):
     # -- tasks and execution runs --------------------------------------------------------
 
     async def existing_task(self, task_id: int) -> Task | None:
-        return await self.get(Task, task_id, lock="share")
+        return await self.by_id(Task, task_id, lock="share")
 
     async def run_by_identifier(self, run_identifier: str) -> ExecutionRun | None:
         stmt = select(ExecutionRun).where(ExecutionRun.run_identifier == run_identifier)

@@ -5,59 +5,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound
-from almanac.llm.base import LLMUse
 from almanac.models import Plan, ProcessTemplate, Task
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
     ApprovedTask,
-    Calibration,
-    MatchOut,
     PlanList,
     PlanOut,
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
-    RecalledItem,
-    TaskEstimate,
 )
 from almanac.planner.status import require_transition
+
+# What a plan's metadata carries that its API shape shows (empty values are left out).
+_SHOWN_METADATA = (
+    "source",
+    "llm",
+    "calibration",
+    "estimates_mode",
+    "estimates",
+    "context",
+    "notes",
+    "degraded",
+    "deadline",
+    "match",
+)
 
 
 def plan_out(plan: Plan) -> PlanOut:
     """The API shape of a plan row."""
     meta: dict[str, Any] = plan.metadata_ or {}
     sop = SOP.model_validate(plan.sop)
-    deadline = meta.get("deadline")
-    llm = meta.get("llm")
-    return PlanOut(
-        id=plan.id,
-        plan_title=plan.plan_title,
-        intent=plan.intent,
-        status=plan.status,
-        version=plan.version,
-        client_id=plan.client_id,
-        engagement_id=plan.engagement_id,
-        workflow_id=plan.workflow_id,
-        process_template_id=plan.process_template_id,
-        sop=sop,
-        total_hours=round(sop.total_hours(), 2),
-        source=meta.get("source"),
-        llm=LLMUse.model_validate(llm) if llm else None,
-        calibration=[Calibration.model_validate(c) for c in meta.get("calibration", [])],
-        estimates_mode=meta.get("estimates_mode"),
-        estimates=[TaskEstimate.model_validate(e) for e in meta.get("estimates", [])],
-        context=[RecalledItem.model_validate(c) for c in meta.get("context", [])],
-        notes=list(meta.get("notes", [])),
-        degraded=list(meta.get("degraded", [])),
-        deadline=datetime.fromisoformat(deadline) if deadline else None,
-        match=MatchOut.model_validate(meta["match"]) if meta.get("match") else None,
-        created_at=plan.created_at,
-        updated_at=plan.updated_at,
-    )
+    shown = {k: meta[k] for k in _SHOWN_METADATA if meta.get(k)}
+    return row_out(PlanOut, plan, sop=sop, total_hours=round(sop.total_hours(), 2), **shown)
 
 
 def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -96,7 +81,7 @@ class PlanService:
     async def search(
         self, *, client_id: int | None, status: str | None, limit: int, offset: int
     ) -> PlanList:
-        rows, total = await self.repo.page(
+        rows, total = await self.repo.plans(
             client_id=client_id, status=status, limit=limit, offset=offset
         )
         return PlanList(items=[plan_out(p) for p in rows], total=total)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from almanac.billing import billable_share_pct
+from almanac.db.repository import row_out
 from almanac.errors import Conflict, NotFound
 from almanac.models import Sprint
 from almanac.scheduler import problem as pb
@@ -14,14 +15,7 @@ from almanac.scheduler.service import SHORT_RUNWAY_WEEKS, SchedulerService
 
 
 def sprint_out(s: Sprint) -> SprintOut:
-    return SprintOut(
-        id=s.id,
-        week_start=s.week_start,
-        capacity_hrs=s.capacity_hrs,
-        billable_target_pct=s.billable_target_pct,
-        runway_weeks=s.runway_weeks,
-        client_id=s.client_id,
-    )
+    return row_out(SprintOut, s)
 
 
 class SprintService:
@@ -34,7 +28,7 @@ class SprintService:
     async def create(self, body: SprintIn) -> SprintOut:
         if await self.repo.sprint_for_week(body.week_start) is not None:
             raise Conflict(f"a sprint for the week of {body.week_start} already exists")
-        sprint = await self.repo.add_sprint(Sprint(**body.model_dump()))
+        sprint = await self.repo.add(Sprint(**body.model_dump()))
         return sprint_out(sprint)
 
     async def list(self, limit: int, offset: int) -> list[SprintOut]:
@@ -52,10 +46,10 @@ class SprintService:
             if value is None and name == "capacity_hrs":
                 continue  # capacity is required; null means "leave it"
             setattr(sprint, name, value)
-        return sprint_out(await self.repo.save_sprint(sprint))
+        return sprint_out(await self.repo.save(sprint))
 
     async def delete(self, sprint_id: int) -> None:
-        await self.repo.delete_sprint(await self._get(sprint_id, for_update=True))
+        await self.repo.remove(await self._get(sprint_id, for_update=True))
 
     async def report(self, sprint_id: int) -> SprintReport:
         """Capacity used, billable share and warnings for the sprint's week."""

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import NotFound, ValidationFailed
 from almanac.models import ExecutionRun, Task
@@ -31,23 +32,13 @@ def logged_hours(task: Task) -> float:
 def task_out(task: Task) -> TaskOut:
     logged = logged_hours(task)
     estimate = task.estimate_hours
-    return TaskOut(
-        id=task.id,
-        plan_id=task.plan_id,
+    return row_out(
+        TaskOut,
+        task,
         key=task.plan_task_key,
-        title=task.title,
-        description=task.description,
-        estimate_hours=estimate,
         logged_hours=round(logged, 4),
         remaining_hours=None if estimate is None else round(max(0.0, estimate - logged), 4),
-        priority=task.priority,
-        billable=task.billable,
-        status=task.status,
         depends_on=[str(d) for d in task.depends_on or ()],
-        earliest_start=task.earliest_start,
-        deadline=task.deadline,
-        scheduled_start=task.scheduled_start,
-        client_id=task.client_id,
     )
 
 
