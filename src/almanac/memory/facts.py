@@ -108,7 +108,7 @@ class FactService:
         }
 
     async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
-        """Close fact `fact_id` and open its successor, atomically (update_fact_temporal)."""
+        """Close fact `fact_id` and open its successor, atomically (the one implementation)."""
         old = await self.repo.get(fact_id, for_update=True)
         if old is None:
             raise NotFound(f"fact {fact_id} does not exist")
