@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from almanac.deps import State, UoW
 from almanac.observer.schemas import (
@@ -15,6 +15,7 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.observer.service import ObserverService
+from almanac.params import PathId as Id
 from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
@@ -26,7 +27,6 @@ def get_observer(uow: UoW, state: State) -> ObserverService:
 
 
 Observer = Annotated[ObserverService, Depends(get_observer)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 

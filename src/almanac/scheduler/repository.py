@@ -13,10 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.models import Plan, PromptTemplate, SchedulerRun, Sprint, Task
-
-CLOSED_TASK_STATUSES = ("done", "completed", "cancelled", "skipped")
-# Runs whose blocks are what the calendar shows (previews and rejected runs are not).
-APPLIED_RUN_STATUSES = ("scheduled", "pinned")
+from almanac.models.status import APPLIED_RUN_STATUSES, CLOSED_TASK_STATUSES
 
 
 class SchedulerRepository(Repository, PortableRows):

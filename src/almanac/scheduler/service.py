@@ -22,6 +22,7 @@ from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
 from almanac.memory.client import memory_client
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
+from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.status import require_transition
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
@@ -185,7 +186,7 @@ class SchedulerService:
 
     async def _solve(self, ctx: Context) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
-        plans = await self.repo.plans_with_status(cm.SOLVED_PLAN_STATUSES)
+        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.repo.open_tasks_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
