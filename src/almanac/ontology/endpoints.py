@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Response, status
 
 from almanac.deps import UoW
 from almanac.ontology.library import import_library, library_from_bundle
@@ -14,8 +14,8 @@ from almanac.ontology.schemas import (
     BlueprintIn,
     BlueprintList,
     BlueprintOut,
+    BlueprintQuery,
     BlueprintUpdate,
-    Capability,
     DeletedOut,
     ProcessTemplateIn,
     ProcessTemplateList,
@@ -23,18 +23,19 @@ from almanac.ontology.schemas import (
     ProcessTemplateUpdate,
     RunList,
     RunOut,
+    RunQuery,
     RunStartIn,
-    RunStatus,
     RunStopIn,
-    TemplateStatus,
+    TemplateQuery,
     WorkflowIn,
     WorkflowList,
     WorkflowOut,
+    WorkflowQuery,
     WorkflowUpdate,
 )
 from almanac.ontology.service import OntologyService
-from almanac.types import BIGINT_MAX, INT_MAX, SafeStr
-from almanac.types import Offset as OffsetValue
+from almanac.params import Params
+from almanac.params import PathId as Id
 
 router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
 
@@ -49,12 +50,6 @@ def get_runs(uow: UoW) -> RunService:
 
 Ontology = Annotated[OntologyService, Depends(get_ontology)]
 Runs = Annotated[RunService, Depends(get_runs)]
-Id = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
-RefId = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
-SmallRefId = Annotated[int | None, Query(ge=1, le=INT_MAX)]
-Search = Annotated[SafeStr | None, Query(min_length=1, max_length=255)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[OffsetValue, Query()]
 
 # -- service blueprints -------------------------------------------------------------------
 
@@ -66,15 +61,9 @@ async def create_blueprint(body: BlueprintIn, ontology: Ontology) -> BlueprintOu
 
 
 @router.get("/blueprints")
-async def list_blueprints(
-    ontology: Ontology,
-    offer_id: SmallRefId = None,
-    q: Search = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> BlueprintList:
+async def list_blueprints(ontology: Ontology, query: Params[BlueprintQuery]) -> BlueprintList:
     """Service blueprints in id order, filtered by offer or a name substring."""
-    return await ontology.list_blueprints(offer_id=offer_id, q=q, limit=limit, offset=offset)
+    return await ontology.list_blueprints(query)
 
 
 @router.get("/blueprints/{blueprint_id}")
@@ -121,22 +110,9 @@ async def create_workflow(body: WorkflowIn, ontology: Ontology) -> WorkflowOut:
 
 
 @router.get("/workflows")
-async def list_workflows(
-    ontology: Ontology,
-    capability: Annotated[Capability | None, Query()] = None,
-    parent_workflow_id: RefId = None,
-    q: Search = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> WorkflowList:
+async def list_workflows(ontology: Ontology, query: Params[WorkflowQuery]) -> WorkflowList:
     """Workflows in id order, filtered by capability, parent, or a name substring (`q`)."""
-    return await ontology.list_workflows(
-        capability=capability,
-        parent_workflow_id=parent_workflow_id,
-        q=q,
-        limit=limit,
-        offset=offset,
-    )
+    return await ontology.list_workflows(query)
 
 
 @router.get("/workflows/{workflow_id}")
@@ -171,20 +147,9 @@ async def create_process_template(
 
 @router.get("/process-templates")
 async def list_process_templates(
-    ontology: Ontology,
-    workflow_id: RefId = None,
-    engagement_id: SmallRefId = None,
-    status: TemplateStatus | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
+    ontology: Ontology, query: Params[TemplateQuery]
 ) -> ProcessTemplateList:
-    return await ontology.list_templates(
-        workflow_id=workflow_id,
-        engagement_id=engagement_id,
-        status=status,
-        limit=limit,
-        offset=offset,
-    )
+    return await ontology.list_templates(query)
 
 
 @router.get("/process-templates/{template_id}")
@@ -230,21 +195,8 @@ async def stop_run(run_id: Id, runs: Runs, body: RunStopIn | None = None) -> Run
 
 
 @router.get("/execution-runs")
-async def list_runs(
-    runs: Runs,
-    process_template_id: RefId = None,
-    task_id: RefId = None,
-    status: RunStatus | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
-) -> RunList:
-    return await runs.list(
-        process_template_id=process_template_id,
-        task_id=task_id,
-        status=status,
-        limit=limit,
-        offset=offset,
-    )
+async def list_runs(runs: Runs, query: Params[RunQuery]) -> RunList:
+    return await runs.list(query)
 
 
 @router.get("/execution-runs/{run_id}")

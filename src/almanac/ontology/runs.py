@@ -10,7 +10,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.schemas import RunList, RunOut, RunStartIn, RunStopIn
+from almanac.ontology.schemas import RunList, RunOut, RunQuery, RunStartIn, RunStopIn
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
@@ -123,17 +123,7 @@ class RunService:
     async def get(self, run_id: int) -> RunOut:
         return run_out(await self.repo.require(ExecutionRun, run_id, "execution run"))
 
-    async def list(
-        self,
-        *,
-        process_template_id: int | None,
-        task_id: int | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-    ) -> RunList:
-        stmt = self.repo.runs_query(
-            process_template_id=process_template_id, task_id=task_id, status=status
-        )
-        rows, total = await self.repo.page(stmt, [ExecutionRun.id], limit, offset)
+    async def list(self, query: RunQuery) -> RunList:
+        stmt = self.repo.runs_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ExecutionRun.id], query.limit, query.offset)
         return RunList(items=[run_out(r) for r in rows], total=total)

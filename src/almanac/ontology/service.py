@@ -27,14 +27,17 @@ from almanac.ontology.schemas import (
     BlueprintIn,
     BlueprintList,
     BlueprintOut,
+    BlueprintQuery,
     BlueprintUpdate,
     ProcessTemplateIn,
     ProcessTemplateList,
     ProcessTemplateOut,
     ProcessTemplateUpdate,
+    TemplateQuery,
     WorkflowIn,
     WorkflowList,
     WorkflowOut,
+    WorkflowQuery,
     WorkflowUpdate,
 )
 from almanac.ontology.sop import SOPStep
@@ -127,19 +130,9 @@ class OntologyService:
     async def get_workflow(self, workflow_id: int) -> WorkflowOut:
         return await self._workflow_out(await self.repo.require(Workflow, workflow_id, "workflow"))
 
-    async def list_workflows(
-        self,
-        *,
-        capability: str | None,
-        parent_workflow_id: int | None,
-        q: str | None,
-        limit: int,
-        offset: int,
-    ) -> WorkflowList:
-        stmt = self.repo.workflows_query(
-            capability=capability, parent_workflow_id=parent_workflow_id, q=q
-        )
-        rows, total = await self.repo.page(stmt, [Workflow.id], limit, offset)
+    async def list_workflows(self, query: WorkflowQuery) -> WorkflowList:
+        stmt = self.repo.workflows_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [Workflow.id], query.limit, query.offset)
         children = await self.repo.children([r.id for r in rows])
         return WorkflowList(items=[workflow_out(r, children[r.id]) for r in rows], total=total)
 
@@ -204,11 +197,9 @@ class OntologyService:
             await self.repo.require(ServiceBlueprint, blueprint_id, "service blueprint")
         )
 
-    async def list_blueprints(
-        self, *, offer_id: int | None, q: str | None, limit: int, offset: int
-    ) -> BlueprintList:
-        stmt = self.repo.blueprints_query(offer_id=offer_id, q=q)
-        rows, total = await self.repo.page(stmt, [ServiceBlueprint.id], limit, offset)
+    async def list_blueprints(self, query: BlueprintQuery) -> BlueprintList:
+        stmt = self.repo.blueprints_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ServiceBlueprint.id], query.limit, query.offset)
         return BlueprintList(items=[blueprint_out(r) for r in rows], total=total)
 
     async def update_blueprint(self, blueprint_id: int, body: BlueprintUpdate) -> BlueprintOut:
@@ -284,19 +275,9 @@ class OntologyService:
             await self.repo.require(ProcessTemplate, template_id, "process template")
         )
 
-    async def list_templates(
-        self,
-        *,
-        workflow_id: int | None,
-        engagement_id: int | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-    ) -> ProcessTemplateList:
-        stmt = self.repo.templates_query(
-            workflow_id=workflow_id, engagement_id=engagement_id, status=status
-        )
-        rows, total = await self.repo.page(stmt, [ProcessTemplate.id], limit, offset)
+    async def list_templates(self, query: TemplateQuery) -> ProcessTemplateList:
+        stmt = self.repo.templates_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ProcessTemplate.id], query.limit, query.offset)
         return ProcessTemplateList(items=[template_out(r) for r in rows], total=total)
 
     async def update_template(

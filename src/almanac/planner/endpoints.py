@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
-from almanac.planner.plans import PlanService
+from almanac.params import Params
+from almanac.params import PathId as Id
+from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
 from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
@@ -16,6 +18,7 @@ from almanac.planner.schemas import (
     PlanIn,
     PlanList,
     PlanOut,
+    PlanQuery,
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
@@ -25,8 +28,7 @@ from almanac.planner.schemas import (
     UsageOut,
 )
 from almanac.planner.service import PlannerService
-from almanac.planner.status import PlanStatus
-from almanac.types import AwareDatetime, IntId, Offset
+from almanac.types import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
@@ -35,8 +37,8 @@ def get_planner(uow: UoW, state: State) -> PlannerService:
     return PlannerService(uow, state)
 
 
-def get_plans(uow: UoW, state: State) -> PlanService:
-    return PlanService(uow, hours_per_day=state.settings.planner.hours_per_day)
+def get_plans(uow: UoW, state: State) -> PlanLifecycleService:
+    return PlanLifecycleService(uow, hours_per_day=state.settings.planner.hours_per_day)
 
 
 def get_prompts(uow: UoW) -> PromptService:
@@ -44,9 +46,8 @@ def get_prompts(uow: UoW) -> PromptService:
 
 
 Planner = Annotated[PlannerService, Depends(get_planner)]
-Plans = Annotated[PlanService, Depends(get_plans)]
+Plans = Annotated[PlanLifecycleService, Depends(get_plans)]
 Prompts = Annotated[PromptService, Depends(get_prompts)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
 
@@ -58,15 +59,9 @@ async def plan(body: PlanIn, planner: Planner) -> PlanOut:
 
 
 @router.get("/plans")
-async def list_plans(
-    plans: Plans,
-    client_id: Annotated[IntId | None, Query()] = None,
-    status: PlanStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[Offset, Query()] = 0,
-) -> PlanList:
+async def list_plans(plans: Plans, query: Params[PlanQuery]) -> PlanList:
     """Plans, newest first."""
-    return await plans.search(client_id=client_id, status=status, limit=limit, offset=offset)
+    return await plans.search(query)
 
 
 @router.get("/plans/{plan_id}")

@@ -16,6 +16,7 @@ from almanac.planner.schemas import (
     ApprovedTask,
     PlanList,
     PlanOut,
+    PlanQuery,
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
@@ -62,8 +63,11 @@ def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-class PlanService:
-    """Plan CRUD and lifecycle. Never commits."""
+class PlanLifecycleService:
+    """A stored plan's life after drafting: read, edit (versioned), approve, change status.
+
+    Drafting a plan from an intent is `planner.service.PlannerService`. Never commits.
+    """
 
     def __init__(self, uow: UnitOfWork, *, hours_per_day: float = 6.0) -> None:
         self.repo = PlanRepository(uow.session)
@@ -78,11 +82,10 @@ class PlanService:
     async def get(self, plan_id: int) -> PlanOut:
         return plan_out(await self._get(plan_id))
 
-    async def search(
-        self, *, client_id: int | None, status: str | None, limit: int, offset: int
-    ) -> PlanList:
+    async def search(self, query: PlanQuery) -> PlanList:
+        """Plans, newest first."""
         rows, total = await self.repo.plans(
-            client_id=client_id, status=status, limit=limit, offset=offset
+            **query.filters(), limit=query.limit, offset=query.offset
         )
         return PlanList(items=[plan_out(p) for p in rows], total=total)
 

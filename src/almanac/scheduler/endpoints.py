@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
+from almanac.params import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.schemas import (
     CalendarOut,
@@ -35,7 +36,6 @@ def get_scheduler_service(uow: UoW, calendar: Calendar, state: State) -> Schedul
 
 
 Scheduler = Annotated[SchedulerService, Depends(get_scheduler_service, scope="function")]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,18 +11,19 @@ from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import NotFound, ValidationFailed
 from almanac.models import ExecutionRun, Task
+from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.tasks.repository import TaskRepository
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
     TaskPatch,
+    TaskQuery,
     TaskUpdateOut,
     TimeIn,
     TimeOut,
 )
 
 Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
-CLOSED = ("done", "cancelled")
 
 
 def logged_hours(task: Task) -> float:
@@ -50,30 +51,16 @@ class TaskService:
         self.tz = tz
         self.release = release
 
-    async def list(
-        self,
-        *,
-        plan_id: int | None = None,
-        client_id: int | None = None,
-        status: str | None = None,
-        due_before: datetime | None = None,
-        on: date | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> TaskList:
+    async def list(self, query: TaskQuery) -> TaskList:
+        """Tasks, the most urgent first; `on` is a day in the user's zone."""
+        filters = query.filters()
+        on = filters.pop("on")
         day = None
         if on is not None:
             lo = datetime.combine(on, time(0), tzinfo=self.tz)
             day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
-        rows, total = await self.repo.search(
-            plan_id=plan_id,
-            client_id=client_id,
-            status=status,
-            due_before=due_before,
-            day=day,
-            limit=limit,
-            offset=offset,
-        )
+        limit, offset = query.limit, query.offset
+        rows, total = await self.repo.search(**filters, day=day, limit=limit, offset=offset)
         return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
 
     async def get(self, task_id: int) -> TaskOut:
