@@ -8,10 +8,11 @@ owning repository; the others reach it through that repository or its domain's s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -138,6 +139,25 @@ class Repository:
     def lock_of(for_update: bool) -> Lock | None:
         """The lock a `for_update=True` caller means: the full row lock."""
         return "update" if for_update else None
+
+    async def insert_new(self, model: type[Row], values: dict[str, Any], unique: str) -> Row | None:
+        """Insert one row unless one with the same `unique` column value exists (then None).
+
+        ON CONFLICT DO NOTHING: a concurrent insert of the same key does not fail, the loser
+        reads the winner's row. The new row is read back fresh (server defaults, computed
+        columns).
+        """
+        table = cast(Table, getattr(model, "__table__"))  # noqa: B009 (any model)
+        stmt = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[table.c[unique]])
+            .returning(table.c.id)
+        )
+        new_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        if new_id is None:
+            return None
+        return await self.session.get_one(model, new_id, populate_existing=True)
 
     async def lock(self, key: str) -> None:
         """A transaction-scoped advisory lock on `key`."""

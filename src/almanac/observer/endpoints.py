@@ -15,7 +15,7 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.observer.service import ObserverService
-from almanac.params import PathId as Id
+from almanac.routing import PathId as Id
 from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])

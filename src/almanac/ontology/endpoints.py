@@ -34,8 +34,8 @@ from almanac.ontology.schemas import (
     WorkflowUpdate,
 )
 from almanac.ontology.service import OntologyService
-from almanac.params import Params
-from almanac.params import PathId as Id
+from almanac.routing import Params, Resource, add_resource_routes
+from almanac.routing import PathId as Id
 
 router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
 
@@ -51,41 +51,28 @@ def get_runs(uow: UoW) -> RunService:
 Ontology = Annotated[OntologyService, Depends(get_ontology)]
 Runs = Annotated[RunService, Depends(get_runs)]
 
-# -- service blueprints -------------------------------------------------------------------
+# -- service blueprints, workflows, process templates: the same five routes each ----------
 
-
-@router.post("/blueprints", status_code=status.HTTP_201_CREATED)
-async def create_blueprint(body: BlueprintIn, ontology: Ontology) -> BlueprintOut:
-    """Add a service blueprint: an ordered sequence of existing workflows."""
-    return await ontology.create_blueprint(body)
-
-
-@router.get("/blueprints")
-async def list_blueprints(ontology: Ontology, query: Params[BlueprintQuery]) -> BlueprintList:
-    """Service blueprints in id order, filtered by offer or a name substring."""
-    return await ontology.list_blueprints(query)
-
-
-@router.get("/blueprints/{blueprint_id}")
-async def get_blueprint(blueprint_id: Id, ontology: Ontology) -> BlueprintOut:
-    return await ontology.get_blueprint(blueprint_id)
-
-
-@router.put("/blueprints/{blueprint_id}")
-async def update_blueprint(
-    blueprint_id: Id, body: BlueprintUpdate, ontology: Ontology
-) -> BlueprintOut:
-    """Change the fields given."""
-    return await ontology.update_blueprint(blueprint_id, body)
-
-
-@router.delete("/blueprints/{blueprint_id}")
-async def delete_blueprint(blueprint_id: Id, ontology: Ontology) -> DeletedOut:
-    await ontology.delete_blueprint(blueprint_id)
-    return DeletedOut(id=blueprint_id, kind="blueprint")
-
-
-# -- workflows ----------------------------------------------------------------------------
+add_resource_routes(
+    router,
+    Resource(
+        "/blueprints",
+        "blueprint",
+        Ontology,
+        BlueprintIn,
+        BlueprintUpdate,
+        BlueprintOut,
+        BlueprintQuery,
+        BlueprintList,
+        DeletedOut,
+        "blueprint",
+        docs={
+            "create": "Add a service blueprint: an ordered sequence of existing workflows.",
+            "list": "Service blueprints in id order, filtered by offer or a name substring.",
+            "update": "Change the fields given.",
+        },
+    ),
+)
 
 
 @router.post("/workflows/import")
@@ -103,73 +90,53 @@ async def import_starter_library(
     }
 
 
-@router.post("/workflows", status_code=status.HTTP_201_CREATED)
-async def create_workflow(body: WorkflowIn, ontology: Ontology) -> WorkflowOut:
-    """Add a workflow; its steps must form a valid SOP."""
-    return await ontology.create_workflow(body)
-
-
-@router.get("/workflows")
-async def list_workflows(ontology: Ontology, query: Params[WorkflowQuery]) -> WorkflowList:
-    """Workflows in id order, filtered by capability, parent, or a name substring (`q`)."""
-    return await ontology.list_workflows(query)
-
-
-@router.get("/workflows/{workflow_id}")
-async def get_workflow(workflow_id: Id, ontology: Ontology) -> WorkflowOut:
-    """A workflow with its total hours and its children's ids."""
-    return await ontology.get_workflow(workflow_id)
-
-
-@router.put("/workflows/{workflow_id}")
-async def update_workflow(workflow_id: Id, body: WorkflowUpdate, ontology: Ontology) -> WorkflowOut:
-    """Change the fields given."""
-    return await ontology.update_workflow(workflow_id, body)
-
-
-@router.delete("/workflows/{workflow_id}")
-async def delete_workflow(workflow_id: Id, ontology: Ontology) -> DeletedOut:
-    """Delete a workflow nothing refers to (409 otherwise)."""
-    await ontology.delete_workflow(workflow_id)
-    return DeletedOut(id=workflow_id, kind="workflow")
-
-
-# -- process templates --------------------------------------------------------------------
-
-
-@router.post("/process-templates", status_code=status.HTTP_201_CREATED)
-async def create_process_template(
-    body: ProcessTemplateIn, ontology: Ontology
-) -> ProcessTemplateOut:
-    """Instantiate a workflow for an engagement (the checklist defaults to its steps)."""
-    return await ontology.create_template(body)
-
-
-@router.get("/process-templates")
-async def list_process_templates(
-    ontology: Ontology, query: Params[TemplateQuery]
-) -> ProcessTemplateList:
-    return await ontology.list_templates(query)
-
-
-@router.get("/process-templates/{template_id}")
-async def get_process_template(template_id: Id, ontology: Ontology) -> ProcessTemplateOut:
-    return await ontology.get_template(template_id)
-
-
-@router.put("/process-templates/{template_id}")
-async def update_process_template(
-    template_id: Id, body: ProcessTemplateUpdate, ontology: Ontology
-) -> ProcessTemplateOut:
-    """Change the fields given."""
-    return await ontology.update_template(template_id, body)
-
-
-@router.delete("/process-templates/{template_id}")
-async def delete_process_template(template_id: Id, ontology: Ontology) -> DeletedOut:
-    """Delete a template and its tasks; 409 while execution runs or plans refer to it."""
-    await ontology.delete_template(template_id)
-    return DeletedOut(id=template_id, kind="process_template")
+add_resource_routes(
+    router,
+    Resource(
+        "/workflows",
+        "workflow",
+        Ontology,
+        WorkflowIn,
+        WorkflowUpdate,
+        WorkflowOut,
+        WorkflowQuery,
+        WorkflowList,
+        DeletedOut,
+        "workflow",
+        docs={
+            "create": "Add a workflow; its steps must form a valid SOP.",
+            "list": "Workflows in id order, filtered by capability, parent, or a name "
+            "substring (`q`).",
+            "get": "A workflow with its total hours and its children's ids.",
+            "update": "Change the fields given.",
+            "delete": "Delete a workflow nothing refers to (409 otherwise).",
+        },
+    ),
+)
+add_resource_routes(
+    router,
+    Resource(
+        "/process-templates",
+        "process_template",
+        Ontology,
+        ProcessTemplateIn,
+        ProcessTemplateUpdate,
+        ProcessTemplateOut,
+        TemplateQuery,
+        ProcessTemplateList,
+        DeletedOut,
+        "process_template",
+        method="template",
+        id_name="template_id",
+        docs={
+            "create": "Instantiate a workflow for an engagement (the checklist defaults to its "
+            "steps).",
+            "update": "Change the fields given.",
+            "delete": "Delete a template and its tasks; 409 while execution runs or plans "
+            "refer to it.",
+        },
+    ),
+)
 
 
 # -- execution runs -----------------------------------------------------------------------

@@ -6,10 +6,9 @@ Nothing else writes these tables' SQL for the ontology API and the library impor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from almanac.db.portable import PortableRows
@@ -179,20 +178,10 @@ class OntologyRepository(Repository, PortableRows):
 
     async def insert_run(self, values: dict[str, Any]) -> ExecutionRun | None:
         """Insert a run; None when its run_identifier is taken (a concurrent retry won)."""
-        table = cast(Table, ExecutionRun.__table__)
-        stmt = (
-            insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[table.c.run_identifier])
-            .returning(table.c.id)
-        )
         try:
-            new_id = (await self.session.execute(stmt)).scalar_one_or_none()
+            return await self.insert_new(ExecutionRun, values, "run_identifier")
         except IntegrityError as exc:
             raise Conflict("the process template or task was deleted concurrently; retry") from exc
-        if new_id is None:
-            return None
-        return await self.session.get_one(ExecutionRun, new_id, populate_existing=True)
 
     def runs_query(
         self, *, process_template_id: int | None, task_id: int | None, status: str | None

@@ -8,8 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
-from almanac.params import Params
-from almanac.params import PathId as Id
 from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
 from almanac.planner.prompts import PromptService
@@ -28,6 +26,8 @@ from almanac.planner.schemas import (
     UsageOut,
 )
 from almanac.planner.service import PlannerService
+from almanac.routing import Params
+from almanac.routing import PathId as Id
 from almanac.types import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])

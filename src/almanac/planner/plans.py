@@ -7,7 +7,7 @@ from typing import Any
 
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, Conflict, NotFound
+from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, ProcessTemplate, Task
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
@@ -74,10 +74,7 @@ class PlanLifecycleService:
         self.hours_per_day = hours_per_day
 
     async def _get(self, plan_id: int, *, for_update: bool = False) -> Plan:
-        plan = await self.repo.get(plan_id, for_update=for_update)
-        if plan is None:
-            raise NotFound(f"plan {plan_id} does not exist")
-        return plan
+        return await self.repo.require(Plan, plan_id, "plan", lock=self.repo.lock_of(for_update))
 
     async def get(self, plan_id: int) -> PlanOut:
         return plan_out(await self._get(plan_id))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
-from almanac.params import PathId as Id
+from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.schemas import (
     CalendarOut,

@@ -151,9 +151,6 @@ class SchedulerRepository(Repository, PortableRows):
         )
         return list(await self.session.scalars(stmt))
 
-    async def sprint(self, sprint_id: int, *, for_update: bool = False) -> Sprint | None:
-        return await self.by_id(Sprint, sprint_id, lock=self.lock_of(for_update))
-
     async def sprint_for_week(self, week_start: date) -> Sprint | None:
         stmt = select(Sprint).where(Sprint.week_start == week_start)
         return (await self.session.scalars(stmt)).one_or_none()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from almanac.billing import billable_share_pct
 from almanac.db.repository import row_out
-from almanac.errors import Conflict, NotFound
+from almanac.errors import Conflict
 from almanac.models import Sprint
 from almanac.scheduler import problem as pb
 from almanac.scheduler.schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
@@ -35,10 +35,8 @@ class SprintService:
         return [sprint_out(s) for s in await self.repo.sprints(limit, offset)]
 
     async def _get(self, sprint_id: int, *, for_update: bool = False) -> Sprint:
-        sprint = await self.repo.sprint(sprint_id, for_update=for_update)
-        if sprint is None:
-            raise NotFound(f"sprint {sprint_id} not found")
-        return sprint
+        lock = self.repo.lock_of(for_update)
+        return await self.repo.require(Sprint, sprint_id, "sprint", lock=lock)
 
     async def update(self, sprint_id: int, body: SprintUpdate) -> SprintOut:
         sprint = await self._get(sprint_id, for_update=True)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
-from almanac.params import Params
-from almanac.params import PathId as Id
+from almanac.routing import Params
+from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.service import SchedulerService
 from almanac.tasks.schemas import (

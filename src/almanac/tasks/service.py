@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import NotFound, ValidationFailed
+from almanac.errors import ValidationFailed
 from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.tasks.repository import TaskRepository
@@ -67,10 +67,7 @@ class TaskService:
         return task_out(await self._task(task_id))
 
     async def _task(self, task_id: int, *, for_update: bool = False) -> Task:
-        task = await self.repo.get(task_id, for_update=for_update)
-        if task is None:
-            raise NotFound(f"task {task_id} not found")
-        return task
+        return await self.repo.require(Task, task_id, "task", lock=self.repo.lock_of(for_update))
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
         """Change a task; a deadline before a dependency's is 422 naming `deadline`."""
