@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, Select, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,20 @@ def row_out(schema: type[Out], row: object, **values: Any) -> Out:
         if name not in values and hasattr(row, _ATTRIBUTES.get(name, name))
     }
     return schema.model_validate({**data, **values})
+
+
+def assign(
+    row: object, body: BaseModel, *, nullable: Sequence[str] = (), given: Sequence[str] = ()
+) -> None:
+    """Copy a partial update onto `row`: each of `nullable` when the caller sent it (null
+    clears it), each of `given` when sent and not null. `metadata` goes to `metadata_`."""
+    sent = body.model_fields_set
+    for name in nullable:
+        if name in sent:
+            setattr(row, _ATTRIBUTES.get(name, name), getattr(body, name))
+    for name in given:
+        if (value := getattr(body, name)) is not None:
+            setattr(row, _ATTRIBUTES.get(name, name), value)
 
 
 _ATTRIBUTES = {"metadata": "metadata_"}
@@ -139,6 +153,17 @@ class Repository:
     def lock_of(for_update: bool) -> Lock | None:
         """The lock a `for_update=True` caller means: the full row lock."""
         return "update" if for_update else None
+
+    async def delete_by_id(self, model: type[Row], row_id: int) -> Row | None:
+        """Delete one row; the deleted row, or None when there was none."""
+        key: InstrumentedAttribute[Any] = getattr(model, "id")  # noqa: B009 (any model)
+        stmt = delete(model).where(key == row_id).returning(model)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def delete_where(self, model: type[Any], *where: ColumnElement[bool]) -> int:
+        """Delete the rows matching `where`; how many."""
+        key: InstrumentedAttribute[Any] = getattr(model, "id")  # noqa: B009 (any model)
+        return len((await self.session.execute(delete(model).where(*where).returning(key))).all())
 
     async def insert_new(self, model: type[Row], values: dict[str, Any], unique: str) -> Row | None:
         """Insert one row unless one with the same `unique` column value exists (then None).

@@ -66,8 +66,7 @@ class EventRepository(Repository, PortableRows):
         )
 
     async def delete(self, event_id: int) -> Event | None:
-        stmt = delete(Event).where(Event.id == event_id).returning(Event)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.delete_by_id(Event, event_id)
 
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
@@ -210,8 +209,7 @@ class FactRepository(Repository, PortableRows):
 
     async def delete(self, fact_id: int) -> Fact | None:
         # A successor keeps its history link as NULL (FK ON DELETE SET NULL).
-        stmt = delete(Fact).where(Fact.id == fact_id).returning(Fact)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.delete_by_id(Fact, fact_id)
 
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from almanac.db.repository import row_out
+from almanac.db.repository import assign, row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ProcessTemplate, ServiceBlueprint, Workflow
@@ -153,14 +153,9 @@ class OntologyService:
             assert body.parent_workflow_id is not None
             await self._check_parent(row.id, body.parent_workflow_id)
         row.name, row.version = name, version
-        if "capability" in fields:
-            row.capability = body.capability
         if body.steps is not None:
             row.steps = dump_steps(body.steps)
-        if "parent_workflow_id" in fields:
-            row.parent_workflow_id = body.parent_workflow_id
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(row, body, nullable=("capability", "parent_workflow_id"), given=("metadata",))
         return await self._workflow_out(await self.repo.save(row))
 
     async def delete_workflow(self, workflow_id: int) -> None:
@@ -213,16 +208,12 @@ class OntologyService:
             row.workflow_sequence = list(body.workflow_sequence)
             if "estimated_duration_hrs" not in fields:
                 row.estimated_duration_hrs = hours
-        if body.name is not None:
-            row.name = body.name
-        if "description" in fields:
-            row.description = body.description
-        if "offer_id" in fields:
-            row.offer_id = body.offer_id
-        if "estimated_duration_hrs" in fields:
-            row.estimated_duration_hrs = body.estimated_duration_hrs
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(
+            row,
+            body,
+            nullable=("description", "offer_id", "estimated_duration_hrs"),
+            given=("name", "metadata"),
+        )
         return blueprint_out(await self.repo.save(row))
 
     async def delete_blueprint(self, blueprint_id: int) -> None:
@@ -293,14 +284,7 @@ class OntologyService:
                 await self.require_workflows([body.workflow_id], "workflow_id")
             row.workflow_id = body.workflow_id
         row.name = name
-        if "engagement_id" in fields:
-            row.engagement_id = body.engagement_id
-        if "project_id" in fields:
-            row.project_id = body.project_id
-        if body.status is not None:
-            row.status = body.status
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(row, body, nullable=("engagement_id", "project_id"), given=("status", "metadata"))
         return template_out(await self.repo.save(row))
 
     async def delete_template(self, template_id: int) -> None:

@@ -84,23 +84,11 @@ class PlanRepository(Repository, PortableRows):
         templates = [int(t) for _, t in plans if t is not None]
         runs = templates_deleted = 0
         if templates:
-            runs = len(
-                (
-                    await self.session.execute(
-                        delete(ExecutionRun)
-                        .where(ExecutionRun.process_template_id.in_(templates))
-                        .returning(ExecutionRun.id)
-                    )
-                ).all()
+            runs = await self.delete_where(
+                ExecutionRun, ExecutionRun.process_template_id.in_(templates)
             )
-            templates_deleted = len(
-                (
-                    await self.session.execute(
-                        delete(ProcessTemplate)
-                        .where(ProcessTemplate.id.in_(templates))
-                        .returning(ProcessTemplate.id)
-                    )
-                ).all()
+            templates_deleted = await self.delete_where(
+                ProcessTemplate, ProcessTemplate.id.in_(templates)
             )
         counts = {
             "plans": len(plans),
