@@ -5,7 +5,7 @@ fact, invalidates recall caches and queues it for Zep; the SQL function did none
 so a fact written through it was invisible to semantic recall.
 
 Revision ID: 0021
-Revises: 0008
+Revises: 0028
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0021"
-down_revision: str | None = "0008"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
