@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarProvider
-from almanac.calendars.factory import build_calendar
+from almanac.calendars.factory import configured_calendar
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.scheduler import problem as pb
@@ -43,12 +43,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
     for plan_id in plan_ids:
         async with state.sessionmaker() as session:
             uow = UnitOfWork(session)
-            calendar = build_calendar(
-                state.settings.calendar,
-                session=session,
-                cache=state.cache,
-                timezone=state.settings.timezone,
-            )
+            calendar = configured_calendar(state, session)
             try:
                 report.checked.append(plan_id)
                 clashes = await _clashes(uow, calendar, state, plan_id, now)
