@@ -119,9 +119,9 @@ class PromptPreview:
     ) -> tuple[list[Message], type[BaseModel], Any, str | None]:
         if name == "sop_generator":
             body = _validated(PlanIn, sample)
-            from almanac.planner.service import PlannerService
+            from almanac.planner.deps import planner_service
 
-            skeleton = await PlannerService(self.uow, self.state).skeleton_for(body)
+            skeleton = await planner_service(self.uow, self.state).skeleton_for(body)
             sop = skeleton.sop if skeleton else None
             messages = llm_plan.planning_messages(
                 system,

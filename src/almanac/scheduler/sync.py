@@ -17,9 +17,9 @@ from almanac.calendars.factory import build_calendar
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.scheduler import problem as pb
+from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import ReplanIn
-from almanac.scheduler.service import SchedulerService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
                 report.checked.append(plan_id)
                 clashes = await _clashes(uow, calendar, state, plan_id, now)
                 if clashes:
-                    out = await SchedulerService(uow, calendar, state).replan(
+                    out = await scheduler_service(uow, calendar, state).replan(
                         ReplanIn(
                             plan_id=plan_id,
                             reason=f"calendar sync: {clashes} new event(s) overlap placed blocks",
