@@ -10,6 +10,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.memory.port import MemoryPort, memory_port
+from almanac.planner.llm_choices import LLMChoiceService
 from almanac.planner.plans import PlanService
 from almanac.planner.prompts import PromptService
 from almanac.planner.service import PlannerService
@@ -44,6 +45,11 @@ def get_prompts(uow: UoW) -> PromptService:
     return PromptService(uow)
 
 
+def get_llm_choices(uow: UoW, state: State) -> LLMChoiceService:
+    return LLMChoiceService(uow, state.settings.llm)
+
+
 Planner = Annotated[PlannerService, Depends(get_planner)]
 Plans = Annotated[PlanService, Depends(get_plans)]
 Prompts = Annotated[PromptService, Depends(get_prompts)]
+Choices = Annotated[LLMChoiceService, Depends(get_llm_choices)]

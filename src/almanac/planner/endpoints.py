@@ -8,10 +8,14 @@ from fastapi import APIRouter, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State
-from almanac.planner.deps import Planner, Plans, Prompts
+from almanac.planner.deps import Choices, Planner, Plans, Prompts
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
 from almanac.planner.schemas import (
     ApprovedOut,
+    Operation,
+    OperationChoiceIn,
+    OperationChoiceOut,
+    OperationChoices,
     PlanIn,
     PlanList,
     PlanOut,
@@ -128,3 +132,23 @@ async def llm_usage(
 ) -> UsageOut:
     """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
     return await planner.usage(since)
+
+
+@router.get("/llm/operations")
+async def llm_operations(choices: Choices) -> OperationChoices:
+    """The model, temperature and token limit of each operation, with a cost estimate."""
+    return await choices.overview()
+
+
+@router.put("/llm/operations/{operation}", dependencies=[AdminOnly])
+async def choose_llm_operation(
+    operation: Operation, body: OperationChoiceIn, choices: Choices
+) -> OperationChoiceOut:
+    """Choose the model, temperature or token limit of one operation, from its next call."""
+    return await choices.choose(operation, body)
+
+
+@router.delete("/llm/operations/{operation}", dependencies=[AdminOnly])
+async def reset_llm_operation(operation: Operation, choices: Choices) -> OperationChoiceOut:
+    """Back to the configured model and token limit."""
+    return await choices.reset(operation)
