@@ -211,8 +211,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer instances and repeats")
     parser.add_argument("--multi-only", action="store_true", help="only the whole-calendar part")
     parser.add_argument("--no-api", action="store_true", help="skip the part through the API")
+    parser.add_argument("--seed", type=int, default=1, help="first seed of the multi-plan part")
     args = parser.parse_args()
-    multi = report(args.quick, api=not args.no_api)
+    multi = report(args.quick, api=not args.no_api, first_seed=args.seed)
     if args.multi_only:
         print(f"wrote {write_json('scheduler', {'quick': args.quick, 'multi': multi})}")
         return
