@@ -3,7 +3,8 @@
 Usage: .venv/bin/python bench/scheduler_bench.py [--quick] [--multi-only] [--no-api] [--seed N]
 
 The single-calendar part (`sched_single.py`): instances (seeded) put 50, 100 or 150 tasks
-into two working weeks (Mon-Fri 09:00-17:30, Europe/London, 15-minute slots) around about 25 meetings, with demand below and above the
+into two working weeks (Mon-Fri 09:00-17:30, Europe/London, 15-minute slots) around about
+25 meetings, with demand below and above the
 free capacity (free working time, capped by the daily maximum and weekly capacity). Odd seeds
 add a 60 % billable-share target; there are no buffers (with 15-minute slots any buffer costs a
 whole slot per block, which would blur "demand below capacity"). Both solvers run on the same
