@@ -129,10 +129,13 @@ def solve(problem: Problem) -> Schedule:
     floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
     reached = {n for n in hints if floors.reached_by(measures[n])}
     switch = fl.add_floors(builder, floors)
+    only = fl.restriction(builder, set(hints[floors.work_from][0]))
     values = {name: hint_values(builder, placement) for name, (placement, _) in hints.items()}
-    if switch is not None:
-        for name, v in values.items():
+    for name, v in values.items():
+        v[only.index] = (only, 0)
+        if switch is not None:
             v[switch.index] = (switch, int(name in reached))
+    fl.switch(builder, only, on=False)
     scores = {n: objective_of(builder, values[n]) for n in hints if measures[n].work >= floors.work}
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
     best = max(scores, key=lambda n: (n in reached, scores[n], n == "edf"))
@@ -183,14 +186,18 @@ def solve(problem: Problem) -> Schedule:
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.
+    # It looks among schedules placing exactly the tasks of the baseline that set the work
+    # floor (so that floor holds by construction; only the timing is left to find).
     near = fl.nearest(floors, measures)
     fl.switch(builder, switch, on=True)
+    fl.switch(builder, only, on=True)
     builder.model.clear_objective()  # type: ignore[no-untyped-call]
     first = _Search(builder, problem, values[near], left() * _FLOOR_SEARCH_SHARE, True)
     builder.refresh_objective()
+    fl.switch(builder, only, on=False)
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         found = hint_values(builder, builder.extract(first.solver))
-        found[switch.index] = (switch, 1)
+        found[switch.index], found[only.index] = (switch, 1), (only, 0)
         return outcome(_Search(builder, problem, found, left(), True), near, False)
     # None exists (proven) or none was found in time: the documented objective decides.
     fl.switch(builder, switch, on=False)

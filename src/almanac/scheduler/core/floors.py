@@ -91,8 +91,17 @@ def add_floors(builder: ModelBuilder, floors: Floors) -> cp_model.IntVar | None:
     return on
 
 
+def restriction(builder: ModelBuilder, tids: set[str]) -> cp_model.IntVar:
+    """A switch that, when on, places exactly the tasks `tids` (greedy's choice: the work
+    floor then holds by construction and only the timing is left to find)."""
+    on = builder.model.new_bool_var("only_greedy_tasks")
+    for tid, tv in builder.tasks.items():
+        builder.model.add(tv.placed == int(tid in tids)).only_enforce_if(on)
+    return on
+
+
 def switch(builder: ModelBuilder, var: cp_model.IntVar, on: bool) -> None:
-    """Force the deadline floor on, or leave it free (off: the objective alone decides)."""
+    """Force a constraint switch on, or leave it free (off: the objective alone decides)."""
     domain = builder.model.proto.variables[var.index].domain
     domain.clear()
     domain.extend([1, 1] if on else [0, 1])
@@ -115,9 +124,13 @@ def report(
     floors: Floors,
     measures: dict[str, Measure],
     answer: Measure,
-    proven: bool,
+    proven: bool = False,
 ) -> tuple[Floor, ...]:
-    """Both floors as the answer reached them, with a reason for any it did not."""
+    """Both floors as the answer reached them, with a reason for any it did not.
+
+    `proven`: the search proved that no schedule placing exactly the tasks of the baseline
+    that set the work floor reaches the deadline floor.
+    """
     hours = grid.problem.slot_minutes / 60
     why = ""
     if answer.met < floors.met:
@@ -127,7 +140,8 @@ def report(
             f"{other.work * hours:g} weighted h, under the {floors.work * hours:g} of "
             f"{floors.work_from}; "
             + (
-                f"no schedule keeping that work meets {floors.met} (proven by the solver)"
+                f"no schedule of {floors.work_from}'s tasks meets {floors.met} (proven by the "
+                "solver), and none of other tasks reaching both was found in time"
                 if proven
                 else "no schedule reaching both was found in time"
             )
