@@ -191,7 +191,13 @@ def solve(problem: Problem) -> Schedule:
     near = fl.nearest(floors, measures)
     fl.switch(builder, switch, on=True)
     fl.switch(builder, only, on=True)
-    builder.model.clear_objective()  # type: ignore[no-untyped-call]
+    # When replanning, it still keeps as many previous blocks as it can (stability is all
+    # that is asked of it): a bare feasibility search would move most of the calendar.
+    kept = [same for tv in builder.tasks.values() for _, _, same in tv.same]
+    if kept:
+        builder.model.maximize(cp_model.LinearExpr.sum(kept))
+    else:
+        builder.model.clear_objective()  # type: ignore[no-untyped-call]
     first = _Search(builder, problem, values[near], left() * _FLOOR_SEARCH_SHARE, True)
     builder.refresh_objective()
     fl.switch(builder, only, on=False)
