@@ -130,13 +130,19 @@ def solve(problem: Problem) -> Schedule:
     reached = {n for n in hints if floors.reached_by(measures[n])}
     switch = fl.add_floors(builder, floors)
     only = fl.restriction(builder, set(hints[floors.work_from][0]))
-    values = {name: hint_values(builder, placement) for name, (placement, _) in hints.items()}
+    # Complete assignments only where needed (each costs a walk over the whole model): the
+    # placements that keep the work floor, and the one nearest to both floors.
+    keep = [n for n in hints if measures[n].work >= floors.work]
+    values = {
+        name: hint_values(builder, hints[name][0])
+        for name in {*keep, fl.nearest(floors, measures)}
+    }
     for name, v in values.items():
         v[only.index] = (only, 0)
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
     fl.switch(builder, only, on=False)
-    scores = {n: objective_of(builder, values[n]) for n in hints if measures[n].work >= floors.work}
+    scores = {n: objective_of(builder, values[n]) for n in keep}
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
     best = max(scores, key=lambda n: (n in reached, scores[n], n == "edf"))
 
