@@ -134,8 +134,7 @@ def solve(problem: Problem) -> Schedule:
     # placements that keep the work floor, and the one nearest to both floors.
     keep = [n for n in hints if measures[n].work >= floors.work]
     values = {
-        name: hint_values(builder, hints[name][0])
-        for name in {*keep, fl.nearest(floors, measures)}
+        name: hint_values(builder, hints[name][0]) for name in {*keep, fl.nearest(floors, measures)}
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
