@@ -203,9 +203,14 @@ def solve(problem: Problem) -> Schedule:
         builder.model.maximize(cp_model.LinearExpr.sum(kept))
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
-    first = _Search(builder, problem, values[near], left() * _FLOOR_SEARCH_SHARE, True)
-    builder.refresh_objective()
+    budget = left() * _FLOOR_SEARCH_SHARE
+    first = _Search(builder, problem, values[near], budget, True)
     fl.switch(builder, only, on=False)
+    proven = first.status == cp_model.INFEASIBLE
+    if proven and budget - first.seconds >= _MIN_SEARCH_SECONDS:
+        # Not with greedy's tasks: with any others, in the time that is left of the share.
+        first = _Search(builder, problem, values[near], budget - first.seconds, True)
+    builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         found = hint_values(builder, builder.extract(first.solver))
         found[switch.index], found[only.index] = (switch, 1), (only, 0)
@@ -213,7 +218,7 @@ def solve(problem: Problem) -> Schedule:
     # None exists (proven) or none was found in time: the documented objective decides.
     fl.switch(builder, switch, on=False)
     second = _Search(builder, problem, values[best], left(), False)
-    return outcome(second, best, first.status == cp_model.INFEASIBLE)
+    return outcome(second, best, proven)
 
 
 class _Search:
@@ -245,10 +250,12 @@ class _Search:
                 target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
             )
             watcher.start()
+        started = time.perf_counter()
         try:
             self.status = solver.solve(model, progress)
         finally:
             done.set()
+        self.seconds = time.perf_counter() - started
         if self.status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
         self.why = _why(self.status, stopped)
