@@ -30,6 +30,7 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
+from almanac.planner import client_pace, intervals
 from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
@@ -48,6 +49,7 @@ class Run:
     actual_hours: float
     at: datetime
     instance: int  # the process template (engagement) it belonged to
+    planned_hours: float | None = None  # what its plan said (the estimate then)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,13 @@ class Params:
     change_z: float = 3.0
     change_min_shift: float = 0.1
     change_weight: float = 0.05
+    # A client's pace (planner/client_pace.py): the chance that an engagement begins a new
+    # pace for that client (about one change in fifty engagements; 0.02-0.2 tried on the
+    # training seeds: more follows a drift hardly sooner and chases noise in the noisy
+    # world), and the prior spread of how much whole engagements run hard or easy (pooled
+    # with what the workflow's engagements show).
+    client_hazard: float = 0.02
+    instance_sd_prior: float = 0.1
     # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
     cap: tuple[float, float] = (0.2, 5.0)
     rounds: int = 25
@@ -108,7 +117,8 @@ class WorkflowFit:
     # A detected shift: workflow-wide (key None) or for one client; the first run after.
     changes: dict[int | None, datetime] = field(default_factory=dict)
     damped: int = 0  # runs whose weight the outlier damping cut below one half
-    spread: float = 0.3  # noise of one run for the interval (central 80% of residuals)
+    # How far one run falls below and above its estimate, central 80% (log ratio).
+    half_widths: tuple[float, float] = (Z80 * 0.3, Z80 * 0.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,23 +263,51 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     sigma = p.sigma_prior
     a, b, d = fit(base, sigma)
     sigma = _sigma(residuals(a, b, d), p)
-    # Change points: workflow-wide on what the client and task effects leave, then per client.
+    # A workflow-wide change point on what the client and task effects leave.
     changes: dict[int | None, datetime] = {}
     change_w = [1.0] * len(runs)
     v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
-    groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
-    for c in sorted({c for c in clients if c is not None}):
-        groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
-    for key, idx in groups:
-        v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
-        start = _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p)
-        if start is None:
-            continue
-        first = [runs[i].at for i in idx if days[i] >= start]
-        changes[key] = min(first)
-        for i in idx:
-            if days[i] < start:
-                change_w[i] = p.change_weight
+    start = _changes(runs, v_all, days, sigma, p)
+    if start is not None:
+        changes[None] = min(r.at for r, t in zip(runs, days, strict=True) if t >= start)
+        change_w = [1.0 if t >= start else p.change_weight for t in days]
+    # Each client's own changes of pace (planner/client_pace.py).
+    instances: dict[int, list[int]] = defaultdict(list)
+    for i, run in enumerate(runs):
+        instances[run.instance].append(i)
+    keep = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
+    ats = [r.at for r in runs]
+
+    def pace(
+        a: float, b: dict[int, float], d: dict[str, float], huber: Sequence[float]
+    ) -> tuple[dict[int, list[client_pace.Reading]], float]:
+        groups = list(instances.values())
+        engagement_var = client_pace.engagement_variance(
+            groups,
+            lambda i: y[i] - a - _b(b, clients[i]) - d.get(tasks[i], 0.0),
+            huber,
+            keep,
+            sigma**2,
+            p.instance_sd_prior,
+        )
+        series = client_pace.readings(
+            groups,
+            clients,
+            ats,
+            lambda i: y[i] - a - d.get(tasks[i], 0.0),
+            huber,
+            keep,
+            engagement_var,
+            sigma**2,
+        )
+        return series, engagement_var
+
+    series, _ = pace(a, b, d, [1.0] * len(runs))
+    clients[:], client_changes = client_pace.split_regimes(
+        series, clients, p.tau_client**2, p.client_hazard
+    )
+    for c, since in client_changes.items():
+        changes[c] = since
     weights = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
     a, b, d = fit(weights, sigma)
     huber = [1.0] * len(runs)
@@ -280,23 +318,51 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         huber = [1.0 if abs(r) <= limit else limit / abs(r) for r in res]
         a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
     final = [w * h for w, h in zip(weights, huber, strict=True)]
-    out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
-    # The interval's spread is the residuals' own central 80% (heavy tails and whole
-    # engagements running hard widen it; the MAD above would not see them).
-    current = sorted(r for r, w in zip(residuals(a, b, d), weights, strict=True) if w >= 0.25)
-    if len(current) >= 5:
-        q10 = current[int(0.1 * (len(current) - 1))]
-        q90 = current[int(0.9 * (len(current) - 1))]
-        n = len(current)
-        s = (q90 - q10) / (2 * Z80)
-        pooled = (n * s * s + p.sigma_prior_runs * p.sigma_prior**2) / (n + p.sigma_prior_runs)
-        out.spread = max(sigma, math.sqrt(pooled))
-    else:
-        out.spread = p.sigma_prior
+    res = residuals(a, b, d)
+    out = WorkflowFit(workflow_id, a, sigma, {c: v for c, v in b.items() if c > 0}, d)
+    out.changes = changes
+    series, _ = pace(a, b, d, huber)
+    for c, points in series.items():
+        if c > 0:
+            found = client_pace.level(points, p.tau_client**2, p.client_hazard)
+            out.clients[c] = found.mean
+    # The interval: held-out residuals' own central 80% (planner/intervals.py).
+    current = [i for i, w in enumerate(weights) if w >= 0.25]
+    no_client = object()
+    loo = intervals.held_out(
+        [res[i] for i in current],
+        [final[i] for i in current],
+        [final[i] * client_extra[i] for i in current],
+        [runs[i].instance for i in current],
+        [no_client if clients[i] is None else clients[i] for i in current],
+        [tasks[i] for i in current],
+        (sigma / p.tau_client) ** 2,
+        (sigma / p.tau_task) ** 2,
+    )
+    # The errors recent plans really made (none from before a change, none from plans at
+    # the library's figure, which knew nothing yet; a four-week half-life). Held-out
+    # residuals miss that the future is not the past, those errors still carry what the
+    # estimator had not learnt yet: the interval takes the middle of the two.
+    ahead = [
+        (
+            math.log(max(r.actual_hours, 1e-3) / r.planned_hours),
+            change_w[i] * 0.5 ** (-days[i] / p.client_half_life_days),
+        )
+        for i, r in enumerate(runs)
+        # Plans that used history: a plan at the library's figure knew nothing yet.
+        if r.planned_hours
+        and r.planned_hours > 0
+        and abs(r.planned_hours - r.library_hours) > 0.051
+    ]
+    out.half_widths = intervals.spread(loo, p.sigma_prior, p.sigma_prior_runs)
+    if len(ahead) >= 10:
+        out.half_widths = intervals.middle(
+            out.half_widths, intervals.weighted_spread(ahead, p.sigma_prior, p.sigma_prior_runs)
+        )
     out.damped = sum(1 for h in huber if h < 0.5)
     out.support = _support(runs, final, range(len(runs)))
     final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
-    for c in b:
+    for c in out.clients:
         idx = [i for i, ci in enumerate(clients) if ci == c]
         out.client_support[c] = _support(runs, final_client, idx)
     for t in d:
@@ -335,22 +401,21 @@ def predict(
     """The ratio to the library estimate for `task` done for `client_id`."""
     if fitted is None or fitted.support.runs == 0:
         return library_estimate(p)
-    s2 = fitted.sigma**2
+    # The held-out half-widths already carry the error of effects the run's own history
+    # fixes; what they cannot know is added: a client or task with no runs yet.
     mu = fitted.a
-    var = s2 / (fitted.support.weight + s2 / p.tau_workflow**2)
+    extra = 0.0
     client = fitted.client_support.get(client_id) if client_id is not None else None
-    if client is not None and client.runs:
-        mu += fitted.clients.get(client_id, 0.0) if client_id is not None else 0.0
-        var += s2 / (client.weight + s2 / p.tau_client**2)
+    if client is not None and client.runs and client_id is not None:
+        mu += fitted.clients.get(client_id, 0.0)
     elif fitted.client_support:
-        var += p.tau_client**2  # an unknown client may be anywhere among the clients
+        extra += p.tau_client**2  # an unknown client may be anywhere among the clients
     own = fitted.task_support.get(task)
     if own is not None and own.runs:
         mu += fitted.tasks.get(task, 0.0)
-        var += s2 / (own.weight + s2 / p.tau_task**2)
     else:
-        var += p.tau_task**2
-    sd = math.sqrt(fitted.spread**2 + var)
+        extra += p.tau_task**2
+    lower, upper = (math.sqrt(h * h + Z80 * Z80 * extra) for h in fitted.half_widths)
     low_cap, high_cap = p.cap
     ratio = math.exp(mu)
     capped = not low_cap <= ratio <= high_cap
@@ -359,8 +424,8 @@ def predict(
     change = change or fitted.changes.get(None)
     return Estimate(
         ratio=ratio,
-        low=min(high_cap, max(low_cap, math.exp(mu - Z80 * sd))),
-        high=min(high_cap, max(low_cap, math.exp(mu + Z80 * sd))),
+        low=min(high_cap, max(low_cap, math.exp(mu - lower))),
+        high=min(high_cap, max(low_cap, math.exp(mu + upper))),
         basis="client" if client is not None and client.runs else "workflow",
         runs=fitted.support.runs,
         client_runs=client.runs if client is not None else 0,

@@ -105,3 +105,67 @@ def detect(
 
 def _mean(points: Sequence[Point]) -> float:
     return sum(p.value for p in points) / len(points)
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """The current level of a series that may have shifted: its mean and variance, the
+    probability that the current regime is not the first, and the start (index) of the
+    most probable such regime."""
+
+    mean: float
+    var: float
+    shifted: float  # probability that the current regime is not the first
+    start: int | None  # first observation of the most probable later regime
+
+
+def current_level(
+    values: Sequence[float],
+    variances: Sequence[float],
+    *,
+    prior_var: float,
+    hazard: float,
+    keep: int = 40,
+) -> Level:
+    """Bayesian online change-point detection (Adams & MacKay, 2007) for a level.
+
+    `values` in time order, each observing the level with its own noise variance (a
+    discounted, older observation has a larger one). Regimes are independent draws from
+    N(0, prior_var), and each observation begins a new regime with probability `hazard`.
+    The answer mixes the regimes by their posterior: one surprising engagement already
+    moves the level most of the way when it is far outside the noise, an ordinary one
+    barely does, and a second one at the new pace settles it.
+    """
+    # Each hypothesis: (log probability, mean, precision, index of its first observation).
+    hyps: list[tuple[float, float, float, int]] = [(0.0, 0.0, 1.0 / prior_var, 0)]
+    log_h, log_stay = math.log(hazard), math.log1p(-hazard)
+    for i, (x, v) in enumerate(zip(values, variances, strict=True)):
+        grown = []
+        for lp, m, prec, start in hyps:
+            pv = 1.0 / prec + v
+            ll = -0.5 * (math.log(2 * math.pi * pv) + (x - m) ** 2 / pv)
+            new_prec = prec + 1.0 / v
+            grown.append(
+                (lp + ll + (log_stay if i else 0.0), (m * prec + x / v) / new_prec, new_prec, start)
+            )
+        if i:
+            total = _logsumexp([h[0] for h in hyps])
+            pv = prior_var + v
+            ll = -0.5 * (math.log(2 * math.pi * pv) + x * x / pv)
+            prec = 1.0 / prior_var + 1.0 / v
+            grown.append((total + log_h + ll, (x / v) / prec, prec, i))
+        norm = _logsumexp([h[0] for h in grown])
+        hyps = sorted(((lp - norm, m, p, s) for lp, m, p, s in grown), reverse=True)[:keep]
+    norm = _logsumexp([h[0] for h in hyps])
+    probs = [(math.exp(lp - norm), m, p, s) for lp, m, p, s in hyps]
+    mean = sum(w * m for w, m, _, _ in probs)
+    var = sum(w * (1.0 / p + (m - mean) ** 2) for w, m, p, _ in probs)
+    shifted = sum(w for w, _, _, s in probs if s > 0)
+    later = [h for h in probs if h[3] > 0]
+    start = max(later, key=lambda h: h[0])[3] if later else None
+    return Level(mean, var, shifted, start)
+
+
+def _logsumexp(xs: Sequence[float]) -> float:
+    top = max(xs)
+    return top + math.log(sum(math.exp(x - top) for x in xs))
