@@ -162,8 +162,8 @@ def current_level(
     var = sum(w * (1.0 / p + (m - mean) ** 2) for w, m, p, _ in probs)
     shifted = sum(w for w, _, _, s in probs if s > 0)
     later = [h for h in probs if h[3] > 0]
-    start = max(later, key=lambda h: h[0])[3] if later else None
-    return Level(mean, var, shifted, start)
+    first: int | None = max(later, key=lambda h: h[0])[3] if later else None
+    return Level(mean, var, shifted, first)
 
 
 def _logsumexp(xs: Sequence[float]) -> float:
