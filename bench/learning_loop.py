@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import random
 import sys
 from collections import defaultdict
@@ -58,6 +59,8 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
     rows: list[Row] = []
     probes: list[Probe] = []
     logged_weeks: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    # Per (workflow, client): (week, log(actual / true pace)) of each logged task.
+    noise: dict[tuple[str, int | None], list[tuple[int, float]]] = defaultdict(list)
     matched = total = 0
     reflected = True
     async with backend as b:
@@ -72,7 +75,19 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     truth = sum(p.library * world.pace(p.workflow, p.key, c, week) for p in plan)
                     seen = sum(d.week <= w < week for w in logged_weeks[(d.workflow, c)])
                     planned = sum(p.hours for p in plan)
-                    probes.append(Probe(i, week - d.week, c, planned, truth, seen))
+                    # The floor: the old pace known exactly, the new one read from the runs
+                    # logged since the drift (this client's, or any client's if
+                    # workflow-wide), the least any estimator must be off by.
+                    since = [
+                        x
+                        for c2 in (world.clients() if d.client is None else [c])
+                        for w, x in noise[(d.workflow, c2)]
+                        if d.week <= w < week
+                    ]
+                    floor = math.exp(sum(since) / len(since)) if since else 1 / d.factor
+                    if week < d.week:
+                        floor = 1.0
+                    probes.append(Probe(i, week - d.week, c, planned, truth, seen, floor))
             if week > weeks:
                 break
             monday = first_monday + timedelta(weeks=week - 1)
@@ -89,6 +104,8 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     hours, logged = true_hours(world, real, p.key, p.library, rng)
                     done.append((hours, logged))
                     oracle = p.library * world.pace(p.workflow, p.key, e.client, week)
+                    if logged:
+                        noise[(p.workflow, e.client)].append((week, math.log(hours / oracle)))
                     rows.append(
                         Row(
                             week,
@@ -169,7 +186,7 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         ["world", "MALR fb", "MALR lib", "MALR oracle", "gain", "gain min", "MAPE fb"]
         + ["MAPE lib", "worst client fb/lib (wk>4)", "80% coverage", "coverage by seed"]
         + [f"drift off d+{k} (median, max)" for k in ks]
-        + ["within 10% at d+3"],
+        + ["within 10% at d+3", "floor d+3 (median; within 10%)"],
         [
             [
                 w,
@@ -190,11 +207,14 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
                 else "-"
                 for k in ks
             ]
-            + [
-                f"{v['drift_recovered']}/{v['drift_measurable']} (of {v['drift_cases']})"
+            + (
+                [
+                    f"{v['drift_recovered']}/{v['drift_measurable']} (of {v['drift_cases']})",
+                    f"{_pct(v['drift_floor_median_by_k'].get(3))}; {v['drift_floor_within']}",
+                ]
                 if v["drift_cases"]
-                else "-"
-            ]
+                else ["-", "-"]
+            )
             for w, v in verdicts.items()
             for rs in [results[w]]
         ],
@@ -204,11 +224,11 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         f"drift cases ({label}): the drifted client's next plan vs the new true pace",
         ["world", "seed", "workflow", "client", "week d", "factor"]
         + [f"d{k:+d}" for k in PROBE_WEEKS]
-        + ["runs seen by d+3 (engagements)"],
+        + ["floor d+3", "engagements seen by d+3"],
         [
             [w, r["seed"], d["workflow"], d["client"] or "all", d["week"], d["factor"]]
             + [_pct(d["off_by_k"].get(k)) for k in PROBE_WEEKS]
-            + [d["seen_by_k"].get(3, "-")]
+            + [_pct(d["floor_by_k"].get(3)), d["seen_by_k"].get(3, "-")]
             for w, rs in results.items()
             for r in rs
             for d in r["drifts"]

@@ -9,7 +9,10 @@ drift: at the start of week d+k (k weeks of work at the new pace logged, k = -1.
 benchmark asks for the plan the drifted client would get now, and compares its total
 hours with the true noise-free hours of that workflow for that client in week d+k:
 off = |planned / true - 1|. A workflow-wide drift is the mean of that over the
-workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. A client with no
+workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. Beside it, the
+floor: how far an estimate is off that knows the old pace exactly and reads the new one
+from the runs logged since the drift (the noise of one or two engagements is in any
+data-driven estimate). A client with no
 engagement logged since the drift cannot be recovered by any estimator: such probes are
 reported, marked, and left out of the verdict.
 """
@@ -55,6 +58,7 @@ class Probe:
     planned: float  # total hours planned
     truth: float  # total true noise-free hours that week
     seen: int  # engagements of this workflow and client logged since the drift
+    floor: float = 1.0  # best informed estimate / truth (see learning_loop.simulate)
 
 
 def malr(rows: Iterable[Row], field: str) -> float:
@@ -89,6 +93,7 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
             if p.drift == i:
                 by_k[p.k].append(p)
         off = {k: mean(abs(p.planned / p.truth - 1) for p in ps) for k, ps in by_k.items()}
+        floor = {k: mean(abs(p.floor - 1) for p in ps) for k, ps in by_k.items()}
         # Engagements logged since the drift: of the drifted client, or of any client for
         # a workflow-wide drift.
         seen = {k: sum(p.seen for p in ps) for k, ps in by_k.items()}
@@ -99,6 +104,7 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
                 "week": d.week,
                 "factor": d.factor,
                 "off_by_k": {k: round(v, 4) for k, v in sorted(off.items())},
+                "floor_by_k": {k: round(v, 4) for k, v in sorted(floor.items())},
                 "seen_by_k": dict(sorted(seen.items())),
                 # Measurable: the drifted client(s) logged work since the drift by d+3.
                 "measurable": seen.get(RECOVER_BY, 0) > 0,
@@ -155,6 +161,14 @@ def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
         "drift_recovered": sum(d["recovered"] for d in measurable),
         "drift_off_median_by_k": {k: median(v) for k, v in at.items() if v},
         "drift_off_max_by_k": {k: max(v) for k, v in at.items() if v},
+        "drift_floor_median_by_k": {
+            k: median(v)
+            for k in PROBE_WEEKS
+            if (v := [d["floor_by_k"][k] for d in measurable if k in d["floor_by_k"]])
+        },
+        "drift_floor_within": sum(
+            d["floor_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
+        ),
         "gain_ok": mean(gains) >= 0.7,
         "clients_ok": worst <= 1.0,
         "drift_ok": all(d["recovered"] for d in measurable),

@@ -30,7 +30,7 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
-from almanac.planner import client_pace, intervals
+from almanac.planner import intervals
 from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
@@ -78,13 +78,6 @@ class Params:
     change_z: float = 3.0
     change_min_shift: float = 0.1
     change_weight: float = 0.05
-    # A client's pace (planner/client_pace.py): the chance that an engagement begins a new
-    # pace for that client (about one change in fifty engagements; 0.02-0.2 tried on the
-    # training seeds: more follows a drift hardly sooner and chases noise in the noisy
-    # world), and the prior spread of how much whole engagements run hard or easy (pooled
-    # with what the workflow's engagements show).
-    client_hazard: float = 0.02
-    instance_sd_prior: float = 0.1
     # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
     cap: tuple[float, float] = (0.2, 5.0)
     rounds: int = 25
@@ -263,51 +256,23 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     sigma = p.sigma_prior
     a, b, d = fit(base, sigma)
     sigma = _sigma(residuals(a, b, d), p)
-    # A workflow-wide change point on what the client and task effects leave.
+    # Change points: workflow-wide on what the client and task effects leave, then per client.
     changes: dict[int | None, datetime] = {}
     change_w = [1.0] * len(runs)
     v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
-    start = _changes(runs, v_all, days, sigma, p)
-    if start is not None:
-        changes[None] = min(r.at for r, t in zip(runs, days, strict=True) if t >= start)
-        change_w = [1.0 if t >= start else p.change_weight for t in days]
-    # Each client's own changes of pace (planner/client_pace.py).
-    instances: dict[int, list[int]] = defaultdict(list)
-    for i, run in enumerate(runs):
-        instances[run.instance].append(i)
-    keep = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
-    ats = [r.at for r in runs]
-
-    def pace(
-        a: float, b: dict[int, float], d: dict[str, float], huber: Sequence[float]
-    ) -> tuple[dict[int, list[client_pace.Reading]], float]:
-        groups = list(instances.values())
-        engagement_var = client_pace.engagement_variance(
-            groups,
-            lambda i: y[i] - a - _b(b, clients[i]) - d.get(tasks[i], 0.0),
-            huber,
-            keep,
-            sigma**2,
-            p.instance_sd_prior,
-        )
-        series = client_pace.readings(
-            groups,
-            clients,
-            ats,
-            lambda i: y[i] - a - d.get(tasks[i], 0.0),
-            huber,
-            keep,
-            engagement_var,
-            sigma**2,
-        )
-        return series, engagement_var
-
-    series, _ = pace(a, b, d, [1.0] * len(runs))
-    clients[:], client_changes = client_pace.split_regimes(
-        series, clients, p.tau_client**2, p.client_hazard
-    )
-    for c, since in client_changes.items():
-        changes[c] = since
+    groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
+    for c in sorted({c for c in clients if c is not None}):
+        groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
+    for key, idx in groups:
+        v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
+        start = _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p)
+        if start is None:
+            continue
+        first = [runs[i].at for i in idx if days[i] >= start]
+        changes[key] = min(first)
+        for i in idx:
+            if days[i] < start:
+                change_w[i] = p.change_weight
     weights = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
     a, b, d = fit(weights, sigma)
     huber = [1.0] * len(runs)
@@ -319,13 +284,7 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
     final = [w * h for w, h in zip(weights, huber, strict=True)]
     res = residuals(a, b, d)
-    out = WorkflowFit(workflow_id, a, sigma, {c: v for c, v in b.items() if c > 0}, d)
-    out.changes = changes
-    series, _ = pace(a, b, d, huber)
-    for c, points in series.items():
-        if c > 0:
-            found = client_pace.level(points, p.tau_client**2, p.client_hazard)
-            out.clients[c] = found.mean
+    out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
     # The interval: held-out residuals' own central 80% (planner/intervals.py).
     current = [i for i, w in enumerate(weights) if w >= 0.25]
     no_client = object()
@@ -362,7 +321,7 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     out.damped = sum(1 for h in huber if h < 0.5)
     out.support = _support(runs, final, range(len(runs)))
     final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
-    for c in out.clients:
+    for c in b:
         idx = [i for i, ci in enumerate(clients) if ci == c]
         out.client_support[c] = _support(runs, final_client, idx)
     for t in d:
