@@ -95,6 +95,9 @@ class RecallHit(BaseModel):
     metadata: dict[str, Any]
     # Zep's id (edge or episode uuid) for results that came from Zep.
     ref: str | None = None
+    # Comparable across queries, in [0, 1]; 0.5 is the floor (see memory.relevance).
+    # None for results that came from Zep.
+    relevance: float | None = None
 
 
 class RecallOut(BaseModel):
@@ -108,6 +111,9 @@ class RecallOut(BaseModel):
     zep: Literal["used", "skipped", "off"] = "off"
     degraded: bool = False
     detail: str | None = None
+    # True when nothing stored reaches the relevance floor: recall then returns no
+    # results rather than the nearest unrelated memories.
+    no_match: bool = False
 
 
 class FactIn(Strict):

@@ -20,6 +20,7 @@ from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
+from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
@@ -246,6 +247,7 @@ class MemoryService:
                 return RecallOut(
                     query=q.query,
                     results=hits,
+                    no_match=not hits,
                     cached=True,
                     took_ms=_ms(started),
                     zep="used" if ask_zep else "off",
@@ -261,7 +263,7 @@ class MemoryService:
             if zep_task is not None:
                 zep_task.cancel()
             raise
-        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0)
+        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0, no_match=not hits)
         if zep_task is not None:
             external, detail = await zep_task
             if external is None:
@@ -269,6 +271,7 @@ class MemoryService:
             else:
                 out.zep = "used"
                 out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+                out.no_match = not out.results
         # A skipped Zep must not be remembered as the answer for the cache's lifetime.
         if key is not None and out.zep != "skipped":
             await self._store(key, out.results, top)
@@ -302,6 +305,10 @@ class MemoryService:
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
         found.sort(key=lambda h: h.score, reverse=True)
         top = found[: q.k]
+        cfg = self.settings.search
+        relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
+        if cfg.relevance_floor and no_match(relevances):
+            top, relevances = [], []
         hits = [
             RecallHit(
                 id=h.id,
@@ -312,8 +319,9 @@ class MemoryService:
                 occurred_at=h.occurred_at,
                 session_id=h.session_id,
                 metadata=h.metadata,
+                relevance=r,
             )
-            for h in top
+            for h, r in zip(top, relevances, strict=True)
         ]
         return top, hits
 
