@@ -208,3 +208,8 @@ class ForgetOut(BaseModel):
         "their embeddings, search_terms, plans, process_templates, execution_runs, "
         "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines",
     )
+    # What Almanac wrote to Zep: "deleted" there too; "queued" when Zep was slow, down or
+    # answered an error (a job retries until it is gone, see `zep_detail`); "off" when
+    # Zep is not configured or held nothing of the subject.
+    zep: Literal["deleted", "queued", "off"] = "off"
+    zep_detail: str | None = None

@@ -366,7 +366,15 @@ class MemoryService:
         from almanac.memory.forgetting import forget_subject
 
         archives = self.settings.data_dir / "retention"
-        return await forget_subject(self.uow, self.invalidator, archives, subject_type, subject_id)
+        return await forget_subject(
+            self.uow,
+            self.invalidator,
+            archives,
+            subject_type,
+            subject_id,
+            self.external,
+            self.settings.zep,
+        )
 
 
 def _ms(started: float) -> float:
