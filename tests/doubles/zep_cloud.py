@@ -4,7 +4,8 @@ Not Zep: it keeps users, threads and messages in memory and "searches" by counti
 words, which is enough to check what Almanac sends and how it fuses what comes back. It
 speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, graph search
 for edges and episodes, deletes of users, threads and graph episodes), checks the
-`Authorization: Api-Key` header, records every request, and can be told to answer slowly (`delay`) or with an error (`fail_status`).
+`Authorization: Api-Key` header, records every request, and can be told to answer
+slowly (`delay`) or with an error (`fail_status`).
 """
 
 from __future__ import annotations
