@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import unit_of_work
 from almanac.db.vector_indexes import ensure_vector_indexes
 from almanac.memory.documents.chunking import Chunk
 from almanac.memory.documents.repository import DocumentRepository
@@ -57,9 +57,9 @@ async def reindex(
     for repo_cls in (EventRepository, FactRepository):
         done, after = 0, 0
         while True:
-            async with state.sessionmaker() as session:
-                uow = UnitOfWork(session)
-                repo = repo_cls(session)
+            # One unit of work per batch: a long re-embedding keeps what it has done.
+            async with unit_of_work(state.sessionmaker) as uow:
+                repo = repo_cls(uow.session)
                 rows: Sequence[Event | Fact] = await repo.missing_embeddings(
                     embedder.model, batch, after
                 )
@@ -69,15 +69,13 @@ async def reindex(
                 await repo.insert_embeddings(
                     embedder.model, [(r.id, v.tolist()) for r, v in zip(rows, vectors, strict=True)]
                 )
-                await uow.commit()
             after = rows[-1].id
             done += len(rows)
             progress(len(rows))
         totals.append(done)
     totals.append(await _reindex_chunks(state, batch, progress))
-    async with state.sessionmaker() as session:
-        await ensure_vector_indexes(session, embedder.model, embedder.dim)
-        await session.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        await ensure_vector_indexes(uow.session, embedder.model, embedder.dim)
     await state.cache.bump(["all", "facts"])
     return totals[0], totals[1], totals[2]
 
@@ -86,9 +84,8 @@ async def _reindex_chunks(state: AppState, batch: int, progress: Callable[[int],
     """Document chunks, embedded as when they were added (title and heading first)."""
     embedder, done, after = state.embedder, 0, 0
     while True:
-        async with state.sessionmaker() as session:
-            uow = UnitOfWork(session)
-            repo = DocumentRepository(session)
+        async with unit_of_work(state.sessionmaker) as uow:
+            repo = DocumentRepository(uow.session)
             rows = await repo.missing_embeddings(embedder.model, batch, after)
             if not rows:
                 return done
@@ -101,7 +98,6 @@ async def _reindex_chunks(state: AppState, batch: int, progress: Callable[[int],
                 embedder.model,
                 [(c.id, v.tolist()) for (c, _), v in zip(rows, vectors, strict=True)],
             )
-            await uow.commit()
         after = rows[-1][0].id
         done += len(rows)
         progress(len(rows))
