@@ -41,6 +41,9 @@ async def test_a_question_about_something_never_mentioned_gets_no_match(
         out = await recall(client, query)
         assert out["no_match"] is True, (query, out["results"])
         assert out["results"] == []
+    # A caller that wants a listing, not an answer, turns the floor off for one query.
+    listing = await recall(client, "Which Kubernetes cluster runs billing?", floor="false", k=3)
+    assert listing["no_match"] is False and len(listing["results"]) == 3
 
 
 async def test_answerable_questions_pass_the_floor_with_comparable_scores(

@@ -73,6 +73,8 @@ class RecallQuery(Strict):
     as_of: AwareDatetime | None = None
     kinds: list[Kind] | None = None
     for_client: ForClient | None = None
+    # False: the nearest memories whatever their relevance (a listing, not a question).
+    floor: bool = True
 
     @model_validator(mode="after")
     def _window(self) -> RecallQuery:

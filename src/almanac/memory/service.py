@@ -307,7 +307,7 @@ class MemoryService:
         top = found[: q.k]
         cfg = self.settings.search
         relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
-        if cfg.relevance_floor and no_match(relevances):
+        if cfg.relevance_floor and q.floor and no_match(relevances):
             top, relevances = [], []
         hits = [
             RecallHit(
