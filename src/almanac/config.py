@@ -77,6 +77,10 @@ class SearchSettings(BaseModel):
     # A word found in more than this share of memories does not select candidates by itself.
     common_term_share: float = Field(default=0.05, gt=0, le=1)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    # A filter (client, session, dates...) that leaves at most this many rows is searched
+    # exactly over them: a filtered HNSW walk visits about candidates/selectivity nodes
+    # (~2,000 for one client in twenty), several times the cost of scanning the few rows.
+    exact_scan_rows: int = Field(default=10_000, ge=0, le=1_000_000)
 
 
 class MemorySettings(BaseModel):
