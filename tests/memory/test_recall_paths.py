@@ -32,9 +32,7 @@ TEXTS = [
 QUERY = "money owed by customers"
 
 
-async def _search(
-    session: AsyncSession, embedder: Embedder, cap: int, client_id: int
-) -> list[int]:
+async def _search(session: AsyncSession, embedder: Embedder, cap: int, client_id: int) -> list[int]:
     repo = SearchRepository(session, SearchSettings(exact_scan_rows=cap))
     qvec = [float(x) for x in await embedder.embed_query(QUERY)]
     hits = await repo.search_events(
