@@ -1,7 +1,7 @@
 """A client's live event ids from the index alone (exact filtered recall).
 
 Revision ID: 0025
-Revises: 0008
+Revises: 0028
 Create Date: 2026-11-30
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0008"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
