@@ -13,7 +13,14 @@ REST call it wraps so both see the same load:
 - the Open WebUI tools file (query_memory) versus the same REST recall;
 - the context block (GET /memory/context) at budgets 500, 2000 and 8000 tokens: build time
   reported by the server (p50/p95), tokens used versus budget, and a plain recall (k=30,
-  uncached) as the baseline it is built around.
+  uncached) as the baseline it is built around;
+- before/after in the same run: a second server on the same database with
+  ALMANAC_SEARCH__EXACT_SCAN_ROWS=0 (every filtered recall walks the HNSW index, as before
+  the exact path for narrow filters), its context blocks and client-filtered recalls
+  interleaved call by call with the default server's.
+
+--data-dir DIR keeps the data folder (embedded Postgres included) and, when it already
+holds a load of the same size, skips loading.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import importlib.util
 import itertools
+import json
 import os
 import random
 import subprocess
@@ -40,6 +48,10 @@ from memory_load import CLIENTS, TOPICS, free_port, question, sentence  # noqa: 
 
 INTENTS = ["Run a marketing audit for {c}"]
 HOW = ["weekly", "monthly", "by phone", "in writing"]
+
+
+# The loaded size, written into --data-dir after a load so a re-run can skip it.
+LOADED = "bench-loaded.json"
 
 
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -154,7 +166,7 @@ async def pairs(
 
 
 async def run(
-    args: argparse.Namespace, url: str, data_dir: Path, env: dict[str, str]
+    args: argparse.Namespace, url: str, before_url: str, data_dir: Path, env: dict[str, str]
 ) -> dict[str, Any]:
     from mcp.client.stdio import stdio_client
     from mcp.client.streamable_http import streamable_http_client
@@ -165,9 +177,15 @@ async def run(
     key = key_file.read_text().strip() if key_file.exists() else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     out: dict[str, Any] = {"memories": args.memories}
+    marker = data_dir / LOADED
+    wanted = {"memories": args.memories, "clients": args.clients}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as api:
-        out["load_memories_per_s"] = await load(api, args.memories, args.clients)
-        await seed_plans(api)
+        if marker.exists() and json.loads(marker.read_text()) == wanted:
+            out["load_memories_per_s"] = None  # reused
+        else:
+            out["load_memories_per_s"] = await load(api, args.memories, args.clients)
+            await seed_plans(api)
+            marker.write_text(json.dumps(wanted))
         rng = random.Random(9)
         qi = (f"{question(rng)} ({i})" for i in itertools.count())  # never a cache hit
 
@@ -228,40 +246,62 @@ async def run(
         rows.append(await pairs("Open WebUI query_memory", args.calls, rest_recall, owui_recall))
         out["overhead"] = rows
 
-        ctx_rows = []
-        baseline = []
-        for _ in range(args.calls // 2):
-            ms, _ = await timed(
-                lambda: api.get("/api/v1/memory/recall", params={"query": next(qi), "k": 30})
-            )
-            baseline.append(ms)
-        for budget in (500, 2000, 8000):
-            build, wall, used = [], [], []
-            for i in range(args.calls // 2):
-                params = {
-                    "query": next(qi),
-                    "client_id": i % args.clients + 1,
-                    "token_budget": budget,
-                }
-                ms, r = await timed(
-                    lambda p=params: api.get("/api/v1/memory/context", params=p)  # type: ignore[misc]
-                )
-                body = r.json()
-                assert body["tokens"] <= budget, body
-                wall.append(ms)
-                build.append(body["took_ms"])
-                used.append(body["tokens"] / budget)
-            ctx_rows.append(
-                {
-                    "budget": budget,
-                    "build_ms": stats(build),
-                    "request_ms": stats(wall),
-                    "fill_share": {"median": median(used), "min": min(used), "max": max(used)},
-                    "over_budget": 0,
-                }
-            )
-        out["context"] = {"baseline_recall_k30_ms": stats(baseline), "rows": ctx_rows}
+        async with httpx.AsyncClient(base_url=before_url, headers=headers, timeout=300) as old:
+            out["context"] = await context_rows(api, old, args, qi)
     return out
+
+
+async def context_rows(
+    api: httpx.AsyncClient, old: httpx.AsyncClient, args: argparse.Namespace, qi: Any
+) -> dict[str, Any]:
+    """Context blocks and recalls, each call made on both servers in alternating order."""
+    n = args.calls // 2
+
+    async def both(path: str, params: dict[str, Any], i: int) -> dict[str, Any]:
+        got = {}
+        for name, c in (("after", api), ("before", old))[:: 1 if i % 2 else -1]:
+            ms, r = await timed(lambda c=c: c.get(path, params=params))  # type: ignore[misc]
+            r.raise_for_status()
+            got[name] = (ms, r.json())
+        return got
+
+    baseline: list[float] = []
+    recall: dict[str, list[float]] = {"after": [], "before": []}
+    for i in range(n):
+        r = await api.get("/api/v1/memory/recall", params={"query": next(qi), "k": 30})
+        baseline.append(r.raise_for_status().json()["took_ms"])
+        params = {"query": next(qi), "k": 30, "client_id": i % args.clients + 1}
+        for name, (_, body) in (await both("/api/v1/memory/recall", params, i)).items():
+            recall[name].append(body["took_ms"])
+    rows = []
+    for budget in (500, 2000, 8000):
+        build: dict[str, list[float]] = {"after": [], "before": []}
+        wall, used = [], []
+        for i in range(n):
+            params = {"query": next(qi), "client_id": i % args.clients + 1, "token_budget": budget}
+            for name, (ms, body) in (await both("/api/v1/memory/context", params, i)).items():
+                assert body["tokens"] <= budget, body
+                build[name].append(body["took_ms"])
+                if name == "after":
+                    wall.append(ms)
+                    used.append(body["tokens"] / budget)
+        rows.append(
+            {
+                "budget": budget,
+                "build_ms": stats(build["after"]),
+                "build_before_ms": stats(build["before"]),
+                "ratio_p50": median(build["after"]) / median(build["before"]),
+                "request_ms": stats(wall),
+                "fill_share": {"median": median(used), "min": min(used), "max": max(used)},
+                "over_budget": 0,
+            }
+        )
+    return {
+        "baseline_recall_k30_ms": stats(baseline),
+        "client_recall_k30_ms": stats(recall["after"]),
+        "client_recall_k30_before_ms": stats(recall["before"]),
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -269,14 +309,15 @@ def main() -> None:
     parser.add_argument("--memories", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, help="keep (and reuse) this data folder")
     args = parser.parse_args()
 
     from almanac.db.embedded import start_embedded
 
-    tmp = tempfile.TemporaryDirectory(prefix="almanac-mcp-bench-")
-    data_dir = Path(tmp.name)
+    tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="almanac-mcp-bench-")
+    data_dir = args.data_dir or Path(tmp.name)  # type: ignore[union-attr]
     pg = asyncio.run(start_embedded(data_dir / "pg", database="almanac_bench"))
-    proc = None
+    proc = before = None
     try:
         env = dict(os.environ, ALMANAC_DATA_DIR=str(data_dir), ALMANAC_DATABASE_URL=pg.url)
         env.pop("ALMANAC_VALKEY_URL", None)
@@ -288,14 +329,17 @@ def main() -> None:
             ALMANAC_SECURITY__WRITE_RATE_LIMIT="1000000/minute",
         )
         proc, url = start_server(env)
+        before, before_url = start_server(dict(env, ALMANAC_SEARCH__EXACT_SCAN_ROWS="0"))
         env["ALMANAC_SERVER__PORT"] = url.rsplit(":", 1)[1]
-        out = asyncio.run(run(args, url, data_dir, env))
+        out = asyncio.run(run(args, url, before_url, data_dir, env))
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(60)
+        for p in (proc, before):
+            if p is not None:
+                p.terminate()
+                p.wait(60)
         pg.stop()
-        tmp.cleanup()
+        if tmp is not None:
+            tmp.cleanup()
 
     print_table(
         f"integration overhead over REST ({args.calls} interleaved calls, p50/p95 ms)",
@@ -313,16 +357,23 @@ def main() -> None:
             for r in out["overhead"]
         ],
     )
-    base = out["context"]["baseline_recall_k30_ms"]
+    ctx = out["context"]
+    base, cr, cb = (
+        ctx["baseline_recall_k30_ms"],
+        ctx["client_recall_k30_ms"],
+        ctx["client_recall_k30_before_ms"],
+    )
     print_table(
-        f"context block at {args.memories} memories (baseline: recall k=30 p50 "
-        f"{base['p50']:.1f} ms, p95 {base['p95']:.1f} ms)",
+        f"context block at {args.memories} memories, server build time (ms); before = "
+        "filtered recall by HNSW (exact_scan_rows=0), interleaved",
         [
             "budget",
             "build p50",
             "build p95",
+            "before p50",
+            "before p95",
+            "ratio p50",
             "request p50",
-            "request p95",
             "fill median",
             "fill min",
             "fill max",
@@ -332,16 +383,24 @@ def main() -> None:
                 c["budget"],
                 c["build_ms"]["p50"],
                 c["build_ms"]["p95"],
+                c["build_before_ms"]["p50"],
+                c["build_before_ms"]["p95"],
+                c["ratio_p50"],
                 c["request_ms"]["p50"],
-                c["request_ms"]["p95"],
                 c["fill_share"]["median"],
                 c["fill_share"]["min"],
                 c["fill_share"]["max"],
             ]
-            for c in out["context"]["rows"]
+            for c in ctx["rows"]
         ],
     )
-    print(f"loaded {args.memories} memories at {out['load_memories_per_s']:.0f}/s")
+    print(
+        f"recall k=30 (server time): unfiltered p50 {base['p50']:.1f} / p95 {base['p95']:.1f} "
+        f"ms; one client p50 {cr['p50']:.1f} / p95 {cr['p95']:.1f} ms, before "
+        f"p50 {cb['p50']:.1f} / p95 {cb['p95']:.1f} ms"
+    )
+    rate = out["load_memories_per_s"]
+    print(f"loaded {args.memories} memories at {rate:.0f}/s" if rate else "reused the load")
     path = write_json("mcp_bench", out)
     print(f"wrote {path.relative_to(ROOT)}")
 

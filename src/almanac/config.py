@@ -100,6 +100,10 @@ class SearchSettings(BaseModel):
     floor_similarity: float = Field(default=0.92, gt=-1, lt=1)
     # ...or when its cosine exceeds the next-nearest memory's by this much.
     floor_margin: float = Field(default=0.08, gt=0, le=1)
+    # A filter (client, session, dates...) that leaves at most this many rows is searched
+    # exactly over them: a filtered HNSW walk visits about candidates/selectivity nodes
+    # (~2,000 for one client in twenty), several times the cost of scanning the few rows.
+    exact_scan_rows: int = Field(default=10_000, ge=0, le=1_000_000)
 
 
 class MemorySettings(BaseModel):

@@ -40,6 +40,21 @@ async def stdio_session(env: dict[str, str]) -> AsyncIterator[ClientSession]:
             yield session
 
 
+@asynccontextmanager
+async def session(
+    server: LiveServer, transport: str, key: str | None = None
+) -> AsyncIterator[ClientSession]:
+    """A session over `transport` ("http" or "stdio": `almanac mcp` talking to `server`),
+    authenticated with `key` (default: the server's admin key)."""
+    key = key or server.key
+    if transport == "http":
+        async with http_session(server, key) as s:
+            yield s
+    else:
+        async with stdio_session(dict(server.env, ALMANAC_API_KEY=key)) as s:
+            yield s
+
+
 def text(result: CallToolResult) -> str:
     return "\n".join(c.text for c in result.content if c.type == "text")
 

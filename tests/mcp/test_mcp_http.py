@@ -1,5 +1,6 @@
-"""The MCP server over Streamable HTTP at /mcp of a real `almanac serve`, driven by the
-SDK's own client: tool list and schemas, every tool, errors, keys, and the whole loop."""
+"""The MCP server driven by the SDK's own client against a real `almanac serve`, over
+Streamable HTTP at /mcp and over stdio (`almanac mcp` talking to that server): tool list
+and schemas, every tool, errors, keys and their scopes, and the whole loop."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from tests.mcp.helpers import (
     import_workflows,
     ok,
     resource_json,
+    session,
 )
+
+TRANSPORTS = pytest.mark.parametrize("transport", ["http", "stdio"])
 
 
 def preview_by_run_id(server: LiveServer) -> bool:
@@ -47,10 +51,14 @@ TOOLS = {
     "reflect",
     "patterns",
 }
+# Written out here, not derived from the server: what each scope may see.
+READ_TOOLS = {"recall", "get_facts", "context", "list_plans", "agenda", "list_tasks", "patterns"}
+ADMIN_TOOLS = {"forget_subject"}
 
 
-async def test_tools_are_listed_with_typed_schemas(live_server: LiveServer) -> None:
-    async with http_session(live_server, live_server.key) as s:
+@TRANSPORTS
+async def test_tools_are_listed_with_typed_schemas(live_server: LiveServer, transport: str) -> None:
+    async with session(live_server, transport) as s:
         tools = {t.name: t for t in (await s.list_tools()).tools}
         assert set(tools) == TOOLS
         for tool in tools.values():
@@ -73,10 +81,11 @@ async def test_tools_are_listed_with_typed_schemas(live_server: LiveServer) -> N
         assert prompts == {"plan_my_week", "daily_review", "prepare_client_meeting"}
 
 
+@TRANSPORTS
 async def test_bad_arguments_are_tool_errors_with_the_field(
-    live_server: LiveServer, committed_state: AppState
+    live_server: LiveServer, committed_state: AppState, transport: str
 ) -> None:
-    async with http_session(live_server, live_server.key) as s:
+    async with session(live_server, transport) as s:
         # Refused by the tool's own schema before any REST call.
         message = await failed(s, "recall", query="anything", k=500)
         assert "k" in message and "less than or equal to 100" in message
@@ -98,7 +107,9 @@ async def test_bad_arguments_are_tool_errors_with_the_field(
         assert "fact_type" in message
 
 
-async def test_keys_limit_the_tools(live_server: LiveServer, committed_state: AppState) -> None:
+async def test_a_missing_or_wrong_key_is_refused(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
     init = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -117,21 +128,40 @@ async def test_keys_limit_the_tools(live_server: LiveServer, committed_state: Ap
     with anyio.fail_after(30), pytest.raises(Exception):  # noqa: B017 - the SDK's own error
         async with http_session(live_server, None) as s:
             await s.list_tools()
+
+
+@TRANSPORTS
+async def test_a_key_lists_only_the_tools_its_scope_may_call(
+    live_server: LiveServer, committed_state: AppState, transport: str
+) -> None:
     reader = live_server.create_key(f"mcp-read-{uuid.uuid4().hex[:6]}", "read")
     writer = live_server.create_key(f"mcp-write-{uuid.uuid4().hex[:6]}", "write")
-    async with http_session(live_server, reader) as s:
+    async with session(live_server, transport, reader) as s:
+        assert {t.name for t in (await s.list_tools()).tools} == READ_TOOLS
         await ok(s, "recall", query="anything")
+        await ok(s, "context", query="anything", token_budget=100)
+        # Hidden is not callable: a hidden tool answers the API's 403, nothing is written.
         assert "(403)" in await failed(s, "remember", content="read-only keys cannot write")
-    async with http_session(live_server, writer) as s:
+        assert "(403)" in await failed(s, "plan", intent="Run a marketing audit for Acme")
+        assert "(403)" in await failed(s, "forget_subject", subject_type="user", subject_id="x")
+        text, _ = await ok(s, "recall", query="read-only keys cannot write")
+        assert "cannot write" not in text
+    async with session(live_server, transport, writer) as s:
+        assert {t.name for t in (await s.list_tools()).tools} == TOOLS - ADMIN_TOOLS
         await ok(s, "remember", content="a writer can write")
         message = await failed(s, "forget_subject", subject_type="user", subject_id="nobody")
         assert "(403)" in message
+    async with session(live_server, transport) as s:  # admin
+        assert {t.name for t in (await s.list_tools()).tools} == TOOLS
 
 
-async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState) -> None:
+@TRANSPORTS
+async def test_the_whole_loop(
+    live_server: LiveServer, committed_state: AppState, transport: str
+) -> None:
     import_workflows(live_server)
     tag = uuid.uuid4().hex[:8]
-    async with http_session(live_server, live_server.key) as s:
+    async with session(live_server, transport) as s:
         text, out = await ok(
             s,
             "remember",
@@ -197,12 +227,13 @@ async def test_the_whole_loop(live_server: LiveServer, committed_state: AppState
         assert f"[fact #{out['promoted_to_fact_id']}]" in text and ctx["tokens"] <= 400
 
 
+@TRANSPORTS
 async def test_every_other_tool_resource_and_prompt(
-    live_server: LiveServer, committed_state: AppState
+    live_server: LiveServer, committed_state: AppState, transport: str
 ) -> None:
     import_workflows(live_server)
     tag = uuid.uuid4().hex[:8]
-    async with http_session(live_server, live_server.key) as s:
+    async with session(live_server, transport) as s:
         _, fact = await ok(
             s,
             "add_fact",

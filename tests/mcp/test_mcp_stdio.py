@@ -43,3 +43,14 @@ async def test_stdio_runs_in_process_when_no_server_answers(
         assert f"#{out['id']}" in text
         text, _ = await ok(s, "context", query="passport", token_budget=100)
         assert f"[memory #{out['id']}" in text
+
+
+async def test_stdio_with_a_refused_key_answers_every_call_with_the_api_error(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    env = dict(live_server.env, ALMANAC_API_KEY="alm_not-a-key")
+    async with stdio_session(env) as s:
+        # The scope is unknown, so every tool is listed; each call says why it is refused.
+        assert {t.name for t in (await s.list_tools()).tools} == TOOLS
+        for tool, args in (("recall", {"query": "x"}), ("remember", {"content": "x"})):
+            assert "(401)" in await failed(s, tool, **args)

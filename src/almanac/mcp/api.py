@@ -32,11 +32,28 @@ def problem_from(response: httpx.Response) -> ApiProblem:
 
 
 class Api:
-    """REST calls on behalf of one caller (their key in `headers`)."""
+    """REST calls on behalf of one caller (their key in `headers`, its scope if known)."""
 
-    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str] | None = None,
+        scope: str | None = None,
+    ) -> None:
         self.client = client
         self.headers = headers or {}
+        self.scope = scope
+
+    async def key_scope(self) -> str | None:
+        """The caller's key scope, asked of the API once (None when it refuses the key)."""
+        if self.scope is None:
+            try:
+                response = await self.client.get("/api/v1/auth/me", headers=self.headers)
+            except httpx.HTTPError:
+                return None
+            if response.status_code == 200:
+                self.scope = str(response.json().get("scope") or "") or None
+        return self.scope
 
     async def call(
         self,

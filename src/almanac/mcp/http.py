@@ -24,6 +24,8 @@ from almanac.mcp.api import AUTH_HEADERS, Api
 from almanac.mcp.server import build_server
 
 PATH = "/mcp"
+# Where the authenticated request carries its key's scope to the tools (and tools/list).
+KEY_SCOPE = "almanac.key_scope"
 
 
 class _WithState:
@@ -59,6 +61,7 @@ class _Authenticated:
             }
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
+        scope[KEY_SCOPE] = who.json().get("scope")
         await self.handler(scope, receive, send)
 
 
@@ -86,7 +89,11 @@ class McpMount:
         request = ctx.request_context.request
         if request is None:  # pragma: no cover - only HTTP requests reach this server
             raise RuntimeError("the /mcp server needs an HTTP request")
-        return Api(self.client(request.scope), _auth_headers(request.headers))
+        return Api(
+            self.client(request.scope),
+            _auth_headers(request.headers),
+            request.scope.get(KEY_SCOPE),
+        )
 
     def _authenticated(self, handler: ASGIApp) -> ASGIApp:
         return _Authenticated(self, handler)

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ListToolsRequest, ListToolsResult, ServerResult, Tool
 
+from almanac.auth.principal import Scope, scope_allows
 from almanac.mcp import prompts, resources
 from almanac.mcp.api import Api
 from almanac.mcp.tools import memory, planning, review, time
@@ -19,6 +21,38 @@ INSTRUCTIONS = (
     "schedules tasks into the calendar (schedule previews first; call again with apply=true) "
     "and reflects on estimates versus reality. Ids in results (#12) are what other tools take."
 )
+
+
+# Tools whose REST routes are admin-only; the rest need write unless marked read-only.
+ADMIN_TOOLS = frozenset({"forget_subject"})
+
+
+def tool_scope(tool: Tool) -> Scope:
+    """The key scope a tool needs: the scope of the REST routes it calls."""
+    if tool.name in ADMIN_TOOLS:
+        return "admin"
+    return "read" if tool.annotations and tool.annotations.readOnlyHint else "write"
+
+
+def filter_tools_by_scope(server: FastMCP, resolve: Resolver) -> None:
+    """`tools/list` shows a key only the tools its scope may call.
+
+    The SDK's own handler still runs first, so its cache of tool definitions (used to
+    check a call's output) keeps every tool; a hidden tool stays callable and answers the
+    API's 403. A key whose scope cannot be learnt (refused, server down) sees every tool,
+    and each call answers the API's error."""
+    lowlevel = server._mcp_server
+    listing = lowlevel.request_handlers[ListToolsRequest]
+
+    async def handler(request: ListToolsRequest | None) -> ServerResult:
+        result = await listing(request)
+        scope = await resolve(server.get_context()).key_scope()
+        if scope is None or not isinstance(result.root, ListToolsResult):
+            return result
+        tools = [t for t in result.root.tools if scope_allows(scope, tool_scope(t))]
+        return ServerResult(result.root.model_copy(update={"tools": tools}))
+
+    lowlevel.request_handlers[ListToolsRequest] = handler
 
 
 def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:
@@ -38,4 +72,5 @@ def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:
         area.register(server, resolve)
     resources.register(server, resolve)
     prompts.register(server, resolve)
+    filter_tools_by_scope(server, resolve)
     return server

@@ -30,6 +30,9 @@ class EventFilters:
     for_client: int | None = None
 
 
+NO_FILTER = EventFilters()
+
+
 def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
     """Rows a plan or recall for `for_client` may see: that client's and the user's own.
 
@@ -190,6 +193,29 @@ def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]
     return " + ".join(scores), "e.search_tsv @@ CAST(:candidates AS tsquery)"
 
 
+def _nearest_sql(table: str, where: str, model: str, dim: int, exact: bool) -> str:
+    """The :n nearest rows: through the HNSW index, or (`exact`) over the ids in :ids.
+
+    The exact ranking reads the stored float32 vectors as they are (casting each row to
+    the index's halfvec costs more than the distance); `+ 0` keeps the planner off the
+    index."""
+    emb_table, owner = EMBEDDINGS[table]
+    if exact:
+        return f"""
+        SELECT v.{owner} AS id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
+        FROM {emb_table} v
+        WHERE v.model = {sql_literal(model)} AND v.{owner} = ANY(CAST(:ids AS bigint[]))
+        ORDER BY dist
+        LIMIT :n"""
+    dist = f"{vector_expr(dim, 'v')} <=> CAST(:qvec AS halfvec({int(dim)}))"
+    return f"""
+        SELECT e.id, {dist} AS dist
+        FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
+        WHERE v.model = {sql_literal(model)} AND {where}
+        ORDER BY dist
+        LIMIT :n"""
+
+
 # Postgres raises "value out of range: underflow" for exp() below about -745 (a memory
 # from 1938 with a 30-day half-life); past 700 half-lives the recency term is 0 anyway.
 def _fused_sql(
@@ -200,19 +226,16 @@ def _fused_sql(
     s: SearchSettings,
     terms: list[Term] | None = None,
     params: dict[str, Any] | None = None,
+    exact: bool = False,
 ) -> str:
-    vec_expr = vector_expr(dim, "v")
-    emb_table, owner = EMBEDDINGS[table]
     term_score, candidates = _lexical_parts(terms or [], params if params is not None else {})
     time_col, session, expires, source_event, salience = _COLUMNS[table]
+    emb_table, owner = EMBEDDINGS[table]
+    vec_expr = vector_expr(dim, "v")
     return f"""
 WITH vec AS (
     SELECT id, dist, row_number() OVER (ORDER BY dist) AS r FROM (
-        SELECT e.id, {vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})) AS dist
-        FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
-        WHERE v.model = {sql_literal(model)} AND {where}
-        ORDER BY dist
-        LIMIT :n
+        {_nearest_sql(table, where, model, dim, exact)}
     ) v
 ),
 txt AS (
@@ -298,8 +321,11 @@ class SearchRepository:
         dim: int,
         k: int,
         where: Callable[[dict[str, Any]], str],
+        narrowed: bool = False,
     ) -> list[tuple[Any, dict[str, Any]]]:
-        """Rows best first, each with its relevance evidence (`Hit` fields)."""
+        """Rows best first, each with its relevance evidence (`Hit` fields).
+
+        `narrowed`: the caller filters (client, session, dates...) beyond validity."""
         await self._prepare()
         terms, avgdl = await self.terms(_TERM_KINDS[table], query)
         s = self.settings
@@ -317,7 +343,11 @@ class SearchRepository:
             "w_rec": s.recency_weight,
             "half_life": s.recency_half_life_days,
         }
-        sql = _fused_sql(table, where(params), model, dim, s, terms, params)
+        where_sql = where(params)
+        ids = await self._few_ids(table, where_sql, params) if narrowed else None
+        if ids is not None:
+            params["ids"] = ids
+        sql = _fused_sql(table, where_sql, model, dim, s, terms, params, exact=ids is not None)
         rows = (await self.session.execute(text(sql), params)).all()
         total = sum(t.idf for t in terms)
         return [
@@ -332,12 +362,23 @@ class SearchRepository:
             for r in rows
         ]
 
+    async def _few_ids(self, table: str, where: str, params: dict[str, Any]) -> list[int] | None:
+        """The ids a filter leaves when they are few enough to rank exactly, else None."""
+        cap = self.settings.exact_scan_rows
+        if cap <= 0:
+            return None
+        rows = await self.session.execute(
+            text(f"SELECT e.id FROM {table} e WHERE {where} LIMIT {int(cap) + 1}"), params
+        )
+        ids = list(rows.scalars())
+        return ids if len(ids) <= cap else None
+
     async def search_events(
         self, query: str, qvec: list[float], model: str, dim: int, k: int, f: EventFilters
     ) -> list[Hit]:
         """Top-k events by fused score, filtered in SQL, expired ones excluded."""
         rows = await self._search(
-            "events", query, qvec, model, dim, k, lambda p: _event_where(f, p)
+            "events", query, qvec, model, dim, k, lambda p: _event_where(f, p), f != NO_FILTER
         )
         return [
             Hit(
@@ -374,6 +415,7 @@ class SearchRepository:
             dim,
             k,
             lambda p: _fact_where(client_id, as_of, p, for_client),
+            client_id is not None or for_client is not None,
         )
         return [
             Hit(
@@ -396,7 +438,14 @@ class SearchRepository:
     ) -> list[Hit]:
         """Top-k document chunks by fused score; metadata is the citation."""
         rows = await self._search(
-            "doc_chunks", query, qvec, model, dim, k, lambda p: _chunk_where(client_id, p)
+            "doc_chunks",
+            query,
+            qvec,
+            model,
+            dim,
+            k,
+            lambda p: _chunk_where(client_id, p),
+            client_id is not None,
         )
         return [
             Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None, **ev)

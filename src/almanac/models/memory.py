@@ -67,7 +67,9 @@ class Event(IdMixin, CreatedMixin, Base):
         Index("idx_events_occurred", text("occurred_at DESC")),
         Index("idx_events_zep_session", "zep_session_id"),
         Index("idx_events_session", "session_id"),
-        Index("idx_events_client", "client_id"),
+        # (client_id, id) with expires_at: a client's live ids by an index-only scan, the
+        # candidate set of an exact filtered recall (memory/search.py).
+        Index("idx_events_client_live", "client_id", "id", postgresql_include=["expires_at"]),
         Index("idx_events_memory_scope", "memory_scope"),
         Index("idx_events_salience", text("salience_score DESC")),
         Index("idx_events_expires", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
