@@ -1,29 +1,32 @@
 """The calendar provider contract, run against every provider Almanac ships.
 
-The built-in calendar (Postgres), CalDAV (a real Radicale) and Google (the real client
-libraries against the local double) must behave the same to the scheduler: what `apply`
-writes reads back exactly, a second `apply` changes nothing, only Almanac's own events are
-ever changed, busy time merges the user's and Almanac's events. What only one provider does
-(SEQUENCE in iCalendar, batches and backoff at Google, advisory locks in Postgres) stays in
-that provider's own test module.
+The built-in calendar (Postgres), CalDAV (real Radicale and Xandikos servers) and Google
+(the real client libraries against the local double) must behave the same to the
+scheduler: what `apply` writes reads back exactly, a second `apply` changes nothing, only
+Almanac's own events are ever changed, busy time merges the user's and Almanac's events.
+What only one provider does (SEQUENCE in iCalendar, batches and backoff at Google,
+advisory locks in Postgres) stays in that provider's own test module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from caldav.davclient import DAVClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac import calendars
-from almanac.calendars import ApplyResult, BusyInterval, EventSpec, event_uid
+from almanac.calendars import ApplyResult, BusyInterval, CalDAVCalendar, EventSpec, event_uid
 from almanac.calendars.base import CalendarProvider, zone_name
 from almanac.calendars.schemas import EventIn
 from almanac.calendars.service import CalendarService
+from tests.calendars.conftest import USER
 from tests.calendars.shapes import BERLIN, WEEK, at, specs
 from tests.doubles.google_calendar import FakeGoogle
 
@@ -54,9 +57,26 @@ def _builtin(request: pytest.FixtureRequest) -> Subject:
     return Subject(BuiltinCalendar(session), add)
 
 
-def _caldav(request: pytest.FixtureRequest) -> Subject:
-    raw: Any = request.getfixturevalue("raw_calendar")
-    provider: CalendarProvider = request.getfixturevalue("provider")
+@pytest.fixture
+async def closers() -> AsyncIterator[list[Callable[[], Awaitable[None]]]]:
+    """Async clean-ups for subjects built by the (sync) `subject` fixture."""
+    pending: list[Callable[[], Awaitable[None]]] = []
+    yield pending
+    for close in reversed(pending):
+        await close()
+
+
+def _caldav(request: pytest.FixtureRequest, server: str) -> Subject:
+    """A fresh calendar on a real CalDAV server (Radicale or Xandikos)."""
+    url: str = request.getfixturevalue(f"{server}_url")
+    pending: list[Callable[[], Awaitable[None]]] = request.getfixturevalue("closers")
+    client = DAVClient(url=url, username=USER, password="secret")
+    request.addfinalizer(client.close)
+    raw: Any = client.principal().make_calendar(name=f"contract-{uuid.uuid4().hex[:12]}")
+    provider = CalDAVCalendar(
+        url=url, calendar=str(raw.url), username=USER, password="secret", timezone="Europe/Berlin"
+    )
+    pending.append(provider.close)
 
     async def add(title: str, start: datetime, end: datetime, busy: bool) -> None:
         transp = "" if busy else "TRANSP:TRANSPARENT\r\n"
@@ -85,9 +105,11 @@ def _google(request: pytest.FixtureRequest) -> Subject:
     return Subject(provider, add)
 
 
-@pytest.fixture(params=["builtin", "caldav", "google"])
-def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
-    yield {"builtin": _builtin, "caldav": _caldav, "google": _google}[request.param](request)
+@pytest.fixture(params=["builtin", "radicale", "xandikos", "google"])
+def subject(request: pytest.FixtureRequest) -> Subject:
+    if request.param in ("radicale", "xandikos"):
+        return _caldav(request, request.param)
+    return {"builtin": _builtin, "google": _google}[request.param](request)
 
 
 async def test_apply_creates_events_that_read_back_exactly(subject: Subject) -> None:
