@@ -53,6 +53,9 @@ app = typer.Typer(
     cls=lazy_group(COMMANDS),
     help="Almanac: memory, planning, scheduling and reflection.",
     no_args_is_help=True,
+    # Plain help and errors at the root: Rich (and the Markdown parser it brings) costs more
+    # than the rest of `almanac --help`. Sub-commands keep Rich formatting.
+    rich_markup_mode=None,
 )
 
 
@@ -61,13 +64,9 @@ def _root() -> None:
     """Almanac: memory, planning, scheduling and reflection."""
     # Every command checks the settings first: an impossible one stops it here, with the
     # variable named, rather than as a traceback or a 500 on some later request.
-    from almanac.config import ConfigurationError, load_settings
+    from almanac.cli.settings_check import check_settings
 
-    try:
-        load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    check_settings()
 
 
 def main() -> None:  # pragma: no cover
