@@ -29,23 +29,9 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
+from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
-
-MAX_ICS_BYTES = 2 * 1024 * 1024
-# Occurrences an import may visit: an every-minute RRULE must not fill the table.
-MAX_IMPORT_EVENTS = 5000
-
-
-@dataclass(frozen=True)
-class IcsLimits:
-    """Bounds on one import's work (CalendarSettings sets them)."""
-
-    max_occurrences: int = MAX_IMPORT_EVENTS
-    # Recurrence steps the expander may walk for one rule, from DTSTART to the window's end.
-    max_rule_steps: int = 100_000
-    time_budget_seconds: float = 2.0
-
 
 # -- rendering --------------------------------------------------------------------------------
 

@@ -8,9 +8,6 @@ import httpx
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
-# Headers that carry the caller's identity; forwarded unchanged to the API.
-AUTH_HEADERS = ("authorization", "x-api-key")
-
 
 class ApiProblem(ToolError):
     """A REST problem (4xx/5xx) as an MCP tool error: same message, same fields."""
