@@ -49,6 +49,15 @@ COMMANDS: dict[str, Lazy] = {
     "mcp": Lazy("almanac.cli.mcp:mcp", "An MCP server on stdio, for desktop assistants."),
 }
 
+# Every command takes `--json` (its answer as JSON on stdout) except these, which run until
+# stopped or narrate a throwaway database: they produce no data to print.
+WITHOUT_JSON: dict[str, str] = {
+    "serve": "runs the server until stopped",
+    "worker": "runs background jobs until stopped",
+    "mcp": "speaks MCP on stdin/stdout until stopped",
+    "demo": "narrates the whole loop on a throwaway database",
+}
+
 app = typer.Typer(
     cls=lazy_group(COMMANDS),
     help="Almanac: memory, planning, scheduling and reflection.",
