@@ -87,7 +87,7 @@ class BlockService:
         if plan.status not in ("scheduled", "active"):
             raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
         tz = self.s.tz()
-        slot = self.s.settings.scheduler.slot_minutes
+        slot = self.s.settings.slot_minutes
         start, end = body.start.astimezone(tz), body.end.astimezone(tz)
         for name, value in (("start", start), ("end", end)):
             if value.minute % slot or value.second or value.microsecond:
@@ -99,7 +99,7 @@ class BlockService:
         window = (w0, w1)
         events = await self.calendar.events(*window)
         found = await move_conflicts(
-            self.repo, self.s.settings.scheduler, tz, plan_id, task, aid, start, end, events, blocks
+            self.repo, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks
         )
         if found and not body.force:
             raise Conflict(

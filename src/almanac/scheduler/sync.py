@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarProvider
 from almanac.calendars.factory import build_calendar
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.errors import AlmanacError
 from almanac.scheduler import problem as pb
+from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import ReplanIn
-from almanac.scheduler.service import SchedulerService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -41,33 +41,33 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
     async with state.sessionmaker() as session:
         plan_ids = await SchedulerRepository(session).plans_in_calendar()
     for plan_id in plan_ids:
-        async with state.sessionmaker() as session:
-            uow = UnitOfWork(session)
-            calendar = build_calendar(
-                state.settings.calendar,
-                session=session,
-                cache=state.cache,
-                timezone=state.settings.timezone,
-            )
-            try:
-                report.checked.append(plan_id)
-                clashes = await _clashes(uow, calendar, state, plan_id, now)
-                if clashes:
-                    out = await SchedulerService(uow, calendar, state).replan(
-                        ReplanIn(
-                            plan_id=plan_id,
-                            reason=f"calendar sync: {clashes} new event(s) overlap placed blocks",
-                            dry_run=False,
+        report.checked.append(plan_id)
+        try:  # one unit of work per plan: a failing plan does not undo the others
+            async with unit_of_work(state.sessionmaker) as uow:
+                calendar = build_calendar(
+                    state.settings.calendar,
+                    session=uow.session,
+                    cache=state.cache,
+                    timezone=state.settings.timezone,
+                )
+                try:
+                    clashes = await _clashes(uow, calendar, state, plan_id, now)
+                    if clashes:
+                        out = await scheduler_service(uow, calendar, state).replan(
+                            ReplanIn(
+                                plan_id=plan_id,
+                                reason=f"calendar sync: {clashes} new event(s) overlap "
+                                "placed blocks",
+                                dry_run=False,
+                            )
                         )
-                    )
-                    await uow.commit()
-                    report.replanned[plan_id] = out.moved_share
-            except AlmanacError as exc:
-                await uow.rollback()
-                report.failed[plan_id] = exc.message
-                logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
-            finally:
-                await calendar.close()
+                        report.replanned[plan_id] = out.moved_share
+                finally:
+                    await calendar.close()
+        except AlmanacError as exc:
+            report.replanned.pop(plan_id, None)
+            report.failed[plan_id] = exc.message
+            logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
     return report
 
 
