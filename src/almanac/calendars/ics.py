@@ -30,6 +30,7 @@ from almanac.calendars.base import (
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
+from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
