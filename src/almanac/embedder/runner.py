@@ -7,6 +7,7 @@ use, not when the server starts.
 from __future__ import annotations
 
 import hashlib
+import mmap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,14 @@ def _l2_normalise(x: npt.NDArray[np.float32]) -> Vectors:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     out: Vectors = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
     return out
+
+
+def _release(table: Any) -> None:
+    """Drop a memory-mapped table's pages from this process (they stay in the page cache
+    and come back on access)."""
+    mapping = getattr(table, "_mmap", None)
+    if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 class _Runner:
@@ -68,15 +77,20 @@ class _Runner:
             )
             self.input_names = {i.name for i in self.session.get_inputs()}
         else:
-            # Half precision in memory halves the table's share of the server's RSS; token
-            # vectors are summed in float32 below, so pooling loses nothing measurable.
-            table = np.load(model_path, allow_pickle=False).astype(np.float16)
+            # The table is memory-mapped, not read: only the rows of tokens that occur are
+            # resident (a copy would cost its whole size, twice while loading). Half
+            # precision halves what is resident; token vectors are summed in float32 below,
+            # so pooling loses nothing measurable.
+            table: npt.NDArray[np.float16] = np.load(model_path, mmap_mode="r", allow_pickle=False)
+            if table.dtype != np.float16:  # an asset built in another precision: in memory
+                table = table.astype(np.float16)
             if table.ndim != 2 or table.shape[1] != manifest.dim:
                 raise EmbedderAssetError(f"{model_path} has shape {table.shape}, not (*, dim)")
             self.table = table
             # Text with no known token at all gets the average token (still a unit vector).
             mean = table.mean(axis=0, keepdims=True, dtype=np.float32)
             self.fallback = _l2_normalise(mean)[0]
+            _release(table)  # the mean read every row; let them go until tokens need them
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         cap = self.max_length * _CHARS_PER_TOKEN_CAP
