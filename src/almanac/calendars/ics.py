@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
-from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
+from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
@@ -84,14 +84,6 @@ def render_calendar(entries: Iterable[CalendarEntry], *, name: str = "Almanac") 
 
 
 # -- parsing ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedCalendar:
-    """Events found in an .ics file within the window; `skipped` lacked a usable start."""
-
-    events: list[CalendarEvent]
-    skipped: int = 0
 
 
 def _text(component: icalendar.Component, name: str) -> str:

@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo
 from almanac.errors import ValidationFailed
 
 if TYPE_CHECKING:  # the parser (icalendar, recurring-ical-events) loads in the worker
-    from almanac.calendars.ics import ParsedCalendar
-    from almanac.calendars.ics_limits import IcsLimits
+    from almanac.calendars.ics_limits import IcsLimits, ParsedCalendar
 
 _pool: ProcessPoolExecutor | None = None
 # Grace beyond the time budget before the worker is killed: spawning it takes ~1 s.
