@@ -7,9 +7,7 @@ window.AlmanacPages.week = function () {
   const hm = (t) => { const [a, b] = t.split(":").map(Number); return a * 60 + b; };
   const dailyMax = cfg.dailyMax ? +cfg.dailyMax : (hm(cfg.end) - hm(cfg.start)) / 60;
   const PX = 0.8; // pixels per minute
-  const weekEl = document.getElementById("week");
-  const conflictsEl = document.getElementById("conflicts");
-  const moveForm = document.getElementById("move-form");
+  const [weekEl, conflictsEl, moveForm] = A.byIds("week", "conflicts", "move-form");
   const params = new URLSearchParams(location.search);
   let monday = mondayOf(params.get("week") || A.today());
   let events = [], preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
@@ -75,8 +73,11 @@ window.AlmanacPages.week = function () {
           over ? h("span", { class: "warn" }, `overbooked: ${booked.toFixed(1)} h > ${dailyMax} h`) : null), col));
     }
     A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
-    A.fill(conflictsEl, conflicts.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
-      h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)))) : "");
+    // Warnings the calendar sync stored on blocks it could not resolve (reported once).
+    const stored = events.filter((e) => e.warnings && e.warnings.length).flatMap((e) => e.warnings.map((w) => `“${e.title}” ${w}`));
+    A.fill(conflictsEl, conflicts.length || stored.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
+      h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)),
+        stored.map((w) => h("li", { class: "warn sync-warning" }, w)))) : "");
   }
 
   function block(e, d, conflict) {
@@ -156,9 +157,7 @@ window.AlmanacPages.week = function () {
   document.getElementById("mv-cancel").addEventListener("click", () => (moveForm.hidden = true));
 
   // -- schedule a plan ---------------------------------------------------------------------
-  const schedForm = document.getElementById("sched-form");
-  const previewOut = document.getElementById("preview-out");
-  const applyBtn = document.getElementById("apply");
+  const [schedForm, previewOut, applyBtn] = A.byIds("sched-form", "preview-out", "apply");
   async function loadPlans() {
     const sel = schedForm.elements.plan_id;
     try {
