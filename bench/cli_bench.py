@@ -31,6 +31,7 @@ from common import ROOT, median, print_table, write_json  # noqa: E402
 PY = sys.executable
 TIME = shutil.which("time", path="/usr/bin:/bin")
 TARGETS = {"--help": 0.4, "recall": 0.6}
+VENV_PASS = "python -c pass (this venv, no shim)"
 
 
 def _free_port() -> int:
@@ -39,8 +40,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def timed(cmd: list[str], env: dict[str, str], rss_file: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MB, exit code) of one run.
+Sample = tuple[float, float, float]  # wall seconds, CPU seconds (user + system), peak RSS MB
+
+
+def timed(cmd: list[str], env: dict[str, str], rss_file: Path) -> tuple[Sample, int]:
+    """((wall seconds, CPU seconds, peak RSS in MB), exit code) of one run.
+
+    CPU time is the command's own work: on a shared machine the wall time also counts the
+    time it waited for a core.
 
     The peak comes from GNU time when installed: a child forked from this (large) process
     would otherwise report this process's RSS as its own peak.
@@ -61,7 +68,8 @@ def timed(cmd: list[str], env: dict[str, str], rss_file: Path) -> tuple[float, f
     if TIME:
         lines = rss_file.read_text().split()
         peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else peak_kb
-    return elapsed, peak_kb / 1024, code
+    cpu = usage.ru_utime + usage.ru_stime
+    return (elapsed, cpu, peak_kb / 1024), code
 
 
 def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -78,8 +86,12 @@ def start_server(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.P
     else:
         proc.kill()
         raise SystemExit("server did not start")
+    headers = {"X-API-Key": (data_dir / "api-key").read_text().strip()}
     for text in ("Deep work before noon", "Invoice Acme monthly", "Deep work blocks on Friday"):
-        httpx.post(url + "/api/v1/memory/remember", json={"content": text}, timeout=60)
+        answer = httpx.post(
+            url + "/api/v1/memory/remember", json={"content": text}, headers=headers, timeout=60
+        )
+        answer.raise_for_status()
     return proc
 
 
@@ -100,9 +112,10 @@ def main() -> None:
     )
     server = start_server(tmp / "data", port, env)
     python3 = shutil.which("python3") or PY
-    variants: dict[str, tuple[list[str], dict[str, str]]] = {
-        "after": ([PY, "-m", "almanac"], env),
-    }
+    # The console script a user types (it imports what `python -m almanac` does).
+    script = Path(PY).with_name("almanac")
+    almanac = [str(script)] if script.exists() else [PY, "-m", "almanac"]
+    variants: dict[str, tuple[list[str], dict[str, str]]] = {"after": (almanac, env)}
     if args.before_src:
         before_env = {**env, "PYTHONPATH": str(args.before_src.resolve())}
         variants["before"] = ([PY, "-m", "almanac"], before_env)
@@ -111,44 +124,55 @@ def main() -> None:
         "recall": ["recall", "deep work"],
         "remember": ["remember", "Bench note"],
     }
-    samples: dict[str, list[tuple[float, float]]] = {"python3 -c pass": []}
+    samples: dict[str, list[Sample]] = {"python3 -c pass": [], VENV_PASS: []}
     try:
         for _ in range(args.runs):
-            secs, rss, _code = timed([python3, "-c", "pass"], env, tmp / "rss")
-            samples["python3 -c pass"].append((secs, rss))
+            sample, _code = timed([python3, "-c", "pass"], env, tmp / "rss")
+            samples["python3 -c pass"].append(sample)
+            # `python3` on PATH may be a shim (pyenv): the bare interpreter, for reference.
+            sample, _code = timed([PY, "-c", "pass"], env, tmp / "rss")
+            samples[VENV_PASS].append(sample)
             for variant, (prefix, venv) in variants.items():
                 for name, argv in commands.items():
-                    secs, rss, code = timed(prefix + argv, venv, tmp / "rss")
+                    sample, code = timed(prefix + argv, venv, tmp / "rss")
                     if code != 0:
                         raise SystemExit(f"{variant} {name} exited with {code}")
-                    samples.setdefault(f"{variant}: almanac {name}", []).append((secs, rss))
+                    samples.setdefault(f"{variant}: almanac {name}", []).append(sample)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    base = median([s for s, _ in samples["python3 -c pass"]])
+    base = median([s[0] for s in samples["python3 -c pass"]])
+    base_cpu = median([s[1] for s in samples["python3 -c pass"]])
     rows, results = [], {}
     for name, values in samples.items():
-        secs = median([s for s, _ in values])
-        rss = max(r for _, r in values)
+        secs = median([s[0] for s in values])
+        cpu = median([s[1] for s in values])
+        rss = max(s[2] for s in values)
         command = name.split("almanac ")[-1]
         target = TARGETS.get(command) if name.startswith("after") else None
         verdict = "" if target is None else ("met" if secs < target else "missed")
-        rows.append([name, secs, secs / base, rss, f"< {target} s {verdict}" if target else ""])
+        rows.append(
+            [name, secs, secs / base, cpu, rss, f"< {target} s {verdict}" if target else ""]
+        )
         results[name] = {
             "median_s": secs,
             "ratio_to_baseline": secs / base,
+            "median_cpu_s": cpu,
             "peak_rss_mb": rss,
-            "runs": [s for s, _ in values],
+            "runs": [s[0] for s in values],
+            "cpu_runs": [s[1] for s in values],
             "target_s": target,
         }
+    load = os.getloadavg()[0]
     print_table(
-        f"CLI wall time, median of {args.runs} (interleaved)",
-        ["command", "median s", "× python3 -c pass", "peak RSS MB", "target"],
+        f"CLI wall time, median of {args.runs} (interleaved; load average {load:.1f})",
+        ["command", "median s", "× python3 -c pass", "CPU s", "peak RSS MB", "target"],
         rows,
     )
-    path = write_json("cli_bench", {"runs": args.runs, "baseline_s": base, "commands": results})
+    summary = {"runs": args.runs, "baseline_s": base, "baseline_cpu_s": base_cpu}
+    path = write_json("cli_bench", {**summary, "load_average": load, "commands": results})
     print(f"wrote {path.relative_to(ROOT)}")
 
 

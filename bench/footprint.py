@@ -30,6 +30,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_json  # noqa: E402
+from rss import postgres_pss  # noqa: E402
 
 PY = sys.executable
 MB = 1024 * 1024
@@ -40,20 +41,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _postgres_pss(data_dir: Path) -> float:
-    total = 0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if "postgres" in (proc.info["name"] or "") and str(data_dir) in cmd:
-                total += proc.memory_full_info().pss
-                for child in proc.children(recursive=True):
-                    total += child.memory_full_info().pss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total / MB
 
 
 def _start(cmd: list[str], env: dict[str, str], url: str | None) -> subprocess.Popen[bytes]:
@@ -88,12 +75,12 @@ def _rss(proc: subprocess.Popen[bytes]) -> float:
     return float(psutil.Process(proc.pid).memory_info().rss) / MB
 
 
-def _traffic(url: str, n: int) -> None:
-    for i in range(n):
-        httpx.post(
-            url + "/api/v1/memory/remember", json={"content": f"Footprint note {i}"}, timeout=60
-        )
-        httpx.get(url + "/api/v1/memory/recall", params={"query": f"note {i}"}, timeout=60)
+def _traffic(url: str, n: int, data: Path) -> None:
+    headers = {"X-API-Key": (data / "api-key").read_text().strip()}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        for i in range(n):
+            client.post("/api/v1/memory/remember", json={"content": f"Footprint note {i}"})
+            client.get("/api/v1/memory/recall", params={"query": f"note {i}"}).raise_for_status()
 
 
 def measure(name: str, service: str, env: dict[str, str], requests: int) -> dict[str, Any]:
@@ -108,14 +95,14 @@ def measure(name: str, service: str, env: dict[str, str], requests: int) -> dict
     try:
         time.sleep(3)  # let start-up work (library load, index checks) settle
         rest = _rss(server)
-        pg_rest = _postgres_pss(data)
-        _traffic(url, requests)
+        pg_rest = postgres_pss(data)
+        _traffic(url, requests, data)
         warm = _rss(server)
         out: dict[str, Any] = {
             "server_rest_mb": rest,
             "server_warm_mb": warm,
             "postgres_rest_pss_mb": pg_rest,
-            "postgres_warm_pss_mb": _postgres_pss(data),
+            "postgres_warm_pss_mb": postgres_pss(data),
             "system_rest_mb": rest + pg_rest,
         }
         if service == "memory":

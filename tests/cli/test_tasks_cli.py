@@ -42,6 +42,14 @@ def test_list_log_and_done(cli_env: AppState, monkeypatch) -> None:  # noqa: F81
     assert result.exit_code == 0, result.output
     assert "done" in result.output and "in_progress" not in result.output
 
+    second = listed["items"][1]
+    result = runner.invoke(app, ["log", str(second["id"]), "0.25", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["task"]["logged_hours"] == 0.25
+    result = runner.invoke(app, ["done", str(second["id"]), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["task"]["status"] == "done"
+
     result = runner.invoke(app, ["log", str(first["id"]), "-3"])
     assert result.exit_code == 2
     result = runner.invoke(app, ["done", "999999"])

@@ -1,4 +1,8 @@
-"""The shipped n8n workflows have what n8n 2.x needs to import and run them as they are."""
+"""The shipped n8n workflows have what n8n 2.x needs to import and run them as they are.
+
+Checked by hand against n8n 2.41.1 (commands in integrations/n8n/README.md): without a
+workflow `id`, `n8n import:workflow` fails; `$env` in a node fails at run time under n8n
+2.x's defaults; `n8n execute --id` needs a trigger it can start from."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from sqlalchemy import text
 
 from almanac.memory.retention import run_retention
@@ -97,3 +98,36 @@ async def test_retention_task_uses_the_configured_days(committed_state: AppState
     finally:
         tasks.set_state(None)
     assert await scalar(committed_state.engine, "SELECT count(*) FROM events") == 6
+
+
+async def test_retention_over_http_and_bad_input(
+    committed_state: AppState, committed_client: httpx.AsyncClient
+):
+    ids = await _seed(committed_state)
+    # 50 days before NOW, counted from today: the old events are past it, "recent" is not.
+    days = (datetime.now(UTC) - NOW).days + 50
+    url = "/api/v1/memory/retention"
+    r = await committed_client.post(url, json={"days": days, "dry_run": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["eligible"], body["kept_promoted"], body["deleted"]) == (3, 2, 0)
+    assert body["dry_run"] is True and body["files"] == []
+    assert await scalar(committed_state.engine, "SELECT count(*) FROM events") == 6
+
+    for bad, field in (
+        ({"days": 0}, "days"),
+        ({"days": "soon"}, "days"),
+        ({"dry_run": "maybe"}, "dry_run"),
+        ({"dry_run": True, "everything": True}, "everything"),
+    ):
+        r = await committed_client.post(url, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert field in r.text
+    assert await scalar(committed_state.engine, "SELECT count(*) FROM events") == 6
+
+    r = await committed_client.post(url, json={"days": days})
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"] == 3 and all(f.endswith(".jsonl.gz") for f in r.json()["files"])
+    left = await scalar(committed_state.engine, "SELECT array_agg(id ORDER BY id) FROM events")
+    assert left == sorted(ids[n] for n in ("recent", "promoted", "sourced"))

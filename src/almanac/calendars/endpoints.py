@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import SecretStr
 
-from almanac.calendars.ics import MAX_ICS_BYTES, IcsLimits
+from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
 from almanac.calendars.schemas import (
     DeletedEventOut,
     EventIn,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -29,23 +29,10 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
+from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
+from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
-
-MAX_ICS_BYTES = 2 * 1024 * 1024
-# Occurrences an import may visit: an every-minute RRULE must not fill the table.
-MAX_IMPORT_EVENTS = 5000
-
-
-@dataclass(frozen=True)
-class IcsLimits:
-    """Bounds on one import's work (CalendarSettings sets them)."""
-
-    max_occurrences: int = MAX_IMPORT_EVENTS
-    # Recurrence steps the expander may walk for one rule, from DTSTART to the window's end.
-    max_rule_steps: int = 100_000
-    time_budget_seconds: float = 2.0
-
 
 # -- rendering --------------------------------------------------------------------------------
 
@@ -97,14 +84,6 @@ def render_calendar(entries: Iterable[CalendarEntry], *, name: str = "Almanac") 
 
 
 # -- parsing ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedCalendar:
-    """Events found in an .ics file within the window; `skipped` lacked a usable start."""
-
-    events: list[CalendarEvent]
-    skipped: int = 0
 
 
 def _text(component: icalendar.Component, name: str) -> str:

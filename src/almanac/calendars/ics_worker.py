@@ -12,10 +12,13 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from almanac.calendars.ics import IcsLimits, ParsedCalendar, parse_ics
 from almanac.errors import ValidationFailed
+
+if TYPE_CHECKING:  # the parser (icalendar, recurring-ical-events) loads in the worker
+    from almanac.calendars.ics_limits import IcsLimits, ParsedCalendar
 
 _pool: ProcessPoolExecutor | None = None
 # Grace beyond the time budget before the worker is killed: spawning it takes ~1 s.
@@ -70,6 +73,8 @@ async def parse_ics_off_loop(
 def _parse(
     data: bytes | str, window: tuple[datetime, datetime], zone: str, limits: IcsLimits
 ) -> ParsedCalendar | tuple[str, str | None]:
+    from almanac.calendars.ics import parse_ics
+
     # A refusal comes back as plain data: the exception's keyword arguments do not pickle.
     try:
         return parse_ics(data, window=window, zone=ZoneInfo(zone), limits=limits)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import CalendarEvent, zone_name
 from almanac.calendars.builtin import entry_to_event, zone_metadata
-from almanac.calendars.ics import IcsLimits, render_calendar
+from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.ics_worker import parse_ics_off_loop
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.calendars.schemas import (
@@ -177,4 +177,6 @@ class CalendarService:
         """The built-in calendar as one VCALENDAR (default: from 30 days ago on)."""
         start = query.start or datetime.now(UTC) - FEED_PAST
         entries = await self.repo.in_window(start, query.end)
+        from almanac.calendars.ics import render_calendar  # icalendar: on first use
+
         return render_calendar(entries)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from almanac.calendars.ics import MAX_ICS_BYTES
+from almanac.calendars.ics_limits import MAX_ICS_BYTES
 from almanac.calendars.schemas import EventIn, EventOut, ImportOut, OptionalWindow
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run

@@ -8,6 +8,7 @@ stale), and say so.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
+SUMMARY_HELP = "Print the summary as JSON (on stderr when the export itself goes to stdout)"
 
 
 def _refuse_if_served(settings: Settings, what: str) -> None:
@@ -55,6 +57,7 @@ async def _database_url(settings: Settings) -> AsyncIterator[str]:
 
 def export(
     path: Annotated[Path | None, typer.Argument(help="Output file (default: stdout)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=SUMMARY_HELP)] = False,
 ) -> None:
     """Write everything you own (memories, facts with history, plans with versions, tasks,
     workflows, blueprints, runs, reflections, calendar, prompts, sprints) as JSONL."""
@@ -74,6 +77,10 @@ def export(
             return counts
 
     counts = run(go)
+    if as_json:  # on stderr when stdout carries the export itself
+        out = {"path": str(path) if path else None, "rows": counts}
+        typer.echo(json.dumps(out), err=path is None)
+        return
     total = sum(counts.values())
     sys.stderr.write(f"exported {total} rows from {len(counts)} tables\n")
 

@@ -136,6 +136,7 @@ def list_(
 @docs_app.command("rm")
 def remove(
     document_id: Annotated[int, typer.Argument(min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Remove a document and its chunks."""
@@ -147,4 +148,7 @@ def remove(
                 answer(response)
 
     run(go)
+    if as_json:  # the API answers 204: say what was removed
+        typer.echo(json.dumps({"id": document_id, "removed": True}))
+        return
     typer.echo(f"document {document_id} removed")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from almanac.cli.runtime import local_state, run
-from almanac.config import Settings
+from almanac.cli.api import call
+from almanac.cli.output import emit, table
+from almanac.cli.recall import JsonOpt, UrlOpt
 
-console = Console()
 retention_app = typer.Typer(help="Archive and delete old events.", no_args_is_help=True)
 jobs_app = typer.Typer(help="The background job queue.", no_args_is_help=True)
 
@@ -30,6 +29,8 @@ def worker(
 ) -> None:
     """Run background jobs and the periodic clock until Ctrl+C."""
     from almanac.background import task_blueprints
+    from almanac.cli.runtime import local_state, run
+    from almanac.config import Settings
     from almanac.jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -49,28 +50,29 @@ def retention_run(
     days: Annotated[
         int | None, typer.Option(min=1, help="Age in days (default: jobs.retention_days)")
     ] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
 ) -> None:
-    """Archive old events that never became facts to DATA_DIR/retention/, then delete them."""
-    from almanac.memory.retention import RetentionReport, run_retention
+    """Archive old events that never became facts to DATA_DIR/retention/, then delete them.
 
-    async def go() -> RetentionReport:
-        async with local_state(Settings()) as state:
-            return await run_retention(state, days=days, dry_run=dry_run)
-
-    report = run(go)
-    cutoff = report.cutoff.isoformat(timespec="seconds")
-    if report.dry_run:
-        console.print(
-            f"dry run: {report.eligible} events older than {cutoff} would be archived and "
-            f"deleted; {report.kept_promoted} promoted to facts would be kept"
+    Runs in the server when one runs on this data folder (so its cache forgets them too)."""
+    body = {"days": days, "dry_run": dry_run}
+    report = call("POST", "/api/v1/memory/retention", body=body, url=url, service="memory")
+    if as_json:
+        return emit(report)
+    cutoff = report["cutoff"][:19]
+    if report["dry_run"]:
+        print(
+            f"dry run: {report['eligible']} events older than {cutoff} would be archived and "
+            f"deleted; {report['kept_promoted']} promoted to facts would be kept"
         )
         return
-    console.print(
-        f"{report.deleted} events older than {cutoff} archived and deleted; "
-        f"{report.kept_promoted} promoted to facts kept"
+    print(
+        f"{report['deleted']} events older than {cutoff} archived and deleted; "
+        f"{report['kept_promoted']} promoted to facts kept"
     )
-    for path in report.files:
-        console.print(f"  {path}")
+    for path in report["files"]:
+        print(f"  {path}")
 
 
 @jobs_app.command("list")
@@ -78,31 +80,26 @@ def jobs_list(
     status: Annotated[str | None, typer.Option(help="todo, doing, succeeded, failed...")] = None,
     task: Annotated[str | None, typer.Option(help="e.g. observer:reflect")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
 ) -> None:
-    """Recent jobs and their status."""
-    from almanac.jobs import repository
-
-    if status is not None and status not in repository.STATUSES:
-        typer.echo(f"error: status: one of {', '.join(repository.STATUSES)}", err=True)
-        raise typer.Exit(2)
-
-    async def go() -> list[Any]:
-        async with local_state(Settings()) as state, state.sessionmaker() as session:
-            return list(await repository.list_jobs(session, status=status, task=task, limit=limit))
-
-    table = Table(title="jobs")
-    for col in ("#", "task", "queue", "status", "attempts", "deferred", "args", "reason"):
-        table.add_column(col, overflow="fold")
-    for job in run(go):
-        deferred = job.deferred_at.isoformat(timespec="seconds") if job.deferred_at else ""
-        table.add_row(
-            str(job.id),
-            job.task,
-            job.queue,
-            job.status,
-            str(job.attempts),
-            deferred,
-            str(job.args),
-            job.reason or "",
-        )
-    console.print(table)
+    """Recent jobs and their status (from the server when one runs)."""
+    params = {"status": status, "task": task, "limit": limit}
+    jobs = call("GET", "/api/v1/jobs", params=params, url=url)
+    if as_json:
+        return emit(jobs)
+    rows = [
+        [
+            str(job["id"]),
+            job["task"],
+            job["queue"],
+            job["status"],
+            str(job["attempts"]),
+            (job["deferred_at"] or "")[:19],
+            json.dumps(job["args"], ensure_ascii=False),
+            job["reason"] or "",
+        ]
+        for job in jobs
+    ]
+    columns = ["#", "task", "queue", "status", "attempts", "deferred", "args", "reason"]
+    table("jobs", columns, rows)

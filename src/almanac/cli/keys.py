@@ -32,6 +32,7 @@ async def _call(method: str, path: str, url: str | None, **kwargs: Any) -> Any:
 def create(
     name: Annotated[str, typer.Option("--name", help="A name for the key (unique)")],
     scope: Annotated[str, typer.Option("--scope", help="read, write or admin")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Create a key; it is printed once, as the last line."""
@@ -39,6 +40,9 @@ def create(
         typer.echo("error: scope: must be one of read, write, admin", err=True)
         raise typer.Exit(2)
     out = run(lambda: _call("POST", KEYS, url, json={"name": name, "scope": scope}))
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
     typer.echo(f"created key {out['name']!r} with scope {out['scope']} (prefix {out['prefix']})")
     typer.echo("it is shown only now; store it somewhere safe:")
     typer.echo(out["key"])
@@ -72,7 +76,14 @@ def list_keys(
 
 
 @keys_app.command("revoke")
-def revoke(name: Annotated[str, typer.Argument(help="The key's name")], url: UrlOpt = None) -> None:
+def revoke(
+    name: Annotated[str, typer.Argument(help="The key's name")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
+    url: UrlOpt = None,
+) -> None:
     """Revoke a key (its dashboard sessions end too)."""
     out = run(lambda: _call("DELETE", f"{KEYS}/{quote(name, safe='')}", url))
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
     typer.echo(f"revoked key {out['name']!r}")

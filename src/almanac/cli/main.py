@@ -49,10 +49,22 @@ COMMANDS: dict[str, Lazy] = {
     "mcp": Lazy("almanac.cli.mcp:mcp", "An MCP server on stdio, for desktop assistants."),
 }
 
+# Every command takes `--json` (its answer as JSON on stdout) except these, which run until
+# stopped or narrate a throwaway database: they produce no data to print.
+WITHOUT_JSON: dict[str, str] = {
+    "serve": "runs the server until stopped",
+    "worker": "runs background jobs until stopped",
+    "mcp": "speaks MCP on stdin/stdout until stopped",
+    "demo": "narrates the whole loop on a throwaway database",
+}
+
 app = typer.Typer(
     cls=lazy_group(COMMANDS),
     help="Almanac: memory, planning, scheduling and reflection.",
     no_args_is_help=True,
+    # Plain help and errors at the root: Rich (and the Markdown parser it brings) costs more
+    # than the rest of `almanac --help`. Sub-commands keep Rich formatting.
+    rich_markup_mode=None,
 )
 
 
@@ -61,13 +73,9 @@ def _root() -> None:
     """Almanac: memory, planning, scheduling and reflection."""
     # Every command checks the settings first: an impossible one stops it here, with the
     # variable named, rather than as a traceback or a 500 on some later request.
-    from almanac.config import ConfigurationError, load_settings
+    from almanac.cli.settings_check import check_settings
 
-    try:
-        load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    check_settings()
 
 
 def main() -> None:  # pragma: no cover

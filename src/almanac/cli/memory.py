@@ -12,11 +12,18 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
+from almanac.cli.data import SUMMARY_HELP
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.validation import error_lines
 from almanac.config import Settings
 from almanac.memory.maintenance import export_events, reindex
 from almanac.memory.schemas import RememberIn
+
+
+def summary(data: dict[str, Any], to_stderr: bool) -> None:
+    """The command's result as one JSON object; stderr when stdout carries the data."""
+    typer.echo(json.dumps(data), err=to_stderr)
+
 
 memory_app = typer.Typer(help="Bulk memory operations.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -58,6 +65,7 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     url: Annotated[str | None, typer.Option("--url")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Import memories from JSONL (one `remember` body per line); re-running is safe."""
     items = _read_jsonl(file)
@@ -75,12 +83,15 @@ def import_(
         return stored, duplicates
 
     stored, duplicates = run(go)
+    if as_json:
+        return summary({"imported": stored, "already_present": duplicates}, to_stderr=False)
     typer.echo(f"imported {stored} memories ({duplicates} already present)")
 
 
 @memory_app.command("export")
 def export(
     file: Annotated[Path | None, typer.Argument(help="Output file (default: stdout)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=SUMMARY_HELP)] = False,
 ) -> None:
     """Export every event as JSONL that `almanac memory import` reads back."""
 
@@ -105,12 +116,15 @@ def export(
                     out.close()
 
     count = run(go)
+    if as_json:
+        return summary({"exported": count, "path": str(file) if file else None}, file is None)
     console.print(f"exported {count} memories")
 
 
 @memory_app.command("reindex")
 def reindex_cmd(
     batch: Annotated[int, typer.Option(min=1, max=2048)] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Re-embed memories, facts and document chunks whose embedding is missing or from
     another model."""
@@ -122,4 +136,6 @@ def reindex_cmd(
                 return await reindex(state, batch, lambda n: progress.advance(task, n))
 
     events, facts, chunks = run(go)
+    if as_json:
+        return summary({"events": events, "facts": facts, "chunks": chunks}, to_stderr=False)
     console.print(f"re-embedded {events} events, {facts} facts and {chunks} document chunks")

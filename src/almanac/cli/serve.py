@@ -76,8 +76,12 @@ def serve(
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
     """Apply all database migrations."""
+    import json
+
     from rich.console import Console
 
     from almanac.cli.runtime import local_state, run
@@ -88,7 +92,11 @@ def db_upgrade() -> None:
         async with local_state(Settings()) as state:
             return await current_revision(state.engine)
 
-    Console().print(f"database at revision [bold]{run(go)}[/bold]")
+    revision = run(go)
+    if as_json:
+        typer.echo(json.dumps({"revision": revision}))
+        return
+    Console().print(f"database at revision [bold]{revision}[/bold]")
 
 
 def _preflight(settings: Any) -> None:

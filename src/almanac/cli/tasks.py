@@ -77,6 +77,7 @@ def _log(client_url: str | None, task_id: int, hours: float) -> dict[str, Any]:
 def done(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
     hours: Annotated[float | None, typer.Option("--hours", min=0.01, max=24)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Mark a task done (after recording --hours worked); its future blocks are freed."""
@@ -88,6 +89,9 @@ def done(
             return answer(await client.patch(f"{BASE}/{task_id}", json={"status": "done"}))
 
     out = run(go)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
     task = out["task"]
     console.print(
         f"task #{task_id} {task['title']!r} done ({task['logged_hours']:g} h recorded); "
@@ -98,10 +102,14 @@ def done(
 def log(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
     hours: Annotated[float, typer.Argument(min=0.01, max=24, help="Hours worked")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Record hours worked on a task (creates or extends its execution run)."""
     out = _log(url, task_id, hours)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
     task = out["task"]
     left = task["remaining_hours"]
     console.print(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from almanac.embedder.base import Embedder, Vectors
+from almanac.embedder.base import Embedder
 from almanac.embedder.factory import build_embedder
 from almanac.embedder.local import LocalEmbedder
 
 if TYPE_CHECKING:
+    from almanac.embedder.base import Vectors
     from almanac.embedder.openai_compat import OpenAIEmbedder
 
 
@@ -18,6 +19,10 @@ def __getattr__(name: str) -> Any:
         from almanac.embedder.openai_compat import OpenAIEmbedder
 
         return OpenAIEmbedder
+    if name == "Vectors":  # numpy: with the model, on first use
+        from almanac.embedder import base
+
+        return base.Vectors
     raise AttributeError(name)
 
 

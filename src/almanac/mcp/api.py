@@ -10,9 +10,6 @@ from mcp.types import CallToolResult, TextContent
 
 from almanac.http_problems import decode_problem
 
-# Headers that carry the caller's identity; forwarded unchanged to the API.
-AUTH_HEADERS = ("authorization", "x-api-key")
-
 
 class ApiProblem(ToolError):
     """A REST problem (4xx/5xx) as an MCP tool error: same message, same fields."""

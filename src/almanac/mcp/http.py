@@ -3,26 +3,33 @@
 Each MCP request must carry a valid API key (checked by the API itself, `GET
 /api/v1/auth/me`), and each tool call is an in-process ASGI request against the same app
 (no socket, no second server) with the caller's `Authorization`/`X-API-Key` header, so the
-API's authentication, scopes, validation and transactions apply unchanged."""
+API's authentication, scopes, validation and transactions apply unchanged.
+
+The MCP SDK (with its JSON Schema and telemetry dependencies, ~25 MB) is imported on the
+first authenticated request, not at start: a server nobody reaches over MCP never loads it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup, TaskStatus
 from fastapi import FastAPI
-from mcp.server.fastmcp import Context
-from mcp.server.fastmcp.server import StreamableHTTPASGIApp
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from almanac.mcp.api import AUTH_HEADERS, Api
-from almanac.mcp.server import build_server
+from almanac.mcp import AUTH_HEADERS
 
+if TYPE_CHECKING:
+    from mcp.server.fastmcp import Context
+
+    from almanac.mcp.api import Api
 PATH = "/mcp"
 # Where the authenticated request carries its key's scope to the tools (and tools/list).
 KEY_SCOPE = "almanac.key_scope"
@@ -47,8 +54,8 @@ class _Authenticated:
     """An ASGI app (not a function, so Starlette routes every method to it) that lets a
     request through only when the API accepts its key."""
 
-    def __init__(self, mount: McpMount, handler: ASGIApp) -> None:
-        self.mount, self.handler = mount, handler
+    def __init__(self, mount: McpMount) -> None:
+        self.mount = mount
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _auth_headers(Request(scope).headers)
@@ -62,7 +69,8 @@ class _Authenticated:
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
         scope[KEY_SCOPE] = who.json().get("scope")
-        await self.handler(scope, receive, send)
+        handler = await self.mount.handler()
+        await handler(scope, receive, send)
 
 
 class McpMount:
@@ -71,10 +79,11 @@ class McpMount:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self._client: httpx.AsyncClient | None = None
-        self.server = build_server(self.api, http_path=PATH)
-        self.server.streamable_http_app()  # creates the session manager
-        handler = StreamableHTTPASGIApp(self.server.session_manager)
-        app.router.routes.append(Route(PATH, endpoint=self._authenticated(handler)))
+        self._handler: ASGIApp | None = None
+        self._starting = anyio.Lock()
+        self._tasks: TaskGroup | None = None
+        self._stop = anyio.Event()
+        app.router.routes.append(Route(PATH, endpoint=_Authenticated(self)))
 
     def client(self, scope: Scope) -> httpx.AsyncClient:
         if self._client is None:
@@ -86,6 +95,8 @@ class McpMount:
         return self._client
 
     def api(self, ctx: Context) -> Api:  # type: ignore[type-arg]
+        from almanac.mcp.api import Api
+
         request = ctx.request_context.request
         if request is None:  # pragma: no cover - only HTTP requests reach this server
             raise RuntimeError("the /mcp server needs an HTTP request")
@@ -95,15 +106,44 @@ class McpMount:
             request.scope.get(KEY_SCOPE),
         )
 
-    def _authenticated(self, handler: ASGIApp) -> ASGIApp:
-        return _Authenticated(self, handler)
+    async def handler(self) -> ASGIApp:
+        """The SDK's Streamable HTTP app, built and started on first use."""
+        if self._handler is None:
+            async with self._starting:
+                if self._handler is None:
+                    self._handler = await self._start()
+        return self._handler
+
+    async def _start(self) -> ASGIApp:
+        from mcp.server.fastmcp.server import StreamableHTTPASGIApp
+
+        from almanac.mcp.server import build_server
+
+        if self._tasks is None:
+            raise RuntimeError("the /mcp endpoint is used outside the app's lifespan")
+        server = build_server(self.api, http_path=PATH)
+        server.streamable_http_app()  # creates the session manager
+        manager = server.session_manager
+
+        # The session manager's task group lives in a task of the lifespan's task group,
+        # so it is entered and left by the same task, and ends with the app.
+        async def run(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            async with manager.run():
+                task_status.started()
+                await self._stop.wait()
+
+        await self._tasks.start(run)
+        return StreamableHTTPASGIApp(manager)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.server.session_manager.run():
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
             try:
                 yield
             finally:
+                self._stop.set()
+                self._tasks = None
                 if self._client is not None:
                     await self._client.aclose()
                     self._client = None

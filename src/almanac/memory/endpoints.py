@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.memory.port import memory_service
+from almanac.memory.retention import run_retention
 from almanac.memory.schemas import (
     DeletedOut,
     EventOut,
@@ -26,6 +27,8 @@ from almanac.memory.schemas import (
     RememberBatchOut,
     RememberIn,
     RememberOut,
+    RetentionIn,
+    RetentionOut,
     SupersedeIn,
 )
 from almanac.memory.service import MemoryService
@@ -172,3 +175,18 @@ async def forget_subject(
     out = await memory.forget_subject(subject_type, subject_id)
     await uow.commit()  # the archive rewrite runs after the commit and is counted too
     return out
+
+
+@router.post("/retention", dependencies=[AdminOnly])
+async def run_retention_now(body: RetentionIn, state: State) -> RetentionOut:
+    """Archive old events that never became facts to the data folder's `retention/`, then
+    delete them (`dry_run`: count only). Run by the server so its cache forgets them too."""
+    report = await run_retention(state, days=body.days, dry_run=body.dry_run)
+    return RetentionOut(
+        cutoff=report.cutoff,
+        dry_run=report.dry_run,
+        eligible=report.eligible,
+        kept_promoted=report.kept_promoted,
+        deleted=report.deleted,
+        files=[str(path) for path in report.files],
+    )

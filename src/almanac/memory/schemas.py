@@ -215,3 +215,23 @@ class ForgetOut(BaseModel):
     # Zep is not configured or held nothing of the subject.
     zep: Literal["deleted", "queued", "off"] = "off"
     zep_detail: str | None = None
+
+
+class RetentionIn(Strict):
+    """A retention run: events older than `days` that never became facts."""
+
+    days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        default=None, description="Age in days (default: the server's jobs.retention_days)"
+    )
+    dry_run: bool = Field(default=False, description="Count only; change nothing")
+
+
+class RetentionOut(BaseModel):
+    """What a retention run found and did."""
+
+    cutoff: datetime
+    dry_run: bool
+    eligible: int = Field(description="Old events not promoted to facts (archived, deleted)")
+    kept_promoted: int = Field(description="Old events promoted to facts (kept)")
+    deleted: int
+    files: list[str] = Field(description="Archives written under the data folder's retention/")

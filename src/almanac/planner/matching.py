@@ -13,12 +13,13 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from almanac.embedder import Embedder
-from almanac.embedder.base import Vectors
 from almanac.planner.repository import Candidate
+
+if TYPE_CHECKING:
+    from almanac.embedder.base import Vectors
 
 SEMANTIC_WEIGHT = 0.75
 BLUEPRINT_MARGIN = 0.05
@@ -124,6 +125,8 @@ def document_frequencies(texts: Sequence[str]) -> dict[str, float]:
 
 
 async def _vectors(embedder: Embedder, candidates: Sequence[Candidate]) -> Vectors:
+    import numpy as np  # loaded with the embedder's model by now
+
     keys = [(embedder.model, s.kind, s.id, s.updated_key) for s in candidates]
     missing = [i for i, key in enumerate(keys) if key not in _MEMO]
     if missing:

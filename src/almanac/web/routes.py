@@ -7,20 +7,31 @@ Pages are shells (layout, landmarks, forms); their data comes from the REST API 
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from almanac import __version__
 from almanac.deps import State
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The page templates, loaded (with Jinja2) when the first page is shown."""
+    from fastapi.templating import Jinja2Templates
+
+    return Jinja2Templates(directory=HERE / "templates")
+
 
 # (path segment, title, template); the order is the navigation's.
 PAGES: tuple[tuple[str, str], ...] = (
@@ -103,7 +114,7 @@ def _render(request: Request, state: State, page: str, **extra: Any) -> HTMLResp
         "calendar": _calendar_config(state),
         **extra,
     }
-    response = templates.TemplateResponse(request, f"{page}.html", context)
+    response = templates().TemplateResponse(request, f"{page}.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

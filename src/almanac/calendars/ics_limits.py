@@ -1,0 +1,30 @@
+"""Bounds on an .ics import and the shape of its result, apart from the parser: endpoints
+(and the server unpickling what the parsing process sends back) load no iCalendar code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from almanac.calendars.base import CalendarEvent
+
+MAX_ICS_BYTES = 2 * 1024 * 1024
+# Occurrences an import may visit: an every-minute RRULE must not fill the table.
+MAX_IMPORT_EVENTS = 5000
+
+
+@dataclass(frozen=True)
+class IcsLimits:
+    """Bounds on one import's work (CalendarSettings sets them)."""
+
+    max_occurrences: int = MAX_IMPORT_EVENTS
+    # Recurrence steps the expander may walk for one rule, from DTSTART to the window's end.
+    max_rule_steps: int = 100_000
+    time_budget_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class ParsedCalendar:
+    """Events found in an .ics file within the window; `skipped` lacked a usable start."""
+
+    events: list[CalendarEvent]
+    skipped: int = 0

@@ -1,0 +1,143 @@
+"""The loaded model (tokenizer, then an ONNX session or a token table) and its pooling.
+
+Apart from `local` so that numpy, tokenizers and onnxruntime load with the model, on first
+use, not when the server starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from almanac.embedder.base import Vectors
+from almanac.embedder.manifest import EmbedderAssetError, Manifest
+
+# Text is cut to this many characters per allowed token before tokenising, so a huge input
+# costs little; English runs ~4-5 characters a token, so ordinary text is never affected.
+_CHARS_PER_TOKEN_CAP = 32
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _l2_normalise(x: npt.NDArray[np.float32]) -> Vectors:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out: Vectors = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return out
+
+
+def _release(table: Any) -> None:
+    """Drop a memory-mapped table's pages from this process (they stay in the page cache
+    and come back on access)."""
+    mapping = getattr(table, "_mmap", None)
+    if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
+class _Runner:
+    """The loaded model: tokenizer plus either an ORT session or a token table."""
+
+    def __init__(self, folder: Path, manifest: Manifest, max_length: int, threads: int) -> None:
+        from tokenizers import Tokenizer
+
+        model_path = folder / manifest.model_file
+        if _sha256(model_path) != manifest.model_sha256:
+            raise EmbedderAssetError(f"{model_path} does not match the sha256 in its manifest")
+        self.manifest = manifest
+        self.max_length = max_length
+        self.tokenizer: Any = Tokenizer.from_file(str(folder / manifest.tokenizer_file))
+        # Configured once here and never changed afterwards (shared across threads).
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_length)
+        self.session: Any = None
+        self.table: npt.NDArray[np.float16] | None = None
+        self.fallback: npt.NDArray[np.float32] | None = None
+        if manifest.format == "onnx":
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.inter_op_num_threads = 1
+            if threads > 0:
+                options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(
+                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self.input_names = {i.name for i in self.session.get_inputs()}
+        else:
+            # The table is memory-mapped, not read: only the rows of tokens that occur are
+            # resident (a copy would cost its whole size, twice while loading). Half
+            # precision halves what is resident; token vectors are summed in float32 below,
+            # so pooling loses nothing measurable.
+            table: npt.NDArray[np.float16] = np.load(model_path, mmap_mode="r", allow_pickle=False)
+            if table.dtype != np.float16:  # an asset built in another precision: in memory
+                table = table.astype(np.float16)
+            if table.ndim != 2 or table.shape[1] != manifest.dim:
+                raise EmbedderAssetError(f"{model_path} has shape {table.shape}, not (*, dim)")
+            self.table = table
+            # Text with no known token at all gets the average token (still a unit vector).
+            mean = table.mean(axis=0, keepdims=True, dtype=np.float32)
+            self.fallback = _l2_normalise(mean)[0]
+            _release(table)  # the mean read every row; let them go until tokens need them
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        cap = self.max_length * _CHARS_PER_TOKEN_CAP
+        encodings = self.tokenizer.encode_batch(
+            [t[:cap] for t in texts], add_special_tokens=self.manifest.add_special_tokens
+        )
+        ids: list[list[int]] = [list(e.ids) for e in encodings]
+        unk = self.manifest.unk_id
+        if self.manifest.format == "static" and unk is not None:
+            ids = [[t for t in seq if t != unk] for seq in ids]
+        return ids
+
+    def embed(self, texts: Sequence[str], batch_size: int) -> Vectors:
+        dim = self.manifest.dim
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.token_ids(texts)
+        # Longest first, so that each batch pads to a similar length.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self._embed_batch([ids[i] for i in chunk])
+        return out
+
+    def _embed_batch(self, seqs: list[list[int]]) -> Vectors:
+        width = max(1, max(len(s) for s in seqs))
+        input_ids = np.full((len(seqs), width), self.manifest.pad_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        for row, seq in enumerate(seqs):
+            input_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        maskf = mask[..., None].astype(np.float32)
+        if self.session is not None:
+            feeds = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self.input_names:
+                feeds["token_type_ids"] = np.zeros_like(input_ids)
+            (hidden,) = self.session.run(["last_hidden_state"], feeds)
+            hidden = np.asarray(hidden, dtype=np.float32)
+        else:
+            assert self.table is not None
+            hidden = self.table[input_ids].astype(np.float32)
+        counts = maskf.sum(axis=1)
+        pooled = (hidden * maskf).sum(axis=1) / np.maximum(counts, 1.0)
+        vectors = _l2_normalise(pooled.astype(np.float32, copy=False))
+        if self.fallback is not None:
+            empty = counts[:, 0] == 0
+            if empty.any():
+                vectors[empty] = self.fallback
+        return vectors
