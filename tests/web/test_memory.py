@@ -117,3 +117,23 @@ def test_export_everything_downloads_the_import_file(page: Page, server: Server)
     lines = Path(download.path()).read_text().splitlines()
     assert json.loads(lines[0])["format"] == "almanac-export"
     assert any(marker in line for line in lines[1:])
+
+
+def test_archive_shows_what_would_go_before_it_archives(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    kept = server.api("POST", "/api/v1/memory/remember", json={"content": "Archive check note"})
+    assert kept.status_code == 201
+    page.goto(server.url + "/ui/memory")
+    form = page.locator("#archive-form")
+    watch.expected.add(422)
+    form.get_by_label("Older than (days)").fill("0")
+    form.get_by_role("button", name="Show what would be archived").click()
+    expect(form.locator('.err[data-for="days"]')).not_to_be_empty()
+
+    form.get_by_label("Older than (days)").fill("30")
+    form.get_by_role("button", name="Show what would be archived").click()
+    # Every memory of this test server is minutes old: nothing may go, and nothing went.
+    expect(page.locator("#archive-out")).to_contain_text("Nothing to archive")
+    still = server.api("GET", f"/api/v1/memory/events/{kept.json()['id']}")
+    assert still.status_code == 200, still.text

@@ -120,7 +120,30 @@ window.AlmanacPages.memory = function () {
     (out) => { A.flash(`Fact ${out.fact.id} added${out.superseded_id ? `; it supersedes fact ${out.superseded_id}` : ""}.`); show("fact", out.fact.id); });
 
   // Everything at once is an admin's export (like forgetting); other keys see facts only.
-  if (document.body.dataset.scope !== "admin") document.getElementById("export-all").hidden = true;
+  if (document.body.dataset.scope !== "admin") document.querySelectorAll("[data-admin]").forEach((el) => (el.hidden = true));
+
+  // Archive now: a dry run shows what would go, then one click archives exactly that age.
+  const archiveForm = document.getElementById("archive-form");
+  const archiveOut = document.getElementById("archive-out");
+  archiveForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    A.clearProblems(archiveForm);
+    const days = +archiveForm.elements.days.value;
+    try {
+      const r = await A.busy(archiveForm.querySelector("button"), () => api("POST", "/api/v1/memory/retention", { days, dry_run: true }));
+      const kept = r.kept_promoted ? ` (${r.kept_promoted} promoted to facts are kept)` : "";
+      if (!r.eligible) return A.fill(archiveOut, h("p", { class: "empty" }, `Nothing to archive: no memory older than ${days} days that is not a fact${kept}.`));
+      A.fill(archiveOut, h("div", { role: "alertdialog", "aria-label": "Archive old memories" },
+        h("p", {}, `${r.eligible} memories older than ${days} days would be archived to a gzip file in the data folder and deleted${kept}.`),
+        h("button", { type: "button", class: "danger", onclick: (e) => archive(e.currentTarget, days) }, `Archive ${r.eligible} memories`)));
+    } catch (err) { A.showProblem(archiveForm, err); }
+  });
+  async function archive(button, days) {
+    try {
+      const r = await A.busy(button, () => api("POST", "/api/v1/memory/retention", { days, dry_run: false }));
+      A.fill(archiveOut, h("p", {}, `Archived and deleted ${r.deleted} memories${r.files.length ? ` into ${r.files.join(", ")}` : ""}.`));
+    } catch (err) { A.flash(err.message, "err"); }
+  }
   document.getElementById("export").addEventListener("click", async (ev) => {
     try {
       const facts = await A.busy(ev.currentTarget, () => api("GET", "/api/v1/memory/facts?include_history=true&limit=1000"));
