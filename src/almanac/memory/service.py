@@ -358,7 +358,9 @@ class MemoryService:
         from almanac.memory.forgetting import forget_subject
 
         archives = self.settings.data_dir / "retention"
-        return await forget_subject(self.uow, self.invalidator, archives, subject_type, subject_id)
+        return await forget_subject(
+            self.uow, self.invalidator, archives, subject_type, subject_id, self.settings
+        )
 
 
 def _ms(started: float) -> float:

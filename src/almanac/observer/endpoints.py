@@ -15,6 +15,7 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.observer.service import ObserverService
+from almanac.problems import answers
 from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
@@ -61,7 +62,7 @@ async def patterns(observer: Observer) -> list[PatternOut]:
     return await observer.patterns()
 
 
-@router.post("/extract-facts")
+@router.post("/extract-facts", responses=answers(404, 503))
 async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
     """Extract durable facts from one event now (idempotent per event)."""
     return await observer.facts.extract(event_id)

@@ -33,6 +33,7 @@ from almanac.ontology.schemas import (
     WorkflowUpdate,
 )
 from almanac.ontology.service import OntologyService
+from almanac.problems import answers
 from almanac.types import BIGINT_MAX, INT_MAX, SafeStr
 from almanac.types import Offset as OffsetValue
 
@@ -59,7 +60,7 @@ Offset = Annotated[OffsetValue, Query()]
 # -- service blueprints -------------------------------------------------------------------
 
 
-@router.post("/blueprints", status_code=status.HTTP_201_CREATED)
+@router.post("/blueprints", status_code=status.HTTP_201_CREATED, responses=answers(409))
 async def create_blueprint(body: BlueprintIn, ontology: Ontology) -> BlueprintOut:
     """Add a service blueprint: an ordered sequence of existing workflows."""
     return await ontology.create_blueprint(body)
@@ -82,7 +83,7 @@ async def get_blueprint(blueprint_id: Id, ontology: Ontology) -> BlueprintOut:
     return await ontology.get_blueprint(blueprint_id)
 
 
-@router.put("/blueprints/{blueprint_id}")
+@router.put("/blueprints/{blueprint_id}", responses=answers(409))
 async def update_blueprint(
     blueprint_id: Id, body: BlueprintUpdate, ontology: Ontology
 ) -> BlueprintOut:
@@ -90,7 +91,7 @@ async def update_blueprint(
     return await ontology.update_blueprint(blueprint_id, body)
 
 
-@router.delete("/blueprints/{blueprint_id}")
+@router.delete("/blueprints/{blueprint_id}", responses=answers(409))
 async def delete_blueprint(blueprint_id: Id, ontology: Ontology) -> DeletedOut:
     await ontology.delete_blueprint(blueprint_id)
     return DeletedOut(id=blueprint_id, kind="blueprint")
@@ -99,7 +100,7 @@ async def delete_blueprint(blueprint_id: Id, ontology: Ontology) -> DeletedOut:
 # -- workflows ----------------------------------------------------------------------------
 
 
-@router.post("/workflows/import")
+@router.post("/workflows/import", responses=answers(409))
 async def import_starter_library(
     uow: UoW, body: Annotated[dict[str, Any] | None, Body()] = None
 ) -> dict[str, Any]:
@@ -114,7 +115,7 @@ async def import_starter_library(
     }
 
 
-@router.post("/workflows", status_code=status.HTTP_201_CREATED)
+@router.post("/workflows", status_code=status.HTTP_201_CREATED, responses=answers(409))
 async def create_workflow(body: WorkflowIn, ontology: Ontology) -> WorkflowOut:
     """Add a workflow; its steps must form a valid SOP."""
     return await ontology.create_workflow(body)
@@ -145,13 +146,13 @@ async def get_workflow(workflow_id: Id, ontology: Ontology) -> WorkflowOut:
     return await ontology.get_workflow(workflow_id)
 
 
-@router.put("/workflows/{workflow_id}")
+@router.put("/workflows/{workflow_id}", responses=answers(409))
 async def update_workflow(workflow_id: Id, body: WorkflowUpdate, ontology: Ontology) -> WorkflowOut:
     """Change the fields given."""
     return await ontology.update_workflow(workflow_id, body)
 
 
-@router.delete("/workflows/{workflow_id}")
+@router.delete("/workflows/{workflow_id}", responses=answers(409))
 async def delete_workflow(workflow_id: Id, ontology: Ontology) -> DeletedOut:
     """Delete a workflow nothing refers to (409 otherwise)."""
     await ontology.delete_workflow(workflow_id)
@@ -161,7 +162,7 @@ async def delete_workflow(workflow_id: Id, ontology: Ontology) -> DeletedOut:
 # -- process templates --------------------------------------------------------------------
 
 
-@router.post("/process-templates", status_code=status.HTTP_201_CREATED)
+@router.post("/process-templates", status_code=status.HTTP_201_CREATED, responses=answers(404, 409))
 async def create_process_template(
     body: ProcessTemplateIn, ontology: Ontology
 ) -> ProcessTemplateOut:
@@ -192,7 +193,7 @@ async def get_process_template(template_id: Id, ontology: Ontology) -> ProcessTe
     return await ontology.get_template(template_id)
 
 
-@router.put("/process-templates/{template_id}")
+@router.put("/process-templates/{template_id}", responses=answers(409))
 async def update_process_template(
     template_id: Id, body: ProcessTemplateUpdate, ontology: Ontology
 ) -> ProcessTemplateOut:
@@ -200,7 +201,7 @@ async def update_process_template(
     return await ontology.update_template(template_id, body)
 
 
-@router.delete("/process-templates/{template_id}")
+@router.delete("/process-templates/{template_id}", responses=answers(409))
 async def delete_process_template(template_id: Id, ontology: Ontology) -> DeletedOut:
     """Delete a template and its tasks; 409 while execution runs or plans refer to it."""
     await ontology.delete_template(template_id)
@@ -213,7 +214,10 @@ async def delete_process_template(template_id: Id, ontology: Ontology) -> Delete
 @router.post(
     "/execution-runs",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A retry with a known run_identifier: the existing run"}},
+    responses={
+        200: {"description": "A retry with a known run_identifier: the existing run"},
+        **answers(404, 409),
+    },
 )
 async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     """Start a work session (idempotent with `run_identifier`)."""
@@ -223,7 +227,7 @@ async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     return run
 
 
-@router.post("/execution-runs/{run_id}/stop")
+@router.post("/execution-runs/{run_id}/stop", responses=answers(409))
 async def stop_run(run_id: Id, runs: Runs, body: RunStopIn | None = None) -> RunOut:
     """Complete a run; `variance_pct` is computed by Postgres from the hours."""
     return await runs.stop(run_id, body or RunStopIn())

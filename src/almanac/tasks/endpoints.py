@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
+from almanac.problems import answers
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.service import SchedulerService
 from almanac.tasks.schemas import (
@@ -65,7 +66,7 @@ async def get_task(task_id: Id, tasks: Tasks) -> TaskOut:
     return await tasks.get(task_id)
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", responses=answers(409, 503))
 async def patch_task(task_id: Id, body: TaskPatch, tasks: Tasks) -> TaskUpdateOut:
     """Edit title, estimate, priority, deadline or status; done/cancelled frees future blocks."""
     return await tasks.patch(task_id, body)
