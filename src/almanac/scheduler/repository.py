@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, func, select, true, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,16 +40,14 @@ class SchedulerRepository(PortableRows):
         )
         if not plan_ids:
             return [], None
-        block = func.jsonb_array_elements(SchedulerRun.schedule_blocks).table_valued("value")
         span = (
             await self.session.execute(
-                select(
-                    func.min(block.c.value["start"].astext.cast(DateTime(timezone=True))),
-                    func.max(block.c.value["end"].astext.cast(DateTime(timezone=True))),
-                )
-                .select_from(SchedulerRun)
-                .join(block, true())
-                .where(SchedulerRun.plan_id.in_(plan_ids))  # previews only widen the span
+                text(
+                    "SELECT min((b->>'start')::timestamptz), max((b->>'end')::timestamptz) "
+                    "FROM scheduler_runs r, jsonb_array_elements(r.schedule_blocks) b "
+                    "WHERE r.plan_id = ANY(:plans)"  # previews only widen the span
+                ),
+                {"plans": plan_ids},
             )
         ).one()
         if span[0] is None or span[1] is None:
