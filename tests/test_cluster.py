@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cluster_bench import failures, run
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from almanac.db.engine import create_engine
-from bench.cluster_bench import failures, run
 
 DATABASE = "almanac_cluster_test"
 
