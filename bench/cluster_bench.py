@@ -103,6 +103,7 @@ class Record:
     )
     acked: dict[str, int] = field(default_factory=dict)  # idempotency key -> event id
     gave_up: list[str] = field(default_factory=list)  # operations no server completed
+    errors: list[str] = field(default_factory=list)  # what each 5xx or broken call said
     applied_runs: list[int] = field(default_factory=list)
     meetings: int = 0
 
@@ -126,12 +127,14 @@ class Load:
             t0 = time.monotonic()
             try:
                 r = await self.http.request(method, url + path, json=body)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 self.rec.calls[url].append((t0, op, time.monotonic() - t0, -1))
+                self.rec.errors.append(f"{url} {op}: {type(exc).__name__}")
                 continue
             self.rec.calls[url].append((t0, op, time.monotonic() - t0, r.status_code))
             if r.status_code < 500:
                 return r
+            self.rec.errors.append(f"{url} {op}: {r.status_code} {r.text[:300]}")
             last = r
         self.rec.gave_up.append(op)
         if last is not None:
@@ -481,6 +484,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "requests_by_operation": dict(ops),
             "client_visible_failures": gave_up,
+            "errors_seen": rec.errors,
             "client_visible_failure_rate": gave_up / total_ops if total_ops else 0.0,
             "survivor": {"url": survivor, **lat},
             "survivor_p95_ratio_after_vs_before": (
