@@ -49,7 +49,7 @@ TABLES = (
     "events, facts, "
     "search_terms, search_stats, llm_calls, plan_versions, calendar_entries, oauth_credentials, "
     "reflections, fact_decisions, job_schedules, api_keys, auth_sessions, job_reasons, "
-    "cache_generations, "
+    "cache_generations, llm_operation_settings, "
     "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
 

@@ -14,6 +14,7 @@ from almanac import __version__, openapi, problems
 from almanac.auth.deps import authenticate
 from almanac.auth.endpoints import router as auth_router
 from almanac.background import install_forgetters, task_blueprints
+from almanac.backup.endpoints import router as export_router
 from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.config import Settings, configured_secrets
@@ -129,6 +130,7 @@ def create_app(
         app.include_router(calendar_router)
         app.include_router(oauth_router)
         app.include_router(graph_router)
+        app.include_router(export_router)
         # The dashboard needs the Planner; its memory pages call the Gateway's API.
         mount_dashboard(app)
     # MCP over Streamable HTTP at /mcp when one process serves both APIs (its tools use both).

@@ -89,6 +89,7 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
     cache = build_cache(settings.cache, settings.effective_valkey_url, engine)
     from almanac.llm.factory import build_llm
     from almanac.llm.recorder import DatabaseRecorder
+    from almanac.llm.tuning import StoredTuning
 
     sessionmaker = create_sessionmaker(engine)
     return AppState(
@@ -98,5 +99,5 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
         cache=cache,
         embedder=embedder,
         embedded_pg=embedded,
-        llm=build_llm(settings.llm, DatabaseRecorder(sessionmaker)),
+        llm=build_llm(settings.llm, DatabaseRecorder(sessionmaker), StoredTuning(sessionmaker)),
     )

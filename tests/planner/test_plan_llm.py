@@ -176,3 +176,6 @@ async def test_the_daily_cap_answers_429_with_retry_after(
     usage = (await llm_client.get("/api/v1/planner/llm/usage")).json()
     assert usage["planning_calls_today"] == 1 and usage["daily_planning_cap"] == 1
     assert [(u["operation"], u["calls"]) for u in usage["rows"]] == [("planning", 1)]
+    # The same call by prompt template and version.
+    prompts = [(p["prompt_template"], p["prompt_version"], p["calls"]) for p in usage["prompts"]]
+    assert prompts == [("sop_generator", "v1", 1)], usage["prompts"]

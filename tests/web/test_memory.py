@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import Server, Watch, shot
@@ -100,3 +103,17 @@ def test_forget_subject_confirms_what_goes(page: Page, server: Server) -> None:
     confirm.get_by_role("button", name="Forget client:gone-co").click()
     expect(page.locator("#forget-confirm")).to_contain_text("Forgot 1 fact(s)")
     assert server.api("GET", "/api/v1/memory/facts", params={"subject_id": "gone-co"}).json() == []
+
+
+def test_export_everything_downloads_the_import_file(page: Page, server: Server) -> None:
+    marker = "dashboard-export-7e2a"
+    r = server.api("POST", "/api/v1/memory/remember", json={"content": f"Note {marker}"})
+    assert r.status_code == 201
+    page.goto(server.url + "/ui/memory")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export everything").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".jsonl")
+    lines = Path(download.path()).read_text().splitlines()
+    assert json.loads(lines[0])["format"] == "almanac-export"
+    assert any(marker in line for line in lines[1:])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import Server, shot
+from tests.web.conftest import Server, Watch, shot
+
+OPS = "/api/v1/planner/llm/operations"
 
 
 def test_prompt_version_preview_activate_rollback(page: Page, server: Server) -> None:
@@ -40,3 +42,35 @@ def test_prompt_version_preview_activate_rollback(page: Page, server: Server) ->
     expect(page.locator("#flash")).to_contain_text("Rolled back")
     active = server.api("GET", "/api/v1/planner/prompts/sop_generator").json()
     assert active["version"] == active_before
+
+
+def test_choose_a_model_per_operation(page: Page, server: Server, watch: Watch) -> None:
+    page.goto(server.url + "/ui/prompts")
+    row = page.locator('#models-table tr[data-operation="reflection"]')
+    expect(row).to_contain_text("settings")
+    row.get_by_label("Model for reflection").fill("vendor/reflective-model")
+    row.get_by_label("Temperature for reflection").fill("0.4")
+    row.get_by_role("button", name="Save reflection").click()
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text("reflection now uses vendor/reflective-model at temperature 0.4")
+    expect(row).to_contain_text("chosen here")
+    ops = {o["operation"]: o for o in server.api("GET", OPS).json()["operations"]}
+    assert (ops["reflection"]["model"], ops["reflection"]["temperature"]) == (
+        "vendor/reflective-model",
+        0.4,
+    )
+    assert ops["planning"]["source"] == "settings"
+    shot(page, "prompts-models")
+
+    # A bad value is refused next to its field, and nothing changes.
+    watch.expected.add(422)
+    row.get_by_label("Max tokens for reflection").fill("0")
+    row.get_by_role("button", name="Save reflection").click()
+    expect(row.locator('.err[data-for="max_tokens"]')).not_to_be_empty()
+    ops = {o["operation"]: o for o in server.api("GET", OPS).json()["operations"]}
+    assert ops["reflection"]["max_tokens"] != 0
+
+    row.get_by_role("button", name="Use settings for reflection").click()
+    expect(flash).to_contain_text("reflection is back to the settings")
+    ops = {o["operation"]: o for o in server.api("GET", OPS).json()["operations"]}
+    assert ops["reflection"]["source"] == "settings"

@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import TIMEZONE, Server, Watch, shot
@@ -51,12 +50,6 @@ def _drag(page: Page, block_id: str, start: datetime, day: date, target: datetim
     page.mouse.up()
 
 
-@pytest.mark.xfail(
-    reason="since the checked move landed (issue 15), the slot this test drags to is refused "
-    "(the move would break the task's dependency order); the test must pick a slot that "
-    "keeps dependencies, open on issue 11",
-    strict=False,
-)
 def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     plan = server.api(
         "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Acme"}
@@ -99,28 +92,43 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Close").click()
 
-    # Drag the first block to a free slot (the latest free 15-minute-aligned slot of the week).
-    block = blocks[0]
+    # Drag the plan's last block to the first free slot after it: later than every other
+    # block, so no dependency breaks, and as early as possible, so no deadline passes.
+    block = max(blocks, key=lambda e: datetime.fromisoformat(e["start"]))
     b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
     duration = b1 - b0
     others = [e for e in _events(server, monday) if e["busy"] and e["id"] != block["id"]]
     free = None
-    for offset in range(4, -1, -1):
+    for offset in range(5):
         day = monday + timedelta(days=offset)
-        for quarter in range(16 * 4 - 1, 9 * 4 - 1, -1):
+        for quarter in range(9 * 4, 17 * 4):
             s = _at(day, quarter // 4, quarter % 4 * 15)
-            if s + duration <= _at(day, 17) and not any(
-                _overlaps(s, s + duration, e) for e in others
-            ):
+            if s < b1 or s + duration > _at(day, 17):
+                continue
+            if not any(_overlaps(s, s + duration, e) for e in others):
                 free = s
                 break
         if free:
             break
-    assert free is not None
+    assert free is not None, "the week has no free slot after the plan's last block"
     _drag(page, block["id"], b0, free.date(), free)
     expect(page.locator("#flash")).to_contain_text("Moved")
     moved = [e for e in _events(server, monday) if e["almanac"] and e["title"] == block["title"]]
     assert any(datetime.fromisoformat(e["start"]) == free for e in moved), (free, moved)
+
+    # Internal work in the same week (a proposal is not billable), scheduled through the API.
+    proposal = server.api("POST", "/api/v1/planner/plan", json={"intent": "Write a proposal"})
+    assert proposal.status_code == 201, proposal.text
+    internal_id = proposal.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{internal_id}/approve").status_code == 200
+    placed = server.api(
+        "POST",
+        "/api/v1/scheduler/schedule",
+        json={"plan_id": internal_id, "start_date": monday.isoformat(), "dry_run": False},
+    )
+    assert placed.status_code == 200, placed.text
+    page.reload()
+    expect(page.locator("button.ev").first).to_be_visible()
 
     # The sprint: created from the form; with a short runway the low billable share warns.
     sprint = page.locator("#sprint")
@@ -131,6 +139,10 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(sprint).to_contain_text("of 32 h used")
     report = server.api("GET", "/api/v1/scheduler/sprints").json()
     assert [s["week_start"] for s in report] == [monday.isoformat()]
+    detail = server.api("GET", f"/api/v1/scheduler/sprints/{report[0]['id']}").json()
+    share = detail["billable_share_pct"]
+    assert share is not None and share < 60, detail
+    expect(sprint).to_contain_text(f"{share:.0f}% of the hours scheduled")
     expect(sprint).to_contain_text("under the 60% target")
     shot(page, "week-sprint")
 
@@ -142,13 +154,10 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     page.wait_for_selector(f'.ev[data-id="{victim["id"]}"]')
     _drag(page, victim["id"], v0, tuesday, _at(tuesday, 14))
     flash = page.locator("#flash")
-    expect(flash).to_contain_text("oved")  # "Not moved — conflict" or "Moved"
+    expect(flash).to_contain_text("Not moved")
+    assert "conflict" in flash.inner_text()
+    expect(page.locator("#conflicts")).not_to_contain_text("Client call")
     after = {e["id"]: e for e in _events(server, monday)}
     shot(page, "week-conflict")
-    if "Not moved" in flash.inner_text():
-        assert "conflict" in flash.inner_text()
-        assert after[victim["id"]]["start"] == victim["start"], "a refused move changed the block"
-    else:
-        # The server accepted it (no checked move yet): the view must still mark the overlap.
-        expect(page.locator("#conflicts")).to_contain_text("Client call")
-        pytest.xfail("this server accepts a move onto a meeting; the checked move is not merged")
+    assert after[victim["id"]]["start"] == victim["start"], "a refused move changed the block"
+    assert after[victim["id"]]["end"] == victim["end"]

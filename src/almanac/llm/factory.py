@@ -5,15 +5,19 @@ from __future__ import annotations
 from almanac.config import LLMSettings
 from almanac.errors import ValidationFailed
 from almanac.llm.base import CallRecorder, LLMClient
+from almanac.llm.tuning import TuningSource
 
 # Servers without authentication (Ollama, llama.cpp) still need a non-empty key for the SDK.
 NO_API_KEY = "not-needed"
 
 
-def build_llm(settings: LLMSettings, recorder: CallRecorder) -> LLMClient | None:
+def build_llm(
+    settings: LLMSettings, recorder: CallRecorder, tuning: TuningSource | None = None
+) -> LLMClient | None:
     """The LLM client that `settings.provider` names, or None for `none` (no LLM).
 
-    `openai` needs `base_url` and `model`; calls are recorded through `recorder`.
+    `openai` needs `base_url` and `model`; calls are recorded through `recorder`, and
+    `tuning` gives the per-operation choices made at run time.
     """
     match settings.provider:
         case "none":
@@ -40,7 +44,7 @@ def build_llm(settings: LLMSettings, recorder: CallRecorder) -> LLMClient | None
                 max_retries=0,  # retries, with backoff and records, are the client's own
             )
             return OpenAICompatibleLLM.from_settings(
-                settings, client=client, recorder=recorder, owns_client=True
+                settings, client=client, recorder=recorder, owns_client=True, tuning=tuning
             )
         case other:
             raise ValidationFailed(f"unknown llm provider {other!r}", field="llm.provider")

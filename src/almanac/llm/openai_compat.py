@@ -58,6 +58,7 @@ from almanac.llm.formats import (
     response_format,
     wire_messages,
 )
+from almanac.llm.tuning import NO_TUNING, OperationTuning, TuningSource
 from almanac.llm.wire import chat, describe, log_server_error
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class OpenAICompatibleLLM(LLMClient):
         stream: bool = True,
         formats: FormatMemory | None = None,
         output_mode: Mode | None = None,
+        tuning: TuningSource | None = None,
         owns_client: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -130,6 +132,7 @@ class OpenAICompatibleLLM(LLMClient):
         self.budgets = dict(budgets or {})
         self.max_tokens = dict(max_tokens or {})
         self.stream = stream
+        self.tuning = tuning
         self.formats = formats if formats is not None else FORMATS
         if output_mode is not None:
             # Configured: start there (a refusal still steps down from it).
@@ -195,9 +198,12 @@ class OpenAICompatibleLLM(LLMClient):
         budget_seconds: float | None = None,
         max_tokens: int | None = None,
     ) -> StructuredResult[T]:
-        model = self.model_for(operation)
+        chosen = await self.tuning.get(operation) if self.tuning is not None else NO_TUNING
+        model = chosen.model or self.model_for(operation)
         budget = budget_seconds if budget_seconds is not None else self.budget_for(operation)
-        limit = max_tokens if max_tokens is not None else self.max_tokens.get(operation)
+        if max_tokens is None:
+            max_tokens = chosen.max_tokens or self.max_tokens.get(operation)
+        tuned = OperationTuning(model, chosen.temperature, max_tokens)
         rec = LLMCallRecord(
             operation=operation,
             model=model,
@@ -219,9 +225,7 @@ class OpenAICompatibleLLM(LLMClient):
                 raise LLMUnavailable(f"LLM unavailable for {operation}: {rec.error}")
             try:
                 async with asyncio.timeout(budget):
-                    value = await self._complete(
-                        rec, model, messages, schema, limit, deadline, judge
-                    )
+                    value = await self._complete(rec, tuned, messages, schema, deadline, judge)
             except TimeoutError as exc:
                 settled = True
                 self._breaker_failure()
@@ -264,14 +268,14 @@ class OpenAICompatibleLLM(LLMClient):
     async def _complete(
         self,
         rec: LLMCallRecord,
-        model: str,
+        tuned: OperationTuning,
         messages: Sequence[Message],
         schema: type[T],
-        max_tokens: int | None,
         deadline: float | None,
         judge: Judge[T] | None = None,
     ) -> T:
-        content, truncated = await self._send(rec, model, messages, schema, max_tokens, deadline)
+        model = tuned.model or self.model
+        content, truncated = await self._send(rec, tuned, messages, schema, deadline)
         value, errors = parse(schema, content, truncated=truncated)
         if value is None:
             # One repair: show the model its answer and what was wrong with it.
@@ -281,7 +285,7 @@ class OpenAICompatibleLLM(LLMClient):
                 Message("assistant", content),
                 Message("user", REPAIR_INSTRUCTION.format(errors=errors)),
             ]
-            content, truncated = await self._send(rec, model, repair, schema, max_tokens, deadline)
+            content, truncated = await self._send(rec, tuned, repair, schema, deadline)
             value, errors = parse(schema, content, truncated=truncated)
             if value is None:
                 rec.outcome = "invalid"
@@ -309,13 +313,13 @@ class OpenAICompatibleLLM(LLMClient):
     async def _send(
         self,
         rec: LLMCallRecord,
-        model: str,
+        tuned: OperationTuning,
         messages: Sequence[Message],
         schema: type[T],
-        max_tokens: int | None,
         deadline: float | None,
     ) -> tuple[str, bool]:
         """One chat request, retried; returns the answer's text and whether it was cut off."""
+        model = tuned.model or self.model
         retries = 0
         mode = self.formats.get(self.base_url, model)
         while True:
@@ -323,7 +327,7 @@ class OpenAICompatibleLLM(LLMClient):
             rec.output_mode = mode
             outcome: Outcome
             try:
-                answer = await self._request(rec, model, messages, schema, mode, max_tokens)
+                answer = await self._request(rec, tuned, messages, schema, mode)
             except openai.APIStatusError as exc:
                 log_server_error(rec.operation, model, mode, exc)
                 status = exc.status_code
@@ -363,12 +367,12 @@ class OpenAICompatibleLLM(LLMClient):
     async def _request(
         self,
         rec: LLMCallRecord,
-        model: str,
+        tuned: OperationTuning,
         messages: Sequence[Message],
         schema: type[BaseModel],
         mode: Mode,
-        max_tokens: int | None,
     ) -> tuple[str, bool]:
+        model = tuned.model or self.model
         kwargs: dict[str, Any] = {
             "model": model,
             "messages": wire_messages(messages, schema, mode),
@@ -377,8 +381,10 @@ class OpenAICompatibleLLM(LLMClient):
         fmt = response_format(mode, schema)
         if fmt is not None:
             kwargs["response_format"] = fmt
-        if max_tokens:
-            kwargs["max_tokens"] = max_tokens
+        if tuned.max_tokens:
+            kwargs["max_tokens"] = tuned.max_tokens
+        if tuned.temperature is not None:
+            kwargs["temperature"] = tuned.temperature
         return await chat(
             self.client,
             rec,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.llm.base import LLMCallRecord
-from almanac.models import LLMCall
+from almanac.models import LLMCall, LLMOperationSetting
 
 
 class LLMCallRepository:
@@ -51,3 +52,60 @@ class LLMCallRepository:
             .order_by(LLMCall.operation, LLMCall.model)
         )
         return [dict(row._mapping) for row in await self.session.execute(stmt)]
+
+    async def usage_by_prompt(self, since: datetime) -> list[dict[str, object]]:
+        """Per prompt template and version: calls, tokens, cost and rejections since `since`."""
+        stmt = (
+            select(
+                LLMCall.prompt_template,
+                LLMCall.prompt_version,
+                func.count().label("calls"),
+                func.sum(LLMCall.tokens_in).label("tokens_in"),
+                func.sum(LLMCall.tokens_out).label("tokens_out"),
+                func.sum(LLMCall.cost).label("cost"),
+                func.count().filter(LLMCall.outcome.notin_(("ok", "repaired"))).label("failed"),
+                func.count().filter(LLMCall.outcome == "rejected").label("rejected"),
+            )
+            .where(LLMCall.created_at >= since, LLMCall.prompt_template.is_not(None))
+            .group_by(LLMCall.prompt_template, LLMCall.prompt_version)
+            .order_by(LLMCall.prompt_template, LLMCall.prompt_version)
+        )
+        return [dict(row._mapping) for row in await self.session.execute(stmt)]
+
+
+class LLMTuningRepository:
+    """The per-operation choices made at run time (`llm_operation_settings`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> dict[str, LLMOperationSetting]:
+        rows = await self.session.scalars(select(LLMOperationSetting))
+        return {row.operation: row for row in rows}
+
+    async def put(
+        self,
+        operation: str,
+        *,
+        model: str | None,
+        temperature: float | None,
+        max_tokens: int | None,
+    ) -> LLMOperationSetting:
+        values = {"model": model, "temperature": temperature, "max_tokens": max_tokens}
+        stmt = (
+            insert(LLMOperationSetting)
+            .values(operation=operation, **values)
+            .on_conflict_do_update(
+                index_elements=[LLMOperationSetting.operation],
+                set_={**values, "updated_at": func.now()},
+            )
+            .returning(LLMOperationSetting)
+        )
+        row = (await self.session.scalars(stmt)).one()
+        await self.session.refresh(row)
+        return row
+
+    async def delete(self, operation: str) -> bool:
+        stmt = delete(LLMOperationSetting).where(LLMOperationSetting.operation == operation)
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]

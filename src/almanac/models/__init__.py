@@ -7,7 +7,7 @@ from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
 from almanac.models.graph import GraphEdge, GraphNode
 from almanac.models.jobs import JobSchedule
-from almanac.models.llm import JobReason, LLMCall
+from almanac.models.llm import JobReason, LLMCall, LLMOperationSetting
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
 from almanac.models.observer import FactDecision, Reflection
 from almanac.models.planning import (
@@ -44,6 +44,7 @@ __all__ = [
     "JobSchedule",
     "JobReason",
     "LLMCall",
+    "LLMOperationSetting",
     "OAuthCredential",
     "Plan",
     "PlanVersion",

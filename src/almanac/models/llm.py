@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     Index,
@@ -46,6 +47,30 @@ class LLMCall(IdMixin, CreatedMixin, Base):
 
     __table_args__ = (
         Index("idx_llm_calls_operation_created", "operation", text("created_at DESC")),
+    )
+
+
+class LLMOperationSetting(Base):
+    """A model, temperature or token limit chosen at run time for one operation (the
+    dashboard's "Prompts and models"); a missing column means "as configured"."""
+
+    __tablename__ = "llm_operation_settings"
+
+    operation: Mapped[str] = mapped_column(String(50), primary_key=True)
+    model: Mapped[str | None] = mapped_column(String(200))
+    temperature: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[Any] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "temperature IS NULL OR (temperature >= 0 AND temperature <= 2)", name="temperature"
+        ),
+        CheckConstraint(
+            "max_tokens IS NULL OR (max_tokens >= 1 AND max_tokens <= 32768)", name="max_tokens"
+        ),
     )
 
 

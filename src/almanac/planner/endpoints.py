@@ -8,11 +8,16 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
+from almanac.planner.llm_choices import LLMChoiceService
 from almanac.planner.plans import PlanService
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
 from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
     ApprovedOut,
+    Operation,
+    OperationChoiceIn,
+    OperationChoiceOut,
+    OperationChoices,
     PlanIn,
     PlanList,
     PlanOut,
@@ -44,9 +49,14 @@ def get_prompts(uow: UoW) -> PromptService:
     return PromptService(uow)
 
 
+def get_llm_choices(uow: UoW, state: State) -> LLMChoiceService:
+    return LLMChoiceService(uow, state.settings.llm)
+
+
 Planner = Annotated[PlannerService, Depends(get_planner)]
 Plans = Annotated[PlanService, Depends(get_plans)]
 Prompts = Annotated[PromptService, Depends(get_prompts)]
+Choices = Annotated[LLMChoiceService, Depends(get_llm_choices)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
@@ -146,3 +156,23 @@ async def llm_usage(
 ) -> UsageOut:
     """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
     return await planner.usage(since)
+
+
+@router.get("/llm/operations")
+async def llm_operations(choices: Choices) -> OperationChoices:
+    """The model, temperature and token limit of each operation, with a cost estimate."""
+    return await choices.overview()
+
+
+@router.put("/llm/operations/{operation}", dependencies=[AdminOnly])
+async def choose_llm_operation(
+    operation: Operation, body: OperationChoiceIn, choices: Choices
+) -> OperationChoiceOut:
+    """Choose the model, temperature or token limit of one operation, from its next call."""
+    return await choices.choose(operation, body)
+
+
+@router.delete("/llm/operations/{operation}", dependencies=[AdminOnly])
+async def reset_llm_operation(operation: Operation, choices: Choices) -> OperationChoiceOut:
+    """Back to the configured model and token limit."""
+    return await choices.reset(operation)

@@ -209,9 +209,22 @@ class UsageRow(BaseModel):
     mean_latency_ms: float
 
 
+class PromptUsageRow(BaseModel):
+    prompt_template: str
+    prompt_version: str | None
+    calls: int
+    failed: int
+    rejected: int
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+
+
 class UsageOut(BaseModel):
     since: datetime
     rows: list[UsageRow]
+    # The same calls by prompt template and version (to compare versions by cost and rejections).
+    prompts: list[PromptUsageRow] = Field(default_factory=list)
     planning_calls_today: int
     daily_planning_cap: int
 
@@ -242,3 +255,47 @@ class PreviewOut(BaseModel):
     answer: dict[str, Any] | None = None
     accepted: bool | None = None
     rejection: list[str] = Field(default_factory=list)
+
+
+Operation = Literal["planning", "scheduling", "reflection", "extraction"]
+# OpenRouter's "vendor/model:variant", Ollama's "name:tag", plain OpenAI names.
+ModelName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+]
+
+
+class OperationChoiceIn(Strict):
+    """What to use for one operation from now on; a field left out means "as configured"."""
+
+    model: ModelName | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=32768)] | None = None
+
+
+class CostEstimate(BaseModel):
+    """What the operation costs with its model, from the calls recorded over 30 days."""
+
+    per_call: float | None
+    per_30_days: float | None
+    basis: str
+
+
+class OperationChoiceOut(BaseModel):
+    operation: Operation
+    # The model a call uses now; None when no LLM is configured and none was chosen.
+    model: str | None
+    source: Literal["dashboard", "settings"]
+    temperature: float | None  # None: the server's default
+    max_tokens: int | None
+    configured_model: str | None
+    configured_max_tokens: int | None
+    calls_30_days: int
+    mean_tokens_per_call: float | None
+    estimate: CostEstimate
+    updated_at: datetime | None
+
+
+class OperationChoices(BaseModel):
+    llm_configured: bool
+    note: str
+    operations: list[OperationChoiceOut]

@@ -27,6 +27,7 @@ from almanac.planner.schemas import (
     EstimatesMode,
     PlanIn,
     PlanOut,
+    PromptUsageRow,
     RecalledItem,
     TaskEstimate,
     UsageOut,
@@ -255,6 +256,10 @@ class PlannerService:
         return UsageOut(
             since=since or midnight,
             rows=[UsageRow.model_validate(r) for r in await repo.usage(since or midnight)],
+            prompts=[
+                PromptUsageRow.model_validate(r)
+                for r in await repo.usage_by_prompt(since or midnight)
+            ],
             planning_calls_today=await repo.count_since(llm_plan.OPERATION, midnight),
             daily_planning_cap=self.state.settings.llm.daily_planning_cap,
         )

@@ -121,6 +121,8 @@ window.AlmanacPages.memory = function () {
   bindCreate(document.getElementById("fact-form"), "/api/v1/memory/facts", (d) => d,
     (out) => { A.flash(`Fact ${out.fact.id} added${out.superseded_id ? `; it supersedes fact ${out.superseded_id}` : ""}.`); show("fact", out.fact.id); });
 
+  // Everything at once is an admin's export (like forgetting); other keys see facts only.
+  if (document.body.dataset.scope !== "admin") document.getElementById("export-all").hidden = true;
   document.getElementById("export").addEventListener("click", async (ev) => {
     try {
       const facts = await A.busy(ev.currentTarget, () => api("GET", "/api/v1/memory/facts?include_history=true&limit=1000"));

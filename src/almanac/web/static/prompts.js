@@ -113,7 +113,12 @@ window.AlmanacPages.prompts = function () {
       A.fill(usageEl, h("table", {}, h("thead", {}, h("tr", {}, ["Operation", "Model", "Calls", "Failed", "Tokens in", "Tokens out", "Cost", "Mean ms"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, u.rows.map((r) => h("tr", {}, h("td", {}, r.operation), h("td", {}, r.model), h("td", { class: "num" }, r.calls), h("td", { class: "num" }, r.failed),
           h("td", { class: "num" }, r.tokens_in), h("td", { class: "num" }, r.tokens_out), h("td", { class: "num" }, r.cost === null ? "—" : `$${r.cost.toFixed(4)}`), h("td", { class: "num" }, r.mean_latency_ms.toFixed(0)))))),
-        h("p", {}, `Total $${cost.toFixed(4)}; at this rate about $${perMonth.toFixed(2)} a month.`), cap);
+        h("p", {}, `Total $${cost.toFixed(4)}; at this rate about $${perMonth.toFixed(2)} a month.`), cap,
+        (u.prompts || []).length ? h("table", { id: "usage-prompts" }, h("caption", {}, "By prompt version"),
+          h("thead", {}, h("tr", {}, ["Prompt", "Version", "Calls", "Failed", "Rejected", "Tokens", "Cost"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, u.prompts.map((r) => h("tr", {}, h("td", {}, r.prompt_template), h("td", {}, r.prompt_version || "—"), h("td", { class: "num" }, r.calls),
+            h("td", { class: "num" }, r.failed), h("td", { class: "num" }, r.rejected), h("td", { class: "num" }, r.tokens_in + r.tokens_out),
+            h("td", { class: "num" }, r.cost === null ? "—" : `$${r.cost.toFixed(4)}`))))) : null);
     } catch (err) { A.failed(usageEl, err); }
   }
   nameSel.addEventListener("change", () => { history.replaceState(null, "", `?name=${nameSel.value}`); loadVersions(); });

@@ -203,7 +203,7 @@ window.AlmanacPages.week = function () {
       const pct = (x) => Math.min(100, (x / r.capacity_hrs) * 100);
       const internal = Math.max(0, r.used_hours - r.billable_hours);
       A.fill(sprintEl, 
-        h("p", {}, `${r.used_hours.toFixed(1)} h of ${r.capacity_hrs} h used; billable ${r.billable_hours.toFixed(1)} h = ${(r.billable_share * 100).toFixed(0)}% of capacity (target ${r.billable_target_pct}%${r.runway_weeks !== null ? `, runway ${r.runway_weeks} weeks` : ""}).`),
+        h("p", {}, `${r.used_hours.toFixed(1)} h of ${r.capacity_hrs} h used; billable ${r.billable_hours.toFixed(1)} h = ${r.billable_share_pct === null ? "—" : `${r.billable_share_pct.toFixed(0)}%`} of the hours scheduled (target ${r.billable_target_pct}%${r.runway_weeks !== null ? `, runway ${r.runway_weeks} weeks` : ""}).`),
         h("div", { class: "bar", role: "meter", "aria-label": "Capacity used", "aria-valuemin": "0", "aria-valuemax": String(r.capacity_hrs), "aria-valuenow": String(r.used_hours) },
           h("span", { class: "b", style: `width:${pct(r.billable_hours)}%` }), h("span", { class: "i", style: `width:${pct(internal)}%` })),
         r.warnings.length ? h("ul", { role: "alert" }, r.warnings.map((w) => h("li", { class: "warn" }, w))) : h("p", { class: "hint" }, "No warnings."));
