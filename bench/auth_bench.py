@@ -64,7 +64,7 @@ async def serve(data_dir: Path) -> None:
     from almanac.auth.bootstrap import ensure_first_key
     from almanac.auth.browser import BrowserSafety
     from almanac.auth.deps import authenticate
-    from almanac.cli.runtime import LOCAL_OWNER
+    from almanac.cli.runtime import LOCAL_OWNER, LocalImport
     from almanac.config import Settings
     from almanac.deps import get_state
     from almanac.memory.schemas import RememberIn
@@ -75,9 +75,8 @@ async def serve(data_dir: Path) -> None:
     state = await build_state(settings)
     state.services = ["memory"]
     await ensure_first_key(state)
-    memory = state.memory_client()
-    for text in ("Invoice Acme on the first of the month", "Acme prefers email", "Gym at 7"):
-        await memory.remember(RememberIn(content=text))
+    texts = ("Invoice Acme on the first of the month", "Acme prefers email", "Gym at 7")
+    await LocalImport(state).remember_batch([RememberIn(content=t) for t in texts])
     uncached = dataclasses.replace(
         state,
         settings=settings.model_copy(

@@ -30,8 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
 
+from almanac.cli.runtime import LocalImport  # noqa: E402
 from almanac.config import Settings  # noqa: E402
-from almanac.memory.client import LocalMemoryClient  # noqa: E402
+from almanac.db.uow import unit_of_work  # noqa: E402
+from almanac.memory.port import memory_service  # noqa: E402
 from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
@@ -138,7 +140,7 @@ async def run(path: Path) -> dict[str, Any]:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         state = await build_state(settings)
         try:
-            client = LocalMemoryClient(state)
+            client = LocalImport(state)
             session = f"locomo-{conv_id}"
             t0 = time.perf_counter()
             items = [
@@ -159,7 +161,8 @@ async def run(path: Path) -> dict[str, Any]:
             for q in questions:
                 rq = RecallQuery(query=q.text, k=max(KS), session_id=session, kinds=["event"])
                 t1 = time.perf_counter()
-                out = await client.recall(rq)
+                async with unit_of_work(state.sessionmaker) as uow:
+                    out = await memory_service(uow, state).recall(rq)
                 latencies.append((time.perf_counter() - t1) * 1000)
                 almanac_ranked.append([h.metadata["dia_id"] for h in out.results])
 

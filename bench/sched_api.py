@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -310,7 +311,7 @@ async def run_api(quick: bool) -> dict[str, Any]:
             settings = Settings(data_dir=Path(tmp) / zone.replace("/", "_"), timezone=zone)
             settings.llm.provider = "none"
             settings.scheduler.daily_max_hours = DAILY_MAX
-            settings.scheduler.workday_end = "17:00"
+            settings.scheduler.workday_end = clock(17)
             # The bench's request rate is not a person's: lift the per-key limits.
             settings.security.rate_limit = "1000000/minute"
             settings.security.write_rate_limit = "1000000/minute"

@@ -140,16 +140,20 @@ def make(spec: Spec) -> Problem:
     )
 
 
-def specs(quick: bool) -> list[Spec]:
-    """The benchmark's instances: two-week DST windows in both zones, and six-week loads."""
+def specs(quick: bool, first_seed: int = 1) -> list[Spec]:
+    """The benchmark's instances: two-week DST windows in both zones, and six-week loads.
+
+    `first_seed` other than 1 gives fresh instances of the same kinds (names end in @seed).
+    """
     out = []
-    seed = 1
+    seed = first_seed
+    tag = "" if first_seed == 1 else f"@{first_seed}"
     for tz, mondays in DST_MONDAYS.items():
         for monday in mondays:
             for load in (0.8, 1.3):
                 out.append(
                     Spec(
-                        f"{tz.split('/')[1][:6]}-{monday:%m%d}-{load}",
+                        f"{tz.split('/')[1][:6]}-{monday:%m%d}-{load}{tag}",
                         tz,
                         monday,
                         2,
@@ -158,11 +162,13 @@ def specs(quick: bool) -> list[Spec]:
                         seed,
                         daily_max_hours=8.0 if seed % 2 else 7.0,
                         billable_share=0.6 if seed % 3 == 0 else None,
+                        weekly_hours=None if tag and seed % 4 == 0 else 32.0,
                     )
                 )
                 seed += 1
     big = [("Europe/Berlin", date(2026, 10, 5)), ("America/New_York", date(2026, 10, 12))]
     for tz, monday in big if not quick else big[:1]:
-        out.append(Spec(f"six-weeks-{tz.split('/')[1][:6]}", tz, monday, 6, 300, 1.1, seed))
+        name = f"six-weeks-{tz.split('/')[1][:6]}{tag}"
+        out.append(Spec(name, tz, monday, 6, 300, 1.1, seed))
         seed += 1
     return out[:3] + out[-1:] if quick else out

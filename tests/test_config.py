@@ -24,6 +24,7 @@ def test_timezone_must_be_an_iana_zone() -> None:
 def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALMANAC_PLANNER__MATCH_THRESHOLD", "0.7")
     monkeypatch.setenv("ALMANAC_CALENDAR__PROVIDER", "caldav")
+    monkeypatch.setenv("ALMANAC_CALENDAR__CALDAV_URL", "http://127.0.0.1:5232/me/work/")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.planner.match_threshold == 0.7
     assert settings.calendar.provider == "caldav"
@@ -46,6 +47,19 @@ def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         ({"ALMANAC_SCHEDULER__DAILY_MAX_HOURS": "10"}, "ALMANAC_SCHEDULER__DAILY_MAX_HOURS"),
         ({"ALMANAC_SERVER__PLANNER_PORT": "8090"}, "ALMANAC_SERVER__PLANNER_PORT"),
         ({"ALMANAC_TIMEZONE": "Mars/Base"}, "ALMANAC_TIMEZONE"),
+        # Per-provider settings: what a provider needs is checked at start, not per request.
+        ({"ALMANAC_LLM__PROVIDER": "openai", "ALMANAC_LLM__MODEL": "m"}, "ALMANAC_LLM__BASE_URL"),
+        (
+            {"ALMANAC_LLM__PROVIDER": "openai", "ALMANAC_LLM__BASE_URL": "http://h/v1"},
+            "ALMANAC_LLM__MODEL",
+        ),
+        (
+            {"ALMANAC_EMBEDDER__PROVIDER": "openai", "ALMANAC_EMBEDDER__MODEL": "m"},
+            "ALMANAC_EMBEDDER__DIM",
+        ),
+        ({"ALMANAC_CALENDAR__PROVIDER": "caldav"}, "ALMANAC_CALENDAR__CALDAV_URL"),
+        ({"ALMANAC_CALENDAR__PROVIDER": "google"}, "ALMANAC_CALENDAR__GOOGLE_CLIENT_SECRET"),
+        ({"ALMANAC_CALENDAR__TOKEN_KEY": "too-short"}, "ALMANAC_CALENDAR__TOKEN_KEY"),
     ],
 )
 def test_impossible_settings_name_their_variable(
@@ -84,3 +98,22 @@ def test_serve_stops_with_the_variable_named_and_no_traceback(tmp_path: Path) ->
     assert "ALMANAC_SCHEDULER__WORKDAY_END" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "pg").exists()  # stopped before starting anything
+
+
+def test_serve_stops_on_an_incomplete_provider(tmp_path: Path) -> None:
+    env = {**os.environ, "ALMANAC_DATA_DIR": str(tmp_path), "ALMANAC_LLM__PROVIDER": "openai"}
+    env.pop("ALMANAC_LLM__MODEL", None)
+    env.pop("ALMANAC_LLM__BASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "almanac", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "ALMANAC_LLM__BASE_URL: required when ALMANAC_LLM__PROVIDER=openai" in done.stderr
+    assert "ALMANAC_LLM__MODEL" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "pg").exists()

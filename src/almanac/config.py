@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import time
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +25,14 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _required_for(value: Any, info: ValidationInfo, provider: str, variable: str) -> Any:
+    """Per-provider settings: `value` must be set when the section's provider is
+    `provider`, so a missing one stops the start naming its variable."""
+    if info.data.get("provider") == provider and value in (None, ""):
+        raise ValueError(f"required when {variable}={provider}")
+    return value
 
 
 class DatabaseSettings(BaseModel):
@@ -52,13 +62,17 @@ class EmbedderSettings(BaseModel):
 
     provider: Literal["local", "openai"] = "local"
     # For `openai`: any OpenAI-compatible /v1/embeddings endpoint.
-    model: str | None = None
+    model: str | None = Field(default=None, validate_default=True)
     base_url: str | None = None
     api_key: SecretStr | None = None
-    dim: int | None = Field(default=None, ge=1, le=16_000)
+    dim: int | None = Field(default=None, ge=1, le=16_000, validate_default=True)
     batch_size: int = Field(default=64, ge=1, le=2048)
     threads: int = Field(default=0, ge=0, le=64)  # 0 = let the runtime decide
     timeout_seconds: float = Field(default=30.0, gt=0)
+
+    _openai_needs = field_validator("model", "dim")(
+        lambda value, info: _required_for(value, info, "openai", "ALMANAC_EMBEDDER__PROVIDER")
+    )
 
 
 class SearchSettings(BaseModel):
@@ -102,9 +116,9 @@ class LLMSettings(BaseModel):
     """
 
     provider: Literal["none", "openai"] = "none"
-    base_url: str | None = None
+    base_url: str | None = Field(default=None, validate_default=True)
     api_key: SecretStr | None = None
-    model: str | None = None
+    model: str | None = Field(default=None, validate_default=True)
     # Per-operation overrides: planning, scheduling, reflection, extraction.
     models: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=60.0, gt=0)
@@ -140,6 +154,10 @@ class LLMSettings(BaseModel):
     # server and model). `text` suits servers whose JSON grammar is slow (llama-cpp-python
     # samples json_object ~4x slower than free text on a small CPU).
     output_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+
+    _openai_needs = field_validator("base_url", "model")(
+        lambda value, info: _required_for(value, info, "openai", "ALMANAC_LLM__PROVIDER")
+    )
 
     @field_validator("budget_seconds", "max_tokens")
     @classmethod
@@ -179,12 +197,12 @@ class CalendarSettings(BaseModel):
 
     provider: Literal["builtin", "caldav", "google"] = "builtin"
     # CalDAV (Radicale, Nextcloud, iCloud): the calendar collection's URL.
-    caldav_url: str | None = None
+    caldav_url: str | None = Field(default=None, validate_default=True)
     caldav_username: str | None = None
     caldav_password: SecretStr | None = None
     # Google Calendar: an OAuth web client; tokens are stored encrypted with `token_key`.
-    google_client_id: str | None = None
-    google_client_secret: SecretStr | None = None
+    google_client_id: str | None = Field(default=None, validate_default=True)
+    google_client_secret: SecretStr | None = Field(default=None, validate_default=True)
     google_redirect_uri: str = "http://127.0.0.1:8090/oauth/callback"
     google_calendar_id: str = "primary"
     # Overrides the Google API root (for a self-hosted proxy, or the test double).
@@ -192,7 +210,7 @@ class CalendarSettings(BaseModel):
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
     # A Fernet key (urlsafe base64, 32 bytes) encrypting OAuth tokens at rest.
-    token_key: SecretStr | None = None
+    token_key: SecretStr | None = Field(default=None, validate_default=True)
     # How long busy time read from a remote calendar is reused.
     busy_cache_seconds: float = Field(default=300.0, ge=0)
     # When set, the .ics feed requires `?token=` with this value.
@@ -202,6 +220,25 @@ class CalendarSettings(BaseModel):
     ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    _caldav_needs = field_validator("caldav_url")(
+        lambda value, info: _required_for(value, info, "caldav", "ALMANAC_CALENDAR__PROVIDER")
+    )
+    _google_needs = field_validator("google_client_id", "google_client_secret", "token_key")(
+        lambda value, info: _required_for(value, info, "google", "ALMANAC_CALENDAR__PROVIDER")
+    )
+
+    @field_validator("token_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("not a Fernet key (32 bytes, url-safe base64)")
+        return value
 
 
 class SchedulerSettings(BaseModel):

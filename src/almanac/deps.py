@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from almanac.config import Settings
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.state import AppState
 
 
@@ -30,14 +30,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
     """One transaction per request: committed when the endpoint returns, else rolled back."""
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        try:
-            yield uow
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        yield uow
 
 
 # scope="function": commit before the response is sent, so a failed commit is reported.

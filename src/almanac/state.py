@@ -40,7 +40,7 @@ class AppState:
     embedded_pg: EmbeddedPostgres | None = None
     # None when no LLM is configured: features then run deterministically and say so.
     llm: LLMClient | None = None
-    # How the Planner reaches the Memory Gateway: set by `almanac.memory.client.memory_client`.
+    # The split Planner's HTTP client for the Memory Gateway: `almanac.memory.client.gateway`.
     memory: Closeable | None = None
     # Which services this process serves ("memory", "planner"), shown by /health.
     services: list[str] = field(default_factory=list)

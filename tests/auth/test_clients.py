@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from almanac.auth.keyfile import client_key, gateway_key, read_key_file, write_key_file
 from almanac.config import ServerSettings, Settings
-from almanac.memory.client import HttpMemoryClient, connect_memory
+from almanac.memory.client import HttpMemoryClient, connect_gateway
 from almanac.state import AppState
 
 
@@ -51,7 +51,7 @@ async def test_the_planner_sends_its_own_key_to_a_separate_gateway(
     write_key_file(tmp_path, "alm_data_folder_key")
     server = ServerSettings(memory_gateway_url="http://127.0.0.1:9")
     state.settings = _settings(tmp_path, server=server)
-    client = connect_memory(state)
+    client = connect_gateway(state)
     assert isinstance(client, HttpMemoryClient)
     assert client.client.headers["authorization"] == "Bearer alm_data_folder_key"
     await client.close()
@@ -60,7 +60,7 @@ async def test_the_planner_sends_its_own_key_to_a_separate_gateway(
     )
     state.settings = _settings(tmp_path, server=server)
     assert gateway_key(state.settings) == "alm_planner"
-    client = connect_memory(state)
+    client = connect_gateway(state)
     assert isinstance(client, HttpMemoryClient)
     assert client.client.headers["authorization"] == "Bearer alm_planner"
     await client.close()

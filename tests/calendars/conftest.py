@@ -1,6 +1,8 @@
-"""A real Radicale CalDAV server for the calendar tests, started once per session.
+"""Real CalDAV servers for the calendar tests, Radicale and Xandikos, started once per session.
 
-Each test gets its own freshly made calendar collection, so tests never see each other's events.
+Every test that takes `provider` or `raw_calendar` runs against both servers (`dav_url` is
+parametrized). Each test gets its own freshly made calendar collection, so tests never see
+each other's events.
 The built-in calendar's API tests get `calendar_client`: the full app over HTTP, every request
 inside the test's rolled-back transaction.
 """
@@ -37,12 +39,35 @@ def _free_port() -> int:
         return port
 
 
+def _wait_until_up(proc: subprocess.Popen[bytes], url: str, name: str, log: Path) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited early; see {log}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start within 15 s") from None
+            time.sleep(0.05)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def _radicale(auth_type: str) -> Iterator[str]:
     """Run `python -m radicale` on a free 127.0.0.1 port until the block ends; yields its URL."""
     with tempfile.TemporaryDirectory(prefix="almanac-radicale-") as d:
         port = _free_port()
-        log = (Path(d) / "radicale.log").open("wb")
+        path = Path(d) / "radicale.log"
         cmd = [
             sys.executable,
             "-m",
@@ -56,29 +81,47 @@ def _radicale(auth_type: str) -> Iterator[str]:
             "--rights-type",
             "owner_only",
         ]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"radicale exited early; see {log.name}")
-                try:
-                    httpx.get(url, timeout=0.5)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("radicale did not start within 15 s") from None
-                    time.sleep(0.05)
-            yield url
-        finally:
-            proc.terminate()
+        with path.open("wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}/"
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
+                _wait_until_up(proc, url, "radicale", path)
+                yield url
+            finally:
+                stop_server(proc)
+
+
+@contextmanager
+def xandikos_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `xandikos serve` (no authentication; one principal, /user/) on a free 127.0.0.1
+    port until the block ends; yields its URL and the process."""
+    with tempfile.TemporaryDirectory(prefix="almanac-xandikos-") as d:
+        port = _free_port()
+        path = Path(d) / "xandikos.log"
+        cmd = [
+            sys.executable,
+            "-m",
+            "xandikos",
+            "serve",
+            "--directory",
+            str(Path(d) / "data"),
+            "--state-dir",
+            str(Path(d) / "state"),
+            "--defaults",
+            "--listen-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-detect-systemd",
+        ]
+        with path.open("wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}/"
+            try:
+                _wait_until_up(proc, url, "xandikos", path)
+                yield url, proc
+            finally:
+                stop_server(proc)
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +139,21 @@ def denying_radicale_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def dav_client(radicale_url: str) -> Iterator[Any]:
-    client = DAVClient(url=radicale_url, username=USER, password="secret")
+def xandikos_url() -> Iterator[str]:
+    with xandikos_server() as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session", params=["radicale", "xandikos"])
+def dav_url(request: pytest.FixtureRequest) -> str:
+    """The URL of each CalDAV server in turn."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def dav_client(dav_url: str) -> Iterator[Any]:
+    client = DAVClient(url=dav_url, username=USER, password="secret")
     try:
         yield client
     finally:
@@ -111,9 +167,9 @@ def raw_calendar(dav_client: Any) -> Any:
 
 
 @pytest.fixture
-async def provider(radicale_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
+async def provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
     cal = CalDAVCalendar(
-        url=radicale_url,
+        url=dav_url,
         calendar=str(raw_calendar.url),
         username=USER,
         password="secret",

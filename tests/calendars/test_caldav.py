@@ -1,4 +1,4 @@
-"""CalDAVCalendar against a real Radicale server (see conftest.py)."""
+"""CalDAVCalendar against real Radicale and Xandikos servers (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -216,9 +216,9 @@ async def test_recurring_user_event_is_expanded(
     assert busy == [BusyInterval(at(d, 18), at(d, 19)) for d in (2, 3, 4)]
 
 
-async def test_calendar_found_by_display_name(radicale_url: str, raw_calendar: Any) -> None:
+async def test_calendar_found_by_display_name(dav_url: str, raw_calendar: Any) -> None:
     named = CalDAVCalendar(
-        url=radicale_url,
+        url=dav_url,
         calendar=raw_calendar.get_display_name(),
         username="almanac-test",
         password="secret",

@@ -56,3 +56,22 @@ async def test_a_failed_calendar_request_is_degraded_at_once(
     failed = (await client.get("/health")).json()["dependencies"]["calendar"]
     assert failed["status"] == "degraded"  # ...but a failed request is reported at once
     assert "connection refused" in failed["detail"]
+
+
+async def test_a_failed_request_to_a_real_caldav_server_is_degraded_at_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    from tests.calendars.conftest import stop_server, xandikos_server
+
+    with xandikos_server() as (url, proc):
+        state.settings.calendar.provider = "caldav"
+        state.settings.calendar.caldav_url = f"{url}user/calendars/calendar/"
+        state.probes.pop("calendar", None)
+        first = (await client.get("/health")).json()["dependencies"]["calendar"]
+        assert first["status"] == "ok", first  # probed for real, then reused for minutes...
+        stop_server(proc)  # ...but Xandikos goes away
+        r = await client.get("/api/v1/scheduler/calendar", params={"start_date": "2026-03-02"})
+        assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+        failed = (await client.get("/health")).json()["dependencies"]["calendar"]
+        assert failed["status"] == "degraded"  # at once, not after the probe's reuse window
+        assert failed["detail"].startswith("caldav: a request failed")

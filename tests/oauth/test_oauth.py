@@ -172,7 +172,10 @@ async def test_callback_when_the_user_declines(oauth_client: httpx.AsyncClient) 
 async def test_missing_client_credentials_are_a_clear_problem_not_a_500(
     state: AppState, db_session: AsyncSession, google: FakeGoogle
 ) -> None:
-    calendar = google_settings(google, google_client_id=None, google_client_secret=None)
+    # Google can be connected before it becomes the calendar provider: checked on use.
+    calendar = google_settings(
+        google, provider="builtin", google_client_id=None, google_client_secret=None
+    )
     async with app_client(state, db_session, calendar) as client:
         answer = await client.get("/oauth/authorize")
     assert answer.status_code == 503
@@ -187,7 +190,9 @@ async def test_missing_client_credentials_are_a_clear_problem_not_a_500(
 async def test_missing_token_key_is_a_clear_problem(
     state: AppState, db_session: AsyncSession, google: FakeGoogle
 ) -> None:
-    async with app_client(state, db_session, google_settings(google, token_key=None)) as client:
+    async with app_client(
+        state, db_session, google_settings(google, provider="builtin", token_key=None)
+    ) as client:
         answer = await client.get("/oauth/authorize")
     assert answer.status_code == 503 and "token_key" in answer.json()["detail"]
 

@@ -12,7 +12,7 @@ from almanac.memory.schemas import FactIn
 from almanac.memory.service import MemoryService
 from almanac.models import Event, Fact
 from almanac.models.observer import FactDecision
-from almanac.observer.facts import FactExtractor
+from almanac.observer.deps import fact_extractor
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
@@ -95,7 +95,7 @@ async def test_llm_proposals_are_added_dropped_superseded_or_rejected(
     ids = await known_facts(db_session, llm_state)
     ev = await event(db_session)
     chat.script(Reply.json({"facts": PROPOSALS}))
-    out = await FactExtractor(UnitOfWork(db_session), llm_state).extract(ev.id)
+    out = await fact_extractor(UnitOfWork(db_session), llm_state).extract(ev.id)
     assert out.llm.used and out.llm.prompt_template == "fact_extractor"
     got = [(d.source, d.decision) for d in out.decisions]
     assert got == [
@@ -130,9 +130,9 @@ async def test_extracting_the_same_event_twice_adds_nothing(
     await known_facts(db_session, llm_state)
     ev = await event(db_session)
     chat.script(Reply.json({"facts": PROPOSALS}))
-    first = await FactExtractor(UnitOfWork(db_session), llm_state).extract(ev.id)
+    first = await fact_extractor(UnitOfWork(db_session), llm_state).extract(ev.id)
     facts, decisions = await count(db_session, Fact), await count(db_session, FactDecision)
-    again = await FactExtractor(UnitOfWork(db_session), llm_state).extract(ev.id)
+    again = await fact_extractor(UnitOfWork(db_session), llm_state).extract(ev.id)
     assert again.already_extracted
     assert [d.id for d in again.decisions] == [d.id for d in first.decisions]
     assert len(chat.chat_requests) == 1  # the LLM was not asked again
@@ -152,7 +152,7 @@ async def test_without_an_llm_facts_come_from_the_events_metadata(
         fact_type="constraint",
         category="call_days",
     )
-    extractor = FactExtractor(UnitOfWork(db_session), state)
+    extractor = fact_extractor(UnitOfWork(db_session), state)
     out = await extractor.extract(ev.id)
     assert out.llm.used is False and "no LLM" in out.llm.detail
     (d,) = out.decisions
@@ -166,7 +166,7 @@ async def test_without_an_llm_facts_come_from_the_events_metadata(
 async def test_low_salience_and_subjectless_events_make_no_facts(
     db_session: AsyncSession, state: AppState
 ) -> None:
-    extractor = FactExtractor(UnitOfWork(db_session), state)
+    extractor = fact_extractor(UnitOfWork(db_session), state)
     low = await event(db_session, 0.69, subject_type="client", subject_id="1", fact_type="result")
     out = await extractor.extract(low.id)
     assert out.decisions == [] and "under 0.7" in out.llm.detail
@@ -180,7 +180,7 @@ async def test_an_llm_failure_falls_back_to_the_metadata(
 ) -> None:
     ev = await event(db_session, subject_type="client", subject_id="7", fact_type="identity")
     chat.script(Reply(content="nope"), Reply(content="nope"))
-    out = await FactExtractor(UnitOfWork(db_session), llm_state).extract(ev.id)
+    out = await fact_extractor(UnitOfWork(db_session), llm_state).extract(ev.id)
     assert out.llm.used is False and out.llm.detail.startswith("the LLM")
     assert out.llm.detail.endswith("facts come from the event's metadata")
     assert [(d.source, d.decision) for d in out.decisions] == [("metadata", "added")]

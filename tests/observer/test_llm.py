@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
 from almanac.models import Event
+from almanac.observer.deps import observer_service
 from almanac.observer.service import ObserverService
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
@@ -17,7 +18,7 @@ from tests.planner.conftest import SessionRecorder
 
 
 def observer(db_session: AsyncSession, state: AppState) -> ObserverService:
-    return ObserverService(UnitOfWork(db_session), state, clock=lambda: SUNDAY_EVENING)
+    return observer_service(UnitOfWork(db_session), state, clock=lambda: SUNDAY_EVENING)
 
 
 async def test_the_narrative_comes_on_top_of_the_numbers(

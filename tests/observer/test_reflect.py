@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from almanac.db.uow import UnitOfWork
 from almanac.models import Event, ExecutionRun, Fact, Task
 from almanac.models.observer import FactDecision, Reflection
+from almanac.observer.deps import observer_service
 from almanac.observer.service import ObserverService
 from almanac.state import AppState
 from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week, workflow_runs, zoned
 
 
 def observer(uow: UnitOfWork, state: AppState, now: datetime = SUNDAY_EVENING) -> ObserverService:
-    return ObserverService(uow, state, clock=lambda: now)
+    return observer_service(uow, state, clock=lambda: now)
 
 
 async def count(session: AsyncSession, model: Any, *where: Any) -> int:

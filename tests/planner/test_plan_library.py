@@ -176,14 +176,20 @@ async def test_estimates_are_calibrated_from_execution_runs(
 async def test_memory_down_degrades_but_still_plans(
     client: httpx.AsyncClient, library: dict[str, Workflow], state: Any
 ) -> None:
-    from almanac.memory.client import HttpMemoryClient
+    from almanac.config import ServerSettings
 
-    # A Gateway that does not answer: planning goes on and says what it missed.
-    state.memory = HttpMemoryClient(httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=0.5))
+    # A Gateway in another process that does not answer: planning goes on and says what
+    # it missed (the real HTTP port, chosen by the setting).
+    settings = state.settings
+    state.settings = settings.model_copy(
+        update={"server": ServerSettings(memory_gateway_url="http://127.0.0.1:9")}
+    )
     try:
         r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
     finally:
-        await state.memory.client.aclose()
+        if state.memory is not None:
+            await state.memory.close()
         state.memory = None
+        state.settings = settings
     assert r.status_code == 201, r.text
     assert r.json()["degraded"] == ["memory"]

@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from almanac.cache import Cache
-from almanac.config import SchedulerSettings, Settings
+from almanac.config import SchedulerSettings, ServerSettings, Settings
 from almanac.db.engine import create_sessionmaker
+from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
-from almanac.memory.schemas import FactOut, FactsQuery
+from almanac.memory.port import memory_port
+from almanac.memory.schemas import FactIn
 from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
 from almanac.state import AppState
 from tests.conftest import app_in_transaction, http_client
@@ -25,43 +27,37 @@ TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)
 
 
-class FakeMemory:
-    """Preference facts served without the Gateway (its own transaction would not see ours)."""
+class Memories:
+    """Preference and constraint facts, written through the real in-process memory port
+    into the test's transaction (the requests share it, so they read them back)."""
 
-    def __init__(self) -> None:
-        self.texts: dict[str, list[str]] = {"preference": [], "constraint": []}
-        self.fail = False
+    def __init__(self, session: AsyncSession, state: AppState) -> None:
+        self.port = memory_port(UnitOfWork(session), state)
+        self.state = state
+        self.written = 0
 
-    async def facts(self, query: FactsQuery) -> list[FactOut]:
-        from almanac.errors import DependencyUnavailable
-
-        if self.fail:
-            raise DependencyUnavailable("gateway down")
-        now = datetime.now(UTC)
-        kind = query.fact_type or "preference"
-        return [
-            FactOut(
-                id=n + 1,
+    async def add(self, kind: str, *texts: str) -> list[int]:
+        """Store `texts` as the user's facts of `kind`, oldest first; their ids."""
+        ids = []
+        for text in texts:
+            self.written += 1
+            when = datetime.now(UTC) - timedelta(days=30) + timedelta(minutes=self.written)
+            fact = FactIn(
                 subject_type="user",
                 subject_id="me",
-                fact_type=kind,
+                fact_type=kind,  # type: ignore[arg-type]
                 content=text,
                 salience_score=0.8,
-                category=None,
-                client_id=None,
-                valid_from=now - timedelta(days=30) + timedelta(minutes=n),
-                valid_to=None,
-                created_at=now,
-                metadata={},
-                supersedes_id=None,
-                source_event_id=None,
-                current=True,
+                valid_from=when,
             )
-            for n, text in enumerate(self.texts.get(kind, []))
-        ]
+            ids.append((await self.port.write_fact(fact)).fact.id)
+        return ids
 
-    async def close(self) -> None:
-        """Nothing to release."""
+    def gateway_down(self) -> None:
+        """Make the Memory Gateway a separate process that does not answer."""
+        self.state.settings = self.state.settings.model_copy(
+            update={"server": ServerSettings(memory_gateway_url="http://127.0.0.1:9")}
+        )
 
 
 def next_monday(weeks: int = 1) -> date:
@@ -75,29 +71,31 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def memory() -> FakeMemory:
-    return FakeMemory()
+def memory(db_session: AsyncSession, sched_state: AppState) -> Memories:
+    return Memories(db_session, sched_state)
 
 
 @pytest.fixture
-def sched_state(
-    tmp_root: Any, engine: AsyncEngine, embedder: Embedder, cache: Cache, memory: FakeMemory
-) -> AppState:
+async def sched_state(
+    tmp_root: Any, engine: AsyncEngine, embedder: Embedder, cache: Cache
+) -> AsyncIterator[AppState]:
     settings = Settings(  # type: ignore[call-arg]
         data_dir=tmp_root / "data",
         timezone=TZ_NAME,
         scheduler=SchedulerSettings(time_limit_seconds=2.0),
         _env_file=None,
     )
-    return AppState(
+    state = AppState(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         cache=cache,
         embedder=embedder,
-        memory=memory,  # type: ignore[arg-type]
         services=["memory", "planner"],
     )
+    yield state
+    if state.memory is not None:  # the HTTP client of a Gateway made unreachable
+        await state.memory.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 from almanac.state import AppState
 
-from .conftest import FakeMemory, make_plan, next_monday, parse
+from .conftest import Memories, make_plan, next_monday, parse
 
 URL = "/api/v1/scheduler"
 
@@ -100,10 +100,10 @@ async def schedule(client: httpx.AsyncClient, plan_id: int) -> dict[str, Any]:
 
 
 async def test_rules_shape_the_schedule(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
-    memory.texts["preference"] = ["No meetings before 10", "30 minutes between blocks"]
-    memory.texts["constraint"] = ["max 2 hours a day"]
+    await memory.add("preference", "No meetings before 10", "30 minutes between blocks")
+    await memory.add("constraint", "max 2 hours a day")
     tasks = [{"key": f"t{n}", "estimate_hours": 1.0} for n in range(4)]
     out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
     prefs = out["preferences"]
@@ -122,9 +122,10 @@ async def test_rules_shape_the_schedule(
 
 
 async def test_memory_down_falls_back_to_defaults(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
-    memory.fail = True
+    await memory.add("preference", "No meetings before 10")  # unreachable below
+    memory.gateway_down()
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
     assert out["preferences"]["source"] == "defaults"
     assert any("memory unavailable" in w for w in out["warnings"])
@@ -154,18 +155,20 @@ async def test_llm_reads_preferences_with_the_prompt(
     sched_client: httpx.AsyncClient,
     sched_state: AppState,
     db_session: AsyncSession,
-    memory: FakeMemory,
+    memory: Memories,
 ):
-    memory.texts["preference"] = ["I'm sharpest after lunch, nothing before 13:00 please"]
+    text = "I'm sharpest after lunch, nothing before 13:00 please"
+    [fact_id] = await memory.add("preference", text)
     llm = FakeLLM(SchedulingPreferences(not_before=time(13)))
     sched_state.llm = llm
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
-    text = "I'm sharpest after lunch, nothing before 13:00 please"
     assert out["preferences"] == {
         "applied": ["nothing before 13:00"],
         "llm_used": True,
         "source": "llm",
-        "memories": [{"fact_id": 1, "text": text, "applied": [f"nothing before 13:00 ({text!r})"]}],
+        "memories": [
+            {"fact_id": fact_id, "text": text, "applied": [f"nothing before 13:00 ({text!r})"]}
+        ],
     }
     assert all(parse(b["start"]).hour >= 13 for b in out["blocks"])
     operation, messages = llm.calls[0]
@@ -178,9 +181,9 @@ async def test_llm_failure_falls_back_to_rules(
     sched_client: httpx.AsyncClient,
     sched_state: AppState,
     db_session: AsyncSession,
-    memory: FakeMemory,
+    memory: Memories,
 ):
-    memory.texts["preference"] = ["No meetings before 11"]
+    await memory.add("preference", "No meetings before 11")
     sched_state.llm = FakeLLM(None)
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
     assert out["preferences"]["source"] == "rules" and out["preferences"]["llm_used"] is False

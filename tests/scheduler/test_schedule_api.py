@@ -48,6 +48,10 @@ async def test_preview_writes_no_events(sched_client: httpx.AsyncClient, db_sess
     )
     assert body["unplaced"] == [] and body["violations"] == []
     assert body["solver"]["status"] in ("optimal", "feasible", "greedy fallback")
+    # Nothing is due and everything fits: both floors reached, by the figures they name.
+    floors = {f["measure"]: f for f in body["solver"]["floors"]}
+    assert set(floors) == {"weighted hours", "deadlines met"}
+    assert all(f["reached"] and f["value"] >= f["floor"] for f in floors.values())
     assert body["calendar"] is None
     assert await almanac_entries(db_session) == []
     await db_session.refresh(plan)

@@ -6,7 +6,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from almanac.models import SchedulerRun
 from almanac.scheduler.sync import sync_calendar
 from almanac.state import AppState
 
@@ -109,7 +111,7 @@ async def test_a_pinned_block_on_a_users_event_settles(
     block = max(scheduled["blocks"], key=lambda b: b["start"])
     friday = (monday + timedelta(days=4)).isoformat()
     # An all-day "Focus Friday" of the user's, and the block pinned onto it anyway.
-    await ok(
+    focus = await ok(
         await api.post(
             "/api/v1/calendar/events",
             json={
@@ -135,10 +137,36 @@ async def test_a_pinned_block_on_a_users_event_settles(
         )
     )
     assert any("Focus Friday" in w for w in forced["warnings"])  # ...reported, as a warning
-    # Every later sync leaves it alone: no replan, no new run, sync after sync.
+    runs_before = await _run_count(committed_state, plan["id"])
+    # The first sync stores the collision once, as a warning on the block; no replan, no run.
+    report = await sync_calendar(committed_state)
+    assert report.replanned == {} and report.failed == {}
+    assert report.warned == {plan["id"]: 1}
+    # Every later sync finds it reported and writes nothing, sync after sync.
     for _ in range(3):
         report = await sync_calendar(committed_state)
-        assert report.replanned == {} and report.failed == {}
+        assert report.replanned == {} and report.failed == {} and report.warned == {}
+    assert await _run_count(committed_state, plan["id"]) == runs_before
     runs = await ok(await api.get("/api/v1/scheduler/calendar", params={"start_date": friday}))
     pinned = next(e for e in runs["events"] if e["id"] == block["almanac_id"])
     assert pinned["conflicts"]  # the calendar view marks it
+    assert len(pinned["warnings"]) == 1 and "Focus Friday" in pinned["warnings"][0]
+    assert "pinned by you" in pinned["warnings"][0]
+    others = [e for e in runs["events"] if e["almanac"] and e["id"] != block["almanac_id"]]
+    assert all(e["warnings"] == [] for e in others)
+
+    # The user drops the event: the next sync clears the warning once, then nothing again.
+    gone = await api.delete(f"/api/v1/calendar/events/{focus['id']}")
+    assert gone.status_code < 300, gone.text
+    assert (await sync_calendar(committed_state)).warned == {plan["id"]: 1}
+    assert (await sync_calendar(committed_state)).warned == {}
+    view = await ok(await api.get("/api/v1/scheduler/calendar", params={"start_date": friday}))
+    pinned = next(e for e in view["events"] if e["id"] == block["almanac_id"])
+    assert pinned["warnings"] == [] and pinned["conflicts"] == []
+    assert await _run_count(committed_state, plan["id"]) == runs_before
+
+
+async def _run_count(state: AppState, plan_id: int) -> int:
+    async with state.sessionmaker() as session:
+        query = select(func.count()).select_from(SchedulerRun)
+        return int(await session.scalar(query.where(SchedulerRun.plan_id == plan_id)) or 0)

@@ -13,7 +13,7 @@ from almanac.models import SchedulerRun
 
 from .conftest import (
     TZ,
-    FakeMemory,
+    Memories,
     add_meeting,
     almanac_entries,
     at,
@@ -65,9 +65,10 @@ async def test_sprint_capacity_holds_across_two_plans(
 
 
 async def test_daily_maximum_holds_across_plans(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: FakeMemory
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
-    memory.texts["preference"] = ["No more than 5 hours of focused work per day"]
+    text = "No more than 5 hours of focused work per day"
+    [fact_id] = await memory.add("preference", text)
     a = await make_plan(db_session, chain(3, 2.0, priority=3), title="A")
     b = await make_plan(db_session, chain(3, 2.0, priority=3), title="B")
     for plan in (a, b):
@@ -75,10 +76,8 @@ async def test_daily_maximum_holds_across_plans(
         assert r.status_code == 200, r.text
         prefs = r.json()["preferences"]
         assert any("5 h a day" in line for line in prefs["applied"])
-        assert prefs["memories"][0]["fact_id"] == 1  # which memory it came from
-        assert prefs["memories"][0]["applied"] == [
-            "at most 5 h a day (" + repr(memory.texts["preference"][0]) + ")"
-        ]
+        assert prefs["memories"][0]["fact_id"] == fact_id  # which memory it came from
+        assert prefs["memories"][0]["applied"] == ["at most 5 h a day (" + repr(text) + ")"]
     per_day: dict[object, float] = defaultdict(float)
     for e in await almanac_entries(db_session):
         per_day[e.start_at.astimezone(TZ).date()] += (e.end_at - e.start_at).total_seconds() / 3600

@@ -19,6 +19,7 @@ import typer
 from almanac.cli.connect import fail
 from almanac.cli.output import emit
 from almanac.config import Settings
+from almanac.db.uow import unit_of_work
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
 
@@ -84,7 +85,6 @@ def import_(
     """Import an export; rows keep their ids, and importing the same file again adds nothing."""
     from almanac.backup.export import ImportReport, import_all, read_export
     from almanac.cli.runtime import run
-    from almanac.db.uow import UnitOfWork
     from almanac.errors import AlmanacError
     from almanac.memory.maintenance import reindex
 
@@ -102,14 +102,8 @@ def import_(
 
         state = await open_state(settings)
         try:
-            async with state.sessionmaker() as session:
-                uow = UnitOfWork(session)
-                try:
-                    report = await import_all(uow, rows)
-                except BaseException:
-                    await uow.rollback()
-                    raise
-                await uow.commit()
+            async with unit_of_work(state.sessionmaker) as uow:
+                report = await import_all(uow, rows)
             await reindex(state, 256, lambda _n: None)  # embeddings, and the cache bumped
             return report
         finally:

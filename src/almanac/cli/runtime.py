@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import typer
@@ -13,8 +13,11 @@ from rich.console import Console
 
 from almanac.auth.principal import Principal
 from almanac.config import Settings
+from almanac.db.uow import unit_of_work
 from almanac.errors import AlmanacError
-from almanac.memory.client import HttpMemoryClient, LocalMemoryClient, MemoryClient
+from almanac.memory.client import HttpMemoryClient
+from almanac.memory.port import memory_service
+from almanac.memory.schemas import RememberBatchOut, RememberIn
 from almanac.startup import open_state
 from almanac.state import AppState
 
@@ -50,8 +53,27 @@ async def _remote(base: str, record: Any, timeout: float = 120) -> AsyncIterator
             raise AlmanacError(message, 503) from exc
 
 
+class MemoryImport(Protocol):
+    """What `almanac memory import` needs of the Gateway."""
+
+    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut: ...
+
+
+class LocalImport:
+    """The Gateway's service in-process: one unit of work per batch, committed here (the
+    CLI is the boundary)."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
+        async with unit_of_work(self.state.sessionmaker) as uow:
+            result = await memory_service(uow, self.state).remember_many(items)
+        return result.batch()  # after the commit, so `stored_in` is complete
+
+
 @asynccontextmanager
-async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[MemoryClient]:
+async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[MemoryImport]:
     """The running Gateway (so its cache stays coherent), or the service in-process."""
     base, record = _target(settings, url, "memory")
     if base is not None:
@@ -60,7 +82,7 @@ async def memory_client(settings: Settings, url: str | None) -> AsyncIterator[Me
         return
     state = await open_state(settings)
     try:
-        yield LocalMemoryClient(state)
+        yield LocalImport(state)
     finally:
         await state.close()
 

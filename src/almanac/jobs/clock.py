@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from almanac.config import Settings
+from almanac.db.uow import unit_of_work
 from almanac.jobs.queue import JobAlreadyQueued, enqueue
 from almanac.models import JobSchedule
 
@@ -153,9 +154,8 @@ async def tick(
     moment = now or datetime.now(UTC)
     done: list[Deferred] = []
     for job in jobs:
-        async with sessionmaker() as session:
-            deferred = await _tick_one(session, job, latest_due(job.cron, zone, moment))
-            await session.commit()
+        async with unit_of_work(sessionmaker) as uow:
+            deferred = await _tick_one(uow.session, job, latest_due(job.cron, zone, moment))
         if deferred is not None:
             logger.info("deferred %s for %s (job %s)", job.name, deferred.due, deferred.job_id)
             done.append(deferred)

@@ -2,74 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import UoW
-from almanac.errors import NotFound
-from almanac.jobs import repository
+from almanac.jobs.schemas import JobDetailOut, JobOut, Status
+from almanac.jobs.service import JobService
 from almanac.types import SafeStr
 
 # The queue shows every job's arguments: admin only.
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[AdminOnly])
 
-Status = Literal["todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted"]
+
+def get_jobs(uow: UoW) -> JobService:
+    return JobService(uow.session)
 
 
-class JobOut(BaseModel):
-    """One job of the queue."""
-
-    id: int
-    queue: str
-    task: str
-    status: Status
-    attempts: int
-    args: dict[str, Any]
-    lock: str | None
-    queueing_lock: str | None
-    scheduled_at: datetime | None
-    deferred_at: datetime | None
-    finished_at: datetime | None
-    # Why the job is waiting for a retry or failed (e.g. fact extraction waiting for the LLM).
-    reason: str | None = None
-
-
-class JobEventOut(BaseModel):
-    """One step of a job's history."""
-
-    type: str
-    at: datetime | None
-
-
-class JobDetailOut(JobOut):
-    """A job with its history."""
-
-    events: list[JobEventOut]
+Jobs = Annotated[JobService, Depends(get_jobs)]
 
 
 @router.get("")
 async def list_jobs(
-    uow: UoW,
+    jobs: Jobs,
     status: Status | None = None,
     task: Annotated[SafeStr | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[JobOut]:
     """Jobs, newest first."""
-    rows = await repository.list_jobs(uow.session, status=status, task=task, limit=limit)
-    return [JobOut.model_validate(r._asdict()) for r in rows]
+    return await jobs.list(status, task, limit)
 
 
 @router.get("/{job_id}")
-async def get_job(uow: UoW, job_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> JobDetailOut:
+async def get_job(jobs: Jobs, job_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> JobDetailOut:
     """One job and its history (deferred, started, retried, finished)."""
-    row = await repository.get_job(uow.session, job_id)
-    if row is None:
-        raise NotFound(f"job {job_id} not found")
-    events = await repository.job_events(uow.session, job_id)
-    return JobDetailOut(
-        **row._asdict(), events=[JobEventOut.model_validate(e._asdict()) for e in events]
-    )
+    return await jobs.get(job_id)

@@ -1,17 +1,15 @@
-"""How other parts (the Planner, the CLI) reach the Memory Gateway: in-process or over HTTP."""
+"""The Memory Gateway's HTTP client: the split Planner (through `memory.port`) and the CLI."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from almanac.db.uow import UnitOfWork
+from almanac.auth.keyfile import auth_headers, gateway_key
 from almanac.errors import AlmanacError, DependencyUnavailable
-from almanac.memory.external.factory import external_memory
-from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     FactIn,
     FactOut,
@@ -24,92 +22,35 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
-from almanac.memory.service import MemoryService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
 
-class MemoryClient(Protocol):
-    """The Memory Gateway as seen by its callers."""
-
-    async def remember(self, item: RememberIn) -> RememberOut: ...
-    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut: ...
-    async def recall(self, query: RecallQuery) -> RecallOut: ...
-    async def write_fact(self, fact: FactIn) -> FactWriteOut: ...
-    async def facts(self, query: FactsQuery) -> list[FactOut]: ...
-    async def close(self) -> None: ...
-
-
-def memory_client(state: AppState) -> MemoryClient:
-    """The state's memory client, connected on first use and closed with the state."""
+def gateway(state: AppState) -> HttpMemoryClient:
+    """The process's HTTP client for the Memory Gateway at `server.memory_gateway_url`,
+    connected on first use and closed with the state."""
     if state.memory is None:
-        state.memory = connect_memory(state)
-    client: MemoryClient = state.memory  # type: ignore[assignment]
+        state.memory = connect_gateway(state)
+    client = state.memory
+    assert isinstance(client, HttpMemoryClient)
     return client
 
 
-def connect_memory(state: AppState) -> MemoryClient:
-    """The Gateway at `server.memory_gateway_url` over HTTP, or in-process when unset."""
+def connect_gateway(state: AppState) -> HttpMemoryClient:
+    """A new HTTP client for the Gateway, sending the Planner's key."""
     url = state.settings.server.memory_gateway_url
-    if url:
-        from almanac.auth.keyfile import auth_headers, gateway_key
-
-        headers = auth_headers(gateway_key(state.settings))
-        if not headers:
-            logger.warning(
-                "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
-                "(a key with scope write) or the data folder's api-key",
-                url,
-            )
-        client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
-        return HttpMemoryClient(client, owns_client=True)
-    return LocalMemoryClient(state)
-
-
-class LocalMemoryClient:
-    """Calls the service directly, one transaction per call."""
-
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-
-    async def close(self) -> None:
-        """Nothing to release: the state owns the database."""
-
-    def _service(self, uow: UnitOfWork) -> MemoryService:
-        s = self.state
-        return MemoryService(uow, s.embedder, s.cache, s.settings, external_memory(s))
-
-    async def _run(self, call: Any) -> Any:
-        async with self.state.sessionmaker() as session:
-            uow = UnitOfWork(session)
-            try:
-                result = await call(self._service(uow))
-            except BaseException:
-                await uow.rollback()
-                raise
-            await uow.commit()
-            return result
-
-    async def remember(self, item: RememberIn) -> RememberOut:
-        result: RememberResult = await self._run(lambda s: s.remember_many([item]))
-        return result.one()  # after `_run` committed, so `stored_in` is complete
-
-    async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
-        result: RememberResult = await self._run(lambda s: s.remember_many(items))
-        return result.batch()
-
-    async def recall(self, query: RecallQuery) -> RecallOut:
-        result: RecallOut = await self._run(lambda s: s.recall(query))
-        return result
-
-    async def write_fact(self, fact: FactIn) -> FactWriteOut:
-        result: FactWriteOut = await self._run(lambda s: s.facts.write(fact))
-        return result
-
-    async def facts(self, query: FactsQuery) -> list[FactOut]:
-        result: list[FactOut] = await self._run(lambda s: s.facts.list(query))
-        return result
+    if not url:
+        raise RuntimeError("no server.memory_gateway_url: memory is in-process")
+    headers = auth_headers(gateway_key(state.settings))
+    if not headers:
+        logger.warning(
+            "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
+            "(a key with scope write) or the data folder's api-key",
+            url,
+        )
+    client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
+    return HttpMemoryClient(client, owns_client=True)
 
 
 class HttpMemoryClient:

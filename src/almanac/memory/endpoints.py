@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
-from almanac.memory.external.factory import external_memory
+from almanac.memory.port import memory_service
 from almanac.memory.schemas import (
     DeletedOut,
     EventOut,
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
 
 def get_memory_service(uow: UoW, state: State) -> MemoryService:
-    return MemoryService(uow, state.embedder, state.cache, state.settings, external_memory(state))
+    return memory_service(uow, state)
 
 
 Memory = Annotated[MemoryService, Depends(get_memory_service)]

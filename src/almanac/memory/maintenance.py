@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import unit_of_work
 from almanac.db.vector_indexes import ensure_vector_indexes
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.models import Event, Fact
@@ -52,9 +52,9 @@ async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) 
     for repo_cls in (EventRepository, FactRepository):
         done, after = 0, 0
         while True:
-            async with state.sessionmaker() as session:
-                uow = UnitOfWork(session)
-                repo = repo_cls(session)
+            # One unit of work per batch: a long re-embedding keeps what it has done.
+            async with unit_of_work(state.sessionmaker) as uow:
+                repo = repo_cls(uow.session)
                 rows: Sequence[Event | Fact] = await repo.missing_embeddings(
                     embedder.model, batch, after
                 )
@@ -64,13 +64,11 @@ async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) 
                 await repo.insert_embeddings(
                     embedder.model, [(r.id, v.tolist()) for r, v in zip(rows, vectors, strict=True)]
                 )
-                await uow.commit()
             after = rows[-1].id
             done += len(rows)
             progress(len(rows))
         totals.append(done)
-    async with state.sessionmaker() as session:
-        await ensure_vector_indexes(session, embedder.model, embedder.dim)
-        await session.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        await ensure_vector_indexes(uow.session, embedder.model, embedder.dim)
     await state.cache.bump(["all", "facts"])
     return totals[0], totals[1]

@@ -9,8 +9,6 @@ from fastapi.responses import RedirectResponse
 
 from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
-from almanac.errors import AlmanacError
-from almanac.oauth.crypto import InvalidState
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
 from almanac.problems import answers
@@ -50,22 +48,7 @@ async def callback(
     Public (no key: it is the browser following Google's redirect); `state` is the
     credential, signed and minted only by the admin-only `/oauth/authorize`.
     """
-    if not state:
-        raise InvalidState("state is missing: start at /oauth/authorize")
-    if error:
-        # The user declined, or Google refused the request; nothing is stored.
-        raise AlmanacError(
-            f"Google did not grant access ({error}): try again at /oauth/authorize",
-            400,
-            errors=[{"field": "error", "message": error}],
-        )
-    if not code:
-        raise AlmanacError(
-            "code is missing: start at /oauth/authorize",
-            400,
-            errors=[{"field": "code", "message": "missing"}],
-        )
-    return await oauth.complete(code, state)
+    return await oauth.callback(code, state, error)
 
 
 @router.get("/oauth/status")

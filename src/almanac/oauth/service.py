@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from almanac.config import CalendarSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable
-from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
+from almanac.oauth.crypto import (
+    InvalidState,
+    OAuthNotConfigured,
+    TokenCipher,
+    UndecryptableToken,
+)
 from almanac.oauth.repository import OAuthCredentialRepository
 from almanac.oauth.schemas import ConnectedOut, CredentialStatus, OAuthStatusOut
 
@@ -104,6 +109,27 @@ class OAuthService:
         state = cipher.make_state({"v": verifier, "n": secrets.token_urlsafe(8)})
         url, _ = flow.authorization_url(access_type="offline", prompt="consent", state=state)
         return str(url)
+
+    async def callback(
+        self, code: str | None, state: str | None, error: str | None
+    ) -> ConnectedOut:
+        """Google's redirect back: a refusal, a missing part, or tokens to store."""
+        if not state:
+            raise InvalidState("state is missing: start at /oauth/authorize")
+        if error:
+            # The user declined, or Google refused the request; nothing is stored.
+            raise AlmanacError(
+                f"Google did not grant access ({error}): try again at /oauth/authorize",
+                400,
+                errors=[{"field": "error", "message": error}],
+            )
+        if not code:
+            raise AlmanacError(
+                "code is missing: start at /oauth/authorize",
+                400,
+                errors=[{"field": "code", "message": "missing"}],
+            )
+        return await self.complete(code, state)
 
     async def complete(self, code: str, state: str) -> ConnectedOut:
         """Check `state`, exchange `code` at the token endpoint and store the tokens."""

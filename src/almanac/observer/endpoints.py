@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from almanac.deps import State, UoW
+from almanac.observer.deps import Observer
 from almanac.observer.schemas import (
     ExtractionOut,
     FactDecisionOut,
@@ -14,19 +14,12 @@ from almanac.observer.schemas import (
     PatternOut,
     ReflectionOut,
 )
-from almanac.observer.service import ObserverService
 from almanac.problems import answers
 from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 
 
-def get_observer(uow: UoW, state: State) -> ObserverService:
-    """The Observer for this request's transaction."""
-    return ObserverService(uow, state)
-
-
-Observer = Annotated[ObserverService, Depends(get_observer)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 

@@ -18,10 +18,17 @@ from pydantic import ValidationError
 
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, DependencyUnavailable, NotFound
-from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.llm.base import (
+    LLMAnswerRejected,
+    LLMClient,
+    LLMOutputInvalid,
+    LLMUnavailable,
+    LLMUse,
+    Message,
+)
 from almanac.memory.external.base import ExternalHit
-from almanac.memory.in_transaction import TransactionalMemory
-from almanac.memory.schemas import FactIn
+from almanac.memory.port import MemoryPort
+from almanac.memory.schemas import FactIn, FactsQuery
 from almanac.models import Event
 from almanac.models.observer import FactDecision
 from almanac.observer.judge import judge_narrative
@@ -35,7 +42,6 @@ from almanac.observer.schemas import (
     Source,
 )
 from almanac.planner.repository import PromptRepository
-from almanac.state import AppState
 
 SALIENCE_THRESHOLD = 0.7  # the design's bar for an event to become a durable fact
 TEMPLATE = "fact_extractor"
@@ -117,11 +123,11 @@ def metadata_proposal(event: Event) -> dict[str, Any] | None:
 class FactExtractor:
     """Turns events and numbers into facts through the Memory Gateway's FactService."""
 
-    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+    def __init__(self, uow: UnitOfWork, *, memory: MemoryPort, llm: LLMClient | None) -> None:
         self.uow = uow
-        self.state = state
+        self.memory = memory
+        self.llm = llm
         self.repo = ObserverRepository(uow.session)
-        self.memory = TransactionalMemory(uow, state)
 
     async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
         """Recorded decisions, for one event or all."""
@@ -165,7 +171,7 @@ class FactExtractor:
     ) -> tuple[list[Any], Source, LLMUse]:
         fallback = metadata_proposal(event)
         deterministic = [fallback] if fallback else []
-        llm = self.state.llm
+        llm = self.llm
         if llm is None:
             return (
                 deterministic,
@@ -243,7 +249,9 @@ class FactExtractor:
             p = FactProposal.model_validate(raw)
         except ValidationError as exc:
             return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
-        current = await self.memory.current_facts(p.subject_type, p.subject_id)
+        current = await self.memory.facts(
+            FactsQuery(subject_type=p.subject_type, subject_id=p.subject_id, limit=1000)
+        )
         same = next((f for f in current if _same(f.content, p.content)), None)
         if same is not None:
             return await self._record(

@@ -9,6 +9,7 @@ call is a real one: recorded in `llm_calls` and counted like any other.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -18,16 +19,24 @@ from pydantic import BaseModel
 from almanac.db.uow import UnitOfWork
 from almanac.deps import State, UoW
 from almanac.errors import NotFound, ValidationFailed
-from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.llm.base import (
+    LLMAnswerRejected,
+    LLMClient,
+    LLMOutputInvalid,
+    LLMUnavailable,
+    LLMUse,
+    Message,
+)
 from almanac.observer.facts import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
 from almanac.observer.service import judge_report_narrative, narrative_messages
 from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
+from almanac.planner.deps import planner_service
 from almanac.planner.judge import judge_plan
 from almanac.planner.repository import PromptRepository
 from almanac.planner.schemas import PlanIn, PreviewIn, PreviewMessage, PreviewOut
-from almanac.state import AppState
+from almanac.planner.service import Skeleton
 
 _OPERATIONS = {
     "sop_generator": "planning",
@@ -40,9 +49,16 @@ _OPERATIONS = {
 class PromptPreview:
     """Renders a prompt version and, with an LLM, asks it. Never commits."""
 
-    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        llm: LLMClient | None,
+        skeleton_for: Callable[[PlanIn], Awaitable[Skeleton | None]],
+    ) -> None:
         self.uow = uow
-        self.state = state
+        self.llm = llm
+        self.skeleton_for = skeleton_for
 
     async def preview(self, name: str, body: PreviewIn) -> PreviewOut:
         """Render version `body.version` (default: the active one) of `name` for the input."""
@@ -69,11 +85,12 @@ class PromptPreview:
             skeleton=skeleton,
             llm=LLMUse(used=False, detail="no LLM is configured: rendered only"),
         )
-        llm = self.state.llm
+        llm = self.llm
         if llm is None or not body.call_llm:
             if llm is not None:
                 out.llm = LLMUse(used=False, detail="call_llm is false: rendered only")
             return out
+        await self.uow.end_reads()  # a preview writes nothing: no transaction while it waits
         try:
             result = await llm.complete_json(
                 operation=out.operation,
@@ -119,9 +136,7 @@ class PromptPreview:
     ) -> tuple[list[Message], type[BaseModel], Any, str | None]:
         if name == "sop_generator":
             body = _validated(PlanIn, sample)
-            from almanac.planner.service import PlannerService
-
-            skeleton = await PlannerService(self.uow, self.state).skeleton_for(body)
+            skeleton = await self.skeleton_for(body)
             sop = skeleton.sop if skeleton else None
             messages = llm_plan.planning_messages(
                 system,
@@ -189,4 +204,6 @@ async def preview_prompt(
     state: State,
 ) -> PreviewOut:
     """Render a prompt version for a sample input; with an LLM, its answer and verdict."""
-    return await PromptPreview(uow, state).preview(name, body)
+    planner = planner_service(uow, state)
+    preview = PromptPreview(uow, llm=state.llm, skeleton_for=planner.skeleton_for)
+    return await preview.preview(name, body)

@@ -4,7 +4,7 @@ A reflection is the deterministic report (observer.report) plus, with an LLM, a 
 on top of it; the numbers never depend on the LLM. It is stored once per mode and period
 (re-running replaces it) and remembered as a `reflection` event so later plans recall it.
 With the Memory Gateway in-process, the reflection, its event and its pattern facts are
-written in the caller's one transaction (see memory.in_transaction).
+written in the caller's one transaction (see memory.port).
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.config import PlannerSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
 from almanac.llm.base import (
     LLMAnswerRejected,
+    LLMClient,
     LLMOutputInvalid,
     LLMTooSlow,
     LLMUnavailable,
     LLMUse,
     Message,
 )
-from almanac.memory.in_transaction import TransactionalMemory
+from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
@@ -45,7 +47,6 @@ from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
 from almanac.planner import estimates as est
 from almanac.planner.estimates import Estimator, params_from
 from almanac.planner.repository import PromptRepository
-from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -102,21 +103,29 @@ class ObserverService:
     def __init__(
         self,
         uow: UnitOfWork,
-        state: AppState,
         *,
+        memory: MemoryPort,
+        llm: LLMClient | None,
+        planner: PlannerSettings,
+        daily_max_hours: float | None,
+        timezone: str,
         clock: Callable[[], datetime] | None = None,
         drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
     ) -> None:
         self.uow = uow
-        self.state = state
+        self.memory = memory
+        self.llm = llm
+        self.planner = planner
+        self.daily_max_hours = daily_max_hours
+        self.timezone = timezone
         self.repo = ObserverRepository(uow.session)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.drift_threshold_pct = drift_threshold_pct
-        self.facts = FactExtractor(uow, state)
+        self.facts = FactExtractor(uow, memory=memory, llm=llm)
 
     def tz(self) -> ZoneInfo:
         """The user's time zone (validated by Settings)."""
-        return ZoneInfo(self.state.settings.timezone)
+        return ZoneInfo(self.timezone)
 
     def today(self) -> date:
         """Today in the user's time zone."""
@@ -133,7 +142,6 @@ class ObserverService:
         tasks = await self.repo.tasks(start, end, block_tasks)
         runs = await self.repo.runs(start, end)
         workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
-        settings = self.state.settings
         report = build_report(
             mode=mode,
             first=first,
@@ -146,7 +154,7 @@ class ObserverService:
             sprint=await self.repo.sprint(first - timedelta(days=first.weekday())),
             workflows=workflows,
             # Without a configured daily max, the planner's hours a day is the limit.
-            daily_max_hours=settings.scheduler.daily_max_hours or settings.planner.hours_per_day,
+            daily_max_hours=self.daily_max_hours or self.planner.hours_per_day,
             drift_threshold_pct=self.drift_threshold_pct,
         )
         report["memories"] = summarize_memories(await self.repo.memories(start, end))
@@ -170,7 +178,7 @@ class ObserverService:
         return reflection_out(row)
 
     async def _narrate(self, mode: Mode, report: dict[str, Any]) -> tuple[str | None, LLMUse]:
-        llm = self.state.llm
+        llm = self.llm
         if llm is None:
             return None, LLMUse(
                 used=False, detail="no LLM is configured: this report is the numbers only"
@@ -242,7 +250,7 @@ class ObserverService:
             idempotency_key=f"reflection:{mode}:{first.isoformat()}",
         )
         try:
-            return await TransactionalMemory(self.uow, self.state).remember_replacing(item)
+            return await self.memory.remember(item)
         except AlmanacError as exc:
             # A remote Gateway outage must not lose the reflection itself; say so in it.
             logger.warning("reflection not remembered: %s", exc.message)
@@ -265,7 +273,7 @@ class ObserverService:
     async def _workflow_info(self, ids: set[int] | None) -> dict[int, WorkflowInfo]:
         """Per workflow: the library's estimate and the planner's, from the same fits."""
         rows = await self.repo.workflows(sorted(ids) if ids is not None else None)
-        planner = self.state.settings.planner
+        planner = self.planner
         params = params_from(planner.calibration_half_life_days)
         fits = await Estimator(
             self.uow.session, params, min_runs=planner.calibration_min_runs

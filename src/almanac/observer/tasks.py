@@ -14,13 +14,13 @@ import procrastinate
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import unit_of_work
 from almanac.errors import ValidationFailed
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.jobs.repository import clear_reason, set_reason
+from almanac.observer.deps import observer_service
 from almanac.observer.facts import ExtractionDeferred
-from almanac.observer.service import ObserverService
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +34,8 @@ async def run_reflect(mode: str, day: str | None = None) -> int:
         raise ValidationFailed(f"mode must be daily or weekly, not {mode!r}", field="mode")
     parsed = date.fromisoformat(day) if day else None
     state = get_state()
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        try:
-            out = await ObserverService(uow, state).reflect(mode, parsed)  # type: ignore[arg-type]
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        out = await observer_service(uow, state).reflect(mode, parsed)  # type: ignore[arg-type]
     return out.id
 
 
@@ -53,28 +47,21 @@ async def run_extract_facts(event_id: int, *, job_id: int | None = None) -> int:
     retried with backoff.
     """
     state = get_state()
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        try:
-            out = await ObserverService(uow, state).facts.extract(event_id, defer=True)
-        except ExtractionDeferred as exc:
-            await uow.rollback()
+    try:
+        async with unit_of_work(state.sessionmaker) as uow:
+            out = await observer_service(uow, state).facts.extract(event_id, defer=True)
             if job_id is not None:
-                await _note(job_id, exc.message)
-            raise
-        except BaseException:
-            await uow.rollback()
-            raise
+                await clear_reason(uow.session, job_id)
+    except ExtractionDeferred as exc:  # rolled back: the reason is noted on its own
         if job_id is not None:
-            await clear_reason(session, job_id)
-        await uow.commit()
+            await _note(job_id, exc.message)
+        raise
     return 0 if out.already_extracted else len(out.decisions)
 
 
 async def _note(job_id: int, reason: str) -> None:
-    async with get_state().sessionmaker() as session:
-        await set_reason(session, job_id, reason)
-        await session.commit()
+    async with unit_of_work(get_state().sessionmaker) as uow:
+        await set_reason(uow.session, job_id, reason)
 
 
 class WaitForLLM(BaseRetryStrategy):
@@ -122,14 +109,8 @@ async def run_import_zep_facts(client_id: int | None) -> int:
         return 0
     user = zep_user_id(client_id, state.settings.zep.default_user_id)
     hits = await provider.list_facts(user, limit=500)
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        try:
-            out = await ObserverService(uow, state).facts.import_external(hits, client_id)
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        out = await observer_service(uow, state).facts.import_external(hits, client_id)
     return len(out)
 
 

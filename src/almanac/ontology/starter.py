@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.models import ServiceBlueprint, Workflow
 from almanac.ontology.checks import dump_steps, steps_hours
 from almanac.ontology.library import MARKER, ImportReport, content_hash, load_library, marked
@@ -98,14 +98,8 @@ async def sync_starter_library(uow: UnitOfWork) -> ImportReport:
 async def load_starter_library(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """Run the sync in its own transaction at start; a failure is logged, never fatal."""
     try:
-        async with sessionmaker() as session:
-            uow = UnitOfWork(session)
-            try:
-                report = await sync_starter_library(uow)
-            except BaseException:
-                await uow.rollback()
-                raise
-            await uow.commit()
+        async with unit_of_work(sessionmaker) as uow:
+            report = await sync_starter_library(uow)
     except Exception:
         logger.exception("the starter workflow library could not be loaded")
         return

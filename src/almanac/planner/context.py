@@ -1,9 +1,9 @@
 """What a plan is made with and what it leaves behind in memory.
 
 Before planning: preferences and constraints, facts about the client and the matched
-workflows, related memories, and similar past plans, recalled from the Memory Gateway.
-After: the plan itself is remembered (event type `plan`), in the plan's own transaction
-when the Gateway is in-process, so later plans recall it.
+workflows, related memories, and similar past plans, recalled through the memory port.
+After: the plan itself is remembered (event type `plan`) through the same port, in the
+plan's own transaction when the Gateway is in-process, so later plans recall it.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
-from almanac.memory.client import MemoryClient
-from almanac.memory.in_transaction import TransactionalMemory
+from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactOut, FactsQuery, RecallQuery, RememberIn
 from almanac.models import Plan
 from almanac.ontology.sop import SOP
 from almanac.planner.schemas import PlanIn, RecalledItem
-from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +27,7 @@ PLAN_SALIENCE = 0.5
 
 
 async def recall_context(
-    memory: MemoryClient,
+    memory: MemoryPort,
     body: PlanIn,
     workflow_ids: Sequence[int],
     k: int,
@@ -85,7 +82,7 @@ def _fact_item(fact: FactOut) -> RecalledItem:
     return RecalledItem(kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content)
 
 
-async def remember_plan(uow: UnitOfWork, state: AppState, plan: Plan, sop: SOP) -> bool:
+async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> bool:
     """Remember the draft so later plans recall it as a similar past plan; False when the
     (remote) Gateway could not take it: the plan is stored regardless."""
     steps = "; ".join(step.title for step in sop.steps)
@@ -101,7 +98,7 @@ async def remember_plan(uow: UnitOfWork, state: AppState, plan: Plan, sop: SOP) 
         idempotency_key=f"plan:{plan.id}",
     )
     try:
-        await TransactionalMemory(uow, state).remember_replacing(item)
+        await memory.remember(item)
     except AlmanacError as exc:  # only with a remote Gateway
         logger.warning("could not remember plan %s: %s", plan.id, exc.message)
         return False

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
-from almanac.deps import State, UoW
-from almanac.planner.llm_choices import LLMChoiceService
-from almanac.planner.plans import PlanService
+from almanac.deps import State
+from almanac.planner.deps import Choices, Planner, Plans, Prompts
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
-from almanac.planner.prompts import PromptService
 from almanac.planner.schemas import (
     ApprovedOut,
     Operation,
@@ -29,7 +27,6 @@ from almanac.planner.schemas import (
     PromptVersionIn,
     UsageOut,
 )
-from almanac.planner.service import PlannerService
 from almanac.planner.status import PlanStatus
 from almanac.problems import answers
 from almanac.types import AwareDatetime, IntId, Offset
@@ -37,26 +34,6 @@ from almanac.types import AwareDatetime, IntId, Offset
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
 
-def get_planner(uow: UoW, state: State) -> PlannerService:
-    return PlannerService(uow, state)
-
-
-def get_plans(uow: UoW, state: State) -> PlanService:
-    return PlanService(uow, hours_per_day=state.settings.planner.hours_per_day)
-
-
-def get_prompts(uow: UoW) -> PromptService:
-    return PromptService(uow)
-
-
-def get_llm_choices(uow: UoW, state: State) -> LLMChoiceService:
-    return LLMChoiceService(uow, state.settings.llm)
-
-
-Planner = Annotated[PlannerService, Depends(get_planner)]
-Plans = Annotated[PlanService, Depends(get_plans)]
-Prompts = Annotated[PromptService, Depends(get_prompts)]
-Choices = Annotated[LLMChoiceService, Depends(get_llm_choices)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]

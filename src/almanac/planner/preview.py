@@ -64,6 +64,7 @@ async def preview(
     elif name != llm_plan.TEMPLATE:
         use = LLMUse(used=False, detail=f"an answer preview exists for {llm_plan.TEMPLATE} only")
     else:
+        await prompts.uow.end_reads()  # a preview writes nothing: no transaction while it waits
         try:
             result = await llm.complete_json(
                 operation=OPERATION,

@@ -31,6 +31,7 @@ class PromptService:
     """List, read, add versions, activate. Never commits."""
 
     def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
         self.repo = PromptRepository(uow.session)
 
     async def summaries(self) -> list[PromptSummary]:

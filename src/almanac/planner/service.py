@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.config import PlannerSettings
 from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
-from almanac.llm.base import LLMOutputInvalid, LLMUnavailable, LLMUse
+from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse
 from almanac.llm.repository import LLMCallRepository
-from almanac.memory.client import memory_client
+from almanac.memory.port import MemoryPort
 from almanac.models import Plan
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
@@ -34,7 +37,6 @@ from almanac.planner.schemas import (
     UsageRow,
 )
 from almanac.planner.skeleton import Part, build_skeleton, with_deadline
-from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +52,44 @@ class Skeleton:
     score: float | None
 
 
-class PlannerService:
-    """Makes plans. Never commits: the request (or the CLI's unit of work) does."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, uow: UnitOfWork, state: AppState) -> None:
+
+class PlannerService:
+    """Makes plans. Never commits: the request (or the CLI's unit of work) does.
+
+    The read phase (library, memory, caps, prompt) ends before an LLM call, so no
+    transaction stays open while the model thinks; the plan is written afterwards.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        memory: MemoryPort,
+        embedder: Embedder,
+        llm: LLMClient | None,
+        settings: PlannerSettings,
+        daily_planning_cap: int,
+        timezone: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.uow = uow
-        self.state = state
-        self.settings = state.settings.planner
+        self.memory = memory
+        self.embedder = embedder
+        self.llm = llm
+        self.settings = settings
+        self.daily_planning_cap = daily_planning_cap
+        self.timezone = timezone
+        self.clock = clock
         self.plans = PlanRepository(uow.session)
         self.library = LibraryRepository(uow.session)
         self.prompts = PromptRepository(uow.session)
 
     async def plan(self, body: PlanIn) -> PlanOut:
         """Store a draft plan for `body.intent` and return it."""
-        now = datetime.now(UTC)
+        now = self.clock()
         if body.deadline is not None and body.deadline <= now:
             raise ValidationFailed("deadline is in the past", field="deadline")
         notes: list[str] = []
@@ -71,15 +97,15 @@ class PlannerService:
         skeleton, candidates = await self._skeleton(body)
         workflows = sorted({w for w, _ in skeleton.origin.values()}) if skeleton else []
         recalled = await recall_context(
-            memory_client(self.state), body, workflows, self.settings.recall_k, degraded
+            self.memory, body, workflows, self.settings.recall_k, degraded
         )
-        llm = self.state.llm
+        llm = self.llm
         sop: SOP | None = None
         use: LLMUse
         source = "library"
         if llm is not None and skeleton is not None and await self._cap_reached(now):
             # The cap guards spending on the LLM; a plan the library can make needs none.
-            cap = self.state.settings.llm.daily_planning_cap
+            cap = self.daily_planning_cap
             use = LLMUse(
                 used=False,
                 detail=f"the daily cap of {cap} planning calls to the LLM is reached: "
@@ -171,7 +197,7 @@ class PlannerService:
                 },
             )
         )
-        if not await remember_plan(self.uow, self.state, plan, sop) and "memory" not in degraded:
+        if not await remember_plan(self.memory, plan, sop) and "memory" not in degraded:
             degraded.append("memory")
             plan.metadata_ = {**plan.metadata_, "degraded": degraded}
             await self.plans.flush(plan)
@@ -195,7 +221,7 @@ class PlannerService:
                 [Part(workflow.id, workflow.name, workflow.steps)],
             )
             return Skeleton(workflow.name, workflow.id, sop, origin, None), []
-        candidates = await rank(self.state.embedder, body.intent, await self.library.candidates())
+        candidates = await rank(self.embedder, body.intent, await self.library.candidates())
         if not candidates or candidates[0].score < self.settings.match_threshold:
             return None, candidates
         best = candidates[0].candidate
@@ -214,7 +240,7 @@ class PlannerService:
     async def _with_llm(
         self, body: PlanIn, now: datetime, recalled: list[RecalledItem], skeleton: Skeleton | None
     ) -> tuple[SOP, LLMUse]:
-        assert self.state.llm is not None
+        assert self.llm is not None
         await self._check_cap(now)
         template = await self.prompts.active(llm_plan.TEMPLATE)
         if template is None:
@@ -232,8 +258,10 @@ class PlannerService:
             skeleton=skeleton.sop if skeleton else None,
             skeleton_name=skeleton.name if skeleton else None,
         )
+        # Everything the model needs is read: release the connection while it thinks.
+        await self.uow.end_reads()
         sop, use, _ = await llm_plan.generate_sop(
-            self.state.llm,
+            self.llm,
             messages,
             prompt_version=template.version,
             now=now,
@@ -246,12 +274,12 @@ class PlannerService:
 
     def _midnight(self, now: datetime) -> datetime:
         """The start of `now`'s day in the user's time zone (when daily caps reset)."""
-        local = now.astimezone(ZoneInfo(self.state.settings.timezone))
+        local = now.astimezone(ZoneInfo(self.timezone))
         return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
     async def usage(self, since: datetime | None = None) -> UsageOut:
         """LLM calls, tokens and cost per operation and model (default: since local midnight)."""
-        midnight = self._midnight(datetime.now(UTC))
+        midnight = self._midnight(self.clock())
         repo = LLMCallRepository(self.uow.session)
         return UsageOut(
             since=since or midnight,
@@ -261,11 +289,11 @@ class PlannerService:
                 for r in await repo.usage_by_prompt(since or midnight)
             ],
             planning_calls_today=await repo.count_since(llm_plan.OPERATION, midnight),
-            daily_planning_cap=self.state.settings.llm.daily_planning_cap,
+            daily_planning_cap=self.daily_planning_cap,
         )
 
     async def _cap_reached(self, now: datetime) -> bool:
-        cap = self.state.settings.llm.daily_planning_cap
+        cap = self.daily_planning_cap
         midnight = self._midnight(now)
         used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
         return used >= cap
@@ -273,7 +301,7 @@ class PlannerService:
     async def _check_cap(self, now: datetime) -> None:
         """Risk 2: at most `llm.daily_planning_cap` planning calls a day (user's time zone)
         that reached the model; only plans that need the LLM (no library match) get a 429."""
-        cap = self.state.settings.llm.daily_planning_cap
+        cap = self.daily_planning_cap
         midnight = self._midnight(now)
         local = now.astimezone(midnight.tzinfo)
         used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
@@ -282,7 +310,7 @@ class PlannerService:
             wait = max(1, int((reset - local).total_seconds()))
             raise RateLimited(
                 f"the daily cap of {cap} planning calls to the LLM is reached ({used} today); "
-                f"it resets at midnight ({self.state.settings.timezone}). Raise "
+                f"it resets at midnight ({self.timezone}). Raise "
                 "ALMANAC_LLM__DAILY_PLANNING_CAP, or name a library workflow with workflow_id "
                 "(no workflow in the library matches this intent)",
                 headers={"Retry-After": str(wait)},

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from almanac.calendars.base import almanac_id_from_uid
+from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import Task
 from almanac.scheduler import problem as pb
@@ -47,6 +47,7 @@ class BlockService:
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
         events = await self.calendar.events(begin, end)
         marks = mark_conflicts(events)
+        stored = await self._stored_warnings(events)
         out = [
             CalendarEventOut(
                 id=e.almanac_id or e.uid,
@@ -58,10 +59,26 @@ class BlockService:
                 busy=e.busy,
                 all_day=e.all_day,
                 conflicts=marks.get(e.uid, []),
+                warnings=stored.get(e.almanac_id or "", []),
             )
             for e in events
         ]
         return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
+
+    async def _stored_warnings(self, events: list[CalendarEvent]) -> dict[str, list[str]]:
+        """Per Almanac block id, the warnings the sync stored on it in its plan's run."""
+        ids = {e.almanac_id: pb.parse_almanac_id(e.almanac_id) for e in events if e.almanac_id}
+        plans = sorted({p[0] for p in ids.values() if p is not None})
+        runs = await self.repo.last_applied_runs(plans)
+        out: dict[str, list[str]] = {}
+        for aid, parsed in ids.items():
+            run = runs.get(parsed[0]) if parsed else None
+            if parsed is None or run is None:
+                continue
+            for row in run.schedule_blocks:
+                if row.get("task_key") == parsed[1] and row.get("chunk") == parsed[2]:
+                    out[aid] = [str(w) for w in row.get("warnings") or []]
+        return out
 
     async def move(self, event_id: str, body: MoveBlockIn) -> MoveBlockOut:
         """Move an Almanac block by hand: it becomes pinned and the calendar is updated.
@@ -87,7 +104,7 @@ class BlockService:
         if plan.status not in ("scheduled", "active"):
             raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
         tz = self.s.tz()
-        slot = self.s.settings.scheduler.slot_minutes
+        slot = self.s.settings.slot_minutes
         start, end = body.start.astimezone(tz), body.end.astimezone(tz)
         for name, value in (("start", start), ("end", end)):
             if value.minute % slot or value.second or value.microsecond:
@@ -99,7 +116,7 @@ class BlockService:
         window = (w0, w1)
         events = await self.calendar.events(*window)
         found = await move_conflicts(
-            self.repo, self.s.settings.scheduler, tz, plan_id, task, aid, start, end, events, blocks
+            self.repo, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks
         )
         if found and not body.force:
             raise Conflict(

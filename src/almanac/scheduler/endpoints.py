@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
-from almanac.deps import State, UoW
 from almanac.problems import answers
 from almanac.scheduler.blocks import BlockService
+from almanac.scheduler.deps import Scheduler, Sprints
 from almanac.scheduler.schemas import (
     CalendarOut,
     MoveBlockIn,
@@ -23,19 +23,11 @@ from almanac.scheduler.schemas import (
     SprintReport,
     SprintUpdate,
 )
-from almanac.scheduler.service import SchedulerService
-from almanac.scheduler.sprints import SprintService
 from almanac.types import BoundedDate, Offset, SafeStr
 
 router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
 
 
-def get_scheduler_service(uow: UoW, calendar: Calendar, state: State) -> SchedulerService:
-    """The scheduler for this request: its transaction and the configured calendar."""
-    return SchedulerService(uow, calendar, state)
-
-
-Scheduler = Annotated[SchedulerService, Depends(get_scheduler_service, scope="function")]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 
@@ -69,35 +61,35 @@ async def move_block(event_id: EventId, body: MoveBlockIn, scheduler: Scheduler)
 
 
 @router.post("/sprints", status_code=status.HTTP_201_CREATED, responses=answers(409))
-async def create_sprint(body: SprintIn, scheduler: Scheduler) -> SprintOut:
+async def create_sprint(body: SprintIn, sprints: Sprints) -> SprintOut:
     """Create the sprint of one week (week_start is a Monday)."""
-    return await SprintService(scheduler).create(body)
+    return await sprints.create(body)
 
 
 @router.get("/sprints")
 async def list_sprints(
-    scheduler: Scheduler,
+    sprints: Sprints,
     limit: Annotated[int, Query(ge=1, le=500)] = 52,
     offset: Annotated[Offset, Query()] = 0,
 ) -> list[SprintOut]:
     """Sprints, latest week first."""
-    return await SprintService(scheduler).list(limit, offset)
+    return await sprints.list(limit, offset)
 
 
-@router.get("/sprints/{sprint_id}")
-async def get_sprint(sprint_id: Id, scheduler: Scheduler) -> SprintReport:
+@router.get("/sprints/{sprint_id}", responses=answers(503))
+async def get_sprint(sprint_id: Id, sprints: Sprints, calendar: Calendar) -> SprintReport:
     """A sprint with capacity used, billable share and warnings."""
-    return await SprintService(scheduler).report(sprint_id)
+    return await sprints.report(sprint_id, calendar)
 
 
 @router.put("/sprints/{sprint_id}", responses=answers(409))
-async def update_sprint(sprint_id: Id, body: SprintUpdate, scheduler: Scheduler) -> SprintOut:
+async def update_sprint(sprint_id: Id, body: SprintUpdate, sprints: Sprints) -> SprintOut:
     """Change a sprint's capacity, target, runway or client."""
-    return await SprintService(scheduler).update(sprint_id, body)
+    return await sprints.update(sprint_id, body)
 
 
 @router.delete("/sprints/{sprint_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_sprint(sprint_id: Id, scheduler: Scheduler) -> Response:
+async def delete_sprint(sprint_id: Id, sprints: Sprints) -> Response:
     """Delete a sprint."""
-    await SprintService(scheduler).delete(sprint_id)
+    await sprints.delete(sprint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -152,6 +152,11 @@ class SchedulerRepository(PortableRows):
         await self.session.flush()
         return run
 
+    async def set_run_blocks(self, run: SchedulerRun, blocks: list[dict[str, Any]]) -> None:
+        """Replace a run's stored blocks (same times; used for the warnings stored on them)."""
+        run.schedule_blocks = blocks  # a new list, so SQLAlchemy sees the change
+        await self.session.flush()
+
     async def last_applied_run(self, plan_id: int) -> SchedulerRun | None:
         stmt = (
             select(SchedulerRun)

@@ -51,6 +51,17 @@ class UnplacedOut(BaseModel):
     detail: str = ""
 
 
+class FloorOut(BaseModel):
+    """A simple baseline's figure the answer must reach when any schedule can."""
+
+    measure: str  # "weighted hours" or "deadlines met"
+    baseline: str  # "greedy" (priority first) or "edf" (earliest deadline first, all plans)
+    floor: float
+    value: float
+    reached: bool
+    why: str = ""
+
+
 class SolverOut(BaseModel):
     status: str
     objective: float | None
@@ -60,6 +71,7 @@ class SolverOut(BaseModel):
     solver_status: str
     source: str = ""  # "cp-sat", or the baseline returned instead ("edf", "greedy", ...)
     stopped: str = ""  # "optimal", "no improvement" or "time limit"
+    floors: list[FloorOut] = Field(default_factory=list)
 
 
 class PreferenceSource(BaseModel):
@@ -136,6 +148,8 @@ class CalendarEventOut(BaseModel):
     busy: bool
     all_day: bool = False
     conflicts: list[str] = Field(default_factory=list)  # what this event overlaps
+    # Stored by the calendar sync on a block when it found a collision it cannot resolve.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class CalendarOut(BaseModel):

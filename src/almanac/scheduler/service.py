@@ -17,9 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarEvent, CalendarProvider
+from almanac.config import SchedulerSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
-from almanac.memory.client import memory_client
+from almanac.llm.base import LLMClient
+from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.planner.status import require_transition
@@ -38,7 +40,6 @@ from almanac.scheduler.schemas import (
     ScheduleOut,
 )
 from almanac.scheduler.writer import Writer
-from almanac.state import AppState
 
 SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
 
@@ -77,12 +78,23 @@ def plan_prefix(plan_id: int) -> str:
 class SchedulerService:
     """Schedule and replan plans into the configured calendar."""
 
-    def __init__(self, uow: UnitOfWork, calendar: CalendarProvider, state: AppState) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        calendar: CalendarProvider,
+        *,
+        memory: MemoryPort,
+        llm: LLMClient | None,
+        settings: SchedulerSettings,
+        timezone: str,
+    ) -> None:
         self.uow = uow
         self.repo = SchedulerRepository(uow.session)
         self.calendar = calendar
-        self.state = state
-        self.settings = state.settings
+        self.memory = memory
+        self.llm = llm
+        self.settings = settings
+        self.timezone = timezone
 
     # -- public ------------------------------------------------------------------------------
 
@@ -132,10 +144,10 @@ class SchedulerService:
 
     def tz(self) -> ZoneInfo:
         try:
-            return ZoneInfo(self.settings.timezone)
+            return ZoneInfo(self.timezone)
         except (KeyError, ValueError) as exc:
             raise ValidationFailed(
-                f"unknown IANA time zone {self.settings.timezone!r}", field="timezone"
+                f"unknown IANA time zone {self.timezone!r}", field="timezone"
             ) from exc
 
     # -- steps -------------------------------------------------------------------------------
@@ -173,9 +185,10 @@ class SchedulerService:
         # The user's own preferences and this plan's client's, never another client's.
         scope = plan.client_id or 0
         try:
-            client = memory_client(self.state)
             for kind in ("preference", "constraint"):
-                facts = await client.facts(FactsQuery(fact_type=kind, limit=200, for_client=scope))
+                facts = await self.memory.facts(
+                    FactsQuery(fact_type=kind, limit=200, for_client=scope)
+                )
                 texts.extend((f.valid_from, f.id, f.content) for f in facts)
         except AlmanacError as exc:
             # Preferences refine the defaults; without memory the defaults still schedule.
@@ -194,10 +207,8 @@ class SchedulerService:
             ctx.warnings.append("the plan has no open tasks")
         facts = await self._preference_texts(ctx.plan, ctx.warnings)
         texts = [t for _, t in facts]
-        prompt = await self.repo.active_prompt("schedule_optimizer") if self.state.llm else None
-        prefs, applied, source = await resolve_preferences(
-            texts, self.state.llm, prompt, ctx.warnings
-        )
+        prompt = await self.repo.active_prompt("schedule_optimizer") if self.llm else None
+        prefs, applied, source = await resolve_preferences(texts, self.llm, prompt, ctx.warnings)
         sources = [
             PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)
             for i, t in facts
@@ -205,7 +216,7 @@ class SchedulerService:
         capacity, target = await self._sprint_limits(ctx)
         problem = pb.build_problem(
             inputs.inputs,
-            settings=self.settings.scheduler,
+            settings=self.settings,
             prefs=prefs,
             timezone=ctx.tz.key,
             now=ctx.now,

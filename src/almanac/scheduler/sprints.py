@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from almanac.billing import billable_share_pct
+from almanac.calendars.base import CalendarProvider
 from almanac.errors import Conflict, NotFound
 from almanac.models import Sprint
 from almanac.scheduler import problem as pb
+from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
-from almanac.scheduler.service import SHORT_RUNWAY_WEEKS, SchedulerService
+from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
 
 
 def sprint_out(s: Sprint) -> SprintOut:
@@ -27,9 +30,12 @@ def sprint_out(s: Sprint) -> SprintOut:
 class SprintService:
     """CRUD of sprints plus the week report built from the calendar's Almanac blocks."""
 
-    def __init__(self, scheduler: SchedulerService) -> None:
-        self.s = scheduler
-        self.repo = scheduler.repo
+    def __init__(
+        self, repo: SchedulerRepository, *, timezone: ZoneInfo, daily_max_hours: float | None
+    ) -> None:
+        self.repo = repo
+        self.tz = timezone
+        self.daily_max_hours = daily_max_hours
 
     async def create(self, body: SprintIn) -> SprintOut:
         if await self.repo.sprint_for_week(body.week_start) is not None:
@@ -57,14 +63,14 @@ class SprintService:
     async def delete(self, sprint_id: int) -> None:
         await self.repo.delete_sprint(await self._get(sprint_id, for_update=True))
 
-    async def report(self, sprint_id: int) -> SprintReport:
-        """Capacity used, billable share and warnings for the sprint's week."""
+    async def report(self, sprint_id: int, calendar: CalendarProvider) -> SprintReport:
+        """Capacity used, billable share and warnings for the sprint's week in `calendar`."""
         sprint = await self._get(sprint_id)
-        tz = self.s.tz()
+        tz = self.tz
         begin = datetime.combine(sprint.week_start, datetime.min.time(), tzinfo=tz)
         week_end = sprint.week_start + timedelta(days=7)
         end_at = datetime.combine(week_end, datetime.min.time(), tzinfo=tz)
-        events = await self.s.calendar.events(begin, end_at)
+        events = await calendar.events(begin, end_at)
         blocks = []
         for e in events:
             parsed = pb.parse_almanac_id(e.almanac_id or "")
@@ -87,7 +93,7 @@ class SprintService:
             warnings.append(
                 f"capacity exceeded: {used:g} h scheduled, capacity {sprint.capacity_hrs:g} h"
             )
-        daily_max = self.s.settings.scheduler.daily_max_hours
+        daily_max = self.daily_max_hours
         if daily_max is not None:
             for day, hours in sorted(by_day.items()):
                 if hours > daily_max + 1e-9:

@@ -1,25 +1,31 @@
-"""Calendar sync: notice new events that collide with placed blocks, and replan around them.
+"""Calendar sync: notice new events that collide with placed blocks, and settle each once.
 
-Run by the clock (`jobs.calendar_sync_cron`) and safe to run twice: once a plan has been
-replanned its blocks no longer collide, so the next run changes nothing. One transaction
-per plan, so a calendar that fails for one plan does not undo the others.
+Run by the clock (`jobs.calendar_sync_cron`) and safe to run again and again. A collision
+with a block the solver may move is replanned around. A collision it cannot resolve (a block
+the user pinned, or one frozen by being about to start) is stored once as a warning on the
+block in the plan's current run, which the calendar view shows; later syncs find it reported
+and write nothing. A sync that finds nothing to improve records no run. One transaction per
+plan, so a calendar that fails for one plan does not undo the others.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.calendars.base import CalendarProvider
+from almanac.calendars.base import CalendarEvent, CalendarProvider
 from almanac.calendars.factory import build_calendar
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.errors import AlmanacError
+from almanac.models import SchedulerRun
 from almanac.scheduler import problem as pb
+from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import ReplanIn
-from almanac.scheduler.service import SchedulerService
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -31,62 +37,118 @@ class SyncReport:
 
     checked: list[int] = field(default_factory=list)
     replanned: dict[int, float] = field(default_factory=dict)  # plan -> share of blocks moved
+    warned: dict[int, int] = field(default_factory=dict)  # plan -> blocks whose warnings changed
     failed: dict[int, str] = field(default_factory=dict)
 
 
 async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncReport:
-    """Replan every scheduled plan whose future blocks a user's event now overlaps."""
+    """Replan or warn for every scheduled plan whose future blocks a user's event overlaps."""
     now = now or datetime.now(UTC)
     report = SyncReport()
     async with state.sessionmaker() as session:
         plan_ids = await SchedulerRepository(session).plans_in_calendar()
     for plan_id in plan_ids:
-        async with state.sessionmaker() as session:
-            uow = UnitOfWork(session)
-            calendar = build_calendar(
-                state.settings.calendar,
-                session=session,
-                cache=state.cache,
-                timezone=state.settings.timezone,
-            )
-            try:
-                report.checked.append(plan_id)
-                clashes = await _clashes(uow, calendar, state, plan_id, now)
-                if clashes:
-                    out = await SchedulerService(uow, calendar, state).replan(
-                        ReplanIn(
-                            plan_id=plan_id,
-                            reason=f"calendar sync: {clashes} new event(s) overlap placed blocks",
-                            dry_run=False,
-                        )
-                    )
-                    await uow.commit()
-                    report.replanned[plan_id] = out.moved_share
-            except AlmanacError as exc:
-                await uow.rollback()
-                report.failed[plan_id] = exc.message
-                logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
-            finally:
-                await calendar.close()
+        report.checked.append(plan_id)
+        try:  # one unit of work per plan: a failing plan does not undo the others
+            async with unit_of_work(state.sessionmaker) as uow:
+                calendar = build_calendar(
+                    state.settings.calendar,
+                    session=uow.session,
+                    cache=state.cache,
+                    timezone=state.settings.timezone,
+                )
+                try:
+                    await _sync_plan(uow, calendar, state, plan_id, now, report)
+                finally:
+                    await calendar.close()
+        except AlmanacError as exc:
+            report.replanned.pop(plan_id, None)
+            report.warned.pop(plan_id, None)
+            report.failed[plan_id] = exc.message
+            logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
     return report
 
 
-async def _clashes(
-    uow: UnitOfWork, calendar: CalendarProvider, state: AppState, plan_id: int, now: datetime
-) -> int:
-    """How many of the user's busy events overlap the plan's blocks still to come."""
-    run = await SchedulerRepository(uow.session).last_applied_run(plan_id)
+async def _sync_plan(
+    uow: UnitOfWork,
+    calendar: CalendarProvider,
+    state: AppState,
+    plan_id: int,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    repo = SchedulerRepository(uow.session)
+    run = await repo.last_applied_run(plan_id)
     if run is None:
-        return 0
-    # Pinned blocks stay where the user put them, so an event on one cannot be resolved by a
-    # replan: it is left to the calendar view's conflict marks instead of replanning forever.
-    blocks = [b for b in pb.blocks_from_json(run.schedule_blocks) if b.end > now and not b.fixed]
-    if not blocks:
-        return 0
+        return
+    events = await _user_events(calendar, state, run, now)
+    found = clash_warnings(run.schedule_blocks, events, now, ZoneInfo(state.settings.timezone))
+    # Replan only for a collision the solver may resolve and nobody was told about yet.
+    fresh = [
+        i
+        for i, lines in found.items()
+        if not run.schedule_blocks[i].get("fixed")
+        and not set(lines) <= set(run.schedule_blocks[i].get("warnings") or [])
+    ]
+    if fresh:
+        out = await scheduler_service(uow, calendar, state).replan(
+            ReplanIn(
+                plan_id=plan_id,
+                reason=f"calendar sync: {len(fresh)} block(s) now overlap the user's events",
+                dry_run=False,
+            )
+        )
+        if out.run_id != run.id:
+            report.replanned[plan_id] = out.moved_share
+            run = await repo.last_applied_run(plan_id) or run
+            events = await _user_events(calendar, state, run, now)
+            found = clash_warnings(
+                run.schedule_blocks, events, now, ZoneInfo(state.settings.timezone)
+            )
+    # What is left cannot be resolved here: store it once on the block (or clear it once gone).
+    rows, changed = [], 0
+    for i, row in enumerate(run.schedule_blocks):
+        want = found.get(i, [])
+        if sorted(row.get("warnings") or []) != sorted(want):
+            changed += 1
+            row = {k: v for k, v in row.items() if k != "warnings"}
+            if want:
+                row["warnings"] = want
+        rows.append(row)
+    if changed:
+        await repo.set_run_blocks(run, rows)
+        report.warned[plan_id] = changed
+
+
+async def _user_events(
+    calendar: CalendarProvider, state: AppState, run: SchedulerRun, now: datetime
+) -> list[CalendarEvent]:
+    """The user's busy events over the run's window."""
     tz = ZoneInfo(state.settings.timezone)
     meta = run.metadata_ or {}
     first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
     start = datetime.combine(first, time(0), tz)
     end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
-    events = [e for e in await calendar.events(start, end) if e.busy and e.almanac_id is None]
-    return sum(1 for e in events if any(e.start < b.end and b.start < e.end for b in blocks))
+    return [e for e in await calendar.events(start, end) if e.busy and e.almanac_id is None]
+
+
+def clash_warnings(
+    rows: Sequence[dict[str, Any]], events: Sequence[CalendarEvent], now: datetime, tz: ZoneInfo
+) -> dict[int, list[str]]:
+    """Per stored block still to come (by index), one line per user's event it overlaps."""
+    out: dict[int, list[str]] = {}
+    for i, row in enumerate(rows):
+        block = pb.blocks_from_json([row])
+        if not block or block[0].end <= now:
+            continue
+        b = block[0]
+        why = "pinned by you" if row.get("fixed") else "no other time was found for it"
+        lines = [
+            f"overlaps your event {e.title!r} ({e.start.astimezone(tz):%a %d %b %H:%M}); "
+            f"{why}, so the sync leaves it"
+            for e in sorted(events, key=lambda e: (e.start, e.uid))
+            if e.start < b.end and b.start < e.end
+        ]
+        if lines:
+            out[i] = lines
+    return out

@@ -23,15 +23,16 @@ blueprint = procrastinate.Blueprint()
 __all__ = ["blueprint", "get_state", "set_state"]
 
 
-# Idempotent: once replanned, a plan's blocks no longer collide and a rerun changes nothing.
+# Idempotent: once replanned (or warned), a plan's blocks settle and a rerun changes nothing.
 @blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
 async def calendar_sync() -> None:
     """Replan scheduled plans that new calendar events collide with."""
     report = await sync_calendar(get_state())
     logger.info(
-        "calendar sync: %d plans checked, %d replanned, %d failed",
+        "calendar sync: %d plans checked, %d replanned, %d with warnings changed, %d failed",
         len(report.checked),
         len(report.replanned),
+        len(report.warned),
         len(report.failed),
     )
 

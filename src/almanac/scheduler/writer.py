@@ -22,6 +22,7 @@ from almanac.scheduler.core import Block
 from almanac.scheduler.schemas import (
     BlockOut,
     CalendarWriteOut,
+    FloorOut,
     MoveOut,
     ScheduleOut,
     SolverOut,
@@ -125,8 +126,10 @@ class Writer:
             solver_status=s.solver_status,
             source=s.source,
             stopped=s.stopped,
+            floors=[FloorOut(**vars(f)) for f in s.floors],
         )
         warnings = list(ctx.warnings)
+        warnings += [f"{f.measure} below {f.baseline}: {f.why}" for f in s.floors if not f.reached]
         reserved = sorted(p for p in by_plan if not inputs.written(p))
         if reserved:
             warnings.append(

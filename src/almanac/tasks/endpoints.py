@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
+from almanac.memory.deps import Memory
 from almanac.problems import answers
 from almanac.scheduler.blocks import BlockService
-from almanac.scheduler.service import SchedulerService
+from almanac.scheduler.deps import scheduler_service
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -27,9 +28,9 @@ from almanac.types import AwareDatetime
 router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
 
 
-def get_tasks(uow: UoW, state: State, calendar: Calendar) -> TaskService:
+def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
     """Tasks for this request; closing one frees its future blocks in the calendar."""
-    scheduler = SchedulerService(uow, calendar, state)
+    scheduler = scheduler_service(uow, calendar, state, memory)
     return TaskService(uow, scheduler.tz(), BlockService(scheduler).release)
 
 

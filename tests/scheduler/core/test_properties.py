@@ -138,6 +138,19 @@ def _weighted(problem: Problem, schedule: Schedule) -> float:
     return sum(b.minutes * priority[b.task_id] for b in schedule.blocks)
 
 
+def _met(problem: Problem, schedule: Schedule) -> int:
+    ends = {b.task_id: b.end for b in schedule.blocks}  # blocks come in time order
+    placed = {t.id: sum(b.minutes for b in schedule.blocks_for(t.id)) for t in problem.tasks}
+    return sum(
+        1
+        for t in problem.tasks
+        if t.deadline is not None
+        and t.deadline < problem.horizon_end
+        and placed[t.id] >= t.duration_minutes
+        and ends[t.id] <= t.deadline
+    )
+
+
 def _all_or_nothing(problem: Problem, schedule: Schedule) -> None:
     unplaced = {u.task_id for u in schedule.unplaced}
     for task in problem.tasks:
@@ -163,6 +176,13 @@ def test_every_schedule_is_valid_and_cp_sat_is_no_worse_than_greedy(problem: Pro
     work = _weighted(problem, schedule)
     edf, by_priority = greedy_schedule(problem, "edf"), greedy_schedule(problem, "priority")
     assert work >= max(_weighted(problem, edf), _weighted(problem, by_priority)) - 1e-6
+    # The deadline floor is claimed reached exactly when the answer meets as many deadlines as
+    # the better baseline (recounted here, fixed blocks included on both sides).
+    best_met = max(_met(problem, edf), _met(problem, by_priority))
+    hours, deadlines = schedule.floors
+    assert hours.reached
+    assert deadlines.reached == (_met(problem, schedule) >= best_met) or not deadlines.floor
+    assert deadlines.reached or deadlines.why
     if _weighted(problem, edf) >= _weighted(problem, by_priority):
         assert schedule.objective_value >= _greedy_objective(problem) - 1e-6
     assert schedule.best_bound is not None

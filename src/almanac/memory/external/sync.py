@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import unit_of_work
 from almanac.jobs.queue import JobAlreadyQueued, enqueue
 from almanac.memory.external.base import OutgoingMessage
 from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
@@ -44,13 +44,12 @@ async def send_event(state: AppState, event_id: int) -> bool:
     provider = external_memory(state)
     if provider is None:
         return False
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
+    async with unit_of_work(state.sessionmaker) as uow:
+        session = uow.session
         events = EventRepository(session)
         # Row lock: two workers running the same job cannot both send.
         event = await events.get(event_id, for_update=True)
         if event is None or event.zep_session_id is not None:
-            await uow.rollback()
             return False
         user = zep_user_id(event.client_id, state.settings.zep.default_user_id)
         thread = zep_thread_id(user, event.session_id)
@@ -60,14 +59,9 @@ async def send_event(state: AppState, event_id: int) -> bool:
             occurred_at=event.occurred_at,
             name=event.event_source,
         )
-        try:
-            sent = await provider.add_messages(user, thread, [message])
-            await events.set_zep_session(event.id, thread)
-            await _queue_import(session, event.client_id, user)
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+        sent = await provider.add_messages(user, thread, [message])
+        await events.set_zep_session(event.id, thread)
+        await _queue_import(session, event.client_id, user)
     logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
     return bool(sent)
 
@@ -81,19 +75,12 @@ async def send_fact(state: AppState, fact_id: int) -> bool:
     provider = external_memory(state)
     if provider is None:
         return False
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        facts = FactRepository(session)
+    async with unit_of_work(state.sessionmaker) as uow:
+        facts = FactRepository(uow.session)
         fact = await facts.get(fact_id, for_update=True)
         if fact is None or fact.zep_fact_id is not None:
-            await uow.rollback()
             return False
         user = zep_user_id(fact.client_id, state.settings.zep.default_user_id)
-        try:
-            zep_id = await provider.add_fact(user, fact.id, fact.content, fact.valid_from)
-            await facts.set_zep_fact(fact.id, zep_id)
-        except BaseException:
-            await uow.rollback()
-            raise
-        await uow.commit()
+        zep_id = await provider.add_fact(user, fact.id, fact.content, fact.valid_from)
+        await facts.set_zep_fact(fact.id, zep_id)
     return True

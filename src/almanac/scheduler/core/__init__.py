@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .greedy import greedy_schedule
 from .model import (
     Block,
+    Floor,
     Interval,
     PreferredWindow,
     Problem,
@@ -40,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Block",
+    "Floor",
     "Interval",
     "PreferredWindow",
     "Problem",

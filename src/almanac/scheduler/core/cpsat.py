@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
+from . import floors as fl
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
@@ -29,6 +30,9 @@ _MARGIN_SECONDS = 0.05
 _SELECTION_SHARE = 0.1
 _SELECTION_MAX_SECONDS = 0.15
 _MIN_SEARCH_SECONDS = 0.5
+# When no baseline reaches both floors: the share of the time left spent looking for a
+# schedule that does, before the documented objective decides without the deadline floor.
+_FLOOR_SEARCH_SHARE = 0.6
 # Above this many variables CP-SAT's presolve alone outlasts a 3 s budget (six weeks of 300
 # tasks: ~6 s of probing); the hinted search finds good solutions without it.
 _PRESOLVE_MAX_VARIABLES = 6000
@@ -69,7 +73,7 @@ def _watch(
 
 
 def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
-    """The baseline placements, by name."""
+    """The baseline placements, by name: the two simple ones and mixes of their merits."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -77,10 +81,15 @@ def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
     chosen = select_tasks(grid, min(time_limit * _SELECTION_SHARE, _SELECTION_MAX_SECONDS))
     if chosen and chosen != set(out["edf"][0]):
         out["selected"] = greedy_placement(grid, first=chosen)
-    # EDF's on-time tasks first, then the rest by priority: often both baselines' merits.
+    # EDF's on-time tasks first, then the rest (most urgent, or highest priority, first); and
+    # greedy's choice of tasks placed most urgent first: often both baselines' merits at once.
     on_time = {tid for tid in out["edf"][0] if _on_time(grid, tid, out["edf"][0])}
     if on_time:
-        out["combined"] = greedy_placement(grid, first=_with_ancestors(grid, on_time))
+        first = _with_ancestors(grid, on_time)
+        out["combined"] = greedy_placement(grid, first=first)
+        out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
+    if out["greedy"][0]:
+        out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
     return out
 
 
@@ -105,87 +114,159 @@ def solve(problem: Problem) -> Schedule:
     """Schedule `problem` with CP-SAT in about `problem.time_limit_seconds` (build included;
     the search itself gets at least half a second).
 
-    Never worse than the baselines: the answer places at least the priority-weighted work of
-    the best of them. If CP-SAT finds no solution in time, the best baseline is returned with
-    status GREEDY_FALLBACK; `Schedule.source` says which answer it is.
+    Never worse than simple (see `floors`): the answer places at least the priority-weighted
+    work of a priority-first greedy and meets at least the deadlines of a global EDF whenever
+    one schedule can do both; `Schedule.floors` says which floors were reached and why not.
+    If CP-SAT finds nothing better in time, the best baseline is returned (status
+    GREEDY_FALLBACK when CP-SAT found nothing at all); `Schedule.source` says which answer.
     """
     started = time.perf_counter()
     grid = build_grid(problem)
     hints = candidates(grid, problem.time_limit_seconds)
     builder = ModelBuilder(grid)
     builder.build()
-    values = {name: hint_values(builder, placement) for name, (placement, _) in hints.items()}
-    work = {name: weighted_work(builder, v) for name, v in values.items()}
-    met = {name: deadlines_met(builder, v) for name, v in values.items()}
-    floor = max(work.values())
-    builder.model.add(
-        sum(tv.plan.task.priority * tv.plan.remaining * tv.placed for tv in builder.tasks.values())
-        >= floor
-    )
-    both = [n for n in hints if work[n] >= floor and met[n] >= met["edf"]]
-    missed = [tv.missed for tv in builder.tasks.values() if tv.missed is not None]
-    if both:
-        builder.model.add(len(missed) - sum(missed) >= met["edf"])
-    feasible = both or [n for n in hints if work[n] >= floor]
-    best = max(feasible, key=lambda n: (objective_of(builder, values[n]), n == "edf"))
-    for var, value in values[best].values():
-        builder.model.add_hint(var, value)
-    solver = cp_model.CpSolver()
-    left = problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
-    # The search keeps a floor even when building used the budget (a loaded machine): with a
-    # complete hint CP-SAT reports it within tenths of a second, and a CP-SAT answer (status,
-    # bound, gap) is worth the overrun; the idle stop ends it soon after.
-    solver.parameters.max_time_in_seconds = max(_MIN_SEARCH_SECONDS, left)
-    solver.parameters.num_workers = problem.num_workers
-    solver.parameters.random_seed = problem.random_seed
-    # Probing took 1.5 s of presolve on two weeks of 50 tasks and never paid for itself here.
-    solver.parameters.cp_model_probing_level = 0
-    if len(builder.model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
-        solver.parameters.cp_model_presolve = False
-    progress = _Progress(builder.scale)
-    done, stopped = threading.Event(), list[bool]()
-    if problem.idle_seconds is not None:
-        watcher = threading.Thread(
-            target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
-        )
-        watcher.start()
-    try:
-        status = solver.solve(builder.model, progress)
-    finally:
-        done.set()
-    name = solver.status_name(status)
-    if status == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"invalid CP-SAT model: {builder.model.validate()}")
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        scale = builder.scale
-        why = (
-            "optimal"
-            if status == cp_model.OPTIMAL
-            else ("no improvement" if stopped else "time limit")
-        )
+    measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
+    floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
+    reached = {n for n in hints if floors.reached_by(measures[n])}
+    switch = fl.add_floors(builder, floors)
+    only = fl.restriction(builder, set(hints[floors.work_from][0]))
+    # Complete assignments only where needed (each costs a walk over the whole model): the
+    # placements that keep the work floor, and the one nearest to both floors.
+    keep = [n for n in hints if measures[n].work >= floors.work]
+    values = {
+        name: hint_values(builder, hints[name][0]) for name in {*keep, fl.nearest(floors, measures)}
+    }
+    for name, v in values.items():
+        v[only.index] = (only, 0)
+        if switch is not None:
+            v[switch.index] = (switch, int(name in reached))
+    fl.switch(builder, only, on=False)
+    scores = {n: objective_of(builder, values[n]) for n in keep}
+    # The best baseline that keeps the work floor: the hint when none reaches both floors.
+    best = max(scores, key=lambda n: (n in reached, scores[n], n == "edf"))
+
+    def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
+        status, solver = search.status, search.solver
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+            (search.floor_on and hint not in reached) or solver.objective_value >= scores[hint]
+        ):
+            placement: Placement = builder.extract(solver)
+            answer = fl.measure(grid, placement)
+            return assemble(
+                grid,
+                placement,
+                {},
+                SolveStatus.OPTIMAL if status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
+                wall_time=time.perf_counter() - started,
+                objective=solver.objective_value / builder.scale,
+                bound=solver.best_objective_bound / builder.scale,
+                solver_status=solver.status_name(status),
+                source="cp-sat",
+                stopped=search.why,
+                floors=fl.report(grid, floors, measures, answer, proven),
+            )
+        # A baseline the search did not reach (its hint rejected, or stopped early) still wins.
+        placement, causes = hints[hint]
+        solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         return assemble(
             grid,
-            builder.extract(solver),
-            {},
-            SolveStatus.OPTIMAL if status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
+            placement,
+            causes,
+            SolveStatus.FEASIBLE if solved else SolveStatus.GREEDY_FALLBACK,
             wall_time=time.perf_counter() - started,
-            objective=solver.objective_value / scale,
-            bound=solver.best_objective_bound / scale,
-            solver_status=name,
-            source="cp-sat",
-            stopped=why,
+            objective=scores[hint] / builder.scale if solved else None,
+            solver_status=solver.status_name(status),
+            source=hint,
+            stopped=search.why,
+            floors=fl.report(grid, floors, measures, measures[hint], proven),
         )
-    placement, causes = hints[best]
-    return assemble(
-        grid,
-        placement,
-        causes,
-        SolveStatus.GREEDY_FALLBACK,
-        wall_time=time.perf_counter() - started,
-        solver_status=name,
-        source=best,
-        stopped="time limit",
-    )
+
+    def left() -> float:
+        return problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
+
+    if switch is None or best in reached:
+        if switch is not None:
+            fl.switch(builder, switch, on=True)
+        return outcome(_Search(builder, problem, values[best], left(), True), best, False)
+    # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
+    # A pure feasibility search finds one far sooner than one that also optimises; what it
+    # finds is then the hint of the optimising search.
+    # It looks among schedules placing exactly the tasks of the baseline that set the work
+    # floor (so that floor holds by construction; only the timing is left to find).
+    near = fl.nearest(floors, measures)
+    fl.switch(builder, switch, on=True)
+    fl.switch(builder, only, on=True)
+    # When replanning, it still keeps as many previous blocks as it can (stability is all
+    # that is asked of it): a bare feasibility search would move most of the calendar.
+    kept = [same for tv in builder.tasks.values() for _, _, same in tv.same]
+    if kept:
+        builder.model.maximize(cp_model.LinearExpr.sum(kept))
+    else:
+        builder.model.clear_objective()  # type: ignore[no-untyped-call]
+    budget = left() * _FLOOR_SEARCH_SHARE
+    first = _Search(builder, problem, values[near], budget, True)
+    fl.switch(builder, only, on=False)
+    proven = first.status == cp_model.INFEASIBLE
+    if proven and budget - first.seconds >= _MIN_SEARCH_SECONDS:
+        # Not with greedy's tasks: with any others, in the time that is left of the share.
+        first = _Search(builder, problem, values[near], budget - first.seconds, True)
+    builder.refresh_objective()
+    if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = hint_values(builder, builder.extract(first.solver))
+        found[switch.index], found[only.index] = (switch, 1), (only, 0)
+        return outcome(_Search(builder, problem, found, left(), True), near, False)
+    # None exists (proven) or none was found in time: the documented objective decides.
+    fl.switch(builder, switch, on=False)
+    second = _Search(builder, problem, values[best], left(), False)
+    return outcome(second, best, proven)
+
+
+class _Search:
+    """One CP-SAT search of the builder's model from a complete hint."""
+
+    def __init__(
+        self, builder: ModelBuilder, problem: Problem, hint: Hint, seconds: float, floor_on: bool
+    ) -> None:
+        model = builder.model
+        model.clear_hints()  # type: ignore[no-untyped-call]
+        for var, value in hint.values():
+            model.add_hint(var, value)
+        self.floor_on = floor_on
+        self.solver = solver = cp_model.CpSolver()
+        # The search keeps a floor even when building used the budget (a loaded machine): with
+        # a complete hint CP-SAT reports it within tenths of a second, and a CP-SAT answer
+        # (status, bound, gap) is worth the overrun; the idle stop ends it soon after.
+        solver.parameters.max_time_in_seconds = max(_MIN_SEARCH_SECONDS, seconds)
+        solver.parameters.num_workers = problem.num_workers
+        solver.parameters.random_seed = problem.random_seed
+        # Probing took 1.5 s of presolve on two weeks of 50 tasks and never paid for itself.
+        solver.parameters.cp_model_probing_level = 0
+        if len(model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
+            solver.parameters.cp_model_presolve = False
+        progress = _Progress(builder.scale)
+        done, stopped = threading.Event(), list[bool]()
+        if problem.idle_seconds is not None:
+            watcher = threading.Thread(
+                target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
+            )
+            watcher.start()
+        started = time.perf_counter()
+        try:
+            self.status = solver.solve(model, progress)
+        finally:
+            done.set()
+        self.seconds = time.perf_counter() - started
+        if self.status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
+        self.why = _why(self.status, stopped)
+
+
+def _why(status: cp_model.CpSolverStatus, stopped: list[bool]) -> str:
+    if status == cp_model.OPTIMAL:
+        return "optimal"
+    if status == cp_model.INFEASIBLE:
+        return "infeasible"
+    return "no improvement" if stopped else "time limit"
 
 
 def deadlines_met(builder: ModelBuilder, values: Hint) -> int:

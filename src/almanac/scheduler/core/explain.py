@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from .grid import Grid, TaskPlan
-from .model import Block, Schedule, SolveStatus, Unplaced, UnplacedCause
+from .model import Block, Floor, Schedule, SolveStatus, Unplaced, UnplacedCause
 
 Placement = dict[str, list[tuple[int, int]]]  # task id -> chunks as (start slot, length)
 
@@ -34,6 +34,7 @@ def assemble(
     solver_status: str = "",
     source: str = "",
     stopped: str = "",
+    floors: tuple[Floor, ...] = (),
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
     blocks = list(grid.fixed)
@@ -62,6 +63,7 @@ def assemble(
         solver_status,
         source or str(status),
         stopped,
+        floors,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from .explain import Placement, assemble, capacity_cause
 from .greedy_state import NEVER, State
@@ -33,12 +33,18 @@ def greedy_schedule(problem: Problem, order: str = "edf") -> Schedule:
 
 
 def greedy_placement(
-    grid: Grid, first: Collection[str] = (), *, by_priority: bool = False
+    grid: Grid,
+    first: Collection[str] | Mapping[str, int] = (),
+    *,
+    by_priority: bool = False,
+    then_by_priority: bool = False,
 ) -> tuple[Placement, dict[str, tuple[UnplacedCause, str]]]:
     """Chunks (start slot, length) per placed task, and a cause per task left out.
 
     Tasks in `first` (closed under dependencies) go before the rest, each group in
-    earliest-deadline-first order; CP-SAT's task selection uses this for a better hint.
+    earliest-deadline-first order (the rest highest priority first with `then_by_priority`);
+    a mapping ranks them in tiers, lowest first (a dependency's tier must not be higher).
+    CP-SAT's hints use this to mix the baselines' merits.
     """
     state = State(grid)
     causes: dict[str, tuple[UnplacedCause, str]] = {}
@@ -60,7 +66,10 @@ def greedy_placement(
             kept.append(tid)  # the rest is placed in its turn below
     order = _order(grid, by_priority)
     if first:
-        order = [t for t in order if t in first] + [t for t in order if t not in first]
+        rest = _order(grid, True) if then_by_priority else order
+        tier = first if isinstance(first, Mapping) else dict.fromkeys(first, 0)
+        ranked = sorted((t for t in order if t in tier), key=lambda t: tier[t])
+        order = ranked + [t for t in rest if t not in tier]
     evicted: list[str] = []
     for tid in order:
         plan = grid.plans.get(tid)

@@ -321,6 +321,18 @@ class SolveStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Floor:
+    """A simple baseline's figure the answer must reach (see `core/floors.py`)."""
+
+    measure: str  # "weighted hours" or "deadlines met"
+    baseline: str  # the baseline that set it: "greedy" or "edf"
+    floor: float
+    value: float  # the answer's figure
+    reached: bool
+    why: str = ""  # when not reached: why no schedule reaching it was returned
+
+
+@dataclass(frozen=True)
 class Schedule:
     """The answer: blocks in time order, what could not be placed and how the solve went."""
 
@@ -336,6 +348,7 @@ class Schedule:
     # "selected"); and why the search stopped ("optimal", "no improvement", "time limit").
     source: str = ""
     stopped: str = ""
+    floors: tuple[Floor, ...] = ()
 
     def blocks_for(self, task_id: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.task_id == task_id)

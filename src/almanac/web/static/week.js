@@ -75,8 +75,11 @@ window.AlmanacPages.week = function () {
           over ? h("span", { class: "warn" }, `overbooked: ${booked.toFixed(1)} h > ${dailyMax} h`) : null), col));
     }
     A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
-    A.fill(conflictsEl, conflicts.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
-      h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)))) : "");
+    // Warnings the calendar sync stored on blocks it could not resolve (reported once).
+    const stored = events.filter((e) => e.warnings && e.warnings.length).flatMap((e) => e.warnings.map((w) => `“${e.title}” ${w}`));
+    A.fill(conflictsEl, conflicts.length || stored.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
+      h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)),
+        stored.map((w) => h("li", { class: "warn sync-warning" }, w)))) : "");
   }
 
   function block(e, d, conflict) {

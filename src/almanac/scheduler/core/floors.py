@@ -1,0 +1,159 @@
+"""Never worse than simple: the floors every answer must reach when any schedule can.
+
+Two simple baselines run on every problem: a priority-first greedy and a global
+earliest-deadline-first. The floors are the better of the two on each measure: priority-weighted
+work placed, and deadlines (inside the horizon) met. Both are hard constraints of the model.
+When a baseline or a mix of them reaches both, it is the hint and the search only improves on
+it. When none does, CP-SAT first searches for a schedule reaching both, hinted with the nearest
+mix, for part of the time; if it proves there is none or finds none in time, the deadline floor
+is switched off and the answer is the best by the documented objective (which ranks weighted
+hours before deadlines) among schedules keeping the work floor, and says which floor was missed
+and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from .cpsat_model import ModelBuilder, TaskVars
+from .explain import Placement
+from .grid import Grid
+from .model import Floor
+
+SIMPLE = ("greedy", "edf")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Priority-weighted slots placed and deadlines met by one placement."""
+
+    work: int
+    met: int
+
+
+def measure(grid: Grid, placement: Placement) -> Measure:
+    """The two floor measures of a placement (fixed blocks aside: every answer has them)."""
+    work = met = 0
+    for tid, plan in grid.plans.items():
+        chunks = placement.get(tid)
+        if chunks:
+            work += plan.task.priority * plan.remaining
+        if plan.cause is None and plan.deadline_in(grid.size) and chunks:
+            end = max(s + n for s, n in chunks)
+            met += plan.soft_deadline is None or end <= plan.soft_deadline
+    return Measure(work, met)
+
+
+@dataclass(frozen=True)
+class Floors:
+    work: int
+    work_from: str
+    met: int
+    met_from: str
+
+    def reached_by(self, m: Measure) -> bool:
+        return m.work >= self.work and m.met >= self.met
+
+
+def floors_of(measures: dict[str, Measure], *, valued: bool = True) -> Floors:
+    """The better simple baseline on each measure (ties: the one better on the other).
+
+    With `valued` false (no weight on missed deadlines) there is no deadline floor.
+    """
+    work = max(SIMPLE, key=lambda n: (measures[n].work, measures[n].met))
+    met = max(SIMPLE, key=lambda n: (measures[n].met, measures[n].work))
+    return Floors(measures[work].work, work, measures[met].met if valued else 0, met)
+
+
+def _missed(builder: ModelBuilder) -> list[cp_model.IntVar]:
+    return [tv.missed for tv in builder.tasks.values() if tv.missed is not None]
+
+
+def _weighted(tasks: list[TaskVars]) -> cp_model.LinearExpr:
+    return cp_model.LinearExpr.weighted_sum(
+        [tv.placed for tv in tasks], [tv.plan.task.priority * tv.plan.remaining for tv in tasks]
+    )
+
+
+def add_floors(builder: ModelBuilder, floors: Floors) -> cp_model.IntVar | None:
+    """Constrain the model to the work floor, and to the deadline floor while the returned
+    switch is on (see `switch`); None when there is no deadline floor to enforce."""
+    model = builder.model
+    model.add(_weighted(list(builder.tasks.values())) >= floors.work)
+    missed = _missed(builder)
+    # Without a deadline weight the model has no "missed" flags: deadlines are not valued.
+    if not missed or floors.met == 0:
+        return None
+    on = model.new_bool_var("deadline_floor")
+    model.add(len(missed) - cp_model.LinearExpr.sum(list(missed)) >= floors.met).only_enforce_if(on)
+    return on
+
+
+def restriction(builder: ModelBuilder, tids: set[str]) -> cp_model.IntVar:
+    """A switch that, when on, places exactly the tasks `tids` (greedy's choice: the work
+    floor then holds by construction and only the timing is left to find)."""
+    on = builder.model.new_bool_var("only_greedy_tasks")
+    for tid, tv in builder.tasks.items():
+        builder.model.add(tv.placed == int(tid in tids)).only_enforce_if(on)
+    return on
+
+
+def switch(builder: ModelBuilder, var: cp_model.IntVar, on: bool) -> None:
+    """Force a constraint switch on, or leave it free (off: the objective alone decides)."""
+    domain = builder.model.proto.variables[var.index].domain
+    domain.clear()
+    domain.extend([1, 1] if on else [0, 1])
+
+
+def nearest(floors: Floors, measures: dict[str, Measure]) -> str:
+    """The baseline closest to reaching both floors (shortfalls relative to each floor)."""
+
+    def gap(n: str) -> float:
+        m = measures[n]
+        return max(0, floors.work - m.work) / max(1, floors.work) + max(
+            0, floors.met - m.met
+        ) / max(1, floors.met)
+
+    return min(measures, key=lambda n: (gap(n), -measures[n].work, n))
+
+
+def report(
+    grid: Grid,
+    floors: Floors,
+    measures: dict[str, Measure],
+    answer: Measure,
+    proven: bool = False,
+) -> tuple[Floor, ...]:
+    """Both floors as the answer reached them, with a reason for any it did not.
+
+    `proven`: the search proved that no schedule placing exactly the tasks of the baseline
+    that set the work floor reaches the deadline floor.
+    """
+    hours = grid.problem.slot_minutes / 60
+    why = ""
+    if answer.met < floors.met:
+        other = measures[floors.met_from]
+        why = (
+            f"{floors.met_from} meets {floors.met} deadlines but places "
+            f"{other.work * hours:g} weighted h, under the {floors.work * hours:g} of "
+            f"{floors.work_from}; "
+            + (
+                f"no schedule of {floors.work_from}'s tasks meets {floors.met} (proven by the "
+                "solver), and none of other tasks reaching both was found in time"
+                if proven
+                else "no schedule reaching both was found in time"
+            )
+            + f"; the answer ranks weighted hours first and meets {answer.met}"
+        )
+    return (
+        Floor(
+            "weighted hours",
+            floors.work_from,
+            floors.work * hours,
+            answer.work * hours,
+            answer.work >= floors.work,
+        ),
+        Floor("deadlines met", floors.met_from, floors.met, answer.met, not why, why),
+    )
