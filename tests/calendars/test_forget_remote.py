@@ -30,7 +30,7 @@ from almanac.state import AppState
 from tests.calendars.conftest import USER, _free_port
 from tests.calendars.test_google import KEY, connect
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle, hour
-from tests.scheduler.conftest import TZ_NAME, FakeMemory, make_plan, next_monday
+from tests.scheduler.conftest import TZ_NAME, make_plan, next_monday
 
 TASKS = [
     {"key": "research", "estimate_hours": 2.0, "priority": 3},
@@ -57,7 +57,6 @@ def make_state(
         sessionmaker=create_sessionmaker(engine),
         cache=cache,
         embedder=embedder,
-        memory=FakeMemory(),  # type: ignore[arg-type]
         services=["memory", "planner"],
     )
 
