@@ -23,6 +23,8 @@ ID_IN_BODY_OR_QUERY = {
     ("get", "/api/v1/graph/paths"),
     ("get", "/api/v1/graph/impact"),
     ("post", "/api/v1/planner/process-templates"),
+    ("post", "/api/v1/planner/blueprints"),
+    ("post", "/api/v1/planner/workflows"),
     ("post", "/api/v1/planner/execution-runs"),
 }
 

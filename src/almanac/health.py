@@ -130,17 +130,12 @@ async def _calendar(state: AppState) -> DependencyStatus:
 
 
 async def _probe_calendar(state: AppState) -> DependencyStatus:
-    from almanac.calendars.factory import build_calendar
+    from almanac.calendars.factory import configured_calendar
 
     name = state.settings.calendar.provider
     try:
         async with state.sessionmaker() as session:
-            provider = build_calendar(
-                state.settings.calendar,
-                session=session,
-                cache=state.cache,
-                timezone=state.settings.timezone,
-            )
+            provider = configured_calendar(state, session)
             try:
                 _, ms = await _timed(provider.check())
             finally:

@@ -152,3 +152,18 @@ class Strict(BaseModel):
     @classmethod
     def _storable_strings(cls, value: Any) -> Any:
         return check_strings(value)
+
+
+class PageQuery(BaseModel):
+    """A list endpoint's query: `limit` and `offset`; subclasses add their filters.
+
+    Used as a FastAPI query-parameter model (`Annotated[XQuery, Query()]`), so each filter
+    is declared, bounded and documented once, and the service receives it whole.
+    """
+
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    offset: Offset = 0
+
+    def filters(self) -> dict[str, Any]:
+        """The filters given, by name (the page's own fields left out)."""
+        return self.model_dump(exclude={"limit", "offset"})

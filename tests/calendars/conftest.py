@@ -25,9 +25,14 @@ import pytest
 from caldav.davclient import DAVClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.cache import LocalCache
 from almanac.calendars import CalDAVCalendar
+from almanac.calendars.google import GoogleCalendar
+from almanac.config import CalendarSettings
 from almanac.state import AppState
+from tests.calendars.shapes import KEY, connect
 from tests.conftest import app_in_transaction, http_client
+from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle
 
 USER = "almanac-test"
 
@@ -174,6 +179,43 @@ async def provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalen
         username=USER,
         password="secret",
         timezone="Europe/Berlin",
+    )
+    try:
+        yield cal
+    finally:
+        await cal.close()
+
+
+# -- Google, through its real client libraries against the local double ------------------------
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    with FakeGoogle(time_zone="Europe/Berlin") as double:
+        yield double
+
+
+@pytest.fixture
+def cal_settings(google: FakeGoogle) -> CalendarSettings:
+    return CalendarSettings(
+        provider="google",
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        google_api_base_url=google.root_url,
+        google_token_uri=google.token_uri,
+        token_key=KEY,
+        busy_cache_seconds=300,
+    )
+
+
+@pytest.fixture
+async def google_calendar(
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+) -> AsyncIterator[GoogleCalendar]:
+    """A connected Google calendar (quick retries, so backoff tests stay fast)."""
+    await connect(db_session, google)
+    cal = GoogleCalendar.from_settings(
+        cal_settings, session=db_session, cache=LocalCache(), base_delay=0.001, max_attempts=4
     )
     try:
         yield cal

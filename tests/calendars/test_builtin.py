@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from almanac.calendars import ApplyResult, BusyInterval, EventSpec, event_uid
-from almanac.calendars.base import zone_name
+from almanac.calendars import ApplyResult, EventSpec, event_uid
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.factory import build_calendar
 from almanac.calendars.repository import CalendarEntryRepository
@@ -22,22 +19,7 @@ from almanac.db.engine import create_sessionmaker
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 from almanac.state import AppState
-
-BERLIN = ZoneInfo("Europe/Berlin")
-NEW_YORK = ZoneInfo("America/New_York")
-WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
-
-
-def at(day: int, hour: int, minute: int = 0, tz: Any = UTC) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=tz)
-
-
-def specs() -> list[EventSpec]:
-    return [
-        EventSpec("t1", "Write report", at(2, 9, tz=BERLIN), at(2, 10, 30, tz=BERLIN), "draft"),
-        EventSpec("t2", "Call NY", at(3, 9, tz=NEW_YORK), at(3, 10, tz=NEW_YORK)),
-        EventSpec("t3", "Review", at(4, 13), at(4, 14)),
-    ]
+from tests.calendars.shapes import BERLIN, WEEK, at, specs
 
 
 async def add_user_event(
@@ -62,23 +44,6 @@ async def test_factory_builds_the_builtin_calendar(db_session: AsyncSession, sta
     provider = build_calendar(CalendarSettings(), session=db_session, cache=state.cache)
     assert isinstance(provider, BuiltinCalendar) and provider.name == "builtin"
     await provider.check()
-
-
-async def test_apply_creates_blocks_that_read_back_exactly(db_session: AsyncSession):
-    cal = BuiltinCalendar(db_session)
-    result = await cal.apply(specs(), *WEEK)
-    assert sorted(result.created) == ["t1", "t2", "t3"]
-    assert result.updated == result.deleted == result.unchanged == []
-
-    events = {e.almanac_id: e for e in await cal.events(*WEEK)}
-    assert set(events) == {"t1", "t2", "t3"}
-    for s in specs():
-        e = events[s.almanac_id]
-        assert (e.title, e.start, e.end, e.description) == (s.title, s.start, s.end, s.description)
-        assert zone_name(e.start) == zone_name(s.start)
-        assert e.uid == event_uid(s.almanac_id) and e.busy and e.etag
-    assert zone_name(events["t1"].start) == "Europe/Berlin"
-    assert [e.almanac_id for e in await cal.events(*WEEK)] == ["t1", "t2", "t3"]  # by start
 
 
 async def test_apply_twice_changes_nothing(db_session: AsyncSession):
@@ -119,31 +84,6 @@ async def test_update_bumps_sequence_and_delete_removes_undesired(db_session: As
     assert after[event_uid("t2")].sequence == before[event_uid("t2")][1]
 
 
-async def test_user_events_are_never_touched(db_session: AsyncSession):
-    cal = BuiltinCalendar(db_session)
-    dentist = await add_user_event(db_session, "Dentist", at(2, 9), at(2, 10))
-    before = {
-        (e.id, e.title, e.start_at, e.end_at, e.sequence) for e in (await rows(db_session)).values()
-    }
-
-    await cal.apply(specs(), *WEEK)
-    await cal.apply([], *WEEK)  # nothing desired: all of Almanac's blocks go, the user's stay
-
-    left = await rows(db_session)
-    assert [e.id for e in left.values()] == [dentist]
-    assert {(e.id, e.title, e.start_at, e.end_at, e.sequence) for e in left.values()} == before
-    assert [e.title for e in await cal.events(*WEEK)] == ["Dentist"]
-
-
-async def test_blocks_outside_the_window_are_left_alone(db_session: AsyncSession):
-    cal = BuiltinCalendar(db_session)
-    await cal.apply(specs(), *WEEK)
-    next_week = (WEEK[1], WEEK[1] + timedelta(days=7))
-    result = await cal.apply([], *next_week)
-    assert result == ApplyResult()
-    assert len(await cal.events(*WEEK)) == 3
-
-
 async def test_a_leftover_block_of_the_same_id_is_taken_over(db_session: AsyncSession):
     cal = BuiltinCalendar(db_session)
     await cal.apply([EventSpec("mv", "Moved", at(2, 9), at(2, 10))], *WEEK)
@@ -155,24 +95,6 @@ async def test_a_leftover_block_of_the_same_id_is_taken_over(db_session: AsyncSe
     new = (await rows(db_session))[event_uid("mv")]
     assert (new.id, new.start_at, new.sequence) == (old_id, at(10, 9), old_sequence + 1)
     assert [e.almanac_id for e in await cal.events(WEEK[0], next_week[1])] == ["mv"]
-
-
-async def test_busy_merges_overlapping_events_and_skips_free_ones(db_session: AsyncSession):
-    cal = BuiltinCalendar(db_session)
-    await add_user_event(db_session, "Standup", at(3, 9), at(3, 10))
-    await add_user_event(db_session, "Lunch (free)", at(3, 12), at(3, 13), busy=False)
-    await cal.apply(
-        [
-            EventSpec("a", "Deep work", at(3, 9, 30), at(3, 11)),
-            EventSpec("b", "Email", at(3, 11), at(3, 11, 30)),  # touches a: merged too
-            EventSpec("c", "Late", at(8, 23), at(9, 1)),  # clipped at the window end
-        ],
-        *WEEK,
-    )
-    assert await cal.busy(*WEEK) == [
-        BusyInterval(at(3, 9), at(3, 11, 30)),
-        BusyInterval(at(8, 23), WEEK[1]),
-    ]
 
 
 async def test_invalid_input_is_refused_before_writing(db_session: AsyncSession):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from almanac.calendars import (
-    ApplyResult,
     BusyInterval,
     CalDAVCalendar,
     CalendarConflict,
@@ -19,23 +17,7 @@ from almanac.calendars import (
     build_vcalendar,
     event_uid,
 )
-from almanac.calendars.base import zone_name
-
-BERLIN = ZoneInfo("Europe/Berlin")
-NEW_YORK = ZoneInfo("America/New_York")
-WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
-
-
-def at(day: int, hour: int, minute: int = 0, tz: Any = UTC) -> datetime:
-    return datetime(2026, 3, day, hour, minute, tzinfo=tz)
-
-
-def specs() -> list[EventSpec]:
-    return [
-        EventSpec("t1", "Write report", at(2, 9, tz=BERLIN), at(2, 10, 30, tz=BERLIN), "draft"),
-        EventSpec("t2", "Call NY", at(3, 9, tz=NEW_YORK), at(3, 10, tz=NEW_YORK)),
-        EventSpec("t3", "Review", at(4, 13), at(4, 14)),
-    ]
+from tests.calendars.shapes import BERLIN, NEW_YORK, WEEK, at, specs
 
 
 def user_event(calendar: Any, uid: str, start: str, end: str, extra: str = "") -> Any:
@@ -49,50 +31,16 @@ def user_event(calendar: Any, uid: str, start: str, end: str, extra: str = "") -
     return calendar.add_event(ical)
 
 
-async def test_apply_creates_events_that_read_back_exactly(
+async def test_applied_events_carry_the_marker_and_zone_other_clients_see(
     provider: CalDAVCalendar, raw_calendar: Any
 ) -> None:
-    result = await provider.apply(specs(), *WEEK)
-    assert sorted(result.created) == ["t1", "t2", "t3"]
-    assert result.updated == result.deleted == result.unchanged == []
-
-    events = {e.almanac_id: e for e in await provider.events(*WEEK)}
-    assert set(events) == {"t1", "t2", "t3"}
-    for s in specs():
-        e = events[s.almanac_id]
-        assert (e.title, e.start, e.end, e.description) == (s.title, s.start, s.end, s.description)
-        assert zone_name(e.start) == zone_name(s.start)
-        assert e.uid == event_uid(s.almanac_id) and e.href and e.etag
-    assert zone_name(events["t2"].start) == "America/New_York"
-
-    # What another client sees on the server: our UID and the X-ALMANAC-ID marker.
+    """What another client sees on the server: our UID, X-ALMANAC-ID and the TZID (the
+    read-back itself is in the provider contract)."""
+    await provider.apply(specs(), *WEEK)
     stored = raw_calendar.event_by_uid(event_uid("t1")).icalendar_component
     assert str(stored["X-ALMANAC-ID"]) == "t1"
     assert stored["DTSTART"].params["TZID"] == "Europe/Berlin"
-
-
-async def test_apply_twice_changes_nothing(provider: CalDAVCalendar) -> None:
-    await provider.apply(specs(), *WEEK)
-    before = {e.uid: e.etag for e in await provider.events(*WEEK)}
-    again = await provider.apply(specs(), *WEEK)
-    assert again == ApplyResult(created=[], updated=[], deleted=[], unchanged=["t1", "t2", "t3"])
-    assert {e.uid: e.etag for e in await provider.events(*WEEK)} == before
-
-
-async def test_moving_one_spec_updates_exactly_that_event(provider: CalDAVCalendar) -> None:
-    await provider.apply(specs(), *WEEK)
-    before = {e.almanac_id: e for e in await provider.events(*WEEK)}
-    moved = specs()
-    moved[1] = EventSpec("t2", "Call NY (moved)", at(5, 11, tz=NEW_YORK), at(5, 12, tz=NEW_YORK))
-    result = await provider.apply(moved, *WEEK)
-    assert result.updated == ["t2"] and result.created == result.deleted == []
-    assert sorted(result.unchanged) == ["t1", "t3"]
-
-    after = {e.almanac_id: e for e in await provider.events(*WEEK)}
-    assert after["t2"].start == at(5, 11, tz=NEW_YORK) and after["t2"].title == "Call NY (moved)"
-    assert after["t2"].uid == before["t2"].uid and after["t2"].etag != before["t2"].etag
-    assert after["t1"].etag == before["t1"].etag and after["t3"].etag == before["t3"].etag
-    assert (await provider.apply(moved, *WEEK)).updated == []
+    assert all(e.href for e in await provider.events(*WEEK))
 
 
 async def test_a_moved_event_increments_sequence(
@@ -114,58 +62,6 @@ async def test_a_moved_event_increments_sequence(
     moved[1] = EventSpec("t2", "Call NY", at(5, 13, tz=NEW_YORK), at(5, 14, tz=NEW_YORK))
     await provider.apply(moved, *WEEK)
     assert sequences()["t2"] == 2
-
-
-async def test_removing_a_spec_deletes_only_that_almanac_event(
-    provider: CalDAVCalendar, raw_calendar: Any
-) -> None:
-    await provider.apply(specs(), *WEEK)
-    user_event(raw_calendar, "dentist-1", ":20260304T120000Z", ":20260304T123000Z")
-    result = await provider.apply(specs()[:2], *WEEK)
-    assert result.deleted == ["t3"] and sorted(result.unchanged) == ["t1", "t2"]
-    remaining = {e.uid for e in await provider.events(*WEEK)}
-    assert remaining == {event_uid("t1"), event_uid("t2"), "dentist-1"}
-
-
-async def test_user_events_are_never_touched_and_count_as_busy(
-    provider: CalDAVCalendar, raw_calendar: Any
-) -> None:
-    # Same time as an Almanac block, even the same title: still the user's.
-    user_event(
-        raw_calendar,
-        "dentist-2",
-        ";TZID=Europe/Berlin:20260302T090000",
-        ";TZID=Europe/Berlin:20260302T103000",
-    )
-    original = raw_calendar.event_by_uid("dentist-2")
-    original_data, original_etag = original.data, original.etag
-
-    await provider.apply(specs(), *WEEK)
-    result = await provider.apply([], *WEEK)
-    assert sorted(result.deleted) == ["t1", "t2", "t3"]
-
-    after = raw_calendar.event_by_uid("dentist-2")
-    assert after.data == original_data and after.etag == original_etag
-    events = await provider.events(*WEEK)
-    assert [(e.uid, e.almanac_id) for e in events] == [("dentist-2", None)]
-    busy = await provider.busy(*WEEK)
-    assert busy == [BusyInterval(at(2, 8), at(2, 9, 30))]
-
-
-async def test_busy_merges_overlaps_of_user_and_almanac_events(
-    provider: CalDAVCalendar, raw_calendar: Any
-) -> None:
-    user_event(raw_calendar, "u-a", ":20260302T070000Z", ":20260302T083000Z")  # 08:00-09:30 CET
-    user_event(raw_calendar, "u-b", ":20260304T140000Z", ":20260304T150000Z")  # touches t3
-    await provider.apply(specs(), *WEEK)  # t1 is 08:00-09:30 UTC, t3 13:00-14:00 UTC
-    busy = await provider.busy(*WEEK)
-    assert busy == [
-        BusyInterval(at(2, 7), at(2, 9, 30)),
-        BusyInterval(at(3, 14), at(3, 15)),  # t2: 09:00-10:00 New York (EST)
-        BusyInterval(at(4, 13), at(4, 15)),
-    ]
-    # Clipped to the asked range.
-    assert await provider.busy(at(2, 8), at(2, 9)) == [BusyInterval(at(2, 8), at(2, 9))]
 
 
 async def test_new_york_event_against_utc_windows(provider: CalDAVCalendar) -> None:
@@ -250,18 +146,6 @@ async def test_unknown_calendar_is_calendar_unavailable(radicale_url: str) -> No
     )
     with pytest.raises(CalendarUnavailable, match="no-such-calendar"):
         await missing.check()
-
-
-async def test_naive_datetimes_raise_value_error(provider: CalDAVCalendar) -> None:
-    naive = datetime(2026, 3, 2, 9)
-    with pytest.raises(ValueError, match="start"):
-        await provider.events(naive, WEEK[1])
-    with pytest.raises(ValueError, match="end"):
-        await provider.busy(WEEK[0], naive)
-    with pytest.raises(ValueError, match="window_start"):
-        await provider.apply([], naive, WEEK[1])
-    with pytest.raises(ValueError, match="start"):
-        EventSpec("x", "x", naive, WEEK[1])
 
 
 async def test_wrong_calendar_url_is_calendar_unavailable(radicale_url: str) -> None:

@@ -62,25 +62,11 @@ async def test_variance_pct_is_generated(db_session: AsyncSession):
     assert rows == {"r1": 25.0, "r2": None, "r3": None}
 
 
-async def test_update_fact_temporal_function(db_session: AsyncSession):
-    old = await scalar(
-        db_session,
-        "INSERT INTO facts (subject_type, subject_id, fact_type, content, valid_from) "
-        "VALUES ('user', 'd', 'preference', 'tea', '2026-01-01Z') RETURNING id",
-    )
-    new = await scalar(
-        db_session, "SELECT update_fact_temporal(:id, 'coffee', '2026-02-01Z')", id=old
-    )
-    rows = (
-        await db_session.execute(
-            text("SELECT id, content, valid_to, supersedes_id FROM facts ORDER BY id")
-        )
-    ).all()
-    assert rows[0].id == old and rows[0].valid_to is not None
-    assert rows[1].id == new and rows[1].content == "coffee" and rows[1].supersedes_id == old
-    with pytest.raises(Exception, match="no longer current"):
-        async with db_session.begin_nested():
-            await scalar(db_session, "SELECT update_fact_temporal(:id, 'x')", id=old)
+async def test_fact_supersession_has_one_implementation(db_session: AsyncSession):
+    """Revision 0021 dropped the PL/pgSQL update_fact_temporal: FactService.supersede is the
+    only way to supersede a fact (tests/memory/test_facts.py checks it)."""
+    assert await scalar(db_session, "SELECT to_regproc('update_fact_temporal')::text") is None
+    assert await scalar(db_session, "SELECT to_regproc('now')::text") == "now"  # the probe works
 
 
 async def test_bm25_statistics_follow_inserts_and_deletes(db_session: AsyncSession):

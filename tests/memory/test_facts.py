@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import Event, Fact
+from almanac.models import Event, Fact, FactEmbedding
 
 F = "/api/v1/memory/facts"
 BASE = {"subject_type": "client", "subject_id": "acme", "fact_type": "constraint"}
@@ -48,6 +48,22 @@ async def test_supersede_closes_old_and_opens_new(client: httpx.AsyncClient):
     ]
     closed = history[1]
     assert closed["valid_to"] == new["valid_from"]
+
+
+async def test_a_superseding_fact_is_embedded_like_any_other(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The one supersession (FactService.supersede) embeds the successor, so recall sees it."""
+    old = (await client.post(F, json={**BASE, "content": "Invoices go out monthly"})).json()
+    r = await client.post(
+        f"{F}/{old['fact']['id']}/supersede", json={"content": "Invoices go out every fortnight"}
+    )
+    assert r.status_code == 201, r.text
+    new_id = r.json()["fact"]["id"]
+    embedded = await db_session.scalar(
+        select(func.count()).select_from(FactEmbedding).where(FactEmbedding.fact_id == new_id)
+    )
+    assert embedded == 1
 
 
 async def test_supersede_twice_is_409(client: httpx.AsyncClient):

@@ -77,12 +77,15 @@ def test_runs_without_a_client_count_for_the_workflow_only() -> None:
 
 
 def test_recent_runs_weigh_more() -> None:
+    # Runs without a client: the workflow's level, where decay (not a client's change of
+    # pace) is what follows slow change.
     no_detector = replace(DEFAULT, change_z=math.inf)
-    old, new = runs(1.0, weeks=10), runs(1.3, weeks=10, start=10, first_instance=10)
-    e = predict(fit_workflow(7, old + new, no_detector), "audit", 1, no_detector)
+    old = runs(1.0, weeks=10, client=None)
+    new = runs(1.3, weeks=10, start=10, first_instance=10, client=None)
+    e = predict(fit_workflow(7, old + new, no_detector), "audit", None, no_detector)
     assert e.ratio > math.sqrt(1.3)  # above the unweighted geometric mean
     shorter = replace(no_detector, half_life_days=14)
-    assert predict(fit_workflow(7, old + new, shorter), "audit", 1, shorter).ratio > e.ratio
+    assert predict(fit_workflow(7, old + new, shorter), "audit", None, shorter).ratio > e.ratio
 
 
 def test_a_real_shift_is_followed_within_three_engagements() -> None:

@@ -19,6 +19,7 @@ from almanac.auth.principal import (
     same_hash,
 )
 from almanac.auth.schemas import KeyCreatedOut, KeyOut
+from almanac.db.repository import row_out
 from almanac.errors import Conflict, NotFound
 from almanac.models.auth import ApiKey
 
@@ -28,15 +29,7 @@ _DUMMY_HASH = hash_secret("almanac-no-such-key")
 
 
 def _out(row: ApiKey) -> KeyOut:
-    return KeyOut(
-        name=row.name,
-        scope=cast(Scope, row.scope),
-        prefix=row.prefix,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        use_count=row.use_count,
-        revoked_at=row.revoked_at,
-    )
+    return row_out(KeyOut, row)
 
 
 class KeyService:

@@ -152,13 +152,31 @@ class ApplyResult:
     unchanged: list[str] = field(default_factory=list)
 
 
-class Plan(NamedTuple):
-    """The changes `plan_changes` found; `update` pairs the existing event with its new spec."""
+class CalendarChanges(NamedTuple):
+    """The changes `plan_changes` found; `update` pairs the existing event with its new spec.
+
+    (Named apart from `models.Plan`, the user's plan: this is one diff of calendar events.)
+    """
 
     create: list[EventSpec]
     update: list[tuple[CalendarEvent, EventSpec]]
     delete: list[CalendarEvent]
     unchanged: list[CalendarEvent]
+
+    def applied(self) -> ApplyResult:
+        """The result of carrying out every change."""
+        return ApplyResult(
+            created=[s.almanac_id for s in self.create],
+            updated=[s.almanac_id for _, s in self.update],
+            deleted=[owned_id(e) for e in self.delete],
+            unchanged=[owned_id(e) for e in self.unchanged],
+        )
+
+
+def owned_id(event: CalendarEvent) -> str:
+    """The almanac_id of one of Almanac's own events."""
+    assert event.almanac_id is not None  # plan_changes only returns Almanac's events
+    return event.almanac_id
 
 
 def same_content(event: CalendarEvent, spec: EventSpec) -> bool:
@@ -185,7 +203,7 @@ def plan_changes(
     existing: Iterable[CalendarEvent],
     desired: Sequence[EventSpec],
     window: tuple[datetime, datetime],
-) -> Plan:
+) -> CalendarChanges:
     """Diff the calendar's events against the desired Almanac events within `window`.
 
     Only events with an `almanac_id` are considered; the user's events are ignored. Existing
@@ -221,7 +239,7 @@ def plan_changes(
         else:
             update.append((event, spec))
     create = [spec for aid, spec in wanted.items() if aid not in seen]
-    return Plan(create=create, update=update, delete=delete, unchanged=unchanged)
+    return CalendarChanges(create=create, update=update, delete=delete, unchanged=unchanged)
 
 
 def merge_intervals(intervals: Iterable[tuple[datetime, datetime]]) -> list[BusyInterval]:

@@ -136,12 +136,7 @@ class BuiltinCalendar(CalendarProvider):
         for event, spec in plan.update:
             await self.repo.update_content(ids[event.uid], rows[spec.almanac_id])
         await self.repo.delete_ids([ids[e.uid] for e in plan.delete])
-        return ApplyResult(
-            created=[s.almanac_id for s in plan.create],
-            updated=[s.almanac_id for _, s in plan.update],
-            deleted=[_owned_id(e) for e in plan.delete],
-            unchanged=[_owned_id(e) for e in plan.unchanged],
-        )
+        return plan.applied()
 
     async def check(self) -> None:
         """Raise CalendarUnavailable unless the calendar table can be read."""
@@ -149,8 +144,3 @@ class BuiltinCalendar(CalendarProvider):
             await self.repo.probe()
         except (DBAPIError, OSError) as e:
             raise CalendarUnavailable(f"built-in calendar unavailable: {e}") from e
-
-
-def _owned_id(event: CalendarEvent) -> str:
-    assert event.almanac_id is not None  # plan_changes only returns Almanac's events
-    return event.almanac_id

@@ -328,12 +328,7 @@ class CalDAVCalendar(CalendarProvider):
                 obj.delete(if_match=True)
             else:
                 obj.delete()
-        return ApplyResult(
-            created=[s.almanac_id for s in plan.create],
-            updated=[s.almanac_id for _, s in plan.update],
-            deleted=[_owned_id(e) for e in plan.delete],
-            unchanged=[_owned_id(e) for e in plan.unchanged],
-        )
+        return plan.applied()
 
     async def check(self) -> None:
         """Raise CalendarUnavailable unless the server answers and the calendar exists."""
@@ -343,8 +338,3 @@ class CalDAVCalendar(CalendarProvider):
     async def close(self) -> None:
         """Close the HTTP session."""
         await asyncio.to_thread(self._client.close)
-
-
-def _owned_id(event: CalendarEvent) -> str:
-    assert event.almanac_id is not None  # plan_changes only returns Almanac's events
-    return event.almanac_id

@@ -8,18 +8,13 @@ from typing import Annotated
 from fastapi import Depends
 
 from almanac.calendars.base import CalendarProvider
-from almanac.calendars.factory import build_calendar
+from almanac.calendars.factory import configured_calendar
 from almanac.deps import State, UoW
 
 
 async def get_calendar(uow: UoW, state: State) -> AsyncIterator[CalendarProvider]:
     """The configured calendar for this request, closed when the request ends."""
-    provider = build_calendar(
-        state.settings.calendar,
-        session=uow.session,
-        cache=state.cache,
-        timezone=state.settings.timezone,
-    )
+    provider = configured_calendar(state, uow.session)
     try:
         yield provider
     finally:

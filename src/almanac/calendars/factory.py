@@ -8,6 +8,17 @@ from almanac.cache import Cache
 from almanac.calendars.base import CalendarProvider
 from almanac.config import CalendarSettings
 from almanac.errors import ValidationFailed
+from almanac.state import AppState
+
+
+def configured_calendar(state: AppState, session: AsyncSession) -> CalendarProvider:
+    """The process's configured calendar; the built-in one writes in `session`'s transaction."""
+    return build_calendar(
+        state.settings.calendar,
+        session=session,
+        cache=state.cache,
+        timezone=state.settings.timezone,
+    )
 
 
 def build_calendar(

@@ -21,10 +21,10 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
 from almanac.calendars.base import (
+    CalendarChanges,
     CalendarEvent,
     CalendarUnavailable,
     EventSpec,
-    Plan,
     zone_name,
 )
 
@@ -217,7 +217,7 @@ class Op:
         return req
 
 
-def ops_for(plan: Plan) -> list[Op]:
+def ops_for(plan: CalendarChanges) -> list[Op]:
     """The writes that carry out a plan: inserts, then patches, then deletes."""
     ops = [Op("insert", s.almanac_id, body=insert_body(s)) for s in plan.create]
     for event, spec in plan.update:

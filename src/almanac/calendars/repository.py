@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository
 from almanac.models import CalendarEntry
 
 # Columns `apply` and imports may set; `id`, timestamps and `sequence` are managed here.
@@ -38,13 +38,10 @@ def _overlapping(start: datetime, end: datetime) -> Any:
     )
 
 
-class CalendarEntryRepository(PortableRows):
+class CalendarEntryRepository(Repository, PortableRows):
     """The built-in calendar's events: the user's and Almanac's blocks (`almanac_id` set)."""
 
     portable = (CalendarEntry,)
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def in_window(
         self, start: datetime, end: datetime | None, *, almanac_only: bool = False
@@ -85,15 +82,7 @@ class CalendarEntryRepository(PortableRows):
 
     async def insert_if_absent(self, values: dict[str, Any]) -> CalendarEntry | None:
         """Insert one entry; None when its UID already exists (the caller reads that one)."""
-        table = cast(Table, CalendarEntry.__table__)
-        stmt = (
-            insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[table.c.uid])
-            .returning(table.c.id)
-        )
-        new_id = (await self.session.execute(stmt)).scalar_one_or_none()
-        return None if new_id is None else await self.get(new_id)
+        return await self.insert_new(CalendarEntry, values, "uid")
 
     async def upsert_block(self, values: dict[str, Any]) -> None:
         """Insert an Almanac block, or overwrite the row that already holds its UID.

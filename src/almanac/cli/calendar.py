@@ -7,37 +7,26 @@ is one writer), else the same app in-process.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from almanac.calendars.ics import MAX_ICS_BYTES
 from almanac.calendars.schemas import EventIn, EventOut, ImportOut, OptionalWindow
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.validation import validated
 from almanac.config import Settings
 
 calendar_app = typer.Typer(
     help="The built-in calendar: add events, import .ics files.", no_args_is_help=True
 )
 BASE = "/api/v1/calendar"
-M = TypeVar("M", bound=BaseModel)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 UrlOpt = Annotated[
     str | None, typer.Option("--url", help="Server URL (default: a running local server if any)")
 ]
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for e in exc.errors():
-            field = ".".join(str(p) for p in e["loc"]) or "input"
-            typer.echo(f"error: {field}: {e['msg'].removeprefix('Value error, ')}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @calendar_app.command("import")
@@ -52,7 +41,7 @@ def import_(
 
     Recurring events are expanded within the window; re-importing the file is safe.
     """
-    window = _validated(OptionalWindow, {"start": start, "end": end})
+    window = validated(OptionalWindow, {"start": start, "end": end})
     if file.stat().st_size > MAX_ICS_BYTES:
         typer.echo(f"error: file: larger than {MAX_ICS_BYTES} bytes", err=True)
         raise typer.Exit(2)
@@ -89,7 +78,7 @@ def add(
     url: UrlOpt = None,
 ) -> None:
     """Add one of your own events to the built-in calendar."""
-    body = _validated(
+    body = validated(
         EventIn,
         {
             "title": title,

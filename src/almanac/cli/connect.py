@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import typer
 
 from almanac.discovery import ServerRecord, find_record
+from almanac.http_problems import decode_problem
 
 _DOTENV: dict[str, str] | None = None
 
@@ -131,13 +132,7 @@ def request(
 
 def problem_text(body: Any, status: int) -> str:
     """A problem+json body as one line naming each field."""
-    if not isinstance(body, dict):
-        return str(body or f"HTTP {status}")
-    detail = str(body.get("detail") or body.get("title") or f"HTTP {status}")
-    fields = [f"{e['field']}: {e['message']}" for e in body.get("errors", []) if e.get("field")]
-    if fields and not any(f in detail for f in fields):
-        detail = f"{detail} ({'; '.join(fields)})"
-    return detail
+    return decode_problem(status, body).message()
 
 
 def fail(message: str, code: int) -> typer.Exit:

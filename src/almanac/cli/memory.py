@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from almanac.cli.runtime import local_state, memory_client, run
+from almanac.cli.validation import error_lines
 from almanac.config import Settings
 from almanac.memory.maintenance import export_events, reindex
 from almanac.memory.schemas import RememberIn
@@ -41,9 +42,7 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
                 data.setdefault("idempotency_key", f"import:{digest}:{number}:{line_hash}")
                 items.append(RememberIn.model_validate(data))
             except ValidationError as exc:
-                for e in exc.errors():
-                    field = ".".join(str(p) for p in e["loc"]) or "line"
-                    errors.append(f"line {number}: {field}: {e['msg']}")
+                errors += [f"line {number}: {e}" for e in error_lines(exc, "line")]
             except ValueError as exc:
                 errors.append(f"line {number}: {exc}")
     if errors:

@@ -15,6 +15,7 @@ from almanac.auth.principal import Principal
 from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 from almanac.errors import AlmanacError
+from almanac.http_problems import decode_problem
 from almanac.memory.client import HttpMemoryClient
 from almanac.memory.port import memory_service
 from almanac.memory.schemas import RememberBatchOut, RememberIn
@@ -140,15 +141,8 @@ def answer(response: httpx.Response) -> Any:
     """The JSON body of a successful response; a problem becomes an `AlmanacError`."""
     if response.status_code < 400:
         return response.json()
-    try:
-        body = response.json()
-    except ValueError:
-        raise AlmanacError(response.text or response.reason_phrase, response.status_code) from None
-    detail = body.get("detail") or body.get("title") or response.reason_phrase
-    fields = [f"{e['field']}: {e['message']}" for e in body.get("errors", []) if e.get("field")]
-    if fields and not any(f in str(detail) for f in fields):
-        detail = f"{detail} ({'; '.join(fields)})"
-    raise AlmanacError(str(detail), response.status_code)
+    problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+    raise AlmanacError(problem.message(), response.status_code)
 
 
 @asynccontextmanager

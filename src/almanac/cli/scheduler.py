@@ -11,12 +11,12 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.validation import validated
 from almanac.config import Settings
 from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
 
@@ -119,12 +119,9 @@ def schedule(
     url: UrlOpt = None,
 ) -> None:
     """Preview a plan's schedule as a week view, then write it to the calendar."""
-    try:
-        body = ScheduleIn(plan_id=plan_id, start_date=_start(start), horizon_days=days)
-    except ValidationError as exc:
-        for e in exc.errors():
-            typer.echo(f"error: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}", err=True)
-        raise typer.Exit(2) from exc
+    body = validated(
+        ScheduleIn, {"plan_id": plan_id, "start_date": _start(start), "horizon_days": days}
+    )
 
     async def preview() -> tuple[ScheduleOut, list[CalendarEventOut]]:
         return await _preview(Settings(), url, body)

@@ -8,6 +8,8 @@ import httpx
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
+from almanac.http_problems import decode_problem
+
 # Headers that carry the caller's identity; forwarded unchanged to the API.
 AUTH_HEADERS = ("authorization", "x-api-key")
 
@@ -25,19 +27,8 @@ class ApiProblem(ToolError):
 
 
 def problem_from(response: httpx.Response) -> ApiProblem:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    errors = body.get("errors") or []
-    return ApiProblem(
-        response.status_code,
-        str(body.get("title") or response.reason_phrase),
-        str(body.get("detail") or response.text[:500] or response.reason_phrase),
-        [e for e in errors if isinstance(e, dict)],
-    )
+    problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+    return ApiProblem(problem.status, problem.title, problem.detail, problem.errors)
 
 
 class Api:

@@ -10,6 +10,7 @@ import httpx
 
 from almanac.auth.keyfile import auth_headers, gateway_key
 from almanac.errors import AlmanacError, DependencyUnavailable
+from almanac.http_problems import decode_problem
 from almanac.memory.schemas import (
     FactIn,
     FactOut,
@@ -71,11 +72,8 @@ class HttpMemoryClient:
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise AlmanacError(str(detail), response.status_code)
+            problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+            raise AlmanacError(problem.message(), response.status_code)
         return response.json()
 
     async def remember(self, item: RememberIn) -> RememberOut:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
@@ -19,23 +20,7 @@ from almanac.models import Fact
 
 def fact_out(fact: Fact) -> FactOut:
     """The API shape of a fact row."""
-    return FactOut(
-        id=fact.id,
-        subject_type=fact.subject_type,
-        subject_id=fact.subject_id,
-        fact_type=fact.fact_type,
-        content=fact.content,
-        salience_score=fact.salience_score,
-        category=fact.category,
-        client_id=fact.client_id,
-        valid_from=fact.valid_from,
-        valid_to=fact.valid_to,
-        created_at=fact.created_at,
-        metadata=fact.metadata_,
-        supersedes_id=fact.supersedes_id,
-        source_event_id=fact.source_event_id,
-        current=fact.valid_to is None,
-    )
+    return row_out(FactOut, fact, current=fact.valid_to is None)
 
 
 def _same(a: str, b: str) -> bool:
@@ -93,7 +78,7 @@ class FactService:
                 self._values(data, valid_from, predecessor, source_event_id)
             )
             await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
-        except IntegrityError as exc:
+        except (IntegrityError, Conflict) as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
         self.invalidator.facts_changed(self.uow)
         await self._queue_zep(fact.id)
@@ -123,7 +108,7 @@ class FactService:
         }
 
     async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
-        """Close fact `fact_id` and open its successor, atomically (update_fact_temporal)."""
+        """Close fact `fact_id` and open its successor, atomically (the one implementation)."""
         old = await self.repo.get(fact_id, for_update=True)
         if old is None:
             raise NotFound(f"fact {fact_id} does not exist")

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, text, update
+from sqlalchemy import Select, Table, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository, equal_to
 from almanac.models import Event, EventEmbedding, Fact, FactEmbedding
 
+Row = TypeVar("Row", Event, Fact)
 
-class EventRepository(PortableRows):
+
+class EventRepository(Repository, PortableRows):
     """Events: the memory log."""
 
     portable = (Event,)
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
         """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
@@ -53,10 +53,7 @@ class EventRepository(PortableRows):
         return {e.idempotency_key: e for e in result if e.idempotency_key is not None}
 
     async def get(self, event_id: int, *, for_update: bool = False) -> Event | None:
-        stmt = select(Event).where(Event.id == event_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Event, event_id, lock=self.lock_of(for_update))
 
     async def link_fact(self, event_id: int, fact_id: int) -> None:
         await self.session.execute(
@@ -69,29 +66,20 @@ class EventRepository(PortableRows):
         )
 
     async def delete(self, event_id: int) -> Event | None:
-        stmt = delete(Event).where(Event.id == event_id).returning(Event)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.delete_by_id(Event, event_id)
 
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[Event]:
         """Events about a subject: tagged in metadata, or (a client) by `client_id`."""
-        about = and_(
-            Event.metadata_["subject_type"].astext == subject_type,
-            Event.metadata_["subject_id"].astext == subject_id,
-        )
-        where = or_(about, Event.client_id == client_id) if client_id is not None else about
+        where = _events_about(subject_type, subject_id, client_id)
         stmt = delete(Event).where(where).returning(Event)
         return list((await self.session.scalars(stmt)).all())
 
     async def ids_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[int]:
-        about = and_(
-            Event.metadata_["subject_type"].astext == subject_type,
-            Event.metadata_["subject_id"].astext == subject_id,
-        )
-        where = or_(about, Event.client_id == client_id) if client_id is not None else about
+        where = _events_about(subject_type, subject_id, client_id)
         return list((await self.session.scalars(select(Event.id).where(where))).all())
 
     async def contents(self, event_ids: Sequence[int]) -> list[str]:
@@ -115,16 +103,8 @@ class EventRepository(PortableRows):
 
     async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Event]:
         """Events not yet embedded with `model`, in id order (for reindexing)."""
-        stmt = (
-            select(Event)
-            .outerjoin(EventEmbedding, EventEmbedding.event_id == Event.id)
-            .where(
-                Event.id > after_id,
-                or_(EventEmbedding.event_id.is_(None), EventEmbedding.model != model),
-            )
-            .order_by(Event.id)
-            .limit(limit)
-        )
+        stmt = _not_embedded(Event, EventEmbedding.event_id, EventEmbedding.model, model)
+        stmt = stmt.where(Event.id > after_id).order_by(Event.id).limit(limit)
         return list((await self.session.scalars(stmt)).all())
 
     async def iter_all(self, batch: int, after_id: int) -> list[Event]:
@@ -135,30 +115,42 @@ class EventRepository(PortableRows):
         return int(await self.session.scalar(select(func.count()).select_from(Event)) or 0)
 
 
+def _events_about(subject_type: str, subject_id: str, client_id: int | None) -> Any:
+    about = and_(
+        Event.metadata_["subject_type"].astext == subject_type,
+        Event.metadata_["subject_id"].astext == subject_id,
+    )
+    return or_(about, Event.client_id == client_id) if client_id is not None else about
+
+
+def _facts_about(subject_type: str, subject_id: str, client_id: int | None) -> Any:
+    about = and_(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
+    return or_(about, Fact.client_id == client_id) if client_id is not None else about
+
+
+def _not_embedded(row: type[Row], owner: Any, model_column: Any, model: str) -> Select[Row]:
+    """Rows with no vector under `model` (none at all, or one from another model)."""
+    return (
+        select(row)
+        .outerjoin(owner.class_, owner == getattr(row, "id"))  # noqa: B009
+        .where(or_(owner.is_(None), model_column != model))
+    )
+
+
 def _valid_at(as_of: datetime) -> Any:
     return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
 
 
-class FactRepository(PortableRows):
+class FactRepository(Repository, PortableRows):
     """Facts with bi-temporal validity."""
 
     portable = (Fact,)
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
     async def insert(self, values: dict[str, Any]) -> Fact:
-        fact = Fact(**values)
-        self.session.add(fact)
-        await self.session.flush()
-        await self.session.refresh(fact)
-        return fact
+        return await self.add(Fact(**values))
 
     async def get(self, fact_id: int, *, for_update: bool = False) -> Fact | None:
-        stmt = select(Fact).where(Fact.id == fact_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Fact, fact_id, lock=self.lock_of(for_update))
 
     async def current_in_slot(
         self, subject_type: str, subject_id: str, fact_type: str, category: str | None
@@ -207,12 +199,9 @@ class FactRepository(PortableRows):
                     Fact.subject_id != str(for_client),
                 ),
             )
-        if subject_type is not None:
-            stmt = stmt.where(Fact.subject_type == subject_type)
-        if subject_id is not None:
-            stmt = stmt.where(Fact.subject_id == subject_id)
-        if fact_type is not None:
-            stmt = stmt.where(Fact.fact_type == fact_type)
+        stmt = stmt.where(
+            *equal_to(Fact, subject_type=subject_type, subject_id=subject_id, fact_type=fact_type)
+        )
         if not include_history:
             stmt = stmt.where(_valid_at(as_of) if as_of else Fact.valid_to.is_(None))
         stmt = stmt.order_by(Fact.subject_type, Fact.subject_id, Fact.valid_from.desc(), Fact.id)
@@ -220,23 +209,20 @@ class FactRepository(PortableRows):
 
     async def delete(self, fact_id: int) -> Fact | None:
         # A successor keeps its history link as NULL (FK ON DELETE SET NULL).
-        stmt = delete(Fact).where(Fact.id == fact_id).returning(Fact)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.delete_by_id(Fact, fact_id)
 
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[int]:
         """Every version of the subject's facts (and, for a client, facts with its id)."""
-        about = and_(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
-        where = or_(about, Fact.client_id == client_id) if client_id is not None else about
+        where = _facts_about(subject_type, subject_id, client_id)
         stmt = delete(Fact).where(where).returning(Fact.id)
         return [int(r[0]) for r in (await self.session.execute(stmt)).all()]
 
     async def ids_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[int]:
-        about = and_(Fact.subject_type == subject_type, Fact.subject_id == subject_id)
-        where = or_(about, Fact.client_id == client_id) if client_id is not None else about
+        where = _facts_about(subject_type, subject_id, client_id)
         return list((await self.session.scalars(select(Fact.id).where(where))).all())
 
     async def count_embeddings(self, fact_ids: Sequence[int]) -> int:
@@ -249,16 +235,8 @@ class FactRepository(PortableRows):
 
     async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Fact]:
         """Facts not yet embedded with `model`, in id order (for reindexing)."""
-        stmt = (
-            select(Fact)
-            .outerjoin(FactEmbedding, FactEmbedding.fact_id == Fact.id)
-            .where(
-                Fact.id > after_id,
-                or_(FactEmbedding.fact_id.is_(None), FactEmbedding.model != model),
-            )
-            .order_by(Fact.id)
-            .limit(limit)
-        )
+        stmt = _not_embedded(Fact, FactEmbedding.fact_id, FactEmbedding.model, model)
+        stmt = stmt.where(Fact.id > after_id).order_by(Fact.id).limit(limit)
         return list((await self.session.scalars(stmt)).all())
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from almanac.cache import Cache
 from almanac.config import Settings
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
@@ -40,21 +41,7 @@ _INSERT_CHUNK = 500  # keeps one INSERT well under Postgres' 65,535 bind paramet
 
 def event_out(event: Event) -> EventOut:
     """The API shape of an event row."""
-    return EventOut(
-        id=event.id,
-        content=event.content,
-        event_type=event.event_type,
-        event_source=event.event_source,
-        client_id=event.client_id,
-        session_id=event.session_id,
-        memory_scope=event.memory_scope,
-        salience_score=event.salience_score,
-        occurred_at=event.occurred_at,
-        expires_at=event.expires_at,
-        metadata=event.metadata_,
-        promoted_to_fact_id=event.promoted_to_fact_id,
-        created_at=event.created_at,
-    )
+    return row_out(EventOut, event)
 
 
 class MemoryService:

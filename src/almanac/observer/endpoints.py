@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from almanac.observer.deps import Observer
 from almanac.observer.schemas import (
@@ -15,12 +15,12 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.problems import answers
+from almanac.routing import PathId as Id
 from almanac.types import BoundedDate
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 

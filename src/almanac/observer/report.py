@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.billing import billable_share_pct
+from almanac.models.status import DONE_TASK_STATUSES as DONE_STATUSES
 
-DONE_STATUSES = frozenset({"done", "completed"})
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
 SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
 

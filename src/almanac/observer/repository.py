@@ -24,10 +24,10 @@ from almanac.models import (
     Workflow,
 )
 from almanac.models.observer import FactDecision, Reflection
+from almanac.models.status import APPLIED_RUN_STATUSES
 from almanac.observer.report import BlockRow, RunRow, SprintRow, TaskRow
 
 # The scheduler's statuses for runs that were written to the calendar.
-APPLIED_RUN_STATUSES = ("scheduled", "pinned")
 
 
 def _when(value: Any) -> datetime | None:

@@ -327,6 +327,29 @@ async def _resolve(
     return out
 
 
+def workflow_row(wf: LibraryWorkflow, steps: list[dict[str, Any]]) -> Workflow:
+    """A new row for a library workflow, marked with the hash of what the library wrote."""
+    return Workflow(
+        name=wf.name,
+        capability=wf.capability,
+        version=wf.version,
+        steps=steps,
+        metadata_=marked(wf.capability, steps, wf.metadata),
+    )
+
+
+def blueprint_row(bp: LibraryBlueprint, sequence: list[int], hours: float) -> ServiceBlueprint:
+    """A new row for a library blueprint over the resolved workflow ids."""
+    return ServiceBlueprint(
+        name=bp.name,
+        description=bp.description,
+        offer_id=bp.offer_id,
+        workflow_sequence=sequence,
+        estimated_duration_hrs=hours,
+        metadata_=bp.metadata,
+    )
+
+
 async def _upsert_workflow(
     repo: OntologyRepository, wf: LibraryWorkflow, report: ImportReport
 ) -> int:
@@ -335,15 +358,7 @@ async def _upsert_workflow(
     row = await repo.find_workflow(wf.name, wf.version)
     metadata = marked(wf.capability, steps, wf.metadata)
     if row is None:
-        row = await repo.add(
-            Workflow(
-                name=wf.name,
-                capability=wf.capability,
-                version=wf.version,
-                steps=steps,
-                metadata_=metadata,
-            )
-        )
+        row = await repo.add(workflow_row(wf, steps))
         report.add("workflow", "created", row.id, wf.name, wf.version)
         return row.id
     if (row.capability, row.steps, row.metadata_) == (wf.capability, steps, metadata):
@@ -366,16 +381,7 @@ async def _upsert_blueprint(
     row = await repo.find_blueprint(bp.name)
     wanted = (bp.description, bp.offer_id, sequence, hours, bp.metadata)
     if row is None:
-        row = await repo.add(
-            ServiceBlueprint(
-                name=bp.name,
-                description=bp.description,
-                offer_id=bp.offer_id,
-                workflow_sequence=sequence,
-                estimated_duration_hrs=hours,
-                metadata_=bp.metadata,
-            )
-        )
+        row = await repo.add(blueprint_row(bp, sequence, hours))
         report.add("blueprint", "created", row.id, bp.name, None)
         return
     current = (

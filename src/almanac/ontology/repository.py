@@ -6,14 +6,13 @@ Nothing else writes these tables' SQL for the ontology API and the library impor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, func, literal, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository, equal_to
 from almanac.errors import Conflict
 from almanac.models import (
     ExecutionRun,
@@ -24,69 +23,17 @@ from almanac.models import (
     Workflow,
 )
 
-Row = TypeVar("Row", ServiceBlueprint, Workflow, ProcessTemplate, ExecutionRun)
-
 # Serialises changes of workflow parents, so two concurrent edits cannot close a cycle.
 _TREE_LOCK = "ontology:workflow-tree"
 
 
-class OntologyRepository(PortableRows):
+class OntologyRepository(Repository, PortableRows):
     """Reads and writes of the four ontology tables (and the rows that point at them)."""
 
     portable = (Workflow, ServiceBlueprint, ProcessTemplate, Task, ExecutionRun)
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    # -- generic -------------------------------------------------------------------------
-
-    async def add(self, row: Row) -> Row:
-        """Insert and read back server-side values (timestamps, generated columns)."""
-        self.session.add(row)
-        await self._flush()
-        await self.session.refresh(row)
-        return row
-
-    async def save(self, row: Row) -> Row:
-        """Flush changes to `row` and read it back (updated_at, variance_pct)."""
-        await self._flush()
-        await self.session.refresh(row)
-        return row
-
-    async def remove(self, row: Row) -> None:
-        await self.session.delete(row)
-        await self._flush()
-
-    async def _flush(self) -> None:
-        try:
-            await self.session.flush()
-        except IntegrityError as exc:
-            # Checks run before writing; this is a concurrent change that beat them.
-            raise Conflict(
-                "a row this change refers to was changed or deleted concurrently; retry"
-            ) from exc
-
-    async def get(self, model: type[Row], row_id: int, *, lock: str | None = None) -> Row | None:
-        """One row; `lock` "update" (to edit it) or "delete" locks it for this transaction."""
-        stmt = select(model).where(model.id == row_id)
-        if lock == "update":
-            # NO KEY UPDATE: rows that merely refer to this one can still be inserted meanwhile.
-            stmt = stmt.with_for_update(key_share=True)
-        elif lock == "delete":
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
-
-    async def page(
-        self, stmt: Select[Row], model: type[Row], limit: int, offset: int
-    ) -> tuple[list[Row], int]:
-        """A page of `stmt` in id order and the total it matches."""
-        total = await self.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = await self.session.scalars(stmt.order_by(model.id).limit(limit).offset(offset))
-        return list(rows), int(total or 0)
-
-    async def lock(self, key: str) -> None:
-        """A transaction-scoped advisory lock on `key`."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    async def lock_tree(self) -> None:
+        await self.lock(_TREE_LOCK)
 
     # -- workflows -----------------------------------------------------------------------
 
@@ -104,14 +51,10 @@ class OntologyRepository(PortableRows):
     def workflows_query(
         self, *, capability: str | None, parent_workflow_id: int | None, q: str | None
     ) -> Select[Workflow]:
-        stmt = select(Workflow)
-        if capability is not None:
-            stmt = stmt.where(Workflow.capability == capability)
-        if parent_workflow_id is not None:
-            stmt = stmt.where(Workflow.parent_workflow_id == parent_workflow_id)
-        if q is not None:
-            stmt = stmt.where(Workflow.name.icontains(q, autoescape=True))
-        return stmt
+        stmt = select(Workflow).where(
+            *equal_to(Workflow, capability=capability, parent_workflow_id=parent_workflow_id)
+        )
+        return stmt if q is None else stmt.where(Workflow.name.icontains(q, autoescape=True))
 
     async def children(self, parent_ids: Sequence[int]) -> dict[int, list[int]]:
         """Child workflow ids per parent id."""
@@ -142,9 +85,6 @@ class OntologyRepository(PortableRows):
         rows = await self.session.execute(select(tree.c.id).order_by(tree.c.depth))
         return [int(r) for r in rows.scalars()]
 
-    async def lock_tree(self) -> None:
-        await self.lock(_TREE_LOCK)
-
     async def lock_workflow_name(self, name: str, version: str) -> None:
         """Serialise writers of one (name, version): the table has no unique constraint."""
         await self.lock(f"ontology:workflow:{version}:{name}")
@@ -154,34 +94,35 @@ class OntologyRepository(PortableRows):
 
     async def find_workflow(self, name: str, version: str) -> Workflow | None:
         """The (first) workflow with this name and version."""
-        stmt = (
-            select(Workflow)
-            .where(Workflow.name == name, Workflow.version == version)
-            .order_by(Workflow.id)
-            .limit(1)
+        return await self.first(
+            select(Workflow).where(Workflow.name == name, Workflow.version == version),
+            Workflow.id,
         )
-        return (await self.session.scalars(stmt)).one_or_none()
 
     async def latest_workflow(self, name: str) -> Workflow | None:
         """The newest workflow of this name (any version)."""
-        stmt = select(Workflow).where(Workflow.name == name).order_by(Workflow.id.desc()).limit(1)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.first(select(Workflow).where(Workflow.name == name), Workflow.id.desc())
 
     async def workflow_users(self, workflow_id: int) -> dict[str, list[int]]:
         """What refers to a workflow: process templates, children, blueprints, plans."""
+        return await self._users(
+            {
+                "process templates": select(ProcessTemplate.id).where(
+                    ProcessTemplate.workflow_id == workflow_id
+                ),
+                "child workflows": select(Workflow.id).where(
+                    Workflow.parent_workflow_id == workflow_id
+                ),
+                "service blueprints": select(ServiceBlueprint.id).where(
+                    ServiceBlueprint.workflow_sequence.contains([workflow_id])
+                ),
+                "plans": select(Plan.id).where(Plan.workflow_id == workflow_id),
+            }
+        )
+
+    async def _users(self, queries: dict[str, Select[Any]]) -> dict[str, list[int]]:
+        """Up to 20 ids per label of the rows each query finds (labels with none left out)."""
         found: dict[str, list[int]] = {}
-        queries: dict[str, Any] = {
-            "process templates": select(ProcessTemplate.id).where(
-                ProcessTemplate.workflow_id == workflow_id
-            ),
-            "child workflows": select(Workflow.id).where(
-                Workflow.parent_workflow_id == workflow_id
-            ),
-            "service blueprints": select(ServiceBlueprint.id).where(
-                ServiceBlueprint.workflow_sequence.contains([workflow_id])
-            ),
-            "plans": select(Plan.id).where(Plan.workflow_id == workflow_id),
-        }
         for label, stmt in queries.items():
             ids = list((await self.session.scalars(stmt.limit(20))).all())
             if ids:
@@ -191,64 +132,45 @@ class OntologyRepository(PortableRows):
     # -- service blueprints --------------------------------------------------------------
 
     def blueprints_query(self, *, offer_id: int | None, q: str | None) -> Select[ServiceBlueprint]:
-        stmt = select(ServiceBlueprint)
-        if offer_id is not None:
-            stmt = stmt.where(ServiceBlueprint.offer_id == offer_id)
-        if q is not None:
-            stmt = stmt.where(ServiceBlueprint.name.icontains(q, autoescape=True))
-        return stmt
+        stmt = select(ServiceBlueprint).where(*equal_to(ServiceBlueprint, offer_id=offer_id))
+        return (
+            stmt if q is None else stmt.where(ServiceBlueprint.name.icontains(q, autoescape=True))
+        )
 
     async def find_blueprint(self, name: str) -> ServiceBlueprint | None:
-        stmt = (
-            select(ServiceBlueprint)
-            .where(ServiceBlueprint.name == name)
-            .order_by(ServiceBlueprint.id)
-            .limit(1)
+        return await self.first(
+            select(ServiceBlueprint).where(ServiceBlueprint.name == name), ServiceBlueprint.id
         )
-        return (await self.session.scalars(stmt)).one_or_none()
 
     # -- process templates ---------------------------------------------------------------
 
     async def existing_template(self, template_id: int) -> ProcessTemplate | None:
-        stmt = (
-            select(ProcessTemplate)
-            .where(ProcessTemplate.id == template_id)
-            .with_for_update(read=True, key_share=True)
-        )
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(ProcessTemplate, template_id, lock="share")
 
     def templates_query(
         self, *, workflow_id: int | None, engagement_id: int | None, status: str | None
     ) -> Select[ProcessTemplate]:
-        stmt = select(ProcessTemplate)
-        if workflow_id is not None:
-            stmt = stmt.where(ProcessTemplate.workflow_id == workflow_id)
-        if engagement_id is not None:
-            stmt = stmt.where(ProcessTemplate.engagement_id == engagement_id)
-        if status is not None:
-            stmt = stmt.where(ProcessTemplate.status == status)
-        return stmt
+        return select(ProcessTemplate).where(
+            *equal_to(
+                ProcessTemplate, workflow_id=workflow_id, engagement_id=engagement_id, status=status
+            )
+        )
 
     async def template_users(self, template_id: int) -> dict[str, list[int]]:
         """What refers to a process template and would block its deletion."""
-        found: dict[str, list[int]] = {}
-        queries: dict[str, Any] = {
-            "execution runs": select(ExecutionRun.id).where(
-                ExecutionRun.process_template_id == template_id
-            ),
-            "plans": select(Plan.id).where(Plan.process_template_id == template_id),
-        }
-        for label, stmt in queries.items():
-            ids = list((await self.session.scalars(stmt.limit(20))).all())
-            if ids:
-                found[label] = sorted(int(i) for i in ids)
-        return found
+        return await self._users(
+            {
+                "execution runs": select(ExecutionRun.id).where(
+                    ExecutionRun.process_template_id == template_id
+                ),
+                "plans": select(Plan.id).where(Plan.process_template_id == template_id),
+            }
+        )
 
     # -- tasks and execution runs --------------------------------------------------------
 
     async def existing_task(self, task_id: int) -> Task | None:
-        stmt = select(Task).where(Task.id == task_id).with_for_update(read=True, key_share=True)
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Task, task_id, lock="share")
 
     async def run_by_identifier(self, run_identifier: str) -> ExecutionRun | None:
         stmt = select(ExecutionRun).where(ExecutionRun.run_identifier == run_identifier)
@@ -256,29 +178,19 @@ class OntologyRepository(PortableRows):
 
     async def insert_run(self, values: dict[str, Any]) -> ExecutionRun | None:
         """Insert a run; None when its run_identifier is taken (a concurrent retry won)."""
-        table = cast(Table, ExecutionRun.__table__)
-        stmt = (
-            insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[table.c.run_identifier])
-            .returning(table.c.id)
-        )
         try:
-            new_id = (await self.session.execute(stmt)).scalar_one_or_none()
+            return await self.insert_new(ExecutionRun, values, "run_identifier")
         except IntegrityError as exc:
             raise Conflict("the process template or task was deleted concurrently; retry") from exc
-        if new_id is None:
-            return None
-        return await self.session.get_one(ExecutionRun, new_id, populate_existing=True)
 
     def runs_query(
         self, *, process_template_id: int | None, task_id: int | None, status: str | None
     ) -> Select[ExecutionRun]:
-        stmt = select(ExecutionRun)
-        if process_template_id is not None:
-            stmt = stmt.where(ExecutionRun.process_template_id == process_template_id)
-        if task_id is not None:
-            stmt = stmt.where(ExecutionRun.task_id == task_id)
-        if status is not None:
-            stmt = stmt.where(ExecutionRun.status == status)
-        return stmt
+        return select(ExecutionRun).where(
+            *equal_to(
+                ExecutionRun,
+                process_template_id=process_template_id,
+                task_id=task_id,
+                status=status,
+            )
+        )

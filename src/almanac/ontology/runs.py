@@ -5,33 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.schemas import RunList, RunOut, RunStartIn, RunStopIn
+from almanac.ontology.schemas import RunList, RunOut, RunQuery, RunStartIn, RunStopIn
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
 
 
 def run_out(row: ExecutionRun) -> RunOut:
-    return RunOut(
-        id=row.id,
-        process_template_id=row.process_template_id,
-        task_id=row.task_id,
-        run_identifier=row.run_identifier,
-        status=row.status,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        estimated_hours=row.estimated_hours,
-        actual_hours=row.actual_hours,
-        variance_pct=row.variance_pct,
-        telemetry=row.telemetry,
-        metadata=row.metadata_,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return row_out(RunOut, row)
 
 
 def _stored(row: ExecutionRun, name: str) -> Any:
@@ -109,9 +95,7 @@ class RunService:
 
     async def stop(self, run_id: int, body: RunStopIn) -> RunOut:
         """Complete a run; actual hours default to the time elapsed since it started."""
-        row = await self.repo.get(ExecutionRun, run_id, lock="update")
-        if row is None:
-            raise NotFound(f"execution run {run_id} not found")
+        row = await self.repo.require(ExecutionRun, run_id, "execution run", lock="edit")
         if row.status == "completed" or row.ended_at is not None:
             ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
             raise Conflict(f"execution run {run_id} was already stopped (at {ended})")
@@ -137,22 +121,9 @@ class RunService:
         return run_out(await self.repo.save(row))
 
     async def get(self, run_id: int) -> RunOut:
-        row = await self.repo.get(ExecutionRun, run_id)
-        if row is None:
-            raise NotFound(f"execution run {run_id} not found")
-        return run_out(row)
+        return run_out(await self.repo.require(ExecutionRun, run_id, "execution run"))
 
-    async def list(
-        self,
-        *,
-        process_template_id: int | None,
-        task_id: int | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-    ) -> RunList:
-        stmt = self.repo.runs_query(
-            process_template_id=process_template_id, task_id=task_id, status=status
-        )
-        rows, total = await self.repo.page(stmt, ExecutionRun, limit, offset)
+    async def list(self, query: RunQuery) -> RunList:
+        stmt = self.repo.runs_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ExecutionRun.id], query.limit, query.offset)
         return RunList(items=[run_out(r) for r in rows], total=total)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
 from almanac.ontology.sop import SOPStep
 from almanac.types import (
@@ -14,6 +15,7 @@ from almanac.types import (
     BigId,
     IntId,
     Metadata,
+    PageQuery,
     SafeStr,
     Strict,
     json_document,
@@ -46,8 +48,6 @@ Checklist = Annotated[
 ]
 When = AwareDatetime
 RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
-TemplateStatus = Literal["draft", "active", "paused", "completed"]
-RunStatus = Literal["in_progress", "completed"]
 
 
 def _not_null(value: Any) -> Any:
@@ -69,6 +69,32 @@ class _Update(Strict):
 
 class Page(BaseModel):
     total: int
+
+
+Search = Annotated[SafeStr, Field(min_length=1, max_length=255)]
+
+
+class WorkflowQuery(PageQuery):
+    capability: Capability | None = None
+    parent_workflow_id: Id | None = None
+    q: Search | None = Field(None, description="a substring of the name")
+
+
+class BlueprintQuery(PageQuery):
+    offer_id: SmallId | None = None
+    q: Search | None = Field(None, description="a substring of the name")
+
+
+class TemplateQuery(PageQuery):
+    workflow_id: Id | None = None
+    engagement_id: SmallId | None = None
+    status: TemplateStatus | None = None
+
+
+class RunQuery(PageQuery):
+    process_template_id: Id | None = None
+    task_id: Id | None = None
+    status: RunStatus | None = None
 
 
 # -- workflows ---------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from almanac.db.repository import assign, row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ProcessTemplate, ServiceBlueprint, Workflow
 from almanac.ontology.checks import (
     checklist_steps,
@@ -26,14 +27,17 @@ from almanac.ontology.schemas import (
     BlueprintIn,
     BlueprintList,
     BlueprintOut,
+    BlueprintQuery,
     BlueprintUpdate,
     ProcessTemplateIn,
     ProcessTemplateList,
     ProcessTemplateOut,
     ProcessTemplateUpdate,
+    TemplateQuery,
     WorkflowIn,
     WorkflowList,
     WorkflowOut,
+    WorkflowQuery,
     WorkflowUpdate,
 )
 from almanac.ontology.sop import SOPStep
@@ -41,54 +45,18 @@ from almanac.ontology.sop import SOPStep
 
 def workflow_out(row: Workflow, children: list[int]) -> WorkflowOut:
     count, hours = steps_hours(row.steps)
-    return WorkflowOut(
-        id=row.id,
-        name=row.name,
-        capability=row.capability,
-        version=row.version,
-        steps=row.steps,
-        parent_workflow_id=row.parent_workflow_id,
-        children=children,
-        metadata=row.metadata_,
-        task_count=count,
-        total_hours=hours,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return row_out(WorkflowOut, row, children=children, task_count=count, total_hours=hours)
 
 
 def blueprint_out(row: ServiceBlueprint) -> BlueprintOut:
-    return BlueprintOut(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        offer_id=row.offer_id,
-        workflow_sequence=[
-            x
-            for x in (row.workflow_sequence or [])
-            if isinstance(x, int) and not isinstance(x, bool)
-        ],
-        estimated_duration_hrs=row.estimated_duration_hrs,
-        metadata=row.metadata_,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    sequence = [
+        x for x in (row.workflow_sequence or []) if isinstance(x, int) and not isinstance(x, bool)
+    ]
+    return row_out(BlueprintOut, row, workflow_sequence=sequence)
 
 
 def template_out(row: ProcessTemplate) -> ProcessTemplateOut:
-    return ProcessTemplateOut(
-        id=row.id,
-        name=row.name,
-        workflow_id=row.workflow_id,
-        engagement_id=row.engagement_id,
-        project_id=row.project_id,
-        checklist=row.checklist,
-        status=row.status,
-        metadata=row.metadata_,
-        total_hours=steps_hours(row.checklist)[1],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return row_out(ProcessTemplateOut, row, total_hours=steps_hours(row.checklist)[1])
 
 
 def _in_use(kind: str, row_id: int, users: dict[str, list[int]]) -> Conflict:
@@ -139,12 +107,6 @@ class OntologyService:
 
     # -- workflows -----------------------------------------------------------------------
 
-    async def _workflow(self, workflow_id: int, lock: str | None = None) -> Workflow:
-        row = await self.repo.get(Workflow, workflow_id, lock=lock)
-        if row is None:
-            raise NotFound(f"workflow {workflow_id} not found")
-        return row
-
     async def _workflow_out(self, row: Workflow) -> WorkflowOut:
         return workflow_out(row, (await self.repo.children([row.id]))[row.id])
 
@@ -166,21 +128,11 @@ class OntologyService:
         return await self._workflow_out(await self.repo.add(row))
 
     async def get_workflow(self, workflow_id: int) -> WorkflowOut:
-        return await self._workflow_out(await self._workflow(workflow_id))
+        return await self._workflow_out(await self.repo.require(Workflow, workflow_id, "workflow"))
 
-    async def list_workflows(
-        self,
-        *,
-        capability: str | None,
-        parent_workflow_id: int | None,
-        q: str | None,
-        limit: int,
-        offset: int,
-    ) -> WorkflowList:
-        stmt = self.repo.workflows_query(
-            capability=capability, parent_workflow_id=parent_workflow_id, q=q
-        )
-        rows, total = await self.repo.page(stmt, Workflow, limit, offset)
+    async def list_workflows(self, query: WorkflowQuery) -> WorkflowList:
+        stmt = self.repo.workflows_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [Workflow.id], query.limit, query.offset)
         children = await self.repo.children([r.id for r in rows])
         return WorkflowList(items=[workflow_out(r, children[r.id]) for r in rows], total=total)
 
@@ -190,7 +142,7 @@ class OntologyService:
         reparent = "parent_workflow_id" in fields and body.parent_workflow_id is not None
         if reparent:
             await self.repo.lock_tree()  # before the row lock: one lock order, no deadlock
-        row = await self._workflow(workflow_id, lock="update")
+        row = await self.repo.require(Workflow, workflow_id, "workflow", lock="edit")
         name = body.name if body.name is not None else row.name
         version = body.version if body.version is not None else row.version
         if body.steps is not None and (problems := sop_problems(name, body.steps)):
@@ -201,31 +153,20 @@ class OntologyService:
             assert body.parent_workflow_id is not None
             await self._check_parent(row.id, body.parent_workflow_id)
         row.name, row.version = name, version
-        if "capability" in fields:
-            row.capability = body.capability
         if body.steps is not None:
             row.steps = dump_steps(body.steps)
-        if "parent_workflow_id" in fields:
-            row.parent_workflow_id = body.parent_workflow_id
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(row, body, nullable=("capability", "parent_workflow_id"), given=("metadata",))
         return await self._workflow_out(await self.repo.save(row))
 
     async def delete_workflow(self, workflow_id: int) -> None:
         """Delete an unused workflow; 409 names what still refers to it."""
-        row = await self._workflow(workflow_id, lock="delete")
+        row = await self.repo.require(Workflow, workflow_id, "workflow", lock="update")
         users = await self.repo.workflow_users(workflow_id)
         if users:
             raise _in_use("workflow", workflow_id, users)
         await self.repo.remove(row)
 
     # -- service blueprints --------------------------------------------------------------
-
-    async def _blueprint(self, blueprint_id: int, lock: str | None = None) -> ServiceBlueprint:
-        row = await self.repo.get(ServiceBlueprint, blueprint_id, lock=lock)
-        if row is None:
-            raise NotFound(f"service blueprint {blueprint_id} not found")
-        return row
 
     async def sequence_hours(self, sequence: Sequence[int]) -> float:
         """The sum of the sequence's task estimates (a repeated workflow counts each time)."""
@@ -247,46 +188,42 @@ class OntologyService:
         return blueprint_out(await self.repo.add(row))
 
     async def get_blueprint(self, blueprint_id: int) -> BlueprintOut:
-        return blueprint_out(await self._blueprint(blueprint_id))
+        return blueprint_out(
+            await self.repo.require(ServiceBlueprint, blueprint_id, "service blueprint")
+        )
 
-    async def list_blueprints(
-        self, *, offer_id: int | None, q: str | None, limit: int, offset: int
-    ) -> BlueprintList:
-        stmt = self.repo.blueprints_query(offer_id=offer_id, q=q)
-        rows, total = await self.repo.page(stmt, ServiceBlueprint, limit, offset)
+    async def list_blueprints(self, query: BlueprintQuery) -> BlueprintList:
+        stmt = self.repo.blueprints_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ServiceBlueprint.id], query.limit, query.offset)
         return BlueprintList(items=[blueprint_out(r) for r in rows], total=total)
 
     async def update_blueprint(self, blueprint_id: int, body: BlueprintUpdate) -> BlueprintOut:
         """Change the fields given; a new sequence without an estimate re-derives it."""
         fields = body.model_fields_set
-        row = await self._blueprint(blueprint_id, lock="update")
+        row = await self.repo.require(
+            ServiceBlueprint, blueprint_id, "service blueprint", lock="edit"
+        )
         if body.workflow_sequence is not None:
             hours = await self.sequence_hours(body.workflow_sequence)
             row.workflow_sequence = list(body.workflow_sequence)
             if "estimated_duration_hrs" not in fields:
                 row.estimated_duration_hrs = hours
-        if body.name is not None:
-            row.name = body.name
-        if "description" in fields:
-            row.description = body.description
-        if "offer_id" in fields:
-            row.offer_id = body.offer_id
-        if "estimated_duration_hrs" in fields:
-            row.estimated_duration_hrs = body.estimated_duration_hrs
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(
+            row,
+            body,
+            nullable=("description", "offer_id", "estimated_duration_hrs"),
+            given=("name", "metadata"),
+        )
         return blueprint_out(await self.repo.save(row))
 
     async def delete_blueprint(self, blueprint_id: int) -> None:
-        await self.repo.remove(await self._blueprint(blueprint_id, lock="delete"))
+        await self.repo.remove(
+            await self.repo.require(
+                ServiceBlueprint, blueprint_id, "service blueprint", lock="update"
+            )
+        )
 
     # -- process templates ---------------------------------------------------------------
-
-    async def _template(self, template_id: int, lock: str | None = None) -> ProcessTemplate:
-        row = await self.repo.get(ProcessTemplate, template_id, lock=lock)
-        if row is None:
-            raise NotFound(f"process template {template_id} not found")
-        return row
 
     @staticmethod
     def _workflow_checklist(workflow: Workflow) -> list[dict[str, Any]]:
@@ -325,28 +262,20 @@ class OntologyService:
         return template_out(await self.repo.add(row))
 
     async def get_template(self, template_id: int) -> ProcessTemplateOut:
-        return template_out(await self._template(template_id))
-
-    async def list_templates(
-        self,
-        *,
-        workflow_id: int | None,
-        engagement_id: int | None,
-        status: str | None,
-        limit: int,
-        offset: int,
-    ) -> ProcessTemplateList:
-        stmt = self.repo.templates_query(
-            workflow_id=workflow_id, engagement_id=engagement_id, status=status
+        return template_out(
+            await self.repo.require(ProcessTemplate, template_id, "process template")
         )
-        rows, total = await self.repo.page(stmt, ProcessTemplate, limit, offset)
+
+    async def list_templates(self, query: TemplateQuery) -> ProcessTemplateList:
+        stmt = self.repo.templates_query(**query.filters())
+        rows, total = await self.repo.page(stmt, [ProcessTemplate.id], query.limit, query.offset)
         return ProcessTemplateList(items=[template_out(r) for r in rows], total=total)
 
     async def update_template(
         self, template_id: int, body: ProcessTemplateUpdate
     ) -> ProcessTemplateOut:
         fields = body.model_fields_set
-        row = await self._template(template_id, lock="update")
+        row = await self.repo.require(ProcessTemplate, template_id, "process template", lock="edit")
         name = body.name if body.name is not None else row.name
         if body.checklist is not None:
             row.checklist = checklist_steps(name, body.checklist)
@@ -355,19 +284,14 @@ class OntologyService:
                 await self.require_workflows([body.workflow_id], "workflow_id")
             row.workflow_id = body.workflow_id
         row.name = name
-        if "engagement_id" in fields:
-            row.engagement_id = body.engagement_id
-        if "project_id" in fields:
-            row.project_id = body.project_id
-        if body.status is not None:
-            row.status = body.status
-        if body.metadata is not None:
-            row.metadata_ = body.metadata
+        assign(row, body, nullable=("engagement_id", "project_id"), given=("status", "metadata"))
         return template_out(await self.repo.save(row))
 
     async def delete_template(self, template_id: int) -> None:
         """Delete a template (its tasks go with it); 409 while runs or plans refer to it."""
-        row = await self._template(template_id, lock="delete")
+        row = await self.repo.require(
+            ProcessTemplate, template_id, "process template", lock="update"
+        )
         users = await self.repo.template_users(template_id)
         if users:
             raise _in_use("process template", template_id, users)

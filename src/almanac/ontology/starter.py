@@ -14,9 +14,16 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from almanac.db.uow import UnitOfWork, unit_of_work
-from almanac.models import ServiceBlueprint, Workflow
 from almanac.ontology.checks import dump_steps, steps_hours
-from almanac.ontology.library import MARKER, ImportReport, content_hash, load_library, marked
+from almanac.ontology.library import (
+    MARKER,
+    ImportReport,
+    blueprint_row,
+    content_hash,
+    load_library,
+    marked,
+    workflow_row,
+)
 from almanac.ontology.repository import OntologyRepository
 
 logger = logging.getLogger(__name__)
@@ -37,15 +44,7 @@ async def sync_starter_library(uow: UnitOfWork) -> ImportReport:
         wanted = content_hash(wf.capability, steps, wf.metadata)
         row = await repo.find_workflow(wf.name, wf.version)
         if row is None:
-            row = await repo.add(
-                Workflow(
-                    name=wf.name,
-                    capability=wf.capability,
-                    version=wf.version,
-                    steps=steps,
-                    metadata_=marked(wf.capability, steps, wf.metadata),
-                )
-            )
+            row = await repo.add(workflow_row(wf, steps))
             report.add("workflow", "created", row.id, wf.name, wf.version)
             continue
         recorded = (row.metadata_ or {}).get(MARKER, {}).get("hash")
@@ -81,16 +80,7 @@ async def sync_starter_library(uow: UnitOfWork) -> ImportReport:
             sequence.append(found.id)
             hours += steps_hours(found.steps)[1]
         else:
-            row_bp = await repo.add(
-                ServiceBlueprint(
-                    name=bp.name,
-                    description=bp.description,
-                    offer_id=bp.offer_id,
-                    workflow_sequence=sequence,
-                    estimated_duration_hrs=round(hours, 4),
-                    metadata_=bp.metadata,
-                )
-            )
+            row_bp = await repo.add(blueprint_row(bp, sequence, round(hours, 4)))
             report.add("blueprint", "created", row_bp.id, bp.name, None)
     return report
 

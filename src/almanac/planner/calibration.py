@@ -30,6 +30,7 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
+from almanac.planner import intervals
 from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
@@ -48,12 +49,13 @@ class Run:
     actual_hours: float
     at: datetime
     instance: int  # the process template (engagement) it belonged to
+    planned_hours: float | None = None  # what its plan said (the estimate then)
 
 
 @dataclass(frozen=True, slots=True)
 class Params:
     """The estimator's knobs; the defaults are chosen in bench/learning_loop.py on its
-    training seeds (100-102), never on the seeds it reports.
+    training seeds (100-102 then, 100-105 now), never on the seeds it reports (31-37).
 
     The half-life hardly mattered there once the change detector was in (scores within
     0.005 from 21 to 84 days): 56 days keeps about two months of evidence for slow
@@ -108,7 +110,8 @@ class WorkflowFit:
     # A detected shift: workflow-wide (key None) or for one client; the first run after.
     changes: dict[int | None, datetime] = field(default_factory=dict)
     damped: int = 0  # runs whose weight the outlier damping cut below one half
-    spread: float = 0.3  # noise of one run for the interval (central 80% of residuals)
+    # How far one run falls below and above its estimate, central 80% (log ratio).
+    half_widths: tuple[float, float] = (Z80 * 0.3, Z80 * 0.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,19 +283,41 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         huber = [1.0 if abs(r) <= limit else limit / abs(r) for r in res]
         a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
     final = [w * h for w, h in zip(weights, huber, strict=True)]
+    res = residuals(a, b, d)
     out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
-    # The interval's spread is the residuals' own central 80% (heavy tails and whole
-    # engagements running hard widen it; the MAD above would not see them).
-    current = sorted(r for r, w in zip(residuals(a, b, d), weights, strict=True) if w >= 0.25)
-    if len(current) >= 5:
-        q10 = current[int(0.1 * (len(current) - 1))]
-        q90 = current[int(0.9 * (len(current) - 1))]
-        n = len(current)
-        s = (q90 - q10) / (2 * Z80)
-        pooled = (n * s * s + p.sigma_prior_runs * p.sigma_prior**2) / (n + p.sigma_prior_runs)
-        out.spread = max(sigma, math.sqrt(pooled))
-    else:
-        out.spread = p.sigma_prior
+    # The interval: held-out residuals' own central 80% (planner/intervals.py).
+    current = [i for i, w in enumerate(weights) if w >= 0.25]
+    no_client = object()
+    loo = intervals.held_out(
+        [res[i] for i in current],
+        [final[i] for i in current],
+        [final[i] * client_extra[i] for i in current],
+        [runs[i].instance for i in current],
+        [no_client if clients[i] is None else clients[i] for i in current],
+        [tasks[i] for i in current],
+        (sigma / p.tau_client) ** 2,
+        (sigma / p.tau_task) ** 2,
+    )
+    # The errors recent plans really made (none from before a change, none from plans at
+    # the library's figure, which knew nothing yet; a four-week half-life). Held-out
+    # residuals miss that the future is not the past, those errors still carry what the
+    # estimator had not learnt yet: the interval takes the middle of the two.
+    ahead = [
+        (
+            math.log(max(r.actual_hours, 1e-3) / r.planned_hours),
+            change_w[i] * 0.5 ** (-days[i] / p.client_half_life_days),
+        )
+        for i, r in enumerate(runs)
+        # Plans that used history: a plan at the library's figure knew nothing yet.
+        if r.planned_hours
+        and r.planned_hours > 0
+        and abs(r.planned_hours - r.library_hours) > 0.051
+    ]
+    out.half_widths = intervals.spread(loo, p.sigma_prior, p.sigma_prior_runs)
+    if len(ahead) >= 10:
+        out.half_widths = intervals.middle(
+            out.half_widths, intervals.weighted_spread(ahead, p.sigma_prior, p.sigma_prior_runs)
+        )
     out.damped = sum(1 for h in huber if h < 0.5)
     out.support = _support(runs, final, range(len(runs)))
     final_client = [f * e for f, e in zip(final, client_extra, strict=True)]
@@ -335,22 +360,21 @@ def predict(
     """The ratio to the library estimate for `task` done for `client_id`."""
     if fitted is None or fitted.support.runs == 0:
         return library_estimate(p)
-    s2 = fitted.sigma**2
+    # The held-out half-widths already carry the error of effects the run's own history
+    # fixes; what they cannot know is added: a client or task with no runs yet.
     mu = fitted.a
-    var = s2 / (fitted.support.weight + s2 / p.tau_workflow**2)
+    extra = 0.0
     client = fitted.client_support.get(client_id) if client_id is not None else None
-    if client is not None and client.runs:
-        mu += fitted.clients.get(client_id, 0.0) if client_id is not None else 0.0
-        var += s2 / (client.weight + s2 / p.tau_client**2)
+    if client is not None and client.runs and client_id is not None:
+        mu += fitted.clients.get(client_id, 0.0)
     elif fitted.client_support:
-        var += p.tau_client**2  # an unknown client may be anywhere among the clients
+        extra += p.tau_client**2  # an unknown client may be anywhere among the clients
     own = fitted.task_support.get(task)
     if own is not None and own.runs:
         mu += fitted.tasks.get(task, 0.0)
-        var += s2 / (own.weight + s2 / p.tau_task**2)
     else:
-        var += p.tau_task**2
-    sd = math.sqrt(fitted.spread**2 + var)
+        extra += p.tau_task**2
+    lower, upper = (math.sqrt(h * h + Z80 * Z80 * extra) for h in fitted.half_widths)
     low_cap, high_cap = p.cap
     ratio = math.exp(mu)
     capped = not low_cap <= ratio <= high_cap
@@ -359,8 +383,8 @@ def predict(
     change = change or fitted.changes.get(None)
     return Estimate(
         ratio=ratio,
-        low=min(high_cap, max(low_cap, math.exp(mu - Z80 * sd))),
-        high=min(high_cap, max(low_cap, math.exp(mu + Z80 * sd))),
+        low=min(high_cap, max(low_cap, math.exp(mu - lower))),
+        high=min(high_cap, max(low_cap, math.exp(mu + upper))),
         basis="client" if client is not None and client.runs else "workflow",
         runs=fitted.support.runs,
         client_runs=client.runs if client is not None else 0,

@@ -11,7 +11,7 @@ from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.memory.port import MemoryPort, memory_port
 from almanac.planner.llm_choices import LLMChoiceService
-from almanac.planner.plans import PlanService
+from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.prompts import PromptService
 from almanac.planner.service import PlannerService
 from almanac.state import AppState
@@ -37,8 +37,8 @@ def get_planner(uow: UoW, state: State, memory: Memory) -> PlannerService:
     return planner_service(uow, state, memory)
 
 
-def get_plans(uow: UoW, state: State) -> PlanService:
-    return PlanService(uow, hours_per_day=state.settings.planner.hours_per_day)
+def get_plans(uow: UoW, state: State) -> PlanLifecycleService:
+    return PlanLifecycleService(uow, hours_per_day=state.settings.planner.hours_per_day)
 
 
 def get_prompts(uow: UoW) -> PromptService:
@@ -50,6 +50,6 @@ def get_llm_choices(uow: UoW, state: State) -> LLMChoiceService:
 
 
 Planner = Annotated[PlannerService, Depends(get_planner)]
-Plans = Annotated[PlanService, Depends(get_plans)]
+Plans = Annotated[PlanLifecycleService, Depends(get_plans)]
 Prompts = Annotated[PromptService, Depends(get_prompts)]
 Choices = Annotated[LLMChoiceService, Depends(get_llm_choices)]

@@ -19,6 +19,7 @@ from almanac.planner.schemas import (
     PlanIn,
     PlanList,
     PlanOut,
+    PlanQuery,
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
@@ -27,14 +28,14 @@ from almanac.planner.schemas import (
     PromptVersionIn,
     UsageOut,
 )
-from almanac.planner.status import PlanStatus
 from almanac.problems import answers
-from almanac.types import AwareDatetime, IntId, Offset
+from almanac.routing import Params
+from almanac.routing import PathId as Id
+from almanac.types import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
 
@@ -46,15 +47,9 @@ async def plan(body: PlanIn, planner: Planner) -> PlanOut:
 
 
 @router.get("/plans")
-async def list_plans(
-    plans: Plans,
-    client_id: Annotated[IntId | None, Query()] = None,
-    status: PlanStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[Offset, Query()] = 0,
-) -> PlanList:
+async def list_plans(plans: Plans, query: Params[PlanQuery]) -> PlanList:
     """Plans, newest first."""
-    return await plans.search(client_id=client_id, status=status, limit=limit, offset=offset)
+    return await plans.search(query)
 
 
 @router.get("/plans/{plan_id}")

@@ -190,7 +190,16 @@ class Estimator:
             if base is None or base <= 0:
                 continue
             runs.append(
-                Run(r.workflow_id, r.key, r.client_id, base, r.actual_hours, r.at, r.instance)
+                Run(
+                    r.workflow_id,
+                    r.key,
+                    r.client_id,
+                    base,
+                    r.actual_hours,
+                    r.at,
+                    r.instance,
+                    planned_hours=r.estimated_hours,
+                )
             )
         fitted = fit(runs, self.params)
         return {wid: f for wid, f in fitted.items() if f.support.runs >= self.min_runs}

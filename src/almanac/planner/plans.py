@@ -5,59 +5,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, Conflict, NotFound
-from almanac.llm.base import LLMUse
+from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, ProcessTemplate, Task
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
     ApprovedTask,
-    Calibration,
-    MatchOut,
     PlanList,
     PlanOut,
+    PlanQuery,
     PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
-    RecalledItem,
-    TaskEstimate,
 )
 from almanac.planner.status import require_transition
+
+# What a plan's metadata carries that its API shape shows (empty values are left out).
+_SHOWN_METADATA = (
+    "source",
+    "llm",
+    "calibration",
+    "estimates_mode",
+    "estimates",
+    "context",
+    "notes",
+    "degraded",
+    "deadline",
+    "match",
+)
 
 
 def plan_out(plan: Plan) -> PlanOut:
     """The API shape of a plan row."""
     meta: dict[str, Any] = plan.metadata_ or {}
     sop = SOP.model_validate(plan.sop)
-    deadline = meta.get("deadline")
-    llm = meta.get("llm")
-    return PlanOut(
-        id=plan.id,
-        plan_title=plan.plan_title,
-        intent=plan.intent,
-        status=plan.status,
-        version=plan.version,
-        client_id=plan.client_id,
-        engagement_id=plan.engagement_id,
-        workflow_id=plan.workflow_id,
-        process_template_id=plan.process_template_id,
-        sop=sop,
-        total_hours=round(sop.total_hours(), 2),
-        source=meta.get("source"),
-        llm=LLMUse.model_validate(llm) if llm else None,
-        calibration=[Calibration.model_validate(c) for c in meta.get("calibration", [])],
-        estimates_mode=meta.get("estimates_mode"),
-        estimates=[TaskEstimate.model_validate(e) for e in meta.get("estimates", [])],
-        context=[RecalledItem.model_validate(c) for c in meta.get("context", [])],
-        notes=list(meta.get("notes", [])),
-        degraded=list(meta.get("degraded", [])),
-        deadline=datetime.fromisoformat(deadline) if deadline else None,
-        match=MatchOut.model_validate(meta["match"]) if meta.get("match") else None,
-        created_at=plan.created_at,
-        updated_at=plan.updated_at,
-    )
+    shown = {k: meta[k] for k in _SHOWN_METADATA if meta.get(k)}
+    return row_out(PlanOut, plan, sop=sop, total_hours=round(sop.total_hours(), 2), **shown)
 
 
 def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -77,27 +63,26 @@ def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-class PlanService:
-    """Plan CRUD and lifecycle. Never commits."""
+class PlanLifecycleService:
+    """A stored plan's life after drafting: read, edit (versioned), approve, change status.
+
+    Drafting a plan from an intent is `planner.service.PlannerService`. Never commits.
+    """
 
     def __init__(self, uow: UnitOfWork, *, hours_per_day: float = 6.0) -> None:
         self.repo = PlanRepository(uow.session)
         self.hours_per_day = hours_per_day
 
     async def _get(self, plan_id: int, *, for_update: bool = False) -> Plan:
-        plan = await self.repo.get(plan_id, for_update=for_update)
-        if plan is None:
-            raise NotFound(f"plan {plan_id} does not exist")
-        return plan
+        return await self.repo.require(Plan, plan_id, "plan", lock=self.repo.lock_of(for_update))
 
     async def get(self, plan_id: int) -> PlanOut:
         return plan_out(await self._get(plan_id))
 
-    async def search(
-        self, *, client_id: int | None, status: str | None, limit: int, offset: int
-    ) -> PlanList:
-        rows, total = await self.repo.page(
-            client_id=client_id, status=status, limit=limit, offset=offset
+    async def search(self, query: PlanQuery) -> PlanList:
+        """Plans, newest first."""
+        rows, total = await self.repo.plans(
+            **query.filters(), limit=query.limit, offset=query.offset
         )
         return PlanList(items=[plan_out(p) for p in rows], total=total)
 

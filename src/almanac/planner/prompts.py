@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import NotFound
 from almanac.models import PromptTemplate
@@ -12,14 +13,7 @@ from almanac.planner.schemas import PromptOut, PromptSummary, PromptVersionIn
 
 
 def prompt_out(row: PromptTemplate) -> PromptOut:
-    return PromptOut(
-        template_name=row.template_name,
-        template_type=row.template_type,
-        version=row.version,
-        is_active=row.is_active,
-        content=row.content,
-        created_at=row.created_at,
-    )
+    return row_out(PromptOut, row)
 
 
 def _number(version: str) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository, equal_to
 from almanac.memory.forgetting import Subject
 from almanac.models import (
     ExecutionRun,
@@ -25,40 +26,20 @@ from almanac.models import (
 )
 
 
-class PlanRepository(PortableRows):
+class PlanRepository(Repository, PortableRows):
     """Plans, plan versions, and what approval creates."""
 
     portable = (Plan, PlanVersion)
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, plan: Plan) -> Plan:
-        self.session.add(plan)
-        await self.session.flush()
-        await self.session.refresh(plan)
-        return plan
-
     async def get(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
-        stmt = select(Plan).where(Plan.id == plan_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
 
-    async def page(
+    async def plans(
         self, *, client_id: int | None, status: str | None, limit: int, offset: int
     ) -> tuple[list[Plan], int]:
         """A page of plans, newest first, and the total matching the filters."""
-        where = []
-        if client_id is not None:
-            where.append(Plan.client_id == client_id)
-        if status is not None:
-            where.append(Plan.status == status)
-        total = await self.session.scalar(select(func.count()).select_from(Plan).where(*where))
-        rows = await self.session.scalars(
-            select(Plan).where(*where).order_by(Plan.id.desc()).limit(limit).offset(offset)
-        )
-        return list(rows), int(total or 0)
+        stmt = select(Plan).where(*equal_to(Plan, client_id=client_id, status=status))
+        return await self.page(stmt, [Plan.id.desc()], limit, offset)
 
     async def save_version(self, plan: Plan, note: str | None) -> None:
         """Keep the plan as it is now before it is edited."""
@@ -81,19 +62,14 @@ class PlanRepository(PortableRows):
         return list(rows)
 
     async def flush(self, plan: Plan) -> Plan:
-        await self.session.flush()
-        await self.session.refresh(plan)
-        return plan
+        """Write changes to `plan` and read it back (updated_at)."""
+        return await self.save(plan)
 
     async def add_process_template(self, template: ProcessTemplate) -> ProcessTemplate:
-        self.session.add(template)
-        await self.session.flush()
-        return template
+        return await self.add(template)
 
     async def add_tasks(self, tasks: Sequence[Task]) -> list[int]:
-        self.session.add_all(tasks)
-        await self.session.flush()
-        return [t.id for t in tasks]
+        return [t.id for t in await self.add_all(tasks)]
 
     async def delete_for_client(self, client_id: int) -> tuple[list[int], dict[str, int]]:
         """A client's plans (versions, tasks and runs go with them) and the process
@@ -108,23 +84,11 @@ class PlanRepository(PortableRows):
         templates = [int(t) for _, t in plans if t is not None]
         runs = templates_deleted = 0
         if templates:
-            runs = len(
-                (
-                    await self.session.execute(
-                        delete(ExecutionRun)
-                        .where(ExecutionRun.process_template_id.in_(templates))
-                        .returning(ExecutionRun.id)
-                    )
-                ).all()
+            runs = await self.delete_where(
+                ExecutionRun, ExecutionRun.process_template_id.in_(templates)
             )
-            templates_deleted = len(
-                (
-                    await self.session.execute(
-                        delete(ProcessTemplate)
-                        .where(ProcessTemplate.id.in_(templates))
-                        .returning(ProcessTemplate.id)
-                    )
-                ).all()
+            templates_deleted = await self.delete_where(
+                ProcessTemplate, ProcessTemplate.id.in_(templates)
             )
         counts = {
             "plans": len(plans),
@@ -134,14 +98,11 @@ class PlanRepository(PortableRows):
         return [int(p) for p, _ in plans], counts
 
 
-class PromptRepository(PortableRows):
+class PromptRepository(Repository, PortableRows):
     """Versioned prompt templates; one active version per name."""
 
     portable = (PromptTemplate,)
     seeded = frozenset({"prompt_templates"})
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def active(self, name: str) -> PromptTemplate | None:
         stmt = select(PromptTemplate).where(
@@ -157,15 +118,7 @@ class PromptRepository(PortableRows):
 
     async def lock_name(self, name: str) -> None:
         """Serialise version changes of one template (two editors must not both get v3)."""
-        await self.session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtext("prompt:" + name)))
-        )
-
-    async def add(self, template: PromptTemplate) -> PromptTemplate:
-        self.session.add(template)
-        await self.session.flush()
-        await self.session.refresh(template)
-        return template
+        await self.lock("prompt:" + name)
 
     async def deactivate_all(self, name: str) -> None:
         await self.session.execute(

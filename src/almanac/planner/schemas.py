@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from almanac.llm.base import LLMUse
+from almanac.models.status import PlanStatus
 from almanac.ontology.sop import SOP
-from almanac.planner.status import PlanStatus
-from almanac.types import AwareDatetime, BigId, IntId, Strict, json_document
+from almanac.types import AwareDatetime, BigId, IntId, PageQuery, Strict, json_document
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
@@ -125,6 +125,12 @@ class PlanOut(BaseModel):
     match: MatchOut | None = None
     created_at: datetime
     updated_at: datetime
+
+
+class PlanQuery(PageQuery):
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    client_id: IntId | None = None
+    status: PlanStatus | None = None
 
 
 class PlanList(BaseModel):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from almanac.errors import Conflict
-
-PlanStatus = Literal["draft", "approved", "scheduled", "active", "completed", "cancelled"]
 
 NEXT: dict[str, frozenset[str]] = {
     "draft": frozenset({"approved", "cancelled"}),

@@ -18,12 +18,11 @@ from typing import Any
 from almanac.calendars.base import CalendarEvent
 from almanac.models import Plan, SchedulerRun
 from almanac.models import Task as TaskRow
+from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
 
 # Plans whose open tasks compete for the same hours; only scheduled/active ones have blocks.
-SOLVED_PLAN_STATUSES = ("approved", "scheduled", "active")
-WRITTEN_PLAN_STATUSES = ("scheduled", "active")
 KEPT_OUTSIDE = "kept: outside this run's window"
 
 

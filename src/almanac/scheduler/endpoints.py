@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
 from almanac.problems import answers
+from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import Scheduler, Sprints
 from almanac.scheduler.schemas import (
@@ -28,7 +29,6 @@ from almanac.types import BoundedDate, Offset, SafeStr
 router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
 
 
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 
 

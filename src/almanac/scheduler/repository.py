@@ -11,20 +11,15 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository
 from almanac.models import Plan, PromptTemplate, SchedulerRun, Sprint, Task
-
-CLOSED_TASK_STATUSES = ("done", "completed", "cancelled", "skipped")
-# Runs whose blocks are what the calendar shows (previews and rejected runs are not).
-APPLIED_RUN_STATUSES = ("scheduled", "pinned")
+from almanac.models.status import APPLIED_RUN_STATUSES, CLOSED_TASK_STATUSES
 
 
-class SchedulerRepository(PortableRows):
+class SchedulerRepository(Repository, PortableRows):
     """Everything the scheduler reads and writes in Postgres."""
 
     portable = (Sprint, SchedulerRun)
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     # -- plans and tasks --------------------------------------------------------------------
 
@@ -62,10 +57,7 @@ class SchedulerRepository(PortableRows):
         return list(rows)
 
     async def plan(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
-        stmt = select(Plan).where(Plan.id == plan_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
 
     async def set_plan_status(self, plan: Plan, status: str) -> None:
         """Store a status the caller has checked with `require_transition`."""
@@ -98,10 +90,7 @@ class SchedulerRepository(PortableRows):
         return out
 
     async def run(self, run_id: int, *, for_update: bool = False) -> SchedulerRun | None:
-        stmt = select(SchedulerRun).where(SchedulerRun.id == run_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(SchedulerRun, run_id, lock=self.lock_of(for_update))
 
     async def open_tasks(self, plan_id: int) -> list[Task]:
         """The plan's tasks still to do, in a stable order."""
@@ -193,12 +182,6 @@ class SchedulerRepository(PortableRows):
         )
         return list(await self.session.scalars(stmt))
 
-    async def sprint(self, sprint_id: int, *, for_update: bool = False) -> Sprint | None:
-        stmt = select(Sprint).where(Sprint.id == sprint_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
-
     async def sprint_for_week(self, week_start: date) -> Sprint | None:
         stmt = select(Sprint).where(Sprint.week_start == week_start)
         return (await self.session.scalars(stmt)).one_or_none()
@@ -206,21 +189,6 @@ class SchedulerRepository(PortableRows):
     async def sprints(self, limit: int, offset: int) -> list[Sprint]:
         stmt = select(Sprint).order_by(Sprint.week_start.desc()).limit(limit).offset(offset)
         return list(await self.session.scalars(stmt))
-
-    async def add_sprint(self, sprint: Sprint) -> Sprint:
-        self.session.add(sprint)
-        await self.session.flush()
-        await self.session.refresh(sprint)
-        return sprint
-
-    async def save_sprint(self, sprint: Sprint) -> Sprint:
-        await self.session.flush()
-        await self.session.refresh(sprint)
-        return sprint
-
-    async def delete_sprint(self, sprint: Sprint) -> None:
-        await self.session.delete(sprint)
-        await self.session.flush()
 
 
 # -- for the context block (read-only) ---------------------------------------------------------

@@ -24,6 +24,7 @@ from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
+from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.status import require_transition
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
@@ -198,7 +199,7 @@ class SchedulerService:
 
     async def _solve(self, ctx: Context) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
-        plans = await self.repo.plans_with_status(cm.SOLVED_PLAN_STATUSES)
+        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.repo.open_tasks_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)

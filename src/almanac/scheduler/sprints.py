@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from almanac.billing import billable_share_pct
 from almanac.calendars.base import CalendarProvider
-from almanac.errors import Conflict, NotFound
+from almanac.db.repository import row_out
+from almanac.errors import Conflict
 from almanac.models import Sprint
 from almanac.scheduler import problem as pb
 from almanac.scheduler.repository import SchedulerRepository
@@ -17,14 +18,7 @@ from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
 
 
 def sprint_out(s: Sprint) -> SprintOut:
-    return SprintOut(
-        id=s.id,
-        week_start=s.week_start,
-        capacity_hrs=s.capacity_hrs,
-        billable_target_pct=s.billable_target_pct,
-        runway_weeks=s.runway_weeks,
-        client_id=s.client_id,
-    )
+    return row_out(SprintOut, s)
 
 
 class SprintService:
@@ -40,17 +34,15 @@ class SprintService:
     async def create(self, body: SprintIn) -> SprintOut:
         if await self.repo.sprint_for_week(body.week_start) is not None:
             raise Conflict(f"a sprint for the week of {body.week_start} already exists")
-        sprint = await self.repo.add_sprint(Sprint(**body.model_dump()))
+        sprint = await self.repo.add(Sprint(**body.model_dump()))
         return sprint_out(sprint)
 
     async def list(self, limit: int, offset: int) -> list[SprintOut]:
         return [sprint_out(s) for s in await self.repo.sprints(limit, offset)]
 
     async def _get(self, sprint_id: int, *, for_update: bool = False) -> Sprint:
-        sprint = await self.repo.sprint(sprint_id, for_update=for_update)
-        if sprint is None:
-            raise NotFound(f"sprint {sprint_id} not found")
-        return sprint
+        lock = self.repo.lock_of(for_update)
+        return await self.repo.require(Sprint, sprint_id, "sprint", lock=lock)
 
     async def update(self, sprint_id: int, body: SprintUpdate) -> SprintOut:
         sprint = await self._get(sprint_id, for_update=True)
@@ -58,10 +50,10 @@ class SprintService:
             if value is None and name == "capacity_hrs":
                 continue  # capacity is required; null means "leave it"
             setattr(sprint, name, value)
-        return sprint_out(await self.repo.save_sprint(sprint))
+        return sprint_out(await self.repo.save(sprint))
 
     async def delete(self, sprint_id: int) -> None:
-        await self.repo.delete_sprint(await self._get(sprint_id, for_update=True))
+        await self.repo.remove(await self._get(sprint_id, for_update=True))
 
     async def report(self, sprint_id: int, calendar: CalendarProvider) -> SprintReport:
         """Capacity used, billable share and warnings for the sprint's week in `calendar`."""

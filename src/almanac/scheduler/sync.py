@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarEvent, CalendarProvider
-from almanac.calendars.factory import build_calendar
+from almanac.calendars.factory import configured_calendar
 from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.errors import AlmanacError
 from almanac.models import SchedulerRun
@@ -51,12 +51,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
         report.checked.append(plan_id)
         try:  # one unit of work per plan: a failing plan does not undo the others
             async with unit_of_work(state.sessionmaker) as uow:
-                calendar = build_calendar(
-                    state.settings.calendar,
-                    session=uow.session,
-                    cache=state.cache,
-                    timezone=state.settings.timezone,
-                )
+                calendar = configured_calendar(state, uow.session)
                 try:
                     await _sync_plan(uow, calendar, state, plan_id, now, report)
                 finally:

@@ -1,8 +1,6 @@
-"""Background tasks of the Scheduler (registered under the `almanac:` namespace).
+"""Background tasks of the Scheduler: the calendar sync replans plans new events collide with.
 
-They reach the process's AppState through `almanac.jobs.context`, set once by the worker
-at start-up. Every task must be safe to run twice: a job whose worker died is run again
-(see `jobs.clock.recover_stalled`).
+The rules every task follows (idempotent, state from `jobs.context`) are in `almanac.jobs`.
 """
 
 from __future__ import annotations

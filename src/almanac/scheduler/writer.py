@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from almanac.calendars.base import ApplyResult, CalendarEvent, EventSpec, overlaps
 from almanac.errors import Conflict, NotFound
 from almanac.models import Plan
+from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
@@ -311,7 +312,7 @@ class Writer:
             raise Conflict(f"run {run_id} is {run.status}, not a preview that can be applied")
         start = date.fromisoformat(meta["start_date"])
         ctx = await self.s._context(plan, tz, now, start, int(meta["horizon_days"]))
-        plans = await self.repo.plans_with_status(cm.SOLVED_PLAN_STATUSES)
+        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {plan.id})
         rows = await self.repo.open_tasks_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends
 
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.problems import answers
+from almanac.routing import Params
+from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import scheduler_service
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
     TaskPatch,
-    TaskStatus,
+    TaskQuery,
     TaskUpdateOut,
     TimeIn,
     TimeOut,
 )
 from almanac.tasks.service import TaskService
-from almanac.types import AwareDatetime
 
 router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
 
@@ -35,30 +35,12 @@ def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> Tas
 
 
 Tasks = Annotated[TaskService, Depends(get_tasks, scope="function")]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("")
-async def list_tasks(
-    tasks: Tasks,
-    plan_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    client_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
-    status: TaskStatus | None = None,
-    due_before: AwareDatetime | None = None,
-    on: Annotated[date | None, Query(description="scheduled or due that local day")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> TaskList:
+async def list_tasks(tasks: Tasks, query: Params[TaskQuery]) -> TaskList:
     """Tasks, the most urgent first; filters combine."""
-    return await tasks.list(
-        plan_id=plan_id,
-        client_id=client_id,
-        status=status,
-        due_before=due_before,
-        on=on,
-        limit=limit,
-        offset=offset,
-    )
+    return await tasks.list(query)
 
 
 @router.get("/{task_id}")

@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, or_, select
 
+from almanac.db.repository import Repository, equal_to
 from almanac.models import ExecutionRun, Task
 
 
-class TaskRepository:
+class TaskRepository(Repository):
     """Reads and edits task rows; records time as execution runs."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
 
     async def search(
         self,
@@ -28,13 +25,7 @@ class TaskRepository:
         limit: int,
         offset: int,
     ) -> tuple[list[Task], int]:
-        conds: list[ColumnElement[bool]] = []
-        if plan_id is not None:
-            conds.append(Task.plan_id == plan_id)
-        if client_id is not None:
-            conds.append(Task.client_id == client_id)
-        if status is not None:
-            conds.append(Task.status == status)
+        conds = equal_to(Task, plan_id=plan_id, client_id=client_id, status=status)
         if due_before is not None:
             conds.append(Task.deadline < due_before)
         if day is not None:
@@ -46,22 +37,11 @@ class TaskRepository:
                     Task.status == "in_progress",
                 )
             )
-        where = and_(*conds) if conds else and_(True)
-        total = await self.session.scalar(select(func.count()).select_from(Task).where(where))
-        stmt = (
-            select(Task)
-            .where(where)
-            .order_by(Task.deadline.asc().nulls_last(), Task.priority.desc(), Task.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(await self.session.scalars(stmt)), int(total or 0)
+        order = [Task.deadline.asc().nulls_last(), Task.priority.desc(), Task.id]
+        return await self.page(select(Task).where(*conds), order, limit, offset)
 
     async def get(self, task_id: int, *, for_update: bool = False) -> Task | None:
-        stmt = select(Task).where(Task.id == task_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).one_or_none()
+        return await self.by_id(Task, task_id, lock=self.lock_of(for_update))
 
     async def by_keys(self, plan_id: int, keys: Sequence[str]) -> list[Task]:
         if not keys:
@@ -88,6 +68,4 @@ class TaskRepository:
         return (await self.session.scalars(stmt)).one_or_none()
 
     async def add_run(self, run: ExecutionRun) -> ExecutionRun:
-        self.session.add(run)
-        await self.session.flush()
-        return run
+        return await self.add(run)

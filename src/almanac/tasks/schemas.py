@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from almanac.types import AwareDatetime, Strict
-
-TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
+from almanac.models.status import TaskStatus
+from almanac.types import AwareDatetime, BigId, PageQuery, Strict
 
 
 class TaskOut(BaseModel):
@@ -29,6 +28,14 @@ class TaskOut(BaseModel):
     deadline: datetime | None
     scheduled_start: datetime | None
     client_id: int | None
+
+
+class TaskQuery(PageQuery):
+    plan_id: BigId | None = None
+    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    status: TaskStatus | None = None
+    due_before: AwareDatetime | None = None
+    on: date | None = Field(None, description="scheduled or due that local day")
 
 
 class TaskList(BaseModel):

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import NotFound, ValidationFailed
+from almanac.errors import ValidationFailed
 from almanac.models import ExecutionRun, Task
+from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.tasks.repository import TaskRepository
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
     TaskPatch,
+    TaskQuery,
     TaskUpdateOut,
     TimeIn,
     TimeOut,
 )
 
 Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
-CLOSED = ("done", "cancelled")
 
 
 def logged_hours(task: Task) -> float:
@@ -31,23 +33,13 @@ def logged_hours(task: Task) -> float:
 def task_out(task: Task) -> TaskOut:
     logged = logged_hours(task)
     estimate = task.estimate_hours
-    return TaskOut(
-        id=task.id,
-        plan_id=task.plan_id,
+    return row_out(
+        TaskOut,
+        task,
         key=task.plan_task_key,
-        title=task.title,
-        description=task.description,
-        estimate_hours=estimate,
         logged_hours=round(logged, 4),
         remaining_hours=None if estimate is None else round(max(0.0, estimate - logged), 4),
-        priority=task.priority,
-        billable=task.billable,
-        status=task.status,
         depends_on=[str(d) for d in task.depends_on or ()],
-        earliest_start=task.earliest_start,
-        deadline=task.deadline,
-        scheduled_start=task.scheduled_start,
-        client_id=task.client_id,
     )
 
 
@@ -59,40 +51,23 @@ class TaskService:
         self.tz = tz
         self.release = release
 
-    async def list(
-        self,
-        *,
-        plan_id: int | None = None,
-        client_id: int | None = None,
-        status: str | None = None,
-        due_before: datetime | None = None,
-        on: date | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> TaskList:
+    async def list(self, query: TaskQuery) -> TaskList:
+        """Tasks, the most urgent first; `on` is a day in the user's zone."""
+        filters = query.filters()
+        on = filters.pop("on")
         day = None
         if on is not None:
             lo = datetime.combine(on, time(0), tzinfo=self.tz)
             day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
-        rows, total = await self.repo.search(
-            plan_id=plan_id,
-            client_id=client_id,
-            status=status,
-            due_before=due_before,
-            day=day,
-            limit=limit,
-            offset=offset,
-        )
+        limit, offset = query.limit, query.offset
+        rows, total = await self.repo.search(**filters, day=day, limit=limit, offset=offset)
         return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
 
     async def get(self, task_id: int) -> TaskOut:
         return task_out(await self._task(task_id))
 
     async def _task(self, task_id: int, *, for_update: bool = False) -> Task:
-        task = await self.repo.get(task_id, for_update=for_update)
-        if task is None:
-            raise NotFound(f"task {task_id} not found")
-        return task
+        return await self.repo.require(Task, task_id, "task", lock=self.repo.lock_of(for_update))
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
         """Change a task; a deadline before a dependency's is 422 naming `deadline`."""

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from almanac.mcp.api import Api, ApiProblem, clip, result
+from almanac.models.status import TaskStatus
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
-TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
 
 
 def _hm(value: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from almanac.cache import Cache
 from almanac.config import Settings
+from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import NotFound, PayloadTooLarge, ValidationFailed
@@ -24,7 +25,6 @@ from almanac.memory.documents.schemas import (
     DocumentOut,
 )
 from almanac.memory.invalidation import Invalidator, event_namespaces
-from almanac.models import Document
 
 
 @dataclass
@@ -41,24 +41,6 @@ class Upload:
     client_id: int | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _out(doc: Document, chunks: int) -> dict[str, Any]:
-    return {
-        "id": doc.id,
-        "source": doc.source,
-        "title": doc.title,
-        "media_type": doc.media_type,
-        "client_id": doc.client_id,
-        "tags": list(doc.tags),
-        "pages": doc.pages,
-        "size_bytes": doc.size_bytes,
-        "chunks": chunks,
-        "content_hash": doc.content_hash,
-        "metadata": doc.metadata_,
-        "created_at": doc.created_at,
-        "updated_at": doc.updated_at,
-    }
 
 
 def embedding_text(title: str, chunk: Chunk) -> str:
@@ -92,7 +74,9 @@ class DocumentService:
         existing = await self.repo.by_source(upload.client_id, source)
         if existing is not None and existing.content_hash == digest:
             counts = await self.repo.chunk_counts([existing.id])
-            return DocumentAddOut(**_out(existing, counts.get(existing.id, 0)), status="unchanged")
+            return row_out(
+                DocumentAddOut, existing, chunks=counts.get(existing.id, 0), status="unchanged"
+            )
         # Parsing (PDF above all) is CPU work: off the event loop, bounded in pages.
         extracted = await asyncio.to_thread(
             extract, upload.data, media_type, max_pages=self.settings.document_max_pages
@@ -126,15 +110,17 @@ class DocumentService:
         await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
         self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
         status = "created" if existing is None else "replaced"
-        return DocumentAddOut(**_out(doc, len(chunks)), status=status)
+        return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
     async def get(self, document_id: int) -> DocumentDetailOut:
         doc = await self.repo.get(document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
         chunks = await self.repo.chunks(document_id)
-        return DocumentDetailOut(
-            **_out(doc, len(chunks)),
+        return row_out(
+            DocumentDetailOut,
+            doc,
+            chunks=len(chunks),
             chunk_list=[
                 ChunkOut(index=c.chunk_index, heading=c.heading, page=c.page, content=c.content)
                 for c in chunks
@@ -147,7 +133,7 @@ class DocumentService:
         docs = await self.repo.find(client_id, tag, limit, offset)
         counts = await self.repo.chunk_counts([d.id for d in docs])
         return DocumentListOut(
-            items=[DocumentOut(**_out(d, counts.get(d.id, 0))) for d in docs],
+            items=[row_out(DocumentOut, d, chunks=counts.get(d.id, 0)) for d in docs],
             limit=limit,
             offset=offset,
         )

@@ -151,6 +151,9 @@
   }
 
   /* replaceChildren without the null/false placeholders of conditional parts. */
+  // The page's elements by id, in order: `const [a, b] = byIds("a", "b")`.
+  function byIds(...ids) { return ids.map((id) => document.getElementById(id)); }
+
   function fill(el, ...children) {
     el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
     return el;
@@ -202,8 +205,8 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy, canWrite,
-    features, tz, ApiError, CSRF,
+    byIds, fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy,
+    canWrite, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};
   window.AlmanacPages.signin = function () {

@@ -2,9 +2,7 @@
 "use strict";
 window.AlmanacPages.memory = function () {
   const A = window.Almanac, { h, api } = A;
-  const results = document.getElementById("results");
-  const detail = document.getElementById("detail");
-  const searchForm = document.getElementById("search-form");
+  const [results, detail, searchForm] = A.byIds("results", "detail", "search-form");
 
   function subjectOf(text) {
     const i = (text || "").indexOf(":");
@@ -133,8 +131,7 @@ window.AlmanacPages.memory = function () {
     } catch (err) { A.flash(err.message, "err"); }
   });
 
-  const forgetForm = document.getElementById("forget-form");
-  const confirmBox = document.getElementById("forget-confirm");
+  const [forgetForm, confirmBox] = A.byIds("forget-form", "forget-confirm");
   forgetForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     A.clearProblems(forgetForm);

@@ -2,10 +2,7 @@
 "use strict";
 window.AlmanacPages.plans = function () {
   const A = window.Almanac, { h, api } = A;
-  const listEl = document.getElementById("plan-list");
-  const planEl = document.getElementById("plan");
-  const versionsEl = document.getElementById("versions");
-  const filter = document.getElementById("status-filter");
+  const [listEl, planEl, versionsEl, filter] = A.byIds("plan-list", "plan", "versions", "status-filter");
   let current = null; // the plan shown
   let draft = null; // its SOP being edited
 

@@ -2,11 +2,9 @@
 "use strict";
 window.AlmanacPages.prompts = function () {
   const A = window.Almanac, { h, api } = A;
-  const nameSel = document.getElementById("prompt-name");
-  const versionsEl = document.getElementById("prompt-versions");
-  const form = document.getElementById("version-form");
-  const pvForm = document.getElementById("preview-form");
-  const [cmpA, cmpB] = ["cmp-a", "cmp-b"].map((id) => document.getElementById(id));
+  const [nameSel, versionsEl, form, pvForm] =
+    A.byIds("prompt-name", "prompt-versions", "version-form", "preview-form");
+  const [cmpA, cmpB] = A.byIds("cmp-a", "cmp-b");
   let versions = [];
 
   async function loadNames() {
@@ -98,8 +96,7 @@ window.AlmanacPages.prompts = function () {
     } catch (err) { A.showProblem(pvForm, err); }
   });
 
-  const usageEl = document.getElementById("usage");
-  const sinceSel = document.getElementById("usage-since");
+  const [usageEl, sinceSel] = A.byIds("usage", "usage-since");
   async function loadUsage() {
     A.loading(usageEl, "Loading usage…");
     try {

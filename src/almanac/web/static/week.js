@@ -7,9 +7,7 @@ window.AlmanacPages.week = function () {
   const hm = (t) => { const [a, b] = t.split(":").map(Number); return a * 60 + b; };
   const dailyMax = cfg.dailyMax ? +cfg.dailyMax : (hm(cfg.end) - hm(cfg.start)) / 60;
   const PX = 0.8; // pixels per minute
-  const weekEl = document.getElementById("week");
-  const conflictsEl = document.getElementById("conflicts");
-  const moveForm = document.getElementById("move-form");
+  const [weekEl, conflictsEl, moveForm] = A.byIds("week", "conflicts", "move-form");
   const params = new URLSearchParams(location.search);
   let monday = mondayOf(params.get("week") || A.today());
   let events = [], preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
@@ -159,9 +157,7 @@ window.AlmanacPages.week = function () {
   document.getElementById("mv-cancel").addEventListener("click", () => (moveForm.hidden = true));
 
   // -- schedule a plan ---------------------------------------------------------------------
-  const schedForm = document.getElementById("sched-form");
-  const previewOut = document.getElementById("preview-out");
-  const applyBtn = document.getElementById("apply");
+  const [schedForm, previewOut, applyBtn] = A.byIds("sched-form", "preview-out", "apply");
   async function loadPlans() {
     const sel = schedForm.elements.plan_id;
     try {

@@ -1,0 +1,175 @@
+"""What bench/learning_loop.py measures, from the rows a simulation records (pure).
+
+Errors are the mean absolute log ratio (MALR: over- and under-estimates alike) beside
+MAPE, for feedback, library and oracle; the share of the achievable gain captured is
+(library - feedback) / (library - oracle) in MALR.
+
+Drift recovery is measured on probes, not on whatever engagements happen to follow a
+drift: at the start of week d+k (k weeks of work at the new pace logged, k = -1..4) the
+benchmark asks for the plan the drifted client would get now, and compares its total
+hours with the true noise-free hours of that workflow for that client in week d+k:
+off = |planned / true - 1|. A workflow-wide drift is the mean of that over the
+workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. Beside it, the
+floor: how far an estimate is off that knows the old pace exactly and reads the new one
+from the runs logged since the drift (the noise of one or two engagements is in any
+data-driven estimate). A client with no
+engagement logged since the drift cannot be recovered by any estimator: such probes are
+reported, marked, and left out of the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import mean, median
+from typing import Any
+
+from learning_worlds import World
+
+PROBE_WEEKS = (-1, 0, 1, 2, 3, 4)  # weeks after the drift's first week
+RECOVER_BY = 3
+WITHIN = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One planned task: feedback, library and oracle hours, the truth and the interval."""
+
+    week: int
+    client: int | None
+    workflow: str
+    feedback: float
+    library: float
+    oracle: float
+    true: float
+    low: float = 0.0
+    high: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The plan a drifted client would get at the start of week `drift.week + k`."""
+
+    drift: int  # index into world.drifts
+    k: int
+    client: int | None
+    planned: float  # total hours planned
+    truth: float  # total true noise-free hours that week
+    seen: int  # engagements of this workflow and client logged since the drift
+    floor: float = 1.0  # best informed estimate / truth (see learning_loop.simulate)
+
+
+def malr(rows: Iterable[Row], field: str) -> float:
+    values = [abs(math.log(getattr(r, field) / r.true)) for r in rows]
+    return mean(values) if values else float("nan")
+
+
+def mape(rows: Iterable[Row], field: str) -> float:
+    values = [abs(getattr(r, field) - r.true) / r.true for r in rows]
+    return 100 * mean(values) if values else float("nan")
+
+
+def errors(rows: list[Row]) -> dict[str, float]:
+    out = {f"malr_{f}": malr(rows, f) for f in ("feedback", "library", "oracle")}
+    out |= {f"mape_{f}": mape(rows, f) for f in ("feedback", "library", "oracle")}
+    reachable = out["malr_library"] - out["malr_oracle"]
+    out["gain"] = (
+        (out["malr_library"] - out["malr_feedback"]) / reachable if reachable > 1e-9 else 1.0
+    )
+    out["tasks"] = len(rows)
+    return out
+
+
+def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
+    """Per step drift: how far the drifted clients' next plan is off, week by week."""
+    out = []
+    for i, d in enumerate(world.drifts):
+        if d.ramp:
+            continue
+        by_k: dict[int, list[Probe]] = defaultdict(list)
+        for p in probes:
+            if p.drift == i:
+                by_k[p.k].append(p)
+        off = {k: mean(abs(p.planned / p.truth - 1) for p in ps) for k, ps in by_k.items()}
+        floor = {k: mean(abs(p.floor - 1) for p in ps) for k, ps in by_k.items()}
+        # Engagements logged since the drift: of the drifted client, or of any client for
+        # a workflow-wide drift.
+        seen = {k: sum(p.seen for p in ps) for k, ps in by_k.items()}
+        out.append(
+            {
+                "workflow": d.workflow,
+                "client": d.client,
+                "week": d.week,
+                "factor": d.factor,
+                "off_by_k": {k: round(v, 4) for k, v in sorted(off.items())},
+                "floor_by_k": {k: round(v, 4) for k, v in sorted(floor.items())},
+                "seen_by_k": dict(sorted(seen.items())),
+                # Measurable: the drifted client(s) logged work since the drift by d+3.
+                "measurable": seen.get(RECOVER_BY, 0) > 0,
+                "recovered": off.get(RECOVER_BY, math.inf) <= WITHIN,
+            }
+        )
+    return out
+
+
+def summarize(world: World, rows: list[Row], probes: list[Probe], weeks: int) -> dict[str, Any]:
+    last4 = [r for r in rows if r.week > weeks - 4]
+    after4 = [r for r in rows if r.week > 4]
+    by: dict[str, dict[Any, list[Row]]] = {
+        "week": defaultdict(list),
+        "client": defaultdict(list),
+        "workflow": defaultdict(list),
+    }
+    for r in rows:
+        by["week"][r.week].append(r)
+    for r in after4:
+        by["client"][r.client].append(r)
+        by["workflow"][r.workflow].append(r)
+    covered = [r.low <= r.true <= r.high for r in after4]
+    return {
+        "world": world.spec.name,
+        "seed": world.seed,
+        "last4": errors(last4),
+        "overall": errors(rows),
+        "weeks": {w: errors(rs) for w, rs in sorted(by["week"].items())},
+        "clients": {str(c): errors(rs) for c, rs in by["client"].items()},
+        "workflows": {w: errors(rs) for w, rs in by["workflow"].items()},
+        "drifts": drift_cases(world, probes),
+        "coverage80": mean(covered) if covered else float("nan"),
+    }
+
+
+def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The targets over the seeds of one world."""
+    gains = [r["last4"]["gain"] for r in results]
+    worst = max(
+        c["malr_feedback"] / c["malr_library"] for r in results for c in r["clients"].values()
+    )
+    cases = [d for r in results for d in r["drifts"]]
+    measurable = [d for d in cases if d["measurable"]]
+    at = {k: [d["off_by_k"][k] for d in measurable if k in d["off_by_k"]] for k in PROBE_WEEKS}
+    return {
+        "gain_mean": mean(gains),
+        "gain_min": min(gains),
+        "worst_client_ratio": worst,
+        "coverage80": mean(r["coverage80"] for r in results),
+        "coverage80_by_seed": [round(r["coverage80"], 3) for r in results],
+        "drift_cases": len(cases),
+        "drift_measurable": len(measurable),
+        "drift_recovered": sum(d["recovered"] for d in measurable),
+        "drift_off_median_by_k": {k: median(v) for k, v in at.items() if v},
+        "drift_off_max_by_k": {k: max(v) for k, v in at.items() if v},
+        "drift_floor_median_by_k": {
+            k: median(v)
+            for k in PROBE_WEEKS
+            if (v := [d["floor_by_k"][k] for d in measurable if k in d["floor_by_k"]])
+        },
+        "drift_floor_within": sum(
+            d["floor_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
+        ),
+        "gain_ok": mean(gains) >= 0.7,
+        "clients_ok": worst <= 1.0,
+        "drift_ok": all(d["recovered"] for d in measurable),
+    }

@@ -1,0 +1,127 @@
+"""What every router shares: path and query parameters, and the five routes of a resource."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar, cast
+
+from fastapi import APIRouter, Path, status
+from fastapi import Query as QueryParam
+
+from almanac.problems import answers
+from almanac.types import BIGINT_MAX
+
+T = TypeVar("T")
+
+# A row id in a path: bigint ids, so a larger number is a 422, not a driver overflow.
+PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+# `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters.
+Params = Annotated[T, QueryParam()]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource whose create, list, get, update and delete forward to one service.
+
+    Route (operation) names are `create_{name}`, `list_{name}s`, `get_{name}`,
+    `update_{name}`, `delete_{name}`; the service's methods the same with `method`.
+    """
+
+    path: str  # e.g. "/workflows"; the item is at "{path}/{{{name}_id}}"
+    name: str
+    service: Any  # the dependency, e.g. Annotated[OntologyService, Depends(get_ontology)]
+    create_in: type
+    update_in: type
+    out: type
+    query: type
+    listing: type
+    deleted: type  # the answer to a delete: `deleted(id=..., kind=kind)`
+    kind: str
+    method: str = ""  # the service's stem when it differs from `name`
+    id_name: str = ""  # the path parameter, when not `{name}_id`
+    docs: Mapping[str, str] = field(default_factory=dict)  # per verb: the operation's text
+
+
+def add_resource_routes(router: APIRouter, r: Resource) -> None:
+    """Register the five routes of `r` on `router`."""
+    stem, key = r.method or r.name, r.id_name or f"{r.name}_id"
+    item = f"{r.path}/{{{key}}}"
+
+    def route(
+        verb: str,
+        http: str,
+        path: str,
+        params: list[tuple[str, Any]],
+        returns: Any,
+        call: Callable[..., Awaitable[Any]],
+        **extra: Any,
+    ) -> None:
+        async def endpoint(**values: Any) -> Any:
+            return await call(**values)
+
+        kind = inspect.Parameter.KEYWORD_ONLY
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(n, kind, annotation=a) for n, a in params],
+            return_annotation=returns,
+        )
+        name = f"{verb}_{r.name}s" if verb == "list" else f"{verb}_{r.name}"
+        endpoint.__name__ = endpoint.__qualname__ = name
+        endpoint.__doc__ = r.docs.get(verb)
+        # Writes check, then a concurrent change may still beat them (409); a create names
+        # other rows by id in its body (404 when one is gone).
+        if http != "GET":
+            extra.setdefault("responses", answers(404, 409) if http == "POST" else answers(409))
+        router.add_api_route(path, endpoint, methods=[http], name=name, **extra)
+
+    def of(svc: Any, verb: str) -> Callable[..., Awaitable[Any]]:
+        """The service's method for `verb`."""
+        method: Callable[..., Awaitable[Any]] = getattr(
+            svc, f"list_{stem}s" if verb == "list" else f"{verb}_{stem}"
+        )
+        return method
+
+    async def create(body: Any, svc: Any) -> Any:
+        return await of(svc, "create")(body)
+
+    async def listing(query: Any, svc: Any) -> Any:
+        return await of(svc, "list")(query)
+
+    async def get(svc: Any, **ids: int) -> Any:
+        return await of(svc, "get")(ids[key])
+
+    async def update(body: Any, svc: Any, **ids: int) -> Any:
+        return await of(svc, "update")(ids[key], body)
+
+    async def delete(svc: Any, **ids: int) -> Any:
+        await of(svc, "delete")(ids[key])
+        return r.deleted(id=ids[key], kind=r.kind)
+
+    route(
+        "create",
+        "POST",
+        r.path,
+        [("body", r.create_in), ("svc", r.service)],
+        r.out,
+        create,
+        status_code=status.HTTP_201_CREATED,
+    )
+    route(
+        "list",
+        "GET",
+        r.path,
+        [("svc", r.service), ("query", cast(Any, Params)[r.query])],
+        r.listing,
+        listing,
+    )
+    route("get", "GET", item, [(key, PathId), ("svc", r.service)], r.out, get)
+    route(
+        "update",
+        "PUT",
+        item,
+        [(key, PathId), ("body", r.update_in), ("svc", r.service)],
+        r.out,
+        update,
+    )
+    route("delete", "DELETE", item, [(key, PathId), ("svc", r.service)], r.deleted, delete)
