@@ -10,7 +10,6 @@ from typing import Annotated, Any, TypeVar, cast
 from fastapi import APIRouter, Path, status
 from fastapi import Query as QueryParam
 
-from almanac.problems import answers
 from almanac.types import BIGINT_MAX
 
 T = TypeVar("T")
@@ -72,7 +71,9 @@ def add_resource_routes(router: APIRouter, r: Resource) -> None:
         # Writes check, then a concurrent change may still beat them (409); a create names
         # other rows by id in its body (404 when one is gone).
         if http != "GET":
-            extra.setdefault("responses", answers(404, 409) if http == "POST" else answers(409))
+            codes = (404, 409) if http == "POST" else (409,)
+            # Described in full by almanac.openapi (routing sits beside problems, not above).
+            extra.setdefault("responses", {c: {"description": "see the problem"} for c in codes})
         router.add_api_route(path, endpoint, methods=[http], name=name, **extra)
 
     def of(svc: Any, verb: str) -> Callable[..., Awaitable[Any]]:
