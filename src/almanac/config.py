@@ -91,6 +91,15 @@ class SearchSettings(BaseModel):
     # A word found in more than this share of memories does not select candidates by itself.
     common_term_share: float = Field(default=0.05, gt=0, le=1)
     hnsw_ef_search: int = Field(default=100, ge=1, le=1000)
+    # The relevance floor (memory.relevance): a hit counts as relevant when it holds this
+    # IDF-weighted share of the query's words, or when its cosine reaches the similarity
+    # (model-specific: 0.92 suits the packaged local embedder); see memory.relevance.
+    # Off: recall never floors.
+    relevance_floor: bool = True
+    floor_coverage: float = Field(default=0.2, gt=0, le=1)
+    floor_similarity: float = Field(default=0.92, gt=-1, lt=1)
+    # ...or when its cosine exceeds the next-nearest memory's by this much.
+    floor_margin: float = Field(default=0.08, gt=0, le=1)
 
 
 class MemorySettings(BaseModel):

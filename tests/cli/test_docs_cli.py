@@ -50,3 +50,33 @@ def test_a_bad_file_is_reported_and_fails_the_command(cli_env: AppState, tmp_pat
     code, out = invoke("docs", "add", str(bad))
     assert code == 1
     assert "failed" in out and "could not be read" in out
+
+
+def test_reindex_reembeds_document_chunks(cli_env: AppState, tmp_path: Path, pg_url: str):  # noqa: F811
+    from tests.cli.test_memory_cli import sql
+
+    (tmp_path / "sop.md").write_text(
+        "# Offboarding SOP\n\n## Laptops\n\nReturn the laptop to the IT desk on the last day.\n"
+        "\n## Badges\n\nHand the badge to reception.\n"
+    )
+    code, out = invoke("docs", "add", str(tmp_path))
+    assert code == 0, out
+    model = cli_env.embedder.model
+    before = sql(pg_url, "SELECT chunk_id, embedding::text FROM doc_chunk_embeddings ORDER BY 1")
+    assert len(before) == 2
+    # As if the chunks had been embedded by an earlier model, with a vector of another size.
+    sql(pg_url, "UPDATE doc_chunk_embeddings SET model = 'old-model@0', embedding = '[1,0,0]'")
+
+    code, out = invoke("memory", "reindex")
+    assert code == 0, out
+    assert "2 document chunks" in out
+    after = sql(
+        pg_url, "SELECT chunk_id, model, embedding::text FROM doc_chunk_embeddings ORDER BY 1"
+    )
+    # The same vectors as when the document was added: title and heading embedded too.
+    assert [(c, m, e) for c, m, e in after] == [(c, model, e) for c, e in before]
+
+    code, out = invoke("memory", "reindex")  # nothing left to do
+    assert code == 0 and "0 document chunks" in out
+    code, out = invoke("recall", "laptop IT desk")
+    assert code == 0 and "Return the laptop" in out

@@ -51,7 +51,7 @@ def test_remember_recall_and_facts(cli_env: AppState):
     code, out = invoke("remember", "Invoice Acme on the first of the month")
     assert code == 0, out
 
-    code, out = invoke("recall", "when do I focus best", "-k", "3")
+    code, out = invoke("recall", "when does deep work happen", "-k", "3")
     assert code == 0, out
     assert "Deep work happens before noon" in out and "score" in out
 

@@ -3,8 +3,9 @@
 Not Zep: it keeps users, threads and messages in memory and "searches" by counting shared
 words, which is enough to check what Almanac sends and how it fuses what comes back. It
 speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, graph search
-for edges and episodes), checks the `Authorization: Api-Key` header, records every request,
-and can be told to answer slowly (`delay`) or with an error (`fail_status`).
+for edges and episodes, deletes of users, threads and graph episodes), checks the
+`Authorization: Api-Key` header, records every request, and can be told to answer
+slowly (`delay`) or with an error (`fail_status`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class FakeZep:
     facts: dict[str, list[ZepFact]] = field(default_factory=dict)  # by user id
     episodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # graph.add, by user
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    deleted_episodes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loopback: Loopback | None = None
 
@@ -143,7 +145,39 @@ class FakeZep:
                 return 200, [self._edge(f, None) for f in self.facts.get(parts[3], [])]
             if method == "POST" and parts == ["graph", "search"]:
                 return 200, self._search(body)
+            if method == "DELETE":
+                return self._delete(parts)
         return 404, {"message": f"no route {method} {path}"}
+
+    def _delete(self, parts: list[str]) -> tuple[int, dict[str, Any]]:
+        """Users (with their threads, episodes and facts), threads, graph episodes."""
+        ok = {"message": "deleted"}
+        if parts[0] == "users" and len(parts) == 2:
+            if self.users.pop(parts[1], None) is None:
+                return 404, {"message": "user not found"}
+            for tid in [t for t, th in self.threads.items() if th["user_id"] == parts[1]]:
+                del self.threads[tid]
+            self.episodes.pop(parts[1], None)
+            self.facts.pop(parts[1], None)
+            return 200, ok
+        if parts[0] == "threads" and len(parts) == 2:
+            if self.threads.pop(parts[1], None) is None:
+                return 404, {"message": "thread not found"}
+            return 200, ok
+        if parts[:2] == ["graph", "episodes"] and len(parts) == 3:
+            # A thread message is also an episode of the user's graph, under its uuid.
+            found = False
+            for eps in self.episodes.values():
+                found = found or any(e["uuid"] == parts[2] for e in eps)
+                eps[:] = [e for e in eps if e["uuid"] != parts[2]]
+            found = found or any(
+                m["uuid"] == parts[2] for t in self.threads.values() for m in t["messages"]
+            )
+            if not found:
+                return 404, {"message": "episode not found"}
+            self.deleted_episodes.append(parts[2])
+            return 200, ok
+        return 404, {"message": "no such route"}
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         user, words, limit = body["user_id"], _words(body["query"]), body.get("limit") or 10
@@ -214,5 +248,8 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
 
         def do_POST(self) -> None:
             self._dispatch("POST")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
 
     return Handler

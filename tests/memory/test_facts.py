@@ -134,6 +134,8 @@ async def test_forget_subject_removes_events_facts_and_reports(
         "facts_deleted": 2,
         "documents_deleted": 0,
         "cache_invalidated": True,
+        "zep": "off",
+        "zep_detail": None,
         "pending": {},  # every store answered
     }
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0

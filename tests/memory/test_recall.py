@@ -50,7 +50,16 @@ async def test_response_shape_and_metadata_returned_as_stored(client: httpx.Asyn
         session_id="s-1",
     )
     out = await recall(client, "support group", k=5)
-    assert set(out) == {"query", "results", "cached", "took_ms", "zep", "degraded", "detail"}
+    assert set(out) == {
+        "query",
+        "results",
+        "cached",
+        "took_ms",
+        "zep",
+        "degraded",
+        "detail",
+        "no_match",
+    }
     assert out["zep"] == "off" and out["degraded"] is False
     hit = next(r for r in out["results"] if r["id"] == eid)
     assert hit["metadata"] == meta
@@ -66,8 +75,10 @@ async def test_response_shape_and_metadata_returned_as_stored(client: httpx.Asyn
         "session_id",
         "metadata",
         "ref",
+        "relevance",
     }
     assert hit["source"] == "postgres" and hit["ref"] is None
+    assert 0.5 <= hit["relevance"] <= 1
 
 
 async def test_filters_are_applied(client: httpx.AsyncClient):

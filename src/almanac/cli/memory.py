@@ -112,13 +112,14 @@ def export(
 def reindex_cmd(
     batch: Annotated[int, typer.Option(min=1, max=2048)] = 256,
 ) -> None:
-    """Re-embed memories and facts whose embedding is missing or from another model."""
+    """Re-embed memories, facts and document chunks whose embedding is missing or from
+    another model."""
 
-    async def go() -> tuple[int, int]:
+    async def go() -> tuple[int, int, int]:
         async with local_state(Settings()) as state:
             with Progress(console=console) as progress:
                 task = progress.add_task("re-embedding", total=None)
                 return await reindex(state, batch, lambda n: progress.advance(task, n))
 
-    events, facts = run(go)
-    console.print(f"re-embedded {events} events and {facts} facts")
+    events, facts, chunks = run(go)
+    console.print(f"re-embedded {events} events, {facts} facts and {chunks} document chunks")

@@ -60,6 +60,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             query=topic or "meeting notes decisions open questions",
             client_id=cid,
             k=10,
+            floor="false",  # a listing of the client's recent memories, not a question
         )
         fact_lines = "\n".join(fact_line(f) for f in facts) or "none recorded"
         return (

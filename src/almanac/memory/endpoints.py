@@ -73,6 +73,7 @@ async def recall(
     as_of: Annotated[AwareDatetime | None, Query()] = None,
     kinds: Annotated[list[Kind] | None, Query()] = None,
     for_client: Annotated[ForClient | None, Query()] = None,
+    floor: Annotated[bool, Query()] = True,
 ) -> RecallOut:
     """Hybrid semantic and full-text search over memories and current facts."""
     q = RecallQuery.model_validate(
@@ -88,6 +89,7 @@ async def recall(
             "as_of": as_of,
             "kinds": kinds,
             "for_client": for_client,
+            "floor": floor,
         }
     )
     return await memory.recall(q)

@@ -20,11 +20,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
-from almanac.config import Settings
+from almanac.config import Settings, ZepSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.external import forget as external_forget
+from almanac.memory.external.base import ExternalMemory
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.memory.retention import forget_in_archives
@@ -96,9 +98,14 @@ async def forget_subject(
     archives: Path,
     subject_type: str,
     subject_id: str,
+    external: ExternalMemory | None = None,
+    zep: ZepSettings | None = None,
     settings: Settings | None = None,
 ) -> ForgetOut:
-    """Delete everything about a subject; the answer counts what went from each store."""
+    """Delete everything about a subject; the answer counts what went from each store.
+
+    With an external memory (Zep), what Almanac wrote there is deleted too: queued in
+    this transaction, tried at once after the commit (see memory.external.forget)."""
     session = uow.session
     client_id = client_of(subject_type, subject_id)
     events, facts = EventRepository(session), FactRepository(session)
@@ -108,6 +115,7 @@ async def forget_subject(
     # deletes set those links to NULL; the other domains' forgetters run first.
     event_ids = await events.ids_for_subject(subject_type, subject_id, client_id)
     fact_ids = await facts.ids_for_subject(subject_type, subject_id, client_id)
+    fact_episodes = await facts.zep_ids(fact_ids) if external is not None else []
     counts["event_embeddings"] = await events.count_embeddings(event_ids)
     counts["fact_embeddings"] = await facts.count_embeddings(fact_ids)
     texts = await events.contents(event_ids)
@@ -125,6 +133,12 @@ async def forget_subject(
         if client_id is not None
         else 0
     )
+    outside = None
+    if external is not None and zep is not None:
+        sent = [(e.id, e.zep_session_id) for e in deleted if e.zep_session_id is not None]
+        outside = external_forget.plan(client_id, zep.default_user_id, sent, fact_episodes)
+        if outside:
+            await external_forget.queue(session, outside)
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()
@@ -142,9 +156,13 @@ async def forget_subject(
         documents_deleted=counts["documents"],
         cache_invalidated=True,
         deleted=counts,
+        zep="queued" if outside else "off",
     )
 
     async def after_commit() -> None:
+        if outside and external is not None and zep is not None:
+            why = await external_forget.try_now(external, outside, zep.recall_budget_ms / 1000)
+            out.zep, out.zep_detail = ("deleted", None) if why is None else ("queued", why)
         if hot:
             await invalidator.cache.delete(*hot)
         # Archive lines go only once the rows are gone for good.

@@ -1,4 +1,4 @@
-"""Bulk jobs over the memory tables: export and re-embedding."""
+"""Bulk jobs over the memory tables: export and re-embedding (memories, facts, documents)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Any
 
 from almanac.db.uow import unit_of_work
 from almanac.db.vector_indexes import ensure_vector_indexes
+from almanac.memory.documents.chunking import Chunk
+from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.documents.service import embedding_text
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.models import Event, Fact
 from almanac.state import AppState
@@ -45,8 +48,10 @@ async def export_events(state: AppState, write: Callable[[dict[str, Any]], None]
     return count
 
 
-async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) -> tuple[int, int]:
-    """Embed every event and fact not yet embedded with the current model."""
+async def reindex(
+    state: AppState, batch: int, progress: Callable[[int], None]
+) -> tuple[int, int, int]:
+    """Embed every event, fact and document chunk not yet embedded with the current model."""
     embedder = state.embedder
     totals = []
     for repo_cls in (EventRepository, FactRepository):
@@ -68,7 +73,31 @@ async def reindex(state: AppState, batch: int, progress: Callable[[int], None]) 
             done += len(rows)
             progress(len(rows))
         totals.append(done)
+    totals.append(await _reindex_chunks(state, batch, progress))
     async with unit_of_work(state.sessionmaker) as uow:
         await ensure_vector_indexes(uow.session, embedder.model, embedder.dim)
     await state.cache.bump(["all", "facts"])
-    return totals[0], totals[1]
+    return totals[0], totals[1], totals[2]
+
+
+async def _reindex_chunks(state: AppState, batch: int, progress: Callable[[int], None]) -> int:
+    """Document chunks, embedded as when they were added (title and heading first)."""
+    embedder, done, after = state.embedder, 0, 0
+    while True:
+        async with unit_of_work(state.sessionmaker) as uow:
+            repo = DocumentRepository(uow.session)
+            rows = await repo.missing_embeddings(embedder.model, batch, after)
+            if not rows:
+                return done
+            texts = [
+                embedding_text(title, Chunk(c.chunk_index, c.heading, c.page, c.content))
+                for c, title in rows
+            ]
+            vectors = await embedder.embed(texts)
+            await repo.upsert_embeddings(
+                embedder.model,
+                [(c.id, v.tolist()) for (c, _), v in zip(rows, vectors, strict=True)],
+            )
+        after = rows[-1][0].id
+        done += len(rows)
+        progress(len(rows))

@@ -65,6 +65,18 @@ class EventRepository(Repository, PortableRows):
             update(Event).where(Event.id == event_id).values(zep_session_id=thread_id)
         )
 
+    async def unmark_zep_threads(self, threads: Sequence[str]) -> list[int]:
+        """Events marked as sent into these (deleted) Zep threads: unmarked, ids returned."""
+        if not threads:
+            return []
+        stmt = (
+            update(Event)
+            .where(Event.zep_session_id.in_(threads))
+            .values(zep_session_id=None)
+            .returning(Event.id)
+        )
+        return [int(i) for i in (await self.session.scalars(stmt)).all()]
+
     async def delete(self, event_id: int) -> Event | None:
         return await self.delete_by_id(Event, event_id)
 
@@ -169,6 +181,13 @@ class FactRepository(Repository, PortableRows):
             .with_for_update()
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def zep_ids(self, fact_ids: Sequence[int]) -> list[str]:
+        """The Zep graph episodes these facts (every version) were written to."""
+        if not fact_ids:
+            return []
+        stmt = select(Fact.zep_fact_id).where(Fact.id.in_(fact_ids), Fact.zep_fact_id.is_not(None))
+        return [str(z) for z in (await self.session.scalars(stmt)).all()]
 
     async def set_zep_fact(self, fact_id: int, zep_id: str) -> None:
         await self.session.execute(

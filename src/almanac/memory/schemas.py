@@ -73,6 +73,8 @@ class RecallQuery(Strict):
     as_of: AwareDatetime | None = None
     kinds: list[Kind] | None = None
     for_client: ForClient | None = None
+    # False: the nearest memories whatever their relevance (a listing, not a question).
+    floor: bool = True
 
     @model_validator(mode="after")
     def _window(self) -> RecallQuery:
@@ -95,6 +97,9 @@ class RecallHit(BaseModel):
     metadata: dict[str, Any]
     # Zep's id (edge or episode uuid) for results that came from Zep.
     ref: str | None = None
+    # Comparable across queries, in [0, 1]; 0.5 is the floor (see memory.relevance).
+    # None for results that came from Zep.
+    relevance: float | None = None
 
 
 class RecallOut(BaseModel):
@@ -108,6 +113,9 @@ class RecallOut(BaseModel):
     zep: Literal["used", "skipped", "off"] = "off"
     degraded: bool = False
     detail: str | None = None
+    # True when nothing stored reaches the relevance floor: recall then returns no
+    # results rather than the nearest unrelated memories.
+    no_match: bool = False
 
 
 class FactIn(Strict):
@@ -208,3 +216,8 @@ class ForgetOut(BaseModel):
         description="Stores not reached yet (an external calendar that is down): why, and the "
         "job that deletes their copies when the store answers again",
     )
+    # What Almanac wrote to Zep: "deleted" there too; "queued" when Zep was slow, down or
+    # answered an error (a job retries until it is gone, see `zep_detail`); "off" when
+    # Zep is not configured or held nothing of the subject.
+    zep: Literal["deleted", "queued", "off"] = "off"
+    zep_detail: str | None = None

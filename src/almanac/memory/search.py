@@ -58,6 +58,9 @@ class Term:
     idf: float
     # Rare enough to nominate candidates by itself (see SearchSettings.common_term_share).
     selective: bool
+    # False for a word no memory of this kind holds: it scores nothing, but still counts
+    # against a hit's coverage of the query (see memory.relevance).
+    known: bool = True
 
     @property
     def tsquery(self) -> str:
@@ -72,15 +75,17 @@ WITH stats AS (
     FROM search_stats WHERE kind = :kind
 ),
 q AS (
-    SELECT t.lexeme, t.df
+    SELECT w.lexeme, t.df
     FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', :qtext))) AS lexeme) w
-    JOIN search_terms t ON t.kind = :kind AND t.lexeme = w.lexeme AND t.df > 0
+    LEFT JOIN search_terms t ON t.kind = :kind AND t.lexeme = w.lexeme AND t.df > 0
 )
-SELECT q.lexeme, ln(1 + (stats.docs - q.df + 0.5) / (q.df + 0.5)) AS idf,
-       q.df <= greatest(CAST(:share AS float8) * stats.docs, (SELECT min(df) FROM q)) AS selective,
+SELECT q.lexeme, ln(1 + (stats.docs - coalesce(q.df, 0) + 0.5) / (coalesce(q.df, 0) + 0.5)) AS idf,
+       coalesce(q.df <= greatest(CAST(:share AS float8) * stats.docs, (SELECT min(df) FROM q)),
+                false) AS selective,
+       q.df IS NOT NULL AS known,
        stats.avgdl
 FROM q, stats
-ORDER BY q.df
+ORDER BY q.df NULLS LAST
 """
 
 
@@ -96,6 +101,12 @@ class Hit:
     expires_at: datetime | None
     # For a fact promoted from an event: that event's id.
     source_event_id: int | None = None
+    # Evidence that the hit is about the query (memory.relevance turns it into a score):
+    # cosine similarity to the query, and the IDF-weighted share of query words it holds.
+    similarity: float | None = None
+    coverage: float = 0.0
+    # The second-nearest memory's cosine: how far this hit stands out from the rest.
+    runner_up: float | None = None
 
 
 def _event_where(f: EventFilters, params: dict[str, Any]) -> str:
@@ -168,7 +179,7 @@ def _lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]
     if not selective:
         return "0", "false"
     scores = []
-    for i, term in enumerate(terms):
+    for i, term in enumerate(t for t in terms if t.known):
         params[f"lex{i}"] = term.tsquery
         params[f"idf{i}"] = term.idf
         scores.append(
@@ -196,7 +207,7 @@ def _fused_sql(
     time_col, session, expires, source_event, salience = _COLUMNS[table]
     return f"""
 WITH vec AS (
-    SELECT id, row_number() OVER (ORDER BY dist) AS r FROM (
+    SELECT id, dist, row_number() OVER (ORDER BY dist) AS r FROM (
         SELECT e.id, {vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})) AS dist
         FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
         WHERE v.model = {sql_literal(model)} AND {where}
@@ -230,6 +241,13 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        {session} AS session_id,
        {expires} AS expires_at,
        {source_event} AS source_event_id,
+       ({term_score}) AS matched_idf,
+       coalesce(
+           (SELECT 1 - vec.dist FROM vec WHERE vec.id = e.id),
+           (SELECT 1 - ({vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})))
+            FROM {emb_table} v WHERE v.{owner} = e.id AND v.model = {sql_literal(model)}
+            LIMIT 1)) AS similarity,
+       (SELECT 1 - min(dist) FROM vec WHERE r = 2) AS runner_up,
        f.rrf
          * (1 + CAST(:w_sal AS float8) * {salience})
          * (1 + CAST(:w_rec AS float8) * exp(-least(
@@ -268,7 +286,8 @@ class SearchRepository:
         )
         found = rows.all()
         avgdl = float(found[0].avgdl) if found else 1.0
-        return [Term(r.lexeme, float(r.idf), bool(r.selective)) for r in found], avgdl
+        terms = [Term(r.lexeme, float(r.idf), bool(r.selective), bool(r.known)) for r in found]
+        return terms, avgdl
 
     async def _search(
         self,
@@ -279,7 +298,8 @@ class SearchRepository:
         dim: int,
         k: int,
         where: Callable[[dict[str, Any]], str],
-    ) -> list[Any]:
+    ) -> list[tuple[Any, dict[str, Any]]]:
+        """Rows best first, each with its relevance evidence (`Hit` fields)."""
         await self._prepare()
         terms, avgdl = await self.terms(_TERM_KINDS[table], query)
         s = self.settings
@@ -298,7 +318,19 @@ class SearchRepository:
             "half_life": s.recency_half_life_days,
         }
         sql = _fused_sql(table, where(params), model, dim, s, terms, params)
-        return list((await self.session.execute(text(sql), params)).all())
+        rows = (await self.session.execute(text(sql), params)).all()
+        total = sum(t.idf for t in terms)
+        return [
+            (
+                r,
+                {
+                    "similarity": None if r.similarity is None else float(r.similarity),
+                    "runner_up": None if r.runner_up is None else float(r.runner_up),
+                    "coverage": float(r.matched_idf) / total if total > 0 else 0.0,
+                },
+            )
+            for r in rows
+        ]
 
     async def search_events(
         self, query: str, qvec: list[float], model: str, dim: int, k: int, f: EventFilters
@@ -317,8 +349,9 @@ class SearchRepository:
                 r.session_id,
                 r.metadata,
                 r.expires_at,
+                **evidence,
             )
-            for r in rows
+            for r, evidence in rows
         ]
 
     async def search_facts(
@@ -353,8 +386,9 @@ class SearchRepository:
                 r.metadata,
                 None,
                 r.source_event_id,
+                **evidence,
             )
-            for r in rows
+            for r, evidence in rows
         ]
 
     async def search_chunks(
@@ -365,6 +399,6 @@ class SearchRepository:
             "doc_chunks", query, qvec, model, dim, k, lambda p: _chunk_where(client_id, p)
         )
         return [
-            Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None)
-            for r in rows
+            Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None, **ev)
+            for r, ev in rows
         ]

@@ -21,6 +21,7 @@ from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
+from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
@@ -233,6 +234,7 @@ class MemoryService:
                 return RecallOut(
                     query=q.query,
                     results=hits,
+                    no_match=not hits,
                     cached=True,
                     took_ms=_ms(started),
                     zep="used" if ask_zep else "off",
@@ -248,7 +250,7 @@ class MemoryService:
             if zep_task is not None:
                 zep_task.cancel()
             raise
-        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0)
+        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0, no_match=not hits)
         if zep_task is not None:
             external, detail = await zep_task
             if external is None:
@@ -256,6 +258,7 @@ class MemoryService:
             else:
                 out.zep = "used"
                 out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+                out.no_match = not out.results
         # A skipped Zep must not be remembered as the answer for the cache's lifetime.
         if key is not None and out.zep != "skipped":
             await self._store(key, out.results, top)
@@ -289,6 +292,10 @@ class MemoryService:
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
         found.sort(key=lambda h: h.score, reverse=True)
         top = found[: q.k]
+        cfg = self.settings.search
+        relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
+        if cfg.relevance_floor and q.floor and no_match(relevances):
+            top, relevances = [], []
         hits = [
             RecallHit(
                 id=h.id,
@@ -299,8 +306,9 @@ class MemoryService:
                 occurred_at=h.occurred_at,
                 session_id=h.session_id,
                 metadata=h.metadata,
+                relevance=r,
             )
-            for h in top
+            for h, r in zip(top, relevances, strict=True)
         ]
         return top, hits
 
@@ -346,7 +354,14 @@ class MemoryService:
 
         archives = self.settings.data_dir / "retention"
         return await forget_subject(
-            self.uow, self.invalidator, archives, subject_type, subject_id, self.settings
+            self.uow,
+            self.invalidator,
+            archives,
+            subject_type,
+            subject_id,
+            self.external,
+            self.settings.zep,
+            settings=self.settings,
         )
 
 

@@ -6,6 +6,7 @@ The rules every task follows (idempotent, state from `jobs.context`) are in `alm
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import procrastinate
 
@@ -44,3 +45,23 @@ async def zep_fact(fact_id: int) -> None:
     from almanac.memory.external.sync import send_fact
 
     await send_fact(get_state(), fact_id)
+
+
+# Idempotent: deleting what is already gone in Zep is a success, and re-sending survivors
+# skips those already back in Zep (see `send_event`). Retried for hours (capped backoff).
+@blueprint.task(name="zep_forget", queue="zep", retry=Backoff(max_attempts=20, base_seconds=5.0))
+async def zep_forget(what: dict[str, Any]) -> None:
+    """Delete a forgotten subject's data in Zep, then re-send what Almanac still keeps."""
+    from almanac.db.uow import UnitOfWork
+    from almanac.memory.external.factory import external_memory
+    from almanac.memory.external.forget import ExternalForget, run_job
+
+    state = get_state()
+    provider = external_memory(state)
+    if provider is None:
+        return
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        resent = await run_job(provider, session, ExternalForget(**what))
+        await uow.commit()
+    logger.info("zep: forgotten subject deleted, %d memories queued to be sent again", resent)

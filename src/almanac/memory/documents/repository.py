@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.memory.documents.chunking import Chunk
@@ -112,6 +113,35 @@ class DocumentRepository:
                 for cid, vec in zip(ids.all(), vectors, strict=True)
             ],
         )
+
+    async def missing_embeddings(
+        self, model: str, limit: int, after_id: int
+    ) -> list[tuple[DocChunk, str]]:
+        """Chunks not embedded with `model`, in id order, with their document's title."""
+        stmt = (
+            select(DocChunk, Document.title)
+            .join(Document, Document.id == DocChunk.document_id)
+            .outerjoin(DocChunkEmbedding, DocChunkEmbedding.chunk_id == DocChunk.id)
+            .where(
+                DocChunk.id > after_id,
+                or_(DocChunkEmbedding.chunk_id.is_(None), DocChunkEmbedding.model != model),
+            )
+            .order_by(DocChunk.id)
+            .limit(limit)
+        )
+        return [(chunk, str(title)) for chunk, title in (await self.session.execute(stmt)).all()]
+
+    async def upsert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        """Store (or replace) the vectors of chunks under `model`."""
+        if not items:
+            return
+        stmt = pg_insert(DocChunkEmbedding)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["chunk_id"],
+            set_={"model": stmt.excluded.model, "embedding": stmt.excluded.embedding},
+        )
+        rows = [{"chunk_id": cid, "model": model, "embedding": vec} for cid, vec in items]
+        await self.session.execute(stmt, rows)
 
     async def delete(self, document_id: int) -> Document | None:
         stmt = delete(Document).where(Document.id == document_id).returning(Document)

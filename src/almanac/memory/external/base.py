@@ -70,6 +70,16 @@ class ExternalMemory(ABC):
         """The facts the provider extracted for the user (valid or invalidated)."""
 
     @abstractmethod
+    async def forget(
+        self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
+    ) -> None:
+        """Delete what Almanac wrote: whole users, threads (and the graph episodes of the
+        messages of `event_ids` in them), and fact episodes.
+
+        Idempotent: what is already gone counts as deleted.
+        """
+
+    @abstractmethod
     async def check(self) -> None:
         """Raise `ExternalMemoryError` when the provider cannot be reached."""
 

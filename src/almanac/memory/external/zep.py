@@ -24,6 +24,8 @@ EVENT_KEY = "almanac_event_id"
 FACT_KEY = "almanac_fact_id"
 # How far back in a thread a retry looks for its messages (retries come soon after).
 _RECENT = 200
+# How many of a thread's messages forgetting looks through for the forgotten ones.
+_FORGET_SCAN = 10_000
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -178,6 +180,41 @@ class ZepMemory(ExternalMemory):
             )
             for e in edges
         ]
+
+    async def _gone(self, coro: Any) -> None:
+        """Run one delete; a 404 means an earlier run (or Zep itself) already deleted it."""
+        try:
+            await coro
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except Exception as exc:
+            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+
+    async def forget(
+        self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
+    ) -> None:
+        # Zep deletes no single message: the thread goes whole (Almanac re-sends the
+        # memories it still holds), and the graph episodes of the forgotten messages first,
+        # since deleting a thread leaves what Zep's graph learnt from it.
+        wanted = {str(i) for i in event_ids}
+        for thread_id in threads:
+            try:
+                listed = await self.client.thread.get(thread_id, lastn=_FORGET_SCAN)
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    continue
+                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+            except Exception as exc:
+                raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+            for m in listed.messages or []:
+                if m.uuid_ and str((m.metadata or {}).get(EVENT_KEY, "")) in wanted:
+                    await self._gone(self.client.graph.episode.delete(m.uuid_))
+            await self._gone(self.client.thread.delete(thread_id))
+        for uuid in episodes:
+            await self._gone(self.client.graph.episode.delete(uuid))
+        for user_id in users:
+            await self._gone(self.client.user.delete(user_id))
 
     async def check(self) -> None:
         # Any answer from the API, even "no such user", proves Zep is up and the key works.

@@ -1,0 +1,87 @@
+"""Forgetting reaches the external memory: what Almanac wrote to Zep is deleted there too.
+
+The plan is computed in the forgetting transaction from the rows being deleted (only ids
+and Zep's names, never content) and queued as a job in that same transaction, so a commit
+always leaves a durable, retried deletion behind. After the commit the deletion is also
+tried once at once, within the recall budget, so the answer can say "deleted"; when Zep
+is slow or down it says "queued" and the job keeps retrying. Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.jobs.queue import enqueue, enqueue_many
+from almanac.memory.external.base import ExternalMemory, ExternalMemoryError
+from almanac.memory.external.factory import zep_user_id
+from almanac.memory.repository import EventRepository
+
+TASK = "almanac:zep_forget"
+
+
+@dataclass(frozen=True)
+class ExternalForget:
+    """What to delete in the provider (JSON-able: it travels as the job's arguments)."""
+
+    users: list[str] = field(default_factory=list)
+    threads: list[str] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    episodes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.threads or self.episodes)
+
+    def as_args(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan(
+    client_id: int | None,
+    default_user: str,
+    sent: Sequence[tuple[int, str]],
+    fact_episodes: Sequence[str],
+) -> ExternalForget:
+    """A client's whole Zep user goes; otherwise the threads holding forgotten messages
+    (`sent`: event id and thread) and the graph episodes of forgotten facts."""
+    users = [zep_user_id(client_id, default_user)] if client_id is not None else []
+    return ExternalForget(
+        users=users,
+        threads=sorted({thread for _, thread in sent}),
+        event_ids=sorted(event_id for event_id, _ in sent),
+        episodes=sorted(set(fact_episodes)),
+    )
+
+
+async def queue(session: AsyncSession, what: ExternalForget) -> None:
+    """Queue the deletion in the caller's transaction."""
+    await enqueue(session, TASK, args={"what": what.as_args()}, queue="zep")
+
+
+async def try_now(provider: ExternalMemory, what: ExternalForget, budget_s: float) -> str | None:
+    """Delete at once; None when done, else why not (the queued job will retry)."""
+    try:
+        await asyncio.wait_for(
+            provider.forget(what.users, what.threads, what.event_ids, what.episodes), budget_s
+        )
+    except TimeoutError:
+        return f"zep did not answer within {budget_s:.1f} s"
+    except ExternalMemoryError as exc:
+        return str(exc)
+    return None
+
+
+async def run_job(provider: ExternalMemory, session: AsyncSession, what: ExternalForget) -> int:
+    """The queued job: delete in Zep, then re-send what the deleted threads held that
+    Almanac still keeps; returns how many memories were queued to be sent again."""
+    await provider.forget(what.users, what.threads, what.event_ids, what.episodes)
+    survivors = await EventRepository(session).unmark_zep_threads(what.threads)
+    if survivors:
+        await enqueue_many(
+            session, "almanac:zep_send", [{"event_id": i} for i in survivors], queue="zep"
+        )
+    return len(survivors)
