@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint bench-dashboard bench-mcp clean
+.PHONY: install run test lint typecheck check demo bench-documents bench-memory bench-scheduler bench-planner bench-loop bench-auth bench-matcher bench-cli bench-footprint bench-dashboard bench-mcp bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,6 @@ bench-cli: $(STAMP)
 
 bench-footprint: $(STAMP)
 	$(BIN)/python bench/footprint.py
+
+bench-cluster: $(STAMP)
+	$(BIN)/python bench/cluster_bench.py

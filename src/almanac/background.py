@@ -13,6 +13,7 @@ from almanac.memory.forgetting import register_forgetter
 from almanac.observer import repository as observer_repository
 from almanac.observer import tasks as observer_tasks
 from almanac.planner import repository as planner_repository
+from almanac.scheduler import forgetting as scheduler_forgetting
 from almanac.scheduler import tasks as scheduler_tasks
 
 
@@ -27,5 +28,7 @@ def task_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
 
 def install_forgetters() -> None:
     """Let forgetting a subject reach the copies planner, calendar and observer keep."""
+    # Before the planner's, which deletes the plans and runs it reads.
+    register_forgetter(scheduler_forgetting.forget_client_calendar)
     register_forgetter(planner_repository.forget_client)
     register_forgetter(observer_repository.forget_subject)

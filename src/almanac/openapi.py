@@ -1,14 +1,15 @@
 """The OpenAPI document lists every status an operation can answer, with its problem body.
 
-One post-processor instead of a `responses=` on every route: what each operation can
-raise follows from its shape and the middleware in front of it --
+What each operation answers follows from its shape, the middleware in front of it and what
+its route declares (`almanac.problems.answers`) --
 
-- every operation: 400 (a Host not allowed, malformed JSON), 401/403 (API keys and
-  scopes), 429 (rate limits) and 503 (a dependency that is down);
-- with parameters or a body: 422 (a field out of bounds);
-- with a body: 413 (too large) and 415 (not JSON, or not iCalendar for the import);
-- 404 on every operation but /health: ids arrive in paths, bodies and query parameters
-  (a plan to schedule, a graph node to start from), and a write may also be 409.
+- every operation: 400 (a Host not allowed, malformed JSON);
+- behind a key (all but the public routes of `auth.policy`): 401, 403 and 429 (the key's
+  rate limit); a public unsafe method still answers 403 to a cross-site request;
+- with path parameters: 404 (the id names nothing); with parameters or a body: 422;
+- with a body: 413 (too large) and 415 (not JSON, or not the type the route takes);
+- declared by the route: 404 for ids in a body or query, 409 where its logic conflicts,
+  503 where it calls a dependency that can be down.
 
 Errors are `application/problem+json` (RFC 9457), as problems.py renders them.
 """
@@ -21,22 +22,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-PROBLEM_JSON = "application/problem+json"
-_WRITES = {"post", "put", "patch", "delete"}
-_TITLES = {
-    400: "Bad request (Host not allowed, or malformed JSON)",
-    401: "Missing or wrong API key",
-    403: "The key lacks the scope, or the request comes from another site",
-    404: "Not found",
-    409: "Conflicts with the current state",
-    413: "Body too large",
-    415: "Unsupported media type",
-    422: "Validation failed (the problem names each field)",
-    429: "Too many requests (see Retry-After)",
-    503: "A dependency is unavailable",
-}
-# Operations that take no key (API keys, branch `keys`): no 401/403 there.
-_PUBLIC = {("get", "/health"), ("get", "/api/v1/calendar/feed.ics")}
+from almanac.auth.policy import SAFE_METHODS, is_public
+from almanac.problems import PROBLEM_JSON, STATUS_TITLES
+
+_TITLES = STATUS_TITLES
+# Public routes with their own credentials: the feed's token, the key sign-in exchanges.
+_OWN_CREDENTIALS = {("get", "/api/v1/calendar/feed.ics"), ("post", "/api/v1/auth/session")}
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -62,19 +53,23 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
     """The error statuses `operation` can answer."""
-    found = {400, 429, 503}
-    if (method, path) not in _PUBLIC:
-        found |= {401, 403}
-    if (method, path) == ("get", "/api/v1/calendar/feed.ics"):
-        found.add(401)  # its own token
-    if operation.get("parameters") or operation.get("requestBody"):
-        found.add(422)
-    if operation.get("requestBody") or method in _WRITES:
-        found |= {413, 415}
-    if path != "/health":
+    found = {400}
+    public = is_public(method.upper(), path)
+    if not public:
+        found |= {401, 403, 429}
+    elif method.upper() not in SAFE_METHODS:
+        found.add(403)  # cross-site Origin / Sec-Fetch-Site
+    if (method, path) in _OWN_CREDENTIALS:
+        found.add(401)
+    parameters = operation.get("parameters") or []
+    if any(p.get("in") == "path" for p in parameters):
         found.add(404)
-    if method in _WRITES:
-        found.add(409)
+    if parameters or operation.get("requestBody"):
+        found.add(422)
+    if operation.get("requestBody"):
+        found |= {413, 415}
+    declared = {int(code) for code in operation.get("responses", {}) if code.isdigit()}
+    found |= declared & set(_TITLES)
     return found
 
 

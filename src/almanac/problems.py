@@ -17,6 +17,28 @@ from almanac.redact import redact
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+STATUS_TITLES = {
+    400: "Bad request (Host not allowed, or malformed JSON)",
+    401: "Missing or wrong API key",
+    403: "The key lacks the scope, or the request comes from another site",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Validation failed (the problem names each field)",
+    429: "Too many requests (see Retry-After)",
+    503: "A dependency is unavailable",
+}
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: the error statuses its own logic answers beyond those its shape
+    implies (`almanac.openapi` derives those); the problem body is filled in there.
+
+    404 for an id in the body or query, 409 where it raises `Conflict`, 503 where it calls a
+    dependency that can be down (an embeddings API, a calendar, Google's token endpoint).
+    """
+    return {status: {"description": STATUS_TITLES[status]} for status in statuses}
 
 
 def problem(

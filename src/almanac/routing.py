@@ -68,6 +68,12 @@ def add_resource_routes(router: APIRouter, r: Resource) -> None:
         name = f"{verb}_{r.name}s" if verb == "list" else f"{verb}_{r.name}"
         endpoint.__name__ = endpoint.__qualname__ = name
         endpoint.__doc__ = r.docs.get(verb)
+        # Writes check, then a concurrent change may still beat them (409); a create names
+        # other rows by id in its body (404 when one is gone).
+        if http != "GET":
+            codes = (404, 409) if http == "POST" else (409,)
+            # Described in full by almanac.openapi (routing sits beside problems, not above).
+            extra.setdefault("responses", {c: {"description": "see the problem"} for c in codes})
         router.add_api_route(path, endpoint, methods=[http], name=name, **extra)
 
     def of(svc: Any, verb: str) -> Callable[..., Awaitable[Any]]:

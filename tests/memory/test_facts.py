@@ -136,6 +136,7 @@ async def test_forget_subject_removes_events_facts_and_reports(
         "cache_invalidated": True,
         "zep": "off",
         "zep_detail": None,
+        "pending": {},  # every store answered
     }
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
     remaining = (await db_session.scalars(select(Event.id))).all()

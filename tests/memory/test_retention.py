@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import stat
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -74,6 +75,8 @@ async def test_real_run_archives_then_deletes_in_batches(committed_state: AppSta
     for path in report.files:
         assert path.parent == committed_state.settings.data_dir / "retention"
         assert path.name.endswith(".jsonl.gz")
+        # The archives hold memories: private to the owner (they were 0644).
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             archived += [json.loads(line) for line in fh]
     assert sorted(r["id"] for r in archived) == sorted(ids[n] for n in ("old1", "old2", "old3"))

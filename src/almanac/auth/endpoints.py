@@ -18,6 +18,7 @@ from almanac.auth.schemas import KeyCreatedOut, KeyIn, KeyOut, MeOut, SessionIn,
 from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
 from almanac.errors import Unauthorized
+from almanac.problems import answers
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -30,7 +31,9 @@ async def list_keys(uow: UoW, include_revoked: bool = False) -> list[KeyOut]:
     return await KeyService(uow.session).list(include_revoked=include_revoked)
 
 
-@router.post("/keys", status_code=status.HTTP_201_CREATED, dependencies=[AdminOnly])
+@router.post(
+    "/keys", status_code=status.HTTP_201_CREATED, dependencies=[AdminOnly], responses=answers(409)
+)
 async def create_key(body: KeyIn, uow: UoW) -> KeyCreatedOut:
     """A new key, shown in this answer only."""
     return await KeyService(uow.session).create(body.name, body.scope)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -282,6 +282,30 @@ class CalendarProvider(ABC):
         Creates missing events, updates changed ones, deletes Almanac events in the window
         that are no longer desired and leaves identical ones alone; never touches the user's.
         """
+
+    async def remove(
+        self, owned: Callable[[str], bool], start: datetime, end: datetime
+    ) -> list[str]:
+        """Delete Almanac's events in [start, end) whose almanac_id `owned` accepts; returns
+        their ids. Idempotent: what is gone already is not counted again.
+
+        One `apply` that keeps every other Almanac event in the window as it is, so each
+        provider's own diff, conditional deletes and retries do the work.
+        """
+        require_window(start, end)
+        keep: dict[str, EventSpec] = {}
+        found = False
+        for e in await self.events(start, end):
+            if e.almanac_id is None:
+                continue
+            if owned(e.almanac_id):
+                found = True
+            elif e.end > e.start and e.almanac_id not in keep:
+                keep[e.almanac_id] = EventSpec(e.almanac_id, e.title, e.start, e.end, e.description)
+        if not found:
+            return []
+        result = await self.apply(list(keep.values()), start, end)
+        return [aid for aid in result.deleted if owned(aid)]
 
     @abstractmethod
     async def check(self) -> None:

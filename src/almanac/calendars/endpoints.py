@@ -24,6 +24,7 @@ from almanac.calendars.schemas import (
 from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
 from almanac.errors import PayloadTooLarge, Unauthorized
+from almanac.problems import answers
 from almanac.types import AwareDatetime, BigId, SafeStr
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -104,7 +105,7 @@ async def feed(
     )
 
 
-@router.post("/events", status_code=status.HTTP_201_CREATED)
+@router.post("/events", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def create_event(body: EventIn, calendar: Calendar, response: Response) -> EventOut:
     """Add a user event; a retry with the same `idempotency_key` returns it with 200."""
     event, created = await calendar.create_event(body)
@@ -113,7 +114,7 @@ async def create_event(body: EventIn, calendar: Calendar, response: Response) ->
     return event
 
 
-@router.get("/events")
+@router.get("/events", responses=answers(503))
 async def list_events(
     calendar: Calendar,
     start: Annotated[AwareDatetime, Query()],
@@ -124,13 +125,13 @@ async def list_events(
     return await calendar.list_events(window)
 
 
-@router.delete("/events/{event_id}")
+@router.delete("/events/{event_id}", responses=answers(409, 503))
 async def delete_calendar_event(event_id: Id, calendar: Calendar) -> DeletedEventOut:
     """Delete a user event (Almanac's blocks answer 409: replan instead)."""
     return await calendar.delete_event(event_id)
 
 
-@router.post("/import", openapi_extra=_ICS_BODY)
+@router.post("/import", openapi_extra=_ICS_BODY, responses=answers(409, 503))
 async def import_ics(
     request: Request, calendar: Calendar, start: When = None, end: When = None
 ) -> ImportOut:

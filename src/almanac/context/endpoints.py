@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from almanac.context.service import ContextOut, ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
+from almanac.problems import answers
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
 
-@router.get("/context")
+@router.get("/context", responses=answers(503))
 async def context(
     memory: Memory,
     query: Annotated[str, Query(min_length=1, max_length=2000)],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from almanac.deps import UoW
 from almanac.graph.schemas import Direction, ImpactOut, NeighborsOut, NodeId, PathsOut
 from almanac.graph.service import GraphService
+from almanac.problems import answers
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
 
@@ -33,7 +34,7 @@ async def neighbors(
     return await graph.neighbors(node_id, direction, edge_type, limit)
 
 
-@router.get("/paths")
+@router.get("/paths", responses=answers(404))
 async def paths(
     graph: Graph,
     from_: Annotated[NodeId, Query(alias="from")],
@@ -45,7 +46,7 @@ async def paths(
     return await graph.paths(from_, to, max_hops, limit)
 
 
-@router.get("/impact")
+@router.get("/impact", responses=answers(404))
 async def impact(
     graph: Graph,
     node: Annotated[NodeId, Query()],

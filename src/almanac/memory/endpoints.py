@@ -32,6 +32,7 @@ from almanac.memory.schemas import (
     SupersedeIn,
 )
 from almanac.memory.service import MemoryService
+from almanac.problems import answers
 from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -45,7 +46,7 @@ Memory = Annotated[MemoryService, Depends(get_memory_service)]
 Id = Annotated[BigId, Path()]
 
 
-@router.post("/remember", status_code=status.HTTP_201_CREATED)
+@router.post("/remember", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def remember(body: RememberIn, memory: Memory, uow: UoW) -> RememberOut:
     """Store a memory (idempotent with `idempotency_key`)."""
     result = await memory.remember_many([body])
@@ -53,7 +54,7 @@ async def remember(body: RememberIn, memory: Memory, uow: UoW) -> RememberOut:
     return result.one()
 
 
-@router.post("/remember/batch", status_code=status.HTTP_201_CREATED)
+@router.post("/remember/batch", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> RememberBatchOut:
     """Store up to 1,000 memories: all or none."""
     result = await memory.remember_many(body.items)
@@ -61,7 +62,7 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
     return result.batch()
 
 
-@router.get("/recall")
+@router.get("/recall", responses=answers(503))
 async def recall(
     memory: Memory,
     query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
@@ -110,7 +111,7 @@ async def delete_event(event_id: Id, memory: Memory) -> DeletedOut:
     return DeletedOut(id=event_id, kind="event")
 
 
-@router.post("/facts", status_code=status.HTTP_201_CREATED)
+@router.post("/facts", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
     """Add a durable fact; it supersedes the current one in the same slot."""
     return await memory.facts.write(body)
@@ -148,7 +149,9 @@ async def get_fact(fact_id: Id, memory: Memory) -> FactOut:
     return await memory.facts.get(fact_id)
 
 
-@router.post("/facts/{fact_id}/supersede", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/facts/{fact_id}/supersede", status_code=status.HTTP_201_CREATED, responses=answers(409, 503)
+)
 async def supersede_fact(fact_id: Id, body: SupersedeIn, memory: Memory) -> FactWriteOut:
     """Close a fact's validity and open its successor in one transaction."""
     return await memory.facts.supersede(fact_id, body)

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.config import ZepSettings
+from almanac.cache import Cache
+from almanac.config import Settings, ZepSettings
 from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.external import forget as external_forget
@@ -29,6 +31,20 @@ from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.memory.retention import forget_in_archives
 from almanac.memory.schemas import ForgetOut
+
+
+@dataclass(frozen=True)
+class RemoteForget:
+    """Copies outside Postgres (blocks in an external calendar) a forgetter found.
+
+    The forgetter queues their deletion as an idempotent, retried job in the request's
+    transaction, so neither a crash nor an outage loses it; `attempt` is tried once right
+    after the commit, and the answer reports its count or says the job will retry.
+    """
+
+    store: str
+    job_id: int
+    attempt: Callable[[], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,10 @@ class Subject:
     fact_ids: list[int]
     # What the subject's memories said (quoted elsewhere, e.g. in reflections).
     event_texts: list[str]
+    settings: Settings | None = None
+    cache: Cache | None = None
+    # Filled by forgetters whose copies live outside Postgres.
+    remote: list[RemoteForget] = field(default_factory=list)
 
 
 Forgetter = Callable[[AsyncSession, Subject], Awaitable[dict[str, int]]]
@@ -80,6 +100,7 @@ async def forget_subject(
     subject_id: str,
     external: ExternalMemory | None = None,
     zep: ZepSettings | None = None,
+    settings: Settings | None = None,
 ) -> ForgetOut:
     """Delete everything about a subject; the answer counts what went from each store.
 
@@ -98,7 +119,9 @@ async def forget_subject(
     counts["event_embeddings"] = await events.count_embeddings(event_ids)
     counts["fact_embeddings"] = await facts.count_embeddings(fact_ids)
     texts = await events.contents(event_ids)
-    subject = Subject(subject_type, subject_id, client_id, event_ids, fact_ids, texts)
+    subject = Subject(
+        subject_type, subject_id, client_id, event_ids, fact_ids, texts, settings, invalidator.cache
+    )
     counts["queued_jobs"] = await jobs_repository.delete_queued_for_events(session, event_ids)
     for forgetter in _forgetters:
         counts.update(await forgetter(session, subject))
@@ -145,6 +168,14 @@ async def forget_subject(
         # Archive lines go only once the rows are gone for good.
         lines = await asyncio.to_thread(forget_in_archives, archives, about)
         out.deleted["retention_archive_lines"] = lines
+        for remote in subject.remote:
+            try:
+                out.deleted[remote.store] = await remote.attempt()
+            except AlmanacError as exc:  # the calendar is down or changed under us
+                out.pending[remote.store] = (
+                    f"{exc.message}; deleted from Postgres, the calendar deletion is queued "
+                    f"as job {remote.job_id} and retried until the calendar answers"
+                )
 
     uow.after_commit(after_commit)
     return out

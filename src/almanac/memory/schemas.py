@@ -208,7 +208,13 @@ class ForgetOut(BaseModel):
         default_factory=dict,
         description="Rows (or archive lines) removed from each store: events, facts, documents, "
         "their embeddings, search_terms, plans, process_templates, execution_runs, "
-        "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines",
+        "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines, "
+        "and the blocks deleted from an external calendar (caldav_events, google_events)",
+    )
+    pending: dict[str, str] = Field(
+        default_factory=dict,
+        description="Stores not reached yet (an external calendar that is down): why, and the "
+        "job that deletes their copies when the store answers again",
     )
     # What Almanac wrote to Zep: "deleted" there too; "queued" when Zep was slow, down or
     # answered an error (a job retries until it is gone, see `zep_detail`); "off" when

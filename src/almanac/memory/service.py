@@ -361,6 +361,7 @@ class MemoryService:
             subject_id,
             self.external,
             self.settings.zep,
+            settings=self.settings,
         )
 
 

@@ -11,6 +11,7 @@ from almanac.auth.deps import AdminOnly
 from almanac.deps import State, UoW
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
+from almanac.problems import answers
 from almanac.types import SafeStr
 
 router = APIRouter(tags=["oauth"])
@@ -27,7 +28,7 @@ OAuth = Annotated[OAuthService, Depends(get_oauth_service)]
     "/oauth/authorize",
     status_code=307,
     response_class=RedirectResponse,
-    responses={307: {"description": "To Google's consent page"}},
+    responses={307: {"description": "To Google's consent page"}, **answers(503)},
     dependencies=[AdminOnly],
 )
 async def authorize(oauth: OAuth) -> RedirectResponse:
@@ -35,7 +36,7 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
     return RedirectResponse(oauth.authorization_url(), status_code=307)
 
 
-@router.get("/oauth/callback")
+@router.get("/oauth/callback", responses=answers(503))
 async def callback(
     oauth: OAuth,
     code: Annotated[SafeStr | None, Query(max_length=4096)] = None,

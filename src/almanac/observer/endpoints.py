@@ -14,6 +14,7 @@ from almanac.observer.schemas import (
     PatternOut,
     ReflectionOut,
 )
+from almanac.problems import answers
 from almanac.routing import PathId as Id
 from almanac.types import BoundedDate
 
@@ -54,7 +55,7 @@ async def patterns(observer: Observer) -> list[PatternOut]:
     return await observer.patterns()
 
 
-@router.post("/extract-facts")
+@router.post("/extract-facts", responses=answers(404, 503))
 async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
     """Extract durable facts from one event now (idempotent per event)."""
     return await observer.facts.extract(event_id)

@@ -34,6 +34,7 @@ from almanac.ontology.schemas import (
     WorkflowUpdate,
 )
 from almanac.ontology.service import OntologyService
+from almanac.problems import answers
 from almanac.routing import Params, Resource, add_resource_routes
 from almanac.routing import PathId as Id
 
@@ -75,7 +76,7 @@ add_resource_routes(
 )
 
 
-@router.post("/workflows/import")
+@router.post("/workflows/import", responses=answers(409))
 async def import_starter_library(
     uow: UoW, body: Annotated[dict[str, Any] | None, Body()] = None
 ) -> dict[str, Any]:
@@ -145,7 +146,10 @@ add_resource_routes(
 @router.post(
     "/execution-runs",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A retry with a known run_identifier: the existing run"}},
+    responses={
+        200: {"description": "A retry with a known run_identifier: the existing run"},
+        **answers(404, 409),
+    },
 )
 async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     """Start a work session (idempotent with `run_identifier`)."""
@@ -155,7 +159,7 @@ async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     return run
 
 
-@router.post("/execution-runs/{run_id}/stop")
+@router.post("/execution-runs/{run_id}/stop", responses=answers(409))
 async def stop_run(run_id: Id, runs: Runs, body: RunStopIn | None = None) -> RunOut:
     """Complete a run; `variance_pct` is computed by Postgres from the hours."""
     return await runs.stop(run_id, body or RunStopIn())

@@ -28,6 +28,7 @@ from almanac.planner.schemas import (
     PromptVersionIn,
     UsageOut,
 )
+from almanac.problems import answers
 from almanac.routing import Params
 from almanac.routing import PathId as Id
 from almanac.types import AwareDatetime
@@ -39,7 +40,7 @@ Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
 
 
-@router.post("/plan", status_code=status.HTTP_201_CREATED)
+@router.post("/plan", status_code=status.HTTP_201_CREATED, responses=answers(404, 503))
 async def plan(body: PlanIn, planner: Planner) -> PlanOut:
     """Turn an intent into a draft plan (LLM when configured, else the workflow library)."""
     return await planner.plan(body)
@@ -56,7 +57,7 @@ async def get_plan(plan_id: Id, plans: Plans) -> PlanOut:
     return await plans.get(plan_id)
 
 
-@router.put("/plans/{plan_id}")
+@router.put("/plans/{plan_id}", responses=answers(409))
 async def update_plan(plan_id: Id, body: PlanUpdate, plans: Plans) -> PlanOut:
     """Edit a draft plan; the previous version is kept."""
     return await plans.update(plan_id, body)
@@ -67,13 +68,13 @@ async def plan_versions(plan_id: Id, plans: Plans) -> list[PlanVersionOut]:
     return await plans.versions(plan_id)
 
 
-@router.post("/plans/{plan_id}/approve")
+@router.post("/plans/{plan_id}/approve", responses=answers(409))
 async def approve_plan(plan_id: Id, plans: Plans) -> ApprovedOut:
     """draft → approved: creates the process template and its tasks."""
     return await plans.approve(plan_id)
 
 
-@router.post("/plans/{plan_id}/status")
+@router.post("/plans/{plan_id}/status", responses=answers(409))
 async def set_plan_status(plan_id: Id, body: PlanStatusIn, plans: Plans) -> PlanOut:
     """Move a plan along its lifecycle (scheduling is done by POST /scheduler/schedule)."""
     return await plans.set_status(plan_id, body)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
+from almanac.problems import answers
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import Scheduler, Sprints
@@ -31,19 +32,19 @@ router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
 EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
 
 
-@router.post("/schedule")
+@router.post("/schedule", responses=answers(404, 409, 503))
 async def schedule(body: ScheduleIn, scheduler: Scheduler) -> ScheduleOut:
     """Place a plan's tasks around busy time; `dry_run=false` writes them to the calendar."""
     return await scheduler.schedule(body)
 
 
-@router.post("/replan")
+@router.post("/replan", responses=answers(404, 409, 503))
 async def replan(body: ReplanIn, scheduler: Scheduler) -> ReplanOut:
     """Re-solve a scheduled plan with a stability penalty; reports what moved and why."""
     return await scheduler.replan(body)
 
 
-@router.get("/calendar")
+@router.get("/calendar", responses=answers(503))
 async def calendar_view(
     scheduler: Scheduler,
     start_date: Annotated[BoundedDate | None, Query()] = None,
@@ -53,13 +54,13 @@ async def calendar_view(
     return await BlockService(scheduler).view(start_date, end_date)
 
 
-@router.put("/calendar/{event_id}")
+@router.put("/calendar/{event_id}", responses=answers(409, 503))
 async def move_block(event_id: EventId, body: MoveBlockIn, scheduler: Scheduler) -> MoveBlockOut:
     """Move an Almanac block by hand; it is pinned so replanning keeps it."""
     return await BlockService(scheduler).move(event_id, body)
 
 
-@router.post("/sprints", status_code=status.HTTP_201_CREATED)
+@router.post("/sprints", status_code=status.HTTP_201_CREATED, responses=answers(409))
 async def create_sprint(body: SprintIn, sprints: Sprints) -> SprintOut:
     """Create the sprint of one week (week_start is a Monday)."""
     return await sprints.create(body)
@@ -75,13 +76,13 @@ async def list_sprints(
     return await sprints.list(limit, offset)
 
 
-@router.get("/sprints/{sprint_id}")
+@router.get("/sprints/{sprint_id}", responses=answers(503))
 async def get_sprint(sprint_id: Id, sprints: Sprints, calendar: Calendar) -> SprintReport:
     """A sprint with capacity used, billable share and warnings."""
     return await sprints.report(sprint_id, calendar)
 
 
-@router.put("/sprints/{sprint_id}")
+@router.put("/sprints/{sprint_id}", responses=answers(409))
 async def update_sprint(sprint_id: Id, body: SprintUpdate, sprints: Sprints) -> SprintOut:
     """Change a sprint's capacity, target, runway or client."""
     return await sprints.update(sprint_id, body)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,32 @@ class SchedulerRepository(Repository, PortableRows):
     portable = (Sprint, SchedulerRun)
 
     # -- plans and tasks --------------------------------------------------------------------
+
+    async def calendar_span_of_client(
+        self, client_id: int
+    ) -> tuple[list[int], tuple[datetime, datetime] | None]:
+        """A client's plan ids, and the span from the earliest block start to the latest
+        block end of any of their runs (None when they have none)."""
+        plan_ids = list(
+            await self.session.scalars(
+                select(Plan.id).where(Plan.client_id == client_id).order_by(Plan.id)
+            )
+        )
+        if not plan_ids:
+            return [], None
+        span = (
+            await self.session.execute(
+                text(
+                    "SELECT min((b->>'start')::timestamptz), max((b->>'end')::timestamptz) "
+                    "FROM scheduler_runs r, jsonb_array_elements(r.schedule_blocks) b "
+                    "WHERE r.plan_id = ANY(:plans)"  # previews only widen the span
+                ),
+                {"plans": plan_ids},
+            )
+        ).one()
+        if span[0] is None or span[1] is None:
+            return plan_ids, None
+        return plan_ids, (span[0], span[1])
 
     async def plans_in_calendar(self) -> list[int]:
         """Plans whose blocks are in the calendar (scheduled or under way)."""

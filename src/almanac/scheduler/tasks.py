@@ -11,6 +11,8 @@ import procrastinate
 
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
+from almanac.scheduler.forgetting import TASK as FORGET_TASK
+from almanac.scheduler.forgetting import delete_plan_blocks
 from almanac.scheduler.sync import sync_calendar
 
 logger = logging.getLogger(__name__)
@@ -31,3 +33,20 @@ async def calendar_sync() -> None:
         len(report.warned),
         len(report.failed),
     )
+
+
+# Idempotent: a rerun finds the blocks gone. Retried for about a day while the calendar is
+# down (backoff capped at an hour), since the client asked to be forgotten.
+@blueprint.task(
+    name=FORGET_TASK.split(":", 1)[1],
+    queue="maintenance",
+    retry=Backoff(max_attempts=30, base_seconds=10.0, max_seconds=3600.0),
+)
+async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> None:
+    """Delete a forgotten client's blocks from the external calendar."""
+    state = get_state()
+    async with state.sessionmaker() as session:
+        args = {"plan_ids": plan_ids, "start": start, "end": end}
+        deleted = await delete_plan_blocks(session, state.settings, state.cache, args)
+        await session.commit()
+    logger.info("forgotten client's calendar blocks deleted: %d", deleted)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
+from almanac.problems import answers
 from almanac.routing import Params
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
@@ -48,7 +49,7 @@ async def get_task(task_id: Id, tasks: Tasks) -> TaskOut:
     return await tasks.get(task_id)
 
 
-@router.patch("/{task_id}")
+@router.patch("/{task_id}", responses=answers(409, 503))
 async def patch_task(task_id: Id, body: TaskPatch, tasks: Tasks) -> TaskUpdateOut:
     """Edit title, estimate, priority, deadline or status; done/cancelled frees future blocks."""
     return await tasks.patch(task_id, body)

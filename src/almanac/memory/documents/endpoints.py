@@ -16,6 +16,7 @@ from almanac.memory.documents.schemas import (
     Tag,
 )
 from almanac.memory.documents.service import DocumentService, Upload
+from almanac.problems import answers
 
 router = APIRouter(prefix="/api/v1/memory/documents", tags=["documents"])
 _READ_SIZE = 64 * 1024
@@ -70,7 +71,7 @@ def _metadata(raw: str | None) -> dict[str, Any]:
     return value
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=answers(503))
 async def add_document(
     documents: Documents,
     state: State,

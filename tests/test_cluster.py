@@ -1,0 +1,51 @@
+"""Two `almanac serve` and two `almanac worker` processes on one Postgres, one of each killed
+with SIGKILL mid-load: no acknowledged write is lost, nothing is done twice, nothing is left
+stuck (the short version of `make bench-cluster`, on a fresh database of the suite's server).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.cluster_bench import failures, run
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from almanac.db.engine import create_engine
+
+DATABASE = "almanac_cluster_test"
+
+
+async def _fresh_database(pg_url: str) -> str:
+    admin = create_engine(pg_url, pool_size=1)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    finally:
+        await admin.dispose()
+    return make_url(pg_url).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+async def test_killing_a_server_and_a_worker_mid_load_loses_and_repeats_nothing(
+    pg_url: str,
+) -> None:
+    args = argparse.Namespace(
+        seconds=14.0,
+        kill_after=5.0,
+        clients=4,
+        stalled_after=5.0,
+        job_wait=2.0,
+        no_valkey=True,  # the processes then share invalidation through Postgres alone
+        database_url=await _fresh_database(pg_url),
+        keep_logs=False,
+    )
+    result = await run(args)
+    assert failures(result) == []
+    checks = result["checks"]
+    assert checks["acknowledged_remembers"] > 0
+    assert checks["applied_schedules"] > 0
+    # Clients retried on the survivor: what they saw failing is what no server completed.
+    assert result["survivor"]["after"]["requests"] > 0
+    assert result["survivor"]["after"]["error_rate"] == 0.0
