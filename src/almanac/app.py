@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.mcp.http import McpMount
 from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import router as memory_router
+from almanac.memtrim import trim_every
 from almanac.oauth.endpoints import router as oauth_router
 from almanac.observer.endpoints import router as observer_router
 from almanac.observer.preview import router as preview_router
@@ -46,6 +48,8 @@ ALL_SERVICES: tuple[Service, ...] = ("memory", "planner")
 
 # Where `GET /` leads: the dashboard where the Planner is served, else the API docs.
 DASHBOARD, DOCS = "/ui/", "/docs"
+# How often a server gives freed heap back to the OS (a few ms each; see memtrim).
+TRIM_SECONDS = 10.0
 
 
 class LifespanState(TypedDict):
@@ -81,6 +85,8 @@ def create_app(
             if owned and "planner" in chosen
             else None
         )
+        # A server of its own gives back what a burst freed (see memtrim).
+        trimmer = asyncio.create_task(trim_every(TRIM_SECONDS)) if owned else None
         try:
             if mcp is None:
                 yield {"almanac": current}
@@ -88,6 +94,8 @@ def create_app(
                 async with mcp.running():
                     yield {"almanac": current}
         finally:
+            if trimmer is not None:
+                trimmer.cancel()
             ics_worker.shutdown()
             await stop_embedded_worker(worker)
             if owned:
