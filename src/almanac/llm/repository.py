@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,40 +36,42 @@ class LLMCallRepository:
 
     async def usage(self, since: datetime) -> list[dict[str, object]]:
         """Per operation and model: calls, tokens, cost and latency since `since`."""
-        stmt = (
-            select(
-                LLMCall.operation,
-                LLMCall.model,
-                func.count().label("calls"),
-                func.sum(LLMCall.tokens_in).label("tokens_in"),
-                func.sum(LLMCall.tokens_out).label("tokens_out"),
-                func.sum(LLMCall.cost).label("cost"),
-                func.avg(LLMCall.latency_ms).label("mean_latency_ms"),
-                func.count().filter(LLMCall.outcome.notin_(("ok", "repaired"))).label("failed"),
-                func.count().filter(LLMCall.outcome == "rejected").label("rejected"),
-            )
-            .where(LLMCall.created_at >= since)
-            .group_by(LLMCall.operation, LLMCall.model)
-            .order_by(LLMCall.operation, LLMCall.model)
+        return await self._totals(
+            (LLMCall.operation, LLMCall.model),
+            since,
+            func.avg(LLMCall.latency_ms).label("mean_latency_ms"),
         )
-        return [dict(row._mapping) for row in await self.session.execute(stmt)]
 
     async def usage_by_prompt(self, since: datetime) -> list[dict[str, object]]:
         """Per prompt template and version: calls, tokens, cost and rejections since `since`."""
+        return await self._totals(
+            (LLMCall.prompt_template, LLMCall.prompt_version),
+            since,
+            where=LLMCall.prompt_template.is_not(None),
+        )
+
+    async def _totals(
+        self,
+        keys: tuple[Any, ...],
+        since: datetime,
+        *extra: Any,
+        where: Any = None,
+    ) -> list[dict[str, object]]:
+        """Calls, tokens, cost, failures and rejections since `since`, grouped by `keys`."""
         stmt = (
             select(
-                LLMCall.prompt_template,
-                LLMCall.prompt_version,
+                *keys,
                 func.count().label("calls"),
                 func.sum(LLMCall.tokens_in).label("tokens_in"),
                 func.sum(LLMCall.tokens_out).label("tokens_out"),
                 func.sum(LLMCall.cost).label("cost"),
+                *extra,
                 func.count().filter(LLMCall.outcome.notin_(("ok", "repaired"))).label("failed"),
                 func.count().filter(LLMCall.outcome == "rejected").label("rejected"),
             )
-            .where(LLMCall.created_at >= since, LLMCall.prompt_template.is_not(None))
-            .group_by(LLMCall.prompt_template, LLMCall.prompt_version)
-            .order_by(LLMCall.prompt_template, LLMCall.prompt_version)
+            .where(LLMCall.created_at >= since, where if where is not None else true())
+            .group_by(*keys)
+            .order_by(*keys)
         )
         return [dict(row._mapping) for row in await self.session.execute(stmt)]
 
@@ -78,6 +81,9 @@ class LLMTuningRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(self, operation: str) -> LLMOperationSetting | None:
+        return await self.session.get(LLMOperationSetting, operation)
 
     async def all(self) -> dict[str, LLMOperationSetting]:
         rows = await self.session.scalars(select(LLMOperationSetting))

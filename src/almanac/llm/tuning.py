@@ -2,7 +2,7 @@
 
 Settings give each operation its model and token limit at start; the dashboard (or
 `PUT /api/v1/planner/llm/operations/{operation}`) may override them while Almanac runs.
-The client reads the overrides before each call, from Postgres: one primary-key read on a
+The client reads the override before each call, from Postgres: one primary-key read on a
 table of at most four rows costs well under a millisecond beside a call of seconds, and
 every process sees a change at once without a cache to invalidate.
 """
@@ -47,7 +47,7 @@ class StoredTuning:
     async def get(self, operation: str) -> OperationTuning:
         try:
             async with self.sessionmaker() as session:
-                row = (await LLMTuningRepository(session).all()).get(operation)
+                row = await LLMTuningRepository(session).get(operation)
         except Exception:
             # The database being down must not cost the call its answer: use the settings.
             logger.warning("could not read the LLM choices for %s; using settings", operation)
