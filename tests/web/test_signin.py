@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import Server, Watch, sign_in
@@ -17,20 +16,7 @@ def _fresh(browser: Any, watch: Watch) -> Page:
     return page
 
 
-def test_open_server_says_so(browser: Any, server: Server, watch: Watch) -> None:
-    if server.features["auth"]:
-        pytest.skip("this server has API keys; the sign-in journeys cover it")
-    page = _fresh(browser, watch)
-    page.goto(server.url + "/ui/signin")
-    expect(page.get_by_role("main")).to_contain_text("no API keys")
-    page.get_by_role("link", name="Open the dashboard").click()
-    expect(page.locator("#who")).to_contain_text("open server")
-    assert watch.problems == []
-
-
 def test_sign_in_wrong_key_then_right_key(browser: Any, server: Server, watch: Watch) -> None:
-    if not server.features["auth"]:
-        pytest.skip("API keys (issue 14) are not on this branch yet")
     watch.expected.add(401)
     page = _fresh(browser, watch)
     page.goto(server.url + "/ui/plans")
@@ -55,8 +41,6 @@ def test_sign_in_wrong_key_then_right_key(browser: Any, server: Server, watch: W
 
 
 def test_read_only_key_cannot_approve(browser: Any, server: Server, watch: Watch) -> None:
-    if not server.features["auth"]:
-        pytest.skip("API keys (issue 14) are not on this branch yet")
     created = server.api("POST", "/api/v1/auth/keys", json={"name": "viewer", "scope": "read"})
     assert created.status_code == 201
     plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Monthly client report"})
@@ -81,8 +65,6 @@ def test_read_only_key_cannot_approve(browser: Any, server: Server, watch: Watch
 
 
 def test_admin_creates_and_revokes_a_key(page: Page, server: Server) -> None:
-    if not server.features["auth"]:
-        pytest.skip("API keys (issue 14) are not on this branch yet")
     page.goto(server.url + "/ui/settings")
     keys = page.locator("#keys")
     keys.get_by_label("Name").fill("laptop")
