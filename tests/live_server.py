@@ -47,6 +47,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until `/health` answers 200; fails with the server's log if it exits or stays silent."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"almanac serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail("almanac serve did not become healthy:\n" + log.read_text()[-4000:])
+
+
 def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env.update(
@@ -79,18 +94,7 @@ def live_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[Li
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"almanac serve exited: {(data_dir / 'serve.log').read_text()}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("almanac serve did not become healthy")
-            time.sleep(0.3)
+        wait_healthy(url, proc, data_dir / "serve.log")
         yield LiveServer(url=url, data_dir=data_dir, env=env, key=TEST_ADMIN_KEY)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -34,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from almanac.db.engine import create_engine
-from tests.test_serve import _free_port
+from tests.live_server import free_port
 
 CHECKS = [
     not_a_server_error,
@@ -63,7 +63,7 @@ async def _fresh_database(pg_url: str) -> str:
 def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     url = asyncio.run(_fresh_database(pg_url))
     data = tmp_path_factory.mktemp("contract")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env.update(
         ALMANAC_DATA_DIR=str(data),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -15,11 +14,7 @@ import httpx
 import psutil
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.live_server import free_port
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> httpx.Response:
@@ -49,7 +44,7 @@ def _postgres_pids(data_dir: Path) -> list[int]:
 
 @pytest.mark.parametrize("service", ["all", "memory"])
 def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env["ALMANAC_DATA_DIR"] = str(tmp_path / "data")
     cmd = [sys.executable, "-m", "almanac", "serve", "--port", str(port)]

@@ -9,7 +9,6 @@ inside the test's rolled-back transaction.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,15 +32,9 @@ from almanac.state import AppState
 from tests.calendars.shapes import KEY, connect
 from tests.conftest import app_in_transaction, http_client
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.live_server import free_port
 
 USER = "almanac-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_until_up(proc: subprocess.Popen[bytes], url: str, name: str, log: Path) -> None:
@@ -71,7 +64,7 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 def _radicale(auth_type: str) -> Iterator[str]:
     """Run `python -m radicale` on a free 127.0.0.1 port until the block ends; yields its URL."""
     with tempfile.TemporaryDirectory(prefix="almanac-radicale-") as d:
-        port = _free_port()
+        port = free_port()
         path = Path(d) / "radicale.log"
         cmd = [
             sys.executable,
@@ -101,7 +94,7 @@ def xandikos_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run `xandikos serve` (no authentication; one principal, /user/) on a free 127.0.0.1
     port until the block ends; yields its URL and the process."""
     with tempfile.TemporaryDirectory(prefix="almanac-xandikos-") as d:
-        port = _free_port()
+        port = free_port()
         path = Path(d) / "xandikos.log"
         cmd = [
             sys.executable,

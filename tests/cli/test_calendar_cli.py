@@ -7,7 +7,6 @@ would serve, over ASGI.
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from typer.testing import CliRunner
 from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
+from tests.live_server import free_port
 
 runner = CliRunner()
 
@@ -46,16 +46,10 @@ def _root() -> typer.Typer:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     return committed_state
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,9 @@ from typer.testing import CliRunner
 
 from almanac.cli.main import app
 from almanac.discovery import find_record, write_record
+from tests.live_server import free_port
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -37,7 +31,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_a_live_record_that_does_not_answer_is_an_error(_own_data_dir: Path):
     # This test process is alive; nothing listens on the port.
-    write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    write_record(_own_data_dir, "127.0.0.1", free_port(), ["memory", "planner"])
     code, out = invoke("remember", "must not be written in-process")
     assert code == 1
     assert "does not answer" in out and "nothing was written" in out
@@ -45,7 +39,7 @@ def test_a_live_record_that_does_not_answer_is_an_error(_own_data_dir: Path):
 
 
 def test_a_dead_servers_record_is_ignored(_own_data_dir: Path):
-    path = write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    path = write_record(_own_data_dir, "127.0.0.1", free_port(), ["memory", "planner"])
     body = json.loads(path.read_text())
     body["pid"] = 2**22 + 12345  # above pid_max: no such process
     path.write_text(json.dumps(body))
@@ -55,7 +49,7 @@ def test_a_dead_servers_record_is_ignored(_own_data_dir: Path):
 
 
 def test_explicit_url_wins(_own_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    write_record(_own_data_dir, "127.0.0.1", _free_port(), ["memory", "planner"])
+    write_record(_own_data_dir, "127.0.0.1", free_port(), ["memory", "planner"])
     monkeypatch.setenv("ALMANAC_URL", "http://127.0.0.1:9/")
     from almanac.cli.connect import target
 
@@ -66,7 +60,7 @@ def test_explicit_url_wins(_own_data_dir: Path, monkeypatch: pytest.MonkeyPatch)
 def server(tmp_path_factory: pytest.TempPathFactory):
     """A real `almanac serve` on a non-default port with its own embedded Postgres."""
     data = tmp_path_factory.mktemp("served") / "data"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env["ALMANAC_DATA_DIR"] = str(data)
     cmd = [sys.executable, "-m", "almanac", "serve", "--port", str(port)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import pytest
 from typer.testing import CliRunner
@@ -13,20 +12,15 @@ from almanac.auth.service import KeyService
 from almanac.cli.main import app
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.state import AppState
+from tests.live_server import free_port
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     return committed_state
 

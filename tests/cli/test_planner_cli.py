@@ -14,15 +14,10 @@ from almanac.cli.main import app
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.models import Workflow
 from almanac.state import AppState
+from tests.live_server import free_port
 from tests.planner.conftest import ONBOARDING
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _add_workflow(url: str) -> None:
@@ -45,7 +40,7 @@ async def _add_workflow(url: str) -> None:
 @pytest.fixture
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     monkeypatch.setattr(planner_cli, "console", Console(width=200))
     asyncio.run(_add_workflow(pg_url))
@@ -98,7 +93,7 @@ def test_a_server_that_never_answers_is_one_line_not_a_traceback() -> None:
 
 
 def test_an_unreachable_server_is_one_line() -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     result = runner.invoke(
         app, ["plan", "launch a newsletter", "--url", f"http://127.0.0.1:{port}"]
     )

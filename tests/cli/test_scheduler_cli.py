@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from almanac.cli import scheduler as cli_scheduler
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.models import CalendarEntry, Plan, Task
 from almanac.state import AppState
+from tests.live_server import free_port
 
 runner = CliRunner()
 TZ = ZoneInfo("Europe/Berlin")
@@ -27,12 +27,6 @@ TZ = ZoneInfo("Europe/Berlin")
 app = typer.Typer()  # main.py registers the same two functions
 app.command()(cli_scheduler.schedule)
 app.command()(cli_scheduler.agenda)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _monday() -> date:
@@ -59,7 +53,7 @@ def on_db(url: str, fn: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
 @pytest.fixture
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
     monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS", "2")
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)

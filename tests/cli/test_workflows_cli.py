@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,20 +13,15 @@ from almanac.cli import workflows as cli_workflows
 from almanac.cli.workflows import workflows_app
 from almanac.ontology.library import load_library
 from almanac.state import AppState
+from tests.live_server import free_port
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(_free_port()))
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))
     monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     # These tests import by hand; the first-start load is tested in test_discovery.py.
     monkeypatch.setenv("ALMANAC_PLANNER__STARTER_LIBRARY", "false")

