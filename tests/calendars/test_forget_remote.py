@@ -27,9 +27,10 @@ from almanac.models import Plan
 from almanac.scheduler.forgetting import TASK, delete_plan_blocks
 from almanac.scheduler.tasks import forget_calendar_blocks
 from almanac.state import AppState
-from tests.calendars.conftest import USER, _free_port
+from tests.calendars.conftest import USER
 from tests.calendars.test_google import KEY, connect
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle, hour
+from tests.live_server import free_port
 from tests.scheduler.conftest import TZ_NAME, make_plan, next_monday
 
 TASKS = [
@@ -174,7 +175,7 @@ async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
 ) -> None:
     up = make_state(tmp_root, engine, embedder, cache, caldav_settings)
     down_settings = caldav_settings.model_copy(
-        update={"caldav_url": f"http://127.0.0.1:{_free_port()}/gone/"}
+        update={"caldav_url": f"http://127.0.0.1:{free_port()}/gone/"}
     )
     down = make_state(tmp_root, engine, embedder, cache, down_settings)
     async with calendar_client_for(up) as api:

@@ -15,7 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.test_serve import _free_port, _postgres_pids, _wait_healthy
+from tests.live_server import free_port
+from tests.test_serve import _postgres_pids, _wait_healthy
 
 
 def _mode(path: Path) -> int:
@@ -45,7 +46,7 @@ async def _connect(socket_dir: Path, password: str | None) -> None:
 def test_password_auth_private_dirs_and_no_postgres_left_after_kill_9(tmp_path: Path) -> None:
     data = tmp_path / "data"
     pgdata = data / "postgres"
-    port = _free_port()
+    port = free_port()
     first = _serve(data, port)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", first)
@@ -67,7 +68,7 @@ def test_password_auth_private_dirs_and_no_postgres_left_after_kill_9(tmp_path: 
         first.wait(30)
     assert _postgres_pids(data), "the killed server's Postgres should still be running"
 
-    port = _free_port()
+    port = free_port()
     second = _serve(data, port)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", second)
