@@ -104,6 +104,11 @@ class SearchSettings(BaseModel):
     # exactly over them: a filtered HNSW walk visits about candidates/selectivity nodes
     # (~2,000 for one client in twenty), several times the cost of scanning the few rows.
     exact_scan_rows: int = Field(default=10_000, ge=0, le=1_000_000)
+    # Late interaction (memory.rerank): the first pass's best this-many hits per kind are
+    # scored by MaxSim over the embedder's token vectors, fused as a third ranked list with
+    # this weight (0: off).
+    rerank_candidates: int = Field(default=100, ge=1, le=500)
+    rerank_weight: float = Field(default=1.0, ge=0)
 
 
 class MemorySettings(BaseModel):

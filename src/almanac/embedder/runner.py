@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from almanac.embedder.manifest import EmbedderAssetError, Manifest
 # Text is cut to this many characters per allowed token before tokenising, so a huge input
 # costs little; English runs ~4-5 characters a token, so ordinary text is never affected.
 _CHARS_PER_TOKEN_CAP = 32
+# Texts whose distinct token ids `maxsim` keeps (a few hundred bytes each).
+_IDS_CACHE = 20_000
 
 
 def _sha256(path: Path) -> str:
@@ -63,6 +66,7 @@ class _Runner:
         self.session: Any = None
         self.table: npt.NDArray[np.float16] | None = None
         self.fallback: npt.NDArray[np.float32] | None = None
+        self._ids_cache: OrderedDict[bytes, npt.NDArray[np.int64]] = OrderedDict()
         if manifest.format == "onnx":
             import onnxruntime as ort
 
@@ -102,6 +106,48 @@ class _Runner:
         if self.manifest.format == "static" and unk is not None:
             ids = [[t for t in seq if t != unk] for seq in ids]
         return ids
+
+    def maxsim(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Late interaction over the token table: for each distinct query token its best
+        cosine with the text's tokens, averaged with the token's norm as its weight."""
+        assert self.table is not None
+        q = self._distinct_ids([query])[0]
+        docs = self._distinct_ids(texts)
+        if not len(q) or not any(len(d) for d in docs):
+            return [0.0] * len(texts)
+        qv = self.table[q].astype(np.float32)
+        weights = np.linalg.norm(qv, axis=1)
+        qu = qv / np.maximum(weights, 1e-12)[:, None]
+        vocab = np.unique(np.concatenate(docs))
+        dv = self.table[vocab].astype(np.float32)
+        dv /= np.maximum(np.linalg.norm(dv, axis=1), 1e-12)[:, None]
+        # einsum, not BLAS: a product this small is slower through OpenBLAS' thread pool,
+        # badly so on a busy machine.
+        sims = np.einsum("qd,td->qt", qu, dv)
+        total = float(weights.sum()) or 1.0
+        return [
+            float(weights @ sims[:, np.searchsorted(vocab, ids)].max(axis=1)) / total
+            if len(ids)
+            else 0.0
+            for ids in docs
+        ]
+
+    def _distinct_ids(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+        """Each text's distinct token ids; recent texts' come from a bounded cache (recall
+        scores the same memories again and again, and tokenising is most of the cost)."""
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        cache = self._ids_cache
+        out: list[npt.NDArray[np.int64] | None] = [cache.get(k) for k in keys]
+        missing = [i for i, ids in enumerate(out) if ids is None]
+        if missing:
+            fresh = self.token_ids([texts[i] for i in missing])
+            for i, seq in zip(missing, fresh, strict=True):
+                out[i] = cache[keys[i]] = np.fromiter(dict.fromkeys(seq), dtype=np.int64)
+        for k in keys:
+            cache.move_to_end(k)
+        while len(cache) > _IDS_CACHE:
+            cache.popitem(last=False)
+        return [ids for ids in out if ids is not None]
 
     def embed(self, texts: Sequence[str], batch_size: int) -> Vectors:
         dim = self.manifest.dim

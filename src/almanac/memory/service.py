@@ -23,6 +23,7 @@ from almanac.memory.facts import FactService
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
+from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     EventOut,
@@ -270,6 +271,8 @@ class MemoryService:
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
+        cfg = self.settings.search
+        pool = pool_size(q.k, cfg)
         if "event" in kinds:
             filters = EventFilters(
                 q.session_id,
@@ -280,19 +283,23 @@ class MemoryService:
                 q.until,
                 q.for_client,
             )
-            found += await self.search.search_events(q.query, qvec, model, dim, q.k, filters)
+            events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
+            found += (await rerank(self.embedder, q.query, events, cfg))[: q.k]
         if "fact" in kinds:
-            found += await self.search.search_facts(
-                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client
+            facts = await self.search.search_facts(
+                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
             )
+            found += (await rerank(self.embedder, q.query, facts, cfg))[: q.k]
         if "document" in kinds:
-            found += await self.search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id)
+            chunks = await self.search.search_chunks(
+                q.query, qvec, model, dim, q.k, q.client_id, pool
+            )
+            found += (await rerank(self.embedder, q.query, chunks, cfg))[: q.k]
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
         found.sort(key=lambda h: h.score, reverse=True)
         top = found[: q.k]
-        cfg = self.settings.search
         relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
         if cfg.relevance_floor and q.floor and no_match(relevances):
             top, relevances = [], []
