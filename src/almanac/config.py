@@ -109,6 +109,13 @@ class SearchSettings(BaseModel):
     # this weight (0: off).
     rerank_candidates: int = Field(default=100, ge=1, le=500)
     rerank_weight: float = Field(default=1.0, ge=0)
+    # The graph signal (memory.graph_signal): memories linked to the entities a query names,
+    # and to their neighbours found in the best `graph_seed_hits` hits, fused with these
+    # weights; an entity linked to more than `entity_share` of memories is not used.
+    graph_weight: float = Field(default=1.0, ge=0)
+    graph_neighbour_weight: float = Field(default=0.5, ge=0)
+    graph_seed_hits: int = Field(default=10, ge=1, le=100)
+    entity_share: float = Field(default=0.05, gt=0, le=1)
 
 
 class MemorySettings(BaseModel):
@@ -118,6 +125,9 @@ class MemorySettings(BaseModel):
     max_batch_items: int = Field(default=1000, ge=1)
     # With an LLM, salient memories that name no subject are queued for fact extraction.
     extract_facts: bool = True
+    # Link each new memory to the entities it names (memory.entities) for recall's graph
+    # signal.
+    link_entities: bool = True
     # Documents: the largest file accepted, and bounds on the work one file may cause.
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     document_max_pages: int = Field(default=500, ge=1, le=5000)

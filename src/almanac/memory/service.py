@@ -17,9 +17,11 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
+from almanac.memory.graph_signal import graph_lists, link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
@@ -61,6 +63,7 @@ class MemoryService:
         self.external = external
         self.events = EventRepository(uow.session)
         self.search = SearchRepository(uow.session, settings.search)
+        self.entity_links = EntityLinkRepository(uow.session)
         self.embedder = embedder
         self.cache = cache
         self.settings = settings
@@ -168,6 +171,11 @@ class MemoryService:
             namespaces.update(event_namespaces(item.session_id, item.client_id))
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
+        if self.settings.memory.link_entities:
+            await link_memories(
+                self.entity_links,
+                [(i, items[pos].content) for pos, i in new_by_pos.items() if i is not None],
+            )
         await self._queue_extraction(items, new_by_pos, result)
         if self.settings.zep.api_key is not None:
             await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
@@ -284,7 +292,14 @@ class MemoryService:
                 q.for_client,
             )
             events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
-            found += (await rerank(self.embedder, q.query, events, cfg))[: q.k]
+            events = await rerank(self.embedder, q.query, events, cfg)
+            linked = await graph_lists(self.entity_links, q.query, events, cfg)
+            if linked:
+                events = await self.search.search_events(
+                    q.query, qvec, model, dim, q.k, filters, pool, linked
+                )
+                events = await rerank(self.embedder, q.query, events, cfg)
+            found += events[: q.k]
         if "fact" in kinds:
             facts = await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
