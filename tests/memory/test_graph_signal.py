@@ -14,8 +14,9 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import graph_lists
+from almanac.memory.linked_search import LinkedSearch
 from almanac.memory.schemas import RecallQuery, RememberIn
-from almanac.memory.search import NO_FILTER, EventFilters, SearchRepository
+from almanac.memory.search import NO_FILTER, EventFilters
 from almanac.memory.service import MemoryService
 
 # Everyday memories that name no one: the haystack the graph must see through.
@@ -126,12 +127,8 @@ async def test_another_clients_linked_memories_never_come_back(db_session, embed
         first = await search.search_events(QUESTION, qvec, embedder.model, embedder.dim, 10, f)
         lists = await graph_lists(svc.entity_links, QUESTION, first, svc.settings.search)
         assert ["entity:oskar lindqvist"] in [nodes for nodes, _ in lists]
-        # Only the graph's lists count here: vector and text weigh nothing.
-        only = svc.search.settings.model_copy(update={"vector_weight": 0, "text_weight": 0})
-        hits = await SearchRepository(db_session, only).search_events(
-            QUESTION, qvec, embedder.model, embedder.dim, 50, f, linked=lists
-        )
-        return [h.id for h in hits if h.rrf > 0]
+        hits = await LinkedSearch(search).events(QUESTION, qvec, embedder.model, f, lists)
+        return [h.id for h in hits]
 
     assert {theirs, ours} <= set(await graph_only(NO_FILTER))
     # ...but within a client's scope, only to that client's.

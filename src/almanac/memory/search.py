@@ -7,7 +7,7 @@ that expression and predicate literally so the planner can use the index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -231,37 +231,14 @@ def _fused_sql(
     terms: list[Term] | None = None,
     params: dict[str, Any] | None = None,
     exact: bool = False,
-    linked: Sequence[tuple[Sequence[str], float]] = (),
 ) -> str:
     params = params if params is not None else {}
     term_score, candidates = _lexical_parts(terms or [], params)
     time_col, session, expires, source_event, salience = _COLUMNS[table]
     emb_table, owner = EMBEDDINGS[table]
     vec_expr = vector_expr(dim, "v")
-    # Recall's graph signal (memory.graph_signal): for each list of entity nodes, the
-    # memories linked to them ranked by cosine, as one more list in the fusion.
-    graph_ctes, graph_parts = "", ""
-    for i, (nodes, weight) in enumerate(linked):
-        params[f"g{i}"], params[f"wg{i}"] = list(nodes), weight
-        graph_ctes += f"""
-g{i} AS (
-    SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM (
-        SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
-        FROM {table} e JOIN {emb_table} v
-          ON v.{owner} = e.id AND v.model = {sql_literal(model)}
-        WHERE e.id IN (SELECT m.event_id FROM memory_entities m
-                       WHERE m.node_id = ANY(CAST(:g{i} AS varchar[])))
-          AND {where}
-        ORDER BY dist
-        LIMIT :n
-    ) g
-),"""
-        graph_parts += f"""
-        UNION ALL
-        SELECT id, CAST(:wg{i} AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM g{i}"""
     return f"""
-WITH {graph_ctes}
-vec AS (
+WITH vec AS (
     SELECT id, dist, row_number() OVER (ORDER BY dist) AS r FROM (
         {_nearest_sql(table, where, model, dim, exact)}
     ) v
@@ -285,7 +262,6 @@ fused AS (
         SELECT id, CAST(:w_vec AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM vec
         UNION ALL
         SELECT id, CAST(:w_txt AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM txt
-        {graph_parts}
     ) parts
     GROUP BY id
 )
@@ -351,7 +327,6 @@ class SearchRepository:
         where: Callable[[dict[str, Any]], str],
         narrowed: bool = False,
         pool: int | None = None,
-        linked: Sequence[tuple[Sequence[str], float]] = (),
     ) -> list[tuple[Any, dict[str, Any]]]:
         """Rows best first, each with its relevance evidence (`Hit` fields).
 
@@ -378,9 +353,7 @@ class SearchRepository:
         ids = await self._few_ids(table, where_sql, params) if narrowed else None
         if ids is not None:
             params["ids"] = ids
-        sql = _fused_sql(
-            table, where_sql, model, dim, s, terms, params, exact=ids is not None, linked=linked
-        )
+        sql = _fused_sql(table, where_sql, model, dim, s, terms, params, exact=ids is not None)
         rows = (await self.session.execute(text(sql), params)).all()
         total = sum(t.idf for t in terms)
         return [
@@ -417,11 +390,8 @@ class SearchRepository:
         k: int,
         f: EventFilters,
         pool: int | None = None,
-        linked: Sequence[tuple[Sequence[str], float]] = (),
     ) -> list[Hit]:
-        """Top-k (or `pool`) events by fused score, filtered in SQL, expired ones excluded.
-
-        `linked`: lists of entity nodes whose memories join the fusion with a weight."""
+        """Top-k (or `pool`) events by fused score, filtered in SQL, expired ones excluded."""
         rows = await self._search(
             "events",
             query,
@@ -432,7 +402,6 @@ class SearchRepository:
             lambda p: _event_where(f, p),
             f != NO_FILTER,
             pool,
-            linked,
         )
         return [
             Hit(

@@ -23,6 +23,7 @@ from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import graph_lists, link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
+from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
 from almanac.memory.rerank import pool_size, rerank
@@ -293,12 +294,13 @@ class MemoryService:
             )
             events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
             events = await rerank(self.embedder, q.query, events, cfg)
-            linked = await graph_lists(self.entity_links, q.query, events, cfg)
-            if linked:
-                events = await self.search.search_events(
-                    q.query, qvec, model, dim, q.k, filters, pool, linked
+            lists = await graph_lists(self.entity_links, q.query, events, cfg)
+            if lists:
+                linked = await LinkedSearch(self.search).events(
+                    q.query, qvec, model, filters, lists
                 )
-                events = await rerank(self.embedder, q.query, events, cfg)
+                merged = merge(events, linked)[:pool]
+                events = await rerank(self.embedder, q.query, merged, cfg)
             found += events[: q.k]
         if "fact" in kinds:
             facts = await self.search.search_facts(
