@@ -40,3 +40,10 @@ def test_names_are_case_and_possessive_insensitive():
 def test_query_names_are_bounded():
     names = query_names(" ".join(f"w{i}x" for i in range(500)))
     assert len(names) == 200
+
+
+def test_hostile_input_is_bounded():
+    many = " ".join(f"met Person{i} today." for i in range(500))
+    assert len(extract(many)) == 50
+    assert extract("He met " + "A" * 500 + " there") == {}
+    assert extract("") == {} and extract("\x00 :: [[[") == {}

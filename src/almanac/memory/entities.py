@@ -22,6 +22,8 @@ INITIAL = "initial"
 
 MAX_NAME_WORDS = 4
 MAX_NAME_CHARS = 120
+# A memory links to at most this many entities (a pasted table of names is not 10,000).
+MAX_PER_MEMORY = 50
 # A node id is `entity:<name>`, within graph_nodes.node_id's 255 characters.
 NODE_PREFIX = "entity:"
 
@@ -58,6 +60,8 @@ def extract(text: str) -> dict[str, str]:
 
     def add(name: str, role: str) -> None:
         if len(name) < 2 or len(name) > MAX_NAME_CHARS:
+            return
+        if name not in found and len(found) >= MAX_PER_MEMORY:
             return
         order = (SPEAKER, MENTION, INITIAL)
         if name not in found or order.index(role) < order.index(found[name]):
