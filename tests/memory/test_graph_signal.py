@@ -13,7 +13,7 @@ from almanac.config import Settings
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.graph_signal import graph_lists
+from almanac.memory.graph_signal import candidate_nodes
 from almanac.memory.linked_search import LinkedSearch
 from almanac.memory.schemas import RecallQuery, RememberIn
 from almanac.memory.search import NO_FILTER, EventFilters
@@ -125,9 +125,9 @@ async def test_another_clients_linked_memories_never_come_back(db_session, embed
 
     async def graph_only(f: EventFilters) -> list[int]:
         first = await search.search_events(QUESTION, qvec, embedder.model, embedder.dim, 10, f)
-        lists = await graph_lists(svc.entity_links, QUESTION, first, svc.settings.search)
-        assert ["entity:oskar lindqvist"] in [nodes for nodes, _ in lists]
-        hits = await LinkedSearch(search).events(QUESTION, qvec, embedder.model, f, lists)
+        hits = await LinkedSearch(search).events(
+            QUESTION, qvec, embedder.model, f, candidate_nodes(QUESTION), [h.id for h in first]
+        )
         return [h.id for h in hits]
 
     assert {theirs, ours} <= set(await graph_only(NO_FILTER))
@@ -141,18 +141,23 @@ async def test_another_clients_linked_memories_never_come_back(db_session, embed
 
 
 async def test_an_entity_most_memories_name_adds_nothing(db_session, embedder, settings):
-    """The user's own name on nearly every memory is no signal: no extra list is made."""
+    """The user's own name on nearly every memory is no signal; a rare name is one."""
     svc = service(db_session, embedder, settings)
     await remember(svc, [f"Note for Alex Morgan: {line}" for line in FILLER])
-    query = "What did Alex Morgan fix?"
-    qvec = [float(x) for x in await embedder.embed_query(query)]
-    hits = await svc.search.search_events(query, qvec, embedder.model, embedder.dim, 5, NO_FILTER)
-    assert await graph_lists(svc.entity_links, query, hits, svc.settings.search) == []
-    # A rare entity among the same memories does make one.
-    await remember(svc, ["We asked Oskar Lindqvist about the garden hose"])
-    query = "What did Oskar Lindqvist say about the hose?"
-    lists = await graph_lists(svc.entity_links, query, hits, svc.settings.search)
-    assert lists[0] == (["entity:oskar lindqvist"], svc.settings.search.graph_weight)
+    (rare,) = await remember(svc, ["We asked Oskar Lindqvist about the garden hose"])
+
+    async def graph_only(query: str) -> list[int]:
+        qvec = [float(x) for x in await embedder.embed_query(query)]
+        first = await svc.search.search_events(
+            query, qvec, embedder.model, embedder.dim, 5, NO_FILTER
+        )
+        hits = await LinkedSearch(svc.search).events(
+            query, qvec, embedder.model, NO_FILTER, candidate_nodes(query), [h.id for h in first]
+        )
+        return [h.id for h in hits]
+
+    assert await graph_only("What did Alex Morgan fix?") == []
+    assert await graph_only("What did Oskar Lindqvist say about the hose?") == [rare]
 
 
 async def test_forgetting_the_memories_prunes_their_entity_nodes(db_session, embedder, settings):

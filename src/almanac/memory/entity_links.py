@@ -58,43 +58,6 @@ class EntityLinkRepository:
             },
         )
 
-    async def counts(self, node_ids: Sequence[str], share: float) -> dict[str, bool]:
-        """Which of these nodes any memory links to, each with whether it is selective:
-        linked to at most `share` of all memories (an entity most memories name -- the
-        user, a hub -- points nowhere in particular)."""
-        if not node_ids:
-            return {}
-        # Counting stops one past the cap, so a hub costs no more than a selective entity.
-        rows = await self.session.execute(
-            text(
-                "WITH cap AS (SELECT greatest(1, floor(CAST(:share AS float8) * coalesce("
-                "(SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint AS n) "
-                "SELECT i.id AS node_id, c.n <= cap.n AS selective "
-                "FROM cap, unnest(CAST(:ids AS varchar[])) AS i(id), LATERAL ("
-                "  SELECT count(*) AS n FROM (SELECT 1 FROM memory_entities m "
-                "  WHERE m.node_id = i.id LIMIT (SELECT n + 1 FROM cap)) x) c "
-                "WHERE c.n > 0 ORDER BY i.id"
-            ),
-            {"ids": sorted(set(node_ids)), "share": share},
-        )
-        return {r.node_id: bool(r.selective) for r in rows}
-
-    async def of_events(self, event_ids: Sequence[int]) -> dict[int, list[str]]:
-        """The node ids each of these events is linked to."""
-        if not event_ids:
-            return {}
-        rows = await self.session.execute(
-            text(
-                "SELECT event_id, node_id FROM memory_entities "
-                "WHERE event_id = ANY(CAST(:ids AS bigint[])) ORDER BY event_id, node_id"
-            ),
-            {"ids": list(event_ids)},
-        )
-        out: dict[int, list[str]] = {}
-        for r in rows:
-            out.setdefault(r.event_id, []).append(r.node_id)
-        return out
-
     async def prune(self) -> int:
         """Delete entity nodes no memory links to any more (after forgetting)."""
         result = await self.session.execute(

@@ -10,9 +10,12 @@ then, after its first pass:
    query entity when the query names one -- and collects the other selective entities
    they are linked to: the query's entities' neighbours, reached through a memory that
    mentions both (the co-mention edge);
-3. runs the fusion again with two more lists, each ranked by cosine within recall's own
-   filter: memories linked to the query's entities (`graph_weight`) and memories linked
-   to their neighbours (`graph_neighbour_weight`).
+3. ranks two more lists by cosine within recall's own filter -- memories linked to the
+   query's entities (`graph_weight`) and memories linked to their neighbours
+   (`graph_neighbour_weight`) -- whose reciprocal ranks are added to the first pass's
+   fused scores (memories only the graph found join), and late interaction reranks again.
+
+Steps 1-3 are one SQL statement (memory.linked_search); this module links at remember.
 
 A multi-hop question ("which book did Melanie read on Caroline's advice?") needs a second
 memory that shares an entity with the first rather than words with the question; step 3
@@ -22,17 +25,9 @@ is how it gets into the candidates. Nothing here knows a name, a speaker or a qu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from almanac.config import SearchSettings
 from almanac.memory.entities import extract, node_id, query_names, resolve
 from almanac.memory.entity_links import EntityLinkRepository
-
-if TYPE_CHECKING:
-    from almanac.memory.search import Hit
-
-# Bounds on one recall's graph work, whatever the query or the graph holds.
-MAX_LIST_NODES = 20
 
 
 async def link_memories(links: EntityLinkRepository, memories: Sequence[tuple[int, str]]) -> int:
@@ -49,27 +44,6 @@ async def link_memories(links: EntityLinkRepository, memories: Sequence[tuple[in
     return len(rows)
 
 
-async def graph_lists(
-    links: EntityLinkRepository, query: str, hits: Sequence[Hit], s: SearchSettings
-) -> list[tuple[list[str], float]]:
-    """The extra (entity nodes, weight) lists for this query, or [] when the graph has
-    nothing to add (no entity, or only entities too common to point anywhere)."""
-    if s.graph_weight <= 0 and s.graph_neighbour_weight <= 0:
-        return []
-    named = await links.counts([node_id(n) for n in query_names(query)], s.entity_share)
-    selective = sorted(n for n, ok in named.items() if ok)
-    top = [h for h in hits[: s.graph_seed_hits] if h.kind == "event"]
-    linked = await links.of_events([h.id for h in top])
-    if selective:
-        seeds = [h for h in top if set(linked.get(h.id, ())) & set(selective)]
-    else:
-        seeds = top
-    near = {n for h in seeds for n in linked.get(h.id, ()) if n not in named}
-    neighbours = await links.counts(sorted(near), s.entity_share)
-    lists: list[tuple[list[str], float]] = []
-    if selective and s.graph_weight > 0:
-        lists.append((selective[:MAX_LIST_NODES], s.graph_weight))
-    chosen = sorted(n for n, ok in neighbours.items() if ok)
-    if chosen and s.graph_neighbour_weight > 0:
-        lists.append((chosen[:MAX_LIST_NODES], s.graph_neighbour_weight))
-    return lists
+def candidate_nodes(query: str) -> list[str]:
+    """The node ids the query's word runs would have if they were entities."""
+    return [node_id(n) for n in query_names(query)]

@@ -1,11 +1,15 @@
-"""The SQL of recall's graph signal: memories linked to entity nodes, ranked by cosine.
+"""The SQL of recall's graph signal (memory.graph_signal), in one statement.
 
-Each list of nodes (memory.graph_signal) gives the memories linked to any of them that
-recall's filter lets through, nearest to the query first; its ranks become reciprocal-
-rank parts with the list's weight, summed per memory. Rows come back with the same
-evidence the first pass gives (cosine, share of the query's words, salience and recency
-boost), so a memory the graph alone brought in is ranked, floored and shown like any other.
-The distances are exact over the linked rows, which selective entities keep few.
+Given the query's candidate names and the first pass's best hits, the statement finds
+the query's entities that memories link to (`named`), keeps the selective ones -- linked
+to at most `entity_share` of all memories, counted no further than that (`picked`) --
+takes as seeds the best hits linked to one of them (all the best hits when the query
+names none), collects the other selective entities the seeds link to (`near`, the
+neighbours), and ranks the memories linked to each list by exact cosine under recall's
+own filter. Ranks become reciprocal-rank parts (weights `graph_weight` and
+`graph_neighbour_weight`), summed per memory; rows come back with the first pass's
+evidence (cosine, share of the query's words, salience and recency boost), so a memory
+only the graph found is ranked, floored and shown like any other.
 """
 
 from __future__ import annotations
@@ -15,35 +19,81 @@ from typing import Any
 
 from sqlalchemy import text
 
+from almanac.config import SearchSettings
 from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
 from almanac.memory.search import EventFilters, Hit, SearchRepository, _event_where, _lexical_parts
 
-# Linked memories one list ranks, however many its nodes have.
+# Bounds on one recall's graph work, whatever the query or the graph holds.
+MAX_LIST_NODES = 20
 MAX_LINKED_ROWS = 2000
 
 
-def _linked_sql(lists: int, where: str, model: str, term_score: str) -> str:
+def _count(node: str) -> str:
+    """How many memories link to `node`, counted no further than one past the cap."""
+    return (
+        f"(SELECT count(*) FROM (SELECT 1 FROM memory_entities c WHERE c.node_id = {node} "
+        "LIMIT (SELECT n + 1 FROM cap)) x)"
+    )
+
+
+def _ranked(name: str, nodes: str, where: str, model: str) -> str:
     emb_table, owner = EMBEDDINGS["events"]
-    ctes, parts = [], []
-    for i in range(lists):
-        ctes.append(f"""
-g{i} AS (
+    return f"""
+{name} AS (
     SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM (
         SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
         FROM events e JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
         WHERE e.id IN (SELECT m.event_id FROM memory_entities m
-                       WHERE m.node_id = ANY(CAST(:g{i} AS varchar[])) LIMIT {MAX_LINKED_ROWS})
+                       WHERE m.node_id IN (SELECT node_id FROM {nodes}) LIMIT {MAX_LINKED_ROWS})
           AND {where}
         ORDER BY dist
         LIMIT :n
     ) g
-)""")
-        parts.append(
-            f"SELECT id, CAST(:wg{i} AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM g{i}"
-        )
+)"""
+
+
+def _graph_sql(where: str, model: str, term_score: str) -> str:
+    emb_table, owner = EMBEDDINGS["events"]
     return f"""
-WITH {",".join(ctes)},
-linked AS (SELECT id, sum(part) AS graph FROM ({" UNION ALL ".join(parts)}) p GROUP BY id)
+WITH cap AS (
+    SELECT greatest(1, floor(CAST(:share AS float8) * coalesce(
+        (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint AS n
+),
+named AS (
+    SELECT DISTINCT m.node_id FROM memory_entities m
+    WHERE m.node_id = ANY(CAST(:names AS varchar[]))
+),
+picked AS (
+    SELECT node_id FROM named WHERE {_count("named.node_id")} <= (SELECT n FROM cap)
+    ORDER BY node_id LIMIT {MAX_LIST_NODES}
+),
+seeds AS (
+    SELECT h.id FROM unnest(CAST(:hits AS bigint[])) AS h(id)
+    WHERE NOT EXISTS (SELECT 1 FROM picked)
+       OR EXISTS (SELECT 1 FROM memory_entities m
+                  WHERE m.event_id = h.id AND m.node_id IN (SELECT node_id FROM picked))
+),
+near AS (
+    SELECT node_id FROM (
+        SELECT DISTINCT m.node_id FROM memory_entities m
+        WHERE m.event_id IN (SELECT id FROM seeds)
+          AND m.node_id NOT IN (SELECT node_id FROM named)
+    ) n
+    WHERE {_count("n.node_id")} <= (SELECT n FROM cap)
+    ORDER BY node_id LIMIT {MAX_LIST_NODES}
+),
+{_ranked("g_named", "picked", where, model)},
+{_ranked("g_near", "near", where, model)},
+linked AS (
+    SELECT id, sum(part) AS graph FROM (
+        SELECT id, CAST(:w_named AS float8) / (CAST(:rrf_k AS float8) + r) AS part
+        FROM g_named
+        UNION ALL
+        SELECT id, CAST(:w_near AS float8) / (CAST(:rrf_k AS float8) + r) AS part
+        FROM g_near
+    ) p
+    GROUP BY id
+)
 SELECT e.id, e.content, e.metadata, e.occurred_at AS at, e.session_id, e.expires_at,
        ({term_score}) AS matched_idf,
        (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
@@ -54,11 +104,12 @@ SELECT e.id, e.content, e.metadata, e.occurred_at AS at, e.session_id, e.expires
               0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
               / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost
 FROM linked l JOIN events e ON e.id = l.id
+WHERE l.graph > 0
 """
 
 
 class LinkedSearch:
-    """Runs the graph signal's lists over events, with the first pass's settings."""
+    """Runs the graph signal over events, with the first pass's settings."""
 
     def __init__(self, search: SearchRepository) -> None:
         self.search = search
@@ -69,27 +120,33 @@ class LinkedSearch:
         qvec: list[float],
         model: str,
         f: EventFilters,
-        lists: Sequence[tuple[Sequence[str], float]],
+        node_ids: Sequence[str],
+        seed_ids: Sequence[int],
     ) -> list[Hit]:
-        """Memories linked to each list's nodes; `rrf` holds the graph's parts only."""
-        if not lists:
+        """Memories linked to the query's entities (`node_ids`, candidates) and to their
+        neighbours among the `seed_ids` hits; `rrf` holds the graph's parts only."""
+        s: SearchSettings = self.search.settings
+        if s.graph_weight <= 0 and s.graph_neighbour_weight <= 0:
             return []
-        s = self.search.settings
         terms, _ = await self.search.terms("event", query)
         params: dict[str, Any] = {
             "qvec": "[" + ",".join(f"{x:.7g}" for x in qvec) + "]",
+            "names": list(node_ids),
+            "hits": list(seed_ids),
+            "share": s.entity_share,
             "n": s.candidates,
             "rrf_k": s.rrf_k,
+            "w_named": s.graph_weight,
+            "w_near": s.graph_neighbour_weight,
             "w_sal": s.salience_weight,
             "w_rec": s.recency_weight,
             "half_life": s.recency_half_life_days,
         }
-        for i, (nodes, weight) in enumerate(lists):
-            params[f"g{i}"], params[f"wg{i}"] = list(nodes), weight
         term_score, _ = _lexical_parts(terms, params)
         where = _event_where(f, params)
-        sql = _linked_sql(len(lists), where, model, term_score)
-        rows = (await self.search.session.execute(text(sql), params)).all()
+        rows = (
+            await self.search.session.execute(text(_graph_sql(where, model, term_score)), params)
+        ).all()
         total = sum(t.idf for t in terms)
         return [
             Hit(

@@ -21,7 +21,7 @@ from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
-from almanac.memory.graph_signal import graph_lists, link_memories
+from almanac.memory.graph_signal import candidate_nodes, link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
@@ -294,11 +294,11 @@ class MemoryService:
             )
             events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
             events = await rerank(self.embedder, q.query, events, cfg)
-            lists = await graph_lists(self.entity_links, q.query, events, cfg)
-            if lists:
-                linked = await LinkedSearch(self.search).events(
-                    q.query, qvec, model, filters, lists
-                )
+            seeds = [h.id for h in events[: cfg.graph_seed_hits]]
+            linked = await LinkedSearch(self.search).events(
+                q.query, qvec, model, filters, candidate_nodes(q.query), seeds
+            )
+            if linked:
                 merged = merge(events, linked)[:pool]
                 events = await rerank(self.embedder, q.query, merged, cfg)
             found += events[: q.k]
