@@ -37,15 +37,22 @@ def _count(node: str) -> str:
 
 
 def _ranked(name: str, nodes: str, where: str, model: str) -> str:
+    """The memories linked to `nodes`, nearest first. Their ids are gathered once
+    (MATERIALIZED): as an IN subquery the planner re-ran it for every candidate row."""
     emb_table, owner = EMBEDDINGS["events"]
     return f"""
+{name}_ids AS MATERIALIZED (
+    SELECT DISTINCT m.event_id AS id FROM memory_entities m
+    WHERE m.node_id IN (SELECT node_id FROM {nodes})
+    LIMIT {MAX_LINKED_ROWS}
+),
 {name} AS (
     SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM (
         SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
-        FROM events e JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
-        WHERE e.id IN (SELECT m.event_id FROM memory_entities m
-                       WHERE m.node_id IN (SELECT node_id FROM {nodes}) LIMIT {MAX_LINKED_ROWS})
-          AND {where}
+        FROM {name}_ids i
+        JOIN events e ON e.id = i.id
+        JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
+        WHERE {where}
         ORDER BY dist
         LIMIT :n
     ) g
@@ -59,11 +66,11 @@ WITH cap AS (
     SELECT greatest(1, floor(CAST(:share AS float8) * coalesce(
         (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint AS n
 ),
-named AS (
+named AS MATERIALIZED (
     SELECT DISTINCT m.node_id FROM memory_entities m
     WHERE m.node_id = ANY(CAST(:names AS varchar[]))
 ),
-picked AS (
+picked AS MATERIALIZED (
     SELECT node_id FROM named WHERE {_count("named.node_id")} <= (SELECT n FROM cap)
     ORDER BY node_id LIMIT {MAX_LIST_NODES}
 ),
@@ -73,7 +80,7 @@ seeds AS (
        OR EXISTS (SELECT 1 FROM memory_entities m
                   WHERE m.event_id = h.id AND m.node_id IN (SELECT node_id FROM picked))
 ),
-near AS (
+near AS MATERIALIZED (
     SELECT node_id FROM (
         SELECT DISTINCT m.node_id FROM memory_entities m
         WHERE m.event_id IN (SELECT id FROM seeds)
