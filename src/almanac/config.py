@@ -111,11 +111,13 @@ class SearchSettings(BaseModel):
     rerank_weight: float = Field(default=1.0, ge=0)
     # The graph signal (memory.graph_signal): memories linked to the entities a query names,
     # and to their neighbours found in the best `graph_seed_hits` hits, fused with these
-    # weights; an entity linked to more than `entity_share` of memories is not used.
+    # weights; an entity linked to more than `entity_share` of memories (or more than
+    # `entity_max_links`) is a hub and is not used.
     graph_weight: float = Field(default=1.0, ge=0)
     graph_neighbour_weight: float = Field(default=0.5, ge=0)
     graph_seed_hits: int = Field(default=10, ge=1, le=100)
     entity_share: float = Field(default=0.05, gt=0, le=1)
+    entity_max_links: int = Field(default=200, ge=1, le=10_000)
 
 
 class MemorySettings(BaseModel):

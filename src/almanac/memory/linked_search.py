@@ -1,8 +1,8 @@
 """The SQL of recall's graph signal (memory.graph_signal), in one statement.
 
 Given the query's candidate names and the first pass's best hits, the statement finds
-the query's entities that memories link to (`named`), keeps the selective ones -- linked
-to at most `entity_share` of all memories, counted no further than that (`picked`) --
+the query's entities (`named`, entity nodes), keeps the selective ones -- linked to at
+most `entity_share` of all memories and `entity_max_links`, counted no further (`picked`) --
 takes as seeds the best hits linked to one of them (all the best hits when the query
 names none), collects the other selective entities the seeds link to (`near`, the
 neighbours), and ranks the memories linked to each list by exact cosine under recall's
@@ -38,7 +38,9 @@ def _count(node: str) -> str:
 
 def _ranked(name: str, nodes: str, where: str, model: str) -> str:
     """The memories linked to `nodes`, nearest first. Their ids are gathered once
-    (MATERIALIZED): as an IN subquery the planner re-ran it for every candidate row."""
+    (MATERIALIZED: as an IN subquery the planner re-ran it for every candidate row) and
+    each is looked up by key (a LATERAL with LIMIT, which the planner cannot turn back
+    into the hash join that read every event)."""
     emb_table, owner = EMBEDDINGS["events"]
     return f"""
 {name}_ids AS MATERIALIZED (
@@ -48,12 +50,14 @@ def _ranked(name: str, nodes: str, where: str, model: str) -> str:
 ),
 {name} AS (
     SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM (
-        SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
-        FROM {name}_ids i
-        JOIN events e ON e.id = i.id
-        JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
-        WHERE {where}
-        ORDER BY dist
+        SELECT x.id, x.dist FROM {name}_ids i, LATERAL (
+            SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
+            FROM events e
+            JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
+            WHERE e.id = i.id AND {where}
+            LIMIT 1
+        ) x
+        ORDER BY x.dist
         LIMIT :n
     ) g
 )"""
@@ -63,12 +67,12 @@ def _graph_sql(where: str, model: str, term_score: str) -> str:
     emb_table, owner = EMBEDDINGS["events"]
     return f"""
 WITH cap AS (
-    SELECT greatest(1, floor(CAST(:share AS float8) * coalesce(
-        (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint AS n
+    SELECT least(CAST(:max_links AS bigint), greatest(1, floor(CAST(:share AS float8) * coalesce(
+        (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint) AS n
 ),
 named AS MATERIALIZED (
-    SELECT DISTINCT m.node_id FROM memory_entities m
-    WHERE m.node_id = ANY(CAST(:names AS varchar[]))
+    SELECT g.node_id FROM graph_nodes g
+    WHERE g.node_id = ANY(CAST(:names AS varchar[])) AND g.node_type = 'entity'
 ),
 picked AS MATERIALIZED (
     SELECT node_id FROM named WHERE {_count("named.node_id")} <= (SELECT n FROM cap)
@@ -141,6 +145,7 @@ class LinkedSearch:
             "names": list(node_ids),
             "hits": list(seed_ids),
             "share": s.entity_share,
+            "max_links": s.entity_max_links,
             "n": s.candidates,
             "rrf_k": s.rrf_k,
             "w_named": s.graph_weight,
