@@ -111,7 +111,7 @@ async def test_cost_estimate_uses_the_chosen_models_recorded_price(
     repo = LLMCallRepository(db_session)
     # Ten planning calls on a cheap model: 1,000 tokens each at $0.001 per call.
     for _ in range(10):
-        await repo.add(
+        await repo.record(
             LLMCallRecord(
                 operation="planning",
                 model="cheap",
@@ -122,7 +122,7 @@ async def test_cost_estimate_uses_the_chosen_models_recorded_price(
             )
         )
     # A dear model priced by one reflection call: 500 tokens for $0.05 ($0.0001 a token).
-    await repo.add(
+    await repo.record(
         LLMCallRecord(
             operation="reflection",
             model="dear",

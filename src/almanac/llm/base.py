@@ -21,30 +21,20 @@ Outcome = Literal[
 Judge = Callable[[T], Sequence[str]]
 
 
-class LLMUnavailable(DependencyUnavailable):
+class LLMUnavailable(DependencyUnavailable, title="LLM unavailable"):
     """The LLM could not be reached, kept failing, or its circuit breaker is open."""
 
-    title = "LLM unavailable"
 
-
-class LLMTooSlow(LLMUnavailable):
+class LLMTooSlow(LLMUnavailable, status_code=504, title="LLM too slow"):
     """The operation's time budget ran out before the LLM gave a usable answer."""
 
-    status_code = 504
-    title = "LLM too slow"
 
-
-class LLMOutputInvalid(AlmanacError):
+class LLMOutputInvalid(AlmanacError, status_code=502, title="LLM output invalid"):
     """The LLM answered, but not with JSON matching the schema (even after one repair)."""
 
-    status_code = 502
-    title = "LLM output invalid"
 
-
-class LLMAnswerRejected(LLMOutputInvalid):
+class LLMAnswerRejected(LLMOutputInvalid, title="LLM answer rejected"):
     """The LLM's answer fit the schema but its content failed the operation's checks."""
-
-    title = "LLM answer rejected"
 
     def __init__(
         self, message: str, reasons: Sequence[str], answer: dict[str, Any] | None = None

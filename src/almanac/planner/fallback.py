@@ -10,10 +10,8 @@ from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMTooSlow
 from almanac.planner.matching import Match
 
 
-class PlanningFailed(AlmanacError):
+class PlanningFailed(AlmanacError, title="LLM unusable and no library match"):
     """Neither the LLM nor the library could make the plan (status: the LLM's error's)."""
-
-    title = "LLM unusable and no library match"
 
 
 def fallback_detail(exc: AlmanacError) -> str:
