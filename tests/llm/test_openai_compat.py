@@ -10,15 +10,15 @@ import pytest
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from almanac.llm import (
+from almanac.llm.base import (
     InMemoryRecorder,
     LLMCallRecord,
     LLMOutputInvalid,
     LLMUnavailable,
     Message,
-    OpenAICompatibleLLM,
 )
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 

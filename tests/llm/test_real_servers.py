@@ -16,9 +16,15 @@ import pytest
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from almanac.llm import InMemoryRecorder, LLMUnavailable, Message, OpenAICompatibleLLM
-from almanac.llm.base import LLMAnswerRejected, LLMTooSlow
+from almanac.llm.base import (
+    InMemoryRecorder,
+    LLMAnswerRejected,
+    LLMTooSlow,
+    LLMUnavailable,
+    Message,
+)
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from almanac.db.engine import create_sessionmaker
-from almanac.llm import InMemoryRecorder, LLMCallRecord, Message, OpenAICompatibleLLM
+from almanac.llm.base import InMemoryRecorder, LLMCallRecord, Message
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
 from almanac.llm.tuning import NO_TUNING, StoredTuning
 from almanac.models import LLMOperationSetting

@@ -32,11 +32,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         mime_type="application/json",
     )
     async def agenda_today() -> str:
-        ctx = server.get_context()
-        out = await resolve(ctx).get("/api/v1/scheduler/calendar")
-        today = out["start"][:10]
-        out = await resolve(ctx).get("/api/v1/scheduler/calendar", start_date=today, end_date=today)
-        return json.dumps(out)
+        return json.dumps(await resolve(server.get_context()).calendar(days=1))
 
     @server.resource(
         "almanac://plans/{plan_id}",

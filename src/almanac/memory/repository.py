@@ -116,9 +116,6 @@ class EventRepository(_Vectors[Event], PortableRows):
         )
         return [int(i) for i in (await self.session.scalars(stmt)).all()]
 
-    async def delete(self, event_id: int) -> Event | None:
-        return await self.delete_by_id(Event, event_id)
-
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[Event]:
@@ -242,10 +239,6 @@ class FactRepository(_Vectors[Fact], PortableRows):
             stmt = stmt.where(_valid_at(as_of) if as_of else Fact.valid_to.is_(None))
         stmt = stmt.order_by(Fact.subject_type, Fact.subject_id, Fact.valid_from.desc(), Fact.id)
         return list((await self.session.scalars(stmt.limit(limit))).all())
-
-    async def delete(self, fact_id: int) -> Fact | None:
-        # A successor keeps its history link as NULL (FK ON DELETE SET NULL).
-        return await self.delete_by_id(Fact, fact_id)
 
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
