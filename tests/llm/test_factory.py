@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from almanac.config import LLMSettings
-from almanac.llm.base import InMemoryRecorder, Message
+from almanac.llm.base import InMemoryRecorder, Message, Prompt
 from almanac.llm.factory import build_llm
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
@@ -64,7 +64,7 @@ async def test_openai_builds_a_working_client_from_settings() -> None:
             assert llm.breaker.reset_seconds == 12.0
             server.script(Reply.fail(503), Reply.json({"ok": True}))
             result = await llm.complete_json(
-                operation="reflection", messages=[Message("user", "ok?")], schema=Answer
+                operation="reflection", prompt=Prompt([Message("user", "ok?")]), schema=Answer
             )
         finally:
             await llm.close()

@@ -22,6 +22,7 @@ from almanac.llm.base import (
     LLMTooSlow,
     LLMUnavailable,
     Message,
+    Prompt,
 )
 from almanac.llm.formats import FormatMemory
 from almanac.llm.openai_compat import OpenAICompatibleLLM
@@ -76,7 +77,9 @@ def make(sdk: AsyncOpenAI, recorder: InMemoryRecorder) -> Any:
 
 
 async def ask(llm: OpenAICompatibleLLM, **kw: Any) -> Plan:
-    result = await llm.complete_json(operation="planning", messages=MESSAGES, schema=Plan, **kw)
+    result = await llm.complete_json(
+        operation="planning", prompt=Prompt(MESSAGES), schema=Plan, **kw
+    )
     return result.value
 
 

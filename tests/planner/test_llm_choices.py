@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from almanac.db.engine import create_sessionmaker
-from almanac.llm.base import InMemoryRecorder, LLMCallRecord, Message
+from almanac.llm.base import InMemoryRecorder, LLMCallRecord, Message, Prompt
 from almanac.llm.formats import FormatMemory
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
@@ -171,7 +171,7 @@ async def test_the_next_call_uses_the_choice_without_a_restart(
     async def call() -> dict[str, object]:
         chat.script(Reply.json({"ok": True}))
         await llm.complete_json(
-            operation="planning", messages=[Message("user", "hi")], schema=Answer
+            operation="planning", prompt=Prompt([Message("user", "hi")]), schema=Answer
         )
         return chat.chat_requests[-1].body
 

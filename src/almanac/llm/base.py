@@ -111,6 +111,16 @@ class LLMUse(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Prompt:
+    """The messages for the model and the stored template (name, version) they were
+    rendered from: a call is recorded against that version, so versions can be compared."""
+
+    messages: Sequence[Message]
+    template: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StructuredResult(Generic[T]):
     """A validated answer plus the record of the call that produced it."""
 
@@ -126,15 +136,13 @@ class LLMClient(ABC):
         self,
         *,
         operation: str,
-        messages: Sequence[Message],
+        prompt: Prompt,
         schema: type[T],
-        prompt_template: str | None = None,
-        prompt_version: str | None = None,
         judge: Judge[T] | None = None,
         budget_seconds: float | None = None,
         max_tokens: int | None = None,
     ) -> StructuredResult[T]:
-        """Ask for a JSON answer to `messages` and validate it against `schema`.
+        """Ask for a JSON answer to the prompt's messages and validate it against `schema`.
 
         `judge` checks the content of a valid answer; `budget_seconds` bounds the whole call
         (retries and repair included) and `max_tokens` each answer; both default to the

@@ -25,6 +25,7 @@ from almanac.llm.base import (
     LLMUnavailable,
     LLMUse,
     Message,
+    Prompt,
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.port import MemoryPort
@@ -202,10 +203,8 @@ class FactExtractor:
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=messages,
+                prompt=Prompt(messages, TEMPLATE, template.version),
                 schema=RawFacts,
-                prompt_template=TEMPLATE,
-                prompt_version=template.version,
                 judge=judge,
             )
         except (LLMUnavailable, LLMOutputInvalid) as exc:

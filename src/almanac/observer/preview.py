@@ -26,6 +26,7 @@ from almanac.llm.base import (
     LLMUnavailable,
     LLMUse,
     Message,
+    Prompt,
 )
 from almanac.observer.facts import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
@@ -94,10 +95,8 @@ class PromptPreview:
         try:
             result = await llm.complete_json(
                 operation=out.operation,
-                messages=messages,
+                prompt=Prompt(messages, name, row.version),
                 schema=schema,
-                prompt_template=name,
-                prompt_version=row.version,
                 judge=judge,  # recorded with the call, so versions can be compared
             )
         except LLMAnswerRejected as exc:

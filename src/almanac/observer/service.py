@@ -27,6 +27,7 @@ from almanac.llm.base import (
     LLMUnavailable,
     LLMUse,
     Message,
+    Prompt,
 )
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import RememberIn
@@ -189,15 +190,12 @@ class ObserverService:
             return None, LLMUse(
                 used=False, detail=f"no active {name!r} prompt template: numbers only"
             )
-        messages = narrative_messages(template.content, mode, report)
-
+        prompt = Prompt(narrative_messages(template.content, mode, report), name, template.version)
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=messages,
+                prompt=prompt,
                 schema=Narrative,
-                prompt_template=name,
-                prompt_version=template.version,
                 judge=judge_report_narrative(report),
             )
         except (LLMUnavailable, LLMOutputInvalid) as exc:

@@ -7,7 +7,15 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMTooSlow, LLMUse, Message
+from almanac.llm.base import (
+    LLMClient,
+    LLMOutputInvalid,
+    LLMTooSlow,
+    LLMUse,
+    Message,
+    Prompt,
+    StructuredResult,
+)
 from almanac.ontology.sop import SOP, SOPProblem, check_sop
 from almanac.planner.judge import judge_plan
 from almanac.planner.schemas import RecalledItem
@@ -74,14 +82,18 @@ async def generate_sop(
     def judge(sop: SOP) -> list[str]:
         return judge_plan(sop, intent=intent, skeleton=skeleton)
 
-    result = await llm.complete_json(
-        operation=OPERATION,
-        messages=messages,
-        schema=SOP,
-        prompt_template=TEMPLATE,
-        prompt_version=prompt_version,
-        judge=judge,
-    )
+    async def ask(
+        sent: Sequence[Message], budget_seconds: float | None = None
+    ) -> StructuredResult[SOP]:
+        return await llm.complete_json(
+            operation=OPERATION,
+            prompt=Prompt(sent, TEMPLATE, prompt_version),
+            schema=SOP,
+            judge=judge,
+            budget_seconds=budget_seconds,
+        )
+
+    result = await ask(messages)
     sop = result.value
     problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
     repaired = False
@@ -95,15 +107,7 @@ async def generate_sop(
         left = None if ends is None else ends - time.monotonic()
         if left is not None and left < 1.0:
             raise LLMTooSlow(f"the LLM's plan needed a repair and its {budget:g} s budget is spent")
-        result = await llm.complete_json(
-            operation=OPERATION,
-            messages=repair,
-            schema=SOP,
-            prompt_template=TEMPLATE,
-            prompt_version=prompt_version,
-            judge=judge,
-            budget_seconds=left,
-        )
+        result = await ask(repair, budget_seconds=left)
         sop = result.value
         problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
         if problems:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse, Message, Prompt
 from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.prompts import PromptService
@@ -67,11 +67,7 @@ async def preview(
         await prompts.uow.end_reads()  # a preview writes nothing: no transaction while it waits
         try:
             result = await llm.complete_json(
-                operation=OPERATION,
-                messages=messages,
-                schema=SOP,
-                prompt_template=name,
-                prompt_version=version,
+                operation=OPERATION, prompt=Prompt(messages, name, version), schema=SOP
             )
             answer = result.value.model_dump(mode="json", exclude_none=True)
             use = LLMUse(
