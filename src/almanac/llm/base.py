@@ -21,7 +21,12 @@ Outcome = Literal[
 Judge = Callable[[T], Sequence[str]]
 
 
-class LLMUnavailable(DependencyUnavailable, title="LLM unavailable"):
+class LLMError(AlmanacError):
+    """The LLM gave no usable answer: unreachable, too slow, invalid or rejected. Callers
+    that can do without the LLM catch this and fall back."""
+
+
+class LLMUnavailable(DependencyUnavailable, LLMError, title="LLM unavailable"):
     """The LLM could not be reached, kept failing, or its circuit breaker is open."""
 
 
@@ -29,7 +34,7 @@ class LLMTooSlow(LLMUnavailable, status_code=504, title="LLM too slow"):
     """The operation's time budget ran out before the LLM gave a usable answer."""
 
 
-class LLMOutputInvalid(AlmanacError, status_code=502, title="LLM output invalid"):
+class LLMOutputInvalid(LLMError, status_code=502, title="LLM output invalid"):
     """The LLM answered, but not with JSON matching the schema (even after one repair)."""
 
 
@@ -42,6 +47,18 @@ class LLMAnswerRejected(LLMOutputInvalid, title="LLM answer rejected"):
         super().__init__(message, errors=[{"field": "answer", "message": r} for r in reasons])
         self.reasons = list(reasons)
         self.answer = answer  # the rejected answer, for a prompt preview to show
+
+
+def why_unusable(exc: LLMError, answer: str) -> str:
+    """Why the LLM's `answer` ("plan", "narrative", "facts") cannot be used, in Almanac's own
+    words for a note or a response (a server's error text stays in the log)."""
+    if isinstance(exc, LLMTooSlow):
+        return f"the LLM was too slow ({exc.message})"
+    if isinstance(exc, LLMAnswerRejected):
+        return f"the LLM's {answer} failed the checks ({'; '.join(exc.reasons)})"
+    if isinstance(exc, LLMOutputInvalid):
+        return f"the LLM's {answer} did not fit the expected shape ({exc.message})"
+    return f"the LLM failed ({exc.message})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +125,17 @@ class LLMUse(BaseModel):
     prompt_template: str | None = None
     prompt_version: str | None = None
     detail: str
+
+    @classmethod
+    def of(cls, prompt: Prompt, *, used: bool, model: str | None, detail: str) -> LLMUse:
+        """What a response says about a call made with `prompt` (its template and version)."""
+        return cls(
+            used=used,
+            model=model,
+            prompt_template=prompt.template,
+            prompt_version=prompt.version,
+            detail=detail,
+        )
 
 
 @dataclass(frozen=True, slots=True)
