@@ -55,7 +55,7 @@ def why_unusable(exc: LLMError, answer: str) -> str:
     if isinstance(exc, LLMTooSlow):
         return f"the LLM was too slow ({exc.message})"
     if isinstance(exc, LLMAnswerRejected):
-        return f"the LLM's {answer} failed the checks ({'; '.join(exc.reasons)})"
+        return f"the checks rejected the LLM's {answer} ({'; '.join(exc.reasons)})"
     if isinstance(exc, LLMOutputInvalid):
         return f"the LLM's {answer} did not fit the expected shape ({exc.message})"
     return f"the LLM failed ({exc.message})"

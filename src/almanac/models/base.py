@@ -38,10 +38,14 @@ class CreatedMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
 
-class TimestampsMixin(CreatedMixin):
+class UpdatedMixin:
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+class TimestampsMixin(CreatedMixin, UpdatedMixin):
+    """`created_at` and `updated_at`, both set by Postgres."""
 
 
 def jsonb_default() -> Any:

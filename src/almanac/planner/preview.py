@@ -17,6 +17,7 @@ from almanac.llm.base import (
 from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.prompts import PromptService
+from almanac.planner.schemas import PreviewMessage
 from almanac.types import Strict
 
 OPERATION = "preview"
@@ -25,11 +26,6 @@ OPERATION = "preview"
 class PromptPreviewIn(Strict):
     sample: Annotated[str, Field(min_length=1, max_length=4000)]
     call_llm: bool = False
-
-
-class PreviewMessage(BaseModel):
-    role: str
-    content: str
 
 
 class PromptPreviewOut(BaseModel):
