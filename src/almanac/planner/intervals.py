@@ -60,8 +60,9 @@ def spread(values: Sequence[float], prior_sd: float, prior_n: float) -> tuple[fl
     n = len(ordered)
     if n < 5:
         return Z80 * prior_sd, Z80 * prior_sd
-    q10 = ordered[int(0.1 * (n - 1))]
-    q90 = ordered[int(0.9 * (n - 1))]
+    tail = _tail(n)
+    q10 = ordered[int(tail * (n - 1))]
+    q90 = ordered[int((1 - tail) * (n - 1))]
     prior = Z80 * prior_sd
 
     def pool(h: float) -> float:
@@ -96,7 +97,14 @@ def weighted_spread(
     def pool(h: float) -> float:
         return float(((n * h * h + prior_n * prior * prior) / (n + prior_n)) ** 0.5)
 
-    return pool(max(0.0, -quantile(0.1))), pool(max(0.0, quantile(0.9)))
+    tail = _tail(n)
+    return pool(max(0.0, -quantile(tail))), pool(max(0.0, quantile(1 - tail)))
+
+
+def _tail(n: float) -> float:
+    """Each tail's share for an 80% interval from `n` values, with the conformal
+    finite-sample correction (a quantile of n past errors covers n/(n+1) as often)."""
+    return 0.1 * n / (n + 1) if n > 0 else 0.1
 
 
 def middle(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
