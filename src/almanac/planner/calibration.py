@@ -36,6 +36,7 @@ from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 Basis = Literal["library", "workflow", "client"]
 Z80 = 1.2816  # the normal quantile of an 80% central interval
 DAY = 86_400.0
+CLIP = 3.0  # task residuals are clipped (Huber) at this many sigmas before averaging
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +233,7 @@ def _changes(
     for i, run in enumerate(runs):
         by_instance[run.instance].append(i)
     centre = median(v)
-    clip = 3 * sigma
+    clip = CLIP * sigma
     points = [
         Point(
             day=max(days[i] for i in idx),
@@ -276,14 +277,16 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     shifts: list[float] = []
     off = [0.0] * len(runs)  # each run's sum of the steps it is in
 
-    def fit(w: Sequence[float], sigma: float) -> tuple[float, dict[int, float], dict[str, float]]:
+    def fit(
+        w: Sequence[float], sigma: float, client_memory: bool = True
+    ) -> tuple[float, dict[int, float], dict[str, float]]:
         k = (
             (sigma / p.tau_workflow) ** 2,
             (sigma / p.tau_client) ** 2,
             (sigma / p.tau_task) ** 2,
             (sigma / p.tau_change) ** 2,
         )
-        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)]
+        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
         a, b, d, found = _backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
         shifts[:] = found
         off[:] = [0.0] * len(runs)
@@ -299,15 +302,19 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         ]
 
     sigma = p.sigma_prior
-    a, b, d = fit(base, sigma)
+    # For finding changes, clients keep the workflow's memory: with their shorter one, a
+    # change every client shares would hide in the client effects.
+    a, b, d = fit(base, sigma, client_memory=False)
     sigma = _sigma(residuals(a, b, d), p)
     # Change points: workflow-wide on what the client and task effects leave, then per client.
     changes: dict[int | None, datetime] = {}
     change_w = [1.0] * len(runs)
     v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
     groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
-    for c in sorted({c for c in clients if c is not None}):
-        groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
+    named = sorted({c for c in clients if c is not None})
+    if len(named) > 1 or None in clients:  # else the workflow's changes are the client's
+        for c in named:
+            groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
     for key, idx in groups:
         v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
         for start in _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p):
@@ -335,6 +342,11 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
     for key, size in zip(step_keys, shifts, strict=True):
         out.steps[key] = out.steps.get(key, 0.0) + size
+    # A change is reported where the fit kept it: one client's shift also moves the
+    # workflow's mean, but the other clients' runs since then hold the workflow step near 0.
+    out.changes = {
+        k: at for k, at in changes.items() if abs(out.steps.get(k, 0.0)) >= p.change_min_shift / 2
+    }
     # The interval: held-out residuals' own central 80% (planner/intervals.py).
     current = [i for i, w in enumerate(weights) if w >= 0.25]
     no_client = object()
