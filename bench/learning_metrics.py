@@ -13,8 +13,11 @@ workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. Beside it, t
 floor: how far an estimate is off that knows the old pace exactly and reads the new one
 from the runs logged since the drift (the noise of one or two engagements is in any
 data-driven estimate). A client with no
-engagement logged since the drift cannot be recovered by any estimator: such probes are
-reported, marked, and left out of the verdict.
+engagement logged since the drift cannot be recovered by any estimator: such cases are
+counted (`drift_unmeasurable`) and left out of the verdict, never dropped silently. The
+measurable cases are split by kind (one client's drift, the whole workflow's) and by how
+many engagements of the drifted work were logged by d+3 (one engagement's noise is in
+any estimate that follows it). The 80% intervals report coverage and width (high/low).
 """
 
 from __future__ import annotations

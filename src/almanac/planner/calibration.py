@@ -13,9 +13,13 @@ means the workflow's typical client.
 
 Change is followed in three ways: runs lose half their weight every `half_life_days`
 (relative to the workflow's newest run, so a quiet month does not erase what is known); a
-change-point detector (planner/change.py) on instance means, workflow-wide and per client,
-cuts the weight of runs before a real shift to `change_weight`; and outliers are damped by
-Huber weights (iteratively reweighted), never dropped. Nothing is discarded silently:
+change-point detector (planner/change.py) on clipped instance means, workflow-wide and per
+client, with thresholds in units of their own observed spread, turns a real shift into a
+step effect: the runs since it carry the new pace's offset from the old, shrunk towards
+none by their own weight (so two engagements at a new pace move the estimate most of the
+way, one a little), while the older runs keep telling clients and tasks apart; and
+outliers are damped by Huber weights (iteratively reweighted), never dropped. Nothing is
+discarded silently:
 every run keeps a weight, and the estimate says how many runs it rests on and whether a
 change or the (wide) cap applied.
 """
@@ -31,6 +35,7 @@ from statistics import median
 from typing import Literal
 
 from almanac.planner import intervals
+from almanac.planner.backfit import backfit, client_effect
 from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
@@ -143,72 +148,6 @@ def _log_ratio(run: Run) -> float:
     return max(-3.0, min(3.0, math.log(max(run.actual_hours, 1e-3) / run.library_hours)))
 
 
-def _backfit(
-    y: Sequence[float],
-    w: Sequence[float],
-    clients: Sequence[int | None],
-    tasks: Sequence[str],
-    k: tuple[float, float, float, float],
-    rounds: int,
-    client_w: Sequence[float],
-    steps: Sequence[Sequence[int]] = (),
-) -> tuple[float, dict[int, float], dict[str, float], list[float]]:
-    """Weighted ridge fit of y = a + b[client] + d[task] + the steps by Gauss-Seidel.
-
-    Client effects use their own weights `client_w` (a shorter memory: a client's pace
-    changes with the client, while the workflow's and its tasks' change slowly). A step
-    (the runs from a change point on, `steps[j]` their indices) is the new pace's offset
-    from the old, shrunk towards none by its own runs' weight (penalty `k[3]`).
-    """
-    a, b, d = 0.0, dict[int, float](), dict[str, float]()
-    shift = [0.0] * len(steps)
-    off = [0.0] * len(y)
-    rows = list(zip(y, w, clients, tasks, strict=True))
-    total = sum(w) + k[0]
-    for _ in range(rounds):
-        before = a
-        a = (
-            sum(
-                wi * (yi - _b(b, c) - d.get(t, 0.0) - o)
-                for (yi, wi, c, t), o in zip(rows, off, strict=True)
-            )
-            / total
-        )
-        num: dict[int, float] = defaultdict(float)
-        den: dict[int, float] = defaultdict(float)
-        for (yi, _, c, t), wc, o in zip(rows, client_w, off, strict=True):
-            if c is not None:
-                num[c] += wc * (yi - a - d.get(t, 0.0) - o)
-                den[c] += wc
-        b = {c: num[c] / (den[c] + k[1]) for c in num}
-        num_d: dict[str, float] = defaultdict(float)
-        den_d: dict[str, float] = defaultdict(float)
-        for (yi, wi, c, t), o in zip(rows, off, strict=True):
-            num_d[t] += wi * (yi - a - _b(b, c) - o)
-            den_d[t] += wi
-        moved = abs(a - before) + sum(
-            abs(d.get(t, 0.0) - num_d[t] / (den_d[t] + k[2])) for t in num_d
-        )
-        d = {t: num_d[t] / (den_d[t] + k[2]) for t in num_d}
-        for j, idx in enumerate(steps):
-            old = shift[j]
-            num_s = sum(
-                w[i] * (y[i] - a - _b(b, clients[i]) - d.get(tasks[i], 0.0) - off[i] + old)
-                for i in idx
-            )
-            shift[j] = num_s / (sum(w[i] for i in idx) + k[3])
-            for i in idx:
-                off[i] += shift[j] - old
-            moved += abs(shift[j] - old)
-        if moved < 1e-7:
-            break
-    return a, dict(b), dict(d), shift
-
-
-def _b(b: dict[int, float], client: int | None) -> float:
-    return b.get(client, 0.0) if client is not None else 0.0
-
-
 def _sigma(residuals: Sequence[float], p: Params) -> float:
     """Robust noise per run (MAD), pulled towards the prior when there are few runs."""
     if not residuals:
@@ -287,7 +226,7 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
             (sigma / p.tau_change) ** 2,
         )
         client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
-        a, b, d, found = _backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
+        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
         shifts[:] = found
         off[:] = [0.0] * len(runs)
         for idx, size in zip(steps, found, strict=True):
@@ -297,7 +236,7 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
 
     def residuals(a: float, b: dict[int, float], d: dict[str, float]) -> list[float]:
         return [
-            yi - a - _b(b, c) - d.get(t, 0.0) - o
+            yi - a - client_effect(b, c) - d.get(t, 0.0) - o
             for yi, c, t, o in zip(y, clients, tasks, off, strict=True)
         ]
 
@@ -309,7 +248,9 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     # Change points: workflow-wide on what the client and task effects leave, then per client.
     changes: dict[int | None, datetime] = {}
     change_w = [1.0] * len(runs)
-    v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
+    v_all = [
+        yi - client_effect(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)
+    ]
     groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
     named = sorted({c for c in clients if c is not None})
     if len(named) > 1 or None in clients:  # else the workflow's changes are the client's
