@@ -13,10 +13,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Set
 
 from ortools.sat.python import cp_model
 
 from . import floors as fl
+from . import repair as rp
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
@@ -72,8 +74,9 @@ def _watch(
             return
 
 
-def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
-    """The baseline placements, by name: the two simple ones and mixes of their merits."""
+def candidates(grid: Grid, time_limit: float, kept: Set[str] = frozenset()) -> dict[str, Candidate]:
+    """The baseline placements, by name: the two simple ones and mixes of their merits; and
+    when replanning (`kept`: see `repair.kept_tasks`), repairs of the previous schedule."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -90,6 +93,9 @@ def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
         out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
+    if kept:
+        out["repair"] = (rp.repair_placement(grid, kept), {})
+        out["repair-priority"] = (rp.repair_placement(grid, kept, by_priority=True), {})
     return out
 
 
@@ -122,9 +128,11 @@ def solve(problem: Problem) -> Schedule:
     """
     started = time.perf_counter()
     grid = build_grid(problem)
-    hints = candidates(grid, problem.time_limit_seconds)
+    kept = rp.kept_tasks(grid)
+    hints = candidates(grid, problem.time_limit_seconds, kept)
     builder = ModelBuilder(grid)
     builder.build()
+    holds = rp.Holds(builder, kept)
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
     floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
     reached = {n for n in hints if floors.reached_by(measures[n])}
@@ -138,12 +146,15 @@ def solve(problem: Problem) -> Schedule:
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
+        holds.hint(v, hints[name][0])
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
     fl.switch(builder, only, on=False)
     scores = {n: objective_of(builder, values[n]) for n in keep}
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
-    best = max(scores, key=lambda n: (n in reached, scores[n], n == "edf"))
+    # When replanning, the best among repairs (see `repair`) if one reaches both floors.
+    repairs = {n for n in reached if holds.all_held(hints[n][0])}
+    best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
     def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
         status, solver = search.status, search.solver
@@ -164,6 +175,7 @@ def solve(problem: Problem) -> Schedule:
                 source="cp-sat",
                 stopped=search.why,
                 floors=fl.report(grid, floors, measures, answer, proven),
+                scope=holds.scope(placement),
             )
         # A baseline the search did not reach (its hint rejected, or stopped early) still wins.
         placement, causes = hints[hint]
@@ -179,15 +191,41 @@ def solve(problem: Problem) -> Schedule:
             source=hint,
             stopped=search.why,
             floors=fl.report(grid, floors, measures, measures[hint], proven),
+            scope=holds.scope(placement),
         )
 
     def left() -> float:
         return problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
 
+    def held_search(hint: Hint, floor_on: bool) -> _Search:
+        """Search with the holds as set; then, if that left out held work, search again with
+        that work free to go elsewhere (the rest still held), and keep the better answer."""
+        search = _Search(builder, problem, hint, left(), floor_on)
+        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        placement = builder.extract(search.solver)
+        dropped = holds.dropped(placement)
+        if not dropped or left() < _MIN_SEARCH_SECONDS:
+            return search
+        holds.release(dropped)
+        values = hint_values(builder, placement)
+        values[only.index] = (only, 0)
+        if switch is not None:
+            values[switch.index] = (switch, int(search.solver.boolean_value(switch)))
+        holds.hint(values, placement)
+        again = _Search(builder, problem, values, left(), floor_on)
+        if again.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+            again.solver.objective_value > search.solver.objective_value
+        ):
+            return again
+        return search
+
     if switch is None or best in reached:
         if switch is not None:
             fl.switch(builder, switch, on=True)
-        return outcome(_Search(builder, problem, values[best], left(), True), best, False)
+        # Replanning: what the hint keeps where it was stays there (or is left out).
+        holds.hold(hints[best][0])
+        return outcome(held_search(values[best], True), best, False)
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.
@@ -198,9 +236,9 @@ def solve(problem: Problem) -> Schedule:
     fl.switch(builder, only, on=True)
     # When replanning, it still keeps as many previous blocks as it can (stability is all
     # that is asked of it): a bare feasibility search would move most of the calendar.
-    kept = [same for tv in builder.tasks.values() for _, _, same in tv.same]
-    if kept:
-        builder.model.maximize(cp_model.LinearExpr.sum(kept))
+    same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
+    if same:
+        builder.model.maximize(cp_model.LinearExpr.sum(same))
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
     budget = left() * _FLOOR_SEARCH_SHARE
@@ -212,12 +250,16 @@ def solve(problem: Problem) -> Schedule:
         first = _Search(builder, problem, values[near], budget - first.seconds, True)
     builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        found = hint_values(builder, builder.extract(first.solver))
+        placement = builder.extract(first.solver)
+        found = hint_values(builder, placement)
         found[switch.index], found[only.index] = (switch, 1), (only, 0)
-        return outcome(_Search(builder, problem, found, left(), True), near, False)
+        holds.hint(found, placement)
+        holds.hold(placement)
+        return outcome(held_search(found, True), near, False)
     # None exists (proven) or none was found in time: the documented objective decides.
     fl.switch(builder, switch, on=False)
-    second = _Search(builder, problem, values[best], left(), False)
+    holds.hold(hints[best][0])
+    second = held_search(values[best], False)
     return outcome(second, best, proven)
 
 
