@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Set
 
 from ortools.sat.python import cp_model
@@ -22,7 +21,8 @@ from . import repair as rp
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
-from .grid import Grid, Week, build_grid
+from .grid import Grid, build_grid
+from .hints import Hint, hint_values, objective_of
 from .model import Problem, Schedule, SolveStatus, UnplacedCause
 from .selection import select_tasks
 
@@ -39,7 +39,6 @@ _FLOOR_SEARCH_SHARE = 0.6
 # tasks: ~6 s of probing); the hinted search finds good solutions without it.
 _PRESOLVE_MAX_VARIABLES = 6000
 
-Hint = dict[int, tuple[cp_model.IntVar, int]]  # variable index -> (variable, value)
 Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
 
 
@@ -154,6 +153,7 @@ def solve(problem: Problem) -> Schedule:
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
     # When replanning, the best among repairs (see `repair`) if one reaches both floors.
     repairs = {n for n in reached if holds.all_held(hints[n][0])}
+    ceiling = fl.ceiling(grid)
     best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
     def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
@@ -220,12 +220,41 @@ def solve(problem: Problem) -> Schedule:
             return again
         return search
 
+    def improve(search: _Search) -> _Search:
+        """A repair that misses deadlines or leaves work out: may moving a few more tasks
+        (`repair.WIDEN_TASKS`) place more weighted hours or meet more deadlines?"""
+        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        placement = builder.extract(search.solver)
+        r = fl.measure(grid, placement)
+        if (r.work, r.met) == (ceiling.work, ceiling.met) or left() < _MIN_SEARCH_SECONDS:
+            return search
+        values = hint_values(builder, placement)
+        values[only.index] = (only, 0)
+        if switch is not None:
+            values[switch.index] = (switch, 1)
+        holds.hint(values, placement)
+        holds.widen()
+        wide = _Search(builder, problem, values, left(), True)
+        if wide.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        w = fl.measure(grid, builder.extract(wide.solver))
+        better = w.work >= r.work and w.met >= r.met and (w.work, w.met) != (r.work, r.met)
+        return (
+            wide
+            if better and wide.solver.objective_value > search.solver.objective_value
+            else search
+        )
+
     if switch is None or best in reached:
         if switch is not None:
             fl.switch(builder, switch, on=True)
         # Replanning: what the hint keeps where it was stays there (or is left out).
         holds.hold(hints[best][0])
-        return outcome(held_search(values[best], True), best, False)
+        answer = held_search(values[best], True)
+        if best in repairs:
+            answer = improve(answer)
+        return outcome(answer, best, False)
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.
@@ -309,82 +338,3 @@ def _why(status: cp_model.CpSolverStatus, stopped: list[bool]) -> str:
     if status == cp_model.INFEASIBLE:
         return "infeasible"
     return "no improvement" if stopped else "time limit"
-
-
-def deadlines_met(builder: ModelBuilder, values: Hint) -> int:
-    """Tasks with a deadline in the horizon that an assignment finishes on time."""
-    return sum(
-        1 - values[tv.missed.index][1] for tv in builder.tasks.values() if tv.missed is not None
-    )
-
-
-def objective_of(builder: ModelBuilder, values: Hint) -> int:
-    """The model's objective (scaled) for a complete assignment of its objective variables."""
-    total = builder.constant * builder.scale
-    for coef, var in builder.terms:
-        total += coef * values[var.index][1]
-    return total - sum(values[tv.end.index][1] for tv in builder.tasks.values())
-
-
-def weighted_work(builder: ModelBuilder, values: Hint) -> int:
-    """Priority-weighted slots placed by an assignment (what greedy must never beat)."""
-    return sum(
-        tv.plan.task.priority * tv.plan.remaining * values[tv.placed.index][1]
-        for tv in builder.tasks.values()
-    )
-
-
-def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
-    """A value for every decision variable, so a feasible placement is a complete solution."""
-    grid = builder.grid
-    out: Hint = {}
-
-    def put(var: cp_model.IntVar, value: int | bool) -> None:
-        out[var.index] = (var, int(value))
-
-    billable: dict[Week, int] = defaultdict(int)
-    for tid, tv in builder.tasks.items():
-        chunks = placement.get(tid, [])
-        put(tv.placed, bool(chunks))
-        end = chunks[-1][0] + chunks[-1][1] if chunks else 0
-        put(tv.end, end)
-        for k, cv in enumerate(tv.chunks):
-            start, length = chunks[k] if k < len(chunks) else (cv.starts[0], 0)
-            if cv.present is not tv.placed:
-                put(cv.present, length > 0)
-            put(cv.start, start)
-            if not isinstance(cv.size, int):
-                put(cv.size, length)
-            if isinstance(cv.end, cp_model.IntVar):
-                put(cv.end, start + length)
-            day = grid.day_of[start] if length else -1
-            for ds, on, amount in cv.days:
-                if on is not None:
-                    put(on, day in ds)
-                if amount is not None:
-                    put(amount, length if day in ds else 0)
-            if length and tv.plan.task.billable and day >= 0:
-                billable[grid.days[day].week] += length
-            inside = [
-                n
-                for n, _, _ in cv.windows
-                if length and grid.windows[n].lo <= start and start + length <= grid.windows[n].hi
-            ]
-            best = max(inside, key=lambda n: grid.windows[n].weight, default=None)
-            for n, flag, reward in cv.windows:
-                put(flag, n == best)
-                if reward is not None:
-                    put(reward, length if n == best else 0)
-        if tv.missed is not None:
-            plan_deadline = tv.plan.soft_deadline
-            put(tv.missed, not chunks or (plan_deadline is not None and end > plan_deadline))
-        if tv.late is not None:
-            deadline, most, late, over = tv.late
-            lateness = max(0, end - deadline) if chunks else 0
-            put(over, lateness > most)
-            put(late, lateness if lateness <= most else 0)
-        for j, k, same in tv.same:
-            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[j])
-    for week, (target, short) in builder.shortfall.items():
-        put(short, min(target, max(0, target - 100 * billable[week])))
-    return out

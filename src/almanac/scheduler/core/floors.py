@@ -46,6 +46,15 @@ def measure(grid: Grid, placement: Placement) -> Measure:
     return Measure(work, met)
 
 
+def ceiling(grid: Grid) -> Measure:
+    """The most any placement could reach: every task placed, every deadline met."""
+    plans = [p for p in grid.plans.values() if p.cause is None]
+    return Measure(
+        sum(p.task.priority * p.remaining for p in plans),
+        sum(1 for p in plans if p.deadline_in(grid.size)),
+    )
+
+
 @dataclass(frozen=True)
 class Floors:
     work: int
