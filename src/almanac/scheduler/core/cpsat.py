@@ -208,43 +208,47 @@ def solve(problem: Problem) -> Schedule:
         if not dropped or left() < _MIN_SEARCH_SECONDS:
             return search
         holds.release(dropped)
-        values = hint_values(builder, placement)
-        values[only.index] = (only, 0)
-        if switch is not None:
-            values[switch.index] = (switch, int(search.solver.boolean_value(switch)))
-        holds.hint(values, placement)
-        again = _Search(builder, problem, values, left(), floor_on)
+        on = switch is not None and search.solver.boolean_value(switch)
+        again = _Search(builder, problem, complete(placement, on), left(), floor_on)
         if again.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             again.solver.objective_value > search.solver.objective_value
         ):
             return again
         return search
 
-    def improve(search: _Search) -> _Search:
-        """A repair that misses deadlines or leaves work out: may moving a few more tasks
-        (`repair.WIDEN_TASKS`) place more weighted hours or meet more deadlines?"""
-        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return search
-        placement = builder.extract(search.solver)
-        r = fl.measure(grid, placement)
-        if (r.work, r.met) == (ceiling.work, ceiling.met) or left() < _MIN_SEARCH_SECONDS:
-            return search
+    def complete(placement: Placement, floor_on: bool) -> Hint:
         values = hint_values(builder, placement)
         values[only.index] = (only, 0)
         if switch is not None:
-            values[switch.index] = (switch, 1)
+            values[switch.index] = (switch, int(floor_on))
         holds.hint(values, placement)
-        holds.widen()
-        wide = _Search(builder, problem, values, left(), True)
-        if wide.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return values
+
+    def improve(search: _Search) -> _Search:
+        """A repair that misses deadlines or leaves work out: can moving other blocks place
+        more weighted hours or meet more deadlines? If so, the fewest moves that do, then
+        the objective among schedules keeping what those kept."""
+        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search
-        w = fl.measure(grid, builder.extract(wide.solver))
-        better = w.work >= r.work and w.met >= r.met and (w.work, w.met) != (r.work, r.met)
-        return (
-            wide
-            if better and wide.solver.objective_value > search.solver.objective_value
-            else search
-        )
+        placement = builder.extract(search.solver)
+        repaired = fl.measure(grid, placement)
+        if repaired == ceiling or left() < 2 * _MIN_SEARCH_SECONDS:
+            return search
+        fl.add_gain(builder, repaired, ceiling)
+        holds.widen()
+        same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
+        builder.model.maximize(cp_model.LinearExpr.sum(same))
+        fewest = _Search(builder, problem, complete(placement, True), left() / 2, True)
+        builder.refresh_objective()
+        if fewest.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        moved = builder.extract(fewest.solver)
+        holds.hold(moved)
+        wide = _Search(builder, problem, complete(moved, True), left(), True)
+        solved = wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        if solved and wide.solver.objective_value > search.solver.objective_value:
+            return wide
+        return search
 
     if switch is None or best in reached:
         if switch is not None:
@@ -280,9 +284,7 @@ def solve(problem: Problem) -> Schedule:
     builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         placement = builder.extract(first.solver)
-        found = hint_values(builder, placement)
-        found[switch.index], found[only.index] = (switch, 1), (only, 0)
-        holds.hint(found, placement)
+        found = complete(placement, True)
         holds.hold(placement)
         return outcome(held_search(found, True), near, False)
     # None exists (proven) or none was found in time: the documented objective decides.

@@ -100,6 +100,16 @@ def add_floors(builder: ModelBuilder, floors: Floors) -> cp_model.IntVar | None:
     return on
 
 
+def add_gain(builder: ModelBuilder, than: Measure, ceiling: Measure) -> None:
+    """Require more than `than` from now on: more weighted work, or as much and more
+    deadlines met (hours rank before deadlines)."""
+    tasks = list(builder.tasks.values())
+    missed = _missed(builder)
+    met = len(missed) - cp_model.LinearExpr.sum(missed) if missed else 0
+    base = ceiling.met + 1
+    builder.model.add(_weighted(tasks) * base + met >= than.work * base + than.met + 1)
+
+
 def restriction(builder: ModelBuilder, tids: set[str]) -> cp_model.IntVar:
     """A switch that, when on, places exactly the tasks `tids` (greedy's choice: the work
     floor then holds by construction and only the timing is left to find)."""

@@ -2,7 +2,8 @@
 
 Tasks go in dependency order, the most urgent first (a dependency inherits the urgency of the
 work waiting on it), and each takes the first free slots that fit. Blocks from the previous
-schedule that still fit are kept where they were, which makes it a stable hint for replanning.
+schedule that still fit are kept where they were (work after a displaced block too, when it
+still fits after it), which makes it a stable hint for replanning.
 """
 
 from __future__ import annotations

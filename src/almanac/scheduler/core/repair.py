@@ -52,10 +52,6 @@ def kept_tasks(grid: Grid) -> set[str]:
     return kept
 
 
-# How many tasks a repair's widening may move besides what the change broke.
-WIDEN_TASKS = 2
-
-
 class Holds:
     """One switch per kept task (see `kept_tasks`) that, when on, holds it to its previous
     blocks or leaves it out (an overfull calendar may have to drop some work for what a
@@ -82,18 +78,12 @@ class Holds:
                 if not isinstance(chunk.size, int):
                     m.add(chunk.size == length).only_enforce_if(when)
             self._domain(on, (0, 1))
-        # Widening a repair (see `widen`): at most this many held tasks may move.
-        self.capped = m.new_bool_var("few_moves")
-        held = cp_model.LinearExpr.sum(list(self.vars.values()))
-        m.add(held >= len(kept) - WIDEN_TASKS).only_enforce_if(self.capped)
-        self._domain(self.capped, (0, 0))
 
     def widen(self) -> None:
-        """Free every held task, but let at most `WIDEN_TASKS` of them move."""
+        """Free every held task."""
         self.on = set()
         for var in self.vars.values():
             self._domain(var, (0, 1))
-        self._domain(self.capped, (1, 1))
 
     def held(self, placement: Placement) -> set[str]:
         """The kept tasks `placement` leaves where they were, or leaves out."""
