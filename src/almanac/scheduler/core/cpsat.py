@@ -246,7 +246,10 @@ def solve(problem: Problem) -> Schedule:
         holds.hold(moved)
         wide = _Search(builder, problem, complete(moved, True), left(), True)
         solved = wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        if solved and wide.solver.objective_value > search.solver.objective_value:
+        # Worth it only when the gain, net of the moves' stability cost, is at least one
+        # priority-1 deadline's worth: a replan does not re-plan the calendar for less.
+        least = max(problem.weights.missed_deadline, 1) * builder.scale
+        if solved and wide.solver.objective_value >= search.solver.objective_value + least:
             return wide
         return search
 
