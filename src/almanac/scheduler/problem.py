@@ -285,8 +285,8 @@ def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
         return f"another block of the task now overlaps a busy event; re-placed: {new.reason}"
     if schedule.scope == "widened":
         return (
-            "re-placed because moving only what the change hit fell short of the floors "
-            f"(weighted hours, deadlines met): {new.reason}"
+            "re-placed to make room: moving only what the change hit would have placed "
+            f"fewer hours or met fewer deadlines: {new.reason}"
         )
     return f"re-placed: {new.reason}"
 

@@ -6,6 +6,7 @@ model must place at least the most priority-weighted work of any of them (hours 
 soft deadlines in the objective) and, whenever a baseline manages both, meet at least as many
 deadlines as EDF. The search stops when optimal,
 when the best solution has not improved for `Problem.idle_seconds`, or at the time limit.
+A replan is a repair first (see `repair`): only what the change broke moves.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ others, with every task depending on them and every task that had no blocks, for
 repair's neighbourhood. `Holds` gives each kept task a switch that holds it to its previous
 blocks (or leaves it out); `repair_placement` places the neighbourhood greedily around the
 kept blocks, each task where it was whenever that still fits. A placement holding every kept
-task is a repair; `cpsat.solve` searches among repairs when one reaches both floors, and
-otherwise holds whatever the placement it starts from held (see ARCHITECTURE.md).
+task is a repair; `cpsat.solve` searches among repairs when one reaches both floors (and
+widens a repair only for a real gain in hours or deadlines), and otherwise holds whatever
+the placement it starts from held (see ARCHITECTURE.md, "Stability").
 """
 
 from __future__ import annotations
