@@ -239,7 +239,7 @@ def solve(problem: Problem) -> Schedule:
         holds.widen()
         same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
         builder.model.maximize(cp_model.LinearExpr.sum(same))
-        fewest = _Search(builder, problem, complete(placement, True), left() / 2, True)
+        fewest = _Search(builder, problem, complete(placement, True), left() / 2, True, step=1)
         builder.refresh_objective()
         if fewest.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search
@@ -279,12 +279,12 @@ def solve(problem: Problem) -> Schedule:
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
     budget = left() * _FLOOR_SEARCH_SHARE
-    first = _Search(builder, problem, values[near], budget, True)
+    first = _Search(builder, problem, values[near], budget, True, step=1)
     fl.switch(builder, only, on=False)
     proven = first.status == cp_model.INFEASIBLE
     if proven and budget - first.seconds >= _MIN_SEARCH_SECONDS:
         # Not with greedy's tasks: with any others, in the time that is left of the share.
-        first = _Search(builder, problem, values[near], budget - first.seconds, True)
+        first = _Search(builder, problem, values[near], budget - first.seconds, True, step=1)
     builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         placement = builder.extract(first.solver)
@@ -302,8 +302,16 @@ class _Search:
     """One CP-SAT search of the builder's model from a complete hint."""
 
     def __init__(
-        self, builder: ModelBuilder, problem: Problem, hint: Hint, seconds: float, floor_on: bool
+        self,
+        builder: ModelBuilder,
+        problem: Problem,
+        hint: Hint,
+        seconds: float,
+        floor_on: bool,
+        step: int | None = None,
     ) -> None:
+        """`step`: the least objective gain that counts as progress for the idle stop (one
+        point by default; 1 for the searches that count kept blocks instead of points)."""
         model = builder.model
         model.clear_hints()  # type: ignore[no-untyped-call]
         for var, value in hint.values():
@@ -320,7 +328,7 @@ class _Search:
         solver.parameters.cp_model_probing_level = 0
         if len(model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
             solver.parameters.cp_model_presolve = False
-        progress = _Progress(builder.scale)
+        progress = _Progress(builder.scale if step is None else step)
         done, stopped = threading.Event(), list[bool]()
         if problem.idle_seconds is not None:
             watcher = threading.Thread(
