@@ -44,6 +44,7 @@ from almanac.llm.base import (
     LLMUnavailable,
     Message,
     Outcome,
+    Prompt,
     StructuredResult,
     T,
 )
@@ -190,10 +191,8 @@ class OpenAICompatibleLLM(LLMClient):
         self,
         *,
         operation: str,
-        messages: Sequence[Message],
+        prompt: Prompt,
         schema: type[T],
-        prompt_template: str | None = None,
-        prompt_version: str | None = None,
         judge: Judge[T] | None = None,
         budget_seconds: float | None = None,
         max_tokens: int | None = None,
@@ -207,8 +206,8 @@ class OpenAICompatibleLLM(LLMClient):
         rec = LLMCallRecord(
             operation=operation,
             model=model,
-            prompt_template=prompt_template,
-            prompt_version=prompt_version,
+            prompt_template=prompt.template,
+            prompt_version=prompt.version,
             outcome="error",  # until proven otherwise (also covers cancellation)
         )
         started = time.perf_counter()
@@ -225,7 +224,9 @@ class OpenAICompatibleLLM(LLMClient):
                 raise LLMUnavailable(f"LLM unavailable for {operation}: {rec.error}")
             try:
                 async with asyncio.timeout(budget):
-                    value = await self._complete(rec, tuned, messages, schema, deadline, judge)
+                    value = await self._complete(
+                        rec, tuned, prompt.messages, schema, deadline, judge
+                    )
             except TimeoutError as exc:
                 settled = True
                 self._breaker_failure()
