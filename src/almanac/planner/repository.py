@@ -24,6 +24,7 @@ from almanac.models import (
     Task,
     Workflow,
 )
+from almanac.ontology.repository import OntologyRepository
 
 
 class PlanRepository(Repository, PortableRows):
@@ -33,6 +34,33 @@ class PlanRepository(Repository, PortableRows):
 
     async def get(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
         return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
+
+    async def ids_of_client(self, client_id: int) -> list[int]:
+        """A client's plan ids, in order."""
+        stmt = select(Plan.id).where(Plan.client_id == client_id).order_by(Plan.id)
+        return list(await self.session.scalars(stmt))
+
+    async def ids_not_cancelled(self, client_id: int | None) -> list[int]:
+        """Ids of the plans not cancelled (a client's, or everyone's)."""
+        stmt = select(Plan.id).where(
+            Plan.status != "cancelled", *equal_to(Plan, client_id=client_id)
+        )
+        return list(await self.session.scalars(stmt.order_by(Plan.id)))
+
+    async def ids_with_status(self, statuses: Sequence[str]) -> list[int]:
+        """Ids of the plans in any of `statuses`, in order."""
+        stmt = select(Plan.id).where(Plan.status.in_(tuple(statuses))).order_by(Plan.id)
+        return list(await self.session.scalars(stmt))
+
+    async def with_status(self, statuses: Sequence[str]) -> list[Plan]:
+        """Plans in any of `statuses`, by id."""
+        stmt = select(Plan).where(Plan.status.in_(tuple(statuses))).order_by(Plan.id)
+        return list(await self.session.scalars(stmt))
+
+    async def set_status(self, plan: Plan, status: str) -> None:
+        """Store a status the caller has checked with `require_transition`."""
+        plan.status = status
+        await self.session.flush()
 
     async def plans(
         self, *, client_id: int | None, status: str | None, limit: int, offset: int
@@ -65,15 +93,12 @@ class PlanRepository(Repository, PortableRows):
         """Write changes to `plan` and read it back (updated_at)."""
         return await self.save(plan)
 
-    async def add_process_template(self, template: ProcessTemplate) -> ProcessTemplate:
-        return await self.add(template)
-
     async def add_tasks(self, tasks: Sequence[Task]) -> list[int]:
         return [t.id for t in await self.add_all(tasks)]
 
-    async def delete_for_client(self, client_id: int) -> tuple[list[int], dict[str, int]]:
-        """A client's plans (versions, tasks and runs go with them) and the process
-        templates approving them created, with those templates' execution runs."""
+    async def delete_for_client(self, client_id: int) -> tuple[list[int], list[int]]:
+        """Delete a client's plans (versions, tasks and scheduler runs go with them);
+        returns their ids and the ids of the process templates approving them created."""
         plans = (
             await self.session.execute(
                 delete(Plan)
@@ -81,21 +106,7 @@ class PlanRepository(Repository, PortableRows):
                 .returning(Plan.id, Plan.process_template_id)
             )
         ).all()
-        templates = [int(t) for _, t in plans if t is not None]
-        runs = templates_deleted = 0
-        if templates:
-            runs = await self.delete_where(
-                ExecutionRun, ExecutionRun.process_template_id.in_(templates)
-            )
-            templates_deleted = await self.delete_where(
-                ProcessTemplate, ProcessTemplate.id.in_(templates)
-            )
-        counts = {
-            "plans": len(plans),
-            "process_templates": templates_deleted,
-            "execution_runs": runs,
-        }
-        return [int(p) for p, _ in plans], counts
+        return [int(p) for p, _ in plans], [int(t) for _, t in plans if t is not None]
 
 
 class PromptRepository(Repository, PortableRows):
@@ -351,6 +362,7 @@ async def forget_client(session: AsyncSession, subject: Subject) -> dict[str, in
     built-in calendar's blocks placed for them."""
     if subject.client_id is None:
         return {}
-    plan_ids, counts = await PlanRepository(session).delete_for_client(subject.client_id)
+    plan_ids, templates = await PlanRepository(session).delete_for_client(subject.client_id)
+    counts = await OntologyRepository(session).delete_templates(templates)
     blocks = await CalendarEntryRepository(session).delete_blocks_of_plans(plan_ids)
-    return {**counts, "calendar_entries": blocks}
+    return {"plans": len(plan_ids), **counts, "calendar_entries": blocks}

@@ -25,7 +25,9 @@ from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
+from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import require_transition
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -91,6 +93,9 @@ class SchedulerService:
     ) -> None:
         self.uow = uow
         self.repo = SchedulerRepository(uow.session)
+        self.plans = PlanRepository(uow.session)
+        self.tasks = TaskRepository(uow.session)
+        self.prompts = PromptRepository(uow.session)
         self.calendar = calendar
         self.memory = memory
         self.llm = llm
@@ -154,7 +159,7 @@ class SchedulerService:
     # -- steps -------------------------------------------------------------------------------
 
     async def _plan(self, plan_id: int, *, for_update: bool) -> Plan:
-        plan = await self.repo.plan(plan_id, for_update=for_update)
+        plan = await self.plans.get(plan_id, for_update=for_update)
         if plan is None:
             raise NotFound(
                 f"plan {plan_id} not found",
@@ -199,16 +204,17 @@ class SchedulerService:
 
     async def _solve(self, ctx: Context) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
-        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
+        plans = await self.plans.with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
-        rows = await self.repo.open_tasks_of(plan_ids)
+        rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
         facts = await self._preference_texts(ctx.plan, ctx.warnings)
         texts = [t for _, t in facts]
-        prompt = await self.repo.active_prompt("schedule_optimizer") if self.llm else None
+        template = await self.prompts.active("schedule_optimizer") if self.llm else None
+        prompt = (template.content, template.version) if template else None
         prefs, applied, source = await resolve_preferences(texts, self.llm, prompt, ctx.warnings)
         sources = [
             PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)

@@ -1,0 +1,144 @@
+"""SQL for tasks: the planner creates them when a plan is approved and owns the table.
+
+The task resource (`tasks/`), the scheduler and the context block read and edit tasks
+through this repository; nothing else queries `tasks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository, equal_to
+from almanac.models import Plan, Task
+from almanac.models.status import CLOSED_TASK_STATUSES
+
+
+class TaskRepository(Repository, PortableRows):
+    """Reads and edits task rows."""
+
+    portable = (Task,)
+
+    async def search(
+        self,
+        *,
+        plan_id: int | None,
+        client_id: int | None,
+        status: str | None,
+        due_before: datetime | None,
+        day: tuple[datetime, datetime] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Task], int]:
+        conds = equal_to(Task, plan_id=plan_id, client_id=client_id, status=status)
+        if due_before is not None:
+            conds.append(Task.deadline < due_before)
+        if day is not None:
+            lo, hi = day
+            conds.append(
+                or_(
+                    and_(Task.scheduled_start >= lo, Task.scheduled_start < hi),
+                    and_(Task.deadline >= lo, Task.deadline < hi),
+                    Task.status == "in_progress",
+                )
+            )
+        order = [Task.deadline.asc().nulls_last(), Task.priority.desc(), Task.id]
+        return await self.page(select(Task).where(*conds), order, limit, offset)
+
+    async def get(self, task_id: int, *, for_update: bool = False) -> Task | None:
+        return await self.by_id(Task, task_id, lock=self.lock_of(for_update))
+
+    async def need(self, task_id: int, *, for_update: bool = False) -> Task:
+        """The task, or 404 "task {id} not found"."""
+        return await self.require(Task, task_id, "task", lock=self.lock_of(for_update))
+
+    async def by_keys(self, plan_id: int, keys: Sequence[str]) -> list[Task]:
+        if not keys:
+            return []
+        stmt = select(Task).where(Task.plan_id == plan_id, Task.plan_task_key.in_(list(keys)))
+        return list(await self.session.scalars(stmt))
+
+    async def by_key(self, plan_id: int, key: str, *, for_update: bool = False) -> Task | None:
+        stmt = select(Task).where(Task.plan_id == plan_id, Task.plan_task_key == key)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def dependents(self, plan_id: int, key: str) -> list[Task]:
+        rows = await self.session.scalars(select(Task).where(Task.plan_id == plan_id))
+        return [t for t in rows if key in {str(d) for d in t.depends_on or ()}]
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    # -- for the scheduler -------------------------------------------------------------------
+
+    async def open_of(self, plan_ids: Sequence[int]) -> list[Task]:
+        """Open tasks of several plans, in a stable order."""
+        if not plan_ids:
+            return []
+        stmt = (
+            select(Task)
+            .where(Task.plan_id.in_(list(plan_ids)), Task.status.not_in(CLOSED_TASK_STATUSES))
+            .order_by(Task.plan_id, Task.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def set_scheduled_start(self, starts: dict[int, datetime | None]) -> None:
+        """tasks.scheduled_start per task id (None clears it)."""
+        for task_id, start in starts.items():
+            await self.session.execute(
+                update(Task).where(Task.id == task_id).values(scheduled_start=start)
+            )
+
+    async def set_metadata(self, task: Task, metadata: dict[str, Any]) -> None:
+        task.metadata_ = metadata  # a new dict, so SQLAlchemy sees the change
+        await self.session.flush()
+
+    async def billable_by_key(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], bool]:
+        """(plan id, task key) → billable, for the sprint report."""
+        if not plan_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Task.plan_id, Task.plan_task_key, Task.billable).where(
+                Task.plan_id.in_(plan_ids)
+            )
+        )
+        return {(p, k): b for p, k, b in rows if p is not None and k is not None}
+
+    async def titles(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], str]:
+        """(plan id, task key) → title."""
+        if not plan_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Task.plan_id, Task.plan_task_key, Task.title).where(
+                Task.plan_id.in_(list(plan_ids))
+            )
+        )
+        return {(p, k): t for p, k, t in rows if p is not None and k is not None}
+
+    # -- for the context block ---------------------------------------------------------------
+
+    async def agenda(self, client_id: int | None, limit: int) -> list[Task]:
+        """Tasks not closed of plans not cancelled (a client's, or all), soonest scheduled
+        first, then by deadline and priority."""
+        live = Plan.status != "cancelled"
+        if client_id is not None:
+            live = live & (func.coalesce(Task.client_id, Plan.client_id) == client_id)
+        stmt = (
+            select(Task)
+            .join(Plan, Plan.id == Task.plan_id)
+            .where(Task.status.not_in(CLOSED_TASK_STATUSES), live)
+            .order_by(
+                Task.scheduled_start.asc().nulls_last(),
+                Task.deadline.asc().nulls_last(),
+                Task.priority.desc(),
+                Task.id,
+            )
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
