@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import pytest
 from openai import AsyncOpenAI
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from almanac.app import create_app
@@ -26,36 +24,17 @@ from almanac.ontology.starter import load_starter_library
 from almanac.state import AppState
 from tests.conftest import http_client
 from tests.doubles.openai_chat import FakeChatServer, Reply
+from tests.pool_watch import PoolWatch, watch_pool
 
 PLAN = "/api/v1/planner/plan"
 # Matches the starter library's "Marketing ops engagement" blueprint: seven workflows.
 INTENT = "a marketing ops engagement end to end for a new retainer client"
 
 
-@dataclass
-class PoolWatch:
-    """Connections checked out of the pool right now, and the most at once."""
-
-    now: int = 0
-    peak: int = 0
-
-    def out(self, *_: Any) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-
-    def back(self, *_: Any) -> None:
-        self.now -= 1
-
-
 @pytest.fixture
 def pool(engine: AsyncEngine) -> Iterator[PoolWatch]:
-    watch = PoolWatch()
-    target = engine.sync_engine.pool
-    event.listen(target, "checkout", watch.out)
-    event.listen(target, "checkin", watch.back)
-    yield watch
-    event.remove(target, "checkout", watch.out)
-    event.remove(target, "checkin", watch.back)
+    with watch_pool(engine) as watch:
+        yield watch
 
 
 async def test_a_plan_with_many_matched_workflows_holds_at_most_two_connections(
@@ -112,12 +91,9 @@ async def test_no_connection_is_held_while_the_llm_thinks(
             request = asyncio.create_task(client.post(PLAN, json=body))
             while not chat.chat_requests and not request.done():
                 await asyncio.sleep(0.01)
-            held = []
-            for _ in range(20):  # while the double sits on its answer
-                held.append(pool.now)
-                await asyncio.sleep(0.02)
+            held = await pool.sample()  # while the double sits on its answer
             r = await request
         await sdk.close()
     assert r.status_code == 201, r.text
     assert r.json()["source"] == "llm"
-    assert max(held) == 0, f"{max(held)} connection(s) held during the LLM call"
+    assert held == 0, f"{held} connection(s) held during the LLM call"

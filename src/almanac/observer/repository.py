@@ -234,8 +234,9 @@ class ObserverRepository(PortableRows):
         )
         return [(str(t), float(s), str(c)) for t, s, c in rows]
 
-    async def event(self, event_id: int) -> Event | None:
-        return await self.session.get(Event, event_id)
+    async def event(self, event_id: int, *, fresh: bool = False) -> Event | None:
+        """The event; `fresh` reads it again even when the session holds it already."""
+        return await self.session.get(Event, event_id, populate_existing=fresh)
 
     async def lock_event(self, event_id: int) -> None:
         """Serialise extractions of one event (two workers must not both add its facts)."""
