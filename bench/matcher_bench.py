@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_json  # noqa: E402
 
-from almanac.config import EmbedderSettings, PlannerSettings  # noqa: E402
+from almanac.config import LocalEmbedderSettings, PlannerSettings  # noqa: E402
 from almanac.embedder import build_embedder  # noqa: E402
 from almanac.ontology.library import load_library  # noqa: E402
 from almanac.planner.matching import document_frequencies, lexical_overlap, rank  # noqa: E402
@@ -204,7 +204,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=PlannerSettings().match_threshold)
     args = parser.parse_args()
-    embedder = build_embedder(EmbedderSettings())
+    embedder = build_embedder(LocalEmbedderSettings())
     pool = candidates()
     idf = document_frequencies([" ".join([c.text, *c.keywords]) for c in pool])
     rows, lexical_rows = [], []
