@@ -1,12 +1,14 @@
 """SQL for tasks: the planner creates them when a plan is approved and owns the table.
 
 The task resource (`tasks/`), the scheduler and the context block read and edit tasks
-through this repository; nothing else queries `tasks`.
+through this repository. `run_history` (the estimator's past work) joins tasks with the
+ontology's execution runs and process templates in one grouped query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +16,24 @@ from sqlalchemy import and_, func, or_, select, update
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
-from almanac.models import Plan, Task
+from almanac.models import ExecutionRun, Plan, ProcessTemplate, Task
 from almanac.models.status import CLOSED_TASK_STATUSES
+
+HISTORY_PER_WORKFLOW = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One completed task of a past plan (its runs summed)."""
+
+    workflow_id: int
+    instance: int  # process template
+    key: str  # the workflow's task key
+    library_hours: float | None  # the library's estimate when the plan was made
+    estimated_hours: float | None  # what the plan said
+    actual_hours: float
+    client_id: int | None
+    at: datetime
 
 
 class TaskRepository(Repository, PortableRows):
@@ -142,3 +160,73 @@ class TaskRepository(Repository, PortableRows):
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+    # -- for the estimator -------------------------------------------------------------------
+
+    async def run_history(
+        self, workflow_ids: Sequence[int], *, per_workflow: int = HISTORY_PER_WORKFLOW
+    ) -> list[HistoryRow]:
+        """Completed work per task of past plans of these workflows, newest first.
+
+        A task may have several runs (paused and resumed work): their hours are summed. A
+        task approved since calibration became per client carries its origin in its
+        metadata (workflow, workflow task key, library estimate), which also covers the
+        workflows inside a blueprint; older tasks fall back to their process template's
+        workflow and their own key. At most `per_workflow` tasks per workflow (the newest:
+        old runs weigh next to nothing anyway).
+        """
+        if not workflow_ids:
+            return []
+        meta = Task.metadata_
+        workflow = func.coalesce(
+            meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id
+        ).label("workflow")
+        key = func.coalesce(meta["workflow_task"].as_string(), Task.plan_task_key)
+        library = meta["library_hours"].as_float()
+        actual = func.sum(ExecutionRun.actual_hours)
+        estimated = func.coalesce(Task.estimate_hours, func.max(ExecutionRun.estimated_hours))
+        at = func.max(func.coalesce(ExecutionRun.ended_at, ExecutionRun.started_at))
+        inner = (
+            select(
+                workflow,
+                ProcessTemplate.id.label("instance"),
+                key.label("key"),
+                library.label("library"),
+                estimated.label("estimated"),
+                actual.label("actual"),
+                Task.client_id.label("client"),
+                func.coalesce(at, Task.updated_at).label("at"),
+            )
+            .join(Task, Task.id == ExecutionRun.task_id)
+            .join(ProcessTemplate, ProcessTemplate.id == Task.process_template_id)
+            .where(
+                ExecutionRun.status == "completed",
+                ExecutionRun.actual_hours.is_not(None),
+                Task.plan_task_key.is_not(None),
+                workflow.in_(workflow_ids),
+            )
+            .group_by(Task.id, ProcessTemplate.id)
+            .subquery()
+        )
+        ranked = select(
+            inner,
+            func.row_number()
+            .over(partition_by=inner.c.workflow, order_by=inner.c.at.desc())
+            .label("n"),
+        )
+        sub = ranked.subquery()
+        stmt = select(sub).where(sub.c.n <= per_workflow).order_by(sub.c.at.desc())
+        return [
+            HistoryRow(
+                workflow_id=int(r.workflow),
+                instance=int(r.instance),
+                key=str(r.key),
+                library_hours=float(r.library) if r.library is not None else None,
+                estimated_hours=float(r.estimated) if r.estimated is not None else None,
+                actual_hours=float(r.actual),
+                client_id=r.client,
+                at=r.at,
+            )
+            for r in await self.session.execute(stmt)
+            if r.actual is not None and r.key is not None
+        ]
