@@ -30,6 +30,7 @@ from almanac.llm.base import (
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.port import MemoryPort
+from almanac.memory.repository import EventRepository
 from almanac.memory.schemas import FactIn, FactsQuery
 from almanac.models import Event
 from almanac.models.observer import FactDecision
@@ -136,6 +137,7 @@ class FactExtractor:
         self.memory = memory
         self.llm = llm
         self.repo = ObserverRepository(uow.session)
+        self.events = EventRepository(uow.session)
 
     async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
         """Recorded decisions, for one event or all."""
@@ -149,7 +151,7 @@ class FactExtractor:
         it (a person asking), the event's metadata stands in for the LLM.
         """
         for _ in range(READ_ATTEMPTS):
-            event = await self.repo.event(event_id, fresh=True)
+            event = await self.events.get(event_id, for_update=True)
             if event is None:
                 raise NotFound(f"event {event_id} does not exist")
             done = await self._settled(event)
@@ -158,7 +160,7 @@ class FactExtractor:
             seen = _as_read(event)
             proposals, source, use = await self._propose(event, defer=defer)
             await self.repo.lock_event(event_id)
-            event = await self.repo.event(event_id, fresh=True)
+            event = await self.events.get(event_id, for_update=True)
             if event is None:
                 raise NotFound(f"event {event_id} was deleted while its facts were read")
             done = await self._settled(event)

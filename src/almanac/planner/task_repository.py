@@ -36,6 +36,19 @@ class HistoryRow:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RunWithTask:
+    """An execution run with its task's key, billability, process template, workflow and
+    the estimate it is measured against."""
+
+    run: ExecutionRun
+    task_key: str | None
+    billable: bool
+    instance_id: int | None
+    workflow_id: int | None
+    baseline_hours: float | None
+
+
 class TaskRepository(Repository, PortableRows):
     """Reads and edits task rows."""
 
@@ -230,3 +243,67 @@ class TaskRepository(Repository, PortableRows):
             for r in await self.session.execute(stmt)
             if r.actual is not None and r.key is not None
         ]
+
+    # -- for the observer ----------------------------------------------------------------------
+
+    async def in_period(self, start: datetime, end: datetime, ids: Sequence[int]) -> list[Task]:
+        """Tasks scheduled or due in [start, end), plus the tasks `ids`."""
+        conds = [Task.scheduled_start.between(start, end), Task.deadline.between(start, end)]
+        if ids:
+            conds.append(Task.id.in_(ids))
+        return list(await self.session.scalars(select(Task).where(or_(*conds)).order_by(Task.id)))
+
+    async def ids_by_key(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+        """(plan id, task key) → task id."""
+        if not plan_ids:
+            return {}
+        stmt = select(Task.plan_id, Task.plan_task_key, Task.id).where(
+            Task.plan_id.in_(list(plan_ids))
+        )
+        return {(p, k): i for p, k, i in await self.session.execute(stmt) if p and k}
+
+    async def runs_until(self, start: datetime, end: datetime) -> list[RunWithTask]:
+        """Completed runs before `end` (drift needs history) and any run started in
+        [start, end), with what their task and process template say about them."""
+        instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
+        at = func.coalesce(ExecutionRun.started_at, ExecutionRun.ended_at)
+        meta = Task.metadata_
+        # The baseline is the library's estimate the task was planned from (planner/
+        # estimates.py), the same the planner measures runs against; older tasks that do
+        # not carry it fall back to their own estimate.
+        baseline = func.coalesce(
+            meta["library_hours"].as_float(), Task.estimate_hours, ExecutionRun.estimated_hours
+        )
+        stmt = (
+            select(
+                ExecutionRun,
+                func.coalesce(meta["workflow_task"].as_string(), Task.plan_task_key),
+                func.coalesce(Task.billable, False),
+                instance,
+                func.coalesce(meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id),
+                baseline,
+            )
+            .outerjoin(Task, Task.id == ExecutionRun.task_id)
+            .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
+            .where(at < end, or_(ExecutionRun.status == "completed", at >= start))
+            .order_by(at, ExecutionRun.id)
+        )
+        return [
+            RunWithTask(run, key, bool(billable), inst, workflow_id, baseline_hours)
+            for run, key, billable, inst, workflow_id, baseline_hours in await self.session.execute(
+                stmt
+            )
+        ]
+
+    async def workflows_with_completed_runs(self) -> list[int]:
+        """Ids of the workflows that have a completed run (through its task or template)."""
+        instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
+        stmt = (
+            select(ProcessTemplate.workflow_id)
+            .select_from(ExecutionRun)
+            .outerjoin(Task, Task.id == ExecutionRun.task_id)
+            .join(ProcessTemplate, ProcessTemplate.id == instance)
+            .where(ExecutionRun.status == "completed", ProcessTemplate.workflow_id.is_not(None))
+            .distinct()
+        )
+        return sorted(int(w) for w in await self.session.scalars(stmt) if w is not None)

@@ -85,6 +85,24 @@ class SchedulerRepository(Repository, PortableRows):
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def applied_blocks(
+        self, plan_ids: Sequence[int], *, newest: bool
+    ) -> dict[int, list[Any]]:
+        """The stored blocks of each plan's newest (or first) applied run."""
+        if not plan_ids:
+            return {}
+        order = SchedulerRun.id.desc() if newest else SchedulerRun.id.asc()
+        stmt = (
+            select(SchedulerRun.plan_id, SchedulerRun.schedule_blocks)
+            .ext(distinct_on(SchedulerRun.plan_id))
+            .where(
+                SchedulerRun.status.in_(APPLIED_RUN_STATUSES),
+                SchedulerRun.plan_id.in_(list(plan_ids)),
+            )
+            .order_by(SchedulerRun.plan_id, order)
+        )
+        return {pid: list(blocks or []) for pid, blocks in await self.session.execute(stmt)}
+
     # -- sprints -----------------------------------------------------------------------------
 
     async def sprints_between(self, first: date, last: date) -> list[Sprint]:
