@@ -9,6 +9,7 @@ from typing import Any
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import Task
+from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
@@ -102,7 +103,7 @@ class BlockService:
         old = next((b for b in blocks if b.task_id == key and b.chunk == chunk), None)
         if old is None:
             raise NotFound(f"no Almanac block {aid!r} in the current schedule")
-        if plan.status not in ("scheduled", "active"):
+        if plan.status not in WRITTEN_PLAN_STATUSES:
             raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
         tz = self.s.tz()
         slot = self.s.settings.slot_minutes
