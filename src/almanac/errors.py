@@ -6,10 +6,23 @@ from typing import Any
 
 
 class AlmanacError(Exception):
-    """An error the user can act on; carries the HTTP status it maps to."""
+    """An error the user can act on; carries the HTTP status it maps to.
+
+    A subclass names its status and title in its header:
+    `class Gone(AlmanacError, status_code=410, title="Gone")`.
+    """
 
     status_code: int = 400
     title: str = "Bad request"
+
+    def __init_subclass__(
+        cls, *, status_code: int | None = None, title: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status_code is not None:
+            cls.status_code = status_code
+        if title is not None:
+            cls.title = title
 
     def __init__(
         self,
@@ -27,45 +40,28 @@ class AlmanacError(Exception):
         self.headers = headers
 
 
-class ValidationFailed(AlmanacError):
-    status_code = 422
-    title = "Validation failed"
-
+class ValidationFailed(AlmanacError, status_code=422, title="Validation failed"):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         errors = [{"field": field, "message": message}] if field else []
         super().__init__(message, errors=errors)
 
 
-class Unauthorized(AlmanacError):
-    status_code = 401
-    title = "Unauthorized"
+class Unauthorized(AlmanacError, status_code=401, title="Unauthorized"): ...
 
 
-class Forbidden(AlmanacError):
-    status_code = 403
-    title = "Forbidden"
+class Forbidden(AlmanacError, status_code=403, title="Forbidden"): ...
 
 
-class NotFound(AlmanacError):
-    status_code = 404
-    title = "Not found"
+class NotFound(AlmanacError, status_code=404, title="Not found"): ...
 
 
-class Conflict(AlmanacError):
-    status_code = 409
-    title = "Conflict"
+class Conflict(AlmanacError, status_code=409, title="Conflict"): ...
 
 
-class PayloadTooLarge(AlmanacError):
-    status_code = 413
-    title = "Payload too large"
+class PayloadTooLarge(AlmanacError, status_code=413, title="Payload too large"): ...
 
 
-class RateLimited(AlmanacError):
-    status_code = 429
-    title = "Too many requests"
+class RateLimited(AlmanacError, status_code=429, title="Too many requests"): ...
 
 
-class DependencyUnavailable(AlmanacError):
-    status_code = 503
-    title = "Dependency unavailable"
+class DependencyUnavailable(AlmanacError, status_code=503, title="Dependency unavailable"): ...

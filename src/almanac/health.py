@@ -77,6 +77,15 @@ async def _embedder(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
 
 
+def _optional_failed(exc: Exception, consequence: str, provider: str = "") -> DependencyStatus:
+    """An optional dependency whose probe failed: degraded, with why and what it costs."""
+    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    where = f"{provider}: " if provider else ""
+    return DependencyStatus(
+        status="degraded", required=False, detail=f"{where}{detail[:250]}; {consequence}"
+    )
+
+
 async def _llm(state: AppState) -> DependencyStatus:
     if state.llm is None:
         return DependencyStatus(
@@ -87,12 +96,7 @@ async def _llm(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(state.llm.check())
     except Exception as exc:
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        return DependencyStatus(
-            status="degraded",
-            required=False,
-            detail=f"{detail[:250]}; planning falls back to the workflow library",
-        )
+        return _optional_failed(exc, "planning falls back to the workflow library")
     return DependencyStatus(
         status="ok", required=False, detail=state.llm.model_for("planning"), latency_ms=ms
     )
@@ -141,11 +145,8 @@ async def _probe_calendar(state: AppState) -> DependencyStatus:
             finally:
                 await provider.close()
     except Exception as exc:
-        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        return DependencyStatus(
-            status="degraded",
-            required=False,
-            detail=f"{name}: {detail[:250]}; scheduling cannot read busy time or write blocks",
+        return _optional_failed(
+            exc, "scheduling cannot read busy time or write blocks", provider=name
         )
     return DependencyStatus(status="ok", required=False, detail=name, latency_ms=ms)
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi import Query as QueryParam
 
 from almanac.types import BIGINT_MAX
@@ -18,6 +18,15 @@ T = TypeVar("T")
 PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 # `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters.
 Params = Annotated[T, QueryParam()]
+
+
+def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
+    """The answer of an idempotent create: its 201 becomes 200 when a retry found the row
+    the first call created (`outcome` is the row and whether it was created)."""
+    value, created = outcome
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return value
 
 
 @dataclass(frozen=True)

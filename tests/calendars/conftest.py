@@ -25,7 +25,7 @@ from caldav.davclient import DAVClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import LocalCache
-from almanac.calendars import CalDAVCalendar
+from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
 from almanac.config import GoogleCalendarSettings
 from almanac.state import AppState

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.calendars import EventSpec
+from almanac.calendars.base import EventSpec
 from almanac.oauth.crypto import TokenCipher
 from almanac.oauth.repository import OAuthCredentialRepository
 from almanac.oauth.service import token_payload

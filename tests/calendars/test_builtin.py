@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from almanac.calendars import ApplyResult, EventSpec, event_uid
+from almanac.calendars.base import ApplyResult, EventSpec, event_uid
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.factory import build_calendar
 from almanac.calendars.repository import CalendarEntryRepository

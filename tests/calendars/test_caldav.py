@@ -8,15 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from almanac.calendars import (
+from almanac.calendars.base import (
     BusyInterval,
-    CalDAVCalendar,
     CalendarConflict,
     CalendarUnavailable,
     EventSpec,
-    build_vcalendar,
     event_uid,
 )
+from almanac.calendars.caldav import CalDAVCalendar, build_vcalendar
 from tests.calendars.shapes import BERLIN, NEW_YORK, WEEK, at, specs
 
 

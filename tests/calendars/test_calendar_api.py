@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.calendars import EventSpec, event_uid
+from almanac.calendars.base import EventSpec, event_uid
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.ics import MAX_ICS_BYTES
 from almanac.state import AppState

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from almanac.cache import Cache
-from almanac.calendars import CalDAVCalendar
+from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
 from almanac.config import (
     CalDAVCalendarSettings,

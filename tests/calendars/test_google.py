@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import LocalCache
-from almanac.calendars import (
+from almanac.calendars.base import (
     ApplyResult,
     BusyInterval,
     CalendarConflict,
     CalendarUnavailable,
     EventSpec,
+    zone_name,
 )
-from almanac.calendars.base import zone_name
 from almanac.calendars.factory import build_calendar
 from almanac.calendars.google import NOT_CONNECTED, GoogleCalendar
 from almanac.config import GoogleCalendarSettings

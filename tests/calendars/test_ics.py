@@ -10,8 +10,7 @@ import icalendar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.calendars import EventSpec, event_uid
-from almanac.calendars.base import zone_name
+from almanac.calendars.base import EventSpec, event_uid, zone_name
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.ics import MAX_ICS_BYTES, MAX_IMPORT_EVENTS, parse_ics, render_calendar
 from almanac.calendars.repository import CalendarEntryRepository

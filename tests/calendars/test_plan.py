@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from almanac.calendars import (
+from almanac.calendars.base import (
     CalendarEvent,
     EventSpec,
     almanac_id_from_uid,

@@ -22,8 +22,15 @@ from caldav.davclient import DAVClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac import calendars
-from almanac.calendars import ApplyResult, BusyInterval, CalDAVCalendar, EventSpec, event_uid
-from almanac.calendars.base import CalendarProvider, zone_name
+from almanac.calendars.base import (
+    ApplyResult,
+    BusyInterval,
+    CalendarProvider,
+    EventSpec,
+    event_uid,
+    zone_name,
+)
+from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.schemas import EventIn
 from almanac.calendars.service import CalendarService
 from tests.calendars.conftest import USER

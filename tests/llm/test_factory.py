@@ -15,7 +15,9 @@ from almanac.config import (
     Settings,
     problem_line,
 )
-from almanac.llm import InMemoryRecorder, Message, OpenAICompatibleLLM, build_llm
+from almanac.llm.base import InMemoryRecorder, Message, Prompt
+from almanac.llm.factory import build_llm
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 
@@ -71,7 +73,7 @@ async def test_openai_builds_a_working_client_from_settings() -> None:
             assert llm.breaker.reset_seconds == 12.0
             server.script(Reply.fail(503), Reply.json({"ok": True}))
             result = await llm.complete_json(
-                operation="reflection", messages=[Message("user", "ok?")], schema=Answer
+                operation="reflection", prompt=Prompt([Message("user", "ok?")]), schema=Answer
             )
         finally:
             await llm.close()
@@ -99,10 +101,11 @@ async def test_openai_sends_the_configured_key() -> None:
         assert server.requests[0].headers["authorization"] == "Bearer sk-secret"
 
 
-def test_importing_the_package_does_not_load_the_openai_sdk() -> None:
+def test_the_factory_does_not_load_the_openai_sdk_without_an_llm() -> None:
     code = (
-        "import sys, almanac.llm\n"
-        "from almanac.llm import build_llm, InMemoryRecorder\n"
+        "import sys\n"
+        "from almanac.llm.base import InMemoryRecorder\n"
+        "from almanac.llm.factory import build_llm\n"
         "from almanac.config import NoLLMSettings\n"
         "assert build_llm(NoLLMSettings(), InMemoryRecorder()) is None\n"
         "assert 'openai' not in sys.modules, 'openai imported eagerly'\n"

@@ -10,15 +10,16 @@ import pytest
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from almanac.llm import (
+from almanac.llm.base import (
     InMemoryRecorder,
     LLMCallRecord,
     LLMOutputInvalid,
     LLMUnavailable,
     Message,
-    OpenAICompatibleLLM,
+    Prompt,
 )
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 
@@ -106,10 +107,8 @@ def make(sdk: AsyncOpenAI, recorder: InMemoryRecorder, sleep: FakeSleep, clock: 
 async def plan(llm: OpenAICompatibleLLM, operation: str = "planning") -> Plan:
     result = await llm.complete_json(
         operation=operation,
-        messages=MESSAGES,
+        prompt=Prompt(MESSAGES, "plan_day", "v3"),
         schema=Plan,
-        prompt_template="plan_day",
-        prompt_version="v3",
     )
     return result.value
 
@@ -121,10 +120,8 @@ async def test_valid_json_first_time(
     llm = make()
     result = await llm.complete_json(
         operation="planning",
-        messages=MESSAGES,
+        prompt=Prompt(MESSAGES, "plan_day", "v3"),
         schema=Plan,
-        prompt_template="plan_day",
-        prompt_version="v3",
     )
     assert result.value == Plan(**GOOD)
     rec = result.record
@@ -154,14 +151,14 @@ async def test_cost_is_none_when_the_provider_does_not_report_it(
     server: FakeChatServer, make: Any
 ) -> None:
     server.script(Reply.json(GOOD))
-    result = await make().complete_json(operation="planning", messages=MESSAGES, schema=Plan)
+    result = await make().complete_json(operation="planning", prompt=Prompt(MESSAGES), schema=Plan)
     assert result.record.cost is None
     assert result.record.prompt_template is None
 
 
 async def test_json_in_a_markdown_fence_is_accepted(server: FakeChatServer, make: Any) -> None:
     server.script("```json\n" + json.dumps(GOOD) + "\n```")
-    result = await make().complete_json(operation="planning", messages=MESSAGES, schema=Plan)
+    result = await make().complete_json(operation="planning", prompt=Prompt(MESSAGES), schema=Plan)
     assert result.value.title == "Tidy the shed"
     assert result.record.outcome == "ok"
 
@@ -174,7 +171,7 @@ async def test_malformed_json_is_repaired_once(
         Reply(content=broken, prompt_tokens=100, completion_tokens=20),
         Reply.json(GOOD, prompt_tokens=150, completion_tokens=25),
     )
-    result = await make().complete_json(operation="planning", messages=MESSAGES, schema=Plan)
+    result = await make().complete_json(operation="planning", prompt=Prompt(MESSAGES), schema=Plan)
     assert result.value == Plan(**GOOD)
     rec = result.record
     assert rec.outcome == "repaired" and rec.attempts == 2
@@ -228,7 +225,7 @@ async def test_429_twice_then_success_backs_off_exponentially(
 
 
 async def plan_result(llm: OpenAICompatibleLLM) -> LLMCallRecord:
-    result = await llm.complete_json(operation="planning", messages=MESSAGES, schema=Plan)
+    result = await llm.complete_json(operation="planning", prompt=Prompt(MESSAGES), schema=Plan)
     return result.record
 
 
@@ -341,7 +338,7 @@ async def test_json_object_mode_adds_a_system_message_when_there_is_none(
     llm = make()
     llm.formats.remember(llm.base_url, "fake-chat", "json_object")
     await llm.complete_json(
-        operation="planning", messages=[Message("user", "Plan it.")], schema=Plan
+        operation="planning", prompt=Prompt([Message("user", "Plan it.")]), schema=Plan
     )
     (req,) = server.chat_requests
     assert [m["role"] for m in req.messages] == ["system", "user"]
@@ -413,7 +410,7 @@ async def test_per_operation_model_selection(server: FakeChatServer, make: Any) 
 
 
 async def plan_for(llm: OpenAICompatibleLLM, operation: str) -> LLMCallRecord:
-    result = await llm.complete_json(operation=operation, messages=MESSAGES, schema=Plan)
+    result = await llm.complete_json(operation=operation, prompt=Prompt(MESSAGES), schema=Plan)
     return result.record
 
 
@@ -445,7 +442,7 @@ async def test_check_fails_when_the_server_is_gone(recorder: InMemoryRecorder) -
         with pytest.raises(LLMUnavailable, match="check failed"):
             await llm.check()
         with pytest.raises(LLMUnavailable) as info:
-            await llm.complete_json(operation="planning", messages=MESSAGES, schema=Plan)
+            await llm.complete_json(operation="planning", prompt=Prompt(MESSAGES), schema=Plan)
         assert "could not connect" in info.value.message
     finally:
         await client.close()

@@ -16,9 +16,16 @@ import pytest
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
-from almanac.llm import InMemoryRecorder, LLMUnavailable, Message, OpenAICompatibleLLM
-from almanac.llm.base import LLMAnswerRejected, LLMTooSlow
+from almanac.llm.base import (
+    InMemoryRecorder,
+    LLMAnswerRejected,
+    LLMTooSlow,
+    LLMUnavailable,
+    Message,
+    Prompt,
+)
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from tests.doubles.openai_chat import FakeChatServer, Reply
 
 
@@ -70,7 +77,9 @@ def make(sdk: AsyncOpenAI, recorder: InMemoryRecorder) -> Any:
 
 
 async def ask(llm: OpenAICompatibleLLM, **kw: Any) -> Plan:
-    result = await llm.complete_json(operation="planning", messages=MESSAGES, schema=Plan, **kw)
+    result = await llm.complete_json(
+        operation="planning", prompt=Prompt(MESSAGES), schema=Plan, **kw
+    )
     return result.value
 
 

@@ -156,5 +156,5 @@ async def test_a_job_that_keeps_waiting_shows_its_reason_and_fails_with_nothing_
         jobs = (await client.get("/api/v1/jobs", params={"task": "observer:extract_facts"})).json()
     (job,) = jobs if isinstance(jobs, list) else jobs["items"]
     assert job["status"] == "failed"
-    assert job["reason"].startswith("waiting for the LLM: the LLM's facts were rejected")
+    assert job["reason"].startswith("waiting for the LLM: the checks rejected the LLM's facts")
     assert "figures not in the memory" in job["reason"] or "repeats itself" in job["reason"]

@@ -95,7 +95,7 @@ class SessionRecorder:
 
     async def record(self, record: LLMCallRecord) -> None:
         self.records.append(record)
-        await LLMCallRepository(self.session).add(record)
+        await LLMCallRepository(self.session).record(record)
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from almanac.db.engine import create_sessionmaker
-from almanac.llm import InMemoryRecorder, LLMCallRecord, Message, OpenAICompatibleLLM
+from almanac.llm.base import InMemoryRecorder, LLMCallRecord, Message, Prompt
 from almanac.llm.formats import FormatMemory
+from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
 from almanac.llm.tuning import NO_TUNING, StoredTuning
 from almanac.models import LLMOperationSetting
@@ -111,7 +112,7 @@ async def test_cost_estimate_uses_the_chosen_models_recorded_price(
     repo = LLMCallRepository(db_session)
     # Ten planning calls on a cheap model: 1,000 tokens each at $0.001 per call.
     for _ in range(10):
-        await repo.add(
+        await repo.record(
             LLMCallRecord(
                 operation="planning",
                 model="cheap",
@@ -122,7 +123,7 @@ async def test_cost_estimate_uses_the_chosen_models_recorded_price(
             )
         )
     # A dear model priced by one reflection call: 500 tokens for $0.05 ($0.0001 a token).
-    await repo.add(
+    await repo.record(
         LLMCallRecord(
             operation="reflection",
             model="dear",
@@ -170,7 +171,7 @@ async def test_the_next_call_uses_the_choice_without_a_restart(
     async def call() -> dict[str, object]:
         chat.script(Reply.json({"ok": True}))
         await llm.complete_json(
-            operation="planning", messages=[Message("user", "hi")], schema=Answer
+            operation="planning", prompt=Prompt([Message("user", "hi")]), schema=Answer
         )
         return chat.chat_requests[-1].body
 

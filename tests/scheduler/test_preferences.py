@@ -11,7 +11,14 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.llm.base import LLMCallRecord, LLMClient, LLMUnavailable, Message, StructuredResult
+from almanac.llm.base import (
+    LLMCallRecord,
+    LLMClient,
+    LLMUnavailable,
+    Message,
+    Prompt,
+    StructuredResult,
+)
 from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 from almanac.state import AppState
@@ -137,9 +144,9 @@ class FakeLLM(LLMClient):
         self.calls: list[tuple[str, Sequence[Message]]] = []
 
     async def complete_json(  # type: ignore[override]
-        self, *, operation: str, messages: Sequence[Message], schema: type[BaseModel], **kw: Any
+        self, *, operation: str, prompt: Prompt, schema: type[BaseModel], **kw: Any
     ) -> StructuredResult[Any]:
-        self.calls.append((operation, messages))
+        self.calls.append((operation, prompt.messages))
         if self.answer is None:
             raise LLMUnavailable("model offline")
         return StructuredResult(self.answer, LLMCallRecord(operation=operation, model="fake"))

@@ -19,8 +19,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from almanac.auth import repository as repo
 from almanac.auth.principal import Principal
+from almanac.auth.repository import AuthRepository
 from almanac.config import SecuritySettings
 from almanac.errors import RateLimited
 from almanac.state import AppState
@@ -112,7 +112,7 @@ class AuthRuntime:
                 return
             try:
                 async with sessionmaker() as session:
-                    await repo.add_usage(session, usage)
+                    await AuthRepository(session).add_usage(usage)
                     await session.commit()
             except Exception:
                 logger.warning("could not record key usage; keeping it for the next flush")

@@ -9,7 +9,6 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.auth import repository as repo
 from almanac.auth.principal import (
     Principal,
     Scope,
@@ -18,10 +17,11 @@ from almanac.auth.principal import (
     new_key,
     same_hash,
 )
+from almanac.auth.repository import AuthRepository
 from almanac.auth.schemas import KeyCreatedOut, KeyOut
 from almanac.db.repository import row_out
 from almanac.errors import Conflict, NotFound
-from almanac.models.auth import ApiKey
+from almanac.models.auth import ApiKey, AuthSession
 
 # Checked against a stored hash when no key has the given prefix, so a miss costs the
 # same comparison as a near-hit.
@@ -36,11 +36,11 @@ class KeyService:
     """API keys in `api_keys`."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self.repo = AuthRepository(session)
 
     async def create(self, name: str, scope: Scope) -> KeyCreatedOut:
         """A new key; its plain text is returned here and never again."""
-        if await repo.key_by_name(self.session, name) is not None:
+        if await self.repo.key_by_name(name) is not None:
             raise Conflict(
                 f"a key named {name!r} already exists (revoked keys keep their name)",
                 errors=[{"field": "name", "message": "already exists"}],
@@ -49,37 +49,37 @@ class KeyService:
             key = new_key()
             prefix = key_prefix(key)
             assert prefix is not None
-            if not await repo.prefix_taken(self.session, prefix):
+            if not await self.repo.prefix_taken(prefix):
                 break
-        row = await repo.add_key(
-            self.session, name=name, scope=scope, prefix=prefix, key_hash=hash_secret(key)
+        row = await self.repo.add(
+            ApiKey(name=name, scope=scope, prefix=prefix, key_hash=hash_secret(key))
         )
         return KeyCreatedOut(**_out(row).model_dump(), key=key)
 
     async def verify(self, key: str) -> Principal | None:
         """The key's principal, or None when it is unknown, wrong or revoked."""
         prefix = key_prefix(key)
-        row = await repo.key_by_prefix(self.session, prefix) if prefix else None
+        row = await self.repo.key_by_prefix(prefix) if prefix else None
         matches = same_hash(hash_secret(key), row.key_hash if row else _DUMMY_HASH)
         if row is None or not matches or row.revoked_at is not None:
             return None
         return Principal(key_id=row.id, name=row.name, scope=cast(Scope, row.scope))
 
     async def list(self, *, include_revoked: bool = False) -> list[KeyOut]:
-        rows = await repo.list_keys(self.session, include_revoked=include_revoked)
+        rows = await self.repo.list_keys(include_revoked=include_revoked)
         return [_out(r) for r in rows]
 
     async def revoke(self, name: str) -> tuple[KeyOut, int]:
         """Revoke a key by name (its dashboard sessions end with it); the key and its id."""
-        row = await repo.key_by_name(self.session, name)
+        row = await self.repo.key_by_name(name)
         if row is None or row.revoked_at is not None:
             raise NotFound(f"no active key named {name!r}")
-        await repo.revoke_key(self.session, row.id)
-        await self.session.refresh(row)
+        await self.repo.revoke_key(row.id)
+        await self.repo.save(row)
         return _out(row), row.id
 
     async def any_admin(self) -> bool:
-        return await repo.active_key_exists(self.session, "admin")
+        return await self.repo.active_key_exists("admin")
 
 
 @dataclass(frozen=True)
@@ -96,18 +96,19 @@ class SessionService:
     """Dashboard sessions in `auth_sessions`: only hashes of the cookie and CSRF token."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self.repo = AuthRepository(session)
 
     async def open(self, principal: Principal, hours: float) -> OpenedSession:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + timedelta(hours=hours)
-        await repo.delete_expired_sessions(self.session)
-        row = await repo.add_session(
-            self.session,
-            key_id=principal.key_id,
-            session_hash=hash_secret(token),
-            csrf_hash=hash_secret(csrf),
-            expires_at=expires,
+        await self.repo.delete_expired_sessions()
+        row = await self.repo.add(
+            AuthSession(
+                key_id=principal.key_id,
+                session_hash=hash_secret(token),
+                csrf_hash=hash_secret(csrf),
+                expires_at=expires,
+            )
         )
         return OpenedSession(
             token,
@@ -118,7 +119,7 @@ class SessionService:
 
     async def resolve(self, token: str) -> tuple[Principal, str] | None:
         """The principal of a live session and its CSRF token hash, or None."""
-        found = await repo.live_session(self.session, hash_secret(token))
+        found = await self.repo.live_session(hash_secret(token))
         if found is None:
             return None
         sess, key = found
@@ -126,12 +127,12 @@ class SessionService:
         return principal, sess.csrf_hash
 
     async def close(self, session_id: int) -> None:
-        await repo.delete_session(self.session, session_id)
+        await self.repo.delete_by_id(AuthSession, session_id)
 
 
 async def ensure_admin_key(session: AsyncSession, name: str = "admin") -> KeyCreatedOut | None:
     """Create an admin key when no active one exists (first start); None otherwise."""
-    await repo.lock_first_key(session)
+    await AuthRepository(session).lock_first_key()
     keys = KeyService(session)
     if await keys.any_admin():
         return None

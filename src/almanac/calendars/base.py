@@ -29,20 +29,16 @@ _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "
 LAST_FAILURE: dict[str, tuple[float, str]] = {}
 
 
-class CalendarUnavailable(DependencyUnavailable):
+class CalendarUnavailable(DependencyUnavailable, title="Calendar unavailable"):
     """The calendar server cannot be reached, refused our credentials or failed."""
-
-    title = "Calendar unavailable"
 
     def __init__(self, message: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(message, *args, **kwargs)
         LAST_FAILURE["calendar"] = (time.monotonic(), message)
 
 
-class CalendarConflict(Conflict):
+class CalendarConflict(Conflict, title="Calendar changed concurrently"):
     """The calendar changed under us (ETag/UID conflict) while applying; retrying resolves it."""
-
-    title = "Calendar changed concurrently"
 
 
 def require_aware(value: datetime, name: str) -> None:

@@ -25,6 +25,7 @@ from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
 from almanac.errors import PayloadTooLarge, Unauthorized
 from almanac.problems import answers
+from almanac.routing import replayed_as_200
 from almanac.types import AwareDatetime, BigId, SafeStr
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -108,10 +109,7 @@ async def feed(
 @router.post("/events", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def create_event(body: EventIn, calendar: Calendar, response: Response) -> EventOut:
     """Add a user event; a retry with the same `idempotency_key` returns it with 200."""
-    event, created = await calendar.create_event(body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return event
+    return replayed_as_200(response, await calendar.create_event(body))
 
 
 @router.get("/events", responses=answers(503))

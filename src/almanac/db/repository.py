@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Table, delete, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +64,17 @@ def row_out(schema: type[Out], row: object, **values: Any) -> Out:
     return schema.model_validate({**data, **values})
 
 
+def new_row(model: type[Row], source: object, **values: Any) -> Row:
+    """A new `model` row filled from `source`'s attributes named like its columns (`metadata_`
+    from `metadata`); `values` add or override. The id is never copied: Postgres assigns it."""
+    data = {
+        column: getattr(source, _SOURCES.get(column, column))
+        for column in (attr.key for attr in sa_inspect(model).column_attrs)
+        if column != "id" and column not in values and hasattr(source, _SOURCES.get(column, column))
+    }
+    return cast(Any, model)(**data, **values)  # type: ignore[no-any-return]
+
+
 def assign(
     row: object, body: BaseModel, *, nullable: Sequence[str] = (), given: Sequence[str] = ()
 ) -> None:
@@ -78,6 +90,7 @@ def assign(
 
 
 _ATTRIBUTES = {"metadata": "metadata_"}
+_SOURCES = {row: schema for schema, row in _ATTRIBUTES.items()}
 
 
 class Repository:

@@ -22,10 +22,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NO_API_KEY = "not-needed"
 
 
-class EmbeddingServiceError(DependencyUnavailable):
+class EmbeddingServiceError(DependencyUnavailable, title="Embedding service unavailable"):
     """The embeddings API failed or answered with something unusable."""
-
-    title = "Embedding service unavailable"
 
 
 class OpenAIEmbedder(Embedder):

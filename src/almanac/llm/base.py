@@ -21,30 +21,25 @@ Outcome = Literal[
 Judge = Callable[[T], Sequence[str]]
 
 
-class LLMUnavailable(DependencyUnavailable):
+class LLMError(AlmanacError):
+    """The LLM gave no usable answer: unreachable, too slow, invalid or rejected. Callers
+    that can do without the LLM catch this and fall back."""
+
+
+class LLMUnavailable(DependencyUnavailable, LLMError, title="LLM unavailable"):
     """The LLM could not be reached, kept failing, or its circuit breaker is open."""
 
-    title = "LLM unavailable"
 
-
-class LLMTooSlow(LLMUnavailable):
+class LLMTooSlow(LLMUnavailable, status_code=504, title="LLM too slow"):
     """The operation's time budget ran out before the LLM gave a usable answer."""
 
-    status_code = 504
-    title = "LLM too slow"
 
-
-class LLMOutputInvalid(AlmanacError):
+class LLMOutputInvalid(LLMError, status_code=502, title="LLM output invalid"):
     """The LLM answered, but not with JSON matching the schema (even after one repair)."""
 
-    status_code = 502
-    title = "LLM output invalid"
 
-
-class LLMAnswerRejected(LLMOutputInvalid):
+class LLMAnswerRejected(LLMOutputInvalid, title="LLM answer rejected"):
     """The LLM's answer fit the schema but its content failed the operation's checks."""
-
-    title = "LLM answer rejected"
 
     def __init__(
         self, message: str, reasons: Sequence[str], answer: dict[str, Any] | None = None
@@ -52,6 +47,18 @@ class LLMAnswerRejected(LLMOutputInvalid):
         super().__init__(message, errors=[{"field": "answer", "message": r} for r in reasons])
         self.reasons = list(reasons)
         self.answer = answer  # the rejected answer, for a prompt preview to show
+
+
+def why_unusable(exc: LLMError, answer: str) -> str:
+    """Why the LLM's `answer` ("plan", "narrative", "facts") cannot be used, in Almanac's own
+    words for a note or a response (a server's error text stays in the log)."""
+    if isinstance(exc, LLMTooSlow):
+        return f"the LLM was too slow ({exc.message})"
+    if isinstance(exc, LLMAnswerRejected):
+        return f"the checks rejected the LLM's {answer} ({'; '.join(exc.reasons)})"
+    if isinstance(exc, LLMOutputInvalid):
+        return f"the LLM's {answer} did not fit the expected shape ({exc.message})"
+    return f"the LLM failed ({exc.message})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,27 @@ class LLMUse(BaseModel):
     prompt_version: str | None = None
     detail: str
 
+    @classmethod
+    def of(cls, prompt: Prompt, *, used: bool, model: str | None, detail: str) -> LLMUse:
+        """What a response says about a call made with `prompt` (its template and version)."""
+        return cls(
+            used=used,
+            model=model,
+            prompt_template=prompt.template,
+            prompt_version=prompt.version,
+            detail=detail,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """The messages for the model and the stored template (name, version) they were
+    rendered from: a call is recorded against that version, so versions can be compared."""
+
+    messages: Sequence[Message]
+    template: str | None = None
+    version: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class StructuredResult(Generic[T]):
@@ -136,15 +164,13 @@ class LLMClient(ABC):
         self,
         *,
         operation: str,
-        messages: Sequence[Message],
+        prompt: Prompt,
         schema: type[T],
-        prompt_template: str | None = None,
-        prompt_version: str | None = None,
         judge: Judge[T] | None = None,
         budget_seconds: float | None = None,
         max_tokens: int | None = None,
     ) -> StructuredResult[T]:
-        """Ask for a JSON answer to `messages` and validate it against `schema`.
+        """Ask for a JSON answer to the prompt's messages and validate it against `schema`.
 
         `judge` checks the content of a valid answer; `budget_seconds` bounds the whole call
         (retries and repair included) and `max_tokens` each answer; both default to the

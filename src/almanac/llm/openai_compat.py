@@ -44,6 +44,7 @@ from almanac.llm.base import (
     LLMUnavailable,
     Message,
     Outcome,
+    Prompt,
     StructuredResult,
     T,
 )
@@ -188,10 +189,8 @@ class OpenAICompatibleLLM(LLMClient):
         self,
         *,
         operation: str,
-        messages: Sequence[Message],
+        prompt: Prompt,
         schema: type[T],
-        prompt_template: str | None = None,
-        prompt_version: str | None = None,
         judge: Judge[T] | None = None,
         budget_seconds: float | None = None,
         max_tokens: int | None = None,
@@ -205,8 +204,8 @@ class OpenAICompatibleLLM(LLMClient):
         rec = LLMCallRecord(
             operation=operation,
             model=model,
-            prompt_template=prompt_template,
-            prompt_version=prompt_version,
+            prompt_template=prompt.template,
+            prompt_version=prompt.version,
             outcome="error",  # until proven otherwise (also covers cancellation)
         )
         started = time.perf_counter()
@@ -223,7 +222,9 @@ class OpenAICompatibleLLM(LLMClient):
                 raise LLMUnavailable(f"LLM unavailable for {operation}: {rec.error}")
             try:
                 async with asyncio.timeout(budget):
-                    value = await self._complete(rec, tuned, messages, schema, deadline, judge)
+                    value = await self._complete(
+                        rec, tuned, prompt.messages, schema, deadline, judge
+                    )
             except TimeoutError as exc:
                 settled = True
                 self._breaker_failure()

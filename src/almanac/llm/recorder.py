@@ -20,5 +20,5 @@ class DatabaseRecorder:
 
     async def record(self, record: LLMCallRecord) -> None:
         async with self.sessionmaker() as session:
-            await LLMCallRepository(session).add(record)
+            await LLMCallRepository(session).record(record)
             await session.commit()

@@ -8,21 +8,17 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, true
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.repository import Repository
 from almanac.llm.base import LLMCallRecord
 from almanac.models import LLMCall, LLMOperationSetting
 
 
-class LLMCallRepository:
+class LLMCallRepository(Repository):
     """Writes call records and sums them up."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, record: LLMCallRecord) -> None:
-        self.session.add(LLMCall(**asdict(record)))
-        await self.session.flush()
+    async def record(self, record: LLMCallRecord) -> None:
+        await self.add_all([LLMCall(**asdict(record))])
 
     async def count_since(self, operation: str, since: datetime) -> int:
         """Calls of `operation` that reached the model since `since` (the daily cap counts
@@ -76,11 +72,9 @@ class LLMCallRepository:
         return [dict(row._mapping) for row in await self.session.execute(stmt)]
 
 
-class LLMTuningRepository:
-    """The per-operation choices made at run time (`llm_operation_settings`)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class LLMTuningRepository(Repository):
+    """The per-operation choices made at run time (`llm_operation_settings`), keyed by the
+    operation's name rather than an id, so `get`/`put`/`delete` stand in for the base's."""
 
     async def get(self, operation: str) -> LLMOperationSetting | None:
         return await self.session.get(LLMOperationSetting, operation)

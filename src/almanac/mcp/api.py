@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -78,6 +79,17 @@ class Api:
 
     async def post(self, path: str, json: Any = None, **params: Any) -> Any:
         return await self.call("POST", path, params=params, json=json)
+
+    async def calendar(self, days: int, start: date | None = None) -> Any:
+        """Blocks and busy events for `days` days from `start`, by default from the user's
+        today: only the server knows the user's zone, so its default window says which day."""
+        if start is None:
+            first = await self.get("/api/v1/scheduler/calendar")
+            start = date.fromisoformat(first["start"][:10])
+        end = start + timedelta(days=days - 1)
+        return await self.get(
+            "/api/v1/scheduler/calendar", start_date=start.isoformat(), end_date=end.isoformat()
+        )
 
 
 def result(text: str, data: Any) -> CallToolResult:

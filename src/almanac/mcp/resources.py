@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from mcp.server.fastmcp import Context, FastMCP
 
@@ -13,11 +14,16 @@ Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
 
 def register(server: FastMCP, resolve: Resolver) -> None:
-    @server.resource(
+    def json_resource(uri: str, name: str, description: str) -> Callable[[Any], Any]:
+        """A resource whose text is the API's JSON answer."""
+        return server.resource(
+            uri, name=name, description=description, mime_type="application/json"
+        )
+
+    @json_resource(
         "almanac://facts/{subject_type}/{subject_id}",
-        name="facts",
-        description="The current facts about a subject (e.g. user/me, client/42)",
-        mime_type="application/json",
+        "facts",
+        "The current facts about a subject (e.g. user/me, client/42)",
     )
     async def facts(subject_type: str, subject_id: str, ctx: Context) -> str:  # type: ignore[type-arg]
         out = await resolve(ctx).get(
@@ -25,33 +31,22 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         )
         return json.dumps(out)
 
-    @server.resource(
+    @json_resource(
         "almanac://agenda/today",
-        name="agenda_today",
-        description="Today's blocks and busy events in the user's time zone",
-        mime_type="application/json",
+        "agenda_today",
+        "Today's blocks and busy events in the user's time zone",
     )
     async def agenda_today() -> str:
-        ctx = server.get_context()
-        out = await resolve(ctx).get("/api/v1/scheduler/calendar")
-        today = out["start"][:10]
-        out = await resolve(ctx).get("/api/v1/scheduler/calendar", start_date=today, end_date=today)
-        return json.dumps(out)
+        return json.dumps(await resolve(server.get_context()).calendar(days=1))
 
-    @server.resource(
-        "almanac://plans/{plan_id}",
-        name="plan",
-        description="A plan by id: its tasks, estimates, status and notes",
-        mime_type="application/json",
+    @json_resource(
+        "almanac://plans/{plan_id}", "plan", "A plan by id: its tasks, estimates, status and notes"
     )
     async def plan(plan_id: str, ctx: Context) -> str:  # type: ignore[type-arg]
         return json.dumps(await resolve(ctx).get(f"/api/v1/planner/plans/{int(plan_id)}"))
 
-    @server.resource(
-        "almanac://reviews/weekly/latest",
-        name="weekly_review",
-        description="The latest weekly review (reflection)",
-        mime_type="application/json",
+    @json_resource(
+        "almanac://reviews/weekly/latest", "weekly_review", "The latest weekly review (reflection)"
     )
     async def weekly_review() -> str:
         ctx = server.get_context()

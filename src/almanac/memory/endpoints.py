@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from almanac.auth.deps import AdminOnly
+from almanac.db.repository import row_out
 from almanac.deps import State, UoW
 from almanac.memory.port import memory_service
 from almanac.memory.retention import run_retention
@@ -185,11 +186,4 @@ async def run_retention_now(body: RetentionIn, state: State) -> RetentionOut:
     """Archive old events that never became facts to the data folder's `retention/`, then
     delete them (`dry_run`: count only). Run by the server so its cache forgets them too."""
     report = await run_retention(state, days=body.days, dry_run=body.dry_run)
-    return RetentionOut(
-        cutoff=report.cutoff,
-        dry_run=report.dry_run,
-        eligible=report.eligible,
-        kept_promoted=report.kept_promoted,
-        deleted=report.deleted,
-        files=[str(path) for path in report.files],
-    )
+    return row_out(RetentionOut, report, files=[str(path) for path in report.files])

@@ -161,7 +161,8 @@ class FactService:
         return fact_out(fact)
 
     async def delete(self, fact_id: int) -> None:
-        """Delete one fact (its successors keep their rows)."""
-        if await self.repo.delete(fact_id) is None:
+        """Delete one fact; its successors keep their rows, their link to it becomes NULL
+        (FK ON DELETE SET NULL)."""
+        if await self.repo.delete_by_id(Fact, fact_id) is None:
             raise NotFound(f"fact {fact_id} does not exist")
         self.invalidator.facts_changed(self.uow)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Select, Table, and_, delete, func, or_, select, text, update
+from sqlalchemy import Table, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
@@ -17,10 +16,50 @@ from almanac.models import Event, EventEmbedding, Fact, FactEmbedding
 Row = TypeVar("Row", Event, Fact)
 
 
-class EventRepository(Repository, PortableRows):
+class _Vectors(Repository, Generic[Row]):
+    """The rows' vectors: one per row and embedding model, in a narrow table of their own."""
+
+    rows: type[Row]
+    vectors: type[EventEmbedding] | type[FactEmbedding]
+    key: str  # the vector table's column holding the row's id
+
+    async def count_embeddings(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        stmt = select(func.count()).where(getattr(self.vectors, self.key).in_(ids))
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
+        """Store (or replace) the rows' vectors under `model`."""
+        if not items:
+            return
+        stmt = insert(cast(Table, self.vectors.__table__))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[self.key],
+            set_={"model": stmt.excluded.model, "embedding": stmt.excluded.embedding},
+        )
+        rows = [{self.key: row_id, "model": model, "embedding": vector} for row_id, vector in items]
+        await self.session.execute(stmt, rows)
+
+    async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Row]:
+        """Rows with no vector under `model` (none at all, or one from another model), in id
+        order (for reindexing)."""
+        key, row_id = getattr(self.vectors, self.key), getattr(self.rows, "id")  # noqa: B009
+        stmt = (
+            select(self.rows)
+            .outerjoin(self.vectors, key == row_id)
+            .where(or_(key.is_(None), self.vectors.model != model), row_id > after_id)
+            .order_by(row_id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+
+class EventRepository(_Vectors[Event], PortableRows):
     """Events: the memory log."""
 
     portable = (Event,)
+    rows, vectors, key = Event, EventEmbedding, "event_id"
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
         """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
@@ -91,9 +130,6 @@ class EventRepository(Repository, PortableRows):
         )
         return [int(i) for i in (await self.session.scalars(stmt)).all()]
 
-    async def delete(self, event_id: int) -> Event | None:
-        return await self.delete_by_id(Event, event_id)
-
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[Event]:
@@ -114,24 +150,10 @@ class EventRepository(Repository, PortableRows):
         stmt = select(Event.content).where(Event.id.in_(event_ids))
         return list((await self.session.scalars(stmt)).all())
 
-    async def count_embeddings(self, event_ids: Sequence[int]) -> int:
-        stmt = select(func.count()).where(EventEmbedding.event_id.in_(event_ids))
-        return int(await self.session.scalar(stmt) or 0) if event_ids else 0
-
     async def prune_search_terms(self) -> int:
         """Drop words no memory holds any more (deletes leave them at df 0)."""
         result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
         return int(getattr(result, "rowcount", 0) or 0)
-
-    async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
-        """Store (or replace) the vectors of events under `model`."""
-        await _upsert_embeddings(self.session, EventEmbedding, "event_id", model, items)
-
-    async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Event]:
-        """Events not yet embedded with `model`, in id order (for reindexing)."""
-        stmt = _not_embedded(Event, EventEmbedding.event_id, EventEmbedding.model, model)
-        stmt = stmt.where(Event.id > after_id).order_by(Event.id).limit(limit)
-        return list((await self.session.scalars(stmt)).all())
 
     async def iter_all(self, batch: int, after_id: int) -> list[Event]:
         stmt = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
@@ -154,23 +176,15 @@ def _facts_about(subject_type: str, subject_id: str, client_id: int | None) -> A
     return or_(about, Fact.client_id == client_id) if client_id is not None else about
 
 
-def _not_embedded(row: type[Row], owner: Any, model_column: Any, model: str) -> Select[Row]:
-    """Rows with no vector under `model` (none at all, or one from another model)."""
-    return (
-        select(row)
-        .outerjoin(owner.class_, owner == getattr(row, "id"))  # noqa: B009
-        .where(or_(owner.is_(None), model_column != model))
-    )
-
-
 def _valid_at(as_of: datetime) -> Any:
     return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
 
 
-class FactRepository(Repository, PortableRows):
+class FactRepository(_Vectors[Fact], PortableRows):
     """Facts with bi-temporal validity."""
 
     portable = (Fact,)
+    rows, vectors, key = Fact, FactEmbedding, "fact_id"
 
     async def insert(self, values: dict[str, Any]) -> Fact:
         return await self.add(Fact(**values))
@@ -240,10 +254,6 @@ class FactRepository(Repository, PortableRows):
         stmt = stmt.order_by(Fact.subject_type, Fact.subject_id, Fact.valid_from.desc(), Fact.id)
         return list((await self.session.scalars(stmt.limit(limit))).all())
 
-    async def delete(self, fact_id: int) -> Fact | None:
-        # A successor keeps its history link as NULL (FK ON DELETE SET NULL).
-        return await self.delete_by_id(Fact, fact_id)
-
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[int]:
@@ -257,36 +267,3 @@ class FactRepository(Repository, PortableRows):
     ) -> list[int]:
         where = _facts_about(subject_type, subject_id, client_id)
         return list((await self.session.scalars(select(Fact.id).where(where))).all())
-
-    async def count_embeddings(self, fact_ids: Sequence[int]) -> int:
-        stmt = select(func.count()).where(FactEmbedding.fact_id.in_(fact_ids))
-        return int(await self.session.scalar(stmt) or 0) if fact_ids else 0
-
-    async def insert_embeddings(self, model: str, items: Sequence[tuple[int, Any]]) -> None:
-        """Store (or replace) the vectors of facts under `model`."""
-        await _upsert_embeddings(self.session, FactEmbedding, "fact_id", model, items)
-
-    async def missing_embeddings(self, model: str, limit: int, after_id: int) -> list[Fact]:
-        """Facts not yet embedded with `model`, in id order (for reindexing)."""
-        stmt = _not_embedded(Fact, FactEmbedding.fact_id, FactEmbedding.model, model)
-        stmt = stmt.where(Fact.id > after_id).order_by(Fact.id).limit(limit)
-        return list((await self.session.scalars(stmt)).all())
-
-
-async def _upsert_embeddings(
-    session: AsyncSession,
-    model_cls: type[EventEmbedding] | type[FactEmbedding],
-    owner: str,
-    model: str,
-    items: Sequence[tuple[int, Any]],
-) -> None:
-    if not items:
-        return
-    table = cast(Table, model_cls.__table__)
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[owner],
-        set_={"model": stmt.excluded.model, "embedding": stmt.excluded.embedding},
-    )
-    rows = [{owner: owner_id, "model": model, "embedding": vector} for owner_id, vector in items]
-    await session.execute(stmt, rows)

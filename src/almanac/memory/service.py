@@ -341,7 +341,7 @@ class MemoryService:
 
     async def delete_event(self, event_id: int) -> None:
         """Delete one event and its embedding; a fact promoted from it stays."""
-        event = await self.events.delete(event_id)
+        event = await self.events.delete_by_id(Event, event_id)
         if event is None:
             raise NotFound(f"event {event_id} does not exist")
         self.invalidator.events_changed(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, MetaData, func
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,14 +38,44 @@ class CreatedMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
 
 
-class TimestampsMixin(CreatedMixin):
+class UpdatedMixin:
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), onupdate=func.now(), nullable=False
     )
 
 
+class TimestampsMixin(CreatedMixin, UpdatedMixin):
+    """`created_at` and `updated_at`, both set by Postgres."""
+
+
 def jsonb_default() -> Any:
     """Server default of an empty JSON object."""
-    from sqlalchemy import text
-
     return text("'{}'::jsonb")
+
+
+class MetadataMixin:
+    """Free-form JSON `metadata` (attribute `metadata_`: declarative models reserve the name)."""
+
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", nullable=False, server_default=jsonb_default()
+    )
+
+
+# Embeddings live in their own narrow tables: a 384-dimension vector is 1.5 kB, and kept
+# inline it made every full-text candidate drag its vector through the buffer cache.
+# The vector column is dimension-free so the model can change; each model gets its own
+# partial HNSW index (see memory.search).
+
+
+class VectorMixin:
+    """The vector of one row under one embedding model."""
+
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+
+
+def embedded_row(table: str) -> Mapped[int]:
+    """A vector table's key: the id of the row it embeds (deleted with that row)."""
+    return mapped_column(
+        BigInteger, ForeignKey(f"{table}.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base, IdMixin, TimestampsMixin, jsonb_default
+from almanac.models.base import Base, IdMixin, MetadataMixin, TimestampsMixin
 
 
-class CalendarEntry(IdMixin, TimestampsMixin, Base):
+class CalendarEntry(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """An event of the built-in calendar (served as an .ics feed).
 
     `almanac_id` is set on the blocks Almanac placed; events without it are the user's and
@@ -30,9 +30,6 @@ class CalendarEntry(IdMixin, TimestampsMixin, Base):
     almanac_id: Mapped[str | None] = mapped_column(String(255))
     # iCalendar SEQUENCE: bumped on every change so subscribed apps take the new version.
     sequence: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_calendar_entries_window", "start_at", "end_at"),

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pgvector.sqlalchemy import Vector
 from sqlalchemy import BigInteger, Computed, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base, IdMixin, TimestampsMixin, jsonb_default
+from almanac.models.base import (
+    Base,
+    IdMixin,
+    MetadataMixin,
+    TimestampsMixin,
+    VectorMixin,
+    embedded_row,
+)
 
 # The document's title and the heading are searched with the text: "Acme pricing" finds
 # the chunk under Acme's proposal's "Pricing" heading.
@@ -20,7 +26,7 @@ _CHUNK_TSV = (
 )
 
 
-class Document(IdMixin, TimestampsMixin, Base):
+class Document(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """One file; `source` (per client) is its identity, `content_hash` tells changes apart."""
 
     __tablename__ = "documents"
@@ -35,9 +41,6 @@ class Document(IdMixin, TimestampsMixin, Base):
     )
     pages: Mapped[int] = mapped_column(Integer, nullable=False)
     size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("uq_documents_client_source", text("coalesce(client_id, 0)"), "source", unique=True),
@@ -45,8 +48,9 @@ class Document(IdMixin, TimestampsMixin, Base):
     )
 
 
-class DocChunk(IdMixin, Base):
-    """A passage of a document: the unit recall finds and cites."""
+class DocChunk(IdMixin, MetadataMixin, Base):
+    """A passage of a document: the unit recall finds and cites. Its metadata is the
+    citation recall returns: document id, title, heading, page."""
 
     __tablename__ = "doc_chunks"
 
@@ -59,10 +63,6 @@ class DocChunk(IdMixin, Base):
     heading: Mapped[str | None] = mapped_column(Text)
     page: Mapped[int | None] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text, nullable=False)
-    # The citation recall returns: document id, title, heading, page.
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"), nullable=False)
     search_tsv: Mapped[Any] = mapped_column(TSVECTOR, Computed(_CHUNK_TSV, persisted=True))
 
@@ -73,13 +73,9 @@ class DocChunk(IdMixin, Base):
     )
 
 
-class DocChunkEmbedding(Base):
+class DocChunkEmbedding(VectorMixin, Base):
     """The vector of a chunk under one embedding model."""
 
     __tablename__ = "doc_chunk_embeddings"
 
-    chunk_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("doc_chunks.id", ondelete="CASCADE"), primary_key=True
-    )
-    model: Mapped[str] = mapped_column(String(200), nullable=False)
-    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+    chunk_id: Mapped[int] = embedded_row("doc_chunks")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, func
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base
+from almanac.models.base import Base, UpdatedMixin
 
 
-class JobSchedule(Base):
+class JobSchedule(UpdatedMixin, Base):
     """One periodic job: the last due time that was deferred (None: never yet)."""
 
     __tablename__ = "job_schedules"
@@ -23,6 +23,3 @@ class JobSchedule(Base):
     cron: Mapped[str] = mapped_column(String(100), nullable=False)
     last_due_at: Mapped[datetime | None] = mapped_column()
     last_job_id: Mapped[int | None] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(
-        server_default=func.now(), onupdate=func.now(), nullable=False
-    )

@@ -8,18 +8,16 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     Index,
     Integer,
     String,
     Text,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base, CreatedMixin, IdMixin
+from almanac.models.base import Base, CreatedMixin, IdMixin, UpdatedMixin
 
 
 class LLMCall(IdMixin, CreatedMixin, Base):
@@ -50,7 +48,7 @@ class LLMCall(IdMixin, CreatedMixin, Base):
     )
 
 
-class LLMOperationSetting(Base):
+class LLMOperationSetting(UpdatedMixin, Base):
     """A model, temperature or token limit chosen at run time for one operation (the
     dashboard's "Prompts and models"); a missing column means "as configured"."""
 
@@ -60,9 +58,6 @@ class LLMOperationSetting(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     temperature: Mapped[float | None] = mapped_column(Float)
     max_tokens: Mapped[int | None] = mapped_column(Integer)
-    updated_at: Mapped[Any] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
 
     __table_args__ = (
         CheckConstraint(
@@ -74,13 +69,10 @@ class LLMOperationSetting(Base):
     )
 
 
-class JobReason(Base):
+class JobReason(UpdatedMixin, Base):
     """Why a job is waiting or failed (e.g. fact extraction waiting for the LLM)."""
 
     __tablename__ = "job_reasons"
 
     job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
-    updated_at: Mapped[Any] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -22,7 +21,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base, CreatedMixin, IdMixin, jsonb_default
+from almanac.models.base import (
+    Base,
+    CreatedMixin,
+    IdMixin,
+    MetadataMixin,
+    VectorMixin,
+    embedded_row,
+    jsonb_default,
+)
 
 MEMORY_SCOPES = ("run", "session", "user", "project", "global")
 FACT_TYPES = ("preference", "constraint", "identity", "pattern", "result")
@@ -31,7 +38,7 @@ FACT_TYPES = ("preference", "constraint", "identity", "pattern", "result")
 _EVENT_TSV = "to_tsvector('english'::regconfig, coalesce(content, ''))"
 
 
-class Event(IdMixin, CreatedMixin, Base):
+class Event(IdMixin, CreatedMixin, MetadataMixin, Base):
     """Something that happened or was said; the audit log and the episodic memory."""
 
     __tablename__ = "events"
@@ -41,9 +48,6 @@ class Event(IdMixin, CreatedMixin, Base):
     client_id: Mapped[int | None] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     payload: Mapped[dict[str, Any]] = mapped_column(nullable=False, server_default=jsonb_default())
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
     occurred_at: Mapped[datetime] = mapped_column(nullable=False, server_default=func.now())
     session_id: Mapped[str | None] = mapped_column(String(255))
     zep_session_id: Mapped[str | None] = mapped_column(String(255))
@@ -85,7 +89,7 @@ class Event(IdMixin, CreatedMixin, Base):
 _FACT_TSV = "to_tsvector('english'::regconfig, coalesce(content, ''))"
 
 
-class Fact(IdMixin, CreatedMixin, Base):
+class Fact(IdMixin, CreatedMixin, MetadataMixin, Base):
     """A durable statement about a subject, valid from `valid_from` until `valid_to`.
 
     Bi-temporal: `valid_from`/`valid_to` say when it is true in the world,
@@ -103,9 +107,6 @@ class Fact(IdMixin, CreatedMixin, Base):
     client_id: Mapped[int | None] = mapped_column(Integer)
     valid_from: Mapped[datetime] = mapped_column(nullable=False, server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column()
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
     zep_fact_id: Mapped[str | None] = mapped_column(String(255))
     supersedes_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("facts.id", ondelete="SET NULL")
@@ -140,31 +141,17 @@ class Fact(IdMixin, CreatedMixin, Base):
     )
 
 
-# Embeddings live in their own narrow tables: a 384-dimension vector is 1.5 kB, and kept
-# inline it made every full-text candidate drag its vector through the buffer cache.
-# The vector column is dimension-free so the model can change; each model gets its own
-# partial HNSW index (see memory.search).
-
-
-class EventEmbedding(Base):
+class EventEmbedding(VectorMixin, Base):
     """The vector of an event under one embedding model."""
 
     __tablename__ = "event_embeddings"
 
-    event_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
-    )
-    model: Mapped[str] = mapped_column(String(200), nullable=False)
-    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+    event_id: Mapped[int] = embedded_row("events")
 
 
-class FactEmbedding(Base):
+class FactEmbedding(VectorMixin, Base):
     """The vector of a fact under one embedding model."""
 
     __tablename__ = "fact_embeddings"
 
-    fact_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
-    )
-    model: Mapped[str] = mapped_column(String(200), nullable=False)
-    embedding: Mapped[Any] = mapped_column(Vector(), nullable=False)
+    fact_id: Mapped[int] = embedded_row("facts")

@@ -21,10 +21,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
+from almanac.models.base import (
+    Base,
+    CreatedMixin,
+    IdMixin,
+    MetadataMixin,
+    TimestampsMixin,
+)
 
 
-class Plan(IdMixin, TimestampsMixin, Base):
+class Plan(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """An SOP produced from an intent; moves draft → approved → scheduled → active → done."""
 
     __tablename__ = "plans"
@@ -34,9 +40,6 @@ class Plan(IdMixin, TimestampsMixin, Base):
     sop: Mapped[dict[str, Any]] = mapped_column(nullable=False)
     client_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="draft")
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
     zep_session_id: Mapped[str | None] = mapped_column(String(255))
     engagement_id: Mapped[int | None] = mapped_column(Integer)
     workflow_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("workflows.id"))
@@ -71,7 +74,7 @@ class PlanVersion(IdMixin, CreatedMixin, Base):
     __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_plan_versions_plan_version"),)
 
 
-class SchedulerRun(IdMixin, CreatedMixin, Base):
+class SchedulerRun(IdMixin, CreatedMixin, MetadataMixin, Base):
     """One placement of a plan's tasks into the calendar."""
 
     __tablename__ = "scheduler_runs"
@@ -82,9 +85,6 @@ class SchedulerRun(IdMixin, CreatedMixin, Base):
     schedule_blocks: Mapped[list[Any]] = mapped_column(nullable=False)
     client_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), nullable=False, server_default="scheduled")
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_scheduler_runs_plan", "plan_id"),
@@ -114,7 +114,7 @@ class PromptTemplate(IdMixin, CreatedMixin, Base):
     )
 
 
-class ServiceBlueprint(IdMixin, TimestampsMixin, Base):
+class ServiceBlueprint(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """An end-to-end service offering: an ordered sequence of workflows."""
 
     __tablename__ = "service_blueprints"
@@ -124,14 +124,11 @@ class ServiceBlueprint(IdMixin, TimestampsMixin, Base):
     offer_id: Mapped[int | None] = mapped_column(Integer)
     workflow_sequence: Mapped[list[Any] | None] = mapped_column()
     estimated_duration_hrs: Mapped[float | None] = mapped_column(Float)
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (Index("idx_service_blueprints_offer", "offer_id"),)
 
 
-class Workflow(IdMixin, TimestampsMixin, Base):
+class Workflow(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """A reusable SOP for a capability; the planner's skeleton."""
 
     __tablename__ = "workflows"
@@ -141,9 +138,6 @@ class Workflow(IdMixin, TimestampsMixin, Base):
     steps: Mapped[list[Any]] = mapped_column(nullable=False)
     version: Mapped[str] = mapped_column(String(20), nullable=False, server_default="1.0")
     parent_workflow_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("workflows.id"))
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_workflows_capability", "capability"),
@@ -151,7 +145,7 @@ class Workflow(IdMixin, TimestampsMixin, Base):
     )
 
 
-class ProcessTemplate(IdMixin, TimestampsMixin, Base):
+class ProcessTemplate(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """A workflow instantiated for one engagement: its checklist becomes tasks."""
 
     __tablename__ = "process_templates"
@@ -162,9 +156,6 @@ class ProcessTemplate(IdMixin, TimestampsMixin, Base):
     project_id: Mapped[int | None] = mapped_column(Integer)
     checklist: Mapped[list[Any]] = mapped_column(nullable=False)
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="draft")
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_process_templates_workflow", "workflow_id"),
@@ -173,7 +164,7 @@ class ProcessTemplate(IdMixin, TimestampsMixin, Base):
     )
 
 
-class Task(IdMixin, TimestampsMixin, Base):
+class Task(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """An executable work item from a process template's checklist."""
 
     __tablename__ = "tasks"
@@ -199,9 +190,6 @@ class Task(IdMixin, TimestampsMixin, Base):
     scheduled_start: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="todo")
     client_id: Mapped[int | None] = mapped_column(Integer)
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_tasks_process_template", "process_template_id"),
@@ -211,7 +199,7 @@ class Task(IdMixin, TimestampsMixin, Base):
     )
 
 
-class Sprint(IdMixin, TimestampsMixin, Base):
+class Sprint(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """A week's capacity: hours available and the billable share to aim for."""
 
     __tablename__ = "sprints"
@@ -221,9 +209,6 @@ class Sprint(IdMixin, TimestampsMixin, Base):
     billable_target_pct: Mapped[float] = mapped_column(Float, nullable=False, server_default="60")
     runway_weeks: Mapped[float | None] = mapped_column(Float)
     client_id: Mapped[int | None] = mapped_column(Integer)
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
 
 _VARIANCE = (
@@ -232,7 +217,7 @@ _VARIANCE = (
 )
 
 
-class ExecutionRun(IdMixin, TimestampsMixin, Base):
+class ExecutionRun(IdMixin, TimestampsMixin, MetadataMixin, Base):
     """One actual work session against a process template; variance is computed by Postgres."""
 
     __tablename__ = "execution_runs"
@@ -251,9 +236,6 @@ class ExecutionRun(IdMixin, TimestampsMixin, Base):
     variance_pct: Mapped[float | None] = mapped_column(Float, Computed(_VARIANCE, persisted=True))
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="in_progress")
     telemetry: Mapped[dict[str, Any] | None] = mapped_column()
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", nullable=False, server_default=jsonb_default()
-    )
 
     __table_args__ = (
         Index("idx_execution_runs_template", "process_template_id"),

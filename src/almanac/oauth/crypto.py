@@ -22,17 +22,12 @@ GENERATE_HINT = (
 )
 
 
-class OAuthNotConfigured(DependencyUnavailable):
+class OAuthNotConfigured(DependencyUnavailable, title="OAuth not configured"):
     """A setting the OAuth flow needs (client id/secret, token key) is missing or invalid."""
 
-    title = "OAuth not configured"
 
-
-class InvalidState(AlmanacError):
+class InvalidState(AlmanacError, title="Invalid OAuth state"):
     """The `state` of an OAuth callback is forged, tampered with or expired."""
-
-    status_code = 400
-    title = "Invalid OAuth state"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, errors=[{"field": "state", "message": message}])

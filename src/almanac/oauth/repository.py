@@ -8,18 +8,17 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.repository import Repository
 from almanac.models.calendar import OAuthCredential
 
 DEFAULT_ACCOUNT = "default"
 
 
-class OAuthCredentialRepository:
-    """One row per (provider, account): the encrypted token set and its status."""
+class OAuthCredentialRepository(Repository):
+    """One row per (provider, account): the encrypted token set and its status.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    Rows are found by (provider, account), not by id, and written by upsert."""
 
     async def get(self, provider: str, account: str = DEFAULT_ACCOUNT) -> OAuthCredential | None:
         """The stored credential, or None when the provider was never connected."""

@@ -21,12 +21,12 @@ from pydantic import ValidationError
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict, DependencyUnavailable, NotFound
 from almanac.llm.base import (
-    LLMAnswerRejected,
     LLMClient,
-    LLMOutputInvalid,
-    LLMUnavailable,
+    LLMError,
     LLMUse,
     Message,
+    Prompt,
+    why_unusable,
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.port import MemoryPort
@@ -223,6 +223,7 @@ class FactExtractor:
             header=f"type {event.event_type}, salience {event.salience_score:g}, "
             f"occurred {event.occurred_at.isoformat()}",
         )
+        prompt = Prompt(messages, TEMPLATE, template.version)
         source_text = {"content": event.content, "metadata": event.metadata_ or {}}
         await self.uow.end_reads()  # no transaction, lock or connection while the LLM thinks
 
@@ -232,19 +233,12 @@ class FactExtractor:
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=messages,
+                prompt=prompt,
                 schema=RawFacts,
-                prompt_template=TEMPLATE,
-                prompt_version=template.version,
                 judge=judge,
             )
-        except (LLMUnavailable, LLMOutputInvalid) as exc:
-            if isinstance(exc, LLMAnswerRejected):
-                why = f"the LLM's facts were rejected ({'; '.join(exc.reasons)})"
-            elif isinstance(exc, LLMOutputInvalid):
-                why = "the LLM's answer was not valid facts"
-            else:
-                why = f"the LLM failed ({exc.message})"
+        except LLMError as exc:
+            why = why_unusable(exc, "facts")
             if defer:
                 raise ExtractionDeferred(f"waiting for the LLM: {why}") from exc
             return (
@@ -256,11 +250,10 @@ class FactExtractor:
                     detail=f"{why}; facts come from the event's metadata",
                 ),
             )
-        use = LLMUse(
+        use = LLMUse.of(
+            prompt,
             used=True,
             model=result.record.model,
-            prompt_template=TEMPLATE,
-            prompt_version=template.version,
             detail=f"{len(result.value.facts)} proposal(s) from {result.record.model}",
         )
         return list(result.value.facts), "llm", use

@@ -22,10 +22,10 @@ from almanac.errors import NotFound, ValidationFailed
 from almanac.llm.base import (
     LLMAnswerRejected,
     LLMClient,
-    LLMOutputInvalid,
-    LLMUnavailable,
+    LLMError,
     LLMUse,
     Message,
+    Prompt,
 )
 from almanac.observer.facts import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
@@ -91,41 +91,37 @@ class PromptPreview:
                 out.llm = LLMUse(used=False, detail="call_llm is false: rendered only")
             return out
         await self.uow.end_reads()  # a preview writes nothing: no transaction while it waits
+        prompt = Prompt(messages, name, row.version)
         try:
             result = await llm.complete_json(
                 operation=out.operation,
-                messages=messages,
+                prompt=prompt,
                 schema=schema,
-                prompt_template=name,
-                prompt_version=row.version,
                 judge=judge,  # recorded with the call, so versions can be compared
             )
         except LLMAnswerRejected as exc:
-            out.llm = LLMUse(
+            out.llm = LLMUse.of(
+                prompt,
                 used=True,
                 model=llm.model_for(out.operation),
-                prompt_template=name,
-                prompt_version=row.version,
                 detail="answered, but the answer failed the checks",
             )
             out.answer, out.accepted, out.rejection = exc.answer, False, exc.reasons
             return out
-        except (LLMUnavailable, LLMOutputInvalid) as exc:
-            out.llm = LLMUse(
+        except LLMError as exc:
+            out.llm = LLMUse.of(
+                prompt,
                 used=False,
                 model=llm.model_for(out.operation),
-                prompt_template=name,
-                prompt_version=row.version,
                 detail=f"no usable answer: {exc.message}",
             )
             out.accepted, out.rejection = False, [exc.message]
             return out
         out.answer, out.accepted = result.value.model_dump(mode="json"), True
-        out.llm = LLMUse(
+        out.llm = LLMUse.of(
+            prompt,
             used=True,
             model=result.record.model,
-            prompt_template=name,
-            prompt_version=row.version,
             detail=f"answered by {result.record.model} in {result.record.latency_ms:.0f} ms "
             f"({result.record.tokens_in} tokens in, {result.record.tokens_out} out)",
         )

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
+from almanac.db.repository import Repository
 from almanac.memory.forgetting import Subject
 from almanac.memory.repository import EventRepository
 from almanac.models import Workflow
@@ -35,14 +36,14 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-class ObserverRepository(PortableRows):
+class ObserverRepository(Repository, PortableRows):
     """The period's tasks, runs, blocks and sprint, read through their owners'
     repositories; the observer's own tables, reflections and fact decisions."""
 
     portable = (Reflection, FactDecision)
 
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.plan_rows = PlanRepository(session)
         self.task_rows = TaskRepository(session)
         self.scheduler_rows = SchedulerRepository(session)
@@ -152,7 +153,7 @@ class ObserverRepository(PortableRows):
         return row
 
     async def reflection(self, reflection_id: int) -> Reflection | None:
-        return await self.session.get(Reflection, reflection_id)
+        return await self.by_id(Reflection, reflection_id)
 
     async def reflections(self, mode: str | None, limit: int) -> list[Reflection]:
         stmt = select(Reflection).order_by(Reflection.period_start.desc(), Reflection.id.desc())
@@ -164,9 +165,7 @@ class ObserverRepository(PortableRows):
 
     async def lock_event(self, event_id: int) -> None:
         """Serialise extractions of one event (two workers must not both add its facts)."""
-        await self.session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtext(f"observer-extract:{event_id}")))
-        )
+        await self.lock(f"observer-extract:{event_id}")
 
     async def zep_refs_seen(self, refs: Sequence[str]) -> set[str]:
         """Which Zep fact uuids already have a decision (each is imported once)."""
@@ -177,11 +176,7 @@ class ObserverRepository(PortableRows):
         return {r for r in (await self.session.scalars(stmt)) if r is not None}
 
     async def add_decision(self, values: dict[str, Any]) -> FactDecision:
-        row = FactDecision(**values)
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
-        return row
+        return await self.add(FactDecision(**values))
 
     async def decisions(
         self, event_id: int | None, sources: Sequence[str] | None = None, limit: int = 200
@@ -214,8 +209,7 @@ class ObserverRepository(PortableRows):
             about.append(FactDecision.fact_id.in_(fact_ids))
         if client_id is not None:
             about.append(proposal["client_id"].astext == str(client_id))
-        stmt = delete(FactDecision).where(or_(*about)).returning(FactDecision.id)
-        return len((await self.session.execute(stmt)).all())
+        return await self.delete_where(FactDecision, or_(*about))
 
     async def delete_reflections_quoting(self, texts: Sequence[str]) -> int:
         """Reflections whose report or narrative quotes any of `texts` (notable memories)."""
@@ -233,9 +227,7 @@ class ObserverRepository(PortableRows):
                 t and (t in blob or json.dumps(t, ensure_ascii=False)[1:-1] in blob) for t in texts
             ):
                 doomed.append(rid)
-        if doomed:
-            await self.session.execute(delete(Reflection).where(Reflection.id.in_(doomed)))
-        return len(doomed)
+        return await self.delete_where(Reflection, Reflection.id.in_(doomed)) if doomed else 0
 
 
 async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, int]:

@@ -20,13 +20,12 @@ from almanac.config import PlannerSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
 from almanac.llm.base import (
-    LLMAnswerRejected,
     LLMClient,
-    LLMOutputInvalid,
-    LLMTooSlow,
-    LLMUnavailable,
+    LLMError,
     LLMUse,
     Message,
+    Prompt,
+    why_unusable,
 )
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import RememberIn
@@ -189,41 +188,29 @@ class ObserverService:
             return None, LLMUse(
                 used=False, detail=f"no active {name!r} prompt template: numbers only"
             )
-        messages = narrative_messages(template.content, mode, report)
+        prompt = Prompt(narrative_messages(template.content, mode, report), name, template.version)
         # Everything the report needs has been read: no transaction while the LLM thinks.
         # The reflection is a snapshot of that read; writing it replaces the period's.
         await self.uow.end_reads()
         try:
             result = await llm.complete_json(
                 operation=OPERATION,
-                messages=messages,
+                prompt=prompt,
                 schema=Narrative,
-                prompt_template=name,
-                prompt_version=template.version,
                 judge=judge_report_narrative(report),
             )
-        except (LLMUnavailable, LLMOutputInvalid) as exc:
-            if isinstance(exc, LLMAnswerRejected):
-                why = f"the LLM's narrative was rejected ({'; '.join(exc.reasons)})"
-            elif isinstance(exc, LLMTooSlow):
-                why = f"the LLM was too slow ({exc.message})"
-            elif isinstance(exc, LLMOutputInvalid):
-                why = "the LLM's answer was not a valid narrative"
-            else:
-                why = f"the LLM failed ({exc.message})"
-            return None, LLMUse(
+        except LLMError as exc:
+            return None, LLMUse.of(
+                prompt,
                 used=False,
                 model=llm.model_for(OPERATION),
-                prompt_template=name,
-                prompt_version=template.version,
-                detail=f"{why}: no narrative, the numbers stand",
+                detail=f"{why_unusable(exc, 'narrative')}: no narrative, the numbers stand",
             )
         text = narrative_text(result.value)
-        return text, LLMUse(
+        return text, LLMUse.of(
+            prompt,
             used=True,
             model=result.record.model,
-            prompt_template=name,
-            prompt_version=template.version,
             detail=f"narrative by {result.record.model}",
         )
 

@@ -35,7 +35,7 @@ from almanac.ontology.schemas import (
 )
 from almanac.ontology.service import OntologyService
 from almanac.problems import answers
-from almanac.routing import Params, Resource, add_resource_routes
+from almanac.routing import Params, Resource, add_resource_routes, replayed_as_200
 from almanac.routing import PathId as Id
 
 router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
@@ -153,10 +153,7 @@ add_resource_routes(
 )
 async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     """Start a work session (idempotent with `run_identifier`)."""
-    run, created = await runs.start(body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return run
+    return replayed_as_200(response, await runs.start(body))
 
 
 @router.post("/execution-runs/{run_id}/stop", responses=answers(409))

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
+from almanac.db.repository import new_row
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
 from almanac.models import ServiceBlueprint, Workflow
@@ -340,14 +341,7 @@ def workflow_row(wf: LibraryWorkflow, steps: list[dict[str, Any]]) -> Workflow:
 
 def blueprint_row(bp: LibraryBlueprint, sequence: list[int], hours: float) -> ServiceBlueprint:
     """A new row for a library blueprint over the resolved workflow ids."""
-    return ServiceBlueprint(
-        name=bp.name,
-        description=bp.description,
-        offer_id=bp.offer_id,
-        workflow_sequence=sequence,
-        estimated_duration_hrs=hours,
-        metadata_=bp.metadata,
-    )
+    return new_row(ServiceBlueprint, bp, workflow_sequence=sequence, estimated_duration_hrs=hours)
 
 
 async def _upsert_workflow(

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from almanac.db.repository import assign, row_out
+from almanac.db.repository import assign, new_row, row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ProcessTemplate, ServiceBlueprint, Workflow
@@ -117,14 +117,7 @@ class OntologyService:
         await self.unique_workflow(body.name, body.version, None)
         if body.parent_workflow_id is not None:
             await self._check_parent(None, body.parent_workflow_id)
-        row = Workflow(
-            name=body.name,
-            capability=body.capability,
-            version=body.version,
-            steps=dump_steps(body.steps),
-            parent_workflow_id=body.parent_workflow_id,
-            metadata_=body.metadata,
-        )
+        row = new_row(Workflow, body, steps=dump_steps(body.steps))
         return await self._workflow_out(await self.repo.add(row))
 
     async def get_workflow(self, workflow_id: int) -> WorkflowOut:
@@ -175,15 +168,13 @@ class OntologyService:
 
     async def create_blueprint(self, body: BlueprintIn) -> BlueprintOut:
         hours = await self.sequence_hours(body.workflow_sequence)
-        row = ServiceBlueprint(
-            name=body.name,
-            description=body.description,
-            offer_id=body.offer_id,
+        row = new_row(
+            ServiceBlueprint,
+            body,
             workflow_sequence=list(body.workflow_sequence),
             estimated_duration_hrs=(
                 body.estimated_duration_hrs if body.estimated_duration_hrs is not None else hours
             ),
-            metadata_=body.metadata,
         )
         return blueprint_out(await self.repo.add(row))
 
@@ -250,15 +241,7 @@ class OntologyService:
             raise ValidationFailed(
                 "give a checklist, or a workflow_id to copy its steps from", field="checklist"
             )
-        row = ProcessTemplate(
-            name=body.name,
-            workflow_id=body.workflow_id,
-            engagement_id=body.engagement_id,
-            project_id=body.project_id,
-            checklist=checklist,
-            status=body.status,
-            metadata_=body.metadata,
-        )
+        row = new_row(ProcessTemplate, body, checklist=checklist)
         return template_out(await self.repo.add(row))
 
     async def get_template(self, template_id: int) -> ProcessTemplateOut:

@@ -6,28 +6,17 @@ Only Almanac's own words: a server's error text never reaches a note or a respon
 from __future__ import annotations
 
 from almanac.errors import AlmanacError
-from almanac.llm.base import LLMAnswerRejected, LLMOutputInvalid, LLMTooSlow
+from almanac.llm.base import LLMError, why_unusable
 from almanac.planner.matching import Match
 
 
-class PlanningFailed(AlmanacError):
+class PlanningFailed(AlmanacError, title="LLM unusable and no library match"):
     """Neither the LLM nor the library could make the plan (status: the LLM's error's)."""
 
-    title = "LLM unusable and no library match"
 
-
-def fallback_detail(exc: AlmanacError) -> str:
+def fallback_detail(exc: LLMError) -> str:
     """The note on a library plan made because the LLM's answer could not be used."""
-    if isinstance(exc, LLMTooSlow):
-        return f"the LLM was too slow ({exc.message}): planned from the library instead"
-    if isinstance(exc, LLMAnswerRejected):
-        return (
-            f"the LLM's plan was rejected ({'; '.join(exc.reasons)}): "
-            "planned from the library instead"
-        )
-    if isinstance(exc, LLMOutputInvalid):
-        return f"the LLM's plan could not be used ({exc.message}): planned from the library instead"
-    return f"the LLM failed ({exc.message}); planned from the library instead"
+    return f"{why_unusable(exc, 'plan')}: planned from the library instead"
 
 
 def _closest(candidates: list[Match]) -> str:
@@ -35,18 +24,11 @@ def _closest(candidates: list[Match]) -> str:
     return f"the closest were {near}" if near else "the workflow library is empty"
 
 
-def llm_failed_no_match(exc: AlmanacError, candidates: list[Match]) -> AlmanacError:
+def llm_failed_no_match(exc: LLMError, candidates: list[Match]) -> AlmanacError:
     """The LLM could not plan and nothing in the library matched: say both."""
-    if isinstance(exc, LLMTooSlow):
-        what = f"the LLM was too slow ({exc.message})"
-    elif isinstance(exc, LLMAnswerRejected):
-        what = f"the LLM's plan was rejected ({'; '.join(exc.reasons)})"
-    elif isinstance(exc, LLMOutputInvalid):
-        what = f"the LLM's answer was not a valid plan ({exc.message})"
-    else:
-        what = f"the LLM is unavailable ({exc.message})"
     return PlanningFailed(
-        f"{what}, and no workflow in the library matches this intent to plan from instead "
+        f"{why_unusable(exc, 'plan')}, and no workflow in the library matches this intent "
+        "to plan from instead "
         f"({_closest(candidates)}). Try again, name a workflow with workflow_id, or add one.",
         exc.status_code,
         errors=[{"field": "intent", "message": "no matching library workflow"}, *exc.errors],

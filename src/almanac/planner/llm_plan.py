@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMTooSlow, LLMUse, Message
+from almanac.llm.base import (
+    LLMClient,
+    LLMOutputInvalid,
+    LLMTooSlow,
+    LLMUse,
+    Message,
+    Prompt,
+    StructuredResult,
+)
 from almanac.ontology.sop import SOP, SOPProblem, check_sop
 from almanac.planner.judge import judge_plan
 from almanac.planner.schemas import RecalledItem
@@ -74,36 +83,30 @@ async def generate_sop(
     def judge(sop: SOP) -> list[str]:
         return judge_plan(sop, intent=intent, skeleton=skeleton)
 
-    result = await llm.complete_json(
-        operation=OPERATION,
-        messages=messages,
-        schema=SOP,
-        prompt_template=TEMPLATE,
-        prompt_version=prompt_version,
-        judge=judge,
-    )
+    async def ask(sent: Prompt, budget_seconds: float | None = None) -> StructuredResult[SOP]:
+        return await llm.complete_json(
+            operation=OPERATION, prompt=sent, schema=SOP, judge=judge, budget_seconds=budget_seconds
+        )
+
+    prompt = Prompt(messages, TEMPLATE, prompt_version)
+    result = await ask(prompt)
     sop = result.value
     problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
     repaired = False
     if problems:
         repaired = True
-        repair = [
-            *messages,
-            Message("assistant", sop.model_dump_json(exclude_none=True)),
-            Message("user", _repair_request(problems)),
-        ]
+        repair = replace(
+            prompt,
+            messages=[
+                *messages,
+                Message("assistant", sop.model_dump_json(exclude_none=True)),
+                Message("user", _repair_request(problems)),
+            ],
+        )
         left = None if ends is None else ends - time.monotonic()
         if left is not None and left < 1.0:
             raise LLMTooSlow(f"the LLM's plan needed a repair and its {budget:g} s budget is spent")
-        result = await llm.complete_json(
-            operation=OPERATION,
-            messages=repair,
-            schema=SOP,
-            prompt_template=TEMPLATE,
-            prompt_version=prompt_version,
-            judge=judge,
-            budget_seconds=left,
-        )
+        result = await ask(repair, budget_seconds=left)
         sop = result.value
         problems = check_sop(sop, now=now, deadline=deadline, hours_per_day=hours_per_day)
         if problems:
@@ -112,11 +115,10 @@ async def generate_sop(
                 + "; ".join(f"{p.field}: {p.message}" for p in problems),
                 errors=[p.model_dump() for p in problems],
             )
-    use = LLMUse(
+    use = LLMUse.of(
+        prompt,
         used=True,
         model=result.record.model,
-        prompt_template=TEMPLATE,
-        prompt_version=prompt_version,
         detail=f"planned by {result.record.model}"
         + (" after one repair of an inconsistent plan" if repaired else ""),
     )

@@ -126,17 +126,7 @@ class PlanLifecycleService:
     async def versions(self, plan_id: int) -> list[PlanVersionOut]:
         """Earlier versions, oldest first (the current one is the plan itself)."""
         await self._get(plan_id)
-        return [
-            PlanVersionOut(
-                version=v.version,
-                plan_title=v.plan_title,
-                sop=v.sop,
-                status=v.status,
-                note=v.note,
-                created_at=v.created_at,
-            )
-            for v in await self.repo.versions(plan_id)
-        ]
+        return [row_out(PlanVersionOut, v) for v in await self.repo.versions(plan_id)]
 
     async def approve(self, plan_id: int) -> ApprovedOut:
         """draft → approved: the plan becomes a process template and its tasks."""

@@ -7,10 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse, Message
+from almanac.llm.base import (
+    LLMClient,
+    LLMError,
+    LLMUse,
+    Message,
+    Prompt,
+)
 from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.prompts import PromptService
+from almanac.planner.schemas import PreviewMessage
 from almanac.types import Strict
 
 OPERATION = "preview"
@@ -19,11 +26,6 @@ OPERATION = "preview"
 class PromptPreviewIn(Strict):
     sample: Annotated[str, Field(min_length=1, max_length=4000)]
     call_llm: bool = False
-
-
-class PreviewMessage(BaseModel):
-    role: str
-    content: str
 
 
 class PromptPreviewOut(BaseModel):
@@ -65,23 +67,17 @@ async def preview(
         use = LLMUse(used=False, detail=f"an answer preview exists for {llm_plan.TEMPLATE} only")
     else:
         await prompts.uow.end_reads()  # a preview writes nothing: no transaction while it waits
+        prompt = Prompt(messages, name, version)
         try:
-            result = await llm.complete_json(
-                operation=OPERATION,
-                messages=messages,
-                schema=SOP,
-                prompt_template=name,
-                prompt_version=version,
-            )
+            result = await llm.complete_json(operation=OPERATION, prompt=prompt, schema=SOP)
             answer = result.value.model_dump(mode="json", exclude_none=True)
-            use = LLMUse(
+            use = LLMUse.of(
+                prompt,
                 used=True,
                 model=llm.model_for(OPERATION),
-                prompt_template=name,
-                prompt_version=version,
                 detail="answer from the LLM (not saved as a plan)",
             )
-        except (LLMUnavailable, LLMOutputInvalid) as exc:
+        except LLMError as exc:
             use = LLMUse(used=False, model=llm.model_for(OPERATION), detail=str(exc))
     return PromptPreviewOut(
         template_name=name,

@@ -13,7 +13,7 @@ from almanac.config import PlannerSettings
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import AlmanacError, NotFound, RateLimited, ValidationFailed
-from almanac.llm.base import LLMClient, LLMOutputInvalid, LLMUnavailable, LLMUse
+from almanac.llm.base import LLMClient, LLMError, LLMUse
 from almanac.llm.repository import LLMCallRepository
 from almanac.memory.port import MemoryPort
 from almanac.models import Plan
@@ -117,7 +117,7 @@ class PlannerService:
             try:
                 sop, use = await self._with_llm(body, now, recalled, skeleton)
                 source = "llm"
-            except (LLMUnavailable, LLMOutputInvalid) as exc:
+            except LLMError as exc:
                 if skeleton is None:
                     raise llm_failed_no_match(exc, candidates) from exc
                 degraded.append("llm")

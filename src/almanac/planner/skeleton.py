@@ -13,11 +13,8 @@ from almanac.errors import AlmanacError
 from almanac.ontology.sop import SOP, SOPStep, SOPTask
 
 
-class BrokenWorkflow(AlmanacError):
+class BrokenWorkflow(AlmanacError, status_code=422, title="Workflow is not a valid SOP"):
     """A stored workflow whose steps do not have the SOP shape (edited by hand in SQL)."""
-
-    status_code = 422
-    title = "Workflow is not a valid SOP"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from datetime import time
 from pydantic import ValidationError
 
 from almanac.errors import AlmanacError
-from almanac.llm.base import LLMClient, Message
+from almanac.llm.base import LLMClient, Message, Prompt
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 
 _CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
@@ -174,15 +174,14 @@ async def llm_preferences(
 ) -> SchedulingPreferences:
     """Ask the LLM to structure the preference facts (raises AlmanacError on failure)."""
     listing = "\n".join(f"- {t}" for t in texts)
+    messages = [
+        Message("system", prompt),
+        Message("user", f"Preferences and constraints:\n{listing}"),
+    ]
     result = await llm.complete_json(
         operation="scheduling",
-        messages=[
-            Message("system", prompt),
-            Message("user", f"Preferences and constraints:\n{listing}"),
-        ],
+        prompt=Prompt(messages, "schedule_optimizer", version),
         schema=SchedulingPreferences,
-        prompt_template="schedule_optimizer",
-        prompt_version=version,
     )
     return result.value
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -121,22 +121,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         days: Annotated[int, Field(ge=1, le=31)] = 1,
         start_date: Annotated[date | None, Field(description="Default: today")] = None,
     ) -> CallToolResult:
-        params: dict[str, Any] = {}
-        if start_date is not None:
-            params = {
-                "start_date": start_date.isoformat(),
-                "end_date": (start_date + timedelta(days=days - 1)).isoformat(),
-            }
-            out = await resolve(ctx).get("/api/v1/scheduler/calendar", **params)
-        else:
-            # "today" is the user's today: ask the server for one day, then widen.
-            first = await resolve(ctx).get("/api/v1/scheduler/calendar")
-            today = date.fromisoformat(first["start"][:10])
-            out = await resolve(ctx).get(
-                "/api/v1/scheduler/calendar",
-                start_date=today.isoformat(),
-                end_date=(today + timedelta(days=days - 1)).isoformat(),
-            )
+        out = await resolve(ctx).calendar(days, start_date)
         return result(agenda_text(out), out)
 
     @server.tool(

@@ -7,15 +7,14 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.repository import Repository
 from almanac.memory.documents.chunking import Chunk
 from almanac.models import DocChunk, DocChunkEmbedding, Document
 
 
-class DocumentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class DocumentRepository(Repository):
+    """Documents and their chunks; get, add, save and delete by id come from the base."""
 
     async def lock_source(self, client_id: int | None, source: str) -> None:
         """Serialise writers of one (client, source) until the transaction ends."""
@@ -29,23 +28,6 @@ class DocumentRepository:
             func.coalesce(Document.client_id, 0) == (client_id or 0), Document.source == source
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def get(self, document_id: int) -> Document | None:
-        return await self.session.get(Document, document_id)
-
-    async def add(self, **values: Any) -> Document:
-        doc = Document(**values)
-        self.session.add(doc)
-        await self.session.flush()
-        await self.session.refresh(doc)
-        return doc
-
-    async def update(self, doc: Document, **values: Any) -> Document:
-        for name, value in values.items():
-            setattr(doc, name, value)
-        await self.session.flush()
-        await self.session.refresh(doc)
-        return doc
 
     async def find(
         self, client_id: int | None, tag: str | None, limit: int, offset: int
@@ -143,10 +125,5 @@ class DocumentRepository:
         rows = [{"chunk_id": cid, "model": model, "embedding": vec} for cid, vec in items]
         await self.session.execute(stmt, rows)
 
-    async def delete(self, document_id: int) -> Document | None:
-        stmt = delete(Document).where(Document.id == document_id).returning(Document)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def delete_for_client(self, client_id: int) -> int:
-        stmt = delete(Document).where(Document.client_id == client_id).returning(Document.id)
-        return len((await self.session.execute(stmt)).all())
+        return await self.delete_where(Document, Document.client_id == client_id)

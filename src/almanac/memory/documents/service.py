@@ -25,6 +25,7 @@ from almanac.memory.documents.schemas import (
     DocumentOut,
 )
 from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.models import Document
 
 
 @dataclass
@@ -104,16 +105,18 @@ class DocumentService:
             "metadata_": upload.metadata,
         }
         if existing is None:
-            doc = await self.repo.add(source=source, client_id=upload.client_id, **values)
+            doc = await self.repo.add(Document(source=source, client_id=upload.client_id, **values))
         else:
-            doc = await self.repo.update(existing, **values)
+            for name, value in values.items():
+                setattr(existing, name, value)
+            doc = await self.repo.save(existing)
         await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
         self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
         status = "created" if existing is None else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
     async def get(self, document_id: int) -> DocumentDetailOut:
-        doc = await self.repo.get(document_id)
+        doc = await self.repo.by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
         chunks = await self.repo.chunks(document_id)
@@ -139,7 +142,7 @@ class DocumentService:
         )
 
     async def delete(self, document_id: int) -> None:
-        doc = await self.repo.delete(document_id)
+        doc = await self.repo.delete_by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
         self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))

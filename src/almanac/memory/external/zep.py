@@ -37,6 +37,9 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+_RAISE = object()  # `_call`'s default: a 404 is an error like any other
+
+
 class ZepMemory(ExternalMemory):
     """Users and threads in Zep, searched through the user's graph (facts and episodes)."""
 
@@ -50,24 +53,23 @@ class ZepMemory(ExternalMemory):
             timeout=settings.timeout_seconds,
         )
 
-    async def _call(self, coro: Any) -> Any:
+    async def _call(self, coro: Any, *, on_404: Any = _RAISE) -> Any:
+        """Await one SDK call: an answered error is an ExternalMemoryError, anything else
+        (transport errors, timeouts, bad JSON) ExternalUnreachable; a 404 gives `on_404`
+        instead when the caller says what a missing thing means."""
         try:
             return await coro
         except ApiError as exc:
+            if exc.status_code == 404 and on_404 is not _RAISE:
+                return on_404
             raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-        except Exception as exc:  # httpx transport errors, timeouts, bad JSON
+        except Exception as exc:
             raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
 
     async def _ensure_thread(self, user_id: str, thread_id: str) -> set[int]:
         """Create the user and thread when missing; the event ids already in the thread."""
-        try:
-            listed = await self.client.thread.get(thread_id, lastn=_RECENT)
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-        except Exception as exc:
-            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
-        else:
+        listed = await self._call(self.client.thread.get(thread_id, lastn=_RECENT), on_404=None)
+        if listed is not None:
             marks = [str((m.metadata or {}).get(EVENT_KEY, "")) for m in listed.messages or []]
             return {int(mark) for mark in marks if mark.isdigit()}
         await self._ensure_user(user_id)
@@ -98,14 +100,8 @@ class ZepMemory(ExternalMemory):
         return [m.event_id for m in todo]
 
     async def _ensure_user(self, user_id: str) -> None:
-        try:
-            await self.client.user.get(user_id)
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        if await self._call(self.client.user.get(user_id), on_404=None) is None:
             await self._call(self.client.user.add(user_id=user_id))
-        except Exception as exc:
-            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
 
     async def add_fact(self, user_id: str, fact_id: int, content: str, valid_from: datetime) -> str:
         await self._ensure_user(user_id)
@@ -160,14 +156,10 @@ class ZepMemory(ExternalMemory):
         return hits[:limit]
 
     async def list_facts(self, user_id: str, limit: int) -> list[ExternalHit]:
-        try:
-            edges = await self.client.graph.edge.get_by_user_id(user_id, limit=limit)
-        except ApiError as exc:
-            if exc.status_code == 404:  # no such user yet: nothing extracted
-                return []
-            raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-        except Exception as exc:
-            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+        # No such user yet (404): nothing extracted.
+        edges = await self._call(
+            self.client.graph.edge.get_by_user_id(user_id, limit=limit), on_404=[]
+        )
         return [
             ExternalHit(
                 ref=e.uuid_,
@@ -183,13 +175,7 @@ class ZepMemory(ExternalMemory):
 
     async def _gone(self, coro: Any) -> None:
         """Run one delete; a 404 means an earlier run (or Zep itself) already deleted it."""
-        try:
-            await coro
-        except ApiError as exc:
-            if exc.status_code != 404:
-                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-        except Exception as exc:
-            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+        await self._call(coro, on_404=None)
 
     async def forget(
         self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
@@ -199,14 +185,11 @@ class ZepMemory(ExternalMemory):
         # since deleting a thread leaves what Zep's graph learnt from it.
         wanted = {str(i) for i in event_ids}
         for thread_id in threads:
-            try:
-                listed = await self.client.thread.get(thread_id, lastn=_FORGET_SCAN)
-            except ApiError as exc:
-                if exc.status_code == 404:
-                    continue
-                raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
-            except Exception as exc:
-                raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
+            listed = await self._call(
+                self.client.thread.get(thread_id, lastn=_FORGET_SCAN), on_404=None
+            )
+            if listed is None:
+                continue
             for m in listed.messages or []:
                 if m.uuid_ and str((m.metadata or {}).get(EVENT_KEY, "")) in wanted:
                     await self._gone(self.client.graph.episode.delete(m.uuid_))
@@ -218,14 +201,7 @@ class ZepMemory(ExternalMemory):
 
     async def check(self) -> None:
         # Any answer from the API, even "no such user", proves Zep is up and the key works.
-        try:
-            await self.client.user.get("almanac-health-probe")
-        except ApiError as exc:
-            if exc.status_code == 404:
-                return
-            raise ExternalMemoryError(f"zep answered {exc.status_code}") from exc
-        except Exception as exc:
-            raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}") from exc
+        await self._call(self.client.user.get("almanac-health-probe"), on_404=None)
 
     async def close(self) -> None:
         wrapper = self.client._client_wrapper  # the SDK exposes no close()

@@ -29,23 +29,31 @@ def _require_local_window(name: str, weekday: int, start: time, end: time) -> No
         raise ValueError(f"{name}: start {start} must be before end {end} on the same day")
 
 
-@dataclass(frozen=True)
-class Interval:
-    """A half-open span of time [start, end)."""
+class _Span:
+    """What intervals and blocks share: an aware [start, end), checked, and its length."""
 
     start: datetime
     end: datetime
 
     def __post_init__(self) -> None:
-        require_aware("Interval.start", self.start)
-        require_aware("Interval.end", self.end)
+        name = type(self).__name__
+        require_aware(f"{name}.start", self.start)
+        require_aware(f"{name}.end", self.end)
         if not self.start < self.end:
-            raise ValueError(f"Interval.start {self.start} must be before end {self.end}")
+            raise ValueError(f"{name}.start {self.start} must be before end {self.end}")
 
     @property
     def minutes(self) -> float:
         # Via UTC: subtracting two datetimes sharing a zoneinfo ignores a clock change.
         return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class Interval(_Span):
+    """A half-open span of time [start, end)."""
+
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Block:
+class Block(_Span):
     """A scheduled piece of a task. `fixed` blocks (pinned or frozen) were not moved."""
 
     task_id: str
@@ -154,17 +162,6 @@ class Block:
     end: datetime
     reason: str = ""
     fixed: bool = False
-
-    def __post_init__(self) -> None:
-        require_aware("Block.start", self.start)
-        require_aware("Block.end", self.end)
-        if not self.start < self.end:
-            raise ValueError(f"Block.start {self.start} must be before end {self.end}")
-
-    @property
-    def minutes(self) -> float:
-        # Via UTC: subtracting two datetimes sharing a zoneinfo ignores a clock change.
-        return (self.end.astimezone(UTC) - self.start.astimezone(UTC)).total_seconds() / 60
 
 
 @dataclass(frozen=True)
