@@ -5,25 +5,21 @@ meanwhile (or changed) does not write its answer; a reflection is narrated after
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from openai import AsyncOpenAI
 from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from almanac.db.uow import unit_of_work
 from almanac.llm.base import InMemoryRecorder
-from almanac.llm.formats import FormatMemory
-from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.models import Event
 from almanac.observer.deps import observer_service
 from almanac.observer.schemas import ExtractionOut
 from almanac.state import AppState
-from tests.doubles.openai_chat import FakeChatServer, Reply
-from tests.pool_watch import PoolWatch, watch_pool
+from tests.doubles.openai_chat import FakeChatServer, Reply, chat_llm
+from tests.pool_watch import PoolWatch
 
 CONTENT = "Acme's finance team wants invoices by the 5th of each month, in EUR."
 FACT = {
@@ -38,31 +34,9 @@ GOOD = {"facts": [FACT]}
 
 
 @pytest.fixture
-def pool(engine: AsyncEngine) -> Iterator[PoolWatch]:
-    with watch_pool(engine) as watch:
-        yield watch
-
-
-@pytest.fixture
-def chat() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def llm_state(committed_state: AppState, chat: FakeChatServer) -> AsyncIterator[AppState]:
-    sdk = AsyncOpenAI(base_url=chat.base_url, api_key="sk-test", timeout=5.0)
-    llm = OpenAICompatibleLLM(
-        client=sdk,
-        model="fake-chat",
-        recorder=InMemoryRecorder(),
-        timeout_seconds=4.0,
-        max_retries=0,
-        breaker_failures=50,
-        formats=FormatMemory(),
-    )
-    yield replace(committed_state, llm=llm)
-    await sdk.close()
+    async with chat_llm(chat, InMemoryRecorder()) as llm:
+        yield replace(committed_state, llm=llm)
 
 
 async def salient_event(state: AppState, content: str = CONTENT) -> int:

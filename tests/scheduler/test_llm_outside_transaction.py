@@ -4,25 +4,21 @@ held, and checks afterwards, under the plan's lock, that what it read still hold
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from openai import AsyncOpenAI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from almanac.app import create_app
 from almanac.config import SchedulerSettings
 from almanac.deps import get_state
-from almanac.llm.formats import FormatMemory
-from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.recorder import DatabaseRecorder
 from almanac.state import AppState
 from tests.conftest import http_client
-from tests.doubles.openai_chat import FakeChatServer, Reply
-from tests.pool_watch import PoolWatch, watch_pool
+from tests.doubles.openai_chat import FakeChatServer, Reply, chat_llm
+from tests.pool_watch import PoolWatch
 
 from .conftest import TZ_NAME, Memories, make_plan, next_monday, parse
 
@@ -31,34 +27,12 @@ LATE = {"not_before": "13:00:00"}
 
 
 @pytest.fixture
-def pool(engine: AsyncEngine) -> Iterator[PoolWatch]:
-    with watch_pool(engine) as watch:
-        yield watch
-
-
-@pytest.fixture
-def chat() -> Iterator[FakeChatServer]:
-    with FakeChatServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def llm_state(committed_state: AppState, chat: FakeChatServer) -> AsyncIterator[AppState]:
-    sdk = AsyncOpenAI(base_url=chat.base_url, api_key="sk-test", timeout=5.0)
-    llm = OpenAICompatibleLLM(
-        client=sdk,
-        model="fake-chat",
-        recorder=DatabaseRecorder(committed_state.sessionmaker),
-        timeout_seconds=4.0,
-        max_retries=0,
-        breaker_failures=50,
-        formats=FormatMemory(),
-    )
     settings = committed_state.settings.model_copy(
         update={"timezone": TZ_NAME, "scheduler": SchedulerSettings(time_limit_seconds=2.0)}
     )
-    yield replace(committed_state, llm=llm, settings=settings)
-    await sdk.close()
+    async with chat_llm(chat, DatabaseRecorder(committed_state.sessionmaker)) as llm:
+        yield replace(committed_state, llm=llm, settings=settings)
 
 
 async def remember(state: AppState, kind: str, text: str) -> int:
