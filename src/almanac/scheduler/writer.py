@@ -128,6 +128,7 @@ class Writer:
             source=s.source,
             stopped=s.stopped,
             floors=[FloorOut(**vars(f)) for f in s.floors],
+            scope=s.scope,
         )
         warnings = list(ctx.warnings)
         warnings += [f"{f.measure} below {f.baseline}: {f.why}" for f in s.floors if not f.reached]

@@ -25,10 +25,10 @@ from almanac.scheduler.core import (
     solve,
     validate,
 )
-from almanac.scheduler.core.cpsat import hint_values, objective_of
 from almanac.scheduler.core.cpsat_model import ModelBuilder
 from almanac.scheduler.core.greedy import greedy_placement
 from almanac.scheduler.core.grid import build_grid
+from almanac.scheduler.core.hints import hint_values, objective_of
 
 ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "UTC"]
 # Mondays and Fridays around the 2025 clock changes, plus an ordinary week.
