@@ -32,7 +32,7 @@ import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from almanac.config import LLMSettings
+from almanac.config import OpenAILLMSettings
 from almanac.llm.base import (
     CallRecorder,
     Judge,
@@ -158,16 +158,14 @@ class OpenAICompatibleLLM(LLMClient):
     @classmethod
     def from_settings(
         cls,
-        settings: LLMSettings,
+        settings: OpenAILLMSettings,
         *,
         client: AsyncOpenAI,
         recorder: CallRecorder,
         owns_client: bool = False,
         **overrides: Any,
     ) -> OpenAICompatibleLLM:
-        """Build from `LLMSettings` (which must name a model); `overrides` win."""
-        if not settings.model:
-            raise ValueError("settings.model is required")
+        """Build from the `openai` LLM settings; `overrides` win."""
         kwargs: dict[str, Any] = {
             "models": settings.models,
             "timeout_seconds": settings.timeout_seconds,
