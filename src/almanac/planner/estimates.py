@@ -73,7 +73,7 @@ def _note(e: Estimate, mode: EstimatesMode) -> str:
     if e.change_at is not None:
         text += (
             f"; a change of pace was detected from {e.change_at.date().isoformat()}, "
-            "earlier runs count little"
+            "the pace since is read from the runs after it"
         )
     if e.capped:
         text += "; capped at the bound of 0.2x-5x the library"
