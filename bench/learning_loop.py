@@ -186,7 +186,8 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         ["world", "MALR fb", "MALR lib", "MALR oracle", "gain", "gain min", "MAPE fb"]
         + ["MAPE lib", "worst client fb/lib (wk>4)", "80% coverage", "coverage by seed"]
         + [f"drift off d+{k} (median, max)" for k in ks]
-        + ["within 10% at d+3", "floor d+3 (median; within 10%)"],
+        + ["within 10% at d+3", "one client / workflow-wide", "by engagements seen 1 / 2 / 3+"]
+        + ["floor d+3 (median; within 10%)", "80% width (high/low)"],
         [
             [
                 w,
@@ -210,11 +211,14 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
             + (
                 [
                     f"{v['drift_recovered']}/{v['drift_measurable']} (of {v['drift_cases']})",
+                    " / ".join(f"{a}/{n}" for a, n in v["drift_by_kind"].values()),
+                    " / ".join(f"{a}/{n}" for a, n in v["drift_by_seen"].values()),
                     f"{_pct(v['drift_floor_median_by_k'].get(3))}; {v['drift_floor_within']}",
                 ]
                 if v["drift_cases"]
-                else ["-", "-"]
+                else ["-", "-", "-", "-"]
             )
+            + [f"{v['width80']:.2f}x"]
             for w, v in verdicts.items()
             for rs in [results[w]]
         ],
@@ -279,8 +283,11 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         print(
             f"{w}: gain {_pct(v['gain_mean'])} (>= 70%: {ok['gain_ok']}); worst client fb/lib "
             f"{v['worst_client_ratio']:.2f} ({ok['clients_ok']}); drift within 10% at d+3 "
-            f"{v['drift_recovered']}/{v['drift_measurable']} measurable ({ok['drift_ok']}); "
-            f"80% coverage {_pct(v['coverage80'])}"
+            f"{v['drift_recovered']}/{v['drift_measurable']} measurable ({ok['drift_ok']}; "
+            f"one client {'/'.join(map(str, v['drift_by_kind']['client']))}, workflow-wide "
+            f"{'/'.join(map(str, v['drift_by_kind']['workflow']))}, "
+            f"{v['drift_unmeasurable']} not measurable: nothing logged since the drift); "
+            f"80% coverage {_pct(v['coverage80'])}, width {v['width80']:.2f}x"
         )
     return verdicts
 

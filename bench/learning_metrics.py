@@ -13,8 +13,11 @@ workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. Beside it, t
 floor: how far an estimate is off that knows the old pace exactly and reads the new one
 from the runs logged since the drift (the noise of one or two engagements is in any
 data-driven estimate). A client with no
-engagement logged since the drift cannot be recovered by any estimator: such probes are
-reported, marked, and left out of the verdict.
+engagement logged since the drift cannot be recovered by any estimator: such cases are
+counted (`drift_unmeasurable`) and left out of the verdict, never dropped silently. The
+measurable cases are split by kind (one client's drift, the whole workflow's) and by how
+many engagements of the drifted work were logged by d+3 (one engagement's noise is in
+any estimate that follows it). The 80% intervals report coverage and width (high/low).
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ def summarize(world: World, rows: list[Row], probes: list[Probe], weeks: int) ->
         by["client"][r.client].append(r)
         by["workflow"][r.workflow].append(r)
     covered = [r.low <= r.true <= r.high for r in after4]
+    widths = [math.log(r.high / r.low) for r in after4 if r.low > 0 and r.high > 0]
     return {
         "world": world.spec.name,
         "seed": world.seed,
@@ -138,6 +142,8 @@ def summarize(world: World, rows: list[Row], probes: list[Probe], weeks: int) ->
         "workflows": {w: errors(rs) for w, rs in by["workflow"].items()},
         "drifts": drift_cases(world, probes),
         "coverage80": mean(covered) if covered else float("nan"),
+        # The interval's width as a factor high/low (geometric mean over tasks).
+        "width80": math.exp(mean(widths)) if widths else float("nan"),
     }
 
 
@@ -156,9 +162,28 @@ def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
         "worst_client_ratio": worst,
         "coverage80": mean(r["coverage80"] for r in results),
         "coverage80_by_seed": [round(r["coverage80"], 3) for r in results],
+        "width80": mean(r.get("width80", float("nan")) for r in results),
         "drift_cases": len(cases),
         "drift_measurable": len(measurable),
         "drift_recovered": sum(d["recovered"] for d in measurable),
+        # Cases nobody could follow (nothing of the drifted work logged by d+3): counted
+        # here, kept out of the verdict.
+        "drift_unmeasurable": len(cases) - len(measurable),
+        # Split by kind (one client's drift, or the whole workflow's) and by how many
+        # engagements of the drifted work were logged by d+3.
+        "drift_by_kind": {
+            kind: [
+                sum(d["recovered"] for d in ds),
+                len(ds),
+            ]
+            for kind in ("client", "workflow")
+            for ds in [[d for d in measurable if (d["client"] is None) == (kind == "workflow")]]
+        },
+        "drift_by_seen": {
+            label: [sum(d["recovered"] for d in ds), len(ds)]
+            for label, lo, hi in (("1", 1, 1), ("2", 2, 2), ("3+", 3, 10**9))
+            for ds in [[d for d in measurable if lo <= d["seen_by_k"].get(RECOVER_BY, 0) <= hi]]
+        },
         "drift_off_median_by_k": {k: median(v) for k, v in at.items() if v},
         "drift_off_max_by_k": {k: max(v) for k, v in at.items() if v},
         "drift_floor_median_by_k": {

@@ -39,7 +39,7 @@ from common import median, percentile, print_table, write_json  # noqa: E402
 from almanac.app import create_app  # noqa: E402
 from almanac.auth.deps import authenticate  # noqa: E402
 from almanac.cli.runtime import LOCAL_OWNER  # noqa: E402
-from almanac.config import LLMSettings, Settings  # noqa: E402
+from almanac.config import OpenAILLMSettings, Settings  # noqa: E402
 from almanac.deps import get_state  # noqa: E402
 from almanac.state import AppState, build_state  # noqa: E402
 
@@ -99,8 +99,7 @@ def independent_narrative_check(narrative: str, report: dict[str, Any]) -> list[
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="almanac-llm-path-")
-    llm = LLMSettings(
-        provider="openai",
+    llm = OpenAILLMSettings(
         base_url=args.url,
         model=args.model,
         api_key=args.api_key,

@@ -23,16 +23,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_json  # noqa: E402
 
-from almanac.config import EmbedderSettings, PlannerSettings  # noqa: E402
+from almanac.config import LocalEmbedderSettings, PlannerSettings  # noqa: E402
 from almanac.embedder import build_embedder  # noqa: E402
-from almanac.ontology.library import load_library  # noqa: E402
-from almanac.planner.matching import document_frequencies, lexical_overlap, rank  # noqa: E402
-from almanac.planner.repository import (  # noqa: E402
+from almanac.ontology.catalog import (  # noqa: E402
     Candidate,
     _keywords,
-    _match_text,
     keyword_phrases,
+    match_text,
 )
+from almanac.ontology.library import load_library  # noqa: E402
+from almanac.planner.matching import document_frequencies, lexical_overlap, rank  # noqa: E402
 
 DISC, ONB, OFF, CAL, DIAG = (
     "Discovery call",
@@ -152,7 +152,7 @@ def candidates() -> list[Candidate]:
     ids: dict[str, int] = {}
     for n, (_, wf) in enumerate(lib.workflows, start=1):
         steps = [s.model_dump(mode="json") for s in wf.steps]
-        text = _match_text(wf.name, wf.capability, wf.metadata, steps)
+        text = match_text(wf.name, wf.capability, wf.metadata, steps)
         cadence = wf.metadata.get("cadence")
         out.append(
             Candidate(
@@ -204,7 +204,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=PlannerSettings().match_threshold)
     args = parser.parse_args()
-    embedder = build_embedder(EmbedderSettings())
+    embedder = build_embedder(LocalEmbedderSettings())
     pool = candidates()
     idf = document_frequencies([" ".join([c.text, *c.keywords]) for c in pool])
     rows, lexical_rows = [], []

@@ -25,7 +25,7 @@ import httpx
 import sched_instances as inst
 from sqlalchemy import func, select, update
 
-from almanac.config import Settings
+from almanac.config import NoLLMSettings, Settings
 from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
 
 S = "/api/v1/scheduler"
@@ -309,7 +309,7 @@ async def run_api(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
         for zone, monday in FUTURE_DST.items():
             settings = Settings(data_dir=Path(tmp) / zone.replace("/", "_"), timezone=zone)
-            settings.llm.provider = "none"
+            settings.llm = NoLLMSettings()
             settings.scheduler.daily_max_hours = DAILY_MAX
             settings.scheduler.workday_end = clock(17)
             # The bench's request rate is not a person's: lift the per-key limits.

@@ -58,6 +58,8 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
         "moved_share": round(len(moved) / max(1, len(movable)), 4),
         "violations": len(check.limit_violations(changed, second)),
         "seconds": round(seconds, 3),
+        "scope": second.scope,
+        "floors_reached": all(f.reached for f in second.floors),
     }
 
 
@@ -105,7 +107,7 @@ def table_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
                 f"{a['deadlines_met']} / {g['deadlines_met']} / {e['deadlines_met']} of "
                 f"{a['deadlines']}",
                 f"{a['violations']} / {g['violations']} / {e['violations']} / {rp['violations']}",
-                f"{rp['moved_share']:.1%} ({rp['hit']} hit)",
+                f"{rp['moved_share']:.1%} ({rp['hit']} hit, {rp['scope']})",
                 f"{a['seconds']:.2f}",
                 f"{a['status']}, {a['stopped']}",
             ]
@@ -154,6 +156,9 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
             if r["almanac"]["deadlines_met"] < r["edf"]["deadlines_met"]
         ],
         "median_replan_moved": median([r["replan"]["moved_share"] for r in records]),
+        "replan_floors_missed": [
+            r["instance"] for r in records if not r["replan"]["floors_reached"]
+        ],
     }
     out: dict[str, Any] = {"instances": records, "summary": summary}
     if api:

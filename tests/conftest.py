@@ -30,6 +30,8 @@ from almanac.db.vector_indexes import ensure_indexes
 from almanac.deps import get_state, get_uow
 from almanac.embedder import Embedder, LocalEmbedder
 from almanac.state import AppState
+from tests.doubles.openai_chat import FakeChatServer
+from tests.pool_watch import PoolWatch, watch_pool
 
 # The test process answers to the test host name (production allows only loopback names).
 os.environ.setdefault("ALMANAC_SECURITY__ALLOWED_HOSTS", '["almanac.test"]')
@@ -201,3 +203,17 @@ async def committed_client(committed_state: AppState) -> AsyncIterator[httpx.Asy
     app.dependency_overrides[get_state] = lambda: committed_state
     async with http_client(app) as c:
         yield c
+
+
+@pytest.fixture
+def pool(engine: AsyncEngine) -> Iterator[PoolWatch]:
+    """Connections the test engine's pool has out, counted while the test runs."""
+    with watch_pool(engine) as watch:
+        yield watch
+
+
+@pytest.fixture
+def chat() -> Iterator[FakeChatServer]:
+    """The OpenAI-compatible chat double (a module may define its own)."""
+    with FakeChatServer() as server:
+        yield server

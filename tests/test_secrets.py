@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from almanac.config import CalDAVCalendarSettings
 from almanac.db.engine import create_engine
 from almanac.redact import (
     AccessLogFilter,
@@ -32,12 +33,11 @@ def closed_port() -> int:
 async def test_health_never_shows_caldav_credentials(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
-    state.settings.calendar.provider = "caldav"
-    state.settings.calendar.caldav_url = (
-        f"http://me:{PASSWORD}@127.0.0.1:{closed_port()}/dav/me/calendar/"
+    state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=f"http://me:{PASSWORD}@127.0.0.1:{closed_port()}/dav/me/calendar/",
+        caldav_username="me",
+        caldav_password=SecretStr(PASSWORD),
     )
-    state.settings.calendar.caldav_username = "me"
-    state.settings.calendar.caldav_password = SecretStr(PASSWORD)
     state.probes.clear()
     r = await client.get("/health")
     calendar = r.json()["dependencies"]["calendar"]

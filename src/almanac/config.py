@@ -18,21 +18,41 @@ import platformdirs
 from pydantic import (
     AliasChoices,
     BaseModel,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A setting a provider cannot work without (an empty value is as good as none). Each
+# section's `provider` is frozen: another provider is another section object, with what
+# that provider needs (`settings.llm = NoLLMSettings()`).
+Needed = Annotated[str, Field(min_length=1)]
+# Sections whose `provider` chooses one of several shapes: section -> (tag -> class name).
+PROVIDER_SECTIONS: dict[str, tuple[str, ...]] = {
+    "llm": ("none", "openai"),
+    "embedder": ("local", "openai"),
+    "calendar": ("builtin", "caldav", "google"),
+}
 
-def _required_for(value: Any, info: ValidationInfo, provider: str, variable: str) -> Any:
-    """Per-provider settings: `value` must be set when the section's provider is
-    `provider`, so a missing one stops the start naming its variable."""
-    if info.data.get("provider") == provider and value in (None, ""):
-        raise ValueError(f"required when {variable}={provider}")
-    return value
+
+def by_provider(section: str, default: str) -> Discriminator:
+    """The discriminator of a per-provider union: the `provider` field, `default` when the
+    section does not name one (so an empty environment keeps the default provider)."""
+
+    def tag(value: Any) -> str:
+        found = value.get("provider") if isinstance(value, dict) else value.provider
+        return str(found or default)
+
+    return Discriminator(
+        tag,
+        custom_error_type="provider",
+        custom_error_message=f"must be one of {', '.join(PROVIDER_SECTIONS[section])}",
+    )
 
 
 class DatabaseSettings(BaseModel):
@@ -57,22 +77,37 @@ class CacheSettings(BaseModel):
     shared_generations: bool = True
 
 
-class EmbedderSettings(BaseModel):
-    """Which embedder turns memories into vectors."""
+class EmbedderBase(BaseModel):
+    """What every embedder takes."""
 
-    provider: Literal["local", "openai"] = "local"
-    # For `openai`: any OpenAI-compatible /v1/embeddings endpoint.
-    model: str | None = Field(default=None, validate_default=True)
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    dim: int | None = Field(default=None, ge=1, le=16_000, validate_default=True)
     batch_size: int = Field(default=64, ge=1, le=2048)
     threads: int = Field(default=0, ge=0, le=64)  # 0 = let the runtime decide
     timeout_seconds: float = Field(default=30.0, gt=0)
 
-    _openai_needs = field_validator("model", "dim")(
-        lambda value, info: _required_for(value, info, "openai", "ALMANAC_EMBEDDER__PROVIDER")
-    )
+
+class LocalEmbedderSettings(EmbedderBase):
+    """The packaged model2vec model: no network, no key."""
+
+    provider: Literal["local"] = Field(default="local", frozen=True)
+
+
+class OpenAIEmbedderSettings(EmbedderBase):
+    """Any OpenAI-compatible /v1/embeddings endpoint; the vector size is fixed up front
+    (the database's index is built for it)."""
+
+    provider: Literal["openai"] = Field(default="openai", frozen=True)
+    model: Needed
+    dim: int = Field(ge=1, le=16_000)
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+
+
+# Which embedder turns memories into vectors (`ALMANAC_EMBEDDER__PROVIDER`).
+EmbedderSettings = Annotated[
+    Annotated[LocalEmbedderSettings, Tag("local")]
+    | Annotated[OpenAIEmbedderSettings, Tag("openai")],
+    by_provider("embedder", "local"),
+]
 
 
 class SearchSettings(BaseModel):
@@ -138,17 +173,9 @@ class MemorySettings(BaseModel):
     chunk_chars: int = Field(default=1200, ge=200, le=8000)
 
 
-class LLMSettings(BaseModel):
-    """An OpenAI-compatible chat API (OpenRouter, OpenAI, Ollama, vLLM, llama.cpp server).
+class LLMBase(BaseModel):
+    """How any LLM is used: budgets, retries, the circuit breaker, output negotiation."""
 
-    `provider = "none"` (the default) means no LLM: every feature works deterministically
-    and says so.
-    """
-
-    provider: Literal["none", "openai"] = "none"
-    base_url: str | None = Field(default=None, validate_default=True)
-    api_key: SecretStr | None = None
-    model: str | None = Field(default=None, validate_default=True)
     # Per-operation overrides: planning, scheduling, reflection, extraction.
     models: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=60.0, gt=0)
@@ -185,10 +212,6 @@ class LLMSettings(BaseModel):
     # samples json_object ~4x slower than free text on a small CPU).
     output_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
 
-    _openai_needs = field_validator("base_url", "model")(
-        lambda value, info: _required_for(value, info, "openai", "ALMANAC_LLM__PROVIDER")
-    )
-
     @field_validator("budget_seconds", "max_tokens")
     @classmethod
     def _positive(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +219,33 @@ class LLMSettings(BaseModel):
             if not number or number <= 0:
                 raise ValueError(f"{key}: must be greater than 0")
         return value
+
+
+class NoLLMSettings(LLMBase):
+    """No LLM (the default): every feature works deterministically and says so."""
+
+    provider: Literal["none"] = Field(default="none", frozen=True)
+
+    @property
+    def model(self) -> str | None:
+        """No LLM, no model (pages and listings show the configured model per operation)."""
+        return None
+
+
+class OpenAILLMSettings(LLMBase):
+    """An OpenAI-compatible chat API (OpenRouter, OpenAI, Ollama, vLLM, llama.cpp server)."""
+
+    provider: Literal["openai"] = Field(default="openai", frozen=True)
+    base_url: Needed
+    model: Needed
+    api_key: SecretStr | None = None
+
+
+# Which LLM, if any (`ALMANAC_LLM__PROVIDER`).
+LLMSettings = Annotated[
+    Annotated[NoLLMSettings, Tag("none")] | Annotated[OpenAILLMSettings, Tag("openai")],
+    by_provider("llm", "none"),
+]
 
 
 class PlannerSettings(BaseModel):
@@ -218,29 +268,18 @@ class PlannerSettings(BaseModel):
     starter_library: bool = True
 
 
-class CalendarSettings(BaseModel):
-    """Which calendar Almanac reads busy time from and writes its blocks into.
+class CalendarBase(BaseModel):
+    """What every calendar provider shares: the .ics feed and import bounds, the busy-time
+    cache, and the Google OAuth client (connecting Google may come before choosing it)."""
 
-    `builtin` (the default) keeps events in Postgres and serves them as an .ics feed, so
-    scheduling works with no account anywhere.
-    """
-
-    provider: Literal["builtin", "caldav", "google"] = "builtin"
-    # CalDAV (Radicale, Nextcloud, iCloud): the calendar collection's URL.
-    caldav_url: str | None = Field(default=None, validate_default=True)
-    caldav_username: str | None = None
-    caldav_password: SecretStr | None = None
     # Google Calendar: an OAuth web client; tokens are stored encrypted with `token_key`.
-    google_client_id: str | None = Field(default=None, validate_default=True)
-    google_client_secret: SecretStr | None = Field(default=None, validate_default=True)
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
     google_redirect_uri: str = "http://127.0.0.1:8090/oauth/callback"
-    google_calendar_id: str = "primary"
-    # Overrides the Google API root (for a self-hosted proxy, or the test double).
-    google_api_base_url: str | None = None
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
     # A Fernet key (urlsafe base64, 32 bytes) encrypting OAuth tokens at rest.
-    token_key: SecretStr | None = Field(default=None, validate_default=True)
+    token_key: SecretStr | None = None
     # How long busy time read from a remote calendar is reused.
     busy_cache_seconds: float = Field(default=300.0, ge=0)
     # When set, the .ics feed requires `?token=` with this value.
@@ -250,13 +289,6 @@ class CalendarSettings(BaseModel):
     ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
-
-    _caldav_needs = field_validator("caldav_url")(
-        lambda value, info: _required_for(value, info, "caldav", "ALMANAC_CALENDAR__PROVIDER")
-    )
-    _google_needs = field_validator("google_client_id", "google_client_secret", "token_key")(
-        lambda value, info: _required_for(value, info, "google", "ALMANAC_CALENDAR__PROVIDER")
-    )
 
     @field_validator("token_key")
     @classmethod
@@ -269,6 +301,43 @@ class CalendarSettings(BaseModel):
             if len(raw) != 32:
                 raise ValueError("not a Fernet key (32 bytes, url-safe base64)")
         return value
+
+
+class BuiltinCalendarSettings(CalendarBase):
+    """Events in Postgres, served as an .ics feed: scheduling with no account anywhere."""
+
+    provider: Literal["builtin"] = Field(default="builtin", frozen=True)
+
+
+class CalDAVCalendarSettings(CalendarBase):
+    """A CalDAV calendar collection (Radicale, Nextcloud, iCloud)."""
+
+    provider: Literal["caldav"] = Field(default="caldav", frozen=True)
+    caldav_url: Needed
+    caldav_username: str | None = None
+    caldav_password: SecretStr | None = None
+
+
+class GoogleCalendarSettings(CalendarBase):
+    """Google Calendar through the OAuth client above; its tokens need `token_key`."""
+
+    provider: Literal["google"] = Field(default="google", frozen=True)
+    google_client_id: Needed
+    google_client_secret: SecretStr
+    token_key: SecretStr
+    google_calendar_id: str = "primary"
+    # Overrides the Google API root (for a self-hosted proxy, or the test double).
+    google_api_base_url: str | None = None
+
+
+# Which calendar Almanac reads busy time from and writes its blocks into
+# (`ALMANAC_CALENDAR__PROVIDER`; `builtin` by default).
+CalendarSettings = Annotated[
+    Annotated[BuiltinCalendarSettings, Tag("builtin")]
+    | Annotated[CalDAVCalendarSettings, Tag("caldav")]
+    | Annotated[GoogleCalendarSettings, Tag("google")],
+    by_provider("calendar", "builtin"),
+]
 
 
 class SchedulerSettings(BaseModel):
@@ -437,12 +506,12 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     database: DatabaseSettings = DatabaseSettings()
     cache: CacheSettings = CacheSettings()
-    embedder: EmbedderSettings = EmbedderSettings()
+    embedder: EmbedderSettings = LocalEmbedderSettings()
     search: SearchSettings = SearchSettings()
     memory: MemorySettings = MemorySettings()
-    llm: LLMSettings = LLMSettings()
+    llm: LLMSettings = NoLLMSettings()
     planner: PlannerSettings = PlannerSettings()
-    calendar: CalendarSettings = CalendarSettings()
+    calendar: CalendarSettings = BuiltinCalendarSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     jobs: JobsSettings = JobsSettings()
@@ -484,12 +553,12 @@ class Settings(BaseSettings):
 def configured_secrets(settings: Settings) -> list[str]:
     """Every secret value in the settings, to mask wherever it might be echoed."""
     values = [
-        settings.calendar.caldav_password,
+        getattr(settings.calendar, "caldav_password", None),
         settings.calendar.google_client_secret,
         settings.calendar.token_key,
         settings.calendar.ics_feed_token,
-        settings.llm.api_key,
-        settings.embedder.api_key,
+        getattr(settings.llm, "api_key", None),
+        getattr(settings.embedder, "api_key", None),
     ]
     return [v.get_secret_value() for v in values if v is not None]
 
@@ -503,14 +572,30 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     return "ALMANAC_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
 
 
+def problem_line(error: Any) -> str:
+    """One validation error as `VARIABLE: reason (got value)`.
+
+    In a per-provider section the error's location holds the provider's tag, which no
+    variable spells: it is dropped, and a missing or empty setting says which provider
+    needs it.
+    """
+    loc = tuple(error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    got = error.get("input")
+    if error["type"] == "provider":  # an unknown provider: the section's `provider` is at fault
+        loc, got = (*loc, "provider"), got.get("provider") if isinstance(got, dict) else got
+    elif len(loc) > 2 and loc[0] in PROVIDER_SECTIONS and loc[1] in PROVIDER_SECTIONS[loc[0]]:
+        section, tag, loc = loc[0], loc[1], (loc[0], *loc[2:])
+        if error["type"] in ("missing", "string_too_short"):
+            msg = f"required when {env_name((section, 'provider'))}={tag}"
+    shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+    return f"{env_name(loc)}: {msg}{shown}"
+
+
 def load_settings() -> Settings:
     """Settings from the environment, or ConfigurationError saying which variable is wrong."""
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [
-            f"{env_name(tuple(e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}"
-            + (f" (got {e['input']!r})" if isinstance(e.get("input"), str | int | float) else "")
-            for e in exc.errors()
-        ]
+        lines = [problem_line(e) for e in exc.errors()]
         raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None

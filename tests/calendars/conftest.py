@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from almanac.cache import LocalCache
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
-from almanac.config import CalendarSettings
+from almanac.config import GoogleCalendarSettings
 from almanac.state import AppState
 from tests.calendars.shapes import KEY, connect
 from tests.conftest import app_in_transaction, http_client
@@ -189,9 +189,8 @@ def google() -> Iterator[FakeGoogle]:
 
 
 @pytest.fixture
-def cal_settings(google: FakeGoogle) -> CalendarSettings:
-    return CalendarSettings(
-        provider="google",
+def cal_settings(google: FakeGoogle) -> GoogleCalendarSettings:
+    return GoogleCalendarSettings(
         google_client_id=CLIENT_ID,
         google_client_secret=CLIENT_SECRET,
         google_api_base_url=google.root_url,
@@ -203,7 +202,7 @@ def cal_settings(google: FakeGoogle) -> CalendarSettings:
 
 @pytest.fixture
 async def google_calendar(
-    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
 ) -> AsyncIterator[GoogleCalendar]:
     """A connected Google calendar (quick retries, so backoff tests stay fast)."""
     await connect(db_session, google)

@@ -14,7 +14,7 @@ from almanac.calendars.factory import build_calendar
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.calendars.schemas import EventIn
 from almanac.calendars.service import CalendarService
-from almanac.config import CalendarSettings
+from almanac.config import BuiltinCalendarSettings
 from almanac.db.engine import create_sessionmaker
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
@@ -41,7 +41,7 @@ async def rows(session: AsyncSession) -> dict[str, CalendarEntry]:
 
 
 async def test_factory_builds_the_builtin_calendar(db_session: AsyncSession, state: AppState):
-    provider = build_calendar(CalendarSettings(), session=db_session, cache=state.cache)
+    provider = build_calendar(BuiltinCalendarSettings(), session=db_session, cache=state.cache)
     assert isinstance(provider, BuiltinCalendar) and provider.name == "builtin"
     await provider.check()
 

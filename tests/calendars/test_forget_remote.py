@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from almanac.cache import Cache
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
-from almanac.config import CalendarSettings, SchedulerSettings, Settings
+from almanac.config import (
+    CalDAVCalendarSettings,
+    CalendarSettings,
+    GoogleCalendarSettings,
+    SchedulerSettings,
+    Settings,
+)
 from almanac.db.engine import create_sessionmaker
 from almanac.embedder import Embedder
 from almanac.jobs.context import set_state
@@ -113,9 +119,8 @@ async def forget(api: httpx.AsyncClient) -> dict[str, Any]:
 
 
 @pytest.fixture
-def caldav_settings(radicale_url: str, raw_calendar: Any) -> CalendarSettings:
-    return CalendarSettings(
-        provider="caldav",
+def caldav_settings(radicale_url: str, raw_calendar: Any) -> CalDAVCalendarSettings:
+    return CalDAVCalendarSettings(
         caldav_url=str(raw_calendar.url),
         caldav_username=USER,
         caldav_password="secret",  # type: ignore[arg-type]
@@ -221,8 +226,7 @@ async def test_forgetting_a_client_deletes_its_google_blocks(
     calendar_client_for: Clients,
     google: FakeGoogle,
 ) -> None:
-    cal = CalendarSettings(
-        provider="google",
+    cal = GoogleCalendarSettings(
         google_client_id=CLIENT_ID,
         google_client_secret=CLIENT_SECRET,
         google_api_base_url=google.root_url,

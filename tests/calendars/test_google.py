@@ -20,7 +20,7 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.factory import build_calendar
 from almanac.calendars.google import NOT_CONNECTED, GoogleCalendar
-from almanac.config import CalendarSettings
+from almanac.config import GoogleCalendarSettings
 from almanac.models.calendar import OAuthCredential
 from almanac.oauth.crypto import TokenCipher
 from tests.calendars.shapes import BERLIN, KEY, WEEK, at, connect, specs
@@ -264,7 +264,7 @@ async def test_refreshed_token_is_saved_encrypted(
 
 
 async def test_expired_access_token_is_refreshed_before_the_call(
-    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
 ) -> None:
     old_access, _ = await connect(db_session, google, expires_in=-timedelta(minutes=5))
     cal = GoogleCalendar(cal_settings, session=db_session, cache=LocalCache(), base_delay=0.001)
@@ -280,7 +280,7 @@ async def test_expired_access_token_is_refreshed_before_the_call(
 
 
 async def test_revoked_refresh_token_marks_the_credential_and_says_reconnect(
-    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
 ) -> None:
     _, refresh = await connect(db_session, google)
     google.revoke(refresh)
@@ -300,7 +300,7 @@ async def test_revoked_refresh_token_marks_the_credential_and_says_reconnect(
 
 
 async def test_not_connected_is_a_clear_error(
-    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
 ) -> None:
     cal = build_calendar(cal_settings, session=db_session, cache=LocalCache())
     assert isinstance(cal, GoogleCalendar)
@@ -319,7 +319,7 @@ async def test_check_passes_when_connected(provider: GoogleCalendar) -> None:
 
 
 async def test_missing_token_key_is_reported_not_crashed(
-    db_session: AsyncSession, google: FakeGoogle, cal_settings: CalendarSettings
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
 ) -> None:
     await connect(db_session, google)
     no_key = cal_settings.model_copy(update={"token_key": None})

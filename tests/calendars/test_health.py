@@ -6,8 +6,18 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings
 from almanac.health import CALENDAR_OK_SECONDS
 from almanac.state import AppState
+
+
+def google() -> GoogleCalendarSettings:
+    """Google chosen and configured, but never connected."""
+    return GoogleCalendarSettings(
+        google_client_id="id",
+        google_client_secret=SecretStr("secret"),
+        token_key=SecretStr(Fernet.generate_key().decode()),
+    )
 
 
 async def test_builtin_calendar_is_ok(client: httpx.AsyncClient) -> None:
@@ -18,10 +28,7 @@ async def test_builtin_calendar_is_ok(client: httpx.AsyncClient) -> None:
 async def test_google_not_connected_is_degraded_with_what_to_do(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
-    state.settings.calendar.provider = "google"
-    state.settings.calendar.google_client_id = "id"
-    state.settings.calendar.google_client_secret = SecretStr("secret")
-    state.settings.calendar.token_key = SecretStr(Fernet.generate_key().decode())
+    state.settings.calendar = google()
     r = await client.get("/health")
     assert r.status_code == 200
     calendar = r.json()["dependencies"]["calendar"]
@@ -35,7 +42,7 @@ async def test_the_calendar_probe_is_reused_then_refreshed(
     first = (await client.get("/health")).json()["dependencies"]["calendar"]
     assert first["status"] == "ok"
     # A remote calendar is not asked again on every /health: the answer is reused...
-    state.settings.calendar.provider = "google"
+    state.settings.calendar = google()
     again = (await client.get("/health")).json()["dependencies"]["calendar"]
     assert again == first
     # ...until it is older than the reuse window.
@@ -64,8 +71,9 @@ async def test_a_failed_request_to_a_real_caldav_server_is_degraded_at_once(
     from tests.calendars.conftest import stop_server, xandikos_server
 
     with xandikos_server() as (url, proc):
-        state.settings.calendar.provider = "caldav"
-        state.settings.calendar.caldav_url = f"{url}user/calendars/calendar/"
+        state.settings.calendar = CalDAVCalendarSettings(
+            caldav_url=f"{url}user/calendars/calendar/"
+        )
         state.probes.pop("calendar", None)
         first = (await client.get("/health")).json()["dependencies"]["calendar"]
         assert first["status"] == "ok", first  # probed for real, then reused for minutes...

@@ -27,10 +27,16 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.doubles.loopback import JSONHandler, Loopback
+
+if TYPE_CHECKING:
+    from almanac.llm.base import CallRecorder
+    from almanac.llm.openai_compat import OpenAICompatibleLLM
 
 
 @dataclass
@@ -279,3 +285,29 @@ class FakeChatServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@asynccontextmanager
+async def chat_llm(
+    server: FakeChatServer, recorder: CallRecorder, timeout_seconds: float = 4.0
+) -> AsyncIterator[OpenAICompatibleLLM]:
+    """Almanac's real LLM client (the openai SDK underneath) pointed at the double: no
+    retries, a breaker that stays closed; the SDK is closed afterwards."""
+    from openai import AsyncOpenAI
+
+    from almanac.llm.formats import FormatMemory
+    from almanac.llm.openai_compat import OpenAICompatibleLLM
+
+    sdk = AsyncOpenAI(base_url=server.base_url, api_key="sk-test", timeout=5.0)
+    try:
+        yield OpenAICompatibleLLM(
+            client=sdk,
+            model="fake-chat",
+            recorder=recorder,
+            timeout_seconds=timeout_seconds,
+            max_retries=0,
+            breaker_failures=50,
+            formats=FormatMemory(),
+        )
+    finally:
+        await sdk.close()

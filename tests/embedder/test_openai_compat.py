@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from openai import AsyncOpenAI
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from almanac.config import EmbedderSettings
+from almanac.config import EmbedderSettings, LocalEmbedderSettings, OpenAIEmbedderSettings
 from almanac.embedder import LocalEmbedder, OpenAIEmbedder, build_embedder
 from almanac.embedder.openai_compat import EmbeddingServiceError
 from tests.doubles.openai_embeddings import FakeEmbeddingsServer
@@ -163,8 +163,7 @@ async def test_a_given_client_is_used_and_not_closed(server: FakeEmbeddingsServe
 
 
 async def test_factory_builds_each_provider(server: FakeEmbeddingsServer) -> None:
-    settings = EmbedderSettings(
-        provider="openai",
+    settings = OpenAIEmbedderSettings(
         model="fake-embed",
         base_url=server.base_url,
         api_key=SecretStr("sk-test"),
@@ -179,13 +178,14 @@ async def test_factory_builds_each_provider(server: FakeEmbeddingsServer) -> Non
     assert [len(r.body["input"]) for r in server.requests] == [5, 5, 1]
     np.testing.assert_allclose(out[-1], server.expected(TEXTS[-1]), atol=1e-6)
 
-    local = build_embedder(EmbedderSettings(batch_size=7, threads=1))
+    local = build_embedder(LocalEmbedderSettings(batch_size=7, threads=1))
     assert isinstance(local, LocalEmbedder)
     assert (local.batch_size, local.threads) == (7, 1)
 
 
 def test_incomplete_openai_settings_are_refused_when_read() -> None:
+    read = TypeAdapter(EmbedderSettings).validate_python
     with pytest.raises(ValidationError, match="model"):
-        EmbedderSettings(provider="openai", dim=16)
+        read({"provider": "openai", "dim": 16})
     with pytest.raises(ValidationError, match="dim"):
-        EmbedderSettings(provider="openai", model="m")
+        read({"provider": "openai", "model": "m"})

@@ -6,9 +6,15 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
-from almanac.config import LLMSettings
+from almanac.config import (
+    LLMSettings,
+    NoLLMSettings,
+    OpenAILLMSettings,
+    Settings,
+    problem_line,
+)
 from almanac.llm.base import InMemoryRecorder, Message, Prompt
 from almanac.llm.factory import build_llm
 from almanac.llm.openai_compat import OpenAICompatibleLLM
@@ -20,8 +26,10 @@ class Answer(BaseModel):
 
 
 def test_provider_none_means_no_llm() -> None:
-    assert build_llm(LLMSettings(), InMemoryRecorder()) is None
-    assert build_llm(LLMSettings(provider="none", model="x"), InMemoryRecorder()) is None
+    assert build_llm(NoLLMSettings(), InMemoryRecorder()) is None
+    # A model set without a provider is ignored, as before the union.
+    none = TypeAdapter(LLMSettings).validate_python({"model": "x"})
+    assert build_llm(none, InMemoryRecorder()) is None
 
 
 @pytest.mark.parametrize(
@@ -34,17 +42,18 @@ def test_provider_none_means_no_llm() -> None:
 def test_openai_requires_base_url_and_model(values: dict[str, str], field: str) -> None:
     # Checked when the settings are read (so `almanac serve` stops), not per request.
     with pytest.raises(ValidationError) as info:
-        LLMSettings.model_validate(values)
+        Settings(llm=values, _env_file=None)  # type: ignore[arg-type,call-arg]
     [error] = info.value.errors()
-    assert error["loc"] == (field,)
-    assert "required when ALMANAC_LLM__PROVIDER=openai" in error["msg"]
+    assert error["loc"] == ("llm", "openai", field)
+    assert problem_line(error) == (
+        f"ALMANAC_LLM__{field.upper()}: required when ALMANAC_LLM__PROVIDER=openai"
+    )
 
 
 async def test_openai_builds_a_working_client_from_settings() -> None:
     recorder = InMemoryRecorder()
     with FakeChatServer() as server:
-        settings = LLMSettings(
-            provider="openai",
+        settings = OpenAILLMSettings(
             base_url=server.base_url,
             model="fake-chat",
             models={"reflection": "thinker"},
@@ -78,8 +87,7 @@ async def test_openai_builds_a_working_client_from_settings() -> None:
 
 async def test_openai_sends_the_configured_key() -> None:
     with FakeChatServer() as server:
-        settings = LLMSettings(
-            provider="openai",
+        settings = OpenAILLMSettings(
             base_url=server.base_url,
             model="fake-chat",
             api_key=SecretStr("sk-secret"),
@@ -98,8 +106,8 @@ def test_the_factory_does_not_load_the_openai_sdk_without_an_llm() -> None:
         "import sys\n"
         "from almanac.llm.base import InMemoryRecorder\n"
         "from almanac.llm.factory import build_llm\n"
-        "from almanac.config import LLMSettings\n"
-        "assert build_llm(LLMSettings(), InMemoryRecorder()) is None\n"
+        "from almanac.config import NoLLMSettings\n"
+        "assert build_llm(NoLLMSettings(), InMemoryRecorder()) is None\n"
         "assert 'openai' not in sys.modules, 'openai imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -6,11 +6,14 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.config import OpenAILLMSettings
 from almanac.state import AppState
 
 JOBS = text(
     "SELECT args FROM procrastinate_jobs WHERE task_name = 'observer:extract_facts' ORDER BY id"
 )
+
+LLM = OpenAILLMSettings(base_url="http://127.0.0.1:9/v1", model="m")
 
 
 async def queued(db_session: AsyncSession) -> list[int]:
@@ -20,7 +23,7 @@ async def queued(db_session: AsyncSession) -> list[int]:
 async def test_salient_unpromoted_memories_are_queued(
     client: httpx.AsyncClient, state: AppState, db_session: AsyncSession
 ) -> None:
-    state.settings.llm.provider = "openai"  # extraction needs an LLM; none is called here
+    state.settings.llm = LLM  # extraction needs an LLM; none is called here
     items = [
         {"content": "Acme's CFO now signs off every invoice above 5k", "salience_score": 0.9},
         {"content": "had coffee", "salience_score": 0.2},
@@ -44,7 +47,7 @@ async def test_no_llm_no_jobs_and_a_failed_write_queues_nothing(
     assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
     assert await queued(db_session) == []
 
-    state.settings.llm.provider = "openai"
+    state.settings.llm = LLM
     first = {"content": "Hooli pays net 30", "idempotency_key": "k1"}
     assert (await client.post("/api/v1/memory/remember", json=first)).status_code == 201
     # The second item reuses k1 for other content: the whole batch is refused, so neither

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,7 +44,7 @@ def google_settings(google: FakeGoogle, **overrides: object) -> CalendarSettings
         "token_key": KEY,
     }
     values.update(overrides)
-    return CalendarSettings.model_validate(values)
+    return TypeAdapter(CalendarSettings).validate_python(values)
 
 
 def app_client(

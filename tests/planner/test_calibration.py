@@ -104,6 +104,49 @@ def test_noise_is_not_chased(seed: int) -> None:
     assert predict(f, "audit", 1).ratio == pytest.approx(1.2, rel=0.25)
 
 
+def test_one_clients_step_is_followed_within_two_engagements_and_no_one_elses() -> None:
+    steady = runs(1.0, client=2, weeks=12, noise=0.15, seed=5, first_instance=100)
+    paces = [1.0] * 10 + [1.6] * 2
+    f = fit_workflow(7, runs(paces, client=1, weeks=12, noise=0.15, seed=6) + steady)
+    assert 1 in f.changes
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.6, rel=0.1)
+    # The other client is pulled a little (the workflow's mean moved), within 10%.
+    assert predict(f, "audit", 2).ratio == pytest.approx(1.0, rel=0.1)
+    before = fit_workflow(7, runs(1.0, client=1, weeks=10, noise=0.15, seed=6) + steady[:30])
+    assert predict(before, "audit", 1).change_at is None
+
+
+def test_a_workflow_wide_change_keeps_each_clients_own_pace() -> None:
+    # Both clients get 20% faster; client 2 has not been seen since, yet its estimate is
+    # its own old pace times the change, not the workflow's average.
+    one = runs([1.5] * 8 + [1.2] * 5, client=1, weeks=13, noise=0.05, seed=7)
+    two = runs(0.7, client=2, weeks=8, noise=0.05, seed=8, first_instance=100)
+    three = runs([1.0] * 8 + [0.8] * 5, client=3, weeks=13, noise=0.05, first_instance=200)
+    f = fit_workflow(7, one + two + three)
+    assert None in f.changes
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.2, rel=0.1)
+    assert predict(f, "audit", 3).ratio == pytest.approx(0.8, rel=0.1)
+    assert predict(f, "audit", 2).ratio == pytest.approx(0.56, rel=0.1)
+
+
+def test_noise_with_outliers_rarely_triggers_and_is_never_chased() -> None:
+    # 8% of runs 3.5x or 0.3x off on top of heavy noise: at most one history in twelve
+    # shows a (small) change, and no estimate strays.
+    alarms = 0
+    for seed in range(12):
+        rng = random.Random(1000 + seed)
+        history = [
+            replace(r, actual_hours=r.actual_hours * rng.choice((0.3, 3.5)))
+            if rng.random() < 0.08
+            else r
+            for r in runs(1.2, weeks=16, noise=0.3, seed=seed)
+        ]
+        f = fit_workflow(7, history)
+        alarms += bool(f.changes)
+        assert predict(f, "audit", 1).ratio == pytest.approx(1.2, rel=0.2)
+    assert alarms <= 1
+
+
 def test_the_detector_needs_significance_and_size() -> None:
     flat = [Point(float(d), 0.0 + (0.01 if d % 2 else -0.01), 3) for d in range(10)]
     assert detect(flat, sigma=0.02) is None

@@ -8,54 +8,22 @@ connection; and the request's transaction is ended before the LLM is asked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-import pytest
-from openai import AsyncOpenAI
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+import httpx
 
 from almanac.app import create_app
 from almanac.deps import get_state
-from almanac.llm.formats import FormatMemory
-from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.recorder import DatabaseRecorder
 from almanac.ontology.starter import load_starter_library
 from almanac.state import AppState
 from tests.conftest import http_client
-from tests.doubles.openai_chat import FakeChatServer, Reply
+from tests.doubles.openai_chat import FakeChatServer, Reply, chat_llm
+from tests.pool_watch import PoolWatch
 
 PLAN = "/api/v1/planner/plan"
 # Matches the starter library's "Marketing ops engagement" blueprint: seven workflows.
 INTENT = "a marketing ops engagement end to end for a new retainer client"
-
-
-@dataclass
-class PoolWatch:
-    """Connections checked out of the pool right now, and the most at once."""
-
-    now: int = 0
-    peak: int = 0
-
-    def out(self, *_: Any) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-
-    def back(self, *_: Any) -> None:
-        self.now -= 1
-
-
-@pytest.fixture
-def pool(engine: AsyncEngine) -> Iterator[PoolWatch]:
-    watch = PoolWatch()
-    target = engine.sync_engine.pool
-    event.listen(target, "checkout", watch.out)
-    event.listen(target, "checkin", watch.back)
-    yield watch
-    event.remove(target, "checkout", watch.out)
-    event.remove(target, "checkin", watch.back)
 
 
 async def test_a_plan_with_many_matched_workflows_holds_at_most_two_connections(
@@ -80,44 +48,39 @@ async def test_no_connection_is_held_while_the_llm_thinks(
     committed_state: AppState, pool: PoolWatch
 ) -> None:
     await load_starter_library(committed_state.sessionmaker)
+    recorder = DatabaseRecorder(committed_state.sessionmaker)
     with FakeChatServer() as chat:
-        sdk = AsyncOpenAI(base_url=chat.base_url, api_key="sk-test", timeout=5.0)
-        llm = OpenAICompatibleLLM(
-            client=sdk,
-            model="fake-chat",
-            recorder=DatabaseRecorder(committed_state.sessionmaker),
-            timeout_seconds=3.0,
-            max_retries=0,
-            breaker_failures=50,
-            formats=FormatMemory(),
-        )
-        state = replace(committed_state, llm=llm)
-        app = create_app(state=state)
-        app.dependency_overrides[get_state] = lambda: state
-        tasks = [
-            {"id": "sand", "title": "Sand", "estimate_hours": 2},
-            {"id": "prime", "title": "Prime", "estimate_hours": 1, "depends_on": ["sand"]},
-            {"id": "coat", "title": "Coat", "estimate_hours": 3, "depends_on": ["prime"]},
-        ]
-        answer = {
-            "title": "Repaint the shed",
-            "summary": "Two coats",
-            "steps": [{"id": "paint", "title": "Paint", "tasks": tasks}],
-        }
-        chat.script(Reply.json(answer, delay=0.8))
-        async with http_client(app) as client:
-            await client.get("/api/v1/planner/plans")
-            # Nothing in the library matches: the plan is the LLM's.
-            body = {"intent": "repaint the garden shed in dark green"}
-            request = asyncio.create_task(client.post(PLAN, json=body))
-            while not chat.chat_requests and not request.done():
-                await asyncio.sleep(0.01)
-            held = []
-            for _ in range(20):  # while the double sits on its answer
-                held.append(pool.now)
-                await asyncio.sleep(0.02)
-            r = await request
-        await sdk.close()
+        async with chat_llm(chat, recorder, timeout_seconds=3.0) as llm:
+            state = replace(committed_state, llm=llm)
+            r = await plan_while_the_llm_thinks(state, chat, pool)
     assert r.status_code == 201, r.text
     assert r.json()["source"] == "llm"
-    assert max(held) == 0, f"{max(held)} connection(s) held during the LLM call"
+    assert max(pool.samples) == 0, f"{max(pool.samples)} connection(s) held during the LLM call"
+
+
+async def plan_while_the_llm_thinks(
+    state: AppState, chat: FakeChatServer, pool: PoolWatch
+) -> httpx.Response:
+    """POST /plan for an intent nothing matches, sampling the pool while the LLM answers."""
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    tasks = [
+        {"id": "sand", "title": "Sand", "estimate_hours": 2},
+        {"id": "prime", "title": "Prime", "estimate_hours": 1, "depends_on": ["sand"]},
+        {"id": "coat", "title": "Coat", "estimate_hours": 3, "depends_on": ["prime"]},
+    ]
+    answer = {
+        "title": "Repaint the shed",
+        "summary": "Two coats",
+        "steps": [{"id": "paint", "title": "Paint", "tasks": tasks}],
+    }
+    chat.script(Reply.json(answer, delay=0.8))
+    async with http_client(app) as client:
+        await client.get("/api/v1/planner/plans")
+        # Nothing in the library matches: the plan is the LLM's.
+        body = {"intent": "repaint the garden shed in dark green"}
+        request = asyncio.create_task(client.post(PLAN, json=body))
+        while not chat.chat_requests and not request.done():
+            await asyncio.sleep(0.01)
+        await pool.sample()  # while the double sits on its answer (kept in pool.samples)
+        return await request

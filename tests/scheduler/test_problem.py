@@ -8,13 +8,14 @@ import pytest
 
 from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
-from almanac.scheduler.core import Block
+from almanac.scheduler.core import Block, Interval, Problem, Schedule, SolveStatus, Task
 from almanac.scheduler.problem import (
     TaskInput,
     limits,
     moves,
     parse_almanac_id,
     to_core_task,
+    why_moved,
 )
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 
@@ -84,6 +85,33 @@ def test_moves_pair_old_and_new_blocks_per_task():
     found = moves([a, b], [a, b_new])
     assert [(m.task_key, m.old, m.new) for m in found] == [("b", b, b_new)]
     assert moves([a], [a]) == []
+
+
+def test_why_moved_names_the_busy_event_the_dependency_or_the_displaced_sibling():
+    def hours(a: float, b: float, task: str, chunk: int = 0) -> Block:
+        return Block(task, chunk, T0 + timedelta(hours=a), T0 + timedelta(hours=b), "free")
+
+    tasks = (
+        Task("a", "Draft", 120, splittable=True, min_chunk_minutes=60),
+        Task("b", "Send", 60, depends_on=("a",)),
+        Task("c", "Other", 60),
+    )
+    before = [hours(0, 1, "a"), hours(2, 3, "a", 1), hours(3, 4, "b"), hours(4, 5, "c")]
+    after = [hours(1, 2, "a"), hours(24, 25, "a", 1), hours(25, 26, "b"), hours(5, 6, "c")]
+    problem = Problem(
+        tasks=tasks,
+        now=T0,
+        horizon_start=T0,
+        horizon_end=T0 + timedelta(days=3),
+        busy=(Interval(T0, T0 + timedelta(hours=1)),),
+    )
+    for scope, other in (("repair", "re-placed: free"), ("widened", "re-placed to make room")):
+        schedule = Schedule(tuple(after), (), SolveStatus.FEASIBLE, scope=scope)
+        whys = [why_moved(m, problem, schedule) for m in moves(before, after)]
+        assert whys[0] == "its old time now overlaps a busy event"
+        assert whys[1].startswith("another block of the task now overlaps a busy event")
+        assert whys[2].startswith("must follow 'Draft', which now ends later")
+        assert whys[3].startswith(other)
 
 
 def test_almanac_ids_round_trip():

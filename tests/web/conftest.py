@@ -130,7 +130,6 @@ def server(pg_url: str, tmp_root: Path, chromium_path: str) -> Iterator[Server]:
             srv.admin_key = key_file.read_text().strip()
         paths = set(srv.api("GET", "/openapi.json").json()["paths"])
         srv.features = {
-            "auth": "/api/v1/auth/session" in paths,
             "tasks": "/api/v1/planner/tasks" in paths,
         }
         assert srv.api("POST", "/api/v1/planner/workflows/import").status_code == 200

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from almanac.config import OpenAILLMSettings
 from almanac.state import AppState
 from almanac.web.routes import PAGES
 
@@ -36,9 +37,11 @@ async def test_pages_show_the_users_zone_and_no_secrets(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
     # The pages are public (the API behind them is not): no secret, URL or key tail in them.
-    state.settings.llm.provider = "openai"
-    state.settings.llm.base_url = "http://llm.internal:8000/v1"
-    state.settings.llm.api_key = SecretStr("sk-very-secret-9876")
+    state.settings.llm = OpenAILLMSettings(
+        base_url="http://llm.internal:8000/v1",
+        model="m",
+        api_key=SecretStr("sk-very-secret-9876"),
+    )
     state.settings.calendar.ics_feed_token = SecretStr("feed-token-5432")
     for name in ("prompts", "settings"):
         html = (await client.get(f"/ui/{name}")).text

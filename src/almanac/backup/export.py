@@ -36,6 +36,7 @@ from almanac.memory.repository import EventRepository, FactRepository
 from almanac.observer.repository import ObserverRepository
 from almanac.ontology.repository import OntologyRepository
 from almanac.planner.repository import PlanRepository, PromptRepository
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.state import AppState
 
@@ -52,7 +53,7 @@ TABLES: tuple[tuple[str, Callable[[AsyncSession], PortableRows]], ...] = (
     ("prompt_templates", PromptRepository),
     ("plans", PlanRepository),
     ("plan_versions", PlanRepository),
-    ("tasks", OntologyRepository),
+    ("tasks", TaskRepository),
     ("execution_runs", OntologyRepository),
     ("sprints", SchedulerRepository),
     ("scheduler_runs", SchedulerRepository),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
 from almanac.calendars.base import CalendarProvider
-from almanac.config import CalendarSettings
-from almanac.errors import ValidationFailed
+from almanac.config import (
+    BuiltinCalendarSettings,
+    CalDAVCalendarSettings,
+    CalendarSettings,
+    GoogleCalendarSettings,
+)
 from almanac.state import AppState
 
 
@@ -25,31 +31,25 @@ def build_calendar(
     settings: CalendarSettings, *, session: AsyncSession, cache: Cache, timezone: str = "UTC"
 ) -> CalendarProvider:
     """The configured provider. The built-in one writes in `session`'s transaction."""
-    match settings.provider:
-        case "builtin":
+    match settings:
+        case BuiltinCalendarSettings():
             from almanac.calendars.builtin import BuiltinCalendar
 
             return BuiltinCalendar(session)
-        case "caldav":
+        case CalDAVCalendarSettings():
             from almanac.calendars.caldav import CalDAVCalendar
 
-            if not settings.caldav_url:
-                raise ValidationFailed(
-                    "calendar.provider is caldav but calendar.caldav_url is not set",
-                    field="calendar.caldav_url",
-                )
+            password = settings.caldav_password
             return CalDAVCalendar(
                 url=settings.caldav_url,
                 calendar=settings.caldav_url,
                 username=settings.caldav_username,
-                password=(
-                    settings.caldav_password.get_secret_value()
-                    if settings.caldav_password
-                    else None
-                ),
+                password=password.get_secret_value() if password else None,
                 timezone=timezone,
             )
-        case "google":
+        case GoogleCalendarSettings():
             from almanac.calendars.google import GoogleCalendar
 
             return GoogleCalendar.from_settings(settings, session=session, cache=cache)
+        case _:
+            assert_never(settings)

@@ -42,7 +42,7 @@ from almanac.calendars.base import (
     plan_changes,
     require_window,
 )
-from almanac.config import CalendarSettings
+from almanac.config import GoogleCalendarSettings
 from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
 from almanac.oauth.repository import DEFAULT_ACCOUNT, OAuthCredentialRepository
 from almanac.oauth.service import PROVIDER, google_client_config, token_payload
@@ -64,7 +64,7 @@ class GoogleCalendar(CalendarProvider):
 
     def __init__(
         self,
-        settings: CalendarSettings,
+        settings: GoogleCalendarSettings,
         *,
         session: AsyncSession,
         cache: Cache,
@@ -91,7 +91,7 @@ class GoogleCalendar(CalendarProvider):
 
     @classmethod
     def from_settings(
-        cls, settings: CalendarSettings, *, session: AsyncSession, cache: Cache, **kwargs: Any
+        cls, settings: GoogleCalendarSettings, *, session: AsyncSession, cache: Cache, **kwargs: Any
     ) -> GoogleCalendar:
         """The provider the factory builds; credentials are read on first use."""
         return cls(settings, session=session, cache=cache, **kwargs)

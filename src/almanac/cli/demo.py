@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from almanac.cli.runtime import answer, api_client, run
-from almanac.config import Settings
+from almanac.config import NoLLMSettings, Settings
 
 console = Console()
 OVERRUN = 1.5  # the demo's work takes half as long again as the library estimates
@@ -198,7 +198,7 @@ def demo(
             temporary = tempfile.TemporaryDirectory(prefix="almanac-demo-")
             data_dir = Path(temporary.name)
         settings = settings.model_copy(update={"data_dir": data_dir})
-    settings.llm.provider = "none"  # the demo shows the deterministic path
+    settings.llm = NoLLMSettings()  # the demo shows the deterministic path
 
     async def go() -> DemoResult:
         # In-process on purpose: the demo must not write into a running server's data.

@@ -33,13 +33,16 @@ PAGE_MAX = 1000
 
 def locked(stmt: Select[Any], lock: Lock | None) -> Select[Any]:
     """`stmt` with the row lock `lock` (none when None)."""
+    if lock is None:
+        return stmt
+    # A locked read must see the row as it is now, also when the session loaded it before
+    # (a read phase ended by `UnitOfWork.end_reads` keeps its rows).
+    stmt = stmt.execution_options(populate_existing=True)
     if lock == "share":
         return stmt.with_for_update(read=True, key_share=True)
     if lock == "edit":
         return stmt.with_for_update(key_share=True)
-    if lock == "update":
-        return stmt.with_for_update()
-    return stmt
+    return stmt.with_for_update()
 
 
 def equal_to(model: Any, **filters: Any) -> list[ColumnElement[bool]]:

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from almanac.config import EmbedderSettings
+from typing import assert_never
+
+from almanac.config import EmbedderSettings, LocalEmbedderSettings, OpenAIEmbedderSettings
 from almanac.embedder.base import Embedder
-from almanac.errors import ValidationFailed
 
 
 def build_embedder(settings: EmbedderSettings) -> Embedder:
-    """The embedder that `settings.provider` names, configured from `settings`.
+    """The embedder the settings describe.
 
-    `local` loads the packaged model lazily (first use); `openai` needs `model` and `dim`
-    (the vector size is fixed before the first request, for the database's index).
+    `local` loads the packaged model lazily (first use); `openai` has its `model` and `dim`
+    (the vector size is fixed before the first request, for the database's index), checked
+    when the settings were read.
     """
     # Vendor modules are imported on demand: the openai SDK alone costs ~25 MB of RSS.
-    match settings.provider:
-        case "local":
+    match settings:
+        case LocalEmbedderSettings():
             from almanac.embedder.local import LocalEmbedder
 
             return LocalEmbedder(batch_size=settings.batch_size, threads=settings.threads)
-        case "openai":
-            if not settings.model:
-                raise ValidationFailed(
-                    "embedder.model is required for the openai provider", field="embedder.model"
-                )
-            if settings.dim is None:
-                raise ValidationFailed(
-                    "embedder.dim is required for the openai provider", field="embedder.dim"
-                )
+        case OpenAIEmbedderSettings():
             from almanac.embedder.openai_compat import OpenAIEmbedder
 
             return OpenAIEmbedder(
@@ -38,7 +32,5 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
                 timeout=settings.timeout_seconds,
                 batch_size=settings.batch_size,
             )
-        case other:
-            raise ValidationFailed(
-                f"unknown embedder provider {other!r}", field="embedder.provider"
-            )
+        case _:
+            assert_never(settings)

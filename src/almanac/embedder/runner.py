@@ -7,7 +7,7 @@ use, not when the server starts.
 from __future__ import annotations
 
 import hashlib
-import mmap
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,12 +41,55 @@ def _l2_normalise(x: npt.NDArray[np.float32]) -> Vectors:
     return out
 
 
-def _release(table: Any) -> None:
-    """Drop a memory-mapped table's pages from this process (they stay in the page cache
-    and come back on access)."""
-    mapping = getattr(table, "_mmap", None)
-    if isinstance(mapping, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        mapping.madvise(mmap.MADV_DONTNEED)
+class _TokenTable:
+    """The static model's token vectors, read from the file a row at a time as needed.
+
+    Not memory-mapped: a fault on a mapped file maps its neighbouring pages too (the
+    kernel's fault-around), so the few hundred scattered tokens of one batch made most of
+    the 22 MB table resident for good. Read with `pread`, a call holds only its own rows,
+    and only while it runs; the page cache keeps the file warm between calls.
+    """
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.fd: int | None = None
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        if mapped.ndim != 2 or mapped.shape[1] != dim:
+            raise EmbedderAssetError(f"{path} has shape {mapped.shape}, not (*, dim)")
+        self.rows_count = int(mapped.shape[0])
+        self.dim = dim
+        self.mean: npt.NDArray[np.float32] = mapped.mean(axis=0, dtype=np.float32)
+        # An asset saved in another precision or order is converted and kept in memory.
+        self.memory: npt.NDArray[np.float16] | None = None
+        if mapped.dtype == np.float16 and mapped.flags.c_contiguous:
+            self.offset = int(mapped.offset)
+            self.fd = os.open(path, os.O_RDONLY)
+        else:
+            self.memory = np.array(mapped, dtype=np.float16, order="C")  # a copy
+        del mapped  # unmaps the file: averaging it left none of it resident
+
+    def rows(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float16]:
+        """The vectors of `ids` (in that order)."""
+        if self.memory is not None:
+            return self.memory[ids]
+        assert self.fd is not None
+        size = self.dim * 2
+        buffer = bytearray(len(ids) * size)
+        view = memoryview(buffer)
+        for pos, token in enumerate(ids.tolist()):
+            if not 0 <= token < self.rows_count:
+                raise EmbedderAssetError(f"token id {token} is outside the table")
+            row = view[pos * size : (pos + 1) * size]
+            if os.preadv(self.fd, [row], self.offset + token * size) != size:
+                raise EmbedderAssetError("the token table file was cut short")
+        return np.frombuffer(buffer, dtype=np.float16).reshape(len(ids), self.dim)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class _Runner:
@@ -65,7 +108,7 @@ class _Runner:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_length)
         self.session: Any = None
-        self.table: npt.NDArray[np.float16] | None = None
+        self.table: _TokenTable | None = None
         self.fallback: npt.NDArray[np.float32] | None = None
         self._word_ids: dict[str, tuple[int, ...]] = {}
         if manifest.format == "onnx":
@@ -82,20 +125,12 @@ class _Runner:
             )
             self.input_names = {i.name for i in self.session.get_inputs()}
         else:
-            # The table is memory-mapped, not read: only the rows of tokens that occur are
-            # resident (a copy would cost its whole size, twice while loading). Half
-            # precision halves what is resident; token vectors are summed in float32 below,
-            # so pooling loses nothing measurable.
-            table: npt.NDArray[np.float16] = np.load(model_path, mmap_mode="r", allow_pickle=False)
-            if table.dtype != np.float16:  # an asset built in another precision: in memory
-                table = table.astype(np.float16)
-            if table.ndim != 2 or table.shape[1] != manifest.dim:
-                raise EmbedderAssetError(f"{model_path} has shape {table.shape}, not (*, dim)")
-            self.table = table
+            # Rows are read as tokens need them, not loaded (see _TokenTable). Half
+            # precision halves each read; token vectors are summed in float32 below, so
+            # pooling loses nothing measurable.
+            self.table = _TokenTable(model_path, manifest.dim)
             # Text with no known token at all gets the average token (still a unit vector).
-            mean = table.mean(axis=0, keepdims=True, dtype=np.float32)
-            self.fallback = _l2_normalise(mean)[0]
-            _release(table)  # the mean read every row; let them go until tokens need them
+            self.fallback = _l2_normalise(self.table.mean[None, :])[0]
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         cap = self.max_length * _CHARS_PER_TOKEN_CAP
@@ -116,11 +151,11 @@ class _Runner:
         docs = self._distinct_ids(texts)
         if not len(q) or not any(len(d) for d in docs):
             return [0.0] * len(texts)
-        qv = self.table[q].astype(np.float32)
+        qv = self.table.rows(np.asarray(q, dtype=np.int64)).astype(np.float32)
         weights = np.linalg.norm(qv, axis=1)
         qu = qv / np.maximum(weights, 1e-12)[:, None]
         vocab = np.unique(np.concatenate(docs))
-        dv = self.table[vocab].astype(np.float32)
+        dv = self.table.rows(vocab).astype(np.float32)
         dv /= np.maximum(np.linalg.norm(dv, axis=1), 1e-12)[:, None]
         # einsum, not BLAS: a product this small is slower through OpenBLAS' thread pool,
         # badly so on a busy machine.
@@ -161,16 +196,27 @@ class _Runner:
         if not texts:
             return out
         ids = self.token_ids(texts)
+        pad, rows = self.manifest.pad_id, None
+        if self.table is not None:
+            # Read each distinct token of the call once; sequences point into those rows.
+            flat = np.fromiter((t for seq in ids for t in seq), dtype=np.int64)
+            distinct, local = np.unique(np.append(flat, pad), return_inverse=True)
+            rows = self.table.rows(distinct)
+            pad, local_ids, at = int(local[-1]), local.tolist(), 0
+            for n, seq in enumerate(ids):
+                ids[n], at = local_ids[at : at + len(seq)], at + len(seq)
         # Longest first, so that each batch pads to a similar length.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            out[chunk] = self._embed_batch([ids[i] for i in chunk])
+            out[chunk] = self._embed_batch([ids[i] for i in chunk], pad, rows)
         return out
 
-    def _embed_batch(self, seqs: list[list[int]]) -> Vectors:
+    def _embed_batch(
+        self, seqs: list[list[int]], pad: int, rows: npt.NDArray[np.float16] | None
+    ) -> Vectors:
         width = max(1, max(len(s) for s in seqs))
-        input_ids = np.full((len(seqs), width), self.manifest.pad_id, dtype=np.int64)
+        input_ids = np.full((len(seqs), width), pad, dtype=np.int64)
         mask = np.zeros((len(seqs), width), dtype=np.int64)
         for row, seq in enumerate(seqs):
             input_ids[row, : len(seq)] = seq
@@ -183,8 +229,8 @@ class _Runner:
             (hidden,) = self.session.run(["last_hidden_state"], feeds)
             hidden = np.asarray(hidden, dtype=np.float32)
         else:
-            assert self.table is not None
-            hidden = self.table[input_ids].astype(np.float32)
+            assert rows is not None
+            hidden = rows[input_ids].astype(np.float32)
         counts = maskf.sum(axis=1)
         pooled = (hidden * maskf).sum(axis=1) / np.maximum(counts, 1.0)
         vectors = _l2_normalise(pooled.astype(np.float32, copy=False))

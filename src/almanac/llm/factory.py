@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from almanac.config import LLMSettings
-from almanac.errors import ValidationFailed
+from typing import assert_never
+
+from almanac.config import LLMSettings, NoLLMSettings, OpenAILLMSettings
 from almanac.llm.base import CallRecorder, LLMClient
 from almanac.llm.tuning import TuningSource
 
@@ -14,23 +15,15 @@ NO_API_KEY = "not-needed"
 def build_llm(
     settings: LLMSettings, recorder: CallRecorder, tuning: TuningSource | None = None
 ) -> LLMClient | None:
-    """The LLM client that `settings.provider` names, or None for `none` (no LLM).
+    """The LLM client the settings describe, or None for `none` (no LLM).
 
-    `openai` needs `base_url` and `model`; calls are recorded through `recorder`, and
-    `tuning` gives the per-operation choices made at run time.
+    What each provider needs was checked when the settings were read; calls are recorded
+    through `recorder`, and `tuning` gives the per-operation choices made at run time.
     """
-    match settings.provider:
-        case "none":
+    match settings:
+        case NoLLMSettings():
             return None
-        case "openai":
-            if not settings.base_url:
-                raise ValidationFailed(
-                    "llm.base_url is required for the openai provider", field="llm.base_url"
-                )
-            if not settings.model:
-                raise ValidationFailed(
-                    "llm.model is required for the openai provider", field="llm.model"
-                )
+        case OpenAILLMSettings():
             # Imported on demand: the openai SDK alone costs ~25 MB of RSS.
             from openai import AsyncOpenAI
 
@@ -46,5 +39,5 @@ def build_llm(
             return OpenAICompatibleLLM.from_settings(
                 settings, client=client, recorder=recorder, owns_client=True, tuning=tuning
             )
-        case other:
-            raise ValidationFailed(f"unknown llm provider {other!r}", field="llm.provider")
+        case _:
+            assert_never(settings)

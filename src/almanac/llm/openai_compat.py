@@ -26,13 +26,13 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from almanac.config import LLMSettings
+from almanac.config import OpenAILLMSettings
 from almanac.llm.base import (
     CallRecorder,
     Judge,
@@ -59,7 +59,7 @@ from almanac.llm.formats import (
     response_format,
     wire_messages,
 )
-from almanac.llm.tuning import NO_TUNING, OperationTuning, TuningSource
+from almanac.llm.tuning import NO_TUNING, TuningSource
 from almanac.llm.wire import chat, describe, log_server_error
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,14 @@ REPAIR_INSTRUCTION = (
     "Validation errors:\n{errors}\n"
     "Reply with the corrected JSON object only."
 )
+
+
+class _Tuned(NamedTuple):
+    """One call's settings, resolved once: the model (tuned or configured) and its limits."""
+
+    model: str
+    temperature: float | None
+    max_tokens: int | None
 
 
 class _CallFailed(Exception):
@@ -150,16 +158,14 @@ class OpenAICompatibleLLM(LLMClient):
     @classmethod
     def from_settings(
         cls,
-        settings: LLMSettings,
+        settings: OpenAILLMSettings,
         *,
         client: AsyncOpenAI,
         recorder: CallRecorder,
         owns_client: bool = False,
         **overrides: Any,
     ) -> OpenAICompatibleLLM:
-        """Build from `LLMSettings` (which must name a model); `overrides` win."""
-        if not settings.model:
-            raise ValueError("settings.model is required")
+        """Build from the `openai` LLM settings; `overrides` win."""
         kwargs: dict[str, Any] = {
             "models": settings.models,
             "timeout_seconds": settings.timeout_seconds,
@@ -202,7 +208,7 @@ class OpenAICompatibleLLM(LLMClient):
         budget = budget_seconds if budget_seconds is not None else self.budget_for(operation)
         if max_tokens is None:
             max_tokens = chosen.max_tokens or self.max_tokens.get(operation)
-        tuned = OperationTuning(model, chosen.temperature, max_tokens)
+        tuned = _Tuned(model, chosen.temperature, max_tokens)
         rec = LLMCallRecord(
             operation=operation,
             model=model,
@@ -269,13 +275,13 @@ class OpenAICompatibleLLM(LLMClient):
     async def _complete(
         self,
         rec: LLMCallRecord,
-        tuned: OperationTuning,
+        tuned: _Tuned,
         messages: Sequence[Message],
         schema: type[T],
         deadline: float | None,
         judge: Judge[T] | None = None,
     ) -> T:
-        model = tuned.model or self.model
+        model = tuned.model
         content, truncated = await self._send(rec, tuned, messages, schema, deadline)
         value, errors = parse(schema, content, truncated=truncated)
         if value is None:
@@ -314,13 +320,13 @@ class OpenAICompatibleLLM(LLMClient):
     async def _send(
         self,
         rec: LLMCallRecord,
-        tuned: OperationTuning,
+        tuned: _Tuned,
         messages: Sequence[Message],
         schema: type[T],
         deadline: float | None,
     ) -> tuple[str, bool]:
         """One chat request, retried; returns the answer's text and whether it was cut off."""
-        model = tuned.model or self.model
+        model = tuned.model
         retries = 0
         mode = self.formats.get(self.base_url, model)
         while True:
@@ -368,12 +374,12 @@ class OpenAICompatibleLLM(LLMClient):
     async def _request(
         self,
         rec: LLMCallRecord,
-        tuned: OperationTuning,
+        tuned: _Tuned,
         messages: Sequence[Message],
         schema: type[BaseModel],
         mode: Mode,
     ) -> tuple[str, bool]:
-        model = tuned.model or self.model
+        model = tuned.model
         kwargs: dict[str, Any] = {
             "model": model,
             "messages": wire_messages(messages, schema, mode),

@@ -94,6 +94,20 @@ class EventRepository(_Vectors[Event], PortableRows):
     async def get(self, event_id: int, *, for_update: bool = False) -> Event | None:
         return await self.by_id(Event, event_id, lock=self.lock_of(for_update))
 
+    async def happened_between(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, float, str]]:
+        """(event_type, salience, content) of the memories that happened in [start, end),
+        reflections left out (a week's review should not count its days')."""
+        rows = await self.session.execute(
+            select(Event.event_type, Event.salience_score, Event.content).where(
+                Event.occurred_at >= start,
+                Event.occurred_at < end,
+                Event.event_type != "reflection",
+            )
+        )
+        return [(str(t), float(s), str(c)) for t, s, c in rows]
+
     async def link_fact(self, event_id: int, fact_id: int) -> None:
         await self.session.execute(
             update(Event).where(Event.id == event_id).values(promoted_to_fact_id=fact_id)

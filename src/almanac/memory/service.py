@@ -41,7 +41,10 @@ from almanac.memory.search import EventFilters, Hit, SearchRepository
 from almanac.models import Event
 
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
-_INSERT_CHUNK = 500  # keeps one INSERT well under Postgres' 65,535 bind parameters
+# A batch is embedded and written this many memories at a time, in its one transaction:
+# a 1,000-memory request then never holds all its vectors, rows and bind parameters at
+# once (the server's peak memory), and one INSERT stays far under Postgres' 65,535 binds.
+WRITE_SLICE = 128
 
 
 def event_out(event: Event) -> EventOut:
@@ -75,10 +78,13 @@ class MemoryService:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _check_expiry(item: RememberIn, now: datetime) -> None:
+        if item.expires_at is not None and item.expires_at <= (item.occurred_at or now):
+            raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")
+
     def _row(self, item: RememberIn, now: datetime) -> dict[str, Any]:
         occurred = item.occurred_at or now
-        if item.expires_at is not None and item.expires_at <= occurred:
-            raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")
         return {
             "content": item.content,
             "event_type": item.event_type,
@@ -142,18 +148,18 @@ class MemoryService:
             if not (i.idempotency_key and i.idempotency_key in existing)
         ]
         fresh = [items[pos] for pos in fresh_pos]
-        vectors: Any = await self.embedder.embed([i.content for i in fresh]) if fresh else []
         now = datetime.now(UTC)
-        rows = [self._row(item, now) for item in fresh]
+        for item in fresh:  # all checked before anything is embedded or written
+            self._check_expiry(item, now)
         new_ids: list[int | None] = []
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            new_ids += await self.events.insert_many(rows[start : start + _INSERT_CHUNK])
-        await self.events.insert_embeddings(
-            self.embedder.model,
-            [(i, v.tolist()) for i, v in zip(new_ids, vectors, strict=True) if i is not None],
-        )
+        for start in range(0, len(fresh), WRITE_SLICE):
+            new_ids += await self._write_slice(fresh[start : start + WRITE_SLICE], now)
         # A concurrent retry may have won the race for a key between our check and insert.
-        raced = [r["idempotency_key"] for r, i in zip(rows, new_ids, strict=True) if i is None]
+        raced = [
+            i.idempotency_key
+            for i, new_id in zip(fresh, new_ids, strict=True)
+            if new_id is None and i.idempotency_key
+        ]
         if raced:
             existing |= await self.events.ids_by_keys(raced)
         new_by_pos = dict(zip(fresh_pos, new_ids, strict=True))
@@ -181,6 +187,16 @@ class MemoryService:
         if self.settings.zep.api_key is not None:
             await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
         return result
+
+    async def _write_slice(self, items: Sequence[RememberIn], now: datetime) -> list[int | None]:
+        """Embed and insert a few memories; None where a concurrent retry won the key."""
+        vectors = await self.embedder.embed([i.content for i in items])
+        ids = await self.events.insert_many([self._row(item, now) for item in items])
+        await self.events.insert_embeddings(
+            self.embedder.model,
+            [(i, v) for i, v in zip(ids, vectors, strict=True) if i is not None],
+        )
+        return ids
 
     async def _queue_extraction(
         self,

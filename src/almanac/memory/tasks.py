@@ -52,7 +52,7 @@ async def zep_fact(fact_id: int) -> None:
 @blueprint.task(name="zep_forget", queue="zep", retry=Backoff(max_attempts=20, base_seconds=5.0))
 async def zep_forget(what: dict[str, Any]) -> None:
     """Delete a forgotten subject's data in Zep, then re-send what Almanac still keeps."""
-    from almanac.db.uow import UnitOfWork
+    from almanac.db.uow import unit_of_work
     from almanac.memory.external.factory import external_memory
     from almanac.memory.external.forget import ExternalForget, run_job
 
@@ -60,8 +60,6 @@ async def zep_forget(what: dict[str, Any]) -> None:
     provider = external_memory(state)
     if provider is None:
         return
-    async with state.sessionmaker() as session:
-        uow = UnitOfWork(session)
-        resent = await run_job(provider, session, ExternalForget(**what))
-        await uow.commit()
+    async with unit_of_work(state.sessionmaker) as uow:
+        resent = await run_job(provider, uow.session, ExternalForget(**what))
     logger.info("zep: forgotten subject deleted, %d memories queued to be sent again", resent)

@@ -55,7 +55,7 @@ async def patterns(observer: Observer) -> list[PatternOut]:
     return await observer.patterns()
 
 
-@router.post("/extract-facts", responses=answers(404, 503))
+@router.post("/extract-facts", responses=answers(404, 409, 503))
 async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
     """Extract durable facts from one event now (idempotent per event)."""
     return await observer.facts.extract(event_id)

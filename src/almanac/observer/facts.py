@@ -4,7 +4,9 @@ Every proposal gets a `fact_decisions` row: added, duplicate (the subject alread
 current fact saying the same), superseded (same subject, type and category: the memory's
 FactService closes the old fact) or rejected (invalid, with the reason). Extraction is
 idempotent per event: once an event has llm/metadata decisions it is not extracted again,
-and an advisory lock keeps two workers from extracting the same event at once.
+and an advisory lock keeps two workers from writing the same event's facts at once. The LLM
+is asked with no transaction open (so no lock and no connection are held while it thinks);
+the lock is taken afterwards and what was read is checked again before anything is written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, DependencyUnavailable, NotFound
+from almanac.errors import AlmanacError, Conflict, DependencyUnavailable, NotFound
 from almanac.llm.base import (
     LLMClient,
     LLMError,
@@ -28,6 +30,7 @@ from almanac.llm.base import (
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.port import MemoryPort
+from almanac.memory.repository import EventRepository
 from almanac.memory.schemas import FactIn, FactsQuery
 from almanac.models import Event
 from almanac.models.observer import FactDecision
@@ -47,6 +50,7 @@ SALIENCE_THRESHOLD = 0.7  # the design's bar for an event to become a durable fa
 TEMPLATE = "fact_extractor"
 OPERATION = "extraction"
 PATTERN_MIN_RUNS = 3  # a duration "pattern" needs a few runs behind it
+READ_ATTEMPTS = 3  # an event changed while the LLM read it is read again, this many times
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
 _ANSWER_SHAPE = (
     'Answer as {"facts": [{"subject_type": "...", "subject_id": "...", "fact_type": '
@@ -107,6 +111,11 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _as_read(event: Event) -> tuple[Any, ...]:
+    """What an extraction depends on, to see whether the event changed meanwhile."""
+    return (event.content, event.metadata_, event.salience_score, event.event_type)
+
+
 def metadata_proposal(event: Event) -> dict[str, Any] | None:
     """A proposal from an event whose metadata names its subject, else None."""
     meta = event.metadata_ or {}
@@ -128,6 +137,7 @@ class FactExtractor:
         self.memory = memory
         self.llm = llm
         self.repo = ObserverRepository(uow.session)
+        self.events = EventRepository(uow.session)
 
     async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
         """Recorded decisions, for one event or all."""
@@ -140,21 +150,42 @@ class FactExtractor:
         raises `ExtractionDeferred` and records nothing, so a retry can do better; without
         it (a person asking), the event's metadata stands in for the LLM.
         """
-        event = await self.repo.event(event_id)
-        if event is None:
-            raise NotFound(f"event {event_id} does not exist")
-        await self.repo.lock_event(event_id)
-        prior = await self.repo.decisions(event_id, sources=("llm", "metadata"))
+        for _ in range(READ_ATTEMPTS):
+            event = await self.events.get(event_id, for_update=True)
+            if event is None:
+                raise NotFound(f"event {event_id} does not exist")
+            done = await self._settled(event)
+            if done is not None:
+                return done
+            seen = _as_read(event)
+            proposals, source, use = await self._propose(event, defer=defer)
+            await self.repo.lock_event(event_id)
+            event = await self.events.get(event_id, for_update=True)
+            if event is None:
+                raise NotFound(f"event {event_id} was deleted while its facts were read")
+            done = await self._settled(event)
+            if done is not None:
+                return done  # another worker extracted it meanwhile: its decisions stand
+            if _as_read(event) != seen:
+                await self.uow.end_reads()  # it changed under the LLM: read it again
+                continue
+            decisions = [await self.decide(p, source, event.id, event.client_id) for p in proposals]
+            return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
+        raise Conflict(f"event {event_id} kept changing while its facts were read; retry")
+
+    async def _settled(self, event: Event) -> ExtractionOut | None:
+        """The answer when there is nothing to extract (done before, or not salient)."""
+        prior = await self.repo.decisions(event.id, sources=("llm", "metadata"))
         if prior:
             return ExtractionOut(
-                event_id=event_id,
+                event_id=event.id,
                 decisions=[decision_out(d) for d in prior],
                 already_extracted=True,
                 llm=LLMUse(used=False, detail="extracted before: the earlier decisions stand"),
             )
         if event.salience_score < SALIENCE_THRESHOLD:
             return ExtractionOut(
-                event_id=event_id,
+                event_id=event.id,
                 decisions=[],
                 llm=LLMUse(
                     used=False,
@@ -162,9 +193,7 @@ class FactExtractor:
                     "nothing to extract",
                 ),
             )
-        proposals, source, use = await self._propose(event, defer=defer)
-        decisions = [await self.decide(p, source, event.id, event.client_id) for p in proposals]
-        return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
+        return None
 
     async def _propose(
         self, event: Event, *, defer: bool = False
@@ -196,6 +225,7 @@ class FactExtractor:
         )
         prompt = Prompt(messages, TEMPLATE, template.version)
         source_text = {"content": event.content, "metadata": event.metadata_ or {}}
+        await self.uow.end_reads()  # no transaction, lock or connection while the LLM thinks
 
         def judge(answer: RawFacts) -> list[str]:
             return judge_facts(answer, source_text)

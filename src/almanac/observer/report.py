@@ -3,7 +3,7 @@
 Pure: no database, no clock, no LLM. The service gathers the rows and passes `now`.
 A workflow's "run" is one instance of it (a process template): the completed execution
 runs of that instance summed. A step's run is one task: its completed runs summed (paused
-and resumed work), as `LibraryRepository.run_history` does for the planner.
+and resumed work), as `TaskRepository.run_history` does for the planner.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""All SQL of the Observer: the period's tasks, runs and blocks; reflections; fact decisions."""
+"""The Observer's reads of a period (through the owners' repositories) and all SQL of its own
+tables: reflections and fact decisions."""
 
 from __future__ import annotations
 
@@ -8,27 +9,20 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.memory.forgetting import Subject
-from almanac.models import (
-    Event,
-    ExecutionRun,
-    Plan,
-    ProcessTemplate,
-    SchedulerRun,
-    Sprint,
-    Task,
-    Workflow,
-)
+from almanac.memory.repository import EventRepository
+from almanac.models import Workflow
 from almanac.models.observer import FactDecision, Reflection
-from almanac.models.status import APPLIED_RUN_STATUSES
 from almanac.observer.report import BlockRow, RunRow, SprintRow, TaskRow
-
-# The scheduler's statuses for runs that were written to the calendar.
+from almanac.ontology.catalog import CatalogRepository
+from almanac.planner.repository import PlanRepository
+from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler.repository import SchedulerRepository
 
 
 def _when(value: Any) -> datetime | None:
@@ -43,102 +37,61 @@ def _when(value: Any) -> datetime | None:
 
 
 class ObserverRepository(Repository, PortableRows):
-    """Reads of plans, tasks and telemetry for one period; reflections and decisions."""
+    """The period's tasks, runs, blocks and sprint, read through their owners'
+    repositories; the observer's own tables, reflections and fact decisions."""
 
     portable = (Reflection, FactDecision)
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.plan_rows = PlanRepository(session)
+        self.task_rows = TaskRepository(session)
+        self.scheduler_rows = SchedulerRepository(session)
+        self.catalog = CatalogRepository(session)
+        self.events = EventRepository(session)
 
     # -- the period ----------------------------------------------------------------------
 
     async def tasks(self, start: datetime, end: datetime, ids: Sequence[int]) -> list[TaskRow]:
         """Tasks scheduled or due in [start, end), plus the tasks `ids` (those with blocks)."""
-        conds = [
-            Task.scheduled_start.between(start, end),
-            Task.deadline.between(start, end),
-        ]
-        if ids:
-            conds.append(Task.id.in_(ids))
-        rows = await self.session.scalars(select(Task).where(or_(*conds)).order_by(Task.id))
         return [
             TaskRow(
                 t.id, t.title, t.estimate_hours, t.status, t.scheduled_start, t.deadline, t.billable
             )
-            for t in rows
+            for t in await self.task_rows.in_period(start, end, ids)
         ]
 
     async def runs(self, start: datetime, end: datetime) -> list[RunRow]:
         """Completed runs before `end` (drift needs history) and any run started in the period."""
-        instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
-        at = func.coalesce(ExecutionRun.started_at, ExecutionRun.ended_at)
-        meta = Task.metadata_
-        # The baseline is the library's estimate the task was planned from (planner/
-        # estimates.py), the same the planner measures runs against; older tasks that do
-        # not carry it fall back to their own estimate.
-        baseline = func.coalesce(
-            meta["library_hours"].as_float(), Task.estimate_hours, ExecutionRun.estimated_hours
-        )
-        stmt = (
-            select(
-                ExecutionRun,
-                func.coalesce(meta["workflow_task"].as_string(), Task.plan_task_key),
-                func.coalesce(Task.billable, False),
-                instance,
-                func.coalesce(meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id),
-                baseline,
+        return [
+            RunRow(
+                id=r.run.id,
+                status=r.run.status,
+                task_id=r.run.task_id,
+                task_key=r.task_key,
+                instance_id=r.instance_id,
+                workflow_id=r.workflow_id,
+                started_at=r.run.started_at,
+                ended_at=r.run.ended_at,
+                estimated_hours=r.baseline_hours,
+                actual_hours=r.run.actual_hours,
+                billable=r.billable,
             )
-            .outerjoin(Task, Task.id == ExecutionRun.task_id)
-            .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
-            .where(
-                at < end,
-                or_(ExecutionRun.status == "completed", at >= start),
-            )
-            .order_by(at, ExecutionRun.id)
-        )
-        out = []
-        for run, key, billable, inst, workflow_id, estimated in await self.session.execute(stmt):
-            out.append(
-                RunRow(
-                    id=run.id,
-                    status=run.status,
-                    task_id=run.task_id,
-                    task_key=key,
-                    instance_id=inst,
-                    workflow_id=workflow_id,
-                    started_at=run.started_at,
-                    ended_at=run.ended_at,
-                    estimated_hours=estimated,
-                    actual_hours=run.actual_hours,
-                    billable=bool(billable),
-                )
-            )
-        return out
-
-    async def _applied(self, newest: bool) -> dict[int, list[Any]]:
-        order = SchedulerRun.id.desc() if newest else SchedulerRun.id.asc()
-        stmt = (
-            select(SchedulerRun.plan_id, SchedulerRun.schedule_blocks)
-            .ext(distinct_on(SchedulerRun.plan_id))
-            .join(Plan, Plan.id == SchedulerRun.plan_id)
-            .where(SchedulerRun.status.in_(APPLIED_RUN_STATUSES), Plan.status != "cancelled")
-            .order_by(SchedulerRun.plan_id, order)
-        )
-        return {pid: list(blocks or []) for pid, blocks in await self.session.execute(stmt)}
+            for r in await self.task_rows.runs_until(start, end)
+        ]
 
     async def blocks(self, start: datetime, end: datetime) -> list[BlockRow]:
         """Blocks of each plan's current schedule in [start, end), with their first placement."""
-        latest, first = await self._applied(True), await self._applied(False)
+        live = await self.plan_rows.ids_not_cancelled(None)
+        latest = await self.scheduler_rows.applied_blocks(live, newest=True)
+        first = await self.scheduler_rows.applied_blocks(live, newest=False)
         found: list[tuple[int, dict[str, Any], datetime, datetime]] = []
         for plan_id, rows in latest.items():
             for row in rows:
                 b0, b1 = _when(row.get("start")), _when(row.get("end"))
                 if b0 is not None and b1 is not None and start <= b0 < end and "task_key" in row:
                     found.append((plan_id, row, b0, b1))
-        keys = sorted({(p, str(r["task_key"])) for p, r, _, _ in found})
-        ids: dict[tuple[int, str], int] = {}
-        if keys:
-            stmt = select(Task.plan_id, Task.plan_task_key, Task.id).where(
-                Task.plan_id.in_({p for p, _ in keys})
-            )
-            ids = {(p, k): i for p, k, i in await self.session.execute(stmt) if p and k}
+        ids = await self.task_rows.ids_by_key(sorted({p for p, _, _, _ in found}))
         out = []
         for plan_id, row, b0, b1 in found:
             key, chunk = str(row["task_key"]), row.get("chunk", 0)
@@ -163,29 +116,21 @@ class ObserverRepository(Repository, PortableRows):
         return out
 
     async def sprint(self, week_start: date) -> SprintRow | None:
-        s = (
-            await self.session.scalars(select(Sprint).where(Sprint.week_start == week_start))
-        ).one_or_none()
+        s = await self.scheduler_rows.sprint_for_week(week_start)
         if s is None:
             return None
         return SprintRow(s.week_start, s.capacity_hrs, s.billable_target_pct, s.runway_weeks)
 
     async def workflows(self, ids: Sequence[int] | None = None) -> list[Workflow]:
         """Workflows by id, or every workflow with a completed run when `ids` is None."""
-        stmt = select(Workflow).order_by(Workflow.id)
-        if ids is not None:
-            stmt = stmt.where(Workflow.id.in_(ids))
-        else:
-            instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
-            with_runs = (
-                select(ProcessTemplate.workflow_id)
-                .select_from(ExecutionRun)
-                .outerjoin(Task, Task.id == ExecutionRun.task_id)
-                .join(ProcessTemplate, ProcessTemplate.id == instance)
-                .where(ExecutionRun.status == "completed")
-            )
-            stmt = stmt.where(Workflow.id.in_(with_runs))
-        return list(await self.session.scalars(stmt))
+        if ids is None:
+            ids = await self.task_rows.workflows_with_completed_runs()
+        found = await self.catalog.workflows(ids)
+        return [found[i] for i in sorted(found)]
+
+    async def memories(self, start: datetime, end: datetime) -> list[tuple[str, float, str]]:
+        """(event_type, salience, content) of the memories that happened in [start, end)."""
+        return await self.events.happened_between(start, end)
 
     # -- reflections ---------------------------------------------------------------------
 
@@ -217,23 +162,6 @@ class ObserverRepository(Repository, PortableRows):
         return list(await self.session.scalars(stmt.limit(limit)))
 
     # -- events and fact decisions ---------------------------------------------------------
-
-    async def memories(self, start: datetime, end: datetime) -> list[tuple[str, float, str]]:
-        """(event_type, salience, content) of the memories that happened in [start, end).
-
-        Reflections themselves are left out: a week's review should not count its days'.
-        """
-        rows = await self.session.execute(
-            select(Event.event_type, Event.salience_score, Event.content).where(
-                Event.occurred_at >= start,
-                Event.occurred_at < end,
-                Event.event_type != "reflection",
-            )
-        )
-        return [(str(t), float(s), str(c)) for t, s, c in rows]
-
-    async def event(self, event_id: int) -> Event | None:
-        return await self.by_id(Event, event_id)
 
     async def lock_event(self, event_id: int) -> None:
         """Serialise extractions of one event (two workers must not both add its facts)."""

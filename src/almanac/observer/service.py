@@ -189,6 +189,9 @@ class ObserverService:
                 used=False, detail=f"no active {name!r} prompt template: numbers only"
             )
         prompt = Prompt(narrative_messages(template.content, mode, report), name, template.version)
+        # Everything the report needs has been read: no transaction while the LLM thinks.
+        # The reflection is a snapshot of that read; writing it replaces the period's.
+        await self.uow.end_reads()
         try:
             result = await llm.complete_json(
                 operation=OPERATION,

@@ -30,7 +30,7 @@ _TREE_LOCK = "ontology:workflow-tree"
 class OntologyRepository(Repository, PortableRows):
     """Reads and writes of the four ontology tables (and the rows that point at them)."""
 
-    portable = (Workflow, ServiceBlueprint, ProcessTemplate, Task, ExecutionRun)
+    portable = (Workflow, ServiceBlueprint, ProcessTemplate, ExecutionRun)
 
     async def lock_tree(self) -> None:
         await self.lock(_TREE_LOCK)
@@ -156,6 +156,18 @@ class OntologyRepository(Repository, PortableRows):
             )
         )
 
+    async def new_template(self, **values: Any) -> ProcessTemplate:
+        return await self.add(ProcessTemplate(**values))
+
+    async def delete_templates(self, template_ids: Sequence[int]) -> dict[str, int]:
+        """Delete process templates with their execution runs; how many of each."""
+        if not template_ids:
+            return {"process_templates": 0, "execution_runs": 0}
+        ids = list(template_ids)
+        runs = await self.delete_where(ExecutionRun, ExecutionRun.process_template_id.in_(ids))
+        templates = await self.delete_where(ProcessTemplate, ProcessTemplate.id.in_(ids))
+        return {"process_templates": templates, "execution_runs": runs}
+
     async def template_users(self, template_id: int) -> dict[str, list[int]]:
         """What refers to a process template and would block its deletion."""
         return await self._users(
@@ -171,6 +183,21 @@ class OntologyRepository(Repository, PortableRows):
 
     async def existing_task(self, task_id: int) -> Task | None:
         return await self.by_id(Task, task_id, lock="share")
+
+    async def run_for_task(self, task_id: int) -> ExecutionRun | None:
+        """The task's execution run, row-locked (the latest, if several were recorded by
+        other means)."""
+        stmt = (
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == task_id)
+            .order_by(ExecutionRun.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def new_run(self, **values: Any) -> ExecutionRun:
+        return await self.add(ExecutionRun(**values))
 
     async def run_by_identifier(self, run_identifier: str) -> ExecutionRun | None:
         stmt = select(ExecutionRun).where(ExecutionRun.run_identifier == run_identifier)

@@ -13,9 +13,13 @@ means the workflow's typical client.
 
 Change is followed in three ways: runs lose half their weight every `half_life_days`
 (relative to the workflow's newest run, so a quiet month does not erase what is known); a
-change-point detector (planner/change.py) on instance means, workflow-wide and per client,
-cuts the weight of runs before a real shift to `change_weight`; and outliers are damped by
-Huber weights (iteratively reweighted), never dropped. Nothing is discarded silently:
+change-point detector (planner/change.py) on clipped instance means, workflow-wide and per
+client, with thresholds in units of their own observed spread, turns a real shift into a
+step effect: the runs since it carry the new pace's offset from the old, shrunk towards
+none by their own weight (so two engagements at a new pace move the estimate most of the
+way, one a little), while the older runs keep telling clients and tasks apart; and
+outliers are damped by Huber weights (iteratively reweighted), never dropped. Nothing is
+discarded silently:
 every run keeps a weight, and the estimate says how many runs it rests on and whether a
 change or the (wide) cap applied.
 """
@@ -31,11 +35,13 @@ from statistics import median
 from typing import Literal
 
 from almanac.planner import intervals
+from almanac.planner.backfit import backfit, client_effect
 from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
 Z80 = 1.2816  # the normal quantile of an 80% central interval
 DAY = 86_400.0
+CLIP = 3.0  # task residuals are clipped (Huber) at this many sigmas before averaging
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,11 @@ class Params:
     huber_k: float = 1.5
     change_z: float = 3.0
     change_min_shift: float = 0.1
+    # A change is a step: the runs since it carry the new pace's offset from the old, shrunk
+    # towards no change by their own weight against (sigma / tau_change)^2. Chosen on the
+    # training seeds (0.15 beat 0.1 and 0.3 there).
+    tau_change: float = 0.15
+    # For the interval only: runs before a change count this much among "current" errors.
     change_weight: float = 0.05
     # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
     cap: tuple[float, float] = (0.2, 5.0)
@@ -109,6 +120,8 @@ class WorkflowFit:
     task_support: dict[str, Support] = field(default_factory=dict)
     # A detected shift: workflow-wide (key None) or for one client; the first run after.
     changes: dict[int | None, datetime] = field(default_factory=dict)
+    # The new pace's offset after those changes (log ratio), when modelled as steps.
+    steps: dict[int | None, float] = field(default_factory=dict)
     damped: int = 0  # runs whose weight the outlier damping cut below one half
     # How far one run falls below and above its estimate, central 80% (log ratio).
     half_widths: tuple[float, float] = (Z80 * 0.3, Z80 * 0.3)
@@ -135,51 +148,6 @@ def _log_ratio(run: Run) -> float:
     return max(-3.0, min(3.0, math.log(max(run.actual_hours, 1e-3) / run.library_hours)))
 
 
-def _backfit(
-    y: Sequence[float],
-    w: Sequence[float],
-    clients: Sequence[int | None],
-    tasks: Sequence[str],
-    k: tuple[float, float, float],
-    rounds: int,
-    client_w: Sequence[float],
-) -> tuple[float, dict[int, float], dict[str, float]]:
-    """Weighted ridge fit of y = a + b[client] + d[task] by Gauss-Seidel (converges fast).
-
-    Client effects use their own weights `client_w` (a shorter memory: a client's pace
-    changes with the client, while the workflow's and its tasks' change slowly).
-    """
-    a, b, d = 0.0, dict[int, float](), dict[str, float]()
-    rows = list(zip(y, w, clients, tasks, strict=True))
-    total = sum(w) + k[0]
-    for _ in range(rounds):
-        before = a
-        a = sum(wi * (yi - _b(b, c) - d.get(t, 0.0)) for yi, wi, c, t in rows) / total
-        num: dict[int, float] = defaultdict(float)
-        den: dict[int, float] = defaultdict(float)
-        for (yi, _, c, t), wc in zip(rows, client_w, strict=True):
-            if c is not None:
-                num[c] += wc * (yi - a - d.get(t, 0.0))
-                den[c] += wc
-        b = {c: num[c] / (den[c] + k[1]) for c in num}
-        num_d: dict[str, float] = defaultdict(float)
-        den_d: dict[str, float] = defaultdict(float)
-        for yi, wi, c, t in rows:
-            num_d[t] += wi * (yi - a - _b(b, c))
-            den_d[t] += wi
-        moved = abs(a - before) + sum(
-            abs(d.get(t, 0.0) - num_d[t] / (den_d[t] + k[2])) for t in num_d
-        )
-        d = {t: num_d[t] / (den_d[t] + k[2]) for t in num_d}
-        if moved < 1e-7:
-            break
-    return a, dict(b), dict(d)
-
-
-def _b(b: dict[int, float], client: int | None) -> float:
-    return b.get(client, 0.0) if client is not None else 0.0
-
-
 def _sigma(residuals: Sequence[float], p: Params) -> float:
     """Robust noise per run (MAD), pulled towards the prior when there are few runs."""
     if not residuals:
@@ -197,13 +165,14 @@ def _changes(
     days: Sequence[float],
     sigma: float,
     p: Params,
-) -> float | None:
-    """The day (in `days`' scale) the newest regime began, or None (binary segmentation)."""
+) -> list[float]:
+    """The day (in `days`' scale) each shift found began, oldest first; the last began the
+    newest regime (binary segmentation towards the present)."""
     by_instance: dict[int, list[int]] = defaultdict(list)
     for i, run in enumerate(runs):
         by_instance[run.instance].append(i)
     centre = median(v)
-    clip = 3 * sigma
+    clip = CLIP * sigma
     points = [
         Point(
             day=max(days[i] for i in idx),
@@ -215,6 +184,7 @@ def _changes(
     mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
     prior = sigma / math.sqrt(max(1.0, mean_tasks))
     start: float | None = None
+    found: list[float] = []
     for _ in range(4):
         current = [pt for pt in points if start is None or pt.day >= start]
         s = instance_sigma(current, prior)
@@ -222,7 +192,8 @@ def _changes(
         if shift is None:
             break
         start = shift.day
-    return start
+        found.append(shift.day)
+    return found
 
 
 def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> WorkflowFit:
@@ -239,41 +210,66 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     clients = [r.client_id for r in runs]
     tasks = [r.task for r in runs]
 
-    def fit(w: Sequence[float], sigma: float) -> tuple[float, dict[int, float], dict[str, float]]:
+    # Detected changes as steps: the indices of the runs since each, and whose it is.
+    steps: list[list[int]] = []
+    step_keys: list[int | None] = []
+    shifts: list[float] = []
+    off = [0.0] * len(runs)  # each run's sum of the steps it is in
+
+    def fit(
+        w: Sequence[float], sigma: float, client_memory: bool = True
+    ) -> tuple[float, dict[int, float], dict[str, float]]:
         k = (
             (sigma / p.tau_workflow) ** 2,
             (sigma / p.tau_client) ** 2,
             (sigma / p.tau_task) ** 2,
+            (sigma / p.tau_change) ** 2,
         )
-        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)]
-        return _backfit(y, w, clients, tasks, k, p.rounds, client_w)
+        client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
+        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
+        shifts[:] = found
+        off[:] = [0.0] * len(runs)
+        for idx, size in zip(steps, found, strict=True):
+            for i in idx:
+                off[i] += size
+        return a, b, d
 
     def residuals(a: float, b: dict[int, float], d: dict[str, float]) -> list[float]:
         return [
-            yi - a - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)
+            yi - a - client_effect(b, c) - d.get(t, 0.0) - o
+            for yi, c, t, o in zip(y, clients, tasks, off, strict=True)
         ]
 
     sigma = p.sigma_prior
-    a, b, d = fit(base, sigma)
+    # For finding changes, clients keep the workflow's memory: with their shorter one, a
+    # change every client shares would hide in the client effects.
+    a, b, d = fit(base, sigma, client_memory=False)
     sigma = _sigma(residuals(a, b, d), p)
     # Change points: workflow-wide on what the client and task effects leave, then per client.
     changes: dict[int | None, datetime] = {}
     change_w = [1.0] * len(runs)
-    v_all = [yi - _b(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)]
+    v_all = [
+        yi - client_effect(b, c) - d.get(t, 0.0) for yi, c, t in zip(y, clients, tasks, strict=True)
+    ]
     groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
-    for c in sorted({c for c in clients if c is not None}):
-        groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
+    named = sorted({c for c in clients if c is not None})
+    if len(named) > 1 or None in clients:  # else the workflow's changes are the client's
+        for c in named:
+            groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
     for key, idx in groups:
         v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
-        start = _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p)
-        if start is None:
-            continue
-        first = [runs[i].at for i in idx if days[i] >= start]
-        changes[key] = min(first)
-        for i in idx:
-            if days[i] < start:
-                change_w[i] = p.change_weight
-    weights = [bw * cw for bw, cw in zip(base, change_w, strict=True)]
+        for start in _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p):
+            after = [i for i in idx if days[i] >= start]
+            changes[key] = min(runs[i].at for i in after)
+            steps.append(after)
+            step_keys.append(key)
+            for i in idx:
+                if days[i] < start:
+                    change_w[i] = p.change_weight
+    # The runs before a change keep their weight: they still tell clients and tasks apart
+    # (a client with no run since a workflow-wide change keeps its own pace); the steps
+    # carry the new pace.
+    weights = list(base)
     a, b, d = fit(weights, sigma)
     huber = [1.0] * len(runs)
     for _ in range(2):  # iteratively reweighted: outliers damped, not averaged in
@@ -285,6 +281,13 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     final = [w * h for w, h in zip(weights, huber, strict=True)]
     res = residuals(a, b, d)
     out = WorkflowFit(workflow_id, a, sigma, b, d, changes=changes)
+    for key, size in zip(step_keys, shifts, strict=True):
+        out.steps[key] = out.steps.get(key, 0.0) + size
+    # A change is reported where the fit kept it: one client's shift also moves the
+    # workflow's mean, but the other clients' runs since then hold the workflow step near 0.
+    out.changes = {
+        k: at for k, at in changes.items() if abs(out.steps.get(k, 0.0)) >= p.change_min_shift / 2
+    }
     # The interval: held-out residuals' own central 80% (planner/intervals.py).
     current = [i for i, w in enumerate(weights) if w >= 0.25]
     no_client = object()
@@ -362,7 +365,9 @@ def predict(
         return library_estimate(p)
     # The held-out half-widths already carry the error of effects the run's own history
     # fixes; what they cannot know is added: a client or task with no runs yet.
-    mu = fitted.a
+    mu = fitted.a + fitted.steps.get(None, 0.0)
+    if client_id is not None:
+        mu += fitted.steps.get(client_id, 0.0)
     extra = 0.0
     client = fitted.client_support.get(client_id) if client_id is not None else None
     if client is not None and client.runs and client_id is not None:

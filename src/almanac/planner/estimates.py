@@ -1,6 +1,6 @@
 """The one definition of an estimate, shared by the planner, the observer and reflections.
 
-`Estimator.fits` gathers past runs (through `LibraryRepository.run_history`) and fits the
+`Estimator.fits` gathers past runs (through `TaskRepository.run_history`) and fits the
 model of planner/calibration.py; `apply_estimates` (pure) turns a skeleton SOP into
 estimated hours with an 80% interval and a record of how each was made. The baseline is
 always the library's estimate: a plan's own (possibly calibrated) figure is never the
@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import SOP, SOPStep
 from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
-from almanac.planner.repository import LibraryRepository
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
+from almanac.planner.task_repository import TaskRepository
 
 Origin = Mapping[str, tuple[int, str]]  # plan task id -> (workflow id, workflow task key)
 
@@ -72,7 +73,7 @@ def _note(e: Estimate, mode: EstimatesMode) -> str:
     if e.change_at is not None:
         text += (
             f"; a change of pace was detected from {e.change_at.date().isoformat()}, "
-            "earlier runs count little"
+            "the pace since is read from the runs after it"
         )
     if e.capped:
         text += "; capped at the bound of 0.2x-5x the library"
@@ -164,7 +165,8 @@ class Estimator:
     """Past runs → fitted workflows, over the caller's session (never commits)."""
 
     def __init__(self, session: AsyncSession, params: Params, *, min_runs: int = 1) -> None:
-        self.library = LibraryRepository(session)
+        self.tasks = TaskRepository(session)
+        self.catalog = CatalogRepository(session)
         self.params = params
         self.min_runs = min_runs
 
@@ -178,11 +180,11 @@ class Estimator:
         """
         if not workflow_ids:
             return {}
-        rows = await self.library.run_history(workflow_ids)
+        rows = await self.tasks.run_history(workflow_ids)
         if not rows:
             return {}
         if steps is None:
-            steps = {w.id: w.steps for w in (await self.library.workflows(workflow_ids)).values()}
+            steps = {w.id: w.steps for w in (await self.catalog.workflows(workflow_ids)).values()}
         current = {wid: library_hours(s) for wid, s in steps.items()}
         runs: list[Run] = []
         for r in rows:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from almanac.embedder import Embedder
-from almanac.planner.repository import Candidate
+from almanac.ontology.catalog import Candidate
 
 if TYPE_CHECKING:
     from almanac.embedder.base import Vectors

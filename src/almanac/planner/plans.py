@@ -8,7 +8,8 @@ from typing import Any
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
-from almanac.models import Plan, ProcessTemplate, Task
+from almanac.models import Plan, Task
+from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
@@ -71,6 +72,7 @@ class PlanLifecycleService:
 
     def __init__(self, uow: UnitOfWork, *, hours_per_day: float = 6.0) -> None:
         self.repo = PlanRepository(uow.session)
+        self.ontology = OntologyRepository(uow.session)
         self.hours_per_day = hours_per_day
 
     async def _get(self, plan_id: int, *, for_update: bool = False) -> Plan:
@@ -137,15 +139,13 @@ class PlanLifecycleService:
             for step in sop.steps
             for task in step.tasks
         ]
-        template = await self.repo.add_process_template(
-            ProcessTemplate(
-                name=plan.plan_title[:255],
-                workflow_id=plan.workflow_id,
-                engagement_id=plan.engagement_id,
-                checklist=checklist,
-                status="active",
-                metadata_={"plan_id": plan.id, "plan_version": plan.version},
-            )
+        template = await self.ontology.new_template(
+            name=plan.plan_title[:255],
+            workflow_id=plan.workflow_id,
+            engagement_id=plan.engagement_id,
+            checklist=checklist,
+            status="active",
+            metadata_={"plan_id": plan.id, "plan_version": plan.version},
         )
         rows = [
             Task(

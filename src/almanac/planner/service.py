@@ -17,6 +17,7 @@ from almanac.llm.base import LLMClient, LLMError, LLMUse
 from almanac.llm.repository import LLMCallRepository
 from almanac.memory.port import MemoryPort
 from almanac.models import Plan
+from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
 from almanac.planner.context import recall_context, remember_plan
@@ -24,7 +25,7 @@ from almanac.planner.estimates import Estimator, apply_estimates, params_from
 from almanac.planner.fallback import fallback_detail, llm_failed_no_match
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
-from almanac.planner.repository import LibraryRepository, PlanRepository, PromptRepository
+from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.schemas import (
     Calibration,
     EstimatesMode,
@@ -84,7 +85,7 @@ class PlannerService:
         self.timezone = timezone
         self.clock = clock
         self.plans = PlanRepository(uow.session)
-        self.library = LibraryRepository(uow.session)
+        self.catalog = CatalogRepository(uow.session)
         self.prompts = PromptRepository(uow.session)
 
     async def plan(self, body: PlanIn) -> PlanOut:
@@ -209,7 +210,7 @@ class PlannerService:
 
     async def _skeleton(self, body: PlanIn) -> tuple[Skeleton | None, list[Match]]:
         if body.workflow_id is not None:
-            workflow = await self.library.workflow(body.workflow_id)
+            workflow = await self.catalog.workflow(body.workflow_id)
             if workflow is None:
                 raise NotFound(
                     f"workflow {body.workflow_id} does not exist",
@@ -221,11 +222,11 @@ class PlannerService:
                 [Part(workflow.id, workflow.name, workflow.steps)],
             )
             return Skeleton(workflow.name, workflow.id, sop, origin, None), []
-        candidates = await rank(self.embedder, body.intent, await self.library.candidates())
+        candidates = await rank(self.embedder, body.intent, await self.catalog.candidates())
         if not candidates or candidates[0].score < self.settings.match_threshold:
             return None, candidates
         best = candidates[0].candidate
-        workflows = await self.library.workflows(best.workflow_ids)
+        workflows = await self.catalog.workflows(best.workflow_ids)
         parts = [
             Part(w, workflows[w].name, workflows[w].steps)
             for w in best.workflow_ids

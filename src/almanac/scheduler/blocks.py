@@ -9,6 +9,7 @@ from typing import Any
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import Task
+from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
@@ -32,6 +33,7 @@ class BlockService:
     def __init__(self, scheduler: SchedulerService) -> None:
         self.s = scheduler
         self.repo = scheduler.repo
+        self.tasks = scheduler.tasks
         self.calendar = scheduler.calendar
 
     async def view(self, start_date: date | None, end_date: date | None) -> CalendarOut:
@@ -92,8 +94,8 @@ class BlockService:
         if parsed is None:
             raise NotFound(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
         plan_id, key, chunk = parsed
-        plan = await self.repo.plan(plan_id, for_update=True)
-        task = await self.repo.task(plan_id, key, for_update=True) if plan else None
+        plan = await self.s.plans.get(plan_id, for_update=True)
+        task = await self.tasks.by_key(plan_id, key, for_update=True) if plan else None
         run = await self.repo.last_applied_run(plan_id) if plan else None
         if plan is None or task is None or run is None:
             raise NotFound(f"no Almanac block {aid!r}")
@@ -101,7 +103,7 @@ class BlockService:
         old = next((b for b in blocks if b.task_id == key and b.chunk == chunk), None)
         if old is None:
             raise NotFound(f"no Almanac block {aid!r} in the current schedule")
-        if plan.status not in ("scheduled", "active"):
+        if plan.status not in WRITTEN_PLAN_STATUSES:
             raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
         tz = self.s.tz()
         slot = self.s.settings.slot_minutes
@@ -116,7 +118,7 @@ class BlockService:
         window = (w0, w1)
         events = await self.calendar.events(*window)
         found = await move_conflicts(
-            self.repo, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks
+            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks
         )
         if found and not body.force:
             raise Conflict(
@@ -124,7 +126,7 @@ class BlockService:
                 "send force=true to pin it anyway",
                 errors=[{"field": "start", "message": c} for c in found],
             )
-        await self.repo.set_task_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
+        await self.tasks.set_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
         why = "moved by you (pinned)" + (f"; conflicts: {'; '.join(found)}" if found else "")
         moved = replace(old, start=start, end=end, reason=why, fixed=True)
         renumbered = _renumber([*[b for b in blocks if b is not old], moved])
@@ -221,7 +223,7 @@ class BlockService:
     async def _titles(self, plan_id: int, blocks: list[Block]) -> dict[str, str]:
         out = {}
         for key in {b.task_id for b in blocks}:
-            task = await self.repo.task(plan_id, key)
+            task = await self.tasks.by_key(plan_id, key)
             out[core_id(plan_id, key)] = task.title if task else key
         return out
 

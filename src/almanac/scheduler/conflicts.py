@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from almanac.calendars.base import CalendarEvent
 from almanac.config import SchedulerSettings
 from almanac.models import Task
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
-from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import SchedulingPreferences
 
 
@@ -41,7 +41,7 @@ def outside_hours(
 
 
 async def move_conflicts(
-    repo: SchedulerRepository,
+    tasks: TaskRepository,
     settings: SchedulerSettings,
     tz: ZoneInfo,
     plan_id: int,
@@ -68,7 +68,7 @@ async def move_conflicts(
             out.append(
                 f"starts before its dependency {b.task_id!r} ends ({_hm(b.end.astimezone(tz))})"
             )
-    for row in await repo.open_tasks(plan_id):
+    for row in await tasks.open_of([plan_id]):
         if key and key in {str(d) for d in row.depends_on or ()}:
             first = min((b.start for b in blocks if b.task_id == row.plan_task_key), default=None)
             if first is not None and first < end:

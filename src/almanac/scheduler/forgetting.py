@@ -19,6 +19,7 @@ from almanac.calendars.factory import build_calendar
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
 from almanac.memory.forgetting import RemoteForget, Subject
+from almanac.planner.repository import PlanRepository
 from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.repository import SchedulerRepository
 
@@ -57,7 +58,8 @@ async def forget_client_calendar(session: AsyncSession, subject: Subject) -> dic
         return {}
     if settings.calendar.provider not in _REMOTE:
         return {}
-    plan_ids, span = await SchedulerRepository(session).calendar_span_of_client(subject.client_id)
+    plan_ids = await PlanRepository(session).ids_of_client(subject.client_id)
+    span = await SchedulerRepository(session).blocks_span(plan_ids)
     if span is None:
         return {}
     args = {

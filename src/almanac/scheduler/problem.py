@@ -237,6 +237,7 @@ class Move:
     task_key: str
     old: Block
     new: Block | None
+    siblings: tuple[Block, ...] = ()  # the task's previous blocks
 
 
 def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
@@ -254,20 +255,41 @@ def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
         match = next((b for b in fresh if b.task_id == old.task_id), None)
         if match is not None:
             fresh.remove(match)
-        out.append(Move(old.task_id, old, match))
+        siblings = tuple(b for b in previous if b.task_id == old.task_id)
+        out.append(Move(old.task_id, old, match, siblings))
     return out
 
 
 def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
     """A short explanation of why a previous block is not where it was."""
     old, new = move.old, move.new
-    if move.task_key not in {t.id for t in problem.tasks}:
+    tasks = {t.id: t for t in problem.tasks}
+    task = tasks.get(move.task_key)
+    if task is None:
         return "the task is no longer open"
-    if any(i.start < old.end and old.start < i.end for i in problem.busy):
+    if _overlaps_busy(old, problem):
         return "its old time now overlaps a busy event"
     if new is None:
         cause = next((u.cause for u in schedule.unplaced if u.task_id == move.task_key), None)
         return f"no longer placed: {cause}" if cause else "merged into the task's other blocks"
     if new.fixed:
         return new.reason or "pinned"
+    # A dependency now ending after this block's old start: the block has to follow it.
+    for dep in task.depends_on:
+        ends = [b.end for b in schedule.blocks if b.task_id == dep]
+        if ends and max(ends) > old.start:
+            title = tasks[dep].title if dep in tasks else dep
+            return f"must follow {title!r}, which now ends later; re-placed: {new.reason}"
+    siblings = [b for b in move.siblings if b is not old]
+    if any(_overlaps_busy(b, problem) for b in siblings):
+        return f"another block of the task now overlaps a busy event; re-placed: {new.reason}"
+    if schedule.scope == "widened":
+        return (
+            "re-placed to make room: moving only what the change hit would have placed "
+            f"fewer hours or met fewer deadlines: {new.reason}"
+        )
     return f"re-placed: {new.reason}"
+
+
+def _overlaps_busy(block: Block, problem: Problem) -> bool:
+    return any(i.start < block.end and block.start < i.end for i in problem.busy)

@@ -1,4 +1,6 @@
-"""SQL of the scheduler: tasks' scheduling fields, scheduler_runs, sprints, its prompt."""
+"""SQL of the scheduler: scheduler_runs and sprints (plans, tasks and prompts are the
+planner's: the scheduler reaches them through `planner.repository` and
+`planner.task_repository`)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
-from almanac.models import Plan, PromptTemplate, SchedulerRun, Sprint, Task
-from almanac.models.status import APPLIED_RUN_STATUSES, CLOSED_TASK_STATUSES
+from almanac.models import SchedulerRun, Sprint, Task
+from almanac.models.status import APPLIED_RUN_STATUSES
+from almanac.planner.repository import PlanRepository
+from almanac.planner.task_repository import TaskRepository
 
 
 class SchedulerRepository(Repository, PortableRows):
@@ -21,20 +25,13 @@ class SchedulerRepository(Repository, PortableRows):
 
     portable = (Sprint, SchedulerRun)
 
-    # -- plans and tasks --------------------------------------------------------------------
+    # -- runs --------------------------------------------------------------------------------
 
-    async def calendar_span_of_client(
-        self, client_id: int
-    ) -> tuple[list[int], tuple[datetime, datetime] | None]:
-        """A client's plan ids, and the span from the earliest block start to the latest
-        block end of any of their runs (None when they have none)."""
-        plan_ids = list(
-            await self.session.scalars(
-                select(Plan.id).where(Plan.client_id == client_id).order_by(Plan.id)
-            )
-        )
+    async def blocks_span(self, plan_ids: Sequence[int]) -> tuple[datetime, datetime] | None:
+        """From the earliest block start to the latest block end of any run of these plans
+        (None when they have none)."""
         if not plan_ids:
-            return [], None
+            return None
         span = (
             await self.session.execute(
                 text(
@@ -42,43 +39,12 @@ class SchedulerRepository(Repository, PortableRows):
                     "FROM scheduler_runs r, jsonb_array_elements(r.schedule_blocks) b "
                     "WHERE r.plan_id = ANY(:plans)"  # previews only widen the span
                 ),
-                {"plans": plan_ids},
+                {"plans": list(plan_ids)},
             )
         ).one()
         if span[0] is None or span[1] is None:
-            return plan_ids, None
-        return plan_ids, (span[0], span[1])
-
-    async def plans_in_calendar(self) -> list[int]:
-        """Plans whose blocks are in the calendar (scheduled or under way)."""
-        rows = await self.session.scalars(
-            select(Plan.id).where(Plan.status.in_(("scheduled", "active"))).order_by(Plan.id)
-        )
-        return list(rows)
-
-    async def plan(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
-        return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
-
-    async def set_plan_status(self, plan: Plan, status: str) -> None:
-        """Store a status the caller has checked with `require_transition`."""
-        plan.status = status
-        await self.session.flush()
-
-    async def plans_with_status(self, statuses: Sequence[str]) -> list[Plan]:
-        """Plans in any of `statuses`, by id."""
-        stmt = select(Plan).where(Plan.status.in_(tuple(statuses))).order_by(Plan.id)
-        return list(await self.session.scalars(stmt))
-
-    async def open_tasks_of(self, plan_ids: Sequence[int]) -> list[Task]:
-        """Open tasks of several plans, in a stable order."""
-        if not plan_ids:
-            return []
-        stmt = (
-            select(Task)
-            .where(Task.plan_id.in_(list(plan_ids)), Task.status.not_in(CLOSED_TASK_STATUSES))
-            .order_by(Task.plan_id, Task.id)
-        )
-        return list(await self.session.scalars(stmt))
+            return None
+        return (span[0], span[1])
 
     async def last_applied_runs(self, plan_ids: Sequence[int]) -> dict[int, SchedulerRun]:
         """The last applied run of each plan that has one."""
@@ -91,45 +57,6 @@ class SchedulerRepository(Repository, PortableRows):
 
     async def run(self, run_id: int, *, for_update: bool = False) -> SchedulerRun | None:
         return await self.by_id(SchedulerRun, run_id, lock=self.lock_of(for_update))
-
-    async def open_tasks(self, plan_id: int) -> list[Task]:
-        """The plan's tasks still to do, in a stable order."""
-        stmt = (
-            select(Task)
-            .where(Task.plan_id == plan_id, Task.status.not_in(CLOSED_TASK_STATUSES))
-            .order_by(Task.id)
-        )
-        return list(await self.session.scalars(stmt))
-
-    async def task(self, plan_id: int, key: str, *, for_update: bool = False) -> Task | None:
-        stmt = select(Task).where(Task.plan_id == plan_id, Task.plan_task_key == key)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.scalars(stmt)).first()
-
-    async def set_scheduled_start(self, starts: dict[int, datetime | None]) -> None:
-        """tasks.scheduled_start per task id (None clears it)."""
-        for task_id, start in starts.items():
-            await self.session.execute(
-                update(Task).where(Task.id == task_id).values(scheduled_start=start)
-            )
-
-    async def set_task_metadata(self, task: Task, metadata: dict[str, Any]) -> None:
-        task.metadata_ = metadata  # a new dict, so SQLAlchemy sees the change
-        await self.session.flush()
-
-    async def billable_by_key(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], bool]:
-        """(plan id, task key) → billable, for the sprint report."""
-        if not plan_ids:
-            return {}
-        rows = await self.session.execute(
-            select(Task.plan_id, Task.plan_task_key, Task.billable).where(
-                Task.plan_id.in_(plan_ids)
-            )
-        )
-        return {(p, k): b for p, k, b in rows if p is not None and k is not None}
-
-    # -- runs --------------------------------------------------------------------------------
 
     async def add_run(
         self, plan_id: int, status: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
@@ -158,18 +85,23 @@ class SchedulerRepository(Repository, PortableRows):
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
-    # -- prompt ------------------------------------------------------------------------------
-
-    async def active_prompt(self, name: str) -> tuple[str, str] | None:
-        """(content, version) of the active prompt template `name`."""
-        row = (
-            await self.session.execute(
-                select(PromptTemplate.content, PromptTemplate.version).where(
-                    PromptTemplate.template_name == name, PromptTemplate.is_active
-                )
+    async def applied_blocks(
+        self, plan_ids: Sequence[int], *, newest: bool
+    ) -> dict[int, list[Any]]:
+        """The stored blocks of each plan's newest (or first) applied run."""
+        if not plan_ids:
+            return {}
+        order = SchedulerRun.id.desc() if newest else SchedulerRun.id.asc()
+        stmt = (
+            select(SchedulerRun.plan_id, SchedulerRun.schedule_blocks)
+            .ext(distinct_on(SchedulerRun.plan_id))
+            .where(
+                SchedulerRun.status.in_(APPLIED_RUN_STATUSES),
+                SchedulerRun.plan_id.in_(list(plan_ids)),
             )
-        ).one_or_none()
-        return (row[0], row[1]) if row else None
+            .order_by(SchedulerRun.plan_id, order)
+        )
+        return {pid: list(blocks or []) for pid, blocks in await self.session.execute(stmt)}
 
     # -- sprints -----------------------------------------------------------------------------
 
@@ -199,60 +131,36 @@ class AgendaReader:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    def _client(self, client_id: int | None) -> Any:
-        if client_id is None:
-            return Plan.status != "cancelled"
-        return (Plan.status != "cancelled") & (
-            func.coalesce(Task.client_id, Plan.client_id) == client_id
-        )
+        self.tasks = TaskRepository(session)
+        self.plans = PlanRepository(session)
 
     async def open_tasks(self, client_id: int | None, limit: int) -> list[Task]:
         """Tasks not closed, soonest scheduled first, then by deadline and priority."""
-        stmt = (
-            select(Task)
-            .join(Plan, Plan.id == Task.plan_id)
-            .where(Task.status.not_in(CLOSED_TASK_STATUSES), self._client(client_id))
-            .order_by(
-                Task.scheduled_start.asc().nulls_last(),
-                Task.deadline.asc().nulls_last(),
-                Task.priority.desc(),
-                Task.id,
-            )
-            .limit(limit)
-        )
-        return list(await self.session.scalars(stmt))
+        return await self.tasks.agenda(client_id, limit)
 
     async def current_blocks(
         self, client_id: int | None
     ) -> list[tuple[int, dict[str, Any], str | None]]:
-        """(plan_id, stored block, task title) of each plan's latest applied run."""
+        """(plan_id, stored block, task title) of each live plan's latest applied run."""
+        plan_ids = await self.plans.ids_not_cancelled(client_id)
+        if not plan_ids:
+            return []
         runs = (
             select(SchedulerRun.plan_id, SchedulerRun.schedule_blocks)
-            .join(Plan, Plan.id == SchedulerRun.plan_id)
-            .where(SchedulerRun.status.in_(APPLIED_RUN_STATUSES), self._client_plan(client_id))
+            .where(
+                SchedulerRun.status.in_(APPLIED_RUN_STATUSES),
+                SchedulerRun.plan_id.in_(plan_ids),
+            )
             .order_by(SchedulerRun.plan_id, SchedulerRun.id.desc())
             .ext(distinct_on(SchedulerRun.plan_id))
         )
         rows = [(pid, list(blocks or [])) for pid, blocks in await self.session.execute(runs)]
         if not rows:
             return []
-        titles = {
-            (pid, key): title
-            for pid, key, title in await self.session.execute(
-                select(Task.plan_id, Task.plan_task_key, Task.title).where(
-                    Task.plan_id.in_([pid for pid, _ in rows])
-                )
-            )
-        }
+        titles = await self.tasks.titles([pid for pid, _ in rows])
         return [
             (pid, b, titles.get((pid, str(b.get("task_key")))))
             for pid, blocks in rows
             for b in blocks
             if isinstance(b, dict)
         ]
-
-    def _client_plan(self, client_id: int | None) -> Any:
-        if client_id is None:
-            return Plan.status != "cancelled"
-        return (Plan.status != "cancelled") & (Plan.client_id == client_id)

@@ -72,6 +72,8 @@ class SolverOut(BaseModel):
     source: str = ""  # "cp-sat", or the baseline returned instead ("edf", "greedy", ...)
     stopped: str = ""  # "optimal", "no improvement" or "time limit"
     floors: list[FloorOut] = Field(default_factory=list)
+    # Replans: "repair" (only what the change broke moved) or "widened"; "" for a first one.
+    scope: str = ""
 
 
 class PreferenceSource(BaseModel):

@@ -25,7 +25,9 @@ from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
+from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import require_transition
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -39,10 +41,25 @@ from almanac.scheduler.schemas import (
     ReplanOut,
     ScheduleIn,
     ScheduleOut,
+    SchedulingPreferences,
 )
 from almanac.scheduler.writer import Writer
 
 SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
+# Times the preferences are read again when they changed while the LLM was reading them.
+READ_ATTEMPTS = 3
+
+
+@dataclass
+class Preferences:
+    """The preference facts and prompt read for a plan's client, and what became of them."""
+
+    client_id: int | None
+    facts: list[tuple[int, str]]  # (fact id, text), oldest first
+    prompt: tuple[str, str | None] | None  # (content, version) of the active prompt
+    out: tuple[SchedulingPreferences, list[str], str]  # preferences, applied lines, source
+    warnings: list[str]
+    asked_llm: bool
 
 
 @dataclass
@@ -91,6 +108,9 @@ class SchedulerService:
     ) -> None:
         self.uow = uow
         self.repo = SchedulerRepository(uow.session)
+        self.plans = PlanRepository(uow.session)
+        self.tasks = TaskRepository(uow.session)
+        self.prompts = PromptRepository(uow.session)
         self.calendar = calendar
         self.memory = memory
         self.llm = llm
@@ -105,25 +125,32 @@ class SchedulerService:
         With `run_id` (and `dry_run=false`) the previewed run is written exactly, or 409 when
         the calendar, a plan's schedule or a task changed since the preview.
         """
-        plan = await self._plan(body.plan_id, for_update=not body.dry_run)
-        if plan.status != "scheduled":  # scheduling again replaces the plan's blocks
-            _schedulable(plan.status)
-        tz = self.tz()
-        now = datetime.now(UTC)
-        if body.run_id is not None:
+        if body.run_id is not None:  # a preview is written as it was shown: nothing to read
+            plan = await self._plan(body.plan_id, for_update=not body.dry_run)
+            if plan.status != "scheduled":
+                _schedulable(plan.status)
             if body.dry_run:
                 raise ValidationFailed(
                     "run_id applies a preview; set dry_run=false", field="run_id"
                 )
-            return await Writer(self).apply_preview(plan, body.run_id, tz, now)
+            return await Writer(self).apply_preview(plan, body.run_id, self.tz(), datetime.now(UTC))
+        plan, prefs = await self._plan_and_preferences(
+            body.plan_id, for_update=not body.dry_run, keep="scheduled"
+        )
+        if plan.status != "scheduled":  # scheduling again replaces the plan's blocks
+            _schedulable(plan.status)
+        tz = self.tz()
+        now = datetime.now(UTC)
         start = body.start_date or now.astimezone(tz).date()
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
-        solved = await self._solve(ctx)
+        solved = await self._solve(ctx, prefs)
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
     async def replan(self, body: ReplanIn) -> ReplanOut:
         """Re-solve against the last written schedule and report what moved and why."""
-        plan = await self._plan(body.plan_id, for_update=not body.dry_run)
+        plan, prefs = await self._plan_and_preferences(
+            body.plan_id, for_update=not body.dry_run, keep="active"
+        )
         if plan.status != "active":  # work under way may be replanned; it stays active
             _schedulable(plan.status)
         last = await self.repo.last_applied_run(plan.id)
@@ -138,7 +165,7 @@ class SchedulerService:
         start = max(today, prev_start)
         days = (prev_end - start).days if prev_end > start else int(meta.get("horizon_days", 14))
         ctx = await self._context(plan, tz, now, start, min(max(days, 1), 60))
-        solved = await self._solve(ctx)
+        solved = await self._solve(ctx, prefs)
         extra = {"reason": body.reason, "previous_run_id": last.id}
         base = await Writer(self).finish(ctx, solved, body.dry_run, extra)
         return ReplanOut(**base.model_dump(), reason=body.reason, previous_run_id=last.id)
@@ -154,13 +181,60 @@ class SchedulerService:
     # -- steps -------------------------------------------------------------------------------
 
     async def _plan(self, plan_id: int, *, for_update: bool) -> Plan:
-        plan = await self.repo.plan(plan_id, for_update=for_update)
+        plan = await self.plans.get(plan_id, for_update=for_update)
         if plan is None:
             raise NotFound(
                 f"plan {plan_id} not found",
                 errors=[{"field": "plan_id", "message": f"no plan {plan_id}"}],
             )
         return plan
+
+    async def _plan_and_preferences(
+        self, plan_id: int, *, for_update: bool, keep: str
+    ) -> tuple[Plan, Preferences]:
+        """The plan (locked for a write) and its client's preferences.
+
+        With an LLM, the preferences are read first, the read transaction ends and the LLM
+        answers while this request holds no connection and no lock; then the plan is locked
+        and the facts and prompt are read again. If they changed meanwhile, the reading is
+        redone (up to `READ_ATTEMPTS` times, then 409).
+        """
+        for _ in range(READ_ATTEMPTS):
+            plan = await self._plan(plan_id, for_update=False)
+            if plan.status != keep:
+                _schedulable(plan.status)  # refuse before asking anyone
+            prefs = await self._preferences(plan.client_id)
+            plan = await self._plan(plan_id, for_update=for_update)
+            if not prefs.asked_llm:
+                return plan, prefs
+            facts, prompt, _ = await self._preference_inputs(plan.client_id)
+            if (plan.client_id, facts, prompt) == (prefs.client_id, prefs.facts, prefs.prompt):
+                return plan, prefs
+            await self.uow.end_reads()  # nothing written yet: drop the lock and read again
+        raise Conflict(
+            f"the preferences of plan {plan_id} kept changing while they were read; retry",
+            errors=[{"field": "plan_id", "message": "preferences changed during the request"}],
+        )
+
+    async def _preference_inputs(
+        self, client_id: int | None
+    ) -> tuple[list[tuple[int, str]], tuple[str, str | None] | None, list[str]]:
+        """(preference facts, the active prompt when an LLM is configured, warnings)."""
+        warnings: list[str] = []
+        facts = await self._preference_texts(client_id, warnings)
+        template = await self.prompts.active("schedule_optimizer") if self.llm else None
+        prompt = (template.content, template.version) if template else None
+        return facts, prompt, warnings
+
+    async def _preferences(self, client_id: int | None) -> Preferences:
+        facts, prompt, warnings = await self._preference_inputs(client_id)
+        texts = [t for _, t in facts]
+        asked = self.llm is not None and prompt is not None and bool(texts)
+        if asked:
+            # No connection or row lock may be held while an LLM thinks.
+            await self.uow.end_reads()
+        out = await resolve_preferences(texts, self.llm, prompt, warnings)
+        return Preferences(client_id, facts, prompt, out, warnings, asked)
 
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int
@@ -180,11 +254,13 @@ class SchedulerService:
         events = await self.calendar.events(*write)
         return Context(plan, tz, now, start, days, (begin, end), events, write_window=write)
 
-    async def _preference_texts(self, plan: Plan, warnings: list[str]) -> list[tuple[int, str]]:
+    async def _preference_texts(
+        self, client_id: int | None, warnings: list[str]
+    ) -> list[tuple[int, str]]:
         """(fact id, text) of preference and constraint facts, oldest first."""
         texts: list[tuple[datetime, int, str]] = []
         # The user's own preferences and this plan's client's, never another client's.
-        scope = plan.client_id or 0
+        scope = client_id or 0
         try:
             for kind in ("preference", "constraint"):
                 facts = await self.memory.facts(
@@ -197,22 +273,20 @@ class SchedulerService:
             return []
         return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]
 
-    async def _solve(self, ctx: Context) -> Solved:
+    async def _solve(self, ctx: Context, read: Preferences) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
-        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
+        plans = await self.plans.with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
-        rows = await self.repo.open_tasks_of(plan_ids)
+        rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
-        facts = await self._preference_texts(ctx.plan, ctx.warnings)
-        texts = [t for _, t in facts]
-        prompt = await self.repo.active_prompt("schedule_optimizer") if self.llm else None
-        prefs, applied, source = await resolve_preferences(texts, self.llm, prompt, ctx.warnings)
+        ctx.warnings.extend(read.warnings)
+        prefs, applied, source = read.out
         sources = [
             PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)
-            for i, t in facts
+            for i, t in read.facts
         ]
         capacity, target = await self._sprint_limits(ctx)
         problem = pb.build_problem(

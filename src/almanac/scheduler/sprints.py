@@ -11,6 +11,7 @@ from almanac.calendars.base import CalendarProvider
 from almanac.db.repository import row_out
 from almanac.errors import Conflict
 from almanac.models import Sprint
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
@@ -68,7 +69,9 @@ class SprintService:
             parsed = pb.parse_almanac_id(e.almanac_id or "")
             if parsed is not None:
                 blocks.append((parsed, max(e.start, begin), min(e.end, end_at)))
-        billable = await self.repo.billable_by_key(sorted({p[0] for p, _, _ in blocks}))
+        billable = await TaskRepository(self.repo.session).billable_by_key(
+            sorted({p[0] for p, _, _ in blocks})
+        )
         by_day: dict[str, float] = defaultdict(float)
         used = billable_hours = 0.0
         for (plan_id, key, _), start, stop in blocks:

@@ -22,6 +22,8 @@ from almanac.calendars.factory import configured_calendar
 from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.errors import AlmanacError
 from almanac.models import SchedulerRun
+from almanac.models.status import WRITTEN_PLAN_STATUSES
+from almanac.planner.repository import PlanRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.repository import SchedulerRepository
@@ -46,7 +48,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
     now = now or datetime.now(UTC)
     report = SyncReport()
     async with state.sessionmaker() as session:
-        plan_ids = await SchedulerRepository(session).plans_in_calendar()
+        plan_ids = await PlanRepository(session).ids_with_status(WRITTEN_PLAN_STATUSES)
     for plan_id in plan_ids:
         report.checked.append(plan_id)
         try:  # one unit of work per plan: a failing plan does not undo the others

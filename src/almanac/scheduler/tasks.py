@@ -9,6 +9,7 @@ import logging
 
 import procrastinate
 
+from almanac.db.uow import unit_of_work
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
@@ -45,8 +46,7 @@ async def calendar_sync() -> None:
 async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> None:
     """Delete a forgotten client's blocks from the external calendar."""
     state = get_state()
-    async with state.sessionmaker() as session:
+    async with unit_of_work(state.sessionmaker) as uow:
         args = {"plan_ids": plan_ids, "start": start, "end": end}
-        deleted = await delete_plan_blocks(session, state.settings, state.cache, args)
-        await session.commit()
+        deleted = await delete_plan_blocks(uow.session, state.settings, state.cache, args)
     logger.info("forgotten client's calendar blocks deleted: %d", deleted)

@@ -128,6 +128,7 @@ class Writer:
             source=s.source,
             stopped=s.stopped,
             floors=[FloorOut(**vars(f)) for f in s.floors],
+            scope=s.scope,
         )
         warnings = list(ctx.warnings)
         warnings += [f"{f.measure} below {f.baseline}: {f.why}" for f in s.floors if not f.reached]
@@ -226,9 +227,9 @@ class Writer:
                 current = starts.get(tid) if tid is not None else None
                 if tid is not None and (current is None or b.start < current):
                     starts[tid] = b.start
-        await self.repo.set_scheduled_start(starts)
+        await self.s.tasks.set_scheduled_start(starts)
         if plan.status == "approved":
-            await self.repo.set_plan_status(plan, "scheduled")
+            await self.s.plans.set_status(plan, "scheduled")
         out.plan_status = plan.status
         run = await self.repo.add_run(
             plan.id, "scheduled", [pb.block_to_json(b) for b in written.get(plan.id, [])], meta
@@ -293,7 +294,7 @@ class Writer:
         return await self.calendar.apply(specs, *window)
 
     async def _title(self, plan_id: int, key: str) -> str:
-        task = await self.repo.task(plan_id, key)
+        task = await self.s.tasks.by_key(plan_id, key)
         return task.title if task else key
 
     async def apply_preview(
@@ -312,9 +313,9 @@ class Writer:
             raise Conflict(f"run {run_id} is {run.status}, not a preview that can be applied")
         start = date.fromisoformat(meta["start_date"])
         ctx = await self.s._context(plan, tz, now, start, int(meta["horizon_days"]))
-        plans = await self.repo.plans_with_status(SOLVED_PLAN_STATUSES)
+        plans = await self.s.plans.with_status(SOLVED_PLAN_STATUSES)
         plan_ids = sorted({p.id for p in plans} | {plan.id})
-        rows = await self.repo.open_tasks_of(plan_ids)
+        rows = await self.s.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
         inputs = cm.gather(plan, plans, rows, runs, ctx.window)
         changes = cm.changes_since(

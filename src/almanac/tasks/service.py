@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
-from almanac.models import ExecutionRun, Task
+from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
-from almanac.tasks.repository import TaskRepository
+from almanac.ontology.repository import OntologyRepository
+from almanac.planner.task_repository import TaskRepository
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -48,6 +49,7 @@ class TaskService:
 
     def __init__(self, uow: UnitOfWork, tz: ZoneInfo, release: Release | None = None) -> None:
         self.repo = TaskRepository(uow.session)
+        self.runs = OntologyRepository(uow.session)
         self.tz = tz
         self.release = release
 
@@ -67,7 +69,7 @@ class TaskService:
         return task_out(await self._task(task_id))
 
     async def _task(self, task_id: int, *, for_update: bool = False) -> Task:
-        return await self.repo.require(Task, task_id, "task", lock=self.repo.lock_of(for_update))
+        return await self.repo.need(task_id, for_update=for_update)
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
         """Change a task; a deadline before a dependency's is 422 naming `deadline`."""
@@ -98,7 +100,7 @@ class TaskService:
         return TaskUpdateOut(task=task_out(task), released_blocks=released)
 
     async def _close(self, task: Task) -> int:
-        run = await self.repo.run_for_task(task.id)
+        run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
             run.status = "completed" if task.status == "done" else "cancelled"
             run.ended_at = run.ended_at or datetime.now(UTC)
@@ -110,7 +112,7 @@ class TaskService:
         if task.status == "cancelled":
             raise ValidationFailed("the task is cancelled; no time can be recorded", field="hours")
         ended = body.ended_at or datetime.now(UTC)
-        run = await self.repo.run_for_task(task.id)
+        run = await self.runs.run_for_task(task.id)
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
         if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
@@ -124,17 +126,15 @@ class TaskService:
             keys = [*keys[-99:], body.idempotency_key]
         entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
         if run is None:
-            run = await self.repo.add_run(
-                ExecutionRun(
-                    process_template_id=task.process_template_id,
-                    task_id=task.id,
-                    started_at=ended - timedelta(hours=body.hours),
-                    ended_at=ended if task.status == "done" else None,
-                    actual_hours=body.hours,
-                    estimated_hours=task.estimate_hours,
-                    status="completed" if task.status == "done" else "in_progress",
-                    metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
-                )
+            run = await self.runs.new_run(
+                process_template_id=task.process_template_id,
+                task_id=task.id,
+                started_at=ended - timedelta(hours=body.hours),
+                ended_at=ended if task.status == "done" else None,
+                actual_hours=body.hours,
+                estimated_hours=task.estimate_hours,
+                status="completed" if task.status == "done" else "in_progress",
+                metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
             )
         else:
             run.actual_hours = float(run.actual_hours or 0) + body.hours

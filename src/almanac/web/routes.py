@@ -66,9 +66,7 @@ def _features(request: Request) -> dict[str, bool]:
         return cached
     paths = set(request.app.openapi().get("paths", {}))
     found = {
-        "auth": "/api/v1/auth/session" in paths,
         "tasks": "/api/v1/planner/tasks" in paths,
-        "keys": "/api/v1/auth/keys" in paths,
         "preview": "/api/v1/planner/prompts/{name}/versions/{version}/preview" in paths,
         "memory": "/api/v1/memory/recall" in paths,
         "planner": "/api/v1/planner/plan" in paths,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from almanac.scheduler.core import Problem, Schedule, Task, greedy_schedule
+from almanac.scheduler.core import Interval, Problem, Schedule, Task, greedy_schedule
 
 from .helpers import at, checked, make_problem
 
@@ -68,3 +68,25 @@ def test_when_no_schedule_reaches_both_the_answer_says_which_and_why() -> None:
     assert not deadlines.reached
     assert deadlines.floor == 2 and deadlines.value == met(problem, schedule) < 2
     assert deadlines.baseline == "edf" and "proven" in deadlines.why
+
+
+def test_a_deadline_a_pinned_piece_already_passed_counts_on_neither_side() -> None:
+    # The user pinned part of "late" on Tuesday, after its Monday-noon deadline: no placement of
+    # the rest can meet it, so the floors neither promise nor claim that deadline.
+    tasks = [
+        Task(
+            "late",
+            "Late",
+            120,
+            deadline=at(0, 12),
+            pinned=(Interval(at(1, 14), at(1, 15)),),
+        ),
+        Task("a", "A", 60, deadline=at(0, 11)),
+    ]
+    problem = make_problem(tasks, days=2)
+    edf = greedy_schedule(problem, "edf")
+    assert met(problem, edf) == 1  # only "a": "late" ends on Tuesday whatever EDF does
+    schedule = checked(problem)
+    _, deadlines = schedule.floors
+    assert deadlines.floor == 1 and deadlines.value == met(problem, schedule) == 1
+    assert deadlines.reached

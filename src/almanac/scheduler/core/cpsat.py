@@ -6,21 +6,24 @@ model must place at least the most priority-weighted work of any of them (hours 
 soft deadlines in the objective) and, whenever a baseline manages both, meet at least as many
 deadlines as EDF. The search stops when optimal,
 when the best solution has not improved for `Problem.idle_seconds`, or at the time limit.
+A replan is a repair first (see `repair`): only what the change broke moves.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Set
 
 from ortools.sat.python import cp_model
 
 from . import floors as fl
+from . import repair as rp
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
-from .grid import Grid, Week, build_grid
+from .grid import Grid, build_grid
+from .hints import Hint, hint_values, objective_of
 from .model import Problem, Schedule, SolveStatus, UnplacedCause
 from .selection import select_tasks
 
@@ -37,7 +40,6 @@ _FLOOR_SEARCH_SHARE = 0.6
 # tasks: ~6 s of probing); the hinted search finds good solutions without it.
 _PRESOLVE_MAX_VARIABLES = 6000
 
-Hint = dict[int, tuple[cp_model.IntVar, int]]  # variable index -> (variable, value)
 Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
 
 
@@ -72,8 +74,9 @@ def _watch(
             return
 
 
-def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
-    """The baseline placements, by name: the two simple ones and mixes of their merits."""
+def candidates(grid: Grid, time_limit: float, kept: Set[str] = frozenset()) -> dict[str, Candidate]:
+    """The baseline placements, by name: the two simple ones and mixes of their merits; and
+    when replanning (`kept`: see `repair.kept_tasks`), repairs of the previous schedule."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -90,6 +93,9 @@ def candidates(grid: Grid, time_limit: float) -> dict[str, Candidate]:
         out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
+    if kept:
+        out["repair"] = (rp.repair_placement(grid, kept), {})
+        out["repair-priority"] = (rp.repair_placement(grid, kept, by_priority=True), {})
     return out
 
 
@@ -122,9 +128,11 @@ def solve(problem: Problem) -> Schedule:
     """
     started = time.perf_counter()
     grid = build_grid(problem)
-    hints = candidates(grid, problem.time_limit_seconds)
+    kept = rp.kept_tasks(grid)
+    hints = candidates(grid, problem.time_limit_seconds, kept)
     builder = ModelBuilder(grid)
     builder.build()
+    holds = rp.Holds(builder, kept)
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
     floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
     reached = {n for n in hints if floors.reached_by(measures[n])}
@@ -138,12 +146,16 @@ def solve(problem: Problem) -> Schedule:
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
+        holds.hint(v, hints[name][0])
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
     fl.switch(builder, only, on=False)
     scores = {n: objective_of(builder, values[n]) for n in keep}
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
-    best = max(scores, key=lambda n: (n in reached, scores[n], n == "edf"))
+    # When replanning, the best among repairs (see `repair`) if one reaches both floors.
+    repairs = {n for n in reached if holds.all_held(hints[n][0])}
+    ceiling = fl.ceiling(grid)
+    best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
     def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
         status, solver = search.status, search.solver
@@ -164,6 +176,7 @@ def solve(problem: Problem) -> Schedule:
                 source="cp-sat",
                 stopped=search.why,
                 floors=fl.report(grid, floors, measures, answer, proven),
+                scope=holds.scope(placement),
             )
         # A baseline the search did not reach (its hint rejected, or stopped early) still wins.
         placement, causes = hints[hint]
@@ -179,15 +192,77 @@ def solve(problem: Problem) -> Schedule:
             source=hint,
             stopped=search.why,
             floors=fl.report(grid, floors, measures, measures[hint], proven),
+            scope=holds.scope(placement),
         )
 
     def left() -> float:
         return problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
 
+    def held_search(hint: Hint, floor_on: bool) -> _Search:
+        """Search with the holds as set; then, if that left out held work, search again with
+        that work free to go elsewhere (the rest still held), and keep the better answer."""
+        search = _Search(builder, problem, hint, left(), floor_on)
+        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        placement = builder.extract(search.solver)
+        dropped = holds.dropped(placement)
+        if not dropped or left() < _MIN_SEARCH_SECONDS:
+            return search
+        holds.release(dropped)
+        on = switch is not None and search.solver.boolean_value(switch)
+        again = _Search(builder, problem, complete(placement, on), left(), floor_on)
+        if again.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+            again.solver.objective_value > search.solver.objective_value
+        ):
+            return again
+        return search
+
+    def complete(placement: Placement, floor_on: bool) -> Hint:
+        values = hint_values(builder, placement)
+        values[only.index] = (only, 0)
+        if switch is not None:
+            values[switch.index] = (switch, int(floor_on))
+        holds.hint(values, placement)
+        return values
+
+    def improve(search: _Search) -> _Search:
+        """A repair that misses deadlines or leaves work out: can moving other blocks place
+        more weighted hours or meet more deadlines? If so, the fewest moves that do, then
+        the objective among schedules keeping what those kept."""
+        if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        placement = builder.extract(search.solver)
+        repaired = fl.measure(grid, placement)
+        if repaired == ceiling or left() < 2 * _MIN_SEARCH_SECONDS:
+            return search
+        fl.add_gain(builder, repaired, ceiling)
+        holds.widen()
+        same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
+        builder.model.maximize(cp_model.LinearExpr.sum(same))
+        fewest = _Search(builder, problem, complete(placement, True), left() / 2, True, step=1)
+        builder.refresh_objective()
+        if fewest.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return search
+        moved = builder.extract(fewest.solver)
+        holds.hold(moved)
+        wide = _Search(builder, problem, complete(moved, True), left(), True)
+        solved = wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        # Worth it only when the gain, net of the moves' stability cost, is at least one
+        # priority-1 deadline's worth: a replan does not re-plan the calendar for less.
+        least = max(problem.weights.missed_deadline, 1) * builder.scale
+        if solved and wide.solver.objective_value >= search.solver.objective_value + least:
+            return wide
+        return search
+
     if switch is None or best in reached:
         if switch is not None:
             fl.switch(builder, switch, on=True)
-        return outcome(_Search(builder, problem, values[best], left(), True), best, False)
+        # Replanning: what the hint keeps where it was stays there (or is left out).
+        holds.hold(hints[best][0])
+        answer = held_search(values[best], True)
+        if best in repairs:
+            answer = improve(answer)
+        return outcome(answer, best, False)
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.
@@ -198,26 +273,28 @@ def solve(problem: Problem) -> Schedule:
     fl.switch(builder, only, on=True)
     # When replanning, it still keeps as many previous blocks as it can (stability is all
     # that is asked of it): a bare feasibility search would move most of the calendar.
-    kept = [same for tv in builder.tasks.values() for _, _, same in tv.same]
-    if kept:
-        builder.model.maximize(cp_model.LinearExpr.sum(kept))
+    same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
+    if same:
+        builder.model.maximize(cp_model.LinearExpr.sum(same))
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
     budget = left() * _FLOOR_SEARCH_SHARE
-    first = _Search(builder, problem, values[near], budget, True)
+    first = _Search(builder, problem, values[near], budget, True, step=1)
     fl.switch(builder, only, on=False)
     proven = first.status == cp_model.INFEASIBLE
     if proven and budget - first.seconds >= _MIN_SEARCH_SECONDS:
         # Not with greedy's tasks: with any others, in the time that is left of the share.
-        first = _Search(builder, problem, values[near], budget - first.seconds, True)
+        first = _Search(builder, problem, values[near], budget - first.seconds, True, step=1)
     builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        found = hint_values(builder, builder.extract(first.solver))
-        found[switch.index], found[only.index] = (switch, 1), (only, 0)
-        return outcome(_Search(builder, problem, found, left(), True), near, False)
+        placement = builder.extract(first.solver)
+        found = complete(placement, True)
+        holds.hold(placement)
+        return outcome(held_search(found, True), near, False)
     # None exists (proven) or none was found in time: the documented objective decides.
     fl.switch(builder, switch, on=False)
-    second = _Search(builder, problem, values[best], left(), False)
+    holds.hold(hints[best][0])
+    second = held_search(values[best], False)
     return outcome(second, best, proven)
 
 
@@ -225,8 +302,16 @@ class _Search:
     """One CP-SAT search of the builder's model from a complete hint."""
 
     def __init__(
-        self, builder: ModelBuilder, problem: Problem, hint: Hint, seconds: float, floor_on: bool
+        self,
+        builder: ModelBuilder,
+        problem: Problem,
+        hint: Hint,
+        seconds: float,
+        floor_on: bool,
+        step: int | None = None,
     ) -> None:
+        """`step`: the least objective gain that counts as progress for the idle stop (one
+        point by default; 1 for the searches that count kept blocks instead of points)."""
         model = builder.model
         model.clear_hints()  # type: ignore[no-untyped-call]
         for var, value in hint.values():
@@ -243,7 +328,7 @@ class _Search:
         solver.parameters.cp_model_probing_level = 0
         if len(model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
             solver.parameters.cp_model_presolve = False
-        progress = _Progress(builder.scale)
+        progress = _Progress(builder.scale if step is None else step)
         done, stopped = threading.Event(), list[bool]()
         if problem.idle_seconds is not None:
             watcher = threading.Thread(
@@ -267,82 +352,3 @@ def _why(status: cp_model.CpSolverStatus, stopped: list[bool]) -> str:
     if status == cp_model.INFEASIBLE:
         return "infeasible"
     return "no improvement" if stopped else "time limit"
-
-
-def deadlines_met(builder: ModelBuilder, values: Hint) -> int:
-    """Tasks with a deadline in the horizon that an assignment finishes on time."""
-    return sum(
-        1 - values[tv.missed.index][1] for tv in builder.tasks.values() if tv.missed is not None
-    )
-
-
-def objective_of(builder: ModelBuilder, values: Hint) -> int:
-    """The model's objective (scaled) for a complete assignment of its objective variables."""
-    total = builder.constant * builder.scale
-    for coef, var in builder.terms:
-        total += coef * values[var.index][1]
-    return total - sum(values[tv.end.index][1] for tv in builder.tasks.values())
-
-
-def weighted_work(builder: ModelBuilder, values: Hint) -> int:
-    """Priority-weighted slots placed by an assignment (what greedy must never beat)."""
-    return sum(
-        tv.plan.task.priority * tv.plan.remaining * values[tv.placed.index][1]
-        for tv in builder.tasks.values()
-    )
-
-
-def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
-    """A value for every decision variable, so a feasible placement is a complete solution."""
-    grid = builder.grid
-    out: Hint = {}
-
-    def put(var: cp_model.IntVar, value: int | bool) -> None:
-        out[var.index] = (var, int(value))
-
-    billable: dict[Week, int] = defaultdict(int)
-    for tid, tv in builder.tasks.items():
-        chunks = placement.get(tid, [])
-        put(tv.placed, bool(chunks))
-        end = chunks[-1][0] + chunks[-1][1] if chunks else 0
-        put(tv.end, end)
-        for k, cv in enumerate(tv.chunks):
-            start, length = chunks[k] if k < len(chunks) else (cv.starts[0], 0)
-            if cv.present is not tv.placed:
-                put(cv.present, length > 0)
-            put(cv.start, start)
-            if not isinstance(cv.size, int):
-                put(cv.size, length)
-            if isinstance(cv.end, cp_model.IntVar):
-                put(cv.end, start + length)
-            day = grid.day_of[start] if length else -1
-            for ds, on, amount in cv.days:
-                if on is not None:
-                    put(on, day in ds)
-                if amount is not None:
-                    put(amount, length if day in ds else 0)
-            if length and tv.plan.task.billable and day >= 0:
-                billable[grid.days[day].week] += length
-            inside = [
-                n
-                for n, _, _ in cv.windows
-                if length and grid.windows[n].lo <= start and start + length <= grid.windows[n].hi
-            ]
-            best = max(inside, key=lambda n: grid.windows[n].weight, default=None)
-            for n, flag, reward in cv.windows:
-                put(flag, n == best)
-                if reward is not None:
-                    put(reward, length if n == best else 0)
-        if tv.missed is not None:
-            plan_deadline = tv.plan.soft_deadline
-            put(tv.missed, not chunks or (plan_deadline is not None and end > plan_deadline))
-        if tv.late is not None:
-            deadline, most, late, over = tv.late
-            lateness = max(0, end - deadline) if chunks else 0
-            put(over, lateness > most)
-            put(late, lateness if lateness <= most else 0)
-        for j, k, same in tv.same:
-            put(same, k < len(chunks) and chunks[k] == tv.plan.prev[j])
-    for week, (target, short) in builder.shortfall.items():
-        put(short, min(target, max(0, target - 100 * billable[week])))
-    return out

@@ -35,6 +35,7 @@ def assemble(
     source: str = "",
     stopped: str = "",
     floors: tuple[Floor, ...] = (),
+    scope: str = "",
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
     blocks = list(grid.fixed)
@@ -64,6 +65,7 @@ def assemble(
         source or str(status),
         stopped,
         floors,
+        scope,
     )
 
 

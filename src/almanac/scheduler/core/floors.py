@@ -46,6 +46,15 @@ def measure(grid: Grid, placement: Placement) -> Measure:
     return Measure(work, met)
 
 
+def ceiling(grid: Grid) -> Measure:
+    """The most any placement could reach: every task placed, every deadline met."""
+    plans = [p for p in grid.plans.values() if p.cause is None]
+    return Measure(
+        sum(p.task.priority * p.remaining for p in plans),
+        sum(1 for p in plans if p.deadline_in(grid.size)),
+    )
+
+
 @dataclass(frozen=True)
 class Floors:
     work: int
@@ -89,6 +98,16 @@ def add_floors(builder: ModelBuilder, floors: Floors) -> cp_model.IntVar | None:
     on = model.new_bool_var("deadline_floor")
     model.add(len(missed) - cp_model.LinearExpr.sum(list(missed)) >= floors.met).only_enforce_if(on)
     return on
+
+
+def add_gain(builder: ModelBuilder, than: Measure, ceiling: Measure) -> None:
+    """Require more than `than` from now on: more weighted work, or as much and more
+    deadlines met (hours rank before deadlines)."""
+    tasks = list(builder.tasks.values())
+    missed = _missed(builder)
+    met = len(missed) - cp_model.LinearExpr.sum(missed) if missed else 0
+    base = ceiling.met + 1
+    builder.model.add(_weighted(tasks) * base + met >= than.work * base + than.met + 1)
 
 
 def restriction(builder: ModelBuilder, tids: set[str]) -> cp_model.IntVar:

@@ -2,7 +2,8 @@
 
 Tasks go in dependency order, the most urgent first (a dependency inherits the urgency of the
 work waiting on it), and each takes the first free slots that fit. Blocks from the previous
-schedule that still fit are kept where they were, which makes it a stable hint for replanning.
+schedule that still fit are kept where they were (work after a displaced block too, when it
+still fits after it), which makes it a stable hint for replanning.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def greedy_placement(
             kept.append(tid)
         elif state.keep_partially(plan):
             kept.append(tid)  # the rest is placed in its turn below
-    order = _order(grid, by_priority)
+    order = placement_order(grid, by_priority)
     if first:
-        rest = _order(grid, True) if then_by_priority else order
+        rest = placement_order(grid, True) if then_by_priority else order
         tier = first if isinstance(first, Mapping) else dict.fromkeys(first, 0)
         ranked = sorted((t for t in order if t in tier), key=lambda t: tier[t])
         order = ranked + [t for t in rest if t not in tier]
@@ -88,7 +89,12 @@ def greedy_placement(
         if waiting:
             causes[tid] = (UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {waiting[0]!r}")
             continue
-        chunks = state.first_fit(plan, state.lo(plan), state.free_runs(plan))
+        lo = state.lo(plan)
+        # Where it was, if that still fits now that its dependencies are placed (work after
+        # a block a meeting displaced need not move with it).
+        chunks = state.keep_previous(plan, lo, state.free_runs(plan)) if plan.prev else None
+        if chunks is None:
+            chunks = state.first_fit(plan, lo, state.free_runs(plan))
         if chunks is None and plan.task.hard_deadline and plan.prev:
             # Only work the change displaced may push kept blocks aside; anything else with a
             # hard deadline that does not fit is left to CP-SAT's trade-offs.
@@ -112,7 +118,8 @@ def greedy_placement(
     return state.placed, causes
 
 
-def _order(grid: Grid, by_priority: bool = False) -> list[str]:
+def placement_order(grid: Grid, by_priority: bool = False) -> list[str]:
+    """Task ids in dependency order, the most urgent (or highest priority) ready task first."""
     plans = grid.plans
     urgency: dict[str, int] = {}
     users: dict[str, list[str]] = defaultdict(list)

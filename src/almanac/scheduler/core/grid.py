@@ -50,13 +50,18 @@ class TaskPlan:
     soft_deadline: int | None
     prev: list[tuple[int, int]] = field(default_factory=list)  # movable (start, length)
     cause: tuple[UnplacedCause, str] | None = None  # set when it cannot be placed at all
+    # A pinned or frozen piece already ends after the deadline: nothing placed can meet it.
+    late_fixed: bool = False
 
     @property
     def min_chunks(self) -> int:
         return -(-self.remaining // self.max_len)
 
     def deadline_in(self, size: int) -> bool:
-        """Whether the task has a deadline that falls inside a horizon of `size` slots."""
+        """Whether the task has a deadline inside a horizon of `size` slots that a placement
+        can still meet (one already passed by a pinned piece counts as neither met nor missed)."""
+        if self.late_fixed:
+            return False
         if self.soft_deadline is not None:
             return self.soft_deadline < size
         return self.task.hard_deadline and self.hi < size
@@ -311,6 +316,8 @@ def _plan(grid: Grid, task: Task, freeze_until: datetime) -> TaskPlan | None:
         lo,
         hi,
         soft,
+        late_fixed=task.deadline is not None
+        and any(b.task_id == task.id and b.end > task.deadline for b in grid.fixed),
     )
     for prev in sorted(problem.previous, key=lambda b: b.start):
         if prev.task_id == task.id and prev.start >= freeze_until and grid.on_grid(prev.start):

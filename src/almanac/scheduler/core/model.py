@@ -346,6 +346,8 @@ class Schedule:
     source: str = ""
     stopped: str = ""
     floors: tuple[Floor, ...] = ()
+    # For a replan: "repair" (only what the change broke moved) or "whole calendar".
+    scope: str = ""
 
     def blocks_for(self, task_id: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.task_id == task_id)

@@ -30,7 +30,7 @@
     }
     const type = res.headers.get("Content-Type") || "";
     const payload = type.includes("json") ? await res.json() : await res.text();
-    if (res.status === 401 && features.auth && !(opts && opts.noRedirect)) {
+    if (res.status === 401 && !(opts && opts.noRedirect)) {
       location.assign("/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, payload);
     }
@@ -185,7 +185,7 @@
 
   async function start() {
     const page = body.dataset.page;
-    if (page !== "signin" && features.auth) {
+    if (page !== "signin") {
       try {
         const me = await api("GET", "/api/v1/auth/me");
         applyScope(me.scope, me.name);
@@ -196,8 +196,6 @@
         localStorage.removeItem(CSRF);
         location.assign("/ui/signin");
       });
-    } else if (page !== "signin") {
-      applyScope("admin", "open server");
     }
     const init = (window.AlmanacPages || {})[page];
     if (init) init();
