@@ -8,6 +8,12 @@ adversarial one, skipped) is asked against that conversation. Reported: recall@5
 recall@10 of the gold turns (fraction found, and share of questions with every gold turn
 found), overall and per category, and the latency of each recall. The two baselines run
 over exactly the same turn texts in the same run.
+
+`almanac` is recall as configured by default; the other almanac rows are the same recall,
+same memories, same run, with a signal switched off, so each change is measured against
+the one before it: `vector+text` (the two-list fusion alone, as before late interaction
+and the graph), `+rerank` (late interaction, memory.rerank), `+graph` (the graph signal
+alone, memory.graph_signal).
 """
 
 from __future__ import annotations
@@ -30,14 +36,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
 
+from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.cli.runtime import LocalImport  # noqa: E402
 from almanac.config import Settings  # noqa: E402
 from almanac.db.uow import unit_of_work  # noqa: E402
-from almanac.memory.port import memory_service  # noqa: E402
 from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
+from almanac.memory.service import MemoryService  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+_GRAPH_OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
+# Search settings changed per almanac row (see the module docstring).
+VARIANTS: dict[str, dict[str, float]] = {
+    "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF},
+    "+rerank": _GRAPH_OFF,
+    "+graph": {"rerank_weight": 0.0},
+    "almanac": {},
+}
 KS = (5, 10)
 
 
@@ -157,14 +172,21 @@ async def run(path: Path) -> dict[str, Any]:
                 await client.remember_batch(items[start : start + 500])
             ingest_s = time.perf_counter() - t0
 
-            almanac_ranked, latencies = [], []
-            for q in questions:
-                rq = RecallQuery(query=q.text, k=max(KS), session_id=session, kinds=["event"])
-                t1 = time.perf_counter()
-                async with unit_of_work(state.sessionmaker) as uow:
-                    out = await memory_service(uow, state).recall(rq)
-                latencies.append((time.perf_counter() - t1) * 1000)
-                almanac_ranked.append([h.metadata["dia_id"] for h in out.results])
+            ranked: dict[str, list[list[str]]] = {}
+            latencies: dict[str, list[float]] = {}
+            for name, change in VARIANTS.items():
+                search = state.settings.search.model_copy(update=change)
+                settings_v = state.settings.model_copy(update={"search": search})
+                cache = LocalCache()  # each variant's own: cached answers are per settings
+                ranked[name], latencies[name] = [], []
+                for q in questions:
+                    rq = RecallQuery(query=q.text, k=max(KS), session_id=session, kinds=["event"])
+                    t1 = time.perf_counter()
+                    async with unit_of_work(state.sessionmaker) as uow:
+                        service = MemoryService(uow, state.embedder, cache, settings_v)
+                        out = await service.recall(rq)
+                    latencies[name].append((time.perf_counter() - t1) * 1000)
+                    ranked[name].append([h.metadata["dia_id"] for h in out.results])
 
             # Vector-only baseline: the same embedder, exact cosine over the same texts.
             doc_vecs = await state.embedder.embed(texts)
@@ -187,9 +209,12 @@ async def run(path: Path) -> dict[str, Any]:
         "questions": len(questions),
         "embedder": embedder_model,
         "ingest_seconds": round(ingest_s, 3),
-        "recall_latency_ms": {"p50": median(latencies), "p95": percentile(latencies, 95)},
+        "recall_latency_ms": {
+            name: {"p50": median(ms), "p95": percentile(ms, 95)} for name, ms in latencies.items()
+        },
+        "variants": VARIANTS,
         "systems": {
-            "almanac": score(almanac_ranked, questions),
+            **{name: score(r, questions) for name, r in ranked.items()},
             "bm25": score(bm25_ranked, questions),
             "vector": score(vector_ranked, questions),
         },
@@ -204,7 +229,7 @@ def main() -> None:
     systems = result["systems"]
     rows = []
     for group in systems["almanac"]:
-        for name in ("almanac", "bm25", "vector"):
+        for name in systems:
             e = systems[name][group]
             rows.append(
                 (
@@ -223,8 +248,8 @@ def main() -> None:
         ["group", "system", "n", "R@5", "R@10", "all@5", "all@10"],
         rows,
     )
-    lat = result["recall_latency_ms"]
-    print(f"recall latency p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms (in-process)")
+    for name, lat in result["recall_latency_ms"].items():
+        print(f"{name}: recall p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms (in-process)")
     print(f"wrote {write_json('memory_recall', result)}")
 
 

@@ -27,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
 from memory_recall import load  # noqa: E402
 
+from almanac.cli.runtime import LocalImport  # noqa: E402
 from almanac.config import Settings  # noqa: E402
-from almanac.memory.client import LocalMemoryClient  # noqa: E402
+from almanac.db.uow import unit_of_work  # noqa: E402
+from almanac.memory.port import memory_service  # noqa: E402
 from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
@@ -54,7 +56,7 @@ async def run(path: Path) -> dict[str, Any]:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         state = await build_state(settings)
         try:
-            client = LocalMemoryClient(state)
+            client = LocalImport(state)
             session = f"locomo-{conv_id}"
             items = [
                 RememberIn(
@@ -71,7 +73,8 @@ async def run(path: Path) -> dict[str, Any]:
 
             async def ask(text: str) -> Any:
                 rq = RecallQuery(query=text, k=10, session_id=session, kinds=["event"])
-                return await client.recall(rq)
+                async with unit_of_work(state.sessionmaker) as uow:
+                    return await memory_service(uow, state).recall(rq)
 
             answerable = [await ask(q.text) for q in questions]
             never = [await ask(text) for text in nevers]

@@ -45,6 +45,7 @@ TEST_ADMIN_KEY = "alm_testadmin" + "x" * 40
 TEST_ADMIN_NAME = "test-admin"
 
 TABLES = (
+    "memory_entities, "
     "doc_chunk_embeddings, doc_chunks, documents, "
     "execution_runs, tasks, scheduler_runs, plans, process_templates, workflows, "
     "service_blueprints, sprints, graph_edges, graph_nodes, event_embeddings, fact_embeddings, "

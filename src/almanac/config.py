@@ -139,6 +139,20 @@ class SearchSettings(BaseModel):
     # exactly over them: a filtered HNSW walk visits about candidates/selectivity nodes
     # (~2,000 for one client in twenty), several times the cost of scanning the few rows.
     exact_scan_rows: int = Field(default=10_000, ge=0, le=1_000_000)
+    # Late interaction (memory.rerank): the first pass's best this-many hits per kind are
+    # scored by MaxSim over the embedder's token vectors, fused as a third ranked list with
+    # this weight (0: off).
+    rerank_candidates: int = Field(default=100, ge=1, le=500)
+    rerank_weight: float = Field(default=1.0, ge=0)
+    # The graph signal (memory.graph_signal): memories linked to the entities a query names,
+    # and to their neighbours found in the best `graph_seed_hits` hits, fused with these
+    # weights; an entity linked to more than `entity_share` of memories (or more than
+    # `entity_max_links`) is a hub and is not used.
+    graph_weight: float = Field(default=1.0, ge=0)
+    graph_neighbour_weight: float = Field(default=0.5, ge=0)
+    graph_seed_hits: int = Field(default=10, ge=1, le=100)
+    entity_share: float = Field(default=0.05, gt=0, le=1)
+    entity_max_links: int = Field(default=200, ge=1, le=10_000)
 
 
 class MemorySettings(BaseModel):
@@ -148,6 +162,9 @@ class MemorySettings(BaseModel):
     max_batch_items: int = Field(default=1000, ge=1)
     # With an LLM, salient memories that name no subject are queued for fact extraction.
     extract_facts: bool = True
+    # Link each new memory to the entities it names (memory.entities) for recall's graph
+    # signal.
+    link_entities: bool = True
     # Documents: the largest file accepted, and bounds on the work one file may cause.
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     document_max_pages: int = Field(default=500, ge=1, le=5000)

@@ -236,3 +236,18 @@ async def test_embedding_keeps_no_part_of_the_token_table_resident() -> None:
     if resident is None:
         pytest.skip("needs /proc/self/smaps (Linux)")
     assert resident == 0
+
+
+async def test_late_interaction_scores_token_overlap_in_meaning(emb: LocalEmbedder) -> None:
+    texts = [
+        "We painted a sunset over the lake together",
+        "The invoice for the retainer is overdue",
+        "",
+    ]
+    scores = await emb.late_interaction("what did they paint?", texts)
+    assert scores is not None and len(scores) == 3
+    assert scores[0] > scores[1] > scores[2] == 0.0
+    # A text holding every query token scores 1; the cached token ids give the same answer.
+    assert abs((await emb.late_interaction("sunset lake", texts))[0] - 1.0) < 1e-3
+    assert await emb.late_interaction("what did they paint?", texts) == scores
+    assert await emb.late_interaction("anything", []) == []

@@ -183,7 +183,7 @@ async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder)
     params: dict = {
         "qvec": "[" + ",".join(["0.05"] * embedder.dim) + "]",
         "n": 10,
-        "k": 10,
+        "pool": 10,
         "avgdl": 5.0,
         "rrf_k": 60,
         "w_vec": 1.0,

@@ -6,8 +6,8 @@ Format (version 1), one JSON object per line:
   "schema": "<alembic revision>", "tables": {"events": 12, ...}}`
 - then one line per row: `{"table": "<name>", "row": {<column>: <value>, ...}}`, tables in
   the order of `TABLES` (parents before children), rows in id order. Times are ISO 8601
-  with offset; JSON columns are JSON; generated columns (full-text vectors) and embeddings
-  are not written: Postgres and `reindex` rebuild them.
+  with offset; JSON columns are JSON; generated columns (full-text vectors), embeddings
+  and entity links are not written: Postgres, `reindex` and the import rebuild them.
 
 Rows keep their ids, so importing into a fresh data folder gives the same answers from
 every list and read endpoint, and importing the same file again inserts nothing (a row
@@ -30,6 +30,8 @@ from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
+from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.graph_signal import link_memories
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.observer.repository import ObserverRepository
 from almanac.ontology.repository import OntologyRepository
@@ -146,4 +148,11 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
         report.present[name] = len(batch) - inserted
     for name, pairs in deferred.items():
         await _OWNER[name](uow.session).fill_nulls(name, _DEFERRED[name], pairs)
+    # Entity links are derived, like search terms: made again from the memories, in the
+    # order and the batches they were written in (idempotent for rows already present).
+    events = sorted(rows.get("events", []), key=lambda r: r["id"])
+    links = EntityLinkRepository(uow.session)
+    for start in range(0, len(events), _PAGE):
+        page = events[start : start + _PAGE]
+        await link_memories(links, [(r["id"], str(r.get("content") or "")) for r in page])
     return report

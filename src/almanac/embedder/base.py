@@ -43,6 +43,11 @@ class Embedder(ABC):
         first: Vectors = vectors[0]
         return first
 
+    async def late_interaction(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """How well each text covers the query's tokens (MaxSim), or None when this
+        embedder has no token vectors to compare."""
+        return None
+
     async def check(self) -> None:
         """Raise if the embedder cannot serve requests (used by /health)."""
         await self.embed(["health check"])

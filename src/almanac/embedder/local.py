@@ -106,6 +106,26 @@ class LocalEmbedder(Embedder):
             return np.empty((0, self.dim), dtype=np.float32)
         return await asyncio.to_thread(self.embed_sync, texts)
 
+    def late_interaction_sync(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """Blocking form of `late_interaction`."""
+        if self.manifest.format != "static":
+            return None
+        with self._lock:
+            return self._ensure_loaded().maxsim(query, texts)
+
+    async def late_interaction(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """MaxSim over the static model's token vectors (the ONNX format: None).
+
+        Each distinct query token finds its most similar token in the text; the
+        similarities are averaged, weighted by the query tokens' vector norms (a
+        model2vec table scales a token by how informative it is, so "the" weighs little).
+        """
+        if self.manifest.format != "static":
+            return None
+        if not texts:
+            return []
+        return await asyncio.to_thread(self.late_interaction_sync, query, texts)
+
     def _unload(self) -> None:
         with self._lock:
             self._runner = None

@@ -25,6 +25,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.documents.repository import DocumentRepository
+from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external import forget as external_forget
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.invalidation import Invalidator, event_namespaces
@@ -142,6 +143,8 @@ async def forget_subject(
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()
+    # Likewise entity nodes (a name is what was forgotten) that no memory links to now.
+    counts["entity_nodes"] = await EntityLinkRepository(session).prune()
 
     namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})
     invalidator.everything_changed(uow, namespaces)

@@ -110,6 +110,10 @@ class Hit:
     coverage: float = 0.0
     # The second-nearest memory's cosine: how far this hit stands out from the rest.
     runner_up: float | None = None
+    # `score` is `rrf * boost`: the fused rank score and the salience/recency multiplier,
+    # kept apart so that a reranker (memory.rerank) can add its own rank to the fusion.
+    rrf: float = 0.0
+    boost: float = 1.0
 
 
 def _event_where(f: EventFilters, params: dict[str, Any]) -> str:
@@ -228,7 +232,8 @@ def _fused_sql(
     params: dict[str, Any] | None = None,
     exact: bool = False,
 ) -> str:
-    term_score, candidates = _lexical_parts(terms or [], params if params is not None else {})
+    params = params if params is not None else {}
+    term_score, candidates = _lexical_parts(terms or [], params)
     time_col, session, expires, source_event, salience = _COLUMNS[table]
     emb_table, owner = EMBEDDINGS[table]
     vec_expr = vector_expr(dim, "v")
@@ -271,15 +276,14 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
             FROM {emb_table} v WHERE v.{owner} = e.id AND v.model = {sql_literal(model)}
             LIMIT 1)) AS similarity,
        (SELECT 1 - min(dist) FROM vec WHERE r = 2) AS runner_up,
-       f.rrf
-         * (1 + CAST(:w_sal AS float8) * {salience})
+       f.rrf, b.boost, f.rrf * b.boost AS score
+FROM fused f JOIN {table} e ON e.id = f.id,
+LATERAL (SELECT (1 + CAST(:w_sal AS float8) * {salience})
          * (1 + CAST(:w_rec AS float8) * exp(-least(
                 0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
-                / (86400.0 * CAST(:half_life AS float8)), 700)))
-         AS score
-FROM fused f JOIN {table} e ON e.id = f.id
+                / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost) b
 ORDER BY score DESC, e.id DESC
-LIMIT :k
+LIMIT :pool
 """
 
 
@@ -322,10 +326,12 @@ class SearchRepository:
         k: int,
         where: Callable[[dict[str, Any]], str],
         narrowed: bool = False,
+        pool: int | None = None,
     ) -> list[tuple[Any, dict[str, Any]]]:
         """Rows best first, each with its relevance evidence (`Hit` fields).
 
-        `narrowed`: the caller filters (client, session, dates...) beyond validity."""
+        `narrowed`: the caller filters (client, session, dates...) beyond validity.
+        `pool`: return this many (at least k) for a reranker to reorder."""
         await self._prepare()
         terms, avgdl = await self.terms(_TERM_KINDS[table], query)
         s = self.settings
@@ -335,7 +341,7 @@ class SearchRepository:
             "bm25_k1": s.bm25_k1,
             "bm25_b": s.bm25_b,
             "n": max(s.candidates, k),
-            "k": k,
+            "pool": max(k, pool or 0),
             "rrf_k": s.rrf_k,
             "w_vec": s.vector_weight,
             "w_txt": s.text_weight,
@@ -357,6 +363,8 @@ class SearchRepository:
                     "similarity": None if r.similarity is None else float(r.similarity),
                     "runner_up": None if r.runner_up is None else float(r.runner_up),
                     "coverage": float(r.matched_idf) / total if total > 0 else 0.0,
+                    "rrf": float(r.rrf),
+                    "boost": float(r.boost),
                 },
             )
             for r in rows
@@ -374,11 +382,26 @@ class SearchRepository:
         return ids if len(ids) <= cap else None
 
     async def search_events(
-        self, query: str, qvec: list[float], model: str, dim: int, k: int, f: EventFilters
+        self,
+        query: str,
+        qvec: list[float],
+        model: str,
+        dim: int,
+        k: int,
+        f: EventFilters,
+        pool: int | None = None,
     ) -> list[Hit]:
-        """Top-k events by fused score, filtered in SQL, expired ones excluded."""
+        """Top-k (or `pool`) events by fused score, filtered in SQL, expired ones excluded."""
         rows = await self._search(
-            "events", query, qvec, model, dim, k, lambda p: _event_where(f, p), f != NO_FILTER
+            "events",
+            query,
+            qvec,
+            model,
+            dim,
+            k,
+            lambda p: _event_where(f, p),
+            f != NO_FILTER,
+            pool,
         )
         return [
             Hit(
@@ -405,8 +428,9 @@ class SearchRepository:
         client_id: int | None,
         as_of: datetime | None,
         for_client: int | None = None,
+        pool: int | None = None,
     ) -> list[Hit]:
-        """Top-k facts valid now (or at `as_of`) by fused score."""
+        """Top-k (or `pool`) facts valid now (or at `as_of`) by fused score."""
         rows = await self._search(
             "facts",
             query,
@@ -416,6 +440,7 @@ class SearchRepository:
             k,
             lambda p: _fact_where(client_id, as_of, p, for_client),
             client_id is not None or for_client is not None,
+            pool,
         )
         return [
             Hit(
@@ -434,9 +459,16 @@ class SearchRepository:
         ]
 
     async def search_chunks(
-        self, query: str, qvec: list[float], model: str, dim: int, k: int, client_id: int | None
+        self,
+        query: str,
+        qvec: list[float],
+        model: str,
+        dim: int,
+        k: int,
+        client_id: int | None,
+        pool: int | None = None,
     ) -> list[Hit]:
-        """Top-k document chunks by fused score; metadata is the citation."""
+        """Top-k (or `pool`) document chunks by fused score; metadata is the citation."""
         rows = await self._search(
             "doc_chunks",
             query,
@@ -446,6 +478,7 @@ class SearchRepository:
             k,
             lambda p: _chunk_where(client_id, p),
             client_id is not None,
+            pool,
         )
         return [
             Hit(r.id, "document", r.content, float(r.score), r.at, None, r.metadata, None, **ev)

@@ -17,12 +17,16 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
+from almanac.memory.graph_signal import candidate_nodes, link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
+from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
+from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     EventOut,
@@ -63,6 +67,7 @@ class MemoryService:
         self.external = external
         self.events = EventRepository(uow.session)
         self.search = SearchRepository(uow.session, settings.search)
+        self.entity_links = EntityLinkRepository(uow.session)
         self.embedder = embedder
         self.cache = cache
         self.settings = settings
@@ -173,6 +178,11 @@ class MemoryService:
             namespaces.update(event_namespaces(item.session_id, item.client_id))
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
+        if self.settings.memory.link_entities:
+            await link_memories(
+                self.entity_links,
+                [(i, items[pos].content) for pos, i in new_by_pos.items() if i is not None],
+            )
         await self._queue_extraction(items, new_by_pos, result)
         if self.settings.zep.api_key is not None:
             await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
@@ -286,6 +296,8 @@ class MemoryService:
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
+        cfg = self.settings.search
+        pool = pool_size(q.k, cfg)
         if "event" in kinds:
             filters = EventFilters(
                 q.session_id,
@@ -296,19 +308,31 @@ class MemoryService:
                 q.until,
                 q.for_client,
             )
-            found += await self.search.search_events(q.query, qvec, model, dim, q.k, filters)
-        if "fact" in kinds:
-            found += await self.search.search_facts(
-                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client
+            events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
+            events = await rerank(self.embedder, q.query, events, cfg)
+            seeds = [h.id for h in events[: cfg.graph_seed_hits]]
+            linked = await LinkedSearch(self.search).events(
+                q.query, qvec, model, filters, candidate_nodes(q.query), seeds
             )
+            if linked:
+                merged = merge(events, linked)[:pool]
+                events = await rerank(self.embedder, q.query, merged, cfg)
+            found += events[: q.k]
+        if "fact" in kinds:
+            facts = await self.search.search_facts(
+                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
+            )
+            found += (await rerank(self.embedder, q.query, facts, cfg))[: q.k]
         if "document" in kinds:
-            found += await self.search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id)
+            chunks = await self.search.search_chunks(
+                q.query, qvec, model, dim, q.k, q.client_id, pool
+            )
+            found += (await rerank(self.embedder, q.query, chunks, cfg))[: q.k]
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
         found.sort(key=lambda h: h.score, reverse=True)
         top = found[: q.k]
-        cfg = self.settings.search
         relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
         if cfg.relevance_floor and q.floor and no_match(relevances):
             top, relevances = [], []

@@ -5,7 +5,7 @@ from almanac.models.base import Base
 from almanac.models.cache import CacheGeneration
 from almanac.models.calendar import CalendarEntry, OAuthCredential
 from almanac.models.documents import DocChunk, DocChunkEmbedding, Document
-from almanac.models.graph import GraphEdge, GraphNode
+from almanac.models.graph import GraphEdge, GraphNode, MemoryEntity
 from almanac.models.jobs import JobSchedule
 from almanac.models.llm import JobReason, LLMCall, LLMOperationSetting
 from almanac.models.memory import Event, EventEmbedding, Fact, FactEmbedding
@@ -41,6 +41,7 @@ __all__ = [
     "FactEmbedding",
     "GraphEdge",
     "GraphNode",
+    "MemoryEntity",
     "JobSchedule",
     "JobReason",
     "LLMCall",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
@@ -45,3 +45,22 @@ class GraphEdge(IdMixin, CreatedMixin, Base):
         Index("idx_graph_edges_from", "from_node_id"),
         Index("idx_graph_edges_to", "to_node_id"),
     )
+
+
+class MemoryEntity(Base):
+    """A memory (event) linked to an entity node it names (memory.entities): who said it
+    (`speaker`) or who or what it mentions (`mention`)."""
+
+    __tablename__ = "memory_entities"
+
+    node_id: Mapped[str] = mapped_column(
+        String(255),
+        ForeignKey("graph_nodes.node_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+
+    __table_args__ = (Index("idx_memory_entities_event", "event_id"),)

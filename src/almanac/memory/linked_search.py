@@ -1,0 +1,197 @@
+"""The SQL of recall's graph signal (memory.graph_signal), in one statement.
+
+Given the query's candidate names and the first pass's best hits, the statement finds
+the query's entities (`named`, entity nodes), keeps the selective ones -- linked to at
+most `entity_share` of all memories and `entity_max_links`, counted no further (`picked`) --
+takes as seeds the best hits linked to one of them (all the best hits when the query
+names none), collects the other selective entities the seeds link to (`near`, the
+neighbours), and ranks the memories linked to each list by exact cosine under recall's
+own filter. Ranks become reciprocal-rank parts (weights `graph_weight` and
+`graph_neighbour_weight`), summed per memory; rows come back with the first pass's
+evidence (cosine, share of the query's words, salience and recency boost), so a memory
+only the graph found is ranked, floored and shown like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+
+from almanac.config import SearchSettings
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
+from almanac.memory.search import EventFilters, Hit, SearchRepository, _event_where, _lexical_parts
+
+# Bounds on one recall's graph work, whatever the query or the graph holds.
+MAX_LIST_NODES = 20
+MAX_LINKED_ROWS = 2000
+
+
+def _count(node: str) -> str:
+    """How many memories link to `node`, counted no further than one past the cap."""
+    return (
+        f"(SELECT count(*) FROM (SELECT 1 FROM memory_entities c WHERE c.node_id = {node} "
+        "LIMIT (SELECT n + 1 FROM cap)) x)"
+    )
+
+
+def _ranked(name: str, nodes: str, where: str, model: str) -> str:
+    """The memories linked to `nodes`, nearest first. Their ids are gathered once
+    (MATERIALIZED: as an IN subquery the planner re-ran it for every candidate row) and
+    each is looked up by key (a LATERAL with LIMIT, which the planner cannot turn back
+    into the hash join that read every event)."""
+    emb_table, owner = EMBEDDINGS["events"]
+    return f"""
+{name}_ids AS MATERIALIZED (
+    SELECT DISTINCT m.event_id AS id FROM memory_entities m
+    WHERE m.node_id IN (SELECT node_id FROM {nodes})
+    LIMIT {MAX_LINKED_ROWS}
+),
+{name} AS (
+    SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM (
+        SELECT x.id, x.dist FROM {name}_ids i, LATERAL (
+            SELECT e.id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
+            FROM events e
+            JOIN {emb_table} v ON v.{owner} = e.id AND v.model = {sql_literal(model)}
+            WHERE e.id = i.id AND {where}
+            LIMIT 1
+        ) x
+        ORDER BY x.dist
+        LIMIT :n
+    ) g
+)"""
+
+
+def _graph_sql(where: str, model: str, term_score: str) -> str:
+    emb_table, owner = EMBEDDINGS["events"]
+    return f"""
+WITH cap AS (
+    SELECT least(CAST(:max_links AS bigint), greatest(1, floor(CAST(:share AS float8) * coalesce(
+        (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint) AS n
+),
+named AS MATERIALIZED (
+    SELECT g.node_id FROM graph_nodes g
+    WHERE g.node_id = ANY(CAST(:names AS varchar[])) AND g.node_type = 'entity'
+),
+picked AS MATERIALIZED (
+    SELECT node_id FROM named WHERE {_count("named.node_id")} <= (SELECT n FROM cap)
+    ORDER BY node_id LIMIT {MAX_LIST_NODES}
+),
+seeds AS (
+    SELECT h.id FROM unnest(CAST(:hits AS bigint[])) AS h(id)
+    WHERE NOT EXISTS (SELECT 1 FROM picked)
+       OR EXISTS (SELECT 1 FROM memory_entities m
+                  WHERE m.event_id = h.id AND m.node_id IN (SELECT node_id FROM picked))
+),
+near AS MATERIALIZED (
+    SELECT node_id FROM (
+        SELECT DISTINCT m.node_id FROM memory_entities m
+        WHERE m.event_id IN (SELECT id FROM seeds)
+          AND m.node_id NOT IN (SELECT node_id FROM named)
+    ) n
+    WHERE {_count("n.node_id")} <= (SELECT n FROM cap)
+    ORDER BY node_id LIMIT {MAX_LIST_NODES}
+),
+{_ranked("g_named", "picked", where, model)},
+{_ranked("g_near", "near", where, model)},
+linked AS (
+    SELECT id, sum(part) AS graph FROM (
+        SELECT id, CAST(:w_named AS float8) / (CAST(:rrf_k AS float8) + r) AS part
+        FROM g_named
+        UNION ALL
+        SELECT id, CAST(:w_near AS float8) / (CAST(:rrf_k AS float8) + r) AS part
+        FROM g_near
+    ) p
+    GROUP BY id
+)
+SELECT e.id, e.content, e.metadata, e.occurred_at AS at, e.session_id, e.expires_at,
+       ({term_score}) AS matched_idf,
+       (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
+        WHERE v.{owner} = e.id AND v.model = {sql_literal(model)} LIMIT 1) AS similarity,
+       l.graph,
+       (1 + CAST(:w_sal AS float8) * e.salience_score)
+       * (1 + CAST(:w_rec AS float8) * exp(-least(
+              0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
+              / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost
+FROM linked l JOIN events e ON e.id = l.id
+WHERE l.graph > 0
+"""
+
+
+class LinkedSearch:
+    """Runs the graph signal over events, with the first pass's settings."""
+
+    def __init__(self, search: SearchRepository) -> None:
+        self.search = search
+
+    async def events(
+        self,
+        query: str,
+        qvec: list[float],
+        model: str,
+        f: EventFilters,
+        node_ids: Sequence[str],
+        seed_ids: Sequence[int],
+    ) -> list[Hit]:
+        """Memories linked to the query's entities (`node_ids`, candidates) and to their
+        neighbours among the `seed_ids` hits; `rrf` holds the graph's parts only."""
+        s: SearchSettings = self.search.settings
+        if s.graph_weight <= 0 and s.graph_neighbour_weight <= 0:
+            return []
+        terms, _ = await self.search.terms("event", query)
+        params: dict[str, Any] = {
+            "qvec": "[" + ",".join(f"{x:.7g}" for x in qvec) + "]",
+            "names": list(node_ids),
+            "hits": list(seed_ids),
+            "share": s.entity_share,
+            "max_links": s.entity_max_links,
+            "n": s.candidates,
+            "rrf_k": s.rrf_k,
+            "w_named": s.graph_weight,
+            "w_near": s.graph_neighbour_weight,
+            "w_sal": s.salience_weight,
+            "w_rec": s.recency_weight,
+            "half_life": s.recency_half_life_days,
+        }
+        term_score, _ = _lexical_parts(terms, params)
+        where = _event_where(f, params)
+        rows = (
+            await self.search.session.execute(text(_graph_sql(where, model, term_score)), params)
+        ).all()
+        total = sum(t.idf for t in terms)
+        return [
+            Hit(
+                r.id,
+                "event",
+                r.content,
+                float(r.graph) * float(r.boost),
+                r.at,
+                r.session_id,
+                r.metadata,
+                r.expires_at,
+                similarity=None if r.similarity is None else float(r.similarity),
+                coverage=float(r.matched_idf) / total if total > 0 else 0.0,
+                rrf=float(r.graph),
+                boost=float(r.boost),
+            )
+            for r in rows
+        ]
+
+
+def merge(first: Sequence[Hit], linked: Sequence[Hit]) -> list[Hit]:
+    """The first pass's hits with the graph's parts added to their fused scores, then the
+    memories only the graph found (first-pass evidence kept where there is some)."""
+    from dataclasses import replace
+
+    extra = {h.id: h for h in linked}
+    out = [
+        replace(h, rrf=h.rrf + extra[h.id].rrf, score=(h.rrf + extra[h.id].rrf) * h.boost)
+        if h.id in extra
+        else h
+        for h in first
+    ]
+    seen = {h.id for h in first}
+    out += [h for h in linked if h.id not in seen]
+    out.sort(key=lambda h: (h.score, h.id), reverse=True)
+    return out
