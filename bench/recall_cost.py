@@ -11,7 +11,7 @@ contact), each through every configuration in turn -- interleaved, so all see th
 machine -- with a fresh cache (uncached), unfiltered and filtered to one client:
 
 - `vector+text`: the two-list fusion (rerank and graph off), the baseline;
-- `+rerank`: late interaction over the top 100 (memory.rerank);
+- `+rerank`: late interaction over the top `search.rerank_candidates` (memory.rerank);
 - `+graph`: the graph signal alone (memory.graph_signal);
 - `almanac`: both, the default.
 
