@@ -16,7 +16,7 @@ from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import candidate_nodes
 from almanac.memory.linked_search import LinkedSearch
 from almanac.memory.schemas import RecallQuery, RememberIn
-from almanac.memory.search import NO_FILTER, EventFilters
+from almanac.memory.search_sql import NO_FILTER, EventFilters
 from almanac.memory.service import MemoryService
 
 # Everyday memories that name no one: the haystack the graph must see through.

@@ -177,7 +177,7 @@ async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder)
 
     from almanac.config import SearchSettings
     from almanac.db.vector_indexes import index_name
-    from almanac.memory.search import EventFilters, _event_where, _fused_sql
+    from almanac.memory.search_sql import EventFilters, event_where, fused_sql
 
     settings = SearchSettings()
     params: dict = {
@@ -194,8 +194,8 @@ async def test_vector_search_can_use_the_models_hnsw_index(db_session, embedder)
         "bm25_k1": 1.2,
         "bm25_b": 0.75,
     }
-    where = _event_where(EventFilters(), params)
-    sql = _fused_sql("events", where, embedder.model, embedder.dim, settings, [], params)
+    where = event_where(EventFilters(), params)
+    sql = fused_sql("events", where, embedder.model, embedder.dim, settings, [], params)
     await db_session.execute(text("SET LOCAL enable_seqscan = off"))
     # On a near-empty table, reading every live id from idx_events_client_live (an
     # index-only scan) and sorting is cheaper than the HNSW scan's start-up cost.

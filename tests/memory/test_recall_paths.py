@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
 from almanac.embedder.base import Embedder
-from almanac.memory.search import EventFilters, SearchRepository
+from almanac.memory.search import SearchRepository
+from almanac.memory.search_sql import EventFilters
 from tests.memory.test_recall import remember
 
 # Words the query below never uses, so the full-text side is empty and the fused order

@@ -21,7 +21,8 @@ from sqlalchemy import text
 
 from almanac.config import SearchSettings
 from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
-from almanac.memory.search import EventFilters, Hit, SearchRepository, _event_where, _lexical_parts
+from almanac.memory.search import Hit, SearchRepository
+from almanac.memory.search_sql import EventFilters, event_where, lexical_parts
 
 # Bounds on one recall's graph work, whatever the query or the graph holds.
 MAX_LIST_NODES = 20
@@ -154,8 +155,8 @@ class LinkedSearch:
             "w_rec": s.recency_weight,
             "half_life": s.recency_half_life_days,
         }
-        term_score, _ = _lexical_parts(terms, params)
-        where = _event_where(f, params)
+        term_score, _ = lexical_parts(terms, params)
+        where = event_where(f, params)
         rows = (
             await self.search.session.execute(text(_graph_sql(where, model, term_score)), params)
         ).all()

@@ -37,7 +37,8 @@ from almanac.memory.schemas import (
     RecallQuery,
     RememberIn,
 )
-from almanac.memory.search import EventFilters, Hit, SearchRepository
+from almanac.memory.search import Hit, SearchRepository
+from almanac.memory.search_sql import EventFilters
 from almanac.models import Event
 
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")

@@ -1,0 +1,260 @@
+"""The SQL of hybrid recall: filters, full-text terms, the nearest-neighbour and fused
+queries, as text for `SearchRepository` (memory.search) to run.
+
+The vector column is dimension-free so the model can change; each model gets its own
+partial HNSW index on `embedding::halfvec(dim)`, created on demand, and these queries repeat
+that expression and predicate literally so the planner can use the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from almanac.config import SearchSettings
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal, vector_expr
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    session_id: str | None = None
+    client_id: int | None = None
+    memory_scope: str | None = None
+    event_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    for_client: int | None = None
+
+
+NO_FILTER = EventFilters()
+
+
+def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
+    """Rows a plan or recall for `for_client` may see: that client's and the user's own.
+
+    A row belongs to another client by its `client_id`, or by naming a client as its
+    subject (facts' columns, events' metadata) -- memories tagged only that way too.
+    """
+    params["for_client"] = for_client
+    params["for_client_text"] = str(for_client)
+    if kind == "events":
+        subject_type = f"{alias}.metadata->>'subject_type'"
+        subject_id = f"{alias}.metadata->>'subject_id'"
+    else:
+        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    return (
+        f"({alias}.client_id IS NULL OR {alias}.client_id = :for_client) AND NOT "
+        f"({subject_type} IS NOT DISTINCT FROM 'client' "
+        f"AND {subject_id} IS DISTINCT FROM :for_client_text)"
+    )
+
+
+@dataclass(frozen=True)
+class Term:
+    """A query word as Postgres indexes it, with its BM25 inverse document frequency."""
+
+    lexeme: str
+    idf: float
+    # Rare enough to nominate candidates by itself (see SearchSettings.common_term_share).
+    selective: bool
+    # False for a word no memory of this kind holds: it scores nothing, but still counts
+    # against a hit's coverage of the query (see memory.relevance).
+    known: bool = True
+
+    @property
+    def tsquery(self) -> str:
+        escaped = self.lexeme.replace("\\", "\\\\").replace("'", "''")
+        return f"'{escaped}'"
+
+
+TERMS_SQL = """
+WITH stats AS (
+    SELECT greatest(docs, 1)::float8 AS docs,
+           greatest(total_len::float8 / greatest(docs, 1), 1) AS avgdl
+    FROM search_stats WHERE kind = :kind
+),
+q AS (
+    SELECT w.lexeme, t.df
+    FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', :qtext))) AS lexeme) w
+    LEFT JOIN search_terms t ON t.kind = :kind AND t.lexeme = w.lexeme AND t.df > 0
+)
+SELECT q.lexeme, ln(1 + (stats.docs - coalesce(q.df, 0) + 0.5) / (coalesce(q.df, 0) + 0.5)) AS idf,
+       coalesce(q.df <= greatest(CAST(:share AS float8) * stats.docs, (SELECT min(df) FROM q)),
+                false) AS selective,
+       q.df IS NOT NULL AS known,
+       stats.avgdl
+FROM q, stats
+ORDER BY q.df NULLS LAST
+"""
+
+
+def event_where(f: EventFilters, params: dict[str, Any]) -> str:
+    clauses = ["(e.expires_at IS NULL OR e.expires_at > clock_timestamp())"]
+    for column, value in (
+        ("session_id", f.session_id),
+        ("client_id", f.client_id),
+        ("memory_scope", f.memory_scope),
+        ("event_type", f.event_type),
+    ):
+        if value is not None:
+            clauses.append(f"e.{column} = :{column}")
+            params[column] = value
+    if f.since is not None:
+        clauses.append("e.occurred_at >= :since")
+        params["since"] = f.since
+    if f.until is not None:
+        clauses.append("e.occurred_at <= :until")
+        params["until"] = f.until
+    if f.for_client is not None:
+        clauses.append(client_scope("e", "events", f.for_client, params))
+    return " AND ".join(clauses)
+
+
+def fact_where(
+    client_id: int | None,
+    as_of: datetime | None,
+    params: dict[str, Any],
+    for_client: int | None = None,
+) -> str:
+    if as_of is None:
+        clauses = ["e.valid_to IS NULL", "e.valid_from <= clock_timestamp()"]
+    else:
+        clauses = ["e.valid_from <= :as_of", "(e.valid_to IS NULL OR e.valid_to > :as_of)"]
+        params["as_of"] = as_of
+    if client_id is not None:
+        clauses.append("e.client_id = :client_id")
+        params["client_id"] = client_id
+    if for_client is not None:
+        clauses.append(client_scope("e", "facts", for_client, params))
+    return " AND ".join(clauses)
+
+
+# Per searched table: its time column, and the SQL for session, expiry, source event and
+# salience (documents have none of the memory-only ones; a chunk weighs as a neutral 0.5).
+_COLUMNS = {
+    "events": ("occurred_at", "e.session_id", "e.expires_at", "NULL::bigint", "e.salience_score"),
+    "facts": (
+        "valid_from",
+        "NULL::varchar",
+        "NULL::timestamptz",
+        "e.source_event_id",
+        "e.salience_score",
+    ),
+    "doc_chunks": ("created_at", "NULL::varchar", "NULL::timestamptz", "NULL::bigint", "0.5"),
+}
+TERM_KINDS = {"events": "event", "facts": "fact", "doc_chunks": "document"}
+
+
+def chunk_where(client_id: int | None, params: dict[str, Any]) -> str:
+    if client_id is None:
+        return "true"
+    params["client_id"] = client_id
+    return "e.client_id = :client_id"
+
+
+def lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]:
+    """BM25's per-term weights inlined as constants (a per-row subquery cost 5x more)."""
+    selective = [t for t in terms if t.selective]
+    if not selective:
+        return "0", "false"
+    scores = []
+    for i, term in enumerate(t for t in terms if t.known):
+        params[f"lex{i}"] = term.tsquery
+        params[f"idf{i}"] = term.idf
+        scores.append(
+            f"CASE WHEN e.search_tsv @@ CAST(:lex{i} AS tsquery) "
+            f"THEN CAST(:idf{i} AS float8) ELSE 0 END"
+        )
+    params["candidates"] = " | ".join(t.tsquery for t in selective)
+    return " + ".join(scores), "e.search_tsv @@ CAST(:candidates AS tsquery)"
+
+
+def nearest_sql(table: str, where: str, model: str, dim: int, exact: bool) -> str:
+    """The :n nearest rows: through the HNSW index, or (`exact`) over the ids in :ids.
+
+    The exact ranking reads the stored float32 vectors as they are (casting each row to
+    the index's halfvec costs more than the distance); `+ 0` keeps the planner off the
+    index."""
+    emb_table, owner = EMBEDDINGS[table]
+    if exact:
+        return f"""
+        SELECT v.{owner} AS id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
+        FROM {emb_table} v
+        WHERE v.model = {sql_literal(model)} AND v.{owner} = ANY(CAST(:ids AS bigint[]))
+        ORDER BY dist
+        LIMIT :n"""
+    dist = f"{vector_expr(dim, 'v')} <=> CAST(:qvec AS halfvec({int(dim)}))"
+    return f"""
+        SELECT e.id, {dist} AS dist
+        FROM {emb_table} v JOIN {table} e ON e.id = v.{owner}
+        WHERE v.model = {sql_literal(model)} AND {where}
+        ORDER BY dist
+        LIMIT :n"""
+
+
+# Postgres raises "value out of range: underflow" for exp() below about -745 (a memory
+# from 1938 with a 30-day half-life); past 700 half-lives the recency term is 0 anyway.
+def fused_sql(
+    table: str,
+    where: str,
+    model: str,
+    dim: int,
+    s: SearchSettings,
+    terms: list[Term] | None = None,
+    params: dict[str, Any] | None = None,
+    exact: bool = False,
+) -> str:
+    params = params if params is not None else {}
+    term_score, candidates = lexical_parts(terms or [], params)
+    time_col, session, expires, source_event, salience = _COLUMNS[table]
+    emb_table, owner = EMBEDDINGS[table]
+    vec_expr = vector_expr(dim, "v")
+    return f"""
+WITH vec AS (
+    SELECT id, dist, row_number() OVER (ORDER BY dist) AS r FROM (
+        {nearest_sql(table, where, model, dim, exact)}
+    ) v
+),
+txt AS (
+    SELECT id, row_number() OVER (ORDER BY rank DESC, id DESC) AS r FROM (
+        SELECT e.id,
+               ({term_score})
+               * (CAST(:bm25_k1 AS float8) + 1)
+               / (1 + CAST(:bm25_k1 AS float8) * (1 - CAST(:bm25_b AS float8)
+                  + CAST(:bm25_b AS float8) * length(e.search_tsv) / CAST(:avgdl AS float8)))
+               AS rank
+        FROM {table} e
+        WHERE {candidates} AND {where}
+        ORDER BY rank DESC
+        LIMIT :n
+    ) t
+),
+fused AS (
+    SELECT id, sum(part) AS rrf FROM (
+        SELECT id, CAST(:w_vec AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM vec
+        UNION ALL
+        SELECT id, CAST(:w_txt AS float8) / (CAST(:rrf_k AS float8) + r) AS part FROM txt
+    ) parts
+    GROUP BY id
+)
+SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
+       {session} AS session_id,
+       {expires} AS expires_at,
+       {source_event} AS source_event_id,
+       ({term_score}) AS matched_idf,
+       coalesce(
+           (SELECT 1 - vec.dist FROM vec WHERE vec.id = e.id),
+           (SELECT 1 - ({vec_expr} <=> CAST(:qvec AS halfvec({int(dim)})))
+            FROM {emb_table} v WHERE v.{owner} = e.id AND v.model = {sql_literal(model)}
+            LIMIT 1)) AS similarity,
+       (SELECT 1 - min(dist) FROM vec WHERE r = 2) AS runner_up,
+       f.rrf, b.boost, f.rrf * b.boost AS score
+FROM fused f JOIN {table} e ON e.id = f.id,
+LATERAL (SELECT (1 + CAST(:w_sal AS float8) * {salience})
+         * (1 + CAST(:w_rec AS float8) * exp(-least(
+                0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
+                / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost) b
+ORDER BY score DESC, e.id DESC
+LIMIT :pool
+"""
