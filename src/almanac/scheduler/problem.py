@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
@@ -171,6 +171,7 @@ def build_problem(
     billable_share_target: float | None,
     previous: Sequence[Block],
     warnings: list[str],
+    replan_scope: Literal["repair", "full"] = "repair",
 ) -> Problem:
     """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
     rules = limits(settings, prefs, warnings)
@@ -195,6 +196,7 @@ def build_problem(
             previous=tuple(b for b in previous if b.task_id in known),
             slot_minutes=slot,
             time_limit_seconds=settings.time_limit_seconds,
+            replan_scope=replan_scope,
         )
     except ValueError as exc:
         raise ValidationFailed(f"cannot build the scheduling problem: {exc}") from exc
