@@ -144,6 +144,8 @@ def solve(problem: Problem) -> Schedule:
     if repairs:
         top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
         floors = fl.for_repair(floors, measures[top])
+    else:
+        holds.free_followers()
     reached = {n for n in hints if floors.reached_by(measures[n])}
     repairs &= reached
     switch = fl.add_floors(builder, floors)

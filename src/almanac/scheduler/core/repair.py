@@ -143,6 +143,10 @@ class Holds:
                 out.append(flag)
         return out
 
+    def free_followers(self) -> None:
+        """Let followers move whatever their dependencies do (no repair to keep to)."""
+        self._domain(self.repairing, (0, 1))
+
     def widen(self) -> None:
         """Free every held task and follower."""
         self.on = set()
@@ -220,19 +224,18 @@ def repair_placement(
     for tid in placement_order(grid, by_priority):
         if tid not in kept and tid not in state.placed:
             _place(state, grid, tid)
-    for tid in grid.topo:
+    for tid in grid.topo:  # a follower moves only after a dependency that now ends later
         plan = grid.plans.get(tid)
         if plan is None or tid not in followers or tid not in state.placed:
             continue
-        start = state.placed[tid][0][0]
-        for dep in plan.task.depends_on:
-            if dep not in grid.plans:
-                continue
-            ends = state.placed.get(dep)
-            if not ends or ends[-1][0] + ends[-1][1] > start:
+        start = plan.prev[0][0]
+        ends = [state.placed.get(d) for d in plan.task.depends_on if d in grid.plans]
+        if any(not e or e[-1][0] + e[-1][1] > start for e in ends):
+            if state.placed[tid] == plan.prev:
                 state.uncommit(tid)
                 _place(state, grid, tid)
-                break
+        elif state.placed[tid] != plan.prev:
+            state.uncommit(tid)  # it could not stay where it was: left out
     return state.placed
 
 
