@@ -237,26 +237,18 @@ def solve(problem: Problem) -> Schedule:
 
     def improve(search: _Search) -> tuple[_Search, tuple[str, ...]]:
         """A repair that lost what the previous schedule had (a task's place, a deadline met):
-        the fewest moves that win some of it back while keeping all the repair has, then the
-        objective among schedules holding what those kept, each item won back paying for at
-        most as many moved blocks as its task had (`repair.Restore`). Returns the answer and
-        the tasks it won back (none: the repair stands)."""
+        search every schedule that keeps all the repair has and moves no more blocks than
+        the items it wins back pay for (`repair.Restore`), by the objective, from the repair
+        itself (a feasible start: the bound holds however early the search stops). Returns
+        the better answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search, ()
         restore = rp.Restore(builder, search.solver)
-        if not restore.lost or left() < 2 * _MIN_SEARCH_SECONDS:
+        if not restore.lost or left() < _MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()
-        same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
-        builder.model.maximize(cp_model.LinearExpr.sum(same))
-        fewest = _Search(builder, problem, complete(restore.repair, True), left() / 2, True, step=1)
-        builder.refresh_objective()
-        if fewest.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return search, ()
-        moved = builder.extract(fewest.solver)
-        holds.hold(moved, followers=True)
-        wide = _Search(builder, problem, complete(moved, True), left(), True)
+        wide = _Search(builder, problem, complete(restore.repair, True), left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             wide.solver.objective_value > search.solver.objective_value
         ):

@@ -288,8 +288,8 @@ class Restore:
         return chunks is not None and _met(self.builder.tasks[tid], chunks)
 
     def add(self) -> None:
-        """Constrain the model to keep every item the repair has, win back at least one lost
-        item, and move no more blocks than the items won back pay for."""
+        """Constrain the model to keep every item the repair has and to move no more blocks
+        than the repair did, plus what the lost items it wins back pay for."""
         m = self.builder.model
         for tid, tv in self.builder.tasks.items():
             if tid in self.repair:
@@ -297,7 +297,6 @@ class Restore:
             if tv.missed is not None and self._met(tid):
                 m.add(tv.missed == 0)
         won = [var for _, _, var in self.lost]
-        m.add(cp_model.LinearExpr.sum(won) >= 1)
         price = [max(1, len(self.builder.tasks[tid].plan.prev)) for tid, _, _ in self.lost]
         extra = self._repair_kept - cp_model.LinearExpr.sum(self._kept)
         m.add(extra <= cp_model.LinearExpr.weighted_sum(won, price))
