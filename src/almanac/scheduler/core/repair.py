@@ -1,16 +1,17 @@
 """Replanning as a repair: keep every previous block the change did not break.
 
-A replan after a few new meetings should move the blocks they hit and what must follow
-them, not re-optimise the whole calendar for small gains. `kept_tasks` finds the tasks whose
-previous blocks are still valid as they were (free slots, their window, chunk bounds, the
-daily and weekly limits on their own, and dependencies that are themselves kept); the
-others, with every task depending on them and every task that had no blocks, form the
-repair's neighbourhood. `Holds` gives each kept task a switch that holds it to its previous
-blocks (or leaves it out); `repair_placement` places the neighbourhood greedily around the
-kept blocks, each task where it was whenever that still fits. A placement holding every kept
-task is a repair; `cpsat.solve` searches among repairs when one reaches both floors (and
-widens a repair only for a real gain in hours or deadlines), and otherwise holds whatever
-the placement it starts from held (see ARCHITECTURE.md, "Stability").
+A replan after a few new meetings should restore what they broke, not re-optimise the whole
+calendar. `kept_tasks` finds the tasks whose previous blocks are still valid as they were
+(free slots, their window, chunk bounds, the daily and weekly limits on their own, and
+dependencies that are themselves kept); `follower_tasks` those valid on their own that wait
+for a dependency the change may move: each stays where it was unless that dependency then
+ends after its old start. The rest (hit tasks, tasks that had no blocks) form the repair's
+neighbourhood. `Holds` gives each kept task and follower a switch that holds it to its
+previous blocks (or leaves it out); `repair_placement` places the neighbourhood greedily
+around them, each task where it was whenever that still fits. `Restore` bounds the widening
+of a repair: it may only win back what the previous schedule had and the repair lost (a
+task's place, a deadline met), never give up anything the repair has, and each item it wins
+back pays for at most as many moved blocks as its task had (ARCHITECTURE.md, "Stability").
 """
 
 from __future__ import annotations
@@ -173,12 +174,9 @@ class Holds:
             values[var.index] = (var, int(tid in still))
         values[self.repairing.index] = (self.repairing, 1)
 
-    def hold(self, placement: Placement, followers: bool = False) -> None:
-        """From now on, hold what `placement` held (with `followers`, the followers it left
-        where they were too); free the rest."""
+    def hold(self, placement: Placement) -> None:
+        """From now on, hold what `placement` held; free the rest."""
         self.on = self.held(placement)
-        if followers:
-            self.on |= held(self.grid, self.followers, placement)
         for tid, var in self.vars.items():
             self._domain(var, (1, 1) if tid in self.on else (0, 1))
 
