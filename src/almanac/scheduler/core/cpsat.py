@@ -236,15 +236,16 @@ def solve(problem: Problem) -> Schedule:
         return values
 
     def improve(search: _Search) -> tuple[_Search, tuple[str, ...]]:
-        """A repair that lost what the previous schedule had (a task's place, a deadline met):
-        search every schedule that keeps all the repair has and moves no more blocks than
-        the items it wins back pay for (`repair.Restore`), by the objective, from the repair
-        itself (a feasible start: the bound holds however early the search stops). Returns
-        the better answer and the tasks it won back (none: the repair stands)."""
+        """A repair that lost what the previous schedule had (a task's place, a deadline met)
+        or moved blocks the change did not hit (followers, displaced work): search every
+        schedule that keeps all the repair has and moves no more blocks than the items it
+        wins back pay for (`repair.Restore`), by the objective, from the repair itself (a
+        feasible start: the bound holds however early the search stops). Returns the better
+        answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search, ()
         restore = rp.Restore(builder, search.solver)
-        if not restore.lost or left() < _MIN_SEARCH_SECONDS:
+        if not (restore.lost or restore.moved_more_than_hit()) or left() < _MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()

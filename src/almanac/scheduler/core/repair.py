@@ -281,6 +281,19 @@ class Restore:
             if tv.missed is not None and _met(tv, tv.plan.prev) and not self._met(tid):
                 self.lost.append((tid, "deadline", 1 - tv.missed))
 
+    def moved_more_than_hit(self) -> bool:
+        """Whether the repair moved blocks the change did not hit (followers, displaced
+        work): a schedule moving fewer, with all the repair has, would then be better."""
+        grid = self.builder.grid
+        hit = sum(
+            1
+            for tv in self.builder.tasks.values()
+            for start, length in tv.plan.prev
+            if not all(grid.free[start : start + length])
+        )
+        blocks = sum(len(tv.plan.prev) for tv in self.builder.tasks.values())
+        return blocks - self._repair_kept > hit
+
     def _met(self, tid: str) -> bool:
         chunks = self.repair.get(tid)
         return chunks is not None and _met(self.builder.tasks[tid], chunks)
