@@ -172,6 +172,7 @@ def build_problem(
     previous: Sequence[Block],
     warnings: list[str],
     replan_scope: Literal["repair", "full"] = "repair",
+    new_tasks: tuple[str, ...] = (),
 ) -> Problem:
     """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
     rules = limits(settings, prefs, warnings)
@@ -197,6 +198,7 @@ def build_problem(
             slot_minutes=slot,
             time_limit_seconds=settings.time_limit_seconds,
             replan_scope=replan_scope,
+            new_tasks=new_tasks,
         )
     except ValueError as exc:
         raise ValidationFailed(f"cannot build the scheduling problem: {exc}") from exc

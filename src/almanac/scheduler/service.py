@@ -77,6 +77,7 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     write_window: tuple[datetime, datetime] | None = None
     replan_scope: ReplanScope = "repair"
+    places_new: bool = False  # /schedule: the plan's tasks without blocks are new work
 
 
 @dataclass
@@ -145,7 +146,7 @@ class SchedulerService:
         now = datetime.now(UTC)
         start = body.start_date or now.astimezone(tz).date()
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
-        ctx.replan_scope = body.scope
+        ctx.replan_scope, ctx.places_new = body.scope, True
         solved = await self._solve(ctx, prefs)
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
@@ -306,6 +307,7 @@ class SchedulerService:
             previous=inputs.previous,
             warnings=ctx.warnings,
             replan_scope=ctx.replan_scope,
+            new_tasks=_new_work(ctx, inputs) if ctx.places_new else (),
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
         from almanac.scheduler.core.cpsat import solve  # OR-Tools loads on the first solve
@@ -353,3 +355,10 @@ def _schedulable(status: str) -> None:
         require_transition(status, "scheduled")
     except Conflict as exc:
         raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc
+
+
+def _new_work(ctx: Context, inputs: cm.CalendarInputs) -> tuple[str, ...]:
+    """The named plan's tasks with no previous block: the work this request newly places."""
+    had = {b.task_id for b in inputs.previous}
+    named = [i.key for i in inputs.inputs if inputs.plan_of(i.key) == ctx.plan.id]
+    return tuple(k for k in named if k not in had)

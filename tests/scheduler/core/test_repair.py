@@ -179,3 +179,18 @@ def test_widening_is_bounded_by_the_blocks_of_what_it_wins_back() -> None:
     assert schedule.scope == "widened"
     assert schedule.restored == ("p2/urgent",)
     assert len(_moved(previous, schedule.blocks) - {"p2/urgent"}) == 1
+
+
+def test_new_work_may_push_blocks_aside_at_the_stability_cost_a_repair_may_not() -> None:
+    # A plan scheduled for the first time brings an urgent hour due Monday noon into a full
+    # Monday: as new work it may move a block (issue: other plans' blocks may move for a more
+    # urgent task, at a stability cost); the same task in a repair of the calendar waits.
+    tasks, previous = _full_monday()
+    tasks.append(Task("p9/urgent", "Urgent", 60, priority=4, deadline=at(0, 12)))
+    new = checked(make_problem(tasks, days=3, previous=previous, new_tasks=("p9/urgent",)))
+    assert new.blocks_for("p9/urgent")[-1].end <= at(0, 12)
+    assert new.scope == "widened" and new.restored == ("p9/urgent",)
+    assert 1 <= len(_moved(previous, new.blocks)) <= 2
+    repair = checked(make_problem(tasks, days=3, previous=previous))
+    assert repair.scope == "repair" and _moved(previous, repair.blocks) == set()
+    assert repair.blocks_for("p9/urgent")[-1].end > at(0, 12)

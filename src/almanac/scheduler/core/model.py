@@ -224,6 +224,10 @@ class Problem:
     # "repair": a replan moves what the change broke (see core/repair.py); "full": the
     # whole calendar is re-optimised, previous blocks kept only at the stability cost.
     replan_scope: Literal["repair", "full"] = "repair"
+    # Tasks this request newly places (a plan scheduled for the first time): a repair may
+    # move other blocks for their place and deadlines at the stability cost alone, as for
+    # what the change cost (see core/repair.py, Restore). Ids of tasks without previous blocks.
+    new_tasks: tuple[str, ...] = ()
     slot_minutes: int = 15
     time_limit_seconds: float = 3.0
     # Stop once the best solution has not improved for this long (None: use the time limit).
@@ -268,6 +272,9 @@ class Problem:
             raise ValueError("num_workers must be >= 1")
         if self.replan_scope not in ("repair", "full"):
             raise ValueError("replan_scope must be 'repair' or 'full'")
+        object.__setattr__(self, "new_tasks", tuple(self.new_tasks))
+        if not set(self.new_tasks) <= {t.id for t in self.tasks}:
+            raise ValueError("new_tasks: unknown task ids")
 
     def _check_tasks(self) -> None:
         ids = [t.id for t in self.tasks]

@@ -264,6 +264,8 @@ class Restore:
     the repair has is kept (no trading one task for another), and the blocks moved beyond the
     repair's own moves are at most the sum, over items won back, of the previous blocks of
     their task: a task may displace about as much as it needs room for, not the calendar.
+    New work (`Problem.new_tasks`: a plan scheduled for the first time) is the other gain:
+    its place and deadlines may move other blocks at the objective's stability cost alone.
     """
 
     def __init__(self, builder: ModelBuilder, solver: cp_model.CpSolver) -> None:
@@ -273,12 +275,14 @@ class Restore:
         self.lost: list[tuple[str, str, cp_model.LinearExprT]] = []  # (task, item, won back)
         self._kept = [var for tv in builder.tasks.values() for _, _, var in tv.same]
         self._repair_kept = sum(int(solver.boolean_value(var)) for var in self._kept)
+        new = set(builder.grid.problem.new_tasks)
         for tid, tv in builder.tasks.items():
-            if not tv.plan.prev:
+            if not tv.plan.prev and tid not in new:
                 continue
             if tid not in self.repair:
                 self.lost.append((tid, "placed", tv.placed))
-            if tv.missed is not None and _met(tv, tv.plan.prev) and not self._met(tid):
+            had = tid in new or _met(tv, tv.plan.prev)
+            if tv.missed is not None and had and not self._met(tid):
                 self.lost.append((tid, "deadline", 1 - tv.missed))
 
     def moved_more_than_hit(self) -> bool:
@@ -302,13 +306,26 @@ class Restore:
         """Constrain the model to keep every item the repair has and to move no more blocks
         than the repair did, plus what the lost items it wins back pay for."""
         m = self.builder.model
+        wanted = {(tid, item) for tid, item, _ in self.lost}
         for tid, tv in self.builder.tasks.items():
+            # What the repair has stays; what neither it nor the previous schedule had (and
+            # is not new work) is no gain: a task left out stays out, a missed deadline
+            # earns nothing (lateness points alone never pay for a move).
             if tid in self.repair:
                 m.add(tv.placed == 1)
+            elif (tid, "placed") not in wanted:
+                m.add(tv.placed == 0)
             if tv.missed is not None and self._met(tid):
                 m.add(tv.missed == 0)
+            elif tv.missed is not None and (tid, "deadline") not in wanted:
+                m.add(tv.missed == 1)
         won = [var for _, _, var in self.lost]
-        price = [max(1, len(self.builder.tasks[tid].plan.prev)) for tid, _, _ in self.lost]
+        # New work (see `Problem.new_tasks`) is priced by the objective's stability cost alone.
+        everything = sum(len(tv.plan.prev) for tv in self.builder.tasks.values())
+        price = [
+            len(plan.prev) or everything
+            for plan in (self.builder.tasks[tid].plan for tid, _, _ in self.lost)
+        ]
         extra = self._repair_kept - cp_model.LinearExpr.sum(self._kept)
         m.add(extra <= cp_model.LinearExpr.weighted_sum(won, price))
 
