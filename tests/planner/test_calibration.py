@@ -79,7 +79,7 @@ def test_runs_without_a_client_count_for_the_workflow_only() -> None:
 def test_recent_runs_weigh_more() -> None:
     # Runs without a client: the workflow's level, where decay (not a client's change of
     # pace) is what follows slow change.
-    no_detector = replace(DEFAULT, change_hazard=0.0)
+    no_detector = replace(DEFAULT, change_z=math.inf)
     old = runs(1.0, weeks=10, client=None)
     new = runs(1.3, weeks=10, start=10, first_instance=10, client=None)
     e = predict(fit_workflow(7, old + new, no_detector), "audit", None, no_detector)

@@ -20,19 +20,14 @@ def backfit(
     rounds: int,
     client_w: Sequence[float],
     steps: Sequence[Sequence[int]] = (),
-    beliefs: Sequence[float] = (),
 ) -> tuple[float, dict[int, float], dict[str, float], list[float]]:
     """Weighted ridge fit of y = a + b[client] + d[task] + the steps by Gauss-Seidel.
 
     Client effects use their own weights `client_w` (a shorter memory: a client's pace
     changes with the client, while the workflow's and its tasks' change slowly). A step
     (the runs from a change point on, `steps[j]` their indices) is the new pace's offset
-    from the old, shrunk towards none by its own runs' weight (penalty `k[3]`) and by how
-    much the change is believed (`beliefs[j]`, a probability p): a penalty of W (1 - p) / p,
-    W its runs' weight, makes a lone step follow p of the shift, while the other effects
-    take up what it leaves, as they would with no step.
+    from the old, shrunk towards none by its own runs' weight (penalty `k[3]`).
     """
-    doubt = [(1 - p) / max(p, 1e-6) for p in beliefs] or [0.0] * len(steps)
     a, b, d = 0.0, dict[int, float](), dict[str, float]()
     shift = [0.0] * len(steps)
     off = [0.0] * len(y)
@@ -70,8 +65,7 @@ def backfit(
                 * (y[i] - a - client_effect(b, clients[i]) - d.get(tasks[i], 0.0) - off[i] + old)
                 for i in idx
             )
-            weight = sum(w[i] for i in idx)
-            shift[j] = num_s / (weight * (1 + doubt[j]) + k[3])
+            shift[j] = num_s / (sum(w[i] for i in idx) + k[3])
             for i in idx:
                 off[i] += shift[j] - old
             moved += abs(shift[j] - old)

@@ -34,9 +34,9 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
-from almanac.planner import intervals, runlength
+from almanac.planner import intervals
 from almanac.planner.backfit import backfit, client_effect
-from almanac.planner.change import MAD_TO_SIGMA
+from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
 
 Basis = Literal["library", "workflow", "client"]
 Z80 = 1.2816  # the normal quantile of an 80% central interval
@@ -81,16 +81,11 @@ class Params:
     sigma_prior_runs: float = 5.0
     sigma_floor: float = 0.05
     huber_k: float = 1.5
-    # Changes (planner/runlength.py): about one in 20 engagements may start a new pace (a
-    # priori, not fitted); a new pace's level is spread like the library's error; below
-    # `change_min_probability` a change is not modelled at all.
-    change_hazard: float = 1 / 20
-    change_prior: float = 0.5
-    change_min_probability: float = 0.5
+    change_z: float = 3.0
     change_min_shift: float = 0.1
     # A change is a step: the runs since it carry the new pace's offset from the old, shrunk
-    # towards no change by their own weight against (sigma / tau_change)^2, then followed
-    # in proportion to the change's probability.
+    # towards no change by their own weight against (sigma / tau_change)^2. Chosen on the
+    # training seeds (0.15 beat 0.1 and 0.3 there).
     tau_change: float = 0.15
     # For the interval only: runs before a change count this much among "current" errors.
     change_weight: float = 0.05
@@ -164,32 +159,40 @@ def _sigma(residuals: Sequence[float], p: Params) -> float:
     return max(p.sigma_floor, math.sqrt(var))
 
 
-def _engagements(
-    runs: Sequence[Run], v: Sequence[float], days: Sequence[float]
-) -> list[runlength.Engagement]:
+def _changes(
+    runs: Sequence[Run],
+    v: Sequence[float],
+    days: Sequence[float],
+    sigma: float,
+    p: Params,
+) -> list[float]:
+    """The day (in `days`' scale) each shift found began, oldest first; the last began the
+    newest regime (binary segmentation towards the present)."""
     by_instance: dict[int, list[int]] = defaultdict(list)
     for i, run in enumerate(runs):
         by_instance[run.instance].append(i)
-    return [
-        runlength.Engagement(max(days[i] for i in idx), tuple(v[i] for i in idx))
+    centre = median(v)
+    clip = CLIP * sigma
+    points = [
+        Point(
+            day=max(days[i] for i in idx),
+            value=sum(max(centre - clip, min(centre + clip, v[i])) for i in idx) / len(idx),
+            tasks=len(idx),
+        )
         for idx in by_instance.values()
     ]
-
-
-def _changes(
-    points: list[runlength.Engagement], noise: tuple[float, float], p: Params
-) -> list[tuple[float, float]]:
-    """(first day, probability) of each change found, newest first: the newest from the
-    run-length posterior over all engagements, then older ones before it."""
-    found: list[tuple[float, float]] = []
-    while len(found) < 3:
-        change, _ = runlength.newest_change(
-            points, *noise, tau=p.change_prior, hazard=p.change_hazard
-        )
-        if change is None or change.probability < p.change_min_probability:
+    mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
+    prior = sigma / math.sqrt(max(1.0, mean_tasks))
+    start: float | None = None
+    found: list[float] = []
+    for _ in range(4):
+        current = [pt for pt in points if start is None or pt.day >= start]
+        s = instance_sigma(current, prior)
+        shift = detect(current, sigma=s, z=p.change_z, min_shift=p.change_min_shift)
+        if shift is None:
             break
-        found.append((change.day, change.probability))
-        points = [pt for pt in points if pt.day < change.day]
+        start = shift.day
+        found.append(shift.day)
     return found
 
 
@@ -210,7 +213,6 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     # Detected changes as steps: the indices of the runs since each, and whose it is.
     steps: list[list[int]] = []
     step_keys: list[int | None] = []
-    step_probs: list[float] = []
     shifts: list[float] = []
     off = [0.0] * len(runs)  # each run's sum of the steps it is in
 
@@ -224,7 +226,7 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
             (sigma / p.tau_change) ** 2,
         )
         client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
-        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps, step_probs)
+        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
         shifts[:] = found
         off[:] = [0.0] * len(runs)
         for idx, size in zip(steps, found, strict=True):
@@ -254,31 +256,16 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     if len(named) > 1 or None in clients:  # else the workflow's changes are the client's
         for c in named:
             groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
-    # The noise of tasks and engagements is the workflow's, measured on all its runs (one
-    # client's few engagements would measure it poorly, and their jump as noise).
-    by_client: dict[int | None, list[int]] = defaultdict(list)
-    for i, owner in enumerate(clients):
-        by_client[owner].append(i)
-    noise = runlength.noise(
-        [
-            _engagements([runs[i] for i in idx], [v_all[i] for i in idx], [days[i] for i in idx])
-            for idx in by_client.values()
-        ],
-        sigma,
-    )
     for key, idx in groups:
         v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
-        found = _changes(_engagements([runs[i] for i in idx], v, [days[i] for i in idx]), noise, p)
-        for start, prob in found:  # newest first
+        for start in _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p):
             after = [i for i in idx if days[i] >= start]
-            if prob >= 0.5:
-                changes.setdefault(key, min(runs[i].at for i in after))
-                for i in idx:
-                    if days[i] < start:
-                        change_w[i] = p.change_weight
+            changes[key] = min(runs[i].at for i in after)
             steps.append(after)
             step_keys.append(key)
-            step_probs.append(prob)
+            for i in idx:
+                if days[i] < start:
+                    change_w[i] = p.change_weight
     # The runs before a change keep their weight: they still tell clients and tasks apart
     # (a client with no run since a workflow-wide change keeps its own pace); the steps
     # carry the new pace.
