@@ -262,10 +262,14 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         k: at for k, at in changes.items() if abs(out.steps.get(k, 0.0)) >= p.change_min_shift / 2
     }
     if per_client:  # one client's newest engagements, read for a change the steps missed
+        own = [client_effect(b, c) for c in clients]  # with the client's own steps, below
+        for key, idx, size in zip(step_keys, steps, shifts, strict=True):
+            for i in idx if key is not None else ():
+                own[i] += size
         moved = runlength.client_moves(
-            [r.client_id for r in runs],
+            clients,
             [r.instance for r in runs],
-            [x + client_effect(b, c) for x, c in zip(res, clients, strict=True)],
+            [x + o for x, o in zip(res, own, strict=True)],
             days,
             {c: b.get(c, 0.0) + out.steps.get(c, 0.0) for c in named},
             sigma,

@@ -206,7 +206,7 @@ def client_moves(
     min_shift: float,
 ) -> dict[int, tuple[float, float | None]]:
     """Per client: how far its level should move (log ratio), and the first day of the
-    new pace if a change is more likely than not (else None).
+    new pace where that move is at least `min_shift` (else None).
 
     `levels` are each task's residual plus its client's effect, `fitted` each client's
     fitted level. Where a change is believed (probability p >= `prior.act_from`), the
@@ -234,5 +234,7 @@ def client_moves(
         change, _ = newest_change(
             points, task_sd, between_sd, tau=prior.spread, hazard=prior.hazard
         )
-        out[c] = (prob * gap, change.day if change is not None else None)
+        # Reported as a change only where the move itself is worth a note (>= min_shift).
+        worth = change is not None and abs(prob * gap) >= min_shift
+        out[c] = (prob * gap, change.day if worth and change is not None else None)
     return out
