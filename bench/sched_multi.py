@@ -156,6 +156,9 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
             if r["almanac"]["deadlines_met"] < r["edf"]["deadlines_met"]
         ],
         "median_replan_moved": median([r["replan"]["moved_share"] for r in records]),
+        "median_replan_moved_two_weeks": median([r["replan"]["moved_share"] for r in two_weeks]),
+        "p90_replan_moved": _quantile([r["replan"]["moved_share"] for r in records], 0.9),
+        "replans_above_20pct": sum(r["replan"]["moved_share"] > 0.2 for r in records),
         "replan_floors_missed": [
             r["instance"] for r in records if not r["replan"]["floors_reached"]
         ],
@@ -200,6 +203,17 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
         )
         summary["api_violations"] = sum(r["violations"] for r in api_out["instances"])
     return out
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (numpy's default)."""
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 async def _api(quick: bool) -> dict[str, Any]:

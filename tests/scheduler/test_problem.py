@@ -112,6 +112,16 @@ def test_why_moved_names_the_busy_event_the_dependency_or_the_displaced_sibling(
         assert whys[1].startswith("another block of the task now overlaps a busy event")
         assert whys[2].startswith("must follow 'Draft', which now ends later")
         assert whys[3].startswith(other)
+    # A widened replan names what it made room for.
+    schedule = Schedule(tuple(after), (), SolveStatus.FEASIBLE, scope="widened", restored=("b",))
+    whys = [why_moved(m, problem, schedule) for m in moves(before, after)]
+    assert whys[3].startswith("re-placed to make room for 'Send', whose place or deadline")
+    # A block whose old time another task now takes says which.
+    after[3] = hours(6, 7, "c")
+    taken = [*after[:3], hours(4, 5, "b"), after[3]]
+    schedule = Schedule(tuple(taken), (), SolveStatus.FEASIBLE, scope="repair")
+    why = [why_moved(m, problem, schedule) for m in moves(before, taken) if m.task_key == "c"]
+    assert why == ["its old time now goes to 'Send'; re-placed: " + taken[-1].reason]
 
 
 def test_almanac_ids_round_trip():

@@ -174,6 +174,29 @@ async def test_replan_after_new_meeting_moves_few_blocks(
     assert out["calendar"]["created"] == [] or len(out["calendar"]["created"]) <= 2
 
 
+async def test_replan_scope_full_re_optimises_and_a_bad_scope_is_422(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan_id = (await make_plan(db_session, TASKS)).id
+    r = await schedule(sched_client, plan_id, dry_run=False)
+    assert r.status_code == 200, r.text
+    assert r.json()["solver"]["scope"] == ""  # a first schedule
+    runs = await run_count(db_session, plan_id)
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id, "scope": "all"})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "scope" in [e["field"] for e in r.json()["errors"]]
+    assert await run_count(db_session, plan_id) == runs  # nothing written
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id})
+    assert r.status_code == 200, r.text
+    assert r.json()["solver"]["scope"] == "repair"  # the default: a repair
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id, "scope": "full"})
+    assert r.status_code == 200, r.text
+    assert r.json()["solver"]["scope"] == "full"
+    r = await schedule(sched_client, plan_id, scope="full")
+    assert r.status_code == 200 and r.json()["solver"]["scope"] == "full", r.text
+
+
 async def test_replan_without_written_schedule_is_409(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

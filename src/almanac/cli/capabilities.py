@@ -175,11 +175,16 @@ def replan(
     plan_id: Annotated[int, typer.Argument(help="A scheduled plan")],
     reason: Annotated[str | None, typer.Option(help="Why (kept with the run)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Write it (default: preview)")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-optimise the whole calendar, not just repair it")
+    ] = False,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Re-place a scheduled plan around what changed, moving as little as possible."""
     body = _body(plan_id=plan_id, reason=reason, dry_run=not yes)
+    if full:
+        body["scope"] = "full"
     out = call("POST", "/api/v1/scheduler/replan", body=body, url=url)
     if as_json:
         return emit(out)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
@@ -171,6 +171,8 @@ def build_problem(
     billable_share_target: float | None,
     previous: Sequence[Block],
     warnings: list[str],
+    replan_scope: Literal["repair", "full"] = "repair",
+    new_tasks: tuple[str, ...] = (),
 ) -> Problem:
     """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
     rules = limits(settings, prefs, warnings)
@@ -195,6 +197,8 @@ def build_problem(
             previous=tuple(b for b in previous if b.task_id in known),
             slot_minutes=slot,
             time_limit_seconds=settings.time_limit_seconds,
+            replan_scope=replan_scope,
+            new_tasks=new_tasks,
         )
     except ValueError as exc:
         raise ValidationFailed(f"cannot build the scheduling problem: {exc}") from exc
@@ -283,12 +287,27 @@ def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
     siblings = [b for b in move.siblings if b is not old]
     if any(_overlaps_busy(b, problem) for b in siblings):
         return f"another block of the task now overlaps a busy event; re-placed: {new.reason}"
+    taker = _taken_by(old, schedule)
+    if taker is not None:
+        title = tasks[taker].title if taker in tasks else taker
+        return f"its old time now goes to {title!r}; re-placed: {new.reason}"
     if schedule.scope == "widened":
+        names = ", ".join(repr(tasks[t].title) for t in schedule.restored if t in tasks)
+        room = f" for {names}, whose place or deadline the change had cost" if names else ""
         return (
-            "re-placed to make room: moving only what the change hit would have placed "
-            f"fewer hours or met fewer deadlines: {new.reason}"
+            f"re-placed to make room{room}: moving only what the change hit would have "
+            f"placed fewer hours or met fewer deadlines: {new.reason}"
         )
     return f"re-placed: {new.reason}"
+
+
+def _taken_by(old: Block, schedule: Schedule) -> str | None:
+    """The task whose block now sits in `old`'s time (it was not there before: the
+    previous schedule had no overlaps), if any."""
+    for b in schedule.blocks:
+        if b.task_id != old.task_id and not b.fixed and b.start < old.end and old.start < b.end:
+            return b.task_id
+    return None
 
 
 def _overlaps_busy(block: Block, problem: Problem) -> bool:

@@ -10,6 +10,14 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from almanac.types import AwareDatetime, BoundedDate, IntId, Strict
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# How much of the calendar a solve may move when blocks are already written: "repair" moves
+# what the change broke (and wins back what it cost, a bounded number of moves per item);
+# "full" re-optimises every plan's blocks at the stability cost (ARCHITECTURE.md "Stability").
+ReplanScope = Literal["repair", "full"]
+SCOPE_HELP = (
+    "repair (default): move what the change broke and what must follow it, and win back "
+    "what it cost with a bounded number of moves; full: re-optimise every plan's blocks"
+)
 
 
 class ScheduleIn(Strict):
@@ -21,6 +29,7 @@ class ScheduleIn(Strict):
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
     run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
 
 class ReplanIn(Strict):
@@ -29,6 +38,7 @@ class ReplanIn(Strict):
     plan_id: PlanId
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     dry_run: bool = True
+    scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
 
 class BlockOut(BaseModel):
@@ -72,7 +82,9 @@ class SolverOut(BaseModel):
     source: str = ""  # "cp-sat", or the baseline returned instead ("edf", "greedy", ...)
     stopped: str = ""  # "optimal", "no improvement" or "time limit"
     floors: list[FloorOut] = Field(default_factory=list)
-    # Replans: "repair" (only what the change broke moved) or "widened"; "" for a first one.
+    # Replans: "repair" (only what the change broke moved), "widened" (also moved blocks to
+    # win back what the change cost; each such move names it) or "full" (asked for); "" for
+    # a first one.
     scope: str = ""
 
 

@@ -39,6 +39,7 @@ from almanac.scheduler.schemas import (
     PreferencesOut,
     ReplanIn,
     ReplanOut,
+    ReplanScope,
     ScheduleIn,
     ScheduleOut,
     SchedulingPreferences,
@@ -75,6 +76,8 @@ class Context:
     events: list[CalendarEvent]
     warnings: list[str] = field(default_factory=list)
     write_window: tuple[datetime, datetime] | None = None
+    replan_scope: ReplanScope = "repair"
+    places_new: bool = False  # /schedule: the plan's tasks without blocks are new work
 
 
 @dataclass
@@ -143,6 +146,7 @@ class SchedulerService:
         now = datetime.now(UTC)
         start = body.start_date or now.astimezone(tz).date()
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
+        ctx.replan_scope, ctx.places_new = body.scope, True
         solved = await self._solve(ctx, prefs)
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
@@ -165,6 +169,7 @@ class SchedulerService:
         start = max(today, prev_start)
         days = (prev_end - start).days if prev_end > start else int(meta.get("horizon_days", 14))
         ctx = await self._context(plan, tz, now, start, min(max(days, 1), 60))
+        ctx.replan_scope = body.scope
         solved = await self._solve(ctx, prefs)
         extra = {"reason": body.reason, "previous_run_id": last.id}
         base = await Writer(self).finish(ctx, solved, body.dry_run, extra)
@@ -301,6 +306,8 @@ class SchedulerService:
             billable_share_target=target,
             previous=inputs.previous,
             warnings=ctx.warnings,
+            replan_scope=ctx.replan_scope,
+            new_tasks=_new_work(ctx, inputs) if ctx.places_new else (),
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
         from almanac.scheduler.core.cpsat import solve  # OR-Tools loads on the first solve
@@ -348,3 +355,10 @@ def _schedulable(status: str) -> None:
         require_transition(status, "scheduled")
     except Conflict as exc:
         raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc
+
+
+def _new_work(ctx: Context, inputs: cm.CalendarInputs) -> tuple[str, ...]:
+    """The named plan's tasks with no previous block: the work this request newly places."""
+    had = {b.task_id for b in inputs.previous}
+    named = [i.key for i in inputs.inputs if inputs.plan_of(i.key) == ctx.plan.id]
+    return tuple(k for k in named if k not in had)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Set
+from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
@@ -74,9 +75,11 @@ def _watch(
             return
 
 
-def candidates(grid: Grid, time_limit: float, kept: Set[str] = frozenset()) -> dict[str, Candidate]:
+def candidates(
+    grid: Grid, time_limit: float, kept: Set[str] = frozenset(), followers: Set[str] = frozenset()
+) -> dict[str, Candidate]:
     """The baseline placements, by name: the two simple ones and mixes of their merits; and
-    when replanning (`kept`: see `repair.kept_tasks`), repairs of the previous schedule."""
+    when replanning (`kept`, `followers`: see `repair`), repairs of the previous schedule."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -94,8 +97,8 @@ def candidates(grid: Grid, time_limit: float, kept: Set[str] = frozenset()) -> d
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
     if kept:
-        out["repair"] = (rp.repair_placement(grid, kept), {})
-        out["repair-priority"] = (rp.repair_placement(grid, kept, by_priority=True), {})
+        out["repair"] = (rp.repair_placement(grid, kept, False, followers), {})
+        out["repair-priority"] = (rp.repair_placement(grid, kept, True, followers), {})
     return out
 
 
@@ -128,14 +131,23 @@ def solve(problem: Problem) -> Schedule:
     """
     started = time.perf_counter()
     grid = build_grid(problem)
-    kept = rp.kept_tasks(grid)
-    hints = candidates(grid, problem.time_limit_seconds, kept)
+    kept = rp.kept_tasks(grid) if problem.replan_scope == "repair" else set()
+    followers = rp.follower_tasks(grid, kept) if kept else set()
+    hints = candidates(grid, problem.time_limit_seconds, kept, followers)
     builder = ModelBuilder(grid)
     builder.build()
-    holds = rp.Holds(builder, kept)
+    holds = rp.Holds(builder, kept, followers)
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
-    floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
+    simple = floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
+    # Replanning: the baselines that are repairs; the floors never ask more than the best.
+    repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
+    if repairs:
+        top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
+        floors = fl.for_repair(floors, measures[top])
+    else:
+        holds.free_followers()
     reached = {n for n in hints if floors.reached_by(measures[n])}
+    repairs &= reached
     switch = fl.add_floors(builder, floors)
     only = fl.restriction(builder, set(hints[floors.work_from][0]))
     # Complete assignments only where needed (each costs a walk over the whole model): the
@@ -153,8 +165,6 @@ def solve(problem: Problem) -> Schedule:
     scores = {n: objective_of(builder, values[n]) for n in keep}
     # The best baseline that keeps the work floor: the hint when none reaches both floors.
     # When replanning, the best among repairs (see `repair`) if one reaches both floors.
-    repairs = {n for n in reached if holds.all_held(hints[n][0])}
-    ceiling = fl.ceiling(grid)
     best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
     def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
@@ -175,7 +185,7 @@ def solve(problem: Problem) -> Schedule:
                 solver_status=solver.status_name(status),
                 source="cp-sat",
                 stopped=search.why,
-                floors=fl.report(grid, floors, measures, answer, proven),
+                floors=fl.report(grid, simple, measures, answer, proven, bool(repairs)),
                 scope=holds.scope(placement),
             )
         # A baseline the search did not reach (its hint rejected, or stopped early) still wins.
@@ -191,7 +201,7 @@ def solve(problem: Problem) -> Schedule:
             solver_status=solver.status_name(status),
             source=hint,
             stopped=search.why,
-            floors=fl.report(grid, floors, measures, measures[hint], proven),
+            floors=fl.report(grid, simple, measures, measures[hint], proven, bool(repairs)),
             scope=holds.scope(placement),
         )
 
@@ -225,34 +235,26 @@ def solve(problem: Problem) -> Schedule:
         holds.hint(values, placement)
         return values
 
-    def improve(search: _Search) -> _Search:
-        """A repair that misses deadlines or leaves work out: can moving other blocks place
-        more weighted hours or meet more deadlines? If so, the fewest moves that do, then
-        the objective among schedules keeping what those kept."""
+    def improve(search: _Search) -> tuple[_Search, tuple[str, ...]]:
+        """A repair that lost what the previous schedule had (a task's place, a deadline met)
+        or moved blocks the change did not hit (followers, displaced work): search every
+        schedule that keeps all the repair has and moves no more blocks than the items it
+        wins back pay for (`repair.Restore`), by the objective, from the repair itself (a
+        feasible start: the bound holds however early the search stops). Returns the better
+        answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return search
-        placement = builder.extract(search.solver)
-        repaired = fl.measure(grid, placement)
-        if repaired == ceiling or left() < 2 * _MIN_SEARCH_SECONDS:
-            return search
-        fl.add_gain(builder, repaired, ceiling)
+            return search, ()
+        restore = rp.Restore(builder, search.solver)
+        if not (restore.lost or restore.moved_more_than_hit()) or left() < _MIN_SEARCH_SECONDS:
+            return search, ()
+        restore.add()
         holds.widen()
-        same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
-        builder.model.maximize(cp_model.LinearExpr.sum(same))
-        fewest = _Search(builder, problem, complete(placement, True), left() / 2, True, step=1)
-        builder.refresh_objective()
-        if fewest.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return search
-        moved = builder.extract(fewest.solver)
-        holds.hold(moved)
-        wide = _Search(builder, problem, complete(moved, True), left(), True)
-        solved = wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        # Worth it only when the gain, net of the moves' stability cost, is at least one
-        # priority-1 deadline's worth: a replan does not re-plan the calendar for less.
-        least = max(problem.weights.missed_deadline, 1) * builder.scale
-        if solved and wide.solver.objective_value >= search.solver.objective_value + least:
-            return wide
-        return search
+        wide = _Search(builder, problem, complete(restore.repair, True), left(), True)
+        if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+            wide.solver.objective_value > search.solver.objective_value
+        ):
+            return wide, restore.won(builder.extract(wide.solver))
+        return search, ()
 
     if switch is None or best in reached:
         if switch is not None:
@@ -260,9 +262,10 @@ def solve(problem: Problem) -> Schedule:
         # Replanning: what the hint keeps where it was stays there (or is left out).
         holds.hold(hints[best][0])
         answer = held_search(values[best], True)
+        won: tuple[str, ...] = ()
         if best in repairs:
-            answer = improve(answer)
-        return outcome(answer, best, False)
+            answer, won = improve(answer)
+        return replace(outcome(answer, best, False), restored=won)
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.

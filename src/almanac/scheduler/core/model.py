@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from enum import StrEnum
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -220,6 +221,13 @@ class Problem:
     billable_share_target: float | None = None
     frozen_hours: float = 0.0
     previous: tuple[Block, ...] = ()
+    # "repair": a replan moves what the change broke (see core/repair.py); "full": the
+    # whole calendar is re-optimised, previous blocks kept only at the stability cost.
+    replan_scope: Literal["repair", "full"] = "repair"
+    # Tasks this request newly places (a plan scheduled for the first time): a repair may
+    # move other blocks for their place and deadlines at the stability cost alone, as for
+    # what the change cost (see core/repair.py, Restore). Ids of tasks without previous blocks.
+    new_tasks: tuple[str, ...] = ()
     slot_minutes: int = 15
     time_limit_seconds: float = 3.0
     # Stop once the best solution has not improved for this long (None: use the time limit).
@@ -262,6 +270,11 @@ class Problem:
             raise ValueError("idle_seconds must be > 0")
         if self.num_workers < 1:
             raise ValueError("num_workers must be >= 1")
+        if self.replan_scope not in ("repair", "full"):
+            raise ValueError("replan_scope must be 'repair' or 'full'")
+        object.__setattr__(self, "new_tasks", tuple(self.new_tasks))
+        if not set(self.new_tasks) <= {t.id for t in self.tasks}:
+            raise ValueError("new_tasks: unknown task ids")
 
     def _check_tasks(self) -> None:
         ids = [t.id for t in self.tasks]
@@ -346,8 +359,11 @@ class Schedule:
     source: str = ""
     stopped: str = ""
     floors: tuple[Floor, ...] = ()
-    # For a replan: "repair" (only what the change broke moved) or "whole calendar".
+    # For a replan: "repair" (only what the change broke moved), "widened" (a repair that
+    # also moved blocks to win back what the change cost) or "full" (asked for: re-optimised).
     scope: str = ""
+    # Widened: the tasks whose place or deadline, lost by the repair, the moves won back.
+    restored: tuple[str, ...] = ()
 
     def blocks_for(self, task_id: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.task_id == task_id)
