@@ -9,11 +9,15 @@ client's linked memories reach only recalls that may see that client.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.memory.entities import NODE_PREFIX, node_id
+
+# A short form is checked against at most this many names it begins (memory.entities).
+ALIAS_SCAN = 50
 
 
 class EntityLinkRepository:
@@ -57,6 +61,55 @@ class EntityLinkRepository:
                 "roles": [role for _, _, role in links],
             },
         )
+
+    async def aliases(self, words: Sequence[str], where: str, params: dict[str, Any]) -> list[str]:
+        """The node of the one-word entity name each short form begins ("mel": "melanie"),
+        among the entities of memories `where` (recall's filter, alias `e`) lets through;
+        nothing for a short form that begins several. Bounded: the first ALIAS_SCAN names
+        by prefix are looked at, each checked by one indexed EXISTS."""
+        if not words:
+            return []
+        bound = {**params, "prefixes": [node_id(w) for w in words]}
+        rows = await self.session.execute(
+            text(
+                f"""
+SELECT min(c.node_id) AS node_id FROM unnest(CAST(:prefixes AS varchar[])) AS w(p)
+CROSS JOIN LATERAL (
+    SELECT x.node_id FROM (
+        SELECT g.node_id FROM graph_nodes g
+        WHERE g.node_type = 'entity'
+          AND g.node_id COLLATE "C" > w.p COLLATE "C"
+          AND g.node_id COLLATE "C" < (w.p || chr(1114111)) COLLATE "C"
+        ORDER BY g.node_id COLLATE "C"
+        LIMIT {ALIAS_SCAN}
+    ) x
+    WHERE strpos(x.node_id, ' ') = 0
+      AND EXISTS (SELECT 1 FROM memory_entities m JOIN events e ON e.id = m.event_id
+                  WHERE m.node_id = x.node_id AND {where})
+    LIMIT 2
+) c
+GROUP BY w.p HAVING count(*) = 1
+"""
+            ),
+            bound,
+        )
+        return sorted(rows.scalars())
+
+    async def authored(self, event_ids: Sequence[int], node_ids: Sequence[str]) -> set[int]:
+        """Which of these memories were said by (role `speaker`) or are about (role
+        `subject`) one of these nodes. Only ids the caller already holds come back, so the
+        caller's own filter (client, session...) is the filter here too."""
+        if not event_ids or not node_ids:
+            return set()
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT event_id FROM memory_entities "
+                "WHERE event_id = ANY(CAST(:ids AS bigint[])) "
+                "AND node_id = ANY(CAST(:nodes AS varchar[])) AND role IN ('speaker', 'subject')"
+            ),
+            {"ids": list(event_ids), "nodes": list(node_ids)},
+        )
+        return set(rows.scalars())
 
     async def prune(self) -> int:
         """Delete entity nodes no memory links to any more (after forgetting)."""

@@ -17,11 +17,12 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.author_signal import by_author
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
-from almanac.memory.graph_signal import candidate_nodes, link_memories
+from almanac.memory.graph_signal import link_memories, query_nodes
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
@@ -312,12 +313,14 @@ class MemoryService:
             events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
             events = await rerank(self.embedder, q.query, events, cfg)
             seeds = [h.id for h in events[: cfg.graph_seed_hits]]
+            nodes = await query_nodes(self.entity_links, q.query, filters, cfg.entity_aliases)
             linked = await LinkedSearch(self.search).events(
-                q.query, qvec, model, filters, candidate_nodes(q.query), seeds
+                q.query, qvec, model, filters, nodes, seeds
             )
             if linked:
                 merged = merge(events, linked)[:pool]
                 events = await rerank(self.embedder, q.query, merged, cfg)
+            events = await by_author(self.entity_links, events, nodes, cfg)
             found += events[: q.k]
         if "fact" in kinds:
             facts = await self.search.search_facts(

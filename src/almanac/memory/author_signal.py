@@ -1,0 +1,47 @@
+"""Recall's author signal: a query that names a person (or a client) also ranks what that
+person said, and what is about that client, as one more list in the fusion.
+
+In a personal memory what someone says is about them: "Caroline: I went to a support
+group yesterday" answers "What did Caroline do?" without naming her anywhere a word or an
+embedding of the sentence could match. Remember links each memory to its author (the
+transcript's speaker, role `speaker`) and to the client it belongs to (role `subject`,
+memory.graph_signal). Recall then takes its candidates -- the first pass, the graph's
+memories, reranked -- keeps those whose author or subject is an entity the query names,
+and adds each one's reciprocal rank in that list (in the candidates' own order) with the
+weight `author_weight`, like every other list. Only candidates recall already found under
+its own filter can gain, so the signal cannot reach another client's memories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from almanac.config import SearchSettings
+from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.search import Hit
+
+
+def fuse_members(hits: Sequence[Hit], members: set[int], s: SearchSettings) -> list[Hit]:
+    """Each hit in `members` gains author_weight/(rrf_k + its rank among them), best first."""
+    out: list[Hit] = []
+    rank = 0
+    for h in hits:
+        if h.id in members:
+            rank += 1
+            gain = s.author_weight / (s.rrf_k + rank)
+            out.append(replace(h, rrf=h.rrf + gain, score=h.score + gain * h.boost))
+        else:
+            out.append(h)
+    out.sort(key=lambda h: (h.score, h.id), reverse=True)
+    return out
+
+
+async def by_author(
+    links: EntityLinkRepository, hits: list[Hit], node_ids: Sequence[str], s: SearchSettings
+) -> list[Hit]:
+    """The hits with the author list fused in (unchanged when the query names no one)."""
+    if s.author_weight <= 0 or not hits or not node_ids:
+        return hits
+    members = await links.authored([h.id for h in hits], node_ids)
+    return fuse_members(hits, members, s) if members else hits
