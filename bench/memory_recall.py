@@ -47,14 +47,16 @@ from almanac.state import build_state  # noqa: E402
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _GRAPH_OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
 # Search settings changed per almanac row (see the module docstring).
-_AUTHOR_OFF = {"author_weight": 0.0, "entity_aliases": False}
+_AUTHOR_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
 VARIANTS: dict[str, dict[str, float | bool]] = {
     "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF, **_AUTHOR_OFF},
     "+rerank": {**_GRAPH_OFF, **_AUTHOR_OFF},
     "+graph": {"rerank_weight": 0.0, **_AUTHOR_OFF},
     "rerank+graph": _AUTHOR_OFF,
-    "+author": {"entity_aliases": False},
-    "+aliases": {},
+    "+author": {"entity_aliases": False, "diversity_lambda": 1.0},
+    "+aliases": {"diversity_lambda": 1.0},
+    "+mmr": {},
+    "mmr alone": {"author_weight": 0.0, "entity_aliases": False},
     "almanac": {},
 }
 KS = (5, 10)

@@ -60,3 +60,60 @@ async def test_a_short_form_only_stands_for_names_within_the_scope(db_session, e
     assert "entity:melanie" in await query_nodes(links, "What did Mel send?", NO_FILTER)
     for scope in (EventFilters(client_id=1), EventFilters(for_client=1)):
         assert "entity:melanie" not in await query_nodes(links, "What did Mel send?", scope)
+
+
+# Said by others, about Ingrid, in the question's own words: what plain recall ranks first.
+ABOUT_HER = [
+    "Oskar: Ingrid has been up late working on something lately",
+    "Oskar: lately Ingrid keeps working late, I wonder what on",
+    "Priya: has Ingrid been up to anything? She seems busy lately",
+    "Oskar: no idea what Ingrid is up to these days",
+]
+OTHERS = [
+    "Oskar: the ferry stayed in port because of the storm",
+    "Priya: I baked bread for the neighbours",
+    "Oskar: the harbour cafe has a new menu",
+]
+# Her own statement shares no word with the question but her name (as its speaker).
+HERS = "Ingrid: I finally finished restoring the old wooden sailboat in the shed"
+QUESTION = "What has Ingrid been up to lately?"
+
+
+async def test_a_query_naming_a_person_finds_what_she_said(db_session, embedder, settings):
+    plain = service(db_session, embedder, settings, author_weight=0, diversity_lambda=1)
+    await remember(plain, ABOUT_HER + OTHERS)
+    (hers,) = await remember(plain, [HERS])
+
+    without = await ids(plain, QUESTION, k=4)
+    signal = service(db_session, embedder, settings, diversity_lambda=1)
+    assert hers not in without  # the signal is what finds it
+    assert hers in await ids(signal, QUESTION, k=4)
+    # "Ingrid's" names her too.
+    assert hers in await ids(signal, "What are Ingrid's plans lately?", k=4)
+
+
+async def test_the_author_signal_stays_within_the_clients_scope(db_session, embedder, settings):
+    svc = service(db_session, embedder, settings)
+    await remember(svc, ABOUT_HER + OTHERS, client_id=1)
+    (theirs,) = await remember(svc, [HERS], client_id=2)
+    (ours,) = await remember(svc, ["Ingrid: I sent the harbour invoice"], client_id=1)
+    for scoped in ({"client_id": 1}, {"for_client": 1}):
+        got = await ids(svc, QUESTION, k=10, **scoped)
+        assert ours in got and theirs not in got
+    assert theirs in await ids(svc, QUESTION, k=10, client_id=2)
+
+
+async def test_a_memory_of_a_client_links_to_the_clients_node(db_session, embedder, settings):
+    from sqlalchemy import text
+
+    svc = service(db_session, embedder, settings)
+    (mine,) = await remember(svc, ["Priya: the kickoff is on Monday"], client_id=7)
+    (none,) = await remember(svc, ["Priya: my own note"])
+    rows = await db_session.execute(
+        text(
+            "SELECT m.event_id, m.node_id, m.role, n.node_type FROM memory_entities m "
+            "JOIN graph_nodes n USING (node_id) WHERE m.node_id LIKE 'client:%'"
+        )
+    )
+    assert [tuple(r) for r in rows] == [(mine, "client:7", "subject", "client")]
+    assert none != mine

@@ -142,6 +142,10 @@ class SearchSettings(BaseModel):
     author_weight: float = Field(default=0.5, ge=0)
     # A capitalised query word may be a short form of one known name ("Mel": "Melanie").
     entity_aliases: bool = True
+    # Maximal marginal relevance (memory.diversity) picks the k results among the best
+    # `diversity_candidates`; lambda set up front at the usual 0.7 (1: off).
+    diversity_lambda: float = Field(default=0.7, ge=0, le=1)
+    diversity_candidates: int = Field(default=30, ge=1, le=200)
 
 
 class MemorySettings(BaseModel):

@@ -62,6 +62,29 @@ class EntityLinkRepository:
             },
         )
 
+    async def link_clients(self, links: Sequence[tuple[int, int]]) -> None:
+        """Link each (event id, client id) to the client's `client:<id>` node (role
+        `subject`), creating the node as the graph's triggers do when it is not there yet."""
+        if not links:
+            return
+        await self.session.execute(
+            text(
+                "INSERT INTO graph_nodes (node_type, node_id, properties) "
+                "SELECT DISTINCT 'client', 'client:' || c, CAST('{}' AS jsonb) "
+                "FROM unnest(CAST(:clients AS bigint[])) AS c "
+                "ON CONFLICT (node_id) DO NOTHING"
+            ),
+            {"clients": sorted({c for _, c in links})},
+        )
+        await self.session.execute(
+            text(
+                "INSERT INTO memory_entities (node_id, event_id, role) "
+                "SELECT 'client:' || c, e, 'subject' FROM unnest(CAST(:events AS bigint[]), "
+                "CAST(:clients AS bigint[])) AS u(e, c) ON CONFLICT DO NOTHING"
+            ),
+            {"events": [e for e, _ in links], "clients": [c for _, c in links]},
+        )
+
     async def aliases(self, words: Sequence[str], where: str, params: dict[str, Any]) -> list[str]:
         """The node of the one-word entity name each short form begins ("mel": "melanie"),
         among the entities of memories `where` (recall's filter, alias `e`) lets through;
@@ -111,12 +134,28 @@ GROUP BY w.p HAVING count(*) = 1
         )
         return set(rows.scalars())
 
-    async def prune(self) -> int:
-        """Delete entity nodes no memory links to any more (after forgetting)."""
+    async def nodes_of(self, event_ids: Sequence[int]) -> list[str]:
+        """The entity nodes these memories link to (to prune once they are deleted)."""
+        if not event_ids:
+            return []
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT node_id FROM memory_entities "
+                "WHERE event_id = ANY(CAST(:ids AS bigint[])) AND node_id LIKE 'entity:%'"
+            ),
+            {"ids": list(event_ids)},
+        )
+        return sorted(rows.scalars())
+
+    async def prune(self, node_ids: Sequence[str] | None = None) -> int:
+        """Delete entity nodes no memory links to any more (after forgetting or retention):
+        all of them, or only those among `node_ids`."""
+        only = "" if node_ids is None else "AND n.node_id = ANY(CAST(:ids AS varchar[])) "
         result = await self.session.execute(
             text(
-                "DELETE FROM graph_nodes n WHERE n.node_type = 'entity' AND NOT EXISTS "
+                f"DELETE FROM graph_nodes n WHERE n.node_type = 'entity' {only}AND NOT EXISTS "
                 "(SELECT 1 FROM memory_entities m WHERE m.node_id = n.node_id)"
-            )
+            ),
+            {} if node_ids is None else {"ids": list(node_ids)},
         )
         return int(getattr(result, "rowcount", 0) or 0)

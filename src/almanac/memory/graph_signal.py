@@ -32,8 +32,17 @@ from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.search_sql import EventFilters, event_where
 
 
-async def link_memories(links: EntityLinkRepository, memories: Sequence[tuple[int, str]]) -> int:
-    """Link each (event id, content) to the entities it names; returns the links made."""
+async def link_memories(
+    links: EntityLinkRepository,
+    memories: Sequence[tuple[int, str]],
+    clients: Sequence[int | None] | None = None,
+) -> int:
+    """Link each (event id, content) to the entities it names, and (`clients`, in the same
+    order) to the client it belongs to; returns the entity links made."""
+    if clients is not None:
+        await links.link_clients(
+            [(e, c) for (e, _), c in zip(memories, clients, strict=True) if c is not None]
+        )
     found = [extract(content) for _, content in memories]
     initial_only = {n for names in found for n, role in names.items() if role == "initial"}
     known = await links.known(sorted(initial_only))

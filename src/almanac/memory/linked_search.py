@@ -88,7 +88,7 @@ seeds AS (
 near AS MATERIALIZED (
     SELECT node_id FROM (
         SELECT DISTINCT m.node_id FROM memory_entities m
-        WHERE m.event_id IN (SELECT id FROM seeds)
+        WHERE m.event_id IN (SELECT id FROM seeds) AND m.node_id LIKE 'entity:%'
           AND m.node_id NOT IN (SELECT node_id FROM named)
     ) n
     WHERE {_count("n.node_id")} <= (SELECT n FROM cap)

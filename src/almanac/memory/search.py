@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
 from almanac.memory.search_sql import (
     NO_FILTER,
     TERM_KINDS,
@@ -135,6 +136,24 @@ class SearchRepository:
             )
             for r in rows
         ]
+
+    async def similarities(
+        self, table: str, ids: list[int], model: str
+    ) -> dict[tuple[int, int], float]:
+        """Cosine similarity of every pair of these rows' stored vectors (a < b)."""
+        if len(ids) < 2:
+            return {}
+        emb_table, owner = EMBEDDINGS[table]
+        rows = await self.session.execute(
+            text(
+                f"SELECT a.{owner} AS a, b.{owner} AS b, 1 - (a.embedding <=> b.embedding) AS sim "
+                f"FROM {emb_table} a JOIN {emb_table} b ON a.{owner} < b.{owner} "
+                f"AND b.model = a.model AND b.{owner} = ANY(CAST(:ids AS bigint[])) "
+                f"WHERE a.model = {sql_literal(model)} AND a.{owner} = ANY(CAST(:ids AS bigint[]))"
+            ),
+            {"ids": ids},
+        )
+        return {(r.a, r.b): float(r.sim) for r in rows}
 
     async def _few_ids(self, table: str, where: str, params: dict[str, Any]) -> list[int] | None:
         """The ids a filter leaves when they are few enough to rank exactly, else None."""

@@ -18,6 +18,7 @@ from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.author_signal import by_author
+from almanac.memory.diversity import diversify
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
@@ -181,9 +182,11 @@ class MemoryService:
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         if self.settings.memory.link_entities:
+            written = [(pos, i) for pos, i in new_by_pos.items() if i is not None]
             await link_memories(
                 self.entity_links,
-                [(i, items[pos].content) for pos, i in new_by_pos.items() if i is not None],
+                [(i, items[pos].content) for pos, i in written],
+                [items[pos].client_id for pos, _ in written],
             )
         await self._queue_extraction(items, new_by_pos, result)
         if self.settings.zep.api_key is not None:
@@ -321,17 +324,19 @@ class MemoryService:
                 merged = merge(events, linked)[:pool]
                 events = await rerank(self.embedder, q.query, merged, cfg)
             events = await by_author(self.entity_links, events, nodes, cfg)
-            found += events[: q.k]
+            found += await diversify(self.search, events, q.k, model, cfg)
         if "fact" in kinds:
             facts = await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
             )
-            found += (await rerank(self.embedder, q.query, facts, cfg))[: q.k]
+            facts = await rerank(self.embedder, q.query, facts, cfg)
+            found += await diversify(self.search, facts, q.k, model, cfg)
         if "document" in kinds:
             chunks = await self.search.search_chunks(
                 q.query, qvec, model, dim, q.k, q.client_id, pool
             )
-            found += (await rerank(self.embedder, q.query, chunks, cfg))[: q.k]
+            chunks = await rerank(self.embedder, q.query, chunks, cfg)
+            found += await diversify(self.search, chunks, q.k, model, cfg)
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
