@@ -10,10 +10,13 @@ found), overall and per category, and the latency of each recall. The two baseli
 over exactly the same turn texts in the same run.
 
 `almanac` is recall as configured by default; the other almanac rows are the same recall,
-same memories, same run, with a signal switched off, so each change is measured against
-the one before it: `vector+text` (the two-list fusion alone, as before late interaction
-and the graph), `+rerank` (late interaction, memory.rerank), `+graph` (the graph signal
-alone, memory.graph_signal).
+same memories, same run, with signals switched off, so each change is measured against
+the one before it: `vector+text` (the two-list fusion alone), `+rerank` (late interaction,
+memory.rerank), `+graph` (the graph signal alone, memory.graph_signal), `rerank+graph`
+(both: the previous default), `+author` (and the author signal, memory.author_signal),
+`+aliases` (and short forms of names, memory.entities), `+mmr` (and MMR,
+memory.diversity: everything, as `almanac`), `+mmr, no author` (MMR without the author
+signal and short forms).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "+author": {"entity_aliases": False, "diversity_lambda": 1.0},
     "+aliases": {"diversity_lambda": 1.0},
     "+mmr": {},
-    "mmr alone": {"author_weight": 0.0, "entity_aliases": False},
+    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False},
     "almanac": {},
 }
 KS = (5, 10)

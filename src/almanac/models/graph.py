@@ -21,6 +21,8 @@ class GraphNode(IdMixin, TimestampsMixin, Base):
         nullable=False, server_default=jsonb_default()
     )
 
+    # Migration 0037 also indexes entity node ids by bytes (`node_id COLLATE "C"`, partial
+    # on node_type = 'entity'), for name prefixes (memory.entity_links.aliases).
     __table_args__ = (Index("idx_graph_nodes_type", "node_type"),)
 
 
@@ -49,7 +51,8 @@ class GraphEdge(IdMixin, CreatedMixin, Base):
 
 class MemoryEntity(Base):
     """A memory (event) linked to an entity node it names (memory.entities): who said it
-    (`speaker`) or who or what it mentions (`mention`)."""
+    (`speaker`) or who or what it mentions (`mention`); or to its client's `client:<id>`
+    node (`subject`)."""
 
     __tablename__ = "memory_entities"
 
