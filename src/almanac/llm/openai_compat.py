@@ -26,13 +26,13 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI
-from pydantic import BaseModel
 
 from almanac.config import OpenAILLMSettings
+from almanac.llm.attempts import Attempts, CallFailed, Tuned
 from almanac.llm.base import (
     CallRecorder,
     Judge,
@@ -43,7 +43,6 @@ from almanac.llm.base import (
     LLMTooSlow,
     LLMUnavailable,
     Message,
-    Outcome,
     Prompt,
     StructuredResult,
     T,
@@ -51,47 +50,20 @@ from almanac.llm.base import (
 from almanac.llm.circuit import CircuitBreaker, RecentCalls
 from almanac.llm.formats import (
     FORMATS,
-    REJECTION_STATUSES,
     FormatMemory,
     Mode,
-    next_mode,
     parse,
-    response_format,
-    wire_messages,
 )
 from almanac.llm.tuning import NO_TUNING, TuningSource
-from almanac.llm.wire import chat, describe, log_server_error
+from almanac.llm.wire import describe
 
 logger = logging.getLogger(__name__)
-
-# Jitter adds up to this share of the delay, so that clients that failed together do not
-# all come back at the same instant.
-_JITTER_SHARE = 0.1
 
 REPAIR_INSTRUCTION = (
     "Your previous answer could not be used: it is not valid JSON for the required schema.\n"
     "Validation errors:\n{errors}\n"
     "Reply with the corrected JSON object only."
 )
-
-
-class _Tuned(NamedTuple):
-    """One call's settings, resolved once: the model (tuned or configured) and its limits."""
-
-    model: str
-    temperature: float | None
-    max_tokens: int | None
-
-
-class _CallFailed(Exception):
-    """A request failed for good (retries exhausted or not retryable)."""
-
-    def __init__(self, outcome: Outcome, message: str, *, counts: bool = True) -> None:
-        super().__init__(message)
-        self.outcome: Outcome = outcome
-        self.message = message
-        # Whether this failure says something about the server's health (for the breaker).
-        self.counts = counts
 
 
 class OpenAICompatibleLLM(LLMClient):
@@ -151,9 +123,16 @@ class OpenAICompatibleLLM(LLMClient):
         )
         self.recent = RecentCalls(clock=clock)  # how the last real calls ended, for /health
         self._owns_client = owns_client
-        self._sleep = sleep
-        self._clock = clock
-        self._jitter = jitter
+        self.attempts = Attempts(
+            client=self.client,
+            formats=self.formats,
+            timeout_seconds=timeout_seconds,
+            max_retries=max_retries,
+            backoff_base_seconds=backoff_base_seconds,
+            stream=stream,
+            sleep=sleep,
+            jitter=jitter,
+        )
 
     @classmethod
     def from_settings(
@@ -208,7 +187,7 @@ class OpenAICompatibleLLM(LLMClient):
         budget = budget_seconds if budget_seconds is not None else self.budget_for(operation)
         if max_tokens is None:
             max_tokens = chosen.max_tokens or self.max_tokens.get(operation)
-        tuned = _Tuned(model, chosen.temperature, max_tokens)
+        tuned = Tuned(model, chosen.temperature, max_tokens)
         rec = LLMCallRecord(
             operation=operation,
             model=model,
@@ -242,7 +221,7 @@ class OpenAICompatibleLLM(LLMClient):
                 raise LLMTooSlow(
                     f"{model} gave no usable answer for {operation} within its {budget:g} s budget"
                 ) from exc
-            except _CallFailed as exc:
+            except CallFailed as exc:
                 settled = True
                 if exc.counts:
                     self._breaker_failure()
@@ -275,14 +254,14 @@ class OpenAICompatibleLLM(LLMClient):
     async def _complete(
         self,
         rec: LLMCallRecord,
-        tuned: _Tuned,
+        tuned: Tuned,
         messages: Sequence[Message],
         schema: type[T],
         deadline: float | None,
         judge: Judge[T] | None = None,
     ) -> T:
         model = tuned.model
-        content, truncated = await self._send(rec, tuned, messages, schema, deadline)
+        content, truncated = await self.attempts.send(rec, tuned, messages, schema, deadline)
         value, errors = parse(schema, content, truncated=truncated)
         if value is None:
             # One repair: show the model its answer and what was wrong with it.
@@ -292,7 +271,7 @@ class OpenAICompatibleLLM(LLMClient):
                 Message("assistant", content),
                 Message("user", REPAIR_INSTRUCTION.format(errors=errors)),
             ]
-            content, truncated = await self._send(rec, tuned, repair, schema, deadline)
+            content, truncated = await self.attempts.send(rec, tuned, repair, schema, deadline)
             value, errors = parse(schema, content, truncated=truncated)
             if value is None:
                 rec.outcome = "invalid"
@@ -316,89 +295,6 @@ class OpenAICompatibleLLM(LLMClient):
                 value.model_dump(mode="json"),
             )
         return value
-
-    async def _send(
-        self,
-        rec: LLMCallRecord,
-        tuned: _Tuned,
-        messages: Sequence[Message],
-        schema: type[T],
-        deadline: float | None,
-    ) -> tuple[str, bool]:
-        """One chat request, retried; returns the answer's text and whether it was cut off."""
-        model = tuned.model
-        retries = 0
-        mode = self.formats.get(self.base_url, model)
-        while True:
-            rec.attempts += 1
-            rec.output_mode = mode
-            outcome: Outcome
-            try:
-                answer = await self._request(rec, tuned, messages, schema, mode)
-            except openai.APIStatusError as exc:
-                log_server_error(rec.operation, model, mode, exc)
-                status = exc.status_code
-                lower = next_mode(mode)
-                if status in REJECTION_STATUSES and lower is not None:
-                    # A refusal of this way of asking, not an outage: no retry is spent.
-                    logger.info("%s refused %s (HTTP %d); trying %s", model, mode, status, lower)
-                    mode = lower
-                    continue
-                if status == 429:
-                    outcome = "rate_limited"
-                elif status == 408 or status >= 500:
-                    outcome = "error"
-                else:
-                    # 400/401/403/404/422 in plain text: retrying will not help, and it is a
-                    # configuration or request problem rather than the server being down.
-                    raise _CallFailed("error", describe(exc), counts=False) from exc
-                message, last = describe(exc), cast(Exception, exc)
-            except openai.APITimeoutError as exc:
-                outcome, message = "timeout", f"no answer within {self.timeout_seconds:g}s"
-                last = exc
-            except openai.APIConnectionError as exc:
-                outcome, message, last = "error", describe(exc), exc
-            else:
-                return answer
-            if retries >= self.max_retries:
-                raise _CallFailed(outcome, f"{message} (after {rec.attempts} attempts)") from last
-            delay = self.backoff_base_seconds * 2**retries
-            delay *= 1.0 + _JITTER_SHARE * self._jitter()
-            if deadline is not None and time.monotonic() + delay >= deadline:
-                # Waiting would only end in the budget running out: say what went wrong.
-                raise _CallFailed(outcome, f"{message} (after {rec.attempts} attempts)") from last
-            retries += 1
-            logger.debug("LLM %s: %s; retry %d in %.2fs", rec.operation, message, retries, delay)
-            await self._sleep(delay)
-
-    async def _request(
-        self,
-        rec: LLMCallRecord,
-        tuned: _Tuned,
-        messages: Sequence[Message],
-        schema: type[BaseModel],
-        mode: Mode,
-    ) -> tuple[str, bool]:
-        model = tuned.model
-        kwargs: dict[str, Any] = {
-            "model": model,
-            "messages": wire_messages(messages, schema, mode),
-            "timeout": self.timeout_seconds,
-        }
-        fmt = response_format(mode, schema)
-        if fmt is not None:
-            kwargs["response_format"] = fmt
-        if tuned.max_tokens:
-            kwargs["max_tokens"] = tuned.max_tokens
-        if tuned.temperature is not None:
-            kwargs["temperature"] = tuned.temperature
-        return await chat(
-            self.client,
-            rec,
-            kwargs,
-            stream=self.stream,
-            on_accept=lambda: self.formats.remember(self.base_url, model, mode),
-        )
 
     def _breaker_failure(self) -> None:
         was_open = self.breaker.state != "closed"
