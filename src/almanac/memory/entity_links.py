@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.memory.entities import NODE_PREFIX, node_id
 
-# A short form is checked against at most this many names it begins (memory.entities).
-ALIAS_SCAN = 50
+# A short form is checked against at most this many names it begins (memory.entities),
+# each visible to recall's filter through one of its first ALIAS_LINKS memories.
+ALIAS_SCAN = 20
+ALIAS_LINKS = 1000
 
 
 class EntityLinkRepository:
@@ -89,7 +91,7 @@ class EntityLinkRepository:
         """The node of the one-word entity name each short form begins ("mel": "melanie"),
         among the entities of memories `where` (recall's filter, alias `e`) lets through;
         nothing for a short form that begins several. Bounded: the first ALIAS_SCAN names
-        by prefix are looked at, each checked by one indexed EXISTS."""
+        by prefix are looked at, each through at most ALIAS_LINKS of its links."""
         if not words:
             return []
         bound = {**params, "prefixes": [node_id(w) for w in words]}
@@ -107,8 +109,9 @@ CROSS JOIN LATERAL (
         LIMIT {ALIAS_SCAN}
     ) x
     WHERE strpos(x.node_id, ' ') = 0
-      AND EXISTS (SELECT 1 FROM memory_entities m JOIN events e ON e.id = m.event_id
-                  WHERE m.node_id = x.node_id AND {where})
+      AND EXISTS (SELECT 1 FROM (SELECT m.event_id FROM memory_entities m
+                                 WHERE m.node_id = x.node_id LIMIT {ALIAS_LINKS}) l
+                  JOIN events e ON e.id = l.event_id WHERE {where})
     LIMIT 2
 ) c
 GROUP BY w.p HAVING count(*) = 1
