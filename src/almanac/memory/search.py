@@ -146,10 +146,10 @@ class SearchRepository:
         emb_table, owner = EMBEDDINGS[table]
         rows = await self.session.execute(
             text(
-                f"SELECT a.{owner} AS a, b.{owner} AS b, 1 - (a.embedding <=> b.embedding) AS sim "
-                f"FROM {emb_table} a JOIN {emb_table} b ON a.{owner} < b.{owner} "
-                f"AND b.model = a.model AND b.{owner} = ANY(CAST(:ids AS bigint[])) "
-                f"WHERE a.model = {sql_literal(model)} AND a.{owner} = ANY(CAST(:ids AS bigint[]))"
+                f"WITH v AS MATERIALIZED (SELECT {owner} AS id, embedding FROM {emb_table} "
+                f"WHERE model = {sql_literal(model)} AND {owner} = ANY(CAST(:ids AS bigint[]))) "
+                "SELECT a.id AS a, b.id AS b, 1 - (a.embedding <=> b.embedding) AS sim "
+                "FROM v a JOIN v b ON a.id < b.id"
             ),
             {"ids": ids},
         )
