@@ -1,15 +1,17 @@
-"""Recall's author signal: a query that names a person (or a client) also ranks what that
-person said, and what is about that client, as one more list in the fusion.
+"""Recall's author signal: a query that names a person also ranks what that person said,
+as one more list in the fusion.
 
 In a personal memory what someone says is about them: "Caroline: I went to a support
 group yesterday" answers "What did Caroline do?" without naming her anywhere a word or an
 embedding of the sentence could match. Remember links each memory to its author (the
 transcript's speaker, role `speaker`) and to the client it belongs to (role `subject`,
-memory.graph_signal). Recall then takes its candidates -- the first pass, the graph's
-memories, reranked -- keeps those whose author or subject is an entity the query names,
-and adds each one's reciprocal rank in that list (in the candidates' own order) with the
-weight `author_weight`, like every other list. Only candidates recall already found under
-its own filter can gain, so the signal cannot reach another client's memories.
+`client:<id>`; a query cannot name a client yet, since Almanac holds no client names, so
+today the speakers are what counts). Recall then takes its candidates -- the first pass,
+the graph's memories, reranked -- keeps those whose author or subject is an entity the
+query names, and adds each one's reciprocal rank in that list (in the candidates' own
+order) with the weight `author_weight`, like every other list. Only candidates recall
+already found under its own filter can gain, so the signal cannot reach another client's
+memories.
 """
 
 from __future__ import annotations
