@@ -314,7 +314,8 @@ class MemoryService:
                 q.for_client,
             )
             events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
-            events = await rerank(self.embedder, q.query, events, cfg)
+            scored: dict[int, float] = {}
+            events = await rerank(self.embedder, q.query, events, cfg, scored)
             seeds = [h.id for h in events[: cfg.graph_seed_hits]]
             nodes = await query_nodes(self.entity_links, q.query, filters, cfg.entity_aliases)
             linked = await LinkedSearch(self.search).events(
@@ -322,7 +323,7 @@ class MemoryService:
             )
             if linked:
                 merged = merge(events, linked)[:pool]
-                events = await rerank(self.embedder, q.query, merged, cfg)
+                events = await rerank(self.embedder, q.query, merged, cfg, scored)
             events = await by_author(self.entity_links, events, nodes, cfg)
             found += await diversify(self.search, events, q.k, model, cfg)
         if "fact" in kinds:
