@@ -103,9 +103,8 @@ CROSS JOIN LATERAL (
     SELECT x.node_id FROM (
         SELECT g.node_id FROM graph_nodes g
         WHERE g.node_type = 'entity'
-          AND g.node_id COLLATE "C" > w.p COLLATE "C"
-          AND g.node_id COLLATE "C" < (w.p || chr(1114111)) COLLATE "C"
-        ORDER BY g.node_id COLLATE "C"
+          AND g.node_id ~>~ w.p AND g.node_id ~<~ (w.p || chr(1114111))
+        ORDER BY g.node_id USING ~<~
         LIMIT {ALIAS_SCAN}
     ) x
     WHERE strpos(x.node_id, ' ') = 0

@@ -148,12 +148,17 @@ class SearchRepository:
             text(
                 f"WITH v AS MATERIALIZED (SELECT {owner} AS id, embedding FROM {emb_table} "
                 f"WHERE model = {sql_literal(model)} AND {owner} = ANY(CAST(:ids AS bigint[]))) "
-                "SELECT a.id AS a, b.id AS b, 1 - (a.embedding <=> b.embedding) AS sim "
+                # One row of three arrays: 435 pairs decode faster than 435 rows.
+                "SELECT array_agg(a.id) AS a, array_agg(b.id) AS b, "
+                "array_agg(1 - (a.embedding <=> b.embedding)) AS sim "
                 "FROM v a JOIN v b ON a.id < b.id"
             ),
             {"ids": ids},
         )
-        return {(r.a, r.b): float(r.sim) for r in rows}
+        row = rows.one()
+        if row.a is None:
+            return {}
+        return {(a, b): float(x) for a, b, x in zip(row.a, row.b, row.sim, strict=True)}
 
     async def _few_ids(self, table: str, where: str, params: dict[str, Any]) -> list[int] | None:
         """The ids a filter leaves when they are few enough to rank exactly, else None."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
@@ -21,9 +21,16 @@ class GraphNode(IdMixin, TimestampsMixin, Base):
         nullable=False, server_default=jsonb_default()
     )
 
-    # Migration 0037 also indexes entity node ids by bytes (`node_id COLLATE "C"`, partial
-    # on node_type = 'entity'), for name prefixes (memory.entity_links.aliases).
-    __table_args__ = (Index("idx_graph_nodes_type", "node_type"),)
+    __table_args__ = (
+        Index("idx_graph_nodes_type", "node_type"),
+        # Entity node ids by bytes, for name prefixes (memory.entity_links.aliases).
+        Index(
+            "idx_graph_nodes_entity_prefix",
+            "node_id",
+            postgresql_ops={"node_id": "varchar_pattern_ops"},
+            postgresql_where=text("node_type = 'entity'"),
+        ),
+    )
 
 
 class GraphEdge(IdMixin, CreatedMixin, Base):
