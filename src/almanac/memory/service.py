@@ -17,15 +17,14 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
-from almanac.memory.author_signal import by_author
 from almanac.memory.diversity import diversify
 from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.event_recall import recall_events
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
-from almanac.memory.graph_signal import link_memories, query_nodes
+from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
-from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
 from almanac.memory.rerank import pool_size, rerank
@@ -313,19 +312,9 @@ class MemoryService:
                 q.until,
                 q.for_client,
             )
-            events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
-            scored: dict[int, float] = {}
-            events = await rerank(self.embedder, q.query, events, cfg, scored)
-            seeds = [h.id for h in events[: cfg.graph_seed_hits]]
-            nodes = await query_nodes(self.entity_links, q.query, filters, cfg.entity_aliases)
-            linked = await LinkedSearch(self.search).events(
-                q.query, qvec, model, filters, nodes, seeds
+            found += await recall_events(
+                self.search, self.entity_links, self.embedder, q.query, qvec, q.k, filters
             )
-            if linked:
-                merged = merge(events, linked)[:pool]
-                events = await rerank(self.embedder, q.query, merged, cfg, scored)
-            events = await by_author(self.entity_links, events, nodes, cfg)
-            found += await diversify(self.search, events, q.k, model, cfg)
         if "fact" in kinds:
             facts = await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
