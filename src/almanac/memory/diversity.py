@@ -34,16 +34,15 @@ def mmr(
 
     picked: list[Hit] = []
     rest = list(hits)
+    closest = dict.fromkeys(rel, 0.0)  # each hit's highest cosine to a pick (0: none yet)
     while rest and len(picked) < k:
-        best = max(
-            rest,
-            key=lambda h: (
-                lam * rel[h.id] - (1 - lam) * max((sim(h.id, p.id) for p in picked), default=0),
-                h.score,
-            ),
-        )
+        best = max(rest, key=lambda h: (lam * rel[h.id] - (1 - lam) * closest[h.id], h.score))
+        first = not picked
         picked.append(best)
         rest.remove(best)
+        for h in rest:
+            near = sim(h.id, best.id)
+            closest[h.id] = near if first else max(closest[h.id], near)
     order = {h.id: i for i, h in enumerate(hits)}
     return sorted(picked, key=lambda h: order[h.id])
 
