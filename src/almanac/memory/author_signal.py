@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from almanac.config import SearchSettings
-from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.search import Hit
 
 
@@ -37,13 +36,3 @@ def fuse_members(hits: Sequence[Hit], members: set[int], s: SearchSettings) -> l
             out.append(h)
     out.sort(key=lambda h: (h.score, h.id), reverse=True)
     return out
-
-
-async def by_author(
-    links: EntityLinkRepository, hits: list[Hit], node_ids: Sequence[str], s: SearchSettings
-) -> list[Hit]:
-    """The hits with the author list fused in (unchanged when the query names no one)."""
-    if s.author_weight <= 0 or not hits or not node_ids:
-        return hits
-    members = await links.authored([h.id for h in hits], node_ids)
-    return fuse_members(hits, members, s) if members else hits

@@ -47,12 +47,24 @@ def mmr(
     return sorted(picked, key=lambda h: order[h.id])
 
 
+def wanted(hits: Sequence[Hit], k: int, s: SearchSettings) -> bool:
+    """Whether MMR has a choice to make (on, and more hits than k)."""
+    return s.diversity_lambda < 1 and len(hits) > k
+
+
 async def diversify(
-    search: SearchRepository, hits: list[Hit], k: int, model: str, s: SearchSettings
+    search: SearchRepository,
+    hits: list[Hit],
+    k: int,
+    model: str,
+    s: SearchSettings,
+    sims: Mapping[tuple[int, int], float] | None = None,
 ) -> list[Hit]:
-    """The best k hits of one kind, picked by MMR among the best `diversity_candidates`."""
-    if s.diversity_lambda >= 1 or len(hits) <= k:
+    """The best k hits of one kind, picked by MMR among the best `diversity_candidates`
+    (`sims`: their pairwise cosines when the caller has them, else read here)."""
+    if not wanted(hits, k, s):
         return hits[:k]
     pool = hits[: max(k, s.diversity_candidates)]
-    sims = await search.similarities(TABLES[pool[0].kind], [h.id for h in pool], model)
+    if sims is None:
+        sims = await search.similarities(TABLES[pool[0].kind], [h.id for h in pool], model)
     return mmr(pool, sims, s.diversity_lambda, k)

@@ -120,22 +120,6 @@ GROUP BY w.p HAVING count(*) = 1
         )
         return sorted(rows.scalars())
 
-    async def authored(self, event_ids: Sequence[int], node_ids: Sequence[str]) -> set[int]:
-        """Which of these memories were said by (role `speaker`) or are about (role
-        `subject`) one of these nodes. Only ids the caller already holds come back, so the
-        caller's own filter (client, session...) is the filter here too."""
-        if not event_ids or not node_ids:
-            return set()
-        rows = await self.session.execute(
-            text(
-                "SELECT DISTINCT event_id FROM memory_entities "
-                "WHERE event_id = ANY(CAST(:ids AS bigint[])) "
-                "AND node_id = ANY(CAST(:nodes AS varchar[])) AND role IN ('speaker', 'subject')"
-            ),
-            {"ids": list(event_ids), "nodes": list(node_ids)},
-        )
-        return set(rows.scalars())
-
     async def nodes_of(self, event_ids: Sequence[int]) -> list[str]:
         """The entity nodes these memories link to (to prune once they are deleted)."""
         if not event_ids:

@@ -5,11 +5,11 @@ the ARCHITECTURE's recall section describes, in the order they run."""
 from __future__ import annotations
 
 from almanac.embedder import Embedder
-from almanac.memory.author_signal import by_author
-from almanac.memory.diversity import diversify
+from almanac.memory.author_signal import fuse_members
+from almanac.memory.diversity import diversify, wanted
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import query_nodes
-from almanac.memory.linked_search import LinkedSearch, merge
+from almanac.memory.linked_search import LinkedSearch, about, merge
 from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.search import Hit, SearchRepository
 from almanac.memory.search_sql import EventFilters
@@ -35,5 +35,11 @@ async def recall_events(
     linked = await LinkedSearch(search).events(query, qvec, model, filters, nodes, seeds)
     if linked:
         events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
-    events = await by_author(links, events, nodes, cfg)
-    return await diversify(search, events, k, model, cfg)
+    # The author list and MMR's cosines, for all the candidates, in one round trip.
+    authors = nodes if cfg.author_weight > 0 else []
+    members, sims = await about(
+        search, [h.id for h in events], authors, model, wanted(events, k, cfg)
+    )
+    if members:
+        events = fuse_members(events, members, cfg)
+    return await diversify(search, events, k, model, cfg, sims)

@@ -180,6 +180,45 @@ class LinkedSearch:
         ]
 
 
+_ABOUT_SQL = """
+WITH v AS MATERIALIZED (
+    SELECT {owner} AS id, embedding FROM {emb_table}
+    WHERE model = {model} AND {owner} = ANY(CAST(:ids AS bigint[])) AND CAST(:pairs AS boolean)
+)
+SELECT (SELECT array_agg(DISTINCT m.event_id) FROM memory_entities m
+        WHERE m.event_id = ANY(CAST(:ids AS bigint[]))
+          AND m.node_id = ANY(CAST(:nodes AS varchar[]))
+          AND m.role IN ('speaker', 'subject')) AS authored,
+       p.a, p.b, p.sim
+FROM (SELECT array_agg(a.id) AS a, array_agg(b.id) AS b,
+             array_agg(1 - (a.embedding <=> b.embedding)) AS sim
+      FROM v a JOIN v b ON a.id < b.id) p
+"""
+
+
+async def about(
+    search: SearchRepository, ids: Sequence[int], node_ids: Sequence[str], model: str, pairs: bool
+) -> tuple[set[int], dict[tuple[int, int], float]]:
+    """For these candidate events, in one round trip: which were said by or are about one
+    of `node_ids` (memory.author_signal; only ids the caller holds come back, so its filter
+    holds here too), and (`pairs`) the cosine of every pair of them (memory.diversity)."""
+    if not ids or (not node_ids and not pairs):
+        return set(), {}
+    emb_table, owner = EMBEDDINGS["events"]
+    sql = _ABOUT_SQL.format(emb_table=emb_table, owner=owner, model=sql_literal(model))
+    row = (
+        await search.session.execute(
+            text(sql), {"ids": list(ids), "nodes": list(node_ids), "pairs": pairs}
+        )
+    ).one()
+    sims = (
+        {}
+        if row.a is None
+        else {(a, b): float(x) for a, b, x in zip(row.a, row.b, row.sim, strict=True)}
+    )
+    return set(row.authored or ()), sims
+
+
 def merge(first: Sequence[Hit], linked: Sequence[Hit]) -> list[Hit]:
     """The first pass's hits with the graph's parts added to their fused scores, then the
     memories only the graph found (first-pass evidence kept where there is some)."""

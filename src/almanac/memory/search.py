@@ -61,6 +61,7 @@ class SearchRepository:
         self.session = session
         self.settings = settings
         self._prepared = False
+        self._terms: dict[tuple[str, str], tuple[list[Term], float]] = {}
 
     async def _prepare(self) -> None:
         if self._prepared:
@@ -72,8 +73,16 @@ class SearchRepository:
         await self.session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         self._prepared = True
 
+    def forget_terms(self) -> None:
+        """Start a new recall: the IDF `terms` remembered belong to the last one."""
+        self._terms.clear()
+
     async def terms(self, kind: str, query: str) -> tuple[list[Term], float]:
-        """The query's indexed words with their IDF, and the average document length."""
+        """The query's indexed words with their IDF, and the average document length
+        (asked once per recall: the graph signal reuses the first pass's; see forget_terms)."""
+        key = (kind, query)
+        if key in self._terms:
+            return self._terms[key]
         rows = await self.session.execute(
             text(TERMS_SQL),
             {"kind": kind, "qtext": query, "share": self.settings.common_term_share},
@@ -81,6 +90,7 @@ class SearchRepository:
         found = rows.all()
         avgdl = float(found[0].avgdl) if found else 1.0
         terms = [Term(r.lexeme, float(r.idf), bool(r.selective), bool(r.known)) for r in found]
+        self._terms[key] = (terms, avgdl)
         return terms, avgdl
 
     async def _search(

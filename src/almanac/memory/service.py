@@ -297,6 +297,7 @@ class MemoryService:
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
         """The Postgres answer: hybrid search over the requested kinds."""
+        self.search.forget_terms()
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
