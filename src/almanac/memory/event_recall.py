@@ -37,9 +37,8 @@ async def recall_events(
         events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
     # The author list and MMR's cosines, for all the candidates, in one round trip.
     authors = nodes if cfg.author_weight > 0 else []
-    members, sims = await about(
-        search, [h.id for h in events], authors, model, wanted(events, k, cfg)
-    )
+    pairs = max(k, cfg.diversity_candidates) if wanted(events, k, cfg) else 0
+    members, sims = await about(search, [h.id for h in events], authors, model, pairs)
     if members:
         events = fuse_members(events, members, cfg)
     return await diversify(search, events, k, model, cfg, sims)
