@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from almanac.ontology.sop import SOP
+from almanac.planner import runlength
 from almanac.planner.calibration import DEFAULT, Run, WorkflowFit, fit, fit_workflow, predict
 from almanac.planner.change import Point, detect
 from almanac.planner.estimates import apply_estimates
@@ -253,3 +254,86 @@ def test_apply_reports_how_each_estimate_was_made() -> None:
     assert [e.hours for e in library.estimates] == [4.0, 1.0, 2.0]
     assert library.estimates[0].basis == "library" and library.changes == []
     assert "requested" in library.estimates[0].note
+
+
+def engagement_runs(
+    paces: list[float], *, client: int, seed: int, first_instance: int, task_noise: float
+) -> list[Run]:
+    """One engagement a week of five tasks for `client`, every task at that week's pace,
+    each engagement a little hard or easy as a whole (sd 0.1) and each task noisy."""
+    rng = random.Random(seed)
+    library = {"audit": 4.0, "call": 1.0, "report": 2.0, "review": 3.0, "plan": 1.5}
+    out = []
+    for week, pace in enumerate(paces):
+        whole = math.exp(rng.gauss(0, 0.1))
+        at = T0 + timedelta(weeks=week, days=client)
+        for key, hours in library.items():
+            actual = hours * pace * whole * math.exp(rng.gauss(0, task_noise))
+            out.append(Run(7, key, client, hours, actual, at, first_instance + week))
+    return out
+
+
+def test_one_engagement_whose_tasks_all_moved_is_followed() -> None:
+    # After eight engagements at the library's pace, one engagement of five tasks all ran
+    # about 1.6x: a shift every task shares, far from one engagement's ordinary spread.
+    steady = engagement_runs([1.2] * 9, client=2, seed=50, first_instance=100, task_noise=0.1)
+    history = engagement_runs(
+        [1.0] * 8 + [1.6], client=1, seed=51, first_instance=0, task_noise=0.05
+    )
+    f = fit_workflow(7, history + steady)
+    assert predict(f, "audit", 1).ratio == pytest.approx(1.6, rel=0.1)
+    assert predict(f, "audit", 1).change_at == T0 + timedelta(weeks=8, days=1)
+    assert predict(f, "audit", 2).ratio == pytest.approx(1.2, rel=0.1)
+
+
+def test_one_odd_task_inside_an_engagement_is_not_a_change() -> None:
+    steady = engagement_runs([1.2] * 9, client=2, seed=50, first_instance=100, task_noise=0.1)
+    history = engagement_runs([1.0] * 9, client=1, seed=51, first_instance=0, task_noise=0.05)
+    odd = [
+        replace(r, actual_hours=r.actual_hours * 3.5)
+        if r.instance == 8 and r.task == "audit"
+        else r
+        for r in history
+    ]
+    f = fit_workflow(7, odd + steady)
+    assert 1 not in f.changes
+    assert predict(f, "review", 1).ratio == pytest.approx(1.0, rel=0.1)
+
+
+def test_heavy_noise_with_odd_tasks_rarely_reads_as_a_client_change() -> None:
+    # The run-length read alone (planner/runlength.py), on what a fit leaves: two clients,
+    # 16 engagements of five tasks each, task noise 0.3, engagements 0.1 hard or easy, 8%
+    # of tasks 3.5x or 0.3x off. At most one history in twelve reports a change, and no
+    # client's level moves by more than 15%.
+    reported = 0
+    for seed in range(12):
+        rng = random.Random(3000 + seed)
+        clients, instances, levels, days = [], [], [], []
+        for client, level in ((1, 0.0), (2, math.log(1.4))):
+            for week in range(16):
+                whole = rng.gauss(0, 0.1)
+                for _ in range(5):
+                    odd = math.log(rng.choice((0.3, 3.5))) if rng.random() < 0.08 else 0.0
+                    clients.append(client)
+                    instances.append(100 * client + week)
+                    levels.append(level + whole + rng.gauss(0, 0.3) + odd)
+                    days.append(7.0 * week + client)
+        fitted = {1: 0.0, 2: math.log(1.4)}
+        moves = runlength.client_moves(
+            clients, instances, levels, days, fitted, 0.3, runlength.Prior(), 0.1
+        )
+        reported += any(since is not None for _, since in moves.values())
+        assert all(abs(move) < math.log(1.15) for move, _ in moves.values())
+    assert reported <= 1
+
+
+def test_the_run_length_read_finds_a_clean_step_and_its_start() -> None:
+    points = [runlength.Engagement(float(d), (0.0, 0.05, -0.05, 0.02, 0.0)) for d in range(8)]
+    points.append(runlength.Engagement(8.0, (0.45, 0.5, 0.48, 0.47, 0.5)))
+    points.append(runlength.Engagement(9.0, (0.46, 0.52, 0.44, 0.5, 0.47)))
+    change, probs = runlength.newest_change(points, 0.1, 0.05)
+    assert change is not None and change.day == 8.0 and change.probability > 0.95
+    assert sum(probs) == pytest.approx(1.0)
+    flat = points[:8]
+    change, _ = runlength.newest_change(flat, 0.1, 0.05)
+    assert change is None or change.probability < 0.2

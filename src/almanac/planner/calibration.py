@@ -16,12 +16,13 @@ Change is followed in three ways: runs lose half their weight every `half_life_d
 change-point detector (planner/change.py) on clipped instance means, workflow-wide and per
 client, with thresholds in units of their own observed spread, turns a real shift into a
 step effect: the runs since it carry the new pace's offset from the old, shrunk towards
-none by their own weight (so two engagements at a new pace move the estimate most of the
-way, one a little), while the older runs keep telling clients and tasks apart; and
-outliers are damped by Huber weights (iteratively reweighted), never dropped. Nothing is
-discarded silently:
-every run keeps a weight, and the estimate says how many runs it rests on and whether a
-change or the (wide) cap applied.
+none by their own weight, while the older runs keep telling clients and tasks apart; what
+a client's newest engagements still say after that fit is read by a run-length posterior
+over engagements (planner/runlength.py: one engagement whose tasks all moved is strong
+evidence, one odd task is not), and the client's level moves as far as a change is
+believed; outliers are damped by Huber weights (iteratively reweighted), never dropped.
+Nothing is discarded silently: every run keeps a weight, and the estimate says how many
+runs it rests on and whether a change or the (wide) cap applied.
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
-from almanac.planner import intervals
+from almanac.planner import intervals, runlength
 from almanac.planner.backfit import backfit, client_effect
-from almanac.planner.change import MAD_TO_SIGMA, Point, detect, instance_sigma
+from almanac.planner.change import MAD_TO_SIGMA
+from almanac.planner.change import shifts as find_shifts
 
 Basis = Literal["library", "workflow", "client"]
 Z80 = 1.2816  # the normal quantile of an 80% central interval
 DAY = 86_400.0
-CLIP = 3.0  # task residuals are clipped (Huber) at this many sigmas before averaging
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,12 @@ class Params:
     tau_change: float = 0.15
     # For the interval only: runs before a change count this much among "current" errors.
     change_weight: float = 0.05
+    # One client's change (planner/runlength.py): about one in 20 engagements may start a
+    # new pace (a priori, not fitted); a new pace's level is spread like the library's
+    # error; below `change_min_probability` nothing moves.
+    change_hazard: float = 1 / 20
+    change_prior: float = 0.5
+    change_min_probability: float = 0.5
     # A sanity bound only (shrinkage is the defence against noise): 0.2x to 5x the library.
     cap: tuple[float, float] = (0.2, 5.0)
     rounds: int = 25
@@ -159,43 +166,6 @@ def _sigma(residuals: Sequence[float], p: Params) -> float:
     return max(p.sigma_floor, math.sqrt(var))
 
 
-def _changes(
-    runs: Sequence[Run],
-    v: Sequence[float],
-    days: Sequence[float],
-    sigma: float,
-    p: Params,
-) -> list[float]:
-    """The day (in `days`' scale) each shift found began, oldest first; the last began the
-    newest regime (binary segmentation towards the present)."""
-    by_instance: dict[int, list[int]] = defaultdict(list)
-    for i, run in enumerate(runs):
-        by_instance[run.instance].append(i)
-    centre = median(v)
-    clip = CLIP * sigma
-    points = [
-        Point(
-            day=max(days[i] for i in idx),
-            value=sum(max(centre - clip, min(centre + clip, v[i])) for i in idx) / len(idx),
-            tasks=len(idx),
-        )
-        for idx in by_instance.values()
-    ]
-    mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
-    prior = sigma / math.sqrt(max(1.0, mean_tasks))
-    start: float | None = None
-    found: list[float] = []
-    for _ in range(4):
-        current = [pt for pt in points if start is None or pt.day >= start]
-        s = instance_sigma(current, prior)
-        shift = detect(current, sigma=s, z=p.change_z, min_shift=p.change_min_shift)
-        if shift is None:
-            break
-        start = shift.day
-        found.append(shift.day)
-    return found
-
-
 def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> WorkflowFit:
     """Fit one workflow's effects from its runs (any order; runs with no estimate skipped)."""
     runs = [r for r in runs if r.library_hours > 0 and r.actual_hours >= 0]
@@ -253,12 +223,15 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     ]
     groups: list[tuple[int | None, list[int]]] = [(None, list(range(len(runs))))]
     named = sorted({c for c in clients if c is not None})
-    if len(named) > 1 or None in clients:  # else the workflow's changes are the client's
+    per_client = len(named) > 1 or None in clients  # else the workflow's are the client's
+    if per_client:
         for c in named:
             groups.append((c, [i for i, ci in enumerate(clients) if ci == c]))
     for key, idx in groups:
         v = [v_all[i] if key is None else v_all[i] + b.get(key, 0.0) for i in idx]
-        for start in _changes([runs[i] for i in idx], v, [days[i] for i in idx], sigma, p):
+        instances = [runs[i].instance for i in idx]
+        at = [days[i] for i in idx]
+        for start in find_shifts(instances, v, at, sigma, p.change_z, p.change_min_shift):
             after = [i for i in idx if days[i] >= start]
             changes[key] = min(runs[i].at for i in after)
             steps.append(after)
@@ -288,6 +261,27 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     out.changes = {
         k: at for k, at in changes.items() if abs(out.steps.get(k, 0.0)) >= p.change_min_shift / 2
     }
+    if per_client:  # one client's newest engagements, read for a change the steps missed
+        own = [client_effect(b, c) for c in clients]  # with the client's own steps, below
+        for key, idx, size in zip(step_keys, steps, shifts, strict=True):
+            for i in idx if key is not None else ():
+                own[i] += size
+        moved = runlength.client_moves(
+            clients,
+            [r.instance for r in runs],
+            [x + o for x, o in zip(res, own, strict=True)],
+            days,
+            {c: b.get(c, 0.0) + out.steps.get(c, 0.0) for c in named},
+            sigma,
+            runlength.Prior(p.change_hazard, p.change_prior, p.change_min_probability),
+            p.change_min_shift,
+        )
+        for c, (delta, since) in moved.items():
+            out.steps[c] = out.steps.get(c, 0.0) + delta
+            if since is not None:
+                out.changes[c] = min(
+                    r.at for r, t in zip(runs, days, strict=True) if r.client_id == c and t >= since
+                )
     # The interval: held-out residuals' own central 80% (planner/intervals.py).
     current = [i for i, w in enumerate(weights) if w >= 0.25]
     no_client = object()

@@ -11,6 +11,7 @@ matter (at least `min_shift` in log ratio, about 10%).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
@@ -105,3 +106,44 @@ def detect(
 
 def _mean(points: Sequence[Point]) -> float:
     return sum(p.value for p in points) / len(points)
+
+
+CLIP = 3.0  # task residuals are clipped (Huber) at this many sigmas before averaging
+
+
+def shifts(
+    instances: Sequence[int],
+    v: Sequence[float],
+    days: Sequence[float],
+    sigma: float,
+    z: float,
+    min_shift: float,
+) -> list[float]:
+    """The day (in `days`' scale) each shift in the task residuals `v` began, oldest first;
+    the last began the newest regime (binary segmentation towards the present, on clipped
+    engagement means)."""
+    by_instance: dict[int, list[int]] = defaultdict(list)
+    for i, instance in enumerate(instances):
+        by_instance[instance].append(i)
+    centre = median(v)
+    clip = CLIP * sigma
+    points = [
+        Point(
+            day=max(days[i] for i in idx),
+            value=sum(max(centre - clip, min(centre + clip, v[i])) for i in idx) / len(idx),
+            tasks=len(idx),
+        )
+        for idx in by_instance.values()
+    ]
+    mean_tasks = sum(pt.tasks for pt in points) / max(1, len(points))
+    prior = sigma / math.sqrt(max(1.0, mean_tasks))
+    start: float | None = None
+    found: list[float] = []
+    for _ in range(4):
+        current = [pt for pt in points if start is None or pt.day >= start]
+        shift = detect(current, sigma=instance_sigma(current, prior), z=z, min_shift=min_shift)
+        if shift is None:
+            break
+        start = shift.day
+        found.append(shift.day)
+    return found
