@@ -10,10 +10,13 @@ found), overall and per category, and the latency of each recall. The two baseli
 over exactly the same turn texts in the same run.
 
 `almanac` is recall as configured by default; the other almanac rows are the same recall,
-same memories, same run, with a signal switched off, so each change is measured against
-the one before it: `vector+text` (the two-list fusion alone, as before late interaction
-and the graph), `+rerank` (late interaction, memory.rerank), `+graph` (the graph signal
-alone, memory.graph_signal).
+same memories, same run, with signals switched off, so each change is measured against
+the one before it: `vector+text` (the two-list fusion alone), `+rerank` (late interaction,
+memory.rerank), `+graph` (the graph signal alone, memory.graph_signal), `rerank+graph`
+(both: the previous default), `+author` (and the author signal, memory.author_signal),
+`+aliases` (and short forms of names, memory.entities), `+mmr` (and MMR,
+memory.diversity: everything, as `almanac`), `+mmr, no author` (MMR without the author
+signal and short forms).
 """
 
 from __future__ import annotations
@@ -47,10 +50,16 @@ from almanac.state import build_state  # noqa: E402
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _GRAPH_OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
 # Search settings changed per almanac row (see the module docstring).
-VARIANTS: dict[str, dict[str, float]] = {
-    "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF},
-    "+rerank": _GRAPH_OFF,
-    "+graph": {"rerank_weight": 0.0},
+_AUTHOR_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
+VARIANTS: dict[str, dict[str, float | bool]] = {
+    "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF, **_AUTHOR_OFF},
+    "+rerank": {**_GRAPH_OFF, **_AUTHOR_OFF},
+    "+graph": {"rerank_weight": 0.0, **_AUTHOR_OFF},
+    "rerank+graph": _AUTHOR_OFF,
+    "+author": {"entity_aliases": False, "diversity_lambda": 1.0},
+    "+aliases": {"diversity_lambda": 1.0},
+    "+mmr": {},
+    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False},
     "almanac": {},
 }
 KS = (5, 10)

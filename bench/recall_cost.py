@@ -1,4 +1,4 @@
-"""What late interaction and the graph signal cost recall at 100,000 memories.
+"""What recall's signals (rerank, graph, author, MMR) cost at 100,000 memories.
 
 Usage: .venv/bin/python bench/recall_cost.py [--memories 100000] [--queries 200]
                                              [--data-dir DIR]
@@ -10,10 +10,14 @@ memories each) and selective entities. Then asks distinct questions (half name a
 contact), each through every configuration in turn -- interleaved, so all see the same
 machine -- with a fresh cache (uncached), unfiltered and filtered to one client:
 
-- `vector+text`: the two-list fusion (rerank and graph off), the baseline;
-- `+rerank`: late interaction over the top `search.rerank_candidates` (memory.rerank);
-- `+graph`: the graph signal alone (memory.graph_signal);
-- `almanac`: both, the default.
+- `vector+text`: the two-list fusion (everything below off), the baseline;
+- `rerank+graph`: late interaction over the top `search.rerank_candidates` (memory.rerank)
+  and the graph signal (memory.graph_signal), the previous default;
+- `+author+aliases`: and the author signal (memory.author_signal) with short forms;
+- `almanac`: and MMR (memory.diversity), the default.
+
+Half the memories are transcript turns ("Priya: ...") and every question names one of
+their speakers, so the author signal always has candidates to look up.
 
 Reported: p50/p95 of the recall's own time (`took_ms`) and the ratio of each p50 to the
 baseline's. --data-dir keeps the folder and reuses a load of the same size.
@@ -31,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import median, percentile, print_table, write_json  # noqa: E402
-from memory_load import question, sentence  # noqa: E402
+from memory_load import PEOPLE, question, sentence  # noqa: E402
 
 from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.config import Settings  # noqa: E402
@@ -54,10 +58,11 @@ LAST = [
     "Kowalski",
 ]
 _OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
-VARIANTS: dict[str, dict[str, float]] = {
-    "vector+text": {"rerank_weight": 0.0, **_OFF},
-    "+rerank": _OFF,
-    "+graph": {"rerank_weight": 0.0},
+_NEW_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
+VARIANTS: dict[str, dict[str, float | bool]] = {
+    "vector+text": {"rerank_weight": 0.0, **_OFF, **_NEW_OFF},
+    "rerank+graph": _NEW_OFF,
+    "+author+aliases": {"diversity_lambda": 1.0},
     "almanac": {},
 }
 CLIENTS = 20
@@ -70,6 +75,8 @@ def contacts() -> list[str]:
 
 def memory(rng: random.Random, people: list[str]) -> str:
     text = sentence(rng)
+    if rng.random() < 0.5:  # a transcript turn, with its speaker (the author signal's)
+        text = f"{rng.choice(PEOPLE)}: {text}"
     if rng.random() < 0.01:
         text += f", with {rng.choice(people).strip()}"
     return text

@@ -47,3 +47,14 @@ def test_hostile_input_is_bounded():
     assert len(extract(many)) == 50
     assert extract("He met " + "A" * 500 + " there") == {}
     assert extract("") == {} and extract("\x00 :: [[[") == {}
+
+
+def test_alias_words_are_capitalised_words_inside_the_query():
+    from almanac.memory.entities import MAX_ALIAS_WORDS, alias_words
+
+    assert alias_words("What did Mel and her kids paint?") == ["mel"]
+    # A sentence's first word, a function word, a short or a mixed token are not names.
+    assert alias_words("Mel went home. Did Jo? Where is Her R2D2 from") == []
+    assert alias_words("Ask about Mel's plans, then Caro. Then Mel again") == ["mel", "caro"]
+    many = "note " + " ".join(f"Name{chr(97 + i)}x" for i in range(26))
+    assert len(alias_words(many)) == MAX_ALIAS_WORDS  # bounded, whatever the query

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from almanac.config import SearchSettings
 from almanac.embedder.base import Embedder, Vectors
@@ -50,3 +51,23 @@ async def test_an_embedder_without_token_vectors_leaves_the_order(embedder):
     # The local embedder has them: the painting memory moves up.
     out = await rerank(embedder, "what did I paint?", hits, SearchSettings())
     assert [h.id for h in out] == [2, 1]
+
+
+async def test_a_second_rerank_scores_only_the_hits_new_to_it(embedder):
+    seen: list[str] = []
+
+    class Counting:  # the real embedder, counting the texts it is asked to score
+        async def late_interaction(self, query: str, texts: Sequence[str]) -> list[float] | None:
+            seen.extend(texts)
+            return await embedder.late_interaction(query, texts)
+
+    counting: Any = Counting()
+    s = SearchSettings()
+    first = [hit(1, 0.02, "the boiler service"), hit(2, 0.019, "a new kettle")]
+    known: dict[int, float] = {}
+    await rerank(counting, "boiler", first, s, known)
+    again = await rerank(counting, "boiler", [*first, hit(3, 0.018, "boiler valve")], s, known)
+    assert seen == ["the boiler service", "a new kettle", "boiler valve"]
+    # The same order as scoring everything afresh.
+    fresh = await rerank(embedder, "boiler", [*first, hit(3, 0.018, "boiler valve")], s)
+    assert [h.id for h in again] == [h.id for h in fresh]

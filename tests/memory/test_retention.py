@@ -134,3 +134,56 @@ async def test_retention_over_http_and_bad_input(
     assert r.json()["deleted"] == 3 and all(f.endswith(".jsonl.gz") for f in r.json()["files"])
     left = await scalar(committed_state.engine, "SELECT array_agg(id ORDER BY id) FROM events")
     assert left == sorted(ids[n] for n in ("recent", "promoted", "sourced"))
+
+
+async def test_retention_prunes_the_names_only_deleted_memories_held(committed_state: AppState):
+    """Entity nodes left with no memory go with the retention run, not at the next forget."""
+    from almanac.db.uow import unit_of_work
+    from almanac.memory.entity_links import EntityLinkRepository
+    from almanac.memory.graph_signal import link_memories
+
+    old, recent = NOW - timedelta(days=120), NOW - timedelta(days=10)
+    async with committed_state.engine.begin() as conn:
+        made = []
+        for content, when in (
+            ("Met Oskar Lindqvist at the harbour", old),
+            ("Ingrid Halvorsen called about Oskar Lindqvist", recent),
+            ("Dinner with Hana Okafor", old),
+        ):
+            made.append(
+                (
+                    await conn.execute(
+                        text(
+                            "INSERT INTO events (event_type, event_source, content, "
+                            "created_at, occurred_at) VALUES ('memory', 'user', :c, :w, :w) "
+                            "RETURNING id"
+                        ),
+                        {"c": content, "w": when},
+                    )
+                ).scalar_one()
+            )
+    async with unit_of_work(committed_state.sessionmaker) as uow:
+        await link_memories(
+            EntityLinkRepository(uow.session),
+            list(
+                zip(
+                    made,
+                    [
+                        "x Oskar Lindqvist",
+                        "x Ingrid Halvorsen and Oskar Lindqvist",
+                        "x Hana Okafor",
+                    ],
+                    strict=True,
+                )
+            ),
+        )
+
+    report = await run_retention(committed_state, days=90, now=NOW)
+    assert report.deleted == 2 and report.pruned == 1
+    nodes = await scalar(
+        committed_state.engine,
+        "SELECT string_agg(node_id, ',' ORDER BY node_id) FROM graph_nodes "
+        "WHERE node_type = 'entity'",
+    )
+    # Hana's only memory is gone; Oskar is still named by a recent one.
+    assert nodes == "entity:ingrid halvorsen,entity:oskar lindqvist"

@@ -154,5 +154,9 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
     links = EntityLinkRepository(uow.session)
     for start in range(0, len(events), _PAGE):
         page = events[start : start + _PAGE]
-        await link_memories(links, [(r["id"], str(r.get("content") or "")) for r in page])
+        await link_memories(
+            links,
+            [(r["id"], str(r.get("content") or "")) for r in page],
+            [r.get("client_id") for r in page],
+        )
     return report

@@ -136,6 +136,16 @@ class SearchSettings(BaseModel):
     graph_seed_hits: int = Field(default=10, ge=1, le=100)
     entity_share: float = Field(default=0.05, gt=0, le=1)
     entity_max_links: int = Field(default=200, ge=1, le=10_000)
+    # The author signal (memory.author_signal): candidates said by, or about, an entity the
+    # query names, fused as one more list with this weight (0: off); chosen up front as
+    # half a retriever's, like the graph's neighbours.
+    author_weight: float = Field(default=0.5, ge=0)
+    # A capitalised query word may be a short form of one known name ("Mel": "Melanie").
+    entity_aliases: bool = True
+    # Maximal marginal relevance (memory.diversity) picks the k results among the best
+    # `diversity_candidates`; lambda set up front at the usual 0.7 (1: off).
+    diversity_lambda: float = Field(default=0.7, ge=0, le=1)
+    diversity_candidates: int = Field(default=30, ge=1, le=200)
 
 
 class MemorySettings(BaseModel):

@@ -9,7 +9,9 @@ mention. Names are matched case-insensitively and without a possessive "'s", so
 
 A query names an entity when a run of its words (1-4) is the name of a known entity node:
 the query's capitalisation does not matter, because only names already seen in memories
-count.
+count. A capitalised word inside the query may also be a short form ("Mel") of a known
+one-word name ("Melanie"): `alias_words` lists those words, and the lookup
+(memory.entity_links) keeps a short form only when it fits exactly one name.
 """
 
 from __future__ import annotations
@@ -129,3 +131,31 @@ def query_names(query: str) -> list[str]:
             if len(name) >= 2:
                 out[name] = None
     return list(out)[:200]
+
+
+# A query's short forms: at most this many words, each at least this long.
+MAX_ALIAS_WORDS = 5
+MIN_ALIAS_CHARS = 3
+
+
+def alias_words(query: str) -> list[str]:
+    """The query's capitalised words, not the first of a sentence, that may be short forms
+    of a name ("Mel" for "Melanie"), normalised; at most MAX_ALIAS_WORDS."""
+    out: dict[str, None] = {}
+    at_start = True
+    for token in _TOKEN.findall(query):
+        if not token[0].isalpha():
+            if any(c in _SENTENCE_END for c in token):
+                at_start = True
+            continue
+        word = normalise(token)
+        if (
+            not at_start
+            and token[0].isupper()
+            and len(word) >= MIN_ALIAS_CHARS
+            and word.isalpha()
+            and word not in _FUNCTION_WORDS
+        ):
+            out[word] = None
+        at_start = False
+    return list(out)[:MAX_ALIAS_WORDS]

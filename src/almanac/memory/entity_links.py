@@ -9,11 +9,17 @@ client's linked memories reach only recalls that may see that client.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.memory.entities import NODE_PREFIX, node_id
+
+# A short form is checked against at most this many names it begins (memory.entities),
+# each visible to recall's filter through one of its first ALIAS_LINKS memories.
+ALIAS_SCAN = 20
+ALIAS_LINKS = 1000
 
 
 class EntityLinkRepository:
@@ -58,12 +64,84 @@ class EntityLinkRepository:
             },
         )
 
-    async def prune(self) -> int:
-        """Delete entity nodes no memory links to any more (after forgetting)."""
+    async def link_clients(self, links: Sequence[tuple[int, int]]) -> None:
+        """Link each (event id, client id) to the client's `client:<id>` node (role
+        `subject`), creating the node as the graph's triggers do when it is not there yet."""
+        if not links:
+            return
+        await self.session.execute(
+            text(
+                "INSERT INTO graph_nodes (node_type, node_id, properties) "
+                "SELECT DISTINCT 'client', 'client:' || c, CAST('{}' AS jsonb) "
+                "FROM unnest(CAST(:clients AS bigint[])) AS c "
+                "ON CONFLICT (node_id) DO NOTHING"
+            ),
+            {"clients": sorted({c for _, c in links})},
+        )
+        await self.session.execute(
+            text(
+                "INSERT INTO memory_entities (node_id, event_id, role) "
+                "SELECT 'client:' || c, e, 'subject' FROM unnest(CAST(:events AS bigint[]), "
+                "CAST(:clients AS bigint[])) AS u(e, c) ON CONFLICT DO NOTHING"
+            ),
+            {"events": [e for e, _ in links], "clients": [c for _, c in links]},
+        )
+
+    async def aliases(self, words: Sequence[str], where: str, params: dict[str, Any]) -> list[str]:
+        """The node of the one-word entity name each short form begins ("mel": "melanie"),
+        among the entities of memories `where` (recall's filter, alias `e`) lets through;
+        nothing for a short form that begins several. Bounded: the first ALIAS_SCAN names
+        by prefix are looked at, each through at most ALIAS_LINKS of its links."""
+        if not words:
+            return []
+        bound = {**params, "prefixes": [node_id(w) for w in words]}
+        rows = await self.session.execute(
+            text(
+                f"""
+SELECT min(c.node_id) AS node_id FROM unnest(CAST(:prefixes AS varchar[])) AS w(p)
+CROSS JOIN LATERAL (
+    SELECT x.node_id FROM (
+        SELECT g.node_id FROM graph_nodes g
+        WHERE g.node_type = 'entity'
+          AND g.node_id ~>~ w.p AND g.node_id ~<~ (w.p || chr(1114111))
+        ORDER BY g.node_id USING ~<~
+        LIMIT {ALIAS_SCAN}
+    ) x
+    WHERE strpos(x.node_id, ' ') = 0
+      AND EXISTS (SELECT 1 FROM (SELECT m.event_id FROM memory_entities m
+                                 WHERE m.node_id = x.node_id LIMIT {ALIAS_LINKS}) l
+                  JOIN events e ON e.id = l.event_id WHERE {where})
+    LIMIT 2
+) c
+GROUP BY w.p HAVING count(*) = 1
+"""
+            ),
+            bound,
+        )
+        return sorted(rows.scalars())
+
+    async def nodes_of(self, event_ids: Sequence[int]) -> list[str]:
+        """The entity nodes these memories link to (to prune once they are deleted)."""
+        if not event_ids:
+            return []
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT node_id FROM memory_entities "
+                "WHERE event_id = ANY(CAST(:ids AS bigint[])) AND node_id LIKE 'entity:%'"
+            ),
+            {"ids": list(event_ids)},
+        )
+        return sorted(rows.scalars())
+
+    async def prune(self, node_ids: Sequence[str] | None = None) -> int:
+        """Delete entity nodes no memory links to any more (after forgetting or retention):
+        all of them, or only those among `node_ids`."""
+        only = "" if node_ids is None else "AND n.node_id = ANY(CAST(:ids AS varchar[])) "
         result = await self.session.execute(
             text(
-                "DELETE FROM graph_nodes n WHERE n.node_type = 'entity' AND NOT EXISTS "
+                f"DELETE FROM graph_nodes n WHERE n.node_type = 'entity' {only}AND NOT EXISTS "
                 "(SELECT 1 FROM memory_entities m WHERE m.node_id = n.node_id)"
-            )
+            ),
+            {} if node_ids is None else {"ids": list(node_ids)},
         )
         return int(getattr(result, "rowcount", 0) or 0)

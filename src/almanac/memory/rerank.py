@@ -36,11 +36,24 @@ def fuse_rank(hits: list[Hit], scores: list[float], s: SearchSettings) -> list[H
     return fused
 
 
-async def rerank(embedder: Embedder, query: str, hits: list[Hit], s: SearchSettings) -> list[Hit]:
-    """The hits reordered with late interaction fused in (unchanged without token vectors)."""
+async def rerank(
+    embedder: Embedder,
+    query: str,
+    hits: list[Hit],
+    s: SearchSettings,
+    known: dict[int, float] | None = None,
+) -> list[Hit]:
+    """The hits reordered with late interaction fused in (unchanged without token vectors).
+
+    `known`: scores of this query against hits already scored (by id), filled in here, so
+    a second rerank of the same kind scores only the hits new to it."""
     if s.rerank_weight <= 0 or len(hits) < 2:
         return hits
-    scores = await embedder.late_interaction(query, [h.content for h in hits])
-    if scores is None:
-        return hits
-    return fuse_rank(hits, scores, s)
+    memo = known if known is not None else {}
+    todo = [h for h in hits if h.id not in memo]
+    if todo:
+        scores = await embedder.late_interaction(query, [h.content for h in todo])
+        if scores is None:
+            return hits
+        memo.update(zip((h.id for h in todo), scores, strict=True))
+    return fuse_rank(hits, [memo[h.id] for h in hits], s)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 
 from almanac.db.uow import UnitOfWork
+from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.maintenance import event_record
 from almanac.models import Event, Fact
@@ -36,6 +37,7 @@ class RetentionReport:
     eligible: int  # old, not promoted: archived and deleted unless dry-run
     kept_promoted: int  # old but promoted to a fact: kept
     deleted: int = 0
+    pruned: int = 0  # entity nodes no memory links to any more
     files: list[Path] = field(default_factory=list)
 
 
@@ -148,8 +150,12 @@ async def run_retention(
             path = folder / f"events-{stamp}-{number:04d}.jsonl.gz"
             await asyncio.to_thread(_write_archive, path, [record(e) for e in rows])
             ids = [e.id for e in rows]
+            links = EntityLinkRepository(session)
             try:
+                nodes = await links.nodes_of(ids)
                 await session.execute(delete(Event).where(Event.id.in_(ids)))
+                # Names only these memories held go with them, as after forgetting.
+                report.pruned += await links.prune(nodes)
             except BaseException:
                 # Nothing was deleted: the archive would only be a duplicate next run.
                 path.unlink(missing_ok=True)

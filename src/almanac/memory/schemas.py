@@ -240,4 +240,7 @@ class RetentionOut(BaseModel):
     eligible: int = Field(description="Old events not promoted to facts (archived, deleted)")
     kept_promoted: int = Field(description="Old events promoted to facts (kept)")
     deleted: int
+    pruned: int = Field(
+        default=0, description="Entity nodes no remaining memory names, removed with them"
+    )
     files: list[str] = Field(description="Archives written under the data folder's retention/")

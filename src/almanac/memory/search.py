@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
+from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
 from almanac.memory.search_sql import (
     NO_FILTER,
     TERM_KINDS,
@@ -60,6 +61,7 @@ class SearchRepository:
         self.session = session
         self.settings = settings
         self._prepared = False
+        self._terms: dict[tuple[str, str], tuple[list[Term], float]] = {}
 
     async def _prepare(self) -> None:
         if self._prepared:
@@ -71,8 +73,16 @@ class SearchRepository:
         await self.session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         self._prepared = True
 
+    def forget_terms(self) -> None:
+        """Start a new recall: the IDF `terms` remembered belong to the last one."""
+        self._terms.clear()
+
     async def terms(self, kind: str, query: str) -> tuple[list[Term], float]:
-        """The query's indexed words with their IDF, and the average document length."""
+        """The query's indexed words with their IDF, and the average document length
+        (asked once per recall: the graph signal reuses the first pass's; see forget_terms)."""
+        key = (kind, query)
+        if key in self._terms:
+            return self._terms[key]
         rows = await self.session.execute(
             text(TERMS_SQL),
             {"kind": kind, "qtext": query, "share": self.settings.common_term_share},
@@ -80,6 +90,7 @@ class SearchRepository:
         found = rows.all()
         avgdl = float(found[0].avgdl) if found else 1.0
         terms = [Term(r.lexeme, float(r.idf), bool(r.selective), bool(r.known)) for r in found]
+        self._terms[key] = (terms, avgdl)
         return terms, avgdl
 
     async def _search(
@@ -135,6 +146,29 @@ class SearchRepository:
             )
             for r in rows
         ]
+
+    async def similarities(
+        self, table: str, ids: list[int], model: str
+    ) -> dict[tuple[int, int], float]:
+        """Cosine similarity of every pair of these rows' stored vectors (a < b)."""
+        if len(ids) < 2:
+            return {}
+        emb_table, owner = EMBEDDINGS[table]
+        rows = await self.session.execute(
+            text(
+                f"WITH v AS MATERIALIZED (SELECT {owner} AS id, embedding FROM {emb_table} "
+                f"WHERE model = {sql_literal(model)} AND {owner} = ANY(CAST(:ids AS bigint[]))) "
+                # One row of three arrays: 435 pairs decode faster than 435 rows.
+                "SELECT array_agg(a.id) AS a, array_agg(b.id) AS b, "
+                "array_agg(1 - (a.embedding <=> b.embedding)) AS sim "
+                "FROM v a JOIN v b ON a.id < b.id"
+            ),
+            {"ids": ids},
+        )
+        row = rows.one()
+        if row.a is None:
+            return {}
+        return {(a, b): float(x) for a, b, x in zip(row.a, row.b, row.sim, strict=True)}
 
     async def _few_ids(self, table: str, where: str, params: dict[str, Any]) -> list[int] | None:
         """The ids a filter leaves when they are few enough to rank exactly, else None."""

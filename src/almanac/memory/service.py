@@ -17,13 +17,14 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.diversity import diversify
 from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.event_recall import recall_events
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
-from almanac.memory.graph_signal import candidate_nodes, link_memories
+from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
-from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.relevance import no_match, relevance
 from almanac.memory.repository import EventRepository
 from almanac.memory.rerank import pool_size, rerank
@@ -180,9 +181,11 @@ class MemoryService:
         if namespaces:
             self.invalidator.events_changed(self.uow, sorted(namespaces))
         if self.settings.memory.link_entities:
+            written = [(pos, i) for pos, i in new_by_pos.items() if i is not None]
             await link_memories(
                 self.entity_links,
-                [(i, items[pos].content) for pos, i in new_by_pos.items() if i is not None],
+                [(i, items[pos].content) for pos, i in written],
+                [items[pos].client_id for pos, _ in written],
             )
         await self._queue_extraction(items, new_by_pos, result)
         if self.settings.zep.api_key is not None:
@@ -294,6 +297,7 @@ class MemoryService:
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
         """The Postgres answer: hybrid search over the requested kinds."""
+        self.search.forget_terms()
         qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
         found: list[Hit] = []
         model, dim = self.embedder.model, self.embedder.dim
@@ -309,26 +313,21 @@ class MemoryService:
                 q.until,
                 q.for_client,
             )
-            events = await self.search.search_events(q.query, qvec, model, dim, q.k, filters, pool)
-            events = await rerank(self.embedder, q.query, events, cfg)
-            seeds = [h.id for h in events[: cfg.graph_seed_hits]]
-            linked = await LinkedSearch(self.search).events(
-                q.query, qvec, model, filters, candidate_nodes(q.query), seeds
+            found += await recall_events(
+                self.search, self.entity_links, self.embedder, q.query, qvec, q.k, filters
             )
-            if linked:
-                merged = merge(events, linked)[:pool]
-                events = await rerank(self.embedder, q.query, merged, cfg)
-            found += events[: q.k]
         if "fact" in kinds:
             facts = await self.search.search_facts(
                 q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
             )
-            found += (await rerank(self.embedder, q.query, facts, cfg))[: q.k]
+            facts = await rerank(self.embedder, q.query, facts, cfg)
+            found += await diversify(self.search, facts, q.k, model, cfg)
         if "document" in kinds:
             chunks = await self.search.search_chunks(
                 q.query, qvec, model, dim, q.k, q.client_id, pool
             )
-            found += (await rerank(self.embedder, q.query, chunks, cfg))[: q.k]
+            chunks = await rerank(self.embedder, q.query, chunks, cfg)
+            found += await diversify(self.search, chunks, q.k, model, cfg)
         # A promoted fact says what its source event said: show the durable fact once.
         promoted = {h.source_event_id for h in found if h.source_event_id is not None}
         found = [h for h in found if not (h.kind == "event" and h.id in promoted)]

@@ -26,7 +26,10 @@ async def retention(days: int | None = None) -> None:
     """Archive and delete events older than `days` (default: settings) that are not facts."""
     report = await run_retention(get_state(), days=days)
     logger.info(
-        "retention: %d events archived and deleted (cut-off %s)", report.deleted, report.cutoff
+        "retention: %d events archived and deleted, %d entity nodes pruned (cut-off %s)",
+        report.deleted,
+        report.pruned,
+        report.cutoff,
     )
 
 

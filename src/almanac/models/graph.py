@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from almanac.models.base import Base, CreatedMixin, IdMixin, TimestampsMixin, jsonb_default
@@ -21,7 +21,16 @@ class GraphNode(IdMixin, TimestampsMixin, Base):
         nullable=False, server_default=jsonb_default()
     )
 
-    __table_args__ = (Index("idx_graph_nodes_type", "node_type"),)
+    __table_args__ = (
+        Index("idx_graph_nodes_type", "node_type"),
+        # Entity node ids by bytes, for name prefixes (memory.entity_links.aliases).
+        Index(
+            "idx_graph_nodes_entity_prefix",
+            "node_id",
+            postgresql_ops={"node_id": "varchar_pattern_ops"},
+            postgresql_where=text("node_type = 'entity'"),
+        ),
+    )
 
 
 class GraphEdge(IdMixin, CreatedMixin, Base):
@@ -49,7 +58,8 @@ class GraphEdge(IdMixin, CreatedMixin, Base):
 
 class MemoryEntity(Base):
     """A memory (event) linked to an entity node it names (memory.entities): who said it
-    (`speaker`) or who or what it mentions (`mention`)."""
+    (`speaker`) or who or what it mentions (`mention`); or to its client's `client:<id>`
+    node (`subject`)."""
 
     __tablename__ = "memory_entities"
 

@@ -1,0 +1,44 @@
+"""Recall over events, signal by signal: the first pass (vector + full text), late
+interaction, the graph, the author signal, then MMR -- each a fused list or a pick that
+the ARCHITECTURE's recall section describes, in the order they run."""
+
+from __future__ import annotations
+
+from almanac.embedder import Embedder
+from almanac.memory.author_signal import fuse_members
+from almanac.memory.diversity import diversify, wanted
+from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.graph_signal import query_nodes
+from almanac.memory.linked_search import LinkedSearch, about, merge
+from almanac.memory.rerank import pool_size, rerank
+from almanac.memory.search import Hit, SearchRepository
+from almanac.memory.search_sql import EventFilters
+
+
+async def recall_events(
+    search: SearchRepository,
+    links: EntityLinkRepository,
+    embedder: Embedder,
+    query: str,
+    qvec: list[float],
+    k: int,
+    filters: EventFilters,
+) -> list[Hit]:
+    """The best k events for the query under `filters`, best first."""
+    cfg = search.settings
+    model, pool = embedder.model, pool_size(k, cfg)
+    events = await search.search_events(query, qvec, model, embedder.dim, k, filters, pool)
+    scored: dict[int, float] = {}  # late interaction scores by id, for the second rerank
+    events = await rerank(embedder, query, events, cfg, scored)
+    seeds = [h.id for h in events[: cfg.graph_seed_hits]]
+    nodes = await query_nodes(links, query, filters, cfg.entity_aliases)
+    linked = await LinkedSearch(search).events(query, qvec, model, filters, nodes, seeds)
+    if linked:
+        events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
+    # The author list and MMR's cosines, for all the candidates, in one round trip.
+    authors = nodes if cfg.author_weight > 0 else []
+    pairs = max(k, cfg.diversity_candidates) if wanted(events, k, cfg) else 0
+    members, sims = await about(search, [h.id for h in events], authors, model, pairs)
+    if members:
+        events = fuse_members(events, members, cfg)
+    return await diversify(search, events, k, model, cfg, sims)

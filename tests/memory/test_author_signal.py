@@ -1,0 +1,119 @@
+"""Recall's author signal (memory.author_signal) and short forms of names: a query naming a
+person finds what that person said, "Mel" stands for "Melanie" -- within recall's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.cache.local import LocalCache
+from almanac.config import Settings
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.graph_signal import query_nodes
+from almanac.memory.schemas import RecallQuery, RememberIn
+from almanac.memory.search_sql import NO_FILTER, EventFilters
+from almanac.memory.service import MemoryService
+
+
+def service(session: AsyncSession, embedder: Embedder, settings: Settings, **search: Any) -> Any:
+    cfg = settings.model_copy(update={"search": settings.search.model_copy(update=search)})
+    return MemoryService(UnitOfWork(session), embedder, LocalCache(), cfg)
+
+
+async def remember(svc: MemoryService, contents: list[str], **kw: Any) -> list[int]:
+    result = await svc.remember_many([RememberIn(content=c, **kw) for c in contents])
+    return list(result.ids)
+
+
+async def ids(svc: MemoryService, query: str, k: int, **kw: Any) -> list[int]:
+    out = await svc.recall(RecallQuery(query=query, k=k, kinds=["event"], floor=False, **kw))
+    return [h.id for h in out.results]
+
+
+async def test_a_short_form_stands_for_the_one_name_it_begins(db_session, embedder, settings):
+    svc = service(db_session, embedder, settings)
+    await remember(svc, ["Melanie: I painted a lake at sunrise", "Marco: the bus was late"])
+    await remember(svc, ["Caroline: I met Carl and Carla at the market"])
+    links = EntityLinkRepository(db_session)
+
+    nodes = await query_nodes(links, "What did Mel paint?", NO_FILTER)
+    assert "entity:melanie" in nodes
+    # "Car" begins three names (caroline, carl, carla): ambiguous, so it stands for none;
+    # a short form opening the question is grammar's capital, not a name.
+    assert not {"entity:caroline", "entity:carl", "entity:carla"} & set(
+        await query_nodes(links, "Which Car did she buy?", NO_FILTER)
+    )
+    assert "entity:marco" not in await query_nodes(links, "Mar was fun?", NO_FILTER)
+    assert "entity:melanie" not in await query_nodes(
+        links, "What did Mel paint?", NO_FILTER, aliases=False
+    )
+
+
+async def test_a_short_form_only_stands_for_names_within_the_scope(db_session, embedder, settings):
+    svc = service(db_session, embedder, settings)
+    await remember(svc, ["Melanie: the invoice went out"], client_id=2)
+    await remember(svc, ["Priya: the kickoff is on Monday"], client_id=1)
+    links = EntityLinkRepository(db_session)
+    assert "entity:melanie" in await query_nodes(links, "What did Mel send?", NO_FILTER)
+    for scope in (EventFilters(client_id=1), EventFilters(for_client=1)):
+        assert "entity:melanie" not in await query_nodes(links, "What did Mel send?", scope)
+
+
+# Said by others, about Ingrid, in the question's own words: what plain recall ranks first.
+ABOUT_HER = [
+    "Oskar: Ingrid has been up late working on something lately",
+    "Oskar: lately Ingrid keeps working late, I wonder what on",
+    "Priya: has Ingrid been up to anything? She seems busy lately",
+    "Oskar: no idea what Ingrid is up to these days",
+]
+OTHERS = [
+    "Oskar: the ferry stayed in port because of the storm",
+    "Priya: I baked bread for the neighbours",
+    "Oskar: the harbour cafe has a new menu",
+]
+# Her own statement shares no word with the question but her name (as its speaker).
+HERS = "Ingrid: I finally finished restoring the old wooden sailboat in the shed"
+QUESTION = "What has Ingrid been up to lately?"
+
+
+async def test_a_query_naming_a_person_finds_what_she_said(db_session, embedder, settings):
+    plain = service(db_session, embedder, settings, author_weight=0, diversity_lambda=1)
+    await remember(plain, ABOUT_HER + OTHERS)
+    (hers,) = await remember(plain, [HERS])
+
+    without = await ids(plain, QUESTION, k=4)
+    signal = service(db_session, embedder, settings, diversity_lambda=1)
+    assert hers not in without  # the signal is what finds it
+    assert hers in await ids(signal, QUESTION, k=4)
+    # "Ingrid's" names her too.
+    assert hers in await ids(signal, "What are Ingrid's plans lately?", k=4)
+
+
+async def test_the_author_signal_stays_within_the_clients_scope(db_session, embedder, settings):
+    svc = service(db_session, embedder, settings)
+    await remember(svc, ABOUT_HER + OTHERS, client_id=1)
+    (theirs,) = await remember(svc, [HERS], client_id=2)
+    (ours,) = await remember(svc, ["Ingrid: I sent the harbour invoice"], client_id=1)
+    for scoped in ({"client_id": 1}, {"for_client": 1}):
+        got = await ids(svc, QUESTION, k=10, **scoped)
+        assert ours in got and theirs not in got
+    assert theirs in await ids(svc, QUESTION, k=10, client_id=2)
+
+
+async def test_a_memory_of_a_client_links_to_the_clients_node(db_session, embedder, settings):
+    from sqlalchemy import text
+
+    svc = service(db_session, embedder, settings)
+    (mine,) = await remember(svc, ["Priya: the kickoff is on Monday"], client_id=7)
+    (none,) = await remember(svc, ["Priya: my own note"])
+    rows = await db_session.execute(
+        text(
+            "SELECT m.event_id, m.node_id, m.role, n.node_type FROM memory_entities m "
+            "JOIN graph_nodes n USING (node_id) WHERE m.node_id LIKE 'client:%'"
+        )
+    )
+    assert [tuple(r) for r in rows] == [(mine, "client:7", "subject", "client")]
+    assert none != mine
