@@ -3,34 +3,10 @@ person finds what that person said, "Mel" stands for "Melanie" -- within recall'
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from almanac.cache.local import LocalCache
-from almanac.config import Settings
-from almanac.db.uow import UnitOfWork
-from almanac.embedder import Embedder
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import query_nodes
-from almanac.memory.schemas import RecallQuery, RememberIn
 from almanac.memory.search_sql import NO_FILTER, EventFilters
-from almanac.memory.service import MemoryService
-
-
-def service(session: AsyncSession, embedder: Embedder, settings: Settings, **search: Any) -> Any:
-    cfg = settings.model_copy(update={"search": settings.search.model_copy(update=search)})
-    return MemoryService(UnitOfWork(session), embedder, LocalCache(), cfg)
-
-
-async def remember(svc: MemoryService, contents: list[str], **kw: Any) -> list[int]:
-    result = await svc.remember_many([RememberIn(content=c, **kw) for c in contents])
-    return list(result.ids)
-
-
-async def ids(svc: MemoryService, query: str, k: int, **kw: Any) -> list[int]:
-    out = await svc.recall(RecallQuery(query=query, k=k, kinds=["event"], floor=False, **kw))
-    return [h.id for h in out.results]
+from tests.memory.signals import ids, remember, service
 
 
 async def test_a_short_form_stands_for_the_one_name_it_begins(db_session, embedder, settings):

@@ -3,18 +3,10 @@ a second, different memory the question needs."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from almanac.cache.local import LocalCache
-from almanac.config import Settings
-from almanac.db.uow import UnitOfWork
-from almanac.embedder import Embedder
 from almanac.memory.diversity import mmr
 from almanac.memory.schemas import RecallQuery, RememberIn
 from almanac.memory.search import Hit
-from almanac.memory.service import MemoryService
+from tests.memory.signals import service
 
 
 def hit(i: int, score: float) -> Hit:
@@ -29,11 +21,6 @@ def test_mmr_picks_the_different_memory_over_the_near_copy():
     assert [h.id for h in mmr(hits, sims, 1.0, 2)] == [1, 2]
     assert [h.id for h in mmr(hits, {}, 0.7, 3)] == [1, 2, 3]
     assert mmr(hits[:2], sims, 0.7, 5) == hits[:2]
-
-
-def service(session: AsyncSession, embedder: Embedder, settings: Settings, **search: Any) -> Any:
-    cfg = settings.model_copy(update={"search": settings.search.model_copy(update=search)})
-    return MemoryService(UnitOfWork(session), embedder, LocalCache(), cfg)
 
 
 async def test_recall_keeps_two_distinct_memories_over_a_near_duplicate(

@@ -3,21 +3,13 @@ names an entity also finds memories about the entities next to it -- within its 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.cache.local import LocalCache
-from almanac.config import Settings
-from almanac.db.uow import UnitOfWork
-from almanac.embedder import Embedder
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import candidate_nodes
 from almanac.memory.linked_search import LinkedSearch
-from almanac.memory.schemas import RecallQuery, RememberIn
 from almanac.memory.search_sql import NO_FILTER, EventFilters
-from almanac.memory.service import MemoryService
+from tests.memory.signals import ids, remember, service
 
 # Everyday memories that name no one: the haystack the graph must see through.
 FILLER = [
@@ -49,21 +41,6 @@ BRIDGE = "Ingrid Halvorsen introduced me to Oskar Lindqvist at the harbour meeti
 # Shares no word and little meaning with the question below: only the graph connects it.
 ABOUT_B = "Oskar Lindqvist repaired the ferry engine before the storm season"
 QUESTION = "Who did Ingrid Halvorsen introduce me to?"
-
-
-def service(session: AsyncSession, embedder: Embedder, settings: Settings, **search: Any) -> Any:
-    cfg = settings.model_copy(update={"search": settings.search.model_copy(update=search)})
-    return MemoryService(UnitOfWork(session), embedder, LocalCache(), cfg)
-
-
-async def remember(svc: MemoryService, contents: list[str], **kw: Any) -> list[int]:
-    result = await svc.remember_many([RememberIn(content=c, **kw) for c in contents])
-    return list(result.ids)
-
-
-async def ids(svc: MemoryService, query: str, k: int, **kw: Any) -> list[int]:
-    out = await svc.recall(RecallQuery(query=query, k=k, kinds=["event"], floor=False, **kw))
-    return [h.id for h in out.results]
 
 
 async def test_remember_links_memories_to_the_entities_they_name(db_session, embedder, settings):

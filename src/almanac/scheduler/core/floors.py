@@ -144,32 +144,16 @@ def report(
     held to a repair of the previous schedule (see `for_repair`).
     """
     hours = grid.problem.slot_minutes / 60
-    why = ""
-    if repair and (answer.work < floors.work or answer.met < floors.met):
+    work_ok, met_ok = answer.work >= floors.work, answer.met >= floors.met
+    if repair:
         why = (
             "a replan repairs the previous schedule: only what the change broke moves, and "
             "what the change cost is won back with a bounded number of moves; a full "
             "re-plan (scope full) may reach this"
         )
-        return (
-            Floor(
-                "weighted hours",
-                floors.work_from,
-                floors.work * hours,
-                answer.work * hours,
-                answer.work >= floors.work,
-                "" if answer.work >= floors.work else why,
-            ),
-            Floor(
-                "deadlines met",
-                floors.met_from,
-                floors.met,
-                answer.met,
-                answer.met >= floors.met,
-                "" if answer.met >= floors.met else why,
-            ),
-        )
-    if answer.met < floors.met:
+        return _pair(floors, answer, hours, "" if work_ok else why, "" if met_ok else why)
+    why = ""
+    if not met_ok:
         other = measures[floors.met_from]
         why = (
             f"{floors.met_from} meets {floors.met} deadlines but places "
@@ -183,13 +167,28 @@ def report(
             )
             + f"; the answer ranks weighted hours first and meets {answer.met}"
         )
+    return _pair(floors, answer, hours, "", why)
+
+
+def _pair(
+    floors: Floors, answer: Measure, hours: float, work_why: str, met_why: str
+) -> tuple[Floor, ...]:
+    """Both floors against the answer; a floor with a reason counts as missed."""
     return (
         Floor(
             "weighted hours",
             floors.work_from,
             floors.work * hours,
             answer.work * hours,
-            answer.work >= floors.work,
+            answer.work >= floors.work and not work_why,
+            work_why,
         ),
-        Floor("deadlines met", floors.met_from, floors.met, answer.met, not why, why),
+        Floor(
+            "deadlines met",
+            floors.met_from,
+            floors.met,
+            answer.met,
+            answer.met >= floors.met and not met_why,
+            met_why,
+        ),
     )
