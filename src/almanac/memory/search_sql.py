@@ -171,17 +171,19 @@ def lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]:
 
 
 def nearest_sql(table: str, where: str, model: str, dim: int, exact: bool) -> str:
-    """The :n nearest rows: through the HNSW index, or (`exact`) over the ids in :ids.
+    """The :n nearest rows: through the HNSW index, or (`exact`) over every row `where`
+    leaves (the caller checked they are few).
 
     The exact ranking reads the stored float32 vectors as they are (casting each row to
     the index's halfvec costs more than the distance); `+ 0` keeps the planner off the
-    index."""
+    index, and `ANY(ARRAY(...))` makes the filter's ids one lookup list."""
     emb_table, owner = EMBEDDINGS[table]
     if exact:
         return f"""
         SELECT v.{owner} AS id, (v.embedding <=> CAST(:qvec AS vector)) + 0 AS dist
         FROM {emb_table} v
-        WHERE v.model = {sql_literal(model)} AND v.{owner} = ANY(CAST(:ids AS bigint[]))
+        WHERE v.model = {sql_literal(model)}
+          AND v.{owner} = ANY(ARRAY(SELECT e.id FROM {table} e WHERE {where}))
         ORDER BY dist
         LIMIT :n"""
     dist = f"{vector_expr(dim, 'v')} <=> CAST(:qvec AS halfvec({int(dim)}))"
