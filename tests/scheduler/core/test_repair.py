@@ -194,3 +194,34 @@ def test_new_work_may_push_blocks_aside_at_the_stability_cost_a_repair_may_not()
     repair = checked(make_problem(tasks, days=3, previous=previous))
     assert repair.scope == "repair" and _moved(previous, repair.blocks) == set()
     assert repair.blocks_for("p9/urgent")[-1].end > at(0, 12)
+
+
+def test_a_meeting_on_the_middle_block_of_three_moves_that_block_only() -> None:
+    # One task of three blocks among others' work; a meeting lands on the middle block. Its
+    # two untouched blocks stay exactly where they were: only the hit hours are re-placed.
+    task = Task(
+        "p1/t", "Analysis", 300, splittable=True, min_chunk_minutes=60, max_chunk_minutes=120
+    )
+    others = [Task(f"p2/o{i}", f"Other {i}", 60) for i in range(4)]
+    previous = (
+        Block("p1/t", 0, at(0, 9), at(0, 10)),
+        Block("p2/o0", 0, at(0, 10), at(0, 11)),
+        Block("p1/t", 0, at(0, 13), at(0, 15)),
+        Block("p2/o1", 0, at(0, 15), at(0, 16)),
+        Block("p1/t", 0, at(1, 9), at(1, 11)),
+        Block("p2/o2", 0, at(1, 11), at(1, 12)),
+        Block("p2/o3", 0, at(1, 13), at(1, 14)),
+    )
+    for meeting in (Interval(at(0, 13), at(0, 14)), Interval(at(0, 14), at(0, 15))):
+        problem = make_problem([task, *others], days=2, busy=(meeting,), previous=previous)
+        schedule = checked(problem)
+        assert schedule.scope == "repair"
+        kept = {(b.task_id, b.start, b.end) for b in schedule.blocks}
+        moved = [b for b in previous if (b.task_id, b.start, b.end) not in kept]
+        assert [(b.task_id, b.start) for b in moved] == [("p1/t", at(0, 13))]
+        hours = sum((b.end - b.start).total_seconds() for b in schedule.blocks_for("p1/t"))
+        assert hours == 5 * 3600  # the hit hours are placed again, none lost
+        whys = {
+            m.task_key: why_moved(m, problem, schedule) for m in moves(previous, schedule.blocks)
+        }
+        assert whys == {"p1/t": "its old time now overlaps a busy event"}
