@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from almanac.embedder import Embedder
 from almanac.memory.author_signal import fuse_members
-from almanac.memory.diversity import diversify, wanted
+from almanac.memory.diversity import diversify
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import query_nodes
 from almanac.memory.linked_search import LinkedSearch, about, merge
@@ -35,10 +35,11 @@ async def recall_events(
     linked = await LinkedSearch(search).events(query, qvec, model, filters, nodes, seeds)
     if linked:
         events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
-    # The author list and MMR's cosines, for all the candidates, in one round trip.
-    authors = nodes if cfg.author_weight > 0 else []
-    pairs = max(k, cfg.diversity_candidates) if wanted(events, k, cfg) else 0
-    members, sims = await about(search, [h.id for h in events], authors, model, pairs)
-    if members:
-        events = fuse_members(events, members, cfg)
-    return await diversify(search, events, k, model, cfg, sims)
+    if cfg.author_weight > 0:
+        members = await about(search, [h.id for h in events], nodes)
+        if members:
+            events = fuse_members(events, members, cfg)
+    # MMR's cosines only among the best it picks from, once the author list has moved its
+    # members up: reading them with the author list (one round trip fewer) took every
+    # member's pairs too, thousands when a query names a frequent speaker.
+    return await diversify(search, events, k, model, cfg)

@@ -181,57 +181,22 @@ class LinkedSearch:
 
 
 _ABOUT_SQL = """
-WITH authored AS MATERIALIZED (
-    SELECT DISTINCT m.event_id AS id FROM memory_entities m
-    WHERE m.event_id = ANY(CAST(:ids AS bigint[])) AND m.node_id = ANY(CAST(:nodes AS varchar[]))
-      AND m.role IN ('speaker', 'subject')
-),
-v AS MATERIALIZED (
-    SELECT {owner} AS id, embedding FROM {emb_table}
-    WHERE model = {model} AND CAST(:pairs AS boolean)
-      AND {owner} = ANY(CAST(:ids AS bigint[]))
-      AND ({owner} = ANY(CAST(:top AS bigint[])) OR {owner} IN (SELECT id FROM authored))
-)
-SELECT (SELECT array_agg(id) FROM authored) AS authored, p.a, p.b, p.sim
-FROM (SELECT array_agg(a.id) AS a, array_agg(b.id) AS b,
-             array_agg(1 - (a.embedding <=> b.embedding)) AS sim
-      FROM v a JOIN v b ON a.id < b.id) p
+SELECT DISTINCT m.event_id AS id FROM memory_entities m
+WHERE m.event_id = ANY(CAST(:ids AS bigint[])) AND m.node_id = ANY(CAST(:nodes AS varchar[]))
+  AND m.role IN ('speaker', 'subject')
 """
 
 
-async def about(
-    search: SearchRepository,
-    ids: Sequence[int],
-    node_ids: Sequence[str],
-    model: str,
-    pairs: int,
-) -> tuple[set[int], dict[tuple[int, int], float]]:
-    """For these candidate events (best first), in one round trip: which were said by or
-    are about one of `node_ids` (memory.author_signal; only ids the caller holds come
-    back, so its filter holds here too), and the cosine of every pair among the best
-    `pairs` and those (memory.diversity: the author list moves only its own members up,
-    so MMR's candidates are among them; 0: no cosines)."""
-    if not ids or (not node_ids and not pairs):
-        return set(), {}
-    emb_table, owner = EMBEDDINGS["events"]
-    sql = _ABOUT_SQL.format(emb_table=emb_table, owner=owner, model=sql_literal(model))
-    row = (
-        await search.session.execute(
-            text(sql),
-            {
-                "ids": list(ids),
-                "nodes": list(node_ids),
-                "pairs": pairs > 0,
-                "top": list(ids[:pairs]),
-            },
-        )
-    ).one()
-    sims = (
-        {}
-        if row.a is None
-        else {(a, b): float(x) for a, b, x in zip(row.a, row.b, row.sim, strict=True)}
+async def about(search: SearchRepository, ids: Sequence[int], node_ids: Sequence[str]) -> set[int]:
+    """Which of these candidate events were said by or are about one of `node_ids`
+    (memory.author_signal; only ids the caller holds come back, so its filter holds here
+    too)."""
+    if not ids or not node_ids:
+        return set()
+    rows = await search.session.execute(
+        text(_ABOUT_SQL), {"ids": list(ids), "nodes": list(node_ids)}
     )
-    return set(row.authored or ()), sims
+    return set(rows.scalars())
 
 
 def merge(first: Sequence[Hit], linked: Sequence[Hit]) -> list[Hit]:
