@@ -98,11 +98,22 @@ async def start_embedded_worker(
     return task
 
 
-async def stop_embedded_worker(task: asyncio.Task[None] | None) -> None:
-    """Stop a worker from `start_embedded_worker`, letting running jobs finish briefly."""
+async def stop_embedded_worker(
+    task: asyncio.Task[None] | None, wait_seconds: float = SHUTDOWN_GRACE_SECONDS + 5
+) -> None:
+    """Stop a worker from `start_embedded_worker`, letting running jobs finish briefly.
+
+    A cancel that lands while the worker is between its own steps can be swallowed (seen
+    as a shutdown that never ended): so each wait is bounded, and the worker is cancelled
+    again, up to three times, before it is left to the event loop's end."""
     if task is None or task.done():
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for _ in range(3):
+        task.cancel()
+        done, _pending = await asyncio.wait({task}, timeout=wait_seconds)
+        if done:
+            break
+        logger.warning("embedded worker still running %gs after a cancel; again", wait_seconds)
+    else:
+        logger.error("embedded worker did not stop after three cancels")
     _share_state(None)
