@@ -222,18 +222,22 @@ def repair_placement(
     for tid in placement_order(grid, by_priority):
         if tid not in kept and tid not in state.placed:
             _place(state, grid, tid)
-    for tid in grid.topo:  # a follower moves only after a dependency that now ends later
+    # Dependencies first: a follower moves only after a dependency that now ends later, and
+    # anything placed after a task that has since moved (or been left out) follows it again.
+    for tid in grid.topo:
         plan = grid.plans.get(tid)
-        if plan is None or tid not in followers or tid not in state.placed:
+        if plan is None or tid in kept or tid not in state.placed:
             continue
-        start = plan.prev[0][0]
         ends = [state.placed.get(d) for d in plan.task.depends_on if d in grid.plans]
-        if any(not e or e[-1][0] + e[-1][1] > start for e in ends):
-            if state.placed[tid] == plan.prev:
-                state.uncommit(tid)
-                _place(state, grid, tid)
-        elif state.placed[tid] != plan.prev:
-            state.uncommit(tid)  # it could not stay where it was: left out
+        start = state.placed[tid][0][0]
+        broken = any(not e or e[-1][0] + e[-1][1] > start for e in ends)
+        if tid in followers and not broken and state.placed[tid] != plan.prev:
+            old = plan.prev[0][0]
+            if not any(e[-1][0] + e[-1][1] > old for e in ends if e):
+                state.uncommit(tid)  # it could not stay where it was: left out
+        elif broken:
+            state.uncommit(tid)
+            _place(state, grid, tid)
     return state.placed
 
 
