@@ -107,9 +107,9 @@ def simple_repair(
 
 
 class Finish:
-    """A replan's last step (see `repair_greedy`): waiting work into the free time the answer
-    leaves, and never below the simple repair: an answer under it on weighted hours or
-    deadlines met is replaced by it (named in `source`). A first solve passes through."""
+    """A replan's last step: waiting work goes into the free time the answer leaves, and the
+    answer is never below the simple repair: one under it on weighted hours or deadlines met
+    is replaced by it (named in `source`). A first solve passes through."""
 
     def __init__(
         self, grid: Grid, kept: Set[str], followers: Set[str], waiting: set[str], on: bool
