@@ -198,15 +198,16 @@ class Holds:
 
 
 def unearned(builder: ModelBuilder, repairs: list[Placement]) -> list[str]:
-    """Tasks whose deadline the previous schedule missed and no simple repair meets: meeting
-    it is no gain a repair buys with moved blocks (the change did not cost it), so the caller
-    counts it as missed. New work keeps its reward (see `Problem.new_tasks`)."""
+    """Tasks whose soft deadline the previous schedule missed and no simple repair meets:
+    meeting it is no gain a repair buys with moved blocks (the change did not cost it), so
+    the caller counts it as missed. New work and hard deadlines keep their reward."""
     new = set(builder.grid.problem.new_tasks)
     return [
         tid
         for tid, tv in builder.tasks.items()
         if tv.missed is not None
         and tid not in new
+        and not tv.plan.task.hard_deadline  # placed in time is its whole point
         and not (tv.plan.prev and _met(tv, tv.plan.prev))
         and not any(tid in p and _met(tv, p[tid]) for p in repairs)
     ]
