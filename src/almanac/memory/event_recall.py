@@ -25,6 +25,8 @@ async def recall_events(
 ) -> list[Hit]:
     """The best k events for the query under `filters`, best first."""
     cfg = search.settings
+    if search.leaves_nothing("events"):  # nor can the graph, under the same filter
+        return []
     model, pool = embedder.model, pool_size(k, cfg)
     events = await search.search_events(query, qvec, model, embedder.dim, k, filters, pool)
     scored: dict[int, float] = {}  # late interaction scores by id, for the second rerank

@@ -133,6 +133,10 @@ class SearchRepository:
             terms = [Term(r.lexeme, float(r.idf), bool(r.selective), bool(r.known)) for r in found]
             self._terms[(kind, query)] = (terms, avgdl)
 
+    def leaves_nothing(self, table: str) -> bool:
+        """Whether `begin` found no row of `table` under this recall's filter."""
+        return self._rows.get(table) == 0
+
     async def terms(self, kind: str, query: str) -> tuple[list[Term], float]:
         """The query's indexed words with their IDF, and the average document length
         (asked once per recall: the graph signal reuses the first pass's; see forget_terms)."""
@@ -166,7 +170,7 @@ class SearchRepository:
         `narrowed`: the caller filters (client, session, dates...) beyond validity.
         `pool`: return this many (at least k) for a reranker to reorder."""
         counted = self._rows.get(table)
-        if counted == 0:  # `begin` found nothing under the filter
+        if self.leaves_nothing(table):
             return []
         await self._prepare()
         terms, avgdl = await self.terms(TERM_KINDS[table], query)
