@@ -5,8 +5,9 @@ stored vectors, and walks the HNSW index otherwise. At 100,000 memories the vect
 (~160 MB) and the index (~110 MB) do not fit in 128 MB of shared buffers, so a recall read
 thousands of pages back from the kernel's cache (bench/recall_cost.py: one client's vector
 ranking took ~7 ms from shared buffers and ~50 ms when read back). A quarter of the
-machine's memory is the Postgres documentation's usual starting point; it is capped so
-that a small machine's folder stays small, and shared memory only costs what is used.
+machine's memory is the Postgres documentation's usual starting point; it is capped at
+512 MB, and shared memory only costs what is used (bench/footprint.py: Postgres at rest
+~+6 MB, for the buffers' bookkeeping; the WAL buffers stay at initdb's 4 MB).
 
 The setting lives in `almanac.conf` in the server's folder, included from
 `postgresql.conf`, rewritten at every start. A new server starts with initdb's value, so
@@ -60,6 +61,8 @@ def write_conf(pgdata: Path, mb: int) -> None:
     content = (
         "# Written by Almanac at every start (setting: database.embedded_shared_buffers_mb)\n"
         f"shared_buffers = '{mb}MB'\n"
+        # WAL buffers default to shared_buffers/32 and are zeroed at start: keep initdb's 4 MB.
+        "wal_buffers = '4MB'\n"
     )
     path = pgdata / CONF
     if not path.exists() or path.read_text() != content:
