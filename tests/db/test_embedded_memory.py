@@ -13,10 +13,10 @@ from almanac.db.embedded_memory import CAP_MB, FLOOR_MB, shared_buffers_mb
 from tests.test_serve import _postgres_pids
 
 
-async def _shared_buffers(url: str) -> str:
+async def _shared_buffers(url: str, name: str = "shared_buffers") -> str:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        return str(await conn.fetchval("SHOW shared_buffers"))
+        return str(await conn.fetchval(f"SHOW {name}"))
     finally:
         await conn.close()
 
@@ -34,6 +34,8 @@ async def test_shared_buffers_from_the_first_start_and_at_the_next(tmp_path: Pat
     try:
         # initdb writes 128MB: a new server is restarted once to take the setting.
         assert await _shared_buffers(pg.url) == "144MB"
+        # Not shared_buffers/32, zeroed at every start.
+        assert await _shared_buffers(pg.url, "wal_buffers") == "4MB"
     finally:
         pg.stop()
     assert _stopped(data), "the restarted server must be the one stopped"
