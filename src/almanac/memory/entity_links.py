@@ -22,6 +22,30 @@ ALIAS_SCAN = 20
 ALIAS_LINKS = 1000
 
 
+def alias_sql(where: str) -> str:
+    """The node of the one-word entity name each of `:prefixes` begins, among the entities
+    of memories `where` (alias `e`) lets through; none for a prefix that begins several.
+    Bounded: the first ALIAS_SCAN names by prefix, each through ALIAS_LINKS of its links."""
+    return f"""
+SELECT min(c.node_id) AS node_id FROM unnest(CAST(:prefixes AS varchar[])) AS w(p)
+CROSS JOIN LATERAL (
+    SELECT x.node_id FROM (
+        SELECT g.node_id FROM graph_nodes g
+        WHERE g.node_type = 'entity'
+          AND g.node_id ~>~ w.p AND g.node_id ~<~ (w.p || chr(1114111))
+        ORDER BY g.node_id USING ~<~
+        LIMIT {ALIAS_SCAN}
+    ) x
+    WHERE strpos(x.node_id, ' ') = 0
+      AND EXISTS (SELECT 1 FROM (SELECT m.event_id FROM memory_entities m
+                                 WHERE m.node_id = x.node_id LIMIT {ALIAS_LINKS}) l
+                  JOIN events e ON e.id = l.event_id WHERE {where})
+    LIMIT 2
+) c
+GROUP BY w.p HAVING count(*) = 1
+"""
+
+
 class EntityLinkRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -95,29 +119,7 @@ class EntityLinkRepository:
         if not words:
             return []
         bound = {**params, "prefixes": [node_id(w) for w in words]}
-        rows = await self.session.execute(
-            text(
-                f"""
-SELECT min(c.node_id) AS node_id FROM unnest(CAST(:prefixes AS varchar[])) AS w(p)
-CROSS JOIN LATERAL (
-    SELECT x.node_id FROM (
-        SELECT g.node_id FROM graph_nodes g
-        WHERE g.node_type = 'entity'
-          AND g.node_id ~>~ w.p AND g.node_id ~<~ (w.p || chr(1114111))
-        ORDER BY g.node_id USING ~<~
-        LIMIT {ALIAS_SCAN}
-    ) x
-    WHERE strpos(x.node_id, ' ') = 0
-      AND EXISTS (SELECT 1 FROM (SELECT m.event_id FROM memory_entities m
-                                 WHERE m.node_id = x.node_id LIMIT {ALIAS_LINKS}) l
-                  JOIN events e ON e.id = l.event_id WHERE {where})
-    LIMIT 2
-) c
-GROUP BY w.p HAVING count(*) = 1
-"""
-            ),
-            bound,
-        )
+        rows = await self.session.execute(text(alias_sql(where)), bound)
         return sorted(rows.scalars())
 
     async def nodes_of(self, event_ids: Sequence[int]) -> list[str]:

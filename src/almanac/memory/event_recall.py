@@ -7,9 +7,9 @@ from __future__ import annotations
 from almanac.embedder import Embedder
 from almanac.memory.author_signal import fuse_members
 from almanac.memory.diversity import diversify
-from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.graph_signal import query_nodes
-from almanac.memory.linked_search import LinkedSearch, about, merge
+from almanac.memory.entities import alias_words
+from almanac.memory.graph_signal import candidate_nodes
+from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.search import Hit, SearchRepository
 from almanac.memory.search_sql import EventFilters
@@ -17,7 +17,6 @@ from almanac.memory.search_sql import EventFilters
 
 async def recall_events(
     search: SearchRepository,
-    links: EntityLinkRepository,
     embedder: Embedder,
     query: str,
     qvec: list[float],
@@ -26,18 +25,30 @@ async def recall_events(
 ) -> list[Hit]:
     """The best k events for the query under `filters`, best first."""
     cfg = search.settings
+    if search.leaves_nothing("events"):  # nor can the graph, under the same filter
+        return []
     model, pool = embedder.model, pool_size(k, cfg)
     events = await search.search_events(query, qvec, model, embedder.dim, k, filters, pool)
     scored: dict[int, float] = {}  # late interaction scores by id, for the second rerank
     events = await rerank(embedder, query, events, cfg, scored)
     seeds = [h.id for h in events[: cfg.graph_seed_hits]]
-    nodes = await query_nodes(links, query, filters, cfg.entity_aliases)
-    linked = await LinkedSearch(search).events(query, qvec, model, filters, nodes, seeds)
-    if linked:
-        events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
-    if cfg.author_weight > 0:
-        members = await about(search, [h.id for h in events], nodes)
-        if members:
+    graph = cfg.graph_weight > 0 or cfg.graph_neighbour_weight > 0
+    if graph or cfg.author_weight > 0:
+        # The graph's memories and the author list's members in one statement, which also
+        # resolves the query's short forms of names.
+        linked, members = await LinkedSearch(search).with_members(
+            query,
+            qvec,
+            model,
+            filters,
+            candidate_nodes(query),
+            alias_words(query) if cfg.entity_aliases else (),
+            seeds,
+            [h.id for h in events] if cfg.author_weight > 0 else (),
+        )
+        if linked:
+            events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
+        if cfg.author_weight > 0 and members:
             events = fuse_members(events, members, cfg)
     # MMR's cosines only among the best it picks from, once the author list has moved its
     # members up: reading them with the author list (one round trip fewer) took every

@@ -10,6 +10,11 @@ own filter. Ranks become reciprocal-rank parts (weights `graph_weight` and
 `graph_neighbour_weight`), summed per memory; rows come back with the first pass's
 evidence (cosine, share of the query's words, salience and recency boost), so a memory
 only the graph found is ranked, floored and shown like any other.
+
+The same statement resolves the query's short forms of names (memory.entity_links'
+aliases, joined to the candidate names) and answers the author signal's question -- which
+of recall's candidates were said by or are about one of those names -- so that what
+follows the first pass is one round trip, not three.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from sqlalchemy import text
 
 from almanac.config import SearchSettings
 from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
+from almanac.memory.entities import node_id
+from almanac.memory.entity_links import alias_sql
 from almanac.memory.search import Hit, SearchRepository
 from almanac.memory.search_sql import EventFilters, event_where, lexical_parts
 
@@ -64,16 +71,22 @@ def _ranked(name: str, nodes: str, where: str, model: str) -> str:
 )"""
 
 
-def _graph_sql(where: str, model: str, term_score: str) -> str:
+_NO_LINKS = "linked AS (SELECT NULL::bigint AS id, NULL::float8 AS graph WHERE false)"
+
+
+def _graph_sql(where: str, model: str, term_score: str, graph: bool = True) -> str:
+    """The graph's memories (`graph`: else none) as rows, each row also holding `members`:
+    the ids among `:candidates` and the graph's memories linked to a query name as
+    speaker or subject. One row with no memory when the graph found none."""
     emb_table, owner = EMBEDDINGS["events"]
-    return f"""
-WITH cap AS (
+    graph_ctes = f"""
+cap AS (
     SELECT least(CAST(:max_links AS bigint), greatest(1, floor(CAST(:share AS float8) * coalesce(
         (SELECT docs FROM search_stats WHERE kind = 'event'), 0)))::bigint) AS n
 ),
 named AS MATERIALIZED (
     SELECT g.node_id FROM graph_nodes g
-    WHERE g.node_id = ANY(CAST(:names AS varchar[])) AND g.node_type = 'entity'
+    WHERE g.node_id IN (SELECT node_id FROM names) AND g.node_type = 'entity'
 ),
 picked AS MATERIALIZED (
     SELECT node_id FROM named WHERE {_count("named.node_id")} <= (SELECT n FROM cap)
@@ -105,18 +118,34 @@ linked AS (
         FROM g_near
     ) p
     GROUP BY id
+)"""
+    return f"""
+WITH aliased AS MATERIALIZED ({alias_sql(where)}),
+names AS MATERIALIZED (
+    SELECT unnest(CAST(:names AS varchar[])) AS node_id UNION SELECT node_id FROM aliased
+),
+{graph_ctes if graph else _NO_LINKS},
+members AS (
+    SELECT ARRAY(
+        SELECT DISTINCT m.event_id FROM memory_entities m
+        WHERE m.node_id IN (SELECT node_id FROM names) AND m.role IN ('speaker', 'subject')
+          AND m.event_id IN (SELECT unnest(CAST(:candidate_ids AS bigint[]))
+                             UNION SELECT id FROM linked WHERE graph > 0)
+    ) AS ids
 )
-SELECT e.id, e.content, e.metadata, e.occurred_at AS at, e.session_id, e.expires_at,
-       ({term_score}) AS matched_idf,
-       (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
-        WHERE v.{owner} = e.id AND v.model = {sql_literal(model)} LIMIT 1) AS similarity,
-       l.graph,
-       (1 + CAST(:w_sal AS float8) * e.salience_score)
-       * (1 + CAST(:w_rec AS float8) * exp(-least(
-              0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
-              / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost
-FROM linked l JOIN events e ON e.id = l.id
-WHERE l.graph > 0
+SELECT members.ids AS members, r.* FROM members LEFT JOIN (
+    SELECT e.id, e.content, e.metadata, e.occurred_at AS at, e.session_id, e.expires_at,
+           ({term_score}) AS matched_idf,
+           (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
+            WHERE v.{owner} = e.id AND v.model = {sql_literal(model)} LIMIT 1) AS similarity,
+           l.graph,
+           (1 + CAST(:w_sal AS float8) * e.salience_score)
+           * (1 + CAST(:w_rec AS float8) * exp(-least(
+                  0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
+                  / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost
+    FROM linked l JOIN events e ON e.id = l.id
+    WHERE l.graph > 0
+) r ON true
 """
 
 
@@ -140,11 +169,31 @@ class LinkedSearch:
         s: SearchSettings = self.search.settings
         if s.graph_weight <= 0 and s.graph_neighbour_weight <= 0:
             return []
+        hits, _ = await self.with_members(query, qvec, model, f, node_ids, (), seed_ids, ())
+        return hits
+
+    async def with_members(
+        self,
+        query: str,
+        qvec: list[float],
+        model: str,
+        f: EventFilters,
+        node_ids: Sequence[str],
+        alias_words: Sequence[str],
+        seed_ids: Sequence[int],
+        candidates: Sequence[int],
+    ) -> tuple[list[Hit], set[int]]:
+        """`events` (none when the graph's weights are 0), with the query's short forms
+        (`alias_words`) among its names, and the ids among `candidates` and those memories
+        said by or about one of the names (memory.author_signal): one statement."""
+        s: SearchSettings = self.search.settings
         terms, _ = await self.search.terms("event", query)
         params: dict[str, Any] = {
             "qvec": "[" + ",".join(f"{x:.7g}" for x in qvec) + "]",
             "names": list(node_ids),
+            "prefixes": [node_id(w) for w in alias_words],
             "hits": list(seed_ids),
+            "candidate_ids": list(candidates),
             "share": s.entity_share,
             "max_links": s.entity_max_links,
             "n": s.candidates,
@@ -157,11 +206,11 @@ class LinkedSearch:
         }
         term_score, _ = lexical_parts(terms, params)
         where = event_where(f, params)
-        rows = (
-            await self.search.session.execute(text(_graph_sql(where, model, term_score)), params)
-        ).all()
+        graph = s.graph_weight > 0 or s.graph_neighbour_weight > 0
+        sql = _graph_sql(where, model, term_score, graph)
+        rows = (await self.search.session.execute(text(sql), params)).all()
         total = sum(t.idf for t in terms)
-        return [
+        hits = [
             Hit(
                 r.id,
                 "event",
@@ -177,26 +226,9 @@ class LinkedSearch:
                 boost=float(r.boost),
             )
             for r in rows
+            if r.id is not None
         ]
-
-
-_ABOUT_SQL = """
-SELECT DISTINCT m.event_id AS id FROM memory_entities m
-WHERE m.event_id = ANY(CAST(:ids AS bigint[])) AND m.node_id = ANY(CAST(:nodes AS varchar[]))
-  AND m.role IN ('speaker', 'subject')
-"""
-
-
-async def about(search: SearchRepository, ids: Sequence[int], node_ids: Sequence[str]) -> set[int]:
-    """Which of these candidate events were said by or are about one of `node_ids`
-    (memory.author_signal; only ids the caller holds come back, so its filter holds here
-    too)."""
-    if not ids or not node_ids:
-        return set()
-    rows = await search.session.execute(
-        text(_ABOUT_SQL), {"ids": list(ids), "nodes": list(node_ids)}
-    )
-    return set(rows.scalars())
+        return hits, set(rows[0].members or ()) if rows else set()
 
 
 def merge(first: Sequence[Hit], linked: Sequence[Hit]) -> list[Hit]:

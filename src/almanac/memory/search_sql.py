@@ -89,6 +89,49 @@ ORDER BY q.df NULLS LAST
 """
 
 
+def prelude_sql(counts: list[tuple[str, str, int]]) -> str:
+    """One statement for what each kind's search needs before it runs: the session's
+    HNSW settings (`SET LOCAL` as `set_config(..., true)`), the query's words in each of
+    `:kinds` with their IDF (as TERMS_SQL, rows ordered by kind), and for each (table,
+    where, limit) of `counts` how many rows the filter leaves, counted no further than
+    `limit` (column `n_<table>`). One row even when the query holds no indexed word."""
+    columns = "".join(
+        f", (SELECT count(*) FROM (SELECT 1 FROM {table} e WHERE {where} LIMIT {int(limit)}) c)"
+        f" AS n_{table}"
+        for table, where, limit in counts
+    )
+    return f"""
+WITH base AS MATERIALIZED (
+    SELECT set_config('hnsw.ef_search', :ef_search, true) AS ef,
+           set_config('hnsw.iterative_scan', 'relaxed_order', true) AS iterative
+           {columns}
+),
+stats AS (
+    SELECT kind, greatest(docs, 1)::float8 AS docs,
+           greatest(total_len::float8 / greatest(docs, 1), 1) AS avgdl
+    FROM search_stats WHERE kind = ANY(CAST(:kinds AS text[]))
+),
+w AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', :qtext))) AS lexeme),
+q AS (
+    SELECT s.kind, w.lexeme, t.df FROM stats s CROSS JOIN w
+    LEFT JOIN search_terms t ON t.kind = s.kind AND t.lexeme = w.lexeme AND t.df > 0
+),
+terms AS (
+    SELECT q.kind, q.lexeme, q.df,
+           ln(1 + (s.docs - coalesce(q.df, 0) + 0.5) / (coalesce(q.df, 0) + 0.5)) AS idf,
+           coalesce(q.df <= greatest(CAST(:share AS float8) * s.docs,
+                                     (SELECT min(m.df) FROM q m WHERE m.kind = q.kind)),
+                    false) AS selective,
+           q.df IS NOT NULL AS known,
+           s.avgdl
+    FROM q JOIN stats s ON s.kind = q.kind
+)
+SELECT base.*, terms.kind, terms.lexeme, terms.idf, terms.selective, terms.known, terms.avgdl
+FROM base LEFT JOIN terms ON true
+ORDER BY terms.kind, terms.df NULLS LAST
+"""
+
+
 def event_where(f: EventFilters, params: dict[str, Any]) -> str:
     clauses = ["(e.expires_at IS NULL OR e.expires_at > clock_timestamp())"]
     for column, value in (

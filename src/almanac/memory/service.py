@@ -17,17 +17,14 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
-from almanac.memory.diversity import diversify
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.event_recall import recall_events
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import ask_external, fuse, queue_sends
 from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
-from almanac.memory.relevance import no_match, relevance
+from almanac.memory.local_recall import local_recall
 from almanac.memory.repository import EventRepository
-from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.results import RememberResult
 from almanac.memory.schemas import (
     EventOut,
@@ -39,7 +36,6 @@ from almanac.memory.schemas import (
     RememberIn,
 )
 from almanac.memory.search import Hit, SearchRepository
-from almanac.memory.search_sql import EventFilters
 from almanac.models import Event
 
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
@@ -296,61 +292,8 @@ class MemoryService:
         return out
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
-        """The Postgres answer: hybrid search over the requested kinds."""
-        self.search.forget_terms()
-        qvec = [float(x) for x in await self.embedder.embed_query(q.query)]
-        found: list[Hit] = []
-        model, dim = self.embedder.model, self.embedder.dim
-        cfg = self.settings.search
-        pool = pool_size(q.k, cfg)
-        if "event" in kinds:
-            filters = EventFilters(
-                q.session_id,
-                q.client_id,
-                q.memory_scope,
-                q.event_type,
-                q.since,
-                q.until,
-                q.for_client,
-            )
-            found += await recall_events(
-                self.search, self.entity_links, self.embedder, q.query, qvec, q.k, filters
-            )
-        if "fact" in kinds:
-            facts = await self.search.search_facts(
-                q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
-            )
-            facts = await rerank(self.embedder, q.query, facts, cfg)
-            found += await diversify(self.search, facts, q.k, model, cfg)
-        if "document" in kinds:
-            chunks = await self.search.search_chunks(
-                q.query, qvec, model, dim, q.k, q.client_id, pool
-            )
-            chunks = await rerank(self.embedder, q.query, chunks, cfg)
-            found += await diversify(self.search, chunks, q.k, model, cfg)
-        # A promoted fact says what its source event said: show the durable fact once.
-        promoted = {h.source_event_id for h in found if h.source_event_id is not None}
-        found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-        found.sort(key=lambda h: h.score, reverse=True)
-        top = found[: q.k]
-        relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
-        if cfg.relevance_floor and q.floor and no_match(relevances):
-            top, relevances = [], []
-        hits = [
-            RecallHit(
-                id=h.id,
-                kind=h.kind,
-                content=h.content,
-                score=round(h.score, 6),
-                source="postgres",
-                occurred_at=h.occurred_at,
-                session_id=h.session_id,
-                metadata=h.metadata,
-                relevance=r,
-            )
-            for h, r in zip(top, relevances, strict=True)
-        ]
-        return top, hits
+        """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""
+        return await local_recall(self.search, self.embedder, q, kinds)
 
     def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int]) -> str:
         params = q.model_dump(mode="json", exclude={"kinds"})
