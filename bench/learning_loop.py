@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/learning_loop.py [--worlds today,clients,drift,noisy,everything]
        [--split heldout|train] [--seeds 31,32] [--weeks 12] [--backend api|direct] [--tune]
+       [--noise-shape log|linear]
 
 Each world (bench/learning_worlds.py) is simulated week by week on a fresh embedded
 Postgres, in-process through the public HTTP API (bench/learning_backends.py): every
@@ -342,6 +343,12 @@ def main() -> None:
         "--tune", action="store_true", help="choose parameters on the training seeds first"
     )
     parser.add_argument("--out", default="learning_loop", help="bench/results/<out>.json")
+    parser.add_argument(
+        "--noise-shape",
+        choices=["log", "linear"],
+        default="log",
+        help="noise around the pace: log-normal, or normal in hours (mean = the pace)",
+    )
     args = parser.parse_args()
     if args.seeds:
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -350,6 +357,8 @@ def main() -> None:
     else:
         seeds = list(TRAIN_SEEDS if args.split == "train" else HELD_OUT_SEEDS)
     label = "training seeds" if args.split == "train" and not args.seeds else "held-out seeds"
+    for name in SPECS:
+        SPECS[name] = replace(SPECS[name], shape=args.noise_shape)
     params = tune(args.weeks) if args.tune else DEFAULT
     print(f"parameters: {asdict(params)}")
     results = asyncio.run(run(args.worlds.split(","), seeds, args.weeks, args.backend, params))
@@ -362,6 +371,7 @@ def main() -> None:
             "split": label,
             "training_seeds": list(TRAIN_SEEDS),
             "backend": args.backend,
+            "noise_shape": args.noise_shape,
             "params": asdict(params),
             "verdicts": verdicts,
             "results": results,
