@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
@@ -17,26 +16,13 @@ from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.llm.base import InMemoryRecorder
 from almanac.llm.formats import FormatMemory
 from almanac.llm.openai_compat import OpenAICompatibleLLM
-from almanac.models import Event
 from almanac.observer import tasks
 from almanac.state import AppState
 from tests.conftest import http_client
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.jobs.conftest import wait_for_job
+from tests.observer.extraction import GOOD, add_salient_event, decisions
 
-CONTENT = "Acme's finance team wants invoices by the 5th of each month, in EUR."
-GOOD = {
-    "facts": [
-        {
-            "subject_type": "client",
-            "subject_id": "acme",
-            "fact_type": "preference",
-            "category": "invoicing",
-            "content": "Acme wants invoices by the 5th of each month, in EUR.",
-            "salience": 0.8,
-        }
-    ]
-}
 NONSENSE = {
     "facts": [
         {**GOOD["facts"][0], "content": "Acme pays 172.1222.1222 EUR. Acme pays 172.1222.1222 EUR."}
@@ -76,32 +62,12 @@ async def defer_extraction(state: AppState) -> tuple[int, int]:
     from almanac.jobs.queue import enqueue
 
     async with state.sessionmaker() as session:
-        event = Event(
-            event_type="note",
-            event_source="test",
-            content=CONTENT,
-            salience_score=0.9,
-            memory_scope="user",
-        )
-        session.add(event)
-        await session.flush()
+        event_id = await add_salient_event(session)
         job_id = await enqueue(
-            session, "observer:extract_facts", args={"event_id": event.id}, queue="observer"
+            session, "observer:extract_facts", args={"event_id": event_id}, queue="observer"
         )
         await session.commit()
-    return event.id, job_id
-
-
-async def decisions(state: AppState, event_id: int) -> list[Any]:
-    async with state.engine.connect() as conn:
-        return list(
-            (
-                await conn.execute(
-                    text("SELECT source, decision FROM fact_decisions WHERE event_id = :e"),
-                    {"e": event_id},
-                )
-            ).all()
-        )
+    return event_id, job_id
 
 
 async def test_llm_down_then_nonsense_then_good_is_retried_until_extracted(
@@ -116,7 +82,7 @@ async def test_llm_down_then_nonsense_then_good_is_retried_until_extracted(
     finally:
         await stop_embedded_worker(worker)
     assert row.status == "succeeded" and row.attempts == 3
-    assert [tuple(d) for d in await decisions(worker_state, event_id)] == [("llm", "added")]
+    assert await decisions(worker_state, event_id) == [("llm", "added")]
     async with worker_state.engine.connect() as conn:
         events = (
             (

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from almanac.db.uow import unit_of_work
 from almanac.llm.base import InMemoryRecorder
@@ -19,18 +19,8 @@ from almanac.observer.deps import observer_service
 from almanac.observer.schemas import ExtractionOut
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply, chat_llm
+from tests.observer.extraction import CONTENT, GOOD, add_salient_event, decisions
 from tests.pool_watch import PoolWatch
-
-CONTENT = "Acme's finance team wants invoices by the 5th of each month, in EUR."
-FACT = {
-    "subject_type": "client",
-    "subject_id": "acme",
-    "fact_type": "preference",
-    "category": "invoicing",
-    "content": "Acme wants invoices by the 5th of each month, in EUR.",
-    "salience": 0.8,
-}
-GOOD = {"facts": [FACT]}
 
 
 @pytest.fixture
@@ -41,28 +31,15 @@ async def llm_state(committed_state: AppState, chat: FakeChatServer) -> AsyncIte
 
 async def salient_event(state: AppState, content: str = CONTENT) -> int:
     async with state.sessionmaker() as session:
-        event = Event(
-            event_type="note",
-            event_source="test",
-            content=content,
-            salience_score=0.9,
-            memory_scope="user",
-        )
-        session.add(event)
+        event_id = await add_salient_event(session, content)
         await session.commit()
-        return int(event.id)
+        return event_id
 
 
 async def extract(state: AppState, event_id: int) -> ExtractionOut:
     """What the background job does: one unit of work around the extraction."""
     async with unit_of_work(state.sessionmaker) as uow:
         return await observer_service(uow, state).facts.extract(event_id, defer=True)
-
-
-async def decisions(state: AppState, event_id: int) -> list[Any]:
-    async with state.engine.connect() as conn:
-        sql = text("SELECT source, decision FROM fact_decisions WHERE event_id = :e")
-        return [tuple(r) for r in await conn.execute(sql, {"e": event_id})]
 
 
 async def while_the_llm_thinks(chat: FakeChatServer, job: asyncio.Task[Any], n: int = 1) -> None:
