@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/learning_loop.py [--worlds today,clients,drift,noisy,everything]
        [--split heldout|train] [--seeds 31,32] [--weeks 12] [--backend api|direct] [--tune]
+       [--noise-shape log|linear]
 
 Each world (bench/learning_worlds.py) is simulated week by week on a fresh embedded
 Postgres, in-process through the public HTTP API (bench/learning_backends.py): every
@@ -40,8 +41,15 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_json  # noqa: E402
 from learning_backends import ZONE, ApiBackend, DirectBackend  # noqa: E402
-from learning_metrics import PROBE_WEEKS, Probe, Row, summarize, verdict  # noqa: E402
-from learning_worlds import SPECS, add_task_bias, build, engagements, true_hours  # noqa: E402
+from learning_metrics import PROBE_WEEKS, RECOVER_BY, Probe, Row, summarize, verdict  # noqa: E402
+from learning_worlds import (  # noqa: E402
+    SPECS,
+    World,
+    add_task_bias,
+    build,
+    engagements,
+    true_hours,
+)
 
 from almanac.planner.calibration import DEFAULT, Params  # noqa: E402
 
@@ -58,6 +66,7 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
     first_monday = today - timedelta(days=today.weekday(), weeks=weeks)
     rows: list[Row] = []
     probes: list[Probe] = []
+    controls: list[Probe] = []
     logged_weeks: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     # Per (workflow, client): (week, log(actual / true pace)) of each logged task.
     noise: dict[tuple[str, int | None], list[tuple[int, float]]] = defaultdict(list)
@@ -88,6 +97,8 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     if week < d.week:
                         floor = 1.0
                     probes.append(Probe(i, week - d.week, c, planned, truth, seen, floor))
+            if any(not d.ramp and week == d.week + RECOVER_BY for d in world.drifts):
+                controls += await control_probes(world, b, week, logged_weeks)
             if week > weeks:
                 break
             monday = first_monday + timedelta(weeks=week - 1)
@@ -124,12 +135,34 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                 await b.execute(handle, done, start)
             if world_name == "today":
                 reflected = await b.reflect(monday) and reflected
-    return summarize(world, rows, probes, weeks) | {
+    return summarize(world, rows, probes, weeks, controls) | {
         "engagements": total,
         "match_rate": matched / max(1, total),
         "no_match_named_instead": getattr(backend, "unmatched", 0) / 2,  # both arms count
         "reflected": reflected,
     }
+
+
+async def control_probes(
+    world: World, b: Any, week: int, logged: dict[tuple[str, int | None], list[int]]
+) -> list[Probe]:
+    """The same probe for every client-workflow no drift has touched by `week` and with
+    work logged: how often an estimate in its steady state is within 10% (the ceiling of a
+    drift case measured at that week). `drift` is the workflow's index, `k` the week."""
+    out = []
+    for n, workflow in enumerate(world.workflows):
+        for c in world.clients():
+            touched = any(
+                d.workflow == workflow and d.client in (None, c) and d.week <= week
+                for d in world.drifts
+            )
+            if touched or not logged[(workflow, c)]:
+                continue
+            plan = await b.probe(workflow, c)
+            truth = sum(p.library * world.pace(p.workflow, p.key, c, week) for p in plan)
+            planned = sum(p.hours for p in plan)
+            out.append(Probe(n, week, c, planned, truth, len(logged[(workflow, c)])))
+    return out
 
 
 async def run(
@@ -289,6 +322,13 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
             f"{v['drift_unmeasurable']} not measurable: nothing logged since the drift); "
             f"80% coverage {_pct(v['coverage80'])}, width {v['width80']:.2f}x"
         )
+        if any(n for _, n in v["control_within"].values()):
+            a, b = v["control_within"]["client"], v["control_within"]["workflow"]
+            print(
+                f"  {w}, where nothing drifted (same weeks): within 10% one client "
+                f"{a[0]}/{a[1]} ({_pct(a[0] / max(1, a[1]))}), workflow-wide {b[0]}/{b[1]} "
+                f"({_pct(b[0] / max(1, b[1]))})"
+            )
     return verdicts
 
 
@@ -303,6 +343,12 @@ def main() -> None:
         "--tune", action="store_true", help="choose parameters on the training seeds first"
     )
     parser.add_argument("--out", default="learning_loop", help="bench/results/<out>.json")
+    parser.add_argument(
+        "--noise-shape",
+        choices=["log", "linear"],
+        default="log",
+        help="noise around the pace: log-normal, or normal in hours (mean = the pace)",
+    )
     args = parser.parse_args()
     if args.seeds:
         seeds = [int(s) for s in args.seeds.split(",")]
@@ -311,6 +357,8 @@ def main() -> None:
     else:
         seeds = list(TRAIN_SEEDS if args.split == "train" else HELD_OUT_SEEDS)
     label = "training seeds" if args.split == "train" and not args.seeds else "held-out seeds"
+    for name in SPECS:
+        SPECS[name] = replace(SPECS[name], shape=args.noise_shape)
     params = tune(args.weeks) if args.tune else DEFAULT
     print(f"parameters: {asdict(params)}")
     results = asyncio.run(run(args.worlds.split(","), seeds, args.weeks, args.backend, params))
@@ -323,6 +371,7 @@ def main() -> None:
             "split": label,
             "training_seeds": list(TRAIN_SEEDS),
             "backend": args.backend,
+            "noise_shape": args.noise_shape,
             "params": asdict(params),
             "verdicts": verdicts,
             "results": results,

@@ -3,9 +3,9 @@
 Pure and seeded. A world says which library workflows are in use, for which clients, and
 how the truth departs from the library: a per-workflow bias, per-client paces, per-task
 deviations, engagements that run hard or easy as a whole, drift (steps and ramps, faster
-and slower), log-normal noise with occasional outliers, and tasks whose work is never
-logged. Intents can be phrased the way a person would, not as workflow names. `today` is
-the benchmark's original scenario, kept as it was.
+and slower), log-normal noise (or normal in hours: `shape`) with occasional outliers, and
+tasks whose work is never logged. Intents can be phrased the way a person would, not as
+workflow names. `today` is the benchmark's original scenario, kept as it was.
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ class Spec:
     unlogged: float = 0.0  # share of tasks done but never logged
     engage: float = 0.6  # chance a client needs a workflow in a given week
     phrased: bool = True
+    # Noise around the pace: "log" (log-normal, the median is the pace) or "linear"
+    # (normal in hours, mean = median = the pace): the pace is what the oracle knows.
+    shape: str = "log"
     drifts: tuple[
         str, ...
     ] = ()  # "faster" (0.8x, all clients), "slower" (1.6x, one client), "ramp"
@@ -226,7 +229,11 @@ def true_hours(
 ) -> tuple[float, bool]:
     """(true hours, logged?) of one task of an engagement."""
     hours = library * world.pace(e.workflow, task, e.client, e.week) * e.instance_factor
-    hours *= math.exp(rng.gauss(0, world.spec.noise))
+    if world.spec.shape == "linear":
+        # Symmetric in hours (mean = median = the pace): log residuals lean left.
+        hours *= max(0.1, rng.gauss(1, world.spec.noise))
+    else:
+        hours *= math.exp(rng.gauss(0, world.spec.noise))
     if rng.random() < world.spec.outliers:
         hours *= math.exp(rng.choice((-1, 1)) * rng.uniform(math.log(2.5), math.log(4)))
     return hours, rng.random() >= world.spec.unlogged
