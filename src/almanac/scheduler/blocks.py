@@ -14,6 +14,7 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
+from almanac.scheduler.core.explain import number_blocks
 from almanac.scheduler.schemas import (
     CalendarEventOut,
     CalendarOut,
@@ -229,10 +230,7 @@ class BlockService:
 
 
 def _renumber(blocks: list[Block]) -> list[Block]:
-    """Chunk numbers per task in time order, as the core numbers them."""
-    counts: dict[str, int] = {}
-    out = []
-    for b in sorted(blocks, key=lambda b: (b.start, b.task_id)):
-        out.append(replace(b, chunk=counts.get(b.task_id, 0)))
-        counts[b.task_id] = counts.get(b.task_id, 0) + 1
-    return out
+    """Blocks in time order, each keeping its chunk number (its calendar event), as the core
+    numbers them; only a duplicate number takes the task's lowest free one."""
+    ordered = sorted(blocks, key=lambda b: (b.start, b.task_id))
+    return number_blocks(ordered, ordered)

@@ -256,7 +256,9 @@ def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
     fresh = sorted((b for b in current if key(b) not in old_keys), key=lambda b: b.start)
     out = []
     for old in gone:
-        match = next((b for b in fresh if b.task_id == old.task_id), None)
+        # The same calendar event first (a block keeps its chunk number while it stays).
+        mine = [b for b in fresh if b.task_id == old.task_id]
+        match = next((b for b in mine if b.chunk == old.chunk), mine[0] if mine else None)
         if match is not None:
             fresh.remove(match)
         siblings = tuple(b for b in previous if b.task_id == old.task_id)

@@ -20,6 +20,7 @@ from ortools.sat.python import cp_model
 
 from . import floors as fl
 from . import repair as rp
+from . import repair_greedy as rg
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
@@ -76,10 +77,15 @@ def _watch(
 
 
 def candidates(
-    grid: Grid, time_limit: float, kept: Set[str] = frozenset(), followers: Set[str] = frozenset()
+    grid: Grid,
+    time_limit: float,
+    kept: Set[str] = frozenset(),
+    followers: Set[str] = frozenset(),
+    waiting: Set[str] = frozenset(),
 ) -> dict[str, Candidate]:
     """The baseline placements, by name: the two simple ones and mixes of their merits; and
-    when replanning (`kept`, `followers`: see `repair`), repairs of the previous schedule."""
+    when replanning (`kept`, `followers`: see `repair`), repairs of the previous schedule
+    without the `waiting` work (see `repair_greedy.fill`)."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -97,9 +103,13 @@ def candidates(
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
     if kept:
-        out["repair"] = (rp.repair_placement(grid, kept, False, followers), {})
-        out["repair-priority"] = (rp.repair_placement(grid, kept, True, followers), {})
+        out["repair"] = (rg.repair_placement(grid, kept, False, followers, waiting), {})
+        out["repair-priority"] = (rg.repair_placement(grid, kept, True, followers, waiting), {})
     return out
+
+
+def _without(placement: Placement, tids: Set[str]) -> Placement:
+    return {t: c for t, c in placement.items() if t not in tids}
 
 
 def _on_time(grid: Grid, tid: str, placement: Placement) -> bool:
@@ -133,19 +143,33 @@ def solve(problem: Problem) -> Schedule:
     grid = build_grid(problem)
     kept = rp.kept_tasks(grid) if problem.replan_scope == "repair" else set()
     followers = rp.follower_tasks(grid, kept) if kept else set()
-    hints = candidates(grid, problem.time_limit_seconds, kept, followers)
+    waiting = rg.waiting_tasks(grid) if kept else set()
+    hints = candidates(grid, problem.time_limit_seconds, kept, followers, waiting)
     builder = ModelBuilder(grid)
     builder.build()
     holds = rp.Holds(builder, kept, followers)
-    measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
-    simple = floors = fl.floors_of(measures, valued=problem.weights.missed_deadline > 0)
+    valued = problem.weights.missed_deadline > 0
+    full = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
+    simple = fl.floors_of(full, valued=valued)
     # Replanning: the baselines that are repairs; the floors never ask more than the best.
     repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
+    finish = rg.Finish(grid, kept, followers, waiting, bool(repairs))
+    waiting_out = builder.model.new_bool_var("waiting_out")
+    fl.switch(builder, waiting_out, on=True)
+    if repairs:
+        # Waiting work is placed after the search, in free time only (`repair_greedy.Finish`).
+        hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
+        for tid in waiting:
+            builder.model.add(builder.tasks[tid].placed == 0).only_enforce_if(waiting_out)
+        for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):
+            builder.model.add(builder.tasks[tid].missed == 1)
+    else:
+        holds.free_followers()
+    measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
+    floors = fl.floors_of(measures, valued=valued)
     if repairs:
         top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
         floors = fl.for_repair(floors, measures[top])
-    else:
-        holds.free_followers()
     reached = {n for n in hints if floors.reached_by(measures[n])}
     repairs &= reached
     switch = fl.add_floors(builder, floors)
@@ -172,7 +196,7 @@ def solve(problem: Problem) -> Schedule:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             (search.floor_on and hint not in reached) or solver.objective_value >= scores[hint]
         ):
-            placement: Placement = builder.extract(solver)
+            placement, source = finish(builder.extract(solver), "cp-sat")
             answer = fl.measure(grid, placement)
             return assemble(
                 grid,
@@ -183,13 +207,16 @@ def solve(problem: Problem) -> Schedule:
                 objective=solver.objective_value / builder.scale,
                 bound=solver.best_objective_bound / builder.scale,
                 solver_status=solver.status_name(status),
-                source="cp-sat",
+                source=source,
                 stopped=search.why,
-                floors=fl.report(grid, simple, measures, answer, proven, bool(repairs)),
+                floors=fl.report(grid, simple, full, answer, proven, bool(repairs))
+                + finish.floors(answer),
                 scope=holds.scope(placement),
             )
         # A baseline the search did not reach (its hint rejected, or stopped early) still wins.
-        placement, causes = hints[hint]
+        placement, source = finish(hints[hint][0], hint)
+        causes = hints[hint][1]
+        answer = fl.measure(grid, placement)
         solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         return assemble(
             grid,
@@ -199,9 +226,10 @@ def solve(problem: Problem) -> Schedule:
             wall_time=time.perf_counter() - started,
             objective=scores[hint] / builder.scale if solved else None,
             solver_status=solver.status_name(status),
-            source=hint,
+            source=source,
             stopped=search.why,
-            floors=fl.report(grid, simple, measures, measures[hint], proven, bool(repairs)),
+            floors=fl.report(grid, simple, full, answer, proven, bool(repairs))
+            + finish.floors(answer),
             scope=holds.scope(placement),
         )
 
@@ -244,14 +272,19 @@ def solve(problem: Problem) -> Schedule:
         answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search, ()
-        restore = rp.Restore(builder, search.solver)
+        # What the repair has includes the waiting work it leaves room for: widening keeps it.
+        repair = finish.fill(builder.extract(search.solver))
+        restore = rp.Restore(builder, repair)
         if not (restore.lost or restore.moved_more_than_hit()) or left() < _MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()
-        wide = _Search(builder, problem, complete(restore.repair, True), left(), True)
+        fl.switch(builder, waiting_out, on=False)
+        start = complete(repair, True)
+        start[waiting_out.index] = (waiting_out, 0)
+        wide = _Search(builder, problem, start, left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
-            wide.solver.objective_value > search.solver.objective_value
+            wide.solver.objective_value > objective_of(builder, start)
         ):
             return wide, restore.won(builder.extract(wide.solver))
         return search, ()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .grid import Grid, TaskPlan
 from .model import Block, Floor, Schedule, SolveStatus, Unplaced, UnplacedCause
@@ -45,11 +46,7 @@ def assemble(
             reason = _reason(grid, plan, placement, k, len(chunks), start, length)
             blocks.append(Block(tid, 0, grid.at(start), grid.at(start + length), reason))
     blocks.sort(key=lambda b: (b.start, b.task_id))
-    counts: dict[str, int] = defaultdict(int)
-    numbered = []
-    for block in blocks:
-        numbered.append(replace(block, chunk=counts[block.task_id]))
-        counts[block.task_id] += 1
+    numbered = number_blocks(blocks, grid.problem.previous)
     gap = None
     if objective is not None and bound is not None:
         gap = abs(bound - objective) / max(1.0, abs(objective))
@@ -67,6 +64,35 @@ def assemble(
         floors,
         scope,
     )
+
+
+def number_blocks(blocks: list[Block], previous: Sequence[Block]) -> list[Block]:
+    """Chunk numbers per task: a block kept exactly where it was keeps its previous number
+    (its calendar event, `plan<id>-<task>-<chunk>`, is then untouched); the others take the
+    task's lowest free numbers in time order. Renumbering in time order would change the
+    events of kept blocks whenever an earlier block of their task moved."""
+    before = {(b.task_id, _utc(b.start), _utc(b.end)): b.chunk for b in previous}
+    taken: dict[str, set[int]] = defaultdict(set)
+    numbers: list[int | None] = []
+    for block in blocks:
+        n = before.get((block.task_id, _utc(block.start), _utc(block.end)))
+        if n is not None and n not in taken[block.task_id]:
+            taken[block.task_id].add(n)
+        else:
+            n = None
+        numbers.append(n)
+    out = []
+    for block, n in zip(blocks, numbers, strict=True):
+        if n is None:
+            used = taken[block.task_id]
+            n = next(i for i in range(len(used) + 1) if i not in used)
+            used.add(n)
+        out.append(replace(block, chunk=n))
+    return out
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(UTC)
 
 
 def _unplaced(

@@ -7,8 +7,8 @@ dependencies that are themselves kept); `follower_tasks` those valid on their ow
 for a dependency the change may move: each stays where it was unless that dependency then
 ends after its old start. The rest (hit tasks, tasks that had no blocks) form the repair's
 neighbourhood. `Holds` gives each kept task and follower a switch that holds it to its
-previous blocks (or leaves it out); `repair_placement` places the neighbourhood greedily
-around them, each task where it was whenever that still fits. `Restore` bounds the widening
+previous blocks (or leaves it out); `repair_greedy` is the simple repair (the greedy one,
+and the floor of every replan). `Restore` bounds the widening
 of a repair: it may only win back what the previous schedule had and the repair lost (a
 task's place, a deadline met), never give up anything the repair has, and each item it wins
 back pays for at most as many moved blocks as its task had (ARCHITECTURE.md, "Stability").
@@ -22,9 +22,9 @@ from ortools.sat.python import cp_model
 
 from .cpsat_model import ModelBuilder, TaskVars
 from .explain import Placement
-from .greedy import placement_order
 from .greedy_state import State
 from .grid import Grid
+from .hints import hint_values
 
 
 def _valid(grid: Grid) -> set[str]:
@@ -197,62 +197,20 @@ class Holds:
         domain.extend(bounds)
 
 
-def repair_placement(
-    grid: Grid, kept: Set[str], by_priority: bool = False, followers: Set[str] = frozenset()
-) -> Placement:
-    """The kept tasks' previous blocks (those that fit together), and the followers' where
-    their dependencies still end before them; then the others most urgent (or highest
-    priority) first, each where it was if that still fits, else partly there, else at the
-    first free fit. Always a placement the repair's restriction allows."""
-    state = State(grid)
-    for tid in grid.topo:
-        plan = grid.plans.get(tid)
-        if plan is None or tid not in kept:
-            continue
-        if any(d in grid.plans and d not in state.placed for d in plan.task.depends_on):
-            continue
-        chunks = state.keep_previous(plan, state.lo(plan), state.free_runs(plan))
-        if chunks is not None:
-            state.commit(plan, chunks)
-    for tid in sorted(followers):  # where they were, until a dependency ends later
-        plan = grid.plans[tid]
-        chunks = state.keep_previous(plan, plan.lo, state.free_runs(plan))
-        if chunks is not None:
-            state.commit(plan, chunks)
-    for tid in placement_order(grid, by_priority):
-        if tid not in kept and tid not in state.placed:
-            _place(state, grid, tid)
-    for tid in grid.topo:  # a follower moves only after a dependency that now ends later
-        plan = grid.plans.get(tid)
-        if plan is None or tid not in followers or tid not in state.placed:
-            continue
-        start = plan.prev[0][0]
-        ends = [state.placed.get(d) for d in plan.task.depends_on if d in grid.plans]
-        if any(not e or e[-1][0] + e[-1][1] > start for e in ends):
-            if state.placed[tid] == plan.prev:
-                state.uncommit(tid)
-                _place(state, grid, tid)
-        elif state.placed[tid] != plan.prev:
-            state.uncommit(tid)  # it could not stay where it was: left out
-    return state.placed
-
-
-def _place(state: State, grid: Grid, tid: str) -> None:
-    """Place one task of the repair's neighbourhood, where it was if that still fits."""
-    plan = grid.plans.get(tid)
-    if plan is None or plan.cause is not None:
-        return
-    if any(d in grid.plans and d not in state.placed for d in plan.task.depends_on):
-        return
-    lo = state.lo(plan)
-    chunks = state.keep_previous(plan, lo, state.free_runs(plan)) if plan.prev else None
-    if chunks is None and plan.prev and state.keep_partially(plan):
-        if state.finish_partial(plan):
-            return
-    if chunks is None:
-        chunks = state.first_fit(plan, lo, state.free_runs(plan))
-    if chunks is not None:
-        state.commit(plan, chunks)
+def unearned(builder: ModelBuilder, repairs: list[Placement]) -> list[str]:
+    """Tasks whose soft deadline the previous schedule missed and no simple repair meets:
+    meeting it is no gain a repair buys with moved blocks (the change did not cost it), so
+    the caller counts it as missed. New work and hard deadlines keep their reward."""
+    new = set(builder.grid.problem.new_tasks)
+    return [
+        tid
+        for tid, tv in builder.tasks.items()
+        if tv.missed is not None
+        and tid not in new
+        and not tv.plan.task.hard_deadline  # placed in time is its whole point
+        and not (tv.plan.prev and _met(tv, tv.plan.prev))
+        and not any(tid in p and _met(tv, p[tid]) for p in repairs)
+    ]
 
 
 class Restore:
@@ -268,13 +226,14 @@ class Restore:
     its place and deadlines may move other blocks at the objective's stability cost alone.
     """
 
-    def __init__(self, builder: ModelBuilder, solver: cp_model.CpSolver) -> None:
-        """From the repair `solver` found (its placement, and its kept-block flags)."""
+    def __init__(self, builder: ModelBuilder, repair: Placement) -> None:
+        """From the repair's placement (waiting work filled in: see `repair_greedy.fill`)."""
         self.builder = builder
-        self.repair = builder.extract(solver)
+        self.repair = repair
         self.lost: list[tuple[str, str, cp_model.LinearExprT]] = []  # (task, item, won back)
         self._kept = [var for tv in builder.tasks.values() for _, _, var in tv.same]
-        self._repair_kept = sum(int(solver.boolean_value(var)) for var in self._kept)
+        values = hint_values(builder, repair)
+        self._repair_kept = sum(values[var.index][1] for var in self._kept)
         new = set(builder.grid.problem.new_tasks)
         for tid, tv in builder.tasks.items():
             if not tv.plan.prev and tid not in new:
