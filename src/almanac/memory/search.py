@@ -53,8 +53,12 @@ def fact_scope(client_id: int | None, as_of: datetime | None, for_client: int | 
     )
 
 
-def chunk_scope(client_id: int | None) -> Scope:
-    return Scope("doc_chunks", lambda p: chunk_where(client_id, p), client_id is not None)
+def chunk_scope(client_id: int | None, for_client: int | None = None) -> Scope:
+    return Scope(
+        "doc_chunks",
+        lambda p: chunk_where(client_id, p, for_client),
+        client_id is not None or for_client is not None,
+    )
 
 
 @dataclass(frozen=True)
@@ -335,6 +339,7 @@ class SearchRepository:
         k: int,
         client_id: int | None,
         pool: int | None = None,
+        for_client: int | None = None,
     ) -> list[Hit]:
         """Top-k (or `pool`) document chunks by fused score; metadata is the citation."""
         rows = await self._search(
@@ -344,8 +349,8 @@ class SearchRepository:
             model,
             dim,
             k,
-            chunk_scope(client_id).where,
-            chunk_scope(client_id).narrowed,
+            chunk_scope(client_id, for_client).where,
+            chunk_scope(client_id, for_client).narrowed,
             pool,
         )
         return [
