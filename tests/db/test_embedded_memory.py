@@ -3,10 +3,12 @@ server restarted for it is still the one stopped at the end. A real embedded Pos
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from almanac.db.embedded import start_embedded
 from almanac.db.embedded_memory import CAP_MB, FLOOR_MB, shared_buffers_mb
@@ -51,3 +53,48 @@ async def test_shared_buffers_from_the_first_start_and_at_the_next(tmp_path: Pat
 def test_default_size_is_a_share_of_memory_within_bounds() -> None:
     assert shared_buffers_mb(200) == 200
     assert FLOOR_MB <= shared_buffers_mb(None) <= CAP_MB
+
+
+async def test_buffers_the_machine_cannot_give_leave_the_server_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tuning is optional: a size Postgres cannot allocate (64 GB here, more than the
+    machine has) is logged and the server runs with initdb's buffers -- at the first start
+    (the restart fails) and at the next (the server would not start with it)."""
+    data = tmp_path / "data"
+    for _ in range(2):
+        with caplog.at_level(logging.WARNING, logger="almanac.db.embedded_memory"):
+            pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=65_536)
+        try:
+            assert await _shared_buffers(pg.url) == "128MB"
+            assert "shared_buffers" in caplog.text
+        finally:
+            pg.stop()
+        assert _stopped(data)
+        caplog.clear()
+    # A size it can give still takes effect afterwards.
+    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=144)
+    try:
+        assert await _shared_buffers(pg.url) == "144MB"
+    finally:
+        pg.stop()
+    assert _stopped(data)
+
+
+async def test_a_data_folder_from_before_the_setting_takes_it(tmp_path: Path) -> None:
+    """A data folder an older Almanac made (no almanac.conf, no include) gets both."""
+    data = tmp_path / "data"
+    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=144)
+    pg.stop()
+    assert _stopped(data)
+    pgdata = data / "postgres"
+    (pgdata / "almanac.conf").unlink()
+    main = pgdata / "postgresql.conf"
+    main.write_text(main.read_text().split("# Almanac's settings")[0])
+    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=160)
+    try:
+        assert await _shared_buffers(pg.url) == "160MB"
+        assert main.read_text().count("\ninclude_if_exists = 'almanac.conf'") == 1
+    finally:
+        pg.stop()
+    assert _stopped(data)

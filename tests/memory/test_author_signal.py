@@ -93,3 +93,44 @@ async def test_a_memory_of_a_client_links_to_the_clients_node(db_session, embedd
     )
     assert [tuple(r) for r in rows] == [(mine, "client:7", "subject", "client")]
     assert none != mine
+
+
+async def test_short_forms_and_authors_in_one_statement_stay_within_the_scope(
+    db_session, embedder, settings
+):
+    """Recall's own path (LinkedSearch.with_members: names, short forms and the author list
+    in one statement): two clients, one short form that begins a name in each, the same
+    words. Each client's "Mel" is its own name, and the author list only holds its own."""
+    from almanac.memory.entities import alias_words
+    from almanac.memory.graph_signal import candidate_nodes
+    from almanac.memory.linked_search import LinkedSearch
+
+    svc = service(db_session, embedder, settings)
+    mine = await remember(svc, ["Melody: I painted the harbour wall"] * 2, client_id=1)
+    theirs = await remember(svc, ["Melanie: I painted the harbour wall"] * 2, client_id=2)
+    query = "What did Mel paint at the harbour?"
+    qvec = [float(x) for x in await embedder.embed_query(query)]
+    everything = [*mine, *theirs]  # both as candidates: only the names resolved in scope count
+
+    async def members(f: EventFilters) -> set[int]:
+        svc.search.forget_terms()
+        _, found = await LinkedSearch(svc.search).with_members(
+            query,
+            qvec,
+            embedder.model,
+            f,
+            candidate_nodes(query),
+            alias_words(query),
+            [],
+            everything,
+        )
+        return found
+
+    # Unscoped, "Mel" begins two names: it stands for neither.
+    assert await members(NO_FILTER) == set()
+    for f in (EventFilters(client_id=1), EventFilters(for_client=1)):
+        assert await members(f) == set(mine)
+    assert await members(EventFilters(client_id=2)) == set(theirs)
+    for scoped, own in (({"client_id": 1}, mine), ({"client_id": 2}, theirs)):
+        got = await ids(svc, query, k=4, **scoped)
+        assert set(got) == set(own)

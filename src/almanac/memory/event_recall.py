@@ -11,7 +11,7 @@ from almanac.memory.entities import alias_words
 from almanac.memory.graph_signal import candidate_nodes
 from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.rerank import pool_size, rerank
-from almanac.memory.search import Hit, SearchRepository
+from almanac.memory.search import Hit, SearchRepository, event_scope
 from almanac.memory.search_sql import EventFilters
 
 
@@ -25,7 +25,7 @@ async def recall_events(
 ) -> list[Hit]:
     """The best k events for the query under `filters`, best first."""
     cfg = search.settings
-    if search.leaves_nothing("events"):  # nor can the graph, under the same filter
+    if search.leaves_nothing(event_scope(filters)):  # nor can the graph, under it
         return []
     model, pool = embedder.model, pool_size(k, cfg)
     events = await search.search_events(query, qvec, model, embedder.dim, k, filters, pool)

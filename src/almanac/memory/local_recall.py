@@ -49,7 +49,7 @@ async def local_recall(
     if "fact" in kinds:
         scopes.append(fact_scope(q.client_id, q.as_of, q.for_client))
     if "document" in kinds:
-        scopes.append(chunk_scope(q.client_id))
+        scopes.append(chunk_scope(q.client_id, q.for_client))
     await search.begin(q.query, scopes)
     if "event" in kinds:
         found += await recall_events(search, embedder, q.query, qvec, q.k, filters)
@@ -60,7 +60,9 @@ async def local_recall(
         facts = await rerank(embedder, q.query, facts, cfg)
         found += await diversify(search, facts, q.k, model, cfg)
     if "document" in kinds:
-        chunks = await search.search_chunks(q.query, qvec, model, dim, q.k, q.client_id, pool)
+        chunks = await search.search_chunks(
+            q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client
+        )
         chunks = await rerank(embedder, q.query, chunks, cfg)
         found += await diversify(search, chunks, q.k, model, cfg)
     # A promoted fact says what its source event said: show the durable fact once.

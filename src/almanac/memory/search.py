@@ -53,8 +53,19 @@ def fact_scope(client_id: int | None, as_of: datetime | None, for_client: int | 
     )
 
 
-def chunk_scope(client_id: int | None) -> Scope:
-    return Scope("doc_chunks", lambda p: chunk_where(client_id, p), client_id is not None)
+def _filter_key(table: str, where: Callable[[dict[str, Any]], str]) -> tuple[str, str]:
+    """A filter as it runs: its table, SQL and parameter values (what `begin` counted for)."""
+    params: dict[str, Any] = {}
+    sql = where(params)
+    return table, f"{sql} {sorted(params.items())!r}"
+
+
+def chunk_scope(client_id: int | None, for_client: int | None = None) -> Scope:
+    return Scope(
+        "doc_chunks",
+        lambda p: chunk_where(client_id, p, for_client),
+        client_id is not None or for_client is not None,
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +100,9 @@ class SearchRepository:
         self.settings = settings
         self._prepared = False
         self._terms: dict[tuple[str, str], tuple[list[Term], float]] = {}
-        # Rows each table's filter leaves, counted by `begin` (up to exact_scan_rows + 1).
-        self._rows: dict[str, int] = {}
+        # Rows each filter leaves, counted by `begin` (up to exact_scan_rows + 1), by
+        # `_filter_key`: a search under another filter counts its own.
+        self._rows: dict[tuple[str, str], int] = {}
 
     async def _prepare(self) -> None:
         if self._prepared:
@@ -126,16 +138,16 @@ class SearchRepository:
         rows = (await self.session.execute(text(prelude_sql(counts)), params)).all()
         self._prepared = True
         for sc in scopes:
-            self._rows[sc.table] = int(getattr(rows[0], f"n_{sc.table}"))
+            self._rows[_filter_key(sc.table, sc.where)] = int(getattr(rows[0], f"n_{sc.table}"))
             kind = TERM_KINDS[sc.table]
             found = [r for r in rows if r.kind == kind]
             avgdl = float(found[0].avgdl) if found else 1.0
             terms = [Term(r.lexeme, float(r.idf), bool(r.selective), bool(r.known)) for r in found]
             self._terms[(kind, query)] = (terms, avgdl)
 
-    def leaves_nothing(self, table: str) -> bool:
-        """Whether `begin` found no row of `table` under this recall's filter."""
-        return self._rows.get(table) == 0
+    def leaves_nothing(self, scope: Scope) -> bool:
+        """Whether `begin` found no row under `scope`'s filter."""
+        return self._rows.get(_filter_key(scope.table, scope.where)) == 0
 
     async def terms(self, kind: str, query: str) -> tuple[list[Term], float]:
         """The query's indexed words with their IDF, and the average document length
@@ -169,8 +181,8 @@ class SearchRepository:
 
         `narrowed`: the caller filters (client, session, dates...) beyond validity.
         `pool`: return this many (at least k) for a reranker to reorder."""
-        counted = self._rows.get(table)
-        if self.leaves_nothing(table):
+        counted = self._rows.get(_filter_key(table, where))
+        if counted == 0:
             return []
         await self._prepare()
         terms, avgdl = await self.terms(TERM_KINDS[table], query)
@@ -335,6 +347,7 @@ class SearchRepository:
         k: int,
         client_id: int | None,
         pool: int | None = None,
+        for_client: int | None = None,
     ) -> list[Hit]:
         """Top-k (or `pool`) document chunks by fused score; metadata is the citation."""
         rows = await self._search(
@@ -344,8 +357,8 @@ class SearchRepository:
             model,
             dim,
             k,
-            chunk_scope(client_id).where,
-            chunk_scope(client_id).narrowed,
+            chunk_scope(client_id, for_client).where,
+            chunk_scope(client_id, for_client).narrowed,
             pool,
         )
         return [

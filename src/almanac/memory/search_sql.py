@@ -189,11 +189,19 @@ _COLUMNS = {
 TERM_KINDS = {"events": "event", "facts": "fact", "doc_chunks": "document"}
 
 
-def chunk_where(client_id: int | None, params: dict[str, Any]) -> str:
-    if client_id is None:
-        return "true"
-    params["client_id"] = client_id
-    return "e.client_id = :client_id"
+def chunk_where(
+    client_id: int | None, params: dict[str, Any], for_client: int | None = None
+) -> str:
+    """Document chunks of `client_id`; for `for_client`, that client's and the user's own
+    (a document belongs to a client by its `client_id` alone)."""
+    clauses = []
+    if client_id is not None:
+        clauses.append("e.client_id = :client_id")
+        params["client_id"] = client_id
+    if for_client is not None:
+        clauses.append("(e.client_id IS NULL OR e.client_id = :for_client)")
+        params["for_client"] = for_client
+    return " AND ".join(clauses) or "true"
 
 
 def lexical_parts(terms: list[Term], params: dict[str, Any]) -> tuple[str, str]:

@@ -101,6 +101,13 @@ async def test_recall_keeps_clients_apart(client: httpx.AsyncClient):
     assert all("Zanzibar" not in h["content"] for h in hits_b)
     hits_a = await recall(client, "Zanzibar launch code", kinds="document", client_id=1)
     assert "Zanzibar" in hits_a[0]["content"]
+    # A plan's recall for client 2 (its memories and the user's own) as well, every kind.
+    await add(client, "mine.md", "# Mine\n\nMy own Zanzibar notes, no client's.")
+    for kinds in ("document", None):
+        scoped = {"kinds": kinds} if kinds else {}
+        hits = await recall(client, "Zanzibar launch code", for_client=2, **scoped)
+        assert all("purple" not in h["content"] for h in hits)
+        assert any("My own Zanzibar" in h["content"] for h in hits)
 
 
 async def test_forgetting_a_client_removes_its_documents(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from almanac.scheduler.core import Block, Interval, Task, greedy_schedule, solve
+from almanac.scheduler.core import Block, Interval, SolveStatus, Task, greedy_schedule, solve
 from almanac.scheduler.core.cpsat_model import ModelBuilder
 from almanac.scheduler.core.grid import build_grid
 from almanac.scheduler.core.repair import follower_tasks, kept_tasks, unearned
@@ -149,3 +150,32 @@ def test_a_replan_is_never_below_the_simple_repair() -> None:
     assert source in ("repair-edf", "repair-greedy")
     assert placement == finish.simple[source]
     assert placement["p2/k0"] == [(grid.floor_idx(at(0, 9)), 8)]
+
+
+def test_an_answer_replaced_by_the_simple_repair_does_not_claim_the_searchs_figures() -> None:
+    # The meeting takes k8's hours on a full Tuesday: k8 and its follower k9 are out. The
+    # search's optimum, waiting work then filled in, is below the simple repair, which is
+    # returned instead: the search's status, objective and bound are not about it.
+    def k(i: int, minutes: int, prio: int, deadline: datetime | None = None, dep: int = -1) -> Task:
+        depends = (f"p2/k{dep}",) if dep >= 0 else ()
+        return Task(f"p2/k{i}", f"K{i}", minutes, prio, deadline=deadline, depends_on=depends)
+
+    tasks = [
+        k(0, 120, 2), k(1, 60, 2), k(2, 120, 4, at(0, 17), dep=1), k(3, 60, 4), k(4, 60, 4),
+        k(5, 60, 2, at(1, 17)), k(6, 60, 2), k(7, 60, 3, dep=6), k(8, 120, 1, dep=7),
+        k(9, 60, 1, dep=8), k(10, 120, 1),
+    ]  # fmt: skip
+    hours = [(0, 9, 11), (0, 11, 12), (0, 12, 14), (0, 15, 16), (0, 16, 17), (1, 9, 10)]
+    hours += [(1, 10, 11), (1, 11, 12), (1, 12, 14), (1, 14, 15), (1, 15, 17)]
+    previous = tuple(Block(f"p2/k{i}", 0, at(d, a), at(d, b)) for i, (d, a, b) in enumerate(hours))
+    tasks += [
+        Task("p3/w0", "W0", 120, 4, True, 30, deadline=at(1, 17)),
+        Task("p3/w1", "W1", 60, 3, True, 30, deadline=at(0, 17)),
+        Task("p3/w2", "W2", 90, 4, True, 30, deadline=at(0, 17)),
+    ]
+    meeting = Interval(at(1, 12), at(1, 14))
+    schedule = checked(make_problem(tasks, days=2, busy=(meeting,), previous=previous))
+    assert schedule.source in ("repair-edf", "repair-greedy")
+    assert schedule.status == SolveStatus.FEASIBLE  # not the search's "optimal"
+    assert schedule.objective_value is None and schedule.relative_gap is None
+    assert schedule.restored == ()

@@ -198,14 +198,16 @@ def solve(problem: Problem) -> Schedule:
         ):
             placement, source = finish(builder.extract(solver), "cp-sat")
             answer = fl.measure(grid, placement)
+            # Replaced by the simple repair: the search's figures are not about the answer.
+            own = source == "cp-sat"
             return assemble(
                 grid,
                 placement,
                 {},
-                SolveStatus.OPTIMAL if status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
+                SolveStatus.OPTIMAL if own and status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
                 wall_time=time.perf_counter() - started,
-                objective=solver.objective_value / builder.scale,
-                bound=solver.best_objective_bound / builder.scale,
+                objective=solver.objective_value / builder.scale if own else None,
+                bound=solver.best_objective_bound / builder.scale if own else None,
                 solver_status=solver.status_name(status),
                 source=source,
                 stopped=search.why,
@@ -224,7 +226,7 @@ def solve(problem: Problem) -> Schedule:
             causes,
             SolveStatus.FEASIBLE if solved else SolveStatus.GREEDY_FALLBACK,
             wall_time=time.perf_counter() - started,
-            objective=scores[hint] / builder.scale if solved else None,
+            objective=scores[hint] / builder.scale if solved and source == hint else None,
             solver_status=solver.status_name(status),
             source=source,
             stopped=search.why,
@@ -298,7 +300,9 @@ def solve(problem: Problem) -> Schedule:
         won: tuple[str, ...] = ()
         if best in repairs:
             answer, won = improve(answer)
-        return replace(outcome(answer, best, False), restored=won)
+        done = outcome(answer, best, False)
+        # What the widened search won back, only if its answer is the one returned.
+        return replace(done, restored=won if done.source == "cp-sat" else ())
     # No baseline reaches both floors: look for a schedule that does, from the nearest mix.
     # A pure feasibility search finds one far sooner than one that also optimises; what it
     # finds is then the hint of the optimising search.
