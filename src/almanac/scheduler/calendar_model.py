@@ -11,7 +11,7 @@ stability cost.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,9 @@ class CalendarInputs:
     inputs: list[pb.TaskInput] = field(default_factory=list)
     rows: dict[str, TaskRow] = field(default_factory=dict)
     previous: list[Block] = field(default_factory=list)  # all plans, core ids
+    # Blocks whose calendar events stay outside the window (past ones, other plans' kept
+    # ones): their chunk numbers stay theirs. Core ids.
+    held: list[Block] = field(default_factory=list)
     kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
     run_ids: dict[int, int] = field(default_factory=dict)  # plan -> last applied run
 
@@ -69,24 +72,35 @@ def gather(
     rows: Sequence[TaskRow],
     runs: Mapping[int, SchedulerRun],
     window: tuple[datetime, datetime],
+    written_from: datetime | None = None,
 ) -> CalendarInputs:
-    """Task inputs for every plan, with the previous schedule of each (pure)."""
+    """Task inputs for every plan, with the previous schedule of each (pure).
+
+    The named plan's blocks ending by `written_from` (where the calendar write begins:
+    past blocks) keep their events, so their numbers are held; its later blocks outside
+    the window are replaced."""
     by_id = {p.id: p for p in plans}
     by_id[named.id] = named
     out = CalendarInputs(named.id, by_id, run_ids={p: r.id for p, r in runs.items()})
     pins: dict[str, list[dict[str, str]]] = {}
     for plan_id, run in runs.items():
+        for block in held_blocks(run):
+            out.held.append(replace(block, task_id=core_id(plan_id, block.task_id)))
         for block in pb.blocks_from_json(run.schedule_blocks):
             cid = core_id(plan_id, block.task_id)
-            if plan_id != named.id and _outside(block, window):
-                pins.setdefault(cid, []).append(
-                    {"start": block.start.isoformat(), "end": block.end.isoformat()}
-                )
-                out.kept_outside.add((cid, block.start.astimezone(UTC)))
-            elif not _outside(block, window):
-                out.previous.append(
-                    Block(cid, block.chunk, block.start, block.end, block.reason, block.fixed)
-                )
+            core = replace(block, task_id=cid)
+            if not _outside(block, window):
+                out.previous.append(core)
+                continue
+            if plan_id == named.id:
+                if written_from is not None and block.end <= written_from:
+                    out.held.append(core)
+                continue
+            out.held.append(core)
+            pins.setdefault(cid, []).append(
+                {"start": block.start.isoformat(), "end": block.end.isoformat()}
+            )
+            out.kept_outside.add((cid, block.start.astimezone(UTC)))
     for row in rows:
         if row.plan_id is None or row.plan_id not in by_id:
             continue
@@ -110,6 +124,28 @@ def gather(
             )
         )
     return out
+
+
+def held_blocks(run: SchedulerRun) -> list[Block]:
+    """The blocks a run holds outside its schedule: earlier runs' past blocks, whose
+    calendar events stay (plain task keys; none in runs written before they were kept)."""
+    held = (run.metadata_ or {}).get("held")
+    mine = held.get(str(run.plan_id)) if isinstance(held, dict) else None
+    return pb.blocks_from_json(mine) if isinstance(mine, list) else []
+
+
+def held_meta(inputs: CalendarInputs, plan_id: int, written: Sequence[Block]) -> list[Any]:
+    """What a new run of `plan_id` records as held (run metadata `held`, by plan): its
+    blocks whose events stay outside the window and that the new schedule does not hold
+    itself, for its open tasks (plain task keys)."""
+    kept = {(b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)) for b in written}
+    out: dict[tuple[str, datetime, datetime], Block] = {}
+    for b in inputs.held:
+        pid, key = split_core_id(b.task_id)
+        at = (key, b.start.astimezone(UTC), b.end.astimezone(UTC))
+        if pid == plan_id and at not in kept and core_id(pid, key) in inputs.rows:
+            out.setdefault(at, replace(b, task_id=key))
+    return [pb.block_to_json(b) for b in sorted(out.values(), key=lambda b: b.start)]
 
 
 def remaining_hours(row: TaskRow) -> float | None:

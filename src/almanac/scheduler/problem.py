@@ -173,6 +173,7 @@ def build_problem(
     warnings: list[str],
     replan_scope: Literal["repair", "full"] = "repair",
     new_tasks: tuple[str, ...] = (),
+    held: Sequence[Block] = (),
 ) -> Problem:
     """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
     rules = limits(settings, prefs, warnings)
@@ -195,6 +196,7 @@ def build_problem(
             billable_share_target=billable_share_target,
             frozen_hours=settings.frozen_hours,
             previous=tuple(b for b in previous if b.task_id in known),
+            held=tuple(b for b in held if b.task_id in known),
             slot_minutes=slot,
             time_limit_seconds=settings.time_limit_seconds,
             replan_scope=replan_scope,

@@ -284,7 +284,8 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window)
+        written_from = (ctx.write_window or ctx.window)[0]
+        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, written_from)
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
         ctx.warnings.extend(read.warnings)
@@ -305,6 +306,7 @@ class SchedulerService:
             weekly_capacity_hours=capacity,
             billable_share_target=target,
             previous=inputs.previous,
+            held=inputs.held,
             warnings=ctx.warnings,
             replan_scope=ctx.replan_scope,
             new_tasks=_new_work(ctx, inputs) if ctx.places_new else (),

@@ -180,6 +180,8 @@ class Writer:
             "moved_share": share,
             "fingerprint": solved.fingerprint,
             "plans": {str(p): [pb.block_to_json(b) for b in bl] for p, bl in written.items()},
+            # Past blocks whose events stay: their numbers are not given to new blocks.
+            "held": {str(p): cm.held_meta(inputs, p, bl) for p, bl in written.items()},
             **extra,
         }
         if solved.violations or dry_run:
@@ -240,7 +242,12 @@ class Writer:
                     pid,
                     "scheduled",
                     [pb.block_to_json(b) for b in written[pid]],
-                    {**_window_meta(meta), "moved_by_plan": plan.id, "moved_by_run": run.id},
+                    {
+                        **_window_meta(meta),
+                        "held": {str(pid): (meta.get("held") or {}).get(str(pid), [])},
+                        "moved_by_plan": plan.id,
+                        "moved_by_run": run.id,
+                    },
                 )
         result = await self.apply(written, ctx.events, window, titles)
         out.calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
@@ -317,7 +324,7 @@ class Writer:
         plan_ids = sorted({p.id for p in plans} | {plan.id})
         rows = await self.s.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(plan, plans, rows, runs, ctx.window)
+        inputs = cm.gather(plan, plans, rows, runs, ctx.window, (ctx.write_window or ctx.window)[0])
         changes = cm.changes_since(
             meta["fingerprint"], cm.fingerprint(ctx.events, inputs, ctx.window)
         )

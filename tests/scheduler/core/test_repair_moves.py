@@ -7,6 +7,7 @@ from datetime import datetime
 
 from almanac.scheduler.core import Block, Interval, SolveStatus, Task, greedy_schedule, solve
 from almanac.scheduler.core.cpsat_model import ModelBuilder
+from almanac.scheduler.core.explain import number_blocks
 from almanac.scheduler.core.grid import build_grid
 from almanac.scheduler.core.repair import follower_tasks, kept_tasks, unearned
 from almanac.scheduler.core.repair_greedy import Finish, repair_placement, waiting_tasks
@@ -179,3 +180,23 @@ def test_an_answer_replaced_by_the_simple_repair_does_not_claim_the_searchs_figu
     assert schedule.status == SolveStatus.FEASIBLE  # not the search's "optimal"
     assert schedule.objective_value is None and schedule.relative_gap is None
     assert schedule.restored == ()
+
+
+def test_a_held_blocks_number_is_never_given_to_another_block() -> None:
+    # Last Friday's block of `big` still holds its event (plan<id>-big-0) outside this
+    # solve: writing a new block as number 0 would move that past event.
+    task = Task("p1/big", "Big", 240, splittable=True, min_chunk_minutes=60)
+    held = (Block("p1/big", 0, at(-3, 9), at(-3, 11)),)
+    for solver in (solve, greedy_schedule):
+        schedule = checked(make_problem([task], days=2, held=held), solver)
+        numbers = sorted(b.chunk for b in schedule.blocks)
+        assert numbers and 0 not in numbers
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_a_block_on_a_held_block_keeps_its_number() -> None:
+    # Another plan's block kept outside the window comes back on the same place: same event.
+    block = Block("p1/big", 3, at(0, 9), at(0, 10))
+    blocks = [Block("p1/big", 0, at(0, 9), at(0, 10)), Block("p1/big", 0, at(0, 11), at(0, 12))]
+    numbered = number_blocks(blocks, previous=(), held=(block,))
+    assert [b.chunk for b in numbered] == [3, 0]

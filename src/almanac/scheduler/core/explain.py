@@ -46,7 +46,7 @@ def assemble(
             reason = _reason(grid, plan, placement, k, len(chunks), start, length)
             blocks.append(Block(tid, 0, grid.at(start), grid.at(start + length), reason))
     blocks.sort(key=lambda b: (b.start, b.task_id))
-    numbered = number_blocks(blocks, grid.problem.previous)
+    numbered = number_blocks(blocks, grid.problem.previous, grid.problem.held)
     gap = None
     if objective is not None and bound is not None:
         gap = abs(bound - objective) / max(1.0, abs(objective))
@@ -66,12 +66,21 @@ def assemble(
     )
 
 
-def number_blocks(blocks: list[Block], previous: Sequence[Block]) -> list[Block]:
+def number_blocks(
+    blocks: list[Block], previous: Sequence[Block], held: Sequence[Block] = ()
+) -> list[Block]:
     """Chunk numbers per task: a block kept exactly where it was keeps its previous number
     (its calendar event, `plan<id>-<task>-<chunk>`, is then untouched); the others take the
     task's lowest free numbers in time order. Renumbering in time order would change the
-    events of kept blocks whenever an earlier block of their task moved."""
-    before = {(b.task_id, _utc(b.start), _utc(b.end)): b.chunk for b in previous}
+    events of kept blocks whenever an earlier block of their task moved.
+
+    `held` are blocks whose calendar events stay outside this solve (a task's past blocks):
+    a block exactly on one keeps its number, and no other block takes it, or writing it
+    would move that event."""
+    before = {(b.task_id, _utc(b.start), _utc(b.end)): b.chunk for b in (*held, *previous)}
+    reserved: dict[str, set[int]] = defaultdict(set)
+    for b in held:
+        reserved[b.task_id].add(b.chunk)
     taken: dict[str, set[int]] = defaultdict(set)
     numbers: list[int | None] = []
     for block in blocks:
@@ -84,9 +93,9 @@ def number_blocks(blocks: list[Block], previous: Sequence[Block]) -> list[Block]
     out = []
     for block, n in zip(blocks, numbers, strict=True):
         if n is None:
-            used = taken[block.task_id]
+            used = taken[block.task_id] | reserved[block.task_id]
             n = next(i for i in range(len(used) + 1) if i not in used)
-            used.add(n)
+            taken[block.task_id].add(n)
         out.append(replace(block, chunk=n))
     return out
 

@@ -221,6 +221,9 @@ class Problem:
     billable_share_target: float | None = None
     frozen_hours: float = 0.0
     previous: tuple[Block, ...] = ()
+    # Blocks of these tasks whose calendar events stay outside this solve (past blocks):
+    # their chunk numbers are not given to other blocks (core/explain.py, number_blocks).
+    held: tuple[Block, ...] = ()
     # "repair": a replan moves what the change broke (see core/repair.py); "full": the
     # whole calendar is re-optimised, previous blocks kept only at the stability cost.
     replan_scope: Literal["repair", "full"] = "repair"
@@ -237,7 +240,7 @@ class Problem:
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
-        for attr in ("tasks", "working_hours", "busy", "preferred_windows", "previous"):
+        for attr in ("tasks", "working_hours", "busy", "preferred_windows", "previous", "held"):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         for attr in ("now", "horizon_start", "horizon_end"):
             require_aware(attr, getattr(self, attr))
