@@ -1,4 +1,5 @@
-"""What a plan says when the LLM's answer could not be used (pure: errors in, text out).
+"""What a plan says when the LLM's answer could not be used or no LLM is there to ask
+(pure: errors in, text out).
 
 Only Almanac's own words: a server's error text never reaches a note or a response.
 """
@@ -33,4 +34,35 @@ def llm_failed_no_match(exc: LLMError, candidates: list[Match]) -> AlmanacError:
         exc.status_code,
         errors=[{"field": "intent", "message": "no matching library workflow"}, *exc.errors],
         headers=exc.headers,
+    )
+
+
+def no_match_without_llm(candidates: list[Match], threshold: float) -> AlmanacError:
+    """No LLM is configured and nothing in the library matched confidently: a 422 naming
+    `intent`, with the closest workflows and how to go on."""
+    near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
+    hint = (
+        f" The closest were {near}, below the match threshold {threshold:g}."
+        if near
+        else " The workflow library is empty (`almanac workflows import` loads the starter one)."
+    )
+    closest = [
+        {"kind": m.candidate.kind, "id": m.candidate.id, "name": m.candidate.name, "score": m.score}
+        for m in candidates[:3]
+    ]
+    return AlmanacError(
+        "No workflow in the library matches this intent and no LLM is configured."
+        + hint
+        + " Name one with workflow_id, add a workflow (POST /api/v1/planner/workflows), or "
+        "configure an LLM (ALMANAC_LLM__PROVIDER=openai with ALMANAC_LLM__BASE_URL and "
+        "ALMANAC_LLM__MODEL).",
+        422,
+        errors=[
+            {
+                "field": "intent",
+                "message": "no workflow matches confidently and no LLM is configured",
+                "threshold": threshold,
+                "closest": closest,
+            }
+        ],
     )

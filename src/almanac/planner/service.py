@@ -22,7 +22,11 @@ from almanac.ontology.sop import SOP, check_sop
 from almanac.planner import llm_plan
 from almanac.planner.context import recall_context, remember_plan
 from almanac.planner.estimates import Estimator, apply_estimates, params_from
-from almanac.planner.fallback import fallback_detail, llm_failed_no_match
+from almanac.planner.fallback import (
+    fallback_detail,
+    llm_failed_no_match,
+    no_match_without_llm,
+)
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import PlanRepository, PromptRepository
@@ -133,7 +137,7 @@ class PlannerService:
             )
         if sop is None:
             if skeleton is None:
-                raise _no_match(body.intent, candidates, self.settings.match_threshold)
+                raise no_match_without_llm(candidates, self.settings.match_threshold)
             sop = skeleton.sop
             what = f"the library workflow {skeleton.name!r}"
             if skeleton.score is not None:
@@ -370,32 +374,3 @@ def _match_report(
         "chosen": item(chosen) if chosen else None,
         "alternatives": [item(m) for m in candidates[1 if chosen else 0 : 4]],
     }
-
-
-def _no_match(intent: str, candidates: list[Match], threshold: float) -> AlmanacError:
-    near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
-    hint = (
-        f" The closest were {near}, below the match threshold {threshold:g}."
-        if near
-        else " The workflow library is empty (`almanac workflows import` loads the starter one)."
-    )
-    closest = [
-        {"kind": m.candidate.kind, "id": m.candidate.id, "name": m.candidate.name, "score": m.score}
-        for m in candidates[:3]
-    ]
-    return AlmanacError(
-        "No workflow in the library matches this intent and no LLM is configured."
-        + hint
-        + " Name one with workflow_id, add a workflow (POST /api/v1/planner/workflows), or "
-        "configure an LLM (ALMANAC_LLM__PROVIDER=openai with ALMANAC_LLM__BASE_URL and "
-        "ALMANAC_LLM__MODEL).",
-        422,
-        errors=[
-            {
-                "field": "intent",
-                "message": "no workflow matches confidently and no LLM is configured",
-                "threshold": threshold,
-                "closest": closest,
-            }
-        ],
-    )
