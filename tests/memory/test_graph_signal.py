@@ -102,8 +102,15 @@ async def test_another_clients_linked_memories_never_come_back(db_session, embed
 
     async def graph_only(f: EventFilters) -> list[int]:
         first = await search.search_events(QUESTION, qvec, embedder.model, embedder.dim, 10, f)
-        hits = await LinkedSearch(search).events(
-            QUESTION, qvec, embedder.model, f, candidate_nodes(QUESTION), [h.id for h in first]
+        hits, _ = await LinkedSearch(search).with_members(
+            QUESTION,
+            qvec,
+            embedder.model,
+            f,
+            candidate_nodes(QUESTION),
+            (),
+            [h.id for h in first],
+            (),
         )
         return [h.id for h in hits]
 
@@ -128,8 +135,9 @@ async def test_an_entity_most_memories_name_adds_nothing(db_session, embedder, s
         first = await svc.search.search_events(
             query, qvec, embedder.model, embedder.dim, 5, NO_FILTER
         )
-        hits = await LinkedSearch(svc.search).events(
-            query, qvec, embedder.model, NO_FILTER, candidate_nodes(query), [h.id for h in first]
+        nodes, seeds = candidate_nodes(query), [h.id for h in first]
+        hits, _ = await LinkedSearch(svc.search).with_members(
+            query, qvec, embedder.model, NO_FILTER, nodes, (), seeds, ()
         )
         return [h.id for h in hits]
 

@@ -155,23 +155,6 @@ class LinkedSearch:
     def __init__(self, search: SearchRepository) -> None:
         self.search = search
 
-    async def events(
-        self,
-        query: str,
-        qvec: list[float],
-        model: str,
-        f: EventFilters,
-        node_ids: Sequence[str],
-        seed_ids: Sequence[int],
-    ) -> list[Hit]:
-        """Memories linked to the query's entities (`node_ids`, candidates) and to their
-        neighbours among the `seed_ids` hits; `rrf` holds the graph's parts only."""
-        s: SearchSettings = self.search.settings
-        if s.graph_weight <= 0 and s.graph_neighbour_weight <= 0:
-            return []
-        hits, _ = await self.with_members(query, qvec, model, f, node_ids, (), seed_ids, ())
-        return hits
-
     async def with_members(
         self,
         query: str,
@@ -183,9 +166,11 @@ class LinkedSearch:
         seed_ids: Sequence[int],
         candidates: Sequence[int],
     ) -> tuple[list[Hit], set[int]]:
-        """`events` (none when the graph's weights are 0), with the query's short forms
-        (`alias_words`) among its names, and the ids among `candidates` and those memories
-        said by or about one of the names (memory.author_signal): one statement."""
+        """Memories linked to the query's entities (`node_ids`, candidates) and to their
+        neighbours among the `seed_ids` hits (none when the graph's weights are 0; `rrf`
+        holds the graph's parts only), with the query's short forms (`alias_words`) among
+        its names, and the ids among `candidates` and those memories said by or about one
+        of the names (memory.author_signal): one statement."""
         s: SearchSettings = self.search.settings
         terms, _ = await self.search.terms("event", query)
         params: dict[str, Any] = {

@@ -143,7 +143,7 @@ def held_meta(inputs: CalendarInputs, plan_id: int, written: Sequence[Block]) ->
     for b in inputs.held:
         pid, key = split_core_id(b.task_id)
         at = (key, b.start.astimezone(UTC), b.end.astimezone(UTC))
-        if pid == plan_id and at not in kept and core_id(pid, key) in inputs.rows:
+        if pid == plan_id and at not in kept and b.task_id in inputs.rows:
             out.setdefault(at, replace(b, task_id=key))
     return [pb.block_to_json(b) for b in sorted(out.values(), key=lambda b: b.start)]
 
