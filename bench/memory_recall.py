@@ -157,6 +157,26 @@ def score(ranked: list[list[str]], questions: list[Question]) -> dict[str, Any]:
     return out
 
 
+async def ingest(state: Any, conv_id: str, turns: list[Turn]) -> tuple[str, float]:
+    """Remember every turn as one memory of session `locomo-<conv_id>`: (session, seconds)."""
+    client = LocalImport(state)
+    session = f"locomo-{conv_id}"
+    t0 = time.perf_counter()
+    items = [
+        RememberIn(
+            content=t.text,
+            occurred_at=t.at,
+            session_id=session,
+            event_type="conversation_turn",
+            metadata={"dia_id": t.dia_id},
+        )
+        for t in turns
+    ]
+    for start in range(0, len(items), 500):
+        await client.remember_batch(items[start : start + 500])
+    return session, time.perf_counter() - t0
+
+
 async def run(path: Path) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     texts = [t.text for t in turns]
@@ -164,22 +184,7 @@ async def run(path: Path) -> dict[str, Any]:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         state = await build_state(settings)
         try:
-            client = LocalImport(state)
-            session = f"locomo-{conv_id}"
-            t0 = time.perf_counter()
-            items = [
-                RememberIn(
-                    content=t.text,
-                    occurred_at=t.at,
-                    session_id=session,
-                    event_type="conversation_turn",
-                    metadata={"dia_id": t.dia_id},
-                )
-                for t in turns
-            ]
-            for start in range(0, len(items), 500):
-                await client.remember_batch(items[start : start + 500])
-            ingest_s = time.perf_counter() - t0
+            session, ingest_s = await ingest(state, conv_id, turns)
 
             ranked: dict[str, list[list[str]]] = {}
             latencies: dict[str, list[float]] = {}
