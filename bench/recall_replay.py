@@ -24,8 +24,9 @@ import argparse
 import asyncio
 import sys
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_BENCH, print_table, write_json  # noqa: E402
+from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
 from memory_recall import BM25, CATEGORIES, ingest, load, score  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
@@ -117,10 +118,10 @@ def picks(s: SearchSettings) -> dict[str, Callable[[list[Hit], Sims], list[Hit]]
         "episode cap 3": lambda hits, sims: capped(hits[:pool], sims, lam, 3),
         "session max 0.5": boosted(0.5, "max"),
         "session max 1.0": boosted(1.0, "max"),
-        "session sum3 0.5": boosted(0.5, "sum3"),
+        "session max 2.0": boosted(2.0, "max"),
         "session sum3 1.0": boosted(1.0, "sum3"),
-        "cap 3 + session max 0.5": lambda hits, sims: capped(
-            session_boost(hits, 0.5, "max", s)[:pool], sims, lam, 3
+        "cap 3 + session max 1.0": lambda hits, sims: capped(
+            session_boost(hits, 1.0, "max", s)[:pool], sims, lam, 3
         ),
     }
 
@@ -134,15 +135,16 @@ def floored(top: list[Hit], s: SearchSettings) -> list[Hit]:
 async def run(path: Path) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     captured: list[list[Hit]] = []
-    real_pick = event_recall.diversify
+    real_pick: Callable[..., Awaitable[list[Hit]]] = vars(event_recall)["diversify"]
 
     async def spy(search: Any, hits: list[Hit], k: int, model: str, cfg: Any) -> list[Hit]:
         captured.append(list(hits))
         return await real_pick(search, hits, k, model, cfg)
 
-    event_recall.diversify = spy  # type: ignore[assignment]
+    vars(event_recall)["diversify"] = spy  # recall's final pick, observed
     cands: dict[str, list[list[Hit]]] = {}
     answers: dict[str, list[list[str]]] = {}
+    pass_ms: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
         state = await build_state(Settings(data_dir=Path(tmp), _env_file=None))  # type: ignore[call-arg]
         try:
@@ -151,27 +153,29 @@ async def run(path: Path) -> dict[str, Any]:
                 search = state.settings.search.model_copy(update=change)
                 settings = state.settings.model_copy(update={"search": search})
                 captured.clear()
-                answers[name] = []
+                answers[name], pass_ms[name] = [], []
                 for q in questions:
                     rq = RecallQuery(query=q.text, k=K, session_id=session, kinds=["event"])
+                    t0 = time.perf_counter()
                     async with unit_of_work(state.sessionmaker) as uow:
-                        out = await MemoryService(uow, state.embedder, LocalCache(), settings).recall(
-                            rq
-                        )
+                        service = MemoryService(uow, state.embedder, LocalCache(), settings)
+                        out = await service.recall(rq)
+                    pass_ms[name].append((time.perf_counter() - t0) * 1000)
                     answers[name].append([h.metadata["dia_id"] for h in out.results])
                 cands[name] = list(captured)
             vecs = np.asarray(await state.embedder.embed([t.text for t in turns]))
             q_vecs = np.asarray(await state.embedder.embed([q.text for q in questions]))
         finally:
-            event_recall.diversify = real_pick  # type: ignore[assignment]
+            vars(event_recall)["diversify"] = real_pick
             await state.close()
     row = {t.dia_id: i for i, t in enumerate(turns)}
     s = SearchSettings()
     ranked: dict[str, list[list[str]]] = {}
     replay_matches: dict[str, int] = {}
+    pick_us: dict[str, list[float]] = defaultdict(list)
     for pname, per_q in cands.items():
         for kname, pick in picks(s).items():
-            out = []
+            chosen: list[list[str]] = []
             for hits in per_q:
                 ids = [h.id for h in hits]
                 v = vecs[[row[h.metadata["dia_id"]] for h in hits]]
@@ -182,19 +186,26 @@ async def run(path: Path) -> dict[str, Any]:
                     for j, b in enumerate(ids)
                     if a < b
                 }
-                out.append([h.metadata["dia_id"] for h in floored(pick(hits, sims), s)])
-            ranked[f"{pname} / {kname}"] = out
+                t0 = time.perf_counter()
+                top = pick(hits, sims)
+                pick_us[kname].append((time.perf_counter() - t0) * 1e6)
+                chosen.append([h.metadata["dia_id"] for h in floored(top, s)])
+            ranked[f"{pname} / {kname}"] = chosen
         first = ranked[f"{pname} / mmr (recall's pick)"]
         replay_matches[pname] = sum(a == b for a, b in zip(first, answers[pname], strict=True))
     bm25 = BM25([t.text for t in turns])
     ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, K)] for q in questions]
     sims_q = q_vecs @ vecs.T
-    ranked["vector"] = [[turns[j].dia_id for j in np.argsort(-r, kind="stable")[:K]] for r in sims_q]
+    ranked["vector"] = [
+        [turns[j].dia_id for j in np.argsort(-r, kind="stable")[:K]] for r in sims_q
+    ]
     return {
         "conversation": conv_id,
         "questions": len(questions),
         "passes": PASSES,
         "replay_matches_recall": replay_matches,
+        "recall_ms": {n: {"p50": median(v), "p95": percentile(v, 95)} for n, v in pass_ms.items()},
+        "pick_us_p50": {n: median(v) for n, v in pick_us.items()},
         "systems": {name: score(r, questions) for name, r in ranked.items()},
     }
 
@@ -205,16 +216,21 @@ def main() -> None:
     args = parser.parse_args()
     result = asyncio.run(run(args.data))
     groups = ["overall", *CATEGORIES.values()]
-    rows = [
-        (name, *(e[g]["recall@10"] for g in groups)) for name, e in result["systems"].items()
-    ]
+    rows = [(name, *(e[g]["recall@10"] for g in groups)) for name, e in result["systems"].items()]
     print_table(
-        f"LoCoMo {result['conversation']}: recall@10 by final pick ({result['questions']} questions)",
+        f"LoCoMo {result['conversation']}: recall@10 by final pick "
+        f"({result['questions']} questions)",
         ["pass / pick", *groups],
         rows,
     )
     for name, n in result["replay_matches_recall"].items():
-        print(f"{name}: replayed pick equals recall's answer on {n}/{result['questions']} questions")
+        ms = result["recall_ms"][name]
+        print(
+            f"{name}: replayed pick equals recall's answer on {n}/{result['questions']} "
+            f"questions; recall p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms (in-process)"
+        )
+    for name, us in result["pick_us_p50"].items():
+        print(f"pick {name}: {us:.0f} us p50 (Python, cosines given)")
     print(f"wrote {write_json('recall_replay', result)}")
 
 
