@@ -15,8 +15,9 @@ the one before it: `vector+text` (the two-list fusion alone), `+rerank` (late in
 memory.rerank), `+graph` (the graph signal alone, memory.graph_signal), `rerank+graph`
 (both: the previous default), `+author` (and the author signal, memory.author_signal),
 `+aliases` (and short forms of names, memory.entities), `+mmr` (and MMR,
-memory.diversity: everything, as `almanac`), `+mmr, no author` (MMR without the author
-signal and short forms).
+memory.diversity), `+mmr, no author` (MMR without the author signal and short forms),
+`+episodes` (and the episode signal, memory.episodes: everything, as `almanac`),
+`+episodes, no mmr` (everything but MMR).
 """
 
 from __future__ import annotations
@@ -50,16 +51,24 @@ from almanac.state import build_state  # noqa: E402
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _GRAPH_OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
 # Search settings changed per almanac row (see the module docstring).
-_AUTHOR_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
+_EPISODES_OFF = {"episode_weight": 0.0}
+_AUTHOR_OFF = {
+    "author_weight": 0.0,
+    "entity_aliases": False,
+    "diversity_lambda": 1.0,
+    **_EPISODES_OFF,
+}
 VARIANTS: dict[str, dict[str, float | bool]] = {
     "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF, **_AUTHOR_OFF},
     "+rerank": {**_GRAPH_OFF, **_AUTHOR_OFF},
     "+graph": {"rerank_weight": 0.0, **_AUTHOR_OFF},
     "rerank+graph": _AUTHOR_OFF,
-    "+author": {"entity_aliases": False, "diversity_lambda": 1.0},
-    "+aliases": {"diversity_lambda": 1.0},
-    "+mmr": {},
-    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False},
+    "+author": {"entity_aliases": False, "diversity_lambda": 1.0, **_EPISODES_OFF},
+    "+aliases": {"diversity_lambda": 1.0, **_EPISODES_OFF},
+    "+mmr": _EPISODES_OFF,
+    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False, **_EPISODES_OFF},
+    "+episodes": {},
+    "+episodes, no mmr": {"diversity_lambda": 1.0},
     "almanac": {},
 }
 KS = (5, 10)
