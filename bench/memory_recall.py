@@ -15,8 +15,9 @@ the one before it: `vector+text` (the two-list fusion alone), `+rerank` (late in
 memory.rerank), `+graph` (the graph signal alone, memory.graph_signal), `rerank+graph`
 (both: the previous default), `+author` (and the author signal, memory.author_signal),
 `+aliases` (and short forms of names, memory.entities), `+mmr` (and MMR,
-memory.diversity: everything, as `almanac`), `+mmr, no author` (MMR without the author
-signal and short forms).
+memory.diversity), `+mmr, no author` (MMR without the author signal and short forms),
+`+episodes` (and the episode signal, memory.episodes: everything, as `almanac`),
+`+episodes, no mmr` (everything but MMR).
 """
 
 from __future__ import annotations
@@ -50,16 +51,24 @@ from almanac.state import build_state  # noqa: E402
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 _GRAPH_OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
 # Search settings changed per almanac row (see the module docstring).
-_AUTHOR_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
+_EPISODES_OFF = {"episode_weight": 0.0}
+_AUTHOR_OFF = {
+    "author_weight": 0.0,
+    "entity_aliases": False,
+    "diversity_lambda": 1.0,
+    **_EPISODES_OFF,
+}
 VARIANTS: dict[str, dict[str, float | bool]] = {
     "vector+text": {"rerank_weight": 0.0, **_GRAPH_OFF, **_AUTHOR_OFF},
     "+rerank": {**_GRAPH_OFF, **_AUTHOR_OFF},
     "+graph": {"rerank_weight": 0.0, **_AUTHOR_OFF},
     "rerank+graph": _AUTHOR_OFF,
-    "+author": {"entity_aliases": False, "diversity_lambda": 1.0},
-    "+aliases": {"diversity_lambda": 1.0},
-    "+mmr": {},
-    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False},
+    "+author": {"entity_aliases": False, "diversity_lambda": 1.0, **_EPISODES_OFF},
+    "+aliases": {"diversity_lambda": 1.0, **_EPISODES_OFF},
+    "+mmr": _EPISODES_OFF,
+    "+mmr, no author": {"author_weight": 0.0, "entity_aliases": False, **_EPISODES_OFF},
+    "+episodes": {},
+    "+episodes, no mmr": {"diversity_lambda": 1.0},
     "almanac": {},
 }
 KS = (5, 10)
@@ -157,6 +166,26 @@ def score(ranked: list[list[str]], questions: list[Question]) -> dict[str, Any]:
     return out
 
 
+async def ingest(state: Any, conv_id: str, turns: list[Turn]) -> tuple[str, float]:
+    """Remember every turn as one memory of session `locomo-<conv_id>`: (session, seconds)."""
+    client = LocalImport(state)
+    session = f"locomo-{conv_id}"
+    t0 = time.perf_counter()
+    items = [
+        RememberIn(
+            content=t.text,
+            occurred_at=t.at,
+            session_id=session,
+            event_type="conversation_turn",
+            metadata={"dia_id": t.dia_id},
+        )
+        for t in turns
+    ]
+    for start in range(0, len(items), 500):
+        await client.remember_batch(items[start : start + 500])
+    return session, time.perf_counter() - t0
+
+
 async def run(path: Path) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     texts = [t.text for t in turns]
@@ -164,22 +193,7 @@ async def run(path: Path) -> dict[str, Any]:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         state = await build_state(settings)
         try:
-            client = LocalImport(state)
-            session = f"locomo-{conv_id}"
-            t0 = time.perf_counter()
-            items = [
-                RememberIn(
-                    content=t.text,
-                    occurred_at=t.at,
-                    session_id=session,
-                    event_type="conversation_turn",
-                    metadata={"dia_id": t.dia_id},
-                )
-                for t in turns
-            ]
-            for start in range(0, len(items), 500):
-                await client.remember_batch(items[start : start + 500])
-            ingest_s = time.perf_counter() - t0
+            session, ingest_s = await ingest(state, conv_id, turns)
 
             ranked: dict[str, list[list[str]]] = {}
             latencies: dict[str, list[float]] = {}

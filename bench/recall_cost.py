@@ -1,4 +1,4 @@
-"""What recall's signals (rerank, graph, author, MMR) cost at 100,000 memories.
+"""What recall's signals (rerank, graph, author, MMR, episodes) cost at 100,000 memories.
 
 Usage: .venv/bin/python bench/recall_cost.py [--memories 100000] [--queries 200]
                                              [--data-dir DIR]
@@ -14,7 +14,8 @@ machine -- with a fresh cache (uncached), unfiltered and filtered to one client:
 - `rerank+graph`: late interaction over the top `search.rerank_candidates` (memory.rerank)
   and the graph signal (memory.graph_signal), the previous default;
 - `+author+aliases`: and the author signal (memory.author_signal) with short forms;
-- `almanac`: and MMR (memory.diversity), the default.
+- `+mmr`: and MMR (memory.diversity), the previous default;
+- `almanac`: and the episode signal (memory.episodes), the default.
 
 Half the memories are transcript turns ("Priya: ...") and every question names one of
 their speakers, so the author signal always has candidates to look up.
@@ -58,11 +59,17 @@ LAST = [
     "Kowalski",
 ]
 _OFF = {"graph_weight": 0.0, "graph_neighbour_weight": 0.0}
-_NEW_OFF = {"author_weight": 0.0, "entity_aliases": False, "diversity_lambda": 1.0}
+_NEW_OFF = {
+    "author_weight": 0.0,
+    "entity_aliases": False,
+    "diversity_lambda": 1.0,
+    "episode_weight": 0.0,
+}
 VARIANTS: dict[str, dict[str, float | bool]] = {
     "vector+text": {"rerank_weight": 0.0, **_OFF, **_NEW_OFF},
     "rerank+graph": _NEW_OFF,
-    "+author+aliases": {"diversity_lambda": 1.0},
+    "+author+aliases": {"diversity_lambda": 1.0, "episode_weight": 0.0},
+    "+mmr": {"episode_weight": 0.0},
     "almanac": {},
 }
 CLIENTS = 20

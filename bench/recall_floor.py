@@ -25,13 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
-from memory_recall import load  # noqa: E402
+from memory_recall import ingest, load  # noqa: E402
 
-from almanac.cli.runtime import LocalImport  # noqa: E402
 from almanac.config import Settings  # noqa: E402
 from almanac.db.uow import unit_of_work  # noqa: E402
 from almanac.memory.port import memory_service  # noqa: E402
-from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
+from almanac.memory.schemas import RecallQuery  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
 NEVER = Path(__file__).resolve().parent / "data" / "never_mentioned.txt"
@@ -56,20 +55,7 @@ async def run(path: Path) -> dict[str, Any]:
         settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
         state = await build_state(settings)
         try:
-            client = LocalImport(state)
-            session = f"locomo-{conv_id}"
-            items = [
-                RememberIn(
-                    content=t.text,
-                    occurred_at=t.at,
-                    session_id=session,
-                    event_type="conversation_turn",
-                    metadata={"dia_id": t.dia_id},
-                )
-                for t in turns
-            ]
-            for start in range(0, len(items), 500):
-                await client.remember_batch(items[start : start + 500])
+            session, _ = await ingest(state, conv_id, turns)
 
             async def ask(text: str) -> Any:
                 rq = RecallQuery(query=text, k=10, session_id=session, kinds=["event"])

@@ -60,6 +60,9 @@ class SearchSettings(BaseModel):
     # `diversity_candidates`; lambda set up front at the usual 0.7 (1: off).
     diversity_lambda: float = Field(default=0.7, ge=0, le=1)
     diversity_candidates: int = Field(default=30, ge=1, le=200)
+    # The episode signal (memory.episodes): candidates from the episodes (a session's day)
+    # holding the best candidates gain, as one more list with a retriever's weight (0: off).
+    episode_weight: float = Field(default=1.0, ge=0)
 
 
 class MemorySettings(BaseModel):

@@ -1,6 +1,6 @@
 """Recall over events, signal by signal: the first pass (vector + full text), late
-interaction, the graph, the author signal, then MMR -- each a fused list or a pick that
-the ARCHITECTURE's recall section describes, in the order they run."""
+interaction, the graph, the author signal, the episodes, then MMR -- each a fused list or
+a pick that the ARCHITECTURE's recall section describes, in the order they run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from almanac.embedder import Embedder
 from almanac.memory.author_signal import fuse_members
 from almanac.memory.diversity import diversify
 from almanac.memory.entities import alias_words
+from almanac.memory.episodes import fuse_episodes
 from almanac.memory.graph_signal import candidate_nodes
 from almanac.memory.linked_search import LinkedSearch, merge
 from almanac.memory.rerank import pool_size, rerank
@@ -50,6 +51,7 @@ async def recall_events(
             events = await rerank(embedder, query, merge(events, linked)[:pool], cfg, scored)
         if cfg.author_weight > 0 and members:
             events = fuse_members(events, members, cfg)
+    events = fuse_episodes(events, cfg)
     # MMR's cosines only among the best it picks from, once the author list has moved its
     # members up: reading them with the author list (one round trip fewer) took every
     # member's pairs too, thousands when a query names a frequent speaker.
