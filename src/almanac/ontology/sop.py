@@ -20,6 +20,7 @@ TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Title = Annotated[str, Field(min_length=1, max_length=500)]
 # 1 = low, 2 = normal, 3 = high, 4 = urgent; the scheduler weighs placed hours by it.
 Priority = Annotated[int, Field(ge=1, le=4)]
+MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
 
 
 class SOPTask(BaseModel):
@@ -30,7 +31,7 @@ class SOPTask(BaseModel):
     id: TaskKey
     title: Title
     description: Annotated[str, Field(max_length=5000)] = ""
-    estimate_hours: Annotated[float, Field(gt=0, le=200)]
+    estimate_hours: Annotated[float, Field(gt=0, le=MAX_TASK_HOURS)]
     depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
     billable: bool = False
     priority: Priority = 2
