@@ -77,28 +77,33 @@ class SOPProblem(BaseModel):
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A dependency cycle as a list of ids (first == last), or None."""
+    """A dependency cycle as a list of ids (first == last), or None.
+
+    Depth-first with its own stack: a chain of a thousand tasks (a workflow may hold
+    5,000) would pass Python's recursion limit.
+    """
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(graph, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = grey
-        stack.append(node)
-        for nxt in graph.get(node, []):
+    for root in graph:
+        if colour[root] != white:
+            continue
+        colour[root] = grey
+        path = [root]
+        todo = [iter(graph.get(root, []))]
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                colour[path.pop()] = black
+                todo.pop()
+                continue
             if nxt not in colour:
                 continue
             if colour[nxt] == grey:
-                return [*stack[stack.index(nxt) :], nxt]
-            if colour[nxt] == white and (found := visit(nxt)) is not None:
-                return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for node in graph:
-        if colour[node] == white and (found := visit(node)) is not None:
-            return found
+                return [*path[path.index(nxt) :], nxt]
+            if colour[nxt] == white:
+                colour[nxt] = grey
+                path.append(nxt)
+                todo.append(iter(graph.get(nxt, [])))
     return None
 
 
