@@ -196,7 +196,7 @@ async def test_a_subnormal_estimate_cannot_overflow_the_variance(
     assert r.status_code == 201 and r.json()["estimated_hours"] == 0.0, r.text
     r = await client.post(f"{R}/{r.json()['id']}/stop", json={"actual_hours": 10_000})
     assert r.status_code == 200 and r.json()["variance_pct"] is None, r.text
-    # A task estimated at 5e-324 h (SOP estimates only need to be > 0): the same.
+    # A task estimated at 5e-324 h (stored before SOP estimates were rounded): the same.
     task_id = await _task(db_session, template, 5e-324)
     r = await client.post(R, json={"task_id": task_id})
     assert r.status_code == 201 and r.json()["estimated_hours"] == 0.0, r.text

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from almanac.types import AwareDatetime
 
@@ -23,6 +23,15 @@ Priority = Annotated[int, Field(ge=1, le=4)]
 MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
 
 
+def _positive_hours(value: float) -> float:
+    """To six decimals (3.6 ms), and not 0 then: 5e-324 h is > 0, but dividing by it made
+    the observer's variances infinite (a 500 from POST /observer/reflect)."""
+    rounded = round(value, 6)
+    if rounded <= 0:
+        raise ValueError("must be at least 0.000001 hours")
+    return rounded
+
+
 class SOPTask(BaseModel):
     """One executable task of a plan."""
 
@@ -31,7 +40,9 @@ class SOPTask(BaseModel):
     id: TaskKey
     title: Title
     description: Annotated[str, Field(max_length=5000)] = ""
-    estimate_hours: Annotated[float, Field(gt=0, le=MAX_TASK_HOURS)]
+    estimate_hours: Annotated[
+        float, Field(gt=0, le=MAX_TASK_HOURS), AfterValidator(_positive_hours)
+    ]
     depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
     billable: bool = False
     priority: Priority = 2
