@@ -76,6 +76,9 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
     moved = [b for b in movable if (b.task_id, b.chunk, b.start, b.end) not in events]
     hit = [b for b in movable if any(_overlap(b, m) for m in meetings)]
     kinds = Counter(_kind(b, changed, first, second, meetings) for b in moved)
+    # Whatever its kind, a block whose task is no longer placed at all: a task is placed
+    # whole or not at all, so one left out moves every block it had.
+    left_out = {b.task_id for b in moved if not second.blocks_for(b.task_id)}
     scratch = [f for f in second.floors if not f.baseline.startswith("repair")]
     floor = simple_repair_floor(changed)
     return {
@@ -86,6 +89,8 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
         # The same count by (task, start, end) alone: equal while kept blocks keep their ids.
         "moved_by_time": sum((b.task_id, b.start, b.end) not in times for b in movable),
         "kinds": dict(kinds),
+        "tasks_left_out": len(left_out),
+        "left_out_blocks": sum(b.task_id in left_out for b in moved),
         "violations": len(check.limit_violations(changed, second)),
         "seconds": round(seconds, 3),
         "scope": second.scope,
@@ -260,6 +265,11 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
         "replan_moves_by_kind": dict(
             sum((Counter(r["replan"]["kinds"]) for r in records), Counter())
         ),
+        # Of those moves, the blocks of tasks a replan left out altogether (and how many).
+        "replan_left_out": [
+            sum(r["replan"]["left_out_blocks"] for r in records),
+            sum(r["replan"]["tasks_left_out"] for r in records),
+        ],
         "median_replan_seconds": median([r["replan"]["seconds"] for r in records]),
     }
     print_table(
@@ -271,6 +281,7 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
             ["90th percentile", f"{summary['p90_replan_moved']:.2%}"],
             ["replans above 20%", summary["replans_above_20pct"]],
             ["moves by kind", summary["replan_moves_by_kind"]],
+            ["of them: blocks / tasks left out altogether", summary["replan_left_out"]],
             ["below the simple repair (target 0)", len(summary["replans_below_simple_repair"])],
             ["below a from-scratch greedy / EDF", len(summary["replan_floors_missed"])],
             ["median replan seconds", summary["median_replan_seconds"]],
