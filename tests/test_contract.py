@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from almanac.auth.principal import hash_secret, key_prefix, new_key
 from almanac.db.engine import create_engine
 from tests.live_server import free_port
 
@@ -60,8 +61,16 @@ async def _fresh_database(pg_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    url = asyncio.run(_fresh_database(pg_url))
+def contract_db(pg_url: str) -> str:
+    """The URL of the run's own (fresh) database."""
+    return asyncio.run(_fresh_database(pg_url))
+
+
+@pytest.fixture(scope="module")
+def server(
+    contract_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    url = contract_db
     data = tmp_path_factory.mktemp("contract")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
@@ -114,6 +123,59 @@ def api_headers(server: tuple[str, Path]) -> dict[str, str]:
     if key is None and key_file.exists():
         key = key_file.read_text().strip()
     return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+async def _mint_admin_key(url: str, name: str) -> str:
+    """A new admin key, written to the database as `almanac serve` writes its first."""
+    key = new_key()
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO api_keys (name, scope, prefix, key_hash) "
+                    "VALUES (:name, 'admin', :prefix, :hash)"
+                ),
+                {"name": name, "prefix": key_prefix(key), "hash": hash_secret(key)},
+            )
+    finally:
+        await engine.dispose()
+    return key
+
+
+class Access:
+    """Keeps the key the generated calls send usable. A run may revoke it (DELETE
+    /auth/keys/{name} with the name GET /auth/keys lists): every later call was then a
+    401, which passes every check, and the run went on testing nothing (13,706 of 13,987
+    calls once). A new admin key then takes its place, minted in the database."""
+
+    def __init__(self, base: str, db_url: str, headers: dict[str, str]) -> None:
+        self.base, self.db_url, self.headers = base, db_url, headers
+        self.name = self.whoami()
+        self.renewed = 0
+
+    def whoami(self) -> str | None:
+        me = _CLIENT.get(self.base + "/api/v1/auth/me", headers=self.headers)
+        return str(me.json()["name"]) if me.status_code == 200 else None
+
+    def after(self, case: Any, response: httpx.Response) -> None:
+        revoked = (
+            case.method.upper() == "DELETE"
+            and case.path == "/api/v1/auth/keys/{name}"
+            and response.status_code == 200
+            and self.name is not None
+            and response.json().get("name") == self.name
+        )
+        if revoked:
+            self.renewed += 1
+            self.name = f"contract-admin-{self.renewed}"
+            key = asyncio.run(_mint_admin_key(self.db_url, self.name))
+            self.headers["Authorization"] = f"Bearer {key}"
+
+    def check(self) -> None:
+        """The run's key still works at the end: its calls were made as the admin."""
+        if self.name is not None:
+            assert self.whoami() == self.name, "the run's key stopped working during the run"
 
 
 _CLIENT = httpx.Client(timeout=60, follow_redirects=False)
@@ -178,9 +240,10 @@ def _settings(examples: int, stateful: bool = False) -> Any:
 
 
 def test_every_operation_keeps_its_contract(
-    server: tuple[str, Path], api_headers: dict[str, str]
+    server: tuple[str, Path], api_headers: dict[str, str], contract_db: str
 ) -> None:
     base, data = server
+    access = Access(base, contract_db, api_headers)
     schema = schemathesis.openapi.from_url(base + "/openapi.json")
     failures: list[str] = []
     started = time.monotonic()
@@ -194,19 +257,23 @@ def test_every_operation_keeps_its_contract(
         @_settings(EXAMPLES)
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
-            case.validate_response(send(case, base, api_headers), checks=CHECKS)
+            response = send(case, base, api_headers)
+            access.after(case, response)
+            case.validate_response(response, checks=CHECKS)
 
         try:
             run()
         except Exception as exc:  # collect every operation's failure, then fail once
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, _report(failures, data)
+    access.check()
 
 
 def test_stateful_sequences_keep_the_contract(
-    server: tuple[str, Path], api_headers: dict[str, str]
+    server: tuple[str, Path], api_headers: dict[str, str], contract_db: str
 ) -> None:
     base, data = server
+    access = Access(base, contract_db, api_headers)
     schema = schemathesis.openapi.from_url(base + "/openapi.json")
     machine = schema.as_state_machine()
 
@@ -217,7 +284,9 @@ def test_stateful_sequences_keep_the_contract(
         def call(self, case: Any, **kwargs: Any) -> Any:
             nonlocal calls
             calls += 1
-            return schemathesis.Response.from_httpx(send(case, base, api_headers), verify=True)
+            response = send(case, base, api_headers)
+            access.after(case, response)
+            return schemathesis.Response.from_httpx(response, verify=True)
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             try:
@@ -244,3 +313,4 @@ def test_stateful_sequences_keep_the_contract(
                 raise
         assert not failures, _report(failures, data)
     assert calls >= target, f"only {calls} calls in {BUDGET_SECONDS:.0f} s"
+    access.check()

@@ -41,6 +41,13 @@ def _aware(value: datetime | None) -> datetime | None:
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
+def six_decimals(value: float) -> float:
+    """Hours and weights to six decimals (3.6 ms; a millionth): no quantity needs more,
+    and a subnormal such as 5e-324 over- or underflows Postgres' float arithmetic (an
+    error there: a 500 from every later read that divides or multiplies by it)."""
+    return round(value, 6)
+
+
 def _date_in_range(value: date | None) -> date | None:
     if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")

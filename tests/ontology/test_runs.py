@@ -184,3 +184,40 @@ async def test_list_filters(client: httpx.AsyncClient, db_session: AsyncSession)
     by_template = (await client.get(R, params={"process_template_id": template})).json()
     assert by_template["total"] == 2
     assert (await client.get(R, params={"status": "stopped"})).status_code == 422
+
+
+async def test_a_subnormal_estimate_cannot_overflow_the_variance(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # 5e-324 h passes ge=0; (actual - est) / est then overflowed in Postgres' generated
+    # column and stopping the run answered 500. Hours are kept to six decimals.
+    template = await _template(client)
+    r = await client.post(R, json={"process_template_id": template, "estimated_hours": 5e-324})
+    assert r.status_code == 201 and r.json()["estimated_hours"] == 0.0, r.text
+    r = await client.post(f"{R}/{r.json()['id']}/stop", json={"actual_hours": 10_000})
+    assert r.status_code == 200 and r.json()["variance_pct"] is None, r.text
+    # A task estimated at 5e-324 h (stored before SOP estimates were rounded): the same.
+    task_id = await _task(db_session, template, 5e-324)
+    r = await client.post(R, json={"task_id": task_id})
+    assert r.status_code == 201 and r.json()["estimated_hours"] == 0.0, r.text
+    r = await client.post(f"{R}/{r.json()['id']}/stop", json={"actual_hours": 3})
+    assert r.status_code == 200, r.text
+    # A run started before hours were rounded still stops.
+    r = await client.post(R, json={"process_template_id": template, "estimated_hours": 1})
+    run_id = r.json()["id"]
+    await db_session.execute(
+        text("UPDATE execution_runs SET estimated_hours = 5e-324 WHERE id = :id"), {"id": run_id}
+    )
+    r = await client.post(f"{R}/{run_id}/stop", json={"actual_hours": 2})
+    assert r.status_code == 200 and r.json()["estimated_hours"] == 0.0, r.text
+
+
+async def test_time_logged_on_a_task_estimated_at_a_subnormal_is_stored(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    task_id = await _task(db_session, await _template(client), 5e-324)
+    for _ in range(2):  # creates the run, then adds to it (the variance is recomputed)
+        r = await client.post(f"{API}/tasks/{task_id}/time", json={"hours": 24})
+        assert r.status_code == 200, r.text
+    run = await client.get(f"{R}/{r.json()['execution_run_id']}")
+    assert run.json()["estimated_hours"] == 0.0 and run.json()["actual_hours"] == 48

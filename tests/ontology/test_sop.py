@@ -49,6 +49,20 @@ def test_find_cycle_none_on_a_dag() -> None:
     assert find_cycle({"a": [], "b": ["a"], "c": ["a", "b"]}) is None
 
 
+def test_find_cycle_follows_chains_longer_than_the_recursion_limit() -> None:
+    # t0 waits for t1, ... t2999 for nothing: depth-first from t0 goes 3,000 deep.
+    n = 3000
+    chain = {f"t{i}": [f"t{i + 1}"] if i < n - 1 else [] for i in range(n)}
+    assert find_cycle(chain) is None
+    closed = {**chain, f"t{n - 1}": ["t0"]}
+    cycle = find_cycle(closed)
+    assert cycle is not None and cycle[0] == cycle[-1] and len(cycle) == n + 1
+    # The cycle found is a real path of dependencies.
+    assert all(b in closed[a] for a, b in zip(cycle, cycle[1:], strict=False))
+    # A tail into a cycle: only the cycle is reported.
+    assert find_cycle({"x": ["a"], "a": ["b"], "b": ["a"]}) in (["a", "b", "a"], ["b", "a", "b"])
+
+
 def test_total_must_fit_before_the_deadline() -> None:
     monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
     friday_evening = monday + timedelta(days=4, hours=8)

@@ -91,6 +91,35 @@ async def test_dependency_cycle_is_422(client: httpx.AsyncClient, db_session: As
     assert await _count(db_session) == 0
 
 
+def _chain(n: int, *, closed: bool = False) -> list[dict[str, object]]:
+    """n one-word tasks in 100-task steps, each waiting for the next (the last for the
+    first when `closed`): depth-first from the first goes n deep."""
+    keys = [f"t{i}" for i in range(n)]
+    deps = [[keys[i + 1]] if i + 1 < n else ([keys[0]] if closed else []) for i in range(n)]
+    tasks = [task(k, 0.01, d) for k, d in zip(keys, deps, strict=True)]
+    return [
+        {"id": f"s{j}", "title": "S", "tasks": tasks[j * 100 : (j + 1) * 100]}
+        for j in range((n + 99) // 100)
+    ]
+
+
+async def test_a_chain_deeper_than_the_recursion_limit_is_checked(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # 1,100 chained tasks fit the size limit; the cycle check recursed per task and
+    # answered 500 (RecursionError) from POST /workflows, PUT /plans and POST /plan.
+    r = await client.post(W, json={"name": "Long chain", "steps": _chain(1100)})
+    assert r.status_code == 201, r.text[:500]
+    plan = await client.post(
+        f"{API}/plan", json={"intent": "walk the chain", "workflow_id": r.json()["id"]}
+    )
+    assert plan.status_code == 201, plan.text[:500]
+    r = await client.post(W, json={"name": "Long loop", "steps": _chain(1100, closed=True)})
+    assert r.status_code == 422 and "steps" in fields(r)
+    assert "dependency cycle: t0 -> t1 -> " in r.json()["detail"]
+    assert await _count(db_session) == 1
+
+
 async def test_unknown_dependency_and_duplicate_ids_are_422(client: httpx.AsyncClient):
     r = await client.post(W, json={"name": "X", "steps": steps(task("a", 1, ["ghost"]))})
     assert r.status_code == 422

@@ -81,3 +81,23 @@ def test_weighted_spread_reads_the_errors_plans_made() -> None:
     # 10th and 90th percentiles of N(0.1, 0.2): 0.1 -/+ 0.256.
     assert low == pytest.approx(0.156, abs=0.03)
     assert high == pytest.approx(0.356, abs=0.03)
+
+
+def test_weighted_spread_does_not_care_how_small_the_weights_are() -> None:
+    # Errors from runs decades older than the newest weigh ~1e-200: their squares
+    # underflow to 0 (the effective n was total^2 / 0, a ZeroDivisionError).
+    rng = random.Random(2)
+    errors = [(rng.gauss(0.1, 0.2), 1.0) for _ in range(40)]
+    tiny = [(e, w * 1e-200) for e, w in errors]
+    assert weighted_spread(tiny, prior_sd=0.3, prior_n=5) == pytest.approx(
+        weighted_spread(errors, prior_sd=0.3, prior_n=5)
+    )
+
+
+def test_runs_centuries_apart_fit_on_the_newest() -> None:
+    # Recency weights of runs 200 years older than the newest underflow to 0.
+    old = Run(7, "audit", 1, 4.0, 8.0, datetime(1901, 1, 1, tzinfo=UTC), 1)
+    new = Run(7, "audit", 2, 4.0, 6.0, datetime(2199, 1, 1, tzinfo=UTC), 2)
+    fitted = fit_workflow(7, [old, new])
+    assert fitted.support.runs == 2
+    assert 1.0 < predict(fitted, "audit", 2).ratio < 1.5

@@ -29,7 +29,7 @@ from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
 from almanac.memory.entities import node_id
 from almanac.memory.entity_links import alias_sql
 from almanac.memory.search import Hit, SearchRepository
-from almanac.memory.search_sql import EventFilters, event_where, lexical_parts
+from almanac.memory.search_sql import EventFilters, event_where, lexical_parts, salience_sql
 
 # Bounds on one recall's graph work, whatever the query or the graph holds.
 MAX_LIST_NODES = 20
@@ -139,7 +139,7 @@ SELECT members.ids AS members, r.* FROM members LEFT JOIN (
            (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
             WHERE v.{owner} = e.id AND v.model = {sql_literal(model)} LIMIT 1) AS similarity,
            l.graph,
-           (1 + CAST(:w_sal AS float8) * e.salience_score)
+           (1 + CAST(:w_sal AS float8) * {salience_sql("e.salience_score")})
            * (1 + CAST(:w_rec AS float8) * exp(-least(
                   0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
                   / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost

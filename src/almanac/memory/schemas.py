@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict
+from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -16,6 +16,9 @@ Kind = Literal["event", "fact", "document"]
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+
+# A subnormal salience made recall's boost underflow: every recall and plan answered 500.
+Salience = Annotated[float, Field(ge=0, le=1), AfterValidator(six_decimals)]
 
 
 class RememberIn(Strict):
@@ -27,7 +30,7 @@ class RememberIn(Strict):
     client_id: IntId | None = None
     session_id: ShortText | None = None
     memory_scope: MemoryScope = "session"
-    salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    salience_score: Salience = 0.5
     occurred_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
@@ -125,7 +128,7 @@ class FactIn(Strict):
     subject_id: ShortText
     fact_type: FactType
     content: Content
-    salience_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    salience_score: Salience = 0.5
     category: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     client_id: IntId | None = None
     valid_from: AwareDatetime | None = None
@@ -137,7 +140,7 @@ class SupersedeIn(Strict):
 
     content: Content
     valid_from: AwareDatetime | None = None
-    salience_score: Annotated[float, Field(ge=0, le=1)] | None = None
+    salience_score: Salience | None = None
     metadata: Metadata | None = None
 
 

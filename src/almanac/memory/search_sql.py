@@ -173,6 +173,12 @@ def fact_where(
     return " AND ".join(clauses)
 
 
+def salience_sql(expr: str) -> str:
+    """`expr` to six decimals, as the API stores it: a subnormal salience kept from before
+    times its weight underflows, which Postgres raises as an error."""
+    return f"CAST(round(CAST({expr} AS numeric), 6) AS float8)"
+
+
 # Per searched table: its time column, and the SQL for session, expiry, source event and
 # salience (documents have none of the memory-only ones; a chunk weighs as a neutral 0.5).
 _COLUMNS = {
@@ -304,7 +310,7 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        (SELECT 1 - min(dist) FROM vec WHERE r = 2) AS runner_up,
        f.rrf, b.boost, f.rrf * b.boost AS score
 FROM fused f JOIN {table} e ON e.id = f.id,
-LATERAL (SELECT (1 + CAST(:w_sal AS float8) * {salience})
+LATERAL (SELECT (1 + CAST(:w_sal AS float8) * {salience_sql(salience)})
          * (1 + CAST(:w_rec AS float8) * exp(-least(
                 0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
                 / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost) b

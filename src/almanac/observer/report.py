@@ -126,7 +126,9 @@ def samples(runs: Iterable[RunRow]) -> list[Sample]:
     for r in runs:
         if r.status != "completed" or r.workflow_id is None or r.actual_hours is None:
             continue
-        if r.at is None or not r.estimated_hours or r.estimated_hours <= 0:
+        # Below a millionth of an hour (stored before estimates were rounded) the variance
+        # is infinite, which no report can hold.
+        if r.at is None or not r.estimated_hours or r.estimated_hours < 1e-6:
             continue
         if r.instance_id is not None:
             grouped[("workflow", r.instance_id)].append(r)

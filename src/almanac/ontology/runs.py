@@ -11,6 +11,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RunList, RunOut, RunQuery, RunStartIn, RunStopIn
+from almanac.types import six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
@@ -72,8 +73,8 @@ class RunService:
                         f"{task.process_template_id}, not {template_id}",
                         field="task_id",
                     )
-            if estimated is None:
-                estimated = task.estimate_hours
+            if estimated is None and task.estimate_hours is not None:
+                estimated = six_decimals(task.estimate_hours)
         row = await self.repo.insert_run(
             {
                 "process_template_id": template_id,
@@ -114,6 +115,8 @@ class RunService:
             actual = round((ended_at - row.started_at).total_seconds() / 3600, 4)
         row.ended_at = ended_at
         row.actual_hours = actual
+        if row.estimated_hours is not None:  # one started before estimates were rounded
+            row.estimated_hours = six_decimals(row.estimated_hours)
         row.status = "completed"
         if body.telemetry is not None:
             row.telemetry = body.telemetry

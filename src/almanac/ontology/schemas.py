@@ -19,6 +19,7 @@ from almanac.types import (
     SafeStr,
     Strict,
     json_document,
+    six_decimals,
 )
 
 _JSON_LIMIT = 256_000  # bytes of one telemetry/steps document
@@ -39,7 +40,8 @@ Capability = Annotated[
     Field(pattern=r"^[a-z][a-z0-9_-]{0,99}$", description="e.g. discovery, delivery, ops, growth"),
 ]
 Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
-Hours = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+# A subnormal estimate made the run's variance overflow (a 500 when it was stopped).
+Hours = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False), AfterValidator(six_decimals)]
 Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), json_document(_JSON_LIMIT)]
 Checklist = Annotated[
     list[SOPStep] | list[ChecklistItem],

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from almanac.types import AwareDatetime
 
@@ -20,6 +20,16 @@ TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Title = Annotated[str, Field(min_length=1, max_length=500)]
 # 1 = low, 2 = normal, 3 = high, 4 = urgent; the scheduler weighs placed hours by it.
 Priority = Annotated[int, Field(ge=1, le=4)]
+MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
+
+
+def _positive_hours(value: float) -> float:
+    """To six decimals (3.6 ms), and not 0 then: 5e-324 h is > 0, but dividing by it made
+    the observer's variances infinite (a 500 from POST /observer/reflect)."""
+    rounded = round(value, 6)
+    if rounded <= 0:
+        raise ValueError("must be at least 0.000001 hours")
+    return rounded
 
 
 class SOPTask(BaseModel):
@@ -30,7 +40,9 @@ class SOPTask(BaseModel):
     id: TaskKey
     title: Title
     description: Annotated[str, Field(max_length=5000)] = ""
-    estimate_hours: Annotated[float, Field(gt=0, le=200)]
+    estimate_hours: Annotated[
+        float, Field(gt=0, le=MAX_TASK_HOURS), AfterValidator(_positive_hours)
+    ]
     depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
     billable: bool = False
     priority: Priority = 2
@@ -76,28 +88,33 @@ class SOPProblem(BaseModel):
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A dependency cycle as a list of ids (first == last), or None."""
+    """A dependency cycle as a list of ids (first == last), or None.
+
+    Depth-first with its own stack: a chain of a thousand tasks (a workflow may hold
+    5,000) would pass Python's recursion limit.
+    """
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(graph, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = grey
-        stack.append(node)
-        for nxt in graph.get(node, []):
+    for root in graph:
+        if colour[root] != white:
+            continue
+        colour[root] = grey
+        path = [root]
+        todo = [iter(graph.get(root, []))]
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                colour[path.pop()] = black
+                todo.pop()
+                continue
             if nxt not in colour:
                 continue
             if colour[nxt] == grey:
-                return [*stack[stack.index(nxt) :], nxt]
-            if colour[nxt] == white and (found := visit(nxt)) is not None:
-                return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for node in graph:
-        if colour[node] == white and (found := visit(node)) is not None:
-            return found
+                return [*path[path.index(nxt) :], nxt]
+            if colour[nxt] == white:
+                colour[nxt] = grey
+                path.append(nxt)
+                todo.append(iter(graph.get(nxt, [])))
     return None
 
 

@@ -176,7 +176,10 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     days = [(r.at - newest).total_seconds() / DAY for r in runs]  # <= 0
     base = [0.5 ** (-t / p.half_life_days) for t in days]
     client_h = min(p.client_half_life_days, p.half_life_days)
-    client_extra = [0.5 ** (-t / client_h) / b0 for t, b0 in zip(days, base, strict=True)]
+    # The client's shorter memory on top of the workflow's, as one power: the quotient of
+    # the two decays is 0/0 for a run centuries older than the newest (both underflow).
+    client_rate = 1 / client_h - 1 / p.half_life_days
+    client_extra = [0.5 ** (-t * client_rate) for t in days]
     clients = [r.client_id for r in runs]
     tasks = [r.task for r in runs]
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.ontology.catalog import CatalogRepository
-from almanac.ontology.sop import SOP, SOPStep
+from almanac.ontology.sop import MAX_TASK_HOURS, SOP, SOPStep
 from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
@@ -28,8 +28,9 @@ Origin = Mapping[str, tuple[int, str]]  # plan task id -> (workflow id, workflow
 
 
 def round_hours(hours: float) -> float:
-    """Three-minute steps: quarter hours distort the many short tasks by up to a quarter."""
-    return max(0.05, round(hours * 20) / 20)
+    """Three-minute steps: quarter hours distort the many short tasks by up to a quarter;
+    never past what a task may take (a calibrated 150 h task can come out above it)."""
+    return min(MAX_TASK_HOURS, max(0.05, round(hours * 20) / 20))
 
 
 def library_hours(steps: Any) -> dict[str, float]:
@@ -123,6 +124,9 @@ def apply_estimates(
                 else prior_estimate(params)
             )
             hours = round_hours(base * e.ratio)
+            note = _note(e, mode)
+            if base * e.ratio > MAX_TASK_HOURS:
+                note += f"; held at {MAX_TASK_HOURS:g} h, the most one task may take: split it"
             estimates.append(
                 TaskEstimate(
                     task_id=task.id,
@@ -141,7 +145,7 @@ def apply_estimates(
                     last_run_at=e.last_run,
                     change_detected_at=e.change_at,
                     capped=e.capped,
-                    note=_note(e, mode),
+                    note=note,
                 )
             )
             if hours != task.estimate_hours and e.basis != "library":
@@ -153,7 +157,7 @@ def apply_estimates(
                         ratio=round(e.ratio, 3),
                         runs=e.runs,
                         basis="client" if e.basis == "client" else "workflow",
-                        reason=_note(e, mode),
+                        reason=note,
                     )
                 )
             tasks.append(task.model_copy(update={"estimate_hours": hours}))

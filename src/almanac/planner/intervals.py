@@ -82,7 +82,9 @@ def weighted_spread(
     total = sum(w for _, w in errors)
     if total <= 0:
         return Z80 * prior_sd, Z80 * prior_sd
-    n = total * total / sum(w * w for _, w in errors)
+    # Kish's effective n, scale-free: the squares of tiny (centuries-old) weights underflow.
+    top = max(w for _, w in errors)
+    n = (total / top) ** 2 / sum((w / top) ** 2 for _, w in errors)
     ordered = sorted(errors)
 
     def quantile(q: float) -> float:

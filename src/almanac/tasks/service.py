@@ -23,6 +23,7 @@ from almanac.tasks.schemas import (
     TimeIn,
     TimeOut,
 )
+from almanac.types import six_decimals
 
 Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
 
@@ -132,12 +133,16 @@ class TaskService:
                 started_at=ended - timedelta(hours=body.hours),
                 ended_at=ended if task.status == "done" else None,
                 actual_hours=body.hours,
-                estimated_hours=task.estimate_hours,
+                estimated_hours=(
+                    None if task.estimate_hours is None else six_decimals(task.estimate_hours)
+                ),
                 status="completed" if task.status == "done" else "in_progress",
                 metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
             )
         else:
             run.actual_hours = float(run.actual_hours or 0) + body.hours
+            if run.estimated_hours is not None:  # one started before estimates were rounded
+                run.estimated_hours = six_decimals(run.estimated_hours)
             run.metadata_ = {**meta, "entries": [*meta.get("entries", []), entry]}
             run.metadata_["idempotency_keys"] = keys
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}

@@ -1,0 +1,89 @@
+"""Planning on history at the edges of what the API accepts: never a 500, never a 422 for a
+request that is valid (both were found by the contract test's stateful runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from almanac.auth.runtime import AuthRuntime
+from almanac.state import AppState
+
+
+@pytest.fixture(autouse=True)
+def generous_rate_limits(state: AppState) -> Iterator[None]:
+    previous = state.auth
+    security = state.settings.security.model_copy(
+        update={"rate_limit": "100000/minute", "write_rate_limit": "100000/minute"}
+    )
+    state.auth = AuthRuntime(security, None)
+    yield
+    state.auth = previous
+
+
+async def ok(response: httpx.Response, code: int = 200) -> Any:
+    assert response.status_code == code, response.text
+    return response.json()
+
+
+async def workflow(api: httpx.AsyncClient, hours: float) -> int:
+    task = {"id": "work", "title": "The work", "estimate_hours": hours}
+    body = {"name": "one long task", "steps": [{"id": "s", "title": "Step", "tasks": [task]}]}
+    created = await ok(await api.post("/api/v1/planner/workflows", json=body), 201)
+    return int(created["id"])
+
+
+async def plan(api: httpx.AsyncClient, workflow_id: int) -> dict[str, Any]:
+    body = {"intent": "do the long task", "workflow_id": workflow_id}
+    result: dict[str, Any] = await ok(await api.post("/api/v1/planner/plan", json=body), 201)
+    return result
+
+
+async def run(api: httpx.AsyncClient, workflow_id: int, at: str, actual: float) -> None:
+    """Plan, approve, and record one completed run of the workflow's task at `at`."""
+    drafted = await plan(api, workflow_id)
+    approved = await ok(await api.post(f"/api/v1/planner/plans/{drafted['id']}/approve"))
+    (task_id,) = approved["task_ids"]
+    started = await ok(
+        await api.post(
+            "/api/v1/planner/execution-runs", json={"task_id": task_id, "started_at": at}
+        ),
+        201,
+    )
+    stop = {"ended_at": at, "actual_hours": actual}
+    await ok(await api.post(f"/api/v1/planner/execution-runs/{started['id']}/stop", json=stop))
+
+
+async def test_runs_centuries_apart_still_calibrate(client: httpx.AsyncClient) -> None:
+    # Both years are accepted (1900-2200); the old run's recency weight underflows to 0
+    # and the client-memory quotient was 0/0: POST /plan answered 500.
+    wid = await workflow(client, 2.0)
+    await run(client, wid, "1901-01-01T00:00:00Z", 3.0)
+    await run(client, wid, "2199-01-01T00:00:00Z", 3.0)
+    drafted = await plan(client, wid)
+    (estimate,) = drafted["estimates"]
+    assert estimate["runs"] == 2 and estimate["basis"] == "workflow"
+    # The newest run alone counts (the other weighs nothing): over the library, by less
+    # than the run's 1.5x, since one run is shrunk towards the library.
+    assert 2.0 < estimate["hours"] < 3.0
+    patterns = await ok(await client.get("/api/v1/observer/patterns"))
+    assert any(p["workflow_id"] == wid for p in patterns)
+
+
+async def test_a_long_task_that_ran_longer_is_held_at_the_task_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    # 200 h is the most a task may take; history says 5x: the plan holds 200 h and says
+    # why (it was a 422 naming steps.0.tasks.0.estimate_hours, a field nobody sent).
+    wid = await workflow(client, 200.0)
+    await run(client, wid, "2026-01-05T00:00:00Z", 1000.0)
+    drafted = await plan(client, wid)
+    (estimate,) = drafted["estimates"]
+    assert estimate["hours"] == 200.0 and estimate["ratio"] > 1.0
+    assert "the most one task may take" in estimate["note"]
+    assert drafted["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 200.0
+    fetched = await ok(await client.get(f"/api/v1/planner/plans/{drafted['id']}"))
+    assert fetched["total_hours"] == 200.0
