@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -168,7 +170,9 @@ class Access:
         )
         if revoked:
             self.renewed += 1
-            self.name = f"contract-admin-{self.renewed}"
+            # Unique across runs too: both tests share the database, and names stay taken
+            # once revoked (a second run renewing "contract-admin-1" was a UniqueViolation).
+            self.name = f"contract-admin-{self.renewed}-{secrets.token_hex(4)}"
             key = asyncio.run(_mint_admin_key(self.db_url, self.name))
             self.headers["Authorization"] = f"Bearer {key}"
 
@@ -314,3 +318,23 @@ def test_stateful_sequences_keep_the_contract(
         assert not failures, _report(failures, data)
     assert calls >= target, f"only {calls} calls in {BUDGET_SECONDS:.0f} s"
     access.check()
+
+
+def test_the_key_is_renewed_once_per_revocation_whichever_run_revokes_it(
+    server: tuple[str, Path], contract_db: str
+) -> None:
+    # Two runs (the two tests above share the database) each revoking the key they hold:
+    # the second renewal reused the first one's name and the insert failed.
+    base, _ = server
+    key = asyncio.run(_mint_admin_key(contract_db, "renewal-test"))
+    headers = {"Authorization": f"Bearer {key}"}
+    names = set()
+    for _ in range(2):
+        access = Access(base, contract_db, headers)
+        assert access.name is not None
+        names.add(access.name)
+        revoked = _CLIENT.delete(f"{base}/api/v1/auth/keys/{access.name}", headers=headers)
+        assert revoked.status_code == 200, revoked.text
+        access.after(SimpleNamespace(method="DELETE", path="/api/v1/auth/keys/{name}"), revoked)
+        access.check()
+        assert access.name not in names

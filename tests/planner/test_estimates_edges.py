@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.auth.runtime import AuthRuntime
 from almanac.state import AppState
@@ -87,3 +89,44 @@ async def test_a_long_task_that_ran_longer_is_held_at_the_task_limit(
     assert drafted["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 200.0
     fetched = await ok(await client.get(f"/api/v1/planner/plans/{drafted['id']}"))
     assert fetched["total_hours"] == 200.0
+
+
+async def test_plans_and_workflows_stored_with_a_tiny_estimate_still_read(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # 4e-7 h was a valid estimate (> 0) before estimates were rounded to six decimals;
+    # reading such a plan back answered 422 naming steps.0.tasks.0.estimate_hours, for
+    # GET /plans (every caller's list), approve, and planning from the workflow.
+    wid = await workflow(client, 2.0)
+    drafted = await plan(client, wid)
+    # As an older server stored them.
+    await db_session.execute(
+        text(
+            "UPDATE plans SET sop = jsonb_set(sop, '{steps,0,tasks,0,estimate_hours}', '4e-7') "
+            "WHERE id = :id"
+        ),
+        {"id": drafted["id"]},
+    )
+    await db_session.execute(
+        text(
+            "UPDATE workflows SET steps = jsonb_set(steps, '{0,tasks,0,estimate_hours}', '4e-7') "
+            "WHERE id = :id"
+        ),
+        {"id": wid},
+    )
+    fetched = await ok(await client.get(f"/api/v1/planner/plans/{drafted['id']}"))
+    assert fetched["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 0.000001
+    listed = await ok(await client.get("/api/v1/planner/plans"))
+    assert drafted["id"] in [p["id"] for p in listed["items"]]
+    await ok(await client.post(f"/api/v1/planner/plans/{drafted['id']}/approve"))
+    again = await plan(client, wid)
+    assert again["sop"]["steps"][0]["tasks"][0]["estimate_hours"] >= 0.000001
+    # What a caller sends is still refused.
+    body = {
+        "name": "tiny",
+        "steps": [
+            {"id": "s", "title": "S", "tasks": [{"id": "t", "title": "T", "estimate_hours": 4e-7}]}
+        ],
+    }
+    refused = await client.post("/api/v1/planner/workflows", json=body)
+    assert refused.status_code == 422, refused.text

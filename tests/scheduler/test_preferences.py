@@ -128,6 +128,17 @@ async def test_rules_shape_the_schedule(
             assert parse(b["start"]) - parse(a["end"]) >= timedelta(minutes=30)
 
 
+async def test_a_daily_cap_under_a_minute_still_schedules(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # 0.01 h is 0.6 minutes: the cap was 0 minutes, which the core refuses, and every
+    # schedule for this user answered 422 ("daily_max_minutes must be > 0").
+    await memory.add("constraint", "at most 0.01 hours a day")
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "t"}])).id)
+    assert out["preferences"]["applied"] == ["at most 0.01 h a day ('at most 0.01 hours a day')"]
+    assert out["blocks"] == [] and [u["task_key"] for u in out["unplaced"]] == ["t"]
+
+
 async def test_memory_down_falls_back_to_defaults(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from almanac.types import AwareDatetime
 
@@ -23,11 +23,19 @@ Priority = Annotated[int, Field(ge=1, le=4)]
 MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
 
 
-def _positive_hours(value: float) -> float:
+# Validation context for an SOP read back from the database (a plan, a workflow's steps).
+STORED = {"stored": True}
+
+
+def _positive_hours(value: float, info: ValidationInfo) -> float:
     """To six decimals (3.6 ms), and not 0 then: 5e-324 h is > 0, but dividing by it made
-    the observer's variances infinite (a 500 from POST /observer/reflect)."""
+    the observer's variances infinite (a 500 from POST /observer/reflect). One stored
+    before estimates were rounded reads as the least step: refusing it made GET /plans a
+    422 for every caller, naming a field none of them sent."""
     rounded = round(value, 6)
     if rounded <= 0:
+        if info.context and info.context.get("stored"):
+            return 0.000001
         raise ValueError("must be at least 0.000001 hours")
     return rounded
 

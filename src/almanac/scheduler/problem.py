@@ -97,7 +97,10 @@ def limits(
             preferred.extend(PreferredWindow(d, lo, hi) for d in w.weekdays if d in days)
     buffer = prefs.buffer_minutes if prefs.buffer_minutes is not None else settings.buffer_minutes
     daily = prefs.daily_max_hours if prefs.daily_max_hours is not None else settings.daily_max_hours
-    return Limits(working, tuple(preferred), buffer, int(daily * 60) if daily is not None else None)
+    # At least a minute: "at most 0.01 hours a day" (0 minutes) is a cap the core refuses,
+    # which made every schedule a 422 the request could not fix.
+    cap = max(1, int(daily * 60)) if daily is not None else None
+    return Limits(working, tuple(preferred), buffer, cap)
 
 
 def _round_up(minutes: float, slot: int) -> int:
