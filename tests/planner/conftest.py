@@ -11,6 +11,7 @@ import pytest
 from openai import AsyncOpenAI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.auth.runtime import AuthRuntime
 from almanac.llm.base import LLMCallRecord
 from almanac.llm.formats import FormatMemory
 from almanac.llm.openai_compat import OpenAICompatibleLLM
@@ -140,3 +141,15 @@ async def llm_client(
     """The full app over HTTP with an LLM configured; requests share the test's transaction."""
     async with http_client(app_in_transaction(llm_state, db_session)) as c:
         yield c
+
+
+@pytest.fixture
+def generous_rate_limits(state: AppState) -> Iterator[None]:
+    """For tests that log weeks of work in seconds: far above the per-key write limit."""
+    previous = state.auth
+    security = state.settings.security.model_copy(
+        update={"rate_limit": "100000/minute", "write_rate_limit": "100000/minute"}
+    )
+    state.auth = AuthRuntime(security, None)
+    yield
+    state.auth = previous

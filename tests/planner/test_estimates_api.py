@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,24 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.auth.runtime import AuthRuntime
 from almanac.models import Task, Workflow
-from almanac.state import AppState
 
 LIBRARY_TOTAL = 7.5  # the onboarding workflow of tests/planner/conftest.py
 START = datetime.now(UTC) - timedelta(weeks=8)
 
 
-@pytest.fixture(autouse=True)
-def generous_rate_limits(state: AppState) -> Iterator[None]:
-    """These tests log weeks of work in seconds: far above the per-key write limit."""
-    previous = state.auth
-    security = state.settings.security.model_copy(
-        update={"rate_limit": "100000/minute", "write_rate_limit": "100000/minute"}
-    )
-    state.auth = AuthRuntime(security, None)
-    yield
-    state.auth = previous
+pytestmark = pytest.mark.usefixtures("generous_rate_limits")
 
 
 async def ok(response: httpx.Response, code: int = 200) -> Any:

@@ -3,7 +3,6 @@ request that is valid (both were found by the contract test's stateful runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,19 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.auth.runtime import AuthRuntime
-from almanac.state import AppState
-
-
-@pytest.fixture(autouse=True)
-def generous_rate_limits(state: AppState) -> Iterator[None]:
-    previous = state.auth
-    security = state.settings.security.model_copy(
-        update={"rate_limit": "100000/minute", "write_rate_limit": "100000/minute"}
-    )
-    state.auth = AuthRuntime(security, None)
-    yield
-    state.auth = previous
+pytestmark = pytest.mark.usefixtures("generous_rate_limits")
 
 
 async def ok(response: httpx.Response, code: int = 200) -> Any:
