@@ -29,7 +29,13 @@ from almanac.db.vector_indexes import EMBEDDINGS, sql_literal
 from almanac.memory.entities import node_id
 from almanac.memory.entity_links import alias_sql
 from almanac.memory.search import Hit, SearchRepository
-from almanac.memory.search_sql import EventFilters, event_where, lexical_parts, salience_sql
+from almanac.memory.search_sql import (
+    EventFilters,
+    boost_params,
+    boost_sql,
+    event_where,
+    lexical_parts,
+)
 
 # Bounds on one recall's graph work, whatever the query or the graph holds.
 MAX_LIST_NODES = 20
@@ -139,10 +145,7 @@ SELECT members.ids AS members, r.* FROM members LEFT JOIN (
            (SELECT 1 - (v.embedding <=> CAST(:qvec AS vector)) FROM {emb_table} v
             WHERE v.{owner} = e.id AND v.model = {sql_literal(model)} LIMIT 1) AS similarity,
            l.graph,
-           (1 + CAST(:w_sal AS float8) * {salience_sql("e.salience_score")})
-           * (1 + CAST(:w_rec AS float8) * exp(-least(
-                  0.693147 * greatest(extract(epoch FROM now() - e.occurred_at), 0)
-                  / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost
+           {boost_sql("e.salience_score", "e.occurred_at")} AS boost
     FROM linked l JOIN events e ON e.id = l.id
     WHERE l.graph > 0
 ) r ON true
@@ -185,9 +188,7 @@ class LinkedSearch:
             "rrf_k": s.rrf_k,
             "w_named": s.graph_weight,
             "w_near": s.graph_neighbour_weight,
-            "w_sal": s.salience_weight,
-            "w_rec": s.recency_weight,
-            "half_life": s.recency_half_life_days,
+            **boost_params(s),
         }
         term_score, _ = lexical_parts(terms, params)
         where = event_where(f, params)

@@ -23,6 +23,7 @@ from almanac.memory.search_sql import (
     TERMS_SQL,
     EventFilters,
     Term,
+    boost_params,
     chunk_where,
     event_where,
     fact_where,
@@ -197,9 +198,7 @@ class SearchRepository:
             "rrf_k": s.rrf_k,
             "w_vec": s.vector_weight,
             "w_txt": s.text_weight,
-            "w_sal": s.salience_weight,
-            "w_rec": s.recency_weight,
-            "half_life": s.recency_half_life_days,
+            **boost_params(s),
         }
         where_sql = where(params)
         if counted is not None:
@@ -350,6 +349,7 @@ class SearchRepository:
         for_client: int | None = None,
     ) -> list[Hit]:
         """Top-k (or `pool`) document chunks by fused score; metadata is the citation."""
+        scope = chunk_scope(client_id, for_client)
         rows = await self._search(
             "doc_chunks",
             query,
@@ -357,8 +357,8 @@ class SearchRepository:
             model,
             dim,
             k,
-            chunk_scope(client_id, for_client).where,
-            chunk_scope(client_id, for_client).narrowed,
+            scope.where,
+            scope.narrowed,
             pool,
         )
         return [

@@ -173,10 +173,22 @@ def fact_where(
     return " AND ".join(clauses)
 
 
-def salience_sql(expr: str) -> str:
-    """`expr` to six decimals, as the API stores it: a subnormal salience kept from before
-    times its weight underflows, which Postgres raises as an error."""
-    return f"CAST(round(CAST({expr} AS numeric), 6) AS float8)"
+def boost_sql(salience: str, at: str) -> str:
+    """A row's boost from its salience and age (SQL expressions `salience`, `at`), with
+    `boost_params`' parameters. Salience is read to six decimals, as the API stores it: a
+    subnormal one kept from before times its weight underflows, which Postgres raises."""
+    return f"""(1 + CAST(:w_sal AS float8) * CAST(round(CAST({salience} AS numeric), 6) AS float8))
+         * (1 + CAST(:w_rec AS float8) * exp(-least(
+                0.693147 * greatest(extract(epoch FROM now() - {at}), 0)
+                / (86400.0 * CAST(:half_life AS float8)), 700)))"""
+
+
+def boost_params(s: SearchSettings) -> dict[str, float]:
+    return {
+        "w_sal": s.salience_weight,
+        "w_rec": s.recency_weight,
+        "half_life": s.recency_half_life_days,
+    }
 
 
 # Per searched table: its time column, and the SQL for session, expiry, source event and
@@ -310,10 +322,7 @@ SELECT e.id, e.content, e.metadata, e.{time_col} AS at,
        (SELECT 1 - min(dist) FROM vec WHERE r = 2) AS runner_up,
        f.rrf, b.boost, f.rrf * b.boost AS score
 FROM fused f JOIN {table} e ON e.id = f.id,
-LATERAL (SELECT (1 + CAST(:w_sal AS float8) * {salience_sql(salience)})
-         * (1 + CAST(:w_rec AS float8) * exp(-least(
-                0.693147 * greatest(extract(epoch FROM now() - e.{time_col}), 0)
-                / (86400.0 * CAST(:half_life AS float8)), 700))) AS boost) b
+LATERAL (SELECT {boost_sql(salience, f"e.{time_col}")} AS boost) b
 ORDER BY score DESC, e.id DESC
 LIMIT :pool
 """
