@@ -79,6 +79,11 @@ class Context:
     replan_scope: ReplanScope = "repair"
     places_new: bool = False  # /schedule: the plan's tasks without blocks are new work
 
+    @property
+    def calendar_window(self) -> tuple[datetime, datetime]:
+        """Where the calendar is written: `write_window` when set, else the solve's window."""
+        return self.write_window or self.window
+
 
 @dataclass
 class Solved:
@@ -284,8 +289,7 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        written_from = (ctx.write_window or ctx.window)[0]
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, written_from)
+        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
         if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
             ctx.warnings.append("the plan has no open tasks")
         ctx.warnings.extend(read.warnings)

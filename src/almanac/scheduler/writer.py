@@ -213,7 +213,7 @@ class Writer:
             for p, bl in written.items()
             if p not in previous or _keyset(bl) != _keyset(previous[p])
         ]
-        window = ctx.write_window or ctx.window
+        window = ctx.calendar_window
         if not changed and plan.status != "approved":
             # Nothing to record; the calendar diff still repairs events lost there.
             result = await self.apply(written, ctx.events, window, titles)
@@ -324,7 +324,7 @@ class Writer:
         plan_ids = sorted({p.id for p in plans} | {plan.id})
         rows = await self.s.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(plan, plans, rows, runs, ctx.window, (ctx.write_window or ctx.window)[0])
+        inputs = cm.gather(plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
         changes = cm.changes_since(
             meta["fingerprint"], cm.fingerprint(ctx.events, inputs, ctx.window)
         )
