@@ -30,6 +30,18 @@ def _stopped(data: Path) -> bool:
     return not _postgres_pids(data)
 
 
+async def _buffers_at_start(data: Path, mb: int) -> str:
+    """Start the embedded server with `mb`, read its shared_buffers, stop it (and check the
+    server stopped is the one that ran)."""
+    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=mb)
+    try:
+        value = await _shared_buffers(pg.url)
+    finally:
+        pg.stop()
+    assert _stopped(data)
+    return value
+
+
 async def test_shared_buffers_from_the_first_start_and_at_the_next(tmp_path: Path) -> None:
     data = tmp_path / "data"
     pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=144)
@@ -42,12 +54,7 @@ async def test_shared_buffers_from_the_first_start_and_at_the_next(tmp_path: Pat
         pg.stop()
     assert _stopped(data), "the restarted server must be the one stopped"
 
-    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=160)
-    try:
-        assert await _shared_buffers(pg.url) == "160MB"
-    finally:
-        pg.stop()
-    assert _stopped(data)
+    assert await _buffers_at_start(data, 160) == "160MB"
 
 
 def test_default_size_is_a_share_of_memory_within_bounds() -> None:
@@ -73,12 +80,7 @@ async def test_buffers_the_machine_cannot_give_leave_the_server_running(
         assert _stopped(data)
         caplog.clear()
     # A size it can give still takes effect afterwards.
-    pg = await start_embedded(data, database="almanac_buffers", shared_buffers_mb=144)
-    try:
-        assert await _shared_buffers(pg.url) == "144MB"
-    finally:
-        pg.stop()
-    assert _stopped(data)
+    assert await _buffers_at_start(data, 144) == "144MB"
 
 
 async def test_a_data_folder_from_before_the_setting_takes_it(tmp_path: Path) -> None:
