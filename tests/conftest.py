@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -161,6 +162,12 @@ def http_client(app: FastAPI, key: str | None = TEST_ADMIN_KEY) -> httpx.AsyncCl
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.AsyncClient(transport=transport, base_url="http://almanac.test", headers=headers)
+
+
+async def ok(response: httpx.Response, code: int = 200) -> Any:
+    """The JSON body of a response with exactly status `code` (the body shows otherwise)."""
+    assert response.status_code == code, response.text
+    return response.json()
 
 
 def app_in_transaction(state: AppState, session: AsyncSession) -> FastAPI:

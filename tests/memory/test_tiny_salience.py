@@ -6,20 +6,14 @@ Real commits: the planner recalls through its own transactions."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import ok
 from tests.planner.conftest import ONBOARDING
 
 TINY = 5e-324  # the smallest positive float: what property-based generators try first
-
-
-async def ok(response: httpx.Response, code: int = 200) -> Any:
-    assert response.status_code == code, response.text
-    return response.json()
 
 
 async def test_a_subnormal_salience_is_stored_as_zero_and_recall_still_works(

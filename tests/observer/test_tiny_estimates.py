@@ -4,18 +4,13 @@ and POST /observer/reflect answered 500."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import ok
+
 API = "/api/v1/planner"
-
-
-async def ok(response: httpx.Response, code: int = 200) -> Any:
-    assert response.status_code == code, response.text
-    return response.json()
 
 
 async def test_a_subnormal_estimate_is_refused_and_old_ones_do_not_break_reflect(

@@ -11,17 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Task, Workflow
+from tests.conftest import ok
 
 LIBRARY_TOTAL = 7.5  # the onboarding workflow of tests/planner/conftest.py
 START = datetime.now(UTC) - timedelta(weeks=8)
 
 
 pytestmark = pytest.mark.usefixtures("generous_rate_limits")
-
-
-async def ok(response: httpx.Response, code: int = 200) -> Any:
-    assert response.status_code == code, response.text
-    return response.json()
 
 
 async def engagement(

@@ -10,12 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.conftest import ok
+
 pytestmark = pytest.mark.usefixtures("generous_rate_limits")
-
-
-async def ok(response: httpx.Response, code: int = 200) -> Any:
-    assert response.status_code == code, response.text
-    return response.json()
 
 
 async def workflow(api: httpx.AsyncClient, hours: float) -> int:
