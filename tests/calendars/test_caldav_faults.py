@@ -1,0 +1,114 @@
+"""A CalDAV server failing mid-write (5xx, 412): a clear error, and a retry of the same
+apply converges on exactly the desired events, none twice (real Radicale behind a proxy
+that fails one PUT)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from caldav.davclient import DAVClient
+
+from almanac.calendars.base import CalendarUnavailable
+from almanac.calendars.caldav import CalDAVCalendar
+from tests.calendars.conftest import USER
+from tests.calendars.shapes import WEEK, specs
+
+
+class FailingProxy:
+    """Forwards to `upstream`; from the `fail_put`-th PUT on (1-based, 0: never) every PUT
+    answers `status` instead, so the client library's own retry cannot hide it."""
+
+    def __init__(self, upstream: str) -> None:
+        self.fail_put = 0
+        self.status = 500
+        self.puts = 0
+        proxy = self
+        client = httpx.Client(base_url=upstream.rstrip("/"), timeout=10)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "PUT":
+                    proxy.puts += 1
+                    if 0 < proxy.fail_put <= proxy.puts:
+                        self._answer(proxy.status, {}, b"injected failure")
+                        return
+                skip = {"host", "content-length", "connection", "transfer-encoding"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                r = client.request(self.command, self.path, content=body, headers=headers)
+                keep = {
+                    k: v
+                    for k, v in r.headers.items()
+                    if k.lower() not in skip | {"content-encoding"}
+                }
+                self._answer(r.status_code, keep, r.content)
+
+            def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_MKCALENDAR = _forward
+            do_OPTIONS = do_POST = do_PROPPATCH = do_HEAD = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._client = client
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._client.close()
+
+
+@pytest.fixture
+def proxy(radicale_url: str) -> Iterator[FailingProxy]:
+    p = FailingProxy(radicale_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def radicale(radicale_url: str) -> Iterator[Any]:
+    client = DAVClient(url=radicale_url, username=USER, password="secret")
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize("status", [500, 503, 412])
+async def test_a_put_failing_mid_apply_then_a_retry_writes_each_event_once(
+    proxy: FailingProxy, radicale: Any, status: int
+) -> None:
+    raw = radicale.principal().make_calendar(name=f"faults-{status}")
+    path = httpx.URL(str(raw.url)).path
+    cal = CalDAVCalendar(
+        url=proxy.url, calendar=proxy.url.rstrip("/") + path, username=USER, password="secret"
+    )
+    try:
+        proxy.fail_put, proxy.status = 2, status  # the first event is written, the second fails
+        with pytest.raises(CalendarUnavailable, match=str(status)):
+            await cal.apply(specs(), *WEEK)
+        assert len(raw.events()) == 1
+        proxy.fail_put = 0  # the server is back
+        result = await cal.apply(specs(), *WEEK)  # the retry
+        assert (len(result.created), len(result.unchanged)) == (2, 1)
+        events = await cal.events(*WEEK)
+        assert sorted(e.almanac_id or "" for e in events) == ["t1", "t2", "t3"]
+        assert len(raw.events()) == 3
+    finally:
+        await cal.close()
