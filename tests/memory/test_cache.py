@@ -135,6 +135,7 @@ async def test_valkey_going_down_mid_test_degrades_and_loses_nothing(
         assert "cache" not in during.json()["stored_in"]
         out = await recall(client, "accountant")
         assert out["cached"] is False and len(out["results"]) == 2
+        assert out["degraded"] is True and "cache (valkey) is unavailable" in out["detail"]
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded"
         assert health["dependencies"]["cache"]["status"] == "degraded"
@@ -145,6 +146,7 @@ async def test_valkey_going_down_mid_test_degrades_and_loses_nothing(
         server.start()
         after = await recall(client, "accountant")
         assert after["cached"] is False and len(after["results"]) == 2
+        assert after["degraded"] is False and after["detail"] is None
         assert (await recall(client, "accountant"))["cached"] is True
         assert (await client.get("/health")).json()["dependencies"]["cache"]["status"] == "ok"
     finally:
