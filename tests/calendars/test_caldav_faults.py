@@ -4,76 +4,28 @@ that fails one PUT)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from caldav.davclient import DAVClient
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.calendars.base import CalendarUnavailable
+from almanac.calendars.base import CalendarUnavailable, event_uid
 from almanac.calendars.caldav import CalDAVCalendar
+from almanac.config import CalDAVCalendarSettings
+from almanac.scheduler.pending import TASK, write_blocks
+from almanac.state import AppState
 from tests.calendars.conftest import USER
+from tests.calendars.faults import FailingProxy
 from tests.calendars.shapes import WEEK, specs
+from tests.conftest import app_in_transaction, http_client
+from tests.scheduler.conftest import make_plan, next_monday, run_count, sched_state
 
-
-class FailingProxy:
-    """Forwards to `upstream`; from the `fail_put`-th PUT on (1-based, 0: never) every PUT
-    answers `status` instead, so the client library's own retry cannot hide it."""
-
-    def __init__(self, upstream: str) -> None:
-        self.fail_put = 0
-        self.status = 500
-        self.puts = 0
-        proxy = self
-        client = httpx.Client(base_url=upstream.rstrip("/"), timeout=10)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.command == "PUT":
-                    proxy.puts += 1
-                    if 0 < proxy.fail_put <= proxy.puts:
-                        self._answer(proxy.status, {}, b"injected failure")
-                        return
-                skip = {"host", "content-length", "connection", "transfer-encoding"}
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
-                r = client.request(self.command, self.path, content=body, headers=headers)
-                keep = {
-                    k: v
-                    for k, v in r.headers.items()
-                    if k.lower() not in skip | {"content-encoding"}
-                }
-                self._answer(r.status_code, keep, r.content)
-
-            def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_MKCALENDAR = _forward
-            do_OPTIONS = do_POST = do_PROPPATCH = do_HEAD = _forward
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._client = client
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._client.close()
+__all__ = ["sched_state"]  # the scheduler tests' fixture, used here with Radicale
 
 
 @pytest.fixture
@@ -112,3 +64,45 @@ async def test_a_put_failing_mid_apply_then_a_retry_writes_each_event_once(
         assert len(raw.events()) == 3
     finally:
         await cal.close()
+
+
+async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_job(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """The calendar answers reads but fails every write: the schedule is still accepted
+    (runs and blocks in Postgres, `calendar.pending`), and its queued job writes the
+    blocks once CalDAV is back, once however often it runs; a newer run supersedes it."""
+    raw = radicale.principal().make_calendar(name="pending-writes")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
+    await db_session.commit()  # a savepoint
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
+    proxy.fail_put, proxy.status = 1, 503
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        r = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["applied"] is True and out["calendar"]["pending"] is True
+        assert "503" in out["calendar"]["detail"] and "schedule is saved" in out["warnings"][-1]
+        assert out["plan_status"] == "scheduled" and await run_count(db_session, plan_id) == 1
+        assert raw.events() == []
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+        )
+        args = jobs.scalar_one()
+
+        proxy.fail_put = 0  # CalDAV is back
+        for _ in range(2):  # the job, and a second delivery of it
+            await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        written = {e.icalendar_component["UID"] for e in raw.events()}
+        assert len(written) == len(out["blocks"]) > 0
+        assert written == {event_uid(b["almanac_id"]) for b in out["blocks"]}
+
+        later = {**body, "start_date": next_monday(2).isoformat()}
+        r = await client.post("/api/v1/scheduler/schedule", json=later)
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
+        assert await run_count(db_session, plan_id) == 2
+        assert await write_blocks(db_session, sched_state.settings, sched_state.cache, args) is None
