@@ -4,8 +4,9 @@ The runs and their blocks are rows, committed with the request; writing them to 
 Google is the last step. When that step fails with the calendar unavailable, the events it
 wanted are queued as a job in the same transaction, and the job retries until the calendar
 answers. It is idempotent: `apply` diffs against what is there (a write cut halfway leaves
-nothing to duplicate), and a job whose run is no longer the plan's latest does nothing,
-since the newer run wrote (or queued) the calendar itself.
+nothing to duplicate); a job whose run is no longer the plan's latest does nothing, since
+the newer run wrote (or queued) the calendar itself; and other plans' blocks are taken from
+the calendar as it is when the job runs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from almanac.cache import Cache
 from almanac.calendars.base import (
     ApplyResult,
+    CalendarEvent,
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
@@ -29,6 +31,7 @@ from almanac.calendars.factory import build_calendar
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
 from almanac.redact import redact
+from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import CalendarWriteOut
 
@@ -119,6 +122,31 @@ async def write_blocks(
     try:
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
-        return await calendar.apply(specs_from_json(args["events"]), start, end)
+        specs = _ours(specs_from_json(args["events"]), set(runs))
+        # Other plans' blocks as they are now, not as they were when the write was queued:
+        # a run of theirs since then must not be undone.
+        specs += _theirs(await calendar.events(start, end), set(runs))
+        return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()
+
+
+def _plan_of(almanac_id: str) -> int | None:
+    parsed = parse_almanac_id(almanac_id)
+    return parsed[0] if parsed is not None else None
+
+
+def _ours(specs: list[EventSpec], plans: set[int]) -> list[EventSpec]:
+    return [s for s in specs if _plan_of(s.almanac_id) in plans]
+
+
+def _theirs(events: Sequence[CalendarEvent], plans: set[int]) -> list[EventSpec]:
+    seen: set[str] = set()
+    out: list[EventSpec] = []
+    for e in events:
+        aid = e.almanac_id
+        if aid is None or aid in seen or _plan_of(aid) in plans or e.end <= e.start:
+            continue
+        seen.add(aid)
+        out.append(EventSpec(aid, e.title, e.start, e.end, e.description))
+    return out
