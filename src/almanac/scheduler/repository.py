@@ -19,11 +19,26 @@ from almanac.models.status import APPLIED_RUN_STATUSES
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 
+# One key for every writer of the schedule (see `lock_calendar`).
+_CALENDAR_LOCK_KEY = "almanac.scheduler.calendar"
+
 
 class SchedulerRepository(Repository, PortableRows):
     """Everything the scheduler reads and writes in Postgres."""
 
     portable = (Sprint, SchedulerRun)
+
+    async def lock_calendar(self) -> None:
+        """Serialize the writers of the schedule until the transaction ends.
+
+        A write reads every plan's blocks and the calendar, solves, then writes runs and
+        events for several plans; two at once would each write over what the other read
+        (lost blocks, overlaps, a limit exceeded twice). A transaction-level advisory lock,
+        taken before any row lock, makes the second wait and read again. Previews take none.
+        """
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _CALENDAR_LOCK_KEY}
+        )
 
     # -- runs --------------------------------------------------------------------------------
 
