@@ -10,6 +10,7 @@ current run (no orphans, no lost writes).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -29,6 +30,7 @@ from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.sync import sync_calendar
 from almanac.state import AppState
 from tests.conftest import http_client, ok
+from tests.live_server import LiveServer
 
 from .conftest import TZ, TZ_NAME, at, make_plan, next_monday
 
@@ -101,7 +103,9 @@ async def together(*calls: Callable[[], Awaitable[Any]]) -> list[Any]:
 # -- the independent check ---------------------------------------------------------------------
 
 
-async def check_calendar(state: AppState, *, capacity: float | None = None) -> list[str]:
+async def check_calendar(
+    state: AppState, *, capacity: float | None = None, daily_max: float | None = DAILY_MAX
+) -> list[str]:
     """Everything wrong with the calendar as a whole; [] when it holds."""
     async with state.sessionmaker() as session:
         entries = list(await session.scalars(select(CalendarEntry)))
@@ -159,9 +163,12 @@ async def check_calendar(state: AppState, *, capacity: float | None = None) -> l
             if other is not e and other.start_at < e.end_at and e.start_at < other.end_at:
                 if other.almanac_id is None or other.almanac_id > e.almanac_id:
                     wrong.append(f"overlap: {e.almanac_id} and {other.almanac_id or other.title}")
-    wrong += [
-        f"{d}: {h:g} h > {DAILY_MAX:g} h a day" for d, h in per_day.items() if h > DAILY_MAX + 1e-9
-    ]
+    if daily_max is not None:
+        wrong += [
+            f"{d}: {h:g} h > {daily_max:g} h a day"
+            for d, h in per_day.items()
+            if h > daily_max + 1e-9
+        ]
     if capacity is not None:
         wrong += [
             f"week {w}: {h:g} h > {capacity:g} h"
@@ -255,7 +262,9 @@ async def test_the_calendar_sync_and_a_schedule_at_once(
         lambda: api.post(f"{URL}/schedule", json=body(b)),
     )
     await ok(scheduled)
-    assert report.failed == {} and a in report.replanned
+    # Either the sync replans A around the meeting, or B's schedule (which sees the whole
+    # calendar) already moved A's hit block and the sync finds nothing left to do.
+    assert report.failed == {}
     assert await check_calendar(race) == []
 
 
@@ -365,3 +374,23 @@ async def test_a_task_marked_done_while_another_plan_is_scheduled(
     await ok(scheduled)
     assert not [x for x in await current_blocks(race, a) if x["task_key"] == "t2"]
     assert await check_calendar(race) == []
+
+
+async def test_plans_scheduled_at_once_through_a_real_server(
+    committed_state: AppState, live_server: LiveServer
+) -> None:
+    """Three clients, each on its own connection to `almanac serve`, at the same moment."""
+    ids = await plans(committed_state, chain(3, 1.5), chain(3, 1.5), chain(3, 1.5))
+    gate = threading.Barrier(len(ids))
+
+    def send(plan_id: int) -> httpx.Response:
+        with httpx.Client(base_url=live_server.url, headers=live_server.headers, timeout=60) as c:
+            gate.wait(30)
+            return c.post(f"{URL}/schedule", json=body(plan_id))
+
+    responses = await asyncio.gather(*(asyncio.to_thread(send, i) for i in ids))
+    for r in responses:
+        assert r.status_code == 200, r.text
+        assert r.json()["applied"], r.text
+    assert await check_calendar(committed_state, daily_max=None) == []
+    assert all([await current_blocks(committed_state, i) for i in ids])
