@@ -394,3 +394,27 @@ async def test_plans_scheduled_at_once_through_a_real_server(
         assert r.json()["applied"], r.text
     assert await check_calendar(committed_state, daily_max=None) == []
     assert all([await current_blocks(committed_state, i) for i in ids])
+
+
+async def test_a_manual_move_sent_twice_moves_once(race: AppState, api: httpx.AsyncClient) -> None:
+    """The move's answer was lost and the client sends it again: one event, one new SEQUENCE."""
+    [a] = await plans(race, chain(2, 1.0))
+    await schedule(api, a)
+    last = max(await current_blocks(race, a), key=lambda x: x["start"])
+    aid = f"plan{a}-{last['task_key']}-{last['chunk']}"
+
+    async def event() -> list[tuple[datetime, int]]:
+        async with race.sessionmaker() as session:
+            rows = await session.scalars(
+                select(CalendarEntry).where(CalendarEntry.almanac_id == aid)
+            )
+            return [(e.start_at, e.sequence) for e in rows]
+
+    [(_, sequence)] = await event()
+    friday = next_monday() + timedelta(days=4)
+    target = {"start": at(friday, 15).isoformat(), "end": at(friday, 16).isoformat()}
+    first = await ok(await api.put(f"{URL}/calendar/{aid}", json=target))
+    again = await ok(await api.put(f"{URL}/calendar/{aid}", json=target))
+    assert first["block"] == again["block"] and first["pinned"] == again["pinned"]
+    assert await event() == [(at(friday, 15), sequence + 1)]
+    assert await check_calendar(race) == []
