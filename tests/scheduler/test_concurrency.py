@@ -13,6 +13,7 @@ import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -388,7 +389,9 @@ async def test_plans_scheduled_at_once_through_a_real_server(
             gate.wait(30)
             return c.post(f"{URL}/schedule", json=body(plan_id))
 
-    responses = await asyncio.gather(*(asyncio.to_thread(send, i) for i in ids))
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(len(ids)) as pool:  # a thread each, whatever the default pool
+        responses = await asyncio.gather(*(loop.run_in_executor(pool, send, i) for i in ids))
     for r in responses:
         assert r.status_code == 200, r.text
         assert r.json()["applied"], r.text
