@@ -421,3 +421,33 @@ async def test_a_manual_move_sent_twice_moves_once(race: AppState, api: httpx.As
     assert first["block"] == again["block"] and first["pinned"] == again["pinned"]
     assert await event() == [(at(friday, 15), sequence + 1)]
     assert await check_calendar(race) == []
+
+
+async def test_forgetting_a_client_while_another_plan_is_scheduled(
+    race: AppState, api: httpx.AsyncClient
+) -> None:
+    """The forgotten client's blocks must not come back from a schedule that read them."""
+    forgotten, other = await plans(race, chain(3, 1.5), chain(3, 1.5))
+    async with race.sessionmaker() as session:
+        plan = await session.get(Plan, forgotten)
+        assert plan is not None
+        plan.client_id = 901
+        await session.commit()
+    await schedule(api, forgotten)
+    await schedule(api, other)
+    await meeting_on(race, other)  # so the next schedule of `other` rewrites the calendar
+    gone, scheduled = await together(
+        lambda: api.delete("/api/v1/memory/subjects/client/901"),
+        lambda: api.post(f"{URL}/replan", json={"plan_id": other, "dry_run": False}),
+    )
+    await ok(gone)
+    await ok(scheduled)
+    async with race.sessionmaker() as session:
+        left = await session.scalars(
+            select(CalendarEntry.almanac_id).where(
+                CalendarEntry.almanac_id.like(f"plan{forgotten}-%")
+            )
+        )
+        assert list(left) == []
+        assert await session.get(Plan, forgotten) is None
+    assert await check_calendar(race) == []

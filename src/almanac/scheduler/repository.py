@@ -12,15 +12,13 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.models import SchedulerRun, Sprint, Task
 from almanac.models.status import APPLIED_RUN_STATUSES
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
-
-# One key for every writer of the schedule (see `lock_calendar`).
-_CALENDAR_LOCK_KEY = "almanac.scheduler.calendar"
 
 
 class SchedulerRepository(Repository, PortableRows):
@@ -36,9 +34,9 @@ class SchedulerRepository(Repository, PortableRows):
         (lost blocks, overlaps, a limit exceeded twice). A transaction-level advisory lock,
         taken before any row lock, makes the second wait and read again. Previews take none.
         """
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _CALENDAR_LOCK_KEY}
-        )
+        # The calendar's own lock for writers of Almanac's blocks: one lock, whichever
+        # provider, so whatever else deletes blocks (forgetting a client) waits as well.
+        await CalendarEntryRepository(self.session).lock_blocks()
 
     # -- runs --------------------------------------------------------------------------------
 
