@@ -6,14 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from almanac.app import create_app
 from almanac.calendars.base import EventSpec
 from almanac.calendars.caldav import CalDAVCalendar
+from almanac.config import CalDAVCalendarSettings, SchedulerSettings
+from almanac.deps import get_state
+from almanac.state import AppState
 from tests.calendars.conftest import USER
 from tests.calendars.shapes import WEEK, at, specs
+from tests.conftest import http_client, ok
+from tests.scheduler.conftest import TZ_NAME
+from tests.scheduler.test_concurrency import body, chain, current_blocks, plans, together
 
 
 @pytest.fixture
@@ -73,3 +82,52 @@ async def test_a_move_retried_bumps_sequence_once(
     assert seqs[moved[0].almanac_id] == 1
     assert all(seqs[s.almanac_id] == 0 for s in moved[1:])
     assert sum(stored(raw_calendar).values()) == len(moved)
+
+
+async def test_two_plans_scheduled_at_once_into_caldav(
+    committed_state: AppState, raw_calendar: Any
+) -> None:
+    """Two clients schedule at once with CalDAV as the calendar: every block once on the
+    server, none overlapping, exactly the blocks of each plan's current run."""
+    cal = CalDAVCalendarSettings(
+        caldav_url=str(raw_calendar.url),
+        caldav_username=USER,
+        caldav_password="secret",  # type: ignore[arg-type]
+    )
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": cal,
+            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    a, b = await plans(state, chain(3, 1.5), chain(3, 1.5))
+    async with http_client(app) as api:
+        url = "/api/v1/scheduler/schedule"
+        ra, rb = await together(
+            lambda: api.post(url, json=body(a)), lambda: api.post(url, json=body(b))
+        )
+        await ok(ra)
+        await ok(rb)
+    events = []
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        start, end = vevent.decoded("DTSTART"), vevent.decoded("DTEND")
+        events.append((str(vevent.get("X-ALMANAC-ID")), start, end))
+    ids = Counter(aid for aid, _, _ in events)
+    assert ids and max(ids.values()) == 1, ids
+    ordered = sorted(events, key=lambda e: e[1])
+    for (x, _, x1), (y, y0, _) in zip(ordered, ordered[1:], strict=False):
+        assert y0 >= x1, f"{x} overlaps {y}"
+    want = {
+        (f"plan{p}-{row['task_key']}-{row['chunk']}", row["start"], row["end"])
+        for p in (a, b)
+        for row in await current_blocks(state, p)
+    }
+    got = {(aid, s.isoformat(), e.isoformat()) for aid, s, e in events}
+    assert {(x, datetime.fromisoformat(s)) for x, s, _ in got} == {
+        (x, datetime.fromisoformat(s)) for x, s, _ in want
+    }
