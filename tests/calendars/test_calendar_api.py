@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -266,16 +265,3 @@ async def test_bad_imports_are_4xx_problems(calendar_client: httpx.AsyncClient):
         f"{BASE}/import", params={**WINDOW, "end": "2026-03-01T00:00:00Z"}, content=ICS, headers=CAL
     )
     assert r.status_code == 422 and fields(r) == ["end"]
-
-
-async def test_the_same_event_sent_concurrently_is_created_once(
-    committed_client: httpx.AsyncClient,
-):
-    body = event_body(idempotency_key="k-race")
-    answers = await asyncio.gather(
-        *(committed_client.post(f"{BASE}/events", json=body) for _ in range(8))
-    )
-    assert sorted(r.status_code for r in answers) == [200] * 7 + [201], [r.text for r in answers]
-    assert len({r.json()["id"] for r in answers}) == 1
-    listed = await committed_client.get(f"{BASE}/events", params=WINDOW)
-    assert len(listed.json()) == 1
