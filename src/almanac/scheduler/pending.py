@@ -113,7 +113,10 @@ async def write_blocks(
 ) -> ApplyResult | None:
     """Write the queued events; None when a newer run of one of the plans superseded it."""
     runs = {int(p): int(r) for p, r in args["runs"].items()}
-    latest = await SchedulerRepository(session).last_applied_runs(list(runs))
+    repo = SchedulerRepository(session)
+    # As every writer of the schedule: a run being written meanwhile is seen, not overwritten.
+    await repo.lock_calendar()
+    latest = await repo.last_applied_runs(list(runs))
     if any(run.id > runs[plan_id] for plan_id, run in latest.items()):
         return None
     calendar = build_calendar(
