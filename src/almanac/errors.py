@@ -65,3 +65,7 @@ class RateLimited(AlmanacError, status_code=429, title="Too many requests"): ...
 
 
 class DependencyUnavailable(AlmanacError, status_code=503, title="Dependency unavailable"): ...
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    """Postgres cannot be reached (stopped, restarting, connection cut): retry shortly."""

@@ -77,7 +77,12 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
             settings.data_dir, shared_buffers_mb=settings.database.embedded_shared_buffers_mb
         )
         url = embedded.url
-    engine = create_engine(url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    engine = create_engine(
+        url,
+        pool_size=settings.database.pool_size,
+        echo=settings.database.echo,
+        connect_timeout=settings.database.connect_timeout_seconds,
+    )
     try:
         if migrate:
             await upgrade(engine)

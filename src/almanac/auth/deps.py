@@ -12,7 +12,7 @@ from almanac.auth.principal import Principal, Scope, hash_secret, same_hash, sco
 from almanac.auth.runtime import auth_runtime
 from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
-from almanac.errors import Forbidden, Unauthorized
+from almanac.errors import DatabaseUnavailable, Forbidden, Unauthorized
 
 SESSION_COOKIE = "almanac_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -81,7 +81,12 @@ async def authenticate(
             headers=_CHALLENGE,
         )
     kind, token = given
-    found = await _verify(state, uow, kind, token) if token else None
+    try:
+        found = await _verify(state, uow, kind, token) if token else None
+    except DatabaseUnavailable:
+        if public:  # /health must still answer, and say the database is down
+            return None
+        raise
     if found is None:
         if public:  # a stale cookie must not block the sign-in page or /health
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -31,6 +33,7 @@ class ValkeyCache(Cache):
         self._down_until = 0.0
         self._last_error: str | None = None
         self._needs_epoch_bump = False
+        self._recovery: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float, retry_after: float) -> ValkeyCache:
@@ -51,7 +54,28 @@ class ValkeyCache(Cache):
             logger.warning("Valkey unavailable, serving without cache: %s", exc)
         self._last_error = f"{type(exc).__name__}: {exc}"
         self._down_until = time.monotonic() + self._retry_after
+        self._stale_after_outage()
+
+    def _stale_after_outage(self) -> None:
+        """Remember to bump the epoch, and do it as soon as Valkey answers again."""
         self._needs_epoch_bump = True
+        if self._recovery is not None and not self._recovery.done():
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: the next call bumps
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        # Not left to this process's next request: until the bump, other processes (one
+        # started after the outage, with no broken connection to notice it by) read the
+        # old generations, and Valkey restarted from disk still holds the old entries.
+        while self._needs_epoch_bump:
+            await asyncio.sleep(max(self._retry_after, 0.05))
+            try:
+                await self._client.incr(EPOCH_KEY)
+            except (RedisError, OSError) as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                continue
+            self._needs_epoch_bump = False
 
     async def _run(self, op: str, *args: Any) -> Any:
         if not self._available():
@@ -109,7 +133,7 @@ class ValkeyCache(Cache):
         if not namespaces:
             return
         if not self._available():
-            self._needs_epoch_bump = True
+            self._stale_after_outage()
             return
         try:
             async with self._client.pipeline(transaction=False) as pipe:
@@ -132,4 +156,8 @@ class ValkeyCache(Cache):
         return self.status
 
     async def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
         await self._client.aclose()

@@ -62,6 +62,16 @@ def _same(old: CalendarEvent, new: CalendarEvent) -> bool:
     )
 
 
+def _differs(existing: EventOut, body: EventIn) -> bool:
+    """Whether a retried create asks for another event than the one its key made."""
+    return (existing.title, existing.description, existing.busy, existing.all_day) != (
+        body.title,
+        body.description,
+        body.busy,
+        False,
+    ) or (existing.start, existing.end) != (body.start, body.end)
+
+
 def _import_window(query: OptionalWindow) -> tuple[datetime, datetime]:
     """The import's window; a missing end is placed so that it always follows the start."""
     now = datetime.now(UTC)
@@ -84,7 +94,8 @@ class CalendarService:
         self.zone = ZoneInfo(timezone)
 
     async def create_event(self, body: EventIn) -> tuple[EventOut, bool]:
-        """Add a user event; (event, created). A repeated idempotency key returns the first."""
+        """Add a user event; (event, created). A repeated idempotency key returns the first,
+        or 409 when the retry asks for a different event."""
         uid = body.idempotency_key or f"user-{uuid.uuid4().hex}@almanac"
         values = {
             "uid": uid,
@@ -100,8 +111,13 @@ class CalendarService:
         entry = await self.repo.insert_if_absent(values)
         if entry is not None:
             return to_out(entry), True
-        existing = (await self.repo.by_uids([uid]))[uid]
-        return to_out(existing), False
+        existing = to_out((await self.repo.by_uids([uid]))[uid])
+        if _differs(existing, body):
+            raise Conflict(
+                f"idempotency_key {uid!r} was already used for a different event; "
+                "use a new key for a new event"
+            )
+        return existing, False
 
     async def list_events(self, window: WindowQuery) -> list[EventOut]:
         """Every entry (the user's and Almanac's) overlapping the window, by start."""

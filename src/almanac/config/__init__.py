@@ -77,6 +77,8 @@ class DatabaseSettings(BaseModel):
     url: str | None = None
     pool_size: int = Field(default=10, ge=1, le=200)
     echo: bool = False
+    # How long a new connection may take before the request answers 503.
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # The embedded server's shared_buffers; None: a quarter of memory within [128, 512] MB
     # (almanac.db.embedded_memory).
     embedded_shared_buffers_mb: int | None = Field(default=None, ge=16, le=65_536)

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from almanac.db.outage import report_outages
+
 
 def normalise_url(url: str) -> str:
     """Accept plain `postgres://` and `postgresql://` URLs and use the asyncpg driver."""
@@ -18,9 +20,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An asyncpg engine with pre-ping so a restarted server does not surface as errors."""
-    return create_async_engine(
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, connect_timeout: float = 5.0
+) -> AsyncEngine:
+    """An asyncpg engine with pre-ping so a restarted server does not surface as errors;
+    a server that cannot be reached raises `DatabaseUnavailable` (503), see db/outage.py."""
+    engine = create_async_engine(
         normalise_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -28,7 +33,11 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         echo=echo,
         # A failed statement's error must not carry what was being stored into the logs.
         hide_parameters=True,
+        # asyncpg waits 60 s by default for a server that does not answer.
+        connect_args={"timeout": connect_timeout},
     )
+    report_outages(engine)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -195,7 +195,14 @@ class FactRepository(_Vectors[Fact], PortableRows):
     async def current_in_slot(
         self, subject_type: str, subject_id: str, fact_type: str, category: str | None
     ) -> list[Fact]:
-        """Current facts on the same subject and type (and category, which may be null)."""
+        """Current facts on the same subject and type (and category, which may be null),
+        with the slot locked until the transaction ends."""
+        # FOR UPDATE locks only rows that exist: two writers of an empty slot (or of a new
+        # statement beside others) would both insert. The advisory lock serialises them.
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('fact'), hashtext(:key))"),
+            {"key": f"{subject_type}\x1f{subject_id}\x1f{fact_type}\x1f{category or ''}"},
+        )
         stmt = (
             select(Fact)
             .where(

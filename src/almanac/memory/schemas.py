@@ -114,6 +114,8 @@ class RecallOut(BaseModel):
     # was too slow or failed and the answer is Postgres alone; "off": not configured, or
     # the query has filters Zep cannot apply (session, scope, type, time window, kinds).
     zep: Literal["used", "skipped", "off"] = "off"
+    # True when a dependency was unavailable for this answer (Zep skipped, or the cache
+    # down), which `detail` names.
     degraded: bool = False
     detail: str | None = None
     # True when nothing stored reaches the relevance floor: recall then returns no

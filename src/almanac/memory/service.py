@@ -277,14 +277,23 @@ class MemoryService:
                 zep_task.cancel()
             raise
         out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0, no_match=not hits)
+        notes: list[str] = []
+        if gens is None:
+            notes.append(
+                f"the cache ({self.cache.backend}) is unavailable: answered from Postgres, "
+                "complete but uncached"
+            )
         if zep_task is not None:
             external, detail = await zep_task
             if external is None:
-                out.zep, out.degraded, out.detail = "skipped", True, detail
+                out.zep = "skipped"
+                notes.append(detail or "Zep was skipped")
             else:
                 out.zep = "used"
                 out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
                 out.no_match = not out.results
+        if notes:
+            out.degraded, out.detail = True, "; ".join(notes)
         # A skipped Zep must not be remembered as the answer for the cache's lifetime.
         if key is not None and out.zep != "skipped":
             await self._store(key, out.results, top)

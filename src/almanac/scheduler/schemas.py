@@ -111,6 +111,10 @@ class CalendarWriteOut(BaseModel):
     updated: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
+    # True when the calendar was unavailable: the schedule is saved and a job writes it
+    # there once the calendar answers; `detail` says why and which job.
+    pending: bool = False
+    detail: str | None = None
 
 
 class MoveOut(BaseModel):

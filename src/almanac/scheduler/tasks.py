@@ -6,6 +6,7 @@ The rules every task follows (idempotent, state from `jobs.context`) are in `alm
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import procrastinate
 
@@ -14,6 +15,8 @@ from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
 from almanac.scheduler.forgetting import delete_plan_blocks
+from almanac.scheduler.pending import TASK as WRITE_TASK
+from almanac.scheduler.pending import write_blocks
 from almanac.scheduler.sync import sync_calendar
 
 logger = logging.getLogger(__name__)
@@ -50,3 +53,24 @@ async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> N
         args = {"plan_ids": plan_ids, "start": start, "end": end}
         deleted = await delete_plan_blocks(uow.session, state.settings, state.cache, args)
     logger.info("forgotten client's calendar blocks deleted: %d", deleted)
+
+
+# Idempotent: the diff finds what an earlier attempt wrote, and a superseded run does
+# nothing. Retried for about a day while the calendar is down (backoff capped at an hour).
+@blueprint.task(
+    name=WRITE_TASK.split(":", 1)[1],
+    queue="maintenance",
+    retry=Backoff(max_attempts=30, base_seconds=10.0, max_seconds=3600.0),
+)
+async def write_calendar_blocks(
+    runs: dict[str, int], events: list[dict[str, Any]], start: str, end: str
+) -> None:
+    """Write a saved schedule to the calendar that was unavailable when it was made."""
+    state = get_state()
+    async with unit_of_work(state.sessionmaker) as uow:
+        args = {"runs": runs, "events": events, "start": start, "end": end}
+        result = await write_blocks(uow.session, state.settings, state.cache, args)
+    if result is None:
+        logger.info("pending calendar write of runs %s superseded by a newer run", runs)
+    else:
+        logger.info("pending calendar write of runs %s done: %s", runs, vars(result))

@@ -13,13 +13,19 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from almanac.calendars.base import ApplyResult, CalendarEvent, EventSpec, overlaps
+from almanac.calendars.base import (
+    ApplyResult,
+    CalendarEvent,
+    EventSpec,
+    overlaps,
+)
 from almanac.errors import Conflict, NotFound
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
+from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.schemas import (
     BlockOut,
     CalendarWriteOut,
@@ -236,9 +242,10 @@ class Writer:
         run = await self.repo.add_run(
             plan.id, "scheduled", [pb.block_to_json(b) for b in written.get(plan.id, [])], meta
         )
+        recorded = {plan.id: run.id}
         for pid in changed:
             if pid != plan.id:
-                await self.repo.add_run(
+                other = await self.repo.add_run(
                     pid,
                     "scheduled",
                     [pb.block_to_json(b) for b in written[pid]],
@@ -249,8 +256,13 @@ class Writer:
                         "moved_by_run": run.id,
                     },
                 )
-        result = await self.apply(written, ctx.events, window, titles)
-        out.calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+                recorded[pid] = other.id
+        specs = await self.specs(written, ctx.events, window, titles)
+        out.calendar = await write_or_queue(
+            self.calendar, self.repo.session, specs, window, recorded
+        )
+        if out.calendar.pending:
+            out.warnings.append(out.calendar.detail or "the calendar write is pending")
         out.applied, out.dry_run, out.run_id = True, False, run.id
         run.metadata_ = {
             **meta,
@@ -267,6 +279,18 @@ class Writer:
         window: tuple[datetime, datetime],
         titles: dict[str, str],
     ) -> ApplyResult:
+        """Write every written plan's blocks in the window, other Almanac events there
+        unchanged."""
+        specs = await self.specs(written, events, window, titles)
+        return await self.calendar.apply(specs, *window)
+
+    async def specs(
+        self,
+        written: PlanBlocks,
+        events: list[CalendarEvent],
+        window: tuple[datetime, datetime],
+        titles: dict[str, str],
+    ) -> list[EventSpec]:
         """Every written plan's blocks in the window, other Almanac events there unchanged.
 
         `titles` is keyed by core task id (`p<plan>/<key>`).
@@ -298,7 +322,7 @@ class Writer:
                 if e.end > e.start:
                     seen.add(aid)
                     specs.append(EventSpec(aid, e.title, e.start, e.end, e.description))
-        return await self.calendar.apply(specs, *window)
+        return specs
 
     async def _title(self, plan_id: int, key: str) -> str:
         task = await self.s.tasks.by_key(plan_id, key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -168,3 +170,14 @@ async def test_delete_removes_document_chunks_and_vectors(
     n = (await db_session.execute(text("SELECT count(*) FROM doc_chunk_embeddings"))).scalar_one()
     assert n == 0
     assert await recall(client, "fixed fee", kinds="document") == []
+
+
+async def test_the_same_upload_sent_concurrently_is_stored_once(
+    committed_client: httpx.AsyncClient,
+):
+    data = b"# Boiler\n\nService it in March, before the heating season ends.\n"
+    answers = await asyncio.gather(*(add(committed_client, "boiler.md", data) for _ in range(8)))
+    assert all(r.status_code == 201 for r in answers), [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert sorted(r.json()["status"] for r in answers) == ["created"] + ["unchanged"] * 7
+    assert len((await committed_client.get(D)).json()["items"]) == 1

@@ -1,0 +1,155 @@
+"""A remote calendar failing while a schedule is written does not lose the schedule.
+
+The runs and their blocks are rows, committed with the request; writing them to CalDAV or
+Google is the last step. When that step fails with the calendar unavailable, the events it
+wanted are queued as a job in the same transaction, and the job retries until the calendar
+answers. It is idempotent: `apply` diffs against what is there (a write cut halfway leaves
+nothing to duplicate); a job whose run is no longer the plan's latest does nothing, since
+the newer run wrote (or queued) the calendar itself; and other plans' blocks are taken from
+the calendar as it is when the job runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.cache import Cache
+from almanac.calendars.base import (
+    ApplyResult,
+    CalendarEvent,
+    CalendarProvider,
+    CalendarUnavailable,
+    EventSpec,
+    zone_name,
+)
+from almanac.calendars.factory import build_calendar
+from almanac.config import Settings
+from almanac.jobs.queue import enqueue
+from almanac.redact import redact
+from almanac.scheduler.problem import parse_almanac_id
+from almanac.scheduler.repository import SchedulerRepository
+from almanac.scheduler.schemas import CalendarWriteOut
+
+TASK = "almanac:write_calendar_blocks"
+# Calendars outside Postgres: the built-in calendar's rows are written in the transaction.
+REMOTE = ("caldav", "google")
+
+
+def _when(value: datetime) -> list[str]:
+    return [value.isoformat(), zone_name(value)]
+
+
+def _at(value: list[str]) -> datetime:
+    return datetime.fromisoformat(value[0]).astimezone(ZoneInfo(value[1]))
+
+
+def specs_to_json(specs: Sequence[EventSpec]) -> list[dict[str, Any]]:
+    """The events as job arguments, each time with its IANA zone (kept across DST)."""
+    return [
+        {
+            "almanac_id": s.almanac_id,
+            "title": s.title,
+            "start": _when(s.start),
+            "end": _when(s.end),
+            "description": s.description,
+        }
+        for s in specs
+    ]
+
+
+def specs_from_json(items: Sequence[dict[str, Any]]) -> list[EventSpec]:
+    return [
+        EventSpec(i["almanac_id"], i["title"], _at(i["start"]), _at(i["end"]), i["description"])
+        for i in items
+    ]
+
+
+async def queue_write(
+    session: AsyncSession,
+    runs: dict[int, int],
+    specs: Sequence[EventSpec],
+    window: tuple[datetime, datetime],
+) -> int:
+    """Queue the calendar write of `runs` (plan id -> run id) in `session`'s transaction."""
+    args = {
+        "runs": {str(p): r for p, r in runs.items()},
+        "events": specs_to_json(specs),
+        "start": window[0].isoformat(),
+        "end": window[1].isoformat(),
+    }
+    return await enqueue(session, TASK, args=args, queue="maintenance")
+
+
+async def write_or_queue(
+    calendar: CalendarProvider,
+    session: AsyncSession,
+    specs: list[EventSpec],
+    window: tuple[datetime, datetime],
+    runs: dict[int, int],
+) -> CalendarWriteOut:
+    """Write the events of recorded `runs`; queued (`pending`) when a remote calendar is
+    unavailable, so the schedule committed with them reaches it later."""
+    try:
+        result = await calendar.apply(specs, *window)
+    except CalendarUnavailable as exc:
+        if calendar.name not in REMOTE:
+            raise
+        job = await queue_write(session, runs, specs, window)
+        detail = (
+            f"{redact(exc.message)}; the schedule is saved and job {job} writes it to the "
+            "calendar once the calendar answers"
+        )
+        return CalendarWriteOut(provider=calendar.name, pending=True, detail=detail)
+    return CalendarWriteOut(provider=calendar.name, **vars(result))
+
+
+async def write_blocks(
+    session: AsyncSession, settings: Settings, cache: Cache, args: dict[str, Any]
+) -> ApplyResult | None:
+    """Write the queued events; None when a newer run of one of the plans superseded it."""
+    runs = {int(p): int(r) for p, r in args["runs"].items()}
+    repo = SchedulerRepository(session)
+    # As every writer of the schedule: a run being written meanwhile is seen, not overwritten.
+    await repo.lock_calendar()
+    latest = await repo.last_applied_runs(list(runs))
+    if any(run.id > runs[plan_id] for plan_id, run in latest.items()):
+        return None
+    calendar = build_calendar(
+        settings.calendar, session=session, cache=cache, timezone=settings.timezone
+    )
+    try:
+        start = datetime.fromisoformat(args["start"])
+        end = datetime.fromisoformat(args["end"])
+        specs = _ours(specs_from_json(args["events"]), set(runs))
+        # Other plans' blocks as they are now, not as they were when the write was queued:
+        # a run of theirs since then must not be undone.
+        specs += _theirs(await calendar.events(start, end), set(runs))
+        return await calendar.apply(specs, start, end)
+    finally:
+        await calendar.close()
+
+
+def _plan_of(almanac_id: str) -> int | None:
+    parsed = parse_almanac_id(almanac_id)
+    return parsed[0] if parsed is not None else None
+
+
+def _ours(specs: list[EventSpec], plans: set[int]) -> list[EventSpec]:
+    return [s for s in specs if _plan_of(s.almanac_id) in plans]
+
+
+def _theirs(events: Sequence[CalendarEvent], plans: set[int]) -> list[EventSpec]:
+    seen: set[str] = set()
+    out: list[EventSpec] = []
+    for e in events:
+        aid = e.almanac_id
+        if aid is None or aid in seen or _plan_of(aid) in plans or e.end <= e.start:
+            continue
+        seen.add(aid)
+        out.append(EventSpec(aid, e.title, e.start, e.end, e.description))
+    return out

@@ -1,0 +1,108 @@
+"""A CalDAV server failing mid-write (5xx, 412): a clear error, and a retry of the same
+apply converges on exactly the desired events, none twice (real Radicale behind a proxy
+that fails one PUT)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from caldav.davclient import DAVClient
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.calendars.base import CalendarUnavailable, event_uid
+from almanac.calendars.caldav import CalDAVCalendar
+from almanac.config import CalDAVCalendarSettings
+from almanac.scheduler.pending import TASK, write_blocks
+from almanac.state import AppState
+from tests.calendars.conftest import USER
+from tests.calendars.faults import FailingProxy
+from tests.calendars.shapes import WEEK, specs
+from tests.conftest import app_in_transaction, http_client
+from tests.scheduler.conftest import make_plan, next_monday, run_count, sched_state
+
+__all__ = ["sched_state"]  # the scheduler tests' fixture, used here with Radicale
+
+
+@pytest.fixture
+def proxy(radicale_url: str) -> Iterator[FailingProxy]:
+    p = FailingProxy(radicale_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def radicale(radicale_url: str) -> Iterator[Any]:
+    client = DAVClient(url=radicale_url, username=USER, password="secret")
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize("status", [500, 503, 412])
+async def test_a_put_failing_mid_apply_then_a_retry_writes_each_event_once(
+    proxy: FailingProxy, radicale: Any, status: int
+) -> None:
+    raw = radicale.principal().make_calendar(name=f"faults-{status}")
+    path = httpx.URL(str(raw.url)).path
+    cal = CalDAVCalendar(
+        url=proxy.url, calendar=proxy.url.rstrip("/") + path, username=USER, password="secret"
+    )
+    try:
+        proxy.fail_put, proxy.status = 2, status  # the first event is written, the second fails
+        with pytest.raises(CalendarUnavailable, match=str(status)):
+            await cal.apply(specs(), *WEEK)
+        assert len(raw.events()) == 1
+        proxy.fail_put = 0  # the server is back
+        result = await cal.apply(specs(), *WEEK)  # the retry
+        assert (len(result.created), len(result.unchanged)) == (2, 1)
+        events = await cal.events(*WEEK)
+        assert sorted(e.almanac_id or "" for e in events) == ["t1", "t2", "t3"]
+        assert len(raw.events()) == 3
+    finally:
+        await cal.close()
+
+
+async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_job(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """The calendar answers reads but fails every write: the schedule is still accepted
+    (runs and blocks in Postgres, `calendar.pending`), and its queued job writes the
+    blocks once CalDAV is back, once however often it runs; a newer run supersedes it."""
+    raw = radicale.principal().make_calendar(name="pending-writes")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
+    await db_session.commit()  # a savepoint
+    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
+    proxy.fail_put, proxy.status = 1, 503
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        r = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["applied"] is True and out["calendar"]["pending"] is True
+        assert "503" in out["calendar"]["detail"] and "schedule is saved" in out["warnings"][-1]
+        assert out["plan_status"] == "scheduled" and await run_count(db_session, plan_id) == 1
+        assert raw.events() == []
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+        )
+        args = jobs.scalar_one()
+
+        proxy.fail_put = 0  # CalDAV is back
+        for _ in range(2):  # the job, and a second delivery of it
+            await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        written = {e.icalendar_component["UID"] for e in raw.events()}
+        assert len(written) == len(out["blocks"]) > 0
+        assert written == {event_uid(b["almanac_id"]) for b in out["blocks"]}
+
+        later = {**body, "start_date": next_monday(2).isoformat()}
+        r = await client.post("/api/v1/scheduler/schedule", json=later)
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
+        assert await run_count(db_session, plan_id) == 2
+        assert await write_blocks(db_session, sched_state.settings, sched_state.cache, args) is None
