@@ -149,3 +149,42 @@ async def test_sessions_outside_requests_have_no_statement_timeout(limited: AppS
         assert await request.scalar(text("SHOW statement_timeout")) == "2500ms"
         await request.commit()  # a new transaction gets it again
         assert await request.scalar(text("SHOW statement_timeout")) == "2500ms"
+
+
+async def test_a_burst_of_writers_on_a_small_pool_answers_200_or_503_and_never_hangs(
+    committed_state: AppState, pg_url: str
+):
+    """Twelve schedule writes and two recalls at once on two connections: each answers in
+    bounded time, a 503 problem with Retry-After or a 200, and a refused write wrote nothing."""
+    small = create_engine(pg_url, pool_size=2, max_overflow=0, pool_timeout=1.0)
+    state = dataclasses.replace(
+        _limits(committed_state, lock=1.0, statement=10),
+        engine=small,
+        sessionmaker=create_sessionmaker(small),
+    )
+    try:
+        async with state.sessionmaker() as session:
+            plans = [
+                await make_plan(session, [{"key": "t", "estimate_hours": 1.0}], title=f"P{i}")
+                for i in range(12)
+            ]
+            await session.commit()
+        async with _app(state) as api:
+            await ok(await api.get("/api/v1/scheduler/sprints"))  # the key verified and cached
+            start = str(next_monday())
+            calls = [
+                api.post(SCHEDULE, json={"plan_id": p.id, "start_date": start, "dry_run": False})
+                for p in plans
+            ] + [api.get("/api/v1/memory/recall?query=boiler") for _ in range(2)]
+            answers = await asyncio.wait_for(asyncio.gather(*calls), 60)
+        assert {r.status_code for r in answers} <= {200, 503}, [r.text for r in answers]
+        for r in answers:
+            if r.status_code == 503:
+                assert r.headers["content-type"] == "application/problem+json"
+                assert int(r.headers["retry-after"]) >= 1
+        for plan, r in zip(plans, answers, strict=False):
+            runs, _ = await _written(state, plan.id)
+            assert runs == (1 if r.status_code == 200 else 0), r.text
+        assert any(r.status_code == 200 for r in answers[:12])
+    finally:
+        await small.dispose()
