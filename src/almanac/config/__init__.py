@@ -83,9 +83,9 @@ class DatabaseSettings(BaseModel):
     max_overflow: int | None = Field(default=None, ge=0, le=200)
     # How long a request waits for a free pooled connection before answering 503.
     pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    # A request's statements are cancelled (503) after this; None: no limit. Jobs, migrations
-    # and index builds are never limited (almanac.db.limits).
-    statement_timeout_seconds: float | None = Field(default=60.0, gt=0, le=3600)
+    # A request's statements are cancelled (503) after this. Jobs, migrations and index
+    # builds are never limited (almanac.db.limits).
+    statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # The embedded server's shared_buffers; None: a quarter of memory within [128, 512] MB
     # (almanac.db.embedded_memory).
     embedded_shared_buffers_mb: int | None = Field(default=None, ge=16, le=65_536)
