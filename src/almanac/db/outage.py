@@ -56,6 +56,10 @@ def report_outages(engine: AsyncEngine) -> None:
     def _error(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping:  # the pool then reconnects by itself
             return None
+        if not isinstance(ctx.original_exception, Exception):
+            # A cancelled task (a timeout, a client gone) also lands here, marked as a
+            # disconnect: it must stay a cancellation, not become a 503.
+            return None
         state = sqlstate(ctx.original_exception)
         if state == _TIMED_OUT:
             return unavailable("no answer within the statement timeout")
