@@ -53,6 +53,8 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
     ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "deadline": FAR}, "deadline"),
     ("GET", "/api/v1/planner/llm/usage", {"since": ANCIENT}, None, "since"),
     ("GET", "/api/v1/scheduler/calendar", {"start_date": "0001-01-01"}, None, "start_date"),
+    # The local day's end was computed in Python before any bound: an OverflowError, a 500.
+    ("GET", "/api/v1/planner/tasks", {"on": "9999-12-31"}, None, "on"),
     (
         "POST",
         "/api/v1/scheduler/schedule",
