@@ -120,6 +120,9 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
     ("POST", "/api/v1/scheduler/replan", {}, {"plan_id": 1, "reason": NUL}, "reason"),
     ("GET", "/api/v1/jobs", {"task": NUL}, None, "task"),
     ("GET", "/oauth/callback", {"code": NUL}, None, "code"),
+    # Both reached Postgres with the NUL: a 500 from the driver, or a 422 naming "body".
+    ("GET", "/api/v1/memory/context", {"query": NUL}, None, "query"),
+    ("DELETE", "/api/v1/auth/keys/a%00b", {}, None, "name"),
     # -- metadata size and depth ------------------------------------------------------
     (
         "POST",
