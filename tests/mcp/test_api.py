@@ -68,3 +68,17 @@ async def test_path_values_stay_one_segment(recorder: Recorder) -> None:
     await call(recorder, "forget_subject", {"subject_type": "..", "subject_id": "../a/b?c#d"})
     assert recorder.paths == ["/api/v1/memory/subjects/%2E%2E/%2E%2E%2Fa%2Fb%3Fc%23d"]
     assert segment("plan1-x.0") == "plan1-x%2E0"
+
+
+@pytest.mark.parametrize("client_id", ["abc", "9" * 100_000, "0"])
+async def test_prompt_and_resource_arguments_are_validated(
+    recorder: Recorder, client_id: str
+) -> None:
+    # Were int() errors ("invalid literal", "Exceeds the limit (4300 digits)") logged with
+    # a traceback each; now a validation error naming the argument, and nothing sent.
+    server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
+    with pytest.raises(ValueError, match="client_id"):
+        await server.get_prompt("prepare_client_meeting", {"client_id": client_id})
+    with pytest.raises(ValueError, match="plan_id"):
+        await server.read_resource(f"almanac://plans/{client_id}")
+    assert recorder.paths == []
