@@ -22,6 +22,7 @@ from almanac.memory.schemas import FactIn
 from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
 from almanac.state import AppState
 from tests.conftest import app_in_transaction, http_client
+from tests.live_server import live_server  # noqa: F401 (a real server for the concurrency tests)
 
 TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)

@@ -75,6 +75,9 @@ class CalendarEntryRepository(Repository, PortableRows):
 
         Two concurrent `apply`s would each diff against the same old state and both insert
         or delete; a transaction-level advisory lock makes the second wait and diff again.
+        The scheduler's writers take it before they read (whatever the provider), and so
+        does forgetting a client before it deletes plans and blocks. Take it before any row
+        lock; taken again in the same transaction it is already held.
         """
         await self.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _APPLY_LOCK_KEY}

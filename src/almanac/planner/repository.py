@@ -142,6 +142,8 @@ async def forget_client(session: AsyncSession, subject: Subject) -> dict[str, in
     built-in calendar's blocks placed for them."""
     if subject.client_id is None:
         return {}
+    # A schedule being written would write the client's blocks back: let it finish first.
+    await CalendarEntryRepository(session).lock_blocks()
     plan_ids, templates = await PlanRepository(session).delete_for_client(subject.client_id)
     counts = await OntologyRepository(session).delete_templates(templates)
     blocks = await CalendarEntryRepository(session).delete_blocks_of_plans(plan_ids)

@@ -95,6 +95,7 @@ class BlockService:
         if parsed is None:
             raise NotFound(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
         plan_id, key, chunk = parsed
+        await self.hold()
         plan = await self.s.plans.get(plan_id, for_update=True)
         task = await self.tasks.by_key(plan_id, key, for_update=True) if plan else None
         run = await self.repo.last_applied_run(plan_id) if plan else None
@@ -151,6 +152,10 @@ class BlockService:
         return MoveBlockOut(
             block=out, pinned=pins, calendar=calendar, run_id=new_run.id, warnings=found
         )
+
+    async def hold(self) -> None:
+        """Wait for the schedule's other writers; held until this transaction ends."""
+        await self.repo.lock_calendar()
 
     async def release(self, task: Task) -> int:
         """Drop a closed task's blocks that have not started; returns how many were dropped."""

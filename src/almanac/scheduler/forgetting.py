@@ -58,6 +58,8 @@ async def forget_client_calendar(session: AsyncSession, subject: Subject) -> dic
         return {}
     if settings.calendar.provider not in _REMOTE:
         return {}
+    # The span read must include what a schedule being written adds: let it finish first.
+    await SchedulerRepository(session).lock_calendar()
     plan_ids = await PlanRepository(session).ids_of_client(subject.client_id)
     span = await SchedulerRepository(session).blocks_span(plan_ids)
     if span is None:

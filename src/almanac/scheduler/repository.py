@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.models import SchedulerRun, Sprint, Task
@@ -24,6 +25,18 @@ class SchedulerRepository(Repository, PortableRows):
     """Everything the scheduler reads and writes in Postgres."""
 
     portable = (Sprint, SchedulerRun)
+
+    async def lock_calendar(self) -> None:
+        """Serialize the writers of the schedule until the transaction ends.
+
+        A write reads every plan's blocks and the calendar, solves, then writes runs and
+        events for several plans; two at once would each write over what the other read
+        (lost blocks, overlaps, a limit exceeded twice). A transaction-level advisory lock,
+        taken before any row lock, makes the second wait and read again. Previews take none.
+        """
+        # The calendar's own lock for writers of Almanac's blocks: one lock, whichever
+        # provider, so whatever else deletes blocks (forgetting a client) waits as well.
+        await CalendarEntryRepository(self.session).lock_blocks()
 
     # -- runs --------------------------------------------------------------------------------
 

@@ -6,6 +6,10 @@ calendar fails, the error propagates and the request's transaction rolls back, s
 never claims blocks the calendar does not have. A preview needs busy time too, so an
 unreachable calendar is a 503 for previews as well (a preview that ignores meetings would
 mislead).
+
+Writers of the schedule (schedule, replan, apply, a manual move, a task closed, the calendar
+sync) take one transaction-level lock (`SchedulerRepository.lock_calendar`) before reading
+anything they write from, so they run one after another; previews read without it.
 """
 
 from __future__ import annotations
@@ -191,6 +195,9 @@ class SchedulerService:
     # -- steps -------------------------------------------------------------------------------
 
     async def _plan(self, plan_id: int, *, for_update: bool) -> Plan:
+        """The plan; `for_update` (a write) first waits for the schedule's lock, then locks it."""
+        if for_update:  # the lock before any row lock, so writers never wait in a cycle
+            await self.repo.lock_calendar()
         plan = await self.plans.get(plan_id, for_update=for_update)
         if plan is None:
             raise NotFound(

@@ -75,6 +75,8 @@ async def _sync_plan(
     report: SyncReport,
 ) -> None:
     repo = SchedulerRepository(uow.session)
+    # The run read here is written back (its warnings): no other writer in between.
+    await repo.lock_calendar()
     run = await repo.last_applied_run(plan_id)
     if run is None:
         return

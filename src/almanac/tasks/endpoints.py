@@ -31,7 +31,8 @@ router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
 def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
     """Tasks for this request; closing one frees its future blocks in the calendar."""
     scheduler = scheduler_service(uow, calendar, state, memory)
-    return TaskService(uow, scheduler.tz(), BlockService(scheduler).release)
+    blocks = BlockService(scheduler)
+    return TaskService(uow, scheduler.tz(), blocks.release, blocks.hold)
 
 
 Tasks = Annotated[TaskService, Depends(get_tasks, scope="function")]

@@ -26,6 +26,7 @@ from almanac.tasks.schemas import (
 from almanac.types import six_decimals
 
 Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
+Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `TaskService`)
 
 
 def logged_hours(task: Task) -> float:
@@ -46,13 +47,26 @@ def task_out(task: Task) -> TaskOut:
 
 
 class TaskService:
-    """The task resource; `release` (from the scheduler) frees blocks of closed tasks."""
+    """The task resource; `release` (from the scheduler) frees blocks of closed tasks.
 
-    def __init__(self, uow: UnitOfWork, tz: ZoneInfo, release: Release | None = None) -> None:
+    An edit or a time record changes what a schedule is solved from (estimate, hours left,
+    status) and may free blocks, so it first waits for `hold` (the scheduler's lock): a
+    schedule being written meanwhile then either sees the edit or finishes before it, never
+    writes blocks for the task as it was.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        tz: ZoneInfo,
+        release: Release | None = None,
+        hold: Hold | None = None,
+    ) -> None:
         self.repo = TaskRepository(uow.session)
         self.runs = OntologyRepository(uow.session)
         self.tz = tz
         self.release = release
+        self.hold = hold
 
     async def list(self, query: TaskQuery) -> TaskList:
         """Tasks, the most urgent first; `on` is a day in the user's zone."""
@@ -70,6 +84,8 @@ class TaskService:
         return task_out(await self._task(task_id))
 
     async def _task(self, task_id: int, *, for_update: bool = False) -> Task:
+        if for_update and self.hold is not None:  # before the row lock: no waiting in a cycle
+            await self.hold()
         return await self.repo.need(task_id, for_update=for_update)
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
