@@ -14,15 +14,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from almanac.calendars.base import CalendarUnavailable
 from almanac.models import Task
 from almanac.models.status import CLOSED_PLAN_STATUSES
 from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.schemas import PlanStatusIn
+from almanac.redact import redact
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id, remaining_hours
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import number_blocks
-from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut, PlanStatusOut
+from almanac.scheduler.pending import REMOTE, queue_write, write_or_queue
+from almanac.scheduler.schemas import (
+    BlockChangeOut,
+    BlockChanges,
+    CalendarWriteOut,
+    PlanStatusOut,
+)
 from almanac.scheduler.writer import Writer
 
 if TYPE_CHECKING:
@@ -88,21 +96,23 @@ class BlockFreeing:
         self.tasks = scheduler.tasks
         self.calendar = scheduler.calendar
 
-    async def fit_task(self, task: Task, closed: bool) -> list[BlockChangeOut]:
+    async def fit_task(self, task: Task, closed: bool) -> BlockChanges:
         """Free a closed task's future blocks, or shrink an open one's to what is left of its
         estimate (estimate less hours recorded, as the scheduler counts it)."""
         if task.plan_id is None or task.plan_task_key is None:
-            return []
+            return BlockChanges()
         run = await self.repo.last_applied_run(task.plan_id)
         if run is None:
-            return []
+            return BlockChanges()
         key = task.plan_task_key
         blocks = pb.blocks_from_json(run.schedule_blocks)
         slot = self.s.settings.slot_minutes
         if closed:
             minutes, min_chunk = 0, slot
         elif task.estimate_hours is None:
-            return []  # no estimate: the scheduler assumes one; nothing to hold blocks to
+            return (
+                BlockChanges()
+            )  # no estimate: the scheduler assumes one; nothing to hold blocks to
         else:
             core = pb.to_core_task(
                 pb.TaskInput(key, task.title, remaining_hours(task), metadata=task.metadata_ or {}),
@@ -113,12 +123,12 @@ class BlockFreeing:
             minutes, min_chunk = core.duration_minutes, core.min_chunk_minutes or slot
         kept, cuts = trim(blocks, key, minutes, datetime.now(UTC), min_chunk)
         if not cuts:
-            return []
+            return BlockChanges()
         await self._unpin(task, cuts)
         what: dict[str, Any] = {"task": key, "freed": sum(c.end is None for c in cuts)}
         what["shortened"] = len(cuts) - what["freed"]
-        await self._write(task.plan_id, run.metadata_ or {}, kept, cuts, what)
-        return [self._out(task.plan_id, c) for c in cuts]
+        written = await self._write(task.plan_id, run.metadata_ or {}, kept, cuts, what)
+        return BlockChanges(blocks=[self._out(task.plan_id, c) for c in cuts], calendar=written)
 
     async def set_plan_status(
         self, plans: PlanLifecycleService, plan_id: int, body: PlanStatusIn
@@ -129,23 +139,23 @@ class BlockFreeing:
         if closing:
             await self.repo.lock_calendar()
         plan = await plans.set_status(plan_id, body)
-        freed = await self.free_plan(plan_id) if closing else []
-        return PlanStatusOut(**dict(plan), freed_blocks=freed)
+        freed = await self.free_plan(plan_id) if closing else BlockChanges()
+        return PlanStatusOut(**dict(plan), freed_blocks=freed.blocks, calendar=freed.calendar)
 
-    async def free_plan(self, plan_id: int) -> list[BlockChangeOut]:
+    async def free_plan(self, plan_id: int) -> BlockChanges:
         """Free every future block of a closed plan."""
         run = await self.repo.last_applied_run(plan_id)
         if run is None:
-            return []
+            return BlockChanges()
         now = datetime.now(UTC)
         blocks = pb.blocks_from_json(run.schedule_blocks)
         cuts = [Cut(b, None) for b in sorted(blocks, key=_at) if b.start >= now]
         if not cuts:
-            return []
+            return BlockChanges()
         kept = [b for b in blocks if b.start < now]
         what: dict[str, Any] = {"plan": plan_id, "freed": len(cuts)}
-        await self._write(plan_id, run.metadata_ or {}, kept, cuts, what)
-        return [self._out(plan_id, c) for c in cuts]
+        written = await self._write(plan_id, run.metadata_ or {}, kept, cuts, what)
+        return BlockChanges(blocks=[self._out(plan_id, c) for c in cuts], calendar=written)
 
     async def _unpin(self, task: Task, cuts: list[Cut]) -> None:
         """A pinned block that shrinks or goes takes its pin along (else the next solve would
@@ -188,13 +198,28 @@ class BlockFreeing:
             [pb.block_to_json(b) for b in numbered],
             {**meta, "dry_run": False, "released": what},
         )
-        events = await self.calendar.events(*window)
         titles = {}
         for key in {b.task_id for b in numbered}:
             row = await self.tasks.by_key(plan_id, key)
             titles[core_id(plan_id, key)] = row.title if row else key
-        result = await Writer(self.s).apply({plan_id: numbered}, events, window, titles)
-        written = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+        session = self.repo.session
+        try:
+            events = await self.calendar.events(*window)
+        except CalendarUnavailable as exc:
+            if self.calendar.name not in REMOTE:
+                raise
+            # A remote calendar that is down loses nothing: the run stands and a job writes
+            # the plan's blocks once it answers (it reads the other plans' blocks then).
+            specs = await Writer(self.s).specs({plan_id: numbered}, [], window, titles)
+            job = await queue_write(session, {plan_id: run.id}, specs, window)
+            written = CalendarWriteOut(
+                provider=self.calendar.name,
+                pending=True,
+                detail=f"{redact(exc.message)}; job {job} writes it once the calendar answers",
+            )
+        else:
+            specs = await Writer(self.s).specs({plan_id: numbered}, events, window, titles)
+            written = await write_or_queue(self.calendar, session, specs, window, {plan_id: run.id})
         run.metadata_ = {**run.metadata_, "calendar_event_ids": written.model_dump()}
         return written
 

@@ -130,10 +130,18 @@ class BlockChangeOut(BaseModel):
     new_end: datetime | None = None  # when shortened
 
 
+class BlockChanges(BaseModel):
+    """Blocks freed or shortened, and the calendar write (None when nothing changed)."""
+
+    blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None
+
+
 class PlanStatusOut(PlanOut):
     """The plan after a status change; closing it frees its future blocks."""
 
     freed_blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None  # `pending` when a remote calendar is down
 
 
 class MoveOut(BaseModel):

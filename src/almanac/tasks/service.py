@@ -14,7 +14,7 @@ from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler.schemas import BlockChangeOut
+from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -28,8 +28,7 @@ from almanac.types import six_decimals
 
 # Frees a closed task's future blocks (True) or shrinks an open one's to its remaining
 # estimate (False); returns the blocks it changed.
-Changes = list[BlockChangeOut]  # a module alias: `TaskService.list` shadows the builtin there
-Fit = Callable[[Task, bool], Awaitable[Changes]]
+Fit = Callable[[Task, bool], Awaitable[BlockChanges]]
 Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `TaskService`)
 
 
@@ -116,12 +115,12 @@ class TaskService:
             task.priority = body.priority
         if body.deadline is not None:
             task.deadline = body.deadline
-        changed: Changes = []
+        changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
             if body.status in CLOSED:
                 changed = await self._close(task)
-        if not changed and body.estimate_hours is not None and task.status not in CLOSED:
+        if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
         await self.repo.flush()
         note = None
@@ -132,21 +131,22 @@ class TaskService:
             )
         return TaskUpdateOut(
             task=task_out(task),
-            released_blocks=sum(c.change == "freed" for c in changed),
-            blocks=changed,
+            released_blocks=sum(c.change == "freed" for c in changed.blocks),
+            blocks=changed.blocks,
+            calendar=changed.calendar,
             note=note,
         )
 
-    async def _close(self, task: Task) -> Changes:
+    async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
             run.status = "completed" if task.status == "done" else "cancelled"
             run.ended_at = run.ended_at or datetime.now(UTC)
         return await self._fit(task)
 
-    async def _fit(self, task: Task) -> Changes:
+    async def _fit(self, task: Task) -> BlockChanges:
         if self.fit is None:
-            return []
+            return BlockChanges()
         await self.repo.flush()  # the blocks are fitted to the task as it now is
         return await self.fit(task, task.status in CLOSED)
 
@@ -197,5 +197,6 @@ class TaskService:
             task=task_out(task),
             execution_run_id=run.id,
             actual_hours=float(run.actual_hours or 0),
-            blocks=changed,
+            blocks=changed.blocks,
+            calendar=changed.calendar,
         )
