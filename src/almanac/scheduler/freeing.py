@@ -110,9 +110,8 @@ class BlockFreeing:
         if closed:
             minutes, min_chunk = 0, slot
         elif task.estimate_hours is None:
-            return (
-                BlockChanges()
-            )  # no estimate: the scheduler assumes one; nothing to hold blocks to
+            # No estimate: the scheduler assumes one, so there is nothing to hold blocks to.
+            return BlockChanges()
         else:
             core = pb.to_core_task(
                 pb.TaskInput(key, task.title, remaining_hours(task), metadata=task.metadata_ or {}),
