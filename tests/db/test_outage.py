@@ -66,3 +66,25 @@ async def test_a_connection_cut_mid_statement_is_reported_and_the_pool_recovers(
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await victim.dispose()
+
+
+async def test_a_cancelled_statement_stays_a_cancellation_not_an_outage(pg_url: str):
+    """A request whose client went away, or a query under a timeout, is cancelled while
+    Postgres is fine: the caller must see CancelledError / TimeoutError (SQLAlchemy flags
+    the cancelled connection as a disconnect), not a 503 that swallows the cancellation."""
+    engine = create_engine(pg_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            sleeping = asyncio.create_task(conn.execute(text("SELECT pg_sleep(30)")))
+            await asyncio.sleep(0.3)
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+        async with engine.connect() as conn:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await conn.execute(text("SELECT pg_sleep(30)"))
+        async with engine.connect() as conn:  # the pool still serves
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()

@@ -52,6 +52,10 @@ def report_outages(engine: AsyncEngine) -> None:
     def _error(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping:  # the pool then reconnects by itself
             return None
+        # A cancelled task (a client gone, a timeout) is flagged as a disconnect too, since
+        # its connection is discarded: it must stay a cancellation, not become a 503.
+        if not isinstance(ctx.original_exception, Exception):
+            return None
         state = _sqlstate(ctx.original_exception)
         if ctx.is_disconnect or state.startswith(_OUTAGE_STATES):
             return unavailable(f"SQLSTATE {state}" if state else "connection lost")
