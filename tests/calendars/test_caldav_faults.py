@@ -106,3 +106,35 @@ async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_jo
         assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
         assert await run_count(db_session, plan_id) == 2
         assert await write_blocks(db_session, sched_state.settings, sched_state.cache, args) is None
+
+
+async def test_a_pending_write_does_not_bring_back_a_forgotten_clients_blocks(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """The schedule's write is queued while CalDAV fails; the client is then forgotten (its
+    plan, runs and blocks deleted in Postgres). When CalDAV is back, the queued write must
+    not put the forgotten client's blocks into the calendar."""
+    raw = radicale.principal().make_calendar(name="pending-forgotten")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    plan = await make_plan(db_session, [{"key": "a"}, {"key": "b"}])
+    plan.client_id = 903
+    await db_session.commit()  # a savepoint
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    proxy.fail_put, proxy.status = 1, 503
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        r = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is True, r.text
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+        )
+        args = jobs.scalar_one()
+        r = await client.delete("/api/v1/memory/subjects/client/903")
+        assert r.status_code == 200, r.text
+        assert await run_count(db_session, plan.id) == 0
+
+        proxy.fail_put = 0  # CalDAV is back; the queued write runs
+        await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        assert raw.events() == []

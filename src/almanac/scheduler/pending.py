@@ -5,8 +5,9 @@ Google is the last step. When that step fails with the calendar unavailable, the
 wanted are queued as a job in the same transaction, and the job retries until the calendar
 answers. It is idempotent: `apply` diffs against what is there (a write cut halfway leaves
 nothing to duplicate); a job whose run is no longer the plan's latest does nothing, since
-the newer run wrote (or queued) the calendar itself; and other plans' blocks are taken from
-the calendar as it is when the job runs.
+the newer run wrote (or queued) the calendar itself; a plan deleted meanwhile (its client
+forgotten) has its blocks left out; and other plans' blocks are taken from the calendar as
+it is when the job runs.
 """
 
 from __future__ import annotations
@@ -111,13 +112,20 @@ async def write_or_queue(
 async def write_blocks(
     session: AsyncSession, settings: Settings, cache: Cache, args: dict[str, Any]
 ) -> ApplyResult | None:
-    """Write the queued events; None when a newer run of one of the plans superseded it."""
+    """Write the queued events; None when a newer run of one of the plans superseded it,
+    or when every plan was deleted meanwhile (a forgotten client)."""
     runs = {int(p): int(r) for p, r in args["runs"].items()}
     repo = SchedulerRepository(session)
     # As every writer of the schedule: a run being written meanwhile is seen, not overwritten.
     await repo.lock_calendar()
     latest = await repo.last_applied_runs(list(runs))
     if any(run.id > runs[plan_id] for plan_id, run in latest.items()):
+        return None
+    # A plan with no run left was deleted (its client forgotten): its blocks must not be
+    # written back (forgetting's own job removes any already there).
+    gone = set(runs) - set(latest)
+    runs = {plan_id: run for plan_id, run in runs.items() if plan_id in latest}
+    if not runs:
         return None
     calendar = build_calendar(
         settings.calendar, session=session, cache=cache, timezone=settings.timezone
@@ -128,7 +136,7 @@ async def write_blocks(
         specs = _ours(specs_from_json(args["events"]), set(runs))
         # Other plans' blocks as they are now, not as they were when the write was queued:
         # a run of theirs since then must not be undone.
-        specs += _theirs(await calendar.events(start, end), set(runs))
+        specs += _theirs(await calendar.events(start, end), set(runs) | gone)
         return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()

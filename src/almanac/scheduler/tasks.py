@@ -71,6 +71,6 @@ async def write_calendar_blocks(
         args = {"runs": runs, "events": events, "start": start, "end": end}
         result = await write_blocks(uow.session, state.settings, state.cache, args)
     if result is None:
-        logger.info("pending calendar write of runs %s superseded by a newer run", runs)
+        logger.info("pending calendar write of runs %s superseded or forgotten", runs)
     else:
         logger.info("pending calendar write of runs %s done: %s", runs, vars(result))
