@@ -88,3 +88,26 @@ async def test_a_cancelled_statement_stays_a_cancellation_not_an_outage(pg_url: 
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_server_refusing_more_connections_is_an_outage(pg_url: str, engine: AsyncEngine):
+    """Postgres at its connection limit (SQLSTATE 53300, here a role's own limit) turns new
+    connections away until others end: a 503 to retry, not a 500."""
+    from sqlalchemy.engine import make_url
+
+    role = f"full_{abs(hash(pg_url)) % 10_000}"
+    async with engine.connect() as admin:
+        await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await admin.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'x' CONNECTION LIMIT 0"))
+        await admin.commit()
+    url = make_url(pg_url).set(username=role, password="x")
+    full = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        with pytest.raises(DatabaseUnavailable, match="53300"):
+            async with full.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    finally:
+        await full.dispose()
+        async with engine.connect() as admin:
+            await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+            await admin.commit()
