@@ -223,12 +223,24 @@ async def test_a_forget_while_valkey_is_away_is_not_undone_by_another_process(
             await recall(b, "plumber leak")  # B's own outage made its old entries stale
             assert (await recall(b, "plumber leak"))["cached"] is True
 
+            from almanac.cache.valkey import EPOCH_KEY
+
+            epoch = int(await caches[0]._client.get(EPOCH_KEY) or 0)
             server.terminate()  # SIGKILL: what was appended survives, the bump below not
             r = await a.delete(f"/api/v1/memory/events/{gone}")
             assert r.status_code == 200, r.text
             server = ValkeyServer(port=port, data_dir=tmp_path / "vk", persist=True, config=aof)
             server.start()
-            await asyncio.sleep(0.5)  # A makes no request after the outage
+            # A makes no request after the outage; its background bump alone must come
+            # (polled, not a fixed sleep: the machine may be slow).
+            probe = ValkeyCache.from_url(url, timeout=1.0, retry_after=0.1)
+            try:
+                for _ in range(200):
+                    if int(await probe._client.get(EPOCH_KEY) or 0) > epoch:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await probe.close()
             async with process() as c:
                 for other in (c, b):
                     after = await recall(other, "plumber leak")
