@@ -55,8 +55,8 @@ async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> N
     logger.info("forgotten client's calendar blocks deleted: %d", deleted)
 
 
-# Idempotent: the diff finds what an earlier attempt wrote, and a superseded run does
-# nothing. Retried for about a day while the calendar is down (backoff capped at an hour).
+# Idempotent: the diff finds what an earlier attempt wrote, and a plan with a newer run
+# is left alone. Retried for about a day while the calendar is down (backoff capped at an hour).
 @blueprint.task(
     name=WRITE_TASK.split(":", 1)[1],
     queue="maintenance",
