@@ -90,10 +90,17 @@ async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_jo
         assert "503" in out["calendar"]["detail"] and "schedule is saved" in out["warnings"][-1]
         assert out["plan_status"] == "scheduled" and await run_count(db_session, plan_id) == 1
         assert raw.events() == []
+        # The answer was lost and the client sends the same write again, CalDAV still
+        # failing: the same answer (saved, pending), not a 503 that says to retry.
+        again = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert again.status_code == 200, again.text
+        assert again.json()["calendar"]["pending"] is True, again.text
+        assert await run_count(db_session, plan_id) == 1
         jobs = await db_session.execute(
-            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": TASK},
         )
-        args = jobs.scalar_one()
+        args = jobs.scalars().first()
 
         proxy.fail_put = 0  # CalDAV is back
         for _ in range(2):  # the job, and a second delivery of it
