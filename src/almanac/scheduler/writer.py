@@ -223,9 +223,9 @@ class Writer:
             # Nothing to record; the calendar diff still repairs events lost there. A retry
             # of a write whose calendar step is pending gets the same answer, queued again.
             specs = await self.specs(written, ctx.events, window, titles)
-            current = {p: r.id for p, r in runs.items()}
+            latest = {p: r.id for p, r in runs.items()}
             out.calendar = await write_or_queue(
-                self.calendar, self.repo.session, specs, window, current
+                self.calendar, self.repo.session, specs, window, latest
             )
             if out.calendar.pending:
                 out.warnings.append(out.calendar.detail or "the calendar write is pending")
