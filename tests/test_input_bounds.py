@@ -53,6 +53,8 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
     ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "deadline": FAR}, "deadline"),
     ("GET", "/api/v1/planner/llm/usage", {"since": ANCIENT}, None, "since"),
     ("GET", "/api/v1/scheduler/calendar", {"start_date": "0001-01-01"}, None, "start_date"),
+    # The local day's end was computed in Python before any bound: an OverflowError, a 500.
+    ("GET", "/api/v1/planner/tasks", {"on": "9999-12-31"}, None, "on"),
     (
         "POST",
         "/api/v1/scheduler/schedule",
@@ -118,6 +120,9 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
     ("POST", "/api/v1/scheduler/replan", {}, {"plan_id": 1, "reason": NUL}, "reason"),
     ("GET", "/api/v1/jobs", {"task": NUL}, None, "task"),
     ("GET", "/oauth/callback", {"code": NUL}, None, "code"),
+    # Both reached Postgres with the NUL: a 500 from the driver, or a 422 naming "body".
+    ("GET", "/api/v1/memory/context", {"query": NUL}, None, "query"),
+    ("DELETE", "/api/v1/auth/keys/a%00b", {}, None, "name"),
     # -- metadata size and depth ------------------------------------------------------
     (
         "POST",

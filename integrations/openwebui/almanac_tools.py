@@ -10,6 +10,7 @@ requirements: httpx>=0.27
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
@@ -48,6 +49,35 @@ def _problem(response: httpx.Response) -> str:
     if response.status_code == 403:
         return f"This Almanac API key may not do that: {detail}."
     return f"Almanac could not do that ({response.status_code}): {detail}"
+
+
+# Open WebUI passes a model's arguments as they come: "3", 3.0, null, a 100,000-character
+# query. Those that go into a URL or are computed with here are checked first, so the
+# answer names the argument (before: a TypeError, or httpx's InvalidURL, escaped the tool).
+ID_MAX = 2**63 - 1
+QUERY_MAX = 2000  # the API's bound on a recall query
+
+
+def _bad(name: str, what: str) -> AlmanacUnavailable:
+    return AlmanacUnavailable(f"Almanac could not do that: {name} must be {what}.")
+
+
+def _whole(value: Any, name: str, low: int = 1, high: int = ID_MAX) -> int:
+    """An integer argument (also "3" or 3.0) within [low, high]."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().removeprefix("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(name, f"a whole number from {low} to {high}")
+    return value
+
+
+def _number(value: Any, name: str) -> Any:
+    """A float argument JSON can carry (NaN and infinities cannot be sent)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(name, "a finite number")
+    return value
 
 
 class Tools:
@@ -182,9 +212,10 @@ class Tools:
         """
 
         async def work() -> str:
-            out = await self._call("POST", f"/api/v1/planner/plans/{plan_id}/approve", __user__)
+            plan = _whole(plan_id, "plan_id")
+            out = await self._call("POST", f"/api/v1/planner/plans/{plan}/approve", __user__)
             ids = ", ".join(f"#{i}" for i in out["task_ids"])
-            return f"Plan #{plan_id} approved; tasks {ids}. Schedule with schedule_tasks."
+            return f"Plan #{plan} approved; tasks {ids}. Schedule with schedule_tasks."
 
         return await self._run(__event_emitter__, "Approving…", work)
 
@@ -244,9 +275,11 @@ class Tools:
         """
 
         async def work() -> str:
+            if not isinstance(query, str) or len(query) > QUERY_MAX:
+                raise _bad("query", f"text of at most {QUERY_MAX} characters")
             params = {
                 "query": query,
-                "k": max(1, min(limit, 50)),
+                "k": max(1, min(_whole(limit, "limit", -ID_MAX), 50)),
                 "client_id": self._client(__user__, client_id),
             }
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
@@ -278,7 +311,7 @@ class Tools:
             body = {
                 "content": content,
                 "client_id": self._client(__user__, client_id),
-                "salience_score": importance,
+                "salience_score": _number(importance, "importance"),
                 "event_source": "openwebui",
             }
             out = await self._call("POST", "/api/v1/memory/remember", __user__, json=body)
@@ -302,7 +335,9 @@ class Tools:
             today = date.fromisoformat(first["start"][:10])
             params = {
                 "start_date": today.isoformat(),
-                "end_date": (today + timedelta(days=max(1, min(days, 14)) - 1)).isoformat(),
+                "end_date": (
+                    today + timedelta(days=max(1, min(_whole(days, "days", -ID_MAX), 14)) - 1)
+                ).isoformat(),
             }
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [
@@ -327,7 +362,10 @@ class Tools:
 
         async def work() -> str:
             out = await self._call(
-                "PATCH", f"/api/v1/planner/tasks/{task_id}", __user__, json={"status": "done"}
+                "PATCH",
+                f"/api/v1/planner/tasks/{_whole(task_id, 'task_id')}",
+                __user__,
+                json={"status": "done"},
             )
             task = out.get("task", out)
             return f"Task #{task['id']} done: {_clip(task['title'], 90)}."

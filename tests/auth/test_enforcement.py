@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from almanac.app import create_app
-from almanac.auth.policy import is_public, unguarded_mounts
+from almanac.auth.policy import ANY_SCOPE_ROUTES, is_public, unguarded_mounts
 from almanac.config import Settings
 from tests.auth.conftest import KEYS, KeyMaker, bearer
 from tests.conftest import TEST_ADMIN_KEY, http_client
@@ -90,6 +91,42 @@ async def test_read_scope_may_only_read(anon: httpx.AsyncClient, make_key: KeyMa
         assert r.status_code == 403, (path, r.text)
         assert r.headers["content-type"] == PROBLEM
         assert "'read'" in r.json()["detail"]
+
+
+# A body of the type each route takes, so the answer is about the scope, not the body.
+BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/memory/documents": {"files": {"file": ("a.md", b"# A")}},
+    "/api/v1/calendar/import": {
+        "content": b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+        "headers": {"content-type": "text/calendar"},
+    },
+}
+
+
+async def test_every_documented_write_refuses_a_read_key(
+    auth_app: FastAPI, anon: httpx.AsyncClient, make_key: KeyMaker
+) -> None:
+    key = bearer(await make_key("reader", "read"))
+    checked = 0
+    for method, path in _routes(auth_app):
+        if method == "GET" or is_public(method, path) or (method, path) in ANY_SCOPE_ROUTES:
+            continue
+        body = BODIES.get(path, {"json": {}})
+        extra = body.pop("headers", {}) if "headers" in body else {}
+        r = await anon.request(method, path, headers={**key, **extra}, **body)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+        assert r.headers["content-type"] == PROBLEM
+        checked += 1
+    assert checked > 40
+
+
+async def test_a_read_key_may_sign_out(anon: httpx.AsyncClient, make_key: KeyMaker) -> None:
+    # Refused before (DELETE needed write): "Sign out" left the cookie valid.
+    r = await anon.post("/api/v1/auth/session", json={"key": await make_key("viewer", "read")})
+    csrf = r.json()["csrf_token"]
+    r = await anon.delete("/api/v1/auth/session", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 204, r.text
+    assert (await anon.get("/api/v1/auth/me")).status_code == 401
 
 
 ADMIN_ONLY = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,3 +105,16 @@ async def test_expired_sessions_are_refused(
             text("UPDATE auth_sessions SET expires_at = now() - interval '1s'")
         )
         assert (await anon.get("/api/v1/auth/me")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "key", ["alm_" + "\x00" * 8 + "x" * 40, "alm_" + "é" * 8 + "x" * 40, "alm_abc/defg" + "x" * 40]
+)
+async def test_a_key_not_shaped_like_ours_is_refused_before_the_database(
+    anon: httpx.AsyncClient, key: str
+) -> None:
+    # The public sign-in sent the NUL prefix to Postgres: a 500 for anyone.
+    r = await anon.post(SESSION, json={"key": key})
+    assert r.status_code == 401, r.text
+    r = await anon.get("/api/v1/auth/me", headers={"X-API-Key": "alm_\u00e9".encode() + b"x" * 40})
+    assert r.status_code == 401

@@ -41,6 +41,17 @@ def test_secondly_rule_far_back_is_refused_at_once_naming_its_uid(back: timedelt
     assert "RRULE would expand" in info.value.message
 
 
+@pytest.mark.parametrize(
+    "rule", ["FREQ=DAILY;INTERVAL=99999999999999999999", "FREQ=NOPE", "FREQ=DAILY;INTERVAL=x"]
+)
+def test_an_unreadable_rrule_is_refused_naming_its_uid(rule: str):
+    # icalendar reads RRULE lazily: its BrokenCalendarProperty escaped the walk, a 500.
+    event = f"UID:bad-rule\r\nDTSTART:{stamp(NOW)}\r\nRRULE:{rule}\r\nSUMMARY:x"
+    with pytest.raises(ValidationFailed, match="'bad-rule': cannot read its RRULE") as info:
+        parse_ics(vcalendar(event), window=WINDOW, zone=ZoneInfo("UTC"))
+    assert info.value.errors[0]["field"] == "body"
+
+
 def test_ordinary_long_running_series_are_expanded_within_the_window_quickly():
     daily = "UID:standup\r\nDTSTART:19900101T090000Z\r\nDTEND:19900101T091500Z\r\nRRULE:FREQ=DAILY"
     weekly = (

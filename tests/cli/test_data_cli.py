@@ -190,6 +190,20 @@ def test_import_rejects_a_foreign_file_and_writes_nothing(
     assert code == 2 and "almanac-export" in out
 
 
+@pytest.mark.parametrize(
+    "tail", [b"\xff\xfe not UTF-8\n", b"[" * 5000 + b"\n"], ids=["latin1", "deep"]
+)
+def test_import_of_a_broken_line_is_refused_without_a_traceback(
+    pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tail: bytes,
+):  # fmt: skip
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"format": "almanac-export", "version": 1}\n' + tail)
+    code, out = invoke("import", str(bad))
+    assert code == 2 and "line 2: not a table row" in out, out
+
+
 def test_backup_and_restore_into_a_fresh_folder(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -125,6 +125,21 @@ def test_import_with_a_bad_line_writes_nothing(cli_env: AppState, pg_url: str, t
     assert count_events(pg_url) == 0
 
 
+def test_a_file_not_utf8_or_nested_too_deep_is_a_line_error(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+):
+    # Both were tracebacks: the file was decoded outside the per-line checks, and
+    # json.loads raises RecursionError (not a ValueError) past its depth.
+    src = tmp_path / "bad.jsonl"
+    src.write_bytes(b'{"content": "good"}\n{"content": "caf\xe9"}\n' + b"[" * 5000 + b"\n")
+    code, out = invoke("memory", "import", str(src))
+    assert code == 2 and "Traceback" not in out
+    assert "line 2: 'utf-8' codec" in out and "line 3:" in out
+    code, out = invoke("remember", "x", "--metadata", "[" * 5000 + "]" * 5000)
+    assert code == 2 and "metadata: not valid JSON" in out
+    assert count_events(pg_url) == 0
+
+
 def test_reindex_reembeds_other_models(cli_env: AppState, pg_url: str):
     invoke("remember", "Quarterly planning offsite in May")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import httpx
+import pytest
 from packaging.requirements import Requirement
 from pydantic import Field, create_model
 
@@ -169,3 +170,34 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
     assert not (await tools.query_memory("anything", __user__=user)).startswith("Almanac")
     out = await tools.remember("read keys cannot write", __user__=user)
     assert out.startswith("This Almanac API key may not do that")
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "name"),
+    [
+        ("query_memory", {"query": "y" * 100_000}, "query"),  # httpx: InvalidURL
+        ("query_memory", {"query": "x", "limit": "many"}, "limit"),  # min(): TypeError
+        ("query_memory", {"query": "x", "limit": None}, "limit"),
+        ("remember", {"content": "x", "importance": float("nan")}, "importance"),  # JSON
+        ("agenda", {"days": "a week"}, "days"),
+        ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
+        ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
+        ("approve_plan", {"plan_id": "y" * 100_000}, "plan_id"),
+    ],
+)
+async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
+    method: str, args: dict[str, Any], name: str
+) -> None:
+    tools, _ = load_tools()
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"start": "2026-12-01T00:00:00Z", "events": []})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(record), base_url=url
+    )
+    out = await getattr(tools, method)(**args)
+    assert out.startswith(f"Almanac could not do that: {name} must be"), out
+    assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []

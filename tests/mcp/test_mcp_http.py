@@ -325,3 +325,24 @@ async def test_every_other_tool_resource_and_prompt(
 
         text, out = await ok(s, "forget_subject", subject_type="client", subject_id="7")
         assert out["facts_deleted"] == 2
+
+
+async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
+    live_server: LiveServer,
+) -> None:
+    # Both were 500s from the SDK: RecursionError parsing, UnicodeEncodeError echoing.
+    headers = {**live_server.headers, "Accept": "application/json, text/event-stream"}
+    call = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":%s}'
+    deep = '{"name":"remember","arguments":{"content":"x","metadata":%s}}' % (
+        '{"a":' * 5000 + "1" + "}" * 5000
+    )
+    lone = '{"name":"rec\\ud800","arguments":{}}'
+    async with httpx.AsyncClient(timeout=60) as client:
+        for params, reason in ((deep, "nested too deeply"), (lone, "lone surrogate")):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content=call % params,
+                headers={**headers, "content-type": "application/json"},
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["code"] == -32700 and reason in r.json()["error"]["message"]

@@ -106,7 +106,7 @@ async def authenticate(
         sent = request.headers.get(CSRF_HEADER.lower(), "")[:_MAX_TOKEN]
         if not sent or not same_hash(hash_secret(sent), csrf_hash):
             raise Forbidden(f"a request signed in by cookie must send the {CSRF_HEADER} header")
-    needed = method_scope(method)
+    needed = method_scope(method, path)
     if not scope_allows(principal.scope, needed):
         raise Forbidden(
             f"key {principal.name!r} has scope {principal.scope!r}; {method} needs {needed!r}"

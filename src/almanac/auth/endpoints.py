@@ -19,10 +19,11 @@ from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
 from almanac.errors import Unauthorized
 from almanac.problems import answers
+from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
-NamePath = Annotated[str, Path(max_length=64)]
+NamePath = Annotated[SafeStr, Path(max_length=64)]
 
 
 @router.get("/keys", dependencies=[AdminOnly])

@@ -62,6 +62,13 @@ def unguarded_mounts(routes: Iterable[BaseRoute]) -> list[str]:
     return [r.path for r in routes if isinstance(r, Mount) and r.path not in allowed]
 
 
-def method_scope(method: str) -> Scope:
-    """GET, HEAD and OPTIONS read; every other method writes."""
-    return "read" if method in SAFE_METHODS else "write"
+# Signing out ends only the caller's own session: a read-scoped dashboard user must be
+# able to (refused, the cookie stayed valid after "Sign out").
+ANY_SCOPE_ROUTES: frozenset[tuple[str, str]] = frozenset({("DELETE", "/api/v1/auth/session")})
+
+
+def method_scope(method: str, path: str = "") -> Scope:
+    """GET, HEAD and OPTIONS read; every other method writes (but `ANY_SCOPE_ROUTES`)."""
+    if method in SAFE_METHODS or (method, path) in ANY_SCOPE_ROUTES:
+        return "read"
+    return "write"

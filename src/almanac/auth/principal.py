@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -39,9 +40,14 @@ def new_key() -> str:
     return KEY_MARK + secrets.token_urlsafe(32)
 
 
+# What `new_key` makes: the mark and url-safe base64. Anything else is no key of ours (and a
+# NUL in the prefix reached Postgres from the public sign-in: a 500).
+_KEY_SHAPE = re.compile(rf"{KEY_MARK}[A-Za-z0-9_-]{{{PREFIX_CHARS + 16},}}")
+
+
 def key_prefix(key: str) -> str | None:
     """The lookup prefix of a well-formed key, or None for anything else."""
-    if not key.startswith(KEY_MARK) or len(key) < len(KEY_MARK) + PREFIX_CHARS + 16:
+    if not _KEY_SHAPE.fullmatch(key):
         return None
     return key[: len(KEY_MARK) + PREFIX_CHARS]
 

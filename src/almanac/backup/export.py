@@ -103,11 +103,13 @@ async def export_all(state: AppState, out: IO[str], schema: str | None) -> dict[
 def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Parse and check the whole file before anything is written."""
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in TABLES}
-    with path.open(encoding="utf-8") as fh:
-        lines: Iterator[tuple[int, str]] = enumerate(fh, start=1)
+    # Bytes, decoded line by line inside the checks: a file that is not UTF-8 (or nested
+    # past the parser's depth) is the line's error, not a traceback.
+    with path.open("rb") as fh:
+        lines: Iterator[tuple[int, bytes]] = enumerate(fh, start=1)
         try:
-            header = json.loads(next(lines)[1])
-        except (StopIteration, ValueError) as exc:
+            header = json.loads(next(lines)[1].decode("utf-8"))
+        except (StopIteration, ValueError, RecursionError) as exc:
             raise ExportFileError(f"{path}: line 1: not an Almanac export header") from exc
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ExportFileError(f"{path}: line 1: format must be {FORMAT!r}")
@@ -117,9 +119,9 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                item = json.loads(line.decode("utf-8"))
                 table, row = item["table"], item["row"]
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise ExportFileError(f"{path}: line {number}: not a table row") from exc
             if table not in rows or not isinstance(row, dict) or not isinstance(row.get("id"), int):
                 raise ExportFileError(f"{path}: line {number}: unknown table or row without id")

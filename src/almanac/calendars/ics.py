@@ -198,7 +198,14 @@ class _Budget:
         if start is None:
             return
         for rule in rules if isinstance(rules, list) else [rules]:
-            self.steps += rule_steps(rule, start, until)
+            try:
+                self.steps += rule_steps(rule, start, until)
+            except ValueError as e:
+                # icalendar parses a property when it is first read: an unknown FREQ or
+                # an INTERVAL past 32 bits surfaces here (BrokenCalendarProperty).
+                raise ValidationFailed(
+                    f"event {uid!r}: cannot read its RRULE: {e}", field="body"
+                ) from e
             if self.steps > self.limits.max_rule_steps:
                 raise ValidationFailed(
                     f"event {uid!r}: its RRULE would expand about {self.steps:,} times "

@@ -219,7 +219,11 @@ def prompts_new(
     url: UrlOpt = None,
 ) -> None:
     """Add a version of a prompt from a file."""
-    body = {"content": path.read_text(encoding="utf-8"), "activate": activate}
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(f"content: {path} is not UTF-8 text ({exc.reason})", 2) from exc
+    body = {"content": content, "activate": activate}
     out = call("POST", f"{P}/prompts/{name}/versions", body=body, url=url)
     if as_json:
         return emit(out)
@@ -271,7 +275,7 @@ def plan_edit(
     """Replace a draft's SOP (from `almanac plan-show ID --json`'s "sop"); a version is kept."""
     try:
         sop = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deep
         raise fail(f"sop: not valid JSON ({exc})", 2) from exc
     current = call("GET", f"{P}/plans/{plan_id}", url=url)
     body = _body(sop=sop, note=note, version=current["version"])

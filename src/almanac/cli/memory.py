@@ -35,11 +35,13 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
     items: list[RememberIn] = []
     errors: list[str] = []
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
+    # Lines are decoded one by one, so a file that is not UTF-8 is a line's error.
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
+                line = raw.decode("utf-8")
                 data = json.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("each line must be a JSON object")
@@ -50,7 +52,7 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
                 items.append(RememberIn.model_validate(data))
             except ValidationError as exc:
                 errors += [f"line {number}: {e}" for e in error_lines(exc, "line")]
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 errors.append(f"line {number}: {exc}")
     if errors:
         for message in errors[:20]:

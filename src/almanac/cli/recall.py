@@ -28,7 +28,7 @@ def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(value)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise fail(f"{field}: not valid JSON ({exc})", 2) from exc
     if not isinstance(data, dict):
         raise fail(f"{field}: must be a JSON object", 2)

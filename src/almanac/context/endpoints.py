@@ -10,6 +10,7 @@ from almanac.context.service import ContextOut, ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
 from almanac.problems import answers
+from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 @router.get("/context", responses=answers(503))
 async def context(
     memory: Memory,
-    query: Annotated[str, Query(min_length=1, max_length=2000)],
+    query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
     client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     token_budget: Annotated[int, Query(ge=50, le=20_000)] = 1000,
 ) -> ContextOut:

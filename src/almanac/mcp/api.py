@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
+from pydantic import AfterValidator, Field
 
 from almanac.http_problems import decode_problem
+from almanac.types import check_text
+
+# Text arguments bounded as the REST routes bound them. A tool puts some of them in the
+# URL, where a NUL or a 100,000-character value failed inside httpx ("Error executing
+# tool"), naming no argument; refused here, the error names it.
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_text)]
+ShortText = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(check_text)]
+QueryText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_text)]
+
+
+def segment(value: str) -> str:
+    """`value` as one URL path segment: '/', '?', '#', '%' and dot segments stay literal."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 class ApiProblem(ToolError):

@@ -11,6 +11,7 @@ first authenticated request, not at start: a server nobody reaches over MCP neve
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,44 @@ def _auth_headers(headers: Any) -> dict[str, str]:
     return {h: v for h in AUTH_HEADERS if (v := headers.get(h))}
 
 
+def unreadable(body: bytes) -> str | None:
+    """Why the SDK cannot take a JSON-RPC body, for what it answers with a 500: JSON
+    nested past the parser's depth (RecursionError) or a lone surrogate escape, which
+    fails when echoed back ("Unknown tool: \\ud800..."). Other bad JSON it refuses itself."""
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode()
+    except RecursionError:
+        return "the JSON is nested too deeply"
+    except UnicodeEncodeError:
+        return "a string holds a lone surrogate (not valid Unicode)"
+    except ValueError:
+        return None
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (bounded in size by the browser-safety middleware)."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def again() -> Any:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
 class _Authenticated:
     """An ASGI app (not a function, so Starlette routes every method to it) that lets a
     request through only when the API accepts its key."""
@@ -69,6 +108,16 @@ class _Authenticated:
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
         scope[KEY_SCOPE] = who.json().get("scope")
+        if scope.get("method") == "POST":
+            body = await _read_body(receive)
+            if reason := unreadable(body):
+                error = {"code": -32700, "message": f"Parse error: {reason}"}
+                answer = {"jsonrpc": "2.0", "id": None, "error": error}
+                await Response(json.dumps(answer), 400, media_type="application/json")(
+                    scope, receive, send
+                )
+                return
+            receive = _replay(body, receive)
         handler = await self.mount.handler()
         await handler(scope, receive, send)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from mcp.server.fastmcp import Context, FastMCP
+from pydantic import AfterValidator, Field
 
 from almanac.mcp.api import Api
 from almanac.mcp.tools.memory import fact_line, hits_text
+from almanac.types import IntId, check_text
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
@@ -47,13 +50,15 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         description="A briefing from the client's facts and recent memories",
     )
     async def prepare_client_meeting(
-        client_id: str,
-        topic: str = "",
+        # Prompt arguments arrive as text; validated (FastMCP's validate_call) into the
+        # API's bounds, so "abc" or 100,000 digits are refused naming the argument.
+        client_id: IntId,
+        topic: Annotated[str, Field(max_length=2000), AfterValidator(check_text)] = "",
         ctx: Context | None = None,  # type: ignore[type-arg]
     ) -> str:
         assert ctx is not None
         api = resolve(ctx)
-        cid = int(client_id)
+        cid = client_id
         facts = await api.get("/api/v1/memory/facts", subject_type="client", subject_id=str(cid))
         recent = await api.get(
             "/api/v1/memory/recall",

@@ -8,7 +8,8 @@ from typing import Any
 
 from mcp.server.fastmcp import Context, FastMCP
 
-from almanac.mcp.api import Api
+from almanac.mcp.api import Api, Name, ShortText
+from almanac.types import BigId
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
@@ -25,7 +26,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         "facts",
         "The current facts about a subject (e.g. user/me, client/42)",
     )
-    async def facts(subject_type: str, subject_id: str, ctx: Context) -> str:  # type: ignore[type-arg]
+    async def facts(subject_type: Name, subject_id: ShortText, ctx: Context) -> str:  # type: ignore[type-arg]
         out = await resolve(ctx).get(
             "/api/v1/memory/facts", subject_type=subject_type, subject_id=subject_id
         )
@@ -42,8 +43,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     @json_resource(
         "almanac://plans/{plan_id}", "plan", "A plan by id: its tasks, estimates, status and notes"
     )
-    async def plan(plan_id: str, ctx: Context) -> str:  # type: ignore[type-arg]
-        return json.dumps(await resolve(ctx).get(f"/api/v1/planner/plans/{int(plan_id)}"))
+    async def plan(plan_id: BigId, ctx: Context) -> str:  # type: ignore[type-arg]
+        return json.dumps(await resolve(ctx).get(f"/api/v1/planner/plans/{plan_id}"))
 
     @json_resource(
         "almanac://reviews/weekly/latest", "weekly_review", "The latest weekly review (reflection)"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from almanac.models.status import TaskStatus
-from almanac.types import AwareDatetime, BigId, PageQuery, Strict
+from almanac.types import AwareDatetime, BigId, BoundedDate, PageQuery, Strict
 
 
 class TaskOut(BaseModel):
@@ -35,7 +35,7 @@ class TaskQuery(PageQuery):
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = None
-    on: date | None = Field(None, description="scheduled or due that local day")
+    on: BoundedDate | None = Field(None, description="scheduled or due that local day")
 
 
 class TaskList(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,6 +158,27 @@ async def test_bad_input_is_4xx_and_writes_nothing(
     assert (await client.get(f"{D}/999999")).status_code == 404
     assert (await client.delete(f"{D}/999999")).status_code == 404
     assert (await client.get(D, params={"limit": 10_000})).status_code == 422
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        '{"note": "a\\u0000b"}',  # jsonb has no NUL
+        '{"note": "\\ud800"}',  # nor lone surrogates
+        '{"score": NaN}',  # nor NaN (json.loads accepts all three)
+        "[" * 8000 + "]" * 8000,  # under 16 KiB, past json.loads' recursion limit
+        '{"k": ' * 10 + "1" + "}" * 10,  # deeper than any other metadata may be
+    ],
+)
+async def test_metadata_jsonb_cannot_store_is_422_and_writes_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession, metadata: str
+):
+    # Each was a 500 from the driver (or the parser) after the document row was written.
+    r = await add(client, "notes.md", "# T\n\ntext", metadata=metadata)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "metadata"
     n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
     assert n == 0
 

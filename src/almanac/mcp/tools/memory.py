@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from almanac.mcp.api import Api, clip, result
+from almanac.mcp.api import Api, Name, QueryText, ShortText, clip, result, segment
+from almanac.types import AwareDatetime
 
 ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -52,14 +52,14 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         ctx: Context,  # type: ignore[type-arg]
         content: Annotated[str, Field(description="What to remember", min_length=1)],
         client_id: ClientId = None,
-        session_id: Annotated[str | None, Field(description="Conversation id")] = None,
-        event_type: Annotated[str, Field(description="e.g. memory, preference, meeting")] = (
+        session_id: Annotated[ShortText | None, Field(description="Conversation id")] = None,
+        event_type: Annotated[Name, Field(description="e.g. memory, preference, meeting")] = (
             "memory"
         ),
         salience: Annotated[float, Field(ge=0, le=1, description="How much it matters")] = 0.5,
         metadata: Annotated[dict[str, Any] | None, Field(description="Extra JSON")] = None,
         idempotency_key: Annotated[
-            str | None, Field(description="Makes a retried call store nothing twice")
+            ShortText | None, Field(description="Makes a retried call store nothing twice")
         ] = None,
     ) -> CallToolResult:
         body = {
@@ -86,13 +86,19 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def recall(
         ctx: Context,  # type: ignore[type-arg]
-        query: Annotated[str, Field(description="What to look for", min_length=1)],
+        query: Annotated[QueryText, Field(description="What to look for")],
         k: Annotated[int, Field(ge=1, le=100, description="How many results")] = 10,
         client_id: ClientId = None,
-        since: Annotated[datetime | None, Field(description="Not before (with offset)")] = None,
-        until: Annotated[datetime | None, Field(description="Not after (with offset)")] = None,
+        since: Annotated[AwareDatetime | None, Field(description="Not before (with offset)")] = (
+            None
+        ),
+        until: Annotated[AwareDatetime | None, Field(description="Not after (with offset)")] = (
+            None
+        ),
         kinds: Annotated[list[Kind] | None, Field(description="event and/or fact")] = None,
-        session_id: Annotated[str | None, Field(description="One conversation only")] = None,
+        session_id: Annotated[ShortText | None, Field(description="One conversation only")] = (
+            None
+        ),
     ) -> CallToolResult:
         out = await resolve(ctx).get(
             "/api/v1/memory/recall",
@@ -112,8 +118,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def get_facts(
         ctx: Context,  # type: ignore[type-arg]
-        subject_type: Annotated[str | None, Field(description="e.g. user, client")] = None,
-        subject_id: Annotated[str | None, Field(description="e.g. me, 42")] = None,
+        subject_type: Annotated[Name | None, Field(description="e.g. user, client")] = None,
+        subject_id: Annotated[ShortText | None, Field(description="e.g. me, 42")] = None,
         fact_type: FactType | None = None,
         include_history: bool = False,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
@@ -135,8 +141,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def add_fact(
         ctx: Context,  # type: ignore[type-arg]
-        subject_type: Annotated[str, Field(description="e.g. user, client", min_length=1)],
-        subject_id: Annotated[str, Field(description="e.g. me, 42", min_length=1)],
+        subject_type: Annotated[Name, Field(description="e.g. user, client")],
+        subject_id: Annotated[ShortText, Field(description="e.g. me, 42")],
         fact_type: FactType,
         content: Annotated[str, Field(min_length=1)],
         category: Annotated[str | None, Field(description="Slot, e.g. deep_work")] = None,
@@ -165,11 +171,11 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def forget_subject(
         ctx: Context,  # type: ignore[type-arg]
-        subject_type: Annotated[str, Field(min_length=1)],
-        subject_id: Annotated[str, Field(min_length=1)],
+        subject_type: Name,
+        subject_id: ShortText,
     ) -> CallToolResult:
         out = await resolve(ctx).call(
-            "DELETE", f"/api/v1/memory/subjects/{subject_type}/{subject_id}"
+            "DELETE", f"/api/v1/memory/subjects/{segment(subject_type)}/{segment(subject_id)}"
         )
         text = (
             f"forgot {subject_type}:{subject_id}: {out['events_deleted']} memories, "
@@ -185,7 +191,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def context(
         ctx: Context,  # type: ignore[type-arg]
-        query: Annotated[str, Field(description="What the conversation is about", min_length=1)],
+        query: Annotated[QueryText, Field(description="What the conversation is about")],
         client_id: ClientId = None,
         token_budget: Annotated[int, Field(ge=50, le=20_000)] = 1000,
     ) -> CallToolResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -11,6 +10,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from almanac.mcp.api import Api, clip, result
+from almanac.types import BoundedDate
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
@@ -37,9 +37,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     async def reflect(
         ctx: Context,  # type: ignore[type-arg]
         mode: Literal["daily", "weekly"] = "daily",
-        day: Annotated[date | None, Field(description="A day in the period; default today")] = (
-            None
-        ),
+        day: Annotated[
+            BoundedDate | None, Field(description="A day in the period; default today")
+        ] = (None),
     ) -> CallToolResult:
         out = await resolve(ctx).post(
             "/api/v1/observer/reflect", mode=mode, date=day.isoformat() if day else None

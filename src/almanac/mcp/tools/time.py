@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from almanac.mcp.api import Api, ApiProblem, clip, result
+from almanac.mcp.api import Api, ApiProblem, ShortText, clip, result, segment
 from almanac.models.status import TaskStatus
+from almanac.types import AwareDatetime, BoundedDate
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
@@ -77,7 +77,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         run_id: Annotated[
             int | None, Field(ge=1, description="The preview to write (default: the last one)")
         ] = None,
-        start_date: Annotated[date | None, Field(description="Default: today")] = None,
+        start_date: Annotated[BoundedDate | None, Field(description="Default: today")] = None,
         horizon_days: Annotated[int, Field(ge=1, le=60)] = 14,
     ) -> CallToolResult:
         api = resolve(ctx)
@@ -119,7 +119,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     async def agenda(
         ctx: Context,  # type: ignore[type-arg]
         days: Annotated[int, Field(ge=1, le=31)] = 1,
-        start_date: Annotated[date | None, Field(description="Default: today")] = None,
+        start_date: Annotated[BoundedDate | None, Field(description="Default: today")] = None,
     ) -> CallToolResult:
         out = await resolve(ctx).calendar(days, start_date)
         return result(agenda_text(out), out)
@@ -130,9 +130,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def move_block(
         ctx: Context,  # type: ignore[type-arg]
-        block_id: Annotated[str, Field(min_length=1, max_length=255)],
-        start: Annotated[datetime, Field(description="ISO 8601 with offset")],
-        end: Annotated[datetime, Field(description="ISO 8601 with offset")],
+        block_id: ShortText,
+        start: Annotated[AwareDatetime, Field(description="ISO 8601 with offset")],
+        end: Annotated[AwareDatetime, Field(description="ISO 8601 with offset")],
         force: Annotated[
             bool, Field(description="Pin it even where it conflicts (the API lists conflicts)")
         ] = False,
@@ -140,7 +140,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         body: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat()}
         if force:
             body["force"] = True
-        out = await resolve(ctx).call("PUT", f"/api/v1/scheduler/calendar/{block_id}", json=body)
+        path = f"/api/v1/scheduler/calendar/{segment(block_id)}"
+        out = await resolve(ctx).call("PUT", path, json=body)
         b = out["block"]
         return result(f"moved {b['almanac_id']} to {_hm(b['start'])}–{b['end'][11:16]}", out)
 
@@ -183,7 +184,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         task_id: TaskId,
         hours: Annotated[float, Field(gt=0, le=24)],
         idempotency_key: Annotated[
-            str | None, Field(description="Makes a retried call count once")
+            ShortText | None, Field(description="Makes a retried call count once")
         ] = None,
     ) -> CallToolResult:
         body = {"hours": hours, "idempotency_key": idempotency_key}

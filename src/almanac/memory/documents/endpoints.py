@@ -17,6 +17,7 @@ from almanac.memory.documents.schemas import (
 )
 from almanac.memory.documents.service import DocumentService, Upload
 from almanac.problems import answers
+from almanac.types import Metadata
 
 router = APIRouter(prefix="/api/v1/memory/documents", tags=["documents"])
 _READ_SIZE = 64 * 1024
@@ -58,17 +59,25 @@ def _tags(raw: str | None) -> list[str]:
 
 
 def _metadata(raw: str | None) -> dict[str, Any]:
+    """The form's JSON text, bounded as every other endpoint's metadata (`types.Metadata`):
+    json.loads accepts NaN, \\u0000 and lone surrogates, which jsonb refuses."""
+    from pydantic import TypeAdapter, ValidationError
+
     if not raw:
         return {}
     if len(raw) > 16 * 1024:
         raise ValidationFailed("metadata is larger than 16 KiB", field="metadata")
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValidationFailed("metadata must be a JSON object", field="metadata") from exc
     if not isinstance(value, dict):
         raise ValidationFailed("metadata must be a JSON object", field="metadata")
-    return value
+    try:
+        return TypeAdapter(Metadata).validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValidationFailed(f"metadata: {reason}", field="metadata") from exc
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=answers(503))

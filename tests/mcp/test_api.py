@@ -1,0 +1,84 @@
+"""Tool arguments are bounded as the REST routes bound them, and path values stay one
+segment; in-process, against a transport that records what would reach the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from mcp.server.fastmcp.exceptions import ToolError
+
+from almanac.mcp.api import Api, segment
+from almanac.mcp.server import build_server
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={"events_deleted": 0, "facts_deleted": 0})
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+async def call(recorder: Recorder, tool: str, args: dict[str, Any]) -> Any:
+    client = httpx.AsyncClient(transport=recorder, base_url="http://almanac.test")
+    server = build_server(lambda ctx: Api(client))
+    return await server.call_tool(tool, args)
+
+
+# Each went to httpx and failed there ("URL component 'query' too long", "Invalid
+# non-printable ASCII character in URL"), or reached the API under another field's name.
+@pytest.mark.parametrize(
+    ("tool", "args", "field"),
+    [
+        ("recall", {"query": "y" * 100_000}, "query"),
+        ("recall", {"query": "x", "session_id": "s" * 70_000}, "session_id"),
+        ("recall", {"query": "x", "since": "2026-01-01T09:00:00"}, "since"),
+        ("get_facts", {"subject_id": "a\x00b"}, "subject_id"),
+        ("forget_subject", {"subject_type": "client", "subject_id": "a\x00b"}, "subject_id"),
+        ("forget_subject", {"subject_type": "t" * 70_000, "subject_id": "1"}, "subject_type"),
+        ("context", {"query": "a\x00b"}, "query"),
+        ("agenda", {"start_date": "9999-12-31", "days": 7}, "start_date"),
+        ("reflect", {"day": "0001-01-01"}, "day"),
+        (
+            "move_block",
+            {"block_id": "b\x00", "start": "2026-12-01T09:00:00Z", "end": "2026-12-01T10:00:00Z"},
+            "block_id",
+        ),
+    ],  # fmt: skip
+)
+async def test_bad_arguments_name_the_argument_and_send_nothing(
+    recorder: Recorder, tool: str, args: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ToolError) as caught:
+        await call(recorder, tool, args)
+    assert f"\n{field}\n" in str(caught.value), str(caught.value)[:300]
+    assert recorder.paths == []
+
+
+async def test_path_values_stay_one_segment(recorder: Recorder) -> None:
+    # Before, "../../auth/keys/x" walked out of /memory/subjects/ into another route.
+    await call(recorder, "forget_subject", {"subject_type": "..", "subject_id": "../a/b?c#d"})
+    assert recorder.paths == ["/api/v1/memory/subjects/%2E%2E/%2E%2E%2Fa%2Fb%3Fc%23d"]
+    assert segment("plan1-x.0") == "plan1-x%2E0"
+
+
+@pytest.mark.parametrize("client_id", ["abc", "9" * 100_000, "0"])
+async def test_prompt_and_resource_arguments_are_validated(
+    recorder: Recorder, client_id: str
+) -> None:
+    # Were int() errors ("invalid literal", "Exceeds the limit (4300 digits)") logged with
+    # a traceback each; now a validation error naming the argument, and nothing sent.
+    server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
+    with pytest.raises(ValueError, match="client_id"):
+        await server.get_prompt("prepare_client_meeting", {"client_id": client_id})
+    with pytest.raises(ValueError, match="plan_id"):
+        await server.read_resource(f"almanac://plans/{client_id}")
+    assert recorder.paths == []
