@@ -5,6 +5,7 @@ that fails one PUT)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -89,10 +90,17 @@ async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_jo
         assert "503" in out["calendar"]["detail"] and "schedule is saved" in out["warnings"][-1]
         assert out["plan_status"] == "scheduled" and await run_count(db_session, plan_id) == 1
         assert raw.events() == []
+        # The answer was lost and the client sends the same write again, CalDAV still
+        # failing: the same answer (saved, pending), not a 503 that says to retry.
+        again = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert again.status_code == 200, again.text
+        assert again.json()["calendar"]["pending"] is True, again.text
+        assert await run_count(db_session, plan_id) == 1
         jobs = await db_session.execute(
-            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": TASK},
         )
-        args = jobs.scalar_one()
+        args = jobs.scalars().first()
 
         proxy.fail_put = 0  # CalDAV is back
         for _ in range(2):  # the job, and a second delivery of it
@@ -106,3 +114,93 @@ async def test_a_schedule_made_while_caldav_fails_is_saved_and_written_by_its_jo
         assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
         assert await run_count(db_session, plan_id) == 2
         assert await write_blocks(db_session, sched_state.settings, sched_state.cache, args) is None
+
+
+async def test_a_pending_write_does_not_bring_back_a_forgotten_clients_blocks(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """The schedule's write is queued while CalDAV fails; the client is then forgotten (its
+    plan, runs and blocks deleted in Postgres). When CalDAV is back, the queued write must
+    not put the forgotten client's blocks into the calendar."""
+    raw = radicale.principal().make_calendar(name="pending-forgotten")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    plan = await make_plan(db_session, [{"key": "a"}, {"key": "b"}])
+    plan.client_id = 903
+    await db_session.commit()  # a savepoint
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    proxy.fail_put, proxy.status = 1, 503
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        r = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is True, r.text
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+        )
+        args = jobs.scalar_one()
+        r = await client.delete("/api/v1/memory/subjects/client/903")
+        assert r.status_code == 200, r.text
+        assert await run_count(db_session, plan.id) == 0
+
+        proxy.fail_put = 0  # CalDAV is back; the queued write runs
+        await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        assert raw.events() == []
+
+
+async def test_a_pending_write_of_two_plans_survives_a_newer_run_of_one(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """P's schedule moves Q's block off a meeting while CalDAV fails: one queued write of
+    both plans. Once CalDAV is back, a task of Q is closed (a newer run of Q, written at
+    once). The queued write must still put P's blocks into the calendar."""
+    from sqlalchemy import select
+
+    from almanac.models import Task
+    from tests.calendars.test_caldav import user_event
+
+    raw = radicale.principal().make_calendar(name="pending-two-plans")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    q = await make_plan(db_session, [{"key": "a"}, {"key": "b"}], title="Q")
+    p = await make_plan(db_session, [{"key": "c"}, {"key": "d"}], title="P")
+    await db_session.commit()  # a savepoint
+    monday = next_monday().isoformat()
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        r = await client.post(
+            "/api/v1/scheduler/schedule",
+            json={"plan_id": q.id, "start_date": monday, "dry_run": False},
+        )
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
+        first = min(r.json()["blocks"], key=lambda b: b["start"])
+        start = datetime.fromisoformat(first["start"]).astimezone(UTC)
+        stamp = "%Y%m%dT%H%M%SZ"
+        end = start + timedelta(hours=1)
+        user_event(raw, "meeting-on-q", f":{start:{stamp}}", f":{end:{stamp}}")
+
+        proxy.fail_put, proxy.status = proxy.puts + 1, 503
+        r = await client.post(
+            "/api/v1/scheduler/schedule",
+            json={"plan_id": p.id, "start_date": monday, "dry_run": False},
+        )
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is True, r.text
+        p_blocks = {b["almanac_id"] for b in r.json()["blocks"]}
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+        )
+        args = jobs.scalar_one()
+        assert set(args["runs"]) == {str(p.id), str(q.id)}, args["runs"]
+
+        proxy.fail_put = 0  # CalDAV is back; Q's task b is closed before the job runs
+        task_b = await db_session.scalar(
+            select(Task.id).where(Task.plan_id == q.id, Task.plan_task_key == "b")
+        )
+        r = await client.patch(f"/api/v1/planner/tasks/{task_b}", json={"status": "done"})
+        assert r.status_code == 200, r.text
+        assert await run_count(db_session, q.id) == 3
+
+        await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        written = {str(e.icalendar_component.get("X-ALMANAC-ID")) for e in raw.events()}
+        assert p_blocks and p_blocks <= written, (p_blocks, written)

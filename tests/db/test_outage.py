@@ -68,15 +68,46 @@ async def test_a_connection_cut_mid_statement_is_reported_and_the_pool_recovers(
         await victim.dispose()
 
 
-async def test_a_cancelled_statement_stays_a_cancellation(pg_url: str):
-    """asyncio timeouts around a query still work: the cancellation is not turned into
-    DatabaseUnavailable (SQLAlchemy reports it as a disconnect)."""
-    eng = create_engine(pg_url, pool_size=1)
+async def test_a_cancelled_statement_stays_a_cancellation_not_an_outage(pg_url: str):
+    """A request whose client went away, or a query under a timeout, is cancelled while
+    Postgres is fine: the caller must see CancelledError / TimeoutError (SQLAlchemy flags
+    the cancelled connection as a disconnect), not a 503 that swallows the cancellation."""
+    engine = create_engine(pg_url, pool_size=1)
     try:
-        async with eng.connect() as conn:
+        async with engine.connect() as conn:
+            sleeping = asyncio.create_task(conn.execute(text("SELECT pg_sleep(30)")))
+            await asyncio.sleep(0.3)
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+        async with engine.connect() as conn:
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(conn.execute(text("SELECT pg_sleep(30)")), 0.3)
-        async with eng.connect() as conn:
+                async with asyncio.timeout(0.3):
+                    await conn.execute(text("SELECT pg_sleep(30)"))
+        async with engine.connect() as conn:  # the pool still serves
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
-        await eng.dispose()
+        await engine.dispose()
+
+
+async def test_a_server_refusing_more_connections_is_an_outage(pg_url: str, engine: AsyncEngine):
+    """Postgres at its connection limit (SQLSTATE 53300, here a role's own limit) turns new
+    connections away until others end: a 503 to retry, not a 500."""
+    from sqlalchemy.engine import make_url
+
+    role = f"full_{abs(hash(pg_url)) % 10_000}"
+    async with engine.connect() as admin:
+        await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        await admin.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'x' CONNECTION LIMIT 0"))
+        await admin.commit()
+    url = make_url(pg_url).set(username=role, password="x")
+    full = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        with pytest.raises(DatabaseUnavailable, match="53300"):
+            async with full.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    finally:
+        await full.dispose()
+        async with engine.connect() as admin:
+            await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
+            await admin.commit()

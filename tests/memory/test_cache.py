@@ -223,12 +223,24 @@ async def test_a_forget_while_valkey_is_away_is_not_undone_by_another_process(
             await recall(b, "plumber leak")  # B's own outage made its old entries stale
             assert (await recall(b, "plumber leak"))["cached"] is True
 
+            from almanac.cache.valkey import EPOCH_KEY
+
+            epoch = int(await caches[0]._client.get(EPOCH_KEY) or 0)
             server.terminate()  # SIGKILL: what was appended survives, the bump below not
             r = await a.delete(f"/api/v1/memory/events/{gone}")
             assert r.status_code == 200, r.text
             server = ValkeyServer(port=port, data_dir=tmp_path / "vk", persist=True, config=aof)
             server.start()
-            await asyncio.sleep(0.5)  # A makes no request after the outage
+            # A makes no request after the outage; its background bump alone must come
+            # (polled, not a fixed sleep: the machine may be slow).
+            probe = ValkeyCache.from_url(url, timeout=1.0, retry_after=0.1)
+            try:
+                for _ in range(200):
+                    if int(await probe._client.get(EPOCH_KEY) or 0) > epoch:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await probe.close()
             async with process() as c:
                 for other in (c, b):
                     after = await recall(other, "plumber leak")
@@ -237,3 +249,33 @@ async def test_a_forget_while_valkey_is_away_is_not_undone_by_another_process(
         for cache in caches:
             await cache.close()
         server.stop()
+
+
+async def test_a_failure_while_the_epoch_is_bumped_gets_a_bump_of_its_own(
+    valkey_cache: ValkeyCache,
+):
+    """The recovery's bump reached Valkey, but meanwhile another request's write failed (its
+    generation bump lost, on another connection): that failure needs a later epoch bump,
+    without waiting for this process's next request."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from almanac.cache.valkey import EPOCH_KEY
+
+    real_incr = valkey_cache._client.incr
+    calls = 0
+
+    async def incr(key: str) -> int:
+        nonlocal calls
+        calls += 1
+        value = await real_incr(key)
+        if calls == 1:  # the epoch is bumped; a concurrent bump elsewhere fails
+            valkey_cache._fail(RedisConnectionError("write lost during the recovery"))
+        return int(value)
+
+    valkey_cache._client.incr = incr  # type: ignore[method-assign]
+    valkey_cache._fail(RedisConnectionError("first outage"))
+    for _ in range(100):
+        if int(await valkey_cache._client.get(EPOCH_KEY) or 0) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert int(await valkey_cache._client.get(EPOCH_KEY) or 0) >= 2, calls

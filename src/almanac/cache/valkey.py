@@ -33,6 +33,9 @@ class ValkeyCache(Cache):
         self._down_until = 0.0
         self._last_error: str | None = None
         self._needs_epoch_bump = False
+        # Failures seen so far: a bump clears `_needs_epoch_bump` only if none came while
+        # it was in flight (another connection's lost write needs a bump after it).
+        self._failures = 0
         self._recovery: asyncio.Task[None] | None = None
 
     @classmethod
@@ -59,6 +62,7 @@ class ValkeyCache(Cache):
     def _stale_after_outage(self) -> None:
         """Remember to bump the epoch, and do it as soon as Valkey answers again."""
         self._needs_epoch_bump = True
+        self._failures += 1
         if self._recovery is not None and not self._recovery.done():
             return
         with contextlib.suppress(RuntimeError):  # no running loop: the next call bumps
@@ -71,10 +75,14 @@ class ValkeyCache(Cache):
         while self._needs_epoch_bump:
             await asyncio.sleep(max(self._retry_after, 0.05))
             try:
-                await self._client.incr(EPOCH_KEY)
+                await self._bump_epoch()
             except (RedisError, OSError) as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
-                continue
+
+    async def _bump_epoch(self) -> None:
+        seen = self._failures
+        await self._client.incr(EPOCH_KEY)
+        if self._failures == seen:
             self._needs_epoch_bump = False
 
     async def _run(self, op: str, *args: Any) -> Any:
@@ -82,8 +90,7 @@ class ValkeyCache(Cache):
             return None
         try:
             if self._needs_epoch_bump:
-                await self._client.incr(EPOCH_KEY)
-                self._needs_epoch_bump = False
+                await self._bump_epoch()
             result = await getattr(self._client, op)(*args)
         except (RedisError, OSError) as exc:
             self._fail(exc)

@@ -20,8 +20,9 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from almanac.errors import DatabaseUnavailable
 
 # SQLSTATE classes meaning "no usable connection": 08 connection exception, 57P01-57P03
-# admin/crash shutdown and "the database system is starting up".
-_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# admin/crash shutdown and "the database system is starting up", 53300 too many
+# connections (the server's or the role's limit: others must end first).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 # query_canceled: a request's `statement_timeout` ran out (db/limits.py); nothing else here
 # cancels statements.
 _TIMED_OUT = "57014"

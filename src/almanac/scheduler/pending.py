@@ -4,9 +4,10 @@ The runs and their blocks are rows, committed with the request; writing them to 
 Google is the last step. When that step fails with the calendar unavailable, the events it
 wanted are queued as a job in the same transaction, and the job retries until the calendar
 answers. It is idempotent: `apply` diffs against what is there (a write cut halfway leaves
-nothing to duplicate); a job whose run is no longer the plan's latest does nothing, since
-the newer run wrote (or queued) the calendar itself; and other plans' blocks are taken from
-the calendar as it is when the job runs.
+nothing to duplicate); a plan whose queued run is no longer its latest is left as the
+calendar has it, since the newer run wrote (or queued) its blocks itself; a plan deleted
+meanwhile (its client forgotten) has its blocks left out; and other plans' blocks are taken
+from the calendar as it is when the job runs.
 """
 
 from __future__ import annotations
@@ -111,13 +112,20 @@ async def write_or_queue(
 async def write_blocks(
     session: AsyncSession, settings: Settings, cache: Cache, args: dict[str, Any]
 ) -> ApplyResult | None:
-    """Write the queued events; None when a newer run of one of the plans superseded it."""
-    runs = {int(p): int(r) for p, r in args["runs"].items()}
+    """Write the queued events of the plans whose run is still their latest; None when no
+    plan is left: each has a newer run (which wrote or queued its blocks itself) or was
+    deleted meanwhile (a forgotten client)."""
+    queued = {int(p): int(r) for p, r in args["runs"].items()}
     repo = SchedulerRepository(session)
     # As every writer of the schedule: a run being written meanwhile is seen, not overwritten.
     await repo.lock_calendar()
-    latest = await repo.last_applied_runs(list(runs))
-    if any(run.id > runs[plan_id] for plan_id, run in latest.items()):
+    latest = await repo.last_applied_runs(list(queued))
+    # Per plan: a newer run of one plan (a task closed, a block moved) writes only that
+    # plan, so the others' queued blocks are still to be written. A plan with no run left
+    # was deleted: its blocks must not come back (forgetting's own job removes them).
+    gone = set(queued) - set(latest)
+    runs = {p: r for p, r in queued.items() if p in latest and latest[p].id <= r}
+    if not runs:
         return None
     calendar = build_calendar(
         settings.calendar, session=session, cache=cache, timezone=settings.timezone
@@ -128,7 +136,7 @@ async def write_blocks(
         specs = _ours(specs_from_json(args["events"]), set(runs))
         # Other plans' blocks as they are now, not as they were when the write was queued:
         # a run of theirs since then must not be undone.
-        specs += _theirs(await calendar.events(start, end), set(runs))
+        specs += _theirs(await calendar.events(start, end), set(runs) | gone)
         return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()

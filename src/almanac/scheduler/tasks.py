@@ -55,8 +55,8 @@ async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> N
     logger.info("forgotten client's calendar blocks deleted: %d", deleted)
 
 
-# Idempotent: the diff finds what an earlier attempt wrote, and a superseded run does
-# nothing. Retried for about a day while the calendar is down (backoff capped at an hour).
+# Idempotent: the diff finds what an earlier attempt wrote, and a plan with a newer run
+# is left alone. Retried for about a day while the calendar is down (backoff capped at an hour).
 @blueprint.task(
     name=WRITE_TASK.split(":", 1)[1],
     queue="maintenance",
@@ -71,6 +71,6 @@ async def write_calendar_blocks(
         args = {"runs": runs, "events": events, "start": start, "end": end}
         result = await write_blocks(uow.session, state.settings, state.cache, args)
     if result is None:
-        logger.info("pending calendar write of runs %s superseded by a newer run", runs)
+        logger.info("pending calendar write of runs %s superseded or forgotten", runs)
     else:
         logger.info("pending calendar write of runs %s done: %s", runs, vars(result))

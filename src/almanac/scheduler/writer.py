@@ -28,7 +28,6 @@ from almanac.scheduler.core import Block
 from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.schemas import (
     BlockOut,
-    CalendarWriteOut,
     FloorOut,
     MoveOut,
     ScheduleOut,
@@ -221,9 +220,15 @@ class Writer:
         ]
         window = ctx.calendar_window
         if not changed and plan.status != "approved":
-            # Nothing to record; the calendar diff still repairs events lost there.
-            result = await self.apply(written, ctx.events, window, titles)
-            out.calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
+            # Nothing to record; the calendar diff still repairs events lost there. A retry
+            # of a write whose calendar step is pending gets the same answer, queued again.
+            specs = await self.specs(written, ctx.events, window, titles)
+            latest = {p: r.id for p, r in runs.items()}
+            out.calendar = await write_or_queue(
+                self.calendar, self.repo.session, specs, window, latest
+            )
+            if out.calendar.pending:
+                out.warnings.append(out.calendar.detail or "the calendar write is pending")
             out.applied, out.dry_run = True, False
             out.run_id = runs[plan.id].id if plan.id in runs else 0
             out.warnings.append("nothing changed: no new run was recorded")
