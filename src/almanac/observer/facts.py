@@ -7,6 +7,7 @@ idempotent per event: once an event has llm/metadata decisions it is not extract
 and an advisory lock keeps two workers from writing the same event's facts at once. The LLM
 is asked with no transaction open (so no lock and no connection are held while it thinks);
 the lock is taken afterwards and what was read is checked again before anything is written.
+A Gateway 5xx fails the job (retried); a 4xx is recorded as a rejection.
 """
 
 from __future__ import annotations
@@ -295,7 +296,11 @@ class FactExtractor:
             # A savepoint: a failed write must not poison the rest of the transaction.
             async with self.uow.session.begin_nested():
                 written = await self.memory.write_fact(fact, event_id)
-        except AlmanacError as exc:  # Conflict, ValidationFailed, a Gateway error
+        except AlmanacError as exc:
+            # A 5xx (the Gateway or its database down, a timeout) is not the proposal's
+            # fault: it propagates so the job is retried and the fact is not lost.
+            if exc.status_code >= 500:
+                raise
             return await self._record(event_id, source, proposal, "rejected", None, exc.message)
         if written.duplicate:
             decision, reason = "duplicate", f"same as fact {written.fact.id}"
