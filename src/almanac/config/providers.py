@@ -166,7 +166,7 @@ class CalendarBase(BaseModel):
     token_key: SecretStr | None = None
     # How long busy time read from a remote calendar is reused.
     busy_cache_seconds: float = Field(default=300.0, ge=0)
-    # When set, the .ics feed requires `?token=` with this value.
+    # The .ics feed's `?token=`; unset, one is generated into `<data_dir>/ics-feed-token`.
     ics_feed_token: SecretStr | None = None
     # Bounds on one .ics import: occurrences kept, recurrence steps walked from DTSTART to
     # the window's end (an RRULE:FREQ=SECONDLY a week back is 600,000), and wall time.
