@@ -18,7 +18,9 @@ from almanac.state import AppState
 
 
 def _settings(data_dir: Path, token: str | None = None) -> Settings:
-    calendar = BuiltinCalendarSettings(ics_feed_token=SecretStr(token) if token else None)
+    calendar = BuiltinCalendarSettings(
+        ics_feed_token=SecretStr(token) if token is not None else None
+    )
     return Settings(data_dir=data_dir, calendar=calendar, _env_file=None)  # type: ignore[call-arg]
 
 
@@ -70,3 +72,9 @@ async def test_the_app_makes_it_on_start_and_keeps_it_out_of_logs(
     async with app.router.lifespan_context(app):
         assert (data / FEED_TOKEN_FILE).read_text().strip() == token
     assert token not in caplog.text
+
+
+@pytest.mark.parametrize("weak", ["", "   ", "short"])
+def test_an_empty_or_short_configured_token_is_refused_at_start(tmp_path: Path, weak: str) -> None:
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        _settings(tmp_path, weak)

@@ -50,11 +50,7 @@ When = Annotated[AwareDatetime | None, Query()]
 def check_feed_token(expected: str | None, given: str | None) -> None:
     """Raise Unauthorized unless `given` matches the feed's token (None: no token works)."""
     # Constant time, so the answer's timing does not reveal how much of a guess was right.
-    if (
-        expected is None
-        or given is None
-        or not hmac.compare_digest(given.encode(), expected.encode())
-    ):
+    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized(
             "the calendar feed needs ?token= with its secret token (shown on the dashboard's "
             "settings page and by `almanac calendar feed-url`) or an API key"

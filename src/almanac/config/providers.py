@@ -174,6 +174,14 @@ class CalendarBase(BaseModel):
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
 
+    @field_validator("ics_feed_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty or short token would make the feed guessable; unset, one is generated.
+        if value is not None and len(value.get_secret_value().strip()) < 8:
+            raise ValueError("at least 8 characters (unset it to have one generated)")
+        return value
+
     @field_validator("token_key")
     @classmethod
     def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
