@@ -35,6 +35,7 @@ from almanac.observer.preview import router as preview_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.redact import install_log_filters
+from almanac.scheduler.endpoints import plans_router as plan_status_router
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.startup import open_state
 from almanac.state import AppState
@@ -132,6 +133,7 @@ def create_app(
     if "planner" in chosen:
         app.include_router(tasks_router)
         app.include_router(planner_router)
+        app.include_router(plan_status_router)
         app.include_router(ontology_router)
         app.include_router(scheduler_router)
         app.include_router(observer_router)

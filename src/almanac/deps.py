@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from almanac.config import Settings
+from almanac.db.limits import bound_request
 from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.state import AppState
 
@@ -31,6 +32,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
     """One transaction per request: committed when the endpoint returns, else rolled back."""
     async with unit_of_work(state.sessionmaker) as uow:
+        settings = state.settings
+        bound_request(
+            uow.session,
+            write_lock_timeout=settings.scheduler.write_lock_timeout_seconds,
+            statement_timeout=settings.database.statement_timeout_seconds,
+        )
         yield uow
 
 

@@ -69,3 +69,7 @@ class DependencyUnavailable(AlmanacError, status_code=503, title="Dependency una
 
 class DatabaseUnavailable(DependencyUnavailable):
     """Postgres cannot be reached (stopped, restarting, connection cut): retry shortly."""
+
+
+class Busy(AlmanacError, status_code=503, title="Busy"):
+    """A lock the request needs stayed held by another writer past the configured wait."""

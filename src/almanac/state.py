@@ -80,6 +80,8 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
     engine = create_engine(
         url,
         pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+        pool_timeout=settings.database.pool_timeout_seconds,
         echo=settings.database.echo,
         connect_timeout=settings.database.connect_timeout_seconds,
     )

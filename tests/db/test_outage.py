@@ -66,3 +66,17 @@ async def test_a_connection_cut_mid_statement_is_reported_and_the_pool_recovers(
             assert await conn.scalar(text("SELECT 1")) == 1
     finally:
         await victim.dispose()
+
+
+async def test_a_cancelled_statement_stays_a_cancellation(pg_url: str):
+    """asyncio timeouts around a query still work: the cancellation is not turned into
+    DatabaseUnavailable (SQLAlchemy reports it as a disconnect)."""
+    eng = create_engine(pg_url, pool_size=1)
+    try:
+        async with eng.connect() as conn:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(conn.execute(text("SELECT pg_sleep(30)")), 0.3)
+        async with eng.connect() as conn:
+            assert await conn.scalar(text("SELECT 1")) == 1
+    finally:
+        await eng.dispose()

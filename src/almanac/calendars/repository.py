@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, or_, select, text, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from almanac.db.limits import wait_for_lock
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.models import CalendarEntry
@@ -77,10 +78,14 @@ class CalendarEntryRepository(Repository, PortableRows):
         or delete; a transaction-level advisory lock makes the second wait and diff again.
         The scheduler's writers take it before they read (whatever the provider), and so
         does forgetting a client before it deletes plans and blocks. Take it before any row
-        lock; taken again in the same transaction it is already held.
+        lock; taken again in the same transaction it is already held. A request waits at
+        most `scheduler.write_lock_timeout_seconds`, then answers 503 (db/limits.py).
         """
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _APPLY_LOCK_KEY}
+        await wait_for_lock(
+            self.session,
+            "SELECT pg_advisory_xact_lock(hashtext(:key))",
+            {"key": _APPLY_LOCK_KEY},
+            "the schedule",
         )
 
     async def insert_if_absent(self, values: dict[str, Any]) -> CalendarEntry | None:

@@ -81,8 +81,7 @@ def done(
     url: UrlOpt = None,
 ) -> None:
     """Mark a task done (after recording --hours worked); its future blocks are freed."""
-    if hours is not None:
-        _log(url, task_id, hours)
+    logged = _log(url, task_id, hours) if hours is not None else {}
 
     async def go() -> Any:
         async with api_client(Settings(), url) as client:
@@ -93,10 +92,15 @@ def done(
         typer.echo(json.dumps(out, indent=2))
         return
     task = out["task"]
+    freed = out["released_blocks"] + _count(logged, "freed")
     console.print(
         f"task #{task_id} {task['title']!r} done ({task['logged_hours']:g} h recorded); "
-        f"{out['released_blocks']} future block(s) freed"
+        f"{freed} future block(s) freed"
     )
+
+
+def _count(out: dict[str, Any], change: str) -> int:
+    return sum(1 for c in out.get("blocks") or [] if c.get("change") == change)
 
 
 def log(
@@ -112,7 +116,13 @@ def log(
         return
     task = out["task"]
     left = task["remaining_hours"]
+    freed, shortened = _count(out, "freed"), _count(out, "shortened")
     console.print(
         f"task #{task_id}: {out['actual_hours']:g} h recorded"
         + ("" if left is None else f", {left:g} h left")
+        + (
+            f"; future blocks fitted to it: {freed} freed, {shortened} shortened"
+            if freed or shortened
+            else ""
+        )
     )

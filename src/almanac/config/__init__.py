@@ -79,6 +79,13 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
     # How long a new connection may take before the request answers 503.
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # Connections beyond pool_size when busy (None: as many again as pool_size).
+    max_overflow: int | None = Field(default=None, ge=0, le=200)
+    # How long a request waits for a free pooled connection before answering 503.
+    pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # A request's statements are cancelled (503) after this. Jobs, migrations and index
+    # builds are never limited (almanac.db.limits).
+    statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # The embedded server's shared_buffers; None: a quarter of memory within [128, 512] MB
     # (almanac.db.embedded_memory).
     embedded_shared_buffers_mb: int | None = Field(default=None, ge=16, le=65_536)
@@ -132,6 +139,8 @@ class SchedulerSettings(BaseModel):
     buffer_minutes: int = Field(default=0, ge=0, le=120)
     daily_max_hours: float | None = Field(default=None, gt=0, le=24)
     frozen_hours: float = Field(default=0.0, ge=0)
+    # How long a schedule write waits for another one to finish before answering 503.
+    write_lock_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
     @field_validator("workday_start", "workday_end")
     @classmethod

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from almanac.db.outage import report_outages
+from almanac.db.outage import ReportingPool, report_outages
 
 
 def normalise_url(url: str) -> str:
@@ -21,14 +21,23 @@ def normalise_url(url: str) -> str:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, connect_timeout: float = 5.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_timeout: float = 10.0,
+    echo: bool = False,
+    connect_timeout: float = 5.0,
 ) -> AsyncEngine:
     """An asyncpg engine with pre-ping so a restarted server does not surface as errors;
     a server that cannot be reached raises `DatabaseUnavailable` (503), see db/outage.py."""
     engine = create_async_engine(
         normalise_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        # A checkout waiting past this answers 503 (outage.ReportingPool).
+        poolclass=ReportingPool,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         echo=echo,
         # A failed statement's error must not carry what was being stored into the logs.

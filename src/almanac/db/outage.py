@@ -12,18 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from almanac.errors import DatabaseUnavailable
 
 # SQLSTATE classes meaning "no usable connection": 08 connection exception, 57P01-57P03
 # admin/crash shutdown and "the database system is starting up".
 _OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# query_canceled: a request's `statement_timeout` ran out (db/limits.py); nothing else here
+# cancels statements.
+_TIMED_OUT = "57014"
 
 
-def _sqlstate(exc: BaseException | None) -> str:
+def sqlstate(exc: BaseException | None) -> str:
     while exc is not None:
         state = getattr(exc, "sqlstate", None)
         if isinstance(state, str):
@@ -52,7 +56,25 @@ def report_outages(engine: AsyncEngine) -> None:
     def _error(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping:  # the pool then reconnects by itself
             return None
-        state = _sqlstate(ctx.original_exception)
+        if not isinstance(ctx.original_exception, Exception):
+            # A cancelled task (a timeout, a client gone) also lands here, marked as a
+            # disconnect: it must stay a cancellation, not become a 503.
+            return None
+        state = sqlstate(ctx.original_exception)
+        if state == _TIMED_OUT:
+            return unavailable("no answer within the statement timeout")
         if ctx.is_disconnect or state.startswith(_OUTAGE_STATES):
             return unavailable(f"SQLSTATE {state}" if state else "connection lost")
         return None
+
+
+class ReportingPool(AsyncAdaptedQueuePool):
+    """The engine's pool: a checkout that waits past `pool_timeout` for a free connection
+    (every one held, e.g. by requests queued on a lock) is `DatabaseUnavailable` too, so
+    requests answer 503 and /health says so, rather than a bare SQLAlchemy TimeoutError."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise unavailable("every pooled connection is busy") from exc

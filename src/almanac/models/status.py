@@ -12,6 +12,8 @@ PlanStatus = Literal["draft", "approved", "scheduled", "active", "completed", "c
 # Plans the solver places, and those whose blocks are in the calendar.
 SOLVED_PLAN_STATUSES = ("approved", "scheduled", "active")
 WRITTEN_PLAN_STATUSES = ("scheduled", "active")
+# Closing a plan frees its future blocks.
+CLOSED_PLAN_STATUSES = ("completed", "cancelled")
 
 TaskStatus = Literal["todo", "in_progress", "done", "cancelled"]
 # Closing a task (through the API) frees its future blocks.

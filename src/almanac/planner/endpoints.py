@@ -20,7 +20,6 @@ from almanac.planner.schemas import (
     PlanList,
     PlanOut,
     PlanQuery,
-    PlanStatusIn,
     PlanUpdate,
     PlanVersionOut,
     PromptOut,
@@ -74,10 +73,8 @@ async def approve_plan(plan_id: Id, plans: Plans) -> ApprovedOut:
     return await plans.approve(plan_id)
 
 
-@router.post("/plans/{plan_id}/status", responses=answers(409))
-async def set_plan_status(plan_id: Id, body: PlanStatusIn, plans: Plans) -> PlanOut:
-    """Move a plan along its lifecycle (scheduling is done by POST /scheduler/schedule)."""
-    return await plans.set_status(plan_id, body)
+# POST /plans/{plan_id}/status is served by the scheduler (`scheduler.endpoints`): closing a
+# plan frees its future blocks, which the planner's layer cannot reach.
 
 
 @router.get("/prompts")

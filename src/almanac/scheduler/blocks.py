@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
-from almanac.models import Task
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id
@@ -156,40 +155,6 @@ class BlockService:
     async def hold(self) -> None:
         """Wait for the schedule's other writers; held until this transaction ends."""
         await self.repo.lock_calendar()
-
-    async def release(self, task: Task) -> int:
-        """Drop a closed task's blocks that have not started; returns how many were dropped."""
-        if task.plan_id is None or task.plan_task_key is None:
-            return 0
-        run = await self.repo.last_applied_run(task.plan_id)
-        if run is None:
-            return 0
-        now = datetime.now(UTC)
-        blocks = pb.blocks_from_json(run.schedule_blocks)
-        gone = [b for b in blocks if b.task_id == task.plan_task_key and b.start >= now]
-        if not gone:
-            return 0
-        kept = _renumber([b for b in blocks if b not in gone])
-        meta = run.metadata_ or {}
-        window = (
-            min(datetime.fromisoformat(meta["window_start"]), min(b.start for b in gone)),
-            max(datetime.fromisoformat(meta["window_end"]), max(b.end for b in gone)),
-        )
-        events = await self.calendar.events(*window)
-        new_run = await self.repo.add_run(
-            task.plan_id,
-            "scheduled",
-            [pb.block_to_json(b) for b in kept],
-            {
-                **meta,
-                "dry_run": False,
-                "released": {"task": task.plan_task_key, "blocks": len(gone)},
-            },
-        )
-        titles = await self._titles(task.plan_id, kept)
-        result = await Writer(self.s).apply({task.plan_id: kept}, events, window, titles)
-        new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": vars(result)}
-        return len(gone)
 
     def _pins(
         self,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
+from almanac.planner.schemas import PlanOut
 from almanac.types import AwareDatetime, BoundedDate, IntId, Strict
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -115,6 +116,32 @@ class CalendarWriteOut(BaseModel):
     # there once the calendar answers; `detail` says why and which job.
     pending: bool = False
     detail: str | None = None
+
+
+class BlockChangeOut(BaseModel):
+    """A future block freed or shortened because its task or plan no longer needs it."""
+
+    almanac_id: str
+    plan_id: int
+    task_key: str
+    change: Literal["freed", "shortened"]
+    start: datetime
+    end: datetime  # as it was
+    new_end: datetime | None = None  # when shortened
+
+
+class BlockChanges(BaseModel):
+    """Blocks freed or shortened, and the calendar write (None when nothing changed)."""
+
+    blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None
+
+
+class PlanStatusOut(PlanOut):
+    """The plan after a status change; closing it frees its future blocks."""
+
+    freed_blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None  # `pending` when a remote calendar is down
 
 
 class MoveOut(BaseModel):

@@ -14,6 +14,7 @@ from almanac.routing import Params
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import scheduler_service
+from almanac.scheduler.freeing import BlockFreeing
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -29,10 +30,11 @@ router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
 
 
 def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
-    """Tasks for this request; closing one frees its future blocks in the calendar."""
+    """Tasks for this request; closing one frees its future blocks in the calendar, a lower
+    estimate or time recorded shrinks them."""
     scheduler = scheduler_service(uow, calendar, state, memory)
     blocks = BlockService(scheduler)
-    return TaskService(uow, scheduler.tz(), blocks.release, blocks.hold)
+    return TaskService(uow, scheduler.tz(), BlockFreeing(scheduler).fit_task, blocks.hold)
 
 
 Tasks = Annotated[TaskService, Depends(get_tasks, scope="function")]
@@ -52,11 +54,13 @@ async def get_task(task_id: Id, tasks: Tasks) -> TaskOut:
 
 @router.patch("/{task_id}", responses=answers(409, 503))
 async def patch_task(task_id: Id, body: TaskPatch, tasks: Tasks) -> TaskUpdateOut:
-    """Edit title, estimate, priority, deadline or status; done/cancelled frees future blocks."""
+    """Edit title, estimate, priority, deadline or status; done/cancelled frees future blocks,
+    a lower estimate shrinks them (the latest first)."""
     return await tasks.patch(task_id, body)
 
 
-@router.post("/{task_id}/time")
+@router.post("/{task_id}/time", responses=answers(503))
 async def log_time(task_id: Id, body: TimeIn, tasks: Tasks) -> TimeOut:
-    """Record hours worked (creates or extends the task's execution run)."""
+    """Record hours worked (creates or extends the task's execution run); future blocks
+    beyond the hours left are shrunk, the latest first."""
     return await tasks.log_time(task_id, body)

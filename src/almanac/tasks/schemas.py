@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from almanac.models.status import TaskStatus
+from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
 from almanac.types import AwareDatetime, BigId, BoundedDate, PageQuery, Strict
 
 
@@ -69,8 +70,16 @@ class TimeOut(BaseModel):
     execution_run_id: int
     actual_hours: float  # all hours recorded against the task
     duplicate: bool = False  # True when the idempotency key was seen before
+    # Future blocks freed or shortened so they add up to no more than the hours left.
+    blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None  # the write; `pending` when a remote one is down
 
 
 class TaskUpdateOut(BaseModel):
     task: TaskOut
-    released_blocks: int = 0  # future blocks freed by marking the task done or cancelled
+    released_blocks: int = 0  # future blocks freed (done, cancelled, or a lower estimate)
+    # Every future block freed or shortened: a closed task frees all of them; a lower
+    # estimate shrinks them, the latest first, to the estimate less the hours recorded.
+    blocks: list[BlockChangeOut] = Field(default_factory=list)
+    calendar: CalendarWriteOut | None = None  # the write; `pending` when a remote one is down
+    note: str | None = None  # e.g. a higher estimate adds no blocks until the next schedule

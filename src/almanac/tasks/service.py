@@ -14,6 +14,7 @@ from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -25,7 +26,9 @@ from almanac.tasks.schemas import (
 )
 from almanac.types import six_decimals
 
-Release = Callable[[Task], Awaitable[int]]  # frees a task's future blocks; returns how many
+# Frees a closed task's future blocks (True) or shrinks an open one's to its remaining
+# estimate (False); returns the blocks it changed.
+Fit = Callable[[Task, bool], Awaitable[BlockChanges]]
 Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `TaskService`)
 
 
@@ -47,10 +50,11 @@ def task_out(task: Task) -> TaskOut:
 
 
 class TaskService:
-    """The task resource; `release` (from the scheduler) frees blocks of closed tasks.
+    """The task resource; `fit` (from the scheduler) frees the future blocks of a closed task
+    and shrinks an open one's to its remaining estimate after an edit or a time record.
 
     An edit or a time record changes what a schedule is solved from (estimate, hours left,
-    status) and may free blocks, so it first waits for `hold` (the scheduler's lock): a
+    status) and may change blocks, so it first waits for `hold` (the scheduler's lock): a
     schedule being written meanwhile then either sees the edit or finishes before it, never
     writes blocks for the task as it was.
     """
@@ -59,13 +63,13 @@ class TaskService:
         self,
         uow: UnitOfWork,
         tz: ZoneInfo,
-        release: Release | None = None,
+        fit: Fit | None = None,
         hold: Hold | None = None,
     ) -> None:
         self.repo = TaskRepository(uow.session)
         self.runs = OntologyRepository(uow.session)
         self.tz = tz
-        self.release = release
+        self.fit = fit
         self.hold = hold
 
     async def list(self, query: TaskQuery) -> TaskList:
@@ -102,26 +106,49 @@ class TaskService:
                     )
         if body.title is not None:
             task.title = body.title
+        raised = False
         if body.estimate_hours is not None:
+            old = task.estimate_hours
+            raised = old is not None and body.estimate_hours > old
             task.estimate_hours = body.estimate_hours
         if body.priority is not None:
             task.priority = body.priority
         if body.deadline is not None:
             task.deadline = body.deadline
-        released = 0
+        changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
             if body.status in CLOSED:
-                released = await self._close(task)
+                changed = await self._close(task)
+        if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
+            changed = await self._fit(task)
         await self.repo.flush()
-        return TaskUpdateOut(task=task_out(task), released_blocks=released)
+        note = None
+        if raised and task.status not in CLOSED:
+            note = (
+                "the estimate went up; the calendar keeps its blocks as they are: "
+                "schedule or replan the plan to place the extra hours"
+            )
+        return TaskUpdateOut(
+            task=task_out(task),
+            released_blocks=sum(c.change == "freed" for c in changed.blocks),
+            blocks=changed.blocks,
+            calendar=changed.calendar,
+            note=note,
+        )
 
-    async def _close(self, task: Task) -> int:
+    async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
             run.status = "completed" if task.status == "done" else "cancelled"
             run.ended_at = run.ended_at or datetime.now(UTC)
-        return await self.release(task) if self.release is not None else 0
+        return await self._fit(task)
+
+    async def _fit(self, task: Task) -> BlockChanges:
+        if self.fit is None:
+            return BlockChanges()
+        await self.repo.flush()  # the blocks are fitted to the task as it now is
+        return await self.fit(task, task.status in CLOSED)
 
     async def log_time(self, task_id: int, body: TimeIn) -> TimeOut:
         """Record hours worked: creates the task's execution run or extends it."""
@@ -164,7 +191,12 @@ class TaskService:
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
+        changed = await self._fit(task)
         await self.repo.flush()
         return TimeOut(
-            task=task_out(task), execution_run_id=run.id, actual_hours=float(run.actual_hours or 0)
+            task=task_out(task),
+            execution_run_id=run.id,
+            actual_hours=float(run.actual_hours or 0),
+            blocks=changed.blocks,
+            calendar=changed.calendar,
         )
