@@ -18,6 +18,7 @@ from almanac.background import install_forgetters, task_blueprints
 from almanac.backup.endpoints import router as export_router
 from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
+from almanac.calendars.feed_token import feed_token
 from almanac.config import Settings, configured_secrets
 from almanac.context.endpoints import router as context_router
 from almanac.graph.endpoints import router as graph_router
@@ -69,7 +70,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[LifespanState]:
         owned = state is None
         current = state if state is not None else await open_state(settings or Settings())
-        install_log_filters(configured_secrets(current.settings))
+        # The feed's token is made on first start (not on the first poll) and masked in logs.
+        install_log_filters([*configured_secrets(current.settings), feed_token(current.settings)])
         current.services = list(chosen)
         from almanac.auth.policy import unguarded_mounts
 

@@ -180,9 +180,11 @@ async def test_health_without_a_key_is_the_status_only(
 
 
 async def test_the_feed_has_its_own_token_and_events_need_a_key(
-    anon: httpx.AsyncClient,
+    anon: httpx.AsyncClient, admin: httpx.AsyncClient
 ) -> None:
-    feed = await anon.get("/api/v1/calendar/feed.ics")
+    assert (await anon.get("/api/v1/calendar/feed.ics")).status_code == 401  # never open
+    secret = (await admin.get("/api/v1/calendar/feed-url")).json()["path"]
+    feed = await anon.get(secret)
     assert feed.status_code == 200 and feed.text.startswith("BEGIN:VCALENDAR")
     window = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
     assert (await anon.get("/api/v1/calendar/events", params=window)).status_code == 401

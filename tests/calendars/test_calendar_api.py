@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import EventSpec, event_uid
 from almanac.calendars.builtin import BuiltinCalendar
+from almanac.calendars.feed_token import FEED_TOKEN_FILE
 from almanac.calendars.ics import MAX_ICS_BYTES
 from almanac.state import AppState
+from tests.conftest import app_in_transaction, http_client
 
 BASE = "/api/v1/calendar"
 WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
 WINDOW = {"start": WEEK[0].isoformat(), "end": WEEK[1].isoformat()}
-ClientFor = Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 ICS = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
@@ -190,29 +190,79 @@ async def test_feed_defaults_to_the_last_30_days_on(calendar_client: httpx.Async
     assert uids == {"recent", "soon", "far"}
 
 
-async def test_feed_token_is_required_when_configured(
-    state: AppState, calendar_client_for: ClientFor
-):
-    settings = state.settings.model_copy(
-        update={
-            "calendar": state.settings.calendar.model_copy(
-                update={"ics_feed_token": SecretStr("s3cret-token")}
-            )
-        }
+def _with(state: AppState, data_dir: Path, token: str | None = None) -> AppState:
+    """`state` with its own data folder and, when given, a configured feed token."""
+    calendar = state.settings.calendar.model_copy(
+        update={"ics_feed_token": SecretStr(token) if token else None}
     )
-    async with calendar_client_for(dataclasses.replace(state, settings=settings)) as client:
-        for params in ({}, {"token": "wrong"}, {"token": "s3cret-toke"}):
-            r = await client.get(f"{BASE}/feed.ics", params=params)
-            assert r.status_code == 401, params
-            assert r.headers["content-type"] == "application/problem+json"
-            assert "token" in r.json()["detail"]
-        r = await client.get(f"{BASE}/feed.ics", params={"token": "s3cret-token"})
+    settings = state.settings.model_copy(update={"data_dir": data_dir, "calendar": calendar})
+    return dataclasses.replace(state, settings=settings)
+
+
+async def test_feed_without_a_configured_token_is_never_open(
+    state: AppState, db_session: AsyncSession, tmp_path: Path
+):
+    own = _with(state, tmp_path / "data")
+    async with http_client(app_in_transaction(own, db_session), key=None) as anon:
+        r = await anon.get(f"{BASE}/feed.ics")
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        assert "token" in r.json()["detail"]
+        generated = (tmp_path / "data" / FEED_TOKEN_FILE).read_text().strip()
+        assert len(generated) >= 40
+        for wrong in ("anything", generated[:-1], generated + "x", ""):
+            r = await anon.get(f"{BASE}/feed.ics", params={"token": wrong})
+            assert r.status_code == 401, wrong
+        # A wrong key is no key: still the token or nothing.
+        r = await anon.get(f"{BASE}/feed.ics", headers={"X-API-Key": "alm_" + "z" * 43})
+        assert r.status_code == 401
+        r = await anon.get(f"{BASE}/feed.ics", params={"token": generated})
         assert r.status_code == 200 and b"BEGIN:VCALENDAR" in r.content
 
 
-async def test_feed_without_a_configured_token_is_open(calendar_client: httpx.AsyncClient):
-    r = await calendar_client.get(f"{BASE}/feed.ics", params={"token": "anything"})
-    assert r.status_code == 200
+async def test_feed_takes_a_read_key_instead_of_the_token(
+    state: AppState, db_session: AsyncSession, tmp_path: Path
+):
+    app = app_in_transaction(_with(state, tmp_path / "data"), db_session)
+    async with http_client(app) as admin:
+        made = await admin.post("/api/v1/auth/keys", json={"name": "feed-reader", "scope": "read"})
+        assert made.status_code == 201
+    async with http_client(app, key=made.json()["key"]) as reader:
+        r = await reader.get(f"{BASE}/feed.ics", params=WINDOW)
+        assert r.status_code == 200 and b"BEGIN:VCALENDAR" in r.content
+        # The secret address is a credential: only admins see it.
+        assert (await reader.get(f"{BASE}/feed-url")).status_code == 403
+
+
+async def test_a_configured_feed_token_is_the_one_required(
+    state: AppState, db_session: AsyncSession, tmp_path: Path
+):
+    app = app_in_transaction(_with(state, tmp_path / "data", "s3cret-token"), db_session)
+    async with http_client(app, key=None) as anon:
+        for params in ({}, {"token": "wrong"}, {"token": "s3cret-toke"}):
+            r = await anon.get(f"{BASE}/feed.ics", params=params)
+            assert r.status_code == 401, params
+        r = await anon.get(f"{BASE}/feed.ics", params={"token": "s3cret-token"})
+        assert r.status_code == 200 and b"BEGIN:VCALENDAR" in r.content
+    async with http_client(app) as admin:
+        out = (await admin.get(f"{BASE}/feed-url")).json()
+    assert out["token_source"] == "setting"
+    assert out["path"] == f"{BASE}/feed.ics?token=s3cret-token"
+    assert not (tmp_path / "data" / FEED_TOKEN_FILE).exists()
+
+
+async def test_feed_url_gives_the_generated_token(
+    state: AppState, db_session: AsyncSession, tmp_path: Path
+):
+    app = app_in_transaction(_with(state, tmp_path / "data"), db_session)
+    async with http_client(app) as admin:
+        r = await admin.get(f"{BASE}/feed-url")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    out = r.json()
+    token = (tmp_path / "data" / FEED_TOKEN_FILE).read_text().strip()
+    assert out["token_source"] == "data_folder"
+    assert out["url"] == f"http://almanac.test{BASE}/feed.ics?token={token}"
+    async with http_client(app, key=None) as anon:
+        assert (await anon.get(out["path"])).status_code == 200
 
 
 # The import takes only text/calendar bodies (415 otherwise).

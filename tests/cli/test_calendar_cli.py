@@ -7,6 +7,8 @@ would serve, over ASGI.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,3 +121,19 @@ def test_bad_input_exits_2_naming_the_field(cli_env: AppState, pg_url: str, tmp_
     code, out = invoke("import", str(tmp_path / "missing.ics"))
     assert code == 2
     assert sql(pg_url, "SELECT count(*) FROM calendar_entries") == [(0,)]
+
+
+def test_feed_url_prints_the_secret_address(
+    cli_env: AppState, _own_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    code, out = invoke("feed-url")
+    assert code == 0, out
+    token = (_own_data_dir / "ics-feed-token").read_text().strip()
+    port = os.environ["ALMANAC_SERVER__PORT"]
+    assert out.strip() == f"http://127.0.0.1:{port}/api/v1/calendar/feed.ics?token={token}"
+    code, out = invoke("feed-url", "--json")
+    assert code == 0 and json.loads(out)["token_source"] == "data_folder"
+    # A configured token wins over the file.
+    monkeypatch.setenv("ALMANAC_CALENDAR__ICS_FEED_TOKEN", "my-own-token")
+    code, out = invoke("feed-url")
+    assert code == 0 and out.strip().endswith("/feed.ics?token=my-own-token")

@@ -42,6 +42,7 @@ def test_dependency_down_shows_on_health_page(page: Page, server: Server) -> Non
     page.goto(server.url + "/ui/settings")
     cache = page.locator('#health tr[data-dep="cache"]')
     expect(cache).to_contain_text("ok")
+    page.wait_for_load_state("networkidle")  # reloading earlier would abort its requests
     server.valkey.stop()
     try:
         page.reload()

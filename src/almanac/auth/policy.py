@@ -6,8 +6,9 @@ method needs by default is below; admin-only routes add `AdminOnly` where they a
 declared. The public exceptions are this short list and nothing else:
 
 - `GET /health`: without a key only the overall status; with one the full detail.
-- `GET /api/v1/calendar/feed.ics`: calendar apps cannot send headers, so the feed has its
-  own revocable token in the URL (`calendar.ics_feed_token`).
+- `GET /api/v1/calendar/feed.ics`: calendar apps cannot send headers, so the route itself
+  checks its own secret token in the URL (`calendar.ics_feed_token`, else the one generated
+  into `<data_dir>/ics-feed-token`) or a key; it is never open (`calendars.feed_token`).
 - `GET /oauth/callback`: reached by Google's redirect of the user's browser, which carries
   no key (and a SameSite=Strict cookie is not sent on a cross-site redirect). It is
   protected by the `state` parameter instead: Fernet-signed, expiring, bound to a PKCE

@@ -10,20 +10,22 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from pydantic import SecretStr
 
+from almanac.auth.deps import AdminOnly, MaybePrincipal
+from almanac.calendars.feed_token import feed_path, feed_token
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
 from almanac.calendars.schemas import (
     DeletedEventOut,
     EventIn,
     EventOut,
+    FeedUrlOut,
     ImportOut,
     OptionalWindow,
     WindowQuery,
 )
 from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
-from almanac.errors import PayloadTooLarge, Unauthorized
+from almanac.errors import DependencyUnavailable, PayloadTooLarge, Unauthorized
 from almanac.problems import answers
 from almanac.routing import replayed_as_200
 from almanac.types import AwareDatetime, BigId, SafeStr
@@ -45,15 +47,14 @@ Id = Annotated[BigId, Path()]
 When = Annotated[AwareDatetime | None, Query()]
 
 
-def check_feed_token(expected: SecretStr | None, given: str | None) -> None:
-    """Raise Unauthorized unless `given` matches the configured feed token (if any)."""
-    if expected is None:
-        return
+def check_feed_token(expected: str | None, given: str | None) -> None:
+    """Raise Unauthorized unless `given` matches the feed's token (None: no token works)."""
     # Constant time, so the answer's timing does not reveal how much of a guess was right.
-    if given is None or not hmac.compare_digest(
-        given.encode(), expected.get_secret_value().encode()
-    ):
-        raise Unauthorized("the calendar feed needs ?token= with the configured feed token")
+    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized(
+            "the calendar feed needs ?token= with its secret token (shown on the dashboard's "
+            "settings page and by `almanac calendar feed-url`) or an API key"
+        )
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -87,12 +88,18 @@ _ICS_BODY: dict[str, Any] = {
 async def feed(
     calendar: Calendar,
     state: State,
+    principal: MaybePrincipal,
     token: Annotated[SafeStr | None, Query(max_length=1000)] = None,
     start: When = None,
     end: When = None,
 ) -> Response:
-    """The built-in calendar as an .ics feed (default: from 30 days ago on)."""
-    check_feed_token(state.settings.calendar.ics_feed_token, token)
+    """The built-in calendar as an .ics feed (default: from 30 days ago on).
+
+    Needs `?token=` with the feed's secret token (calendar apps send no headers) or an API
+    key; it is never open.
+    """
+    if principal is None:  # any valid key may read
+        check_feed_token(feed_token(state.settings), token)
     window = OptionalWindow.model_validate({"start": start, "end": end})
     body = await calendar.feed(window)
     return Response(
@@ -104,6 +111,21 @@ async def feed(
             "Cache-Control": "no-cache",
         },
     )
+
+
+@router.get("/feed-url", dependencies=[AdminOnly], responses=answers(503))
+async def feed_url(request: Request, state: State, response: Response) -> FeedUrlOut:
+    """The feed's secret subscribe address, token included (admin only: it is a credential)."""
+    token = feed_token(state.settings)
+    if token is None:
+        raise DependencyUnavailable(
+            f"no feed token: the data folder {state.settings.data_dir} cannot be written; "
+            "set ALMANAC_CALENDAR__ICS_FEED_TOKEN"
+        )
+    response.headers["Cache-Control"] = "no-store"
+    path = feed_path(token)
+    source = "setting" if state.settings.calendar.ics_feed_token is not None else "data_folder"
+    return FeedUrlOut(url=str(request.base_url).rstrip("/") + path, path=path, token_source=source)
 
 
 @router.post("/events", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))

@@ -102,3 +102,12 @@ class ImportOut(BaseModel):
     )
     window_start: datetime
     window_end: datetime
+
+
+class FeedUrlOut(BaseModel):
+    """The feed's secret subscribe address (a credential: shown to admins only)."""
+
+    url: str
+    path: str
+    # "setting": ALMANAC_CALENDAR__ICS_FEED_TOKEN; "data_folder": <data_dir>/ics-feed-token.
+    token_source: Literal["setting", "data_folder"]

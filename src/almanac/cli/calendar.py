@@ -1,4 +1,4 @@
-"""`almanac calendar import|add`: the built-in calendar from the command line.
+"""`almanac calendar import|add|feed-url`: the built-in calendar from the command line.
 
 Like the other commands, these call the API: a running server when one answers (so there
 is one writer), else the same app in-process.
@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from almanac.calendars.ics_limits import MAX_ICS_BYTES
-from almanac.calendars.schemas import EventIn, EventOut, ImportOut, OptionalWindow
+from almanac.calendars.schemas import EventIn, EventOut, FeedUrlOut, ImportOut, OptionalWindow
+from almanac.cli import connect
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.cli.validation import validated
@@ -102,3 +103,27 @@ def add(
     extra = "" if created else " (already present)"
     when = f"{event.start.isoformat()} to {event.end.isoformat()}"
     typer.echo(f"added event #{event.id} {event.title!r} {when}{extra}")
+
+
+@calendar_app.command("feed-url")
+def feed_url(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
+    """Print the .ics feed's secret subscribe address (needs an admin key).
+
+    Anyone with it can read the calendar. To change it, delete `ics-feed-token` in the data
+    folder and restart (or change ALMANAC_CALENDAR__ICS_FEED_TOKEN).
+    """
+    settings = Settings()
+
+    async def go() -> FeedUrlOut:
+        async with api_client(settings, url) as client:
+            return FeedUrlOut.model_validate(answer(await client.get(f"{BASE}/feed-url")))
+
+    out = run(go)
+    base, _ = connect.target(url, "planner", settings.data_dir)
+    if base is None:  # answered in-process: the address `almanac serve` will listen on
+        host = settings.server.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        out.url = f"http://{host}:{settings.server.port}{out.path}"
+    if as_json:
+        return emit(out.model_dump(mode="json"))
+    typer.echo(out.url)

@@ -166,13 +166,21 @@ class CalendarBase(BaseModel):
     token_key: SecretStr | None = None
     # How long busy time read from a remote calendar is reused.
     busy_cache_seconds: float = Field(default=300.0, ge=0)
-    # When set, the .ics feed requires `?token=` with this value.
+    # The .ics feed's `?token=`; unset, one is generated into `<data_dir>/ics-feed-token`.
     ics_feed_token: SecretStr | None = None
     # Bounds on one .ics import: occurrences kept, recurrence steps walked from DTSTART to
     # the window's end (an RRULE:FREQ=SECONDLY a week back is 600,000), and wall time.
     ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("ics_feed_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty or short token would make the feed guessable; unset, one is generated.
+        if value is not None and len(value.get_secret_value().strip()) < 8:
+            raise ValueError("at least 8 characters (unset it to have one generated)")
+        return value
 
     @field_validator("token_key")
     @classmethod

@@ -59,9 +59,18 @@ window.AlmanacPages.settings = function () {
     } catch (err) { A.failed(keysEl, err); }
   }
 
-  document.getElementById("feed-url").textContent = `${location.origin}/api/v1/calendar/feed.ics`;
+  async function feed() {
+    const el = document.getElementById("feed");
+    if (document.body.dataset.scope !== "admin") return A.empty(el, "The secret address is shown to admin keys only.");
+    try {
+      const out = await api("GET", "/api/v1/calendar/feed-url");
+      A.fill(el, h("p", {}, h("code", { id: "feed-url" }, location.origin + out.path)));
+    } catch (err) { A.failed(el, err); }
+  }
+
   health();
   setInterval(health, 10000);
   google();
+  feed();
   keys();
 };
