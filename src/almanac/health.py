@@ -151,6 +151,43 @@ async def _probe_calendar(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=False, detail=name, latency_ms=ms)
 
 
+# A calendar write that failed for good is shown this long: the blocks it carried are
+# missing from the calendar (the jobs list keeps it after that).
+FAILED_WRITES_SHOWN_DAYS = 7
+
+
+async def _with_pending_writes(state: AppState, status: DependencyStatus) -> DependencyStatus:
+    """The calendar's status, degraded while schedule writes wait in the queue for it or
+    have failed for good: the user's calendar is missing those blocks."""
+    from almanac.jobs.repository import task_backlog
+    from almanac.scheduler.pending import TASK
+
+    async def count() -> Any:
+        async with state.sessionmaker() as session:
+            return await task_backlog(session, TASK, FAILED_WRITES_SHOWN_DAYS)
+
+    try:
+        backlog, _ = await _timed(count())
+    except Exception:  # the database's own entry says why
+        return status
+    if not backlog.pending and not backlog.failed:
+        return status
+    parts = []
+    if backlog.pending:
+        n = backlog.pending
+        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers)")
+    if backlog.failed:
+        parts.append(
+            f"{backlog.failed} failed for good in the last {FAILED_WRITES_SHOWN_DAYS} days "
+            f"(see GET /api/v1/jobs?task={TASK}&status=failed)"
+        )
+    detail = f"{'; '.join(parts)}: those blocks are missing from the calendar"
+    if status.detail:
+        detail = f"{status.detail}; {detail}"
+    worst = "down" if status.status == "down" else "degraded"
+    return status.model_copy(update={"status": worst, "detail": detail})
+
+
 async def _zep(state: AppState) -> DependencyStatus:
     from almanac.memory.external.base import ExternalUnreachable
     from almanac.memory.external.factory import external_memory
@@ -188,7 +225,7 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     db, cache, emb, llm, zep, *calendar = await asyncio.gather(*probes)
     deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm, "zep": zep}
     if calendar:
-        deps["calendar"] = calendar[0]
+        deps["calendar"] = await _with_pending_writes(state, calendar[0])
     # Probe errors can quote a URL with its password, or a key: never shown.
     secrets = configured_secrets(state.settings)
     deps = {

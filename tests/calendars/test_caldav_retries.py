@@ -22,7 +22,7 @@ from tests.calendars.conftest import USER
 from tests.calendars.shapes import WEEK, at, specs
 from tests.conftest import http_client, ok
 from tests.scheduler.conftest import TZ_NAME
-from tests.scheduler.test_concurrency import body, chain, current_blocks, plans, together
+from tests.scheduler.races import body, chain, current_blocks, plans, together
 
 
 @pytest.fixture

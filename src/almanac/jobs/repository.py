@@ -83,3 +83,19 @@ async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[in
         {"ids": [str(i) for i in event_ids]},
     )
     return len(result.all())
+
+
+async def task_backlog(session: AsyncSession, task: str, failed_within_days: int) -> Row[Any]:
+    """How many jobs of `task` are still waiting or running (`pending`), and how many
+    failed for good in the last `failed_within_days` days (`failed`; older failures are
+    history, still in the jobs list)."""
+    sql = """
+        SELECT count(*) FILTER (WHERE j.status IN ('todo', 'doing')) AS pending,
+               count(*) FILTER (WHERE j.status = 'failed' AND EXISTS (
+                   SELECT 1 FROM procrastinate_events e
+                    WHERE e.job_id = j.id AND e.type = 'failed'
+                      AND e.at >= now() - make_interval(days => :days))) AS failed
+          FROM procrastinate_jobs j
+         WHERE j.task_name = :task AND j.status IN ('todo', 'doing', 'failed')
+    """
+    return (await session.execute(text(sql), {"task": task, "days": failed_within_days})).one()

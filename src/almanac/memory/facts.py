@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,13 @@ class FactService:
 
     async def _embed(self, content: str) -> list[float]:
         return [float(x) for x in await self.embedder.embed_query(content)]
+
+    async def lock_slots(self, facts: Sequence[FactIn]) -> None:
+        """Lock the slots these facts will be written to, in one order (before writing
+        several facts in one transaction)."""
+        await self.repo.lock_slots(
+            [(f.subject_type, f.subject_id, f.fact_type, f.category) for f in facts]
+        )
 
     async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
         """Add a fact; drop an exact duplicate; supersede the current one in its slot."""

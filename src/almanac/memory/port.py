@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from typing import Protocol
 
 from almanac.db.uow import UnitOfWork
@@ -49,6 +50,11 @@ class MemoryPort(Protocol):
         self, fact: FactIn, source_event_id: int | None = None
     ) -> FactWriteOut: ...
 
+    async def lock_fact_slots(self, facts: Sequence[FactIn]) -> None:
+        """Before writing several facts in one transaction: lock their slots in one order,
+        so two such writers cannot deadlock."""
+        ...
+
 
 class InProcessMemory:
     """The Memory Gateway's service on the caller's unit of work."""
@@ -81,6 +87,10 @@ class InProcessMemory:
     async def write_fact(self, fact: FactIn, source_event_id: int | None = None) -> FactWriteOut:
         async with self._turn:
             return await self.service.facts.write(fact, source_event_id=source_event_id)
+
+    async def lock_fact_slots(self, facts: Sequence[FactIn]) -> None:
+        async with self._turn:
+            await self.service.facts.lock_slots(facts)
 
 
 class RemoteMemory:
@@ -115,6 +125,9 @@ class RemoteMemory:
                 update={"metadata": {**fact.metadata, "source_event_id": source_event_id}}
             )
         return await self.client.write_fact(fact)
+
+    async def lock_fact_slots(self, facts: Sequence[FactIn]) -> None:
+        """Nothing to do: each Gateway write is its own transaction, one slot at a time."""
 
 
 def memory_service(uow: UnitOfWork, state: AppState) -> MemoryService:

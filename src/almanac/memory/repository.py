@@ -180,6 +180,11 @@ def _valid_at(as_of: datetime) -> Any:
     return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
 
 
+def _slot_key(subject_type: str, subject_id: str, fact_type: str, category: str | None) -> str:
+    """The key of a fact slot's advisory lock."""
+    return f"{subject_type}\x1f{subject_id}\x1f{fact_type}\x1f{category or ''}"
+
+
 class FactRepository(_Vectors[Fact], PortableRows):
     """Facts with bi-temporal validity."""
 
@@ -192,6 +197,19 @@ class FactRepository(_Vectors[Fact], PortableRows):
     async def get(self, fact_id: int, *, for_update: bool = False) -> Fact | None:
         return await self.by_id(Fact, fact_id, lock=self.lock_of(for_update))
 
+    async def lock_slots(self, slots: Sequence[tuple[str, str, str, str | None]]) -> None:
+        """Lock these slots (subject type, subject id, fact type, category) until the
+        transaction ends, in one sorted order: a transaction that writes several slots
+        locks them all first, so two such transactions cannot deadlock (40P01)."""
+        for key in sorted({_slot_key(*slot) for slot in slots}):
+            await self._lock_slot(key)
+
+    async def _lock_slot(self, key: str) -> None:
+        # Re-entrant within a transaction: `current_in_slot` takes it again, harmlessly.
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('fact'), hashtext(:key))"), {"key": key}
+        )
+
     async def current_in_slot(
         self, subject_type: str, subject_id: str, fact_type: str, category: str | None
     ) -> list[Fact]:
@@ -199,10 +217,7 @@ class FactRepository(_Vectors[Fact], PortableRows):
         with the slot locked until the transaction ends."""
         # FOR UPDATE locks only rows that exist: two writers of an empty slot (or of a new
         # statement beside others) would both insert. The advisory lock serialises them.
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('fact'), hashtext(:key))"),
-            {"key": f"{subject_type}\x1f{subject_id}\x1f{fact_type}\x1f{category or ''}"},
-        )
+        await self._lock_slot(_slot_key(subject_type, subject_id, fact_type, category))
         stmt = (
             select(Fact)
             .where(

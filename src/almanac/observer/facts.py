@@ -7,6 +7,8 @@ idempotent per event: once an event has llm/metadata decisions it is not extract
 and an advisory lock keeps two workers from writing the same event's facts at once. The LLM
 is asked with no transaction open (so no lock and no connection are held while it thinks);
 the lock is taken afterwards and what was read is checked again before anything is written.
+A Gateway 5xx fails the job (retried); a 4xx is recorded as a rejection. A job writing
+several facts locks all their slots first, in one order, so two such jobs cannot deadlock.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from almanac.llm.base import (
     LLMClient,
     LLMError,
     LLMUse,
-    Message,
     Prompt,
     why_unusable,
 )
@@ -34,7 +35,11 @@ from almanac.memory.repository import EventRepository
 from almanac.memory.schemas import FactIn, FactsQuery
 from almanac.models import Event
 from almanac.models.observer import FactDecision
-from almanac.observer.judge import judge_narrative
+from almanac.observer.proposals import (
+    extraction_messages,
+    judge_facts,
+    metadata_proposal,
+)
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import (
     ExtractionOut,
@@ -51,12 +56,6 @@ TEMPLATE = "fact_extractor"
 OPERATION = "extraction"
 PATTERN_MIN_RUNS = 3  # a duration "pattern" needs a few runs behind it
 READ_ATTEMPTS = 3  # an event changed while the LLM read it is read again, this many times
-_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
-_ANSWER_SHAPE = (
-    'Answer as {"facts": [{"subject_type": "...", "subject_id": "...", "fact_type": '
-    '"preference|constraint|identity|pattern|result", "category": "... or null", '
-    '"content": "one sentence", "salience": 0.0-1.0}]}'
-)
 
 
 class ExtractionDeferred(DependencyUnavailable):
@@ -64,34 +63,6 @@ class ExtractionDeferred(DependencyUnavailable):
     was recorded, so the job is retried later instead of marking the memory as done."""
 
     title = "Fact extraction deferred"
-
-
-def extraction_messages(
-    system: str, *, content: str, metadata: dict[str, Any], header: str
-) -> list[Message]:
-    """The extraction prompt: the template, then the memory and its metadata."""
-    user = (
-        f"Memory ({header}):\n{content}\n\n"
-        f"Metadata: {json.dumps(metadata, default=str)}\n\n{_ANSWER_SHAPE}"
-    )
-    return [Message("system", system), Message("user", user)]
-
-
-def judge_facts(answer: RawFacts, source: dict[str, Any]) -> list[str]:
-    """Why the extractor's proposals are nonsense (empty: they are worth deciding on).
-
-    A fact may only state figures found in the memory it comes from, may not repeat a
-    sentence, and the same fact may not be proposed twice.
-    """
-    reasons: list[str] = []
-    contents = [str(p.get("content", "")) for p in answer.facts]
-    keys = [" ".join(c.casefold().split()) for c in contents]
-    if len(set(keys)) < len(keys):
-        reasons.append("the same fact is proposed more than once")
-    for content in contents:
-        for why in judge_narrative(content, source, source="the memory"):
-            reasons.append(f"{content[:40]!r} {why}")
-    return reasons
 
 
 def decision_out(row: FactDecision) -> FactDecisionOut:
@@ -116,17 +87,23 @@ def _as_read(event: Event) -> tuple[Any, ...]:
     return (event.content, event.metadata_, event.salience_score, event.event_type)
 
 
-def metadata_proposal(event: Event) -> dict[str, Any] | None:
-    """A proposal from an event whose metadata names its subject, else None."""
-    meta = event.metadata_ or {}
-    if not all(isinstance(meta.get(k), str) and meta.get(k) for k in _SUBJECT_KEYS):
-        return None
-    proposal = {k: meta[k] for k in _SUBJECT_KEYS}
-    proposal["content"] = event.content
-    proposal["salience"] = event.salience_score
-    if isinstance(meta.get("category"), str) and meta["category"]:
-        proposal["category"] = meta["category"]
-    return proposal
+def _fact_in(
+    p: FactProposal,
+    source: Source,
+    client_id: int | None = None,
+    valid_from: datetime | None = None,
+) -> FactIn:
+    return FactIn(
+        subject_type=p.subject_type,
+        subject_id=p.subject_id,
+        fact_type=p.fact_type,
+        content=p.content,
+        salience_score=p.salience,
+        category=p.category,
+        client_id=client_id,
+        valid_from=valid_from,
+        metadata={"source": f"observer:{source}"},
+    )
 
 
 class FactExtractor:
@@ -169,7 +146,7 @@ class FactExtractor:
             if _as_read(event) != seen:
                 await self.uow.end_reads()  # it changed under the LLM: read it again
                 continue
-            decisions = [await self.decide(p, source, event.id, event.client_id) for p in proposals]
+            decisions = await self.decide_all(proposals, source, event.id, event.client_id)
             return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
         raise Conflict(f"event {event_id} kept changing while its facts were read; retry")
 
@@ -258,6 +235,29 @@ class FactExtractor:
         )
         return list(result.value.facts), "llm", use
 
+    async def decide_all(
+        self,
+        proposals: Sequence[Any],
+        source: Source,
+        event_id: int | None,
+        client_id: int | None = None,
+    ) -> list[FactDecisionOut]:
+        """`decide` each proposal, their slots locked first (see `lock_slots`)."""
+        await self.lock_slots(proposals)
+        return [await self.decide(p, source, event_id, client_id) for p in proposals]
+
+    async def lock_slots(self, proposals: Sequence[Any]) -> None:
+        """Lock the slots of the valid proposals, in one order, before writing any: each
+        write locks its slot, and in proposal order two jobs sharing slots could deadlock."""
+        facts = []
+        for raw in proposals:
+            try:
+                facts.append(_fact_in(FactProposal.model_validate(raw), "llm"))
+            except ValidationError:
+                continue  # `decide` rejects it; it is written nowhere
+        if len(facts) > 1:
+            await self.memory.lock_fact_slots(facts)
+
     async def decide(
         self,
         raw: Any,
@@ -280,22 +280,16 @@ class FactExtractor:
             return await self._record(
                 event_id, source, proposal, "duplicate", same.id, f"same as fact {same.id}"
             )
-        fact = FactIn(
-            subject_type=p.subject_type,
-            subject_id=p.subject_id,
-            fact_type=p.fact_type,
-            content=p.content,
-            salience_score=p.salience,
-            category=p.category,
-            client_id=client_id,
-            valid_from=valid_from,
-            metadata={"source": f"observer:{source}"},
-        )
+        fact = _fact_in(p, source, client_id, valid_from)
         try:
             # A savepoint: a failed write must not poison the rest of the transaction.
             async with self.uow.session.begin_nested():
                 written = await self.memory.write_fact(fact, event_id)
-        except AlmanacError as exc:  # Conflict, ValidationFailed, a Gateway error
+        except AlmanacError as exc:
+            # A 5xx (the Gateway or its database down, a timeout) is not the proposal's
+            # fault: it propagates so the job is retried and the fact is not lost.
+            if exc.status_code >= 500:
+                raise
             return await self._record(event_id, source, proposal, "rejected", None, exc.message)
         if written.duplicate:
             decision, reason = "duplicate", f"same as fact {written.fact.id}"
@@ -315,7 +309,7 @@ class FactExtractor:
         relation (category) under the usual rules.
         """
         seen = await self.repo.zep_refs_seen([h.ref for h in hits])
-        out = []
+        todo = []
         for hit in hits:
             if hit.ref in seen:
                 continue
@@ -331,6 +325,10 @@ class FactExtractor:
                 "valid_at": hit.valid_at.isoformat() if hit.valid_at else None,
                 "invalid_at": hit.invalid_at.isoformat() if hit.invalid_at else None,
             }
+            todo.append((proposal, hit))
+        await self.lock_slots([proposal for proposal, hit in todo if hit.invalid_at is None])
+        out = []
+        for proposal, hit in todo:
             if hit.invalid_at is not None:
                 reason = f"invalid in Zep since {hit.invalid_at.isoformat()}"
                 out.append(await self._record(None, "zep", proposal, "rejected", None, reason))
@@ -363,18 +361,19 @@ class FactExtractor:
         self, found: Sequence[PatternOut], event_id: int | None
     ) -> list[FactDecisionOut]:
         """Duration facts from the numbers; each supersedes the last as runs accumulate."""
-        out = []
+        proposals = []
         for p in found:
             if p.runs < PATTERN_MIN_RUNS or p.mean_actual_hours is None:
                 continue
-            proposal = {
-                "subject_type": "workflow",
-                "subject_id": str(p.workflow_id),
-                "fact_type": "pattern",
-                "category": "duration",
-                "content": f"workflow {p.workflow} takes {round(p.mean_actual_hours, 1):g} h "
-                f"on average over {p.runs} runs",
-                "salience": 0.8,
-            }
-            out.append(await self.decide(proposal, "numbers", event_id))
-        return out
+            proposals.append(
+                {
+                    "subject_type": "workflow",
+                    "subject_id": str(p.workflow_id),
+                    "fact_type": "pattern",
+                    "category": "duration",
+                    "content": f"workflow {p.workflow} takes {round(p.mean_actual_hours, 1):g} h "
+                    f"on average over {p.runs} runs",
+                    "salience": 0.8,
+                }
+            )
+        return await self.decide_all(proposals, "numbers", event_id)

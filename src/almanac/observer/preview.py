@@ -27,7 +27,7 @@ from almanac.llm.base import (
     Message,
     Prompt,
 )
-from almanac.observer.facts import extraction_messages, judge_facts
+from almanac.observer.proposals import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
 from almanac.observer.service import judge_report_narrative, narrative_messages
 from almanac.ontology.sop import SOP

@@ -15,7 +15,7 @@ from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from almanac.db.uow import unit_of_work
-from almanac.errors import ValidationFailed
+from almanac.errors import AlmanacError, ValidationFailed
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.jobs.repository import clear_reason, set_reason
@@ -65,8 +65,9 @@ async def _note(job_id: int, reason: str) -> None:
 
 
 class WaitForLLM(BaseRetryStrategy):
-    """Retries extraction that waits for the LLM with a long backoff, a bounded number of
-    times; other failures (a bug, the database) get the queue's usual short backoff."""
+    """Retries extraction that waits for the LLM, or for a Memory Gateway answering 5xx,
+    with a long backoff, a bounded number of times; other failures (a bug, the database)
+    get the queue's usual short backoff."""
 
     def __init__(self, llm: Backoff, other: Backoff) -> None:
         self.llm = llm
@@ -74,7 +75,8 @@ class WaitForLLM(BaseRetryStrategy):
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         """Which backoff applies depends on why the job failed."""
-        strategy = self.llm if isinstance(exception, ExtractionDeferred) else self.other
+        outage = isinstance(exception, AlmanacError) and exception.status_code >= 500
+        strategy = self.llm if outage else self.other
         return strategy.get_retry_decision(exception=exception, job=job)
 
 
