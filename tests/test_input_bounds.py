@@ -212,3 +212,27 @@ async def test_in_range_values_are_still_accepted(client: httpx.AsyncClient) -> 
         },
     )
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body", "field", "message"),
+    [
+        ("GET", "/api/v1/memory/recall", {"query": "q" * 2001}, None, "query", "at most 2000"),
+        ("GET", "/api/v1/memory/recall", {"query": ""}, None, "query", "at least 1"),
+        ("GET", "/api/v1/planner/workflows", {"q": "w" * 256}, None, "q", "at most 255"),
+    ],
+)
+async def test_a_string_too_long_or_short_is_counted_in_characters(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    body: Any,
+    field: str,
+    message: str,
+) -> None:
+    """Bounds written after the NUL check were worded "items after validation"."""
+    r = await client.request(method, path, params=params, json=body)
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert message in errors[field] and errors[field].endswith("characters long"), errors
