@@ -100,3 +100,13 @@ def test_an_unreachable_server_is_one_line() -> None:
     assert result.exit_code == 1
     (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
     assert line.startswith("error: cannot reach") and "ConnectError" in line
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e9", "0"])
+def test_a_timeout_out_of_range_is_refused_naming_it(value: str) -> None:
+    port = free_port()  # never reached: the option is refused first
+    result = runner.invoke(
+        app, ["plan", "x", "--timeout", value, "--url", f"http://127.0.0.1:{port}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--timeout" in result.output

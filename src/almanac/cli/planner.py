@@ -71,7 +71,11 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     timeout: Annotated[
         float | None,
-        typer.Option(min=1, help="Seconds to wait (default: the planning budget plus a margin)"),
+        typer.Option(
+            min=1,
+            max=3600,
+            help="Seconds to wait, 1-3600 (default: the planning budget plus a margin)",
+        ),
     ] = None,
     url: UrlOpt = None,
 ) -> None:
