@@ -238,6 +238,7 @@ async def test_a_block_moved_while_caldav_fails_is_saved_and_written_once_by_its
         r = await client.post("/api/v1/scheduler/schedule", json=body)
         assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
         aid = next(b["almanac_id"] for b in r.json()["blocks"] if b["task_key"] == "b")
+        other = next(b["almanac_id"] for b in r.json()["blocks"] if b["task_key"] == "a")
         before = event(aid)
         assert int(before.get("SEQUENCE", 0)) == 0 and before.decoded("DTSTART") != start
 
@@ -280,3 +281,4 @@ async def test_a_block_moved_while_caldav_fails_is_saved_and_written_once_by_its
         after = event(aid)
         assert after.decoded("DTSTART") == start and after.decoded("DTEND") == end
         assert int(after.get("SEQUENCE", 0)) == 1
+        assert int(event(other).get("SEQUENCE", 0)) == 0  # the block not moved is untouched

@@ -168,9 +168,12 @@ class BlockService:
     ) -> MoveBlockOut:
         """Write the plan's blocks of `run` to the calendar (queued while a remote calendar
         is unavailable: the move is committed either way) and answer with the moved one."""
-        (key, title), (events, window) = named, seen
+        (key, title), (events, window), tz = named, seen, self.s.tz()
+        # In the zone the schedule writes them in (stored runs keep UTC), so events that
+        # did not move compare unchanged and keep their SEQUENCE.
+        zoned = [replace(b, start=b.start.astimezone(tz), end=b.end.astimezone(tz)) for b in blocks]
         titles = await self._titles(plan_id, blocks)
-        specs = await Writer(self.s).specs({plan_id: blocks}, events, window, titles)
+        specs = await Writer(self.s).specs({plan_id: zoned}, events, window, titles)
         calendar = await write_or_queue(
             self.calendar, self.repo.session, specs, window, {plan_id: run.id}
         )
@@ -179,7 +182,7 @@ class BlockService:
             warnings.append(calendar.detail or "the calendar write is pending")
         start = datetime.fromisoformat(pins[-1]["start"])
         mine = next(b for b in blocks if b.task_id == key and b.start == start)
-        out = self.s.block_out(plan_id, mine, title, self.s.tz())
+        out = self.s.block_out(plan_id, mine, title, tz)
         return MoveBlockOut(
             block=out, pinned=pins, calendar=calendar, run_id=run.id, warnings=warnings
         )
