@@ -92,3 +92,17 @@ async def test_a_write_racing_a_supersede_with_a_category_never_deadlocks(
         assert answers[0].status_code == 201, answers[0].text
         assert answers[1].status_code in (201, 409), answers[1].text
         assert len(await current(api, subject)) == 1
+
+
+async def test_superseding_by_a_statement_the_slot_holds_keeps_that_one(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    """The order the race above may take: X written first, then A superseded by X."""
+    api = committed_client
+    old = await fact(api, "held", "Budget cap 10k")
+    kept = await fact(api, "held", X)
+    r = await api.post(f"{F}/{old}/supersede", json={"content": f"  {X.upper()} "})
+    assert r.status_code == 201, r.text
+    assert r.json()["duplicate"] is True and r.json()["superseded_id"] == old
+    assert r.json()["fact"]["id"] == kept
+    assert [f["id"] for f in await current(api, "held")] == [kept]
