@@ -64,10 +64,12 @@ class FactService:
 
     async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
         """Add a fact; drop an exact duplicate; supersede the current one in its slot."""
-        valid_from = data.valid_from or datetime.now(UTC)
         current = await self.repo.current_in_slot(
             data.subject_type, data.subject_id, data.fact_type, data.category
         )
+        # "Now" once the slot is ours: a write that waited for the lock starts after the
+        # one it waited for, not before it (which would be a 422 for a time never sent).
+        valid_from = data.valid_from or datetime.now(UTC)
         for existing in current:
             if _same(existing.content, data.content):
                 return FactWriteOut(fact=fact_out(existing), duplicate=True)
@@ -117,11 +119,19 @@ class FactService:
 
     async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
         """Close fact `fact_id` and open its successor, atomically (the one implementation)."""
-        old = await self.repo.get(fact_id, for_update=True)
-        if old is None:
+        found = await self.repo.get(fact_id)
+        if found is None:
             raise NotFound(f"fact {fact_id} does not exist")
-        if old.valid_to is not None:
-            raise Conflict(f"fact {fact_id} was already superseded or closed at {old.valid_to}")
+        if found.valid_to is not None:
+            raise Conflict(f"fact {fact_id} was already superseded or closed at {found.valid_to}")
+        # The slot lock first, then the row locks, in the order `write` takes them (else the
+        # two deadlock); under it a racing write or supersede of this slot has committed.
+        current = await self.repo.current_in_slot(
+            found.subject_type, found.subject_id, found.fact_type, found.category
+        )
+        old = next((f for f in current if f.id == fact_id), None)
+        if old is None:
+            raise Conflict(f"fact {fact_id} was superseded or closed by another write just now")
         valid_from = data.valid_from or datetime.now(UTC)
         if valid_from < old.valid_from:
             raise ValidationFailed(
@@ -140,10 +150,20 @@ class FactService:
             valid_from=valid_from,
             metadata=data.metadata if data.metadata is not None else old.metadata_,
         )
+        # Superseding by a statement the slot already holds (a category-less slot holds
+        # several) keeps that one rather than storing it twice.
+        same = next((f for f in current if f.id != old.id and _same(f.content, new.content)), None)
+        if same is not None:
+            await self.repo.close(old.id, valid_from)
+            self.invalidator.facts_changed(self.uow)
+            return FactWriteOut(fact=fact_out(same), duplicate=True, superseded_id=old.id)
         vector = await self._embed(new.content)
         await self.repo.close(old.id, valid_from)
-        fact = await self.repo.insert(self._values(new, valid_from, old, None))
-        await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
+        try:
+            fact = await self.repo.insert(self._values(new, valid_from, old, None))
+            await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
+        except (IntegrityError, Conflict) as exc:
+            raise Conflict("another write changed this fact at the same time; retry") from exc
         self.invalidator.facts_changed(self.uow)
         await self._queue_zep(fact.id)
         return FactWriteOut(fact=fact_out(fact), superseded_id=old.id)

@@ -229,6 +229,8 @@ class FactRepository(_Vectors[Fact], PortableRows):
             )
             .order_by(Fact.valid_from.desc())
             .with_for_update()
+            # Rows read before the lock may be stale in the session; these are read under it.
+            .execution_options(populate_existing=True)
         )
         return list((await self.session.scalars(stmt)).all())
 
