@@ -204,3 +204,81 @@ async def test_a_pending_write_of_two_plans_survives_a_newer_run_of_one(
         await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
         written = {str(e.icalendar_component.get("X-ALMANAC-ID")) for e in raw.events()}
         assert p_blocks and p_blocks <= written, (p_blocks, written)
+
+
+async def test_a_block_moved_while_caldav_fails_is_saved_and_written_once_by_its_job(
+    sched_state: AppState, db_session: AsyncSession, proxy: FailingProxy, radicale: Any
+) -> None:
+    """CalDAV answers reads but fails every write: moving a block by hand is still accepted
+    (the pin and the run committed, `calendar.pending`); the same move sent again records
+    nothing more; the queued write moves the event once, its SEQUENCE bumped once."""
+    from tests.scheduler.conftest import at
+
+    raw = radicale.principal().make_calendar(name="pending-move")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    sched_state.settings.calendar = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    plan_id = (await make_plan(db_session, [{"key": "a"}, {"key": "b"}])).id
+    await db_session.commit()  # a savepoint
+    monday = next_monday()
+    start, end = at(monday + timedelta(days=4), 14), at(monday + timedelta(days=4), 15)
+
+    def event(aid: str) -> Any:
+        found = [
+            e.icalendar_component
+            for e in raw.events()
+            if str(e.icalendar_component.get("X-ALMANAC-ID")) == aid
+        ]
+        assert len(found) == 1, found
+        return found[0]
+
+    async with http_client(app_in_transaction(sched_state, db_session)) as client:
+        body = {"plan_id": plan_id, "start_date": monday.isoformat(), "dry_run": False}
+        r = await client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200 and r.json()["calendar"]["pending"] is False, r.text
+        aid = next(b["almanac_id"] for b in r.json()["blocks"] if b["task_key"] == "b")
+        other = next(b["almanac_id"] for b in r.json()["blocks"] if b["task_key"] == "a")
+        before = event(aid)
+        assert int(before.get("SEQUENCE", 0)) == 0 and before.decoded("DTSTART") != start
+
+        proxy.fail_put, proxy.status = proxy.puts + 1, 503
+        move = {"start": start.isoformat(), "end": end.isoformat()}
+        r = await client.put(f"/api/v1/scheduler/calendar/{aid}", json=move)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["calendar"]["pending"] is True and "503" in out["calendar"]["detail"]
+        assert "schedule is saved" in out["warnings"][-1]
+        assert datetime.fromisoformat(out["block"]["start"]) == start
+        runs = await run_count(db_session, plan_id)
+        stored = await db_session.scalar(
+            text(
+                "SELECT schedule_blocks FROM scheduler_runs WHERE plan_id = :p "
+                "ORDER BY id DESC LIMIT 1"
+            ),
+            {"p": plan_id},
+        )
+        mine = [b for b in stored if b["task_key"] == "b"]
+        assert len(mine) == 1 and datetime.fromisoformat(mine[0]["start"]) == start, stored
+        assert event(aid).decoded("DTSTART") == before.decoded("DTSTART")  # not written yet
+
+        # The answer was lost; the client sends the same move again, CalDAV still failing.
+        again = await client.put(f"/api/v1/scheduler/calendar/{aid}", json=move)
+        assert again.status_code == 200, again.text
+        assert again.json()["calendar"]["pending"] is True, again.text
+        assert again.json()["run_id"] == out["run_id"] and again.json()["block"] == out["block"]
+        assert await run_count(db_session, plan_id) == runs
+
+        proxy.fail_put = 0  # CalDAV is back: every queued write runs, one delivered twice
+        jobs = await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": TASK},
+        )
+        queued = list(jobs.scalars())
+        assert queued
+        for args in [*queued, queued[0]]:
+            await write_blocks(db_session, sched_state.settings, sched_state.cache, args)
+        after = event(aid)
+        assert after.decoded("DTSTART") == start and after.decoded("DTEND") == end
+        assert int(after.get("SEQUENCE", 0)) == 1
+        assert int(event(other).get("SEQUENCE", 0)) == 0  # the block not moved is untouched

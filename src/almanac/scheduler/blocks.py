@@ -8,16 +8,17 @@ from typing import Any
 
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
 from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import core_id
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import number_blocks
+from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.schemas import (
     CalendarEventOut,
     CalendarOut,
-    CalendarWriteOut,
     MoveBlockIn,
     MoveBlockOut,
 )
@@ -88,6 +89,9 @@ class BlockService:
         A move onto a meeting or another block, outside working hours, before a dependency
         ends (or after a dependent starts) or past the deadline is a 409 listing every
         conflict, unless `force`: then it is pinned anyway and the list comes back as warnings.
+        Conflicts are checked against the calendar as read now, so a calendar that cannot be
+        read is still a 503; a remote calendar that cannot be written gets the move later
+        (`calendar.pending`), and the same move sent again records nothing new.
         """
         aid = almanac_id_from_uid(event_id) or event_id
         parsed = pb.parse_almanac_id(aid)
@@ -127,6 +131,12 @@ class BlockService:
                 "send force=true to pin it anyway",
                 errors=[{"field": "start", "message": c} for c in found],
             )
+        seen, named = (events, window), (key, task.title)
+        again = pins == (task.metadata_ or {}).get("pinned")
+        if again and old.fixed and (old.start, old.end) == (start, end):
+            # The same move again (its answer lost, or its calendar write pending): nothing
+            # new to record, and the calendar gets the same blocks, written or queued again.
+            return await self._answer(plan_id, named, blocks, run, seen, pins, found)
         await self.tasks.set_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
         why = "moved by you (pinned)" + (f"; conflicts: {'; '.join(found)}" if found else "")
         moved = replace(old, start=start, end=end, reason=why, fixed=True)
@@ -142,14 +152,39 @@ class BlockService:
                 "warnings": found,
             },
         )
-        titles = await self._titles(plan_id, renumbered)
-        result = await Writer(self.s).apply({plan_id: renumbered}, events, window, titles)
-        calendar = CalendarWriteOut(provider=self.calendar.name, **vars(result))
-        new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": calendar.model_dump()}
-        mine = next(b for b in renumbered if b.task_id == key and b.start == start)
-        out = self.s.block_out(plan_id, mine, task.title, tz)
+        out = await self._answer(plan_id, named, renumbered, new_run, seen, pins, found)
+        new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": out.calendar.model_dump()}
+        return out
+
+    async def _answer(
+        self,
+        plan_id: int,
+        named: tuple[str, str],
+        blocks: list[Block],
+        run: SchedulerRun,
+        seen: tuple[list[CalendarEvent], tuple[datetime, datetime]],
+        pins: list[dict[str, str]],
+        found: list[str],
+    ) -> MoveBlockOut:
+        """Write the plan's blocks of `run` to the calendar (queued while a remote calendar
+        is unavailable: the move is committed either way) and answer with the moved one."""
+        (key, title), (events, window), tz = named, seen, self.s.tz()
+        # In the zone the schedule writes them in (stored runs keep UTC), so events that
+        # did not move compare unchanged and keep their SEQUENCE.
+        zoned = [replace(b, start=b.start.astimezone(tz), end=b.end.astimezone(tz)) for b in blocks]
+        titles = await self._titles(plan_id, blocks)
+        specs = await Writer(self.s).specs({plan_id: zoned}, events, window, titles)
+        calendar = await write_or_queue(
+            self.calendar, self.repo.session, specs, window, {plan_id: run.id}
+        )
+        warnings = list(found)
+        if calendar.pending:
+            warnings.append(calendar.detail or "the calendar write is pending")
+        start = datetime.fromisoformat(pins[-1]["start"])
+        mine = next(b for b in blocks if b.task_id == key and b.start == start)
+        out = self.s.block_out(plan_id, mine, title, tz)
         return MoveBlockOut(
-            block=out, pinned=pins, calendar=calendar, run_id=new_run.id, warnings=found
+            block=out, pinned=pins, calendar=calendar, run_id=run.id, warnings=warnings
         )
 
     async def hold(self) -> None:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import (
-    ApplyResult,
     CalendarEvent,
     EventSpec,
     overlaps,
@@ -276,18 +275,6 @@ class Writer:
         }
         await self.repo.session.flush()
         return out
-
-    async def apply(
-        self,
-        written: PlanBlocks,
-        events: list[CalendarEvent],
-        window: tuple[datetime, datetime],
-        titles: dict[str, str],
-    ) -> ApplyResult:
-        """Write every written plan's blocks in the window, other Almanac events there
-        unchanged."""
-        specs = await self.specs(written, events, window, titles)
-        return await self.calendar.apply(specs, *window)
 
     async def specs(
         self,
