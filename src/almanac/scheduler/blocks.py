@@ -11,10 +11,9 @@ from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
-from almanac.scheduler.calendar_model import core_id
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
-from almanac.scheduler.core.explain import number_blocks
+from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.schemas import (
     CalendarEventOut,
@@ -140,7 +139,7 @@ class BlockService:
         await self.tasks.set_metadata(task, {**(task.metadata_ or {}), "pinned": pins})
         why = "moved by you (pinned)" + (f"; conflicts: {'; '.join(found)}" if found else "")
         moved = replace(old, start=start, end=end, reason=why, fixed=True)
-        renumbered = _renumber([*[b for b in blocks if b is not old], moved])
+        renumbered = renumber([*[b for b in blocks if b is not old], moved])
         new_run = await self.repo.add_run(
             plan_id,
             "pinned",
@@ -169,11 +168,7 @@ class BlockService:
         """Write the plan's blocks of `run` to the calendar (queued while a remote calendar
         is unavailable: the move is committed either way) and answer with the moved one."""
         (key, title), (events, window), tz = named, seen, self.s.tz()
-        # In the zone the schedule writes them in (stored runs keep UTC), so events that
-        # did not move compare unchanged and keep their SEQUENCE.
-        zoned = [replace(b, start=b.start.astimezone(tz), end=b.end.astimezone(tz)) for b in blocks]
-        titles = await self._titles(plan_id, blocks)
-        specs = await Writer(self.s).specs({plan_id: zoned}, events, window, titles)
+        specs = await Writer(self.s).specs({plan_id: blocks}, events, window, {})
         calendar = await write_or_queue(
             self.calendar, self.repo.session, specs, window, {plan_id: run.id}
         )
@@ -225,17 +220,3 @@ class BlockService:
                 field="end",
             )
         return pins
-
-    async def _titles(self, plan_id: int, blocks: list[Block]) -> dict[str, str]:
-        out = {}
-        for key in {b.task_id for b in blocks}:
-            task = await self.tasks.by_key(plan_id, key)
-            out[core_id(plan_id, key)] = task.title if task else key
-        return out
-
-
-def _renumber(blocks: list[Block]) -> list[Block]:
-    """Blocks in time order, each keeping its chunk number (its calendar event), as the core
-    numbers them; only a duplicate number takes the task's lowest free one."""
-    ordered = sorted(blocks, key=lambda b: (b.start, b.task_id))
-    return number_blocks(ordered, ordered)

@@ -21,9 +21,9 @@ from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.schemas import PlanStatusIn
 from almanac.redact import redact
 from almanac.scheduler import problem as pb
-from almanac.scheduler.calendar_model import core_id, remaining_hours
+from almanac.scheduler.calendar_model import remaining_hours
 from almanac.scheduler.core import Block
-from almanac.scheduler.core.explain import number_blocks
+from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.pending import REMOTE, queue_write, write_or_queue
 from almanac.scheduler.schemas import (
     BlockChangeOut,
@@ -188,8 +188,7 @@ class BlockFreeing:
         """A new run of `plan_id` with `kept`, then the calendar over the changed span only
         (the plan's past and held blocks there stay as they are)."""
         # Each kept block, a shortened one too, keeps its own number (its calendar event).
-        ordered = sorted(kept, key=lambda b: (_at(b), b.task_id))
-        numbered = number_blocks(ordered, ordered)
+        numbered = renumber(kept)
         window = (min(c.block.start for c in cuts), max(c.block.end for c in cuts))
         run = await self.repo.add_run(
             plan_id,
@@ -197,10 +196,6 @@ class BlockFreeing:
             [pb.block_to_json(b) for b in numbered],
             {**meta, "dry_run": False, "released": what},
         )
-        titles = {}
-        for key in {b.task_id for b in numbered}:
-            row = await self.tasks.by_key(plan_id, key)
-            titles[core_id(plan_id, key)] = row.title if row else key
         session = self.repo.session
         try:
             events = await self.calendar.events(*window)
@@ -209,7 +204,7 @@ class BlockFreeing:
                 raise
             # A remote calendar that is down loses nothing: the run stands and a job writes
             # the plan's blocks once it answers (it reads the other plans' blocks then).
-            specs = await Writer(self.s).specs({plan_id: numbered}, [], window, titles)
+            specs = await Writer(self.s).specs({plan_id: numbered}, [], window, {})
             job = await queue_write(session, {plan_id: run.id}, specs, window)
             written = CalendarWriteOut(
                 provider=self.calendar.name,
@@ -217,7 +212,7 @@ class BlockFreeing:
                 detail=f"{redact(exc.message)}; job {job} writes it once the calendar answers",
             )
         else:
-            specs = await Writer(self.s).specs({plan_id: numbered}, events, window, titles)
+            specs = await Writer(self.s).specs({plan_id: numbered}, events, window, {})
             written = await write_or_queue(self.calendar, session, specs, window, {plan_id: run.id})
         run.metadata_ = {**run.metadata_, "calendar_event_ids": written.model_dump()}
         return written

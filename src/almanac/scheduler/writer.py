@@ -285,23 +285,28 @@ class Writer:
     ) -> list[EventSpec]:
         """Every written plan's blocks in the window, other Almanac events there unchanged.
 
-        `titles` is keyed by core task id (`p<plan>/<key>`).
+        `titles` is keyed by core task id (`p<plan>/<key>`); a task missing there is read
+        once. Blocks are written in the settings' zone (stored runs keep UTC), so an event
+        that did not move compares unchanged and keeps its SEQUENCE.
         """
         specs: list[EventSpec] = []
         seen: set[str] = set()
+        known, tz = dict(titles), self.s.tz()
         for pid, blocks in written.items():
             for b in blocks:
                 if not overlaps(b.start, b.end, window):
                     continue
                 aid = pb.almanac_id(pid, b.task_id, b.chunk)
                 seen.add(aid)
-                title = titles.get(cm.core_id(pid, b.task_id)) or await self._title(pid, b.task_id)
+                cid = cm.core_id(pid, b.task_id)
+                if cid not in known:
+                    known[cid] = await self._title(pid, b.task_id)
                 specs.append(
                     EventSpec(
                         almanac_id=aid,
-                        title=title,
-                        start=b.start,
-                        end=b.end,
+                        title=known[cid],
+                        start=b.start.astimezone(tz),
+                        end=b.end.astimezone(tz),
                         description=f"Almanac plan {pid}, task {b.task_id}",
                     )
                 )

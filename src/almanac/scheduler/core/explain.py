@@ -197,3 +197,10 @@ def _day_label(deadline: datetime, start: datetime) -> str:
     if 0 <= (deadline.date() - start.date()).days < 7:
         return "same-day" if deadline.date() == start.date() else f"{deadline:%A}"
     return f"{deadline.day} {deadline:%b}"
+
+
+def renumber(blocks: list[Block]) -> list[Block]:
+    """Blocks in time order, each keeping its chunk number (its calendar event), as a solve
+    numbers them; only a duplicate number takes the task's lowest free one."""
+    ordered = sorted(blocks, key=lambda b: (b.start, b.task_id))
+    return number_blocks(ordered, ordered)
