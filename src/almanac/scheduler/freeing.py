@@ -19,12 +19,11 @@ from almanac.models import Task
 from almanac.models.status import CLOSED_PLAN_STATUSES
 from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.schemas import PlanStatusIn
-from almanac.redact import redact
 from almanac.scheduler import problem as pb
 from almanac.scheduler.calendar_model import remaining_hours
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
-from almanac.scheduler.pending import REMOTE, queue_write, write_or_queue
+from almanac.scheduler.pending import queued, write_or_queue
 from almanac.scheduler.schemas import (
     BlockChangeOut,
     BlockChanges,
@@ -200,17 +199,10 @@ class BlockFreeing:
         try:
             events = await self.calendar.events(*window)
         except CalendarUnavailable as exc:
-            if self.calendar.name not in REMOTE:
-                raise
             # A remote calendar that is down loses nothing: the run stands and a job writes
             # the plan's blocks once it answers (it reads the other plans' blocks then).
             specs = await Writer(self.s).specs({plan_id: numbered}, [], window, {})
-            job = await queue_write(session, {plan_id: run.id}, specs, window)
-            written = CalendarWriteOut(
-                provider=self.calendar.name,
-                pending=True,
-                detail=f"{redact(exc.message)}; job {job} writes it once the calendar answers",
-            )
+            written = await queued(self.calendar, session, exc, specs, window, {plan_id: run.id})
         else:
             specs = await Writer(self.s).specs({plan_id: numbered}, events, window, {})
             written = await write_or_queue(self.calendar, session, specs, window, {plan_id: run.id})

@@ -98,15 +98,28 @@ async def write_or_queue(
     try:
         result = await calendar.apply(specs, *window)
     except CalendarUnavailable as exc:
-        if calendar.name not in REMOTE:
-            raise
-        job = await queue_write(session, runs, specs, window)
-        detail = (
-            f"{redact(exc.message)}; the schedule is saved and job {job} writes it to the "
-            "calendar once the calendar answers"
-        )
-        return CalendarWriteOut(provider=calendar.name, pending=True, detail=detail)
+        return await queued(calendar, session, exc, specs, window, runs)
     return CalendarWriteOut(provider=calendar.name, **vars(result))
+
+
+async def queued(
+    calendar: CalendarProvider,
+    session: AsyncSession,
+    exc: CalendarUnavailable,
+    specs: list[EventSpec],
+    window: tuple[datetime, datetime],
+    runs: dict[int, int],
+) -> CalendarWriteOut:
+    """`exc` from a remote calendar: queue the write of `runs` and say so (pending); from the
+    built-in calendar (rows in this transaction) it is raised."""
+    if calendar.name not in REMOTE:
+        raise exc
+    job = await queue_write(session, runs, specs, window)
+    detail = (
+        f"{redact(exc.message)}; the schedule is saved and job {job} writes it to the "
+        "calendar once the calendar answers"
+    )
+    return CalendarWriteOut(provider=calendar.name, pending=True, detail=detail)
 
 
 async def write_blocks(
@@ -136,7 +149,7 @@ async def write_blocks(
         specs = _ours(specs_from_json(args["events"]), set(runs))
         # Other plans' blocks as they are now, not as they were when the write was queued:
         # a run of theirs since then must not be undone.
-        specs += _theirs(await calendar.events(start, end), set(runs) | gone)
+        specs += others(await calendar.events(start, end), set(runs) | gone)
         return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()
@@ -151,8 +164,11 @@ def _ours(specs: list[EventSpec], plans: set[int]) -> list[EventSpec]:
     return [s for s in specs if _plan_of(s.almanac_id) in plans]
 
 
-def _theirs(events: Sequence[CalendarEvent], plans: set[int]) -> list[EventSpec]:
-    seen: set[str] = set()
+def others(
+    events: Sequence[CalendarEvent], plans: set[int], seen: set[str] | None = None
+) -> list[EventSpec]:
+    """Almanac's events of plans other than `plans` (and not in `seen`), to write unchanged."""
+    seen = set() if seen is None else seen
     out: list[EventSpec] = []
     for e in events:
         aid = e.almanac_id

@@ -24,7 +24,7 @@ from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
-from almanac.scheduler.pending import write_or_queue
+from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
     BlockOut,
     FloorOut,
@@ -310,16 +310,7 @@ class Writer:
                         description=f"Almanac plan {pid}, task {b.task_id}",
                     )
                 )
-        for e in events:
-            if e.almanac_id is None:
-                continue
-            aid = e.almanac_id
-            parsed = pb.parse_almanac_id(aid)
-            if aid not in seen and (parsed is None or parsed[0] not in written):
-                if e.end > e.start:
-                    seen.add(aid)
-                    specs.append(EventSpec(aid, e.title, e.start, e.end, e.description))
-        return specs
+        return specs + others(events, set(written), seen)
 
     async def _title(self, plan_id: int, key: str) -> str:
         task = await self.s.tasks.by_key(plan_id, key)
