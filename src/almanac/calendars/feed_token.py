@@ -8,15 +8,13 @@ gives a new one (the old URL stops working).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
-import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 from almanac.config import Settings
+from almanac.secret_files import keep_secret
 
 logger = logging.getLogger(__name__)
 
@@ -28,49 +26,14 @@ def feed_token_file(data_dir: Path) -> Path:
     return data_dir / FEED_TOKEN_FILE
 
 
-def _read(path: Path) -> str | None:
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    with contextlib.suppress(OSError):  # tighten a file someone loosened
-        os.chmod(path, 0o600)
-    return text or None
-
-
 def ensure_feed_token_file(data_dir: Path) -> str:
-    """The token in `<data_dir>/ics-feed-token`, created (0600) when there is none.
-
-    Two processes starting at once agree on one token: each writes a complete private
-    temporary file and links it into place, which fails for all but the first, who then
-    read the winner's token (never a half-written one).
-    """
+    """The token in `<data_dir>/ics-feed-token`, created (0600) when there is none; processes
+    starting at once agree on one (`secret_files.keep_secret`)."""
     path = feed_token_file(data_dir)
-    found = _read(path)
-    if found is not None:
-        return found
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{FEED_TOKEN_FILE}.")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            # Another process won, or an empty file was left behind: keep what is there.
-            return _read(path) or _replace_empty(path, tmp, token)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    logger.warning("generated the calendar feed's secret token, stored in %s (mode 0600)", path)
+    token, created = keep_secret(path, lambda: secrets.token_urlsafe(32))
+    if created:
+        logger.warning("generated the calendar feed's secret token, stored in %s (mode 0600)", path)
     return token
-
-
-def _replace_empty(path: Path, tmp: str, token: str) -> str:
-    """An empty token file (a user emptied it): replace it, then read what won."""
-    os.replace(tmp, path)
-    return _read(path) or token
 
 
 def feed_token(settings: Settings) -> str | None:

@@ -24,6 +24,7 @@ import asyncpg
 
 from almanac.db import embedded_memory
 from almanac.errors import DependencyUnavailable
+from almanac.secret_files import keep_secret
 
 logger = logging.getLogger(__name__)
 
@@ -62,22 +63,9 @@ def data_dir_mode() -> int:
     return 0o711 if os.geteuid() == 0 else 0o700
 
 
-def _private_file(path: Path, content: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(content)
-
-
 def _password(data_dir: Path) -> str:
     """The server's password, generated on first use and kept (0600) in the data folder."""
-    path = data_dir / PASSWORD_FILE
-    if path.exists():
-        os.chmod(path, 0o600)
-        return path.read_text().strip()
-    password = secrets.token_urlsafe(32)
-    _private_file(path, password + "\n")
-    return password
+    return keep_secret(data_dir / PASSWORD_FILE, lambda: secrets.token_urlsafe(32))[0]
 
 
 def _forget_dead_handles(pgdata: Path) -> None:
