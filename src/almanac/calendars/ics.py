@@ -177,6 +177,28 @@ def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) 
     return periods * per_period
 
 
+_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def _require_known_zones(uid: str, vevent: icalendar.Component) -> None:
+    """Refuse a TZID that is neither an IANA or Windows zone name nor defined by a
+    VTIMEZONE in the file: icalendar reads such times as floating, so the event would
+    silently land at that wall-clock time in the user's zone."""
+    for name in _DATED:
+        prop = vevent.get(name)
+        for value in prop if isinstance(prop, list) else [prop]:
+            tzid = getattr(value, "params", {}).get("TZID")
+            if not tzid:
+                continue
+            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
+            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
+                raise ValidationFailed(
+                    f"event {uid!r}: {name} names the unknown time zone {str(tzid)[:100]!r}; "
+                    "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
+                    field="body",
+                )
+
+
 class _Budget:
     """The file's remaining recurrence steps, occurrences and time; refusals name the UID."""
 
@@ -256,7 +278,8 @@ def parse_ics(
     """The events of an .ics file overlapping `window`, recurrences expanded, sorted by start.
 
     DATE and floating times are read in `zone`. Raises ValidationFailed (field "body") for
-    files that are too large or not iCalendar, and, naming the event's UID, for recurrences
+    files that are too large or not iCalendar, and, naming the event's UID, for a TZID that
+    is not a known zone nor defined in the file, for recurrences
     that would walk too far, expand past `limits.max_occurrences` or past the time budget.
     CPU-bound: callers on an event loop run it in a thread (see CalendarService).
     """
@@ -282,6 +305,7 @@ def parse_ics(
         # been counted against the file's budget, so no rule can run unbounded.
         for uid, part in _series(cal).items():
             for vevent in part.walk("VEVENT"):
+                _require_known_zones(uid, vevent)
                 budget.walk(uid, vevent, end, zone)
             try:
                 occurrences = recurring_ical_events.of(part).between(start, end)
