@@ -185,3 +185,15 @@ async def test_import_with_an_unknown_tzid_is_a_422_and_stores_nothing(client: h
     window = {"start": WINDOW[0].isoformat(), "end": WINDOW[1].isoformat()}
     r = await client.get("/api/v1/calendar/events", params=window)
     assert r.status_code == 200 and r.json() == [], r.text
+
+
+def test_a_counted_rule_far_back_is_bounded_by_its_count():
+    """FREQ=MINUTELY;COUNT=5 from a year back walks 5 steps; the estimate counted the whole
+    year (525,600) and refused the file."""
+    event = f"UID:five\r\nDTSTART:{stamp(NOW - timedelta(days=365))}\r\nRRULE:FREQ=MINUTELY;COUNT=5"
+    assert parse_ics(vcalendar(event + "\r\nSUMMARY:x"), window=WINDOW, zone=ZoneInfo("UTC"))
+    start = NOW - timedelta(days=365)
+    assert rule_steps({"FREQ": ["MINUTELY"], "COUNT": [5]}, start, NOW) == 5
+    # With a BY* filter COUNT bounds occurrences, not steps: the whole walk still counts.
+    filtered = {"FREQ": ["MINUTELY"], "COUNT": [5], "BYMONTH": [2]}
+    assert rule_steps(filtered, start, NOW) > 500_000
