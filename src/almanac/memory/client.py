@@ -51,15 +51,41 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
             url,
         )
     client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
-    return HttpMemoryClient(client, owns_client=True)
+    return HttpMemoryClient(client, owns_client=True, own_key=True)
+
+
+def _gateway_error(response: httpx.Response, *, own_key: bool) -> AlmanacError:
+    """The caller's answer for a Gateway error: its 4xx with the fields it named; a 5xx as
+    503; with `own_key` (the Planner calling with its own key), a refusal of that key as
+    503 too: the caller's key and request are fine, a 401/403 would name a key they never
+    sent."""
+    status = response.status_code
+    problem = decode_problem(status, response.content, response.reason_phrase)
+    retry = response.headers.get("retry-after")
+    headers = {"Retry-After": retry} if retry and retry.strip().isdigit() else None
+    if own_key and status in (401, 403):
+        return DependencyUnavailable(
+            f"the Memory Gateway refused the Planner's key ({status}: {problem.message()}); "
+            "set ALMANAC_SERVER__MEMORY_GATEWAY_KEY to a Gateway key with scope write"
+        )
+    if status >= 500:
+        return DependencyUnavailable(
+            f"the Memory Gateway failed ({status}: {problem.message()})",
+            headers=headers or {"Retry-After": "5"},
+        )
+    return AlmanacError(problem.message(), status, errors=problem.errors, headers=headers)
 
 
 class HttpMemoryClient:
     """Talks to a Memory Gateway over HTTP (the two-process deployment)."""
 
-    def __init__(self, client: httpx.AsyncClient, *, owns_client: bool = False) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, owns_client: bool = False, own_key: bool = False
+    ) -> None:
         self.client = client
         self.owns_client = owns_client
+        # True for the Planner (its key, not its caller's): see `_gateway_error`.
+        self.own_key = own_key
 
     async def close(self) -> None:
         """Close the HTTP client when this object created it."""
@@ -72,8 +98,7 @@ class HttpMemoryClient:
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
         if response.status_code >= 400:
-            problem = decode_problem(response.status_code, response.content, response.reason_phrase)
-            raise AlmanacError(problem.message(), response.status_code)
+            raise _gateway_error(response, own_key=self.own_key)
         return response.json()
 
     async def remember(self, item: RememberIn) -> RememberOut:
