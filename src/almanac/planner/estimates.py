@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
-from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
+from almanac.planner.calibration import Estimate, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
+from almanac.planner.params import DEFAULT, Params
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
 from almanac.planner.task_repository import TaskRepository
 
