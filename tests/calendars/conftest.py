@@ -280,6 +280,20 @@ def next_week() -> tuple[datetime, datetime]:
     return start - timedelta(days=2), start + timedelta(days=9)
 
 
+BREAKFAST = "The user's own breakfast"
+
+
+def add_breakfast(raw_calendar: Any, hour: int) -> None:
+    """The user's own hour-long event next Monday at `hour` UTC, saved straight to the
+    server (Almanac must leave it alone)."""
+    day = next_monday()
+    raw_calendar.save_event(
+        dtstart=datetime(day.year, day.month, day.day, hour, tzinfo=UTC),
+        dtend=datetime(day.year, day.month, day.day, hour + 1, tzinfo=UTC),
+        summary=BREAKFAST,
+    )
+
+
 async def queued_args(session: AsyncSession, task: str) -> dict[str, Any]:
     """The arguments of the newest job queued for `task`."""
     row = (

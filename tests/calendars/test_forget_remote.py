@@ -6,7 +6,6 @@ deletion is queued, and the queued job finishes it when the calendar is back."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,7 +23,14 @@ from almanac.jobs.context import set_state
 from almanac.models import Plan
 from almanac.scheduler.forgetting import TASK, delete_plan_blocks
 from almanac.scheduler.tasks import forget_calendar_blocks
-from tests.calendars.conftest import Clients, States, next_week, queued_args
+from tests.calendars.conftest import (
+    BREAKFAST,
+    Clients,
+    States,
+    add_breakfast,
+    next_week,
+    queued_args,
+)
 from tests.calendars.test_google import KEY, connect
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle, hour
 from tests.live_server import free_port
@@ -61,6 +67,11 @@ async def almanac_ids(calendar: Any) -> list[str]:
     return sorted(e.almanac_id for e in await calendar.events(*next_week()) if e.almanac_id)
 
 
+def of_plan(ids: list[str], plan: Plan) -> list[str]:
+    """The ids of `plan`'s blocks among `ids`."""
+    return [a for a in ids if a.startswith(f"plan{plan.id}-")]
+
+
 async def forget(api: httpx.AsyncClient) -> dict[str, Any]:
     r = await api.delete(f"/api/v1/memory/subjects/client/{FORGOTTEN}")
     assert r.status_code == 200, r.text
@@ -81,17 +92,12 @@ async def test_forgetting_a_client_deletes_its_caldav_blocks(
     provider: CalDAVCalendar,
 ) -> None:
     state = state_for(caldav_settings)
-    day = next_monday()
-    raw_calendar.save_event(
-        dtstart=datetime(day.year, day.month, day.day, 7, tzinfo=UTC),
-        dtend=datetime(day.year, day.month, day.day, 8, tzinfo=UTC),
-        summary="The user's own breakfast",
-    )
+    add_breakfast(raw_calendar, 7)
     async with calendar_client_for(state) as api:
         plans = await scheduled_plans(db_session, api)
         before = await almanac_ids(provider)
-        theirs = [a for a in before if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-        kept = [a for a in before if a.startswith(f"plan{plans[KEPT].id}-")]
+        theirs = of_plan(before, plans[FORGOTTEN])
+        kept = of_plan(before, plans[KEPT])
         assert theirs and kept
 
         body = await forget(api)
@@ -100,7 +106,7 @@ async def test_forgetting_a_client_deletes_its_caldav_blocks(
     assert body["pending"] == {}
     assert await almanac_ids(provider) == kept
     titles = [e.title for e in await provider.events(*next_week())]
-    assert "The user's own breakfast" in titles
+    assert BREAKFAST in titles
     # The job queued in the transaction carries plan ids and a span, no content; a rerun
     # (the worker picking it up after the inline attempt) finds nothing left.
     args = await queued_args(db_session, TASK)
@@ -125,7 +131,7 @@ async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
     down = state_for(down_settings)
     async with calendar_client_for(up) as api:
         plans = await scheduled_plans(db_session, api)
-    theirs = [a for a in await almanac_ids(provider) if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
+    theirs = of_plan(await almanac_ids(provider), plans[FORGOTTEN])
     assert theirs
 
     async with calendar_client_for(down) as api:
@@ -144,8 +150,8 @@ async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
     set_state(up)
     await forget_calendar_blocks.func(**args)  # type: ignore[attr-defined]
     remaining = await almanac_ids(provider)
-    assert not [a for a in remaining if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-    assert [a for a in remaining if a.startswith(f"plan{plans[KEPT].id}-")]
+    assert not of_plan(remaining, plans[FORGOTTEN])
+    assert of_plan(remaining, plans[KEPT])
 
 
 # -- Google ------------------------------------------------------------------------------------
@@ -178,8 +184,8 @@ async def test_forgetting_a_client_deletes_its_google_blocks(
         async with calendar_client_for(state) as api:
             plans = await scheduled_plans(db_session, api)
             before = await almanac_ids(reader)
-            theirs = [a for a in before if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-            kept = [a for a in before if a.startswith(f"plan{plans[KEPT].id}-")]
+            theirs = of_plan(before, plans[FORGOTTEN])
+            kept = of_plan(before, plans[KEPT])
             assert theirs and kept
             body = await forget(api)
         assert body["deleted"]["google_events"] == len(theirs)

@@ -4,7 +4,7 @@ their ids, another plan's and the user's own events stay."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,7 +16,14 @@ from almanac.calendars.caldav import CalDAVCalendar
 from almanac.config import CalendarSettings
 from almanac.models import Plan, Task
 from almanac.scheduler.pending import TASK, write_blocks
-from tests.calendars.conftest import Clients, States, next_week, queued_args
+from tests.calendars.conftest import (
+    BREAKFAST,
+    Clients,
+    States,
+    add_breakfast,
+    next_week,
+    queued_args,
+)
 from tests.live_server import free_port
 from tests.scheduler.conftest import make_plan, next_monday
 
@@ -54,12 +61,7 @@ async def test_trimming_and_cancelling_reach_caldav(
     provider: CalDAVCalendar,
 ) -> None:
     state = state_for(caldav_settings)
-    day = next_monday()
-    raw_calendar.save_event(
-        dtstart=datetime(day.year, day.month, day.day, 6, tzinfo=UTC),
-        dtend=datetime(day.year, day.month, day.day, 7, tzinfo=UTC),
-        summary="The user's own breakfast",
-    )
+    add_breakfast(raw_calendar, 6)
     async with calendar_client_for(state) as api:
         plan, task = await scheduled(api, db_session, "build", 4.0)
         other, _ = await scheduled(api, db_session, "other", 2.0)
@@ -81,7 +83,7 @@ async def test_trimming_and_cancelling_reach_caldav(
         assert await spans(provider, mine) == {}
         assert await spans(provider, theirs) == others
     titles = [e.title for e in await provider.events(*next_week())]
-    assert "The user's own breakfast" in titles
+    assert BREAKFAST in titles
 
 
 async def test_a_caldav_server_that_is_down_gets_the_change_later(

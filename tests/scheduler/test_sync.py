@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -24,20 +25,15 @@ STEPS = [
 ]
 
 
-async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
-    committed_client: httpx.AsyncClient, committed_state: AppState
-) -> None:
-    api = committed_client
+async def scheduled_plan(api: httpx.AsyncClient, name: str) -> tuple[dict[str, Any], date, Any]:
+    """A two-task plan from a new workflow `name`, approved and written from next Monday:
+    (the plan, that Monday, the schedule's answer)."""
     workflow = await ok(
-        await api.post("/api/v1/planner/workflows", json={"name": "Tiny", "steps": STEPS}),
+        await api.post("/api/v1/planner/workflows", json={"name": name, "steps": STEPS}),
         201,
     )
-    plan = await ok(
-        await api.post(
-            "/api/v1/planner/plan", json={"intent": "tiny job", "workflow_id": workflow["id"]}
-        ),
-        201,
-    )
+    intent = {"intent": f"{name.lower()} job", "workflow_id": workflow["id"]}
+    plan = await ok(await api.post("/api/v1/planner/plan", json=intent), 201)
     await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
     today = date.today()
     monday = today + timedelta(days=7 - today.weekday())
@@ -47,6 +43,14 @@ async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
             json={"plan_id": plan["id"], "start_date": monday.isoformat(), "dry_run": False},
         )
     )
+    return plan, monday, scheduled
+
+
+async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
+    committed_client: httpx.AsyncClient, committed_state: AppState
+) -> None:
+    api = committed_client
+    plan, monday, scheduled = await scheduled_plan(api, "Tiny")
     first = min(scheduled["blocks"], key=lambda b: b["start"])
 
     # Nothing collides yet: the sync looks and leaves the plan alone.
@@ -89,25 +93,7 @@ async def test_a_pinned_block_on_a_users_event_settles(
     committed_client: httpx.AsyncClient, committed_state: AppState
 ) -> None:
     api = committed_client
-    workflow = await ok(
-        await api.post("/api/v1/planner/workflows", json={"name": "Pinned", "steps": STEPS}),
-        201,
-    )
-    plan = await ok(
-        await api.post(
-            "/api/v1/planner/plan", json={"intent": "pinned job", "workflow_id": workflow["id"]}
-        ),
-        201,
-    )
-    await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
-    today = date.today()
-    monday = today + timedelta(days=7 - today.weekday())
-    scheduled = await ok(
-        await api.post(
-            "/api/v1/scheduler/schedule",
-            json={"plan_id": plan["id"], "start_date": monday.isoformat(), "dry_run": False},
-        )
-    )
+    plan, monday, scheduled = await scheduled_plan(api, "Pinned")
     block = max(scheduled["blocks"], key=lambda b: b["start"])
     friday = (monday + timedelta(days=4)).isoformat()
     # An all-day "Focus Friday" of the user's, and the block pinned onto it anyway.
