@@ -20,19 +20,11 @@ from typer.testing import CliRunner
 from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
+from tests.calendars.shapes import ICS
 from tests.live_server import free_port
 
 runner = CliRunner()
 
-ICS = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
-    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
-    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
-    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
-    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
-    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
-    "END:VCALENDAR\r\n"
-)
 WINDOW = ("--start", "2026-03-01T00:00:00Z", "--end", "2026-04-01T00:00:00Z")
 
 
