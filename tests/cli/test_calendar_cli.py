@@ -21,7 +21,6 @@ from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
 from tests.calendars.shapes import ICS
-from tests.live_server import free_port
 
 runner = CliRunner()
 
@@ -38,14 +37,6 @@ def _root() -> typer.Typer:
 
     root.add_typer(calendar_app, name="calendar")
     return root
-
-
-@pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
-    return committed_state
 
 
 def invoke(*args: str) -> tuple[int, str]:
