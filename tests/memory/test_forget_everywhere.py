@@ -17,7 +17,7 @@ from almanac.memory.retention import _write_archive
 from almanac.observer.repository import ObserverRepository
 from almanac.state import AppState
 from tests.conftest import ok
-from tests.planner.conftest import ONBOARDING
+from tests.planner.conftest import add_onboarding
 
 MARKER = "qxmarker7731"
 CLIENT = 777
@@ -56,17 +56,7 @@ def archives_holding(state: AppState, needle: str) -> list[str]:
 
 
 async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client"]},
-            },
-        ),
-        201,
-    )
+    workflow = await add_onboarding(api)
     tagged = await ok(
         await api.post(
             "/api/v1/memory/remember",

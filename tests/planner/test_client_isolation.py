@@ -20,7 +20,7 @@ from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.state import AppState
 from tests.conftest import http_client, ok
 from tests.doubles.openai_chat import FakeChatServer, Reply
-from tests.planner.conftest import ONBOARDING
+from tests.planner.conftest import add_onboarding
 
 MARKER = "zebrafinch-7731"
 A, B = 101, 202
@@ -100,17 +100,7 @@ async def plant_client_a(api: httpx.AsyncClient, workflow_id: int) -> None:
 async def test_client_a_never_reaches_a_plan_prompt_or_recall_for_client_b(
     api: httpx.AsyncClient, chat: FakeChatServer
 ) -> None:
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client", "kickoff"]},
-            },
-        ),
-        201,
-    )
+    workflow = await add_onboarding(api, "kickoff")
     await plant_client_a(api, workflow["id"])
     # A past plan for client A (remembered as a memory of type plan).
     chat.script(sop_reply())

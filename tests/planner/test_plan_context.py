@@ -6,24 +6,14 @@ from __future__ import annotations
 import httpx
 
 from tests.conftest import ok
-from tests.planner.conftest import ONBOARDING
+from tests.planner.conftest import add_onboarding
 
 
 async def test_past_plans_and_workflow_facts_are_recalled(
     committed_client: httpx.AsyncClient,
 ) -> None:
     api = committed_client
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client"]},
-            },
-        ),
-        201,
-    )
+    workflow = await add_onboarding(api)
     await ok(
         await api.post(
             "/api/v1/memory/facts",
