@@ -69,8 +69,6 @@ def show(
         console.print(table)
     for u in out.unplaced:
         console.print(f"[yellow]not placed:[/yellow] {u.title} ({u.task_key}): {u.cause}")
-    for p in out.partial:
-        console.print(f"[yellow]partly placed:[/yellow] {p.title} ({p.task_key}): {p.detail}")
     for w in out.warnings:
         if writing and w.startswith("preview only"):
             continue  # about to be written: saying "nothing was written" would mislead

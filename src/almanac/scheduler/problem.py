@@ -278,14 +278,9 @@ def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
     task = tasks.get(move.task_key)
     if task is None:
         return "the task is no longer open"
-    part = next((p for p in schedule.partial if p.task_id == move.task_key), None)
     if _overlaps_busy(old, problem):
-        if new is None and part is not None:
-            return f"its old time now overlaps a busy event; the task is {part.detail}"
         return "its old time now overlaps a busy event"
     if new is None:
-        if part is not None:
-            return f"dropped: the task is {part.detail}"
         cause = next((u.cause for u in schedule.unplaced if u.task_id == move.task_key), None)
         return f"no longer placed: {cause}" if cause else "merged into the task's other blocks"
     if new.fixed:

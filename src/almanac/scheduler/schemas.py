@@ -62,18 +62,6 @@ class UnplacedOut(BaseModel):
     detail: str = ""
 
 
-class PartialOut(BaseModel):
-    """A task a replan left partly placed: its blocks stay, the rest of it got no time."""
-
-    plan_id: int = 0
-    task_key: str
-    title: str
-    placed_hours: float
-    unplaced_hours: float
-    cause: str
-    detail: str = ""
-
-
 class FloorOut(BaseModel):
     """A simple baseline's figure the answer must reach when any schedule can."""
 
@@ -180,8 +168,6 @@ class ScheduleOut(BaseModel):
     window_end: datetime
     blocks: list[BlockOut]
     unplaced: list[UnplacedOut]
-    # Tasks with blocks for only part of their remaining estimate (never listed as unplaced).
-    partial: list[PartialOut] = Field(default_factory=list)
     solver: SolverOut
     preferences: PreferencesOut
     violations: list[str] = Field(default_factory=list)

@@ -29,7 +29,6 @@ from almanac.scheduler.schemas import (
     BlockOut,
     FloorOut,
     MoveOut,
-    PartialOut,
     ScheduleOut,
     SolverOut,
     UnplacedOut,
@@ -120,18 +119,6 @@ class Writer:
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
-        partial = [  # never among the unplaced: they have blocks
-            PartialOut(
-                plan_id=cm.split_core_id(p.task_id)[0],
-                task_key=cm.split_core_id(p.task_id)[1],
-                title=solved.titles.get(p.task_id, p.task_id),
-                placed_hours=p.placed_minutes / 60,
-                unplaced_hours=p.unplaced_minutes / 60,
-                cause=str(p.cause),
-                detail=p.detail,
-            )
-            for p in s.partial
-        ]
         moves = self._moves(solved, ctx.tz)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0
@@ -174,7 +161,6 @@ class Writer:
             window_end=ctx.window[1],
             blocks=blocks,
             unplaced=unplaced,
-            partial=partial,
             solver=solver,
             preferences=solved.prefs,
             violations=solved.violations,
@@ -192,7 +178,6 @@ class Writer:
             "solver": solver.model_dump(),
             "calendar_provider": self.calendar.name,
             "unplaced": [u.model_dump() for u in unplaced],
-            "partial": [u.model_dump() for u in partial],
             "violations": solved.violations,
             "warnings": warnings,
             "preferences": solved.prefs.model_dump(),

@@ -109,7 +109,6 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             )
         lines += blocks_text(out)
         lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
-        lines += [f"partly placed {p['task_key']}: {p['detail']}" for p in out.get("partial", [])]
         lines += [f"warning: {w}" for w in out.get("warnings", [])]
         return result("\n".join(lines), out)
 

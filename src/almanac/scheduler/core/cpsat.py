@@ -145,7 +145,7 @@ def solve(problem: Problem) -> Schedule:
     followers = rp.follower_tasks(grid, kept) if kept else set()
     waiting = rg.waiting_tasks(grid) if kept else set()
     hints = candidates(grid, problem.time_limit_seconds, kept, followers, waiting)
-    builder = ModelBuilder(grid, rp.partial_tasks(grid, kept, followers))
+    builder = ModelBuilder(grid)
     builder.build()
     holds = rp.Holds(builder, kept, followers)
     valued = problem.weights.missed_deadline > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -47,10 +47,6 @@ class TaskVars:
     late: tuple[int, int, IntVar, IntVar] | None = None  # deadline, cap, late, overflow
     missed: IntVar | None = None
     same: list[tuple[int, int, IntVar]] = field(default_factory=list)  # prev j, chunk k
-    # A task a repair may leave partly placed (see `repair.partial_tasks`): the slots of its
-    # remaining estimate left out while placed, and whether any are.
-    short: IntVar | None = None
-    part: IntVar | None = None
 
 
 def _sum(terms: Sequence[cp_model.LinearExprT]) -> cp_model.LinearExpr:
@@ -70,9 +66,8 @@ def _ranges(values: list[int]) -> list[list[int]]:
 class ModelBuilder:
     """Builds the model for a grid; `extract` reads a placement back from a solver."""
 
-    def __init__(self, grid: Grid, partial: Set[str] = frozenset()) -> None:
+    def __init__(self, grid: Grid) -> None:
         self.grid = grid
-        self.partial = partial
         self.model = cp_model.CpModel()
         self.tasks: dict[str, TaskVars] = {}
         self.scale = _SCALE
@@ -129,21 +124,10 @@ class ModelBuilder:
         placed = m.new_bool_var(f"placed[{tid}]")
         tv = TaskVars(plan, placed, m.new_int_var(0, plan.hi, f"end[{tid}]"))
         self.points(w.place * plan.task.priority * plan.remaining, placed)
-        untouched = grid.untouched(plan) if tid in self.partial and not fixed_len else []
-        partial = 0 < len(untouched) < len(plan.prev)
-        if partial:
-            # Partly placed: exactly its untouched previous blocks (see `_partial`); the
-            # slots left out lose their value.
-            left = plan.remaining - sum(n for _, n in untouched)
-            tv.short = m.new_int_var(0, left, f"short[{tid}]")
-            tv.part = m.new_bool_var(f"part[{tid}]")
-            m.add(tv.short == left * tv.part)
-            m.add_implication(tv.part, placed)
-            self.points(-w.place * plan.task.priority, tv.short)
         gap = max(grid.buffer_slots, 1)
         for k in range(plan.max_chunks):
             name = f"{tid}#{k}"
-            if k < (1 if partial else plan.min_chunks):
+            if k < plan.min_chunks:
                 present = placed
             else:
                 present = m.new_bool_var(f"present[{name}]")
@@ -175,34 +159,17 @@ class ModelBuilder:
             tv.chunks.append(ChunkVars(present, start, size, end, starts))
         if fixed_len:
             m.add(_sum([plan.min_len * c.present for c in tv.chunks]) == plan.remaining * placed)
-        elif tv.short is not None:
-            m.add(_sum([c.size for c in tv.chunks]) == plan.remaining * placed - tv.short)
         else:
             m.add(_sum([c.size for c in tv.chunks]) == plan.remaining * placed)
         self._deadline(tv)
         self._stability(tv)
-        if partial:
-            self._partial(tv, untouched)
         self.tasks[tid] = tv
-
-    def _partial(self, tv: TaskVars, untouched: list[tuple[int, int]]) -> None:
-        """A task left partly placed keeps exactly its untouched previous blocks: a repair
-        drops what the change hit, it does not shorten the rest to free time for others."""
-        m, part = self.model, tv.part
-        assert part is not None
-        m.add(_sum([c.present for c in tv.chunks]) == len(untouched)).only_enforce_if(part)
-        for j, prev in enumerate(tv.plan.prev):
-            if prev in untouched:
-                on = [same for jj, _, same in tv.same if jj == j]
-                m.add_bool_or([*on, ~part])
 
     def _deadline(self, tv: TaskVars) -> None:
         plan, w, m = tv.plan, self.grid.problem.weights, self.model
         if w.missed_deadline and plan.deadline_in(self.grid.size):
             tv.missed = m.new_bool_var(f"missed[{plan.task.id}]")
             m.add_implication(~tv.placed, tv.missed)
-            if tv.part is not None:  # not finished, so not on time
-                m.add_implication(tv.part, tv.missed)
             if plan.soft_deadline is not None:
                 m.add(tv.end <= plan.soft_deadline).only_enforce_if(~tv.missed)
             self.points(-w.missed_deadline * plan.task.priority, tv.missed)
@@ -247,9 +214,6 @@ class ModelBuilder:
             for dep in tv.plan.task.depends_on:
                 if dep in self.tasks:
                     self.model.add_implication(tv.placed, self.tasks[dep].placed)
-                    part = self.tasks[dep].part
-                    if part is not None:  # a follower needs it finished
-                        self.model.add_implication(tv.placed, ~part)
                     first = tv.chunks[0]
                     self.model.add(first.start >= self.tasks[dep].end).only_enforce_if(tv.placed)
                 elif dep in self.grid.plans:  # a dependency that cannot be placed at all

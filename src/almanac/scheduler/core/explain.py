@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from .grid import Grid, TaskPlan
-from .model import Block, Floor, Partial, Schedule, SolveStatus, Unplaced, UnplacedCause
+from .model import Block, Floor, Schedule, SolveStatus, Unplaced, UnplacedCause
 
 Placement = dict[str, list[tuple[int, int]]]  # task id -> chunks as (start slot, length)
 
@@ -40,13 +40,10 @@ def assemble(
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
     blocks = list(grid.fixed)
-    partial = _partial(grid, placement)
     for tid, chunks in placement.items():
         plan = grid.plans[tid]
         for k, (start, length) in enumerate(chunks):
             reason = _reason(grid, plan, placement, k, len(chunks), start, length)
-            if tid in partial:
-                reason += f"; task partly placed, {partial[tid].unplaced_minutes / 60:g} h unplaced"
             blocks.append(Block(tid, 0, grid.at(start), grid.at(start + length), reason))
     blocks.sort(key=lambda b: (b.start, b.task_id))
     numbered = number_blocks(blocks, grid.problem.previous, grid.problem.held)
@@ -66,29 +63,7 @@ def assemble(
         stopped,
         floors,
         scope,
-        partial=tuple(partial.values()),
     )
-
-
-def _partial(grid: Grid, placement: Placement) -> dict[str, Partial]:
-    """Tasks placed with less than their remaining estimate (a repair kept the blocks a
-    change left untouched and found no time for the rest), with why the rest has none."""
-    out = {}
-    slot = grid.problem.slot_minutes
-    for tid, chunks in placement.items():
-        plan = grid.plans[tid]
-        have = sum(n for _, n in chunks)
-        if have >= plan.remaining:
-            continue
-        cause, _ = capacity_cause(plan)
-        rest = (plan.remaining - have) * slot
-        detail = (
-            f"partly placed: {have * slot / 60:g} h of {plan.remaining * slot / 60:g} h; "
-            f"the other {rest / 60:g} h lost their time to a busy event and found no free time "
-            "(the blocks kept did not move)"
-        )
-        out[tid] = Partial(tid, have * slot, rest, cause, detail)
-    return out
 
 
 def number_blocks(

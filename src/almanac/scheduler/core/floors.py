@@ -37,11 +37,10 @@ def measure(grid: Grid, placement: Placement) -> Measure:
     """The two floor measures of a placement (fixed blocks aside: every answer has them)."""
     work = met = 0
     for tid, plan in grid.plans.items():
-        chunks = placement.get(tid) or []
-        # A task a repair left partly placed counts the work it has (see `repair`).
-        have = sum(n for _, n in chunks)
-        work += plan.task.priority * min(plan.remaining, have)
-        if plan.cause is None and plan.deadline_in(grid.size) and chunks and have >= plan.remaining:
+        chunks = placement.get(tid)
+        if chunks:
+            work += plan.task.priority * plan.remaining
+        if plan.cause is None and plan.deadline_in(grid.size) and chunks:
             end = max(s + n for s, n in chunks)
             met += plan.soft_deadline is None or end <= plan.soft_deadline
     return Measure(work, met)
@@ -83,11 +82,8 @@ def _missed(builder: ModelBuilder) -> list[cp_model.IntVar]:
 
 
 def _weighted(tasks: list[TaskVars]) -> cp_model.LinearExpr:
-    short = [tv for tv in tasks if tv.short is not None]
     return cp_model.LinearExpr.weighted_sum(
-        [tv.placed for tv in tasks] + [tv.short for tv in short if tv.short is not None],
-        [tv.plan.task.priority * tv.plan.remaining for tv in tasks]
-        + [-tv.plan.task.priority for tv in short],
+        [tv.placed for tv in tasks], [tv.plan.task.priority * tv.plan.remaining for tv in tasks]
     )
 
 

@@ -110,18 +110,6 @@ class Grid:
     def on_grid(self, when: datetime) -> bool:
         return (when - self.origin) % self.slot == timedelta(0)
 
-    def untouched(self, plan: TaskPlan) -> list[tuple[int, int]]:
-        """The task's previous blocks still valid on their own (free, in its window, within
-        its chunk bounds): what a repair may keep of a task it leaves partly placed."""
-        return [
-            (start, length)
-            for start, length in plan.prev
-            if plan.min_len <= length <= plan.max_len
-            and plan.lo <= start
-            and start + length <= plan.hi
-            and self.run[start] >= length
-        ]
-
 
 def build_grid(problem: Problem) -> Grid:
     """Discretise the problem: free slots, days, preferred windows, fixed blocks, task plans."""

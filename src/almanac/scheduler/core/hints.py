@@ -31,11 +31,7 @@ def objective_of(builder: ModelBuilder, values: Hint) -> int:
 def weighted_work(builder: ModelBuilder, values: Hint) -> int:
     """Priority-weighted slots placed by an assignment (what greedy must never beat)."""
     return sum(
-        tv.plan.task.priority
-        * (
-            tv.plan.remaining * values[tv.placed.index][1]
-            - (values[tv.short.index][1] if tv.short is not None else 0)
-        )
+        tv.plan.task.priority * tv.plan.remaining * values[tv.placed.index][1]
         for tv in builder.tasks.values()
     )
 
@@ -54,10 +50,6 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
         put(tv.placed, bool(chunks))
         end = chunks[-1][0] + chunks[-1][1] if chunks else 0
         put(tv.end, end)
-        missing = tv.plan.remaining - sum(n for _, n in chunks) if chunks else 0
-        if tv.short is not None and tv.part is not None:
-            put(tv.short, missing)
-            put(tv.part, missing > 0)
         for k, cv in enumerate(tv.chunks):
             start, length = chunks[k] if k < len(chunks) else (cv.starts[0], 0)
             if cv.present is not tv.placed:
@@ -87,10 +79,7 @@ def hint_values(builder: ModelBuilder, placement: Placement) -> Hint:
                     put(reward, length if n == best else 0)
         if tv.missed is not None:
             plan_deadline = tv.plan.soft_deadline
-            put(
-                tv.missed,
-                not chunks or missing > 0 or (plan_deadline is not None and end > plan_deadline),
-            )
+            put(tv.missed, not chunks or (plan_deadline is not None and end > plan_deadline))
         if tv.late is not None:
             deadline, most, late, over = tv.late
             lateness = max(0, end - deadline) if chunks else 0

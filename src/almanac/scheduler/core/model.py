@@ -326,18 +326,6 @@ class Unplaced:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class Partial:
-    """A task a replan left partly placed: its untouched blocks stay, the rest got no time
-    (see `core/repair.py`, `partial_tasks`). Not unplaced: it has blocks."""
-
-    task_id: str
-    placed_minutes: int
-    unplaced_minutes: int
-    cause: UnplacedCause
-    detail: str = ""
-
-
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
     FEASIBLE = "feasible"  # CP-SAT found a solution but did not prove it optimal in time
@@ -380,8 +368,6 @@ class Schedule:
     scope: str = ""
     # Widened: the tasks whose place or deadline, lost by the repair, the moves won back.
     restored: tuple[str, ...] = ()
-    # Tasks left partly placed by a repair (their blocks add up to less than the estimate).
-    partial: tuple[Partial, ...] = ()
 
     def blocks_for(self, task_id: str) -> tuple[Block, ...]:
         return tuple(b for b in self.blocks if b.task_id == task_id)

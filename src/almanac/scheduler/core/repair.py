@@ -68,27 +68,6 @@ def follower_tasks(grid: Grid, kept: Set[str]) -> set[str]:
     return _valid(grid) - set(kept)
 
 
-def partial_tasks(grid: Grid, kept: Set[str], followers: Set[str]) -> set[str]:
-    """Tasks a repair may leave partly placed: splittable tasks the change hit (previous
-    blocks, neither kept nor a follower) that no other task waits for and whose deadline
-    is soft. Their untouched blocks may stay when the hit piece finds no room, instead of
-    the whole task being left out (a follower needs its dependency finished)."""
-    if not kept:
-        return set()
-    waited_for = {d for plan in grid.plans.values() for d in plan.task.depends_on}
-    return {
-        tid
-        for tid, plan in grid.plans.items()
-        if plan.prev
-        and plan.cause is None
-        and plan.task.splittable
-        and not plan.task.hard_deadline
-        and tid not in kept
-        and tid not in followers
-        and tid not in waited_for
-    }
-
-
 def held(grid: Grid, kept: Set[str], placement: Placement) -> set[str]:
     """The kept tasks `placement` leaves where they were, or leaves out."""
     plans = grid.plans
@@ -293,9 +272,6 @@ class Restore:
             # earns nothing (lateness points alone never pay for a move).
             if tid in self.repair:
                 m.add(tv.placed == 1)
-                if tv.short is not None:  # nor less of a task the repair left partly placed
-                    have = sum(n for _, n in self.repair[tid])
-                    m.add(tv.short <= max(0, tv.plan.remaining - have))
             elif (tid, "placed") not in wanted:
                 m.add(tv.placed == 0)
             if tv.missed is not None and self._met(tid):
@@ -323,8 +299,6 @@ class Restore:
 
 
 def _met(tv: TaskVars, chunks: list[tuple[int, int]]) -> bool:
-    """Whether `chunks` (a placement of the task) meet its deadline: all of it, in time."""
+    """Whether `chunks` (a placement of the task) meet its deadline."""
     deadline = tv.plan.soft_deadline
-    if tv.short is not None and sum(n for _, n in chunks) < tv.plan.remaining:
-        return False
     return deadline is None or max(s + n for s, n in chunks) <= deadline

@@ -20,7 +20,6 @@ from .greedy import placement_order
 from .greedy_state import State
 from .grid import Grid
 from .model import Floor
-from .repair import partial_tasks
 
 
 def waiting_tasks(grid: Grid) -> set[str]:
@@ -47,7 +46,6 @@ def repair_placement(
     first free fit; `skip` (waiting work, see `fill`) is left out. Always a placement the
     repair's restriction allows."""
     state = State(grid)
-    partial = partial_tasks(grid, kept, followers)
     for tid in grid.topo:
         plan = grid.plans.get(tid)
         if plan is None or tid not in kept:
@@ -64,7 +62,7 @@ def repair_placement(
             state.commit(plan, chunks)
     for tid in placement_order(grid, by_priority):
         if tid not in kept and tid not in skip and tid not in state.placed:
-            _place(state, grid, tid, tid in partial)
+            _place(state, grid, tid)
     # Dependencies first: a follower moves only after a dependency that now ends later, and
     # anything placed after a task that has since moved (or been left out) follows it again.
     for tid in grid.topo:
@@ -143,10 +141,8 @@ class Finish:
         return fl.repair_floors(self.best, self.floor, answer, self.grid.problem.slot_minutes)
 
 
-def _place(state: State, grid: Grid, tid: str, partial: bool = False) -> None:
-    """Place one task of the repair's neighbourhood, where it was if that still fits; a task
-    that may stay partly placed (see `repair.partial_tasks`) and fits nowhere whole keeps
-    its untouched blocks."""
+def _place(state: State, grid: Grid, tid: str) -> None:
+    """Place one task of the repair's neighbourhood, where it was if that still fits."""
     plan = grid.plans.get(tid)
     if plan is None or plan.cause is not None:
         return
@@ -154,14 +150,10 @@ def _place(state: State, grid: Grid, tid: str, partial: bool = False) -> None:
         return
     lo = state.lo(plan)
     chunks = state.keep_previous(plan, lo, state.free_runs(plan)) if plan.prev else None
-    untouched = None
     if chunks is None and plan.prev and state.keep_partially(plan):
-        untouched = list(state.placed[tid])
         if state.finish_partial(plan):
             return
     if chunks is None:
         chunks = state.first_fit(plan, lo, state.free_runs(plan))
-    if chunks is None and partial and untouched and untouched == grid.untouched(plan):
-        chunks = untouched  # partly placed: exactly its untouched blocks, as the model allows
     if chunks is not None:
         state.commit(plan, chunks)
