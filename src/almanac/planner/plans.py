@@ -12,7 +12,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.sop import SOP, STORED, check_sop
+from almanac.ontology.sop import SOP, check_sop, stored_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -41,10 +41,10 @@ _SHOWN_METADATA = (
 )
 
 
-def stored_sop(plan: Plan) -> SOP:
+def plan_sop(plan: Plan) -> SOP:
     """A plan's stored SOP; Conflict (naming `sop`) when the row no longer reads as one."""
     try:
-        return SOP.model_validate(plan.sop, context=STORED)
+        return stored_sop(plan.sop)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'sop'}: {err['msg']}"
@@ -62,7 +62,7 @@ def plan_out(plan: Plan) -> PlanOut:
     meta: dict[str, Any] = plan.metadata_ if isinstance(plan.metadata_, dict) else {}
     shown = {k: meta[k] for k in _SHOWN_METADATA if meta.get(k)}
     try:
-        sop = stored_sop(plan)
+        sop = plan_sop(plan)
     except Conflict as e:
         return _shown(plan, shown, sop=None, sop_error=e.message, total_hours=0.0)
     return _shown(plan, shown, sop=sop, total_hours=round(sop.total_hours(), 2))
@@ -165,7 +165,7 @@ class PlanLifecycleService:
         """draft → approved: the plan becomes a process template and its tasks."""
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, "approved")
-        sop = stored_sop(plan)
+        sop = plan_sop(plan)
         origin = _origins(plan.metadata_ or {})
         checklist = [
             {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}
