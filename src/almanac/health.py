@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from almanac.deps import State
 from almanac.redact import redact
 from almanac.state import AppState
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 _TIMEOUT = 2.0
@@ -156,9 +158,11 @@ async def _probe_calendar(state: AppState) -> DependencyStatus:
 FAILED_WRITES_SHOWN_DAYS = 7
 
 
-async def _with_pending_writes(state: AppState, status: DependencyStatus) -> DependencyStatus:
-    """The calendar's status, degraded while schedule writes wait in the queue for it or
-    have failed for good: the user's calendar is missing those blocks."""
+async def _pending_writes(state: AppState) -> Any:
+    """Schedule writes waiting in the queue for a remote calendar, and those failed for
+    good; None when the calendar cannot queue (the built-in one writes in the request)."""
+    if state.settings.calendar.provider == "builtin":
+        return None
     from almanac.jobs.repository import task_backlog
     from almanac.scheduler.pending import TASK
 
@@ -169,8 +173,16 @@ async def _with_pending_writes(state: AppState, status: DependencyStatus) -> Dep
     try:
         backlog, _ = await _timed(count())
     except Exception:  # the database's own entry says why
-        return status
-    if not backlog.pending and not backlog.failed:
+        return None
+    return backlog
+
+
+def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencyStatus:
+    """The calendar's status, degraded while schedule writes wait in the queue for it or
+    have failed for good: the user's calendar is missing those blocks."""
+    from almanac.scheduler.pending import TASK
+
+    if backlog is None or (not backlog.pending and not backlog.failed):
         return status
     parts = []
     if backlog.pending:
@@ -217,15 +229,71 @@ async def _zep(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
 
 
+# /health answers within this however many dependencies hang at once: a probe still
+# running then is reported as not answering (and left to finish in the background).
+HEALTH_DEADLINE_SECONDS = _TIMEOUT + 1.0
+
+_SILENT = {
+    "database": ("down", True, "no answer"),
+    "cache": ("degraded", False, "no answer; serving without cache"),
+    "embedder": ("down", True, "no answer"),
+    "llm": ("degraded", False, "no answer; planning falls back to the workflow library"),
+    "zep": ("degraded", False, "no answer; recall answers from Postgres"),
+    "calendar": ("degraded", False, "no answer; scheduling cannot read busy time"),
+}
+
+
+async def _gather_bounded(probes: dict[str, Any]) -> dict[str, Any]:
+    """Run `probes` concurrently; those not done by the deadline are cancelled without
+    waiting for them (a hung driver's clean-up must not hold /health) and answer None, as
+    do those that raised."""
+    tasks = {name: asyncio.ensure_future(coro) for name, coro in probes.items()}
+    await asyncio.wait(tasks.values(), timeout=HEALTH_DEADLINE_SECONDS)
+    results: dict[str, Any] = {}
+    for name, task in tasks.items():
+        if task.done():
+            failed = task.exception()
+            if failed is not None:
+                logger.warning("health probe %s failed: %r", name, failed)
+            results[name] = None if failed is not None else task.result()
+        else:
+            task.cancel()
+            task.add_done_callback(_quietly)
+            results[name] = None
+    return results
+
+
+def _quietly(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
 async def check_health(state: AppState, services: list[str]) -> HealthOut:
-    """Probe every dependency concurrently."""
-    probes = [_database(state), _cache(state), _embedder(state), _llm(state), _zep(state)]
+    """Probe every dependency concurrently, within HEALTH_DEADLINE_SECONDS in all."""
+    probes: dict[str, Any] = {
+        "database": _database(state),
+        "cache": _cache(state),
+        "embedder": _embedder(state),
+        "llm": _llm(state),
+        "zep": _zep(state),
+    }
     if "planner" in services:
-        probes.append(_calendar(state))
-    db, cache, emb, llm, zep, *calendar = await asyncio.gather(*probes)
-    deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm, "zep": zep}
-    if calendar:
-        deps["calendar"] = await _with_pending_writes(state, calendar[0])
+        probes["calendar"] = _calendar(state)
+        probes["calendar_writes"] = _pending_writes(state)
+    results = await _gather_bounded(probes)
+    backlog = results.pop("calendar_writes", None)
+    deps: dict[str, DependencyStatus] = {}
+    for name, result in results.items():
+        if result is None:  # no answer in time (or the probe itself failed)
+            status, required, what = _SILENT[name]
+            result = DependencyStatus(
+                status=status,
+                required=required,
+                detail=f"{what} within {HEALTH_DEADLINE_SECONDS:g} s",
+            )
+        deps[name] = result
+    if "calendar" in deps:
+        deps["calendar"] = _with_pending_writes(deps["calendar"], backlog)
     # Probe errors can quote a URL with its password, or a key: never shown.
     secrets = configured_secrets(state.settings)
     deps = {
