@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -229,6 +230,44 @@ async def _zep(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
 
 
+async def _memory_gateway(state: AppState) -> DependencyStatus:
+    """The Memory Gateway this Planner reaches over HTTP (two-process mode): its own
+    /health, and whether a call to it failed since."""
+    from almanac.memory.client import gateway
+
+    client = gateway(state)
+    where = f"Memory Gateway at {client.client.base_url}"
+    without = "plans are made without memory context and say so"
+    try:
+        started = time.perf_counter()
+        code, body = await client.health()
+        ms = round((time.perf_counter() - started) * 1000, 2)
+    except TimeoutError:
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} did not answer within {client.deadline:g} s; {without}",
+        )
+    except httpx.HTTPError as exc:
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} unreachable ({type(exc).__name__}); {without}",
+        )
+    theirs = body.get("status") if isinstance(body, dict) else None
+    if code == 200 and theirs == "ok":
+        return DependencyStatus(status="ok", required=False, detail=where, latency_ms=ms)
+    if code == 200 and theirs == "degraded":
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} is degraded (see its /health)",
+            latency_ms=ms,
+        )
+    said = f"answered {code}" + (f" ({theirs})" if theirs else "")
+    return DependencyStatus(status="degraded", required=False, detail=f"{where} {said}; {without}")
+
+
 # /health answers within this however many dependencies hang at once: a probe still
 # running then is reported as not answering (and left to finish in the background).
 HEALTH_DEADLINE_SECONDS = _TIMEOUT + 1.0
@@ -240,6 +279,11 @@ _SILENT = {
     "llm": ("degraded", False, "no answer; planning falls back to the workflow library"),
     "zep": ("degraded", False, "no answer; recall answers from Postgres"),
     "calendar": ("degraded", False, "no answer; scheduling cannot read busy time"),
+    "memory_gateway": (
+        "degraded",
+        False,
+        "the Memory Gateway gave no answer; plans are made without memory context",
+    ),
 }
 
 
@@ -277,6 +321,8 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
         "llm": _llm(state),
         "zep": _zep(state),
     }
+    if state.settings.server.memory_gateway_url and "planner" in services:
+        probes["memory_gateway"] = _memory_gateway(state)
     if "planner" in services:
         probes["calendar"] = _calendar(state)
         probes["calendar_writes"] = _pending_writes(state)

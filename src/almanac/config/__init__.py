@@ -198,6 +198,9 @@ class ServerSettings(BaseModel):
     memory_gateway_url: str | None = None
     # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
     memory_gateway_key: SecretStr | None = None
+    # The longest one call to that Gateway may take; past it (or refused, or a 5xx) the
+    # feature goes on without memory and says so (plans: `degraded: ["memory"]`).
+    memory_gateway_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("planner_port")
     @classmethod
