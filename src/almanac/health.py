@@ -54,13 +54,16 @@ async def _database(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(ping())
     except Exception as exc:
-        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     kind = "embedded" if state.embedded_pg is not None else "external"
     return DependencyStatus(status="ok", required=True, detail=kind, latency_ms=ms)
 
 
 async def _cache(state: AppState) -> DependencyStatus:
-    status, ms = await _timed(state.cache.check())
+    try:
+        status, ms = await _timed(state.cache.check())
+    except Exception as exc:  # a paused server: its socket timeout may exceed the probe's
+        status = _failure(exc)
     if status == "ok":
         return DependencyStatus(
             status="ok", required=False, detail=state.cache.backend, latency_ms=ms
@@ -76,13 +79,20 @@ async def _embedder(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(state.embedder.check())
     except Exception as exc:
-        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
+
+
+def _failure(exc: Exception) -> str:
+    """Why a probe failed, in words (a timeout has no message of its own)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {_TIMEOUT:g} s"
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
 def _optional_failed(exc: Exception, consequence: str, provider: str = "") -> DependencyStatus:
     """An optional dependency whose probe failed: degraded, with why and what it costs."""
-    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    detail = _failure(exc)
     where = f"{provider}: " if provider else ""
     return DependencyStatus(
         status="degraded", required=False, detail=f"{where}{detail[:250]}; {consequence}"
@@ -272,18 +282,15 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
 # running then is reported as not answering (and left to finish in the background).
 HEALTH_DEADLINE_SECONDS = _TIMEOUT + 1.0
 
+# What a dependency that gave no answer by the deadline costs (status, required, cost).
 _SILENT = {
-    "database": ("down", True, "no answer"),
-    "cache": ("degraded", False, "no answer; serving without cache"),
-    "embedder": ("down", True, "no answer"),
-    "llm": ("degraded", False, "no answer; planning falls back to the workflow library"),
-    "zep": ("degraded", False, "no answer; recall answers from Postgres"),
-    "calendar": ("degraded", False, "no answer; scheduling cannot read busy time"),
-    "memory_gateway": (
-        "degraded",
-        False,
-        "the Memory Gateway gave no answer; plans are made without memory context",
-    ),
+    "database": ("down", True, "nothing can be read or stored"),
+    "cache": ("degraded", False, "serving without cache"),
+    "embedder": ("down", True, "nothing can be remembered or recalled"),
+    "llm": ("degraded", False, "planning falls back to the workflow library"),
+    "zep": ("degraded", False, "recall answers from Postgres"),
+    "calendar": ("degraded", False, "scheduling cannot read busy time or write blocks"),
+    "memory_gateway": ("degraded", False, "plans are made without memory context"),
 }
 
 
@@ -331,11 +338,11 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     deps: dict[str, DependencyStatus] = {}
     for name, result in results.items():
         if result is None:  # no answer in time (or the probe itself failed)
-            status, required, what = _SILENT[name]
+            status, required, cost = _SILENT[name]
             result = DependencyStatus(
                 status=status,
                 required=required,
-                detail=f"{what} within {HEALTH_DEADLINE_SECONDS:g} s",
+                detail=f"no answer within {HEALTH_DEADLINE_SECONDS:g} s; {cost}",
             )
         deps[name] = result
     if "calendar" in deps:
