@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -11,10 +12,12 @@ import httpx
 
 class FailingProxy:
     """Forwards to `upstream`; from the `fail_put`-th PUT on (1-based, 0: never) every PUT
-    answers `status` instead, so the client library's own retry cannot hide it."""
+    answers `status` instead, so the client library's own retry cannot hide it. Each PUT
+    waits `put_delay` seconds first (a slow server)."""
 
     def __init__(self, upstream: str) -> None:
         self.fail_put = 0
+        self.put_delay = 0.0
         self.status = 500
         self.puts = 0
         proxy = self
@@ -29,6 +32,7 @@ class FailingProxy:
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.command == "PUT":
+                    time.sleep(proxy.put_delay)
                     proxy.puts += 1
                     if 0 < proxy.fail_put <= proxy.puts:
                         self._answer(proxy.status, {}, b"injected failure")

@@ -42,6 +42,7 @@ from almanac.calendars.base import (
     plan_changes,
     require_window,
 )
+from almanac.calendars.threads import in_thread
 from almanac.config import GoogleCalendarSettings
 from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
 from almanac.oauth.repository import DEFAULT_ACCOUNT, OAuthCredentialRepository
@@ -190,7 +191,8 @@ class GoogleCalendar(CalendarProvider):
 
     async def _thread(self, fn: Callable[[], T]) -> T:
         async with self._lock:
-            return await asyncio.to_thread(fn)
+            # Cancelled, the batch in flight still ends before the caller goes on.
+            return await in_thread(fn)
 
     async def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Run `fn(service)` in the worker thread, retrying rate limits and server errors."""
