@@ -18,10 +18,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from almanac.models import Workflow
 from almanac.state import AppState
 from tests.conftest import TEST_ADMIN_KEY, ok
 from tests.doubles.loopback import JSONHandler, Loopback
 from tests.live_server import free_port, server_env, wait_healthy
+from tests.planner.conftest import library
+
+__all__ = ["library"]  # the planner tests' workflows (rolled back with each test)
 
 DEADLINE = 1.0
 # The recall calls run at once (one deadline), then remembering the plan fails at once.
@@ -36,9 +40,11 @@ def gateway(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[subpro
     data_dir = tmp_root / "gateway-hop"
     data_dir.mkdir(exist_ok=True)
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    # A Gateway alone needs no workflow library (and must not leave one in the database).
+    env = {**server_env(pg_url, data_dir, port), "ALMANAC_PLANNER__STARTER_LIBRARY": "false"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "almanac", "serve", "memory", "--port", str(port)],
-        env=server_env(pg_url, data_dir, port),
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -75,8 +81,12 @@ async def _planner_on(state: AppState, url: str) -> AsyncIterator[AppState]:
 
 
 @pytest.fixture
-async def planner(state: AppState, gateway: subprocess.Popen[bytes]) -> AsyncIterator[AppState]:
-    async for s in _planner_on(state, gateway.url):  # type: ignore[attr-defined]
+async def planner(
+    committed_state: AppState, gateway: subprocess.Popen[bytes]
+) -> AsyncIterator[AppState]:
+    """The Planner on the real Gateway; what the Gateway commits (the plans it remembers)
+    is emptied afterwards (`committed_state`)."""
+    async for s in _planner_on(committed_state, gateway.url):  # type: ignore[attr-defined]
         yield s
 
 
@@ -96,7 +106,10 @@ async def _gateway_entry(client: httpx.AsyncClient) -> tuple[dict[str, Any], str
 
 
 async def test_a_paused_gateway_degrades_plans_within_the_deadline_and_health_names_it(
-    planner: AppState, gateway: subprocess.Popen[bytes], client: httpx.AsyncClient
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
 ):
     where = f"Memory Gateway at {gateway.url}"  # type: ignore[attr-defined]
     plan, _ = await _plan(client)
@@ -154,7 +167,11 @@ class _Garbage(_Broken):
 
 @pytest.mark.parametrize(("handler", "said"), [(_Broken, "answered 502"), (_Garbage, "not JSON")])
 async def test_a_gateway_answering_5xx_or_garbage_degrades_plans_never_500(
-    state: AppState, client: httpx.AsyncClient, handler: type[_Broken], said: str
+    state: AppState,
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+    handler: type[_Broken],
+    said: str,
 ):
     loop = Loopback(handler, "broken-gateway")
     url = loop.base_url.removesuffix("/v1")
