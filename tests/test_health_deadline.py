@@ -53,7 +53,7 @@ async def test_health_answers_within_its_deadline_with_valkey_paused_and_the_llm
             finally:
                 os.kill(pid, signal.SIGCONT)
                 chat.release()
-        assert took < HEALTH_DEADLINE_SECONDS + 1.0, took
+        assert took < HEALTH_DEADLINE_SECONDS + 2.0, took
         assert r.status_code == 200, r.text  # usable: Postgres and the embedder answer
         body = r.json()
         assert body["status"] == "degraded"

@@ -65,7 +65,7 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
         r = await client.post("/api/v1/scheduler/schedule", json=body)
     assert r.status_code == 200 and r.json()["calendar"]["pending"] is True, r.text
     blocks = {event_uid(b["almanac_id"]) for b in r.json()["blocks"]}
-    assert len(blocks) >= 4
+    assert len(blocks) >= 5
     args = (
         await db_session.execute(
             text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
@@ -73,12 +73,15 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
     ).scalar_one()
 
     proxy.fail_put, proxy.put_delay = 0, PUT_DELAY  # back, but slow: each PUT 0.4 s
+    before = proxy.puts
     started = time.perf_counter()
     with pytest.raises(CalendarUnavailable, match=f"within {limit:g} s; retried later"):
         await write_blocks(db_session, settings, sched_state.cache, args)
     held = time.perf_counter() - started
-    # The deadline, plus the one PUT in flight then (finished before the lock is let go).
-    assert held < limit + PUT_DELAY + 1.0, held
+    # The deadline, plus the one PUT in flight then (finished before the lock is let go):
+    # two PUTs started (slack for a busy machine in both bounds).
+    assert proxy.puts - before <= 3  # 2, or 3 if the deadline fired late
+    assert held < limit + PUT_DELAY + 2.0, held
     puts = proxy.puts
     await asyncio.sleep(3 * PUT_DELAY)
     assert proxy.puts == puts  # nothing written after the job gave up

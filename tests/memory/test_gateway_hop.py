@@ -18,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from almanac.health import HEALTH_DEADLINE_SECONDS
 from almanac.models import Workflow
 from almanac.state import AppState
 from tests.conftest import TEST_ADMIN_KEY, ok
@@ -29,7 +30,7 @@ __all__ = ["library"]  # the planner tests' workflows (rolled back with each tes
 
 DEADLINE = 1.0
 # The recall calls run at once (one deadline), then remembering the plan fails at once.
-PLAN_BOUND = DEADLINE + 2.5
+PLAN_BOUND = DEADLINE + 3.0  # and slack for a busy machine
 PLAN = "/api/v1/planner/plan"
 
 
@@ -127,7 +128,7 @@ async def test_a_paused_gateway_degrades_plans_within_the_deadline_and_health_na
         assert "planned without recalled memories" in said
         assert "not remembered" in said
         entry, overall, took = await _gateway_entry(client)
-        assert took < DEADLINE + 1.5, took
+        assert took < HEALTH_DEADLINE_SECONDS + 1.0, took
         assert overall == "degraded" and entry["status"] == "degraded"
         assert entry["detail"].startswith(f"{where} did not answer"), entry
     finally:

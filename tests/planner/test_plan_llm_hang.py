@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import OpenAILLMSettings
+from almanac.health import HEALTH_DEADLINE_SECONDS
 from almanac.llm.factory import build_llm
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.models import Workflow
@@ -54,14 +55,14 @@ async def test_a_wedged_llm_plans_from_the_library_within_the_budget_and_says_so
     plan = await ok(
         await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"}), 201
     )
-    assert time.perf_counter() - started < BUDGET + 1.5
+    assert time.perf_counter() - started < BUDGET + 2.5  # the machine may be busy
     assert plan["source"] == "library" and plan["llm"]["used"] is False
     assert plan["degraded"] == ["llm"]
     assert "too slow" in plan["llm"]["detail"] and f"{BUDGET:g} s budget" in plan["llm"]["detail"]
 
     started = time.perf_counter()
     health = (await client.get("/health")).json()
-    assert time.perf_counter() - started < 3.5
+    assert time.perf_counter() - started < HEALTH_DEADLINE_SECONDS + 1.5
     entry = health["dependencies"]["llm"]
     assert health["status"] == "degraded" and entry["status"] == "degraded"
     assert entry["detail"].startswith("no answer within"), entry
