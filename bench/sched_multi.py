@@ -3,7 +3,9 @@
 Per instance (see `sched_instances`): Almanac's solver, a priority-first greedy and a global
 earliest-deadline-first on the same problem; weighted hours, deadlines met, violations found
 by the independent check (`sched_check`), solve time, status and why the search stopped; then
-three new one-hour meetings on placed blocks and a replan: the share of blocks that moved.
+three new one-hour meetings on placed blocks and a replan: the share of blocks that moved,
+by kind, by load and by how the replan was answered (repair, widened, or the simple repair
+in the search's place), and the left-out tasks that had more than one block.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
         "kinds": dict(kinds),
         "tasks_left_out": len(left_out),
         "left_out_blocks": sum(b.task_id in left_out for b in moved),
+        # Of them, tasks that had more than one block: all a partial placement could keep.
+        "tasks_left_out_split": sum(sum(b.task_id == t for b in movable) > 1 for t in left_out),
         "violations": len(check.limit_violations(changed, second)),
         "seconds": round(seconds, 3),
         "scope": second.scope,
@@ -265,10 +269,19 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
         "replan_moves_by_kind": dict(
             sum((Counter(r["replan"]["kinds"]) for r in records), Counter())
         ),
-        # Of those moves, the blocks of tasks a replan left out altogether (and how many).
+        # Where the moves come from: by load (two-week instances) and by how the replan was
+        # answered (a repair, a widened repair, or the simple repair replacing the search).
+        "median_replan_moved_two_weeks_by_load": {
+            str(load): median([r["replan"]["moved_share"] for r in two_weeks if r["load"] == load])
+            for load in sorted({r["load"] for r in two_weeks})
+        },
+        "replan_moves_by_answer": _by_answer(records),
+        # Of those moves, the blocks of tasks a replan left out altogether, how many tasks,
+        # and how many of those tasks had more than one block.
         "replan_left_out": [
             sum(r["replan"]["left_out_blocks"] for r in records),
             sum(r["replan"]["tasks_left_out"] for r in records),
+            sum(r["replan"]["tasks_left_out_split"] for r in records),
         ],
         "median_replan_seconds": median([r["replan"]["seconds"] for r in records]),
     }
@@ -281,7 +294,9 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
             ["90th percentile", f"{summary['p90_replan_moved']:.2%}"],
             ["replans above 20%", summary["replans_above_20pct"]],
             ["moves by kind", summary["replan_moves_by_kind"]],
-            ["of them: blocks / tasks left out altogether", summary["replan_left_out"]],
+            ["of them: blocks / tasks (with 2+ blocks) left out", summary["replan_left_out"]],
+            ["two-week median by load", summary["median_replan_moved_two_weeks_by_load"]],
+            ["moves by answer (replans, kinds)", summary["replan_moves_by_answer"]],
             ["below the simple repair (target 0)", len(summary["replans_below_simple_repair"])],
             ["below a from-scratch greedy / EDF", len(summary["replan_floors_missed"])],
             ["median replan seconds", summary["median_replan_seconds"]],
@@ -327,6 +342,19 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
         )
         summary["api_violations"] = sum(r["violations"] for r in api_out["instances"])
     return out
+
+
+def _by_answer(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Replans and their moves by kind, per answer: "repair", "widened", or "simple repair"
+    (the greedy repair replaced the search's answer, see `core/repair_greedy.Finish`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        rp = r["replan"]
+        name = "simple repair" if rp["source"].startswith("repair-") else rp["scope"]
+        entry = out.setdefault(name, {"replans": 0, "kinds": Counter()})
+        entry["replans"] += 1
+        entry["kinds"].update(rp["kinds"])
+    return {k: {"replans": v["replans"], "kinds": dict(v["kinds"])} for k, v in out.items()}
 
 
 def _quantile(values: list[float], q: float) -> float | None:

@@ -1,13 +1,19 @@
-"""A proxy in front of a real CalDAV server that fails PUTs on demand (5xx, 412)."""
+"""A proxy in front of a real CalDAV server that fails PUTs on demand (5xx, 412) or makes
+them slow, and the fixtures that put it in front of Radicale."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
+from caldav.davclient import DAVClient
+
+from tests.calendars.conftest import USER
 
 
 class FailingProxy:
@@ -68,3 +74,18 @@ class FailingProxy:
         self._server.shutdown()
         self._server.server_close()
         self._client.close()
+
+
+@pytest.fixture
+def proxy(radicale_url: str) -> Iterator[FailingProxy]:
+    p = FailingProxy(radicale_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def radicale(radicale_url: str) -> Iterator[Any]:
+    """A client of Radicale itself (past the proxy), to see what is stored."""
+    client = DAVClient(url=radicale_url, username=USER, password="secret")
+    yield client
+    client.close()

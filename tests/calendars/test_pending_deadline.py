@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from caldav.davclient import DAVClient
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,27 +20,13 @@ from almanac.config import CalDAVCalendarSettings
 from almanac.scheduler.pending import TASK, remote_deadline, write_blocks
 from almanac.state import AppState
 from tests.calendars.conftest import USER
-from tests.calendars.faults import FailingProxy
+from tests.calendars.faults import FailingProxy, proxy, radicale
 from tests.conftest import app_in_transaction, http_client
 from tests.scheduler.conftest import make_plan, next_monday, sched_state
 
-__all__ = ["sched_state"]  # the scheduler tests' fixture, used here with Radicale
+__all__ = ["proxy", "radicale", "sched_state"]  # fixtures shared with other test modules
 
 PUT_DELAY = 0.4
-
-
-@pytest.fixture
-def proxy(radicale_url: str) -> Iterator[FailingProxy]:
-    p = FailingProxy(radicale_url)
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def radicale(radicale_url: str) -> Iterator[Any]:
-    client = DAVClient(url=radicale_url, username=USER, password="secret")
-    yield client
-    client.close()
 
 
 async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_finished_later(
