@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from almanac.auth.keyfile import auth_headers, gateway_key
 from almanac.errors import AlmanacError, DependencyUnavailable
@@ -50,53 +53,119 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
             "(a key with scope write) or the data folder's api-key",
             url,
         )
-    client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
-    return HttpMemoryClient(client, owns_client=True)
+    limit = state.settings.server.memory_gateway_timeout_seconds
+    client = httpx.AsyncClient(base_url=url, timeout=limit, headers=headers)
+    return HttpMemoryClient(client, owns_client=True, deadline=limit)
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class HttpMemoryClient:
-    """Talks to a Memory Gateway over HTTP (the two-process deployment)."""
+    """Talks to a Memory Gateway over HTTP (the two-process deployment).
 
-    def __init__(self, client: httpx.AsyncClient, *, owns_client: bool = False) -> None:
+    Every way the Gateway can fail to serve (refused, silent past `deadline`, a 5xx, an
+    answer that is not what its API promises) is `DependencyUnavailable` (503) naming it;
+    a 4xx stays the Gateway's own answer (the request was refused, not the Gateway down).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        owns_client: bool = False,
+        deadline: float | None = None,
+    ) -> None:
         self.client = client
         self.owns_client = owns_client
+        # A whole call's limit: httpx's timeout is per read, so a Gateway that trickles
+        # bytes could otherwise hold a request far longer.
+        self.deadline = deadline
+        # (monotonic time, why) of the last time the Gateway could not serve.
+        self.last_failure: tuple[float, str] | None = None
 
     async def close(self) -> None:
         """Close the HTTP client when this object created it."""
         if self.owns_client:
             await self.client.aclose()
 
+    def _unavailable(self, why: str) -> DependencyUnavailable:
+        self.last_failure = (time.monotonic(), why)
+        return DependencyUnavailable(
+            f"Memory Gateway at {self.client.base_url} {why}", headers={"Retry-After": "5"}
+        )
+
     async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        failed = self.last_failure
+        if self.deadline is not None and failed is not None:
+            # For one deadline after a failure, calls fail at once instead of each waiting
+            # it out again (a plan asks the Gateway several times).
+            ago = time.monotonic() - failed[0]
+            if ago < self.deadline:
+                raise DependencyUnavailable(
+                    f"Memory Gateway at {self.client.base_url} {failed[1]} {ago:.1f} s ago;"
+                    " not asked again yet",
+                    headers={"Retry-After": "5"},
+                )
         try:
-            response = await self.client.request(method, url, **kwargs)
+            async with asyncio.timeout(self.deadline):
+                response = await self.client.request(method, url, **kwargs)
+        except TimeoutError as exc:
+            raise self._unavailable(f"did not answer within {self.deadline:g} s") from exc
         except httpx.HTTPError as exc:
-            raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
+            raise self._unavailable(f"unreachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
             problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+            if response.status_code >= 500:
+                raise self._unavailable(f"answered {response.status_code}: {problem.message()}")
             raise AlmanacError(problem.message(), response.status_code)
-        return response.json()
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise self._unavailable("answered something that is not JSON") from exc
+        self.last_failure = None
+        return data
+
+    def _read(self, model: type[M], data: Any) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise self._unavailable(
+                f"answered something that is not a {model.__name__} ({exc.error_count()} error(s))"
+            ) from exc
 
     async def remember(self, item: RememberIn) -> RememberOut:
         data = await self._send(
             "POST", "/api/v1/memory/remember", json=item.model_dump(mode="json")
         )
-        return RememberOut.model_validate(data)
+        return self._read(RememberOut, data)
 
     async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
         body = RememberBatchIn(items=list(items)).model_dump(mode="json")
         data = await self._send("POST", "/api/v1/memory/remember/batch", json=body)
-        return RememberBatchOut.model_validate(data)
+        return self._read(RememberBatchOut, data)
 
     async def recall(self, query: RecallQuery) -> RecallOut:
         params = query.model_dump(mode="json", exclude_none=True)
         data = await self._send("GET", "/api/v1/memory/recall", params=params)
-        return RecallOut.model_validate(data)
+        return self._read(RecallOut, data)
 
     async def write_fact(self, fact: FactIn) -> FactWriteOut:
         data = await self._send("POST", "/api/v1/memory/facts", json=fact.model_dump(mode="json"))
-        return FactWriteOut.model_validate(data)
+        return self._read(FactWriteOut, data)
 
     async def facts(self, query: FactsQuery) -> list[FactOut]:
         params = query.model_dump(mode="json", exclude_none=True)
         data = await self._send("GET", "/api/v1/memory/facts", params=params)
-        return [FactOut.model_validate(f) for f in data]
+        if not isinstance(data, list):
+            raise self._unavailable("answered something that is not a list of facts")
+        return [self._read(FactOut, f) for f in data]
+
+    async def health(self) -> tuple[int, Any]:
+        """The Gateway's own /health (status code, body), within the deadline."""
+        async with asyncio.timeout(self.deadline):
+            response = await self.client.get("/health")
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
