@@ -1,14 +1,19 @@
-"""/health's calendar entry counts schedule writes still queued for the calendar and those
-that failed for good: their blocks are missing from the user's calendar."""
+"""/health's calendar entry counts schedule writes still queued for a remote calendar and
+those that failed for good: their blocks are missing from the user's calendar. The built-in
+calendar cannot queue a write, so it is not asked."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from almanac.calendars.base import EventSpec
+from almanac.config import CalDAVCalendarSettings
+from almanac.health import DependencyStatus
 from almanac.scheduler.pending import TASK, queue_write
 from almanac.state import AppState
 
@@ -42,9 +47,21 @@ async def calendar_entry(client: httpx.AsyncClient) -> dict[str, str]:
     return {"overall": body["status"], **body["dependencies"]["calendar"]}
 
 
+@pytest.fixture
+def remote_calendar(committed_state: AppState) -> AppState:
+    """A CalDAV calendar whose last probe (cached by /health for minutes) answered: the
+    entry's status then depends on the queued writes alone."""
+    calendar = CalDAVCalendarSettings(caldav_url="http://127.0.0.1:9/dav/")
+    committed_state.settings = committed_state.settings.model_copy(update={"calendar": calendar})
+    ok = DependencyStatus(status="ok", required=False, detail="caldav")
+    committed_state.probes["calendar"] = (time.monotonic(), ok)
+    return committed_state
+
+
 async def test_pending_and_failed_calendar_writes_degrade_the_calendar(
-    committed_state: AppState, committed_client: httpx.AsyncClient
+    remote_calendar: AppState, committed_client: httpx.AsyncClient
 ):
+    committed_state = remote_calendar
     before = await calendar_entry(committed_client)
     assert before["status"] == "ok" and "pending" not in (before["detail"] or "")
 
@@ -66,3 +83,15 @@ async def test_pending_and_failed_calendar_writes_degrade_the_calendar(
     entry = await calendar_entry(committed_client)
     assert entry["status"] == "degraded"
     assert "pending" not in entry["detail"] and "2 failed for good" in entry["detail"]
+
+
+async def test_the_builtin_calendar_is_not_degraded_by_writes_queued_for_another(
+    committed_state: AppState, committed_client: httpx.AsyncClient
+):
+    """A write queued while a CalDAV calendar was configured does not concern the built-in
+    calendar in use now (it writes in the request and never queues)."""
+    assert committed_state.settings.calendar.provider == "builtin"
+    await queue_one(committed_state)
+    entry = await calendar_entry(committed_client)
+    assert entry["status"] == "ok" and entry["overall"] == "ok", entry
+    assert "pending" not in (entry["detail"] or "")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -18,6 +20,7 @@ from almanac.deps import State
 from almanac.redact import redact
 from almanac.state import AppState
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 _TIMEOUT = 2.0
@@ -51,13 +54,16 @@ async def _database(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(ping())
     except Exception as exc:
-        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     kind = "embedded" if state.embedded_pg is not None else "external"
     return DependencyStatus(status="ok", required=True, detail=kind, latency_ms=ms)
 
 
 async def _cache(state: AppState) -> DependencyStatus:
-    status, ms = await _timed(state.cache.check())
+    try:
+        status, ms = await _timed(state.cache.check())
+    except Exception as exc:  # a paused server: its socket timeout may exceed the probe's
+        status = _failure(exc)
     if status == "ok":
         return DependencyStatus(
             status="ok", required=False, detail=state.cache.backend, latency_ms=ms
@@ -73,13 +79,20 @@ async def _embedder(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(state.embedder.check())
     except Exception as exc:
-        return DependencyStatus(status="down", required=True, detail=str(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
+
+
+def _failure(exc: Exception) -> str:
+    """Why a probe failed, in words (a timeout has no message of its own)."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {_TIMEOUT:g} s"
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
 def _optional_failed(exc: Exception, consequence: str, provider: str = "") -> DependencyStatus:
     """An optional dependency whose probe failed: degraded, with why and what it costs."""
-    detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    detail = _failure(exc)
     where = f"{provider}: " if provider else ""
     return DependencyStatus(
         status="degraded", required=False, detail=f"{where}{detail[:250]}; {consequence}"
@@ -156,9 +169,11 @@ async def _probe_calendar(state: AppState) -> DependencyStatus:
 FAILED_WRITES_SHOWN_DAYS = 7
 
 
-async def _with_pending_writes(state: AppState, status: DependencyStatus) -> DependencyStatus:
-    """The calendar's status, degraded while schedule writes wait in the queue for it or
-    have failed for good: the user's calendar is missing those blocks."""
+async def _pending_writes(state: AppState) -> Any:
+    """Schedule writes waiting in the queue for a remote calendar, and those failed for
+    good; None when the calendar cannot queue (the built-in one writes in the request)."""
+    if state.settings.calendar.provider == "builtin":
+        return None
     from almanac.jobs.repository import task_backlog
     from almanac.scheduler.pending import TASK
 
@@ -169,8 +184,16 @@ async def _with_pending_writes(state: AppState, status: DependencyStatus) -> Dep
     try:
         backlog, _ = await _timed(count())
     except Exception:  # the database's own entry says why
-        return status
-    if not backlog.pending and not backlog.failed:
+        return None
+    return backlog
+
+
+def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencyStatus:
+    """The calendar's status, degraded while schedule writes wait in the queue for it or
+    have failed for good: the user's calendar is missing those blocks."""
+    from almanac.scheduler.pending import TASK
+
+    if backlog is None or (not backlog.pending and not backlog.failed):
         return status
     parts = []
     if backlog.pending:
@@ -217,15 +240,113 @@ async def _zep(state: AppState) -> DependencyStatus:
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
 
 
+async def _memory_gateway(state: AppState) -> DependencyStatus:
+    """The Memory Gateway this Planner reaches over HTTP (two-process mode): its own
+    /health, and whether a call to it failed since."""
+    from almanac.memory.client import gateway
+
+    client = gateway(state)
+    where = f"Memory Gateway at {client.client.base_url}"
+    without = "plans are made without memory context and say so"
+    try:
+        started = time.perf_counter()
+        code, body = await client.health()
+        ms = round((time.perf_counter() - started) * 1000, 2)
+    except TimeoutError:
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} did not answer within {client.deadline:g} s; {without}",
+        )
+    except httpx.HTTPError as exc:
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} unreachable ({type(exc).__name__}); {without}",
+        )
+    theirs = body.get("status") if isinstance(body, dict) else None
+    if code == 200 and theirs == "ok":
+        return DependencyStatus(status="ok", required=False, detail=where, latency_ms=ms)
+    if code == 200 and theirs == "degraded":
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} is degraded (see its /health)",
+            latency_ms=ms,
+        )
+    said = f"answered {code}" + (f" ({theirs})" if theirs else "")
+    return DependencyStatus(status="degraded", required=False, detail=f"{where} {said}; {without}")
+
+
+# /health answers within this however many dependencies hang at once: a probe still
+# running then is reported as not answering (and left to finish in the background).
+HEALTH_DEADLINE_SECONDS = _TIMEOUT + 1.0
+
+# What a dependency that gave no answer by the deadline costs (status, required, cost).
+_SILENT = {
+    "database": ("down", True, "nothing can be read or stored"),
+    "cache": ("degraded", False, "serving without cache"),
+    "embedder": ("down", True, "nothing can be remembered or recalled"),
+    "llm": ("degraded", False, "planning falls back to the workflow library"),
+    "zep": ("degraded", False, "recall answers from Postgres"),
+    "calendar": ("degraded", False, "scheduling cannot read busy time or write blocks"),
+    "memory_gateway": ("degraded", False, "plans are made without memory context"),
+}
+
+
+async def _gather_bounded(probes: dict[str, Any]) -> dict[str, Any]:
+    """Run `probes` concurrently; those not done by the deadline are cancelled without
+    waiting for them (a hung driver's clean-up must not hold /health) and answer None, as
+    do those that raised."""
+    tasks = {name: asyncio.ensure_future(coro) for name, coro in probes.items()}
+    await asyncio.wait(tasks.values(), timeout=HEALTH_DEADLINE_SECONDS)
+    results: dict[str, Any] = {}
+    for name, task in tasks.items():
+        if task.done():
+            failed = task.exception()
+            if failed is not None:
+                logger.warning("health probe %s failed: %r", name, failed)
+            results[name] = None if failed is not None else task.result()
+        else:
+            task.cancel()
+            task.add_done_callback(_quietly)
+            results[name] = None
+    return results
+
+
+def _quietly(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
 async def check_health(state: AppState, services: list[str]) -> HealthOut:
-    """Probe every dependency concurrently."""
-    probes = [_database(state), _cache(state), _embedder(state), _llm(state), _zep(state)]
+    """Probe every dependency concurrently, within HEALTH_DEADLINE_SECONDS in all."""
+    probes: dict[str, Any] = {
+        "database": _database(state),
+        "cache": _cache(state),
+        "embedder": _embedder(state),
+        "llm": _llm(state),
+        "zep": _zep(state),
+    }
+    if state.settings.server.memory_gateway_url and "planner" in services:
+        probes["memory_gateway"] = _memory_gateway(state)
     if "planner" in services:
-        probes.append(_calendar(state))
-    db, cache, emb, llm, zep, *calendar = await asyncio.gather(*probes)
-    deps = {"database": db, "cache": cache, "embedder": emb, "llm": llm, "zep": zep}
-    if calendar:
-        deps["calendar"] = await _with_pending_writes(state, calendar[0])
+        probes["calendar"] = _calendar(state)
+        probes["calendar_writes"] = _pending_writes(state)
+    results = await _gather_bounded(probes)
+    backlog = results.pop("calendar_writes", None)
+    deps: dict[str, DependencyStatus] = {}
+    for name, result in results.items():
+        if result is None:  # no answer in time (or the probe itself failed)
+            status, required, cost = _SILENT[name]
+            result = DependencyStatus(
+                status=status,
+                required=required,
+                detail=f"no answer within {HEALTH_DEADLINE_SECONDS:g} s; {cost}",
+            )
+        deps[name] = result
+    if "calendar" in deps:
+        deps["calendar"] = _with_pending_writes(deps["calendar"], backlog)
     # Probe errors can quote a URL with its password, or a key: never shown.
     secrets = configured_secrets(state.settings)
     deps = {

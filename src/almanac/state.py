@@ -77,24 +77,32 @@ async def build_state(settings: Settings, *, migrate: bool = True) -> AppState:
             settings.data_dir, shared_buffers_mb=settings.database.embedded_shared_buffers_mb
         )
         url = embedded.url
-    engine = create_engine(
-        url,
-        pool_size=settings.database.pool_size,
-        max_overflow=settings.database.max_overflow,
-        pool_timeout=settings.database.pool_timeout_seconds,
-        echo=settings.database.echo,
-        connect_timeout=settings.database.connect_timeout_seconds,
+    db = settings.database
+    # Migrations and index builds may run for minutes: their own engine, with no
+    # client-side statement limit.
+    setup = create_engine(
+        url, pool_size=1, echo=db.echo, connect_timeout=db.connect_timeout_seconds
     )
     try:
         if migrate:
-            await upgrade(engine)
+            await upgrade(setup)
         embedder = build_embedder(settings.embedder)
-        await ensure_indexes(engine, embedder.model, embedder.dim)
+        await ensure_indexes(setup, embedder.model, embedder.dim)
     except BaseException:
-        await engine.dispose()
+        await setup.dispose()
         if embedded is not None:
             embedded.stop()
         raise
+    await setup.dispose()
+    engine = create_engine(
+        url,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        pool_timeout=db.pool_timeout_seconds,
+        echo=db.echo,
+        connect_timeout=db.connect_timeout_seconds,
+        command_timeout=db.command_timeout_seconds,
+    )
     cache = build_cache(settings.cache, settings.effective_valkey_url, engine)
     from almanac.llm.factory import build_llm
     from almanac.llm.recorder import DatabaseRecorder

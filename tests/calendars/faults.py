@@ -1,20 +1,29 @@
-"""A proxy in front of a real CalDAV server that fails PUTs on demand (5xx, 412)."""
+"""A proxy in front of a real CalDAV server that fails PUTs on demand (5xx, 412) or makes
+them slow, and the fixtures that put it in front of Radicale."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
+from caldav.davclient import DAVClient
+
+from tests.calendars.conftest import USER
 
 
 class FailingProxy:
     """Forwards to `upstream`; from the `fail_put`-th PUT on (1-based, 0: never) every PUT
-    answers `status` instead, so the client library's own retry cannot hide it."""
+    answers `status` instead, so the client library's own retry cannot hide it. Each PUT
+    waits `put_delay` seconds first (a slow server)."""
 
     def __init__(self, upstream: str) -> None:
         self.fail_put = 0
+        self.put_delay = 0.0
         self.status = 500
         self.puts = 0
         proxy = self
@@ -29,6 +38,7 @@ class FailingProxy:
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.command == "PUT":
+                    time.sleep(proxy.put_delay)
                     proxy.puts += 1
                     if 0 < proxy.fail_put <= proxy.puts:
                         self._answer(proxy.status, {}, b"injected failure")
@@ -64,3 +74,18 @@ class FailingProxy:
         self._server.shutdown()
         self._server.server_close()
         self._client.close()
+
+
+@pytest.fixture
+def proxy(radicale_url: str) -> Iterator[FailingProxy]:
+    p = FailingProxy(radicale_url)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def radicale(radicale_url: str) -> Iterator[Any]:
+    """A client of Radicale itself (past the proxy), to see what is stored."""
+    client = DAVClient(url=radicale_url, username=USER, password="secret")
+    yield client
+    client.close()

@@ -4,13 +4,11 @@ that fails one PUT)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from caldav.davclient import DAVClient
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,26 +19,12 @@ from almanac.config import CalDAVCalendarSettings
 from almanac.scheduler.pending import TASK, write_blocks
 from almanac.state import AppState
 from tests.calendars.conftest import USER
-from tests.calendars.faults import FailingProxy
+from tests.calendars.faults import FailingProxy, proxy, radicale
 from tests.calendars.shapes import WEEK, specs
 from tests.conftest import app_in_transaction, http_client
 from tests.scheduler.conftest import make_plan, next_monday, run_count, sched_state
 
-__all__ = ["sched_state"]  # the scheduler tests' fixture, used here with Radicale
-
-
-@pytest.fixture
-def proxy(radicale_url: str) -> Iterator[FailingProxy]:
-    p = FailingProxy(radicale_url)
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def radicale(radicale_url: str) -> Iterator[Any]:
-    client = DAVClient(url=radicale_url, username=USER, password="secret")
-    yield client
-    client.close()
+__all__ = ["proxy", "radicale", "sched_state"]  # fixtures shared with other test modules
 
 
 @pytest.mark.parametrize("status", [500, 503, 412])

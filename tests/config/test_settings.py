@@ -47,6 +47,11 @@ def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         ({"ALMANAC_SCHEDULER__DAILY_MAX_HOURS": "10"}, "ALMANAC_SCHEDULER__DAILY_MAX_HOURS"),
         ({"ALMANAC_SERVER__PLANNER_PORT": "8090"}, "ALMANAC_SERVER__PLANNER_PORT"),
         ({"ALMANAC_TIMEZONE": "Mars/Base"}, "ALMANAC_TIMEZONE"),
+        # The client's limit on a silent server must leave the server's own limit first.
+        (
+            {"ALMANAC_DATABASE__COMMAND_TIMEOUT_SECONDS": "30"},
+            "ALMANAC_DATABASE__COMMAND_TIMEOUT_SECONDS",
+        ),
         # Per-provider settings: what a provider needs is checked at start, not per request.
         ({"ALMANAC_LLM__PROVIDER": "openai", "ALMANAC_LLM__MODEL": "m"}, "ALMANAC_LLM__BASE_URL"),
         (

@@ -17,8 +17,10 @@ Streaming (`"stream": true`) is answered as server-sent events, one chunk per
 `Reply.chunk_chars` characters every `Reply.chunk_delay` seconds (a slow small model), with
 a usage chunk only when `stream_options.include_usage` is set and `Reply.stream_usage`;
 `max_tokens` cuts the content at ~4 characters a token with `finish_reason: "length"`, as a
-model writing until its limit does. `GET /v1/models` lists `models`. It listens on
-127.0.0.1 (an ephemeral port) in a background thread and records every request it receives.
+model writing until its limit does. `GET /v1/models` lists `models`. `hang()` makes every
+request (models too) accepted and never answered, as a wedged server, until `release()`.
+It listens on 127.0.0.1 (an ephemeral port) in a background thread and records every
+request it receives.
 """
 
 from __future__ import annotations
@@ -115,6 +117,17 @@ class FakeChatServer:
     _script: deque[Reply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loopback: Loopback | None = None
+    _answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._answering.set()
+
+    def hang(self) -> None:
+        """From now on, accept requests and answer none (until `release()`)."""
+        self._answering.clear()
+
+    def release(self) -> None:
+        self._answering.set()
 
     def script(self, *replies: Reply | str) -> None:
         """Queue answers; a plain string is a 200 answer with that content."""
@@ -162,6 +175,7 @@ class FakeChatServer:
 
             def do_GET(self) -> None:
                 self._record({})
+                double._answering.wait()
                 if self.path.rstrip("/") != "/v1/models":
                     self._error(404, f"no route {self.path}")
                     return
@@ -176,6 +190,7 @@ class FakeChatServer:
                     self._error(400, "body is not JSON")
                     return
                 self._record(body)
+                double._answering.wait()
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._error(404, f"no route {self.path}")
                     return
@@ -276,6 +291,7 @@ class FakeChatServer:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self._loopback is not None:
             self._loopback.close()
             self._loopback = None

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.cache import LocalCache
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.memory.facts import FactService
+from almanac.memory.invalidation import Invalidator
+from almanac.memory.schemas import FactIn, SupersedeIn
 from almanac.models import Event, Fact, FactEmbedding
 
 F = "/api/v1/memory/facts"
@@ -175,3 +181,42 @@ async def test_concurrent_identical_facts_make_one(committed_client: httpx.Async
         assert sum(not r.json()["duplicate"] for r in answers) == 1
         listed = await committed_client.get(F, params={"subject_id": body["subject_id"]})
         assert len(listed.json()) == 1
+
+
+async def test_supersede_queues_its_successor_for_zep_and_a_duplicate_adds_nothing(
+    db_session: AsyncSession, embedder: Embedder
+):
+    """write and supersede share one path (FactService._replace): the successor is embedded
+    and queued for Zep like any new fact; superseding by a statement the slot already holds
+    closes the old fact and adds no row, vector or Zep job."""
+    facts = FactService(UnitOfWork(db_session), embedder, Invalidator(LocalCache()), to_zep=True)
+    slot = {"subject_type": "client", "subject_id": "zepq", "fact_type": "preference"}
+    first = (await facts.write(FactIn(**slot, content="Calls in the morning"))).fact
+    other = (await facts.write(FactIn(**slot, content="No calls on Friday"))).fact
+
+    async def queued() -> list[int]:
+        rows = await db_session.execute(
+            text(
+                "SELECT (args->>'fact_id')::bigint FROM procrastinate_jobs "
+                "WHERE task_name = 'almanac:zep_fact' ORDER BY id"
+            )
+        )
+        return list(rows.scalars())
+
+    async def embedded() -> set[int]:
+        return set((await db_session.scalars(select(FactEmbedding.fact_id))).all())
+
+    new = await facts.supersede(first.id, SupersedeIn(content="Calls after lunch"))
+    assert not new.duplicate and new.superseded_id == first.id
+    assert new.fact.supersedes_id == first.id
+    assert await queued() == [first.id, other.id, new.fact.id]
+    assert await embedded() == {first.id, other.id, new.fact.id}
+
+    same = await facts.supersede(new.fact.id, SupersedeIn(content="no calls on  friday"))
+    assert same.duplicate and same.fact.id == other.id and same.superseded_id == new.fact.id
+    assert await queued() == [first.id, other.id, new.fact.id]
+    assert await embedded() == {first.id, other.id, new.fact.id}
+    closed = await db_session.get(Fact, new.fact.id)
+    assert closed is not None
+    await db_session.refresh(closed)
+    assert closed.valid_to is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -18,6 +19,10 @@ SESSION_COOKIE = "almanac_session"
 CSRF_HEADER = "X-CSRF-Token"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="almanac"'}
 _MAX_TOKEN = 200
+# A public route (/health, the sign-in page) waits at most this for the key lookup, then
+# answers as for an anonymous caller: /health must say the database is down, not hang
+# with it.
+PUBLIC_LOOKUP_SECONDS = 2.0
 
 
 def credentials(request: Request) -> tuple[str, str] | None:
@@ -95,9 +100,16 @@ async def authenticate(
         )
     kind, token = given
     try:
-        found = await _verify(state, uow, kind, token) if token else None
-    except DatabaseUnavailable:
+        if not token:
+            found = None
+        elif public:
+            async with asyncio.timeout(PUBLIC_LOOKUP_SECONDS):
+                found = await _verify(state, uow, kind, token)
+        else:
+            found = await _verify(state, uow, kind, token)
+    except (DatabaseUnavailable, TimeoutError):
         if public:  # /health must still answer, and say the database is down
+            await uow.rollback()
             return None
         raise
     if found is None:

@@ -12,6 +12,7 @@ returned by `events()` but do not count as busy.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.recurrence import RecurrenceBudget
+from almanac.calendars.threads import in_thread
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
@@ -177,6 +179,9 @@ class CalDAVCalendar(CalendarProvider):
         )
         self._calendar: Any = None
         self._lock = asyncio.Lock()
+        # Set when the caller of a write gave up: the worker thread stops before its next
+        # write (see threads.in_thread).
+        self._stop = threading.Event()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -185,8 +190,9 @@ class CalDAVCalendar(CalendarProvider):
         from caldav.lib import error as caldav_error
 
         async with self._lock:
+            self._stop.clear()
             try:
-                return await asyncio.to_thread(fn)
+                return await in_thread(fn, self._stop)
             except (
                 caldav_error.ETagMismatchError,
                 caldav_error.ScheduleTagMismatchError,
@@ -316,6 +322,14 @@ class CalDAVCalendar(CalendarProvider):
             "apply changes", lambda: self._apply_sync(desired, window_start, window_end)
         )
 
+    def _go_on(self) -> None:
+        """Between two writes: stop when the caller gave up (the diff is idempotent, so
+        the next apply writes the rest)."""
+        if self._stop.is_set():
+            raise CalendarUnavailable(
+                f"the write to {self.shown_url} was stopped before it finished"
+            )
+
     def _apply_sync(
         self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
     ) -> ApplyResult:
@@ -326,11 +340,13 @@ class CalDAVCalendar(CalendarProvider):
         plan = plan_changes([e for _, e in pairs], desired, (window_start, window_end))
         calendar = self._get_calendar()
         for spec in plan.create:
+            self._go_on()
             # The resource name follows the UID, so a leftover Almanac event of the same id
             # outside the window is overwritten rather than duplicated.
             # SEQUENCE is ours to manage: 0 when created, +1 when the times change.
             calendar.add_event(build_vcalendar(spec).to_ical().decode(), increase_seqno=False)
         for event, spec in plan.update:
+            self._go_on()
             obj = objects[event.href]
             moved = event.start != spec.start or event.end != spec.end
             with obj.edit_icalendar_instance() as cal:
@@ -345,6 +361,7 @@ class CalDAVCalendar(CalendarProvider):
                 cal.add_missing_timezones()
             obj.save(increase_seqno=False)
         for event in plan.delete:
+            self._go_on()
             obj = objects[event.href]
             # If-Match: an event edited since we read it raises a conflict instead of vanishing.
             if obj.etag:

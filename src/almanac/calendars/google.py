@@ -43,6 +43,7 @@ from almanac.calendars.base import (
     require_window,
 )
 from almanac.calendars.google_credentials import RECONNECT, GoogleCredentials
+from almanac.calendars.threads import in_thread
 from almanac.config import GoogleCalendarSettings
 from almanac.oauth.repository import DEFAULT_ACCOUNT
 
@@ -94,7 +95,8 @@ class GoogleCalendar(CalendarProvider):
 
     async def _thread(self, fn: Callable[[], T]) -> T:
         async with self._lock:
-            return await asyncio.to_thread(fn)
+            # Cancelled, the batch in flight still ends before the caller goes on.
+            return await in_thread(fn)
 
     async def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Run `fn(service)` in the worker thread, retrying rate limits and server errors."""

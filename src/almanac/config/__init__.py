@@ -87,9 +87,26 @@ class DatabaseSettings(BaseModel):
     # A request's statements are cancelled (503) after this. Jobs, migrations and index
     # builds are never limited (almanac.db.limits).
     statement_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The longest the client waits for any one statement's answer before it drops the
+    # connection (503 `DatabaseUnavailable`): what bounds a server that is paused or hung
+    # rather than down, which cannot enforce its own statement timeout. Requests and jobs;
+    # migrations and index builds at start are not limited. Must exceed the statement
+    # timeout, so a live server's own cancel (which keeps the connection) comes first.
+    command_timeout_seconds: float = Field(default=65.0, gt=0, le=3600)
     # The embedded server's shared_buffers; None: a quarter of memory within [128, 512] MB
     # (almanac.db.embedded_memory).
     embedded_shared_buffers_mb: int | None = Field(default=None, ge=16, le=65_536)
+
+    @field_validator("command_timeout_seconds")
+    @classmethod
+    def _after_the_server(cls, value: float, info: ValidationInfo) -> float:
+        statement = info.data.get("statement_timeout_seconds")
+        if isinstance(statement, float | int) and value <= statement:
+            raise ValueError(
+                f"must be longer than statement_timeout_seconds ({statement:g}): the server's"
+                " own limit keeps the connection usable, the client's drops it"
+            )
+        return value
 
 
 class CacheSettings(BaseModel):
@@ -182,6 +199,9 @@ class ServerSettings(BaseModel):
     memory_gateway_url: str | None = None
     # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
     memory_gateway_key: SecretStr | None = None
+    # The longest one call to that Gateway may take; past it (or refused, or a 5xx) the
+    # feature goes on without memory and says so (plans: `degraded: ["memory"]`).
+    memory_gateway_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("planner_port")
     @classmethod

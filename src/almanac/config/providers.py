@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    ValidationInfo,
     field_validator,
 )
 
@@ -77,6 +78,22 @@ EmbedderSettings = Annotated[
 ]
 
 
+DEFAULT_BUDGETS: dict[str, float] = {
+    "planning": 25.0,
+    "preview": 25.0,  # the planning prompt, previewed
+    "scheduling": 20.0,
+    "reflection": 45.0,
+    "extraction": 30.0,
+}
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "planning": 1000,
+    "preview": 1000,
+    "scheduling": 400,
+    "reflection": 400,
+    "extraction": 300,
+}
+
+
 class LLMBase(BaseModel):
     """How any LLM is used: budgets, retries, the circuit breaker, output negotiation."""
 
@@ -90,24 +107,13 @@ class LLMBase(BaseModel):
     daily_planning_cap: int = Field(default=50, ge=0)
     # Seconds one operation may take in all (retries and repair included); past it the call
     # is cancelled and the deterministic answer is used. Planning stays well under a minute.
-    budget_seconds: dict[str, float] = Field(
-        default_factory=lambda: {
-            "planning": 25.0,
-            "scheduling": 20.0,
-            "reflection": 45.0,
-            "extraction": 30.0,
-        }
-    )
+    # Setting some operations keeps the defaults of the others: an operation without a
+    # budget would wait out every retry of a wedged server (timeout x attempts).
+    budget_seconds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BUDGETS))
     # `max_tokens` per operation, sized to the answer (a 10-task plan is ~600 tokens). It
     # bounds the server's work too: many servers keep generating for a client that left.
-    max_tokens: dict[str, int] = Field(
-        default_factory=lambda: {
-            "planning": 1000,
-            "scheduling": 400,
-            "reflection": 400,
-            "extraction": 300,
-        }
-    )
+    # Merged with the defaults the same way.
+    max_tokens: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MAX_TOKENS))
     # Stream answers (so a cancelled call still knows what it cost); off for servers that
     # cannot stream.
     stream: bool = True
@@ -118,11 +124,12 @@ class LLMBase(BaseModel):
 
     @field_validator("budget_seconds", "max_tokens")
     @classmethod
-    def _positive(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _positive(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         for key, number in value.items():
             if not number or number <= 0:
                 raise ValueError(f"{key}: must be greater than 0")
-        return value
+        defaults = DEFAULT_BUDGETS if info.field_name == "budget_seconds" else DEFAULT_MAX_TOKENS
+        return {**defaults, **value}
 
 
 class NoLLMSettings(LLMBase):

@@ -28,9 +28,14 @@ def create_engine(
     pool_timeout: float = 10.0,
     echo: bool = False,
     connect_timeout: float = 5.0,
+    command_timeout: float | None = None,
 ) -> AsyncEngine:
     """An asyncpg engine with pre-ping so a restarted server does not surface as errors;
-    a server that cannot be reached raises `DatabaseUnavailable` (503), see db/outage.py."""
+    a server that cannot be reached raises `DatabaseUnavailable` (503), see db/outage.py.
+
+    `command_timeout` bounds each statement on the client side: a server that accepts the
+    connection but never answers (paused, hung host) is then an outage after that long too.
+    None (migrations, index builds) waits as long as the server takes."""
     engine = create_async_engine(
         normalise_url(url),
         pool_size=pool_size,
@@ -43,9 +48,9 @@ def create_engine(
         # A failed statement's error must not carry what was being stored into the logs.
         hide_parameters=True,
         # asyncpg waits 60 s by default for a server that does not answer.
-        connect_args={"timeout": connect_timeout},
+        connect_args={"timeout": connect_timeout, "command_timeout": command_timeout},
     )
-    report_outages(engine)
+    report_outages(engine, command_timeout=command_timeout)
     return engine
 
 

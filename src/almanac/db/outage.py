@@ -2,7 +2,9 @@
 
 asyncpg raises plain `OSError`s when it cannot connect (no socket, refused, reset), which
 SQLAlchemy passes on unwrapped; a connection cut mid-statement or a server starting or
-shutting down arrives as a DBAPI error. Both are translated where SQLAlchemy lets an
+shutting down arrives as a DBAPI error. A server that accepts connections but never
+answers (paused with SIGSTOP, a hung host) surfaces as asyncpg's client-side
+`command_timeout` (a plain `TimeoutError`). All are translated where SQLAlchemy lets an
 engine hook in, so every caller (requests, jobs, health) sees one exception type, and the
 pool still discards the broken connection and reconnects on the next checkout.
 """
@@ -43,8 +45,34 @@ def unavailable(reason: str) -> DatabaseUnavailable:
     )
 
 
-def report_outages(engine: AsyncEngine) -> None:
-    """Install the translation on `engine`."""
+def _abandon(driver_connection: Any) -> None:
+    """Drop a connection whose server stopped answering at once: a graceful close would
+    wait for that server again (asyncpg's `close` sends Terminate and awaits the reply)."""
+    terminate = getattr(driver_connection, "terminate", None)
+    if terminate is not None:
+        terminate()
+
+
+def _silent(seconds: float | None) -> DatabaseUnavailable:
+    within = f" within {seconds:g} s" if seconds else ""
+    return unavailable(f"the server did not answer{within}")
+
+
+def report_outages(engine: AsyncEngine, *, command_timeout: float | None = None) -> None:
+    """Install the translation on `engine` (`command_timeout`: its client-side limit)."""
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def _ping(dbapi_connection: Any) -> bool:
+        # The pool's pre-ping only understands DBAPI errors: a ping the server never
+        # answered would escape the checkout as a bare TimeoutError (a 500).
+        try:
+            return bool(ping(dbapi_connection))
+        except TimeoutError as exc:
+            _abandon(getattr(dbapi_connection, "driver_connection", None))
+            raise _silent(command_timeout) from exc
+
+    dialect.do_ping = _ping  # type: ignore[method-assign]
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _connect(dialect: Dialect, record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
@@ -61,6 +89,14 @@ def report_outages(engine: AsyncEngine) -> None:
             # A cancelled task (a timeout, a client gone) also lands here, marked as a
             # disconnect: it must stay a cancellation, not become a 503.
             return None
+        if isinstance(ctx.original_exception, TimeoutError):
+            # Only asyncpg's command_timeout raises this here (a cancellation arrives as
+            # CancelledError): the server is silent, so the connection is dropped now and
+            # the pool is not trusted either (its other connections face the same server).
+            if ctx.connection is not None and not ctx.connection.invalidated:
+                _abandon(ctx.connection.connection.driver_connection)
+            ctx.is_disconnect = True
+            return _silent(command_timeout)
         state = sqlstate(ctx.original_exception)
         if state == _TIMED_OUT:
             return unavailable("no answer within the statement timeout")

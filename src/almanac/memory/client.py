@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from almanac.auth.keyfile import auth_headers, gateway_key
 from almanac.errors import AlmanacError, DependencyUnavailable
@@ -50,78 +53,133 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
             "(a key with scope write) or the data folder's api-key",
             url,
         )
-    client = httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers)
-    return HttpMemoryClient(client, owns_client=True, own_key=True)
+    limit = state.settings.server.memory_gateway_timeout_seconds
+    client = httpx.AsyncClient(base_url=url, timeout=limit, headers=headers)
+    return HttpMemoryClient(client, owns_client=True, deadline=limit, own_key=True)
 
 
-def _gateway_error(response: httpx.Response, *, own_key: bool) -> AlmanacError:
-    """The caller's answer for a Gateway error: its 4xx with the fields it named; a 5xx as
-    503; with `own_key` (the Planner calling with its own key), a refusal of that key as
-    503 too: the caller's key and request are fine, a 401/403 would name a key they never
-    sent."""
-    status = response.status_code
-    problem = decode_problem(status, response.content, response.reason_phrase)
-    retry = response.headers.get("retry-after")
-    headers = {"Retry-After": retry} if retry and retry.strip().isdigit() else None
-    if own_key and status in (401, 403):
-        return DependencyUnavailable(
-            f"the Memory Gateway refused the Planner's key ({status}: {problem.message()}); "
-            "set ALMANAC_SERVER__MEMORY_GATEWAY_KEY to a Gateway key with scope write"
-        )
-    if status >= 500:
-        return DependencyUnavailable(
-            f"the Memory Gateway failed ({status}: {problem.message()})",
-            headers=headers or {"Retry-After": "5"},
-        )
-    return AlmanacError(problem.message(), status, errors=problem.errors, headers=headers)
+M = TypeVar("M", bound=BaseModel)
 
 
 class HttpMemoryClient:
-    """Talks to a Memory Gateway over HTTP (the two-process deployment)."""
+    """Talks to a Memory Gateway over HTTP (the two-process deployment).
+
+    Every way the Gateway can fail to serve (refused, silent past `deadline`, a 5xx, an
+    answer that is not what its API promises) is `DependencyUnavailable` (503) naming it;
+    a 4xx stays the Gateway's own answer with the fields it named (the request was refused,
+    not the Gateway down), except a refusal of the Planner's own key (`own_key`).
+    """
 
     def __init__(
-        self, client: httpx.AsyncClient, *, owns_client: bool = False, own_key: bool = False
+        self,
+        client: httpx.AsyncClient,
+        *,
+        owns_client: bool = False,
+        deadline: float | None = None,
+        own_key: bool = False,
     ) -> None:
         self.client = client
         self.owns_client = owns_client
-        # True for the Planner (its key, not its caller's): see `_gateway_error`.
+        # True for the Planner, calling with its own key (not its caller's): the Gateway
+        # refusing that key is a 503 naming the setting, never the caller's 401/403.
         self.own_key = own_key
+        # A whole call's limit: httpx's timeout is per read, so a Gateway that trickles
+        # bytes could otherwise hold a request far longer.
+        self.deadline = deadline
+        # (monotonic time, why) of the last time the Gateway could not serve.
+        self.last_failure: tuple[float, str] | None = None
 
     async def close(self) -> None:
         """Close the HTTP client when this object created it."""
         if self.owns_client:
             await self.client.aclose()
 
+    def _unavailable(self, why: str) -> DependencyUnavailable:
+        self.last_failure = (time.monotonic(), why)
+        return DependencyUnavailable(
+            f"Memory Gateway at {self.client.base_url} {why}", headers={"Retry-After": "5"}
+        )
+
     async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        failed = self.last_failure
+        if self.deadline is not None and failed is not None:
+            # For one deadline after a failure, calls fail at once instead of each waiting
+            # it out again (a plan asks the Gateway several times).
+            ago = time.monotonic() - failed[0]
+            if ago < self.deadline:
+                raise DependencyUnavailable(
+                    f"Memory Gateway at {self.client.base_url} {failed[1]} {ago:.1f} s ago;"
+                    " not asked again yet",
+                    headers={"Retry-After": "5"},
+                )
         try:
-            response = await self.client.request(method, url, **kwargs)
+            async with asyncio.timeout(self.deadline):
+                response = await self.client.request(method, url, **kwargs)
+        except TimeoutError as exc:
+            raise self._unavailable(f"did not answer within {self.deadline:g} s") from exc
         except httpx.HTTPError as exc:
-            raise DependencyUnavailable(f"Memory Gateway unreachable: {exc}") from exc
+            raise self._unavailable(f"unreachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
-            raise _gateway_error(response, own_key=self.own_key)
-        return response.json()
+            status = response.status_code
+            problem = decode_problem(status, response.content, response.reason_phrase)
+            if status >= 500:
+                raise self._unavailable(f"answered {status}: {problem.message()}")
+            if self.own_key and status in (401, 403):
+                raise DependencyUnavailable(
+                    f"Memory Gateway at {self.client.base_url} refused the Planner's key "
+                    f"({status}: {problem.message()}); set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
+                    "to a Gateway key with scope write"
+                )
+            retry = response.headers.get("retry-after", "").strip()
+            headers = {"Retry-After": retry} if retry.isdigit() else None
+            raise AlmanacError(problem.message(), status, errors=problem.errors, headers=headers)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise self._unavailable("answered something that is not JSON") from exc
+        self.last_failure = None
+        return data
+
+    def _read(self, model: type[M], data: Any) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise self._unavailable(
+                f"answered something that is not a {model.__name__} ({exc.error_count()} error(s))"
+            ) from exc
 
     async def remember(self, item: RememberIn) -> RememberOut:
         data = await self._send(
             "POST", "/api/v1/memory/remember", json=item.model_dump(mode="json")
         )
-        return RememberOut.model_validate(data)
+        return self._read(RememberOut, data)
 
     async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
         body = RememberBatchIn(items=list(items)).model_dump(mode="json")
         data = await self._send("POST", "/api/v1/memory/remember/batch", json=body)
-        return RememberBatchOut.model_validate(data)
+        return self._read(RememberBatchOut, data)
 
     async def recall(self, query: RecallQuery) -> RecallOut:
         params = query.model_dump(mode="json", exclude_none=True)
         data = await self._send("GET", "/api/v1/memory/recall", params=params)
-        return RecallOut.model_validate(data)
+        return self._read(RecallOut, data)
 
     async def write_fact(self, fact: FactIn) -> FactWriteOut:
         data = await self._send("POST", "/api/v1/memory/facts", json=fact.model_dump(mode="json"))
-        return FactWriteOut.model_validate(data)
+        return self._read(FactWriteOut, data)
 
     async def facts(self, query: FactsQuery) -> list[FactOut]:
         params = query.model_dump(mode="json", exclude_none=True)
         data = await self._send("GET", "/api/v1/memory/facts", params=params)
-        return [FactOut.model_validate(f) for f in data]
+        if not isinstance(data, list):
+            raise self._unavailable("answered something that is not a list of facts")
+        return [self._read(FactOut, f) for f in data]
+
+    async def health(self) -> tuple[int, Any]:
+        """The Gateway's own /health (status code, body), within the deadline."""
+        async with asyncio.timeout(self.deadline):
+            response = await self.client.get("/health")
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None

@@ -23,7 +23,7 @@ class GraphNode(IdMixin, TimestampsMixin, Base):
 
     __table_args__ = (
         Index("idx_graph_nodes_type", "node_type"),
-        # Entity node ids by bytes, for name prefixes (memory.entity_links.aliases).
+        # Entity node ids by bytes, for name prefixes (memory.entity_links.alias_sql).
         Index(
             "idx_graph_nodes_entity_prefix",
             "node_id",

@@ -32,9 +32,11 @@ async def recall_context(
     workflow_ids: Sequence[int],
     k: int,
     degraded: list[str],
+    notes: list[str],
 ) -> list[RecalledItem]:
-    """The memories and facts a plan for `body` should see; [] (and "memory" in
-    `degraded`) when the Gateway cannot be reached: planning goes on without them."""
+    """The memories and facts a plan for `body` should see; [] (with "memory" in
+    `degraded` and why in `notes`) when the Gateway cannot serve: planning goes on
+    without them."""
     if k == 0:
         return []
     # Every query is scoped: this client's memories and facts plus the user's own, never
@@ -65,6 +67,10 @@ async def recall_context(
     except AlmanacError as exc:
         logger.warning("recall for planning failed: %s", exc.message)
         degraded.append("memory")
+        notes.append(
+            f"memory unavailable ({exc.message}): planned without recalled memories, "
+            "preferences or past plans"
+        )
         return []
     items: dict[tuple[str, int], RecalledItem] = {}
     for fact in (f for facts in fact_lists for f in facts):
@@ -82,9 +88,9 @@ def _fact_item(fact: FactOut) -> RecalledItem:
     return RecalledItem(kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content)
 
 
-async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> bool:
-    """Remember the draft so later plans recall it as a similar past plan; False when the
-    (remote) Gateway could not take it: the plan is stored regardless."""
+async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> str | None:
+    """Remember the draft so later plans recall it as a similar past plan; why not when the
+    (remote) Gateway could not take it (the plan is stored regardless), else None."""
     steps = "; ".join(step.title for step in sop.steps)
     item = RememberIn(
         content=f"Plan: {plan.plan_title} ({sop.total_hours():g} h). Intent: {plan.intent}. "
@@ -101,5 +107,5 @@ async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> bool:
         await memory.remember(item)
     except AlmanacError as exc:  # only with a remote Gateway
         logger.warning("could not remember plan %s: %s", plan.id, exc.message)
-        return False
-    return True
+        return exc.message
+    return None

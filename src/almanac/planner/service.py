@@ -102,7 +102,7 @@ class PlannerService:
         skeleton, candidates = await self._skeleton(body)
         workflows = sorted({w for w, _ in skeleton.origin.values()}) if skeleton else []
         recalled = await recall_context(
-            self.memory, body, workflows, self.settings.recall_k, degraded
+            self.memory, body, workflows, self.settings.recall_k, degraded, notes
         )
         llm = self.llm
         sop: SOP | None = None
@@ -202,9 +202,15 @@ class PlannerService:
                 },
             )
         )
-        if not await remember_plan(self.memory, plan, sop) and "memory" not in degraded:
-            degraded.append("memory")
-            plan.metadata_ = {**plan.metadata_, "degraded": degraded}
+        unremembered = await remember_plan(self.memory, plan, sop)
+        if unremembered is not None:
+            if "memory" not in degraded:
+                degraded.append("memory")
+            notes.append(
+                f"the plan was saved but not remembered ({unremembered}): later plans will "
+                "not recall it as a past plan"
+            )
+            plan.metadata_ = {**plan.metadata_, "degraded": degraded, "notes": notes}
             await self.plans.flush(plan)
         return plan_out(plan)
 

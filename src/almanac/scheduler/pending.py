@@ -12,6 +12,7 @@ from the calendar as it is when the job runs.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -143,16 +144,32 @@ async def write_blocks(
     calendar = build_calendar(
         settings.calendar, session=session, cache=cache, timezone=settings.timezone
     )
+    limit = remote_deadline(settings)
     try:
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
         specs = _ours(specs_from_json(args["events"]), set(runs))
-        # Other plans' blocks as they are now, not as they were when the write was queued:
-        # a run of theirs since then must not be undone.
-        specs += others(await calendar.events(start, end), set(runs) | gone)
-        return await calendar.apply(specs, start, end)
+        async with asyncio.timeout(limit):
+            # Other plans' blocks as they are now, not as they were when the write was
+            # queued: a run of theirs since then must not be undone.
+            specs += others(await calendar.events(start, end), set(runs) | gone)
+            return await calendar.apply(specs, start, end)
+    except TimeoutError as exc:
+        # The writers' lock is held meanwhile: a slow calendar must not stall every local
+        # schedule write. What was written stays; the retry's diff writes the rest.
+        raise CalendarUnavailable(
+            f"{calendar.name} did not finish the write within {limit:g} s; retried later"
+        ) from exc
     finally:
         await calendar.close()
+
+
+def remote_deadline(settings: Settings) -> float:
+    """How long a pending write may spend on the remote calendar while it holds the writers'
+    lock: a quarter of what a schedule write waits for that lock, so a writer arriving as
+    the job starts still gets it (plus the one remote request in flight when the deadline
+    passes, which ends before the lock is released: calendars.threads)."""
+    return settings.scheduler.write_lock_timeout_seconds / 4
 
 
 def _plan_of(almanac_id: str) -> int | None:

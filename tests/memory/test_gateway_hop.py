@@ -1,0 +1,189 @@
+"""Two-process mode: the Planner reaches a real Memory Gateway (`almanac serve memory`)
+over HTTP. Paused (SIGSTOP), answering 5xx or garbage, or gone, the Planner still plans
+within its deadline, says the plan lacks memory and why, and /health names the Gateway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from almanac.health import HEALTH_DEADLINE_SECONDS
+from almanac.models import Workflow
+from almanac.state import AppState
+from tests.conftest import TEST_ADMIN_KEY, ok
+from tests.doubles.loopback import JSONHandler, Loopback
+from tests.live_server import free_port, server_env, wait_healthy
+from tests.planner.conftest import library
+
+__all__ = ["library"]  # the planner tests' workflows (rolled back with each test)
+
+DEADLINE = 1.0
+# The recall calls run at once (one deadline), then remembering the plan fails at once.
+PLAN_BOUND = DEADLINE + 3.0  # and slack for a busy machine
+PLAN = "/api/v1/planner/plan"
+
+
+@pytest.fixture(scope="module")
+def gateway(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Memory Gateway process on the suite's database (`engine`: migrated, keyed)."""
+    port = free_port()
+    data_dir = tmp_root / "gateway-hop"
+    data_dir.mkdir(exist_ok=True)
+    log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    # A Gateway alone needs no workflow library (and must not leave one in the database).
+    env = {**server_env(pg_url, data_dir, port), "ALMANAC_PLANNER__STARTER_LIBRARY": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "almanac", "serve", "memory", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    proc.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    try:
+        wait_healthy(proc.url, proc, data_dir / "serve.log")  # type: ignore[attr-defined]
+        yield proc
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+async def _planner_on(state: AppState, url: str) -> AsyncIterator[AppState]:
+    server = state.settings.server.model_copy(
+        update={
+            "memory_gateway_url": url,
+            "memory_gateway_key": SecretStr(TEST_ADMIN_KEY),
+            "memory_gateway_timeout_seconds": DEADLINE,
+        }
+    )
+    state.settings = state.settings.model_copy(update={"server": server})
+    state.services = ["planner"]
+    try:
+        yield state
+    finally:
+        if state.memory is not None:
+            await state.memory.close()
+        state.memory = None
+
+
+@pytest.fixture
+async def planner(
+    committed_state: AppState, gateway: subprocess.Popen[bytes]
+) -> AsyncIterator[AppState]:
+    """The Planner on the real Gateway; what the Gateway commits (the plans it remembers)
+    is emptied afterwards (`committed_state`)."""
+    async for s in _planner_on(committed_state, gateway.url):  # type: ignore[attr-defined]
+        yield s
+
+
+async def _plan(client: httpx.AsyncClient) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    body = await ok(await client.post(PLAN, json={"intent": "onboard a new client"}), 201)
+    return body, time.perf_counter() - started
+
+
+async def _gateway_entry(client: httpx.AsyncClient) -> tuple[dict[str, Any], str, float]:
+    started = time.perf_counter()
+    r = await client.get("/health")
+    took = time.perf_counter() - started
+    assert r.status_code == 200, r.text  # the Planner is usable without memory
+    body = r.json()
+    return body["dependencies"]["memory_gateway"], body["status"], took
+
+
+async def test_a_paused_gateway_degrades_plans_within_the_deadline_and_health_names_it(
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+):
+    where = f"Memory Gateway at {gateway.url}"  # type: ignore[attr-defined]
+    plan, _ = await _plan(client)
+    assert "memory" not in plan["degraded"], plan
+    entry, _, _ = await _gateway_entry(client)
+    assert entry["status"] == "ok" and entry["detail"] == where
+
+    os.kill(gateway.pid, signal.SIGSTOP)
+    try:
+        plan, took = await _plan(client)
+        assert took < PLAN_BOUND, took
+        assert plan["degraded"] == ["memory"]
+        said = " ".join(plan["notes"])
+        assert f"{where} did not answer within {DEADLINE:g} s" in said
+        assert "planned without recalled memories" in said
+        assert "not remembered" in said
+        entry, overall, took = await _gateway_entry(client)
+        assert took < HEALTH_DEADLINE_SECONDS + 1.0, took
+        assert overall == "degraded" and entry["status"] == "degraded"
+        assert entry["detail"].startswith(f"{where} did not answer"), entry
+    finally:
+        os.kill(gateway.pid, signal.SIGCONT)
+
+    time.sleep(DEADLINE)  # past the window in which a failed Gateway is not asked again
+    plan, _ = await _plan(client)
+    assert "memory" not in plan["degraded"], plan
+    entry, _, _ = await _gateway_entry(client)
+    assert entry["status"] == "ok"
+
+
+class _Broken(JSONHandler):
+    """A Gateway whose every answer is `status` with an HTML body (a proxy's error page)."""
+
+    status = 502
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        self._html()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._html()
+
+    def _html(self) -> None:
+        data = b"<html><body>Bad gateway</body></html>"
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Garbage(_Broken):
+    status = 200  # "OK", but not the API's JSON
+
+
+@pytest.mark.parametrize(("handler", "said"), [(_Broken, "answered 502"), (_Garbage, "not JSON")])
+async def test_a_gateway_answering_5xx_or_garbage_degrades_plans_never_500(
+    state: AppState,
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+    handler: type[_Broken],
+    said: str,
+):
+    loop = Loopback(handler, "broken-gateway")
+    url = loop.base_url.removesuffix("/v1")
+    try:
+        async for _ in _planner_on(state, url):
+            plan, took = await _plan(client)
+            assert took < PLAN_BOUND, took
+            assert plan["degraded"] == ["memory"]
+            assert said in " ".join(plan["notes"]), plan["notes"]
+            entry, overall, _ = await _gateway_entry(client)
+            assert overall == "degraded" and entry["status"] == "degraded"
+            assert f"Memory Gateway at {url}" in entry["detail"], entry
+    finally:
+        loop.close()
