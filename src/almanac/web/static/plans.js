@@ -86,9 +86,10 @@ window.AlmanacPages.plans = function () {
             h("button", { type: "button", class: "secondary", "aria-label": `Move ${name} down`, disabled: ti === step.tasks.length - 1, onclick: () => move(si, ti, 1) }, "↓"),
             h("button", { type: "button", class: "secondary", "aria-label": `Remove ${name}`, onclick: () => remove(si, ti) }, "Remove")) : h("td"));
       });
-      wrap.append(h("h3", {}, `${si + 1}. ${step.title}`), h("table", {},
+      // h() drops null children; Element.append would write the word "null".
+      wrap.append(...h("div", {}, h("h3", {}, `${si + 1}. ${step.title}`), h("table", {},
         h("thead", {}, h("tr", {}, ["Task", "Hours", "Deadline", "Kind", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)),
-        editable ? h("button", { type: "button", class: "secondary", onclick: () => add(si) }, `Add a task to “${step.title}”`) : null);
+        editable ? h("button", { type: "button", class: "secondary", onclick: () => add(si) }, `Add a task to “${step.title}”`) : null).childNodes);
     });
     return wrap;
   }
