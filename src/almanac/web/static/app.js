@@ -14,6 +14,18 @@
     }
   }
 
+  /* An error answer that is not a problem (a proxy's HTML page, plain text): never shown raw. */
+  function notJson(res, text) {
+    const plain = String(text || "").trim();
+    const html = /^</.test(plain);
+    return {
+      title: `HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`,
+      detail: html || !plain
+        ? `Almanac (or a proxy in front of it) answered HTTP ${res.status}${res.status === 502 || res.status === 503 || res.status === 504 ? ": it may be restarting or down; try again shortly" : ""}.`
+        : plain.slice(0, 300),
+    };
+  }
+
   async function api(method, path, data, opts) {
     const headers = { Accept: "application/json" };
     if (data !== undefined) headers["Content-Type"] = "application/json";
@@ -29,12 +41,18 @@
       throw new ApiError(0, { title: "Network error", detail: "Almanac did not answer: " + e.message });
     }
     const type = res.headers.get("Content-Type") || "";
-    const payload = type.includes("json") ? await res.json() : await res.text();
+    let payload;
+    try { payload = type.includes("json") ? await res.json() : await res.text(); }
+    catch (e) { payload = ""; } // a cut-off or malformed body: the status still says what happened
     if (res.status === 401 && !(opts && opts.noRedirect)) {
-      location.assign("/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
+      // Signed in here before (a CSRF token is kept), so the session expired, was signed out
+      // elsewhere, or its key was revoked: sign in again, and say why.
+      const ended = localStorage.getItem(CSRF) ? "ended=1&" : "";
+      localStorage.removeItem(CSRF);
+      location.assign(`/ui/signin?${ended}next=` + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, payload);
     }
-    if (!res.ok) throw new ApiError(res.status, typeof payload === "object" ? payload : { detail: payload });
+    if (!res.ok) throw new ApiError(res.status, typeof payload === "object" && payload ? payload : notJson(res, payload));
     return payload;
   }
 
@@ -161,7 +179,14 @@
 
   function loading(el, text) { fill(el, h("p", { class: "loading", role: "status" }, text || "Loading…")); }
   function empty(el, text) { fill(el, h("p", { class: "empty" }, text)); }
-  function failed(el, err) { fill(el, h("p", { class: "err", role: "alert" }, err.message)); }
+  /* A problem in place of a panel's content: its title and detail (and the status), never blank. */
+  function failed(el, err) {
+    const p = err.problem || {};
+    const title = p.title && p.title !== err.message ? p.title : null;
+    fill(el, h("div", { class: "problem", role: "alert", dataset: { status: err.status } },
+      title ? h("strong", {}, title + (err.status ? ` (${err.status})` : "")) : null,
+      h("p", { class: "err" }, err.message || "Something went wrong.")));
+  }
 
   /* Run an async action from a button: busy state, and problems shown instead of thrown. */
   async function busy(button, fn) {
@@ -171,16 +196,18 @@
   }
 
   const canWrite = () => body.dataset.scope !== "read";
+  const canAdmin = () => body.dataset.scope === "admin";
+  /* What a key may not do is not offered: [data-write] needs write, [data-admin] needs admin. */
   function applyScope(scope, name) {
     body.dataset.scope = scope;
     const who = document.getElementById("who");
     if (who) who.textContent = name ? `${name} (${scope})` : scope;
-    if (scope === "read") {
-      document.querySelectorAll("[data-write]").forEach((el) => {
-        el.hidden = true;
-        el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
-      });
-    }
+    const off = [scope === "read" ? "[data-write]" : null, scope !== "admin" ? "[data-admin]" : null].filter(Boolean);
+    if (!off.length) return;
+    document.querySelectorAll(off.join(", ")).forEach((el) => {
+      el.hidden = true;
+      el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
+    });
   }
 
   async function start() {
@@ -189,7 +216,15 @@
       try {
         const me = await api("GET", "/api/v1/auth/me");
         applyScope(me.scope, me.name);
-      } catch (e) { return; }
+      } catch (e) {
+        if (e.status === 401) return; // on the way to the sign-in page
+        // Almanac could not say who this is (e.g. its database is down): say so, offer a retry.
+        const main = document.getElementById("flash");
+        failed(main, e);
+        main.firstChild.append(h("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Try again"));
+        document.querySelectorAll("[data-write], [data-admin]").forEach((el) => (el.hidden = true));
+        return;
+      }
       const out = document.getElementById("signout");
       if (out) out.addEventListener("click", async () => {
         try { await api("DELETE", "/api/v1/auth/session", undefined, { noRedirect: true }); } catch (e) { /* already out */ }
@@ -204,13 +239,16 @@
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
     byIds, fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy,
-    canWrite, features, tz, ApiError, CSRF,
+    canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};
   window.AlmanacPages.signin = function () {
     const form = document.getElementById("signin-form");
     if (!form) return;
     document.getElementById("key").focus();
+    if (new URLSearchParams(location.search).get("ended")) {
+      flash("Your session has ended: it expired, you signed out elsewhere, or its key was revoked. Sign in again with a valid key.", "err");
+    }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       clearProblems(form);

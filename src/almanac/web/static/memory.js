@@ -119,8 +119,8 @@ window.AlmanacPages.memory = function () {
   bindCreate(document.getElementById("fact-form"), "/api/v1/memory/facts", (d) => d,
     (out) => { A.flash(`Fact ${out.fact.id} added${out.superseded_id ? `; it supersedes fact ${out.superseded_id}` : ""}.`); show("fact", out.fact.id); });
 
-  // Everything at once is an admin's export (like forgetting); other keys see facts only.
-  if (document.body.dataset.scope !== "admin") document.querySelectorAll("[data-admin]").forEach((el) => (el.hidden = true));
+  // Everything at once is an admin's export (like forgetting); other keys see facts only
+  // ([data-admin] is hidden by app.js for them).
 
   // Archive now: a dry run shows what would go, then one click archives exactly that age.
   const archiveForm = document.getElementById("archive-form");
