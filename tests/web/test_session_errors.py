@@ -68,6 +68,10 @@ def test_write_key_is_not_offered_admin_actions(browser: Any, server: Server, wa
     assert refused.status_code == 403
     page = _fresh(browser, watch)
     sign_in(page, server, key)
+    # The key itself is kept nowhere the page's scripts (or a cookie jar) could leak it.
+    stored = page.evaluate("() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }])")
+    assert key not in stored and key not in page.url
+    assert all(key not in c["value"] for c in page.context.cookies())
     page.goto(server.url + "/ui/prompts")
     expect(page.locator("#prompt-versions table")).to_be_visible()
     expect(page.get_by_role("button", name="Save new version")).to_be_hidden()
