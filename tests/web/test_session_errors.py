@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from playwright.sync_api import Page, Route, expect
@@ -135,3 +136,19 @@ def test_bad_input_names_the_field(page: Page, server: Server, watch: Watch) -> 
     expect(form.locator('.err[data-for="capacity_hrs"]')).not_to_be_empty()
     expect(form.get_by_label("Capacity (h)")).to_have_attribute("aria-invalid", "true")
     expect(form.get_by_label("Capacity (h)")).to_be_focused()
+
+
+def test_sign_in_goes_on_to_dashboard_pages_only(
+    browser: Any, server: Server, watch: Watch
+) -> None:
+    page = _fresh(browser, watch)
+    for bad in ("/ui/../api/v1/auth/me", "/ui/%2e%2e/api/v1/export", "//evil.example/ui/x"):
+        page.goto(server.url + "/ui/signin?next=" + quote(bad, safe=""))
+        page.get_by_role("textbox", name="API key").fill(server.admin_key or "")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(server.url + "/ui/today")
+    page.goto(server.url + "/ui/signin?next=" + quote("/ui/week?week=2031-01-06", safe=""))
+    page.get_by_role("textbox", name="API key").fill(server.admin_key or "")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + "/ui/week?week=2031-01-06")
+    page.context.close()

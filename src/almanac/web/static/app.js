@@ -242,6 +242,16 @@
     canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};
+  /* Where to go after signing in: a dashboard page of this origin only, checked after the
+     URL is resolved (so "/ui/../api/…" or "/ui/%2e%2e/…" cannot lead anywhere else). */
+  function nextPage(next) {
+    try {
+      const url = new URL(next || "/ui/today", location.origin);
+      if (url.origin === location.origin && /^\/ui\/[a-z]+$/.test(url.pathname)) return url.pathname + url.search;
+    } catch (e) { /* not a URL */ }
+    return "/ui/today";
+  }
+
   window.AlmanacPages.signin = function () {
     const form = document.getElementById("signin-form");
     if (!form) return;
@@ -257,8 +267,7 @@
       try {
         const out = await busy(btn, () => api("POST", "/api/v1/auth/session", { key }, { noRedirect: true }));
         localStorage.setItem(CSRF, out.csrf_token);
-        const next = new URLSearchParams(location.search).get("next") || "/ui/today";
-        location.assign(next.startsWith("/ui/") ? next : "/ui/today");
+        location.assign(nextPage(new URLSearchParams(location.search).get("next")));
       } catch (err) {
         const e = new ApiError(err.status, { ...err.problem, errors: [{ field: "key", message: err.status === 401 || err.status === 403 ? "That key was not accepted: check it, or create one with almanac keys create." : err.message }] });
         showProblem(form, e);
