@@ -112,6 +112,23 @@ def test_failed_answers_show_their_problem(page: Page, server: Server, watch: Wa
     expect(listed).not_to_contain_text("<h1>")
     page.unroute("**/api/v1/planner/plans?*")
 
+    # An action or a form answered with a problem: its title and detail, not only a status.
+    page.route("**/api/v1/memory/facts?*", down)
+    page.route("**/api/v1/memory/remember", down)
+    page.goto(server.url + "/ui/memory")
+    page.get_by_role("button", name="Export facts").click()
+    expect(page.locator("#flash")).to_contain_text(
+        "Database unavailable: Postgres did not answer in 5 s"
+    )
+    form = page.locator("#remember-form")
+    form.get_by_label("Memory").fill("kept only if the database answers")
+    form.get_by_role("button", name="Remember").click()
+    expect(form.locator(".err.general")).to_have_text(
+        "Database unavailable: Postgres did not answer in 5 s"
+    )
+    page.unroute("**/api/v1/memory/facts?*")
+    page.unroute("**/api/v1/memory/remember")
+
     # Who am I fails: the page says why instead of staying blank, and offers a retry.
     def me_down(route: Route) -> None:
         route.fulfill(**_problem(503, "Database unavailable", "cannot check the key now"))

@@ -124,6 +124,12 @@
   }
   const today = () => localDate(new Date());
 
+  /* A problem in one line: its title and detail ("Database unavailable: Postgres did not answer"). */
+  function describe(err) {
+    const title = err.problem && err.problem.title;
+    return title && err.message && title !== err.message ? `${title}: ${err.message}` : err.message || title || "Something went wrong.";
+  }
+
   function flash(text, kind) {
     const el = document.getElementById("flash");
     fill(el, h("p", { class: kind || "ok" }, text));
@@ -147,7 +153,7 @@
     }
     let general = form.querySelector(".err.general");
     if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
-    general.textContent = shown ? (problem.title || "Please check the fields above.") : err.message;
+    general.textContent = shown ? (problem.title || "Please check the fields above.") : describe(err);
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }
@@ -238,7 +244,7 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    byIds, fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy,
+    byIds, fill, flash, describe, showProblem, clearProblems, formData, loading, empty, failed, busy,
     canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};

@@ -100,7 +100,7 @@ window.AlmanacPages.memory = function () {
   async function forgetEvent(button, id) {
     if (!confirm("Forget this memory? It cannot be undone.")) return;
     try { await A.busy(button, () => api("DELETE", `/api/v1/memory/events/${id}`)); A.flash(`Memory ${id} forgotten.`); A.empty(detail, "Forgotten."); }
-    catch (err) { A.flash(err.message, "err"); }
+    catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   function bindCreate(form, path, shape, done) {
@@ -142,7 +142,7 @@ window.AlmanacPages.memory = function () {
     try {
       const r = await A.busy(button, () => api("POST", "/api/v1/memory/retention", { days, dry_run: false }));
       A.fill(archiveOut, h("p", {}, `Archived and deleted ${r.deleted} memories${r.files.length ? ` into ${r.files.join(", ")}` : ""}.`));
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
   document.getElementById("export").addEventListener("click", async (ev) => {
     try {
@@ -151,7 +151,7 @@ window.AlmanacPages.memory = function () {
       const a = h("a", { href: URL.createObjectURL(blob), download: `almanac-facts-${A.today()}.json` });
       document.body.append(a); a.click(); a.remove();
       A.flash(`Exported ${facts.length} fact version(s).`);
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   });
 
   const [forgetForm, confirmBox] = A.byIds("forget-form", "forget-confirm");

@@ -122,7 +122,7 @@ window.AlmanacPages.plans = function () {
       draft = JSON.parse(JSON.stringify(current.sop));
       A.flash(`Saved as version ${current.version}.`);
       renderPlan(); loadVersions(); loadList();
-    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }); A.flash(err.message, "err"); }
+    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }); A.flash(A.describe(err), "err"); }
   }
 
   async function act(ev, what) {
@@ -134,7 +134,7 @@ window.AlmanacPages.plans = function () {
       current = what === "approve" ? out.plan : out;
       A.flash(what === "approve" ? `Approved: ${out.task_ids.length} task(s) created. Schedule it from the week view.` : "Cancelled.");
       renderPlan(); loadList();
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   async function loadVersions() {

@@ -42,7 +42,7 @@ window.AlmanacPages.prompts = function () {
       await A.busy(button, () => api("POST", `/api/v1/planner/prompts/${nameSel.value}/versions/${version}/activate`));
       await loadNames();
       A.flash(rollback ? `Rolled back: ${version} is active again.` : `${version} is now active.`);
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   form.addEventListener("submit", async (ev) => {

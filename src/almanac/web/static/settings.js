@@ -55,7 +55,7 @@ window.AlmanacPages.settings = function () {
           h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.name}`, onclick: async (ev) => {
             if (!confirm(`Revoke the key “${k.name}”? Anything using it stops working at once.`)) return;
             try { await A.busy(ev.currentTarget, () => api("DELETE", `/api/v1/auth/keys/${encodeURIComponent(k.name)}`)); A.flash(`Key “${k.name}” revoked.`); keys(); }
-            catch (err) { A.flash(err.message, "err"); }
+            catch (err) { A.flash(A.describe(err), "err"); }
           } }, "Revoke")))))) : h("p", { class: "empty" }, "No keys."), h("h3", {}, "New key"), form, created);
     } catch (err) { A.failed(keysEl, err); }
   }
