@@ -21,7 +21,9 @@ XSS = (
     ' "><svg onload="window.__pwned=3"> javascript:window.__pwned=4//'
     " {{7*7}} ${7*7}"
 )
-BIDI = "\u202eevil\u202c\u200b\u200f\u2066"  # right-to-left override, zero-width, isolate
+# An unterminated right-to-left override (it would reverse every letter after it in the
+# line: "evil" shown as "live"), zero-width characters, an unclosed isolate.
+BIDI = "\u202eevil\u200b\u200f\u2067"
 LONG = "W" * 180  # one unbroken word, far wider than any column
 
 
@@ -102,6 +104,26 @@ def _assert_safe(page: Page, dialogs: list[str]) -> None:
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
 
 
+def _reads_left_to_right(page: Page, within: str, word: str) -> bool:
+    """Whether `word`'s first letter is drawn left of its last (false if it was reversed)."""
+    return bool(
+        page.evaluate(
+            """([sel, word]) => {
+                const w = document.createTreeWalker(document.querySelector(sel), 4);
+                while (w.nextNode()) {
+                  const t = w.currentNode, i = t.data.indexOf(word);
+                  if (i < 0) continue;
+                  const at = (k) => { const r = document.createRange();
+                    r.setStart(t, k); r.setEnd(t, k + 1); return r.getBoundingClientRect().left; };
+                  return at(i) < at(i + word.length - 1);
+                }
+                throw new Error("not shown: " + word);
+            }""",
+            [within, word],
+        )
+    )
+
+
 def test_hostile_text_is_inert_on_every_page(
     page: Page, server: Server, watch: Watch, hostile: dict[str, Any]
 ) -> None:
@@ -114,6 +136,10 @@ def test_hostile_text_is_inert_on_every_page(
     expect(page.locator("#blocks")).to_contain_text(f"Meet {MARK} <img src=x onerror=")
     expect(page.locator("#tasks")).to_contain_text("Task WWWW")
     _assert_safe(page, dialogs)
+    # The override is dropped: the stored letters, and the page's own text after them,
+    # read in their order.
+    assert _reads_left_to_right(page, "#blocks", "evil")
+    assert _reads_left_to_right(page, "#tasks", "evil")
     shot(page, "hostile-today")
 
     page.goto(server.url + f"/ui/plans?plan={plan_id}")

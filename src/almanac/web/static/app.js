@@ -56,6 +56,16 @@
     return payload;
   }
 
+  /* Text as shown: without bidi embedding/override controls (an override in a stored title
+     would reverse the letters of the page's own text after it: "Trojan Source" spoofing),
+     and with isolates it opens closed in the same text. Right-to-left scripts need neither. */
+  const BIDI_FORCED = /[\u202a\u202b\u202d\u202e]/g;
+  function safeText(text) {
+    const t = String(text).replace(BIDI_FORCED, "");
+    const open = (t.match(/[\u2066-\u2068]/g) || []).length - (t.match(/\u2069/g) || []).length;
+    return open > 0 ? t + "\u2069".repeat(open) : t;
+  }
+
   /* Element builder: text is always set as text, never parsed as HTML. */
   function h(tag, attrs, ...children) {
     const el = document.createElement(tag);
@@ -65,11 +75,12 @@
       else if (k === "class") el.className = v;
       else if (k === "style") el.style.cssText = v; // CSSOM, allowed by the CSP (attributes are not)
       else if (k === "dataset") Object.assign(el.dataset, v);
+      else if (k === "title" || k === "aria-label") el.setAttribute(k, safeText(v));
       else el.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children.flat()) {
       if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      el.append(c instanceof Node ? c : document.createTextNode(safeText(c)));
     }
     return el;
   }
@@ -78,7 +89,7 @@
   function s(tag, attrs, ...children) {
     const el = document.createElementNS(svgNS, tag);
     for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-    for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(safeText(c)));
     return el;
   }
 
@@ -145,7 +156,7 @@
       const name = (map && map[item.field]) || String(item.field || "").split(".").pop();
       const slot = form.querySelector(`.err[data-for="${CSS.escape(name)}"]`);
       if (slot) {
-        slot.textContent = item.message;
+        slot.textContent = safeText(item.message);
         const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
         if (input) { input.setAttribute("aria-invalid", "true"); if (slot.id) input.setAttribute("aria-describedby", slot.id); }
         shown = true;
@@ -153,7 +164,7 @@
     }
     let general = form.querySelector(".err.general");
     if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
-    general.textContent = shown ? (problem.title || "Please check the fields above.") : describe(err);
+    general.textContent = safeText(shown ? (problem.title || "Please check the fields above.") : describe(err));
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }
@@ -207,7 +218,7 @@
   function applyScope(scope, name) {
     body.dataset.scope = scope;
     const who = document.getElementById("who");
-    if (who) who.textContent = name ? `${name} (${scope})` : scope;
+    if (who) who.textContent = safeText(name ? `${name} (${scope})` : scope);
     const off = [scope === "read" ? "[data-write]" : null, scope !== "admin" ? "[data-admin]" : null].filter(Boolean);
     if (!off.length) return;
     document.querySelectorAll(off.join(", ")).forEach((el) => {
@@ -244,7 +255,7 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    byIds, fill, flash, describe, showProblem, clearProblems, formData, loading, empty, failed, busy,
+    byIds, fill, flash, describe, safeText, showProblem, clearProblems, formData, loading, empty, failed, busy,
     canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};

@@ -141,7 +141,7 @@ window.AlmanacPages.week = function () {
   const fromInput = (v) => { const [d, t] = v.split("T"); return A.zoned(d, hm(t)); };
   function openMove(e) {
     selected = e;
-    document.getElementById("move-h").textContent = `Move “${e.title}”`;
+    document.getElementById("move-h").textContent = A.safeText(`Move “${e.title}”`);
     moveForm.elements.start.value = localInput(e.start);
     moveForm.elements.end.value = localInput(e.end);
     A.clearProblems(moveForm);
