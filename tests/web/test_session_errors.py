@@ -169,3 +169,25 @@ def test_sign_in_goes_on_to_dashboard_pages_only(
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(server.url + "/ui/week?week=2031-01-06")
     page.context.close()
+
+
+def test_read_key_sees_blocks_but_is_offered_no_move(
+    browser: Any, server: Server, watch: Watch
+) -> None:
+    plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting"})
+    plan_id = plan.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    # A week far away, so the other modules' weeks stay as they expect.
+    placed = server.api(
+        "POST",
+        "/api/v1/scheduler/schedule",
+        json={"plan_id": plan_id, "start_date": "2031-03-03", "dry_run": False},
+    )
+    assert placed.status_code == 200 and placed.json()["blocks"], placed.text
+    page = _fresh(browser, watch)
+    sign_in(page, server, _key(server, "week-viewer", "read"))
+    page.goto(server.url + "/ui/week?week=2031-03-03")
+    blocks = page.locator(".ev.billable, .ev.internal")
+    expect(blocks.first).to_be_visible()
+    expect(page.locator("button.ev")).to_have_count(0)  # nothing to press that would fail
+    page.context.close()
