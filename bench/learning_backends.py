@@ -27,8 +27,9 @@ from almanac.cli.runtime import LOCAL_OWNER, answer
 from almanac.config import Settings
 from almanac.deps import get_state
 from almanac.ontology.library import load_library
-from almanac.planner.calibration import Params, Run, fit_workflow, predict
+from almanac.planner.calibration import Run, fit_workflow, predict
 from almanac.planner.estimates import library_hours, round_hours
+from almanac.planner.params import Params
 from almanac.state import build_state
 
 ZONE = "Europe/Berlin"

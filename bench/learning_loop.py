@@ -51,7 +51,7 @@ from learning_worlds import (  # noqa: E402
     true_hours,
 )
 
-from almanac.planner.calibration import DEFAULT, Params  # noqa: E402
+from almanac.planner.params import DEFAULT, Params  # noqa: E402
 
 TRAIN_SEEDS = tuple(range(100, 118))
 HELD_OUT_SEEDS = (31, 32, 33, 34, 35, 36, 37)

@@ -8,24 +8,10 @@ from __future__ import annotations
 import argparse
 
 from bench.cluster_bench import failures, run
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from almanac.db.engine import create_engine
+from tests.databases import fresh_database
 
 DATABASE = "almanac_cluster_test"
-
-
-async def _fresh_database(pg_url: str) -> str:
-    admin = create_engine(pg_url, pool_size=1)
-    try:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        await admin.dispose()
-    return make_url(pg_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 async def test_killing_a_server_and_a_worker_mid_load_loses_and_repeats_nothing(
@@ -38,7 +24,7 @@ async def test_killing_a_server_and_a_worker_mid_load_loses_and_repeats_nothing(
         stalled_after=5.0,
         job_wait=2.0,
         no_valkey=True,  # the processes then share invalidation through Postgres alone
-        database_url=await _fresh_database(pg_url),
+        database_url=await fresh_database(pg_url, DATABASE),
         keep_logs=False,
     )
     result = await run(args)

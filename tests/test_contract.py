@@ -33,10 +33,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from almanac.auth.principal import hash_secret, key_prefix, new_key
 from almanac.db.engine import create_engine
+from tests.databases import fresh_database
 from tests.live_server import free_port
 
 CHECKS = [
@@ -50,22 +50,10 @@ BUDGET_SECONDS = float(os.environ.get("ALMANAC_CONTRACT_SECONDS", "240"))
 DATABASE = "almanac_contract"
 
 
-async def _fresh_database(pg_url: str) -> str:
-    admin = create_engine(pg_url, pool_size=1)
-    try:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        await admin.dispose()
-    return make_url(pg_url).set(database=DATABASE).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def contract_db(pg_url: str) -> str:
     """The URL of the run's own (fresh) database."""
-    return asyncio.run(_fresh_database(pg_url))
+    return asyncio.run(fresh_database(pg_url, DATABASE))
 
 
 @pytest.fixture(scope="module")

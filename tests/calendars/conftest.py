@@ -16,23 +16,34 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from caldav.davclient import DAVClient
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from almanac.cache import LocalCache
+from almanac.cache import Cache, LocalCache
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
-from almanac.config import GoogleCalendarSettings
+from almanac.config import (
+    CalDAVCalendarSettings,
+    CalendarSettings,
+    GoogleCalendarSettings,
+    SchedulerSettings,
+    Settings,
+)
+from almanac.db.engine import create_sessionmaker
+from almanac.embedder import Embedder
 from almanac.state import AppState
 from tests.calendars.shapes import KEY, connect
 from tests.conftest import app_in_transaction, http_client
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle
 from tests.live_server import free_port
+from tests.scheduler.conftest import TZ_NAME, next_monday
 
 USER = "almanac-test"
 
@@ -164,8 +175,9 @@ def raw_calendar(dav_client: Any) -> Any:
     return dav_client.principal().make_calendar(name=f"test-{uuid.uuid4().hex[:12]}")
 
 
-@pytest.fixture
-async def provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
+@asynccontextmanager
+async def dav_provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
+    """Almanac's CalDAV provider on the test's calendar collection, closed on exit."""
     cal = CalDAVCalendar(
         url=dav_url,
         calendar=str(raw_calendar.url),
@@ -177,6 +189,22 @@ async def provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalen
         yield cal
     finally:
         await cal.close()
+
+
+@pytest.fixture
+async def provider(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
+    async with dav_provider(dav_url, raw_calendar) as cal:
+        yield cal
+
+
+@pytest.fixture
+def caldav_settings(raw_calendar: Any) -> CalDAVCalendarSettings:
+    """Settings naming the test's calendar collection as Almanac's calendar."""
+    return CalDAVCalendarSettings(
+        caldav_url=str(raw_calendar.url),
+        caldav_username=USER,
+        caldav_password="secret",  # type: ignore[arg-type]
+    )
 
 
 # -- Google, through its real client libraries against the local double ------------------------
@@ -218,10 +246,68 @@ async def google_calendar(
 # -- the built-in calendar's API ---------------------------------------------------------------
 
 
+Clients = Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]]
+States = Callable[[CalendarSettings], AppState]
+
+
 @pytest.fixture
-def calendar_client_for(
-    db_session: AsyncSession,
-) -> Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]]:
+def state_for(tmp_root: Path, engine: AsyncEngine, embedder: Embedder, cache: Cache) -> States:
+    """States over the test database with a given calendar, in the scheduler tests' zone."""
+
+    def make(cal: CalendarSettings) -> AppState:
+        settings = Settings(  # type: ignore[call-arg]
+            data_dir=tmp_root / "data",
+            timezone=TZ_NAME,
+            calendar=cal,
+            scheduler=SchedulerSettings(time_limit_seconds=2.0),
+            _env_file=None,
+        )
+        return AppState(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            cache=cache,
+            embedder=embedder,
+            services=["memory", "planner"],
+        )
+
+    return make
+
+
+def next_week() -> tuple[datetime, datetime]:
+    """A span holding the whole of next week, where the scheduled blocks fall."""
+    start = datetime.combine(next_monday(), datetime.min.time(), tzinfo=UTC)
+    return start - timedelta(days=2), start + timedelta(days=9)
+
+
+BREAKFAST = "The user's own breakfast"
+
+
+def add_breakfast(raw_calendar: Any, hour: int) -> None:
+    """The user's own hour-long event next Monday at `hour` UTC, saved straight to the
+    server (Almanac must leave it alone)."""
+    day = next_monday()
+    raw_calendar.save_event(
+        dtstart=datetime(day.year, day.month, day.day, hour, tzinfo=UTC),
+        dtend=datetime(day.year, day.month, day.day, hour + 1, tzinfo=UTC),
+        summary=BREAKFAST,
+    )
+
+
+async def queued_args(session: AsyncSession, task: str) -> dict[str, Any]:
+    """The arguments of the newest job queued for `task`."""
+    row = (
+        await session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id DESC"),
+            {"t": task},
+        )
+    ).first()
+    assert row is not None, f"no {task} job was queued"
+    return dict(row[0])
+
+
+@pytest.fixture
+def calendar_client_for(db_session: AsyncSession) -> Clients:
     """Clients over a given state, with every request inside the test's transaction."""
 
     @asynccontextmanager
@@ -234,8 +320,7 @@ def calendar_client_for(
 
 @pytest.fixture
 async def calendar_client(
-    state: AppState,
-    calendar_client_for: Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]],
+    state: AppState, calendar_client_for: Clients
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The full app over HTTP, inside the test's transaction."""
     async with calendar_client_for(state) as c:

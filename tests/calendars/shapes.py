@@ -34,6 +34,17 @@ def specs() -> list[EventSpec]:
     ]
 
 
+# A user's .ics file: a dentist appointment and a weekly gym session in Berlin time.
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
+    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
+    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
 KEY = Fernet.generate_key().decode()  # encrypts the stored Google tokens in these tests
 
 

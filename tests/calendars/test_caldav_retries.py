@@ -18,7 +18,7 @@ from almanac.calendars.caldav import CalDAVCalendar
 from almanac.config import CalDAVCalendarSettings, SchedulerSettings
 from almanac.deps import get_state
 from almanac.state import AppState
-from tests.calendars.conftest import USER
+from tests.calendars.conftest import dav_provider
 from tests.calendars.shapes import WEEK, at, specs
 from tests.conftest import http_client, ok
 from tests.scheduler.conftest import TZ_NAME
@@ -28,17 +28,8 @@ from tests.scheduler.races import body, chain, current_blocks, plans, together
 @pytest.fixture
 async def second(dav_url: str, raw_calendar: Any) -> AsyncIterator[CalDAVCalendar]:
     """Another client of the same calendar (a second worker or request)."""
-    cal = CalDAVCalendar(
-        url=dav_url,
-        calendar=str(raw_calendar.url),
-        username=USER,
-        password="secret",
-        timezone="Europe/Berlin",
-    )
-    try:
+    async with dav_provider(dav_url, raw_calendar) as cal:
         yield cal
-    finally:
-        await cal.close()
 
 
 def stored(raw_calendar: Any) -> Counter[tuple[str, int]]:
@@ -85,19 +76,14 @@ async def test_a_move_retried_bumps_sequence_once(
 
 
 async def test_two_plans_scheduled_at_once_into_caldav(
-    committed_state: AppState, raw_calendar: Any
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
 ) -> None:
     """Two clients schedule at once with CalDAV as the calendar: every block once on the
     server, none overlapping, exactly the blocks of each plan's current run."""
-    cal = CalDAVCalendarSettings(
-        caldav_url=str(raw_calendar.url),
-        caldav_username=USER,
-        caldav_password="secret",  # type: ignore[arg-type]
-    )
     settings = committed_state.settings.model_copy(
         update={
             "timezone": TZ_NAME,
-            "calendar": cal,
+            "calendar": caldav_settings,
             "scheduler": SchedulerSettings(time_limit_seconds=1.0),
         }
     )

@@ -18,21 +18,12 @@ from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.feed_token import FEED_TOKEN_FILE
 from almanac.calendars.ics import MAX_ICS_BYTES
 from almanac.state import AppState
+from tests.calendars.shapes import ICS
 from tests.conftest import app_in_transaction, http_client
 
 BASE = "/api/v1/calendar"
 WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
 WINDOW = {"start": WEEK[0].isoformat(), "end": WEEK[1].isoformat()}
-
-ICS = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
-    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
-    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
-    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
-    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
-    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
-    "END:VCALENDAR\r\n"
-)
 
 
 def event_body(**overrides: Any) -> dict[str, Any]:

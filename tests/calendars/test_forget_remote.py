@@ -6,66 +6,41 @@ deletion is queued, and the queued job finishes it when the calendar is back."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.calendars.google import GoogleCalendar
 from almanac.config import (
-    CalDAVCalendarSettings,
     CalendarSettings,
     GoogleCalendarSettings,
-    SchedulerSettings,
-    Settings,
 )
-from almanac.db.engine import create_sessionmaker
-from almanac.embedder import Embedder
 from almanac.jobs.context import set_state
 from almanac.models import Plan
 from almanac.scheduler.forgetting import TASK, delete_plan_blocks
 from almanac.scheduler.tasks import forget_calendar_blocks
-from almanac.state import AppState
-from tests.calendars.conftest import USER
+from tests.calendars.conftest import (
+    BREAKFAST,
+    Clients,
+    States,
+    add_breakfast,
+    next_week,
+    queued_args,
+)
 from tests.calendars.test_google import KEY, connect
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle, hour
 from tests.live_server import free_port
-from tests.scheduler.conftest import TZ_NAME, make_plan, next_monday
+from tests.scheduler.conftest import make_plan, next_monday
 
 TASKS = [
     {"key": "research", "estimate_hours": 2.0, "priority": 3},
     {"key": "draft", "estimate_hours": 2.0, "depends_on": ["research"]},
 ]
 FORGOTTEN, KEPT = 901, 902
-
-Clients = Callable[[AppState], AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-def make_state(
-    tmp_root: Any, engine: AsyncEngine, embedder: Embedder, cache: Cache, cal: CalendarSettings
-) -> AppState:
-    settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_root / "data",
-        timezone=TZ_NAME,
-        calendar=cal,
-        scheduler=SchedulerSettings(time_limit_seconds=2.0),
-        _env_file=None,
-    )
-    return AppState(
-        settings=settings,
-        engine=engine,
-        sessionmaker=create_sessionmaker(engine),
-        cache=cache,
-        embedder=embedder,
-        services=["memory", "planner"],
-    )
 
 
 async def scheduled_plans(session: AsyncSession, api: httpx.AsyncClient) -> dict[int, Plan]:
@@ -88,24 +63,13 @@ async def scheduled_plans(session: AsyncSession, api: httpx.AsyncClient) -> dict
     return plans
 
 
-def window() -> tuple[datetime, datetime]:
-    start = datetime.combine(next_monday(), datetime.min.time(), tzinfo=UTC)
-    return start - timedelta(days=2), start + timedelta(days=9)
-
-
 async def almanac_ids(calendar: Any) -> list[str]:
-    return sorted(e.almanac_id for e in await calendar.events(*window()) if e.almanac_id)
+    return sorted(e.almanac_id for e in await calendar.events(*next_week()) if e.almanac_id)
 
 
-async def queued_job(session: AsyncSession) -> dict[str, Any]:
-    row = (
-        await session.execute(
-            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id DESC"),
-            {"t": TASK},
-        )
-    ).first()
-    assert row is not None, "no deletion job was queued"
-    return dict(row[0])
+def of_plan(ids: list[str], plan: Plan) -> list[str]:
+    """The ids of `plan`'s blocks among `ids`."""
+    return [a for a in ids if a.startswith(f"plan{plan.id}-")]
 
 
 async def forget(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -118,19 +82,8 @@ async def forget(api: httpx.AsyncClient) -> dict[str, Any]:
 # -- CalDAV ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def caldav_settings(radicale_url: str, raw_calendar: Any) -> CalDAVCalendarSettings:
-    return CalDAVCalendarSettings(
-        caldav_url=str(raw_calendar.url),
-        caldav_username=USER,
-        caldav_password="secret",  # type: ignore[arg-type]
-    )
-
-
 async def test_forgetting_a_client_deletes_its_caldav_blocks(
-    tmp_root: Any,
-    engine: AsyncEngine,
-    embedder: Embedder,
+    state_for: States,
     cache: Cache,
     db_session: AsyncSession,
     calendar_client_for: Clients,
@@ -138,18 +91,13 @@ async def test_forgetting_a_client_deletes_its_caldav_blocks(
     raw_calendar: Any,
     provider: CalDAVCalendar,
 ) -> None:
-    state = make_state(tmp_root, engine, embedder, cache, caldav_settings)
-    day = next_monday()
-    raw_calendar.save_event(
-        dtstart=datetime(day.year, day.month, day.day, 7, tzinfo=UTC),
-        dtend=datetime(day.year, day.month, day.day, 8, tzinfo=UTC),
-        summary="The user's own breakfast",
-    )
+    state = state_for(caldav_settings)
+    add_breakfast(raw_calendar, 7)
     async with calendar_client_for(state) as api:
         plans = await scheduled_plans(db_session, api)
         before = await almanac_ids(provider)
-        theirs = [a for a in before if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-        kept = [a for a in before if a.startswith(f"plan{plans[KEPT].id}-")]
+        theirs = of_plan(before, plans[FORGOTTEN])
+        kept = of_plan(before, plans[KEPT])
         assert theirs and kept
 
         body = await forget(api)
@@ -157,11 +105,11 @@ async def test_forgetting_a_client_deletes_its_caldav_blocks(
     assert body["deleted"]["caldav_events"] == len(theirs)
     assert body["pending"] == {}
     assert await almanac_ids(provider) == kept
-    titles = [e.title for e in await provider.events(*window())]
-    assert "The user's own breakfast" in titles
+    titles = [e.title for e in await provider.events(*next_week())]
+    assert BREAKFAST in titles
     # The job queued in the transaction carries plan ids and a span, no content; a rerun
     # (the worker picking it up after the inline attempt) finds nothing left.
-    args = await queued_job(db_session)
+    args = await queued_args(db_session, TASK)
     assert args["plan_ids"] == [plans[FORGOTTEN].id]
     assert set(args) == {"plan_ids", "start", "end"}
     assert await delete_plan_blocks(db_session, state.settings, cache, args) == 0
@@ -169,23 +117,21 @@ async def test_forgetting_a_client_deletes_its_caldav_blocks(
 
 
 async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
-    tmp_root: Any,
-    engine: AsyncEngine,
-    embedder: Embedder,
+    state_for: States,
     cache: Cache,
     db_session: AsyncSession,
     calendar_client_for: Clients,
     caldav_settings: CalendarSettings,
     provider: CalDAVCalendar,
 ) -> None:
-    up = make_state(tmp_root, engine, embedder, cache, caldav_settings)
+    up = state_for(caldav_settings)
     down_settings = caldav_settings.model_copy(
         update={"caldav_url": f"http://127.0.0.1:{free_port()}/gone/"}
     )
-    down = make_state(tmp_root, engine, embedder, cache, down_settings)
+    down = state_for(down_settings)
     async with calendar_client_for(up) as api:
         plans = await scheduled_plans(db_session, api)
-    theirs = [a for a in await almanac_ids(provider) if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
+    theirs = of_plan(await almanac_ids(provider), plans[FORGOTTEN])
     assert theirs
 
     async with calendar_client_for(down) as api:
@@ -200,27 +146,19 @@ async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
     assert set(theirs) <= set(await almanac_ids(provider))  # still there: the server is down
 
     # The calendar is back: the queued job (the worker's task, run here) finishes the work.
-    args = await queued_job(db_session)
+    args = await queued_args(db_session, TASK)
     set_state(up)
     await forget_calendar_blocks.func(**args)  # type: ignore[attr-defined]
     remaining = await almanac_ids(provider)
-    assert not [a for a in remaining if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-    assert [a for a in remaining if a.startswith(f"plan{plans[KEPT].id}-")]
+    assert not of_plan(remaining, plans[FORGOTTEN])
+    assert of_plan(remaining, plans[KEPT])
 
 
 # -- Google ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def google() -> Any:
-    with FakeGoogle(time_zone="Europe/Berlin") as double:
-        yield double
-
-
 async def test_forgetting_a_client_deletes_its_google_blocks(
-    tmp_root: Any,
-    engine: AsyncEngine,
-    embedder: Embedder,
+    state_for: States,
     cache: Cache,
     db_session: AsyncSession,
     calendar_client_for: Clients,
@@ -233,7 +171,7 @@ async def test_forgetting_a_client_deletes_its_google_blocks(
         google_token_uri=google.token_uri,
         token_key=KEY,
     )
-    state = make_state(tmp_root, engine, embedder, cache, cal)
+    state = state_for(cal)
     await connect(db_session, google)
     day = next_monday()
     google.add_event(
@@ -246,8 +184,8 @@ async def test_forgetting_a_client_deletes_its_google_blocks(
         async with calendar_client_for(state) as api:
             plans = await scheduled_plans(db_session, api)
             before = await almanac_ids(reader)
-            theirs = [a for a in before if a.startswith(f"plan{plans[FORGOTTEN].id}-")]
-            kept = [a for a in before if a.startswith(f"plan{plans[KEPT].id}-")]
+            theirs = of_plan(before, plans[FORGOTTEN])
+            kept = of_plan(before, plans[KEPT])
             assert theirs and kept
             body = await forget(api)
         assert body["deleted"]["google_events"] == len(theirs)
@@ -257,6 +195,6 @@ async def test_forgetting_a_client_deletes_its_google_blocks(
         assert "The user's own lunch" in live
         deletes = google.api_requests("DELETE") + google.api_requests("POST", "/batch")
         assert deletes, "nothing was deleted at Google"
-        assert json.dumps(await queued_job(db_session)).count("plan_ids") == 1
+        assert json.dumps(await queued_args(db_session, TASK)).count("plan_ids") == 1
     finally:
         await reader.close()

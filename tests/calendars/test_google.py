@@ -19,7 +19,8 @@ from almanac.calendars.base import (
     zone_name,
 )
 from almanac.calendars.factory import build_calendar
-from almanac.calendars.google import NOT_CONNECTED, GoogleCalendar
+from almanac.calendars.google import GoogleCalendar
+from almanac.calendars.google_credentials import NOT_CONNECTED
 from almanac.config import GoogleCalendarSettings
 from almanac.models.calendar import OAuthCredential
 from almanac.oauth.crypto import TokenCipher

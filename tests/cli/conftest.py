@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from almanac.state import AppState
+from tests.live_server import free_port
+
 
 @pytest.fixture(autouse=True)
 def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -15,6 +18,15 @@ def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ALMANAC_API_KEY", raising=False)
     monkeypatch.setenv("COLUMNS", "250")  # wide tables: cells are not wrapped mid-sentence
     return data
+
+
+@pytest.fixture
+def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
+    """In-process commands on the test database: no server listens on the recorded port."""
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))
+    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+    return committed_state
 
 
 async def reset_prompts(pg_url: str) -> None:

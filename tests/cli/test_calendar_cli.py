@@ -20,19 +20,10 @@ from typer.testing import CliRunner
 from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
-from tests.live_server import free_port
+from tests.calendars.shapes import ICS
 
 runner = CliRunner()
 
-ICS = (
-    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
-    "BEGIN:VEVENT\r\nUID:dentist-1\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
-    "SUMMARY:Dentist\r\nEND:VEVENT\r\n"
-    "BEGIN:VEVENT\r\nUID:gym\r\nDTSTART;TZID=Europe/Berlin:20260302T180000\r\n"
-    "DTEND;TZID=Europe/Berlin:20260302T190000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
-    "SUMMARY:Gym\r\nEND:VEVENT\r\n"
-    "END:VCALENDAR\r\n"
-)
 WINDOW = ("--start", "2026-03-01T00:00:00Z", "--end", "2026-04-01T00:00:00Z")
 
 
@@ -46,14 +37,6 @@ def _root() -> typer.Typer:
 
     root.add_typer(calendar_app, name="calendar")
     return root
-
-
-@pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
-    return committed_state
 
 
 def invoke(*args: str) -> tuple[int, str]:

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from almanac.cli.main import app
 from almanac.state import AppState
-from tests.cli.test_memory_cli import cli_env  # noqa: F401 - the fixture
 
 runner = CliRunner()
 

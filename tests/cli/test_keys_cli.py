@@ -5,24 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from almanac.auth.service import KeyService
 from almanac.cli.main import app
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.state import AppState
-from tests.live_server import free_port
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
-    return committed_state
 
 
 def _verify(pg_url: str, key: str) -> str | None:

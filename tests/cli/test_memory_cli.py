@@ -6,24 +6,14 @@ import asyncio
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from almanac.cli.main import app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
-from tests.live_server import free_port
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
-    return committed_state
 
 
 def invoke(*args: str) -> tuple[int, str]:

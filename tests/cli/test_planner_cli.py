@@ -38,13 +38,10 @@ async def _add_workflow(url: str) -> None:
 
 
 @pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+def cli_env(cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setattr(planner_cli, "console", Console(width=200))
     asyncio.run(_add_workflow(pg_url))
-    return committed_state
+    return cli_env
 
 
 def test_plan_prints_a_tree_then_approve_and_list(cli_env: AppState) -> None:

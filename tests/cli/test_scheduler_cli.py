@@ -19,7 +19,6 @@ from almanac.cli import scheduler as cli_scheduler
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.models import CalendarEntry, Plan, Task
 from almanac.state import AppState
-from tests.live_server import free_port
 
 runner = CliRunner()
 TZ = ZoneInfo("Europe/Berlin")
@@ -51,14 +50,11 @@ def on_db(url: str, fn: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
 
 
 @pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))  # nothing listens there
+def cli_env(cli_env: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS", "2")
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
     monkeypatch.setattr(cli_scheduler, "console", Console(width=250))
-    return committed_state
+    return cli_env
 
 
 async def _seed(session: AsyncSession, status: str = "approved") -> int:

@@ -13,20 +13,16 @@ from almanac.cli import workflows as cli_workflows
 from almanac.cli.workflows import workflows_app
 from almanac.ontology.library import load_library
 from almanac.state import AppState
-from tests.live_server import free_port
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli_env(pg_url: str, committed_state: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
-    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("ALMANAC_SERVER__PORT", str(free_port()))
-    monkeypatch.delenv("ALMANAC_VALKEY_URL", raising=False)
+def cli_env(cli_env: AppState, monkeypatch: pytest.MonkeyPatch) -> AppState:
     # These tests import by hand; the first-start load is tested in test_discovery.py.
     monkeypatch.setenv("ALMANAC_PLANNER__STARTER_LIBRARY", "false")
     monkeypatch.setattr(cli_workflows, "console", Console(width=250))
-    return committed_state
+    return cli_env
 
 
 def invoke(*args: str) -> tuple[int, str]:

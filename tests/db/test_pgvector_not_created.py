@@ -10,25 +10,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from almanac.db.engine import create_engine
+from tests.databases import as_admin
 
 DATABASE, ROLE, PASSWORD = "almanac_novector", "almanac_plain", "plain-pass-123"
 
 
 async def _setup(pg_url: str) -> None:
-    admin = create_engine(pg_url, pool_size=1)
-    try:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            await conn.execute(text(f"DROP ROLE IF EXISTS {ROLE}"))
-            await conn.execute(text(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER PASSWORD '{PASSWORD}'"))
-            await conn.execute(text(f'CREATE DATABASE "{DATABASE}" OWNER {ROLE}'))
-    finally:
-        await admin.dispose()
+    await as_admin(
+        pg_url,
+        f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)',
+        f"DROP ROLE IF EXISTS {ROLE}",
+        f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER PASSWORD '{PASSWORD}'",
+        f'CREATE DATABASE "{DATABASE}" OWNER {ROLE}',
+    )
 
 
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "memory"]])

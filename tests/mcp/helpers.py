@@ -80,7 +80,7 @@ def has_route(server: LiveServer, method: str, path: str) -> bool:
 
 def import_workflows(server: LiveServer) -> None:
     r = httpx.post(server.url + "/api/v1/planner/workflows/import", headers=server.headers)
-    assert r.status_code < 300, r.text
+    assert r.status_code == 200, r.text
 
 
 def resource_json(contents: Any) -> Any:

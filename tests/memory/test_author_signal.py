@@ -3,39 +3,61 @@ person finds what that person said, "Mel" stands for "Melanie" -- within recall'
 
 from __future__ import annotations
 
-from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.graph_signal import query_nodes
+from almanac.embedder import Embedder
+from almanac.memory.entities import alias_words
+from almanac.memory.graph_signal import candidate_nodes
+from almanac.memory.linked_search import LinkedSearch
 from almanac.memory.search_sql import NO_FILTER, EventFilters
+from almanac.memory.service import MemoryService
 from tests.memory.signals import ids, remember, service
+
+
+async def said_by_named(
+    svc: MemoryService,
+    embedder: Embedder,
+    query: str,
+    f: EventFilters,
+    candidates: list[int],
+    aliases: bool = True,
+) -> set[int]:
+    """Recall's author list (LinkedSearch.with_members: names, short forms and authors in
+    one statement): the `candidates` said by or about a name the query holds under `f`."""
+    svc.search.forget_terms()
+    qvec = [float(x) for x in await embedder.embed_query(query)]
+    words = alias_words(query) if aliases else []
+    _, found = await LinkedSearch(svc.search).with_members(
+        query, qvec, embedder.model, f, candidate_nodes(query), words, [], candidates
+    )
+    return found
 
 
 async def test_a_short_form_stands_for_the_one_name_it_begins(db_session, embedder, settings):
     svc = service(db_session, embedder, settings)
-    await remember(svc, ["Melanie: I painted a lake at sunrise", "Marco: the bus was late"])
-    await remember(svc, ["Caroline: I met Carl and Carla at the market"])
-    links = EntityLinkRepository(db_session)
+    melanie, marco = await remember(
+        svc, ["Melanie: I painted a lake at sunrise", "Marco: the bus was late"]
+    )
+    (caroline,) = await remember(svc, ["Caroline: I met Carl and Carla at the market"])
+    everyone = [melanie, marco, caroline]
 
-    nodes = await query_nodes(links, "What did Mel paint?", NO_FILTER)
-    assert "entity:melanie" in nodes
+    async def named(query: str, aliases: bool = True) -> set[int]:
+        return await said_by_named(svc, embedder, query, NO_FILTER, everyone, aliases)
+
+    assert await named("What did Mel paint?") == {melanie}
     # "Car" begins three names (caroline, carl, carla): ambiguous, so it stands for none;
     # a short form opening the question is grammar's capital, not a name.
-    assert not {"entity:caroline", "entity:carl", "entity:carla"} & set(
-        await query_nodes(links, "Which Car did she buy?", NO_FILTER)
-    )
-    assert "entity:marco" not in await query_nodes(links, "Mar was fun?", NO_FILTER)
-    assert "entity:melanie" not in await query_nodes(
-        links, "What did Mel paint?", NO_FILTER, aliases=False
-    )
+    assert await named("Which Car did she buy?") == set()
+    assert await named("Mar was fun?") == set()
+    assert await named("What did Mel paint?", aliases=False) == set()
 
 
 async def test_a_short_form_only_stands_for_names_within_the_scope(db_session, embedder, settings):
     svc = service(db_session, embedder, settings)
-    await remember(svc, ["Melanie: the invoice went out"], client_id=2)
-    await remember(svc, ["Priya: the kickoff is on Monday"], client_id=1)
-    links = EntityLinkRepository(db_session)
-    assert "entity:melanie" in await query_nodes(links, "What did Mel send?", NO_FILTER)
+    (melanie,) = await remember(svc, ["Melanie: the invoice went out"], client_id=2)
+    (priya,) = await remember(svc, ["Priya: the kickoff is on Monday"], client_id=1)
+    query, both = "What did Mel send?", [melanie, priya]
+    assert await said_by_named(svc, embedder, query, NO_FILTER, both) == {melanie}
     for scope in (EventFilters(client_id=1), EventFilters(for_client=1)):
-        assert "entity:melanie" not in await query_nodes(links, "What did Mel send?", scope)
+        assert await said_by_named(svc, embedder, query, scope, both) == set()
 
 
 # Said by others, about Ingrid, in the question's own words: what plain recall ranks first.
@@ -101,30 +123,14 @@ async def test_short_forms_and_authors_in_one_statement_stay_within_the_scope(
     """Recall's own path (LinkedSearch.with_members: names, short forms and the author list
     in one statement): two clients, one short form that begins a name in each, the same
     words. Each client's "Mel" is its own name, and the author list only holds its own."""
-    from almanac.memory.entities import alias_words
-    from almanac.memory.graph_signal import candidate_nodes
-    from almanac.memory.linked_search import LinkedSearch
-
     svc = service(db_session, embedder, settings)
     mine = await remember(svc, ["Melody: I painted the harbour wall"] * 2, client_id=1)
     theirs = await remember(svc, ["Melanie: I painted the harbour wall"] * 2, client_id=2)
     query = "What did Mel paint at the harbour?"
-    qvec = [float(x) for x in await embedder.embed_query(query)]
     everything = [*mine, *theirs]  # both as candidates: only the names resolved in scope count
 
     async def members(f: EventFilters) -> set[int]:
-        svc.search.forget_terms()
-        _, found = await LinkedSearch(svc.search).with_members(
-            query,
-            qvec,
-            embedder.model,
-            f,
-            candidate_nodes(query),
-            alias_words(query),
-            [],
-            everything,
-        )
-        return found
+        return await said_by_named(svc, embedder, query, f, everything)
 
     # Unscoped, "Mel" begins two names: it stands for neither.
     assert await members(NO_FILTER) == set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -17,15 +16,11 @@ from almanac.jobs.queue import enqueue_many
 from almanac.memory.retention import _write_archive
 from almanac.observer.repository import ObserverRepository
 from almanac.state import AppState
-from tests.planner.conftest import ONBOARDING
+from tests.conftest import ok
+from tests.planner.conftest import add_onboarding
 
 MARKER = "qxmarker7731"
 CLIENT = 777
-
-
-async def ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
 
 
 async def tables_holding(state: AppState, needle: str) -> list[str]:
@@ -61,16 +56,7 @@ def archives_holding(state: AppState, needle: str) -> list[str]:
 
 
 async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client"]},
-            },
-        )
-    )
+    workflow = await add_onboarding(api)
     tagged = await ok(
         await api.post(
             "/api/v1/memory/remember",
@@ -79,7 +65,8 @@ async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
                 "salience_score": 0.95,
                 "metadata": {"subject_type": "client", "subject_id": str(CLIENT)},
             },
-        )
+        ),
+        201,
     )
     by_column = await ok(
         await api.post(
@@ -89,7 +76,8 @@ async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
                 "client_id": CLIENT,
                 "salience_score": 0.9,
             },
-        )
+        ),
+        201,
     )
     fact = await ok(
         await api.post(
@@ -100,13 +88,15 @@ async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
                 "fact_type": "constraint",
                 "content": f"Budget capped {MARKER}",
             },
-        )
+        ),
+        201,
     )
     await ok(
         await api.post(
             f"/api/v1/memory/facts/{fact['fact']['id']}/supersede",
             json={"content": f"Budget raised {MARKER}"},
-        )
+        ),
+        201,
     )
     plan = await ok(
         await api.post(
@@ -116,7 +106,8 @@ async def plant(api: httpx.AsyncClient, state: AppState) -> dict[str, int]:
                 "client_id": CLIENT,
                 "workflow_id": workflow["id"],
             },
-        )
+        ),
+        201,
     )
     await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
     # What the stores outside the API's direct reach hold: a block placed for the plan,
@@ -169,7 +160,8 @@ async def test_forgetting_a_client_leaves_no_copy_anywhere(
     other = await ok(
         await api.post(
             "/api/v1/memory/remember", json={"content": "Another client's note", "client_id": 778}
-        )
+        ),
+        201,
     )
     await plant(api, state)
     before = await tables_holding(state, MARKER)

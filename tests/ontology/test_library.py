@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
 from almanac.models import ServiceBlueprint, Workflow
-from almanac.ontology.library import LIBRARY_DIR, LibraryError, import_library, load_library
+from almanac.ontology.importing import import_library
+from almanac.ontology.library import LIBRARY_DIR, LibraryError, load_library
 from almanac.ontology.sop import SOP, check_sop
 from tests.ontology.helpers import API, steps, task
 

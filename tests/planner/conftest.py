@@ -18,7 +18,7 @@ from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.llm.repository import LLMCallRepository
 from almanac.models import Workflow
 from almanac.state import AppState
-from tests.conftest import app_in_transaction, http_client
+from tests.conftest import app_in_transaction, http_client, ok
 from tests.doubles.openai_chat import FakeChatServer
 
 
@@ -63,6 +63,17 @@ NEWSLETTER = [
         ],
     }
 ]
+
+
+async def add_onboarding(api: httpx.AsyncClient, *keywords: str) -> Any:
+    """The onboarding workflow added through the API, matched by "onboard a new client" and
+    `keywords`."""
+    body = {
+        "name": "Client onboarding",
+        "steps": ONBOARDING,
+        "metadata": {"keywords": ["onboard a new client", *keywords]},
+    }
+    return await ok(await api.post("/api/v1/planner/workflows", json=body), 201)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from almanac.ontology.sop import SOP
 from almanac.planner import runlength
-from almanac.planner.calibration import DEFAULT, Run, WorkflowFit, fit, fit_workflow, predict
+from almanac.planner.calibration import Run, WorkflowFit, fit, fit_workflow, predict
 from almanac.planner.change import Point, detect
 from almanac.planner.estimates import apply_estimates
+from almanac.planner.params import DEFAULT
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 TASKS = {"audit": 4.0, "call": 1.0, "report": 2.0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import httpx
 import pytest
@@ -19,9 +18,9 @@ from almanac.deps import get_state
 from almanac.llm.base import LLMCallRecord
 from almanac.llm.openai_compat import OpenAICompatibleLLM
 from almanac.state import AppState
-from tests.conftest import http_client
+from tests.conftest import http_client, ok
 from tests.doubles.openai_chat import FakeChatServer, Reply
-from tests.planner.conftest import ONBOARDING
+from tests.planner.conftest import add_onboarding
 
 MARKER = "zebrafinch-7731"
 A, B = 101, 202
@@ -50,11 +49,6 @@ async def api(committed_state: AppState, chat: FakeChatServer) -> AsyncIterator[
     await sdk.close()
 
 
-async def ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
 def sop_reply() -> Reply:
     task = {"id": "kickoff", "title": "Kickoff call", "estimate_hours": 1.5, "depends_on": []}
     return Reply.json(
@@ -77,7 +71,7 @@ async def plant_client_a(api: httpx.AsyncClient, workflow_id: int) -> None:
         },
     ]
     for memory in memories:
-        await ok(await api.post("/api/v1/memory/remember", json=memory))
+        await ok(await api.post("/api/v1/memory/remember", json=memory), 201)
     facts = [
         {
             "subject_type": "client",
@@ -100,29 +94,21 @@ async def plant_client_a(api: httpx.AsyncClient, workflow_id: int) -> None:
         },
     ]
     for fact in facts:
-        await ok(await api.post("/api/v1/memory/facts", json=fact))
+        await ok(await api.post("/api/v1/memory/facts", json=fact), 201)
 
 
 async def test_client_a_never_reaches_a_plan_prompt_or_recall_for_client_b(
     api: httpx.AsyncClient, chat: FakeChatServer
 ) -> None:
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client", "kickoff"]},
-            },
-        )
-    )
+    workflow = await add_onboarding(api, "kickoff")
     await plant_client_a(api, workflow["id"])
     # A past plan for client A (remembered as a memory of type plan).
     chat.script(sop_reply())
     plan_a = await ok(
         await api.post(
             "/api/v1/planner/plan", json={"intent": f"{INTENT} {MARKER}", "client_id": A}
-        )
+        ),
+        201,
     )
     assert MARKER in json.dumps(plan_a["context"]) or MARKER in plan_a["intent"]
     # The user's own preference is shared with every client.
@@ -135,13 +121,15 @@ async def test_client_a_never_reaches_a_plan_prompt_or_recall_for_client_b(
                 "fact_type": "preference",
                 "content": "Kickoff calls in the morning",
             },
-        )
+        ),
+        201,
     )
 
     chat.requests.clear()
     chat.script(sop_reply())
     plan_b = await ok(
-        await api.post("/api/v1/planner/plan", json={"intent": INTENT, "client_id": B})
+        await api.post("/api/v1/planner/plan", json={"intent": INTENT, "client_id": B}),
+        201,
     )
     assert plan_b["context"], "the plan for B recalled nothing at all"
     assert MARKER not in json.dumps(plan_b)

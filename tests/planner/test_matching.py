@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from almanac.db.uow import UnitOfWork
-from almanac.ontology.library import import_library
+from almanac.ontology.importing import import_library
 from almanac.planner.matching import lexical_overlap
 
 EXPECTED = {

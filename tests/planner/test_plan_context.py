@@ -3,32 +3,17 @@ remembered itself. Real commits: recall reads through its own transactions."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from tests.planner.conftest import ONBOARDING
-
-
-async def ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
+from tests.conftest import ok
+from tests.planner.conftest import add_onboarding
 
 
 async def test_past_plans_and_workflow_facts_are_recalled(
     committed_client: httpx.AsyncClient,
 ) -> None:
     api = committed_client
-    workflow = await ok(
-        await api.post(
-            "/api/v1/planner/workflows",
-            json={
-                "name": "Client onboarding",
-                "steps": ONBOARDING,
-                "metadata": {"keywords": ["onboard a new client"]},
-            },
-        )
-    )
+    workflow = await add_onboarding(api)
     await ok(
         await api.post(
             "/api/v1/memory/facts",
@@ -39,16 +24,19 @@ async def test_past_plans_and_workflow_facts_are_recalled(
                 "content": "Client onboarding takes 9 h on average over 5 runs",
                 "category": "duration",
             },
-        )
+        ),
+        201,
     )
     first = await ok(
-        await api.post("/api/v1/planner/plan", json={"intent": "onboard Acme as a new client"})
+        await api.post("/api/v1/planner/plan", json={"intent": "onboard Acme as a new client"}),
+        201,
     )
     # The first plan already sees the fact about its workflow.
     assert any("9 h on average" in c["content"] for c in first["context"])
 
     second = await ok(
-        await api.post("/api/v1/planner/plan", json={"intent": "onboard Globex as a new client"})
+        await api.post("/api/v1/planner/plan", json={"intent": "onboard Globex as a new client"}),
+        201,
     )
     past = [c for c in second["context"] if c["kind"] == "plan"]
     assert past and "Intent: onboard Acme as a new client" in past[0]["content"]

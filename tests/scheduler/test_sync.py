@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from almanac.models import SchedulerRun
 from almanac.scheduler.sync import sync_calendar
 from almanac.state import AppState
+from tests.conftest import ok
 
 STEPS = [
     {
@@ -24,23 +25,15 @@ STEPS = [
 ]
 
 
-async def ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
-    committed_client: httpx.AsyncClient, committed_state: AppState
-) -> None:
-    api = committed_client
+async def scheduled_plan(api: httpx.AsyncClient, name: str) -> tuple[dict[str, Any], date, Any]:
+    """A two-task plan from a new workflow `name`, approved and written from next Monday:
+    (the plan, that Monday, the schedule's answer)."""
     workflow = await ok(
-        await api.post("/api/v1/planner/workflows", json={"name": "Tiny", "steps": STEPS})
+        await api.post("/api/v1/planner/workflows", json={"name": name, "steps": STEPS}),
+        201,
     )
-    plan = await ok(
-        await api.post(
-            "/api/v1/planner/plan", json={"intent": "tiny job", "workflow_id": workflow["id"]}
-        )
-    )
+    intent = {"intent": f"{name.lower()} job", "workflow_id": workflow["id"]}
+    plan = await ok(await api.post("/api/v1/planner/plan", json=intent), 201)
     await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
     today = date.today()
     monday = today + timedelta(days=7 - today.weekday())
@@ -50,6 +43,14 @@ async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
             json={"plan_id": plan["id"], "start_date": monday.isoformat(), "dry_run": False},
         )
     )
+    return plan, monday, scheduled
+
+
+async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
+    committed_client: httpx.AsyncClient, committed_state: AppState
+) -> None:
+    api = committed_client
+    plan, monday, scheduled = await scheduled_plan(api, "Tiny")
     first = min(scheduled["blocks"], key=lambda b: b["start"])
 
     # Nothing collides yet: the sync looks and leaves the plan alone.
@@ -61,7 +62,8 @@ async def test_a_colliding_event_is_replanned_around_and_a_rerun_is_a_no_op(
         await api.post(
             "/api/v1/calendar/events",
             json={"title": "Surprise call", "start": first["start"], "end": first["end"]},
-        )
+        ),
+        201,
     )
     report = await sync_calendar(committed_state)
     assert list(report.replanned) == [plan["id"]] and report.replanned[plan["id"]] > 0
@@ -91,23 +93,7 @@ async def test_a_pinned_block_on_a_users_event_settles(
     committed_client: httpx.AsyncClient, committed_state: AppState
 ) -> None:
     api = committed_client
-    workflow = await ok(
-        await api.post("/api/v1/planner/workflows", json={"name": "Pinned", "steps": STEPS})
-    )
-    plan = await ok(
-        await api.post(
-            "/api/v1/planner/plan", json={"intent": "pinned job", "workflow_id": workflow["id"]}
-        )
-    )
-    await ok(await api.post(f"/api/v1/planner/plans/{plan['id']}/approve"))
-    today = date.today()
-    monday = today + timedelta(days=7 - today.weekday())
-    scheduled = await ok(
-        await api.post(
-            "/api/v1/scheduler/schedule",
-            json={"plan_id": plan["id"], "start_date": monday.isoformat(), "dry_run": False},
-        )
-    )
+    plan, monday, scheduled = await scheduled_plan(api, "Pinned")
     block = max(scheduled["blocks"], key=lambda b: b["start"])
     friday = (monday + timedelta(days=4)).isoformat()
     # An all-day "Focus Friday" of the user's, and the block pinned onto it anyway.
@@ -119,7 +105,8 @@ async def test_a_pinned_block_on_a_users_event_settles(
                 "start": f"{friday}T00:00:00+00:00",
                 "end": f"{friday}T23:59:00+00:00",
             },
-        )
+        ),
+        201,
     )
     moved = await api.put(
         f"/api/v1/scheduler/calendar/{block['almanac_id']}",
@@ -157,7 +144,7 @@ async def test_a_pinned_block_on_a_users_event_settles(
 
     # The user drops the event: the next sync clears the warning once, then nothing again.
     gone = await api.delete(f"/api/v1/calendar/events/{focus['id']}")
-    assert gone.status_code < 300, gone.text
+    assert gone.status_code == 200, gone.text
     assert (await sync_calendar(committed_state)).warned == {plan["id"]: 1}
     assert (await sync_calendar(committed_state)).warned == {}
     view = await ok(await api.get("/api/v1/scheduler/calendar", params={"start_date": friday}))

@@ -33,6 +33,15 @@ async def scheduled(
     return plan
 
 
+async def with_another_plan(
+    session: AsyncSession, api: httpx.AsyncClient, tasks: list[dict[str, Any]]
+) -> tuple[Plan, Plan]:
+    """Plan A of `tasks` scheduled, then plan B (one 3-hour task, "other") after it."""
+    plan = await scheduled(session, api, tasks, "A")
+    other = await scheduled(session, api, [{"key": "other", "estimate_hours": 3.0}], "B")
+    return plan, other
+
+
 def sop(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """A valid stored plan for the task rows (the status answer shows the plan)."""
     rows = [{"id": t["key"], "title": t["key"].title(), "estimate_hours": 1.0} for t in tasks]
@@ -94,10 +103,8 @@ def check_trimmed(before: Spans, after: Spans, total: float) -> None:
 async def test_a_lower_estimate_trims_the_latest_future_blocks(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
-    plan = await scheduled(db_session, sched_client, [{"key": "build", "estimate_hours": 5.0}], "A")
-    other = await scheduled(
-        db_session, sched_client, [{"key": "other", "estimate_hours": 3.0}], "B"
-    )
+    build = [{"key": "build", "estimate_hours": 5.0}]
+    plan, other = await with_another_plan(db_session, sched_client, build)
     mine, theirs = f"plan{plan.id}-build-", f"plan{other.id}-"
     before = await stored(db_session)
     assert minutes(of(before, mine)) == 300 and len(of(before, mine)) >= 3
@@ -131,10 +138,8 @@ async def test_a_lower_estimate_trims_the_latest_future_blocks(
 async def test_recording_time_trims_to_the_hours_left(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
-    plan = await scheduled(db_session, sched_client, [{"key": "build", "estimate_hours": 5.0}], "A")
-    other = await scheduled(
-        db_session, sched_client, [{"key": "other", "estimate_hours": 3.0}], "B"
-    )
+    build = [{"key": "build", "estimate_hours": 5.0}]
+    plan, other = await with_another_plan(db_session, sched_client, build)
     mine, theirs = f"plan{plan.id}-build-", f"plan{other.id}-"
     before = await stored(db_session)
     tid = await task_id(db_session, plan.id, "build")
@@ -178,10 +183,7 @@ async def test_cancelling_a_plan_frees_its_future_blocks_only(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
     tasks = [{"key": "build", "estimate_hours": 3.0}, {"key": "test", "estimate_hours": 2.0}]
-    plan = await scheduled(db_session, sched_client, tasks, "A")
-    other = await scheduled(
-        db_session, sched_client, [{"key": "other", "estimate_hours": 3.0}], "B"
-    )
+    plan, other = await with_another_plan(db_session, sched_client, tasks)
     mine, theirs = f"plan{plan.id}-", f"plan{other.id}-"
     before = await stored(db_session)
     assert of(before, mine) and of(before, theirs)

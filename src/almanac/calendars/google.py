@@ -2,8 +2,9 @@
 
 The client library is synchronous, so its calls run in a worker thread, one at a time per
 provider (httplib2 connections are not thread-safe). Credentials are loaded lazily on first
-use from `oauth_credentials` (decrypted with `calendar.token_key`); google-auth refreshes
-the access token when it expires and the new token is saved back, encrypted.
+use from `oauth_credentials` (decrypted with `calendar.token_key`, google_credentials.py);
+google-auth refreshes the access token when it expires and the new token is saved back,
+encrypted.
 
 Almanac's events carry `extendedProperties.private.almanacId`; all others are the user's
 and are only read. Writes are the diff of `plan_changes`, sent as batches; rate limits and
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -23,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import httplib2
 from google.auth.exceptions import RefreshError
-from google.oauth2.credentials import Credentials
 from googleapiclient.errors import HttpError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,14 +42,11 @@ from almanac.calendars.base import (
     plan_changes,
     require_window,
 )
+from almanac.calendars.google_credentials import RECONNECT, GoogleCredentials
 from almanac.config import GoogleCalendarSettings
-from almanac.oauth.crypto import OAuthNotConfigured, TokenCipher, UndecryptableToken
-from almanac.oauth.repository import DEFAULT_ACCOUNT, OAuthCredentialRepository
-from almanac.oauth.service import PROVIDER, google_client_config, token_payload
+from almanac.oauth.repository import DEFAULT_ACCOUNT
 
 T = TypeVar("T")
-RECONNECT = "reconnect at /oauth/authorize"
-NOT_CONNECTED = "Google Calendar is not connected: open /oauth/authorize"
 _PAGE_SIZE = 250
 
 
@@ -81,11 +78,8 @@ class GoogleCalendar(CalendarProvider):
         self.base_delay = base_delay
         self.max_attempts = max_attempts
         self.timeout = timeout
-        self._session = session
         self._cache = cache
-        self._service: Any = None
-        self._credentials: Any = None
-        self._saved: tuple[str | None, str | None] = (None, None)
+        self._auth = GoogleCredentials(settings, session, account, timeout)
         self._zone = ZoneInfo("UTC")  # replaced by the calendar's own zone on first listing
         self._lock = asyncio.Lock()
 
@@ -96,96 +90,6 @@ class GoogleCalendar(CalendarProvider):
         """The provider the factory builds; credentials are read on first use."""
         return cls(settings, session=session, cache=cache, **kwargs)
 
-    # -- credentials ------------------------------------------------------------------------
-
-    async def _ensure_service(self) -> Any:
-        """Load and decrypt the stored tokens and build the client, once."""
-        if self._service is not None:
-            return self._service
-        row = await OAuthCredentialRepository(self._session).get(PROVIDER, self.account)
-        if row is None:
-            raise CalendarUnavailable(NOT_CONNECTED)
-        if row.status == "revoked":
-            raise CalendarUnavailable(
-                f"Google Calendar access was revoked ({row.status_detail}): {RECONNECT}"
-            )
-        try:
-            client = google_client_config(self.settings)["web"]
-            tokens = TokenCipher(self.settings.token_key).decrypt(row.token_encrypted)
-        except OAuthNotConfigured as e:
-            raise CalendarUnavailable(e.message) from e
-        except UndecryptableToken as e:
-            raise CalendarUnavailable(
-                "the stored Google tokens cannot be decrypted with calendar.token_key "
-                f"(was the key changed?): {RECONNECT}"
-            ) from e
-        expiry = row.expires_at
-        self._credentials = Credentials(  # type: ignore[no-untyped-call]
-            token=tokens.get("access_token"),
-            refresh_token=tokens.get("refresh_token"),
-            token_uri=self.settings.google_token_uri,
-            client_id=client["client_id"],
-            client_secret=client["client_secret"],
-            # google-auth compares expiry as naive UTC.
-            expiry=expiry.astimezone(UTC).replace(tzinfo=None) if expiry else None,
-        )
-        self._saved = (tokens.get("access_token"), tokens.get("refresh_token"))
-        root = self.settings.google_api_base_url
-        self._service = await asyncio.to_thread(
-            api.build_service, self._credentials, root, self.timeout
-        )
-        return self._service
-
-    async def _write_credential(
-        self, action: Callable[[OAuthCredentialRepository], Awaitable[None]]
-    ) -> None:
-        """Record token changes in their own transaction.
-
-        A refresh or a revocation happened at Google whatever becomes of the request, so it
-        must survive the request's rollback (the error we raise next causes one).
-        """
-        bind = self._session.bind
-        if bind is None:
-            await action(OAuthCredentialRepository(self._session))
-            await self._session.flush()
-            return
-        async with AsyncSession(bind=bind, expire_on_commit=False) as own:
-            await action(OAuthCredentialRepository(own))
-            await own.commit()
-
-    async def _save_refreshed(self) -> None:
-        """Store the access (and refresh) token google-auth obtained, if it changed."""
-        creds = self._credentials
-        if creds is None or (creds.token, creds.refresh_token) == self._saved:
-            return
-        pair = (creds.token, creds.refresh_token)
-        ciphertext = TokenCipher(self.settings.token_key).encrypt(token_payload(*pair))
-        expires_at = creds.expiry.replace(tzinfo=UTC) if creds.expiry else None
-
-        async def save(repo: OAuthCredentialRepository) -> None:
-            await repo.save_tokens(
-                PROVIDER, token_encrypted=ciphertext, expires_at=expires_at, account=self.account
-            )
-
-        await self._write_credential(save)
-        self._saved = pair
-
-    async def _refresh_failed(self, error: RefreshError) -> CalendarUnavailable:
-        """Map a failed token refresh; invalid_grant marks the credential revoked."""
-        data = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], dict) else {}
-        if data.get("error") != "invalid_grant" and "invalid_grant" not in str(error):
-            return CalendarUnavailable(f"cannot refresh the Google access token: {error}")
-        detail = f"invalid_grant: {data.get('error_description') or error}"
-
-        async def revoke(repo: OAuthCredentialRepository) -> None:
-            await repo.set_status(PROVIDER, "revoked", detail, self.account)
-
-        await self._write_credential(revoke)
-        self._service = None  # the next call reloads, and stops at the revoked status
-        return CalendarUnavailable(
-            f"Google Calendar access was revoked or has expired ({detail}): {RECONNECT}"
-        )
-
     # -- calls ------------------------------------------------------------------------------
 
     async def _thread(self, fn: Callable[[], T]) -> T:
@@ -194,7 +98,7 @@ class GoogleCalendar(CalendarProvider):
 
     async def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Run `fn(service)` in the worker thread, retrying rate limits and server errors."""
-        service = await self._ensure_service()
+        service = await self._auth.service()
         attempt = 0
         while True:
             try:
@@ -204,9 +108,9 @@ class GoogleCalendar(CalendarProvider):
                     await self._pause(attempt)
                     attempt += 1
                     continue
-                raise await self._refresh_failed(e) from e
+                raise await self._auth.refresh_failed(e) from e
             except HttpError as e:
-                await self._save_refreshed()
+                await self._auth.save_refreshed()
                 if api.is_retriable(e) and attempt + 1 < self.max_attempts:
                     await self._pause(attempt)
                     attempt += 1
@@ -218,7 +122,7 @@ class GoogleCalendar(CalendarProvider):
                     attempt += 1
                     continue
                 raise CalendarUnavailable(f"cannot reach Google Calendar to {what}: {e}") from e
-            await self._save_refreshed()
+            await self._auth.save_refreshed()
             return result
 
     async def _pause(self, attempt: int) -> None:
@@ -393,6 +297,6 @@ class GoogleCalendar(CalendarProvider):
 
     async def close(self) -> None:
         """Close the HTTP connections."""
-        if self._service is not None:
-            service, self._service = self._service, None
+        service = self._auth.release()
+        if service is not None:
             await self._thread(service.close)

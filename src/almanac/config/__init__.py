@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .memory import MemorySettings, SearchSettings
+from .problems import ConfigurationError, configured_secrets, env_name, problem_line
 from .providers import (
     PROVIDER_SECTIONS,
     BuiltinCalendarSettings,
@@ -335,48 +336,6 @@ class Settings(BaseSettings):
     def effective_valkey_url(self) -> str | None:
         """The configured Valkey URL, from either spelling, or None for in-process."""
         return self.valkey_url or self.cache.valkey_url
-
-
-def configured_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings, to mask wherever it might be echoed."""
-    values = [
-        getattr(settings.calendar, "caldav_password", None),
-        settings.calendar.google_client_secret,
-        settings.calendar.token_key,
-        settings.calendar.ics_feed_token,
-        getattr(settings.llm, "api_key", None),
-        getattr(settings.embedder, "api_key", None),
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-class ConfigurationError(Exception):
-    """Settings that cannot work; the message names each environment variable at fault."""
-
-
-def env_name(loc: tuple[int | str, ...]) -> str:
-    """The environment variable that sets the setting at `loc`."""
-    return "ALMANAC_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
-
-
-def problem_line(error: Any) -> str:
-    """One validation error as `VARIABLE: reason (got value)`.
-
-    In a per-provider section the error's location holds the provider's tag, which no
-    variable spells: it is dropped, and a missing or empty setting says which provider
-    needs it.
-    """
-    loc = tuple(error["loc"])
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    got = error.get("input")
-    if error["type"] == "provider":  # an unknown provider: the section's `provider` is at fault
-        loc, got = (*loc, "provider"), got.get("provider") if isinstance(got, dict) else got
-    elif len(loc) > 2 and loc[0] in PROVIDER_SECTIONS and loc[1] in PROVIDER_SECTIONS[loc[0]]:
-        section, tag, loc = loc[0], loc[1], (loc[0], *loc[2:])
-        if error["type"] in ("missing", "string_too_short"):
-            msg = f"required when {env_name((section, 'provider'))}={tag}"
-    shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
-    return f"{env_name(loc)}: {msg}{shown}"
 
 
 def load_settings() -> Settings:

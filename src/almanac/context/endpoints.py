@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from almanac.context.service import ContextOut, ContextService
+from almanac.context.schemas import ContextOut
+from almanac.context.service import ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
 from almanac.problems import answers

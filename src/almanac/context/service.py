@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-
+from almanac.context.schemas import ContextOut
 from almanac.memory.schemas import FactsQuery, RecallQuery
 from almanac.memory.service import MemoryService
 from almanac.memory.tokens import TokenCounter, token_counter
@@ -25,16 +24,6 @@ from almanac.scheduler.repository import AgendaReader
 FIRST_PASS = 3  # lines per section before any section gets more
 RECALL_K = 30
 LINE_CHARS = 300
-
-
-class ContextOut(BaseModel):
-    text: str
-    token_budget: int
-    tokens: int
-    tokenizer: str
-    sections: dict[str, list[str]]  # ids included, per section
-    omitted: int  # candidate lines that did not fit
-    took_ms: float
 
 
 @dataclass

@@ -20,14 +20,12 @@ from zoneinfo import ZoneInfo
 import procrastinate
 from croniter import croniter
 from procrastinate import exceptions
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 from almanac.jobs.queue import JobAlreadyQueued, enqueue
-from almanac.models import JobSchedule
+from almanac.jobs.repository import ScheduleRepository
 
 logger = logging.getLogger(__name__)
 
@@ -106,25 +104,14 @@ def next_due(cron: str, zone: ZoneInfo, now: datetime) -> datetime:
 async def _tick_one(session: AsyncSession, job: Periodic, due: datetime) -> Deferred | None:
     # First sight records the current due time without running: a new install (or a new
     # schedule) does not fire a stale run at once.
-    await session.execute(
-        insert(JobSchedule)
-        .values(name=job.name, cron=job.cron, last_due_at=due)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
+    markers = ScheduleRepository(session)
+    await markers.add(job.name, job.cron, due)
     # The row lock serialises schedulers on other machines; after waiting, they read the
     # marker this transaction moved and defer nothing.
-    marker = (
-        await session.execute(
-            select(JobSchedule.last_due_at, JobSchedule.cron)
-            .where(JobSchedule.name == job.name)
-            .with_for_update()
-        )
-    ).one()
+    marker = await markers.lock(job.name)
     if marker.last_due_at is not None and marker.last_due_at >= due:
         if marker.cron != job.cron:
-            await session.execute(
-                update(JobSchedule).where(JobSchedule.name == job.name).values(cron=job.cron)
-            )
+            await markers.set(job.name, cron=job.cron)
         return None
     try:
         job_id: int | None = await enqueue(
@@ -136,11 +123,7 @@ async def _tick_one(session: AsyncSession, job: Periodic, due: datetime) -> Defe
         )
     except JobAlreadyQueued:
         job_id = None
-    await session.execute(
-        update(JobSchedule)
-        .where(JobSchedule.name == job.name)
-        .values(cron=job.cron, last_due_at=due, last_job_id=job_id)
-    )
+    await markers.set(job.name, cron=job.cron, last_due_at=due, last_job_id=job_id)
     return Deferred(job.name, due, job_id)
 
 

@@ -1,12 +1,17 @@
-"""SQL over procrastinate's tables, for the job status API and `almanac jobs list`."""
+"""SQL over procrastinate's tables, for the job status API and `almanac jobs list`, and over
+the periodic jobs' markers (`job_schedules`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import JobSchedule
 
 STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
 
@@ -99,3 +104,33 @@ async def task_backlog(session: AsyncSession, task: str, failed_within_days: int
          WHERE j.task_name = :task AND j.status IN ('todo', 'doing', 'failed')
     """
     return (await session.execute(text(sql), {"task": task, "days": failed_within_days})).one()
+
+
+class ScheduleRepository:
+    """The periodic jobs' markers: the last due time each one deferred."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, name: str, cron: str, due: datetime) -> None:
+        """A marker at `due` for a job seen for the first time (else nothing)."""
+        await self.session.execute(
+            insert(JobSchedule)
+            .values(name=name, cron=cron, last_due_at=due)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+
+    async def lock(self, name: str) -> Row[datetime | None, str]:
+        """The marker's (last_due_at, cron), its row locked until the transaction ends."""
+        stmt = (
+            select(JobSchedule.last_due_at, JobSchedule.cron)
+            .where(JobSchedule.name == name)
+            .with_for_update()
+        )
+        return (await self.session.execute(stmt)).one()
+
+    async def set(self, name: str, **values: Any) -> None:
+        """Change the marker's columns (`cron`, `last_due_at`, `last_job_id`)."""
+        await self.session.execute(
+            update(JobSchedule).where(JobSchedule.name == name).values(**values)
+        )

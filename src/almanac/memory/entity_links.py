@@ -9,7 +9,6 @@ client's linked memories reach only recalls that may see that client.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,17 +109,6 @@ class EntityLinkRepository:
             ),
             {"events": [e for e, _ in links], "clients": [c for _, c in links]},
         )
-
-    async def aliases(self, words: Sequence[str], where: str, params: dict[str, Any]) -> list[str]:
-        """The node of the one-word entity name each short form begins ("mel": "melanie"),
-        among the entities of memories `where` (recall's filter, alias `e`) lets through;
-        nothing for a short form that begins several. Bounded: the first ALIAS_SCAN names
-        by prefix are looked at, each through at most ALIAS_LINKS of its links."""
-        if not words:
-            return []
-        bound = {**params, "prefixes": [node_id(w) for w in words]}
-        rows = await self.session.execute(text(alias_sql(where)), bound)
-        return sorted(rows.scalars())
 
     async def nodes_of(self, event_ids: Sequence[int]) -> list[str]:
         """The entity nodes these memories link to (to prune once they are deleted)."""

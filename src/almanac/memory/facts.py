@@ -80,7 +80,22 @@ class FactService:
             raise ValidationFailed(
                 "valid_from is before the current fact's valid_from", field="valid_from"
             )
-        vector = await self._embed(data.content)
+        fact = await self._replace(predecessor, data, valid_from, source_event_id)
+        self.invalidator.facts_changed(self.uow)
+        return FactWriteOut(
+            fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
+        )
+
+    async def _replace(
+        self,
+        predecessor: Fact | None,
+        data: FactIn,
+        valid_from: datetime,
+        source_event_id: int | None,
+    ) -> Fact:
+        """Close `predecessor` at `valid_from` and insert `data` with its embedding (queued
+        for Zep)."""
+        vector = await self._embed(data.content)  # before any row changes
         if predecessor is not None:
             await self.repo.close(predecessor.id, valid_from)
         try:
@@ -90,11 +105,8 @@ class FactService:
             await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         except (IntegrityError, Conflict) as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
-        self.invalidator.facts_changed(self.uow)
         await self._queue_zep(fact.id)
-        return FactWriteOut(
-            fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
-        )
+        return fact
 
     def _values(
         self,
@@ -153,20 +165,13 @@ class FactService:
         # Superseding by a statement the slot already holds (a category-less slot holds
         # several) keeps that one rather than storing it twice.
         same = next((f for f in current if f.id != old.id and _same(f.content, new.content)), None)
-        if same is not None:
+        if same is None:
+            fact = await self._replace(old, new, valid_from, None)
+        else:
             await self.repo.close(old.id, valid_from)
-            self.invalidator.facts_changed(self.uow)
-            return FactWriteOut(fact=fact_out(same), duplicate=True, superseded_id=old.id)
-        vector = await self._embed(new.content)
-        await self.repo.close(old.id, valid_from)
-        try:
-            fact = await self.repo.insert(self._values(new, valid_from, old, None))
-            await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
-        except (IntegrityError, Conflict) as exc:
-            raise Conflict("another write changed this fact at the same time; retry") from exc
+            fact = same
         self.invalidator.facts_changed(self.uow)
-        await self._queue_zep(fact.id)
-        return FactWriteOut(fact=fact_out(fact), superseded_id=old.id)
+        return FactWriteOut(fact=fact_out(fact), duplicate=same is not None, superseded_id=old.id)
 
     async def list(self, query: FactsQuery) -> list[FactOut]:
         """Facts matching the filters: current ones, those valid at `as_of`, or all versions."""

@@ -25,11 +25,9 @@ is how it gets into the candidates. Nothing here knows a name, a speaker or a qu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from almanac.memory.entities import alias_words, extract, node_id, query_names, resolve
+from almanac.memory.entities import extract, node_id, query_names, resolve
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.search_sql import EventFilters, event_where
 
 
 async def link_memories(
@@ -58,17 +56,3 @@ async def link_memories(
 def candidate_nodes(query: str) -> list[str]:
     """The node ids the query's word runs would have if they were entities."""
     return [node_id(n) for n in query_names(query)]
-
-
-async def query_nodes(
-    links: EntityLinkRepository, query: str, f: EventFilters, aliases: bool = True
-) -> list[str]:
-    """The query's candidate nodes, and the names its short forms stand for ("Mel":
-    "Melanie") among the entities of the memories recall may see under `f`."""
-    nodes = candidate_nodes(query)
-    if not aliases:
-        return nodes
-    params: dict[str, Any] = {}
-    where = event_where(f, params)
-    extra = await links.aliases(alias_words(query), where, params)
-    return nodes + [n for n in extra if n not in nodes]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from almanac.db.portable import PortableRows
@@ -161,6 +161,42 @@ class EventRepository(_Vectors[Event], PortableRows):
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Event)) or 0)
+
+    async def count_old(self, cutoff: datetime) -> tuple[int, int]:
+        """Events older than `cutoff`: (not promoted to a fact, promoted)."""
+        counts = []
+        for promoted in (~_promoted(), _promoted()):
+            stmt = select(func.count()).select_from(Event).where(_old(cutoff), promoted)
+            counts.append(int(await self.session.scalar(stmt) or 0))
+        return counts[0], counts[1]
+
+    async def lock_old(self, cutoff: datetime, after_id: int, limit: int) -> list[Event]:
+        """The next `limit` events older than `cutoff` and never promoted, locked."""
+        stmt = (
+            select(Event)
+            .where(_old(cutoff), ~_promoted(), Event.id > after_id)
+            .order_by(Event.id)
+            .limit(limit)
+            # Rows being promoted right now are skipped, and these cannot change between
+            # the caller's export and its delete.
+            .with_for_update(of=Event, skip_locked=True)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def delete_ids(self, event_ids: Sequence[int]) -> None:
+        await self.session.execute(delete(Event).where(Event.id.in_(event_ids)))
+
+
+def _old(cutoff: datetime) -> ColumnElement[bool]:
+    # Both clocks: an import of old memories (old occurred_at) gets the full period too.
+    return and_(Event.created_at < cutoff, Event.occurred_at < cutoff)
+
+
+def _promoted() -> ColumnElement[bool]:
+    # A fact may name its source event without the event pointing back (Observer facts).
+    return (Event.promoted_to_fact_id.is_not(None)) | exists().where(
+        Fact.source_event_id == Event.id
+    )
 
 
 def _events_about(subject_type: str, subject_id: str, client_id: int | None) -> Any:

@@ -18,13 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select
-
 from almanac.db.uow import UnitOfWork
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.maintenance import event_record
-from almanac.models import Event, Fact
+from almanac.memory.repository import EventRepository
 from almanac.state import AppState
 
 
@@ -39,18 +37,6 @@ class RetentionReport:
     deleted: int = 0
     pruned: int = 0  # entity nodes no memory links to any more
     files: list[Path] = field(default_factory=list)
-
-
-def _old(cutoff: datetime) -> ColumnElement[bool]:
-    # Both clocks: an import of old memories (old occurred_at) gets the full period too.
-    return and_(Event.created_at < cutoff, Event.occurred_at < cutoff)
-
-
-def _promoted() -> ColumnElement[bool]:
-    # A fact may name its source event without the event pointing back (Observer facts).
-    return (Event.promoted_to_fact_id.is_not(None)) | exists().where(
-        Fact.source_event_id == Event.id
-    )
 
 
 def record(e: Any) -> dict[str, Any]:
@@ -112,13 +98,8 @@ async def run_retention(
     cutoff = moment - timedelta(days=days or jobs.retention_days)
     size = batch or jobs.retention_batch
     async with state.sessionmaker() as session:
-        eligible = await session.scalar(
-            select(func.count()).select_from(Event).where(_old(cutoff), ~_promoted())
-        )
-        kept = await session.scalar(
-            select(func.count()).select_from(Event).where(_old(cutoff), _promoted())
-        )
-    report = RetentionReport(cutoff, dry_run, int(eligible or 0), int(kept or 0))
+        eligible, kept = await EventRepository(session).count_old(cutoff)
+    report = RetentionReport(cutoff, dry_run, eligible, kept)
     if dry_run or not report.eligible:
         return report
 
@@ -129,21 +110,8 @@ async def run_retention(
     while True:
         async with state.sessionmaker() as session:
             uow = UnitOfWork(session)
-            rows = (
-                (
-                    await session.execute(
-                        select(Event)
-                        .where(_old(cutoff), ~_promoted(), Event.id > after)
-                        .order_by(Event.id)
-                        .limit(size)
-                        # Rows being promoted right now are skipped, and these cannot change
-                        # between the export and the delete.
-                        .with_for_update(of=Event, skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            events = EventRepository(session)
+            rows = await events.lock_old(cutoff, after, size)
             if not rows:
                 break
             number += 1
@@ -153,7 +121,7 @@ async def run_retention(
             links = EntityLinkRepository(session)
             try:
                 nodes = await links.nodes_of(ids)
-                await session.execute(delete(Event).where(Event.id.in_(ids)))
+                await events.delete_ids(ids)
                 # Names only these memories held go with them, as after forgetting.
                 report.pruned += await links.prune(nodes)
             except BaseException:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from almanac.deps import UoW
-from almanac.ontology.library import import_library, library_from_bundle
+from almanac.ontology.importing import import_library
+from almanac.ontology.library import library_from_bundle
 from almanac.ontology.runs import RunService
 from almanac.ontology.schemas import (
     BlueprintIn,

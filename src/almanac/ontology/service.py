@@ -40,7 +40,7 @@ from almanac.ontology.schemas import (
     WorkflowQuery,
     WorkflowUpdate,
 )
-from almanac.ontology.sop import STORED, SOPStep
+from almanac.ontology.sop import stored_step
 
 
 def workflow_out(row: Workflow, children: list[int]) -> WorkflowOut:
@@ -219,7 +219,7 @@ class OntologyService:
     @staticmethod
     def _workflow_checklist(workflow: Workflow) -> list[dict[str, Any]]:
         try:
-            steps = [SOPStep.model_validate(s, context=STORED) for s in workflow.steps]
+            steps = [stored_step(s) for s in workflow.steps]
         except ValidationError as exc:  # steps written outside this API
             raise ValidationFailed(
                 f"workflow {workflow.id} has invalid steps; give a checklist", field="workflow_id"

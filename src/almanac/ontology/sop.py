@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
@@ -24,7 +24,7 @@ MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
 
 
 # Validation context for an SOP read back from the database (a plan, a workflow's steps).
-STORED = {"stored": True}
+_STORED = {"stored": True}
 
 
 def _positive_hours(value: float, info: ValidationInfo) -> float:
@@ -217,3 +217,13 @@ def working_hours_between(start: datetime, end: datetime, hours_per_day: float) 
     if end.weekday() < 5 and end.hour >= 12:
         days += 1
     return days * hours_per_day
+
+
+def stored_sop(data: Any) -> SOP:
+    """An SOP read back from the database (ValidationError when it is not one)."""
+    return SOP.model_validate(data, context=_STORED)
+
+
+def stored_step(data: Any) -> SOPStep:
+    """A workflow step read back from the database (ValidationError when it is not one)."""
+    return SOPStep.model_validate(data, context=_STORED)

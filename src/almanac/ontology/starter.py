@@ -15,15 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.ontology.checks import dump_steps, steps_hours
-from almanac.ontology.library import (
-    MARKER,
-    ImportReport,
-    blueprint_row,
-    content_hash,
-    load_library,
-    marked,
-    workflow_row,
-)
+from almanac.ontology.importing import ImportReport, blueprint_row, workflow_row
+from almanac.ontology.library import MARKER, content_hash, load_library, marked
 from almanac.ontology.repository import OntologyRepository
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.ontology.catalog import CatalogRepository
-from almanac.ontology.sop import MAX_TASK_HOURS, SOP, STORED, SOPStep
-from almanac.planner.calibration import DEFAULT, Estimate, Params, Run, WorkflowFit, fit, predict
+from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
+from almanac.planner.calibration import Estimate, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
+from almanac.planner.params import DEFAULT, Params
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
 from almanac.planner.task_repository import TaskRepository
 
@@ -38,7 +39,7 @@ def library_hours(steps: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     for raw in steps or []:
         try:
-            step = SOPStep.model_validate(raw, context=STORED)
+            step = stored_step(raw)
         except ValidationError:
             continue
         for task in step.tasks:
@@ -219,9 +220,7 @@ def params_from(half_life_days: float) -> Params:
 def workflow_sop(name: str, steps: Any) -> SOP | None:
     """A workflow's steps as an SOP (None when they are not a valid one)."""
     try:
-        return SOP.model_validate(
-            {"title": name[:500] or "workflow", "steps": list(steps or [])}, context=STORED
-        )
+        return stored_sop({"title": name[:500] or "workflow", "steps": list(steps or [])})
     except (ValidationError, TypeError):
         return None
 

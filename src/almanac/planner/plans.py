@@ -10,7 +10,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.sop import SOP, STORED, check_sop
+from almanac.ontology.sop import check_sop, stored_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -42,7 +42,7 @@ _SHOWN_METADATA = (
 def plan_out(plan: Plan) -> PlanOut:
     """The API shape of a plan row."""
     meta: dict[str, Any] = plan.metadata_ or {}
-    sop = SOP.model_validate(plan.sop, context=STORED)
+    sop = stored_sop(plan.sop)
     shown = {k: meta[k] for k in _SHOWN_METADATA if meta.get(k)}
     return row_out(PlanOut, plan, sop=sop, total_hours=round(sop.total_hours(), 2), **shown)
 
@@ -132,7 +132,7 @@ class PlanLifecycleService:
         """draft → approved: the plan becomes a process template and its tasks."""
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, "approved")
-        sop = SOP.model_validate(plan.sop, context=STORED)
+        sop = stored_sop(plan.sop)
         origin = _origins(plan.metadata_ or {})
         checklist = [
             {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from almanac.errors import AlmanacError
-from almanac.ontology.sop import SOP, STORED, SOPStep, SOPTask
+from almanac.ontology.sop import SOP, SOPStep, SOPTask, stored_step
 
 
 class BrokenWorkflow(AlmanacError, status_code=422, title="Workflow is not a valid SOP"):
@@ -29,7 +29,7 @@ class Part:
 def workflow_steps(part: Part) -> list[SOPStep]:
     """A workflow's stored steps, validated."""
     try:
-        return [SOPStep.model_validate(step, context=STORED) for step in (part.steps or [])]
+        return [stored_step(step) for step in (part.steps or [])]
     except (ValidationError, TypeError) as exc:
         raise BrokenWorkflow(
             f"workflow {part.workflow_id} ({part.name!r}) has steps that are not a valid SOP: "

@@ -1,0 +1,29 @@
+"""Databases of their own on the test Postgres, for tests that run migrations or servers on
+an empty one."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from almanac.db.engine import create_engine
+
+
+async def as_admin(pg_url: str, *statements: str) -> None:
+    """Run `statements` on the test server outside a transaction (CREATE DATABASE needs it)."""
+    admin = create_engine(pg_url, pool_size=1)
+    try:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def fresh_database(pg_url: str, name: str) -> str:
+    """The URL of database `name`, dropped and created empty."""
+    await as_admin(
+        pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
