@@ -40,6 +40,7 @@ from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.startup import open_state
 from almanac.state import AppState
 from almanac.tasks.endpoints import router as tasks_router
+from almanac.web import SecurityHeaders
 from almanac.web import mount as mount_dashboard
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ def create_app(
     openapi.install(app)
     install_forgetters()
     _install_browser_safety(app, settings or (state.settings if state else Settings()))
+    # Outermost, so refusals from the browser checks carry the headers too.
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
     app.include_router(auth_router)
     home = DASHBOARD if "planner" in chosen else DOCS

@@ -46,6 +46,8 @@ PRODID = "-//Almanac//Almanac calendar//EN"
 # Recurrence work one read of the calendar may do (about 4 us a step): a user's series
 # from years back is a few thousand steps; FREQ=SECONDLY from last month is millions.
 CALDAV_LIMITS = IcsLimits(max_occurrences=20_000, max_rule_steps=500_000, time_budget_seconds=5.0)
+# Waits before the retries of a request the server answered 423 Locked (about 1.5 s in all).
+LOCKED_WAITS = (0.1, 0.2, 0.4, 0.8)
 
 
 def build_vcalendar(spec: EventSpec) -> icalendar.Calendar:
@@ -190,9 +192,8 @@ class CalDAVCalendar(CalendarProvider):
         from caldav.lib import error as caldav_error
 
         async with self._lock:
-            self._stop.clear()
             try:
-                return await in_thread(fn, self._stop)
+                return await self._attempts(fn)
             except (
                 caldav_error.ETagMismatchError,
                 caldav_error.ScheduleTagMismatchError,
@@ -223,6 +224,25 @@ class CalDAVCalendar(CalendarProvider):
                 raise CalendarUnavailable(
                     f"cannot reach CalDAV server at {self.shown_url} to {what}: {redact(str(e))}"
                 ) from e
+
+    async def _attempts(self, fn: Callable[[], T]) -> T:
+        """Run `fn`, again after a short wait while the server answers 423 Locked.
+
+        Some servers (Xandikos, a git repository underneath) lock the collection during
+        another client's write; that passes in milliseconds, and every call here is safe
+        to repeat (reads, and writes that diff what is there)."""
+        from caldav.lib import error as caldav_error
+
+        for wait in LOCKED_WAITS:
+            self._stop.clear()
+            try:
+                return await in_thread(fn, self._stop)
+            except caldav_error.DAVError as e:
+                if e.status != 423:
+                    raise
+            await asyncio.sleep(wait)
+        self._stop.clear()
+        return await in_thread(fn, self._stop)
 
     def _get_calendar(self) -> Any:
         """Resolve (once) the configured calendar collection; runs in the worker thread."""

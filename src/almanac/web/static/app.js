@@ -14,6 +14,18 @@
     }
   }
 
+  /* An error answer that is not a problem (a proxy's HTML page, plain text): never shown raw. */
+  function notJson(res, text) {
+    const plain = String(text || "").trim();
+    const html = /^</.test(plain);
+    return {
+      title: `HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`,
+      detail: html || !plain
+        ? `Almanac (or a proxy in front of it) answered HTTP ${res.status}${res.status === 502 || res.status === 503 || res.status === 504 ? ": it may be restarting or down; try again shortly" : ""}.`
+        : plain.slice(0, 300),
+    };
+  }
+
   async function api(method, path, data, opts) {
     const headers = { Accept: "application/json" };
     if (data !== undefined) headers["Content-Type"] = "application/json";
@@ -29,13 +41,29 @@
       throw new ApiError(0, { title: "Network error", detail: "Almanac did not answer: " + e.message });
     }
     const type = res.headers.get("Content-Type") || "";
-    const payload = type.includes("json") ? await res.json() : await res.text();
+    let payload;
+    try { payload = type.includes("json") ? await res.json() : await res.text(); }
+    catch (e) { payload = ""; } // a cut-off or malformed body: the status still says what happened
     if (res.status === 401 && !(opts && opts.noRedirect)) {
-      location.assign("/ui/signin?next=" + encodeURIComponent(location.pathname + location.search));
+      // Signed in here before (a CSRF token is kept), so the session expired, was signed out
+      // elsewhere, or its key was revoked: sign in again, and say why.
+      const ended = localStorage.getItem(CSRF) ? "ended=1&" : "";
+      localStorage.removeItem(CSRF);
+      location.assign(`/ui/signin?${ended}next=` + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, payload);
     }
-    if (!res.ok) throw new ApiError(res.status, typeof payload === "object" ? payload : { detail: payload });
+    if (!res.ok) throw new ApiError(res.status, typeof payload === "object" && payload ? payload : notJson(res, payload));
     return payload;
+  }
+
+  /* Text as shown: without bidi embedding/override controls (an override in a stored title
+     would reverse the letters of the page's own text after it: "Trojan Source" spoofing),
+     and with isolates it opens closed in the same text. Right-to-left scripts need neither. */
+  const BIDI_FORCED = /[\u202a\u202b\u202d\u202e]/g;
+  function safeText(text) {
+    const t = String(text).replace(BIDI_FORCED, "");
+    const open = (t.match(/[\u2066-\u2068]/g) || []).length - (t.match(/\u2069/g) || []).length;
+    return open > 0 ? t + "\u2069".repeat(open) : t;
   }
 
   /* Element builder: text is always set as text, never parsed as HTML. */
@@ -47,11 +75,12 @@
       else if (k === "class") el.className = v;
       else if (k === "style") el.style.cssText = v; // CSSOM, allowed by the CSP (attributes are not)
       else if (k === "dataset") Object.assign(el.dataset, v);
+      else if (k === "title" || k === "aria-label") el.setAttribute(k, safeText(v));
       else el.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children.flat()) {
       if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      el.append(c instanceof Node ? c : document.createTextNode(safeText(c)));
     }
     return el;
   }
@@ -60,7 +89,7 @@
   function s(tag, attrs, ...children) {
     const el = document.createElementNS(svgNS, tag);
     for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-    for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(safeText(c)));
     return el;
   }
 
@@ -106,6 +135,12 @@
   }
   const today = () => localDate(new Date());
 
+  /* A problem in one line: its title and detail ("Database unavailable: Postgres did not answer"). */
+  function describe(err) {
+    const title = err.problem && err.problem.title;
+    return title && err.message && title !== err.message ? `${title}: ${err.message}` : err.message || title || "Something went wrong.";
+  }
+
   function flash(text, kind) {
     const el = document.getElementById("flash");
     fill(el, h("p", { class: kind || "ok" }, text));
@@ -121,7 +156,7 @@
       const name = (map && map[item.field]) || String(item.field || "").split(".").pop();
       const slot = form.querySelector(`.err[data-for="${CSS.escape(name)}"]`);
       if (slot) {
-        slot.textContent = item.message;
+        slot.textContent = safeText(item.message);
         const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
         if (input) { input.setAttribute("aria-invalid", "true"); if (slot.id) input.setAttribute("aria-describedby", slot.id); }
         shown = true;
@@ -129,7 +164,7 @@
     }
     let general = form.querySelector(".err.general");
     if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
-    general.textContent = shown ? (problem.title || "Please check the fields above.") : err.message;
+    general.textContent = safeText(shown ? (problem.title || "Please check the fields above.") : describe(err));
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }
@@ -161,7 +196,14 @@
 
   function loading(el, text) { fill(el, h("p", { class: "loading", role: "status" }, text || "Loading…")); }
   function empty(el, text) { fill(el, h("p", { class: "empty" }, text)); }
-  function failed(el, err) { fill(el, h("p", { class: "err", role: "alert" }, err.message)); }
+  /* A problem in place of a panel's content: its title and detail (and the status), never blank. */
+  function failed(el, err) {
+    const p = err.problem || {};
+    const title = p.title && p.title !== err.message ? p.title : null;
+    fill(el, h("div", { class: "problem", role: "alert", dataset: { status: err.status } },
+      title ? h("strong", {}, title + (err.status ? ` (${err.status})` : "")) : null,
+      h("p", { class: "err" }, err.message || "Something went wrong.")));
+  }
 
   /* Run an async action from a button: busy state, and problems shown instead of thrown. */
   async function busy(button, fn) {
@@ -171,16 +213,18 @@
   }
 
   const canWrite = () => body.dataset.scope !== "read";
+  const canAdmin = () => body.dataset.scope === "admin";
+  /* What a key may not do is not offered: [data-write] needs write, [data-admin] needs admin. */
   function applyScope(scope, name) {
     body.dataset.scope = scope;
     const who = document.getElementById("who");
-    if (who) who.textContent = name ? `${name} (${scope})` : scope;
-    if (scope === "read") {
-      document.querySelectorAll("[data-write]").forEach((el) => {
-        el.hidden = true;
-        el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
-      });
-    }
+    if (who) who.textContent = safeText(name ? `${name} (${scope})` : scope);
+    const off = [scope === "read" ? "[data-write]" : null, scope !== "admin" ? "[data-admin]" : null].filter(Boolean);
+    if (!off.length) return;
+    document.querySelectorAll(off.join(", ")).forEach((el) => {
+      el.hidden = true;
+      el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
+    });
   }
 
   async function start() {
@@ -189,7 +233,15 @@
       try {
         const me = await api("GET", "/api/v1/auth/me");
         applyScope(me.scope, me.name);
-      } catch (e) { return; }
+      } catch (e) {
+        if (e.status === 401) return; // on the way to the sign-in page
+        // Almanac could not say who this is (e.g. its database is down): say so, offer a retry.
+        const main = document.getElementById("flash");
+        failed(main, e);
+        main.firstChild.append(h("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Try again"));
+        document.querySelectorAll("[data-write], [data-admin]").forEach((el) => (el.hidden = true));
+        return;
+      }
       const out = document.getElementById("signout");
       if (out) out.addEventListener("click", async () => {
         try { await api("DELETE", "/api/v1/auth/session", undefined, { noRedirect: true }); } catch (e) { /* already out */ }
@@ -203,14 +255,27 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    byIds, fill, flash, showProblem, clearProblems, formData, loading, empty, failed, busy,
-    canWrite, features, tz, ApiError, CSRF,
+    byIds, fill, flash, describe, safeText, showProblem, clearProblems, formData, loading, empty, failed, busy,
+    canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};
+  /* Where to go after signing in: a dashboard page of this origin only, checked after the
+     URL is resolved (so "/ui/../api/…" or "/ui/%2e%2e/…" cannot lead anywhere else). */
+  function nextPage(next) {
+    try {
+      const url = new URL(next || "/ui/today", location.origin);
+      if (url.origin === location.origin && /^\/ui\/[a-z]+$/.test(url.pathname)) return url.pathname + url.search;
+    } catch (e) { /* not a URL */ }
+    return "/ui/today";
+  }
+
   window.AlmanacPages.signin = function () {
     const form = document.getElementById("signin-form");
     if (!form) return;
     document.getElementById("key").focus();
+    if (new URLSearchParams(location.search).get("ended")) {
+      flash("Your session has ended: it expired, you signed out elsewhere, or its key was revoked. Sign in again with a valid key.", "err");
+    }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       clearProblems(form);
@@ -219,8 +284,7 @@
       try {
         const out = await busy(btn, () => api("POST", "/api/v1/auth/session", { key }, { noRedirect: true }));
         localStorage.setItem(CSRF, out.csrf_token);
-        const next = new URLSearchParams(location.search).get("next") || "/ui/today";
-        location.assign(next.startsWith("/ui/") ? next : "/ui/today");
+        location.assign(nextPage(new URLSearchParams(location.search).get("next")));
       } catch (err) {
         const e = new ApiError(err.status, { ...err.problem, errors: [{ field: "key", message: err.status === 401 || err.status === 403 ? "That key was not accepted: check it, or create one with almanac keys create." : err.message }] });
         showProblem(form, e);

@@ -100,7 +100,7 @@ window.AlmanacPages.memory = function () {
   async function forgetEvent(button, id) {
     if (!confirm("Forget this memory? It cannot be undone.")) return;
     try { await A.busy(button, () => api("DELETE", `/api/v1/memory/events/${id}`)); A.flash(`Memory ${id} forgotten.`); A.empty(detail, "Forgotten."); }
-    catch (err) { A.flash(err.message, "err"); }
+    catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   function bindCreate(form, path, shape, done) {
@@ -119,8 +119,8 @@ window.AlmanacPages.memory = function () {
   bindCreate(document.getElementById("fact-form"), "/api/v1/memory/facts", (d) => d,
     (out) => { A.flash(`Fact ${out.fact.id} added${out.superseded_id ? `; it supersedes fact ${out.superseded_id}` : ""}.`); show("fact", out.fact.id); });
 
-  // Everything at once is an admin's export (like forgetting); other keys see facts only.
-  if (document.body.dataset.scope !== "admin") document.querySelectorAll("[data-admin]").forEach((el) => (el.hidden = true));
+  // Everything at once is an admin's export (like forgetting); other keys see facts only
+  // ([data-admin] is hidden by app.js for them).
 
   // Archive now: a dry run shows what would go, then one click archives exactly that age.
   const archiveForm = document.getElementById("archive-form");
@@ -142,7 +142,7 @@ window.AlmanacPages.memory = function () {
     try {
       const r = await A.busy(button, () => api("POST", "/api/v1/memory/retention", { days, dry_run: false }));
       A.fill(archiveOut, h("p", {}, `Archived and deleted ${r.deleted} memories${r.files.length ? ` into ${r.files.join(", ")}` : ""}.`));
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
   document.getElementById("export").addEventListener("click", async (ev) => {
     try {
@@ -151,7 +151,7 @@ window.AlmanacPages.memory = function () {
       const a = h("a", { href: URL.createObjectURL(blob), download: `almanac-facts-${A.today()}.json` });
       document.body.append(a); a.click(); a.remove();
       A.flash(`Exported ${facts.length} fact version(s).`);
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   });
 
   const [forgetForm, confirmBox] = A.byIds("forget-form", "forget-confirm");

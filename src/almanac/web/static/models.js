@@ -64,7 +64,7 @@
         const out = await A.busy(button, () => api("DELETE", `/api/v1/planner/llm/operations/${operation}`));
         A.flash(`${operation} is back to the settings: ${out.model || "no model"}.`);
         await load();
-      } catch (err) { A.flash(err.message, "err"); }
+      } catch (err) { A.flash(A.describe(err), "err"); }
     }
 
     load();

@@ -87,9 +87,10 @@ window.AlmanacPages.plans = function () {
             h("button", { type: "button", class: "secondary", "aria-label": `Move ${name} down`, disabled: ti === step.tasks.length - 1, onclick: () => move(si, ti, 1) }, "↓"),
             h("button", { type: "button", class: "secondary", "aria-label": `Remove ${name}`, onclick: () => remove(si, ti) }, "Remove")) : h("td"));
       });
-      wrap.append(h("h3", {}, `${si + 1}. ${step.title}`), h("table", {},
+      // h() drops null children; Element.append would write the word "null".
+      wrap.append(...h("div", {}, h("h3", {}, `${si + 1}. ${step.title}`), h("table", {},
         h("thead", {}, h("tr", {}, ["Task", "Hours", "Deadline", "Kind", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)),
-        editable ? h("button", { type: "button", class: "secondary", onclick: () => add(si) }, `Add a task to “${step.title}”`) : null);
+        editable ? h("button", { type: "button", class: "secondary", onclick: () => add(si) }, `Add a task to “${step.title}”`) : null).childNodes);
     });
     return wrap;
   }
@@ -122,7 +123,7 @@ window.AlmanacPages.plans = function () {
       draft = JSON.parse(JSON.stringify(current.sop));
       A.flash(`Saved as version ${current.version}.`);
       renderPlan(); loadVersions(); loadList();
-    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }); A.flash(err.message, "err"); }
+    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }); A.flash(A.describe(err), "err"); }
   }
 
   async function act(ev, what) {
@@ -134,7 +135,7 @@ window.AlmanacPages.plans = function () {
       current = what === "approve" ? out.plan : out;
       A.flash(what === "approve" ? `Approved: ${out.task_ids.length} task(s) created. Schedule it from the week view.` : "Cancelled.");
       renderPlan(); loadList();
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   async function loadVersions() {

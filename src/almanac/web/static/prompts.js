@@ -28,8 +28,8 @@ window.AlmanacPages.prompts = function () {
         h("table", {}, h("thead", {}, h("tr", {}, ["Version", "Created", "State", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, versions.map((v) => h("tr", { class: v.is_active ? "hot" : "", dataset: { version: v.version } },
             h("td", {}, v.version), h("td", {}, A.when(v.created_at)), h("td", {}, v.is_active ? h("span", { class: "badge billable" }, "active") : ""),
-            h("td", {}, !v.is_active && A.canWrite() ? h("button", { type: "button", class: "secondary", "aria-label": `Activate ${v.version}`, onclick: (e) => activate(e.currentTarget, v.version) }, "Activate") : null))))),
-        older && A.canWrite() ? h("button", { type: "button", id: "rollback", onclick: (e) => activate(e.currentTarget, older.version, true) }, `Roll back to ${older.version}`) : null);
+            h("td", {}, !v.is_active && A.canAdmin() ? h("button", { type: "button", class: "secondary", "aria-label": `Activate ${v.version}`, onclick: (e) => activate(e.currentTarget, v.version) }, "Activate") : null))))),
+        older && A.canAdmin() ? h("button", { type: "button", id: "rollback", onclick: (e) => activate(e.currentTarget, older.version, true) }, `Roll back to ${older.version}`) : null);
       form.elements.content.value = (active || versions[0] || {}).content || "";
       const opts = (sel) => versions.map((v) => h("option", { value: v.version, selected: v === sel }, v.version + (v.is_active ? " (active)" : "")));
       A.fill(cmpA, ...opts(versions[1] || versions[0])); A.fill(cmpB, ...opts(versions[0]));
@@ -42,7 +42,7 @@ window.AlmanacPages.prompts = function () {
       await A.busy(button, () => api("POST", `/api/v1/planner/prompts/${nameSel.value}/versions/${version}/activate`));
       await loadNames();
       A.flash(rollback ? `Rolled back: ${version} is active again.` : `${version} is now active.`);
-    } catch (err) { A.flash(err.message, "err"); }
+    } catch (err) { A.flash(A.describe(err), "err"); }
   }
 
   form.addEventListener("submit", async (ev) => {

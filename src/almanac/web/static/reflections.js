@@ -79,7 +79,7 @@ window.AlmanacPages.reflections = function () {
   for (const mode of ["daily", "weekly"]) {
     document.getElementById(`reflect-${mode}`).addEventListener("click", async (ev) => {
       try { const r = await A.busy(ev.currentTarget, () => api("POST", `/api/v1/observer/reflect?mode=${mode}`)); A.flash(`Reflected on ${r.period_start}${r.period_end !== r.period_start ? " – " + r.period_end : ""}.`); load(); }
-      catch (err) { A.flash(err.message, "err"); }
+      catch (err) { A.flash(A.describe(err), "err"); }
     });
   }
   load();

@@ -23,7 +23,8 @@ window.AlmanacPages.settings = function () {
       const s = await api("GET", "/oauth/status");
       const ok = s.status === "ok";
       A.fill(el, h("p", {}, h("span", { class: `dot ${ok ? "ok" : s.status === "expired" ? "degraded" : "not_configured"}` }), `${s.status}${s.expires_at ? ", token expires " + A.when(s.expires_at) : ""}${s.detail ? " — " + s.detail : ""}`),
-        el.dataset.ready === "yes" ? h("p", {}, h("a", { href: "/oauth/authorize" }, ok ? "Reconnect Google Calendar" : "Connect Google Calendar"))
+        !A.canAdmin() ? h("p", { class: "hint" }, "Connecting a calendar needs an admin key.")
+          : el.dataset.ready === "yes" ? h("p", {}, h("a", { href: "/oauth/authorize" }, ok ? "Reconnect Google Calendar" : "Connect Google Calendar"))
           : h("p", { class: "hint" }, "To connect, set ALMANAC_CALENDAR__GOOGLE_CLIENT_ID, …_GOOGLE_CLIENT_SECRET and …_TOKEN_KEY, then restart."));
     } catch (err) { A.failed(el, err); }
   }
@@ -54,7 +55,7 @@ window.AlmanacPages.settings = function () {
           h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Revoke key ${k.name}`, onclick: async (ev) => {
             if (!confirm(`Revoke the key “${k.name}”? Anything using it stops working at once.`)) return;
             try { await A.busy(ev.currentTarget, () => api("DELETE", `/api/v1/auth/keys/${encodeURIComponent(k.name)}`)); A.flash(`Key “${k.name}” revoked.`); keys(); }
-            catch (err) { A.flash(err.message, "err"); }
+            catch (err) { A.flash(A.describe(err), "err"); }
           } }, "Revoke")))))) : h("p", { class: "empty" }, "No keys."), h("h3", {}, "New key"), form, created);
     } catch (err) { A.failed(keysEl, err); }
   }

@@ -45,7 +45,7 @@ window.AlmanacPages.today = function () {
         h("td", {}, A.canWrite() ? timeForm(t.title, (hours) => api("POST", `/api/v1/planner/tasks/${t.id}/time`, { hours })) : null),
         h("td", {}, A.canWrite() ? h("button", { type: "button", "aria-label": `Mark “${t.title}” done`, onclick: async (ev) => {
           try { await A.busy(ev.currentTarget, () => api("PATCH", `/api/v1/planner/tasks/${t.id}`, { status: "done" })); A.flash(`“${t.title}” done.`); loadTasks(); }
-          catch (err) { A.flash(err.message, "err"); }
+          catch (err) { A.flash(A.describe(err), "err"); }
         } }, "Mark done") : null))))));
   }
 

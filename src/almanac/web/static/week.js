@@ -84,11 +84,12 @@ window.AlmanacPages.week = function () {
     const s = Math.max(range[0], minutesIn(d, e.start)), en = Math.min(range[1], minutesIn(d, e.end));
     const kind = e.preview ? "preview " + kindOf(e) : e.almanac ? kindOf(e) : "meeting";
     const label = `${e.title}, ${A.clock(e.start)}–${A.clock(e.end)}${e.almanac ? ` (${kindOf(e)} block)` : " (meeting)"}${conflict ? ", conflict" : ""}`;
-    const el = h(e.almanac && !e.preview ? "button" : "div", {
+    const movable = e.almanac && !e.preview && A.canWrite(); // a read key is offered no move
+    const el = h(movable ? "button" : "div", {
       class: `ev ${kind}${conflict ? " conflict" : ""}`, style: `top:${(s - range[0]) * PX}px;height:${Math.max(14, (en - s) * PX)}px`,
-      type: e.almanac && !e.preview ? "button" : null, "aria-label": label, title: label, dataset: { id: e.id },
+      type: movable ? "button" : null, "aria-label": label, title: label, dataset: { id: e.id },
     }, `${A.clock(e.start)} ${e.title}`);
-    if (e.almanac && !e.preview && A.canWrite()) drag(el, e, d);
+    if (movable) drag(el, e, d);
     return el;
   }
 
@@ -141,7 +142,7 @@ window.AlmanacPages.week = function () {
   const fromInput = (v) => { const [d, t] = v.split("T"); return A.zoned(d, hm(t)); };
   function openMove(e) {
     selected = e;
-    document.getElementById("move-h").textContent = `Move “${e.title}”`;
+    document.getElementById("move-h").textContent = A.safeText(`Move “${e.title}”`);
     moveForm.elements.start.value = localInput(e.start);
     moveForm.elements.end.value = localInput(e.end);
     A.clearProblems(moveForm);
