@@ -264,6 +264,30 @@ async def test_move_rejects_foreign_and_bad_ids(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
 
 
+async def test_a_block_moved_beyond_the_horizon_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A block moved to 1901 or 2199 was pinned there (and the calendar read over the
+    centuries between); a move stays within the 60 days a schedule may cover, either way."""
+    plan_id = (await make_plan(db_session, TASKS)).id
+    await schedule(sched_client, plan_id, dry_run=False)
+    aid = f"plan{plan_id}-review-0"
+    far = next_monday() + timedelta(days=63)  # a Monday more than 60 days ahead
+    for day, reason in (
+        (far.replace(year=2199), "in the future"),
+        (far.replace(year=1901), "in the past"),
+        (far, "in the future"),
+        (far - timedelta(days=140), "in the past"),
+    ):
+        body = {"start": at(day, 11).isoformat(), "end": at(day, 12).isoformat()}
+        r = await sched_client.put(f"{URL}/calendar/{aid}", json=body)
+        assert r.status_code == 422, (day, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        errors = r.json()["errors"]
+        assert [e["field"] for e in errors] == ["start", "end"], errors
+        assert all("60 days" in e["message"] and reason in e["message"] for e in errors)
+
+
 async def test_calendar_view_lists_blocks_and_meetings(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from almanac.planner.schemas import PlanOut
-from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours
+from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours, near_now
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# The most days one solve places blocks over; a block moved by hand stays as near to now,
+# either way, so a move never pins work (or reads the calendar) decades away.
+MAX_HORIZON_DAYS = 60
+_HORIZON = timedelta(days=MAX_HORIZON_DAYS)
+BlockTime = Annotated[
+    AwareDatetime, near_now(_HORIZON, _HORIZON, "the scheduler's horizon of 60 days")
+]
 # How much of the calendar a solve may move when blocks are already written: "repair" moves
 # what the change broke (and wins back what it cost, a bounded number of moves per item);
 # "full" re-optimises every plan's blocks at the stability cost (ARCHITECTURE.md "Stability").
@@ -26,7 +33,7 @@ class ScheduleIn(Strict):
 
     plan_id: PlanId
     start_date: BoundedDate | None = None  # default: today in the user's zone
-    horizon_days: Annotated[int, Field(ge=1, le=60)] = 14
+    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)] = 14
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
     run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
@@ -205,8 +212,8 @@ class CalendarOut(BaseModel):
 
 
 class MoveBlockIn(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: BlockTime  # within 60 days of now, either way
+    end: BlockTime
     force: bool = False  # pin it even if it conflicts; the conflicts come back as warnings
 
     @field_validator("end")
