@@ -15,6 +15,9 @@ PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # either way, so a move never pins work (or reads the calendar) decades away.
 MAX_HORIZON_DAYS = 60
 _HORIZON = timedelta(days=MAX_HORIZON_DAYS)
+# The least daily cap a preference may set: one 15-minute slot (the default grid). Below
+# it no block fits in a day and every task is left unplaced, which no one asks for.
+MIN_DAILY_CAP_HOURS = 0.25
 BlockTime = Annotated[
     AwareDatetime, near_now(_HORIZON, _HORIZON, "the scheduler's horizon of 60 days")
 ]
@@ -309,5 +312,5 @@ class SchedulingPreferences(BaseModel):
     not_before: time | None = None
     not_after: time | None = None
     buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
-    daily_max_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = None
     preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)
