@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
@@ -11,16 +11,24 @@ from almanac.planner.schemas import PlanOut
 from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours, near_now
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-# The most days one solve places blocks over; a block moved by hand stays as near to now,
-# either way, so a move never pins work (or reads the calendar) decades away.
+# The most days one solve places blocks over, and the furthest ahead it may start: a
+# schedule for next year is planning, one for 2199 a typo. A block moved by hand stays
+# where a schedule could have placed it (a window may begin in the past as long as it
+# reaches today), so a move never pins work, or reads the calendar, decades away.
 MAX_HORIZON_DAYS = 60
-_HORIZON = timedelta(days=MAX_HORIZON_DAYS)
+MAX_START_AHEAD_DAYS = 366
+_START_AHEAD = timedelta(days=MAX_START_AHEAD_DAYS)
+BlockTime = Annotated[
+    AwareDatetime,
+    near_now(
+        timedelta(days=MAX_HORIZON_DAYS),
+        _START_AHEAD + timedelta(days=MAX_HORIZON_DAYS),
+        "where a schedule can place a block",
+    ),
+]
 # The least daily cap a preference may set: one 15-minute slot (the default grid). Below
 # it no block fits in a day and every task is left unplaced, which no one asks for.
 MIN_DAILY_CAP_HOURS = 0.25
-BlockTime = Annotated[
-    AwareDatetime, near_now(_HORIZON, _HORIZON, "the scheduler's horizon of 60 days")
-]
 # How much of the calendar a solve may move when blocks are already written: "repair" moves
 # what the change broke (and wins back what it cost, a bounded number of moves per item);
 # "full" re-optimises every plan's blocks at the stability cost (ARCHITECTURE.md "Stability").
@@ -41,6 +49,14 @@ class ScheduleIn(Strict):
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
     run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
+
+    @field_validator("start_date")
+    @classmethod
+    def _not_too_far(cls, value: date | None) -> date | None:
+        # A window wholly in the past is the service's 422 (it knows the user's today).
+        if value is not None and value > datetime.now(UTC).date() + _START_AHEAD:
+            raise ValueError(f"must not be more than {MAX_START_AHEAD_DAYS} days ahead")
+        return value
 
 
 class ReplanIn(Strict):
