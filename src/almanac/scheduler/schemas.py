@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from almanac.planner.schemas import PlanOut
-from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours, near_now
+from almanac.types import (
+    AwareDatetime,
+    BoundedDate,
+    IntId,
+    SprintWeek,
+    Strict,
+    WorkHours,
+    near_now,
+)
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # The most days one solve places blocks over, and the furthest ahead it may start: a
@@ -253,7 +261,7 @@ class MoveBlockOut(BaseModel):
 
 
 class SprintIn(Strict):
-    week_start: BoundedDate
+    week_start: SprintWeek
     capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None

@@ -13,6 +13,7 @@ from almanac.types import (
     AwareDatetime,
     BigId,
     BoundedDate,
+    Deadline,
     PageQuery,
     Strict,
     WorkHours,
@@ -60,7 +61,7 @@ class TaskPatch(Strict):
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
-    deadline: AwareDatetime | None = None
+    deadline: Deadline | None = None
     status: TaskStatus | None = None
 
 
