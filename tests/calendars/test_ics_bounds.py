@@ -70,14 +70,40 @@ def test_ordinary_long_running_series_are_expanded_within_the_window_quickly():
     assert sum(e.uid.startswith("standup") for e in parsed.events) in range(209, 213)
 
 
-def test_the_step_budget_is_shared_by_the_whole_file():
-    # Each rule alone is within the budget; together they are not.
-    # Each rule alone (about 46,000 days since 1900) is within the budget; three are not.
-    daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
+def test_an_ordinary_calendar_of_many_long_series_is_imported():
+    """Steps were summed over the whole file: 30 weekly meetings since 2015 (about 4,000
+    steps each) or five Outlook-style birthdays since 1960 (FREQ=YEARLY;BYMONTH;BYMONTHDAY,
+    about 24,000 each) were refused, though expanding them takes milliseconds. The step
+    cap bounds one series; the time budget bounds the file."""
+    weekly = [
+        f"UID:w{i}\r\nDTSTART:20150105T{9 + i % 8:02d}0000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE"
+        for i in range(30)
+    ]
+    birthdays = [
+        f"UID:b{i}\r\nDTSTART;VALUE=DATE:1960{1 + i:02d}05\r\n"
+        f"RRULE:FREQ=YEARLY;BYMONTHDAY=5;BYMONTH={1 + i}"
+        for i in range(5)
+    ]
+    started = time.perf_counter()
+    parsed = parse_ics(vcalendar(*weekly, *birthdays), window=WINDOW, zone=ZoneInfo("UTC"))
+    assert time.perf_counter() - started < 2
+    uids = {e.uid.split("#")[0] for e in parsed.events}
+    assert {f"w{i}" for i in range(30)} <= uids
+    assert len([u for u in uids if u.startswith("b")]) >= 1  # some fall in the window
+
+
+def test_the_step_cap_bounds_each_series_and_time_bounds_the_file():
+    # One series past the cap is refused at once, naming it; many series each within the
+    # cap are stopped by the file's time budget.
     limits = IcsLimits(max_rule_steps=100_000)
-    parse_ics(vcalendar(*daily[:2]), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
-    with pytest.raises(ValidationFailed, match="event 'd2'.*per file"):
-        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+    daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
+    parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+    tight = IcsLimits(max_rule_steps=40_000)
+    with pytest.raises(ValidationFailed, match="event 'd0'.*per series"):
+        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=tight)
+    quick = IcsLimits(time_budget_seconds=1e-6)
+    with pytest.raises(ValidationFailed, match=r"event 'd\d': expanding the file took longer"):
+        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=quick)
 
 
 def test_occurrence_cap_and_time_budget_name_the_event():

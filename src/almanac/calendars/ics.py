@@ -208,7 +208,8 @@ def parse_ics(
             if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
         }
         # Each series is expanded only within the window, after its walk from DTSTART has
-        # been counted against the file's budget, so no rule can run unbounded.
+        # been counted against the step cap, so no series can run unbounded (and the time
+        # budget, checked after each, bounds the file).
         for uid, part in _series(cal).items():
             for vevent in part.walk("VEVENT"):
                 _require_known_zones(uid, vevent)
