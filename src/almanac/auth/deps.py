@@ -36,8 +36,9 @@ def credentials(request: Request) -> tuple[str, str] | None:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             return "key", ""  # another scheme: a wrong key, not an absent one
-        if key is not None and key.strip() != value.strip():
+        if key is not None and key.strip() and key.strip() != value.strip():
             # Which one counts would be a guess (a proxy may check the other): refuse both.
+            # A blank X-API-Key names no key (clients that always send both headers).
             raise AlmanacError(
                 "the request sends two different API keys (Authorization and X-API-Key): send one",
                 errors=[
