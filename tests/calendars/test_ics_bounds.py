@@ -223,3 +223,42 @@ def test_a_counted_rule_far_back_is_bounded_by_its_count():
     # With a BY* filter COUNT bounds occurrences, not steps: the whole walk still counts.
     filtered = {"FREQ": ["MINUTELY"], "COUNT": [5], "BYMONTH": [2]}
     assert rule_steps(filtered, start, NOW) > 500_000
+
+
+def _custom_zone(offset: str) -> str:
+    """Outlook's VTIMEZONE for any zone it has no name for: always 'Customized Time Zone'."""
+    return (
+        "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\n"
+        f"DTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+
+
+def _custom_event(uid: str, zone: str = "") -> str:
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    event = (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:x\r\n"
+        f"DTSTART;TZID=Customized Time Zone:{day}T100000\r\n"
+        f"DTEND;TZID=Customized Time Zone:{day}T110000\r\nEND:VEVENT\r\n"
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{zone}{event}END:VCALENDAR\r\n"
+
+
+async def test_an_import_reads_its_own_vtimezone_not_an_earlier_files():
+    """icalendar caches a VTIMEZONE by TZID for the whole process, first definition wins,
+    and the worker process is reused: a second import's 'Customized Time Zone' (+05:30)
+    was read with the first import's (+01:00), and a file naming it with no VTIMEZONE
+    passed the unknown-TZID check."""
+    from almanac.calendars.ics_worker import parse_ics_off_loop
+
+    utc = ZoneInfo("UTC")
+    first = await parse_ics_off_loop(
+        _custom_event("a", _custom_zone("+0100")), window=WINDOW, zone=utc, limits=IcsLimits()
+    )
+    assert first.events[0].start.utcoffset() == timedelta(hours=1)
+    second = await parse_ics_off_loop(
+        _custom_event("b", _custom_zone("+0530")), window=WINDOW, zone=utc, limits=IcsLimits()
+    )
+    assert second.events[0].start.utcoffset() == timedelta(hours=5, minutes=30)
+    with pytest.raises(ValidationFailed, match="unknown time zone 'Customized Time Zone'"):
+        await parse_ics_off_loop(_custom_event("c"), window=WINDOW, zone=utc, limits=IcsLimits())
