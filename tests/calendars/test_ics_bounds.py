@@ -262,3 +262,20 @@ async def test_an_import_reads_its_own_vtimezone_not_an_earlier_files():
     assert second.events[0].start.utcoffset() == timedelta(hours=5, minutes=30)
     with pytest.raises(ValidationFailed, match="unknown time zone 'Customized Time Zone'"):
         await parse_ics_off_loop(_custom_event("c"), window=WINDOW, zone=utc, limits=IcsLimits())
+
+
+@pytest.mark.parametrize("quote", ['"', ""])
+def test_office_365s_utc_tzid_is_read_as_utc(quote: str):
+    """Office 365 feeds name UTC 'tzone://Microsoft/Utc' with no VTIMEZONE: the whole
+    import was refused as naming an unknown zone (before that, read as floating)."""
+    tzid = f"{quote}tzone://Microsoft/Utc{quote}"
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    event = (
+        f"UID:o365\r\nSUMMARY:x\r\nDTSTART;TZID={tzid}:{day}T100000\r\n"
+        f"DTEND;TZID={tzid}:{day}T110000\r\nRRULE:FREQ=DAILY;COUNT=2\r\n"
+        f"EXDATE;TZID={tzid}:{day}T100000"
+    )
+    parsed = parse_ics(vcalendar(event), window=WINDOW, zone=ZoneInfo("Asia/Tokyo"))
+    [only] = parsed.events  # the EXDATE removed the first occurrence
+    first = datetime.strptime(day, "%Y%m%d").replace(hour=10, tzinfo=UTC)
+    assert only.start == first + timedelta(days=1)
