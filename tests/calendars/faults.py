@@ -18,13 +18,15 @@ from tests.calendars.conftest import USER
 
 class FailingProxy:
     """Forwards to `upstream`; from the `fail_put`-th PUT on (1-based, 0: never) every PUT
-    answers `status` instead, so the client library's own retry cannot hide it. Each PUT
-    waits `put_delay` seconds first (a slow server)."""
+    answers `status` instead, so the client library's own retry cannot hide it, or only
+    `fail_times` of them when that is set (a passing fault). Each PUT waits `put_delay`
+    seconds first (a slow server)."""
 
     def __init__(self, upstream: str) -> None:
         self.fail_put = 0
         self.put_delay = 0.0
         self.status = 500
+        self.fail_times = 0
         self.puts = 0
         proxy = self
         client = httpx.Client(base_url=upstream.rstrip("/"), timeout=10)
@@ -40,7 +42,9 @@ class FailingProxy:
                 if self.command == "PUT":
                     time.sleep(proxy.put_delay)
                     proxy.puts += 1
-                    if 0 < proxy.fail_put <= proxy.puts:
+                    failed = proxy.puts - proxy.fail_put + 1
+                    passed = 0 < proxy.fail_times < failed
+                    if 0 < proxy.fail_put <= proxy.puts and not passed:
                         self._answer(proxy.status, {}, b"injected failure")
                         return
                 skip = {"host", "content-length", "connection", "transfer-encoding"}

@@ -4,6 +4,7 @@ that fails one PUT)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.calendars import caldav as caldav_module
 from almanac.calendars.base import CalendarUnavailable, event_uid
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.config import CalDAVCalendarSettings
@@ -266,3 +268,30 @@ async def test_a_block_moved_while_caldav_fails_is_saved_and_written_once_by_its
         assert after.decoded("DTSTART") == start and after.decoded("DTEND") == end
         assert int(after.get("SEQUENCE", 0)) == 1
         assert int(event(other).get("SEQUENCE", 0)) == 0  # the block not moved is untouched
+
+
+async def test_a_server_locked_for_a_moment_is_waited_for_and_one_locked_for_good_is_not(
+    proxy: FailingProxy, radicale: Any
+) -> None:
+    """423 Locked (Xandikos while another client writes) passes: the apply waits and
+    writes every event once; a lock that does not pass is CalendarUnavailable naming 423."""
+    raw = radicale.principal().make_calendar(name="locked")
+    path = httpx.URL(str(raw.url)).path
+    cal = CalDAVCalendar(
+        url=proxy.url, calendar=proxy.url.rstrip("/") + path, username=USER, password="secret"
+    )
+    try:
+        proxy.fail_put, proxy.status, proxy.fail_times = 2, 423, 2
+        result = await cal.apply(specs(), *WEEK)
+        assert len(result.created) == 2  # the first attempt wrote one before the lock
+        assert sorted(str(e.icalendar_component["UID"]) for e in raw.events()) == sorted(
+            event_uid(s.almanac_id) for s in specs()
+        )
+        proxy.puts, proxy.fail_put, proxy.fail_times = 0, 1, 0  # locked from now on
+        moved = [replace(s, title=s.title + " (moved)") for s in specs()]
+        with pytest.raises(CalendarUnavailable, match="423"):
+            await cal.apply(moved, *WEEK)
+        attempts = 1 + len(caldav_module.LOCKED_WAITS)  # bounded, then it gives up
+        assert attempts <= proxy.puts <= 2 * attempts  # caldav itself tries a save twice
+    finally:
+        await cal.close()
