@@ -191,7 +191,7 @@ class Tools:
                 f"from the {plan.get('source') or 'library'}; LLM used: "
                 f"{'yes' if (plan.get('llm') or {}).get('used') else 'no'})"
             ]
-            for step in plan["sop"]["steps"]:
+            for step in (plan.get("sop") or {"steps": []})["steps"]:
                 for t in step["tasks"]:
                     hours = f"{t['estimate_hours']:g} h"
                     lines.append(f"- {t['id']}: {_clip(t['title'], 90)} ({hours})")

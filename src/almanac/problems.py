@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -116,7 +117,30 @@ async def _almanac(request: Request, exc: AlmanacError) -> JSONResponse:
     return problem(exc.status_code, exc.title, redact(exc.message), exc.errors, exc.headers)
 
 
+def _unreadable_json(exc: StarletteHTTPException) -> str | None:
+    """Why FastAPI could not parse a JSON body, when its 400 says only "an error parsing
+    the body" (json raised something other than JSONDecodeError)."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 (or UTF-16/32) text"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return f"a number in it has more than {sys.get_int_max_str_digits()} digits"
+    return None
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    reason = _unreadable_json(exc)
+    if reason is not None:
+        return problem(
+            400,
+            "Malformed JSON",
+            f"The request body cannot be read as JSON: {reason}",
+            [{"field": "body", "message": reason}],
+        )
     return problem(
         exc.status_code,
         str(exc.detail),

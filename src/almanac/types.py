@@ -48,6 +48,22 @@ def six_decimals(value: float) -> float:
     return round(value, 6)
 
 
+# The least work an estimate or a time record may name: 0.01 h (36 s, the CLI's bound).
+# Less is no plannable work (the solver's slots are minutes) and a subnormal such as 5e-324
+# read as a real estimate.
+MIN_WORK_HOURS = 0.01
+
+
+def _work_hours(value: float) -> float:
+    if 0 < value < MIN_WORK_HOURS or value < 0:
+        raise ValueError(f"must be at least {MIN_WORK_HOURS} hours (36 seconds)")
+    return six_decimals(value) + 0.0  # -0.0 reads as 0
+
+
+# Hours of work: 0 or from 0.01 h (fields add their upper bound; a time record also gt=0).
+WorkHours = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_work_hours)]
+
+
 def _date_in_range(value: date | None) -> date | None:
     if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"must lie between the years {MIN_YEAR} and {MAX_YEAR}")

@@ -176,6 +176,36 @@ async def test_streamed_oversize_body_is_cut_off_at_the_limit(admin: httpx.Async
     assert sent <= 1024 * 1024 + 2 * len(chunk)
 
 
+async def test_a_json_body_repeating_a_key_is_400_naming_it_and_writes_nothing(
+    admin: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """{"content": "a", "content": "b"} was stored as "b" (Python keeps the last value,
+    other parsers, a proxy's say, the first)."""
+    json_type = {"Content-Type": "application/json"}
+    count = "SELECT count(*) FROM events"
+    before = (await db_session.execute(text(count))).scalar_one()
+    for body in (
+        b'{"content": "a", "content": "b"}',
+        b'{"content": "a", "metadata": {"x": 1, "y": {"k": 1, "k": 2}}}',
+    ):
+        r = await admin.post("/api/v1/memory/remember", content=body, headers=json_type)
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert r.json()["errors"][0]["field"] in ("content", "k")
+    assert (await db_session.execute(text(count))).scalar_one() == before
+    # The same key in different objects, and chunked bodies, are fine.
+    ok = b'{"content": "a", "metadata": {"content": {"content": 1}}}'
+    r = await admin.post("/api/v1/memory/remember", content=ok, headers=json_type)
+    assert r.status_code == 201, r.text
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield b'{"content": '
+        yield b'"streamed"}'
+
+    r = await admin.post("/api/v1/memory/remember", content=chunked(), headers=json_type)
+    assert r.status_code == 201, r.text
+
+
 async def test_the_ics_import_has_its_own_larger_limit(admin: httpx.AsyncClient) -> None:
     big = ICS.encode() + b" " * (1024 * 1024 + 10)  # over 1 MiB, under 2 MiB
     r = await admin.post(

@@ -80,6 +80,26 @@ async def test_bearer_and_x_api_key_both_work(anon: httpx.AsyncClient) -> None:
     assert r.status_code == 200
 
 
+async def test_two_different_keys_are_refused_whichever_is_valid(
+    anon: httpx.AsyncClient, make_key: KeyMaker
+) -> None:
+    """A valid admin Bearer key and another key in X-API-Key (or the reverse) answered as
+    the Bearer key alone: a proxy checking X-API-Key would have seen another caller."""
+    reader = await make_key("two-keys-reader", "read")
+    for bearer_key, header_key in (
+        (TEST_ADMIN_KEY, reader),
+        (reader, TEST_ADMIN_KEY),
+        (TEST_ADMIN_KEY, "nonsense"),
+    ):
+        headers = {**bearer(bearer_key), "X-API-Key": header_key}
+        r = await anon.post("/api/v1/memory/remember", json={"content": "x"}, headers=headers)
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"] == PROBLEM
+        assert {e["field"] for e in r.json()["errors"]} == {"Authorization", "X-API-Key"}
+    same = {**bearer(TEST_ADMIN_KEY), "X-API-Key": TEST_ADMIN_KEY}
+    assert (await anon.get("/api/v1/memory/facts", headers=same)).is_success
+
+
 async def test_read_scope_may_only_read(anon: httpx.AsyncClient, make_key: KeyMaker) -> None:
     key = bearer(await make_key("reader", "read"))
     assert (

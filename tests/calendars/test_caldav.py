@@ -189,3 +189,45 @@ async def test_almanac_uid_at_a_foreign_url_is_a_conflict(
         if str(e.icalendar_component["UID"]) == event_uid("t3")
     ]
     assert holders == [f"{raw_calendar.url}imported-123.ics"]
+
+
+class _Stored:
+    """What `_occurrences` reads of a caldav object: its parsed calendar."""
+
+    def __init__(self, ical: str) -> None:
+        import icalendar
+
+        self.icalendar_instance = icalendar.Calendar.from_ical(ical)
+
+
+def _series(uid: str, dtstart: str, rule: str) -> _Stored:
+    return _Stored(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{dtstart}\r\n"
+        f"DURATION:PT1S\r\nRRULE:{rule}\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def test_recurrence_expansion_of_a_caldav_read_is_bounded_naming_the_event() -> None:
+    """A server holding FREQ=SECONDLY from weeks back was expanded with no step budget
+    (millions of steps in the worker thread, under the writer lock); now the read stops
+    before expanding it, as the .ics import does, naming the event's UID."""
+    import time
+
+    from almanac.calendars.caldav import CALDAV_LIMITS
+    from almanac.calendars.recurrence import RecurrenceBudget
+
+    cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="Europe/Berlin")
+    start, end = WEEK
+    budget = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    daily = _series("standup", "19900101T090000Z", "FREQ=DAILY")
+    assert len(cal._occurrences(daily, start, end, budget)) >= 7
+    hostile = _series("spam", "20260201T000000Z", "FREQ=SECONDLY")
+    started = time.perf_counter()
+    with pytest.raises(CalendarUnavailable, match="'spam': its RRULE would expand"):
+        cal._occurrences(hostile, start, end, budget)
+    assert time.perf_counter() - started < 0.5
+    many = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    minutes = _series("minutes", "20260302T000000Z", "FREQ=MINUTELY;BYSECOND=0,30")
+    with pytest.raises(CalendarUnavailable, match="'minutes': more than 20000 events"):
+        cal._occurrences(minutes, start, end, many)

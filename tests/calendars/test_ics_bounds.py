@@ -137,3 +137,63 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     # A stalled event loop would hold /health for the whole expansion; a shared CI machine
     # may still delay one poll, so the bound on the slowest is loose.
     assert max(health_times) < 2.0, health_times
+
+
+def timed(uid: str, prop: str = "DTSTART", tzid: str = "Mars/Base") -> str:
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    lines = [f"UID:{uid}", "SUMMARY:x", f"DTSTART;TZID=Europe/Berlin:{day}T100000"]
+    lines.append(f"DTEND;TZID=Europe/Berlin:{day}T110000")
+    if prop == "EXDATE":
+        lines += ["RRULE:FREQ=DAILY;COUNT=3", f"EXDATE;TZID={tzid}:{day}T100000"]
+    else:
+        lines = [line for line in lines if not line.startswith(prop)]
+        lines.append(f"{prop};TZID={tzid}:{day}T{'10' if prop == 'DTSTART' else '11'}0000")
+    return "\r\n".join(lines)
+
+
+@pytest.mark.parametrize("prop", ["DTSTART", "DTEND", "EXDATE"])
+def test_an_unknown_tzid_is_refused_naming_it_and_the_event(prop: str):
+    """icalendar reads a time with an unknown TZID as floating: the event was imported at
+    that wall-clock time in the user's zone, silently."""
+    with pytest.raises(ValidationFailed, match="unknown time zone 'Mars/Base'") as info:
+        parse_ics(vcalendar(timed("martian", prop)), window=WINDOW, zone=ZoneInfo("Asia/Tokyo"))
+    assert "'martian'" in info.value.message and prop in info.value.message
+    assert info.value.errors[0]["field"] == "body"
+
+
+def test_zones_icalendar_knows_or_the_file_defines_are_read():
+    windows = timed("windows", "DTSTART", "W. Europe Standard Time")
+    defined = vcalendar(timed("defined")).replace(
+        "BEGIN:VEVENT",
+        "BEGIN:VTIMEZONE\r\nTZID:Mars/Base\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+        "TZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\nTZNAME:MBT\r\nEND:STANDARD\r\n"
+        "END:VTIMEZONE\r\nBEGIN:VEVENT",
+        1,
+    )
+    parsed = parse_ics(vcalendar(windows), window=WINDOW, zone=ZoneInfo("UTC")).events
+    assert [e.start.utcoffset() for e in parsed] == [timedelta(hours=1)]
+    parsed = parse_ics(defined, window=WINDOW, zone=ZoneInfo("UTC")).events
+    assert [e.start.utcoffset() for e in parsed] == [timedelta(hours=3)]
+
+
+async def test_import_with_an_unknown_tzid_is_a_422_and_stores_nothing(client: httpx.AsyncClient):
+    headers = {"content-type": "text/calendar"}
+    body = vcalendar(timed("ok-event", "DTEND", "Europe/Berlin"), timed("martian"))
+    r = await client.post("/api/v1/calendar/import", content=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert "'Mars/Base'" in r.json()["detail"] and "'martian'" in r.json()["detail"]
+    window = {"start": WINDOW[0].isoformat(), "end": WINDOW[1].isoformat()}
+    r = await client.get("/api/v1/calendar/events", params=window)
+    assert r.status_code == 200 and r.json() == [], r.text
+
+
+def test_a_counted_rule_far_back_is_bounded_by_its_count():
+    """FREQ=MINUTELY;COUNT=5 from a year back walks 5 steps; the estimate counted the whole
+    year (525,600) and refused the file."""
+    event = f"UID:five\r\nDTSTART:{stamp(NOW - timedelta(days=365))}\r\nRRULE:FREQ=MINUTELY;COUNT=5"
+    assert parse_ics(vcalendar(event + "\r\nSUMMARY:x"), window=WINDOW, zone=ZoneInfo("UTC"))
+    start = NOW - timedelta(days=365)
+    assert rule_steps({"FREQ": ["MINUTELY"], "COUNT": [5]}, start, NOW) == 5
+    # With a BY* filter COUNT bounds occurrences, not steps: the whole walk still counts.
+    filtered = {"FREQ": ["MINUTELY"], "COUNT": [5], "BYMONTH": [2]}
+    assert rule_steps(filtered, start, NOW) > 500_000

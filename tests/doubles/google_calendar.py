@@ -107,6 +107,10 @@ class FakeGoogle:
     revoked: set[str] = field(default_factory=set)
     codes: dict[str, str | None] = field(default_factory=dict)  # code -> PKCE challenge
     faults: list[Fault] = field(default_factory=list)
+    # What a consent grants (Google's granular consent lets the user untick a scope).
+    granted_scopes: tuple[str, ...] = SCOPES
+    # A raw (status, HTML) answer of the token endpoint instead of its JSON: a proxy's page.
+    token_page: tuple[int, str] | None = None
     _etag: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _loopback: Loopback | None = None
@@ -190,6 +194,10 @@ class FakeGoogle:
             def _dispatch(self) -> None:
                 data = self._body()
                 parsed = urllib.parse.urlsplit(self.path)
+                if parsed.path == "/token" and double.token_page is not None:
+                    status, page = double.token_page
+                    self._raw(status, "text/html", page.encode())
+                    return
                 if parsed.path == "/token":
                     status, payload = double._token(self.headers.get("Authorization"), data)
                     self._send(status, payload or {})
@@ -257,7 +265,7 @@ class FakeGoogle:
                     "access_token": access,
                     "refresh_token": refresh,
                     "expires_in": 3599,
-                    "scope": " ".join(SCOPES),
+                    "scope": " ".join(self.granted_scopes),
                     "token_type": "Bearer",
                 }
             if grant == "refresh_token":

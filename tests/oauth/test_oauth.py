@@ -211,3 +211,47 @@ async def test_status_reports_a_revoked_credential(
     await repo.set_status("google", "revoked", "invalid_grant: Token has been expired or revoked.")
     body = (await oauth_client.get("/oauth/status")).json()
     assert body["status"] == "revoked" and "invalid_grant" in body["detail"]
+
+
+async def test_a_consent_without_every_scope_is_a_400_naming_scope_and_stores_nothing(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    """Google's granular consent lets the user untick a permission; oauthlib then raises
+    (not warns) "Scope has changed", which escaped as a 500."""
+    google.granted_scopes = SCOPES[:1]
+    query = await authorize(oauth_client)
+    code = google.issue_code("narrow", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    answer = await oauth_client.get("/oauth/callback", params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["errors"] == [{"field": "scope", "message": f"missing {SCOPES[1]}"}]
+    assert (await db_session.scalars(select(OAuthCredential))).all() == []
+
+
+async def test_a_consent_with_an_extra_scope_connects(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle
+) -> None:
+    google.granted_scopes = (*SCOPES, "openid")
+    query = await authorize(oauth_client)
+    code = google.issue_code("extra", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    answer = await oauth_client.get("/oauth/callback", params=params)
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()["scopes"]) == {*SCOPES, "openid"}
+    assert answer.json()["expires_at"] is not None
+
+
+async def test_a_token_endpoint_5xx_is_a_503_not_a_rejected_code(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    """A 502 page from Google's token endpoint read as a token answer without a token: a
+    400 saying Google rejected the code, when Google had failed."""
+    google.token_page = (502, "<html><body>Bad Gateway</body></html>")
+    query = await authorize(oauth_client)
+    code = google.issue_code("down", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    answer = await oauth_client.get("/oauth/callback", params=params)
+    assert answer.status_code == 503, answer.text
+    assert "answered 502" in answer.json()["detail"] and answer.headers["retry-after"] == "30"
+    assert (await db_session.scalars(select(OAuthCredential))).all() == []

@@ -33,7 +33,8 @@ async def extractor(
     db_session: AsyncSession, base_url: str, timeout: float = 5.0
 ) -> AsyncIterator[FactExtractor]:
     async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as http:
-        memory = RemoteMemory(HttpMemoryClient(http))
+        # As the Planner connects (`connect_gateway`): with its own key.
+        memory = RemoteMemory(HttpMemoryClient(http, own_key=True))
         yield FactExtractor(UnitOfWork(db_session), memory=memory, llm=None)
 
 
@@ -92,3 +93,20 @@ def test_a_gateway_5xx_gets_the_long_backoff_of_an_outage():
     assert outage is not None and bug is not None
     assert outage.retry_at is not None and bug.retry_at is not None
     assert outage.retry_at - bug.retry_at > timedelta(seconds=30)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_the_planners_key_refused_propagates_and_records_nothing(
+    db_session: AsyncSession, status: int
+):
+    """A Gateway refusing the Planner's key was a 4xx, so the proposal was recorded as
+    "rejected" and lost; it is a 503 now, and the job is retried until the key is fixed."""
+    gw = FailingGateway(status, "the API key is not valid")
+    try:
+        ev = await event(db_session)
+        async for facts in extractor(db_session, gw.base_url):
+            with pytest.raises(DependencyUnavailable):
+                await facts.decide(PROPOSAL, "metadata", ev.id)
+    finally:
+        gw.close()
+    assert await count(db_session, FactDecision) == 0

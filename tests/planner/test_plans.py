@@ -128,3 +128,44 @@ async def test_list_filters_and_missing_plan(
     assert (await client.get("/api/v1/planner/plans", params={"status": "nope"})).status_code == 422
     assert (await client.get("/api/v1/planner/plans/999999999")).status_code == 404
     assert (await client.get("/api/v1/planner/plans/0")).status_code == 422
+
+
+async def test_a_stored_sop_that_no_longer_reads_never_fails_the_list(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    """A plan row whose SOP has `tasks` instead of `steps` made GET /plans a 422 for every
+    caller. It is listed with `sop` null and `sop_error`; approving it is a 409 naming
+    `sop`; a PUT with a valid SOP repairs it."""
+    from almanac.models import Plan
+
+    good = await new_plan(client)
+    bad = Plan(
+        plan_title="Old shape",
+        intent="old",
+        sop={"title": "Old shape", "tasks": [{"id": "a", "title": "A"}]},
+        status="draft",
+        metadata_={"estimates": "not a list", "notes": ["kept"]},
+    )
+    db_session.add(bad)
+    await db_session.flush()
+    r = await client.get("/api/v1/planner/plans")
+    assert r.status_code == 200, r.text
+    listed = {p["id"]: p for p in r.json()["items"]}
+    assert listed[good["id"]]["sop"] == good["sop"] and listed[good["id"]]["sop_error"] is None
+    broken = listed[bad.id]
+    assert broken["sop"] is None and broken["total_hours"] == 0
+    assert "steps" in broken["sop_error"] and "PUT" in broken["sop_error"]
+    assert broken["notes"] == ["kept"] and broken["estimates"] == []
+    r = await client.get(f"/api/v1/planner/plans/{bad.id}")
+    assert r.status_code == 200 and r.json()["sop"] is None
+    r = await client.put(
+        f"/api/v1/planner/plans/{bad.id}", json={"sop": good["sop"], "version": bad.version}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["sop"] == good["sop"] and r.json()["sop_error"] is None
+    # Refusals last: a failed request rolls back the test's transaction.
+    db_session.add(worse := Plan(plan_title="X", intent="x", sop={"tasks": []}, status="draft"))
+    await db_session.flush()
+    r = await client.post(f"/api/v1/planner/plans/{worse.id}/approve")
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "sop"

@@ -139,6 +139,20 @@ async def test_a_daily_cap_under_a_minute_still_schedules(
     assert out["blocks"] == [] and [u["task_key"] for u in out["unplaced"]] == ["t"]
 
 
+async def test_preferences_that_leave_no_working_day_say_so_and_use_the_settings(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "No work on Mondays" ... "on Fridays" (weekends off by default) left no working
+    day: every task unplaced for "no capacity", no word about the contradiction."""
+    days = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays")
+    await memory.add("preference", *(f"I don't work on {d}" for d in days))
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "t"}])).id)
+    assert len(out["preferences"]["applied"]) == 5
+    assert "preferences leave no working day in the week; using the settings" in out["warnings"]
+    assert [b["task_key"] for b in out["blocks"]] == ["t"] and out["unplaced"] == []
+    assert parse(out["blocks"][0]["start"]).weekday() < 5
+
+
 async def test_memory_down_falls_back_to_defaults(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

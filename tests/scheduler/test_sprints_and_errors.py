@@ -50,6 +50,18 @@ async def test_sprint_crud_and_validation(sched_client: httpx.AsyncClient):
     assert r.status_code == 404
 
 
+async def test_a_sprint_capacity_below_36_seconds_is_refused(sched_client: httpx.AsyncClient):
+    """capacity_hrs 5e-324 made a sprint with no room at all (201); like a task's estimate,
+    hours of work start at 0.01."""
+    body = {"week_start": next_monday(4).isoformat()}
+    for tiny in (5e-324, 1e-9, 0.005):
+        r = await sched_client.post(f"{URL}/sprints", json={**body, "capacity_hrs": tiny})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "capacity_hrs"
+        r = await sched_client.put(f"{URL}/sprints/1", json={"capacity_hrs": tiny})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "capacity_hrs"
+
+
 async def test_sprint_shapes_schedule_and_reports_warnings(
     sched_client: httpx.AsyncClient, sched_state: AppState, db_session: AsyncSession
 ):

@@ -115,3 +115,26 @@ async def test_time_creates_then_extends_the_run_and_done_frees_blocks(
     assert r.status_code == 422 and "hours" in r.json()["errors"][0]["field"]
     r = await sched_client.patch(f"{URL}/999999", json={"title": "x"})
     assert r.status_code == 404
+
+
+async def test_an_estimate_or_time_below_36_seconds_is_refused_naming_the_field(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """5e-324 h was stored as a task's estimate and recorded as time worked (a run with
+    0 h); anything below 0.01 h is now a 422 naming the field."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    # 0 still means "no work left", -0.0 reads as 0, and 0.01 h is the least work.
+    for value, stored in ((0, 0.0), (-0.0, 0.0), (0.01, 0.01)):
+        r = await sched_client.patch(f"{URL}/{tid}", json={"estimate_hours": value})
+        assert r.status_code == 200, r.text
+        assert str(r.json()["task"]["estimate_hours"]) == str(stored)
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for tiny in (5e-324, 1e-9, 0.005):
+        r = await sched_client.patch(f"{URL}/{tid}", json={"estimate_hours": tiny})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["errors"][0]["field"] == "estimate_hours"
+        assert "0.01 hours" in r.json()["errors"][0]["message"]
+        r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": tiny})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hours"

@@ -12,7 +12,9 @@ refuses what only such a page would send, before any route runs:
   (`BODY_TYPES`): an HTML form or `text/plain` fetch cannot produce JSON without a CORS
   preflight, which stays closed unless `security.cors_origins` opens it;
 - bodies over `security.max_body_bytes` (413), counted while streaming, so a large body is
-  refused after at most the limit has been read.
+  refused after at most the limit has been read;
+- JSON bodies that repeat a key in one object (400 naming it): which value counts would be
+  a parser's choice (Python keeps the last, others the first), so neither is taken.
 """
 
 from __future__ import annotations
@@ -65,8 +67,14 @@ def _is_json(media: str) -> bool:
     )
 
 
-def _problem(status: int, title: str, detail: str) -> tuple[dict[str, Any], bytes]:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+def _problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> tuple[dict[str, Any], bytes]:
+    problem: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    problem["detail"] = detail
+    if errors:
+        problem["errors"] = errors
+    body = json.dumps(problem)
     start = {
         "type": "http.response.start",
         "status": status,
@@ -132,7 +140,44 @@ class BrowserSafety:
                 send, 413, "Payload too large", f"the body is larger than {limit} bytes"
             )
             return
+        if method not in UNSAFE_EXEMPT and _is_json(_media_type(headers.get("content-type", ""))):
+            checked = await self._unrepeated(receive, send, limit)
+            if checked is None:
+                return
+            receive = checked
         await self._limited(scope, receive, send, limit)
+
+    async def _unrepeated(self, receive: Receive, send: Send, limit: int) -> Receive | None:
+        """Read a JSON body (at most `limit` bytes) and refuse one repeating a key; the
+        body is then replayed to the app. None when an answer was sent."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return _replay(message, receive)
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await _send_problem(
+                    send, 413, "Payload too large", f"the body is larger than {limit} bytes"
+                )
+                return None
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        repeated = _repeated_key(body)
+        if repeated is not None:
+            start, data = _problem(
+                400,
+                "Malformed JSON",
+                f"The request body repeats the key {repeated!r} in one object: send it once",
+                [{"field": repeated, "message": "repeated in one JSON object"}],
+            )
+            await send(start)
+            await send({"type": "http.response.body", "body": data})
+            return None
+        return _replay({"type": "http.request", "body": body}, receive)
 
     def _cross_site(self, headers: dict[str, str], host: str) -> str | None:
         origin = headers.get("origin")
@@ -199,6 +244,46 @@ class BrowserSafety:
         except Exception:
             if not refused:
                 raise
+
+
+class _Repeated(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)  # in C: the per-key loop below runs only when a key repeats
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+    return out
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """The first key a JSON body repeats within one object; None when none is (or when
+    it is not JSON at all: the route's own parsing answers that)."""
+    try:
+        json.loads(body, object_pairs_hook=_no_repeats)
+    except _Repeated as e:
+        return e.key[:100]
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A `receive` that hands the app `first` (the body already read), then whatever the
+    client sends next (a disconnect that streamed answers listen for)."""
+    pending = [first]
+
+    async def receive_again() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return receive_again
 
 
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from almanac.auth.principal import Principal, Scope, hash_secret, same_hash, sco
 from almanac.auth.runtime import auth_runtime
 from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
-from almanac.errors import DatabaseUnavailable, Forbidden, Unauthorized
+from almanac.errors import AlmanacError, DatabaseUnavailable, Forbidden, Unauthorized
 
 SESSION_COOKIE = "almanac_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -26,14 +26,27 @@ PUBLIC_LOOKUP_SECONDS = 2.0
 
 
 def credentials(request: Request) -> tuple[str, str] | None:
-    """("key", key) from `Authorization: Bearer` or `X-API-Key`, else ("session", cookie)."""
+    """("key", key) from `Authorization: Bearer` or `X-API-Key`, else ("session", cookie).
+
+    Both headers with different keys are a 400: neither is taken.
+    """
     auth = request.headers.get("authorization")
+    key = request.headers.get("x-api-key")
     if auth:
         scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return "key", value.strip()[:_MAX_TOKEN]
-        return "key", ""  # another scheme: a wrong key, not an absent one
-    key = request.headers.get("x-api-key")
+        if scheme.lower() != "bearer" or not value.strip():
+            return "key", ""  # another scheme: a wrong key, not an absent one
+        if key is not None and key.strip() != value.strip():
+            # Which one counts would be a guess (a proxy may check the other): refuse both.
+            raise AlmanacError(
+                "the request sends two different API keys (Authorization and X-API-Key): send one",
+                errors=[
+                    {"field": name, "message": "differs from the other key header"}
+                    for name in ("Authorization", "X-API-Key")
+                ],
+                headers=_CHALLENGE,
+            )
+        return "key", value.strip()[:_MAX_TOKEN]
     if key is not None:
         return "key", key.strip()[:_MAX_TOKEN]
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -36,11 +36,16 @@ from almanac.calendars.base import (
     require_window,
     zone_name,
 )
+from almanac.calendars.ics_limits import IcsLimits
+from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.threads import in_thread
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
 PRODID = "-//Almanac//Almanac calendar//EN"
+# Recurrence work one read of the calendar may do (about 4 us a step): a user's series
+# from years back is a few thousand steps; FREQ=SECONDLY from last month is millions.
+CALDAV_LIMITS = IcsLimits(max_occurrences=20_000, max_rule_steps=500_000, time_budget_seconds=5.0)
 # Waits before the retries of a request the server answered 423 Locked (about 1.5 s in all).
 LOCKED_WAITS = (0.1, 0.2, 0.4, 0.8)
 
@@ -265,8 +270,11 @@ class CalDAVCalendar(CalendarProvider):
             href=str(obj.url) if obj.url is not None else None,
         )
 
-    def _occurrences(self, obj: Any, start: datetime, end: datetime) -> list[Any]:
-        """The VEVENTs of one stored object, recurrences expanded within about the window."""
+    def _occurrences(
+        self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
+    ) -> list[Any]:
+        """The VEVENTs of one stored object, recurrences expanded within about the window
+        and counted against the read's `budget`."""
         cal = obj.icalendar_instance
         vevents = list(cal.walk("VEVENT"))
         recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
@@ -275,8 +283,20 @@ class CalDAVCalendar(CalendarProvider):
         # Expanded here rather than with search(expand=True), whose split copies lose the
         # ETag; a day of slack each side covers floating and all-day occurrences.
         slack = timedelta(days=1)
-        found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
+        uid = _text(vevents[0], "UID")[:200]
+        for vevent in vevents:
+            budget.walk(uid, vevent, end + slack, self.zone)
+        try:
+            found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
+        except Exception as e:  # a rule or date the expander cannot read
+            raise budget.refuse(f"event {uid!r}: cannot expand its recurrence: {e}") from e
+        budget.occurrences_of(uid, len(found))
         return found
+
+    def _refuse(self, message: str) -> CalendarUnavailable:
+        return CalendarUnavailable(
+            f"CalDAV calendar {self.shown_ref!r} holds an event Almanac will not expand: {message}"
+        )
 
     def _in_window(
         self, start: datetime, end: datetime, expand: bool = True
@@ -287,9 +307,12 @@ class CalDAVCalendar(CalendarProvider):
         # in the window's zone, not ours: ask for a day more each side and filter here.
         slack = timedelta(days=1)
         found = self._get_calendar().search(start=start - slack, end=end + slack, event=True)
+        budget = RecurrenceBudget(
+            CALDAV_LIMITS, self._refuse, source="read", advice="shorten or remove that series"
+        )
         for obj in found:
             comps = (
-                self._occurrences(obj, start, end)
+                self._occurrences(obj, start, end, budget)
                 if expand
                 else obj.icalendar_instance.walk("VEVENT")[:1]
             )

@@ -12,10 +12,9 @@ series' UID plus `#` and its RECURRENCE-ID, so a re-import finds the same rows.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -31,6 +30,8 @@ from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
+from almanac.calendars.recurrence import RecurrenceBudget
+from almanac.calendars.recurrence import rule_steps as rule_steps
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
@@ -132,103 +133,30 @@ def _calendars(data: bytes) -> list[icalendar.Calendar]:
     return cals
 
 
-# Shortest length of one period of each frequency, in seconds: an upper bound on periods.
-_PERIOD = {
-    "SECONDLY": 1,
-    "MINUTELY": 60,
-    "HOURLY": 3600,
-    "DAILY": 86_400,
-    "WEEKLY": 7 * 86_400,
-    "MONTHLY": 28 * 86_400,
-    "YEARLY": 365 * 86_400,
-}
-_ORDER = list(_PERIOD)
-# Days one period can expand to when BY* rules pick days inside it.
-_DAYS = {"WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
-_DAY_RULES = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS")
+def _refuse(message: str) -> ValidationFailed:
+    return ValidationFailed(message, field="body")
 
 
-def _aware_utc(value: object, zone: tzinfo) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=zone) if value.tzinfo is None else value
-    if hasattr(value, "year"):  # a DATE
-        return datetime(value.year, value.month, value.day, tzinfo=zone)  # type: ignore[attr-defined]
-    return None
+_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
 
-def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) -> int:
-    """An upper bound on the steps a recurrence expander walks from `start` to `until`.
-
-    Expanders (dateutil, recurring-ical-events) walk every period from DTSTART, even those
-    before the window: RRULE:FREQ=SECONDLY with DTSTART a week back is 604,800 steps.
-    """
-    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
-    interval = max(int(str((rule.get("INTERVAL") or [1])[0])), 1)
-    ends = rule.get("UNTIL")
-    rule_end = _aware_utc(ends[0], UTC) if ends else None
-    end = until if rule_end is None else min(until, rule_end)
-    seconds = max((end - start).total_seconds(), 0)
-    periods = int(seconds // (_PERIOD.get(freq, 1) * interval)) + 1
-    per_period = _DAYS.get(freq, 1) if any(r in rule for r in _DAY_RULES) else 1
-    rank = _ORDER.index(freq) if freq in _ORDER else 0
-    for by, unit in (("BYHOUR", "HOURLY"), ("BYMINUTE", "MINUTELY"), ("BYSECOND", "SECONDLY")):
-        if rank > _ORDER.index(unit):
-            per_period *= max(len(rule.get(by) or []), 1)
-    return periods * per_period
-
-
-class _Budget:
-    """The file's remaining recurrence steps, occurrences and time; refusals name the UID."""
-
-    def __init__(self, limits: IcsLimits) -> None:
-        self.limits = limits
-        self.steps = 0
-        self.occurrences = 0
-        self.deadline = time.monotonic() + limits.time_budget_seconds
-
-    def walk(self, uid: str, vevent: icalendar.Component, until: datetime, zone: ZoneInfo) -> None:
-        """Count, before expanding it, the steps `vevent`'s rules walk up to `until`."""
-        rules = vevent.get("RRULE")
-        if rules is None:
-            return
-        try:
-            start = _aware_utc(vevent.decoded("DTSTART"), zone)
-        except (KeyError, ValueError):
-            return  # no usable start: the event is skipped later
-        if start is None:
-            return
-        for rule in rules if isinstance(rules, list) else [rules]:
-            try:
-                self.steps += rule_steps(rule, start, until)
-            except ValueError as e:
-                # icalendar parses a property when it is first read: an unknown FREQ or
-                # an INTERVAL past 32 bits surfaces here (BrokenCalendarProperty).
+def _require_known_zones(uid: str, vevent: icalendar.Component) -> None:
+    """Refuse a TZID that is neither an IANA or Windows zone name nor defined by a
+    VTIMEZONE in the file: icalendar reads such times as floating, so the event would
+    silently land at that wall-clock time in the user's zone."""
+    for name in _DATED:
+        prop = vevent.get(name)
+        for value in prop if isinstance(prop, list) else [prop]:
+            tzid = getattr(value, "params", {}).get("TZID")
+            if not tzid:
+                continue
+            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
+            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
                 raise ValidationFailed(
-                    f"event {uid!r}: cannot read its RRULE: {e}", field="body"
-                ) from e
-            if self.steps > self.limits.max_rule_steps:
-                raise ValidationFailed(
-                    f"event {uid!r}: its RRULE would expand about {self.steps:,} times "
-                    f"between DTSTART and the window's end (limit "
-                    f"{self.limits.max_rule_steps:,} per file); give it a later DTSTART "
-                    "or a coarser rule",
+                    f"event {uid!r}: {name} names the unknown time zone {str(tzid)[:100]!r}; "
+                    "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
                     field="body",
                 )
-
-    def occurrences_of(self, uid: str, count: int) -> None:
-        self.occurrences += count
-        if self.occurrences > self.limits.max_occurrences:
-            raise ValidationFailed(
-                f"event {uid!r}: more than {self.limits.max_occurrences} events in the "
-                "window; import a shorter window",
-                field="body",
-            )
-        if time.monotonic() > self.deadline:
-            raise ValidationFailed(
-                f"event {uid!r}: expanding the file took longer than "
-                f"{self.limits.time_budget_seconds:g} s; import a shorter window",
-                field="body",
-            )
 
 
 def _series(cal: icalendar.Calendar) -> dict[str, icalendar.Calendar]:
@@ -256,7 +184,8 @@ def parse_ics(
     """The events of an .ics file overlapping `window`, recurrences expanded, sorted by start.
 
     DATE and floating times are read in `zone`. Raises ValidationFailed (field "body") for
-    files that are too large or not iCalendar, and, naming the event's UID, for recurrences
+    files that are too large or not iCalendar, and, naming the event's UID, for a TZID that
+    is not a known zone nor defined in the file, for recurrences
     that would walk too far, expand past `limits.max_occurrences` or past the time budget.
     CPU-bound: callers on an event loop run it in a thread (see CalendarService).
     """
@@ -268,7 +197,7 @@ def parse_ics(
         raise ValidationFailed("the file is empty", field="body")
     found: dict[str, CalendarEvent] = {}
     skipped = 0
-    budget = _Budget(limits or IcsLimits())
+    budget = RecurrenceBudget(limits or IcsLimits(), _refuse)
     # A day of slack each side: floating and all-day times are ordered before we localize.
     slack = timedelta(days=1)
     start, end = window[0] - slack, window[1] + slack
@@ -282,6 +211,7 @@ def parse_ics(
         # been counted against the file's budget, so no rule can run unbounded.
         for uid, part in _series(cal).items():
             for vevent in part.walk("VEVENT"):
+                _require_known_zones(uid, vevent)
                 budget.walk(uid, vevent, end, zone)
             try:
                 occurrences = recurring_ical_events.of(part).between(start, end)

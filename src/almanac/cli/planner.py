@@ -31,7 +31,9 @@ def plan_tree(plan: dict[str, Any]) -> Tree:
     tree = Tree(head)
     calibrated = {c["task_id"]: c for c in plan.get("calibration", [])}
     ranges = {e["task_id"]: e for e in plan.get("estimates", [])}
-    for step in plan["sop"]["steps"]:
+    if plan.get("sop_error"):
+        tree.add(f"[red]{plan['sop_error']}[/red]")
+    for step in (plan["sop"] or {"steps": []})["steps"]:
         hours = sum(t["estimate_hours"] for t in step["tasks"])
         branch = tree.add(f"[cyan]{step['title']}[/cyan] ({_hours(hours)})")
         for task in step["tasks"]:

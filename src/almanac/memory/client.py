@@ -55,7 +55,7 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
         )
     limit = state.settings.server.memory_gateway_timeout_seconds
     client = httpx.AsyncClient(base_url=url, timeout=limit, headers=headers)
-    return HttpMemoryClient(client, owns_client=True, deadline=limit)
+    return HttpMemoryClient(client, owns_client=True, deadline=limit, own_key=True)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -66,7 +66,9 @@ class HttpMemoryClient:
 
     Every way the Gateway can fail to serve (refused, silent past `deadline`, a 5xx, an
     answer that is not what its API promises) is `DependencyUnavailable` (503) naming it;
-    a 4xx stays the Gateway's own answer (the request was refused, not the Gateway down).
+    a 4xx stays the Gateway's own answer with the fields it named (the request was refused,
+    not the Gateway down), except a refusal of the Planner's own key (`own_key`).
+    Unreachable or silent, it is not asked again for one deadline.
     """
 
     def __init__(
@@ -75,9 +77,13 @@ class HttpMemoryClient:
         *,
         owns_client: bool = False,
         deadline: float | None = None,
+        own_key: bool = False,
     ) -> None:
         self.client = client
         self.owns_client = owns_client
+        # True for the Planner, calling with its own key (not its caller's): the Gateway
+        # refusing that key is a 503 naming the setting, never the caller's 401/403.
+        self.own_key = own_key
         # A whole call's limit: httpx's timeout is per read, so a Gateway that trickles
         # bytes could otherwise hold a request far longer.
         self.deadline = deadline
@@ -89,8 +95,13 @@ class HttpMemoryClient:
         if self.owns_client:
             await self.client.aclose()
 
-    def _unavailable(self, why: str) -> DependencyUnavailable:
-        self.last_failure = (time.monotonic(), why)
+    def _unavailable(self, why: str, *, silent: bool = False) -> DependencyUnavailable:
+        if silent:
+            # Only a Gateway that did not answer is skipped for a while: skipping saves
+            # waiting it out again. An answer (a 503 `Busy` on one client's fact slot, a
+            # 500 on one odd request) says nothing of the next call, which this one client
+            # makes for every tenant, and its detail is that request's, not theirs to see.
+            self.last_failure = (time.monotonic(), why)
         return DependencyUnavailable(
             f"Memory Gateway at {self.client.base_url} {why}", headers={"Retry-After": "5"}
         )
@@ -111,14 +122,27 @@ class HttpMemoryClient:
             async with asyncio.timeout(self.deadline):
                 response = await self.client.request(method, url, **kwargs)
         except TimeoutError as exc:
-            raise self._unavailable(f"did not answer within {self.deadline:g} s") from exc
+            raise self._unavailable(
+                f"did not answer within {self.deadline:g} s", silent=True
+            ) from exc
         except httpx.HTTPError as exc:
-            raise self._unavailable(f"unreachable ({type(exc).__name__}: {exc})") from exc
+            raise self._unavailable(
+                f"unreachable ({type(exc).__name__}: {exc})", silent=True
+            ) from exc
         if response.status_code >= 400:
-            problem = decode_problem(response.status_code, response.content, response.reason_phrase)
-            if response.status_code >= 500:
-                raise self._unavailable(f"answered {response.status_code}: {problem.message()}")
-            raise AlmanacError(problem.message(), response.status_code)
+            status = response.status_code
+            problem = decode_problem(status, response.content, response.reason_phrase)
+            if status >= 500:
+                raise self._unavailable(f"answered {status}: {problem.message()}")
+            if self.own_key and status in (401, 403):
+                raise DependencyUnavailable(
+                    f"Memory Gateway at {self.client.base_url} refused the Planner's key "
+                    f"({status}: {problem.message()}); set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
+                    "to a Gateway key with scope write"
+                )
+            retry = response.headers.get("retry-after", "").strip()
+            headers = {"Retry-After": retry} if retry.isdigit() else None
+            raise AlmanacError(problem.message(), status, errors=problem.errors, headers=headers)
         try:
             data = response.json()
         except ValueError as exc:

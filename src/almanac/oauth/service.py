@@ -80,6 +80,39 @@ def _scopes(token: Mapping[str, Any]) -> list[str]:
     return raw.split() if isinstance(raw, str) else [str(s) for s in raw]
 
 
+class _TokenEndpointFailed(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"token endpoint answered {status}")
+        self.status = status
+
+
+def _answered(response: Any) -> Any:
+    """A compliance hook on the token answer: a 5xx is Google failing, not a refusal of the
+    code (oauthlib would read its HTML page as a token answer missing its token)."""
+    if response.status_code >= 500:
+        raise _TokenEndpointFailed(response.status_code)
+    return response
+
+
+def _granted(warning: Warning) -> dict[str, Any]:
+    """The token of an answer whose scopes differ from the ones asked: kept when it still
+    holds every scope Almanac needs, else a 400 naming `scope` (nothing is stored)."""
+    granted = [str(s) for s in getattr(warning, "new_scope", None) or []]
+    missing = [s for s in GOOGLE_SCOPES if s not in granted]
+    if missing:
+        err = AlmanacError(
+            "Google granted only "
+            + (", ".join(granted) or "no scope")
+            + f"; Almanac needs {' and '.join(GOOGLE_SCOPES)}: {RECONNECT_HINT} and allow "
+            "every permission it asks for",
+            400,
+            errors=[{"field": "scope", "message": f"missing {s}"} for s in missing],
+        )
+        err.title = "Authorization failed"
+        raise err from warning
+    return dict(getattr(warning, "token", None) or {})
+
+
 class OAuthService:
     """Connects Google Calendar: builds the consent URL and stores the tokens it yields."""
 
@@ -139,9 +172,20 @@ class OAuthService:
         import requests
         from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
+        flow.oauth2session.register_compliance_hook("access_token_response", _answered)
         try:
             # requests-based and blocking: keep it off the event loop.
             token: dict[str, Any] = await asyncio.to_thread(flow.fetch_token, code=code)
+        except Warning as w:
+            # oauthlib raises (not warns) when the granted scopes differ from the asked ones:
+            # granular consent lets the user untick one, and Google may add others.
+            token = _granted(w)
+        except _TokenEndpointFailed as e:
+            raise DependencyUnavailable(
+                f"Google's token endpoint {self.settings.google_token_uri} answered "
+                f"{e.status}: try /oauth/authorize again shortly",
+                headers={"Retry-After": "30"},
+            ) from e
         except oauth_errors.InsecureTransportError as e:
             raise OAuthNotConfigured(
                 f"calendar.google_token_uri must use https: {self.settings.google_token_uri}"

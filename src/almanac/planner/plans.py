@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.sop import check_sop, stored_sop
+from almanac.ontology.sop import SOP, check_sop, stored_sop
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -39,12 +41,43 @@ _SHOWN_METADATA = (
 )
 
 
+def plan_sop(plan: Plan) -> SOP:
+    """A plan's stored SOP; Conflict (naming `sop`) when the row no longer reads as one."""
+    try:
+        return stored_sop(plan.sop)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'sop'}: {err['msg']}"
+            for err in e.errors()[:5]
+        )
+        raise Conflict(
+            f"plan {plan.id}'s stored SOP is not a valid plan ({problems}): "
+            "PUT a new sop to repair it",
+            errors=[{"field": "sop", "message": problems}],
+        ) from e
+
+
 def plan_out(plan: Plan) -> PlanOut:
-    """The API shape of a plan row."""
-    meta: dict[str, Any] = plan.metadata_ or {}
-    sop = stored_sop(plan.sop)
+    """The API shape of a plan row (`sop` None and `sop_error` set if it is unreadable)."""
+    meta: dict[str, Any] = plan.metadata_ if isinstance(plan.metadata_, dict) else {}
     shown = {k: meta[k] for k in _SHOWN_METADATA if meta.get(k)}
-    return row_out(PlanOut, plan, sop=sop, total_hours=round(sop.total_hours(), 2), **shown)
+    try:
+        sop = plan_sop(plan)
+    except Conflict as e:
+        return _shown(plan, shown, sop=None, sop_error=e.message, total_hours=0.0)
+    return _shown(plan, shown, sop=sop, total_hours=round(sop.total_hours(), 2))
+
+
+def _shown(plan: Plan, shown: dict[str, Any], **values: Any) -> PlanOut:
+    """The plan with its metadata, leaving out stored metadata that no longer fits."""
+    try:
+        return row_out(PlanOut, plan, **values, **shown)
+    except ValidationError as e:
+        bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+        if not bad & set(shown):
+            raise
+        kept = {k: v for k, v in shown.items() if k not in bad}
+        return row_out(PlanOut, plan, **values, **kept)
 
 
 def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -132,7 +165,7 @@ class PlanLifecycleService:
         """draft → approved: the plan becomes a process template and its tasks."""
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, "approved")
-        sop = stored_sop(plan.sop)
+        sop = plan_sop(plan)
         origin = _origins(plan.metadata_ or {})
         checklist = [
             {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}

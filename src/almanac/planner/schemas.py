@@ -111,7 +111,10 @@ class PlanOut(BaseModel):
     engagement_id: int | None
     workflow_id: int | None
     process_template_id: int | None
-    sop: SOP
+    # None when the stored SOP no longer reads as one (`sop_error` says why): one such row
+    # must not make listing every plan fail. PUT a new SOP to repair it.
+    sop: SOP | None
+    sop_error: str | None = None
     total_hours: float
     source: PlanSource | None = None
     llm: LLMUse | None = None

@@ -84,11 +84,13 @@ def limits(
     if start >= end:
         warnings.append("preferences leave no working time in a day; using the settings")
         start, end = settings.workday_start, settings.workday_end
-    days = (
-        prefs.working_days
-        if prefs.working_days is not None
-        else [d - 1 for d in settings.working_days if 1 <= d <= 7]
-    )
+    usual = [d - 1 for d in settings.working_days if 1 <= d <= 7]
+    days = prefs.working_days if prefs.working_days is not None else usual
+    if not days:
+        # "No work on Mondays" ... "on Fridays" with weekends off: like hours that leave no
+        # time, said so and the settings' days used, not a silent "no capacity".
+        warnings.append("preferences leave no working day in the week; using the settings")
+        days = usual
     working = tuple(WorkingWindow(d, start, end) for d in sorted(set(days)))
     preferred: list[PreferredWindow] = []
     for w in prefs.preferred_windows:

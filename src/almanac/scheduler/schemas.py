@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from almanac.planner.schemas import PlanOut
-from almanac.types import AwareDatetime, BoundedDate, IntId, Strict
+from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # How much of the calendar a solve may move when blocks are already written: "repair" moves
@@ -228,7 +228,7 @@ class MoveBlockOut(BaseModel):
 
 class SprintIn(Strict):
     week_start: BoundedDate
-    capacity_hrs: Annotated[float, Field(gt=0, le=168)]
+    capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None
@@ -244,7 +244,7 @@ class SprintIn(Strict):
 class SprintUpdate(Strict):
     """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
 
-    capacity_hrs: Annotated[float, Field(gt=0, le=168)] | None = None
+    capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)] | None = None
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None

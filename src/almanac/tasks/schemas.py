@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
-from almanac.types import AwareDatetime, BigId, BoundedDate, PageQuery, Strict
+from almanac.types import AwareDatetime, BigId, BoundedDate, PageQuery, Strict, WorkHours
 
 
 class TaskOut(BaseModel):
@@ -50,7 +50,7 @@ class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are."""
 
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-    estimate_hours: Annotated[float, Field(ge=0, le=1000)] | None = None
+    estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: AwareDatetime | None = None
     status: TaskStatus | None = None
@@ -59,7 +59,7 @@ class TaskPatch(Strict):
 class TimeIn(Strict):
     """Hours worked on a task; `idempotency_key` makes a retried request count once."""
 
-    hours: Annotated[float, Field(gt=0, le=24)]
+    hours: Annotated[WorkHours, Field(gt=0, le=24)]
     ended_at: AwareDatetime | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None

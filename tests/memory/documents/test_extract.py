@@ -79,3 +79,58 @@ def test_a_paragraph_longer_than_a_chunk_splits_at_sentences_then_hard():
     chunks = chunk_sections([Section(None, None, text)], max_chars=400)
     assert all(len(c.content) <= 400 for c in chunks)
     assert "".join(c.content for c in chunks).count("x") == 1500
+
+
+def pdf_with_stream(content: bytes, pages: int = 1) -> bytes:
+    """A PDF of `pages` pages sharing one content stream, `content`, Flate-compressed."""
+    import zlib
+
+    raw = zlib.compress(content, 9)
+    kids = b" ".join(b"%d 0 R" % (5 + i) for i in range(pages))
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(raw) + raw + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    objs += [
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> >>"
+    ] * pages
+    out, offsets = b"%PDF-1.4\n", []
+    for number, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objs) + 1,
+        xref,
+    )
+
+
+def test_a_pdf_whose_pages_inflate_is_refused_quickly_naming_the_file(monkeypatch):
+    """A 5 KB PDF whose page inflates to 200,000 text operators took 7 s to read, and its
+    500 pages could share that stream (an hour of work); 2,000,000 made pypdf raise
+    LimitReachedError, a 500. Each page's content is bounded, the whole read by time."""
+    import time
+
+    from almanac.memory.documents import extract as module
+
+    assert extract(pdf_with_stream(b"BT /F1 12 Tf (Hi) Tj ET\n"), "application/pdf", max_pages=5)
+    for operators in (200_000, 2_000_000):
+        bomb = pdf_with_stream(b"BT /F1 12 Tf (A) Tj ET\n" * operators)
+        assert len(bomb) < 200_000
+        started = time.perf_counter()
+        with pytest.raises(ValidationFailed, match="page 1 of the PDF holds") as err:
+            extract(bomb, "application/pdf", max_pages=5)
+        assert err.value.errors[0]["field"] == "file"
+        assert time.perf_counter() - started < 2
+    # Pages under the per-page bound, the same stream on each: stopped by the time budget.
+    monkeypatch.setattr(module, "PDF_SECONDS", 0.2)
+    many = pdf_with_stream(b"BT /F1 12 Tf (A) Tj ET\n" * 20_000, pages=400)
+    started = time.perf_counter()
+    with pytest.raises(ValidationFailed, match="longer than 0.2 s"):
+        extract(many, "application/pdf", max_pages=500)
+    assert time.perf_counter() - started < 3

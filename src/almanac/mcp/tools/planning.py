@@ -43,7 +43,7 @@ class NewTask(BaseModel):
 
 
 def plan_text(plan: dict[str, Any], *, tasks: bool = True) -> str:
-    sop = plan["sop"]
+    sop = plan["sop"] or {"steps": []}  # None: the stored SOP is unreadable (sop_error)
     count = sum(len(s["tasks"]) for s in sop["steps"])
     llm = plan.get("llm") or {}
     head = (
@@ -60,6 +60,8 @@ def plan_text(plan: dict[str, Any], *, tasks: bool = True) -> str:
                 lines.append(
                     f"- {t['id']}: {clip(t['title'], 90)} ({t['estimate_hours']:g} h){deps}"
                 )
+    if plan.get("sop_error"):
+        lines.append(f"sop unreadable: {clip(plan['sop_error'], 300)}")
     lines += [f"note: {clip(n, 200)}" for n in plan.get("notes", [])[:3]]
     lines += [f"degraded: {d}" for d in plan.get("degraded", [])]
     return "\n".join(lines)
@@ -131,6 +133,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         current = await api.get(f"/api/v1/planner/plans/{plan_id}")
         body: dict[str, Any] = {"version": current["version"], "note": note}
         if edit or add or remove:
+            if current["sop"] is None:
+                raise ToolError(f"plan {plan_id}'s SOP is unreadable: {current['sop_error']}")
             body["sop"] = revised_sop(current["sop"], edit or [], add or [], remove or [])
         if title:
             body["plan_title"] = title

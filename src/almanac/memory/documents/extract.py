@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from almanac.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 MEDIA_TYPES = {
     ".md": "text/markdown",
@@ -180,23 +185,52 @@ def _html(text: str, pages: int) -> Extracted:
     return Extracted(parser.title, pages, parser.sections)
 
 
+# Text extraction costs about 1.5 s per MB of a page's (inflated) content stream, and a
+# tiny file can inflate to megabytes per page, the same stream on every page: each page's
+# content is bounded, and the whole file's extraction by time.
+PAGE_CONTENT_MAX_BYTES = 2 * 1024 * 1024
+PDF_SECONDS = 20.0
+
+
+def _check_page(page: PageObject, number: int, deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise ValidationFailed(
+            f"reading the PDF took longer than {PDF_SECONDS:g} s (stopped at page {number})",
+            field="file",
+        )
+    contents = page.get_contents()
+    size = 0 if contents is None else len(contents.get_data())
+    if size > PAGE_CONTENT_MAX_BYTES:
+        raise ValidationFailed(
+            f"page {number} of the PDF holds {size:,} bytes of drawing instructions "
+            f"(at most {PAGE_CONTENT_MAX_BYTES:,})",
+            field="file",
+        )
+
+
 def _pdf(data: bytes, max_pages: int) -> Extracted:
     from pypdf import PdfReader  # only PDF uploads pay for importing it
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         count = len(reader.pages)
         if count > max_pages:
             raise ValidationFailed(f"the PDF has {count} pages; at most {max_pages}", field="file")
-        sections = [
-            Section(None, number, page.extract_text() or "")
-            for number, page in enumerate(reader.pages, start=1)
-        ]
+        sections = []
+        deadline = time.monotonic() + PDF_SECONDS
+        for number, page in enumerate(reader.pages, start=1):
+            _check_page(page, number, deadline)
+            sections.append(Section(None, number, page.extract_text() or ""))
         raw_title = reader.metadata.title if reader.metadata else None
     except ValidationFailed:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except LimitReachedError as exc:
+        # A compressed stream that inflates past pypdf's bound (a decompression bomb).
+        raise ValidationFailed(
+            f"the PDF could not be read: a stream in it is too large ({exc})", field="file"
+        ) from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise ValidationFailed("the PDF could not be read", field="file") from exc
     title = str(raw_title).strip() if raw_title else None
     return Extracted(title or None, count, [s for s in sections if s.text.strip()])

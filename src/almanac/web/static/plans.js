@@ -36,6 +36,7 @@ window.AlmanacPages.plans = function () {
     A.loading(planEl, "Loading the plan…");
     try {
       current = await api("GET", `/api/v1/planner/plans/${id}`);
+      if (!current.sop) throw new Error(current.sop_error || "this plan's SOP cannot be read");
       draft = JSON.parse(JSON.stringify(current.sop));
       history.replaceState(null, "", `?plan=${id}`);
       renderPlan();
@@ -157,7 +158,7 @@ window.AlmanacPages.plans = function () {
   }
 
   function diff(va, vb, out) {
-    const tasks = (v) => new Map((v.sop.steps || []).flatMap((s) => s.tasks.map((t) => [t.id, t])));
+    const tasks = (v) => new Map((v.sop?.steps || []).flatMap((s) => s.tasks.map((t) => [t.id, t])));
     const ta = tasks(va), tb = tasks(vb);
     const side = (v, mine, other, label) => h("div", {}, h("h3", {}, `${label}: v${v.version} “${v.plan_title}”`),
       h("ul", {}, [...mine.values()].map((t) => {

@@ -56,7 +56,7 @@ window.AlmanacPages.today = function () {
     const note = h("p", { class: "hint" }, "This server has no task endpoints yet, so tasks cannot be marked done here; time is logged as an execution run of the plan.");
     if (!plans.length) return A.fill(tasksEl, h("p", { class: "empty" }, "No open tasks. Approve a plan on the Plans page to create some."), note);
     A.fill(tasksEl, note, ...plans.map((p) => h("div", {}, h("h3", {}, `#${p.id} ${p.plan_title} `, h("span", { class: "badge" }, p.status)),
-      h("table", {}, h("tbody", {}, p.sop.steps.flatMap((s) => s.tasks).map((t) => h("tr", {},
+      h("table", {}, h("tbody", {}, (p.sop?.steps || []).flatMap((s) => s.tasks).map((t) => h("tr", {},
         h("td", {}, t.title), h("td", { class: "num" }, `${t.estimate_hours} h`),
         h("td", {}, A.canWrite() && p.process_template_id ? timeForm(t.title, async (hours) => {
           // Logged as worked today: the run starts no earlier than local midnight.

@@ -36,7 +36,7 @@ window.AlmanacPages.week = function () {
       try {
         const plan = await api("GET", `/api/v1/planner/plans/${p}`);
         billable.set(`plan:${p}`, true);
-        for (const s of plan.sop.steps) for (const t of s.tasks) billable.set(`plan${p}-${t.id}`, t.billable);
+        for (const s of plan.sop?.steps || []) for (const t of s.tasks) billable.set(`plan${p}-${t.id}`, t.billable);
       } catch (err) { billable.set(`plan:${p}`, false); }
     }));
   }

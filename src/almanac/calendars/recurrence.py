@@ -1,0 +1,128 @@
+"""Bounds on recurrence expansion, shared by the .ics import and CalDAV reads.
+
+Expanders (dateutil, recurring-ical-events) walk every period from DTSTART, even those
+before the window, and cannot be interrupted: the steps a rule will walk are estimated
+before it is expanded, and a source whose rules would walk too far, expand to too many
+occurrences or take too long is refused naming the event's UID.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+
+import icalendar
+
+from almanac.calendars.ics_limits import IcsLimits
+
+# Shortest length of one period of each frequency, in seconds: an upper bound on periods.
+_PERIOD = {
+    "SECONDLY": 1,
+    "MINUTELY": 60,
+    "HOURLY": 3600,
+    "DAILY": 86_400,
+    "WEEKLY": 7 * 86_400,
+    "MONTHLY": 28 * 86_400,
+    "YEARLY": 365 * 86_400,
+}
+_ORDER = list(_PERIOD)
+# Days one period can expand to when BY* rules pick days inside it.
+_DAYS = {"WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}
+_DAY_RULES = ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS")
+_TIME_RULES = ("BYHOUR", "BYMINUTE", "BYSECOND")
+
+
+def _aware_utc(value: object, zone: tzinfo) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=zone) if value.tzinfo is None else value
+    if hasattr(value, "year"):  # a DATE
+        return datetime(value.year, value.month, value.day, tzinfo=zone)  # type: ignore[attr-defined]
+    return None
+
+
+def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) -> int:
+    """An upper bound on the steps a recurrence expander walks from `start` to `until`.
+
+    Expanders (dateutil, recurring-ical-events) walk every period from DTSTART, even those
+    before the window: RRULE:FREQ=SECONDLY with DTSTART a week back is 604,800 steps.
+    """
+    freq = str((rule.get("FREQ") or ["DAILY"])[0]).upper()
+    interval = max(int(str((rule.get("INTERVAL") or [1])[0])), 1)
+    ends = rule.get("UNTIL")
+    rule_end = _aware_utc(ends[0], UTC) if ends else None
+    end = until if rule_end is None else min(until, rule_end)
+    seconds = max((end - start).total_seconds(), 0)
+    periods = int(seconds // (_PERIOD.get(freq, 1) * interval)) + 1
+    count = rule.get("COUNT")
+    if count and not any(r in rule for r in _DAY_RULES + _TIME_RULES):
+        # Without BY* filters every period is an occurrence: the walk stops after COUNT.
+        periods = min(periods, max(int(str(count[0])), 1))
+    per_period = _DAYS.get(freq, 1) if any(r in rule for r in _DAY_RULES) else 1
+    rank = _ORDER.index(freq) if freq in _ORDER else 0
+    for by, unit in (("BYHOUR", "HOURLY"), ("BYMINUTE", "MINUTELY"), ("BYSECOND", "SECONDLY")):
+        if rank > _ORDER.index(unit):
+            per_period *= max(len(rule.get(by) or []), 1)
+    return periods * per_period
+
+
+class RecurrenceBudget:
+    """One source's remaining recurrence steps, occurrences and time (a file to import,
+    one read of a CalDAV calendar); `refuse` makes the exception each refusal raises,
+    from a message naming the event's UID."""
+
+    def __init__(
+        self,
+        limits: IcsLimits,
+        refuse: Callable[[str], Exception],
+        *,
+        source: str = "file",
+        advice: str = "import a shorter window",
+    ) -> None:
+        self.limits = limits
+        self.refuse = refuse
+        self.source = source
+        self.advice = advice
+        self.steps = 0
+        self.occurrences = 0
+        self.deadline = time.monotonic() + limits.time_budget_seconds
+
+    def walk(self, uid: str, vevent: icalendar.Component, until: datetime, zone: tzinfo) -> None:
+        """Count, before expanding it, the steps `vevent`'s rules walk up to `until`."""
+        rules = vevent.get("RRULE")
+        if rules is None:
+            return
+        try:
+            start = _aware_utc(vevent.decoded("DTSTART"), zone)
+        except (KeyError, ValueError):
+            return  # no usable start: the event is skipped later
+        if start is None:
+            return
+        for rule in rules if isinstance(rules, list) else [rules]:
+            try:
+                self.steps += rule_steps(rule, start, until)
+            except ValueError as e:
+                # icalendar parses a property when it is first read: an unknown FREQ or
+                # an INTERVAL past 32 bits surfaces here (BrokenCalendarProperty).
+                raise self.refuse(f"event {uid!r}: cannot read its RRULE: {e}") from e
+            if self.steps > self.limits.max_rule_steps:
+                raise self.refuse(
+                    f"event {uid!r}: its RRULE would expand about {self.steps:,} times "
+                    f"between DTSTART and the window's end (limit "
+                    f"{self.limits.max_rule_steps:,} per {self.source}); give it a later "
+                    "DTSTART or a coarser rule"
+                )
+
+    def occurrences_of(self, uid: str, count: int) -> None:
+        """Count `count` expanded occurrences of `uid`; refuse past the cap or the time."""
+        self.occurrences += count
+        if self.occurrences > self.limits.max_occurrences:
+            raise self.refuse(
+                f"event {uid!r}: more than {self.limits.max_occurrences} events in the "
+                f"window; {self.advice}"
+            )
+        if time.monotonic() > self.deadline:
+            raise self.refuse(
+                f"event {uid!r}: expanding the {self.source} took longer than "
+                f"{self.limits.time_budget_seconds:g} s; {self.advice}"
+            )
