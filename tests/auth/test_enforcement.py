@@ -212,6 +212,10 @@ async def test_health_without_a_key_is_the_status_only(
     assert {"status", "version", "services", "dependencies"} <= set(full)
     # A wrong key on a public route is treated as no key, not as an error.
     assert set((await anon.get("/health", headers=bearer("alm_" + "z" * 43))).json()) == {"status"}
+    # So are two different keys (a 400 elsewhere): neither is taken, /health still answers.
+    two = {**bearer(TEST_ADMIN_KEY), "X-API-Key": "alm_" + "z" * 43}
+    r = await anon.get("/health", headers=two)
+    assert r.status_code == 200 and set(r.json()) == {"status"}, r.text
 
 
 async def test_the_feed_has_its_own_token_and_events_need_a_key(
