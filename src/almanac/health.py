@@ -141,6 +141,18 @@ async def _calendar(state: AppState) -> DependencyStatus:
         ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
         if now - at < ttl:
             return status
+    # One probe at a time: a hung one holds a worker thread until the client's own timeout
+    # (a thread cannot be cancelled), so each /health meanwhile waits on it rather than
+    # starting another, and leaving (the deadline) does not cancel it for the others.
+    _, running = state.probes.get("calendar_probe", (now, None))
+    if not isinstance(running, asyncio.Task) or running.done():
+        running = asyncio.ensure_future(_probe_and_keep(state, now))
+        state.probes["calendar_probe"] = (now, running)
+    result: DependencyStatus = await asyncio.shield(running)
+    return result
+
+
+async def _probe_and_keep(state: AppState, now: float) -> DependencyStatus:
     status = await _probe_calendar(state)
     state.probes["calendar"] = (now, status)
     return status

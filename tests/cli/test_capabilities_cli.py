@@ -39,6 +39,9 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     code, out = invoke("plan-show", str(plan["id"]))
     assert code == 0 and "matched Discovery call" in out, out
 
+    code, out = invoke("plan-diff", str(plan["id"]))
+    assert code == 0 and "only version 1: nothing to compare" in out, out
+
     sop = plan["sop"]
     sop["steps"][0]["tasks"][0]["estimate_hours"] += 2
     edited = tmp_path / "sop.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from rich.console import Console
 from typer.testing import CliRunner
@@ -54,3 +55,32 @@ def test_list_log_and_done(cli_env: AppState, monkeypatch) -> None:  # noqa: F81
     assert result.exit_code == 2
     result = runner.invoke(app, ["done", "999999"])
     assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_narrow_terminal_tables_and_reflection(cli_env: AppState, monkeypatch) -> None:  # noqa: F811
+    """At 80 columns a due time stays on its row, the approve hint on one line, and
+    `reflect` prints what it found (hours worked, billable share), not only its id."""
+    from almanac.cli import planner as planner_cli
+
+    monkeypatch.setattr(tasks_cli, "console", Console(width=80))
+    monkeypatch.setattr(planner_cli, "console", Console(width=80))
+    result = runner.invoke(
+        app, ["plan", "Onboard Acme as a new client", "--deadline", "2026-12-18T17:00:00+01:00"]
+    )
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    result = runner.invoke(app, ["approve", plan_id])
+    assert result.exit_code == 0, result.output
+    assert f"almanac schedule {plan_id}\n" in result.output
+
+    result = runner.invoke(app, ["tasks", "--plan", plan_id])
+    assert result.exit_code == 0, result.output
+    assert len(re.findall(r"2026-12-18 16:00", result.output)) == 4, result.output
+
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    result = runner.invoke(app, ["done", str(listed["items"][0]["id"]), "--hours", "1.5"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["reflect"])
+    assert result.exit_code == 0, result.output
+    assert "1.5 worked" in result.output, result.output
+    assert "billable:" in result.output and "no LLM is configured" in result.output

@@ -122,3 +122,20 @@ def test_serve_stops_on_an_incomplete_provider(tmp_path: Path) -> None:
     assert "ALMANAC_LLM__MODEL" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "pg").exists()
+
+
+def test_the_client_limit_follows_a_longer_statement_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A statement timeout above the default client limit (65 s) was valid before that limit
+    # existed; unset, the client's limit must still come after the server's own, or a
+    # statement the server allows is cut client-side, its connection dropped (a false 503).
+    monkeypatch.setenv("ALMANAC_DATABASE__STATEMENT_TIMEOUT_SECONDS", "120")
+    database = Settings(_env_file=None).database  # type: ignore[call-arg]
+    assert database.command_timeout_seconds > database.statement_timeout_seconds == 120
+    # Set explicitly, it is kept, and still checked against the statement timeout.
+    monkeypatch.setenv("ALMANAC_DATABASE__COMMAND_TIMEOUT_SECONDS", "200")
+    assert Settings(_env_file=None).database.command_timeout_seconds == 200  # type: ignore[call-arg]
+    monkeypatch.setenv("ALMANAC_DATABASE__COMMAND_TIMEOUT_SECONDS", "100")
+    with pytest.raises(ValidationError, match="longer than statement_timeout_seconds"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

@@ -19,7 +19,8 @@ async def in_thread(fn: Callable[[], T], stop: threading.Event | None = None) ->
     writes) and waits for the thread to end before the cancellation goes on: a thread
     cannot be killed, and a write landing after the caller released its locks or rolled
     back could overwrite what the next writer put there. The wait is bounded by the one
-    HTTP request in flight (the client's own timeout).
+    HTTP request in flight (the client's own timeout), and outlasts further cancellations
+    (a deadline, then a shutdown): each is delivered once the thread has ended.
     """
     work = asyncio.ensure_future(asyncio.to_thread(fn))
     try:
@@ -27,6 +28,10 @@ async def in_thread(fn: Callable[[], T], stop: threading.Event | None = None) ->
     except asyncio.CancelledError:
         if stop is not None:
             stop.set()
-        with contextlib.suppress(Exception):
-            await work
+        while not work.done():
+            # Shielded: a plain `await work` cancelled again would cancel only the wait.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.shield(work)
+        if not work.cancelled():
+            work.exception()  # retrieved: the caller is told it was cancelled, not this
         raise

@@ -105,10 +105,40 @@ def reflect(
     out = call("POST", "/api/v1/observer/reflect", params={"mode": mode, "date": day}, url=url)
     if as_json:
         return emit(out)
-    report = out.get("report", {})
-    print(f"{mode} reflection {out.get('id')} for {out.get('period_start')}")
-    for line in report.get("recommendations", []):
-        print(f"- {line}")
+    print("\n".join(reflection_lines(out)))
+
+
+def reflection_lines(out: dict[str, Any]) -> list[str]:
+    """A reflection as a reader wants it: the numbers, the billable share, the advice."""
+    report = out.get("report") or {}
+    start, end = out.get("period_start"), out.get("period_end")
+    span = start if start == end else f"{start} to {end}"
+    lines = [f"{out.get('mode')} reflection {out.get('id')} for {span}"]
+    if n := report.get("numbers"):
+        lines.append(
+            f"tasks: {n['tasks_planned']} planned, {n['tasks_done']} of them done; "
+            f"hours: {n['hours_estimated']:g} estimated, {n['hours_actual']:g} worked"
+        )
+        if b := n.get("blocks"):
+            lines.append(
+                f"blocks: {b['kept']} kept, {b['moved']} moved, {b['missed']} missed, "
+                f"{b['upcoming']} upcoming"
+            )
+    bill = report.get("billable") or {}
+    if bill.get("share_pct") is not None:
+        target = bill.get("target_pct")
+        lines.append(
+            f"billable: {bill['billable_hours']:g} of {bill['worked_hours']:g} h worked = "
+            f"{bill['share_pct']:g}%" + ("" if target is None else f" (target {target:g}%)")
+        )
+    llm = out.get("llm") or report.get("llm") or {}
+    if not llm.get("used") and llm.get("detail"):
+        lines.append(f"note: {llm['detail']}")
+    if out.get("narrative"):
+        lines += ["", str(out["narrative"]), ""]
+    recommendations = report.get("recommendations") or []
+    lines += [f"- {r}" for r in recommendations] or ["no recommendations"]
+    return lines
 
 
 # -- sprints ------------------------------------------------------------------------------
@@ -161,7 +191,7 @@ def sprints_show(
     print(
         f"sprint {out['id']} (week of {out['week_start']}): {out['used_hours']:g} of "
         f"{out['capacity_hrs']:g} h scheduled, billable {out['billable_hours']:g} h"
-        + (f" = {share:g}% of worked hours" if share is not None else "")
+        + (f" = {share:g}% of the hours scheduled" if share is not None else "")
         + f" (target {out['billable_target_pct']:g}%)"
     )
     for warning in out.get("warnings", []):
@@ -305,4 +335,7 @@ def plan_diff(
     diff = list(difflib.unified_diff(lines(a), lines(b), f"v{a}", f"v{b}", lineterm=""))
     if as_json:
         return emit({"plan_id": plan_id, "from": a, "to": b, "diff": diff})
-    print("\n".join(diff) if diff else f"versions {a} and {b} have the same SOP")
+    if a == b:
+        print(f"plan {plan_id} has only version {a}: nothing to compare (almanac plan-edit)")
+    else:
+        print("\n".join(diff) if diff else f"versions {a} and {b} have the same SOP")

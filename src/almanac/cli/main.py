@@ -43,7 +43,9 @@ COMMANDS: dict[str, Lazy] = {
     "restore": Lazy("almanac.cli.data:restore", "Restore a backup (pg_restore)."),
     "docs": Lazy("almanac.cli.docs:docs_app", "Documents recall can cite: add, list, rm."),
     "keys": Lazy("almanac.cli.keys:keys_app", "API keys: create, list, revoke."),
-    "tasks": Lazy("almanac.cli.tasks:tasks", "Open tasks, by plan or for today."),
+    "tasks": Lazy(
+        "almanac.cli.tasks:tasks", "Tasks, most urgent first: by plan, status or for today."
+    ),
     "done": Lazy("almanac.cli.tasks:done", "Mark a task done (optionally with hours)."),
     "log": Lazy("almanac.cli.tasks:log", "Record hours worked on a task."),
     "mcp": Lazy("almanac.cli.mcp:mcp", "An MCP server on stdio, for desktop assistants."),

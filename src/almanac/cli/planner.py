@@ -167,7 +167,8 @@ def approve(
         return
     console.print(
         f"plan #{plan_id} approved: process template #{out['process_template_id']}, "
-        f"{len(out['task_ids'])} tasks. Schedule with: almanac schedule {plan_id}"
+        f"{len(out['task_ids'])} tasks"
     )
     for t in out.get("tasks", []):
         console.print(f"  task #{t['id']} {t['key']}: {t['title']}")
+    console.print(f"schedule with: [bold]almanac schedule {plan_id}[/bold]")

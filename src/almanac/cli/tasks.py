@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -48,9 +49,13 @@ def tasks(
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    table = Table(title=f"tasks ({out['total']})")
-    for col in ("id", "plan", "status", "prio", "est h", "logged h", "due", "title"):
-        table.add_column(col, overflow="fold")
+    # Short cells never wrap, so an 80-column terminal gives the title the room left.
+    table = Table(
+        title=f"tasks ({out['total']})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
+    for col in ("id", "plan", "status", "prio", "est h", "logged h", "due"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=1, min_width=20)
     for t in out["items"]:
         table.add_row(
             str(t["id"]),

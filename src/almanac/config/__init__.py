@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,6 +73,10 @@ __all__ = [
 ]
 
 
+# How much longer than the statement timeout the client waits when not told otherwise.
+COMMAND_TIMEOUT_MARGIN_SECONDS = 5.0
+
+
 class DatabaseSettings(BaseModel):
     """Postgres connection; no URL means an embedded server in the data folder."""
 
@@ -91,7 +96,8 @@ class DatabaseSettings(BaseModel):
     # connection (503 `DatabaseUnavailable`): what bounds a server that is paused or hung
     # rather than down, which cannot enforce its own statement timeout. Requests and jobs;
     # migrations and index builds at start are not limited. Must exceed the statement
-    # timeout, so a live server's own cancel (which keeps the connection) comes first.
+    # timeout, so a live server's own cancel (which keeps the connection) comes first;
+    # unset, at least that timeout plus COMMAND_TIMEOUT_MARGIN_SECONDS.
     command_timeout_seconds: float = Field(default=65.0, gt=0, le=3600)
     # The embedded server's shared_buffers; None: a quarter of memory within [128, 512] MB
     # (almanac.db.embedded_memory).
@@ -107,6 +113,17 @@ class DatabaseSettings(BaseModel):
                 " own limit keeps the connection usable, the client's drops it"
             )
         return value
+
+    @model_validator(mode="after")
+    def _follow_the_server(self) -> DatabaseSettings:
+        # Unset (so not checked above), it follows a statement timeout configured above the
+        # default (valid before this limit existed) rather than undercutting it.
+        if "command_timeout_seconds" not in self.model_fields_set:
+            self.command_timeout_seconds = max(
+                self.command_timeout_seconds,
+                self.statement_timeout_seconds + COMMAND_TIMEOUT_MARGIN_SECONDS,
+            )
+        return self
 
 
 class CacheSettings(BaseModel):

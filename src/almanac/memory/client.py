@@ -68,6 +68,7 @@ class HttpMemoryClient:
     answer that is not what its API promises) is `DependencyUnavailable` (503) naming it;
     a 4xx stays the Gateway's own answer with the fields it named (the request was refused,
     not the Gateway down), except a refusal of the Planner's own key (`own_key`).
+    Unreachable or silent, it is not asked again for one deadline.
     """
 
     def __init__(
@@ -94,8 +95,13 @@ class HttpMemoryClient:
         if self.owns_client:
             await self.client.aclose()
 
-    def _unavailable(self, why: str) -> DependencyUnavailable:
-        self.last_failure = (time.monotonic(), why)
+    def _unavailable(self, why: str, *, silent: bool = False) -> DependencyUnavailable:
+        if silent:
+            # Only a Gateway that did not answer is skipped for a while: skipping saves
+            # waiting it out again. An answer (a 503 `Busy` on one client's fact slot, a
+            # 500 on one odd request) says nothing of the next call, which this one client
+            # makes for every tenant, and its detail is that request's, not theirs to see.
+            self.last_failure = (time.monotonic(), why)
         return DependencyUnavailable(
             f"Memory Gateway at {self.client.base_url} {why}", headers={"Retry-After": "5"}
         )
@@ -116,9 +122,13 @@ class HttpMemoryClient:
             async with asyncio.timeout(self.deadline):
                 response = await self.client.request(method, url, **kwargs)
         except TimeoutError as exc:
-            raise self._unavailable(f"did not answer within {self.deadline:g} s") from exc
+            raise self._unavailable(
+                f"did not answer within {self.deadline:g} s", silent=True
+            ) from exc
         except httpx.HTTPError as exc:
-            raise self._unavailable(f"unreachable ({type(exc).__name__}: {exc})") from exc
+            raise self._unavailable(
+                f"unreachable ({type(exc).__name__}: {exc})", silent=True
+            ) from exc
         if response.status_code >= 400:
             status = response.status_code
             problem = decode_problem(status, response.content, response.reason_phrase)
