@@ -9,7 +9,7 @@ field, never a 500 from the driver.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -71,6 +71,81 @@ def _date_in_range(value: date | None) -> date | None:
 
 
 BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+
+
+def _span(delta: timedelta) -> str:
+    days = delta.days
+    if days % 365 == 0 and days >= 365:
+        return f"{days // 365} year{'s' * (days > 365)}"
+    return f"{days} day{'s' * (days != 1)}"
+
+
+def near_now(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
+    """A validator keeping an aware datetime within `past` before and `ahead` after now.
+
+    For fields whose meaning ties them to the present (work done, a block on the calendar):
+    the years bound above keeps arithmetic safe, this keeps the value plausible, so a typo
+    of a century is a 422 rather than a record or a calendar read of a hundred years.
+    """
+
+    def check(value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        now = datetime.now(UTC)
+        if value < now - past:
+            raise ValueError(f"must not be more than {_span(past)} in the past ({why})")
+        if value > now + ahead:
+            raise ValueError(f"must not be more than {_span(ahead)} in the future ({why})")
+        return value
+
+    return AfterValidator(check)
+
+
+def near_today(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
+    """`near_now` for a calendar day (today in UTC; the margins dwarf a zone's offset)."""
+
+    def check(value: date | None) -> date | None:
+        if value is None:
+            return value
+        today = datetime.now(UTC).date()
+        if value < today - past:
+            raise ValueError(f"must not be more than {_span(past)} in the past ({why})")
+        if value > today + ahead:
+            raise ValueError(f"must not be more than {_span(ahead)} in the future ({why})")
+        return value
+
+    return AfterValidator(check)
+
+
+# When work was done (a time record, an execution run): it has happened, so at most a day
+# ahead (a clock or a zone slightly off), and at most five years back (older history is an
+# import, not a record of work; the learning loop reads recent runs).
+WORK_TIME_PAST, WORK_TIME_AHEAD = timedelta(days=5 * 365), timedelta(days=1)
+WorkTime = Annotated[
+    datetime,
+    AfterValidator(_aware),
+    near_now(WORK_TIME_PAST, WORK_TIME_AHEAD, "when the work was done"),
+]
+# A day whose work is reviewed (a reflection): the same span, by calendar day.
+WorkDay = Annotated[
+    date,
+    AfterValidator(_date_in_range),
+    near_today(WORK_TIME_PAST, WORK_TIME_AHEAD, "a day whose work is reviewed"),
+]
+# A deadline for planned work: at most a year overdue (a task that slipped), at most ten
+# years ahead. The years bound keeps arithmetic safe; this keeps a deadline one plans to.
+DEADLINE_PAST, DEADLINE_AHEAD = timedelta(days=366), timedelta(days=10 * 365)
+Deadline = Annotated[
+    datetime,
+    AfterValidator(_aware),
+    near_now(DEADLINE_PAST, DEADLINE_AHEAD, "a deadline of planned work"),
+]
+# A sprint's week: planning's span, a year ahead, and five years of history to report on.
+SprintWeek = Annotated[
+    date,
+    AfterValidator(_date_in_range),
+    near_today(WORK_TIME_PAST, timedelta(days=366), "a sprint's week"),
+]
 
 
 def check_text(value: str) -> str:

@@ -221,3 +221,46 @@ async def test_time_logged_on_a_task_estimated_at_a_subnormal_is_stored(
         assert r.status_code == 200, r.text
     run = await client.get(f"{R}/{r.json()['execution_run_id']}")
     assert run.json()["estimated_hours"] == 0.0 and run.json()["actual_hours"] == 48
+
+
+async def test_runs_in_another_century_are_refused_and_nothing_written(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A run started in 1901 or 2199 was stored (and its elapsed hours with it); when
+    work was done lies between five years back and a day ahead."""
+    template = await _template(client)
+    now = datetime.now(UTC)
+    for when, reason in (
+        ("2199-01-01T09:00:00Z", "1 day in the future"),
+        ("1901-01-01T09:00:00Z", "5 years in the past"),
+        ((now + timedelta(days=2)).isoformat(), "1 day in the future"),
+    ):
+        r = await client.post(R, json={"process_template_id": template, "started_at": when})
+        assert r.status_code == 422, (when, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == "started_at" and reason in error["message"], error
+    assert await _runs(db_session) == 0
+    started = (now - timedelta(days=3)).isoformat()
+    run = await client.post(R, json={"process_template_id": template, "started_at": started})
+    run_id = run.json()["id"]
+    for when in ("2199-01-01T09:00:00Z", (now + timedelta(days=2)).isoformat()):
+        r = await client.post(f"{R}/{run_id}/stop", json={"ended_at": when})
+        assert r.status_code == 422 and fields(r) == ["ended_at"], r.text
+    assert (await client.get(f"{R}/{run_id}")).json()["status"] == "in_progress"
+    r = await client.post(f"{R}/{run_id}/stop", json={"ended_at": now.isoformat()})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 72.0, r.text
+
+
+async def test_a_run_longer_than_the_hours_bound_asks_for_actual_hours(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Started four years ago and stopped now, the elapsed 35,000 h was stored as actual
+    hours, more than any caller may send (10,000)."""
+    template = await _template(client)
+    long_ago = (datetime.now(UTC) - timedelta(days=4 * 365)).isoformat()
+    run = await client.post(R, json={"process_template_id": template, "started_at": long_ago})
+    r = await client.post(f"{R}/{run.json()['id']}/stop", json={})
+    assert r.status_code == 422 and fields(r) == ["actual_hours"], r.text
+    assert "give actual_hours" in r.json()["errors"][0]["message"]
+    r = await client.post(f"{R}/{run.json()['id']}/stop", json={"actual_hours": 400})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 400, r.text

@@ -28,7 +28,7 @@ async def plan(api: httpx.AsyncClient, workflow_id: int) -> dict[str, Any]:
     return result
 
 
-async def run(api: httpx.AsyncClient, workflow_id: int, at: str, actual: float) -> None:
+async def run(api: httpx.AsyncClient, workflow_id: int, at: str, actual: float) -> int:
     """Plan, approve, and record one completed run of the workflow's task at `at`."""
     drafted = await plan(api, workflow_id)
     approved = await ok(await api.post(f"/api/v1/planner/plans/{drafted['id']}/approve"))
@@ -41,14 +41,26 @@ async def run(api: httpx.AsyncClient, workflow_id: int, at: str, actual: float) 
     )
     stop = {"ended_at": at, "actual_hours": actual}
     await ok(await api.post(f"/api/v1/planner/execution-runs/{started['id']}/stop", json=stop))
+    return int(started["id"])
 
 
-async def test_runs_centuries_apart_still_calibrate(client: httpx.AsyncClient) -> None:
-    # Both years are accepted (1900-2200); the old run's recency weight underflows to 0
-    # and the client-memory quotient was 0/0: POST /plan answered 500.
+async def test_runs_centuries_apart_still_calibrate(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # The years 1901 and 2199 were accepted; the old run's recency weight underflows to 0
+    # and the client-memory quotient was 0/0: POST /plan answered 500. The API now keeps
+    # when work was done near the present, but rows an older server stored remain.
     wid = await workflow(client, 2.0)
-    await run(client, wid, "1901-01-01T00:00:00Z", 3.0)
-    await run(client, wid, "2199-01-01T00:00:00Z", 3.0)
+    old = await run(client, wid, "2026-01-05T00:00:00Z", 3.0)
+    new = await run(client, wid, "2026-01-06T00:00:00Z", 3.0)
+    for run_id, year in ((old, 1901), (new, 2199)):
+        await db_session.execute(
+            text(
+                "UPDATE execution_runs SET started_at = started_at + make_interval(years => :n),"
+                " ended_at = ended_at + make_interval(years => :n) WHERE id = :id"
+            ),
+            {"n": year - 2026, "id": run_id},
+        )
     drafted = await plan(client, wid)
     (estimate,) = drafted["estimates"]
     assert estimate["runs"] == 2 and estimate["basis"] == "workflow"

@@ -128,15 +128,26 @@ async def test_rules_shape_the_schedule(
             assert parse(b["start"]) - parse(a["end"]) >= timedelta(minutes=30)
 
 
-async def test_a_daily_cap_under_a_minute_still_schedules(
+async def test_a_daily_cap_under_one_slot_is_ignored_with_a_warning(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
-    # 0.01 h is 0.6 minutes: the cap was 0 minutes, which the core refuses, and every
-    # schedule for this user answered 422 ("daily_max_minutes must be > 0").
-    await memory.add("constraint", "at most 0.01 hours a day")
+    # 0.01 h (0.6 minutes) once made every schedule a 422 (a cap of 0 minutes); then it
+    # was applied, so no block fit in any day and every task was left unplaced, and
+    # "max 0.0000001 hours a day" did the same. Under one 15-minute slot it is ignored.
+    await memory.add("constraint", "at most 0.01 hours a day", "max 0.0000001 hours a day")
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "t"}])).id)
-    assert out["preferences"]["applied"] == ["at most 0.01 h a day ('at most 0.01 hours a day')"]
-    assert out["blocks"] == [] and [u["task_key"] for u in out["unplaced"]] == ["t"]
+    assert out["preferences"]["applied"] == []
+    ignored = [w for w in out["warnings"] if w.startswith("preference ignored:")]
+    assert len(ignored) == 2 and all("under the least of 0.25 h" in w for w in ignored)
+    assert not any("not understood" in w for w in out["warnings"])
+    assert [b["task_key"] for b in out["blocks"]] == ["t"] and out["unplaced"] == []
+
+
+def test_the_least_daily_cap_is_one_slot():
+    assert parse_preferences(["max 0.25 hours a day"]).prefs.daily_max_hours == 0.25
+    parsed = parse_preferences(["max 0.2 hours a day"])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert parsed.not_understood == [] and "0.2 h" in parsed.ignored[0]
 
 
 async def test_preferences_that_leave_no_working_day_say_so_and_use_the_settings(

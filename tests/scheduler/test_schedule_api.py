@@ -264,6 +264,49 @@ async def test_move_rejects_foreign_and_bad_ids(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "end"
 
 
+async def test_a_block_moved_beyond_the_horizon_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A block moved to 1901 or 2199 was pinned there (and the calendar read over the
+    centuries between); a move stays where a schedule could have placed the block: from
+    60 days back (the horizon) to 366 + 60 days ahead (the latest start and its horizon)."""
+    plan_id = (await make_plan(db_session, TASKS)).id
+    await schedule(sched_client, plan_id, dry_run=False)
+    aid = f"plan{plan_id}-review-0"
+    monday = next_monday()
+    for day, reason in (
+        (monday.replace(year=2199), "426 days in the future"),
+        (monday.replace(year=1901), "60 days in the past"),
+        (monday + timedelta(weeks=62), "426 days in the future"),
+        (monday - timedelta(weeks=10), "60 days in the past"),
+    ):
+        body = {"start": at(day, 11).isoformat(), "end": at(day, 12).isoformat()}
+        r = await sched_client.put(f"{URL}/calendar/{aid}", json=body)
+        assert r.status_code == 422, (day, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        errors = r.json()["errors"]
+        assert [e["field"] for e in errors] == ["start", "end"], errors
+        assert all(reason in e["message"] for e in errors), errors
+
+
+async def test_a_schedule_starting_more_than_a_year_ahead_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """start_date 2199-01-05 placed and wrote blocks in 2199."""
+    plan_id = (await make_plan(db_session, TASKS)).id
+    far = next_monday() + timedelta(weeks=40)  # next year's planning still works
+    r = await sched_client.post(
+        f"{URL}/schedule", json={"plan_id": plan_id, "start_date": far.isoformat()}
+    )
+    assert r.status_code == 200 and r.json()["blocks"], r.text
+    for start in ("2199-01-05", (next_monday() + timedelta(weeks=53)).isoformat()):
+        body = {"plan_id": plan_id, "start_date": start, "dry_run": False}
+        r = await sched_client.post(f"{URL}/schedule", json=body)
+        assert r.status_code == 422, (start, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == "start_date" and "366 days ahead" in error["message"]
+
+
 async def test_calendar_view_lists_blocks_and_meetings(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import select
@@ -138,3 +138,33 @@ async def test_an_estimate_or_time_below_36_seconds_is_refused_naming_the_field(
         assert "0.01 hours" in r.json()["errors"][0]["message"]
         r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": tiny})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hours"
+
+
+async def test_time_recorded_in_another_century_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """ended_at in 2199 or 1901 was recorded as work done (a run starting then); when
+    work was done lies between five years back and a day ahead (the body is refused
+    before the handler runs, so nothing is written)."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    now = datetime.now(UTC)
+    # Work done last week, or finished a few hours ahead by a clock that runs fast, counts.
+    for when in (now - timedelta(days=7), now + timedelta(hours=3)):
+        r = await sched_client.post(
+            f"{URL}/{tid}/time", json={"hours": 0.5, "ended_at": when.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 1.0
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for when, reason in (
+        ("2199-01-01T09:00:00Z", "1 day in the future"),
+        ("1901-01-01T09:00:00Z", "5 years in the past"),
+        ((now + timedelta(days=2)).isoformat(), "1 day in the future"),
+        ((now - timedelta(days=5 * 365 + 1)).isoformat(), "5 years in the past"),
+    ):
+        r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": when})
+        assert r.status_code == 422, (when, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        (error,) = r.json()["errors"]
+        assert error["field"] == "ended_at" and reason in error["message"], error

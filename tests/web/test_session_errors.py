@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -177,16 +178,19 @@ def test_read_key_sees_blocks_but_is_offered_no_move(
     plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting"})
     plan_id = plan.json()["id"]
     assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
-    # A week far away, so the other modules' weeks stay as they expect.
+    # A week far away (a schedule starts at most a year ahead), so the other modules'
+    # weeks stay as they expect.
+    today = date.today()
+    week = (today + timedelta(weeks=50, days=-today.weekday())).isoformat()
     placed = server.api(
         "POST",
         "/api/v1/scheduler/schedule",
-        json={"plan_id": plan_id, "start_date": "2031-03-03", "dry_run": False},
+        json={"plan_id": plan_id, "start_date": week, "dry_run": False},
     )
     assert placed.status_code == 200 and placed.json()["blocks"], placed.text
     page = _fresh(browser, watch)
     sign_in(page, server, _key(server, "week-viewer", "read"))
-    page.goto(server.url + "/ui/week?week=2031-03-03")
+    page.goto(server.url + f"/ui/week?week={week}")
     blocks = page.locator(".ev.billable, .ev.internal")
     expect(blocks.first).to_be_visible()
     expect(page.locator("button.ev")).to_have_count(0)  # nothing to press that would fail

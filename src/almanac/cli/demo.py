@@ -96,7 +96,8 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
         out.meetings.append(event)
         say(f"   {title}: {start:%a %H:%M}")
 
-    week_ago = monday - timedelta(days=7)
+    # Last week's Monday (`monday` is next week's): work is recorded once it is done.
+    week_ago = monday - timedelta(days=14)
     for n, name in enumerate(CLIENTS):
         intent = INTENT.format(client=name)
         say(f"4.{n + 1} Plan {intent!r} (no LLM: from the library)")

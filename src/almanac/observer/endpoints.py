@@ -16,7 +16,7 @@ from almanac.observer.schemas import (
 )
 from almanac.problems import answers
 from almanac.routing import PathId as Id
-from almanac.types import BoundedDate
+from almanac.types import WorkDay
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 
@@ -28,7 +28,7 @@ EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 async def reflect(
     observer: Observer,
     mode: Mode = "daily",
-    day: Annotated[BoundedDate | None, Query(alias="date")] = None,
+    day: Annotated[WorkDay | None, Query(alias="date")] = None,
 ) -> ReflectionOut:
     """Reflect on a day or on the Monday–Sunday week containing `date` (default today)."""
     return await observer.reflect(mode, day)

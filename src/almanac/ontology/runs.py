@@ -10,7 +10,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.schemas import RunList, RunOut, RunQuery, RunStartIn, RunStopIn
+from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
 from almanac.types import six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
@@ -113,6 +113,14 @@ class RunService:
                     "the run has no started_at; give actual_hours", field="actual_hours"
                 )
             actual = round((ended_at - row.started_at).total_seconds() / 3600, 4)
+            # A run may span days (paused and resumed), but the hours it stores are the
+            # same quantity a caller may give, bounded alike.
+            if actual > RUN_HOURS_MAX:
+                raise ValidationFailed(
+                    f"the run lasted {actual:g} h since {row.started_at.isoformat()}, more "
+                    f"than {RUN_HOURS_MAX} h; give actual_hours",
+                    field="actual_hours",
+                )
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded

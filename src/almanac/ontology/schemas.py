@@ -11,13 +11,13 @@ from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
 from almanac.ontology.sop import SOPStep
 from almanac.types import (
-    AwareDatetime,
     BigId,
     IntId,
     Metadata,
     PageQuery,
     SafeStr,
     Strict,
+    WorkTime,
     json_document,
     six_decimals,
 )
@@ -41,14 +41,16 @@ Capability = Annotated[
 ]
 Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
 # A subnormal estimate made the run's variance overflow (a 500 when it was stopped).
-Hours = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False), AfterValidator(six_decimals)]
+RUN_HOURS_MAX = 10_000
+Hours = Annotated[
+    float, Field(ge=0, le=RUN_HOURS_MAX, allow_inf_nan=False), AfterValidator(six_decimals)
+]
 Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), json_document(_JSON_LIMIT)]
 Checklist = Annotated[
     list[SOPStep] | list[ChecklistItem],
     Field(min_length=1, max_length=5000, description="Steps, or flat items as the planner stores"),
     json_document(_JSON_LIMIT),
 ]
-When = AwareDatetime
 RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
 
 
@@ -242,7 +244,9 @@ class RunStartIn(Strict):
     estimated_hours: Hours | None = Field(
         default=None, description="Default: the task's estimate_hours"
     )
-    started_at: When | None = Field(default=None, description="Default: now")
+    started_at: WorkTime | None = Field(
+        default=None, description="Default: now; at most 1 day ahead and 5 years back"
+    )
     run_identifier: RunIdentifier | None = Field(
         default=None, description="Makes the start idempotent: a retry returns the same run"
     )
@@ -257,7 +261,9 @@ class RunStartIn(Strict):
 
 
 class RunStopIn(Strict):
-    ended_at: When | None = Field(default=None, description="Default: now")
+    ended_at: WorkTime | None = Field(
+        default=None, description="Default: now; at most 1 day ahead and 5 years back"
+    )
     actual_hours: Hours | None = Field(default=None, description="Default: the elapsed hours")
     telemetry: Annotated[dict[str, Any], json_document(_JSON_LIMIT)] | None = None
 

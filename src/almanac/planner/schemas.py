@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
 from almanac.ontology.sop import SOP
-from almanac.types import AwareDatetime, BigId, IntId, PageQuery, Strict, json_document
+from almanac.types import BigId, Deadline, IntId, PageQuery, Strict, json_document
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
@@ -25,7 +25,7 @@ class PlanIn(Strict):
     client_id: IntId | None = None
     engagement_id: IntId | None = None
     workflow_id: BigId | None = None
-    deadline: AwareDatetime | None = None
+    deadline: Deadline | None = None
     context: Annotated[str, Field(max_length=20_000)] | None = None
     # None: the server's default (planner.estimates).
     estimates: EstimatesMode | None = None

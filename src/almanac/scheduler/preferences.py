@@ -17,7 +17,11 @@ from pydantic import ValidationError
 
 from almanac.errors import AlmanacError
 from almanac.llm.base import LLMClient, Message, Prompt
-from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
+from almanac.scheduler.schemas import (
+    MIN_DAILY_CAP_HOURS,
+    PreferredWindowIn,
+    SchedulingPreferences,
+)
 
 _CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
 _WORK_HOURS = re.compile(
@@ -100,6 +104,7 @@ class ParsedPreferences:
     prefs: SchedulingPreferences = field(default_factory=SchedulingPreferences)
     applied: list[str] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # understood, refused, and why
 
 
 def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
@@ -107,7 +112,7 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
     out = ParsedPreferences()
     p = out.prefs
     for text in texts:
-        before = len(out.applied)
+        before = len(out.applied) + len(out.ignored)
         if m := _WORK_HOURS.search(text):
             lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
             if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
@@ -125,9 +130,14 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
                 out.applied.append(f"nothing after {at:%H:%M} ({text!r})")
         if m := _DAILY_MAX.search(text):
             hours = float(next(g for g in (m.group(1), m.group("alt"), m.group("daily")) if g))
-            if 0 < hours <= 24:
+            if MIN_DAILY_CAP_HOURS <= hours <= 24:
                 p.daily_max_hours = hours
                 out.applied.append(f"at most {hours:g} h a day ({text!r})")
+            elif hours < MIN_DAILY_CAP_HOURS:
+                out.ignored.append(
+                    f"a daily cap of {hours:g} h is under the least of "
+                    f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
+                )
         if m := _BUFFER.search(text) or _BUFFER_ALT.search(text):
             minutes = int(m.group(1))
             if minutes <= 120:
@@ -144,7 +154,7 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
             days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
             p.working_days = [d for d in days if d not in _DAY_NAMES[name]]
             out.applied.append(f"no work on {name} ({text!r})")
-        if len(out.applied) == before:
+        if len(out.applied) + len(out.ignored) == before:
             out.not_understood.append(text)
     return out
 
@@ -207,4 +217,6 @@ async def resolve_preferences(
         warnings.append("no active schedule_optimizer prompt; preferences read by rules")
     for text in parsed.not_understood:
         warnings.append(f"preference not understood by the rules: {text!r}")
+    for reason in parsed.ignored:
+        warnings.append(f"preference ignored: {reason}")
     return parsed.prefs, parsed.applied, "rules"

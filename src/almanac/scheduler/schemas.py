@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from almanac.planner.schemas import PlanOut
-from almanac.types import AwareDatetime, BoundedDate, IntId, Strict, WorkHours
+from almanac.types import (
+    AwareDatetime,
+    BoundedDate,
+    IntId,
+    SprintWeek,
+    Strict,
+    WorkHours,
+    near_now,
+)
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# The most days one solve places blocks over, and the furthest ahead it may start: a
+# schedule for next year is planning, one for 2199 a typo. A block moved by hand stays
+# where a schedule could have placed it (a window may begin in the past as long as it
+# reaches today), so a move never pins work, or reads the calendar, decades away.
+MAX_HORIZON_DAYS = 60
+MAX_START_AHEAD_DAYS = 366
+_START_AHEAD = timedelta(days=MAX_START_AHEAD_DAYS)
+BlockTime = Annotated[
+    AwareDatetime,
+    near_now(
+        timedelta(days=MAX_HORIZON_DAYS),
+        _START_AHEAD + timedelta(days=MAX_HORIZON_DAYS),
+        "where a schedule can place a block",
+    ),
+]
+# The least daily cap a preference may set: one 15-minute slot (the default grid). Below
+# it no block fits in a day and every task is left unplaced, which no one asks for.
+MIN_DAILY_CAP_HOURS = 0.25
 # How much of the calendar a solve may move when blocks are already written: "repair" moves
 # what the change broke (and wins back what it cost, a bounded number of moves per item);
 # "full" re-optimises every plan's blocks at the stability cost (ARCHITECTURE.md "Stability").
@@ -26,11 +52,19 @@ class ScheduleIn(Strict):
 
     plan_id: PlanId
     start_date: BoundedDate | None = None  # default: today in the user's zone
-    horizon_days: Annotated[int, Field(ge=1, le=60)] = 14
+    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)] = 14
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
     run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
+
+    @field_validator("start_date")
+    @classmethod
+    def _not_too_far(cls, value: date | None) -> date | None:
+        # A window wholly in the past is the service's 422 (it knows the user's today).
+        if value is not None and value > datetime.now(UTC).date() + _START_AHEAD:
+            raise ValueError(f"must not be more than {MAX_START_AHEAD_DAYS} days ahead")
+        return value
 
 
 class ReplanIn(Strict):
@@ -205,8 +239,8 @@ class CalendarOut(BaseModel):
 
 
 class MoveBlockIn(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: BlockTime  # within 60 days of now, either way
+    end: BlockTime
     force: bool = False  # pin it even if it conflicts; the conflicts come back as warnings
 
     @field_validator("end")
@@ -227,7 +261,7 @@ class MoveBlockOut(BaseModel):
 
 
 class SprintIn(Strict):
-    week_start: BoundedDate
+    week_start: SprintWeek
     capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
@@ -302,5 +336,5 @@ class SchedulingPreferences(BaseModel):
     not_before: time | None = None
     not_after: time | None = None
     buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
-    daily_max_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = None
     preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)

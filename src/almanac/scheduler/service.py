@@ -38,6 +38,7 @@ from almanac.scheduler.core import Block, Problem, Schedule, validate
 from almanac.scheduler.preferences import parse_preferences, resolve_preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
+    MAX_HORIZON_DAYS,
     BlockOut,
     PreferenceSource,
     PreferencesOut,
@@ -177,7 +178,7 @@ class SchedulerService:
         prev_end = prev_start + timedelta(days=int(meta.get("horizon_days", 14)))
         start = max(today, prev_start)
         days = (prev_end - start).days if prev_end > start else int(meta.get("horizon_days", 14))
-        ctx = await self._context(plan, tz, now, start, min(max(days, 1), 60))
+        ctx = await self._context(plan, tz, now, start, min(max(days, 1), MAX_HORIZON_DAYS))
         ctx.replan_scope = body.scope
         solved = await self._solve(ctx, prefs)
         extra = {"reason": body.reason, "previous_run_id": last.id}

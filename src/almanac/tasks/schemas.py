@@ -9,7 +9,16 @@ from pydantic import BaseModel, Field
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
-from almanac.types import AwareDatetime, BigId, BoundedDate, PageQuery, Strict, WorkHours
+from almanac.types import (
+    AwareDatetime,
+    BigId,
+    BoundedDate,
+    Deadline,
+    PageQuery,
+    Strict,
+    WorkHours,
+    WorkTime,
+)
 
 
 class TaskOut(BaseModel):
@@ -52,7 +61,7 @@ class TaskPatch(Strict):
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
-    deadline: AwareDatetime | None = None
+    deadline: Deadline | None = None
     status: TaskStatus | None = None
 
 
@@ -60,7 +69,7 @@ class TimeIn(Strict):
     """Hours worked on a task; `idempotency_key` makes a retried request count once."""
 
     hours: Annotated[WorkHours, Field(gt=0, le=24)]
-    ended_at: AwareDatetime | None = None
+    ended_at: WorkTime | None = None  # default now; at most a day ahead, five years back
     note: Annotated[str, Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 

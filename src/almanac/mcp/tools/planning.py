@@ -11,7 +11,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from almanac.mcp.api import Api, clip, result
-from almanac.types import AwareDatetime
+from almanac.types import Deadline
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 PlanId = Annotated[int, Field(ge=1, description="The plan's id")]
@@ -100,9 +100,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         ctx: Context,  # type: ignore[type-arg]
         intent: Annotated[str, Field(min_length=3, description="What to get done")],
         client_id: Annotated[int | None, Field(ge=1)] = None,
-        deadline: Annotated[AwareDatetime | None, Field(description="ISO 8601 with offset")] = (
-            None
-        ),
+        deadline: Annotated[Deadline | None, Field(description="ISO 8601 with offset")] = (None),
         workflow_id: Annotated[int | None, Field(ge=1, description="Force a workflow")] = None,
         context: Annotated[str | None, Field(description="Anything else to consider")] = None,
     ) -> CallToolResult:
