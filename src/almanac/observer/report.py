@@ -270,7 +270,9 @@ def build_report(
     planned = [t for t in tasks if inside(t.scheduled_start)]
     done = [t for t in planned if t.status in DONE_STATUSES]
     period_runs = [r for r in runs if inside(r.at)]
-    worked = [r for r in period_runs if r.status == "completed" and r.actual_hours is not None]
+    # Hours logged are hours worked whatever became of the task (open, done or cancelled);
+    # only estimate-vs-actual learning (`samples`, `drift`) waits for completed runs.
+    worked = [r for r in period_runs if r.actual_hours is not None]
     actual = sum(r.actual_hours or 0 for r in worked)
     billable = sum(r.actual_hours or 0 for r in worked if r.billable)
     by_id = {t.id: t for t in tasks}
