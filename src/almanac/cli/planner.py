@@ -172,12 +172,13 @@ def plans(
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     table = Table(title=f"plans ({out['total']})")
-    for col in ("#", "status", "hours", "source", "created", "title"):
+    for col in ("#", "status", "client", "hours", "source", "created", "title"):
         table.add_column(col, overflow="fold")
     for p in out["items"]:
         table.add_row(
             str(p["id"]),
             p["status"],
+            "" if p.get("client_id") is None else str(p["client_id"]),
             f"{p['total_hours']:g}",
             p.get("source") or "",
             p["created_at"][:16].replace("T", " "),
