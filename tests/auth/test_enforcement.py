@@ -100,6 +100,17 @@ async def test_two_different_keys_are_refused_whichever_is_valid(
     assert (await anon.get("/api/v1/memory/facts", headers=same)).is_success
 
 
+async def test_a_blank_second_key_header_is_no_second_key(anon: httpx.AsyncClient) -> None:
+    """A valid Bearer key with an empty X-API-Key header (a client template that always
+    sends both) was a 400 "two different API keys": a blank header names no key."""
+    for blank in ("", "  "):
+        headers = {**bearer(TEST_ADMIN_KEY), "X-API-Key": blank}
+        r = await anon.get("/api/v1/memory/facts", headers=headers)
+        assert r.is_success, r.text
+    r = await anon.get("/api/v1/memory/facts", headers={**bearer("nonsense"), "X-API-Key": ""})
+    assert r.status_code == 401, r.text
+
+
 async def test_read_scope_may_only_read(anon: httpx.AsyncClient, make_key: KeyMaker) -> None:
     key = bearer(await make_key("reader", "read"))
     assert (
@@ -201,6 +212,10 @@ async def test_health_without_a_key_is_the_status_only(
     assert {"status", "version", "services", "dependencies"} <= set(full)
     # A wrong key on a public route is treated as no key, not as an error.
     assert set((await anon.get("/health", headers=bearer("alm_" + "z" * 43))).json()) == {"status"}
+    # So are two different keys (a 400 elsewhere): neither is taken, /health still answers.
+    two = {**bearer(TEST_ADMIN_KEY), "X-API-Key": "alm_" + "z" * 43}
+    r = await anon.get("/health", headers=two)
+    assert r.status_code == 200 and set(r.json()) == {"status"}, r.text
 
 
 async def test_the_feed_has_its_own_token_and_events_need_a_key(

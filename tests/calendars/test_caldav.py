@@ -231,3 +231,24 @@ def test_recurrence_expansion_of_a_caldav_read_is_bounded_naming_the_event() -> 
     minutes = _series("minutes", "20260302T000000Z", "FREQ=MINUTELY;BYSECOND=0,30")
     with pytest.raises(CalendarUnavailable, match="'minutes': more than 20000 events"):
         cal._occurrences(minutes, start, end, many)
+
+
+def test_a_caldav_read_of_many_ordinary_long_series_is_not_refused() -> None:
+    """The step budget was shared by the whole read: 25 Outlook-style yearly events since
+    1960 (FREQ=YEARLY;BYMONTH;BYMONTHDAY, about 24,000 steps each, milliseconds to expand)
+    made the read CalendarUnavailable, so scheduling saw the calendar as down."""
+    import time
+
+    from almanac.calendars.caldav import CALDAV_LIMITS
+    from almanac.calendars.recurrence import RecurrenceBudget
+
+    cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="Europe/Berlin")
+    start, end = WEEK
+    budget = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    started = time.perf_counter()
+    found = 0
+    for i in range(25):
+        rule = "FREQ=YEARLY;BYMONTHDAY=4;BYMONTH=3"
+        found += len(cal._occurrences(_series(f"bday{i}", "19600304", rule), start, end, budget))
+    assert found == 25
+    assert time.perf_counter() - started < 2

@@ -70,14 +70,40 @@ def test_ordinary_long_running_series_are_expanded_within_the_window_quickly():
     assert sum(e.uid.startswith("standup") for e in parsed.events) in range(209, 213)
 
 
-def test_the_step_budget_is_shared_by_the_whole_file():
-    # Each rule alone is within the budget; together they are not.
-    # Each rule alone (about 46,000 days since 1900) is within the budget; three are not.
-    daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
+def test_an_ordinary_calendar_of_many_long_series_is_imported():
+    """Steps were summed over the whole file: 30 weekly meetings since 2015 (about 4,000
+    steps each) or five Outlook-style birthdays since 1960 (FREQ=YEARLY;BYMONTH;BYMONTHDAY,
+    about 24,000 each) were refused, though expanding them takes milliseconds. The step
+    cap bounds one series; the time budget bounds the file."""
+    weekly = [
+        f"UID:w{i}\r\nDTSTART:20150105T{9 + i % 8:02d}0000Z\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE"
+        for i in range(30)
+    ]
+    birthdays = [
+        f"UID:b{i}\r\nDTSTART;VALUE=DATE:1960{1 + i:02d}05\r\n"
+        f"RRULE:FREQ=YEARLY;BYMONTHDAY=5;BYMONTH={1 + i}"
+        for i in range(5)
+    ]
+    started = time.perf_counter()
+    parsed = parse_ics(vcalendar(*weekly, *birthdays), window=WINDOW, zone=ZoneInfo("UTC"))
+    assert time.perf_counter() - started < 2
+    uids = {e.uid.split("#")[0] for e in parsed.events}
+    assert {f"w{i}" for i in range(30)} <= uids
+    assert len([u for u in uids if u.startswith("b")]) >= 1  # some fall in the window
+
+
+def test_the_step_cap_bounds_each_series_and_time_bounds_the_file():
+    # One series past the cap is refused at once, naming it; many series each within the
+    # cap are stopped by the file's time budget.
     limits = IcsLimits(max_rule_steps=100_000)
-    parse_ics(vcalendar(*daily[:2]), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
-    with pytest.raises(ValidationFailed, match="event 'd2'.*per file"):
-        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+    daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
+    parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
+    tight = IcsLimits(max_rule_steps=40_000)
+    with pytest.raises(ValidationFailed, match="event 'd0'.*per series"):
+        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=tight)
+    quick = IcsLimits(time_budget_seconds=1e-6)
+    with pytest.raises(ValidationFailed, match=r"event 'd\d': expanding the file took longer"):
+        parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=quick)
 
 
 def test_occurrence_cap_and_time_budget_name_the_event():
@@ -197,3 +223,59 @@ def test_a_counted_rule_far_back_is_bounded_by_its_count():
     # With a BY* filter COUNT bounds occurrences, not steps: the whole walk still counts.
     filtered = {"FREQ": ["MINUTELY"], "COUNT": [5], "BYMONTH": [2]}
     assert rule_steps(filtered, start, NOW) > 500_000
+
+
+def _custom_zone(offset: str) -> str:
+    """Outlook's VTIMEZONE for any zone it has no name for: always 'Customized Time Zone'."""
+    return (
+        "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\n"
+        f"DTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+
+
+def _custom_event(uid: str, zone: str = "") -> str:
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    event = (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:x\r\n"
+        f"DTSTART;TZID=Customized Time Zone:{day}T100000\r\n"
+        f"DTEND;TZID=Customized Time Zone:{day}T110000\r\nEND:VEVENT\r\n"
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n{zone}{event}END:VCALENDAR\r\n"
+
+
+async def test_an_import_reads_its_own_vtimezone_not_an_earlier_files():
+    """icalendar caches a VTIMEZONE by TZID for the whole process, first definition wins,
+    and the worker process is reused: a second import's 'Customized Time Zone' (+05:30)
+    was read with the first import's (+01:00), and a file naming it with no VTIMEZONE
+    passed the unknown-TZID check."""
+    from almanac.calendars.ics_worker import parse_ics_off_loop
+
+    utc = ZoneInfo("UTC")
+    first = await parse_ics_off_loop(
+        _custom_event("a", _custom_zone("+0100")), window=WINDOW, zone=utc, limits=IcsLimits()
+    )
+    assert first.events[0].start.utcoffset() == timedelta(hours=1)
+    second = await parse_ics_off_loop(
+        _custom_event("b", _custom_zone("+0530")), window=WINDOW, zone=utc, limits=IcsLimits()
+    )
+    assert second.events[0].start.utcoffset() == timedelta(hours=5, minutes=30)
+    with pytest.raises(ValidationFailed, match="unknown time zone 'Customized Time Zone'"):
+        await parse_ics_off_loop(_custom_event("c"), window=WINDOW, zone=utc, limits=IcsLimits())
+
+
+@pytest.mark.parametrize("quote", ['"', ""])
+def test_office_365s_utc_tzid_is_read_as_utc(quote: str):
+    """Office 365 feeds name UTC 'tzone://Microsoft/Utc' with no VTIMEZONE: the whole
+    import was refused as naming an unknown zone (before that, read as floating)."""
+    tzid = f"{quote}tzone://Microsoft/Utc{quote}"
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    event = (
+        f"UID:o365\r\nSUMMARY:x\r\nDTSTART;TZID={tzid}:{day}T100000\r\n"
+        f"DTEND;TZID={tzid}:{day}T110000\r\nRRULE:FREQ=DAILY;COUNT=2\r\n"
+        f"EXDATE;TZID={tzid}:{day}T100000"
+    )
+    parsed = parse_ics(vcalendar(event), window=WINDOW, zone=ZoneInfo("Asia/Tokyo"))
+    [only] = parsed.events  # the EXDATE removed the first occurrence
+    first = datetime.strptime(day, "%Y%m%d").replace(hour=10, tzinfo=UTC)
+    assert only.start == first + timedelta(days=1)

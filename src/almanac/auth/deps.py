@@ -36,8 +36,9 @@ def credentials(request: Request) -> tuple[str, str] | None:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             return "key", ""  # another scheme: a wrong key, not an absent one
-        if key is not None and key.strip() != value.strip():
+        if key is not None and key.strip() and key.strip() != value.strip():
             # Which one counts would be a guess (a proxy may check the other): refuse both.
+            # A blank X-API-Key names no key (clients that always send both headers).
             raise AlmanacError(
                 "the request sends two different API keys (Authorization and X-API-Key): send one",
                 errors=[
@@ -90,7 +91,12 @@ async def authenticate(
     """
     method, path = request.method, request.url.path
     public = is_public(method, path)
-    given = credentials(request)
+    try:
+        given = credentials(request)
+    except AlmanacError:
+        if public:  # two different keys: neither is taken, as a wrong key is not here
+            return None
+        raise
     if given is None:
         if public:
             return None

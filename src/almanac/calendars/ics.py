@@ -12,6 +12,7 @@ series' UID plus `#` and its RECURRENCE-ID, so a re-import finds the same rows.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -122,7 +123,13 @@ def _to_event(comp: icalendar.Component, zone: ZoneInfo, series: set[str]) -> Ca
     )
 
 
+# Office 365 feeds name UTC "tzone://Microsoft/Utc" and define no VTIMEZONE for it: a TZID
+# parameter (quoted or not, before the value's ":" or another ";") read as plain UTC.
+_MICROSOFT_UTC = re.compile(rb';TZID="?tzone://Microsoft/Utc"?(?=[;:])', re.IGNORECASE)
+
+
 def _calendars(data: bytes) -> list[icalendar.Calendar]:
+    data = _MICROSOFT_UTC.sub(b";TZID=UTC", data)
     try:
         components = icalendar.Calendar.from_ical(data, multiple=True)
     except Exception as e:  # icalendar raises many types (ValueError, KeyError, ...) on junk
@@ -208,7 +215,8 @@ def parse_ics(
             if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
         }
         # Each series is expanded only within the window, after its walk from DTSTART has
-        # been counted against the file's budget, so no rule can run unbounded.
+        # been counted against the step cap, so no series can run unbounded (and the time
+        # budget, checked after each, bounds the file).
         for uid, part in _series(cal).items():
             for vevent in part.walk("VEVENT"):
                 _require_known_zones(uid, vevent)

@@ -17,7 +17,8 @@ class IcsLimits:
     """Bounds on one import's work (CalendarSettings sets them)."""
 
     max_occurrences: int = MAX_IMPORT_EVENTS
-    # Recurrence steps the expander may walk for one rule, from DTSTART to the window's end.
+    # Recurrence steps the expander may walk for one series (a UID's rules), from DTSTART to
+    # the window's end; the time budget bounds the whole file.
     max_rule_steps: int = 100_000
     time_budget_seconds: float = 2.0
 

@@ -73,8 +73,15 @@ async def parse_ics_off_loop(
 def _parse(
     data: bytes | str, window: tuple[datetime, datetime], zone: str, limits: IcsLimits
 ) -> ParsedCalendar | tuple[str, str | None]:
+    from icalendar.timezone import tzp
+
     from almanac.calendars.ics import parse_ics
 
+    # icalendar caches each VTIMEZONE by TZID for the whole process, the first definition
+    # winning, and this process is reused: without a fresh cache a file's own zone (Outlook
+    # names every custom one "Customized Time Zone") read as an earlier import's, and a TZID
+    # the file never defines passed as known. Safe here: the worker parses one file at a time.
+    tzp.use_zoneinfo()
     # A refusal comes back as plain data: the exception's keyword arguments do not pickle.
     try:
         return parse_ics(data, window=window, zone=ZoneInfo(zone), limits=limits)

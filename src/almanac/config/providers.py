@@ -175,8 +175,8 @@ class CalendarBase(BaseModel):
     busy_cache_seconds: float = Field(default=300.0, ge=0)
     # The .ics feed's `?token=`; unset, one is generated into `<data_dir>/ics-feed-token`.
     ics_feed_token: SecretStr | None = None
-    # Bounds on one .ics import: occurrences kept, recurrence steps walked from DTSTART to
-    # the window's end (an RRULE:FREQ=SECONDLY a week back is 600,000), and wall time.
+    # Bounds on one .ics import: occurrences kept, recurrence steps one series walks from
+    # DTSTART to the window's end (an RRULE:FREQ=SECONDLY a week back is 600,000), and wall time.
     ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
