@@ -1,4 +1,7 @@
-"""One definition of billable share, used by sprint reports and reflections alike."""
+"""One definition of billable share, used by sprint reports and reflections alike.
+
+Which hours it is taken over is the caller's to say: reflections use hours worked; the
+sprint report gives it over hours scheduled and over hours worked, each labelled."""
 
 from __future__ import annotations
 
