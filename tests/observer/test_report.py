@@ -221,3 +221,15 @@ def test_hours_logged_on_an_open_task_count_as_worked_but_not_for_drift() -> Non
     assert report["billable"]["billable_hours"] == 1.5  # type: ignore[index]
     assert report["billable"]["share_pct"] == 75.0  # type: ignore[index]
     assert [s.actual for s in samples(rows)] == [0.5, 0.5]  # the completed run only
+
+
+def test_hours_logged_on_a_later_day_count_on_that_day() -> None:
+    # One run begun Monday, 1 h logged Monday and 2 h Tuesday: Tuesday's reflection has 2 h.
+    monday = datetime(2026, 11, 9, 10, tzinfo=UTC)
+    entries = ((monday + timedelta(hours=1), 1.0), (monday + timedelta(days=1, hours=6), 2.0))
+    row = RunRow(1, "in_progress", 1, "a", None, None, monday, None, 1, 3, True, entries)
+    tuesday = date(2026, 11, 10)
+    daily = _report(runs=[row], mode="daily", first=tuesday, last=tuesday)
+    assert daily["numbers"]["hours_actual"] == 2.0  # type: ignore[index]
+    monday_only = _report(runs=[row], mode="daily", first=monday.date(), last=monday.date())
+    assert monday_only["numbers"]["hours_actual"] == 1.0  # type: ignore[index]

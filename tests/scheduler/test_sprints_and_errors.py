@@ -216,8 +216,20 @@ async def test_sprint_report_also_gives_the_worked_hours_and_their_billable_shar
             json={"hours": hours, "ended_at": tuesday.isoformat()},
         )
         assert r.status_code == 200, r.text
+    # A week later, on the same open task (the same run): that week's, not this sprint's.
+    r = await sched_client.post(
+        f"/api/v1/planner/tasks/{rows['paid']}/time",
+        json={"hours": 4, "ended_at": (tuesday + timedelta(days=7)).isoformat()},
+    )
+    assert r.status_code == 200, r.text
     report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
     assert report["worked_hours"] == 2.0
     assert report["worked_billable_hours"] == 1.5
     assert report["worked_billable_share_pct"] == 75.0
     assert report["used_hours"] == 0 and report["billable_share_pct"] is None
+    r = await sched_client.post(
+        f"{URL}/sprints",
+        json={"week_start": (monday + timedelta(days=7)).isoformat(), "capacity_hrs": 20},
+    )
+    later = (await sched_client.get(f"{URL}/sprints/{r.json()['id']}")).json()
+    assert (later["worked_hours"], later["worked_billable_share_pct"]) == (4.0, 100.0)

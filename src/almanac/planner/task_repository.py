@@ -272,8 +272,9 @@ class TaskRepository(Repository, PortableRows):
         return {(p, k): i for p, k, i in await self.session.execute(stmt) if p and k}
 
     async def runs_until(self, start: datetime, end: datetime) -> list[RunWithTask]:
-        """Completed runs before `end` (drift needs history) and any run started in
-        [start, end), with what their task and process template say about them."""
+        """Completed runs before `end` (drift needs history), any run started in
+        [start, end) and any begun before that was open at `start` (hours logged in it may
+        fall in the period), with what their task and process template say about them."""
         instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
         at = func.coalesce(ExecutionRun.started_at, ExecutionRun.ended_at)
         meta = Task.metadata_
@@ -294,7 +295,16 @@ class TaskRepository(Repository, PortableRows):
             )
             .outerjoin(Task, Task.id == ExecutionRun.task_id)
             .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
-            .where(at < end, or_(ExecutionRun.status == "completed", at >= start))
+            .where(
+                at < end,
+                or_(
+                    ExecutionRun.status == "completed",
+                    at >= start,
+                    # Begun before but still open or closed since: hours may be logged in it.
+                    ExecutionRun.ended_at.is_(None),
+                    ExecutionRun.ended_at >= start,
+                ),
+            )
             .order_by(at, ExecutionRun.id)
         )
         return [

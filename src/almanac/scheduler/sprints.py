@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from almanac.billing import billable_share_pct
+from almanac.billing import billable_share_pct, hours_in, logged_entries
 from almanac.calendars.base import CalendarProvider
 from almanac.db.repository import row_out
 from almanac.errors import Conflict
@@ -115,14 +115,14 @@ class SprintService:
         )
 
     async def _worked(self, begin: datetime, end: datetime) -> tuple[float, float]:
-        """Hours logged in the week (by when the run started) and the billable part, counted
-        as reflections count them: whatever the task's status."""
+        """Hours logged in the week and the billable part, counted as reflections count
+        them: on the day worked, whatever the task's status."""
         worked = billable = 0.0
         for row in await TaskRepository(self.repo.session).runs_until(begin, end):
-            at = row.run.started_at or row.run.ended_at
-            if at is None or not begin <= at < end or row.run.actual_hours is None:
-                continue
-            worked += float(row.run.actual_hours)
+            run = row.run
+            at = run.started_at or run.ended_at
+            hours = hours_in(logged_entries(run.metadata_), run.actual_hours, at, begin, end)
+            worked += hours
             if row.billable:
-                billable += float(row.run.actual_hours)
+                billable += hours
         return worked, billable
