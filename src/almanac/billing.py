@@ -1,6 +1,13 @@
-"""One definition of billable share, used by sprint reports and reflections alike."""
+"""One definition of billable share, used by sprint reports and reflections alike.
+
+Which hours it is taken over is the caller's to say: reflections use hours worked; the
+sprint report gives it over hours scheduled and over hours worked, each labelled."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
 
 def billable_share_pct(billable_hours: float, worked_hours: float) -> float | None:
@@ -8,3 +15,43 @@ def billable_share_pct(billable_hours: float, worked_hours: float) -> float | No
     if worked_hours <= 0:
         return None
     return round(100 * billable_hours / worked_hours, 1)
+
+
+def hours_in(
+    entries: Iterable[tuple[datetime, float]],
+    actual_hours: float | None,
+    at: datetime | None,
+    start: datetime,
+    end: datetime,
+) -> float:
+    """The hours of one execution run worked in [start, end), whatever its status.
+
+    Each logged entry counts when its work began (its end minus its hours), so hours logged
+    on Tuesday against a task begun on Monday are Tuesday's; hours the entries do not
+    account for (a run started and stopped) count at the run's own start, `at`."""
+    total = 0.0
+    logged = 0.0
+    for ended, hours in entries:
+        logged += hours
+        if start <= ended - timedelta(hours=hours) < end:
+            total += hours
+    rest = (actual_hours or 0.0) - logged
+    if rest > 1e-9 and at is not None and start <= at < end:
+        total += rest
+    return total
+
+
+def logged_entries(metadata: Any) -> tuple[tuple[datetime, float], ...]:
+    """(ended at, hours) of the entries `TaskService.log_time` keeps in a run's metadata;
+    an unreadable entry is left out (its hours then count at the run's start)."""
+    raw = metadata.get("entries") if isinstance(metadata, dict) else None
+    out: list[tuple[datetime, float]] = []
+    for entry in raw if isinstance(raw, list) else ():
+        try:
+            ended = datetime.fromisoformat(entry["ended_at"])
+            hours = float(entry["hours"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if ended.tzinfo is not None and 0 < hours <= 24:
+            out.append((ended, hours))
+    return tuple(out)

@@ -92,9 +92,33 @@ def test_add_creates_a_user_event_once_per_key(cli_env: AppState, pg_url: str):
     assert rows == [("dentist", False, datetime(2026, 3, 3, 8, tzinfo=UTC))]
 
 
+def test_a_time_without_offset_is_read_in_the_configured_zone(
+    cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
+    code, out = invoke(
+        "add", "Call", "--start", "2026-12-03T09:00:00", "--end", "2026-12-03T10:00:00+01:00"
+    )
+    assert code == 0, out
+    assert "read in Europe/Berlin (ALMANAC_TIMEZONE)" in out
+    rows = sql(pg_url, "SELECT start_at, end_at FROM calendar_entries")
+    assert rows == [(datetime(2026, 12, 3, 8, tzinfo=UTC), datetime(2026, 12, 3, 9, tzinfo=UTC))]
+    # Summer time: the same wall clock is 07:00 UTC; a time the zone skips is refused.
+    code, out = invoke("add", "Walk", "--start", "2026-07-01T09:00", "--end", "2026-07-01T09:30")
+    assert code == 0, out
+    code, out = invoke("add", "Gap", "--start", "2026-03-29T02:30", "--end", "2026-03-29T04:00")
+    assert code == 2 and "start" in out and "does not exist in Europe/Berlin" in out
+    assert sql(pg_url, "SELECT min(start_at) FROM calendar_entries WHERE title = 'Walk'") == [
+        (datetime(2026, 7, 1, 7, tzinfo=UTC),)
+    ]
+    # With an offset, the zone is not used and not mentioned.
+    code, out = invoke("add", "Z", "--start", "2026-12-04T09:00Z", "--end", "2026-12-04T10:00Z")
+    assert code == 0 and "ALMANAC_TIMEZONE" not in out, out
+
+
 def test_bad_input_exits_2_naming_the_field(cli_env: AppState, pg_url: str, tmp_path: Path):
-    code, out = invoke("add", "X", "--start", "2026-03-03T09:00", "--end", "2026-03-03T10:00Z")
-    assert code == 2 and "start" in out and "offset" in out
+    code, out = invoke("add", "X", "--start", "soon", "--end", "2026-03-03T10:00Z")
+    assert code == 2 and "start" in out
     code, out = invoke("add", "X", "--start", "2026-03-03T09:00Z", "--end", "2026-03-03T08:00Z")
     assert code == 2 and "end: end must be after start" in out
     bad = tmp_path / "bad.ics"

@@ -48,6 +48,26 @@ def test_remember_recall_and_facts(cli_env: AppState):
     assert code == 0 and "Deep work happens before noon" in out and "current" in out
 
 
+def test_a_plain_memory_that_reads_as_a_preference_says_how_to_apply_it(cli_env: AppState):
+    code, out = invoke("remember", "No meetings before 10", "--client", "4")
+    assert code == 0, out
+    assert "remembered event " in out and "promoted" not in out  # still a plain memory
+    assert "looks like a scheduling preference (nothing before 10:00)" in out
+    command = "almanac facts add 'No meetings before 10' --type preference --client 4"
+    assert command in out
+    code, out = invoke("remember", "Invoice Acme on the first of the month")
+    assert code == 0 and "preference" not in out, out
+    result = runner.invoke(app, ["remember", "Nothing after 6pm", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["promoted_to_fact_id"] is None  # stdout stays JSON
+    assert "nothing after 18:00" in result.stderr
+    # The suggested command makes it a fact the scheduler reads.
+    code, out = invoke("facts", "add", "No meetings before 10", "--type", "preference")
+    assert code == 0, out
+    code, out = invoke("facts", "--subject-id", "me", "--json")
+    assert "No meetings before 10" in out
+
+
 def test_bad_input_exits_2_and_writes_nothing(cli_env: AppState):
     code, out = invoke("remember", "x", "--salience", "3")
     assert code == 2 and "salience_score" in out

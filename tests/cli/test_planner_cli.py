@@ -71,6 +71,10 @@ def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:
     result = runner.invoke(app, ["plan", "repaint the garden shed in dark green"])
     assert result.exit_code == 2
     assert "No workflow in the library matches" in result.output
+    # The CLI's own options and commands, not the REST fields the API's problem names.
+    text = " ".join(result.output.split())
+    assert "--workflow ID" in text and "almanac workflows import" in text
+    assert "workflow_id" not in text and "POST /api" not in text
 
 
 def test_a_server_that_never_answers_is_one_line_not_a_traceback() -> None:

@@ -84,3 +84,50 @@ def test_narrow_terminal_tables_and_reflection(cli_env: AppState, monkeypatch) -
     assert result.exit_code == 0, result.output
     assert "1.5 worked" in result.output, result.output
     assert "billable:" in result.output and "no LLM is configured" in result.output
+
+
+def test_a_clients_plan_and_tasks_show_the_client_and_logged_hours_count_before_done(
+    cli_env: AppState,  # noqa: F811
+    monkeypatch,
+) -> None:
+    from almanac.cli import planner as planner_cli
+
+    monkeypatch.setattr(tasks_cli, "console", Console(width=80))
+    monkeypatch.setattr(planner_cli, "console", Console(width=120))
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            "Onboard Acme as a new client",
+            "--client",
+            "7",
+            "--deadline",
+            "2026-12-18T17:00:00+01:00",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+
+    result = runner.invoke(app, ["plans"])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "status" in line)
+    assert "client" in header
+    row = next(line for line in result.output.splitlines() if f" {plan_id} " in line)
+    assert re.search(r"\b7\b", row), result.output
+
+    result = runner.invoke(app, ["tasks", "--plan", plan_id])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "status" in line)
+    assert header.split()[:3] == ["id", "plan", "client"], result.output
+    # Still one row per task at 80 columns, the due time whole.
+    rows = [line for line in result.output.splitlines() if "2026-12-18 16:00" in line]
+    assert len(rows) == 4 and all(re.search(r"\b7\b", r) for r in rows), result.output
+
+    # 1.5 h logged on a task that is not done yet is worked today.
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    result = runner.invoke(app, ["log", str(listed["items"][0]["id"]), "1.5"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["reflect"])
+    assert result.exit_code == 0, result.output
+    assert "1.5 worked" in result.output, result.output

@@ -205,3 +205,31 @@ def test_overbooked_days_are_counted_per_local_day() -> None:
     assert local["overbooked_days"] == [{"day": "2026-11-10", "hours": 6.0, "daily_max": 5.5}]
     assert _report(tz=ny, blocks=blocks, tasks=tasks)["overbooked_days"] == []  # 6 h is the max
     assert _report(blocks=blocks, tasks=tasks, daily_max_hours=5.5)["overbooked_days"] == []
+
+
+def test_hours_logged_on_an_open_task_count_as_worked_but_not_for_drift() -> None:
+    # 1.5 h logged on a task still in progress: worked (and billable) today, but no
+    # estimate-vs-actual sample until the task is done.
+    day = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    rows = [
+        RunRow(1, "in_progress", 1, "a", 7, 1, day, None, 1.0, 1.5, True),
+        RunRow(2, "completed", 2, "b", 8, 1, day, day, 1.0, 0.5, False),
+    ]
+    report = _report(runs=rows)
+    assert report["numbers"]["hours_actual"] == 2.0  # type: ignore[index]
+    assert report["billable"]["worked_hours"] == 2.0  # type: ignore[index]
+    assert report["billable"]["billable_hours"] == 1.5  # type: ignore[index]
+    assert report["billable"]["share_pct"] == 75.0  # type: ignore[index]
+    assert [s.actual for s in samples(rows)] == [0.5, 0.5]  # the completed run only
+
+
+def test_hours_logged_on_a_later_day_count_on_that_day() -> None:
+    # One run begun Monday, 1 h logged Monday and 2 h Tuesday: Tuesday's reflection has 2 h.
+    monday = datetime(2026, 11, 9, 10, tzinfo=UTC)
+    entries = ((monday + timedelta(hours=1), 1.0), (monday + timedelta(days=1, hours=6), 2.0))
+    row = RunRow(1, "in_progress", 1, "a", None, None, monday, None, 1, 3, True, entries)
+    tuesday = date(2026, 11, 10)
+    daily = _report(runs=[row], mode="daily", first=tuesday, last=tuesday)
+    assert daily["numbers"]["hours_actual"] == 2.0  # type: ignore[index]
+    monday_only = _report(runs=[row], mode="daily", first=monday.date(), last=monday.date())
+    assert monday_only["numbers"]["hours_actual"] == 1.0  # type: ignore[index]

@@ -40,6 +40,18 @@ def test_unknown_dependencies_are_dropped_with_a_warning():
     assert warnings == ["task 'b': dependency 'gone' is not open; ignored"]
 
 
+def test_a_done_dependency_is_satisfied_and_a_cancelled_one_is_named():
+    warnings: list[str] = []
+    deps = ("done", "old", "cut", "gone")
+    closed = {"done": "done", "old": "completed", "cut": "cancelled"}
+    task = to_core_task(TaskInput("b", "B", 1, depends_on=deps), {"b"}, 15, warnings, closed)
+    assert task.depends_on == ()
+    assert warnings == [
+        "task 'b': dependency 'cut' is cancelled; ignored, the task no longer waits for it",
+        "task 'b': dependency 'gone' is not a task; ignored",
+    ]
+
+
 def test_inconsistent_task_is_validation_failed_naming_it():
     bad = TaskInput("x", "X", 1, earliest_start=T0, deadline=T0 - timedelta(hours=1))
     with pytest.raises(ValidationFailed) as exc:

@@ -369,3 +369,25 @@ async def test_active_plan_can_be_replanned_and_stays_active(
     assert r.json()["plan_status"] == "active" and r.json()["moves"] == []
     r = await schedule(sched_client, plan_id)
     assert r.status_code == 409
+
+
+async def test_replan_after_a_dependency_is_done_does_not_warn_about_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    rows = {t.plan_task_key: t for t in await db_session.scalars(select(Task))}
+    r = await sched_client.patch(
+        f"/api/v1/planner/tasks/{rows['research'].id}", json={"status": "done"}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(
+        f"/api/v1/planner/tasks/{rows['review'].id}", json={"status": "cancelled"}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id})
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert not any("research" in w for w in warnings), warnings
+    assert {b["task_key"] for b in r.json()["blocks"]} == {"draft"}

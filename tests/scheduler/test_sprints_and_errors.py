@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -98,9 +98,13 @@ async def test_sprint_shapes_schedule_and_reports_warnings(
     report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
     assert report["used_hours"] == pytest.approx(placed)
     assert report["billable_hours"] == 3
-    # One definition everywhere: billable ÷ worked (scheduled) hours, as a percentage.
+    # One definition everywhere (billable ÷ hours), and the report says which hours.
     assert report["billable_share_pct"] == pytest.approx(round(300 / placed, 1))
-    assert any("under the 60% target" in w for w in report["warnings"])
+    assert any(
+        "billable share of the scheduled hours" in w and "under the 60% target" in w
+        for w in report["warnings"]
+    )
+    assert (report["worked_hours"], report["worked_billable_share_pct"]) == (0, None)
     assert not any("capacity exceeded" in w for w in report["warnings"])
 
     await sched_client.put(f"{URL}/sprints/{sprint_id}", json={"capacity_hrs": 2})
@@ -189,3 +193,43 @@ async def test_calendar_down_is_503_and_writes_nothing(
     assert runs == []
     tasks = (await db_session.scalars(select(Task).where(Task.plan_id == plan_id))).all()
     assert all(t.scheduled_start is None for t in tasks)
+
+
+async def test_sprint_report_also_gives_the_worked_hours_and_their_billable_share(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": 20}
+    )
+    sprint_id = r.json()["id"]
+    await make_plan(
+        db_session,
+        [{"key": "paid", "estimate_hours": 3.0, "billable": True}, {"key": "admin"}],
+    )
+    rows = {t.plan_task_key: t.id for t in await db_session.scalars(select(Task))}
+    tuesday = datetime.combine(monday + timedelta(days=1), time(11), tzinfo=UTC)
+    # Logged on open tasks: the runs stay in progress; they are worked all the same.
+    for key, hours in (("paid", 1.5), ("admin", 0.5)):
+        r = await sched_client.post(
+            f"/api/v1/planner/tasks/{rows[key]}/time",
+            json={"hours": hours, "ended_at": tuesday.isoformat()},
+        )
+        assert r.status_code == 200, r.text
+    # A week later, on the same open task (the same run): that week's, not this sprint's.
+    r = await sched_client.post(
+        f"/api/v1/planner/tasks/{rows['paid']}/time",
+        json={"hours": 4, "ended_at": (tuesday + timedelta(days=7)).isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
+    assert report["worked_hours"] == 2.0
+    assert report["worked_billable_hours"] == 1.5
+    assert report["worked_billable_share_pct"] == 75.0
+    assert report["used_hours"] == 0 and report["billable_share_pct"] is None
+    r = await sched_client.post(
+        f"{URL}/sprints",
+        json={"week_start": (monday + timedelta(days=7)).isoformat(), "capacity_hrs": 20},
+    )
+    later = (await sched_client.get(f"{URL}/sprints/{r.json()['id']}")).json()
+    assert (later["worked_hours"], later["worked_billable_share_pct"]) == (4.0, 100.0)

@@ -6,8 +6,10 @@ is one writer), else the same app in-process.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -67,11 +69,35 @@ def import_(
     )
 
 
+def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
+    """`value` with an offset: a time without one is read in `zone` (ALMANAC_TIMEZONE).
+    Returns the value and whether the zone was used; unreadable text is left for the
+    schema to reject, and a wall time the zone skips (a DST gap) is refused."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value, False
+    if parsed.tzinfo is not None:
+        return value, False
+    tz = ZoneInfo(zone)
+    aware = parsed.replace(tzinfo=tz)
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != parsed:
+        typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
+        raise typer.Exit(2)
+    return aware.isoformat(), True
+
+
 @calendar_app.command("add")
 def add(
     title: Annotated[str, typer.Argument(help="What the event is")],
-    start: Annotated[str, typer.Option(help="ISO 8601 with offset, e.g. 2026-03-02T09:00+01:00")],
-    end: Annotated[str, typer.Option(help="ISO 8601 with offset; after --start")],
+    start: Annotated[
+        str,
+        typer.Option(
+            help="ISO 8601, e.g. 2026-03-02T09:00+01:00; without an offset it is read in "
+            "ALMANAC_TIMEZONE"
+        ),
+    ],
+    end: Annotated[str, typer.Option(help="ISO 8601 (as --start); after --start")],
     description: Annotated[str, typer.Option(help="Longer text")] = "",
     free: Annotated[bool, typer.Option("--free", help="Does not block time")] = False,
     key: Annotated[str | None, typer.Option("--key", help="Idempotency key")] = None,
@@ -79,6 +105,9 @@ def add(
     url: UrlOpt = None,
 ) -> None:
     """Add one of your own events to the built-in calendar."""
+    settings = Settings()
+    start, start_local = local_time(start, settings.timezone, "start")
+    end, end_local = local_time(end, settings.timezone, "end")
     body = validated(
         EventIn,
         {
@@ -92,17 +121,26 @@ def add(
     )
 
     async def go() -> tuple[EventOut, bool]:
-        async with api_client(Settings(), url) as client:
+        async with api_client(settings, url) as client:
             response = await client.post(f"{BASE}/events", json=body.model_dump(mode="json"))
             # 201: created; 200: the idempotency key was seen before.
             return EventOut.model_validate(answer(response)), response.status_code == 201
 
     event, created = run(go)
+    zone_note = (
+        f"times without an offset were read in {settings.timezone} (ALMANAC_TIMEZONE)"
+        if start_local or end_local
+        else ""
+    )
     if as_json:
+        if zone_note:
+            typer.echo(f"note: {zone_note}", err=True)  # stdout stays one JSON document
         return emit(event.model_dump(mode="json"))
     extra = "" if created else " (already present)"
     when = f"{event.start.isoformat()} to {event.end.isoformat()}"
     typer.echo(f"added event #{event.id} {event.title!r} {when}{extra}")
+    if zone_note:
+        typer.echo(zone_note)
 
 
 @calendar_app.command("feed-url")

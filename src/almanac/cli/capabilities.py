@@ -183,7 +183,7 @@ def sprints_list(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
 def sprints_show(
     sprint_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False, url: UrlOpt = None
 ) -> None:
-    """A sprint's use: hours scheduled, billable share (billable ÷ worked), warnings."""
+    """A sprint's use: hours scheduled and worked, each with its billable share, warnings."""
     out = call("GET", f"/api/v1/scheduler/sprints/{sprint_id}", url=url)
     if as_json:
         return emit(out)
@@ -193,6 +193,11 @@ def sprints_show(
         f"{out['capacity_hrs']:g} h scheduled, billable {out['billable_hours']:g} h"
         + (f" = {share:g}% of the hours scheduled" if share is not None else "")
         + f" (target {out['billable_target_pct']:g}%)"
+    )
+    worked, worked_share = out.get("worked_hours", 0), out.get("worked_billable_share_pct")
+    print(
+        f"worked (logged) {worked:g} h, billable {out.get('worked_billable_hours', 0):g} h"
+        + (f" = {worked_share:g}% of the hours worked" if worked_share is not None else "")
     )
     for warning in out.get("warnings", []):
         print(f"warning: {warning}")

@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.config import Settings
+from almanac.errors import AlmanacError
 
 console = Console()
 UrlOpt = Annotated[
@@ -102,7 +103,14 @@ def plan(
     async def go() -> Any:
         async with api_client(settings, url, timeout=wait) as client:
             with err.status(f"planning… (waiting up to {wait:g} s)", spinner="dots"):
-                return answer(await client.post("/api/v1/planner/plan", json=body))
+                response = await client.post("/api/v1/planner/plan", json=body)
+        if response.status_code == 422:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = None  # not JSON: `answer` reports it
+            _no_match_in_cli_terms(problem)
+        return answer(response)
 
     out = run(go)
     if as_json:
@@ -111,6 +119,34 @@ def plan(
     console.print(plan_tree(out))
     _print_notes(out)
     console.print(f"approve with: [bold]almanac approve {out['id']}[/bold]")
+
+
+def _no_match_in_cli_terms(problem: Any) -> None:
+    """The API's no-match problem names REST fields (`workflow_id`, POST .../workflows);
+    raised again in the CLI's own terms. Any other problem is left to `answer`."""
+    errors = problem.get("errors") if isinstance(problem, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if not isinstance(first, dict) or first.get("field") != "intent" or "closest" not in first:
+        return
+    near = [c for c in first["closest"] if isinstance(c, dict)]
+    if near:
+        names = ", ".join(
+            f"{c.get('name')!r} (--workflow {c.get('id')}, {float(c.get('score') or 0):.2f})"
+            if c.get("kind") == "workflow"
+            else f"{c.get('name')!r} ({float(c.get('score') or 0):.2f})"
+            for c in near
+        )
+        hint = f" The closest were {names}, below the match threshold {first.get('threshold')}."
+    else:
+        hint = " The workflow library is empty."
+    raise AlmanacError(
+        "No workflow in the library matches this intent and no LLM is configured."
+        + hint
+        + " Name one with --workflow ID (`almanac workflows list`), add your own with "
+        "`almanac workflows import DIR`, or configure an LLM (ALMANAC_LLM__PROVIDER=openai "
+        "with ALMANAC_LLM__BASE_URL and ALMANAC_LLM__MODEL).",
+        422,
+    )
 
 
 def plans(
@@ -136,12 +172,13 @@ def plans(
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     table = Table(title=f"plans ({out['total']})")
-    for col in ("#", "status", "hours", "source", "created", "title"):
+    for col in ("#", "status", "client", "hours", "source", "created", "title"):
         table.add_column(col, overflow="fold")
     for p in out["items"]:
         table.add_row(
             str(p["id"]),
             p["status"],
+            "" if p.get("client_id") is None else str(p["client_id"]),
             f"{p['total_hours']:g}",
             p.get("source") or "",
             p["created_at"][:16].replace("T", " "),

@@ -1,12 +1,16 @@
 """`almanac remember`, `almanac recall`, `almanac facts …`: memory from the terminal.
 
 These talk to the API through `connect` (standard library HTTP) and print with a small
-table writer, so against a running server they import neither pydantic nor SQLAlchemy.
+table writer, so against a running server they import neither pydantic nor SQLAlchemy
+(except `remember` of a plain memory, which loads the scheduler's preference rules to say
+when the text reads as a scheduling preference).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -65,11 +69,33 @@ def remember(
         }
     )
     out = call("POST", f"{MEMORY}/remember", body=body, url=url, service="memory")
+    hint = None if out["promoted_to_fact_id"] else preference_hint(content, client_id)
     if as_json:
+        if hint:
+            print(hint, file=sys.stderr)  # stdout stays one JSON document
         return emit(out)
     extra = " (duplicate)" if out["duplicate"] else ""
     fact = f", promoted to fact {out['promoted_to_fact_id']}" if out["promoted_to_fact_id"] else ""
     print(f"remembered event {out['id']} in {', '.join(out['stored_in'])}{fact}{extra}")
+    if hint:
+        print(hint)
+
+
+def preference_hint(content: str, client_id: int | None) -> str | None:
+    """A note when a plain memory reads as a scheduling preference: the scheduler reads only
+    preference facts, and `remember` stores what it is given, so say how to apply it."""
+    from almanac.scheduler.preferences import parse_preferences
+
+    understood = parse_preferences([content]).applied
+    if not understood:
+        return None
+    what = "; ".join(u.rsplit(" (", 1)[0] for u in understood)
+    client = f" --client {client_id}" if client_id is not None else ""
+    return (
+        f"note: this looks like a scheduling preference ({what}); it was stored as a plain "
+        "memory, which the scheduler does not read. To apply it: "
+        f"almanac facts add {shlex.quote(content)} --type preference{client}"
+    )
 
 
 def recall(

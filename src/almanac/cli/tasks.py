@@ -53,13 +53,18 @@ def tasks(
     table = Table(
         title=f"tasks ({out['total']})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
     )
-    for col in ("id", "plan", "status", "prio", "est h", "logged h", "due"):
+    # The client column only when some task has one: 80 columns stay for the title otherwise.
+    clients = any(t.get("client_id") is not None for t in out["items"])
+    columns = ("id", "plan", *(("client",) if clients else ()), "status", "prio", "est h")
+    for col in (*columns, "logged h", "due"):
         table.add_column(col, no_wrap=True)
     table.add_column("title", overflow="fold", ratio=1, min_width=20)
     for t in out["items"]:
+        client = ("" if t.get("client_id") is None else str(t["client_id"]),) if clients else ()
         table.add_row(
             str(t["id"]),
             str(t["plan_id"] or ""),
+            *client,
             t["status"],
             str(t["priority"]),
             "" if t["estimate_hours"] is None else f"{t['estimate_hours']:g}",

@@ -16,7 +16,7 @@ from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.billing import billable_share_pct
+from almanac.billing import billable_share_pct, hours_in
 from almanac.models.status import DONE_TASK_STATUSES as DONE_STATUSES
 
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
@@ -47,6 +47,9 @@ class RunRow:
     estimated_hours: float | None  # the library's estimate: the planner's baseline
     actual_hours: float | None
     billable: bool
+    # The hours logged (`almanac log`), each with when it ended; a run's hours are counted
+    # by these when it has them (billing.hours_in).
+    entries: tuple[tuple[datetime, float], ...] = ()
 
     @property
     def at(self) -> datetime | None:
@@ -270,9 +273,12 @@ def build_report(
     planned = [t for t in tasks if inside(t.scheduled_start)]
     done = [t for t in planned if t.status in DONE_STATUSES]
     period_runs = [r for r in runs if inside(r.at)]
-    worked = [r for r in period_runs if r.status == "completed" and r.actual_hours is not None]
-    actual = sum(r.actual_hours or 0 for r in worked)
-    billable = sum(r.actual_hours or 0 for r in worked if r.billable)
+    # Hours logged are hours worked whatever became of the task (open, done or cancelled),
+    # counted on the day they were worked; only estimate-vs-actual learning (`samples`,
+    # `drift`) waits for completed runs.
+    worked = [(r, hours_in(r.entries, r.actual_hours, r.at, start, end)) for r in runs]
+    actual = sum(h for _, h in worked)
+    billable = sum(h for r, h in worked if r.billable)
     by_id = {t.id: t for t in tasks}
     in_blocks = [b for b in blocks if inside(b.start)]
     by_day: dict[date, float] = defaultdict(float)

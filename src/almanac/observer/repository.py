@@ -12,6 +12,7 @@ from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.billing import logged_entries
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.memory.forgetting import Subject
@@ -76,6 +77,7 @@ class ObserverRepository(Repository, PortableRows):
                 estimated_hours=r.baseline_hours,
                 actual_hours=r.run.actual_hours,
                 billable=r.billable,
+                entries=logged_entries(r.run.metadata_),
             )
             for r in await self.task_rows.runs_until(start, end)
         ]

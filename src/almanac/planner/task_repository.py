@@ -119,6 +119,15 @@ class TaskRepository(Repository, PortableRows):
         )
         return list(await self.session.scalars(stmt))
 
+    async def closed_of(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], str]:
+        """(plan id, task key) → status of the plans' closed tasks (done, cancelled...)."""
+        if not plan_ids:
+            return {}
+        stmt = select(Task.plan_id, Task.plan_task_key, Task.status).where(
+            Task.plan_id.in_(list(plan_ids)), Task.status.in_(CLOSED_TASK_STATUSES)
+        )
+        return {(p, k): s for p, k, s in await self.session.execute(stmt) if p and k}
+
     async def set_scheduled_start(self, starts: dict[int, datetime | None]) -> None:
         """tasks.scheduled_start per task id (None clears it)."""
         for task_id, start in starts.items():
@@ -263,8 +272,9 @@ class TaskRepository(Repository, PortableRows):
         return {(p, k): i for p, k, i in await self.session.execute(stmt) if p and k}
 
     async def runs_until(self, start: datetime, end: datetime) -> list[RunWithTask]:
-        """Completed runs before `end` (drift needs history) and any run started in
-        [start, end), with what their task and process template say about them."""
+        """Completed runs before `end` (drift needs history), any run started in
+        [start, end) and any begun before that was open at `start` (hours logged in it may
+        fall in the period), with what their task and process template say about them."""
         instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
         at = func.coalesce(ExecutionRun.started_at, ExecutionRun.ended_at)
         meta = Task.metadata_
@@ -285,7 +295,16 @@ class TaskRepository(Repository, PortableRows):
             )
             .outerjoin(Task, Task.id == ExecutionRun.task_id)
             .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
-            .where(at < end, or_(ExecutionRun.status == "completed", at >= start))
+            .where(
+                at < end,
+                or_(
+                    ExecutionRun.status == "completed",
+                    at >= start,
+                    # Begun before but still open or closed since: hours may be logged in it.
+                    ExecutionRun.ended_at.is_(None),
+                    ExecutionRun.ended_at >= start,
+                ),
+            )
             .order_by(at, ExecutionRun.id)
         )
         return [

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
+from almanac.models.status import DONE_TASK_STATUSES
 from almanac.scheduler.core import (
     Block,
     Interval,
@@ -124,8 +125,18 @@ def _pins(task: TaskInput, duration: int, slot: int, warnings: list[str]) -> lis
     return out
 
 
-def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str]) -> Task:
-    """One core Task; durations are rounded up to whole slots, long tasks may be split."""
+def to_core_task(
+    task: TaskInput,
+    known: set[str],
+    slot: int,
+    warnings: list[str],
+    closed: Mapping[str, str] | None = None,
+) -> Task:
+    """One core Task; durations are rounded up to whole slots, long tasks may be split.
+
+    A dependency outside `known` (the open tasks) is dropped: silently when `closed` says
+    it is done (it is satisfied), with a warning when it was cancelled or skipped or is
+    unknown."""
     hours = task.estimate_hours
     if hours is None or hours <= 0:
         assumed = DEFAULT_ESTIMATE_HOURS
@@ -141,7 +152,7 @@ def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str
         if dep in known:
             deps.append(dep)
         else:
-            warnings.append(f"task {task.label!r}: dependency {dep!r} is not open; ignored")
+            _dropped_dependency(task, dep, closed, warnings)
     try:
         return Task(
             id=task.key,
@@ -163,6 +174,24 @@ def to_core_task(task: TaskInput, known: set[str], slot: int, warnings: list[str
         raise ValidationFailed(str(exc), field=f"tasks.{task.label}") from exc
 
 
+def _dropped_dependency(
+    task: TaskInput, dep: str, closed: Mapping[str, str] | None, warnings: list[str]
+) -> None:
+    if closed is None:  # the caller does not know what became of it
+        warnings.append(f"task {task.label!r}: dependency {dep!r} is not open; ignored")
+        return
+    status = closed.get(dep)
+    if status in DONE_TASK_STATUSES:
+        return  # done: satisfied, nothing to say
+    if status is not None:
+        warnings.append(
+            f"task {task.label!r}: dependency {dep!r} is {status}; ignored, the task no "
+            "longer waits for it"
+        )
+    else:
+        warnings.append(f"task {task.label!r}: dependency {dep!r} is not a task; ignored")
+
+
 def build_problem(
     tasks: Sequence[TaskInput],
     *,
@@ -179,12 +208,16 @@ def build_problem(
     replan_scope: Literal["repair", "full"] = "repair",
     new_tasks: tuple[str, ...] = (),
     held: Sequence[Block] = (),
+    closed: Mapping[str, str] | None = None,
 ) -> Problem:
-    """The core Problem for one plan (ValidationFailed naming the field when it is unusable)."""
+    """The core Problem for one plan (ValidationFailed naming the field when it is unusable).
+
+    `closed` maps closed tasks' ids to their status, so dependencies on done tasks count as
+    satisfied without a warning."""
     rules = limits(settings, prefs, warnings)
     slot = settings.slot_minutes
     known = {t.key for t in tasks}
-    core_tasks = tuple(to_core_task(t, known, slot, warnings) for t in tasks)
+    core_tasks = tuple(to_core_task(t, known, slot, warnings, closed) for t in tasks)
     try:
         return Problem(
             tasks=core_tasks,

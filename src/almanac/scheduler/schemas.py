@@ -304,9 +304,15 @@ class SprintOut(BaseModel):
 class SprintReport(SprintOut):
     used_hours: float
     billable_hours: float
-    # Billable ÷ worked (here: scheduled) hours, in percent; None when nothing is scheduled.
+    # Billable ÷ scheduled hours (the calendar's Almanac blocks in the week), in percent;
+    # None when nothing is scheduled. The sprint's target and its warning use this one.
     billable_share_pct: float | None
     hours_by_day: dict[str, float]
+    # Hours logged in the week (any task status, as reflections count them) and the
+    # billable ÷ worked share of them; None when nothing was logged.
+    worked_hours: float = 0.0
+    worked_billable_hours: float = 0.0
+    worked_billable_share_pct: float | None = None
     warnings: list[str]
 
 

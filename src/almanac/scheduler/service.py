@@ -307,6 +307,10 @@ class SchedulerService:
             for i, t in read.facts
         ]
         capacity, target = await self._sprint_limits(ctx)
+        closed = {
+            cm.core_id(p, k): status
+            for (p, k), status in (await self.tasks.closed_of(plan_ids)).items()
+        }
         problem = pb.build_problem(
             inputs.inputs,
             settings=self.settings,
@@ -322,6 +326,7 @@ class SchedulerService:
             warnings=ctx.warnings,
             replan_scope=ctx.replan_scope,
             new_tasks=_new_work(ctx, inputs) if ctx.places_new else (),
+            closed=closed,
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
         from almanac.scheduler.core.cpsat import solve  # OR-Tools loads on the first solve

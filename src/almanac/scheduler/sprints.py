@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from almanac.billing import billable_share_pct
+from almanac.billing import billable_share_pct, hours_in, logged_entries
 from almanac.calendars.base import CalendarProvider
 from almanac.db.repository import row_out
 from almanac.errors import Conflict
@@ -83,6 +83,7 @@ class SprintService:
             if billable.get((plan_id, key), False):
                 billable_hours += hours
         share = billable_share_pct(billable_hours, used)
+        worked, worked_billable = await self._worked(begin, end_at)
         warnings = []
         if used > sprint.capacity_hrs + 1e-9:
             warnings.append(
@@ -98,8 +99,8 @@ class SprintService:
         short = runway is not None and runway < SHORT_RUNWAY_WEEKS
         if short and share is not None and share < target:
             warnings.append(
-                f"billable share {share:g}% (billable ÷ worked hours) is under the "
-                f"{target:g}% target (runway {runway:g} weeks)"
+                f"billable share of the scheduled hours {share:g}% (billable ÷ scheduled "
+                f"hours) is under the {target:g}% target (runway {runway:g} weeks)"
             )
         return SprintReport(
             **sprint_out(sprint).model_dump(),
@@ -107,5 +108,21 @@ class SprintService:
             billable_hours=round(billable_hours, 2),
             billable_share_pct=share,
             hours_by_day={d: round(h, 2) for d, h in sorted(by_day.items())},
+            worked_hours=round(worked, 2),
+            worked_billable_hours=round(worked_billable, 2),
+            worked_billable_share_pct=billable_share_pct(worked_billable, worked),
             warnings=warnings,
         )
+
+    async def _worked(self, begin: datetime, end: datetime) -> tuple[float, float]:
+        """Hours logged in the week and the billable part, counted as reflections count
+        them: on the day worked, whatever the task's status."""
+        worked = billable = 0.0
+        for row in await TaskRepository(self.repo.session).runs_until(begin, end):
+            run = row.run
+            at = run.started_at or run.ended_at
+            hours = hours_in(logged_entries(run.metadata_), run.actual_hours, at, begin, end)
+            worked += hours
+            if row.billable:
+                billable += hours
+        return worked, billable
