@@ -198,7 +198,8 @@ async def test_calendar_down_is_503_and_writes_nothing(
 async def test_sprint_report_also_gives_the_worked_hours_and_their_billable_share(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):
-    monday = next_monday()
+    # Weeks already past: time records name when the work was done, never ahead.
+    monday = next_monday() - timedelta(days=21)
     r = await sched_client.post(
         f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": 20}
     )
