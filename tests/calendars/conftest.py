@@ -207,6 +207,14 @@ def caldav_settings(raw_calendar: Any) -> CalDAVCalendarSettings:
     )
 
 
+@pytest.fixture
+def caldav_gone(caldav_settings: CalDAVCalendarSettings) -> CalDAVCalendarSettings:
+    """The same settings with the server gone: a port nothing listens on."""
+    return caldav_settings.model_copy(
+        update={"caldav_url": f"http://127.0.0.1:{free_port()}/gone/"}
+    )
+
+
 # -- Google, through its real client libraries against the local double ------------------------
 
 

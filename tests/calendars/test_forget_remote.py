@@ -33,7 +33,6 @@ from tests.calendars.conftest import (
 )
 from tests.calendars.test_google import KEY, connect
 from tests.doubles.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogle, hour
-from tests.live_server import free_port
 from tests.scheduler.conftest import make_plan, next_monday
 
 TASKS = [
@@ -122,13 +121,11 @@ async def test_a_caldav_server_that_is_down_gets_the_deletion_later(
     db_session: AsyncSession,
     calendar_client_for: Clients,
     caldav_settings: CalendarSettings,
+    caldav_gone: CalendarSettings,
     provider: CalDAVCalendar,
 ) -> None:
     up = state_for(caldav_settings)
-    down_settings = caldav_settings.model_copy(
-        update={"caldav_url": f"http://127.0.0.1:{free_port()}/gone/"}
-    )
-    down = state_for(down_settings)
+    down = state_for(caldav_gone)
     async with calendar_client_for(up) as api:
         plans = await scheduled_plans(db_session, api)
     theirs = of_plan(await almanac_ids(provider), plans[FORGOTTEN])

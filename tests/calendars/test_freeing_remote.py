@@ -24,7 +24,6 @@ from tests.calendars.conftest import (
     next_week,
     queued_args,
 )
-from tests.live_server import free_port
 from tests.scheduler.conftest import make_plan, next_monday
 
 
@@ -92,13 +91,11 @@ async def test_a_caldav_server_that_is_down_gets_the_change_later(
     db_session: AsyncSession,
     calendar_client_for: Clients,
     caldav_settings: CalendarSettings,
+    caldav_gone: CalendarSettings,
     provider: CalDAVCalendar,
 ) -> None:
     up = state_for(caldav_settings)
-    gone = caldav_settings.model_copy(
-        update={"caldav_url": f"http://127.0.0.1:{free_port()}/gone/"}
-    )
-    down = state_for(gone)
+    down = state_for(caldav_gone)
     async with calendar_client_for(up) as api:
         plan, task = await scheduled(api, db_session, "build", 4.0)
     mine = f"plan{plan.id}-"
