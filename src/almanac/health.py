@@ -40,9 +40,10 @@ class HealthOut(BaseModel):
     dependencies: dict[str, DependencyStatus]
 
 
-async def _timed(coro: Any) -> tuple[Any, float]:
+async def _timed(coro: Any, limit: float | None = _TIMEOUT) -> tuple[Any, float]:
+    """`coro`'s result and milliseconds; `limit` None when the client keeps its own deadline."""
     started = time.perf_counter()
-    result = await asyncio.wait_for(coro, _TIMEOUT)
+    result = await asyncio.wait_for(coro, limit)
     return result, round((time.perf_counter() - started) * 1000, 2)
 
 
@@ -261,9 +262,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
     where = f"Memory Gateway at {client.client.base_url}"
     without = "plans are made without memory context and say so"
     try:
-        started = time.perf_counter()
-        code, body = await client.health()
-        ms = round((time.perf_counter() - started) * 1000, 2)
+        (code, body), ms = await _timed(client.health(), limit=None)
     except TimeoutError:
         return DependencyStatus(
             status="degraded",
