@@ -193,3 +193,34 @@ async def test_memory_down_degrades_but_still_plans(
         state.settings = settings
     assert r.status_code == 201, r.text
     assert r.json()["degraded"] == ["memory"]
+
+
+async def test_plan_notes_never_quote_the_gateways_password(
+    client: httpx.AsyncClient, library: dict[str, Workflow], state: Any
+) -> None:
+    """A Gateway URL with credentials in it (`http://user:pass@host`) was quoted whole in
+    the note saying memory was unavailable."""
+    from almanac.config import ServerSettings
+
+    password = "s3cret-gateway-pass"
+    settings = state.settings
+    state.settings = settings.model_copy(
+        update={
+            "server": ServerSettings(memory_gateway_url=f"http://planner:{password}@127.0.0.1:9")
+        }
+    )
+    try:
+        r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+        again = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+    finally:
+        if state.memory is not None:
+            await state.memory.close()
+        state.memory = None
+        state.settings = settings
+    assert r.status_code == 201 and again.status_code == 201, r.text
+    for answer in (r, again):  # the second within the deadline: "not asked again yet"
+        notes = answer.json()["notes"]
+        assert any("Memory Gateway at http://planner:***@127.0.0.1:9" in n for n in notes), notes
+        assert password not in answer.text
+    stored = await client.get(f"/api/v1/planner/plans/{r.json()['id']}")
+    assert password not in stored.text
