@@ -93,7 +93,7 @@ class HttpMemoryClient:
 
     @property
     def where(self) -> str:
-        """ "Memory Gateway at URL", its password masked: the messages reach plan notes."""
+        """The words naming the Gateway, its URL's password masked (they reach plan notes)."""
         return f"Memory Gateway at {mask_url(str(self.client.base_url))}"
 
     async def close(self) -> None:
@@ -107,7 +107,7 @@ class HttpMemoryClient:
             # waiting it out again. An answer (a 503 `Busy` on one client's fact slot, a
             # 500 on one odd request) says nothing of the next call, which this one client
             # makes for every tenant, and its detail is that request's, not theirs to see.
-            self.last_failure = (time.monotonic(), why)
+            self.last_failure = (time.monotonic(), mask_url(why))
         return DependencyUnavailable(mask_url(f"{self.where} {why}"), headers={"Retry-After": "5"})
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
