@@ -48,7 +48,9 @@ def remember(
     session_id: Annotated[str | None, typer.Option("--session")] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     event_type: Annotated[str, typer.Option("--type")] = "memory",
-    scope: Annotated[str, typer.Option("--scope")] = "session",
+    scope: Annotated[
+        str, typer.Option("--scope", help="run, session, user, project or global")
+    ] = "session",
     salience: Annotated[float, typer.Option("--salience")] = 0.5,
     metadata: Annotated[str | None, typer.Option(help="JSON object")] = None,
     key: Annotated[str | None, typer.Option("--key", help="Idempotency key")] = None,
