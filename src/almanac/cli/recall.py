@@ -86,12 +86,12 @@ def remember(
 def preference_hint(content: str, client_id: int | None) -> str | None:
     """A note when a plain memory reads as a scheduling preference: the scheduler reads only
     preference facts, and `remember` stores what it is given, so say how to apply it."""
-    from almanac.scheduler.preferences import parse_preferences
+    from almanac.scheduler.preferences import reads_as_preference
 
-    understood = parse_preferences([content]).applied
+    understood = reads_as_preference(content)
     if not understood:
         return None
-    what = "; ".join(u.rsplit(" (", 1)[0] for u in understood)
+    what = "; ".join(understood)
     client = f" --client {client_id}" if client_id is not None else ""
     return (
         f"note: this looks like a scheduling preference ({what}); it was stored as a plain "
