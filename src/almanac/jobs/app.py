@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 from almanac.config import Settings
+from almanac.errors import Busy
 
 # Query keys libpq understands; asyncpg-only keys (e.g. `prepared_statement_cache_size`)
 # would make psycopg refuse the whole conninfo.
@@ -59,7 +60,10 @@ def to_conninfo(url: str) -> str:
 class Backoff(BaseRetryStrategy):
     """Exponential backoff: `base * 2**attempts` seconds, capped, for `max_attempts` retries.
 
-    procrastinate's `RetryStrategy` only takes whole seconds; tests need fractions.
+    `Busy` (a lock held by another writer past the wait allowed; nothing was changed) is
+    not a failure: it is retried after its Retry-After whatever the attempts so far, so the
+    job stays queued until the lock is free. procrastinate's `RetryStrategy` only takes
+    whole seconds; tests need fractions.
     """
 
     def __init__(
@@ -74,7 +78,10 @@ class Backoff(BaseRetryStrategy):
         return float(min(self.max_seconds, self.base_seconds * 2.0**attempts))
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        """Retry any exception until `max_attempts` retries have been made."""
+        """Retry any exception until `max_attempts` retries have been made (`Busy` always)."""
+        if isinstance(exception, Busy):
+            wait = float((exception.headers or {}).get("Retry-After", "5"))
+            return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=wait))
         if job.attempts >= self.max_attempts:
             return None
         return RetryDecision(

@@ -10,7 +10,10 @@ from typing import Any
 
 import procrastinate
 
+from almanac.calendars.bounds import job_lock_wait
+from almanac.db.limits import bound_lock_wait
 from almanac.db.uow import unit_of_work
+from almanac.errors import Busy
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
@@ -26,6 +29,7 @@ __all__ = ["blueprint", "get_state", "set_state"]
 
 
 # Idempotent: once replanned (or warned), a plan's blocks settle and a rerun changes nothing.
+# A writers' lock held past the wait is `Busy`: retried shortly (jobs.app.Backoff).
 @blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
 async def calendar_sync() -> None:
     """Replan scheduled plans that new calendar events collide with."""
@@ -67,9 +71,16 @@ async def write_calendar_blocks(
 ) -> None:
     """Write a saved schedule to the calendar that was unavailable when it was made."""
     state = get_state()
-    async with unit_of_work(state.sessionmaker) as uow:
-        args = {"runs": runs, "events": events, "start": start, "end": end}
-        result = await write_blocks(uow.session, state.settings, state.cache, args)
+    try:
+        async with unit_of_work(state.sessionmaker) as uow:
+            bound_lock_wait(uow.session, job_lock_wait(state.settings))
+            args = {"runs": runs, "events": events, "start": start, "end": end}
+            result = await write_blocks(uow.session, state.settings, state.cache, args)
+    except Busy as exc:
+        # Another writer holds the schedule (a request writing a slow calendar): the job
+        # stays queued and is retried shortly; nothing was written.
+        logger.info("calendar busy: pending calendar write of runs %s waits: %s", runs, exc)
+        raise
     if result is None:
         logger.info("pending calendar write of runs %s superseded or forgotten", runs)
     else:
