@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from procrastinate.jobs import Job
@@ -23,7 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from almanac.errors import Busy
 from almanac.jobs.context import set_state
 from almanac.scheduler.sync import sync_calendar
-from almanac.scheduler.tasks import calendar_sync, write_calendar_blocks
+from almanac.scheduler.tasks import (
+    calendar_sync,
+    run_write_calendar_blocks,
+    write_calendar_blocks,
+)
 from almanac.state import AppState
 from tests.scheduler.conftest import make_plan, next_monday
 
@@ -40,7 +45,7 @@ async def lock_held(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
 
 
-def _args() -> dict[str, object]:
+def _args() -> dict[str, Any]:
     start = datetime.combine(next_monday(), datetime.min.time(), tzinfo=UTC)
     return {
         "runs": {"1": 1},
@@ -68,7 +73,7 @@ async def test_a_pending_write_gives_up_on_a_held_lock_after_the_lock_timeout(
         started = time.perf_counter()
         with pytest.raises(Busy):
             # Without a bound it would wait as long as the holder (here: for ever).
-            await asyncio.wait_for(write_calendar_blocks(**_args()), 10)  # type: ignore[arg-type]
+            await asyncio.wait_for(run_write_calendar_blocks(_args()), 10)
         waited = time.perf_counter() - started
     assert WAIT * 0.9 <= waited < WAIT + 3, waited
     assert "calendar busy" in caplog.text

@@ -12,7 +12,7 @@ from almanac.calendars.base import (
     BusyInterval,
     CalendarEvent,
     CalendarProvider,
-    CalendarUnavailable,
+    CalendarSlow,
     EventSpec,
 )
 
@@ -20,9 +20,10 @@ T = TypeVar("T")
 
 
 class Bounded(CalendarProvider):
-    """`inner` with each call cut at `seconds`: `CalendarUnavailable` saying which step ran
-    out. A cut write stops between two requests to the server (the one in flight ends
-    first, calendars/threads.py); the diff of the next write finishes it."""
+    """`inner` with each call cut at `seconds`: `CalendarSlow` saying which step ran out.
+
+    A cut write stops between two requests to the server (the one in flight ends first,
+    calendars/threads.py); the diff of the next write finishes it."""
 
     def __init__(self, inner: CalendarProvider, seconds: float) -> None:
         self.inner = inner
@@ -36,10 +37,10 @@ class Bounded(CalendarProvider):
         except TimeoutError as exc:
             if not limit.expired():
                 raise
-            raise CalendarUnavailable(
-                f"the {self.name} calendar did not finish {step} within {self.seconds:g} s "
-                "(a quarter of scheduler.write_lock_timeout_seconds, so that it never holds "
-                "the schedule's lock past what other writers wait)"
+            raise CalendarSlow(
+                f"the {self.name} calendar did not finish {step} within {self.seconds:g} s, "
+                "the most a call may take while the schedule is locked (a quarter of "
+                "scheduler.write_lock_timeout_seconds: raise it for a calendar this slow)"
             ) from exc
 
     async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:

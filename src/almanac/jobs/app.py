@@ -62,13 +62,20 @@ class Backoff(BaseRetryStrategy):
 
     `Busy` (a lock held by another writer past the wait allowed; nothing was changed) is
     not a failure: it is retried after its Retry-After whatever the attempts so far, so the
-    job stays queued until the lock is free. procrastinate's `RetryStrategy` only takes
-    whole seconds; tests need fractions.
+    job stays queued until the lock is free. Exceptions in `forever` are retried without
+    end too, every `max_seconds` once the attempts are used up. procrastinate's
+    `RetryStrategy` only takes whole seconds; tests need fractions.
     """
 
     def __init__(
-        self, *, max_attempts: int = 5, base_seconds: float = 2.0, max_seconds: float = 900.0
+        self,
+        *,
+        max_attempts: int = 5,
+        base_seconds: float = 2.0,
+        max_seconds: float = 900.0,
+        forever: tuple[type[BaseException], ...] = (),
     ) -> None:
+        self.forever = forever
         self.max_attempts = max_attempts
         self.base_seconds = base_seconds
         self.max_seconds = max_seconds
@@ -78,11 +85,12 @@ class Backoff(BaseRetryStrategy):
         return float(min(self.max_seconds, self.base_seconds * 2.0**attempts))
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        """Retry any exception until `max_attempts` retries have been made (`Busy` always)."""
+        """Retry any exception until `max_attempts` retries have been made (`Busy` and
+        `forever` always)."""
         if isinstance(exception, Busy):
             wait = float((exception.headers or {}).get("Retry-After", "5"))
             return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=wait))
-        if job.attempts >= self.max_attempts:
+        if job.attempts >= self.max_attempts and not isinstance(exception, self.forever):
             return None
         return RetryDecision(
             retry_at=datetime.now(UTC) + timedelta(seconds=self.delay(job.attempts))
