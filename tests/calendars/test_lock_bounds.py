@@ -10,19 +10,28 @@ once Google answers again the queued writes put every block there once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from dataclasses import replace
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.app import create_app
+from almanac.cache import LocalCache
+from almanac.calendars.base import CalendarSlow, EventSpec
+from almanac.calendars.bounded import Bounded
+from almanac.calendars.google import GoogleCalendar
+from almanac.calendars.google_api import BATCH_LIMIT
 from almanac.calendars.bounds import call_deadline, request_timeout
 from almanac.config import GoogleCalendarSettings, SchedulerSettings
 from almanac.deps import get_state
 from almanac.scheduler.pending import TASK, write_blocks
 from almanac.state import AppState
-from tests.calendars.shapes import connect
+from tests.calendars.shapes import WEEK, at, connect
 from tests.conftest import http_client
 from tests.doubles.google_calendar import FakeGoogle
 from tests.scheduler.conftest import TZ_NAME
@@ -95,3 +104,41 @@ async def test_a_hung_google_write_does_not_make_other_writers_busy(
         for row in await current_blocks(state, p)
     }
     assert set(live) == want and max(live.values()) == 1, live
+
+
+async def test_a_google_write_cut_at_its_deadline_starts_no_further_batch(
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    """Three batches of 50, each answered after a second, a deadline of 1.6 s: the batch in
+    flight then ends, the third is never sent, and the retry's diff writes the rest once."""
+    await connect(db_session, google)
+    inner = GoogleCalendar.from_settings(
+        cal_settings, session=db_session, cache=LocalCache(), base_delay=0.001
+    )
+    cal = Bounded(inner, 1.6)
+    many = [
+        EventSpec(
+            f"b{i}",
+            f"Block {i}",
+            at(2 + i // 40, 8) + timedelta(minutes=i % 40 * 15),
+            at(2 + i // 40, 8) + timedelta(minutes=i % 40 * 15 + 10),
+        )
+        for i in range(3 * BATCH_LIMIT - 30)
+    ]
+    google.slow_seconds, google.slow_match = 1.0, "POST /batch"
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CalendarSlow, match="the write within 1.6 s"):
+            await cal.apply(many, *WEEK)
+        assert time.perf_counter() - started < 2 * 1.0 + 0.9  # not the third batch's second
+        written = len(google.live_events())
+        assert BATCH_LIMIT <= written <= 2 * BATCH_LIMIT
+        await asyncio.sleep(1.2)
+        assert len(google.live_events()) == written  # nothing sent after it gave up
+        google.slow_seconds = 0.0
+        again = await cal.apply(many, *WEEK)
+        assert len(again.created) == len(many) - written
+        ids = Counter(e["extendedProperties"]["private"]["almanacId"] for e in google.live_events())
+        assert len(ids) == len(many) and max(ids.values()) == 1
+    finally:
+        await cal.close()
