@@ -24,9 +24,9 @@ from almanac.app import create_app
 from almanac.cache import LocalCache
 from almanac.calendars.base import CalendarSlow, EventSpec
 from almanac.calendars.bounded import Bounded
+from almanac.calendars.bounds import call_deadline, request_timeout
 from almanac.calendars.google import GoogleCalendar
 from almanac.calendars.google_api import BATCH_LIMIT
-from almanac.calendars.bounds import call_deadline, request_timeout
 from almanac.config import GoogleCalendarSettings, SchedulerSettings
 from almanac.deps import get_state
 from almanac.scheduler.pending import TASK, write_blocks
