@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
-from almanac.calendars.factory import calendar_for
+from almanac.calendars.factory import build_calendar
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
 from almanac.memory.forgetting import RemoteForget, Subject
@@ -40,7 +40,11 @@ async def delete_plan_blocks(
         parsed = parse_almanac_id(almanac_id)
         return parsed is not None and parsed[0] in plans
 
-    calendar = calendar_for(settings, session=session, cache=cache)
+    # Not bounded like the writers' (calendars/bounds.py): no lock is held here, and a slow
+    # calendar may take its time to delete.
+    calendar = build_calendar(
+        settings.calendar, session=session, cache=cache, timezone=settings.timezone
+    )
     try:
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
