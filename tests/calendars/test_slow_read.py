@@ -61,9 +61,10 @@ async def test_a_calendar_too_slow_to_read_keeps_its_write_pending_and_health_sa
         await connect(session, google)
         await session.commit()
     (plan,) = await plans(state, chain(2, 1.0))
-    google.slow_seconds, google.slow_match = 1.5, "POST /batch"  # the write hangs: queued
+    google.fail(503, times=50, match="POST /batch")  # Google fails the write: queued
     r = await committed_client.post("/api/v1/scheduler/schedule", json=body(plan))
     assert r.status_code == 200 and r.json()["calendar"]["pending"], r.text
+    google.faults.clear()
     async with state.sessionmaker() as session:
         job_id, args = (
             await session.execute(
