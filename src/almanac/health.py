@@ -260,7 +260,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
     from almanac.memory.client import gateway
 
     client = gateway(state)
-    where = f"Memory Gateway at {client.client.base_url}"
+    where = client.where
     without = "plans are made without memory context and say so"
     try:
         (code, body), ms = await _timed(client.health(), limit=None)
