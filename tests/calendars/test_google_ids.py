@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import LocalCache
-from almanac.calendars.base import CalendarUnavailable
+from almanac.calendars.base import CalendarUnavailable, EventSpec
 from almanac.calendars.bounded import Bounded
 from almanac.calendars.google import GoogleCalendar
-from almanac.calendars.google_api import ID_GENERATIONS, event_id
+from almanac.calendars.google_api import ID_GENERATIONS, event_id, insert_body
 from almanac.config import GoogleCalendarSettings
 from tests.calendars.shapes import WEEK, at, connect, specs
 from tests.doubles.google_calendar import FakeGoogle
@@ -128,3 +128,23 @@ async def test_a_deleted_block_created_again_is_on_the_calendar(
         "send again", lambda service: google_calendar._settle(specs(), service)
     )
     assert live_ids(google) == Counter({"t1": 1, "t2": 1, "t3": 1})
+
+
+async def test_removing_blocks_leaves_a_block_written_meanwhile_alone(
+    google_calendar: GoogleCalendar, google: FakeGoogle
+) -> None:
+    """`remove` (forgetting a client: no writers' lock) reads the window, then writes; a
+    block another writer adds in between is not one of those removed and must stay."""
+    await google_calendar.apply(specs(), *WEEK)
+    reads = len(google.api_requests("GET", EVENTS_PATH))
+    google.delay(0.0, "GET " + EVENTS_PATH)  # the first read: at once
+    google.delay(0.5, "GET " + EVENTS_PATH)  # the next read waits: the other writer's turn
+    removing = asyncio.create_task(
+        google_calendar.remove(lambda aid: aid == "t1", *WEEK)  # t1 is the forgotten block
+    )
+    while len(google.api_requests("GET", EVENTS_PATH)) == reads:
+        await asyncio.sleep(0.01)
+    new = EventSpec("t4", "Written meanwhile", at(5, 9), at(5, 10))
+    google.add_event(**insert_body(new))  # another writer's new block
+    assert await removing == ["t1"]
+    assert live_ids(google) == Counter({"t2": 1, "t3": 1, "t4": 1})

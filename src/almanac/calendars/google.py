@@ -39,6 +39,7 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
+    Scope,
     merge_intervals,
     overlaps,
     plan_changes,
@@ -234,7 +235,11 @@ class GoogleCalendar(CalendarProvider):
     # -- writing ----------------------------------------------------------------------------
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
         """Diff and write Almanac's events in the window as batches; never the user's.
 
@@ -252,7 +257,7 @@ class GoogleCalendar(CalendarProvider):
         deleted: list[str] = []
         try:
             for attempt in range(self.max_attempts):
-                plan = plan_changes(await self.events(*window), desired, window)
+                plan = plan_changes(await self.events(*window), desired, window, only)
                 ops = api.ops_for(plan)
                 outcome = await self._call(
                     "apply changes",
