@@ -2,6 +2,7 @@
 
 Through the real google-api-python-client against the wire double, which answers an insert
 naming a taken id (a live event's or a deleted one's) with 409 `duplicate`, as Google does.
+Last, `remove` racing another writer (its diff is scoped to the ids it removes).
 """
 
 from __future__ import annotations
