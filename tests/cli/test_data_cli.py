@@ -219,3 +219,14 @@ def test_backup_and_restore_into_a_fresh_folder(
     code, out = invoke("restore", str(path), "--yes")
     assert code == 0, out
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("where", ["missing/dir/out.jsonl", ".", "a-file/out.jsonl"])
+def test_export_to_a_path_it_cannot_write_is_one_line(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / where
+    result = runner.invoke(app, ["export", str(target)])
+    assert result.exit_code == 2, result.output
+    (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert line.startswith(f"error: cannot write {target}"), line
+    assert not list(tmp_path.rglob("*.partial"))

@@ -66,6 +66,11 @@ def export(
     from almanac.backup.export import export_all
     from almanac.cli.runtime import local_state, run
     from almanac.db.migrate import current_revision
+    from almanac.errors import AlmanacError
+
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        what = "is a folder" if path.is_dir() else f"is in {path.parent}, which is no folder"
+        raise fail(f"cannot write {path}: it {what}; name a file in an existing folder", 2)
 
     async def go() -> dict[str, int]:
         async with local_state(Settings()) as state:
@@ -73,9 +78,13 @@ def export(
             if path is None:
                 return await export_all(state, sys.stdout, schema)
             tmp = path.with_name(path.name + ".partial")
-            with tmp.open("w", encoding="utf-8") as fh:
-                counts = await export_all(state, fh, schema)
-            tmp.replace(path)
+            try:
+                with tmp.open("w", encoding="utf-8") as fh:
+                    counts = await export_all(state, fh, schema)
+                tmp.replace(path)
+            except OSError as exc:  # a folder, a missing folder, no permission, a full disk
+                tmp.unlink(missing_ok=True)
+                raise AlmanacError(f"cannot write {path}: {exc.strerror or exc}") from exc
             return counts
 
     counts = run(go)
