@@ -346,3 +346,12 @@ async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
             )
             assert r.status_code == 400, r.text
             assert r.json()["error"]["code"] == -32700 and reason in r.json()["error"]["message"]
+        # A UTF-16 byte order mark: the SDK's decoding failed, a 500.
+        for body in (b"\xff\xfe{", b"\xff\xfe" + (call % "{}").encode("utf-16-le")):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content=body,
+                headers={**headers, "content-type": "application/json"},
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["code"] == -32700 and "not UTF-8" in r.text

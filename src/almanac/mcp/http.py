@@ -53,10 +53,15 @@ def _auth_headers(headers: Any) -> dict[str, str]:
 
 def unreadable(body: bytes) -> str | None:
     """Why the SDK cannot take a JSON-RPC body, for what it answers with a 500: JSON
-    nested past the parser's depth (RecursionError) or a lone surrogate escape, which
-    fails when echoed back ("Unknown tool: \\ud800..."). Other bad JSON it refuses itself."""
+    nested past the parser's depth (RecursionError), a lone surrogate escape, which
+    fails when echoed back ("Unknown tool: \\ud800..."), or bytes that are no UTF-8 (a
+    UTF-16 byte order mark). Other bad JSON it refuses itself."""
     try:
-        json.dumps(json.loads(body), ensure_ascii=False).encode()
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    try:
+        json.dumps(json.loads(text), ensure_ascii=False).encode()
     except RecursionError:
         return "the JSON is nested too deeply"
     except UnicodeEncodeError:
