@@ -113,6 +113,16 @@ class _Authenticated:
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
         scope[KEY_SCOPE] = who.json().get("scope")
+        if scope.get("method") == "GET":
+            # A stateless server never sends on its own, so the SDK's GET stream stayed
+            # open and silent forever, one held connection per call; the transport lets a
+            # server without such a stream answer 405.
+            error = {"code": -32600, "message": "Method Not Allowed: this server has no GET stream"}
+            answer = {"jsonrpc": "2.0", "id": None, "error": error}
+            await Response(
+                json.dumps(answer), 405, headers={"Allow": "POST"}, media_type="application/json"
+            )(scope, receive, send)
+            return
         if scope.get("method") == "POST":
             body = await _read_body(receive)
             if reason := unreadable(body):
