@@ -19,6 +19,7 @@ import typer
 
 from almanac.cli.connect import fail
 from almanac.cli.output import emit
+from almanac.cli.validation import output_file
 from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 
@@ -68,9 +69,8 @@ def export(
     from almanac.db.migrate import current_revision
     from almanac.errors import AlmanacError
 
-    if path is not None and (path.is_dir() or not path.parent.is_dir()):
-        what = "is a folder" if path.is_dir() else f"is in {path.parent}, which is no folder"
-        raise fail(f"cannot write {path}: it {what}; name a file in an existing folder", 2)
+    if path is not None:
+        output_file(path)
 
     async def go() -> dict[str, int]:
         async with local_state(Settings()) as state:
@@ -143,6 +143,8 @@ def backup(
     """A consistent backup of the whole database with pg_dump (safe while the server runs)."""
     from almanac.backup.pgdump import backup as dump
     from almanac.cli.runtime import run
+
+    output_file(path, parents_made=True)  # pg_dump's folder is made when missing
 
     async def go() -> None:
         async with _database_url(Settings()) as url:
