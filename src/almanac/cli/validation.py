@@ -8,13 +8,16 @@ from typing import Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
+from almanac.http_problems import error_message
+
 M = TypeVar("M", bound=BaseModel)
 
 
 def error_lines(exc: ValidationError, where: str = "input") -> list[str]:
     """`field: reason` for each error (`where` names an error without a field)."""
     return [
-        f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg'].removeprefix('Value error, ')}"
+        f"{'.'.join(str(p) for p in e['loc']) or where}: "
+        + error_message(dict(e)).removeprefix("Value error, ")
         for e in exc.errors()
     ]
 
