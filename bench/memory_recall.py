@@ -1,6 +1,10 @@
 """Recall quality on LoCoMo: Almanac's hybrid recall against BM25 and vector-only baselines.
 
-Usage: .venv/bin/python bench/memory_recall.py [--data PATH/26.json]
+Usage: .venv/bin/python bench/memory_recall.py [--data PATH/26.json] [--embedder-assets DIR]
+
+`--embedder-assets` runs everything with another local model folder (one built by
+scripts/build_embedder.py) instead of the packaged default, to compare candidate embedders
+through the full recall path.
 
 Every turn is ingested as one memory (speaker and text, the image caption when present,
 the session's date as occurred_at, dia_id in metadata); each question (category 5, the
@@ -44,6 +48,8 @@ from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.cli.runtime import LocalImport  # noqa: E402
 from almanac.config import Settings  # noqa: E402
 from almanac.db.uow import unit_of_work  # noqa: E402
+from almanac.db.vector_indexes import ensure_indexes  # noqa: E402
+from almanac.embedder.local import LocalEmbedder  # noqa: E402
 from almanac.memory.schemas import RecallQuery, RememberIn  # noqa: E402
 from almanac.memory.service import MemoryService  # noqa: E402
 from almanac.state import build_state  # noqa: E402
@@ -186,12 +192,22 @@ async def ingest(state: Any, conv_id: str, turns: list[Turn]) -> tuple[str, floa
     return session, time.perf_counter() - t0
 
 
-async def run(path: Path) -> dict[str, Any]:
+async def open_state(data_dir: Path, assets: Path | None) -> Any:
+    """Almanac's state in a fresh data folder; with `assets`, that local model instead."""
+    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    state = await build_state(settings)
+    if assets is not None:
+        await state.embedder.close()
+        state.embedder = LocalEmbedder(assets)
+        await ensure_indexes(state.engine, state.embedder.model, state.embedder.dim)
+    return state
+
+
+async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     texts = [t.text for t in turns]
     with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
-        state = await build_state(settings)
+        state = await open_state(Path(tmp), assets)
         try:
             session, ingest_s = await ingest(state, conv_id, turns)
 
@@ -247,8 +263,9 @@ async def run(path: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_BENCH / "locomo-dev" / "26.json")
+    parser.add_argument("--embedder-assets", type=Path, help="a local model folder to use")
     args = parser.parse_args()
-    result = asyncio.run(run(args.data))
+    result = asyncio.run(run(args.data, args.embedder_assets))
     systems = result["systems"]
     rows = []
     for group in systems["almanac"]:

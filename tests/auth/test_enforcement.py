@@ -100,6 +100,33 @@ async def test_two_different_keys_are_refused_whichever_is_valid(
     assert (await anon.get("/api/v1/memory/facts", headers=same)).is_success
 
 
+async def test_a_proxy_basic_login_is_no_key(anon: httpx.AsyncClient, make_key: KeyMaker) -> None:
+    """A proxy passing its own `Authorization: Basic` made a valid X-API-Key (or the
+    dashboard's cookie) a 401: another scheme is not a key, so the others are read."""
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    reader = await make_key("behind-proxy", "read")
+    r = await anon.get("/api/v1/auth/me", headers={**basic, "X-API-Key": reader})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "behind-proxy"
+    r = await anon.post(
+        "/api/v1/memory/remember", json={"content": "x"}, headers={**basic, "X-API-Key": reader}
+    )
+    assert r.status_code == 403, r.text  # the key's own scope still holds
+    # Basic alone is a 401 saying why, not "the API key is not valid".
+    r = await anon.get("/api/v1/memory/facts", headers=basic)
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+    assert "'Basic' scheme" in r.json()["detail"] and "Bearer" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "Authorization"
+    # A wrong X-API-Key behind the proxy is still a wrong key.
+    r = await anon.get("/api/v1/memory/facts", headers={**basic, "X-API-Key": "nonsense"})
+    assert r.status_code == 401 and "not valid" in r.json()["detail"]
+    # The dashboard's cookie behind the same proxy signs in.
+    signed = await anon.post("/api/v1/auth/session", json={"key": reader})
+    assert signed.status_code == 200, signed.text
+    r = await anon.get("/api/v1/auth/me", headers=basic)
+    assert r.status_code == 200 and r.json()["via"] == "session", r.text
+
+
 async def test_a_blank_second_key_header_is_no_second_key(anon: httpx.AsyncClient) -> None:
     """A valid Bearer key with an empty X-API-Key header (a client template that always
     sends both) was a 400 "two different API keys": a blank header names no key."""

@@ -64,6 +64,8 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     assert code == 0 and json.loads(out)["actual_hours"] == 1.5, out
     code, out = invoke("runs", "list", "--json")
     assert code == 0 and json.loads(out)["total"] == 1, out
+    code, out = invoke("runs", "list")  # boxed, as the rich tables of other commands
+    assert code == 0 and "┏" in out and f"│ {run_id} " in out and "└" in out, out
 
     code, out = invoke("sprints", "add", "2026-03-02", "--capacity", "30", "--json")
     assert code == 0, out

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import get_args
 
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from almanac.cli.main import app
 from almanac.db.engine import create_engine
+from almanac.memory.schemas import MemoryScope
 from almanac.state import AppState
 
 runner = CliRunner()
@@ -46,6 +48,14 @@ def test_remember_recall_and_facts(cli_env: AppState):
 
     code, out = invoke("facts", "--subject-id", "me")
     assert code == 0 and "Deep work happens before noon" in out and "current" in out
+    assert "┃ id " in out and "└" in out, out  # boxed, as the rich tables of other commands
+
+
+def test_remember_scope_help_lists_its_values():
+    result = runner.invoke(app, ["remember", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    line = next(x for x in result.output.splitlines() if "--scope" in x)
+    assert all(value in line for value in get_args(MemoryScope)), line
 
 
 def test_a_plain_memory_that_reads_as_a_preference_says_how_to_apply_it(cli_env: AppState):

@@ -167,3 +167,45 @@ def test_agenda_lists_coming_events(cli_env: AppState, pg_url: str):
     result = runner.invoke(app, ["agenda", "--days", "3"])
     assert result.exit_code == 0, result.output
     assert "Board meeting" in result.output and "busy" in result.output
+
+
+def test_agenda_shows_each_blocks_client(cli_env: AppState, pg_url: str):
+    """Blocks belong to a plan with a client: the agenda had no column for it."""
+
+    async def add(session: AsyncSession) -> None:
+        start = datetime.now(TZ).replace(microsecond=0) + timedelta(days=1)
+        for client_id, key in ((42, "audit"), (None, "own")):
+            plan = Plan(plan_title="P", intent="t", sop={}, status="scheduled", client_id=client_id)
+            session.add(plan)
+            await session.flush()
+            session.add(
+                CalendarEntry(
+                    uid=f"block-{key}",
+                    title=f"Block {key}",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    almanac_id=f"plan{plan.id}-{key}-0",
+                )
+            )
+            start += timedelta(hours=2)
+        session.add(
+            CalendarEntry(
+                uid="cli-event", title="Dentist", start_at=start, end_at=start + timedelta(hours=1)
+            )
+        )
+        await session.flush()
+
+    on_db(pg_url, add)
+    result = runner.invoke(app, ["agenda", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if " day " in f" {line} ")
+    assert "client" in header
+    rows = {
+        name: line.split("│")[1:-1]
+        for line in result.output.splitlines()
+        for name in ("Block audit", "Block own", "Dentist")
+        if name in line
+    }
+    assert [c.strip() for c in rows["Block audit"]][3:] == ["almanac", "42"]
+    assert [c.strip() for c in rows["Block own"]][3:] == ["almanac", ""]
+    assert [c.strip() for c in rows["Dentist"]][3:] == ["busy", ""]

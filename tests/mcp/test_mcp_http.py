@@ -148,7 +148,12 @@ async def test_a_key_lists_only_the_tools_its_scope_may_call(
         assert "cannot write" not in text
     async with session(live_server, transport, writer) as s:
         assert {t.name for t in (await s.list_tools()).tools} == TOOLS - ADMIN_TOOLS
-        await ok(s, "remember", content="a writer can write")
+        text, out = await ok(s, "remember", content="a writer can write")
+        assert out["hint"] is None and "note" not in text
+        # A plain memory that reads as a preference says how to apply it (the CLI did).
+        text, out = await ok(s, "remember", content="No meetings before 10")
+        assert "note: this looks like a scheduling preference (nothing before 10:00)" in text
+        assert "add_fact" in out["hint"]
         message = await failed(s, "forget_subject", subject_type="user", subject_id="nobody")
         assert "(403)" in message
     async with session(live_server, transport) as s:  # admin

@@ -35,6 +35,29 @@ async def test_remember_stores_with_defaults(client: httpx.AsyncClient, db_sessi
     assert vector is not None and vector.model and len(vector.embedding) > 100
 
 
+async def test_a_plain_memory_reading_as_a_preference_gets_a_hint(client: httpx.AsyncClient):
+    """The CLI said so; the REST (and MCP) answers did not: the scheduler reads only
+    preference facts, so "No meetings before 10" stored as a memory applies nothing."""
+    r = await client.post(R, json={"content": "No meetings before 10", "client_id": 4})
+    assert r.status_code == 201, r.text
+    hint = r.json()["hint"]
+    assert "scheduling preference (nothing before 10:00)" in hint
+    assert "fact_type 'preference'" in hint and "/api/v1/memory/facts" in hint
+    r = await client.post(R, json={"content": "Invoice Acme on the first of the month"})
+    assert r.status_code == 201 and r.json()["hint"] is None
+    # Promoted to a preference fact already: it applies, nothing to say.
+    meta = {"subject_type": "user", "subject_id": "me", "fact_type": "preference"}
+    body = {"content": "Nothing after 6pm", "salience_score": 0.9, "metadata": meta}
+    r = await client.post(R, json=body)
+    assert r.status_code == 201 and r.json()["promoted_to_fact_id"], r.text
+    assert r.json()["hint"] is None
+    # A long text is a note, not a preference, and is not read: the rules' lazy patterns
+    # take quadratic time (0.8 s of the event loop on 20,000 hostile characters).
+    long = "No meetings before 10. " + "Notes from the call. " * 30
+    r = await client.post(R, json={"content": long})
+    assert r.status_code == 201 and r.json()["hint"] is None
+
+
 async def test_idempotency_key_returns_first_record(
     client: httpx.AsyncClient, db_session: AsyncSession
 ):

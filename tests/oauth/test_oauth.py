@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import CalendarSettings
 from almanac.models.calendar import OAuthCredential
+from almanac.oauth import service
 from almanac.oauth.crypto import TokenCipher
 from almanac.oauth.repository import OAuthCredentialRepository
 from almanac.state import AppState
@@ -255,3 +257,28 @@ async def test_a_token_endpoint_5xx_is_a_503_not_a_rejected_code(
     assert answer.status_code == 503, answer.text
     assert "answered 502" in answer.json()["detail"] and answer.headers["retry-after"] == "30"
     assert (await db_session.scalars(select(OAuthCredential))).all() == []
+
+
+async def test_another_warning_is_not_reported_as_a_scope_change(
+    oauth_client: httpx.AsyncClient,
+    google: FakeGoogle,
+    db_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any `Warning` raised during the exchange read as "Google granted only no scope":
+    only oauthlib's scope-change warning (which carries the token) is a consent."""
+
+    def warns(response: requests.Response) -> requests.Response:
+        # What `-W error` makes of a library's deprecation warning during the exchange.
+        raise DeprecationWarning("a library's deprecation, raised as an error")
+
+    monkeypatch.setattr(service, "_answered", warns)
+    query = await authorize(oauth_client)
+    code = google.issue_code("warned", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    # It stays what it is, an unexpected error (the server logs it and answers a 500; the
+    # in-process client raises it), not a 400 "Google granted only no scope".
+    with pytest.raises(DeprecationWarning, match="a library's deprecation"):
+        await oauth_client.get("/oauth/callback", params=params)
+    assert (await db_session.scalars(select(OAuthCredential))).all() == []
+    assert len(google.token_requests) == 1  # the exchange ran, through the real client

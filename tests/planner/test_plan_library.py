@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -173,23 +175,46 @@ async def test_estimates_are_calibrated_from_execution_runs(
     assert plan["estimates_mode"] == "calibrated"
 
 
-async def test_memory_down_degrades_but_still_plans(
-    client: httpx.AsyncClient, library: dict[str, Workflow], state: Any
-) -> None:
+@asynccontextmanager
+async def gateway_at(state: Any, url: str) -> AsyncIterator[None]:
+    """The app's memory behind a Gateway at `url` (two-process mode) for the block."""
     from almanac.config import ServerSettings
 
-    # A Gateway in another process that does not answer: planning goes on and says what
-    # it missed (the real HTTP port, chosen by the setting).
     settings = state.settings
-    state.settings = settings.model_copy(
-        update={"server": ServerSettings(memory_gateway_url="http://127.0.0.1:9")}
-    )
+    state.settings = settings.model_copy(update={"server": ServerSettings(memory_gateway_url=url)})
     try:
-        r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+        yield
     finally:
         if state.memory is not None:
             await state.memory.close()
         state.memory = None
         state.settings = settings
+
+
+async def test_memory_down_degrades_but_still_plans(
+    client: httpx.AsyncClient, library: dict[str, Workflow], state: Any
+) -> None:
+    # A Gateway in another process that does not answer: planning goes on and says what
+    # it missed (the real HTTP port, chosen by the setting).
+    async with gateway_at(state, "http://127.0.0.1:9"):
+        r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
     assert r.status_code == 201, r.text
     assert r.json()["degraded"] == ["memory"]
+
+
+async def test_plan_notes_never_quote_the_gateways_password(
+    client: httpx.AsyncClient, library: dict[str, Workflow], state: Any
+) -> None:
+    """A Gateway URL with credentials in it (`http://user:pass@host`) was quoted whole in
+    the note saying memory was unavailable."""
+    password = "s3cret-gateway-pass"
+    async with gateway_at(state, f"http://planner:{password}@127.0.0.1:9"):
+        r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+        again = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+    assert r.status_code == 201 and again.status_code == 201, r.text
+    for answer in (r, again):  # the second within the deadline: "not asked again yet"
+        notes = answer.json()["notes"]
+        assert any("Memory Gateway at http://planner:***@127.0.0.1:9" in n for n in notes), notes
+        assert password not in answer.text
+    stored = await client.get(f"/api/v1/planner/plans/{r.json()['id']}")
+    assert password not in stored.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,9 @@ from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
 from almanac.scheduler.core import Block, Interval, Problem, Schedule, SolveStatus, Task
 from almanac.scheduler.problem import (
+    ClosedTask,
     TaskInput,
+    build_problem,
     limits,
     moves,
     parse_almanac_id,
@@ -43,13 +46,54 @@ def test_unknown_dependencies_are_dropped_with_a_warning():
 def test_a_done_dependency_is_satisfied_and_a_cancelled_one_is_named():
     warnings: list[str] = []
     deps = ("done", "old", "cut", "gone")
-    closed = {"done": "done", "old": "completed", "cut": "cancelled"}
+    closed = {
+        "done": ClosedTask("done", "Done", "done"),
+        "old": ClosedTask("completed", "Old", "old"),
+        "cut": ClosedTask("cancelled", "cut", "cut"),
+    }
     task = to_core_task(TaskInput("b", "B", 1, depends_on=deps), {"b"}, 15, warnings, closed)
     assert task.depends_on == ()
     assert warnings == [
         "task 'b': dependency 'cut' is cancelled; ignored, the task no longer waits for it",
         "task 'b': dependency 'gone' is not a task; ignored",
     ]
+
+
+def test_dropped_dependencies_are_named_by_title_not_internal_id():
+    """A cancelled dependency was named by the calendar's internal id ('p12/review'): now
+    by its title, with its key only when another task has the same title."""
+    closed = {
+        "p12/review": ClosedTask("cancelled", "Review the draft", "review"),
+        "p12/check": ClosedTask("skipped", "Check", "check"),
+        "p12/check-2": ClosedTask("cancelled", "check", "check-2"),
+    }
+    warnings: list[str] = []
+    deps = ("p12/review", "p12/check", "p12/gone")
+    b = TaskInput("p12/b", "B", 1, depends_on=deps, name="b")
+    problem = build_problem([b], **_problem_args(warnings), closed=closed)
+    assert problem.tasks[0].depends_on == ()
+    assert [w for w in warnings if "dependency" in w] == [
+        "task 'b': dependency 'Review the draft' is cancelled; ignored, the task no longer "
+        "waits for it",
+        "task 'b': dependency 'Check' (check) is skipped; ignored, the task no longer waits for it",
+        "task 'b': dependency 'gone' is not a task; ignored",
+    ]
+    assert "p12/" not in " ".join(warnings)
+
+
+def _problem_args(warnings: list[str]) -> dict[str, Any]:
+    return {
+        "settings": SchedulerSettings(),
+        "prefs": SchedulingPreferences(),
+        "timezone": "UTC",
+        "now": T0,
+        "horizon": (T0, T0 + timedelta(days=5)),
+        "busy": (),
+        "weekly_capacity_hours": None,
+        "billable_share_target": None,
+        "previous": (),
+        "warnings": warnings,
+    }
 
 
 def test_inconsistent_task_is_validation_failed_naming_it():

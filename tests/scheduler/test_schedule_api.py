@@ -389,5 +389,27 @@ async def test_replan_after_a_dependency_is_done_does_not_warn_about_it(
     r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id})
     assert r.status_code == 200, r.text
     warnings = r.json()["warnings"]
-    assert not any("research" in w for w in warnings), warnings
+    assert not any("research" in w.lower() for w in warnings), warnings
     assert {b["task_key"] for b in r.json()["blocks"]} == {"draft"}
+
+
+async def test_replan_names_a_cancelled_dependency_by_its_title(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The warning named it by the calendar's internal id ('p12/draft')."""
+    plan = await make_plan(db_session, TASKS)
+    assert (await schedule(sched_client, plan.id, dry_run=False)).status_code == 200
+    rows = {t.plan_task_key: t for t in await db_session.scalars(select(Task))}
+    rows["draft"].title = "Write the first draft"
+    r = await sched_client.patch(
+        f"/api/v1/planner/tasks/{rows['draft'].id}", json={"status": "cancelled"}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id})
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert (
+        "task 'review': dependency 'Write the first draft' is cancelled; ignored, the task no "
+        "longer waits for it"
+    ) in warnings, warnings
+    assert not any(f"p{plan.id}/" in w for w in warnings), warnings

@@ -31,17 +31,6 @@ def _problem(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"status": status, "content_type": "application/problem+json", "body": json.dumps(body)}
 
 
-def test_sign_in_without_script_keeps_the_key_out_of_the_url(browser: Any, server: Server) -> None:
-    # A form sent before the script has loaded (or with scripts off) is sent by the browser.
-    page: Page = browser.new_context(java_script_enabled=False).new_page()
-    page.goto(server.url + "/ui/signin")
-    page.get_by_role("textbox", name="API key").fill(server.admin_key or "")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    assert (server.admin_key or "") not in page.url
-    page.context.close()
-
-
 def test_revoked_key_leads_back_to_sign_in_with_a_message(
     browser: Any, server: Server, watch: Watch
 ) -> None:

@@ -28,14 +28,15 @@ PUBLIC_LOOKUP_SECONDS = 2.0
 def credentials(request: Request) -> tuple[str, str] | None:
     """("key", key) from `Authorization: Bearer` or `X-API-Key`, else ("session", cookie).
 
-    Both headers with different keys are a 400: neither is taken.
+    Both headers with different keys are a 400: neither is taken. Another `Authorization`
+    scheme (a proxy's `Basic` login) is not a key: the other two are read as without it.
     """
     auth = request.headers.get("authorization")
     key = request.headers.get("x-api-key")
-    if auth:
-        scheme, _, value = auth.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return "key", ""  # another scheme: a wrong key, not an absent one
+    scheme, _, value = (auth or "").partition(" ")
+    if auth and scheme.lower() == "bearer":
+        if not value.strip():
+            return "key", ""  # "Bearer " names a key, an empty (wrong) one
         if key is not None and key.strip() and key.strip() != value.strip():
             # Which one counts would be a guess (a proxy may check the other): refuse both.
             # A blank X-API-Key names no key (clients that always send both headers).
@@ -53,6 +54,13 @@ def credentials(request: Request) -> tuple[str, str] | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return "session", cookie[:_MAX_TOKEN]
+    if auth:
+        raise Unauthorized(
+            f"the Authorization header uses the {scheme[:20]!r} scheme, which carries no API"
+            " key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+            errors=[{"field": "Authorization", "message": "not a Bearer key"}],
+            headers=_CHALLENGE,
+        )
     return None
 
 
@@ -73,7 +81,7 @@ async def _verify(state: State, uow: UoW, kind: str, token: str) -> tuple[Princi
 
 
 # Declared for the OpenAPI document (the "Authorize" button in /docs); `credentials`
-# parses the headers itself, so a wrong scheme is a wrong key rather than no key.
+# parses the headers itself (another scheme is no key, and says so).
 _Bearer = Annotated[
     HTTPAuthorizationCredentials | None, Security(HTTPBearer(auto_error=False, scheme_name="key"))
 ]
@@ -94,7 +102,7 @@ async def authenticate(
     try:
         given = credentials(request)
     except AlmanacError:
-        if public:  # two different keys: neither is taken, as a wrong key is not here
+        if public:  # two different keys, or no key but another scheme's: as anonymous here
             return None
         raise
     if given is None:

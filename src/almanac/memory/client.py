@@ -26,6 +26,7 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
+from almanac.redact import mask_url
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
         logger.warning(
             "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
             "(a key with scope write) or the data folder's api-key",
-            url,
+            mask_url(url),
         )
     limit = state.settings.server.memory_gateway_timeout_seconds
     client = httpx.AsyncClient(base_url=url, timeout=limit, headers=headers)
@@ -90,6 +91,11 @@ class HttpMemoryClient:
         # (monotonic time, why) of the last time the Gateway could not serve.
         self.last_failure: tuple[float, str] | None = None
 
+    @property
+    def where(self) -> str:
+        """The words naming the Gateway, its URL's password masked (they reach plan notes)."""
+        return f"Memory Gateway at {mask_url(str(self.client.base_url))}"
+
     async def close(self) -> None:
         """Close the HTTP client when this object created it."""
         if self.owns_client:
@@ -101,10 +107,8 @@ class HttpMemoryClient:
             # waiting it out again. An answer (a 503 `Busy` on one client's fact slot, a
             # 500 on one odd request) says nothing of the next call, which this one client
             # makes for every tenant, and its detail is that request's, not theirs to see.
-            self.last_failure = (time.monotonic(), why)
-        return DependencyUnavailable(
-            f"Memory Gateway at {self.client.base_url} {why}", headers={"Retry-After": "5"}
-        )
+            self.last_failure = (time.monotonic(), mask_url(why))
+        return DependencyUnavailable(mask_url(f"{self.where} {why}"), headers={"Retry-After": "5"})
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
         failed = self.last_failure
@@ -114,8 +118,7 @@ class HttpMemoryClient:
             ago = time.monotonic() - failed[0]
             if ago < self.deadline:
                 raise DependencyUnavailable(
-                    f"Memory Gateway at {self.client.base_url} {failed[1]} {ago:.1f} s ago;"
-                    " not asked again yet",
+                    f"{self.where} {failed[1]} {ago:.1f} s ago; not asked again yet",
                     headers={"Retry-After": "5"},
                 )
         try:
@@ -136,7 +139,7 @@ class HttpMemoryClient:
                 raise self._unavailable(f"answered {status}: {problem.message()}")
             if self.own_key and status in (401, 403):
                 raise DependencyUnavailable(
-                    f"Memory Gateway at {self.client.base_url} refused the Planner's key "
+                    f"{self.where} refused the Planner's key "
                     f"({status}: {problem.message()}); set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
                     "to a Gateway key with scope write"
                 )

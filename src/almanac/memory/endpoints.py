@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.db.repository import row_out
@@ -37,6 +38,9 @@ from almanac.problems import answers
 from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
+# The app's state key of the text → hint function `remember` answers with (set by the app:
+# the rules are the scheduler's, above this domain).
+REMEMBER_HINT = "remember_hint"
 
 
 def get_memory_service(uow: UoW, state: State) -> MemoryService:
@@ -48,11 +52,19 @@ Id = Annotated[BigId, Path()]
 
 
 @router.post("/remember", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
-async def remember(body: RememberIn, memory: Memory, uow: UoW) -> RememberOut:
-    """Store a memory (idempotent with `idempotency_key`)."""
+async def remember(body: RememberIn, memory: Memory, uow: UoW, request: Request) -> RememberOut:
+    """Store a memory (idempotent with `idempotency_key`).
+
+    `hint` says when a plain memory reads as a scheduling preference, which only a
+    preference fact applies.
+    """
     result = await memory.remember_many([body])
     await uow.commit()  # answer after commit: `stored_in` reports the after-commit cache write
-    return result.one()
+    out = result.one()
+    hinter: Callable[[str], str | None] | None = getattr(request.app.state, REMEMBER_HINT, None)
+    if hinter is not None and out.promoted_to_fact_id is None:
+        out.hint = hinter(body.content)
+    return out
 
 
 @router.post("/remember/batch", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))

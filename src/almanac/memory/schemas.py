@@ -50,6 +50,9 @@ class RememberOut(BaseModel):
     stored_in: list[str]
     promoted_to_fact_id: int | None
     duplicate: bool
+    # Set by the app (the scheduler's rules; memory sits below it): a plain memory that
+    # reads as a scheduling preference, which only a preference fact would apply.
+    hint: str | None = None
 
 
 class RememberBatchIn(Strict):

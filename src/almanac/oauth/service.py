@@ -94,6 +94,12 @@ def _answered(response: Any) -> Any:
     return response
 
 
+def _scope_changed(warning: Warning) -> bool:
+    """oauthlib's "Scope has changed": a bare `Warning` (no subclass names it) carrying the
+    token and both scope lists. Any other warning raised as an error is not a consent."""
+    return all(hasattr(warning, name) for name in ("token", "old_scope", "new_scope"))
+
+
 def _granted(warning: Warning) -> dict[str, Any]:
     """The token of an answer whose scopes differ from the ones asked: kept when it still
     holds every scope Almanac needs, else a 400 naming `scope` (nothing is stored)."""
@@ -179,6 +185,8 @@ class OAuthService:
         except Warning as w:
             # oauthlib raises (not warns) when the granted scopes differ from the asked ones:
             # granular consent lets the user untick one, and Google may add others.
+            if not _scope_changed(w):
+                raise  # not about scopes: an unexpected error, logged as one
             token = _granted(w)
         except _TokenEndpointFailed as e:
             raise DependencyUnavailable(

@@ -33,6 +33,13 @@ class PlanRepository(Repository, PortableRows):
         stmt = select(Plan.id).where(Plan.client_id == client_id).order_by(Plan.id)
         return list(await self.session.scalars(stmt))
 
+    async def clients_of(self, plan_ids: Sequence[int]) -> dict[int, int | None]:
+        """Plan id → its client id (None for the user's own plans)."""
+        if not plan_ids:
+            return {}
+        stmt = select(Plan.id, Plan.client_id).where(Plan.id.in_(list(plan_ids)))
+        return {p: c for p, c in await self.session.execute(stmt)}
+
     async def ids_not_cancelled(self, client_id: int | None) -> list[int]:
         """Ids of the plans not cancelled (a client's, or everyone's)."""
         stmt = select(Plan.id).where(

@@ -119,14 +119,14 @@ class TaskRepository(Repository, PortableRows):
         )
         return list(await self.session.scalars(stmt))
 
-    async def closed_of(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], str]:
-        """(plan id, task key) → status of the plans' closed tasks (done, cancelled...)."""
+    async def closed_of(self, plan_ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str]]:
+        """(plan id, task key) → (status, title) of the plans' closed tasks (done, cancelled...)."""
         if not plan_ids:
             return {}
-        stmt = select(Task.plan_id, Task.plan_task_key, Task.status).where(
+        stmt = select(Task.plan_id, Task.plan_task_key, Task.status, Task.title).where(
             Task.plan_id.in_(list(plan_ids)), Task.status.in_(CLOSED_TASK_STATUSES)
         )
-        return {(p, k): s for p, k, s in await self.session.execute(stmt) if p and k}
+        return {(p, k): (s, t) for p, k, s, t in await self.session.execute(stmt) if p and k}
 
     async def set_scheduled_start(self, starts: dict[int, datetime | None]) -> None:
         """tasks.scheduled_start per task id (None clears it)."""

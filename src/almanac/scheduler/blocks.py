@@ -50,6 +50,8 @@ class BlockService:
         events = await self.calendar.events(begin, end)
         marks = mark_conflicts(events)
         stored = await self._stored_warnings(events)
+        blocks = [pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None for e in events]
+        clients = await self.s.plans.clients_of(sorted({b[0] for b in blocks if b is not None}))
         out = [
             CalendarEventOut(
                 id=e.almanac_id or e.uid,
@@ -60,10 +62,11 @@ class BlockService:
                 almanac=e.almanac_id is not None,
                 busy=e.busy,
                 all_day=e.all_day,
+                client_id=clients.get(block[0]) if block is not None else None,
                 conflicts=marks.get(e.uid, []),
                 warnings=stored.get(e.almanac_id or "", []),
             )
-            for e in events
+            for e, block in zip(events, blocks, strict=True)
         ]
         return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
 

@@ -159,6 +159,34 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
     return out
 
 
+HINT_MAX_CHARS = 500
+
+
+def reads_as_preference(text: str) -> list[str]:
+    """What the rules understand in one text ("nothing before 10:00"), without the text."""
+    return [line.rsplit(" (", 1)[0] for line in parse_preferences([text]).applied]
+
+
+def remember_hint(text: str) -> str | None:
+    """For a plain memory's answer (REST, MCP): a text the scheduler would read as a
+    preference, were it a preference fact, says how to apply it; else None.
+
+    Only a sentence-long text is read: a preference is one, and the rules' lazy patterns
+    cost quadratic time on a long hostile text (0.8 s on 20,000 characters), which every
+    remember would otherwise pay.
+    """
+    if len(text) > HINT_MAX_CHARS:
+        return None
+    understood = reads_as_preference(text)
+    if not understood:
+        return None
+    return (
+        f"this looks like a scheduling preference ({'; '.join(understood)}); it was stored "
+        "as a plain memory, which the scheduler does not read. To apply it, store it as a "
+        "fact with fact_type 'preference' (POST /api/v1/memory/facts, or the add_fact tool)"
+    )
+
+
 def describe(prefs: SchedulingPreferences) -> list[str]:
     """Human lines for preferences that came from the LLM."""
     lines = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ DEFAULT_ESTIMATE_HOURS = 1.0
 _MAX_CHUNK = 120  # minutes; longer tasks are split into focus blocks of at most two hours
 _MIN_CHUNK = 30
 _ALMANAC_ID = re.compile(r"^plan(\d+)-(.+)-(\d+)$")
+_PLAN_PREFIX = re.compile(r"^p\d+/")  # calendar_model.core_id's "p{plan}/" before a key
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,29 @@ class TaskInput:
     @property
     def label(self) -> str:
         return self.name or self.key
+
+
+@dataclass(frozen=True)
+class ClosedTask:
+    """A closed task a dependency may name: its status, title and key (as `TaskInput.name`)."""
+
+    status: str
+    title: str
+    name: str
+
+
+def task_names(
+    tasks: Sequence[TaskInput], closed: Mapping[str, ClosedTask] | None = None
+) -> dict[str, str]:
+    """How warnings name each task (by id): its title, with its key when another task
+    has the same title (the ids are internal, e.g. "p12/review")."""
+    named = [(t.key, t.title, t.label) for t in tasks]
+    named += [(k, c.title, c.name) for k, c in (closed or {}).items()]
+    seen = Counter(title.strip().casefold() for _, title, _ in named)
+    return {
+        key: repr(title) if seen[title.strip().casefold()] == 1 else f"{title!r} ({name})"
+        for key, title, name in named
+    }
 
 
 @dataclass(frozen=True)
@@ -130,13 +155,14 @@ def to_core_task(
     known: set[str],
     slot: int,
     warnings: list[str],
-    closed: Mapping[str, str] | None = None,
+    closed: Mapping[str, ClosedTask] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Task:
     """One core Task; durations are rounded up to whole slots, long tasks may be split.
 
     A dependency outside `known` (the open tasks) is dropped: silently when `closed` says
-    it is done (it is satisfied), with a warning when it was cancelled or skipped or is
-    unknown."""
+    it is done (it is satisfied), with a warning naming it (`names`, else its key) when it
+    was cancelled or skipped or is unknown."""
     hours = task.estimate_hours
     if hours is None or hours <= 0:
         assumed = DEFAULT_ESTIMATE_HOURS
@@ -152,7 +178,7 @@ def to_core_task(
         if dep in known:
             deps.append(dep)
         else:
-            _dropped_dependency(task, dep, closed, warnings)
+            _dropped_dependency(task, dep, closed, names or {}, warnings)
     try:
         return Task(
             id=task.key,
@@ -175,21 +201,27 @@ def to_core_task(
 
 
 def _dropped_dependency(
-    task: TaskInput, dep: str, closed: Mapping[str, str] | None, warnings: list[str]
+    task: TaskInput,
+    dep: str,
+    closed: Mapping[str, ClosedTask] | None,
+    names: Mapping[str, str],
+    warnings: list[str],
 ) -> None:
+    # An unknown id names no title: its key, without the "p12/" of the calendar's ids.
+    name = names.get(dep) or repr(_PLAN_PREFIX.sub("", dep))
     if closed is None:  # the caller does not know what became of it
-        warnings.append(f"task {task.label!r}: dependency {dep!r} is not open; ignored")
+        warnings.append(f"task {task.label!r}: dependency {name} is not open; ignored")
         return
-    status = closed.get(dep)
-    if status in DONE_TASK_STATUSES:
+    found = closed.get(dep)
+    if found is not None and found.status in DONE_TASK_STATUSES:
         return  # done: satisfied, nothing to say
-    if status is not None:
+    if found is not None:
         warnings.append(
-            f"task {task.label!r}: dependency {dep!r} is {status}; ignored, the task no "
+            f"task {task.label!r}: dependency {name} is {found.status}; ignored, the task no "
             "longer waits for it"
         )
     else:
-        warnings.append(f"task {task.label!r}: dependency {dep!r} is not a task; ignored")
+        warnings.append(f"task {task.label!r}: dependency {name} is not a task; ignored")
 
 
 def build_problem(
@@ -208,16 +240,17 @@ def build_problem(
     replan_scope: Literal["repair", "full"] = "repair",
     new_tasks: tuple[str, ...] = (),
     held: Sequence[Block] = (),
-    closed: Mapping[str, str] | None = None,
+    closed: Mapping[str, ClosedTask] | None = None,
 ) -> Problem:
     """The core Problem for one plan (ValidationFailed naming the field when it is unusable).
 
-    `closed` maps closed tasks' ids to their status, so dependencies on done tasks count as
-    satisfied without a warning."""
+    `closed` maps closed tasks' ids to their status and title, so dependencies on done
+    tasks count as satisfied without a warning and others are named by title."""
     rules = limits(settings, prefs, warnings)
     slot = settings.slot_minutes
     known = {t.key for t in tasks}
-    core_tasks = tuple(to_core_task(t, known, slot, warnings, closed) for t in tasks)
+    names = task_names(tasks, closed)
+    core_tasks = tuple(to_core_task(t, known, slot, warnings, closed, names) for t in tasks)
     try:
         return Problem(
             tasks=core_tasks,

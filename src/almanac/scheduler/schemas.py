@@ -226,6 +226,7 @@ class CalendarEventOut(BaseModel):
     almanac: bool
     busy: bool
     all_day: bool = False
+    client_id: int | None = None  # an Almanac block's plan's client; None for events
     conflicts: list[str] = Field(default_factory=list)  # what this event overlaps
     # Stored by the calendar sync on a block when it found a collision it cannot resolve.
     warnings: list[str] = Field(default_factory=list)

@@ -308,8 +308,8 @@ class SchedulerService:
         ]
         capacity, target = await self._sprint_limits(ctx)
         closed = {
-            cm.core_id(p, k): status
-            for (p, k), status in (await self.tasks.closed_of(plan_ids)).items()
+            cm.core_id(p, k): pb.ClosedTask(status, title, k if p == ctx.plan.id else f"{p}/{k}")
+            for (p, k), (status, title) in (await self.tasks.closed_of(plan_ids)).items()
         }
         problem = pb.build_problem(
             inputs.inputs,

@@ -77,6 +77,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             text += f", promoted to fact #{out['promoted_to_fact_id']}"
         if out.get("duplicate"):
             text += " (already stored: same idempotency key)"
+        if out.get("hint"):
+            text += f"; note: {out['hint']}"
         return result(text, out)
 
     @server.tool(

@@ -272,7 +272,6 @@
   window.AlmanacPages.signin = function () {
     const form = document.getElementById("signin-form");
     if (!form) return;
-    document.getElementById("key").focus();
     if (new URLSearchParams(location.search).get("ended")) {
       flash("Your session has ended: it expired, you signed out elsewhere, or its key was revoked. Sign in again with a valid key.", "err");
     }
@@ -290,6 +289,8 @@
         showProblem(form, e);
       }
     });
+    form.querySelector("fieldset").disabled = false;  // only now can the form be sent
+    document.getElementById("key").focus();
   };
   document.addEventListener("DOMContentLoaded", start);
 })();

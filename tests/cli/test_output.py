@@ -1,0 +1,27 @@
+"""The fast commands' table writer: boxed like rich's tables, the last column wrapped."""
+
+from __future__ import annotations
+
+import pytest
+
+from almanac.cli.output import table
+
+
+def test_a_table_is_boxed_and_wraps_its_last_column(capsys: pytest.CaptureFixture[str]) -> None:
+    long = "Prefers mornings for deep work and no meetings before ten on weekdays"
+    table("facts", ["id", "subject", "content"], [["1", "client:7", long], ["22", "me", "x"]], 50)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].strip() == "facts"
+    box = lines[1:]
+    assert box[0].startswith("┏") and box[2].startswith("┡") and box[-1].startswith("└")
+    assert [c.strip() for c in box[1].split("┃")[1:-1]] == ["id", "subject", "content"]
+    assert len({len(line) for line in box}) == 1 and len(box[0]) <= 50  # fits, aligned
+    body = box[3:-1]
+    assert " ".join(line.split("│")[3].strip() for line in body[:-1]) == long  # wrapped whole
+    assert [c.strip() for c in body[-1].split("│")[1:-1]] == ["22", "me", "x"]
+
+
+def test_an_empty_table_says_none(capsys: pytest.CaptureFixture[str]) -> None:
+    table("jobs", ["id", "kind"], [], 80)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "(none)" and out[-2].startswith("└")
