@@ -209,7 +209,7 @@ async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
 
 
 async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_exists(
-    live_server: LiveServer,
+    live_server: LiveServer, committed_state: AppState
 ) -> None:
     """apply="false" was true (a non-empty string) and wrote the schedule; a run_id the API
     refused (422) was taken for an older API and a fresh schedule was written instead."""

@@ -12,6 +12,7 @@ import pytest
 
 from almanac.mcp.api import Api, ApiProblem
 from almanac.mcp.tools.time import schedule_call
+from almanac.state import AppState
 from tests.live_server import LiveServer
 from tests.mcp.helpers import failed, import_workflows, ok, session
 
@@ -21,7 +22,9 @@ def plan_status(server: LiveServer, plan_id: int) -> str:
     return str(r.json()["status"])
 
 
-async def test_a_run_id_the_api_refuses_writes_no_fresh_schedule(live_server: LiveServer) -> None:
+async def test_a_run_id_the_api_refuses_writes_no_fresh_schedule(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
     """Any 422 on run_id was taken for an API that predates run_id, and the plan was
     solved again and written: exactly what `run_id` promises not to do."""
     import_workflows(live_server)
@@ -51,7 +54,7 @@ async def test_a_run_id_the_api_refuses_writes_no_fresh_schedule(live_server: Li
     ],
 )
 async def test_revise_plan_task_and_step_ids_are_bounded(
-    live_server: LiveServer, args: dict[str, object]
+    live_server: LiveServer, committed_state: AppState, args: dict[str, object]
 ) -> None:
     import_workflows(live_server)
     async with session(live_server, "http") as s:
