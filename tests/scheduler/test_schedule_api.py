@@ -413,3 +413,30 @@ async def test_replan_names_a_cancelled_dependency_by_its_title(
         "longer waits for it"
     ) in warnings, warnings
     assert not any(f"p{plan.id}/" in w for w in warnings), warnings
+
+
+async def test_another_clients_task_titles_stay_out_of_a_plans_warnings(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The whole calendar is solved at once, so a warning about another plan's task reaches
+    this plan's answer: naming dependencies by title must not hand it another client's."""
+    other = await make_plan(db_session, TASKS, title="Acme")
+    other.client_id = 2
+    rows = {t.plan_task_key: t for t in await db_session.scalars(select(Task))}
+    rows["draft"].title = "Acme merger memo"
+    await db_session.flush()
+    r = await sched_client.patch(
+        f"/api/v1/planner/tasks/{rows['draft'].id}", json={"status": "cancelled"}
+    )
+    assert r.status_code == 200, r.text
+    mine = await make_plan(db_session, TASKS, title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    r = await schedule(sched_client, mine.id)
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert not any("merger" in w.lower() for w in warnings), warnings
+    # The other plan's own answer still names it by title.
+    r = await schedule(sched_client, other.id)
+    assert r.status_code == 200, r.text
+    assert any("'Acme merger memo' is cancelled" in w for w in r.json()["warnings"]), r.json()

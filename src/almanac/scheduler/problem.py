@@ -55,10 +55,13 @@ class TaskInput:
 
 @dataclass(frozen=True)
 class ClosedTask:
-    """A closed task a dependency may name: its status, title and key (as `TaskInput.name`)."""
+    """A closed task a dependency may name: its status, title and key (as `TaskInput.name`).
+
+    `title` is None for another plan's task: the whole calendar is solved at once, so its
+    warnings reach this plan's answer, which must not carry another client's titles."""
 
     status: str
-    title: str
+    title: str | None
     name: str
 
 
@@ -68,12 +71,14 @@ def task_names(
     """How warnings name each task (by id): its title, with its key when another task
     has the same title (the ids are internal, e.g. "p12/review")."""
     named = [(t.key, t.title, t.label) for t in tasks]
-    named += [(k, c.title, c.name) for k, c in (closed or {}).items()]
+    named += [(k, c.title, c.name) for k, c in (closed or {}).items() if c.title is not None]
     seen = Counter(title.strip().casefold() for _, title, _ in named)
-    return {
+    names = {
         key: repr(title) if seen[title.strip().casefold()] == 1 else f"{title!r} ({name})"
         for key, title, name in named
     }
+    names.update({k: repr(c.name) for k, c in (closed or {}).items() if c.title is None})
+    return names
 
 
 @dataclass(frozen=True)
