@@ -440,3 +440,30 @@ async def test_another_clients_task_titles_stay_out_of_a_plans_warnings(
     r = await schedule(sched_client, other.id)
     assert r.status_code == 200, r.text
     assert any("'Acme merger memo' is cancelled" in w for w in r.json()["warnings"]), r.json()
+
+
+async def test_calendar_view_survives_a_block_id_naming_no_possible_plan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A block id comes back from the calendar (a CalDAV UID, Google's private property),
+    so its plan number is whatever the calendar holds: one past Postgres' integer range
+    was a 500 when the view looked up the block's plan (its client, its warnings)."""
+    monday = next_monday()
+    for aid in ("plan99999999999999999999-draft-0", "plan2147483648-draft-1"):
+        db_session.add(
+            CalendarEntry(
+                uid=f"odd-{aid}",
+                title="Odd",
+                start_at=at(monday, 9),
+                end_at=at(monday, 10),
+                almanac_id=aid,
+            )
+        )
+    await db_session.flush()
+    r = await sched_client.get(
+        f"{URL}/calendar",
+        params={"start_date": monday.isoformat(), "end_date": monday.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    odd = [e for e in r.json()["events"] if e["title"] == "Odd"]
+    assert len(odd) == 2 and all(e["client_id"] is None for e in odd), odd
