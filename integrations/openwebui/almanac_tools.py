@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 Emitter = Callable[[dict[str, Any]], Awaitable[None]] | None
 
@@ -80,6 +82,63 @@ def _number(value: Any, name: str) -> Any:
     return value
 
 
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no argument: true/false, also "false", "no" or 0 (a model sends any of them;
+    the string "false" was true, and apply="false" wrote the schedule)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAGS:
+        return _FLAGS[value.strip().lower()]
+    raise _bad(name, "true or false")
+
+
+def _day(value: Any, name: str) -> str | None:
+    """An optional date argument as YYYY-MM-DD."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) <= 10:
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise _bad(name, "a date as YYYY-MM-DD")
+
+
+# What an HTTP header can carry: a key with a line break or an accented letter (a paste
+# gone wrong) failed inside httpx with a traceback instead of a message.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def _shown(url: str) -> str:
+    """`url` for a message: without a user or password it may carry."""
+    try:
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    except ValueError:
+        pass
+    return url
+
+
+def _checked_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AlmanacUnavailable(
+            f"The 'almanac_url' valve ({_shown(url)!r}) is not an http(s) URL, e.g. "
+            "http://localhost:8090."
+        )
+    return url
+
+
 class Tools:
     class Valves(BaseModel):
         almanac_url: str = Field(
@@ -114,10 +173,21 @@ class Tools:
     # -- plumbing --------------------------------------------------------------------------
 
     def _user_valves(self, user: dict[str, Any] | None) -> Any:
-        valves = (user or {}).get("valves")
+        valves = user.get("valves") if isinstance(user, dict) else None
         if isinstance(valves, dict):
-            return self.UserValves(**valves)
-        return valves if valves is not None else self.UserValves()
+            try:
+                return self.UserValves(**valves)
+            except ValidationError as exc:
+                wrong = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+                raise AlmanacUnavailable(
+                    f"Almanac could not read your user valves ({wrong}): fix them in the "
+                    "tool's settings."
+                ) from exc
+        if valves is None:
+            return self.UserValves()
+        if not all(hasattr(valves, name) for name in self.UserValves.model_fields):
+            raise AlmanacUnavailable("Almanac could not read your user valves.")
+        return valves
 
     async def _call(
         self,
@@ -128,18 +198,31 @@ class Tools:
         params: dict[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
-        key = self._user_valves(user).api_key or self.valves.api_key
+        key = (self._user_valves(user).api_key or self.valves.api_key).strip()
+        if key and not _HEADER_SAFE.fullmatch(key):
+            raise AlmanacUnavailable(
+                "Almanac rejected the API key: it holds spaces, line breaks or non-ASCII "
+                "characters, which no key has. Set a valid key in the tool's valves."
+            )
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        url = self.valves.almanac_url.rstrip("/")
+        url = _checked_url(self.valves.almanac_url.rstrip("/"))
         try:
             response = await self._http_client(url).request(
                 method, path, params=query, json=json, headers=headers
             )
         except httpx.HTTPError as exc:
             raise AlmanacUnavailable(
-                f"Almanac is not reachable at {url} ({type(exc).__name__}). Check the "
-                "'almanac_url' valve and that `almanac serve` is running."
+                f"Almanac is not reachable at {_shown(url)} ({type(exc).__name__}). Check "
+                "the 'almanac_url' valve and that `almanac serve` is running."
+            ) from exc
+        except httpx.InvalidURL as exc:  # no HTTPError: an argument too long for a URL
+            raise AlmanacUnavailable(
+                f"Almanac could not do that: an argument cannot go in a URL ({exc})."
+            ) from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate in a text argument
+            raise AlmanacUnavailable(
+                "Almanac could not do that: a text argument holds invalid Unicode."
             ) from exc
         if response.status_code >= 400:
             raise AlmanacUnavailable(_problem(response))
@@ -159,6 +242,9 @@ class Tools:
         except AlmanacUnavailable as exc:
             await self._status(emitter, "Almanac: failed", done=True)
             return str(exc)
+        except Exception as exc:  # the last resort: a message for the chat, no traceback
+            await self._status(emitter, "Almanac: failed", done=True)
+            return f"Almanac: this tool failed unexpectedly ({type(exc).__name__})."
         await self._status(emitter, f"{label.rstrip('…')}: done", done=True)
         return text
 
@@ -236,13 +322,17 @@ class Tools:
         """
 
         async def work() -> str:
-            body: dict[str, Any] = {"plan_id": plan_id, "dry_run": not apply}
+            plan, write = _whole(plan_id, "plan_id"), _flag(apply, "apply")
+            run = None if run_id is None else _whole(run_id, "run_id")
+            body: dict[str, Any] = {"plan_id": plan, "dry_run": not write}
             path = "/api/v1/scheduler/schedule"
             try:
-                extra = {"run_id": run_id} if apply and run_id else {}
+                extra = {"run_id": run} if write and run else {}
                 out = await self._call("POST", path, __user__, json={**body, **extra})
             except AlmanacUnavailable as exc:
-                if "run_id" not in str(exc) or "(422)" not in str(exc):
+                # Only an Almanac that does not know run_id solves again; a run_id it
+                # refuses must not become a fresh schedule written without a preview.
+                if "run_id: Extra inputs are not permitted" not in str(exc):
                     raise
                 out = await self._call("POST", path, __user__, json=body)  # an older Almanac
             head = "Scheduled" if out["applied"] else "Preview"
@@ -252,7 +342,7 @@ class Tools:
             lines += [f"- not placed: {u['title']} ({u['cause']})" for u in out["unplaced"]]
             if not out["applied"]:
                 lines.append(
-                    f"Call schedule_tasks(plan_id={plan_id}, apply=true, run_id={out['run_id']}) "
+                    f"Call schedule_tasks(plan_id={plan}, apply=true, run_id={out['run_id']}) "
                     "to write it."
                 )
             return "\n".join(lines)
@@ -388,7 +478,7 @@ class Tools:
                 "POST",
                 "/api/v1/observer/reflect",
                 __user__,
-                params={"mode": "daily", "date": day},
+                params={"mode": "daily", "date": _day(day, "day")},
             )
             n = out["report"].get("numbers", {})
             lines = [

@@ -73,3 +73,9 @@ class DatabaseUnavailable(DependencyUnavailable):
 
 class Busy(AlmanacError, status_code=503, title="Busy"):
     """A lock the request needs stayed held by another writer past the configured wait."""
+
+
+class PoolBusy(Busy, DatabaseUnavailable):
+    """Every pooled connection stayed in use past the pool timeout: to a client the same
+    `Busy` as a lock (nothing was changed, retry after Retry-After); to the code that
+    answers without the database (/health, public routes) still no database to be had."""

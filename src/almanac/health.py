@@ -211,7 +211,8 @@ def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencySt
     parts = []
     if backlog.pending:
         n = backlog.pending
-        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers)")
+        why = f"; last try: {backlog.reason}" if backlog.reason else ""
+        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers{why})")
     if backlog.failed:
         parts.append(
             f"{backlog.failed} failed for good in the last {FAILED_WRITES_SHOWN_DAYS} days "

@@ -48,3 +48,18 @@ def decode_problem(status: int, body: Any, reason: str = "") -> Problem:
     title = str(body.get("title") or fallback)
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     return Problem(status, title, str(body.get("detail") or title), errors)
+
+
+def error_message(err: dict[str, Any]) -> str:
+    """A pydantic error's message, as the API and the CLI word it.
+
+    A length bound written after a validator (`Annotated[SafeStr, Field(max_length=...)]`)
+    is checked by pydantic as a generic length and worded in "items"; a string's are
+    characters."""
+    ctx, kind = err.get("ctx") or {}, err.get("type")
+    if isinstance(err.get("input"), str):
+        if kind == "too_long" and "max_length" in ctx:
+            return f"must be at most {ctx['max_length']} characters long"
+        if kind == "too_short" and "min_length" in ctx:
+            return f"must be at least {ctx['min_length']} characters long"
+    return str(err.get("msg", "invalid"))

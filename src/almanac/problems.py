@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from almanac.errors import AlmanacError
+from almanac.http_problems import error_message
 from almanac.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -68,23 +69,10 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _message(err: dict[str, Any]) -> str:
-    # A length bound written after a validator (`Annotated[SafeStr, Field(max_length=...)]`)
-    # is checked by pydantic as a generic length and worded in "items"; a string's are
-    # characters.
-    ctx, kind = err.get("ctx") or {}, err.get("type")
-    if isinstance(err.get("input"), str):
-        if kind == "too_long" and "max_length" in ctx:
-            return f"must be at most {ctx['max_length']} characters long"
-        if kind == "too_short" and "min_length" in ctx:
-            return f"must be at least {ctx['min_length']} characters long"
-    return str(err.get("msg", "invalid"))
-
-
 def _errors(raw: list[Any]) -> list[dict[str, Any]]:
     out = []
     for err in raw:
-        msg = _message(err)
+        msg = error_message(err)
         out.append(
             {"field": _field(err.get("loc", ())), "message": msg.removeprefix("Value error, ")}
         )

@@ -230,4 +230,5 @@ def test_every_shipped_provider_is_in_the_contract() -> None:
     providers = {
         p.stem for p in here.glob("*.py") if "(CalendarProvider)" in p.read_text(encoding="utf-8")
     }
-    assert providers == {"builtin", "caldav", "google"}
+    # `bounded` is no vendor: it wraps CalDAV's or Google's provider with deadlines.
+    assert providers == {"bounded", "builtin", "caldav", "google"}

@@ -21,6 +21,7 @@ from almanac.cli.calendar import calendar_app
 from almanac.db.engine import create_engine
 from almanac.state import AppState
 from tests.calendars.shapes import ICS
+from tests.live_server import free_port
 
 runner = CliRunner()
 
@@ -144,3 +145,19 @@ def test_feed_url_prints_the_secret_address(
     monkeypatch.setenv("ALMANAC_CALENDAR__ICS_FEED_TOKEN", "my-own-token")
     code, out = invoke("feed-url")
     assert code == 0 and out.strip().endswith("/feed.ics?token=my-own-token")
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (["x" * 600], "error: title: must be at most 500 characters long"),
+        (["x", "--key", "k" * 300], "error: idempotency_key: must be at most 255 characters long"),
+    ],
+)
+def test_a_text_too_long_is_worded_in_characters(extra: list[str], line: str) -> None:
+    """Was "Value should have at most 500 items": the API's wording, not pydantic's raw one."""
+    when = ["--start", "2026-12-01T10:00+01:00", "--end", "2026-12-01T11:00+01:00"]
+    url = ["--url", f"http://127.0.0.1:{free_port()}"]  # refused before any request
+    result = runner.invoke(calendar_app, ["add", *extra, *when, *url])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line

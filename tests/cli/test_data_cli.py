@@ -219,3 +219,27 @@ def test_backup_and_restore_into_a_fresh_folder(
     code, out = invoke("restore", str(path), "--yes")
     assert code == 0, out
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        (["export"], "missing/dir/out.jsonl"),
+        (["export"], "."),
+        (["export"], "a-file/out.jsonl"),
+        (["memory", "export"], "missing/dir/out.jsonl"),
+        (["memory", "export"], "."),
+        (["backup"], "."),  # its missing folders it makes
+        (["backup"], "a-file/out.dump"),
+    ],
+)
+def test_export_to_a_path_it_cannot_write_is_one_line(
+    tmp_path: Path, command: list[str], where: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / where
+    result = runner.invoke(app, [*command, str(target)])
+    assert result.exit_code == 2, result.output
+    (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert line.startswith(f"error: cannot write {target}"), line
+    assert not list(tmp_path.rglob("*.partial"))

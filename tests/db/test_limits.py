@@ -114,7 +114,11 @@ async def test_a_full_pool_answers_503_not_500_and_health_says_so(state: AppStat
                 assert r.status_code == 503, (path, r.text)
                 assert r.headers["content-type"] == "application/problem+json"
                 assert r.headers["retry-after"] == "5"
+                # The same problem as a writer refused the lock: one thing for clients to
+                # handle, and it does not claim the database is down.
+                assert r.json()["title"] == "Busy"
                 assert "every pooled connection is busy" in r.json()["detail"]
+                assert "nothing was changed" in r.json()["detail"]
             health = await asyncio.wait_for(api.get("/health"), 10)
             assert health.status_code == 503
             assert health.json()["status"] == "down"
@@ -182,6 +186,7 @@ async def test_a_burst_of_writers_on_a_small_pool_answers_200_or_503_and_never_h
             if r.status_code == 503:
                 assert r.headers["content-type"] == "application/problem+json"
                 assert int(r.headers["retry-after"]) >= 1
+                assert r.json()["title"] == "Busy", r.text  # the lock's or the pool's
         for plan, r in zip(plans, answers, strict=False):
             runs, _ = await _written(state, plan.id)
             assert runs == (1 if r.status_code == 200 else 0), r.text

@@ -111,6 +111,10 @@ class FakeGoogle:
     granted_scopes: tuple[str, ...] = SCOPES
     # A raw (status, HTML) answer of the token endpoint instead of its JSON: a proxy's page.
     token_page: tuple[int, str] | None = None
+    # Seconds every request whose "METHOD /path" starts with `slow_match` waits before it is
+    # answered (the token endpoint never): a hung or slow Google.
+    slow_seconds: float = 0.0
+    slow_match: str = ""
     _etag: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _loopback: Loopback | None = None
@@ -194,6 +198,10 @@ class FakeGoogle:
             def _dispatch(self) -> None:
                 data = self._body()
                 parsed = urllib.parse.urlsplit(self.path)
+                key = f"{self.command} {parsed.path}"
+                if double.slow_seconds and parsed.path != "/token":
+                    if key.startswith(double.slow_match):
+                        threading.Event().wait(double.slow_seconds)
                 if parsed.path == "/token" and double.token_page is not None:
                     status, page = double.token_page
                     self._raw(status, "text/html", page.encode())

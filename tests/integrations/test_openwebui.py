@@ -183,6 +183,11 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
         ("approve_plan", {"plan_id": "y" * 100_000}, "plan_id"),
+        ("reflect_daily", {"day": "y" * 100_000}, "day"),  # httpx: InvalidURL
+        ("reflect_daily", {"day": {"iso": "2026-12-01"}}, "day"),
+        ("schedule_tasks", {"plan_id": 1, "apply": "later"}, "apply"),
+        ("schedule_tasks", {"plan_id": 1, "apply": True, "run_id": "last"}, "run_id"),
+        ("schedule_tasks", {"plan_id": "one"}, "plan_id"),
     ],
 )
 async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
@@ -201,3 +206,72 @@ async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
     out = await getattr(tools, method)(**args)
     assert out.startswith(f"Almanac could not do that: {name} must be"), out
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
+
+
+async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_exists(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    """apply="false" was true (a non-empty string) and wrote the schedule; a run_id the API
+    refused (422) was taken for an older API and a fresh schedule was written instead."""
+    import_workflows(live_server)
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=live_server.url, api_key=live_server.key)
+    out = await tools.create_plan(f"Run a marketing audit for Acme {uuid.uuid4().hex[:6]}")
+    plan_id = int(re.match(r"Draft plan #(\d+)", out).group(1))  # type: ignore[union-attr]
+    await tools.approve_plan(plan_id)
+
+    def status() -> str:
+        r = httpx.get(f"{live_server.url}/api/v1/planner/plans/{plan_id}",
+                      headers=live_server.headers)  # fmt: skip
+        return str(r.json()["status"])
+
+    for apply in ("false", "no", 0):
+        out = await tools.schedule_tasks(plan_id, apply=apply)  # type: ignore[arg-type]
+        assert out.startswith("Preview"), out
+    assert status() == "approved"
+    out = await tools.schedule_tasks(plan_id, apply=True, run_id=-3)
+    assert out.startswith("Almanac could not do that: run_id must be"), out
+    out = await tools.schedule_tasks(plan_id, apply=True, run_id=2**63 - 1)
+    assert out.startswith("Almanac could not do that (404)"), out
+    assert status() == "approved"  # nothing was written
+    out = await tools.schedule_tasks(plan_id, apply="true")  # type: ignore[arg-type]
+    assert out.startswith("Scheduled") and status() == "scheduled"
+
+
+@pytest.mark.parametrize(
+    ("valves", "user_valves", "expected"),
+    [
+        ({"api_key": "alm_Secret123456789\nX-Evil: 1"}, None, "Almanac rejected the API key"),
+        ({"api_key": "alm_Secrét123456789"}, None, "Almanac rejected the API key"),
+        ({}, {"api_key": "alm_Secret 123456789"}, "Almanac rejected the API key"),
+        ({}, {"client_id": "the big one"}, "Almanac could not read your user valves (client_id)"),
+        ({"almanac_url": "http://[::1"}, None, "The 'almanac_url' valve ('http://[::1')"),
+        ({"almanac_url": "localhost:8090"}, None, "The 'almanac_url' valve"),
+    ],
+)
+async def test_valves_no_request_can_carry_are_messages_without_the_key(
+    valves: dict[str, str], user_valves: dict[str, Any] | None, expected: str
+) -> None:
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(**{"almanac_url": f"http://127.0.0.1:{free_port()}", **valves})
+    user = {"valves": user_valves} if user_valves is not None else None
+    for call in (tools.query_memory("anything", __user__=user), tools.agenda(__user__=user)):
+        out = await call
+        assert out.startswith(expected), out
+        assert "Secret" not in out and "Secr" not in out
+
+
+async def test_a_password_in_the_url_valve_is_not_repeated() -> None:
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=f"http://me:hunter2@127.0.0.1:{free_port()}")
+    out = await tools.agenda()
+    assert out.startswith("Almanac is not reachable at http://127.0.0.1:"), out
+    assert "hunter2" not in out
+
+
+@pytest.mark.parametrize("method", ["query_memory", "remember"])
+async def test_text_with_a_lone_surrogate_is_a_message(method: str) -> None:
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=f"http://127.0.0.1:{free_port()}")
+    out = await getattr(tools, method)("half an emoji \ud83d")
+    assert out == "Almanac could not do that: a text argument holds invalid Unicode."

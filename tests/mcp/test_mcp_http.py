@@ -355,6 +355,26 @@ async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
             )
             assert r.status_code == 400, r.text
             assert r.json()["error"]["code"] == -32700 and reason in r.json()["error"]["message"]
+        # A UTF-16 byte order mark: the SDK's decoding failed, a 500.
+        for body in (b"\xff\xfe{", b"\xff\xfe" + (call % "{}").encode("utf-16-le")):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content=body,
+                headers={**headers, "content-type": "application/json"},
+            )
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["code"] == -32700 and "not UTF-8" in r.text
+
+
+async def test_a_get_stream_is_refused_not_held_open(live_server: LiveServer) -> None:
+    """Stateless, the server never sends unprompted: GET held a silent stream forever."""
+    headers = {**live_server.headers, "Accept": "text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(live_server.url + "/mcp", headers=headers)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"]["code"] == -32600
+    async with httpx.AsyncClient(timeout=10) as client:  # still behind the key
+        assert (await client.get(live_server.url + "/mcp")).status_code == 401
 
 
 async def test_two_keys_behind_one_proxy_login_keep_their_own_previews(

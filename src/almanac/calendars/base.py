@@ -37,6 +37,11 @@ class CalendarUnavailable(DependencyUnavailable, title="Calendar unavailable"):
         LAST_FAILURE["calendar"] = (time.monotonic(), message)
 
 
+class CalendarSlow(CalendarUnavailable):
+    """The calendar answers, but not within what a call may take under the schedule
+    writers' lock (calendars/bounds.py): a pending write waits for it without end."""
+
+
 class CalendarConflict(Conflict, title="Calendar changed concurrently"):
     """The calendar changed under us (ETag/UID conflict) while applying; retrying resolves it."""
 

@@ -15,7 +15,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -161,7 +161,7 @@ class CalDAVCalendar(CalendarProvider):
         username: str | None = None,
         password: str | None = None,
         timezone: str = "UTC",
-        timeout: int = 10,
+        timeout: float = 10.0,
     ) -> None:
         if not url:
             raise ValueError("url is required")
@@ -177,8 +177,9 @@ class CalDAVCalendar(CalendarProvider):
         from caldav.davclient import DAVClient
 
         # Typed as Any: caldav's annotations are partial (untyped methods, sync/async unions).
+        # The timeout goes to niquests, which takes fractions of a second (caldav says int).
         self._client: Any = DAVClient(
-            url=url, username=username, password=password, timeout=timeout
+            url=url, username=username, password=password, timeout=cast(Any, timeout)
         )
         self._calendar: Any = None
         self._lock = asyncio.Lock()

@@ -8,29 +8,56 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
 from almanac.calendars.base import CalendarProvider
+from almanac.calendars.bounded import Bounded
+from almanac.calendars.bounds import (
+    CALDAV_REQUEST_TIMEOUT,
+    GOOGLE_REQUEST_TIMEOUT,
+    call_deadline,
+    request_timeout,
+)
 from almanac.config import (
     BuiltinCalendarSettings,
     CalDAVCalendarSettings,
     CalendarSettings,
     GoogleCalendarSettings,
+    Settings,
 )
 from almanac.state import AppState
 
 
 def configured_calendar(state: AppState, session: AsyncSession) -> CalendarProvider:
     """The process's configured calendar; the built-in one writes in `session`'s transaction."""
-    return build_calendar(
-        state.settings.calendar,
+    return calendar_for(state.settings, session=session, cache=state.cache)
+
+
+def calendar_for(settings: Settings, *, session: AsyncSession, cache: Cache) -> CalendarProvider:
+    """The configured calendar within the writers' lock bounds (calendars/bounds.py): a
+    remote one's calls and HTTP requests end in time for the next writer to get the lock."""
+    provider = build_calendar(
+        settings.calendar,
         session=session,
-        cache=state.cache,
-        timezone=state.settings.timezone,
+        cache=cache,
+        timezone=settings.timezone,
+        request_timeouts=(
+            request_timeout(settings, CALDAV_REQUEST_TIMEOUT),
+            request_timeout(settings, GOOGLE_REQUEST_TIMEOUT),
+        ),
     )
+    if provider.name == "builtin":  # rows in the transaction: the statement timeout bounds it
+        return provider
+    return Bounded(provider, call_deadline(settings))
 
 
 def build_calendar(
-    settings: CalendarSettings, *, session: AsyncSession, cache: Cache, timezone: str = "UTC"
+    settings: CalendarSettings,
+    *,
+    session: AsyncSession,
+    cache: Cache,
+    timezone: str = "UTC",
+    request_timeouts: tuple[float, float] = (CALDAV_REQUEST_TIMEOUT, GOOGLE_REQUEST_TIMEOUT),
 ) -> CalendarProvider:
-    """The configured provider. The built-in one writes in `session`'s transaction."""
+    """The configured provider, unbounded (`calendar_for` bounds it). The built-in one writes
+    in `session`'s transaction; `request_timeouts` are CalDAV's and Google's socket timeouts."""
     match settings:
         case BuiltinCalendarSettings():
             from almanac.calendars.builtin import BuiltinCalendar
@@ -46,10 +73,13 @@ def build_calendar(
                 username=settings.caldav_username,
                 password=password.get_secret_value() if password else None,
                 timezone=timezone,
+                timeout=request_timeouts[0],
             )
         case GoogleCalendarSettings():
             from almanac.calendars.google import GoogleCalendar
 
-            return GoogleCalendar.from_settings(settings, session=session, cache=cache)
+            return GoogleCalendar.from_settings(
+                settings, session=session, cache=cache, timeout=request_timeouts[1]
+            )
         case _:
             assert_never(settings)

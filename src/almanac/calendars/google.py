@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -83,6 +84,9 @@ class GoogleCalendar(CalendarProvider):
         self._auth = GoogleCredentials(settings, session, account, timeout)
         self._zone = ZoneInfo("UTC")  # replaced by the calendar's own zone on first listing
         self._lock = asyncio.Lock()
+        # Set when the caller of a write gave up: the worker thread sends no further batch
+        # (see threads.in_thread).
+        self._stop = threading.Event()
 
     @classmethod
     def from_settings(
@@ -96,7 +100,8 @@ class GoogleCalendar(CalendarProvider):
     async def _thread(self, fn: Callable[[], T]) -> T:
         async with self._lock:
             # Cancelled, the batch in flight still ends before the caller goes on.
-            return await in_thread(fn)
+            self._stop.clear()
+            return await in_thread(fn, self._stop)
 
     async def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Run `fn(service)` in the worker thread, retrying rate limits and server errors."""
@@ -252,6 +257,7 @@ class GoogleCalendar(CalendarProvider):
                         api_root=self.settings.google_api_base_url,
                         calendar_id=self.calendar_id,
                         ops=ops,
+                        stop=self._stop,
                     ),
                 )
                 retry: HttpError | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -234,14 +235,22 @@ def already_gone(op: Op, error: HttpError) -> bool:
 
 
 def run_batches(
-    service: Any, *, api_root: str | None, calendar_id: str, ops: list[Op]
+    service: Any,
+    *,
+    api_root: str | None,
+    calendar_id: str,
+    ops: list[Op],
+    stop: threading.Event | None = None,
 ) -> list[HttpError | None]:
     """Send `ops` as batches of BATCH_LIMIT; the error (or None) of each op, in order.
 
-    A failure of a whole batch request counts as that error for each op in it.
+    A failure of a whole batch request counts as that error for each op in it. `stop` set
+    (the caller gave up) sends no further batch: the next diff writes the rest.
     """
     outcome: list[HttpError | None] = [None] * len(ops)
     for first in range(0, len(ops), BATCH_LIMIT):
+        if stop is not None and stop.is_set():
+            raise CalendarUnavailable("the write to Google was stopped before it finished")
         chunk = ops[first : first + BATCH_LIMIT]
 
         def done(request_id: str, _response: Any, exception: HttpError | None) -> None:

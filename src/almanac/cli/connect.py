@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,40 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("almanac"))
 
 
+# What an HTTP header can carry. A key outside it (a pasted line break, an accented
+# letter) failed inside the HTTP library: a traceback, or an error quoting the key itself.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
 def api_key() -> str | None:
     """`ALMANAC_API_KEY`, else the admin key the first `almanac serve` wrote."""
-    key = setting("ALMANAC_API_KEY")
-    if key:
-        return key
+    key, source = (setting("ALMANAC_API_KEY") or "").strip(), "ALMANAC_API_KEY"
+    if not key:
+        source = str(data_dir() / "api-key")
+        try:
+            key = (data_dir() / "api-key").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    if key and not _HEADER_SAFE.fullmatch(key):
+        message = (
+            f"the API key in {source} holds spaces, control or non-ASCII characters, which "
+            "no key has (the key is not shown); set it again"
+        )
+        raise fail(message, 2)
+    return key or None
+
+
+def checked_url(value: str, source: str = "--url") -> str:
+    """`value` as a base URL (scheme http or https and a host), else exit code 2."""
     try:
-        return (data_dir() / "api-key").read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError as exc:
+        raise fail(f"{source}: not a URL ({exc})", 2) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = value if len(value) <= 80 else value[:79] + "…"
+        raise fail(f"{source}: {shown!r} is not an http(s) URL, e.g. http://127.0.0.1:8090", 2)
+    return value.rstrip("/")
 
 
 class NotAnswering(Exception):
@@ -73,7 +99,7 @@ def target(
     """The base URL to call and the record it came from; (None, None) means in-process."""
     explicit = url or setting("ALMANAC_URL")
     if explicit:
-        return explicit.rstrip("/"), None
+        return checked_url(explicit, "--url" if url else "ALMANAC_URL"), None
     record = find_record(folder or data_dir(), service)
     if record is None:
         return None, None

@@ -19,6 +19,7 @@ import typer
 
 from almanac.cli.connect import fail
 from almanac.cli.output import emit
+from almanac.cli.validation import output_file
 from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 
@@ -66,6 +67,10 @@ def export(
     from almanac.backup.export import export_all
     from almanac.cli.runtime import local_state, run
     from almanac.db.migrate import current_revision
+    from almanac.errors import AlmanacError
+
+    if path is not None:
+        output_file(path)
 
     async def go() -> dict[str, int]:
         async with local_state(Settings()) as state:
@@ -73,9 +78,13 @@ def export(
             if path is None:
                 return await export_all(state, sys.stdout, schema)
             tmp = path.with_name(path.name + ".partial")
-            with tmp.open("w", encoding="utf-8") as fh:
-                counts = await export_all(state, fh, schema)
-            tmp.replace(path)
+            try:
+                with tmp.open("w", encoding="utf-8") as fh:
+                    counts = await export_all(state, fh, schema)
+                tmp.replace(path)
+            except OSError as exc:  # a folder, a missing folder, no permission, a full disk
+                tmp.unlink(missing_ok=True)
+                raise AlmanacError(f"cannot write {path}: {exc.strerror or exc}") from exc
             return counts
 
     counts = run(go)
@@ -134,6 +143,8 @@ def backup(
     """A consistent backup of the whole database with pg_dump (safe while the server runs)."""
     from almanac.backup.pgdump import backup as dump
     from almanac.cli.runtime import run
+
+    output_file(path, parents_made=True)  # pg_dump's folder is made when missing
 
     async def go() -> None:
         async with _database_url(Settings()) as url:

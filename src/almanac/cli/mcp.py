@@ -6,8 +6,6 @@ folder's `api-key` file."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -16,31 +14,24 @@ import typer
 from almanac.config import Settings
 
 
-def api_key(settings: Settings) -> str | None:
-    """ALMANAC_API_KEY, else the key `almanac serve` wrote into the data folder."""
-    key = os.environ.get("ALMANAC_API_KEY", "").strip()
-    if key:
-        return key
-    try:
-        return (Path(settings.data_dir) / "api-key").read_text().strip() or None
-    except OSError:
-        return None
-
-
 def mcp(
     url: Annotated[
         str | None, typer.Option("--url", help="Almanac URL (default: a running local server)")
     ] = None,
 ) -> None:
     """Serve Almanac's MCP tools over stdio (talks to the running server, else in-process)."""
+    from almanac.cli.connect import api_key
     from almanac.cli.runtime import api_client
     from almanac.mcp.stdio import protocol_stdout, serve_stdio
 
+    # ALMANAC_API_KEY, else the key `almanac serve` wrote into the data folder; a key no
+    # header can carry stops here, not in every tool call.
+    key = api_key()
     out = protocol_stdout()  # before anything can print
     settings = Settings()
 
     async def go() -> None:
         async with api_client(settings, url) as client:
-            await serve_stdio(client, api_key(settings), out)
+            await serve_stdio(client, key, out)
 
     anyio.run(go)

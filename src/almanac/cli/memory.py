@@ -14,8 +14,9 @@ from rich.progress import Progress
 
 from almanac.cli.data import SUMMARY_HELP
 from almanac.cli.runtime import local_state, memory_client, run
-from almanac.cli.validation import error_lines
+from almanac.cli.validation import error_lines, output_file
 from almanac.config import Settings
+from almanac.errors import AlmanacError
 from almanac.memory.maintenance import export_events, reindex
 from almanac.memory.schemas import RememberIn
 
@@ -96,10 +97,15 @@ def export(
     as_json: Annotated[bool, typer.Option("--json", help=SUMMARY_HELP)] = False,
 ) -> None:
     """Export every event as JSONL that `almanac memory import` reads back."""
+    if file is not None:
+        output_file(file)
 
     async def go() -> int:
         async with local_state(Settings()) as state:
-            out = file.open("w", encoding="utf-8") if file else None
+            try:
+                out = file.open("w", encoding="utf-8") if file else None
+            except OSError as exc:  # no permission, a read-only file system
+                raise AlmanacError(f"cannot write {file}: {exc.strerror or exc}") from exc
             try:
                 with Progress(console=console, transient=out is None) as progress:
                     task = progress.add_task("exporting", total=None)

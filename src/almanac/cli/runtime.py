@@ -172,6 +172,14 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         where = exc.request.url if _has_request(exc) else "the server"
         err.print(f"[red]error:[/red] cannot reach {where} ({type(exc).__name__})", soft_wrap=True)
         raise typer.Exit(1) from exc
+    except httpx.InvalidURL as exc:
+        # Not an HTTPError: an argument that cannot go in a URL (too long, a control
+        # character) escaped as a traceback. Nothing was sent.
+        err.print(
+            f"[red]error:[/red] an argument cannot be sent in a URL ({exc}); nothing was sent",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from exc
 
 
 def _has_request(exc: httpx.HTTPError) -> bool:

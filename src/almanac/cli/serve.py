@@ -29,7 +29,10 @@ def serve(
     service: Annotated[str, typer.Argument(help="all (default), memory or planner")] = "all",
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port (default 8090; planner alone 8091)")
+        int | None,
+        # Bounded here: -1 or 99999 reached uvicorn after the database had started, and
+        # the server hung instead of exiting.
+        typer.Option(min=1, max=65535, help="Port (default 8090; planner alone 8091)"),
     ] = None,
 ) -> None:
     """Run the Memory Gateway and the Planner API (together, or one of them)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
+
+from almanac.http_problems import error_message
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -13,7 +16,8 @@ M = TypeVar("M", bound=BaseModel)
 def error_lines(exc: ValidationError, where: str = "input") -> list[str]:
     """`field: reason` for each error (`where` names an error without a field)."""
     return [
-        f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg'].removeprefix('Value error, ')}"
+        f"{'.'.join(str(p) for p in e['loc']) or where}: "
+        + error_message(dict(e)).removeprefix("Value error, ")
         for e in exc.errors()
     ]
 
@@ -26,3 +30,20 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
         for line in error_lines(exc):
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from exc
+
+
+def output_file(path: Path, *, parents_made: bool = False) -> None:
+    """Exit code 2, before any work, when `path` cannot be written as a file: it is a
+    folder, or (unless the command makes them) its folder does not exist. An export
+    found out only at the end, with a traceback."""
+    existing = next((p for p in path.parents if p.exists()), None)
+    if path.is_dir():
+        problem = "it is a folder"
+    elif existing is not None and not existing.is_dir():
+        problem = f"{existing} is no folder"
+    elif not parents_made and not path.parent.is_dir():
+        problem = f"{path.parent} does not exist"
+    else:
+        return
+    typer.echo(f"error: cannot write {path}: {problem}; name a file in a folder", err=True)
+    raise typer.Exit(2)

@@ -1,10 +1,12 @@
-"""Bounds on how long a request's session may wait inside Postgres.
+"""Bounds on how long a request's or a job's session may wait inside Postgres.
 
-Requests (not jobs, migrations, index builds or benchmarks) mark their session with
+Requests (not migrations, index builds or benchmarks) mark their session with
 `bound_request`: every transaction it begins gets `SET LOCAL statement_timeout`, and
 `wait_for_lock` gives up on a lock held past the write-lock timeout. Both surface as 503
 problems with Retry-After, so a burst of writers is answered instead of queueing forever
-on pooled connections.
+on pooled connections. Jobs that take the schedule writers' lock mark theirs with
+`bound_lock_wait` alone: they give up with the same `Busy`, and are retried shortly
+(`jobs.app.Backoff`) rather than waiting into the client's command timeout.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def bound_request(
     session: AsyncSession, *, write_lock_timeout: float, statement_timeout: float | None
 ) -> None:
     """Give `session` the request limits (see the module docstring)."""
-    session.info[_LOCK_TIMEOUT] = write_lock_timeout
+    bound_lock_wait(session, write_lock_timeout)
     if statement_timeout is None:
         return
     setting = _ms(statement_timeout)
@@ -40,6 +42,11 @@ def bound_request(
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = '{setting}'")
 
     event.listen(session.sync_session, "after_begin", _begun)
+
+
+def bound_lock_wait(session: AsyncSession, seconds: float) -> None:
+    """`wait_for_lock` in `session` waits at most `seconds`, then raises `Busy`."""
+    session.info[_LOCK_TIMEOUT] = seconds
 
 
 async def wait_for_lock(

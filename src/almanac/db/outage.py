@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
-from almanac.errors import DatabaseUnavailable
+from almanac.errors import DatabaseUnavailable, PoolBusy
 
 # SQLSTATE classes meaning "no usable connection": 08 connection exception, 57P01-57P03
 # admin/crash shutdown and "the database system is starting up", 53300 too many
@@ -107,11 +107,16 @@ def report_outages(engine: AsyncEngine, *, command_timeout: float | None = None)
 
 class ReportingPool(AsyncAdaptedQueuePool):
     """The engine's pool: a checkout that waits past `pool_timeout` for a free connection
-    (every one held, e.g. by requests queued on a lock) is `DatabaseUnavailable` too, so
-    requests answer 503 and /health says so, rather than a bare SQLAlchemy TimeoutError."""
+    (every one held, e.g. by requests queued on a lock) is `PoolBusy`: requests answer the
+    same 503 `Busy` problem with Retry-After as a writer refused the lock, and /health says
+    the database is out of connections, rather than a bare SQLAlchemy TimeoutError."""
 
     def _do_get(self) -> ConnectionPoolEntry:
         try:
             return super()._do_get()
         except sa_exc.TimeoutError as exc:
-            raise unavailable("every pooled connection is busy") from exc
+            raise PoolBusy(
+                f"the server is busy: every pooled connection is busy (waited {self._timeout:g}"
+                " s for one); nothing was changed, retry shortly",
+                headers={"Retry-After": "5"},
+            ) from exc

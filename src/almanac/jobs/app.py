@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 from almanac.config import Settings
+from almanac.errors import Busy
 
 # Query keys libpq understands; asyncpg-only keys (e.g. `prepared_statement_cache_size`)
 # would make psycopg refuse the whole conninfo.
@@ -59,12 +60,22 @@ def to_conninfo(url: str) -> str:
 class Backoff(BaseRetryStrategy):
     """Exponential backoff: `base * 2**attempts` seconds, capped, for `max_attempts` retries.
 
-    procrastinate's `RetryStrategy` only takes whole seconds; tests need fractions.
+    `Busy` (a lock held by another writer past the wait allowed; nothing was changed) is
+    not a failure: it is retried after its Retry-After whatever the attempts so far, so the
+    job stays queued until the lock is free. Exceptions in `forever` are retried without
+    end too, every `max_seconds` once the attempts are used up. procrastinate's
+    `RetryStrategy` only takes whole seconds; tests need fractions.
     """
 
     def __init__(
-        self, *, max_attempts: int = 5, base_seconds: float = 2.0, max_seconds: float = 900.0
+        self,
+        *,
+        max_attempts: int = 5,
+        base_seconds: float = 2.0,
+        max_seconds: float = 900.0,
+        forever: tuple[type[BaseException], ...] = (),
     ) -> None:
+        self.forever = forever
         self.max_attempts = max_attempts
         self.base_seconds = base_seconds
         self.max_seconds = max_seconds
@@ -74,8 +85,12 @@ class Backoff(BaseRetryStrategy):
         return float(min(self.max_seconds, self.base_seconds * 2.0**attempts))
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        """Retry any exception until `max_attempts` retries have been made."""
-        if job.attempts >= self.max_attempts:
+        """Retry any exception until `max_attempts` retries have been made (`Busy` and
+        `forever` always)."""
+        if isinstance(exception, Busy):
+            wait = float((exception.headers or {}).get("Retry-After", "5"))
+            return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=wait))
+        if job.attempts >= self.max_attempts and not isinstance(exception, self.forever):
             return None
         return RetryDecision(
             retry_at=datetime.now(UTC) + timedelta(seconds=self.delay(job.attempts))

@@ -93,9 +93,12 @@ async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[in
 async def task_backlog(session: AsyncSession, task: str, failed_within_days: int) -> Row[Any]:
     """How many jobs of `task` are still waiting or running (`pending`), and how many
     failed for good in the last `failed_within_days` days (`failed`; older failures are
-    history, still in the jobs list)."""
+    history, still in the jobs list); `reason`: the newest reason a pending one gave."""
     sql = """
         SELECT count(*) FILTER (WHERE j.status IN ('todo', 'doing')) AS pending,
+               (SELECT r.reason FROM job_reasons r JOIN procrastinate_jobs p ON p.id = r.job_id
+                 WHERE p.task_name = :task AND p.status IN ('todo', 'doing')
+                 ORDER BY r.updated_at DESC LIMIT 1) AS reason,
                count(*) FILTER (WHERE j.status = 'failed' AND EXISTS (
                    SELECT 1 FROM procrastinate_events e
                     WHERE e.job_id = j.id AND e.type = 'failed'

@@ -53,10 +53,15 @@ def _auth_headers(headers: Any) -> dict[str, str]:
 
 def unreadable(body: bytes) -> str | None:
     """Why the SDK cannot take a JSON-RPC body, for what it answers with a 500: JSON
-    nested past the parser's depth (RecursionError) or a lone surrogate escape, which
-    fails when echoed back ("Unknown tool: \\ud800..."). Other bad JSON it refuses itself."""
+    nested past the parser's depth (RecursionError), a lone surrogate escape, which
+    fails when echoed back ("Unknown tool: \\ud800..."), or bytes that are no UTF-8 (a
+    UTF-16 byte order mark). Other bad JSON it refuses itself."""
     try:
-        json.dumps(json.loads(body), ensure_ascii=False).encode()
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8"
+    try:
+        json.dumps(json.loads(text), ensure_ascii=False).encode()
     except RecursionError:
         return "the JSON is nested too deeply"
     except UnicodeEncodeError:
@@ -108,6 +113,16 @@ class _Authenticated:
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
         scope[KEY_SCOPE] = who.json().get("scope")
+        if scope.get("method") == "GET":
+            # A stateless server never sends on its own, so the SDK's GET stream stayed
+            # open and silent forever, one held connection per call; the transport lets a
+            # server without such a stream answer 405.
+            error = {"code": -32600, "message": "Method Not Allowed: this server has no GET stream"}
+            answer = {"jsonrpc": "2.0", "id": None, "error": error}
+            await Response(
+                json.dumps(answer), 405, headers={"Allow": "POST"}, media_type="application/json"
+            )(scope, receive, send)
+            return
         if scope.get("method") == "POST":
             body = await _read_body(receive)
             if reason := unreadable(body):

@@ -40,6 +40,8 @@ async def delete_plan_blocks(
         parsed = parse_almanac_id(almanac_id)
         return parsed is not None and parsed[0] in plans
 
+    # Not bounded like the writers' (calendars/bounds.py): no lock is held here, and a slow
+    # calendar may take its time to delete.
     calendar = build_calendar(
         settings.calendar, session=session, cache=cache, timezone=settings.timezone
     )

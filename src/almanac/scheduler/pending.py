@@ -12,7 +12,6 @@ from the calendar as it is when the job runs.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from almanac.calendars.base import (
     EventSpec,
     zone_name,
 )
-from almanac.calendars.factory import build_calendar
+from almanac.calendars.factory import calendar_for
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
 from almanac.redact import redact
@@ -141,35 +140,20 @@ async def write_blocks(
     runs = {p: r for p, r in queued.items() if p in latest and latest[p].id <= r}
     if not runs:
         return None
-    calendar = build_calendar(
-        settings.calendar, session=session, cache=cache, timezone=settings.timezone
-    )
-    limit = remote_deadline(settings)
+    # Bounded (calendars/bounds.py): each call gets a quarter of the write-lock timeout, since
+    # the writers' lock is held meanwhile and a slow calendar must not stall every local
+    # schedule write. What was written stays; the retry's diff writes the rest.
+    calendar = calendar_for(settings, session=session, cache=cache)
     try:
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
         specs = _ours(specs_from_json(args["events"]), set(runs))
-        async with asyncio.timeout(limit):
-            # Other plans' blocks as they are now, not as they were when the write was
-            # queued: a run of theirs since then must not be undone.
-            specs += others(await calendar.events(start, end), set(runs) | gone)
-            return await calendar.apply(specs, start, end)
-    except TimeoutError as exc:
-        # The writers' lock is held meanwhile: a slow calendar must not stall every local
-        # schedule write. What was written stays; the retry's diff writes the rest.
-        raise CalendarUnavailable(
-            f"{calendar.name} did not finish the write within {limit:g} s; retried later"
-        ) from exc
+        # Other plans' blocks as they are now, not as they were when the write was queued:
+        # a run of theirs since then must not be undone.
+        specs += others(await calendar.events(start, end), set(runs) | gone)
+        return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()
-
-
-def remote_deadline(settings: Settings) -> float:
-    """How long a pending write may spend on the remote calendar while it holds the writers'
-    lock: a quarter of what a schedule write waits for that lock, so a writer arriving as
-    the job starts still gets it (plus the one remote request in flight when the deadline
-    passes, which ends before the lock is released: calendars.threads)."""
-    return settings.scheduler.write_lock_timeout_seconds / 4
 
 
 def _plan_of(almanac_id: str) -> int | None:

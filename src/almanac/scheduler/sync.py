@@ -5,7 +5,9 @@ with a block the solver may move is replanned around. A collision it cannot reso
 the user pinned, or one frozen by being about to start) is stored once as a warning on the
 block in the plan's current run, which the calendar view shows; later syncs find it reported
 and write nothing. A sync that finds nothing to improve records no run. One transaction per
-plan, so a calendar that fails for one plan does not undo the others.
+plan, so a calendar that fails for one plan does not undo the others. The writers' lock is
+waited for at most `calendars.bounds.job_lock_wait`; then the sync stops with `Busy` and the
+job is retried shortly.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarEvent, CalendarProvider
+from almanac.calendars.bounds import job_lock_wait
 from almanac.calendars.factory import configured_calendar
+from almanac.db.limits import bound_lock_wait
 from almanac.db.uow import UnitOfWork, unit_of_work
-from almanac.errors import AlmanacError
+from almanac.errors import AlmanacError, Busy
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository
@@ -53,11 +57,17 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
         report.checked.append(plan_id)
         try:  # one unit of work per plan: a failing plan does not undo the others
             async with unit_of_work(state.sessionmaker) as uow:
+                bound_lock_wait(uow.session, job_lock_wait(state.settings))
                 calendar = configured_calendar(state, uow.session)
                 try:
                     await _sync_plan(uow, calendar, state, plan_id, now, report)
                 finally:
                     await calendar.close()
+        except Busy as exc:
+            # Another writer holds the schedule past the wait: the rest waits for the
+            # retry (the plans done so far are committed; a rerun changes nothing there).
+            logger.info("calendar busy: the calendar sync stops at plan %s: %s", plan_id, exc)
+            raise
         except AlmanacError as exc:
             report.replanned.pop(plan_id, None)
             report.warned.pop(plan_id, None)

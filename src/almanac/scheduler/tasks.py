@@ -10,9 +10,14 @@ from typing import Any
 
 import procrastinate
 
+from almanac.calendars.base import ApplyResult, CalendarSlow, CalendarUnavailable
+from almanac.calendars.bounds import job_lock_wait
+from almanac.db.limits import bound_lock_wait
 from almanac.db.uow import unit_of_work
+from almanac.errors import Busy
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
+from almanac.jobs.repository import clear_reason, set_reason
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
 from almanac.scheduler.forgetting import delete_plan_blocks
 from almanac.scheduler.pending import TASK as WRITE_TASK
@@ -26,6 +31,7 @@ __all__ = ["blueprint", "get_state", "set_state"]
 
 
 # Idempotent: once replanned (or warned), a plan's blocks settle and a rerun changes nothing.
+# A writers' lock held past the wait is `Busy`: retried shortly (jobs.app.Backoff).
 @blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
 async def calendar_sync() -> None:
     """Replan scheduled plans that new calendar events collide with."""
@@ -56,21 +62,53 @@ async def forget_calendar_blocks(plan_ids: list[int], start: str, end: str) -> N
 
 
 # Idempotent: the diff finds what an earlier attempt wrote, and a plan with a newer run
-# is left alone. Retried for about a day while the calendar is down (backoff capped at an hour).
+# is left alone. Retried for about a day while the calendar is down (backoff capped at an
+# hour); without end while it answers too slowly to be written under the writers' lock
+# (`CalendarSlow`: /health says so, with the reason) or that lock is busy.
 @blueprint.task(
     name=WRITE_TASK.split(":", 1)[1],
     queue="maintenance",
-    retry=Backoff(max_attempts=30, base_seconds=10.0, max_seconds=3600.0),
+    retry=Backoff(max_attempts=30, base_seconds=10.0, max_seconds=3600.0, forever=(CalendarSlow,)),
+    pass_context=True,
 )
 async def write_calendar_blocks(
-    runs: dict[str, int], events: list[dict[str, Any]], start: str, end: str
+    context: procrastinate.JobContext,
+    runs: dict[str, int],
+    events: list[dict[str, Any]],
+    start: str,
+    end: str,
 ) -> None:
     """Write a saved schedule to the calendar that was unavailable when it was made."""
+    job_id = context.job.id if context.job is not None else None
+    args = {"runs": runs, "events": events, "start": start, "end": end}
+    await run_write_calendar_blocks(args, job_id=job_id)
+
+
+async def run_write_calendar_blocks(
+    args: dict[str, Any], *, job_id: int | None = None
+) -> ApplyResult | None:
+    """One attempt at a pending calendar write, in its own transaction. A calendar that
+    fails leaves its reason on the job (the jobs list, /health); success clears it."""
     state = get_state()
-    async with unit_of_work(state.sessionmaker) as uow:
-        args = {"runs": runs, "events": events, "start": start, "end": end}
-        result = await write_blocks(uow.session, state.settings, state.cache, args)
+    runs = args["runs"]
+    try:
+        async with unit_of_work(state.sessionmaker) as uow:
+            bound_lock_wait(uow.session, job_lock_wait(state.settings))
+            result = await write_blocks(uow.session, state.settings, state.cache, args)
+            if job_id is not None:
+                await clear_reason(uow.session, job_id)
+    except Busy as exc:
+        # Another writer holds the schedule (a request writing a slow calendar): the job
+        # stays queued and is retried shortly; nothing was written.
+        logger.info("calendar busy: pending calendar write of runs %s waits: %s", runs, exc)
+        raise
+    except CalendarUnavailable as exc:  # rolled back: the reason is noted on its own
+        if job_id is not None:
+            async with unit_of_work(state.sessionmaker) as uow:
+                await set_reason(uow.session, job_id, exc.message)
+        raise
     if result is None:
         logger.info("pending calendar write of runs %s superseded or forgotten", runs)
     else:
         logger.info("pending calendar write of runs %s done: %s", runs, vars(result))
+    return result

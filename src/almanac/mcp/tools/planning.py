@@ -39,7 +39,7 @@ class NewTask(BaseModel):
     depends_on: list[TaskKey] = Field(default_factory=list)
     billable: bool = False
     priority: Annotated[int, Field(ge=1, le=4)] = 2
-    step_id: str | None = None
+    step_id: TaskKey | None = None
 
 
 def plan_text(plan: dict[str, Any], *, tasks: bool = True) -> str:
@@ -123,7 +123,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         plan_id: PlanId,
         edit: Annotated[list[TaskEdit] | None, Field(description="Changes by task id")] = None,
         add: Annotated[list[NewTask] | None, Field(description="New tasks")] = None,
-        remove: Annotated[list[str] | None, Field(description="Task ids to drop")] = None,
+        remove: Annotated[list[TaskKey] | None, Field(description="Task ids to drop")] = None,
         title: Annotated[str | None, Field(min_length=1, max_length=500)] = None,
         note: Annotated[str | None, Field(max_length=2000, description="Why")] = None,
     ) -> CallToolResult:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from almanac.mcp.api import Api, ApiProblem, ShortText, clip, result, segment
 from almanac.models.status import TaskStatus
-from almanac.types import AwareDatetime, BoundedDate
+from almanac.types import AwareDatetime, BigId, BoundedDate
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
@@ -48,15 +48,23 @@ def task_line(t: dict[str, Any]) -> str:
     return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{when}"
 
 
+# How an API that predates `run_id` refuses it (its bodies forbid unknown fields).
+UNKNOWN_FIELD = "Extra inputs are not permitted"
+
+
 async def schedule_call(api: Api, body: dict[str, Any], run_id: int | None) -> Any:
     """POST /schedule; with `run_id` the API writes exactly that preview (or answers 409
-    with what changed). An API without `run_id` re-solves instead (a 422 wrote nothing)."""
+    with what changed). An API without `run_id` re-solves instead (a 422 wrote nothing);
+    a run_id the API knows but refuses is an error, never a fresh schedule written."""
     if run_id is None:
         return await api.post("/api/v1/scheduler/schedule", json=body)
     try:
         return await api.post("/api/v1/scheduler/schedule", json={**body, "run_id": run_id})
     except ApiProblem as problem:
-        if problem.status != 422 or not any(e.get("field") == "run_id" for e in problem.errors):
+        unknown = any(
+            e.get("field") == "run_id" and e.get("message") == UNKNOWN_FIELD for e in problem.errors
+        )
+        if problem.status != 422 or not unknown:
             raise
         return await api.post("/api/v1/scheduler/schedule", json=body)
 
@@ -85,7 +93,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         plan_id: Annotated[int, Field(ge=1)],
         apply: Annotated[bool, Field(description="Write it (after a preview)")] = False,
         run_id: Annotated[
-            int | None, Field(ge=1, description="The preview to write (default: the last one)")
+            BigId | None, Field(description="The preview to write (default: the last one)")
         ] = None,
         start_date: Annotated[BoundedDate | None, Field(description="Default: today")] = None,
         horizon_days: Annotated[int, Field(ge=1, le=60)] = 14,

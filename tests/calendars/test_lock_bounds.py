@@ -1,0 +1,148 @@
+"""A hung remote calendar cannot hold the schedule writers' lock past what others wait for it.
+
+Google (the wire double, through the real client library) stops answering its batch
+endpoint for longer than the write-lock timeout while two clients schedule at once. Each
+remote call under the lock has a quarter of that timeout and each HTTP request a socket
+timeout no longer (calendars/bounds.py): the write that meets the hung Google is queued as a
+pending write within its deadline, so the other writer gets the lock (no 503 `Busy`), and
+once Google answers again the queued writes put every block there once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.app import create_app
+from almanac.cache import LocalCache
+from almanac.calendars.base import CalendarSlow, EventSpec
+from almanac.calendars.bounded import Bounded
+from almanac.calendars.bounds import call_deadline, request_timeout
+from almanac.calendars.google import GoogleCalendar
+from almanac.calendars.google_api import BATCH_LIMIT
+from almanac.config import GoogleCalendarSettings, SchedulerSettings
+from almanac.deps import get_state
+from almanac.scheduler.pending import TASK, write_blocks
+from almanac.state import AppState
+from tests.calendars.shapes import WEEK, at, connect
+from tests.conftest import http_client
+from tests.doubles.google_calendar import FakeGoogle
+from tests.scheduler.conftest import TZ_NAME
+from tests.scheduler.races import body, chain, current_blocks, plans, together
+
+LOCK = 3.0  # the write-lock timeout here: a quarter (0.75 s) per remote call
+HANG = 3.5  # longer than LOCK: before the bounds, the second writer got 503 Busy
+
+
+def test_the_bounds_follow_the_write_lock_timeout(
+    committed_state: AppState, cal_settings: GoogleCalendarSettings
+) -> None:
+    settings = committed_state.settings.model_copy(
+        update={"scheduler": SchedulerSettings(write_lock_timeout_seconds=LOCK)}
+    )
+    assert call_deadline(settings) == LOCK / 4
+    assert request_timeout(settings, 30.0) == LOCK / 4
+    assert request_timeout(settings.model_copy(update={"scheduler": SchedulerSettings()}), 30) == 5
+
+
+async def test_a_hung_google_write_does_not_make_other_writers_busy(
+    committed_state: AppState, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": cal_settings,
+            "scheduler": SchedulerSettings(time_limit_seconds=0.3, write_lock_timeout_seconds=LOCK),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    async with state.sessionmaker() as session:
+        await connect(session, google)
+        await session.commit()
+    a, b = await plans(state, chain(2, 1.0), chain(2, 1.0))
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    google.slow_seconds, google.slow_match = HANG, "POST /batch"  # writes hang, reads answer
+    url = "/api/v1/scheduler/schedule"
+    async with http_client(app) as api:
+        started = time.perf_counter()
+        ra, rb = await together(
+            lambda: api.post(url, json=body(a)), lambda: api.post(url, json=body(b))
+        )
+        took = time.perf_counter() - started
+    assert ra.status_code == 200 and rb.status_code == 200, (ra.text, rb.text)
+    assert ra.json()["calendar"]["pending"] and rb.json()["calendar"]["pending"]
+    assert f"within {LOCK / 4:g} s" in ra.json()["calendar"]["detail"]
+    assert took < 2 * LOCK + 2, took  # each held the lock about a second, not HANG
+
+    # The batches Almanac gave up on still land at Google once their hang ends (as a real
+    # server may finish a request its client stopped waiting for); the queued writes, run
+    # after that, find them and write the rest: nothing twice.
+    await asyncio.sleep(max(0.0, HANG + 0.5 - (time.perf_counter() - started)))
+    google.slow_seconds = 0.0
+    async with state.sessionmaker() as session:
+        jobs = (
+            await session.execute(
+                text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+                {"t": TASK},
+            )
+        ).scalars()
+        for args in list(jobs):
+            await write_blocks(session, settings, state.cache, dict(args))
+        await session.commit()
+    live = Counter(
+        e["extendedProperties"]["private"]["almanacId"]
+        for e in google.live_events()
+        if "extendedProperties" in e
+    )
+    want = {
+        f"plan{p}-{row['task_key']}-{row['chunk']}"
+        for p in (a, b)
+        for row in await current_blocks(state, p)
+    }
+    assert set(live) == want and max(live.values()) == 1, live
+
+
+async def test_a_google_write_cut_at_its_deadline_starts_no_further_batch(
+    db_session: AsyncSession, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    """Three batches of 50, each answered after a second, a deadline of 1.6 s: the batch in
+    flight then ends, the third is never sent, and the retry's diff writes the rest once."""
+    await connect(db_session, google)
+    inner = GoogleCalendar.from_settings(
+        cal_settings, session=db_session, cache=LocalCache(), base_delay=0.001
+    )
+    cal = Bounded(inner, 1.6)
+    many = [
+        EventSpec(
+            f"b{i}",
+            f"Block {i}",
+            at(2 + i // 40, 8) + timedelta(minutes=i % 40 * 15),
+            at(2 + i // 40, 8) + timedelta(minutes=i % 40 * 15 + 10),
+        )
+        for i in range(3 * BATCH_LIMIT - 30)
+    ]
+    google.slow_seconds, google.slow_match = 1.0, "POST /batch"
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CalendarSlow, match="the write within 1.6 s"):
+            await cal.apply(many, *WEEK)
+        assert time.perf_counter() - started < 2 * 1.0 + 0.9  # not the third batch's second
+        written = len(google.live_events())
+        assert BATCH_LIMIT <= written <= 2 * BATCH_LIMIT
+        await asyncio.sleep(1.2)
+        assert len(google.live_events()) == written  # nothing sent after it gave up
+        google.slow_seconds = 0.0
+        again = await cal.apply(many, *WEEK)
+        assert len(again.created) == len(many) - written
+        ids = Counter(e["extendedProperties"]["private"]["almanacId"] for e in google.live_events())
+        assert len(ids) == len(many) and max(ids.values()) == 1
+    finally:
+        await cal.close()

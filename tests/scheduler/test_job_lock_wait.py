@@ -1,0 +1,116 @@
+"""Jobs wait for the schedule writers' lock as requests do: at most the write-lock timeout.
+
+A pending calendar write or a calendar sync arriving while a request holds the lock (say,
+writing to a slow calendar) gives up after `scheduler.write_lock_timeout_seconds` with
+`Busy`, logged as "calendar busy", and is retried shortly whatever its attempts so far: it
+stays queued, nothing is lost, and no connection waits into the client's command timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from procrastinate.jobs import Job
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from almanac.errors import Busy
+from almanac.jobs.context import set_state
+from almanac.scheduler.sync import sync_calendar
+from almanac.scheduler.tasks import (
+    calendar_sync,
+    run_write_calendar_blocks,
+    write_calendar_blocks,
+)
+from almanac.state import AppState
+from tests.scheduler.conftest import make_plan, next_monday
+
+WAIT = 0.5  # the write-lock timeout in these tests
+
+
+@asynccontextmanager
+async def lock_held(engine: AsyncEngine) -> AsyncIterator[None]:
+    """The writers' lock held by another transaction (a request writing a slow calendar)."""
+    async with engine.connect() as conn, conn.begin():
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('almanac.calendar_entries.apply'))")
+        )
+        yield
+
+
+def _args() -> dict[str, Any]:
+    start = datetime.combine(next_monday(), datetime.min.time(), tzinfo=UTC)
+    return {
+        "runs": {"1": 1},
+        "events": [],
+        "start": start.isoformat(),
+        "end": (start + timedelta(days=5)).isoformat(),
+    }
+
+
+@pytest.fixture
+def busy_state(sched_state: AppState) -> AppState:
+    scheduler = sched_state.settings.scheduler
+    sched_state.settings.scheduler = scheduler.model_copy(
+        update={"write_lock_timeout_seconds": WAIT}
+    )
+    set_state(sched_state)
+    return sched_state
+
+
+async def test_a_pending_write_gives_up_on_a_held_lock_after_the_lock_timeout(
+    busy_state: AppState, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="almanac")
+    async with lock_held(engine):
+        started = time.perf_counter()
+        with pytest.raises(Busy):
+            # Without a bound it would wait as long as the holder (here: for ever).
+            await asyncio.wait_for(run_write_calendar_blocks(_args()), 10)
+        waited = time.perf_counter() - started
+    assert WAIT * 0.9 <= waited < WAIT + 3, waited
+    assert "calendar busy" in caplog.text
+    assert "server did not answer" not in caplog.text
+
+
+async def test_a_calendar_sync_gives_up_on_a_held_lock_and_says_calendar_busy(
+    busy_state: AppState, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="almanac")
+    async with busy_state.sessionmaker() as session:
+        plan = await make_plan(session, [{"key": "a"}], status="scheduled")
+        await session.commit()
+    try:
+        async with lock_held(engine):
+            started = time.perf_counter()
+            with pytest.raises(Busy):
+                await asyncio.wait_for(calendar_sync(), 10)
+            assert time.perf_counter() - started < WAIT + 3
+        assert "calendar busy" in caplog.text
+        report = await sync_calendar(busy_state)  # the retry, the lock free: it goes through
+        assert plan.id in report.checked and not report.failed
+    finally:
+        async with busy_state.sessionmaker() as session:
+            await session.execute(text("DELETE FROM plans WHERE id = :id"), {"id": plan.id})
+            await session.commit()
+
+
+@pytest.mark.parametrize("task", [write_calendar_blocks, calendar_sync])
+def test_busy_is_retried_shortly_whatever_the_attempts_so_far(task: object) -> None:
+    strategy = task.retry_strategy  # type: ignore[attr-defined]
+    assert strategy is not None
+    worn = Job(id=1, queue="maintenance", lock=None, queueing_lock=None, task_name="x")
+    worn = worn.evolve(attempts=1000)  # every ordinary retry used up
+    busy = Busy("the schedule stayed busy", headers={"Retry-After": "3"})
+    decision = strategy.get_retry_decision(exception=busy, job=worn)
+    assert decision is not None and decision.retry_at is not None
+    wait = (decision.retry_at - datetime.now(UTC)).total_seconds()
+    assert 1 < wait <= 3.5, wait
+    assert strategy.get_retry_decision(exception=RuntimeError("bug"), job=worn) is None
