@@ -301,3 +301,18 @@ def test_mounts_outside_the_public_prefixes_are_reported(tmp_path: Path) -> None
     assert unguarded_mounts(app.router.routes) == []
     app.mount("/files", StaticFiles(directory=tmp_path), name="files")
     assert unguarded_mounts(app.router.routes) == ["/files"]
+
+
+async def test_a_key_sent_without_its_scheme_is_not_echoed(
+    anon: httpx.AsyncClient, make_key: KeyMaker
+) -> None:
+    """`Authorization: KEY` (no "Bearer ") is no key; the 401 named the "scheme", which
+    here is the key itself: its first 20 characters came back in the answer."""
+    key = await make_key("no-scheme", "read")
+    r = await anon.get("/api/v1/memory/facts", headers={"Authorization": key})
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+    assert key[4:12] not in r.text, r.text
+    assert "Bearer" in r.json()["detail"]
+    # A real scheme is still named, as it helps.
+    r = await anon.get("/api/v1/memory/facts", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert "'Basic' scheme" in r.json()["detail"]

@@ -58,6 +58,22 @@ def test_remember_scope_help_lists_its_values():
     assert all(value in line for value in get_args(MemoryScope)), line
 
 
+def test_the_cli_hint_reads_no_more_than_the_rest_hint():
+    """The CLI's note and REST's `hint` share one bound: a long text is a note, not a
+    preference, and is not read (a hostile one used to cost seconds)."""
+    from time import perf_counter
+
+    from almanac.cli.recall import preference_hint
+    from almanac.scheduler.preferences import HINT_MAX_CHARS
+
+    assert preference_hint("No meetings before 10", None)
+    padded = "No meetings before 10. " + "Notes from the call. " * (HINT_MAX_CHARS // 20)
+    assert len(padded) > HINT_MAX_CHARS and preference_hint(padded, None) is None
+    started = perf_counter()
+    assert preference_hint("work 9" + " " * 100_000 + "-17", None) is None
+    assert perf_counter() - started < 0.2
+
+
 def test_a_plain_memory_that_reads_as_a_preference_says_how_to_apply_it(cli_env: AppState):
     code, out = invoke("remember", "No meetings before 10", "--client", "4")
     assert code == 0, out

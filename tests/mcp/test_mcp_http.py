@@ -5,13 +5,17 @@ and schemas, every tool, errors, keys and their scopes, and the whole loop."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import anyio
 import httpx
 import pytest
+from mcp.client.streamable_http import streamable_http_client
 
 from almanac.state import AppState
+from mcp import ClientSession
 from tests.live_server import LiveServer
 from tests.mcp.helpers import (
     failed,
@@ -371,3 +375,37 @@ async def test_a_get_stream_is_refused_not_held_open(live_server: LiveServer) ->
     assert r.json()["error"]["code"] == -32600
     async with httpx.AsyncClient(timeout=10) as client:  # still behind the key
         assert (await client.get(live_server.url + "/mcp")).status_code == 401
+
+
+async def test_two_keys_behind_one_proxy_login_keep_their_own_previews(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    """A proxy's `Authorization: Basic` beside X-API-Key is no key (the API reads the
+    X-API-Key), so the schedule tool's "last preview" must be per key, not per proxy login:
+    the second key applying would have been told about the first key's preview."""
+
+    @asynccontextmanager
+    async def behind_proxy(key: str) -> AsyncIterator[ClientSession]:
+        headers = {"Authorization": "Basic dXNlcjpwYXNz", "X-API-Key": key}
+        async with httpx.AsyncClient(headers=headers, timeout=120) as client:
+            async with streamable_http_client(live_server.url + "/mcp", http_client=client) as (
+                read,
+                write,
+                _,
+            ):
+                async with ClientSession(read, write) as s:
+                    await s.initialize()
+                    yield s
+
+    import_workflows(live_server)
+    first = live_server.create_key(f"proxy-a-{uuid.uuid4().hex[:6]}", "write")
+    second = live_server.create_key(f"proxy-b-{uuid.uuid4().hex[:6]}", "write")
+    async with behind_proxy(first) as s:
+        _, plan = await ok(s, "plan", intent="Run a marketing audit for Acme")
+        await ok(s, "approve_plan", plan_id=plan["id"])
+        text, preview = await ok(s, "schedule", plan_id=plan["id"])
+        assert not preview["applied"], text
+    async with behind_proxy(second) as s:
+        text, applied = await ok(s, "schedule", plan_id=plan["id"], apply=True)
+        assert applied["applied"], text
+        assert f"preview run #{preview['run_id']}" not in text, text

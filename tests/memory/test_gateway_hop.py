@@ -187,3 +187,21 @@ async def test_a_gateway_answering_5xx_or_garbage_degrades_plans_never_500(
             assert f"Memory Gateway at {url}" in entry["detail"], entry
     finally:
         loop.close()
+
+
+async def test_a_gateway_behind_a_proxy_login_still_gets_the_planners_key(
+    committed_state: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+):
+    """A Gateway URL with a proxy's login in it (`http://user:pass@host`, the password
+    masked in notes and /health) made httpx send `Authorization: Basic`, which replaced the
+    Planner's Bearer key: every call was refused. The key goes as X-API-Key beside it."""
+    url = gateway.url.replace("http://", "http://proxy:s3cret-pass@")  # type: ignore[attr-defined]
+    async for _ in _planner_on(committed_state, url):
+        plan, _ = await _plan(client)
+        assert "memory" not in plan["degraded"], plan
+        entry, _, _ = await _gateway_entry(client)
+        assert entry["status"] == "ok", entry
+        assert "s3cret-pass" not in entry["detail"] and "proxy:***@" in entry["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import time, timedelta
+from time import perf_counter as time_now
 from typing import Any
 
 import httpx
@@ -232,3 +233,43 @@ async def test_llm_failure_falls_back_to_rules(
     assert out["preferences"]["source"] == "rules" and out["preferences"]["llm_used"] is False
     assert any("used the rules instead" in w for w in out["warnings"])
     assert all(parse(b["start"]).hour >= 11 for b in out["blocks"])
+
+
+# Hostile preference facts: each used to cost quadratic time in one of the rules (a lazy
+# `.*?` after every "deep work"/"focus", two `\s*` around a clock's am/pm).
+HOSTILE = {
+    "deep work repeated": "deep work " * 10_000,
+    "focus repeated": "focus " * 17_000,
+    "a clock before a long blank": "work 9" + " " * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_rules_read_a_hostile_fact_in_bounded_time(name: str):
+    text = HOSTILE[name]
+    assert len(text) >= 100_000
+    started = time_now()
+    parsed = parse_preferences([text, "deep work in the morning"])
+    elapsed = time_now() - started
+    # What the fact says is still read (nothing here), and the next fact still counts.
+    assert parsed.not_understood == [text]
+    assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [(time(8), time(12))]
+    assert elapsed < 0.2, f"{name}: {elapsed:.2f} s"
+
+
+def test_the_rules_read_a_preference_past_a_long_prefix_up_to_the_bound():
+    from almanac.scheduler.preferences import PREFERENCE_MAX_CHARS
+
+    filler = "x" * (PREFERENCE_MAX_CHARS - 100)
+    assert parse_preferences([f"{filler} deep work after lunch"]).prefs.preferred_windows
+    # Past the bound the rules read nothing more (the LLM path reads the whole text).
+    beyond = "x" * PREFERENCE_MAX_CHARS + " deep work after lunch"
+    assert parse_preferences([beyond]).prefs.preferred_windows == []
+
+
+def test_focus_takes_the_first_period_after_the_first_mention():
+    windows = parse_preferences(["focus and deep work, not in the afternoon but mornings"])
+    assert [(w.start, w.end) for w in windows.prefs.preferred_windows] == [(time(13), time(18))]
+    parsed = parse_preferences(["deep work: I said nothing about it", "focused  time after lunch"])
+    assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [(time(13), time(18))]
+    assert parsed.not_understood == ["deep work: I said nothing about it"]

@@ -81,6 +81,18 @@ def test_dropped_dependencies_are_named_by_title_not_internal_id():
     assert "p12/" not in " ".join(warnings)
 
 
+def test_another_plans_closed_task_is_named_by_its_key_only():
+    """The whole calendar is solved at once: a closed task of another plan (another
+    client's, perhaps) carries no title (None), so no warning can quote one."""
+    closed = {"p7/draft": ClosedTask("cancelled", None, "7/draft")}
+    warnings: list[str] = []
+    b = TaskInput("p7/b", "B", 1, depends_on=("p7/draft",), name="7/b")
+    build_problem([b], **_problem_args(warnings), closed=closed)
+    assert (
+        "task '7/b': dependency '7/draft' is cancelled; ignored, the task no longer waits for it"
+    ) in warnings
+
+
 def _problem_args(warnings: list[str]) -> dict[str, Any]:
     return {
         "settings": SchedulerSettings(),

@@ -413,3 +413,57 @@ async def test_replan_names_a_cancelled_dependency_by_its_title(
         "longer waits for it"
     ) in warnings, warnings
     assert not any(f"p{plan.id}/" in w for w in warnings), warnings
+
+
+async def test_another_clients_task_titles_stay_out_of_a_plans_warnings(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The whole calendar is solved at once, so a warning about another plan's task reaches
+    this plan's answer: naming dependencies by title must not hand it another client's."""
+    other = await make_plan(db_session, TASKS, title="Acme")
+    other.client_id = 2
+    rows = {t.plan_task_key: t for t in await db_session.scalars(select(Task))}
+    rows["draft"].title = "Acme merger memo"
+    await db_session.flush()
+    r = await sched_client.patch(
+        f"/api/v1/planner/tasks/{rows['draft'].id}", json={"status": "cancelled"}
+    )
+    assert r.status_code == 200, r.text
+    mine = await make_plan(db_session, TASKS, title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    r = await schedule(sched_client, mine.id)
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert not any("merger" in w.lower() for w in warnings), warnings
+    # The other plan's own answer still names it by title.
+    r = await schedule(sched_client, other.id)
+    assert r.status_code == 200, r.text
+    assert any("'Acme merger memo' is cancelled" in w for w in r.json()["warnings"]), r.json()
+
+
+async def test_calendar_view_survives_a_block_id_naming_no_possible_plan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A block id comes back from the calendar (a CalDAV UID, Google's private property),
+    so its plan number is whatever the calendar holds: one past Postgres' integer range
+    was a 500 when the view looked up the block's plan (its client, its warnings)."""
+    monday = next_monday()
+    for aid in ("plan99999999999999999999-draft-0", "plan2147483648-draft-1"):
+        db_session.add(
+            CalendarEntry(
+                uid=f"odd-{aid}",
+                title="Odd",
+                start_at=at(monday, 9),
+                end_at=at(monday, 10),
+                almanac_id=aid,
+            )
+        )
+    await db_session.flush()
+    r = await sched_client.get(
+        f"{URL}/calendar",
+        params={"start_date": monday.isoformat(), "end_date": monday.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    odd = [e for e in r.json()["events"] if e["title"] == "Odd"]
+    assert len(odd) == 2 and all(e["client_id"] is None for e in odd), odd

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -19,6 +20,7 @@ SESSION_COOKIE = "almanac_session"
 CSRF_HEADER = "X-CSRF-Token"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="almanac"'}
 _MAX_TOKEN = 200
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}")  # an auth scheme's name (RFC 9110)
 # A public route (/health, the sign-in page) waits at most this for the key lookup, then
 # answers as for an anonymous caller: /health must say the database is down, not hang
 # with it.
@@ -55,9 +57,12 @@ def credentials(request: Request) -> tuple[str, str] | None:
     if cookie:
         return "session", cookie[:_MAX_TOKEN]
     if auth:
+        # Name a scheme ("Basic ...") but never echo a bare value: it may be the key itself.
+        named = _SCHEME.fullmatch(scheme) is not None and value.strip() != ""
+        what = f"uses the {scheme!r} scheme, which" if named else "is not 'Bearer KEY', so it"
         raise Unauthorized(
-            f"the Authorization header uses the {scheme[:20]!r} scheme, which carries no API"
-            " key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+            f"the Authorization header {what} carries no API key: send"
+            " 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
             errors=[{"field": "Authorization", "message": "not a Bearer key"}],
             headers=_CHALLENGE,
         )

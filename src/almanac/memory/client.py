@@ -47,7 +47,12 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
     url = state.settings.server.memory_gateway_url
     if not url:
         raise RuntimeError("no server.memory_gateway_url: memory is in-process")
-    headers = auth_headers(gateway_key(state.settings))
+    key = gateway_key(state.settings)
+    headers = auth_headers(key)
+    if key and httpx.URL(url).userinfo:
+        # httpx sends the URL's login (a proxy's) as `Authorization: Basic`, which would
+        # replace a Bearer key: the key goes beside it, as X-API-Key.
+        headers = {"X-API-Key": key}
     if not headers:
         logger.warning(
             "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "

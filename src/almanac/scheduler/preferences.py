@@ -23,7 +23,9 @@ from almanac.scheduler.schemas import (
     SchedulingPreferences,
 )
 
-_CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
+# The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
+# split one long blank every way (seconds on 20,000 spaces after "work 9").
+_CLOCK = r"(\d{1,2})(?::(\d{2}))?(?:\s*(am|pm))?"
 _WORK_HOURS = re.compile(
     r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours)\D{0,12}?"
     + _CLOCK
@@ -61,11 +63,14 @@ _BUFFER = re.compile(
     re.I,
 )
 _BUFFER_ALT = re.compile(r"\b(?:buffer|break|gap)s?\s+(?:of\s+)?(\d{1,3})\s*min", re.I)
-_FOCUS = re.compile(
-    r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b.*?\b(morning|afternoon|before noon|after lunch)s?\b"
-    r"|\bfocus\b.*?\b(mornings?|afternoons?|before noon|after lunch)\b",
-    re.I,
-)
+# Deep work's period is the first one after the first mention, found in two linear
+# searches: one pattern with a lazy `.*?` between them retried the rest of the text after
+# every mention (quadratic on "deep work deep work ...").
+_FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b", re.I)
+_PERIOD = re.compile(r"\b(morning|afternoon|before noon|after lunch)s?\b", re.I)
+# The rules read a fact's first characters only: a preference is a sentence, and this
+# bounds the work of every schedule whatever a fact holds (the LLM reads it all).
+PREFERENCE_MAX_CHARS = 2000
 _DAY_NAMES = {
     "mondays": {0},
     "tuesdays": {1},
@@ -113,22 +118,23 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
     p = out.prefs
     for text in texts:
         before = len(out.applied) + len(out.ignored)
-        if m := _WORK_HOURS.search(text):
+        head = text[:PREFERENCE_MAX_CHARS]
+        if m := _WORK_HOURS.search(head):
             lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
             if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
                 hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
             if lo and hi and lo < hi:
                 p.workday_start, p.workday_end = lo, hi
                 out.applied.append(f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
-        if m := _NOT_BEFORE.search(text):
+        if m := _NOT_BEFORE.search(head):
             if at := _clock(*m.group(1, 2, 3)):
                 p.not_before = at
                 out.applied.append(f"nothing before {at:%H:%M} ({text!r})")
-        if m := _NOT_AFTER.search(text):
+        if m := _NOT_AFTER.search(head):
             if at := _clock(*m.group(1, 2, 3)):
                 p.not_after = at
                 out.applied.append(f"nothing after {at:%H:%M} ({text!r})")
-        if m := _DAILY_MAX.search(text):
+        if m := _DAILY_MAX.search(head):
             hours = float(next(g for g in (m.group(1), m.group("alt"), m.group("daily")) if g))
             if MIN_DAILY_CAP_HOURS <= hours <= 24:
                 p.daily_max_hours = hours
@@ -138,17 +144,17 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
                     f"a daily cap of {hours:g} h is under the least of "
                     f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
                 )
-        if m := _BUFFER.search(text) or _BUFFER_ALT.search(text):
+        if m := _BUFFER.search(head) or _BUFFER_ALT.search(head):
             minutes = int(m.group(1))
             if minutes <= 120:
                 p.buffer_minutes = minutes
                 out.applied.append(f"{minutes} min between blocks ({text!r})")
-        if m := _FOCUS.search(text):
-            morning = (m.group(1) or m.group(2)).lower().startswith(("morning", "before"))
+        if (m := _FOCUS.search(head)) and (m := _PERIOD.search(head, m.end())):
+            morning = m.group(1).lower().startswith(("morning", "before"))
             lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
             p.preferred_windows.append(PreferredWindowIn(start=lo, end=hi, label="deep work"))
             out.applied.append(f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
-        if m := _NO_DAY.search(text):
+        if m := _NO_DAY.search(head):
             name = (m.group(1) or m.group(2)).lower()
             name = name if name.endswith("s") else name + "s"
             days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
@@ -163,7 +169,13 @@ HINT_MAX_CHARS = 500
 
 
 def reads_as_preference(text: str) -> list[str]:
-    """What the rules understand in one text ("nothing before 10:00"), without the text."""
+    """What the rules understand in one text ("nothing before 10:00"), without the text.
+
+    Only a sentence-long text (`HINT_MAX_CHARS`) is read: a preference is one, and a long
+    memory -- a note, a transcript -- that mentions a time is not a preference.
+    """
+    if len(text) > HINT_MAX_CHARS:
+        return []
     return [line.rsplit(" (", 1)[0] for line in parse_preferences([text]).applied]
 
 
@@ -171,12 +183,8 @@ def remember_hint(text: str) -> str | None:
     """For a plain memory's answer (REST, MCP): a text the scheduler would read as a
     preference, were it a preference fact, says how to apply it; else None.
 
-    Only a sentence-long text is read: a preference is one, and the rules' lazy patterns
-    cost quadratic time on a long hostile text (0.8 s on 20,000 characters), which every
-    remember would otherwise pay.
+    Only a sentence-long text is read (`reads_as_preference`, shared with the CLI).
     """
-    if len(text) > HINT_MAX_CHARS:
-        return None
     understood = reads_as_preference(text)
     if not understood:
         return None

@@ -25,11 +25,12 @@ from almanac.scheduler.core import (
     WorkingWindow,
 )
 from almanac.scheduler.schemas import SchedulingPreferences
+from almanac.types import BIGINT_MAX
 
 DEFAULT_ESTIMATE_HOURS = 1.0
 _MAX_CHUNK = 120  # minutes; longer tasks are split into focus blocks of at most two hours
 _MIN_CHUNK = 30
-_ALMANAC_ID = re.compile(r"^plan(\d+)-(.+)-(\d+)$")
+_ALMANAC_ID = re.compile(r"^plan(\d{1,19})-(.+)-(\d{1,9})$")
 _PLAN_PREFIX = re.compile(r"^p\d+/")  # calendar_model.core_id's "p{plan}/" before a key
 
 
@@ -55,10 +56,13 @@ class TaskInput:
 
 @dataclass(frozen=True)
 class ClosedTask:
-    """A closed task a dependency may name: its status, title and key (as `TaskInput.name`)."""
+    """A closed task a dependency may name: its status, title and key (as `TaskInput.name`).
+
+    `title` is None for another plan's task: the whole calendar is solved at once, so its
+    warnings reach this plan's answer, which must not carry another client's titles."""
 
     status: str
-    title: str
+    title: str | None
     name: str
 
 
@@ -68,12 +72,14 @@ def task_names(
     """How warnings name each task (by id): its title, with its key when another task
     has the same title (the ids are internal, e.g. "p12/review")."""
     named = [(t.key, t.title, t.label) for t in tasks]
-    named += [(k, c.title, c.name) for k, c in (closed or {}).items()]
+    named += [(k, c.title, c.name) for k, c in (closed or {}).items() if c.title is not None]
     seen = Counter(title.strip().casefold() for _, title, _ in named)
-    return {
+    names = {
         key: repr(title) if seen[title.strip().casefold()] == 1 else f"{title!r} ({name})"
         for key, title, name in named
     }
+    names.update({k: repr(c.name) for k, c in (closed or {}).items() if c.title is None})
+    return names
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,9 @@ def almanac_id(plan_id: int, task_key: str, chunk: int) -> str:
 def parse_almanac_id(value: str) -> tuple[int, str, int] | None:
     """(plan id, task key, chunk) of a block id, or None when it is not one of ours."""
     m = _ALMANAC_ID.match(value)
-    return (int(m.group(1)), m.group(2), int(m.group(3))) if m else None
+    if m is None or not 1 <= int(m.group(1)) <= BIGINT_MAX:
+        return None  # the id came back from a calendar: no plan can have that number
+    return (int(m.group(1)), m.group(2), int(m.group(3)))
 
 
 def limits(

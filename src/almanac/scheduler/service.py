@@ -308,7 +308,11 @@ class SchedulerService:
         ]
         capacity, target = await self._sprint_limits(ctx)
         closed = {
-            cm.core_id(p, k): pb.ClosedTask(status, title, k if p == ctx.plan.id else f"{p}/{k}")
+            cm.core_id(p, k): (
+                pb.ClosedTask(status, title, k)
+                if p == ctx.plan.id
+                else pb.ClosedTask(status, None, f"{p}/{k}")  # another plan's: no title
+            )
             for (p, k), (status, title) in (await self.tasks.closed_of(plan_ids)).items()
         }
         problem = pb.build_problem(

@@ -225,3 +225,41 @@ def test_a_meeting_on_the_middle_block_of_three_moves_that_block_only() -> None:
             m.task_key: why_moved(m, problem, schedule) for m in moves(previous, schedule.blocks)
         }
         assert whys == {"p1/t": "its old time now overlaps a busy event"}
+
+
+def test_work_kept_in_part_then_pushed_aside_for_a_hard_deadline_is_placed_whole():
+    """A meeting hits one chunk of `a` (its other chunk is kept, the rest to be placed in
+    its turn) and `h`'s block (hard deadline). Making room for `h` pushed `a`'s kept chunk
+    aside, yet `a` was still marked "kept in part": its turn raised KeyError, a 500 on
+    replan (found by the property test, rarely)."""
+    from datetime import UTC, datetime
+
+    from almanac.scheduler.core import Problem, greedy_schedule, solve, validate
+
+    def on(day: int, hour: int) -> datetime:
+        return datetime(2025, 3, day, hour, tzinfo=UTC)
+
+    a = Task("a", "A", 240, splittable=True, min_chunk_minutes=60, max_chunk_minutes=120)
+    f = Task("f", "F", 240, priority=3)
+    h = Task("h", "H", 120, priority=3, deadline=on(10, 17), hard_deadline=True)
+    previous = (
+        Block("a", 0, on(10, 9), on(10, 11)),
+        Block("a", 1, on(11, 9), on(11, 11)),
+        Block("f", 0, on(10, 11), on(10, 15)),
+        Block("h", 0, on(10, 15), on(10, 17)),
+    )
+    meetings = (Interval(on(10, 15), on(10, 16)), Interval(on(11, 9), on(11, 10)))
+    problem = Problem(
+        tasks=(a, f, h),
+        now=on(10, 8),
+        horizon_start=on(10, 8),
+        horizon_end=on(11, 18),
+        busy=meetings,
+        previous=previous,
+    )
+    for solver in (greedy_schedule, solve):
+        schedule = solver(problem)
+        assert validate(problem, schedule) == []
+    greedy = greedy_schedule(problem)
+    assert {b.task_id for b in greedy.blocks} == {"a", "f", "h"}, greedy
+    assert sum((b.end - b.start).seconds for b in greedy.blocks if b.task_id == "a") == 4 * 3600

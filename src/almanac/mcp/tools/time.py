@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -69,6 +69,16 @@ async def schedule_call(api: Api, body: dict[str, Any], run_id: int | None) -> A
         return await api.post("/api/v1/scheduler/schedule", json=body)
 
 
+def _caller(headers: Mapping[str, str]) -> str:
+    """Whose preview: the key the API reads (`auth.deps.credentials`), a Bearer key, else
+    X-API-Key. Another scheme (a proxy's Basic login) is shared by every key behind it."""
+    given = {name.lower(): value for name, value in headers.items()}
+    auth = given.get("authorization") or ""
+    if auth.partition(" ")[0].lower() == "bearer":
+        return auth
+    return given.get("x-api-key") or auth
+
+
 def register(server: FastMCP, resolve: Resolver) -> None:
     # The last preview per (caller, plan), so applying can say whether it kept the preview.
     previews: dict[tuple[str, int], tuple[int, list[tuple[str, str, str]]]] = {}
@@ -95,7 +105,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             "horizon_days": horizon_days,
             "dry_run": not apply,
         }
-        caller = api.headers.get("authorization") or api.headers.get("x-api-key") or ""
+        caller = _caller(api.headers)
         slot = (caller, plan_id)
         if apply and run_id is None and slot in previews:
             run_id = previews[slot][0]

@@ -133,6 +133,8 @@ class State:
             if tid in self.placed and any(d in lost for d in grid.plans[tid].task.depends_on):
                 lost.add(tid)
                 self.uncommit(tid)
+        for tid in lost:  # a task kept in part and now displaced is re-placed whole
+            self.partial.pop(tid, None)
         evicted.extend(sorted(lost))
         return chunks
 
