@@ -103,6 +103,8 @@ def _flag(value: Any, name: str) -> bool:
     the string "false" was true, and apply="false" wrote the schedule)."""
     if isinstance(value, bool):
         return value
+    if value is None:  # a model's null for an omitted argument: the default, no write
+        return False
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _FLAGS:

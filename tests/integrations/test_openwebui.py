@@ -254,7 +254,7 @@ async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_e
                       headers=live_server.headers)  # fmt: skip
         return str(r.json()["status"])
 
-    for apply in ("false", "no", 0):
+    for apply in ("false", "no", 0, None):
         out = await tools.schedule_tasks(plan_id, apply=apply)  # type: ignore[arg-type]
         assert out.startswith("Preview"), out
     assert status() == "approved"
