@@ -78,4 +78,5 @@ class Busy(AlmanacError, status_code=503, title="Busy"):
 class PoolBusy(Busy, DatabaseUnavailable):
     """Every pooled connection stayed in use past the pool timeout: to a client the same
     `Busy` as a lock (nothing was changed, retry after Retry-After); to the code that
-    answers without the database (/health, public routes) still no database to be had."""
+    answers without the database (public routes) still no database to be had. /health
+    calls the database degraded meanwhile, not down (health._pool_full)."""

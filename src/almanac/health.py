@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from almanac import __version__
 from almanac.auth.deps import MaybePrincipal
@@ -55,6 +56,11 @@ async def _database(state: AppState) -> DependencyStatus:
     try:
         _, ms = await _timed(ping())
     except Exception as exc:
+        full = _pool_full(state.engine)
+        if full is not None:
+            # Postgres served every connection held: busy (requests answer 503 Busy for the
+            # moment), not down, so a container health check does not restart the server.
+            return DependencyStatus(status="degraded", required=True, detail=full)
         return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     kind = "embedded" if state.embedded_pg is not None else "external"
     return DependencyStatus(status="ok", required=True, detail=kind, latency_ms=ms)
@@ -82,6 +88,20 @@ async def _embedder(state: AppState) -> DependencyStatus:
     except Exception as exc:
         return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
+
+
+def _pool_full(engine: Any) -> str | None:
+    """Why the probe got no connection when every pooled one is checked out, else None."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    most = pool.size() + max(0, pool._max_overflow)
+    if pool.checkedout() < most:
+        return None
+    return (
+        f"every pooled connection is in use ({pool.checkedout()} of {most}): requests "
+        "answer 503 Busy until one is free (database.pool_size, __max_overflow)"
+    )
 
 
 def _failure(exc: Exception) -> str:

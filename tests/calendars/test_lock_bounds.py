@@ -5,7 +5,9 @@ endpoint for longer than the write-lock timeout while two clients schedule at on
 remote call under the lock has a quarter of that timeout and each HTTP request a socket
 timeout no longer (calendars/bounds.py): the write that meets the hung Google is queued as a
 pending write within its deadline, so the other writer gets the lock (no 503 `Busy`), and
-once Google answers again the queued writes put every block there once.
+once Google answers again the queued writes put every block there once -- also when a
+queued write runs before Google carries out the batch it was abandoned with (each insert
+names its event id).
 """
 
 from __future__ import annotations
@@ -146,3 +148,52 @@ async def test_a_google_write_cut_at_its_deadline_starts_no_further_batch(
         assert len(ids) == len(many) and max(ids.values()) == 1
     finally:
         await cal.close()
+
+
+async def test_a_queued_write_that_runs_before_the_abandoned_batch_lands_adds_nothing_twice(
+    committed_state: AppState, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    """The write of a schedule meets a Google that takes longer than its deadline over the
+    batch, and is queued; the queued write runs (reads the calendar, still empty, and
+    writes every block) before Google carries out the batch it was abandoned with. Each
+    insert names its event id, so the late batch is answered 409: one event per block."""
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": cal_settings,
+            "scheduler": SchedulerSettings(time_limit_seconds=0.3, write_lock_timeout_seconds=LOCK),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    async with state.sessionmaker() as session:
+        await connect(session, google)
+        await session.commit()
+    (plan,) = await plans(state, chain(2, 1.0))
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    google.delay(HANG, "POST /batch")  # this one batch; every later one is answered at once
+    async with http_client(app) as api:
+        started = time.perf_counter()
+        r = await api.post("/api/v1/scheduler/schedule", json=body(plan))
+    assert r.status_code == 200 and r.json()["calendar"]["pending"], r.text
+    assert google.live_events() == []  # the abandoned batch has not landed yet
+
+    async with state.sessionmaker() as session:
+        (args,) = (
+            await session.execute(
+                text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
+            )
+        ).scalars()
+        result = await write_blocks(session, settings, state.cache, dict(args))
+        await session.commit()
+    assert result is not None and len(result.created) == 2
+    assert time.perf_counter() - started < HANG  # written before the batch lands
+
+    while len(google.api_requests("POST", "/events")) < 4:  # the late batch's two inserts
+        assert time.perf_counter() - started < HANG + 5
+        await asyncio.sleep(0.05)
+    live = Counter(e["extendedProperties"]["private"]["almanacId"] for e in google.live_events())
+    want = {
+        f"plan{plan}-{row['task_key']}-{row['chunk']}" for row in await current_blocks(state, plan)
+    }
+    assert set(live) == want and max(live.values()) == 1, live

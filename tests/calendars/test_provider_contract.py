@@ -165,6 +165,22 @@ async def test_a_changed_spec_updates_that_event_and_a_dropped_one_is_deleted(
     assert (await cal.apply([moved, specs()[1]], *WEEK)).updated == []
 
 
+async def test_a_scoped_apply_and_remove_touch_only_the_ids_in_scope(subject: Subject) -> None:
+    """`only` limits the diff: Almanac's other events are neither deleted (absent from
+    `desired`) nor rewritten, so `remove` cannot undo what another writer did meanwhile."""
+    cal = subject.calendar
+    await cal.apply(specs(), *WEEK)
+    before = {e.almanac_id: e.etag for e in await cal.events(*WEEK)}
+    moved = EventSpec("t1", "Write report", at(2, 11, tz=BERLIN), at(2, 12, tz=BERLIN))
+    result = await cal.apply([moved], *WEEK, only=lambda aid: aid == "t1")
+    assert result == ApplyResult(created=[], updated=["t1"], deleted=[], unchanged=[])
+    assert await cal.remove(lambda aid: aid == "t2", *WEEK) == ["t2"]
+    after = {e.almanac_id: e for e in await cal.events(*WEEK)}
+    assert set(after) == {"t1", "t3"} and after["t1"].start == moved.start
+    assert after["t3"].etag == before["t3"]  # never rewritten
+    assert await cal.remove(lambda aid: aid == "t2", *WEEK) == []  # gone already
+
+
 async def test_the_users_events_are_never_changed_and_count_as_busy(subject: Subject) -> None:
     cal = subject.calendar
     # The same time as Almanac's t1 block: still the user's own.

@@ -119,11 +119,33 @@ async def test_a_full_pool_answers_503_not_500_and_health_says_so(state: AppStat
                 assert r.json()["title"] == "Busy"
                 assert "every pooled connection is busy" in r.json()["detail"]
                 assert "nothing was changed" in r.json()["detail"]
-            health = await asyncio.wait_for(api.get("/health"), 10)
-            assert health.status_code == 503
-            assert health.json()["status"] == "down"
         async with _app(full) as api:  # released: served again
             await ok(await api.get("/api/v1/planner/plans"))
+    finally:
+        await small.dispose()
+
+
+async def test_a_full_pool_is_a_busy_database_in_health_not_a_down_one(
+    state: AppState, pg_url: str
+):
+    """Every pooled connection held (writers queued on the schedule's lock) while Postgres
+    answers: /health says degraded and why (200), not down (503, which would make a
+    container health check restart a server that is only busy)."""
+    small = create_engine(pg_url, pool_size=1, max_overflow=0, pool_timeout=10)
+    full = dataclasses.replace(state, engine=small, sessionmaker=create_sessionmaker(small))
+    try:
+        async with _app(full) as api:
+            await ok(await api.get("/health"))  # the key verified and cached
+            async with small.connect() as held:
+                await held.execute(text("SELECT 1"))  # the pool's only connection
+                health = await asyncio.wait_for(api.get("/health"), 10)
+                assert health.status_code == 200, health.text
+                assert health.json()["status"] == "degraded"
+                database = health.json()["dependencies"]["database"]
+                assert database["status"] == "degraded", database
+                assert "every pooled connection is in use (1 of 1)" in database["detail"]
+            health = await asyncio.wait_for(api.get("/health"), 10)
+            assert health.json()["dependencies"]["database"]["status"] == "ok"
     finally:
         await small.dispose()
 

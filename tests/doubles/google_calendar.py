@@ -3,8 +3,10 @@
 Not Google: a small in-memory imitation, used only by tests, of the wire protocol the real
 client libraries (google-api-python-client, google-auth, google-auth-oauthlib) speak:
 
-- `GET/POST /calendar/v3/calendars/{id}/events`, `PATCH/DELETE .../events/{eventId}`
-  (`If-Match` answered with 412 on a stale ETag; deleted events become `cancelled`);
+- `GET/POST /calendar/v3/calendars/{id}/events`, `GET/PATCH/DELETE .../events/{eventId}`
+  (`If-Match` answered with 412 on a stale ETag; deleted events become `cancelled`, which
+  `GET` still returns and which keep their id: an insert naming a taken id, deleted or
+  not, answers 409 `duplicate`, one naming an id outside base32hex/5-1024 answers 400);
 - `POST /calendar/v3/freeBusy`;
 - `POST /batch/calendar/v3`, the multipart/mixed batch endpoint (each part goes through the
   same routes as a single request);
@@ -14,8 +16,10 @@ client libraries (google-api-python-client, google-auth, google-auth-oauthlib) s
 Tests script it: `fail(status, reason, times, match)` queues error answers (429, 403
 `rateLimitExceeded`, 500, ...), `revoke(refresh_token)` makes refreshes answer
 `invalid_grant`, `grant()` issues a token pair without a consent, `issue_code()` registers an
-authorization code. Every request (batch parts too) is recorded in `requests`. It listens on
-127.0.0.1 at an ephemeral port in a background thread.
+authorization code, `delay(seconds, match, times)` holds the next matching requests before
+they are carried out (a client that stops waiting does not stop them, as at Google). Every
+request (batch parts too) is recorded in `requests`. It listens on 127.0.0.1 at an ephemeral
+port in a background thread.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import threading
 import urllib.parse
@@ -47,6 +52,7 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    409: "Conflict",
     410: "Gone",
     412: "Precondition Failed",
     429: "Too Many Requests",
@@ -55,6 +61,7 @@ _REASONS = {
 }
 
 Answer = tuple[int, dict[str, Any] | None]
+_VALID_ID = re.compile(r"[a-v0-9]{5,1024}")  # client-chosen event ids: base32hex
 
 
 @dataclass
@@ -115,6 +122,7 @@ class FakeGoogle:
     # answered (the token endpoint never): a hung or slow Google.
     slow_seconds: float = 0.0
     slow_match: str = ""
+    delays: list[tuple[str, float]] = field(default_factory=list)  # (match, seconds), once each
     _etag: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _loopback: Loopback | None = None
@@ -127,6 +135,19 @@ class FakeGoogle:
         """Answer the next `times` matching requests with `status` (and a Google error body)."""
         with self._lock:
             self.faults.extend(Fault(status, reason, match) for _ in range(times))
+
+    def delay(self, seconds: float, match: str, *, times: int = 1) -> None:
+        """Hold the next `times` requests whose "METHOD /path" starts with `match`."""
+        with self._lock:
+            self.delays.extend((match, seconds) for _ in range(times))
+
+    def _take_delay(self, key: str) -> float:
+        with self._lock:
+            for i, (match, seconds) in enumerate(self.delays):
+                if key.startswith(match):
+                    del self.delays[i]
+                    return seconds
+        return 0.0
 
     def grant(self) -> tuple[str, str]:
         """A fresh (access token, refresh token) pair, as a consent would yield."""
@@ -202,6 +223,8 @@ class FakeGoogle:
                 if double.slow_seconds and parsed.path != "/token":
                     if key.startswith(double.slow_match):
                         threading.Event().wait(double.slow_seconds)
+                if parsed.path != "/token":
+                    threading.Event().wait(double._take_delay(key))
                 if parsed.path == "/token" and double.token_page is not None:
                     status, page = double.token_page
                     self._raw(status, "text/html", page.encode())
@@ -376,19 +399,25 @@ class FakeGoogle:
             if len(parts) == 5 and method == "POST":
                 if not body or "start" not in body or "end" not in body:
                     return 400, _google_error(400, "required", "Missing start or end")
+                if "id" in body and not _VALID_ID.fullmatch(str(body["id"])):
+                    return 400, _google_error(400, "invalid", "Invalid resource id value.")
+                if body.get("id") in self.calendars.get(calendar_id, {}):
+                    # Deleted events keep their id too (Google's own answer).
+                    text = "The requested identifier already exists."
+                    return 409, _google_error(409, "duplicate", text)
                 return 200, self._insert(calendar_id, body)
             if len(parts) != 6:
                 return 404, _google_error(404, "notFound")
             event = self.calendars.get(calendar_id, {}).get(parts[5])
             if event is None:
                 return 404, _google_error(404, "notFound")
+            if method == "GET":  # deleted events too, as `cancelled` (Google: "always")
+                return 200, dict(event)
             if event["status"] == "cancelled":
                 return 410, _google_error(410, "deleted", "Resource has been deleted")
             if_match = lower.get("if-match")
             if if_match and if_match != event["etag"]:
                 return 412, _google_error(412, "conditionNotMet", "Precondition Failed")
-            if method == "GET":
-                return 200, dict(event)
             if method in ("PATCH", "PUT"):
                 _merge(event, body or {})
                 self._touch(event)

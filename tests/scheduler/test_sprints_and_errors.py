@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.calendars.base import ApplyResult, CalendarUnavailable, EventSpec
+from almanac.calendars.base import ApplyResult, CalendarUnavailable, EventSpec, Scope
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.deps import get_calendar
 from almanac.models import Plan, SchedulerRun, Task
@@ -158,9 +158,13 @@ class DownOnWrite(BuiltinCalendar):
     """Reads work; writing fails like a CalDAV server going away mid-request."""
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
-        await super().apply(desired, window_start, window_end)  # rows written, then it fails
+        await super().apply(desired, window_start, window_end, only)  # rows written, then fails
         raise CalendarUnavailable("calendar server went away")
 
 

@@ -200,14 +200,20 @@ def overlaps(start: datetime, end: datetime, window: tuple[datetime, datetime]) 
     return start < w1 and end > w0
 
 
+# Which of Almanac's events a diff may change, by almanac_id (None: all of them).
+Scope = Callable[[str], bool] | None
+
+
 def plan_changes(
     existing: Iterable[CalendarEvent],
     desired: Sequence[EventSpec],
     window: tuple[datetime, datetime],
+    only: Scope = None,
 ) -> CalendarChanges:
     """Diff the calendar's events against the desired Almanac events within `window`.
 
-    Only events with an `almanac_id` are considered; the user's events are ignored. Existing
+    Only events with an `almanac_id` (that `only` accepts, when given) are considered; the
+    user's events, and Almanac's outside `only`, are ignored. Existing
     Almanac events outside the window are neither compared nor deleted. When an almanac_id
     occurs more than once in the calendar (e.g. a client duplicated it), the first is kept
     and the extras are deleted so that one event per id remains. Desired specs must overlap
@@ -229,6 +235,8 @@ def plan_changes(
     for event in existing:
         aid = event.almanac_id
         if aid is None or not overlaps(event.start, event.end, window):
+            continue
+        if only is not None and not only(aid):
             continue
         if aid in seen or aid not in wanted:
             delete.append(event)
@@ -276,12 +284,17 @@ class CalendarProvider(ABC):
 
     @abstractmethod
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
         """Make the Almanac events in the window match `desired` (see `plan_changes`).
 
         Creates missing events, updates changed ones, deletes Almanac events in the window
-        that are no longer desired and leaves identical ones alone; never touches the user's.
+        that are no longer desired and leaves identical ones alone; never touches the user's,
+        nor, with `only`, Almanac's events whose almanac_id it refuses.
         """
 
     async def remove(
@@ -290,22 +303,13 @@ class CalendarProvider(ABC):
         """Delete Almanac's events in [start, end) whose almanac_id `owned` accepts; returns
         their ids. Idempotent: what is gone already is not counted again.
 
-        One `apply` that keeps every other Almanac event in the window as it is, so each
-        provider's own diff, conditional deletes and retries do the work.
+        One `apply` of nothing scoped to `owned`, so each provider's own diff, conditional
+        deletes and retries do the work, and Almanac's other events are not part of it: one
+        another writer adds or moves meanwhile (no writers' lock is held here) stays as
+        that writer left it.
         """
         require_window(start, end)
-        keep: dict[str, EventSpec] = {}
-        found = False
-        for e in await self.events(start, end):
-            if e.almanac_id is None:
-                continue
-            if owned(e.almanac_id):
-                found = True
-            elif e.end > e.start and e.almanac_id not in keep:
-                keep[e.almanac_id] = EventSpec(e.almanac_id, e.title, e.start, e.end, e.description)
-        if not found:
-            return []
-        result = await self.apply(list(keep.values()), start, end)
+        result = await self.apply([], start, end, only=owned)
         return [aid for aid in result.deleted if owned(aid)]
 
     @abstractmethod

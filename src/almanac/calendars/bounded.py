@@ -14,6 +14,7 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarSlow,
     EventSpec,
+    Scope,
 )
 
 T = TypeVar("T")
@@ -50,9 +51,13 @@ class Bounded(CalendarProvider):
         return await self._within("reading busy time", self.inner.busy(start, end))
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
-        call = self.inner.apply(desired, window_start, window_end)
+        call = self.inner.apply(desired, window_start, window_end, only)
         return await self._within("the write", call)
 
     async def check(self) -> None:

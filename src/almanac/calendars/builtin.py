@@ -25,6 +25,7 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
+    Scope,
     plan_changes,
     require_window,
     zone_name,
@@ -120,7 +121,11 @@ class BuiltinCalendar(CalendarProvider):
         return sorted((entry_to_event(e) for e in entries), key=lambda e: (e.start, e.uid))
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
         """Diff and write Almanac's blocks in the window; the user's entries are left alone."""
         window = (window_start, window_end)
@@ -130,7 +135,7 @@ class BuiltinCalendar(CalendarProvider):
         await self.repo.lock_blocks()
         entries = await self.repo.in_window(window_start, window_end, almanac_only=True)
         ids = {e.uid: e.id for e in entries}
-        plan = plan_changes([entry_to_event(e) for e in entries], desired, window)
+        plan = plan_changes([entry_to_event(e) for e in entries], desired, window, only)
         for spec in plan.create:
             await self.repo.upsert_block(rows[spec.almanac_id])
         for event, spec in plan.update:

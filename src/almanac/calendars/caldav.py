@@ -29,6 +29,7 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
+    Scope,
     almanac_id_from_uid,
     event_uid,
     overlaps,
@@ -335,13 +336,17 @@ class CalDAVCalendar(CalendarProvider):
     # -- writing ----------------------------------------------------------------------------
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
         """Diff and write Almanac's events in the window; the user's events are left alone."""
         require_window(window_start, window_end, "window_")
         plan_changes([], desired, (window_start, window_end))  # validate before any I/O
         return await self._run(
-            "apply changes", lambda: self._apply_sync(desired, window_start, window_end)
+            "apply changes", lambda: self._apply_sync(desired, window_start, window_end, only)
         )
 
     def _go_on(self) -> None:
@@ -353,13 +358,17 @@ class CalDAVCalendar(CalendarProvider):
             )
 
     def _apply_sync(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope,
     ) -> ApplyResult:
         # Unexpanded: Almanac never writes recurring events, and each resource must be seen
         # once so that an update or delete addresses the stored object itself.
         pairs = self._in_window(window_start, window_end, False)
         objects = {event.href: obj for obj, event in pairs}
-        plan = plan_changes([e for _, e in pairs], desired, (window_start, window_end))
+        plan = plan_changes([e for _, e in pairs], desired, (window_start, window_end), only)
         calendar = self._get_calendar()
         for spec in plan.create:
             self._go_on()

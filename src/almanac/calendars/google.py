@@ -8,7 +8,8 @@ encrypted.
 
 Almanac's events carry `extendedProperties.private.almanacId`; all others are the user's
 and are only read. Writes are the diff of `plan_changes`, sent as batches; rate limits and
-server errors are retried with exponential backoff and jitter. Busy time comes from
+server errors are retried with exponential backoff and jitter. Inserts name their event id,
+so an insert sent again is answered 409, never stored twice. Busy time comes from
 `freebusy.query` and is cached for `calendar.busy_cache_seconds`, invalidated by our writes.
 """
 
@@ -38,6 +39,7 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
+    Scope,
     merge_intervals,
     overlaps,
     plan_changes,
@@ -233,12 +235,19 @@ class GoogleCalendar(CalendarProvider):
     # -- writing ----------------------------------------------------------------------------
 
     async def apply(
-        self, desired: Sequence[EventSpec], window_start: datetime, window_end: datetime
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
     ) -> ApplyResult:
         """Diff and write Almanac's events in the window as batches; never the user's.
 
         When some writes hit a rate limit or a server error, the calendar is read again and
         the remaining diff is sent after a backoff, so a write that did land is not repeated.
+        Inserts carry a deterministic event id (`google_api.event_id`): one that lands after
+        the diff was read (a batch Almanac stopped waiting for) makes the insert answer 409,
+        settled as created, not a second event.
         """
         window = (window_start, window_end)
         require_window(window_start, window_end, "window_")
@@ -248,7 +257,7 @@ class GoogleCalendar(CalendarProvider):
         deleted: list[str] = []
         try:
             for attempt in range(self.max_attempts):
-                plan = plan_changes(await self.events(*window), desired, window)
+                plan = plan_changes(await self.events(*window), desired, window, only)
                 ops = api.ops_for(plan)
                 outcome = await self._call(
                     "apply changes",
@@ -262,17 +271,23 @@ class GoogleCalendar(CalendarProvider):
                 )
                 retry: HttpError | None = None
                 fatal: HttpError | None = None
+                taken: list[EventSpec] = []
                 for op, error in zip(ops, outcome, strict=True):
                     if error is None or api.already_gone(op, error):
                         {"insert": created, "patch": updated, "delete": deleted}[op.kind].append(
                             op.almanac_id
                         )
+                    elif api.is_duplicate(op, error) and op.spec is not None:
+                        taken.append(op.spec)
                     elif api.is_retriable(error):
                         retry = retry or error
                     else:
                         fatal = fatal or error
                 if fatal is not None:
                     raise self._http_error(fatal, "apply changes")
+                if taken:
+                    await self._call("confirm existing events", partial(self._settle, taken))
+                    created.extend(s.almanac_id for s in taken)
                 if retry is None:
                     done = set(created) | set(updated)
                     unchanged = [e.almanac_id for e in plan.unchanged if e.almanac_id not in done]
@@ -290,6 +305,13 @@ class GoogleCalendar(CalendarProvider):
             if created or updated or deleted:
                 # Busy time read before these writes is stale now.
                 await self._cache.bump([self._namespace()])
+
+    def _settle(self, specs: list[EventSpec], service: Any) -> None:
+        """`settle_duplicate` for each insert answered 409 (in the worker thread)."""
+        for spec in specs:
+            if self._stop.is_set():
+                raise CalendarUnavailable("the write to Google was stopped before it finished")
+            api.settle_duplicate(service, self.calendar_id, spec, self._zone)
 
     async def check(self) -> None:
         """Raise CalendarUnavailable unless the credentials work and the calendar answers."""

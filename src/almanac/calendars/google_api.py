@@ -6,6 +6,8 @@ conversions and classifications.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import threading
@@ -26,12 +28,15 @@ from almanac.calendars.base import (
     CalendarEvent,
     CalendarUnavailable,
     EventSpec,
+    same_content,
     zone_name,
 )
 
 ALMANAC_ID_KEY = "almanacId"  # extendedProperties.private key marking Almanac's events
 BATCH_LIMIT = 50  # Google's advice for Calendar batches (hard limit 1000)
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# How many deterministic ids one block's insert tries before Google picks one (see event_id).
+ID_GENERATIONS = 8
 
 
 def build_service(credentials: Any, api_root: str | None, timeout: float) -> Any:
@@ -115,9 +120,25 @@ def content_body(spec: EventSpec) -> dict[str, Any]:
     }
 
 
-def insert_body(spec: EventSpec) -> dict[str, Any]:
-    """A new Almanac event: its content plus the private almanacId marker."""
+def event_id(spec: EventSpec, generation: int = 0) -> str:
+    """The id Almanac asks Google to give the event of `spec` (insert is then idempotent).
+
+    Derived from what makes an insert the same write, the almanac_id and the instants (with
+    their zones), so a retry of a batch whose answer was lost sends the same id and Google
+    answers 409 instead of creating a second event. `generation` moves on past an id a
+    deleted event still holds (Google keeps cancelled events, and their ids, indefinitely).
+    base32hex (a-v, 0-9), 52 characters: within Google's 5-1024.
+    """
+    parts = [spec.almanac_id, spec.start.isoformat(), zone_name(spec.start)]
+    parts += [spec.end.isoformat(), zone_name(spec.end), str(generation)]
+    digest = hashlib.sha256(json.dumps(parts).encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def insert_body(spec: EventSpec, generation: int = 0) -> dict[str, Any]:
+    """A new Almanac event: its id, its content and the private almanacId marker."""
     body = content_body(spec)
+    body["id"] = event_id(spec, generation)
     body["extendedProperties"] = {"private": {ALMANAC_ID_KEY: spec.almanac_id}}
     return body
 
@@ -202,6 +223,7 @@ class Op:
     event_id: str | None = None
     etag: str | None = None
     body: dict[str, Any] | None = None
+    spec: EventSpec | None = None  # an insert's: settling a 409 needs it
 
     def request(self, service: Any, calendar_id: str) -> Any:
         """The googleapiclient request; patch and delete are conditional on the ETag."""
@@ -220,7 +242,7 @@ class Op:
 
 def ops_for(plan: CalendarChanges) -> list[Op]:
     """The writes that carry out a plan: inserts, then patches, then deletes."""
-    ops = [Op("insert", s.almanac_id, body=insert_body(s)) for s in plan.create]
+    ops = [Op("insert", s.almanac_id, body=insert_body(s), spec=s) for s in plan.create]
     for event, spec in plan.update:
         ops.append(Op("patch", spec.almanac_id, event.href, event.etag, content_body(spec)))
     for event in plan.delete:
@@ -232,6 +254,50 @@ def ops_for(plan: CalendarChanges) -> list[Op]:
 def already_gone(op: Op, error: HttpError) -> bool:
     """A delete answered 404/410: the event is gone already, which is what we wanted."""
     return op.kind == "delete" and http_status(error) in (404, 410)
+
+
+def is_duplicate(op: Op, error: HttpError) -> bool:
+    """An insert answered 409: an event holds its id already (see `settle_duplicate`)."""
+    return op.kind == "insert" and http_status(error) == 409
+
+
+def settle_duplicate(service: Any, calendar_id: str, spec: EventSpec, zone: ZoneInfo) -> None:
+    """Make `spec`'s event exist after its insert was answered 409 "duplicate".
+
+    The event holding the id is ours and live when an earlier send of this very insert
+    landed (a batch whose answer was lost, or one Almanac stopped waiting for): that is the
+    event, with its content patched if it differs. A cancelled event (deleted, but Google
+    keeps its id) or another one's passes to the next generation's id, which is inserted
+    the same way; after ID_GENERATIONS Google picks the id.
+    """
+    events = service.events()
+    for generation in range(ID_GENERATIONS):
+        body = insert_body(spec, generation)
+        if generation > 0:
+            try:
+                events.insert(calendarId=calendar_id, body=body).execute()
+                return
+            except HttpError as e:
+                if http_status(e) != 409:
+                    raise
+        try:
+            item = events.get(calendarId=calendar_id, eventId=body["id"]).execute()
+        except HttpError as e:
+            if http_status(e) not in (404, 410):
+                raise
+            continue  # purged meanwhile: nothing there to be ours
+        found = to_event(item, zone)
+        if found is None or found.almanac_id != spec.almanac_id:
+            continue
+        if not same_content(found, spec):
+            req = events.patch(calendarId=calendar_id, eventId=body["id"], body=content_body(spec))
+            if found.etag:
+                req.headers["If-Match"] = found.etag
+            req.execute()
+        return
+    body = insert_body(spec)
+    del body["id"]
+    events.insert(calendarId=calendar_id, body=body).execute()
 
 
 def run_batches(

@@ -41,7 +41,8 @@ async def delete_plan_blocks(
         return parsed is not None and parsed[0] in plans
 
     # Not bounded like the writers' (calendars/bounds.py): no lock is held here, and a slow
-    # calendar may take its time to delete.
+    # calendar may take its time to delete. `remove` changes only the ids `owned` accepts,
+    # so a writer moving other blocks meanwhile loses nothing.
     calendar = build_calendar(
         settings.calendar, session=session, cache=cache, timezone=settings.timezone
     )
