@@ -69,10 +69,23 @@ def _whole(value: Any, name: str, low: int = 1, high: int = ID_MAX) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     elif isinstance(value, str) and value.strip().removeprefix("-").isdigit():
-        value = int(value.strip())
+        try:
+            value = int(value.strip())
+        except ValueError:  # more digits than int() reads (4300): no id is that long
+            raise _bad(name, f"a whole number from {low} to {high}") from None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _bad(name, f"a whole number from {low} to {high}")
     return value
+
+
+def _count(value: Any, name: str, low: int, high: int) -> int:
+    """A whole-number argument clamped to [low, high] (a model asking for 100 results gets
+    the most there are); one that is no number is refused naming that range, not the
+    integer limits it was parsed within."""
+    try:
+        return max(low, min(_whole(value, name, -ID_MAX), high))
+    except AlmanacUnavailable:
+        raise _bad(name, f"a whole number ({low} to {high})") from None
 
 
 def _number(value: Any, name: str) -> Any:
@@ -90,6 +103,8 @@ def _flag(value: Any, name: str) -> bool:
     the string "false" was true, and apply="false" wrote the schedule)."""
     if isinstance(value, bool):
         return value
+    if value is None:  # a model's null for an omitted argument: the default, no write
+        return False
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _FLAGS:
@@ -369,7 +384,7 @@ class Tools:
                 raise _bad("query", f"text of at most {QUERY_MAX} characters")
             params = {
                 "query": query,
-                "k": max(1, min(_whole(limit, "limit", -ID_MAX), 50)),
+                "k": _count(limit, "limit", 1, 50),
                 "client_id": self._client(__user__, client_id),
             }
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
@@ -425,9 +440,7 @@ class Tools:
             today = date.fromisoformat(first["start"][:10])
             params = {
                 "start_date": today.isoformat(),
-                "end_date": (
-                    today + timedelta(days=max(1, min(_whole(days, "days", -ID_MAX), 14)) - 1)
-                ).isoformat(),
+                "end_date": (today + timedelta(days=_count(days, "days", 1, 14) - 1)).isoformat(),
             }
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [

@@ -183,6 +183,7 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
         ("approve_plan", {"plan_id": "y" * 100_000}, "plan_id"),
+        ("approve_plan", {"plan_id": "9" * 5000}, "plan_id"),  # int(): digit limit
         ("reflect_daily", {"day": "y" * 100_000}, "day"),  # httpx: InvalidURL
         ("reflect_daily", {"day": {"iso": "2026-12-01"}}, "day"),
         ("schedule_tasks", {"plan_id": 1, "apply": "later"}, "apply"),
@@ -208,6 +209,34 @@ async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
 
 
+@pytest.mark.parametrize(
+    ("method", "args", "expected"),
+    [
+        ("query_memory", {"query": "x", "limit": "many"}, "limit must be a whole number (1 to 50)"),
+        ("query_memory", {"query": "x", "limit": 2**70}, "limit must be a whole number (1 to 50)"),
+        ("agenda", {"days": "a week"}, "days must be a whole number (1 to 14)"),
+    ],
+)
+async def test_a_clamped_count_is_refused_naming_its_range(
+    method: str, args: dict[str, Any], expected: str
+) -> None:
+    """Read "limit must be a whole number from -9223372036854775807 to ...": the bounds
+    it was parsed within, not the range the tool documents and clamps to."""
+    tools, _ = load_tools()
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"start": "2026-12-01T00:00:00Z", "events": []})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(record), base_url=url
+    )
+    out = await getattr(tools, method)(**args)
+    assert out == f"Almanac could not do that: {expected}.", out
+    assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
+
+
 async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_exists(
     live_server: LiveServer, committed_state: AppState
 ) -> None:
@@ -225,7 +254,7 @@ async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_e
                       headers=live_server.headers)  # fmt: skip
         return str(r.json()["status"])
 
-    for apply in ("false", "no", 0):
+    for apply in ("false", "no", 0, None):
         out = await tools.schedule_tasks(plan_id, apply=apply)  # type: ignore[arg-type]
         assert out.startswith("Preview"), out
     assert status() == "approved"

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from almanac.mcp.api import Api, Name, QueryText, ShortText, clip, result, segment
-from almanac.types import AwareDatetime
+from almanac.types import AwareDatetime, ForClient
 
 ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -125,6 +125,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         fact_type: FactType | None = None,
         include_history: bool = False,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        for_client: ForClient | None = None,
     ) -> CallToolResult:
         out = await resolve(ctx).get(
             "/api/v1/memory/facts",
@@ -133,6 +134,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             fact_type=fact_type,
             include_history=str(include_history).lower(),
             limit=limit,
+            for_client=for_client,
         )
         text = "\n".join(fact_line(f) for f in out) or "no facts"
         return result(text, out)
@@ -183,6 +185,13 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             f"forgot {subject_type}:{subject_id}: {out['events_deleted']} memories, "
             f"{out['facts_deleted']} facts"
         )
+        counts = [out.get("events_deleted"), out.get("facts_deleted"), out.get("documents_deleted")]
+        if not any(counts) and not any((out.get("deleted") or {}).values()):
+            # Any subject is legal (REST's too: `client:acme` tags memories), so an unknown
+            # one is no error; but "forgot" read as if something had been there.
+            text = f"nothing stored about {subject_type}:{subject_id}; nothing deleted"
+            if subject_type == "client" and not subject_id.isdigit():
+                text += " (client ids are numbers; this matched only memories tagged so)"
         return result(text, out)
 
     @server.tool(

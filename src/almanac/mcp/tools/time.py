@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -79,9 +80,14 @@ def _caller(headers: Mapping[str, str]) -> str:
     return given.get("x-api-key") or auth
 
 
+# Previews remembered per server, newest kept: one per (caller, plan) grew with every plan
+# previewed and never applied, for as long as the server ran.
+PREVIEWS_KEPT = 256
+
+
 def register(server: FastMCP, resolve: Resolver) -> None:
     # The last preview per (caller, plan), so applying can say whether it kept the preview.
-    previews: dict[tuple[str, int], tuple[int, list[tuple[str, str, str]]]] = {}
+    previews: OrderedDict[tuple[str, int], tuple[int, list[tuple[str, str, str]]]] = OrderedDict()
 
     @server.tool(
         description="Place an approved plan's tasks into the calendar around busy time. "
@@ -114,6 +120,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         lines = [f"{verb} run #{out['run_id']} for plan #{plan_id}: {len(out['blocks'])} blocks"]
         if not apply:
             previews[slot] = (out["run_id"], _placement(out))
+            previews.move_to_end(slot)
+            while len(previews) > PREVIEWS_KEPT:
+                previews.popitem(last=False)
             lines[0] += (
                 f"; call schedule again with apply=true (run_id={out['run_id']}) to write it"
             )

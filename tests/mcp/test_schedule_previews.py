@@ -1,0 +1,43 @@
+"""The MCP `schedule` tool's record of previews is bounded: in-process against the real
+app and scheduler, in the test's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from mcp.types import CallToolResult, TextContent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.mcp.api import Api
+from almanac.mcp.server import build_server
+from almanac.mcp.tools import time as time_tools
+from tests.scheduler.conftest import make_plan
+
+
+def text(out: object) -> str:
+    assert isinstance(out, CallToolResult) and not out.isError, out
+    return "\n".join(c.text for c in out.content if isinstance(c, TextContent))
+
+
+async def test_previews_kept_are_bounded_oldest_forgotten_first(
+    client: httpx.AsyncClient, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One preview per (caller, plan) was kept for the server's life: a caller previewing
+    plan after plan grew it without end. Now the oldest go past PREVIEWS_KEPT."""
+    monkeypatch.setattr(time_tools, "PREVIEWS_KEPT", 2)
+    server = build_server(lambda ctx: Api(client))
+    monday = date.today() + timedelta(days=14 - date.today().weekday())
+    plans = [
+        (await make_plan(db_session, [{"key": "work"}], title=f"Plan {n}")).id for n in range(3)
+    ]
+    args = {"start_date": monday.isoformat(), "horizon_days": 5}
+    for plan_id in plans:  # three previews; only the last two are kept
+        assert text(await server.call_tool("schedule", {"plan_id": plan_id, **args})).startswith(
+            "preview run #"
+        )
+    newest = text(await server.call_tool("schedule", {"plan_id": plans[2], "apply": True, **args}))
+    assert "same placement as preview run #" in newest, newest
+    oldest = text(await server.call_tool("schedule", {"plan_id": plans[0], "apply": True, **args}))
+    assert oldest.startswith("applied run #") and "preview run #" not in oldest, oldest
