@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -111,7 +112,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             "horizon_days": horizon_days,
             "dry_run": not apply,
         }
-        caller = _caller(api.headers)
+        # A digest, so the remembered previews do not keep callers' keys in memory.
+        caller = hashlib.sha256(_caller(api.headers).encode()).hexdigest()
         slot = (caller, plan_id)
         if apply and run_id is None and slot in previews:
             run_id = previews[slot][0]
@@ -128,12 +130,13 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             )
         elif slot in previews:
             preview_id, placed = previews.pop(slot)
-            same = placed == _placement(out)
-            lines.append(
-                f"same placement as preview run #{preview_id}"
-                if same
-                else f"the calendar changed since preview run #{preview_id}: placement differs"
-            )
+            if run_id == preview_id:  # another run_id was not the preview remembered here
+                same = placed == _placement(out)
+                lines.append(
+                    f"same placement as preview run #{preview_id}"
+                    if same
+                    else f"the calendar changed since preview run #{preview_id}: placement differs"
+                )
         lines += blocks_text(out)
         lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
         lines += [f"warning: {w}" for w in out.get("warnings", [])]
