@@ -41,3 +41,22 @@ async def test_previews_kept_are_bounded_oldest_forgotten_first(
     assert "same placement as preview run #" in newest, newest
     oldest = text(await server.call_tool("schedule", {"plan_id": plans[0], "apply": True, **args}))
     assert oldest.startswith("applied run #") and "preview run #" not in oldest, oldest
+
+
+async def test_applying_another_run_id_makes_no_claim_about_the_remembered_preview(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """The remembered preview is the plan's last one; applying an earlier run_id compared
+    the written schedule with that other preview and named it."""
+    server = build_server(lambda ctx: Api(client))
+    monday = date.today() + timedelta(days=14 - date.today().weekday())
+    plan_id = (await make_plan(db_session, [{"key": "work"}], title="Plan")).id
+    args = {"plan_id": plan_id, "start_date": monday.isoformat(), "horizon_days": 5}
+    first = text(await server.call_tool("schedule", args))
+    second = text(await server.call_tool("schedule", args))
+    first_id = int(first.split("#", 1)[1].split(" ", 1)[0])
+    second_id = int(second.split("#", 1)[1].split(" ", 1)[0])
+    assert first_id != second_id
+    out = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": first_id}))
+    assert out.startswith("applied run #"), out
+    assert f"preview run #{second_id}" not in out, out
