@@ -54,9 +54,10 @@ def test_the_bounds_follow_the_write_lock_timeout(
     assert request_timeout(settings.model_copy(update={"scheduler": SchedulerSettings()}), 30) == 5
 
 
-async def test_a_hung_google_write_does_not_make_other_writers_busy(
+async def google_state(
     committed_state: AppState, google: FakeGoogle, cal_settings: GoogleCalendarSettings
-) -> None:
+) -> AppState:
+    """The app's state on the Google double, connected, with a short lock and solve."""
     settings = committed_state.settings.model_copy(
         update={
             "timezone": TZ_NAME,
@@ -68,6 +69,13 @@ async def test_a_hung_google_write_does_not_make_other_writers_busy(
     async with state.sessionmaker() as session:
         await connect(session, google)
         await session.commit()
+    return state
+
+
+async def test_a_hung_google_write_does_not_make_other_writers_busy(
+    committed_state: AppState, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    state = await google_state(committed_state, google, cal_settings)
     a, b = await plans(state, chain(2, 1.0), chain(2, 1.0))
     app = create_app(state=state)
     app.dependency_overrides[get_state] = lambda: state
@@ -97,7 +105,7 @@ async def test_a_hung_google_write_does_not_make_other_writers_busy(
             )
         ).scalars()
         for args in list(jobs):
-            await write_blocks(session, settings, state.cache, dict(args))
+            await write_blocks(session, state.settings, state.cache, dict(args))
         await session.commit()
     live = Counter(
         e["extendedProperties"]["private"]["almanacId"]
@@ -157,17 +165,7 @@ async def test_a_queued_write_that_runs_before_the_abandoned_batch_lands_adds_no
     batch, and is queued; the queued write runs (reads the calendar, still empty, and
     writes every block) before Google carries out the batch it was abandoned with. Each
     insert names its event id, so the late batch is answered 409: one event per block."""
-    settings = committed_state.settings.model_copy(
-        update={
-            "timezone": TZ_NAME,
-            "calendar": cal_settings,
-            "scheduler": SchedulerSettings(time_limit_seconds=0.3, write_lock_timeout_seconds=LOCK),
-        }
-    )
-    state = replace(committed_state, settings=settings)
-    async with state.sessionmaker() as session:
-        await connect(session, google)
-        await session.commit()
+    state = await google_state(committed_state, google, cal_settings)
     (plan,) = await plans(state, chain(2, 1.0))
     app = create_app(state=state)
     app.dependency_overrides[get_state] = lambda: state
@@ -184,7 +182,7 @@ async def test_a_queued_write_that_runs_before_the_abandoned_batch_lands_adds_no
                 text("SELECT args FROM procrastinate_jobs WHERE task_name = :t"), {"t": TASK}
             )
         ).scalars()
-        result = await write_blocks(session, settings, state.cache, dict(args))
+        result = await write_blocks(session, state.settings, state.cache, dict(args))
         await session.commit()
     assert result is not None and len(result.created) == 2
     assert time.perf_counter() - started < HANG  # written before the batch lands

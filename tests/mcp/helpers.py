@@ -18,8 +18,12 @@ from tests.live_server import LiveServer
 
 
 @asynccontextmanager
-async def http_session(server: LiveServer, key: str | None) -> AsyncIterator[ClientSession]:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+async def http_session(
+    server: LiveServer, key: str | None, *, headers: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
+    """An MCP session over HTTP with `key` as a Bearer key, or with `headers` as given."""
+    if headers is None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(headers=headers, timeout=120) as client:
         async with streamable_http_client(server.url + "/mcp", http_client=client) as (
             read,

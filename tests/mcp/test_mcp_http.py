@@ -5,14 +5,12 @@ and schemas, every tool, errors, keys and their scopes, and the whole loop."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
 import anyio
 import httpx
 import pytest
-from mcp.client.streamable_http import streamable_http_client
 
 from almanac.state import AppState
 from mcp import ClientSession
@@ -384,18 +382,9 @@ async def test_two_keys_behind_one_proxy_login_keep_their_own_previews(
     X-API-Key), so the schedule tool's "last preview" must be per key, not per proxy login:
     the second key applying would have been told about the first key's preview."""
 
-    @asynccontextmanager
-    async def behind_proxy(key: str) -> AsyncIterator[ClientSession]:
+    def behind_proxy(key: str) -> AbstractAsyncContextManager[ClientSession]:
         headers = {"Authorization": "Basic dXNlcjpwYXNz", "X-API-Key": key}
-        async with httpx.AsyncClient(headers=headers, timeout=120) as client:
-            async with streamable_http_client(live_server.url + "/mcp", http_client=client) as (
-                read,
-                write,
-                _,
-            ):
-                async with ClientSession(read, write) as s:
-                    await s.initialize()
-                    yield s
+        return http_session(live_server, None, headers=headers)
 
     import_workflows(live_server)
     first = live_server.create_key(f"proxy-a-{uuid.uuid4().hex[:6]}", "write")
