@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -42,6 +43,15 @@ def print_table(
     for row in rows:
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     Console(width=max(min_width, Console().width)).print(table)
+
+
+def result_name(name: str, assets: Path | None) -> str:
+    """`name`, or for a run on a candidate embedder folder `name-<folder>`, so a candidate's
+    run never overwrites the default's results."""
+    if assets is None:
+        return name
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "-", assets.resolve().name).strip(".-")
+    return f"{name}-{folder or 'assets'}"
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:

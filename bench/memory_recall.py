@@ -4,7 +4,8 @@ Usage: .venv/bin/python bench/memory_recall.py [--data PATH/26.json] [--embedder
 
 `--embedder-assets` runs everything with another local model folder (one built by
 scripts/build_embedder.py) instead of the packaged default, to compare candidate embedders
-through the full recall path.
+through the full recall path; its results go to bench/results/memory_recall-<folder>.json,
+leaving the default's memory_recall.json alone.
 
 Every turn is ingested as one memory (speaker and text, the image caption when present,
 the session's date as occurred_at, dia_id in metadata); each question (category 5, the
@@ -42,7 +43,14 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    SHARED_BENCH,
+    median,
+    percentile,
+    print_table,
+    result_name,
+    write_json,
+)
 
 from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.cli.runtime import LocalImport  # noqa: E402
@@ -290,7 +298,7 @@ def main() -> None:
     )
     for name, lat in result["recall_latency_ms"].items():
         print(f"{name}: recall p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms (in-process)")
-    print(f"wrote {write_json('memory_recall', result)}")
+    print(f"wrote {write_json(result_name('memory_recall', args.embedder_assets), result)}")
 
 
 if __name__ == "__main__":

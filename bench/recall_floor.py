@@ -10,7 +10,8 @@ labelled sets are asked through the real recall path:
   a third of them naming the conversation's speakers so the names alone do not decide.
 Reported: the false-floor rate (answerable questions answered "no match"), the share of
 never-mentioned questions floored, recall@10 with the floor on, and the best hit's
-`relevance` on both sets (median and percentiles), in the same run.
+`relevance` on both sets (median and percentiles), in the same run. With
+`--embedder-assets DIR` the results go to bench/results/recall_floor-<folder>.json.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    SHARED_BENCH,
+    median,
+    percentile,
+    print_table,
+    result_name,
+    write_json,
+)
 from memory_recall import ingest, load, open_state  # noqa: E402
 
 from almanac.db.uow import unit_of_work  # noqa: E402
@@ -140,7 +148,8 @@ def main() -> None:
             print(f"  floored though answerable ({r['conversation']}): {text}")
         for text in r["unfloored_never"]:
             print(f"  not floored though never mentioned ({r['conversation']}): {text}")
-    print(f"wrote {write_json('recall_floor', {'conversations': results})}")
+    name = result_name("recall_floor", args.embedder_assets)
+    print(f"wrote {write_json(name, {'conversations': results})}")
 
 
 if __name__ == "__main__":

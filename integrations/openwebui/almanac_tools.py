@@ -140,6 +140,17 @@ def _shown(url: str) -> str:
     return url
 
 
+def _key_headers(key: str, url: str) -> dict[str, str]:
+    """`Authorization: Bearer KEY`, or `X-API-Key: KEY` when the URL holds a login (a
+    proxy's): httpx sends that as `Authorization: Basic`, which would replace the key."""
+    if not key:
+        return {}
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return {"X-API-Key": key}
+    return {"Authorization": f"Bearer {key}"}
+
+
 def _checked_url(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -219,9 +230,9 @@ class Tools:
                 "Almanac rejected the API key: it holds spaces, line breaks or non-ASCII "
                 "characters, which no key has. Set a valid key in the tool's valves."
             )
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = _checked_url(self.valves.almanac_url.rstrip("/"))
+        headers = _key_headers(key, url)
         try:
             response = await self._http_client(url).request(
                 method, path, params=query, json=json, headers=headers

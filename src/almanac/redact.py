@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 MASK = "***"
 # scheme://user:password@host -> scheme://user:***@host
@@ -22,6 +23,20 @@ PRIVATE_QUERY_PATHS = (
 def mask_url(url: str) -> str:
     """`url` with any password in it replaced by ***."""
     return _USERINFO.sub(lambda m: m.group("head") + MASK + "@", url)
+
+
+def key_headers(key: str | None, url: str) -> dict[str, str]:
+    """The headers that carry API `key` to `url`: `Authorization: Bearer`, or `X-API-Key`
+    when the URL holds a login (a proxy's), which HTTP clients send as `Authorization:
+    Basic`, replacing a Bearer key."""
+    if not key:
+        return {}
+    try:
+        parts = urlsplit(url)
+        login = parts.username is not None or parts.password is not None
+    except ValueError:
+        login = False
+    return {"X-API-Key": key} if login else {"Authorization": f"Bearer {key}"}
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from almanac.cli.main import app
-from tests.live_server import free_port
+from tests.live_server import LiveServer, free_port, live_server  # noqa: F401
 
 runner = CliRunner()
 SECRET = "alm_Secret0123456789abcdefghij"
@@ -79,3 +79,30 @@ def test_an_argument_too_long_for_a_url_is_refused_before_sending(command: list[
     assert result.exit_code == 2, result.output
     (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
     assert line.startswith("error: an argument cannot be sent in a URL"), line
+
+
+@pytest.mark.parametrize("command", [["plans"], ["recall", "anything"]])
+def test_a_url_with_a_proxy_login_still_sends_the_key(
+    command: list[str],
+    live_server: LiveServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A login in the URL (a proxy's) goes as `Authorization: Basic`; httpx let it replace
+    the Bearer key (401) and the standard library took `user:pass@host` for the host. The
+    key goes as X-API-Key beside it, on both ways."""
+    monkeypatch.setenv("ALMANAC_API_KEY", live_server.key)
+    url = live_server.url.replace("http://", "http://proxy:s3cret-pass@")
+    result = runner.invoke(app, [*command, "--url", url, "--json"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", [["plans"], ["recall", "anything"]])
+def test_a_url_login_is_masked_when_the_server_is_down(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALMANAC_API_KEY", SECRET)
+    url = f"http://proxy:s3cret-pass@127.0.0.1:{free_port()}"
+    result = runner.invoke(app, [*command, "--url", url])
+    assert result.exit_code == 1, result.output
+    assert "cannot reach" in result.output and "proxy:***@" in result.output, result.output
+    assert "s3cret-pass" not in result.output

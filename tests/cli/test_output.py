@@ -25,3 +25,13 @@ def test_an_empty_table_says_none(capsys: pytest.CaptureFixture[str]) -> None:
     table("jobs", ["id", "kind"], [], 80)
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "(none)" and out[-2].startswith("└")
+
+
+def test_a_line_break_in_any_cell_keeps_the_box(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [["1", "Acme\nGmbH", "first line\nsecond\r\nthird"], ["2", "tab\there", "x"]]
+    table("clients", ["id", "name\nlong", "note"], rows, 60)
+    box = capsys.readouterr().out.splitlines()[1:]
+    assert len({len(line) for line in box}) == 1  # every line as wide: the box holds
+    assert all(line[0] in "┏┃┡│└" and line[-1] in "┓┃┩│┘" for line in box), box
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in box[3:-1]]
+    assert cells == [["1", "Acme GmbH", "first line second third"], ["2", "tab here", "x"]]

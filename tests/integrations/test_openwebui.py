@@ -290,6 +290,18 @@ async def test_valves_no_request_can_carry_are_messages_without_the_key(
         assert "Secret" not in out and "Secr" not in out
 
 
+async def test_a_url_valve_with_a_proxy_login_still_sends_the_key(
+    live_server: LiveServer,
+) -> None:
+    """httpx sends a login in the URL as `Authorization: Basic`, which replaced the Bearer
+    key: every call was refused. The key goes as X-API-Key beside it."""
+    tools, _ = load_tools()
+    url = live_server.url.replace("http://", "http://proxy:s3cret-pass@")
+    tools.valves = tools.Valves(almanac_url=url, api_key=live_server.key)
+    out = await tools.query_memory("anything")
+    assert not out.startswith("Almanac"), out
+
+
 async def test_a_password_in_the_url_valve_is_not_repeated() -> None:
     tools, _ = load_tools()
     tools.valves = tools.Valves(almanac_url=f"http://me:hunter2@127.0.0.1:{free_port()}")

@@ -32,6 +32,17 @@ async def test_stdio_uses_the_running_server(
     assert hits["results"][0]["id"] == out["id"]
 
 
+async def test_stdio_to_a_url_with_a_proxy_login_still_sends_the_key(
+    live_server: LiveServer,
+) -> None:
+    """httpx sends a login in the URL as `Authorization: Basic`, which replaced the Bearer
+    key the tools send: every call was refused. The key goes as X-API-Key beside it."""
+    url = live_server.url.replace("http://", "http://proxy:s3cret-pass@")
+    env = dict(live_server.env, ALMANAC_URL=url, ALMANAC_API_KEY=live_server.key)
+    async with stdio_session(env) as s:
+        await ok(s, "recall", query="anything")
+
+
 async def test_stdio_runs_in_process_when_no_server_answers(
     live_server: LiveServer, committed_state: AppState
 ) -> None:

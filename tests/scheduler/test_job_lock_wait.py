@@ -14,9 +14,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from procrastinate import JobContext
 from procrastinate.jobs import Job
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,7 +92,7 @@ async def test_a_calendar_sync_gives_up_on_a_held_lock_and_says_calendar_busy(
         async with lock_held(engine):
             started = time.perf_counter()
             with pytest.raises(Busy):
-                await asyncio.wait_for(calendar_sync(), 10)
+                await asyncio.wait_for(calendar_sync(_context(None)), 10)
             assert time.perf_counter() - started < WAIT + 3
         assert "calendar busy" in caplog.text
         report = await sync_calendar(busy_state)  # the retry, the lock free: it goes through
@@ -100,6 +101,59 @@ async def test_a_calendar_sync_gives_up_on_a_held_lock_and_says_calendar_busy(
         async with busy_state.sessionmaker() as session:
             await session.execute(text("DELETE FROM plans WHERE id = :id"), {"id": plan.id})
             await session.commit()
+
+
+def _context(job_id: int | None) -> JobContext:
+    job = None
+    if job_id is not None:
+        job = Job(id=job_id, queue="maintenance", lock=None, queueing_lock=None, task_name="x")
+    return JobContext(
+        app=cast(Any, None), job=cast(Job, job), start_timestamp=0.0, abort_reason=lambda: None
+    )
+
+
+@pytest.mark.parametrize("which", ["write", "sync"])
+async def test_a_busy_retry_uses_up_no_attempt(
+    busy_state: AppState, engine: AsyncEngine, which: str
+) -> None:
+    """The worker counts each retry as an attempt; a Busy one is taken back, so real
+    failures keep their whole budget however many busy spells came before."""
+    async with engine.begin() as conn:
+        job_id = (
+            await conn.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, attempts)"
+                    " VALUES ('maintenance', 'x', '{}', 'doing', 2) RETURNING id"
+                )
+            )
+        ).scalar_one()
+    try:
+        async with lock_held(engine):
+            with pytest.raises(Busy):
+                if which == "write":
+                    await write_calendar_blocks(_context(job_id), **_args())
+                else:
+                    async with busy_state.sessionmaker() as session:  # a plan to sync
+                        await make_plan(session, [{"key": "a"}], status="scheduled")
+                        await session.commit()
+                    await calendar_sync(_context(job_id))
+        async with engine.begin() as conn:  # what the worker does with the Busy retry
+            await conn.execute(
+                text("SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"),
+                {"id": job_id},
+            )
+            attempts = (
+                await conn.execute(
+                    text("SELECT attempts FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+                )
+            ).scalar_one()
+        assert attempts == 2
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+            )
+            await conn.execute(text("DELETE FROM plans WHERE status = 'scheduled'"))
 
 
 @pytest.mark.parametrize("task", [write_calendar_blocks, calendar_sync])

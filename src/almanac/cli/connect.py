@@ -8,6 +8,7 @@ to write to the database behind its back.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -15,12 +16,13 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import typer
 
 from almanac.discovery import ServerRecord, find_record
 from almanac.http_problems import decode_problem
+from almanac.redact import key_headers, mask_url
 
 _DOTENV: dict[str, str] | None = None
 
@@ -84,7 +86,8 @@ def checked_url(value: str, source: str = "--url") -> str:
     except ValueError as exc:
         raise fail(f"{source}: not a URL ({exc})", 2) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = value if len(value) <= 80 else value[:79] + "…"
+        shown = mask_url(value)
+        shown = shown if len(shown) <= 80 else shown[:79] + "…"
         raise fail(f"{source}: {shown!r} is not an http(s) URL, e.g. http://127.0.0.1:8090", 2)
     return value.rstrip("/")
 
@@ -109,6 +112,7 @@ def target(
 
 
 def not_answering_message(base: str, record: ServerRecord | None, reason: object) -> str:
+    base = mask_url(base)
     if record is None:
         return f"cannot reach {base}: {reason}"
     return (
@@ -129,16 +133,17 @@ def request(
     """One HTTP request with the standard library: (status, decoded JSON body or text)."""
     parts = urlsplit(base)
     conn: http.client.HTTPConnection
+    # The host alone: a login in the URL (a proxy's) is no part of it; it goes as Basic.
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.netloc, timeout=timeout)
+        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout)
     else:
-        conn = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     query = {k: v for k, v in (params or {}).items() if v is not None}
     full = parts.path.rstrip("/") + path + (f"?{urlencode(query, doseq=True)}" if query else "")
-    headers = {"Accept": "application/json"}
-    key = api_key()
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
+    headers = {"Accept": "application/json", **key_headers(api_key(), base)}
+    if parts.username is not None or parts.password is not None:
+        login = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
     payload = None
     if body is not None:
         payload = json.dumps(body).encode()

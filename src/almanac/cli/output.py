@@ -21,6 +21,10 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     """A boxed table like the rich ones other commands print (rich's default box), columns
     padded to their widest cell; the last column wraps to the terminal width."""
     width = width or shutil.get_terminal_size((120, 24)).columns
+    # A line break or tab inside a cell would break the box: every run of whitespace is one
+    # space (the last column wraps it anyway).
+    columns = [" ".join(c.split()) for c in columns]
+    rows = [[" ".join(c.split()) for c in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):

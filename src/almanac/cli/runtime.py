@@ -19,6 +19,7 @@ from almanac.http_problems import decode_problem
 from almanac.memory.client import HttpMemoryClient
 from almanac.memory.port import memory_service
 from almanac.memory.schemas import RememberBatchOut, RememberIn
+from almanac.redact import key_headers, mask_url
 from almanac.startup import open_state
 from almanac.state import AppState
 
@@ -39,14 +40,13 @@ def _target(settings: Settings, url: str | None, service: str) -> tuple[str | No
 async def _remote(base: str, record: Any, timeout: float = 120) -> AsyncIterator[httpx.AsyncClient]:
     from almanac.cli import connect
 
-    key = connect.api_key()
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = key_headers(connect.api_key(), base)  # X-API-Key beside a login in the URL
     async with httpx.AsyncClient(base_url=base, timeout=timeout, headers=headers) as client:
         try:
             yield client
         except httpx.TimeoutException as exc:
             # The server may still finish the request: say so rather than guess.
-            message = f"no answer from {base} in time ({type(exc).__name__})"
+            message = f"no answer from {mask_url(base)} in time ({type(exc).__name__})"
             raise AlmanacError(message, 504) from exc
         except httpx.TransportError as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -162,14 +162,14 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(2 if 400 <= exc.status_code < 500 else 1) from exc
     except httpx.TimeoutException as exc:
-        where = exc.request.url if _has_request(exc) else "the server"
+        where = mask_url(str(exc.request.url)) if _has_request(exc) else "the server"
         err.print(
             f"[red]error:[/red] no answer from {where} in time ({type(exc).__name__})",
             soft_wrap=True,
         )
         raise typer.Exit(1) from exc
     except httpx.HTTPError as exc:
-        where = exc.request.url if _has_request(exc) else "the server"
+        where = mask_url(str(exc.request.url)) if _has_request(exc) else "the server"
         err.print(f"[red]error:[/red] cannot reach {where} ({type(exc).__name__})", soft_wrap=True)
         raise typer.Exit(1) from exc
     except httpx.InvalidURL as exc:

@@ -62,7 +62,9 @@ class Backoff(BaseRetryStrategy):
 
     `Busy` (a lock held by another writer past the wait allowed; nothing was changed) is
     not a failure: it is retried after its Retry-After whatever the attempts so far, so the
-    job stays queued until the lock is free. Exceptions in `forever` are retried without
+    job stays queued until the lock is free; the task takes back the attempt procrastinate
+    counts for it (`scheduler.tasks.busy_is_no_attempt`), so `job.attempts` here counts
+    real failures only. Exceptions in `forever` are retried without
     end too, every `max_seconds` once the attempts are used up. procrastinate's
     `RetryStrategy` only takes whole seconds; tests need fractions.
     """

@@ -76,6 +76,18 @@ async def clear_reason(session: AsyncSession, job_id: int) -> None:
     await session.execute(text("DELETE FROM job_reasons WHERE job_id = :id"), {"id": job_id})
 
 
+async def uncount_attempt(session: AsyncSession, job_id: int) -> None:
+    """Take back the attempt procrastinate is about to count for a running job's retry
+    (its retry adds one): a `Busy` retry is no failure and must not use up the budget."""
+    await session.execute(
+        text(
+            "UPDATE procrastinate_jobs SET attempts = attempts - 1 "
+            "WHERE id = :id AND status = 'doing'"
+        ),
+        {"id": job_id},
+    )
+
+
 async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Jobs not yet started whose arguments name one of these events."""
     if not event_ids:

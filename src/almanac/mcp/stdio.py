@@ -13,6 +13,7 @@ from mcp.server.stdio import stdio_server
 
 from almanac.mcp.api import Api
 from almanac.mcp.server import build_server
+from almanac.redact import key_headers
 
 
 def protocol_stdout() -> TextIOWrapper:
@@ -28,7 +29,7 @@ def protocol_stdout() -> TextIOWrapper:
 async def serve_stdio(client: httpx.AsyncClient, key: str | None, out: TextIOWrapper) -> None:
     """Serve until stdin closes; every tool call goes through `client` with `key`."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    api = Api(client, {"Authorization": f"Bearer {key}"} if key else {})
+    api = Api(client, key_headers(key, str(client.base_url)))  # X-API-Key beside a login
     server = build_server(lambda ctx: api)
     lowlevel = server._mcp_server
     async with stdio_server(stdout=anyio.wrap_file(out)) as (read, write):

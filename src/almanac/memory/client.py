@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from almanac.auth.keyfile import auth_headers, gateway_key
+from almanac.auth.keyfile import gateway_key
 from almanac.errors import AlmanacError, DependencyUnavailable
 from almanac.http_problems import decode_problem
 from almanac.memory.schemas import (
@@ -26,7 +26,7 @@ from almanac.memory.schemas import (
     RememberIn,
     RememberOut,
 )
-from almanac.redact import mask_url
+from almanac.redact import key_headers, mask_url
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -48,11 +48,7 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
     if not url:
         raise RuntimeError("no server.memory_gateway_url: memory is in-process")
     key = gateway_key(state.settings)
-    headers = auth_headers(key)
-    if key and httpx.URL(url).userinfo:
-        # httpx sends the URL's login (a proxy's) as `Authorization: Basic`, which would
-        # replace a Bearer key: the key goes beside it, as X-API-Key.
-        headers = {"X-API-Key": key}
+    headers = key_headers(key, url)  # X-API-Key beside a proxy's login in the URL
     if not headers:
         logger.warning(
             "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "

@@ -17,12 +17,13 @@ from almanac.db.uow import unit_of_work
 from almanac.errors import Busy
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
-from almanac.jobs.repository import clear_reason, set_reason
+from almanac.jobs.repository import clear_reason, set_reason, uncount_attempt
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
 from almanac.scheduler.forgetting import delete_plan_blocks
 from almanac.scheduler.pending import TASK as WRITE_TASK
 from almanac.scheduler.pending import write_blocks
 from almanac.scheduler.sync import sync_calendar
+from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,19 @@ __all__ = ["blueprint", "get_state", "set_state"]
 
 
 # Idempotent: once replanned (or warned), a plan's blocks settle and a rerun changes nothing.
-# A writers' lock held past the wait is `Busy`: retried shortly (jobs.app.Backoff).
-@blueprint.task(name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3))
-async def calendar_sync() -> None:
+# A writers' lock held past the wait is `Busy`: retried shortly (jobs.app.Backoff), and
+# not counted as an attempt.
+@blueprint.task(
+    name="calendar_sync", queue="maintenance", retry=Backoff(max_attempts=3), pass_context=True
+)
+async def calendar_sync(context: procrastinate.JobContext) -> None:
     """Replan scheduled plans that new calendar events collide with."""
-    report = await sync_calendar(get_state())
+    state = get_state()
+    try:
+        report = await sync_calendar(state)
+    except Busy:
+        await busy_is_no_attempt(state, _job_id(context))
+        raise
     logger.info(
         "calendar sync: %d plans checked, %d replanned, %d with warnings changed, %d failed",
         len(report.checked),
@@ -79,7 +88,7 @@ async def write_calendar_blocks(
     end: str,
 ) -> None:
     """Write a saved schedule to the calendar that was unavailable when it was made."""
-    job_id = context.job.id if context.job is not None else None
+    job_id = _job_id(context)
     args = {"runs": runs, "events": events, "start": start, "end": end}
     await run_write_calendar_blocks(args, job_id=job_id)
 
@@ -101,6 +110,7 @@ async def run_write_calendar_blocks(
         # Another writer holds the schedule (a request writing a slow calendar): the job
         # stays queued and is retried shortly; nothing was written.
         logger.info("calendar busy: pending calendar write of runs %s waits: %s", runs, exc)
+        await busy_is_no_attempt(state, job_id)
         raise
     except CalendarUnavailable as exc:  # rolled back: the reason is noted on its own
         if job_id is not None:
@@ -112,3 +122,15 @@ async def run_write_calendar_blocks(
     else:
         logger.info("pending calendar write of runs %s done: %s", runs, vars(result))
     return result
+
+
+def _job_id(context: procrastinate.JobContext) -> int | None:
+    return context.job.id if context.job is not None else None
+
+
+async def busy_is_no_attempt(state: AppState, job_id: int | None) -> None:
+    """procrastinate counts every retry as an attempt; a `Busy` one is taken back, so a job
+    that waited out many busy spells still gets its whole retry budget for real failures."""
+    if job_id is not None:
+        async with unit_of_work(state.sessionmaker) as uow:
+            await uncount_attempt(uow.session, job_id)
