@@ -172,6 +172,21 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
     assert out.startswith("This Almanac API key may not do that")
 
 
+def recording_tools() -> tuple[Any, list[httpx.Request]]:
+    """The tools on a transport that records each request and answers an empty agenda."""
+    tools, _ = load_tools()
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"start": "2026-12-01T00:00:00Z", "events": []})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(record), base_url=url
+    )
+    return tools, sent
+
+
 @pytest.mark.parametrize(
     ("method", "args", "name"),
     [
@@ -194,16 +209,7 @@ async def test_a_server_that_is_down_or_a_bad_key_reads_as_a_message(
 async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
     method: str, args: dict[str, Any], name: str
 ) -> None:
-    tools, _ = load_tools()
-    sent: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json={"start": "2026-12-01T00:00:00Z", "events": []})
-
-    tools._http_client = lambda url: httpx.AsyncClient(
-        transport=httpx.MockTransport(record), base_url=url
-    )
+    tools, sent = recording_tools()
     out = await getattr(tools, method)(**args)
     assert out.startswith(f"Almanac could not do that: {name} must be"), out
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
@@ -222,16 +228,7 @@ async def test_a_clamped_count_is_refused_naming_its_range(
 ) -> None:
     """Read "limit must be a whole number from -9223372036854775807 to ...": the bounds
     it was parsed within, not the range the tool documents and clamps to."""
-    tools, _ = load_tools()
-    sent: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json={"start": "2026-12-01T00:00:00Z", "events": []})
-
-    tools._http_client = lambda url: httpx.AsyncClient(
-        transport=httpx.MockTransport(record), base_url=url
-    )
+    tools, sent = recording_tools()
     out = await getattr(tools, method)(**args)
     assert out == f"Almanac could not do that: {expected}.", out
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
