@@ -1,5 +1,6 @@
 """Keeping secrets out of answers and logs: credentials in URLs masked, tokens and recall
-queries stripped from the access log, known secret values replaced."""
+queries stripped from the access log, known secret values replaced; and which header
+carries a key to a URL that holds a login (`key_headers`, shared by every client)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,3 @@ def gateway_key(settings: Settings) -> str | None:
     if settings.server.memory_gateway_key is not None:
         return settings.server.memory_gateway_key.get_secret_value()
     return client_key(settings)
-
-
-def auth_headers(key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"} if key else {}
