@@ -245,6 +245,18 @@ def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencySt
     return status.model_copy(update={"status": worst, "detail": detail})
 
 
+def _with_notice(status: DependencyStatus) -> DependencyStatus:
+    """The calendar's status with what its last read treated specially (a dense series
+    read as busy stretches, calendars/runs.py): nothing is lost, so the status stays."""
+    from almanac.calendars.base import LAST_NOTICE
+
+    said = LAST_NOTICE.get("calendar")
+    if said is None:
+        return status
+    detail = f"{status.detail}; last read: {said[1][:250]}" if status.detail else said[1][:250]
+    return status.model_copy(update={"detail": detail})
+
+
 async def _zep(state: AppState) -> DependencyStatus:
     from almanac.memory.external.base import ExternalUnreachable
     from almanac.memory.external.factory import external_memory
@@ -378,7 +390,7 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
             )
         deps[name] = result
     if "calendar" in deps:
-        deps["calendar"] = _with_pending_writes(deps["calendar"], backlog)
+        deps["calendar"] = _with_notice(_with_pending_writes(deps["calendar"], backlog))
     # Probe errors can quote a URL with its password, or a key: never shown.
     secrets = configured_secrets(state.settings)
     deps = {

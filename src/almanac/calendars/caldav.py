@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time as clock
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar, cast
@@ -23,6 +24,7 @@ import recurring_ical_events  # type: ignore[import-untyped]  # caldav's own dep
 
 from almanac.calendars.base import (
     ALMANAC_ID_PROPERTY,
+    LAST_NOTICE,
     ApplyResult,
     CalendarConflict,
     CalendarEvent,
@@ -39,6 +41,7 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.recurrence import RecurrenceBudget
+from almanac.calendars.runs import Dense, dense_series, note_of, runs
 from almanac.calendars.threads import in_thread
 from almanac.redact import mask_url, redact
 
@@ -275,26 +278,34 @@ class CalDAVCalendar(CalendarProvider):
 
     def _occurrences(
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
-    ) -> list[Any]:
-        """The VEVENTs of one stored object, recurrences expanded within about the window
-        and counted against the read's `budget`."""
+    ) -> list[CalendarEvent]:
+        """The events of one stored object, recurrences expanded within about the window
+        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
         cal = obj.icalendar_instance
         vevents = list(cal.walk("VEVENT"))
         recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
         if not recurring:
-            return vevents
+            return self._events(obj, vevents)
         # Expanded here rather than with search(expand=True), whose split copies lose the
         # ETag; a day of slack each side covers floating and all-day occurrences.
         slack = timedelta(days=1)
         uid = _text(vevents[0], "UID")[:200]
+        dense = dense_series(vevents, self.zone, lambda c: self._to_event(obj, c))
+        if isinstance(dense, Dense):
+            events = runs(dense, (start, end))
+            budget.occurrences_of(uid, len(events))
+            return events
         for vevent in vevents:
-            budget.walk(uid, vevent, end + slack, self.zone)
+            budget.walk(uid, vevent, end + slack, self.zone, dense)
         try:
             found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
         except Exception as e:  # a rule or date the expander cannot read
             raise budget.refuse(f"event {uid!r}: cannot expand its recurrence: {e}") from e
         budget.occurrences_of(uid, len(found))
-        return found
+        return self._events(obj, found)
+
+    def _events(self, obj: Any, comps: Sequence[Any]) -> list[CalendarEvent]:
+        return [e for c in comps if (e := self._to_event(obj, c)) is not None]
 
     def _refuse(self, message: str) -> CalendarUnavailable:
         return CalendarUnavailable(
@@ -314,17 +325,22 @@ class CalDAVCalendar(CalendarProvider):
             CALDAV_LIMITS, self._refuse, source="read", advice="shorten or remove that series"
         )
         for obj in found:
-            comps = (
+            events = (
                 self._occurrences(obj, start, end, budget)
                 if expand
-                else obj.icalendar_instance.walk("VEVENT")[:1]
+                else self._events(obj, obj.icalendar_instance.walk("VEVENT")[:1])
             )
-            for comp in comps:
-                event = self._to_event(obj, comp)
+            for event in events:
                 # Our own overlap test: servers differ on edges, all-day and floating events.
-                if event is not None and overlaps(event.start, event.end, (start, end)):
+                if overlaps(event.start, event.end, (start, end)):
                     pairs.append((obj, event))
         pairs.sort(key=lambda p: (p[1].start, p[1].uid))
+        if expand:  # /health shows what the last read treated specially, if anything
+            said = note_of([event for _, event in pairs])
+            if said:
+                LAST_NOTICE["calendar"] = (clock.monotonic(), said)
+            else:
+                LAST_NOTICE.pop("calendar", None)
         return pairs
 
     async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
