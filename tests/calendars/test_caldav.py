@@ -15,7 +15,8 @@ from almanac.calendars.base import (
     EventSpec,
     event_uid,
 )
-from almanac.calendars.caldav import CalDAVCalendar, build_vcalendar
+from almanac.calendars.caldav import CalDAVCalendar
+from almanac.calendars.vevent import build_vcalendar
 from tests.calendars.shapes import BERLIN, NEW_YORK, WEEK, at, specs
 
 

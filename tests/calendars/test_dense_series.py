@@ -15,10 +15,11 @@ import recurring_ical_events  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import CalendarUnavailable, merge_intervals
-from almanac.calendars.caldav import CALDAV_LIMITS, CalDAVCalendar, vevent_to_event
+from almanac.calendars.caldav import CALDAV_LIMITS, CalDAVCalendar
 from almanac.calendars.ics import parse_ics
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.runs import Dense, dense_series, runs
+from almanac.calendars.vevent import vevent_to_event
 from almanac.config import BuiltinCalendarSettings, CalendarSettings
 from almanac.errors import ValidationFailed
 from tests.calendars.conftest import Clients, States

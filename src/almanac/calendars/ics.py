@@ -29,12 +29,12 @@ from almanac.calendars.base import (
     require_window,
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
-from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.recurrence import rule_steps as rule_steps
 from almanac.calendars.runs import Dense, dense_series, runs
+from almanac.calendars.vevent import PRODID, build_vcalendar, vevent_to_event
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
