@@ -114,6 +114,18 @@ def test_runs_are_the_busy_time_of_the_expanded_occurrences(
     assert found and spans(found) == _expanded(ical, window, dense.step)
 
 
+@pytest.mark.parametrize(
+    "rule", ["FREQ=MINUTELY;INTERVAL=4;BYHOUR=1,2,3", "FREQ=SECONDLY;INTERVAL=270;BYHOUR=2"]
+)
+def test_runs_across_the_autumn_clock_change_are_the_expanded_occurrences(rule: str) -> None:
+    """Steps are wall-clock times in DTSTART's zone, as the expander takes them: the hour
+    02:00-03:00 that happens twice on 25 October is read once either way."""
+    ical = vcalendar(series("s", ";TZID=Europe/Berlin:20261024T000000", rule, "PT1M"))
+    window = (utc(2026, 10, 24, 22), utc(2026, 10, 25, 4))
+    dense, found = _runs(ical, window)
+    assert found and spans(found) == _expanded(ical, window, dense.step)
+
+
 def test_minutely_byhour_nine_blocks_only_nine_to_ten_each_day_across_dst() -> None:
     """FREQ=MINUTELY;BYHOUR=9 since 2015 walked millions of steps and refused the read; it
     covers 09:00-10:00 local each day, before and after the clocks change (25 October)."""
