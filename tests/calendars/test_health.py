@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings
-from almanac.health import CALENDAR_OK_SECONDS
+from almanac.health.calendar import CALENDAR_OK_SECONDS
 from almanac.state import AppState
 
 

@@ -159,7 +159,9 @@ def test_parse_marks_almanac_blocks_and_derives_missing_uids():
         ("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", "no VCALENDAR"),
         ("x" * (MAX_ICS_BYTES + 1), "larger than"),
         (
-            vcalendar("UID:m\r\nDTSTART:20260302T000000Z\r\nRRULE:FREQ=MINUTELY\r\nSUMMARY:Spam"),
+            vcalendar(  # BYSECOND: not read as continuous (calendars/runs.py)
+                "UID:m\r\nDTSTART:20260302T000000Z\r\nRRULE:FREQ=MINUTELY;BYSECOND=0,30"
+            ),
             f"more than {MAX_IMPORT_EVENTS} events",
         ),
     ],

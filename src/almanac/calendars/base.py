@@ -27,6 +27,9 @@ _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "
 # The last failed calendar request in this process (monotonic time, message): /health reports
 # the calendar degraded from that moment instead of trusting a probe cached minutes earlier.
 LAST_FAILURE: dict[str, tuple[float, str]] = {}
+# The last read that had to treat an event specially (calendars/runs.py): (monotonic time,
+# message), shown by /health beside an "ok" calendar.
+LAST_NOTICE: dict[str, tuple[float, str]] = {}
 
 
 class CalendarUnavailable(DependencyUnavailable, title="Calendar unavailable"):
@@ -117,6 +120,9 @@ class CalendarEvent:
     all_day: bool = False
     # False for events that do not block time: marked free (TRANSP:TRANSPARENT) or cancelled.
     busy: bool = True
+    # Why the event is not one occurrence as stored: a dense series read as one stretch
+    # (calendars/runs.py). Responses and /health repeat it.
+    note: str = ""
 
     def __post_init__(self) -> None:
         require_aware(self.start, "start")

@@ -3,18 +3,18 @@
 `caldav` is synchronous, so every server call runs in a worker thread (`asyncio.to_thread`),
 one at a time per provider because the underlying HTTP session is shared.
 
-All-day events and floating times carry no zone; they are read in the provider's `timezone`
-(the user's IANA zone, UTC by default), so an all-day event is busy from midnight to midnight
-of its date(s) in that zone. Events marked TRANSP:TRANSPARENT or STATUS:CANCELLED are
-returned by `events()` but do not count as busy.
+All-day events and floating times are read in the provider's `timezone` (the user's IANA
+zone, UTC by default); how a VEVENT becomes an event and back is `vevent.py`. Events marked
+TRANSP:TRANSPARENT or STATUS:CANCELLED are returned by `events()` but do not count as busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time as clock
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ import icalendar
 import recurring_ical_events  # type: ignore[import-untyped]  # caldav's own dependency
 
 from almanac.calendars.base import (
-    ALMANAC_ID_PROPERTY,
+    LAST_NOTICE,
     ApplyResult,
     CalendarConflict,
     CalendarEvent,
@@ -30,118 +30,24 @@ from almanac.calendars.base import (
     CalendarUnavailable,
     EventSpec,
     Scope,
-    almanac_id_from_uid,
-    event_uid,
     overlaps,
     plan_changes,
     require_window,
-    zone_name,
 )
 from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.recurrence import RecurrenceBudget
+from almanac.calendars.runs import Dense, dense_series, note_of, runs
 from almanac.calendars.threads import in_thread
+from almanac.calendars.vevent import build_vcalendar, set_content, text, vevent_to_event
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
-PRODID = "-//Almanac//Almanac calendar//EN"
 # Recurrence work of one read (at most about 4 us a step): a user's series from years back
 # is a few thousand steps (a yearly BYMONTH;BYMONTHDAY one since 1900, about 46,000);
 # FREQ=SECONDLY from last month is millions. Steps bound each series, time the read.
 CALDAV_LIMITS = IcsLimits(max_occurrences=20_000, max_rule_steps=200_000, time_budget_seconds=5.0)
 # Waits before the retries of a request the server answered 423 Locked (about 1.5 s in all).
 LOCKED_WAITS = (0.1, 0.2, 0.4, 0.8)
-
-
-def build_vcalendar(spec: EventSpec) -> icalendar.Calendar:
-    """The VCALENDAR (one VEVENT, plus VTIMEZONEs) Almanac stores for `spec`."""
-    cal = icalendar.Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    event = icalendar.Event()
-    event.add("uid", spec.uid)
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("sequence", 0)
-    event.add(ALMANAC_ID_PROPERTY, spec.almanac_id)
-    _set_content(event, spec)
-    cal.add_component(event)
-    cal.add_missing_timezones()
-    return cal
-
-
-def _set_content(event: icalendar.Event, spec: EventSpec) -> None:
-    """Write the fields `apply` compares (title, times, description) into a VEVENT."""
-    for name in ("SUMMARY", "DTSTART", "DTEND", "DURATION", "DESCRIPTION"):
-        event.pop(name, None)
-    event.add("summary", spec.title)
-    event.add("dtstart", _for_ical(spec.start))
-    event.add("dtend", _for_ical(spec.end))
-    if spec.description:
-        event.add("description", spec.description)
-
-
-def _for_ical(value: datetime) -> datetime:
-    # IANA zones are written with their TZID; UTC and fixed offsets as UTC ("...Z").
-    name = zone_name(value)
-    return value.astimezone(UTC if name == "UTC" else ZoneInfo(name))
-
-
-def _text(component: icalendar.Component, name: str) -> str:
-    value = component.get(name)
-    return "" if value is None else str(value)
-
-
-def localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
-    """An aware datetime for an iCalendar DATE/DATE-TIME value, and whether it was a DATE."""
-    if isinstance(value, datetime):
-        # Floating local times mean "this wall-clock time wherever the user is".
-        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
-    return datetime.combine(value, time(0), tzinfo=zone), True
-
-
-def vevent_to_event(
-    comp: icalendar.Component,
-    zone: ZoneInfo,
-    uid: str,
-    *,
-    etag: str | None = None,
-    href: str | None = None,
-) -> CalendarEvent | None:
-    """One VEVENT occurrence as a `CalendarEvent` (times in `zone`); None without DTSTART.
-
-    Shared by CalDAV and the built-in calendar's .ics import.
-    """
-    if comp.get("DTSTART") is None:
-        return None
-    start, all_day = localize(comp.decoded("DTSTART"), zone)
-    if comp.get("DTEND") is not None:
-        end, _ = localize(comp.decoded("DTEND"), zone)
-    elif comp.get("DURATION") is not None:
-        end = start + comp.decoded("DURATION")
-    else:
-        # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
-        end = start + timedelta(days=1) if all_day else start
-    if all_day:
-        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
-        end = datetime.combine(end.date(), time(0), tzinfo=zone)
-    marker = _text(comp, ALMANAC_ID_PROPERTY) or None
-    # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
-    almanac_id = almanac_id_from_uid(uid)
-    if marker is not None and event_uid(marker) == uid:
-        almanac_id = marker
-    transparent = _text(comp, "TRANSP").upper() == "TRANSPARENT"
-    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
-    return CalendarEvent(
-        uid=uid,
-        title=_text(comp, "SUMMARY"),
-        start=start,
-        end=max(end, start),
-        description=_text(comp, "DESCRIPTION"),
-        almanac_id=almanac_id,
-        etag=etag,
-        href=href,
-        all_day=all_day,
-        busy=not (transparent or cancelled),
-    )
 
 
 class CalDAVCalendar(CalendarProvider):
@@ -268,33 +174,41 @@ class CalDAVCalendar(CalendarProvider):
         return vevent_to_event(
             comp,
             self.zone,
-            _text(comp, "UID"),
+            text(comp, "UID"),
             etag=obj.etag,
             href=str(obj.url) if obj.url is not None else None,
         )
 
     def _occurrences(
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
-    ) -> list[Any]:
-        """The VEVENTs of one stored object, recurrences expanded within about the window
-        and counted against the read's `budget`."""
+    ) -> list[CalendarEvent]:
+        """The events of one stored object, recurrences expanded within about the window
+        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
         cal = obj.icalendar_instance
         vevents = list(cal.walk("VEVENT"))
         recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
         if not recurring:
-            return vevents
+            return self._events(obj, vevents)
         # Expanded here rather than with search(expand=True), whose split copies lose the
         # ETag; a day of slack each side covers floating and all-day occurrences.
         slack = timedelta(days=1)
-        uid = _text(vevents[0], "UID")[:200]
+        uid = text(vevents[0], "UID")[:200]
+        dense = dense_series(vevents, self.zone, lambda c: self._to_event(obj, c))
+        if isinstance(dense, Dense):
+            events = runs(dense, (start, end))
+            budget.occurrences_of(uid, len(events))
+            return events
         for vevent in vevents:
-            budget.walk(uid, vevent, end + slack, self.zone)
+            budget.walk(uid, vevent, end + slack, self.zone, dense)
         try:
             found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
         except Exception as e:  # a rule or date the expander cannot read
             raise budget.refuse(f"event {uid!r}: cannot expand its recurrence: {e}") from e
         budget.occurrences_of(uid, len(found))
-        return found
+        return self._events(obj, found)
+
+    def _events(self, obj: Any, comps: Sequence[Any]) -> list[CalendarEvent]:
+        return [e for c in comps if (e := self._to_event(obj, c)) is not None]
 
     def _refuse(self, message: str) -> CalendarUnavailable:
         return CalendarUnavailable(
@@ -314,17 +228,22 @@ class CalDAVCalendar(CalendarProvider):
             CALDAV_LIMITS, self._refuse, source="read", advice="shorten or remove that series"
         )
         for obj in found:
-            comps = (
+            events = (
                 self._occurrences(obj, start, end, budget)
                 if expand
-                else obj.icalendar_instance.walk("VEVENT")[:1]
+                else self._events(obj, obj.icalendar_instance.walk("VEVENT")[:1])
             )
-            for comp in comps:
-                event = self._to_event(obj, comp)
+            for event in events:
                 # Our own overlap test: servers differ on edges, all-day and floating events.
-                if event is not None and overlaps(event.start, event.end, (start, end)):
+                if overlaps(event.start, event.end, (start, end)):
                     pairs.append((obj, event))
         pairs.sort(key=lambda p: (p[1].start, p[1].uid))
+        if expand:  # /health shows what the last read treated specially, if anything
+            said = note_of([event for _, event in pairs])
+            if said:
+                LAST_NOTICE["calendar"] = (clock.monotonic(), said)
+            else:
+                LAST_NOTICE.pop("calendar", None)
         return pairs
 
     async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
@@ -382,7 +301,7 @@ class CalDAVCalendar(CalendarProvider):
             moved = event.start != spec.start or event.end != spec.end
             with obj.edit_icalendar_instance() as cal:
                 vevent = next(c for c in cal.subcomponents if c.name == "VEVENT")
-                _set_content(vevent, spec)
+                set_content(vevent, spec)
                 if moved:  # RFC 5545 3.8.7.4: a new start or end is a new revision
                     sequence = int(vevent.get("SEQUENCE", 0))
                     vevent.pop("SEQUENCE", None)

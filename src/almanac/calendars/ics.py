@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -28,11 +29,12 @@ from almanac.calendars.base import (
     require_window,
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
-from almanac.calendars.caldav import PRODID, build_vcalendar, vevent_to_event
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.recurrence import rule_steps as rule_steps
+from almanac.calendars.runs import Dense, dense_series, runs
+from almanac.calendars.vevent import PRODID, build_vcalendar, vevent_to_event
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
@@ -203,6 +205,7 @@ def parse_ics(
     if not raw.strip():
         raise ValidationFailed("the file is empty", field="body")
     found: dict[str, CalendarEvent] = {}
+    notes: list[str] = []
     skipped = 0
     budget = RecurrenceBudget(limits or IcsLimits(), _refuse)
     # A day of slack each side: floating and all-day times are ordered before we localize.
@@ -218,9 +221,20 @@ def parse_ics(
         # been counted against the step cap, so no series can run unbounded (and the time
         # budget, checked after each, bounds the file).
         for uid, part in _series(cal).items():
-            for vevent in part.walk("VEVENT"):
+            vevents = part.walk("VEVENT")
+            for vevent in vevents:
                 _require_known_zones(uid, vevent)
-                budget.walk(uid, vevent, end, zone)
+            # A series that covers its span is read as busy stretches, without the caps.
+            dense = dense_series(vevents, zone, partial(_to_event, zone=zone, series=series))
+            if isinstance(dense, Dense):
+                runs_of = _runs(dense, window)
+                budget.occurrences_of(uid, len(runs_of))
+                notes.extend(sorted({e.note for e in runs_of if e.note}))
+                for run in runs_of:
+                    found.setdefault(run.uid, run)
+                continue
+            for vevent in vevents:
+                budget.walk(uid, vevent, end, zone, dense)
             try:
                 occurrences = recurring_ical_events.of(part).between(start, end)
             except Exception as e:  # bad RRULEs, zones or dates surface while expanding
@@ -240,4 +254,15 @@ def parse_ics(
                 elif overlaps(event.start, event.end, window):
                     found.setdefault(event.uid, event)
     events = sorted(found.values(), key=lambda e: (e.start, e.uid))
-    return ParsedCalendar(events=events, skipped=skipped)
+    return ParsedCalendar(events=events, skipped=skipped, notes=notes)
+
+
+def _runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:
+    """A dense series' runs, each stored under the UID its first occurrence would have."""
+    master = dense.base.uid
+    return [
+        replace(e, uid=f"{master}#{e.start.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+        if e.uid == master
+        else e
+        for e in runs(dense, window)
+    ]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from almanac.calendars.base import CalendarEvent
 
@@ -25,7 +25,9 @@ class IcsLimits:
 
 @dataclass(frozen=True)
 class ParsedCalendar:
-    """Events found in an .ics file within the window; `skipped` lacked a usable start."""
+    """Events found in an .ics file within the window; `skipped` lacked a usable start;
+    `notes` name the series read as continuous busy stretches (calendars/runs.py)."""
 
     events: list[CalendarEvent]
     skipped: int = 0
+    notes: list[str] = field(default_factory=list)

@@ -93,9 +93,17 @@ class RecurrenceBudget:
         self.occurrences = 0
         self.deadline = time.monotonic() + limits.time_budget_seconds
 
-    def walk(self, uid: str, vevent: icalendar.Component, until: datetime, zone: tzinfo) -> None:
+    def walk(
+        self,
+        uid: str,
+        vevent: icalendar.Component,
+        until: datetime,
+        zone: tzinfo,
+        why: str | None = None,
+    ) -> None:
         """Count, before expanding it, the steps `vevent`'s rules walk up to `until`
-        (a series' VEVENTs are walked one after another, before it is expanded)."""
+        (a series' VEVENTs are walked one after another, before it is expanded); `why`
+        says why a series that steps this often was not read as runs (calendars/runs.py)."""
         if uid != self.uid:
             self.uid, self.steps = uid, 0
         rules = vevent.get("RRULE")
@@ -120,6 +128,7 @@ class RecurrenceBudget:
                     f"between DTSTART and the window's end (limit "
                     f"{self.limits.max_rule_steps:,} per series); give it a later "
                     "DTSTART or a coarser rule"
+                    + (f" (not read as continuous busy time: {why})" if why else "")
                 )
 
     def occurrences_of(self, uid: str, count: int) -> None:

@@ -102,6 +102,10 @@ class ImportOut(BaseModel):
     )
     window_start: datetime
     window_end: datetime
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Series repeating so often they were imported as continuous busy stretches",
+    )
 
 
 class FeedUrlOut(BaseModel):

@@ -187,6 +187,7 @@ class CalendarService:
             skipped=skipped,
             window_start=bounds[0],
             window_end=bounds[1],
+            notes=parsed.notes,
         )
 
     async def feed(self, query: OptionalWindow) -> bytes:

@@ -270,7 +270,9 @@ class SchedulerService:
             w1 = datetime.fromisoformat(last.metadata_["window_end"])
             write = (max(min(begin, w0), min(begin, now)), max(end, w1))
         events = await self.calendar.events(*write)
-        return Context(plan, tz, now, start, days, (begin, end), events, write_window=write)
+        # A dense series read as continuous busy stretches (calendars/runs.py) is said once.
+        notes = sorted({e.note for e in events if e.note})
+        return Context(plan, tz, now, start, days, (begin, end), events, notes, write_window=write)
 
     async def _preference_texts(
         self, client_id: int | None, warnings: list[str]

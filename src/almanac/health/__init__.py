@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, Literal
 
 import httpx
@@ -18,20 +17,19 @@ from almanac import __version__
 from almanac.auth.deps import MaybePrincipal
 from almanac.config import configured_secrets
 from almanac.deps import State
+from almanac.health.calendar import (
+    calendar_status,
+    pending_writes,
+    with_notice,
+    with_pending_writes,
+)
+from almanac.health.status import PROBE_TIMEOUT, failure, optional_failed, timed
+from almanac.health.status import DependencyStatus as DependencyStatus
 from almanac.redact import redact
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
-
-_TIMEOUT = 2.0
-
-
-class DependencyStatus(BaseModel):
-    status: Literal["ok", "degraded", "down", "not_configured"]
-    required: bool
-    detail: str | None = None
-    latency_ms: float | None = None
 
 
 class HealthOut(BaseModel):
@@ -41,36 +39,29 @@ class HealthOut(BaseModel):
     dependencies: dict[str, DependencyStatus]
 
 
-async def _timed(coro: Any, limit: float | None = _TIMEOUT) -> tuple[Any, float]:
-    """`coro`'s result and milliseconds; `limit` None when the client keeps its own deadline."""
-    started = time.perf_counter()
-    result = await asyncio.wait_for(coro, limit)
-    return result, round((time.perf_counter() - started) * 1000, 2)
-
-
 async def _database(state: AppState) -> DependencyStatus:
     async def ping() -> None:
         async with state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     try:
-        _, ms = await _timed(ping())
+        _, ms = await timed(ping())
     except Exception as exc:
         full = _pool_full(state.engine)
         if full is not None:
             # Postgres served every connection held: busy (requests answer 503 Busy for the
             # moment), not down, so a container health check does not restart the server.
             return DependencyStatus(status="degraded", required=True, detail=full)
-        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=failure(exc)[:300])
     kind = "embedded" if state.embedded_pg is not None else "external"
     return DependencyStatus(status="ok", required=True, detail=kind, latency_ms=ms)
 
 
 async def _cache(state: AppState) -> DependencyStatus:
     try:
-        status, ms = await _timed(state.cache.check())
+        status, ms = await timed(state.cache.check())
     except Exception as exc:  # a paused server: its socket timeout may exceed the probe's
-        status = _failure(exc)
+        status = failure(exc)
     if status == "ok":
         return DependencyStatus(
             status="ok", required=False, detail=state.cache.backend, latency_ms=ms
@@ -84,9 +75,9 @@ async def _cache(state: AppState) -> DependencyStatus:
 
 async def _embedder(state: AppState) -> DependencyStatus:
     try:
-        _, ms = await _timed(state.embedder.check())
+        _, ms = await timed(state.embedder.check())
     except Exception as exc:
-        return DependencyStatus(status="down", required=True, detail=_failure(exc)[:300])
+        return DependencyStatus(status="down", required=True, detail=failure(exc)[:300])
     return DependencyStatus(status="ok", required=True, detail=state.embedder.model, latency_ms=ms)
 
 
@@ -104,22 +95,6 @@ def _pool_full(engine: Any) -> str | None:
     )
 
 
-def _failure(exc: Exception) -> str:
-    """Why a probe failed, in words (a timeout has no message of its own)."""
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {_TIMEOUT:g} s"
-    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
-
-
-def _optional_failed(exc: Exception, consequence: str, provider: str = "") -> DependencyStatus:
-    """An optional dependency whose probe failed: degraded, with why and what it costs."""
-    detail = _failure(exc)
-    where = f"{provider}: " if provider else ""
-    return DependencyStatus(
-        status="degraded", required=False, detail=f"{where}{detail[:250]}; {consequence}"
-    )
-
-
 async def _llm(state: AppState) -> DependencyStatus:
     if state.llm is None:
         return DependencyStatus(
@@ -128,121 +103,12 @@ async def _llm(state: AppState) -> DependencyStatus:
             detail="no LLM configured: planning and reflection run deterministically",
         )
     try:
-        _, ms = await _timed(state.llm.check())
+        _, ms = await timed(state.llm.check())
     except Exception as exc:
-        return _optional_failed(exc, "planning falls back to the workflow library")
+        return optional_failed(exc, "planning falls back to the workflow library")
     return DependencyStatus(
         status="ok", required=False, detail=state.llm.model_for("planning"), latency_ms=ms
     )
-
-
-# A remote calendar's probe costs an API call: reuse its answer, so a monitor polling
-# /health cannot eat the calendar's daily quota (Risk 3). A failure is re-checked sooner.
-CALENDAR_OK_SECONDS = 300.0
-CALENDAR_DEGRADED_SECONDS = 30.0
-
-
-async def _calendar(state: AppState) -> DependencyStatus:
-    from almanac.calendars.base import LAST_FAILURE
-
-    now = time.monotonic()
-    cached = state.probes.get("calendar")
-    failed = LAST_FAILURE.get("calendar")
-    if failed is not None and cached is not None and failed[0] > cached[0]:
-        # A request failed after the last probe: degraded at once, re-probed in 30 s.
-        status = DependencyStatus(
-            status="degraded",
-            required=False,
-            detail=f"{state.settings.calendar.provider}: a request failed: {failed[1][:250]}",
-        )
-        state.probes["calendar"] = (failed[0], status)
-        return status
-    if cached is not None and isinstance(cached[1], DependencyStatus):
-        at, status = cached[0], cached[1]
-        ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
-        if now - at < ttl:
-            return status
-    # One probe at a time: a hung one holds a worker thread until the client's own timeout
-    # (a thread cannot be cancelled), so each /health meanwhile waits on it rather than
-    # starting another, and leaving (the deadline) does not cancel it for the others.
-    _, running = state.probes.get("calendar_probe", (now, None))
-    if not isinstance(running, asyncio.Task) or running.done():
-        running = asyncio.ensure_future(_probe_and_keep(state, now))
-        state.probes["calendar_probe"] = (now, running)
-    result: DependencyStatus = await asyncio.shield(running)
-    return result
-
-
-async def _probe_and_keep(state: AppState, now: float) -> DependencyStatus:
-    status = await _probe_calendar(state)
-    state.probes["calendar"] = (now, status)
-    return status
-
-
-async def _probe_calendar(state: AppState) -> DependencyStatus:
-    from almanac.calendars.factory import configured_calendar
-
-    name = state.settings.calendar.provider
-    try:
-        async with state.sessionmaker() as session:
-            provider = configured_calendar(state, session)
-            try:
-                _, ms = await _timed(provider.check())
-            finally:
-                await provider.close()
-    except Exception as exc:
-        return _optional_failed(
-            exc, "scheduling cannot read busy time or write blocks", provider=name
-        )
-    return DependencyStatus(status="ok", required=False, detail=name, latency_ms=ms)
-
-
-# A calendar write that failed for good is shown this long: the blocks it carried are
-# missing from the calendar (the jobs list keeps it after that).
-FAILED_WRITES_SHOWN_DAYS = 7
-
-
-async def _pending_writes(state: AppState) -> Any:
-    """Schedule writes waiting in the queue for a remote calendar, and those failed for
-    good; None when the calendar cannot queue (the built-in one writes in the request)."""
-    if state.settings.calendar.provider == "builtin":
-        return None
-    from almanac.jobs.repository import task_backlog
-    from almanac.scheduler.pending import TASK
-
-    async def count() -> Any:
-        async with state.sessionmaker() as session:
-            return await task_backlog(session, TASK, FAILED_WRITES_SHOWN_DAYS)
-
-    try:
-        backlog, _ = await _timed(count())
-    except Exception:  # the database's own entry says why
-        return None
-    return backlog
-
-
-def _with_pending_writes(status: DependencyStatus, backlog: Any) -> DependencyStatus:
-    """The calendar's status, degraded while schedule writes wait in the queue for it or
-    have failed for good: the user's calendar is missing those blocks."""
-    from almanac.scheduler.pending import TASK
-
-    if backlog is None or (not backlog.pending and not backlog.failed):
-        return status
-    parts = []
-    if backlog.pending:
-        n = backlog.pending
-        why = f"; last try: {backlog.reason}" if backlog.reason else ""
-        parts.append(f"{n} calendar write(s) pending (retried until the calendar answers{why})")
-    if backlog.failed:
-        parts.append(
-            f"{backlog.failed} failed for good in the last {FAILED_WRITES_SHOWN_DAYS} days "
-            f"(see GET /api/v1/jobs?task={TASK}&status=failed)"
-        )
-    detail = f"{'; '.join(parts)}: those blocks are missing from the calendar"
-    if status.detail:
-        detail = f"{status.detail}; {detail}"
-    worst = "down" if status.status == "down" else "degraded"
-    return status.model_copy(update={"status": worst, "detail": detail})
 
 
 async def _zep(state: AppState) -> DependencyStatus:
@@ -257,7 +123,7 @@ async def _zep(state: AppState) -> DependencyStatus:
             detail="no Zep API key: memory lives in Postgres alone",
         )
     try:
-        _, ms = await _timed(provider.check())
+        _, ms = await timed(provider.check())
     except (ExternalUnreachable, TimeoutError) as exc:
         detail = str(exc) or type(exc).__name__
         return DependencyStatus(
@@ -283,7 +149,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
     where = client.where
     without = "plans are made without memory context and say so"
     try:
-        (code, body), ms = await _timed(client.health(), limit=None)
+        (code, body), ms = await timed(client.health(), limit=None)
     except TimeoutError:
         return DependencyStatus(
             status="degraded",
@@ -312,7 +178,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
 
 # /health answers within this however many dependencies hang at once: a probe still
 # running then is reported as not answering (and left to finish in the background).
-HEALTH_DEADLINE_SECONDS = _TIMEOUT + 1.0
+HEALTH_DEADLINE_SECONDS = PROBE_TIMEOUT + 1.0
 
 # What a dependency that gave no answer by the deadline costs (status, required, cost).
 _SILENT = {
@@ -363,8 +229,8 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
     if state.settings.server.memory_gateway_url and "planner" in services:
         probes["memory_gateway"] = _memory_gateway(state)
     if "planner" in services:
-        probes["calendar"] = _calendar(state)
-        probes["calendar_writes"] = _pending_writes(state)
+        probes["calendar"] = calendar_status(state)
+        probes["calendar_writes"] = pending_writes(state)
     results = await _gather_bounded(probes)
     backlog = results.pop("calendar_writes", None)
     deps: dict[str, DependencyStatus] = {}
@@ -378,7 +244,7 @@ async def check_health(state: AppState, services: list[str]) -> HealthOut:
             )
         deps[name] = result
     if "calendar" in deps:
-        deps["calendar"] = _with_pending_writes(deps["calendar"], backlog)
+        deps["calendar"] = with_notice(with_pending_writes(deps["calendar"], backlog))
     # Probe errors can quote a URL with its password, or a key: never shown.
     secrets = configured_secrets(state.settings)
     deps = {

@@ -1,0 +1,117 @@
+"""Almanac's events as iCalendar VEVENTs and back: what CalDAV stores and the built-in
+calendar's feed and .ics import read.
+
+All-day events and floating times carry no zone; they are read in the given zone (the
+user's), so an all-day event is busy from midnight to midnight of its date(s) there. Events
+marked TRANSP:TRANSPARENT or STATUS:CANCELLED are read with `busy=False`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from almanac.calendars.base import (
+    ALMANAC_ID_PROPERTY,
+    CalendarEvent,
+    EventSpec,
+    almanac_id_from_uid,
+    event_uid,
+    zone_name,
+)
+
+PRODID = "-//Almanac//Almanac calendar//EN"
+
+
+def build_vcalendar(spec: EventSpec) -> icalendar.Calendar:
+    """The VCALENDAR (one VEVENT, plus VTIMEZONEs) Almanac stores for `spec`."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    event = icalendar.Event()
+    event.add("uid", spec.uid)
+    event.add("dtstamp", datetime.now(UTC))
+    event.add("sequence", 0)
+    event.add(ALMANAC_ID_PROPERTY, spec.almanac_id)
+    set_content(event, spec)
+    cal.add_component(event)
+    cal.add_missing_timezones()
+    return cal
+
+
+def set_content(event: icalendar.Event, spec: EventSpec) -> None:
+    """Write the fields `apply` compares (title, times, description) into a VEVENT."""
+    for name in ("SUMMARY", "DTSTART", "DTEND", "DURATION", "DESCRIPTION"):
+        event.pop(name, None)
+    event.add("summary", spec.title)
+    event.add("dtstart", _for_ical(spec.start))
+    event.add("dtend", _for_ical(spec.end))
+    if spec.description:
+        event.add("description", spec.description)
+
+
+def _for_ical(value: datetime) -> datetime:
+    # IANA zones are written with their TZID; UTC and fixed offsets as UTC ("...Z").
+    name = zone_name(value)
+    return value.astimezone(UTC if name == "UTC" else ZoneInfo(name))
+
+
+def text(component: icalendar.Component, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value)
+
+
+def localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """An aware datetime for an iCalendar DATE/DATE-TIME value, and whether it was a DATE."""
+    if isinstance(value, datetime):
+        # Floating local times mean "this wall-clock time wherever the user is".
+        return (value if value.tzinfo else value.replace(tzinfo=zone)), False
+    return datetime.combine(value, time(0), tzinfo=zone), True
+
+
+def vevent_to_event(
+    comp: icalendar.Component,
+    zone: ZoneInfo,
+    uid: str,
+    *,
+    etag: str | None = None,
+    href: str | None = None,
+) -> CalendarEvent | None:
+    """One VEVENT occurrence as a `CalendarEvent` (times in `zone`); None without DTSTART.
+
+    Shared by CalDAV and the built-in calendar's .ics import.
+    """
+    if comp.get("DTSTART") is None:
+        return None
+    start, all_day = localize(comp.decoded("DTSTART"), zone)
+    if comp.get("DTEND") is not None:
+        end, _ = localize(comp.decoded("DTEND"), zone)
+    elif comp.get("DURATION") is not None:
+        end = start + comp.decoded("DURATION")
+    else:
+        # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
+        end = start + timedelta(days=1) if all_day else start
+    if all_day:
+        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
+        end = datetime.combine(end.date(), time(0), tzinfo=zone)
+    marker = text(comp, ALMANAC_ID_PROPERTY) or None
+    # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
+    almanac_id = almanac_id_from_uid(uid)
+    if marker is not None and event_uid(marker) == uid:
+        almanac_id = marker
+    transparent = text(comp, "TRANSP").upper() == "TRANSPARENT"
+    cancelled = text(comp, "STATUS").upper() == "CANCELLED"
+    return CalendarEvent(
+        uid=uid,
+        title=text(comp, "SUMMARY"),
+        start=start,
+        end=max(end, start),
+        description=text(comp, "DESCRIPTION"),
+        almanac_id=almanac_id,
+        etag=etag,
+        href=href,
+        all_day=all_day,
+        busy=not (transparent or cancelled),
+    )
