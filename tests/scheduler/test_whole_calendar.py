@@ -198,3 +198,32 @@ async def test_manual_move_conflicts_are_409_unless_forced(
         )
     ).all()
     assert runs[-1].status == "pinned"
+
+
+async def test_a_move_over_the_daily_maximum_or_onto_a_day_off_is_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # The limits the solve obeyed (from remembered preferences) hold for a hand move too.
+    await memory.add("preference", "No more than 2 hours of work per day", "no work on fridays")
+    monday = next_monday()
+    plan = await make_plan(db_session, chain(3, 1.0))
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    blocks = r.json()["blocks"]
+    last = next(b for b in blocks if b["task_key"] == "t2")
+    assert parse(last["start"]).date() != monday  # two hours fill Monday
+    ends = [parse(b["end"]) for b in blocks if parse(b["start"]).date() == monday]
+    starts = [parse(b["start"]) for b in blocks]
+    hour = next(h for h in range(16, 8, -1) if at(monday, h) not in starts)
+    assert at(monday, hour) >= max(ends)  # after t1: only the daily maximum is broken
+    to_monday = {"start": at(monday, hour).isoformat(), "end": at(monday, hour + 1).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{last['almanac_id']}", json=to_monday)
+    assert r.status_code == 409, r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes {monday:%a %d %b} 3 h of work, above the daily maximum of 2 h"
+    ]
+    friday = monday + timedelta(days=4)
+    to_friday = {"start": at(friday, 10).isoformat(), "end": at(friday, 11).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{last['almanac_id']}", json=to_friday)
+    assert r.status_code == 409, r.text
+    assert any("Friday is not a working day" in e["message"] for e in r.json()["errors"])

@@ -254,6 +254,12 @@ class SchedulerService:
         out = await resolve_preferences(texts, self.llm, prompt, warnings)
         return Preferences(client_id, facts, prompt, out, warnings, asked)
 
+    async def rule_preferences(self, client_id: int | None) -> SchedulingPreferences:
+        """The remembered preferences as the rules read them (no LLM: a hand move holds
+        row locks while it checks, and must not wait on one)."""
+        facts = await self._preference_texts(client_id, [])
+        return parse_preferences([t for _, t in facts]).prefs
+
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int
     ) -> Context:
