@@ -227,3 +227,25 @@ async def test_a_move_over_the_daily_maximum_or_onto_a_day_off_is_409(
     r = await sched_client.put(f"{URL}/calendar/{last['almanac_id']}", json=to_friday)
     assert r.status_code == 409, r.text
     assert any("Friday is not a working day" in e["message"] for e in r.json()["errors"])
+
+
+async def test_a_preview_lists_other_plans_new_blocks_it_writes(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # A's one-day schedule leaves work out; B's two-day one places it in free time, and
+    # that write must be in B's preview, not only in the calendar afterwards.
+    a = await make_plan(db_session, chain(4, 3.0), title="A")
+    r = await schedule(sched_client, a.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    assert {u["task_key"] for u in r.json()["unplaced"]} >= {"t3"}
+    before = {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)}
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    preview = (await schedule(sched_client, b.id, horizon_days=2)).json()
+    assert preview["placed"] and {p["plan_id"] for p in preview["placed"]} == {a.id}
+    r = await schedule(sched_client, b.id, dry_run=False, run_id=preview["run_id"], horizon_days=2)
+    assert r.status_code == 200, r.text
+    stored = {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)}
+    listed = {(p["almanac_id"], parse(p["start"]), parse(p["end"])) for p in preview["placed"]}
+    shown = {(x["almanac_id"], parse(x["start"]), parse(x["end"])) for x in preview["blocks"]}
+    assert not preview["moves"]
+    assert stored == before | shown | listed  # exactly what the preview showed
