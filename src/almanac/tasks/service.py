@@ -124,7 +124,7 @@ class TaskService:
             task.estimate_hours = body.estimate_hours
         if body.priority is not None:
             task.priority = body.priority
-        if body.deadline is not None:
+        if body.deadline is not None or body.clears_deadline:
             task.deadline = body.deadline
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:
