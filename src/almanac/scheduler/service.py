@@ -158,6 +158,7 @@ class SchedulerService:
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
         ctx.replan_scope, ctx.places_new = body.scope, True
         solved = await self._solve(ctx, prefs)
+        cm.require_working_time(solved.problem, start, body.horizon_days)
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
     async def replan(self, body: ReplanIn) -> ReplanOut:
