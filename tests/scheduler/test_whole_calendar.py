@@ -249,3 +249,31 @@ async def test_a_preview_lists_other_plans_new_blocks_it_writes(
     shown = {(x["almanac_id"], parse(x["start"]), parse(x["end"])) for x in preview["blocks"]}
     assert not preview["moves"]
     assert stored == before | shown | listed  # exactly what the preview showed
+
+
+async def test_a_pinned_block_outside_another_plans_window_stays_one_block(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Kept outside B's two-day window, A's hand-pinned block was pinned a second time: the
+    # copy took the place of one of the task's blocks inside the window ("moved: pinned by
+    # you"), so the task lost those hours (or got two events at one time).
+    monday = next_monday()
+    a = await make_plan(db_session, chain(2, 5.0), title="A")  # split: room for two pins
+    r = await schedule(sched_client, a.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    block = next(b for b in r.json()["blocks"] if b["task_key"] == "t1")
+    thursday = monday + timedelta(days=3)
+    end = at(thursday, 10) + (parse(block["end"]) - parse(block["start"]))
+    move = {"start": at(thursday, 10).isoformat(), "end": end.isoformat()}
+    r = await sched_client.put(
+        f"{URL}/calendar/{block['almanac_id']}", json={**move, "force": True}
+    )
+    assert r.status_code == 200, r.text
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    r = await schedule(sched_client, b.id, dry_run=False, horizon_days=2)  # up to Tuesday
+    assert r.status_code == 200, r.text
+    mine = [e for e in await almanac_entries(db_session) if e.almanac_id.startswith(f"plan{a.id}-")]
+    at_pin = [e for e in mine if e.start_at == at(thursday, 10)]
+    assert not r.json()["moves"], r.json()["moves"]  # nothing of A's had to move for B
+    assert len(at_pin) == 1, [(e.almanac_id, e.start_at) for e in mine]
+    assert sum((e.end_at - e.start_at).total_seconds() for e in mine) == 10 * 3600

@@ -109,7 +109,7 @@ def gather(
         out.rows[cid] = row
         meta: dict[str, Any] = dict(row.metadata_ or {})
         if cid in pins:
-            meta["pinned"] = [*(meta.get("pinned") or []), *pins[cid]]
+            meta["pinned"] = _with_pins(meta.get("pinned") or [], pins[cid])
         out.inputs.append(
             pb.TaskInput(
                 key=cid,
@@ -124,6 +124,24 @@ def gather(
                 name=row_key(row) if row.plan_id == named.id else f"{row.plan_id}/{row_key(row)}",
             )
         )
+    return out
+
+
+def _with_pins(pinned: list[Any], kept: list[dict[str, str]]) -> list[Any]:
+    """The task's own pins, then the kept blocks that are not one of them already: a block
+    pinned by hand and kept outside the window was added twice, two blocks at one time."""
+
+    def span(raw: Any) -> tuple[datetime, datetime] | None:
+        try:
+            return datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"])
+        except (KeyError, TypeError, ValueError):
+            return None  # unreadable: `problem._pins` warns about it
+
+    out, seen = list(pinned), {span(p) for p in pinned}
+    for pin in kept:
+        if span(pin) not in seen:
+            seen.add(span(pin))
+            out.append(pin)
     return out
 
 
