@@ -277,3 +277,15 @@ async def test_a_pinned_block_outside_another_plans_window_stays_one_block(
     assert not r.json()["moves"], r.json()["moves"]  # nothing of A's had to move for B
     assert len(at_pin) == 1, [(e.almanac_id, e.start_at) for e in mine]
     assert sum((e.end_at - e.start_at).total_seconds() for e in mine) == 10 * 3600
+
+
+async def test_blocks_kept_outside_the_window_are_not_listed_as_placed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    a = await make_plan(db_session, chain(4, 3.0), title="A")  # Monday to Wednesday
+    r = await schedule(sched_client, a.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    r = await schedule(sched_client, b.id, horizon_days=1)  # Monday: A's later blocks stay
+    assert r.status_code == 200, r.text
+    assert not r.json()["placed"], r.json()["placed"]

@@ -8,7 +8,6 @@ answers 409 listing what changed since. A write that would change nothing writes
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -100,25 +99,27 @@ class Writer:
         self,
         plan_id: int,
         written: PlanBlocks,
-        previous: Sequence[Block],
+        inputs: cm.CalendarInputs,
         found: list[pb.Move],
         titles: dict[tuple[int, str], str],
         tz: ZoneInfo,
     ) -> list[BlockOut]:
-        """Other plans' written blocks that are neither kept nor a move's new place."""
+        """Other plans' written blocks that are neither kept (in the window or outside it)
+        nor a move's new place."""
 
         def key(task_id: str, b: Block) -> tuple[str, datetime, datetime]:
             return task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)
 
-        known = {key(b.task_id, b) for b in previous}
+        known = {key(b.task_id, b) for b in inputs.previous}
         known |= {key(m.new.task_id, m.new) for m in found if m.new is not None}
-        return [
-            self.block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz)
-            for pid, bl in sorted(written.items())
-            if pid != plan_id
-            for b in bl
-            if key(cm.core_id(pid, b.task_id), b) not in known
-        ]
+        out = []
+        for pid, bl in sorted(written.items()):
+            for b in bl if pid != plan_id else ():
+                cid = cm.core_id(pid, b.task_id)
+                if key(cid, b) in known or (cid, b.start.astimezone(UTC)) in inputs.kept_outside:
+                    continue
+                out.append(self.block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz))
+        return out
 
     async def finish(
         self, ctx: Context, solved: Solved, dry_run: bool, extra: dict[str, Any]
@@ -172,7 +173,7 @@ class Writer:
         for pid in inputs.plans:
             if inputs.written(pid):
                 written.setdefault(pid, [])
-        placed = self._placed(plan.id, written, inputs.previous, found, titles, ctx.tz)
+        placed = self._placed(plan.id, written, inputs, found, titles, ctx.tz)
         if solved.violations:
             warnings.append("the schedule failed validation and was not written")
         elif dry_run:
