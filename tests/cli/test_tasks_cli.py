@@ -131,3 +131,18 @@ def test_a_clients_plan_and_tasks_show_the_client_and_logged_hours_count_before_
     result = runner.invoke(app, ["reflect"])
     assert result.exit_code == 0, result.output
     assert "1.5 worked" in result.output, result.output
+
+
+def test_due_times_are_shown_in_the_users_zone(cli_env: AppState, monkeypatch) -> None:  # noqa: F811
+    # The API answers in UTC; the table showed that, an hour early for a user in Berlin.
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setattr(tasks_cli, "console", Console(width=120))
+    result = runner.invoke(
+        app, ["plan", "Onboard Acme as a new client", "--deadline", "2026-12-18T17:00:00+01:00"]
+    )
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    result = runner.invoke(app, ["tasks", "--plan", plan_id])
+    assert result.exit_code == 0, result.output
+    assert "2026-12-18 17:00" in result.output and "16:00" not in result.output, result.output

@@ -467,3 +467,28 @@ async def test_calendar_view_survives_a_block_id_naming_no_possible_plan(
     assert r.status_code == 200, r.text
     odd = [e for e in r.json()["events"] if e["title"] == "Odd"]
     assert len(odd) == 2 and all(e["client_id"] is None for e in odd), odd
+
+
+async def test_a_window_with_no_working_time_is_refused_and_keeps_the_blocks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A weekend-only window answered 200 with every task unplaced and, written, cleared the
+    plan's weekday blocks: an impossible window is a 422 naming start_date."""
+    plan_id = (await make_plan(db_session, TASKS)).id
+    r = await schedule(sched_client, plan_id, dry_run=False)
+    assert r.status_code == 200, r.text
+    before = {(e.almanac_id, e.start_at) for e in await almanac_entries(db_session)}
+    runs = await run_count(db_session, plan_id)
+    saturday = next_monday() + timedelta(days=5)
+    for dry_run in (True, False):
+        r = await schedule(
+            sched_client, plan_id, start_date=saturday.isoformat(), horizon_days=2, dry_run=dry_run
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "start_date"
+        assert "no working time" in r.json()["errors"][0]["message"]
+    assert {(e.almanac_id, e.start_at) for e in await almanac_entries(db_session)} == before
+    assert await run_count(db_session, plan_id) == runs
+    # A window with a working day in it still schedules.
+    r = await schedule(sched_client, plan_id, start_date=saturday.isoformat(), horizon_days=3)
+    assert r.status_code == 200 and r.json()["blocks"], r.text

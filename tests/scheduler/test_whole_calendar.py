@@ -198,3 +198,94 @@ async def test_manual_move_conflicts_are_409_unless_forced(
         )
     ).all()
     assert runs[-1].status == "pinned"
+
+
+async def test_a_move_over_the_daily_maximum_or_onto_a_day_off_is_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # The limits the solve obeyed (from remembered preferences) hold for a hand move too.
+    await memory.add("preference", "No more than 2 hours of work per day", "no work on fridays")
+    monday = next_monday()
+    plan = await make_plan(db_session, chain(3, 1.0))
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    blocks = r.json()["blocks"]
+    last = next(b for b in blocks if b["task_key"] == "t2")
+    assert parse(last["start"]).date() != monday  # two hours fill Monday
+    ends = [parse(b["end"]) for b in blocks if parse(b["start"]).date() == monday]
+    starts = [parse(b["start"]) for b in blocks]
+    hour = next(h for h in range(16, 8, -1) if at(monday, h) not in starts)
+    assert at(monday, hour) >= max(ends)  # after t1: only the daily maximum is broken
+    to_monday = {"start": at(monday, hour).isoformat(), "end": at(monday, hour + 1).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{last['almanac_id']}", json=to_monday)
+    assert r.status_code == 409, r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes {monday:%a %d %b} 3 h of work, above the daily maximum of 2 h"
+    ]
+    friday = monday + timedelta(days=4)
+    to_friday = {"start": at(friday, 10).isoformat(), "end": at(friday, 11).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{last['almanac_id']}", json=to_friday)
+    assert r.status_code == 409, r.text
+    assert any("Friday is not a working day" in e["message"] for e in r.json()["errors"])
+
+
+async def test_a_preview_lists_other_plans_new_blocks_it_writes(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # A's one-day schedule leaves work out; B's two-day one places it in free time, and
+    # that write must be in B's preview, not only in the calendar afterwards.
+    a = await make_plan(db_session, chain(4, 3.0), title="A")
+    r = await schedule(sched_client, a.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    assert {u["task_key"] for u in r.json()["unplaced"]} >= {"t3"}
+    before = {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)}
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    preview = (await schedule(sched_client, b.id, horizon_days=2)).json()
+    assert preview["placed"] and {p["plan_id"] for p in preview["placed"]} == {a.id}
+    r = await schedule(sched_client, b.id, dry_run=False, run_id=preview["run_id"], horizon_days=2)
+    assert r.status_code == 200, r.text
+    stored = {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)}
+    listed = {(p["almanac_id"], parse(p["start"]), parse(p["end"])) for p in preview["placed"]}
+    shown = {(x["almanac_id"], parse(x["start"]), parse(x["end"])) for x in preview["blocks"]}
+    assert not preview["moves"]
+    assert stored == before | shown | listed  # exactly what the preview showed
+
+
+async def test_a_pinned_block_outside_another_plans_window_stays_one_block(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Kept outside B's two-day window, A's hand-pinned block was pinned a second time: the
+    # copy took the place of one of the task's blocks inside the window ("moved: pinned by
+    # you"), so the task lost those hours (or got two events at one time).
+    monday = next_monday()
+    a = await make_plan(db_session, chain(2, 5.0), title="A")  # split: room for two pins
+    r = await schedule(sched_client, a.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    block = next(b for b in r.json()["blocks"] if b["task_key"] == "t1")
+    thursday = monday + timedelta(days=3)
+    end = at(thursday, 10) + (parse(block["end"]) - parse(block["start"]))
+    move = {"start": at(thursday, 10).isoformat(), "end": end.isoformat()}
+    r = await sched_client.put(
+        f"{URL}/calendar/{block['almanac_id']}", json={**move, "force": True}
+    )
+    assert r.status_code == 200, r.text
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    r = await schedule(sched_client, b.id, dry_run=False, horizon_days=2)  # up to Tuesday
+    assert r.status_code == 200, r.text
+    mine = [e for e in await almanac_entries(db_session) if e.almanac_id.startswith(f"plan{a.id}-")]
+    at_pin = [e for e in mine if e.start_at == at(thursday, 10)]
+    assert not r.json()["moves"], r.json()["moves"]  # nothing of A's had to move for B
+    assert len(at_pin) == 1, [(e.almanac_id, e.start_at) for e in mine]
+    assert sum((e.end_at - e.start_at).total_seconds() for e in mine) == 10 * 3600
+
+
+async def test_blocks_kept_outside_the_window_are_not_listed_as_placed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    a = await make_plan(db_session, chain(4, 3.0), title="A")  # Monday to Wednesday
+    r = await schedule(sched_client, a.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    b = await make_plan(db_session, chain(1, 1.0), title="B")
+    r = await schedule(sched_client, b.id, horizon_days=1)  # Monday: A's later blocks stay
+    assert r.status_code == 200, r.text
+    assert not r.json()["placed"], r.json()["placed"]

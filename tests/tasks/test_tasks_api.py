@@ -75,6 +75,43 @@ async def test_patch_validates_and_writes_nothing_on_bad_input(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "deadline"
 
 
+async def test_a_deadline_after_a_dependent_tasks_deadline_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Moving the first task's deadline later would leave its successor's before it.
+    monday = next_monday()
+    plan = await make_plan(
+        db_session,
+        [
+            {"key": "research", "deadline": at(monday + timedelta(2), 17)},
+            {"key": "draft", "depends_on": ["research"], "deadline": at(monday + timedelta(3), 17)},
+        ],
+    )
+    tid = (await ids(db_session, plan.id))["research"]
+    fine = at(monday + timedelta(3), 12).isoformat()
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": fine})
+    assert r.status_code == 200, r.text
+    late = at(monday + timedelta(4), 12).isoformat()
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": late})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "deadline"
+    assert "'draft'" in r.json()["errors"][0]["message"]
+
+
+async def test_null_clears_a_deadline_and_is_refused_elsewhere(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # null was read as "left out": a 200 that kept the deadline the caller cleared.
+    plan = await make_plan(db_session, [{"key": "x", "deadline": at(next_monday(), 12)}])
+    tid = (await ids(db_session, plan.id))["x"]
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["task"]["deadline"] is None
+    assert (await sched_client.get(f"{URL}/{tid}")).json()["deadline"] is None
+    r = await sched_client.patch(f"{URL}/{tid}", json={"priority": None})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "priority"
+
+
 async def test_time_creates_then_extends_the_run_and_done_frees_blocks(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

@@ -69,10 +69,17 @@ def tasks(
             str(t["priority"]),
             "" if t["estimate_hours"] is None else f"{t['estimate_hours']:g}",
             f"{t['logged_hours']:g}",
-            (t["deadline"] or "")[:16].replace("T", " "),
+            _local(t["deadline"], settings.timezone),
             t["title"],
         )
     console.print(table)
+
+
+def _local(when: str | None, zone: str) -> str:
+    """A due time in the user's zone, as every other command shows times (the API sends UTC)."""
+    if not when:
+        return ""
+    return f"{datetime.fromisoformat(when).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
 
 
 def _log(client_url: str | None, task_id: int, hours: float) -> dict[str, Any]:

@@ -88,8 +88,9 @@ class BlockService:
     async def move(self, event_id: str, body: MoveBlockIn) -> MoveBlockOut:
         """Move an Almanac block by hand: it becomes pinned and the calendar is updated.
 
-        A move onto a meeting or another block, outside working hours, before a dependency
-        ends (or after a dependent starts) or past the deadline is a 409 listing every
+        A move onto a meeting or another block, outside working hours (as preferences
+        refine them), over the daily maximum, before a dependency ends (or after a
+        dependent starts) or past the deadline is a 409 listing every
         conflict, unless `force`: then it is pinned anyway and the list comes back as warnings.
         Conflicts are checked against the calendar as read now, so a calendar that cannot be
         read is still a 503; a remote calendar that cannot be written gets the move later
@@ -124,8 +125,9 @@ class BlockService:
         w1 = max(datetime.fromisoformat(meta["window_end"]), end)
         window = (w0, w1)
         events = await self.calendar.events(*window)
+        prefs = await self.s.rule_preferences(plan.client_id)
         found = await move_conflicts(
-            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks
+            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks, prefs
         )
         if found and not body.force:
             raise Conflict(

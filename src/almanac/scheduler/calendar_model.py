@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from almanac.calendars.base import CalendarEvent
+from almanac.errors import ValidationFailed
 from almanac.models import Plan, SchedulerRun
 from almanac.models import Task as TaskRow
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import problem as pb
-from almanac.scheduler.core import Block
+from almanac.scheduler.core import Block, Problem
 
 # Plans whose open tasks compete for the same hours; only scheduled/active ones have blocks.
 KEPT_OUTSIDE = "kept: outside this run's window"
@@ -108,7 +109,7 @@ def gather(
         out.rows[cid] = row
         meta: dict[str, Any] = dict(row.metadata_ or {})
         if cid in pins:
-            meta["pinned"] = [*(meta.get("pinned") or []), *pins[cid]]
+            meta["pinned"] = _with_pins(meta.get("pinned") or [], pins[cid])
         out.inputs.append(
             pb.TaskInput(
                 key=cid,
@@ -123,6 +124,24 @@ def gather(
                 name=row_key(row) if row.plan_id == named.id else f"{row.plan_id}/{row_key(row)}",
             )
         )
+    return out
+
+
+def _with_pins(pinned: list[Any], kept: list[dict[str, str]]) -> list[Any]:
+    """The task's own pins, then the kept blocks that are not one of them already: a block
+    pinned by hand and kept outside the window was added twice, two blocks at one time."""
+
+    def span(raw: Any) -> tuple[datetime, datetime] | None:
+        try:
+            return datetime.fromisoformat(raw["start"]), datetime.fromisoformat(raw["end"])
+        except (KeyError, TypeError, ValueError):
+            return None  # unreadable: `problem._pins` warns about it
+
+    out, seen = list(pinned), {span(p) for p in pinned}
+    for pin in kept:
+        if span(pin) not in seen:
+            seen.add(span(pin))
+            out.append(pin)
     return out
 
 
@@ -213,3 +232,30 @@ def changes_since(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     if old.get("window") != new.get("window"):
         out.append("the window differs")
     return out
+
+
+def require_working_time(problem: Problem, start: date, days: int) -> None:
+    """422 naming `start_date` when the window holds no working time from now on: writing
+    it would only clear the plan's blocks elsewhere (an impossible window)."""
+    if no_working_time(problem):
+        last = start + timedelta(days=days - 1)
+        raise ValidationFailed(
+            f"the window {start} to {last} (horizon_days {days}) holds no working time from "
+            "now on (working days and hours, as preferences set them)",
+            field="start_date",
+        )
+
+
+def no_working_time(problem: Problem) -> bool:
+    """True when no working hours lie between now (or the window's start) and its end."""
+    tz, lo = problem.tz, max(problem.now, problem.horizon_start)
+    day = lo.astimezone(tz).date()
+    while datetime.combine(day, datetime.min.time(), tzinfo=tz) < problem.horizon_end:
+        for w in problem.working_hours:
+            if w.weekday != day.weekday():
+                continue
+            start = datetime.combine(day, w.start, tzinfo=tz)
+            if datetime.combine(day, w.end, tzinfo=tz) > lo and start < problem.horizon_end:
+                return False
+        day += timedelta(days=1)
+    return True

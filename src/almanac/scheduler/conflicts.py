@@ -24,10 +24,14 @@ def _hm(when: datetime) -> str:
 
 
 def outside_hours(
-    settings: SchedulerSettings, tz: ZoneInfo, start: datetime, end: datetime
+    settings: SchedulerSettings,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    prefs: SchedulingPreferences | None = None,
 ) -> str | None:
-    """Why [start, end) is outside working hours (settings), or None."""
-    rules = pb.limits(settings, SchedulingPreferences(), [])
+    """Why [start, end) is outside working hours (settings refined by preferences), or None."""
+    rules = pb.limits(settings, prefs or SchedulingPreferences(), [])
     s, e = start.astimezone(tz), end.astimezone(tz)
     if s.date() != e.date() and not (e.hour == 0 and e.minute == 0):
         return "it spans midnight"
@@ -38,6 +42,33 @@ def outside_hours(
         hours = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in day)
         return f"outside working hours ({hours})"
     return None
+
+
+def over_daily_max(
+    settings: SchedulerSettings,
+    tz: ZoneInfo,
+    aid: str,
+    start: datetime,
+    end: datetime,
+    events: Sequence[CalendarEvent],
+    prefs: SchedulingPreferences | None = None,
+) -> str | None:
+    """Why moving block `aid` to [start, end) makes its day longer than the daily maximum."""
+    cap = pb.limits(settings, prefs or SchedulingPreferences(), []).daily_max_minutes
+    if cap is None:
+        return None
+    day = start.astimezone(tz).date()
+    minutes = (end - start).total_seconds() / 60
+    for e in events:
+        # Every plan's blocks count, as in the solve; meetings do not.
+        if e.almanac_id and e.almanac_id != aid and e.start.astimezone(tz).date() == day:
+            minutes += (e.end - e.start).total_seconds() / 60
+    if minutes <= cap:
+        return None
+    return (
+        f"makes {day:%a %d %b} {minutes / 60:g} h of work, above the daily maximum of "
+        f"{cap / 60:g} h"
+    )
 
 
 async def move_conflicts(
@@ -51,6 +82,7 @@ async def move_conflicts(
     end: datetime,
     events: Sequence[CalendarEvent],
     blocks: Sequence[Block],
+    prefs: SchedulingPreferences | None = None,
 ) -> list[str]:
     """Every rule a move of block `aid` to [start, end) would break, as human lines."""
     out: list[str] = []
@@ -59,7 +91,9 @@ async def move_conflicts(
             continue
         what = "another Almanac block" if e.almanac_id else "the event"
         out.append(f"overlaps {what} {e.title!r} ({_hm(e.start.astimezone(tz))})")
-    if why := outside_hours(settings, tz, start, end):
+    if why := outside_hours(settings, tz, start, end, prefs):
+        out.append(why)
+    if why := over_daily_max(settings, tz, aid, start, end, events, prefs):
         out.append(why)
     key = task.plan_task_key or ""
     deps = {str(d) for d in task.depends_on or ()}

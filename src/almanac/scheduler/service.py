@@ -158,6 +158,7 @@ class SchedulerService:
         ctx = await self._context(plan, tz, now, start, body.horizon_days)
         ctx.replan_scope, ctx.places_new = body.scope, True
         solved = await self._solve(ctx, prefs)
+        cm.require_working_time(solved.problem, start, body.horizon_days)
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
     async def replan(self, body: ReplanIn) -> ReplanOut:
@@ -253,6 +254,12 @@ class SchedulerService:
             await self.uow.end_reads()
         out = await resolve_preferences(texts, self.llm, prompt, warnings)
         return Preferences(client_id, facts, prompt, out, warnings, asked)
+
+    async def rule_preferences(self, client_id: int | None) -> SchedulingPreferences:
+        """The remembered preferences as the rules read them (no LLM: a hand move holds
+        row locks while it checks, and must not wait on one)."""
+        facts = await self._preference_texts(client_id, [])
+        return parse_preferences([t for _, t in facts]).prefs
 
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int

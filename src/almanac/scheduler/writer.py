@@ -76,9 +76,9 @@ class Writer:
             )
         return out
 
-    def _moves(self, solved: Solved, tz: ZoneInfo) -> list[MoveOut]:
+    def _moves(self, solved: Solved, tz: ZoneInfo, found: list[pb.Move]) -> list[MoveOut]:
         out = []
-        for move in pb.moves(solved.inputs.previous, solved.schedule.blocks):
+        for move in found:
             pid, key = cm.split_core_id(move.task_key)
             old, new = move.old, move.new
             out.append(
@@ -93,6 +93,32 @@ class Writer:
                     why=pb.why_moved(move, solved.problem, solved.schedule),
                 )
             )
+        return out
+
+    def _placed(
+        self,
+        plan_id: int,
+        written: PlanBlocks,
+        inputs: cm.CalendarInputs,
+        found: list[pb.Move],
+        titles: dict[tuple[int, str], str],
+        tz: ZoneInfo,
+    ) -> list[BlockOut]:
+        """Other plans' written blocks that are neither kept (in the window or outside it)
+        nor a move's new place."""
+
+        def key(task_id: str, b: Block) -> tuple[str, datetime, datetime]:
+            return task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)
+
+        known = {key(b.task_id, b) for b in inputs.previous}
+        known |= {key(m.new.task_id, m.new) for m in found if m.new is not None}
+        out = []
+        for pid, bl in sorted(written.items()):
+            for b in bl if pid != plan_id else ():
+                cid = cm.core_id(pid, b.task_id)
+                if key(cid, b) in known or (cid, b.start.astimezone(UTC)) in inputs.kept_outside:
+                    continue
+                out.append(self.block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz))
         return out
 
     async def finish(
@@ -119,7 +145,8 @@ class Writer:
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
-        moves = self._moves(solved, ctx.tz)
+        found = pb.moves(inputs.previous, s.blocks)
+        moves = self._moves(solved, ctx.tz, found)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0
         solver = SolverOut(
@@ -146,6 +173,7 @@ class Writer:
         for pid in inputs.plans:
             if inputs.written(pid):
                 written.setdefault(pid, [])
+        placed = self._placed(plan.id, written, inputs, found, titles, ctx.tz)
         if solved.violations:
             warnings.append("the schedule failed validation and was not written")
         elif dry_run:
@@ -167,6 +195,7 @@ class Writer:
             warnings=warnings,
             moves=moves,
             moved_share=share,
+            placed=placed,
         )
         meta: dict[str, Any] = {
             "dry_run": dry_run,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
@@ -56,13 +56,25 @@ class TaskList(BaseModel):
 
 
 class TaskPatch(Strict):
-    """Fields to change; the ones left out stay as they are."""
+    """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
     status: TaskStatus | None = None
+
+    @field_validator("title", "estimate_hours", "priority", "status")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # null was read as "left out": a 200 that changed nothing the caller asked for.
+        if value is None:
+            raise ValueError("must not be null (omit the field to keep the current value)")
+        return value
+
+    @property
+    def clears_deadline(self) -> bool:
+        return "deadline" in self.model_fields_set and self.deadline is None
 
 
 class TimeIn(Strict):

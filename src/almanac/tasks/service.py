@@ -93,7 +93,8 @@ class TaskService:
         return await self.repo.need(task_id, for_update=for_update)
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
-        """Change a task; a deadline before a dependency's is 422 naming `deadline`."""
+        """Change a task; a deadline before a dependency's, or after a dependent's, is 422
+        naming `deadline`."""
         task = await self._task(task_id, for_update=True)
         if body.deadline is not None and task.plan_id is not None:
             deps = await self.repo.by_keys(task.plan_id, [str(d) for d in task.depends_on or ()])
@@ -104,6 +105,16 @@ class TaskService:
                         f"dependency {dep.plan_task_key!r} ({dep.deadline.isoformat()})",
                         field="deadline",
                     )
+            # Moving a task's deadline later must not leave a successor's before it either.
+            if task.plan_task_key is not None:
+                for nxt in await self.repo.dependents(task.plan_id, task.plan_task_key):
+                    if nxt.deadline is not None and nxt.deadline < body.deadline:
+                        raise ValidationFailed(
+                            f"the deadline {body.deadline.isoformat()} falls after the deadline "
+                            f"of {nxt.plan_task_key!r} ({nxt.deadline.isoformat()}), which "
+                            "depends on this task",
+                            field="deadline",
+                        )
         if body.title is not None:
             task.title = body.title
         raised = False
@@ -113,7 +124,7 @@ class TaskService:
             task.estimate_hours = body.estimate_hours
         if body.priority is not None:
             task.priority = body.priority
-        if body.deadline is not None:
+        if body.deadline is not None or body.clears_deadline:
             task.deadline = body.deadline
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:

@@ -116,6 +116,17 @@ def test_a_late_block_kept_by_a_replan_still_says_it_is_late() -> None:
     assert "not enough free working time" in late.blocks_for("long")[0].reason
 
 
+def test_a_pinned_block_past_the_deadline_says_it_is_late() -> None:
+    # "pinned by you" alone hid that the pin misses the deadline.
+    pin = Interval(at(0, 14), at(0, 16))
+    tasks = [Task("soft", "Soft", 120, deadline=at(0, 11), pinned=(pin,))]
+    schedule = checked(make_problem(tasks, days=1))
+    (block,) = schedule.blocks_for("soft")
+    assert block.fixed and (block.start, block.end) == (pin.start, pin.end)
+    assert block.reason.startswith("pinned by you")
+    assert "LATE by 5.0 h after the same-day deadline" in block.reason
+
+
 def test_unsplittable_task_longer_than_any_free_window() -> None:
     meetings = tuple(
         Interval(at(d, h), at(d, h + 1)) for d in range(5) for h in (11, 14)

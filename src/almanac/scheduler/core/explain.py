@@ -39,7 +39,8 @@ def assemble(
     scope: str = "",
 ) -> Schedule:
     """Build the Schedule for `placement`; tasks not in it are explained with `causes`."""
-    blocks = list(grid.fixed)
+    tasks = {t.id: t for t in grid.problem.tasks}
+    blocks = [_fixed_lateness(grid, b, tasks[b.task_id].deadline) for b in grid.fixed]
     for tid, chunks in placement.items():
         plan = grid.plans[tid]
         for k, (start, length) in enumerate(chunks):
@@ -187,6 +188,20 @@ def _lateness(grid: Grid, plan: TaskPlan, end: int) -> str:
         else "there is not enough free working time before it"
     )
     return f", LATE by {late:.1f} h after the {label} deadline: {why}"
+
+
+def _fixed_lateness(grid: Grid, block: Block, deadline: datetime | None) -> Block:
+    """A pinned, started or frozen block past its task's deadline says so, and why."""
+    if deadline is None or block.end <= deadline:
+        return block
+    tz = grid.problem.tz
+    late = (block.end - deadline) / timedelta(hours=1)
+    label = _day_label(deadline.astimezone(tz), block.end.astimezone(tz))
+    return replace(
+        block,
+        reason=f"{block.reason}, LATE by {late:.1f} h after the {label} deadline: "
+        "a fixed block is not moved",
+    )
 
 
 def _title(grid: Grid, task_id: str) -> str:
