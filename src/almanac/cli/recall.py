@@ -108,7 +108,7 @@ def recall(
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Search memories and facts; prints them ranked, best first."""
+    """Search memories, facts and documents; prints them ranked, best first."""
     params = {"query": query, "k": k, "session_id": session_id, "client_id": client_id}
     out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory")
     if as_json:
