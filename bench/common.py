@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -18,6 +19,17 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SHARED_BENCH = Path(os.environ.get("ALMANAC_BENCH_DATA", ROOT.parent / "shared" / "bench"))
+
+
+def require_files(parser: argparse.ArgumentParser, paths: Sequence[Path]) -> None:
+    """A missing LoCoMo file is a usage error naming where it was looked for, not a
+    traceback (a worktree's `../shared/bench` is not the main checkout's)."""
+    for path in paths:
+        if not path.is_file():
+            parser.error(
+                f"--data {path}: no such file; pass --data FILE, or set ALMANAC_BENCH_DATA "
+                "to the folder that holds locomo-dev/26.json"
+            )
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -48,6 +48,7 @@ from common import (  # noqa: E402
     median,
     percentile,
     print_table,
+    require_files,
     result_name,
     write_json,
 )
@@ -273,6 +274,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED_BENCH / "locomo-dev" / "26.json")
     parser.add_argument("--embedder-assets", type=Path, help="a local model folder to use")
     args = parser.parse_args()
+    require_files(parser, [args.data])
     result = asyncio.run(run(args.data, args.embedder_assets))
     systems = result["systems"]
     rows = []

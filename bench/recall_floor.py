@@ -30,6 +30,7 @@ from common import (  # noqa: E402
     median,
     percentile,
     print_table,
+    require_files,
     result_name,
     write_json,
 )
@@ -115,6 +116,7 @@ def main() -> None:
     )
     parser.add_argument("--embedder-assets", type=Path, help="a local model folder to use")
     args = parser.parse_args()
+    require_files(parser, args.data)
     results = asyncio.run(main_async(args.data, args.embedder_assets))
     rows = [
         (

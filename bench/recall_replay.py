@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_BENCH, median, percentile, print_table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    SHARED_BENCH,
+    median,
+    percentile,
+    print_table,
+    require_files,
+    write_json,
+)
 from memory_recall import BM25, CATEGORIES, ingest, load, score  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
@@ -223,6 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_BENCH / "locomo-dev" / "26.json")
     args = parser.parse_args()
+    require_files(parser, [args.data])
     result = asyncio.run(run(args.data))
     groups = ["overall", *CATEGORIES.values()]
     rows = [(name, *(e[g]["recall@10"] for g in groups)) for name, e in result["systems"].items()]

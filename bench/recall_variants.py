@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED_BENCH, print_table, write_json  # noqa: E402
+from common import SHARED_BENCH, print_table, require_files, write_json  # noqa: E402
 from memory_recall import CATEGORIES, load  # noqa: E402
 
 from almanac.config import Settings  # noqa: E402
@@ -168,6 +168,7 @@ def main() -> None:
         "--data", type=Path, nargs="+", default=[SHARED_BENCH / "locomo-dev" / "26.json"]
     )
     args = parser.parse_args()
+    require_files(parser, args.data)
     out: dict[str, Any] = {}
     groups = ["overall", *CATEGORIES.values()]
     for path in args.data:

@@ -44,10 +44,13 @@ def test_a_candidate_embedders_run_keeps_the_default_results(
         monkeypatch.setattr(module, "main_async", _floor_result)
     default = results / f"{name}.json"
     default.write_text("{}")
-    monkeypatch.setattr(sys, "argv", [name, "--embedder-assets", "/models/cand e5 (int8)"])
+    data = results / "26.json"  # the run is replaced; the file need only exist
+    data.write_text("{}")
+    argv = [name, "--data", str(data)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--embedder-assets", "/models/cand e5 (int8)"])
     module.main()
     assert default.read_text() == "{}"  # untouched
     assert (results / f"{name}-cand-e5-int8.json").exists()
-    monkeypatch.setattr(sys, "argv", [name])
+    monkeypatch.setattr(sys, "argv", argv)
     module.main()
     assert default.read_text() != "{}"  # the default run writes the default file

@@ -86,3 +86,5 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     assert code == 0 and "v2" in out, out
     code, out = invoke("prompts", "activate", "sop_generator", "v2")
     assert code == 0 and "v2 is active" in out, out
+    code, out = invoke("prompts", "list")  # the table, as the README shows it
+    assert code == 0 and "sop_generator" in out and "v2" in out, out

@@ -42,3 +42,15 @@ def test_every_command_takes_json() -> None:
 def test_the_exceptions_are_real_commands_with_a_reason() -> None:
     for name, reason in WITHOUT_JSON.items():
         assert name in COMMANDS and reason
+
+
+def test_only_the_root_offers_shell_completion() -> None:
+    """`almanac --install-completion` installs it; a sub-command's help listing the option
+    again (it would install the root's completion anyway) is noise in every `--help`."""
+    offering = [
+        path
+        for path, command in _all_commands().items()
+        if {"--install-completion", "--show-completion"}
+        & {opt for param in command.params for opt in getattr(param, "opts", [])}
+    ]
+    assert offering == []

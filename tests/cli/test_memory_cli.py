@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import get_args
 
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -49,6 +50,24 @@ def test_remember_recall_and_facts(cli_env: AppState):
     code, out = invoke("facts", "--subject-id", "me")
     assert code == 0 and "Deep work happens before noon" in out and "current" in out
     assert "┃ id " in out and "└" in out, out  # boxed, as the rich tables of other commands
+
+
+def test_recall_says_when_the_relevance_floor_emptied_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's `no_match` answer (README: no hit reached the floor) is said in words, so
+    an empty table does not read as an empty memory."""
+    import almanac.cli.recall as recall_cli
+
+    answers = {
+        True: {"results": [], "no_match": True, "cached": False, "took_ms": 3.0},
+        False: {"results": [], "no_match": False, "cached": False, "took_ms": 3.0},
+    }
+    for floored, answer in answers.items():
+        monkeypatch.setattr(recall_cli, "call", lambda *a, answer=answer, **k: answer)
+        code, out = invoke("recall", "when do I like to focus?")
+        assert code == 0, out
+        assert ("no hit reached the relevance floor" in out) is floored, out
 
 
 def test_remember_scope_help_lists_its_values():

@@ -241,7 +241,7 @@ def prompts_list(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     out = call("GET", f"{P}/prompts", url=url)
     if as_json:
         return emit(out)
-    rows = [[p["template_name"], p["template_type"], p["version"]] for p in out]
+    rows = [[p["template_name"], p["template_type"], p["active_version"]] for p in out]
     table("prompts", ["name", "type", "active version"], rows)
 
 

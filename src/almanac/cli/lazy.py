@@ -33,7 +33,7 @@ def load(name: str, entry: Lazy) -> Any:
         group = typer.main.get_group(obj)
         group.name = name
         return group
-    single = typer.Typer()
+    single = typer.Typer(add_completion=False)  # the root offers it, once
     single.command(name=name)(obj)
     return typer.main.get_command(single)
 

@@ -14,7 +14,7 @@ from almanac.cli.lazy import Lazy, lazy_group
 COMMANDS: dict[str, Lazy] = {
     "serve": Lazy("almanac.cli.serve:serve", "Run the Memory Gateway and the Planner API."),
     "remember": Lazy("almanac.cli.recall:remember", "Store a memory."),
-    "recall": Lazy("almanac.cli.recall:recall", "Search memories and facts."),
+    "recall": Lazy("almanac.cli.recall:recall", "Search memories, facts and documents."),
     "facts": Lazy("almanac.cli.recall:facts_app", "Durable facts: list, add, supersede, history."),
     "plan": Lazy("almanac.cli.planner:plan", "Turn an intent into a draft plan."),
     "plans": Lazy("almanac.cli.planner:plans", "List plans, newest first."),

@@ -108,7 +108,7 @@ def recall(
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Search memories and facts; prints them ranked, best first."""
+    """Search memories, facts and documents; prints them ranked, best first."""
     params = {"query": query, "k": k, "session_id": session_id, "client_id": client_id}
     out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory")
     if as_json:
@@ -122,6 +122,11 @@ def recall(
     cached = ", cached" if out["cached"] else ""
     title = f"recall: {query!r} ({out['took_ms']:.1f} ms{cached})"
     table(title, ["rank", "id", "score", "when", "content"], rows)
+    if out.get("no_match"):  # say why the table is empty: the floor, not an empty store
+        print(
+            "no match: no hit reached the relevance floor "
+            "(ALMANAC_SEARCH__RELEVANCE_FLOOR=false lists the nearest anyway)"
+        )
 
 
 facts_app = typer.Typer(

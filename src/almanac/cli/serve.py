@@ -54,9 +54,10 @@ def serve(
         case _:
             typer.echo("error: service: must be one of all, memory, planner", err=True)
             raise typer.Exit(2)
+    bind_host, bind_port = host or settings.server.host, port or default_port
+    _refuse_a_busy_port(bind_host, bind_port)
     _preflight(settings)
     _limit_malloc_arenas()
-    bind_host, bind_port = host or settings.server.host, port or default_port
 
     class RecordedServer(uvicorn.Server):
         """Records where it listens in the data folder once the socket is bound."""
@@ -100,6 +101,27 @@ def db_upgrade(
         typer.echo(json.dumps({"revision": revision}))
         return
     Console().print(f"database at revision [bold]{revision}[/bold]")
+
+
+def _refuse_a_busy_port(host: str, port: int) -> None:
+    """A port another process listens on stops here, before the database starts: uvicorn
+    found it only after start-up, logged the error and then hung instead of exiting."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        typer.echo(
+            f"error: cannot listen on {host}:{port}: {exc.strerror or exc} (another server "
+            "there? choose one with --port or ALMANAC_SERVER__PORT)",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
 
 
 def _preflight(settings: Any) -> None:
