@@ -134,3 +134,22 @@ def test_a_pdf_whose_pages_inflate_is_refused_quickly_naming_the_file(monkeypatc
     with pytest.raises(ValidationFailed, match="longer than 0.2 s"):
         extract(many, "application/pdf", max_pages=500)
     assert time.perf_counter() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("found", "replacement"),
+    [
+        (b"/FlateDecode", b"/BogusDecode"),  # pypdf: NotImplementedError
+        (b"/FlateDecode", b"/Fl         "),  # a filter name pypdf removed: DeprecationError
+        (b"<< /Size 6 /Root 1 0 R >>", b"7".ljust(25)),  # a trailer that is no dictionary
+    ],
+    ids=["unknown-filter", "removed-filter", "trailer-not-a-dictionary"],
+)
+def test_a_malformed_pdf_is_a_422_naming_the_file_whatever_pypdf_raises(found, replacement):
+    """pypdf raised NotImplementedError, DeprecationError and AttributeError on such files
+    (found by mutating a valid PDF), which answered 500."""
+    good = pdf_with_stream(b"BT /F1 12 Tf (Hi) Tj ET\n")
+    assert found in good and len(found) == len(replacement)
+    with pytest.raises(ValidationFailed, match="the PDF could not be read") as err:
+        extract(good.replace(found, replacement), "application/pdf", max_pages=5)
+    assert err.value.errors[0]["field"] == "file"

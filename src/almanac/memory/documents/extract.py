@@ -210,7 +210,7 @@ def _check_page(page: PageObject, number: int, deadline: float) -> None:
 
 def _pdf(data: bytes, max_pages: int) -> Extracted:
     from pypdf import PdfReader  # only PDF uploads pay for importing it
-    from pypdf.errors import LimitReachedError, PyPdfError
+    from pypdf.errors import LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -230,7 +230,10 @@ def _pdf(data: bytes, max_pages: int) -> Extracted:
         raise ValidationFailed(
             f"the PDF could not be read: a stream in it is too large ({exc})", field="file"
         ) from exc
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+    except Exception as exc:
+        # pypdf raises far more than PyPdfError on a malformed file (NotImplementedError
+        # for an unknown filter, DeprecationError for a removed one, AttributeError for a
+        # trailer that is no dictionary...): whatever it raises, the file is unreadable.
         raise ValidationFailed("the PDF could not be read", field="file") from exc
     title = str(raw_title).strip() if raw_title else None
     return Extracted(title or None, count, [s for s in sections if s.text.strip()])
