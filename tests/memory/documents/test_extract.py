@@ -153,3 +153,24 @@ def test_a_malformed_pdf_is_a_422_naming_the_file_whatever_pypdf_raises(found, r
     with pytest.raises(ValidationFailed, match="the PDF could not be read") as err:
         extract(good.replace(found, replacement), "application/pdf", max_pages=5)
     assert err.value.errors[0]["field"] == "file"
+
+
+def test_a_heading_line_of_spaces_is_read_in_linear_time():
+    """The heading pattern's `(.+?)\\s*#*\\s*$` backtracked in cubic time: a 5 KB line of
+    spaces after "# a" held a worker thread for eight minutes (and its upload's lock). The
+    regex holds the GIL, so the check runs in a child process that can be stopped."""
+    import subprocess
+    import sys
+
+    code = (
+        "from almanac.memory.documents.extract import extract\n"
+        "line = '# a' + ' ' * 200_000 + 'b ##'\n"
+        "out = extract((line + '\\n\\nbody\\n').encode(), 'text/markdown', max_pages=500)\n"
+        "h = out.sections[0].heading\n"
+        "print(len(h), h[:2], h[-2:])\n"
+    )
+    # Milliseconds now; minutes to centuries before.
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["200002", "a", "b"]

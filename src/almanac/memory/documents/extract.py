@@ -89,7 +89,9 @@ def _decode(data: bytes) -> str:
     return text
 
 
-_ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Only the opening hashes by pattern: `(.+?)\s*#*\s*$` for the closing ones backtracked in
+# cubic time on a line of spaces (5 KB took minutes); `_heading` strips them instead.
+_ATX = re.compile(r"(#{1,6})\s+(\S.*)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -102,12 +104,12 @@ def _markdown(text: str, pages: int) -> Extracted:
     for line in text.splitlines():
         if _FENCE.match(line):
             fenced = not fenced
-        match = None if fenced else _ATX.match(line)
+        match = None if fenced else _ATX.fullmatch(line)
         if match:
             if "".join(lines).strip():
                 sections.append(Section(heading, None, "\n".join(lines)))
             lines = []
-            heading = match.group(2).strip()
+            heading = _heading(match.group(2))
             if title is None and len(match.group(1)) == 1:
                 title = heading
             continue
@@ -115,6 +117,12 @@ def _markdown(text: str, pages: int) -> Extracted:
     if "".join(lines).strip():
         sections.append(Section(heading, None, "\n".join(lines)))
     return Extracted(title, pages, sections)
+
+
+def _heading(text: str) -> str:
+    """An ATX heading's text without its closing hashes ("## Pricing ##" -> "Pricing")."""
+    text = text.strip()
+    return text.rstrip("#").rstrip() or text
 
 
 class _HTMLText(HTMLParser):
