@@ -174,3 +174,18 @@ def test_a_heading_line_of_spaces_is_read_in_linear_time():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["200002", "a", "b"]
+
+
+@pytest.mark.parametrize("unfinished", ["<?", "<!", "<![CDATA["])
+def test_html_the_parser_rescans_is_stopped_by_a_deadline_naming_the_file(monkeypatch, unfinished):
+    """html.parser rescans the rest of the text for each unfinished "<?", "<!" or
+    "<![CDATA[": 1.4 MB of them ran for minutes (200 KB of "<?": 15 s), now a 422."""
+    from almanac.memory.documents import extract as module
+
+    monkeypatch.setattr(module, "HTML_SECONDS", 0.3, raising=False)
+    hostile = (unfinished * (200_000 // len(unfinished))).encode()
+    with pytest.raises(ValidationFailed, match="reading the HTML took longer") as err:
+        extract(hostile, "text/html", max_pages=500)
+    assert err.value.errors[0]["field"] == "file"
+    ordinary = "<h1>Notes</h1><p>We met.</p>" * 2000
+    assert len(extract(ordinary.encode(), "text/html", max_pages=500).sections) == 2000

@@ -132,8 +132,9 @@ class _HTMLText(HTMLParser):
     _BLOCKS = {"p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre"}
     _SKIP = {"script", "style", "noscript", "template", "head"}
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
         super().__init__(convert_charrefs=True)
+        self.deadline = deadline
         self.sections: list[Section] = []
         self.title: str | None = None
         self._heading: str | None = None
@@ -143,7 +144,17 @@ class _HTMLText(HTMLParser):
         self._skip = 0
         self._in_title = False
 
+    def _check_time(self) -> None:
+        # The stdlib parser rescans the rest of the text for each unfinished "<?", "<!" or
+        # "<![CDATA[" (quadratic: 1.4 MB of them ran for minutes); every step calls a
+        # handler, so a deadline checked here bounds the work.
+        if time.monotonic() > self.deadline:
+            raise ValidationFailed(
+                f"reading the HTML took longer than {HTML_SECONDS:g} s", field="file"
+            )
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._check_time()
         if tag in self._SKIP:
             self._skip += 1
         elif tag == "title":
@@ -155,6 +166,7 @@ class _HTMLText(HTMLParser):
             self._buf.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
+        self._check_time()
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag == "title":
@@ -165,7 +177,20 @@ class _HTMLText(HTMLParser):
                 self.title = self._heading
             self._in_heading = None
 
+    def handle_comment(self, data: str) -> None:
+        self._check_time()
+
+    def handle_decl(self, decl: str) -> None:
+        self._check_time()
+
+    def handle_pi(self, data: str) -> None:
+        self._check_time()
+
+    def unknown_decl(self, data: str) -> None:
+        self._check_time()
+
     def handle_data(self, data: str) -> None:
+        self._check_time()
         if self._in_title and self.title is None:
             self.title = " ".join(data.split()) or None
         elif self._skip:
@@ -186,8 +211,11 @@ class _HTMLText(HTMLParser):
         self._flush()
 
 
+HTML_SECONDS = 10.0
+
+
 def _html(text: str, pages: int) -> Extracted:
-    parser = _HTMLText()
+    parser = _HTMLText(time.monotonic() + HTML_SECONDS)
     parser.feed(text)
     parser.close()
     return Extracted(parser.title, pages, parser.sections)
