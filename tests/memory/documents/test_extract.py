@@ -189,3 +189,14 @@ def test_html_the_parser_rescans_is_stopped_by_a_deadline_naming_the_file(monkey
     assert err.value.errors[0]["field"] == "file"
     ordinary = "<h1>Notes</h1><p>We met.</p>" * 2000
     assert len(extract(ordinary.encode(), "text/html", max_pages=500).sections) == 2000
+
+
+def test_a_long_heading_is_cut_in_every_chunk_under_it():
+    """A 1 MB heading line was stored whole in each of the chunks below it (hundreds of MB
+    from a 1.5 MB upload) and cited so by recall."""
+    heading = "word " * 20_000
+    sections = [Section(heading, None, "First paragraph.\n\nSecond paragraph.")]
+    chunks = chunk_sections(sections, 20)
+    assert len(chunks) == 2
+    assert all(c.heading == heading[:500] for c in chunks)
+    assert chunk_sections([Section(None, 3, "text")], 20)[0].heading is None
