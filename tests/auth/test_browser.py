@@ -267,3 +267,32 @@ async def test_cors_origins_setting_opens_it_for_those_origins(
             headers={"Origin": EVIL, "Authorization": f"Bearer {TEST_ADMIN_KEY}"},
         )
         assert r.status_code == 403
+
+
+async def test_an_oversize_document_upload_is_413_naming_the_file(
+    admin: httpx.AsyncClient,
+) -> None:
+    """Past the documents' body limit (the file's 10 MiB and room for the form) the 413
+    said only "the body is larger than 10551296 bytes", naming no field; streamed or
+    declared, it now names `file` and the file's own limit."""
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"'
+        "\r\nContent-Type: text/plain\r\n\r\n"
+    ).encode()
+    size = 10 * 1024 * 1024 + 128 * 1024
+    multipart = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+    async def streamed() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(size // 65536):
+            yield b"x" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    declared = head + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    for content in (declared, streamed()):
+        r = await admin.post("/api/v1/memory/documents", content=content, headers=multipart)
+        assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+        detail = f"the file is larger than {10 * 1024 * 1024} bytes"
+        assert r.json()["detail"] == detail
+        assert r.json()["errors"] == [{"field": "file", "message": detail}]

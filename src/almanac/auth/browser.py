@@ -86,8 +86,10 @@ def _problem(
     return start, body.encode()
 
 
-async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
-    start, body = _problem(status, title, detail)
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> None:
+    start, body = _problem(status, title, detail, errors)
     await send(start)
     await send({"type": "http.response.body", "body": body})
 
@@ -136,9 +138,7 @@ class BrowserSafety:
             limit = self.max_file if path in BODY_TYPES else self.max_body
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _send_problem(
-                send, 413, "Payload too large", f"the body is larger than {limit} bytes"
-            )
+            await self._too_large(send, path, limit)
             return
         if method not in UNSAFE_EXEMPT and _is_json(_media_type(headers.get("content-type", ""))):
             checked = await self._unrepeated(receive, send, limit)
@@ -146,6 +146,17 @@ class BrowserSafety:
                 return
             receive = checked
         await self._limited(scope, receive, send, limit)
+
+    async def _too_large(self, send: Send, path: str, limit: int) -> None:
+        """413; an upload's names its file (the form's other fields cannot fill the room
+        left for them)."""
+        if path != DOCUMENTS:
+            detail = f"the body is larger than {limit} bytes"
+            await _send_problem(send, 413, "Payload too large", detail)
+            return
+        detail = f"the file is larger than {limit - _MULTIPART_OVERHEAD} bytes"
+        errors = [{"field": "file", "message": detail}]
+        await _send_problem(send, 413, "Payload too large", detail, errors)
 
     async def _unrepeated(self, receive: Receive, send: Send, limit: int) -> Receive | None:
         """Read a JSON body (at most `limit` bytes) and refuse one repeating a key; the
@@ -224,9 +235,7 @@ class BrowserSafety:
                 if received > limit:
                     refused = True
                     if not started:
-                        await _send_problem(
-                            send, 413, "Payload too large", f"the body is larger than {limit} bytes"
-                        )
+                        await self._too_large(send, scope["path"], limit)
                     # The app sees the client go away and stops reading.
                     return {"type": "http.disconnect"}
             return message

@@ -28,6 +28,18 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
+# What `observer.facts` marks a fact imported from Zep's graph with (`metadata.source`).
+FROM_ZEP = "observer:zep"
+
+
+def _carried(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A predecessor's metadata for its successor: a successor stated here does not come
+    from Zep, so it is written to Zep's graph."""
+    if metadata.get("source") == FROM_ZEP:
+        return {k: v for k, v in metadata.items() if k != "source"}
+    return metadata
+
+
 class FactService:
     """Durable facts. A new fact in an occupied slot (subject, type, category) supersedes."""
 
@@ -46,8 +58,10 @@ class FactService:
         # With Zep configured, each new fact is queued for the user's Zep graph.
         self.to_zep = to_zep
 
-    async def _queue_zep(self, fact_id: int) -> None:
-        if self.to_zep:
+    async def _queue_zep(self, fact_id: int, data: FactIn) -> None:
+        # A fact imported from Zep's graph is there already: written back, Zep would hold
+        # it twice (and extract it again).
+        if self.to_zep and data.metadata.get("source") != FROM_ZEP:
             await enqueue_many(
                 self.uow.session, "almanac:zep_fact", [{"fact_id": fact_id}], queue="zep"
             )
@@ -105,7 +119,7 @@ class FactService:
             await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         except (IntegrityError, Conflict) as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
-        await self._queue_zep(fact.id)
+        await self._queue_zep(fact.id, data)
         return fact
 
     def _values(
@@ -160,7 +174,7 @@ class FactService:
             category=old.category,
             client_id=old.client_id,
             valid_from=valid_from,
-            metadata=data.metadata if data.metadata is not None else old.metadata_,
+            metadata=data.metadata if data.metadata is not None else _carried(old.metadata_),
         )
         # Superseding by a statement the slot already holds (a category-less slot holds
         # several) keeps that one rather than storing it twice.

@@ -155,6 +155,9 @@ async def test_bad_input_is_4xx_and_writes_nothing(
     state.settings.memory.document_max_bytes = 2048
     r = await add(client, "big.txt", "x" * 5000)
     assert r.status_code == 413
+    assert r.json()["errors"] == [
+        {"field": "file", "message": "the file is larger than 2048 bytes"}
+    ]
     assert (await client.get(f"{D}/999999")).status_code == 404
     assert (await client.delete(f"{D}/999999")).status_code == 404
     assert (await client.get(D, params={"limit": 10_000})).status_code == 422

@@ -134,3 +134,69 @@ def test_a_pdf_whose_pages_inflate_is_refused_quickly_naming_the_file(monkeypatc
     with pytest.raises(ValidationFailed, match="longer than 0.2 s"):
         extract(many, "application/pdf", max_pages=500)
     assert time.perf_counter() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("found", "replacement"),
+    [
+        (b"/FlateDecode", b"/BogusDecode"),  # pypdf: NotImplementedError
+        (b"/FlateDecode", b"/Fl         "),  # a filter name pypdf removed: DeprecationError
+        (b"<< /Size 6 /Root 1 0 R >>", b"7".ljust(25)),  # a trailer that is no dictionary
+    ],
+    ids=["unknown-filter", "removed-filter", "trailer-not-a-dictionary"],
+)
+def test_a_malformed_pdf_is_a_422_naming_the_file_whatever_pypdf_raises(found, replacement):
+    """pypdf raised NotImplementedError, DeprecationError and AttributeError on such files
+    (found by mutating a valid PDF), which answered 500."""
+    good = pdf_with_stream(b"BT /F1 12 Tf (Hi) Tj ET\n")
+    assert found in good and len(found) == len(replacement)
+    with pytest.raises(ValidationFailed, match="the PDF could not be read") as err:
+        extract(good.replace(found, replacement), "application/pdf", max_pages=5)
+    assert err.value.errors[0]["field"] == "file"
+
+
+def test_a_heading_line_of_spaces_is_read_in_linear_time():
+    """The heading pattern's `(.+?)\\s*#*\\s*$` backtracked in cubic time: a 5 KB line of
+    spaces after "# a" held a worker thread for eight minutes (and its upload's lock). The
+    regex holds the GIL, so the check runs in a child process that can be stopped."""
+    import subprocess
+    import sys
+
+    code = (
+        "from almanac.memory.documents.extract import extract\n"
+        "line = '# a' + ' ' * 200_000 + 'b ##'\n"
+        "out = extract((line + '\\n\\nbody\\n').encode(), 'text/markdown', max_pages=500)\n"
+        "h = out.sections[0].heading\n"
+        "print(len(h), h[:2], h[-2:])\n"
+    )
+    # Milliseconds now; minutes to centuries before.
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["200002", "a", "b"]
+
+
+@pytest.mark.parametrize("unfinished", ["<?", "<!", "<![CDATA["])
+def test_html_the_parser_rescans_is_stopped_by_a_deadline_naming_the_file(monkeypatch, unfinished):
+    """html.parser rescans the rest of the text for each unfinished "<?", "<!" or
+    "<![CDATA[": 1.4 MB of them ran for minutes (200 KB of "<?": 15 s), now a 422."""
+    from almanac.memory.documents import extract as module
+
+    monkeypatch.setattr(module, "HTML_SECONDS", 0.3, raising=False)
+    hostile = (unfinished * (200_000 // len(unfinished))).encode()
+    with pytest.raises(ValidationFailed, match="reading the HTML took longer") as err:
+        extract(hostile, "text/html", max_pages=500)
+    assert err.value.errors[0]["field"] == "file"
+    ordinary = "<h1>Notes</h1><p>We met.</p>" * 2000
+    assert len(extract(ordinary.encode(), "text/html", max_pages=500).sections) == 2000
+
+
+def test_a_long_heading_is_cut_in_every_chunk_under_it():
+    """A 1 MB heading line was stored whole in each of the chunks below it (hundreds of MB
+    from a 1.5 MB upload) and cited so by recall."""
+    heading = "word " * 20_000
+    sections = [Section(heading, None, "First paragraph.\n\nSecond paragraph.")]
+    chunks = chunk_sections(sections, 20)
+    assert len(chunks) == 2
+    assert all(c.heading == heading[:500] for c in chunks)
+    assert chunk_sections([Section(None, 3, "text")], 20)[0].heading is None

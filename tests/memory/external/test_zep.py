@@ -309,3 +309,41 @@ async def test_zeps_facts_come_back_as_almanac_facts_once_with_supersession(
         ("Bob is Acme's CFO", "2026-01-01", False, 8),
         ("Dana is Acme's CFO", "2026-11-01", True, 8),
     ]
+    # Zep's own facts are not written back into its graph (they were, as new episodes).
+    async with committed_state.engine.connect() as conn:
+        echoed = await conn.scalar(
+            text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'almanac:zep_fact'")
+        )
+    assert echoed == 0
+
+
+async def test_a_fact_superseding_one_from_zep_is_written_to_zep(
+    client: httpx.AsyncClient, zep_state: AppState, db_session: AsyncSession
+) -> None:
+    """The correction is the user's statement: it goes to Zep's graph, though it carries
+    the rest of the imported fact's metadata."""
+    imported = {
+        "subject_type": "zep_entity",
+        "subject_id": "Acme",
+        "fact_type": "identity",
+        "category": "has_cfo",
+        "content": "Bob is Acme's CFO",
+        "client_id": 8,
+        "metadata": {"source": "observer:zep", "note": "kept"},
+    }
+    r = await client.post("/api/v1/memory/facts", json=imported)
+    assert r.status_code == 201, r.text
+    old_id = r.json()["fact"]["id"]
+    r = await client.post(
+        f"/api/v1/memory/facts/{old_id}/supersede", json={"content": "Dana is Acme's CFO"}
+    )
+    assert r.status_code == 201, r.text
+    new = r.json()["fact"]
+    assert new["metadata"] == {"note": "kept"}
+    queued = [
+        row[0]["fact_id"]
+        for row in await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_fact'")
+        )
+    ]
+    assert queued == [new["id"]]

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from almanac.memory.documents.extract import Section
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+# Every chunk under a heading stores it (and recall cites it): a 1 MB heading line over
+# a few hundred chunks stored hundreds of MB. Cut like a document's title.
+HEADING_CHARS = 500
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -24,8 +27,9 @@ def chunk_sections(sections: list[Section], max_chars: int) -> list[Chunk]:
     longer than `max_chars`, at sentence ends (or hard, for text without any)."""
     chunks: list[Chunk] = []
     for section in sections:
+        heading = section.heading[:HEADING_CHARS] if section.heading else section.heading
         for content in _pack(_pieces(section.text, max_chars), max_chars):
-            chunks.append(Chunk(len(chunks), section.heading, section.page, content))
+            chunks.append(Chunk(len(chunks), heading, section.page, content))
     return chunks
 
 

@@ -39,7 +39,8 @@ async def _read_bounded(file: UploadFile, limit: int) -> bytes:
     while chunk := await file.read(_READ_SIZE):
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+            detail = f"the file is larger than {limit} bytes"
+            raise PayloadTooLarge(detail, errors=[{"field": "file", "message": detail}])
         parts.append(chunk)
     return b"".join(parts)
 

@@ -63,9 +63,8 @@ class DocumentService:
     async def add(self, upload: Upload) -> DocumentAddOut:
         """Store a file and its chunks; idempotent per (client, source) and content."""
         if len(upload.data) > self.settings.document_max_bytes:
-            raise PayloadTooLarge(
-                f"the file is larger than {self.settings.document_max_bytes} bytes"
-            )
+            detail = f"the file is larger than {self.settings.document_max_bytes} bytes"
+            raise PayloadTooLarge(detail, errors=[{"field": "file", "message": detail}])
         if not upload.data:
             raise ValidationFailed("the file is empty", field="file")
         media_type = media_type_of(upload.filename, upload.declared_type)

@@ -70,13 +70,16 @@ def fuse(
     Provider facts no longer valid are dropped: recall answers with what is true now.
     """
     now = datetime.now(UTC)
-    scores: dict[int, float] = {}
-    by_id: dict[int, RecallHit] = {}
-    by_text: dict[str, int] = {}
+    # Keyed by kind and id: events, facts and document chunks number their ids apart, so
+    # event 7 and chunk 7 are two results.
+    scores: dict[tuple[str, int], float] = {}
+    by_id: dict[tuple[str, int], RecallHit] = {}
+    by_text: dict[str, tuple[str, int]] = {}
     for rank, hit in enumerate(local, start=1):
-        scores[hit.id] = 1.0 / (rrf_k + rank)
-        by_id[hit.id] = hit
-        by_text.setdefault(_norm(hit.content), hit.id)
+        key = (hit.kind, hit.id)
+        scores[key] = 1.0 / (rrf_k + rank)
+        by_id[key] = hit
+        by_text.setdefault(_norm(hit.content), key)
     rank = 0
     for ext in external:
         kind: Kind = "fact" if ext.kind == "fact" else "event"
@@ -89,14 +92,15 @@ def fuse(
             scores[same] += contribution
             continue
         hit_id = external_id(ext.ref)
-        if hit_id in by_id:
+        key = (kind, hit_id)
+        if key in by_id:
             continue
         meta = dict(ext.metadata)
         if ext.valid_at is not None:
             meta["valid_at"] = ext.valid_at.isoformat()
         if ext.score is not None:
             meta["zep_score"] = ext.score
-        by_id[hit_id] = RecallHit(
+        by_id[key] = RecallHit(
             id=hit_id,
             kind=kind,
             content=ext.content,
@@ -107,6 +111,6 @@ def fuse(
             metadata=meta,
             ref=ext.ref,
         )
-        scores[hit_id] = contribution
+        scores[key] = contribution
     ranked = sorted(by_id, key=lambda i: scores[i], reverse=True)[:k]
     return [by_id[i].model_copy(update={"score": round(scores[i], 6)}) for i in ranked]
