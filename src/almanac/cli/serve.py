@@ -106,15 +106,19 @@ def db_upgrade(
 def _refuse_a_busy_port(host: str, port: int) -> None:
     """A port another process listens on stops here, before the database starts: uvicorn
     found it only after start-up, logged the error and then hung instead of exiting."""
-    import socket
+    import asyncio
+
+    async def bind() -> None:
+        # Bound as uvicorn binds (asyncio's create_server): every address the host resolves
+        # to ("" and "localhost" can be two), IPv6 ones v6-only. A probe of the first
+        # address alone passed a port busy on the second, and uvicorn hung on it.
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(asyncio.Protocol, host, port, start_serving=False)
+        server.close()
+        await server.wait_closed()
 
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
+        asyncio.run(bind())
     except OSError as exc:
         typer.echo(
             f"error: cannot listen on {host}:{port}: {exc.strerror or exc} (another server "

@@ -31,6 +31,21 @@ def test_markdown_sections_follow_headings_and_ignore_fenced_hashes():
     ]
 
 
+@pytest.mark.parametrize(
+    ("line", "heading"),
+    [
+        ("# Learning C#", "Learning C#"),  # before: "Learning C", in every chunk and citation
+        ("## F# and C# ##", "F# and C#"),
+        ("## Pricing ##", "Pricing"),
+        ("### Why #   ", "Why"),
+        ("## Issue #42", "Issue #42"),
+    ],
+)
+def test_closing_hashes_follow_a_space_the_texts_own_stay(line, heading):
+    out = extract(f"{line}\n\nBody.\n".encode(), "text/markdown", max_pages=10)
+    assert [(s.heading, s.text.strip()) for s in out.sections] == [(heading, "Body.")]
+
+
 def test_html_keeps_headings_and_drops_scripts():
     html = (
         "<html><head><title>Notes</title><script>var x = 'secret';</script></head><body>"

@@ -120,9 +120,13 @@ def _markdown(text: str, pages: int) -> Extracted:
 
 
 def _heading(text: str) -> str:
-    """An ATX heading's text without its closing hashes ("## Pricing ##" -> "Pricing")."""
+    """An ATX heading's text without its closing hashes ("## Pricing ##" -> "Pricing").
+
+    Closing hashes follow a space (CommonMark): in "# Learning C#" the hash is the text's.
+    """
     text = text.strip()
-    return text.rstrip("#").rstrip() or text
+    bare = text.rstrip("#")
+    return bare.rstrip() if bare[-1:].isspace() else text
 
 
 class _HTMLText(HTMLParser):
