@@ -129,7 +129,7 @@ def test_a_pdf_whose_pages_inflate_is_refused_quickly_naming_the_file(monkeypatc
     """A 5 KB PDF whose page inflates to 200,000 text operators took 7 s to read, and its
     500 pages could share that stream (an hour of work); 2,000,000 made pypdf raise
     LimitReachedError, a 500. Each page's content is bounded, the whole read by time."""
-    import time
+    import re
 
     from almanac.memory.documents import extract as module
 
@@ -137,18 +137,18 @@ def test_a_pdf_whose_pages_inflate_is_refused_quickly_naming_the_file(monkeypatc
     for operators in (200_000, 2_000_000):
         bomb = pdf_with_stream(b"BT /F1 12 Tf (A) Tj ET\n" * operators)
         assert len(bomb) < 200_000
-        started = time.perf_counter()
+        # Refused at the first page: the per-page bound, not a read of the whole stream.
         with pytest.raises(ValidationFailed, match="page 1 of the PDF holds") as err:
             extract(bomb, "application/pdf", max_pages=5)
         assert err.value.errors[0]["field"] == "file"
-        assert time.perf_counter() - started < 2
-    # Pages under the per-page bound, the same stream on each: stopped by the time budget.
+    # Pages under the per-page bound, the same stream on each: stopped by the time budget
+    # before the last page (wall-clock limits belong in bench/, so the page is checked).
     monkeypatch.setattr(module, "PDF_SECONDS", 0.2)
     many = pdf_with_stream(b"BT /F1 12 Tf (A) Tj ET\n" * 20_000, pages=400)
-    started = time.perf_counter()
-    with pytest.raises(ValidationFailed, match="longer than 0.2 s"):
+    with pytest.raises(ValidationFailed, match="longer than 0.2 s") as err:
         extract(many, "application/pdf", max_pages=500)
-    assert time.perf_counter() - started < 3
+    stopped = re.search(r"stopped at page (\d+)", str(err.value))
+    assert stopped and int(stopped.group(1)) < 400
 
 
 @pytest.mark.parametrize(
