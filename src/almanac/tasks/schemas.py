@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
@@ -55,14 +57,25 @@ class TaskList(BaseModel):
     offset: int
 
 
+def _no_null_defaults(schema: JsonDict) -> None:
+    """A default of null on a field that refuses null would contradict the field's type."""
+    props = schema.get("properties")
+    for name, prop in props.items() if isinstance(props, dict) else ():
+        if name != "deadline" and isinstance(prop, dict):
+            prop.pop("default", None)
+
+
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
-    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-    estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
-    priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
+    # Only `deadline` takes null; the schema says so (SkipJsonSchema: None means "left out").
+    title: Annotated[str, Field(min_length=1, max_length=500)] | SkipJsonSchema[None] = None
+    estimate_hours: Annotated[WorkHours, Field(le=1000)] | SkipJsonSchema[None] = None
+    priority: Annotated[int, Field(ge=1, le=4)] | SkipJsonSchema[None] = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
-    status: TaskStatus | None = None
+    status: TaskStatus | SkipJsonSchema[None] = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)  # as Strict
 
     @field_validator("title", "estimate_hours", "priority", "status")
     @classmethod
