@@ -168,7 +168,9 @@ def test_apply_writes_the_preview_or_says_what_changed(
 ) -> None:
     # Apply sent the form again without the preview's run_id: the server solved once more
     # and wrote that, whatever had changed since the preview on screen.
-    plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Beta"})
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Beta"}
+    )
     assert plan.status_code == 201, plan.text
     plan_id = plan.json()["id"]
     assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
