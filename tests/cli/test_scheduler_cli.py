@@ -249,3 +249,33 @@ def test_schedule_preview_shows_other_plans_blocks_it_writes(cli_env: AppState, 
     # (Each preview solves again: the lines are checked for shape, not against the first.)
     shown = re.findall(rf"also: adds plan {a} Alpha step \d: \w\w\w \d\d \d\d:\d\d-", result.output)
     assert shown, result.output
+
+
+def test_replan_names_each_block_it_moves(cli_env: AppState, pg_url: str):
+    # `almanac replan` said "50% moved" and nothing of which blocks, to where, or why.
+    plan_id = on_db(pg_url, _seed)
+    args = ["schedule", str(plan_id), "--start", _monday().isoformat(), "--days", "5", "--yes"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+    async def meet(session: AsyncSession) -> CalendarEntry:
+        first = await session.scalar(
+            select(CalendarEntry)
+            .where(CalendarEntry.almanac_id.is_not(None))
+            .order_by(CalendarEntry.start_at)
+        )
+        assert first is not None
+        session.add(
+            CalendarEntry(
+                uid="cli-clash", title="Clash", start_at=first.start_at, end_at=first.end_at
+            )
+        )
+        await session.flush()
+        return first
+
+    hit = on_db(pg_url, meet)
+    result = runner.invoke(app_with_calendar(), ["replan", str(plan_id)])
+    assert result.exit_code == 0, result.output
+    was = hit.start_at.astimezone(TZ)
+    assert f"moves plan {plan_id} " in result.output, result.output
+    assert f": {was:%Y-%m-%d %H:%M} -> " in result.output, result.output
