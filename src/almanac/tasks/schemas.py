@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
-from pydantic.json_schema import SkipJsonSchema
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
@@ -57,25 +56,32 @@ class TaskList(BaseModel):
     offset: int
 
 
-def _no_null_defaults(schema: JsonDict) -> None:
-    """A default of null on a field that refuses null would contradict the field's type."""
+def _null_only_for_deadline(schema: JsonDict) -> None:
+    """The schema says null only where it is accepted: `deadline` (clears it). The other
+    fields are `X | None` so that leaving them out reads as None, but null is refused."""
     props = schema.get("properties")
     for name, prop in props.items() if isinstance(props, dict) else ():
-        if name != "deadline" and isinstance(prop, dict):
-            prop.pop("default", None)
+        if name == "deadline" or not isinstance(prop, dict):
+            continue
+        prop.pop("default", None)
+        options = prop.get("anyOf")
+        if isinstance(options, list):
+            kept = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            if len(kept) == 1 and isinstance(kept[0], dict):
+                del prop["anyOf"]
+                prop.update(kept[0])
 
 
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
-    # Only `deadline` takes null; the schema says so (SkipJsonSchema: None means "left out").
-    title: Annotated[str, Field(min_length=1, max_length=500)] | SkipJsonSchema[None] = None
-    estimate_hours: Annotated[WorkHours, Field(le=1000)] | SkipJsonSchema[None] = None
-    priority: Annotated[int, Field(ge=1, le=4)] | SkipJsonSchema[None] = None  # 1 low ... 4 urgent
+    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
+    priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
-    status: TaskStatus | SkipJsonSchema[None] = None
+    status: TaskStatus | None = None
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)  # as Strict
+    model_config = ConfigDict(json_schema_extra=_null_only_for_deadline)  # merged with Strict's
 
     @field_validator("title", "estimate_hours", "priority", "status")
     @classmethod
