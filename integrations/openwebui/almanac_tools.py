@@ -60,6 +60,24 @@ ID_MAX = 2**63 - 1
 QUERY_MAX = 2000  # the API's bound on a recall query
 
 
+def _elsewhere(out: dict[str, Any]) -> list[str]:
+    """Other plans' blocks a schedule moves or adds: written with it, so shown with it."""
+    lines = []
+    for m in out.get("moves", [])[:20]:
+        if m.get("plan_id") != out.get("plan_id"):
+            to = (m.get("to_start") or "")[:16].replace("T", " ") or "off the calendar"
+            lines.append(
+                f"- moves plan #{m['plan_id']} {_clip(m['title'], 70)}: "
+                f"{m['from_start'][:16].replace('T', ' ')} -> {to} ({_clip(m['why'], 100)})"
+            )
+    for b in out.get("placed", [])[:20]:
+        lines.append(
+            f"- adds plan #{b['plan_id']} {b['start'][:16].replace('T', ' ')} "
+            f"{_clip(b['title'], 70)}"
+        )
+    return lines
+
+
 def _bad(name: str, what: str) -> AlmanacUnavailable:
     return AlmanacUnavailable(f"Almanac could not do that: {name} must be {what}.")
 
@@ -365,6 +383,7 @@ class Tools:
             lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
             for b in out["blocks"][:20]:
                 lines.append(f"- {b['start'][:16].replace('T', ' ')} {_clip(b['title'], 70)}")
+            lines += _elsewhere(out)
             lines += [f"- not placed: {u['title']} ({u['cause']})" for u in out["unplaced"]]
             if not out["applied"]:
                 lines.append(

@@ -313,3 +313,35 @@ async def test_text_with_a_lone_surrogate_is_a_message(method: str) -> None:
     tools.valves = tools.Valves(almanac_url=f"http://127.0.0.1:{free_port()}")
     out = await getattr(tools, method)("half an emoji \ud83d")
     assert out == "Almanac could not do that: a text argument holds invalid Unicode."
+
+
+async def test_a_schedule_preview_names_the_other_plans_blocks_it_writes(
+    client: httpx.AsyncClient, db_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B's schedule also writes A's work that A's one-day window left out: the chat saw
+    B's blocks only and was told to apply. The tool's calls go to the app in-process."""
+    from datetime import date, timedelta
+
+    from tests.scheduler.conftest import make_plan
+
+    tools, _ = load_tools()
+
+    async def call(method: str, path: str, user: Any, **kw: Any) -> Any:
+        r = await client.request(method, path, params=kw.get("params"), json=kw.get("json"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    monkeypatch.setattr(tools, "_call", call)
+    monday = date.today() + timedelta(days=7 - date.today().weekday())  # within 14 days
+    chain = [
+        {"key": f"t{i}", "estimate_hours": 3.0} | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(4)
+    ]
+    a = (await make_plan(db_session, chain, title="A")).id
+    body = {"plan_id": a, "start_date": monday.isoformat(), "horizon_days": 1, "dry_run": False}
+    assert (await client.post("/api/v1/scheduler/schedule", json=body)).status_code == 200
+    b = (await make_plan(db_session, [{"key": "x", "estimate_hours": 1.0}], title="B")).id
+    # The tool schedules from today for 14 days: A's left-out work lands in that window too.
+    out = await tools.schedule_tasks(b)
+    assert out.startswith("Preview"), out
+    assert re.search(rf"^- adds plan #{a} \d{{4}}-\d\d-\d\d \d\d:\d\d ", out, re.M), out

@@ -60,3 +60,31 @@ async def test_applying_another_run_id_makes_no_claim_about_the_remembered_previ
     out = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": first_id}))
     assert out.startswith("applied run #"), out
     assert f"preview run #{second_id}" not in out, out
+
+
+def chain(n: int, hours: float) -> list[dict[str, object]]:
+    return [
+        {"key": f"t{i}", "estimate_hours": hours} | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(n)
+    ]
+
+
+async def test_a_preview_names_the_other_plans_blocks_it_writes(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """B's schedule also writes A's work that A's one-day window left out; the text showed
+    only B's blocks, so the caller applied blocks of another plan it was never shown."""
+    server = build_server(lambda ctx: Api(client))
+    monday = date.today() + timedelta(days=14 - date.today().weekday())
+    a = (await make_plan(db_session, chain(4, 3.0), title="A")).id
+    args = {"start_date": monday.isoformat(), "apply": True}
+    text(await server.call_tool("schedule", {"plan_id": a, "horizon_days": 1, **args}))
+    b = (await make_plan(db_session, chain(1, 1.0), title="B")).id
+    out = await server.call_tool(
+        "schedule", {"plan_id": b, "start_date": monday.isoformat(), "horizon_days": 2}
+    )
+    placed = out.structuredContent["placed"]  # type: ignore[index]
+    assert placed and {p["plan_id"] for p in placed} == {a}
+    shown = text(out)
+    for p in placed:
+        assert f"adds plan {a} {p['almanac_id']}: {p['start'][:16].replace('T', ' ')}" in shown

@@ -289,3 +289,72 @@ async def test_blocks_kept_outside_the_window_are_not_listed_as_placed(
     r = await schedule(sched_client, b.id, horizon_days=1)  # Monday: A's later blocks stay
     assert r.status_code == 200, r.text
     assert not r.json()["placed"], r.json()["placed"]
+
+
+def loose(n: int, hours: float) -> list[dict[str, object]]:
+    return [{"key": f"t{i}", "estimate_hours": hours, "priority": 2} for i in range(n)]
+
+
+async def test_the_daily_maximum_of_a_move_counts_the_whole_target_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # A move to a day past the plan's own window read the calendar only up to the moved
+    # block's end: another plan's blocks later that day were not counted (a 200 for a 4 h day).
+    await memory.add("preference", "No more than 2 hours of work per day")
+    monday = next_monday()
+    tuesday = monday + timedelta(days=1)
+    a = await make_plan(db_session, loose(2, 1.0), title="A")
+    r = await schedule(sched_client, a.id, dry_run=False, horizon_days=1)  # Monday only
+    assert r.status_code == 200, r.text
+    a_block = r.json()["blocks"][0]
+    b = await make_plan(db_session, loose(2, 1.0), title="B")
+    r = await schedule(sched_client, b.id, dry_run=False, horizon_days=2)
+    assert r.status_code == 200, r.text
+    b_blocks = r.json()["blocks"]
+    assert all(parse(x["start"]).date() == tuesday for x in b_blocks), b_blocks
+    for n, x in enumerate(sorted(b_blocks, key=lambda x: x["start"])):  # late on Tuesday
+        late = {"start": at(tuesday, 15 + n).isoformat(), "end": at(tuesday, 16 + n).isoformat()}
+        r = await sched_client.put(f"{URL}/calendar/{x['almanac_id']}", json=late)
+        assert r.status_code == 200, r.text
+    early = {"start": at(tuesday, 9).isoformat(), "end": at(tuesday, 10).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{a_block['almanac_id']}", json=early)
+    assert r.status_code == 409, r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes {tuesday:%a %d %b} 3 h of work, above the daily maximum of 2 h"
+    ]
+
+
+async def test_a_move_within_a_day_already_over_the_maximum_is_not_refused_for_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # The day held 3 h before the preference said 2: shifting one of its blocks later the same
+    # day does not make the day longer, so the daily maximum is no reason for a 409.
+    monday = next_monday()
+    a = await make_plan(db_session, loose(3, 1.0), title="A")
+    r = await schedule(sched_client, a.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    blocks = sorted(r.json()["blocks"], key=lambda x: x["start"])
+    assert len(blocks) == 3
+    await memory.add("preference", "No more than 2 hours of work per day")
+    later = {"start": at(monday, 15).isoformat(), "end": at(monday, 16).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{blocks[-1]['almanac_id']}", json=later)
+    assert r.status_code == 200, r.text
+    assert not r.json()["warnings"], r.json()["warnings"]
+    # A block from another day still may not make it longer.
+    b = await make_plan(db_session, loose(1, 1.0), title="B")
+    r = await schedule(sched_client, b.id, dry_run=False, horizon_days=2)
+    assert r.status_code == 200, r.text
+    [other] = r.json()["blocks"]
+    assert parse(other["start"]).date() != monday
+    held = [
+        e for e in await almanac_entries(db_session) if e.start_at.astimezone(TZ).date() == monday
+    ]
+    hours = sum((e.end_at - e.start_at).total_seconds() for e in held) / 3600
+    assert hours >= 2  # B's solve may have moved some of A's Monday away, not all
+    onto = {"start": at(monday, 16).isoformat(), "end": at(monday, 17).isoformat()}
+    assert all(e.end_at <= at(monday, 16) for e in held)
+    r = await sched_client.put(f"{URL}/calendar/{other['almanac_id']}", json=onto)
+    assert r.status_code == 409, r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes {monday:%a %d %b} {hours + 1:g} h of work, above the daily maximum of 2 h"
+    ]

@@ -112,6 +112,24 @@ async def test_null_clears_a_deadline_and_is_refused_elsewhere(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "priority"
 
 
+async def test_the_documented_patch_takes_null_only_for_the_deadline(
+    sched_client: httpx.AsyncClient,
+):
+    # The schema offered null for every field while the API refuses it for all but the
+    # deadline: a client built from the OpenAPI document sent what the server 422s.
+    doc = (await sched_client.get("/openapi.json")).json()
+    body = doc["paths"][URL + "/{task_id}"]["patch"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    props = doc["components"]["schemas"][ref]["properties"]
+    takes_null = {
+        name
+        for name, prop in props.items()
+        if prop.get("type") == "null" or any(a.get("type") == "null" for a in prop.get("anyOf", []))
+    }
+    assert takes_null == {"deadline"}, props
+    assert all("default" not in props[name] for name in set(props) - {"deadline"}), props
+
+
 async def test_time_creates_then_extends_the_run_and_done_frees_blocks(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

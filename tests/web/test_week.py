@@ -161,3 +161,40 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     shot(page, "week-conflict")
     assert after[victim["id"]]["start"] == victim["start"], "a refused move changed the block"
     assert after[victim["id"]]["end"] == victim["end"]
+
+
+def test_apply_writes_the_preview_or_says_what_changed(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    # Apply sent the form again without the preview's run_id: the server solved once more
+    # and wrote that, whatever had changed since the preview on screen.
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Beta"}
+    )
+    assert plan.status_code == 201, plan.text
+    plan_id = plan.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    monday = _next_monday() + timedelta(days=14)  # clear of the other journey's week
+    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
+    form = page.locator("#sched-form")
+    expect(form.locator("select[name=plan_id]")).to_have_value(str(plan_id))  # plans loaded
+    form.get_by_label("From").fill(monday.isoformat())
+    form.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-out")).to_contain_text("Nothing is written yet")
+    early = {  # before working hours: no block moves for it, but the calendar changed
+        "title": "Breakfast",
+        "start": _at(monday + timedelta(days=2), 7).isoformat(),
+        "end": _at(monday + timedelta(days=2), 8).isoformat(),
+    }
+    assert server.api("POST", "/api/v1/calendar/events", json=early).status_code == 201
+    watch.expected.add(409)
+    page.get_by_role("button", name="Apply to the calendar").click()
+    expect(page.locator("#preview-out")).to_contain_text("preview again")
+    written = [e for e in _events(server, monday) if e["almanac"]]
+    assert not written, written
+    # Previewed again, the same button writes it.
+    form.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview-out")).to_contain_text("Nothing is written yet")
+    page.get_by_role("button", name="Apply to the calendar").click()
+    expect(page.locator("#flash")).to_contain_text(f"Plan #{plan_id} scheduled")
+    assert [e for e in _events(server, monday) if e["almanac"]]

@@ -226,8 +226,21 @@ def replan(
     moved = out.get("moved_share", 0.0)
     state = "written" if yes and out.get("applied") else "preview (add --yes to write)"
     print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
+    # What moves (any plan's block) and what other plans gain: the preview is what is written.
+    for m in out.get("moves", []):
+        to = _hm(m["to_start"]) if m.get("to_start") else "off the calendar"
+        print(
+            f"moves plan {m['plan_id']} {m['title']}: {_hm(m['from_start'])} -> {to} ({m['why']})"
+        )
+    for b in out.get("placed", []):
+        print(f"adds plan {b['plan_id']} {b['title']}: {_hm(b['start'])}-{b['end'][11:16]}")
     for warning in out.get("warnings", []):
         print(f"warning: {warning}")
+
+
+def _hm(value: str) -> str:
+    """An API time as it was sent (in the user's zone): date and minute."""
+    return value[:16].replace("T", " ")
 
 
 # -- prompts ------------------------------------------------------------------------------

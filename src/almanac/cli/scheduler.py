@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from almanac.cli.output import emit
@@ -61,12 +62,35 @@ def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> l
     return tables
 
 
+def elsewhere(out: ScheduleOut) -> list[str]:
+    """Other plans' blocks the write moves or adds: not in the plan's week view, but written
+    with it all the same (the preview must show everything it writes)."""
+    tz = ZoneInfo(out.timezone)
+
+    def span(start: datetime, end: datetime) -> str:
+        return f"{start.astimezone(tz):%a %d %H:%M}-{end.astimezone(tz):%H:%M}"
+
+    lines = []
+    for m in out.moves:
+        if m.plan_id != out.plan_id:
+            to = span(m.to_start, m.to_end) if m.to_start and m.to_end else "off the calendar"
+            lines.append(
+                f"moves plan {m.plan_id} {m.title}: {span(m.from_start, m.from_end)} -> {to} "
+                f"({m.why})"
+            )
+    lines += [f"adds plan {b.plan_id} {b.title}: {span(b.start, b.end)}" for b in out.placed]
+    return lines
+
+
 def show(
     out: ScheduleOut, busy: list[CalendarEventOut] | None = None, *, writing: bool = False
 ) -> None:
-    """Print the week view, what was not placed and the warnings."""
+    """Print the week view, other plans' blocks it moves or adds, what was not placed and
+    the warnings."""
     for table in week_view(out, busy):
         console.print(table)
+    for line in elsewhere(out):
+        console.print(f"[cyan]also:[/cyan] {escape(line)}")
     for u in out.unplaced:
         console.print(f"[yellow]not placed:[/yellow] {u.title} ({u.task_key}): {u.cause}")
     for w in out.warnings:

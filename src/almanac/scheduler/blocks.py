@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from almanac.calendars.base import CalendarEvent, almanac_id_from_uid
+from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
@@ -124,10 +124,17 @@ class BlockService:
         w0 = min(datetime.fromisoformat(meta["window_start"]), start)
         w1 = max(datetime.fromisoformat(meta["window_end"]), end)
         window = (w0, w1)
-        events = await self.calendar.events(*window)
+        # The daily maximum counts the whole local day(s) of the move, which may reach past
+        # the plan's window; the write still covers only the window.
+        days = (
+            datetime.combine(start.date(), time(0), tzinfo=tz),
+            datetime.combine(end.date() + timedelta(days=1), time(0), tzinfo=tz),
+        )
+        read = await self.calendar.events(min(w0, days[0]), max(w1, days[1]))
+        events = [e for e in read if overlaps(e.start, e.end, window)]
         prefs = await self.s.rule_preferences(plan.client_id)
         found = await move_conflicts(
-            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, events, blocks, prefs
+            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, read, blocks, prefs
         )
         if found and not body.force:
             raise Conflict(

@@ -53,17 +53,25 @@ def over_daily_max(
     events: Sequence[CalendarEvent],
     prefs: SchedulingPreferences | None = None,
 ) -> str | None:
-    """Why moving block `aid` to [start, end) makes its day longer than the daily maximum."""
+    """Why moving block `aid` to [start, end) makes its day longer than the daily maximum.
+
+    A day already past the maximum (pinned by force, or a preference said later) is no
+    reason to refuse a move that leaves it no longer than it was (a shift within the day).
+    """
     cap = pb.limits(settings, prefs or SchedulingPreferences(), []).daily_max_minutes
     if cap is None:
         return None
     day = start.astimezone(tz).date()
     minutes = (end - start).total_seconds() / 60
+    before = 0.0
     for e in events:
         # Every plan's blocks count, as in the solve; meetings do not.
-        if e.almanac_id and e.almanac_id != aid and e.start.astimezone(tz).date() == day:
-            minutes += (e.end - e.start).total_seconds() / 60
-    if minutes <= cap:
+        if e.almanac_id and e.start.astimezone(tz).date() == day:
+            length = (e.end - e.start).total_seconds() / 60
+            before += length
+            if e.almanac_id != aid:
+                minutes += length
+    if minutes <= cap or minutes <= before:
         return None
     return (
         f"makes {day:%a %d %b} {minutes / 60:g} h of work, above the daily maximum of "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
@@ -55,6 +56,22 @@ class TaskList(BaseModel):
     offset: int
 
 
+def _null_only_for_deadline(schema: JsonDict) -> None:
+    """The schema says null only where it is accepted: `deadline` (clears it). The other
+    fields are `X | None` so that leaving them out reads as None, but null is refused."""
+    props = schema.get("properties")
+    for name, prop in props.items() if isinstance(props, dict) else ():
+        if name == "deadline" or not isinstance(prop, dict):
+            continue
+        prop.pop("default", None)
+        options = prop.get("anyOf")
+        if isinstance(options, list):
+            kept = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+            if len(kept) == 1 and isinstance(kept[0], dict):
+                del prop["anyOf"]
+                prop.update(kept[0])
+
+
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
@@ -63,6 +80,8 @@ class TaskPatch(Strict):
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
     status: TaskStatus | None = None
+
+    model_config = ConfigDict(json_schema_extra=_null_only_for_deadline)  # merged with Strict's
 
     @field_validator("title", "estimate_hours", "priority", "status")
     @classmethod

@@ -30,6 +30,24 @@ def blocks_text(out: dict[str, Any]) -> list[str]:
     ]
 
 
+def elsewhere_text(out: dict[str, Any]) -> list[str]:
+    """Other plans' blocks the write moves or adds (written with it, so shown with it)."""
+    lines = []
+    for m in out.get("moves", []):
+        if m.get("plan_id") != out.get("plan_id"):
+            to = _hm(m["to_start"]) if m.get("to_start") else "off the calendar"
+            lines.append(
+                f"moves plan {m['plan_id']} {clip(m['title'], 80)}: {_hm(m['from_start'])} -> "
+                f"{to} ({clip(m['why'], 120)})"
+            )
+    lines += [
+        f"adds plan {b['plan_id']} {b['almanac_id']}: {_hm(b['start'])}–{b['end'][11:16]} "
+        f"{clip(b['title'], 80)}"
+        for b in out.get("placed", [])
+    ]
+    return lines
+
+
 def _placement(out: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted((b["almanac_id"], b["start"], b["end"]) for b in out.get("blocks", []))
 
@@ -138,6 +156,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
                     else f"the calendar changed since preview run #{preview_id}: placement differs"
                 )
         lines += blocks_text(out)
+        lines += elsewhere_text(out)
         lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
         lines += [f"warning: {w}" for w in out.get("warnings", [])]
         return result("\n".join(lines), out)

@@ -10,6 +10,7 @@ window.AlmanacPages.week = function () {
   const [weekEl, conflictsEl, moveForm] = A.byIds("week", "conflicts", "move-form");
   const params = new URLSearchParams(location.search);
   let monday = mondayOf(params.get("week") || A.today());
+  let previewed = null; // { plan_id, run_id } of the preview on screen
   let events = [], preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
 
   function mondayOf(date) { const wd = (new Date(date + "T12:00:00Z").getUTCDay() + 6) % 7; return A.addDays(date, -wd); }
@@ -175,11 +176,21 @@ window.AlmanacPages.week = function () {
     if (!d.plan_id) return A.showProblem(schedForm, new A.ApiError(422, { errors: [{ field: "plan_id", message: "Approve a plan on the Plans page first." }] }));
     d.plan_id = +d.plan_id;
     try {
-      const out = await A.busy(button, () => api("POST", "/api/v1/scheduler/schedule", { ...d, dry_run: dryRun }));
+      // Apply writes exactly the preview on screen (its run_id), or the API answers 409 with
+      // what changed in the calendar since; solving again here could write something else.
+      const body = !dryRun && previewed ? { plan_id: previewed.plan_id, dry_run: false, run_id: previewed.run_id } : { ...d, dry_run: dryRun };
+      const out = await A.busy(button, () => api("POST", "/api/v1/scheduler/schedule", body));
+      previewed = dryRun ? { plan_id: d.plan_id, run_id: out.run_id } : null;
+      // Other plans' blocks the write moves or adds are written with it: shown with it.
+      const others = [
+        ...out.moves.filter((m) => m.plan_id !== out.plan_id).map((m) => `moves plan #${m.plan_id} ${m.title}: ${A.when(m.from_start)} → ${m.to_start ? A.when(m.to_start) : "off the calendar"} (${m.why})`),
+        ...out.placed.map((b) => `adds plan #${b.plan_id} ${b.title}: ${A.when(b.start)}–${A.clock(b.end)}`),
+      ];
       preview = dryRun ? out.blocks.map((b) => ({ id: b.almanac_id, title: b.title, start: b.start, end: b.end, almanac: true, busy: true, preview: true })) : [];
       A.fill(previewOut, 
         h("p", { class: dryRun ? "hint" : "ok" }, dryRun ? `Preview: ${out.blocks.length} block(s), shown dashed in the week. Nothing is written yet.` : `Applied: ${out.blocks.length} block(s) written to the ${out.calendar ? out.calendar.provider : ""} calendar.`),
         h("ul", {}, out.blocks.map((b) => h("li", {}, `${A.when(b.start)}–${A.clock(b.end)} ${b.title} — ${b.reason}`))),
+        others.length ? h("div", { class: "others" }, h("h3", {}, "Other plans"), h("ul", {}, others.map((t) => h("li", {}, t)))) : null,
         out.unplaced.length ? h("div", { role: "alert" }, h("h3", {}, "Not placed"), h("ul", {}, out.unplaced.map((u) => h("li", { class: "warn" }, `${u.title}: ${u.cause} ${u.detail}`)))) : null,
         out.warnings.length ? h("ul", { class: "warn" }, out.warnings.map((w) => h("li", {}, w))) : null);
       applyBtn.disabled = !dryRun;
@@ -191,6 +202,8 @@ window.AlmanacPages.week = function () {
   }
   schedForm.addEventListener("submit", (ev) => { ev.preventDefault(); schedule(true, document.getElementById("preview")); });
   applyBtn.addEventListener("click", () => schedule(false, applyBtn));
+  // Another plan or window than the one previewed: preview it before anything is applied.
+  schedForm.addEventListener("input", () => { previewed = null; applyBtn.disabled = true; });
 
   // -- sprint capacity ---------------------------------------------------------------------
   const sprintEl = document.getElementById("sprint");
