@@ -22,7 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -200,18 +200,22 @@ def _allowed(day: date, dense: Dense) -> list[tuple[int, int]]:
     return spans
 
 
-def _stretches(dense: Dense, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
-    """Wall-clock stretches [a, b) within [lo, hi) where occurrences may fall, merged."""
+def _stretches(
+    dense: Dense, lo: datetime, hi: datetime, per_day: bool
+) -> list[tuple[datetime, datetime]]:
+    """Wall-clock stretches [a, b) meeting [lo, hi) where occurrences may fall, merged
+    (within each day when `per_day`); a stretch starts where the day's limits start it,
+    not at `lo`, so where a run begins does not depend on the window."""
     out: list[tuple[datetime, datetime]] = []
     day = lo.date()
     while day <= hi.date():
         midnight = datetime.combine(day, time(0))
         for h0, h1 in _allowed(day, dense):
-            a = max(midnight + timedelta(hours=h0), lo)
+            a = max(midnight + timedelta(hours=h0), dense.first)
             b = min(midnight + timedelta(hours=h1), hi)
-            if a >= b:
+            if a >= b or b <= lo:
                 continue
-            if out and out[-1][1] == a:
+            if out and out[-1][1] == a and not per_day:
                 out[-1] = (out[-1][0], b)
             else:
                 out.append((a, b))
@@ -223,9 +227,15 @@ def _ceil_steps(delta: timedelta, step: timedelta) -> int:
     return -((-delta) // step)
 
 
-def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:
+def runs(
+    dense: Dense, window: tuple[datetime, datetime], *, per_day: bool = False
+) -> list[CalendarEvent]:
     """The series' busy runs (and RDATEs, overrides) meeting `window`, as events made from
-    the master's fields; work bounded by the window's days and the series' own dates."""
+    the master's fields; work bounded by the window's days and the series' own dates.
+
+    `per_day` (an import, which stores them): runs are cut at midnight and each is named
+    `<UID>#<its first occurrence, UTC>`, whatever the window, so importing the same file
+    again over a shifted window finds the same rows."""
     zone, step, first = dense.zone, dense.step, dense.first
     # Occurrences t meeting the window: t + duration > w0 and t < w1 (an hour of slack
     # for wall-clock arithmetic across a DST change; the runs are clipped below).
@@ -233,7 +243,7 @@ def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]
     hi = _wall(window[1], zone) + timedelta(hours=1)
     skips = dense.skipped
     spans: list[tuple[int, int]] = []
-    for a, b in _stretches(dense, lo, hi):
+    for a, b in _stretches(dense, lo, hi, per_day):
         k0 = max(_ceil_steps(a - first, step), 0)
         k1 = _ceil_steps(b - first, step) - 1
         if dense.last is not None:
@@ -246,15 +256,24 @@ def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]
     busy = dense.base.busy and dense.duration > timedelta(0)
     stretches = []
     for k0, k1 in spans:
+        begin = (first + k0 * step).replace(tzinfo=zone)
+        stop = (first + k1 * step).replace(tzinfo=zone) + dense.duration
+        if dense.duration and stop <= window[0]:
+            continue  # ends where the window starts: not clipped to an instant in it
         # Clipped to the window: the series' span outside it is not what was read.
-        start = max((first + k0 * step).replace(tzinfo=zone), window[0])
-        end = max(min((first + k1 * step).replace(tzinfo=zone) + dense.duration, window[1]), start)
+        start = max(begin, window[0])
+        end = max(min(stop, window[1]), start)
         if overlaps(start, end, window):
-            stretches.append((start, end))
+            uid = f"{dense.base.uid}#{begin.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+            stretches.append((uid if per_day else dense.base.uid, start, end))
     said = note(dense, len(stretches))
-    out = [replace(dense.base, start=s, end=e, busy=busy, note=said) for s, e in stretches]
-    if 0 not in skips and not any(
-        h0 <= first.hour < h1 for h0, h1 in _allowed(first.date(), dense)
+    out = [
+        replace(dense.base, uid=u, start=s, end=e, busy=busy, note=said) for u, s, e in stretches
+    ]
+    if (
+        0 not in skips
+        and (dense.last is None or dense.last >= 0)
+        and not any(h0 <= first.hour < h1 for h0, h1 in _allowed(first.date(), dense))
     ):
         out.append(dense.base)  # DTSTART is the first occurrence even where BY* parts say no
     out.extend(dense.extra)
