@@ -143,12 +143,17 @@ def _dense(
         last = count if last is None else min(last, count)
     overrides = [v for v in vevents if v is not master]
     skipped = set()
-    for value in _values(master, "EXDATE") + [v.decoded("RECURRENCE-ID") for v in overrides]:
+    removed = _values(master, "EXDATE") + [v.decoded("RECURRENCE-ID") for v in overrides]
+    for value in removed:
         k, rest = divmod(_wall(value, zone) - first, step)
         if not rest:
             skipped.add(k)
+    # An EXDATE removes an RDATE too, and an override replaces the RDATE it names.
+    gone = {_aware(value, zone) for value in removed}
     extra = [e for e in map(to_event, overrides) if e is not None]
     for value in _values(master, "RDATE"):
+        if _aware(value[0] if isinstance(value, tuple) else value, zone) in gone:
+            continue
         if isinstance(value, tuple):  # a PERIOD: (start, end or duration)
             begin = _aware(value[0], zone)
             end = _aware(value[1], zone) if isinstance(value[1], datetime) else begin + value[1]
