@@ -386,3 +386,13 @@ def test_an_rdate_removed_by_an_exdate_is_not_busy(extra: str) -> None:
     dense, found = _runs(ical, window)
     assert spans(found) == _expanded(ical, window, dense.step)
     assert not [e for e in found if e.start.hour == 12]
+
+
+def test_a_series_starting_in_the_year_9999_with_bymonthday_reads_as_nothing() -> None:
+    """DTSTART on 31 December 9999 with BYMONTHDAY: finding the month's last day overflowed
+    (OverflowError: a 500 for the import and the CalDAV read instead of no event)."""
+    ical = vcalendar(series("far", ":99991231T230000Z", "FREQ=MINUTELY;BYMONTHDAY=1"))
+    assert parse_ics(ical, window=WEEK, zone=BERLIN).events == []
+    cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="UTC")
+    budget = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    assert cal._occurrences(_stored(ical), *WEEK, budget) == []

@@ -20,6 +20,7 @@ shorter than `GRANULARITY` count as busy, so a series is never read as less busy
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -193,7 +194,7 @@ def _allowed(day: date, dense: Dense) -> list[tuple[int, int]]:
     if dense.weekdays is not None and day.weekday() not in dense.weekdays:
         return []
     if dense.monthdays is not None:
-        last = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        last = monthrange(day.year, day.month)[1]  # no date arithmetic: 9999-12 is valid
         if day.day not in dense.monthdays and day.day - last - 1 not in dense.monthdays:
             return []
     spans: list[tuple[int, int]] = []
