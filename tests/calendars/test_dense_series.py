@@ -15,6 +15,7 @@ import recurring_ical_events  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import CalendarUnavailable, merge_intervals
+from almanac.calendars.builtin import MAX_UID
 from almanac.calendars.caldav import CALDAV_LIMITS, CalDAVCalendar
 from almanac.calendars.ics import parse_ics
 from almanac.calendars.recurrence import RecurrenceBudget
@@ -297,3 +298,101 @@ async def test_an_import_with_a_secondly_spam_series_schedules_around_it_and_a_m
         out = await _schedule(api, db_session, monday)
     # The stretches are stored events now: the import said so, the schedule need not.
     assert not _avoided(out, monday, meeting)
+
+
+# -- review: what the first cut of runs.py got wrong ---------------------------------------------
+
+
+def test_until_before_dtstart_reads_no_occurrence_where_by_parts_exclude_dtstart() -> None:
+    """UNTIL before DTSTART ends the series before it starts (the expander yields nothing);
+    DTSTART outside BYHOUR was still read as one busy occurrence."""
+    rule = "FREQ=MINUTELY;BYHOUR=9;UNTIL=20260302T065959Z"
+    ical = vcalendar(series("s", ":20260302T070000Z", rule, "PT1M"))
+    window = (utc(2026, 3, 2), utc(2026, 3, 3))
+    dense, found = _runs(ical, window)
+    assert spans(found) == _expanded(ical, window, dense.step) == []
+
+
+@pytest.mark.parametrize("rule", ["FREQ=SECONDLY", "FREQ=MINUTELY;BYHOUR=9,10,11"])
+def test_an_import_over_a_shifted_window_names_the_same_runs(rule: str) -> None:
+    """A run was named after where the window cut it: importing the same file again with
+    another window start (the default one follows the clock) stored it again as a new row.
+    Now a run is named after its first occurrence, runs cut at midnight."""
+    ical = vcalendar(series("spam", ":20260201T000000Z", rule))
+    first = parse_ics(ical, window=(utc(2026, 3, 2, 9, 30), utc(2026, 3, 6)), zone=BERLIN)
+    again = parse_ics(ical, window=(utc(2026, 3, 2, 9, 47), utc(2026, 3, 7)), zone=BERLIN)
+    shared = {e.uid for e in again.events if e.start < utc(2026, 3, 6)}
+    assert shared and shared <= {e.uid for e in first.events}
+    assert spans(again.events)[0][0] == utc(2026, 3, 2, 9, 47)
+
+
+def test_an_rdate_starting_where_a_run_starts_keeps_its_longer_period() -> None:
+    """An RDATE at 09:00 lasting 3 hours got the UID of the run starting at 09:00 and was
+    dropped for it: 10:00-12:00 was lost."""
+    rdate = "RDATE;VALUE=PERIOD:20260303T080000Z/PT3H"
+    nine = series("nine", ";TZID=Europe/Berlin:20260101T090000", "FREQ=MINUTELY;BYHOUR=9", "PT1M")
+    parsed = parse_ics(
+        vcalendar(f"{nine}\r\n{rdate}"), window=(utc(2026, 3, 2), utc(2026, 3, 5)), zone=BERLIN
+    )
+    assert (utc(2026, 3, 3, 8), utc(2026, 3, 3, 11)) in spans(parsed.events)
+
+
+def test_runs_of_a_series_with_a_long_uid_are_named_within_the_column() -> None:
+    """A UID of 255 characters (the column's size, String(255)) plus `#<start>` did not
+    fit: the import could not store those runs."""
+    ical = vcalendar(series("u" * MAX_UID, ":20260201T000000Z", "FREQ=MINUTELY;BYHOUR=9"))
+    parsed = parse_ics(ical, window=(utc(2026, 3, 2), utc(2026, 3, 5)), zone=BERLIN)
+    assert len(parsed.events) == 3 and all(len(e.uid) <= MAX_UID for e in parsed.events)
+
+
+async def test_importing_a_spam_series_again_over_a_later_window_adds_no_rows(
+    state_for: States, calendar_client_for: Clients
+) -> None:
+    """The default import window starts 30 days before now: each import of the same file
+    stored the series' first run again under a new UID."""
+    body = vcalendar(SPAM)
+    monday = next_monday()
+    end = _local(monday + timedelta(days=3), 0).isoformat()
+    async with calendar_client_for(state_for(BuiltinCalendarSettings())) as api:
+        out = []
+        for start in (_local(monday, 0), _local(monday, 5) + timedelta(minutes=17)):
+            r = await api.post(
+                "/api/v1/calendar/import",
+                params={"start": start.isoformat(), "end": end},
+                content=body,
+                headers={"content-type": "text/calendar"},
+            )
+            assert r.status_code == 200, r.text
+            out.append(r.json())
+    # Runs are cut at midnight in DTSTART's zone (UTC): the 4th is the hour before Monday.
+    assert out[0]["created"] == 4
+    assert (out[1]["created"], out[1]["updated"], out[1]["unchanged"]) == (0, 1, 2), out[1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "RDATE:20260302T120000Z\r\nEXDATE:20260302T120000Z",
+        "RDATE:20260302T120000Z\r\nEXDATE:20260302T000000Z,20260302T120000Z",
+    ],
+)
+def test_an_rdate_removed_by_an_exdate_is_not_busy(extra: str) -> None:
+    """EXDATE removes an RDATE as it removes a rule's occurrence (the expander agrees);
+    the RDATE was still read as busy. (Found by comparing with the expander over random
+    rules.)"""
+    rule = "FREQ=MINUTELY;INTERVAL=5;BYHOUR=6"
+    ical = vcalendar(series("s", ":20260302T060000Z", rule, "PT2M", extra))
+    window = (utc(2026, 3, 2), utc(2026, 3, 3))
+    dense, found = _runs(ical, window)
+    assert spans(found) == _expanded(ical, window, dense.step)
+    assert not [e for e in found if e.start.hour == 12]
+
+
+def test_a_series_starting_in_the_year_9999_with_bymonthday_reads_as_nothing() -> None:
+    """DTSTART on 31 December 9999 with BYMONTHDAY: finding the month's last day overflowed
+    (OverflowError: a 500 for the import and the CalDAV read instead of no event)."""
+    ical = vcalendar(series("far", ":99991231T230000Z", "FREQ=MINUTELY;BYMONTHDAY=1"))
+    assert parse_ics(ical, window=WEEK, zone=BERLIN).events == []
+    cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="UTC")
+    budget = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    assert cal._occurrences(_stored(ical), *WEEK, budget) == []

@@ -107,6 +107,11 @@ def _uid(comp: icalendar.Component, series: set[str]) -> str:
     # recurring-ical-events gives single events a RECURRENCE-ID too: only series get one.
     if rid is not None and uid in series:
         uid = f"{uid}#{rid.to_ical().decode()}"
+    return _storable(uid)
+
+
+def _storable(uid: str) -> str:
+    """`uid`, or its hash when longer than the column holds."""
     if len(uid) > MAX_UID:
         uid = f"import-{hashlib.sha256(uid.encode()).hexdigest()}"
     return uid
@@ -231,7 +236,10 @@ def parse_ics(
                 budget.occurrences_of(uid, len(runs_of))
                 notes.extend(sorted({e.note for e in runs_of if e.note}))
                 for run in runs_of:
-                    found.setdefault(run.uid, run)
+                    # An RDATE may start where a run does (the same UID): the longer stays.
+                    kept = found.get(run.uid)
+                    if kept is None or kept.end < run.end:
+                        found[run.uid] = run
                 continue
             for vevent in vevents:
                 budget.walk(uid, vevent, end, zone, dense)
@@ -258,11 +266,13 @@ def parse_ics(
 
 
 def _runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:
-    """A dense series' runs, each stored under the UID its first occurrence would have."""
+    """A dense series' runs, each stored under the UID its first occurrence would have
+    (a run's is its first occurrence, not where the window cuts it: a re-import over
+    another window finds the same rows)."""
     master = dense.base.uid
     return [
-        replace(e, uid=f"{master}#{e.start.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+        replace(e, uid=_storable(f"{master}#{e.start.astimezone(UTC):%Y%m%dT%H%M%SZ}"))
         if e.uid == master
-        else e
-        for e in runs(dense, window)
+        else replace(e, uid=_storable(e.uid))
+        for e in runs(dense, window, per_day=True)
     ]

@@ -20,9 +20,10 @@ shorter than `GRANULARITY` count as busy, so a series is never read as less busy
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from calendar import monthrange
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -143,12 +144,17 @@ def _dense(
         last = count if last is None else min(last, count)
     overrides = [v for v in vevents if v is not master]
     skipped = set()
-    for value in _values(master, "EXDATE") + [v.decoded("RECURRENCE-ID") for v in overrides]:
+    removed = _values(master, "EXDATE") + [v.decoded("RECURRENCE-ID") for v in overrides]
+    for value in removed:
         k, rest = divmod(_wall(value, zone) - first, step)
         if not rest:
             skipped.add(k)
+    # An EXDATE removes an RDATE too, and an override replaces the RDATE it names.
+    gone = {_aware(value, zone) for value in removed}
     extra = [e for e in map(to_event, overrides) if e is not None]
     for value in _values(master, "RDATE"):
+        if _aware(value[0] if isinstance(value, tuple) else value, zone) in gone:
+            continue
         if isinstance(value, tuple):  # a PERIOD: (start, end or duration)
             begin = _aware(value[0], zone)
             end = _aware(value[1], zone) if isinstance(value[1], datetime) else begin + value[1]
@@ -188,7 +194,7 @@ def _allowed(day: date, dense: Dense) -> list[tuple[int, int]]:
     if dense.weekdays is not None and day.weekday() not in dense.weekdays:
         return []
     if dense.monthdays is not None:
-        last = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        last = monthrange(day.year, day.month)[1]  # no date arithmetic: 9999-12 is valid
         if day.day not in dense.monthdays and day.day - last - 1 not in dense.monthdays:
             return []
     spans: list[tuple[int, int]] = []
@@ -200,18 +206,22 @@ def _allowed(day: date, dense: Dense) -> list[tuple[int, int]]:
     return spans
 
 
-def _stretches(dense: Dense, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
-    """Wall-clock stretches [a, b) within [lo, hi) where occurrences may fall, merged."""
+def _stretches(
+    dense: Dense, lo: datetime, hi: datetime, per_day: bool
+) -> list[tuple[datetime, datetime]]:
+    """Wall-clock stretches [a, b) meeting [lo, hi) where occurrences may fall, merged
+    (within each day when `per_day`); a stretch starts where the day's limits start it,
+    not at `lo`, so where a run begins does not depend on the window."""
     out: list[tuple[datetime, datetime]] = []
     day = lo.date()
     while day <= hi.date():
         midnight = datetime.combine(day, time(0))
         for h0, h1 in _allowed(day, dense):
-            a = max(midnight + timedelta(hours=h0), lo)
+            a = max(midnight + timedelta(hours=h0), dense.first)
             b = min(midnight + timedelta(hours=h1), hi)
-            if a >= b:
+            if a >= b or b <= lo:
                 continue
-            if out and out[-1][1] == a:
+            if out and out[-1][1] == a and not per_day:
                 out[-1] = (out[-1][0], b)
             else:
                 out.append((a, b))
@@ -223,9 +233,15 @@ def _ceil_steps(delta: timedelta, step: timedelta) -> int:
     return -((-delta) // step)
 
 
-def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:
+def runs(
+    dense: Dense, window: tuple[datetime, datetime], *, per_day: bool = False
+) -> list[CalendarEvent]:
     """The series' busy runs (and RDATEs, overrides) meeting `window`, as events made from
-    the master's fields; work bounded by the window's days and the series' own dates."""
+    the master's fields; work bounded by the window's days and the series' own dates.
+
+    `per_day` (an import, which stores them): runs are cut at midnight and each is named
+    `<UID>#<its first occurrence, UTC>`, whatever the window, so importing the same file
+    again over a shifted window finds the same rows."""
     zone, step, first = dense.zone, dense.step, dense.first
     # Occurrences t meeting the window: t + duration > w0 and t < w1 (an hour of slack
     # for wall-clock arithmetic across a DST change; the runs are clipped below).
@@ -233,7 +249,7 @@ def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]
     hi = _wall(window[1], zone) + timedelta(hours=1)
     skips = dense.skipped
     spans: list[tuple[int, int]] = []
-    for a, b in _stretches(dense, lo, hi):
+    for a, b in _stretches(dense, lo, hi, per_day):
         k0 = max(_ceil_steps(a - first, step), 0)
         k1 = _ceil_steps(b - first, step) - 1
         if dense.last is not None:
@@ -246,15 +262,24 @@ def runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]
     busy = dense.base.busy and dense.duration > timedelta(0)
     stretches = []
     for k0, k1 in spans:
+        begin = (first + k0 * step).replace(tzinfo=zone)
+        stop = (first + k1 * step).replace(tzinfo=zone) + dense.duration
+        if dense.duration and stop <= window[0]:
+            continue  # ends where the window starts: not clipped to an instant in it
         # Clipped to the window: the series' span outside it is not what was read.
-        start = max((first + k0 * step).replace(tzinfo=zone), window[0])
-        end = max(min((first + k1 * step).replace(tzinfo=zone) + dense.duration, window[1]), start)
+        start = max(begin, window[0])
+        end = max(min(stop, window[1]), start)
         if overlaps(start, end, window):
-            stretches.append((start, end))
+            uid = f"{dense.base.uid}#{begin.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+            stretches.append((uid if per_day else dense.base.uid, start, end))
     said = note(dense, len(stretches))
-    out = [replace(dense.base, start=s, end=e, busy=busy, note=said) for s, e in stretches]
-    if 0 not in skips and not any(
-        h0 <= first.hour < h1 for h0, h1 in _allowed(first.date(), dense)
+    out = [
+        replace(dense.base, uid=u, start=s, end=e, busy=busy, note=said) for u, s, e in stretches
+    ]
+    if (
+        0 not in skips
+        and (dense.last is None or dense.last >= 0)
+        and not any(h0 <= first.hour < h1 for h0, h1 in _allowed(first.date(), dense))
     ):
         out.append(dense.base)  # DTSTART is the first occurrence even where BY* parts say no
     out.extend(dense.extra)
