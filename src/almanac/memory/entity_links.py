@@ -135,3 +135,13 @@ class EntityLinkRepository:
             {} if node_ids is None else {"ids": list(node_ids)},
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def drop_client(self, client_id: int) -> int:
+        """Delete a forgotten client's `client:<id>` node; its edges and links cascade.
+
+        The triggers drop the nodes of the client's plans and documents with their rows,
+        but the client has no table of its own, so its node would stay behind, empty."""
+        result = await self.session.execute(
+            text("DELETE FROM graph_nodes WHERE node_id = :id"), {"id": f"client:{client_id}"}
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

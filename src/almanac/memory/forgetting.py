@@ -144,7 +144,9 @@ async def forget_subject(
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()
     # Likewise entity nodes (a name is what was forgotten) that no memory links to now.
-    counts["entity_nodes"] = await EntityLinkRepository(session).prune()
+    links = EntityLinkRepository(session)
+    counts["entity_nodes"] = await links.prune()
+    counts["client_nodes"] = await links.drop_client(client_id) if client_id is not None else 0
 
     namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})
     invalidator.everything_changed(uow, namespaces)

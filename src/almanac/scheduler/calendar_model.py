@@ -234,6 +234,27 @@ def changes_since(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def started_since(
+    written: Mapping[int, Sequence[Block]], previous: Sequence[Block], now: datetime
+) -> list[str]:
+    """Human lines for previewed blocks that began before `now` (a preview applied late).
+
+    A block that has begun can no longer be placed as planned; blocks the preview kept
+    fixed or left exactly as already written are not new placements and pass."""
+    kept = {(b.task_id, b.start, b.end) for b in previous}
+    out: list[str] = []
+    for plan_id, blocks in sorted(written.items()):
+        for b in sorted(blocks, key=lambda b: (b.start, b.task_id)):
+            if b.start >= now or b.fixed or (core_id(plan_id, b.task_id), b.start, b.end) in kept:
+                continue
+            what = "has passed" if b.end <= now else "has started"
+            out.append(
+                f"plan {plan_id}, task {b.task_id}: the block at "
+                f"{b.start.astimezone(UTC).isoformat()} {what}"
+            )
+    return out
+
+
 def require_working_time(problem: Problem, start: date, days: int) -> None:
     """422 naming `start_date` when the window holds no working time from now on: writing
     it would only clear the plan's blocks elsewhere (an impossible window)."""

@@ -377,6 +377,11 @@ class Writer:
         written = {
             int(p): pb.blocks_from_json(rows_) for p, rows_ in (meta.get("plans") or {}).items()
         }
+        if late := cm.started_since(written, inputs.previous, now):
+            raise Conflict(  # the fingerprint holds no time: a preview applied late
+                "blocks of this preview have started or passed since; preview again",
+                errors=[{"field": "run_id", "message": m} for m in late],
+            )
         task_ids = {cid: r.id for cid, r in inputs.rows.items()}
         out = ScheduleOut.model_validate(meta["response"])
         out.warnings = [w for w in out.warnings if not w.startswith("preview only")]

@@ -1,0 +1,73 @@
+"""Forgetting a client leaves nothing of it in the graph; other clients and shared nodes stay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from almanac.models import Workflow
+
+G = "/api/v1/graph"
+P = "/api/v1/planner"
+M = "/api/v1/memory"
+
+
+def kinds(out: dict[str, Any]) -> set[str]:
+    return {n["edge"]["type"] for n in out["neighbors"]}
+
+
+async def _client_with_everything(client: httpx.AsyncClient, wf: int, client_id: int) -> int:
+    """Memories, a fact, a document and an approved plan for `client_id`; the plan's id."""
+    r = await client.post(f"{M}/remember", json={"content": "Kickoff call", "client_id": client_id})
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{M}/facts",
+        json={
+            "subject_type": "client",
+            "subject_id": str(client_id),
+            "fact_type": "constraint",
+            "content": "No calls on Fridays",
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{M}/documents",
+        files={"file": ("brief.md", b"# Brief\n\nTwelve weeks of work.\n")},
+        data={"client_id": str(client_id)},
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"{P}/plan",
+        json={"intent": "onboard a new client", "client_id": client_id, "workflow_id": wf},
+    )
+    assert r.status_code == 201, r.text
+    plan = int(r.json()["id"])
+    assert (await client.post(f"{P}/plans/{plan}/approve")).status_code == 200
+    return plan
+
+
+async def test_forgetting_a_client_removes_its_node_and_edges(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+):
+    wf = library["onboarding"].id
+    r = await client.post(f"{P}/blueprints", json={"name": "Retainer", "workflow_sequence": [wf]})
+    assert r.status_code == 201, r.text
+    blueprint = r.json()["id"]
+    await _client_with_everything(client, wf, 7)
+    kept_plan = await _client_with_everything(client, wf, 8)
+    before = (await client.get(f"{G}/nodes/client:7/neighbors")).json()
+    assert kinds(before) >= {"has_plan", "has_fact", "has_document"}
+
+    r = await client.delete(f"{M}/subjects/client/7")
+    assert r.status_code == 200, r.text
+    gone = await client.get(f"{G}/nodes/client:7/neighbors")
+    assert gone.status_code == 404, gone.text
+    assert r.json()["deleted"]["client_nodes"] == 1
+    other = (await client.get(f"{G}/nodes/client:8/neighbors")).json()
+    assert kinds(other) >= {"has_plan", "has_fact", "has_document"}
+    assert f"plan:{kept_plan}" in {n["node"]["id"] for n in other["neighbors"]}
+    shared = (await client.get(f"{G}/nodes/blueprint:{blueprint}/neighbors")).json()
+    assert (f"workflow:{wf}", "includes") in {
+        (n["node"]["id"], n["edge"]["type"]) for n in shared["neighbors"]
+    }
