@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from typer.testing import CliRunner
@@ -12,6 +13,19 @@ from almanac.cli import tasks as tasks_cli
 from almanac.cli.main import app
 from almanac.state import AppState
 from tests.cli.test_planner_cli import cli_env  # noqa: F401
+
+# A deadline a little ahead of whenever the suite runs (a fixed date would pass into the
+# past), and how the tables show it in UTC and in Berlin.
+DUE_DAY = (datetime.now(UTC) + timedelta(days=17)).date().isoformat()
+DEADLINE = f"{DUE_DAY}T17:00:00+01:00"
+
+
+def reflect_day_of_work(hours: float) -> list[str]:
+    """`almanac reflect` for the day the hours just logged began: hours count on the day
+    their work began (billing.hours_in), which is yesterday just after midnight (UTC)."""
+    began = datetime.now(UTC) - timedelta(hours=hours)
+    return ["reflect", "--date", began.date().isoformat()]
+
 
 runner = CliRunner()
 
@@ -64,9 +78,7 @@ def test_narrow_terminal_tables_and_reflection(cli_env: AppState, monkeypatch) -
 
     monkeypatch.setattr(tasks_cli, "console", Console(width=80))
     monkeypatch.setattr(planner_cli, "console", Console(width=80))
-    result = runner.invoke(
-        app, ["plan", "Onboard Acme as a new client", "--deadline", "2026-12-18T17:00:00+01:00"]
-    )
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client", "--deadline", DEADLINE])
     assert result.exit_code == 0, result.output
     plan_id = result.output.split("almanac approve ")[1].split()[0]
     result = runner.invoke(app, ["approve", plan_id])
@@ -75,12 +87,12 @@ def test_narrow_terminal_tables_and_reflection(cli_env: AppState, monkeypatch) -
 
     result = runner.invoke(app, ["tasks", "--plan", plan_id])
     assert result.exit_code == 0, result.output
-    assert len(re.findall(r"2026-12-18 16:00", result.output)) == 4, result.output
+    assert len(re.findall(f"{DUE_DAY} 16:00", result.output)) == 4, result.output
 
     listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
     result = runner.invoke(app, ["done", str(listed["items"][0]["id"]), "--hours", "1.5"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["reflect"])
+    result = runner.invoke(app, reflect_day_of_work(1.5))
     assert result.exit_code == 0, result.output
     assert "1.5 worked" in result.output, result.output
     assert "billable:" in result.output and "no LLM is configured" in result.output
@@ -102,7 +114,7 @@ def test_a_clients_plan_and_tasks_show_the_client_and_logged_hours_count_before_
             "--client",
             "7",
             "--deadline",
-            "2026-12-18T17:00:00+01:00",
+            DEADLINE,
         ],
     )
     assert result.exit_code == 0, result.output
@@ -121,14 +133,14 @@ def test_a_clients_plan_and_tasks_show_the_client_and_logged_hours_count_before_
     header = next(line for line in result.output.splitlines() if "status" in line)
     assert header.split()[:3] == ["id", "plan", "client"], result.output
     # Still one row per task at 80 columns, the due time whole.
-    rows = [line for line in result.output.splitlines() if "2026-12-18 16:00" in line]
+    rows = [line for line in result.output.splitlines() if f"{DUE_DAY} 16:00" in line]
     assert len(rows) == 4 and all(re.search(r"\b7\b", r) for r in rows), result.output
 
-    # 1.5 h logged on a task that is not done yet is worked today.
+    # 1.5 h logged on a task that is not done yet count as worked on the day they began.
     listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
     result = runner.invoke(app, ["log", str(listed["items"][0]["id"]), "1.5"])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["reflect"])
+    result = runner.invoke(app, reflect_day_of_work(1.5))
     assert result.exit_code == 0, result.output
     assert "1.5 worked" in result.output, result.output
 
@@ -137,12 +149,10 @@ def test_due_times_are_shown_in_the_users_zone(cli_env: AppState, monkeypatch) -
     # The API answers in UTC; the table showed that, an hour early for a user in Berlin.
     monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
     monkeypatch.setattr(tasks_cli, "console", Console(width=120))
-    result = runner.invoke(
-        app, ["plan", "Onboard Acme as a new client", "--deadline", "2026-12-18T17:00:00+01:00"]
-    )
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client", "--deadline", DEADLINE])
     assert result.exit_code == 0, result.output
     plan_id = result.output.split("almanac approve ")[1].split()[0]
     assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
     result = runner.invoke(app, ["tasks", "--plan", plan_id])
     assert result.exit_code == 0, result.output
-    assert "2026-12-18 17:00" in result.output and "16:00" not in result.output, result.output
+    assert f"{DUE_DAY} 17:00" in result.output and "16:00" not in result.output, result.output
