@@ -60,21 +60,27 @@ ID_MAX = 2**63 - 1
 QUERY_MAX = 2000  # the API's bound on a recall query
 
 
-def _elsewhere(out: dict[str, Any]) -> list[str]:
-    """Other plans' blocks a schedule moves or adds: written with it, so shown with it."""
+def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
+    """Other plans' blocks a schedule moves or adds: written with it, so shown with it (the
+    first `cap` of each, then how many more: none is left out unsaid)."""
+    moves = [m for m in out.get("moves", []) if m.get("plan_id") != out.get("plan_id")]
+    placed = out.get("placed", [])
     lines = []
-    for m in out.get("moves", [])[:20]:
-        if m.get("plan_id") != out.get("plan_id"):
-            to = (m.get("to_start") or "")[:16].replace("T", " ") or "off the calendar"
-            lines.append(
-                f"- moves plan #{m['plan_id']} {_clip(m['title'], 70)}: "
-                f"{m['from_start'][:16].replace('T', ' ')} -> {to} ({_clip(m['why'], 100)})"
-            )
-    for b in out.get("placed", [])[:20]:
+    for m in moves[:cap]:
+        to = (m.get("to_start") or "")[:16].replace("T", " ") or "off the calendar"
+        lines.append(
+            f"- moves plan #{m['plan_id']} {_clip(m['title'], 70)}: "
+            f"{m['from_start'][:16].replace('T', ' ')} -> {to} ({_clip(m['why'], 100)})"
+        )
+    if len(moves) > cap:
+        lines.append(f"- and {len(moves) - cap} more moved blocks of other plans")
+    for b in placed[:cap]:
         lines.append(
             f"- adds plan #{b['plan_id']} {b['start'][:16].replace('T', ' ')} "
             f"{_clip(b['title'], 70)}"
         )
+    if len(placed) > cap:
+        lines.append(f"- and {len(placed) - cap} more added blocks of other plans")
     return lines
 
 

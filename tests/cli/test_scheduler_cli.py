@@ -247,7 +247,7 @@ def test_schedule_preview_shows_other_plans_blocks_it_writes(cli_env: AppState, 
     result = runner.invoke(app, args, input="n\n")
     assert result.exit_code == 0, result.output
     # (Each preview solves again: the lines are checked for shape, not against the first.)
-    shown = re.findall(rf"also: adds plan {a} Alpha step \d: \w\w\w \d\d \d\d:\d\d-", result.output)
+    shown = re.findall(rf"also: adds plan {a} t\d: \w\w\w \d\d \d\d:\d\d-", result.output)
     assert shown, result.output
 
 

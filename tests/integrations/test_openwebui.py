@@ -345,3 +345,32 @@ async def test_a_schedule_preview_names_the_other_plans_blocks_it_writes(
     out = await tools.schedule_tasks(b)
     assert out.startswith("Preview"), out
     assert re.search(rf"^- adds plan #{a} \d{{4}}-\d\d-\d\d \d\d:\d\d ", out, re.M), out
+
+
+async def test_a_long_preview_says_how_many_other_plans_blocks_it_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first 20 moves were kept before other plans' were picked: a plan's own moves
+    hid every other plan's, and past 20 added blocks the rest went unsaid."""
+    tools, _ = load_tools()
+
+    def move(plan_id: int, i: int) -> dict[str, Any]:
+        start = f"2030-01-07T{8 + i // 4:02d}:{i % 4 * 15:02d}:00+01:00"
+        return {"plan_id": plan_id, "title": f"t{i}", "from_start": start, "to_start": start,
+                "why": "re-placed: free"}  # fmt: skip
+
+    out = {
+        "run_id": 9, "plan_id": 1, "applied": False, "blocks": [], "unplaced": [],
+        "moves": [move(1, i) for i in range(25)] + [move(2, 0)],
+        "placed": [{"plan_id": 3, "title": f"p{i}", "start": move(3, i)["from_start"]}
+                   for i in range(23)],
+    }  # fmt: skip
+
+    async def call(method: str, path: str, user: Any, **kw: Any) -> Any:
+        return out
+
+    monkeypatch.setattr(tools, "_call", call)
+    text = await tools.schedule_tasks(1)
+    assert "- moves plan #2 t0: 2030-01-07 08:00 -> 2030-01-07 08:00" in text, text
+    assert text.count("- adds plan #3 ") == 20, text
+    assert "- and 3 more added blocks of other plans" in text, text

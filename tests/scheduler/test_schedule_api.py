@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -492,3 +492,43 @@ async def test_a_window_with_no_working_time_is_refused_and_keeps_the_blocks(
     # A window with a working day in it still schedules.
     r = await schedule(sched_client, plan_id, start_date=saturday.isoformat(), horizon_days=3)
     assert r.status_code == 200 and r.json()["blocks"], r.text
+
+
+async def test_another_clients_task_titles_stay_out_of_moves_and_placed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Scheduling one plan moves and adds blocks of other plans (the whole calendar is solved
+    at once); `moves` and `placed` named them by title, so another client's titles reached
+    this plan's answer (and the CLI, MCP and dashboard previews that print them)."""
+    chain = [
+        {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
+        | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(4)
+    ]
+    other = await make_plan(db_session, chain, title="Acme")
+    other.client_id = 2
+    await db_session.flush()
+    r = await schedule(sched_client, other.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    first = min(r.json()["blocks"], key=lambda b: b["start"])
+    await add_meeting(
+        db_session,
+        datetime.fromisoformat(first["start"]),
+        datetime.fromisoformat(first["end"]),
+        "Clash",
+    )
+    mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    r = await schedule(sched_client, mine.id, horizon_days=2)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [m for m in out["moves"] if m["plan_id"] == other.id], out["moves"]
+    assert [b for b in out["placed"] if b["plan_id"] == other.id], out["placed"]
+    assert "merger" not in r.text.lower(), r.text
+    assert any(f"{other.id}/t0" in m["why"] for m in out["moves"]), out["moves"]
+    assert {m["title"] for m in out["moves"]} <= {f"t{i}" for i in range(4)}, out["moves"]
+    # The other plan's own answer still names its tasks by title.
+    r = await schedule(sched_client, other.id, horizon_days=2)
+    assert r.status_code == 200, r.text
+    assert any(b["title"].startswith("Merger step") for b in r.json()["blocks"]), r.text

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.web.conftest import TIMEZONE, Server, Watch, shot
 
@@ -198,3 +198,52 @@ def test_apply_writes_the_preview_or_says_what_changed(
     page.get_by_role("button", name="Apply to the calendar").click()
     expect(page.locator("#flash")).to_contain_text(f"Plan #{plan_id} scheduled")
     assert [e for e in _events(server, monday) if e["almanac"]]
+
+
+def test_apply_waits_for_a_preview_of_the_form_as_edited(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    # A preview answered after the form was edited (another plan or horizon chosen while it
+    # solved) enabled Apply anyway, which then wrote the preview of the form as it was.
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Gamma"}
+    )
+    assert plan.status_code == 201, plan.text
+    plan_id = plan.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    monday = _next_monday() + timedelta(days=28)  # clear of the other journeys' weeks
+    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
+    form = page.locator("#sched-form")
+    apply = page.get_by_role("button", name="Apply to the calendar")
+    expect(form.locator("select[name=plan_id]")).to_have_value(str(plan_id))  # plans loaded
+    form.get_by_label("From").fill(monday.isoformat())
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/api/v1/scheduler/schedule", hold)
+    form.get_by_role("button", name="Preview").click()
+    while not held:  # the preview's request, held until the form is edited
+        page.wait_for_timeout(50)
+    form.get_by_label("Days").fill("7")
+    held[0].continue_()
+    page.unroute("**/api/v1/scheduler/schedule")
+    expect(page.locator("#preview-out")).to_contain_text("Nothing is written yet")
+    expect(apply).to_be_disabled()
+    # Previewed as edited, Apply is offered again.
+    form.get_by_role("button", name="Preview").click()
+    expect(apply).to_be_enabled()
+    # A 409 (the calendar changed since) leaves Apply off until the next preview.
+    early = {
+        "title": "Breakfast",
+        "start": _at(monday + timedelta(days=1), 7).isoformat(),
+        "end": _at(monday + timedelta(days=1), 8).isoformat(),
+    }
+    assert server.api("POST", "/api/v1/calendar/events", json=early).status_code == 201
+    watch.expected.add(409)
+    apply.click()
+    expect(page.locator("#preview-out")).to_contain_text("preview again")
+    expect(apply).to_be_disabled()
+    form.get_by_role("button", name="Preview").click()
+    expect(apply).to_be_enabled()

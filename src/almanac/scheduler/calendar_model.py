@@ -10,7 +10,7 @@ stability cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +34,24 @@ def core_id(plan_id: int, key: str) -> str:
 def split_core_id(value: str) -> tuple[int, str]:
     head, _, key = value.partition("/")
     return int(head[1:]), key
+
+
+def title_hider(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:
+    """Replace another plan's task titles, as reasons quote them, by "<plan>/<key>"."""
+    named = []
+    for core, title in titles.items():
+        pid, key = split_core_id(core)
+        if pid != plan_id:
+            named.append((repr(title), repr(f"{pid}/{key}")))
+    # Longest first, so a title that contains another is replaced whole.
+    named.sort(key=lambda x: -len(x[0]))
+
+    def hide(text: str) -> str:
+        for title, name in named:
+            text = text.replace(title, name)
+        return text
+
+    return hide
 
 
 def row_key(row: TaskRow) -> str:

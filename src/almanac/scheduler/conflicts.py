@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarEvent
@@ -17,6 +17,11 @@ from almanac.scheduler.schemas import SchedulingPreferences
 
 def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
     return a0 < b1 and b0 < a1
+
+
+def _minutes(start: datetime, end: datetime) -> float:
+    # In UTC: two times in the same zone subtract as wall clocks, an hour off across DST.
+    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60
 
 
 def _hm(when: datetime) -> str:
@@ -62,12 +67,12 @@ def over_daily_max(
     if cap is None:
         return None
     day = start.astimezone(tz).date()
-    minutes = (end - start).total_seconds() / 60
+    minutes = _minutes(start, end)
     before = 0.0
     for e in events:
         # Every plan's blocks count, as in the solve; meetings do not.
         if e.almanac_id and e.start.astimezone(tz).date() == day:
-            length = (e.end - e.start).total_seconds() / 60
+            length = _minutes(e.start, e.end)
             before += length
             if e.almanac_id != aid:
                 minutes += length

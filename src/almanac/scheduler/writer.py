@@ -76,7 +76,9 @@ class Writer:
             )
         return out
 
-    def _moves(self, solved: Solved, tz: ZoneInfo, found: list[pb.Move]) -> list[MoveOut]:
+    def _moves(
+        self, solved: Solved, shown: dict[str, str], tz: ZoneInfo, found: list[pb.Move]
+    ) -> list[MoveOut]:
         out = []
         for move in found:
             pid, key = cm.split_core_id(move.task_key)
@@ -85,7 +87,7 @@ class Writer:
                 MoveOut(
                     plan_id=pid,
                     task_key=key,
-                    title=solved.titles.get(move.task_key, key),
+                    title=shown.get(move.task_key, key),
                     from_start=old.start.astimezone(tz),
                     from_end=old.end.astimezone(tz),
                     to_start=new.start.astimezone(tz) if new else None,
@@ -127,7 +129,11 @@ class Writer:
         """The response; with `dry_run=false` and a valid schedule, the runs and calendar too."""
         plan, s, inputs = ctx.plan, solved.schedule, solved.inputs
         by_plan = self._by_plan(solved)
-        titles = {cm.split_core_id(k): t for k, t in solved.titles.items()}
+        # Another plan's task is named by its key (as in the warnings): the whole calendar is
+        # solved at once, and another client's titles must not reach this plan's answer.
+        shown = {k: t for k, t in solved.titles.items() if cm.split_core_id(k)[0] == plan.id}
+        titles = {cm.split_core_id(k): t for k, t in shown.items()}
+        hide = cm.title_hider(solved.titles, plan.id)
         blocks = [
             self.block_out(plan.id, b, titles.get((plan.id, b.task_id), b.task_id), ctx.tz)
             for b in by_plan.get(plan.id, [])
@@ -139,14 +145,14 @@ class Writer:
                 UnplacedOut(
                     plan_id=pid,
                     task_key=key,
-                    title=solved.titles.get(u.task_id, key),
+                    title=shown.get(u.task_id, key),
                     cause=str(u.cause),
-                    detail=u.detail,
+                    detail=hide(u.detail),
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
         found = pb.moves(inputs.previous, s.blocks)
-        moves = self._moves(solved, ctx.tz, found)
+        moves = self._moves(solved, shown, ctx.tz, found)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0
         solver = SolverOut(
@@ -174,6 +180,11 @@ class Writer:
             if inputs.written(pid):
                 written.setdefault(pid, [])
         placed = self._placed(plan.id, written, inputs, found, titles, ctx.tz)
+        # The solver's reasons name tasks by title, another plan's included ('after …').
+        for b in [*blocks, *placed]:
+            b.reason = hide(b.reason)
+        for m in moves:
+            m.why = hide(m.why)
         if solved.violations:
             warnings.append("the schedule failed validation and was not written")
         elif dry_run:

@@ -11,6 +11,7 @@ window.AlmanacPages.week = function () {
   const params = new URLSearchParams(location.search);
   let monday = mondayOf(params.get("week") || A.today());
   let previewed = null; // { plan_id, run_id } of the preview on screen
+  let edits = 0; // form edits so far: a preview answered after one is not the form's
   let events = [], preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
 
   function mondayOf(date) { const wd = (new Date(date + "T12:00:00Z").getUTCDay() + 6) % 7; return A.addDays(date, -wd); }
@@ -175,12 +176,14 @@ window.AlmanacPages.week = function () {
     const d = A.formData(schedForm);
     if (!d.plan_id) return A.showProblem(schedForm, new A.ApiError(422, { errors: [{ field: "plan_id", message: "Approve a plan on the Plans page first." }] }));
     d.plan_id = +d.plan_id;
+    const asked = edits;
     try {
       // Apply writes exactly the preview on screen (its run_id), or the API answers 409 with
       // what changed in the calendar since; solving again here could write something else.
       const body = !dryRun && previewed ? { plan_id: previewed.plan_id, dry_run: false, run_id: previewed.run_id } : { ...d, dry_run: dryRun };
       const out = await A.busy(button, () => api("POST", "/api/v1/scheduler/schedule", body));
-      previewed = dryRun ? { plan_id: d.plan_id, run_id: out.run_id } : null;
+      // The form changed while the preview was solved: it shows, but Apply waits for a new one.
+      previewed = dryRun && asked === edits ? { plan_id: d.plan_id, run_id: out.run_id } : null;
       // Other plans' blocks the write moves or adds are written with it: shown with it.
       const others = [
         ...out.moves.filter((m) => m.plan_id !== out.plan_id).map((m) => `moves plan #${m.plan_id} ${m.title}: ${A.when(m.from_start)} → ${m.to_start ? A.when(m.to_start) : "off the calendar"} (${m.why})`),
@@ -193,17 +196,21 @@ window.AlmanacPages.week = function () {
         others.length ? h("div", { class: "others" }, h("h3", {}, "Other plans"), h("ul", {}, others.map((t) => h("li", {}, t)))) : null,
         out.unplaced.length ? h("div", { role: "alert" }, h("h3", {}, "Not placed"), h("ul", {}, out.unplaced.map((u) => h("li", { class: "warn" }, `${u.title}: ${u.cause} ${u.detail}`)))) : null,
         out.warnings.length ? h("ul", { class: "warn" }, out.warnings.map((w) => h("li", {}, w))) : null);
-      applyBtn.disabled = !dryRun;
+      applyBtn.disabled = !previewed;
       if (out.blocks.length) monday = mondayOf(A.localDate(out.blocks[0].start));
       if (!dryRun) await loadPlans();
       await load();
       if (!dryRun) A.flash(`Plan #${d.plan_id} scheduled.`);
-    } catch (err) { A.showProblem(schedForm, err); A.failed(previewOut, err); }
+    } catch (err) {
+      // A 409: the calendar changed since this preview, which can no longer be applied.
+      if (!dryRun && err.status === 409) { previewed = null; applyBtn.disabled = true; }
+      A.showProblem(schedForm, err); A.failed(previewOut, err);
+    }
   }
   schedForm.addEventListener("submit", (ev) => { ev.preventDefault(); schedule(true, document.getElementById("preview")); });
   applyBtn.addEventListener("click", () => schedule(false, applyBtn));
   // Another plan or window than the one previewed: preview it before anything is applied.
-  schedForm.addEventListener("input", () => { previewed = null; applyBtn.disabled = true; });
+  schedForm.addEventListener("input", () => { edits += 1; previewed = null; applyBtn.disabled = true; });
 
   // -- sprint capacity ---------------------------------------------------------------------
   const sprintEl = document.getElementById("sprint");
