@@ -32,6 +32,7 @@ from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import require_transition
 from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler import answer
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -378,7 +379,7 @@ class SchedulerService:
     # -- used by the block service -----------------------------------------------------------
 
     def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
-        return Writer(self).block_out(plan_id, block, title, tz)
+        return answer.block_out(plan_id, block, title, tz)
 
 
 def _schedulable(status: str) -> None:

@@ -7,9 +7,7 @@ answers 409 listing what changed since. A write that would change nothing writes
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -21,14 +19,12 @@ from almanac.calendars.base import (
 from almanac.errors import Conflict, NotFound
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
+from almanac.scheduler import answer as ans
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
-from almanac.scheduler.core import Block
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
-    BlockOut,
     FloorOut,
-    MoveOut,
     ScheduleOut,
     SolverOut,
     UnplacedOut,
@@ -36,12 +32,6 @@ from almanac.scheduler.schemas import (
 
 if TYPE_CHECKING:
     from almanac.scheduler.service import Context, SchedulerService, Solved
-
-PlanBlocks = dict[int, list[Block]]  # plan id -> blocks with plain task keys
-
-
-def _keyset(blocks: list[Block]) -> set[tuple[str, datetime, datetime]]:
-    return {(b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)) for b in blocks}
 
 
 class Writer:
@@ -52,90 +42,19 @@ class Writer:
         self.repo = service.repo
         self.calendar = service.calendar
 
-    def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
-        return BlockOut(
-            almanac_id=pb.almanac_id(plan_id, block.task_id, block.chunk),
-            plan_id=plan_id,
-            task_key=block.task_id,
-            title=title,
-            chunk=block.chunk,
-            start=block.start.astimezone(tz),
-            end=block.end.astimezone(tz),
-            reason=block.reason,
-            fixed=block.fixed,
-        )
-
-    def _by_plan(self, solved: Solved) -> PlanBlocks:
-        out: PlanBlocks = defaultdict(list)
-        kept = solved.inputs.kept_outside
-        for b in solved.schedule.blocks:
-            pid, key = cm.split_core_id(b.task_id)
-            outside = (b.task_id, b.start.astimezone(UTC)) in kept
-            out[pid].append(
-                replace(b, task_id=key, reason=cm.KEPT_OUTSIDE if outside else b.reason)
-            )
-        return out
-
-    def _moves(
-        self, solved: Solved, shown: dict[str, str], tz: ZoneInfo, found: list[pb.Move]
-    ) -> list[MoveOut]:
-        out = []
-        for move in found:
-            pid, key = cm.split_core_id(move.task_key)
-            old, new = move.old, move.new
-            out.append(
-                MoveOut(
-                    plan_id=pid,
-                    task_key=key,
-                    title=shown.get(move.task_key, key),
-                    from_start=old.start.astimezone(tz),
-                    from_end=old.end.astimezone(tz),
-                    to_start=new.start.astimezone(tz) if new else None,
-                    to_end=new.end.astimezone(tz) if new else None,
-                    why=pb.why_moved(move, solved.problem, solved.schedule),
-                )
-            )
-        return out
-
-    def _placed(
-        self,
-        plan_id: int,
-        written: PlanBlocks,
-        inputs: cm.CalendarInputs,
-        found: list[pb.Move],
-        titles: dict[tuple[int, str], str],
-        tz: ZoneInfo,
-    ) -> list[BlockOut]:
-        """Other plans' written blocks that are neither kept (in the window or outside it)
-        nor a move's new place."""
-
-        def key(task_id: str, b: Block) -> tuple[str, datetime, datetime]:
-            return task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)
-
-        known = {key(b.task_id, b) for b in inputs.previous}
-        known |= {key(m.new.task_id, m.new) for m in found if m.new is not None}
-        out = []
-        for pid, bl in sorted(written.items()):
-            for b in bl if pid != plan_id else ():
-                cid = cm.core_id(pid, b.task_id)
-                if key(cid, b) in known or (cid, b.start.astimezone(UTC)) in inputs.kept_outside:
-                    continue
-                out.append(self.block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz))
-        return out
-
     async def finish(
         self, ctx: Context, solved: Solved, dry_run: bool, extra: dict[str, Any]
     ) -> ScheduleOut:
         """The response; with `dry_run=false` and a valid schedule, the runs and calendar too."""
         plan, s, inputs = ctx.plan, solved.schedule, solved.inputs
-        by_plan = self._by_plan(solved)
+        by_plan = ans.by_plan(solved)
         # Another plan's task is named by its key (as in the warnings): the whole calendar is
         # solved at once, and another client's titles must not reach this plan's answer.
         shown = {k: t for k, t in solved.titles.items() if cm.split_core_id(k)[0] == plan.id}
         titles = {cm.split_core_id(k): t for k, t in shown.items()}
         hide = cm.title_hider(solved.titles, plan.id)
         blocks = [
-            self.block_out(plan.id, b, titles.get((plan.id, b.task_id), b.task_id), ctx.tz)
+            ans.block_out(plan.id, b, titles.get((plan.id, b.task_id), b.task_id), ctx.tz)
             for b in by_plan.get(plan.id, [])
         ]
         unplaced = []
@@ -152,7 +71,7 @@ class Writer:
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
         found = pb.moves(inputs.previous, s.blocks)
-        moves = self._moves(solved, shown, ctx.tz, found)
+        moves = ans.moves_out(solved, shown, ctx.tz, found)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0
         solver = SolverOut(
@@ -179,7 +98,7 @@ class Writer:
         for pid in inputs.plans:
             if inputs.written(pid):
                 written.setdefault(pid, [])
-        placed = self._placed(plan.id, written, inputs, found, titles, ctx.tz)
+        placed = ans.placed_out(plan.id, written, inputs, found, titles, ctx.tz)
         # The solver's reasons name tasks by title, another plan's included ('after …').
         for b in [*blocks, *placed]:
             b.reason = hide(b.reason)
@@ -242,7 +161,7 @@ class Writer:
     async def write(
         self,
         ctx: Context,
-        written: PlanBlocks,
+        written: ans.PlanBlocks,
         task_ids: dict[str, int],
         meta: dict[str, Any],
         out: ScheduleOut,
@@ -255,7 +174,7 @@ class Writer:
         changed = [
             p
             for p, bl in written.items()
-            if p not in previous or _keyset(bl) != _keyset(previous[p])
+            if p not in previous or ans.keyset(bl) != ans.keyset(previous[p])
         ]
         window = ctx.calendar_window
         if not changed and plan.status != "approved":
@@ -318,7 +237,7 @@ class Writer:
 
     async def specs(
         self,
-        written: PlanBlocks,
+        written: ans.PlanBlocks,
         events: list[CalendarEvent],
         window: tuple[datetime, datetime],
         titles: dict[str, str],

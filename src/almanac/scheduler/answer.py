@@ -1,0 +1,100 @@
+"""The scheduler's answer: the solved calendar's blocks, moves and other plans' placed
+blocks as response items (pure: plain data in, response models out)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from almanac.scheduler import calendar_model as cm
+from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
+from almanac.scheduler.schemas import BlockOut, MoveOut
+
+if TYPE_CHECKING:
+    from almanac.scheduler.service import Solved
+
+PlanBlocks = dict[int, list[Block]]  # plan id -> blocks with plain task keys
+
+
+def keyset(blocks: list[Block]) -> set[tuple[str, datetime, datetime]]:
+    """Each block as (task, start, end) in UTC, to compare two schedules of one plan."""
+    return {(b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)) for b in blocks}
+
+
+def block_out(plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
+    """One block as the answer shows it, in the user's zone."""
+    return BlockOut(
+        almanac_id=pb.almanac_id(plan_id, block.task_id, block.chunk),
+        plan_id=plan_id,
+        task_key=block.task_id,
+        title=title,
+        chunk=block.chunk,
+        start=block.start.astimezone(tz),
+        end=block.end.astimezone(tz),
+        reason=block.reason,
+        fixed=block.fixed,
+    )
+
+
+def by_plan(solved: Solved) -> PlanBlocks:
+    """The solved blocks by plan, keyed by plain task keys; kept-outside blocks say so."""
+    out: PlanBlocks = defaultdict(list)
+    kept = solved.inputs.kept_outside
+    for b in solved.schedule.blocks:
+        pid, key = cm.split_core_id(b.task_id)
+        outside = (b.task_id, b.start.astimezone(UTC)) in kept
+        out[pid].append(replace(b, task_id=key, reason=cm.KEPT_OUTSIDE if outside else b.reason))
+    return out
+
+
+def moves_out(
+    solved: Solved, shown: dict[str, str], tz: ZoneInfo, found: list[pb.Move]
+) -> list[MoveOut]:
+    """Each block the solve moved (or left out), with why."""
+    out = []
+    for move in found:
+        pid, key = cm.split_core_id(move.task_key)
+        old, new = move.old, move.new
+        out.append(
+            MoveOut(
+                plan_id=pid,
+                task_key=key,
+                title=shown.get(move.task_key, key),
+                from_start=old.start.astimezone(tz),
+                from_end=old.end.astimezone(tz),
+                to_start=new.start.astimezone(tz) if new else None,
+                to_end=new.end.astimezone(tz) if new else None,
+                why=pb.why_moved(move, solved.problem, solved.schedule),
+            )
+        )
+    return out
+
+
+def placed_out(
+    plan_id: int,
+    written: PlanBlocks,
+    inputs: cm.CalendarInputs,
+    found: list[pb.Move],
+    titles: dict[tuple[int, str], str],
+    tz: ZoneInfo,
+) -> list[BlockOut]:
+    """Other plans' written blocks that are neither kept (in the window or outside it)
+    nor a move's new place."""
+
+    def key(task_id: str, b: Block) -> tuple[str, datetime, datetime]:
+        return task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)
+
+    known = {key(b.task_id, b) for b in inputs.previous}
+    known |= {key(m.new.task_id, m.new) for m in found if m.new is not None}
+    out = []
+    for pid, bl in sorted(written.items()):
+        for b in bl if pid != plan_id else ():
+            cid = cm.core_id(pid, b.task_id)
+            if key(cid, b) in known or (cid, b.start.astimezone(UTC)) in inputs.kept_outside:
+                continue
+            out.append(block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz))
+    return out
