@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.web.conftest import TIMEZONE, Server, Watch, shot
 
@@ -163,22 +163,31 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     assert after[victim["id"]]["end"] == victim["end"]
 
 
+def _week_of_an_approved_plan(
+    page: Page, server: Server, client: str, weeks_ahead: int
+) -> tuple[int, date, Locator]:
+    """An approved plan for `client`, its schedule form open on a week clear of the other
+    journeys', the form's start set to that Monday."""
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": f"Monthly client reporting for {client}"}
+    )
+    assert plan.status_code == 201, plan.text
+    plan_id = plan.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    monday = _next_monday() + timedelta(weeks=weeks_ahead)
+    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
+    form = page.locator("#sched-form")
+    expect(form.locator("select[name=plan_id]")).to_have_value(str(plan_id))  # plans loaded
+    form.get_by_label("From").fill(monday.isoformat())
+    return plan_id, monday, form
+
+
 def test_apply_writes_the_preview_or_says_what_changed(
     page: Page, server: Server, watch: Watch
 ) -> None:
     # Apply sent the form again without the preview's run_id: the server solved once more
     # and wrote that, whatever had changed since the preview on screen.
-    plan = server.api(
-        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Beta"}
-    )
-    assert plan.status_code == 201, plan.text
-    plan_id = plan.json()["id"]
-    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
-    monday = _next_monday() + timedelta(days=14)  # clear of the other journey's week
-    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
-    form = page.locator("#sched-form")
-    expect(form.locator("select[name=plan_id]")).to_have_value(str(plan_id))  # plans loaded
-    form.get_by_label("From").fill(monday.isoformat())
+    plan_id, monday, form = _week_of_an_approved_plan(page, server, "Beta", 2)
     form.get_by_role("button", name="Preview").click()
     expect(page.locator("#preview-out")).to_contain_text("Nothing is written yet")
     early = {  # before working hours: no block moves for it, but the calendar changed
@@ -205,18 +214,8 @@ def test_apply_waits_for_a_preview_of_the_form_as_edited(
 ) -> None:
     # A preview answered after the form was edited (another plan or horizon chosen while it
     # solved) enabled Apply anyway, which then wrote the preview of the form as it was.
-    plan = server.api(
-        "POST", "/api/v1/planner/plan", json={"intent": "Monthly client reporting for Gamma"}
-    )
-    assert plan.status_code == 201, plan.text
-    plan_id = plan.json()["id"]
-    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
-    monday = _next_monday() + timedelta(days=28)  # clear of the other journeys' weeks
-    page.goto(server.url + f"/ui/week?week={monday.isoformat()}&plan={plan_id}")
-    form = page.locator("#sched-form")
+    plan_id, monday, form = _week_of_an_approved_plan(page, server, "Gamma", 4)
     apply = page.get_by_role("button", name="Apply to the calendar")
-    expect(form.locator("select[name=plan_id]")).to_have_value(str(plan_id))  # plans loaded
-    form.get_by_label("From").fill(monday.isoformat())
     held: list[Route] = []
 
     def hold(route: Route) -> None:
