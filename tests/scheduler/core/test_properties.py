@@ -25,10 +25,16 @@ from almanac.scheduler.core import (
     solve,
     validate,
 )
+from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.cpsat_model import ModelBuilder
+from almanac.scheduler.core.explain import assemble
+from almanac.scheduler.core.floor_hint import reach_both
+from almanac.scheduler.core.floors import Floors, Measure, measure
 from almanac.scheduler.core.greedy import greedy_placement
 from almanac.scheduler.core.grid import build_grid
 from almanac.scheduler.core.hints import hint_values, objective_of
+
+from .helpers import at, make_problem
 
 ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "UTC"]
 # Mondays and Fridays around the 2025 clock changes, plus an ordinary week.
@@ -215,3 +221,76 @@ def test_replanning_stays_valid_and_keeps_frozen_blocks(
     for solver in (solve, greedy_schedule):
         schedule = solver(replanned)
         assert validate(replanned, schedule) == []  # includes "frozen blocks were not moved"
+
+
+@st.composite
+def crowded(draw: st.DrawFn) -> Problem:
+    """More work than one or two office days hold, most of it due inside them: the baselines
+    leave work out or finish it late, so the moves towards both floors have work to do."""
+    days = draw(st.integers(1, 2))
+    tasks: list[Task] = []
+    for i in range(draw(st.integers(4, 9))):
+        due = draw(st.integers(0, 9)) < 7
+        deadline = at(draw(st.integers(0, days - 1)), draw(st.integers(10, 17))) if due else None
+        splittable = draw(st.booleans())
+        tasks.append(
+            Task(
+                f"t{i}",
+                f"Task {i}",
+                30 * draw(st.integers(2, 10)),
+                priority=draw(st.integers(1, 3)),
+                deadline=deadline,
+                hard_deadline=due and draw(st.integers(0, 4)) == 0,
+                splittable=splittable,
+                min_chunk_minutes=30 if splittable else None,
+                max_chunk_minutes=120 if splittable else None,
+                depends_on=tuple(draw(st.sets(st.sampled_from([t.id for t in tasks]), max_size=1)))
+                if tasks
+                else (),
+            )
+        )
+    return make_problem(
+        tasks,
+        days=days,
+        buffer_minutes=draw(st.sampled_from([0, 15])),
+        daily_max_minutes=draw(st.none() | st.just(6 * 60)),
+        time_limit_seconds=0.4,
+    )
+
+
+@settings(FAST, max_examples=40)
+@given(crowded())
+def test_the_moves_towards_both_floors_keep_every_placement_valid(problem: Problem) -> None:
+    # Floors out of reach (twice the baselines' best): the moves (`floor_hint`) go on from
+    # every baseline until none helps or the tries run out, taking out and putting back work.
+    grid = build_grid(problem)
+    starts = {n: p for n, (p, _) in candidates(grid, 0.4).items()}
+    best = [measure(grid, p) for p in starts.values()]
+    floors = Floors(
+        work=2 * max(m.work for m in best) + 1,
+        work_from="greedy",
+        met=2 * max(m.met for m in best) + 1,
+        met_from="edf",
+    )
+    placement, reached = reach_both(grid, starts, floors, tries=300)
+    assert not reached
+    schedule = assemble(grid, placement, {}, SolveStatus.GREEDY, wall_time=0.0)
+    assert validate(problem, schedule) == []
+    _all_or_nothing(problem, schedule)
+
+    # Each move brings it nearer to both floors: it is no further than the nearest start.
+    def gap(m: Measure) -> float:
+        return (floors.work - m.work) / floors.work + (floors.met - m.met) / floors.met
+
+    nearest = min(gap(measure(grid, p)) for p in starts.values())
+    assert gap(measure(grid, placement)) <= nearest + 1e-12
+    # And it is a complete, feasible assignment of the CP-SAT model (a hint the search keeps).
+    builder = ModelBuilder(grid)
+    builder.build()
+    model = builder.model.clone()
+    for var, value in hint_values(builder, placement).values():
+        model.add(model.get_int_var_from_proto_index(var.index) == value)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = 5
+    solver.parameters.num_workers = 1
+    assert solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)

@@ -1,11 +1,9 @@
 """Solve with CP-SAT, warm-started from the baselines; return the best answer found.
 
-Three greedy placements are both baselines and hints: earliest-deadline-first ("edf"),
-highest-priority-first ("greedy") and greedy over a knapsack's selection ("selected"). The
-model must place at least the most priority-weighted work of any of them (hours come before
-soft deadlines in the objective) and, whenever a baseline manages both, meet at least as many
-deadlines as EDF. The search stops when optimal,
-when the best solution has not improved for `Problem.idle_seconds`, or at the time limit.
+The baselines (`candidates`: EDF, a priority-first greedy, mixes of the two, and one built by
+local moves to reach both floors when none of them does) are hints and fallbacks; the model
+keeps the floors they set (see `floors`). The search stops when optimal, when the best
+solution has not improved for `Problem.idle_seconds`, or at the time limit.
 A replan is a repair first (see `repair`): only what the change broke moves.
 """
 
@@ -18,6 +16,7 @@ from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
+from . import floor_hint as fh
 from . import floors as fl
 from . import repair as rp
 from . import repair_greedy as rg
@@ -83,9 +82,10 @@ def candidates(
     followers: Set[str] = frozenset(),
     waiting: Set[str] = frozenset(),
 ) -> dict[str, Candidate]:
-    """The baseline placements, by name: the two simple ones and mixes of their merits; and
-    when replanning (`kept`, `followers`: see `repair`), repairs of the previous schedule
-    without the `waiting` work (see `repair_greedy.fill`)."""
+    """The baseline placements, by name: the two simple ones, mixes of their merits and,
+    when none of these reaches both floors, one built to (`floor_hint`); and when replanning
+    (`kept`, `followers`: see `repair`), repairs of the previous schedule without the
+    `waiting` work (see `repair_greedy.fill`)."""
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
@@ -102,6 +102,8 @@ def candidates(
         out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
+    if not kept:  # none of these reaching both floors: local moves may build one that does
+        fh.add_hint(grid, out, time.perf_counter() + time_limit * fh.SHARE)
     if kept:
         out["repair"] = (rg.repair_placement(grid, kept, False, followers, waiting), {})
         out["repair-priority"] = (rg.repair_placement(grid, kept, True, followers, waiting), {})

@@ -3,12 +3,12 @@
 Two simple baselines run on every problem: a priority-first greedy and a global
 earliest-deadline-first. The floors are the better of the two on each measure: priority-weighted
 work placed, and deadlines (inside the horizon) met. Both are hard constraints of the model.
-When a baseline or a mix of them reaches both, it is the hint and the search only improves on
-it. When none does, CP-SAT first searches for a schedule reaching both, hinted with the nearest
-mix, for part of the time; if it proves there is none or finds none in time, the deadline floor
-is switched off and the answer is the best by the documented objective (which ranks weighted
-hours before deadlines) among schedules keeping the work floor, and says which floor was missed
-and why.
+When a baseline or a mix of them reaches both (or a placement `floor_hint` builds from them),
+it is the hint and the search only improves on it. When none does, CP-SAT first searches for a
+schedule reaching both, hinted with the nearest placement, for part of the time; if it proves
+there is none or finds none in time, the deadline floor is switched off and the answer is the
+best by the documented objective (which ranks weighted hours before deadlines) among schedules
+keeping the work floor, and says which floor was missed and why.
 """
 
 from __future__ import annotations

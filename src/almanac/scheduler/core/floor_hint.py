@@ -1,0 +1,271 @@
+"""A starting placement that reaches both floors when no baseline does (see `floors`).
+
+The greedy sets the work floor and EDF the deadline floor. When neither, nor any mix of the
+two (`cpsat.candidates`), reaches both, this builds one that does where it can: from every
+baseline placement at once, local moves that each bring the placement nearer to both floors
+(the sum of its shortfalls, each relative to its floor):
+
+- *fill*: tasks left out (their dependencies placed) go into the first free time that fits,
+  the most valuable first;
+- *make room*: a target (below the work floor, a task left out; below the deadline floor,
+  also a task placed late) takes the place of placed work in its way before its deadline
+  (a task with the work that depends on it, the least valuable first), the target first;
+  then fill, the work taken out included (it may fit elsewhere).
+
+A placement reaching both is CP-SAT's hint: both floors hold from its first solution and the
+search only improves on it. Otherwise the nearest placement found is the start of the
+solver's search for a schedule reaching both. Pure; the moves are bounded by a number of
+first-fit tries and a share of the time limit (a few milliseconds when they succeed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+from .explain import Placement
+from .floors import Floors, Measure, floors_of, measure
+from .greedy_state import State
+from .grid import Grid
+from .model import UnplacedCause
+
+# First-fit tries in all (each about a tenth of a millisecond on two weeks of 50 tasks), and
+# the first round's per start placement; each round after has four times more.
+_TRIES = 2000
+_FIRST_ROUND = 50
+# Share of the solve's time limit the moves may use (they reach both floors, when they do,
+# in well under a tenth of a second on the benchmark's instances).
+SHARE = 0.1
+
+
+NAME = "both-floors"
+# When the moves do not reach both: the placement they found nearest to both floors. It is
+# nearer than any baseline, so the solver's search for a schedule reaching both starts there.
+NEAR = "near-floors"
+
+
+def add_hint(
+    grid: Grid,
+    hints: dict[str, tuple[Placement, dict[str, tuple[UnplacedCause, str]]]],
+    deadline: float,
+) -> None:
+    """When no hint reaches both floors (see `floors.floors_of`), add one that does as `NAME`
+    if the moves find one before `deadline` (`time.perf_counter()`), else the nearest they
+    found as `NEAR`."""
+    measures = {n: measure(grid, p) for n, (p, _) in hints.items()}
+    floors = floors_of(measures, valued=grid.problem.weights.missed_deadline > 0)
+    if floors.met == 0 or any(floors.reached_by(m) for m in measures.values()):
+        return
+    found, reached = reach_both(
+        grid, {n: p for n, (p, _) in hints.items()}, floors, deadline=deadline
+    )
+    # The causes of what it leaves out are derived (`explain`).
+    hints[NAME if reached else NEAR] = (found, {})
+
+
+def reach_both(
+    grid: Grid,
+    placements: Mapping[str, Placement],
+    floors: Floors,
+    tries: int = _TRIES,
+    deadline: float | None = None,
+) -> tuple[Placement, bool]:
+    """A placement reaching both `floors` and True, or the nearest the moves found and False.
+
+    Climbs from every placement at once, in rounds of growing budgets (a start near both
+    floors by one measure may be stuck where another is a few moves away); at most `tries`
+    first-fit tries in all, and none started after `deadline` (`time.perf_counter()`).
+    """
+    climbs = [_Climb(grid, placements[n], floors) for n in sorted(placements)]
+    climbs.sort(key=lambda c: c.score())
+    active, budget = list(climbs), _FIRST_ROUND
+    while active:
+        for climb in active:
+            if climb.run(budget, deadline) is not None:
+                return climb.placement(), True
+        spent = sum(c.tries for c in climbs)
+        if spent >= tries or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        active = [c for c in active if not c.stuck]
+        budget = min(budget * 4, tries)
+    return min(climbs, key=lambda c: c.score()).placement(), False
+
+
+class _Climb:
+    """Local moves on one placement, each bringing it nearer to both floors (`score`)."""
+
+    def __init__(self, grid: Grid, placement: Placement, floors: Floors) -> None:
+        self.grid, self.floors = grid, floors
+        self.state = State(grid)
+        for tid in grid.topo:
+            if tid in placement and tid in grid.plans:
+                self.state.commit(grid.plans[tid], list(placement[tid]))
+        m = measure(grid, self.state.placed)
+        self.work, self.met = m.work, m.met
+        self.tries = 0
+        self.stuck = False
+        self.order = {t: k for k, t in enumerate(grid.topo)}
+        self.deps = {t.id: t.depends_on for t in grid.problem.tasks}
+
+    def value(self, tid: str) -> int:
+        plan = self.grid.plans[tid]
+        return plan.task.priority * plan.remaining
+
+    def on_time(self, tid: str, chunks: list[tuple[int, int]]) -> bool:
+        plan = self.grid.plans[tid]
+        if plan.cause is not None or not plan.deadline_in(self.grid.size) or not chunks:
+            return False
+        end = max(s + n for s, n in chunks)
+        return plan.soft_deadline is None or end <= plan.soft_deadline
+
+    def score(self) -> tuple[float, int, int]:
+        """How far from both floors (each shortfall relative to its floor), lower is better;
+        then more work, then more deadlines met."""
+        f = self.floors
+        gap = max(0, f.work - self.work) / max(1, f.work) + max(0, f.met - self.met) / max(1, f.met)
+        return gap, -self.work, -self.met
+
+    def run(self, tries: int, deadline: float | None = None) -> Placement | None:
+        """Move until both floors are reached (the placement), no move helps (`stuck`), or
+        `tries` first-fit tries in all (None: `run` may go on with a larger budget)."""
+        while not self.reached() and not self.stuck and self.tries < tries:
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            moved = self.move(tries)
+            self.stuck = moved is False
+        return self.placement() if self.reached() else None
+
+    def placement(self) -> Placement:
+        return {t: list(c) for t, c in self.state.placed.items()}
+
+    def reached(self) -> bool:
+        return self.floors.reached_by(Measure(self.work, self.met))
+
+    def ready(self) -> list[str]:
+        """Tasks left out that could be placed now (their dependencies are), most valuable
+        first."""
+        placed, plans = self.state.placed, self.grid.plans
+        out = [
+            t
+            for t in self.grid.topo
+            if t in plans
+            and t not in placed
+            and plans[t].cause is None
+            and all(d in placed or d not in plans for d in plans[t].task.depends_on)
+        ]
+        return sorted(out, key=lambda t: (-self.value(t), self.order[t]))
+
+    def late(self) -> list[str]:
+        """Placed tasks that miss a deadline inside the horizon, the most valuable first."""
+        plans, size = self.grid.plans, self.grid.size
+        out = [
+            t
+            for t, chunks in self.state.placed.items()
+            if plans[t].deadline_in(size) and not self.on_time(t, chunks)
+        ]
+        return sorted(out, key=lambda t: (-plans[t].task.priority, self.order[t]))
+
+    def fit(self, tid: str) -> list[tuple[int, int]] | None:
+        self.tries += 1
+        plan, state = self.grid.plans[tid], self.state
+        return state.first_fit(plan, state.lo(plan), state.free_runs(plan))
+
+    def add(self, tid: str, chunks: list[tuple[int, int]]) -> None:
+        self.state.commit(self.grid.plans[tid], chunks)
+        self.work += self.value(tid)
+        self.met += self.on_time(tid, chunks)
+
+    def remove(self, tids: Iterable[str]) -> Placement:
+        out = {}
+        for tid in tids:
+            chunks = self.state.placed[tid]
+            out[tid] = chunks
+            self.state.uncommit(tid)
+            self.work -= self.value(tid)
+            self.met -= self.on_time(tid, chunks)
+        return out
+
+    def fill(self) -> list[str]:
+        """Insert every task left out that fits, most valuable first; the tasks placed."""
+        added: list[str] = []
+        again = True
+        while again:
+            again = False
+            for tid in self.ready():
+                chunks = self.fit(tid)
+                if chunks is not None:
+                    self.add(tid, chunks)
+                    added.append(tid)
+                    again = True
+        return added
+
+    def move(self, tries: int) -> bool | None:
+        """The first move that brings the placement nearer both floors; whether one did
+        (None: the tries ran out first).
+
+        Below the work floor the targets are the tasks left out, the most valuable first;
+        below the deadline floor, also the tasks placed late. A target takes the place of
+        placed work in its way (with what depends on that work), the target first; the free
+        time left is then filled, the work taken out included (it may fit elsewhere)."""
+        before = self.score()
+        if self.fill() and self.score() < before:
+            return True
+        targets = self.ready() if self.work < self.floors.work else []
+        if self.met < self.floors.met:
+            targets = [*self.late(), *[t for t in self.ready() if t not in targets]]
+        for target in targets:
+            for group in self.in_way(target):
+                if self.tries >= tries:
+                    return None
+                saved = self.remove(group)
+                chunks = self.fit(target)
+                if chunks is not None:
+                    self.add(target, chunks)
+                    added = self.fill()
+                    if self.score() < before:
+                        return True
+                    self.remove([target, *added][::-1])
+                for tid in self.grid.topo:
+                    if tid in saved:
+                        self.add(tid, saved[tid])
+        return False
+
+    def in_way(self, target: str) -> list[list[str]]:
+        """Groups of placed work whose removal may make room for `target` (before its
+        deadline when it has one): a task with its placed dependants, the target itself
+        first when it is placed late, the least valuable group first."""
+        plan, placed = self.grid.plans[target], self.state.placed
+        lo = self.state.lo(plan)
+        hi = plan.soft_deadline if plan.soft_deadline is not None else plan.hi
+        needs = self.ancestors(target)
+        # A task placed late moves with the work after it (which then follows it again).
+        own = self.dependants(target) if target in placed else []
+        groups = []
+        for v in placed:
+            if v in needs or v == target:
+                continue
+            if not any(s < hi and lo < s + n for s, n in placed[v]):
+                continue
+            group = [*own, *(t for t in self.dependants(v) if t not in own)]
+            groups.append((sum(self.value(t) for t in group), self.order[v], group))
+        return [g for *_, g in sorted(groups)]
+
+    def dependants(self, tid: str) -> list[str]:
+        """`tid` and the placed work that depends on it, dependencies first."""
+        seen, stack = {tid}, [tid]
+        while stack:
+            for user in self.state.users[stack.pop()]:
+                if user in self.state.placed and user not in seen:
+                    seen.add(user)
+                    stack.append(user)
+        return [t for t in self.grid.topo if t in seen]
+
+    def ancestors(self, tid: str) -> set[str]:
+        out: set[str] = set()
+        stack = list(self.deps[tid])
+        while stack:
+            node = stack.pop()
+            if node not in out:
+                out.add(node)
+                stack.extend(self.deps.get(node, ()))
+        return out

@@ -1,0 +1,95 @@
+"""A starting placement that reaches both floors where no baseline does (`core/floor_hint.py`).
+
+Figures are recounted here from the blocks (`test_floors.weighted`, `met`), each placement
+checked by the independent validator."""
+
+from __future__ import annotations
+
+from almanac.scheduler.core import Problem, SolveStatus, Task, greedy_schedule, validate
+from almanac.scheduler.core.cpsat import candidates
+from almanac.scheduler.core.explain import Placement, assemble
+from almanac.scheduler.core.grid import build_grid
+
+from .helpers import at, checked, make_problem
+from .test_floors import met, weighted
+
+
+def _problem() -> Problem:
+    # One day, 09:00-17:30 (8.5 h) for 15 h of work. Greedy takes the priority-3 work first
+    # (Report on time, then Deck, then Review late: one deadline met); EDF meets two (Call,
+    # Review) with less priority-weighted work; no mix of the two does both. Call 09:00-10:00,
+    # Report 10:00-13:00 and Build 13:00-17:00 does: 22 weighted h and 2 deadlines met.
+    tasks = [
+        Task("t0", "Deck", 120, priority=3),
+        Task("t1", "Report", 180, priority=3, deadline=at(0, 14)),
+        Task("t2", "Review", 180, priority=2, deadline=at(0, 13)),
+        Task("t3", "Brief", 120, priority=1, deadline=at(0, 13)),
+        Task("t4", "Build", 240, priority=3),
+        Task("t5", "Call", 60, priority=1, deadline=at(0, 12)),
+    ]
+    return make_problem(tasks, days=1)
+
+
+def _figures(problem: Problem, placement: Placement) -> tuple[float, int]:
+    """Weighted hours and deadlines met of a placement, checked and recounted."""
+    grid = build_grid(problem)
+    schedule = assemble(grid, placement, {}, SolveStatus.GREEDY, wall_time=0.0)
+    assert validate(problem, schedule) == []
+    return weighted(problem, schedule), met(problem, schedule)
+
+
+def test_a_starting_placement_reaches_both_floors_where_no_baseline_does() -> None:
+    problem = _problem()
+    greedy, edf = greedy_schedule(problem, "priority"), greedy_schedule(problem, "edf")
+    hours, deadlines = weighted(problem, greedy), met(problem, edf)
+    assert met(problem, greedy) < deadlines and weighted(problem, edf) < hours
+    hints = {n: _figures(problem, p) for n, (p, _) in candidates(build_grid(problem), 5.0).items()}
+    both = [n for n, (h, m) in hints.items() if h >= hours - 1e-9 and m >= deadlines]
+    # The baselines and their mixes each miss one floor; the placement built for both does not.
+    assert both == ["both-floors"], hints
+
+
+def test_the_answer_keeps_both_floors_from_that_start() -> None:
+    problem = _problem()
+    greedy, edf = greedy_schedule(problem, "priority"), greedy_schedule(problem, "edf")
+    schedule = checked(problem)
+    assert weighted(problem, schedule) >= weighted(problem, greedy) - 1e-9
+    assert met(problem, schedule) >= met(problem, edf)
+    assert all(f.reached for f in schedule.floors)
+
+
+def test_no_placement_is_built_when_a_baseline_already_reaches_both() -> None:
+    # Room for everything: greedy and EDF both place all of it, EDF meets every deadline.
+    tasks = [
+        Task("a", "A", 60, priority=3),
+        Task("b", "B", 60, deadline=at(0, 11)),
+    ]
+    problem = make_problem(tasks, days=1)
+    assert "both-floors" not in candidates(build_grid(problem), 5.0)
+
+
+def test_when_no_schedule_reaches_both_the_search_starts_from_the_nearest_placement() -> None:
+    # One day of 8.5 h. Greedy places Build and Deck, then Call late (22.5 weighted h, no
+    # deadline met); EDF meets two deadlines (Memo, Audit) with 8.5. Two deadlines met take
+    # 3.5 h at least (Memo and Call), which leaves room for Build alone: 15.5 weighted h at
+    # most, so no schedule reaches both floors. The placement the moves found is nearer to
+    # both than any baseline, and the solver's search for both starts from it.
+    tasks = [
+        Task("t0", "Memo", 120, deadline=at(0, 13)),
+        Task("t1", "Audit", 300, deadline=at(0, 16)),
+        Task("t2", "Build", 240, priority=3),
+        Task("t3", "Deck", 180, priority=3),
+        Task("t4", "Call", 90, deadline=at(0, 16)),
+    ]
+    problem = make_problem(tasks, days=1)
+    greedy, edf = greedy_schedule(problem, "priority"), greedy_schedule(problem, "edf")
+    hours, deadlines = weighted(problem, greedy), met(problem, edf)
+
+    def shortfall(figures: tuple[float, int]) -> float:
+        h, m = figures
+        return max(0.0, hours - h) / hours + max(0, deadlines - m) / deadlines
+
+    hints = {n: _figures(problem, p) for n, (p, _) in candidates(build_grid(problem), 5.0).items()}
+    assert "both-floors" not in hints
+    near = shortfall(hints.pop("near-floors"))
+    assert all(near < shortfall(figures) for figures in hints.values()), hints
