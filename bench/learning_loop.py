@@ -41,15 +41,16 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, write_json  # noqa: E402
 from learning_backends import ZONE, ApiBackend, DirectBackend  # noqa: E402
-from learning_metrics import PROBE_WEEKS, RECOVER_BY, Probe, Row, summarize, verdict  # noqa: E402
-from learning_worlds import (  # noqa: E402
-    SPECS,
-    World,
-    add_task_bias,
-    build,
-    engagements,
-    true_hours,
+from learning_metrics import (  # noqa: E402
+    PROBE_WEEKS,
+    RECOVER_BY,
+    Probe,
+    Row,
+    summarize,
+    timed_floor,
+    verdict,
 )
+from learning_worlds import SPECS, World, add_task_bias, build, engagements, true_hours  # noqa: E402
 
 from almanac.planner.params import DEFAULT, Params  # noqa: E402
 
@@ -70,6 +71,10 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
     logged_weeks: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     # Per (workflow, client): (week, log(actual / true pace)) of each logged task.
     noise: dict[tuple[str, int | None], list[tuple[int, float]]] = defaultdict(list)
+    # For the timed floor: per (workflow, client) (week, task, hours) of each logged task,
+    # per (drift, client) the plan at d+0 (task -> hours).
+    logged_runs: dict[tuple[str, int | None], list[tuple[int, str, float]]] = defaultdict(list)
+    plan0: dict[tuple[int, int | None], dict[str, float]] = {}
     matched = total = 0
     reflected = True
     async with backend as b:
@@ -87,16 +92,17 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     # The floor: the old pace known exactly, the new one read from the runs
                     # logged since the drift (this client's, or any client's if
                     # workflow-wide), the least any estimator must be off by.
-                    since = [
-                        x
-                        for c2 in (world.clients() if d.client is None else [c])
-                        for w, x in noise[(d.workflow, c2)]
-                        if d.week <= w < week
-                    ]
+                    who = world.clients() if d.client is None else [c]
+                    since = [x for c2 in who for w, x in noise[(d.workflow, c2)] if d.week <= w]
                     floor = math.exp(sum(since) / len(since)) if since else 1 / d.factor
                     if week < d.week:
                         floor = 1.0
-                    probes.append(Probe(i, week - d.week, c, planned, truth, seen, floor))
+                    if week == d.week:
+                        plan0[(i, c)] = {p.key: p.hours for p in plan}
+                    logs = [(c2, logged_runs[(d.workflow, c2)]) for c2 in who]
+                    since_drift = [(c2, k, h) for c2, rs in logs for w, k, h in rs if w >= d.week]
+                    timed = (timed_floor(plan0, i, c, since_drift) or planned) / truth
+                    probes.append(Probe(i, week - d.week, c, planned, truth, seen, floor, timed))
             if any(not d.ramp and week == d.week + RECOVER_BY for d in world.drifts):
                 controls += await control_probes(world, b, week, logged_weeks)
             if week > weeks:
@@ -117,6 +123,7 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     oracle = p.library * world.pace(p.workflow, p.key, e.client, week)
                     if logged:
                         noise[(p.workflow, e.client)].append((week, math.log(hours / oracle)))
+                        logged_runs[(p.workflow, e.client)].append((week, p.key, hours))
                     rows.append(
                         Row(
                             week,
@@ -220,7 +227,8 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         + ["MAPE lib", "worst client fb/lib (wk>4)", "80% coverage", "coverage by seed"]
         + [f"drift off d+{k} (median, max)" for k in ks]
         + ["within 10% at d+3", "one client / workflow-wide", "by engagements seen 1 / 2 / 3+"]
-        + ["floor d+3 (median; within 10%)", "80% width (high/low)"],
+        + ["floor d+3 (median; within 10%)", "timed floor d+3 (median; within 10%)"]
+        + ["80% width (high/low)"],
         [
             [
                 w,
@@ -247,9 +255,10 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
                     " / ".join(f"{a}/{n}" for a, n in v["drift_by_kind"].values()),
                     " / ".join(f"{a}/{n}" for a, n in v["drift_by_seen"].values()),
                     f"{_pct(v['drift_floor_median_by_k'].get(3))}; {v['drift_floor_within']}",
+                    f"{_pct(v['drift_timed_median_by_k'].get(3))}; {v['drift_timed_within']}",
                 ]
                 if v["drift_cases"]
-                else ["-", "-", "-", "-"]
+                else ["-", "-", "-", "-", "-"]
             )
             + [f"{v['width80']:.2f}x"]
             for w, v in verdicts.items()
@@ -261,11 +270,12 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         f"drift cases ({label}): the drifted client's next plan vs the new true pace",
         ["world", "seed", "workflow", "client", "week d", "factor"]
         + [f"d{k:+d}" for k in PROBE_WEEKS]
-        + ["floor d+3", "engagements seen by d+3"],
+        + ["floor d+3", "timed floor d+3", "engagements seen by d+3"],
         [
             [w, r["seed"], d["workflow"], d["client"] or "all", d["week"], d["factor"]]
             + [_pct(d["off_by_k"].get(k)) for k in PROBE_WEEKS]
-            + [_pct(d["floor_by_k"].get(3)), d["seen_by_k"].get(3, "-")]
+            + [_pct(d["floor_by_k"].get(3)), _pct(d["timed_by_k"].get(3))]
+            + [d["seen_by_k"].get(3, "-")]
             for w, rs in results.items()
             for r in rs
             for d in r["drifts"]

@@ -12,7 +12,11 @@ off = |planned / true - 1|. A workflow-wide drift is the mean of that over the
 workflow's clients. "Within 10% at d+3" means off <= 0.10 at k = 3. Beside it, the
 floor: how far an estimate is off that knows the old pace exactly and reads the new one
 from the runs logged since the drift (the noise of one or two engagements is in any
-data-driven estimate). A client with no
+data-driven estimate). That floor knows the old pace better than any estimator can after
+a few weeks; the timed floor does not: it is told when the drift began, keeps the plan it
+had at d+0 and moves it by the mean log ratio of the runs logged since to those plans
+(every client's for a workflow-wide drift), so it measures what perfect timing alone
+would buy with the data at hand. A client with no
 engagement logged since the drift cannot be recovered by any estimator: such cases are
 counted (`drift_unmeasurable`) and left out of the verdict, never dropped silently. The
 measurable cases are split by kind (one client's drift, the whole workflow's) and by how
@@ -67,6 +71,28 @@ class Probe:
     truth: float  # total true noise-free hours that week
     seen: int  # engagements of this workflow and client logged since the drift
     floor: float = 1.0  # best informed estimate / truth (see learning_loop.simulate)
+    timed: float = 1.0  # the timed floor's estimate / truth (see timed_floor)
+
+
+def timed_floor(
+    plan0: dict[tuple[int, int | None], dict[str, float]],
+    drift: int,
+    client: int | None,
+    since: Iterable[tuple[int | None, str, float]],
+) -> float | None:
+    """The timed floor's total hours for `client`: an estimator told when the drift began,
+    which keeps its plan at d+0 (the old pace as it had learnt it) and moves it by the mean
+    log ratio of the runs logged since, (client, task, hours), to their d+0 plans. None
+    when nothing was logged since or no d+0 plan is known."""
+    own = plan0.get((drift, client))
+    pool = [
+        math.log(max(hours, 1e-3) / max(0.05, plan0[(drift, c)][key]))
+        for c, key, hours in since
+        if key in plan0.get((drift, c), {})
+    ]
+    if own is None or not pool:
+        return None
+    return sum(own.values()) * math.exp(mean(pool))
 
 
 def malr(rows: Iterable[Row], field: str) -> float:
@@ -102,6 +128,7 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
                 by_k[p.k].append(p)
         off = {k: mean(abs(p.planned / p.truth - 1) for p in ps) for k, ps in by_k.items()}
         floor = {k: mean(abs(p.floor - 1) for p in ps) for k, ps in by_k.items()}
+        timed = {k: mean(abs(p.timed - 1) for p in ps) for k, ps in by_k.items()}
         # Engagements logged since the drift: of the drifted client, or of any client for
         # a workflow-wide drift.
         seen = {k: sum(p.seen for p in ps) for k, ps in by_k.items()}
@@ -113,6 +140,7 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
                 "factor": d.factor,
                 "off_by_k": {k: round(v, 4) for k, v in sorted(off.items())},
                 "floor_by_k": {k: round(v, 4) for k, v in sorted(floor.items())},
+                "timed_by_k": {k: round(v, 4) for k, v in sorted(timed.items())},
                 "seen_by_k": dict(sorted(seen.items())),
                 # Measurable: the drifted client(s) logged work since the drift by d+3.
                 "measurable": seen.get(RECOVER_BY, 0) > 0,
@@ -214,6 +242,15 @@ def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "drift_floor_within": sum(
             d["floor_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
+        ),
+        # Told when the drift began, the old pace as learnt by d+0 (see timed_floor).
+        "drift_timed_median_by_k": {
+            k: median(v)
+            for k in PROBE_WEEKS
+            if (v := [d["timed_by_k"][k] for d in measurable if k in d["timed_by_k"]])
+        },
+        "drift_timed_within": sum(
+            d["timed_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
         ),
         # The same measure where nothing drifted, at the same weeks: the ceiling of a
         # drift case (an estimate in its steady state is not always within 10% either).
