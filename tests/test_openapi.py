@@ -106,3 +106,31 @@ async def test_operation_ids_are_short_unique_and_summaries_one_line(
     by_id = {op["operationId"]: op for op in operations}
     assert by_id["remember"]["summary"] == "Store a memory (idempotent with `idempotency_key`)"
     assert by_id["context"]["summary"].startswith("One prompt-ready text block")
+
+
+def _bound_keys(node: object, where: str = "") -> list[str]:
+    """Where a schema carries pydantic's `le`/`ge`/`lt`/`gt` instead of JSON Schema's."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("number", "integer"):
+            found += [f"{where}.{k}" for k in ("le", "ge", "lt", "gt") if k in node]
+        for key, value in node.items():
+            found += _bound_keys(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _bound_keys(value, f"{where}[{i}]")
+    return found
+
+
+async def test_number_bounds_are_json_schema_keywords(client: httpx.AsyncClient) -> None:
+    """Hours of work bounded after their check came out as `le`/`gt` (the PATCH task and
+    time schemas, sprints), which JSON Schema does not know: a client saw no bound."""
+    doc = (await client.get("/openapi.json")).json()
+    assert _bound_keys(doc) == []
+    schemas = doc["components"]["schemas"]
+    time_in = schemas["TimeIn"]["properties"]["hours"]
+    assert time_in["maximum"] == 24 and time_in["exclusiveMinimum"] == 0
+    patch = schemas["TaskPatch"]["properties"]["estimate_hours"]
+    assert patch["maximum"] == 1000 and patch["type"] == "number"
+    sprint = schemas["SprintIn"]["properties"]["capacity_hrs"]
+    assert sprint["maximum"] == 168 and sprint["exclusiveMinimum"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 
@@ -36,6 +37,10 @@ class AlmanacError(Exception):
         self.message = message
         if status_code is not None:
             self.status_code = status_code
+            if type(self).title == AlmanacError.title:
+                # A plain AlmanacError given a status is titled as that status's own class
+                # would title it ("Bad request" headed 422s beside "Validation failed").
+                self.title = _title_of(status_code)
         self.errors = errors or []
         self.headers = headers
 
@@ -80,3 +85,28 @@ class PoolBusy(Busy, DatabaseUnavailable):
     `Busy` as a lock (nothing was changed, retry after Retry-After); to the code that
     answers without the database (public routes) still no database to be had. /health
     calls the database degraded meanwhile, not down (health._pool_full)."""
+
+
+# The title each status has here: a plain AlmanacError given that status takes it.
+_TITLES = {
+    cls.status_code: cls.title
+    for cls in (
+        ValidationFailed,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        RateLimited,
+        DependencyUnavailable,
+    )
+}
+
+
+def _title_of(status_code: int) -> str:
+    if status_code in _TITLES:
+        return _TITLES[status_code]
+    try:
+        return HTTPStatus(status_code).phrase.capitalize()
+    except ValueError:
+        return AlmanacError.title

@@ -59,7 +59,11 @@ def error_message(err: dict[str, Any]) -> str:
     ctx, kind = err.get("ctx") or {}, err.get("type")
     if isinstance(err.get("input"), str):
         if kind == "too_long" and "max_length" in ctx:
-            return f"must be at most {ctx['max_length']} characters long"
+            return f"must be at most {_characters(ctx['max_length'])} long"
         if kind == "too_short" and "min_length" in ctx:
-            return f"must be at least {ctx['min_length']} characters long"
+            return f"must be at least {_characters(ctx['min_length'])} long"
     return str(err.get("msg", "invalid"))
+
+
+def _characters(n: object) -> str:
+    return f"{n} character" if n == 1 else f"{n} characters"

@@ -60,8 +60,16 @@ def _work_hours(value: float) -> float:
     return six_decimals(value) + 0.0  # -0.0 reads as 0
 
 
-# Hours of work: 0 or from 0.01 h (fields add their upper bound; a time record also gt=0).
-WorkHours = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_work_hours)]
+def work_bounds(*, le: float, gt: float | None = None) -> Any:
+    """An hours-of-work field's bounds, written before `WORK_HOURS`:
+    `Annotated[float, work_bounds(le=24, gt=0), WORK_HOURS]`. Bounds after the check
+    (`Annotated[WorkHours, Field(le=24)]`) cannot sit on the number, and the OpenAPI
+    document carried them as pydantic's `le`/`gt`, no JSON Schema keywords."""
+    return Field(allow_inf_nan=False, le=le, gt=gt)
+
+
+# Hours of work: 0 or from 0.01 h, to six decimals (after `work_bounds`).
+WORK_HOURS = AfterValidator(_work_hours)
 
 
 def _date_in_range(value: date | None) -> date | None:

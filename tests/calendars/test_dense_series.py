@@ -4,6 +4,7 @@ whole calendar read; series that cannot be read so still go through the step cap
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -268,10 +269,17 @@ async def test_a_schedule_avoids_a_minutely_spam_series_on_the_server_and_a_meet
     dtstart = f";TZID=Europe/Berlin:{monday - timedelta(days=300):%Y%m%d}T090000"
     _on_server(raw_calendar, series("spam", dtstart, "FREQ=MINUTELY;BYHOUR=9"), _meeting(meeting))
     async with calendar_client_for(state_for(caldav_settings)) as api:
+        before = datetime.now(UTC).replace(microsecond=0)
         out = await _schedule(api, db_session, monday)
         health = (await api.get("/health")).json()["dependencies"]["calendar"]
+        after = datetime.now(UTC)
     assert _avoided(out, monday, meeting), out["warnings"]
     assert health["status"] == "ok" and "'spam'" in health["detail"], health
+    # The notice says when that read was (it had no age), as an aware ISO time.
+    read_at = re.search(r"last read at (\S+): .*'spam'", health["detail"])
+    assert read_at is not None, health
+    when = datetime.fromisoformat(read_at.group(1))
+    assert when.tzinfo is not None and before <= when <= after, (when, before, after)
 
 
 async def test_an_import_with_a_secondly_spam_series_schedules_around_it_and_a_meeting(

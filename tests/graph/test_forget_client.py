@@ -17,8 +17,23 @@ def kinds(out: dict[str, Any]) -> set[str]:
     return {n["edge"]["type"] for n in out["neighbors"]}
 
 
+async def _plan(client: httpx.AsyncClient, wf: int, client_id: int, engagement: int) -> int:
+    r = await client.post(
+        f"{P}/plan",
+        json={
+            "intent": "onboard a new client",
+            "client_id": client_id,
+            "workflow_id": wf,
+            "engagement_id": engagement,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
 async def _client_with_everything(client: httpx.AsyncClient, wf: int, client_id: int) -> int:
-    """Memories, a fact, a document and an approved plan for `client_id`; the plan's id."""
+    """Memories, a fact, a document and an approved plan for `client_id` (in engagement
+    `client_id * 10`); the plan's id."""
     r = await client.post(f"{M}/remember", json={"content": "Kickoff call", "client_id": client_id})
     assert r.status_code == 201, r.text
     r = await client.post(
@@ -37,12 +52,7 @@ async def _client_with_everything(client: httpx.AsyncClient, wf: int, client_id:
         data={"client_id": str(client_id)},
     )
     assert r.status_code == 201, r.text
-    r = await client.post(
-        f"{P}/plan",
-        json={"intent": "onboard a new client", "client_id": client_id, "workflow_id": wf},
-    )
-    assert r.status_code == 201, r.text
-    plan = int(r.json()["id"])
+    plan = await _plan(client, wf, client_id, client_id * 10)
     assert (await client.post(f"{P}/plans/{plan}/approve")).status_code == 200
     return plan
 
@@ -70,4 +80,34 @@ async def test_forgetting_a_client_removes_its_node_and_edges(
     shared = (await client.get(f"{G}/nodes/blueprint:{blueprint}/neighbors")).json()
     assert (f"workflow:{wf}", "includes") in {
         (n["node"]["id"], n["edge"]["type"]) for n in shared["neighbors"]
+    }
+
+
+async def test_forgetting_a_client_removes_its_engagement_nodes_not_shared_ones(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+):
+    """The client's plans made `engagement:N` nodes; forgetting the client left them,
+    emptied, still answering on the graph endpoints."""
+    wf = library["onboarding"].id
+    await _client_with_everything(client, wf, 7)
+    await _client_with_everything(client, wf, 8)
+    await _plan(client, wf, 7, 99)
+    shared_plan = await _plan(client, wf, 8, 99)
+    before = (await client.get(f"{G}/nodes/engagement:70/neighbors")).json()
+    assert kinds(before) == {"has_plan", "has_template", "has_engagement"}
+
+    r = await client.delete(f"{M}/subjects/client/7")
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"]["engagement_nodes"] == 1
+    gone = await client.get(f"{G}/nodes/engagement:70/neighbors")
+    assert gone.status_code == 404, gone.text
+    impact = await client.get(f"{G}/impact", params={"node": "engagement:70"})
+    assert impact.status_code == 404, impact.text
+    kept = (await client.get(f"{G}/nodes/engagement:80/neighbors")).json()
+    assert {n["node"]["id"] for n in kept["neighbors"]} >= {"client:8"}
+    # An engagement the other client's plan is also in stays, with only that plan.
+    shared = (await client.get(f"{G}/nodes/engagement:99/neighbors")).json()
+    assert {n["node"]["id"] for n in shared["neighbors"]} == {
+        f"plan:{shared_plan}",
+        "client:8",
     }

@@ -364,6 +364,42 @@ async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
             assert r.json()["error"]["code"] == -32700 and "not UTF-8" in r.text
 
 
+async def test_a_request_whose_id_is_no_id_is_an_invalid_request(live_server: LiveServer) -> None:
+    """An object id (JSON-RPC: a string, a number or null; MCP: a string or an integer)
+    made the SDK take the request for a notification: 202, and no answer ever came."""
+    headers = {
+        **live_server.headers,
+        "Accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+    }
+    async with httpx.AsyncClient(timeout=60) as client:
+        for bad, named in (('{"a":1}', "an object"), ("[1]", "an array"), ("1.5", "a fraction")):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content='{"jsonrpc":"2.0","id":' + bad + ',"method":"tools/list"}',
+                headers=headers,
+            )
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert error["code"] == -32600 and error["data"] == {"field": "id"}
+            assert f"id must be a string or an integer, not {named}" in error["message"]
+            assert r.json()["id"] is None
+        # A string or integer id is answered; a notification (no id) is still accepted.
+        for good in ('"a"', "7"):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content='{"jsonrpc":"2.0","id":' + good + ',"method":"tools/list"}',
+                headers=headers,
+            )
+            assert r.status_code == 200 and '"tools"' in r.text, r.text
+        r = await client.post(
+            live_server.url + "/mcp",
+            content='{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            headers=headers,
+        )
+        assert r.status_code == 202, r.text
+
+
 async def test_a_get_stream_is_refused_not_held_open(live_server: LiveServer) -> None:
     """Stateless, the server never sends unprompted: GET held a silent stream forever."""
     headers = {**live_server.headers, "Accept": "text/event-stream"}

@@ -60,6 +60,8 @@ async def test_no_match_and_no_llm_is_a_422_that_says_what_to_do(
     )
     assert r.status_code == 422
     body = r.json()
+    # Titled as the other 422s are (it was "Bad request").
+    assert body["title"] == "Validation failed"
     assert "No workflow in the library matches" in body["detail"]
     assert "configure an LLM" in body["detail"] and "workflow_id" in body["detail"]
     assert body["errors"][0]["field"] == "intent"

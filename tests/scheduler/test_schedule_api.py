@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import httpx
@@ -531,4 +532,56 @@ async def test_another_clients_task_titles_stay_out_of_moves_and_placed(
     # The other plan's own answer still names its tasks by title.
     r = await schedule(sched_client, other.id, horizon_days=2)
     assert r.status_code == 200, r.text
+    assert any(b["title"].startswith("Merger step") for b in r.json()["blocks"]), r.text
+
+
+async def test_a_plans_stored_runs_keep_another_clients_titles_out(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The live answer named another plan's tasks by key, but the run it stored (read back
+    to apply a preview, and kept) quoted them by title in the other plan's block reasons
+    ("after 'Merger step 0'")."""
+    chain = [
+        {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
+        | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(4)
+    ]
+    other = await make_plan(db_session, chain, title="Acme")
+    other.client_id = 2
+    await db_session.flush()
+    r = await schedule(sched_client, other.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    first = min(r.json()["blocks"], key=lambda b: b["start"])
+    await add_meeting(
+        db_session,
+        datetime.fromisoformat(first["start"]),
+        datetime.fromisoformat(first["end"]),
+        "Clash",
+    )
+    mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    r = await schedule(sched_client, mine.id, horizon_days=2)
+    assert r.status_code == 200, r.text
+    assert [b for b in r.json()["placed"] if b["plan_id"] == other.id], r.text
+    applied = await schedule(
+        sched_client, mine.id, horizon_days=2, dry_run=False, run_id=r.json()["run_id"]
+    )
+    assert applied.status_code == 200, applied.text
+    # Applied again (a retry): the stored answer comes back.
+    again = await schedule(
+        sched_client, mine.id, horizon_days=2, dry_run=False, run_id=r.json()["run_id"]
+    )
+    assert again.status_code == 200 and again.json() == applied.json()
+    assert "merger" not in applied.text.lower()
+    runs = list(
+        await db_session.scalars(select(SchedulerRun).where(SchedulerRun.plan_id == mine.id))
+    )
+    assert {run.status for run in runs} == {"applied", "scheduled"}
+    for run in runs:
+        stored = json.dumps([run.schedule_blocks, run.metadata_])
+        assert "merger" not in stored.lower(), stored
+        assert f"'{other.id}/t0'" in stored
+    # The other plan's own answer still names its tasks by title.
+    r = await schedule(sched_client, other.id, horizon_days=2)
     assert any(b["title"].startswith("Merger step") for b in r.json()["blocks"]), r.text

@@ -27,9 +27,10 @@ _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "
 # The last failed calendar request in this process (monotonic time, message): /health reports
 # the calendar degraded from that moment instead of trusting a probe cached minutes earlier.
 LAST_FAILURE: dict[str, tuple[float, str]] = {}
-# The last read that had to treat an event specially (calendars/runs.py): (monotonic time,
-# message), shown by /health beside an "ok" calendar.
-LAST_NOTICE: dict[str, tuple[float, str]] = {}
+# The last read that had to treat an event specially (calendars/runs.py): (when, an aware
+# UTC time, message), shown by /health beside an "ok" calendar with its time, so a reader
+# can tell an old notice.
+LAST_NOTICE: dict[str, tuple[datetime, str]] = {}
 
 
 class CalendarUnavailable(DependencyUnavailable, title="Calendar unavailable"):

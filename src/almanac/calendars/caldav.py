@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time as clock
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -241,7 +240,7 @@ class CalDAVCalendar(CalendarProvider):
         if expand:  # /health shows what the last read treated specially, if anything
             said = note_of([event for _, event in pairs])
             if said:
-                LAST_NOTICE["calendar"] = (clock.monotonic(), said)
+                LAST_NOTICE["calendar"] = (datetime.now(UTC), said)
             else:
                 LAST_NOTICE.pop("calendar", None)
         return pairs

@@ -129,5 +129,7 @@ def with_notice(status: DependencyStatus) -> DependencyStatus:
     said = LAST_NOTICE.get("calendar")
     if said is None:
         return status
-    detail = f"{status.detail}; last read: {said[1][:250]}" if status.detail else said[1][:250]
+    at, what = said
+    notice = f"last read at {at.isoformat(timespec='seconds')}: {what[:250]}"
+    detail = f"{status.detail}; {notice}" if status.detail else notice
     return status.model_copy(update={"detail": detail})

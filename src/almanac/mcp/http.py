@@ -71,6 +71,27 @@ def unreadable(body: bytes) -> str | None:
     return None
 
 
+def bad_id(body: bytes) -> str | None:
+    """Why a request's `id` is not one (MCP: a string or an integer). The SDK took a
+    message whose `id` was an object, a list, a fraction, a boolean or null for a
+    notification: it answered 202 and the caller waited for an answer never sent."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or "id" not in message or "method" not in message:
+        return None
+    value = message["id"]
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return None
+    return f"id must be a string or an integer, not {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", bool: "a boolean", float: "a fraction"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 async def _read_body(receive: Receive) -> bytes:
     """The whole request body (bounded in size by the browser-safety middleware)."""
     chunks = []
@@ -127,6 +148,17 @@ class _Authenticated:
             body = await _read_body(receive)
             if reason := unreadable(body):
                 error = {"code": -32700, "message": f"Parse error: {reason}"}
+                answer = {"jsonrpc": "2.0", "id": None, "error": error}
+                await Response(json.dumps(answer), 400, media_type="application/json")(
+                    scope, receive, send
+                )
+                return
+            if reason := bad_id(body):
+                error = {
+                    "code": -32600,
+                    "message": f"Invalid Request: {reason}",
+                    "data": {"field": "id"},
+                }
                 answer = {"jsonrpc": "2.0", "id": None, "error": error}
                 await Response(json.dumps(answer), 400, media_type="application/json")(
                     scope, receive, send

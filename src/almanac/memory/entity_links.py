@@ -136,6 +136,25 @@ class EntityLinkRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def drop_engagements(self, client_id: int) -> int:
+        """Delete the `engagement:<id>` nodes a forgotten client's plans made, once empty.
+
+        Like the client's, an engagement node has no row of its own: its plans' and
+        templates' nodes went with their rows, leaving it linked to the client alone. One
+        that another client's plan, template or fact still hangs off stays."""
+        result = await self.session.execute(
+            text(
+                "DELETE FROM graph_nodes n WHERE n.node_type = 'engagement' "
+                "AND EXISTS (SELECT 1 FROM graph_edges e WHERE e.from_node_id = :client "
+                "AND e.to_node_id = n.node_id AND e.edge_type = 'has_engagement') "
+                "AND NOT EXISTS (SELECT 1 FROM graph_edges e WHERE e.from_node_id = n.node_id) "
+                "AND NOT EXISTS (SELECT 1 FROM graph_edges e WHERE e.to_node_id = n.node_id "
+                "AND e.from_node_id <> :client)"
+            ),
+            {"client": f"client:{client_id}"},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def drop_client(self, client_id: int) -> int:
         """Delete a forgotten client's `client:<id>` node; its edges and links cascade.
 

@@ -146,6 +146,10 @@ async def forget_subject(
     # Likewise entity nodes (a name is what was forgotten) that no memory links to now.
     links = EntityLinkRepository(session)
     counts["entity_nodes"] = await links.prune()
+    # Engagement nodes first: which are the client's is read from its node's edges.
+    counts["engagement_nodes"] = (
+        await links.drop_engagements(client_id) if client_id is not None else 0
+    )
     counts["client_nodes"] = await links.drop_client(client_id) if client_id is not None else 0
 
     namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})

@@ -115,10 +115,12 @@ class RecallOut(BaseModel):
     took_ms: float
     # "used": Zep answered within the budget and its results are fused in; "skipped": Zep
     # was too slow or failed and the answer is Postgres alone; "off": not configured, or
-    # the query has filters Zep cannot apply (session, scope, type, time window, kinds).
-    zep: Literal["used", "skipped", "off"] = "off"
+    # the query has filters Zep cannot apply (session, scope, type, time window, kinds);
+    # "cached": a cached answer (Zep answered when it was cached, and was not asked now, so
+    # this says nothing of whether Zep is up: `/health` does).
+    zep: Literal["used", "skipped", "cached", "off"] = "off"
     # True when a dependency was unavailable for this answer (Zep skipped, or the cache
-    # down), which `detail` names.
+    # down), which `detail` names; `detail` also says when Zep's part came from the cache.
     degraded: bool = False
     detail: str | None = None
     # True when nothing stored reaches the relevance floor: recall then returns no

@@ -39,6 +39,7 @@ from almanac.memory.search import Hit, SearchRepository
 from almanac.models import Event
 
 _SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
+_CACHED_ZEP = "a cached answer: Zep's results in it are from when it was cached, Zep was not asked"
 # A batch is embedded and written this many memories at a time, in its one transaction:
 # a 1,000-memory request then never holds all its vectors, rows and bind parameters at
 # once (the server's peak memory), and one INSERT stays far under Postgres' 65,535 binds.
@@ -252,7 +253,7 @@ class MemoryService:
         )
         namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
         gens = await self.cache.generations(namespaces)
-        key = self._cache_key(q, kinds, gens) if gens is not None else None
+        key = self._cache_key(q, kinds, gens, ask_zep) if gens is not None else None
         if key is not None:
             raw = await self.cache.get(key)
             if raw is not None:
@@ -263,7 +264,10 @@ class MemoryService:
                     no_match=not hits,
                     cached=True,
                     took_ms=_ms(started),
-                    zep="used" if ask_zep else "off",
+                    # Zep was not asked now: its part of the answer is what it said when
+                    # the answer was cached (the key says whether Zep was asked then).
+                    zep="cached" if ask_zep else "off",
+                    detail=_CACHED_ZEP if ask_zep else None,
                 )
         zep_task = (
             asyncio.create_task(ask_external(self.external, self.settings.zep, q))
@@ -304,9 +308,11 @@ class MemoryService:
         """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""
         return await local_recall(self.search, self.embedder, q, kinds)
 
-    def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int]) -> str:
+    def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int], zep: bool) -> str:
         params = q.model_dump(mode="json", exclude={"kinds"})
         params["kinds"] = sorted(kinds)
+        # An answer cached without Zep is not one with Zep's results, and the other way round.
+        params["zep"] = zep
         params["model"] = self.embedder.model
         blob = json.dumps(params, sort_keys=True).encode()
         return "recall:" + ".".join(map(str, gens)) + ":" + hashlib.sha256(blob).hexdigest()

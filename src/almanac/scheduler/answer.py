@@ -4,9 +4,10 @@ blocks as response items (pure: plain data in, response models out)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from almanac.scheduler import calendar_model as cm
@@ -23,6 +24,17 @@ PlanBlocks = dict[int, list[Block]]  # plan id -> blocks with plain task keys
 def keyset(blocks: list[Block]) -> set[tuple[str, datetime, datetime]]:
     """Each block as (task, start, end) in UTC, to compare two schedules of one plan."""
     return {(b.task_id, b.start.astimezone(UTC), b.end.astimezone(UTC)) for b in blocks}
+
+
+def stored(blocks: Sequence[Block], hide: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Blocks as a run stores them, their reasons naming other plans' tasks as `hide` does:
+    a run is read back by whoever may read its plan, as the live answer was."""
+    return [pb.block_to_json(replace(b, reason=hide(b.reason))) for b in blocks]
+
+
+def stored_rows(rows: Sequence[dict[str, Any]], hide: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Stored block rows (`pb.block_to_json`) with their reasons hidden as `stored` does."""
+    return [{**r, "reason": hide(str(r.get("reason", "")))} for r in rows]
 
 
 def block_out(plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:

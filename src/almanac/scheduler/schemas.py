@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from almanac.planner.schemas import PlanOut
 from almanac.types import (
+    WORK_HOURS,
     AwareDatetime,
     BoundedDate,
     IntId,
     SprintWeek,
     Strict,
-    WorkHours,
     near_now,
+    work_bounds,
 )
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -266,7 +267,7 @@ class MoveBlockOut(BaseModel):
 
 class SprintIn(Strict):
     week_start: SprintWeek
-    capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)]
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None
@@ -282,7 +283,7 @@ class SprintIn(Strict):
 class SprintUpdate(Strict):
     """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
 
-    capacity_hrs: Annotated[WorkHours, Field(gt=0, le=168)] | None = None
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS] | None = None
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None

@@ -142,15 +142,19 @@ class Writer:
             "preferences": solved.prefs.model_dump(),
             "moved_share": share,
             "fingerprint": solved.fingerprint,
-            "plans": {str(p): [pb.block_to_json(b) for b in bl] for p, bl in written.items()},
+            # Stored as the answer shows them: another plan's reasons quote its titles.
+            "plans": {str(p): ans.stored(bl, hide) for p, bl in written.items()},
             # Past blocks whose events stay: their numbers are not given to new blocks.
-            "held": {str(p): cm.held_meta(inputs, p, bl) for p, bl in written.items()},
+            "held": {
+                str(p): ans.stored_rows(cm.held_meta(inputs, p, bl), hide)
+                for p, bl in written.items()
+            },
             **extra,
         }
         if solved.violations or dry_run:
             status = "invalid" if solved.violations else "preview"
             run = await self.repo.add_run(
-                plan.id, status, [pb.block_to_json(b) for b in by_plan.get(plan.id, [])], meta
+                plan.id, status, ans.stored(by_plan.get(plan.id, []), hide), meta
             )
             out.run_id = run.id
             run.metadata_ = {**meta, "response": out.model_dump(mode="json")}
@@ -202,8 +206,9 @@ class Writer:
         if plan.status == "approved":
             await self.s.plans.set_status(plan, "scheduled")
         out.plan_status = plan.status
+        hide = cm.title_hider(titles, plan.id)
         run = await self.repo.add_run(
-            plan.id, "scheduled", [pb.block_to_json(b) for b in written.get(plan.id, [])], meta
+            plan.id, "scheduled", ans.stored(written.get(plan.id, []), hide), meta
         )
         recorded = {plan.id: run.id}
         for pid in changed:

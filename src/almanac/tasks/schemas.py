@@ -11,14 +11,15 @@ from pydantic.config import JsonDict
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
 from almanac.types import (
+    WORK_HOURS,
     AwareDatetime,
     BigId,
     BoundedDate,
     Deadline,
     PageQuery,
     Strict,
-    WorkHours,
     WorkTime,
+    work_bounds,
 )
 
 
@@ -76,7 +77,7 @@ class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-    estimate_hours: Annotated[WorkHours, Field(le=1000)] | None = None
+    estimate_hours: Annotated[float, work_bounds(le=1000), WORK_HOURS] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
     status: TaskStatus | None = None
@@ -99,7 +100,7 @@ class TaskPatch(Strict):
 class TimeIn(Strict):
     """Hours worked on a task; `idempotency_key` makes a retried request count once."""
 
-    hours: Annotated[WorkHours, Field(gt=0, le=24)]
+    hours: Annotated[float, work_bounds(gt=0, le=24), WORK_HOURS]
     ended_at: WorkTime | None = None  # default now; at most a day ahead, five years back
     note: Annotated[str, Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None

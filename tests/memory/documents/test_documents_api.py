@@ -97,6 +97,35 @@ async def test_unchanged_is_a_no_op_and_changed_replaces(
     assert other["status"] == "created" and other["id"] != first["id"]
 
 
+async def test_the_same_file_with_other_tags_or_title_updates_them(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Re-adding the same bytes was a no-op whatever it said: new tags and a new title
+    were dropped while the answer said `unchanged`."""
+    first = (await add(client, "notes.md", PROPOSAL, tags="draft")).json()
+    chunk_ids = (await db_session.execute(text("SELECT id FROM doc_chunks"))).scalars().all()
+    tagged = (await add(client, "notes.md", PROPOSAL, tags="contract,signed")).json()
+    assert tagged["status"] == "updated" and tagged["id"] == first["id"]
+    assert tagged["tags"] == ["contract", "signed"]
+    found = (await client.get(D, params={"tag": "signed"})).json()["items"]
+    assert [d["id"] for d in found] == [first["id"]]
+    assert (await client.get(D, params={"tag": "draft"})).json()["items"] == []
+    # Tags alone leave the chunks as they were.
+    same = (await db_session.execute(text("SELECT id FROM doc_chunks"))).scalars().all()
+    assert sorted(same) == sorted(chunk_ids)
+    # Saying nothing new (no tags, no title) is still a no-op that keeps what was said.
+    again = (await add(client, "notes.md", PROPOSAL)).json()
+    assert again["status"] == "unchanged" and again["tags"] == ["contract", "signed"]
+    # A new title is in every chunk's citation: they carry it now.
+    titled = (await add(client, "notes.md", PROPOSAL, title="Acme retainer")).json()
+    assert titled["status"] == "updated" and titled["title"] == "Acme retainer"
+    assert titled["tags"] == ["contract", "signed"]
+    hits = await recall(client, "how much is the fixed fee?", kinds="document", k=3)
+    assert hits[0]["metadata"]["title"] == "Acme retainer"
+    detail = (await client.get(f"{D}/{first['id']}")).json()
+    assert detail["title"] == "Acme retainer" and detail["tags"] == ["contract", "signed"]
+
+
 async def test_recall_keeps_clients_apart(client: httpx.AsyncClient):
     await add(client, "a.md", "# Secret\n\nThe Zanzibar launch code is purple.", client_id="1")
     await add(client, "b.md", "# Other\n\nBeta notes about gardening.", client_id="2")

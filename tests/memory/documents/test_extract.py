@@ -32,6 +32,24 @@ def test_markdown_sections_follow_headings_and_ignore_fenced_hashes():
 
 
 @pytest.mark.parametrize(
+    "block",
+    [
+        "```\n~~~\n# not a heading\n```",  # a tilde line closed the backtick fence
+        "~~~\n```\n# not a heading\n~~~",
+        "````\n```\n# not a heading\n````",  # a shorter fence does not close a longer
+        "```\n``` not a close\n# not a heading\n```",
+    ],
+)
+def test_a_code_fence_is_closed_only_by_its_own_kind_at_least_as_long(block: str):
+    md = f"# Notes\n\nIntro.\n\n{block}\n\n## After\n\nText.\n"
+    out = extract(md.encode(), "text/markdown", max_pages=10)
+    assert [(s.heading, s.text.strip()) for s in out.sections] == [
+        ("Notes", f"Intro.\n\n{block}"),
+        ("After", "Text."),
+    ]
+
+
+@pytest.mark.parametrize(
     ("line", "heading"),
     [
         ("# Learning C#", "Learning C#"),  # before: "Learning C", in every chunk and citation

@@ -347,3 +347,43 @@ async def test_a_fact_superseding_one_from_zep_is_written_to_zep(
         )
     ]
     assert queued == [new["id"]]
+
+
+async def test_a_cached_recall_says_zeps_part_is_cached_not_that_zep_was_used(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    """A cached answer said `"zep": "used"` while Zep was down: it had not been asked."""
+    body = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    zep.facts["client-5"] = [ZepFact("Acme invoices are approved by Dana, the CFO")]
+    params = {"query": "Acme invoices", "client_id": 5}
+    first = (await client.get("/api/v1/memory/recall", params=params)).json()
+    assert first["zep"] == "used" and first["cached"] is False
+    zep.fail_status = 500
+    again = (await client.get("/api/v1/memory/recall", params=params)).json()
+    assert again["cached"] is True and again["results"] == first["results"]
+    assert again["zep"] == "cached"
+    assert "Zep was not asked" in again["detail"] and again["degraded"] is False
+    # /health, which does ask, says Zep is failing.
+    health = (await client.get("/health")).json()
+    assert health["dependencies"]["zep"]["status"] == "degraded"
+
+
+async def test_an_answer_cached_without_zep_is_not_served_once_zep_is_on(
+    client: httpx.AsyncClient, state: AppState, zep: FakeZep
+) -> None:
+    body = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    params = {"query": "Acme invoices", "client_id": 5}
+    first = (await client.get("/api/v1/memory/recall", params=params)).json()
+    assert first["zep"] == "off"
+    configure(state, zep.base_url)
+    zep.facts["client-5"] = [ZepFact("Acme invoices are approved by Dana, the CFO")]
+    try:
+        out = (await client.get("/api/v1/memory/recall", params=params)).json()
+    finally:
+        if state.external is not None:
+            await state.external.close()
+            state.external = None
+    assert out["cached"] is False and out["zep"] == "used"
+    assert "Acme invoices are approved by Dana, the CFO" in [h["content"] for h in out["results"]]

@@ -92,7 +92,28 @@ def _decode(data: bytes) -> str:
 # Only the opening hashes by pattern: `(.+?)\s*#*\s*$` for the closing ones backtracked in
 # cubic time on a line of spaces (5 KB took minutes); `_heading` strips them instead.
 _ATX = re.compile(r"(#{1,6})\s+(\S.*)")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+# A code fence (CommonMark): up to three spaces, then three or more backticks or tildes; a
+# backtick fence's info string holds no backtick. Only a fence of the same character, at
+# least as long and with nothing after it, closes it: "~~~" inside a "```" block is code.
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+
+
+def _fence_opens(line: str) -> str | None:
+    """The fence `line` opens (its run of backticks or tildes), if any."""
+    match = _FENCE.fullmatch(line)
+    if match is None or (match.group(1)[0] == "`" and "`" in match.group(2)):
+        return None
+    return match.group(1)
+
+
+def _fence_closes(line: str, fence: str) -> bool:
+    match = _FENCE.fullmatch(line)
+    return (
+        match is not None
+        and match.group(1)[0] == fence[0]
+        and len(match.group(1)) >= len(fence)
+        and not match.group(2).strip()
+    )
 
 
 def _markdown(text: str, pages: int) -> Extracted:
@@ -100,11 +121,15 @@ def _markdown(text: str, pages: int) -> Extracted:
     heading: str | None = None
     title: str | None = None
     lines: list[str] = []
-    fenced = False
+    fence: str | None = None  # the open code fence, if inside one
     for line in text.splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
-        match = None if fenced else _ATX.fullmatch(line)
+        if fence is None:
+            fence = _fence_opens(line)
+        elif _fence_closes(line, fence):
+            fence = None
+            lines.append(line)
+            continue
+        match = None if fence is not None else _ATX.fullmatch(line)
         if match:
             if "".join(lines).strip():
                 sections.append(Section(heading, None, "\n".join(lines)))

@@ -27,8 +27,10 @@ class DocumentOut(BaseModel):
 
 
 class DocumentAddOut(DocumentOut):
-    # created: new; replaced: the file changed and its chunks were rebuilt; unchanged: no-op.
-    status: Literal["created", "replaced", "unchanged"]
+    # created: new; replaced: the file changed and its chunks were rebuilt; updated: the
+    # same file with other tags, title or metadata, now stored (a new title re-embeds its
+    # chunks); unchanged: the same file saying nothing new, a no-op.
+    status: Literal["created", "replaced", "updated", "unchanged"]
 
 
 class ChunkOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -36,7 +36,8 @@ class Upload:
     filename: str
     declared_type: str | None = None
     # The document's identity per client (default: the file name); re-adding the same
-    # source with the same bytes is a no-op, with other bytes it replaces the chunks.
+    # source with the same bytes updates the tags, title and metadata given (a no-op when
+    # they say nothing new), with other bytes it replaces the chunks.
     source: str | None = None
     title: str | None = None
     client_id: int | None = None
@@ -72,11 +73,34 @@ class DocumentService:
         digest = hashlib.sha256(upload.data).hexdigest()
         await self.repo.lock_source(upload.client_id, source)
         existing = await self.repo.by_source(upload.client_id, source)
+        retitled = False
         if existing is not None and existing.content_hash == digest:
-            counts = await self.repo.chunk_counts([existing.id])
-            return row_out(
-                DocumentAddOut, existing, chunks=counts.get(existing.id, 0), status="unchanged"
-            )
+            # The same file: what the caller now says of it (tags, title, metadata given)
+            # replaces what was said; what it leaves out stays.
+            tags = sorted(set(upload.tags)) if upload.tags else list(existing.tags)
+            meta = upload.metadata or existing.metadata_
+            said: dict[str, object] = {
+                "tags": tags,
+                "metadata_": meta,
+                "title": upload.title[:500] if upload.title else existing.title,
+            }
+            changed = {k: v for k, v in said.items() if getattr(existing, k) != v}
+            if "title" not in changed:
+                for attr, now in changed.items():
+                    setattr(existing, attr, now)
+                if changed:
+                    await self.repo.save(existing)
+                    self.invalidator.events_changed(
+                        self.uow, event_namespaces(None, existing.client_id)
+                    )
+                counts = await self.repo.chunk_counts([existing.id])
+                status = "updated" if changed else "unchanged"
+                return row_out(
+                    DocumentAddOut, existing, chunks=counts.get(existing.id, 0), status=status
+                )
+            # The title is in every chunk's embedded text and citation: rebuilt below.
+            upload = replace(upload, tags=tags, metadata=meta)
+            retitled = True
         # Parsing (PDF above all) is CPU work: off the event loop, bounded in pages.
         extracted = await asyncio.to_thread(
             extract, upload.data, media_type, max_pages=self.settings.document_max_pages
@@ -111,7 +135,7 @@ class DocumentService:
             doc = await self.repo.save(existing)
         await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
         self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
-        status = "created" if existing is None else "replaced"
+        status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
     async def get(self, document_id: int) -> DocumentDetailOut:
