@@ -14,8 +14,8 @@ baseline placement at once, local moves that each bring the placement nearer to 
 
 A placement reaching both is CP-SAT's hint: both floors hold from its first solution and the
 search only improves on it. Otherwise the nearest placement found is the start of the
-solver's search for a schedule reaching both. Pure; the moves are bounded by a number of
-first-fit tries and a share of the time limit (a few milliseconds when they succeed).
+solver's search for a schedule reaching both. Pure; the moves are bounded by a share of the
+time limit (milliseconds on several plans, a few tenths of a second on one crowded plan).
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from .greedy_state import State
 from .grid import Grid
 from .model import UnplacedCause
 
-# First-fit tries in all (each about a tenth of a millisecond on two weeks of 50 tasks), and
-# the first round's per start placement; each round after has four times more.
-_TRIES = 2000
+# First-fit tries in all (each about a tenth of a millisecond on two weeks of 50 tasks): a
+# backstop, time (`SHARE`) bounds the moves. One over-demanded plan may need thousands (100
+# tasks at 1.5x capacity: ~5,000) where several plans need hundreds. The first round's per
+# start placement; each round after has four times more.
+_TRIES = 100_000
 _FIRST_ROUND = 50
-# Share of the solve's time limit the moves may use (they reach both floors, when they do,
-# in well under a tenth of a second on the benchmark's instances).
+# Share of the solve's time limit the moves may use; they run only when no baseline or mix
+# reaches both floors.
 SHARE = 0.1
 
 
@@ -185,13 +187,19 @@ class _Climb:
             self.met -= self.on_time(tid, chunks)
         return out
 
-    def fill(self) -> list[str]:
-        """Insert every task left out that fits, most valuable first; the tasks placed."""
+    def fill(self, near: tuple[int, int] | None = None, after: str = "") -> list[str]:
+        """Insert every task left out that fits, most valuable first; the tasks placed.
+
+        `near` (slots [lo, hi)): only tasks whose window meets it, and those `after` or the
+        fill made ready; after a removal what did not fit before mostly fits only there (and a
+        full fill starts every move)."""
         added: list[str] = []
         again = True
         while again:
             again = False
             for tid in self.ready():
+                if near and tid not in self.fresh([after, *added]) and not self.meets(tid, near):
+                    continue
                 chunks = self.fit(tid)
                 if chunks is not None:
                     self.add(tid, chunks)
@@ -221,7 +229,7 @@ class _Climb:
                 chunks = self.fit(target)
                 if chunks is not None:
                     self.add(target, chunks)
-                    added = self.fill()
+                    added = self.fill(self.days_of(saved), target)
                     if self.score() < before:
                         return True
                     self.remove([target, *added][::-1])
@@ -229,6 +237,19 @@ class _Climb:
                     if tid in saved:
                         self.add(tid, saved[tid])
         return False
+
+    def days_of(self, placement: Placement) -> tuple[int, int]:
+        """The slots of the days `placement` uses, from the first day's start to the last's end."""
+        days = [self.grid.days[self.grid.day_of[s]] for cs in placement.values() for s, _ in cs]
+        return min(d.lo for d in days), max(d.hi for d in days)
+
+    def meets(self, tid: str, near: tuple[int, int]) -> bool:
+        plan = self.grid.plans[tid]
+        return self.state.lo(plan) < near[1] and near[0] < plan.hi
+
+    def fresh(self, added: list[str]) -> set[str]:
+        """Tasks that depend on one of `added` (made ready by it)."""
+        return {u for a in added if a for u in self.state.users[a]}
 
     def in_way(self, target: str) -> list[list[str]]:
         """Groups of placed work whose removal may make room for `target` (before its
