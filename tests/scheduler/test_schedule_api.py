@@ -585,3 +585,49 @@ async def test_a_plans_stored_runs_keep_another_clients_titles_out(
     # The other plan's own answer still names its tasks by title.
     r = await schedule(sched_client, other.id, horizon_days=2)
     assert any(b["title"].startswith("Merger step") for b in r.json()["blocks"]), r.text
+
+
+async def test_a_preview_applied_keeps_the_moved_plans_own_titles_in_its_run(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A preview stores other plans' blocks with their titles hidden (by key, for the
+    previewing plan's reader); applying it recorded the moved plan's new run from those
+    rows, so that plan's own run read "after '<plan>/t0'" for its own tasks where a run
+    written directly says "after 'Merger step 0'"."""
+    chain = [
+        {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
+        | ({"depends_on": [f"t{i - 1}"]} if i else {})
+        for i in range(4)
+    ]
+    other = await make_plan(db_session, chain, title="Acme")
+    other.client_id = 2
+    await db_session.flush()
+    r = await schedule(sched_client, other.id, dry_run=False, horizon_days=1)
+    assert r.status_code == 200, r.text
+    first = min(r.json()["blocks"], key=lambda b: b["start"])
+    await add_meeting(
+        db_session,
+        datetime.fromisoformat(first["start"]),
+        datetime.fromisoformat(first["end"]),
+        "Clash",
+    )
+    mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    r = await schedule(sched_client, mine.id, horizon_days=2)
+    assert r.status_code == 200, r.text
+    applied = await schedule(
+        sched_client, mine.id, horizon_days=2, dry_run=False, run_id=r.json()["run_id"]
+    )
+    assert applied.status_code == 200, applied.text
+    moved = [
+        run
+        for run in await db_session.scalars(
+            select(SchedulerRun).where(SchedulerRun.plan_id == other.id)
+        )
+        if (run.metadata_ or {}).get("moved_by_plan") == mine.id
+    ]
+    assert len(moved) == 1
+    stored = json.dumps([moved[0].schedule_blocks, moved[0].metadata_])
+    assert "after 'Merger step" in stored, stored
+    assert f"'{other.id}/t" not in stored, stored

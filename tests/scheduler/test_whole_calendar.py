@@ -358,3 +358,41 @@ async def test_a_move_within_a_day_already_over_the_maximum_is_not_refused_for_i
     assert [e["message"] for e in r.json()["errors"]] == [
         f"makes {monday:%a %d %b} {hours + 1:g} h of work, above the daily maximum of 2 h"
     ]
+
+
+async def test_a_move_onto_another_clients_block_does_not_name_its_task(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A hand move onto another plan's block named that block by its task's title, another
+    client's included, in the 409 and (forced) in the moved block's reason and the run's
+    warnings; the solve's answers and stored runs name another plan's tasks by key."""
+    other = await make_plan(
+        db_session, [{"key": "t0", "title": "Merger step 0", "estimate_hours": 1.0}], title="Acme"
+    )
+    other.client_id = 2
+    mine = await make_plan(db_session, chain(1, 1.0), title="Mine")
+    mine.client_id = 1
+    await db_session.flush()
+    other_id, mine_id = other.id, mine.id
+    r = await schedule(sched_client, other_id, dry_run=False)
+    assert r.status_code == 200, r.text
+    theirs = r.json()["blocks"][0]
+    r = await schedule(sched_client, mine_id, dry_run=False)
+    assert r.status_code == 200, r.text
+    aid = r.json()["blocks"][0]["almanac_id"]
+    onto = {"start": theirs["start"], "end": theirs["end"]}
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json=onto)
+    assert r.status_code == 409, r.text
+    assert f"'{other_id}/t0'" in r.text, r.text
+    assert "merger" not in r.text.lower(), r.text
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json={**onto, "force": True})
+    assert r.status_code == 200, r.text
+    assert "merger" not in r.text.lower(), r.text
+    run = (
+        await db_session.scalars(
+            select(SchedulerRun).where(SchedulerRun.plan_id == mine_id).order_by(SchedulerRun.id)
+        )
+    ).all()[-1]
+    assert run.status == "pinned"
+    stored = repr([run.schedule_blocks, run.metadata_])
+    assert "merger" not in stored.lower(), stored

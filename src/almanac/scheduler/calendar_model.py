@@ -54,6 +54,24 @@ def title_hider(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]
     return hide
 
 
+def title_shower(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:
+    """Undo `title_hider` for `plan_id`'s own tasks: "<plan>/<key>" back to its title. A
+    preview of another plan stored this plan's reasons hidden; its own run quotes them."""
+    named = [
+        (repr(f"{pid}/{key}"), repr(title))
+        for core, title in titles.items()
+        for pid, key in [split_core_id(core)]
+        if pid == plan_id
+    ]
+
+    def show(text: str) -> str:
+        for name, title in named:
+            text = text.replace(name, title)
+        return text
+
+    return show
+
+
 def row_key(row: TaskRow) -> str:
     return row.plan_task_key or f"task{row.id}"
 

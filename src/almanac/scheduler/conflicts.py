@@ -84,6 +84,15 @@ def over_daily_max(
     )
 
 
+def _name(event: CalendarEvent, plan_id: int) -> str:
+    """An event's title; another plan's block by "<plan>/<key>" (its title may be another
+    client's), as the solve's answers and stored runs name it (`title_hider`)."""
+    parsed = pb.parse_almanac_id(event.almanac_id) if event.almanac_id else None
+    if parsed is not None and parsed[0] != plan_id:
+        return f"{parsed[0]}/{parsed[1]}"
+    return event.title
+
+
 async def move_conflicts(
     tasks: TaskRepository,
     settings: SchedulerSettings,
@@ -103,7 +112,7 @@ async def move_conflicts(
         if not e.busy or e.almanac_id == aid or not _overlap(start, end, e.start, e.end):
             continue
         what = "another Almanac block" if e.almanac_id else "the event"
-        out.append(f"overlaps {what} {e.title!r} ({_hm(e.start.astimezone(tz))})")
+        out.append(f"overlaps {what} {_name(e, plan_id)!r} ({_hm(e.start.astimezone(tz))})")
     if why := outside_hours(settings, tz, start, end, prefs):
         out.append(why)
     if why := over_daily_max(settings, tz, aid, start, end, events, prefs):

@@ -213,13 +213,16 @@ class Writer:
         recorded = {plan.id: run.id}
         for pid in changed:
             if pid != plan.id:
+                # Its own run names its own tasks: a preview stored them hidden (by key).
+                show = cm.title_shower(titles, pid)
+                held = (meta.get("held") or {}).get(str(pid), [])
                 other = await self.repo.add_run(
                     pid,
                     "scheduled",
-                    [pb.block_to_json(b) for b in written[pid]],
+                    ans.stored(written[pid], show),
                     {
                         **_window_meta(meta),
-                        "held": {str(pid): (meta.get("held") or {}).get(str(pid), [])},
+                        "held": {str(pid): ans.stored_rows(held, show)},
                         "moved_by_plan": plan.id,
                         "moved_by_run": run.id,
                     },
