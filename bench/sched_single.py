@@ -140,7 +140,10 @@ def deadlines_missed(problem: Problem, schedule: Schedule) -> int:
 
 def run_solver(problem: Problem, which: str) -> tuple[Schedule, float]:
     started = time.perf_counter()
-    schedule = solve(problem) if which == "cp-sat" else greedy_schedule(problem)
+    if which == "cp-sat":
+        schedule = solve(problem)
+    else:  # "edf": earliest deadline first (the first baseline); "priority": highest first
+        schedule = greedy_schedule(problem, which)
     return schedule, time.perf_counter() - started
 
 
