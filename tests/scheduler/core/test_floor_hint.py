@@ -10,6 +10,8 @@ import random
 from almanac.scheduler.core import Problem, SolveStatus, Task, greedy_schedule, validate
 from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.explain import Placement, assemble
+from almanac.scheduler.core.floor_hint import reach_both
+from almanac.scheduler.core.floors import Floors, measure
 from almanac.scheduler.core.grid import build_grid
 
 from .helpers import at, checked, make_problem
@@ -132,3 +134,23 @@ def test_on_a_crowded_single_plan_the_moves_reach_both_floors_given_the_time() -
     }
     both = [n for n, (h, m) in hints.items() if h >= hours - 1e-9 and m >= deadlines]
     assert both == ["both-floors"], hints
+
+
+def test_a_start_below_both_floors_makes_room_for_work_left_out() -> None:
+    # One day, 09:00-17:30 (34 quarter-hours), taken whole by Filler (priority 1): below the
+    # work floor (Call and Build, priority 3) and the deadline floor (Call by 12:00) at once,
+    # with nothing placed late. Only room made for the work left out helps: Build in Filler's
+    # place, then Call in Build's way before noon, Build after it.
+    tasks = [
+        Task("x", "Filler", 510, priority=1),
+        Task("a", "Call", 60, priority=3, deadline=at(0, 12)),
+        Task("b", "Build", 420, priority=3),
+    ]
+    problem = make_problem(tasks, days=1, now=at(0, 9))
+    grid = build_grid(problem)
+    start = {"x": [(grid.plans["x"].lo, grid.plans["x"].remaining)]}
+    floors = Floors(work=3 * 4 + 3 * 28, work_from="greedy", met=1, met_from="edf")
+    assert not floors.reached_by(measure(grid, start))
+    placement, reached = reach_both(grid, {"start": start}, floors)
+    assert reached
+    assert _figures(problem, placement) == (3 * 1 + 3 * 7, 1)

@@ -220,7 +220,7 @@ class _Climb:
             return True
         targets = self.ready() if self.work < self.floors.work else []
         if self.met < self.floors.met:
-            targets = [*self.late(), *[t for t in self.ready() if t not in targets]]
+            targets = [*self.late(), *self.ready()]
         for target in targets:
             for group in self.in_way(target):
                 if self.tries >= tries:
