@@ -495,12 +495,11 @@ async def test_a_window_with_no_working_time_is_refused_and_keeps_the_blocks(
     assert r.status_code == 200 and r.json()["blocks"], r.text
 
 
-async def test_another_clients_task_titles_stay_out_of_moves_and_placed(
+async def _another_clients_chain_under_a_meeting(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
-):
-    """Scheduling one plan moves and adds blocks of other plans (the whole calendar is solved
-    at once); `moves` and `placed` named them by title, so another client's titles reached
-    this plan's answer (and the CLI, MCP and dashboard previews that print them)."""
+) -> tuple[Plan, Plan]:
+    """Client 2's written four-step chain ("Merger step 0..3") with a meeting on its first
+    block, and client 1's one-task plan: scheduling the second moves the first's blocks."""
     chain = [
         {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
         | ({"depends_on": [f"t{i - 1}"]} if i else {})
@@ -521,6 +520,16 @@ async def test_another_clients_task_titles_stay_out_of_moves_and_placed(
     mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
     mine.client_id = 1
     await db_session.flush()
+    return other, mine
+
+
+async def test_another_clients_task_titles_stay_out_of_moves_and_placed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Scheduling one plan moves and adds blocks of other plans (the whole calendar is solved
+    at once); `moves` and `placed` named them by title, so another client's titles reached
+    this plan's answer (and the CLI, MCP and dashboard previews that print them)."""
+    other, mine = await _another_clients_chain_under_a_meeting(sched_client, db_session)
     r = await schedule(sched_client, mine.id, horizon_days=2)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -541,26 +550,7 @@ async def test_a_plans_stored_runs_keep_another_clients_titles_out(
     """The live answer named another plan's tasks by key, but the run it stored (read back
     to apply a preview, and kept) quoted them by title in the other plan's block reasons
     ("after 'Merger step 0'")."""
-    chain = [
-        {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
-        | ({"depends_on": [f"t{i - 1}"]} if i else {})
-        for i in range(4)
-    ]
-    other = await make_plan(db_session, chain, title="Acme")
-    other.client_id = 2
-    await db_session.flush()
-    r = await schedule(sched_client, other.id, dry_run=False, horizon_days=1)
-    assert r.status_code == 200, r.text
-    first = min(r.json()["blocks"], key=lambda b: b["start"])
-    await add_meeting(
-        db_session,
-        datetime.fromisoformat(first["start"]),
-        datetime.fromisoformat(first["end"]),
-        "Clash",
-    )
-    mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
-    mine.client_id = 1
-    await db_session.flush()
+    other, mine = await _another_clients_chain_under_a_meeting(sched_client, db_session)
     r = await schedule(sched_client, mine.id, horizon_days=2)
     assert r.status_code == 200, r.text
     assert [b for b in r.json()["placed"] if b["plan_id"] == other.id], r.text
@@ -594,26 +584,7 @@ async def test_a_preview_applied_keeps_the_moved_plans_own_titles_in_its_run(
     previewing plan's reader); applying it recorded the moved plan's new run from those
     rows, so that plan's own run read "after '<plan>/t0'" for its own tasks where a run
     written directly says "after 'Merger step 0'"."""
-    chain = [
-        {"key": f"t{i}", "title": f"Merger step {i}", "estimate_hours": 3.0}
-        | ({"depends_on": [f"t{i - 1}"]} if i else {})
-        for i in range(4)
-    ]
-    other = await make_plan(db_session, chain, title="Acme")
-    other.client_id = 2
-    await db_session.flush()
-    r = await schedule(sched_client, other.id, dry_run=False, horizon_days=1)
-    assert r.status_code == 200, r.text
-    first = min(r.json()["blocks"], key=lambda b: b["start"])
-    await add_meeting(
-        db_session,
-        datetime.fromisoformat(first["start"]),
-        datetime.fromisoformat(first["end"]),
-        "Clash",
-    )
-    mine = await make_plan(db_session, [{"key": "memo", "estimate_hours": 1.0}], title="Mine")
-    mine.client_id = 1
-    await db_session.flush()
+    other, mine = await _another_clients_chain_under_a_meeting(sched_client, db_session)
     r = await schedule(sched_client, mine.id, horizon_days=2)
     assert r.status_code == 200, r.text
     applied = await schedule(
