@@ -27,7 +27,7 @@ from almanac.scheduler.core import (
 )
 from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.cpsat_model import ModelBuilder
-from almanac.scheduler.core.explain import assemble
+from almanac.scheduler.core.explain import Placement, assemble
 from almanac.scheduler.core.floor_hint import reach_both
 from almanac.scheduler.core.floors import Floors, Measure, measure
 from almanac.scheduler.core.greedy import greedy_placement
@@ -122,13 +122,7 @@ def _hints_are_feasible(problem: Problem) -> None:
     builder.build()
     selected = {t for t, p in grid.plans.items() if p.cause is None and p.task.priority >= 3}
     for placement, _ in (greedy_placement(grid), greedy_placement(grid, first=selected)):
-        model = builder.model.clone()
-        for var, value in hint_values(builder, placement).values():
-            model.add(model.get_int_var_from_proto_index(var.index) == value)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = 5
-        solver.parameters.num_workers = 1
-        assert solver.solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        assert_a_feasible_assignment(builder, placement)
 
 
 def _greedy_objective(problem: Problem) -> float:
@@ -289,6 +283,11 @@ def test_the_moves_towards_both_floors_keep_every_placement_valid(problem: Probl
     # And it is a complete, feasible assignment of the CP-SAT model (a hint the search keeps).
     builder = ModelBuilder(grid)
     builder.build()
+    assert_a_feasible_assignment(builder, placement)
+
+
+def assert_a_feasible_assignment(builder: ModelBuilder, placement: Placement) -> None:
+    """`placement`, fixed into the CP-SAT model, is a feasible assignment (a hint kept)."""
     model = builder.model.clone()
     for var, value in hint_values(builder, placement).values():
         model.add(model.get_int_var_from_proto_index(var.index) == value)
