@@ -23,9 +23,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
+from . import floors as fl
 from .explain import Placement
 from .floors import Floors, Measure, floors_of, measure
-from .greedy_state import State
+from .greedy_state import State, ancestors
 from .grid import Grid
 from .model import UnplacedCause
 
@@ -107,25 +108,17 @@ class _Climb:
         self.tries = 0
         self.stuck = False
         self.order = {t: k for k, t in enumerate(grid.topo)}
-        self.deps = {t.id: t.depends_on for t in grid.problem.tasks}
 
     def value(self, tid: str) -> int:
-        plan = self.grid.plans[tid]
-        return plan.task.priority * plan.remaining
+        return fl.value(self.grid.plans[tid])
 
     def on_time(self, tid: str, chunks: list[tuple[int, int]]) -> bool:
-        plan = self.grid.plans[tid]
-        if plan.cause is not None or not plan.deadline_in(self.grid.size) or not chunks:
-            return False
-        end = max(s + n for s, n in chunks)
-        return plan.soft_deadline is None or end <= plan.soft_deadline
+        return fl.on_time(self.grid, self.grid.plans[tid], chunks)
 
     def score(self) -> tuple[float, int, int]:
         """How far from both floors (each shortfall relative to its floor), lower is better;
         then more work, then more deadlines met."""
-        f = self.floors
-        gap = max(0, f.work - self.work) / max(1, f.work) + max(0, f.met - self.met) / max(1, f.met)
-        return gap, -self.work, -self.met
+        return self.floors.shortfall(Measure(self.work, self.met)), -self.work, -self.met
 
     def run(self, tries: int, deadline: float | None = None) -> Placement | None:
         """Move until both floors are reached (the placement), no move helps (`stuck`), or
@@ -258,7 +251,7 @@ class _Climb:
         plan, placed = self.grid.plans[target], self.state.placed
         lo = self.state.lo(plan)
         hi = plan.soft_deadline if plan.soft_deadline is not None else plan.hi
-        needs = self.ancestors(target)
+        needs = ancestors(self.grid, target)
         # A task placed late moves with the work after it (which then follows it again).
         own = self.dependants(target) if target in placed else []
         groups = []
@@ -280,13 +273,3 @@ class _Climb:
                     seen.add(user)
                     stack.append(user)
         return [t for t in self.grid.topo if t in seen]
-
-    def ancestors(self, tid: str) -> set[str]:
-        out: set[str] = set()
-        stack = list(self.deps[tid])
-        while stack:
-            node = stack.pop()
-            if node not in out:
-                out.add(node)
-                stack.extend(self.deps.get(node, ()))
-        return out

@@ -19,7 +19,7 @@ from ortools.sat.python import cp_model
 
 from .cpsat_model import ModelBuilder, TaskVars
 from .explain import Placement
-from .grid import Grid
+from .grid import Grid, TaskPlan
 from .model import Floor
 
 SIMPLE = ("greedy", "edf")
@@ -33,16 +33,28 @@ class Measure:
     met: int
 
 
+def value(plan: TaskPlan) -> int:
+    """What placing the task adds to the work measure: its priority-weighted slots."""
+    return plan.task.priority * plan.remaining
+
+
+def on_time(grid: Grid, plan: TaskPlan, chunks: list[tuple[int, int]]) -> bool:
+    """Whether `chunks` count for the deadline measure: placed by a deadline inside the
+    horizon."""
+    if plan.cause is not None or not plan.deadline_in(grid.size) or not chunks:
+        return False
+    end = max(s + n for s, n in chunks)
+    return plan.soft_deadline is None or end <= plan.soft_deadline
+
+
 def measure(grid: Grid, placement: Placement) -> Measure:
     """The two floor measures of a placement (fixed blocks aside: every answer has them)."""
     work = met = 0
     for tid, plan in grid.plans.items():
         chunks = placement.get(tid)
         if chunks:
-            work += plan.task.priority * plan.remaining
-        if plan.cause is None and plan.deadline_in(grid.size) and chunks:
-            end = max(s + n for s, n in chunks)
-            met += plan.soft_deadline is None or end <= plan.soft_deadline
+            work += value(plan)
+        met += on_time(grid, plan, chunks or [])
     return Measure(work, met)
 
 
@@ -55,6 +67,13 @@ class Floors:
 
     def reached_by(self, m: Measure) -> bool:
         return m.work >= self.work and m.met >= self.met
+
+    def shortfall(self, m: Measure) -> float:
+        """How far `m` is from both floors: the sum of its shortfalls, each relative to its
+        floor (0 when it reaches both)."""
+        return max(0, self.work - m.work) / max(1, self.work) + max(0, self.met - m.met) / max(
+            1, self.met
+        )
 
 
 def floors_of(measures: dict[str, Measure], *, valued: bool = True) -> Floors:
@@ -83,7 +102,7 @@ def _missed(builder: ModelBuilder) -> list[cp_model.IntVar]:
 
 def _weighted(tasks: list[TaskVars]) -> cp_model.LinearExpr:
     return cp_model.LinearExpr.weighted_sum(
-        [tv.placed for tv in tasks], [tv.plan.task.priority * tv.plan.remaining for tv in tasks]
+        [tv.placed for tv in tasks], [value(tv.plan) for tv in tasks]
     )
 
 
@@ -120,13 +139,7 @@ def switch(builder: ModelBuilder, var: cp_model.IntVar, on: bool) -> None:
 def nearest(floors: Floors, measures: dict[str, Measure]) -> str:
     """The baseline closest to reaching both floors (shortfalls relative to each floor)."""
 
-    def gap(n: str) -> float:
-        m = measures[n]
-        return max(0, floors.work - m.work) / max(1, floors.work) + max(
-            0, floors.met - m.met
-        ) / max(1, floors.met)
-
-    return min(measures, key=lambda n: (gap(n), -measures[n].work, n))
+    return min(measures, key=lambda n: (floors.shortfall(measures[n]), -measures[n].work, n))
 
 
 def report(

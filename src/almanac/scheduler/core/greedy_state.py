@@ -52,8 +52,8 @@ class State:
         `evicted`, or None with nothing changed.
         """
         grid = self.grid
-        ancestors = _ancestors(grid, plan.task.id)
-        movable = [t for t in kept if not grid.plans[t].task.hard_deadline and t not in ancestors]
+        needs = ancestors(grid, plan.task.id)
+        movable = [t for t in kept if not grid.plans[t].task.hard_deadline and t not in needs]
         lo, bs = self.lo(plan), grid.buffer_slots
         if plan.max_chunks == 1:  # one block: put it where it displaces the least work
             for start, owners in self._cheapest_starts(plan, lo, set(movable))[:_TRIES]:
@@ -310,7 +310,8 @@ class _Runs:
         return n
 
 
-def _ancestors(grid: Grid, tid: str) -> set[str]:
+def ancestors(grid: Grid, tid: str) -> set[str]:
+    """Every task `tid` depends on, directly or through others."""
     deps = {t.id: t.depends_on for t in grid.problem.tasks}
     out: set[str] = set()
     stack = list(deps[tid])
