@@ -45,13 +45,7 @@ def title_hider(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]
             named.append((repr(title), repr(f"{pid}/{key}")))
     # Longest first, so a title that contains another is replaced whole.
     named.sort(key=lambda x: -len(x[0]))
-
-    def hide(text: str) -> str:
-        for title, name in named:
-            text = text.replace(title, name)
-        return text
-
-    return hide
+    return _replacing(named)
 
 
 def title_shower(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:
@@ -63,13 +57,18 @@ def title_shower(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str
         for pid, key in [split_core_id(core)]
         if pid == plan_id
     ]
+    return _replacing(named)
 
-    def show(text: str) -> str:
-        for name, title in named:
-            text = text.replace(name, title)
+
+def _replacing(pairs: Sequence[tuple[str, str]]) -> Callable[[str], str]:
+    """A function replacing each pair's first string by its second, in order."""
+
+    def replace_all(text: str) -> str:
+        for old, new in pairs:
+            text = text.replace(old, new)
         return text
 
-    return show
+    return replace_all
 
 
 def row_key(row: TaskRow) -> str:
