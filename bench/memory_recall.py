@@ -201,6 +201,18 @@ async def ingest(state: Any, conv_id: str, turns: list[Turn]) -> tuple[str, floa
     return session, time.perf_counter() - t0
 
 
+async def ask(
+    state: Any, settings: Settings, cache: Any, session: str, text: str, k: int
+) -> tuple[list[str], float]:
+    """One question through real recall, in its own unit of work: the turns found (their
+    dia_ids, best first) and the milliseconds it took."""
+    rq = RecallQuery(query=text, k=k, session_id=session, kinds=["event"])
+    t0 = time.perf_counter()
+    async with unit_of_work(state.sessionmaker) as uow:
+        out = await MemoryService(uow, state.embedder, cache, settings).recall(rq)
+    return [h.metadata["dia_id"] for h in out.results], (time.perf_counter() - t0) * 1000
+
+
 async def open_state(data_dir: Path, assets: Path | None) -> Any:
     """Almanac's state in a fresh data folder; with `assets`, that local model instead."""
     settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
@@ -228,13 +240,9 @@ async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:
                 cache = LocalCache()  # each variant's own: cached answers are per settings
                 ranked[name], latencies[name] = [], []
                 for q in questions:
-                    rq = RecallQuery(query=q.text, k=max(KS), session_id=session, kinds=["event"])
-                    t1 = time.perf_counter()
-                    async with unit_of_work(state.sessionmaker) as uow:
-                        service = MemoryService(uow, state.embedder, cache, settings_v)
-                        out = await service.recall(rq)
-                    latencies[name].append((time.perf_counter() - t1) * 1000)
-                    ranked[name].append([h.metadata["dia_id"] for h in out.results])
+                    ids, ms = await ask(state, settings_v, cache, session, q.text, max(KS))
+                    latencies[name].append(ms)
+                    ranked[name].append(ids)
 
             # Vector-only baseline: the same embedder, exact cosine over the same texts.
             doc_vecs = await state.embedder.embed(texts)

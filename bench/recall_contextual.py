@@ -61,16 +61,13 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import BM25, CATEGORIES, ingest, load, score  # noqa: E402
+from memory_recall import BM25, CATEGORIES, ask, ingest, load, score  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
 from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.config import SearchSettings, Settings  # noqa: E402
-from almanac.db.uow import unit_of_work  # noqa: E402
 from almanac.embedder.base import Embedder  # noqa: E402
-from almanac.memory.schemas import RecallQuery  # noqa: E402
 from almanac.memory.search import Hit  # noqa: E402
-from almanac.memory.service import MemoryService  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
 K = 10
@@ -304,13 +301,9 @@ async def run(path: Path, model: Contextual) -> dict[str, Any]:
                     settings = state.settings.model_copy(update={"search": search})
                     ranked[name], ms[name] = [], []
                     for q in questions:
-                        rq = RecallQuery(query=q.text, k=K, session_id=session, kinds=["event"])
-                        t0 = time.perf_counter()
-                        async with unit_of_work(state.sessionmaker) as uow:
-                            service = MemoryService(uow, state.embedder, LocalCache(), settings)
-                            out = await service.recall(rq)
-                        ms[name].append((time.perf_counter() - t0) * 1000)
-                        ranked[name].append([h.metadata["dia_id"] for h in out.results])
+                        ids, took = await ask(state, settings, LocalCache(), session, q.text, K)
+                        ms[name].append(took)
+                        ranked[name].append(ids)
                         if name.startswith("li 1 ctx 0 N 50"):  # recall as configured
                             seen = {d for pool in pools for d in pool}
                             share = len(q.gold & seen) / len(q.gold)

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, median, percentile, print_table, require_files  # noqa: E402
-from memory_recall import BM25, ingest, load, open_state, score  # noqa: E402
+from memory_recall import BM25, ask, ingest, load, open_state, score  # noqa: E402
 
 import almanac.memory.linked_search as linked_search  # noqa: E402
 from almanac.cache.local import LocalCache  # noqa: E402
-from almanac.db.uow import unit_of_work  # noqa: E402
 from almanac.db.vector_indexes import EMBEDDINGS, sql_literal, vector_expr  # noqa: E402
-from almanac.memory.schemas import RecallQuery  # noqa: E402
-from almanac.memory.service import MemoryService  # noqa: E402
 
 K = 10
 
@@ -194,13 +190,9 @@ async def run(path: Path, only: list[str]) -> dict[str, Any]:
                     FEEDBACK.clear()
                     if change:
                         FEEDBACK.update(change, rrf_k=state.settings.search.rrf_k)
-                    rq = RecallQuery(query=q.text, k=K, session_id=session, kinds=["event"])
-                    t1 = time.perf_counter()
-                    async with unit_of_work(state.sessionmaker) as uow:
-                        out = MemoryService(uow, state.embedder, LocalCache(), state.settings)
-                        answer = await out.recall(rq)
-                    ms[name].append((time.perf_counter() - t1) * 1000)
-                    ranked[name].append([h.metadata["dia_id"] for h in answer.results])
+                    ids, took = await ask(state, state.settings, LocalCache(), session, q.text, K)
+                    ms[name].append(took)
+                    ranked[name].append(ids)
             doc_vecs = await state.embedder.embed(texts)
             q_vecs = await state.embedder.embed([q.text for q in questions])
         finally:

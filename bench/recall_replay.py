@@ -44,18 +44,15 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import BM25, CATEGORIES, ingest, load, score  # noqa: E402
+from memory_recall import BM25, CATEGORIES, ask, ingest, load, score  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
 from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.config import SearchSettings, Settings  # noqa: E402
-from almanac.db.uow import unit_of_work  # noqa: E402
 from almanac.memory.diversity import mmr  # noqa: E402
 from almanac.memory.episodes import episode, fuse_episodes  # noqa: E402
 from almanac.memory.relevance import no_match, relevance  # noqa: E402
-from almanac.memory.schemas import RecallQuery  # noqa: E402
 from almanac.memory.search import Hit  # noqa: E402
-from almanac.memory.service import MemoryService  # noqa: E402
 from almanac.state import build_state  # noqa: E402
 
 K = 10
@@ -168,13 +165,9 @@ async def run(path: Path) -> dict[str, Any]:
                 captured.clear()
                 answers[name], pass_ms[name] = [], []
                 for q in questions:
-                    rq = RecallQuery(query=q.text, k=K, session_id=session, kinds=["event"])
-                    t0 = time.perf_counter()
-                    async with unit_of_work(state.sessionmaker) as uow:
-                        service = MemoryService(uow, state.embedder, LocalCache(), settings)
-                        out = await service.recall(rq)
-                    pass_ms[name].append((time.perf_counter() - t0) * 1000)
-                    answers[name].append([h.metadata["dia_id"] for h in out.results])
+                    ids, ms = await ask(state, settings, LocalCache(), session, q.text, K)
+                    pass_ms[name].append(ms)
+                    answers[name].append(ids)
                 cands[name] = list(captured)
             vecs = np.asarray(await state.embedder.embed([t.text for t in turns]))
             q_vecs = np.asarray(await state.embedder.embed([q.text for q in questions]))
