@@ -235,23 +235,11 @@ def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "drift_off_median_by_k": {k: median(v) for k, v in at.items() if v},
         "drift_off_max_by_k": {k: max(v) for k, v in at.items() if v},
-        "drift_floor_median_by_k": {
-            k: median(v)
-            for k in PROBE_WEEKS
-            if (v := [d["floor_by_k"][k] for d in measurable if k in d["floor_by_k"]])
-        },
-        "drift_floor_within": sum(
-            d["floor_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
-        ),
+        "drift_floor_median_by_k": _median_by_k(measurable, "floor_by_k"),
+        "drift_floor_within": _within(measurable, "floor_by_k"),
         # Told when the drift began, the old pace as learnt by d+0 (see timed_floor).
-        "drift_timed_median_by_k": {
-            k: median(v)
-            for k in PROBE_WEEKS
-            if (v := [d["timed_by_k"][k] for d in measurable if k in d["timed_by_k"]])
-        },
-        "drift_timed_within": sum(
-            d["timed_by_k"].get(RECOVER_BY, math.inf) <= WITHIN for d in measurable
-        ),
+        "drift_timed_median_by_k": _median_by_k(measurable, "timed_by_k"),
+        "drift_timed_within": _within(measurable, "timed_by_k"),
         # The same measure where nothing drifted, at the same weeks: the ceiling of a
         # drift case (an estimate in its steady state is not always within 10% either).
         "control_within": {
@@ -263,3 +251,13 @@ def verdict(results: list[dict[str, Any]]) -> dict[str, Any]:
         "clients_ok": worst <= 1.0,
         "drift_ok": all(d["recovered"] for d in measurable),
     }
+
+
+def _median_by_k(cases: list[dict[str, Any]], key: str) -> dict[int, float]:
+    """A floor's median off-ness per probe week, over the cases that have it (`key`)."""
+    return {k: median(v) for k in PROBE_WEEKS if (v := [d[key][k] for d in cases if k in d[key]])}
+
+
+def _within(cases: list[dict[str, Any]], key: str) -> int:
+    """How many cases a floor (`key`) has within 10% of the new pace by `RECOVER_BY`."""
+    return sum(d[key].get(RECOVER_BY, math.inf) <= WITHIN for d in cases)
