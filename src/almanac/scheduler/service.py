@@ -312,9 +312,11 @@ class SchedulerService:
             ctx.warnings.append("the plan has no open tasks")
         ctx.warnings.extend(read.warnings)
         prefs, applied, source = read.out
+        # Each memory's lines as read with the others: one a later memory replaced is not applied.
+        per_text = parse_preferences([t for _, t in read.facts]).per_text
         sources = [
-            PreferenceSource(fact_id=i, text=t, applied=parse_preferences([t]).applied)
-            for i, t in read.facts
+            PreferenceSource(fact_id=i, text=t, applied=applied, ignored=ignored)
+            for (i, t), (applied, ignored) in zip(read.facts, per_text, strict=True)
         ]
         capacity, target = await self._sprint_limits(ctx)
         closed = {
