@@ -223,3 +223,34 @@ async def test_time_recorded_in_another_century_is_refused(
         assert r.headers["content-type"].startswith("application/problem+json")
         (error,) = r.json()["errors"]
         assert error["field"] == "ended_at" and reason in error["message"], error
+
+
+async def test_an_unknown_filter_is_refused_naming_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`?plan=A` (the issue calls the filter "plan") was ignored: a 200 listing every task
+    of every plan, as if it had filtered. A filter the list does not know is a 422 now."""
+    a = await make_plan(db_session, TASKS, title="A")
+    await make_plan(db_session, [{"key": "other"}], title="B")
+    r = await sched_client.get(URL, params={"plan_id": a.id, "limit": 5, "offset": 0})
+    assert r.status_code == 200 and r.json()["total"] == 2
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for name in ("plan", "client", "due", "dueBefore"):
+        r = await sched_client.get(URL, params={name: a.id})
+        assert r.status_code == 422, (name, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        (error,) = r.json()["errors"]
+        assert error["field"] == name, error
+
+
+async def test_a_blank_title_is_refused(sched_client: httpx.AsyncClient, db_session: AsyncSession):
+    """A title of spaces was stored (200): a task with no name in lists and the calendar."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.patch(f"{URL}/{tid}", json={"title": "  Draft v2 "})
+    assert r.status_code == 200 and r.json()["task"]["title"] == "  Draft v2 "
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for blank in (" ", "\t\n", "   "):
+        r = await sched_client.patch(f"{URL}/{tid}", json={"title": blank, "priority": 4})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "title"
