@@ -254,3 +254,24 @@ async def test_a_blank_title_is_refused(sched_client: httpx.AsyncClient, db_sess
         r = await sched_client.patch(f"{URL}/{tid}", json={"title": blank, "priority": 4})
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"] == "title"
+
+
+async def test_on_a_day_lists_a_task_whose_later_blocks_fall_that_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`on` (the CLI's `--today`) matched the task's first block only: a 12-hour task begun
+    on Monday was missing from Tuesday's list though Tuesday held its blocks."""
+    plan = await make_plan(db_session, [{"key": "long", "estimate_hours": 12.0}])
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    days = sorted({datetime.fromisoformat(b["start"]).date() for b in r.json()["blocks"]})
+    assert len(days) >= 2, r.json()["blocks"]
+    tid = (await ids(db_session, plan.id))["long"]
+    for day in days:
+        r = await sched_client.get(URL, params={"on": day.isoformat()})
+        assert r.status_code == 200, r.text
+        assert [t["id"] for t in r.json()["items"]] == [tid], day
+    after = days[-1] + timedelta(days=1)
+    r = await sched_client.get(URL, params={"on": after.isoformat()})
+    assert r.json()["items"] == [] and r.json()["total"] == 0

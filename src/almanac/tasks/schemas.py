@@ -50,7 +50,9 @@ class TaskQuery(PageQuery):
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = None
-    on: BoundedDate | None = Field(None, description="scheduled or due that local day")
+    on: BoundedDate | None = Field(
+        None, description="with a block, scheduled or due that local day, or in progress"
+    )
 
 
 class TaskList(BaseModel):
