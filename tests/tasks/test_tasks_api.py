@@ -275,3 +275,29 @@ async def test_on_a_day_lists_a_task_whose_later_blocks_fall_that_day(
     after = days[-1] + timedelta(days=1)
     r = await sched_client.get(URL, params={"on": after.isoformat()})
     assert r.json()["items"] == [] and r.json()["total"] == 0
+
+
+async def test_a_deadline_before_the_tasks_earliest_start_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """It was stored (200), and from then on every schedule of every plan was a 422 naming
+    this task of another plan, as the solver sees the whole calendar."""
+    monday = next_monday()
+    a = await make_plan(db_session, [{"key": "odd", "earliest_start": at(monday, 14)}], title="A")
+    b_id = (await make_plan(db_session, [{"key": "fine"}], title="B")).id
+    tid = (await ids(db_session, a.id))["odd"]
+    await db_session.commit()  # a savepoint: the failed request must roll back only its own
+    for when in (at(monday, 12), at(monday, 14)):
+        r = await sched_client.patch(
+            f"{URL}/{tid}", json={"deadline": when.isoformat(), "title": "Renamed"}
+        )
+        assert r.status_code == 422, r.text
+        (error,) = r.json()["errors"]
+        assert error["field"] == "deadline" and "earliest start" in error["message"], error
+    task = (await sched_client.get(f"{URL}/{tid}")).json()
+    assert task["deadline"] is None and task["title"] == "Odd"  # nothing written
+    body = {"plan_id": b_id, "start_date": monday.isoformat()}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": at(monday, 17).isoformat()})
+    assert r.status_code == 200, r.text

@@ -113,9 +113,17 @@ class TaskService:
         return await self.repo.need(task_id, for_update=for_update)
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
-        """Change a task; a deadline before a dependency's, or after a dependent's, is 422
-        naming `deadline`."""
+        """Change a task; a deadline not after its earliest start, before a dependency's, or
+        after a dependent's, is 422 naming `deadline`."""
         task = await self._task(task_id, for_update=True)
+        if body.deadline is not None and task.earliest_start is not None:
+            # The solver refuses such a task, and it sees every plan's: every schedule failed.
+            if body.deadline <= task.earliest_start:
+                raise ValidationFailed(
+                    f"the deadline {body.deadline.isoformat()} is not after the task's "
+                    f"earliest start ({task.earliest_start.isoformat()})",
+                    field="deadline",
+                )
         if body.deadline is not None and task.plan_id is not None:
             deps = await self.repo.by_keys(task.plan_id, [str(d) for d in task.depends_on or ()])
             for dep in deps:
