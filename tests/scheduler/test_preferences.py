@@ -138,6 +138,11 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
     assert parsed.prefs.working_days is None and parsed.not_understood == [text]
 
 
+def test_a_task_done_by_a_time_is_not_the_end_of_the_day():
+    assert parse_preferences(["have the report done by 5pm"]).prefs.not_after is None
+    assert parse_preferences(["I'm done by 5pm"]).prefs.not_after == time(17)
+
+
 def test_deep_work_and_unknown_text():
     parsed = parse_preferences(["Deep work in the morning", "I like blue pens"])
     assert parsed.prefs.preferred_windows == [

@@ -45,7 +45,7 @@ _NOT_AFTER = re.compile(
     r"\b(?:no\s+(?:\w+\s+){0,2}after|not\s+after|nothing\s+after|never\s+after"
     r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}after"
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
-    r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|done\s+(?:at|by)"
+    r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
     re.I,
 )
