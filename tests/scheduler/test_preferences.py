@@ -75,6 +75,8 @@ URL = "/api/v1/scheduler"
         ("I'm done by 6pm", "not_after", time(18)),
         ("no earlier than 9", "not_before", time(9)),
         ("my day starts at 8:30", "not_before", time(8, 30)),
+        ("my hours are 9 to 5", "workday_end", time(17)),
+        ("I'm available 8:30-16:30", "workday_start", time(8, 30)),
         ("office hours 9.30-17.30", "workday_start", time(9, 30)),
         ("office hours 9.30-17.30", "workday_end", time(17, 30)),
         ("max 8h/day", "daily_max_hours", 8.0),

@@ -28,7 +28,7 @@ from almanac.scheduler.schemas import (
 # half past nine, "p.m." is pm.
 _CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
 _WORK_HOURS = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
     + _CLOCK
     + r"\s*(?:-|–|to|until|till)\s*"
     + _CLOCK,
