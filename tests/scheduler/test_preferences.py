@@ -140,6 +140,15 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
     assert parsed.prefs.working_days is None and parsed.not_understood == [text]
 
 
+@pytest.mark.parametrize(
+    "text", ["no more than 3 hours in meetings per day", "at most 2 hours of calls a day"]
+)
+def test_a_cap_on_meetings_is_not_a_cap_on_work(text: str):
+    # Read as "at most 3 h a day" of work: a deep-work week cut to 3 hours a day.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.not_understood == [text]
+
+
 def test_a_task_done_by_a_time_is_not_the_end_of_the_day():
     assert parse_preferences(["have the report done by 5pm"]).prefs.not_after is None
     assert parse_preferences(["I'm done by 5pm"]).prefs.not_after == time(17)

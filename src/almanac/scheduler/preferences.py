@@ -57,7 +57,8 @@ _DAILY_MAX = re.compile(
     r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
     r"|limit(?:\s+\w+){0,3}\s+to|cap(?:\s+\w+){0,3}\s+at)\s+"
     + _HOURS
-    + r"(?:\s+(?:of\s+)?[\w-]+){0,3}?"
+    # "3 hours of meetings a day" caps meetings, which Almanac does not place: not work.
+    + r"(?:\s+(?:of\s+)?(?!(?:meetings?|calls?)\b)[\w-]+){0,3}?"
     + _PER_DAY
     + r"|\b"
     + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
