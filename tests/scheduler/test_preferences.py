@@ -76,6 +76,8 @@ URL = "/api/v1/scheduler"
         ("no earlier than 9", "not_before", time(9)),
         ("my day starts at 8:30", "not_before", time(8, 30)),
         ("my hours are 9 to 5", "workday_end", time(17)),
+        ("I work between 9 and 5", "workday_end", time(17)),
+        ("I work between 8.30am and 4pm", "workday_start", time(8, 30)),
         ("I'm available 8:30-16:30", "workday_start", time(8, 30)),
         ("office hours 9.30-17.30", "workday_start", time(9, 30)),
         ("office hours 9.30-17.30", "workday_end", time(17, 30)),
@@ -147,6 +149,10 @@ def test_a_cap_on_meetings_is_not_a_cap_on_work(text: str):
     # Read as "at most 3 h a day" of work: a deep-work week cut to 3 hours a day.
     parsed = parse_preferences([text])
     assert parsed.prefs.daily_max_hours is None and parsed.not_understood == [text]
+
+
+def test_and_makes_a_range_only_after_between():
+    assert parse_preferences(["I work 9 and 10 hour days"]).prefs.workday_start is None
 
 
 def test_a_task_done_by_a_time_is_not_the_end_of_the_day():

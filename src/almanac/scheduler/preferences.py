@@ -34,6 +34,12 @@ _WORK_HOURS = re.compile(
     + _CLOCK,
     re.I,
 )
+# "and" only after "between": "I work 9 and 10 hour days" is no working hours.
+_WORK_BETWEEN = re.compile(
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK,
+    re.I,
+)
 _NOT_BEFORE = re.compile(
     r"\b(?:no\s+(?:\w+\s+){0,2}before|not\s+before|nothing\s+before|never\s+before"
     r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
@@ -179,7 +185,7 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
         out.per_text.append(([], []))
         before = len(out.applied) + len(out.ignored)
         head = text[:PREFERENCE_MAX_CHARS]
-        if m := _WORK_HOURS.search(head):
+        if m := _WORK_HOURS.search(head) or _WORK_BETWEEN.search(head):
             lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
             if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
                 hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
