@@ -346,6 +346,20 @@ async def test_llm_reads_preferences_with_the_prompt(
     assert "sharpest after lunch" in messages[1].content
 
 
+async def test_days_the_llm_read_are_named_in_plain_words(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: Memories,
+):
+    # The response said "working weekdays [0, 1, 2, 3]": numbers the user never wrote.
+    await memory.add("preference", "Fridays are for admin, no client work then")
+    sched_state.llm = FakeLLM(SchedulingPreferences(working_days=[3, 0, 1, 2]))
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"]["applied"] == ["working days Monday, Tuesday, Wednesday, Thursday"]
+    assert all(parse(b["start"]).weekday() < 4 for b in out["blocks"])
+
+
 async def test_llm_failure_falls_back_to_rules(
     sched_client: httpx.AsyncClient,
     sched_state: AppState,

@@ -262,13 +262,17 @@ def remember_hint(text: str) -> str | None:
     )
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 def describe(prefs: SchedulingPreferences) -> list[str]:
     """Human lines for preferences that came from the LLM."""
     lines = []
     if prefs.workday_start and prefs.workday_end:
         lines.append(f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
     if prefs.working_days is not None:
-        lines.append(f"working weekdays {prefs.working_days}")
+        names = [_WEEKDAYS[d] for d in sorted(set(prefs.working_days))]
+        lines.append(f"working days {', '.join(names) or 'none'}")
     if prefs.not_before:
         lines.append(f"nothing before {prefs.not_before:%H:%M}")
     if prefs.not_after:
