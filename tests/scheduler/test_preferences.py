@@ -285,6 +285,31 @@ async def test_preferences_that_leave_no_working_day_say_so_and_use_the_settings
     assert parse(out["blocks"][0]["start"]).weekday() < 5
 
 
+async def test_a_day_off_keeps_the_other_days_the_settings_give(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: Memories,
+):
+    """With Saturday a working day in the settings, "no work on Fridays" took Saturday off
+    too: the rules started from Monday to Friday, whatever the settings said."""
+    scheduler = sched_state.settings.scheduler.model_copy(update={"working_days": [1, 3, 6]})
+    sched_state.settings = sched_state.settings.model_copy(update={"scheduler": scheduler})
+    await memory.add("preference", "no work on Wednesdays")
+    tasks = [{"key": f"t{n}", "estimate_hours": 4.0} for n in range(4)]
+    body = {
+        "plan_id": (await make_plan(db_session, tasks)).id,
+        "start_date": next_monday().isoformat(),
+        "horizon_days": 7,
+    }
+    r = await sched_client.post(f"{URL}/schedule", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["unplaced"] == [], out["unplaced"]
+    days = {parse(b["start"]).weekday() for b in out["blocks"]}
+    assert days == {0, 5}, out["blocks"]  # Monday and Saturday; not Wednesday
+
+
 async def test_memory_down_falls_back_to_defaults(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

@@ -177,8 +177,11 @@ def _end_of_day(m: re.Match[str]) -> time | None:
     return at
 
 
-def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
-    """Read preferences deterministically; later facts override earlier ones."""
+def parse_preferences(
+    texts: Sequence[str], workdays: Sequence[int] = (0, 1, 2, 3, 4)
+) -> ParsedPreferences:
+    """Read preferences deterministically; later facts override earlier ones. A day off is
+    taken from `workdays` (0 = Monday), the settings' working days."""
     out = ParsedPreferences()
     p = out.prefs
     for text in texts:
@@ -224,7 +227,7 @@ def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
         if m := _NO_DAY.search(head):
             names = [d.lower().removesuffix("s") + "s" for d in _ONE_DAY.findall(m.group(0))]
             off = set().union(*(_DAY_NAMES[n] for n in names))
-            days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
+            days = p.working_days if p.working_days is not None else sorted(set(workdays))
             p.working_days = [d for d in days if d not in off]
             out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})")
         if len(out.applied) + len(out.ignored) == before:
@@ -308,9 +311,10 @@ async def resolve_preferences(
     llm: LLMClient | None,
     prompt: tuple[str, str | None] | None,
     warnings: list[str],
+    workdays: Sequence[int] = (0, 1, 2, 3, 4),
 ) -> tuple[SchedulingPreferences, list[str], str]:
     """(preferences, applied lines, source) using the LLM when possible, else the rules."""
-    parsed = parse_preferences(texts)
+    parsed = parse_preferences(texts, workdays)
     if not texts:
         return parsed.prefs, [], "defaults"
     if llm is not None and prompt is not None:
