@@ -63,6 +63,44 @@ URL = "/api/v1/scheduler"
         ("never on Mondays", "working_days", [1, 2, 3, 4]),
         ("15 minutes between meetings", "buffer_minutes", 15),
         ("10 min break after calls", "buffer_minutes", 10),
+        # More of a consultant's phrasings, each ignored by the rules before.
+        ("keep Fridays free", "working_days", [0, 1, 2, 3]),
+        ("No weekends.", "working_days", [0, 1, 2, 3, 4]),
+        ("Mondays and Fridays off", "working_days", [1, 2, 3]),
+        ("I stop working at 5pm", "not_after", time(17)),
+        ("no later than 6pm", "not_after", time(18)),
+        ("not later than 18:00", "not_after", time(18)),
+        ("I work until 5pm", "not_after", time(17)),
+        ("my day ends at 6pm", "not_after", time(18)),
+        ("I'm done by 6pm", "not_after", time(18)),
+        ("no earlier than 9", "not_before", time(9)),
+        ("my day starts at 8:30", "not_before", time(8, 30)),
+        ("my hours are 9 to 5", "workday_end", time(17)),
+        ("I work between 9 and 5", "workday_end", time(17)),
+        ("I work between 8.30am and 4pm", "workday_start", time(8, 30)),
+        ("I'm available 8:30-16:30", "workday_start", time(8, 30)),
+        ("office hours 9.30-17.30", "workday_start", time(9, 30)),
+        ("office hours 9.30-17.30", "workday_end", time(17, 30)),
+        ("max 8h/day", "daily_max_hours", 8.0),
+        ("max. 6 hours a day", "daily_max_hours", 6.0),
+        ("at most 8 hours daily", "daily_max_hours", 8.0),
+        ("8h max per day", "daily_max_hours", 8.0),
+        ("6h/day max", "daily_max_hours", 6.0),
+        ("15-minute buffer between meetings", "buffer_minutes", 15),
+        ("10-minute breaks between tasks", "buffer_minutes", 10),
+        ("buffer: 15 minutes", "buffer_minutes", 15),
+        ("15 min buffer", "buffer_minutes", 15),
+        # Misread before: the half hour dropped, a bare "5" read as 05:00, "p.m." ignored,
+        # and only the first of two days kept.
+        ("not before 9.30", "not_before", time(9, 30)),
+        ("stop at 5", "not_after", time(17)),
+        ("no meetings after 4", "not_after", time(16)),
+        ("finish work at 6:30", "not_after", time(18, 30)),
+        ("stop at 5 p.m.", "not_after", time(17)),
+        ("start at 8 a.m.", "not_before", time(8)),
+        ("no work on Fridays or Mondays", "working_days", [1, 2, 3]),
+        ("I don't work Mondays and Fridays", "working_days", [1, 2, 3]),
+        ("no work on Mondays, Wednesdays and Fridays", "working_days", [1, 3]),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -78,11 +116,48 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("focus time before noon", (time(8), time(12))),
         ("I focus best in the mornings", (time(8), time(12))),
         ("deep work after lunch", (time(13), time(18))),
+        ("mornings for focus", (time(8), time(12))),
+        ("Mornings are for deep work", (time(8), time(12))),
+        ("afternoons are reserved for focus time", (time(13), time(18))),
+        ("schedule focus time before lunch", (time(8), time(12))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):
     windows = parse_preferences([text]).prefs.preferred_windows
     assert [(w.start, w.end) for w in windows] == [window]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no work on friday afternoons",
+        "Fridays are free for deep work",
+        "keep Mondays free of calls",
+    ],
+)
+def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
+    # "no work on friday afternoons" took every Friday off; the rules cannot say part of a
+    # day, so they leave it to the LLM and the response says it was not understood.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.working_days is None and parsed.not_understood == [text]
+
+
+@pytest.mark.parametrize(
+    "text", ["no more than 3 hours in meetings per day", "at most 2 hours of calls a day"]
+)
+def test_a_cap_on_meetings_is_not_a_cap_on_work(text: str):
+    # Read as "at most 3 h a day" of work: a deep-work week cut to 3 hours a day.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.not_understood == [text]
+
+
+def test_and_makes_a_range_only_after_between():
+    assert parse_preferences(["I work 9 and 10 hour days"]).prefs.workday_start is None
+
+
+def test_a_task_done_by_a_time_is_not_the_end_of_the_day():
+    assert parse_preferences(["have the report done by 5pm"]).prefs.not_after is None
+    assert parse_preferences(["I'm done by 5pm"]).prefs.not_after == time(17)
 
 
 def test_deep_work_and_unknown_text():
@@ -129,6 +204,51 @@ async def test_rules_shape_the_schedule(
             assert parse(b["start"]) - parse(a["end"]) >= timedelta(minutes=30)
 
 
+async def test_a_half_hour_and_a_bare_end_hour_are_read_as_meant(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "not before 9.30" was applied as 09:00 and "stop at 5" as 05:00, which left no
+    working time in a day: the response said so and the settings were used instead."""
+    await memory.add("preference", "not before 9.30", "stop at 5")
+    tasks = [{"key": f"t{n}", "estimate_hours": 2.0} for n in range(3)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert [line.split(" (")[0] for line in out["preferences"]["applied"]] == [
+        "nothing before 09:30",
+        "nothing after 17:00",
+    ]
+    assert not any("no working time" in w for w in out["warnings"]), out["warnings"]
+    assert out["blocks"] and out["unplaced"] == []
+    for b in out["blocks"]:
+        start, end = parse(b["start"]), parse(b["end"])
+        assert (start.hour, start.minute) >= (9, 30) and (end.hour, end.minute) <= (17, 0)
+
+
+async def test_a_preference_a_later_one_replaces_is_not_listed_as_applied(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """Both "max 6 hours a day" and the later "max 4 hours a day" were listed as applied,
+    the first under its memory too, though only the 4 h cap shaped the schedule."""
+    first, second = await memory.add("preference", "max 6 hours a day", "max 4 hours a day")
+    tasks = [{"key": f"t{n}", "estimate_hours": 2.0} for n in range(4)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    prefs = out["preferences"]
+    assert prefs["applied"] == ["at most 4 h a day ('max 4 hours a day')"]
+    by_id = {m["fact_id"]: m for m in prefs["memories"]}
+    assert by_id[second]["applied"] == prefs["applied"] and by_id[second]["ignored"] == []
+    assert by_id[first]["applied"] == []
+    assert by_id[first]["ignored"] == [
+        "at most 6 h a day ('max 6 hours a day') is replaced by the later "
+        "at most 4 h a day ('max 4 hours a day')"
+    ]
+    assert f"preference ignored: {by_id[first]['ignored'][0]}" in out["warnings"]
+    assert not any("not understood" in w for w in out["warnings"])
+    days: dict[str, float] = {}
+    for b in out["blocks"]:
+        day = parse(b["start"]).date().isoformat()
+        days[day] = days.get(day, 0) + (parse(b["end"]) - parse(b["start"])).seconds / 3600
+    assert days and max(days.values()) <= 4
+
+
 async def test_a_daily_cap_under_one_slot_is_ignored_with_a_warning(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
@@ -163,6 +283,31 @@ async def test_preferences_that_leave_no_working_day_say_so_and_use_the_settings
     assert "preferences leave no working day in the week; using the settings" in out["warnings"]
     assert [b["task_key"] for b in out["blocks"]] == ["t"] and out["unplaced"] == []
     assert parse(out["blocks"][0]["start"]).weekday() < 5
+
+
+async def test_a_day_off_keeps_the_other_days_the_settings_give(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: Memories,
+):
+    """With Saturday a working day in the settings, "no work on Fridays" took Saturday off
+    too: the rules started from Monday to Friday, whatever the settings said."""
+    scheduler = sched_state.settings.scheduler.model_copy(update={"working_days": [1, 3, 6]})
+    sched_state.settings = sched_state.settings.model_copy(update={"scheduler": scheduler})
+    await memory.add("preference", "no work on Wednesdays")
+    tasks = [{"key": f"t{n}", "estimate_hours": 4.0} for n in range(4)]
+    body = {
+        "plan_id": (await make_plan(db_session, tasks)).id,
+        "start_date": next_monday().isoformat(),
+        "horizon_days": 7,
+    }
+    r = await sched_client.post(f"{URL}/schedule", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["unplaced"] == [], out["unplaced"]
+    days = {parse(b["start"]).weekday() for b in out["blocks"]}
+    assert days == {0, 5}, out["blocks"]  # Monday and Saturday; not Wednesday
 
 
 async def test_memory_down_falls_back_to_defaults(
@@ -211,7 +356,12 @@ async def test_llm_reads_preferences_with_the_prompt(
         "llm_used": True,
         "source": "llm",
         "memories": [
-            {"fact_id": fact_id, "text": text, "applied": [f"nothing before 13:00 ({text!r})"]}
+            {
+                "fact_id": fact_id,
+                "text": text,
+                "applied": [f"nothing before 13:00 ({text!r})"],
+                "ignored": [],
+            }
         ],
     }
     assert all(parse(b["start"]).hour >= 13 for b in out["blocks"])
@@ -219,6 +369,20 @@ async def test_llm_reads_preferences_with_the_prompt(
     assert operation == "scheduling"
     assert "structured preferences" in messages[0].content  # the seeded schedule_optimizer
     assert "sharpest after lunch" in messages[1].content
+
+
+async def test_days_the_llm_read_are_named_in_plain_words(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: Memories,
+):
+    # The response said "working weekdays [0, 1, 2, 3]": numbers the user never wrote.
+    await memory.add("preference", "Fridays are for admin, no client work then")
+    sched_state.llm = FakeLLM(SchedulingPreferences(working_days=[3, 0, 1, 2]))
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"]["applied"] == ["working days Monday, Tuesday, Wednesday, Thursday"]
+    assert all(parse(b["start"]).weekday() < 4 for b in out["blocks"])
 
 
 async def test_llm_failure_falls_back_to_rules(

@@ -223,3 +223,81 @@ async def test_time_recorded_in_another_century_is_refused(
         assert r.headers["content-type"].startswith("application/problem+json")
         (error,) = r.json()["errors"]
         assert error["field"] == "ended_at" and reason in error["message"], error
+
+
+async def test_an_unknown_filter_is_refused_naming_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`?plan=A` (the issue calls the filter "plan") was ignored: a 200 listing every task
+    of every plan, as if it had filtered. A filter the list does not know is a 422 now."""
+    a = await make_plan(db_session, TASKS, title="A")
+    await make_plan(db_session, [{"key": "other"}], title="B")
+    r = await sched_client.get(URL, params={"plan_id": a.id, "limit": 5, "offset": 0})
+    assert r.status_code == 200 and r.json()["total"] == 2
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for name in ("plan", "client", "due", "dueBefore"):
+        r = await sched_client.get(URL, params={name: a.id})
+        assert r.status_code == 422, (name, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        (error,) = r.json()["errors"]
+        assert error["field"] == name, error
+
+
+async def test_a_blank_title_is_refused(sched_client: httpx.AsyncClient, db_session: AsyncSession):
+    """A title of spaces was stored (200): a task with no name in lists and the calendar."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.patch(f"{URL}/{tid}", json={"title": "  Draft v2 "})
+    assert r.status_code == 200 and r.json()["task"]["title"] == "  Draft v2 "
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for blank in (" ", "\t\n", "   "):
+        r = await sched_client.patch(f"{URL}/{tid}", json={"title": blank, "priority": 4})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "title"
+
+
+async def test_on_a_day_lists_a_task_whose_later_blocks_fall_that_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`on` (the CLI's `--today`) matched the task's first block only: a 12-hour task begun
+    on Monday was missing from Tuesday's list though Tuesday held its blocks."""
+    plan = await make_plan(db_session, [{"key": "long", "estimate_hours": 12.0}])
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    days = sorted({datetime.fromisoformat(b["start"]).date() for b in r.json()["blocks"]})
+    assert len(days) >= 2, r.json()["blocks"]
+    tid = (await ids(db_session, plan.id))["long"]
+    for day in days:
+        r = await sched_client.get(URL, params={"on": day.isoformat()})
+        assert r.status_code == 200, r.text
+        assert [t["id"] for t in r.json()["items"]] == [tid], day
+    after = days[-1] + timedelta(days=1)
+    r = await sched_client.get(URL, params={"on": after.isoformat()})
+    assert r.json()["items"] == [] and r.json()["total"] == 0
+
+
+async def test_a_deadline_before_the_tasks_earliest_start_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """It was stored (200), and from then on every schedule of every plan was a 422 naming
+    this task of another plan, as the solver sees the whole calendar."""
+    monday = next_monday()
+    a = await make_plan(db_session, [{"key": "odd", "earliest_start": at(monday, 14)}], title="A")
+    b_id = (await make_plan(db_session, [{"key": "fine"}], title="B")).id
+    tid = (await ids(db_session, a.id))["odd"]
+    await db_session.commit()  # a savepoint: the failed request must roll back only its own
+    for when in (at(monday, 12), at(monday, 14)):
+        r = await sched_client.patch(
+            f"{URL}/{tid}", json={"deadline": when.isoformat(), "title": "Renamed"}
+        )
+        assert r.status_code == 422, r.text
+        (error,) = r.json()["errors"]
+        assert error["field"] == "deadline" and "earliest start" in error["message"], error
+    task = (await sched_client.get(f"{URL}/{tid}")).json()
+    assert task["deadline"] is None and task["title"] == "Odd"  # nothing written
+    body = {"plan_id": b_id, "start_date": monday.isoformat()}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": at(monday, 17).isoformat()})
+    assert r.status_code == 200, r.text

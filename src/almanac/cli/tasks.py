@@ -25,7 +25,9 @@ UrlOpt = Annotated[
 
 def tasks(
     plan_id: Annotated[int | None, typer.Option("--plan", min=1, help="Only this plan")] = None,
-    today: Annotated[bool, typer.Option("--today", help="Scheduled or due today")] = False,
+    today: Annotated[
+        bool, typer.Option("--today", help="With a block or due today, or in progress")
+    ] = False,
     status: Annotated[str | None, typer.Option(help="todo, in_progress, done, cancelled")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
     as_json: Annotated[bool, typer.Option("--json")] = False,

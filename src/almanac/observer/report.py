@@ -244,6 +244,18 @@ def _blocks(
     return counts
 
 
+def finished_in(runs: Sequence[RunRow], start: datetime, end: datetime) -> list[int]:
+    """Ids of the tasks whose run completed in [start, end)."""
+    return [
+        r.task_id
+        for r in runs
+        if r.task_id is not None
+        and r.status == "completed"
+        and r.ended_at is not None
+        and start <= r.ended_at < end
+    ]
+
+
 def build_report(
     *,
     mode: str,
@@ -271,7 +283,14 @@ def build_report(
         return t is not None and start <= t < end
 
     planned = [t for t in tasks if inside(t.scheduled_start)]
-    done = [t for t in planned if t.status in DONE_STATUSES]
+    # Done: finished in the period (its run completed then), or planned in it and done.
+    finished = set(finished_in(runs, start, end))
+    done = [
+        t
+        for t in tasks
+        if t.status in DONE_STATUSES and (t.id in finished or inside(t.scheduled_start))
+    ]
+    not_done = [t for t in planned if t.status not in DONE_STATUSES]
     period_runs = [r for r in runs if inside(r.at)]
     # Hours logged are hours worked whatever became of the task (open, done or cancelled),
     # counted on the day they were worked; only estimate-vs-actual learning (`samples`,
@@ -345,7 +364,7 @@ def build_report(
         "numbers": {
             "tasks_planned": len(planned),
             "tasks_done": len(done),
-            "tasks_not_done": len(planned) - len(done),
+            "tasks_not_done": len(not_done),
             "hours_estimated": round(sum(t.estimate_hours or 0 for t in planned), 2),
             "hours_actual": round(actual, 2),
             "blocks": _blocks(in_blocks, by_id, period_runs, tz, now),

@@ -38,6 +38,7 @@ from almanac.observer.report import (
     RunRow,
     WorkflowInfo,
     build_report,
+    finished_in,
     period_bounds,
     summarize_memories,
 )
@@ -137,9 +138,10 @@ class ObserverService:
         tz, now = self.tz(), self.clock()
         first, last, start, end = period_bounds(day or self.today(), mode, tz)
         blocks = await self.repo.blocks(start, end)
-        block_tasks = sorted({b.task_id for b in blocks if b.task_id is not None})
-        tasks = await self.repo.tasks(start, end, block_tasks)
         runs = await self.repo.runs(start, end)
+        # Tasks with blocks, and tasks finished in the period (done counts them there).
+        with_rows = {b.task_id for b in blocks} | set(finished_in(runs, start, end))
+        tasks = await self.repo.tasks(start, end, sorted(t for t in with_rows if t is not None))
         workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
         report = build_report(
             mode=mode,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
@@ -64,17 +64,22 @@ class TaskRepository(Repository, PortableRows):
         day: tuple[datetime, datetime] | None,
         limit: int,
         offset: int,
+        with_blocks: Sequence[tuple[int, str]] = (),
     ) -> tuple[list[Task], int]:
+        """`day` matches a task scheduled, due or with a block (`with_blocks`: plan id and
+        task key) that day, or in progress."""
         conds = equal_to(Task, plan_id=plan_id, client_id=client_id, status=status)
         if due_before is not None:
             conds.append(Task.deadline < due_before)
         if day is not None:
             lo, hi = day
+            blocks = [tuple_(Task.plan_id, Task.plan_task_key).in_(list(with_blocks))]
             conds.append(
                 or_(
                     and_(Task.scheduled_start >= lo, Task.scheduled_start < hi),
                     and_(Task.deadline >= lo, Task.deadline < hi),
                     Task.status == "in_progress",
+                    *(blocks if with_blocks else []),
                 )
             )
         order = [Task.deadline.asc().nulls_last(), Task.priority.desc(), Task.id]

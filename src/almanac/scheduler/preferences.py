@@ -24,50 +24,73 @@ from almanac.scheduler.schemas import (
 )
 
 # The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
-# split one long blank every way (seconds on 20,000 spaces after "work 9").
-_CLOCK = r"(\d{1,2})(?::(\d{2}))?(?:\s*(am|pm))?"
+# split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
+# half past nine, "p.m." is pm.
+_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
 _WORK_HOURS = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
     + _CLOCK
     + r"\s*(?:-|–|to|until|till)\s*"
     + _CLOCK,
     re.I,
 )
+# "and" only after "between": "I work 9 and 10 hour days" is no working hours.
+_WORK_BETWEEN = re.compile(
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK,
+    re.I,
+)
 _NOT_BEFORE = re.compile(
     r"\b(?:no\s+(?:\w+\s+){0,2}before|not\s+before|nothing\s+before|never\s+before"
     r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
+    r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
     r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
     re.I,
 )
 _NOT_AFTER = re.compile(
     r"\b(?:no\s+(?:\w+\s+){0,2}after|not\s+after|nothing\s+after|never\s+after"
-    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}after|(?:stop|finish|end)(?:\s+(?:work|my day))?"
-    r"\s+(?:at|by)|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
+    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}after"
+    r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
+    r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
     re.I,
 )
+# Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
+_BARE_PM_UP_TO = 8
 _HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
+_PER_DAY = r"(?:\s+(?:a|per|each|every)\s+day|\s*/\s*day|\s+daily)"
 _DAILY_MAX = re.compile(
-    r"\b(?:max(?:imum)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
+    r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
     r"|limit(?:\s+\w+){0,3}\s+to|cap(?:\s+\w+){0,3}\s+at)\s+"
     + _HOURS
-    + r"(?:\s+(?:of\s+)?[\w-]+){0,3}?\s+(?:a|per|each|every)\s+day"
-    r"|\b"
+    # "3 hours of meetings a day" caps meetings, which Almanac does not place: not work.
+    + r"(?:\s+(?:of\s+)?(?!(?:meetings?|calls?)\b)[\w-]+){0,3}?"
+    + _PER_DAY
+    + r"|\b"
     + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
-    + r"\s+(?:a|per)\s+day\s+(?:max(?:imum)?|at most)"
+    + r"(?:\s+max(?:imum)?\s+(?:a|per)\s+day|"
+    + _PER_DAY
+    + r"\s+(?:max(?:imum)?|at most))"
     r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
     re.I,
 )
 _BUFFER = re.compile(
-    r"\b(\d{1,3})\s*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:buffer|break|gap|pause)?\s*"
-    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)",
+    r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
+    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)"
+    r"|\b(?:buffer|break|gap)s?(?:\s*:\s*|\s+of\s+|\s+)(\d{1,3})\s*min"
+    r"|\b(\d{1,3})[\s-]*min(?:ute)?s?\s+buffers?\b",
     re.I,
 )
-_BUFFER_ALT = re.compile(r"\b(?:buffer|break|gap)s?\s+(?:of\s+)?(\d{1,3})\s*min", re.I)
 # Deep work's period is the first one after the first mention, found in two linear
 # searches: one pattern with a lazy `.*?` between them retried the rest of the text after
 # every mention (quadratic on "deep work deep work ...").
 _FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b", re.I)
-_PERIOD = re.compile(r"\b(morning|afternoon|before noon|after lunch)s?\b", re.I)
+_PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
+_PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
+    r"\b(morning|afternoon)s?\s+(?:are\s+)?(?:(?:reserved|blocked|kept)\s+)?for\s+"
+    r"(?:deep|focus)",
+    re.I,
+)
 # The rules read a fact's first characters only: a preference is a sentence, and this
 # bounds the work of every schedule whatever a fact holds (the LLM reads it all).
 PREFERENCE_MAX_CHARS = 2000
@@ -81,12 +104,24 @@ _DAY_NAMES = {
     "sundays": {6},
     "weekends": {5, 6},
 }
+_DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
+# "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
+# work": part of a day, or a day kept for something, is not a day off.
+_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
+_WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
 _NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
-    r"\s+(weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\b"
-    r"|\b(weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\s+(?:are\s+)?off\b",
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on"
+    r"|no)\s+("
+    + _DAYS
+    + r")\b"
+    + _WHOLE
+    + r"|\b("
+    + _DAYS
+    + r")\s+(?:are\s+)?(?:off|free)\b"
+    + _WHOLE,
     re.I,
 )
+_ONE_DAY = re.compile(_DAY, re.I)
 
 
 def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
@@ -94,7 +129,7 @@ def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
     if meridiem:
         if not 1 <= h <= 12:
             return None
-        h = h % 12 + (12 if meridiem.lower() == "pm" else 0)
+        h = h % 12 + (12 if meridiem.lower() == "p" else 0)
     if h == 24 and m == 0:
         return time(23, 59)
     if not (0 <= h <= 23 and 0 <= m <= 59):
@@ -107,59 +142,94 @@ class ParsedPreferences:
     """What the rules understood, and a human line per preference applied."""
 
     prefs: SchedulingPreferences = field(default_factory=SchedulingPreferences)
-    applied: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)  # the lines in force, oldest text first
     not_understood: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # understood, refused, and why
+    # Per text read, in order: (its lines in force, its lines ignored and why).
+    per_text: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    _in_force: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+
+    def apply(self, kind: str | None, line: str) -> None:
+        """`line` from the text read last; a later one of the same `kind` (a daily maximum,
+        the earliest hour...) replaces the earlier, which is then no longer listed as applied."""
+        i = len(self.per_text) - 1
+        if kind is not None:
+            if (old := self._in_force.get(kind)) is not None:
+                self.applied.remove(old[0])
+                self.per_text[old[1]][0].remove(old[0])
+                self.refuse(f"{old[0]} is replaced by the later {line}", old[1])
+            self._in_force[kind] = (line, i)
+        self.applied.append(line)
+        self.per_text[i][0].append(line)
+
+    def refuse(self, reason: str, i: int = -1) -> None:
+        self.ignored.append(reason)
+        self.per_text[i][1].append(reason)
 
 
-def parse_preferences(texts: Sequence[str]) -> ParsedPreferences:
-    """Read preferences deterministically; later facts override earlier ones."""
+def _end_of_day(m: re.Match[str]) -> time | None:
+    """The clock of a "stop at 5" rule: a bare hour up to `_BARE_PM_UP_TO` is pm ("05" is not
+    bare: it says the morning)."""
+    hour, minute, meridiem = m.group(1, 2, 3)
+    at = _clock(hour, minute, meridiem)
+    if at and not meridiem and not hour.startswith("0") and 1 <= at.hour <= _BARE_PM_UP_TO:
+        return time(at.hour + 12, at.minute)
+    return at
+
+
+def parse_preferences(
+    texts: Sequence[str], workdays: Sequence[int] = (0, 1, 2, 3, 4)
+) -> ParsedPreferences:
+    """Read preferences deterministically; later facts override earlier ones. A day off is
+    taken from `workdays` (0 = Monday), the settings' working days."""
     out = ParsedPreferences()
     p = out.prefs
     for text in texts:
+        out.per_text.append(([], []))
         before = len(out.applied) + len(out.ignored)
         head = text[:PREFERENCE_MAX_CHARS]
-        if m := _WORK_HOURS.search(head):
+        if m := _WORK_HOURS.search(head) or _WORK_BETWEEN.search(head):
             lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
             if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
                 hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
             if lo and hi and lo < hi:
                 p.workday_start, p.workday_end = lo, hi
-                out.applied.append(f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
+                out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
         if m := _NOT_BEFORE.search(head):
             if at := _clock(*m.group(1, 2, 3)):
                 p.not_before = at
-                out.applied.append(f"nothing before {at:%H:%M} ({text!r})")
+                out.apply("not_before", f"nothing before {at:%H:%M} ({text!r})")
         if m := _NOT_AFTER.search(head):
-            if at := _clock(*m.group(1, 2, 3)):
+            if at := _end_of_day(m):
                 p.not_after = at
-                out.applied.append(f"nothing after {at:%H:%M} ({text!r})")
+                out.apply("not_after", f"nothing after {at:%H:%M} ({text!r})")
         if m := _DAILY_MAX.search(head):
             hours = float(next(g for g in (m.group(1), m.group("alt"), m.group("daily")) if g))
             if MIN_DAILY_CAP_HOURS <= hours <= 24:
                 p.daily_max_hours = hours
-                out.applied.append(f"at most {hours:g} h a day ({text!r})")
+                out.apply("daily_max", f"at most {hours:g} h a day ({text!r})")
             elif hours < MIN_DAILY_CAP_HOURS:
-                out.ignored.append(
+                out.refuse(
                     f"a daily cap of {hours:g} h is under the least of "
                     f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
                 )
-        if m := _BUFFER.search(head) or _BUFFER_ALT.search(head):
-            minutes = int(m.group(1))
+        if m := _BUFFER.search(head):
+            minutes = int(next(g for g in m.groups() if g))
             if minutes <= 120:
                 p.buffer_minutes = minutes
-                out.applied.append(f"{minutes} min between blocks ({text!r})")
-        if (m := _FOCUS.search(head)) and (m := _PERIOD.search(head, m.end())):
+                out.apply("buffer", f"{minutes} min between blocks ({text!r})")
+        m = _PERIOD_FOR_FOCUS.search(head)
+        if m or ((m := _FOCUS.search(head)) and (m := _PERIOD.search(head, m.end()))):
             morning = m.group(1).lower().startswith(("morning", "before"))
             lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
             p.preferred_windows.append(PreferredWindowIn(start=lo, end=hi, label="deep work"))
-            out.applied.append(f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
+            out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
         if m := _NO_DAY.search(head):
-            name = (m.group(1) or m.group(2)).lower()
-            name = name if name.endswith("s") else name + "s"
-            days = p.working_days if p.working_days is not None else [0, 1, 2, 3, 4]
-            p.working_days = [d for d in days if d not in _DAY_NAMES[name]]
-            out.applied.append(f"no work on {name} ({text!r})")
+            names = [d.lower().removesuffix("s") + "s" for d in _ONE_DAY.findall(m.group(0))]
+            off = set().union(*(_DAY_NAMES[n] for n in names))
+            days = p.working_days if p.working_days is not None else sorted(set(workdays))
+            p.working_days = [d for d in days if d not in off]
+            out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})")
         if len(out.applied) + len(out.ignored) == before:
             out.not_understood.append(text)
     return out
@@ -195,13 +265,17 @@ def remember_hint(text: str) -> str | None:
     )
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 def describe(prefs: SchedulingPreferences) -> list[str]:
     """Human lines for preferences that came from the LLM."""
     lines = []
     if prefs.workday_start and prefs.workday_end:
         lines.append(f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
     if prefs.working_days is not None:
-        lines.append(f"working weekdays {prefs.working_days}")
+        names = [_WEEKDAYS[d] for d in sorted(set(prefs.working_days))]
+        lines.append(f"working days {', '.join(names) or 'none'}")
     if prefs.not_before:
         lines.append(f"nothing before {prefs.not_before:%H:%M}")
     if prefs.not_after:
@@ -237,9 +311,10 @@ async def resolve_preferences(
     llm: LLMClient | None,
     prompt: tuple[str, str | None] | None,
     warnings: list[str],
+    workdays: Sequence[int] = (0, 1, 2, 3, 4),
 ) -> tuple[SchedulingPreferences, list[str], str]:
     """(preferences, applied lines, source) using the LLM when possible, else the rules."""
-    parsed = parse_preferences(texts)
+    parsed = parse_preferences(texts, workdays)
     if not texts:
         return parsed.prefs, [], "defaults"
     if llm is not None and prompt is not None:

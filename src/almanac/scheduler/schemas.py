@@ -129,7 +129,8 @@ class PreferenceSource(BaseModel):
 
     fact_id: int
     text: str
-    applied: list[str] = Field(default_factory=list)  # empty: not understood by the rules
+    applied: list[str] = Field(default_factory=list)  # both empty: not understood by the rules
+    ignored: list[str] = Field(default_factory=list)  # understood but not applied, and why
 
 
 class PreferencesOut(BaseModel):

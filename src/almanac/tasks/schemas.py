@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from almanac.models.status import TaskStatus
@@ -43,11 +43,16 @@ class TaskOut(BaseModel):
 
 
 class TaskQuery(PageQuery):
+    # A misspelt filter (`?plan=3`) is a 422 naming it, not a 200 listing every task.
+    model_config = ConfigDict(extra="forbid")
+
     plan_id: BigId | None = None
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = None
-    on: BoundedDate | None = Field(None, description="scheduled or due that local day")
+    on: BoundedDate | None = Field(
+        None, description="with a block, scheduled or due that local day, or in progress"
+    )
 
 
 class TaskList(BaseModel):
@@ -55,6 +60,12 @@ class TaskList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
 
 
 def _null_only_for_deadline(schema: JsonDict) -> None:
@@ -76,7 +87,9 @@ def _null_only_for_deadline(schema: JsonDict) -> None:
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
-    title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    title: (
+        Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)] | None
+    ) = None
     estimate_hours: Annotated[float, work_bounds(le=1000), WORK_HOURS] | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +13,9 @@ from almanac.errors import ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
+from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.schemas import (
     TaskList,
@@ -68,6 +70,8 @@ class TaskService:
     ) -> None:
         self.repo = TaskRepository(uow.session)
         self.runs = OntologyRepository(uow.session)
+        self.plans = PlanRepository(uow.session)
+        self.schedules = SchedulerRepository(uow.session)
         self.tz = tz
         self.fit = fit
         self.hold = hold
@@ -81,8 +85,24 @@ class TaskService:
             lo = datetime.combine(on, time(0), tzinfo=self.tz)
             day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
         limit, offset = query.limit, query.offset
-        rows, total = await self.repo.search(**filters, day=day, limit=limit, offset=offset)
+        blocks = await self._with_blocks(*day) if day is not None else []
+        rows, total = await self.repo.search(
+            **filters, day=day, limit=limit, offset=offset, with_blocks=blocks
+        )
         return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
+
+    async def _with_blocks(self, lo: datetime, hi: datetime) -> Sequence[tuple[int, str]]:
+        """(plan id, task key) of the blocks starting in [lo, hi) in each plan's current
+        schedule: a task begun yesterday still has today's blocks."""
+        live = await self.plans.ids_not_cancelled(None)
+        found: set[tuple[int, str]] = set()
+        for plan_id, rows in (await self.schedules.applied_blocks(live, newest=True)).items():
+            for row in rows:
+                if not isinstance(row, dict) or "task_key" not in row or not row.get("start"):
+                    continue
+                if lo <= datetime.fromisoformat(str(row["start"])) < hi:
+                    found.add((plan_id, str(row["task_key"])))
+        return sorted(found)
 
     async def get(self, task_id: int) -> TaskOut:
         return task_out(await self._task(task_id))
@@ -93,9 +113,17 @@ class TaskService:
         return await self.repo.need(task_id, for_update=for_update)
 
     async def patch(self, task_id: int, body: TaskPatch) -> TaskUpdateOut:
-        """Change a task; a deadline before a dependency's, or after a dependent's, is 422
-        naming `deadline`."""
+        """Change a task; a deadline not after its earliest start, before a dependency's, or
+        after a dependent's, is 422 naming `deadline`."""
         task = await self._task(task_id, for_update=True)
+        if body.deadline is not None and task.earliest_start is not None:
+            # The solver refuses such a task, and it sees every plan's: every schedule failed.
+            if body.deadline <= task.earliest_start:
+                raise ValidationFailed(
+                    f"the deadline {body.deadline.isoformat()} is not after the task's "
+                    f"earliest start ({task.earliest_start.isoformat()})",
+                    field="deadline",
+                )
         if body.deadline is not None and task.plan_id is not None:
             deps = await self.repo.by_keys(task.plan_id, [str(d) for d in task.depends_on or ()])
             for dep in deps:

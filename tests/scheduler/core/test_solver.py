@@ -98,7 +98,7 @@ def test_soft_deadline_is_missed_rather_than_the_task_dropped() -> None:
     assert spans(schedule, "soft") == [("Mon 11:00", "13:00")]
     reason = schedule.blocks_for("soft")[0].reason
     assert "LATE by 2.0 h after the same-day deadline" in reason
-    assert "went to more urgent or higher-priority work" in reason  # the hard task had it
+    assert "the free time before it went to other work ('Hard')" in reason  # named
 
 
 def test_a_late_block_kept_by_a_replan_still_says_it_is_late() -> None:

@@ -130,7 +130,9 @@ def _reason(
 ) -> str:
     tz = grid.problem.tz
     if (start, length) in plan.prev:
-        return "kept where it was in the previous plan" + _lateness(grid, plan, start + length)
+        return "kept where it was in the previous plan" + _lateness(
+            grid, plan, start + length, placement
+        )
     begin, end = grid.at(start), grid.at(start + length)
     local = begin.astimezone(tz)
     task = plan.task
@@ -162,7 +164,7 @@ def _reason(
         if end <= task.deadline:
             text += f" before the {label} deadline"
         else:
-            text += _lateness(grid, plan, start + length)
+            text += _lateness(grid, plan, start + length, placement)
     if deps:
         last = max(deps, key=lambda d: placement[d][-1][0])
         text += f", after {_title(grid, last)!r}"
@@ -171,23 +173,56 @@ def _reason(
     return text
 
 
-def _lateness(grid: Grid, plan: TaskPlan, end: int) -> str:
-    """ ", late by X h after the <day> deadline: why" for a block ending after the deadline."""
+def _lateness(grid: Grid, plan: TaskPlan, end: int, placement: Placement) -> str:
+    """ ", LATE by X h after the <day> deadline: why" for a block ending after the deadline.
+
+    Why, in this order: not enough free working time before the deadline for the task's
+    hours in the fewest parts it takes (with the gap between parts); a dependency that ends
+    too late; else the time went to other work, named."""
     deadline = plan.task.deadline
     if deadline is None or grid.at(end) <= deadline:
         return ""
     tz = grid.problem.tz
     late = (grid.at(end) - deadline) / timedelta(hours=1)
     label = _day_label(deadline.astimezone(tz), grid.at(end).astimezone(tz))
-    due = grid.floor_idx(deadline)
-    # Free working time (ignoring other tasks) between the task's earliest slot and its deadline.
-    free = sum(1 for i in range(plan.lo, min(due, grid.size)) if grid.free[i])
-    why = (
-        "the free time before it went to more urgent or higher-priority work"
-        if free >= plan.remaining
-        else "there is not enough free working time before it"
-    )
-    return f", LATE by {late:.1f} h after the {label} deadline: {why}"
+    due = min(grid.floor_idx(deadline), grid.size)
+    need = plan.remaining + (plan.min_chunks - 1) * max(grid.buffer_slots, 1)
+
+    def free_from(lo: int) -> int:  # free working time, ignoring other tasks, before `due`
+        return sum(1 for i in range(lo, due) if grid.free[i])
+
+    ends = {d: max(s + n for s, n in placement[d]) for d in plan.task.depends_on if d in placement}
+    last = max(ends, key=lambda d: ends[d], default=None)
+    ready = max(plan.lo, ends[last]) if last is not None else plan.lo
+    if free_from(plan.lo) < need:
+        why = "there is not enough free working time before it"
+    elif last is not None and free_from(ready) < need:
+        when = _clock_label(grid.at(ends[last]).astimezone(tz), deadline.astimezone(tz))
+        why = f"it must follow {_title(grid, last)!r}, which ends {when}"
+    else:
+        others = [
+            t
+            for t, chunks in sorted(placement.items(), key=lambda kv: min(kv[1]))
+            if t != plan.task.id and any(s < due and s + n > ready for s, n in chunks)
+        ]
+        names = ", ".join(repr(_title(grid, t)) for t in others[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        why = "the free time before it went to other work" + (f" ({names}{more})" if names else "")
+    return f", LATE by {_hours(late)} h after the {label} deadline: {why}"
+
+
+def _hours(value: float) -> str:
+    """2.25 -> "2.25", 3.5 -> "3.5", 2 -> "2.0": a quarter hour is not rounded away."""
+    text = f"{value:.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def _clock_label(when: datetime, deadline: datetime) -> str:
+    """ "at 13:15" on the deadline's day, else "on Tuesday at 13:15" or "on 8 Dec at 13:15"."""
+    if when.date() == deadline.date():
+        return f"at {when:%H:%M}"
+    day = _day_label(when, deadline)
+    return f"on {day} at {when:%H:%M}"
 
 
 def _fixed_lateness(grid: Grid, block: Block, deadline: datetime | None) -> Block:
@@ -199,7 +234,7 @@ def _fixed_lateness(grid: Grid, block: Block, deadline: datetime | None) -> Bloc
     label = _day_label(deadline.astimezone(tz), block.end.astimezone(tz))
     return replace(
         block,
-        reason=f"{block.reason}, LATE by {late:.1f} h after the {label} deadline: "
+        reason=f"{block.reason}, LATE by {_hours(late)} h after the {label} deadline: "
         "a fixed block is not moved",
     )
 
