@@ -173,6 +173,8 @@ class Writer:
     ) -> ScheduleOut:
         """Write runs for every plan whose blocks change, then the calendar (last)."""
         plan = ctx.plan
+        # An applied preview's metadata said dry_run; every run recorded here is written.
+        meta = {**meta, "dry_run": False}
         runs = await self.repo.last_applied_runs(list(written))
         previous = {p: pb.blocks_from_json(r.schedule_blocks) for p, r in runs.items()}
         changed = [
