@@ -123,6 +123,9 @@ class FakeGoogle:
     slow_seconds: float = 0.0
     slow_match: str = ""
     delays: list[tuple[str, float]] = field(default_factory=list)  # (match, seconds), once each
+    # "METHOD /path" of every request as it arrives, before any delay (`requests` records
+    # them once answered): what a client started, also while it is still waiting.
+    arrived: list[str] = field(default_factory=list)
     _etag: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _loopback: Loopback | None = None
@@ -220,6 +223,8 @@ class FakeGoogle:
                 data = self._body()
                 parsed = urllib.parse.urlsplit(self.path)
                 key = f"{self.command} {parsed.path}"
+                with double._lock:
+                    double.arrived.append(key)
                 if double.slow_seconds and parsed.path != "/token":
                     if key.startswith(double.slow_match):
                         threading.Event().wait(double.slow_seconds)

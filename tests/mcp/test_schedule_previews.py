@@ -88,3 +88,19 @@ async def test_a_preview_names_the_other_plans_blocks_it_writes(
     shown = text(out)
     for p in placed:
         assert f"adds plan {a} {p['almanac_id']}: {p['start'][:16].replace('T', ' ')}" in shown
+
+
+async def test_applying_a_preview_without_its_window_writes_the_previews(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """The tool sent its default horizon (14 days) with the apply; the API refuses a window
+    that differs from the preview's, so a caller who previewed five days could not apply."""
+    server = build_server(lambda ctx: Api(client))
+    monday = date.today() + timedelta(days=14 - date.today().weekday())
+    plan_id = (await make_plan(db_session, [{"key": "work"}], title="Plan")).id
+    args = {"plan_id": plan_id, "start_date": monday.isoformat(), "horizon_days": 5}
+    preview = await server.call_tool("schedule", args)
+    out = await server.call_tool("schedule", {"plan_id": plan_id, "apply": True})
+    assert text(out).startswith("applied run #"), text(out)
+    written = out.structuredContent  # type: ignore[union-attr]
+    assert written["window_end"] == preview.structuredContent["window_end"]  # type: ignore[index]

@@ -28,8 +28,10 @@ def apply_at(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
     """Apply previews as if `when` were now (the preview was made earlier)."""
     original = Writer.apply_preview
 
-    async def later(self: Writer, plan: Plan, run_id: int, tz: ZoneInfo, now: datetime) -> Any:
-        return await original(self, plan, run_id, tz, when)
+    async def later(
+        self: Writer, plan: Plan, run_id: int, tz: ZoneInfo, now: datetime, given: Any
+    ) -> Any:
+        return await original(self, plan, run_id, tz, when, given)
 
     monkeypatch.setattr(Writer, "apply_preview", later)
 

@@ -104,7 +104,9 @@ async def test_more_urgent_plan_displaces_and_moves_are_explained(
     moved = [m for m in body["moves"] if m["plan_id"] == slow.id]
     assert moved and all(m["why"] for m in moved)
     before = await run_count(db_session, slow.id)
-    r = await schedule(sched_client, urgent.id, dry_run=False, run_id=body["run_id"])
+    r = await schedule(
+        sched_client, urgent.id, dry_run=False, run_id=body["run_id"], horizon_days=3
+    )
     assert r.status_code == 200, r.text
     assert await run_count(db_session, slow.id) == before + 1  # its new schedule is recorded
     entries = await almanac_entries(db_session)

@@ -89,9 +89,10 @@ class BlockService:
         """Move an Almanac block by hand: it becomes pinned and the calendar is updated.
 
         A move onto a meeting or another block, outside working hours (as preferences
-        refine them), over the daily maximum, before a dependency ends (or after a
-        dependent starts) or past the deadline is a 409 listing every
-        conflict, unless `force`: then it is pinned anyway and the list comes back as warnings.
+        refine them), over the daily maximum or its week's sprint capacity, before a
+        dependency ends (or after a dependent starts) or past the deadline is a 409 listing
+        every conflict, unless `force`: then it is pinned anyway and the list comes back as
+        warnings.
         Conflicts are checked against the calendar as read now, so a calendar that cannot be
         read is still a 503; a remote calendar that cannot be written gets the move later
         (`calendar.pending`), and the same move sent again records nothing new.
@@ -130,11 +131,32 @@ class BlockService:
             datetime.combine(start.date(), time(0), tzinfo=tz),
             datetime.combine(end.date() + timedelta(days=1), time(0), tzinfo=tz),
         )
+        # So does a sprint's capacity its whole week (the week of the move's start).
+        monday = start.date() - timedelta(days=start.weekday())
+        sprint = None
+        if row := await self.repo.sprint_for_week(monday):
+            week = (
+                datetime.combine(monday, time(0), tzinfo=tz),
+                datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz),
+            )
+            sprint = (week, row.capacity_hrs)
+            days = (min(days[0], week[0]), max(days[1], week[1]))
         read = await self.calendar.events(min(w0, days[0]), max(w1, days[1]))
         events = [e for e in read if overlaps(e.start, e.end, window)]
         prefs = await self.s.rule_preferences(plan.client_id)
         found = await move_conflicts(
-            self.tasks, self.s.settings, tz, plan_id, task, aid, start, end, read, blocks, prefs
+            self.tasks,
+            self.s.settings,
+            tz,
+            plan_id,
+            task,
+            aid,
+            start,
+            end,
+            read,
+            blocks,
+            prefs,
+            sprint,
         )
         if found and not body.force:
             raise Conflict(

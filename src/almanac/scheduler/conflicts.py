@@ -84,6 +84,37 @@ def over_daily_max(
     )
 
 
+def over_capacity(
+    aid: str,
+    start: datetime,
+    end: datetime,
+    events: Sequence[CalendarEvent],
+    week: tuple[datetime, datetime],
+    capacity_hours: float,
+) -> str | None:
+    """Why moving block `aid` to [start, end) puts the sprint week `week` over its capacity.
+
+    Counted as the sprint report counts it (every plan's blocks, clipped to the week); as
+    for the daily maximum, a week already over it is no reason to refuse a move that leaves
+    it no longer than it was.
+    """
+    minutes = _minutes(max(start, week[0]), min(end, week[1]))
+    before = 0.0
+    for e in events:
+        lo, hi = max(e.start, week[0]), min(e.end, week[1])
+        if e.almanac_id and lo < hi:
+            length = _minutes(lo, hi)
+            before += length
+            if e.almanac_id != aid:
+                minutes += length
+    if minutes <= capacity_hours * 60 + 1e-6 or minutes <= before:
+        return None
+    return (
+        f"makes the sprint week of {week[0]:%a %d %b} {minutes / 60:g} h of work, above its "
+        f"capacity of {capacity_hours:g} h"
+    )
+
+
 def _name(event: CalendarEvent, plan_id: int) -> str:
     """An event's title; another plan's block by "<plan>/<key>" (its title may be another
     client's), as the solve's answers and stored runs name it (`title_hider`)."""
@@ -105,8 +136,10 @@ async def move_conflicts(
     events: Sequence[CalendarEvent],
     blocks: Sequence[Block],
     prefs: SchedulingPreferences | None = None,
+    sprint: tuple[tuple[datetime, datetime], float] | None = None,
 ) -> list[str]:
-    """Every rule a move of block `aid` to [start, end) would break, as human lines."""
+    """Every rule a move of block `aid` to [start, end) would break, as human lines;
+    `sprint`: the target week's span and capacity in hours, when a sprint sets one."""
     out: list[str] = []
     for e in events:
         if not e.busy or e.almanac_id == aid or not _overlap(start, end, e.start, e.end):
@@ -116,6 +149,8 @@ async def move_conflicts(
     if why := outside_hours(settings, tz, start, end, prefs):
         out.append(why)
     if why := over_daily_max(settings, tz, aid, start, end, events, prefs):
+        out.append(why)
+    if sprint is not None and (why := over_capacity(aid, start, end, events, *sprint)):
         out.append(why)
     key = task.plan_task_key or ""
     deps = {str(d) for d in task.depends_on or ()}

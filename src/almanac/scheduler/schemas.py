@@ -55,7 +55,8 @@ class ScheduleIn(Strict):
     start_date: BoundedDate | None = None  # default: today in the user's zone
     horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)] = 14
     dry_run: bool = True
-    # Write exactly this preview (with dry_run=false); 409 if the calendar changed since.
+    # Write exactly this preview (with dry_run=false); 409 if the calendar changed since,
+    # 422 if start_date, horizon_days or scope is sent and differs from the preview's.
     run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 

@@ -50,7 +50,7 @@ from almanac.scheduler.schemas import (
     ScheduleOut,
     SchedulingPreferences,
 )
-from almanac.scheduler.writer import Writer
+from almanac.scheduler.writer import Writer, stated_window
 
 SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
 # Times the preferences are read again when they changed while the LLM was reading them.
@@ -137,7 +137,8 @@ class SchedulerService:
         """Preview (dry run) or write a plan's schedule; stores a scheduler_run either way.
 
         With `run_id` (and `dry_run=false`) the previewed run is written exactly, or 409 when
-        the calendar, a plan's schedule or a task changed since the preview.
+        the calendar, a plan's schedule or a task changed since the preview; 422 naming
+        `start_date`, `horizon_days` or `scope` when sent and not the preview's.
         """
         if body.run_id is not None:  # a preview is written as it was shown: nothing to read
             plan = await self._plan(body.plan_id, for_update=not body.dry_run)
@@ -147,7 +148,8 @@ class SchedulerService:
                 raise ValidationFailed(
                     "run_id applies a preview; set dry_run=false", field="run_id"
                 )
-            return await Writer(self).apply_preview(plan, body.run_id, self.tz(), datetime.now(UTC))
+            now, given = datetime.now(UTC), stated_window(body)  # the preview's, or 422
+            return await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given)
         plan, prefs = await self._plan_and_preferences(
             body.plan_id, for_update=not body.dry_run, keep="scheduled"
         )

@@ -16,7 +16,7 @@ from almanac.calendars.base import (
     EventSpec,
     overlaps,
 )
-from almanac.errors import Conflict, NotFound
+from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import answer as ans
@@ -25,6 +25,7 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
     FloorOut,
+    ScheduleIn,
     ScheduleOut,
     SolverOut,
     UnplacedOut,
@@ -134,6 +135,7 @@ class Writer:
             "window_start": ctx.window[0].isoformat(),
             "window_end": ctx.window[1].isoformat(),
             "timezone": ctx.tz.key,
+            "scope": ctx.replan_scope,
             "solver": solver.model_dump(),
             "calendar_provider": self.calendar.name,
             "unplaced": [u.model_dump() for u in unplaced],
@@ -173,6 +175,8 @@ class Writer:
     ) -> ScheduleOut:
         """Write runs for every plan whose blocks change, then the calendar (last)."""
         plan = ctx.plan
+        # An applied preview's metadata said dry_run; every run recorded here is written.
+        meta = {**meta, "dry_run": False}
         runs = await self.repo.last_applied_runs(list(written))
         previous = {p: pb.blocks_from_json(r.schedule_blocks) for p, r in runs.items()}
         changed = [
@@ -284,13 +288,22 @@ class Writer:
         return task.title if task else key
 
     async def apply_preview(
-        self, plan: Plan, run_id: int, tz: ZoneInfo, now: datetime
+        self,
+        plan: Plan,
+        run_id: int,
+        tz: ZoneInfo,
+        now: datetime,
+        given: dict[str, Any] | None = None,
     ) -> ScheduleOut:
-        """Write exactly what preview `run_id` showed, or 409 listing what changed since."""
+        """Write exactly what preview `run_id` showed, or 409 listing what changed since.
+
+        `given`: the window and scope the request states; one that differs from the
+        preview's is a 422 naming it (the preview's window would be written otherwise)."""
         run = await self.repo.run(run_id, for_update=True)
         if run is None or run.plan_id != plan.id:
             raise NotFound(f"no preview run {run_id} of plan {plan.id}")
         meta = dict(run.metadata_ or {})
+        _same_as_preview(run_id, meta, given or {})
         if run.status == "applied" and meta.get("applied_as"):
             done = await self.repo.run(int(meta["applied_as"]))
             if done is not None and "response" in (done.metadata_ or {}):
@@ -337,3 +350,27 @@ class Writer:
 def _window_meta(meta: dict[str, Any]) -> dict[str, Any]:
     keys = ("start_date", "horizon_days", "window_start", "window_end", "timezone", "dry_run")
     return {k: meta[k] for k in keys if k in meta}
+
+
+def stated_window(body: ScheduleIn) -> dict[str, Any]:
+    """The window and scope a request applying a preview states (not defaulted)."""
+    names = ("start_date", "horizon_days", "scope")
+    return {
+        k: v for k in names if k in body.model_fields_set and (v := getattr(body, k)) is not None
+    }
+
+
+def _same_as_preview(run_id: int, meta: dict[str, Any], given: dict[str, Any]) -> None:
+    """422 naming the first of `given` (start_date, horizon_days, scope) that differs from
+    what preview `run_id` used: writing the preview would silently ignore it."""
+    for name, value in given.items():
+        stored = meta.get(name)
+        if stored is None:  # a preview stored before it was recorded (scope)
+            continue
+        wanted = value.isoformat() if isinstance(value, date) else value
+        if wanted != stored:
+            raise ValidationFailed(
+                f"{name} {wanted} differs from the {stored} of preview run {run_id}; omit it "
+                "or send the preview's value to write the preview, or preview again",
+                field=name,
+            )

@@ -235,3 +235,30 @@ async def test_the_same_upload_sent_concurrently_is_stored_once(
     assert len({r.json()["id"] for r in answers}) == 1
     assert sorted(r.json()["status"] for r in answers) == ["created"] + ["unchanged"] * 7
     assert len((await committed_client.get(D)).json()["items"]) == 1
+
+
+async def test_changed_bytes_keep_what_is_not_given_and_replace_what_is(
+    client: httpx.AsyncClient,
+):
+    """Re-adding a changed file without tags cleared its tags (and metadata, and a given
+    title), while the same bytes kept them: what the caller leaves out now stays either way."""
+    meta = '{"matter": "A-17"}'
+    first = (
+        await add(client, "notes.md", PROPOSAL, tags="acme,draft", title="Acme", metadata=meta)
+    ).json()
+    v2 = PROPOSAL.replace("18,500", "21,000")
+    changed = (await add(client, "notes.md", v2)).json()
+    assert changed["status"] == "replaced" and changed["id"] == first["id"]
+    assert changed["tags"] == ["acme", "draft"]
+    assert changed["title"] == "Acme" and changed["metadata"] == {"matter": "A-17"}
+    found = (await client.get(D, params={"tag": "draft"})).json()["items"]
+    assert [d["id"] for d in found] == [first["id"]]
+    hits = await recall(client, "how much is the fixed fee?", kinds="document", k=3)
+    assert hits[0]["metadata"]["title"] == "Acme"  # the chunks rebuilt cite it too
+    # Given, they replace what was said (as for the same bytes).
+    v3 = PROPOSAL.replace("18,500", "24,000")
+    tagged = (await add(client, "notes.md", v3, tags="signed", title="Acme retainer")).json()
+    assert tagged["status"] == "replaced"
+    assert tagged["tags"] == ["signed"] and tagged["title"] == "Acme retainer"
+    assert tagged["metadata"] == {"matter": "A-17"}
+    assert (await client.get(D, params={"tag": "draft"})).json()["items"] == []

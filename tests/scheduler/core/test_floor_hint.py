@@ -6,12 +6,17 @@ checked by the independent validator."""
 from __future__ import annotations
 
 import random
+from typing import Any
+
+import pytest
 
 from almanac.scheduler.core import Problem, SolveStatus, Task, greedy_schedule, validate
 from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.explain import Placement, assemble
 from almanac.scheduler.core.floor_hint import reach_both
-from almanac.scheduler.core.floors import Floors, measure
+from almanac.scheduler.core.floors import Floors, floors_of, measure
+from almanac.scheduler.core.greedy import greedy_placement
+from almanac.scheduler.core.greedy_state import State
 from almanac.scheduler.core.grid import build_grid
 
 from .helpers import at, checked, make_problem
@@ -154,3 +159,34 @@ def test_a_start_below_both_floors_makes_room_for_work_left_out() -> None:
     placement, reached = reach_both(grid, {"start": start}, floors)
     assert reached
     assert _figures(problem, placement) == (3 * 1 + 3 * 7, 1)
+
+
+def test_no_first_fit_try_starts_after_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deadline was read only before each move, and one move on a crowded plan makes
+    # many tries: up to a tenth of a second past "10% of the time limit". The clock here
+    # advances one unit per try, so the deadline is a count of tries that may start.
+    problem = _crowded(4)
+    grid = build_grid(problem)
+    starts = {
+        "edf": greedy_placement(grid)[0],
+        "greedy": greedy_placement(grid, by_priority=True)[0],
+    }
+    floors = floors_of({n: measure(grid, p) for n, p in starts.items()})
+    started: list[int] = []
+    original = State.first_fit
+
+    def first_fit(self: State, *args: Any) -> Any:
+        started.append(len(started))
+        return original(self, *args)
+
+    monkeypatch.setattr(State, "first_fit", first_fit)
+    for deadline in (50, 120, 333):
+        started.clear()
+        placement, reached = reach_both(
+            grid, starts, floors, deadline=deadline, clock=lambda: float(len(started))
+        )
+        assert not reached  # the moves need thousands of tries here
+        assert len(started) == deadline  # every try before it, none after
+        _figures(problem, placement)  # a valid placement (a cut move was undone or kept)
+        nearest = min(floors.shortfall(measure(grid, p)) for p in starts.values())
+        assert floors.shortfall(measure(grid, placement)) <= nearest

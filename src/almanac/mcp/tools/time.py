@@ -120,16 +120,23 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         run_id: Annotated[
             BigId | None, Field(description="The preview to write (default: the last one)")
         ] = None,
-        start_date: Annotated[BoundedDate | None, Field(description="Default: today")] = None,
-        horizon_days: Annotated[int, Field(ge=1, le=60)] = 14,
+        start_date: Annotated[
+            BoundedDate | None,
+            Field(description="Default: today; applying a preview writes the preview's"),
+        ] = None,
+        horizon_days: Annotated[
+            int | None,
+            Field(ge=1, le=60, description="Default: 14; applying a preview writes the preview's"),
+        ] = None,
     ) -> CallToolResult:
         api = resolve(ctx)
-        body = {
-            "plan_id": plan_id,
-            "start_date": start_date.isoformat() if start_date else None,
-            "horizon_days": horizon_days,
-            "dry_run": not apply,
-        }
+        # Only what the caller states: the API refuses (422) a window that differs from the
+        # preview applied, so a default must not be sent in its place.
+        body: dict[str, Any] = {"plan_id": plan_id, "dry_run": not apply}
+        if start_date is not None:
+            body["start_date"] = start_date.isoformat()
+        if horizon_days is not None:
+            body["horizon_days"] = horizon_days
         # A digest, so the remembered previews do not keep callers' keys in memory.
         caller = hashlib.sha256(_caller(api.headers).encode()).hexdigest()
         slot = (caller, plan_id)

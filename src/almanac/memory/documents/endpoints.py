@@ -93,7 +93,7 @@ async def add_document(
     metadata: Annotated[str | None, Form(description="A JSON object")] = None,
 ) -> DocumentAddOut:
     """Add a document; re-adding the same unchanged file is a no-op, a changed one
-    replaces its chunks (`status` says which)."""
+    replaces its chunks (`status` says which); tags, title or metadata not given stay."""
     data = await _read_bounded(file, state.settings.memory.document_max_bytes)
     for name, value in (("title", title), ("source", source)):
         if value is not None and ("\x00" in value or not value.strip()):

@@ -37,7 +37,8 @@ class Upload:
     declared_type: str | None = None
     # The document's identity per client (default: the file name); re-adding the same
     # source with the same bytes updates the tags, title and metadata given (a no-op when
-    # they say nothing new), with other bytes it replaces the chunks.
+    # they say nothing new), with other bytes it replaces the chunks. Either way, what is
+    # not given (tags, title, metadata) stays as it was.
     source: str | None = None
     title: str | None = None
     client_id: int | None = None
@@ -73,16 +74,21 @@ class DocumentService:
         digest = hashlib.sha256(upload.data).hexdigest()
         await self.repo.lock_source(upload.client_id, source)
         existing = await self.repo.by_source(upload.client_id, source)
+        if existing is not None:
+            # What the caller now says of it (tags, title, metadata given) replaces what was
+            # said; what it leaves out stays, whether the bytes changed or not.
+            upload = replace(
+                upload,
+                tags=upload.tags or list(existing.tags),
+                metadata=upload.metadata or existing.metadata_,
+                title=upload.title or existing.title,
+            )
         retitled = False
         if existing is not None and existing.content_hash == digest:
-            # The same file: what the caller now says of it (tags, title, metadata given)
-            # replaces what was said; what it leaves out stays.
-            tags = sorted(set(upload.tags)) if upload.tags else list(existing.tags)
-            meta = upload.metadata or existing.metadata_
             said: dict[str, object] = {
-                "tags": tags,
-                "metadata_": meta,
-                "title": upload.title[:500] if upload.title else existing.title,
+                "tags": sorted(set(upload.tags)),
+                "metadata_": upload.metadata,
+                "title": (upload.title or existing.title)[:500],
             }
             changed = {k: v for k, v in said.items() if getattr(existing, k) != v}
             if "title" not in changed:
@@ -99,7 +105,6 @@ class DocumentService:
                     DocumentAddOut, existing, chunks=counts.get(existing.id, 0), status=status
                 )
             # The title is in every chunk's embedded text and citation: rebuilt below.
-            upload = replace(upload, tags=tags, metadata=meta)
             retitled = True
         # Parsing (PDF above all) is CPU work: off the event loop, bounded in pages.
         extracted = await asyncio.to_thread(

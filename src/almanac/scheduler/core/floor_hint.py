@@ -15,13 +15,14 @@ baseline placement at once, local moves that each bring the placement nearer to 
 A placement reaching both is CP-SAT's hint: both floors hold from its first solution and the
 search only improves on it. Otherwise the nearest placement found is the start of the
 solver's search for a schedule reaching both. Pure; the moves are bounded by a share of the
-time limit (milliseconds on several plans, a few tenths of a second on one crowded plan).
+time limit (milliseconds on several plans, a few tenths of a second on one crowded plan),
+read on a clock the caller passes: no first-fit try starts after the deadline, and a move
+it cuts is undone unless it already brought the placement nearer (either way a valid one).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from . import floors as fl
 from .explain import Placement
@@ -51,16 +52,17 @@ def add_hint(
     grid: Grid,
     hints: dict[str, tuple[Placement, dict[str, tuple[UnplacedCause, str]]]],
     deadline: float,
+    clock: Callable[[], float],
 ) -> None:
     """When no hint reaches both floors (see `floors.floors_of`), add one that does as `NAME`
-    if the moves find one before `deadline` (`time.perf_counter()`), else the nearest they
-    found as `NEAR`."""
+    if the moves find one before `deadline` (read on `clock`), else the nearest they found
+    as `NEAR`."""
     measures = {n: measure(grid, p) for n, (p, _) in hints.items()}
     floors = floors_of(measures, valued=grid.problem.weights.missed_deadline > 0)
     if floors.met == 0 or any(floors.reached_by(m) for m in measures.values()):
         return
     found, reached = reach_both(
-        grid, {n: p for n, (p, _) in hints.items()}, floors, deadline=deadline
+        grid, {n: p for n, (p, _) in hints.items()}, floors, deadline=deadline, clock=clock
     )
     # The causes of what it leaves out are derived (`explain`).
     hints[NAME if reached else NEAR] = (found, {})
@@ -72,33 +74,47 @@ def reach_both(
     floors: Floors,
     tries: int = _TRIES,
     deadline: float | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> tuple[Placement, bool]:
     """A placement reaching both `floors` and True, or the nearest the moves found and False.
 
     Climbs from every placement at once, in rounds of growing budgets (a start near both
     floors by one measure may be stuck where another is a few moves away); at most `tries`
-    first-fit tries in all, and none started after `deadline` (`time.perf_counter()`).
+    first-fit tries in all, and none started at or after `deadline` (read on `clock`).
     """
-    climbs = [_Climb(grid, placements[n], floors) for n in sorted(placements)]
+    out_of_time = _timer(deadline, clock)
+    climbs = [_Climb(grid, placements[n], floors, out_of_time) for n in sorted(placements)]
     climbs.sort(key=lambda c: c.score())
     active, budget = list(climbs), _FIRST_ROUND
     while active:
         for climb in active:
-            if climb.run(budget, deadline) is not None:
+            if climb.run(budget) is not None:
                 return climb.placement(), True
         spent = sum(c.tries for c in climbs)
-        if spent >= tries or (deadline is not None and time.perf_counter() >= deadline):
+        if spent >= tries or out_of_time():
             break
         active = [c for c in active if not c.stuck]
         budget = min(budget * 4, tries)
     return min(climbs, key=lambda c: c.score()).placement(), False
 
 
+def _timer(deadline: float | None, clock: Callable[[], float] | None) -> Callable[[], bool]:
+    """Whether `deadline` has passed on `clock` (never, without a deadline)."""
+    if deadline is None:
+        return lambda: False
+    if clock is None:
+        raise ValueError("a deadline needs a clock to be read on")
+    return lambda: clock() >= deadline
+
+
 class _Climb:
     """Local moves on one placement, each bringing it nearer to both floors (`score`)."""
 
-    def __init__(self, grid: Grid, placement: Placement, floors: Floors) -> None:
+    def __init__(
+        self, grid: Grid, placement: Placement, floors: Floors, out_of_time: Callable[[], bool]
+    ) -> None:
         self.grid, self.floors = grid, floors
+        self.out_of_time = out_of_time
         self.state = State(grid)
         for tid in grid.topo:
             if tid in placement and tid in grid.plans:
@@ -120,11 +136,12 @@ class _Climb:
         then more work, then more deadlines met."""
         return self.floors.shortfall(Measure(self.work, self.met)), -self.work, -self.met
 
-    def run(self, tries: int, deadline: float | None = None) -> Placement | None:
-        """Move until both floors are reached (the placement), no move helps (`stuck`), or
-        `tries` first-fit tries in all (None: `run` may go on with a larger budget)."""
+    def run(self, tries: int) -> Placement | None:
+        """Move until both floors are reached (the placement), no move helps (`stuck`),
+        `tries` first-fit tries in all or the time is out (None: `run` may go on with a
+        larger budget)."""
         while not self.reached() and not self.stuck and self.tries < tries:
-            if deadline is not None and time.perf_counter() >= deadline:
+            if self.out_of_time():
                 break
             moved = self.move(tries)
             self.stuck = moved is False
@@ -161,6 +178,10 @@ class _Climb:
         return sorted(out, key=lambda t: (-plans[t].task.priority, self.order[t]))
 
     def fit(self, tid: str) -> list[tuple[int, int]] | None:
+        """`tid`'s first free time that fits; None also once the time is out (each caller
+        then undoes its move), so no try starts after the deadline."""
+        if self.out_of_time():
+            return None
         self.tries += 1
         plan, state = self.grid.plans[tid], self.state
         return state.first_fit(plan, state.lo(plan), state.free_runs(plan))
@@ -216,7 +237,7 @@ class _Climb:
             targets = [*self.late(), *self.ready()]
         for target in targets:
             for group in self.in_way(target):
-                if self.tries >= tries:
+                if self.tries >= tries or self.out_of_time():
                     return None
                 saved = self.remove(group)
                 chunks = self.fit(target)

@@ -1,0 +1,77 @@
+"""Applying a preview by `run_id`: what the stored runs say, and parameters that disagree."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import SchedulerRun
+
+from .conftest import almanac_entries, at, make_plan, next_monday, run_count
+from .test_whole_calendar import chain, schedule
+
+
+async def _runs(session: AsyncSession, plan_id: int) -> list[SchedulerRun]:
+    stmt = select(SchedulerRun).where(SchedulerRun.plan_id == plan_id).order_by(SchedulerRun.id)
+    return list(await session.scalars(stmt))
+
+
+async def test_an_applied_preview_records_written_runs_for_every_plan_it_moves(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    slow = await make_plan(db_session, chain(4, 2.0, priority=1), title="Slow")
+    r = await schedule(sched_client, slow.id, dry_run=False, horizon_days=3)
+    assert r.status_code == 200, r.text
+    urgent_tasks = [
+        {"key": "fix", "estimate_hours": 3.0, "priority": 4, "deadline": at(monday, 13)}
+    ]
+    urgent = await make_plan(db_session, urgent_tasks, title="Urgent")
+    preview = (await schedule(sched_client, urgent.id, horizon_days=3)).json()
+    assert any(m["plan_id"] == slow.id for m in preview["moves"])  # it moves the other plan
+    r = await schedule(
+        sched_client, urgent.id, dry_run=False, run_id=preview["run_id"], horizon_days=3
+    )
+    assert r.status_code == 200, r.text
+    [moved] = [run for run in await _runs(db_session, slow.id) if run.metadata_.get("moved_by_run")]
+    assert moved.metadata_["moved_by_run"] == r.json()["run_id"]
+    assert moved.metadata_["dry_run"] is False  # written, not a preview
+    [written] = [run for run in await _runs(db_session, urgent.id) if run.id == r.json()["run_id"]]
+    assert written.metadata_["dry_run"] is False
+    assert written.metadata_["from_preview"] == preview["run_id"]
+
+
+async def test_applying_a_preview_with_other_parameters_is_422_naming_the_field(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    plan = await make_plan(db_session, chain(3, 1.5))
+    plan_id = plan.id  # a 4xx expires the row
+    preview = (await schedule(sched_client, plan_id, horizon_days=5)).json()
+    runs = await run_count(db_session, plan_id)
+    other_start = (monday + timedelta(days=7)).isoformat()
+    for field, value in (
+        ("horizon_days", 9),
+        ("start_date", other_start),
+        ("scope", "full"),
+    ):
+        r = await schedule(
+            sched_client, plan_id, dry_run=False, run_id=preview["run_id"], **{field: value}
+        )
+        assert r.status_code == 422, (field, r.text)
+        errors = r.json()["errors"]
+        assert [e["field"] for e in errors] == [field]
+        assert "preview" in errors[0]["message"]
+        assert await run_count(db_session, plan_id) == runs  # nothing written
+        assert await almanac_entries(db_session) == []
+    # The preview's own values (or none at all) apply it.
+    r = await sched_client.post(
+        "/api/v1/scheduler/schedule",
+        json={"plan_id": plan_id, "dry_run": False, "run_id": preview["run_id"]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["window_start"] == preview["window_start"]
+    assert r.json()["window_end"] == preview["window_end"]
