@@ -368,8 +368,23 @@ async def test_active_plan_can_be_replanned_and_stays_active(
     r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id, "dry_run": False})
     assert r.status_code == 200, r.text
     assert r.json()["plan_status"] == "active" and r.json()["moves"] == []
-    r = await schedule(sched_client, plan_id)
-    assert r.status_code == 409
+    # Scheduling work under way again (a shorter window, say) replaces its future blocks and
+    # keeps it active; it was a 409 that only named the status machine.
+    r = await schedule(sched_client, plan_id, dry_run=False, horizon_days=3)
+    assert r.status_code == 200, r.text
+    assert r.json()["plan_status"] == "active" and r.json()["blocks"]
+    await db_session.refresh(plan)
+    assert plan.status == "active"
+
+
+async def test_replan_of_a_never_scheduled_plan_is_409_naming_the_plan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    plan = await make_plan(db_session, TASKS)
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan.id, "dry_run": False})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "plan_id"
+    assert "use /schedule" in r.json()["errors"][0]["message"]
 
 
 async def test_replan_after_a_dependency_is_done_does_not_warn_about_it(

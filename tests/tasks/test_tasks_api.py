@@ -228,19 +228,24 @@ async def test_time_recorded_in_another_century_is_refused(
 async def test_an_unknown_filter_is_refused_naming_it(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):
-    """`?plan=A` (the issue calls the filter "plan") was ignored: a 200 listing every task
-    of every plan, as if it had filtered. A filter the list does not know is a 422 now."""
+    """`?due=…` was ignored: a 200 listing every task of every plan, as if it had filtered.
+    A filter the list does not know is a 422 now. `plan` and `client`, the issue's words,
+    filter like `plan_id` and `client_id` (they were ignored too)."""
     a = await make_plan(db_session, TASKS, title="A")
-    await make_plan(db_session, [{"key": "other"}], title="B")
+    await make_plan(db_session, [{"key": "other", "client_id": 9}], title="B")
     r = await sched_client.get(URL, params={"plan_id": a.id, "limit": 5, "offset": 0})
     assert r.status_code == 200 and r.json()["total"] == 2
+    r = await sched_client.get(URL, params={"plan": a.id})
+    assert r.status_code == 200 and {t["plan_id"] for t in r.json()["items"]} == {a.id}
+    r = await sched_client.get(URL, params={"client": 9})
+    assert r.status_code == 200 and [t["key"] for t in r.json()["items"]] == ["other"]
     # Bad input last: a failed request rolls back the test's transaction too.
-    for name in ("plan", "client", "due", "dueBefore"):
-        r = await sched_client.get(URL, params={name: a.id})
-        assert r.status_code == 422, (name, r.text)
+    for params in ({"due": 1}, {"dueBefore": 1}, {"plann": 1}, {"plan": a.id, "plan_id": a.id}):
+        r = await sched_client.get(URL, params=params)
+        assert r.status_code == 422, (params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         (error,) = r.json()["errors"]
-        assert error["field"] == name, error
+        assert error["field"] == next(iter(params)), error
 
 
 async def test_a_blank_title_is_refused(sched_client: httpx.AsyncClient, db_session: AsyncSession):

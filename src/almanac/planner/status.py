@@ -26,3 +26,15 @@ def require_transition(current: str, target: str) -> None:
             f"the plan is {current} and cannot become {target}; from {current} it can become: "
             f"{moves}"
         )
+
+
+# Work under way may be scheduled again: its future blocks are replaced, it stays active.
+RESCHEDULABLE = ("scheduled", "active")
+
+
+def require_schedulable(status: str) -> None:
+    """409 naming `plan_id` unless a plan in `status` may be scheduled."""
+    try:
+        require_transition(status, "scheduled")
+    except Conflict as exc:
+        raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc

@@ -30,7 +30,7 @@ from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
-from almanac.planner.status import require_transition
+from almanac.planner.status import RESCHEDULABLE, require_schedulable
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import answer
 from almanac.scheduler import calendar_model as cm
@@ -142,8 +142,8 @@ class SchedulerService:
         """
         if body.run_id is not None:  # a preview is written as it was shown: nothing to read
             plan = await self._plan(body.plan_id, for_update=not body.dry_run)
-            if plan.status != "scheduled":
-                _schedulable(plan.status)
+            if plan.status not in RESCHEDULABLE:
+                require_schedulable(plan.status)
             if body.dry_run:
                 raise ValidationFailed(
                     "run_id applies a preview; set dry_run=false", field="run_id"
@@ -151,10 +151,10 @@ class SchedulerService:
             now, given = datetime.now(UTC), stated_window(body)  # the preview's, or 422
             return await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given)
         plan, prefs = await self._plan_and_preferences(
-            body.plan_id, for_update=not body.dry_run, keep="scheduled"
+            body.plan_id, for_update=not body.dry_run, keep=RESCHEDULABLE
         )
-        if plan.status != "scheduled":  # scheduling again replaces the plan's blocks
-            _schedulable(plan.status)
+        if plan.status not in RESCHEDULABLE:  # scheduling again replaces the plan's blocks
+            require_schedulable(plan.status)
         tz = self.tz()
         now = datetime.now(UTC)
         start = body.start_date or now.astimezone(tz).date()
@@ -167,13 +167,14 @@ class SchedulerService:
     async def replan(self, body: ReplanIn) -> ReplanOut:
         """Re-solve against the last written schedule and report what moved and why."""
         plan, prefs = await self._plan_and_preferences(
-            body.plan_id, for_update=not body.dry_run, keep="active"
+            body.plan_id, for_update=not body.dry_run, keep=("active",)
         )
         if plan.status != "active":  # work under way may be replanned; it stays active
-            _schedulable(plan.status)
+            require_schedulable(plan.status)
         last = await self.repo.last_applied_run(plan.id)
         if last is None:
-            raise Conflict(f"plan {plan.id} has no written schedule to replan; use /schedule")
+            message = f"plan {plan.id} has no written schedule to replan; use /schedule"
+            raise Conflict(message, errors=[{"field": "plan_id", "message": message}])
         tz = self.tz()
         now = datetime.now(UTC)
         today = now.astimezone(tz).date()
@@ -212,7 +213,7 @@ class SchedulerService:
         return plan
 
     async def _plan_and_preferences(
-        self, plan_id: int, *, for_update: bool, keep: str
+        self, plan_id: int, *, for_update: bool, keep: tuple[str, ...]
     ) -> tuple[Plan, Preferences]:
         """The plan (locked for a write) and its client's preferences.
 
@@ -223,8 +224,8 @@ class SchedulerService:
         """
         for _ in range(READ_ATTEMPTS):
             plan = await self._plan(plan_id, for_update=False)
-            if plan.status != keep:
-                _schedulable(plan.status)  # refuse before asking anyone
+            if plan.status not in keep:
+                require_schedulable(plan.status)  # refuse before asking anyone
             prefs = await self._preferences(plan.client_id)
             plan = await self._plan(plan_id, for_update=for_update)
             if not prefs.asked_llm:
@@ -388,14 +389,6 @@ class SchedulerService:
 
     def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
         return answer.block_out(plan_id, block, title, tz)
-
-
-def _schedulable(status: str) -> None:
-    """409 naming `plan_id` unless a plan in `status` may be scheduled."""
-    try:
-        require_transition(status, "scheduled")
-    except Conflict as exc:
-        raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc
 
 
 def _new_work(ctx: Context, inputs: cm.CalendarInputs) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from almanac.models.status import TaskStatus
@@ -42,17 +42,34 @@ class TaskOut(BaseModel):
     client_id: int | None
 
 
+_SHORT_FILTERS = {"plan": "plan_id", "client": "client_id"}
+
+
 class TaskQuery(PageQuery):
-    # A misspelt filter (`?plan=3`) is a 422 naming it, not a 200 listing every task.
+    # A misspelt filter (`?plann=3`) is a 422 naming it, not a 200 listing every task.
     model_config = ConfigDict(extra="forbid")
 
-    plan_id: BigId | None = None
-    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    plan_id: BigId | None = Field(None, description="also accepted as `plan`")
+    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
+        None, description="also accepted as `client`"
+    )
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = None
     on: BoundedDate | None = Field(
         None, description="with a block, scheduled or due that local day, or in progress"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_names(cls, data: object) -> object:
+        """`plan` and `client`, the issue's and the CLI's words, name the same filters."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for short, name in _SHORT_FILTERS.items():
+            if short in out and name not in out:  # both: `short` is refused as unknown
+                out[name] = out.pop(short)
+        return out
 
 
 class TaskList(BaseModel):
