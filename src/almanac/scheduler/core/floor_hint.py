@@ -12,10 +12,14 @@ baseline placement at once, local moves that each bring the placement nearer to 
   (a task with the work that depends on it, the least valuable first), the target first;
   then fill, the work taken out included (it may fit elsewhere).
 
+When these stall, the same moves from the deadlines' side (`hold_deadlines`): from the
+placement meeting the deadline floor with the most work (EDF's at least), each move must keep
+that floor and add work.
+
 A placement reaching both is CP-SAT's hint: both floors hold from its first solution and the
 search only improves on it. Otherwise the nearest placement found is the start of the
-solver's search for a schedule reaching both. Pure; the moves are bounded by a share of the
-time limit (milliseconds on several plans, a few tenths of a second on one crowded plan).
+solver's search for a schedule reaching both. Pure; the moves are bounded by shares of the
+time limit (milliseconds on several plans, up to a third of the limit on one crowded plan).
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ _FIRST_ROUND = 50
 # Share of the solve's time limit the moves may use; they run only when no baseline or mix
 # reaches both floors.
 SHARE = 0.1
+# Share of the time limit for the moves from the deadlines' side (`hold_deadlines`), when the
+# moves above do not reach both; taken from the solver's own search for both, which on one
+# over-demanded plan rarely finds one in the time (100 tasks at 1.5x: ~0.5 s of moves do).
+HOLD_SHARE = 0.25
 
 
 NAME = "both-floors"
@@ -50,18 +58,29 @@ NEAR = "near-floors"
 def add_hint(
     grid: Grid,
     hints: dict[str, tuple[Placement, dict[str, tuple[UnplacedCause, str]]]],
-    deadline: float,
+    time_limit: float,
 ) -> None:
     """When no hint reaches both floors (see `floors.floors_of`), add one that does as `NAME`
-    if the moves find one before `deadline` (`time.perf_counter()`), else the nearest they
-    found as `NEAR`."""
+    if the moves find one (within `SHARE`, then `HOLD_SHARE`, of `time_limit` seconds), else
+    the nearest they found as `NEAR`."""
     measures = {n: measure(grid, p) for n, (p, _) in hints.items()}
     floors = floors_of(measures, valued=grid.problem.weights.missed_deadline > 0)
     if floors.met == 0 or any(floors.reached_by(m) for m in measures.values()):
         return
+    placements = {n: p for n, (p, _) in hints.items()}
     found, reached = reach_both(
-        grid, {n: p for n, (p, _) in hints.items()}, floors, deadline=deadline
+        grid, placements, floors, deadline=time.perf_counter() + time_limit * SHARE
     )
+    if not reached:
+        held, reached = hold_deadlines(
+            grid,
+            {**placements, NEAR: found},
+            floors,
+            deadline=time.perf_counter() + time_limit * HOLD_SHARE,
+        )
+        near = {NEAR: measure(grid, found), "held": measure(grid, held)}
+        if reached or fl.nearest(floors, near) == "held":
+            found = held
     # The causes of what it leaves out are derived (`explain`).
     hints[NAME if reached else NEAR] = (found, {})
 
@@ -80,7 +99,7 @@ def reach_both(
     first-fit tries in all, and none started after `deadline` (`time.perf_counter()`).
     """
     climbs = [_Climb(grid, placements[n], floors) for n in sorted(placements)]
-    climbs.sort(key=lambda c: c.score())
+    climbs.sort(key=lambda c: c.near())
     active, budget = list(climbs), _FIRST_ROUND
     while active:
         for climb in active:
@@ -91,14 +110,45 @@ def reach_both(
             break
         active = [c for c in active if not c.stuck]
         budget = min(budget * 4, tries)
-    return min(climbs, key=lambda c: c.score()).placement(), False
+    return min(climbs, key=lambda c: c.near()).placement(), False
+
+
+def hold_deadlines(
+    grid: Grid,
+    placements: Mapping[str, Placement],
+    floors: Floors,
+    tries: int = _TRIES,
+    deadline: float | None = None,
+) -> tuple[Placement, bool]:
+    """The search from the deadlines' side: from the placement meeting the deadline floor with
+    the most work (EDF's, or one with more), moves that keep that floor and add work. The
+    placement they end on, and whether it reaches both floors (at most `tries` first-fit
+    tries, none started after `deadline`, `time.perf_counter()`).
+
+    `reach_both` weighs both shortfalls at once and so trades deadlines for work and back; on
+    one over-demanded plan that stalls where holding the deadlines (the hard part to win back)
+    and filling in work does not."""
+    held = {n: p for n, p in placements.items() if measure(grid, p).met >= floors.met}
+    if not held:
+        return {}, False
+    start = max(sorted(held), key=lambda n: measure(grid, held[n]).work)
+    climb = _Climb(grid, held[start], floors, hold=True)
+    budget = _FIRST_ROUND
+    while climb.run(budget, deadline) is None and not climb.stuck:
+        if climb.tries >= tries or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        budget = min(budget * 4, tries)
+    return climb.placement(), climb.reached()
 
 
 class _Climb:
     """Local moves on one placement, each bringing it nearer to both floors (`score`)."""
 
-    def __init__(self, grid: Grid, placement: Placement, floors: Floors) -> None:
-        self.grid, self.floors = grid, floors
+    def __init__(
+        self, grid: Grid, placement: Placement, floors: Floors, hold: bool = False
+    ) -> None:
+        """`hold`: moves must keep the deadline floor once reached (see `score`)."""
+        self.grid, self.floors, self.hold = grid, floors, hold
         self.state = State(grid)
         for tid in grid.topo:
             if tid in placement and tid in grid.plans:
@@ -115,10 +165,17 @@ class _Climb:
     def on_time(self, tid: str, chunks: list[tuple[int, int]]) -> bool:
         return fl.on_time(self.grid, self.grid.plans[tid], chunks)
 
-    def score(self) -> tuple[float, int, int]:
+    def near(self) -> tuple[float, int, int]:
         """How far from both floors (each shortfall relative to its floor), lower is better;
         then more work, then more deadlines met."""
         return self.floors.shortfall(Measure(self.work, self.met)), -self.work, -self.met
+
+    def score(self) -> tuple[float, int, int]:
+        """What each move must lower: `near`; with `hold`, the deadlines short of their
+        floor first, then the work short of its floor (no trading one for the other)."""
+        if self.hold:
+            return max(0, self.floors.met - self.met), -self.work, -self.met
+        return self.near()
 
     def run(self, tries: int, deadline: float | None = None) -> Placement | None:
         """Move until both floors are reached (the placement), no move helps (`stuck`), or
@@ -126,7 +183,7 @@ class _Climb:
         while not self.reached() and not self.stuck and self.tries < tries:
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-            moved = self.move(tries)
+            moved = self.move(tries, deadline)
             self.stuck = moved is False
         return self.placement() if self.reached() else None
 
@@ -200,9 +257,9 @@ class _Climb:
                     again = True
         return added
 
-    def move(self, tries: int) -> bool | None:
+    def move(self, tries: int, deadline: float | None = None) -> bool | None:
         """The first move that brings the placement nearer both floors; whether one did
-        (None: the tries ran out first).
+        (None: the tries or the time ran out first).
 
         Below the work floor the targets are the tasks left out, the most valuable first;
         below the deadline floor, also the tasks placed late. A target takes the place of
@@ -216,7 +273,9 @@ class _Climb:
             targets = [*self.late(), *self.ready()]
         for target in targets:
             for group in self.in_way(target):
-                if self.tries >= tries:
+                if self.tries >= tries or (
+                    deadline is not None and time.perf_counter() >= deadline
+                ):
                     return None
                 saved = self.remove(group)
                 chunks = self.fit(target)
