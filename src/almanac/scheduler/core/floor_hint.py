@@ -77,6 +77,7 @@ def add_hint(
             {**placements, NEAR: found},
             floors,
             deadline=time.perf_counter() + time_limit * HOLD_SHARE,
+            idle=grid.problem.idle_seconds,
         )
         near = {NEAR: measure(grid, found), "held": measure(grid, held)}
         if reached or fl.nearest(floors, near) == "held":
@@ -119,11 +120,13 @@ def hold_deadlines(
     floors: Floors,
     tries: int = _TRIES,
     deadline: float | None = None,
+    idle: float | None = None,
 ) -> tuple[Placement, bool]:
     """The search from the deadlines' side: from the placement meeting the deadline floor with
     the most work (EDF's, or one with more), moves that keep that floor and add work. The
     placement they end on, and whether it reaches both floors (at most `tries` first-fit
-    tries, none started after `deadline`, `time.perf_counter()`).
+    tries, none started after `deadline`, `time.perf_counter()`, nor `idle` seconds after the
+    last move that helped: like the solver, it stops when it stops improving).
 
     `reach_both` weighs both shortfalls at once and so trades deadlines for work and back; on
     one over-demanded plan that stalls where holding the deadlines (the hard part to win back)
@@ -134,8 +137,11 @@ def hold_deadlines(
     start = max(sorted(held), key=lambda n: measure(grid, held[n]).work)
     climb = _Climb(grid, held[start], floors, hold=True)
     budget = _FIRST_ROUND
-    while climb.run(budget, deadline) is None and not climb.stuck:
-        if climb.tries >= tries or (deadline is not None and time.perf_counter() >= deadline):
+    while climb.run(budget, deadline, idle) is None and not climb.stuck:
+        now = time.perf_counter()
+        if climb.tries >= tries or (deadline is not None and now >= deadline):
+            break
+        if idle is not None and now >= climb.last + idle:
             break
         budget = min(budget * 4, tries)
     return climb.placement(), climb.reached()
@@ -157,6 +163,7 @@ class _Climb:
         self.work, self.met = m.work, m.met
         self.tries = 0
         self.stuck = False
+        self.last = time.perf_counter()  # when a move last helped
         self.order = {t: k for k, t in enumerate(grid.topo)}
 
     def value(self, tid: str) -> int:
@@ -177,14 +184,22 @@ class _Climb:
             return max(0, self.floors.met - self.met), -self.work, -self.met
         return self.near()
 
-    def run(self, tries: int, deadline: float | None = None) -> Placement | None:
+    def run(
+        self, tries: int, deadline: float | None = None, idle: float | None = None
+    ) -> Placement | None:
         """Move until both floors are reached (the placement), no move helps (`stuck`), or
-        `tries` first-fit tries in all (None: `run` may go on with a larger budget)."""
+        `tries` first-fit tries in all (None: `run` may go on with a larger budget); none
+        after `deadline`, nor `idle` seconds after the last move that helped."""
         while not self.reached() and not self.stuck and self.tries < tries:
-            if deadline is not None and time.perf_counter() >= deadline:
+            until = deadline
+            if idle is not None and (until is None or self.last + idle < until):
+                until = self.last + idle
+            if until is not None and time.perf_counter() >= until:
                 break
-            moved = self.move(tries, deadline)
+            moved = self.move(tries, until)
             self.stuck = moved is False
+            if moved:
+                self.last = time.perf_counter()
         return self.placement() if self.reached() else None
 
     def placement(self) -> Placement:
