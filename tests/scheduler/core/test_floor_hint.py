@@ -9,10 +9,10 @@ import random
 import sys
 from pathlib import Path
 
-from almanac.scheduler.core import Problem, SolveStatus, Task, greedy_schedule, validate
+from almanac.scheduler.core import Problem, SolveStatus, Task, floor_hint, greedy_schedule, validate
 from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.explain import Placement, assemble
-from almanac.scheduler.core.floor_hint import hold_deadlines, reach_both
+from almanac.scheduler.core.floor_hint import reach_both
 from almanac.scheduler.core.floors import Floors, floors_of, measure
 from almanac.scheduler.core.grid import build_grid
 
@@ -184,7 +184,7 @@ def test_from_the_deadlines_side_the_moves_reach_both_floors_where_the_weighed_o
     floors = floors_of({n: measure(grid, p) for n, p in starts.items()})
     _, reached = reach_both(grid, starts, floors, tries=8000)
     assert not reached
-    held, reached = hold_deadlines(grid, starts, floors, tries=8000)
+    held, reached = floor_hint.hold_deadlines(grid, starts, floors, tries=8000)
     assert reached
     h, m = _figures(problem, held)
     assert h >= hours - 1e-9 and m >= deadlines, (h, m, hours, deadlines)
