@@ -45,7 +45,7 @@ _FIRST_ROUND = 50
 SHARE = 0.1
 # Share of the time limit for the moves from the deadlines' side (`hold_deadlines`), when the
 # moves above do not reach both; taken from the solver's own search for both, which on one
-# over-demanded plan rarely finds one in the time (100 tasks at 1.5x: ~0.5 s of moves do).
+# over-demanded plan rarely finds one in the time (100 tasks at 1.5x: ~0.3 s of moves do).
 HOLD_SHARE = 0.25
 
 
@@ -128,9 +128,9 @@ def hold_deadlines(
     tries, none started after `deadline`, `time.perf_counter()`, nor `idle` seconds after the
     last move that helped: like the solver, it stops when it stops improving).
 
-    `reach_both` weighs both shortfalls at once and so trades deadlines for work and back; on
-    one over-demanded plan that stalls where holding the deadlines (the hard part to win back)
-    and filling in work does not."""
+    `reach_both` spreads its tries over every start and weighs both shortfalls at once; on one
+    over-demanded plan one climb from the start that already holds the deadlines (the hard
+    part to win back), filling in work, reaches both in a fraction of the tries."""
     held = {n: p for n, p in placements.items() if measure(grid, p).met >= floors.met}
     if not held:
         return {}, False
