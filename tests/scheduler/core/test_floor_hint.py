@@ -6,11 +6,13 @@ checked by the independent validator."""
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from almanac.scheduler.core import Problem, SolveStatus, Task, greedy_schedule, validate
+from almanac.scheduler.core import Problem, SolveStatus, Task, floor_hint, greedy_schedule, validate
 from almanac.scheduler.core.cpsat import candidates
 from almanac.scheduler.core.explain import Placement, assemble
 from almanac.scheduler.core.floor_hint import reach_both
@@ -190,3 +192,35 @@ def test_no_first_fit_try_starts_after_the_deadline(monkeypatch: pytest.MonkeyPa
         _figures(problem, placement)  # a valid placement (a cut move was undone or kept)
         nearest = min(floors.shortfall(measure(grid, p)) for p in starts.values())
         assert floors.shortfall(measure(grid, placement)) <= nearest
+
+
+def _bench_instance(n: int, load: float, seed: int) -> Problem:
+    """One of the scheduler benchmark's single-plan instances (`bench/sched_single.py`)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from sched_single import make_instance
+
+    return make_instance(n, load, seed)
+
+
+def test_from_the_deadlines_side_the_moves_reach_both_floors_where_the_weighed_ones_stall() -> None:
+    # The benchmark's 100 tasks at 1.5x capacity, seed 1: no baseline or mix reaches both
+    # floors, and the moves that weigh both shortfalls at once trade deadlines for work and
+    # back; in the same number of first-fit tries, moves that keep EDF's deadline count and
+    # only add work reach both (the start: the placement meeting it with the most work).
+    problem = _bench_instance(100, 1.5, 1)
+    grid = build_grid(problem)
+    deterministic = ("edf", "greedy", "combined", "combined-priority", "greedy-edf")
+    # A time limit too short for any move: the baselines and mixes alone.
+    starts = {n: p for n, (p, _) in candidates(grid, 0.001).items() if n in deterministic}
+    assert set(starts) == set(deterministic)
+    greedy, edf = greedy_schedule(problem, "priority"), greedy_schedule(problem, "edf")
+    hours, deadlines = weighted(problem, greedy), met(problem, edf)
+    figures = {n: _figures(problem, p) for n, p in starts.items()}
+    assert not [n for n, (h, m) in figures.items() if h >= hours - 1e-9 and m >= deadlines]
+    floors = floors_of({n: measure(grid, p) for n, p in starts.items()})
+    _, reached = reach_both(grid, starts, floors, tries=8000)
+    assert not reached
+    held, reached = floor_hint.hold_deadlines(grid, starts, floors, tries=8000)
+    assert reached
+    h, m = _figures(problem, held)
+    assert h >= hours - 1e-9 and m >= deadlines, (h, m, hours, deadlines)

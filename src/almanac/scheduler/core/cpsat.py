@@ -103,7 +103,7 @@ def candidates(
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
     if not kept:  # none of these reaching both floors: local moves may build one that does
-        fh.add_hint(grid, out, time.perf_counter() + time_limit * fh.SHARE, time.perf_counter)
+        fh.add_hint(grid, out, time_limit, time.perf_counter)
     if kept:
         out["repair"] = (rg.repair_placement(grid, kept, False, followers, waiting), {})
         out["repair-priority"] = (rg.repair_placement(grid, kept, True, followers, waiting), {})

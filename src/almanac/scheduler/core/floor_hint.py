@@ -12,10 +12,14 @@ baseline placement at once, local moves that each bring the placement nearer to 
   (a task with the work that depends on it, the least valuable first), the target first;
   then fill, the work taken out included (it may fit elsewhere).
 
+When these stall, the same moves from the deadlines' side (`hold_deadlines`): from the
+placement meeting the deadline floor with the most work (EDF's at least), each move must keep
+that floor and add work.
+
 A placement reaching both is CP-SAT's hint: both floors hold from its first solution and the
 search only improves on it. Otherwise the nearest placement found is the start of the
-solver's search for a schedule reaching both. Pure; the moves are bounded by a share of the
-time limit (milliseconds on several plans, a few tenths of a second on one crowded plan),
+solver's search for a schedule reaching both. Pure; the moves are bounded by shares of the
+time limit (milliseconds on several plans, up to a third of the limit on one crowded plan),
 read on a clock the caller passes: no first-fit try starts after the deadline, and a move
 it cuts is undone unless it already brought the placement nearer (either way a valid one).
 """
@@ -40,6 +44,10 @@ _FIRST_ROUND = 50
 # Share of the solve's time limit the moves may use; they run only when no baseline or mix
 # reaches both floors.
 SHARE = 0.1
+# Share of the time limit for the moves from the deadlines' side (`hold_deadlines`), when the
+# moves above do not reach both; taken from the solver's own search for both, which on one
+# over-demanded plan rarely finds one in the time (100 tasks at 1.5x: ~0.3 s of moves do).
+HOLD_SHARE = 0.25
 
 
 NAME = "both-floors"
@@ -51,19 +59,32 @@ NEAR = "near-floors"
 def add_hint(
     grid: Grid,
     hints: dict[str, tuple[Placement, dict[str, tuple[UnplacedCause, str]]]],
-    deadline: float,
+    time_limit: float,
     clock: Callable[[], float],
 ) -> None:
     """When no hint reaches both floors (see `floors.floors_of`), add one that does as `NAME`
-    if the moves find one before `deadline` (read on `clock`), else the nearest they found
-    as `NEAR`."""
+    if the moves find one (within `SHARE`, then `HOLD_SHARE`, of `time_limit` seconds read on
+    `clock`), else the nearest they found as `NEAR`."""
     measures = {n: measure(grid, p) for n, (p, _) in hints.items()}
     floors = floors_of(measures, valued=grid.problem.weights.missed_deadline > 0)
     if floors.met == 0 or any(floors.reached_by(m) for m in measures.values()):
         return
+    placements = {n: p for n, (p, _) in hints.items()}
     found, reached = reach_both(
-        grid, {n: p for n, (p, _) in hints.items()}, floors, deadline=deadline, clock=clock
+        grid, placements, floors, deadline=clock() + time_limit * SHARE, clock=clock
     )
+    if not reached:
+        held, reached = hold_deadlines(
+            grid,
+            {**placements, NEAR: found},
+            floors,
+            deadline=clock() + time_limit * HOLD_SHARE,
+            idle=grid.problem.idle_seconds,
+            clock=clock,
+        )
+        near = {NEAR: measure(grid, found), "held": measure(grid, held)}
+        if reached or fl.nearest(floors, near) == "held":
+            found = held
     # The causes of what it leaves out are derived (`explain`).
     hints[NAME if reached else NEAR] = (found, {})
 
@@ -82,39 +103,71 @@ def reach_both(
     floors by one measure may be stuck where another is a few moves away); at most `tries`
     first-fit tries in all, and none started at or after `deadline` (read on `clock`).
     """
-    out_of_time = _timer(deadline, clock)
-    climbs = [_Climb(grid, placements[n], floors, out_of_time) for n in sorted(placements)]
-    climbs.sort(key=lambda c: c.score())
+    climbs = [_Climb(grid, placements[n], floors, clock, deadline) for n in sorted(placements)]
+    climbs.sort(key=lambda c: c.near())
     active, budget = list(climbs), _FIRST_ROUND
     while active:
         for climb in active:
             if climb.run(budget) is not None:
                 return climb.placement(), True
         spent = sum(c.tries for c in climbs)
-        if spent >= tries or out_of_time():
+        if spent >= tries or climbs[0].out_of_time():
             break
         active = [c for c in active if not c.stuck]
         budget = min(budget * 4, tries)
-    return min(climbs, key=lambda c: c.score()).placement(), False
+    return min(climbs, key=lambda c: c.near()).placement(), False
 
 
-def _timer(deadline: float | None, clock: Callable[[], float] | None) -> Callable[[], bool]:
-    """Whether `deadline` has passed on `clock` (never, without a deadline)."""
-    if deadline is None:
-        return lambda: False
-    if clock is None:
-        raise ValueError("a deadline needs a clock to be read on")
-    return lambda: clock() >= deadline
+def hold_deadlines(
+    grid: Grid,
+    placements: Mapping[str, Placement],
+    floors: Floors,
+    tries: int = _TRIES,
+    deadline: float | None = None,
+    idle: float | None = None,
+    clock: Callable[[], float] | None = None,
+) -> tuple[Placement, bool]:
+    """The search from the deadlines' side: from the placement meeting the deadline floor with
+    the most work (EDF's, or one with more), moves that keep that floor and add work. The
+    placement they end on, and whether it reaches both floors (at most `tries` first-fit
+    tries, none started after `deadline` nor `idle` seconds after the last move that helped,
+    read on `clock`: like the solver, it stops when it stops improving).
+
+    `reach_both` spreads its tries over every start and weighs both shortfalls at once; on one
+    over-demanded plan one climb from the start that already holds the deadlines (the hard
+    part to win back), filling in work, reaches both in a fraction of the tries."""
+    held = {n: p for n, p in placements.items() if measure(grid, p).met >= floors.met}
+    if not held:
+        return {}, False
+    start = max(sorted(held), key=lambda n: measure(grid, held[n]).work)
+    climb = _Climb(grid, held[start], floors, clock, deadline, idle, hold=True)
+    budget = _FIRST_ROUND
+    while climb.run(budget) is None and not climb.stuck:
+        if climb.tries >= tries or climb.out_of_time():
+            break
+        budget = min(budget * 4, tries)
+    return climb.placement(), climb.reached()
 
 
 class _Climb:
     """Local moves on one placement, each bringing it nearer to both floors (`score`)."""
 
     def __init__(
-        self, grid: Grid, placement: Placement, floors: Floors, out_of_time: Callable[[], bool]
+        self,
+        grid: Grid,
+        placement: Placement,
+        floors: Floors,
+        clock: Callable[[], float] | None = None,
+        deadline: float | None = None,
+        idle: float | None = None,
+        hold: bool = False,
     ) -> None:
-        self.grid, self.floors = grid, floors
-        self.out_of_time = out_of_time
+        """`hold`: moves must keep the deadline floor once reached (see `score`). No move
+        starts after `deadline`, nor `idle` after the last that helped (read on `clock`)."""
+        if clock is None and (deadline is not None or idle is not None):
+            raise ValueError("a deadline needs a clock to be read on")
+        self.grid, self.floors, self.hold = grid, floors, hold
+        self.clock, self.deadline, self.idle = clock, deadline, idle
         self.state = State(grid)
         for tid in grid.topo:
             if tid in placement and tid in grid.plans:
@@ -123,6 +176,7 @@ class _Climb:
         self.work, self.met = m.work, m.met
         self.tries = 0
         self.stuck = False
+        self.last = clock() if clock is not None else 0.0  # when a move last helped
         self.order = {t: k for k, t in enumerate(grid.topo)}
 
     def value(self, tid: str) -> int:
@@ -131,10 +185,26 @@ class _Climb:
     def on_time(self, tid: str, chunks: list[tuple[int, int]]) -> bool:
         return fl.on_time(self.grid, self.grid.plans[tid], chunks)
 
-    def score(self) -> tuple[float, int, int]:
+    def near(self) -> tuple[float, int, int]:
         """How far from both floors (each shortfall relative to its floor), lower is better;
         then more work, then more deadlines met."""
         return self.floors.shortfall(Measure(self.work, self.met)), -self.work, -self.met
+
+    def score(self) -> tuple[float, int, int]:
+        """What each move must lower: `near`; with `hold`, the deadlines short of their
+        floor first, then the work short of its floor (no trading one for the other)."""
+        if self.hold:
+            return max(0, self.floors.met - self.met), -self.work, -self.met
+        return self.near()
+
+    def out_of_time(self) -> bool:
+        """Whether the deadline, or `idle` after the last move that helped, has passed."""
+        if self.clock is None:
+            return False
+        now = self.clock()
+        if self.deadline is not None and now >= self.deadline:
+            return True
+        return self.idle is not None and now >= self.last + self.idle
 
     def run(self, tries: int) -> Placement | None:
         """Move until both floors are reached (the placement), no move helps (`stuck`),
@@ -145,6 +215,8 @@ class _Climb:
                 break
             moved = self.move(tries)
             self.stuck = moved is False
+            if moved and self.clock is not None:
+                self.last = self.clock()
         return self.placement() if self.reached() else None
 
     def placement(self) -> Placement:
@@ -223,7 +295,7 @@ class _Climb:
 
     def move(self, tries: int) -> bool | None:
         """The first move that brings the placement nearer both floors; whether one did
-        (None: the tries ran out first).
+        (None: the tries or the time ran out first).
 
         Below the work floor the targets are the tasks left out, the most valuable first;
         below the deadline floor, also the tasks placed late. A target takes the place of

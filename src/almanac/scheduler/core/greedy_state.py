@@ -240,10 +240,19 @@ class State:
         taken_week: dict[Week, int] = defaultdict(int)
         remaining, i = plan.remaining, lo
         nxt = self.next_free
+        open_day = -1  # a day known to have room for a chunk
         while remaining > 0 and i < plan.hi and len(chunks) < plan.max_chunks:
             i = nxt[i]
             if i >= plan.hi:
                 break
+            # A full day (or week) takes no chunk at any of its slots: skip it before measuring
+            # free runs slot by slot (most of the work of a fit that fails on a crowded plan).
+            day = self.grid.day_of[i]
+            if day != open_day:
+                if self._room(i, taken_day, taken_week) < plan.min_len:
+                    i = max(i + 1, self.grid.days[day].hi)
+                    continue
+                open_day = day  # until a chunk is taken in it
             run = ok_run[i]
             if run < plan.min_len:  # no chunk can start before the slot that ends this run
                 i += run + 1
@@ -265,6 +274,7 @@ class State:
                     taken_week[self.grid.days[day].week] += length
                     remaining -= length
                     i += length + gap
+                    open_day = -1
                     continue
             i += 1
         return chunks if remaining == 0 else None
