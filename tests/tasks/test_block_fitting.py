@@ -267,3 +267,26 @@ async def test_past_blocks_are_never_touched(
     assert [c["almanac_id"] for c in r.json()["freed_blocks"]] == [f"plan{plan.id}-design-1"]
     assert await stored(db_session) == {past: spans[0]}
     assert of(await feed(sched_client), f"plan{plan.id}-") == {past: spans[0]}
+
+
+async def test_recording_the_last_hours_frees_every_future_block(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # Blocks never add up to more than the estimate less the hours recorded: with none left,
+    # none stay (not a quarter hour "to finish it"), though the task is not marked done.
+    build = [{"key": "build", "estimate_hours": 2.0}]
+    plan, other = await with_another_plan(db_session, sched_client, build)
+    mine, theirs = f"plan{plan.id}-build-", f"plan{other.id}-"
+    before = await stored(db_session)
+    assert minutes(of(before, mine)) == 120
+    tid = await task_id(db_session, plan.id, "build")
+
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2.0})
+    assert r.status_code == 200, r.text
+    assert r.json()["task"]["status"] != "done" and r.json()["task"]["remaining_hours"] == 0
+    assert {c["almanac_id"]: c["change"] for c in r.json()["blocks"]} == dict.fromkeys(
+        of(before, mine), "freed"
+    )
+    after = await stored(db_session)
+    assert of(after, mine) == {} and of(await feed(sched_client), mine) == {}
+    assert of(after, theirs) == of(before, theirs)

@@ -88,6 +88,8 @@ class CalendarInputs:
     # ones): their chunk numbers stay theirs. Core ids.
     held: list[Block] = field(default_factory=list)
     kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
+    # Open tasks with their whole estimate recorded: no time is left to plan (core ids).
+    finished: dict[str, TaskRow] = field(default_factory=dict)
     run_ids: dict[int, int] = field(default_factory=dict)  # plan -> last applied run
 
     def plan_of(self, task_id: str) -> int:
@@ -141,6 +143,10 @@ def gather(
         if row.plan_id is None or row.plan_id not in by_id:
             continue
         cid = core_id(row.plan_id, row_key(row))
+        if all_recorded(row):
+            # Blocks never add up to more than the remaining estimate: none, as for a done task.
+            out.finished[cid] = row
+            continue
         out.rows[cid] = row
         meta: dict[str, Any] = dict(row.metadata_ or {})
         if cid in pins:
@@ -203,13 +209,42 @@ def held_meta(inputs: CalendarInputs, plan_id: int, written: Sequence[Block]) ->
 
 
 def remaining_hours(row: TaskRow) -> float | None:
-    """The estimate less the hours already recorded against the task."""
+    """The estimate less the hours already recorded against the task, at least 0."""
     if row.estimate_hours is None:
         return None
     logged = float((row.metadata_ or {}).get("logged_hours") or 0)
-    left = row.estimate_hours - logged
-    # Fully logged but not marked done: leave a quarter of an hour to finish it.
-    return left if left > 0 else 0.25
+    return max(0.0, row.estimate_hours - logged)
+
+
+def all_recorded(row: TaskRow) -> bool:
+    """Hours were recorded and they reach the estimate: no time is left to plan. (An
+    estimate of 0 with nothing recorded reads as no estimate: the scheduler assumes one.)"""
+    logged = float((row.metadata_ or {}).get("logged_hours") or 0)
+    return row.estimate_hours is not None and logged > 0 and logged >= row.estimate_hours
+
+
+def finished_closed(inputs: CalendarInputs) -> dict[str, pb.ClosedTask]:
+    """The finished tasks as closed ones for dependencies: a task waiting on one is free to
+    go, as after a done task. Another plan's is named by "<plan>/<key>", not its title."""
+    out = {}
+    for cid, row in inputs.finished.items():
+        plan_id, key = split_core_id(cid)
+        mine = plan_id == inputs.named
+        out[cid] = pb.ClosedTask("done", row.title if mine else None, key if mine else cid[1:])
+    return out
+
+
+def task_warnings(inputs: CalendarInputs) -> list[str]:
+    """What a solve says of the named plan's tasks: none open, or some with no hours left
+    (they get no block). Only the named plan's: other plans' titles stay out of its answer."""
+    mine = [r for cid, r in inputs.finished.items() if inputs.plan_of(cid) == inputs.named]
+    if not mine and not any(inputs.plan_of(k) == inputs.named for k in inputs.rows):
+        return ["the plan has no open tasks"]
+    return [
+        f"{r.title!r} has its whole estimate ({r.estimate_hours or 0:g} h) recorded and is not "
+        "marked done: no time was planned for it; mark it done or raise its estimate"
+        for r in mine
+    ]
 
 
 def busy_events(

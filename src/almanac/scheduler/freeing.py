@@ -20,7 +20,7 @@ from almanac.models.status import CLOSED_PLAN_STATUSES
 from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.schemas import PlanStatusIn
 from almanac.scheduler import problem as pb
-from almanac.scheduler.calendar_model import remaining_hours
+from almanac.scheduler.calendar_model import all_recorded, remaining_hours
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.pending import queued, write_or_queue
@@ -106,11 +106,12 @@ class BlockFreeing:
         key = task.plan_task_key
         blocks = pb.blocks_from_json(run.schedule_blocks)
         slot = self.s.settings.slot_minutes
-        if closed:
-            minutes, min_chunk = 0, slot
-        elif task.estimate_hours is None:
+        if task.estimate_hours is None and not closed:
             # No estimate: the scheduler assumes one, so there is nothing to hold blocks to.
             return BlockChanges()
+        if closed or all_recorded(task):
+            # Closed, or its whole estimate recorded: the scheduler plans no time for it.
+            minutes, min_chunk = 0, slot
         else:
             core = pb.to_core_task(
                 pb.TaskInput(key, task.title, remaining_hours(task), metadata=task.metadata_ or {}),

@@ -315,8 +315,7 @@ class SchedulerService:
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
-        if not any(cm.split_core_id(k)[0] == ctx.plan.id for k in inputs.rows):
-            ctx.warnings.append("the plan has no open tasks")
+        ctx.warnings.extend(cm.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs, applied, source = read.out
         # Each memory's lines as read with the others: one a later memory replaced is not applied.
@@ -334,6 +333,7 @@ class SchedulerService:
             )
             for (p, k), (status, title) in (await self.tasks.closed_of(plan_ids)).items()
         }
+        closed.update(cm.finished_closed(inputs))
         problem = pb.build_problem(
             inputs.inputs,
             settings=self.settings,
