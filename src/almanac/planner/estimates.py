@@ -47,6 +47,14 @@ def library_hours(steps: Any) -> dict[str, float]:
     return out
 
 
+def interval(hours: float, low: float, high: float) -> tuple[float, float]:
+    """An 80% interval as shown: in hundredths but never 0 h for work that takes time, and
+    always around the estimate, which is rounded (or held at the task limit) on its own."""
+    shown_low = max(0.01, round(low, 2))
+    shown_high = max(0.01, round(high, 2))
+    return min(shown_low, hours), max(shown_high, hours)
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     sop: SOP
@@ -104,13 +112,18 @@ def apply_estimates(
             base = library.get(task.id)
             if where is None or base is None:
                 prior = prior_estimate(params)
+                low, high = interval(
+                    task.estimate_hours,
+                    task.estimate_hours * prior.low,
+                    task.estimate_hours * prior.high,
+                )
                 estimates.append(
                     TaskEstimate(
                         task_id=task.id,
                         library_hours=None,
                         hours=task.estimate_hours,
-                        low_hours=round(task.estimate_hours * prior.low, 2),
-                        high_hours=round(task.estimate_hours * prior.high, 2),
+                        low_hours=low,
+                        high_hours=high,
                         ratio=1.0,
                         basis="plan",
                         note="not from the library: the plan's own estimate, not calibrated",
@@ -125,6 +138,7 @@ def apply_estimates(
                 else prior_estimate(params)
             )
             hours = round_hours(base * e.ratio)
+            low, high = interval(hours, base * e.low, base * e.high)
             note = _note(e, mode)
             if base * e.ratio > MAX_TASK_HOURS:
                 note += f"; held at {MAX_TASK_HOURS:g} h, the most one task may take: split it"
@@ -135,8 +149,8 @@ def apply_estimates(
                     workflow_task=key,
                     library_hours=base,
                     hours=hours,
-                    low_hours=round(base * e.low, 2),
-                    high_hours=round(base * e.high, 2),
+                    low_hours=low,
+                    high_hours=high,
                     ratio=round(e.ratio, 4),
                     basis=e.basis,
                     runs=e.runs,
