@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import ok
 from tests.planner.test_estimates_edges import plan, run, workflow
 
 pytestmark = pytest.mark.usefixtures("generous_rate_limits")
@@ -54,3 +55,21 @@ async def test_a_tiny_library_task_has_an_interval_of_positive_hours(
     wid = await workflow(client, 0.01)
     drafted = await plan(client, wid)
     assert outside(drafted) == []
+
+
+@pytest.mark.parametrize("hours", [0.33, 0.01])
+@pytest.mark.parametrize("estimates", ["library", None])
+async def test_library_estimates_are_the_library_figures_as_written(
+    client: httpx.AsyncClient, estimates: str | None, hours: float
+) -> None:
+    # Asked for (or with no history), a 0.33 h library task was planned at 0.35 h, and a
+    # 0.01 h one at 0.05 h: "library estimates" that were not the library's.
+    wid = await workflow(client, hours)
+    body: dict[str, Any] = {"intent": "do the long task", "workflow_id": wid}
+    if estimates is not None:
+        body["estimates"] = estimates
+    drafted = await ok(await client.post("/api/v1/planner/plan", json=body), 201)
+    (estimate,) = drafted["estimates"]
+    assert estimate["basis"] == "library" and estimate["library_hours"] == hours
+    assert estimate["hours"] == hours and drafted["total_hours"] == hours
+    assert drafted["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == hours

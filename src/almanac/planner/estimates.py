@@ -137,7 +137,9 @@ def apply_estimates(
                 if mode == "calibrated"
                 else prior_estimate(params)
             )
-            hours = round_hours(base * e.ratio)
+            # No history used: the library's figure as written, not rounded to a step
+            # (a plan asking for library estimates gets the library's, 0.33 h not 0.35 h).
+            hours = base if e.basis == "library" else round_hours(base * e.ratio)
             low, high = interval(hours, base * e.low, base * e.high)
             note = _note(e, mode)
             if base * e.ratio > MAX_TASK_HOURS:
