@@ -10,7 +10,7 @@ yardstick, or a corrected estimate would look "accurate" and the next plan would
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,8 @@ class Applied:
     sop: SOP
     estimates: list[TaskEstimate]
     changes: list[Calibration]
+    bounded: list[str] = field(default_factory=list)  # tasks at the 0.2x-5x bound
+    held: list[str] = field(default_factory=list)  # tasks held at the task limit
 
 
 def _note(e: Estimate, mode: EstimatesMode) -> str:
@@ -104,6 +106,8 @@ def apply_estimates(
     the fitted history of its workflow (`origin`), for `client_id`."""
     estimates: list[TaskEstimate] = []
     changes: list[Calibration] = []
+    bounded: list[str] = []
+    held: list[str] = []
     steps = []
     for step in sop.steps:
         tasks = []
@@ -142,8 +146,11 @@ def apply_estimates(
             hours = base if e.basis == "library" else round_hours(base * e.ratio)
             low, high = interval(hours, base * e.low, base * e.high)
             note = _note(e, mode)
+            if e.capped:
+                bounded.append(task.id)
             if base * e.ratio > MAX_TASK_HOURS:
                 note += f"; held at {MAX_TASK_HOURS:g} h, the most one task may take: split it"
+                held.append(task.id)
             estimates.append(
                 TaskEstimate(
                     task_id=task.id,
@@ -161,7 +168,7 @@ def apply_estimates(
                     effective_runs=e.effective_runs,
                     last_run_at=e.last_run,
                     change_detected_at=e.change_at,
-                    capped=e.capped,
+                    capped=e.capped or task.id in held,
                     note=note,
                 )
             )
@@ -179,7 +186,7 @@ def apply_estimates(
                 )
             tasks.append(task.model_copy(update={"estimate_hours": hours}))
         steps.append(step.model_copy(update={"tasks": tasks}))
-    return Applied(sop.model_copy(update={"steps": steps}), estimates, changes)
+    return Applied(sop.model_copy(update={"steps": steps}), estimates, changes, bounded, held)
 
 
 class Estimator:

@@ -69,7 +69,7 @@ class TaskEstimate(BaseModel):
     effective_runs: float = 0.0  # after recency, change and outlier weights
     last_run_at: datetime | None = None
     change_detected_at: datetime | None = None
-    capped: bool = False
+    capped: bool = False  # a bound applied: 0.2x-5x the library, or the 200 h task limit
     note: str
 
 
