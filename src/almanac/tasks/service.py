@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.billing import logged_entries
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
@@ -152,7 +153,11 @@ class TaskService:
         run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
             run.status = "completed" if task.status == "done" else "cancelled"
-            run.ended_at = run.ended_at or datetime.now(UTC)
+            # The work ended when its last hours were logged, not when the task is closed:
+            # estimates weigh runs by when they happened (a week's log closed later counted
+            # as work done today, and the plan said its latest run was today).
+            logged = [end for end, _ in logged_entries(run.metadata_)]
+            run.ended_at = run.ended_at or (max(logged) if logged else datetime.now(UTC))
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
