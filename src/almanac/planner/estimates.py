@@ -180,6 +180,7 @@ def apply_estimates(
                         to_hours=hours,
                         ratio=round(e.ratio, 3),
                         runs=e.runs,
+                        client_runs=e.client_runs,
                         basis="client" if e.basis == "client" else "workflow",
                         reason=note,
                     )

@@ -44,7 +44,8 @@ class Calibration(BaseModel):
     from_hours: float
     to_hours: float
     ratio: float
-    runs: int
+    runs: int  # this workflow's task runs, all clients
+    client_runs: int = 0  # of them, this plan's client's
     basis: Literal["task", "workflow", "client"]
     reason: str
 
