@@ -43,3 +43,21 @@ async def test_hours_logged_weeks_ago_count_as_work_of_weeks_ago(
         assert e["runs"] == 12 and e["client_runs"] == 12
         assert datetime.fromisoformat(e["last_run_at"]) == ends[-1]
         assert ends[-1].date().isoformat() in e["note"]
+
+
+async def test_a_retry_under_the_same_key_with_other_hours_is_a_conflict(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    # A second record of 2.5 h under the key of a 1.5 h one answered 200 "duplicate" and
+    # kept 1.5 h: the caller's 2.5 h were dropped without a word.
+    drafted = await plan_for(client, library["onboarding"].id, client_id=1)
+    approved = await ok(await client.post(f"/api/v1/planner/plans/{drafted['id']}/approve"))
+    url = f"/api/v1/planner/tasks/{approved['task_ids'][0]}/time"
+    first = await ok(await client.post(url, json={"hours": 1.5, "idempotency_key": "k1"}))
+    again = await ok(await client.post(url, json={"hours": 1.5, "idempotency_key": "k1"}))
+    assert again["duplicate"] and again["actual_hours"] == first["actual_hours"] == 1.5
+    other = await client.post(url, json={"hours": 2.5, "idempotency_key": "k1"})
+    assert other.status_code == 409, other.text
+    assert [e["field"] for e in other.json()["errors"]] == ["hours"]
+    task = await ok(await client.get(f"/api/v1/planner/tasks/{approved['task_ids'][0]}"))
+    assert task["logged_hours"] == 1.5

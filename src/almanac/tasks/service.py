@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from almanac.billing import logged_entries
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import ValidationFailed
+from almanac.errors import Conflict, ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
@@ -176,6 +176,7 @@ class TaskService:
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
         if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
+            _same_time(body, meta.get("entries"))
             return TimeOut(
                 task=task_out(task),
                 execution_run_id=run.id,
@@ -185,6 +186,8 @@ class TaskService:
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
+        if body.idempotency_key is not None:
+            entry["key"] = body.idempotency_key
         if run is None:
             run = await self.runs.new_run(
                 process_template_id=task.process_template_id,
@@ -215,4 +218,29 @@ class TaskService:
             actual_hours=float(run.actual_hours or 0),
             blocks=changed.blocks,
             calendar=changed.calendar,
+        )
+
+
+def _same_time(body: TimeIn, entries: Any) -> None:
+    """A retry repeats what its idempotency key first recorded; other hours (or an other
+    end or note given) under the same key are a 409 naming them, never silently dropped."""
+    listed = entries if isinstance(entries, list) else []
+    first = next(
+        (e for e in listed if isinstance(e, dict) and e.get("key") == body.idempotency_key),
+        None,
+    )
+    if first is None:  # recorded before entries carried their key
+        return
+    differs = []
+    if first.get("hours") != body.hours:
+        differs.append("hours")
+    if body.ended_at is not None and first.get("ended_at") != body.ended_at.isoformat():
+        differs.append("ended_at")
+    if body.note is not None and first.get("note") != body.note:
+        differs.append("note")
+    if differs:
+        raise Conflict(
+            f"idempotency_key {body.idempotency_key!r} already recorded {first.get('hours')} h "
+            f"on this task, which differs in {', '.join(differs)}; use a new key for new time",
+            errors=[{"field": f, "message": "differs from the retried record"} for f in differs],
         )
