@@ -360,19 +360,28 @@ class FactExtractor:
     async def pattern_facts(
         self, found: Sequence[PatternOut], event_id: int | None
     ) -> list[FactDecisionOut]:
-        """Duration facts from the numbers; each supersedes the last as runs accumulate."""
+        """Duration facts from the numbers; each supersedes the last as runs accumulate.
+
+        The duration is the planner's own estimate for the workflow's typical client (the
+        pattern's suggestion), not the mean of all runs: that mean was a second figure
+        for one estimate, mostly the busiest client's pace, recalled into every client's
+        plan (planner/context.py) beside the plan's own calibrated figure.
+        """
         proposals = []
         for p in found:
-            if p.runs < PATTERN_MIN_RUNS or p.mean_actual_hours is None:
+            hours = p.suggested_estimate_hours
+            if p.runs < PATTERN_MIN_RUNS or hours is None:
                 continue
+            library = p.current_estimate_hours
             proposals.append(
                 {
                     "subject_type": "workflow",
                     "subject_id": str(p.workflow_id),
                     "fact_type": "pattern",
                     "category": "duration",
-                    "content": f"workflow {p.workflow} takes {round(p.mean_actual_hours, 1):g} h "
-                    f"on average over {p.runs} runs",
+                    "content": f"workflow {p.workflow} takes about {hours:g} h for a typical "
+                    f"client, as the planner estimates it from {p.runs} runs"
+                    + (f" (the library says {library:g} h)" if library else ""),
                     "salience": 0.8,
                 }
             )

@@ -10,7 +10,7 @@ yardstick, or a corrected estimate would look "accurate" and the next plan would
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,11 +47,21 @@ def library_hours(steps: Any) -> dict[str, float]:
     return out
 
 
+def interval(hours: float, low: float, high: float) -> tuple[float, float]:
+    """An 80% interval as shown: in hundredths but never 0 h for work that takes time, and
+    always around the estimate, which is rounded (or held at the task limit) on its own."""
+    shown_low = max(0.01, round(low, 2))
+    shown_high = max(0.01, round(high, 2))
+    return min(shown_low, hours), max(shown_high, hours)
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     sop: SOP
     estimates: list[TaskEstimate]
     changes: list[Calibration]
+    bounded: list[str] = field(default_factory=list)  # tasks at the 0.2x-5x bound
+    held: list[str] = field(default_factory=list)  # tasks held at the task limit
 
 
 def _note(e: Estimate, mode: EstimatesMode) -> str:
@@ -96,6 +106,8 @@ def apply_estimates(
     the fitted history of its workflow (`origin`), for `client_id`."""
     estimates: list[TaskEstimate] = []
     changes: list[Calibration] = []
+    bounded: list[str] = []
+    held: list[str] = []
     steps = []
     for step in sop.steps:
         tasks = []
@@ -104,13 +116,18 @@ def apply_estimates(
             base = library.get(task.id)
             if where is None or base is None:
                 prior = prior_estimate(params)
+                low, high = interval(
+                    task.estimate_hours,
+                    task.estimate_hours * prior.low,
+                    task.estimate_hours * prior.high,
+                )
                 estimates.append(
                     TaskEstimate(
                         task_id=task.id,
                         library_hours=None,
                         hours=task.estimate_hours,
-                        low_hours=round(task.estimate_hours * prior.low, 2),
-                        high_hours=round(task.estimate_hours * prior.high, 2),
+                        low_hours=low,
+                        high_hours=high,
                         ratio=1.0,
                         basis="plan",
                         note="not from the library: the plan's own estimate, not calibrated",
@@ -124,10 +141,16 @@ def apply_estimates(
                 if mode == "calibrated"
                 else prior_estimate(params)
             )
-            hours = round_hours(base * e.ratio)
+            # No history used: the library's figure as written, not rounded to a step
+            # (a plan asking for library estimates gets the library's, 0.33 h not 0.35 h).
+            hours = base if e.basis == "library" else round_hours(base * e.ratio)
+            low, high = interval(hours, base * e.low, base * e.high)
             note = _note(e, mode)
+            if e.capped:
+                bounded.append(task.id)
             if base * e.ratio > MAX_TASK_HOURS:
                 note += f"; held at {MAX_TASK_HOURS:g} h, the most one task may take: split it"
+                held.append(task.id)
             estimates.append(
                 TaskEstimate(
                     task_id=task.id,
@@ -135,8 +158,8 @@ def apply_estimates(
                     workflow_task=key,
                     library_hours=base,
                     hours=hours,
-                    low_hours=round(base * e.low, 2),
-                    high_hours=round(base * e.high, 2),
+                    low_hours=low,
+                    high_hours=high,
                     ratio=round(e.ratio, 4),
                     basis=e.basis,
                     runs=e.runs,
@@ -145,7 +168,7 @@ def apply_estimates(
                     effective_runs=e.effective_runs,
                     last_run_at=e.last_run,
                     change_detected_at=e.change_at,
-                    capped=e.capped,
+                    capped=e.capped or task.id in held,
                     note=note,
                 )
             )
@@ -157,13 +180,14 @@ def apply_estimates(
                         to_hours=hours,
                         ratio=round(e.ratio, 3),
                         runs=e.runs,
+                        client_runs=e.client_runs,
                         basis="client" if e.basis == "client" else "workflow",
                         reason=note,
                     )
                 )
             tasks.append(task.model_copy(update={"estimate_hours": hours}))
         steps.append(step.model_copy(update={"tasks": tasks}))
-    return Applied(sop.model_copy(update={"steps": steps}), estimates, changes)
+    return Applied(sop.model_copy(update={"steps": steps}), estimates, changes, bounded, held)
 
 
 class Estimator:

@@ -44,7 +44,8 @@ class Calibration(BaseModel):
     from_hours: float
     to_hours: float
     ratio: float
-    runs: int
+    runs: int  # this workflow's task runs, all clients
+    client_runs: int = 0  # of them, this plan's client's
     basis: Literal["task", "workflow", "client"]
     reason: str
 
@@ -69,7 +70,7 @@ class TaskEstimate(BaseModel):
     effective_runs: float = 0.0  # after recency, change and outlier weights
     last_run_at: datetime | None = None
     change_detected_at: datetime | None = None
-    capped: bool = False
+    capped: bool = False  # a bound applied: 0.2x-5x the library, or the 200 h task limit
     note: str
 
 

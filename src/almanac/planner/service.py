@@ -18,10 +18,10 @@ from almanac.llm.repository import LLMCallRepository
 from almanac.memory.port import MemoryPort
 from almanac.models import Plan
 from almanac.ontology.catalog import CatalogRepository
-from almanac.ontology.sop import SOP, check_sop
+from almanac.ontology.sop import MAX_TASK_HOURS, SOP, check_sop
 from almanac.planner import llm_plan
 from almanac.planner.context import recall_context, remember_plan
-from almanac.planner.estimates import Estimator, apply_estimates, params_from
+from almanac.planner.estimates import Applied, Estimator, apply_estimates, params_from
 from almanac.planner.fallback import (
     fallback_detail,
     llm_failed_no_match,
@@ -31,13 +31,11 @@ from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.schemas import (
-    Calibration,
     EstimatesMode,
     PlanIn,
     PlanOut,
     PromptUsageRow,
     RecalledItem,
-    TaskEstimate,
     UsageOut,
     UsageRow,
 )
@@ -145,7 +143,8 @@ class PlannerService:
             adapted = "adapted to the deadline and " if body.deadline is not None else ""
             notes.append(f"No LLM was used: this plan is {what}, {adapted}calibrated from history.")
         mode: EstimatesMode = body.estimates or self.settings.estimates
-        sop, estimates, calibration = await self._estimate(sop, skeleton, body.client_id, mode)
+        applied = await self._estimate(sop, skeleton, body.client_id, mode)
+        sop, estimates, calibration = applied.sop, applied.estimates, applied.changes
         sop = with_deadline(sop, body.deadline)
         problems = check_sop(
             sop, now=now, deadline=body.deadline, hours_per_day=self.settings.hours_per_day
@@ -162,10 +161,15 @@ class PlannerService:
                 f"{len(calibration)} estimate(s) adjusted from past execution runs "
                 f"({sum(c.to_hours - c.from_hours for c in calibration):+g} h in total)."
             )
-        capped = [e.task_id for e in estimates if e.capped]
-        if capped:
+        if applied.bounded:
             notes.append(
-                f"The bound of 0.2x-5x the library estimate applied to {', '.join(capped)}."
+                f"The bound of 0.2x-5x the library estimate applied to "
+                f"{', '.join(applied.bounded)}."
+            )
+        if applied.held:
+            notes.append(
+                f"Held at {MAX_TASK_HOURS:g} h, the most one task may take (history says "
+                f"more; split it): {', '.join(applied.held)}."
             )
         if mode == "library":
             notes.append("Library estimates were requested: no history was used.")
@@ -329,7 +333,7 @@ class PlannerService:
 
     async def _estimate(
         self, sop: SOP, skeleton: Skeleton | None, client_id: int | None, mode: EstimatesMode
-    ) -> tuple[SOP, list[TaskEstimate], list[Calibration]]:
+    ) -> Applied:
         """Every task's estimate, its interval and how it was made (planner/estimates.py)."""
         origin = skeleton.origin if skeleton is not None else {}
         # The baseline is the library's estimate (the skeleton's), even when an LLM
@@ -344,10 +348,9 @@ class PlannerService:
                 self.uow.session, params, min_runs=self.settings.calibration_min_runs
             )
             fits = await estimator.fits(sorted({w for w, _ in origin.values()}))
-        applied = apply_estimates(
+        return apply_estimates(
             sop, origin, library, fits, client_id=client_id, mode=mode, params=params
         )
-        return applied.sop, applied.estimates, applied.changes
 
 
 def _title(name: str, intent: str) -> str:

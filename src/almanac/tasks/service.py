@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from almanac.billing import logged_entries
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import ValidationFailed
+from almanac.errors import Conflict, ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
@@ -180,7 +181,11 @@ class TaskService:
         run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
             run.status = "completed" if task.status == "done" else "cancelled"
-            run.ended_at = run.ended_at or datetime.now(UTC)
+            # The work ended when its last hours were logged, not when the task is closed:
+            # estimates weigh runs by when they happened (a week's log closed later counted
+            # as work done today, and the plan said its latest run was today).
+            logged = [end for end, _ in logged_entries(run.metadata_)]
+            run.ended_at = run.ended_at or (max(logged) if logged else datetime.now(UTC))
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -199,6 +204,7 @@ class TaskService:
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
         if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
+            _same_time(body, meta.get("entries"))
             return TimeOut(
                 task=task_out(task),
                 execution_run_id=run.id,
@@ -208,6 +214,8 @@ class TaskService:
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
+        if body.idempotency_key is not None:
+            entry["key"] = body.idempotency_key
         if run is None:
             run = await self.runs.new_run(
                 process_template_id=task.process_template_id,
@@ -238,4 +246,29 @@ class TaskService:
             actual_hours=float(run.actual_hours or 0),
             blocks=changed.blocks,
             calendar=changed.calendar,
+        )
+
+
+def _same_time(body: TimeIn, entries: Any) -> None:
+    """A retry repeats what its idempotency key first recorded; other hours (or an other
+    end or note given) under the same key are a 409 naming them, never silently dropped."""
+    listed = entries if isinstance(entries, list) else []
+    first = next(
+        (e for e in listed if isinstance(e, dict) and e.get("key") == body.idempotency_key),
+        None,
+    )
+    if first is None:  # recorded before entries carried their key
+        return
+    differs = []
+    if first.get("hours") != body.hours:
+        differs.append("hours")
+    if body.ended_at is not None and first.get("ended_at") != body.ended_at.isoformat():
+        differs.append("ended_at")
+    if body.note is not None and first.get("note") != body.note:
+        differs.append("note")
+    if differs:
+        raise Conflict(
+            f"idempotency_key {body.idempotency_key!r} already recorded {first.get('hours')} h "
+            f"on this task, which differs in {', '.join(differs)}; use a new key for new time",
+            errors=[{"field": f, "message": "differs from the retried record"} for f in differs],
         )

@@ -57,7 +57,7 @@ window.AlmanacPages.plans = function () {
       h("dt", {}, "Total"), h("dd", { id: "plan-total" }, `${p.total_hours} h`),
       h("dt", {}, "Deadline"), h("dd", {}, A.when(p.deadline)));
     const calib = p.calibration.length
-      ? h("ul", {}, p.calibration.map((c) => h("li", {}, `${c.task_id}: ${c.from_hours} h → ${c.to_hours} h (×${c.ratio.toFixed(2)}, ${c.runs} runs, by ${c.basis}) — ${c.reason}`)))
+      ? h("ul", {}, p.calibration.map((c) => h("li", {}, `${c.task_id}: ${c.from_hours} h → ${c.to_hours} h (×${c.ratio.toFixed(2)}, ${c.runs} runs${c.client_runs ? `, ${c.client_runs} this client's` : ""}, by ${c.basis}) — ${c.reason}`)))
       : h("p", { class: "hint" }, "No calibration: not enough finished runs of these tasks yet.");
     const notes = [...p.notes, ...p.degraded.map((d) => "degraded: " + d)];
     const buttons = !A.canWrite() ? h("p", { class: "hint" }, "You signed in with a read-only key: approving and editing need a write key.") : h("div", { class: "actions" },
