@@ -82,6 +82,11 @@ async def test_a_long_task_that_ran_longer_is_held_at_the_task_limit(
     (estimate,) = drafted["estimates"]
     assert estimate["hours"] == 200.0 and estimate["ratio"] > 1.0
     assert "the most one task may take" in estimate["note"]
+    # The hold is a cap the plan reports (only the task's note said so: `capped` was false
+    # and the plan's notes were silent), apart from the 0.2x-5x bound the ratio stayed in.
+    assert estimate["capped"]
+    assert any("Held at 200 h" in n and "work" in n for n in drafted["notes"])
+    assert estimate["ratio"] < 5 and not any("0.2x-5x" in n for n in drafted["notes"])
     assert drafted["sop"]["steps"][0]["tasks"][0]["estimate_hours"] == 200.0
     fetched = await ok(await client.get(f"/api/v1/planner/plans/{drafted['id']}"))
     assert fetched["total_hours"] == 200.0
