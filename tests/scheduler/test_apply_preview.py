@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import SchedulerRun
 
-from .conftest import almanac_entries, at, make_plan, next_monday, run_count
-from .test_whole_calendar import chain, schedule
+from .conftest import almanac_entries, make_plan, next_monday, run_count
+from .test_whole_calendar import chain, schedule, urgent_over_slow
 
 
 async def _runs(session: AsyncSession, plan_id: int) -> list[SchedulerRun]:
@@ -22,15 +22,7 @@ async def _runs(session: AsyncSession, plan_id: int) -> list[SchedulerRun]:
 async def test_an_applied_preview_records_written_runs_for_every_plan_it_moves(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):
-    monday = next_monday()
-    slow = await make_plan(db_session, chain(4, 2.0, priority=1), title="Slow")
-    r = await schedule(sched_client, slow.id, dry_run=False, horizon_days=3)
-    assert r.status_code == 200, r.text
-    urgent_tasks = [
-        {"key": "fix", "estimate_hours": 3.0, "priority": 4, "deadline": at(monday, 13)}
-    ]
-    urgent = await make_plan(db_session, urgent_tasks, title="Urgent")
-    preview = (await schedule(sched_client, urgent.id, horizon_days=3)).json()
+    slow, urgent, preview = await urgent_over_slow(sched_client, db_session)
     assert any(m["plan_id"] == slow.id for m in preview["moves"])  # it moves the other plan
     r = await schedule(
         sched_client, urgent.id, dry_run=False, run_id=preview["run_id"], horizon_days=3

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import SchedulerRun
+from almanac.models import Plan, SchedulerRun
 
 from .conftest import (
     TZ,
@@ -84,20 +85,30 @@ async def test_daily_maximum_holds_across_plans(
     assert per_day and max(per_day.values()) <= 5  # the stated maximum, for both plans at once
 
 
-async def test_more_urgent_plan_displaces_and_moves_are_explained(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession
-):
+async def urgent_over_slow(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> tuple[Plan, Plan, dict[str, Any]]:
+    """A slow plan written over three days, then a preview of an urgent plan that must move
+    some of its blocks: (slow, urgent, the preview)."""
     monday = next_monday()
-    slow = await make_plan(db_session, chain(4, 2.0, priority=1), title="Slow")
-    r = await schedule(sched_client, slow.id, dry_run=False, horizon_days=3)
+    slow = await make_plan(session, chain(4, 2.0, priority=1), title="Slow")
+    r = await schedule(client, slow.id, dry_run=False, horizon_days=3)
     assert r.status_code == 200, r.text
     urgent_tasks = [
         {"key": "fix", "estimate_hours": 3.0, "priority": 4, "deadline": at(monday, 13)}
     ]
-    urgent = await make_plan(db_session, urgent_tasks, title="Urgent")
-    r = await schedule(sched_client, urgent.id, horizon_days=3)
+    urgent = await make_plan(session, urgent_tasks, title="Urgent")
+    r = await schedule(client, urgent.id, horizon_days=3)
     assert r.status_code == 200, r.text
-    body = r.json()
+    body: dict[str, Any] = r.json()
+    return slow, urgent, body
+
+
+async def test_more_urgent_plan_displaces_and_moves_are_explained(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    monday = next_monday()
+    slow, urgent, body = await urgent_over_slow(sched_client, db_session)
     fix = [b for b in body["blocks"] if b["task_key"] == "fix"]
     assert fix and max(parse(b["end"]) for b in fix) <= at(monday, 13)
     # The slow plan's blocks that had to move are listed with their plan and a reason.
