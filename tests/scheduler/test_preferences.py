@@ -223,6 +223,24 @@ async def test_a_half_hour_and_a_bare_end_hour_are_read_as_meant(
         assert (start.hour, start.minute) >= (9, 30) and (end.hour, end.minute) <= (17, 0)
 
 
+async def test_availability_for_calls_is_not_the_working_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "I'm available for calls 2-4pm" was read as working hours 02:00-16:00 (and "between
+    2 and 4" as 02:00-04:00): "available" meant working hours whatever it was for."""
+    texts = ("I'm available for calls 2-4pm", "available to clients between 2 and 4")
+    await memory.add("preference", *texts)
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): the last hour is worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert all(m["applied"] == [] for m in out["preferences"]["memories"])
+    assert out["unplaced"] == [] and out["blocks"]
+    spans = [(parse(b["start"]).time(), parse(b["end"]).time()) for b in out["blocks"]]
+    assert all(time(9) <= lo and hi <= time(17) for lo, hi in spans), spans
+    assert any(hi > time(16) for _, hi in spans), spans
+
+
 async def test_a_preference_a_later_one_replaces_is_not_listed_as_applied(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

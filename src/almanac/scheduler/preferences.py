@@ -27,8 +27,12 @@ from almanac.scheduler.schemas import (
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
 # half past nine, "p.m." is pm.
 _CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# Available for (or to) something, "for calls", "to clients", is not the working day.
+_AVAILABLE = r"available(?!\s+(?:for|to)\b)"
 _WORK_HOURS = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|"
+    + _AVAILABLE
+    + r")\D{0,12}?"
     + _CLOCK
     + r"\s*(?:-|–|to|until|till)\s*"
     + _CLOCK,
@@ -36,7 +40,7 @@ _WORK_HOURS = re.compile(
 )
 # "and" only after "between": "I work 9 and 10 hour days" is no working hours.
 _WORK_BETWEEN = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")\D{0,12}?"
     r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK,
     re.I,
 )
