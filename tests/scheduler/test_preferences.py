@@ -101,6 +101,8 @@ URL = "/api/v1/scheduler"
         ("no work on Fridays or Mondays", "working_days", [1, 2, 3]),
         ("I don't work Mondays and Fridays", "working_days", [1, 2, 3]),
         ("no work on Mondays, Wednesdays and Fridays", "working_days", [1, 3]),
+        ("No Sundays!", "working_days", [0, 1, 2, 3, 4]),
+        ("no Friday work", "working_days", [0, 1, 2, 3]),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -239,6 +241,22 @@ async def test_availability_for_calls_is_not_the_working_day(
     spans = [(parse(b["start"]).time(), parse(b["end"]).time()) for b in out["blocks"]]
     assert all(time(9) <= lo and hi <= time(17) for lo, hi in spans), spans
     assert any(hi > time(16) for _, hi in spans), spans
+
+
+async def test_a_day_named_before_meetings_is_not_a_day_off(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "No Friday meetings" took every Friday off (and "no Monday calls before 10" every
+    Monday): a bare "no" before a day read any words after it as "no work"."""
+    await memory.add("preference", "No Friday meetings", "no Monday calls")
+    # 38 h in five 8-hour days: Monday and Friday are both needed.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.5} for n in range(5)] + [
+        {"key": "t5", "estimate_hours": 0.5}
+    ]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert out["unplaced"] == [], out["unplaced"]
+    assert {parse(b["start"]).weekday() for b in out["blocks"]} == {0, 1, 2, 3, 4}
 
 
 async def test_a_preference_a_later_one_replaces_is_not_listed_as_applied(

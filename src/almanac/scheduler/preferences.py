@@ -114,11 +114,17 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
 _WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
 _NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on"
-    r"|no)\s+("
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\s+("
     + _DAYS
     + r")\b"
     + _WHOLE
+    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
+    + r"|\bno\s+("
+    + _DAYS
+    + r")(?:\s+work(?:ing)?\b"
+    + _WHOLE
+    + r"|\s*(?:[.,;!?]|$))"
     + r"|\b("
     + _DAYS
     + r")\s+(?:are\s+)?(?:off|free)\b"
