@@ -102,6 +102,7 @@ URL = "/api/v1/scheduler"
         ("I don't work Mondays and Fridays", "working_days", [1, 2, 3]),
         ("no work on Mondays, Wednesdays and Fridays", "working_days", [1, 3]),
         ("No Sundays!", "working_days", [0, 1, 2, 3, 4]),
+        ("our calls finish by 3, I stop at 6", "not_after", time(18)),
         ("no Friday work", "working_days", [0, 1, 2, 3]),
     ],
 )
@@ -257,6 +258,20 @@ async def test_a_day_named_before_meetings_is_not_a_day_off(
     assert out["preferences"]["applied"] == []
     assert out["unplaced"] == [], out["unplaced"]
     assert {parse(b["start"]).weekday() for b in out["blocks"]} == {0, 1, 2, 3, 4}
+
+
+async def test_when_meetings_end_is_not_the_end_of_the_working_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "Client meetings end at 4" was read as "nothing after 16:00" (a bare end hour is
+    pm): every day lost its last working hour to when someone else's meetings end."""
+    await memory.add("preference", "Client meetings end at 4", "our calls finish by 3")
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): the last hour is worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert out["unplaced"] == [] and out["blocks"]
+    assert any(parse(b["end"]).time() > time(16) for b in out["blocks"]), out["blocks"]
 
 
 async def test_a_preference_a_later_one_replaces_is_not_listed_as_applied(

@@ -59,6 +59,9 @@ _NOT_AFTER = re.compile(
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
     re.I,
 )
+# "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
+# the end of the working day (the words just before "stop", "finish" or "end").
+_OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
 # Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
 _BARE_PM_UP_TO = 8
 _HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
@@ -209,7 +212,8 @@ def parse_preferences(
             if at := _clock(*m.group(1, 2, 3)):
                 p.not_before = at
                 out.apply("not_before", f"nothing before {at:%H:%M} ({text!r})")
-        if m := _NOT_AFTER.search(head):
+        ends = (e for e in _NOT_AFTER.finditer(head) if not _OTHERS_END.search(head, 0, e.start()))
+        if m := next(ends, None):
             if at := _end_of_day(m):
                 p.not_after = at
                 out.apply("not_after", f"nothing after {at:%H:%M} ({text!r})")
