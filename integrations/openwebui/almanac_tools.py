@@ -532,7 +532,7 @@ class Tools:
             n = out["report"].get("numbers", {})
             lines = [
                 f"Reflection #{out['id']} for {out['period_start']}: "
-                f"{n.get('tasks_done', 0)}/{n.get('tasks_planned', 0)} tasks done, "
+                f"{n.get('tasks_planned', 0)} tasks planned, {n.get('tasks_done', 0)} done, "
                 f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h "
                 "estimated."
             ]

@@ -156,3 +156,21 @@ def test_due_times_are_shown_in_the_users_zone(cli_env: AppState, monkeypatch) -
     result = runner.invoke(app, ["tasks", "--plan", plan_id])
     assert result.exit_code == 0, result.output
     assert f"{DUE_DAY} 17:00" in result.output and "16:00" not in result.output, result.output
+
+
+def test_a_task_done_today_but_not_planned_today_reads_as_done(
+    cli_env: AppState,  # noqa: F811
+) -> None:
+    """A task finished today counts done today even when no block of it was planned today:
+    the reflection said "tasks: 0 planned, 1 of them done" (the dashboard "1 of 0 tasks
+    done", the MCP and Open WebUI tools "1/0 tasks done")."""
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    result = runner.invoke(app, ["done", str(listed["items"][0]["id"]), "--hours", "0.5"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["reflect"])
+    assert result.exit_code == 0, result.output
+    assert "tasks: 0 planned, 1 done" in result.output, result.output

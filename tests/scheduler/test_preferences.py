@@ -101,6 +101,9 @@ URL = "/api/v1/scheduler"
         ("no work on Fridays or Mondays", "working_days", [1, 2, 3]),
         ("I don't work Mondays and Fridays", "working_days", [1, 2, 3]),
         ("no work on Mondays, Wednesdays and Fridays", "working_days", [1, 3]),
+        ("No Sundays!", "working_days", [0, 1, 2, 3, 4]),
+        ("our calls finish by 3, I stop at 6", "not_after", time(18)),
+        ("no Friday work", "working_days", [0, 1, 2, 3]),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -221,6 +224,54 @@ async def test_a_half_hour_and_a_bare_end_hour_are_read_as_meant(
     for b in out["blocks"]:
         start, end = parse(b["start"]), parse(b["end"])
         assert (start.hour, start.minute) >= (9, 30) and (end.hour, end.minute) <= (17, 0)
+
+
+async def test_availability_for_calls_is_not_the_working_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "I'm available for calls 2-4pm" was read as working hours 02:00-16:00 (and "between
+    2 and 4" as 02:00-04:00): "available" meant working hours whatever it was for."""
+    texts = ("I'm available for calls 2-4pm", "available to clients between 2 and 4")
+    await memory.add("preference", *texts)
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): the last hour is worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert all(m["applied"] == [] for m in out["preferences"]["memories"])
+    assert out["unplaced"] == [] and out["blocks"]
+    spans = [(parse(b["start"]).time(), parse(b["end"]).time()) for b in out["blocks"]]
+    assert all(time(9) <= lo and hi <= time(17) for lo, hi in spans), spans
+    assert any(hi > time(16) for _, hi in spans), spans
+
+
+async def test_a_day_named_before_meetings_is_not_a_day_off(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "No Friday meetings" took every Friday off (and "no Monday calls before 10" every
+    Monday): a bare "no" before a day read any words after it as "no work"."""
+    await memory.add("preference", "No Friday meetings", "no Monday calls")
+    # 38 h in five 8-hour days: Monday and Friday are both needed.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.5} for n in range(5)] + [
+        {"key": "t5", "estimate_hours": 0.5}
+    ]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert out["unplaced"] == [], out["unplaced"]
+    assert {parse(b["start"]).weekday() for b in out["blocks"]} == {0, 1, 2, 3, 4}
+
+
+async def test_when_meetings_end_is_not_the_end_of_the_working_day(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "Client meetings end at 4" was read as "nothing after 16:00" (a bare end hour is
+    pm): every day lost its last working hour to when someone else's meetings end."""
+    await memory.add("preference", "Client meetings end at 4", "our calls finish by 3")
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): the last hour is worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == []
+    assert out["unplaced"] == [] and out["blocks"]
+    assert any(parse(b["end"]).time() > time(16) for b in out["blocks"]), out["blocks"]
 
 
 async def test_a_preference_a_later_one_replaces_is_not_listed_as_applied(

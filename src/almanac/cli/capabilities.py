@@ -116,7 +116,7 @@ def reflection_lines(out: dict[str, Any]) -> list[str]:
     lines = [f"{out.get('mode')} reflection {out.get('id')} for {span}"]
     if n := report.get("numbers"):
         lines.append(
-            f"tasks: {n['tasks_planned']} planned, {n['tasks_done']} of them done; "
+            f"tasks: {n['tasks_planned']} planned, {n['tasks_done']} done; "
             f"hours: {n['hours_estimated']:g} estimated, {n['hours_actual']:g} worked"
         )
         if b := n.get("blocks"):

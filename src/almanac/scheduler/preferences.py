@@ -27,8 +27,12 @@ from almanac.scheduler.schemas import (
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
 # half past nine, "p.m." is pm.
 _CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# Available for (or to) something, "for calls", "to clients", is not the working day.
+_AVAILABLE = r"available(?!\s+(?:for|to)\b)"
 _WORK_HOURS = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|"
+    + _AVAILABLE
+    + r")\D{0,12}?"
     + _CLOCK
     + r"\s*(?:-|–|to|until|till)\s*"
     + _CLOCK,
@@ -36,7 +40,7 @@ _WORK_HOURS = re.compile(
 )
 # "and" only after "between": "I work 9 and 10 hour days" is no working hours.
 _WORK_BETWEEN = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|available)\D{0,12}?"
+    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")\D{0,12}?"
     r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK,
     re.I,
 )
@@ -55,6 +59,9 @@ _NOT_AFTER = re.compile(
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
     re.I,
 )
+# "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
+# the end of the working day (the words just before "stop", "finish" or "end").
+_OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
 # Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
 _BARE_PM_UP_TO = 8
 _HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
@@ -110,11 +117,17 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
 _WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
 _NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on"
-    r"|no)\s+("
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\s+("
     + _DAYS
     + r")\b"
     + _WHOLE
+    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
+    + r"|\bno\s+("
+    + _DAYS
+    + r")(?:\s+work(?:ing)?\b"
+    + _WHOLE
+    + r"|\s*(?:[.,;!?]|$))"
     + r"|\b("
     + _DAYS
     + r")\s+(?:are\s+)?(?:off|free)\b"
@@ -199,7 +212,8 @@ def parse_preferences(
             if at := _clock(*m.group(1, 2, 3)):
                 p.not_before = at
                 out.apply("not_before", f"nothing before {at:%H:%M} ({text!r})")
-        if m := _NOT_AFTER.search(head):
+        ends = (e for e in _NOT_AFTER.finditer(head) if not _OTHERS_END.search(head, 0, e.start()))
+        if m := next(ends, None):
             if at := _end_of_day(m):
                 p.not_after = at
                 out.apply("not_after", f"nothing after {at:%H:%M} ({text!r})")

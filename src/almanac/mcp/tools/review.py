@@ -20,7 +20,7 @@ def reflection_text(out: dict[str, Any]) -> str:
     n = report.get("numbers", {})
     lines = [
         f"reflection #{out['id']} ({out['mode']}, {out['period_start']}–{out['period_end']}): "
-        f"{n.get('tasks_done', 0)}/{n.get('tasks_planned', 0)} tasks done, "
+        f"{n.get('tasks_planned', 0)} tasks planned, {n.get('tasks_done', 0)} done, "
         f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h estimated"
     ]
     lines += [f"- {clip(r, 200)}" for r in report.get("recommendations", [])[:5]]
