@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Computed, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +43,9 @@ class Document(IdMixin, TimestampsMixin, MetadataMixin, Base):
 
     source: Mapped[str] = mapped_column(String(500), nullable=False)
     title: Mapped[str] = mapped_column(String(500), nullable=False)
+    # Given by the caller (kept when a changed file is re-added without one), or taken from
+    # the file (its new heading then replaces it).
+    title_given: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     media_type: Mapped[str] = mapped_column(String(100), nullable=False)
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     client_id: Mapped[int | None] = mapped_column(Integer)

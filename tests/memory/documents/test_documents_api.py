@@ -262,3 +262,22 @@ async def test_changed_bytes_keep_what_is_not_given_and_replace_what_is(
     assert tagged["tags"] == ["signed"] and tagged["title"] == "Acme retainer"
     assert tagged["metadata"] == {"matter": "A-17"}
     assert (await client.get(D, params={"tag": "draft"})).json()["items"] == []
+
+
+async def test_changed_bytes_take_their_own_heading_unless_a_title_was_given(
+    client: httpx.AsyncClient,
+):
+    """A title taken from the file followed the file's heading until fix14 kept every title
+    over changed bytes: "Proposal for Acme Corp" stayed on a file now headed for Globex."""
+    first = (await add(client, "acme.md", "# Proposal for Acme Corp\n\nFee 18,500.\n")).json()
+    assert first["title"] == "Proposal for Acme Corp"
+    v2 = (await add(client, "acme.md", "# Proposal for Globex\n\nFee 21,000.\n")).json()
+    assert v2["status"] == "replaced" and v2["title"] == "Proposal for Globex"
+    hits = await recall(client, "what is the fee for Globex?", kinds="document", k=3)
+    assert hits[0]["metadata"]["title"] == "Proposal for Globex"  # the chunks cite it too
+    # A title given once stays over the next changed files.
+    given = await add(client, "acme.md", "# Draft\n\nFee 22,000.\n", title="Globex deal")
+    assert given.json()["title"] == "Globex deal"
+    for n, fee in enumerate(("23,000", "24,000")):
+        again = (await add(client, "acme.md", f"# Draft {n}\n\nFee {fee}.\n")).json()
+        assert again["status"] == "replaced" and again["title"] == "Globex deal"

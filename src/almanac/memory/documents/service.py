@@ -38,7 +38,8 @@ class Upload:
     # The document's identity per client (default: the file name); re-adding the same
     # source with the same bytes updates the tags, title and metadata given (a no-op when
     # they say nothing new), with other bytes it replaces the chunks. Either way, what is
-    # not given (tags, title, metadata) stays as it was.
+    # not given (tags, title, metadata) stays as it was, except a title taken from the old
+    # file: new bytes take their own.
     source: str | None = None
     title: str | None = None
     client_id: int | None = None
@@ -74,14 +75,17 @@ class DocumentService:
         digest = hashlib.sha256(upload.data).hexdigest()
         await self.repo.lock_source(upload.client_id, source)
         existing = await self.repo.by_source(upload.client_id, source)
+        title_given = bool(upload.title) or (existing is not None and existing.title_given)
         if existing is not None:
             # What the caller now says of it (tags, title, metadata given) replaces what was
-            # said; what it leaves out stays, whether the bytes changed or not.
+            # said; what it leaves out stays, whether the bytes changed or not; but a title
+            # taken from the old file gives way to the new file's.
+            kept = title_given or existing.content_hash == digest
             upload = replace(
                 upload,
                 tags=upload.tags or list(existing.tags),
                 metadata=upload.metadata or existing.metadata_,
-                title=upload.title or existing.title,
+                title=upload.title or (existing.title if kept else None),
             )
         retitled = False
         if existing is not None and existing.content_hash == digest:
@@ -89,6 +93,7 @@ class DocumentService:
                 "tags": sorted(set(upload.tags)),
                 "metadata_": upload.metadata,
                 "title": (upload.title or existing.title)[:500],
+                "title_given": title_given,
             }
             changed = {k: v for k, v in said.items() if getattr(existing, k) != v}
             if "title" not in changed:
@@ -125,6 +130,7 @@ class DocumentService:
         ]
         values = {
             "title": title[:500],
+            "title_given": title_given,
             "media_type": media_type,
             "content_hash": digest,
             "tags": sorted(set(upload.tags)),
