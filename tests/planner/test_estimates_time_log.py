@@ -3,7 +3,7 @@ with when it was done."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -61,3 +61,23 @@ async def test_a_retry_under_the_same_key_with_other_hours_is_a_conflict(
     assert [e["field"] for e in other.json()["errors"]] == ["hours"]
     task = await ok(await client.get(f"/api/v1/planner/tasks/{approved['task_ids'][0]}"))
     assert task["logged_hours"] == 1.5
+
+
+async def test_a_retry_naming_the_same_end_in_another_zone_is_a_duplicate(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    # The first record said its end in UTC, the retry (another device) the same instant at
+    # +02:00: the key's check compared the texts and answered 409 "differs in ended_at".
+    drafted = await plan_for(client, library["onboarding"].id, client_id=1)
+    approved = await ok(await client.post(f"/api/v1/planner/plans/{drafted['id']}/approve"))
+    url = f"/api/v1/planner/tasks/{approved['task_ids'][0]}/time"
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    body = {"hours": 1.5, "idempotency_key": "k1", "ended_at": end.isoformat()}
+    await ok(await client.post(url, json=body))
+    there = end.astimezone(timezone(timedelta(hours=2))).isoformat()
+    again = await ok(await client.post(url, json={**body, "hours": 1.50, "ended_at": there}))
+    assert again["duplicate"] and again["actual_hours"] == 1.5
+    later = (end + timedelta(minutes=1)).isoformat()
+    other = await client.post(url, json={**body, "ended_at": later})
+    assert other.status_code == 409, other.text
+    assert [e["field"] for e in other.json()["errors"]] == ["ended_at"]

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
+from pydantic_core import InitErrorDetails
 
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
@@ -59,17 +69,35 @@ class TaskQuery(PageQuery):
         None, description="with a block, scheduled or due that local day, or in progress"
     )
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _short_names(cls, data: object) -> object:
-        """`plan` and `client`, the issue's and the CLI's words, name the same filters."""
+    def _short_names(cls, data: object, handler: ModelWrapValidatorHandler[TaskQuery]) -> TaskQuery:
+        """`plan` and `client`, the issue's and the CLI's words, name the same filters; a bad
+        value is a 422 naming the word the caller sent (`client`, not `client_id`)."""
         if not isinstance(data, dict):
-            return data
-        out = dict(data)
+            return handler(data)
+        out, given = dict(data), {}
         for short, name in _SHORT_FILTERS.items():
             if short in out and name not in out:  # both: `short` is refused as unknown
                 out[name] = out.pop(short)
-        return out
+                given[name] = short
+        try:
+            return handler(out)
+        except ValidationError as exc:
+            if not given:
+                raise
+            errors: list[InitErrorDetails] = [
+                {
+                    "type": e["type"],
+                    "loc": (given.get(str(e["loc"][0]), e["loc"][0]), *e["loc"][1:])
+                    if e["loc"]
+                    else (),
+                    "input": e["input"],
+                    "ctx": e.get("ctx", {}),
+                }
+                for e in exc.errors()
+            ]
+            raise ValidationError.from_exception_data(exc.title, errors) from None
 
 
 class TaskList(BaseModel):

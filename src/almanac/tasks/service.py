@@ -262,7 +262,7 @@ def _same_time(body: TimeIn, entries: Any) -> None:
     differs = []
     if first.get("hours") != body.hours:
         differs.append("hours")
-    if body.ended_at is not None and first.get("ended_at") != body.ended_at.isoformat():
+    if body.ended_at is not None and not _same_instant(first.get("ended_at"), body.ended_at):
         differs.append("ended_at")
     if body.note is not None and first.get("note") != body.note:
         differs.append("note")
@@ -272,3 +272,11 @@ def _same_time(body: TimeIn, entries: Any) -> None:
             f"on this task, which differs in {', '.join(differs)}; use a new key for new time",
             errors=[{"field": f, "message": "differs from the retried record"} for f in differs],
         )
+
+
+def _same_instant(recorded: Any, given: datetime) -> bool:
+    """The same end written in another zone (or with other digits) is the same end."""
+    try:
+        return datetime.fromisoformat(recorded) == given
+    except (TypeError, ValueError):
+        return False
