@@ -104,6 +104,13 @@ URL = "/api/v1/scheduler"
         ("No Sundays!", "working_days", [0, 1, 2, 3, 4]),
         ("our calls finish by 3, I stop at 6", "not_after", time(18)),
         ("no Friday work", "working_days", [0, 1, 2, 3]),
+        # The pm of the range's end is the start's too when it has none and fits before it:
+        # "work 1-5pm" was 01:00-17:00.
+        ("I work 1-5pm", "workday_start", time(13)),
+        ("I work 1:30-5:30pm", "workday_start", time(13, 30)),
+        ("working hours 9-5pm", "workday_start", time(9)),
+        ("working hours 12-6pm", "workday_start", time(12)),
+        ("I work 8-11pm", "workday_start", time(20)),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):

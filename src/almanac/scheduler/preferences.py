@@ -205,6 +205,9 @@ def parse_preferences(
             lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
             if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
                 hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
+            pm_end = (m.group(6) or "").lower() == "p"
+            if lo and hi and pm_end and not m.group(3) and lo.hour < 12 < lo.hour + 12 < hi.hour:
+                lo = time(lo.hour + 12, lo.minute)  # "work 1-5pm" means 13:00, "9-5pm" 09:00
             if lo and hi and lo < hi:
                 p.workday_start, p.workday_end = lo, hi
                 out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
