@@ -495,3 +495,13 @@ def test_focus_takes_the_first_period_after_the_first_mention():
     parsed = parse_preferences(["deep work: I said nothing about it", "focused  time after lunch"])
     assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [(time(13), time(18))]
     assert parsed.not_understood == ["deep work: I said nothing about it"]
+
+
+@pytest.mark.parametrize(
+    "text", ["I work out 6-7am", "working out between 6 and 7am", "I work 9 to 10 hour days"]
+)
+def test_exercise_and_day_lengths_are_not_working_hours(text: str):
+    # Read as working hours 06:00-07:00 and 09:00-10:00: every day's work squeezed into them.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    assert not any("working hours" in line for line in parsed.applied)

@@ -29,19 +29,25 @@ from almanac.scheduler.schemas import (
 _CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
 # Available for (or to) something, "for calls", "to clients", is not the working day.
 _AVAILABLE = r"available(?!\s+(?:for|to)\b)"
+# "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
+_WORK = r"work(?!(?:ing)?\s+out\b)(?:ing)?"
+_NOT_HOURS = r"(?!\d)(?!\s{0,3}-?\s{0,3}(?:h|hrs?|hours?)\b)"
 _WORK_HOURS = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|"
+    r"\b(?:"
+    + _WORK
+    + r"(?:\s+hours?)?|workday|office hours|my hours|"
     + _AVAILABLE
     + r")\D{0,12}?"
     + _CLOCK
     + r"\s*(?:-|–|to|until|till)\s*"
-    + _CLOCK,
+    + _CLOCK
+    + _NOT_HOURS,
     re.I,
 )
 # "and" only after "between": "I work 9 and 10 hour days" is no working hours.
 _WORK_BETWEEN = re.compile(
-    r"\b(?:work(?:ing)?(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")\D{0,12}?"
-    r"\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK,
+    r"\b(?:" + _WORK + r"(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")"
+    r"\D{0,12}?\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK + _NOT_HOURS,
     re.I,
 )
 _NOT_BEFORE = re.compile(
