@@ -208,18 +208,22 @@ def held_meta(inputs: CalendarInputs, plan_id: int, written: Sequence[Block]) ->
     return [pb.block_to_json(b) for b in sorted(out.values(), key=lambda b: b.start)]
 
 
+def logged_hours(row: TaskRow) -> float:
+    """The hours recorded against the task (its execution run's total)."""
+    return float((row.metadata_ or {}).get("logged_hours") or 0.0)
+
+
 def remaining_hours(row: TaskRow) -> float | None:
     """The estimate less the hours already recorded against the task, at least 0."""
     if row.estimate_hours is None:
         return None
-    logged = float((row.metadata_ or {}).get("logged_hours") or 0)
-    return max(0.0, row.estimate_hours - logged)
+    return max(0.0, row.estimate_hours - logged_hours(row))
 
 
 def all_recorded(row: TaskRow) -> bool:
     """Hours were recorded and they reach the estimate: no time is left to plan. (An
     estimate of 0 with nothing recorded reads as no estimate: the scheduler assumes one.)"""
-    logged = float((row.metadata_ or {}).get("logged_hours") or 0)
+    logged = logged_hours(row)
     return row.estimate_hours is not None and logged > 0 and logged >= row.estimate_hours
 
 

@@ -16,6 +16,7 @@ from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler.calendar_model import logged_hours, remaining_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.schemas import (
@@ -35,19 +36,15 @@ Fit = Callable[[Task, bool], Awaitable[BlockChanges]]
 Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `TaskService`)
 
 
-def logged_hours(task: Task) -> float:
-    return float((task.metadata_ or {}).get("logged_hours") or 0.0)
-
-
 def task_out(task: Task) -> TaskOut:
-    logged = logged_hours(task)
-    estimate = task.estimate_hours
+    # The scheduler's own figures: what the resource says is left is what it plans.
+    left = remaining_hours(task)
     return row_out(
         TaskOut,
         task,
         key=task.plan_task_key,
-        logged_hours=round(logged, 4),
-        remaining_hours=None if estimate is None else round(max(0.0, estimate - logged), 4),
+        logged_hours=round(logged_hours(task), 4),
+        remaining_hours=None if left is None else round(left, 4),
         depends_on=[str(d) for d in task.depends_on or ()],
     )
 
