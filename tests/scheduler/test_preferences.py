@@ -111,6 +111,15 @@ URL = "/api/v1/scheduler"
         ("working hours 9-5pm", "workday_start", time(9)),
         ("working hours 12-6pm", "workday_start", time(12)),
         ("I work 8-11pm", "workday_start", time(20)),
+        # More of a consultant's phrasings, not read before.
+        ("done by 6pm", "not_after", time(18)),
+        ("I log off at 5:30", "not_after", time(17, 30)),
+        ("I don't work past 7", "not_after", time(19)),
+        ("no work past 6pm", "not_after", time(18)),
+        ("work 9-5 Mon-Fri", "workday_end", time(17)),
+        ("I work 9-5 Monday through Friday", "workday_start", time(9)),
+        ("Ideally, stop at 5", "not_after", time(17)),
+        ("I don't want meetings after 4", "not_after", time(16)),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -169,6 +178,8 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
         ("Fri: finish by 2pm", [([4], None, time(14))]),
         ("no calls before 10 on Mondays and Wednesdays", [([0, 2], time(10), None)]),
         ("no Monday calls before 10", [([0], time(10), None)]),
+        ("no work friday afternoons", [([4], None, time(12))]),
+        ("Mondays I start at 10", [([0], time(10), None)]),
         ("nothing after 1pm on weekends", [([5, 6], None, time(13))]),
     ],
 )
@@ -243,14 +254,52 @@ def test_a_meal_break_is_not_a_buffer(text: str):
         (["stop at 9"], time(21)),
         (["start at 10", "finish at 9:30"], time(21, 30)),
         (["start at 10", "I work until 10"], time(22)),
-        (["I work 7-15", "stop at 9"], time(9)),  # 09:00 leaves 7-9: read as said
-        (["stop at 11"], time(11)),
+        # A morning end that leaves less than 3 hours is no sensible day: "I finish at 10"
+        # was a one-hour day.
+        (["I finish at 10"], time(22)),
+        (["stop at 11"], time(23)),
+        (["I work 7-15", "stop at 9"], time(21)),
+        (["I work 7-15", "stop at 11"], time(11)),  # a 4-hour morning: read as said
+        (["stop at 11am"], time(11)),
+        (["stop at 09:30"], time(9, 30)),
     ],
 )
 def test_a_bare_latest_hour_at_or_before_the_earliest_is_pm(texts: list[str], end: time):
     # "stop at 9" was 09:00 in a day that starts at 9 (only a bare hour up to 8 was pm).
-    parsed = parse_preferences(texts)
+    parsed = parse_preferences(texts, hours=(time(9), time(17)))
     assert parsed.prefs.not_after == end and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Each read as a limit on all work before.
+        "no caffeine after 2pm",
+        "I don't eat before 10",
+        "don't send emails after 6pm",
+        "don't book flights before 8am",
+        "Client calls start at 10",
+        "the kids finish at 3",
+        "client work 9-12",
+        "admin work 2-4pm",
+    ],
+)
+def test_what_others_do_or_what_is_not_work_sets_no_hours(text: str):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.workday_start, p.workday_end, p.not_before, p.not_after) == (None,) * 4
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [("deep work 9-12", (time(9), time(12))), ("focus time 1-4pm", (time(13), time(16)))],
+)
+def test_focus_hours_are_a_preference_not_the_working_day(text: str, window: tuple[time, time]):
+    # "deep work 9-12" was working hours 09:00-12:00: a three-hour working day.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [window]
 
 
 def test_and_makes_a_range_only_after_between():

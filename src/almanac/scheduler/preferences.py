@@ -8,9 +8,11 @@ the rules' answer is used and a warning says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import time
+from itertools import chain
 
 from pydantic import ValidationError
 
@@ -84,6 +86,17 @@ def _tag(rule: DayHoursIn) -> str:
     return f"{side}@{','.join(map(str, sorted(rule.weekdays)))}"
 
 
+def _range(m: re.Match[str]) -> tuple[time | None, time | None]:
+    """The clocks of a "9-5" range (groups 1-3 and 4-6), with its am/pm made out."""
+    lo, hi = ph.clock(*m.group(1, 2, 3)), ph.clock(*m.group(4, 5, 6))
+    if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
+        hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
+    pm_end = (m.group(6) or "").lower() == "p"
+    if lo and hi and pm_end and not m.group(3) and lo.hour < 12 < lo.hour + 12 < hi.hour:
+        lo = time(lo.hour + 12, lo.minute)  # "work 1-5pm" means 13:00, "9-5pm" 09:00
+    return lo, hi
+
+
 def _earliest(p: SchedulingPreferences, start: time, days: frozenset[int] | None) -> time:
     """The earliest hour in force so far (on `days` when said for some days only)."""
     at = p.workday_start or start
@@ -131,14 +144,12 @@ def _read(
     head = text[:PREFERENCE_MAX_CHARS]
     off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
     scope = ph.scope(head, [m.span() for m in (off, half) if m])
+    if scope[0] and workdays and set(workdays) <= scope[0]:
+        scope = (None, False)  # "9-5 Monday to Friday": every working day
     some_days = f"said for {_names(scope[0])} only" if scope[0] else ""
-    if m := ph.WORK_HOURS.search(head) or ph.WORK_BETWEEN.search(head):
-        lo, hi = ph.clock(*m.group(1, 2, 3)), ph.clock(*m.group(4, 5, 6))
-        if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
-            hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
-        pm_end = (m.group(6) or "").lower() == "p"
-        if lo and hi and pm_end and not m.group(3) and lo.hour < 12 < lo.hour + 12 < hi.hour:
-            lo = time(lo.hour + 12, lo.minute)  # "work 1-5pm" means 13:00, "9-5pm" 09:00
+    ranges = chain(ph.WORK_HOURS.finditer(head), ph.WORK_BETWEEN.finditer(head))
+    if m := next((r for r in ranges if ph.said_of_me(head, r)), None):
+        lo, hi = _range(m)
         if lo and hi and lo < hi and some_days:
             # The settings' hours are the same every day; these would hold on every day.
             out.refuse(
@@ -148,9 +159,14 @@ def _read(
         elif lo and hi and lo < hi:
             p.workday_start, p.workday_end = lo, hi
             out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
-    if (m := ph.NOT_BEFORE.search(head)) and (at := ph.clock(*m.group(1, 2, 3))):
+    starts = (b for b in ph.NOT_BEFORE.finditer(head) if ph.said_of_me(head, b))
+    if (m := next(starts, None)) and (at := ph.clock(*m.group(1, 2, 3))):
         _hour(out, "not_before", at, scope, text)
-    ends = (e for e in ph.NOT_AFTER.finditer(head) if not ph.OTHERS_END.search(head, 0, e.start()))
+    ends = (
+        e
+        for e in ph.NOT_AFTER.finditer(head)
+        if not ph.OTHERS_END.search(head, 0, e.start()) and ph.said_of_me(head, e)
+    )
     if (m := ph.DONE_BY.match(head) or next(ends, None)) and (
         at := ph.end_of_day(m, _earliest(p, hours[0], scope[0]))
     ):
@@ -191,22 +207,27 @@ def _read(
         elif minutes <= 120:
             p.buffer_minutes = minutes
             out.apply("buffer", f"{minutes} min between blocks ({text!r})")
-    m = ph.PERIOD_FOR_FOCUS.search(head)
-    if m or ((m := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, m.end()))):
+    lo, hi = _range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
+    m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
+    if not focus and (
+        m or ((m := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, m.end())))
+    ):
         morning = m.group(1).lower().startswith(("morning", "before"))
         lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
-        if scope[1]:
-            out.refuse(
-                f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
-                f"the rules cannot tell which ({text!r})"
-            )
-        else:
-            days = sorted(scope[0] or (0, 1, 2, 3, 4))
-            p.preferred_windows.append(
-                PreferredWindowIn(start=lo, end=hi, weekdays=days, label="deep work")
-            )
-            on = f" on {_names(days)}" if scope[0] else ""
-            out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
+    if not (lo and hi and lo < hi):
+        pass  # no focus time said, or nonsense
+    elif scope[1]:
+        out.refuse(
+            f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
+            f"the rules cannot tell which ({text!r})"
+        )
+    else:
+        days = sorted(scope[0] or (0, 1, 2, 3, 4))
+        p.preferred_windows.append(
+            PreferredWindowIn(start=lo, end=hi, weekdays=days, label="deep work")
+        )
+        on = f" on {_names(days)}" if scope[0] else ""
+        out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
         names = [d.lower().removesuffix("s") + "s" for d in ph.ONE_DAY.findall(off.group(0))]
         gone = set().union(*(ph.DAY_NAMES[n] for n in names))
