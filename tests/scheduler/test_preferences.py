@@ -120,6 +120,7 @@ URL = "/api/v1/scheduler"
         ("I work 9-5 Monday through Friday", "workday_start", time(9)),
         ("Ideally, stop at 5", "not_after", time(17)),
         ("I don't want meetings after 4", "not_after", time(16)),
+        ("no standups before 10", "not_before", time(10)),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -763,3 +764,19 @@ async def test_hours_the_llm_read_that_leave_no_working_time_are_not_listed(
     assert out["preferences"]["applied"] == ["at most 6 h a day"]
     assert any("nothing before 18:00" in w and "no working time" in w for w in out["warnings"])
     assert time(9) <= parse(out["blocks"][0]["start"]).time() < time(17)
+
+
+async def test_sentences_about_other_things_leave_the_working_day_whole(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "no caffeine after 2pm" was "nothing after 14:00", "the kids finish at 3" "nothing
+    after 15:00" and "deep work 9-12" working hours 09:00-12:00: a week of work that fits
+    09:00-17:00 was left unplaced."""
+    texts = ("no caffeine after 2pm", "the kids finish at 3", "deep work 9-12")
+    await memory.add("preference", *texts)
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): afternoons are worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == ["deep work preferred 09:00-12:00 ('deep work 9-12')"]
+    assert out["unplaced"] == [], out["unplaced"]
+    assert any(parse(b["end"]).time() > time(15) for b in out["blocks"]), out["blocks"]

@@ -38,7 +38,8 @@ WORK_BETWEEN = re.compile(
 # The words between "no" (or "don't") and "before"/"after" name work or its scheduling:
 # "no caffeine after 2pm" and "I don't eat before 10" are no working hours.
 _GAP = (
-    r"(?:(?:work|working|meetings?|calls?|tasks?|blocks?|sessions?|anything|things|stuff"
+    r"(?:(?:work|working|meetings?|calls?|stand-?ups?|appointments?|tasks?|blocks?|sessions?"
+    r"|anything|things|stuff"
     r"|schedul(?:e|ed|ing)|book|booked|plan|planned|put|want|any|more|client|focus|focused"
     r"|deep|start|starting|me|please|do|be|" + _DAY_WORD + r")\s+)"
 )
