@@ -111,6 +111,16 @@ URL = "/api/v1/scheduler"
         ("working hours 9-5pm", "workday_start", time(9)),
         ("working hours 12-6pm", "workday_start", time(12)),
         ("I work 8-11pm", "workday_start", time(20)),
+        # More of a consultant's phrasings, not read before.
+        ("done by 6pm", "not_after", time(18)),
+        ("I log off at 5:30", "not_after", time(17, 30)),
+        ("I don't work past 7", "not_after", time(19)),
+        ("no work past 6pm", "not_after", time(18)),
+        ("work 9-5 Mon-Fri", "workday_end", time(17)),
+        ("I work 9-5 Monday through Friday", "workday_start", time(9)),
+        ("Ideally, stop at 5", "not_after", time(17)),
+        ("I don't want meetings after 4", "not_after", time(16)),
+        ("no standups before 10", "not_before", time(10)),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -140,25 +150,157 @@ def test_focus_phrasings(text: str, window: tuple[time, time]):
 @pytest.mark.parametrize(
     "text",
     [
-        "no work on friday afternoons",
         "Fridays are free for deep work",
         "keep Mondays free of calls",
+        "keep Friday afternoons free for deep work",
+        "Friday afternoons are free of calls",
     ],
 )
 def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
-    # "no work on friday afternoons" took every Friday off; the rules cannot say part of a
-    # day, so they leave it to the LLM and the response says it was not understood.
+    # "no work on friday afternoons" took every Friday off; a day kept for something is not
+    # a day off either.
     parsed = parse_preferences([text])
-    assert parsed.prefs.working_days is None and parsed.not_understood == [text]
+    assert parsed.prefs.working_days is None and parsed.prefs.day_hours == []
+    assert parsed.not_understood == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "day_hours"),
+    [
+        # Half a day off holds on that day only (the rules could not say it before).
+        ("no work on friday afternoons", [([4], None, time(12))]),
+        ("keep Friday afternoons free", [([4], None, time(12))]),
+        ("Friday afternoons off", [([4], None, time(12))]),
+        ("no work on Monday mornings", [([0], time(12), None)]),
+        # Hours said for some days: they held on every day before.
+        ("No work before 9 on Mondays", [([0], time(9), None)]),
+        ("work until 5 on Fridays", [([4], None, time(17))]),
+        ("On Fridays I stop at 3", [([4], None, time(15))]),
+        ("Fri: finish by 2pm", [([4], None, time(14))]),
+        ("no calls before 10 on Mondays and Wednesdays", [([0, 2], time(10), None)]),
+        ("no Monday calls before 10", [([0], time(10), None)]),
+        ("no work friday afternoons", [([4], None, time(12))]),
+        ("Mondays I start at 10", [([0], time(10), None)]),
+        ("nothing after 1pm on weekends", [([5, 6], None, time(13))]),
+    ],
+)
+def test_hours_said_for_some_days_hold_on_those_days(text: str, day_hours: list[Any]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert [(r.weekdays, r.not_before, r.not_after) for r in p.day_hours] == day_hours
+    assert (p.not_before, p.not_after, p.working_days) == (None, None, None)
+    assert parsed.applied and parsed.not_understood == [] and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I stop at 5 except on Fridays",
+        "On Fridays I work 9-1",
+        "max 4 hours a day on Fridays",
+        "15 minutes between meetings on Mondays",
+    ],
+)
+def test_what_the_rules_cannot_scope_to_its_days_is_not_applied_to_every_day(text: str):
+    # Each held on every day: "stop at 5 except on Fridays" stopped Fridays at 5 too.
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    said = (p.not_before, p.not_after, p.workday_start, p.daily_max_hours, p.buffer_minutes)
+    assert said == (None,) * 5 and p.day_hours == []
+    assert parsed.applied == [] and len(parsed.ignored) == 1
 
 
 @pytest.mark.parametrize(
     "text", ["no more than 3 hours in meetings per day", "at most 2 hours of calls a day"]
 )
 def test_a_cap_on_meetings_is_not_a_cap_on_work(text: str):
-    # Read as "at most 3 h a day" of work: a deep-work week cut to 3 hours a day.
+    # Read as "at most 3 h a day" of work: a deep-work week cut to 3 hours a day. Now the
+    # response says why it is not applied (it said "not understood" before).
     parsed = parse_preferences([text])
-    assert parsed.prefs.daily_max_hours is None and parsed.not_understood == [text]
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert parsed.not_understood == [] and "not all work" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "max 2h/day of email",
+        "max 2 hours of email a day",
+        "at most 1 hour a day for admin",
+        "limit email to 1 hour per day",
+        "cap Slack at 30 hours per day",
+        "no more than 6 hours a day for Acme",
+    ],
+)
+def test_a_cap_on_one_activity_is_not_a_cap_on_all_work(text: str):
+    # Each capped every day's work ("max 2h/day of email": 2 hours of work a day).
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert parsed.not_understood == [] and "not all work" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["lunch break 60 min", "break of 45 min for lunch", "coffee break: 15 min"]
+)
+def test_a_meal_break_is_not_a_buffer(text: str):
+    # "lunch break 60 min" was 60 minutes between every two blocks.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.buffer_minutes is None and parsed.applied == []
+    assert "not a buffer" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    ("texts", "end"),
+    [
+        (["stop at 9"], time(21)),
+        (["start at 10", "finish at 9:30"], time(21, 30)),
+        (["start at 10", "I work until 10"], time(22)),
+        # A morning end that leaves less than 3 hours is no sensible day: "I finish at 10"
+        # was a one-hour day.
+        (["I finish at 10"], time(22)),
+        (["stop at 11"], time(23)),
+        (["I work 7-15", "stop at 9"], time(21)),
+        (["I work 7-15", "stop at 11"], time(11)),  # a 4-hour morning: read as said
+        (["stop at 11am"], time(11)),
+        (["stop at 09:30"], time(9, 30)),
+    ],
+)
+def test_a_bare_latest_hour_at_or_before_the_earliest_is_pm(texts: list[str], end: time):
+    # "stop at 9" was 09:00 in a day that starts at 9 (only a bare hour up to 8 was pm).
+    parsed = parse_preferences(texts, hours=(time(9), time(17)))
+    assert parsed.prefs.not_after == end and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Each read as a limit on all work before.
+        "no caffeine after 2pm",
+        "I don't eat before 10",
+        "don't send emails after 6pm",
+        "don't book flights before 8am",
+        "Client calls start at 10",
+        "the kids finish at 3",
+        "client work 9-12",
+        "admin work 2-4pm",
+    ],
+)
+def test_what_others_do_or_what_is_not_work_sets_no_hours(text: str):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.workday_start, p.workday_end, p.not_before, p.not_after) == (None,) * 4
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [("deep work 9-12", (time(9), time(12))), ("focus time 1-4pm", (time(13), time(16)))],
+)
+def test_focus_hours_are_a_preference_not_the_working_day(text: str, window: tuple[time, time]):
+    # "deep work 9-12" was working hours 09:00-12:00: a three-hour working day.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [window]
 
 
 def test_and_makes_a_range_only_after_between():
@@ -333,12 +475,18 @@ async def test_preferences_that_leave_no_working_day_say_so_and_use_the_settings
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
     """ "No work on Mondays" ... "on Fridays" (weekends off by default) left no working
-    day: every task unplaced for "no capacity", no word about the contradiction."""
+    day: every task unplaced for "no capacity", no word about the contradiction. Then the
+    settings' days were used, yet the five were listed as applied."""
     days = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays")
     await memory.add("preference", *(f"I don't work on {d}" for d in days))
     out = await schedule(sched_client, (await make_plan(db_session, [{"key": "t"}])).id)
-    assert len(out["preferences"]["applied"]) == 5
-    assert "preferences leave no working day in the week; using the settings" in out["warnings"]
+    assert out["preferences"]["applied"] == []
+    for m in out["preferences"]["memories"]:
+        assert m["applied"] == [] and len(m["ignored"]) == 1
+        assert m["ignored"][0].endswith(
+            "is not applied: it leaves no working day in the week; the settings' days are used"
+        )
+        assert f"preference ignored: {m['ignored'][0]}" in out["warnings"]
     assert [b["task_key"] for b in out["blocks"]] == ["t"] and out["unplaced"] == []
     assert parse(out["blocks"][0]["start"]).weekday() < 5
 
@@ -505,3 +653,130 @@ def test_exercise_and_day_lengths_are_not_working_hours(text: str):
     parsed = parse_preferences([text])
     assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
     assert not any("working hours" in line for line in parsed.applied)
+
+
+def _by_day(out: dict[str, Any]) -> dict[int, list[tuple[time, time]]]:
+    days: dict[int, list[tuple[time, time]]] = {}
+    for b in out["blocks"]:
+        start, end = parse(b["start"]), parse(b["end"])
+        days.setdefault(start.weekday(), []).append((start.time(), end.time()))
+    return days
+
+
+async def test_hours_said_for_one_day_hold_on_that_day_only(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "No work before 11 on Mondays" and "work until 3 on Fridays" held every day: each
+    day lost four hours and work that fits the week was left unplaced."""
+    await memory.add("preference", "No work before 11 on Mondays", "work until 3 on Fridays")
+    # 33.75 h in a week of 8-hour days less Monday's and Friday's 2 hours (36 h); the old
+    # reading left 4 hours a day (20 h). Friday is needed, and Tuesday to Thursday use
+    # time outside 11:00-15:00.
+    tasks = [{"key": f"t{n}", "estimate_hours": 6.75} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert [line.split(" (")[0] for line in out["preferences"]["applied"]] == [
+        "on Mondays nothing before 11:00",
+        "on Fridays nothing after 15:00",
+    ]
+    assert out["unplaced"] == [], out["unplaced"]
+    days = _by_day(out)
+    assert all(lo >= time(11) for lo, _ in days[0]), days[0]
+    assert all(hi <= time(15) for _, hi in days[4]), days[4]
+    middle = [span for d in (1, 2, 3) for span in days.get(d, [])]
+    assert any(lo < time(11) for lo, _ in middle) and any(hi > time(15) for _, hi in middle)
+
+
+async def test_a_lunch_break_is_not_a_buffer_between_blocks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "lunch break 60 min" became 60 minutes between every two blocks: a day of 2-hour
+    blocks held 6 hours of work, and a full week was left partly unplaced."""
+    [fact] = await memory.add("preference", "lunch break 60 min")
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    prefs = out["preferences"]
+    assert prefs["applied"] == [] and prefs["memories"][0]["fact_id"] == fact
+    [reason] = prefs["memories"][0]["ignored"]
+    assert "lunch break" in reason and "not a buffer" in reason
+    assert f"preference ignored: {reason}" in out["warnings"]
+    assert out["unplaced"] == [], out["unplaced"]
+
+
+async def test_a_daily_cap_on_one_activity_is_not_a_cap_on_all_work(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "max 2h/day of email" capped every day's work at 2 hours: 12 hours of tasks in a
+    five-day week left unplaced."""
+    await memory.add("preference", "max 2h/day of email", "at most 1 hour of admin per day")
+    tasks = [{"key": f"t{n}", "estimate_hours": 2.0} for n in range(6)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    prefs = out["preferences"]
+    assert prefs["applied"] == []
+    ignored = [m["ignored"] for m in prefs["memories"]]
+    assert len(ignored[0]) == 1 and "email" in ignored[0][0] and "not all work" in ignored[0][0]
+    assert len(ignored[1]) == 1 and "admin" in ignored[1][0]
+    assert out["unplaced"] == [], out["unplaced"]
+
+
+async def test_a_bare_end_hour_at_or_before_the_start_is_pm(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "stop at 9" was 09:00 (only a bare hour up to 8 was pm): with "start at 10" that left
+    no working time, so the settings' 09:00-17:00 were used and work began at 9."""
+    await memory.add("preference", "start at 10", "stop at 9")
+    tasks = [{"key": f"t{n}", "estimate_hours": 6.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert [line.split(" (")[0] for line in out["preferences"]["applied"]] == [
+        "nothing before 10:00",
+        "nothing after 21:00",
+    ]
+    assert not any("no working time" in w for w in out["warnings"]), out["warnings"]
+    assert out["unplaced"] == [] and out["blocks"]
+    assert all(lo >= time(10) for spans in _by_day(out).values() for lo, _ in spans)
+
+
+async def test_hours_that_leave_no_working_time_are_not_listed_as_applied(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "nothing before 18:00" with the settings' 09:00-17:00 left no working time: the
+    settings were used, yet the response listed it as applied."""
+    [fact] = await memory.add("preference", "nothing before 18:00")
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "t"}])).id)
+    prefs = out["preferences"]
+    assert prefs["applied"] == [] and prefs["memories"][0]["applied"] == []
+    assert prefs["memories"][0]["fact_id"] == fact
+    [reason] = prefs["memories"][0]["ignored"]
+    assert "nothing before 18:00" in reason and "no working time" in reason
+    assert f"preference ignored: {reason}" in out["warnings"]
+    [block] = out["blocks"]
+    assert time(9) <= parse(block["start"]).time() < time(17)
+
+
+async def test_hours_the_llm_read_that_leave_no_working_time_are_not_listed(
+    sched_client: httpx.AsyncClient,
+    sched_state: AppState,
+    db_session: AsyncSession,
+    memory: Memories,
+):
+    await memory.add("preference", "I'm an evening person")
+    sched_state.llm = FakeLLM(SchedulingPreferences(not_before=time(18), daily_max_hours=6))
+    out = await schedule(sched_client, (await make_plan(db_session, [{"key": "a"}])).id)
+    assert out["preferences"]["applied"] == ["at most 6 h a day"]
+    assert any("nothing before 18:00" in w and "no working time" in w for w in out["warnings"])
+    assert time(9) <= parse(out["blocks"][0]["start"]).time() < time(17)
+
+
+async def test_sentences_about_other_things_leave_the_working_day_whole(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "no caffeine after 2pm" was "nothing after 14:00", "the kids finish at 3" "nothing
+    after 15:00" and "deep work 9-12" working hours 09:00-12:00: a week of work that fits
+    09:00-17:00 was left unplaced."""
+    texts = ("no caffeine after 2pm", "the kids finish at 3", "deep work 9-12")
+    await memory.add("preference", *texts)
+    # 35 h in five 8-hour days (the settings' 09:00-17:00): afternoons are worked too.
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    assert out["preferences"]["applied"] == ["deep work preferred 09:00-12:00 ('deep work 9-12')"]
+    assert out["unplaced"] == [], out["unplaced"]
+    assert any(parse(b["end"]).time() > time(15) for b in out["blocks"]), out["blocks"]

@@ -9,151 +9,28 @@ the rules' answer is used and a warning says so.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import time
+from itertools import chain
 
 from pydantic import ValidationError
 
 from almanac.errors import AlmanacError
 from almanac.llm.base import LLMClient, Message, Prompt
+from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
+    DayHoursIn,
     PreferredWindowIn,
     SchedulingPreferences,
 )
 
-# The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
-# split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
-# half past nine, "p.m." is pm.
-_CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
-# Available for (or to) something, "for calls", "to clients", is not the working day.
-_AVAILABLE = r"available(?!\s+(?:for|to)\b)"
-# "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
-_WORK = r"work(?!(?:ing)?\s+out\b)(?:ing)?"
-_NOT_HOURS = r"(?!\d)(?!\s{0,3}-?\s{0,3}(?:h|hrs?|hours?)\b)"
-_WORK_HOURS = re.compile(
-    r"\b(?:"
-    + _WORK
-    + r"(?:\s+hours?)?|workday|office hours|my hours|"
-    + _AVAILABLE
-    + r")\D{0,12}?"
-    + _CLOCK
-    + r"\s*(?:-|–|to|until|till)\s*"
-    + _CLOCK
-    + _NOT_HOURS,
-    re.I,
-)
-# "and" only after "between": "I work 9 and 10 hour days" is no working hours.
-_WORK_BETWEEN = re.compile(
-    r"\b(?:" + _WORK + r"(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")"
-    r"\D{0,12}?\bbetween\s+" + _CLOCK + r"\s+and\s+" + _CLOCK + _NOT_HOURS,
-    re.I,
-)
-_NOT_BEFORE = re.compile(
-    r"\b(?:no\s+(?:\w+\s+){0,2}before|not\s+before|nothing\s+before|never\s+before"
-    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
-    r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
-    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
-    re.I,
-)
-_NOT_AFTER = re.compile(
-    r"\b(?:no\s+(?:\w+\s+){0,2}after|not\s+after|nothing\s+after|never\s+after"
-    r"|(?:don'?t|do not)\s+(?:\w+\s+){0,3}after"
-    r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
-    r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
-    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + _CLOCK,
-    re.I,
-)
-# "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
-# the end of the working day (the words just before "stop", "finish" or "end").
-_OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
-# Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
-_BARE_PM_UP_TO = 8
-_HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
-_PER_DAY = r"(?:\s+(?:a|per|each|every)\s+day|\s*/\s*day|\s+daily)"
-_DAILY_MAX = re.compile(
-    r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
-    r"|limit(?:\s+\w+){0,3}\s+to|cap(?:\s+\w+){0,3}\s+at)\s+"
-    + _HOURS
-    # "3 hours of meetings a day" caps meetings, which Almanac does not place: not work.
-    + r"(?:\s+(?:of\s+)?(?!(?:meetings?|calls?)\b)[\w-]+){0,3}?"
-    + _PER_DAY
-    + r"|\b"
-    + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
-    + r"(?:\s+max(?:imum)?\s+(?:a|per)\s+day|"
-    + _PER_DAY
-    + r"\s+(?:max(?:imum)?|at most))"
-    r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
-    re.I,
-)
-_BUFFER = re.compile(
-    r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
-    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)"
-    r"|\b(?:buffer|break|gap)s?(?:\s*:\s*|\s+of\s+|\s+)(\d{1,3})\s*min"
-    r"|\b(\d{1,3})[\s-]*min(?:ute)?s?\s+buffers?\b",
-    re.I,
-)
-# Deep work's period is the first one after the first mention, found in two linear
-# searches: one pattern with a lazy `.*?` between them retried the rest of the text after
-# every mention (quadratic on "deep work deep work ...").
-_FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b", re.I)
-_PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
-_PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
-    r"\b(morning|afternoon)s?\s+(?:are\s+)?(?:(?:reserved|blocked|kept)\s+)?for\s+"
-    r"(?:deep|focus)",
-    re.I,
-)
 # The rules read a fact's first characters only: a preference is a sentence, and this
 # bounds the work of every schedule whatever a fact holds (the LLM reads it all).
 PREFERENCE_MAX_CHARS = 2000
-_DAY_NAMES = {
-    "mondays": {0},
-    "tuesdays": {1},
-    "wednesdays": {2},
-    "thursdays": {3},
-    "fridays": {4},
-    "saturdays": {5},
-    "sundays": {6},
-    "weekends": {5, 6},
-}
-_DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
-# "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
-# work": part of a day, or a day kept for something, is not a day off.
-_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
-_WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
-_NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
-    r"\s+("
-    + _DAYS
-    + r")\b"
-    + _WHOLE
-    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
-    + r"|\bno\s+("
-    + _DAYS
-    + r")(?:\s+work(?:ing)?\b"
-    + _WHOLE
-    + r"|\s*(?:[.,;!?]|$))"
-    + r"|\b("
-    + _DAYS
-    + r")\s+(?:are\s+)?(?:off|free)\b"
-    + _WHOLE,
-    re.I,
-)
-_ONE_DAY = re.compile(_DAY, re.I)
-
-
-def _clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
-    h, m = int(hour), int(minute or 0)
-    if meridiem:
-        if not 1 <= h <= 12:
-            return None
-        h = h % 12 + (12 if meridiem.lower() == "p" else 0)
-    if h == 24 and m == 0:
-        return time(23, 59)
-    if not (0 <= h <= 23 and 0 <= m <= 59):
-        return None
-    return time(h, m)
+SETTINGS_HOURS = (time(9), time(17))  # the settings' default working day
+_PLURAL = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
 @dataclass
@@ -167,95 +44,255 @@ class ParsedPreferences:
     # Per text read, in order: (its lines in force, its lines ignored and why).
     per_text: list[tuple[list[str], list[str]]] = field(default_factory=list)
     _in_force: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
+    _tagged: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
 
-    def apply(self, kind: str | None, line: str) -> None:
+    def apply(self, kind: str | None, line: str, tag: str = "") -> None:
         """`line` from the text read last; a later one of the same `kind` (a daily maximum,
-        the earliest hour...) replaces the earlier, which is then no longer listed as applied."""
+        the earliest hour...) replaces the earlier, which is then no longer listed as applied.
+        `tag` (else `kind`) names the line for `withdraw`."""
         i = len(self.per_text) - 1
         if kind is not None:
             if (old := self._in_force.get(kind)) is not None:
-                self.applied.remove(old[0])
-                self.per_text[old[1]][0].remove(old[0])
+                self._drop(*old)
                 self.refuse(f"{old[0]} is replaced by the later {line}", old[1])
             self._in_force[kind] = (line, i)
         self.applied.append(line)
         self.per_text[i][0].append(line)
+        self._tagged.append((kind or tag, line, i))
 
     def refuse(self, reason: str, i: int = -1) -> None:
         self.ignored.append(reason)
         self.per_text[i][1].append(reason)
 
+    def withdraw(self, tag: str, why: str) -> None:
+        """The lines of `tag` are not in force after all (`settle`), and the response says why."""
+        for t, line, i in self._tagged:
+            if t == tag and line in self.per_text[i][0]:
+                self._drop(line, i)
+                self.refuse(f"{line} is not applied: {why}", i)
+        self._in_force.pop(tag, None)
 
-def _end_of_day(m: re.Match[str]) -> time | None:
-    """The clock of a "stop at 5" rule: a bare hour up to `_BARE_PM_UP_TO` is pm ("05" is not
-    bare: it says the morning)."""
-    hour, minute, meridiem = m.group(1, 2, 3)
-    at = _clock(hour, minute, meridiem)
-    if at and not meridiem and not hour.startswith("0") and 1 <= at.hour <= _BARE_PM_UP_TO:
-        return time(at.hour + 12, at.minute)
+    def _drop(self, line: str, i: int) -> None:
+        self.applied.remove(line)
+        self.per_text[i][0].remove(line)
+
+
+def _names(days: Iterable[int]) -> str:
+    return " and ".join(_PLURAL[d] for d in sorted(set(days)))
+
+
+def _tag(rule: DayHoursIn) -> str:
+    side = "not_before" if rule.not_before else "not_after"
+    return f"{side}@{','.join(map(str, sorted(rule.weekdays)))}"
+
+
+def _range(m: re.Match[str]) -> tuple[time | None, time | None]:
+    """The clocks of a "9-5" range (groups 1-3 and 4-6), with its am/pm made out."""
+    lo, hi = ph.clock(*m.group(1, 2, 3)), ph.clock(*m.group(4, 5, 6))
+    if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
+        hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
+    pm_end = (m.group(6) or "").lower() == "p"
+    if lo and hi and pm_end and not m.group(3) and lo.hour < 12 < lo.hour + 12 < hi.hour:
+        lo = time(lo.hour + 12, lo.minute)  # "work 1-5pm" means 13:00, "9-5pm" 09:00
+    return lo, hi
+
+
+def _earliest(p: SchedulingPreferences, start: time, days: frozenset[int] | None) -> time:
+    """The earliest hour in force so far (on `days` when said for some days only)."""
+    at = p.workday_start or start
+    if p.not_before and p.not_before > at:
+        at = p.not_before
+    for rule in p.day_hours:
+        if days and rule.not_before and days & set(rule.weekdays):
+            at = max(at, rule.not_before)
     return at
 
 
+def _hour(
+    out: ParsedPreferences,
+    side: str,
+    at: time,
+    scope: tuple[frozenset[int] | None, bool],
+    text: str,
+) -> None:
+    """An earliest or latest hour (`side`): for every day, or for the days said."""
+    words = f"nothing {'before' if side == 'not_before' else 'after'} {at:%H:%M}"
+    days, unclear = scope
+    if days is None:
+        setattr(out.prefs, side, at)
+        out.apply(side, f"{words} ({text!r})")
+    elif unclear:
+        out.refuse(f"{words} is said for some days only, the rules cannot tell which ({text!r})")
+    else:
+        _day_rule(out, side, at, days, f"on {_names(days)} {words} ({text!r})")
+
+
+def _day_rule(out: ParsedPreferences, side: str, at: time, days: Iterable[int], line: str) -> None:
+    before, after = (at, None) if side == "not_before" else (None, at)
+    rule = DayHoursIn(weekdays=sorted(set(days)), not_before=before, not_after=after)
+    p = out.prefs
+    p.day_hours = [r for r in p.day_hours if _tag(r) != _tag(rule)]  # a later one replaces it
+    p.day_hours.append(rule)
+    out.apply(_tag(rule), line)
+
+
+def _read(
+    out: ParsedPreferences, text: str, hours: tuple[time, time], workdays: Sequence[int]
+) -> None:
+    """Apply what the rules understand in one text (`out.per_text`'s last entry)."""
+    p = out.prefs
+    head = text[:PREFERENCE_MAX_CHARS]
+    off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
+    scope = ph.scope(head, [m.span() for m in (off, half) if m])
+    if scope[0] and workdays and set(workdays) <= scope[0]:
+        scope = (None, False)  # "9-5 Monday to Friday": every working day
+    some_days = f"said for {_names(scope[0])} only" if scope[0] else ""
+    ranges = chain(ph.WORK_HOURS.finditer(head), ph.WORK_BETWEEN.finditer(head))
+    if m := next((r for r in ranges if ph.said_of_me(head, r)), None):
+        lo, hi = _range(m)
+        if lo and hi and lo < hi and some_days:
+            # The settings' hours are the same every day; these would hold on every day.
+            out.refuse(
+                f"working hours {lo:%H:%M}-{hi:%H:%M} {some_days} ({text!r}) are "
+                "not read by the rules; not applied to every day"
+            )
+        elif lo and hi and lo < hi:
+            p.workday_start, p.workday_end = lo, hi
+            out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
+    starts = (b for b in ph.NOT_BEFORE.finditer(head) if ph.said_of_me(head, b))
+    if (m := next(starts, None)) and (at := ph.clock(*m.group(1, 2, 3))):
+        _hour(out, "not_before", at, scope, text)
+    ends = (
+        e
+        for e in ph.NOT_AFTER.finditer(head)
+        if not ph.OTHERS_END.search(head, 0, e.start()) and ph.said_of_me(head, e)
+    )
+    if (m := ph.DONE_BY.match(head) or next(ends, None)) and (
+        at := ph.end_of_day(m, _earliest(p, hours[0], scope[0]))
+    ):
+        _hour(out, "not_after", at, scope, text)
+    if m := ph.DAILY_MAX.search(head):
+        cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
+        if kind := ph.cap_of(m, head):
+            out.refuse(
+                f"{cap:g} h a day of {kind} caps one kind of activity, not all work: "
+                f"no daily maximum applied ({text!r})"
+            )
+        elif some_days:
+            out.refuse(
+                f"a daily cap {some_days} is not read by the rules; not applied to "
+                f"every day ({text!r})"
+            )
+        elif MIN_DAILY_CAP_HOURS <= cap <= 24:
+            p.daily_max_hours = cap
+            out.apply("daily_max", f"at most {cap:g} h a day ({text!r})")
+        elif cap < MIN_DAILY_CAP_HOURS:
+            out.refuse(
+                f"a daily cap of {cap:g} h is under the least of "
+                f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
+            )
+    if m := ph.BUFFER.search(head):
+        minutes = int(next(g for g in m.groups() if g))
+        meal = ph.MEAL.search(head)
+        if meal and any(w in m.group(0).lower() for w in ("break", "pause")):
+            out.refuse(
+                f"a {meal.group(1).lower()} break is a break in the day, not a buffer "
+                f"between blocks; the rules do not place it ({text!r})"
+            )
+        elif some_days:
+            out.refuse(
+                f"{minutes} min between blocks {some_days} is not read by the rules; "
+                f"not applied to every day ({text!r})"
+            )
+        elif minutes <= 120:
+            p.buffer_minutes = minutes
+            out.apply("buffer", f"{minutes} min between blocks ({text!r})")
+    lo, hi = _range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
+    m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
+    if not focus and (
+        m or ((m := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, m.end())))
+    ):
+        morning = m.group(1).lower().startswith(("morning", "before"))
+        lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
+    if not (lo and hi and lo < hi):
+        pass  # no focus time said, or nonsense
+    elif scope[1]:
+        out.refuse(
+            f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
+            f"the rules cannot tell which ({text!r})"
+        )
+    else:
+        days = sorted(scope[0] or (0, 1, 2, 3, 4))
+        p.preferred_windows.append(
+            PreferredWindowIn(start=lo, end=hi, weekdays=days, label="deep work")
+        )
+        on = f" on {_names(days)}" if scope[0] else ""
+        out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
+    if off:
+        names = [d.lower().removesuffix("s") + "s" for d in ph.ONE_DAY.findall(off.group(0))]
+        gone = set().union(*(ph.DAY_NAMES[n] for n in names))
+        days = p.working_days if p.working_days is not None else sorted(set(workdays))
+        p.working_days = [d for d in days if d not in gone]
+        out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})", "days")
+    if half:
+        said, period = [g for g in half.groups() if g]
+        days_off = set().union(*(ph.weekdays_named(w) for w in ph.DAY_SCOPE.findall(said)))
+        side = "not_before" if period.lower() == "morning" else "not_after"
+        words = "before" if side == "not_before" else "after"
+        line = f"on {_names(days_off)} nothing {words} 12:00 ({text!r})"
+        _day_rule(out, side, time(12), days_off, line)
+
+
 def parse_preferences(
-    texts: Sequence[str], workdays: Sequence[int] = (0, 1, 2, 3, 4)
+    texts: Sequence[str],
+    workdays: Sequence[int] = (0, 1, 2, 3, 4),
+    hours: tuple[time, time] = SETTINGS_HOURS,
 ) -> ParsedPreferences:
     """Read preferences deterministically; later facts override earlier ones. A day off is
-    taken from `workdays` (0 = Monday), the settings' working days."""
+    taken from `workdays` (0 = Monday), the settings' working days; `hours`, the settings'
+    working day, is what a bare "stop at 9" and hours that leave no time are judged by."""
     out = ParsedPreferences()
-    p = out.prefs
     for text in texts:
         out.per_text.append(([], []))
         before = len(out.applied) + len(out.ignored)
-        head = text[:PREFERENCE_MAX_CHARS]
-        if m := _WORK_HOURS.search(head) or _WORK_BETWEEN.search(head):
-            lo, hi = _clock(*m.group(1, 2, 3)), _clock(*m.group(4, 5, 6))
-            if lo and hi and hi <= lo and not m.group(6) and hi.hour < 12:
-                hi = time(hi.hour + 12, hi.minute)  # "work 9-5" means 17:00
-            pm_end = (m.group(6) or "").lower() == "p"
-            if lo and hi and pm_end and not m.group(3) and lo.hour < 12 < lo.hour + 12 < hi.hour:
-                lo = time(lo.hour + 12, lo.minute)  # "work 1-5pm" means 13:00, "9-5pm" 09:00
-            if lo and hi and lo < hi:
-                p.workday_start, p.workday_end = lo, hi
-                out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
-        if m := _NOT_BEFORE.search(head):
-            if at := _clock(*m.group(1, 2, 3)):
-                p.not_before = at
-                out.apply("not_before", f"nothing before {at:%H:%M} ({text!r})")
-        ends = (e for e in _NOT_AFTER.finditer(head) if not _OTHERS_END.search(head, 0, e.start()))
-        if m := next(ends, None):
-            if at := _end_of_day(m):
-                p.not_after = at
-                out.apply("not_after", f"nothing after {at:%H:%M} ({text!r})")
-        if m := _DAILY_MAX.search(head):
-            hours = float(next(g for g in (m.group(1), m.group("alt"), m.group("daily")) if g))
-            if MIN_DAILY_CAP_HOURS <= hours <= 24:
-                p.daily_max_hours = hours
-                out.apply("daily_max", f"at most {hours:g} h a day ({text!r})")
-            elif hours < MIN_DAILY_CAP_HOURS:
-                out.refuse(
-                    f"a daily cap of {hours:g} h is under the least of "
-                    f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
-                )
-        if m := _BUFFER.search(head):
-            minutes = int(next(g for g in m.groups() if g))
-            if minutes <= 120:
-                p.buffer_minutes = minutes
-                out.apply("buffer", f"{minutes} min between blocks ({text!r})")
-        m = _PERIOD_FOR_FOCUS.search(head)
-        if m or ((m := _FOCUS.search(head)) and (m := _PERIOD.search(head, m.end()))):
-            morning = m.group(1).lower().startswith(("morning", "before"))
-            lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
-            p.preferred_windows.append(PreferredWindowIn(start=lo, end=hi, label="deep work"))
-            out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M} ({text!r})")
-        if m := _NO_DAY.search(head):
-            names = [d.lower().removesuffix("s") + "s" for d in _ONE_DAY.findall(m.group(0))]
-            off = set().union(*(_DAY_NAMES[n] for n in names))
-            days = p.working_days if p.working_days is not None else sorted(set(workdays))
-            p.working_days = [d for d in days if d not in off]
-            out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})")
+        _read(out, text, hours, workdays)
         if len(out.applied) + len(out.ignored) == before:
             out.not_understood.append(text)
+    for tag, why in settle(out.prefs, hours, workdays):
+        out.withdraw(tag, why)
     return out
+
+
+def settle(
+    prefs: SchedulingPreferences, hours: tuple[time, time], workdays: Sequence[int]
+) -> list[tuple[str, str]]:
+    """Take out of `prefs` what leaves no working time, for which the scheduler would use the
+    settings instead (`problem.limits`): the (tag, why) of each, so none is listed as applied."""
+    out: list[tuple[str, str]] = []
+    lo, hi = prefs.hours(*hours)
+    if lo >= hi:
+        why = (
+            f"with it a day has no working time ({lo:%H:%M} to {hi:%H:%M}); the settings' "
+            f"hours {hours[0]:%H:%M}-{hours[1]:%H:%M} are used"
+        )
+        out += [(tag, why) for tag in ("hours", "not_before", "not_after")]
+        prefs.workday_start = prefs.workday_end = prefs.not_before = prefs.not_after = None
+        lo, hi = hours
+    if prefs.working_days == []:
+        out.append(("days", "it leaves no working day in the week; the settings' days are used"))
+        prefs.working_days = None
+    days = prefs.working_days if prefs.working_days is not None else workdays
+    empty = {d for d in days if not _open(prefs.hours_on(d, lo, hi))}
+    if empty:
+        gone = [r for r in prefs.day_hours if empty & set(r.weekdays)]
+        why = f"it leaves no working time on {_names(empty)}; the day's other hours are used"
+        out += [(_tag(r), why) for r in gone]
+        prefs.day_hours = [r for r in prefs.day_hours if r not in gone]
+    return out
+
+
+def _open(window: tuple[time, time]) -> bool:
+    return window[0] < window[1]
 
 
 HINT_MAX_CHARS = 500
@@ -309,6 +346,11 @@ def describe(prefs: SchedulingPreferences) -> list[str]:
         lines.append(f"{prefs.buffer_minutes} min between blocks")
     for w in prefs.preferred_windows:
         lines.append(f"{w.label} preferred {w.start:%H:%M}-{w.end:%H:%M}")
+    for r in prefs.day_hours:
+        if r.not_before:
+            lines.append(f"on {_names(r.weekdays)} nothing before {r.not_before:%H:%M}")
+        if r.not_after:
+            lines.append(f"on {_names(r.weekdays)} nothing after {r.not_after:%H:%M}")
     return lines
 
 
@@ -335,18 +377,27 @@ async def resolve_preferences(
     prompt: tuple[str, str | None] | None,
     warnings: list[str],
     workdays: Sequence[int] = (0, 1, 2, 3, 4),
+    hours: tuple[time, time] = SETTINGS_HOURS,
 ) -> tuple[SchedulingPreferences, list[str], str]:
     """(preferences, applied lines, source) using the LLM when possible, else the rules."""
-    parsed = parse_preferences(texts, workdays)
+    parsed = parse_preferences(texts, workdays, hours)
     if not texts:
         return parsed.prefs, [], "defaults"
     if llm is not None and prompt is not None:
         try:
             prefs = await llm_preferences(llm, prompt[0], prompt[1], texts)
-            return prefs, describe(prefs), "llm"
         except (AlmanacError, ValidationError) as exc:
             # The LLM is an improvement, not a dependency: the rules still give an answer.
             warnings.append(f"LLM could not read the preferences ({exc}); used the rules instead")
+        else:
+            prefs = prefs.model_copy(deep=True)
+            said = describe(prefs)
+            why = "; ".join(dict.fromkeys(w for _, w in settle(prefs, hours, workdays)))
+            kept = describe(prefs)
+            warnings.extend(
+                f"preference ignored: {s} is not applied: {why}" for s in said if s not in kept
+            )
+            return prefs, kept, "llm"
     elif llm is not None:
         warnings.append("no active schedule_optimizer prompt; preferences read by rules")
     for text in parsed.not_understood:

@@ -31,6 +31,7 @@ DEFAULT_ESTIMATE_HOURS = 1.0
 _MAX_CHUNK = 120  # minutes; longer tasks are split into focus blocks of at most two hours
 _MIN_CHUNK = 30
 _ALMANAC_ID = re.compile(r"^plan(\d{1,19})-(.+)-(\d{1,9})$")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _PLAN_PREFIX = re.compile(r"^p\d+/")  # calendar_model.core_id's "p{plan}/" before a key
 
 
@@ -108,13 +109,9 @@ def parse_almanac_id(value: str) -> tuple[int, str, int] | None:
 def limits(
     settings: SchedulerSettings, prefs: SchedulingPreferences, warnings: list[str]
 ) -> Limits:
-    """Working windows, preferred windows, buffer and daily max from settings and preferences."""
-    start = prefs.workday_start or settings.workday_start
-    end = prefs.workday_end or settings.workday_end
-    if prefs.not_before and prefs.not_before > start:
-        start = prefs.not_before
-    if prefs.not_after and prefs.not_after < end:
-        end = prefs.not_after
+    """Working windows, preferred windows, buffer and daily max from settings and preferences
+    (`preferences.settle` has taken out what would leave no working time)."""
+    start, end = prefs.hours(settings.workday_start, settings.workday_end)
     if start >= end:
         warnings.append("preferences leave no working time in a day; using the settings")
         start, end = settings.workday_start, settings.workday_end
@@ -125,18 +122,26 @@ def limits(
         # time, said so and the settings' days used, not a silent "no capacity".
         warnings.append("preferences leave no working day in the week; using the settings")
         days = usual
-    working = tuple(WorkingWindow(d, start, end) for d in sorted(set(days)))
+    working: list[WorkingWindow] = []
+    for d in sorted(set(days)):
+        lo, hi = prefs.hours_on(d, start, end)  # "no work before 11 on Mondays"
+        if lo >= hi:
+            name = _WEEKDAYS[d]
+            warnings.append(f"preferences leave no working time on {name}s; using the day's hours")
+            lo, hi = start, end
+        working.append(WorkingWindow(d, lo, hi))
     preferred: list[PreferredWindow] = []
     for w in prefs.preferred_windows:
-        lo, hi = max(w.start, start), min(w.end, end)
-        if lo < hi:
-            preferred.extend(PreferredWindow(d, lo, hi) for d in w.weekdays if d in days)
+        for ww in working:
+            lo, hi = max(w.start, ww.start), min(w.end, ww.end)
+            if lo < hi and ww.weekday in w.weekdays:
+                preferred.append(PreferredWindow(ww.weekday, lo, hi))
     buffer = prefs.buffer_minutes if prefs.buffer_minutes is not None else settings.buffer_minutes
     daily = prefs.daily_max_hours if prefs.daily_max_hours is not None else settings.daily_max_hours
     # At least a minute: "at most 0.01 hours a day" (0 minutes) is a cap the core refuses,
     # which made every schedule a 422 the request could not fix.
     cap = max(1, int(daily * 60)) if daily is not None else None
-    return Limits(working, tuple(preferred), buffer, cap)
+    return Limits(tuple(working), tuple(preferred), buffer, cap)
 
 
 def _round_up(minutes: float, slot: int) -> int:

@@ -340,6 +340,14 @@ class PreferredWindowIn(BaseModel):
         return self
 
 
+class DayHoursIn(BaseModel):
+    """Hours said for some weekdays only (0 = Monday): nothing before or after on those days."""
+
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1)
+    not_before: time | None = None
+    not_after: time | None = None
+
+
 class SchedulingPreferences(BaseModel):
     """Preferences for the solver, read from memory by rules or the LLM; None = not said."""
 
@@ -351,3 +359,21 @@ class SchedulingPreferences(BaseModel):
     buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
     daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = None
     preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)
+    day_hours: list[DayHoursIn] = Field(default_factory=list)
+
+    def hours(self, start: time, end: time) -> tuple[time, time]:
+        """The working day left of the settings' [start, end) (empty when start >= end)."""
+        lo, hi = self.workday_start or start, self.workday_end or end
+        if self.not_before and self.not_before > lo:
+            lo = self.not_before
+        if self.not_after and self.not_after < hi:
+            hi = self.not_after
+        return lo, hi
+
+    def hours_on(self, weekday: int, start: time, end: time) -> tuple[time, time]:
+        """[start, end) narrowed by the hours said for `weekday` only."""
+        for rule in self.day_hours:
+            if weekday in rule.weekdays:
+                start = max(start, rule.not_before or start)
+                end = min(end, rule.not_after or end)
+        return start, end

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -256,18 +256,24 @@ class SchedulerService:
         if asked:
             # No connection or row lock may be held while an LLM thinks.
             await self.uow.end_reads()
-        out = await resolve_preferences(texts, self.llm, prompt, warnings, self._workdays())
+        out = await resolve_preferences(
+            texts, self.llm, prompt, warnings, self._workdays(), self._hours()
+        )
         return Preferences(client_id, facts, prompt, out, warnings, asked)
 
     async def rule_preferences(self, client_id: int | None) -> SchedulingPreferences:
         """The remembered preferences as the rules read them (no LLM: a hand move holds
         row locks while it checks, and must not wait on one)."""
         facts = await self._preference_texts(client_id, [])
-        return parse_preferences([t for _, t in facts], self._workdays()).prefs
+        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
 
     def _workdays(self) -> list[int]:
         """The settings' working days, 0 = Monday: what a remembered day off is taken from."""
         return [d - 1 for d in self.settings.working_days if 1 <= d <= 7]
+
+    def _hours(self) -> tuple[time, time]:
+        """The settings' working day: what remembered hours are judged against."""
+        return self.settings.workday_start, self.settings.workday_end
 
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int
@@ -319,7 +325,8 @@ class SchedulerService:
         ctx.warnings.extend(read.warnings)
         prefs, applied, source = read.out
         # Each memory's lines as read with the others: one a later memory replaced is not applied.
-        per_text = parse_preferences([t for _, t in read.facts], self._workdays()).per_text
+        texts = [t for _, t in read.facts]
+        per_text = parse_preferences(texts, self._workdays(), self._hours()).per_text
         sources = [
             PreferenceSource(fact_id=i, text=t, applied=applied, ignored=ignored)
             for (i, t), (applied, ignored) in zip(read.facts, per_text, strict=True)

@@ -1,0 +1,261 @@
+"""The phrasings the preference rules read (`preferences.parse_preferences`): patterns only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import time
+
+_DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
+_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b\.?)"
+# The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
+# split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
+# half past nine, "p.m." is pm.
+CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# Available for (or to) something, "for calls", "to clients", is not the working day.
+_AVAILABLE = r"available(?!\s+(?:for|to)\b)"
+# "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
+_WORK = r"work(?!(?:ing)?\s+out\b)(?:ing)?"
+_NOT_HOURS = r"(?!\d)(?!\s{0,3}-?\s{0,3}(?:h|hrs?|hours?)\b)"
+WORK_HOURS = re.compile(
+    r"\b(?:"
+    + _WORK
+    + r"(?:\s+hours?)?|workday|office hours|my hours|"
+    + _AVAILABLE
+    + r")\D{0,12}?"
+    + CLOCK
+    + r"\s*(?:-|–|to|until|till)\s*"
+    + CLOCK
+    + _NOT_HOURS,
+    re.I,
+)
+# "and" only after "between": "I work 9 and 10 hour days" is no working hours.
+WORK_BETWEEN = re.compile(
+    r"\b(?:" + _WORK + r"(?:\s+hours?)?|workday|office hours|my hours|" + _AVAILABLE + r")"
+    r"\D{0,12}?\bbetween\s+" + CLOCK + r"\s+and\s+" + CLOCK + _NOT_HOURS,
+    re.I,
+)
+# The words between "no" (or "don't") and "before"/"after" name work or its scheduling:
+# "no caffeine after 2pm" and "I don't eat before 10" are no working hours.
+_GAP = (
+    r"(?:(?:work|working|meetings?|calls?|stand-?ups?|appointments?|tasks?|blocks?|sessions?"
+    r"|anything|things|stuff"
+    r"|schedul(?:e|ed|ing)|book|booked|plan|planned|put|want|any|more|client|focus|focused"
+    r"|deep|start|starting|me|please|do|be|" + _DAY_WORD + r")\s+)"
+)
+NOT_BEFORE = re.compile(
+    r"\b(?:no\s+" + _GAP + r"{0,2}before|not\s+before|nothing\s+before|never\s+before"
+    r"|(?:don'?t|do not)\s+"
+    + _GAP
+    + r"{0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
+    r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
+    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    re.I,
+)
+NOT_AFTER = re.compile(
+    r"\b(?:no\s+" + _GAP + r"{0,2}(?:after|past)|not\s+(?:after|past)|nothing\s+(?:after|past)"
+    r"|never\s+(?:after|past)|(?:don'?t|do not)\s+" + _GAP + r"{0,3}(?:after|past)"
+    r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
+    r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
+    r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    re.I,
+)
+# "start at", "stop at", "work 9-5" said of someone else ("Client calls start at 10", "the
+# kids finish at 3", "client work 9-12"): only with no subject, or the user's own.
+_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log")
+_MINE_BEFORE = re.compile(
+    r"(?:^|[^\w\s']|\b(?:I|I'?m|I'?ll|I'?d|we|we'?re|usually|normally|typically|generally"
+    r"|always|often|mostly|mainly|ideally|preferably|also|then|and|but|so|to|can|will|should"
+    r"|must|want|like|prefer|need|please|only|just|my|our))\s*$",
+    re.I,
+)
+
+
+def said_of_me(head: str, m: re.Match[str]) -> bool:
+    """Whether a match that starts with a verb ("stop at 5") has the user as its subject."""
+    if not m.group(0).lower().startswith(_VERBS):
+        return True
+    return _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is not None
+
+
+# "Done by 6pm" as the whole sentence's start is the end of the day; "have the report done
+# by 5pm" is a task's deadline.
+DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK, re.I)
+# "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
+# the end of the working day (the words just before "stop", "finish" or "end").
+OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
+# Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
+_BARE_PM_UP_TO = 8
+_LEAST_DAY_MINUTES = 180
+_HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
+_PER_DAY = r"(?:\s+(?:a|per|each|every)\s+day|\s*/\s*day|\s+daily)"
+# The words around the hours ("limit MY WORK to", "6 hours OF EMAIL a day") say what is
+# capped: `cap_of` tells all work from one kind of activity.
+DAILY_MAX = re.compile(
+    r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
+    r"|limit(?P<pre1>(?:\s+[\w-]+){0,3}?)\s+to|cap(?P<pre2>(?:\s+[\w-]+){0,3}?)\s+at)\s+"
+    + _HOURS.replace("(\\d", "(?P<hours>\\d", 1)
+    + r"(?P<what>(?:\s+(?:of\s+)?[\w-]+){0,3}?)"
+    + _PER_DAY
+    + r"|\b"
+    + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
+    + r"(?:\s+max(?:imum)?\s+(?:a|per)\s+day|"
+    + _PER_DAY
+    + r"\s+(?:max(?:imum)?|at most))"
+    r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
+    re.I,
+)
+_AFTER_CAP = re.compile(r"\s+(?:of|for|on|doing|in)\s+([\w-]+)", re.I)
+# Words that leave a cap on all work: "8 hours of focused work", "6 h a day on average".
+_ALL_WORK = frozenset(
+    "work working worked focus focused deep time productive actual real total in of my the a "
+    "me i myself on average weekdays workdays now day days".split()
+)
+BUFFER = re.compile(
+    r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
+    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)"
+    r"|\b(?:buffer|break|gap)s?(?:\s*:\s*|\s+of\s+|\s+)(\d{1,3})\s*min"
+    r"|\b(\d{1,3})[\s-]*min(?:ute)?s?\s+buffers?\b",
+    re.I,
+)
+# "lunch break 60 min" is a break in the day, not a gap between every two blocks.
+MEAL = re.compile(r"\b(lunch|coffee|tea|meal|dinner|breakfast)\b", re.I)
+# Deep work's period is the first one after the first mention, found in two linear
+# searches: one pattern with a lazy `.*?` between them retried the rest of the text after
+# every mention (quadratic on "deep work deep work ...").
+FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b", re.I)
+FOCUS_RANGE = re.compile(
+    r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\s*(?:is\s+|:\s*)?(?:from\s+|between\s+)?"
+    + CLOCK
+    + r"\s*(?:-|–|to|until|till|and)\s*"
+    + CLOCK
+    + _NOT_HOURS,
+    re.I,
+)
+PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
+PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
+    r"\b(morning|afternoon)s?\s+(?:are\s+)?(?:(?:reserved|blocked|kept)\s+)?for\s+"
+    r"(?:deep|focus)",
+    re.I,
+)
+DAY_NAMES = {
+    "mondays": {0},
+    "tuesdays": {1},
+    "wednesdays": {2},
+    "thursdays": {3},
+    "fridays": {4},
+    "saturdays": {5},
+    "sundays": {6},
+    "weekends": {5, 6},
+}
+# "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
+# work": part of a day, or a day kept for something, is not a day off.
+_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
+_WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
+NO_DAY = re.compile(
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\s+("
+    + _DAYS
+    + r")\b"
+    + _WHOLE
+    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
+    + r"|\bno\s+("
+    + _DAYS
+    + r")(?:\s+work(?:ing)?\b"
+    + _WHOLE
+    + r"|\s*(?:[.,;!?]|$))"
+    + r"|\b("
+    + _DAYS
+    + r")\s+(?:are\s+)?(?:off|free)\b"
+    + _WHOLE,
+    re.I,
+)
+ONE_DAY = re.compile(_DAY, re.I)
+# Half a day off: "keep Friday afternoons free", "no work on Monday mornings"; not "Friday
+# afternoons are free for deep work" nor "keep Friday afternoons free of calls".
+_FREE = r"(?!\s+(?:for|of|from)\b)"
+PART_OFF = re.compile(
+    r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
+    r"|off\s+on)"
+    r"\s+(" + _DAYS + r")\s+(morning|afternoon)s?\b" + _FREE + r"|keep\s+(" + _DAYS + r")\s+"
+    r"(morning|afternoon)s?\s+(?:free|off|clear|open)\b" + _FREE + r"|(" + _DAYS + r")\s+"
+    r"(morning|afternoon)s?\s+(?:are\s+)?(?:off|free)\b" + _FREE + r")",
+    re.I,
+)
+# The days a sentence's hours hold on ("No work before 9 on Mondays", "Fri: stop at 3").
+DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
+# "Monday to Friday", "Mon-Fri": every day from one to the other.
+DAY_RANGE = re.compile(
+    r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
+)
+# "Stop at 5 except on Fridays": the rules do not read which days are meant.
+EXCEPT = re.compile(
+    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead)\b", re.I
+)
+
+
+def weekdays_named(word: str) -> set[int]:
+    """The weekdays (0 = Monday) one of `DAY_SCOPE`'s words names."""
+    word = word.lower().rstrip(".")
+    if word.startswith("weekend"):
+        return {5, 6}
+    return {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3])}
+
+
+def cap_of(m: re.Match[str], head: str) -> str | None:
+    """What a `DAILY_MAX` match caps when not all work ("email" in "max 2h/day of email")."""
+    words = " ".join(g for g in m.group("pre1", "pre2", "what") if g).split()
+    if after := _AFTER_CAP.match(head, m.end()):
+        words.append(after.group(1))
+    kind = [w for w in words if w.lower() not in _ALL_WORK and not DAY_SCOPE.fullmatch(w)]
+    return " ".join(kind) or None
+
+
+def clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
+    h, m = int(hour), int(minute or 0)
+    if meridiem:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if meridiem.lower() == "p" else 0)
+    if h == 24 and m == 0:
+        return time(23, 59)
+    if not (0 <= h <= 23 and 0 <= m <= 59):
+        return None
+    return time(h, m)
+
+
+def end_of_day(m: re.Match[str], earliest: time) -> time | None:
+    """The clock of a "stop at 5" rule. A bare hour ("05" is not bare: it says the morning)
+    is pm up to `_BARE_PM_UP_TO`, and when the morning would leave less than a short day
+    after the earliest hour: "stop at 9" in a day that starts at 9 means 21:00, not a day
+    without working time, and "I finish at 10" not a one-hour day."""
+    hour, minute, meridiem = m.group(1, 2, 3)
+    at = clock(hour, minute, meridiem)
+    bare = at is not None and not meridiem and not hour.startswith("0") and 1 <= at.hour < 12
+    short = at is not None and _minutes(at) - _minutes(earliest) < _LEAST_DAY_MINUTES
+    if at and bare and (at.hour <= _BARE_PM_UP_TO or short):
+        return time(at.hour + 12, at.minute)
+    return at
+
+
+def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
+    """(The days a text's hours are said for, None for every day; whether that is unclear).
+    Days inside `taken` (a day off: "no work on Fridays") do not count."""
+    days: set[int] = set()
+    spans = list(taken)
+    for m in DAY_RANGE.finditer(head):
+        if not any(a <= m.start() < b for a, b in spans):
+            [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+            days |= {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+            spans.append(m.span())
+    for m in DAY_SCOPE.finditer(head):
+        if not any(a <= m.start() < b for a, b in spans):
+            days |= weekdays_named(m.group(0))
+    if not days:
+        return None, False
+    return frozenset(days), EXCEPT.search(head) is not None
+
+
+def _minutes(at: time) -> int:
+    return at.hour * 60 + at.minute
