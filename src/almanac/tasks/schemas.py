@@ -49,6 +49,7 @@ class TaskOut(BaseModel):
     earliest_start: datetime | None
     deadline: datetime | None
     scheduled_start: datetime | None
+    finished_at: datetime | None  # when it was marked done; None while not done
     client_id: int | None
 
 

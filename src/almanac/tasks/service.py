@@ -155,6 +155,9 @@ class TaskService:
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
+            # When it was finished, with or without time recorded: reflections count it
+            # done then (a task done with no run had no finish time, and counted nowhere).
+            task.finished_at = datetime.now(UTC) if body.status == "done" else None
             if body.status in CLOSED:
                 changed = await self._close(task)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
