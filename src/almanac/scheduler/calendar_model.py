@@ -354,3 +354,15 @@ def no_working_time(problem: Problem) -> bool:
                 return False
         day += timedelta(days=1)
     return True
+
+
+def first_starts(blocks: Sequence[Block], keys: Sequence[str]) -> dict[str, datetime | None]:
+    """Each task key's earliest block in a plan's schedule (None: no block there), as the
+    writer sets `tasks.scheduled_start` from what it writes; freeing and moving blocks
+    keep it so."""
+    out: dict[str, datetime | None] = dict.fromkeys(keys)
+    for b in blocks:
+        first = out.get(b.task_id)
+        if b.task_id in out and (first is None or b.start < first):
+            out[b.task_id] = b.start
+    return out
