@@ -314,3 +314,42 @@ async def test_a_deadline_before_the_tasks_earliest_start_is_refused(
     assert r.status_code == 200, r.text
     r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": at(monday, 17).isoformat()})
     assert r.status_code == 200, r.text
+
+
+async def test_a_run_never_ends_after_now_when_its_last_hours_were_recorded_ahead(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A time record may end up to a day ahead (a clock running fast); closing the task
+    then ended its run in the future, and time recorded on a done task started and ended
+    its run in the future."""
+    plan = await make_plan(db_session, TASKS)
+    by_key = await ids(db_session, plan.id)
+    ahead = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    # Time recorded ahead, then the task closed.
+    r = await sched_client.post(
+        f"{URL}/{by_key['research']}/time", json={"hours": 0.5, "ended_at": ahead}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{by_key['research']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    # The task closed first, then time recorded ahead (a completed run at once).
+    r = await sched_client.patch(f"{URL}/{by_key['draft']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(
+        f"{URL}/{by_key['draft']}/time", json={"hours": 0.5, "ended_at": ahead}
+    )
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+    runs = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id.in_(by_key.values()))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert len(runs) == 2
+    for run in runs:
+        assert run.status == "completed"
+        assert run.ended_at is not None and run.started_at is not None
+        assert run.ended_at <= now, (run.task_id, run.ended_at, now)
+        assert run.started_at <= run.ended_at, (run.task_id, run.started_at, run.ended_at)

@@ -184,8 +184,10 @@ class TaskService:
             # The work ended when its last hours were logged, not when the task is closed:
             # estimates weigh runs by when they happened (a week's log closed later counted
             # as work done today, and the plan said its latest run was today).
+            # An entry may end up to a day ahead (a clock running fast): never after now.
+            now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
-            run.ended_at = run.ended_at or (max(logged) if logged else datetime.now(UTC))
+            run.ended_at = run.ended_at or min(max(logged, default=now), now)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -199,7 +201,11 @@ class TaskService:
         task = await self._task(task_id, for_update=True)
         if task.status == "cancelled":
             raise ValidationFailed("the task is cancelled; no time can be recorded", field="hours")
-        ended = body.ended_at or datetime.now(UTC)
+        now = datetime.now(UTC)
+        ended = body.ended_at or now
+        # The entry keeps the end it was given; the run's times never pass now (an entry may
+        # end up to a day ahead: a clock running fast).
+        until = min(ended, now)
         run = await self.runs.run_for_task(task.id)
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
@@ -220,8 +226,8 @@ class TaskService:
             run = await self.runs.new_run(
                 process_template_id=task.process_template_id,
                 task_id=task.id,
-                started_at=ended - timedelta(hours=body.hours),
-                ended_at=ended if task.status == "done" else None,
+                started_at=until - timedelta(hours=body.hours),
+                ended_at=until if task.status == "done" else None,
                 actual_hours=body.hours,
                 estimated_hours=(
                     None if task.estimate_hours is None else six_decimals(task.estimate_hours)
