@@ -353,3 +353,25 @@ async def test_a_run_never_ends_after_now_when_its_last_hours_were_recorded_ahea
         assert run.ended_at is not None and run.started_at is not None
         assert run.ended_at <= now, (run.task_id, run.ended_at, now)
         assert run.started_at <= run.ended_at, (run.task_id, run.started_at, run.ended_at)
+
+
+async def test_time_recorded_past_what_a_run_may_hold_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Each record is at most 24 h, but records added up without bound: a task's run took
+    more hours than an execution run may hold (10,000, what the runs endpoint accepts)."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1.0})
+    assert r.status_code == 200, r.text
+    run = await db_session.get(ExecutionRun, r.json()["execution_run_id"])
+    assert run is not None
+    run.actual_hours = 9_990.0  # 416 days of 24 h records, written at once
+    await db_session.flush()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 10.0})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 10_000, r.text
+    # Bad input last: a failed request rolls back the test's transaction too.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.5})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "hours" and "10000" in error["message"], error

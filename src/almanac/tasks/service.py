@@ -14,6 +14,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
+from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
@@ -216,6 +217,15 @@ class TaskService:
                 execution_run_id=run.id,
                 actual_hours=float(run.actual_hours or 0),
                 duplicate=True,
+            )
+        held = float(run.actual_hours or 0) if run is not None else 0.0
+        if held + body.hours > RUN_HOURS_MAX:
+            # What the runs endpoint accepts for a run: records of up to 24 h added up past
+            # it without bound.
+            raise ValidationFailed(
+                f"{held:g} h are recorded on this task; {body.hours:g} h more would pass the "
+                f"{RUN_HOURS_MAX} h an execution run may hold",
+                field="hours",
             )
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
