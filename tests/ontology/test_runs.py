@@ -191,6 +191,26 @@ async def test_stop_with_more_hours_than_between_its_start_and_end_is_422(
     assert r.status_code == 200 and r.json()["actual_hours"] == 1.01, r.text
 
 
+async def test_true_and_false_are_no_hours_or_ids(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """pydantic's lax mode read true as 1: a run of task 1 with 1 h estimated and stopped
+    at 1 h of work."""
+    template = await _template(client)
+    task_id = await _task(db_session, template, 2.0)
+    for body in (
+        {"task_id": True},
+        {"process_template_id": True},
+        {"process_template_id": template, "estimated_hours": True},
+    ):
+        r = await client.post(R, json=body)
+        assert r.status_code == 422 and fields(r) == [next(reversed(body))], (body, r.text)
+    run = (await client.post(R, json={"task_id": task_id})).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": False})
+    assert r.status_code == 422 and fields(r) == ["actual_hours"], r.text
+    assert await _runs(db_session) == 1
+
+
 async def test_list_filters(client: httpx.AsyncClient, db_session: AsyncSession):
     template = await _template(client)
     task_id = await _task(db_session, template, 1.0)

@@ -375,3 +375,27 @@ async def test_time_recorded_past_what_a_run_may_hold_is_refused(
     assert r.status_code == 422, r.text
     (error,) = r.json()["errors"]
     assert error["field"] == "hours" and "10000" in error["message"], error
+
+
+async def test_true_and_false_are_no_hours_or_priority(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`{"hours": true}` recorded 1 h (pydantic's lax mode reads true as 1), and
+    `{"priority": true}` set priority 1; a number written as a string still counts, as in
+    every other schema."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": "1.5"})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 1.5, r.text
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for path, body in (
+        (f"{URL}/{tid}/time", {"hours": True}),
+        (f"{URL}/{tid}", {"estimate_hours": True}),
+        (f"{URL}/{tid}", {"priority": True}),
+        (f"{URL}/{tid}", {"estimate_hours": False}),
+    ):
+        send = sched_client.post if path.endswith("/time") else sched_client.patch
+        r = await send(path, json=body)
+        assert r.status_code == 422, (body, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == next(iter(body)) and "true or false" in error["message"], error
