@@ -189,6 +189,11 @@ async def test_stop_with_more_hours_than_between_its_start_and_end_is_422(
     # Rounded up to the hundredth: 1.01 h for 1 h passes; fewer hours than the span too.
     r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": end, "actual_hours": 1.01})
     assert r.status_code == 200 and r.json()["actual_hours"] == 1.01, r.text
+    # A run recorded at one instant (its end at its start) says nothing of how long it took.
+    at = "2026-03-03T09:00:00Z"
+    run = (await client.post(R, json={"process_template_id": template, "started_at": at})).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": at, "actual_hours": 3})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 3, r.text
 
 
 async def test_true_and_false_are_no_hours_or_ids(

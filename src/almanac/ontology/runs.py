@@ -107,10 +107,17 @@ class RunService:
                 field="ended_at",
             )
         actual = body.actual_hours
-        if actual is not None and body.ended_at is not None and row.started_at is not None:
+        if (
+            actual is not None
+            and body.ended_at is not None
+            and row.started_at is not None
+            and ended_at > row.started_at
+        ):
             # Both ends known: more hours than lie between them is no work that was done
-            # (a hundredth of an hour over is rounding). Without an end given, the hours
-            # given stand for a session recorded after the fact.
+            # (a hundredth of an hour over is rounding). Without an end given, or with the
+            # end at the start (a run recorded at one instant, as imports and scripts that
+            # know only the day do), the hours given stand for a session recorded after
+            # the fact.
             span = round((ended_at - row.started_at).total_seconds() / 3600, 4)
             if actual > span + MIN_WORK_HOURS:
                 raise ValidationFailed(
