@@ -12,7 +12,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 MIN_YEAR, MAX_YEAR = 1900, 2200
 INT_MAX = 2**31 - 1
@@ -52,6 +52,19 @@ def six_decimals(value: float) -> float:
 # Less is no plannable work (the solver's slots are minutes) and a subnormal such as 5e-324
 # read as a real estimate.
 MIN_WORK_HOURS = 0.01
+
+
+def _not_bool(value: Any) -> Any:
+    # Pydantic's lax mode reads JSON true/false as 1/0: {"hours": true} recorded an hour.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+# On a number a caller sends: true and false are refused (numeric strings stay accepted, as
+# every schema's numbers are). Written after the bounds, as `WORK_HOURS` is (bounds after a
+# validator are no JSON Schema keywords): `Annotated[float, work_bounds(...), NOT_BOOL, ...]`.
+NOT_BOOL = BeforeValidator(_not_bool)
 
 
 def _work_hours(value: float) -> float:

@@ -174,3 +174,18 @@ def test_a_task_done_today_but_not_planned_today_reads_as_done(
     result = runner.invoke(app, ["reflect"])
     assert result.exit_code == 0, result.output
     assert "tasks: 0 planned, 1 done" in result.output, result.output
+
+
+def test_done_without_hours_counts_in_todays_reflection(cli_env: AppState) -> None:  # noqa: F811
+    """`almanac done ID` with no time recorded, then `almanac reflect`: 0 done (no run, no
+    finish time, and the plan never scheduled)."""
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    result = runner.invoke(app, ["done", str(listed["items"][0]["id"])])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["reflect"])
+    assert result.exit_code == 0, result.output
+    assert "0 planned, 1 done" in result.output, result.output

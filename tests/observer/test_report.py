@@ -233,3 +233,25 @@ def test_hours_logged_on_a_later_day_count_on_that_day() -> None:
     assert daily["numbers"]["hours_actual"] == 2.0  # type: ignore[index]
     monday_only = _report(runs=[row], mode="daily", first=monday.date(), last=monday.date())
     assert monday_only["numbers"]["hours_actual"] == 1.0  # type: ignore[index]
+
+
+def test_a_done_task_counts_in_the_period_it_was_finished() -> None:
+    """A task's finish time says when it was done: finished on Tuesday of this week while
+    planned for next week, it is done this week and not next; a row from before tasks kept
+    a finish time still counts in the period it was planned in."""
+    tuesday = datetime(2026, 11, 10, 15, tzinfo=UTC)
+    next_week = datetime(2026, 11, 18, 9, tzinfo=UTC)
+    tasks = [
+        TaskRow(1, "A", 4, "done", next_week, None, False, tuesday),
+        TaskRow(2, "B", 2, "done", tuesday, None, False),  # no finish time: planned here
+        TaskRow(3, "C", 2, "todo", None, None, False),
+    ]
+    this = _report(tasks=tasks)["numbers"]
+    assert this["tasks_done"] == 2, this  # type: ignore[index]
+    later = _report(
+        tasks=tasks,
+        first=date(2026, 11, 16),
+        last=date(2026, 11, 22),
+        now=datetime(2026, 11, 23, tzinfo=UTC),
+    )["numbers"]
+    assert later["tasks_done"] == 0, later  # type: ignore[index]

@@ -169,6 +169,53 @@ async def test_stop_validation(client: httpx.AsyncClient):
     assert (await client.post(f"{R}/0/stop")).status_code == 422
 
 
+async def test_stop_with_more_hours_than_between_its_start_and_end_is_422(
+    client: httpx.AsyncClient,
+):
+    """A run from 09:00 to 10:00 stopped with actual_hours 3 was stored as 3 h of work done
+    in one hour (and learned from); more than the span between its start and the end given
+    (beyond 36 s of rounding) is a 422 naming actual_hours, and the run stays open."""
+    template = await _template(client)
+    run = (
+        await client.post(
+            R, json={"process_template_id": template, "started_at": "2026-03-02T09:00:00Z"}
+        )
+    ).json()
+    end = "2026-03-02T10:00:00Z"
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": end, "actual_hours": 3})
+    assert r.status_code == 422, r.text
+    assert fields(r) == ["actual_hours"] and "1 h" in r.json()["errors"][0]["message"], r.text
+    assert (await client.get(f"{R}/{run['id']}")).json()["status"] == "in_progress"
+    # Rounded up to the hundredth: 1.01 h for 1 h passes; fewer hours than the span too.
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": end, "actual_hours": 1.01})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 1.01, r.text
+    # A run recorded at one instant (its end at its start) says nothing of how long it took.
+    at = "2026-03-03T09:00:00Z"
+    run = (await client.post(R, json={"process_template_id": template, "started_at": at})).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": at, "actual_hours": 3})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 3, r.text
+
+
+async def test_true_and_false_are_no_hours_or_ids(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """pydantic's lax mode read true as 1: a run of task 1 with 1 h estimated and stopped
+    at 1 h of work."""
+    template = await _template(client)
+    task_id = await _task(db_session, template, 2.0)
+    for body in (
+        {"task_id": True},
+        {"process_template_id": True},
+        {"process_template_id": template, "estimated_hours": True},
+    ):
+        r = await client.post(R, json=body)
+        assert r.status_code == 422 and fields(r) == [next(reversed(body))], (body, r.text)
+    run = (await client.post(R, json={"task_id": task_id})).json()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": False})
+    assert r.status_code == 422 and fields(r) == ["actual_hours"], r.text
+    assert await _runs(db_session) == 1
+
+
 async def test_list_filters(client: httpx.AsyncClient, db_session: AsyncSession):
     template = await _template(client)
     task_id = await _task(db_session, template, 1.0)

@@ -169,3 +169,91 @@ async def test_a_stored_sop_that_no_longer_reads_never_fails_the_list(
     r = await client.post(f"/api/v1/planner/plans/{worse.id}/approve")
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["field"] == "sop"
+
+
+async def test_an_edited_estimate_is_explained_as_set_by_hand(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    """After a PUT changed a task's hours, the plan's `estimates[]` still explained the old
+    figure (the library's 1 h, its interval around 1 h) beside the new 2.5 h."""
+    plan = await new_plan(client)
+    before = {e["task_id"]: e for e in plan["estimates"]}
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][0]["estimate_hours"] = 2.5  # contract, 1 h in the library
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+    assert r.status_code == 200, r.text
+    after = {e["task_id"]: e for e in r.json()["estimates"]}
+    contract = after["contract"]
+    assert contract["hours"] == 2.5 and contract["basis"] == "hand", contract
+    assert "set by hand" in contract["note"] and "1 h" in contract["note"], contract
+    assert contract["low_hours"] <= 2.5 <= contract["high_hours"], contract
+    assert contract["ratio"] == 2.5, contract  # against the library's 1 h, still its baseline
+    assert contract["library_hours"] == before["contract"]["library_hours"] == 1.0
+    assert {k: v for k, v in after.items() if k != "contract"} == {
+        k: v for k, v in before.items() if k != "contract"
+    }
+    # A task removed takes its explanation along; a new one is set by hand too.
+    extra = {**sop["steps"][1]["tasks"][0], "id": "extra", "estimate_hours": 0.5}
+    sop["steps"][1]["tasks"] = [sop["steps"][1]["tasks"][0], extra]  # no audit any more
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+    assert r.status_code == 200, r.text
+    after = {e["task_id"]: e for e in r.json()["estimates"]}
+    assert set(after) == {"contract", "kickoff", "accounts", "extra"}, after
+    assert after["extra"]["basis"] == "hand" and after["extra"]["library_hours"] is None
+    assert after["contract"]["hours"] == 2.5 and "version 2" in after["contract"]["note"]
+    # Runs of the task are still measured against the library and counted for its workflow.
+    r = await client.post(f"/api/v1/planner/plans/{plan['id']}/approve")
+    assert r.status_code == 200, r.text
+    task = await db_session.scalar(
+        select(Task).where(Task.plan_id == plan["id"], Task.plan_task_key == "contract")
+    )
+    assert task is not None and task.estimate_hours == 2.5
+    assert task.metadata_["library_hours"] == 1.0
+    assert task.metadata_["workflow_id"] == library["onboarding"].id
+
+
+def test_an_edited_tasks_calibration_goes_with_its_old_figure() -> None:
+    """The calibration record ("calibrated from 1 h to 1.4 h") explained the old figure
+    too: the CLI showed "(was 1 h)" beside the hand-set one."""
+    from almanac.ontology.sop import stored_sop
+    from almanac.planner.estimates import explained_after_edit
+
+    def est(key: str, hours: float) -> dict[str, Any]:
+        return {
+            "task_id": key,
+            "library_hours": 1.0,
+            "hours": hours,
+            "low_hours": hours / 2,
+            "high_hours": hours * 2,
+            "ratio": hours,
+            "basis": "workflow",
+            "note": "from history",
+        }
+
+    def cal(key: str) -> dict[str, Any]:
+        return {"task_id": key, "from_hours": 1.0, "to_hours": 1.4, "ratio": 1.4}
+
+    sop = stored_sop(
+        {
+            "title": "P",
+            "steps": [
+                {
+                    "id": "s",
+                    "title": "S",
+                    "tasks": [
+                        {"id": "a", "title": "A", "estimate_hours": 3.0},
+                        {"id": "b", "title": "B", "estimate_hours": 1.4},
+                    ],
+                }
+            ],
+        }
+    )
+    meta = {"estimates": [est("a", 1.4), est("b", 1.4)], "calibration": [cal("a"), cal("b")]}
+    out = explained_after_edit(meta, sop, 3)
+    assert out["calibration"] == [cal("b")]
+    a, b = out["estimates"]
+    assert b == est("b", 1.4)
+    assert a["hours"] == 3.0 and a["basis"] == "hand" and a["ratio"] == 3.0
+    assert (a["low_hours"], a["high_hours"]) == (1.5, 6.0)  # the spread kept around 3 h
+    assert a["note"] == "set by hand in version 3 (was 1.4 h: from history)"
+    assert explained_after_edit({}, sop, 3) == {}  # nothing explained: nothing to keep true

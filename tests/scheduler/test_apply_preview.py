@@ -67,3 +67,43 @@ async def test_applying_a_preview_with_other_parameters_is_422_naming_the_field(
     assert r.status_code == 200, r.text
     assert r.json()["window_start"] == preview["window_start"]
     assert r.json()["window_end"] == preview["window_end"]
+
+
+async def test_a_stale_preview_says_a_task_was_fully_recorded_not_closed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A task whose whole estimate was recorded after the preview leaves what the solve
+    places, but it is still open: the 409 said it "was closed"."""
+    plan = await make_plan(
+        db_session,
+        [{"key": "a", "estimate_hours": 1.0}, {"key": "b", "estimate_hours": 1.0}],
+    )
+    plan_id = plan.id  # a 4xx expires the row
+    preview = (await schedule(sched_client, plan_id, horizon_days=5)).json()
+    tasks = (await sched_client.get("/api/v1/planner/tasks", params={"plan": plan_id})).json()
+    by_key = {t["key"]: t["id"] for t in tasks["items"]}
+    r = await sched_client.post(f"/api/v1/planner/tasks/{by_key['a']}/time", json={"hours": 1})
+    assert r.status_code == 200 and r.json()["task"]["status"] == "in_progress", r.text
+    r = await sched_client.patch(f"/api/v1/planner/tasks/{by_key['b']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    r = await schedule(
+        sched_client, plan_id, dry_run=False, run_id=preview["run_id"], horizon_days=5
+    )
+    assert r.status_code == 409, r.text
+    said = sorted(e["message"] for e in r.json()["errors"])
+    assert said == [
+        f"task p{plan_id}/a was fully recorded (no hours left to plan)",
+        f"task p{plan_id}/b was closed",
+    ], said
+
+
+def test_a_task_with_hours_left_again_is_not_called_new() -> None:
+    """The way back: a task fully recorded at the preview whose estimate was raised since."""
+    from almanac.scheduler.calendar_model import changes_since
+
+    old = {"tasks": {}, "recorded": ["p1/a"]}
+    new = {"tasks": {"p1/a": "2026-12-01T09:00:00+00:00", "p1/b": "x"}, "recorded": []}
+    assert changes_since(old, new) == [
+        "task p1/a was given hours to plan again",
+        "task p1/b was new",
+    ]

@@ -242,6 +242,31 @@ async def test_pinned_block_survives_replan(
     assert r.json()["violations"] == []
 
 
+async def test_a_moved_block_moves_its_tasks_scheduled_start(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A block moved by hand left the task's `scheduled_start` where the solve had put it."""
+    plan = await make_plan(db_session, TASKS)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    review = next(b for b in r.json()["blocks"] if b["task_key"] == "review")
+    task = (
+        await db_session.scalars(
+            select(Task).where(Task.plan_id == plan.id, Task.plan_task_key == "review")
+        )
+    ).one()
+    assert task.scheduled_start == parse(review["start"])
+    friday = next_monday() + timedelta(days=4)
+    new_start, new_end = at(friday, 15), at(friday, 16)
+    r = await sched_client.put(
+        f"{URL}/calendar/{review['almanac_id']}",
+        json={"start": new_start.isoformat(), "end": new_end.isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.get(f"/api/v1/planner/tasks/{task.id}")
+    assert parse(r.json()["scheduled_start"]) == new_start, r.text
+
+
 async def test_move_rejects_foreign_and_bad_ids(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):

@@ -290,3 +290,35 @@ async def test_recording_the_last_hours_frees_every_future_block(
     after = await stored(db_session)
     assert of(after, mine) == {} and of(await feed(sched_client), mine) == {}
     assert of(after, theirs) == of(before, theirs)
+
+
+async def test_freed_blocks_leave_the_tasks_scheduled_start_true_to_its_blocks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """A task whose future blocks were all freed kept its old `scheduled_start` (the task
+    list and today's view said it starts at a block that is no longer there)."""
+    tasks = [{"key": "build", "estimate_hours": 2.0}, {"key": "test", "estimate_hours": 1.0}]
+    plan = await scheduled(db_session, sched_client, tasks, "A")
+    build = await task_id(db_session, plan.id, "build")
+    test = await task_id(db_session, plan.id, "test")
+    r = await sched_client.get(f"{URL}/{build}")
+    assert r.json()["scheduled_start"] is not None, r.text
+    left = await sched_client.get(f"{URL}/{test}")
+    assert left.json()["scheduled_start"] is not None, left.text
+
+    r = await sched_client.post(f"{URL}/{build}/time", json={"hours": 2.0})  # fully recorded
+    assert r.status_code == 200, r.text
+    assert r.json()["blocks"] and r.json()["task"]["scheduled_start"] is None, r.text
+    r = await sched_client.get(f"{URL}/{build}")
+    assert r.json()["scheduled_start"] is None, r.text
+    # The other task's blocks stay, and so does its start.
+    r = await sched_client.get(f"{URL}/{test}")
+    assert r.json()["scheduled_start"] == left.json()["scheduled_start"], r.text
+
+    # A closed plan frees every future block: no task of it starts anywhere any more.
+    r = await sched_client.post(
+        f"/api/v1/planner/plans/{plan.id}/status", json={"status": "cancelled"}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.get(f"{URL}/{test}")
+    assert r.json()["scheduled_start"] is None, r.text

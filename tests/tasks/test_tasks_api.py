@@ -314,3 +314,88 @@ async def test_a_deadline_before_the_tasks_earliest_start_is_refused(
     assert r.status_code == 200, r.text
     r = await sched_client.patch(f"{URL}/{tid}", json={"deadline": at(monday, 17).isoformat()})
     assert r.status_code == 200, r.text
+
+
+async def test_a_run_never_ends_after_now_when_its_last_hours_were_recorded_ahead(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A time record may end up to a day ahead (a clock running fast); closing the task
+    then ended its run in the future, and time recorded on a done task started and ended
+    its run in the future."""
+    plan = await make_plan(db_session, TASKS)
+    by_key = await ids(db_session, plan.id)
+    ahead = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    # Time recorded ahead, then the task closed.
+    r = await sched_client.post(
+        f"{URL}/{by_key['research']}/time", json={"hours": 0.5, "ended_at": ahead}
+    )
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{by_key['research']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    # The task closed first, then time recorded ahead (a completed run at once).
+    r = await sched_client.patch(f"{URL}/{by_key['draft']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(
+        f"{URL}/{by_key['draft']}/time", json={"hours": 0.5, "ended_at": ahead}
+    )
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC)
+    runs = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id.in_(by_key.values()))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    assert len(runs) == 2
+    for run in runs:
+        assert run.status == "completed"
+        assert run.ended_at is not None and run.started_at is not None
+        assert run.ended_at <= now, (run.task_id, run.ended_at, now)
+        assert run.started_at <= run.ended_at, (run.task_id, run.started_at, run.ended_at)
+
+
+async def test_time_recorded_past_what_a_run_may_hold_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Each record is at most 24 h, but records added up without bound: a task's run took
+    more hours than an execution run may hold (10,000, what the runs endpoint accepts)."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1.0})
+    assert r.status_code == 200, r.text
+    run = await db_session.get(ExecutionRun, r.json()["execution_run_id"])
+    assert run is not None
+    run.actual_hours = 9_990.0  # 416 days of 24 h records, written at once
+    await db_session.flush()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 10.0})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 10_000, r.text
+    # Bad input last: a failed request rolls back the test's transaction too.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.5})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "hours" and "10000" in error["message"], error
+
+
+async def test_true_and_false_are_no_hours_or_priority(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`{"hours": true}` recorded 1 h (pydantic's lax mode reads true as 1), and
+    `{"priority": true}` set priority 1; a number written as a string still counts, as in
+    every other schema."""
+    plan = await make_plan(db_session, TASKS)
+    tid = (await ids(db_session, plan.id))["draft"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": "1.5"})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 1.5, r.text
+    # Bad input last: a failed request rolls back the test's transaction too.
+    for path, body in (
+        (f"{URL}/{tid}/time", {"hours": True}),
+        (f"{URL}/{tid}", {"estimate_hours": True}),
+        (f"{URL}/{tid}", {"priority": True}),
+        (f"{URL}/{tid}", {"estimate_hours": False}),
+    ):
+        send = sched_client.post if path.endswith("/time") else sched_client.patch
+        r = await send(path, json=body)
+        assert r.status_code == 422, (body, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == next(iter(body)) and "true or false" in error["message"], error

@@ -189,6 +189,9 @@ class Task(IdMixin, TimestampsMixin, MetadataMixin, Base):
     deadline: Mapped[datetime | None] = mapped_column()
     scheduled_start: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="todo")
+    # When it was marked done (None while open, cancelled, or done before this was kept):
+    # reflections count it done in that period, with or without time recorded.
+    finished_at: Mapped[datetime | None] = mapped_column()
     client_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
@@ -196,6 +199,7 @@ class Task(IdMixin, TimestampsMixin, MetadataMixin, Base):
         Index("idx_tasks_plan", "plan_id"),
         Index("idx_tasks_status", "status"),
         Index("idx_tasks_scheduled_start", "scheduled_start"),
+        Index("idx_tasks_finished_at", "finished_at"),
     )
 
 

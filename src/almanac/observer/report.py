@@ -32,6 +32,7 @@ class TaskRow:
     scheduled_start: datetime | None
     deadline: datetime | None
     billable: bool
+    finished_at: datetime | None = None  # when it was marked done, if that was kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +284,18 @@ def build_report(
         return t is not None and start <= t < end
 
     planned = [t for t in tasks if inside(t.scheduled_start)]
-    # Done: finished in the period (its run completed then), or planned in it and done.
+    # Done: marked done in the period. A done task that kept no finish time (done before
+    # it was kept) counts where its run completed, or where it was planned.
     finished = set(finished_in(runs, start, end))
     done = [
         t
         for t in tasks
-        if t.status in DONE_STATUSES and (t.id in finished or inside(t.scheduled_start))
+        if t.status in DONE_STATUSES
+        and (
+            inside(t.finished_at)
+            if t.finished_at is not None
+            else t.id in finished or inside(t.scheduled_start)
+        )
     ]
     not_done = [t for t in planned if t.status not in DONE_STATUSES]
     period_runs = [r for r in runs if inside(r.at)]

@@ -54,10 +54,18 @@ class ObserverRepository(Repository, PortableRows):
     # -- the period ----------------------------------------------------------------------
 
     async def tasks(self, start: datetime, end: datetime, ids: Sequence[int]) -> list[TaskRow]:
-        """Tasks scheduled or due in [start, end), plus the tasks `ids` (those with blocks)."""
+        """Tasks scheduled, due or finished in [start, end), plus the tasks `ids` (those
+        with blocks)."""
         return [
             TaskRow(
-                t.id, t.title, t.estimate_hours, t.status, t.scheduled_start, t.deadline, t.billable
+                t.id,
+                t.title,
+                t.estimate_hours,
+                t.status,
+                t.scheduled_start,
+                t.deadline,
+                t.billable,
+                t.finished_at,
             )
             for t in await self.task_rows.in_period(start, end, ids)
         ]

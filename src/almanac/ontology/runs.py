@@ -11,7 +11,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
-from almanac.types import six_decimals
+from almanac.types import MIN_WORK_HOURS, six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
@@ -107,6 +107,24 @@ class RunService:
                 field="ended_at",
             )
         actual = body.actual_hours
+        if (
+            actual is not None
+            and body.ended_at is not None
+            and row.started_at is not None
+            and ended_at > row.started_at
+        ):
+            # Both ends known: more hours than lie between them is no work that was done
+            # (a hundredth of an hour over is rounding). Without an end given, or with the
+            # end at the start (a run recorded at one instant, as imports and scripts that
+            # know only the day do), the hours given stand for a session recorded after
+            # the fact.
+            span = round((ended_at - row.started_at).total_seconds() / 3600, 4)
+            if actual > span + MIN_WORK_HOURS:
+                raise ValidationFailed(
+                    f"{actual:g} h is more than the {span:g} h between started_at "
+                    f"({row.started_at.isoformat()}) and ended_at ({ended_at.isoformat()})",
+                    field="actual_hours",
+                )
         if actual is None:
             if row.started_at is None:
                 raise ValidationFailed(

@@ -11,6 +11,7 @@ from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
 from almanac.ontology.sop import SOPStep
 from almanac.types import (
+    NOT_BOOL,
     BigId,
     IntId,
     Metadata,
@@ -43,7 +44,10 @@ Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
 # A subnormal estimate made the run's variance overflow (a 500 when it was stopped).
 RUN_HOURS_MAX = 10_000
 Hours = Annotated[
-    float, Field(ge=0, le=RUN_HOURS_MAX, allow_inf_nan=False), AfterValidator(six_decimals)
+    float,
+    Field(ge=0, le=RUN_HOURS_MAX, allow_inf_nan=False),
+    NOT_BOOL,
+    AfterValidator(six_decimals),
 ]
 Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), json_document(_JSON_LIMIT)]
 Checklist = Annotated[
@@ -239,8 +243,8 @@ class ProcessTemplateList(Page):
 class RunStartIn(Strict):
     """Start a work session on a process template and/or one of its tasks."""
 
-    process_template_id: Id | None = None
-    task_id: Id | None = None
+    process_template_id: Annotated[Id, NOT_BOOL] | None = None
+    task_id: Annotated[Id, NOT_BOOL] | None = None  # true was task 1
     estimated_hours: Hours | None = Field(
         default=None, description="Default: the task's estimate_hours"
     )

@@ -190,6 +190,61 @@ def apply_estimates(
     return Applied(sop.model_copy(update={"steps": steps}), estimates, changes, bounded, held)
 
 
+def _sop_hours(sop: SOP) -> dict[str, float]:
+    return {t.id: t.estimate_hours for step in sop.steps for t in step.tasks}
+
+
+def _by_hand(key: str, hours: float, was: Mapping[str, Any] | None, version: int) -> TaskEstimate:
+    """A figure set by hand: the workflow origin and library baseline its runs are measured
+    against stay; the interval keeps the earlier one's spread around the new figure."""
+    if was is None:
+        prior = prior_estimate(DEFAULT)
+        low, high = interval(hours, hours * prior.low, hours * prior.high)
+        note = f"set by hand in version {version}: not from the library, not calibrated"
+    else:
+        scale = hours / float(was["hours"]) if was.get("hours") else 1.0
+        low, high = interval(hours, float(was["low_hours"]) * scale, was["high_hours"] * scale)
+        note = f"set by hand in version {version} (was {float(was['hours']):g} h: {was['note']})"
+    library = was.get("library_hours") if was is not None else None
+    return TaskEstimate(
+        task_id=key,
+        workflow_id=was.get("workflow_id") if was is not None else None,
+        workflow_task=was.get("workflow_task") if was is not None else None,
+        library_hours=library,
+        hours=hours,
+        low_hours=low,
+        high_hours=high,
+        ratio=round(hours / library, 6) if library else 1.0,
+        basis="hand",
+        note=note,
+    )
+
+
+def explained_after_edit(meta: Mapping[str, Any], sop: SOP, version: int) -> dict[str, Any]:
+    """A plan's `estimates` and `calibration` after an edit to `sop` (pure): each explains
+    the figure the plan now holds. A task whose hours are not those its explanation gives
+    (edited), or a new one, is "set by hand"; a removed task's entries and an edited task's
+    calibration go. A plan that explained no estimate keeps explaining none."""
+    shown = [e for e in meta.get("estimates") or [] if isinstance(e, dict) and "task_id" in e]
+    if not shown:
+        return {}
+    after = _sop_hours(sop)
+    by_task = {str(e["task_id"]): e for e in shown}
+    changed = {k for k, h in after.items() if k not in by_task or by_task[k].get("hours") != h}
+    estimates = [
+        _by_hand(k, h, by_task.get(k), version).model_dump(mode="json")
+        if k in changed
+        else by_task[k]
+        for k, h in after.items()
+    ]
+    calibration = [
+        c
+        for c in meta.get("calibration") or []
+        if isinstance(c, dict) and c.get("task_id") in after and c.get("task_id") not in changed
+    ]
+    return {"estimates": estimates, "calibration": calibration}
+
+
 class Estimator:
     """Past runs → fitted workflows, over the caller's session (never commits)."""
 

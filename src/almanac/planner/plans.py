@@ -13,6 +13,7 @@ from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.sop import SOP, check_sop, stored_sop
+from almanac.planner.estimates import explained_after_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
     ApprovedOut,
@@ -151,6 +152,11 @@ class PlanLifecycleService:
                 )
         await self.repo.save_version(plan, body.note)
         if body.sop is not None:
+            meta = dict(plan.metadata_ or {})
+            # The explanations follow the figures: an edited estimate is set by hand.
+            explained = explained_after_edit(meta, body.sop, plan.version + 1)
+            if explained:
+                plan.metadata_ = {**meta, **explained}
             plan.sop = body.sop.model_dump(mode="json")
         plan.plan_title = body.plan_title or (body.sop.title if body.sop else plan.plan_title)
         plan.version += 1

@@ -62,8 +62,9 @@ class TaskEstimate(BaseModel):
     high_hours: float
     ratio: float  # hours / library_hours before rounding
     # library: no history used; workflow: this workflow's runs (all clients); client: this
-    # client's runs too; plan: a task the library does not have (the LLM's estimate).
-    basis: Literal["library", "workflow", "client", "plan"]
+    # client's runs too; plan: a task the library does not have (the LLM's estimate);
+    # hand: set by hand in an edit of the plan (the note says what it was).
+    basis: Literal["library", "workflow", "client", "plan", "hand"]
     runs: int = 0
     client_runs: int = 0
     task_runs: int = 0

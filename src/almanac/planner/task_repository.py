@@ -261,8 +261,12 @@ class TaskRepository(Repository, PortableRows):
     # -- for the observer ----------------------------------------------------------------------
 
     async def in_period(self, start: datetime, end: datetime, ids: Sequence[int]) -> list[Task]:
-        """Tasks scheduled or due in [start, end), plus the tasks `ids`."""
-        conds = [Task.scheduled_start.between(start, end), Task.deadline.between(start, end)]
+        """Tasks scheduled, due or finished in [start, end), plus the tasks `ids`."""
+        conds = [
+            Task.scheduled_start.between(start, end),
+            Task.deadline.between(start, end),
+            Task.finished_at.between(start, end),
+        ]
         if ids:
             conds.append(Task.id.in_(ids))
         return list(await self.session.scalars(select(Task).where(or_(*conds)).order_by(Task.id)))

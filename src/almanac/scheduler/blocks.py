@@ -10,6 +10,7 @@ from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
+from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
@@ -174,6 +175,7 @@ class BlockService:
         why = "moved by you (pinned)" + (f"; conflicts: {'; '.join(found)}" if found else "")
         moved = replace(old, start=start, end=end, reason=why, fixed=True)
         renumbered = renumber([*[b for b in blocks if b is not old], moved])
+        task.scheduled_start = cm.first_starts(renumbered, [key])[key]
         new_run = await self.repo.add_run(
             plan_id,
             "pinned",

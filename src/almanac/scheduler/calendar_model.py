@@ -282,6 +282,8 @@ def fingerprint(
             cid: row.updated_at.astimezone(UTC).isoformat() if row.updated_at else ""
             for cid, row in sorted(inputs.rows.items())
         },
+        # Open tasks left out because their whole estimate is recorded: not closed.
+        "recorded": sorted(inputs.finished),
         "window": [window[0].isoformat(), window[1].isoformat()],
     }
 
@@ -299,10 +301,17 @@ def changes_since(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         if runs_a.get(plan) != runs_b.get(plan):
             out.append(f"plan {plan} was rescheduled since (run {runs_b.get(plan)})")
     tasks_a, tasks_b = old.get("tasks", {}), new.get("tasks", {})
+    recorded_a, recorded_b = set(old.get("recorded", [])), set(new.get("recorded", []))
     for cid in sorted(set(tasks_a) | set(tasks_b)):
-        if tasks_a.get(cid) != tasks_b.get(cid):
-            what = "closed" if cid not in tasks_b else "new" if cid not in tasks_a else "edited"
-            out.append(f"task {cid} was {what}")
+        if tasks_a.get(cid) == tasks_b.get(cid):
+            continue
+        if cid not in tasks_b:
+            what = "fully recorded (no hours left to plan)" if cid in recorded_b else "closed"
+        elif cid not in tasks_a:
+            what = "given hours to plan again" if cid in recorded_a else "new"
+        else:
+            what = "edited"
+        out.append(f"task {cid} was {what}")
     if old.get("window") != new.get("window"):
         out.append("the window differs")
     return out
@@ -354,3 +363,15 @@ def no_working_time(problem: Problem) -> bool:
                 return False
         day += timedelta(days=1)
     return True
+
+
+def first_starts(blocks: Sequence[Block], keys: Sequence[str]) -> dict[str, datetime | None]:
+    """Each task key's earliest block in a plan's schedule (None: no block there), as the
+    writer sets `tasks.scheduled_start` from what it writes; freeing and moving blocks
+    keep it so."""
+    out: dict[str, datetime | None] = dict.fromkeys(keys)
+    for b in blocks:
+        first = out.get(b.task_id)
+        if b.task_id in out and (first is None or b.start < first):
+            out[b.task_id] = b.start
+    return out

@@ -20,7 +20,7 @@ from almanac.models.status import CLOSED_PLAN_STATUSES
 from almanac.planner.plans import PlanLifecycleService
 from almanac.planner.schemas import PlanStatusIn
 from almanac.scheduler import problem as pb
-from almanac.scheduler.calendar_model import all_recorded, remaining_hours
+from almanac.scheduler.calendar_model import all_recorded, first_starts, remaining_hours
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.pending import queued, write_or_queue
@@ -124,6 +124,8 @@ class BlockFreeing:
         if not cuts:
             return BlockChanges()
         await self._unpin(task, cuts)
+        # Its start is its earliest block left (None when all went), not a freed one.
+        task.scheduled_start = first_starts(kept, [key])[key]
         what: dict[str, Any] = {"task": key, "freed": sum(c.end is None for c in cuts)}
         what["shortened"] = len(cuts) - what["freed"]
         written = await self._write(task.plan_id, run.metadata_ or {}, kept, cuts, what)
@@ -152,6 +154,11 @@ class BlockFreeing:
         if not cuts:
             return BlockChanges()
         kept = [b for b in blocks if b.start < now]
+        ids = await self.tasks.ids_by_key([plan_id])
+        starts = first_starts(kept, sorted({c.block.task_id for c in cuts}))
+        await self.tasks.set_scheduled_start(
+            {ids[(plan_id, k)]: at for k, at in starts.items() if (plan_id, k) in ids}
+        )
         what: dict[str, Any] = {"plan": plan_id, "freed": len(cuts)}
         written = await self._write(plan_id, run.metadata_ or {}, kept, cuts, what)
         return BlockChanges(blocks=[self._out(plan_id, c) for c in cuts], calendar=written)

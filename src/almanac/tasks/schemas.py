@@ -21,6 +21,7 @@ from pydantic_core import InitErrorDetails
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
 from almanac.types import (
+    NOT_BOOL,
     WORK_HOURS,
     AwareDatetime,
     BigId,
@@ -49,6 +50,7 @@ class TaskOut(BaseModel):
     earliest_start: datetime | None
     deadline: datetime | None
     scheduled_start: datetime | None
+    finished_at: datetime | None  # when it was marked done; None while not done
     client_id: int | None
 
 
@@ -135,8 +137,8 @@ class TaskPatch(Strict):
     title: (
         Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)] | None
     ) = None
-    estimate_hours: Annotated[float, work_bounds(le=1000), WORK_HOURS] | None = None
-    priority: Annotated[int, Field(ge=1, le=4)] | None = None  # 1 low ... 4 urgent
+    estimate_hours: Annotated[float, work_bounds(le=1000), NOT_BOOL, WORK_HOURS] | None = None
+    priority: Annotated[int, Field(ge=1, le=4), NOT_BOOL] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
     status: TaskStatus | None = None
 
@@ -158,7 +160,7 @@ class TaskPatch(Strict):
 class TimeIn(Strict):
     """Hours worked on a task; `idempotency_key` makes a retried request count once."""
 
-    hours: Annotated[float, work_bounds(gt=0, le=24), WORK_HOURS]
+    hours: Annotated[float, work_bounds(gt=0, le=24), NOT_BOOL, WORK_HOURS]
     ended_at: WorkTime | None = None  # default now; at most a day ahead, five years back
     note: Annotated[str, Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None

@@ -14,6 +14,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
+from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
@@ -155,6 +156,9 @@ class TaskService:
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
+            # When it was finished, with or without time recorded: reflections count it
+            # done then (a task done with no run had no finish time, and counted nowhere).
+            task.finished_at = datetime.now(UTC) if body.status == "done" else None
             if body.status in CLOSED:
                 changed = await self._close(task)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
@@ -181,8 +185,10 @@ class TaskService:
             # The work ended when its last hours were logged, not when the task is closed:
             # estimates weigh runs by when they happened (a week's log closed later counted
             # as work done today, and the plan said its latest run was today).
+            # An entry may end up to a day ahead (a clock running fast): never after now.
+            now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
-            run.ended_at = run.ended_at or (max(logged) if logged else datetime.now(UTC))
+            run.ended_at = run.ended_at or min(max(logged, default=now), now)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -196,7 +202,11 @@ class TaskService:
         task = await self._task(task_id, for_update=True)
         if task.status == "cancelled":
             raise ValidationFailed("the task is cancelled; no time can be recorded", field="hours")
-        ended = body.ended_at or datetime.now(UTC)
+        now = datetime.now(UTC)
+        ended = body.ended_at or now
+        # The entry keeps the end it was given; the run's times never pass now (an entry may
+        # end up to a day ahead: a clock running fast).
+        until = min(ended, now)
         run = await self.runs.run_for_task(task.id)
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
@@ -208,6 +218,15 @@ class TaskService:
                 actual_hours=float(run.actual_hours or 0),
                 duplicate=True,
             )
+        held = float(run.actual_hours or 0) if run is not None else 0.0
+        if held + body.hours > RUN_HOURS_MAX:
+            # What the runs endpoint accepts for a run: records of up to 24 h added up past
+            # it without bound.
+            raise ValidationFailed(
+                f"{held:g} h are recorded on this task; {body.hours:g} h more would pass the "
+                f"{RUN_HOURS_MAX} h an execution run may hold",
+                field="hours",
+            )
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
@@ -217,8 +236,8 @@ class TaskService:
             run = await self.runs.new_run(
                 process_template_id=task.process_template_id,
                 task_id=task.id,
-                started_at=ended - timedelta(hours=body.hours),
-                ended_at=ended if task.status == "done" else None,
+                started_at=until - timedelta(hours=body.hours),
+                ended_at=until if task.status == "done" else None,
                 actual_hours=body.hours,
                 estimated_hours=(
                     None if task.estimate_hours is None else six_decimals(task.estimate_hours)
