@@ -79,3 +79,34 @@ def test_reindex_reembeds_document_chunks(cli_env: AppState, tmp_path: Path, pg_
     assert code == 0 and "0 document chunks" in out
     code, out = invoke("recall", "laptop IT desk")
     assert code == 0 and "Return the laptop" in out
+
+
+def test_a_folder_named_like_a_file_and_a_broken_link_are_no_traceback(
+    cli_env: AppState, tmp_path: Path
+):
+    # Before: `notes.md/` (a folder) and a dangling link were read as files, and the
+    # IsADirectoryError or FileNotFoundError ended the command with a traceback.
+    (tmp_path / "notes.md").mkdir()
+    (tmp_path / "notes.md" / "inside.txt").write_text("Kept inside a folder named notes.md.\n")
+    (tmp_path / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    (tmp_path / "ok.md").write_text("# Kept\n\nA plain document.\n")
+
+    result = runner.invoke(app, ["docs", "add", str(tmp_path), "--json"])
+
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    rows = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"inside.txt", "gone.md", "ok.md"}  # the folder is walked, not read
+    assert rows["inside.txt"]["status"] == rows["ok.md"]["status"] == "created"
+    assert rows["gone.md"]["status"] == "failed"
+    assert "does not exist" in rows["gone.md"]["error"]
+
+
+def test_a_device_is_refused_unread(cli_env: AppState):
+    # Before: a device was read to its end (/dev/zero until the machine ran out of memory:
+    # a device has no size to check first). /dev/null ends at once, so this is safe to run
+    # on the old code: it sent an empty upload.
+    result = runner.invoke(app, ["docs", "add", "/dev/null", "--json"])
+    assert result.exit_code == 1, result.output
+    (row,) = json.loads(result.stdout)
+    assert row["status"] == "failed" and "not a regular file" in row["error"]
