@@ -60,6 +60,10 @@ async def open_session(
     """Sign in with a key: sets the `almanac_session` cookie; keep the CSRF token."""
     principal = await KeyService(uow.session).verify(body.key.strip())
     if principal is None:
+        # Counted as a wrong key in a header is: the sign-in form was a way to try keys
+        # without limit (and a database lookup each) after the API answered 429.
+        address = request.client.host if request.client else "unknown"
+        await auth_runtime(state).check_failure(address)
         raise Unauthorized("the API key is not valid (unknown, mistyped or revoked)")
     opened = await SessionService(uow.session).open(
         principal, state.settings.security.session_hours
