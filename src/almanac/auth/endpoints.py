@@ -53,7 +53,7 @@ async def revoke_key(name: NamePath, uow: UoW, state: State) -> KeyOut:
     return out
 
 
-@router.post("/session")
+@router.post("/session", responses=answers(429))
 async def open_session(
     body: SessionIn, request: Request, response: Response, uow: UoW, state: State
 ) -> SessionOut:
