@@ -4,13 +4,14 @@ the running server when one answers, else running the app in-process."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 
 from almanac.state import AppState
 from tests.live_server import LiveServer, free_port
 from tests.mcp.helpers import failed, ok, stdio_session
-from tests.mcp.test_mcp_http import TOOLS
+from tests.mcp.test_mcp_http import READ_TOOLS, TOOLS
 
 
 async def test_stdio_uses_the_running_server(
@@ -44,10 +45,14 @@ async def test_stdio_to_a_url_with_a_proxy_login_still_sends_the_key(
 
 
 async def test_stdio_runs_in_process_when_no_server_answers(
-    live_server: LiveServer, committed_state: AppState
+    live_server: LiveServer, committed_state: AppState, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    env = dict(live_server.env, ALMANAC_SERVER__PORT=str(free_port()))  # nothing listens
+    # Another port alone still found the live server's record in its data folder (so this
+    # ran through the server); a folder with no record, and nothing listens.
+    env = dict(
+        live_server.env, ALMANAC_DATA_DIR=str(tmp_path), ALMANAC_SERVER__PORT=str(free_port())
+    )
     async with stdio_session(env) as s:
         _, out = await ok(s, "remember", content=f"Passport renewal in May ({tag})")
         text, _ = await ok(s, "recall", query=f"passport {tag}")
@@ -65,3 +70,25 @@ async def test_stdio_with_a_refused_key_answers_every_call_with_the_api_error(
         assert {t.name for t in (await s.list_tools()).tools} == TOOLS
         for tool, args in (("recall", {"query": "x"}), ("remember", {"content": "x"})):
             assert "(401)" in await failed(s, tool, **args)
+
+
+async def test_stdio_in_process_keeps_the_keys_scope(
+    live_server: LiveServer, committed_state: AppState, tmp_path: Path
+) -> None:
+    """Before: with no server answering, the app ran in-process as the owner whatever the
+    key: a read key got every tool, and its writes (a forget_subject too) went through."""
+    key = live_server.create_key(f"stdio-read-{uuid.uuid4().hex[:6]}", "read")
+    # A data folder no server has recorded itself in: the app runs in-process.
+    env = dict(
+        live_server.env,
+        ALMANAC_DATA_DIR=str(tmp_path),
+        ALMANAC_SERVER__PORT=str(free_port()),
+        ALMANAC_API_KEY=key,
+    )
+    async with stdio_session(env) as s:
+        assert {t.name for t in (await s.list_tools()).tools} == READ_TOOLS
+        assert "(403)" in await failed(s, "remember", content="a read key cannot write this")
+        await ok(s, "recall", query="anything")
+    env = dict(env, ALMANAC_API_KEY="alm_not-a-key")
+    async with stdio_session(env) as s:
+        assert "(401)" in await failed(s, "recall", query="anything")

@@ -31,7 +31,9 @@ def mcp(
     settings = Settings()
 
     async def go() -> None:
-        async with api_client(settings, url) as client:
+        # In-process too the tools act with that key: a desktop assistant given a read key
+        # got every tool, forget_subject included, whenever no server was running.
+        async with api_client(settings, url, as_owner=key is None) as client:
             await serve_stdio(client, key, out)
 
     anyio.run(go)

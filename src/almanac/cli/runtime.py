@@ -130,9 +130,13 @@ async def api_client(
     *,
     in_process: bool = False,
     timeout: float = 120,
+    as_owner: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the API: the running server (unless `in_process`), else the app
-    in-process (same routes, validation and errors) over ASGI."""
+    in-process (same routes, validation and errors) over ASGI.
+
+    In-process, requests act as the owner (`LOCAL_OWNER`) unless `as_owner` is False: then
+    each request's own key is checked, scope and all, as the server would."""
     base, record = (None, None) if in_process else _target(settings, url, service)
     if base is not None:
         async with _remote(base, record, timeout) as client:
@@ -145,8 +149,9 @@ async def api_client(
     async with local_state(settings) as state:
         app = create_app(state=state)
         app.dependency_overrides[get_state] = lambda: state
-        # In-process, the CLI opened the database itself: it acts as the owner (admin).
-        app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
+        if as_owner:
+            # In-process, the CLI opened the database itself: it acts as the owner (admin).
+            app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://localhost", timeout=timeout
