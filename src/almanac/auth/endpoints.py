@@ -40,7 +40,7 @@ async def create_key(body: KeyIn, uow: UoW) -> KeyCreatedOut:
     return await KeyService(uow.session).create(body.name, body.scope)
 
 
-@router.delete("/keys/{name}", dependencies=[AdminOnly])
+@router.delete("/keys/{name}", dependencies=[AdminOnly], responses=answers(409))
 async def revoke_key(name: NamePath, uow: UoW, state: State) -> KeyOut:
     """Revoke a key at once (in this process; others within `key_cache_seconds`)."""
     out, key_id = await KeyService(uow.session).revoke(name)
