@@ -3,7 +3,10 @@ the running server when one answers, else running the app in-process."""
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -92,3 +95,44 @@ async def test_stdio_in_process_keeps_the_keys_scope(
     env = dict(env, ALMANAC_API_KEY="alm_not-a-key")
     async with stdio_session(env) as s:
         assert "(401)" in await failed(s, "recall", query="anything")
+
+
+class _Limited(BaseHTTPRequestHandler):
+    """An API that knows the key and answers every other call 429."""
+
+    calls: list[str] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).calls.append(self.path)
+        if self.path.startswith("/api/v1/auth/me"):
+            self._send(200, {"name": "k", "scope": "admin"})
+        else:
+            self._send(429, {"title": "Too many requests", "status": 429, "detail": "slow down"})
+
+    def _send(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("retry-after", "0")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+async def test_stdio_says_a_rate_limit_at_once(live_server: LiveServer, tmp_path: Path) -> None:
+    """The CLI waits out a 429 (a folder of documents must not fail past the limit); an
+    assistant's tool call must not: it is answered with the 429, sent once."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Limited)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = dict(live_server.env, ALMANAC_DATA_DIR=str(tmp_path), ALMANAC_URL=url)
+    try:
+        async with stdio_session(env) as s:
+            assert "(429)" in await failed(s, "recall", query="anything")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len([p for p in _Limited.calls if p.startswith("/api/v1/memory/recall")]) == 1

@@ -33,7 +33,8 @@ def mcp(
     async def go() -> None:
         # In-process too the tools act with that key: a desktop assistant given a read key
         # got every tool, forget_subject included, whenever no server was running.
-        async with api_client(settings, url, as_owner=key is None) as client:
+        # A rate limit is the tool's answer at once, not a wait of minutes (paced=False).
+        async with api_client(settings, url, as_owner=key is None, paced=False) as client:
             await serve_stdio(client, key, out)
 
     anyio.run(go)

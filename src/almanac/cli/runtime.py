@@ -71,11 +71,14 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 @asynccontextmanager
-async def _remote(base: str, record: Any, timeout: float = 120) -> AsyncIterator[httpx.AsyncClient]:
+async def _remote(
+    base: str, record: Any, timeout: float = 120, paced: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
     from almanac.cli import connect
 
     headers = key_headers(connect.api_key(), base)  # X-API-Key beside a login in the URL
-    async with PacedClient(base_url=base, timeout=timeout, headers=headers) as client:
+    kind = PacedClient if paced else httpx.AsyncClient
+    async with kind(base_url=base, timeout=timeout, headers=headers) as client:
         try:
             yield client
         except httpx.TimeoutException as exc:
@@ -131,15 +134,18 @@ async def api_client(
     in_process: bool = False,
     timeout: float = 120,
     as_owner: bool = True,
+    paced: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the API: the running server (unless `in_process`), else the app
     in-process (same routes, validation and errors) over ASGI.
 
     In-process, requests act as the owner (`LOCAL_OWNER`) unless `as_owner` is False: then
-    each request's own key is checked, scope and all, as the server would."""
+    each request's own key is checked, scope and all, as the server would. A server's 429
+    is waited out (`PacedClient`) unless `paced` is False: an assistant's tool call
+    should say it at once rather than wait minutes."""
     base, record = (None, None) if in_process else _target(settings, url, service)
     if base is not None:
-        async with _remote(base, record, timeout) as client:
+        async with _remote(base, record, timeout, paced) as client:
             yield client
         return
     from almanac.app import create_app
