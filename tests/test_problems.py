@@ -30,3 +30,28 @@ async def test_a_json_body_that_cannot_be_parsed_says_why(client: httpx.AsyncCli
     assert await db_session.scalar(Event.__table__.select().with_only_columns(Event.id)) is None
     # A readable body still works.
     await ok(await client.post(URL, json={"content": "fine"}), 201)
+
+
+def test_an_html_page_is_summarised_not_pasted() -> None:
+    """A proxy's or another server's error page: the CLI printed its markup as the error."""
+    from almanac.http_problems import decode_problem
+
+    page = (
+        "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+        "<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body>"
+        "</html>\n"
+    )
+    message = decode_problem(502, page.encode(), "Bad Gateway").message()
+    assert "<" not in message and "\n" not in message
+    assert message.startswith("HTTP 502 Bad Gateway with an HTML page titled '502 Bad Gateway'")
+    assert "another server or a proxy" in message
+    # Text that is no page is kept as it came.
+    assert decode_problem(502, b"bad gateway", "Bad Gateway").message() == "bad gateway"
+
+
+def test_the_cli_says_which_answer_an_html_page_was(monkeypatch) -> None:
+    from almanac.cli import connect
+
+    page = "<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>"
+    text = connect.problem_text(page, 404)
+    assert text.startswith("HTTP 404 with an HTML page titled 'Welcome to nginx!'"), text

@@ -112,11 +112,19 @@ def _count(value: Any, name: str, low: int, high: int) -> int:
         raise _bad(name, f"a whole number ({low} to {high})") from None
 
 
-def _number(value: Any, name: str) -> Any:
-    """A float argument JSON can carry (NaN and infinities cannot be sent)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _bad(name, "a finite number")
-    return value
+def _fraction(value: Any, name: str) -> float:
+    """A number from 0 to 1 (also "0.8"). Checked here so the message names the tool's
+    argument: the API's named `salience_score`, a field the model never saw."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(name, "a number from 0 to 1")
+    if not math.isfinite(value) or not 0 <= value <= 1:  # NaN cannot be sent as JSON
+        raise _bad(name, "a number from 0 to 1")
+    return float(value)
 
 
 _FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -452,7 +460,7 @@ class Tools:
             body = {
                 "content": content,
                 "client_id": self._client(__user__, client_id),
-                "salience_score": _number(importance, "importance"),
+                "salience_score": _fraction(importance, "importance"),
                 "event_source": "openwebui",
             }
             out = await self._call("POST", "/api/v1/memory/remember", __user__, json=body)

@@ -6,7 +6,9 @@ HTTP client can all import it without loading the app.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +43,31 @@ def decode_problem(status: int, body: Any, reason: str = "") -> Problem:
         try:
             body = json.loads(text) if text else None
         except ValueError:
-            body = text[:TEXT_MAX]  # an HTML error page from a proxy, say
+            body = _page(text, f"HTTP {status} {reason}".strip()) or text[:TEXT_MAX]
     fallback = reason or f"HTTP {status}"
     if not isinstance(body, dict):
         return Problem(status, fallback, str(body or fallback))
     title = str(body.get("title") or fallback)
     errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     return Problem(status, title, str(body.get("detail") or title), errors)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _page(text: str, answered: str) -> str | None:
+    """An HTML page (a proxy's error page, another server's) summarised by its title, or
+    None for other text: the CLI pasted the whole page, markup and all, as its error."""
+    head = text.lstrip()[:TEXT_MAX].lower()
+    if not head.startswith("<") or "html" not in head:
+        return None
+    found = _TITLE.search(text[:20_000])
+    title = " ".join(html.unescape(found.group(1)).split())[:120] if found else ""
+    named = f" titled {title!r}" if title else ""
+    return (
+        f"{answered} with an HTML page{named} instead of Almanac's API answer: another "
+        "server or a proxy answered (is the URL right, and is Almanac running behind it?)"
+    )
 
 
 def error_message(err: dict[str, Any]) -> str:

@@ -99,3 +99,22 @@ async def test_revoking_a_key_ends_its_sessions(db_session: AsyncSession) -> Non
     assert await sessions.resolve(opened.session_token) is not None
     await keys.revoke("dash")
     assert await sessions.resolve(opened.session_token) is None
+
+
+async def test_the_last_active_admin_key_is_not_revoked(db_session: AsyncSession) -> None:
+    """Before: `almanac keys revoke admin` revoked the only admin key, the one the CLI on
+    the data folder sends: every command was then refused (401) until a restart."""
+    keys = KeyService(db_session)
+    solo = await keys.create("solo", "admin")
+    await keys.create("helper", "write")
+    await db_session.execute(
+        text("UPDATE api_keys SET revoked_at = now() WHERE scope = 'admin' AND name <> 'solo'")
+    )
+    with pytest.raises(Conflict, match="last active admin key") as caught:
+        await keys.revoke("solo")
+    assert caught.value.errors == [{"field": "name", "message": "the last active admin key"}]
+    assert await keys.verify(solo.key) is not None  # still works
+    await keys.revoke("helper")  # other scopes go as before
+    await keys.create("spare", "admin")
+    out, _ = await keys.revoke("solo")  # with another admin, it goes
+    assert out.revoked_at is not None

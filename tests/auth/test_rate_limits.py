@@ -108,3 +108,26 @@ async def test_wrong_keys_are_limited_per_address(state: AppState, anon: httpx.A
     assert (
         await anon.get("/api/v1/memory/facts", headers=bearer(TEST_ADMIN_KEY))
     ).status_code == 200
+
+
+async def test_wrong_keys_at_sign_in_are_limited_per_address(
+    state: AppState, anon: httpx.AsyncClient
+) -> None:
+    """Before: the dashboard's sign-in answered 401 for ever, counting nothing, while the
+    same wrong key in a header was refused with a 429 after the limit."""
+    state.settings.security.failed_auth_limit = "3/minute"
+    state.auth = None
+    wrong = {"key": "alm_" + "w" * 43}
+    for _ in range(3):
+        assert (await anon.post("/api/v1/auth/session", json=wrong)).status_code == 401
+    r = await anon.post("/api/v1/auth/session", json=wrong)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert r.headers["content-type"] == PROBLEM
+    # One budget with the API's: a wrong key in a header is refused now too.
+    r = await anon.get("/api/v1/memory/facts", headers=bearer(wrong["key"]))
+    assert r.status_code == 429
+    # The right key still signs in from the same address.
+    from tests.conftest import TEST_ADMIN_KEY
+
+    r = await anon.post("/api/v1/auth/session", json={"key": TEST_ADMIN_KEY})
+    assert r.status_code == 200, r.text

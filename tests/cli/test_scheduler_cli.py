@@ -279,3 +279,15 @@ def test_replan_names_each_block_it_moves(cli_env: AppState, pg_url: str):
     was = hit.start_at.astimezone(TZ)
     assert f"moves plan {plan_id} " in result.output, result.output
     assert f": {was:%Y-%m-%d %H:%M} -> " in result.output, result.output
+
+
+def test_schedule_with_no_answer_writes_nothing_and_says_how(cli_env: AppState, pg_url: str):
+    # Before: input that ended unanswered (a script, a pipe) printed a bare "Aborted."
+    plan_id = on_db(pg_url, _seed)
+    args = ["schedule", str(plan_id), "--start", _monday().isoformat(), "--days", "5"]
+    result = runner.invoke(app, args, input="")
+    assert result.exit_code == 1, result.output
+    assert "Aborted" not in result.output
+    assert "not written: no answer" in result.stderr
+    assert "pass --yes to write without asking" in result.stderr
+    assert on_db(pg_url, _count_blocks) == 0

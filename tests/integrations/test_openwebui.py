@@ -194,6 +194,8 @@ def recording_tools() -> tuple[Any, list[httpx.Request]]:
         ("query_memory", {"query": "x", "limit": "many"}, "limit"),  # min(): TypeError
         ("query_memory", {"query": "x", "limit": None}, "limit"),
         ("remember", {"content": "x", "importance": float("nan")}, "importance"),  # JSON
+        ("remember", {"content": "x", "importance": "high"}, "importance"),  # salience_score
+        ("remember", {"content": "x", "importance": 7}, "importance"),
         ("agenda", {"days": "a week"}, "days"),
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route

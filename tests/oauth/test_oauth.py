@@ -153,6 +153,51 @@ async def test_callback_with_expired_state_is_a_400(
     assert answer.json()["errors"][0]["field"] == "state"
 
 
+async def test_a_state_brought_back_twice_is_refused_even_with_a_new_code(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    # Before: a state was checked for its signature and age only, so for ten minutes it
+    # connected whatever account a code for its PKCE challenge came from, as often as sent.
+    query = await authorize(oauth_client)
+    first = google.issue_code("code-once", challenge=query["code_challenge"])
+    answer = await oauth_client.get(
+        "/oauth/callback", params={"code": first, "state": query["state"]}
+    )
+    assert answer.status_code == 200, answer.text
+    stored = (await db_session.scalars(select(OAuthCredential))).one().token_encrypted
+
+    second = google.issue_code("code-again", challenge=query["code_challenge"])
+    replay = await oauth_client.get(
+        "/oauth/callback", params={"code": second, "state": query["state"]}
+    )
+    assert replay.status_code == 400, replay.text
+    assert replay.headers["content-type"].startswith("application/problem+json")
+    assert replay.json()["errors"][0]["field"] == "state"
+    assert "already been used" in replay.json()["detail"]
+    assert len(google.token_requests) == 1  # the second code was never exchanged
+    db_session.expire_all()
+    row = (await db_session.scalars(select(OAuthCredential))).one()
+    assert row.token_encrypted == stored
+
+    # A new consent still connects.
+    fresh = await authorize(oauth_client)
+    code = google.issue_code("code-fresh", challenge=fresh["code_challenge"])
+    again = await oauth_client.get(
+        "/oauth/callback", params={"code": code, "state": fresh["state"]}
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_spent_states_forget_a_state_once_it_has_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: now[0])
+    spent = service.SpentStates()
+    assert spent.claim("s1", 600) and not spent.claim("s1", 600)
+    now[0] += 601  # the state itself no longer reads: nothing to keep
+    assert spent.claim("s2", 600)
+    assert list(spent._until) == [service.hashlib.sha256(b"s2").hexdigest()]
+
+
 async def test_callback_with_a_rejected_code_is_a_400_naming_code(
     oauth_client: httpx.AsyncClient,
 ) -> None:

@@ -40,7 +40,7 @@ async def create_key(body: KeyIn, uow: UoW) -> KeyCreatedOut:
     return await KeyService(uow.session).create(body.name, body.scope)
 
 
-@router.delete("/keys/{name}", dependencies=[AdminOnly])
+@router.delete("/keys/{name}", dependencies=[AdminOnly], responses=answers(409))
 async def revoke_key(name: NamePath, uow: UoW, state: State) -> KeyOut:
     """Revoke a key at once (in this process; others within `key_cache_seconds`)."""
     out, key_id = await KeyService(uow.session).revoke(name)
@@ -53,13 +53,17 @@ async def revoke_key(name: NamePath, uow: UoW, state: State) -> KeyOut:
     return out
 
 
-@router.post("/session")
+@router.post("/session", responses=answers(429))
 async def open_session(
     body: SessionIn, request: Request, response: Response, uow: UoW, state: State
 ) -> SessionOut:
     """Sign in with a key: sets the `almanac_session` cookie; keep the CSRF token."""
     principal = await KeyService(uow.session).verify(body.key.strip())
     if principal is None:
+        # Counted as a wrong key in a header is: the sign-in form was a way to try keys
+        # without limit (and a database lookup each) after the API answered 429.
+        address = request.client.host if request.client else "unknown"
+        await auth_runtime(state).check_failure(address)
         raise Unauthorized("the API key is not valid (unknown, mistyped or revoked)")
     opened = await SessionService(uow.session).open(
         principal, state.settings.security.session_hours

@@ -30,6 +30,17 @@ class AuthRepository(Repository):
             stmt = stmt.where(ApiKey.scope == scope)
         return await self.first(stmt) is not None
 
+    async def lock_active_admins(self) -> list[int]:
+        """The ids of the active admin keys, row-locked (in id order, so two revocations
+        wait for each other rather than both finding the other's key still active)."""
+        stmt = (
+            select(ApiKey.id)
+            .where(ApiKey.revoked_at.is_(None), ApiKey.scope == "admin")
+            .order_by(ApiKey.id)
+            .with_for_update()
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def list_keys(self, *, include_revoked: bool) -> Sequence[ApiKey]:
         stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
         if not include_revoked:

@@ -74,6 +74,14 @@ class KeyService:
         row = await self.repo.key_by_name(name)
         if row is None or row.revoked_at is not None:
             raise NotFound(f"no active key named {name!r}")
+        if row.scope == "admin" and await self.repo.lock_active_admins() == [row.id]:
+            # Nobody could manage keys any more, and the CLI on the data folder (which uses
+            # that key) was refused everything until a restart made a new one.
+            raise Conflict(
+                f"key {name!r} is the last active admin key: create another admin key "
+                "first (almanac keys create --scope admin), then revoke this one",
+                errors=[{"field": "name", "message": "the last active admin key"}],
+            )
         await self.repo.revoke_key(row.id)
         await self.repo.save(row)
         return _out(row), row.id

@@ -16,6 +16,7 @@ import typer
 from almanac.calendars.ics_limits import MAX_ICS_BYTES
 from almanac.calendars.schemas import EventIn, EventOut, FeedUrlOut, ImportOut, OptionalWindow
 from almanac.cli import connect
+from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.cli.validation import validated
@@ -45,10 +46,11 @@ def import_(
     Recurring events are expanded within the window; re-importing the file is safe.
     """
     window = validated(OptionalWindow, {"start": start, "end": end})
-    if file.stat().st_size > MAX_ICS_BYTES:
-        typer.echo(f"error: file: larger than {MAX_ICS_BYTES} bytes", err=True)
-        raise typer.Exit(2)
-    data = file.read_bytes()
+    try:
+        data = read_input(file, MAX_ICS_BYTES)
+    except UnreadableFile as exc:
+        typer.echo(f"error: file: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
     async def go() -> ImportOut:
         async with api_client(Settings(), url) as client:

@@ -15,6 +15,7 @@ import typer
 
 from almanac.cli.api import call
 from almanac.cli.connect import fail
+from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
@@ -23,6 +24,11 @@ UrlOpt = Annotated[
     typer.Option("--url", help="Server URL (default: the server running on this data folder)"),
 ]
 P = "/api/v1/planner"
+# What a file may hold: a prompt is at most 50,000 characters (4 bytes each at most in
+# UTF-8); an SOP must fit in a request body (`security.max_body_bytes` is at most 1 GiB,
+# 1 MiB by default: a file over 64 MiB is no SOP).
+PROMPT_READ_MAX = 4 * 50_000
+SOP_READ_MAX = 64 * 1024 * 1024
 
 
 def _body(**values: Any) -> dict[str, Any]:
@@ -268,7 +274,9 @@ def prompts_new(
 ) -> None:
     """Add a version of a prompt from a file."""
     try:
-        content = path.read_text(encoding="utf-8")
+        content = read_input(path, PROMPT_READ_MAX).decode("utf-8")
+    except UnreadableFile as exc:
+        raise fail(f"content: {exc}", 2) from exc
     except UnicodeDecodeError as exc:
         raise fail(f"content: {path} is not UTF-8 text ({exc.reason})", 2) from exc
     body = {"content": content, "activate": activate}
@@ -322,7 +330,9 @@ def plan_edit(
 ) -> None:
     """Replace a draft's SOP (from `almanac plan-show ID --json`'s "sop"); a version is kept."""
     try:
-        sop = json.loads(path.read_text(encoding="utf-8"))
+        sop = json.loads(read_input(path, SOP_READ_MAX).decode("utf-8"))
+    except UnreadableFile as exc:
+        raise fail(f"sop: {exc}", 2) from exc
     except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deep
         raise fail(f"sop: not valid JSON ({exc})", 2) from exc
     current = call("GET", f"{P}/plans/{plan_id}", url=url)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
 from almanac.errors import AlmanacError
@@ -23,6 +24,9 @@ from almanac.errors import AlmanacError
 docs_app = typer.Typer(help="Documents: add files recall can cite.", no_args_is_help=True)
 BASE = "/api/v1/memory/documents"
 SUFFIXES = {".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf"}
+# The most any server accepts (`memory.document_max_bytes` is at most 100 MiB): a larger
+# file is refused here unread; a smaller one the server may still refuse with its own bound.
+READ_MAX = 100 * 1024 * 1024
 console = Console()
 
 UrlOpt = Annotated[
@@ -35,7 +39,10 @@ def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
+            # A folder named like a file ("notes.md/") is walked, not read.
+            found += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()
+            )
         else:
             found.append(path)
     return found
@@ -64,17 +71,17 @@ def add(
             with Progress(console=console, transient=True, disable=as_json) as bar:
                 task = bar.add_task("adding", total=len(files))
                 for path in files:
-                    response = await client.post(
-                        BASE,
-                        files={"file": (path.name, path.read_bytes())},
-                        data={**form, "source": str(path.resolve())[-500:]},
-                    )
                     try:
-                        results.append({"path": str(path), **answer(response)})
-                    except AlmanacError as exc:
-                        results.append(
-                            {"path": str(path), "status": "failed", "error": exc.message}
+                        data = read_input(path, READ_MAX)
+                        response = await client.post(
+                            BASE,
+                            files={"file": (path.name, data)},
+                            data={**form, "source": str(path.resolve())[-500:]},
                         )
+                        results.append({"path": str(path), **answer(response)})
+                    except (AlmanacError, UnreadableFile) as exc:
+                        message = exc.message if isinstance(exc, AlmanacError) else str(exc)
+                        results.append({"path": str(path), "status": "failed", "error": message})
                     bar.advance(task)
         return results
 

@@ -31,7 +31,10 @@ def mcp(
     settings = Settings()
 
     async def go() -> None:
-        async with api_client(settings, url) as client:
+        # In-process too the tools act with that key: a desktop assistant given a read key
+        # got every tool, forget_subject included, whenever no server was running.
+        # A rate limit is the tool's answer at once, not a wait of minutes (paced=False).
+        async with api_client(settings, url, as_owner=key is None, paced=False) as client:
             await serve_stdio(client, key, out)
 
     anyio.run(go)

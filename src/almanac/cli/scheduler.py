@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from almanac.cli.output import emit
-from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import validated
 from almanac.config import Settings
 from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
@@ -164,7 +164,7 @@ def schedule(
     if not out.blocks:
         console.print("nothing to write")
         return
-    if not out.violations and not yes and not typer.confirm("Write these blocks to the calendar?"):
+    if not out.violations and not yes and not _confirmed():
         console.print("not written")
         return
 
@@ -188,6 +188,16 @@ def schedule(
             f"written to {cal.provider}: {len(cal.created)} created, "
             f"{len(cal.updated)} updated, {len(cal.deleted)} removed"
         )
+
+
+def _confirmed() -> bool:
+    """The user's yes. Input that ends unanswered (a script, a pipe) writes nothing and
+    says how to write: it was a bare "Aborted." (exit code 1 still, nothing was done)."""
+    try:
+        return typer.confirm("Write these blocks to the calendar?")
+    except typer.Abort as exc:
+        err.print("\nnot written: no answer (the input ended); pass --yes to write without asking")
+        raise typer.Exit(1) from exc
 
 
 def agenda(

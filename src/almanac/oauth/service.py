@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,38 @@ def _expires_at(token: Mapping[str, Any]) -> datetime | None:
 def _scopes(token: Mapping[str, Any]) -> list[str]:
     raw = token.get("scope") or list(GOOGLE_SCOPES)
     return raw.split() if isinstance(raw, str) else [str(s) for s in raw]
+
+
+class SpentStates:
+    """States already brought back to /oauth/callback, each until it would expire anyway.
+
+    A state is single use: the callback that brought it back claims it before the code is
+    exchanged, so a replayed state (from a browser's history, a log, a second tab) is
+    refused even with another code. Kept per process (one Planner serves the flow), so a
+    restart forgets them: a state from before it can be brought back once more within its
+    ten minutes, with a code Google issued for its PKCE challenge.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def claim(self, state: str, max_age_seconds: float) -> bool:
+        """True the first time `state` is claimed; False when it was already."""
+        now = time.monotonic()
+        for digest in [d for d, until in self._until.items() if until <= now]:
+            del self._until[digest]
+        digest = hashlib.sha256(state.encode()).hexdigest()
+        if digest in self._until:
+            return False
+        if len(self._until) >= self.LIMIT:  # minted only by admins: never reached in use
+            del self._until[next(iter(self._until))]
+        self._until[digest] = now + max_age_seconds
+        return True
+
+
+SPENT_STATES = SpentStates()
 
 
 class _TokenEndpointFailed(Exception):
@@ -174,6 +208,9 @@ class OAuthService:
         """Check `state`, exchange `code` at the token endpoint and store the tokens."""
         cipher = TokenCipher(self.settings.token_key)
         data = cipher.read_state(state, STATE_MAX_AGE_SECONDS)
+        # Checked and claimed with no await between, so of two callbacks at once one wins.
+        if not SPENT_STATES.claim(state, STATE_MAX_AGE_SECONDS):
+            raise InvalidState("state has already been used: start again at /oauth/authorize")
         flow = self._flow(str(data.get("v", "")))
         import requests
         from oauthlib.oauth2.rfc6749 import errors as oauth_errors
