@@ -780,3 +780,42 @@ async def test_sentences_about_other_things_leave_the_working_day_whole(
     assert out["preferences"]["applied"] == ["deep work preferred 09:00-12:00 ('deep work 9-12')"]
     assert out["unplaced"] == [], out["unplaced"]
     assert any(parse(b["end"]).time() > time(15) for b in out["blocks"]), out["blocks"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On Mondays I start at 10, on Fridays I finish at 3",
+        "No work before 10 on Mondays and no work after 3 on Fridays",
+        "Monday to Thursday I work 8-6, Fridays 8-2",
+        "I work 8-6 Monday to Thursday and 8-2 on Fridays",
+        "Every other Friday I stop at 1",
+        "I finish at 2 on alternate Fridays",
+    ],
+)
+def test_hours_said_for_different_days_are_not_applied_to_all_of_them(text: str):
+    # Each day's hours held on every day named ("start at 10" on Fridays too, "finish at 3"
+    # on Mondays too), or every working day's hours became 08:00-18:00 with Fridays' 14:00
+    # lost; "every other Friday" held on every Friday.
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    said = (p.not_before, p.not_after, p.workday_start, p.workday_end)
+    assert said == (None,) * 4 and p.day_hours == []
+    assert parsed.applied == [] and parsed.ignored
+    assert all("some days only" in why for why in parsed.ignored)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Max 3 hours per day per client", "per client"),
+        ("No more than 4 hours a day on any one client", "per client"),
+        ("at most 5 hours a day for each project", "per project"),
+    ],
+)
+def test_a_cap_per_client_is_not_a_cap_on_all_work(text: str, kind: str):
+    # "per client" capped every day's work at 3 hours; "on any one client" was listed as
+    # "4 h a day of any".
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert len(parsed.ignored) == 1 and f"a day {kind} caps" in parsed.ignored[0]

@@ -106,7 +106,12 @@ DAILY_MAX = re.compile(
     r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
     re.I,
 )
-_AFTER_CAP = re.compile(r"\s+(?:of|for|on|doing|in)\s+([\w-]+)", re.I)
+# "of email", and a cap for each of something: "per client", "on any one client".
+_AFTER_CAP = re.compile(
+    r"\s+(?:(?P<each>per|each|(?:for|on|with|in)\s+(?:each|every|any))(?:\s+(?:one|single))?"
+    r"|of|for|on|doing|in)\s+(?P<kind>[\w-]+)",
+    re.I,
+)
 # Words that leave a cap on all work: "8 hours of focused work", "6 h a day on average".
 _ALL_WORK = frozenset(
     "work working worked focus focused deep time productive actual real total in of my the a "
@@ -189,10 +194,15 @@ DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
 DAY_RANGE = re.compile(
     r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
 )
-# "Stop at 5 except on Fridays": the rules do not read which days are meant.
+# "Stop at 5 except on Fridays", "every other Friday": the rules do not read which days
+# are meant.
 EXCEPT = re.compile(
-    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead)\b", re.I
+    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead"
+    r"|every\s+(?:other|second|2nd|third|3rd)|alternat(?:e|ing)|bi-?weekly|fortnightly)\b",
+    re.I,
 )
+# What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".
+_LIST_GAP = re.compile(r"\s*(?:[,/&]\s*)?(?:(?:and|or)\s+)?", re.I)
 
 
 def weekdays_named(word: str) -> set[int]:
@@ -204,12 +214,16 @@ def weekdays_named(word: str) -> set[int]:
 
 
 def cap_of(m: re.Match[str], head: str) -> str | None:
-    """What a `DAILY_MAX` match caps when not all work ("email" in "max 2h/day of email")."""
+    """What a `DAILY_MAX` match caps when not all work: "of email" in "max 2h/day of email",
+    "per client" in "max 3 hours per day per client"."""
     words = " ".join(g for g in m.group("pre1", "pre2", "what") if g).split()
-    if after := _AFTER_CAP.match(head, m.end()):
-        words.append(after.group(1))
+    after = _AFTER_CAP.match(head, m.end())
+    if after and after.group("each"):
+        return f"per {after.group('kind')}"
+    if after:
+        words.append(after.group("kind"))
     kind = [w for w in words if w.lower() not in _ALL_WORK and not DAY_SCOPE.fullmatch(w)]
-    return " ".join(kind) or None
+    return f"of {' '.join(kind)}" if kind else None
 
 
 def clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
@@ -244,17 +258,26 @@ def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] |
     Days inside `taken` (a day off: "no work on Fridays") do not count."""
     days: set[int] = set()
     spans = list(taken)
+    said: list[tuple[int, int]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
             [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
             days |= {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
             spans.append(m.span())
+            said.append(m.span())
     for m in DAY_SCOPE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
             days |= weekdays_named(m.group(0))
+            said.append(m.span())
     if not days:
         return None, False
-    return frozenset(days), EXCEPT.search(head) is not None
+    # Days named in two places ("on Mondays I start at 10, on Fridays I finish at 3") each
+    # go with their own hours, which the rules do not pair: unclear, like "except".
+    said.sort()
+    apart = any(
+        not _LIST_GAP.fullmatch(head, a[1], b[0]) for a, b in zip(said, said[1:], strict=False)
+    )
+    return frozenset(days), apart or EXCEPT.search(head) is not None
 
 
 def _minutes(at: time) -> int:

@@ -144,9 +144,11 @@ def _read(
     head = text[:PREFERENCE_MAX_CHARS]
     off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
     scope = ph.scope(head, [m.span() for m in (off, half) if m])
-    if scope[0] and workdays and set(workdays) <= scope[0]:
+    if scope[0] and not scope[1] and workdays and set(workdays) <= scope[0]:
         scope = (None, False)  # "9-5 Monday to Friday": every working day
     some_days = f"said for {_names(scope[0])} only" if scope[0] else ""
+    if scope[1]:
+        some_days = "said for some days only, the rules cannot tell which"
     ranges = chain(ph.WORK_HOURS.finditer(head), ph.WORK_BETWEEN.finditer(head))
     if m := next((r for r in ranges if ph.said_of_me(head, r)), None):
         lo, hi = _range(m)
@@ -175,7 +177,7 @@ def _read(
         cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
         if kind := ph.cap_of(m, head):
             out.refuse(
-                f"{cap:g} h a day of {kind} caps one kind of activity, not all work: "
+                f"{cap:g} h a day {kind} caps one kind of activity, not all work: "
                 f"no daily maximum applied ({text!r})"
             )
         elif some_days:
