@@ -36,7 +36,8 @@ from almanac.scheduler import answer
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
-from almanac.scheduler.preferences import parse_preferences, resolve_preferences
+from almanac.scheduler.preference_llm import resolve_preferences
+from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
     MAX_HORIZON_DAYS,
