@@ -819,3 +819,24 @@ def test_a_cap_per_client_is_not_a_cap_on_all_work(text: str, kind: str):
     parsed = parse_preferences([text])
     assert parsed.prefs.daily_max_hours is None and parsed.applied == []
     assert len(parsed.ignored) == 1 and f"a day {kind} caps" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "days"),
+    [
+        ("I fly back Monday, so no work before 2 on Mondays", time(14), [0]),
+        ("No meetings before 1", time(13), None),
+        ("no calls before 3pm", time(15), None),  # said: unchanged
+        ("No meetings before 8", time(8), None),  # a morning in the settings' day's reach
+        ("no work before 07", time(7), None),  # "07" says the morning
+    ],
+)
+def test_a_bare_earliest_hour_the_morning_would_make_void_is_pm(
+    text: str, start: time, days: list[int] | None
+):
+    # "no work before 2" was 02:00: listed as applied, and no limit at all in a 9-17 day.
+    p = parse_preferences([text]).prefs
+    if days is None:
+        assert p.not_before == start and p.day_hours == []
+    else:
+        assert [(r.weekdays, r.not_before) for r in p.day_hours] == [(days, start)]

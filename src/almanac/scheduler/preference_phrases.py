@@ -253,31 +253,45 @@ def end_of_day(m: re.Match[str], earliest: time) -> time | None:
     return at
 
 
+def start_of_day(m: re.Match[str], earliest: time, latest: time) -> time | None:
+    """The clock of a "no work before 2" rule. A bare hour (not "02") whose morning lies
+    before the day's `earliest` hour, so would change nothing, and whose afternoon lies
+    before its `latest`, is pm: "no work before 2 on Mondays" after a flight is 14:00."""
+    hour, minute, meridiem = m.group(1, 2, 3)
+    at = clock(hour, minute, meridiem)
+    bare = at is not None and not meridiem and not hour.startswith("0") and 1 <= at.hour < 12
+    if at and bare and at < earliest and time(at.hour + 12, at.minute) < latest:
+        return time(at.hour + 12, at.minute)
+    return at
+
+
 def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
     """(The days a text's hours are said for, None for every day; whether that is unclear).
     Days inside `taken` (a day off: "no work on Fridays") do not count."""
-    days: set[int] = set()
     spans = list(taken)
-    said: list[tuple[int, int]] = []  # where each day or range of days is named
+    said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
             [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
-            days |= {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+            said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
             spans.append(m.span())
-            said.append(m.span())
     for m in DAY_SCOPE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
-            days |= weekdays_named(m.group(0))
-            said.append(m.span())
-    if not days:
+            said.append((*m.span(), weekdays_named(m.group(0))))
+    if not said:
         return None, False
-    # Days named in two places ("on Mondays I start at 10, on Fridays I finish at 3") each
-    # go with their own hours, which the rules do not pair: unclear, like "except".
-    said.sort()
-    apart = any(
-        not _LIST_GAP.fullmatch(head, a[1], b[0]) for a, b in zip(said, said[1:], strict=False)
-    )
-    return frozenset(days), apart or EXCEPT.search(head) is not None
+    # Different days named apart ("on Mondays I start at 10, on Fridays I finish at 3") each
+    # go with their own hours, which the rules do not pair: unclear, like "except". A list
+    # ("Mondays and Wednesdays") is one mention, and so is a day named again.
+    said.sort(key=lambda x: x[0])
+    groups = [set(said[0][2])]
+    for (_, end, _), (start, _, days) in zip(said, said[1:], strict=False):
+        if _LIST_GAP.fullmatch(head, end, start):
+            groups[-1] |= days
+        else:
+            groups.append(set(days))
+    apart = any(g != groups[0] for g in groups)
+    return frozenset().union(*groups), apart or EXCEPT.search(head) is not None
 
 
 def _minutes(at: time) -> int:

@@ -156,7 +156,7 @@ def _read(
             p.workday_start, p.workday_end = lo, hi
             out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
     starts = (b for b in ph.NOT_BEFORE.finditer(head) if ph.said_of_me(head, b))
-    if (m := next(starts, None)) and (at := ph.clock(*m.group(1, 2, 3))):
+    if (m := next(starts, None)) and (at := ph.start_of_day(m, *p.hours(*hours))):
         _hour(out, "not_before", at, scope, text)
     ends = (
         e
