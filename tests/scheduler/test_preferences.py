@@ -840,3 +840,23 @@ def test_a_bare_earliest_hour_the_morning_would_make_void_is_pm(
         assert p.not_before == start and p.day_hours == []
     else:
         assert [(r.weekdays, r.not_before) for r in p.day_hours] == [(days, start)]
+
+
+async def test_each_llm_preference_withdrawn_says_its_own_reason():
+    # Both lines said both reasons: "nothing before 18:00 ... leaves no working time on
+    # Fridays" and "on Fridays nothing after 08:00 ... (18:00 to 17:00)".
+    from almanac.scheduler.preference_llm import resolve_preferences
+    from almanac.scheduler.schemas import DayHoursIn
+
+    answer = SchedulingPreferences(
+        not_before=time(18), day_hours=[DayHoursIn(weekdays=[4], not_after=time(8))]
+    )
+    warnings: list[str] = []
+    prefs, applied, source = await resolve_preferences(
+        ["evenings, and short Fridays"], FakeLLM(answer), ("prompt", None), warnings
+    )
+    assert (source, applied, prefs.not_before, prefs.day_hours) == ("llm", [], None, [])
+    [day] = [w for w in warnings if "nothing before 18:00" in w]
+    [friday] = [w for w in warnings if "on Fridays nothing after 08:00" in w]
+    assert "18:00 to 17:00" in day and "Fridays" not in day
+    assert "no working time on Fridays" in friday and "18:00" not in friday

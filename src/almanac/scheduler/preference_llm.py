@@ -16,6 +16,7 @@ from almanac.scheduler.preferences import (
     SETTINGS_HOURS,
     parse_preferences,
     plural_days,
+    rule_tag,
     settle,
 )
 from almanac.scheduler.schemas import SchedulingPreferences
@@ -25,27 +26,35 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 def describe(prefs: SchedulingPreferences) -> list[str]:
     """Human lines for preferences that came from the LLM."""
+    return [line for _, line in _tagged(prefs)]
+
+
+def _tagged(prefs: SchedulingPreferences) -> list[tuple[str, str]]:
+    """(tag, line) of each preference, tagged as `settle` names what it withdraws."""
     lines = []
     if prefs.workday_start and prefs.workday_end:
-        lines.append(f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
+        lines.append(
+            ("hours", f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
+        )
     if prefs.working_days is not None:
         names = [_WEEKDAYS[d] for d in sorted(set(prefs.working_days))]
-        lines.append(f"working days {', '.join(names) or 'none'}")
+        lines.append(("days", f"working days {', '.join(names) or 'none'}"))
     if prefs.not_before:
-        lines.append(f"nothing before {prefs.not_before:%H:%M}")
+        lines.append(("not_before", f"nothing before {prefs.not_before:%H:%M}"))
     if prefs.not_after:
-        lines.append(f"nothing after {prefs.not_after:%H:%M}")
+        lines.append(("not_after", f"nothing after {prefs.not_after:%H:%M}"))
     if prefs.daily_max_hours is not None:
-        lines.append(f"at most {prefs.daily_max_hours:g} h a day")
+        lines.append(("daily_max", f"at most {prefs.daily_max_hours:g} h a day"))
     if prefs.buffer_minutes is not None:
-        lines.append(f"{prefs.buffer_minutes} min between blocks")
+        lines.append(("buffer", f"{prefs.buffer_minutes} min between blocks"))
     for w in prefs.preferred_windows:
-        lines.append(f"{w.label} preferred {w.start:%H:%M}-{w.end:%H:%M}")
+        lines.append(("", f"{w.label} preferred {w.start:%H:%M}-{w.end:%H:%M}"))
     for r in prefs.day_hours:
+        on = f"on {plural_days(r.weekdays)}"
         if r.not_before:
-            lines.append(f"on {plural_days(r.weekdays)} nothing before {r.not_before:%H:%M}")
+            lines.append((rule_tag(r), f"{on} nothing before {r.not_before:%H:%M}"))
         if r.not_after:
-            lines.append(f"on {plural_days(r.weekdays)} nothing after {r.not_after:%H:%M}")
+            lines.append((rule_tag(r), f"{on} nothing after {r.not_after:%H:%M}"))
     return lines
 
 
@@ -86,11 +95,14 @@ async def resolve_preferences(
             warnings.append(f"LLM could not read the preferences ({exc}); used the rules instead")
         else:
             prefs = prefs.model_copy(deep=True)
-            said = describe(prefs)
-            why = "; ".join(dict.fromkeys(w for _, w in settle(prefs, hours, workdays)))
+            said = _tagged(prefs)
+            why = dict(settle(prefs, hours, workdays))  # each line its own reason
             kept = describe(prefs)
+            every = "; ".join(dict.fromkeys(why.values()))
             warnings.extend(
-                f"preference ignored: {s} is not applied: {why}" for s in said if s not in kept
+                f"preference ignored: {line} is not applied: {why.get(tag, every)}"
+                for tag, line in said
+                if line not in kept
             )
             return prefs, kept, "llm"
     elif llm is not None:

@@ -75,7 +75,8 @@ def plural_days(days: Iterable[int]) -> str:
     return " and ".join(_PLURAL[d] for d in sorted(set(days)))
 
 
-def _tag(rule: DayHoursIn) -> str:
+def rule_tag(rule: DayHoursIn) -> str:
+    """What names a rule for some days (`settle`, `withdraw`): its side and its days."""
     side = "not_before" if rule.not_before else "not_after"
     return f"{side}@{','.join(map(str, sorted(rule.weekdays)))}"
 
@@ -125,9 +126,10 @@ def _day_rule(out: ParsedPreferences, side: str, at: time, days: Iterable[int], 
     before, after = (at, None) if side == "not_before" else (None, at)
     rule = DayHoursIn(weekdays=sorted(set(days)), not_before=before, not_after=after)
     p = out.prefs
-    p.day_hours = [r for r in p.day_hours if _tag(r) != _tag(rule)]  # a later one replaces it
+    # A later rule for the same days and side replaces the earlier.
+    p.day_hours = [r for r in p.day_hours if rule_tag(r) != rule_tag(rule)]
     p.day_hours.append(rule)
-    out.apply(_tag(rule), line)
+    out.apply(rule_tag(rule), line)
 
 
 def _read(
@@ -282,7 +284,7 @@ def settle(
     if empty:
         gone = [r for r in prefs.day_hours if empty & set(r.weekdays)]
         why = f"it leaves no working time on {plural_days(empty)}; the day's other hours are used"
-        out += [(_tag(r), why) for r in gone]
+        out += [(rule_tag(r), why) for r in gone]
         prefs.day_hours = [r for r in prefs.day_hours if r not in gone]
     return out
 
