@@ -860,3 +860,27 @@ async def test_each_llm_preference_withdrawn_says_its_own_reason():
     [friday] = [w for w in warnings if "on Fridays nothing after 08:00" in w]
     assert "18:00 to 17:00" in day and "Fridays" not in day
     assert "no working time on Fridays" in friday and "18:00" not in friday
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The client's office hours are 8-4",
+        "Their support is available 8-4",
+        "I'm available 8-4 for calls",
+        "available 10-12 to clients",
+    ],
+)
+def test_others_office_hours_and_availability_for_something_set_no_working_hours(text: str):
+    # Each became every day's working hours 08:00-16:00 (10:00-12:00).
+    parsed = parse_preferences([text])
+    assert (parsed.prefs.workday_start, parsed.prefs.workday_end) == (None, None)
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["My office hours are 8-4", "Office hours 8-4", "I am available 8-4", "I'll be available 8-4"],
+)
+def test_my_office_hours_and_availability_are_the_working_day(text: str):
+    assert parse_preferences([text]).prefs.workday_start == time(8)

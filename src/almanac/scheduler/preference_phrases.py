@@ -61,20 +61,31 @@ NOT_AFTER = re.compile(
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
     re.I,
 )
-# "start at", "stop at", "work 9-5" said of someone else ("Client calls start at 10", "the
-# kids finish at 3", "client work 9-12"): only with no subject, or the user's own.
-_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log")
+# "start at", "stop at", "work 9-5", "office hours", "available" said of someone else
+# ("Client calls start at 10", "the kids finish at 3", "client work 9-12", "the client's
+# office hours are 9-5", "their support is available 8-4"): only with no subject, or the
+# user's own.
+_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log", "office", "available")
 _MINE_BEFORE = re.compile(
     r"(?:^|[^\w\s']|\b(?:I|I'?m|I'?ll|I'?d|we|we'?re|usually|normally|typically|generally"
+    r"|I\s+am|I(?:'?ll|'?d|\s+will|\s+would|\s+can|\s+should|\s+must)\s+be"
     r"|always|often|mostly|mainly|ideally|preferably|also|then|and|but|so|to|can|will|should"
     r"|must|want|like|prefer|need|please|only|just|my|our))\s*$",
     re.I,
 )
 
 
+# "Available 9-5 for calls", "available 10-12 to clients": when, not the working day.
+_FOR_SOMETHING = re.compile(r"\s*,?\s*(?:for|to)\s+(?!work\b)\w", re.I)
+
+
 def said_of_me(head: str, m: re.Match[str]) -> bool:
-    """Whether a match that starts with a verb ("stop at 5") has the user as its subject."""
-    if not m.group(0).lower().startswith(_VERBS):
+    """Whether a match that starts with a verb ("stop at 5") has the user as its subject
+    (and availability is for work, not for something: "available 9-5 for calls")."""
+    said = m.group(0).lower()
+    if said.startswith("available") and _FOR_SOMETHING.match(head, m.end()):
+        return False
+    if not said.startswith(_VERBS):
         return True
     return _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is not None
 
