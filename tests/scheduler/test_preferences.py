@@ -884,3 +884,41 @@ def test_others_office_hours_and_availability_for_something_set_no_working_hours
 )
 def test_my_office_hours_and_availability_are_the_working_day(text: str):
     assert parse_preferences([text]).prefs.workday_start == time(8)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The project must finish by 15 March",
+        "Phase 2 should end by 12 December",
+        "Nothing after 15/12",
+        "We stop at 3rd of June",
+        "The migration should finish at 3",
+        "Our workshop will end at 4",
+        "The audit will start at 10 on Monday",
+        "The kids usually finish at 3",
+        "Our team will start at 8",
+    ],
+)
+def test_dates_and_what_other_things_do_are_no_working_hours(text: str):
+    # Each was an hour of every working day (or Mondays'): "finish by 15 March" ended
+    # every day at 15:00, "the migration should finish at 3" at 15:00.
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.not_before, p.not_after, p.day_hours) == (None, None, [])
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("I should stop at 5", "not_after", time(17)),
+        ("Must finish by 6", "not_after", time(18)),
+        ("Please try to finish by 5:30", "not_after", time(17, 30)),
+        ("Ideally I want to wrap up by 5", "not_after", time(17)),
+        ("If the client agrees, we start at 8", "not_before", time(8)),
+        ("I'd like to end by 6", "not_after", time(18)),
+    ],
+)
+def test_the_users_own_start_and_end_are_read(text: str, field: str, value: time):
+    assert getattr(parse_preferences([text]).prefs, field) == value

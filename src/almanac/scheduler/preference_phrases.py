@@ -12,6 +12,14 @@ _DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
 # half past nine, "p.m." is pm.
 CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# A date is no clock: "finish by 15 March", "the 3rd", "after 15/12".
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
+_NOT_DATE = (
+    r"(?!\d)(?!\s{0,3}(?:st|nd|rd|th)\b)(?!\s{0,3}[/-]\s{0,3}\d)(?!\s{1,3}(?:of\s+)?" + _MONTH + ")"
+)
 # Available for (or to) something, "for calls", "to clients", is not the working day.
 _AVAILABLE = r"available(?!\s+(?:for|to)\b)"
 # "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
@@ -49,7 +57,7 @@ NOT_BEFORE = re.compile(
     + _GAP
     + r"{0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
     r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
-    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
 NOT_AFTER = re.compile(
@@ -58,7 +66,7 @@ NOT_AFTER = re.compile(
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
-    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
 # "start at", "stop at", "work 9-5", "office hours", "available" said of someone else
@@ -75,6 +83,14 @@ _MINE_BEFORE = re.compile(
 )
 
 
+_CLAUSE_BREAK = re.compile(r"[^\w\s'-]|\b(?:and|but|so|then|or|if|when|because|since|as)\b", re.I)
+# "my" and "our" may own what does the verb ("our workshop will end at 4"): not owners.
+_OWNERS = frozenset("i i'm im i'd i'll i've we we're we'd we'll we've me us myself".split())
+_NO_SUBJECT = frozenset(
+    "usually normally typically generally always often mostly mainly ideally preferably also "
+    "to can will should must want like prefer need please only just try would could really "
+    "am be on every each my our".split()
+)
 # "Available 9-5 for calls", "available 10-12 to clients": when, not the working day.
 _FOR_SOMETHING = re.compile(r"\s*,?\s*(?:for|to)\s+(?!work\b)\w", re.I)
 
@@ -87,12 +103,22 @@ def said_of_me(head: str, m: re.Match[str]) -> bool:
         return False
     if not said.startswith(_VERBS):
         return True
-    return _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is not None
+    if _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is None:
+        return False
+    # "usually", "should", "will" say nothing of whose: "the migration should finish at
+    # 3" is not the user's day. The clause before the verb names the user or no one.
+    cut = max(0, m.start() - 80)
+    for c in _CLAUSE_BREAK.finditer(head, cut, m.start()):
+        cut = c.end()
+    words = [w.lower() for w in re.findall(r"[\w']+", head[cut : m.start()])]
+    return any(w in _OWNERS for w in words) or all(
+        w in _NO_SUBJECT or DAY_SCOPE.fullmatch(w) for w in words
+    )
 
 
 # "Done by 6pm" as the whole sentence's start is the end of the day; "have the report done
 # by 5pm" is a task's deadline.
-DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK, re.I)
+DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_DATE, re.I)
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
 OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
