@@ -780,3 +780,145 @@ async def test_sentences_about_other_things_leave_the_working_day_whole(
     assert out["preferences"]["applied"] == ["deep work preferred 09:00-12:00 ('deep work 9-12')"]
     assert out["unplaced"] == [], out["unplaced"]
     assert any(parse(b["end"]).time() > time(15) for b in out["blocks"]), out["blocks"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On Mondays I start at 10, on Fridays I finish at 3",
+        "No work before 10 on Mondays and no work after 3 on Fridays",
+        "Monday to Thursday I work 8-6, Fridays 8-2",
+        "I work 8-6 Monday to Thursday and 8-2 on Fridays",
+        "Every other Friday I stop at 1",
+        "I finish at 2 on alternate Fridays",
+    ],
+)
+def test_hours_said_for_different_days_are_not_applied_to_all_of_them(text: str):
+    # Each day's hours held on every day named ("start at 10" on Fridays too, "finish at 3"
+    # on Mondays too), or every working day's hours became 08:00-18:00 with Fridays' 14:00
+    # lost; "every other Friday" held on every Friday.
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    said = (p.not_before, p.not_after, p.workday_start, p.workday_end)
+    assert said == (None,) * 4 and p.day_hours == []
+    assert parsed.applied == [] and parsed.ignored
+    assert all("some days only" in why for why in parsed.ignored)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Max 3 hours per day per client", "per client"),
+        ("No more than 4 hours a day on any one client", "per client"),
+        ("at most 5 hours a day for each project", "per project"),
+    ],
+)
+def test_a_cap_per_client_is_not_a_cap_on_all_work(text: str, kind: str):
+    # "per client" capped every day's work at 3 hours; "on any one client" was listed as
+    # "4 h a day of any".
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert len(parsed.ignored) == 1 and f"a day {kind} caps" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "days"),
+    [
+        ("I fly back Monday, so no work before 2 on Mondays", time(14), [0]),
+        ("No meetings before 1", time(13), None),
+        ("no calls before 3pm", time(15), None),  # said: unchanged
+        ("No meetings before 8", time(8), None),  # a morning in the settings' day's reach
+        ("no work before 07", time(7), None),  # "07" says the morning
+    ],
+)
+def test_a_bare_earliest_hour_the_morning_would_make_void_is_pm(
+    text: str, start: time, days: list[int] | None
+):
+    # "no work before 2" was 02:00: listed as applied, and no limit at all in a 9-17 day.
+    p = parse_preferences([text]).prefs
+    if days is None:
+        assert p.not_before == start and p.day_hours == []
+    else:
+        assert [(r.weekdays, r.not_before) for r in p.day_hours] == [(days, start)]
+
+
+async def test_each_llm_preference_withdrawn_says_its_own_reason():
+    # Both lines said both reasons: "nothing before 18:00 ... leaves no working time on
+    # Fridays" and "on Fridays nothing after 08:00 ... (18:00 to 17:00)".
+    from almanac.scheduler.preference_llm import resolve_preferences
+    from almanac.scheduler.schemas import DayHoursIn
+
+    answer = SchedulingPreferences(
+        not_before=time(18), day_hours=[DayHoursIn(weekdays=[4], not_after=time(8))]
+    )
+    warnings: list[str] = []
+    prefs, applied, source = await resolve_preferences(
+        ["evenings, and short Fridays"], FakeLLM(answer), ("prompt", None), warnings
+    )
+    assert (source, applied, prefs.not_before, prefs.day_hours) == ("llm", [], None, [])
+    [day] = [w for w in warnings if "nothing before 18:00" in w]
+    [friday] = [w for w in warnings if "on Fridays nothing after 08:00" in w]
+    assert "18:00 to 17:00" in day and "Fridays" not in day
+    assert "no working time on Fridays" in friday and "18:00" not in friday
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The client's office hours are 8-4",
+        "Their support is available 8-4",
+        "I'm available 8-4 for calls",
+        "available 10-12 to clients",
+    ],
+)
+def test_others_office_hours_and_availability_for_something_set_no_working_hours(text: str):
+    # Each became every day's working hours 08:00-16:00 (10:00-12:00).
+    parsed = parse_preferences([text])
+    assert (parsed.prefs.workday_start, parsed.prefs.workday_end) == (None, None)
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["My office hours are 8-4", "Office hours 8-4", "I am available 8-4", "I'll be available 8-4"],
+)
+def test_my_office_hours_and_availability_are_the_working_day(text: str):
+    assert parse_preferences([text]).prefs.workday_start == time(8)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The project must finish by 15 March",
+        "Phase 2 should end by 12 December",
+        "Nothing after 15/12",
+        "We stop at 3rd of June",
+        "The migration should finish at 3",
+        "Our workshop will end at 4",
+        "The audit will start at 10 on Monday",
+        "The kids usually finish at 3",
+        "Our team will start at 8",
+    ],
+)
+def test_dates_and_what_other_things_do_are_no_working_hours(text: str):
+    # Each was an hour of every working day (or Mondays'): "finish by 15 March" ended
+    # every day at 15:00, "the migration should finish at 3" at 15:00.
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.not_before, p.not_after, p.day_hours) == (None, None, [])
+    assert parsed.applied == []
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("I should stop at 5", "not_after", time(17)),
+        ("Must finish by 6", "not_after", time(18)),
+        ("Please try to finish by 5:30", "not_after", time(17, 30)),
+        ("Ideally I want to wrap up by 5", "not_after", time(17)),
+        ("If the client agrees, we start at 8", "not_before", time(8)),
+        ("I'd like to end by 6", "not_after", time(18)),
+    ],
+)
+def test_the_users_own_start_and_end_are_read(text: str, field: str, value: time):
+    assert getattr(parse_preferences([text]).prefs, field) == value

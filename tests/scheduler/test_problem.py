@@ -10,15 +10,14 @@ import pytest
 from almanac.config import SchedulerSettings
 from almanac.errors import ValidationFailed
 from almanac.scheduler.core import Block, Interval, Problem, Schedule, SolveStatus, Task
+from almanac.scheduler.moves import moves, why_moved
 from almanac.scheduler.problem import (
     ClosedTask,
     TaskInput,
     build_problem,
     limits,
-    moves,
     parse_almanac_id,
     to_core_task,
-    why_moved,
 )
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 

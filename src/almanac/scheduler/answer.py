@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from almanac.scheduler import calendar_model as cm
+from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
 from almanac.scheduler.schemas import BlockOut, MoveOut
@@ -64,7 +65,7 @@ def by_plan(solved: Solved) -> PlanBlocks:
 
 
 def moves_out(
-    solved: Solved, shown: dict[str, str], tz: ZoneInfo, found: list[pb.Move]
+    solved: Solved, shown: dict[str, str], tz: ZoneInfo, found: list[mv.Move]
 ) -> list[MoveOut]:
     """Each block the solve moved (or left out), with why."""
     out = []
@@ -80,7 +81,7 @@ def moves_out(
                 from_end=old.end.astimezone(tz),
                 to_start=new.start.astimezone(tz) if new else None,
                 to_end=new.end.astimezone(tz) if new else None,
-                why=pb.why_moved(move, solved.problem, solved.schedule),
+                why=mv.why_moved(move, solved.problem, solved.schedule),
             )
         )
     return out
@@ -90,7 +91,7 @@ def placed_out(
     plan_id: int,
     written: PlanBlocks,
     inputs: cm.CalendarInputs,
-    found: list[pb.Move],
+    found: list[mv.Move],
     titles: dict[tuple[int, str], str],
     tz: ZoneInfo,
 ) -> list[BlockOut]:

@@ -12,6 +12,14 @@ _DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
 # half past nine, "p.m." is pm.
 CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# A date is no clock: "finish by 15 March", "the 3rd", "after 15/12".
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
+_NOT_DATE = (
+    r"(?!\d)(?!\s{0,3}(?:st|nd|rd|th)\b)(?!\s{0,3}[/-]\s{0,3}\d)(?!\s{1,3}(?:of\s+)?" + _MONTH + ")"
+)
 # Available for (or to) something, "for calls", "to clients", is not the working day.
 _AVAILABLE = r"available(?!\s+(?:for|to)\b)"
 # "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
@@ -49,7 +57,7 @@ NOT_BEFORE = re.compile(
     + _GAP
     + r"{0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
     r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
-    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
 NOT_AFTER = re.compile(
@@ -58,30 +66,59 @@ NOT_AFTER = re.compile(
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
-    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK,
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
-# "start at", "stop at", "work 9-5" said of someone else ("Client calls start at 10", "the
-# kids finish at 3", "client work 9-12"): only with no subject, or the user's own.
-_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log")
+# "start at", "stop at", "work 9-5", "office hours", "available" said of someone else
+# ("Client calls start at 10", "the kids finish at 3", "client work 9-12", "the client's
+# office hours are 9-5", "their support is available 8-4"): only with no subject, or the
+# user's own.
+_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log", "office", "available")
 _MINE_BEFORE = re.compile(
     r"(?:^|[^\w\s']|\b(?:I|I'?m|I'?ll|I'?d|we|we'?re|usually|normally|typically|generally"
+    r"|I\s+am|I(?:'?ll|'?d|\s+will|\s+would|\s+can|\s+should|\s+must)\s+be"
     r"|always|often|mostly|mainly|ideally|preferably|also|then|and|but|so|to|can|will|should"
     r"|must|want|like|prefer|need|please|only|just|my|our))\s*$",
     re.I,
 )
 
 
+_CLAUSE_BREAK = re.compile(r"[^\w\s'-]|\b(?:and|but|so|then|or|if|when|because|since|as)\b", re.I)
+# "my" and "our" may own what does the verb ("our workshop will end at 4"): not owners.
+_OWNERS = frozenset("i i'm im i'd i'll i've we we're we'd we'll we've me us myself".split())
+_NO_SUBJECT = frozenset(
+    "usually normally typically generally always often mostly mainly ideally preferably also "
+    "to can will should must want like prefer need please only just try would could really "
+    "am be on every each my our".split()
+)
+# "Available 9-5 for calls", "available 10-12 to clients": when, not the working day.
+_FOR_SOMETHING = re.compile(r"\s*,?\s*(?:for|to)\s+(?!work\b)\w", re.I)
+
+
 def said_of_me(head: str, m: re.Match[str]) -> bool:
-    """Whether a match that starts with a verb ("stop at 5") has the user as its subject."""
-    if not m.group(0).lower().startswith(_VERBS):
+    """Whether a match that starts with a verb ("stop at 5") has the user as its subject
+    (and availability is for work, not for something: "available 9-5 for calls")."""
+    said = m.group(0).lower()
+    if said.startswith("available") and _FOR_SOMETHING.match(head, m.end()):
+        return False
+    if not said.startswith(_VERBS):
         return True
-    return _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is not None
+    if _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is None:
+        return False
+    # "usually", "should", "will" say nothing of whose: "the migration should finish at
+    # 3" is not the user's day. The clause before the verb names the user or no one.
+    cut = max(0, m.start() - 80)
+    for c in _CLAUSE_BREAK.finditer(head, cut, m.start()):
+        cut = c.end()
+    words = [w.lower() for w in re.findall(r"[\w']+", head[cut : m.start()])]
+    return any(w in _OWNERS for w in words) or all(
+        w in _NO_SUBJECT or DAY_SCOPE.fullmatch(w) for w in words
+    )
 
 
 # "Done by 6pm" as the whole sentence's start is the end of the day; "have the report done
 # by 5pm" is a task's deadline.
-DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK, re.I)
+DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_DATE, re.I)
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
 OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
@@ -106,7 +143,12 @@ DAILY_MAX = re.compile(
     r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
     re.I,
 )
-_AFTER_CAP = re.compile(r"\s+(?:of|for|on|doing|in)\s+([\w-]+)", re.I)
+# "of email", and a cap for each of something: "per client", "on any one client".
+_AFTER_CAP = re.compile(
+    r"\s+(?:(?P<each>per|each|(?:for|on|with|in)\s+(?:each|every|any))(?:\s+(?:one|single))?"
+    r"|of|for|on|doing|in)\s+(?P<kind>[\w-]+)",
+    re.I,
+)
 # Words that leave a cap on all work: "8 hours of focused work", "6 h a day on average".
 _ALL_WORK = frozenset(
     "work working worked focus focused deep time productive actual real total in of my the a "
@@ -189,10 +231,15 @@ DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
 DAY_RANGE = re.compile(
     r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
 )
-# "Stop at 5 except on Fridays": the rules do not read which days are meant.
+# "Stop at 5 except on Fridays", "every other Friday": the rules do not read which days
+# are meant.
 EXCEPT = re.compile(
-    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead)\b", re.I
+    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead"
+    r"|every\s+(?:other|second|2nd|third|3rd)|alternat(?:e|ing)|bi-?weekly|fortnightly)\b",
+    re.I,
 )
+# What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".
+_LIST_GAP = re.compile(r"\s*(?:[,/&]\s*)?(?:(?:and|or)\s+)?", re.I)
 
 
 def weekdays_named(word: str) -> set[int]:
@@ -204,12 +251,16 @@ def weekdays_named(word: str) -> set[int]:
 
 
 def cap_of(m: re.Match[str], head: str) -> str | None:
-    """What a `DAILY_MAX` match caps when not all work ("email" in "max 2h/day of email")."""
+    """What a `DAILY_MAX` match caps when not all work: "of email" in "max 2h/day of email",
+    "per client" in "max 3 hours per day per client"."""
     words = " ".join(g for g in m.group("pre1", "pre2", "what") if g).split()
-    if after := _AFTER_CAP.match(head, m.end()):
-        words.append(after.group(1))
+    after = _AFTER_CAP.match(head, m.end())
+    if after and after.group("each"):
+        return f"per {after.group('kind')}"
+    if after:
+        words.append(after.group("kind"))
     kind = [w for w in words if w.lower() not in _ALL_WORK and not DAY_SCOPE.fullmatch(w)]
-    return " ".join(kind) or None
+    return f"of {' '.join(kind)}" if kind else None
 
 
 def clock(hour: str, minute: str | None, meridiem: str | None) -> time | None:
@@ -239,22 +290,45 @@ def end_of_day(m: re.Match[str], earliest: time) -> time | None:
     return at
 
 
+def start_of_day(m: re.Match[str], earliest: time, latest: time) -> time | None:
+    """The clock of a "no work before 2" rule. A bare hour (not "02") whose morning lies
+    before the day's `earliest` hour, so would change nothing, and whose afternoon lies
+    before its `latest`, is pm: "no work before 2 on Mondays" after a flight is 14:00."""
+    hour, minute, meridiem = m.group(1, 2, 3)
+    at = clock(hour, minute, meridiem)
+    bare = at is not None and not meridiem and not hour.startswith("0") and 1 <= at.hour < 12
+    if at and bare and at < earliest and time(at.hour + 12, at.minute) < latest:
+        return time(at.hour + 12, at.minute)
+    return at
+
+
 def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
     """(The days a text's hours are said for, None for every day; whether that is unclear).
     Days inside `taken` (a day off: "no work on Fridays") do not count."""
-    days: set[int] = set()
     spans = list(taken)
+    said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
             [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
-            days |= {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+            said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
             spans.append(m.span())
     for m in DAY_SCOPE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
-            days |= weekdays_named(m.group(0))
-    if not days:
+            said.append((*m.span(), weekdays_named(m.group(0))))
+    if not said:
         return None, False
-    return frozenset(days), EXCEPT.search(head) is not None
+    # Different days named apart ("on Mondays I start at 10, on Fridays I finish at 3") each
+    # go with their own hours, which the rules do not pair: unclear, like "except". A list
+    # ("Mondays and Wednesdays") is one mention, and so is a day named again.
+    said.sort(key=lambda x: x[0])
+    groups = [set(said[0][2])]
+    for (_, end, _), (start, _, days) in zip(said, said[1:], strict=False):
+        if _LIST_GAP.fullmatch(head, end, start):
+            groups[-1] |= days
+        else:
+            groups.append(set(days))
+    apart = any(g != groups[0] for g in groups)
+    return frozenset().union(*groups), apart or EXCEPT.search(head) is not None
 
 
 def _minutes(at: time) -> int:

@@ -1,9 +1,6 @@
-"""Scheduling preferences from memory facts: simple sentences by rules, the rest by the LLM.
-
-The rules read the common phrasings ("work 9-17", "no meetings before 10", "deep work in
-the morning", "max 6 hours a day", "15 minutes between blocks"). With an LLM configured,
-the `schedule_optimizer` prompt turns all facts into `SchedulingPreferences`; if that fails,
-the rules' answer is used and a warning says so.
+"""Scheduling preferences from memory facts by rules: the common phrasings ("work 9-17",
+"no meetings before 10", "deep work in the morning", "max 6 hours a day", "15 minutes
+between blocks"). The LLM path, with these rules as its fallback, is `preference_llm`.
 """
 
 from __future__ import annotations
@@ -14,10 +11,6 @@ from dataclasses import dataclass, field
 from datetime import time
 from itertools import chain
 
-from pydantic import ValidationError
-
-from almanac.errors import AlmanacError
-from almanac.llm.base import LLMClient, Message, Prompt
 from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
@@ -77,11 +70,13 @@ class ParsedPreferences:
         self.per_text[i][0].remove(line)
 
 
-def _names(days: Iterable[int]) -> str:
+def plural_days(days: Iterable[int]) -> str:
+    """The days as "Mondays and Fridays"."""
     return " and ".join(_PLURAL[d] for d in sorted(set(days)))
 
 
-def _tag(rule: DayHoursIn) -> str:
+def rule_tag(rule: DayHoursIn) -> str:
+    """What names a rule for some days (`settle`, `withdraw`): its side and its days."""
     side = "not_before" if rule.not_before else "not_after"
     return f"{side}@{','.join(map(str, sorted(rule.weekdays)))}"
 
@@ -124,16 +119,17 @@ def _hour(
     elif unclear:
         out.refuse(f"{words} is said for some days only, the rules cannot tell which ({text!r})")
     else:
-        _day_rule(out, side, at, days, f"on {_names(days)} {words} ({text!r})")
+        _day_rule(out, side, at, days, f"on {plural_days(days)} {words} ({text!r})")
 
 
 def _day_rule(out: ParsedPreferences, side: str, at: time, days: Iterable[int], line: str) -> None:
     before, after = (at, None) if side == "not_before" else (None, at)
     rule = DayHoursIn(weekdays=sorted(set(days)), not_before=before, not_after=after)
     p = out.prefs
-    p.day_hours = [r for r in p.day_hours if _tag(r) != _tag(rule)]  # a later one replaces it
+    # A later rule for the same days and side replaces the earlier.
+    p.day_hours = [r for r in p.day_hours if rule_tag(r) != rule_tag(rule)]
     p.day_hours.append(rule)
-    out.apply(_tag(rule), line)
+    out.apply(rule_tag(rule), line)
 
 
 def _read(
@@ -144,9 +140,11 @@ def _read(
     head = text[:PREFERENCE_MAX_CHARS]
     off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
     scope = ph.scope(head, [m.span() for m in (off, half) if m])
-    if scope[0] and workdays and set(workdays) <= scope[0]:
+    if scope[0] and not scope[1] and workdays and set(workdays) <= scope[0]:
         scope = (None, False)  # "9-5 Monday to Friday": every working day
-    some_days = f"said for {_names(scope[0])} only" if scope[0] else ""
+    some_days = f"said for {plural_days(scope[0])} only" if scope[0] else ""
+    if scope[1]:
+        some_days = "said for some days only, the rules cannot tell which"
     ranges = chain(ph.WORK_HOURS.finditer(head), ph.WORK_BETWEEN.finditer(head))
     if m := next((r for r in ranges if ph.said_of_me(head, r)), None):
         lo, hi = _range(m)
@@ -160,7 +158,7 @@ def _read(
             p.workday_start, p.workday_end = lo, hi
             out.apply("hours", f"working hours {lo:%H:%M}-{hi:%H:%M} ({text!r})")
     starts = (b for b in ph.NOT_BEFORE.finditer(head) if ph.said_of_me(head, b))
-    if (m := next(starts, None)) and (at := ph.clock(*m.group(1, 2, 3))):
+    if (m := next(starts, None)) and (at := ph.start_of_day(m, *p.hours(*hours))):
         _hour(out, "not_before", at, scope, text)
     ends = (
         e
@@ -175,7 +173,7 @@ def _read(
         cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
         if kind := ph.cap_of(m, head):
             out.refuse(
-                f"{cap:g} h a day of {kind} caps one kind of activity, not all work: "
+                f"{cap:g} h a day {kind} caps one kind of activity, not all work: "
                 f"no daily maximum applied ({text!r})"
             )
         elif some_days:
@@ -226,7 +224,7 @@ def _read(
         p.preferred_windows.append(
             PreferredWindowIn(start=lo, end=hi, weekdays=days, label="deep work")
         )
-        on = f" on {_names(days)}" if scope[0] else ""
+        on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
         names = [d.lower().removesuffix("s") + "s" for d in ph.ONE_DAY.findall(off.group(0))]
@@ -239,7 +237,7 @@ def _read(
         days_off = set().union(*(ph.weekdays_named(w) for w in ph.DAY_SCOPE.findall(said)))
         side = "not_before" if period.lower() == "morning" else "not_after"
         words = "before" if side == "not_before" else "after"
-        line = f"on {_names(days_off)} nothing {words} 12:00 ({text!r})"
+        line = f"on {plural_days(days_off)} nothing {words} 12:00 ({text!r})"
         _day_rule(out, side, time(12), days_off, line)
 
 
@@ -285,8 +283,8 @@ def settle(
     empty = {d for d in days if not _open(prefs.hours_on(d, lo, hi))}
     if empty:
         gone = [r for r in prefs.day_hours if empty & set(r.weekdays)]
-        why = f"it leaves no working time on {_names(empty)}; the day's other hours are used"
-        out += [(_tag(r), why) for r in gone]
+        why = f"it leaves no working time on {plural_days(empty)}; the day's other hours are used"
+        out += [(rule_tag(r), why) for r in gone]
         prefs.day_hours = [r for r in prefs.day_hours if r not in gone]
     return out
 
@@ -323,85 +321,3 @@ def remember_hint(text: str) -> str | None:
         "as a plain memory, which the scheduler does not read. To apply it, store it as a "
         "fact with fact_type 'preference' (POST /api/v1/memory/facts, or the add_fact tool)"
     )
-
-
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def describe(prefs: SchedulingPreferences) -> list[str]:
-    """Human lines for preferences that came from the LLM."""
-    lines = []
-    if prefs.workday_start and prefs.workday_end:
-        lines.append(f"working hours {prefs.workday_start:%H:%M}-{prefs.workday_end:%H:%M}")
-    if prefs.working_days is not None:
-        names = [_WEEKDAYS[d] for d in sorted(set(prefs.working_days))]
-        lines.append(f"working days {', '.join(names) or 'none'}")
-    if prefs.not_before:
-        lines.append(f"nothing before {prefs.not_before:%H:%M}")
-    if prefs.not_after:
-        lines.append(f"nothing after {prefs.not_after:%H:%M}")
-    if prefs.daily_max_hours is not None:
-        lines.append(f"at most {prefs.daily_max_hours:g} h a day")
-    if prefs.buffer_minutes is not None:
-        lines.append(f"{prefs.buffer_minutes} min between blocks")
-    for w in prefs.preferred_windows:
-        lines.append(f"{w.label} preferred {w.start:%H:%M}-{w.end:%H:%M}")
-    for r in prefs.day_hours:
-        if r.not_before:
-            lines.append(f"on {_names(r.weekdays)} nothing before {r.not_before:%H:%M}")
-        if r.not_after:
-            lines.append(f"on {_names(r.weekdays)} nothing after {r.not_after:%H:%M}")
-    return lines
-
-
-async def llm_preferences(
-    llm: LLMClient, prompt: str, version: str | None, texts: Sequence[str]
-) -> SchedulingPreferences:
-    """Ask the LLM to structure the preference facts (raises AlmanacError on failure)."""
-    listing = "\n".join(f"- {t}" for t in texts)
-    messages = [
-        Message("system", prompt),
-        Message("user", f"Preferences and constraints:\n{listing}"),
-    ]
-    result = await llm.complete_json(
-        operation="scheduling",
-        prompt=Prompt(messages, "schedule_optimizer", version),
-        schema=SchedulingPreferences,
-    )
-    return result.value
-
-
-async def resolve_preferences(
-    texts: Sequence[str],
-    llm: LLMClient | None,
-    prompt: tuple[str, str | None] | None,
-    warnings: list[str],
-    workdays: Sequence[int] = (0, 1, 2, 3, 4),
-    hours: tuple[time, time] = SETTINGS_HOURS,
-) -> tuple[SchedulingPreferences, list[str], str]:
-    """(preferences, applied lines, source) using the LLM when possible, else the rules."""
-    parsed = parse_preferences(texts, workdays, hours)
-    if not texts:
-        return parsed.prefs, [], "defaults"
-    if llm is not None and prompt is not None:
-        try:
-            prefs = await llm_preferences(llm, prompt[0], prompt[1], texts)
-        except (AlmanacError, ValidationError) as exc:
-            # The LLM is an improvement, not a dependency: the rules still give an answer.
-            warnings.append(f"LLM could not read the preferences ({exc}); used the rules instead")
-        else:
-            prefs = prefs.model_copy(deep=True)
-            said = describe(prefs)
-            why = "; ".join(dict.fromkeys(w for _, w in settle(prefs, hours, workdays)))
-            kept = describe(prefs)
-            warnings.extend(
-                f"preference ignored: {s} is not applied: {why}" for s in said if s not in kept
-            )
-            return prefs, kept, "llm"
-    elif llm is not None:
-        warnings.append("no active schedule_optimizer prompt; preferences read by rules")
-    for text in parsed.not_understood:
-        warnings.append(f"preference not understood by the rules: {text!r}")
-    for reason in parsed.ignored:
-        warnings.append(f"preference ignored: {reason}")
-    return parsed.prefs, parsed.applied, "rules"

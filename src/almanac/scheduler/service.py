@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.calendars.base import CalendarEvent, CalendarProvider
 from almanac.config import SchedulerSettings
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, Conflict, NotFound, ValidationFailed
+from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
-from almanac.memory.schemas import FactsQuery
 from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
@@ -36,12 +35,11 @@ from almanac.scheduler import answer
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
-from almanac.scheduler.preferences import parse_preferences, resolve_preferences
+from almanac.scheduler.preference_facts import PreferenceFacts, Preferences
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import (
     MAX_HORIZON_DAYS,
     BlockOut,
-    PreferenceSource,
     PreferencesOut,
     ReplanIn,
     ReplanOut,
@@ -55,18 +53,6 @@ from almanac.scheduler.writer import Writer, stated_window
 SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
 # Times the preferences are read again when they changed while the LLM was reading them.
 READ_ATTEMPTS = 3
-
-
-@dataclass
-class Preferences:
-    """The preference facts and prompt read for a plan's client, and what became of them."""
-
-    client_id: int | None
-    facts: list[tuple[int, str]]  # (fact id, text), oldest first
-    prompt: tuple[str, str | None] | None  # (content, version) of the active prompt
-    out: tuple[SchedulingPreferences, list[str], str]  # preferences, applied lines, source
-    warnings: list[str]
-    asked_llm: bool
 
 
 @dataclass
@@ -130,6 +116,7 @@ class SchedulerService:
         self.llm = llm
         self.settings = settings
         self.timezone = timezone
+        self.preference_facts = PreferenceFacts(memory, self.prompts, llm, settings)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -226,11 +213,11 @@ class SchedulerService:
             plan = await self._plan(plan_id, for_update=False)
             if plan.status not in keep:
                 require_schedulable(plan.status)  # refuse before asking anyone
-            prefs = await self._preferences(plan.client_id)
+            prefs = await self.preference_facts.read(plan.client_id, self.uow.end_reads)
             plan = await self._plan(plan_id, for_update=for_update)
             if not prefs.asked_llm:
                 return plan, prefs
-            facts, prompt, _ = await self._preference_inputs(plan.client_id)
+            facts, prompt, _ = await self.preference_facts.inputs(plan.client_id)
             if (plan.client_id, facts, prompt) == (prefs.client_id, prefs.facts, prefs.prompt):
                 return plan, prefs
             await self.uow.end_reads()  # nothing written yet: drop the lock and read again
@@ -239,41 +226,10 @@ class SchedulerService:
             errors=[{"field": "plan_id", "message": "preferences changed during the request"}],
         )
 
-    async def _preference_inputs(
-        self, client_id: int | None
-    ) -> tuple[list[tuple[int, str]], tuple[str, str | None] | None, list[str]]:
-        """(preference facts, the active prompt when an LLM is configured, warnings)."""
-        warnings: list[str] = []
-        facts = await self._preference_texts(client_id, warnings)
-        template = await self.prompts.active("schedule_optimizer") if self.llm else None
-        prompt = (template.content, template.version) if template else None
-        return facts, prompt, warnings
-
-    async def _preferences(self, client_id: int | None) -> Preferences:
-        facts, prompt, warnings = await self._preference_inputs(client_id)
-        texts = [t for _, t in facts]
-        asked = self.llm is not None and prompt is not None and bool(texts)
-        if asked:
-            # No connection or row lock may be held while an LLM thinks.
-            await self.uow.end_reads()
-        out = await resolve_preferences(
-            texts, self.llm, prompt, warnings, self._workdays(), self._hours()
-        )
-        return Preferences(client_id, facts, prompt, out, warnings, asked)
-
     async def rule_preferences(self, client_id: int | None) -> SchedulingPreferences:
         """The remembered preferences as the rules read them (no LLM: a hand move holds
         row locks while it checks, and must not wait on one)."""
-        facts = await self._preference_texts(client_id, [])
-        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
-
-    def _workdays(self) -> list[int]:
-        """The settings' working days, 0 = Monday: what a remembered day off is taken from."""
-        return [d - 1 for d in self.settings.working_days if 1 <= d <= 7]
-
-    def _hours(self) -> tuple[time, time]:
-        """The settings' working day: what remembered hours are judged against."""
-        return self.settings.workday_start, self.settings.workday_end
+        return await self.preference_facts.rules(client_id)
 
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int
@@ -295,25 +251,6 @@ class SchedulerService:
         notes = sorted({e.note for e in events if e.note})
         return Context(plan, tz, now, start, days, (begin, end), events, notes, write_window=write)
 
-    async def _preference_texts(
-        self, client_id: int | None, warnings: list[str]
-    ) -> list[tuple[int, str]]:
-        """(fact id, text) of preference and constraint facts, oldest first."""
-        texts: list[tuple[datetime, int, str]] = []
-        # The user's own preferences and this plan's client's, never another client's.
-        scope = client_id or 0
-        try:
-            for kind in ("preference", "constraint"):
-                facts = await self.memory.facts(
-                    FactsQuery(fact_type=kind, limit=200, for_client=scope)
-                )
-                texts.extend((f.valid_from, f.id, f.content) for f in facts)
-        except AlmanacError as exc:
-            # Preferences refine the defaults; without memory the defaults still schedule.
-            warnings.append(f"memory unavailable, preferences not read: {exc.message}")
-            return []
-        return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]
-
     async def _solve(self, ctx: Context, read: Preferences) -> Solved:
         """Solve the whole calendar: every open task of every approved/scheduled/active plan."""
         plans = await self.plans.with_status(SOLVED_PLAN_STATUSES)
@@ -323,14 +260,7 @@ class SchedulerService:
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
         ctx.warnings.extend(cm.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
-        prefs, applied, source = read.out
-        # Each memory's lines as read with the others: one a later memory replaced is not applied.
-        texts = [t for _, t in read.facts]
-        per_text = parse_preferences(texts, self._workdays(), self._hours()).per_text
-        sources = [
-            PreferenceSource(fact_id=i, text=t, applied=applied, ignored=ignored)
-            for (i, t), (applied, ignored) in zip(read.facts, per_text, strict=True)
-        ]
+        prefs = read.out[0]
         capacity, target = await self._sprint_limits(ctx)
         closed = {
             cm.core_id(p, k): (
@@ -369,9 +299,7 @@ class SchedulerService:
             {i.key: i.title for i in inputs.inputs},
             {cid: r.id for cid, r in inputs.rows.items()},
             violations,
-            PreferencesOut(
-                applied=applied, llm_used=source == "llm", source=source, memories=sources
-            ),
+            self.preference_facts.out(read),
             inputs,
             cm.fingerprint(ctx.events, inputs, ctx.window),
         )

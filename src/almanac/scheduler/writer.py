@@ -21,6 +21,7 @@ from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import answer as ans
 from almanac.scheduler import calendar_model as cm
+from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
@@ -71,7 +72,7 @@ class Writer:
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
-        found = pb.moves(inputs.previous, s.blocks)
+        found = mv.moves(inputs.previous, s.blocks)
         moves = ans.moves_out(solved, shown, ctx.tz, found)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0

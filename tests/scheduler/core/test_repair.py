@@ -5,7 +5,7 @@ from __future__ import annotations
 from almanac.scheduler.core import Block, Interval, Task
 from almanac.scheduler.core.grid import build_grid
 from almanac.scheduler.core.repair import kept_tasks
-from almanac.scheduler.problem import moves, why_moved
+from almanac.scheduler.moves import moves, why_moved
 
 from .helpers import at, checked, make_problem, spans
 

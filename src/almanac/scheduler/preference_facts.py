@@ -1,0 +1,115 @@
+"""A plan's client's preference facts read from memory, and what became of them: read by the
+rules or the LLM (`preference_llm`), and each memory's lines for the response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from almanac.config import SchedulerSettings
+from almanac.errors import AlmanacError
+from almanac.llm.base import LLMClient
+from almanac.memory.port import MemoryPort
+from almanac.memory.schemas import FactsQuery
+from almanac.planner.repository import PromptRepository
+from almanac.scheduler.preference_llm import resolve_preferences
+from almanac.scheduler.preferences import parse_preferences
+from almanac.scheduler.schemas import PreferenceSource, PreferencesOut, SchedulingPreferences
+
+
+@dataclass
+class Preferences:
+    """The preference facts and prompt read for a plan's client, and what became of them."""
+
+    client_id: int | None
+    facts: list[tuple[int, str]]  # (fact id, text), oldest first
+    prompt: tuple[str, str | None] | None  # (content, version) of the active prompt
+    out: tuple[SchedulingPreferences, list[str], str]  # preferences, applied lines, source
+    warnings: list[str]
+    asked_llm: bool
+
+
+class PreferenceFacts:
+    """Reads the preferences the scheduler applies (the settings judge them)."""
+
+    def __init__(
+        self,
+        memory: MemoryPort,
+        prompts: PromptRepository,
+        llm: LLMClient | None,
+        settings: SchedulerSettings,
+    ) -> None:
+        self.memory = memory
+        self.prompts = prompts
+        self.llm = llm
+        self.settings = settings
+
+    async def inputs(
+        self, client_id: int | None
+    ) -> tuple[list[tuple[int, str]], tuple[str, str | None] | None, list[str]]:
+        """(preference facts, the active prompt when an LLM is configured, warnings)."""
+        warnings: list[str] = []
+        facts = await self._texts(client_id, warnings)
+        template = await self.prompts.active("schedule_optimizer") if self.llm else None
+        prompt = (template.content, template.version) if template else None
+        return facts, prompt, warnings
+
+    async def read(
+        self, client_id: int | None, end_reads: Callable[[], Awaitable[None]]
+    ) -> Preferences:
+        """The preferences, by the LLM when one is configured (`end_reads` first)."""
+        facts, prompt, warnings = await self.inputs(client_id)
+        texts = [t for _, t in facts]
+        asked = self.llm is not None and prompt is not None and bool(texts)
+        if asked:
+            # No connection or row lock may be held while an LLM thinks.
+            await end_reads()
+        out = await resolve_preferences(
+            texts, self.llm, prompt, warnings, self._workdays(), self._hours()
+        )
+        return Preferences(client_id, facts, prompt, out, warnings, asked)
+
+    async def rules(self, client_id: int | None) -> SchedulingPreferences:
+        """The remembered preferences as the rules read them (no LLM)."""
+        facts = await self._texts(client_id, [])
+        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+
+    def out(self, read: Preferences) -> PreferencesOut:
+        """What the response says of the preferences: applied lines and each memory's."""
+        _, applied, source = read.out
+        # Each memory's lines as read with the others: one a later memory replaced is not applied.
+        texts = [t for _, t in read.facts]
+        per_text = parse_preferences(texts, self._workdays(), self._hours()).per_text
+        sources = [
+            PreferenceSource(fact_id=i, text=t, applied=mine, ignored=ignored)
+            for (i, t), (mine, ignored) in zip(read.facts, per_text, strict=True)
+        ]
+        return PreferencesOut(
+            applied=applied, llm_used=source == "llm", source=source, memories=sources
+        )
+
+    def _workdays(self) -> list[int]:
+        """The settings' working days, 0 = Monday: what a remembered day off is taken from."""
+        return [d - 1 for d in self.settings.working_days if 1 <= d <= 7]
+
+    def _hours(self) -> tuple[time, time]:
+        """The settings' working day: what remembered hours are judged against."""
+        return self.settings.workday_start, self.settings.workday_end
+
+    async def _texts(self, client_id: int | None, warnings: list[str]) -> list[tuple[int, str]]:
+        """(fact id, text) of preference and constraint facts, oldest first."""
+        texts: list[tuple[datetime, int, str]] = []
+        # The user's own preferences and this plan's client's, never another client's.
+        scope = client_id or 0
+        try:
+            for kind in ("preference", "constraint"):
+                facts = await self.memory.facts(
+                    FactsQuery(fact_type=kind, limit=200, for_client=scope)
+                )
+                texts.extend((f.valid_from, f.id, f.content) for f in facts)
+        except AlmanacError as exc:
+            # Preferences refine the defaults; without memory the defaults still schedule.
+            warnings.append(f"memory unavailable, preferences not read: {exc.message}")
+            return []
+        return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]
