@@ -281,3 +281,29 @@ async def test_changed_bytes_take_their_own_heading_unless_a_title_was_given(
     for n, fee in enumerate(("23,000", "24,000")):
         again = (await add(client, "acme.md", f"# Draft {n}\n\nFee {fee}.\n")).json()
         assert again["status"] == "replaced" and again["title"] == "Globex deal"
+
+
+async def test_a_file_name_the_table_cannot_hold_is_a_422_naming_file(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # The name is the document's `source` (500 characters): a longer one was a 500 from
+    # the insert, after the file had been parsed and embedded.
+    r = await add(client, "a" * 600 + ".md", "# Notes\n\nThe boiler is serviced in March.")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "file"
+    # A NUL in the multipart header's name (sent raw: httpx would escape it).
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a\x00b.md"\r\n'
+        f"Content-Type: text/markdown\r\n\r\n# Notes\n\nThe boiler.\r\n--{boundary}--\r\n"
+    ).encode()
+    r = await client.post(
+        D, content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "file"
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+    # A long name with a short `source` is the caller's way round it.
+    r = await add(client, "a" * 600 + ".md", "# Notes\n\nThe boiler.", source="notes.md")
+    assert r.status_code == 201, r.text

@@ -28,6 +28,10 @@ from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.models import Document
 
 
+# The longest `source` (a document's identity per client) the table holds.
+SOURCE_CHARS = 500
+
+
 @dataclass
 class Upload:
     """A file as received, with what the caller said about it."""
@@ -72,6 +76,14 @@ class DocumentService:
             raise ValidationFailed("the file is empty", field="file")
         media_type = media_type_of(upload.filename, upload.declared_type)
         source = upload.source or PurePath(upload.filename).name
+        if upload.source is None and (len(source) > SOURCE_CHARS or "\x00" in source):
+            # The name is the document's identity (`source`), a column of 500 characters:
+            # a longer one was a 500 from the insert, after the file was parsed and embedded.
+            raise ValidationFailed(
+                f"the file name must be at most {SOURCE_CHARS} characters without NUL; "
+                "give a shorter `source`",
+                field="file",
+            )
         digest = hashlib.sha256(upload.data).hexdigest()
         await self.repo.lock_source(upload.client_id, source)
         existing = await self.repo.by_source(upload.client_id, source)
