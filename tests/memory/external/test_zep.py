@@ -164,6 +164,38 @@ async def test_recall_fuses_zep_and_marks_sources(
     assert scores == sorted(scores, reverse=True)
 
 
+async def test_a_recall_for_a_client_asks_only_that_clients_zep_user(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    """A plan's recall (`for_client`) asked Zep's owner user, whose graph holds what was
+    said of every client without a client id: another client's facts came back, which
+    Postgres' answer leaves out by their subject."""
+    about_7 = {
+        "subject_type": "client",
+        "subject_id": "7",
+        "fact_type": "constraint",
+        "content": "Acme pays 200 euros per hour for audits",
+    }
+    assert (await client.post("/api/v1/memory/facts", json=about_7)).status_code == 201
+    # What Zep learnt from that fact, in the owner's graph, and client 8's own.
+    zep.facts["user"] = [ZepFact("Acme pays 200 euros per hour for audits, per contract")]
+    zep.facts["client-8"] = [ZepFact("Globex pays 150 euros per hour for audits")]
+    r = await client.get(
+        "/api/v1/memory/recall", params={"query": "pays euros per hour audits", "for_client": 8}
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["zep"] == "used"
+    contents = [h["content"] for h in out["results"]]
+    assert not any("Acme" in c for c in contents), contents
+    assert "Globex pays 150 euros per hour for audits" in contents
+    # The owner's own recall (no client named) still asks the owner's user.
+    r = await client.get("/api/v1/memory/recall", params={"query": "pays euros per hour audits"})
+    assert "Acme pays 200 euros per hour for audits, per contract" in [
+        h["content"] for h in r.json()["results"]
+    ]
+
+
 async def test_slow_zep_is_skipped_within_the_budget(
     client: httpx.AsyncClient, state: AppState, zep: FakeZep
 ) -> None:

@@ -37,7 +37,11 @@ async def ask_external(
 ) -> tuple[list[ExternalHit] | None, str | None]:
     """The provider's results within the budget, or None and why not."""
     budget_ms = settings.recall_budget_ms
-    user = zep_user_id(q.client_id, settings.default_user_id)
+    # A recall for a client (a plan's) asks that client's user alone: the owner's user
+    # holds what was said of every client without a client id, and Zep's answers carry no
+    # subject by which to leave the other clients' out, as Postgres' answer does.
+    client = q.client_id if q.client_id is not None else q.for_client
+    user = zep_user_id(client, settings.default_user_id)
     try:
         found = await asyncio.wait_for(external.search(user, q.query, q.k), budget_ms / 1000)
     except TimeoutError:
