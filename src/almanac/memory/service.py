@@ -15,7 +15,7 @@ from almanac.config import Settings
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
-from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.errors import NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
@@ -25,7 +25,7 @@ from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
 from almanac.memory.repository import EventRepository
-from almanac.memory.results import RememberResult
+from almanac.memory.results import RememberResult, check_duplicate
 from almanac.memory.schemas import (
     EventOut,
     FactIn,
@@ -123,14 +123,6 @@ class MemoryService:
                 field="metadata.fact_type",
             ) from exc
 
-    @staticmethod
-    def _check_duplicate(item: RememberIn, existing: Event) -> None:
-        if existing.content != item.content:
-            raise Conflict(
-                f"idempotency_key {item.idempotency_key!r} was already used for a different "
-                "memory; use a new key for new content"
-            )
-
     async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
@@ -169,7 +161,7 @@ class MemoryService:
             if new_id is None:  # seen before, or won by a concurrent retry
                 assert item.idempotency_key is not None
                 prior = existing[item.idempotency_key]
-                self._check_duplicate(item, prior)
+                check_duplicate(item, prior)
                 result.add(prior.id, prior.promoted_to_fact_id, duplicate=pos)
                 continue
             fact_id = await self._promote(item, new_id)

@@ -27,7 +27,6 @@ from almanac.memory.documents.schemas import (
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.models import Document
 
-
 # The longest `source` (a document's identity per client) the table holds.
 SOURCE_CHARS = 500
 
