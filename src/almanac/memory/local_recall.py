@@ -7,7 +7,7 @@ from __future__ import annotations
 from almanac.embedder import Embedder
 from almanac.memory.diversity import diversify
 from almanac.memory.event_recall import recall_events
-from almanac.memory.relevance import no_match, relevance
+from almanac.memory.relevance import FLOOR, no_match, relevance
 from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.schemas import RecallHit, RecallQuery
 from almanac.memory.search import (
@@ -69,8 +69,14 @@ async def local_recall(
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
     found.sort(key=lambda h: h.score, reverse=True)
+    scored = {id(h): relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in found}
+    # A hit that reaches the floor comes before those that do not, whatever its kind: the
+    # kinds' fused scores do not compare (events gather more fused lists than chunks and
+    # facts), so a document chunk answering the question fell behind unrelated memories,
+    # out of a small k, and the answer was "no match". Stable: score order within each.
+    found.sort(key=lambda h: scored[id(h)] >= FLOOR, reverse=True)
     top = found[: q.k]
-    relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
+    relevances = [scored[id(h)] for h in top]
     if cfg.relevance_floor and q.floor and no_match(relevances):
         top, relevances = [], []
     hits = [
