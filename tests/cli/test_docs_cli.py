@@ -79,3 +79,19 @@ def test_reindex_reembeds_document_chunks(cli_env: AppState, tmp_path: Path, pg_
     assert code == 0 and "0 document chunks" in out
     code, out = invoke("recall", "laptop IT desk")
     assert code == 0 and "Return the laptop" in out
+
+
+def test_a_file_that_cannot_be_read_fails_alone(cli_env: AppState, tmp_path: Path):  # noqa: F811
+    """A dangling link (or a folder named like a document) in the folder stopped the
+    command with a traceback, the files after it not added and nothing reported."""
+    (tmp_path / "a-broken.md").symlink_to(tmp_path / "gone.md")
+    (tmp_path / "b-folder.md").mkdir()
+    (tmp_path / "b-folder.md" / "inner.txt").write_text("Inner notes: the boiler in March.\n")
+    (tmp_path / "c-sop.md").write_text("# SOP\n\nAsk for the admin login.\n")
+    code, out = invoke("docs", "add", str(tmp_path), "--json")
+    assert code == 1, out
+    by_name = {Path(str(r["path"])).name: r for r in json.loads(out)}
+    assert by_name.keys() == {"a-broken.md", "inner.txt", "c-sop.md"}
+    assert by_name["a-broken.md"]["status"] == "failed"
+    assert "No such file" in by_name["a-broken.md"]["error"]
+    assert by_name["inner.txt"]["status"] == by_name["c-sop.md"]["status"] == "created"

@@ -35,7 +35,10 @@ def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
+            # Files only: a folder named `notes.md` is walked, not read.
+            found += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()
+            )
         else:
             found.append(path)
     return found
@@ -64,9 +67,16 @@ def add(
             with Progress(console=console, transient=True, disable=as_json) as bar:
                 task = bar.add_task("adding", total=len(files))
                 for path in files:
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:  # a dangling link, no permission: the rest go on
+                        reason = exc.strerror or type(exc).__name__
+                        results.append({"path": str(path), "status": "failed", "error": reason})
+                        bar.advance(task)
+                        continue
                     response = await client.post(
                         BASE,
-                        files={"file": (path.name, path.read_bytes())},
+                        files={"file": (path.name, data)},
                         data={**form, "source": str(path.resolve())[-500:]},
                     )
                     try:
