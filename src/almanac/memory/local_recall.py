@@ -1,8 +1,10 @@
 """Recall's Postgres answer: each requested kind searched (events through every signal,
 memory.event_recall; facts and document chunks through the first pass, late interaction
-and MMR), merged by score, floored (memory.relevance) and shaped for the API."""
+and MMR), merged (`merge_kinds`), floored (memory.relevance) and shaped for the API."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from almanac.embedder import Embedder
 from almanac.memory.diversity import diversify
@@ -68,13 +70,8 @@ async def local_recall(
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-    found.sort(key=lambda h: h.score, reverse=True)
     scored = {id(h): relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in found}
-    # A hit that reaches the floor comes before those that do not, whatever its kind: the
-    # kinds' fused scores do not compare (events gather more fused lists than chunks and
-    # facts), so a document chunk answering the question fell behind unrelated memories,
-    # out of a small k, and the answer was "no match". Stable: score order within each.
-    found.sort(key=lambda h: scored[id(h)] >= FLOOR, reverse=True)
+    found = merge_kinds(found, lambda h: scored[id(h)] >= FLOOR)
     top = found[: q.k]
     relevances = [scored[id(h)] for h in top]
     if cfg.relevance_floor and q.floor and no_match(relevances):
@@ -94,3 +91,24 @@ async def local_recall(
         for h, r in zip(top, relevances, strict=True)
     ]
     return top, hits
+
+
+def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
+    """The kinds' hits in one list: each kind's by score, merged taking next the kind whose
+    next hit reaches the floor, else the higher score. Merged by score alone (the kinds'
+    fused scores do not compare: events gather more fused lists than chunks and facts),
+    a chunk answering the question fell behind unrelated memories, out of a small k, and
+    the answer was "no match"; one kind's order is its score order, as before."""
+    lists: dict[str, list[Hit]] = {}
+    for h in sorted(found, key=lambda h: h.score, reverse=True):
+        lists.setdefault(h.kind, []).append(h)
+    heads = {kind: 0 for kind in lists}
+    merged: list[Hit] = []
+    while len(merged) < len(found):
+        kind = max(
+            (kind for kind in lists if heads[kind] < len(lists[kind])),
+            key=lambda kind: (reaches(lists[kind][heads[kind]]), lists[kind][heads[kind]].score),
+        )
+        merged.append(lists[kind][heads[kind]])
+        heads[kind] += 1
+    return merged
