@@ -49,21 +49,31 @@ async def local_recall(
     if "event" in kinds:
         scopes.append(event_scope(filters))
     if "fact" in kinds:
-        scopes.append(fact_scope(q.client_id, q.as_of, q.for_client))
+        scopes.append(fact_scope(q.client_id, q.as_of, q.for_client, q.since, q.until))
     if "document" in kinds:
-        scopes.append(chunk_scope(q.client_id, q.for_client))
+        scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
     if "event" in kinds:
         found += await recall_events(search, embedder, q.query, qvec, q.k, filters)
     if "fact" in kinds:
         facts = await search.search_facts(
-            q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
+            q.query,
+            qvec,
+            model,
+            dim,
+            q.k,
+            q.client_id,
+            q.as_of,
+            q.for_client,
+            pool,
+            q.since,
+            q.until,
         )
         facts = await rerank(embedder, q.query, facts, cfg)
         found += await diversify(search, facts, q.k, model, cfg)
     if "document" in kinds:
         chunks = await search.search_chunks(
-            q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client
+            q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client, q.since, q.until
         )
         chunks = await rerank(embedder, q.query, chunks, cfg)
         found += await diversify(search, chunks, q.k, model, cfg)
