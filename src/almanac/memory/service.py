@@ -243,7 +243,9 @@ class MemoryService:
             and q.as_of is None
             and bool(kinds & {"event", "fact"})
         )
-        namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
+        namespaces = recall_namespaces(
+            q.session_id, q.client_id, "fact" in kinds, "document" in kinds
+        )
         gens = await self.cache.generations(namespaces)
         key = self._cache_key(q, kinds, gens, ask_zep) if gens is not None else None
         if key is not None:

@@ -24,7 +24,7 @@ from almanac.memory.documents.schemas import (
     DocumentListOut,
     DocumentOut,
 )
-from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.memory.invalidation import Invalidator
 from almanac.models import Document
 
 # The longest `source` (a document's identity per client) the table holds.
@@ -112,9 +112,7 @@ class DocumentService:
                     setattr(existing, attr, now)
                 if changed:
                     await self.repo.save(existing)
-                    self.invalidator.events_changed(
-                        self.uow, event_namespaces(None, existing.client_id)
-                    )
+                    self.invalidator.documents_changed(self.uow, existing.client_id)
                 counts = await self.repo.chunk_counts([existing.id])
                 status = "updated" if changed else "unchanged"
                 return row_out(
@@ -156,7 +154,7 @@ class DocumentService:
                 setattr(existing, name, value)
             doc = await self.repo.save(existing)
         await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
-        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+        self.invalidator.documents_changed(self.uow, doc.client_id)
         status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
@@ -190,11 +188,11 @@ class DocumentService:
         doc = await self.repo.delete_by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
-        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+        self.invalidator.documents_changed(self.uow, doc.client_id)
 
     async def forget_client(self, client_id: int) -> int:
         """Remove every document of a client (chunks and vectors cascade)."""
         deleted = await self.repo.delete_for_client(client_id)
         if deleted:
-            self.invalidator.events_changed(self.uow, event_namespaces(None, client_id))
+            self.invalidator.documents_changed(self.uow, client_id)
         return deleted
