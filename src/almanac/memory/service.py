@@ -242,6 +242,8 @@ class MemoryService:
             and not event_only
             and q.as_of is None
             and bool(kinds & {"event", "fact"})
+            # Zep is asked for one client's user: none is both of two clients'.
+            and (q.client_id is None or q.for_client in (None, q.client_id))
         )
         namespaces = recall_namespaces(
             q.session_id, q.client_id, "fact" in kinds, "document" in kinds

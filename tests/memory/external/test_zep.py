@@ -189,6 +189,13 @@ async def test_a_recall_for_a_client_asks_only_that_clients_zep_user(
     contents = [h["content"] for h in out["results"]]
     assert not any("Acme" in c for c in contents), contents
     assert "Globex pays 150 euros per hour for audits" in contents
+    # Client 7's memories asked for client 8: nothing of client 7's Zep user either.
+    zep.facts["client-7"] = [ZepFact("Acme pays 200 euros per hour for audits, in Zep")]
+    r = await client.get(
+        "/api/v1/memory/recall",
+        params={"query": "pays euros per hour audits", "client_id": 7, "for_client": 8},
+    )
+    assert r.json()["results"] == [] and r.json()["zep"] == "off", r.text
     # The owner's own recall (no client named) still asks the owner's user.
     r = await client.get("/api/v1/memory/recall", params={"query": "pays euros per hour audits"})
     assert "Acme pays 200 euros per hour for audits, per contract" in [
