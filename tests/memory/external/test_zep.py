@@ -249,6 +249,26 @@ async def test_zep_down_or_failing_degrades_recall_and_health(
     state.external = None
 
 
+async def test_health_says_degraded_when_zep_answers_slower_than_recall_waits(
+    client: httpx.AsyncClient, state: AppState, zep: FakeZep
+) -> None:
+    """A Zep that answered every request in 0.6 s was "ok" in /health (its probe's limit is
+    2 s) while every recall skipped it for its 200 ms budget."""
+    configure(state, zep.base_url, budget_ms=200)
+    zep.delay_all = 0.6
+    try:
+        r = await client.get("/api/v1/memory/recall", params={"query": "weekly reports"})
+        assert r.json()["zep"] == "skipped"
+        health = (await client.get("/health")).json()
+        dep = health["dependencies"]["zep"]
+        assert dep["status"] == "degraded", dep
+        assert "200 ms" in dep["detail"] and "RECALL_BUDGET_MS" in dep["detail"]
+        assert health["status"] == "degraded"
+    finally:
+        await state.external.close()  # type: ignore[union-attr]
+        state.external = None
+
+
 async def test_health_ok_when_zep_answers(client: httpx.AsyncClient, zep_state: AppState) -> None:
     body = (await client.get("/health")).json()
     assert body["dependencies"]["zep"]["status"] == "ok"
