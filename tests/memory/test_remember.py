@@ -90,11 +90,14 @@ async def test_idempotency_key_reused_for_another_client_is_409_naming_it(
     assert [e["field"] for e in r.json()["errors"]] == ["client_id"]
     r = await client.post(R, json={**body, "client_id": 8, "session_id": "s2"})
     assert [e["field"] for e in r.json()["errors"]] == ["client_id", "session_id"]
-    # The same memory again, its time given in another zone, is the retry it is.
-    at = {"occurred_at": "2026-11-02T09:00:00+01:00"}
-    again = {**body, "idempotency_key": "call-2", **at}
-    assert (await client.post(R, json=again)).status_code == 201
-    r = await client.post(R, json={**again, "occurred_at": "2026-11-02T08:00:00Z"})
+    # Metadata naming another subject is another memory; a retry stamped with the time it
+    # was sent, or other metadata, is the retry it is.
+    about = {**body, "idempotency_key": "call-2", "metadata": {"subject_type": "client"}}
+    assert (await client.post(R, json=about)).status_code == 201
+    r = await client.post(R, json={**about, "metadata": {"subject_type": "person"}})
+    assert [e["field"] for e in r.json()["errors"]] == ["metadata"]
+    retry = {"occurred_at": "2026-11-02T08:00:00Z", "metadata": {**about["metadata"], "try": 2}}
+    r = await client.post(R, json={**about, **retry})
     assert r.status_code == 201 and r.json()["duplicate"] is True, r.text
     assert await count(db_session, Event) == 2
 

@@ -38,11 +38,17 @@ class RememberResult:
         )
 
 
+# The metadata that says whom a memory is about (recall's client scope reads it) or
+# what fact it becomes: other metadata a retry may restamp (a send time) is not compared.
+_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
+
+
 def differing_fields(item: RememberIn, existing: Event) -> list[str]:
     """What a memory retried under an idempotency key says differently from the stored one:
-    its text, or whose and where it is (client, session, scope, type, source, metadata, and
-    its time when given). Such a "retry" is another memory; answered as a duplicate, it
-    would be filed under the first one's client, out of its own client's recall."""
+    its text, or whose and where it is (client, session, scope, type, source, the subject
+    its metadata names). Such a "retry" is another memory; answered as a duplicate, it
+    would be filed under the first one's client, out of its own client's recall. Its time
+    is not compared: a retry may stamp the time it was sent."""
     differs = [
         name
         for name, stored in (
@@ -52,12 +58,12 @@ def differing_fields(item: RememberIn, existing: Event) -> list[str]:
             ("memory_scope", existing.memory_scope),
             ("event_type", existing.event_type),
             ("event_source", existing.event_source),
-            ("metadata", existing.metadata_),
         )
         if getattr(item, name) != stored
     ]
-    if item.occurred_at is not None and item.occurred_at != existing.occurred_at:
-        differs.append("occurred_at")
+    stored_meta = existing.metadata_ or {}
+    if any(item.metadata.get(k) != stored_meta.get(k) for k in _SUBJECT_KEYS):
+        differs.append("metadata")
     return differs
 
 
