@@ -233,6 +233,20 @@ class SearchRepository:
             for r in rows
         ]
 
+    async def lexemes(self, texts: list[str]) -> list[set[str]]:
+        """The words of each text as full-text search indexes them (for text held
+        elsewhere: a provider's results)."""
+        if not texts:
+            return []
+        rows = await self.session.execute(
+            text(
+                "SELECT u.i, tsvector_to_array(to_tsvector('english', u.t)) AS words "
+                "FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS u(t, i) ORDER BY u.i"
+            ),
+            {"texts": texts},
+        )
+        return [set(r.words or ()) for r in rows]
+
     async def similarities(
         self, table: str, ids: list[int], model: str
     ) -> dict[tuple[int, int], float]:

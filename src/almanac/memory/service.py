@@ -18,12 +18,18 @@ from almanac.embedder import Embedder
 from almanac.errors import NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.external.base import ExternalMemory
-from almanac.memory.external.fusion import ask_external, fuse, queue_sends
+from almanac.memory.external.base import ExternalHit, ExternalMemory
+from almanac.memory.external.fusion import (
+    ask_external,
+    external_relevance,
+    fuse,
+    queue_sends,
+)
 from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
+from almanac.memory.relevance import FLOOR
 from almanac.memory.repository import EventRepository
 from almanac.memory.results import RememberResult, check_duplicate
 from almanac.memory.schemas import (
@@ -290,7 +296,7 @@ class MemoryService:
                 notes.append(detail or "Zep was skipped")
             else:
                 out.zep = "used"
-                out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+                out.results = await self._fuse(q, hits, external, kinds)
                 out.no_match = not out.results
         if notes:
             out.degraded, out.detail = True, "; ".join(notes)
@@ -299,6 +305,17 @@ class MemoryService:
             await self._store(key, out.results, top)
         out.took_ms = _ms(started)
         return out
+
+    async def _fuse(
+        self, q: RecallQuery, hits: list[RecallHit], external: list[ExternalHit], kinds: set[str]
+    ) -> list[RecallHit]:
+        """The local answer and the provider's results on it, floored as the local ones."""
+        cfg = self.settings.search
+        scale = await external_relevance(self.search, self.embedder, q.query, external)
+        if cfg.relevance_floor and q.floor:
+            kept = [(e, r) for e, r in zip(external, scale, strict=True) if r >= FLOOR]
+            external, scale = [e for e, _ in kept], [r for _, r in kept]
+        return fuse(hits, external, kinds, q.k, cfg.rrf_k, scale)
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
         """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""

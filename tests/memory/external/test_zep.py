@@ -203,6 +203,27 @@ async def test_a_recall_for_a_client_asks_only_that_clients_zep_user(
     ]
 
 
+async def test_zeps_results_meet_the_relevance_floor(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    """Zep answers its nearest whatever the question: its results had no relevance and
+    skipped the floor, so a question about something never mentioned was answered with
+    Zep's unrelated facts (no_match false) while Postgres alone said no match."""
+    local = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=local)).status_code == 201
+    zep.facts["client-5"] = [ZepFact("Dana approves the invoices at Acme")]
+    # The double answers any shared word ("the"): Zep's nearest, however far.
+    never = {"query": "What is the capital of Peru?", "client_id": 5}
+    out = (await client.get("/api/v1/memory/recall", params=never)).json()
+    assert out["zep"] == "used"
+    assert out["results"] == [] and out["no_match"] is True, out
+    asked = {"query": "Who approves the invoices at Acme?", "client_id": 5}
+    out = (await client.get("/api/v1/memory/recall", params=asked)).json()
+    from_zep = [h for h in out["results"] if h["source"] == "zep"]
+    assert [h["content"] for h in from_zep] == ["Dana approves the invoices at Acme"]
+    assert from_zep[0]["relevance"] >= 0.5
+
+
 async def test_slow_zep_is_skipped_within_the_budget(
     client: httpx.AsyncClient, state: AppState, zep: FakeZep
 ) -> None:
