@@ -417,7 +417,7 @@ class Tools:
         __event_emitter__: Emitter = None,
     ) -> str:
         """
-        Search what Almanac remembers (memories and facts).
+        Search what Almanac remembers (memories, facts and documents).
         :param query: What to look for.
         :param client_id: Optional client id to search only that client's memories.
         :param limit: How many results (1-50).

@@ -5,7 +5,7 @@ words, which is enough to check what Almanac sends and how it fuses what comes b
 speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, graph search
 for edges and episodes, deletes of users, threads and graph episodes), checks the
 `Authorization: Api-Key` header, records every request, and can be told to answer
-slowly (`delay`) or with an error (`fail_status`).
+slowly (`delay` for search, `delay_all` for everything) or with an error (`fail_status`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class FakeZep:
 
     api_key: str = "zep-test-key"
     delay: float = 0.0  # seconds to wait before answering graph search
+    delay_all: float = 0.0  # seconds to wait before answering any request (a slow Zep)
     fail_status: int | None = None  # answer every request with this status
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -239,6 +240,8 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
                 return
             if zep.delay and url.path.endswith("/graph/search"):
                 time.sleep(zep.delay)
+            if zep.delay_all:
+                time.sleep(zep.delay_all)
             body = json.loads(raw) if raw else None
             status, payload = zep.handle(method, url.path, parse_qs(url.query), body)
             self._send(status, payload)

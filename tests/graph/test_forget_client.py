@@ -111,3 +111,37 @@ async def test_forgetting_a_client_removes_its_engagement_nodes_not_shared_ones(
         f"plan:{shared_plan}",
         "client:8",
     }
+
+
+async def _fact(client: httpx.AsyncClient, subject: str, content: str, **extra: Any) -> None:
+    kind, name = subject.split(":")
+    body = {"subject_type": kind, "subject_id": name, "fact_type": "identity", "content": content}
+    r = await client.post(f"{M}/facts", json={**body, **extra})
+    assert r.status_code == 201, r.text
+
+
+async def test_forgetting_leaves_no_bare_node_a_forgotten_fact_hung_off(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+):
+    """A fact's subject is a node (`person:quentin-marsh`); once the client's facts, or the
+    person, were forgotten, the node stayed, bare, naming them on the graph endpoints."""
+    await _fact(client, "person:quentin-marsh", "Quentin Marsh is Zorblax's CFO", client_id=7)
+    await _fact(client, "person:dana-lee", "Dana Lee is on both accounts", client_id=7)
+    await _fact(client, "person:dana-lee", "Dana Lee signs Globex's invoices", client_id=8)
+    await _fact(client, "person:ana-ruiz", "Ana Ruiz is the owner's accountant")
+    wf = library["onboarding"].id
+    await _fact(client, f"workflow:{wf}", "Onboarding takes two weeks", client_id=7)
+
+    r = await client.delete(f"{M}/subjects/client/7")
+    assert r.status_code == 200, r.text
+    gone = await client.get(f"{G}/nodes/person:quentin-marsh/neighbors")
+    assert gone.status_code == 404, gone.text
+    assert r.json()["deleted"]["subject_nodes"] == 1
+    # Another client's fact still hangs off Dana; a workflow's node is its table's.
+    shared = (await client.get(f"{G}/nodes/person:dana-lee/neighbors")).json()
+    assert [n["edge"]["type"] for n in shared["neighbors"]] == ["has_fact"]
+    assert (await client.get(f"{G}/nodes/workflow:{wf}/neighbors")).status_code == 200
+
+    r = await client.delete(f"{M}/subjects/person/ana-ruiz")
+    assert r.status_code == 200, r.text
+    assert (await client.get(f"{G}/nodes/person:ana-ruiz/neighbors")).status_code == 404

@@ -166,3 +166,30 @@ async def test_bad_input_is_4xx(client: httpx.AsyncClient):
     assert r.status_code == 422
     r = await client.get(f"{G}/nodes/plan:1/neighbors", params={"edge_type": "DROP TABLE"})
     assert r.status_code == 422
+
+
+async def test_an_unknown_node_is_a_404_naming_the_parameter_that_gave_it(
+    client: httpx.AsyncClient,
+):
+    """The 404s named the node but no field: a caller of /paths could not tell whether
+    `from` or `to` was wrong without parsing the sentence."""
+    r = await client.post(
+        "/api/v1/memory/facts",
+        json={
+            "subject_type": "client",
+            "subject_id": "7",
+            "fact_type": "constraint",
+            "content": "No calls on Fridays",
+        },
+    )
+    assert r.status_code == 201, r.text
+    cases = [
+        (f"{G}/paths", {"from": "client:7", "to": "client:999"}, "to"),
+        (f"{G}/paths", {"from": "client:999", "to": "client:7"}, "from"),
+        (f"{G}/impact", {"node": "blueprint:999"}, "node"),
+        (f"{G}/nodes/plan:999/neighbors", {}, "node_id"),
+    ]
+    for url, params, field in cases:
+        r = await client.get(url, params=params)
+        assert r.status_code == 404, r.text
+        assert r.json()["errors"][0]["field"] == field, r.text

@@ -65,6 +65,22 @@ async def test_fact_write_invalidates_recalls_that_include_facts(client: httpx.A
     assert out["cached"] is False and out["results"][0]["kind"] == "fact"
 
 
+async def test_a_document_invalidates_a_session_recall_that_asks_for_documents(
+    client: httpx.AsyncClient,
+):
+    """A document has no session: one added (or removed) bumped no session's generation,
+    so a recall narrowed to a session with kinds=document kept its cached answer."""
+    asked = {"session_id": "s1", "kinds": "document"}
+    assert (await recall(client, "boiler service", **asked))["results"] == []
+    body = b"# Boiler\n\nThe boiler service is booked for March.\n"
+    r = await client.post("/api/v1/memory/documents", files={"file": ("boiler.md", body)})
+    assert r.status_code == 201, r.text
+    out = await recall(client, "boiler service", **asked)
+    assert out["cached"] is False and [h["kind"] for h in out["results"]] == ["document"]
+    assert (await client.delete(f"/api/v1/memory/documents/{r.json()['id']}")).status_code == 204
+    assert (await recall(client, "boiler service", **asked))["results"] == []
+
+
 async def test_cached_answer_does_not_outlive_expiring_memory(
     client: httpx.AsyncClient, cache: Cache, monkeypatch: pytest.MonkeyPatch
 ):

@@ -222,3 +222,32 @@ async def test_promoted_event_is_shown_once_as_its_fact(client: httpx.AsyncClien
     # Asking for events only still finds the event itself.
     events = await recall(client, "deep work", kinds="event")
     assert r.json()["id"] in [h["id"] for h in events["results"]]
+
+
+async def test_a_time_window_holds_for_every_kind_asked(client: httpx.AsyncClient):
+    """since/until filtered memories only: with kinds fact or document, a fact that became
+    true in March and a document added today came back for a window ending in 2001."""
+    fact = {
+        "subject_type": "client",
+        "subject_id": "4",
+        "fact_type": "constraint",
+        "content": "Day rate for Initech is 900 EUR",
+        "valid_from": "2026-03-01T00:00:00+00:00",
+    }
+    assert (await client.post("/api/v1/memory/facts", json=fact)).status_code == 201
+    doc = b"# Initech rates\n\nThe day rate for Initech is 900 EUR, invoiced monthly.\n"
+    r = await client.post("/api/v1/memory/documents", files={"file": ("rates.md", doc)})
+    assert r.status_code == 201, r.text
+    both = ["fact", "document"]
+    old = await recall(client, "Initech day rate", kinds=both, until="2001-01-01T00:00:00Z")
+    assert old["results"] == []
+    march = {"since": "2026-02-01T00:00:00Z", "until": "2026-03-31T00:00:00Z"}
+    hits = (await recall(client, "Initech day rate", kinds=both, **march))["results"]
+    assert [h["kind"] for h in hits] == ["fact"]
+    today = datetime.now(UTC) - timedelta(hours=1)
+    hits = (await recall(client, "Initech day rate", kinds=both, since=today.isoformat()))[
+        "results"
+    ]
+    assert {h["kind"] for h in hits} == {"document"}
+    for h in hits:
+        assert datetime.fromisoformat(h["occurred_at"]) >= today

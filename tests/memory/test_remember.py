@@ -77,6 +77,31 @@ async def test_idempotency_key_reused_for_other_content_is_409(client: httpx.Asy
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_idempotency_key_reused_for_another_client_is_409_naming_it(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The same words under a key another client's memory holds answered `duplicate` with
+    that memory's id: client 8's memory was never stored, and its recall never found it."""
+    body = {"content": "Kickoff call on Monday", "idempotency_key": "call-1", "client_id": 7}
+    first = await client.post(R, json=body)
+    assert first.status_code == 201, first.text
+    r = await client.post(R, json={**body, "client_id": 8})
+    assert r.status_code == 409, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["client_id"]
+    r = await client.post(R, json={**body, "client_id": 8, "session_id": "s2"})
+    assert [e["field"] for e in r.json()["errors"]] == ["client_id", "session_id"]
+    # Metadata naming another subject is another memory; a retry stamped with the time it
+    # was sent, or other metadata, is the retry it is.
+    about = {**body, "idempotency_key": "call-2", "metadata": {"subject_type": "client"}}
+    assert (await client.post(R, json=about)).status_code == 201
+    r = await client.post(R, json={**about, "metadata": {"subject_type": "person"}})
+    assert [e["field"] for e in r.json()["errors"]] == ["metadata"]
+    retry = {"occurred_at": "2026-11-02T08:00:00Z", "metadata": {**about["metadata"], "try": 2}}
+    r = await client.post(R, json={**about, **retry})
+    assert r.status_code == 201 and r.json()["duplicate"] is True, r.text
+    assert await count(db_session, Event) == 2
+
+
 async def test_concurrent_retries_write_once(
     committed_client: httpx.AsyncClient, committed_state: AppState
 ):

@@ -108,3 +108,18 @@ async def test_unknown_ids_are_404(client: httpx.AsyncClient):
     r = await client.post("/api/v1/memory/facts/999999/supersede", json={"content": "x"})
     assert r.status_code == 404
     assert (await client.delete("/api/v1/memory/events/0")).status_code == 422
+
+
+async def test_a_misspelt_recall_filter_is_a_422_naming_it(client: httpx.AsyncClient):
+    """`client=7` (for client_id) was ignored: the answer held every client's memories."""
+    for content, client_id in (("Acme pays on the 5th", 7), ("Globex pays on the 5th", 8)):
+        body = {"content": content, "client_id": client_id}
+        assert (await client.post(R, json=body)).status_code == 201
+    r = await client.get(
+        "/api/v1/memory/recall", params={"query": "who pays on the 5th", "client": 7}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "client"
+    ok = {"query": "who pays on the 5th", "client_id": 7, "kinds": "event", "floor": "false"}
+    r = await client.get("/api/v1/memory/recall", params=ok)
+    assert [h["content"] for h in r.json()["results"]] == ["Acme pays on the 5th"]

@@ -35,16 +35,18 @@ class GraphService:
     def __init__(self, uow: UnitOfWork) -> None:
         self.repo = GraphRepository(uow.session)
 
-    async def _get(self, node_id: str) -> NodeOut:
+    async def _get(self, node_id: str, field: str) -> NodeOut:
+        """The node, or a 404 naming the parameter that gave its id."""
         found = await self.repo.nodes([node_id])
         if node_id not in found:
-            raise NotFound(f"node {node_id} does not exist")
+            message = f"node {node_id} does not exist"
+            raise NotFound(message, errors=[{"field": field, "message": message}])
         return _node(found[node_id])
 
     async def neighbors(
         self, node_id: str, direction: Direction, edge_type: str | None, limit: int
     ) -> NeighborsOut:
-        node = await self._get(node_id)
+        node = await self._get(node_id, "node_id")
         edges = await self.repo.edges_of([node_id], direction, edge_type, limit + 1)
         truncated = len(edges) > limit
         edges = edges[:limit]
@@ -67,8 +69,8 @@ class GraphService:
     async def paths(self, source: str, target: str, max_hops: int, limit: int) -> PathsOut:
         """Shortest paths ignoring edge direction (how two things are related), breadth
         first one hop per query; each edge keeps its real direction in the answer."""
-        await self._get(source)
-        await self._get(target)
+        await self._get(source, "from")
+        await self._get(target, "to")
         # parents[node] = the (previous node, edge) pairs that reach it at its depth.
         parents: dict[str, list[tuple[str, EdgeOut]]] = {source: []}
         frontier = [source]
@@ -128,7 +130,7 @@ class GraphService:
 
     async def impact(self, node_id: str, max_depth: int, limit: int) -> ImpactOut:
         """What depends on `node_id`: everything downstream, nearest first."""
-        node = await self._get(node_id)
+        node = await self._get(node_id, "node")
         rows = await self.repo.downstream(node_id, max_depth, limit + 1)
         truncated = len(rows) > limit
         rows = rows[:limit]

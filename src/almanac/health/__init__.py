@@ -137,6 +137,16 @@ async def _zep(state: AppState) -> DependencyStatus:
             required=False,
             detail=f"{str(exc)[:250]}; recall answers from Postgres, sends are retried",
         )
+    budget = state.settings.zep.recall_budget_ms
+    if ms > budget:
+        # Up, but slower than recall waits for it: every recall would skip it.
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"zep answered in {ms:g} ms, past recall's budget of {budget} ms "
+            "(ALMANAC_ZEP__RECALL_BUDGET_MS): recall answers from Postgres",
+            latency_ms=ms,
+        )
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from almanac.auth.deps import AdminOnly
 from almanac.db.repository import row_out
 from almanac.deps import State, UoW
+from almanac.errors import ValidationFailed
 from almanac.memory.port import memory_service
 from almanac.memory.retention import run_retention
 from almanac.memory.schemas import (
@@ -75,7 +76,36 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
     return result.batch()
 
 
-@router.get("/recall", responses=answers(503))
+RECALL_PARAMS = frozenset(
+    {
+        "query",
+        "k",
+        "session_id",
+        "client_id",
+        "memory_scope",
+        "event_type",
+        "since",
+        "until",
+        "as_of",
+        "kinds",
+        "for_client",
+        "floor",
+    }
+)
+
+
+def known_recall_params(request: Request) -> None:
+    """An unknown parameter is a 422 naming it: a misspelt filter (`client=7`) was ignored,
+    and the answer held every client's memories."""
+    unknown = sorted(set(request.query_params) - RECALL_PARAMS)
+    if unknown:
+        raise ValidationFailed(
+            f"unknown parameter {unknown[0]!r}; recall takes {', '.join(sorted(RECALL_PARAMS))}",
+            field=unknown[0],
+        )
+
+
+@router.get("/recall", responses=answers(503), dependencies=[Depends(known_recall_params)])
 async def recall(
     memory: Memory,
     query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],

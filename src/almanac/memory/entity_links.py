@@ -15,6 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.memory.entities import NODE_PREFIX, node_id
 
+# Node types a table's trigger (or forgetting's own step) keeps: never dropped as a bare
+# fact subject.
+KEPT_TYPES = (
+    "workflow",
+    "blueprint",
+    "template",
+    "plan",
+    "task",
+    "run",
+    "fact",
+    "document",
+    "entity",
+    "client",
+    "engagement",
+)
 # A short form is checked against at most this many names it begins (memory.entities),
 # each visible to recall's filter through one of its first ALIAS_LINKS memories.
 ALIAS_SCAN = 20
@@ -133,6 +148,24 @@ class EntityLinkRepository:
                 "(SELECT 1 FROM memory_entities m WHERE m.node_id = n.node_id)"
             ),
             {} if node_ids is None else {"ids": list(node_ids)},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def drop_subjects(self, node_ids: Sequence[str]) -> int:
+        """Delete, among `node_ids`, the nodes forgotten facts hung off (`person:ana`) that
+        nothing is linked to now. A node a table keeps (a workflow's, a client's: the
+        `KEPT_TYPES`) stays, bare or not: its row or `drop_client` decides."""
+        if not node_ids:
+            return 0
+        result = await self.session.execute(
+            text(
+                "DELETE FROM graph_nodes n WHERE n.node_id = ANY(CAST(:ids AS varchar[])) "
+                "AND n.node_type <> ALL(CAST(:kept AS varchar[])) "
+                "AND NOT EXISTS (SELECT 1 FROM graph_edges e WHERE e.from_node_id = n.node_id) "
+                "AND NOT EXISTS (SELECT 1 FROM graph_edges e WHERE e.to_node_id = n.node_id) "
+                "AND NOT EXISTS (SELECT 1 FROM memory_entities m WHERE m.node_id = n.node_id)"
+            ),
+            {"ids": list(node_ids), "kept": list(KEPT_TYPES)},
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -117,6 +117,7 @@ async def forget_subject(
     event_ids = await events.ids_for_subject(subject_type, subject_id, client_id)
     fact_ids = await facts.ids_for_subject(subject_type, subject_id, client_id)
     fact_episodes = await facts.zep_ids(fact_ids) if external is not None else []
+    subject_nodes = await facts.subject_nodes(fact_ids)
     counts["event_embeddings"] = await events.count_embeddings(event_ids)
     counts["fact_embeddings"] = await facts.count_embeddings(fact_ids)
     texts = await events.contents(event_ids)
@@ -151,6 +152,8 @@ async def forget_subject(
         await links.drop_engagements(client_id) if client_id is not None else 0
     )
     counts["client_nodes"] = await links.drop_client(client_id) if client_id is not None else 0
+    # The nodes the forgotten facts hung off (a person's name), now bare.
+    counts["subject_nodes"] = await links.drop_subjects(subject_nodes)
 
     namespaces = sorted({ns for e in deleted for ns in event_namespaces(e.session_id, e.client_id)})
     invalidator.everything_changed(uow, namespaces)

@@ -7,6 +7,9 @@ from almanac.db.uow import UnitOfWork
 
 ALL = "all"
 FACTS = "facts"
+# Documents have no session: a recall narrowed to one that asks for documents must still
+# see a document added or removed.
+DOCUMENTS = "documents"
 
 
 def event_namespaces(session_id: str | None, client_id: int | None) -> list[str]:
@@ -19,7 +22,9 @@ def event_namespaces(session_id: str | None, client_id: int | None) -> list[str]
     return namespaces
 
 
-def recall_namespaces(session_id: str | None, client_id: int | None, facts: bool) -> list[str]:
+def recall_namespaces(
+    session_id: str | None, client_id: int | None, facts: bool, documents: bool = False
+) -> list[str]:
     """The narrowest namespaces whose writes can change a recall with these filters."""
     if session_id is not None:
         namespaces = [f"session:{session_id}"]
@@ -29,6 +34,8 @@ def recall_namespaces(session_id: str | None, client_id: int | None, facts: bool
         namespaces = [ALL]
     if facts:
         namespaces.append(FACTS)
+    if documents:
+        namespaces.append(DOCUMENTS)
     return namespaces
 
 
@@ -47,8 +54,11 @@ class Invalidator:
     def events_changed(self, uow: UnitOfWork, namespaces: list[str]) -> None:
         self._after(uow, namespaces)
 
+    def documents_changed(self, uow: UnitOfWork, client_id: int | None) -> None:
+        self._after(uow, [*event_namespaces(None, client_id), DOCUMENTS])
+
     def facts_changed(self, uow: UnitOfWork) -> None:
         self._after(uow, [FACTS])
 
     def everything_changed(self, uow: UnitOfWork, namespaces: list[str]) -> None:
-        self._after(uow, [ALL, FACTS, *namespaces])
+        self._after(uow, [ALL, FACTS, DOCUMENTS, *namespaces])

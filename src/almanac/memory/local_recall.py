@@ -1,13 +1,15 @@
 """Recall's Postgres answer: each requested kind searched (events through every signal,
 memory.event_recall; facts and document chunks through the first pass, late interaction
-and MMR), merged by score, floored (memory.relevance) and shaped for the API."""
+and MMR), merged (`merge_kinds`), floored (memory.relevance) and shaped for the API."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from almanac.embedder import Embedder
 from almanac.memory.diversity import diversify
 from almanac.memory.event_recall import recall_events
-from almanac.memory.relevance import no_match, relevance
+from almanac.memory.relevance import FLOOR, no_match, relevance
 from almanac.memory.rerank import pool_size, rerank
 from almanac.memory.schemas import RecallHit, RecallQuery
 from almanac.memory.search import (
@@ -47,30 +49,41 @@ async def local_recall(
     if "event" in kinds:
         scopes.append(event_scope(filters))
     if "fact" in kinds:
-        scopes.append(fact_scope(q.client_id, q.as_of, q.for_client))
+        scopes.append(fact_scope(q.client_id, q.as_of, q.for_client, q.since, q.until))
     if "document" in kinds:
-        scopes.append(chunk_scope(q.client_id, q.for_client))
+        scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
     if "event" in kinds:
         found += await recall_events(search, embedder, q.query, qvec, q.k, filters)
     if "fact" in kinds:
         facts = await search.search_facts(
-            q.query, qvec, model, dim, q.k, q.client_id, q.as_of, q.for_client, pool
+            q.query,
+            qvec,
+            model,
+            dim,
+            q.k,
+            q.client_id,
+            q.as_of,
+            q.for_client,
+            pool,
+            q.since,
+            q.until,
         )
         facts = await rerank(embedder, q.query, facts, cfg)
         found += await diversify(search, facts, q.k, model, cfg)
     if "document" in kinds:
         chunks = await search.search_chunks(
-            q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client
+            q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client, q.since, q.until
         )
         chunks = await rerank(embedder, q.query, chunks, cfg)
         found += await diversify(search, chunks, q.k, model, cfg)
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-    found.sort(key=lambda h: h.score, reverse=True)
+    scored = {id(h): relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in found}
+    found = merge_kinds(found, lambda h: scored[id(h)] >= FLOOR)
     top = found[: q.k]
-    relevances = [relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in top]
+    relevances = [scored[id(h)] for h in top]
     if cfg.relevance_floor and q.floor and no_match(relevances):
         top, relevances = [], []
     hits = [
@@ -88,3 +101,24 @@ async def local_recall(
         for h, r in zip(top, relevances, strict=True)
     ]
     return top, hits
+
+
+def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
+    """The kinds' hits in one list: each kind's by score, merged taking next the kind whose
+    next hit reaches the floor, else the higher score. Merged by score alone (the kinds'
+    fused scores do not compare: events gather more fused lists than chunks and facts),
+    a chunk answering the question fell behind unrelated memories, out of a small k, and
+    the answer was "no match"; one kind's order is its score order, as before."""
+    lists: dict[str, list[Hit]] = {}
+    for h in sorted(found, key=lambda h: h.score, reverse=True):
+        lists.setdefault(h.kind, []).append(h)
+    heads = {kind: 0 for kind in lists}
+    merged: list[Hit] = []
+    while len(merged) < len(found):
+        kind = max(
+            (kind for kind in lists if heads[kind] < len(lists[kind])),
+            key=lambda kind: (reaches(lists[kind][heads[kind]]), lists[kind][heads[kind]].score),
+        )
+        merged.append(lists[kind][heads[kind]])
+        heads[kind] += 1
+    return merged

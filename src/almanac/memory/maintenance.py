@@ -10,6 +10,7 @@ from almanac.db.vector_indexes import ensure_vector_indexes
 from almanac.memory.documents.chunking import Chunk
 from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.documents.service import embedding_text
+from almanac.memory.invalidation import ALL, DOCUMENTS, FACTS
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.models import Event, Fact
 from almanac.state import AppState
@@ -76,7 +77,7 @@ async def reindex(
     totals.append(await _reindex_chunks(state, batch, progress))
     async with unit_of_work(state.sessionmaker) as uow:
         await ensure_vector_indexes(uow.session, embedder.model, embedder.dim)
-    await state.cache.bump(["all", "facts"])
+    await state.cache.bump([ALL, FACTS, DOCUMENTS])
     return totals[0], totals[1], totals[2]
 
 

@@ -21,6 +21,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
 from almanac.memory.client import HttpMemoryClient, gateway
 from almanac.memory.external.factory import external_memory
+from almanac.memory.results import differing_fields
 from almanac.memory.schemas import (
     FactIn,
     FactOut,
@@ -79,7 +80,7 @@ class InProcessMemory:
         async with self._turn:
             # One memory per key: a changed memory replaces the old row (and its key).
             prior = (await self.service.events.ids_by_keys([key])).get(key)
-            if prior is not None and prior.content != item.content:
+            if prior is not None and differing_fields(item, prior):
                 await self.service.delete_event(prior.id)
             result = await self.service.remember_many([item])
             return result.ids[0]

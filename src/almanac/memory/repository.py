@@ -327,3 +327,17 @@ class FactRepository(_Vectors[Fact], PortableRows):
     ) -> list[int]:
         where = _facts_about(subject_type, subject_id, client_id)
         return list((await self.session.scalars(select(Fact.id).where(where))).all())
+
+    async def subject_nodes(self, fact_ids: Sequence[int]) -> list[str]:
+        """The graph nodes these facts hang off (`<subject_type>:<subject_id>`, as the
+        graph's trigger names them)."""
+        if not fact_ids:
+            return []
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT left(subject_type || ':' || subject_id, 255) FROM facts "
+                "WHERE id = ANY(CAST(:ids AS bigint[]))"
+            ),
+            {"ids": list(fact_ids)},
+        )
+        return sorted(rows.scalars())

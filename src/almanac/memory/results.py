@@ -1,8 +1,10 @@
-"""What a remember call stored, turned into its API answers."""
+"""What a remember call stored, turned into its API answers; whether a retry is the same."""
 
 from __future__ import annotations
 
-from almanac.memory.schemas import RememberBatchOut, RememberOut
+from almanac.errors import Conflict
+from almanac.memory.schemas import RememberBatchOut, RememberIn, RememberOut
+from almanac.models import Event
 
 
 class RememberResult:
@@ -33,4 +35,44 @@ class RememberResult:
         """The answer for a batch."""
         return RememberBatchOut(
             ids=self.ids, duplicates=self.duplicates, stored_in=list(self.stored_in)
+        )
+
+
+# The metadata that says whom a memory is about (recall's client scope reads it) or
+# what fact it becomes: other metadata a retry may restamp (a send time) is not compared.
+_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
+
+
+def differing_fields(item: RememberIn, existing: Event) -> list[str]:
+    """What a memory retried under an idempotency key says differently from the stored one:
+    its text, or whose and where it is (client, session, scope, type, source, the subject
+    its metadata names). Such a "retry" is another memory; answered as a duplicate, it
+    would be filed under the first one's client, out of its own client's recall. Its time
+    is not compared: a retry may stamp the time it was sent."""
+    differs = [
+        name
+        for name, stored in (
+            ("content", existing.content),
+            ("client_id", existing.client_id),
+            ("session_id", existing.session_id),
+            ("memory_scope", existing.memory_scope),
+            ("event_type", existing.event_type),
+            ("event_source", existing.event_source),
+        )
+        if getattr(item, name) != stored
+    ]
+    stored_meta = existing.metadata_ or {}
+    if any(item.metadata.get(k) != stored_meta.get(k) for k in _SUBJECT_KEYS):
+        differs.append("metadata")
+    return differs
+
+
+def check_duplicate(item: RememberIn, existing: Event) -> None:
+    """A 409 naming what differs when `item` is not the memory stored under its key."""
+    differs = differing_fields(item, existing)
+    if differs:
+        raise Conflict(
+            f"idempotency_key {item.idempotency_key!r} was already used for a different "
+            f"memory (it differs in {', '.join(differs)}); use a new key for a new memory",
+            errors=[{"field": f, "message": "differs from the stored memory"} for f in differs],
         )

@@ -103,8 +103,8 @@ class RecallHit(BaseModel):
     metadata: dict[str, Any]
     # Zep's id (edge or episode uuid) for results that came from Zep.
     ref: str | None = None
-    # Comparable across queries, in [0, 1]; 0.5 is the floor (see memory.relevance).
-    # None for results that came from Zep.
+    # Comparable across queries, in [0, 1]; 0.5 is the floor (see memory.relevance). A
+    # result from Zep is scored on the same scale, by the local embedder and words.
     relevance: float | None = None
 
 

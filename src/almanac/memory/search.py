@@ -46,11 +46,17 @@ def event_scope(f: EventFilters) -> Scope:
     return Scope("events", lambda p: event_where(f, p), f != NO_FILTER)
 
 
-def fact_scope(client_id: int | None, as_of: datetime | None, for_client: int | None) -> Scope:
+def fact_scope(
+    client_id: int | None,
+    as_of: datetime | None,
+    for_client: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Scope:
     return Scope(
         "facts",
-        lambda p: fact_where(client_id, as_of, p, for_client),
-        client_id is not None or for_client is not None,
+        lambda p: fact_where(client_id, as_of, p, for_client, since, until),
+        any(v is not None for v in (client_id, for_client, since, until)),
     )
 
 
@@ -61,11 +67,16 @@ def _filter_key(table: str, where: Callable[[dict[str, Any]], str]) -> tuple[str
     return table, f"{sql} {sorted(params.items())!r}"
 
 
-def chunk_scope(client_id: int | None, for_client: int | None = None) -> Scope:
+def chunk_scope(
+    client_id: int | None,
+    for_client: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Scope:
     return Scope(
         "doc_chunks",
-        lambda p: chunk_where(client_id, p, for_client),
-        client_id is not None or for_client is not None,
+        lambda p: chunk_where(client_id, p, for_client, since, until),
+        any(v is not None for v in (client_id, for_client, since, until)),
     )
 
 
@@ -222,6 +233,20 @@ class SearchRepository:
             for r in rows
         ]
 
+    async def lexemes(self, texts: list[str]) -> list[set[str]]:
+        """The words of each text as full-text search indexes them (for text held
+        elsewhere: a provider's results)."""
+        if not texts:
+            return []
+        rows = await self.session.execute(
+            text(
+                "SELECT u.i, tsvector_to_array(to_tsvector('english', u.t)) AS words "
+                "FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS u(t, i) ORDER BY u.i"
+            ),
+            {"texts": texts},
+        )
+        return [set(r.words or ()) for r in rows]
+
     async def similarities(
         self, table: str, ids: list[int], model: str
     ) -> dict[tuple[int, int], float]:
@@ -308,18 +333,14 @@ class SearchRepository:
         as_of: datetime | None,
         for_client: int | None = None,
         pool: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[Hit]:
-        """Top-k (or `pool`) facts valid now (or at `as_of`) by fused score."""
+        """Top-k (or `pool`) facts valid now (or at `as_of`) by fused score; with a window,
+        those that became valid within it."""
+        scope = fact_scope(client_id, as_of, for_client, since, until)
         rows = await self._search(
-            "facts",
-            query,
-            qvec,
-            model,
-            dim,
-            k,
-            fact_scope(client_id, as_of, for_client).where,
-            fact_scope(client_id, as_of, for_client).narrowed,
-            pool,
+            "facts", query, qvec, model, dim, k, scope.where, scope.narrowed, pool
         )
         return [
             Hit(
@@ -347,9 +368,11 @@ class SearchRepository:
         client_id: int | None,
         pool: int | None = None,
         for_client: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[Hit]:
         """Top-k (or `pool`) document chunks by fused score; metadata is the citation."""
-        scope = chunk_scope(client_id, for_client)
+        scope = chunk_scope(client_id, for_client, since, until)
         rows = await self._search(
             "doc_chunks",
             query,

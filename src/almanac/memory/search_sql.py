@@ -154,11 +154,28 @@ def event_where(f: EventFilters, params: dict[str, Any]) -> str:
     return " AND ".join(clauses)
 
 
+def window_where(
+    column: str, since: datetime | None, until: datetime | None, params: dict[str, Any]
+) -> list[str]:
+    """A recall's time window on a kind's own time (`column`: what its hits show as
+    `occurred_at`)."""
+    clauses = []
+    if since is not None:
+        clauses.append(f"{column} >= :since")
+        params["since"] = since
+    if until is not None:
+        clauses.append(f"{column} <= :until")
+        params["until"] = until
+    return clauses
+
+
 def fact_where(
     client_id: int | None,
     as_of: datetime | None,
     params: dict[str, Any],
     for_client: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> str:
     if as_of is None:
         clauses = ["e.valid_to IS NULL", "e.valid_from <= clock_timestamp()"]
@@ -170,6 +187,7 @@ def fact_where(
         params["client_id"] = client_id
     if for_client is not None:
         clauses.append(client_scope("e", "facts", for_client, params))
+    clauses += window_where("e.valid_from", since, until, params)
     return " AND ".join(clauses)
 
 
@@ -208,11 +226,15 @@ TERM_KINDS = {"events": "event", "facts": "fact", "doc_chunks": "document"}
 
 
 def chunk_where(
-    client_id: int | None, params: dict[str, Any], for_client: int | None = None
+    client_id: int | None,
+    params: dict[str, Any],
+    for_client: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> str:
     """Document chunks of `client_id`; for `for_client`, that client's and the user's own
-    (a document belongs to a client by its `client_id` alone)."""
-    clauses = []
+    (a document belongs to a client by its `client_id` alone); added within the window."""
+    clauses = window_where("e.created_at", since, until, params)
     if client_id is not None:
         clauses.append("e.client_id = :client_id")
         params["client_id"] = client_id

@@ -15,17 +15,23 @@ from almanac.config import Settings
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
-from almanac.errors import Conflict, NotFound, ValidationFailed
+from almanac.errors import NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.external.base import ExternalMemory
-from almanac.memory.external.fusion import ask_external, fuse, queue_sends
+from almanac.memory.external.base import ExternalHit, ExternalMemory
+from almanac.memory.external.fusion import (
+    ask_external,
+    external_relevance,
+    fuse,
+    queue_sends,
+)
 from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
+from almanac.memory.relevance import FLOOR
 from almanac.memory.repository import EventRepository
-from almanac.memory.results import RememberResult
+from almanac.memory.results import RememberResult, check_duplicate
 from almanac.memory.schemas import (
     EventOut,
     FactIn,
@@ -123,14 +129,6 @@ class MemoryService:
                 field="metadata.fact_type",
             ) from exc
 
-    @staticmethod
-    def _check_duplicate(item: RememberIn, existing: Event) -> None:
-        if existing.content != item.content:
-            raise Conflict(
-                f"idempotency_key {item.idempotency_key!r} was already used for a different "
-                "memory; use a new key for new content"
-            )
-
     async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
@@ -169,7 +167,7 @@ class MemoryService:
             if new_id is None:  # seen before, or won by a concurrent retry
                 assert item.idempotency_key is not None
                 prior = existing[item.idempotency_key]
-                self._check_duplicate(item, prior)
+                check_duplicate(item, prior)
                 result.add(prior.id, prior.promoted_to_fact_id, duplicate=pos)
                 continue
             fact_id = await self._promote(item, new_id)
@@ -250,8 +248,12 @@ class MemoryService:
             and not event_only
             and q.as_of is None
             and bool(kinds & {"event", "fact"})
+            # Zep is asked for one client's user: none is both of two clients'.
+            and (q.client_id is None or q.for_client in (None, q.client_id))
         )
-        namespaces = recall_namespaces(q.session_id, q.client_id, "fact" in kinds)
+        namespaces = recall_namespaces(
+            q.session_id, q.client_id, "fact" in kinds, "document" in kinds
+        )
         gens = await self.cache.generations(namespaces)
         key = self._cache_key(q, kinds, gens, ask_zep) if gens is not None else None
         if key is not None:
@@ -294,7 +296,7 @@ class MemoryService:
                 notes.append(detail or "Zep was skipped")
             else:
                 out.zep = "used"
-                out.results = fuse(hits, external, kinds, q.k, self.settings.search.rrf_k)
+                out.results = await self._fuse(q, hits, external, kinds)
                 out.no_match = not out.results
         if notes:
             out.degraded, out.detail = True, "; ".join(notes)
@@ -303,6 +305,17 @@ class MemoryService:
             await self._store(key, out.results, top)
         out.took_ms = _ms(started)
         return out
+
+    async def _fuse(
+        self, q: RecallQuery, hits: list[RecallHit], external: list[ExternalHit], kinds: set[str]
+    ) -> list[RecallHit]:
+        """The local answer and the provider's results on it, floored as the local ones."""
+        cfg = self.settings.search
+        scale = await external_relevance(self.search, self.embedder, q.query, external)
+        if cfg.relevance_floor and q.floor:
+            kept = [(e, r) for e, r in zip(external, scale, strict=True) if r >= FLOOR]
+            external, scale = [e for e, _ in kept], [r for _, r in kept]
+        return fuse(hits, external, kinds, q.k, cfg.rrf_k, scale)
 
     async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
         """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""

@@ -14,6 +14,7 @@ from tests.memory.documents.test_extract import make_pdf
 
 D = "/api/v1/memory/documents"
 Q = "/api/v1/memory/recall"
+R = "/api/v1/memory/remember/batch"
 
 PROPOSAL = """# Proposal for Acme Corp
 
@@ -281,3 +282,53 @@ async def test_changed_bytes_take_their_own_heading_unless_a_title_was_given(
     for n, fee in enumerate(("23,000", "24,000")):
         again = (await add(client, "acme.md", f"# Draft {n}\n\nFee {fee}.\n")).json()
         assert again["status"] == "replaced" and again["title"] == "Globex deal"
+
+
+async def test_a_file_name_the_table_cannot_hold_is_a_422_naming_file(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # The name is the document's `source` (500 characters): a longer one was a 500 from
+    # the insert, after the file had been parsed and embedded.
+    r = await add(client, "a" * 600 + ".md", "# Notes\n\nThe boiler is serviced in March.")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "file"
+    # A NUL in the multipart header's name (sent raw: httpx would escape it).
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a\x00b.md"\r\n'
+        f"Content-Type: text/markdown\r\n\r\n# Notes\n\nThe boiler.\r\n--{boundary}--\r\n"
+    ).encode()
+    r = await client.post(
+        D, content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "file"
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+    # A long name with a short `source` is the caller's way round it.
+    r = await add(client, "a" * 600 + ".md", "# Notes\n\nThe boiler.", source="notes.md")
+    assert r.status_code == 201, r.text
+
+
+async def test_a_chunk_that_answers_comes_before_memories_that_do_not(client: httpx.AsyncClient):
+    """Kinds were merged by their fused scores, which do not compare (events gather more
+    fused lists): with a few unrelated memories stored, "How much is the fixed fee?" at
+    k=1 or 2 answered no_match, and at k=3 put the answer behind two of them."""
+    items = [
+        {"content": "I prefer deep work before noon"},
+        {"content": "Acme wants a weekly status report every Friday"},
+        {"content": "The boiler needs servicing in March"},
+        {"content": "Dana from Globex approves invoices above 5k"},
+        {"content": "Lunch with Marco at the Italian place on Tuesday"},
+    ]
+    assert (await client.post(R, json={"items": items})).status_code == 201
+    assert (await add(client, "acme-proposal.md", PROPOSAL)).status_code == 201
+    for k in (1, 3):
+        r = await client.get(Q, params={"query": "How much is the fixed fee?", "k": k})
+        out = r.json()
+        assert out["no_match"] is False, out
+        first = out["results"][0]
+        assert first["kind"] == "document" and first["metadata"]["heading"] == "Pricing"
+        assert first["relevance"] >= 0.5
+        below = [h["relevance"] for h in out["results"][1:]]
+        assert all(r < 0.5 for r in below) or below == []

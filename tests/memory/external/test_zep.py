@@ -164,6 +164,66 @@ async def test_recall_fuses_zep_and_marks_sources(
     assert scores == sorted(scores, reverse=True)
 
 
+async def test_a_recall_for_a_client_asks_only_that_clients_zep_user(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    """A plan's recall (`for_client`) asked Zep's owner user, whose graph holds what was
+    said of every client without a client id: another client's facts came back, which
+    Postgres' answer leaves out by their subject."""
+    about_7 = {
+        "subject_type": "client",
+        "subject_id": "7",
+        "fact_type": "constraint",
+        "content": "Acme pays 200 euros per hour for audits",
+    }
+    assert (await client.post("/api/v1/memory/facts", json=about_7)).status_code == 201
+    # What Zep learnt from that fact, in the owner's graph, and client 8's own.
+    zep.facts["user"] = [ZepFact("Acme pays 200 euros per hour for audits, per contract")]
+    zep.facts["client-8"] = [ZepFact("Globex pays 150 euros per hour for audits")]
+    r = await client.get(
+        "/api/v1/memory/recall", params={"query": "pays euros per hour audits", "for_client": 8}
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["zep"] == "used"
+    contents = [h["content"] for h in out["results"]]
+    assert not any("Acme" in c for c in contents), contents
+    assert "Globex pays 150 euros per hour for audits" in contents
+    # Client 7's memories asked for client 8: nothing of client 7's Zep user either.
+    zep.facts["client-7"] = [ZepFact("Acme pays 200 euros per hour for audits, in Zep")]
+    r = await client.get(
+        "/api/v1/memory/recall",
+        params={"query": "pays euros per hour audits", "client_id": 7, "for_client": 8},
+    )
+    assert r.json()["results"] == [] and r.json()["zep"] == "off", r.text
+    # The owner's own recall (no client named) still asks the owner's user.
+    r = await client.get("/api/v1/memory/recall", params={"query": "pays euros per hour audits"})
+    assert "Acme pays 200 euros per hour for audits, per contract" in [
+        h["content"] for h in r.json()["results"]
+    ]
+
+
+async def test_zeps_results_meet_the_relevance_floor(
+    client: httpx.AsyncClient, zep_state: AppState, zep: FakeZep
+) -> None:
+    """Zep answers its nearest whatever the question: its results had no relevance and
+    skipped the floor, so a question about something never mentioned was answered with
+    Zep's unrelated facts (no_match false) while Postgres alone said no match."""
+    local = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=local)).status_code == 201
+    zep.facts["client-5"] = [ZepFact("Dana approves the invoices at Acme")]
+    # The double answers any shared word ("the"): Zep's nearest, however far.
+    never = {"query": "What is the capital of Peru?", "client_id": 5}
+    out = (await client.get("/api/v1/memory/recall", params=never)).json()
+    assert out["zep"] == "used"
+    assert out["results"] == [] and out["no_match"] is True, out
+    asked = {"query": "Who approves the invoices at Acme?", "client_id": 5}
+    out = (await client.get("/api/v1/memory/recall", params=asked)).json()
+    from_zep = [h for h in out["results"] if h["source"] == "zep"]
+    assert [h["content"] for h in from_zep] == ["Dana approves the invoices at Acme"]
+    assert from_zep[0]["relevance"] >= 0.5
+
+
 async def test_slow_zep_is_skipped_within_the_budget(
     client: httpx.AsyncClient, state: AppState, zep: FakeZep
 ) -> None:
@@ -208,6 +268,26 @@ async def test_zep_down_or_failing_degrades_recall_and_health(
     assert health.json()["status"] == "degraded"
     await state.external.close()  # type: ignore[union-attr]
     state.external = None
+
+
+async def test_health_says_degraded_when_zep_answers_slower_than_recall_waits(
+    client: httpx.AsyncClient, state: AppState, zep: FakeZep
+) -> None:
+    """A Zep that answered every request in 0.6 s was "ok" in /health (its probe's limit is
+    2 s) while every recall skipped it for its 200 ms budget."""
+    configure(state, zep.base_url, budget_ms=200)
+    zep.delay_all = 0.6
+    try:
+        r = await client.get("/api/v1/memory/recall", params={"query": "weekly reports"})
+        assert r.json()["zep"] == "skipped"
+        health = (await client.get("/health")).json()
+        dep = health["dependencies"]["zep"]
+        assert dep["status"] == "degraded", dep
+        assert "200 ms" in dep["detail"] and "RECALL_BUDGET_MS" in dep["detail"]
+        assert health["status"] == "degraded"
+    finally:
+        await state.external.close()  # type: ignore[union-attr]
+        state.external = None
 
 
 async def test_health_ok_when_zep_answers(client: httpx.AsyncClient, zep_state: AppState) -> None:

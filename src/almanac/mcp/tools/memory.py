@@ -82,8 +82,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         return result(text, out)
 
     @server.tool(
-        description="Search memories and current facts (semantic + full text). Filter by "
-        "client, time window (since/until, ISO 8601 with offset) and kinds.",
+        description="Search memories, current facts and document chunks (semantic + full "
+        "text). Filter by client, time window (since/until, ISO 8601 with offset) and kinds.",
         annotations=read,
     )
     async def recall(
@@ -97,7 +97,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         until: Annotated[AwareDatetime | None, Field(description="Not after (with offset)")] = (
             None
         ),
-        kinds: Annotated[list[Kind] | None, Field(description="event and/or fact")] = None,
+        kinds: Annotated[
+            list[Kind] | None, Field(description="event, fact and/or document")
+        ] = None,
         session_id: Annotated[ShortText | None, Field(description="One conversation only")] = (
             None
         ),

@@ -24,8 +24,11 @@ from almanac.memory.documents.schemas import (
     DocumentListOut,
     DocumentOut,
 )
-from almanac.memory.invalidation import Invalidator, event_namespaces
+from almanac.memory.invalidation import Invalidator
 from almanac.models import Document
+
+# The longest `source` (a document's identity per client) the table holds.
+SOURCE_CHARS = 500
 
 
 @dataclass
@@ -72,6 +75,14 @@ class DocumentService:
             raise ValidationFailed("the file is empty", field="file")
         media_type = media_type_of(upload.filename, upload.declared_type)
         source = upload.source or PurePath(upload.filename).name
+        if upload.source is None and (len(source) > SOURCE_CHARS or "\x00" in source):
+            # The name is the document's identity (`source`), a column of 500 characters:
+            # a longer one was a 500 from the insert, after the file was parsed and embedded.
+            raise ValidationFailed(
+                f"the file name must be at most {SOURCE_CHARS} characters without NUL; "
+                "give a shorter `source`",
+                field="file",
+            )
         digest = hashlib.sha256(upload.data).hexdigest()
         await self.repo.lock_source(upload.client_id, source)
         existing = await self.repo.by_source(upload.client_id, source)
@@ -101,9 +112,7 @@ class DocumentService:
                     setattr(existing, attr, now)
                 if changed:
                     await self.repo.save(existing)
-                    self.invalidator.events_changed(
-                        self.uow, event_namespaces(None, existing.client_id)
-                    )
+                    self.invalidator.documents_changed(self.uow, existing.client_id)
                 counts = await self.repo.chunk_counts([existing.id])
                 status = "updated" if changed else "unchanged"
                 return row_out(
@@ -145,7 +154,7 @@ class DocumentService:
                 setattr(existing, name, value)
             doc = await self.repo.save(existing)
         await self.repo.replace_chunks(doc, chunks, vectors, self.embedder.model)
-        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+        self.invalidator.documents_changed(self.uow, doc.client_id)
         status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
@@ -179,11 +188,11 @@ class DocumentService:
         doc = await self.repo.delete_by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
-        self.invalidator.events_changed(self.uow, event_namespaces(None, doc.client_id))
+        self.invalidator.documents_changed(self.uow, doc.client_id)
 
     async def forget_client(self, client_id: int) -> int:
         """Remove every document of a client (chunks and vectors cascade)."""
         deleted = await self.repo.delete_for_client(client_id)
         if deleted:
-            self.invalidator.events_changed(self.uow, event_namespaces(None, client_id))
+            self.invalidator.documents_changed(self.uow, client_id)
         return deleted

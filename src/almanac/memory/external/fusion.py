@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import ZepSettings
+from almanac.embedder import Embedder
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.external.base import ExternalHit, ExternalMemory
 from almanac.memory.external.factory import zep_user_id
+from almanac.memory.relevance import relevance
 from almanac.memory.schemas import Kind, RecallHit, RecallQuery, RememberIn
+from almanac.memory.search import SearchRepository
 
 
 async def queue_sends(
@@ -37,7 +40,11 @@ async def ask_external(
 ) -> tuple[list[ExternalHit] | None, str | None]:
     """The provider's results within the budget, or None and why not."""
     budget_ms = settings.recall_budget_ms
-    user = zep_user_id(q.client_id, settings.default_user_id)
+    # A recall for a client (a plan's) asks that client's user alone: the owner's user
+    # holds what was said of every client without a client id, and Zep's answers carry no
+    # subject by which to leave the other clients' out, as Postgres' answer does.
+    client = q.client_id if q.client_id is not None else q.for_client
+    user = zep_user_id(client, settings.default_user_id)
     try:
         found = await asyncio.wait_for(external.search(user, q.query, q.k), budget_ms / 1000)
     except TimeoutError:
@@ -45,6 +52,33 @@ async def ask_external(
     except Exception as exc:  # any provider failure degrades recall, never fails it
         return None, f"zep skipped: {str(exc)[:300]}"
     return found, None
+
+
+async def external_relevance(
+    search: SearchRepository, embedder: Embedder, query: str, hits: Sequence[ExternalHit]
+) -> list[float]:
+    """Each provider result's relevance on recall's own scale (memory.relevance): the local
+    embedder's cosine of its text to the query, and the share of the query's words (IDF
+    weighted as among the memories, a word none holds at the highest weight) its text
+    holds; no runner-up (the provider's list is not ours). The provider's search answers
+    its nearest whatever the query: without this, a question about something never
+    mentioned got its results past the floor, with no relevance to compare."""
+    if not hits:
+        return []
+    texts = [h.content for h in hits]
+    qvec = await embedder.embed_query(query)
+    vectors = await embedder.embed(texts)
+    asked, *held = await search.lexemes([query, *texts])
+    terms, _ = await search.terms("event", query)
+    idf = {t.lexeme: t.idf for t in terms}
+    top = max(idf.values(), default=1.0)
+    weight = {w: idf.get(w, top) for w in asked}
+    total = sum(weight.values())
+    out = []
+    for vector, words in zip(vectors, held, strict=True):
+        coverage = sum(v for w, v in weight.items() if w in words) / total if total else 0.0
+        out.append(relevance(float(vector @ qvec), coverage, None, search.settings))
+    return out
 
 
 def external_id(ref: str) -> int:
@@ -62,6 +96,7 @@ def fuse(
     kinds: set[str],
     k: int,
     rrf_k: int,
+    relevances: Sequence[float | None] | None = None,
 ) -> list[RecallHit]:
     """Both lists ranked best first; the top `k` by summed 1/(rrf_k + rank).
 
@@ -81,7 +116,8 @@ def fuse(
         by_id[key] = hit
         by_text.setdefault(_norm(hit.content), key)
     rank = 0
-    for ext in external:
+    scale = list(relevances) if relevances is not None else [None] * len(external)
+    for ext, ext_relevance in zip(external, scale, strict=True):
         kind: Kind = "fact" if ext.kind == "fact" else "event"
         if kind not in kinds or (ext.invalid_at is not None and ext.invalid_at <= now):
             continue
@@ -110,6 +146,7 @@ def fuse(
             session_id=None,
             metadata=meta,
             ref=ext.ref,
+            relevance=ext_relevance,
         )
         scores[key] = contribution
     ranked = sorted(by_id, key=lambda i: scores[i], reverse=True)[:k]
