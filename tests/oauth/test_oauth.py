@@ -304,6 +304,26 @@ async def test_a_token_endpoint_5xx_is_a_503_not_a_rejected_code(
     assert (await db_session.scalars(select(OAuthCredential))).all() == []
 
 
+async def test_a_state_whose_exchange_failed_at_google_can_be_brought_back(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    """Before: the state was spent by the failed exchange, so reloading the callback page
+    once Google answered again was "state has already been used", though Google had not
+    taken the code; the user had to consent all over again."""
+    google.token_page = (502, "<html><body>Bad Gateway</body></html>")
+    query = await authorize(oauth_client)
+    code = google.issue_code("retry-me", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    assert (await oauth_client.get("/oauth/callback", params=params)).status_code == 503
+    google.token_page = None
+    again = await oauth_client.get("/oauth/callback", params=params)
+    assert again.status_code == 200, again.text
+    assert len((await db_session.scalars(select(OAuthCredential))).all()) == 1
+    # Once connected, the state is spent as before.
+    replay = await oauth_client.get("/oauth/callback", params=params)
+    assert replay.status_code == 400 and "already been used" in replay.json()["detail"]
+
+
 async def test_another_warning_is_not_reported_as_a_scope_change(
     oauth_client: httpx.AsyncClient,
     google: FakeGoogle,

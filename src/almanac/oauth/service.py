@@ -110,6 +110,11 @@ class SpentStates:
         self._until[digest] = now + max_age_seconds
         return True
 
+    def release(self, state: str) -> None:
+        """Let `state` be brought back again: its exchange failed before Google took the
+        code (unreachable, or a 5xx), so reloading the callback page may still connect."""
+        self._until.pop(hashlib.sha256(state.encode()).hexdigest(), None)
+
 
 SPENT_STATES = SpentStates()
 
@@ -226,6 +231,7 @@ class OAuthService:
                 raise  # not about scopes: an unexpected error, logged as one
             token = _granted(w)
         except _TokenEndpointFailed as e:
+            SPENT_STATES.release(state)
             raise DependencyUnavailable(
                 f"Google's token endpoint {self.settings.google_token_uri} answered "
                 f"{e.status}: try /oauth/authorize again shortly",
@@ -243,6 +249,7 @@ class OAuthService:
             err.errors = [{"field": "code", "message": str(e.description or e.error)}]
             raise err from e
         except requests.RequestException as e:
+            SPENT_STATES.release(state)
             raise DependencyUnavailable(
                 f"cannot reach Google's token endpoint {self.settings.google_token_uri}: {e}"
             ) from e
