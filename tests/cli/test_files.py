@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,6 @@ def test_reads_a_regular_file_up_to_its_limit(tmp_path: Path) -> None:
     [
         (lambda p: p.mkdir(), "is a folder"),
         (lambda p: p.symlink_to(p.with_name("nowhere")), "does not exist"),
-        (lambda p: os.mkfifo(p), "not a regular file"),  # opening it would block for ever
     ],
 )
 def test_refuses_what_is_no_regular_file(tmp_path: Path, make, reason: str) -> None:
@@ -47,3 +49,51 @@ def test_calendar_import_refuses_a_device_with_exit_2() -> None:
     result = CliRunner().invoke(app, ["calendar", "import", "/dev/null"])
     assert result.exit_code == 2, result.output
     assert "not a regular file" in result.output
+
+
+@contextmanager
+def _piped(path: Path, data: bytes) -> Iterator[None]:
+    """A pipe at `path` that a thread writes `data` into, as `<(curl ...)` would."""
+    os.mkfifo(path)
+
+    def write() -> None:
+        try:
+            with path.open("wb") as fh:
+                fh.write(data)
+        except BrokenPipeError:
+            pass  # the reader stopped at its limit
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        if writer.is_alive():  # nobody opened it to read: let the writer's open return
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            writer.join(5)
+            os.close(fd)
+        writer.join(5)
+
+
+def test_a_pipe_the_user_named_is_read(tmp_path: Path) -> None:
+    # Before: refused as "not a regular file", though `almanac calendar import <(curl ...)`
+    # and `... | almanac prompts new NAME /dev/stdin` read it before the bound was added.
+    path = tmp_path / "feed.ics"
+    with _piped(path, b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"):
+        assert read_input(path, 1024) == b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+
+
+def test_a_pipe_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "endless.md"
+    with _piped(path, b"x" * 200_000), pytest.raises(UnreadableFile, match="larger than"):
+        read_input(path, 1000)
+
+
+def test_docs_add_walks_past_a_pipe_in_a_folder(tmp_path: Path) -> None:
+    # A pipe the walk found (not one the user named) has no writer: reading it would block.
+    from almanac.cli.docs import _files
+
+    (tmp_path / "a.md").write_text("a")
+    os.mkfifo(tmp_path / "b.md")
+    (tmp_path / "c.md").symlink_to(tmp_path / "gone.md")  # reported as a broken link
+    assert _files([tmp_path]) == [tmp_path / "a.md", tmp_path / "c.md"]

@@ -188,6 +188,28 @@ async def test_a_state_brought_back_twice_is_refused_even_with_a_new_code(
     assert again.status_code == 200, again.text
 
 
+async def test_a_state_retyped_to_read_the_same_is_still_refused(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    """Before: a state was spent by its text, and Fernet's base64 decoding skips characters
+    outside its alphabet, so the state with "!" (or a space, a newline) added read as the
+    same state, was not spent, and connected another account's code."""
+    query = await authorize(oauth_client)
+    first = google.issue_code("code-one", challenge=query["code_challenge"])
+    params = {"code": first, "state": query["state"]}
+    assert (await oauth_client.get("/oauth/callback", params=params)).status_code == 200
+    stored = (await db_session.scalars(select(OAuthCredential))).one().token_encrypted
+    for suffix, code in (("!", "code-two"), (" ", "code-three"), (".", "code-four")):
+        second = google.issue_code(code, challenge=query["code_challenge"])
+        params = {"code": second, "state": query["state"] + suffix}
+        replay = await oauth_client.get("/oauth/callback", params=params)
+        assert replay.status_code == 400, replay.text
+        assert "already been used" in replay.json()["detail"]
+    assert len(google.token_requests) == 1
+    db_session.expire_all()
+    assert (await db_session.scalars(select(OAuthCredential))).one().token_encrypted == stored
+
+
 def test_spent_states_forget_a_state_once_it_has_expired(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
     monkeypatch.setattr(service.time, "monotonic", lambda: now[0])
@@ -302,6 +324,26 @@ async def test_a_token_endpoint_5xx_is_a_503_not_a_rejected_code(
     assert answer.status_code == 503, answer.text
     assert "answered 502" in answer.json()["detail"] and answer.headers["retry-after"] == "30"
     assert (await db_session.scalars(select(OAuthCredential))).all() == []
+
+
+async def test_a_state_whose_exchange_failed_at_google_can_be_brought_back(
+    oauth_client: httpx.AsyncClient, google: FakeGoogle, db_session: AsyncSession
+) -> None:
+    """Before: the state was spent by the failed exchange, so reloading the callback page
+    once Google answered again was "state has already been used", though Google had not
+    taken the code; the user had to consent all over again."""
+    google.token_page = (502, "<html><body>Bad Gateway</body></html>")
+    query = await authorize(oauth_client)
+    code = google.issue_code("retry-me", challenge=query["code_challenge"])
+    params = {"code": code, "state": query["state"]}
+    assert (await oauth_client.get("/oauth/callback", params=params)).status_code == 503
+    google.token_page = None
+    again = await oauth_client.get("/oauth/callback", params=params)
+    assert again.status_code == 200, again.text
+    assert len((await db_session.scalars(select(OAuthCredential))).all()) == 1
+    # Once connected, the state is spent as before.
+    replay = await oauth_client.get("/oauth/callback", params=params)
+    assert replay.status_code == 400 and "already been used" in replay.json()["detail"]
 
 
 async def test_another_warning_is_not_reported_as_a_scope_change(

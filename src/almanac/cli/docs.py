@@ -39,9 +39,13 @@ def _files(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            # A folder named like a file ("notes.md/") is walked, not read.
+            # A folder named like a file ("notes.md/") is walked, not read; a pipe in it
+            # (named only by the walk, with no writer) would block: only files and broken
+            # links (reported as such) are taken.
             found += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in SUFFIXES and (p.is_file() or not p.exists())
             )
         else:
             found.append(path)

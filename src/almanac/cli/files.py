@@ -14,15 +14,17 @@ class UnreadableFile(Exception):
 
 
 def read_input(path: Path, limit: int) -> bytes:
-    """The bytes of the regular file `path`, at most `limit` of them.
+    """The bytes of the file `path`, at most `limit` of them.
 
-    A device or a pipe has no size to check first (`/dev/zero` was read until the machine
-    ran out of memory, a pipe with no writer blocked for ever), and a folder or a broken
-    link escaped as a traceback: each is an `UnreadableFile` instead.
+    A regular file, or a pipe the user named (`<(curl ...)`, `/dev/stdin` fed by a pipe):
+    read up to the limit, which bounds a pipe that never ends. A device (`/dev/zero` was
+    read until the machine ran out of memory; a terminal) is refused, and a folder or a
+    broken link escaped as a traceback: each is an `UnreadableFile` instead.
     """
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
-            kind = "a folder" if path.is_dir() else "not a regular file"
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
             raise UnreadableFile(f"{path} is {kind}")
         with path.open("rb") as fh:
             data = fh.read(limit + 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -98,7 +99,8 @@ class SpentStates:
         self._until: dict[str, float] = {}
 
     def claim(self, state: str, max_age_seconds: float) -> bool:
-        """True the first time `state` is claimed; False when it was already."""
+        """True the first time `state` (what a state holds, not its text) is claimed;
+        False when it was already."""
         now = time.monotonic()
         for digest in [d for d, until in self._until.items() if until <= now]:
             del self._until[digest]
@@ -109,6 +111,11 @@ class SpentStates:
             del self._until[next(iter(self._until))]
         self._until[digest] = now + max_age_seconds
         return True
+
+    def release(self, state: str) -> None:
+        """Let `state` be brought back again: its exchange failed before Google took the
+        code (unreachable, or a 5xx), so reloading the callback page may still connect."""
+        self._until.pop(hashlib.sha256(state.encode()).hexdigest(), None)
 
 
 SPENT_STATES = SpentStates()
@@ -208,8 +215,11 @@ class OAuthService:
         """Check `state`, exchange `code` at the token endpoint and store the tokens."""
         cipher = TokenCipher(self.settings.token_key)
         data = cipher.read_state(state, STATE_MAX_AGE_SECONDS)
+        # Claimed by what it holds, not its text: many texts read as one state (Fernet's
+        # base64 decoding skips characters outside its alphabet, so "state!" was a new one).
         # Checked and claimed with no await between, so of two callbacks at once one wins.
-        if not SPENT_STATES.claim(state, STATE_MAX_AGE_SECONDS):
+        spent = json.dumps(data, sort_keys=True)
+        if not SPENT_STATES.claim(spent, STATE_MAX_AGE_SECONDS):
             raise InvalidState("state has already been used: start again at /oauth/authorize")
         flow = self._flow(str(data.get("v", "")))
         import requests
@@ -226,6 +236,7 @@ class OAuthService:
                 raise  # not about scopes: an unexpected error, logged as one
             token = _granted(w)
         except _TokenEndpointFailed as e:
+            SPENT_STATES.release(spent)
             raise DependencyUnavailable(
                 f"Google's token endpoint {self.settings.google_token_uri} answered "
                 f"{e.status}: try /oauth/authorize again shortly",
@@ -243,6 +254,7 @@ class OAuthService:
             err.errors = [{"field": "code", "message": str(e.description or e.error)}]
             raise err from e
         except requests.RequestException as e:
+            SPENT_STATES.release(spent)
             raise DependencyUnavailable(
                 f"cannot reach Google's token endpoint {self.settings.google_token_uri}: {e}"
             ) from e
