@@ -212,6 +212,7 @@ def parse_ics(
     found: dict[str, CalendarEvent] = {}
     notes: list[str] = []
     skipped = 0
+    masters: set[str] = set()
     budget = RecurrenceBudget(limits or IcsLimits(), _refuse)
     # A day of slack each side: floating and all-day times are ordered before we localize.
     slack = timedelta(days=1)
@@ -221,6 +222,11 @@ def parse_ics(
             _text(v, "UID").strip()
             for v in cal.walk("VEVENT")
             if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
+        }
+        masters |= {
+            _text(v, "UID").strip()
+            for v in cal.walk("VEVENT")
+            if any(p in v for p in ("RRULE", "RDATE")) and "RECURRENCE-ID" not in v
         }
         # Each series is expanded only within the window, after its walk from DTSTART has
         # been counted against the step cap, so no series can run unbounded (and the time
@@ -262,7 +268,9 @@ def parse_ics(
                 elif overlaps(event.start, event.end, window):
                     found.setdefault(event.uid, event)
     events = sorted(found.values(), key=lambda e: (e.start, e.uid))
-    return ParsedCalendar(events=events, skipped=skipped, notes=notes)
+    # Only UIDs whose occurrences keep the `<UID>#` prefix (not hashed for length).
+    recurring = sorted(u for u in masters if u and len(u) < MAX_UID)
+    return ParsedCalendar(events=events, skipped=skipped, notes=notes, series=recurring)
 
 
 def _runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:

@@ -26,8 +26,11 @@ class IcsLimits:
 @dataclass(frozen=True)
 class ParsedCalendar:
     """Events found in an .ics file within the window; `skipped` lacked a usable start;
-    `notes` name the series read as continuous busy stretches (calendars/runs.py)."""
+    `notes` name the series read as continuous busy stretches (calendars/runs.py);
+    `series`: the UIDs of the file's recurring events (with their rule or dates), whose
+    occurrences are stored as `<UID>#...`."""
 
     events: list[CalendarEvent]
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)

@@ -134,6 +134,25 @@ class CalendarEntryRepository(Repository, PortableRows):
         )
         return len((await self.session.execute(stmt)).all())
 
+    async def stale_occurrences(
+        self, series: Sequence[str], start: datetime, end: datetime, keep: Sequence[str]
+    ) -> list[int]:
+        """Ids of imported user events of these series (UIDs `<series>#...`) meeting
+        [start, end) whose UIDs are not in `keep`."""
+        if not series:
+            return []
+        prefixes = [f"{uid}#" for uid in series]
+        stmt = select(CalendarEntry.id).where(
+            _overlapping(start, end),
+            CalendarEntry.almanac_id.is_(None),
+            CalendarEntry.metadata_["source"].astext == "import",
+            # left() rather than LIKE: a UID may hold % or _.
+            or_(*(func.left(CalendarEntry.uid, len(p)) == p for p in prefixes)),
+        )
+        if keep:
+            stmt = stmt.where(CalendarEntry.uid.not_in(list(keep)))
+        return list((await self.session.scalars(stmt)).all())
+
     async def delete_blocks_of_plans(self, plan_ids: Sequence[int]) -> int:
         """Almanac's blocks placed for these plans (block ids start `plan{id}-`)."""
         if not plan_ids:

@@ -96,6 +96,11 @@ class ImportOut(BaseModel):
 
     created: int
     updated: int
+    removed: int = Field(
+        0,
+        description="Occurrences of the file's recurring events it no longer has in the "
+        "window (an EXDATE added, the series ended), removed",
+    )
     unchanged: int
     skipped: int = Field(
         description="Occurrences without a start, and Almanac's own blocks (never imported)"

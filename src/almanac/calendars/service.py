@@ -143,7 +143,9 @@ class CalendarService:
         """Import an .ics file's events in the window as user events; re-importing is safe.
 
         Events are matched by UID: new ones are created, changed ones updated (SEQUENCE
-        bumped), identical ones left alone. Almanac's own blocks (our UIDs) are skipped.
+        bumped), identical ones left alone, and occurrences of the file's recurring events
+        that it no longer yields in the window removed. Almanac's own blocks (our UIDs) are
+        skipped.
         """
         bounds = _import_window(window or OptionalWindow())
         # Parsing and expansion are CPU-bound: in another process, so /health stays quick.
@@ -180,9 +182,16 @@ class CalendarService:
             else:
                 await self.repo.update_content(row.id, values)
                 updated += 1
+        # Occurrences of the file's series that it no longer has (an EXDATE added, the
+        # series ended sooner): the meeting was cancelled, it must not stay busy.
+        stale = await self.repo.stale_occurrences(
+            parsed.series, bounds[0], bounds[1], [e.uid for e in theirs]
+        )
+        removed = await self.repo.delete_ids(stale)
         return ImportOut(
             created=created,
             updated=updated,
+            removed=removed,
             unchanged=unchanged,
             skipped=skipped,
             window_start=bounds[0],

@@ -68,6 +68,11 @@ def import_(
     typer.echo(
         f"imported {out.created} events ({out.updated} updated, {out.unchanged} unchanged, "
         f"{out.skipped} skipped)"
+        + (
+            f"; {out.removed} no longer in the file's recurring events removed"
+            if out.removed
+            else ""
+        )
     )
 
 

@@ -102,6 +102,16 @@ async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[in
     return len(result.all())
 
 
+async def plan_has_queued(session: AsyncSession, task: str, plan_id: int) -> bool:
+    """Whether a job of `task` naming `plan_id` in its `runs` argument waits or runs."""
+    sql = """
+        SELECT EXISTS (SELECT 1 FROM procrastinate_jobs
+                        WHERE task_name = :task AND status IN ('todo', 'doing')
+                          AND args->'runs' ? :plan)
+    """
+    return bool(await session.scalar(text(sql), {"task": task, "plan": str(plan_id)}))
+
+
 async def task_backlog(session: AsyncSession, task: str, failed_within_days: int) -> Row[Any]:
     """How many jobs of `task` are still waiting or running (`pending`), and how many
     failed for good in the last `failed_within_days` days (`failed`; older failures are

@@ -4,7 +4,8 @@ Run by the clock (`jobs.calendar_sync_cron`) and safe to run again and again. A 
 with a block the solver may move is replanned around. A collision it cannot resolve (a block
 the user pinned, or one frozen by being about to start) is stored once as a warning on the
 block in the plan's current run, which the calendar view shows; later syncs find it reported
-and write nothing. A sync that finds nothing to improve records no run. One transaction per
+and write nothing. A sync that finds nothing to improve records no run. A block the user
+moved in their calendar app is pinned where they put it (`_adopt_moves`). One transaction per
 plan, so a calendar that fails for one plan does not undo the others. The writers' lock is
 waited for at most `calendars.bounds.job_lock_wait`; then the sync stops with `Busy` and the
 job is retried shortly.
@@ -13,25 +14,31 @@ job is retried shortly.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.calendars.base import CalendarEvent, CalendarProvider
+from pydantic import ValidationError as PydanticValidationError
+
+from almanac.calendars.base import ApplyResult, CalendarEvent, CalendarProvider, EventSpec, Scope
 from almanac.calendars.bounds import job_lock_wait
 from almanac.calendars.factory import configured_calendar
 from almanac.db.limits import bound_lock_wait
 from almanac.db.uow import UnitOfWork, unit_of_work
-from almanac.errors import AlmanacError, Busy
+from almanac.errors import AlmanacError, Busy, NotFound, ValidationFailed
+from almanac.jobs.repository import plan_has_queued
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.deps import scheduler_service
+from almanac.scheduler.pending import TASK, write_or_queue
 from almanac.scheduler.repository import SchedulerRepository
-from almanac.scheduler.schemas import ReplanIn
+from almanac.scheduler.schemas import MoveBlockIn, ReplanIn
+from almanac.scheduler.writer import Writer
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -45,6 +52,9 @@ class SyncReport:
     replanned: dict[int, float] = field(default_factory=dict)  # plan -> share of blocks moved
     warned: dict[int, int] = field(default_factory=dict)  # plan -> blocks whose warnings changed
     failed: dict[int, str] = field(default_factory=dict)
+    adopted: dict[int, bool] = field(
+        default_factory=dict
+    )  # plan -> blocks moved on the server pinned
 
 
 async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncReport:
@@ -71,6 +81,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
         except AlmanacError as exc:
             report.replanned.pop(plan_id, None)
             report.warned.pop(plan_id, None)
+            report.adopted.pop(plan_id, None)
             report.failed[plan_id] = exc.message
             logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
     return report
@@ -90,7 +101,11 @@ async def _sync_plan(
     run = await repo.last_applied_run(plan_id)
     if run is None:
         return
-    events = await _user_events(calendar, state, run, now)
+    read = await _events(calendar, state, run, now)
+    if await _adopt_moves(uow, calendar, state, plan_id, run, read, now):
+        report.adopted[plan_id] = True
+        run = await repo.last_applied_run(plan_id) or run
+    events = _theirs(read)
     found = clash_warnings(run.schedule_blocks, events, now, ZoneInfo(state.settings.timezone))
     # Replan only for a collision the solver may resolve and nobody was told about yet.
     fresh = [
@@ -110,7 +125,7 @@ async def _sync_plan(
         if out.run_id != run.id:
             report.replanned[plan_id] = out.moved_share
             run = await repo.last_applied_run(plan_id) or run
-            events = await _user_events(calendar, state, run, now)
+            events = _theirs(await _events(calendar, state, run, now))
             found = clash_warnings(
                 run.schedule_blocks, events, now, ZoneInfo(state.settings.timezone)
             )
@@ -129,16 +144,104 @@ async def _sync_plan(
         report.warned[plan_id] = changed
 
 
-async def _user_events(
+async def _events(
     calendar: CalendarProvider, state: AppState, run: SchedulerRun, now: datetime
 ) -> list[CalendarEvent]:
-    """The user's busy events over the run's window."""
+    """Every event over the run's window (the user's and Almanac's)."""
     tz = ZoneInfo(state.settings.timezone)
     meta = run.metadata_ or {}
     first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
     start = datetime.combine(first, time(0), tz)
     end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
-    return [e for e in await calendar.events(start, end) if e.busy and e.almanac_id is None]
+    return await calendar.events(start, end)
+
+
+def _theirs(events: Sequence[CalendarEvent]) -> list[CalendarEvent]:
+    """The user's busy events."""
+    return [e for e in events if e.busy and e.almanac_id is None]
+
+
+async def _adopt_moves(
+    uow: UnitOfWork,
+    calendar: CalendarProvider,
+    state: AppState,
+    plan_id: int,
+    run: SchedulerRun,
+    events: Sequence[CalendarEvent],
+    now: datetime,
+) -> bool:
+    """Pin, where the user put it, each future block they moved in their calendar app (its
+    event has other times than the run's block): otherwise the next solve would silently
+    move it back. As a move by hand with `force` (PUT /scheduler/calendar/{id}): conflicts
+    become warnings on the block. A move the scheduler cannot hold (off the slot grid, more
+    than the task's estimate) is logged and left to the next solve. True when one was."""
+    blocks = {
+        pb.almanac_id(plan_id, b.task_id, b.chunk): b
+        for b in pb.blocks_from_json(run.schedule_blocks)
+    }
+    once = Counter(e.almanac_id for e in events)
+    moves = [
+        (e.almanac_id, e.start, e.end)
+        for e in events
+        if e.almanac_id in blocks
+        and once[e.almanac_id] == 1  # a duplicate is removed by the next write, not pinned
+        and (e.start, e.end) != (blocks[e.almanac_id].start, blocks[e.almanac_id].end)
+        and min(blocks[e.almanac_id].end, e.end) > now
+    ]
+    if not moves or await plan_has_queued(uow.session, TASK, plan_id):
+        # With a write still queued the calendar is behind the run, not moved by the user.
+        return False
+    from almanac.scheduler.blocks import BlockService  # blocks imports the service layer
+
+    # Each move writes the plan's blocks: held back, then written once for the last run,
+    # so the user's other moves are not undone on the server in between.
+    held = _Held(calendar)
+    scheduler = scheduler_service(uow, held, state)
+    service = BlockService(scheduler)
+    window = _run_window(run)
+    for aid, start, end in moves:
+        try:
+            await service.move(aid, MoveBlockIn(start=start, end=end, force=True))
+        except (PydanticValidationError, ValidationFailed, NotFound) as exc:
+            logger.warning("block %s moved in the calendar cannot be pinned: %s", aid, exc)
+            continue
+        window = (min(window[0], start), max(window[1], end))
+    latest = await SchedulerRepository(uow.session).last_applied_run(plan_id)
+    if latest is None or latest.id == run.id:
+        return False
+    blocks_now = pb.blocks_from_json(latest.schedule_blocks)
+    read = await calendar.events(*window)
+    specs = await Writer(scheduler).specs({plan_id: blocks_now}, read, window, {})
+    await write_or_queue(calendar, uow.session, specs, window, {plan_id: latest.id})
+    return True
+
+
+def _run_window(run: SchedulerRun) -> tuple[datetime, datetime]:
+    meta = run.metadata_ or {}
+    return datetime.fromisoformat(meta["window_start"]), datetime.fromisoformat(meta["window_end"])
+
+
+class _Held(CalendarProvider):
+    """`calendar` read as it is, its writes skipped (the caller writes once at the end)."""
+
+    def __init__(self, calendar: CalendarProvider) -> None:
+        self.inner = calendar
+        self.name = calendar.name
+
+    async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
+        return await self.inner.events(start, end)
+
+    async def apply(
+        self,
+        desired: Sequence[EventSpec],
+        window_start: datetime,
+        window_end: datetime,
+        only: Scope = None,
+    ) -> ApplyResult:
+        return ApplyResult()
+
+    async def check(self) -> None:
+        await self.inner.check()
 
 
 def clash_warnings(

@@ -1,0 +1,174 @@
+"""A block the user moves in their calendar app (straight on the CalDAV server, in Google
+Calendar) stays where they put it: the next sync pins it there, and later solves keep it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from almanac.app import create_app
+from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings, SchedulerSettings
+from almanac.deps import get_state
+from almanac.scheduler.sync import sync_calendar
+from almanac.state import AppState
+from tests.calendars.conftest import USER
+from tests.calendars.faults import FailingProxy, proxy, radicale
+from tests.calendars.test_lock_bounds import google_state
+from tests.conftest import http_client, ok
+from tests.doubles.google_calendar import FakeGoogle
+from tests.scheduler.conftest import TZ_NAME
+from tests.scheduler.races import body, chain, current_blocks, plans, runs_of
+
+__all__ = ["proxy", "radicale"]  # fixtures
+
+
+def server_times(raw_calendar: Any) -> dict[str, tuple[Any, Any]]:
+    out = {}
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        out[str(vevent.get("X-ALMANAC-ID"))] = (vevent.decoded("DTSTART"), vevent.decoded("DTEND"))
+    return out
+
+
+def sequences(raw_calendar: Any) -> dict[str, int]:
+    out = {}
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        out[str(vevent.get("X-ALMANAC-ID"))] = int(vevent.get("SEQUENCE", 0))
+    return out
+
+
+def move_on_server(raw_calendar: Any, almanac_id: str, by: timedelta) -> None:
+    """What a calendar app does when the user drags the event: new times, same UID."""
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        if str(vevent.get("X-ALMANAC-ID")) != almanac_id:
+            continue
+        start, end = vevent.decoded("DTSTART") + by, vevent.decoded("DTEND") + by
+        for name in ("DTSTART", "DTEND"):
+            vevent.pop(name)
+        vevent.add("dtstart", start)
+        vevent.add("dtend", end)
+        obj.save()
+        return
+    raise AssertionError(f"{almanac_id} is not on the server")
+
+
+async def test_a_block_moved_on_the_server_stays_where_the_user_put_it(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": caldav_settings,
+            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        assert len(before) == 2
+        for aid in before:  # the user drags both blocks three hours later
+            move_on_server(raw_calendar, aid, timedelta(hours=3))
+        moved, seqs = server_times(raw_calendar), sequences(raw_calendar)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.adopted == {plan_id: True}
+        # Adopting one move did not put the other back on the server meanwhile.
+        assert server_times(raw_calendar) == moved
+        assert sequences(raw_calendar) == seqs
+        # A later replan keeps it there (it used to put it back where the solver had it).
+        replan = {"plan_id": plan_id, "dry_run": False}
+        await ok(await api.post("/api/v1/scheduler/replan", json=replan))
+        assert server_times(raw_calendar) == moved
+        # The plan's current run has them where the user put them, pinned.
+        rows = await current_blocks(state, plan_id)
+        assert {
+            f"plan{plan_id}-{r['task_key']}-{r['chunk']}": datetime.fromisoformat(r["start"])
+            for r in rows
+            if r["fixed"]
+        } == {aid: start for aid, (start, _) in moved.items()}
+
+    # Once adopted, a sync finds nothing to do: no run recorded, nothing written.
+    count = len(await runs_of(state, plan_id))
+    again = await sync_calendar(state)
+    assert again.adopted == {} and again.replanned == {} and again.warned == {}
+    assert len(await runs_of(state, plan_id)) == count
+
+
+async def test_a_move_still_queued_for_the_server_is_not_read_as_the_users(
+    committed_state: AppState, proxy: FailingProxy, radicale: Any
+) -> None:
+    """CalDAV fails the write of a block moved through the API (queued); it comes back and
+    the sync runs before the queued job: the server still shows the old time, which is the
+    write not landed yet, not a move of the user's to pin."""
+    raw = radicale.principal().make_calendar(name="queued-move")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    cal = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": cal,
+            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        block = max(out["blocks"], key=lambda b: b["start"])
+        aid = block["almanac_id"]
+        start = datetime.fromisoformat(block["start"]) + timedelta(hours=2)
+        move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        proxy.fail_put, proxy.status = proxy.puts + 1, 503
+        moved = await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json=move))
+        assert moved["calendar"]["pending"] is True
+    proxy.fail_put = 0  # the server is back; its queued write has not run yet
+
+    report = await sync_calendar(state)
+    assert report.failed == {} and report.adopted == {}
+    rows = await current_blocks(state, plan_id)
+    mine = next(r for r in rows if f"plan{plan_id}-{r['task_key']}-{r['chunk']}" == aid)
+    assert datetime.fromisoformat(mine["start"]) == start  # the API's move holds
+
+
+async def test_a_block_moved_in_google_calendar_stays_where_the_user_put_it(
+    committed_state: AppState, google: FakeGoogle, cal_settings: GoogleCalendarSettings
+) -> None:
+    state = await google_state(committed_state, google, cal_settings)
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        events = google.live_events(cal_settings.google_calendar_id)
+        assert len(events) == 2
+        last = max(events, key=lambda e: e["start"]["dateTime"])
+        with google._lock:  # the user drags it two hours later in Google Calendar
+            stored = google.calendars[cal_settings.google_calendar_id][last["id"]]
+            for edge in ("start", "end"):
+                when = datetime.fromisoformat(stored[edge]["dateTime"]) + timedelta(hours=2)
+                stored[edge]["dateTime"] = when.isoformat()
+            google._touch(stored)
+        moved = datetime.fromisoformat(stored["start"]["dateTime"])
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.adopted == {plan_id: True}
+        replan = {"plan_id": plan_id, "dry_run": False}
+        await ok(await api.post("/api/v1/scheduler/replan", json=replan))
+    now = {e["id"]: e for e in google.live_events(cal_settings.google_calendar_id)}
+    assert datetime.fromisoformat(now[last["id"]]["start"]["dateTime"]) == moved
+    rows = await current_blocks(state, plan_id)
+    assert [datetime.fromisoformat(r["start"]) for r in rows if r["fixed"]] == [moved]
