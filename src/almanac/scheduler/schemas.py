@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from almanac.planner.schemas import PlanOut
 from almanac.types import (
+    NOT_BOOL,
     WORK_HOURS,
     AwareDatetime,
     BoundedDate,
@@ -269,7 +270,7 @@ class MoveBlockOut(BaseModel):
 
 class SprintIn(Strict):
     week_start: SprintWeek
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS]
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS]
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None
@@ -285,7 +286,7 @@ class SprintIn(Strict):
 class SprintUpdate(Strict):
     """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
 
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS] | None = None
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS] | None = None
     billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
     runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
     client_id: IntId | None = None
