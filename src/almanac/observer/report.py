@@ -33,6 +33,8 @@ class TaskRow:
     deadline: datetime | None
     billable: bool
     finished_at: datetime | None = None  # when it was marked done, if that was kept
+    # Where it was planned when its blocks went because its work was finished.
+    planned_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +285,15 @@ def build_report(
     def inside(t: datetime | None) -> bool:
         return t is not None and start <= t < end
 
-    planned = [t for t in tasks if inside(t.scheduled_start)]
+    def planned_at(t: TaskRow) -> datetime | None:
+        # A task finished ahead of its blocks lost them (and its scheduled start): it was
+        # planned where they were, in the period it was finished in; finished in an earlier
+        # period, it is no planned work of a later one.
+        if t.scheduled_start is None and t.status in DONE_STATUSES and inside(t.finished_at):
+            return t.planned_start
+        return t.scheduled_start
+
+    planned = [t for t in tasks if inside(planned_at(t))]
     # Done: marked done in the period. A done task that kept no finish time (done before
     # it was kept) counts where its run completed, or where it was planned.
     finished = set(finished_in(runs, start, end))
