@@ -33,8 +33,7 @@ class TaskRow:
     deadline: datetime | None
     billable: bool
     finished_at: datetime | None = None  # when it was marked done, if that was kept
-    # Where it was planned when its blocks went because its work was finished.
-    planned_start: datetime | None = None
+    planned_start: datetime | None = None  # where it was, when finishing it freed its blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +285,10 @@ def build_report(
         return t is not None and start <= t < end
 
     def planned_at(t: TaskRow) -> datetime | None:
-        # A task finished ahead of its blocks lost them (and its scheduled start): it was
-        # planned where they were, in the period it was finished in; finished in an earlier
-        # period, it is no planned work of a later one.
-        if t.scheduled_start is None and t.status in DONE_STATUSES and inside(t.finished_at):
-            return t.planned_start
-        return t.scheduled_start
+        # Finished ahead of its blocks (freed, with its start): planned where they were, in
+        # the period it was finished in (finished earlier, it is no work of a later one).
+        done_here = t.status in DONE_STATUSES and inside(t.finished_at)
+        return t.planned_start if t.scheduled_start is None and done_here else t.scheduled_start
 
     planned = [t for t in tasks if inside(planned_at(t))]
     # Done: marked done in the period. A done task that kept no finish time (done before
