@@ -161,6 +161,35 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
         {"week_start": "2026-11-23", "capacity_hrs": 30, "client_id": BIG32},
         "client_id",
     ),
+    # -- JSON true/false is no number (pydantic's lax mode read them as 1/0) ------------
+    # A memory stored for client 1, a plan drafted from client 1's history, plan 1
+    # scheduled: types.NOT_BOOL refused it for tasks and runs only.
+    ("POST", "/api/v1/memory/remember", {}, {"content": "x", "client_id": True}, "client_id"),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "client_id": True}, "client_id"),
+    ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "workflow_id": True}, "workflow_id"),
+    ("POST", "/api/v1/scheduler/schedule", {}, {"plan_id": True}, "plan_id"),
+    (
+        "POST",
+        "/api/v1/scheduler/schedule",
+        {},
+        {"plan_id": 1, "horizon_days": True},
+        "horizon_days",
+    ),
+    ("POST", "/api/v1/scheduler/replan", {}, {"plan_id": True}, "plan_id"),
+    (
+        "POST",
+        "/api/v1/scheduler/sprints",
+        {},
+        {"week_start": "2026-11-23", "capacity_hrs": 30, "billable_target_pct": True},
+        "billable_target_pct",
+    ),
+    (
+        "POST",
+        "/api/v1/scheduler/sprints",
+        {},
+        {"week_start": "2026-11-23", "capacity_hrs": 30, "client_id": True},
+        "client_id",
+    ),
 ]
 
 

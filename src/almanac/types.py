@@ -245,8 +245,9 @@ Metadata = Annotated[dict[str, Any], json_document()]
 
 # Integers as their columns hold them: a larger one is a 422, not a driver overflow.
 Int32 = Annotated[int, Field(ge=-INT_MAX - 1, le=INT_MAX)]
-IntId = Annotated[int, Field(ge=1, le=INT_MAX)]
-BigId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+# Ids: JSON true is no id 1 (a memory stored for client 1, plan 1 scheduled).
+IntId = Annotated[int, Field(ge=1, le=INT_MAX), NOT_BOOL]
+BigId = Annotated[int, Field(ge=1, le=BIGINT_MAX), NOT_BOOL]
 Offset = Annotated[int, Field(ge=0, le=OFFSET_MAX)]
 # What a plan, reflection or recall for one client may see: that client's memories and
 # facts plus the user's own (no client); 0 = the user's own only. Never another client's.
@@ -258,6 +259,7 @@ ForClient = Annotated[
         description="Only this client's memories and facts plus the user's own (no client); "
         "0 = the user's own only",
     ),
+    NOT_BOOL,
 ]
 
 

@@ -257,3 +257,20 @@ def test_an_edited_tasks_calibration_goes_with_its_old_figure() -> None:
     assert (a["low_hours"], a["high_hours"]) == (1.5, 6.0)  # the spread kept around 3 h
     assert a["note"] == "set by hand in version 3 (was 1.4 h: from history)"
     assert explained_after_edit({}, sop, 3) == {}  # nothing explained: nothing to keep true
+
+
+async def test_an_edit_with_true_for_a_number_is_refused(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    """JSON true was read as 1: a PUT with {"estimate_hours": true} set a task to 1 h and
+    explained it as "set by hand", {"priority": true} set priority 1 (types.NOT_BOOL
+    refused it for a task's own PATCH, not for the plan's SOP)."""
+    plan = await new_plan(client)
+    for name in ("estimate_hours", "priority"):
+        sop = copy.deepcopy(plan["sop"])
+        sop["steps"][1]["tasks"][1][name] = True  # audit: 4 h, priority 2
+        r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"].endswith(name), r.text
+    r = await client.get(f"/api/v1/planner/plans/{plan['id']}")
+    assert r.json()["version"] == plan["version"] and r.json()["sop"] == plan["sop"], r.text

@@ -238,3 +238,24 @@ async def test_sprint_report_also_gives_the_worked_hours_and_their_billable_shar
     )
     later = (await sched_client.get(f"{URL}/sprints/{r.json()['id']}")).json()
     assert (later["worked_hours"], later["worked_billable_share_pct"]) == (4.0, 100.0)
+
+
+async def test_a_sprint_capacity_of_true_is_refused(sched_client: httpx.AsyncClient):
+    """JSON true was read as 1: {"capacity_hrs": true} made a sprint of 1 h (and an update
+    set 1 h), as it recorded an hour on a task before types.NOT_BOOL."""
+    monday = next_monday(5)
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": True}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "capacity_hrs", r.text
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": 20}
+    )
+    assert r.status_code == 201, r.text
+    sprint = r.json()
+    r = await sched_client.put(f"{URL}/sprints/{sprint['id']}", json={"capacity_hrs": True})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "capacity_hrs", r.text
+    r = await sched_client.get(f"{URL}/sprints/{sprint['id']}")
+    assert r.json()["capacity_hrs"] == 20, r.text

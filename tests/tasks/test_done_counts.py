@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.db.uow import UnitOfWork
+from almanac.models import Task
+from almanac.observer.deps import observer_service
+from almanac.state import AppState
 from tests.scheduler.conftest import TZ, make_plan
+from tests.tasks.test_block_fitting import scheduled, task_id
 from tests.tasks.test_tasks_api import URL, ids
 
 
@@ -71,3 +78,45 @@ async def test_a_task_marked_done_with_no_time_recorded_counts_when_it_was_finis
     assert r.status_code == 200, r.text
     numbers = r.json()["report"]["numbers"]
     assert numbers["tasks_done"] == 2, numbers
+
+
+@pytest.mark.parametrize("hours", [None, 2.0])  # `almanac done ID [--hours 2]`
+async def test_a_task_finished_ahead_of_its_block_counts_as_planned_there(
+    sched_client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    sched_state: AppState,
+    hours: float | None,
+):
+    """Marking a task done frees its future blocks and clears its `scheduled_start`, which
+    is where reflections count it planned: finished in the morning of the day its block was
+    in, that day's reflection said 0 planned and 0 h estimated beside 1 done. Finished in an
+    earlier period, it is no planned work of the later one."""
+    plan = await scheduled(db_session, sched_client, [{"key": "build", "estimate_hours": 2.0}], "A")
+    build = await task_id(db_session, plan.id, "build")
+    r = await sched_client.get(f"{URL}/{build}")
+    planned = datetime.fromisoformat(r.json()["scheduled_start"])
+    if hours is not None:  # its whole estimate recorded: its blocks go then
+        r = await sched_client.post(f"{URL}/{build}/time", json={"hours": hours})
+        assert r.status_code == 200 and r.json()["blocks"], r.text
+    r = await sched_client.patch(f"{URL}/{build}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    assert r.json()["task"]["scheduled_start"] is None, r.text  # no block of it is left
+    day = planned.astimezone(TZ).date()
+
+    async def numbers() -> dict[str, object]:
+        # That evening's reflection (the API refuses a day ahead: it is the same service).
+        evening = datetime.combine(day, datetime.min.time(), tzinfo=TZ) + timedelta(hours=20)
+        observer = observer_service(UnitOfWork(db_session), sched_state, clock=lambda: evening)
+        out: dict[str, object] = (await observer.reflect("daily", day)).report["numbers"]
+        return out
+
+    n = await numbers()  # finished today, days before its block
+    assert n["tasks_planned"] == 0 and n["tasks_done"] == 0, n
+    # Finished on its block's day, an hour before the block (early, as users are).
+    await db_session.execute(
+        update(Task).where(Task.id == build).values(finished_at=planned - timedelta(hours=1))
+    )
+    n = await numbers()
+    assert n["tasks_done"] == 1, n
+    assert n["tasks_planned"] == 1 and n["hours_estimated"] == 2.0, n
+    assert n["tasks_not_done"] == 0, n

@@ -33,6 +33,7 @@ class TaskRow:
     deadline: datetime | None
     billable: bool
     finished_at: datetime | None = None  # when it was marked done, if that was kept
+    planned_start: datetime | None = None  # where it was, when finishing it freed its blocks
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +284,13 @@ def build_report(
     def inside(t: datetime | None) -> bool:
         return t is not None and start <= t < end
 
-    planned = [t for t in tasks if inside(t.scheduled_start)]
+    def planned_at(t: TaskRow) -> datetime | None:
+        # Finished ahead of its blocks (freed, with its start): planned where they were, in
+        # the period it was finished in (finished earlier, it is no work of a later one).
+        done_here = t.status in DONE_STATUSES and inside(t.finished_at)
+        return t.planned_start if t.scheduled_start is None and done_here else t.scheduled_start
+
+    planned = [t for t in tasks if inside(planned_at(t))]
     # Done: marked done in the period. A done task that kept no finish time (done before
     # it was kept) counts where its run completed, or where it was planned.
     finished = set(finished_in(runs, start, end))

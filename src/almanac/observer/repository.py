@@ -37,6 +37,12 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
+def _planned_start(meta: Any) -> datetime | None:
+    """Where a task was planned when its finished work freed its blocks (an aware time)."""
+    when = _when(meta.get("planned_start")) if isinstance(meta, dict) else None
+    return when if when is not None and when.tzinfo is not None else None
+
+
 class ObserverRepository(Repository, PortableRows):
     """The period's tasks, runs, blocks and sprint, read through their owners'
     repositories; the observer's own tables, reflections and fact decisions."""
@@ -66,6 +72,7 @@ class ObserverRepository(Repository, PortableRows):
                 t.deadline,
                 t.billable,
                 t.finished_at,
+                _planned_start(t.metadata_),
             )
             for t in await self.task_rows.in_period(start, end, ids)
         ]

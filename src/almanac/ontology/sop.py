@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-from almanac.types import AwareDatetime
+from almanac.types import NOT_BOOL, AwareDatetime
 
 TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Title = Annotated[str, Field(min_length=1, max_length=500)]
 # 1 = low, 2 = normal, 3 = high, 4 = urgent; the scheduler weighs placed hours by it.
-Priority = Annotated[int, Field(ge=1, le=4)]
+Priority = Annotated[int, Field(ge=1, le=4), NOT_BOOL]
 MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
 
 
@@ -49,7 +49,7 @@ class SOPTask(BaseModel):
     title: Title
     description: Annotated[str, Field(max_length=5000)] = ""
     estimate_hours: Annotated[
-        float, Field(gt=0, le=MAX_TASK_HOURS), AfterValidator(_positive_hours)
+        float, Field(gt=0, le=MAX_TASK_HOURS), NOT_BOOL, AfterValidator(_positive_hours)
     ]
     depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
     billable: bool = False

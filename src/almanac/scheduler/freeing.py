@@ -125,7 +125,14 @@ class BlockFreeing:
             return BlockChanges()
         await self._unpin(task, cuts)
         # Its start is its earliest block left (None when all went), not a freed one.
-        task.scheduled_start = first_starts(kept, [key])[key]
+        start = first_starts(kept, [key])[key]
+        if (closed or all_recorded(task)) and task.scheduled_start not in (None, start):
+            # Its blocks went because its work is finished: where it was planned stays
+            # known (`planned_start`), so a reflection counts it planned there.
+            assert task.scheduled_start is not None
+            planned = {"planned_start": task.scheduled_start.isoformat()}
+            await self.tasks.set_metadata(task, {**(task.metadata_ or {}), **planned})
+        task.scheduled_start = start
         what: dict[str, Any] = {"task": key, "freed": sum(c.end is None for c in cuts)}
         what["shortened"] = len(cuts) - what["freed"]
         written = await self._write(task.plan_id, run.metadata_ or {}, kept, cuts, what)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from almanac.planner.schemas import PlanOut
 from almanac.types import (
+    NOT_BOOL,
     WORK_HOURS,
     AwareDatetime,
     BoundedDate,
@@ -19,7 +20,7 @@ from almanac.types import (
     work_bounds,
 )
 
-PlanId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+PlanId = Annotated[int, Field(ge=1, le=2**63 - 1), NOT_BOOL]
 # The most days one solve places blocks over, and the furthest ahead it may start: a
 # schedule for next year is planning, one for 2199 a typo. A block moved by hand stays
 # where a schedule could have placed it (a window may begin in the past as long as it
@@ -53,7 +54,7 @@ class ScheduleIn(Strict):
 
     plan_id: PlanId
     start_date: BoundedDate | None = None  # default: today in the user's zone
-    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS)] = 14
+    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS), NOT_BOOL] = 14
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since,
     # 422 if start_date, horizon_days or scope is sent and differs from the preview's.
@@ -269,9 +270,9 @@ class MoveBlockOut(BaseModel):
 
 class SprintIn(Strict):
     week_start: SprintWeek
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS]
-    billable_target_pct: Annotated[float, Field(ge=0, le=100)] = 60.0
-    runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS]
+    billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] = 60.0
+    runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
     client_id: IntId | None = None
 
     @field_validator("week_start")
@@ -285,9 +286,9 @@ class SprintIn(Strict):
 class SprintUpdate(Strict):
     """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
 
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), WORK_HOURS] | None = None
-    billable_target_pct: Annotated[float, Field(ge=0, le=100)] | None = None
-    runway_weeks: Annotated[float, Field(ge=0, le=1000)] | None = None
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS] | None = None
+    billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] | None = None
+    runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
     client_id: IntId | None = None
 
     @field_validator("capacity_hrs", "billable_target_pct")
