@@ -33,6 +33,7 @@ from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
 from almanac.observer.judge import judge_narrative
+from almanac.observer.memories import summarize_memories
 from almanac.observer.report import (
     DRIFT_THRESHOLD_PCT,
     RunRow,
@@ -40,7 +41,6 @@ from almanac.observer.report import (
     build_report,
     finished_in,
     period_bounds,
-    summarize_memories,
 )
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
