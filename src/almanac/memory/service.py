@@ -18,8 +18,9 @@ from almanac.embedder import Embedder
 from almanac.errors import NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
 from almanac.memory.entity_links import EntityLinkRepository
-from almanac.memory.external.base import ExternalHit, ExternalMemory
+from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.fusion import (
+    ExternalAnswer,
     ask_external,
     external_relevance,
     fuse,
@@ -272,7 +273,7 @@ class MemoryService:
                     detail=_CACHED_ZEP if ask_zep else None,
                 )
         zep_task = (
-            asyncio.create_task(ask_external(self.external, self.settings.zep, q))
+            asyncio.create_task(ask_external(self.external, self.settings.zep, q, self.embedder))
             if self.external is not None and ask_zep
             else None
         )
@@ -307,11 +308,12 @@ class MemoryService:
         return out
 
     async def _fuse(
-        self, q: RecallQuery, hits: list[RecallHit], external: list[ExternalHit], kinds: set[str]
+        self, q: RecallQuery, hits: list[RecallHit], answer: ExternalAnswer, kinds: set[str]
     ) -> list[RecallHit]:
         """The local answer and the provider's results on it, floored as the local ones."""
         cfg = self.settings.search
-        scale = await external_relevance(self.search, self.embedder, q.query, external)
+        external = answer.hits
+        scale = await external_relevance(self.search, q.query, answer)
         if cfg.relevance_floor and q.floor:
             kept = [(e, r) for e, r in zip(external, scale, strict=True) if r >= FLOOR]
             external, scale = [e for e, _ in kept], [r for _, r in kept]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -467,3 +469,44 @@ async def test_an_answer_cached_without_zep_is_not_served_once_zep_is_on(
             state.external = None
     assert out["cached"] is False and out["zep"] == "used"
     assert "Acme invoices are approved by Dana, the CFO" in [h["content"] for h in out["results"]]
+
+
+@pytest.mark.parametrize("trouble", ["fails", "stalls"])
+async def test_scoring_zeps_results_is_held_to_the_budget_and_degrades(
+    client: httpx.AsyncClient,
+    state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
+    trouble: str,
+) -> None:
+    """Zep's results are scored by the embedder (a remote one, with `openai_compat`): that
+    ran after Zep's budget, outside it, so a stalled embedding held recall past the budget
+    (without end) and a failed one turned the local answer, ready, into a 500."""
+    # A budget the double's search meets on a loaded machine: what stalls is the scoring.
+    configure(state, zep.base_url, budget_ms=3000)
+    body = {"content": "Acme invoices go to the finance team", "client_id": 5}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    zep.facts["client-5"] = [ZepFact("Acme invoices are approved by Dana, the CFO")]
+    real_embed = state.embedder.embed
+    never = asyncio.Event()
+
+    async def embed(texts: Sequence[str]) -> Any:
+        if any("Dana" in t for t in texts):  # only Zep's result says so
+            if trouble == "fails":
+                raise RuntimeError("embedding service answered 502")
+            await never.wait()
+        return await real_embed(texts)
+
+    monkeypatch.setattr(state.embedder, "embed", embed)
+    try:
+        r = await asyncio.wait_for(
+            client.get("/api/v1/memory/recall", params={"query": "Acme invoices", "client_id": 5}),
+            timeout=30,  # a guard against the hang, far past the budget
+        )
+    finally:
+        await state.external.close()  # type: ignore[union-attr]
+        state.external = None
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["zep"] == "skipped" and out["degraded"] is True, out
+    assert [h["content"] for h in out["results"]] == [body["content"]]

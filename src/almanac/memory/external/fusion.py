@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,9 @@ from almanac.memory.external.factory import zep_user_id
 from almanac.memory.relevance import relevance
 from almanac.memory.schemas import Kind, RecallHit, RecallQuery, RememberIn
 from almanac.memory.search import SearchRepository
+
+if TYPE_CHECKING:  # numpy loads with the model, on first use
+    from almanac.embedder import Vectors
 
 
 async def queue_sends(
@@ -35,27 +40,47 @@ async def queue_sends(
         await enqueue_many(session, "almanac:zep_send", wanted, queue="zep")
 
 
+@dataclass
+class ExternalAnswer:
+    """The provider's results, and their vectors and the query's by the local embedder."""
+
+    hits: list[ExternalHit]
+    query_vector: Vectors | None = None
+    vectors: Vectors | None = None
+
+
 async def ask_external(
-    external: ExternalMemory, settings: ZepSettings, q: RecallQuery
-) -> tuple[list[ExternalHit] | None, str | None]:
-    """The provider's results within the budget, or None and why not."""
+    external: ExternalMemory, settings: ZepSettings, q: RecallQuery, embedder: Embedder
+) -> tuple[ExternalAnswer | None, str | None]:
+    """The provider's results, embedded for their relevance, within the budget; or None
+    and why not."""
     budget_ms = settings.recall_budget_ms
     # A recall for a client (a plan's) asks that client's user alone: the owner's user
     # holds what was said of every client without a client id, and Zep's answers carry no
     # subject by which to leave the other clients' out, as Postgres' answer does.
     client = q.client_id if q.client_id is not None else q.for_client
     user = zep_user_id(client, settings.default_user_id)
+
+    async def asked() -> ExternalAnswer:
+        found = await external.search(user, q.query, q.k)
+        if not found:
+            return ExternalAnswer(found)
+        # Within the budget: the embedder may be remote (`openai_compat`), slow or failing,
+        # and the local answer is ready; it runs beside local recall, not after it.
+        qvec = await embedder.embed_query(q.query)
+        return ExternalAnswer(found, qvec, await embedder.embed([h.content for h in found]))
+
     try:
-        found = await asyncio.wait_for(external.search(user, q.query, q.k), budget_ms / 1000)
+        answer = await asyncio.wait_for(asked(), budget_ms / 1000)
     except TimeoutError:
         return None, f"zep skipped: no answer within {budget_ms} ms"
     except Exception as exc:  # any provider failure degrades recall, never fails it
         return None, f"zep skipped: {str(exc)[:300]}"
-    return found, None
+    return answer, None
 
 
 async def external_relevance(
-    search: SearchRepository, embedder: Embedder, query: str, hits: Sequence[ExternalHit]
+    search: SearchRepository, query: str, answer: ExternalAnswer
 ) -> list[float]:
     """Each provider result's relevance on recall's own scale (memory.relevance): the local
     embedder's cosine of its text to the query, and the share of the query's words (IDF
@@ -63,19 +88,17 @@ async def external_relevance(
     holds; no runner-up (the provider's list is not ours). The provider's search answers
     its nearest whatever the query: without this, a question about something never
     mentioned got its results past the floor, with no relevance to compare."""
-    if not hits:
+    if not answer.hits or answer.vectors is None or answer.query_vector is None:
         return []
-    texts = [h.content for h in hits]
-    qvec = await embedder.embed_query(query)
-    vectors = await embedder.embed(texts)
-    asked, *held = await search.lexemes([query, *texts])
+    qvec = answer.query_vector
+    asked, *held = await search.lexemes([query, *(h.content for h in answer.hits)])
     terms, _ = await search.terms("event", query)
     idf = {t.lexeme: t.idf for t in terms}
     top = max(idf.values(), default=1.0)
     weight = {w: idf.get(w, top) for w in asked}
     total = sum(weight.values())
     out = []
-    for vector, words in zip(vectors, held, strict=True):
+    for vector, words in zip(answer.vectors, held, strict=True):
         coverage = sum(v for w, v in weight.items() if w in words) / total if total else 0.0
         out.append(relevance(float(vector @ qvec), coverage, None, search.settings))
     return out
