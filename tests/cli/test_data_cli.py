@@ -2,8 +2,9 @@
 
 The source is the demo's whole loop (memories, facts, calendar, plans, approvals, a
 schedule, execution runs, a reflection, pattern facts) plus a sprint, a prompt version,
-an edited plan and a superseded fact. Every list and read endpoint must answer the same
-after an import into a fresh database, and after a restore into a fresh data folder.
+an edited plan, a superseded fact and a client's document (recall cites its chunk). Every
+list and read endpoint must answer the same after an import into a fresh database, and
+after a restore into a fresh data folder.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from almanac.state import AppState
 from tests.cli.conftest import reset_prompts
 
 runner = CliRunner()
+PROPOSAL = """# Proposal for Acme Corp
+
+We propose a twelve week marketing operations engagement.
+
+## Pricing
+
+The fixed fee is 18,500 euros, invoiced in three instalments.
+"""
 VOLATILE = {"took_ms", "cached", "checked_at", "generated_at"}
 
 
@@ -73,6 +82,12 @@ async def _populate() -> None:
             f"/api/v1/memory/facts/{fact['fact']['id']}/supersede",
             json={"content": "Acme pays on the 30th", "valid_from": "2026-02-01T00:00:00+00:00"},
         )
+        await call(
+            "POST",
+            "/api/v1/memory/documents",
+            files={"file": ("acme-proposal.md", PROPOSAL.encode())},
+            data={"client_id": "7", "tags": "proposal"},
+        )
 
 
 def _strip(value: Any) -> Any:
@@ -94,6 +109,12 @@ def snapshot() -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["facts"] = get("/api/v1/memory/facts", include_history="true", limit=1000)
     out["recall"] = get("/api/v1/memory/recall", query="deep work in the morning", k=5)
+    out["documents"] = get("/api/v1/memory/documents")
+    for d in out["documents"]["items"]:
+        out[f"document {d['id']}"] = get(f"/api/v1/memory/documents/{d['id']}")
+    found = get("/api/v1/memory/recall", query="how much is the fixed fee?", kinds="document", k=3)
+    # The document was added moments ago: its recency boost moves with the clock.
+    out["document recall"] = [{**h, "score": None} for h in found["results"]]
     plans = get("/api/v1/planner/plans", limit=200)
     out["plans"] = plans
     for p in plans["items"]:
@@ -147,6 +168,10 @@ def test_export_import_round_trip_and_repeat(
     before = snapshot()
     assert before["execution-runs"]["items"] and before["reflections"]
     assert any(len(v) > 1 for k, v in before.items() if k.endswith("versions"))
+    cited = before["document recall"][0]
+    assert "18,500 euros" in cited["content"]
+    assert cited["metadata"]["heading"] == "Pricing"
+    assert cited["metadata"]["title"] == "Proposal for Acme Corp"
 
     dump = tmp_path / "export.jsonl"
     code, out = invoke("export", str(dump))

@@ -6,8 +6,10 @@ Format (version 1), one JSON object per line:
   "schema": "<alembic revision>", "tables": {"events": 12, ...}}`
 - then one line per row: `{"table": "<name>", "row": {<column>: <value>, ...}}`, tables in
   the order of `TABLES` (parents before children), rows in id order. Times are ISO 8601
-  with offset; JSON columns are JSON; generated columns (full-text vectors), embeddings
-  and entity links are not written: Postgres, `reindex` and the import rebuild them.
+  with offset; JSON columns are JSON; generated columns (full-text vectors) are not
+  written, and neither are the tables in `EXCLUDED` (derived data the import, its
+  triggers and `reindex` rebuild, and what belongs to one installation rather than to
+  the user). Every table of the schema is in exactly one of `TABLES` and `EXCLUDED`.
 
 Rows keep their ids, so importing into a fresh data folder gives the same answers from
 every list and read endpoint, and importing the same file again inserts nothing (a row
@@ -30,6 +32,7 @@ from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
+from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.repository import EventRepository, FactRepository
@@ -62,7 +65,31 @@ TABLES: tuple[tuple[str, Callable[[AsyncSession], PortableRows]], ...] = (
     ("facts", FactRepository),
     ("reflections", ObserverRepository),
     ("fact_decisions", ObserverRepository),
+    ("documents", DocumentRepository),
+    ("doc_chunks", DocumentRepository),
 )
+# What an export leaves out, and why (tests/backup check that no table is in neither).
+_DERIVED_VECTORS = "derived: `almanac import` runs `reindex`, embedding with the new model"
+_BY_TRIGGERS = "derived: kept by triggers on the exported tables as their rows go in"
+_LOCAL = "this installation's own state, not something the user made"
+EXCLUDED: dict[str, str] = {
+    "event_embeddings": _DERIVED_VECTORS,
+    "fact_embeddings": _DERIVED_VECTORS,
+    "doc_chunk_embeddings": _DERIVED_VECTORS,
+    "search_terms": _BY_TRIGGERS,
+    "search_stats": _BY_TRIGGERS,
+    "graph_nodes": _BY_TRIGGERS + ", and the entity nodes the import links again",
+    "graph_edges": _BY_TRIGGERS,
+    "memory_entities": "derived: the import links the memories again (`link_memories`)",
+    "cache_generations": _LOCAL + " (cache counters)",
+    "api_keys": "credentials: a plain export file must not carry them; make new keys",
+    "auth_sessions": "credentials: dashboard sign-ins of this installation",
+    "oauth_credentials": "credentials: calendar tokens; connect the calendar again",
+    "llm_calls": _LOCAL + " (a usage log, and the daily cap's count)",
+    "llm_operation_settings": _LOCAL + " (models chosen for its provider)",
+    "job_schedules": _LOCAL + " (its job clock)",
+    "job_reasons": _LOCAL + " (why its queued jobs wait)",
+}
 _OWNER = dict(TABLES)
 _DEFERRED = {"events": "promoted_to_fact_id"}
 

@@ -62,8 +62,9 @@ def export(
     path: Annotated[Path | None, typer.Argument(help="Output file (default: stdout)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help=SUMMARY_HELP)] = False,
 ) -> None:
-    """Write everything you own (memories, facts with history, plans with versions, tasks,
-    workflows, blueprints, runs, reflections, calendar, prompts, sprints) as JSONL."""
+    """Write everything you own (memories, facts with history, documents, plans with
+    versions, tasks, workflows, blueprints, runs, reflections, calendar, prompts, sprints)
+    as JSONL."""
     from almanac.backup.export import export_all
     from almanac.cli.runtime import local_state, run
     from almanac.db.migrate import current_revision

@@ -13,6 +13,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.invalidation import Invalidator
 from almanac.memory.repository import FactRepository
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, SupersedeIn
@@ -210,6 +211,12 @@ class FactService:
     async def delete(self, fact_id: int) -> None:
         """Delete one fact; its successors keep their rows, their link to it becomes NULL
         (FK ON DELETE SET NULL)."""
-        if await self.repo.delete_by_id(Fact, fact_id) is None:
+        fact = await self.repo.delete_by_id(Fact, fact_id)
+        if fact is None:
             raise NotFound(f"fact {fact_id} does not exist")
+        # The node it hung off (`person:ana`, named as the graph's trigger names it) goes
+        # too once nothing hangs off it, as when forgetting: else the graph endpoints go
+        # on answering for a subject the user has no fact about any more.
+        subject = f"{fact.subject_type}:{fact.subject_id}"[:255]
+        await EntityLinkRepository(self.uow.session).drop_subjects([subject])
         self.invalidator.facts_changed(self.uow)

@@ -8,13 +8,18 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.memory.documents.chunking import Chunk
 from almanac.models import DocChunk, DocChunkEmbedding, Document
 
 
-class DocumentRepository(Repository):
+class DocumentRepository(Repository, PortableRows):
     """Documents and their chunks; get, add, save and delete by id come from the base."""
+
+    # Exported with their chunks (a chunk's metadata is its citation); the vectors are not,
+    # `reindex` embeds the chunks again after an import.
+    portable = (Document, DocChunk)
 
     async def lock_source(self, client_id: int | None, source: str) -> None:
         """Serialise writers of one (client, source) until the transaction ends."""
