@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from almanac.app import create_app
 from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings, SchedulerSettings
 from almanac.deps import get_state
+from almanac.scheduler.pending import TASK
 from almanac.scheduler.sync import sync_calendar
 from almanac.state import AppState
 from tests.calendars.conftest import USER
@@ -136,6 +138,53 @@ async def test_a_move_still_queued_for_the_server_is_not_read_as_the_users(
         moved = await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json=move))
         assert moved["calendar"]["pending"] is True
     proxy.fail_put = 0  # the server is back; its queued write has not run yet
+
+    report = await sync_calendar(state)
+    assert report.failed == {} and report.adopted == {}
+    rows = await current_blocks(state, plan_id)
+    mine = next(r for r in rows if f"plan{plan_id}-{r['task_key']}-{r['chunk']}" == aid)
+    assert datetime.fromisoformat(mine["start"]) == start  # the API's move holds
+
+
+async def test_a_move_whose_write_failed_for_good_is_not_read_as_the_users(
+    committed_state: AppState, proxy: FailingProxy, radicale: Any
+) -> None:
+    """The queued write of a block moved through the API used up its retries (the server was
+    down for a day): the server still shows the old time, which is Almanac's write that never
+    landed, not a move of the user's; pinning it there would undo the API's move."""
+    raw = radicale.principal().make_calendar(name="failed-move")
+    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
+    cal = CalDAVCalendarSettings(
+        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    )
+    settings = committed_state.settings.model_copy(
+        update={
+            "timezone": TZ_NAME,
+            "calendar": cal,
+            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
+        }
+    )
+    state = replace(committed_state, settings=settings)
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        block = max(out["blocks"], key=lambda b: b["start"])
+        aid = block["almanac_id"]
+        start = datetime.fromisoformat(block["start"]) + timedelta(hours=2)
+        move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        proxy.fail_put, proxy.status = proxy.puts + 1, 503
+        moved = await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json=move))
+        assert moved["calendar"]["pending"] is True
+    proxy.fail_put = 0
+    async with state.sessionmaker() as session:  # its retries are spent: failed for good
+        done = await session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'failed' WHERE task_name = :t"),
+            {"t": TASK},
+        )
+        assert done.rowcount == 1  # type: ignore[attr-defined]
+        await session.commit()
 
     report = await sync_calendar(state)
     assert report.failed == {} and report.adopted == {}

@@ -102,14 +102,17 @@ async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[in
     return len(result.all())
 
 
-async def plan_has_queued(session: AsyncSession, task: str, plan_id: int) -> bool:
-    """Whether a job of `task` naming `plan_id` in its `runs` argument waits or runs."""
+async def plan_has_queued(session: AsyncSession, task: str, plan_id: int, run_id: int) -> bool:
+    """Whether a job of `task` naming `plan_id` in its `runs` argument waits or runs, or
+    one naming its run `run_id` ended without succeeding (its retries spent, cancelled)."""
     sql = """
         SELECT EXISTS (SELECT 1 FROM procrastinate_jobs
-                        WHERE task_name = :task AND status IN ('todo', 'doing')
-                          AND args->'runs' ? :plan)
+                        WHERE task_name = :task AND args->'runs' ? :plan
+                          AND (status IN ('todo', 'doing')
+                               OR (status <> 'succeeded' AND args->'runs'->>:plan = :run)))
     """
-    return bool(await session.scalar(text(sql), {"task": task, "plan": str(plan_id)}))
+    params = {"task": task, "plan": str(plan_id), "run": str(run_id)}
+    return bool(await session.scalar(text(sql), params))
 
 
 async def task_backlog(session: AsyncSession, task: str, failed_within_days: int) -> Row[Any]:

@@ -188,8 +188,9 @@ async def _adopt_moves(
         and (e.start, e.end) != (blocks[e.almanac_id].start, blocks[e.almanac_id].end)
         and min(blocks[e.almanac_id].end, e.end) > now
     ]
-    if not moves or await plan_has_queued(uow.session, TASK, plan_id):
-        # With a write still queued the calendar is behind the run, not moved by the user.
+    if not moves or await plan_has_queued(uow.session, TASK, plan_id, run.id):
+        # With a write still queued, or the run's write failed for good, the calendar is
+        # behind the run, not moved by the user.
         return False
     from almanac.scheduler.blocks import BlockService  # blocks imports the service layer
 
