@@ -159,10 +159,19 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
 async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> ImportReport:
     """Insert every row in table order (ids kept, present rows skipped). Does not commit."""
     report = ImportReport()
+    documents = {r["id"] for r in rows.get("documents", [])}
+    for chunk in rows.get("doc_chunks", []):
+        if chunk.get("document_id") not in documents:
+            raise ExportFileError(
+                f"doc_chunks: chunk {chunk['id']} belongs to document "
+                f"{chunk.get('document_id')!r}, which is not in the file"
+            )
     deferred: dict[str, list[tuple[int, Any]]] = {}
     for name, owner in TABLES:
         repo = owner(uow.session)
         batch = rows.get(name, [])
+        if name == "doc_chunks":
+            batch = await _chunks_of_same_documents(uow, rows.get("documents", []), batch)
         column = _DEFERRED.get(name)
         if column:
             deferred[name] = [(r["id"], r.get(column)) for r in batch if r.get(column)]
@@ -174,7 +183,7 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
             except ValueError as exc:
                 raise ExportFileError(str(exc)) from exc
         report.inserted[name] = inserted
-        report.present[name] = len(batch) - inserted
+        report.present[name] = len(rows.get(name, [])) - inserted
     for name, pairs in deferred.items():
         await _OWNER[name](uow.session).fill_nulls(name, _DEFERRED[name], pairs)
     # Entity links are derived, like search terms: made again from the memories, in the
@@ -189,3 +198,14 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
             [r.get("client_id") for r in page],
         )
     return report
+
+
+async def _chunks_of_same_documents(
+    uow: UnitOfWork, documents: list[dict[str, Any]], chunks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The chunks whose document is here as the file has it. A document skipped because
+    another one holds its id, or its source is here under another id, or it changed since
+    the export, is present in its own form: its old chunks would otherwise join another
+    file's passages (ids kept) or fail on the missing parent."""
+    same = await DocumentRepository(uow.session).same_documents(documents)
+    return [c for c in chunks if c["document_id"] in same]

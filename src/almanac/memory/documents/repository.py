@@ -21,6 +21,23 @@ class DocumentRepository(Repository, PortableRows):
     # `reindex` embeds the chunks again after an import.
     portable = (Document, DocChunk)
 
+    async def same_documents(self, documents: list[dict[str, Any]]) -> set[int]:
+        """Of these exported documents, the ids at which this database holds the very same
+        one (client, source and content hash): the only documents an import may add
+        chunks to, so a clash of ids never mixes two files' passages."""
+        if not documents:
+            return set()
+        wanted = {
+            int(d["id"]): (d.get("client_id"), d.get("source"), d.get("content_hash"))
+            for d in documents
+        }
+        rows = await self.session.execute(
+            select(Document.id, Document.client_id, Document.source, Document.content_hash).where(
+                Document.id.in_(list(wanted))
+            )
+        )
+        return {i for i, *key in rows.all() if wanted[i] == tuple(key)}
+
     async def lock_source(self, client_id: int | None, source: str) -> None:
         """Serialise writers of one (client, source) until the transaction ends."""
         await self.session.execute(
