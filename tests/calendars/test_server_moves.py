@@ -106,13 +106,13 @@ async def test_a_block_moved_on_the_server_stays_where_the_user_put_it(
     assert len(await runs_of(state, plan_id)) == count
 
 
-async def test_a_move_still_queued_for_the_server_is_not_read_as_the_users(
-    committed_state: AppState, proxy: FailingProxy, radicale: Any
-) -> None:
-    """CalDAV fails the write of a block moved through the API (queued); it comes back and
-    the sync runs before the queued job: the server still shows the old time, which is the
-    write not landed yet, not a move of the user's to pin."""
-    raw = radicale.principal().make_calendar(name="queued-move")
+async def api_move_left_pending(
+    committed_state: AppState, proxy: FailingProxy, radicale: Any, name: str
+) -> tuple[AppState, int, str, datetime]:
+    """A plan scheduled into Radicale behind the failing proxy, then its last block moved 2 h
+    later through the API while CalDAV fails the write: the move is queued, the server
+    still shows the old time. The state, the plan, the block's id and its new start."""
+    raw = radicale.principal().make_calendar(name=name)
     url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
     cal = CalDAVCalendarSettings(
         caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
@@ -137,13 +137,29 @@ async def test_a_move_still_queued_for_the_server_is_not_read_as_the_users(
         proxy.fail_put, proxy.status = proxy.puts + 1, 503
         moved = await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json=move))
         assert moved["calendar"]["pending"] is True
-    proxy.fail_put = 0  # the server is back; its queued write has not run yet
+    return state, plan_id, aid, start
 
+
+async def assert_not_adopted(state: AppState, plan_id: int, aid: str, start: datetime) -> None:
+    """A sync pins nothing, and the block stays where the API moved it."""
     report = await sync_calendar(state)
     assert report.failed == {} and report.adopted == {}
     rows = await current_blocks(state, plan_id)
     mine = next(r for r in rows if f"plan{plan_id}-{r['task_key']}-{r['chunk']}" == aid)
     assert datetime.fromisoformat(mine["start"]) == start  # the API's move holds
+
+
+async def test_a_move_still_queued_for_the_server_is_not_read_as_the_users(
+    committed_state: AppState, proxy: FailingProxy, radicale: Any
+) -> None:
+    """CalDAV fails the write of a block moved through the API (queued); it comes back and
+    the sync runs before the queued job: the server still shows the old time, which is the
+    write not landed yet, not a move of the user's to pin."""
+    state, plan_id, aid, start = await api_move_left_pending(
+        committed_state, proxy, radicale, "queued-move"
+    )
+    proxy.fail_put = 0  # the server is back; its queued write has not run yet
+    await assert_not_adopted(state, plan_id, aid, start)
 
 
 async def test_a_move_whose_write_failed_for_good_is_not_read_as_the_users(
@@ -152,31 +168,9 @@ async def test_a_move_whose_write_failed_for_good_is_not_read_as_the_users(
     """The queued write of a block moved through the API used up its retries (the server was
     down for a day): the server still shows the old time, which is Almanac's write that never
     landed, not a move of the user's; pinning it there would undo the API's move."""
-    raw = radicale.principal().make_calendar(name="failed-move")
-    url = proxy.url.rstrip("/") + httpx.URL(str(raw.url)).path
-    cal = CalDAVCalendarSettings(
-        caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
+    state, plan_id, aid, start = await api_move_left_pending(
+        committed_state, proxy, radicale, "failed-move"
     )
-    settings = committed_state.settings.model_copy(
-        update={
-            "timezone": TZ_NAME,
-            "calendar": cal,
-            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
-        }
-    )
-    state = replace(committed_state, settings=settings)
-    app = create_app(state=state)
-    app.dependency_overrides[get_state] = lambda: state
-    (plan_id,) = await plans(state, chain(2, 1.0))
-    async with http_client(app) as api:
-        out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
-        block = max(out["blocks"], key=lambda b: b["start"])
-        aid = block["almanac_id"]
-        start = datetime.fromisoformat(block["start"]) + timedelta(hours=2)
-        move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
-        proxy.fail_put, proxy.status = proxy.puts + 1, 503
-        moved = await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json=move))
-        assert moved["calendar"]["pending"] is True
     proxy.fail_put = 0
     async with state.sessionmaker() as session:  # its retries are spent: failed for good
         done = await session.execute(
@@ -185,12 +179,7 @@ async def test_a_move_whose_write_failed_for_good_is_not_read_as_the_users(
         )
         assert done.rowcount == 1  # type: ignore[attr-defined]
         await session.commit()
-
-    report = await sync_calendar(state)
-    assert report.failed == {} and report.adopted == {}
-    rows = await current_blocks(state, plan_id)
-    mine = next(r for r in rows if f"plan{plan_id}-{r['task_key']}-{r['chunk']}" == aid)
-    assert datetime.fromisoformat(mine["start"]) == start  # the API's move holds
+    await assert_not_adopted(state, plan_id, aid, start)
 
 
 async def test_a_block_moved_in_google_calendar_stays_where_the_user_put_it(
