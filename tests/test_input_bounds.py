@@ -190,6 +190,42 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
         {"week_start": "2026-11-23", "capacity_hrs": 30, "client_id": True},
         "client_id",
     ),
+    # The remaining numbers: a memory or fact stored at salience 1.0 (recall's boost at
+    # its highest), a retention run over 1 day's history (deleting all but a day's
+    # events), an LLM operation at temperature 1 or 1 token, a preview's run 1 written.
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "salience_score": True},
+        "salience_score",
+    ),
+    (
+        "POST",
+        "/api/v1/memory/facts",
+        {},
+        {
+            "subject_type": "user",
+            "subject_id": "me",
+            "fact_type": "preference",
+            "content": "x",
+            "salience_score": True,
+        },
+        "salience_score",
+    ),
+    (
+        "POST",
+        "/api/v1/memory/facts/1/supersede",
+        {},
+        {"content": "x", "salience_score": False},
+        "salience_score",
+    ),
+    ("POST", "/api/v1/memory/retention", {}, {"days": True, "dry_run": True}, "days"),
+    ("PUT", "/api/v1/planner/llm/operations/planning", {}, {"temperature": True}, "temperature"),
+    ("PUT", "/api/v1/planner/llm/operations/planning", {}, {"max_tokens": True}, "max_tokens"),
+    ("POST", "/api/v1/scheduler/schedule", {}, {"plan_id": 1, "run_id": True}, "run_id"),
+    # Already an IntId (NOT_BOOL since the ids change): kept here so it stays refused.
+    ("PUT", "/api/v1/planner/plans/1", {}, {"plan_title": "x", "version": True}, "version"),
 ]
 
 

@@ -311,3 +311,59 @@ async def test_a_run_longer_than_the_hours_bound_asks_for_actual_hours(
     assert "give actual_hours" in r.json()["errors"][0]["message"]
     r = await client.post(f"{R}/{run.json()['id']}/stop", json={"actual_hours": 400})
     assert r.status_code == 200 and r.json()["actual_hours"] == 400, r.text
+
+
+async def test_a_run_never_ends_or_starts_after_now(client: httpx.AsyncClient):
+    """A day ahead is allowed for a clock running fast; stored as given, a run ended
+    tomorrow (with a day's hours never worked) and one started ahead could not be stopped
+    without a body (ended_at before started_at, a field never sent). Capped at now, as a
+    task's time record caps its run."""
+    template = await _template(client)
+    before = datetime.now(UTC)
+    started = (before - timedelta(hours=1)).isoformat()
+    run = (
+        await client.post(R, json={"process_template_id": template, "started_at": started})
+    ).json()
+    ahead = (before + timedelta(hours=20)).isoformat()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": ahead})
+    assert r.status_code == 200, r.text
+    after = datetime.now(UTC)
+    assert datetime.fromisoformat(r.json()["ended_at"]) <= after
+    assert 1.0 <= r.json()["actual_hours"] < 1.1  # the hour worked, not 21
+
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    body = {"process_template_id": template, "started_at": ahead, "run_identifier": "fast"}
+    r = await client.post(R, json=body)
+    assert r.status_code == 201, r.text
+    assert datetime.fromisoformat(r.json()["started_at"]) <= datetime.now(UTC)
+    # Its retry names the same start: the same run, not a 409.
+    retry = await client.post(R, json=body)
+    assert retry.status_code == 200 and retry.json() == r.json(), retry.text
+    other = await client.post(
+        R, json={**body, "started_at": (datetime.now(UTC) - timedelta(hours=3)).isoformat()}
+    )
+    assert other.status_code == 409 and "started_at" in other.json()["detail"], other.text
+    r = await client.post(f"{R}/{r.json()['id']}/stop")
+    assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] < 0.1
+
+
+async def test_hours_fit_the_end_given_by_a_clock_running_fast(client: httpx.AsyncClient):
+    """The hours are checked against the end the caller gave (its own clock), so capping
+    the stored end at now refuses no session a fast clock reports consistently."""
+    template = await _template(client)
+    now = datetime.now(UTC)
+    run = (
+        await client.post(
+            R,
+            json={
+                "process_template_id": template,
+                "started_at": (now - timedelta(hours=2)).isoformat(),
+            },
+        )
+    ).json()
+    end = (now + timedelta(minutes=10)).isoformat()
+    r = await client.post(f"{R}/{run['id']}/stop", json={"ended_at": end, "actual_hours": 2.15})
+    assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 2.15
+    assert datetime.fromisoformat(r.json()["ended_at"]) <= datetime.now(UTC)

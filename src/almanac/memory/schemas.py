@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from almanac.types import AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
+from almanac.types import NOT_BOOL, AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
@@ -18,7 +18,7 @@ Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
-Salience = Annotated[float, Field(ge=0, le=1), AfterValidator(six_decimals)]
+Salience = Annotated[float, Field(ge=0, le=1), NOT_BOOL, AfterValidator(six_decimals)]
 
 
 class RememberIn(Strict):
@@ -236,7 +236,7 @@ class ForgetOut(BaseModel):
 class RetentionIn(Strict):
     """A retention run: events older than `days` that never became facts."""
 
-    days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+    days: Annotated[int, Field(ge=1, le=36_500), NOT_BOOL] | None = Field(
         default=None, description="Age in days (default: the server's jobs.retention_days)"
     )
     dry_run: bool = Field(default=False, description="Count only; change nothing")

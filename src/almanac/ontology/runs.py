@@ -11,7 +11,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
-from almanac.types import MIN_WORK_HOURS, six_decimals
+from almanac.types import MIN_WORK_HOURS, WORK_TIME_AHEAD, six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
@@ -23,6 +23,24 @@ def run_out(row: ExecutionRun) -> RunOut:
 
 def _stored(row: ExecutionRun, name: str) -> Any:
     return row.metadata_ if name == "metadata" else getattr(row, name)
+
+
+def _until_now(value: datetime | None) -> datetime:
+    """A run's start or end as stored: never after now, as a task's time record's run.
+
+    The schema lets either lie up to a day ahead (a clock running fast); stored as given,
+    a stop without a body ended before its own start (a 422 on a field never sent) and an
+    end given ahead counted hours not yet worked."""
+    now = datetime.now(UTC)
+    return now if value is None else min(value, now)
+
+
+def _differs(row: ExecutionRun, name: str, given: Any) -> bool:
+    stored = _stored(row, name)
+    if name == "started_at" and stored is not None and given > stored:
+        # A start given ahead of now was stored as now: its retry names the same start.
+        return bool(given - stored > WORK_TIME_AHEAD)
+    return bool(given != stored)
 
 
 class RunService:
@@ -39,7 +57,7 @@ class RunService:
             for name in _SAME
             if name in body.model_fields_set
             and getattr(body, name) is not None
-            and getattr(body, name) != _stored(row, name)
+            and _differs(row, name, getattr(body, name))
         ]
         if differs:
             raise Conflict(
@@ -80,7 +98,7 @@ class RunService:
                 "process_template_id": template_id,
                 "task_id": body.task_id,
                 "run_identifier": body.run_identifier,
-                "started_at": body.started_at or datetime.now(UTC),
+                "started_at": _until_now(body.started_at),
                 "estimated_hours": estimated,
                 "status": "in_progress",
                 "telemetry": body.telemetry,
@@ -100,29 +118,30 @@ class RunService:
         if row.status == "completed" or row.ended_at is not None:
             ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
             raise Conflict(f"execution run {run_id} was already stopped (at {ended})")
-        ended_at = body.ended_at or datetime.now(UTC)
+        ended_at = _until_now(body.ended_at)
         if row.started_at is not None and ended_at < row.started_at:
             raise ValidationFailed(
                 f"ended_at must not be before started_at ({row.started_at.isoformat()})",
                 field="ended_at",
             )
-        actual = body.actual_hours
+        actual, given = body.actual_hours, body.ended_at
         if (
             actual is not None
-            and body.ended_at is not None
+            and given is not None
             and row.started_at is not None
-            and ended_at > row.started_at
+            and given > row.started_at
         ):
             # Both ends known: more hours than lie between them is no work that was done
             # (a hundredth of an hour over is rounding). Without an end given, or with the
             # end at the start (a run recorded at one instant, as imports and scripts that
             # know only the day do), the hours given stand for a session recorded after
-            # the fact.
-            span = round((ended_at - row.started_at).total_seconds() / 3600, 4)
+            # the fact. Measured to the end given, in the caller's clock: one running a
+            # little fast still gives hours that fit its own start and end.
+            span = round((given - row.started_at).total_seconds() / 3600, 4)
             if actual > span + MIN_WORK_HOURS:
                 raise ValidationFailed(
                     f"{actual:g} h is more than the {span:g} h between started_at "
-                    f"({row.started_at.isoformat()}) and ended_at ({ended_at.isoformat()})",
+                    f"({row.started_at.isoformat()}) and ended_at ({given.isoformat()})",
                     field="actual_hours",
                 )
         if actual is None:

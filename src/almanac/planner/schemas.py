@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
 from almanac.ontology.sop import SOP
-from almanac.types import BigId, Deadline, IntId, PageQuery, Strict, json_document
+from almanac.types import NOT_BOOL, BigId, Deadline, IntId, PageQuery, Strict, json_document
 
 Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
@@ -279,8 +279,8 @@ class OperationChoiceIn(Strict):
     """What to use for one operation from now on; a field left out means "as configured"."""
 
     model: ModelName | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=32768)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2), NOT_BOOL] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=32768), NOT_BOOL] | None = None
 
 
 class CostEstimate(BaseModel):

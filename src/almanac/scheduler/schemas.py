@@ -12,6 +12,7 @@ from almanac.types import (
     NOT_BOOL,
     WORK_HOURS,
     AwareDatetime,
+    BigId,
     BoundedDate,
     IntId,
     SprintWeek,
@@ -58,7 +59,7 @@ class ScheduleIn(Strict):
     dry_run: bool = True
     # Write exactly this preview (with dry_run=false); 409 if the calendar changed since,
     # 422 if start_date, horizon_days or scope is sent and differs from the preview's.
-    run_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    run_id: BigId | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
     @field_validator("start_date")
