@@ -34,7 +34,13 @@ from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.recurrence import rule_steps as rule_steps
 from almanac.calendars.runs import Dense, dense_series, runs
-from almanac.calendars.vevent import PRODID, build_vcalendar, vevent_to_event
+from almanac.calendars.vevent import (
+    PRODID,
+    build_vcalendar,
+    keep_durations,
+    restore_duration,
+    vevent_to_event,
+)
 from almanac.errors import ValidationFailed
 from almanac.models import CalendarEntry
 
@@ -119,6 +125,7 @@ def _storable(uid: str) -> str:
 
 def _to_event(comp: icalendar.Component, zone: ZoneInfo, series: set[str]) -> CalendarEvent | None:
     """One VEVENT occurrence as a user event; None without a usable DTSTART."""
+    restore_duration(comp)
     event = vevent_to_event(comp, zone, _uid(comp, series))
     if event is None:
         return None
@@ -235,6 +242,7 @@ def parse_ics(
             vevents = part.walk("VEVENT")
             for vevent in vevents:
                 _require_known_zones(uid, vevent)
+            keep_durations(vevents)
             # A series that covers its span is read as busy stretches, without the caps.
             dense = dense_series(vevents, zone, partial(_to_event, zone=zone, series=series))
             if isinstance(dense, Dense):

@@ -110,6 +110,11 @@ def _dense(
     if base is None:
         return None
     duration = base.end - base.start
+    if master.get("DURATION") is not None and master.get("DTEND") is None:
+        # Runs step and last in wall-clock time (as the expanders read every occurrence): so
+        # does the first, not with the exact hours `vevent_to_event` reads for it.
+        duration = max(master.decoded("DURATION"), timedelta(0))
+        base = replace(base, end=base.start + duration)
     interval = max(int(str((rule.get("INTERVAL") or [1])[0])), 1)
     step = timedelta(seconds=_UNIT[freq] * interval)
     if step > max(duration, GRANULARITY):

@@ -71,6 +71,65 @@ def localize(value: date | datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
     return datetime.combine(value, time(0), tzinfo=zone), True
 
 
+def after(start: datetime, duration: timedelta) -> datetime:
+    """`start` + an iCalendar DURATION (RFC 5545 3.3.6): its days (and weeks) are nominal,
+    the same wall-clock time that many days on; its hours, minutes and seconds exact, real
+    elapsed time. So PT12H across a DST change is 12 real hours, P1D the same time next day."""
+    sign = -1 if duration < timedelta(0) else 1
+    nominal = timedelta(days=abs(duration).days)
+    exact = abs(duration) - nominal
+    # Python's aware arithmetic is wall-clock (same tzinfo); a wall time in a DST gap is
+    # read at the offset before it, so the exact part, added in UTC, still elapses in full.
+    wall = start + sign * nominal
+    return (wall.astimezone(UTC) + sign * exact).astimezone(start.tzinfo)
+
+
+# recurring-ical-events drops DURATION from the occurrences it returns and writes a DTEND of
+# DTSTART + DURATION in wall-clock time; the source's DURATION rides along under this name so
+# each occurrence's end can be read again with `after` (and the starts of RDATE periods with
+# their own end, whose DTEND is kept).
+_DURATION_COPY = "X-ALMANAC-SOURCE-DURATION"
+_PERIODS_COPY = "X-ALMANAC-SOURCE-PERIODS"
+
+
+def keep_durations(vevents: list[icalendar.Component]) -> None:
+    """Copy each DURATION (of a VEVENT without DTEND) where the expanded occurrences keep it,
+    with the starts of its RDATE periods that give their own end."""
+    for vevent in vevents:
+        for name in (_DURATION_COPY, _PERIODS_COPY):
+            vevent.pop(name, None)  # a file's own copy is not trusted
+        if vevent.get("DURATION") is None or vevent.get("DTEND") is not None:
+            continue
+        vevent[_DURATION_COPY] = vevent["DURATION"]
+        rdates = vevent.get("RDATE")
+        periods = [
+            d.dt[0].isoformat()
+            for prop in (rdates if isinstance(rdates, list) else [rdates] if rdates else [])
+            for d in getattr(prop, "dts", [])
+            if isinstance(d.dt, tuple) and isinstance(d.dt[1], date)
+        ]
+        if periods:
+            vevent[_PERIODS_COPY] = " ".join(periods)
+
+
+def restore_duration(occurrence: icalendar.Component) -> None:
+    """Give an expanded occurrence back its source's DURATION in place of the DTEND the
+    expander derived from it (only when that DTEND is that derivation; an RDATE period with
+    its own end keeps it)."""
+    kept = occurrence.get(_DURATION_COPY)
+    # A source VEVENT (no DTEND) keeps its copy: it is still to be expanded.
+    if kept is None or occurrence.get("DTEND") is None or occurrence.get("DTSTART") is None:
+        return
+    occurrence.pop(_DURATION_COPY)
+    periods = str(occurrence.pop(_PERIODS_COPY, "")).split()
+    start, end = occurrence.decoded("DTSTART"), occurrence.decoded("DTEND")
+    if start.isoformat() in periods:
+        return  # an RDATE period's own end
+    if type(start) is type(end) and end == start + kept.dt:
+        occurrence.pop("DTEND")
+        occurrence["DURATION"] = kept
+
+
 def vevent_to_event(
     comp: icalendar.Component,
     zone: ZoneInfo,
@@ -89,7 +148,7 @@ def vevent_to_event(
     if comp.get("DTEND") is not None:
         end, _ = localize(comp.decoded("DTEND"), zone)
     elif comp.get("DURATION") is not None:
-        end = start + comp.decoded("DURATION")
+        end = after(start, comp.decoded("DURATION"))
     else:
         # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
         end = start + timedelta(days=1) if all_day else start
