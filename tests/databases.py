@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from almanac.db.engine import create_engine
 
@@ -27,3 +28,18 @@ async def fresh_database(pg_url: str, name: str) -> str:
         pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
     return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Alembic's downgrade of `engine`'s database to `revision`."""
+    from alembic import command
+
+    from almanac.db.migrate import alembic_config
+
+    def go(connection: object) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(go)

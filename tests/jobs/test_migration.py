@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
+from tests.databases import as_admin, downgrade, fresh_database
 
 COUNT_OBJECTS = """
 SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
@@ -17,13 +17,8 @@ SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
 
 
 async def test_job_queue_revision_downgrades_and_upgrades(pg_url: str):
-    admin = create_engine(pg_url, pool_size=1)
     name = "almanac_jobs_migration"
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    url = await fresh_database(pg_url, name)
     engine = create_engine(url, pool_size=1)
     try:
         await upgrade(engine)
@@ -32,28 +27,17 @@ async def test_job_queue_revision_downgrades_and_upgrades(pg_url: str):
     finally:
         await engine.dispose()
     await _downgrade_and_back(url)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE "{name}"'))
-    await admin.dispose()
+    await as_admin(pg_url, f'DROP DATABASE "{name}"')
 
 
 async def _downgrade_and_back(url: str) -> None:
-    from alembic import command
     from alembic.script import ScriptDirectory
 
     from almanac.db.migrate import alembic_config
 
     engine = create_engine(url, pool_size=1)
     try:
-
-        def down(connection: object) -> None:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = connection
-            command.downgrade(cfg, "0005")
-
-        async with engine.begin() as conn:
-            await conn.run_sync(down)
+        await downgrade(engine, "0005")
         assert await current_revision(engine) == "0005"
         async with engine.connect() as conn:
             assert (await conn.execute(text(COUNT_OBJECTS))).scalar_one() == 0

@@ -3,14 +3,13 @@ downgrade to 0038 and the upgrade again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
+from tests.databases import as_admin, downgrade, fresh_database
 
 ROWS = """
 INSERT INTO tasks (id, title, status) VALUES
@@ -25,32 +24,13 @@ INSERT INTO execution_runs (task_id, status, started_at, ended_at, actual_hours)
 """
 
 
-def _step(target: str, direction: str) -> Callable[[object], None]:
-    from alembic import command
-
-    from almanac.db.migrate import alembic_config
-
-    def go(connection: object) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = connection
-        getattr(command, direction)(cfg, target)
-
-    return go
-
-
 async def test_finished_at_is_backfilled_and_downgrades(pg_url: str) -> None:
-    admin = create_engine(pg_url, pool_size=1)
     name = "almanac_finished_at_migration"
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    url = await fresh_database(pg_url, name)
     engine = create_engine(url, pool_size=1)
     try:
         await upgrade(engine)
-        async with engine.begin() as conn:
-            await conn.run_sync(_step("0038", "downgrade"))
+        await downgrade(engine, "0038")
         assert await current_revision(engine) == "0038"
         async with engine.begin() as conn:
             for statement in ROWS.strip().split(";"):
@@ -68,8 +48,7 @@ async def test_finished_at_is_backfilled_and_downgrades(pg_url: str) -> None:
             4: datetime(2026, 11, 5, 10, tzinfo=UTC),
             5: None,
         }, got
-        async with engine.begin() as conn:
-            await conn.run_sync(_step("0038", "downgrade"))
+        await downgrade(engine, "0038")
         async with engine.connect() as conn:
             count = (await conn.execute(text("SELECT count(*) FROM tasks"))).scalar_one()
         assert count == 5
@@ -77,7 +56,4 @@ async def test_finished_at_is_backfilled_and_downgrades(pg_url: str) -> None:
         assert await current_revision(engine) is not None
     finally:
         await engine.dispose()
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await admin.dispose()
+        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')
