@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from almanac.app import create_app
 from almanac.calendars.base import EventSpec
@@ -75,21 +76,29 @@ async def test_a_move_retried_bumps_sequence_once(
     assert sum(stored(raw_calendar).values()) == len(moved)
 
 
-async def test_two_plans_scheduled_at_once_into_caldav(
-    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
-) -> None:
-    """Two clients schedule at once with CalDAV as the calendar: every block once on the
-    server, none overlapping, exactly the blocks of each plan's current run."""
+def calendar_app(
+    committed_state: AppState, calendar: CalDAVCalendarSettings
+) -> tuple[AppState, FastAPI]:
+    """The app's state on `calendar` (the tests' zone, a 1 s solve) and an app serving it."""
     settings = committed_state.settings.model_copy(
         update={
             "timezone": TZ_NAME,
-            "calendar": caldav_settings,
+            "calendar": calendar,
             "scheduler": SchedulerSettings(time_limit_seconds=1.0),
         }
     )
     state = replace(committed_state, settings=settings)
     app = create_app(state=state)
     app.dependency_overrides[get_state] = lambda: state
+    return state, app
+
+
+async def test_two_plans_scheduled_at_once_into_caldav(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """Two clients schedule at once with CalDAV as the calendar: every block once on the
+    server, none overlapping, exactly the blocks of each plan's current run."""
+    state, app = calendar_app(committed_state, caldav_settings)
     a, b = await plans(state, chain(3, 1.5), chain(3, 1.5))
     async with http_client(app) as api:
         url = "/api/v1/scheduler/schedule"

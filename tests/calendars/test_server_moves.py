@@ -3,7 +3,6 @@ Calendar) stays where they put it: the next sync pins it there, and later solves
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,17 +11,17 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from almanac.app import create_app
-from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings, SchedulerSettings
+from almanac.config import CalDAVCalendarSettings, GoogleCalendarSettings
 from almanac.deps import get_state
 from almanac.scheduler.pending import TASK
 from almanac.scheduler.sync import sync_calendar
 from almanac.state import AppState
 from tests.calendars.conftest import USER
 from tests.calendars.faults import FailingProxy, proxy, radicale
+from tests.calendars.test_caldav_retries import calendar_app
 from tests.calendars.test_lock_bounds import google_state
 from tests.conftest import http_client, ok
 from tests.doubles.google_calendar import FakeGoogle
-from tests.scheduler.conftest import TZ_NAME
 from tests.scheduler.races import body, chain, current_blocks, plans, runs_of
 
 __all__ = ["proxy", "radicale"]  # fixtures
@@ -63,16 +62,7 @@ def move_on_server(raw_calendar: Any, almanac_id: str, by: timedelta) -> None:
 async def test_a_block_moved_on_the_server_stays_where_the_user_put_it(
     committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
 ) -> None:
-    settings = committed_state.settings.model_copy(
-        update={
-            "timezone": TZ_NAME,
-            "calendar": caldav_settings,
-            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
-        }
-    )
-    state = replace(committed_state, settings=settings)
-    app = create_app(state=state)
-    app.dependency_overrides[get_state] = lambda: state
+    state, app = calendar_app(committed_state, caldav_settings)
     (plan_id,) = await plans(state, chain(2, 1.0))
     async with http_client(app) as api:
         await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
@@ -117,16 +107,7 @@ async def api_move_left_pending(
     cal = CalDAVCalendarSettings(
         caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
     )
-    settings = committed_state.settings.model_copy(
-        update={
-            "timezone": TZ_NAME,
-            "calendar": cal,
-            "scheduler": SchedulerSettings(time_limit_seconds=1.0),
-        }
-    )
-    state = replace(committed_state, settings=settings)
-    app = create_app(state=state)
-    app.dependency_overrides[get_state] = lambda: state
+    state, app = calendar_app(committed_state, cal)
     (plan_id,) = await plans(state, chain(2, 1.0))
     async with http_client(app) as api:
         out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
