@@ -366,9 +366,9 @@ def no_working_time(problem: Problem) -> bool:
 
 
 def first_starts(blocks: Sequence[Block], keys: Sequence[str]) -> dict[str, datetime | None]:
-    """Each task key's earliest block in a plan's schedule (None: no block there), as the
-    writer sets `tasks.scheduled_start` from what it writes; freeing and moving blocks
-    keep it so."""
+    """Each task key's earliest block in a plan's schedule (None: no block there): its
+    `tasks.scheduled_start`, set by the writer from what it writes and kept so by freeing
+    and moving blocks."""
     out: dict[str, datetime | None] = dict.fromkeys(keys)
     for b in blocks:
         first = out.get(b.task_id)

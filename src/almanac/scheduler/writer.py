@@ -200,13 +200,11 @@ class Writer:
             out.run_id = runs[plan.id].id if plan.id in runs else 0
             out.warnings.append("nothing changed: no new run was recorded")
             return out
-        starts: dict[int, datetime | None] = {tid: None for tid in task_ids.values()}
+        starts: dict[int, datetime | None] = dict.fromkeys(task_ids.values())
         for pid, blocks in written.items():
-            for b in blocks:
-                tid = task_ids.get(cm.core_id(pid, b.task_id))
-                current = starts.get(tid) if tid is not None else None
-                if tid is not None and (current is None or b.start < current):
-                    starts[tid] = b.start
+            for key, first in cm.first_starts(blocks, [b.task_id for b in blocks]).items():
+                if (tid := task_ids.get(cm.core_id(pid, key))) is not None:
+                    starts[tid] = first
         await self.s.tasks.set_scheduled_start(starts)
         if plan.status == "approved":
             await self.s.plans.set_status(plan, "scheduled")
