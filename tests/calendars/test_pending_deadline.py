@@ -39,9 +39,6 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
     settings.calendar = CalDAVCalendarSettings(
         caldav_url=url, caldav_username=USER, caldav_password=SecretStr("secret")
     )
-    settings.scheduler = settings.scheduler.model_copy(update={"write_lock_timeout_seconds": 2.0})
-    limit = call_deadline(settings)
-    assert limit == 0.5
     plan_id = (await make_plan(db_session, [{"key": k} for k in "abcdef"])).id
     await db_session.commit()  # a savepoint
     body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "dry_run": False}
@@ -57,6 +54,11 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
         )
     ).scalar_one()
 
+    # The short lock comes only now: under it the schedule call itself (sync, solve, the
+    # failed PUT) had 0.5 s per calendar call and failed on a busy machine.
+    settings.scheduler = settings.scheduler.model_copy(update={"write_lock_timeout_seconds": 2.0})
+    limit = call_deadline(settings)
+    assert limit == 0.5
     proxy.fail_put, proxy.put_delay = 0, PUT_DELAY  # back, but slow: each PUT 0.4 s
     before = proxy.puts
     started = time.perf_counter()
