@@ -59,6 +59,11 @@ async def test_add_read_list_and_recall_with_citation(client: httpx.AsyncClient)
     listed = (await client.get(D, params={"client_id": 7, "tag": "proposal"})).json()
     assert [d["id"] for d in listed["items"]] == [doc["id"]]
     assert (await client.get(D, params={"tag": "contract"})).json()["items"] == []
+    # A tag matches whatever its case, and one said twice in two cases is one tag.
+    found = (await client.get(D, params={"tag": "ACME"})).json()["items"]
+    assert [d["id"] for d in found] == [doc["id"]]
+    twice = await add(client, "plan.md", b"# Plan\n\nWeek one.", tags="Draft,draft,DRAFT")
+    assert twice.json()["tags"] == ["Draft"], twice.text
 
     hits = await recall(client, "how much is the fixed fee?", kinds="document", k=3)
     assert hits[0]["kind"] == "document"

@@ -48,7 +48,11 @@ async def _read_bounded(file: UploadFile, limit: int) -> bytes:
 def _tags(raw: str | None) -> list[str]:
     from pydantic import TypeAdapter, ValidationError
 
-    tags = [t.strip() for t in (raw or "").split(",") if t.strip()]
+    # Tags match case-insensitively, so "Draft,draft" is one tag: the first spelling stays.
+    tags: list[str] = []
+    for tag in (t.strip() for t in (raw or "").split(",")):
+        if tag and tag.casefold() not in {t.casefold() for t in tags}:
+            tags.append(tag)
     if len(tags) > 20:
         raise ValidationFailed("at most 20 tags", field="tags")
     try:

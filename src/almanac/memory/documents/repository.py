@@ -58,7 +58,9 @@ class DocumentRepository(Repository, PortableRows):
         if client_id is not None:
             stmt = stmt.where(Document.client_id == client_id)
         if tag is not None:
-            stmt = stmt.where(Document.tags.contains([tag]))
+            # "Contract" and "contract" are one tag to the person who typed them.
+            said = func.unnest(Document.tags).column_valued("doc_tag")
+            stmt = stmt.where(select(1).where(func.lower(said) == tag.lower()).exists())
         return list((await self.session.execute(stmt)).scalars())
 
     async def chunk_counts(self, ids: Sequence[int]) -> dict[int, int]:
