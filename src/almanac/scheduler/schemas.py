@@ -360,6 +360,8 @@ class SchedulingPreferences(BaseModel):
     not_after: time | None = None
     buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
     daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = None
+    # The week's working hours at most ("max 40h/week"); with a sprint, the smaller holds.
+    weekly_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=168)] | None = None
     preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)
     day_hours: list[DayHoursIn] = Field(default_factory=list)
 
