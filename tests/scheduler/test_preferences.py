@@ -217,6 +217,8 @@ _WEEK = (time(9), time(17))
         # and only the Friday clause applied, or both refused ("cannot tell which").
         ("I work 8-6, on Fridays I finish at 2", [(time(8), time(18))] * 4 + [(time(8), time(14))]),
         ("I work 9-5, on Fridays I finish at 1", [_WEEK] * 4 + [(time(9), time(13))]),
+        ("On Fridays I finish at 1, I work 8-6", [(time(8), time(18))] * 4 + [(time(8), time(13))]),
+        ("On Fridays, I stop at 3", [_WEEK] * 4 + [(time(9), time(15))]),
         ("I stop at 4 on Fridays and 5 otherwise", [_WEEK] * 4 + [(time(9), time(16))]),
         # A latest hour narrows the settings' day, never widens it (as "stop at 6" alone).
         ("I stop at 4 on Fridays and 6 otherwise", [_WEEK] * 4 + [(time(9), time(16))]),

@@ -33,6 +33,7 @@ _BARE = re.compile(
     r"(?<![\d.:])" + ph.CLOCK + r"(?:\s*(?:-|–|to|until|till)\s*" + ph.CLOCK + ")?" + ph.NOT_HOURS,
     re.I,
 )
+_SUBJECT = re.compile(r"\b(?:I|I'?m|my|we|our)\b", re.I)
 _FILLER = frozenset(
     "on from at by to till until i i'm im my work working hours are is the and otherwise rest "
     "of week other days day else usually normally every all".split()
@@ -125,13 +126,18 @@ def _said(
     said: list[Said] = []
     last: frozenset[int] | None = None  # the days the clauses before named
     inherit = ""  # what a bare clock is, after "I stop at 4 on Fridays": "and 5 otherwise"
+    used = False  # whether those days have their hours already
     for a, b in clauses(head) if split else [(0, len(head))]:
         own = days if not split else _days(head, a, b, taken, workdays)
-        if split and own is None and not _OTHERWISE.search(head, a, b):
-            own = last
-        last = own if own is not None else last
+        if own is not None:
+            last, used = own, False
+        elif split and not _OTHERWISE.search(head, a, b):
+            # "Mondays I start at 10 and finish at 6", "On Fridays, I stop at 3": the days
+            # before; not "On Fridays I finish at 1, I work 9-5", a sentence of its own.
+            own = None if used and _SUBJECT.search(head, a, b) else last
         one = _clause(p, head, (a, b), own, inherit, hours, said)
         if one is not None:
+            used = used or own is not None
             said.append(one)
             inherit = "span" if one.span else "" if one.start and one.end else _side(one)
     return said
