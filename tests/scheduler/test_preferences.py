@@ -919,6 +919,7 @@ def test_a_cap_per_client_is_not_a_cap_on_all_work(text: str, kind: str):
         ("no calls before 3pm", time(15), None),  # said: unchanged
         ("No meetings before 8", time(8), None),  # a morning in the settings' day's reach
         ("no work before 07", time(7), None),  # "07" says the morning
+        ("I work 1-6pm, nothing before 5", time(17), None),  # judged by the text's own hours
     ],
 )
 def test_a_bare_earliest_hour_the_morning_would_make_void_is_pm(

@@ -171,7 +171,7 @@ def _clause(
         out.span = (lo, hi) if lo and hi and lo < hi else None
     starts = (s for s in ph.NOT_BEFORE.finditer(head, a, b) if ph.said_of_me(head, s))
     if m := next(starts, None):
-        out.start = ph.start_of_day(m, *p.hours(*hours))
+        out.start = ph.start_of_day(m, *(out.span or p.hours(*hours)))
     ends = (
         e
         for e in ph.NOT_AFTER.finditer(head, a, b)
