@@ -1081,3 +1081,24 @@ async def test_a_weekly_cap_and_i_leave_at_shape_the_schedule(
     assert sum(_hours_by_day(out).values()) <= 20
     assert out["unplaced"], "30 hours of work in a 20-hour week"
     assert all(hi <= time(15) for spans in _by_day(out).values() for _, hi in spans)
+
+
+async def test_the_schema_the_llm_gets_says_what_day_hours_and_the_caps_are():
+    """The seeded schedule_optimizer prompt names no field, and the schema said nothing of
+    `day_hours` (nor of what a cap covers): per-day hours were left for the LLM to guess."""
+    from almanac.scheduler.preference_llm import llm_preferences
+
+    llm = FakeLLM(SchedulingPreferences())
+    seen: list[type[BaseModel]] = []
+    original = llm.complete_json
+
+    async def spy(*, schema: type[BaseModel], **kw: Any) -> StructuredResult[Any]:
+        seen.append(schema)
+        return await original(schema=schema, **kw)
+
+    llm.complete_json = spy  # type: ignore[method-assign]
+    await llm_preferences(llm, "prompt", None, ["I work 9-5, on Fridays I finish at 1"])
+    fields = seen[0].model_json_schema()["properties"]
+    assert "weekdays only (0 = Monday)" in fields["day_hours"]["description"]
+    assert "billed" in fields["daily_max_hours"]["description"]
+    assert "a week" in fields["weekly_max_hours"]["description"]
