@@ -246,6 +246,7 @@ _WEEK = (time(9), time(17))
         # A day's own hours override the others' for that day, earlier or later too.
         ("I work 9-5, Fridays 8-6", [_WEEK] * 4 + [(time(8), time(18))]),
         ("I work 9-5, on Fridays I start at 8", [_WEEK] * 4 + [(time(8), time(17))]),
+        ("I start at 9, on Fridays at 8", [_WEEK] * 4 + [(time(8), time(17))]),
         ("On Fridays I work 9-1", [_WEEK] * 4 + [(time(9), time(13))]),
         ("Mon-Thu 10-6", [(time(10), time(18))] * 4 + [_WEEK]),
     ],
@@ -260,12 +261,22 @@ def test_hours_for_every_day_and_a_days_own_hours_both_hold(
     assert parsed.applied and parsed.ignored == [] and parsed.not_understood == []
 
 
-def test_the_hours_of_every_day_and_of_fridays_are_each_listed():
-    text = "I work 9-5, on Fridays I finish at 1"
-    assert [line.split(" (")[0] for line in parse_preferences([text]).applied] == [
-        "working hours 09:00-17:00",
-        "on Fridays nothing after 13:00",
-    ]
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        (
+            "I work 9-5, on Fridays I finish at 1",
+            ["working hours 09:00-17:00", "on Fridays nothing after 13:00"],
+        ),
+        # Not "nothing before 09:00" for every day: Fridays start at 8.
+        (
+            "I start at 9, on Fridays at 8",
+            ["on Mondays to Thursdays nothing before 09:00", "on Fridays nothing before 08:00"],
+        ),
+    ],
+)
+def test_the_hours_of_every_day_and_of_fridays_are_each_listed(text: str, lines: list[str]):
+    assert [line.split(" (")[0] for line in parse_preferences([text]).applied] == lines
 
 
 @pytest.mark.parametrize(

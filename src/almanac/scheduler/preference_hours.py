@@ -242,25 +242,33 @@ def _apply(
     """The hours for every day first, then each day's own, which override them."""
     p = out.prefs
     general_span = general_start = general_end = None
+    lines: list[tuple[str, str]] = []
     for s in (s for s in said if s.days is None):
         if s.span:
             general_span = s.span
             p.workday_start, p.workday_end = s.span
-            out.apply("hours", f"working hours {s.span[0]:%H:%M}-{s.span[1]:%H:%M} ({text!r})")
+            lines.append(("hours", f"working hours {s.span[0]:%H:%M}-{s.span[1]:%H:%M}"))
         if s.start:
             general_start = p.not_before = s.start
-            out.apply("not_before", f"nothing before {s.start:%H:%M} ({text!r})")
+            lines.append(("not_before", f"nothing before {s.start:%H:%M}"))
         if s.end:
             general_end = p.not_after = s.end
-            out.apply("not_after", f"nothing after {s.end:%H:%M} ({text!r})")
+            lines.append(("not_after", f"nothing after {s.end:%H:%M}"))
     own = [s for s in said if s.days is not None]
     base = p.hours(*hours)
     said_lo = general_start or (general_span[0] if general_span else None)
     said_hi = general_end or (general_span[1] if general_span else None)
     # A day that starts earlier (ends later) than the text's other days: the day's hours
-    # widen to it, and the other working days keep theirs by a rule of their own.
+    # widen to it, and the other working days keep theirs by a rule of their own, which
+    # is listed instead of the earliest (latest) hour for every day.
     early = [lo for s in own if (lo := _lo(s)) and lo < base[0] and (s.span or said_lo is not None)]
     late = [hi for s in own if (hi := _hi(s)) and hi > base[1] and (s.span or said_hi)]
+    wide = {"not_before"} if early else set()
+    wide |= {"not_after"} if late else set()
+    wide |= {"hours"} if early and late else set()
+    for kind, line in lines:
+        if kind not in wide:
+            out.apply(kind, f"{line} ({text!r})")
     if early:
         _keep(out, "not_before", base[0], workdays, [s for s in own if _lo(s)], text)
         p.workday_start = min(early)
