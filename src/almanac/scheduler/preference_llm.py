@@ -45,6 +45,8 @@ def _tagged(prefs: SchedulingPreferences) -> list[tuple[str, str]]:
         lines.append(("not_after", f"nothing after {prefs.not_after:%H:%M}"))
     if prefs.daily_max_hours is not None:
         lines.append(("daily_max", f"at most {prefs.daily_max_hours:g} h a day"))
+    if prefs.weekly_max_hours is not None:
+        lines.append(("weekly_max", f"at most {prefs.weekly_max_hours:g} h a week"))
     if prefs.buffer_minutes is not None:
         lines.append(("buffer", f"{prefs.buffer_minutes} min between blocks"))
     for w in prefs.preferred_windows:

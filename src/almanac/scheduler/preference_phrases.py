@@ -7,24 +7,36 @@ from collections.abc import Sequence
 from datetime import time
 
 _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
-_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b\.?)"
+# "sat" and "sun" are words too ("I sat down", "the sun is out"): a day only after "on" or
+# a day list's mark, or before one, a clock, or a part of the day ("Sat: 10-2", "Fri-Sun").
+_SAT_SUN = (
+    r"(?:(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s))(?:sat|sun)\b\.?"
+    r"|(?:sat|sun)\b\.?(?=\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
+    r"|only|mornings?|afternoons?|evenings?)\b)"
+)
+_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
+DAY_WORD = _DAY_WORD
 # The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
-# half past nine, "p.m." is pm.
-CLOCK = r"(\d{1,2})(?:[:.](\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
+# half past nine, "p.m." is pm; "15.12" and "10.10" may be dates (the 15th of December), so
+# a dot takes minutes that no month has: 00 or 13 to 59 ("9.30", "17.45", "9.00").
+CLOCK = r"(\d{1,2})(?:(?::|\.(?=(?:00|1[3-9]|[2-5]\d)(?!\d)))(\d{2}))?(?:\s*([ap])\.?m\b\.?)?"
 # A date is no clock: "finish by 15 March", "the 3rd", "after 15/12".
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
 )
 _NOT_DATE = (
-    r"(?!\d)(?!\s{0,3}(?:st|nd|rd|th)\b)(?!\s{0,3}[/-]\s{0,3}\d)(?!\s{1,3}(?:of\s+)?" + _MONTH + ")"
+    r"(?!\d)(?![.:]\d)(?!\s{0,3}(?:st|nd|rd|th)\b)(?!\s{0,3}[/-]\s{0,3}\d)(?!\s{1,3}(?:of\s+)?"
+    + _MONTH
+    + ")"
 )
 # Available for (or to) something, "for calls", "to clients", is not the working day.
 _AVAILABLE = r"available(?!\s+(?:for|to)\b)"
 # "I work out 6-7am" is no working day, nor is "9 to 10 hour days" a range of clocks.
 _WORK = r"work(?!(?:ing)?\s+out\b)(?:ing)?"
-_NOT_HOURS = r"(?!\d)(?!\s{0,3}-?\s{0,3}(?:h|hrs?|hours?)\b)"
+_NOT_HOURS = r"(?!\d)(?![.:]\d)(?!\s{0,3}-?\s{0,3}(?:h|hrs?|hours?)\b)"
+NOT_HOURS = _NOT_HOURS
 WORK_HOURS = re.compile(
     r"\b(?:"
     + _WORK
@@ -66,6 +78,8 @@ NOT_AFTER = re.compile(
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
+    # "I leave at 5", "I leave the office at 6", "I'm out by 6".
+    r"|leave(?:\s+(?:work|the\s+office))?\s+(?:at|by)|(?:I'?m|I\s+am)\s+out\s+(?:at|by)"
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
@@ -73,7 +87,19 @@ NOT_AFTER = re.compile(
 # ("Client calls start at 10", "the kids finish at 3", "client work 9-12", "the client's
 # office hours are 9-5", "their support is available 8-4"): only with no subject, or the
 # user's own.
-_VERBS = ("start", "stop", "finish", "end", "wrap", "work", "clock", "log", "office", "available")
+_VERBS = (
+    "start",
+    "stop",
+    "finish",
+    "end",
+    "wrap",
+    "work",
+    "clock",
+    "log",
+    "office",
+    "available",
+    "leave",
+)
 _MINE_BEFORE = re.compile(
     r"(?:^|[^\w\s']|\b(?:I|I'?m|I'?ll|I'?d|we|we'?re|usually|normally|typically|generally"
     r"|I\s+am|I(?:'?ll|'?d|\s+will|\s+would|\s+can|\s+should|\s+must)\s+be"
@@ -126,22 +152,40 @@ OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.
 _BARE_PM_UP_TO = 8
 _LEAST_DAY_MINUTES = 180
 _HOURS = r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b"
-_PER_DAY = r"(?:\s+(?:a|per|each|every)\s+day|\s*/\s*day|\s+daily)"
+
+
+def _cap(day: str, daily: str) -> re.Pattern[str]:
+    """A cap of hours per `day` ("day", "week"), `daily` its adverb ("daily", "weekly")."""
+    per = rf"(?:\s+(?:a|per|each|every)\s+{day}|\s*/\s*{day}|\s+{daily})"
+    return re.compile(
+        r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than"
+        r"|up\s+to|limit(?P<pre1>(?:\s+[\w-]+){0,3}?)\s+to|cap(?P<pre2>(?:\s+[\w-]+){0,3}?)\s+at)\s+"
+        + _HOURS.replace("(\\d", "(?P<hours>\\d", 1)
+        + r"(?P<what>(?:\s+(?:of\s+)?[\w-]+){0,3}?)"
+        + per
+        + r"|\b"
+        + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
+        + rf"(?:\s+max(?:imum)?\s+(?:a|per)\s+{day}|"
+        + per
+        + r"\s+(?:max(?:imum)?|at most))"
+        + rf"|\b{daily}\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*"
+        r"(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
+        re.I,
+    )
+
+
 # The words around the hours ("limit MY WORK to", "6 hours OF EMAIL a day") say what is
 # capped: `cap_of` tells all work from one kind of activity.
-DAILY_MAX = re.compile(
-    r"\b(?:max(?:imum|\.)?(?:\s+of)?|at\s+most|(?:no|not)\s+more\s+than|more\s+than|up\s+to"
-    r"|limit(?P<pre1>(?:\s+[\w-]+){0,3}?)\s+to|cap(?P<pre2>(?:\s+[\w-]+){0,3}?)\s+at)\s+"
-    + _HOURS.replace("(\\d", "(?P<hours>\\d", 1)
-    + r"(?P<what>(?:\s+(?:of\s+)?[\w-]+){0,3}?)"
-    + _PER_DAY
-    + r"|\b"
-    + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
-    + r"(?:\s+max(?:imum)?\s+(?:a|per)\s+day|"
-    + _PER_DAY
-    + r"\s+(?:max(?:imum)?|at most))"
-    r"|\bdaily\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
-    re.I,
+DAILY_MAX = _cap("day", "daily")
+WEEKLY_MAX = _cap("week", "weekly")
+# Billed hours are a share of the work, not all of it: "I bill at most 6 hours a day".
+BILLING = re.compile(r"\b(?:bill(?:s|ed|ing|able)?|invoic\w*|chargeable)\b", re.I)
+# "Max 2h/day email": a bare noun that ends the sentence names what is capped, unless it
+# only says how the cap is meant ("max 6 hours a day please").
+_BARE_KIND = re.compile(r"\s+([a-z][\w-]*)\s*(?:[.,;!?)]|$)", re.I)
+_NEUTRAL = frozenset(
+    "please max maximum tops total overall only ideally preferably thanks absolute hard soft "
+    "limit cap".split()
 )
 # "of email", and a cap for each of something: "per client", "on any one client".
 _AFTER_CAP = re.compile(
@@ -250,6 +294,11 @@ def weekdays_named(word: str) -> set[int]:
     return {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3])}
 
 
+def billed(m: re.Match[str], head: str) -> bool:
+    """Whether a cap is on billed hours: "I bill at most 6 hours a day"."""
+    return BILLING.search(head, max(0, m.start() - 40), min(len(head), m.end() + 25)) is not None
+
+
 def cap_of(m: re.Match[str], head: str) -> str | None:
     """What a `DAILY_MAX` match caps when not all work: "of email" in "max 2h/day of email",
     "per client" in "max 3 hours per day per client"."""
@@ -259,6 +308,8 @@ def cap_of(m: re.Match[str], head: str) -> str | None:
         return f"per {after.group('kind')}"
     if after:
         words.append(after.group("kind"))
+    elif (bare := _BARE_KIND.match(head, m.end())) and bare.group(1).lower() not in _NEUTRAL:
+        words.append(bare.group(1))
     kind = [w for w in words if w.lower() not in _ALL_WORK and not DAY_SCOPE.fullmatch(w)]
     return f"of {' '.join(kind)}" if kind else None
 

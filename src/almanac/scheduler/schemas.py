@@ -359,9 +359,25 @@ class SchedulingPreferences(BaseModel):
     not_before: time | None = None
     not_after: time | None = None
     buffer_minutes: Annotated[int, Field(ge=0, le=120)] | None = None
-    daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = None
+    # The descriptions reach the LLM with the schema (the seeded prompt names no field).
+    daily_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=24)] | None = Field(
+        default=None,
+        description="Hours of all work a day at most; not a cap on one activity "
+        "('2h/day of email') nor on billed hours",
+    )
+    # The week's working hours at most ("max 40h/week"); with a sprint, the smaller holds.
+    weekly_max_hours: Annotated[float, Field(ge=MIN_DAILY_CAP_HOURS, le=168)] | None = Field(
+        default=None,
+        description="Hours of all work a week at most ('max 40h/week'); not a cap on one "
+        "activity nor on billed hours",
+    )
     preferred_windows: list[PreferredWindowIn] = Field(default_factory=list)
-    day_hours: list[DayHoursIn] = Field(default_factory=list)
+    day_hours: list[DayHoursIn] = Field(
+        default_factory=list,
+        description="Earliest or latest hours said for some weekdays only (0 = Monday); they "
+        "narrow that day's hours: 'I work 9-5, on Fridays I finish at 1' is workday_start "
+        "09:00, workday_end 17:00 and day_hours [{weekdays: [4], not_after: 13:00}]",
+    )
 
     def hours(self, start: time, end: time) -> tuple[time, time]:
         """The working day left of the settings' [start, end) (empty when start >= end)."""

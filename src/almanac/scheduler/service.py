@@ -262,6 +262,8 @@ class SchedulerService:
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
         capacity, target = await self._sprint_limits(ctx)
+        if prefs.weekly_max_hours is not None:  # "max 40h/week": the smaller of the two holds
+            capacity = min(capacity or prefs.weekly_max_hours, prefs.weekly_max_hours)
         closed = {
             cm.core_id(p, k): (
                 pb.ClosedTask(status, title, k)
