@@ -7,11 +7,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.billing import logged_entries
+from almanac.billing import first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import Task
+from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX
@@ -189,6 +189,7 @@ class TaskService:
             now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
+            _holds_its_hours(run, run.ended_at, run.ended_at)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -227,9 +228,25 @@ class TaskService:
                 f"{RUN_HOURS_MAX} h an execution run may hold",
                 field="hours",
             )
+        if body.ended_at is not None:
+            # Placed in time: it must not share time with another record of the task (the
+            # same hours counted twice). Without an end it says how much, not when.
+            began = ended - timedelta(hours=body.hours)
+            hit = first_overlap(began, ended, await self.runs.task_spans(task.id))
+            if hit is not None:
+                raise Conflict(
+                    overlap_text(began, ended, hit),
+                    errors=[{"field": "ended_at", "message": f"overlaps {hit[2]}"}],
+                )
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
-        entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
+        entry: dict[str, Any] = {
+            "hours": body.hours,
+            "ended_at": ended.isoformat(),
+            "note": body.note,
+        }
+        if body.ended_at is not None:
+            entry["timed"] = True
         if body.idempotency_key is not None:
             entry["key"] = body.idempotency_key
         if run is None:
@@ -251,6 +268,9 @@ class TaskService:
                 run.estimated_hours = six_decimals(run.estimated_hours)
             run.metadata_ = {**meta, "entries": [*meta.get("entries", []), entry]}
             run.metadata_["idempotency_keys"] = keys
+            if run.ended_at is not None:  # a done task's run ends with its last work
+                run.ended_at = max(run.ended_at, until)
+            _holds_its_hours(run, until - timedelta(hours=body.hours), until)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
@@ -263,6 +283,21 @@ class TaskService:
             blocks=changed.blocks,
             calendar=changed.calendar,
         )
+
+
+def _holds_its_hours(run: ExecutionRun, began: datetime, last: datetime) -> None:
+    """Start the run early enough for its hours: no earlier than it was, no later than the
+    new work began, and at least its hours before its end (or the last work, while open).
+
+    Hours recorded without an end ("2 h, ending now") can add up past the time since the
+    run began; a run whose stored hours exceed its start-to-end span says it did more work
+    than fits in it (reflections and estimates read both)."""
+    end = run.ended_at or last
+    hours = float(run.actual_hours or 0)
+    starts = [began, end - timedelta(hours=hours)]
+    if run.started_at is not None:
+        starts.append(run.started_at)
+    run.started_at = min(starts)
 
 
 def _same_time(body: TimeIn, entries: Any) -> None:
