@@ -11,10 +11,11 @@ from almanac.billing import first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import ExecutionRun, Task
+from almanac.models import ExecutionRun, Plan, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX
+from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
@@ -149,6 +150,8 @@ class TaskService:
             old = task.estimate_hours
             raised = old is not None and body.estimate_hours > old
             task.estimate_hours = body.estimate_hours
+            if old != body.estimate_hours:
+                await self._explain_by_hand(task, old)
         if body.priority is not None:
             task.priority = body.priority
         if body.deadline is not None or body.clears_deadline:
@@ -177,6 +180,20 @@ class TaskService:
             calendar=changed.calendar,
             note=note,
         )
+
+    async def _explain_by_hand(self, task: Task, was: float | None) -> None:
+        """The plan stops explaining the task's new estimate as calibrated from history."""
+        if task.plan_id is None or task.plan_task_key is None or task.estimate_hours is None:
+            return
+        plan = await self.plans.by_id(Plan, task.plan_id, lock="edit")
+        meta = plan.metadata_ if plan is not None and isinstance(plan.metadata_, dict) else None
+        if plan is None or meta is None:
+            return
+        explained = explained_after_task_edit(
+            meta, task.plan_task_key, was, float(task.estimate_hours), task.id
+        )
+        if explained:
+            plan.metadata_ = {**meta, **explained}
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
