@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,24 +85,17 @@ class TaskService:
             lo = datetime.combine(on, time(0), tzinfo=self.tz)
             day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
         limit, offset = query.limit, query.offset
-        blocks = await self._with_blocks(*day) if day is not None else []
+        # A task begun yesterday still has today's blocks: the blocks of each plan's
+        # current schedule that start that day.
+        blocks = (
+            await self.schedules.task_keys_starting(*day, plan_id=filters.get("plan_id"))
+            if day is not None
+            else []
+        )
         rows, total = await self.repo.search(
             **filters, day=day, limit=limit, offset=offset, with_blocks=blocks
         )
         return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
-
-    async def _with_blocks(self, lo: datetime, hi: datetime) -> Sequence[tuple[int, str]]:
-        """(plan id, task key) of the blocks starting in [lo, hi) in each plan's current
-        schedule: a task begun yesterday still has today's blocks."""
-        live = await self.plans.ids_not_cancelled(None)
-        found: set[tuple[int, str]] = set()
-        for plan_id, rows in (await self.schedules.applied_blocks(live, newest=True)).items():
-            for row in rows:
-                if not isinstance(row, dict) or "task_key" not in row or not row.get("start"):
-                    continue
-                if lo <= datetime.fromisoformat(str(row["start"])) < hi:
-                    found.add((plan_id, str(row["task_key"])))
-        return sorted(found)
 
     async def get(self, task_id: int) -> TaskOut:
         return task_out(await self._task(task_id))
