@@ -55,3 +55,42 @@ def logged_entries(metadata: Any) -> tuple[tuple[datetime, float], ...]:
         if ended.tzinfo is not None and 0 < hours <= 24:
             out.append((ended, hours))
     return tuple(out)
+
+
+# A record's place in time: (start, end, what it is, in words for a 409).
+Span = tuple[datetime, datetime, str]
+
+
+def known_spans(
+    run_id: int, metadata: Any, started: datetime | None, ended: datetime | None
+) -> list[Span]:
+    """Where one run of a task says work was done, as far as it is known.
+
+    A time record counts only when its end was given (`timed`): hours recorded without one
+    ("2 h, ending now") say how much, not when, and two such in a row are no overlap. A run
+    without records counts from its start to its end once both are known."""
+    raw = metadata.get("entries") if isinstance(metadata, dict) else None
+    if isinstance(raw, list) and raw:
+        out: list[Span] = []
+        for entry in raw:
+            if not (isinstance(entry, dict) and entry.get("timed")):
+                continue
+            for end, hours in logged_entries({"entries": [entry]}):
+                start = end - timedelta(hours=hours)
+                out.append((start, end, f"the time record of {hours:g} h on run {run_id}"))
+        return out
+    if started is not None and ended is not None and started < ended:
+        return [(started, ended, f"execution run {run_id}")]
+    return []
+
+
+def first_overlap(start: datetime, end: datetime, spans: Iterable[Span]) -> Span | None:
+    """The first span sharing some time with [start, end) (touching ends do not)."""
+    return next((s for s in spans if s[0] < end and start < s[1]), None)
+
+
+def overlap_text(start: datetime, end: datetime, span: Span) -> str:
+    return (
+        f"{start.isoformat()} to {end.isoformat()} overlaps {span[2]} "
+        f"({span[0].isoformat()} to {span[1].isoformat()}) on the same task"
+    )

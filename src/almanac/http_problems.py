@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,18 @@ class Problem:
     def fields(self) -> list[str]:
         """`field: message` for each error that names a field."""
         return [f"{e['field']}: {e.get('message')}" for e in self.errors if e.get("field")]
+
+    def named(self, names: Mapping[str, str]) -> Problem:
+        """The problem in a client's own words: each field in `names` (the API's name →
+        the client's, e.g. `salience_score` → `--salience`) renamed in errors and detail."""
+        if not names:
+            return self
+        words = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?![\w])")
+        errors = [
+            {**e, "field": names.get(str(e.get("field")), e.get("field"))} for e in self.errors
+        ]
+        detail = words.sub(lambda m: names[m.group(1)], self.detail)
+        return Problem(self.status, self.title, detail, errors)
 
     def message(self) -> str:
         """The detail as one line, naming each field it does not already mention."""

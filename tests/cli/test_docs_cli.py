@@ -169,3 +169,30 @@ def test_a_rate_limited_upload_waits_and_is_sent_again(tmp_path: Path, monkeypat
     (body,) = server.accepted  # sent again whole after the two refusals
     assert b"The one line that must arrive whole." in body
     assert "rate limited by the server: waiting 0 s" in result.stderr
+
+
+def test_links_leaving_the_folder_are_not_followed(cli_env: AppState, tmp_path: Path):
+    """Adding a folder read files its links pointed to anywhere (a link to ~/.ssh/x.txt
+    was uploaded) and walked linked folders outside it. Now each such link is a failed row
+    naming its target; links inside the folder are read as before."""
+    folder, outside = tmp_path / "docs", tmp_path / "elsewhere"
+    folder.mkdir()
+    (outside / "deep").mkdir(parents=True)
+    (outside / "secret.md").write_text("# Secret\n\nNot in the folder.\n")
+    (outside / "deep" / "also.md").write_text("# Also secret\n\nNot in the folder.\n")
+    (folder / "ok.md").write_text("# Kept\n\nA plain document.\n")
+    (folder / "secret.md").symlink_to(outside / "secret.md")
+    (folder / "away").symlink_to(outside / "deep", target_is_directory=True)
+    (folder / "same.txt").symlink_to(folder / "ok.md")
+
+    result = runner.invoke(app, ["docs", "add", str(folder), "--json"])
+
+    assert result.exit_code == 1, result.output
+    rows = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"ok.md", "secret.md", "away", "same.txt"}, rows
+    assert rows["ok.md"]["status"] == "created" and rows["same.txt"]["status"] != "failed"
+    for name, target in (("secret.md", outside / "secret.md"), ("away", outside / "deep")):
+        assert rows[name]["status"] == "failed", rows[name]
+        assert str(target.resolve()) in rows[name]["error"] and "outside" in rows[name]["error"]
+    code, out = invoke("docs", "list", "--json")
+    assert code == 0 and "Secret" not in out, out

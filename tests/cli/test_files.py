@@ -96,4 +96,4 @@ def test_docs_add_walks_past_a_pipe_in_a_folder(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("a")
     os.mkfifo(tmp_path / "b.md")
     (tmp_path / "c.md").symlink_to(tmp_path / "gone.md")  # reported as a broken link
-    assert _files([tmp_path]) == [tmp_path / "a.md", tmp_path / "c.md"]
+    assert _files([tmp_path]) == [(tmp_path / "a.md", None), (tmp_path / "c.md", None)]

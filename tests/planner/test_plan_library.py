@@ -220,3 +220,35 @@ async def test_plan_notes_never_quote_the_gateways_password(
         assert password not in answer.text
     stored = await client.get(f"/api/v1/planner/plans/{r.json()['id']}")
     assert password not in stored.text
+
+
+async def test_an_estimate_set_on_the_task_is_no_longer_said_calibrated(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    """PATCH /tasks/{id} with an estimate left the plan saying the figure was calibrated
+    from history (its notes, its estimate entry and its calibration)."""
+    await _history(db_session, library["onboarding"], "audit", 4.0, [6.0, 6.5, 5.5, 6.0])
+    r = await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"})
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    assert any(n.endswith("calibrated from history.") for n in plan["notes"]), plan["notes"]
+    r = await client.post(f"/api/v1/planner/plans/{plan['id']}/approve")
+    assert r.status_code == 200, r.text
+    task = (
+        await db_session.scalars(
+            select(Task).where(Task.plan_id == plan["id"], Task.plan_task_key == "audit")
+        )
+    ).one()
+    was = task.estimate_hours
+    r = await client.patch(f"/api/v1/planner/tasks/{task.id}", json={"estimate_hours": 9})
+    assert r.status_code == 200, r.text
+
+    after = (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()
+    notes = after["notes"]
+    assert not any(n.endswith("calibrated from history.") for n in notes), notes
+    assert any("(but not audit)" in n for n in notes), notes
+    assert f"Set by hand after planning (not calibrated): audit ({was:g} h → 9 h)." in notes
+    audit = next(e for e in after["estimates"] if e["task_id"] == "audit")
+    assert audit["hours"] == 9 and audit["basis"] == "hand"
+    assert audit["note"].startswith(f"set by hand on task {task.id}"), audit
+    assert all(c["task_id"] != "audit" for c in after.get("calibration") or [])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import ExecutionRun, Task
+from almanac.scheduler.repository import SchedulerRepository
 from tests.scheduler.conftest import almanac_entries, at, make_plan, next_monday
 
 URL = "/api/v1/planner/tasks"
@@ -399,3 +401,33 @@ async def test_true_and_false_are_no_hours_or_priority(
         assert r.status_code == 422, (body, r.text)
         (error,) = r.json()["errors"]
         assert error["field"] == next(iter(body)) and "true or false" in error["message"], error
+
+
+async def test_on_a_day_finds_the_days_blocks_in_sql_not_in_every_plans_schedule(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+):
+    """`on` read every live plan's newest schedule (its whole horizon of blocks) into
+    Python to keep one day's; now the database returns only that day's task keys."""
+    monday = next_monday()
+    kept = await make_plan(db_session, [{"key": "work", "estimate_hours": 2.0}], title="Kept")
+    other = await make_plan(db_session, [{"key": "work", "estimate_hours": 2.0}], title="Other")
+    starts: dict[int, set[date]] = {}
+    for plan in (kept, other):
+        body = {"plan_id": plan.id, "start_date": monday.isoformat(), "dry_run": False}
+        r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200, r.text
+        starts[plan.id] = {datetime.fromisoformat(b["start"]).date() for b in r.json()["blocks"]}
+
+    def whole_schedules(*args: object, **kwargs: object) -> object:
+        raise AssertionError("every plan's schedule was read to list one day's tasks")
+
+    monkeypatch.setattr(SchedulerRepository, "applied_blocks", whole_schedules)
+    task_of = {p.id: (await ids(db_session, p.id))["work"] for p in (kept, other)}
+    for day in sorted(starts[kept.id] | starts[other.id]):
+        r = await sched_client.get(URL, params={"on": day.isoformat()})
+        assert r.status_code == 200, r.text
+        listed = {t["id"] for t in r.json()["items"]}
+        assert listed == {task_of[p] for p, days in starts.items() if day in days}, day
+        r = await sched_client.get(URL, params={"on": day.isoformat(), "plan_id": kept.id})
+        listed = {t["id"] for t in r.json()["items"]}
+        assert listed == ({task_of[kept.id]} if day in starts[kept.id] else set()), day

@@ -6,6 +6,7 @@ that the fast path never imports the app, and the two modules do not import each
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from almanac.cli.connect import fail, not_answering_message, problem_text, request, target
@@ -19,10 +20,12 @@ def call(
     body: Any = None,
     url: str | None = None,
     service: str = "planner",
+    names: Mapping[str, str] | None = None,
 ) -> Any:
     """Call the API (a server, or the app in-process) and return the JSON body.
 
-    A problem answer becomes a message on stderr and exit code 2 (4xx) or 1.
+    A problem answer becomes a message on stderr and exit code 2 (4xx) or 1, naming the
+    fields by the command's options in `names` (the API's name → the option's).
     """
     base, record = target(url, service)
     if base is None:
@@ -33,7 +36,7 @@ def call(
         except OSError as exc:
             raise fail(not_answering_message(base, record, exc), 1) from exc
     if status >= 400:
-        raise fail(problem_text(answer, status), 2 if status < 500 else 1)
+        raise fail(problem_text(answer, status, names), 2 if status < 500 else 1)
     return answer
 
 

@@ -56,7 +56,8 @@ def runs_start(
 ) -> None:
     """Start timing a task."""
     body = _body(task_id=task_id, started_at=at, run_identifier=key)
-    out = call("POST", f"{P}/execution-runs", body=body, url=url)
+    names = {"task_id": "TASK_ID", "started_at": "--at", "run_identifier": "--key"}
+    out = call("POST", f"{P}/execution-runs", body=body, url=url, names=names)
     emit(out) if as_json else print(_run_line(out))
 
 
@@ -70,7 +71,8 @@ def runs_stop(
 ) -> None:
     """Stop a run; its variance against the estimate is computed."""
     body = _body(ended_at=at, actual_hours=hours)
-    out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url)
+    names = {"ended_at": "--at", "actual_hours": "--hours"}
+    out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url, names=names)
     emit(out) if as_json else print(_run_line(out))
 
 

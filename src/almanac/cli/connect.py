@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
@@ -161,9 +162,10 @@ def request(
         return response.status, text
 
 
-def problem_text(body: Any, status: int) -> str:
-    """A problem+json body as one line naming each field."""
-    return decode_problem(status, body).message()
+def problem_text(body: Any, status: int, names: Mapping[str, str] | None = None) -> str:
+    """A problem+json body as one line naming each field (by the command's option names
+    in `names`, where the API's differ)."""
+    return decode_problem(status, body).named(names or {}).message()
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -8,6 +8,7 @@ are skipped by the server.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -35,21 +36,44 @@ UrlOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    found: list[Path] = []
+def _files(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """The files to add, each with why it is not read (None: read it)."""
+    found: list[tuple[Path, str | None]] = []
     for path in paths:
         if path.is_dir():
-            # A folder named like a file ("notes.md/") is walked, not read; a pipe in it
-            # (named only by the walk, with no writer) would block: only files and broken
-            # links (reported as such) are taken.
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in SUFFIXES and (p.is_file() or not p.exists())
-            )
+            found += _walk(path)
         else:
-            found.append(path)
+            found.append((path, None))
     return found
+
+
+def _walk(folder: Path) -> list[tuple[Path, str | None]]:
+    """The documents in `folder`, its subfolders too, links not followed out of it.
+
+    A link (to a file or a folder) whose target lies outside the folder is not read: adding
+    a folder adds what it holds, not what its links reach (a link to ~ or / would add or
+    walk the whole of it); each is a failed row naming where it points. A folder named
+    like a file ("notes.md/") is walked, not read; a pipe in it (named only by the walk,
+    with no writer) would block: only files and broken links (reported as such) are taken.
+    """
+    root = folder.resolve()
+    out: list[tuple[Path, str | None]] = []
+    for here, dirs, names in os.walk(folder):  # never into linked folders
+        base = Path(here)
+        for name in sorted(dirs):
+            link = base / name
+            if link.is_symlink() and not link.resolve().is_relative_to(root):
+                out.append((link, f"a link to {link.resolve()}, outside {folder}; not followed"))
+        for name in names:
+            p = base / name
+            if p.suffix.lower() not in SUFFIXES or not (p.is_file() or not p.exists()):
+                continue
+            target = p.resolve()
+            if p.is_symlink() and not target.is_relative_to(root):
+                out.append((p, f"a link to {target}, outside {folder}; not read"))
+            else:
+                out.append((p, None))
+    return sorted(out)
 
 
 @docs_app.command("add")
@@ -74,7 +98,11 @@ def add(
         async with api_client(Settings(), url) as client:
             with Progress(console=console, transient=True, disable=as_json) as bar:
                 task = bar.add_task("adding", total=len(files))
-                for path in files:
+                for path, refused in files:
+                    if refused is not None:
+                        results.append({"path": str(path), "status": "failed", "error": refused})
+                        bar.advance(task)
+                        continue
                     try:
                         data = read_input(path, READ_MAX)
                         response = await client.post(

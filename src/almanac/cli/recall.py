@@ -39,6 +39,28 @@ def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
     return data
 
 
+# The API's field → the command's option, for errors naming what the user typed.
+_FACT = {
+    "salience_score": "--salience",
+    "valid_from": "--valid-from",
+    "subject_type": "--subject-type",
+    "subject_id": "--subject-id",
+    "fact_type": "--type",
+    "category": "--category",
+    "client_id": "--client",
+    "metadata": "--metadata",
+}
+_REMEMBER = {
+    "salience_score": "--salience",
+    "session_id": "--session",
+    "client_id": "--client",
+    "event_type": "--type",
+    "memory_scope": "--scope",
+    "metadata": "--metadata",
+    "idempotency_key": "--key",
+}
+
+
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
@@ -70,7 +92,7 @@ def remember(
             "idempotency_key": key,
         }
     )
-    out = call("POST", f"{MEMORY}/remember", body=body, url=url, service="memory")
+    out = call("POST", f"{MEMORY}/remember", body=body, url=url, service="memory", names=_REMEMBER)
     hint = None if out["promoted_to_fact_id"] else preference_hint(content, client_id)
     if as_json:
         if hint:
@@ -222,7 +244,8 @@ def facts_add(
             "metadata": _json_object(metadata, "metadata"),
         }
     )
-    _print_write(call("POST", f"{MEMORY}/facts", body=body, url=url, service="memory"), as_json)
+    out = call("POST", f"{MEMORY}/facts", body=body, url=url, service="memory", names=_FACT)
+    _print_write(out, as_json)
 
 
 @facts_app.command("supersede")
@@ -237,7 +260,7 @@ def facts_supersede(
     """Close a fact and open its successor (unspecified fields carry over)."""
     body = _drop_none({"content": content, "valid_from": valid_from, "salience_score": salience})
     path = f"{MEMORY}/facts/{fact_id}/supersede"
-    _print_write(call("POST", path, body=body, url=url, service="memory"), as_json)
+    _print_write(call("POST", path, body=body, url=url, service="memory", names=_FACT), as_json)
 
 
 @facts_app.command("history")

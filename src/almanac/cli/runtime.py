@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -182,12 +182,13 @@ def in_process_request(
     return run(go)
 
 
-def answer(response: httpx.Response) -> Any:
-    """The JSON body of a successful response; a problem becomes an `AlmanacError`."""
+def answer(response: httpx.Response, names: Mapping[str, str] | None = None) -> Any:
+    """The JSON body of a successful response; a problem becomes an `AlmanacError` (naming
+    fields by the command's options in `names`, the API's name → the option)."""
     if response.status_code < 400:
         return response.json()
     problem = decode_problem(response.status_code, response.content, response.reason_phrase)
-    raise AlmanacError(problem.message(), response.status_code)
+    raise AlmanacError(problem.named(names or {}).message(), response.status_code)
 
 
 @asynccontextmanager

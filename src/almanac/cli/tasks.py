@@ -84,10 +84,18 @@ def _local(when: str | None, zone: str) -> str:
     return f"{datetime.fromisoformat(when).astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
 
 
-def _log(client_url: str | None, task_id: int, hours: float) -> dict[str, Any]:
+def _log(
+    client_url: str | None, task_id: int, hours: float, at: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"hours": hours}
+    if at is not None:
+        body["ended_at"] = at
+
     async def go() -> Any:
         async with api_client(Settings(), client_url) as client:
-            return answer(await client.post(f"{BASE}/{task_id}/time", json={"hours": hours}))
+            return answer(
+                await client.post(f"{BASE}/{task_id}/time", json=body), {"ended_at": "--at"}
+            )
 
     result: dict[str, Any] = run(go)
     return result
@@ -125,11 +133,19 @@ def _count(out: dict[str, Any], change: str) -> int:
 def log(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
     hours: Annotated[float, typer.Argument(min=0.01, max=24, help="Hours worked")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When the work ended, ISO 8601 with an offset (default now); a record "
+            "placed in time must not overlap another of the task's",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Record hours worked on a task (creates or extends its execution run)."""
-    out = _log(url, task_id, hours)
+    out = _log(url, task_id, hours, at)
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return

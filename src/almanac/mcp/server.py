@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import ListToolsRequest, ListToolsResult, ServerResult, Tool
+from mcp.types import ContentBlock, ListToolsRequest, ListToolsResult, ServerResult, Tool
 
 from almanac.auth.principal import Scope, scope_allows
 from almanac.mcp import prompts, resources
 from almanac.mcp.api import Api
+from almanac.mcp.arguments import check_arguments
 from almanac.mcp.tools import memory, planning, review, time
 
 # The caller's API client for this request (stdio: one fixed; HTTP: from the bearer key).
@@ -55,9 +57,22 @@ def filter_tools_by_scope(server: FastMCP, resolve: Resolver) -> None:
     lowlevel.request_handlers[ListToolsRequest] = handler
 
 
+class _Server(FastMCP):
+    """FastMCP whose tool calls first pass `check_arguments` (no `true` read as 1, errors
+    naming the argument in a short line)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any]
+    ) -> Sequence[ContentBlock] | dict[str, Any]:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            check_arguments(tool, arguments)
+        return await super().call_tool(name, arguments)
+
+
 def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:
     """The server with every tool, resource and prompt; `resolve` gives a call's API."""
-    server = FastMCP(
+    server = _Server(
         "Almanac",
         instructions=INSTRUCTIONS,
         streamable_http_path=http_path,

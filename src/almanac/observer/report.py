@@ -9,7 +9,7 @@ and resumed work), as `TaskRepository.run_history` does for the planner.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean
@@ -273,11 +273,13 @@ def build_report(
     daily_max_hours: float,
     drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
     drift_window: int = 4,
+    finished: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """The period's numbers, drift, slips, overbooked days, billable share, recommendations.
 
     `runs` may reach back before the period (drift needs history); period totals only count
-    runs that started in it. Everything is bucketed by local day in `tz`.
+    runs that started in it. Everything is bucketed by local day in `tz`. `finished` is
+    `finished_in(runs, ...)` for the period when the caller has it already.
     """
     start, end = _instants(first, last, tz)
 
@@ -293,7 +295,7 @@ def build_report(
     planned = [t for t in tasks if inside(planned_at(t))]
     # Done: marked done in the period. A done task that kept no finish time (done before
     # it was kept) counts where its run completed, or where it was planned.
-    finished = set(finished_in(runs, start, end))
+    finished = set(finished_in(runs, start, end) if finished is None else finished)
     done = [
         t
         for t in tasks

@@ -140,7 +140,8 @@ class ObserverService:
         blocks = await self.repo.blocks(start, end)
         runs = await self.repo.runs(start, end)
         # Tasks with blocks, and tasks finished in the period (done counts them there).
-        with_rows = {b.task_id for b in blocks} | set(finished_in(runs, start, end))
+        finished = finished_in(runs, start, end)
+        with_rows = {b.task_id for b in blocks} | set(finished)
         tasks = await self.repo.tasks(start, end, sorted(t for t in with_rows if t is not None))
         workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
         report = build_report(
@@ -157,6 +158,7 @@ class ObserverService:
             # Without a configured daily max, the planner's hours a day is the limit.
             daily_max_hours=self.daily_max_hours or self.planner.hours_per_day,
             drift_threshold_pct=self.drift_threshold_pct,
+            finished=finished,
         )
         report["memories"] = summarize_memories(await self.repo.memories(start, end))
         narrative, use = await self._narrate(mode, report)

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Select, literal, select
 from sqlalchemy.exc import IntegrityError
 
+from almanac.billing import Span, known_spans
 from almanac.db.portable import PortableRows
-from almanac.db.repository import Repository, equal_to
+from almanac.db.repository import Lock, Repository, equal_to
 from almanac.errors import Conflict
 from almanac.models import (
     ExecutionRun,
@@ -181,8 +182,8 @@ class OntologyRepository(Repository, PortableRows):
 
     # -- tasks and execution runs --------------------------------------------------------
 
-    async def existing_task(self, task_id: int) -> Task | None:
-        return await self.by_id(Task, task_id, lock="share")
+    async def existing_task(self, task_id: int, *, lock: Lock = "share") -> Task | None:
+        return await self.by_id(Task, task_id, lock=lock)
 
     async def run_for_task(self, task_id: int) -> ExecutionRun | None:
         """The task's execution run, row-locked (the latest, if several were recorded by
@@ -195,6 +196,14 @@ class OntologyRepository(Repository, PortableRows):
             .with_for_update()
         )
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def task_spans(self, task_id: int, *, but: int | None = None) -> list[Span]:
+        """Where the task's runs say work was done (`billing.known_spans`), run `but` left
+        out."""
+        stmt = select(
+            ExecutionRun.id, ExecutionRun.metadata_, ExecutionRun.started_at, ExecutionRun.ended_at
+        ).where(ExecutionRun.task_id == task_id, ExecutionRun.id != (but or 0))
+        return [s for row in await self.session.execute(stmt) for s in known_spans(*row)]
 
     async def new_run(self, **values: Any) -> ExecutionRun:
         return await self.add(ExecutionRun(**values))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from almanac.billing import first_overlap, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
@@ -79,9 +80,12 @@ class RunService:
             )
         estimated = body.estimated_hours
         if body.task_id is not None:
-            task = await self.repo.existing_task(body.task_id)
+            # Locked: a concurrent record on the task sees this run or is seen by it.
+            task = await self.repo.existing_task(body.task_id, lock="edit")
             if task is None:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
+            if body.started_at is not None:
+                await self._no_overlap(task.id, _until_now(body.started_at), None, "started_at")
             if task.process_template_id is not None:
                 if template_id is None:
                     template_id = task.process_template_id
@@ -114,6 +118,10 @@ class RunService:
 
     async def stop(self, run_id: int, body: RunStopIn) -> RunOut:
         """Complete a run; actual hours default to the time elapsed since it started."""
+        seen = await self.repo.by_id(ExecutionRun, run_id)
+        if seen is not None and seen.task_id is not None:
+            # The task before the run, in the order a time record locks them (no deadlock).
+            await self.repo.existing_task(seen.task_id, lock="edit")
         row = await self.repo.require(ExecutionRun, run_id, "execution run", lock="edit")
         if row.status == "completed" or row.ended_at is not None:
             ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
@@ -158,6 +166,8 @@ class RunService:
                     f"than {RUN_HOURS_MAX} h; give actual_hours",
                     field="actual_hours",
                 )
+        if row.task_id is not None and row.started_at is not None:
+            await self._no_overlap(row.task_id, row.started_at, ended_at, "ended_at", but=row.id)
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded
@@ -167,6 +177,35 @@ class RunService:
             row.telemetry = body.telemetry
         # The refresh reads variance_pct, which Postgres computes from the new hours.
         return run_out(await self.repo.save(row))
+
+    async def _no_overlap(
+        self,
+        task_id: int,
+        start: datetime,
+        end: datetime | None,
+        field: str,
+        *,
+        but: int | None = None,
+    ) -> None:
+        """A 409 naming the record of the same task that [start, end) shares time with
+        (`end` None: the start alone falls inside one). One task's work is one session at a
+        time: an overlap counts the same hours twice."""
+        spans = await self.repo.task_spans(task_id, but=but)
+        if end is None:
+            hit = next((s for s in spans if s[0] <= start < s[1]), None)
+            if hit is not None:
+                raise Conflict(
+                    f"started_at {start.isoformat()} falls inside {hit[2]} "
+                    f"({hit[0].isoformat()} to {hit[1].isoformat()}) on the same task",
+                    errors=[{"field": field, "message": f"falls inside {hit[2]}"}],
+                )
+            return
+        hit = first_overlap(start, end, spans) if start < end else None
+        if hit is not None:
+            raise Conflict(
+                overlap_text(start, end, hit),
+                errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
+            )
 
     async def get(self, run_id: int) -> RunOut:
         return run_out(await self.repo.require(ExecutionRun, run_id, "execution run"))

@@ -21,6 +21,7 @@ from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
 from almanac.planner.calibration import Estimate, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
+from almanac.planner.hand import hand_set
 from almanac.planner.params import DEFAULT, Params
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
 from almanac.planner.task_repository import TaskRepository
@@ -194,17 +195,17 @@ def _sop_hours(sop: SOP) -> dict[str, float]:
     return {t.id: t.estimate_hours for step in sop.steps for t in step.tasks}
 
 
-def _by_hand(key: str, hours: float, was: Mapping[str, Any] | None, version: int) -> TaskEstimate:
+def _by_hand(key: str, hours: float, was: Mapping[str, Any] | None, where: str) -> TaskEstimate:
     """A figure set by hand: the workflow origin and library baseline its runs are measured
     against stay; the interval keeps the earlier one's spread around the new figure."""
     if was is None:
         prior = prior_estimate(DEFAULT)
         low, high = interval(hours, hours * prior.low, hours * prior.high)
-        note = f"set by hand in version {version}: not from the library, not calibrated"
+        note = f"set by hand {where}: not from the library, not calibrated"
     else:
         scale = hours / float(was["hours"]) if was.get("hours") else 1.0
         low, high = interval(hours, float(was["low_hours"]) * scale, was["high_hours"] * scale)
-        note = f"set by hand in version {version} (was {float(was['hours']):g} h: {was['note']})"
+        note = f"set by hand {where} (was {float(was['hours']):g} h: {was['note']})"
     library = was.get("library_hours") if was is not None else None
     return TaskEstimate(
         task_id=key,
@@ -232,7 +233,7 @@ def explained_after_edit(meta: Mapping[str, Any], sop: SOP, version: int) -> dic
     by_task = {str(e["task_id"]): e for e in shown}
     changed = {k for k, h in after.items() if k not in by_task or by_task[k].get("hours") != h}
     estimates = [
-        _by_hand(k, h, by_task.get(k), version).model_dump(mode="json")
+        _by_hand(k, h, by_task.get(k), f"in version {version}").model_dump(mode="json")
         if k in changed
         else by_task[k]
         for k, h in after.items()
@@ -242,7 +243,29 @@ def explained_after_edit(meta: Mapping[str, Any], sop: SOP, version: int) -> dic
         for c in meta.get("calibration") or []
         if isinstance(c, dict) and c.get("task_id") in after and c.get("task_id") not in changed
     ]
-    return {"estimates": estimates, "calibration": calibration}
+    out: dict[str, Any] = {"estimates": estimates, "calibration": calibration}
+    if changed:  # the notes stop saying these figures came from history
+        olds = {k: by_task[k].get("hours") if k in by_task else None for k in changed}
+        out |= hand_set({**meta, **out}, {k: (olds[k], after[k]) for k in changed})
+    return out
+
+
+def explained_after_task_edit(
+    meta: Mapping[str, Any], key: str, was: float | None, hours: float, task_id: int
+) -> dict[str, Any]:
+    """A plan's `estimates`, `calibration` and notes after its task `key` (row `task_id`)
+    was given `hours` by hand (pure); {} when the plan explained no estimate of it."""
+    shown = [e for e in meta.get("estimates") or [] if isinstance(e, dict) and "task_id" in e]
+    entry = next((e for e in shown if str(e["task_id"]) == key), None)
+    if entry is None or entry.get("hours") == hours:
+        return {}
+    new = _by_hand(key, hours, entry, f"on task {task_id}").model_dump(mode="json")
+    estimates = [new if e is entry else e for e in shown]
+    calibration = [
+        c for c in meta.get("calibration") or [] if isinstance(c, dict) and c.get("task_id") != key
+    ]
+    out: dict[str, Any] = {"estimates": estimates, "calibration": calibration}
+    return out | hand_set({**meta, **out}, {key: (was, hours)})
 
 
 class Estimator:

@@ -20,6 +20,30 @@ from almanac.models.status import APPLIED_RUN_STATUSES
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 
+_KEYS_STARTING = text(
+    """
+    WITH newest AS (
+        SELECT DISTINCT ON (r.plan_id) r.plan_id, r.schedule_blocks
+        FROM scheduler_runs r JOIN plans p ON p.id = r.plan_id
+        WHERE r.status = ANY(:statuses) AND p.status <> 'cancelled'
+          AND (CAST(:plan_id AS bigint) IS NULL OR r.plan_id = CAST(:plan_id AS bigint))
+        ORDER BY r.plan_id, r.id DESC
+    ), starts AS (
+        SELECT n.plan_id, b->>'task_key' AS task_key,
+               CASE WHEN jsonb_typeof(b) = 'object' AND b->>'start' <> ''
+                    THEN (b->>'start')::timestamptz END AS start
+        FROM newest n
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(n.schedule_blocks) = 'array'
+                 THEN n.schedule_blocks ELSE '[]'::jsonb END
+        ) AS b
+    )
+    SELECT DISTINCT plan_id, task_key FROM starts
+    WHERE task_key IS NOT NULL AND start >= :lo AND start < :hi
+    ORDER BY plan_id, task_key
+    """
+)
+
 
 class SchedulerRepository(Repository, PortableRows):
     """Everything the scheduler reads and writes in Postgres."""
@@ -115,6 +139,18 @@ class SchedulerRepository(Repository, PortableRows):
             .order_by(SchedulerRun.plan_id, order)
         )
         return {pid: list(blocks or []) for pid, blocks in await self.session.execute(stmt)}
+
+    async def task_keys_starting(
+        self, lo: datetime, hi: datetime, plan_id: int | None = None
+    ) -> list[tuple[int, str]]:
+        """(plan id, task key) of the blocks starting in [lo, hi) in the newest applied run
+        of each plan not cancelled (only `plan_id`'s when given), found in SQL: the runs'
+        block lists (every plan's, each its whole horizon) never leave the database."""
+        rows = await self.session.execute(
+            _KEYS_STARTING,
+            {"statuses": list(APPLIED_RUN_STATUSES), "plan_id": plan_id, "lo": lo, "hi": hi},
+        )
+        return [(int(p), str(k)) for p, k in rows]
 
     # -- sprints -----------------------------------------------------------------------------
 

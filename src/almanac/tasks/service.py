@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.billing import logged_entries
+from almanac.billing import first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import Task
+from almanac.models import ExecutionRun, Plan, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX
+from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
@@ -84,24 +85,17 @@ class TaskService:
             lo = datetime.combine(on, time(0), tzinfo=self.tz)
             day = (lo, datetime.combine(on + timedelta(days=1), time(0), tzinfo=self.tz))
         limit, offset = query.limit, query.offset
-        blocks = await self._with_blocks(*day) if day is not None else []
+        # A task begun yesterday still has today's blocks: the blocks of each plan's
+        # current schedule that start that day.
+        blocks = (
+            await self.schedules.task_keys_starting(*day, plan_id=filters.get("plan_id"))
+            if day is not None
+            else []
+        )
         rows, total = await self.repo.search(
             **filters, day=day, limit=limit, offset=offset, with_blocks=blocks
         )
         return TaskList(items=[task_out(t) for t in rows], total=total, limit=limit, offset=offset)
-
-    async def _with_blocks(self, lo: datetime, hi: datetime) -> Sequence[tuple[int, str]]:
-        """(plan id, task key) of the blocks starting in [lo, hi) in each plan's current
-        schedule: a task begun yesterday still has today's blocks."""
-        live = await self.plans.ids_not_cancelled(None)
-        found: set[tuple[int, str]] = set()
-        for plan_id, rows in (await self.schedules.applied_blocks(live, newest=True)).items():
-            for row in rows:
-                if not isinstance(row, dict) or "task_key" not in row or not row.get("start"):
-                    continue
-                if lo <= datetime.fromisoformat(str(row["start"])) < hi:
-                    found.add((plan_id, str(row["task_key"])))
-        return sorted(found)
 
     async def get(self, task_id: int) -> TaskOut:
         return task_out(await self._task(task_id))
@@ -149,6 +143,8 @@ class TaskService:
             old = task.estimate_hours
             raised = old is not None and body.estimate_hours > old
             task.estimate_hours = body.estimate_hours
+            if old != body.estimate_hours:
+                await self._explain_by_hand(task, old)
         if body.priority is not None:
             task.priority = body.priority
         if body.deadline is not None or body.clears_deadline:
@@ -178,6 +174,20 @@ class TaskService:
             note=note,
         )
 
+    async def _explain_by_hand(self, task: Task, was: float | None) -> None:
+        """The plan stops explaining the task's new estimate as calibrated from history."""
+        if task.plan_id is None or task.plan_task_key is None or task.estimate_hours is None:
+            return
+        plan = await self.plans.by_id(Plan, task.plan_id, lock="edit")
+        meta = plan.metadata_ if plan is not None and isinstance(plan.metadata_, dict) else None
+        if plan is None or meta is None:
+            return
+        explained = explained_after_task_edit(
+            meta, task.plan_task_key, was, float(task.estimate_hours), task.id
+        )
+        if explained:
+            plan.metadata_ = {**meta, **explained}
+
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
         if run is not None and run.status == "in_progress":
@@ -189,6 +199,7 @@ class TaskService:
             now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
+            _holds_its_hours(run, run.ended_at, run.ended_at)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -227,9 +238,25 @@ class TaskService:
                 f"{RUN_HOURS_MAX} h an execution run may hold",
                 field="hours",
             )
+        if body.ended_at is not None:
+            # Placed in time: it must not share time with another record of the task (the
+            # same hours counted twice). Without an end it says how much, not when.
+            began = ended - timedelta(hours=body.hours)
+            hit = first_overlap(began, ended, await self.runs.task_spans(task.id))
+            if hit is not None:
+                raise Conflict(
+                    overlap_text(began, ended, hit),
+                    errors=[{"field": "ended_at", "message": f"overlaps {hit[2]}"}],
+                )
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
-        entry = {"hours": body.hours, "ended_at": ended.isoformat(), "note": body.note}
+        entry: dict[str, Any] = {
+            "hours": body.hours,
+            "ended_at": ended.isoformat(),
+            "note": body.note,
+        }
+        if body.ended_at is not None:
+            entry["timed"] = True
         if body.idempotency_key is not None:
             entry["key"] = body.idempotency_key
         if run is None:
@@ -251,6 +278,9 @@ class TaskService:
                 run.estimated_hours = six_decimals(run.estimated_hours)
             run.metadata_ = {**meta, "entries": [*meta.get("entries", []), entry]}
             run.metadata_["idempotency_keys"] = keys
+            if run.ended_at is not None:  # a done task's run ends with its last work
+                run.ended_at = max(run.ended_at, until)
+            _holds_its_hours(run, until - timedelta(hours=body.hours), until)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
@@ -263,6 +293,21 @@ class TaskService:
             blocks=changed.blocks,
             calendar=changed.calendar,
         )
+
+
+def _holds_its_hours(run: ExecutionRun, began: datetime, last: datetime) -> None:
+    """Start the run early enough for its hours: no earlier than it was, no later than the
+    new work began, and at least its hours before its end (or the last work, while open).
+
+    Hours recorded without an end ("2 h, ending now") can add up past the time since the
+    run began; a run whose stored hours exceed its start-to-end span says it did more work
+    than fits in it (reflections and estimates read both)."""
+    end = run.ended_at or last
+    hours = float(run.actual_hours or 0)
+    starts = [began, end - timedelta(hours=hours)]
+    if run.started_at is not None:
+        starts.append(run.started_at)
+    run.started_at = min(starts)
 
 
 def _same_time(body: TimeIn, entries: Any) -> None:

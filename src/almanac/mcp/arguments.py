@@ -1,0 +1,119 @@
+"""A tool call's arguments, checked before the SDK's own validation reads them.
+
+The SDK validates arguments in pydantic's lax mode: JSON `true` passed as a number
+(salience, k, hours, ids) became 1, and a refusal carried pydantic's wording and its
+documentation URL. Here a boolean where the schema takes none is refused, and every
+refusal names the argument and the reason in a short line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.server.fastmcp.tools import Tool
+from pydantic import ValidationError
+
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+_KIND = {"integer": "an integer", "number": "a number", "string": "a string"}
+_SHOWN = 5  # errors named in one message
+
+
+def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
+    """Raise a `ToolError` naming each bad argument; return quietly when they are valid."""
+    schema = tool.parameters
+    defs = schema.get("$defs") or {}
+    props = schema.get("properties") or {}
+    parsed = tool.fn_metadata.pre_parse_json(arguments)
+    for name, value in parsed.items():
+        if name in props:
+            bad = _boolean_where(value, props[name], defs, name)
+            if bad is not None:
+                raise ToolError(f"{tool.name}: {bad}")
+    try:
+        tool.fn_metadata.arg_model.model_validate(parsed)
+    except ValidationError as exc:
+        raise ToolError(f"{tool.name}: {validation_text(exc)}") from None
+
+
+def validation_text(exc: ValidationError) -> str:
+    """`argument: reason` for each error, without pydantic's input echo or URL."""
+    parts = []
+    for e in exc.errors()[:_SHOWN]:
+        where = _loc(e["loc"]) or "arguments"
+        if e["type"] == "missing":
+            reason = "is required"
+        else:
+            reason = str(e["msg"])
+            for prefix in _PREFIXES:
+                reason = reason.removeprefix(prefix)
+        parts.append(f"{where}: {reason}")
+    more = len(exc.errors()) - _SHOWN
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _types(schema: Any, defs: dict[str, Any]) -> set[str]:
+    """The JSON types a schema accepts (empty: any)."""
+    if not isinstance(schema, dict):
+        return set()
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _types(defs.get(ref.rsplit("/", 1)[-1]), defs)
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(options, list):
+        found: set[str] = set()
+        for option in options:
+            kinds = _types(option, defs)
+            if not kinds:
+                return set()
+            found |= kinds
+        return found
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    return set(kind) if isinstance(kind, list) else set()
+
+
+def _resolved(schema: Any, defs: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The part of `schema` (or of one of its options) for values of JSON type `kind`."""
+    if not isinstance(schema, dict):
+        return {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _resolved(defs.get(ref.rsplit("/", 1)[-1]), defs, kind)
+    for option in schema.get("anyOf") or schema.get("oneOf") or ():
+        found = _resolved(option, defs, kind)
+        if found:
+            return found
+    return schema if schema.get("type") == kind else {}
+
+
+def _boolean_where(value: Any, schema: Any, defs: dict[str, Any], where: str) -> str | None:
+    """`where: must be ..., not true` for the first boolean where no boolean is taken."""
+    if isinstance(value, bool):
+        kinds = _types(schema, defs)
+        if not kinds or "boolean" in kinds:
+            return None
+        wanted = " or ".join(_KIND.get(k, k) for k in sorted(kinds - {"null"}))
+        return f"{where}: must be {wanted or 'null'}, not {str(value).lower()}"
+    if isinstance(value, list):
+        items = _resolved(schema, defs, "array").get("items")
+        for i, item in enumerate(value):
+            bad = _boolean_where(item, items, defs, f"{where}[{i}]")
+            if bad is not None:
+                return bad
+    if isinstance(value, dict):
+        props = _resolved(schema, defs, "object").get("properties") or {}
+        for key, item in value.items():
+            if key in props:
+                bad = _boolean_where(item, props[key], defs, f"{where}.{key}")
+                if bad is not None:
+                    return bad
+    return None

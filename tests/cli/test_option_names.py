@@ -1,0 +1,57 @@
+"""A refusal names the command's own option (`--salience`, `--hours`, `--at`), not the
+API's field behind it (`salience_score`, `actual_hours`, `ended_at`); and `almanac log
+--at` places a record in time, refused where it overlaps another of the task's."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from typer.testing import CliRunner
+
+from almanac.cli.main import app
+from almanac.state import AppState
+from tests.cli.test_planner_cli import cli_env  # noqa: F401
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_remember_and_facts_name_salience_as_the_option(cli_env: AppState) -> None:  # noqa: F811
+    for args in (
+        ["remember", "Deep work before noon", "--salience", "2"],
+        ["facts", "add", "Deep work before noon", "--salience", "2"],
+    ):
+        code, out = invoke(*args)
+        assert code == 2, out
+        assert "--salience" in out and "salience_score" not in out, out
+
+
+def test_runs_and_log_name_their_options(cli_env: AppState) -> None:  # noqa: F811
+    code, out = invoke("plan", "Onboard Acme as a new client", "--json")
+    assert code == 0, out
+    code, out = invoke("approve", str(json.loads(out)["id"]), "--json")
+    assert code == 0, out
+    task_id = str(json.loads(out)["task_ids"][0])
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    code, out = invoke("runs", "start", task_id, "--at", base.isoformat(), "--json")
+    assert code == 0, out
+    run_id = str(json.loads(out)["id"])
+    # 5 h between a start and an end 1 h apart: refused naming --hours.
+    end = (base + timedelta(hours=1)).isoformat()
+    code, out = invoke("runs", "stop", run_id, "--at", end, "--hours", "5")
+    assert code == 2, out
+    assert "--hours" in out and "actual_hours" not in out, out
+    code, out = invoke("runs", "stop", run_id, "--at", end)
+    assert code == 0, out
+    # 1 h ending half an hour into that run overlaps it: refused naming --at.
+    inside = (base + timedelta(minutes=30)).isoformat()
+    code, out = invoke("log", task_id, "1", "--at", inside)
+    assert code == 2, out
+    assert "--at" in out and f"execution run {run_id}" in out and "ended_at" not in out, out
+    code, out = invoke("log", task_id, "1", "--at", base.isoformat())
+    assert code == 0, out

@@ -1,0 +1,78 @@
+"""The tools' own arguments: JSON `true` is no number, and a refusal names the argument in
+a short line (no pydantic wording or URL). Nothing reaches the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from mcp.server.fastmcp.exceptions import ToolError
+
+from almanac.mcp.api import Api
+from almanac.mcp.server import build_server
+
+
+def _server() -> Any:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"the API was called: {request.method} {request.url}")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(refuse), base_url="http://x")
+    return build_server(lambda ctx: Api(client))
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named"),
+    [
+        ("remember", {"content": "x", "salience": True}, "salience"),
+        (
+            "add_fact",
+            {
+                "subject_type": "user",
+                "subject_id": "me",
+                "fact_type": "preference",
+                "content": "x",
+                "salience": True,
+            },
+            "salience",
+        ),
+        ("recall", {"query": "x", "k": True}, "k"),
+        ("list_tasks", {"limit": True}, "limit"),
+        ("list_plans", {"limit": False}, "limit"),
+        ("log_time", {"task_id": 1, "hours": True}, "hours"),
+        ("log_time", {"task_id": True, "hours": 1}, "task_id"),
+        ("agenda", {"days": True}, "days"),
+        ("schedule", {"plan_id": 1, "horizon_days": True}, "horizon_days"),
+        (
+            "revise_plan",
+            {"plan_id": 1, "edit": [{"id": "a", "estimate_hours": True}]},
+            "edit[0].estimate_hours",
+        ),
+    ],
+)
+async def test_true_is_no_number(tool: str, args: dict[str, Any], named: str) -> None:
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert f"{named}: must be" in message, message
+    assert "pydantic" not in message
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named"),
+    [
+        ("remember", {"content": "x", "salience": 3}, "salience"),
+        ("recall", {"query": "x", "k": 0}, "k"),
+        ("remember", {"salience": 0.5}, "content"),
+        ("revise_plan", {"plan_id": 1, "remove": ["x" * 5000]}, "remove[0]"),
+    ],
+)
+async def test_refusals_name_the_argument_without_pydantic_wording(
+    tool: str, args: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert message.startswith(f"{tool}: {named}: "), message
+    assert "errors.pydantic.dev" not in message and "input_value" not in message
+    assert "validation error" not in message and "x" * 100 not in message

@@ -1,0 +1,129 @@
+"""Time on one task is one session at a time: a record placed in time (an end given) that
+shares time with another of the task's is a 409 naming it; a run keeps its hours inside
+its start and end, also when time is recorded on a done task."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import ExecutionRun, Task
+from tests.scheduler.conftest import make_plan
+
+URL = "/api/v1/planner/tasks"
+RUNS = "/api/v1/planner/execution-runs"
+
+
+async def _task(session: AsyncSession) -> int:
+    plan = await make_plan(session, [{"key": "work", "estimate_hours": 8.0}])
+    return int((await session.scalars(select(Task.id).where(Task.plan_id == plan.id))).one())
+
+
+# Two days back, on the hour: the same instant for every record of a test.
+_BASE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+
+def _ago(hours: float) -> str:
+    return (_BASE - timedelta(hours=hours)).isoformat()
+
+
+async def test_an_overlapping_time_record_is_a_409_naming_the_record(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    # 11:00-13:00 before; 1 h ending at 11:30 (10:30-11:30) shares half an hour.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(11.5)})
+    assert r.status_code == 409, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "ended_at" and "time record of 2 h" in error["message"], error
+    assert "overlaps" in r.json()["detail"]
+    # Nothing was written.
+    task = (await sched_client.get(f"{URL}/{tid}")).json()
+    assert task["logged_hours"] == 2
+    # Touching ends are no overlap, and hours given without an end say how much, not when.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(12)})
+    assert r.status_code == 200, r.text
+    for _ in range(2):
+        r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})
+        assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 5
+
+
+async def test_a_run_overlapping_a_time_record_or_run_of_the_task_is_a_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    # A run started inside the record.
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(11)})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+    # A run started before it and stopped inside it.
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(14)})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": _ago(11)})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "ended_at"
+    assert "time record of 2 h" in r.json()["detail"]
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": _ago(12)})
+    assert r.status_code == 200, r.text
+    # A record inside that run is refused in turn, naming the run.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(12.5)})
+    assert r.status_code == 409, r.text
+    assert f"execution run {run_id}" in r.json()["detail"]
+
+
+async def test_time_on_a_done_task_keeps_its_run_holding_its_hours(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The run ended when the task was done; hours recorded later neither moved its end
+    nor its start, and it held more hours than lay between them."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{tid}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    later = _ago(2)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1.5, "ended_at": later})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 3})  # ends now
+    assert r.status_code == 200, r.text
+    run = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == tid)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    assert run.started_at is not None and run.ended_at is not None
+    assert float(run.actual_hours or 0) == 5.5
+    assert run.ended_at >= datetime.now(UTC) - timedelta(minutes=5)  # the last work's end
+    span = (run.ended_at - run.started_at).total_seconds() / 3600
+    assert span >= 5.5, (run.started_at, run.ended_at)
+
+
+async def test_hours_recorded_without_an_end_fit_the_run_when_it_is_closed(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    tid = await _task(db_session)
+    for hours in (2, 3):
+        r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": hours})
+        assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{tid}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    run = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == tid)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    assert run.started_at is not None and run.ended_at is not None
+    assert (run.ended_at - run.started_at).total_seconds() / 3600 >= 5
