@@ -1113,3 +1113,54 @@ async def test_the_schema_the_llm_gets_says_what_day_hours_and_the_caps_are():
     assert "weekdays only (0 = Monday)" in fields["day_hours"]["description"]
     assert "billed" in fields["daily_max_hours"]["description"]
     assert "a week" in fields["weekly_max_hours"]["description"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The hours were moved onto the day the other clause names: "not on Fridays" made
+        # 08:00-18:00 Fridays' hours only (Mondays to Thursdays kept 09:00-17:00), "Fridays
+        # until noon" gave Fridays 07:00-15:00 and the other days 09:00.
+        "I work 8-6, not on Fridays",
+        "I work 7am-3pm, Fridays until noon",
+        "I work 9-5 and until 8 on Thursdays",
+        "I work 10-6, Mondays from 8",
+        "I work 8-6, no meetings on Fridays",
+    ],
+)
+def test_hours_are_not_moved_onto_a_day_whose_clause_the_rules_do_not_read(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.day_hours == [] and parsed.applied == []
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    [reason] = parsed.ignored
+    assert "said for some days only, the rules cannot tell which" in reason
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # "Thursday, Fridays" read as one list of days: the whole week got 09:00-17:00 and
+        # Fridays' 9 to 1 was dropped without a word.
+        (
+            "I work 9 to 5 Monday to Thursday, Fridays 9 to 1",
+            [_WEEK] * 4 + [(time(9), time(13))],
+        ),
+        (
+            "I work 8-4 Monday to Thursday, Friday 8-12",
+            [(time(8), time(16))] * 4 + [(time(8), time(12))],
+        ),
+        # A list is still one clause.
+        (
+            "I work 10-4 on Mondays, Wednesdays and Fridays",
+            [(time(10), time(16)), _WEEK] * 2 + [(time(10), time(16))],
+        ),
+    ],
+)
+def test_a_range_of_days_then_another_day_with_its_own_hours_is_two_clauses(
+    text: str, windows: list[tuple[time, time]]
+):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []

@@ -33,6 +33,8 @@ _BARE = re.compile(
     r"(?<![\d.:])" + ph.CLOCK + r"(?:\s*(?:-|–|to|until|till)\s*" + ph.CLOCK + ")?" + ph.NOT_HOURS,
     re.I,
 )
+# What a clause naming days only may also say: "Mondays only", "and on Fridays too".
+_DAYS_FILLER = frozenset("on only just every each all the and or also too please".split())
 _SUBJECT = re.compile(r"\b(?:I|I'?m|my|we|our)\b", re.I)
 _FILLER = frozenset(
     "on from at by to till until i i'm im my work working hours are is the and otherwise rest "
@@ -78,13 +80,28 @@ def clauses(head: str) -> list[tuple[int, int]]:
     for m in _BREAK.finditer(head):
         before = head[max(cuts[-1], m.start() - 40) : m.start()]
         joins = m.group(0).lower() in (",", "and", "or")
-        if joins and _DAY_BEFORE.search(before) and _DAY_AFTER.match(head, m.end()):
+        if (
+            joins
+            and _DAY_BEFORE.search(before)
+            and _DAY_AFTER.match(head, m.end())
+            and not _hours_each_side(head, cuts[-1], m)
+        ):
             continue  # "Mondays, Wednesdays and Fridays"
         if m.group(0).lower() == "and" and _BETWEEN_OPEN.search(before):
             continue
         cuts.append(m.end())
     cuts.append(len(head))
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b]
+
+
+def _hours_each_side(head: str, a: int, m: re.Match[str]) -> bool:
+    """Whether the days on each side of `m` have their own hours: "9 to 5 Monday to
+    Thursday, Fridays 9 to 1" is two clauses, "10-7 on Mondays, Wednesdays" one list."""
+    after = _BREAK.search(head, m.end())
+    return bool(
+        re.search(r"\d", head[a : m.start()])
+        and re.search(r"\d", head[m.end() : after.start() if after else len(head)])
+    )
 
 
 def read_hours(
@@ -102,6 +119,12 @@ def read_hours(
     split = not excepted and days is not None
     said = _said(out.prefs, head, scope, taken, hours, workdays, split)
     if split and not unclear and len(said) < 2:
+        if said and said[0].days is None and not _days_only(head, taken, workdays):
+            # The clause naming the day says what the rules do not read: "I work 7-3, Fridays
+            # until noon", "I work 8-6, not on Fridays". Its day is not the other clause's.
+            for s in said:
+                _refuse(out, s, text)
+            return
         # One day said, one clause of hours: "No meetings before 10, Mondays only" -- the
         # day is the text's, wherever it stands.
         said = _said(out.prefs, head, scope, taken, hours, workdays, split=False)
@@ -110,6 +133,24 @@ def read_hours(
             _refuse(out, s, text)
     else:
         _apply(out, said, text, hours, workdays)
+
+
+def _days_only(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[int]) -> bool:
+    """Whether every clause that names days says nothing else: "Mondays only", "on Fridays"."""
+    for a, b in clauses(head):
+        if _days(head, a, b, taken, workdays) is None:
+            continue
+        rest = ph.DAY_SCOPE.sub(" ", ph.DAY_RANGE.sub(" ", head[a:b]))
+        if any(w not in _DAYS_FILLER for w in re.findall(r"[\w']+", rest.lower())):
+            return False
+    return True
+
+
+def days_apart(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[int]) -> bool:
+    """Whether the clauses name different days: "9 to 5 Monday to Thursday, Fridays 9 to 1"
+    names every working day, but not for the same hours."""
+    named = {d for a, b in clauses(head) if (d := _days(head, a, b, taken, workdays)) is not None}
+    return len(named) > 1
 
 
 def _said(
