@@ -20,6 +20,7 @@ from almanac.llm.base import (
     Prompt,
     StructuredResult,
 )
+from almanac.scheduler.preference_hours import MAX_CLAUSES
 from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 from almanac.state import AppState
@@ -1164,3 +1165,15 @@ def test_a_range_of_days_then_another_day_with_its_own_hours_is_two_clauses(
     lo, hi = p.hours(*_WEEK)
     assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
     assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "clause",
+    ["On Fridays I stop at 3, ", "I leave at 5 on Fridays. ", "Fridays 8-2, 5 otherwise, "],
+)
+def test_a_text_of_many_clauses_lists_a_bounded_number_of_lines(clause: str):
+    # Each clause was read and listed, then listed again as replaced by the next: 83 lines
+    # for one text, each quoting the whole memory (up to 20,000 characters).
+    parsed = parse_preferences([clause * 100])
+    assert len(parsed.applied) + len(parsed.ignored) <= 2 * MAX_CLAUSES
+    assert parsed.prefs.day_hours  # still read

@@ -15,6 +15,10 @@ from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_parsed import ParsedPreferences, day_rule, plural_days
 from almanac.scheduler.schemas import SchedulingPreferences
 
+# A preference is a sentence or a few: past this many clauses the rest is read as one, so a
+# text of a hundred clauses ("On Fridays I stop at 3, " again and again) neither lists a line,
+# and a line replacing it, for each one nor multiplies the work of the rules.
+MAX_CLAUSES = 16
 # Where a clause ends: "," ";" a full stop (not "9.30" nor "p.m."), "and", "but"...
 _BREAK = re.compile(r"[,;!?]|(?<![ap]\.m)\.(?!\d)|\b(?:and|but|while|whereas)\b", re.I)
 # Not between two days of one list ("Mondays and Fridays"), nor in "between 9 and 5".
@@ -75,9 +79,11 @@ def earliest(p: SchedulingPreferences, start: time, days: frozenset[int] | None)
 
 
 def clauses(head: str) -> list[tuple[int, int]]:
-    """The spans of `head`'s clauses."""
+    """The spans of `head`'s clauses, the last `MAX_CLAUSES`-th holding the rest of the text."""
     cuts = [0]
     for m in _BREAK.finditer(head):
+        if len(cuts) >= MAX_CLAUSES:
+            break
         before = head[max(cuts[-1], m.start() - 40) : m.start()]
         joins = m.group(0).lower() in (",", "and", "or")
         if (
