@@ -1177,3 +1177,29 @@ def test_a_text_of_many_clauses_lists_a_bounded_number_of_lines(clause: str):
     parsed = parse_preferences([clause * 100])
     assert len(parsed.applied) + len(parsed.ignored) <= 2 * MAX_CLAUSES
     assert parsed.prefs.day_hours  # still read
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # The first dot of "a.m." and "p.m." ended a clause: "3 p." and "m. on Fridays" were
+        # two, and the Friday hours were refused ("cannot tell which") with the others.
+        (
+            "I work 9 a.m.-5 p.m. and stop at 3 p.m. on Fridays",
+            [_WEEK] * 4 + [(time(9), time(15))],
+        ),
+        (
+            "I work 8 a.m. to 4 p.m., Fridays 8 a.m. to 1 p.m.",
+            [(time(8), time(16))] * 4 + [(time(8), time(13))],
+        ),
+        # A sentence may start after "p.m.".
+        ("I stop at 5 p.m. On Fridays I stop at 3 p.m.", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("I stop at 3 p.m. on Fridays", [_WEEK] * 4 + [(time(9), time(15))]),
+    ],
+)
+def test_the_dots_of_am_and_pm_do_not_end_a_clause(text: str, windows: list[tuple[time, time]]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []

@@ -19,8 +19,13 @@ from almanac.scheduler.schemas import SchedulingPreferences
 # text of a hundred clauses ("On Fridays I stop at 3, " again and again) neither lists a line,
 # and a line replacing it, for each one nor multiplies the work of the rules.
 MAX_CLAUSES = 16
-# Where a clause ends: "," ";" a full stop (not "9.30" nor "p.m."), "and", "but"...
-_BREAK = re.compile(r"[,;!?]|(?<![ap]\.m)\.(?!\d)|\b(?:and|but|while|whereas)\b", re.I)
+# Where a clause ends: "," ";" a full stop (not "9.30" nor a dot of "p.m.", unless a
+# sentence starts after it), "and", "but"...
+_BREAK = re.compile(
+    r"[,;!?]|(?<![ap]\.m)(?<!\b[ap])(?<!\d[ap])\.(?!\d)|(?<=[ap]\.m)\.(?=\s+(?-i:[A-Z]))"
+    r"|\b(?:and|but|while|whereas)\b",
+    re.I,
+)
 # Not between two days of one list ("Mondays and Fridays"), nor in "between 9 and 5".
 _DAY_BEFORE = re.compile(ph.DAY_WORD + r"\s*$", re.I)
 _DAY_AFTER = re.compile(r"\s*(?:on\s+)?" + ph.DAY_WORD, re.I)
