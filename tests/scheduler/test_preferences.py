@@ -1124,8 +1124,6 @@ async def test_the_schema_the_llm_gets_says_what_day_hours_and_the_caps_are():
         # until noon" gave Fridays 07:00-15:00 and the other days 09:00.
         "I work 8-6, not on Fridays",
         "I work 7am-3pm, Fridays until noon",
-        "I work 9-5 and until 8 on Thursdays",
-        "I work 10-6, Mondays from 8",
         "I work 8-6, no meetings on Fridays",
     ],
 )
@@ -1198,6 +1196,29 @@ def test_a_text_of_many_clauses_lists_a_bounded_number_of_lines(clause: str):
     ],
 )
 def test_the_dots_of_am_and_pm_do_not_end_a_clause(text: str, windows: list[tuple[time, time]]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # A day's clause of one clock after "until", "past", "after" or "from" was not read:
+        # its days took the other clause's hours instead ("I work 9-5 and until 8 on
+        # Thursdays" was 09:00-17:00 on Thursdays only), or the text was refused.
+        ("I work 9-5 and until 8 on Thursdays", [_WEEK] * 3 + [(time(9), time(20)), _WEEK]),
+        ("I work 10-6, Mondays from 8", [(time(8), time(18))] + [(time(10), time(18))] * 4),
+        ("I work 7-3, Fridays until 12", [(time(7), time(15))] * 4 + [(time(7), time(12))]),
+        ("No work past 6pm, past 3pm on Fridays", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("No work after 6 but Fridays after 4", [_WEEK] * 4 + [(time(9), time(16))]),
+    ],
+)
+def test_a_days_clause_of_one_clock_after_until_or_from_holds_on_that_day(
+    text: str, windows: list[tuple[time, time]]
+):
     parsed = parse_preferences([text])
     p = parsed.prefs
     lo, hi = p.hours(*_WEEK)

@@ -44,9 +44,12 @@ _BARE = re.compile(
 )
 # What a clause naming days only may also say: "Mondays only", "and on Fridays too".
 _DAYS_FILLER = frozenset("on only just every each all the and or also too please".split())
+# The word before a clause's one clock that says which end of the day it is.
+_SIDE = re.compile(r"\b(before|from|after|past|until|till|by)\s*$", re.I)
 _SUBJECT = re.compile(r"\b(?:I|I'?m|my|we|our)\b", re.I)
 _FILLER = frozenset(
-    "on from at by to till until i i'm im my work working hours are is the and otherwise rest "
+    "on from at by to till until before after past i i'm im my work working hours are is the "
+    "and otherwise rest "
     "of week other days day else usually normally every all".split()
 )
 
@@ -235,6 +238,12 @@ def _clause(
         if bare and bare.group(4) and (days is not None or inherit == "span"):
             lo, hi = clock_range(bare)
             out.span = (lo, hi) if lo and hi and lo < hi else None
+        elif bare and not bare.group(4) and (side := _SIDE.search(head, a, bare.start())):
+            # "and until 8 on Thursdays", "past 3pm on Fridays", "Mondays from 8".
+            if side.group(1).lower() in ("before", "from"):
+                out.start = ph.start_of_day(bare, *p.hours(*hours))
+            else:
+                end = bare
         elif bare and not bare.group(4) and inherit == "start":
             out.start = ph.start_of_day(bare, *p.hours(*hours))
         elif bare and not bare.group(4) and inherit == "end":
