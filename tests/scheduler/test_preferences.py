@@ -1112,6 +1112,9 @@ async def test_the_schema_the_llm_gets_says_what_day_hours_and_the_caps_are():
     await llm_preferences(llm, "prompt", None, ["I work 9-5, on Fridays I finish at 1"])
     fields = seen[0].model_json_schema()["properties"]
     assert "weekdays only (0 = Monday)" in fields["day_hours"]["description"]
+    # A day's wider hours cannot be a day rule (they only narrow): the LLM was not told, so
+    # "Fridays 8-6" came back as a rule that changed nothing, where the rules widen the day.
+    assert "never widen" in fields["day_hours"]["description"]
     assert "billed" in fields["daily_max_hours"]["description"]
     assert "a week" in fields["weekly_max_hours"]["description"]
 
