@@ -1227,3 +1227,24 @@ def test_a_days_clause_of_one_clock_after_until_or_from_holds_on_that_day(
     lo, hi = p.hours(*_WEEK)
     assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
     assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "I leave at" newly ended the day: a lunch at 12 became "nothing after 12:00".
+        "I leave at 12 for lunch",
+        "I'm out at 1 for lunch on Fridays",
+        "I stop at 12 for lunch",
+        "I stop at 3 for an hour",
+        "I stop at 12 to have lunch",
+    ],
+)
+def test_a_pause_is_not_the_end_of_the_day(text: str):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.not_after, p.day_hours, parsed.applied) == (None, [], [])
+
+
+def test_leaving_for_the_day_still_ends_it():
+    assert parse_preferences(["I leave at 5 for the day"]).prefs.not_after == time(17)

@@ -230,7 +230,9 @@ def _clause(
     ends = (
         e
         for e in ph.NOT_AFTER.finditer(head, a, b)
-        if not ph.OTHERS_END.search(head, 0, e.start()) and ph.said_of_me(head, e)
+        if not ph.OTHERS_END.search(head, 0, e.start())
+        and ph.said_of_me(head, e)
+        and not ph.PAUSE.match(head, e.end())
     )
     end = (ph.DONE_BY.match(head) if a == 0 else None) or next(ends, None)
     if m is None and end is None and out.span is None:

@@ -148,6 +148,12 @@ DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
 OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
+# "I leave at 12 for lunch", "I stop at 3 for an hour": a pause, not the end of the day.
+PAUSE = re.compile(
+    r"\s*(?:for|to\s+(?:have|grab|get|take))\s+(?:an?\s+|my\s+|some\s+)?(?:lunch|coffee|tea"
+    r"|meal|dinner|breakfast|break|pause|nap|walk|hour\b|\d+\s*(?:min\w*|h|hrs?|hours?)\b)",
+    re.I,
+)
 # Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
 _BARE_PM_UP_TO = 8
 _LEAST_DAY_MINUTES = 180
