@@ -1248,3 +1248,29 @@ def test_a_pause_is_not_the_end_of_the_day(text: str):
 
 def test_leaving_for_the_day_still_ends_it():
     assert parse_preferences(["I leave at 5 for the day"]).prefs.not_after == time(17)
+
+
+@pytest.mark.parametrize(
+    ("text", "daily", "weekly"),
+    [
+        # The hours are read clause by clause, the caps were judged by every day the text
+        # names: a cap in a clause of its own was refused as "said for Fridays only".
+        ("max 6h/day, I stop at 3 on Fridays", 6.0, None),
+        ("I work 8-6 and max 6h a day, on Fridays I finish at 2", 6.0, None),
+        ("Max 40h/week, I stop at 3 on Fridays", None, 40.0),
+        ("I work 9-5 Monday to Thursday, max 32 hours a week", None, 32.0),
+    ],
+)
+def test_a_cap_in_a_clause_of_its_own_holds_on_every_day(
+    text: str, daily: float | None, weekly: float | None
+):
+    parsed = parse_preferences([text])
+    assert (parsed.prefs.daily_max_hours, parsed.prefs.weekly_max_hours) == (daily, weekly)
+    assert parsed.ignored == [] and parsed.prefs.day_hours
+
+
+@pytest.mark.parametrize("text", ["On Fridays, max 4h/day", "max 4 hours a day on Fridays"])
+def test_a_cap_said_for_some_days_is_still_refused(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert "said for Fridays only" in parsed.ignored[0]

@@ -167,6 +167,20 @@ def days_apart(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[i
     return len(named) > 1
 
 
+def days_elsewhere(
+    head: str, at: int, taken: Sequence[tuple[int, int]], workdays: Sequence[int]
+) -> bool:
+    """Whether the days `head` names are all in other clauses than the one at `at`, each
+    with hours of its own: "max 6h/day, I stop at 3 on Fridays" caps every day, "On
+    Fridays, max 4h/day" (a days-only clause) and "max 4h/day on Fridays" do not."""
+    for a, b in clauses(head):
+        if _days(head, a, b, taken, workdays) is None:
+            continue
+        if a <= at < b or not re.search(r"\d", head[a:b]):
+            return False
+    return True
+
+
 def _said(
     p: SchedulingPreferences,
     head: str,

@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from datetime import time
 
 from almanac.scheduler import preference_phrases as ph
-from almanac.scheduler.preference_hours import clock_range, days_apart, read_hours
+from almanac.scheduler.preference_hours import (
+    clock_range,
+    days_apart,
+    days_elsewhere,
+    read_hours,
+)
 from almanac.scheduler.preference_parsed import (
     ParsedPreferences,
     day_rule,
@@ -57,7 +62,7 @@ def _read(
                 f"{cap:g} h a day {kind} caps one kind of activity, not all work: "
                 f"no daily maximum applied ({text!r})"
             )
-        elif some_days:
+        elif some_days and not days_elsewhere(head, m.start(), taken, workdays):
             out.refuse(
                 f"a daily cap {some_days} is not read by the rules; not applied to "
                 f"every day ({text!r})"
@@ -71,7 +76,8 @@ def _read(
                 f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
             )
     if m := ph.WEEKLY_MAX.search(head):
-        _weekly(out, m, head, text, some_days)
+        mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
+        _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
         minutes = int(next(g for g in m.groups() if g))
         meal = ph.MEAL.search(head)
