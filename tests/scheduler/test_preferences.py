@@ -1274,3 +1274,20 @@ def test_a_cap_said_for_some_days_is_still_refused(text: str):
     parsed = parse_preferences([text])
     assert parsed.prefs.daily_max_hours is None and parsed.applied == []
     assert "said for Fridays only" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # A bracket was no clause's end: the 5 held on Fridays only and the 3 was dropped.
+        ("I stop at 5 (3 on Fridays)", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("I work 8-6 (Fridays 8-1)", [(time(8), time(18))] * 4 + [(time(8), time(13))]),
+        ("I work 8-6 (Mon-Thu)", [(time(8), time(18))] * 4 + [_WEEK]),
+    ],
+)
+def test_a_bracket_is_a_clause_of_its_own(text: str, windows: list[tuple[time, time]]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []

@@ -19,10 +19,10 @@ from almanac.scheduler.schemas import SchedulingPreferences
 # text of a hundred clauses ("On Fridays I stop at 3, " again and again) neither lists a line,
 # and a line replacing it, for each one nor multiplies the work of the rules.
 MAX_CLAUSES = 16
-# Where a clause ends: "," ";" a full stop (not "9.30" nor a dot of "p.m.", unless a
+# Where a clause ends: "," ";" a bracket, a full stop (not "9.30" nor a dot of "p.m.", unless a
 # sentence starts after it), "and", "but"...
 _BREAK = re.compile(
-    r"[,;!?]|(?<![ap]\.m)(?<!\b[ap])(?<!\d[ap])\.(?!\d)|(?<=[ap]\.m)\.(?=\s+(?-i:[A-Z]))"
+    r"[,;!?()]|(?<![ap]\.m)(?<!\b[ap])(?<!\d[ap])\.(?!\d)|(?<=[ap]\.m)\.(?=\s+(?-i:[A-Z]))"
     r"|\b(?:and|but|while|whereas)\b",
     re.I,
 )
