@@ -1291,3 +1291,16 @@ def test_a_bracket_is_a_clause_of_its_own(text: str, windows: list[tuple[time, t
     lo, hi = p.hours(*_WEEK)
     assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
     assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I stop at 5 from Monday to weekends", "weekends-Monday 9-5", "Away Friday to weekend"],
+)
+def test_a_range_of_days_ending_in_a_weekend_is_read_without_error(text: str):
+    # A range whose end is "weekend" (two days) raised ValueError: a 500 for the schedule
+    # reading that preference and for a plain memory's answer (`remember_hint`).
+    from almanac.scheduler.preferences import remember_hint
+
+    parse_preferences([text])
+    remember_hint(text)

@@ -365,8 +365,10 @@ def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] |
     spans = list(taken)
     said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
-        if not any(a <= m.start() < b for a, b in spans):
-            [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+        ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+        # "Monday to weekend" is no range of single days: its words count one by one.
+        if not any(a <= m.start() < b for a, b in spans) and all(len(e) == 1 for e in ends):
+            [lo], [hi] = ends
             said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
             spans.append(m.span())
     for m in DAY_SCOPE.finditer(head):
