@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .conftest import almanac_entries, at, make_plan, next_monday, parse
+from .conftest import Memories, almanac_entries, at, make_plan, next_monday, parse
 from .test_whole_calendar import URL, schedule
 
 
@@ -51,3 +51,57 @@ async def test_a_move_past_a_sprints_capacity_is_409_unless_forced(
     assert r.status_code == 200, r.text
     assert any("capacity of 3 h" in w for w in r.json()["warnings"])
     assert r.json()["block"]["fixed"] is True
+
+
+async def test_a_move_past_the_weekly_maximum_is_409_unless_forced(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    # "max 4h/week" capped the solve's weeks, but a hand move was checked only against a
+    # sprint's capacity: with no sprint, a 6 h week was a 200 with no warning.
+    await memory.add("preference", "Max 4h/week")
+    monday = next_monday()
+    plan = await make_plan(db_session, [{"key": f"t{i}", "estimate_hours": 2.0} for i in range(3)])
+    r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=12)
+    assert r.status_code == 200, r.text
+    blocks = r.json()["blocks"]
+    later = [b for b in blocks if parse(b["start"]) >= at(monday + timedelta(days=7), 0)]
+    assert len(blocks) == 3 and len(later) == 1, blocks  # 4 h this week, 2 h the next
+    friday = monday + timedelta(days=4)
+    onto = {"start": at(friday, 9).isoformat(), "end": at(friday, 11).isoformat()}
+    aid = later[0]["almanac_id"]
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json=onto)
+    assert r.status_code == 409, r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes the week of {monday:%a %d %b} 6 h of work, above the weekly maximum of 4 h"
+    ]
+    # Within its week a block may move (the week gets no longer).
+    first = next(b for b in blocks if b is not later[0])
+    r = await sched_client.put(f"{URL}/calendar/{first['almanac_id']}", json=onto)
+    assert r.status_code == 200, r.text
+    afternoon = {"start": at(friday, 13).isoformat(), "end": at(friday, 15).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json={**afternoon, "force": True})
+    assert r.status_code == 200, r.text
+    assert any("weekly maximum of 4 h" in w for w in r.json()["warnings"])
+
+
+async def test_a_sprint_smaller_than_the_weekly_maximum_is_the_one_a_move_breaks(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    await memory.add("preference", "max 40 hours a week")
+    later = next_monday(2)
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": later.isoformat(), "capacity_hrs": 3}
+    )
+    assert r.status_code == 201, r.text
+    plan = await make_plan(db_session, [{"key": f"t{i}", "estimate_hours": 2.0} for i in range(2)])
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    blocks = r.json()["blocks"]
+    for n, b in enumerate(blocks):
+        day = later + timedelta(days=n)
+        moved = {"start": at(day, 9).isoformat(), "end": at(day, 11).isoformat()}
+        r = await sched_client.put(f"{URL}/calendar/{b['almanac_id']}", json=moved)
+        assert r.status_code == (200 if n == 0 else 409), r.text
+    assert [e["message"] for e in r.json()["errors"]] == [
+        f"makes the sprint week of {later:%a %d %b} 4 h of work, above its capacity of 3 h"
+    ]

@@ -20,6 +20,7 @@ from almanac.llm.base import (
     Prompt,
     StructuredResult,
 )
+from almanac.scheduler.preference_hours import MAX_CLAUSES
 from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 from almanac.state import AppState
@@ -1111,5 +1112,195 @@ async def test_the_schema_the_llm_gets_says_what_day_hours_and_the_caps_are():
     await llm_preferences(llm, "prompt", None, ["I work 9-5, on Fridays I finish at 1"])
     fields = seen[0].model_json_schema()["properties"]
     assert "weekdays only (0 = Monday)" in fields["day_hours"]["description"]
+    # A day's wider hours cannot be a day rule (they only narrow): the LLM was not told, so
+    # "Fridays 8-6" came back as a rule that changed nothing, where the rules widen the day.
+    assert "never widen" in fields["day_hours"]["description"]
     assert "billed" in fields["daily_max_hours"]["description"]
     assert "a week" in fields["weekly_max_hours"]["description"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The hours were moved onto the day the other clause names: "not on Fridays" made
+        # 08:00-18:00 Fridays' hours only (Mondays to Thursdays kept 09:00-17:00), "Fridays
+        # until noon" gave Fridays 07:00-15:00 and the other days 09:00.
+        "I work 8-6, not on Fridays",
+        "I work 7am-3pm, Fridays until noon",
+        "I work 8-6, no meetings on Fridays",
+    ],
+)
+def test_hours_are_not_moved_onto_a_day_whose_clause_the_rules_do_not_read(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.day_hours == [] and parsed.applied == []
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    [reason] = parsed.ignored
+    assert "said for some days only, the rules cannot tell which" in reason
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # "Thursday, Fridays" read as one list of days: the whole week got 09:00-17:00 and
+        # Fridays' 9 to 1 was dropped without a word.
+        (
+            "I work 9 to 5 Monday to Thursday, Fridays 9 to 1",
+            [_WEEK] * 4 + [(time(9), time(13))],
+        ),
+        (
+            "I work 8-4 Monday to Thursday, Friday 8-12",
+            [(time(8), time(16))] * 4 + [(time(8), time(12))],
+        ),
+        # A list is still one clause.
+        (
+            "I work 10-4 on Mondays, Wednesdays and Fridays",
+            [(time(10), time(16)), _WEEK] * 2 + [(time(10), time(16))],
+        ),
+    ],
+)
+def test_a_range_of_days_then_another_day_with_its_own_hours_is_two_clauses(
+    text: str, windows: list[tuple[time, time]]
+):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "clause",
+    ["On Fridays I stop at 3, ", "I leave at 5 on Fridays. ", "Fridays 8-2, 5 otherwise, "],
+)
+def test_a_text_of_many_clauses_lists_a_bounded_number_of_lines(clause: str):
+    # Each clause was read and listed, then listed again as replaced by the next: 83 lines
+    # for one text, each quoting the whole memory (up to 20,000 characters).
+    parsed = parse_preferences([clause * 100])
+    assert len(parsed.applied) + len(parsed.ignored) <= 2 * MAX_CLAUSES
+    assert parsed.prefs.day_hours  # still read
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # The first dot of "a.m." and "p.m." ended a clause: "3 p." and "m. on Fridays" were
+        # two, and the Friday hours were refused ("cannot tell which") with the others.
+        (
+            "I work 9 a.m.-5 p.m. and stop at 3 p.m. on Fridays",
+            [_WEEK] * 4 + [(time(9), time(15))],
+        ),
+        (
+            "I work 8 a.m. to 4 p.m., Fridays 8 a.m. to 1 p.m.",
+            [(time(8), time(16))] * 4 + [(time(8), time(13))],
+        ),
+        # A sentence may start after "p.m.".
+        ("I stop at 5 p.m. On Fridays I stop at 3 p.m.", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("I stop at 3 p.m. on Fridays", [_WEEK] * 4 + [(time(9), time(15))]),
+    ],
+)
+def test_the_dots_of_am_and_pm_do_not_end_a_clause(text: str, windows: list[tuple[time, time]]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # A day's clause of one clock after "until", "past", "after" or "from" was not read:
+        # its days took the other clause's hours instead ("I work 9-5 and until 8 on
+        # Thursdays" was 09:00-17:00 on Thursdays only), or the text was refused.
+        ("I work 9-5 and until 8 on Thursdays", [_WEEK] * 3 + [(time(9), time(20)), _WEEK]),
+        ("I work 10-6, Mondays from 8", [(time(8), time(18))] + [(time(10), time(18))] * 4),
+        ("I work 7-3, Fridays until 12", [(time(7), time(15))] * 4 + [(time(7), time(12))]),
+        ("No work past 6pm, past 3pm on Fridays", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("No work after 6 but Fridays after 4", [_WEEK] * 4 + [(time(9), time(16))]),
+    ],
+)
+def test_a_days_clause_of_one_clock_after_until_or_from_holds_on_that_day(
+    text: str, windows: list[tuple[time, time]]
+):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "I leave at" newly ended the day: a lunch at 12 became "nothing after 12:00".
+        "I leave at 12 for lunch",
+        "I'm out at 1 for lunch on Fridays",
+        "I stop at 12 for lunch",
+        "I stop at 3 for an hour",
+        "I stop at 12 to have lunch",
+    ],
+)
+def test_a_pause_is_not_the_end_of_the_day(text: str):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert (p.not_after, p.day_hours, parsed.applied) == (None, [], [])
+
+
+def test_leaving_for_the_day_still_ends_it():
+    assert parse_preferences(["I leave at 5 for the day"]).prefs.not_after == time(17)
+
+
+@pytest.mark.parametrize(
+    ("text", "daily", "weekly"),
+    [
+        # The hours are read clause by clause, the caps were judged by every day the text
+        # names: a cap in a clause of its own was refused as "said for Fridays only".
+        ("max 6h/day, I stop at 3 on Fridays", 6.0, None),
+        ("I work 8-6 and max 6h a day, on Fridays I finish at 2", 6.0, None),
+        ("Max 40h/week, I stop at 3 on Fridays", None, 40.0),
+        ("I work 9-5 Monday to Thursday, max 32 hours a week", None, 32.0),
+    ],
+)
+def test_a_cap_in_a_clause_of_its_own_holds_on_every_day(
+    text: str, daily: float | None, weekly: float | None
+):
+    parsed = parse_preferences([text])
+    assert (parsed.prefs.daily_max_hours, parsed.prefs.weekly_max_hours) == (daily, weekly)
+    assert parsed.ignored == [] and parsed.prefs.day_hours
+
+
+@pytest.mark.parametrize("text", ["On Fridays, max 4h/day", "max 4 hours a day on Fridays"])
+def test_a_cap_said_for_some_days_is_still_refused(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.daily_max_hours is None and parsed.applied == []
+    assert "said for Fridays only" in parsed.ignored[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [
+        # A bracket was no clause's end: the 5 held on Fridays only and the 3 was dropped.
+        ("I stop at 5 (3 on Fridays)", [_WEEK] * 4 + [(time(9), time(15))]),
+        ("I work 8-6 (Fridays 8-1)", [(time(8), time(18))] * 4 + [(time(8), time(13))]),
+        ("I work 8-6 (Mon-Thu)", [(time(8), time(18))] * 4 + [_WEEK]),
+    ],
+)
+def test_a_bracket_is_a_clause_of_its_own(text: str, windows: list[tuple[time, time]]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == windows
+    assert parsed.ignored == [] and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I stop at 5 from Monday to weekends", "weekends-Monday 9-5", "Away Friday to weekend"],
+)
+def test_a_range_of_days_ending_in_a_weekend_is_read_without_error(text: str):
+    # A range whose end is "weekend" (two days) raised ValueError: a 500 for the schedule
+    # reading that preference and for a plain memory's answer (`remember_hint`).
+    from almanac.scheduler.preferences import remember_hint
+
+    parse_preferences([text])
+    remember_hint(text)

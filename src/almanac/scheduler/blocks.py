@@ -90,7 +90,8 @@ class BlockService:
         """Move an Almanac block by hand: it becomes pinned and the calendar is updated.
 
         A move onto a meeting or another block, outside working hours (as preferences
-        refine them), over the daily maximum or its week's sprint capacity, before a
+        refine them), over the daily maximum or its week's limit (the sprint's capacity or
+        the preferences' weekly maximum, the smaller), before a
         dependency ends (or after a dependent starts) or past the deadline is a 409 listing
         every conflict, unless `force`: then it is pinned anyway and the list comes back as
         warnings.
@@ -132,19 +133,21 @@ class BlockService:
             datetime.combine(start.date(), time(0), tzinfo=tz),
             datetime.combine(end.date() + timedelta(days=1), time(0), tzinfo=tz),
         )
-        # So does a sprint's capacity its whole week (the week of the move's start).
+        # So do a sprint's capacity and the weekly maximum ("max 40h/week") its whole week
+        # (the week of the move's start).
+        prefs = await self.s.rule_preferences(plan.client_id)
         monday = start.date() - timedelta(days=start.weekday())
+        row = await self.repo.sprint_for_week(monday)
         sprint = None
-        if row := await self.repo.sprint_for_week(monday):
+        if row is not None or prefs.weekly_max_hours is not None:
             week = (
                 datetime.combine(monday, time(0), tzinfo=tz),
                 datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz),
             )
-            sprint = (week, row.capacity_hrs)
+            sprint = (week, row.capacity_hrs if row is not None else None)
             days = (min(days[0], week[0]), max(days[1], week[1]))
         read = await self.calendar.events(min(w0, days[0]), max(w1, days[1]))
         events = [e for e in read if overlaps(e.start, e.end, window)]
-        prefs = await self.s.rule_preferences(plan.client_id)
         found = await move_conflicts(
             self.tasks,
             self.s.settings,

@@ -91,8 +91,10 @@ def over_capacity(
     events: Sequence[CalendarEvent],
     week: tuple[datetime, datetime],
     capacity_hours: float,
+    weekly_max: bool = False,
 ) -> str | None:
-    """Why moving block `aid` to [start, end) puts the sprint week `week` over its capacity.
+    """Why moving block `aid` to [start, end) puts the week `week` over its capacity: the
+    sprint's, or the preferences' weekly maximum (`weekly_max`, "max 40h/week").
 
     Counted as the sprint report counts it (every plan's blocks, clipped to the week); as
     for the daily maximum, a week already over it is no reason to refuse a move that leaves
@@ -109,10 +111,34 @@ def over_capacity(
                 minutes += length
     if minutes <= capacity_hours * 60 + 1e-6 or minutes <= before:
         return None
+    if weekly_max:
+        return (
+            f"makes the week of {week[0]:%a %d %b} {minutes / 60:g} h of work, above the "
+            f"weekly maximum of {capacity_hours:g} h"
+        )
     return (
         f"makes the sprint week of {week[0]:%a %d %b} {minutes / 60:g} h of work, above its "
         f"capacity of {capacity_hours:g} h"
     )
+
+
+def _over_week(
+    aid: str,
+    start: datetime,
+    end: datetime,
+    events: Sequence[CalendarEvent],
+    week: tuple[datetime, datetime],
+    capacity: float | None,
+    prefs: SchedulingPreferences | None,
+) -> str | None:
+    """The week's limit a move breaks: the sprint's capacity or the weekly maximum, the
+    smaller (the solve's weekly capacity is the smaller of the two)."""
+    weekly = prefs.weekly_max_hours if prefs is not None else None
+    if weekly is not None and (capacity is None or weekly < capacity):
+        return over_capacity(aid, start, end, events, week, weekly, weekly_max=True)
+    if capacity is None:
+        return None
+    return over_capacity(aid, start, end, events, week, capacity)
 
 
 def _name(event: CalendarEvent, plan_id: int) -> str:
@@ -136,10 +162,12 @@ async def move_conflicts(
     events: Sequence[CalendarEvent],
     blocks: Sequence[Block],
     prefs: SchedulingPreferences | None = None,
-    sprint: tuple[tuple[datetime, datetime], float] | None = None,
+    sprint: tuple[tuple[datetime, datetime], float | None] | None = None,
 ) -> list[str]:
     """Every rule a move of block `aid` to [start, end) would break, as human lines;
-    `sprint`: the target week's span and capacity in hours, when a sprint sets one."""
+    `sprint`: the target week's span and its sprint's capacity in hours (None: no sprint),
+    when a sprint or the preferences' weekly maximum limits that week (the smaller holds,
+    as in the solve)."""
     out: list[str] = []
     for e in events:
         if not e.busy or e.almanac_id == aid or not _overlap(start, end, e.start, e.end):
@@ -150,7 +178,7 @@ async def move_conflicts(
         out.append(why)
     if why := over_daily_max(settings, tz, aid, start, end, events, prefs):
         out.append(why)
-    if sprint is not None and (why := over_capacity(aid, start, end, events, *sprint)):
+    if sprint is not None and (why := _over_week(aid, start, end, events, *sprint, prefs)):
         out.append(why)
     key = task.plan_task_key or ""
     deps = {str(d) for d in task.depends_on or ()}

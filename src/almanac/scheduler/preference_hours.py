@@ -15,8 +15,17 @@ from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_parsed import ParsedPreferences, day_rule, plural_days
 from almanac.scheduler.schemas import SchedulingPreferences
 
-# Where a clause ends: "," ";" a full stop (not "9.30" nor "p.m."), "and", "but"...
-_BREAK = re.compile(r"[,;!?]|(?<![ap]\.m)\.(?!\d)|\b(?:and|but|while|whereas)\b", re.I)
+# A preference is a sentence or a few: past this many clauses the rest is read as one, so a
+# text of a hundred clauses ("On Fridays I stop at 3, " again and again) neither lists a line,
+# and a line replacing it, for each one nor multiplies the work of the rules.
+MAX_CLAUSES = 16
+# Where a clause ends: "," ";" a bracket, a full stop (not "9.30" nor a dot of "p.m.", unless a
+# sentence starts after it), "and", "but"...
+_BREAK = re.compile(
+    r"[,;!?()]|(?<![ap]\.m)(?<!\b[ap])(?<!\d[ap])\.(?!\d)|(?<=[ap]\.m)\.(?=\s+(?-i:[A-Z]))"
+    r"|\b(?:and|but|while|whereas)\b",
+    re.I,
+)
 # Not between two days of one list ("Mondays and Fridays"), nor in "between 9 and 5".
 _DAY_BEFORE = re.compile(ph.DAY_WORD + r"\s*$", re.I)
 _DAY_AFTER = re.compile(r"\s*(?:on\s+)?" + ph.DAY_WORD, re.I)
@@ -33,9 +42,14 @@ _BARE = re.compile(
     r"(?<![\d.:])" + ph.CLOCK + r"(?:\s*(?:-|–|to|until|till)\s*" + ph.CLOCK + ")?" + ph.NOT_HOURS,
     re.I,
 )
+# What a clause naming days only may also say: "Mondays only", "and on Fridays too".
+_DAYS_FILLER = frozenset("on only just every each all the and or also too please".split())
+# The word before a clause's one clock that says which end of the day it is.
+_SIDE = re.compile(r"\b(before|from|after|past|until|till|by)\s*$", re.I)
 _SUBJECT = re.compile(r"\b(?:I|I'?m|my|we|our)\b", re.I)
 _FILLER = frozenset(
-    "on from at by to till until i i'm im my work working hours are is the and otherwise rest "
+    "on from at by to till until before after past i i'm im my work working hours are is the "
+    "and otherwise rest "
     "of week other days day else usually normally every all".split()
 )
 
@@ -73,18 +87,35 @@ def earliest(p: SchedulingPreferences, start: time, days: frozenset[int] | None)
 
 
 def clauses(head: str) -> list[tuple[int, int]]:
-    """The spans of `head`'s clauses."""
+    """The spans of `head`'s clauses, the last `MAX_CLAUSES`-th holding the rest of the text."""
     cuts = [0]
     for m in _BREAK.finditer(head):
+        if len(cuts) >= MAX_CLAUSES:
+            break
         before = head[max(cuts[-1], m.start() - 40) : m.start()]
         joins = m.group(0).lower() in (",", "and", "or")
-        if joins and _DAY_BEFORE.search(before) and _DAY_AFTER.match(head, m.end()):
+        if (
+            joins
+            and _DAY_BEFORE.search(before)
+            and _DAY_AFTER.match(head, m.end())
+            and not _hours_each_side(head, cuts[-1], m)
+        ):
             continue  # "Mondays, Wednesdays and Fridays"
         if m.group(0).lower() == "and" and _BETWEEN_OPEN.search(before):
             continue
         cuts.append(m.end())
     cuts.append(len(head))
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b]
+
+
+def _hours_each_side(head: str, a: int, m: re.Match[str]) -> bool:
+    """Whether the days on each side of `m` have their own hours: "9 to 5 Monday to
+    Thursday, Fridays 9 to 1" is two clauses, "10-7 on Mondays, Wednesdays" one list."""
+    after = _BREAK.search(head, m.end())
+    return bool(
+        re.search(r"\d", head[a : m.start()])
+        and re.search(r"\d", head[m.end() : after.start() if after else len(head)])
+    )
 
 
 def read_hours(
@@ -102,6 +133,12 @@ def read_hours(
     split = not excepted and days is not None
     said = _said(out.prefs, head, scope, taken, hours, workdays, split)
     if split and not unclear and len(said) < 2:
+        if said and said[0].days is None and not _days_only(head, taken, workdays):
+            # The clause naming the day says what the rules do not read: "I work 7-3, Fridays
+            # until noon", "I work 8-6, not on Fridays". Its day is not the other clause's.
+            for s in said:
+                _refuse(out, s, text)
+            return
         # One day said, one clause of hours: "No meetings before 10, Mondays only" -- the
         # day is the text's, wherever it stands.
         said = _said(out.prefs, head, scope, taken, hours, workdays, split=False)
@@ -110,6 +147,38 @@ def read_hours(
             _refuse(out, s, text)
     else:
         _apply(out, said, text, hours, workdays)
+
+
+def _days_only(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[int]) -> bool:
+    """Whether every clause that names days says nothing else: "Mondays only", "on Fridays"."""
+    for a, b in clauses(head):
+        if _days(head, a, b, taken, workdays) is None:
+            continue
+        rest = ph.DAY_SCOPE.sub(" ", ph.DAY_RANGE.sub(" ", head[a:b]))
+        if any(w not in _DAYS_FILLER for w in re.findall(r"[\w']+", rest.lower())):
+            return False
+    return True
+
+
+def days_apart(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[int]) -> bool:
+    """Whether the clauses name different days: "9 to 5 Monday to Thursday, Fridays 9 to 1"
+    names every working day, but not for the same hours."""
+    named = {d for a, b in clauses(head) if (d := _days(head, a, b, taken, workdays)) is not None}
+    return len(named) > 1
+
+
+def days_elsewhere(
+    head: str, at: int, taken: Sequence[tuple[int, int]], workdays: Sequence[int]
+) -> bool:
+    """Whether the days `head` names are all in other clauses than the one at `at`, each
+    with hours of its own: "max 6h/day, I stop at 3 on Fridays" caps every day, "On
+    Fridays, max 4h/day" (a days-only clause) and "max 4h/day on Fridays" do not."""
+    for a, b in clauses(head):
+        if _days(head, a, b, taken, workdays) is None:
+            continue
+        if a <= at < b or not re.search(r"\d", head[a:b]):
+            return False
+    return True
 
 
 def _said(
@@ -175,7 +244,9 @@ def _clause(
     ends = (
         e
         for e in ph.NOT_AFTER.finditer(head, a, b)
-        if not ph.OTHERS_END.search(head, 0, e.start()) and ph.said_of_me(head, e)
+        if not ph.OTHERS_END.search(head, 0, e.start())
+        and ph.said_of_me(head, e)
+        and not ph.PAUSE.match(head, e.end())
     )
     end = (ph.DONE_BY.match(head) if a == 0 else None) or next(ends, None)
     if m is None and end is None and out.span is None:
@@ -183,6 +254,12 @@ def _clause(
         if bare and bare.group(4) and (days is not None or inherit == "span"):
             lo, hi = clock_range(bare)
             out.span = (lo, hi) if lo and hi and lo < hi else None
+        elif bare and not bare.group(4) and (side := _SIDE.search(head, a, bare.start())):
+            # "and until 8 on Thursdays", "past 3pm on Fridays", "Mondays from 8".
+            if side.group(1).lower() in ("before", "from"):
+                out.start = ph.start_of_day(bare, *p.hours(*hours))
+            else:
+                end = bare
         elif bare and not bare.group(4) and inherit == "start":
             out.start = ph.start_of_day(bare, *p.hours(*hours))
         elif bare and not bare.group(4) and inherit == "end":

@@ -148,6 +148,12 @@ DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
 OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
+# "I leave at 12 for lunch", "I stop at 3 for an hour": a pause, not the end of the day.
+PAUSE = re.compile(
+    r"\s*(?:for|to\s+(?:have|grab|get|take))\s+(?:an?\s+|my\s+|some\s+)?(?:lunch|coffee|tea"
+    r"|meal|dinner|breakfast|break|pause|nap|walk|hour\b|\d+\s*(?:min\w*|h|hrs?|hours?)\b)",
+    re.I,
+)
 # Nobody stops work at 5 in the morning: a bare hour up to 8 as the end of the day is pm.
 _BARE_PM_UP_TO = 8
 _LEAST_DAY_MINUTES = 180
@@ -359,8 +365,10 @@ def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] |
     spans = list(taken)
     said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
-        if not any(a <= m.start() < b for a, b in spans):
-            [lo], [hi] = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+        ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+        # "Monday to weekend" is no range of single days: its words count one by one.
+        if not any(a <= m.start() < b for a, b in spans) and all(len(e) == 1 for e in ends):
+            [lo], [hi] = ends
             said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
             spans.append(m.span())
     for m in DAY_SCOPE.finditer(head):

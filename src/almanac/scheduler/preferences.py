@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from datetime import time
 
 from almanac.scheduler import preference_phrases as ph
-from almanac.scheduler.preference_hours import clock_range, read_hours
+from almanac.scheduler.preference_hours import (
+    clock_range,
+    days_apart,
+    days_elsewhere,
+    read_hours,
+)
 from almanac.scheduler.preference_parsed import (
     ParsedPreferences,
     day_rule,
@@ -38,13 +43,16 @@ def _read(
     p = out.prefs
     head = text[:PREFERENCE_MAX_CHARS]
     off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
-    scope = ph.scope(head, [m.span() for m in (off, half) if m])
+    taken = [m.span() for m in (off, half) if m]
+    scope = hours_scope = ph.scope(head, taken)
     if scope[0] and not scope[1] and workdays and set(workdays) <= scope[0]:
         scope = (None, False)  # "9-5 Monday to Friday": every working day
+        if not days_apart(head, taken, workdays):
+            hours_scope = scope
     some_days = f"said for {plural_days(scope[0])} only" if scope[0] else ""
     if scope[1]:
         some_days = "said for some days only, the rules cannot tell which"
-    read_hours(out, text, head, scope, [m.span() for m in (off, half) if m], hours, workdays)
+    read_hours(out, text, head, hours_scope, taken, hours, workdays)
     if m := ph.DAILY_MAX.search(head):
         cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
         if ph.billed(m, head):
@@ -54,7 +62,7 @@ def _read(
                 f"{cap:g} h a day {kind} caps one kind of activity, not all work: "
                 f"no daily maximum applied ({text!r})"
             )
-        elif some_days:
+        elif some_days and not days_elsewhere(head, m.start(), taken, workdays):
             out.refuse(
                 f"a daily cap {some_days} is not read by the rules; not applied to "
                 f"every day ({text!r})"
@@ -68,7 +76,8 @@ def _read(
                 f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
             )
     if m := ph.WEEKLY_MAX.search(head):
-        _weekly(out, m, head, text, some_days)
+        mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
+        _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
         minutes = int(next(g for g in m.groups() if g))
         meal = ph.MEAL.search(head)

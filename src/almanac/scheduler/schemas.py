@@ -376,7 +376,10 @@ class SchedulingPreferences(BaseModel):
         default_factory=list,
         description="Earliest or latest hours said for some weekdays only (0 = Monday); they "
         "narrow that day's hours: 'I work 9-5, on Fridays I finish at 1' is workday_start "
-        "09:00, workday_end 17:00 and day_hours [{weekdays: [4], not_after: 13:00}]",
+        "09:00, workday_end 17:00 and day_hours [{weekdays: [4], not_after: 13:00}]. They never "
+        "widen them: a day with wider hours, 'I work 9-5, Fridays 8-6', is workday_start 08:00, "
+        "workday_end 18:00 and the other days' own hours in day_hours "
+        "[{weekdays: [0, 1, 2, 3], not_before: 09:00}, {weekdays: [0, 1, 2, 3], not_after: 17:00}]",
     )
 
     def hours(self, start: time, end: time) -> tuple[time, time]:
