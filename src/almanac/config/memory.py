@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from .checks import Section
 
 
-class SearchSettings(BaseModel):
+class SearchSettings(Section):
     """Weights of the hybrid recall (reciprocal rank fusion plus signals)."""
 
     rrf_k: int = Field(default=60, ge=1)
@@ -65,7 +67,7 @@ class SearchSettings(BaseModel):
     episode_weight: float = Field(default=1.0, ge=0)
 
 
-class MemorySettings(BaseModel):
+class MemorySettings(Section):
     """Memory Gateway behaviour."""
 
     promotion_threshold: float = Field(default=0.7, ge=0, le=1)
