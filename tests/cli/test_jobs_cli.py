@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -88,3 +89,15 @@ def test_retention_and_jobs_as_json(cli_env: AppState) -> None:
     result = runner.invoke(app, ["jobs", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.output), list)
+
+
+@pytest.mark.parametrize("concurrency", ["0", "-3", "65"])
+def test_worker_refuses_a_concurrency_out_of_range_before_starting(
+    concurrency: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: 0 started a worker that never ran a job, -3 a traceback once Postgres was up.
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path))
+    result = runner.invoke(app, ["worker", "--concurrency", concurrency])
+    assert result.exit_code == 2
+    assert "--concurrency" in result.output
+    assert not (tmp_path / "postgres").exists()  # refused before anything started
