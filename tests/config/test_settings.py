@@ -95,6 +95,10 @@ def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         ({"ALMANAC_SCHEDULER__FROZEN_HOURS": "1e12"}, "ALMANAC_SCHEDULER__FROZEN_HOURS"),
         ({"ALMANAC_JOBS__RETENTION_DAYS": "1000000"}, "ALMANAC_JOBS__RETENTION_DAYS"),
         ({"ALMANAC_CACHE__SOCKET_TIMEOUT_SECONDS": "inf"}, "SOCKET_TIMEOUT_SECONDS"),
+        # A socket timeout past time_t, a timedelta past its range: both overflow when used.
+        ({"ALMANAC_CACHE__SOCKET_TIMEOUT_SECONDS": "1e300"}, "SOCKET_TIMEOUT_SECONDS"),
+        ({"ALMANAC_JOBS__STALLED_AFTER_SECONDS": "1e300"}, "STALLED_AFTER_SECONDS"),
+        ({"ALMANAC_LLM__TIMEOUT_SECONDS": "1e300"}, "ALMANAC_LLM__TIMEOUT_SECONDS"),
         # A misspelt operation would keep its default without a word.
         ({"ALMANAC_LLM__BUDGET_SECONDS": '{"planing": 5}'}, "'planing' is no operation"),
         # A list setting that is not JSON fails before validation.

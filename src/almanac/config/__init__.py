@@ -131,10 +131,10 @@ class CacheSettings(Section):
     """Recall cache: Valkey when a URL is set, in-process otherwise."""
 
     valkey_url: ValkeyUrl | None = None
-    recall_ttl_seconds: int = Field(default=3600, ge=1)
-    socket_timeout_seconds: float = Field(default=0.25, gt=0)
+    recall_ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86_400)
+    socket_timeout_seconds: float = Field(default=0.25, gt=0, le=60)
     # After a failure, Valkey is left alone for this long before it is tried again.
-    retry_after_seconds: float = Field(default=5.0, ge=0)
+    retry_after_seconds: float = Field(default=5.0, ge=0, le=3600)
     local_max_entries: int = Field(default=10_000, ge=0)
     # Without Valkey: keep the in-process cache's generations in Postgres, so several
     # processes on one database never serve what another changed or forgot.
@@ -280,11 +280,11 @@ class JobsSettings(Section):
     retention_days: int = Field(default=90, ge=1, le=36_500)
     retention_batch: int = Field(default=500, ge=1, le=10_000)
     # How often the clock checks for due periodic jobs and stalled jobs.
-    clock_interval_seconds: float = Field(default=30.0, gt=0)
+    clock_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Fallback polling; new jobs normally arrive through LISTEN/NOTIFY.
-    poll_interval_seconds: float = Field(default=5.0, gt=0)
+    poll_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # A worker silent for this long is dead and its running jobs are retried.
-    stalled_after_seconds: float = Field(default=60.0, gt=0)
+    stalled_after_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator(
         "daily_reflection_cron", "weekly_review_cron", "retention_cron", "calendar_sync_cron"

@@ -51,7 +51,7 @@ class EmbedderBase(Section):
 
     batch_size: int = Field(default=64, ge=1, le=2048)
     threads: int = Field(default=0, ge=0, le=64)  # 0 = let the runtime decide
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
 class LocalEmbedderSettings(EmbedderBase):
@@ -100,11 +100,11 @@ class LLMBase(Section):
 
     # Per-operation overrides: planning, scheduling, reflection, extraction.
     models: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_retries: int = Field(default=3, ge=0, le=10)
-    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    backoff_base_seconds: float = Field(default=0.5, ge=0, le=60)
     breaker_failures: int = Field(default=3, ge=1)
-    breaker_reset_seconds: float = Field(default=30.0, ge=0)
+    breaker_reset_seconds: float = Field(default=30.0, ge=0, le=3600)
     daily_planning_cap: int = Field(default=50, ge=0)
     # Seconds one operation may take in all (retries and repair included); past it the call
     # is cancelled and the deterministic answer is used. Planning stays well under a minute.
@@ -175,7 +175,7 @@ class CalendarBase(Section):
     # A Fernet key (urlsafe base64, 32 bytes) encrypting OAuth tokens at rest.
     token_key: SecretStr | None = None
     # How long busy time read from a remote calendar is reused.
-    busy_cache_seconds: float = Field(default=300.0, ge=0)
+    busy_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     # The .ics feed's `?token=`; unset, one is generated into `<data_dir>/ics-feed-token`.
     ics_feed_token: SecretStr | None = None
     # Bounds on one .ics import: occurrences kept, recurrence steps one series walks from
