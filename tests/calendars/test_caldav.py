@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -257,3 +257,36 @@ def test_a_caldav_read_of_many_ordinary_long_series_is_not_refused() -> None:
         found += len(cal._occurrences(_series(f"bday{i}", "19600304", rule), start, end, budget))
     assert found == 25
     assert time.perf_counter() - started < 2
+
+
+async def test_recurring_duration_is_exact_in_hours_and_nominal_in_days(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """RFC 5545 3.3.6 for each expanded occurrence: PT1H30M is 90 real minutes also on the
+    night Berlin moves its clocks (2026-03-29, 02:00 -> 03:00), P1D is one calendar day."""
+
+    def series(uid: str, start: str, duration: str) -> None:
+        raw_calendar.add_event(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+            f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"DTSTART;TZID=Europe/Berlin:{start}\r\nDURATION:{duration}\r\n"
+            "RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Night shift\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+
+    series("night", "20260322T013000", "PT1H30M")
+    series("day", "20260321T120000", "P1D")
+    events = await provider.events(at(20, 0), datetime(2026, 4, 8, tzinfo=UTC))
+    night = [e for e in events if e.uid == "night"]
+    day = [e for e in events if e.uid == "day"]
+
+    def elapsed(e: Any) -> timedelta:  # aware arithmetic in one tzinfo is wall-clock: UTC
+        result: timedelta = e.end.astimezone(UTC) - e.start.astimezone(UTC)
+        return result
+
+    assert [e.start.astimezone(BERLIN).hour for e in night] == [1, 1, 1]
+    assert [elapsed(e) for e in night] == [timedelta(minutes=90)] * 3
+    # 01:30 CET + 90 minutes is 04:00 CEST, not the wall-clock 03:00 CEST.
+    assert night[1].end.astimezone(BERLIN).hour == 4
+    assert [e.end.astimezone(BERLIN).hour for e in day] == [12, 12, 12]
+    assert [elapsed(e) for e in day] == [timedelta(hours=h) for h in (24, 23, 24)]

@@ -80,6 +80,7 @@ async def test_a_failed_request_to_a_real_caldav_server_is_degraded_at_once(
         stop_server(proc)  # ...but Xandikos goes away
         r = await client.get("/api/v1/scheduler/calendar", params={"start_date": "2026-03-02"})
         assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+        assert r.headers["Retry-After"] == "30"  # when to ask again, as for the database
         failed = (await client.get("/health")).json()["dependencies"]["calendar"]
         assert failed["status"] == "degraded"  # at once, not after the probe's reuse window
         assert failed["detail"].startswith("caldav: a request failed")

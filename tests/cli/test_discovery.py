@@ -188,3 +188,28 @@ def test_record_removed_on_stop(server: tuple[Path, str, subprocess.Popen[bytes]
 def _key(data: Path) -> dict[str, str]:
     """The admin key the server wrote on its first start."""
     return {"Authorization": "Bearer " + (data / "api-key").read_text().strip()}
+
+
+def test_docs_go_to_the_gateway_when_the_services_run_apart(_own_data_dir: Path):
+    """`almanac serve memory` and `almanac serve planner` on one data folder each record
+    themselves; documents are the Gateway's. Before, `almanac docs` asked the Planner's
+    record (here one that does not answer; a live Planner answers 404)."""
+    from tests.doubles.loopback import JSONHandler, Loopback
+
+    class Gateway(JSONHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/api/v1/memory/documents"):
+                self._send(200, {"items": [{"id": 7, "title": "Kept by the Gateway"}]})
+            else:
+                self._send(404, {"title": "Not Found", "status": 404})
+
+    gateway = Loopback(Gateway, "gateway")
+    try:
+        port = int(gateway.base_url.rsplit(":", 1)[1].split("/")[0])
+        write_record(_own_data_dir, "127.0.0.1", port, ["memory"])
+        write_record(_own_data_dir, "127.0.0.1", free_port(), ["planner"])
+        code, out = invoke("docs", "list", "--json")
+    finally:
+        gateway.close()
+    assert code == 0, out
+    assert json.loads(out) == [{"id": 7, "title": "Kept by the Gateway"}]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -88,3 +91,23 @@ def test_retention_and_jobs_as_json(cli_env: AppState) -> None:
     result = runner.invoke(app, ["jobs", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.output), list)
+
+
+@pytest.mark.parametrize("concurrency", ["0", "-3", "65"])
+def test_worker_refuses_a_concurrency_out_of_range_before_starting(
+    concurrency: str, tmp_path: Path
+) -> None:
+    # Before: 0 started a worker that never ran a job, -3 a traceback once Postgres was up
+    # (a subprocess with a deadline, so a regression fails instead of hanging the suite).
+    env = {"PATH": "/usr/bin:/bin", "ALMANAC_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "almanac", "worker", "--concurrency", concurrency],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Invalid value for '--concurrency'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "postgres").exists()  # refused before anything started

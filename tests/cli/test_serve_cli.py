@@ -12,6 +12,7 @@ import pytest
 import typer
 
 from almanac.cli.serve import _refuse_a_busy_port
+from tests.live_server import free_port
 
 
 @pytest.mark.parametrize("port", ["-1", "0", "65536", "99999999999"])
@@ -105,3 +106,22 @@ def test_the_probe_leaves_the_port_free() -> None:
     _refuse_a_busy_port("127.0.0.1", port)
     with _listener(socket.AF_INET, "127.0.0.1", port):  # nothing of the probe holds it
         pass
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_a_data_folder_that_cannot_be_made_is_refused_before_starting(
+    where: str, tmp_path: Path
+) -> None:
+    # Before, the lifespan's mkdir raised FileExistsError/NotADirectoryError: a traceback.
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {"PATH": "/usr/bin:/bin", "ALMANAC_DATA_DIR": str(tmp_path / where)}
+    done = subprocess.run(
+        [sys.executable, "-m", "almanac", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"ALMANAC_DATA_DIR: cannot use {tmp_path / where}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

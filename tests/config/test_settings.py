@@ -65,6 +65,44 @@ def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPat
         ({"ALMANAC_CALENDAR__PROVIDER": "caldav"}, "ALMANAC_CALENDAR__CALDAV_URL"),
         ({"ALMANAC_CALENDAR__PROVIDER": "google"}, "ALMANAC_CALENDAR__GOOGLE_CLIENT_SECRET"),
         ({"ALMANAC_CALENDAR__TOKEN_KEY": "too-short"}, "ALMANAC_CALENDAR__TOKEN_KEY"),
+        # URLs: a client that cannot open one would fail at the first request, or crash the
+        # start with its own traceback.
+        ({"ALMANAC_VALKEY_URL": "localhost:6379"}, "ALMANAC_VALKEY_URL: must start with redis"),
+        ({"ALMANAC_CACHE__VALKEY_URL": "redis://h:port/0"}, "ALMANAC_CACHE__VALKEY_URL: not a URL"),
+        (
+            {"ALMANAC_DATABASE_URL": "mysql://h/db"},
+            "DATABASE_URL: must start with postgres",
+        ),
+        ({"ALMANAC_DATABASE__URL": "db.example"}, "ALMANAC_DATABASE__URL"),
+        ({"ALMANAC_SERVER__MEMORY_GATEWAY_URL": "gateway:8090"}, "MEMORY_GATEWAY_URL: must start"),
+        ({"ALMANAC_SERVER__MEMORY_GATEWAY_URL": "http://"}, "MEMORY_GATEWAY_URL: names no host"),
+        ({"ALMANAC_ZEP__BASE_URL": "api.getzep.com"}, "ALMANAC_ZEP__BASE_URL"),
+        (
+            {"ALMANAC_CALENDAR__PROVIDER": "caldav", "ALMANAC_CALENDAR__CALDAV_URL": "dav.host"},
+            "ALMANAC_CALENDAR__CALDAV_URL: must start with http",
+        ),
+        (
+            {
+                "ALMANAC_LLM__PROVIDER": "openai",
+                "ALMANAC_LLM__MODEL": "m",
+                "ALMANAC_LLM__BASE_URL": "openrouter.ai/api/v1",
+            },
+            "ALMANAC_LLM__BASE_URL: must start with http",
+        ),
+        # Numbers: inf passes `gt=0`, and a timedelta of it (or of a huge one) overflows at
+        # the first schedule or retention run.
+        ({"ALMANAC_SCHEDULER__FROZEN_HOURS": "inf"}, "FROZEN_HOURS: Input should be a finite"),
+        ({"ALMANAC_SCHEDULER__FROZEN_HOURS": "1e12"}, "ALMANAC_SCHEDULER__FROZEN_HOURS"),
+        ({"ALMANAC_JOBS__RETENTION_DAYS": "1000000"}, "ALMANAC_JOBS__RETENTION_DAYS"),
+        ({"ALMANAC_CACHE__SOCKET_TIMEOUT_SECONDS": "inf"}, "SOCKET_TIMEOUT_SECONDS"),
+        # A socket timeout past time_t, a timedelta past its range: both overflow when used.
+        ({"ALMANAC_CACHE__SOCKET_TIMEOUT_SECONDS": "1e300"}, "SOCKET_TIMEOUT_SECONDS"),
+        ({"ALMANAC_JOBS__STALLED_AFTER_SECONDS": "1e300"}, "STALLED_AFTER_SECONDS"),
+        ({"ALMANAC_LLM__TIMEOUT_SECONDS": "1e300"}, "ALMANAC_LLM__TIMEOUT_SECONDS"),
+        # A misspelt operation would keep its default without a word.
+        ({"ALMANAC_LLM__BUDGET_SECONDS": '{"planing": 5}'}, "'planing' is no operation"),
+        # A list setting that is not JSON fails before validation.
+        ({"ALMANAC_SECURITY__ALLOWED_HOSTS": "a.example"}, "ALMANAC_SECURITY: a list"),
     ],
 )
 def test_impossible_settings_name_their_variable(
@@ -103,6 +141,29 @@ def test_serve_stops_with_the_variable_named_and_no_traceback(tmp_path: Path) ->
     assert "ALMANAC_SCHEDULER__WORKDAY_END" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert not (tmp_path / "pg").exists()  # stopped before starting anything
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ALMANAC_SECURITY__ALLOWED_HOSTS", "a.example"), ("ALMANAC_VALKEY_URL", "valkey:6379")],
+)
+def test_serve_stops_on_an_unreadable_value_without_a_traceback(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    # Before: pydantic-settings' SettingsError, or redis-py's ValueError from the lifespan.
+    env = {**os.environ, "ALMANAC_DATA_DIR": str(tmp_path), name: value}
+    done = subprocess.run(
+        [sys.executable, "-m", "almanac", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert name.split("__")[0] in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "pg").exists()
 
 
 def test_serve_stops_on_an_incomplete_provider(tmp_path: Path) -> None:

@@ -63,11 +63,13 @@ def gateway(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[subpro
         log.close()
 
 
-async def _planner_on(state: AppState, url: str) -> AsyncIterator[AppState]:
+async def _planner_on(
+    state: AppState, url: str, key: str = TEST_ADMIN_KEY
+) -> AsyncIterator[AppState]:
     server = state.settings.server.model_copy(
         update={
             "memory_gateway_url": url,
-            "memory_gateway_key": SecretStr(TEST_ADMIN_KEY),
+            "memory_gateway_key": SecretStr(key),
             "memory_gateway_timeout_seconds": DEADLINE,
         }
     )
@@ -205,3 +207,20 @@ async def test_a_gateway_behind_a_proxy_login_still_gets_the_planners_key(
         entry, _, _ = await _gateway_entry(client)
         assert entry["status"] == "ok", entry
         assert "s3cret-pass" not in entry["detail"] and "proxy:***@" in entry["detail"]
+
+
+async def test_a_gateway_refusing_the_planners_key_is_degraded_in_health(
+    committed_state: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+):
+    """The Gateway answers its public /health to anyone (the summary, `ok`), so a Planner
+    whose key it refuses showed `memory_gateway: ok` while every memory call failed."""
+    url = gateway.url  # type: ignore[attr-defined]
+    async for _ in _planner_on(committed_state, url, key="alm_not-a-key-the-gateway-knows"):
+        plan, _ = await _plan(client)
+        assert plan["degraded"] == ["memory"], plan
+        entry, status, _ = await _gateway_entry(client)
+        assert entry["status"] == "degraded" and status == "degraded", entry
+        assert "server.memory_gateway_key" in entry["detail"], entry

@@ -33,10 +33,16 @@ LAST_FAILURE: dict[str, tuple[float, str]] = {}
 LAST_NOTICE: dict[str, tuple[datetime, str]] = {}
 
 
+# How long a client is told to wait before asking again while the calendar is unavailable.
+CALENDAR_RETRY_AFTER_SECONDS = 30
+
+
 class CalendarUnavailable(DependencyUnavailable, title="Calendar unavailable"):
     """The calendar server cannot be reached, refused our credentials or failed."""
 
     def __init__(self, message: str, *args: Any, **kwargs: Any) -> None:
+        # A 503 says when to ask again, as the database's and the Gateway's do.
+        kwargs.setdefault("headers", {"Retry-After": str(CALENDAR_RETRY_AFTER_SECONDS)})
         super().__init__(message, *args, **kwargs)
         LAST_FAILURE["calendar"] = (time.monotonic(), message)
 

@@ -37,7 +37,14 @@ from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.runs import Dense, dense_series, note_of, runs
 from almanac.calendars.threads import in_thread
-from almanac.calendars.vevent import build_vcalendar, set_content, text, vevent_to_event
+from almanac.calendars.vevent import (
+    build_vcalendar,
+    keep_durations,
+    restore_duration,
+    set_content,
+    text,
+    vevent_to_event,
+)
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
@@ -170,6 +177,7 @@ class CalDAVCalendar(CalendarProvider):
         """Convert one VEVENT (an occurrence, if recurring) of a caldav object."""
         if comp.name != "VEVENT":
             return None
+        restore_duration(comp)  # an exact DURATION, not the expander's wall-clock DTEND
         return vevent_to_event(
             comp,
             self.zone,
@@ -192,6 +200,7 @@ class CalDAVCalendar(CalendarProvider):
         # ETag; a day of slack each side covers floating and all-day occurrences.
         slack = timedelta(days=1)
         uid = text(vevents[0], "UID")[:200]
+        keep_durations(vevents)  # the expander's copies keep the source's DURATION
         dense = dense_series(vevents, self.zone, lambda c: self._to_event(obj, c))
         if isinstance(dense, Dense):
             events = runs(dense, (start, end))

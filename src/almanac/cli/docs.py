@@ -95,7 +95,7 @@ def add(
         form = {"tags": ",".join(tag or [])}
         if client_id is not None:
             form["client_id"] = str(client_id)
-        async with api_client(Settings(), url) as client:
+        async with api_client(Settings(), url, "memory") as client:
             with Progress(console=console, transient=True, disable=as_json) as bar:
                 task = bar.add_task("adding", total=len(files))
                 for path, refused in files:
@@ -151,7 +151,7 @@ def list_(
         params["tag"] = tag
 
     async def go() -> dict[str, list[dict[str, object]]]:
-        async with api_client(Settings(), url) as client:
+        async with api_client(Settings(), url, "memory") as client:
             return dict(answer(await client.get(BASE, params=params)))
 
     out = run(go)
@@ -181,7 +181,7 @@ def remove(
     """Remove a document and its chunks."""
 
     async def go() -> None:
-        async with api_client(Settings(), url) as client:
+        async with api_client(Settings(), url, "memory") as client:
             response = await client.delete(f"{BASE}/{document_id}")
             if response.status_code != 204:
                 answer(response)

@@ -18,7 +18,9 @@ jobs_app = typer.Typer(help="The background job queue.", no_args_is_help=True)
 
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option(help="Jobs run at once (default: jobs.concurrency)")
+        # The bounds of jobs.concurrency: 0 would start a worker that never runs a job.
+        int | None,
+        typer.Option(min=1, max=64, help="Jobs run at once (default: jobs.concurrency)"),
     ] = None,
     queue: Annotated[
         list[str] | None, typer.Option("--queue", "-q", help="Queue to serve (repeatable)")

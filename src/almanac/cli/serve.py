@@ -129,7 +129,17 @@ def _refuse_a_busy_port(host: str, port: int) -> None:
 
 
 def _preflight(settings: Any) -> None:
-    """An external database that cannot work stops here with what to do, not a traceback."""
+    """A data folder or an external database that cannot work stops here with what to do,
+    not a traceback from the app's start."""
+    try:  # as the embedded Postgres would make it; keys and the feed token live there too
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        typer.echo(
+            f"error: ALMANAC_DATA_DIR: cannot use {settings.data_dir} as the data folder: "
+            f"{exc.strerror or exc}",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     url = settings.effective_database_url
     if url is None:
         return

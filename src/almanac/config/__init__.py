@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import (
     AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -23,8 +23,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from .checks import HttpUrl, PostgresUrl, Section, ValkeyUrl
 from .memory import MemorySettings, SearchSettings
 from .problems import ConfigurationError, configured_secrets, env_name, problem_line
 from .providers import (
@@ -77,10 +78,10 @@ __all__ = [
 COMMAND_TIMEOUT_MARGIN_SECONDS = 5.0
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     """Postgres connection; no URL means an embedded server in the data folder."""
 
-    url: str | None = None
+    url: PostgresUrl | None = None
     pool_size: int = Field(default=10, ge=1, le=200)
     echo: bool = False
     # How long a new connection may take before the request answers 503.
@@ -126,21 +127,21 @@ class DatabaseSettings(BaseModel):
         return self
 
 
-class CacheSettings(BaseModel):
+class CacheSettings(Section):
     """Recall cache: Valkey when a URL is set, in-process otherwise."""
 
-    valkey_url: str | None = None
-    recall_ttl_seconds: int = Field(default=3600, ge=1)
-    socket_timeout_seconds: float = Field(default=0.25, gt=0)
+    valkey_url: ValkeyUrl | None = None
+    recall_ttl_seconds: int = Field(default=3600, ge=1, le=30 * 86_400)
+    socket_timeout_seconds: float = Field(default=0.25, gt=0, le=60)
     # After a failure, Valkey is left alone for this long before it is tried again.
-    retry_after_seconds: float = Field(default=5.0, ge=0)
+    retry_after_seconds: float = Field(default=5.0, ge=0, le=3600)
     local_max_entries: int = Field(default=10_000, ge=0)
     # Without Valkey: keep the in-process cache's generations in Postgres, so several
     # processes on one database never serve what another changed or forgot.
     shared_generations: bool = True
 
 
-class PlannerSettings(BaseModel):
+class PlannerSettings(Section):
     """How intents become plans."""
 
     # A library workflow becomes the skeleton when its match score (0..1) reaches this.
@@ -160,7 +161,7 @@ class PlannerSettings(BaseModel):
     starter_library: bool = True
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(Section):
     """Defaults for placing tasks; preferences from memory refine them."""
 
     time_limit_seconds: float = Field(default=3.0, gt=0, le=120)
@@ -173,7 +174,7 @@ class SchedulerSettings(BaseModel):
     )
     buffer_minutes: int = Field(default=0, ge=0, le=120)
     daily_max_hours: float | None = Field(default=None, gt=0, le=24)
-    frozen_hours: float = Field(default=0.0, ge=0)
+    frozen_hours: float = Field(default=0.0, ge=0, le=24 * 366)
     # How long a schedule write waits for another one to finish before answering 503.
     write_lock_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
@@ -205,7 +206,7 @@ class SchedulerSettings(BaseModel):
         return value
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(Section):
     """Where `almanac serve` listens and how the Planner reaches the Gateway."""
 
     host: str = "127.0.0.1"
@@ -213,7 +214,7 @@ class ServerSettings(BaseModel):
     memory_port: int = Field(default=8090, ge=1, le=65535)
     planner_port: int = Field(default=8091, ge=1, le=65535)
     # When set, the Planner API talks to a Memory Gateway at this URL over HTTP.
-    memory_gateway_url: str | None = None
+    memory_gateway_url: HttpUrl | None = None
     # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
     memory_gateway_key: SecretStr | None = None
     # The longest one call to that Gateway may take; past it (or refused, or a 5xx) the
@@ -228,7 +229,7 @@ class ServerSettings(BaseModel):
         return value
 
 
-class SecuritySettings(BaseModel):
+class SecuritySettings(Section):
     """API keys, dashboard sessions, rate limits and the browser-facing checks."""
 
     # Host names (besides localhost, 127.0.0.1, ::1 and `server.host`) the API answers to;
@@ -262,7 +263,7 @@ class SecuritySettings(BaseModel):
         return value
 
 
-class JobsSettings(BaseModel):
+class JobsSettings(Section):
     """The job queue (procrastinate) and the clock; cron times are in `Settings.timezone`."""
 
     # `almanac serve` (one process) runs a worker inside itself unless this is off.
@@ -276,14 +277,14 @@ class JobsSettings(BaseModel):
     # Re-reads the calendar and replans scheduled plans a new event now collides with.
     calendar_sync_cron: str = "*/15 * * * *"
     # Events older than this that never became facts are archived and deleted.
-    retention_days: int = Field(default=90, ge=1)
+    retention_days: int = Field(default=90, ge=1, le=36_500)
     retention_batch: int = Field(default=500, ge=1, le=10_000)
     # How often the clock checks for due periodic jobs and stalled jobs.
-    clock_interval_seconds: float = Field(default=30.0, gt=0)
+    clock_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Fallback polling; new jobs normally arrive through LISTEN/NOTIFY.
-    poll_interval_seconds: float = Field(default=5.0, gt=0)
+    poll_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # A worker silent for this long is dead and its running jobs are retried.
-    stalled_after_seconds: float = Field(default=60.0, gt=0)
+    stalled_after_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator(
         "daily_reflection_cron", "weekly_review_cron", "retention_cron", "calendar_sync_cron"
@@ -297,12 +298,12 @@ class JobsSettings(BaseModel):
         return value
 
 
-class ZepSettings(BaseModel):
+class ZepSettings(Section):
     """Zep Cloud, an optional second memory: off unless `api_key` is set."""
 
     api_key: SecretStr | None = None
     # Overrides the SDK's default (https://api.getzep.com/api/v2), e.g. for a proxy.
-    base_url: str | None = None
+    base_url: HttpUrl | None = None
     # Memories at or above this salience are also sent to Zep (through the job queue).
     salience_threshold: float = Field(default=0.7, ge=0, le=1)
     # Recall waits this long for Zep, then answers from Postgres alone and says so.
@@ -344,10 +345,10 @@ class Settings(BaseSettings):
     zep: ZepSettings = ZepSettings()
 
     # Flat aliases for the names people type most.
-    database_url: str | None = Field(
+    database_url: PostgresUrl | None = Field(
         default=None, validation_alias=AliasChoices("ALMANAC_DATABASE_URL", "database_url")
     )
-    valkey_url: str | None = Field(
+    valkey_url: ValkeyUrl | None = Field(
         default=None, validation_alias=AliasChoices("ALMANAC_VALKEY_URL", "valkey_url")
     )
     # The key the CLI sends to a running server (default: the data folder's `api-key`).
@@ -382,3 +383,12 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = [problem_line(e) for e in exc.errors()]
         raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    except SettingsError as exc:
+        # A list or mapping variable that is not JSON fails before validation, naming only
+        # its section (`field "security"`).
+        found = re.search(r'field "(\w+)"', str(exc))
+        where = f"ALMANAC_{found.group(1).upper()}" if found else "ALMANAC_*"
+        raise ConfigurationError(
+            f"invalid configuration:\n  {where}: a list or mapping setting there is not JSON"
+            ' (e.g. ["a.example", "b.example"] or {"planning": 20})'
+        ) from None

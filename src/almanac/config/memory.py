@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from .checks import Section
 
 
-class SearchSettings(BaseModel):
+class SearchSettings(Section):
     """Weights of the hybrid recall (reciprocal rank fusion plus signals)."""
 
     rrf_k: int = Field(default=60, ge=1)
@@ -15,7 +17,7 @@ class SearchSettings(BaseModel):
     # Multiplicative boosts: score *= 1 + weight * signal, both signals in [0, 1].
     salience_weight: float = Field(default=0.1, ge=0)
     recency_weight: float = Field(default=0.05, ge=0)
-    recency_half_life_days: float = Field(default=30.0, gt=0)
+    recency_half_life_days: float = Field(default=30.0, gt=0, le=36_500)
     candidates: int = Field(default=100, ge=1, le=2000)
     bm25_k1: float = Field(default=1.2, ge=0)
     bm25_b: float = Field(default=0.75, ge=0, le=1)
@@ -65,7 +67,7 @@ class SearchSettings(BaseModel):
     episode_weight: float = Field(default=1.0, ge=0)
 
 
-class MemorySettings(BaseModel):
+class MemorySettings(Section):
     """Memory Gateway behaviour."""
 
     promotion_threshold: float = Field(default=0.7, ge=0, le=1)

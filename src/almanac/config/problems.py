@@ -30,7 +30,9 @@ class ConfigurationError(Exception):
 
 def env_name(loc: tuple[int | str, ...]) -> str:
     """The environment variable that sets the setting at `loc`."""
-    return "ALMANAC_" + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+    name = "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+    # A flat alias (`ALMANAC_VALKEY_URL`) is its own variable's name already.
+    return name if name.startswith("ALMANAC_") else "ALMANAC_" + name
 
 
 def problem_line(error: Any) -> str:

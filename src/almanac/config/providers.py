@@ -9,7 +9,6 @@ import binascii
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     Discriminator,
     Field,
     SecretStr,
@@ -17,6 +16,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from .checks import HttpUrl, NeededHttpUrl, Section
 
 # A setting a provider cannot work without (an empty value is as good as none). Each
 # section's `provider` is frozen: another provider is another section object, with what
@@ -45,12 +46,12 @@ def by_provider(section: str, default: str) -> Discriminator:
     )
 
 
-class EmbedderBase(BaseModel):
+class EmbedderBase(Section):
     """What every embedder takes."""
 
     batch_size: int = Field(default=64, ge=1, le=2048)
     threads: int = Field(default=0, ge=0, le=64)  # 0 = let the runtime decide
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
 class LocalEmbedderSettings(EmbedderBase):
@@ -66,7 +67,7 @@ class OpenAIEmbedderSettings(EmbedderBase):
     provider: Literal["openai"] = Field(default="openai", frozen=True)
     model: Needed
     dim: int = Field(ge=1, le=16_000)
-    base_url: str | None = None
+    base_url: HttpUrl | None = None
     api_key: SecretStr | None = None
 
 
@@ -94,16 +95,16 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
 }
 
 
-class LLMBase(BaseModel):
+class LLMBase(Section):
     """How any LLM is used: budgets, retries, the circuit breaker, output negotiation."""
 
     # Per-operation overrides: planning, scheduling, reflection, extraction.
     models: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_retries: int = Field(default=3, ge=0, le=10)
-    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    backoff_base_seconds: float = Field(default=0.5, ge=0, le=60)
     breaker_failures: int = Field(default=3, ge=1)
-    breaker_reset_seconds: float = Field(default=30.0, ge=0)
+    breaker_reset_seconds: float = Field(default=30.0, ge=0, le=3600)
     daily_planning_cap: int = Field(default=50, ge=0)
     # Seconds one operation may take in all (retries and repair included); past it the call
     # is cancelled and the deterministic answer is used. Planning stays well under a minute.
@@ -125,10 +126,12 @@ class LLMBase(BaseModel):
     @field_validator("budget_seconds", "max_tokens")
     @classmethod
     def _positive(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        defaults = DEFAULT_BUDGETS if info.field_name == "budget_seconds" else DEFAULT_MAX_TOKENS
         for key, number in value.items():
+            if key not in defaults:  # a misspelt operation would silently keep its default
+                raise ValueError(f"{key!r} is no operation (one of {', '.join(defaults)})")
             if not number or number <= 0:
                 raise ValueError(f"{key}: must be greater than 0")
-        defaults = DEFAULT_BUDGETS if info.field_name == "budget_seconds" else DEFAULT_MAX_TOKENS
         return {**defaults, **value}
 
 
@@ -147,7 +150,7 @@ class OpenAILLMSettings(LLMBase):
     """An OpenAI-compatible chat API (OpenRouter, OpenAI, Ollama, vLLM, llama.cpp server)."""
 
     provider: Literal["openai"] = Field(default="openai", frozen=True)
-    base_url: Needed
+    base_url: NeededHttpUrl
     model: Needed
     api_key: SecretStr | None = None
 
@@ -159,7 +162,7 @@ LLMSettings = Annotated[
 ]
 
 
-class CalendarBase(BaseModel):
+class CalendarBase(Section):
     """What every calendar provider shares: the .ics feed and import bounds, the busy-time
     cache, and the Google OAuth client (connecting Google may come before choosing it)."""
 
@@ -172,7 +175,7 @@ class CalendarBase(BaseModel):
     # A Fernet key (urlsafe base64, 32 bytes) encrypting OAuth tokens at rest.
     token_key: SecretStr | None = None
     # How long busy time read from a remote calendar is reused.
-    busy_cache_seconds: float = Field(default=300.0, ge=0)
+    busy_cache_seconds: float = Field(default=300.0, ge=0, le=86_400)
     # The .ics feed's `?token=`; unset, one is generated into `<data_dir>/ics-feed-token`.
     ics_feed_token: SecretStr | None = None
     # Bounds on one .ics import: occurrences kept, recurrence steps one series walks from
@@ -212,7 +215,7 @@ class CalDAVCalendarSettings(CalendarBase):
     """A CalDAV calendar collection (Radicale, Nextcloud, iCloud)."""
 
     provider: Literal["caldav"] = Field(default="caldav", frozen=True)
-    caldav_url: Needed
+    caldav_url: NeededHttpUrl
     caldav_username: str | None = None
     caldav_password: SecretStr | None = None
 
@@ -226,7 +229,7 @@ class GoogleCalendarSettings(CalendarBase):
     token_key: SecretStr
     google_calendar_id: str = "primary"
     # Overrides the Google API root (for a self-hosted proxy, or the test double).
-    google_api_base_url: str | None = None
+    google_api_base_url: HttpUrl | None = None
 
 
 # Which calendar Almanac reads busy time from and writes its blocks into

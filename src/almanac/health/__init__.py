@@ -173,6 +173,16 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
             detail=f"{where} unreachable ({type(exc).__name__}); {without}",
         )
     theirs = body.get("status") if isinstance(body, dict) else None
+    if code == 200 and theirs is not None and "dependencies" not in body:
+        # The summary a caller without a valid key gets: the Gateway is up, but it refuses
+        # the Planner's key, so every memory call fails however well the Gateway is.
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} did not accept the Planner's key (server.memory_gateway_key, "
+            f"else the data folder's api-key); {without}",
+            latency_ms=ms,
+        )
     if code == 200 and theirs == "ok":
         return DependencyStatus(status="ok", required=False, detail=where, latency_ms=ms)
     if code == 200 and theirs == "degraded":
