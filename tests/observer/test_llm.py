@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
+from almanac.memory.schemas import RememberIn
 from almanac.models import Event
 from almanac.observer.deps import observer_service
-from almanac.observer.service import ObserverService
+from almanac.observer.service import SUMMARY_CHARS, ObserverService, reflection_summary
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week
@@ -129,3 +130,48 @@ async def test_nonsense_narratives_are_rejected_recorded_and_never_remembered(
     assert rec.outcome == "rejected" and rec.rejection and why in rec.rejection[0]
     event = await db_session.get(Event, out.event_id)
     assert event is not None and narrative.strip()[:20] not in event.content
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"narrative": "A steady week.", "adjustments": ["Split " + "deep work " * 20_000]},
+        {"narrative": "A steady\x00 week.", "adjustments": []},
+        {"narrative": "A steady week.", "adjustments": ["Keep\x00 going"]},
+        {"narrative": "   ", "adjustments": []},
+    ],
+    ids=["huge-adjustment", "nul-narrative", "nul-adjustment", "blank-narrative"],
+)
+async def test_an_unstorable_narrative_is_dropped_and_the_reflection_kept(
+    db_session: AsyncSession,
+    llm_state: AppState,
+    chat: FakeChatServer,
+    answer: dict[str, object],
+) -> None:
+    # These made POST /reflect a 422 naming `content` (a field the caller never sent) and
+    # lost the reflection, or stored an empty narrative "by" the model.
+    await fixture_week(db_session)
+    chat.script(Reply.json(answer), Reply.json(answer))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.narrative is None
+    assert out.llm["used"] is False
+    assert out.llm["detail"].endswith("no narrative, the numbers stand")
+    assert out.report["numbers"]["tasks_planned"] == 5
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and "5 tasks planned" in event.content
+
+
+def test_the_remembered_summary_fits_a_memory_whatever_the_report_holds() -> None:
+    report = {
+        "mode": "weekly",
+        "period": {"start": "2026-11-09", "end": "2026-11-15"},
+        "numbers": {"tasks_planned": 5, "tasks_done": 2, "hours_estimated": 15, "hours_actual": 4},
+        "recommendations": [f"Workflow {i} over-runs its estimate by 40%" * 3 for i in range(200)],
+    }
+    text = reflection_summary(report, "Narrative. " * 700 + "\n- adjust" * 10)
+    assert len(text) == SUMMARY_CHARS
+    assert text.startswith("Weekly reflection for 2026-11-09 to 2026-11-15: 5 tasks planned")
+    assert text.endswith("…")
+    RememberIn(content=text)  # what _remember stores: within the bound
+    short = reflection_summary({**report, "recommendations": ["Keep going"]}, "Fine.")
+    assert short.endswith("- Keep going\n\nFine.")

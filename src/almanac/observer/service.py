@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
 OPERATION = "reflection"
+SUMMARY_CHARS = 20_000  # RememberIn's content bound
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
 
 
@@ -82,7 +83,7 @@ def reflection_out(row: Reflection) -> ReflectionOut:
     return ReflectionOut.model_validate(row, from_attributes=True)
 
 
-def _summary(report: dict[str, Any], narrative: str | None) -> str:
+def reflection_summary(report: dict[str, Any], narrative: str | None) -> str:
     n = report["numbers"]
     p = report["period"]
     span = p["start"] if p["start"] == p["end"] else f"{p['start']} to {p['end']}"
@@ -94,7 +95,9 @@ def _summary(report: dict[str, Any], narrative: str | None) -> str:
     lines += [f"- {r}" for r in report["recommendations"]]
     if narrative:
         lines += ["", narrative]
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    # A memory holds at most SUMMARY_CHARS; the reflection row keeps the whole text.
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 class ObserverService:
@@ -227,7 +230,7 @@ class ObserverService:
         narrative: str | None,
     ) -> int | None:
         item = RememberIn(
-            content=_summary(report, narrative),
+            content=reflection_summary(report, narrative),
             event_type="reflection",
             event_source="observer",
             memory_scope="user",
