@@ -130,6 +130,17 @@ async def test_list_filters_and_missing_plan(
     assert (await client.get("/api/v1/planner/plans/0")).status_code == 422
 
 
+@pytest.mark.parametrize("misspelt", ["client", "clientid", "state"])
+async def test_a_misspelt_filter_is_a_422_not_every_clients_plans(
+    client: httpx.AsyncClient, library: dict[str, Workflow], misspelt: str
+) -> None:
+    await new_plan(client, client_id=7)
+    await new_plan(client, client_id=8)
+    r = await client.get("/api/v1/planner/plans", params={misspelt: "8"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == misspelt
+
+
 async def test_a_stored_sop_that_no_longer_reads_never_fails_the_list(
     client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
 ) -> None:
