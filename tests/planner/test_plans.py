@@ -285,3 +285,23 @@ async def test_an_edit_with_true_for_a_number_is_refused(
         assert r.json()["errors"][0]["field"].endswith(name), r.text
     r = await client.get(f"/api/v1/planner/plans/{plan['id']}")
     assert r.json()["version"] == plan["version"] and r.json()["sop"] == plan["sop"], r.text
+
+
+async def test_a_title_of_only_spaces_is_a_422_naming_it(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    r = await client.put(url, json={"plan_title": "   "})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "plan_title"
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][1]["tasks"][0]["title"] = " \t "
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["sop.steps[1].tasks[0].title"]
+    assert (await client.get(url)).json()["version"] == 1  # nothing written
+    step = {"id": "s", "title": "  ", "tasks": [{"id": "a", "title": "A", "estimate_hours": 1}]}
+    r = await client.post("/api/v1/planner/workflows", json={"name": "W", "steps": [step]})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["steps[0].title"]

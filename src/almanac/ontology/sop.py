@@ -141,6 +141,7 @@ def check_sop(
     problems: list[SOPProblem] = []
     seen: dict[str, str] = {}
     step_ids: set[str] = set()
+    problems += [SOPProblem(field=f, message=BLANK) for f in _blank_titles(sop)]
     for si, step in enumerate(sop.steps):
         if step.id in step_ids:
             problems.append(
@@ -201,6 +202,22 @@ def check_sop(
                 )
             )
     return problems
+
+
+BLANK = "must contain non-whitespace text"
+
+
+def _blank_titles(sop: SOP) -> Iterator[str]:
+    """Where a title is only spaces: it names nothing on a calendar or in a list. Checked
+    here, not on the field, so that a plan stored with one still reads."""
+    if not sop.title.strip():
+        yield "title"
+    for si, step in enumerate(sop.steps):
+        if not step.title.strip():
+            yield f"steps[{si}].title"
+        for ti, task in enumerate(step.tasks):
+            if not task.title.strip():
+                yield f"steps[{si}].tasks[{ti}].title"
 
 
 def working_hours_between(start: datetime, end: datetime, hours_per_day: float) -> float:

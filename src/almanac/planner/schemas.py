@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
@@ -154,6 +154,13 @@ class PlanUpdate(Strict):
     sop: SOP | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
     version: IntId | None = None
+
+    @field_validator("plan_title")
+    @classmethod
+    def _title_said(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must contain non-whitespace text")
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> PlanUpdate:
