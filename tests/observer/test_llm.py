@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,3 +176,55 @@ def test_the_remembered_summary_fits_a_memory_whatever_the_report_holds() -> Non
     RememberIn(content=text)  # what _remember stores: within the bound
     short = reflection_summary({**report, "recommendations": ["Keep going"]}, "Fine.")
     assert short.endswith("- Keep going\n\nFine.")
+
+
+async def test_a_clients_titles_and_memories_stay_out_of_the_prompt_and_the_memory(
+    db_session: AsyncSession, llm_state: AppState, chat: FakeChatServer
+) -> None:
+    # The reflection is remembered as the user's own event, which a plan for any client
+    # recalls: client 101's slipped task and memory reached a recall for client 202.
+    marker = "Zebrafinch"
+    week = await fixture_week(db_session)
+    design = week["tasks"]["design"]  # slips past its deadline on Wednesday
+    design.client_id, design.title = 101, f"Audit {marker} books"
+    db_session.add_all(
+        [
+            Event(
+                event_type="memory",
+                event_source="user",
+                content=f"{marker} wants the audit early",
+                client_id=101,
+                salience_score=0.9,
+                occurred_at=SUNDAY_EVENING - timedelta(days=3),
+            ),
+            Event(
+                event_type="memory",
+                event_source="user",
+                content=f"Call {marker} back",
+                salience_score=0.9,
+                metadata_={"subject_type": "client", "subject_id": "101"},
+                occurred_at=SUNDAY_EVENING - timedelta(days=3),
+            ),
+            Event(
+                event_type="memory",
+                event_source="user",
+                content="Reading week planned",
+                salience_score=0.8,
+                occurred_at=SUNDAY_EVENING - timedelta(days=2),
+            ),
+        ]
+    )
+    await db_session.flush()
+    chat.script(Reply.json({"narrative": "One task slipped.", "adjustments": []}))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.narrative == "One task slipped."
+    # The user's own report still names the task.
+    assert [s["title"] for s in out.report["slipped"]] == [f"Audit {marker} books"]
+    assert out.report["memories"]["count"] == 3
+    assert out.report["memories"]["notable"] == ["Reading week planned"]
+    (request,) = chat.chat_requests
+    prompt = request.messages[1]["content"]
+    assert marker not in prompt and "(a client's task)" in prompt
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and marker not in event.content
+    assert "1 task(s) slipped past their deadline (1 of clients' work)" in event.content

@@ -56,10 +56,23 @@ SUMMARY_CHARS = 20_000  # RememberIn's content bound
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
 
 
+def shared_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as the LLM sees it: a client's slipped task without its title. The
+    narrative is remembered with the reflection, which every client's plans recall."""
+    slipped = [
+        {k: v for k, v in s.items() if k != "client_id"}
+        | ({"title": "(a client's task)"} if s.get("client_id") is not None else {})
+        for s in report.get("slipped", [])
+    ]
+    return {**report, "slipped": slipped}
+
+
 def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
-    """The reflection prompt: the template, then the computed numbers as JSON."""
+    """The reflection prompt: the template, then the computed numbers as JSON (a client's
+    task titles left out, see `shared_report`)."""
+    shared = shared_report(report)
     user = (
-        f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True, default=str)}\n\n"
+        f"The {mode} numbers (JSON):\n{json.dumps(shared, sort_keys=True, default=str)}\n\n"
         'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
     )
     return [Message("system", system), Message("user", user)]
