@@ -212,3 +212,17 @@ async def test_a_nul_in_the_llms_text_is_sent_back_and_never_a_500(
     r = await llm_client.post(PLAN, json=SHED)
     assert r.status_code == 201, r.text
     assert await stored(db_session) == 1
+
+
+async def test_a_task_deadline_already_past_is_sent_back_and_never_stored(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer, db_session: AsyncSession
+) -> None:
+    past = json.loads(json.dumps(GOOD))
+    past["steps"][0]["tasks"][2]["deadline"] = "2001-01-01T00:00:00Z"
+    chat.script(Reply.json(past), Reply.json(past))
+    r = await llm_client.post(PLAN, json=SHED)
+    assert r.status_code == 502, r.text
+    assert {"field": "steps[0].tasks[2].deadline", "message": "is already past"} in r.json()[
+        "errors"
+    ]
+    assert await stored(db_session) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -305,3 +306,30 @@ async def test_a_title_of_only_spaces_is_a_422_naming_it(
     r = await client.post("/api/v1/planner/workflows", json={"name": "W", "steps": [step]})
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["steps[0].title"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("deadline", "1900-01-02T00:00:00Z", "is already past"),
+        ("deadline", "2020-01-01T00:00:00+14:00", "is already past"),
+        ("deadline", "2199-01-01T00:00:00Z", "is after the plan's deadline"),
+        ("earliest_start", "2199-01-01T00:00:00Z", "is not before the plan's deadline"),
+    ],
+    ids=["1900", "2020", "after-the-plan", "starts-after-the-plan"],
+)
+async def test_a_task_date_outside_the_plans_time_is_a_422_naming_it(
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+    field: str,
+    value: str,
+    message: str,
+) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=60)).isoformat()
+    plan = await new_plan(client, deadline=deadline)
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][1][field] = value
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert {"field": f"sop.steps[0].tasks[1].{field}", "message": message} in r.json()["errors"]
+    assert (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()["version"] == 1

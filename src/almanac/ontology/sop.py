@@ -182,6 +182,7 @@ def check_sop(
                         field=f"{where}.deadline", message="deadline must be after earliest_start"
                     )
                 )
+            problems += _task_dates(task, where, now, deadline)
     graph = {t.id: [d for d in t.depends_on if d != t.id] for t in sop.tasks()}
     cycle = find_cycle(graph)
     if cycle is not None:
@@ -202,6 +203,29 @@ def check_sop(
                 )
             )
     return problems
+
+
+def _task_dates(
+    task: SOPTask, where: str, now: datetime | None, deadline: datetime | None
+) -> list[SOPProblem]:
+    """A task's own dates against the plan's time: a deadline already past (1900, or an
+    LLM's 2001) or beyond the plan's deadline made tasks the scheduler could only mark
+    late by decades or never place."""
+    out = []
+    if now is not None and task.deadline is not None and task.deadline <= now:
+        out.append(SOPProblem(field=f"{where}.deadline", message="is already past"))
+    if deadline is not None:
+        if task.deadline is not None and task.deadline > deadline:
+            out.append(
+                SOPProblem(field=f"{where}.deadline", message="is after the plan's deadline")
+            )
+        if task.earliest_start is not None and task.earliest_start >= deadline:
+            out.append(
+                SOPProblem(
+                    field=f"{where}.earliest_start", message="is not before the plan's deadline"
+                )
+            )
+    return out
 
 
 BLANK = "must contain non-whitespace text"
