@@ -245,7 +245,8 @@ def _blank_titles(sop: SOP) -> Iterator[str]:
 
 
 def working_hours_between(start: datetime, end: datetime, hours_per_day: float) -> float:
-    """Working hours (Monday to Friday, `hours_per_day` each) in [start, end), by whole days."""
+    """Working hours (Monday to Friday, `hours_per_day` each) in [start, end), by whole
+    days, and never more than the hours that pass (a deadline 2 h away left 6 h)."""
     if end <= start:
         return 0.0
     days = 0
@@ -257,7 +258,7 @@ def working_hours_between(start: datetime, end: datetime, hours_per_day: float) 
     # The deadline's own day counts when there is time left on it.
     if end.weekday() < 5 and end.hour >= 12:
         days += 1
-    return days * hours_per_day
+    return min(days * hours_per_day, round((end - start).total_seconds() / 3600, 2))
 
 
 def stored_sop(data: Any) -> SOP:
