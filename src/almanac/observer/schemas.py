@@ -9,11 +9,19 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from almanac.llm.base import LLMUse
 from almanac.memory.schemas import FactType
+from almanac.types import Strict, WorkDay
 
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
 Source = Literal["llm", "metadata", "numbers", "zep"]
 Trend = Literal["worsening", "improving", "stable", "unknown"]
+
+
+class ReflectIn(Strict):
+    """`POST /reflect`'s query parameters, sent as a JSON body instead."""
+
+    mode: Mode | None = None
+    date: WorkDay | None = None
 
 
 class ReflectionOut(BaseModel):
