@@ -26,6 +26,9 @@ BASE = "/api/v1/observer"
         ("POST", "/extract-facts?event_id=0", "event_id"),
         ("GET", "/fact-decisions?event_id=abc", "event_id"),
         ("GET", "/reflections/0", "reflection_id"),
+        # A misspelt parameter reflected on today instead of the day asked for.
+        ("POST", "/reflect?mode=weekly&day=2026-11-10", "day"),
+        ("POST", "/reflect?modus=weekly", "modus"),
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field(
@@ -97,3 +100,26 @@ async def test_extract_facts_and_list_decisions(
     ]
     again = (await api.post(f"{BASE}/extract-facts", params={"event_id": ev.id})).json()
     assert again["already_extracted"] is True
+
+
+async def test_mode_and_date_may_come_as_a_json_body(
+    api: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # Sent as JSON they were ignored: a daily reflection on today answered 200.
+    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    r = await api.post(f"{BASE}/reflect", json={"mode": "weekly", "date": day.isoformat()})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["mode"] == "weekly"
+    assert out["period_start"] == (day - timedelta(days=day.weekday())).isoformat()
+    same = await api.post(f"{BASE}/reflect?mode=weekly", json={"date": day.isoformat()})
+    assert same.status_code == 200 and same.json()["id"] == out["id"]
+    clash = await api.post(f"{BASE}/reflect?mode=daily", json={"mode": "weekly"})
+    assert clash.status_code == 422, clash.text
+    assert [e["field"] for e in clash.json()["errors"]] == ["mode"]
+    for body, field in (({"mode": "monthly"}, "mode"), ({"day": "2026-11-10"}, "day")):
+        bad = await api.post(f"{BASE}/reflect", json=body)
+        assert bad.status_code == 422, bad.text
+        assert [e["field"] for e in bad.json()["errors"]] == [field]
+    plain = await api.post(f"{BASE}/reflect")
+    assert plain.status_code == 200 and plain.json()["mode"] == "daily"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
+from almanac.memory.schemas import RememberIn
 from almanac.models import Event
 from almanac.observer.deps import observer_service
-from almanac.observer.service import ObserverService
+from almanac.observer.service import SUMMARY_CHARS, ObserverService, reflection_summary
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week
@@ -129,3 +131,100 @@ async def test_nonsense_narratives_are_rejected_recorded_and_never_remembered(
     assert rec.outcome == "rejected" and rec.rejection and why in rec.rejection[0]
     event = await db_session.get(Event, out.event_id)
     assert event is not None and narrative.strip()[:20] not in event.content
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"narrative": "A steady week.", "adjustments": ["Split " + "deep work " * 20_000]},
+        {"narrative": "A steady\x00 week.", "adjustments": []},
+        {"narrative": "A steady week.", "adjustments": ["Keep\x00 going"]},
+        {"narrative": "   ", "adjustments": []},
+    ],
+    ids=["huge-adjustment", "nul-narrative", "nul-adjustment", "blank-narrative"],
+)
+async def test_an_unstorable_narrative_is_dropped_and_the_reflection_kept(
+    db_session: AsyncSession,
+    llm_state: AppState,
+    chat: FakeChatServer,
+    answer: dict[str, object],
+) -> None:
+    # These made POST /reflect a 422 naming `content` (a field the caller never sent) and
+    # lost the reflection, or stored an empty narrative "by" the model.
+    await fixture_week(db_session)
+    chat.script(Reply.json(answer), Reply.json(answer))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.narrative is None
+    assert out.llm["used"] is False
+    assert out.llm["detail"].endswith("no narrative, the numbers stand")
+    assert out.report["numbers"]["tasks_planned"] == 5
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and "5 tasks planned" in event.content
+
+
+def test_the_remembered_summary_fits_a_memory_whatever_the_report_holds() -> None:
+    report = {
+        "mode": "weekly",
+        "period": {"start": "2026-11-09", "end": "2026-11-15"},
+        "numbers": {"tasks_planned": 5, "tasks_done": 2, "hours_estimated": 15, "hours_actual": 4},
+        "recommendations": [f"Workflow {i} over-runs its estimate by 40%" * 3 for i in range(200)],
+    }
+    text = reflection_summary(report, "Narrative. " * 700 + "\n- adjust" * 10)
+    assert len(text) == SUMMARY_CHARS
+    assert text.startswith("Weekly reflection for 2026-11-09 to 2026-11-15: 5 tasks planned")
+    assert text.endswith("…")
+    RememberIn(content=text)  # what _remember stores: within the bound
+    short = reflection_summary({**report, "recommendations": ["Keep going"]}, "Fine.")
+    assert short.endswith("- Keep going\n\nFine.")
+
+
+async def test_a_clients_titles_and_memories_stay_out_of_the_prompt_and_the_memory(
+    db_session: AsyncSession, llm_state: AppState, chat: FakeChatServer
+) -> None:
+    # The reflection is remembered as the user's own event, which a plan for any client
+    # recalls: client 101's slipped task and memory reached a recall for client 202.
+    marker = "Zebrafinch"
+    week = await fixture_week(db_session)
+    design = week["tasks"]["design"]  # slips past its deadline on Wednesday
+    design.client_id, design.title = 101, f"Audit {marker} books"
+    db_session.add_all(
+        [
+            Event(
+                event_type="memory",
+                event_source="user",
+                content=f"{marker} wants the audit early",
+                client_id=101,
+                salience_score=0.9,
+                occurred_at=SUNDAY_EVENING - timedelta(days=3),
+            ),
+            Event(
+                event_type="memory",
+                event_source="user",
+                content=f"Call {marker} back",
+                salience_score=0.9,
+                metadata_={"subject_type": "client", "subject_id": "101"},
+                occurred_at=SUNDAY_EVENING - timedelta(days=3),
+            ),
+            Event(
+                event_type="memory",
+                event_source="user",
+                content="Reading week planned",
+                salience_score=0.8,
+                occurred_at=SUNDAY_EVENING - timedelta(days=2),
+            ),
+        ]
+    )
+    await db_session.flush()
+    chat.script(Reply.json({"narrative": "One task slipped.", "adjustments": []}))
+    out = await observer(db_session, llm_state).reflect("weekly", MONDAY)
+    assert out.narrative == "One task slipped."
+    # The user's own report still names the task.
+    assert [s["title"] for s in out.report["slipped"]] == [f"Audit {marker} books"]
+    assert out.report["memories"]["count"] == 3
+    assert out.report["memories"]["notable"] == ["Reading week planned"]
+    (request,) = chat.chat_requests
+    prompt = request.messages[1]["content"]
+    assert marker not in prompt and "(a client's task)" in prompt
+    event = await db_session.get(Event, out.event_id)
+    assert event is not None and marker not in event.content
+    assert "1 task(s) slipped past their deadline (1 of clients' work)" in event.content

@@ -74,6 +74,16 @@ def test_total_must_fit_before_the_deadline() -> None:
     assert "31 h" in problems[0].message
 
 
+def test_no_more_hours_are_available_than_pass_before_the_deadline() -> None:
+    # A deadline 2 h away on a Tuesday afternoon counted the whole day: 6 h for a 3 h plan.
+    tuesday = datetime(2026, 11, 24, 13, tzinfo=UTC)
+    assert working_hours_between(tuesday, tuesday + timedelta(hours=2), 6.0) == 2.0
+    problems = check_sop(sop(t("a", 3)), now=tuesday, deadline=tuesday + timedelta(hours=2))
+    assert [p.field for p in problems] == ["deadline"]
+    assert "only about 2 h of working time" in problems[0].message
+    assert check_sop(sop(t("a", 2)), now=tuesday, deadline=tuesday + timedelta(hours=2)) == []
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -6,9 +6,11 @@ nothing stored.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -179,3 +181,48 @@ async def test_the_daily_cap_answers_429_with_retry_after(
     # The same call by prompt template and version.
     prompts = [(p["prompt_template"], p["prompt_version"], p["calls"]) for p in usage["prompts"]]
     assert prompts == [("sop_generator", "v1", 1)], usage["prompts"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "where"),
+    [
+        ({**GOOD, "title": "Repaint\x00 the shed"}, "- title:"),
+        (json.loads(json.dumps(GOOD).replace("Prime", "Pr\\u0000ime")), "- steps.0.tasks.1.title:"),
+    ],
+    ids=["plan-title", "task-title"],
+)
+async def test_a_nul_in_the_llms_text_is_sent_back_and_never_a_500(
+    llm_client: httpx.AsyncClient,
+    chat: FakeChatServer,
+    db_session: AsyncSession,
+    answer: dict[str, Any],
+    where: str,
+) -> None:
+    # JSON may spell "\u0000": every field fits the schema, and the INSERT of such a plan
+    # failed (a 500). The repair request names the field.
+    chat.script(Reply.json(answer), Reply.json(answer))
+    r = await llm_client.post(PLAN, json=SHED)
+    assert r.status_code == 502, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in r.json()["detail"]
+    assert await stored(db_session) == 0
+    repair = chat.chat_requests[1].messages[-1]["content"]
+    assert f"{where} must not contain NUL characters" in repair
+    chat.script(Reply.json(answer), Reply.json(GOOD))
+    r = await llm_client.post(PLAN, json=SHED)
+    assert r.status_code == 201, r.text
+    assert await stored(db_session) == 1
+
+
+async def test_a_task_deadline_already_past_is_sent_back_and_never_stored(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer, db_session: AsyncSession
+) -> None:
+    past = json.loads(json.dumps(GOOD))
+    past["steps"][0]["tasks"][2]["deadline"] = "2001-01-01T00:00:00Z"
+    chat.script(Reply.json(past), Reply.json(past))
+    r = await llm_client.post(PLAN, json=SHED)
+    assert r.status_code == 502, r.text
+    assert {"field": "steps[0].tasks[2].deadline", "message": "is already past"} in r.json()[
+        "errors"
+    ]
+    assert await stored(db_session) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -128,6 +129,17 @@ async def test_list_filters_and_missing_plan(
     assert (await client.get("/api/v1/planner/plans", params={"status": "nope"})).status_code == 422
     assert (await client.get("/api/v1/planner/plans/999999999")).status_code == 404
     assert (await client.get("/api/v1/planner/plans/0")).status_code == 422
+
+
+@pytest.mark.parametrize("misspelt", ["client", "clientid", "state"])
+async def test_a_misspelt_filter_is_a_422_not_every_clients_plans(
+    client: httpx.AsyncClient, library: dict[str, Workflow], misspelt: str
+) -> None:
+    await new_plan(client, client_id=7)
+    await new_plan(client, client_id=8)
+    r = await client.get("/api/v1/planner/plans", params={misspelt: "8"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == misspelt
 
 
 async def test_a_stored_sop_that_no_longer_reads_never_fails_the_list(
@@ -274,3 +286,50 @@ async def test_an_edit_with_true_for_a_number_is_refused(
         assert r.json()["errors"][0]["field"].endswith(name), r.text
     r = await client.get(f"/api/v1/planner/plans/{plan['id']}")
     assert r.json()["version"] == plan["version"] and r.json()["sop"] == plan["sop"], r.text
+
+
+async def test_a_title_of_only_spaces_is_a_422_naming_it(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    r = await client.put(url, json={"plan_title": "   "})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "plan_title"
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][1]["tasks"][0]["title"] = " \t "
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["sop.steps[1].tasks[0].title"]
+    assert (await client.get(url)).json()["version"] == 1  # nothing written
+    step = {"id": "s", "title": "  ", "tasks": [{"id": "a", "title": "A", "estimate_hours": 1}]}
+    r = await client.post("/api/v1/planner/workflows", json={"name": "W", "steps": [step]})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["steps[0].title"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("deadline", "1900-01-02T00:00:00Z", "is already past"),
+        ("deadline", "2020-01-01T00:00:00+14:00", "is already past"),
+        ("deadline", "2199-01-01T00:00:00Z", "is after the plan's deadline"),
+        ("earliest_start", "2199-01-01T00:00:00Z", "is not before the plan's deadline"),
+    ],
+    ids=["1900", "2020", "after-the-plan", "starts-after-the-plan"],
+)
+async def test_a_task_date_outside_the_plans_time_is_a_422_naming_it(
+    client: httpx.AsyncClient,
+    library: dict[str, Workflow],
+    field: str,
+    value: str,
+    message: str,
+) -> None:
+    deadline = (datetime.now(UTC) + timedelta(days=60)).isoformat()
+    plan = await new_plan(client, deadline=deadline)
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][1][field] = value
+    r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert {"field": f"sop.steps[0].tasks[1].{field}", "message": message} in r.json()["errors"]
+    assert (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()["version"] == 1

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.errors import Conflict
+from almanac.models import Workflow
 from almanac.planner.status import require_transition
+from tests.conftest import ok
+from tests.doubles.openai_chat import FakeChatServer, Reply
+from tests.planner.test_plan_library import _history
+
+PLAN = "/api/v1/planner/plan"
 
 
 async def test_no_deadline_no_deadline_claim(client: httpx.AsyncClient):
@@ -80,3 +88,38 @@ async def test_near_misses_are_a_422_listing_the_closest(client: httpx.AsyncClie
     assert error["field"] == "intent" and error["threshold"] == 0.65
     assert len(error["closest"]) == 3
     assert all(c["score"] < 0.65 for c in error["closest"])
+
+
+def _library_note(plan: dict[str, Any]) -> str:
+    (note,) = [n for n in plan["notes"] if "this plan is the library workflow" in n]
+    return note
+
+
+async def test_the_library_note_says_calibrated_only_when_history_was_used(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    fresh = await ok(await _plan(client, "onboard a new client"), 201)
+    assert all(e["basis"] == "library" for e in fresh["estimates"])
+    note = _library_note(fresh)
+    assert note.startswith("No LLM was used: this plan is the library workflow")
+    assert "calibrated from history" not in note
+    assert "no past runs to calibrate them from yet" in note
+    await _history(db_session, library["onboarding"], "audit", 4.0, [6.0, 6.5, 5.5, 6.0])
+    calibrated = await ok(await _plan(client, "onboard a new client"), 201)
+    assert "calibrated from history" in _library_note(calibrated)
+    # History exists, but the caller asked for the library's figures: none was used.
+    asked = await ok(await _plan(client, "onboard a new client", estimates="library"), 201)
+    assert "calibrated from history" not in _library_note(asked)
+    assert "with the library's estimates." in _library_note(asked)
+    assert "Library estimates were requested: no history was used." in asked["notes"]
+
+
+async def test_a_plan_the_llm_was_asked_for_never_says_no_llm_was_used(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer, library: dict[str, Workflow]
+) -> None:
+    chat.script(Reply.fail(500), Reply.fail(500), Reply.fail(500))
+    plan = await ok(await llm_client.post(PLAN, json={"intent": "onboard a new client"}), 201)
+    assert plan["source"] == "library" and plan["degraded"] == ["llm"]
+    assert len(chat.chat_requests) >= 1  # the LLM was asked
+    assert not any("No LLM was used" in n for n in plan["notes"])
+    assert _library_note(plan).startswith("The LLM's plan was not used: this plan is")

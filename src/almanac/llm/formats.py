@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal, TypeVar, cast
 
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 
 from almanac.llm.base import Message
+from almanac.types import check_text
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -158,7 +159,7 @@ def parse(schema: type[T], content: str, *, truncated: bool = False) -> tuple[T 
     if not text:
         return None, "the answer was empty"
     try:
-        return schema.model_validate_json(text), ""
+        value = schema.model_validate_json(text)
     except ValidationError as exc:
         lines = []
         if truncated:
@@ -167,6 +168,36 @@ def parse(schema: type[T], content: str, *, truncated: bool = False) -> tuple[T 
             loc = ".".join(str(p) for p in err["loc"]) or "(root)"
             lines.append(f"- {loc}: {err['msg']}")
         return None, "\n".join(lines)[:MAX_ERROR_CHARS]
+    # JSON may spell a NUL or a lone surrogate (\u0000, \ud800), which no schema refuses
+    # and Postgres text cannot store: a plan titled so was a 500 at the INSERT.
+    bad = unstorable(value)
+    if bad is not None:
+        return None, f"- {bad[0]}: {bad[1]}"
+    return value, ""
+
+
+def unstorable(value: object, loc: str = "") -> tuple[str, str] | None:
+    """Where the first string Postgres text cannot store is, and why (None: none is)."""
+    if isinstance(value, str):
+        try:
+            check_text(value)
+        except ValueError as exc:
+            return loc or "(root)", str(exc)
+        return None
+    children: Iterable[tuple[object, object]] = ()
+    if isinstance(value, BaseModel):
+        children = ((name, getattr(value, name)) for name in type(value).model_fields)
+    elif isinstance(value, dict):
+        for key in value:
+            if (found := unstorable(key, loc)) is not None:
+                return found
+        children = value.items()
+    elif isinstance(value, list | tuple):
+        children = enumerate(value)
+    for key, item in children:
+        if (found := unstorable(item, f"{loc}.{key}" if loc else str(key))) is not None:
+            return found
+    return None
 
 
 def estimate_tokens(chars: int) -> int:

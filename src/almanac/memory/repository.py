@@ -96,17 +96,21 @@ class EventRepository(_Vectors[Event], PortableRows):
 
     async def happened_between(
         self, start: datetime, end: datetime
-    ) -> list[tuple[str, float, str]]:
-        """(event_type, salience, content) of the memories that happened in [start, end),
-        reflections left out (a week's review should not count its days')."""
+    ) -> list[tuple[str, float, str, bool]]:
+        """(event_type, salience, content, a client's?) of the memories that happened in
+        [start, end), reflections left out (a week's review should not count its days').
+        A client's memory has its `client_id`, or names a client as its subject."""
+        clients = or_(
+            Event.client_id.is_not(None), Event.metadata_["subject_type"].astext == "client"
+        )
         rows = await self.session.execute(
-            select(Event.event_type, Event.salience_score, Event.content).where(
+            select(Event.event_type, Event.salience_score, Event.content, clients).where(
                 Event.occurred_at >= start,
                 Event.occurred_at < end,
                 Event.event_type != "reflection",
             )
         )
-        return [(str(t), float(s), str(c)) for t, s, c in rows]
+        return [(str(t), float(s), str(c), bool(o)) for t, s, c, o in rows]
 
     async def link_fact(self, event_id: int, fact_id: int) -> None:
         await self.session.execute(

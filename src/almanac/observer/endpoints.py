@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, Request
 
+from almanac.errors import ValidationFailed
 from almanac.observer.deps import Observer
 from almanac.observer.schemas import (
     ExtractionOut,
     FactDecisionOut,
     Mode,
     PatternOut,
+    ReflectIn,
     ReflectionOut,
 )
 from almanac.problems import answers
@@ -24,14 +26,35 @@ router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 
+REFLECT_PARAMS = frozenset({"mode", "date"})
+
+
 @router.post("/reflect")
 async def reflect(
+    request: Request,
     observer: Observer,
-    mode: Mode = "daily",
+    mode: Mode | None = None,
     day: Annotated[WorkDay | None, Query(alias="date")] = None,
+    body: Annotated[ReflectIn | None, Body()] = None,
 ) -> ReflectionOut:
-    """Reflect on a day or on the Monday–Sunday week containing `date` (default today)."""
-    return await observer.reflect(mode, day)
+    """Reflect on a day or on the Monday–Sunday week containing `date` (default today).
+
+    `mode` and `date` are query parameters, or the same fields in a JSON body. An unknown
+    parameter (`?day=`) or a body that disagrees with the query is a 422: either reflected
+    silently on today (the default) instead of the period asked for."""
+    for name in request.query_params:
+        if name not in REFLECT_PARAMS:
+            raise ValidationFailed(
+                f"unknown query parameter {name!r}: reflect takes mode and date", field=name
+            )
+    if body is not None:
+        for name, query, sent in (("mode", mode, body.mode), ("date", day, body.date)):
+            if query is not None and sent is not None and query != sent:
+                raise ValidationFailed(
+                    f"{name} is {query} in the query and {sent} in the body", field=name
+                )
+        mode, day = mode or body.mode, day or body.date
+    return await observer.reflect(mode or "daily", day)
 
 
 @router.get("/reflections")

@@ -34,6 +34,7 @@ class TaskRow:
     billable: bool
     finished_at: datetime | None = None  # when it was marked done, if that was kept
     planned_start: datetime | None = None  # where it was, when finishing it freed its blocks
+    client_id: int | None = None  # a client's task: its title never reaches the LLM or memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,14 @@ def _recommend_drift(d: dict[str, Any]) -> str:
     return text
 
 
+def _named(slipped: Sequence[dict[str, Any]]) -> str:
+    """Slipped tasks by title, a client's only counted (remembered for every client)."""
+    own = [s["title"] for s in slipped if s.get("client_id") is None]
+    theirs = len(slipped) - len(own)
+    parts = own[:3] + ([f"{theirs} of clients' work"] if theirs else [])
+    return ", ".join(parts)
+
+
 def _blocks(
     blocks: Sequence[BlockRow],
     tasks: dict[int, TaskRow],
@@ -325,7 +334,13 @@ def build_report(
         if h > daily_max_hours + 1e-9
     ]
     slipped: list[dict[str, Any]] = [
-        {"task_id": t.id, "title": t.title, "deadline": t.deadline.isoformat(), "status": t.status}
+        {
+            "task_id": t.id,
+            "title": t.title,
+            "deadline": t.deadline.isoformat(),
+            "status": t.status,
+            "client_id": t.client_id,
+        }
         for t in sorted(tasks, key=lambda t: (t.deadline or now, t.id))
         if t.deadline is not None
         and inside(t.deadline)
@@ -358,10 +373,9 @@ def build_report(
     )
     recommendations = [_recommend_drift(d) for d in found]
     if slipped:
-        titles = ", ".join(s["title"] for s in slipped[:3])
         recommendations.append(
-            f"{len(slipped)} task(s) slipped past their deadline ({titles}): re-plan them or "
-            "move their deadlines"
+            f"{len(slipped)} task(s) slipped past their deadline ({_named(slipped)}): re-plan "
+            "them or move their deadlines"
         )
     for o in overbooked:
         recommendations.append(

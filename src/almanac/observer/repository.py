@@ -73,6 +73,7 @@ class ObserverRepository(Repository, PortableRows):
                 t.billable,
                 t.finished_at,
                 _planned_start(t.metadata_),
+                t.client_id,
             )
             for t in await self.task_rows.in_period(start, end, ids)
         ]
@@ -145,8 +146,8 @@ class ObserverRepository(Repository, PortableRows):
         found = await self.catalog.workflows(ids)
         return [found[i] for i in sorted(found)]
 
-    async def memories(self, start: datetime, end: datetime) -> list[tuple[str, float, str]]:
-        """(event_type, salience, content) of the memories that happened in [start, end)."""
+    async def memories(self, start: datetime, end: datetime) -> list[tuple[str, float, str, bool]]:
+        """(event_type, salience, content, a client's?) of the memories in [start, end)."""
         return await self.events.happened_between(start, end)
 
     # -- reflections ---------------------------------------------------------------------

@@ -9,11 +9,19 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from almanac.llm.base import LLMUse
 from almanac.memory.schemas import FactType
+from almanac.types import Strict, WorkDay
 
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
 Source = Literal["llm", "metadata", "numbers", "zep"]
 Trend = Literal["worsening", "improving", "stable", "unknown"]
+
+
+class ReflectIn(Strict):
+    """`POST /reflect`'s query parameters, sent as a JSON body instead."""
+
+    mode: Mode | None = None
+    date: WorkDay | None = None
 
 
 class ReflectionOut(BaseModel):
@@ -79,10 +87,27 @@ class ExtractionOut(BaseModel):
 
 
 class Narrative(BaseModel):
-    """The LLM's reflection on top of the numbers."""
+    """The LLM's reflection on top of the numbers.
+
+    Bounded so that the reflection, remembered as one event (20,000 characters at most),
+    always fits: an unbounded adjustment made `POST /reflect` a 422 naming `content`.
+    """
 
     narrative: Annotated[str, Field(min_length=1, max_length=8000)]
-    adjustments: Annotated[list[str], Field(max_length=10)] = []
+    adjustments: Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=10)] = []
+
+    @field_validator("narrative")
+    @classmethod
+    def _narrative_said(cls, value: str) -> str:
+        # "   " stripped to nothing was stored as an empty narrative "by" the model.
+        if not value.strip():
+            raise ValueError("must contain non-whitespace text")
+        return value
+
+    @field_validator("adjustments")
+    @classmethod
+    def _no_blank_adjustment(cls, value: list[str]) -> list[str]:
+        return [a for a in value if a.strip()]
 
 
 class RawFacts(BaseModel):

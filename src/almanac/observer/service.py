@@ -52,13 +52,27 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
 OPERATION = "reflection"
+SUMMARY_CHARS = 20_000  # RememberIn's content bound
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
 
 
+def shared_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as the LLM sees it: a client's slipped task without its title. The
+    narrative is remembered with the reflection, which every client's plans recall."""
+    slipped = [
+        {k: v for k, v in s.items() if k != "client_id"}
+        | ({"title": "(a client's task)"} if s.get("client_id") is not None else {})
+        for s in report.get("slipped", [])
+    ]
+    return {**report, "slipped": slipped}
+
+
 def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
-    """The reflection prompt: the template, then the computed numbers as JSON."""
+    """The reflection prompt: the template, then the computed numbers as JSON (a client's
+    task titles left out, see `shared_report`)."""
+    shared = shared_report(report)
     user = (
-        f"The {mode} numbers (JSON):\n{json.dumps(report, sort_keys=True, default=str)}\n\n"
+        f"The {mode} numbers (JSON):\n{json.dumps(shared, sort_keys=True, default=str)}\n\n"
         'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
     )
     return [Message("system", system), Message("user", user)]
@@ -82,7 +96,7 @@ def reflection_out(row: Reflection) -> ReflectionOut:
     return ReflectionOut.model_validate(row, from_attributes=True)
 
 
-def _summary(report: dict[str, Any], narrative: str | None) -> str:
+def reflection_summary(report: dict[str, Any], narrative: str | None) -> str:
     n = report["numbers"]
     p = report["period"]
     span = p["start"] if p["start"] == p["end"] else f"{p['start']} to {p['end']}"
@@ -94,7 +108,9 @@ def _summary(report: dict[str, Any], narrative: str | None) -> str:
     lines += [f"- {r}" for r in report["recommendations"]]
     if narrative:
         lines += ["", narrative]
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    # A memory holds at most SUMMARY_CHARS; the reflection row keeps the whole text.
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 class ObserverService:
@@ -229,7 +245,7 @@ class ObserverService:
         narrative: str | None,
     ) -> int | None:
         item = RememberIn(
-            content=_summary(report, narrative),
+            content=reflection_summary(report, narrative),
             event_type="reflection",
             event_source="observer",
             memory_scope="user",

@@ -141,6 +141,7 @@ def check_sop(
     problems: list[SOPProblem] = []
     seen: dict[str, str] = {}
     step_ids: set[str] = set()
+    problems += [SOPProblem(field=f, message=BLANK) for f in _blank_titles(sop)]
     for si, step in enumerate(sop.steps):
         if step.id in step_ids:
             problems.append(
@@ -181,6 +182,7 @@ def check_sop(
                         field=f"{where}.deadline", message="deadline must be after earliest_start"
                     )
                 )
+            problems += _task_dates(task, where, now, deadline)
     graph = {t.id: [d for d in t.depends_on if d != t.id] for t in sop.tasks()}
     cycle = find_cycle(graph)
     if cycle is not None:
@@ -203,8 +205,48 @@ def check_sop(
     return problems
 
 
+def _task_dates(
+    task: SOPTask, where: str, now: datetime | None, deadline: datetime | None
+) -> list[SOPProblem]:
+    """A task's own dates against the plan's time: a deadline already past (1900, or an
+    LLM's 2001) or beyond the plan's deadline made tasks the scheduler could only mark
+    late by decades or never place."""
+    out = []
+    if now is not None and task.deadline is not None and task.deadline <= now:
+        out.append(SOPProblem(field=f"{where}.deadline", message="is already past"))
+    if deadline is not None:
+        if task.deadline is not None and task.deadline > deadline:
+            out.append(
+                SOPProblem(field=f"{where}.deadline", message="is after the plan's deadline")
+            )
+        if task.earliest_start is not None and task.earliest_start >= deadline:
+            out.append(
+                SOPProblem(
+                    field=f"{where}.earliest_start", message="is not before the plan's deadline"
+                )
+            )
+    return out
+
+
+BLANK = "must contain non-whitespace text"
+
+
+def _blank_titles(sop: SOP) -> Iterator[str]:
+    """Where a title is only spaces: it names nothing on a calendar or in a list. Checked
+    here, not on the field, so that a plan stored with one still reads."""
+    if not sop.title.strip():
+        yield "title"
+    for si, step in enumerate(sop.steps):
+        if not step.title.strip():
+            yield f"steps[{si}].title"
+        for ti, task in enumerate(step.tasks):
+            if not task.title.strip():
+                yield f"steps[{si}].tasks[{ti}].title"
+
+
 def working_hours_between(start: datetime, end: datetime, hours_per_day: float) -> float:
-    """Working hours (Monday to Friday, `hours_per_day` each) in [start, end), by whole days."""
+    """Working hours (Monday to Friday, `hours_per_day` each) in [start, end), by whole
+    days, and never more than the hours that pass (a deadline 2 h away left 6 h)."""
     if end <= start:
         return 0.0
     days = 0
@@ -216,7 +258,7 @@ def working_hours_between(start: datetime, end: datetime, hours_per_day: float) 
     # The deadline's own day counts when there is time left on it.
     if end.weekday() < 5 and end.hour >= 12:
         days += 1
-    return days * hours_per_day
+    return min(days * hours_per_day, round((end - start).total_seconds() / 3600, 2))
 
 
 def stored_sop(data: Any) -> SOP:

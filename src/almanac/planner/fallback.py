@@ -20,6 +20,31 @@ def fallback_detail(exc: LLMError) -> str:
     return f"{why_unusable(exc, 'plan')}: planned from the library instead"
 
 
+def library_note(
+    name: str,
+    score: float | None,
+    *,
+    adapted_to_deadline: bool,
+    calibrated: bool,
+    mode: str,
+    tried_llm: bool,
+) -> str:
+    """What a plan made from the library is, in words that hold: an LLM that was asked is
+    not "no LLM", and estimates no past run changed are not "calibrated from history"."""
+    what = f"the library workflow {name!r}"
+    if score is not None:
+        what += f" (match {score:.2f})"
+    how = ["adapted to the deadline"] if adapted_to_deadline else []
+    if calibrated:
+        how.append("calibrated from history")
+    elif mode == "library":
+        how.append("with the library's estimates")
+    else:
+        how.append("with the library's estimates (no past runs to calibrate them from yet)")
+    lead = "The LLM's plan was not used" if tried_llm else "No LLM was used"
+    return f"{lead}: this plan is {what}, {' and '.join(how)}."
+
+
 def _closest(candidates: list[Match]) -> str:
     near = ", ".join(f"{m.candidate.name!r} ({m.score:.2f})" for m in candidates[:3])
     return f"the closest were {near}" if near else "the workflow library is empty"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
@@ -133,6 +133,10 @@ class PlanOut(BaseModel):
 
 
 class PlanQuery(PageQuery):
+    # A misspelt filter (`?client=7`, `?state=draft`) is a 422 naming it, not a 200 listing
+    # every client's plans.
+    model_config = ConfigDict(extra="forbid")
+
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     client_id: IntId | None = None
     status: PlanStatus | None = None
@@ -150,6 +154,13 @@ class PlanUpdate(Strict):
     sop: SOP | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
     version: IntId | None = None
+
+    @field_validator("plan_title")
+    @classmethod
+    def _title_said(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must contain non-whitespace text")
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> PlanUpdate:

@@ -24,6 +24,7 @@ from almanac.planner.context import recall_context, remember_plan
 from almanac.planner.estimates import Applied, Estimator, apply_estimates, params_from
 from almanac.planner.fallback import (
     fallback_detail,
+    library_note,
     llm_failed_no_match,
     no_match_without_llm,
 )
@@ -133,18 +134,25 @@ class PlannerService:
             use = LLMUse(
                 used=False, detail="no LLM is configured: planned from the workflow library"
             )
+        from_library = sop is None
         if sop is None:
             if skeleton is None:
                 raise no_match_without_llm(candidates, self.settings.match_threshold)
             sop = skeleton.sop
-            what = f"the library workflow {skeleton.name!r}"
-            if skeleton.score is not None:
-                what += f" (match {skeleton.score:.2f})"
-            adapted = "adapted to the deadline and " if body.deadline is not None else ""
-            notes.append(f"No LLM was used: this plan is {what}, {adapted}calibrated from history.")
         mode: EstimatesMode = body.estimates or self.settings.estimates
         applied = await self._estimate(sop, skeleton, body.client_id, mode)
         sop, estimates, calibration = applied.sop, applied.estimates, applied.changes
+        if from_library and skeleton is not None:
+            notes.append(
+                library_note(
+                    skeleton.name,
+                    skeleton.score,
+                    adapted_to_deadline=body.deadline is not None,
+                    calibrated=any(e.basis in ("workflow", "client") for e in estimates),
+                    mode=mode,
+                    tried_llm="llm" in degraded,
+                )
+            )
         sop = with_deadline(sop, body.deadline)
         problems = check_sop(
             sop, now=now, deadline=body.deadline, hours_per_day=self.settings.hours_per_day
