@@ -84,9 +84,27 @@ def known_spans(
     return []
 
 
+# Hours are given to a hundredth (`types.MIN_WORK_HOURS`, the grain `RunService.stop`
+# also allows): records sharing no more than that meet end to start, rounded (20 minutes
+# given as 0.34 h, a run started half a minute before a record's end said it ended).
+SLACK = timedelta(hours=0.01)
+
+
 def first_overlap(start: datetime, end: datetime, spans: Iterable[Span]) -> Span | None:
-    """The first span sharing some time with [start, end) (touching ends do not)."""
-    return next((s for s in spans if s[0] < end and start < s[1]), None)
+    """The first span sharing time with [start, end): more than `SLACK`, or all of either
+    (touching ends do not)."""
+    for span in spans:
+        shared = min(end, span[1]) - max(start, span[0])
+        if shared > SLACK or (
+            shared > timedelta(0) and shared >= min(end - start, span[1] - span[0])
+        ):
+            return span
+    return None
+
+
+def start_inside(start: datetime, spans: Iterable[Span]) -> Span | None:
+    """The first span that `start` falls inside, more than `SLACK` before its end."""
+    return next((s for s in spans if s[0] <= start and s[1] - start > SLACK), None)
 
 
 def overlap_text(start: datetime, end: datetime, span: Span) -> str:

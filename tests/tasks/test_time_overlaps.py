@@ -127,3 +127,41 @@ async def test_hours_recorded_without_an_end_fit_the_run_when_it_is_closed(
     ).one()
     assert run.started_at is not None and run.ended_at is not None
     assert (run.ended_at - run.started_at).total_seconds() / 3600 >= 5
+
+
+async def test_records_sharing_a_rounding_of_time_meet_end_to_start(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Hours are given to a hundredth: 20 minutes as 0.34 h reached 24 s into the record
+    before it, and a run started 20 s before a record's end fell inside it: both were a
+    409 for work done back to back. A hundredth of an hour shared is rounding."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.34, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    before = (_BASE - timedelta(hours=10, minutes=20)).isoformat()  # where 0.34 h began, rounded
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.5, "ended_at": before})
+    assert r.status_code == 200, r.text
+    # A minute shared is an overlap still.
+    late = (_BASE - timedelta(hours=10, minutes=19)).isoformat()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.2, "ended_at": late})
+    assert r.status_code == 409, r.text
+    # A run started 20 s before the record's end.
+    start = (_BASE - timedelta(hours=10, seconds=20)).isoformat()
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": start})
+    assert r.status_code == 201, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(10.1)})
+    assert r.status_code == 409, r.text
+
+
+async def test_a_run_started_now_inside_a_record_ending_ahead_is_a_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A record may end up to a day ahead; a run started now (no started_at) inside it was
+    taken, while the same start given as started_at was a 409."""
+    tid = await _task(db_session)
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": ahead})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
