@@ -165,3 +165,25 @@ async def test_a_run_started_now_inside_a_record_ending_ahead_is_a_409(
     r = await sched_client.post(RUNS, json={"task_id": tid})
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["field"] == "started_at"
+
+
+async def test_an_earlier_record_on_an_open_run_moves_its_start_only_to_that_work(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A record placed days back on a task still in progress moved its run's start its
+    own hours plus every other hour of the run before that record's end, as if all the
+    run's work ended there: an hour before any work was recorded."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # ends now
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    run = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == tid)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    assert run.ended_at is None and run.started_at is not None
+    assert run.started_at == _BASE - timedelta(hours=12), run.started_at  # the record's start

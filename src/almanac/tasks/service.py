@@ -280,7 +280,9 @@ class TaskService:
             run.metadata_["idempotency_keys"] = keys
             if run.ended_at is not None:  # a done task's run ends with its last work
                 run.ended_at = max(run.ended_at, until)
-            _holds_its_hours(run, until - timedelta(hours=body.hours), until)
+            # While open, its last work is its latest record's end (this one may be earlier).
+            last = max([until, *(min(end, now) for end, _ in logged_entries(run.metadata_))])
+            _holds_its_hours(run, until - timedelta(hours=body.hours), last)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
