@@ -187,3 +187,28 @@ async def test_an_earlier_record_on_an_open_run_moves_its_start_only_to_that_wor
     ).one()
     assert run.ended_at is None and run.started_at is not None
     assert run.started_at == _BASE - timedelta(hours=12), run.started_at  # the record's start
+
+
+async def test_a_run_started_while_another_of_the_task_runs_is_a_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A second run started while the first was still running was taken; the first could
+    then not be stopped (its end, now, overlapped the second: a 409 on a stop without
+    --at). A task's time record kept open is no timer."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # an open record run
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(30)})
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(20)})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+    assert f"execution run {first}" in r.json()["detail"]
+    # Stopped before it, the same start is taken.
+    r = await sched_client.post(f"{RUNS}/{first}/stop", json={"ended_at": _ago(25)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(20)})
+    assert r.status_code == 201, r.text
+    r = await sched_client.post(f"{RUNS}/{r.json()['id']}/stop", json={"ended_at": _ago(19)})
+    assert r.status_code == 200, r.text

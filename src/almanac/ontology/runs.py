@@ -192,6 +192,15 @@ class RunService:
         time: an overlap counts the same hours twice."""
         spans = await self.repo.task_spans(task_id, but=but)
         if end is None:
+            timer = await self.repo.open_timer(task_id, start)
+            if timer is not None and timer.started_at is not None:
+                # It runs until now: any end the new run is given overlaps it.
+                since = timer.started_at.isoformat()
+                raise Conflict(
+                    f"started_at {start.isoformat()}: execution run {timer.id} of the same "
+                    f"task is still running (started at {since}); stop it first",
+                    errors=[{"field": field, "message": f"execution run {timer.id} is running"}],
+                )
             hit = start_inside(start, spans)
             if hit is not None:
                 raise Conflict(
