@@ -70,3 +70,17 @@ def test_facts_list_and_recall_name_their_options(cli_env: AppState) -> None:  #
         code, out = invoke(*args)
         assert code == 2, (args, out)
         assert option in out and field not in out, (args, out)
+
+
+def test_sprints_add_names_its_options(cli_env: AppState) -> None:  # noqa: F811
+    """`almanac sprints add --target 150` said "billable_target_pct: ...", `--capacity`
+    "capacity_hrs": the API's fields, not the command's options."""
+    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    for args, option, field in (
+        (["--capacity", "40", "--target", "150"], "--target", "billable_target_pct"),
+        (["--capacity", "-1"], "--capacity", "capacity_hrs"),
+        (["--capacity", "40", "--runway", "-2"], "--runway", "runway_weeks"),
+    ):
+        code, out = invoke("sprints", "add", monday.isoformat(), *args)
+        assert code == 2, (args, out)
+        assert option in out and field not in out, (args, out)
