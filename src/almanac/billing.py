@@ -71,7 +71,7 @@ def known_spans(
     without records counts from its start to its end once both are known."""
     raw = metadata.get("entries") if isinstance(metadata, dict) else None
     if isinstance(raw, list) and raw:
-        out: list[Span] = []
+        out: list[Span] = _own_span(run_id, metadata)
         for entry in raw:
             if not (isinstance(entry, dict) and entry.get("timed")):
                 continue
@@ -88,6 +88,22 @@ def known_spans(
 # also allows): records sharing no more than that meet end to start, rounded (20 minutes
 # given as 0.34 h, a run started half a minute before a record's end said it ended).
 SLACK = timedelta(hours=0.01)
+
+
+def _own_span(run_id: int, metadata: dict[str, Any]) -> list[Span]:
+    """The start and stop a run had when time records were first added to it (`span`,
+    kept by `TaskService.log_time`): its own timed work, which its start and end, moved
+    to hold the records, no longer say."""
+    raw = metadata.get("span")
+    if not (isinstance(raw, list) and len(raw) == 2):
+        return []
+    try:
+        start, end = (datetime.fromisoformat(str(t)) for t in raw)
+    except ValueError:
+        return []
+    if start.tzinfo is None or end.tzinfo is None or not start < end:
+        return []
+    return [(start, end, f"execution run {run_id}")]
 
 
 def first_overlap(start: datetime, end: datetime, spans: Iterable[Span]) -> Span | None:

@@ -212,3 +212,28 @@ async def test_a_run_started_while_another_of_the_task_runs_is_a_409(
     assert r.status_code == 201, r.text
     r = await sched_client.post(f"{RUNS}/{r.json()['id']}/stop", json={"ended_at": _ago(19)})
     assert r.status_code == 200, r.text
+
+
+async def test_a_stopped_run_keeps_its_time_once_records_are_added_to_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A run started and stopped (no records) counted from its start to its stop; once an
+    hour was recorded on its task (added to that run) it counted only by its records, so
+    a record or a run inside its own time was taken: the same hours twice."""
+    tid = await _task(db_session)
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(14)})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": _ago(11)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # added to that run
+    assert r.status_code == 200, r.text
+    assert r.json()["execution_run_id"] == run_id
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(12)})
+    assert r.status_code == 409, r.text
+    assert f"execution run {run_id}" in r.json()["detail"]
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(13)})
+    assert r.status_code == 409, r.text
+    # Before it, a record is taken as before.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(14)})
+    assert r.status_code == 200, r.text

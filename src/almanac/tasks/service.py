@@ -273,6 +273,11 @@ class TaskService:
                 metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
             )
         else:
+            started, stopped = run.started_at, run.ended_at
+            if not meta.get("entries") and started and stopped and started < stopped:
+                # A run started and stopped: its own time still counts against overlaps
+                # once records are added and its start and end move to hold them.
+                meta["span"] = [started.isoformat(), stopped.isoformat()]
             run.actual_hours = float(run.actual_hours or 0) + body.hours
             if run.estimated_hours is not None:  # one started before estimates were rounded
                 run.estimated_hours = six_decimals(run.estimated_hours)
