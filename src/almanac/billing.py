@@ -71,7 +71,7 @@ def known_spans(
     without records counts from its start to its end once both are known."""
     raw = metadata.get("entries") if isinstance(metadata, dict) else None
     if isinstance(raw, list) and raw:
-        out: list[Span] = []
+        out: list[Span] = _own_span(run_id, metadata)
         for entry in raw:
             if not (isinstance(entry, dict) and entry.get("timed")):
                 continue
@@ -84,9 +84,43 @@ def known_spans(
     return []
 
 
+# Hours are given to a hundredth (`types.MIN_WORK_HOURS`, the grain `RunService.stop`
+# also allows): records sharing no more than that meet end to start, rounded (20 minutes
+# given as 0.34 h, a run started half a minute before a record's end said it ended).
+SLACK = timedelta(hours=0.01)
+
+
+def _own_span(run_id: int, metadata: dict[str, Any]) -> list[Span]:
+    """The start and stop a run had when time records were first added to it (`span`,
+    kept by `TaskService.log_time`): its own timed work, which its start and end, moved
+    to hold the records, no longer say."""
+    raw = metadata.get("span")
+    if not (isinstance(raw, list) and len(raw) == 2):
+        return []
+    try:
+        start, end = (datetime.fromisoformat(str(t)) for t in raw)
+    except ValueError:
+        return []
+    if start.tzinfo is None or end.tzinfo is None or not start < end:
+        return []
+    return [(start, end, f"execution run {run_id}")]
+
+
 def first_overlap(start: datetime, end: datetime, spans: Iterable[Span]) -> Span | None:
-    """The first span sharing some time with [start, end) (touching ends do not)."""
-    return next((s for s in spans if s[0] < end and start < s[1]), None)
+    """The first span sharing time with [start, end): more than `SLACK`, or all of either
+    (touching ends do not)."""
+    for span in spans:
+        shared = min(end, span[1]) - max(start, span[0])
+        if shared > SLACK or (
+            shared > timedelta(0) and shared >= min(end - start, span[1] - span[0])
+        ):
+            return span
+    return None
+
+
+def start_inside(start: datetime, spans: Iterable[Span]) -> Span | None:
+    """The first span that `start` falls inside, more than `SLACK` before its end."""
+    return next((s for s in spans if s[0] <= start and s[1] - start > SLACK), None)
 
 
 def overlap_text(start: datetime, end: datetime, span: Span) -> str:

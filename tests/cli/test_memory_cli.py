@@ -121,7 +121,7 @@ def test_bad_input_exits_2_and_writes_nothing(cli_env: AppState):
     code, out = invoke("recall", "x", "-k", "0")
     assert code == 2 and "k" in out
     code, out = invoke("facts", "--as-of", "2026-01-01T00:00:00")
-    assert code == 2 and "as_of" in out
+    assert code == 2 and "--as-of" in out and "as_of" not in out
 
 
 def sql(url: str, statement: str) -> list[tuple[object, ...]]:

@@ -55,3 +55,32 @@ def test_runs_and_log_name_their_options(cli_env: AppState) -> None:  # noqa: F8
     assert "--at" in out and f"execution run {run_id}" in out and "ended_at" not in out, out
     code, out = invoke("log", task_id, "1", "--at", base.isoformat())
     assert code == 0, out
+
+
+def test_facts_list_and_recall_name_their_options(cli_env: AppState) -> None:  # noqa: F811
+    """`almanac facts --type bogus` said "fact_type: ...", `--as-of yesterday` "as_of",
+    `recall --client 0` "client_id": fields these commands have no option for."""
+    for args, option, field in (
+        (["facts", "--type", "bogus"], "--type", "fact_type"),
+        (["facts", "--as-of", "yesterday"], "--as-of", "as_of"),
+        (["facts", "--subject-type", "x" * 101], "--subject-type", "subject_type"),
+        (["recall", "deep work", "--client", "0"], "--client", "client_id"),
+        (["recall", "deep work", "--session", "s" * 300], "--session", "session_id"),
+    ):
+        code, out = invoke(*args)
+        assert code == 2, (args, out)
+        assert option in out and field not in out, (args, out)
+
+
+def test_sprints_add_names_its_options(cli_env: AppState) -> None:  # noqa: F811
+    """`almanac sprints add --target 150` said "billable_target_pct: ...", `--capacity`
+    "capacity_hrs": the API's fields, not the command's options."""
+    monday = datetime.now(UTC).date() + timedelta(days=7 - datetime.now(UTC).weekday())
+    for args, option, field in (
+        (["--capacity", "40", "--target", "150"], "--target", "billable_target_pct"),
+        (["--capacity", "-1"], "--capacity", "capacity_hrs"),
+        (["--capacity", "40", "--runway", "-2"], "--runway", "runway_weeks"),
+    ):
+        code, out = invoke("sprints", "add", monday.isoformat(), *args)
+        assert code == 2, (args, out)
+        assert option in out and field not in out, (args, out)

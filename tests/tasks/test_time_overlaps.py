@@ -127,3 +127,113 @@ async def test_hours_recorded_without_an_end_fit_the_run_when_it_is_closed(
     ).one()
     assert run.started_at is not None and run.ended_at is not None
     assert (run.ended_at - run.started_at).total_seconds() / 3600 >= 5
+
+
+async def test_records_sharing_a_rounding_of_time_meet_end_to_start(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Hours are given to a hundredth: 20 minutes as 0.34 h reached 24 s into the record
+    before it, and a run started 20 s before a record's end fell inside it: both were a
+    409 for work done back to back. A hundredth of an hour shared is rounding."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.34, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    before = (_BASE - timedelta(hours=10, minutes=20)).isoformat()  # where 0.34 h began, rounded
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.5, "ended_at": before})
+    assert r.status_code == 200, r.text
+    # A minute shared is an overlap still.
+    late = (_BASE - timedelta(hours=10, minutes=19)).isoformat()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 0.2, "ended_at": late})
+    assert r.status_code == 409, r.text
+    # A run started 20 s before the record's end.
+    start = (_BASE - timedelta(hours=10, seconds=20)).isoformat()
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": start})
+    assert r.status_code == 201, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(10.1)})
+    assert r.status_code == 409, r.text
+
+
+async def test_a_run_started_now_inside_a_record_ending_ahead_is_a_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A record may end up to a day ahead; a run started now (no started_at) inside it was
+    taken, while the same start given as started_at was a 409."""
+    tid = await _task(db_session)
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": ahead})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+
+
+async def test_an_earlier_record_on_an_open_run_moves_its_start_only_to_that_work(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A record placed days back on a task still in progress moved its run's start its
+    own hours plus every other hour of the run before that record's end, as if all the
+    run's work ended there: an hour before any work was recorded."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # ends now
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(10)})
+    assert r.status_code == 200, r.text
+    run = (
+        await db_session.scalars(
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == tid)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    assert run.ended_at is None and run.started_at is not None
+    assert run.started_at == _BASE - timedelta(hours=12), run.started_at  # the record's start
+
+
+async def test_a_run_started_while_another_of_the_task_runs_is_a_409(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A second run started while the first was still running was taken; the first could
+    then not be stopped (its end, now, overlapped the second: a 409 on a stop without
+    --at). A task's time record kept open is no timer."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # an open record run
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(30)})
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(20)})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+    assert f"execution run {first}" in r.json()["detail"]
+    # Stopped before it, the same start is taken.
+    r = await sched_client.post(f"{RUNS}/{first}/stop", json={"ended_at": _ago(25)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(20)})
+    assert r.status_code == 201, r.text
+    r = await sched_client.post(f"{RUNS}/{r.json()['id']}/stop", json={"ended_at": _ago(19)})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_stopped_run_keeps_its_time_once_records_are_added_to_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A run started and stopped (no records) counted from its start to its stop; once an
+    hour was recorded on its task (added to that run) it counted only by its records, so
+    a record or a run inside its own time was taken: the same hours twice."""
+    tid = await _task(db_session)
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(14)})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": _ago(11)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})  # added to that run
+    assert r.status_code == 200, r.text
+    assert r.json()["execution_run_id"] == run_id
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(12)})
+    assert r.status_code == 409, r.text
+    assert f"execution run {run_id}" in r.json()["detail"]
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(13)})
+    assert r.status_code == 409, r.text
+    # Before it, a record is taken as before.
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(14)})
+    assert r.status_code == 200, r.text

@@ -170,7 +170,13 @@ def sprints_add(
         billable_target_pct=target,
         runway_weeks=runway,
     )
-    out = call("POST", "/api/v1/scheduler/sprints", body=body, url=url)
+    names = {
+        "week_start": "WEEK_START",
+        "capacity_hrs": "--capacity",
+        "billable_target_pct": "--target",
+        "runway_weeks": "--runway",
+    }
+    out = call("POST", "/api/v1/scheduler/sprints", body=body, url=url, names=names)
     emit(out) if as_json else print(f"sprint {out['id']} for the week of {out['week_start']}")
 
 

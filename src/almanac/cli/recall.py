@@ -60,6 +60,18 @@ _REMEMBER = {
     "idempotency_key": "--key",
 }
 
+# (`k` and `limit` keep their names: a word of a reason would be renamed with them.)
+_RECALL = {"session_id": "--session", "client_id": "--client"}
+_LIST = {
+    "subject_type": "--subject-type",
+    "subject_id": "--subject-id",
+    "fact_type": "--type",
+    "as_of": "--as-of",
+    "include_history": "--history",
+}
+# facts supersede has three options: the others' names are not its to give.
+_SUPERSEDE = {k: v for k, v in _FACT.items() if k in ("salience_score", "valid_from")}
+
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
@@ -132,7 +144,7 @@ def recall(
 ) -> None:
     """Search memories, facts and documents; prints them ranked, best first."""
     params = {"query": query, "k": k, "session_id": session_id, "client_id": client_id}
-    out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory")
+    out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory", names=_RECALL)
     if as_json:
         return emit(out)
     rows = []
@@ -198,7 +210,7 @@ def facts(
         "include_history": "true" if history else None,
         "limit": limit,
     }
-    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory")
+    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory", names=_LIST)
     if as_json:
         return emit(rows)
     table("facts", FACT_COLUMNS, _fact_rows(rows))
@@ -260,7 +272,8 @@ def facts_supersede(
     """Close a fact and open its successor (unspecified fields carry over)."""
     body = _drop_none({"content": content, "valid_from": valid_from, "salience_score": salience})
     path = f"{MEMORY}/facts/{fact_id}/supersede"
-    _print_write(call("POST", path, body=body, url=url, service="memory", names=_FACT), as_json)
+    out = call("POST", path, body=body, url=url, service="memory", names=_SUPERSEDE)
+    _print_write(out, as_json)
 
 
 @facts_app.command("history")
@@ -279,7 +292,7 @@ def facts_history(
         "include_history": "true",
         "limit": 1000,
     }
-    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory")
+    rows = call("GET", f"{MEMORY}/facts", params=params, url=url, service="memory", names=_LIST)
     rows.sort(key=lambda f: (f["valid_from"], f["id"]))
     if as_json:
         return emit(rows)

@@ -6,6 +6,7 @@ Nothing else writes these tables' SQL for the ontology API and the library impor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, literal, select
@@ -204,6 +205,23 @@ class OntologyRepository(Repository, PortableRows):
             ExecutionRun.id, ExecutionRun.metadata_, ExecutionRun.started_at, ExecutionRun.ended_at
         ).where(ExecutionRun.task_id == task_id, ExecutionRun.id != (but or 0))
         return [s for row in await self.session.execute(stmt) for s in known_spans(*row)]
+
+    async def open_timer(self, task_id: int, since: datetime) -> ExecutionRun | None:
+        """A run of the task started at or before `since` and not stopped: a timer still
+        running then. The run `TaskService.log_time` keeps (source "tasks") times nothing:
+        it adds up records."""
+        stmt = (
+            select(ExecutionRun)
+            .where(
+                ExecutionRun.task_id == task_id,
+                ExecutionRun.ended_at.is_(None),
+                ExecutionRun.started_at <= since,
+                ExecutionRun.status == "in_progress",
+            )
+            .order_by(ExecutionRun.id)
+        )
+        runs = await self.session.scalars(stmt)
+        return next((r for r in runs if (r.metadata_ or {}).get("source") != "tasks"), None)
 
     async def new_run(self, **values: Any) -> ExecutionRun:
         return await self.add(ExecutionRun(**values))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from almanac.billing import first_overlap, overlap_text
+from almanac.billing import first_overlap, overlap_text, start_inside
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
@@ -84,8 +84,8 @@ class RunService:
             task = await self.repo.existing_task(body.task_id, lock="edit")
             if task is None:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
-            if body.started_at is not None:
-                await self._no_overlap(task.id, _until_now(body.started_at), None, "started_at")
+            # Also a run started now: a record may end up to a day ahead.
+            await self._no_overlap(task.id, _until_now(body.started_at), None, "started_at")
             if task.process_template_id is not None:
                 if template_id is None:
                     template_id = task.process_template_id
@@ -192,7 +192,16 @@ class RunService:
         time: an overlap counts the same hours twice."""
         spans = await self.repo.task_spans(task_id, but=but)
         if end is None:
-            hit = next((s for s in spans if s[0] <= start < s[1]), None)
+            timer = await self.repo.open_timer(task_id, start)
+            if timer is not None and timer.started_at is not None:
+                # It runs until now: any end the new run is given overlaps it.
+                since = timer.started_at.isoformat()
+                raise Conflict(
+                    f"started_at {start.isoformat()}: execution run {timer.id} of the same "
+                    f"task is still running (started at {since}); stop it first",
+                    errors=[{"field": field, "message": f"execution run {timer.id} is running"}],
+                )
+            hit = start_inside(start, spans)
             if hit is not None:
                 raise Conflict(
                     f"started_at {start.isoformat()} falls inside {hit[2]} "

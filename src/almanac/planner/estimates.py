@@ -21,7 +21,7 @@ from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
 from almanac.planner.calibration import Estimate, Run, WorkflowFit, fit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
-from almanac.planner.hand import hand_set
+from almanac.planner.hand import hand_note, hand_set
 from almanac.planner.params import DEFAULT, Params
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
 from almanac.planner.task_repository import TaskRepository
@@ -201,11 +201,10 @@ def _by_hand(key: str, hours: float, was: Mapping[str, Any] | None, where: str) 
     if was is None:
         prior = prior_estimate(DEFAULT)
         low, high = interval(hours, hours * prior.low, hours * prior.high)
-        note = f"set by hand {where}: not from the library, not calibrated"
     else:
         scale = hours / float(was["hours"]) if was.get("hours") else 1.0
         low, high = interval(hours, float(was["low_hours"]) * scale, was["high_hours"] * scale)
-        note = f"set by hand {where} (was {float(was['hours']):g} h: {was['note']})"
+    note = hand_note(where, was)
     library = was.get("library_hours") if was is not None else None
     return TaskEstimate(
         task_id=key,
@@ -244,9 +243,11 @@ def explained_after_edit(meta: Mapping[str, Any], sop: SOP, version: int) -> dic
         if isinstance(c, dict) and c.get("task_id") in after and c.get("task_id") not in changed
     ]
     out: dict[str, Any] = {"estimates": estimates, "calibration": calibration}
-    if changed:  # the notes stop saying these figures came from history
+    kept = meta.get("hand_set")
+    gone = set(kept if isinstance(kept, dict) else ()) - set(after)
+    if changed or gone:  # the notes stop saying these figures came from history (or hand)
         olds = {k: by_task[k].get("hours") if k in by_task else None for k in changed}
-        out |= hand_set({**meta, **out}, {k: (olds[k], after[k]) for k in changed})
+        out |= hand_set({**meta, **out}, {k: (olds[k], after[k]) for k in changed}, meta)
     return out
 
 
@@ -265,7 +266,7 @@ def explained_after_task_edit(
         c for c in meta.get("calibration") or [] if isinstance(c, dict) and c.get("task_id") != key
     ]
     out: dict[str, Any] = {"estimates": estimates, "calibration": calibration}
-    return out | hand_set({**meta, **out}, {key: (was, hours)})
+    return out | hand_set({**meta, **out}, {key: (was, hours)}, meta)
 
 
 class Estimator:

@@ -273,6 +273,11 @@ class TaskService:
                 metadata_={"entries": [entry], "idempotency_keys": keys, "source": "tasks"},
             )
         else:
+            started, stopped = run.started_at, run.ended_at
+            if not meta.get("entries") and started and stopped and started < stopped:
+                # A run started and stopped: its own time still counts against overlaps
+                # once records are added and its start and end move to hold them.
+                meta["span"] = [started.isoformat(), stopped.isoformat()]
             run.actual_hours = float(run.actual_hours or 0) + body.hours
             if run.estimated_hours is not None:  # one started before estimates were rounded
                 run.estimated_hours = six_decimals(run.estimated_hours)
@@ -280,7 +285,9 @@ class TaskService:
             run.metadata_["idempotency_keys"] = keys
             if run.ended_at is not None:  # a done task's run ends with its last work
                 run.ended_at = max(run.ended_at, until)
-            _holds_its_hours(run, until - timedelta(hours=body.hours), until)
+            # While open, its last work is its latest record's end (this one may be earlier).
+            last = max([until, *(min(end, now) for end, _ in logged_entries(run.metadata_))])
+            _holds_its_hours(run, until - timedelta(hours=body.hours), last)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
