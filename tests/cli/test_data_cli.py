@@ -246,6 +246,22 @@ def test_backup_and_restore_into_a_fresh_folder(
     assert snapshot() == before
 
 
+def test_restore_does_not_print_the_database_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def put_back(url: str, path: Path) -> None:
+        assert "Hunter2/x" in url  # the restore itself gets the whole URL
+
+    monkeypatch.setattr("almanac.backup.pgdump.restore", put_back)
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", "postgresql://almanac:Hunter2/x@db.example/al")
+    dump = tmp_path / "almanac.dump"
+    dump.write_bytes(b"PGDMP")
+    code, out = invoke("restore", str(dump), "--yes")
+    assert code == 0, out
+    assert "db.example" in out and "Hunter2" not in out
+
+
 @pytest.mark.parametrize(
     ("command", "where"),
     [

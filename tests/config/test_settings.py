@@ -115,6 +115,42 @@ def test_impossible_settings_name_their_variable(
         load_settings()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        # A generated password (base64: `/`, `+`, `=`) works unquoted: the engine reads the
+        # URL with SQLAlchemy's parser, which takes everything up to `@` as the password.
+        "postgresql://almanac:Ab/c+d=@db.example:5432/almanac",
+        "postgresql://almanac:pa#ss?w[rd@db.example/almanac",
+        "postgres://almanac:secret@db.example/almanac",
+        "postgresql+asyncpg://almanac@[::1]:5432/almanac",
+        "postgresql:///almanac?host=/var/run/postgresql",
+    ],
+)
+def test_postgres_urls_the_engine_opens_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    from almanac.jobs.app import to_conninfo
+
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", url)
+    monkeypatch.chdir(tempfile.gettempdir())  # no .env file
+    assert load_settings().effective_database_url == url
+    to_conninfo(url)  # the job queue's reading of it works too
+
+
+def test_a_refused_url_does_not_echo_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The message goes to a terminal or a service's log.
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", "mysql://almanac:Hunter2/xyz@db.example/db")
+    monkeypatch.setenv("ALMANAC_VALKEY_URL", "redis://:Hunter3#xyz@valkey.example:port/0")
+    monkeypatch.chdir(tempfile.gettempdir())
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "ALMANAC_DATABASE_URL" in message and "ALMANAC_VALKEY_URL" in message
+    assert "db.example" in message  # still says which URL
+    assert "Hunter2" not in message and "Hunter3" not in message
+
+
 def test_working_hours_are_times_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALMANAC_SCHEDULER__WORKDAY_START", "08:30")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]

@@ -35,8 +35,14 @@ def _limiter_storage(valkey_url: str | None) -> Storage:
     if not valkey_url:
         return MemoryStorage()
     scheme, rest = valkey_url.split("://", 1)
-    secure = scheme in ("rediss", "valkeys")
-    uri = f"async+{'rediss' if secure else 'redis'}://{rest}"
+    scheme = scheme.lower()
+    # limits reads `async+redis://` as a TCP host (localhost when none is named), so a
+    # socket path needs its own scheme, or the limiter never reaches the cache's Valkey.
+    if scheme == "unix":
+        target = "redis+unix"
+    else:
+        target = "rediss" if scheme in ("rediss", "valkeys") else "redis"
+    uri = f"async+{target}://{rest}"
     # Short timeouts: a rate-limit check must never hold a request for long.
     storage = storage_from_string(
         uri, implementation="redispy", socket_timeout=0.25, socket_connect_timeout=0.25

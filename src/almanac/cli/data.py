@@ -179,4 +179,13 @@ def restore(
     run(go)
     if as_json:
         return emit({"restored": str(path)})
-    print(f"restored {path} into {settings.effective_database_url or settings.data_dir}")
+    url = settings.effective_database_url
+    print(f"restored {path} into {_shown(url) if url else settings.data_dir}")
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password, read as the engine reads it (a password may
+    hold `/` or `#`, which `redact.mask_url` would leave)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

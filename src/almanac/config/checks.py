@@ -42,10 +42,29 @@ def _valkey(value: str | None) -> str | None:
     return _url(value, ("redis", "rediss", "unix"), "redis://localhost:6379/0", host=False)
 
 
+_POSTGRES = ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg")
+_POSTGRES_EXAMPLE = "postgresql://user:pass@host:5432/db"
+
+
 def _postgres(value: str | None) -> str | None:
-    # A socket directory goes in ?host=, so the host part may be empty.
-    schemes = ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg")
-    return _url(value, schemes, "postgresql://user:pass@host:5432/db", host=False)
+    # Read as the engine reads it (SQLAlchemy's parser, not urlsplit): a password with `/`,
+    # `#`, `?` or `[` in it, as generated ones often have, works there unquoted. A socket
+    # directory goes in ?host=, so the host part may be empty.
+    if not value:
+        return value
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(value).drivername  # the port is made a number here
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a URL (e.g. {_POSTGRES_EXAMPLE})") from None
+    if scheme.lower() not in _POSTGRES:
+        raise ValueError(
+            f"must start with {' or '.join(s + '://' for s in _POSTGRES)} "
+            f"(e.g. {_POSTGRES_EXAMPLE})"
+        )
+    return value
 
 
 HttpUrl = Annotated[str, AfterValidator(_http)]

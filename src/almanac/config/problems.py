@@ -3,9 +3,14 @@ secret."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .providers import PROVIDER_SECTIONS
+
+# scheme://user:password@ -> scheme://user:***@. The password runs to the first `@`, `/` and
+# `#` included, as the database URL's parser reads it (redact.mask_url stops at `/`).
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^@]*@")
 
 if TYPE_CHECKING:
     from almanac.config import Settings
@@ -51,5 +56,7 @@ def problem_line(error: Any) -> str:
         section, tag, loc = loc[0], loc[1], (loc[0], *loc[2:])
         if error["type"] in ("missing", "string_too_short"):
             msg = f"required when {env_name((section, 'provider'))}={tag}"
+    if isinstance(got, str):  # a refused URL's password must not reach a terminal or a log
+        got = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", got)
     shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
     return f"{env_name(loc)}: {msg}{shown}"
