@@ -15,6 +15,12 @@ from typing import Any
 
 HAND_NOTE = "Set by hand after planning (not calibrated): "
 _CALIBRATED = re.compile(r"calibrated from history(?: \(but not [^)]*\))?\.$")
+# The library note's words when no past run set a figure (`fallback.library_note`).
+_LIBRARY = re.compile(
+    r"with the library's estimates(?P<why> \(no past runs to calibrate them from yet\))?"
+    r"(?: \(but not [^)]*\))?\.$"
+)
+HISTORY = ("workflow", "client")  # the bases of an estimate a past run set
 _ADJUSTED = re.compile(r"^\d+ estimate\(s\) adjusted from past execution runs ")
 
 
@@ -29,11 +35,20 @@ def hand_set(
         first = hand[key][0] if isinstance(hand.get(key), list) and hand[key] else old
         hand[key] = [first, new]
     calibration = [c for c in meta.get("calibration") or [] if isinstance(c, dict)]
-    return {"hand_set": hand, "notes": _notes(meta.get("notes"), hand, calibration)}
+    # Whether a figure from history is left: a plan whose only calibrated figures were set
+    # by hand is no longer "calibrated from history" at all.
+    calibrated = any(
+        isinstance(e, dict) and e.get("basis") in HISTORY for e in meta.get("estimates") or []
+    )
+    notes = _notes(meta.get("notes"), hand, calibration, calibrated)
+    return {"hand_set": hand, "notes": notes}
 
 
 def _notes(
-    raw: Any, hand: Mapping[str, list[float | None]], calibration: list[dict[str, Any]]
+    raw: Any,
+    hand: Mapping[str, list[float | None]],
+    calibration: list[dict[str, Any]],
+    calibrated: bool,
 ) -> list[str]:
     notes = [str(n) for n in raw if isinstance(n, str)] if isinstance(raw, list) else []
     keys = ", ".join(sorted(hand))
@@ -49,7 +64,14 @@ def _notes(
                 f"{len(calibration)} estimate(s) adjusted from past execution runs "
                 f"({total:+g} h in total)."
             )
-        out.append(_CALIBRATED.sub(f"calibrated from history (but not {keys}).", note))
+        if calibrated:
+            note = _CALIBRATED.sub(f"calibrated from history (but not {keys}).", note)
+        else:
+            note = _CALIBRATED.sub(f"with the library's estimates (but not {keys}).", note)
+        note = _LIBRARY.sub(
+            lambda m: f"with the library's estimates{m['why'] or ''} (but not {keys}).", note
+        )
+        out.append(note)
     out.append(HAND_NOTE + ", ".join(_change(k, v) for k, v in sorted(hand.items())) + ".")
     return out
 
