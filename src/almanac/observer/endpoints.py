@@ -40,13 +40,16 @@ async def reflect(
     """Reflect on a day or on the Monday–Sunday week containing `date` (default today).
 
     `mode` and `date` are query parameters, or the same fields in a JSON body. An unknown
-    parameter (`?day=`) or a body that disagrees with the query is a 422: either reflected
-    silently on today (the default) instead of the period asked for."""
+    parameter (`?day=`), one given twice differently, or a body that disagrees with the query
+    is a 422: each reflected silently on a period other than the one asked for."""
     for name in request.query_params:
         if name not in REFLECT_PARAMS:
             raise ValidationFailed(
                 f"unknown query parameter {name!r}: reflect takes mode and date", field=name
             )
+        # `?mode=daily&mode=weekly` reflected on the last one silently.
+        if len(set(request.query_params.getlist(name))) > 1:
+            raise ValidationFailed(f"{name} is given more than once, differently", field=name)
     if body is not None:
         for name, query, sent in (("mode", mode, body.mode), ("date", day, body.date)):
             if query is not None and sent is not None and query != sent:
