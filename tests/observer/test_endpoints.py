@@ -29,6 +29,13 @@ BASE = "/api/v1/observer"
         # A misspelt parameter reflected on today instead of the day asked for.
         ("POST", "/reflect?mode=weekly&day=2026-11-10", "day"),
         ("POST", "/reflect?modus=weekly", "modus"),
+        # A filter these lists do not have listed everything as if filtered: every
+        # client's slipped task titles for ?client_id=101.
+        ("GET", "/reflections?client_id=101", "client_id"),
+        ("GET", "/fact-decisions?event=5", "event"),
+        # Given twice, the last one won silently.
+        ("POST", "/reflect?mode=daily&mode=weekly", "mode"),
+        ("POST", "/reflect?date=2026-11-10&date=2026-11-17", "date"),
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -184,3 +185,33 @@ async def test_an_llm_failure_falls_back_to_the_metadata(
     assert out.llm.used is False and out.llm.detail.startswith("the LLM")
     assert out.llm.detail.endswith("facts come from the event's metadata")
     assert [(d.source, d.decision) for d in out.decisions] == [("metadata", "added")]
+
+
+async def test_one_unstorable_proposal_is_rejected_alone_and_the_others_kept(
+    db_session: AsyncSession, llm_state: AppState, chat: FakeChatServer
+) -> None:
+    # A NUL in one proposal made the whole answer invalid (repaired, then the metadata
+    # fallback): the good facts beside it were lost. Each proposal is judged on its own.
+    ev = await event(db_session)
+    good = {
+        "subject_type": "client",
+        "subject_id": "42",
+        "fact_type": "constraint",
+        "content": "No calls on Fridays",
+        "salience": 0.8,
+    }
+    bad = {**good, "fact_type": "preference", "content": "Prefers meetings\x00 after 2 pm"}
+    also = {**good, "fact_type": "identity", "subject_id": "4\x002", "content": "Acme bakes"}
+    answer = json.dumps({"facts": [good, bad, also]})  # \u0000 in the JSON
+    chat.script(Reply(content=answer), Reply(content=answer))
+    out = await fact_extractor(UnitOfWork(db_session), llm_state).extract(ev.id)
+    assert out.llm.used, out.llm
+    assert len(chat.chat_requests) == 1  # no repair asked for the good ones' sake
+    assert [d.decision for d in out.decisions] == ["added", "rejected", "rejected"]
+    added, nul, lone = out.decisions
+    fact = await db_session.get(Fact, added.fact_id)
+    assert fact is not None and fact.content == "No calls on Fridays"
+    assert "content" in (nul.reason or "") and "NUL" in (nul.reason or "")
+    assert "subject_id" in (lone.reason or "") and "NUL" in (lone.reason or "")
+    stored = (await db_session.scalars(select(FactDecision).order_by(FactDecision.id))).all()
+    assert [d.proposal.get("content") for d in stored[1:2]] == ["Prefers meetings\ufffd after 2 pm"]

@@ -7,17 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from almanac.observer.report import (
-    BlockRow,
-    RunRow,
-    SprintRow,
-    TaskRow,
-    WorkflowInfo,
-    build_report,
-    drift,
-    period_bounds,
-    samples,
-)
+from almanac.observer.report import build_report, drift, period_bounds, samples
+from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow, WorkflowInfo
 
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 INFO = {1: WorkflowInfo("Onboarding", estimate_hours=10.0)}

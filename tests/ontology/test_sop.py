@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -82,6 +83,17 @@ def test_no_more_hours_are_available_than_pass_before_the_deadline() -> None:
     assert [p.field for p in problems] == ["deadline"]
     assert "only about 2 h of working time" in problems[0].message
     assert check_sop(sop(t("a", 2)), now=tuesday, deadline=tuesday + timedelta(hours=2)) == []
+
+
+def test_the_hours_that_pass_are_counted_in_real_time_across_dst() -> None:
+    # Both in one zone, Python subtracts by wall time: Israel moves its clocks on a Friday
+    # at 02:00, so Thursday 23:00 to Friday 13:00 is 13 h, not the 14 h counted.
+    jerusalem = ZoneInfo("Asia/Jerusalem")
+    thursday = datetime(2026, 3, 26, 23, tzinfo=jerusalem)
+    friday = datetime(2026, 3, 27, 13, tzinfo=jerusalem)
+    assert working_hours_between(thursday, friday, 8.0) == 13.0
+    problems = check_sop(sop(t("a", 13.5)), now=thursday, deadline=friday, hours_per_day=8.0)
+    assert [p.field for p in problems] == ["deadline"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import ProcessTemplate, Task, Workflow
+from almanac.models import Plan, ProcessTemplate, Task, Workflow
 
 PLAN = "/api/v1/planner/plan"
 
@@ -333,3 +333,31 @@ async def test_a_task_date_outside_the_plans_time_is_a_422_naming_it(
     assert r.status_code == 422, r.text
     assert {"field": f"sop.steps[0].tasks[1].{field}", "message": message} in r.json()["errors"]
     assert (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()["version"] == 1
+
+
+async def test_an_old_draft_edits_but_a_deadline_it_sets_in_the_past_is_a_422(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    # Edits judged task dates by the plan's creation: on a draft made 30 days ago, a task
+    # given yesterday as its deadline today was stored (and scheduled late at once).
+    now = datetime.now(UTC)
+    plan = await new_plan(client, deadline=(now + timedelta(days=30)).isoformat())
+    sop = copy.deepcopy(plan["sop"])
+    kept = (now - timedelta(days=10)).isoformat()  # set back when it was still ahead
+    sop["steps"][0]["tasks"][0]["deadline"] = kept
+    row = await db_session.get(Plan, plan["id"])
+    assert row is not None
+    row.created_at, row.sop = now - timedelta(days=30), sop
+    await db_session.flush()
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    # The old task's own past deadline, unchanged, does not stop an edit of the draft.
+    sop["steps"][0]["tasks"][1]["estimate_hours"] = 2.5
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 200, r.text
+    yesterday = copy.deepcopy(sop)
+    yesterday["steps"][0]["tasks"][1]["deadline"] = (now - timedelta(days=1)).isoformat()
+    r = await client.put(url, json={"sop": yesterday})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"field": "sop.steps[0].tasks[1].deadline", "message": "is already past"}
+    ]

@@ -170,7 +170,9 @@ def parse(schema: type[T], content: str, *, truncated: bool = False) -> tuple[T 
         return None, "\n".join(lines)[:MAX_ERROR_CHARS]
     # JSON may spell a NUL or a lone surrogate (\u0000, \ud800), which no schema refuses
     # and Postgres text cannot store: a plan titled so was a 500 at the INSERT.
-    bad = unstorable(value)
+    # A schema whose items are checked one by one (`RawFacts`: one bad proposal is rejected
+    # with a reason, the others kept) says so; there one NUL would lose every good item.
+    bad = None if getattr(schema, "checks_own_text", False) else unstorable(value)
     if bad is not None:
         return None, f"- {bad[0]}: {bad[1]}"
     return value, ""

@@ -29,6 +29,17 @@ EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 REFLECT_PARAMS = frozenset({"mode", "date"})
 
 
+def known_params(request: Request, known: frozenset[str], what: str) -> None:
+    """A 422 naming a query parameter the endpoint does not take: `?client_id=7` listed
+    every client's reflections as if filtered, `?day=` reflected on today."""
+    for name in request.query_params:
+        if name not in known:
+            raise ValidationFailed(
+                f"unknown query parameter {name!r}: {what} takes {', '.join(sorted(known))}",
+                field=name,
+            )
+
+
 @router.post("/reflect")
 async def reflect(
     request: Request,
@@ -40,13 +51,13 @@ async def reflect(
     """Reflect on a day or on the Monday–Sunday week containing `date` (default today).
 
     `mode` and `date` are query parameters, or the same fields in a JSON body. An unknown
-    parameter (`?day=`) or a body that disagrees with the query is a 422: either reflected
-    silently on today (the default) instead of the period asked for."""
+    parameter (`?day=`), one given twice differently, or a body that disagrees with the query
+    is a 422: each reflected silently on a period other than the one asked for."""
+    known_params(request, REFLECT_PARAMS, "reflect")
     for name in request.query_params:
-        if name not in REFLECT_PARAMS:
-            raise ValidationFailed(
-                f"unknown query parameter {name!r}: reflect takes mode and date", field=name
-            )
+        # `?mode=daily&mode=weekly` reflected on the last one silently.
+        if len(set(request.query_params.getlist(name))) > 1:
+            raise ValidationFailed(f"{name} is given more than once, differently", field=name)
     if body is not None:
         for name, query, sent in (("mode", mode, body.mode), ("date", day, body.date)):
             if query is not None and sent is not None and query != sent:
@@ -59,11 +70,14 @@ async def reflect(
 
 @router.get("/reflections")
 async def list_reflections(
+    request: Request,
     observer: Observer,
     mode: Mode | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[ReflectionOut]:
-    """Stored reflections, latest period first."""
+    """Stored reflections, latest period first. They are the user's own, for every client:
+    there is no client filter, and asking for one is a 422."""
+    known_params(request, frozenset({"mode", "limit"}), "reflections")
     return await observer.reflections(mode, limit)
 
 
@@ -86,9 +100,11 @@ async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
 
 @router.get("/fact-decisions")
 async def fact_decisions(
+    request: Request,
     observer: Observer,
     event_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[FactDecisionOut]:
     """What happened to each proposed fact, oldest first."""
+    known_params(request, frozenset({"event_id", "limit"}), "fact-decisions")
     return await observer.facts.decisions(event_id, limit)

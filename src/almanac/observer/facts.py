@@ -39,6 +39,7 @@ from almanac.observer.proposals import (
     extraction_messages,
     judge_facts,
     metadata_proposal,
+    storable,
 )
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.schemas import (
@@ -349,7 +350,7 @@ class FactExtractor:
             {
                 "event_id": event_id,
                 "source": source,
-                "proposal": json.loads(json.dumps(proposal, default=str)),
+                "proposal": storable(json.loads(json.dumps(proposal, default=str))),
                 "decision": decision,
                 "fact_id": fact_id,
                 "reason": reason,

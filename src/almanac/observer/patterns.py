@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from statistics import mean
 from typing import Any
 
-from almanac.observer.report import RunRow, Sample, WorkflowInfo, samples
+from almanac.observer.report import Sample, samples
+from almanac.observer.rows import RunRow, WorkflowInfo
 from almanac.observer.schemas import ClientEstimate, PatternOut, Trend
 
 TREND_POINTS = 5.0  # a change in mean |variance| smaller than this is "stable"

@@ -1,9 +1,11 @@
 """What a fact proposal is before it is decided: the extraction prompt, the judge of the
-LLM's answer, the metadata fallback, and the order proposals are written in."""
+LLM's answer, the metadata fallback, the order proposals are written in, and what is
+recorded of one."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from almanac.llm.base import Message
@@ -58,3 +60,18 @@ def metadata_proposal(event: Event) -> dict[str, Any] | None:
     if isinstance(meta.get("category"), str) and meta["category"]:
         proposal["category"] = meta["category"]
     return proposal
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """`value` with what Postgres JSON cannot hold (a NUL, a lone surrogate) replaced by
+    U+FFFD: a rejected proposal is recorded as it came, bar those characters."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value

@@ -19,7 +19,7 @@ from almanac.memory.forgetting import Subject
 from almanac.memory.repository import EventRepository
 from almanac.models import Workflow
 from almanac.models.observer import FactDecision, Reflection
-from almanac.observer.report import BlockRow, RunRow, SprintRow, TaskRow
+from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow
 from almanac.ontology.catalog import CatalogRepository
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from almanac.llm.base import LLMUse
 from almanac.memory.schemas import FactType
-from almanac.types import Strict, WorkDay
+from almanac.types import SafeStr, Strict, WorkDay
 
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
@@ -115,6 +115,9 @@ class RawFacts(BaseModel):
     one bad proposal is rejected with a reason instead of failing the whole answer."""
 
     facts: Annotated[list[dict[str, Any]], Field(max_length=50)]
+    # `llm.formats.parse` leaves NULs to `FactProposal` (each proposal on its own): an
+    # answer with one bad string lost every good fact to the metadata fallback.
+    checks_own_text: ClassVar[bool] = True
 
 
 class FactProposal(BaseModel):
@@ -122,11 +125,11 @@ class FactProposal(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    subject_type: Annotated[str, Field(min_length=1, max_length=100)]
-    subject_id: Annotated[str, Field(min_length=1, max_length=255)]
+    subject_type: Annotated[SafeStr, Field(min_length=1, max_length=100)]
+    subject_id: Annotated[SafeStr, Field(min_length=1, max_length=255)]
     fact_type: FactType
-    category: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    content: Annotated[str, Field(min_length=1, max_length=2000)]
+    category: Annotated[SafeStr, Field(min_length=1, max_length=50)] | None = None
+    content: Annotated[SafeStr, Field(min_length=1, max_length=2000)]
     # The prompt asks for a "confidence"; both spellings are accepted.
     salience: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.7, validation_alias=AliasChoices("salience", "confidence")

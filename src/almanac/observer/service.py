@@ -34,15 +34,9 @@ from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
 from almanac.observer.judge import judge_narrative
 from almanac.observer.memories import summarize_memories
-from almanac.observer.report import (
-    DRIFT_THRESHOLD_PCT,
-    RunRow,
-    WorkflowInfo,
-    build_report,
-    finished_in,
-    period_bounds,
-)
+from almanac.observer.report import DRIFT_THRESHOLD_PCT, build_report, finished_in, period_bounds
 from almanac.observer.repository import ObserverRepository
+from almanac.observer.rows import RunRow, WorkflowInfo
 from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
 from almanac.planner import estimates as est
 from almanac.planner.estimates import Estimator, params_from

@@ -9,7 +9,7 @@ total), because an LLM can produce fields that are each valid and a plan that is
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
@@ -258,7 +258,9 @@ def working_hours_between(start: datetime, end: datetime, hours_per_day: float) 
     # The deadline's own day counts when there is time left on it.
     if end.weekday() < 5 and end.hour >= 12:
         days += 1
-    return min(days * hours_per_day, round((end - start).total_seconds() / 3600, 2))
+    # In UTC: datetimes sharing one zone subtract by wall time, an hour off across DST.
+    passing = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 3600
+    return min(days * hours_per_day, round(passing, 2))
 
 
 def stored_sop(data: Any) -> SOP:

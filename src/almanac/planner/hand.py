@@ -16,6 +16,12 @@ from typing import Any
 
 HAND_NOTE = "Set by hand after planning (not calibrated): "
 _CALIBRATED = re.compile(r"calibrated from history(?: \(but not [^)]*\))?\.$")
+# The library note's words when no past run set a figure (`fallback.library_note`).
+_LIBRARY = re.compile(
+    r"with the library's estimates(?P<why> \(no past runs to calibrate them from yet\))?"
+    r"(?: \(but not [^)]*\))?\.$"
+)
+HISTORY = ("workflow", "client")  # the bases of an estimate a past run set
 _ADJUSTED = re.compile(r"^\d+ estimate\(s\) adjusted from past execution runs ")
 # An estimate entry's note once set by hand: what follows says what it was before any.
 _HAND_ENTRY = re.compile(r"^set by hand (?:in version \d+|on task \d+)(?=[ :])(.*)$", re.S)
@@ -67,12 +73,15 @@ def hand_set(
     present = {_key(e) for e in estimates}
     hand = {k: v for k, v in hand.items() if k in present}
     origins = {k: v for k, v in origins.items() if k in present}
+    # Whether a figure from history is left: a plan whose only calibrated figures were set
+    # by hand is no longer "calibrated from history" at all.
+    calibrated = any(e.get("basis") in HISTORY for e in estimates)
     return {
         "hand_set": hand,
         "hand_origin": origins,
         "estimates": estimates,
         "calibration": calibration,
-        "notes": _notes(meta.get("notes"), hand, calibration),
+        "notes": _notes(meta.get("notes"), hand, calibration, calibrated),
     }
 
 
@@ -103,7 +112,10 @@ def _adjusted(calibration: list[dict[str, Any]]) -> str:
 
 
 def _notes(
-    raw: Any, hand: Mapping[str, list[float | None]], calibration: list[dict[str, Any]]
+    raw: Any,
+    hand: Mapping[str, list[float | None]],
+    calibration: list[dict[str, Any]],
+    calibrated: bool,
 ) -> list[str]:
     notes = [str(n) for n in raw if isinstance(n, str)] if isinstance(raw, list) else []
     but = f" (but not {', '.join(sorted(hand))})" if hand else ""
@@ -116,7 +128,17 @@ def _notes(
             if not calibration:
                 continue
             note, adjusted = _adjusted(calibration), True
-        out.append(_CALIBRATED.sub(f"calibrated from history{but}.", note))
+        # Either wording, as the figures from history left make it (a figure set back to
+        # its calibrated one brings "calibrated from history" back).
+        if calibrated:
+            note = _LIBRARY.sub(f"calibrated from history{but}.", note)
+            note = _CALIBRATED.sub(f"calibrated from history{but}.", note)
+        else:
+            note = _CALIBRATED.sub(f"with the library's estimates{but}.", note)
+            note = _LIBRARY.sub(
+                lambda m: f"with the library's estimates{m['why'] or ''}{but}.", note
+            )
+        out.append(note)
     if calibration and not adjusted:  # a calibration set back after its note went
         out.append(_adjusted(calibration))
     if hand:

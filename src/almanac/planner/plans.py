@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.sop import SOP, check_sop, stored_sop
+from almanac.ontology.sop import SOP, SOPProblem, check_sop, stored_sop
 from almanac.planner.estimates import explained_after_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
@@ -98,16 +99,44 @@ def _origins(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def newly_past(stored: Any, sop: SOP, now: datetime, found: list[SOPProblem]) -> list[SOPProblem]:
+    """A task deadline an edit sets (new, or changed) that is already past. The plan's
+    other dates are judged by when it was made (`check_sop` with its creation time), so an
+    old draft still edits; a task due yesterday, set today, was stored and scheduled late."""
+    try:
+        before = {t.id: t.deadline for t in stored_sop(stored).tasks()}
+    except ValidationError:
+        before = {}
+    seen = {p.field for p in found}
+    out = []
+    for si, step in enumerate(sop.steps):
+        for ti, task in enumerate(step.tasks):
+            field = f"steps[{si}].tasks[{ti}].deadline"
+            due = task.deadline
+            if due is None or due > now or field in seen:
+                continue
+            if task.id not in before or before[task.id] != due:
+                out.append(SOPProblem(field=field, message="is already past"))
+    return out
+
+
 class PlanLifecycleService:
     """A stored plan's life after drafting: read, edit (versioned), approve, change status.
 
     Drafting a plan from an intent is `planner.service.PlannerService`. Never commits.
     """
 
-    def __init__(self, uow: UnitOfWork, *, hours_per_day: float = 6.0) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        hours_per_day: float = 6.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.repo = PlanRepository(uow.session)
         self.ontology = OntologyRepository(uow.session)
         self.hours_per_day = hours_per_day
+        self.clock = clock
 
     async def _get(self, plan_id: int, *, for_update: bool = False) -> Plan:
         return await self.repo.require(Plan, plan_id, "plan", lock=self.repo.lock_of(for_update))
@@ -143,6 +172,7 @@ class PlanLifecycleService:
                 deadline=datetime.fromisoformat(deadline) if deadline else None,
                 hours_per_day=self.hours_per_day,
             )
+            problems += newly_past(plan.sop, body.sop, self.clock(), problems)
             if problems:
                 raise AlmanacError(
                     "the edited plan is inconsistent: "
