@@ -13,6 +13,7 @@ from almanac.memory.forgetting import register_forgetter
 from almanac.observer import repository as observer_repository
 from almanac.observer import tasks as observer_tasks
 from almanac.planner import repository as planner_repository
+from almanac.planner import tasks as planner_tasks
 from almanac.scheduler import forgetting as scheduler_forgetting
 from almanac.scheduler import tasks as scheduler_tasks
 
@@ -22,6 +23,7 @@ def task_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
     return [
         (memory_tasks.blueprint, "almanac"),
         (scheduler_tasks.blueprint, "almanac"),
+        (planner_tasks.blueprint, "almanac"),
         (observer_tasks.blueprint, "observer"),
     ]
 

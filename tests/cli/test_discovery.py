@@ -213,3 +213,46 @@ def test_docs_go_to_the_gateway_when_the_services_run_apart(_own_data_dir: Path)
         gateway.close()
     assert code == 0, out
     assert json.loads(out) == [{"id": 7, "title": "Kept by the Gateway"}]
+
+
+async def test_mcp_tools_go_to_their_service_when_the_services_run_apart(_own_data_dir: Path):
+    """`almanac mcp` (stdio) with `serve memory` and `serve planner` recorded apart: each
+    tool goes to the server of its route. Before, every tool went to the Planner's record,
+    and the memory tools (recall, remember, facts, context, documents) got its 404."""
+    from tests.doubles.loopback import JSONHandler, Loopback
+    from tests.mcp.helpers import ok, stdio_session
+
+    seen: list[tuple[str, str]] = []
+
+    def serving(name: str, prefix: str, answers: dict[str, dict[str, object]]) -> Loopback:
+        class Handler(JSONHandler):
+            def _answer(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(size)
+                path = self.path.split("?", 1)[0]
+                if path.startswith(prefix) and path in answers:
+                    seen.append((name, path))
+                    self._send(200, answers[path])
+                else:
+                    self._send(404, {"title": "Not Found", "status": 404, "detail": path})
+
+            do_GET = do_POST = _answer
+
+        return Loopback(Handler, name)
+
+    gateway = serving("gateway", "/api/v1/memory", {"/api/v1/memory/remember": {"id": 41}})
+    planner = serving("planner", "/api/v1/planner", {"/api/v1/planner/plans": {"items": []}})
+    try:
+        for double, service in ((gateway, "memory"), (planner, "planner")):
+            port = int(double.base_url.rsplit(":", 1)[1].split("/")[0])
+            write_record(_own_data_dir, "127.0.0.1", port, [service])
+        env = {**os.environ, "ALMANAC_API_KEY": "alm_test-key"}
+        async with stdio_session(env) as s:
+            text, _ = await ok(s, "remember", content="Invoice Acme on the 1st")
+            assert text == "remembered #41"
+            text, _ = await ok(s, "list_plans")
+            assert text == "no plans"
+    finally:
+        gateway.close()
+        planner.close()
+    assert seen == [("gateway", "/api/v1/memory/remember"), ("planner", "/api/v1/planner/plans")]

@@ -16,10 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from almanac.db.uow import UnitOfWork
+from almanac.errors import AlmanacError
 from almanac.health import HEALTH_DEADLINE_SECONDS
+from almanac.memory.port import memory_port
 from almanac.models import Workflow
+from almanac.planner.context import REMEMBER_TASK, remember_queued_plan
+from almanac.planner.repository import PlanRepository
 from almanac.state import AppState
 from tests.conftest import TEST_ADMIN_KEY, ok
 from tests.doubles.loopback import JSONHandler, Loopback
@@ -128,7 +134,7 @@ async def test_a_paused_gateway_degrades_plans_within_the_deadline_and_health_na
         said = " ".join(plan["notes"])
         assert f"{where} did not answer within {DEADLINE:g} s" in said
         assert "planned without recalled memories" in said
-        assert "not remembered" in said
+        assert "not yet remembered" in said and "queued" in said
         entry, overall, took = await _gateway_entry(client)
         assert took < HEALTH_DEADLINE_SECONDS + 1.0, took
         assert overall == "degraded" and entry["status"] == "degraded"
@@ -224,3 +230,139 @@ async def test_a_gateway_refusing_the_planners_key_is_degraded_in_health(
         entry, status, _ = await _gateway_entry(client)
         assert entry["status"] == "degraded" and status == "degraded", entry
         assert "server.memory_gateway_key" in entry["detail"], entry
+
+
+# -- a plan made while the Gateway is down is remembered later ---------------------------------
+
+
+async def _plan_memories(engine: AsyncEngine, plan_id: int) -> list[tuple[int, str]]:
+    """The Gateway's committed memories of plan `plan_id` (its key, or the key plus a digest
+    a changed memory would get)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT id, idempotency_key FROM events WHERE idempotency_key = :key "
+                "OR idempotency_key LIKE :changed ORDER BY id"
+            ),
+            {"key": f"plan:{plan_id}", "changed": f"plan:{plan_id}:%"},
+        )
+        return [(int(i), str(k)) for i, k in rows]
+
+
+async def _queued(db_session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await db_session.execute(
+        text("SELECT args FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo'"),
+        {"task": REMEMBER_TASK},
+    )
+    return [dict(a) for (a,) in rows]
+
+
+async def _plan_while_paused(
+    gateway: subprocess.Popen[bytes], client: httpx.AsyncClient, client_id: int | None
+) -> dict[str, Any]:
+    os.kill(gateway.pid, signal.SIGSTOP)
+    try:
+        body = {"intent": "onboard a new client", "client_id": client_id}
+        plan: dict[str, Any] = await ok(await client.post(PLAN, json=body), 201)
+    finally:
+        os.kill(gateway.pid, signal.SIGCONT)
+    time.sleep(DEADLINE)  # past the window in which a failed Gateway is not asked again
+    return plan
+
+
+async def _run_job(state: AppState, session: AsyncSession, plan_id: int) -> bool:
+    """The queued job's work on the test's transaction, retried as the worker would while
+    the Gateway just back from its pause still works through what it was sent meanwhile."""
+    uow = UnitOfWork(session)
+    for _ in range(5):
+        try:
+            return await remember_queued_plan(uow, memory_port(uow, state), plan_id)
+        except AlmanacError as exc:
+            if exc.status_code != 503:
+                raise
+            time.sleep(DEADLINE)
+    return await remember_queued_plan(uow, memory_port(uow, state), plan_id)
+
+
+async def test_a_plan_made_while_the_gateway_is_down_is_remembered_once_it_is_back(
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    engine: AsyncEngine,
+    library: dict[str, Workflow],
+):
+    """Before, the plan was saved and its memory never written: the answer said later plans
+    would not recall it. Now remembering it is queued with the plan, and the job writes it
+    under the plan's key once the Gateway answers, once however often it runs."""
+    # The user's own plan: a client's would have the Gateway wait on the client's graph node
+    # this test's transaction (never committed) made with the plan.
+    plan = await _plan_while_paused(gateway, client, None)
+    assert plan["degraded"] == ["memory"]
+    said = " ".join(plan["notes"])
+    assert "remembering it is queued" in said and "retried until the Memory Gateway" in said
+    assert await _queued(db_session) == [{"plan_id": plan["id"]}]
+    assert await _plan_memories(engine, plan["id"]) == []
+
+    assert await _run_job(planner, db_session, plan["id"]) is True
+    stored = await _plan_memories(engine, plan["id"])
+    assert [k for _, k in stored] == [f"plan:{plan['id']}"]
+    assert await _run_job(planner, db_session, plan["id"]) is True
+    assert await _plan_memories(engine, plan["id"]) == stored  # a rerun stores nothing twice
+
+    # The Gateway recalls it as a past plan, as a later plan asks (a generous deadline here:
+    # how fast it answers on a loaded machine is not what this test is about).
+    past = httpx.get(
+        gateway.url + "/api/v1/memory/recall",  # type: ignore[attr-defined]
+        params={"query": "onboard a new client", "event_type": "plan", "kinds": "event"},
+        headers={"Authorization": f"Bearer {TEST_ADMIN_KEY}"},
+        timeout=60,
+    )
+    assert past.status_code == 200, past.text
+    assert [r["id"] for r in past.json()["results"]] == [stored[0][0]]
+
+
+async def test_a_queued_plan_memory_is_retried_until_the_gateway_takes_it_and_stored_once(
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    engine: AsyncEngine,
+    library: dict[str, Workflow],
+):
+    """The job fails while the Gateway is still down (the worker retries it with backoff);
+    the Gateway may still take the attempt it did not answer in time, and the retry that
+    succeeds leaves one memory, not two."""
+    plan = await _plan_while_paused(gateway, client, None)
+    uow = UnitOfWork(db_session)
+    os.kill(gateway.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(AlmanacError) as failed:
+            await remember_queued_plan(uow, memory_port(uow, planner), plan["id"])
+    finally:
+        os.kill(gateway.pid, signal.SIGCONT)
+    assert failed.value.status_code == 503
+    # Edited before the retry: the retry still sends the plan as drafted, which is what the
+    # attempt the Gateway may have taken said (a changed one would be a second memory).
+    edited = {"plan_title": "Renamed while the Gateway was away", "version": 1}
+    await ok(await client.put(f"/api/v1/planner/plans/{plan['id']}", json=edited))
+    time.sleep(DEADLINE)
+    assert await _run_job(planner, db_session, plan["id"]) is True
+    assert [k for _, k in await _plan_memories(engine, plan["id"])] == [f"plan:{plan['id']}"]
+
+
+async def test_a_queued_plan_memory_does_not_bring_back_a_forgotten_client(
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    engine: AsyncEngine,
+    library: dict[str, Workflow],
+):
+    """The client is forgotten (its plans deleted) before the job runs: the job finds the
+    plan gone and writes nothing, so the forgotten plan does not come back as a memory."""
+    plan = await _plan_while_paused(gateway, client, 7303)
+    deleted, _ = await PlanRepository(db_session).delete_for_client(7303)
+    assert deleted == [plan["id"]]
+    assert await _run_job(planner, db_session, plan["id"]) is False
+    assert await _plan_memories(engine, plan["id"]) == []

@@ -34,7 +34,8 @@ def mcp(
         # In-process too the tools act with that key: a desktop assistant given a read key
         # got every tool, forget_subject included, whenever no server was running.
         # A rate limit is the tool's answer at once, not a wait of minutes (paced=False).
-        async with api_client(settings, url, as_owner=key is None, paced=False) as client:
+        # "all": the memory tools go to the Gateway's server when the services run apart.
+        async with api_client(settings, url, "all", as_owner=key is None, paced=False) as client:
             await serve_stdio(client, key, out)
 
     anyio.run(go)

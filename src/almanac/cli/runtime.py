@@ -70,15 +70,53 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(wait, 0.0) if wait <= PacedClient.MAX_WAIT else None
 
 
+# The Memory Gateway's routes (memory, context, documents); the rest is the Planner's.
+MEMORY_PATHS = "/api/v1/memory"
+
+
+class RoutedTransport(httpx.AsyncBaseTransport):
+    """Sends the Gateway's routes to `memory` and every other request to the client's own
+    base (the Planner's): for a client of both APIs when the services run apart."""
+
+    def __init__(self, memory: str) -> None:
+        self.memory = httpx.URL(memory)
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == MEMORY_PATHS or path.startswith(MEMORY_PATHS + "/"):
+            to = self.memory
+            request.url = request.url.copy_with(scheme=to.scheme, host=to.host, port=to.port)
+            request.headers["Host"] = to.netloc.decode("ascii")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _apart(settings: Settings, url: str | None) -> tuple[str, str, Any] | None:
+    """(Gateway URL, Planner URL, the Planner's record) when the data folder records the two
+    services as two servers, and no URL was given (one URL serves both APIs)."""
+    memory, _ = _target(settings, url, "memory")
+    planner, record = _target(settings, url, "planner")
+    if memory is None or planner is None or memory == planner:
+        return None
+    return memory, planner, record
+
+
 @asynccontextmanager
 async def _remote(
-    base: str, record: Any, timeout: float = 120, paced: bool = True
+    base: str,
+    record: Any,
+    timeout: float = 120,
+    paced: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     from almanac.cli import connect
 
     headers = key_headers(connect.api_key(), base)  # X-API-Key beside a login in the URL
     kind = PacedClient if paced else httpx.AsyncClient
-    async with kind(base_url=base, timeout=timeout, headers=headers) as client:
+    async with kind(base_url=base, timeout=timeout, headers=headers, transport=transport) as client:
         try:
             yield client
         except httpx.TimeoutException as exc:
@@ -142,7 +180,18 @@ async def api_client(
     In-process, requests act as the owner (`LOCAL_OWNER`) unless `as_owner` is False: then
     each request's own key is checked, scope and all, as the server would. A server's 429
     is waited out (`PacedClient`) unless `paced` is False: an assistant's tool call
-    should say it at once rather than wait minutes."""
+    should say it at once rather than wait minutes.
+
+    `service` "all" is a client of both APIs (the MCP tools): with the services run apart,
+    each request goes to the server of its route (`RoutedTransport`)."""
+    if service == "all" and not in_process:
+        apart = _apart(settings, url)
+        if apart is not None:
+            memory, planner, record = apart
+            async with _remote(planner, record, timeout, paced, RoutedTransport(memory)) as client:
+                yield client
+            return
+        service = "planner"
     base, record = (None, None) if in_process else _target(settings, url, service)
     if base is not None:
         async with _remote(base, record, timeout, paced) as client:

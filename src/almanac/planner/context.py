@@ -3,7 +3,9 @@
 Before planning: preferences and constraints, facts about the client and the matched
 workflows, related memories, and similar past plans, recalled through the memory port.
 After: the plan itself is remembered (event type `plan`) through the same port, in the
-plan's own transaction when the Gateway is in-process, so later plans recall it.
+plan's own transaction when the Gateway is in-process, so later plans recall it. A remote
+Gateway that cannot take it loses nothing: remembering is queued as a job in the plan's
+transaction and retried until the Gateway answers (`planner.tasks`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError
+from almanac.jobs.queue import enqueue
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactOut, FactsQuery, RecallQuery, RememberIn
 from almanac.models import Plan
 from almanac.ontology.sop import SOP
+from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import PlanIn, RecalledItem
 
 logger = logging.getLogger(__name__)
@@ -24,6 +31,9 @@ logger = logging.getLogger(__name__)
 PLAN_EVENT = "plan"
 # Recallable, but under the bar for fact extraction: a draft plan is not a durable fact.
 PLAN_SALIENCE = 0.5
+# The job that remembers a plan the (remote) Gateway could not take when it was made.
+REMEMBER_TASK = "almanac:remember_plan"
+REMEMBER_QUEUE = "memory"
 
 
 async def recall_context(
@@ -88,13 +98,12 @@ def _fact_item(fact: FactOut) -> RecalledItem:
     return RecalledItem(kind=f"fact:{fact.fact_type}", id=fact.id, content=fact.content)
 
 
-async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> str | None:
-    """Remember the draft so later plans recall it as a similar past plan; why not when the
-    (remote) Gateway could not take it (the plan is stored regardless), else None."""
+def plan_memory(plan: Plan, sop: SOP, title: str | None = None) -> RememberIn:
+    """What is remembered of `plan` drafted as `sop` (under `title`, default its own)."""
     steps = "; ".join(step.title for step in sop.steps)
-    item = RememberIn(
-        content=f"Plan: {plan.plan_title} ({sop.total_hours():g} h). Intent: {plan.intent}. "
-        f"Steps: {steps}"[:20_000],
+    return RememberIn(
+        content=f"Plan: {title or plan.plan_title} ({sop.total_hours():g} h). "
+        f"Intent: {plan.intent}. Steps: {steps}"[:20_000],
         event_type=PLAN_EVENT,
         event_source="planner",
         client_id=plan.client_id,
@@ -103,9 +112,36 @@ async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> str | None:
         metadata={"plan_id": plan.id, "workflow_id": plan.workflow_id},
         idempotency_key=f"plan:{plan.id}",
     )
+
+
+async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> str | None:
+    """Remember the draft so later plans recall it as a similar past plan; why not when the
+    (remote) Gateway could not take it (the plan is stored regardless), else None."""
     try:
-        await memory.remember(item)
+        await memory.remember(plan_memory(plan, sop))
     except AlmanacError as exc:  # only with a remote Gateway
         logger.warning("could not remember plan %s: %s", plan.id, exc.message)
         return exc.message
     return None
+
+
+async def queue_remember_plan(session: AsyncSession, plan_id: int) -> int:
+    """Queue remembering plan `plan_id` later (the Gateway could not take it now), in the
+    plan's own transaction; the job id. Only the id goes in the job: nothing of the plan's
+    content sits in the queue."""
+    return await enqueue(session, REMEMBER_TASK, args={"plan_id": plan_id}, queue=REMEMBER_QUEUE)
+
+
+async def remember_queued_plan(uow: UnitOfWork, memory: MemoryPort, plan_id: int) -> bool:
+    """The queued job's work: remember the plan as it was drafted, under the same key
+    (`plan:{id}`), so an earlier attempt the Gateway did take is not stored twice. False
+    when the plan is gone (its client forgotten): nothing is brought back. The plan stays
+    locked against deletion until `uow` commits, so a forget that starts meanwhile waits,
+    then deletes the memory written here with the client's others. A Gateway still down
+    raises (`AlmanacError`): the job is retried with backoff."""
+    found = await PlanRepository(uow.session).as_drafted(plan_id)
+    if found is None:
+        return False
+    plan, title, sop = found
+    await memory.remember(plan_memory(plan, SOP.model_validate(sop), title))
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +89,23 @@ class PlanRepository(Repository, PortableRows):
             select(PlanVersion).where(PlanVersion.plan_id == plan_id).order_by(PlanVersion.version)
         )
         return list(rows)
+
+    async def as_drafted(self, plan_id: int) -> tuple[Plan, str, dict[str, Any]] | None:
+        """The plan with the title and SOP it was drafted with (before any edit); None when
+        it is gone. Locked against deletion (forgetting its client waits) until the
+        transaction ends (FOR KEY SHARE: plain updates do not wait)."""
+        stmt = select(Plan).where(Plan.id == plan_id).with_for_update(read=True, key_share=True)
+        plan = (await self.session.scalars(stmt)).one_or_none()
+        if plan is None:
+            return None
+        first = (
+            await self.session.scalars(
+                select(PlanVersion).where(PlanVersion.plan_id == plan_id, PlanVersion.version == 1)
+            )
+        ).one_or_none()
+        if first is None:
+            return plan, plan.plan_title, plan.sop
+        return plan, first.plan_title, first.sop
 
     async def flush(self, plan: Plan) -> Plan:
         """Write changes to `plan` and read it back (updated_at)."""
