@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
 import pytest
@@ -65,6 +66,21 @@ def test_plan_prints_a_tree_then_approve_and_list(cli_env: AppState) -> None:
     result = runner.invoke(app, ["approve", plan_id])
     assert result.exit_code == 2
     assert "the plan is already approved" in result.output
+
+
+def test_plan_again_with_its_key_prints_the_same_plan(cli_env: AppState) -> None:
+    """A retried `almanac plan --key K` gets the plan the first made, not a second draft."""
+    args = ["plan", "Onboard Acme as a new client", "--key", "acme-1", "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["id"] == json.loads(first.output)["id"]
+    listed = runner.invoke(app, ["plans", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)["total"] == 1
+    other = runner.invoke(app, ["plan", "Onboard Initech as a new client", "--key", "acme-1"])
+    assert other.exit_code != 0 and "idempotency_key" in other.output, other.output
 
 
 def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:

@@ -71,6 +71,10 @@ def plan(
     estimates: Annotated[
         str | None, typer.Option(help="calibrated (learnt from past runs) or library")
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Idempotency key: run again with it, get the same plan"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     timeout: Annotated[
         float | None,
@@ -91,6 +95,7 @@ def plan(
         "deadline": deadline,
         "context": context,
         "estimates": estimates,
+        "idempotency_key": key,
     }
     body = {k: v for k, v in body.items() if v is not None}
 

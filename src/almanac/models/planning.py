@@ -48,12 +48,25 @@ class Plan(IdMixin, TimestampsMixin, MetadataMixin, Base):
     )
     # Bumped by every edit; earlier versions are kept in plan_versions.
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # A retried POST /plan finds the plan its key made: keys are the caller's (the API key's
+    # id; 0 in process), and the request's SHA-256 tells a retry from another plan.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_caller: Mapped[int | None] = mapped_column(BigInteger)
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("idx_plans_client", "client_id"),
         Index("idx_plans_status", "status"),
         Index("idx_plans_engagement", "engagement_id"),
         Index("idx_plans_workflow", "workflow_id"),
+        # One plan per caller and key, also for two requests racing with one key.
+        Index(
+            "uq_plans_idempotency",
+            "idempotency_caller",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from almanac.auth.deps import AdminOnly
+from almanac.auth.deps import AdminOnly, CurrentPrincipal
 from almanac.deps import State
 from almanac.planner.deps import Choices, Planner, Plans, Prompts
 from almanac.planner.preview import PromptPreviewIn, PromptPreviewOut, preview
@@ -28,7 +28,7 @@ from almanac.planner.schemas import (
     UsageOut,
 )
 from almanac.problems import answers
-from almanac.routing import Params
+from almanac.routing import Params, replayed_as_200
 from almanac.routing import PathId as Id
 from almanac.types import AwareDatetime
 
@@ -39,10 +39,15 @@ Name = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,99}$")]
 Version = Annotated[str, Path(pattern=r"^v\d{1,6}$")]
 
 
-@router.post("/plan", status_code=status.HTTP_201_CREATED, responses=answers(404, 503))
-async def plan(body: PlanIn, planner: Planner) -> PlanOut:
-    """Turn an intent into a draft plan (LLM when configured, else the workflow library)."""
-    return await planner.plan(body)
+@router.post("/plan", status_code=status.HTTP_201_CREATED, responses=answers(404, 409, 503))
+async def plan(
+    body: PlanIn, planner: Planner, principal: CurrentPrincipal, response: Response
+) -> PlanOut:
+    """Turn an intent into a draft plan (LLM when configured, else the workflow library).
+
+    A retry with the same `idempotency_key` (the calling key's own) returns the first plan
+    with 200 and plans nothing; the key with another request is a 409."""
+    return replayed_as_200(response, await planner.plan(body, caller=principal.key_id))
 
 
 @router.get("/plans")

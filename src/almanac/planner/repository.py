@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
+from almanac.errors import Conflict
 from almanac.memory.forgetting import Subject
 from almanac.models import (
     Plan,
@@ -28,6 +30,28 @@ class PlanRepository(Repository, PortableRows):
 
     async def get(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
         return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
+
+    async def keyed(self, caller: int, key: str) -> Plan | None:
+        """The plan `caller` made under idempotency key `key`."""
+        stmt = select(Plan).where(Plan.idempotency_caller == caller, Plan.idempotency_key == key)
+        return await self.session.scalar(stmt)
+
+    async def add_once(self, plan: Plan) -> Plan | None:
+        """Insert a plan; None when it carries an idempotency key its caller's other plan
+        holds (a concurrent request with the key stored its plan first)."""
+        try:
+            # A savepoint: the clash must not abort the caller's transaction.
+            async with self.session.begin_nested():
+                self.session.add(plan)
+                await self.session.flush()
+        except IntegrityError as exc:
+            if "uq_plans_idempotency" in str(exc.orig):
+                return None
+            raise Conflict(
+                "a row this plan refers to was changed or deleted concurrently; retry"
+            ) from exc
+        await self.session.refresh(plan)
+        return plan
 
     async def ids_of_client(self, client_id: int) -> list[int]:
         """A client's plan ids, in order."""

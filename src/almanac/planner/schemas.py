@@ -16,6 +16,10 @@ Intent = Annotated[str, Field(min_length=3, max_length=4000)]
 PlanSource = Literal["llm", "library"]
 # "calibrated": learnt from past runs (per workflow, client and task); "library": as written.
 EstimatesMode = Literal["calibrated", "library"]
+# Printable ASCII without spaces, as UUIDs, ULIDs and "retry-2026-12-01T10:00" are.
+IdempotencyKey = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/+=~-]*$")
+]
 
 
 class PlanIn(Strict):
@@ -29,6 +33,8 @@ class PlanIn(Strict):
     context: Annotated[str, Field(max_length=20_000)] | None = None
     # None: the server's default (planner.estimates).
     estimates: EstimatesMode | None = None
+    # A retry with the same key returns the plan the first request made (200, no new plan).
+    idempotency_key: IdempotencyKey | None = None
 
     @model_validator(mode="after")
     def _intent_not_blank(self) -> PlanIn:

@@ -28,6 +28,7 @@ from almanac.planner.fallback import (
     llm_failed_no_match,
     no_match_without_llm,
 )
+from almanac.planner.idempotency import IN_PROCESS, first_plan, keyed, raced
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
 from almanac.planner.repository import PlanRepository, PromptRepository
@@ -40,7 +41,7 @@ from almanac.planner.schemas import (
     UsageOut,
     UsageRow,
 )
-from almanac.planner.skeleton import Part, build_skeleton, with_deadline
+from almanac.planner.skeleton import Part, build_skeleton, summary_of, title_for, with_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,12 @@ class PlannerService:
         self.catalog = CatalogRepository(uow.session)
         self.prompts = PromptRepository(uow.session)
 
-    async def plan(self, body: PlanIn) -> PlanOut:
-        """Store a draft plan for `body.intent` and return it."""
+    async def plan(self, body: PlanIn, *, caller: int = IN_PROCESS) -> tuple[PlanOut, bool]:
+        """Store a draft plan for `body.intent`; (plan, created). A retry under `caller`'s
+        idempotency key returns the first plan without planning (or calling the LLM) again."""
+        key = keyed(body, caller)
+        if key is not None and (first := await first_plan(self.plans, key)) is not None:
+            return first, False
         now = self.clock()
         if body.deadline is not None and body.deadline <= now:
             raise ValidationFailed("deadline is in the past", field="deadline")
@@ -181,39 +186,41 @@ class PlannerService:
             )
         if mode == "library":
             notes.append("Library estimates were requested: no history was used.")
-        plan = await self.plans.add(
-            Plan(
-                plan_title=sop.title,
-                intent=body.intent,
-                sop=sop.model_dump(mode="json"),
-                client_id=body.client_id,
-                engagement_id=body.engagement_id,
-                workflow_id=skeleton.workflow_id if skeleton else None,
-                status="draft",
-                metadata_={
-                    "source": source,
-                    "llm": use.model_dump(),
-                    "calibration": [c.model_dump() for c in calibration],
-                    "estimates_mode": mode,
-                    "estimates": [e.model_dump(mode="json") for e in estimates],
-                    "context": [r.model_dump() for r in recalled],
-                    "notes": notes,
-                    "degraded": degraded,
-                    "deadline": body.deadline.isoformat() if body.deadline else None,
-                    "match": _match_report(skeleton, candidates, self.settings.match_threshold),
-                    "user_context": body.context,
-                    "skeleton": (
-                        {
-                            "name": skeleton.name,
-                            "workflow_id": skeleton.workflow_id,
-                            "score": skeleton.score,
-                        }
-                        if skeleton
-                        else None
-                    ),
-                },
-            )
+        row = Plan(
+            plan_title=sop.title,
+            intent=body.intent,
+            sop=sop.model_dump(mode="json"),
+            client_id=body.client_id,
+            engagement_id=body.engagement_id,
+            workflow_id=skeleton.workflow_id if skeleton else None,
+            status="draft",
+            metadata_={
+                "source": source,
+                "llm": use.model_dump(),
+                "calibration": [c.model_dump() for c in calibration],
+                "estimates_mode": mode,
+                "estimates": [e.model_dump(mode="json") for e in estimates],
+                "context": [r.model_dump() for r in recalled],
+                "notes": notes,
+                "degraded": degraded,
+                "deadline": body.deadline.isoformat() if body.deadline else None,
+                "match": _match_report(skeleton, candidates, self.settings.match_threshold),
+                "user_context": body.context,
+                "skeleton": (
+                    {
+                        "name": skeleton.name,
+                        "workflow_id": skeleton.workflow_id,
+                        "score": skeleton.score,
+                    }
+                    if skeleton
+                    else None
+                ),
+            },
+            **(key.columns() if key is not None else {}),
         )
+        plan = await self.plans.add_once(row)
+        if plan is None:  # a concurrent request with this key stored its plan first
+            return await raced(self.plans, key), False
         unremembered = await remember_plan(self.memory, plan, sop)
         if unremembered is not None:
             # Nothing is lost: the memory is written once the Gateway takes it.
@@ -227,7 +234,7 @@ class PlannerService:
             )
             plan.metadata_ = {**plan.metadata_, "degraded": degraded, "notes": notes}
             await self.plans.flush(plan)
-        return plan_out(plan)
+        return plan_out(plan), True
 
     async def skeleton_for(self, body: PlanIn) -> Skeleton | None:
         """The library skeleton a plan for `body` would adapt (None: nothing matches)."""
@@ -242,8 +249,8 @@ class PlannerService:
                     errors=[{"field": "workflow_id", "message": "no such workflow"}],
                 )
             sop, origin = build_skeleton(
-                _title(workflow.name, body.intent),
-                _summary(workflow.metadata_),
+                title_for(workflow.name, body.intent),
+                summary_of(workflow.metadata_),
                 [Part(workflow.id, workflow.name, workflow.steps)],
             )
             return Skeleton(workflow.name, workflow.id, sop, origin, None), []
@@ -259,7 +266,7 @@ class PlannerService:
         ]
         if not parts:
             return None, candidates
-        sop, origin = build_skeleton(_title(best.name, body.intent), "", parts)
+        sop, origin = build_skeleton(title_for(best.name, body.intent), "", parts)
         workflow_id = best.id if best.kind == "workflow" else None
         return Skeleton(best.name, workflow_id, sop, origin, candidates[0].score), candidates
 
@@ -362,18 +369,6 @@ class PlannerService:
         return apply_estimates(
             sop, origin, library, fits, client_id=client_id, mode=mode, params=params
         )
-
-
-def _title(name: str, intent: str) -> str:
-    short = " ".join(intent.split())
-    if len(short) > 120:
-        short = short[:117] + "..."
-    return f"{name}: {short}"
-
-
-def _summary(metadata: dict[str, object] | None) -> str:
-    value = (metadata or {}).get("description")
-    return value if isinstance(value, str) else ""
 
 
 def _match_report(

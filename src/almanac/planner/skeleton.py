@@ -89,3 +89,16 @@ def with_deadline(sop: SOP, deadline: datetime | None) -> SOP:
         for step in sop.steps
     ]
     return sop.model_copy(update={"steps": steps})
+
+
+def title_for(name: str, intent: str) -> str:
+    """A plan's title: the library entry's name and the intent, shortened."""
+    short = " ".join(intent.split())
+    if len(short) > 120:
+        short = short[:117] + "..."
+    return f"{name}: {short}"
+
+
+def summary_of(metadata: dict[str, object] | None) -> str:
+    value = (metadata or {}).get("description")
+    return value if isinstance(value, str) else ""

@@ -103,6 +103,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         deadline: Annotated[Deadline | None, Field(description="ISO 8601 with offset")] = (None),
         workflow_id: Annotated[int | None, Field(ge=1, description="Force a workflow")] = None,
         context: Annotated[str | None, Field(description="Anything else to consider")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Field(description="Makes a retried call return the first plan, not a second one"),
+        ] = None,
     ) -> CallToolResult:
         body = {
             "intent": intent,
@@ -110,6 +114,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             "deadline": deadline.isoformat() if deadline else None,
             "workflow_id": workflow_id,
             "context": context,
+            "idempotency_key": idempotency_key,
         }
         out = await resolve(ctx).post("/api/v1/planner/plan", json=body)
         return result(plan_text(out), out)
