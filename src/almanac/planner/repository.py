@@ -31,6 +31,10 @@ class PlanRepository(Repository, PortableRows):
     async def get(self, plan_id: int, *, for_update: bool = False) -> Plan | None:
         return await self.by_id(Plan, plan_id, lock=self.lock_of(for_update))
 
+    async def for_edit(self, plan_id: int) -> Plan | None:
+        """The plan, locked as an edit of its contents (not of its key) until the end."""
+        return await self.by_id(Plan, plan_id, lock="edit")
+
     async def keyed(self, caller: int, key: str) -> Plan | None:
         """The plan `caller` made under idempotency key `key`."""
         stmt = select(Plan).where(Plan.idempotency_caller == caller, Plan.idempotency_key == key)

@@ -24,9 +24,8 @@ _KEYS_STARTING = text(
     """
     WITH newest AS (
         SELECT DISTINCT ON (r.plan_id) r.plan_id, r.schedule_blocks
-        FROM scheduler_runs r JOIN plans p ON p.id = r.plan_id
-        WHERE r.status = ANY(:statuses) AND p.status <> 'cancelled'
-          AND (CAST(:plan_id AS bigint) IS NULL OR r.plan_id = CAST(:plan_id AS bigint))
+        FROM scheduler_runs r
+        WHERE r.status = ANY(:statuses) AND r.plan_id = ANY(:plan_ids)
         ORDER BY r.plan_id, r.id DESC
     ), starts AS (
         SELECT n.plan_id, b->>'task_key' AS task_key,
@@ -141,14 +140,21 @@ class SchedulerRepository(Repository, PortableRows):
         return {pid: list(blocks or []) for pid, blocks in await self.session.execute(stmt)}
 
     async def task_keys_starting(
-        self, lo: datetime, hi: datetime, plan_id: int | None = None
+        self, lo: datetime, hi: datetime, plan_ids: Sequence[int]
     ) -> list[tuple[int, str]]:
         """(plan id, task key) of the blocks starting in [lo, hi) in the newest applied run
-        of each plan not cancelled (only `plan_id`'s when given), found in SQL: the runs'
-        block lists (every plan's, each its whole horizon) never leave the database."""
+        of each of `plan_ids`, found in SQL: the runs' block lists (every plan's, each its
+        whole horizon) never leave the database."""
+        if not plan_ids:
+            return []
         rows = await self.session.execute(
             _KEYS_STARTING,
-            {"statuses": list(APPLIED_RUN_STATUSES), "plan_id": plan_id, "lo": lo, "hi": hi},
+            {
+                "statuses": list(APPLIED_RUN_STATUSES),
+                "plan_ids": list(plan_ids),
+                "lo": lo,
+                "hi": hi,
+            },
         )
         return [(int(p), str(k)) for p, k in rows]
 

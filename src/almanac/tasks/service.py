@@ -11,7 +11,7 @@ from almanac.billing import first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import ExecutionRun, Plan, Task
+from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX
@@ -87,11 +87,12 @@ class TaskService:
         limit, offset = query.limit, query.offset
         # A task begun yesterday still has today's blocks: the blocks of each plan's
         # current schedule that start that day.
-        blocks = (
-            await self.schedules.task_keys_starting(*day, plan_id=filters.get("plan_id"))
-            if day is not None
-            else []
-        )
+        blocks = []
+        if day is not None:
+            plan_id = filters.get("plan_id")
+            live = await self.plans.ids_not_cancelled(None)
+            ids = [p for p in live if plan_id is None or p == plan_id]
+            blocks = await self.schedules.task_keys_starting(*day, ids)
         rows, total = await self.repo.search(
             **filters, day=day, limit=limit, offset=offset, with_blocks=blocks
         )
@@ -178,7 +179,7 @@ class TaskService:
         """The plan stops explaining the task's new estimate as calibrated from history."""
         if task.plan_id is None or task.plan_task_key is None or task.estimate_hours is None:
             return
-        plan = await self.plans.by_id(Plan, task.plan_id, lock="edit")
+        plan = await self.plans.for_edit(task.plan_id)
         meta = plan.metadata_ if plan is not None and isinstance(plan.metadata_, dict) else None
         if plan is None or meta is None:
             return
