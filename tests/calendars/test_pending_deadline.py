@@ -56,7 +56,8 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
 
     # The short lock comes only now: under it the schedule call itself (sync, solve, the
     # failed PUT) had 0.5 s per calendar call and failed on a busy machine.
-    settings.scheduler = settings.scheduler.model_copy(update={"write_lock_timeout_seconds": 2.0})
+    roomy = settings.scheduler
+    settings.scheduler = roomy.model_copy(update={"write_lock_timeout_seconds": 2.0})
     limit = call_deadline(settings)
     assert limit == 0.5
     proxy.fail_put, proxy.put_delay = 0, PUT_DELAY  # back, but slow: each PUT 0.4 s
@@ -75,7 +76,8 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
     written = [e.icalendar_component["UID"] for e in raw.events()]
     assert 1 <= len(written) < len(blocks)
 
-    proxy.put_delay = 0.0
+    # The retry under the default lock: six PUTs in 0.5 s failed on a loaded machine.
+    proxy.put_delay, settings.scheduler = 0.0, roomy
     result = await write_blocks(db_session, settings, sched_state.cache, args)  # the retry
     assert result is not None and len(result.unchanged) == len(written)
     written = [e.icalendar_component["UID"] for e in raw.events()]
