@@ -55,13 +55,8 @@ def _read(
     read_hours(out, text, head, hours_scope, taken, hours, workdays)
     if m := ph.DAILY_MAX.search(head):
         cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
-        if ph.billed(m, head):
-            out.refuse(_BILLED.format(f"{cap:g} h a day", text))
-        elif kind := ph.cap_of(m, head):
-            out.refuse(
-                f"{cap:g} h a day {kind} caps one kind of activity, not all work: "
-                f"no daily maximum applied ({text!r})"
-            )
+        if reason := _not_all_work(m, head, text, "day"):
+            out.refuse(reason)
         elif some_days and not days_elsewhere(head, m.start(), taken, workdays):
             out.refuse(
                 f"a daily cap {some_days} is not read by the rules; not applied to "
@@ -136,16 +131,25 @@ _BILLED = (
 )
 
 
+def _not_all_work(m: re.Match[str], head: str, text: str, per: str) -> str | None:
+    """Why a cap (a day's or a week's, matched by `m`) is not one on all work: billed
+    hours, or one kind of activity; None when it is."""
+    cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
+    if ph.billed(m, head):
+        return _BILLED.format(f"{cap:g} h a {per}", text)
+    if kind := ph.cap_of(m, head):
+        return (
+            f"{cap:g} h a {per} {kind} caps one kind of activity, not all work: "
+            f"no {'daily' if per == 'day' else 'weekly'} maximum applied ({text!r})"
+        )
+    return None
+
+
 def _weekly(out: ParsedPreferences, m: re.Match[str], head: str, text: str, some_days: str) -> None:
     """A cap on the week's work: the core's weekly capacity (a sprint's, when smaller)."""
     cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
-    if ph.billed(m, head):
-        out.refuse(_BILLED.format(f"{cap:g} h a week", text))
-    elif kind := ph.cap_of(m, head):
-        out.refuse(
-            f"{cap:g} h a week {kind} caps one kind of activity, not all work: no weekly "
-            f"maximum applied ({text!r})"
-        )
+    if reason := _not_all_work(m, head, text, "week"):
+        out.refuse(reason)
     elif some_days:
         out.refuse(f"a weekly cap {some_days} is not read by the rules ({text!r})")
     elif MIN_DAILY_CAP_HOURS <= cap <= 168:
