@@ -22,6 +22,12 @@ async def _task(session: AsyncSession) -> int:
     return int((await session.scalars(select(Task.id).where(Task.plan_id == plan.id))).one())
 
 
+async def _the_run(session: AsyncSession, tid: int) -> ExecutionRun:
+    """The task's one run, as stored now (not as this session last loaded it)."""
+    stmt = select(ExecutionRun).where(ExecutionRun.task_id == tid)
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).one()
+
+
 # Two days back, on the hour: the same instant for every record of a test.
 _BASE = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
 
@@ -95,13 +101,7 @@ async def test_time_on_a_done_task_keeps_its_run_holding_its_hours(
     assert r.status_code == 200, r.text
     r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 3})  # ends now
     assert r.status_code == 200, r.text
-    run = (
-        await db_session.scalars(
-            select(ExecutionRun)
-            .where(ExecutionRun.task_id == tid)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
+    run = await _the_run(db_session, tid)
     assert run.started_at is not None and run.ended_at is not None
     assert float(run.actual_hours or 0) == 5.5
     assert run.ended_at >= datetime.now(UTC) - timedelta(minutes=5)  # the last work's end
@@ -118,13 +118,7 @@ async def test_hours_recorded_without_an_end_fit_the_run_when_it_is_closed(
         assert r.status_code == 200, r.text
     r = await sched_client.patch(f"{URL}/{tid}", json={"status": "done"})
     assert r.status_code == 200, r.text
-    run = (
-        await db_session.scalars(
-            select(ExecutionRun)
-            .where(ExecutionRun.task_id == tid)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
+    run = await _the_run(db_session, tid)
     assert run.started_at is not None and run.ended_at is not None
     assert (run.ended_at - run.started_at).total_seconds() / 3600 >= 5
 
@@ -178,13 +172,7 @@ async def test_an_earlier_record_on_an_open_run_moves_its_start_only_to_that_wor
     assert r.status_code == 200, r.text
     r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(10)})
     assert r.status_code == 200, r.text
-    run = (
-        await db_session.scalars(
-            select(ExecutionRun)
-            .where(ExecutionRun.task_id == tid)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
+    run = await _the_run(db_session, tid)
     assert run.ended_at is None and run.started_at is not None
     assert run.started_at == _BASE - timedelta(hours=12), run.started_at  # the record's start
 
