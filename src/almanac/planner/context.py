@@ -166,5 +166,10 @@ async def remember_queued_plan_remotely(
     async with unit_of_work(sessionmaker) as uow:
         still = await PlanRepository(uow.session).as_drafted(plan_id) is not None
     if not still:
-        await memory.forget_event(event_id)
+        try:
+            await memory.forget_event(event_id)
+        except AlmanacError:
+            # A retry finds the plan gone and cannot tell which memory was written: say it.
+            logger.error("plan %s gone: its memory %s could not be forgotten", plan_id, event_id)
+            raise
     return still
