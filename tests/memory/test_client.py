@@ -7,6 +7,7 @@ import pytest
 
 from almanac.errors import AlmanacError, DependencyUnavailable
 from almanac.memory.client import HttpMemoryClient
+from almanac.memory.port import RemoteMemory
 from almanac.memory.schemas import FactIn, FactsQuery, RecallQuery, RememberIn
 
 
@@ -30,6 +31,18 @@ async def test_http_client_round_trip(client: httpx.AsyncClient):
     )
     listed = await gateway.facts(FactsQuery(subject_id="acme"))
     assert [f.id for f in listed] == [fact.fact.id]
+
+
+async def test_remote_memory_forgets_one_event_and_a_gone_one_is_done(
+    client: httpx.AsyncClient,
+):
+    memory = RemoteMemory(HttpMemoryClient(client))
+    event_id = await memory.remember(
+        RememberIn(content="Plan: harbour audit", client_id=7, idempotency_key="plan:1")
+    )
+    await memory.forget_event(event_id)
+    assert (await client.get(f"/api/v1/memory/events/{event_id}")).status_code == 404
+    await memory.forget_event(event_id)  # forgotten already (by a forget of the client)
 
 
 async def test_http_client_maps_problems_to_errors(client: httpx.AsyncClient):

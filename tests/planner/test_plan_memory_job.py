@@ -7,7 +7,7 @@ Against a real Gateway process (the two-process case) see tests/memory/test_gate
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +18,8 @@ from almanac.config import Settings
 from almanac.db.uow import unit_of_work
 from almanac.jobs.app import build_app
 from almanac.jobs.context import set_state
+from almanac.memory.port import InProcessMemory, RemoteMemory, memory_service
+from almanac.memory.schemas import RememberIn
 from almanac.models import Plan
 from almanac.ontology.sop import SOP
 from almanac.planner.context import REMEMBER_TASK
@@ -108,4 +110,68 @@ async def test_the_job_for_a_plan_gone_since_writes_nothing(
     async with unit_of_work(worker_state.sessionmaker) as uow:  # its client forgotten
         await uow.session.execute(text("DELETE FROM plans WHERE id = :id"), {"id": plan_id})
     await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]
+    assert await _memories(engine, plan_id) == []
+
+
+class SlowGateway(RemoteMemory):
+    """A Gateway in another process (its own service, its own transactions) during whose
+    remember call `meanwhile` runs: what a user or a forget does while the Gateway is slow."""
+
+    def __init__(self, state: AppState, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        self.state, self.meanwhile = state, meanwhile
+
+    async def remember(self, item: RememberIn) -> int:
+        await self.meanwhile()
+        async with unit_of_work(self.state.sessionmaker) as uow:
+            return await InProcessMemory(memory_service(uow, self.state)).remember(item)
+
+    async def forget_event(self, event_id: int) -> None:
+        async with unit_of_work(self.state.sessionmaker) as uow:
+            await memory_service(uow, self.state).delete_event(event_id)
+
+
+def _remote(monkeypatch: pytest.MonkeyPatch, gateway: SlowGateway) -> None:
+    monkeypatch.setattr("almanac.planner.tasks.memory_port", lambda uow, state: gateway)
+
+
+async def test_a_slow_gateway_does_not_hold_up_an_edit_of_the_plan(
+    worker_state: AppState, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_id = await _committed_plan(worker_state, 7403)
+
+    async def edit() -> None:  # an edit or approval locks the plan FOR UPDATE
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("SELECT id FROM plans WHERE id = :id FOR UPDATE NOWAIT"), {"id": plan_id}
+            )
+            await conn.execute(
+                text("UPDATE plans SET plan_title = 'Edited' WHERE id = :id"), {"id": plan_id}
+            )
+
+    _remote(monkeypatch, SlowGateway(worker_state, edit))
+    await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]
+
+    stored = await _memories(engine, plan_id)
+    assert [k for k, _ in stored] == [f"plan:{plan_id}"]
+    async with engine.connect() as conn:
+        title = await conn.scalar(
+            text("SELECT plan_title FROM plans WHERE id = :id"), {"id": plan_id}
+        )
+    assert title == "Edited"
+
+
+async def test_a_forget_while_the_gateway_is_slow_leaves_no_plan_memory(
+    worker_state: AppState, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_id = await _committed_plan(worker_state, 7404)
+
+    async def forget() -> None:  # the client forgotten before the Gateway commits
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            await conn.execute(text("DELETE FROM plans WHERE client_id = 7404"))
+            await conn.execute(text("DELETE FROM events WHERE client_id = 7404"))
+
+    _remote(monkeypatch, SlowGateway(worker_state, forget))
+    await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]
+
     assert await _memories(engine, plan_id) == []

@@ -168,6 +168,9 @@ class HttpMemoryClient:
         )
         return self._read(RememberOut, data)
 
+    async def forget_event(self, event_id: int) -> None:
+        await self._send("DELETE", f"/api/v1/memory/events/{event_id}")
+
     async def remember_batch(self, items: Sequence[RememberIn]) -> RememberBatchOut:
         body = RememberBatchIn(items=list(items)).model_dump(mode="json")
         data = await self._send("POST", "/api/v1/memory/remember/batch", json=body)

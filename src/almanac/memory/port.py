@@ -120,6 +120,14 @@ class RemoteMemory:
         changed = item.model_copy(update={"idempotency_key": f"{key}:{digest}"})
         return (await self.client.remember(changed)).id
 
+    async def forget_event(self, event_id: int) -> None:
+        """Forget one memory this process wrote (gone already is done)."""
+        try:
+            await self.client.forget_event(event_id)
+        except AlmanacError as exc:
+            if exc.status_code != 404:
+                raise
+
     async def write_fact(self, fact: FactIn, source_event_id: int | None = None) -> FactWriteOut:
         if source_event_id is not None:
             fact = fact.model_copy(

@@ -14,12 +14,12 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.errors import AlmanacError
 from almanac.jobs.queue import enqueue
-from almanac.memory.port import MemoryPort
+from almanac.memory.port import MemoryPort, RemoteMemory
 from almanac.memory.schemas import FactOut, FactsQuery, RecallQuery, RememberIn
 from almanac.models import Plan
 from almanac.ontology.sop import SOP
@@ -133,15 +133,43 @@ async def queue_remember_plan(session: AsyncSession, plan_id: int) -> int:
 
 
 async def remember_queued_plan(uow: UnitOfWork, memory: MemoryPort, plan_id: int) -> bool:
-    """The queued job's work: remember the plan as it was drafted, under the same key
-    (`plan:{id}`), so an earlier attempt the Gateway did take is not stored twice. False
-    when the plan is gone (its client forgotten): nothing is brought back. The plan stays
-    locked against deletion until `uow` commits, so a forget that starts meanwhile waits,
-    then deletes the memory written here with the client's others. A Gateway still down
-    raises (`AlmanacError`): the job is retried with backoff."""
+    """The queued job's work with the Gateway in-process (on `uow`): remember the plan as it
+    was drafted, under the same key (`plan:{id}`), so an earlier attempt the Gateway did
+    take is not stored twice. False when the plan is gone (its client forgotten): nothing
+    is brought back. The plan stays locked against deletion until `uow` commits (no network
+    call is made meanwhile), so a forget that starts meanwhile waits, then deletes the
+    memory written here with the client's others."""
     found = await PlanRepository(uow.session).as_drafted(plan_id)
     if found is None:
         return False
     plan, title, sop = found
     await memory.remember(plan_memory(plan, SOP.model_validate(sop), title))
     return True
+
+
+async def remember_queued_plan_remotely(
+    sessionmaker: async_sessionmaker[AsyncSession], memory: RemoteMemory, plan_id: int
+) -> bool:
+    """The queued job's work with a remote Gateway, as `remember_queued_plan`, but with no
+    lock held while the Gateway is asked: a slow Gateway (up to its timeout) would hold up
+    every edit and approval of the plan (they lock it `FOR UPDATE`). So: read the plan as
+    drafted, remember it, then look again under a share lock (a forget under way is waited
+    out); a plan gone by then had its client forgotten meanwhile, perhaps before the
+    Gateway committed this memory, so the memory is forgotten here. A Gateway that fails
+    raises (`AlmanacError`): the job is retried with backoff."""
+    async with unit_of_work(sessionmaker) as uow:
+        found = await PlanRepository(uow.session).as_drafted(plan_id)
+    if found is None:
+        return False
+    plan, title, sop = found
+    event_id = await memory.remember(plan_memory(plan, SOP.model_validate(sop), title))
+    async with unit_of_work(sessionmaker) as uow:
+        still = await PlanRepository(uow.session).as_drafted(plan_id) is not None
+    if not still:
+        try:
+            await memory.forget_event(event_id)
+        except AlmanacError:
+            # A retry finds the plan gone and cannot tell which memory was written: say it.
+            logger.error("plan %s gone: its memory %s could not be forgotten", plan_id, event_id)
+            raise
+    return still

@@ -12,8 +12,13 @@ import procrastinate
 from almanac.db.uow import unit_of_work
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
-from almanac.memory.port import memory_port
-from almanac.planner.context import REMEMBER_QUEUE, REMEMBER_TASK, remember_queued_plan
+from almanac.memory.port import RemoteMemory, memory_port
+from almanac.planner.context import (
+    REMEMBER_QUEUE,
+    REMEMBER_TASK,
+    remember_queued_plan,
+    remember_queued_plan_remotely,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,11 @@ async def remember_plan(plan_id: int) -> None:
     """Remember a plan made while the (remote) Memory Gateway was unavailable."""
     state = get_state()
     async with unit_of_work(state.sessionmaker) as uow:
-        done = await remember_queued_plan(uow, memory_port(uow, state), plan_id)
+        memory = memory_port(uow, state)
+        local = not isinstance(memory, RemoteMemory)
+        done = await remember_queued_plan(uow, memory, plan_id) if local else False
+    if isinstance(memory, RemoteMemory):  # no transaction open while the Gateway is asked
+        done = await remember_queued_plan_remotely(state.sessionmaker, memory, plan_id)
     if done:
         logger.info("plan %s remembered", plan_id)
     else:
