@@ -229,8 +229,8 @@ class PlannerService:
                 degraded.append("memory")
             notes.append(
                 f"the plan was saved but not yet remembered ({unremembered}): remembering "
-                f"it is queued (job {job}) and retried until the Memory Gateway takes it; "
-                "until then later plans do not recall it as a past plan"
+                f"it is queued (job {job}) and retried, for about a day, until the Memory "
+                "Gateway takes it; until then later plans do not recall it as a past plan"
             )
             plan.metadata_ = {**plan.metadata_, "degraded": degraded, "notes": notes}
             await self.plans.flush(plan)
