@@ -15,7 +15,7 @@ from almanac.state import AppState
 from tests.conftest import app_in_transaction, http_client, ok
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.planner.conftest import SessionRecorder, add_onboarding
-from tests.planner.test_plan_llm import GOOD, SHED
+from tests.planner.test_plan_llm import GOOD, SHED, sop
 
 PLAN = "/api/v1/planner/plan"
 ACME = {"intent": "Onboard Acme as a new client next week", "idempotency_key": "acme-onboard-1"}
@@ -123,3 +123,33 @@ async def test_two_requests_racing_with_one_key_store_one_plan(
     assert len({r.json()["id"] for r in answers}) == 1
     async with committed_state.sessionmaker() as session:
         assert await plans(session) == 1
+
+
+async def test_a_retry_after_the_llm_failed_plans_again(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer, db_session: AsyncSession
+) -> None:
+    """The first request's 502 stored no plan, so the retry with its key plans (no 409)."""
+    bad = sop(("sand", -2, []))
+    chat.script(Reply.json(bad), Reply.json(bad), Reply.json(GOOD))
+    body = {**SHED, "idempotency_key": "shed-after-502"}
+    r = await llm_client.post(PLAN, json=body)
+    assert r.status_code == 502, r.text
+    assert await plans(db_session) == 0
+    first = await ok(await llm_client.post(PLAN, json=body), 201)
+    assert (await ok(await llm_client.post(PLAN, json=body), 200))["id"] == first["id"]
+    assert len(chat.chat_requests) == 3 and await plans(db_session) == 1
+
+
+async def test_a_retry_after_the_client_was_forgotten_makes_a_new_plan(
+    client: httpx.AsyncClient, library: dict[str, Workflow], db_session: AsyncSession
+) -> None:
+    """Forgetting a client deletes its plans with their keys: the key then makes a new plan
+    (201), neither the forgotten one back nor a 409."""
+    body = {**ACME, "client_id": 42}
+    first = await ok(await client.post(PLAN, json=body), 201)
+    await ok(await client.delete("/api/v1/memory/subjects/client/42"), 200)
+    assert await plans(db_session) == 0
+    again = await ok(await client.post(PLAN, json=body), 201)
+    assert again["id"] != first["id"] and await plans(db_session) == 1
+    other = await client.post(PLAN, json={**body, "intent": "Onboard Initech as a client"})
+    assert other.status_code == 409, other.text  # the key is the new plan's now
