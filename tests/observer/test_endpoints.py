@@ -33,6 +33,10 @@ BASE = "/api/v1/observer"
         # client's slipped task titles for ?client_id=101.
         ("GET", "/reflections?client_id=101", "client_id"),
         ("GET", "/fact-decisions?event=5", "event"),
+        # Patterns take no parameters: every client's and workflow's figures came back as
+        # if filtered to client 101 or workflow 3.
+        ("GET", "/patterns?client_id=101", "client_id"),
+        ("GET", "/patterns?workflow_id=3", "workflow_id"),
         # Given twice, the last one won silently.
         ("POST", "/reflect?mode=daily&mode=weekly", "mode"),
         ("POST", "/reflect?date=2026-11-10&date=2026-11-17", "date"),

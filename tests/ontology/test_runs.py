@@ -233,6 +233,20 @@ async def test_list_filters(client: httpx.AsyncClient, db_session: AsyncSession)
     assert (await client.get(R, params={"status": "stopped"})).status_code == 422
 
 
+async def test_a_filter_a_list_does_not_have_is_a_422_naming_it(client: httpx.AsyncClient):
+    """`?client_id=7` listed every client's runs as if filtered (and `?name=` every
+    workflow): the ontology's lists refuse it, as tasks and plans do."""
+    for path, name in (
+        ("/execution-runs", "client_id"),
+        ("/workflows", "name"),
+        ("/blueprints", "client_id"),
+        ("/process-templates", "client_id"),
+    ):
+        r = await client.get(f"{API}{path}", params={name: "7"})
+        assert r.status_code == 422, (path, r.text)
+        assert fields(r) == [name], (path, r.text)
+
+
 async def test_a_subnormal_estimate_cannot_overflow_the_variance(
     client: httpx.AsyncClient, db_session: AsyncSession
 ):

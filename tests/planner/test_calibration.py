@@ -71,6 +71,29 @@ def test_a_new_client_borrows_from_the_workflow_and_one_engagement_is_shrunk() -
     assert 1.6 < once.ratio < 2.5  # pulled towards 2.5 but not all the way on one engagement
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.1, 0.25])
+def test_a_new_client_is_a_typical_client_after_a_pace_every_client_shares(noise: float) -> None:
+    """Three clients got 20% faster together. Client effects keep a shorter memory than the
+    workflow's level, so the shared change sat in all three: each was estimated at its new
+    pace and a new client (or none: the observer's "typical client") 9-15% above all of
+    them, at the old pace's side (in the hunt's world 10.4 h, the three 7.75-8.5 h, the
+    true pace 7.4 h)."""
+    history = [
+        run
+        for c in (1, 2, 3)
+        for run in runs(
+            [1.2] * 6 + [0.96] * 7, client=c, weeks=13, noise=noise, seed=c, first_instance=100 * c
+        )
+    ]
+    f = fit_workflow(7, history)
+    known = [predict(f, "audit", c).ratio for c in (1, 2, 3)]
+    for who in (None, 9):
+        e = predict(f, "audit", who)
+        assert e.basis == "workflow"
+        assert min(known) * 0.97 <= e.ratio <= max(known) * 1.03, (who, e.ratio, known)
+        assert e.ratio == pytest.approx(0.96, rel=0.05)
+
+
 def test_runs_without_a_client_count_for_the_workflow_only() -> None:
     f = fit_workflow(7, runs(1.4, client=None, weeks=6))
     assert f.clients == {}

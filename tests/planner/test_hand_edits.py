@@ -6,7 +6,7 @@ from typing import Any
 
 from almanac.ontology.sop import stored_sop
 from almanac.planner.estimates import explained_after_edit, explained_after_task_edit
-from almanac.planner.hand import HAND_NOTE
+from almanac.planner.hand import HAND_NOTE, adjusted_note
 
 PLANNED = "No LLM was used: this plan is the library workflow 'x', calibrated from history."
 
@@ -101,3 +101,30 @@ def test_a_task_removed_from_the_plan_leaves_the_hand_set_note() -> None:
     notes = out.get("notes", meta["notes"])
     assert notes == [PLANNED, "1 estimate(s) adjusted from past execution runs (+2 h in total)."]
     assert not out["hand_set"]
+
+
+def test_the_adjusted_total_is_in_hundredths_when_rises_and_falls_cancel() -> None:
+    """A plan whose calibrated figures rose and fell by as much said "4 estimate(s)
+    adjusted from past execution runs (-2.22045e-16 h in total)" (the float sum of
+    +0.25, +0.85, -0.65, -0.45 h: the hunt's site audit for one client). Rewritten after a
+    hand edit of a fifth task, and as first written, it says +0 h."""
+    figures = {
+        "crawl": (3.0, 3.25),
+        "tech": (4.0, 4.85),
+        "content": (3.0, 2.35),
+        "report": (2.0, 1.55),
+    }
+    cals = [
+        {"task_id": k, "from_hours": f, "to_hours": t, "ratio": t / f}
+        for k, (f, t) in figures.items()
+    ]
+    assert adjusted_note(4, sum(t - f for f, t in figures.values())) == (
+        "4 estimate(s) adjusted from past execution runs (+0 h in total)."
+    )
+    meta = {
+        "estimates": [*(_est(k, t) for k, (_, t) in figures.items()), _est("brief", 6.0)],
+        "calibration": [*cals, _cal("brief", 6.0)],
+        "notes": [PLANNED, "5 estimate(s) adjusted from past execution runs (+2 h in total)."],
+    }
+    meta = _edits(meta, "brief", [4.0])
+    assert "4 estimate(s) adjusted from past execution runs (+0 h in total)." in meta["notes"]

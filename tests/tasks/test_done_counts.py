@@ -120,3 +120,54 @@ async def test_a_task_finished_ahead_of_its_block_counts_as_planned_there(
     assert n["tasks_done"] == 1, n
     assert n["tasks_planned"] == 1 and n["hours_estimated"] == 2.0, n
     assert n["tasks_not_done"] == 0, n
+
+
+async def test_work_recorded_after_the_fact_is_done_in_the_week_it_was_finished(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A harness (or a consultant catching up) records weeks-old work with its hours ending
+    then and marks the task done: marked done today, the past week's reflection said 0 done
+    beside its hours and this week's all done with no hours. `finished_at` says when."""
+    plan = await make_plan(db_session, [{"key": "audit"}, {"key": "report"}, {"key": "late"}])
+    by_key = await ids(db_session, plan.id)
+    past = datetime.now(TZ).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(weeks=3)
+    for key in ("audit", "report"):
+        r = await sched_client.post(
+            f"{URL}/{by_key[key]}/time", json={"hours": 2.0, "ended_at": past.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    done_then = (past + timedelta(hours=3)).isoformat()
+    r = await sched_client.patch(
+        f"{URL}/{by_key['audit']}", json={"status": "done", "finished_at": done_then}
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == past + timedelta(hours=3)
+    # Refused, nothing written: before the work recorded on it, on a task not done, null.
+    for body in (
+        {"status": "done", "finished_at": (past - timedelta(hours=1)).isoformat()},
+        {"finished_at": done_then},
+        {"status": "in_progress", "finished_at": done_then},
+        {"status": "done", "finished_at": None},
+    ):
+        r = await sched_client.patch(f"{URL}/{by_key['report']}", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["finished_at"], r.text
+        task = (await sched_client.get(f"{URL}/{by_key['report']}")).json()
+        assert (task["status"], task["finished_at"]) == ("in_progress", None), body
+    # On a task already done, it moves its finish time.
+    r = await sched_client.patch(f"{URL}/{by_key['late']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{by_key['late']}", json={"finished_at": done_then})
+    assert r.status_code == 200 and r.json()["task"]["finished_at"] is not None, r.text
+
+    async def numbers(day: object) -> dict[str, object]:
+        r = await sched_client.post(
+            "/api/v1/observer/reflect", params={"mode": "weekly", "date": str(day)}
+        )
+        assert r.status_code == 200, r.text
+        out: dict[str, object] = r.json()["report"]["numbers"]
+        return out
+
+    then = await numbers(past.date())
+    assert then["tasks_done"] == 2 and then["hours_actual"] == 4.0, then
+    assert (await numbers(datetime.now(TZ).date()))["tasks_done"] == 0

@@ -32,11 +32,11 @@ REFLECT_PARAMS = frozenset({"mode", "date"})
 def known_params(request: Request, known: frozenset[str], what: str) -> None:
     """A 422 naming a query parameter the endpoint does not take: `?client_id=7` listed
     every client's reflections as if filtered, `?day=` reflected on today."""
+    takes = ", ".join(sorted(known)) or "no parameters"
     for name in request.query_params:
         if name not in known:
             raise ValidationFailed(
-                f"unknown query parameter {name!r}: {what} takes {', '.join(sorted(known))}",
-                field=name,
+                f"unknown query parameter {name!r}: {what} takes {takes}", field=name
             )
 
 
@@ -87,8 +87,11 @@ async def get_reflection(reflection_id: Id, observer: Observer) -> ReflectionOut
 
 
 @router.get("/patterns")
-async def patterns(observer: Observer) -> list[PatternOut]:
-    """Per workflow: runs, mean variance, trend, current and suggested estimate."""
+async def patterns(request: Request, observer: Observer) -> list[PatternOut]:
+    """Per workflow: runs, mean variance, trend, current and suggested estimate (overall
+    and per client, in `client_estimates`). It takes no parameters: `?client_id=7` or
+    `?workflow_id=3` answered every workflow of every client as if filtered."""
+    known_params(request, frozenset(), "patterns")
     return await observer.patterns()
 
 

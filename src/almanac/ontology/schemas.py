@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
@@ -82,24 +89,30 @@ class Page(BaseModel):
 Search = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 
 
-class WorkflowQuery(PageQuery):
+class _ListQuery(PageQuery):
+    # A filter a list does not have (`/execution-runs?client_id=7`, `?name=`) is a 422
+    # naming it, as on tasks and plans, not a 200 listing everything as if filtered.
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkflowQuery(_ListQuery):
     capability: Capability | None = None
     parent_workflow_id: Id | None = None
     q: Search | None = Field(None, description="a substring of the name")
 
 
-class BlueprintQuery(PageQuery):
+class BlueprintQuery(_ListQuery):
     offer_id: SmallId | None = None
     q: Search | None = Field(None, description="a substring of the name")
 
 
-class TemplateQuery(PageQuery):
+class TemplateQuery(_ListQuery):
     workflow_id: Id | None = None
     engagement_id: SmallId | None = None
     status: TemplateStatus | None = None
 
 
-class RunQuery(PageQuery):
+class RunQuery(_ListQuery):
     process_template_id: Id | None = None
     task_id: Id | None = None
     status: RunStatus | None = None

@@ -104,11 +104,16 @@ def _origin(before: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     return {"estimate": entry, "calibration": calibration}
 
 
+def adjusted_note(count: int, total: float) -> str:
+    """The plan's note on `count` estimates changed from history by `total` hours. The
+    total is summed in floats: rises and falls that cancel left "-2.22045e-16 h"."""
+    shown = round(total, 2) + 0.0  # + 0.0: no "-0"
+    return f"{count} estimate(s) adjusted from past execution runs ({shown:+g} h in total)."
+
+
 def _adjusted(calibration: list[dict[str, Any]]) -> str:
     total = sum(float(c["to_hours"]) - float(c["from_hours"]) for c in calibration)
-    return (
-        f"{len(calibration)} estimate(s) adjusted from past execution runs ({total:+g} h in total)."
-    )
+    return adjusted_note(len(calibration), total)
 
 
 def _notes(

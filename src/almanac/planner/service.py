@@ -28,6 +28,7 @@ from almanac.planner.fallback import (
     llm_failed_no_match,
     no_match_without_llm,
 )
+from almanac.planner.hand import adjusted_note
 from almanac.planner.idempotency import IN_PROCESS, first_plan, keyed, raced
 from almanac.planner.matching import Match, rank
 from almanac.planner.plans import plan_out
@@ -171,8 +172,7 @@ class PlannerService:
             )
         if calibration:
             notes.append(
-                f"{len(calibration)} estimate(s) adjusted from past execution runs "
-                f"({sum(c.to_hours - c.from_hours for c in calibration):+g} h in total)."
+                adjusted_note(len(calibration), sum(c.to_hours - c.from_hours for c in calibration))
             )
         if applied.bounded:
             notes.append(

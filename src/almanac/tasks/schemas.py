@@ -141,10 +141,16 @@ class TaskPatch(Strict):
     priority: Annotated[int, Field(ge=1, le=4), NOT_BOOL] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
     status: TaskStatus | None = None
+    # For work recorded after the fact: when it was finished (default: now, when it is marked
+    # done). Reflections count a done task in the period it was finished in.
+    finished_at: WorkTime | None = Field(
+        default=None,
+        description="with status done, or on a done task: when it was finished (default now)",
+    )
 
     model_config = ConfigDict(json_schema_extra=_null_only_for_deadline)  # merged with Strict's
 
-    @field_validator("title", "estimate_hours", "priority", "status")
+    @field_validator("title", "estimate_hours", "priority", "status", "finished_at")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # null was read as "left out": a 200 that changed nothing the caller asked for.

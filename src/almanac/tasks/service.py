@@ -150,6 +150,7 @@ class TaskService:
             task.priority = body.priority
         if body.deadline is not None or body.clears_deadline:
             task.deadline = body.deadline
+        finished = None if body.finished_at is None else await self._finish_time(task, body)
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
@@ -158,6 +159,8 @@ class TaskService:
             task.finished_at = datetime.now(UTC) if body.status == "done" else None
             if body.status in CLOSED:
                 changed = await self._close(task)
+        if finished is not None:
+            task.finished_at = finished
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
         await self.repo.flush()
@@ -188,6 +191,32 @@ class TaskService:
         )
         if explained:
             plan.metadata_ = {**meta, **explained}
+
+    async def _finish_time(self, task: Task, body: TaskPatch) -> datetime:
+        """`finished_at` checked before anything changes: work recorded after the fact says
+        when it was finished (never after now, as its runs), so that week's reflection counts
+        it done. Marked done today, every task of a past week counted 0 done there and all
+        of them done this week."""
+        assert body.finished_at is not None
+        if (body.status or task.status) != "done":
+            # A finish time on work not done would be dropped, or count it done somewhere.
+            raise ValidationFailed(
+                "finished_at is for a task marked done: send it with status done",
+                field="finished_at",
+            )
+        now = datetime.now(UTC)
+        when = min(body.finished_at, now)
+        # Work placed in time (hours "ending now" say how much, not when) ends by then.
+        last = max(
+            (min(end, now) for _, end, _ in await self.runs.task_spans(task.id)), default=None
+        )
+        if last is not None and last > when:
+            raise ValidationFailed(
+                f"finished_at {when.isoformat()} is before the last work recorded on the task, "
+                f"which ended {last.isoformat()}",
+                field="finished_at",
+            )
+        return when
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
