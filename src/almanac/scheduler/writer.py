@@ -26,6 +26,7 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
     FloorOut,
+    ReplanIn,
     ScheduleIn,
     ScheduleOut,
     SolverOut,
@@ -351,7 +352,7 @@ def _window_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in keys if k in meta}
 
 
-def stated_window(body: ScheduleIn) -> dict[str, Any]:
+def stated_window(body: ScheduleIn | ReplanIn) -> dict[str, Any]:
     """The window and scope a request applying a preview states (not defaulted)."""
     names = ("start_date", "horizon_days", "scope")
     return {
