@@ -266,10 +266,16 @@ class SchedulerService:
         # window too, so blocks of a longer earlier window do not stay behind as orphans.
         last = await self.repo.last_applied_run(plan.id)
         write = (begin, end)
-        if last is not None and "window_start" in (last.metadata_ or {}):
-            w0 = datetime.fromisoformat(last.metadata_["window_start"])
-            w1 = datetime.fromisoformat(last.metadata_["window_end"])
-            write = (max(min(begin, w0), min(begin, now)), max(end, w1))
+        if last is not None:
+            # Its blocks too: one placed or kept outside that window (by another plan's
+            # solve) stayed in the calendar beside its replacement, twice the hours.
+            spans = [(b.start, b.end) for b in pb.blocks_from_json(last.schedule_blocks)]
+            if "window_start" in (last.metadata_ or {}):
+                w0 = datetime.fromisoformat(last.metadata_["window_start"])
+                spans.append((w0, datetime.fromisoformat(last.metadata_["window_end"])))
+            if spans:
+                w0, w1 = min(a for a, _ in spans), max(b for _, b in spans)
+                write = (max(min(begin, w0), min(begin, now)), max(end, w1))
         events = await self.calendar.events(*write)
         # A dense series read as continuous busy stretches (calendars/runs.py) is said once.
         notes = sorted({e.note for e in events if e.note})
