@@ -221,10 +221,10 @@ def remaining_hours(row: TaskRow) -> float | None:
 
 
 def all_recorded(row: TaskRow) -> bool:
-    """Hours were recorded and they reach the estimate: no time is left to plan. (An
-    estimate of 0 with nothing recorded reads as no estimate: the scheduler assumes one.)"""
-    logged = logged_hours(row)
-    return row.estimate_hours is not None and logged > 0 and logged >= row.estimate_hours
+    """The hours recorded reach the estimate: no time is left to plan. An estimate of 0
+    (set by PATCH) is one too: the task API shows 0 h remaining, and a schedule that
+    assumed an hour gave it a block its estimate does not allow."""
+    return row.estimate_hours is not None and logged_hours(row) >= row.estimate_hours
 
 
 def finished_closed(inputs: CalendarInputs) -> dict[str, pb.ClosedTask]:
@@ -245,8 +245,13 @@ def task_warnings(inputs: CalendarInputs) -> list[str]:
     if not mine and not any(inputs.plan_of(k) == inputs.named for k in inputs.rows):
         return ["the plan has no open tasks"]
     return [
-        f"{r.title!r} has its whole estimate ({r.estimate_hours or 0:g} h) recorded and is not "
-        "marked done: no time was planned for it; mark it done or raise its estimate"
+        (
+            f"{r.title!r} has its whole estimate ({r.estimate_hours or 0:g} h) recorded and is "
+            "not marked done"
+            if logged_hours(r) > 0
+            else f"{r.title!r} has an estimate of 0 h"
+        )
+        + ": no time was planned for it; mark it done or raise its estimate"
         for r in mine
     ]
 

@@ -77,6 +77,9 @@ class ReplanIn(Strict):
     plan_id: PlanId
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     dry_run: bool = True
+    # Write exactly this preview (with dry_run=false), as /schedule does; 409 if the
+    # calendar changed since, 422 if `scope` is sent and differs from the preview's.
+    run_id: BigId | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
 

@@ -152,7 +152,13 @@ class SchedulerService:
         return await Writer(self).finish(ctx, solved, body.dry_run, {})
 
     async def replan(self, body: ReplanIn) -> ReplanOut:
-        """Re-solve against the last written schedule and report what moved and why."""
+        """Re-solve against the last written schedule and report what moved and why; with
+        `run_id` (and `dry_run=false`) write that preview exactly, as /schedule does."""
+        if body.run_id is not None:  # a preview is written as it was shown: nothing to read
+            plan = await self._plan(body.plan_id, for_update=not body.dry_run)
+            if plan.status != "active":
+                require_schedulable(plan.status)
+            return await self._apply_replan_preview(plan, body)
         plan, prefs = await self._plan_and_preferences(
             body.plan_id, for_update=not body.dry_run, keep=("active",)
         )
@@ -176,6 +182,24 @@ class SchedulerService:
         extra = {"reason": body.reason, "previous_run_id": last.id}
         base = await Writer(self).finish(ctx, solved, body.dry_run, extra)
         return ReplanOut(**base.model_dump(), reason=body.reason, previous_run_id=last.id)
+
+    async def _apply_replan_preview(self, plan: Plan, body: ReplanIn) -> ReplanOut:
+        """Write replan preview `body.run_id` exactly as it was shown (or 409 with what
+        changed): a fresh solve after the preview could write something else. The reason
+        kept is the preview's, as the run written records it."""
+        assert body.run_id is not None
+        if body.dry_run:
+            raise ValidationFailed("run_id applies a preview; set dry_run=false", field="run_id")
+        now, given = datetime.now(UTC), stated_window(body)  # the preview's scope, or 422
+        out = await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given)
+        run = await self.repo.run(body.run_id)
+        meta = (run.metadata_ if run else None) or {}
+        previous = meta.get("previous_run_id")
+        return ReplanOut(
+            **out.model_dump(),
+            reason=meta.get("reason") if isinstance(meta.get("reason"), str) else None,
+            previous_run_id=previous if isinstance(previous, int) else None,
+        )
 
     def tz(self) -> ZoneInfo:
         try:
@@ -242,10 +266,16 @@ class SchedulerService:
         # window too, so blocks of a longer earlier window do not stay behind as orphans.
         last = await self.repo.last_applied_run(plan.id)
         write = (begin, end)
-        if last is not None and "window_start" in (last.metadata_ or {}):
-            w0 = datetime.fromisoformat(last.metadata_["window_start"])
-            w1 = datetime.fromisoformat(last.metadata_["window_end"])
-            write = (max(min(begin, w0), min(begin, now)), max(end, w1))
+        if last is not None:
+            # Its blocks too: one placed or kept outside that window (by another plan's
+            # solve) stayed in the calendar beside its replacement, twice the hours.
+            spans = [(b.start, b.end) for b in pb.blocks_from_json(last.schedule_blocks)]
+            if "window_start" in (last.metadata_ or {}):
+                w0 = datetime.fromisoformat(last.metadata_["window_start"])
+                spans.append((w0, datetime.fromisoformat(last.metadata_["window_end"])))
+            if spans:
+                w0, w1 = min(a for a, _ in spans), max(b for _, b in spans)
+                write = (max(min(begin, w0), min(begin, now)), max(end, w1))
         events = await self.calendar.events(*write)
         # A dense series read as continuous busy stretches (calendars/runs.py) is said once.
         notes = sorted({e.note for e in events if e.note})

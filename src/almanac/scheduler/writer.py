@@ -17,7 +17,7 @@ from almanac.calendars.base import (
     overlaps,
 )
 from almanac.errors import Conflict, NotFound, ValidationFailed
-from almanac.models import Plan
+from almanac.models import Plan, SchedulerRun
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import answer as ans
 from almanac.scheduler import calendar_model as cm
@@ -26,6 +26,7 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.schemas import (
     FloorOut,
+    ReplanIn,
     ScheduleIn,
     ScheduleOut,
     SolverOut,
@@ -224,7 +225,9 @@ class Writer:
                     "scheduled",
                     ans.stored(written[pid], show),
                     {
-                        **_window_meta(meta),
+                        # Its own window, not this solve's: a replan of it (and the write
+                        # window of its next schedule) starts from there.
+                        **_window_meta(_own_window(runs.get(pid), meta)),
                         "held": {str(pid): ans.stored_rows(held, show)},
                         "moved_by_plan": plan.id,
                         "moved_by_run": run.id,
@@ -351,7 +354,14 @@ def _window_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return {k: meta[k] for k in keys if k in meta}
 
 
-def stated_window(body: ScheduleIn) -> dict[str, Any]:
+def _own_window(last: SchedulerRun | None, meta: dict[str, Any]) -> dict[str, Any]:
+    """The window a plan moved by another plan's solve keeps: its last run's, else the
+    solve's (a plan written for the first time by another plan's solve)."""
+    own = dict((last.metadata_ or {}) if last is not None else {})
+    return {**own, "dry_run": False} if "start_date" in own and "window_start" in own else meta
+
+
+def stated_window(body: ScheduleIn | ReplanIn) -> dict[str, Any]:
     """The window and scope a request applying a preview states (not defaulted)."""
     names = ("start_date", "horizon_days", "scope")
     return {
