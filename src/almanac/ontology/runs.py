@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from almanac.billing import first_overlap, overlap_text, start_inside
+from almanac.billing import Span, first_overlap, overlap_text, start_inside
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
@@ -34,6 +35,17 @@ def _until_now(value: datetime | None) -> datetime:
     end given ahead counted hours not yet worked."""
     now = datetime.now(UTC)
     return now if value is None else min(value, now)
+
+
+def refuse_overlap(start: datetime, end: datetime, spans: Iterable[Span], field: str) -> None:
+    """A 409 naming the first record of the same task that [start, end) shares time with;
+    a run's stop and a task's time record are refused alike."""
+    hit = first_overlap(start, end, spans)
+    if hit is not None:
+        raise Conflict(
+            overlap_text(start, end, hit),
+            errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
+        )
 
 
 def _differs(row: ExecutionRun, name: str, given: Any) -> bool:
@@ -209,12 +221,8 @@ class RunService:
                     errors=[{"field": field, "message": f"falls inside {hit[2]}"}],
                 )
             return
-        hit = first_overlap(start, end, spans) if start < end else None
-        if hit is not None:
-            raise Conflict(
-                overlap_text(start, end, hit),
-                errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
-            )
+        if start < end:
+            refuse_overlap(start, end, spans, field)
 
     async def get(self, run_id: int) -> RunOut:
         return run_out(await self.repo.require(ExecutionRun, run_id, "execution run"))
