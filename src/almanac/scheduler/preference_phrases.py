@@ -75,6 +75,13 @@ NOT_BEFORE = re.compile(
 NOT_AFTER = re.compile(
     r"\b(?:no\s+" + _GAP + r"{0,2}(?:after|past)|not\s+(?:after|past)|nothing\s+(?:after|past)"
     r"|never\s+(?:after|past)|(?:don'?t|do not)\s+" + _GAP + r"{0,3}(?:after|past)"
+    # "No work before 9 and after 5": the end said in the same breath as the start.
+    r"|(?:no\s+"
+    + _GAP
+    + r"{0,2}|not\s+|nothing\s+|never\s+|(?:don'?t|do not)\s+"
+    + _GAP
+    + r"{0,3})before\s+\d{1,2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\b\.?)?\s*,?\s*(?:and|or|nor|&)\s+"
+    r"(?:not\s+|nothing\s+|never\s+)?(?:after|past)"
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
