@@ -31,3 +31,33 @@ def test_a_start_and_an_end_said_together_are_both_read(text: str, window: tuple
     parsed = parse_preferences([text])
     assert _windows([text]) == [window] * 5
     assert len(parsed.applied) == 2 and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "off"),
+    [
+        ("no work on weds", {2}),
+        ("I don't work fri", {4}),
+        ("No work on Wed, Fri", {2, 4}),
+        ("off on Thurs.", {3}),
+    ],
+)
+def test_a_day_off_may_be_named_short(text: str, off: set[int]):
+    # Only full names made a day off: "no work on weds" was not understood at all.
+    parsed = parse_preferences([text], workdays=(0, 1, 2, 3, 4))
+    assert parsed.prefs.working_days == sorted({0, 1, 2, 3, 4} - off)
+    assert parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "off"),
+    [("no work on sat", {5}), ("No work on Sat and Sun", {5, 6}), ("sun off", {6})],
+)
+def test_a_weekend_day_off_may_be_named_short(text: str, off: set[int]):
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == sorted(set(range(7)) - off)
+
+
+@pytest.mark.parametrize("text", ["I sat down on Friday and wrote", "no sun today"])
+def test_sat_and_sun_as_words_are_no_day_off(text: str):
+    assert parse_preferences([text]).prefs.working_days is None

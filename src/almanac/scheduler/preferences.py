@@ -34,6 +34,7 @@ __all__ = ["ParsedPreferences", "parse_preferences", "plural_days", "rule_tag", 
 # bounds the work of every schedule whatever a fact holds (the LLM reads it all).
 PREFERENCE_MAX_CHARS = 2000
 SETTINGS_HOURS = (time(9), time(17))  # the settings' default working day
+_DAY_NAMES = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays")
 
 
 def _read(
@@ -111,8 +112,9 @@ def _read(
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
-        names = [d.lower().removesuffix("s") + "s" for d in ph.ONE_DAY.findall(off.group(0))]
-        gone = set().union(*(ph.DAY_NAMES[n] for n in names))
+        said = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
+        names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in said]
+        gone = set().union(*said)
         days = p.working_days if p.working_days is not None else sorted(set(workdays))
         p.working_days = [d for d in days if d not in gone]
         out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})", "days")
