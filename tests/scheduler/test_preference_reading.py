@@ -61,3 +61,27 @@ def test_a_weekend_day_off_may_be_named_short(text: str, off: set[int]):
 @pytest.mark.parametrize("text", ["I sat down on Friday and wrote", "no sun today"])
 def test_sat_and_sun_as_words_are_no_day_off(text: str):
     assert parse_preferences([text]).prefs.working_days is None
+
+
+@pytest.mark.parametrize(
+    ("texts", "idle"),
+    [
+        (["Sat 10-2"], "Saturdays"),
+        (["I work 9-5, Saturdays 8-6"], "Saturdays"),
+        (["On Fridays I finish at 1", "no work on Fridays"], "Fridays"),
+    ],
+)
+def test_hours_for_a_day_not_worked_are_not_listed_as_applied(texts: list[str], idle: str):
+    # They were listed as applied though the scheduler never places work on that day, and
+    # "Saturdays 8-6" widened the other days' hours to 08:00-18:00 by rules of their own.
+    parsed = parse_preferences(texts)
+    assert not any(line.startswith(f"on {idle}") for line in parsed.applied)
+    assert any(f"{idle} are not working days" in why for why in parsed.ignored)
+    assert not parsed.prefs.day_hours and parsed.prefs.workday_start in (None, time(9))
+
+
+def test_hours_for_the_weekend_hold_when_the_weekend_is_worked():
+    parsed = parse_preferences(["nothing after 1pm on weekends"], workdays=range(7))
+    rules = [(r.weekdays, r.not_before, r.not_after) for r in parsed.prefs.day_hours]
+    assert rules == [([5, 6], None, time(13))]
+    assert parsed.applied and parsed.ignored == []

@@ -331,15 +331,20 @@ def _apply(
         if s.end:
             general_end = p.not_after = s.end
             lines.append(("not_after", f"nothing after {s.end:%H:%M}"))
+    # Hours for a day not worked ("Sat 10-2") widen no other day's (`settle` drops them).
+    worked = set(p.working_days if p.working_days is not None else workdays)
     own = [s for s in said if s.days is not None]
+    wider = [s for s in own if s.days and s.days & worked]
     base = p.hours(*hours)
     said_lo = general_start or (general_span[0] if general_span else None)
     said_hi = general_end or (general_span[1] if general_span else None)
     # A day that starts earlier (ends later) than the text's other days: the day's hours
     # widen to it, and the other working days keep theirs by a rule of their own, which
     # is listed instead of the earliest (latest) hour for every day.
-    early = [lo for s in own if (lo := _lo(s)) and lo < base[0] and (s.span or said_lo is not None)]
-    late = [hi for s in own if (hi := _hi(s)) and hi > base[1] and (s.span or said_hi)]
+    early = [
+        lo for s in wider if (lo := _lo(s)) and lo < base[0] and (s.span or said_lo is not None)
+    ]
+    late = [hi for s in wider if (hi := _hi(s)) and hi > base[1] and (s.span or said_hi)]
     wide = {"not_before"} if early else set()
     wide |= {"not_after"} if late else set()
     wide |= {"hours"} if early and late else set()

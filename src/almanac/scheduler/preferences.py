@@ -200,6 +200,12 @@ def settle(
         out.append(("days", "it leaves no working day in the week; the settings' days are used"))
         prefs.working_days = None
     days = prefs.working_days if prefs.working_days is not None else workdays
+    # "Sat 10-2" with Saturday no working day: hours the scheduler never uses, not applied.
+    idle = [r for r in prefs.day_hours if not set(r.weekdays) & set(days)]
+    for r in idle:
+        why = f"{plural_days(r.weekdays)} are not working days, so it changes nothing"
+        out.append((rule_tag(r), why))
+    prefs.day_hours = [r for r in prefs.day_hours if r not in idle]
     empty = {d for d in days if not _open(prefs.hours_on(d, lo, hi))}
     if empty:
         gone = [r for r in prefs.day_hours if empty & set(r.weekdays)]
