@@ -85,3 +85,36 @@ def test_hours_for_the_weekend_hold_when_the_weekend_is_worked():
     rules = [(r.weekdays, r.not_before, r.not_after) for r in parsed.prefs.day_hours]
     assert rules == [([5, 6], None, time(13))]
     assert parsed.applied and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("texts", "friday", "thursday"),
+    [
+        # The Friday rule of the older text still ended Fridays at 13:00.
+        (["On Fridays I stop at 1", "I work 8-4"], (time(8), time(16)), (time(8), time(16))),
+        (["On Fridays I stop at 1", "I stop at 3"], (time(9), time(15)), (time(9), time(15))),
+        # The older rule held on Fridays too, and the earlier end won.
+        (
+            ["On Thursdays and Fridays I stop at 1", "On Fridays I stop at 3"],
+            (time(9), time(15)),
+            (time(9), time(13)),
+        ),
+        # A later start says nothing of the end: the older Friday end stands.
+        (["On Fridays I stop at 1", "I start at 8"], (time(9), time(13)), _WEEK),
+        # A half day off is no hours of a day: a later working day for every day keeps it.
+        (["Keep Friday afternoons free", "I work 8-4"], (time(8), time(12)), (time(8), time(16))),
+    ],
+)
+def test_a_newer_texts_hours_replace_an_older_texts_for_the_days_it_names(
+    texts: list[str], friday: tuple[time, time], thursday: tuple[time, time]
+):
+    parsed = parse_preferences(texts)
+    windows = _windows(texts)
+    assert (windows[3], windows[4]) == (thursday, friday)
+    assert parsed.not_understood == []
+    if friday[1] != time(13) and friday[1] != time(12):
+        assert any("no longer holds on Fridays" in why for why in parsed.ignored)
+        assert not any(
+            line.endswith(f"({texts[0]!r})") and "Fridays" in line.split(" (")[0]
+            for line in parsed.applied
+        )

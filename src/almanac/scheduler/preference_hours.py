@@ -318,6 +318,10 @@ def _apply(
 ) -> None:
     """The hours for every day first, then each day's own, which override them."""
     p = out.prefs
+    for s in said:  # a newer text's hours for a day replace an older text's for it
+        for side, at in (("not_before", _lo(s)), ("not_after", _hi(s))):
+            if at is not None:
+                out.supersede(side, s.days, text)
     general_span = general_start = general_end = None
     lines: list[tuple[str, str]] = []
     for s in (s for s in said if s.days is None):

@@ -124,7 +124,7 @@ def _read(
         side = "not_before" if period.lower() == "morning" else "not_after"
         words = "before" if side == "not_before" else "after"
         line = f"on {plural_days(days_off)} nothing {words} 12:00 ({text!r})"
-        day_rule(out, side, time(12), days_off, line)
+        day_rule(out, side, time(12), days_off, line, part=True)
 
 
 _BILLED = (
