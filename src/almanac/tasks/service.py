@@ -275,6 +275,9 @@ class TaskService:
                 # A run started and stopped: its own time still counts against overlaps
                 # once records are added and its start and end move to hold them.
                 meta["span"] = [started.isoformat(), stopped.isoformat()]
+            elif not meta.get("entries") and started and stopped is None:
+                # A timer running: its stop adds its own time from here to the records.
+                meta.setdefault("timer", started.isoformat())
             run.actual_hours = float(run.actual_hours or 0) + body.hours
             if run.estimated_hours is not None:  # one started before estimates were rounded
                 run.estimated_hours = six_decimals(run.estimated_hours)
