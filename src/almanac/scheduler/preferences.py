@@ -112,9 +112,9 @@ def _read(
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
-        said = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
-        names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in said]
-        gone = set().union(*said)
+        named = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
+        names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
+        gone = set().union(*named)
         days = p.working_days if p.working_days is not None else sorted(set(workdays))
         p.working_days = [d for d in days if d not in gone]
         out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})", "days")
