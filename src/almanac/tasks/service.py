@@ -145,6 +145,11 @@ class TaskService:
             old = task.estimate_hours
             raised = old is not None and body.estimate_hours > old
             task.estimate_hours = body.estimate_hours
+            if (task.metadata_ or {}).get("removed_hours"):
+                # The estimate set anew: the hours removed from the calendar are planned again.
+                meta = dict(task.metadata_ or {})
+                meta.pop("removed_hours")
+                task.metadata_ = meta
             if old != body.estimate_hours:
                 await self._explain_by_hand(task, old)
         if body.priority is not None:
