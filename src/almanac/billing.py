@@ -45,16 +45,20 @@ def logged_entries(metadata: Any) -> tuple[tuple[datetime, float], ...]:
     """(ended at, hours) of the entries `TaskService.log_time` keeps in a run's metadata;
     an unreadable entry is left out (its hours then count at the run's start)."""
     raw = metadata.get("entries") if isinstance(metadata, dict) else None
-    out: list[tuple[datetime, float]] = []
-    for entry in raw if isinstance(raw, list) else ():
-        try:
-            ended = datetime.fromisoformat(entry["ended_at"])
-            hours = float(entry["hours"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if ended.tzinfo is not None and 0 < hours <= 24:
-            out.append((ended, hours))
-    return tuple(out)
+    read = (logged_entry(entry) for entry in (raw if isinstance(raw, list) else ()))
+    return tuple(e for e in read if e is not None)
+
+
+def logged_entry(entry: Any) -> tuple[datetime, float] | None:
+    """(ended at, hours) of one such entry; None if it cannot be read."""
+    try:
+        ended = datetime.fromisoformat(entry["ended_at"])
+        hours = float(entry["hours"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if ended.tzinfo is None or not 0 < hours <= 24:
+        return None
+    return ended, hours
 
 
 # A record's place in time: (start, end, what it is, in words for a 409).
@@ -75,7 +79,9 @@ def known_spans(
         for entry in raw:
             if not (isinstance(entry, dict) and entry.get("timed")):
                 continue
-            for end, hours in logged_entries({"entries": [entry]}):
+            read = logged_entry(entry)
+            if read is not None:
+                end, hours = read
                 start = end - timedelta(hours=hours)
                 out.append((start, end, f"the time record of {hours:g} h on run {run_id}"))
         return out

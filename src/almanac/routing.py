@@ -7,17 +7,30 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi import Query as QueryParam
 
+from almanac.errors import ValidationFailed
 from almanac.types import BIGINT_MAX
 
 T = TypeVar("T")
 
 # A row id in a path: bigint ids, so a larger number is a 422, not a driver overflow.
 PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
-# `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters.
+# `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters;
+# its route also takes `dependencies=ONE_VALUE_EACH`.
 Params = Annotated[T, QueryParam()]
+
+
+async def one_value_each(request: Request) -> None:
+    """A 422 naming a query parameter given twice with different values: a list endpoint's
+    filters take one value each, and `?status=a&status=b` listed by the last one silently."""
+    for name in request.query_params:
+        if len(set(request.query_params.getlist(name))) > 1:
+            raise ValidationFailed(f"{name} is given more than once, differently", field=name)
+
+
+ONE_VALUE_EACH = [Depends(one_value_each)]
 
 
 def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
@@ -124,6 +137,7 @@ def add_resource_routes(router: APIRouter, r: Resource) -> None:
         [("svc", r.service), ("query", cast(Any, Params)[r.query])],
         r.listing,
         listing,
+        dependencies=ONE_VALUE_EACH,
     )
     route("get", "GET", item, [(key, PathId), ("svc", r.service)], r.out, get)
     route(

@@ -279,8 +279,12 @@ class PageQuery(BaseModel):
     """A list endpoint's query: `limit` and `offset`; subclasses add their filters.
 
     Used as a FastAPI query-parameter model (`Annotated[XQuery, Query()]`), so each filter
-    is declared, bounded and documented once, and the service receives it whole.
+    is declared, bounded and documented once, and the service receives it whole. A
+    parameter it does not take (`?clinet_id=7`) is a 422 naming it, not a 200 listing
+    everything as if filtered.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Offset = 0

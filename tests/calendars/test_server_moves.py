@@ -191,3 +191,47 @@ async def test_a_block_moved_in_google_calendar_stays_where_the_user_put_it(
     assert datetime.fromisoformat(now[last["id"]]["start"]["dateTime"]) == moved
     rows = await current_blocks(state, plan_id)
     assert [datetime.fromisoformat(r["start"]) for r in rows if r["fixed"]] == [moved]
+
+
+def delete_on_server(raw_calendar: Any, almanac_id: str) -> None:
+    """What a calendar app does when the user deletes the event."""
+    for obj in raw_calendar.events():
+        if str(obj.icalendar_instance.walk("VEVENT")[0].get("X-ALMANAC-ID")) == almanac_id:
+            obj.delete()
+            return
+    raise AssertionError(f"{almanac_id} is not on the server")
+
+
+async def test_a_block_deleted_on_the_server_is_not_written_back(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """The next replan wrote a block the user had deleted in their calendar app back onto
+    the calendar. Their deletion stands: the task's hours there are not planned again (a
+    warning says so) until its estimate is set anew."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        deleted = f"plan{plan_id}-t1-0"
+        assert deleted in before, before
+        delete_on_server(raw_calendar, deleted)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        replan = {"plan_id": plan_id, "dry_run": False}
+        out = await ok(await api.post("/api/v1/scheduler/replan", json=replan))
+        assert set(server_times(raw_calendar)) == set(before) - {deleted}
+        assert any("removed from the calendar by you" in w for w in out["warnings"]), out
+        assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0"}
+        # A sync after that finds nothing more to adopt.
+        again = await sync_calendar(state)
+        assert again.removed == {} and again.failed == {}
+
+        # Set anew, its estimate is planned again.
+        tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
+        t1 = next(t for t in tasks["items"] if t["key"] == "t1")
+        assert t1["remaining_hours"] == 0
+        await ok(await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1}))
+        await ok(await api.post("/api/v1/scheduler/replan", json=replan))
+        assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0", "t1"}

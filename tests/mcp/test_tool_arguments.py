@@ -76,3 +76,30 @@ async def test_refusals_name_the_argument_without_pydantic_wording(
     assert message.startswith(f"{tool}: {named}: "), message
     assert "errors.pydantic.dev" not in message and "input_value" not in message
     assert "validation error" not in message and "x" * 100 not in message
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named"),
+    [
+        ("schedule", {"plan_id": 1, "apply": 1}, "apply"),
+        ("schedule", {"plan_id": 1, "apply": 0}, "apply"),
+        ("schedule", {"plan_id": 1, "apply": "yes"}, "apply"),
+        ("get_facts", {"include_history": 1}, "include_history"),
+        (
+            "revise_plan",
+            {"plan_id": 1, "edit": [{"id": "a", "billable": 1}]},
+            "edit[0].billable",
+        ),
+        (
+            "revise_plan",
+            {"plan_id": 1, "add": [{"id": "b", "title": "t", "estimate_hours": 1, "billable": 0}]},
+            "add[0].billable",
+        ),
+    ],
+)
+async def test_a_number_is_no_boolean(tool: str, args: dict[str, Any], named: str) -> None:
+    # Lax mode read `apply: 1` as true: a schedule written where a number was sent by mistake.
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert f"{named}: must be true or false" in message, message

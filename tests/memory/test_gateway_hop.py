@@ -367,3 +367,41 @@ async def test_a_queued_plan_memory_does_not_bring_back_a_forgotten_client(
     assert deleted == [plan["id"]]
     assert await _run_job(planner, db_session, plan["id"]) is False
     assert await _plan_memories(engine, plan["id"]) == []
+
+
+class _ReadOnly(JSONHandler):
+    """A Gateway that knows the Planner's key but lets it read only: writes are a 403."""
+
+    asked_me = 0
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        if self.path == "/health":
+            self._send(200, {"status": "ok", "dependencies": {}})
+        elif self.path == "/api/v1/auth/me":
+            type(self).asked_me += 1
+            self._send(200, {"name": "planner", "scope": "read", "via": "key"})
+        else:
+            self._send(404, {"detail": "not found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(403, {"detail": "key 'planner' has scope 'read'; POST needs 'write'"})
+
+
+async def test_a_gateway_taking_a_read_only_key_is_degraded_in_health(
+    state: AppState, client: httpx.AsyncClient, library: dict[str, Workflow]
+):
+    """The key is valid, so the Gateway's /health answered `ok` in full and the Planner's
+    /health said `memory_gateway: ok`, while remembering every plan was a 503."""
+    _ReadOnly.asked_me = 0
+    loop = Loopback(_ReadOnly, "read-only-gateway")
+    try:
+        async for _ in _planner_on(state, loop.base_url.removesuffix("/v1")):
+            for _ in range(3):
+                entry, overall, _ = await _gateway_entry(client)
+                assert entry["status"] == "degraded" and overall == "degraded", entry
+                assert "scope 'read'" in entry["detail"], entry
+                assert "scope write" in entry["detail"], entry
+            assert _ReadOnly.asked_me == 1  # asked once, not on every /health
+    finally:
+        loop.close()

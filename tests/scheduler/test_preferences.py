@@ -197,7 +197,6 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
         ("no Monday calls before 10", [([0], time(10), None)]),
         ("no work friday afternoons", [([4], None, time(12))]),
         ("Mondays I start at 10", [([0], time(10), None)]),
-        ("nothing after 1pm on weekends", [([5, 6], None, time(13))]),
     ],
 )
 def test_hours_said_for_some_days_hold_on_those_days(text: str, day_hours: list[Any]):

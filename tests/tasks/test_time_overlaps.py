@@ -225,3 +225,47 @@ async def test_a_stopped_run_keeps_its_time_once_records_are_added_to_it(
     # Before it, a record is taken as before.
     r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1, "ended_at": _ago(14)})
     assert r.status_code == 200, r.text
+
+
+async def test_stopping_a_timer_keeps_the_hours_recorded_on_it_meanwhile(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A stop without hours set them to the time since the run's start, which records had
+    moved: half an hour recorded on a one-hour timer was dropped (1 h), and 2 h recorded
+    five hours back made it 7 h (the hours between that record and the timer counted)."""
+    for record, hours in (({"hours": 0.5}, 1.5), ({"hours": 2, "ended_at": _ago(-45)}, 3.0)):
+        tid = await _task(db_session)
+        now = datetime.now(UTC)
+        started = (now - timedelta(hours=1)).isoformat()
+        r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": started})
+        assert r.status_code == 201, r.text
+        run_id = r.json()["id"]
+        r = await sched_client.post(f"{URL}/{tid}/time", json=record)
+        assert r.status_code == 200, r.text
+        assert r.json()["execution_run_id"] == run_id
+        r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": now.isoformat()})
+        assert r.status_code == 200, r.text
+        assert r.json()["actual_hours"] == hours, (record, r.json())
+        # Less than the records hold is refused, naming the field.
+        tid = await _task(db_session)
+        r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": started})
+        run_id = r.json()["id"]
+        await sched_client.post(f"{URL}/{tid}/time", json=record)
+        r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"actual_hours": 0.25})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "actual_hours"
+
+
+async def test_stopping_the_run_time_records_keep_leaves_their_hours(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The run `log_time` keeps open times nothing: stopped, it held the time since a
+    record placed days back (2 h and 1 h became 49 h)."""
+    tid = await _task(db_session)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 1})
+    run_id = r.json()["execution_run_id"]
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": _ago(0)})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 3

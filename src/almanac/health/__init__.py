@@ -183,6 +183,14 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
             f"else the data folder's api-key); {without}",
             latency_ms=ms,
         )
+    if code == 200 and (refused := await client.key_problem()) is not None:
+        # A valid key that may only read: /health was ok while remembering plans was a 503.
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"{where} {refused}; plans are not remembered",
+            latency_ms=ms,
+        )
     if code == 200 and theirs == "ok":
         return DependencyStatus(status="ok", required=False, detail=where, latency_ms=ms)
     if code == 200 and theirs == "degraded":

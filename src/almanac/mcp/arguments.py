@@ -2,7 +2,8 @@
 
 The SDK validates arguments in pydantic's lax mode: JSON `true` passed as a number
 (salience, k, hours, ids) became 1, and a refusal carried pydantic's wording and its
-documentation URL. Here a boolean where the schema takes none is refused, and every
+documentation URL. Here a boolean where the schema takes none is refused, as is anything
+but a boolean where the schema takes only one (lax mode read `1` as true), and every
 refusal names the argument and the reason in a short line.
 """
 
@@ -96,13 +97,17 @@ def _resolved(schema: Any, defs: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def _boolean_where(value: Any, schema: Any, defs: dict[str, Any], where: str) -> str | None:
-    """`where: must be ..., not true` for the first boolean where no boolean is taken."""
+    """`where: must be ..., not true` for the first boolean where no boolean is taken, or
+    `where: must be true or false, not 1` for the first other value where only one is."""
     if isinstance(value, bool):
         kinds = _types(schema, defs)
         if not kinds or "boolean" in kinds:
             return None
         wanted = " or ".join(_KIND.get(k, k) for k in sorted(kinds - {"null"}))
         return f"{where}: must be {wanted or 'null'}, not {str(value).lower()}"
+    if isinstance(value, int | float | str) and _types(schema, defs) - {"null"} == {"boolean"}:
+        # Lax mode read 1 and "yes" as true: a switch is said with true or false only.
+        return f"{where}: must be true or false, not {value!r}"
     if isinstance(value, list):
         items = _resolved(schema, defs, "array").get("items")
         for i, item in enumerate(value):

@@ -12,6 +12,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from almanac.auth.keyfile import gateway_key
+from almanac.auth.principal import scope_allows
 from almanac.errors import AlmanacError, DependencyUnavailable
 from almanac.http_problems import decode_problem
 from almanac.memory.schemas import (
@@ -91,6 +92,10 @@ class HttpMemoryClient:
         self.deadline = deadline
         # (monotonic time, why) of the last time the Gateway could not serve.
         self.last_failure: tuple[float, str] | None = None
+        # Why the Gateway will not take the Planner's writes (a read-only key), from its
+        # answer to /auth/me (asked once, `key_problem`) or a write it refused since.
+        self.key_checked = False
+        self.key_refused: str | None = None
 
     @property
     def where(self) -> str:
@@ -139,11 +144,11 @@ class HttpMemoryClient:
             if status >= 500:
                 raise self._unavailable(f"answered {status}: {problem.message()}")
             if self.own_key and status in (401, 403):
-                raise DependencyUnavailable(
-                    f"{self.where} refused the Planner's key "
-                    f"({status}: {problem.message()}); set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
-                    "to a Gateway key with scope write"
+                self.key_refused = (
+                    f"refused the Planner's key ({status}: {problem.message()}); set "
+                    "ALMANAC_SERVER__MEMORY_GATEWAY_KEY to a Gateway key with scope write"
                 )
+                raise DependencyUnavailable(f"{self.where} {self.key_refused}")
             retry = response.headers.get("retry-after", "").strip()
             headers = {"Retry-After": retry} if retry.isdigit() else None
             raise AlmanacError(problem.message(), status, errors=problem.errors, headers=headers)
@@ -152,6 +157,8 @@ class HttpMemoryClient:
         except ValueError as exc:
             raise self._unavailable("answered something that is not JSON") from exc
         self.last_failure = None
+        if method != "GET":
+            self.key_refused = None  # a write was taken: the key (now) allows it
         return data
 
     def _read(self, model: type[M], data: Any) -> M:
@@ -191,6 +198,27 @@ class HttpMemoryClient:
         if not isinstance(data, list):
             raise self._unavailable("answered something that is not a list of facts")
         return [self._read(FactOut, f) for f in data]
+
+    async def key_problem(self) -> str | None:
+        """Why the Planner's key cannot write to the Gateway (its scope, asked once of the
+        Gateway's /api/v1/auth/me; or a refusal a call met since), None when it can."""
+        if self.own_key and not self.key_checked:
+            try:
+                async with asyncio.timeout(self.deadline):
+                    response = await self.client.get("/api/v1/auth/me")
+                me = response.json() if response.status_code == 200 else None
+            except (TimeoutError, httpx.HTTPError, ValueError):
+                return self.key_refused  # asked again on the next /health
+            self.key_checked = True
+            me = me if isinstance(me, dict) else {}
+            scope = me.get("scope")
+            if isinstance(scope, str) and not scope_allows(scope, "write"):
+                self.key_refused = (
+                    f"takes the Planner's key {str(me.get('name'))[:100]!r} with scope "
+                    f"{scope[:20]!r} only: remembering plans needs scope write (set "
+                    "ALMANAC_SERVER__MEMORY_GATEWAY_KEY to a Gateway key with scope write)"
+                )
+        return self.key_refused
 
     async def health(self) -> tuple[int, Any]:
         """The Gateway's own /health (status code, body), within the deadline."""

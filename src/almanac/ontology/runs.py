@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from almanac.billing import first_overlap, overlap_text, start_inside
+from almanac.billing import Span, first_overlap, logged_entries, overlap_text, start_inside
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
@@ -34,6 +35,28 @@ def _until_now(value: datetime | None) -> datetime:
     end given ahead counted hours not yet worked."""
     now = datetime.now(UTC)
     return now if value is None else min(value, now)
+
+
+def refuse_overlap(start: datetime, end: datetime, spans: Iterable[Span], field: str) -> None:
+    """A 409 naming the first record of the same task that [start, end) shares time with;
+    a run's stop and a task's time record are refused alike."""
+    hit = first_overlap(start, end, spans)
+    if hit is not None:
+        raise Conflict(
+            overlap_text(start, end, hit),
+            errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
+        )
+
+
+def _timer_start(row: ExecutionRun, meta: dict[str, Any]) -> datetime | None:
+    """When the run's own clock started: its start before time records moved it (`timer`,
+    kept by `TaskService.log_time`); None for the run `log_time` keeps, which times nothing."""
+    if meta.get("source") == "tasks" or (meta.get("entries") and "timer" not in meta):
+        return None  # (records added before their timer's start was kept: elapsed, below)
+    try:
+        return datetime.fromisoformat(str(meta["timer"])) if "timer" in meta else row.started_at
+    except ValueError:
+        return None
 
 
 def _differs(row: ExecutionRun, name: str, given: Any) -> bool:
@@ -152,12 +175,28 @@ class RunService:
                     f"({row.started_at.isoformat()}) and ended_at ({given.isoformat()})",
                     field="actual_hours",
                 )
+        meta = dict(row.metadata_ or {})
+        recorded = float(row.actual_hours or 0) if logged_entries(meta) else 0.0
+        timer = _timer_start(row, meta)
+        if actual is not None and actual < recorded - MIN_WORK_HOURS:
+            raise ValidationFailed(
+                f"time records on this run hold {recorded:g} h already; actual_hours "
+                f"({actual:g}) must not be less",
+                field="actual_hours",
+            )
         if actual is None:
             if row.started_at is None:
                 raise ValidationFailed(
                     "the run has no started_at; give actual_hours", field="actual_hours"
                 )
-            actual = round((ended_at - row.started_at).total_seconds() / 3600, 4)
+            # The hours recorded on the run while it ran, and its own time on the clock
+            # (from its start before records moved it): the elapsed time alone replaced
+            # the records, and counted the hours between a record placed days back and
+            # the timer's start as worked.
+            own = (ended_at - timer).total_seconds() / 3600 if timer is not None else 0.0
+            actual = round(recorded + max(own, 0.0), 4)
+            if timer is None and meta.get("source") != "tasks":
+                actual = max(actual, round((ended_at - row.started_at).total_seconds() / 3600, 4))
             # A run may span days (paused and resumed), but the hours it stores are the
             # same quantity a caller may give, bounded alike.
             if actual > RUN_HOURS_MAX:
@@ -166,8 +205,16 @@ class RunService:
                     f"than {RUN_HOURS_MAX} h; give actual_hours",
                     field="actual_hours",
                 )
+        if recorded and timer is not None and timer < ended_at:
+            # Its own timed work, which its start (moved to hold the records) no longer
+            # says, counts against overlaps as `TaskService.log_time` keeps it.
+            row.metadata_ = {**meta, "span": [timer.isoformat(), ended_at.isoformat()]}
         if row.task_id is not None and row.started_at is not None:
-            await self._no_overlap(row.task_id, row.started_at, ended_at, "ended_at", but=row.id)
+            since = timer if recorded and timer is not None else row.started_at
+            await self._no_overlap(row.task_id, since, ended_at, "ended_at", but=row.id)
+        if row.started_at is not None and recorded:
+            # The run holds its hours between its start and its end (as `log_time` keeps it).
+            row.started_at = min(row.started_at, ended_at - timedelta(hours=actual))
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded
@@ -209,12 +256,8 @@ class RunService:
                     errors=[{"field": field, "message": f"falls inside {hit[2]}"}],
                 )
             return
-        hit = first_overlap(start, end, spans) if start < end else None
-        if hit is not None:
-            raise Conflict(
-                overlap_text(start, end, hit),
-                errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
-            )
+        if start < end:
+            refuse_overlap(start, end, spans, field)
 
     async def get(self, run_id: int) -> RunOut:
         return run_out(await self.repo.require(ExecutionRun, run_id, "execution run"))

@@ -213,18 +213,27 @@ def logged_hours(row: TaskRow) -> float:
     return float((row.metadata_ or {}).get("logged_hours") or 0.0)
 
 
+def removed_hours(row: TaskRow) -> float:
+    """The hours of the task's blocks the user deleted from their calendar (`sync`): their
+    decision, not planned again until the task's estimate is set anew."""
+    return float((row.metadata_ or {}).get("removed_hours") or 0.0)
+
+
 def remaining_hours(row: TaskRow) -> float | None:
-    """The estimate less the hours already recorded against the task, at least 0."""
+    """The estimate less the hours already recorded against the task and those the user
+    removed from the calendar, at least 0."""
     if row.estimate_hours is None:
         return None
-    return max(0.0, row.estimate_hours - logged_hours(row))
+    return max(0.0, row.estimate_hours - logged_hours(row) - removed_hours(row))
 
 
 def all_recorded(row: TaskRow) -> bool:
-    """The hours recorded reach the estimate: no time is left to plan. An estimate of 0
-    (set by PATCH) is one too: the task API shows 0 h remaining, and a schedule that
-    assumed an hour gave it a block its estimate does not allow."""
-    return row.estimate_hours is not None and logged_hours(row) >= row.estimate_hours
+    """The hours recorded (or removed from the calendar by the user) reach the estimate: no
+    time is left to plan. An estimate of 0 (set by PATCH) is one too: the task API shows 0 h
+    remaining, and a schedule that assumed an hour gave it a block its estimate does not
+    allow."""
+    gone = logged_hours(row) + removed_hours(row)
+    return row.estimate_hours is not None and gone >= row.estimate_hours
 
 
 def finished_closed(inputs: CalendarInputs) -> dict[str, pb.ClosedTask]:
@@ -244,7 +253,13 @@ def task_warnings(inputs: CalendarInputs) -> list[str]:
     mine = [r for cid, r in inputs.finished.items() if inputs.plan_of(cid) == inputs.named]
     if not mine and not any(inputs.plan_of(k) == inputs.named for k in inputs.rows):
         return ["the plan has no open tasks"]
-    return [
+    removed = [
+        f"{r.title!r}: {removed_hours(r):g} h of its blocks were removed from the calendar by "
+        "you and are not planned again; set its estimate again to have them placed"
+        for cid, r in [*inputs.rows.items(), *inputs.finished.items()]
+        if inputs.plan_of(cid) == inputs.named and removed_hours(r) > 0
+    ]
+    return removed + [
         (
             f"{r.title!r} has its whole estimate ({r.estimate_hours or 0:g} h) recorded and is "
             "not marked done"
@@ -253,6 +268,7 @@ def task_warnings(inputs: CalendarInputs) -> list[str]:
         )
         + ": no time was planned for it; mark it done or raise its estimate"
         for r in mine
+        if logged_hours(r) >= (r.estimate_hours or 0)
     ]
 
 

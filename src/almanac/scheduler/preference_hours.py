@@ -318,6 +318,10 @@ def _apply(
 ) -> None:
     """The hours for every day first, then each day's own, which override them."""
     p = out.prefs
+    for s in said:  # a newer text's hours for a day replace an older text's for it
+        for side, at in (("not_before", _lo(s)), ("not_after", _hi(s))):
+            if at is not None:
+                out.supersede(side, s.days, text)
     general_span = general_start = general_end = None
     lines: list[tuple[str, str]] = []
     for s in (s for s in said if s.days is None):
@@ -331,15 +335,20 @@ def _apply(
         if s.end:
             general_end = p.not_after = s.end
             lines.append(("not_after", f"nothing after {s.end:%H:%M}"))
+    # Hours for a day not worked ("Sat 10-2") widen no other day's (`settle` drops them).
+    worked = set(p.working_days if p.working_days is not None else workdays)
     own = [s for s in said if s.days is not None]
+    wider = [s for s in own if s.days and s.days & worked]
     base = p.hours(*hours)
     said_lo = general_start or (general_span[0] if general_span else None)
     said_hi = general_end or (general_span[1] if general_span else None)
     # A day that starts earlier (ends later) than the text's other days: the day's hours
     # widen to it, and the other working days keep theirs by a rule of their own, which
     # is listed instead of the earliest (latest) hour for every day.
-    early = [lo for s in own if (lo := _lo(s)) and lo < base[0] and (s.span or said_lo is not None)]
-    late = [hi for s in own if (hi := _hi(s)) and hi > base[1] and (s.span or said_hi)]
+    early = [
+        lo for s in wider if (lo := _lo(s)) and lo < base[0] and (s.span or said_lo is not None)
+    ]
+    late = [hi for s in wider if (hi := _hi(s)) and hi > base[1] and (s.span or said_hi)]
     wide = {"not_before"} if early else set()
     wide |= {"not_after"} if late else set()
     wide |= {"hours"} if early and late else set()

@@ -23,6 +23,7 @@ class ParsedPreferences:
     per_text: list[tuple[list[str], list[str]]] = field(default_factory=list)
     _in_force: dict[str, tuple[str, int]] = field(default_factory=dict, repr=False)
     _tagged: list[tuple[str, str, int]] = field(default_factory=list, repr=False)
+    _part_days: set[str] = field(default_factory=set, repr=False)  # "Friday afternoons off"
 
     def apply(self, kind: str | None, line: str, tag: str = "") -> None:
         """`line` from the text read last; a later one of the same `kind` (a daily maximum,
@@ -49,6 +50,40 @@ class ParsedPreferences:
                 self._drop(line, i)
                 self.refuse(f"{line} is not applied: {why}", i)
         self._in_force.pop(tag, None)
+
+    def supersede(self, side: str, days: Iterable[int] | None, text: str) -> None:
+        """Earlier texts' rules for some days on `side` no longer hold on `days` (None: every
+        day, which leaves a half day off in force): the text read last says their hours."""
+        now = len(self.per_text) - 1
+        for rule in list(self.prefs.day_hours):
+            tag = rule_tag(rule)
+            line, i = self._in_force.get(tag, ("", now))
+            if (
+                not tag.startswith(side + "@")
+                or i >= now
+                or (days is None and tag in self._part_days)
+            ):
+                continue
+            gone = set(rule.weekdays) & set(rule.weekdays if days is None else days)
+            if not gone:
+                continue
+            self.prefs.day_hours.remove(rule)
+            del self._in_force[tag]
+            self._drop(line, i)
+            self.refuse(
+                f"{line} no longer holds on {plural_days(gone)}: the later {text!r} "
+                "says their hours",
+                i,
+            )
+            kept = rule.model_copy(update={"weekdays": sorted(set(rule.weekdays) - gone)})
+            if kept.weekdays and rule_tag(kept) not in self._in_force:
+                said = line.removeprefix(f"on {plural_days(rule.weekdays)}")
+                restated = f"on {plural_days(kept.weekdays)}{said}"
+                self.prefs.day_hours.append(kept)
+                self._in_force[rule_tag(kept)] = (restated, i)
+                self.applied.append(restated)
+                self.per_text[i][0].append(restated)
+                self._tagged.append((rule_tag(kept), restated, i))
 
     def _drop(self, line: str, i: int) -> None:
         self.applied.remove(line)
@@ -77,8 +112,17 @@ def rule_tag(rule: DayHoursIn) -> str:
     return f"{side}@{','.join(map(str, sorted(rule.weekdays)))}"
 
 
-def day_rule(out: ParsedPreferences, side: str, at: time, days: Iterable[int], line: str) -> None:
-    """Nothing before (`side` "not_before") or after `at` on `days`, listed as `line`."""
+def day_rule(
+    out: ParsedPreferences,
+    side: str,
+    at: time,
+    days: Iterable[int],
+    line: str,
+    *,
+    part: bool = False,
+) -> None:
+    """Nothing before (`side` "not_before") or after `at` on `days`, listed as `line`
+    (`part`: a half day off, which a later text's hours for every day leave in force)."""
     before, after = (at, None) if side == "not_before" else (None, at)
     rule = DayHoursIn(weekdays=sorted(set(days)), not_before=before, not_after=after)
     p = out.prefs
@@ -86,3 +130,4 @@ def day_rule(out: ParsedPreferences, side: str, at: time, days: Iterable[int], l
     p.day_hours = [r for r in p.day_hours if rule_tag(r) != rule_tag(rule)]
     p.day_hours.append(rule)
     out.apply(rule_tag(rule), line)
+    (out._part_days.add if part else out._part_days.discard)(rule_tag(rule))

@@ -14,7 +14,7 @@ _SAT_SUN = (
     r"|(?:sat|sun)\b\.?(?=\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
     r"|only|mornings?|afternoons?|evenings?)\b)"
 )
-_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
+_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
 DAY_WORD = _DAY_WORD
 # The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
@@ -75,6 +75,13 @@ NOT_BEFORE = re.compile(
 NOT_AFTER = re.compile(
     r"\b(?:no\s+" + _GAP + r"{0,2}(?:after|past)|not\s+(?:after|past)|nothing\s+(?:after|past)"
     r"|never\s+(?:after|past)|(?:don'?t|do not)\s+" + _GAP + r"{0,3}(?:after|past)"
+    # "No work before 9 and after 5": the end said in the same breath as the start.
+    r"|(?:no\s+"
+    + _GAP
+    + r"{0,2}|not\s+|nothing\s+|never\s+|(?:don'?t|do not)\s+"
+    + _GAP
+    + r"{0,3})before\s+\d{1,2}(?:[:.]\d{2})?(?:\s*[ap]\.?m\b\.?)?\s*,?\s*(?:and|or|nor|&)\s+"
+    r"(?:not\s+|nothing\s+|never\s+)?(?:after|past)"
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
@@ -231,24 +238,16 @@ PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
     r"(?:deep|focus)",
     re.I,
 )
-DAY_NAMES = {
-    "mondays": {0},
-    "tuesdays": {1},
-    "wednesdays": {2},
-    "thursdays": {3},
-    "fridays": {4},
-    "saturdays": {5},
-    "sundays": {6},
-    "weekends": {5, 6},
-}
 # "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
 # work": part of a day, or a day kept for something, is not a day off.
 _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
+# Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
+_ANY_DAYS = _DAY_WORD + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY_WORD + r")*"
 _WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
 NO_DAY = re.compile(
     r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
     r"\s+("
-    + _DAYS
+    + _ANY_DAYS
     + r")\b"
     + _WHOLE
     # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
@@ -258,19 +257,18 @@ NO_DAY = re.compile(
     + _WHOLE
     + r"|\s*(?:[.,;!?]|$))"
     + r"|\b("
-    + _DAYS
+    + _ANY_DAYS
     + r")\s+(?:are\s+)?(?:off|free)\b"
     + _WHOLE,
     re.I,
 )
-ONE_DAY = re.compile(_DAY, re.I)
 # Half a day off: "keep Friday afternoons free", "no work on Monday mornings"; not "Friday
 # afternoons are free for deep work" nor "keep Friday afternoons free of calls".
 _FREE = r"(?!\s+(?:for|of|from)\b)"
 PART_OFF = re.compile(
     r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
     r"|off\s+on)"
-    r"\s+(" + _DAYS + r")\s+(morning|afternoon)s?\b" + _FREE + r"|keep\s+(" + _DAYS + r")\s+"
+    r"\s+(" + _ANY_DAYS + r")\s+(morning|afternoon)s?\b" + _FREE + r"|keep\s+(" + _DAYS + r")\s+"
     r"(morning|afternoon)s?\s+(?:free|off|clear|open)\b" + _FREE + r"|(" + _DAYS + r")\s+"
     r"(morning|afternoon)s?\s+(?:are\s+)?(?:off|free)\b" + _FREE + r")",
     re.I,

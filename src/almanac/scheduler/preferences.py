@@ -34,6 +34,7 @@ __all__ = ["ParsedPreferences", "parse_preferences", "plural_days", "rule_tag", 
 # bounds the work of every schedule whatever a fact holds (the LLM reads it all).
 PREFERENCE_MAX_CHARS = 2000
 SETTINGS_HOURS = (time(9), time(17))  # the settings' default working day
+_DAY_NAMES = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays")
 
 
 def _read(
@@ -111,8 +112,9 @@ def _read(
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
-        names = [d.lower().removesuffix("s") + "s" for d in ph.ONE_DAY.findall(off.group(0))]
-        gone = set().union(*(ph.DAY_NAMES[n] for n in names))
+        named = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
+        names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
+        gone = set().union(*named)
         days = p.working_days if p.working_days is not None else sorted(set(workdays))
         p.working_days = [d for d in days if d not in gone]
         out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})", "days")
@@ -122,7 +124,7 @@ def _read(
         side = "not_before" if period.lower() == "morning" else "not_after"
         words = "before" if side == "not_before" else "after"
         line = f"on {plural_days(days_off)} nothing {words} 12:00 ({text!r})"
-        day_rule(out, side, time(12), days_off, line)
+        day_rule(out, side, time(12), days_off, line, part=True)
 
 
 _BILLED = (
@@ -198,6 +200,12 @@ def settle(
         out.append(("days", "it leaves no working day in the week; the settings' days are used"))
         prefs.working_days = None
     days = prefs.working_days if prefs.working_days is not None else workdays
+    # "Sat 10-2" with Saturday no working day: hours the scheduler never uses, not applied.
+    idle = [r for r in prefs.day_hours if not set(r.weekdays) & set(days)]
+    for r in idle:
+        why = f"{plural_days(r.weekdays)} are not working days, so it changes nothing"
+        out.append((rule_tag(r), why))
+    prefs.day_hours = [r for r in prefs.day_hours if r not in idle]
     empty = {d for d in days if not _open(prefs.hours_on(d, lo, hi))}
     if empty:
         gone = [r for r in prefs.day_hours if empty & set(r.weekdays)]

@@ -5,7 +5,8 @@ with a block the solver may move is replanned around. A collision it cannot reso
 the user pinned, or one frozen by being about to start) is stored once as a warning on the
 block in the plan's current run, which the calendar view shows; later syncs find it reported
 and write nothing. A sync that finds nothing to improve records no run. A block the user
-moved in their calendar app is pinned where they put it (`_adopt_moves`). One transaction per
+moved in their calendar app is pinned where they put it (`_adopt_moves`); one they deleted is not
+planned again (`_adopt_deletions`). One transaction per
 plan, so a calendar that fails for one plan does not undo the others. The writers' lock is
 waited for at most `calendars.bounds.job_lock_wait`; then the sync stops with `Busy` and the
 job is retried shortly.
@@ -33,6 +34,7 @@ from almanac.jobs.repository import plan_has_queued
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository
+from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.pending import TASK, write_or_queue
@@ -55,6 +57,7 @@ class SyncReport:
     adopted: dict[int, bool] = field(
         default_factory=dict
     )  # plan -> blocks moved on the server pinned
+    removed: dict[int, int] = field(default_factory=dict)  # plan -> blocks the user deleted
 
 
 async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncReport:
@@ -82,6 +85,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
             report.replanned.pop(plan_id, None)
             report.warned.pop(plan_id, None)
             report.adopted.pop(plan_id, None)
+            report.removed.pop(plan_id, None)
             report.failed[plan_id] = exc.message
             logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
     return report
@@ -105,6 +109,20 @@ async def _sync_plan(
     if await _adopt_moves(uow, calendar, state, plan_id, run, read, now):
         report.adopted[plan_id] = True
         run = await repo.last_applied_run(plan_id) or run
+    removed = await _adopt_deletions(uow, plan_id, run, read, now)
+    if removed:
+        out = await scheduler_service(uow, calendar, state).replan(
+            ReplanIn(
+                plan_id=plan_id,
+                reason=f"calendar sync: {removed} block(s) removed from the calendar by you "
+                "are not planned again",
+                dry_run=False,
+            )
+        )
+        report.removed[plan_id] = removed
+        if out.run_id != run.id:
+            run = await repo.last_applied_run(plan_id) or run
+            read = await _events(calendar, state, run, now)
     events = _theirs(read)
     found = clash_warnings(run.schedule_blocks, events, now, ZoneInfo(state.settings.timezone))
     # Replan only for a collision the solver may resolve and nobody was told about yet.
@@ -215,6 +233,34 @@ async def _adopt_moves(
     specs = await Writer(scheduler).specs({plan_id: blocks_now}, read, window, {})
     await write_or_queue(calendar, uow.session, specs, window, {plan_id: latest.id})
     return True
+
+
+async def _adopt_deletions(
+    uow: UnitOfWork, plan_id: int, run: SchedulerRun, events: Sequence[CalendarEvent], now: datetime
+) -> int:
+    """The user's decision, each future block they deleted in their calendar app: its hours
+    are taken off what is planned for its task (`calendar_model.removed_hours`, until its
+    estimate is set anew), so the next solve does not write it back. None is adopted while
+    a write is queued, or when none of the run's blocks is on the calendar (not written
+    there, or the calendar emptied: nobody's decision). The number adopted."""
+    blocks = {
+        pb.almanac_id(plan_id, b.task_id, b.chunk): b
+        for b in pb.blocks_from_json(run.schedule_blocks)
+    }
+    present = {e.almanac_id for e in events} & set(blocks)
+    gone = [b for aid, b in blocks.items() if aid not in present and b.start > now]
+    if not gone or not present or await plan_has_queued(uow.session, TASK, plan_id, run.id):
+        return 0
+    tasks = TaskRepository(uow.session)
+    for key in sorted({b.task_id for b in gone}):
+        task = await tasks.by_key(plan_id, key, for_update=True)
+        if task is None:
+            continue
+        hours = sum((b.end - b.start).total_seconds() for b in gone if b.task_id == key) / 3600
+        meta = dict(task.metadata_ or {})
+        meta["removed_hours"] = round(float(meta.get("removed_hours") or 0) + hours, 4)
+        await tasks.set_metadata(task, meta)
+    return len(gone)
 
 
 def _run_window(run: SchedulerRun) -> tuple[datetime, datetime]:

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.billing import first_overlap, logged_entries, overlap_text
+from almanac.billing import logged_entries
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
+from almanac.ontology.runs import refuse_overlap
 from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
@@ -144,6 +145,11 @@ class TaskService:
             old = task.estimate_hours
             raised = old is not None and body.estimate_hours > old
             task.estimate_hours = body.estimate_hours
+            if (task.metadata_ or {}).get("removed_hours"):
+                # The estimate set anew: the hours removed from the calendar are planned again.
+                meta = dict(task.metadata_ or {})
+                meta.pop("removed_hours")
+                task.metadata_ = meta
             if old != body.estimate_hours:
                 await self._explain_by_hand(task, old)
         if body.priority is not None:
@@ -272,12 +278,7 @@ class TaskService:
             # Placed in time: it must not share time with another record of the task (the
             # same hours counted twice). Without an end it says how much, not when.
             began = ended - timedelta(hours=body.hours)
-            hit = first_overlap(began, ended, await self.runs.task_spans(task.id))
-            if hit is not None:
-                raise Conflict(
-                    overlap_text(began, ended, hit),
-                    errors=[{"field": "ended_at", "message": f"overlaps {hit[2]}"}],
-                )
+            refuse_overlap(began, ended, await self.runs.task_spans(task.id), "ended_at")
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry: dict[str, Any] = {
@@ -308,6 +309,9 @@ class TaskService:
                 # A run started and stopped: its own time still counts against overlaps
                 # once records are added and its start and end move to hold them.
                 meta["span"] = [started.isoformat(), stopped.isoformat()]
+            elif not meta.get("entries") and started and stopped is None:
+                # A timer running: its stop adds its own time from here to the records.
+                meta.setdefault("timer", started.isoformat())
             run.actual_hours = float(run.actual_hours or 0) + body.hours
             if run.estimated_hours is not None:  # one started before estimates were rounded
                 run.estimated_hours = six_decimals(run.estimated_hours)

@@ -1,0 +1,120 @@
+"""Preferences read by the rules: both ends said at once, abbreviated days off, hours for a
+day that is not worked, and a newer text's hours over an older text's for the same days."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from almanac.scheduler.preferences import parse_preferences
+
+_WEEK = (time(9), time(17))
+
+
+def _windows(texts: list[str]) -> list[tuple[time, time]]:
+    p = parse_preferences(texts).prefs
+    lo, hi = p.hours(*_WEEK)
+    return [p.hours_on(d, lo, hi) for d in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("No work before 9 and after 5", (time(9), time(17))),
+        ("No meetings before 10 or after 4pm", (time(10), time(16))),
+        ("nothing before 8:30 and after 16:00", (time(9), time(16))),
+    ],
+)
+def test_a_start_and_an_end_said_together_are_both_read(text: str, window: tuple[time, time]):
+    # Only the start was read: "after 5" had no "no" of its own.
+    parsed = parse_preferences([text])
+    assert _windows([text]) == [window] * 5
+    assert len(parsed.applied) == 2 and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "off"),
+    [
+        ("no work on weds", {2}),
+        ("I don't work fri", {4}),
+        ("No work on Wed, Fri", {2, 4}),
+        ("off on Thurs.", {3}),
+    ],
+)
+def test_a_day_off_may_be_named_short(text: str, off: set[int]):
+    # Only full names made a day off: "no work on weds" was not understood at all.
+    parsed = parse_preferences([text], workdays=(0, 1, 2, 3, 4))
+    assert parsed.prefs.working_days == sorted({0, 1, 2, 3, 4} - off)
+    assert parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "off"),
+    [("no work on sat", {5}), ("No work on Sat and Sun", {5, 6}), ("sun off", {6})],
+)
+def test_a_weekend_day_off_may_be_named_short(text: str, off: set[int]):
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == sorted(set(range(7)) - off)
+
+
+@pytest.mark.parametrize("text", ["I sat down on Friday and wrote", "no sun today"])
+def test_sat_and_sun_as_words_are_no_day_off(text: str):
+    assert parse_preferences([text]).prefs.working_days is None
+
+
+@pytest.mark.parametrize(
+    ("texts", "idle"),
+    [
+        (["Sat 10-2"], "Saturdays"),
+        (["I work 9-5, Saturdays 8-6"], "Saturdays"),
+        (["On Fridays I finish at 1", "no work on Fridays"], "Fridays"),
+    ],
+)
+def test_hours_for_a_day_not_worked_are_not_listed_as_applied(texts: list[str], idle: str):
+    # They were listed as applied though the scheduler never places work on that day, and
+    # "Saturdays 8-6" widened the other days' hours to 08:00-18:00 by rules of their own.
+    parsed = parse_preferences(texts)
+    assert not any(line.startswith(f"on {idle}") for line in parsed.applied)
+    assert any(f"{idle} are not working days" in why for why in parsed.ignored)
+    assert not parsed.prefs.day_hours and parsed.prefs.workday_start in (None, time(9))
+
+
+def test_hours_for_the_weekend_hold_when_the_weekend_is_worked():
+    parsed = parse_preferences(["nothing after 1pm on weekends"], workdays=range(7))
+    rules = [(r.weekdays, r.not_before, r.not_after) for r in parsed.prefs.day_hours]
+    assert rules == [([5, 6], None, time(13))]
+    assert parsed.applied and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("texts", "friday", "thursday"),
+    [
+        # The Friday rule of the older text still ended Fridays at 13:00.
+        (["On Fridays I stop at 1", "I work 8-4"], (time(8), time(16)), (time(8), time(16))),
+        (["On Fridays I stop at 1", "I stop at 3"], (time(9), time(15)), (time(9), time(15))),
+        # The older rule held on Fridays too, and the earlier end won.
+        (
+            ["On Thursdays and Fridays I stop at 1", "On Fridays I stop at 3"],
+            (time(9), time(15)),
+            (time(9), time(13)),
+        ),
+        # A later start says nothing of the end: the older Friday end stands.
+        (["On Fridays I stop at 1", "I start at 8"], (time(9), time(13)), _WEEK),
+        # A half day off is no hours of a day: a later working day for every day keeps it.
+        (["Keep Friday afternoons free", "I work 8-4"], (time(8), time(12)), (time(8), time(16))),
+    ],
+)
+def test_a_newer_texts_hours_replace_an_older_texts_for_the_days_it_names(
+    texts: list[str], friday: tuple[time, time], thursday: tuple[time, time]
+):
+    parsed = parse_preferences(texts)
+    windows = _windows(texts)
+    assert (windows[3], windows[4]) == (thursday, friday)
+    assert parsed.not_understood == []
+    if friday[1] != time(13) and friday[1] != time(12):
+        assert any("no longer holds on Fridays" in why for why in parsed.ignored)
+        assert not any(
+            line.endswith(f"({texts[0]!r})") and "Fridays" in line.split(" (")[0]
+            for line in parsed.applied
+        )
