@@ -32,6 +32,8 @@ from common import median, percentile, print_table, write_json  # noqa: E402
 from memory_recall import BM25  # noqa: E402
 
 from almanac.app import create_app  # noqa: E402
+from almanac.auth.deps import authenticate  # noqa: E402
+from almanac.cli.runtime import LOCAL_OWNER  # noqa: E402
 from almanac.config import Settings  # noqa: E402
 from almanac.deps import get_state  # noqa: E402
 from almanac.state import build_state  # noqa: E402
@@ -194,6 +196,9 @@ async def run(n_clients: int, seed: int) -> dict[str, Any]:
         try:
             app = create_app(state=state)
             app.dependency_overrides[get_state] = lambda: state
+            # In-process, as the CLI: recall and ingestion are measured, not authentication
+            # (auth_bench.py); without it every upload is a 401 since API keys exist.
+            app.dependency_overrides[authenticate] = lambda: LOCAL_OWNER
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
                 pages = 0
