@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, cast
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi import Query as QueryParam
 
+from almanac.errors import ValidationFailed
 from almanac.types import BIGINT_MAX
 
 T = TypeVar("T")
@@ -18,6 +19,23 @@ T = TypeVar("T")
 PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 # `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters.
 Params = Annotated[T, QueryParam()]
+
+
+def known_query(what: str, *names: str) -> Any:
+    """A dependency answering 422 naming a query parameter `what` does not take: a misspelt
+    client filter (`?client_id=7` where the filter is `for_client`) was ignored, and the
+    answer held every client's data as if filtered."""
+    known = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationFailed(
+                f"unknown query parameter {unknown[0]!r}: {what} takes {', '.join(sorted(known))}",
+                field=unknown[0],
+            )
+
+    return Depends(check)
 
 
 def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
