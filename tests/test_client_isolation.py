@@ -82,3 +82,27 @@ async def test_each_client_filter_returns_only_that_clients_data(
         assert MARK[theirs] not in body, f"{listing} for client {mine} shows client {theirs}'s"
         if own is not None:
             assert (MARK[None] in body) == own, f"{listing}: the user's own data: {body[:500]}"
+
+
+# Names a caller may send for a listing's client filter that are not its filter: each was
+# ignored by some listing, whose 200 then held every client's data as if filtered.
+MISNAMED = {
+    "recall client_id": ("clientId", "client"),
+    "context": ("for_client", "client"),
+    "facts for_client": ("client_id", "client"),
+    "documents": ("for_client", "client"),
+    "plans": ("for_client", "client"),
+    "tasks": ("for_client", "clientid"),
+}
+
+
+@pytest.mark.parametrize(
+    ("listing", "wrong"), [(k, w) for k, names in MISNAMED.items() for w in names]
+)
+async def test_a_misnamed_client_filter_is_a_422_naming_it(
+    client: httpx.AsyncClient, listing: str, wrong: str
+) -> None:
+    path, params, _, _ = LISTINGS[listing]
+    r = await client.get(path, params={**params, wrong: 41})
+    assert r.status_code == 422, f"{listing} ?{wrong}=41: {r.status_code} {r.text[:300]}"
+    assert wrong in r.text

@@ -33,6 +33,23 @@ async def one_value_each(request: Request) -> None:
 ONE_VALUE_EACH = [Depends(one_value_each)]
 
 
+def known_query(what: str, *names: str) -> Any:
+    """A dependency answering 422 naming a query parameter `what` does not take: a misspelt
+    client filter (`?client_id=7` where the filter is `for_client`) was ignored, and the
+    answer held every client's data as if filtered."""
+    known = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationFailed(
+                f"unknown query parameter {unknown[0]!r}: {what} takes {', '.join(sorted(known))}",
+                field=unknown[0],
+            )
+
+    return Depends(check)
+
+
 def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
     """The answer of an idempotent create: its 201 becomes 200 when a retry found the row
     the first call created (`outcome` is the row and whether it was created)."""

@@ -125,3 +125,25 @@ async def test_bad_input_is_a_clear_422(client: httpx.AsyncClient) -> None:
         assert r.status_code == 422, (params, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in r.json()["errors"]]
+
+
+async def test_another_clients_fact_about_this_client_stays_out(
+    client: httpx.AsyncClient,
+) -> None:
+    """A fact client 8 holds about client 7 is client 8's: recall and planning for client
+    7 leave it out (`for_client`), and so does client 7's context block."""
+    about_7 = {"subject_type": "client", "subject_id": "7", "fact_type": "identity"}
+    theirs = await client.post(
+        "/api/v1/memory/facts",
+        json={**about_7, "content": "Beta Corp sees Acme as its rival", "client_id": 8},
+    )
+    own = await client.post(
+        "/api/v1/memory/facts", json={**about_7, "content": "Acme is a bakery", "client_id": 7}
+    )
+    assert theirs.status_code == own.status_code == 201, theirs.text
+    r = await client.get(C, params={"query": "weekly status", "client_id": 7})
+    assert r.status_code == 200, r.text
+    ids = r.json()["sections"]["facts"]
+    assert f"fact:{own.json()['fact']['id']}" in ids
+    assert f"fact:{theirs.json()['fact']['id']}" not in ids
+    assert "Beta Corp" not in r.json()["text"]

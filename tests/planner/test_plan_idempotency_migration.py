@@ -35,7 +35,7 @@ async def test_plan_idempotency_columns_upgrade_and_downgrade(pg_url: str) -> No
         async with engine.begin() as conn:
             assert (await conn.execute(text(COLUMNS))).all() == []
             await conn.execute(text(PLANS))
-        await upgrade(engine)
+        await upgrade(engine, "0040")
         assert await current_revision(engine) == "0040"
         async with engine.begin() as conn:
             got = [r[0] for r in (await conn.execute(text(COLUMNS))).all()]
@@ -50,7 +50,7 @@ async def test_plan_idempotency_columns_upgrade_and_downgrade(pg_url: str) -> No
             assert (await conn.execute(text(COLUMNS))).all() == []
             count = (await conn.execute(text("SELECT count(*) FROM plans"))).scalar_one()
         assert count == 4
-        await upgrade(engine)
+        await upgrade(engine, "0040")
         assert await current_revision(engine) == "0040"
     finally:
         await engine.dispose()

@@ -11,12 +11,17 @@ from almanac.context.service import ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
 from almanac.problems import answers
+from almanac.routing import known_query
 from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
 
-@router.get("/context", responses=answers(503))
+@router.get(
+    "/context",
+    responses=answers(503),
+    dependencies=[known_query("context", "query", "client_id", "token_budget")],
+)
 async def context(
     memory: Memory,
     query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],

@@ -106,10 +106,12 @@ class ContextService:
             facts[h.id] = (-1.0 + rank / 1000, h.content)  # relevant facts first, in order
         subjects = [("user", None)] + ([("client", str(client_id))] if client_id else [])
         for subject_type, subject_id in subjects:
-            q = FactsQuery(subject_type=subject_type, subject_id=subject_id, limit=50)
+            # Another client's facts never enter this client's context, whatever their
+            # subject (one about this client stated for another is that other's).
+            q = FactsQuery(
+                subject_type=subject_type, subject_id=subject_id, limit=50, for_client=client_id
+            )
             for f in await self.memory.facts.list(q):
-                if subject_type == "user" and client_id and f.client_id not in (None, client_id):
-                    continue  # another client's data never enters this client's context
                 facts.setdefault(f.id, (1.0 - f.salience_score, f.content))
         fact_lines = [
             (f"fact:{fid}", f"- [fact #{fid}] {_clip(content)}")

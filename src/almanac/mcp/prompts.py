@@ -59,7 +59,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         assert ctx is not None
         api = resolve(ctx)
         cid = client_id
-        facts = await api.get("/api/v1/memory/facts", subject_type="client", subject_id=str(cid))
+        # for_client: a fact another client holds about this one is that other's.
+        facts = await api.get(
+            "/api/v1/memory/facts", subject_type="client", subject_id=str(cid), for_client=cid
+        )
         recent = await api.get(
             "/api/v1/memory/recall",
             query=topic or "meeting notes decisions open questions",

@@ -36,6 +36,7 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService
 from almanac.problems import answers
+from almanac.routing import known_query
 from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -160,7 +161,18 @@ async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
     return await memory.facts.write(body)
 
 
-@router.get("/facts")
+FACTS_PARAMS = (
+    "subject_type",
+    "subject_id",
+    "fact_type",
+    "as_of",
+    "include_history",
+    "limit",
+    "for_client",
+)
+
+
+@router.get("/facts", dependencies=[known_query("facts", *FACTS_PARAMS)])
 async def list_facts(
     memory: Memory,
     subject_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,

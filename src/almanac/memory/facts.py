@@ -42,7 +42,8 @@ def _carried(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 class FactService:
-    """Durable facts. A new fact in an occupied slot (subject, type, category) supersedes."""
+    """Durable facts. A new fact in an occupied slot (subject, type, category, and whose: a
+    client's or the user's own) supersedes."""
 
     def __init__(
         self,
@@ -74,13 +75,13 @@ class FactService:
         """Lock the slots these facts will be written to, in one order (before writing
         several facts in one transaction)."""
         await self.repo.lock_slots(
-            [(f.subject_type, f.subject_id, f.fact_type, f.category) for f in facts]
+            [(f.subject_type, f.subject_id, f.fact_type, f.category, f.client_id) for f in facts]
         )
 
     async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
         """Add a fact; drop an exact duplicate; supersede the current one in its slot."""
         current = await self.repo.current_in_slot(
-            data.subject_type, data.subject_id, data.fact_type, data.category
+            data.subject_type, data.subject_id, data.fact_type, data.category, data.client_id
         )
         # "Now" once the slot is ours: a write that waited for the lock starts after the
         # one it waited for, not before it (which would be a 422 for a time never sent).
@@ -154,7 +155,7 @@ class FactService:
         # The slot lock first, then the row locks, in the order `write` takes them (else the
         # two deadlock); under it a racing write or supersede of this slot has committed.
         current = await self.repo.current_in_slot(
-            found.subject_type, found.subject_id, found.fact_type, found.category
+            found.subject_type, found.subject_id, found.fact_type, found.category, found.client_id
         )
         old = next((f for f in current if f.id == fact_id), None)
         if old is None:

@@ -6,12 +6,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
 from almanac.models import Event, EventEmbedding, Fact, FactEmbedding
+from almanac.models.memory import FACT_OWNER_SQL
 
 Row = TypeVar("Row", Event, Fact)
 
@@ -220,9 +233,25 @@ def _valid_at(as_of: datetime) -> Any:
     return and_(Fact.valid_from <= as_of, or_(Fact.valid_to.is_(None), Fact.valid_to > as_of))
 
 
-def _slot_key(subject_type: str, subject_id: str, fact_type: str, category: str | None) -> str:
+# A fact slot: subject, type, category and whose it is (`fact_owner`). A client's fact
+# never supersedes another client's, nor the user's own, which every client's plans read.
+Slot = tuple[str, str, str, str | None, int | None]
+
+
+def fact_owner(subject_type: str, subject_id: str, client_id: int | None) -> str:
+    """Whose a fact is, as `FACT_OWNER_SQL` computes it: its client's id; without one, the
+    client it is about (`client:7` is client 7's), else "" (the user's own)."""
+    if client_id is not None:
+        return str(client_id)
+    return subject_id if subject_type == "client" else ""
+
+
+def _slot_key(
+    subject_type: str, subject_id: str, fact_type: str, category: str | None, client_id: int | None
+) -> str:
     """The key of a fact slot's advisory lock."""
-    return f"{subject_type}\x1f{subject_id}\x1f{fact_type}\x1f{category or ''}"
+    whose = fact_owner(subject_type, subject_id, client_id)
+    return f"{subject_type}\x1f{subject_id}\x1f{fact_type}\x1f{category or ''}\x1f{whose}"
 
 
 class FactRepository(_Vectors[Fact], PortableRows):
@@ -237,8 +266,8 @@ class FactRepository(_Vectors[Fact], PortableRows):
     async def get(self, fact_id: int, *, for_update: bool = False) -> Fact | None:
         return await self.by_id(Fact, fact_id, lock=self.lock_of(for_update))
 
-    async def lock_slots(self, slots: Sequence[tuple[str, str, str, str | None]]) -> None:
-        """Lock these slots (subject type, subject id, fact type, category) until the
+    async def lock_slots(self, slots: Sequence[Slot]) -> None:
+        """Lock these slots (subject type, subject id, fact type, category, client) until the
         transaction ends, in one sorted order: a transaction that writes several slots
         locks them all first, so two such transactions cannot deadlock (40P01)."""
         for key in sorted({_slot_key(*slot) for slot in slots}):
@@ -251,13 +280,18 @@ class FactRepository(_Vectors[Fact], PortableRows):
         )
 
     async def current_in_slot(
-        self, subject_type: str, subject_id: str, fact_type: str, category: str | None
+        self,
+        subject_type: str,
+        subject_id: str,
+        fact_type: str,
+        category: str | None,
+        client_id: int | None,
     ) -> list[Fact]:
-        """Current facts on the same subject and type (and category, which may be null),
-        with the slot locked until the transaction ends."""
+        """Current facts on the same subject and type (and category, which may be null) of
+        the same owner (`fact_owner`), with the slot locked until the transaction ends."""
         # FOR UPDATE locks only rows that exist: two writers of an empty slot (or of a new
         # statement beside others) would both insert. The advisory lock serialises them.
-        await self._lock_slot(_slot_key(subject_type, subject_id, fact_type, category))
+        await self._lock_slot(_slot_key(subject_type, subject_id, fact_type, category, client_id))
         stmt = (
             select(Fact)
             .where(
@@ -266,6 +300,7 @@ class FactRepository(_Vectors[Fact], PortableRows):
                 Fact.fact_type == fact_type,
                 Fact.valid_to.is_(None),
                 Fact.category.is_(None) if category is None else Fact.category == category,
+                literal_column(FACT_OWNER_SQL) == fact_owner(subject_type, subject_id, client_id),
             )
             .order_by(Fact.valid_from.desc())
             .with_for_update()

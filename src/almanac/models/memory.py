@@ -89,6 +89,15 @@ class Event(IdMixin, CreatedMixin, MetadataMixin, Base):
 _FACT_TSV = "to_tsvector('english'::regconfig, coalesce(content, ''))"
 
 
+# Whose a fact is, part of its slot: its client's id; without one, the client it is about
+# (subject `client:7`); else '' (the user's own). `memory.repository.fact_owner` in Python.
+# Laid out as Postgres prints it back, so the check that models match migrations agrees.
+FACT_OWNER_SQL = (
+    "COALESCE(client_id::text,\nCASE\n    WHEN subject_type = 'client' THEN subject_id\n"
+    "    ELSE ''\nEND)"
+)
+
+
 class Fact(IdMixin, CreatedMixin, MetadataMixin, Base):
     """A durable statement about a subject, valid from `valid_from` until `valid_to`.
 
@@ -128,13 +137,15 @@ class Fact(IdMixin, CreatedMixin, MetadataMixin, Base):
         ),
         Index("idx_facts_type", "fact_type"),
         Index("idx_facts_search_tsv", "search_tsv", postgresql_using="gin"),
-        # At most one current fact per subject, type and (non-null) category.
+        # At most one current fact per subject, type, (non-null) category and owner: one
+        # client's fact never closes another's, nor the user's own.
         Index(
             "uq_facts_current_slot",
             "subject_type",
             "subject_id",
             "fact_type",
             "category",
+            text(FACT_OWNER_SQL),
             unique=True,
             postgresql_where=text("valid_to IS NULL AND category IS NOT NULL"),
         ),

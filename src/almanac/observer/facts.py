@@ -276,7 +276,10 @@ class FactExtractor:
         current = await self.memory.facts(
             FactsQuery(subject_type=p.subject_type, subject_id=p.subject_id, limit=1000)
         )
-        same = next((f for f in current if _same(f.content, p.content)), None)
+        # A duplicate of what this client (or the user) already holds; another client's
+        # fact is not this client's, and naming it here would show it in this one's record.
+        mine = [f for f in current if f.client_id is None or f.client_id == client_id]
+        same = next((f for f in mine if _same(f.content, p.content)), None)
         if same is not None:
             return await self._record(
                 event_id, source, proposal, "duplicate", same.id, f"same as fact {same.id}"

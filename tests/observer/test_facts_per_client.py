@@ -1,0 +1,55 @@
+"""Extraction from a client's memory checks for duplicates among that client's facts and
+the user's own: another client's fact with the same words is not this client's, so the
+fact is added for this client and the record names no other client's fact."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import UnitOfWork
+from almanac.memory.schemas import FactIn
+from almanac.memory.service import MemoryService
+from almanac.models import Event, Fact
+from almanac.observer.deps import fact_extractor
+from almanac.state import AppState
+
+WORDS = "No calls on Fridays"
+SLOT = {"subject_type": "user", "subject_id": "me", "fact_type": "constraint"}
+
+
+async def client_event(session: AsyncSession, client_id: int | None) -> Event:
+    row = Event(
+        event_type="memory",
+        event_source="user",
+        content=WORDS,
+        client_id=client_id,
+        salience_score=0.9,
+        metadata_=dict(SLOT),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def test_another_clients_fact_is_no_duplicate_of_this_clients(
+    db_session: AsyncSession, state: AppState
+) -> None:
+    memory = MemoryService(UnitOfWork(db_session), state.embedder, state.cache, state.settings)
+    theirs = (await memory.facts.write(FactIn(**SLOT, content=WORDS, client_id=101))).fact
+    ev = await client_event(db_session, 202)
+    out = await fact_extractor(UnitOfWork(db_session), state).extract(ev.id)
+    (d,) = out.decisions
+    assert d.decision == "added", d.reason
+    assert d.fact_id != theirs.id
+    fact = await db_session.get(Fact, d.fact_id)
+    assert fact is not None and fact.client_id == 202
+
+
+async def test_the_users_own_fact_is_a_duplicate_for_every_client(
+    db_session: AsyncSession, state: AppState
+) -> None:
+    memory = MemoryService(UnitOfWork(db_session), state.embedder, state.cache, state.settings)
+    own = (await memory.facts.write(FactIn(**SLOT, content=WORDS))).fact
+    ev = await client_event(db_session, 202)
+    (d,) = (await fact_extractor(UnitOfWork(db_session), state).extract(ev.id)).decisions
+    assert (d.decision, d.fact_id) == ("duplicate", own.id)
