@@ -216,6 +216,15 @@ class TaskService:
                 f"which ended {last.isoformat()}",
                 field="finished_at",
             )
+        # A timer still running is work placed from its start on (its span has no end yet):
+        # finished before it, the task was done a week before its work began.
+        timer = await self.runs.open_timer(task.id, now)
+        if timer is not None and timer.started_at is not None and timer.started_at > when:
+            raise ValidationFailed(
+                f"finished_at {when.isoformat()} is before execution run {timer.id} of the "
+                f"task started ({timer.started_at.isoformat()})",
+                field="finished_at",
+            )
         return when
 
     async def _close(self, task: Task) -> BlockChanges:

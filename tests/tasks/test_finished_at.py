@@ -1,0 +1,57 @@
+"""`finished_at` for work recorded after the fact: never before the work placed in time on
+the task, from either side, and the task's run ends when the task was finished."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import ExecutionRun, Task
+from tests.scheduler.conftest import make_plan
+
+URL = "/api/v1/planner/tasks"
+RUNS = "/api/v1/planner/execution-runs"
+
+# On the hour, so every instant of a test compares exactly.
+_NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _days_ago(days: float) -> datetime:
+    return _NOW - timedelta(days=days)
+
+
+async def _task(session: AsyncSession) -> int:
+    plan = await make_plan(session, [{"key": "work", "estimate_hours": 8.0}])
+    return int((await session.scalars(select(Task.id).where(Task.plan_id == plan.id))).one())
+
+
+async def _runs(session: AsyncSession, tid: int) -> list[ExecutionRun]:
+    stmt = select(ExecutionRun).where(ExecutionRun.task_id == tid).order_by(ExecutionRun.id)
+    return list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
+
+
+async def test_finished_before_a_running_timer_started_is_a_422(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A timer started two weeks ago and still running is work placed in time: finishing
+    the task three weeks ago was taken (the task done a week before its work began)."""
+    tid = await _task(db_session)
+    r = await sched_client.post(
+        RUNS, json={"task_id": tid, "started_at": _days_ago(14).isoformat()}
+    )
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    body = {"status": "done", "finished_at": _days_ago(21).isoformat()}
+    r = await sched_client.patch(f"{URL}/{tid}", json=body)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["finished_at"], r.text
+    assert f"execution run {run_id}" in r.json()["detail"], r.text
+    task = (await sched_client.get(f"{URL}/{tid}")).json()
+    assert (task["status"], task["finished_at"]) == ("todo", None)
+    # After its start, it is taken.
+    body = {"status": "done", "finished_at": _days_ago(13).isoformat()}
+    r = await sched_client.patch(f"{URL}/{tid}", json=body)
+    assert r.status_code == 200, r.text
