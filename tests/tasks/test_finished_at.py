@@ -55,3 +55,35 @@ async def test_finished_before_a_running_timer_started_is_a_422(
     body = {"status": "done", "finished_at": _days_ago(13).isoformat()}
     r = await sched_client.patch(f"{URL}/{tid}", json=body)
     assert r.status_code == 200, r.text
+
+
+async def test_the_run_of_a_task_finished_after_the_fact_ends_when_it_was_finished(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Hours recorded without an end, or a timer, then the task marked done as finished
+    three weeks ago: its run ended today, and estimates (which weigh a run by when it
+    ended) counted it as today's work. The same when a done task's finish is moved back."""
+    recorded, timed, moved = [await _task(db_session) for _ in range(3)]
+    r = await sched_client.post(f"{URL}/{recorded}/time", json={"hours": 2})
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(
+        RUNS, json={"task_id": timed, "started_at": _days_ago(22).isoformat()}
+    )
+    assert r.status_code == 201, r.text
+    then = _days_ago(21)
+    for tid in (recorded, timed):
+        r = await sched_client.patch(
+            f"{URL}/{tid}", json={"status": "done", "finished_at": then.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    # Done today, then its finish moved back three weeks.
+    r = await sched_client.post(f"{URL}/{moved}/time", json={"hours": 2})
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{moved}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+    r = await sched_client.patch(f"{URL}/{moved}", json={"finished_at": then.isoformat()})
+    assert r.status_code == 200, r.text
+    for tid in (recorded, timed, moved):
+        (run,) = await _runs(db_session, tid)
+        assert run.status == "completed" and run.ended_at == then, (tid, run.ended_at)
+        assert run.started_at is not None and run.started_at <= then - timedelta(hours=2), tid

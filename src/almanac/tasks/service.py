@@ -161,6 +161,7 @@ class TaskService:
                 changed = await self._close(task)
         if finished is not None:
             task.finished_at = finished
+            await self._run_ends_by(task, finished)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
         await self.repo.flush()
@@ -226,6 +227,18 @@ class TaskService:
                 field="finished_at",
             )
         return when
+
+    async def _run_ends_by(self, task: Task, finished: datetime) -> None:
+        """The task's completed run ends when the task was finished, not later: estimates
+        weigh a run by when it ended, and a task finished three weeks ago whose run ended
+        today (hours recorded without an end, a timer stopped by marking it done) counted
+        as today's work. Work placed in time after `finished` was refused before."""
+        run = await self.runs.run_for_task(task.id)
+        if run is None or run.status != "completed" or run.ended_at is None:
+            return
+        if run.ended_at > finished:
+            run.ended_at = finished
+            _holds_its_hours(run, finished, finished)
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
