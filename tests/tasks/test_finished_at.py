@@ -87,3 +87,38 @@ async def test_the_run_of_a_task_finished_after_the_fact_ends_when_it_was_finish
         (run,) = await _runs(db_session, tid)
         assert run.status == "completed" and run.ended_at == then, (tid, run.ended_at)
         assert run.started_at is not None and run.started_at <= then - timedelta(hours=2), tid
+
+
+async def test_time_recorded_on_a_task_finished_after_the_fact_keeps_the_finish_after_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A PATCH never puts `finished_at` before the work placed on the task; a time record
+    after it did: work ending two weeks ago on a task finished three weeks ago left the task
+    finished before its own work (the reflection counted it done a week before it was).
+    Hours recorded without an end on it ended its run today."""
+    placed, unplaced = [await _task(db_session) for _ in range(2)]
+    then = _days_ago(21)
+    for tid in (placed, unplaced):
+        r = await sched_client.patch(
+            f"{URL}/{tid}", json={"status": "done", "finished_at": then.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    later = _days_ago(14)
+    r = await sched_client.post(
+        f"{URL}/{placed}/time", json={"hours": 2, "ended_at": later.isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == later, r.text
+    # Earlier work placed on it leaves the finish where it is.
+    r = await sched_client.post(
+        f"{URL}/{placed}/time", json={"hours": 1, "ended_at": _days_ago(28).isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == later, r.text
+    (run,) = await _runs(db_session, placed)
+    assert run.ended_at == later
+    r = await sched_client.post(f"{URL}/{unplaced}/time", json={"hours": 2})
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == then, r.text
+    (run,) = await _runs(db_session, unplaced)
+    assert run.ended_at == then and run.started_at == then - timedelta(hours=2)

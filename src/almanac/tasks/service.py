@@ -300,6 +300,15 @@ class TaskService:
                     overlap_text(began, ended, hit),
                     errors=[{"field": "ended_at", "message": f"overlaps {hit[2]}"}],
                 )
+        finished = task.finished_at if task.status == "done" else None
+        if finished is not None and body.ended_at is None:
+            # Hours without an end say how much, not when: a done task's were worked by its
+            # finish (recorded today on a task finished weeks ago, its run ended today).
+            until = min(until, finished)
+        elif finished is not None and until > finished:
+            # Work placed after the finish: the task was finished no earlier than that work
+            # (as `finished_at` given in a PATCH is never before it).
+            task.finished_at = until
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry: dict[str, Any] = {
