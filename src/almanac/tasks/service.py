@@ -11,7 +11,7 @@ from almanac.billing import first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import ExecutionRun, Task
+from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX
@@ -21,6 +21,7 @@ from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
+from almanac.tasks.records import holds_its_hours, same_time
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -238,7 +239,7 @@ class TaskService:
             return
         if run.ended_at > finished:
             run.ended_at = finished
-            _holds_its_hours(run, finished, finished)
+            holds_its_hours(run, finished, finished)
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
@@ -251,7 +252,7 @@ class TaskService:
             now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
-            _holds_its_hours(run, run.ended_at, run.ended_at)
+            holds_its_hours(run, run.ended_at, run.ended_at)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -274,7 +275,7 @@ class TaskService:
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
         if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
-            _same_time(body, meta.get("entries"))
+            same_time(body, meta.get("entries"))
             return TimeOut(
                 task=task_out(task),
                 execution_run_id=run.id,
@@ -348,7 +349,7 @@ class TaskService:
                 run.ended_at = max(run.ended_at, until)
             # While open, its last work is its latest record's end (this one may be earlier).
             last = max([until, *(min(end, now) for end, _ in logged_entries(run.metadata_))])
-            _holds_its_hours(run, until - timedelta(hours=body.hours), last)
+            holds_its_hours(run, until - timedelta(hours=body.hours), last)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
@@ -361,51 +362,3 @@ class TaskService:
             blocks=changed.blocks,
             calendar=changed.calendar,
         )
-
-
-def _holds_its_hours(run: ExecutionRun, began: datetime, last: datetime) -> None:
-    """Start the run early enough for its hours: no earlier than it was, no later than the
-    new work began, and at least its hours before its end (or the last work, while open).
-
-    Hours recorded without an end ("2 h, ending now") can add up past the time since the
-    run began; a run whose stored hours exceed its start-to-end span says it did more work
-    than fits in it (reflections and estimates read both)."""
-    end = run.ended_at or last
-    hours = float(run.actual_hours or 0)
-    starts = [began, end - timedelta(hours=hours)]
-    if run.started_at is not None:
-        starts.append(run.started_at)
-    run.started_at = min(starts)
-
-
-def _same_time(body: TimeIn, entries: Any) -> None:
-    """A retry repeats what its idempotency key first recorded; other hours (or an other
-    end or note given) under the same key are a 409 naming them, never silently dropped."""
-    listed = entries if isinstance(entries, list) else []
-    first = next(
-        (e for e in listed if isinstance(e, dict) and e.get("key") == body.idempotency_key),
-        None,
-    )
-    if first is None:  # recorded before entries carried their key
-        return
-    differs = []
-    if first.get("hours") != body.hours:
-        differs.append("hours")
-    if body.ended_at is not None and not _same_instant(first.get("ended_at"), body.ended_at):
-        differs.append("ended_at")
-    if body.note is not None and first.get("note") != body.note:
-        differs.append("note")
-    if differs:
-        raise Conflict(
-            f"idempotency_key {body.idempotency_key!r} already recorded {first.get('hours')} h "
-            f"on this task, which differs in {', '.join(differs)}; use a new key for new time",
-            errors=[{"field": f, "message": "differs from the retried record"} for f in differs],
-        )
-
-
-def _same_instant(recorded: Any, given: datetime) -> bool:
-    """The same end written in another zone (or with other digits) is the same end."""
-    try:
-        return datetime.fromisoformat(recorded) == given
-    except (TypeError, ValueError):
-        return False
