@@ -172,6 +172,17 @@ class TaskService:
                 "the estimate went up; the calendar keeps its blocks as they are: "
                 "schedule or replan the plan to place the extra hours"
             )
+        elif (
+            finished is not None
+            and finished.astimezone(self.tz).date() < datetime.now(self.tz).date()
+        ):
+            # A reflection is a snapshot (reflecting again replaces it): one made for that day
+            # or week still counts the task not done there.
+            day = finished.astimezone(self.tz).date().isoformat()
+            note = (
+                f"finished on {day}: a reflection already made for that day or week keeps its "
+                f"numbers until it is made again (POST /api/v1/observer/reflect?date={day})"
+            )
         return TaskUpdateOut(
             task=task_out(task),
             released_blocks=sum(c.change == "freed" for c in changed.blocks),
