@@ -13,7 +13,7 @@ import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -154,6 +154,21 @@ def _day(value: Any, name: str) -> str | None:
     except ValueError:
         pass
     raise _bad(name, "a date as YYYY-MM-DD")
+
+
+def _instant(value: Any, name: str) -> str | None:
+    """An optional moment as ISO 8601 with a UTC offset (without one, which instant is
+    meant depends on a zone nobody named)."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and len(value) <= 40:
+            when = datetime.fromisoformat(value)
+            if when.tzinfo is not None:
+                return when.isoformat()
+    except ValueError:
+        pass
+    raise _bad(name, "a time as ISO 8601 with an offset, e.g. 2026-11-10T17:00:00+01:00")
 
 
 # What an HTTP header can carry: a key with a line break or an accented letter (a paste
@@ -499,20 +514,26 @@ class Tools:
     async def complete_task(
         self,
         task_id: int,
+        finished_at: str | None = None,
         __user__: dict[str, Any] | None = None,
         __event_emitter__: Emitter = None,
     ) -> str:
         """
         Mark a task as done.
         :param task_id: The task's id (from approve_plan or the agenda).
+        :param finished_at: When it was done, if not now: ISO 8601 with an offset.
         """
 
         async def work() -> str:
+            body: dict[str, Any] = {"status": "done"}
+            when = _instant(finished_at, "finished_at")
+            if when is not None:
+                body["finished_at"] = when
             out = await self._call(
                 "PATCH",
                 f"/api/v1/planner/tasks/{_whole(task_id, 'task_id')}",
                 __user__,
-                json={"status": "done"},
+                json=body,
             )
             task = out.get("task", out)
             return f"Task #{task['id']} done: {_clip(task['title'], 90)}."

@@ -189,3 +189,34 @@ def test_done_without_hours_counts_in_todays_reflection(cli_env: AppState) -> No
     result = runner.invoke(app, ["reflect"])
     assert result.exit_code == 0, result.output
     assert "0 planned, 1 done" in result.output, result.output
+
+
+def test_done_at_records_work_finished_after_the_fact(cli_env: AppState) -> None:  # noqa: F811
+    """The API takes `finished_at` for work recorded after the fact, but `almanac done`
+    (like the MCP, Open WebUI and dashboard buttons) could only mark a task done now: a
+    week's work caught up today counted done today and 0 done in its own week."""
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    first, second = (str(t["id"]) for t in listed["items"][:2])
+    # Noon UTC: the same day in the user's zone.
+    then = (datetime.now(UTC) - timedelta(days=9)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    args = ["done", first, "--hours", "1.5", "--at", then.isoformat(), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.output)["task"]
+    assert datetime.fromisoformat(task["finished_at"]) == then, task
+    assert task["logged_hours"] == 1.5
+    # Before the work recorded on it: refused, naming the option.
+    result = runner.invoke(app, ["log", second, "1", "--at", then.isoformat()])
+    assert result.exit_code == 0, result.output
+    earlier = (then - timedelta(days=1)).isoformat()
+    result = runner.invoke(app, ["done", second, "--at", earlier])
+    assert result.exit_code == 2 and "--at" in result.output, result.output
+    result = runner.invoke(app, ["reflect", "--mode", "weekly", "--date", then.date().isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "planned, 1 done" in result.output, result.output

@@ -4,6 +4,7 @@ exec as a module, `Tools()`, valves) and every method called against a real Alma
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import sys
 import types
@@ -199,6 +200,8 @@ def recording_tools() -> tuple[Any, list[httpx.Request]]:
         ("agenda", {"days": "a week"}, "days"),
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
+        ("complete_task", {"task_id": 1, "finished_at": "2026-11-10T17:00"}, "finished_at"),
+        ("complete_task", {"task_id": 1, "finished_at": "last Tuesday"}, "finished_at"),
         ("approve_plan", {"plan_id": "y" * 100_000}, "plan_id"),
         ("approve_plan", {"plan_id": "9" * 5000}, "plan_id"),  # int(): digit limit
         ("reflect_daily", {"day": "y" * 100_000}, "day"),  # httpx: InvalidURL
@@ -376,3 +379,21 @@ async def test_a_long_preview_says_how_many_other_plans_blocks_it_left_out(
     assert "- moves plan #2 t0: 2030-01-07 08:00 -> 2030-01-07 08:00" in text, text
     assert text.count("- adds plan #3 ") == 20, text
     assert "- and 3 more added blocks of other plans" in text, text
+
+
+async def test_complete_task_sends_when_the_work_was_finished() -> None:
+    """The API takes `finished_at` for work recorded after the fact; `complete_task` could
+    only mark a task done now (a week caught up today counted done today)."""
+    tools, _ = load_tools()
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"task": {"id": 7, "title": "Audit"}})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=url
+    )
+    out = await tools.complete_task(7, finished_at="2026-11-10T17:00:00+01:00")
+    assert out.startswith("Task #7 done"), out
+    assert sent == [{"status": "done", "finished_at": "2026-11-10T17:00:00+01:00"}]

@@ -3,6 +3,8 @@ a short line (no pydantic wording or URL). Nothing reaches the API."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -103,3 +105,30 @@ async def test_a_number_is_no_boolean(tool: str, args: dict[str, Any], named: st
         await _server().call_tool(tool, args)
     message = str(refused.value)
     assert f"{named}: must be true or false" in message, message
+
+
+async def test_complete_task_sends_when_the_work_was_finished() -> None:
+    """The API takes `finished_at` for work recorded after the fact; `complete_task` could
+    only mark a task done now (a week caught up today counted done today)."""
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        task = {"id": 7, "title": "Audit", "status": "done", "estimate_hours": 2.0}
+        return httpx.Response(200, json={"task": task, "released_blocks": 0})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://x")
+    server = build_server(lambda ctx: Api(client))
+    await server.call_tool("complete_task", {"task_id": 7})
+    await server.call_tool(
+        "complete_task", {"task_id": 7, "finished_at": "2026-11-10T17:00:00+01:00"}
+    )
+    assert sent[0] == {"status": "done"}
+    assert sent[1]["status"] == "done"
+    assert datetime.fromisoformat(sent[1]["finished_at"]) == datetime.fromisoformat(
+        "2026-11-10T17:00:00+01:00"
+    )
+    with pytest.raises(ToolError) as refused:  # no zone: which instant is unknown
+        await server.call_tool("complete_task", {"task_id": 7, "finished_at": "2026-11-10T17:00"})
+    assert "finished_at" in str(refused.value)
+    assert len(sent) == 2

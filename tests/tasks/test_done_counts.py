@@ -171,3 +171,36 @@ async def test_work_recorded_after_the_fact_is_done_in_the_week_it_was_finished(
     then = await numbers(past.date())
     assert then["tasks_done"] == 2 and then["hours_actual"] == 4.0, then
     assert (await numbers(datetime.now(TZ).date()))["tasks_done"] == 0
+
+
+async def test_a_finish_in_a_past_period_says_its_reflection_is_out_of_date(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A weekly reflection made before the task was recorded as finished in that week still
+    counts it not done there, and nothing said so: the answer names the day to reflect on
+    again (made again, it counts the task done)."""
+    plan = await make_plan(db_session, [{"key": "audit"}, {"key": "today"}])
+    by_key = await ids(db_session, plan.id)
+    past = datetime.now(TZ).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(weeks=2)
+
+    async def done_that_week() -> object:
+        r = await sched_client.post(
+            "/api/v1/observer/reflect", params={"mode": "weekly", "date": str(past.date())}
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["report"]["numbers"]["tasks_done"]
+
+    assert await done_that_week() == 0
+    r = await sched_client.patch(
+        f"{URL}/{by_key['audit']}", json={"status": "done", "finished_at": past.isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    note = r.json()["note"]
+    assert note is not None and f"reflect?date={past.date().isoformat()}" in note, note
+    assert await done_that_week() == 1
+    # Finished now, or today: nothing to reflect on again.
+    r = await sched_client.patch(
+        f"{URL}/{by_key['today']}",
+        json={"status": "done", "finished_at": datetime.now(TZ).isoformat()},
+    )
+    assert r.status_code == 200 and r.json()["note"] is None, r.text

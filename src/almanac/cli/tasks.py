@@ -104,15 +104,27 @@ def _log(
 def done(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
     hours: Annotated[float | None, typer.Option("--hours", min=0.01, max=24)] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When it was finished, ISO 8601 with an offset (default now), for work "
+            "recorded after the fact; --hours then end then",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
     """Mark a task done (after recording --hours worked); its future blocks are freed."""
-    logged = _log(url, task_id, hours) if hours is not None else {}
+    logged = _log(url, task_id, hours, at) if hours is not None else {}
+    body: dict[str, Any] = {"status": "done"}
+    if at is not None:  # the API's `finished_at`: reflections count it done then
+        body["finished_at"] = at
 
     async def go() -> Any:
         async with api_client(Settings(), url) as client:
-            return answer(await client.patch(f"{BASE}/{task_id}", json={"status": "done"}))
+            response = await client.patch(f"{BASE}/{task_id}", json=body)
+            return answer(response, {"finished_at": "--at"})
 
     out = run(go)
     if as_json:

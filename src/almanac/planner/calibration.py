@@ -8,8 +8,9 @@ multiplicatively, and over- and under-runs then weigh alike. Per workflow, y is 
 each effect shrunk towards 0 — the library — by a ridge penalty σ²/τ² (a normal prior with
 spread τ: a hierarchical estimate). A client with one engagement borrows from the
 workflow's other clients and from the library; a client with many runs gets its own pace.
-Runs without a client count for the workflow but carry no client effect, so "no client"
-means the workflow's typical client.
+Runs without a client count for the workflow but carry no client effect; no client (or a
+new one) is planned at the typical client's pace, the known clients' current levels
+weighted by their support (`WorkflowFit.typical`).
 
 Change is followed in three ways: runs lose half their weight every `half_life_days`
 (relative to the workflow's newest run, so a quiet month does not erase what is known); a

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from almanac.billing import logged_entries
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
-from almanac.errors import Conflict, ValidationFailed
-from almanac.models import ExecutionRun, Task
+from almanac.errors import ValidationFailed
+from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.runs import refuse_overlap
@@ -22,6 +22,7 @@ from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
+from almanac.tasks.records import holds_its_hours, same_time
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -167,6 +168,7 @@ class TaskService:
                 changed = await self._close(task)
         if finished is not None:
             task.finished_at = finished
+            await self._run_ends_by(task, finished)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
         await self.repo.flush()
@@ -175,6 +177,17 @@ class TaskService:
             note = (
                 "the estimate went up; the calendar keeps its blocks as they are: "
                 "schedule or replan the plan to place the extra hours"
+            )
+        elif (
+            finished is not None
+            and finished.astimezone(self.tz).date() < datetime.now(self.tz).date()
+        ):
+            # A reflection is a snapshot (reflecting again replaces it): one made for that day
+            # or week still counts the task not done there.
+            day = finished.astimezone(self.tz).date().isoformat()
+            note = (
+                f"finished on {day}: a reflection already made for that day or week keeps its "
+                f"numbers until it is made again (POST /api/v1/observer/reflect?date={day})"
             )
         return TaskUpdateOut(
             task=task_out(task),
@@ -222,7 +235,28 @@ class TaskService:
                 f"which ended {last.isoformat()}",
                 field="finished_at",
             )
+        # A timer still running is work placed from its start on (its span has no end yet):
+        # finished before it, the task was done a week before its work began.
+        timer = await self.runs.open_timer(task.id, now)
+        if timer is not None and timer.started_at is not None and timer.started_at > when:
+            raise ValidationFailed(
+                f"finished_at {when.isoformat()} is before execution run {timer.id} of the "
+                f"task started ({timer.started_at.isoformat()})",
+                field="finished_at",
+            )
         return when
+
+    async def _run_ends_by(self, task: Task, finished: datetime) -> None:
+        """The task's completed run ends when the task was finished, not later: estimates
+        weigh a run by when it ended, and a task finished three weeks ago whose run ended
+        today (hours recorded without an end, a timer stopped by marking it done) counted
+        as today's work. Work placed in time after `finished` was refused before."""
+        run = await self.runs.run_for_task(task.id)
+        if run is None or run.status != "completed" or run.ended_at is None:
+            return
+        if run.ended_at > finished:
+            run.ended_at = finished
+            holds_its_hours(run, finished, finished)
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
@@ -235,7 +269,7 @@ class TaskService:
             now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
-            _holds_its_hours(run, run.ended_at, run.ended_at)
+            holds_its_hours(run, run.ended_at, run.ended_at)
         return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
@@ -258,7 +292,7 @@ class TaskService:
         meta: dict[str, Any] = dict(run.metadata_ or {}) if run is not None else {}
         keys = list(meta.get("idempotency_keys") or [])
         if body.idempotency_key is not None and body.idempotency_key in keys and run is not None:
-            _same_time(body, meta.get("entries"))
+            same_time(body, meta.get("entries"))
             return TimeOut(
                 task=task_out(task),
                 execution_run_id=run.id,
@@ -279,6 +313,15 @@ class TaskService:
             # same hours counted twice). Without an end it says how much, not when.
             began = ended - timedelta(hours=body.hours)
             refuse_overlap(began, ended, await self.runs.task_spans(task.id), "ended_at")
+        finished = task.finished_at if task.status == "done" else None
+        if finished is not None and body.ended_at is None:
+            # Hours without an end say how much, not when: a done task's were worked by its
+            # finish (recorded today on a task finished weeks ago, its run ended today).
+            until = min(until, finished)
+        elif finished is not None and until > finished:
+            # Work placed after the finish: the task was finished no earlier than that work
+            # (as `finished_at` given in a PATCH is never before it).
+            task.finished_at = until
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry: dict[str, Any] = {
@@ -321,7 +364,7 @@ class TaskService:
                 run.ended_at = max(run.ended_at, until)
             # While open, its last work is its latest record's end (this one may be earlier).
             last = max([until, *(min(end, now) for end, _ in logged_entries(run.metadata_))])
-            _holds_its_hours(run, until - timedelta(hours=body.hours), last)
+            holds_its_hours(run, until - timedelta(hours=body.hours), last)
         task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
         if task.status == "todo":
             task.status = "in_progress"
@@ -334,51 +377,3 @@ class TaskService:
             blocks=changed.blocks,
             calendar=changed.calendar,
         )
-
-
-def _holds_its_hours(run: ExecutionRun, began: datetime, last: datetime) -> None:
-    """Start the run early enough for its hours: no earlier than it was, no later than the
-    new work began, and at least its hours before its end (or the last work, while open).
-
-    Hours recorded without an end ("2 h, ending now") can add up past the time since the
-    run began; a run whose stored hours exceed its start-to-end span says it did more work
-    than fits in it (reflections and estimates read both)."""
-    end = run.ended_at or last
-    hours = float(run.actual_hours or 0)
-    starts = [began, end - timedelta(hours=hours)]
-    if run.started_at is not None:
-        starts.append(run.started_at)
-    run.started_at = min(starts)
-
-
-def _same_time(body: TimeIn, entries: Any) -> None:
-    """A retry repeats what its idempotency key first recorded; other hours (or an other
-    end or note given) under the same key are a 409 naming them, never silently dropped."""
-    listed = entries if isinstance(entries, list) else []
-    first = next(
-        (e for e in listed if isinstance(e, dict) and e.get("key") == body.idempotency_key),
-        None,
-    )
-    if first is None:  # recorded before entries carried their key
-        return
-    differs = []
-    if first.get("hours") != body.hours:
-        differs.append("hours")
-    if body.ended_at is not None and not _same_instant(first.get("ended_at"), body.ended_at):
-        differs.append("ended_at")
-    if body.note is not None and first.get("note") != body.note:
-        differs.append("note")
-    if differs:
-        raise Conflict(
-            f"idempotency_key {body.idempotency_key!r} already recorded {first.get('hours')} h "
-            f"on this task, which differs in {', '.join(differs)}; use a new key for new time",
-            errors=[{"field": f, "message": "differs from the retried record"} for f in differs],
-        )
-
-
-def _same_instant(recorded: Any, given: datetime) -> bool:
-    """The same end written in another zone (or with other digits) is the same end."""
-    try:
-        return datetime.fromisoformat(recorded) == given
-    except (TypeError, ValueError):
-        return False

@@ -223,12 +223,21 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         return result("\n".join(task_line(t) for t in items) or "no tasks", out)
 
     @server.tool(
-        description="Mark a task done (its time counts in reflections; log hours with log_time)."
+        description="Mark a task done (its time counts in reflections; log hours with log_time); "
+        "finished_at for work recorded after the fact."
     )
-    async def complete_task(ctx: Context, task_id: TaskId) -> CallToolResult:  # type: ignore[type-arg]
-        out = await resolve(ctx).call(
-            "PATCH", f"/api/v1/planner/tasks/{task_id}", json={"status": "done"}
-        )
+    async def complete_task(
+        ctx: Context,  # type: ignore[type-arg]
+        task_id: TaskId,
+        finished_at: Annotated[
+            AwareDatetime | None,
+            Field(description="When it was finished, ISO 8601 with offset (default now)"),
+        ] = None,
+    ) -> CallToolResult:
+        body: dict[str, Any] = {"status": "done"}
+        if finished_at is not None:  # reflections count it done then, not today
+            body["finished_at"] = finished_at.isoformat()
+        out = await resolve(ctx).call("PATCH", f"/api/v1/planner/tasks/{task_id}", json=body)
         task = out.get("task", out)
         freed = out.get("released_blocks") or 0
         extra = f"; {freed} future blocks freed" if freed else ""
