@@ -287,7 +287,9 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
+        # A replan keeps the plan's blocks another plan's solve placed outside its window.
+        keep = not ctx.places_new
+        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0], keep)
         ctx.warnings.extend(cm.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
