@@ -191,7 +191,7 @@ class SchedulerService:
         if body.dry_run:
             raise ValidationFailed("run_id applies a preview; set dry_run=false", field="run_id")
         now, given = datetime.now(UTC), stated_window(body)  # the preview's scope, or 422
-        out = await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given)
+        out = await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given, True)
         run = await self.repo.run(body.run_id)
         meta = (run.metadata_ if run else None) or {}
         previous = meta.get("previous_run_id")
