@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from almanac.cli import scheduler as cli_scheduler
 from almanac.db.engine import create_engine, create_sessionmaker
-from almanac.models import CalendarEntry, Plan, Task
+from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
 from almanac.state import AppState
 
 runner = CliRunner()
@@ -291,3 +291,30 @@ def test_schedule_with_no_answer_writes_nothing_and_says_how(cli_env: AppState, 
     assert "not written: no answer" in result.stderr
     assert "pass --yes to write without asking" in result.stderr
     assert on_db(pg_url, _count_blocks) == 0
+
+
+def test_replan_writes_the_preview_it_showed(cli_env: AppState, pg_url: str):
+    # `almanac replan` previewed and said "add --yes to write", but --yes solved again and
+    # could write something else than the preview shown; --run writes that preview.
+    plan_id = on_db(pg_url, _seed)
+    args = ["schedule", str(plan_id), "--start", _monday().isoformat(), "--days", "5", "--yes"]
+    assert runner.invoke(app, args).exit_code == 0
+    root = app_with_calendar()
+    preview = runner.invoke(root, ["replan", str(plan_id)])
+    assert preview.exit_code == 0, preview.output
+    found = re.search(r"add --yes --run (\d+) to write it", preview.output)
+    assert found, preview.output
+    run_id = int(found.group(1))
+    refused = runner.invoke(root, ["replan", str(plan_id), "--run", str(run_id)])
+    assert refused.exit_code == 2 and "--yes" in refused.output, refused.output
+    result = runner.invoke(root, ["replan", str(plan_id), "--yes", "--run", str(run_id)])
+    assert result.exit_code == 0, result.output
+    assert "written" in result.output, result.output
+
+    async def status(session: AsyncSession) -> tuple[str, Any]:
+        run = await session.get(SchedulerRun, run_id)
+        assert run is not None
+        return run.status, (run.metadata_ or {}).get("applied_as")
+
+    state, applied_as = on_db(pg_url, status)
+    assert state == "applied" and applied_as is not None

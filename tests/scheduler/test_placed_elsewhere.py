@@ -60,3 +60,36 @@ async def test_work_placed_in_another_window_is_not_doubled_by_a_replan(
     # The calendar holds exactly the blocks the answer lists: none left behind elsewhere.
     assert await hours_by_task(db_session, a_id) == dict(shown)
     assert all(h <= 6.0 for h in shown.values()), shown
+
+
+async def test_a_replan_keeps_work_another_plans_schedule_placed_outside_its_window(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # A replan with nothing changed deleted the 6 h another plan's schedule had placed for
+    # this plan in a later window and called the task unplaced, with no move listed.
+    first, later = next_monday(), next_monday(3)
+    a = await make_plan(
+        db_session,
+        [{"key": "spec", "estimate_hours": 6.0}, {"key": "build", "estimate_hours": 6.0}],
+        title="A",
+    )
+    a_id = a.id
+    body = {"plan_id": a_id, "start_date": first.isoformat(), "horizon_days": 1, "dry_run": False}
+    assert (await sched_client.post(f"{URL}/schedule", json=body)).status_code == 200
+    b = await make_plan(db_session, [{"key": "audit", "estimate_hours": 2.0}], title="B")
+    body = {"plan_id": b.id, "start_date": later.isoformat(), "horizon_days": 5, "dry_run": False}
+    assert (await sched_client.post(f"{URL}/schedule", json=body)).status_code == 200
+    assert await hours_by_task(db_session, a_id) == {"spec": 6.0, "build": 6.0}
+
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": a_id})
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert preview["unplaced"] == [] and preview["moves"] == [], r.text
+    body = {"plan_id": a_id, "dry_run": False, "run_id": preview["run_id"]}
+    r = await sched_client.post(f"{URL}/replan", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["unplaced"] == [], r.text
+    assert await hours_by_task(db_session, a_id) == {"spec": 6.0, "build": 6.0}
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": a_id, "dry_run": False})
+    assert r.status_code == 200, r.text
+    assert await hours_by_task(db_session, a_id) == {"spec": 6.0, "build": 6.0}

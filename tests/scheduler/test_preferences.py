@@ -508,10 +508,10 @@ async def test_a_day_named_before_meetings_is_not_a_day_off(
     """ "No Friday meetings" took every Friday off (and "no Monday calls before 10" every
     Monday): a bare "no" before a day read any words after it as "no work"."""
     await memory.add("preference", "No Friday meetings", "no Monday calls")
-    # 38 h in five 8-hour days: Monday and Friday are both needed.
-    tasks = [{"key": f"t{n}", "estimate_hours": 7.5} for n in range(5)] + [
-        {"key": "t5", "estimate_hours": 0.5}
-    ]
+    # 32.5 h in five 8-hour days: more than any four days hold (32 h), so Monday and
+    # Friday are both needed. (Not packed tighter: 38 h left a task out when the solve's
+    # time limit ran out on a loaded machine.)
+    tasks = [{"key": f"t{n}", "estimate_hours": 6.5} for n in range(5)]
     out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
     assert out["preferences"]["applied"] == []
     assert out["unplaced"] == [], out["unplaced"]
@@ -778,10 +778,12 @@ async def test_hours_said_for_one_day_hold_on_that_day_only(
     """ "No work before 11 on Mondays" and "work until 3 on Fridays" held every day: each
     day lost four hours and work that fits the week was left unplaced."""
     await memory.add("preference", "No work before 11 on Mondays", "work until 3 on Fridays")
-    # 33.75 h in a week of 8-hour days less Monday's and Friday's 2 hours (36 h); the old
-    # reading left 4 hours a day (20 h). Friday is needed, and Tuesday to Thursday use
-    # time outside 11:00-15:00.
-    tasks = [{"key": f"t{n}", "estimate_hours": 6.75} for n in range(5)]
+    # 31.25 h in a week of 8-hour days less Monday's and Friday's 2 hours (36 h); the old
+    # reading left 4 hours a day (20 h). Friday is needed (the other days hold 30 h), and
+    # Tuesday to Thursday use time both before 11:00 and after 15:00 (without either, the
+    # week holds 30 h).
+    # (Not packed tighter: a solve cut short on a loaded machine leaves a task out.)
+    tasks = [{"key": f"t{n}", "estimate_hours": 6.25} for n in range(5)]
     out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
     assert [line.split(" (")[0] for line in out["preferences"]["applied"]] == [
         "on Mondays nothing before 11:00",

@@ -73,3 +73,32 @@ async def test_a_replan_preview_is_written_exactly_by_its_run_id(
     assert {(e.almanac_id, e.start_at, e.end_at) for e in await almanac_entries(db_session)} == {
         (e.almanac_id, e.start_at, e.end_at) for e in before
     }
+
+
+async def test_a_preview_is_applied_at_the_endpoint_that_made_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    # /replan wrote a /schedule preview (also a plan's first schedule, which /replan
+    # refuses), answering it as a replan with no reason and no previous run; /schedule
+    # wrote a replan's preview the same way.
+    plan = await make_plan(db_session, chain(3, 2.0))
+    plan_id = plan.id  # a 4xx expires the row
+    r = await schedule(sched_client, plan_id)
+    assert r.status_code == 200, r.text
+    body = {"plan_id": plan_id, "dry_run": False, "run_id": r.json()["run_id"]}
+    r = await sched_client.post(URL, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "run_id", r.text
+    assert await almanac_entries(db_session) == []
+
+    r = await schedule(sched_client, plan_id, dry_run=False)
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(URL, json={"plan_id": plan_id, "reason": "check"})
+    assert r.status_code == 200, r.text
+    body = {"plan_id": plan_id, "dry_run": False, "run_id": r.json()["run_id"]}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "run_id", r.text
+    r = await sched_client.post(URL, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["reason"] == "check" and r.json()["applied"], r.text

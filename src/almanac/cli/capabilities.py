@@ -227,18 +227,30 @@ def replan(
     full: Annotated[
         bool, typer.Option("--full", help="Re-optimise the whole calendar, not just repair it")
     ] = False,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            "--run", help="With --yes: write exactly this preview (409 if the calendar changed)"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Re-place a scheduled plan around what changed, moving as little as possible."""
-    body = _body(plan_id=plan_id, reason=reason, dry_run=not yes)
+    if run is not None and not yes:
+        raise fail("--run writes a preview: add --yes", 2)
+    body = _body(plan_id=plan_id, reason=reason, dry_run=not yes, run_id=run)
     if full:
         body["scope"] = "full"
-    out = call("POST", "/api/v1/scheduler/replan", body=body, url=url)
+    names = {"run_id": "--run", "scope": "--full"}
+    out = call("POST", "/api/v1/scheduler/replan", body=body, url=url, names=names)
     if as_json:
         return emit(out)
     moved = out.get("moved_share", 0.0)
-    state = "written" if yes and out.get("applied") else "preview (add --yes to write)"
+    # --yes alone solves again and may write something else than a preview shown before;
+    # --run writes that preview as it was shown.
+    again = f"--yes --run {out.get('run_id')}"
+    state = "written" if yes and out.get("applied") else f"preview (add {again} to write it)"
     print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
     # What moves (any plan's block) and what other plans gain: the preview is what is written.
     for m in out.get("moves", []):

@@ -111,12 +111,14 @@ def gather(
     runs: Mapping[int, SchedulerRun],
     window: tuple[datetime, datetime],
     written_from: datetime | None = None,
+    keep_outside: bool = False,
 ) -> CalendarInputs:
     """Task inputs for every plan, with the previous schedule of each (pure).
 
     The named plan's blocks ending by `written_from` (where the calendar write begins:
     past blocks) keep their events, so their numbers are held; its later blocks outside
-    the window are replaced."""
+    the window are replaced (scheduling again), or kept as other plans' are (`keep_outside`:
+    a replan, whose window is the plan's own and moves as little as it can)."""
     by_id = {p.id: p for p in plans}
     by_id[named.id] = named
     out = CalendarInputs(named.id, by_id, run_ids={p: r.id for p, r in runs.items()})
@@ -133,7 +135,9 @@ def gather(
             if plan_id == named.id:
                 if written_from is not None and block.end <= written_from:
                     out.held.append(core)
-                continue
+                    continue
+                if not keep_outside:
+                    continue
             out.held.append(core)
             pins.setdefault(cid, []).append(
                 {"start": block.start.isoformat(), "end": block.end.isoformat()}

@@ -77,8 +77,8 @@ class ReplanIn(Strict):
     plan_id: PlanId
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     dry_run: bool = True
-    # Write exactly this preview (with dry_run=false), as /schedule does; 409 if the
-    # calendar changed since, 422 if `scope` is sent and differs from the preview's.
+    # Write exactly this replan preview (with dry_run=false), as /schedule does its own;
+    # 409 if the calendar changed since, 422 if `scope` differs or it is /schedule's.
     run_id: BigId | None = None
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 

@@ -191,7 +191,7 @@ class SchedulerService:
         if body.dry_run:
             raise ValidationFailed("run_id applies a preview; set dry_run=false", field="run_id")
         now, given = datetime.now(UTC), stated_window(body)  # the preview's scope, or 422
-        out = await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given)
+        out = await Writer(self).apply_preview(plan, body.run_id, self.tz(), now, given, True)
         run = await self.repo.run(body.run_id)
         meta = (run.metadata_ if run else None) or {}
         previous = meta.get("previous_run_id")
@@ -287,7 +287,9 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
+        # A replan keeps the plan's blocks another plan's solve placed outside its window.
+        keep = not ctx.places_new
+        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0], keep)
         ctx.warnings.extend(cm.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]

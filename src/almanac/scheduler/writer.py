@@ -296,15 +296,22 @@ class Writer:
         tz: ZoneInfo,
         now: datetime,
         given: dict[str, Any] | None = None,
+        replan: bool = False,
     ) -> ScheduleOut:
         """Write exactly what preview `run_id` showed, or 409 listing what changed since.
 
         `given`: the window and scope the request states; one that differs from the
-        preview's is a 422 naming it (the preview's window would be written otherwise)."""
+        preview's is a 422 naming it (the preview's window would be written otherwise).
+        `replan`: the request is /replan's, which applies a replan's preview only (and
+        /schedule a schedule's), so its answer's reason and previous run are the preview's."""
         run = await self.repo.run(run_id, for_update=True)
         if run is None or run.plan_id != plan.id:
             raise NotFound(f"no preview run {run_id} of plan {plan.id}")
         meta = dict(run.metadata_ or {})
+        if ("previous_run_id" in meta) != replan:  # a replan's preview records the run before
+            made, here = ("/replan", "/schedule") if not replan else ("/schedule", "/replan")
+            message = f"run {run_id} is a preview of {made}, not of {here}; apply it there"
+            raise ValidationFailed(message, field="run_id")
         _same_as_preview(run_id, meta, given or {})
         if run.status == "applied" and meta.get("applied_as"):
             done = await self.repo.run(int(meta["applied_as"]))
