@@ -23,11 +23,8 @@ from almanac.scheduler.schemas import (
     ReplanOut,
     ScheduleIn,
     ScheduleOut,
-    SprintIn,
-    SprintOut,
-    SprintReport,
-    SprintUpdate,
 )
+from almanac.scheduler.sprint_schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
 from almanac.types import BoundedDate, Offset, SafeStr
 
 router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])

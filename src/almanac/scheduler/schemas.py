@@ -10,15 +10,11 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from almanac.planner.schemas import PlanOut
 from almanac.types import (
     NOT_BOOL,
-    WORK_HOURS,
     AwareDatetime,
     BigId,
     BoundedDate,
-    IntId,
-    SprintWeek,
     Strict,
     near_now,
-    work_bounds,
 )
 
 PlanId = Annotated[int, Field(ge=1, le=2**63 - 1), NOT_BOOL]
@@ -270,62 +266,6 @@ class MoveBlockOut(BaseModel):
     calendar: CalendarWriteOut
     run_id: int
     warnings: list[str] = Field(default_factory=list)
-
-
-class SprintIn(Strict):
-    week_start: SprintWeek
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS]
-    billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] = 60.0
-    runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
-    client_id: IntId | None = None
-
-    @field_validator("week_start")
-    @classmethod
-    def _monday(cls, value: date) -> date:
-        if value.weekday() != 0:
-            raise ValueError("week_start must be a Monday")
-        return value
-
-
-class SprintUpdate(Strict):
-    """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
-
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS] | None = None
-    billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] | None = None
-    runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
-    client_id: IntId | None = None
-
-    @field_validator("capacity_hrs", "billable_target_pct")
-    @classmethod
-    def _not_null(cls, value: float | None) -> float:
-        # Omit a field to keep it; null would erase a value the sprint cannot do without.
-        if value is None:
-            raise ValueError("must be a number (omit the field to keep the current value)")
-        return value
-
-
-class SprintOut(BaseModel):
-    id: int
-    week_start: date
-    capacity_hrs: float
-    billable_target_pct: float
-    runway_weeks: float | None
-    client_id: int | None
-
-
-class SprintReport(SprintOut):
-    used_hours: float
-    billable_hours: float
-    # Billable ÷ scheduled hours (the calendar's Almanac blocks in the week), in percent;
-    # None when nothing is scheduled. The sprint's target and its warning use this one.
-    billable_share_pct: float | None
-    hours_by_day: dict[str, float]
-    # Hours logged in the week (any task status, as reflections count them) and the
-    # billable ÷ worked share of them; None when nothing was logged.
-    worked_hours: float = 0.0
-    worked_billable_hours: float = 0.0
-    worked_billable_share_pct: float | None = None
-    warnings: list[str]
 
 
 class PreferredWindowIn(BaseModel):

@@ -14,8 +14,8 @@ from almanac.models import Sprint
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.repository import SchedulerRepository
-from almanac.scheduler.schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
 from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
+from almanac.scheduler.sprint_schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
 
 
 def sprint_out(s: Sprint) -> SprintOut:
