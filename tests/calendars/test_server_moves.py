@@ -235,3 +235,27 @@ async def test_a_block_deleted_on_the_server_is_not_written_back(
         await ok(await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1}))
         await ok(await api.post("/api/v1/scheduler/replan", json=replan))
         assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0", "t1"}
+
+
+async def test_a_block_moved_past_the_plans_horizon_is_not_read_as_deleted(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A block the user moved (here through the API) to a day past the plan's horizon is
+    still on the calendar, but the sync read only the horizon's days: it took the block
+    for one the user had deleted and took its hours off the task."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        block = max(out["blocks"], key=lambda b: b["start"])
+        aid = block["almanac_id"]
+        start = datetime.fromisoformat(block["start"]) + timedelta(days=14)
+        move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json={**move, "force": True}))
+        assert aid in server_times(raw_calendar)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {}, report
+        tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
+        assert all(t["remaining_hours"] == 1 for t in tasks["items"]), tasks
+        assert aid in server_times(raw_calendar)

@@ -165,12 +165,15 @@ async def _sync_plan(
 async def _events(
     calendar: CalendarProvider, state: AppState, run: SchedulerRun, now: datetime
 ) -> list[CalendarEvent]:
-    """Every event over the run's window (the user's and Almanac's)."""
+    """Every event over the run's window and its blocks (the user's and Almanac's): a block
+    moved past the horizon was not read, so it was taken for one the user deleted."""
     tz = ZoneInfo(state.settings.timezone)
     meta = run.metadata_ or {}
     first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
     start = datetime.combine(first, time(0), tz)
     end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
+    for block in pb.blocks_from_json(run.schedule_blocks):
+        start, end = min(start, block.start), max(end, block.end)
     return await calendar.events(start, end)
 
 
