@@ -259,3 +259,29 @@ async def test_a_block_moved_past_the_plans_horizon_is_not_read_as_deleted(
         tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
         assert all(t["remaining_hours"] == 1 for t in tasks["items"]), tasks
         assert aid in server_times(raw_calendar)
+
+
+async def test_a_deleted_block_of_a_task_without_an_estimate_is_not_written_back(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A task with no estimate is planned for the hour the scheduler assumes: its removed
+    hours were taken off no estimate, so the replan wrote the deleted block back while the
+    warnings said it was not planned again."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, [{"key": "t0"}, {"key": "t1", "estimate_hours": None}])
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        deleted = f"plan{plan_id}-t1-0"
+        assert deleted in before, before
+        delete_on_server(raw_calendar, deleted)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        assert set(server_times(raw_calendar)) == set(before) - {deleted}
+        out = await ok(
+            await api.post("/api/v1/scheduler/replan", json={"plan_id": plan_id, "dry_run": False})
+        )
+        assert set(server_times(raw_calendar)) == set(before) - {deleted}
+        assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0"}
+        assert not any("estimate of 0" in w for w in out["warnings"]), out["warnings"]
