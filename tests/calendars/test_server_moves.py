@@ -232,7 +232,12 @@ async def test_a_block_deleted_on_the_server_is_not_written_back(
         tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
         t1 = next(t for t in tasks["items"] if t["key"] == "t1")
         assert t1["remaining_hours"] == 0
-        await ok(await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1}))
+        assert t1["removed_hours"] == 1 and t1["logged_hours"] == 0  # why none is left
+        patched = await ok(
+            await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1})
+        )
+        assert patched["task"]["removed_hours"] == 0, patched
+        assert patched["task"]["remaining_hours"] == 1, patched
         await ok(await api.post("/api/v1/scheduler/replan", json=replan))
         assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0", "t1"}
 

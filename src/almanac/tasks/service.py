@@ -19,7 +19,7 @@ from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler.calendar_model import logged_hours, remaining_hours
+from almanac.scheduler.calendar_model import logged_hours, remaining_hours, removed_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.schemas import (
@@ -47,6 +47,7 @@ def task_out(task: Task) -> TaskOut:
         task,
         key=task.plan_task_key,
         logged_hours=round(logged_hours(task), 4),
+        removed_hours=round(removed_hours(task), 4),
         remaining_hours=None if left is None else round(left, 4),
         depends_on=[str(d) for d in task.depends_on or ()],
     )
