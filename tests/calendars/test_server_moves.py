@@ -290,3 +290,34 @@ async def test_a_deleted_block_of_a_task_without_an_estimate_is_not_written_back
         assert set(server_times(raw_calendar)) == set(before) - {deleted}
         assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0"}
         assert not any("estimate of 0" in w for w in out["warnings"]), out["warnings"]
+
+
+async def test_a_deleted_block_the_user_had_moved_is_not_written_back_at_its_pin(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A block the user moved in their calendar app is pinned there; deleted later, its
+    hours came off the task but its pin stayed: the replan wrote it back at the pin and
+    dropped the task's other block instead."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(1, 3.0))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        assert len(before) == 2, before
+        # The shorter one: a pin that fits in the hours left is kept by the solver.
+        short = min(before, key=lambda aid: before[aid][1] - before[aid][0])
+        move_on_server(raw_calendar, short, timedelta(days=1))
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.adopted == {plan_id: True}, report
+        pinned = server_times(raw_calendar)
+        (moved,) = [aid for aid, t in pinned.items() if t not in before.values()]
+        kept = {aid: t for aid, t in pinned.items() if aid != moved}
+
+        delete_on_server(raw_calendar, moved)
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        assert list(server_times(raw_calendar).values()) == list(kept.values())
+        out = await ok(
+            await api.post("/api/v1/scheduler/replan", json={"plan_id": plan_id, "dry_run": False})
+        )
+        assert list(server_times(raw_calendar).values()) == list(kept.values()), out

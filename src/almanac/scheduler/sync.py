@@ -259,11 +259,24 @@ async def _adopt_deletions(
         task = await tasks.by_key(plan_id, key, for_update=True)
         if task is None:
             continue
-        hours = sum((b.end - b.start).total_seconds() for b in gone if b.task_id == key) / 3600
+        mine = [b for b in gone if b.task_id == key]
+        hours = sum((b.end - b.start).total_seconds() for b in mine) / 3600
         meta = dict(task.metadata_ or {})
         meta["removed_hours"] = round(float(meta.get("removed_hours") or 0) + hours, 4)
+        if meta.get("pinned"):
+            # A block pinned where the user moved it, deleted since: its pin kept it, so the
+            # replan wrote it back there and dropped the task's other hours instead.
+            spans = {(b.start, b.end) for b in mine}
+            meta["pinned"] = [p for p in meta["pinned"] if _span(p) not in spans]
         await tasks.set_metadata(task, meta)
     return len(gone)
+
+
+def _span(pin: Any) -> tuple[datetime, datetime] | None:
+    try:
+        return datetime.fromisoformat(pin["start"]), datetime.fromisoformat(pin["end"])
+    except (KeyError, TypeError, ValueError):
+        return None  # unreadable: kept for `problem._pins` to warn about
 
 
 def _run_window(run: SchedulerRun) -> tuple[datetime, datetime]:
