@@ -14,7 +14,7 @@ from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.runs import refuse_overlap
+from almanac.ontology.runs import refuse_overlap, timer_start
 from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
@@ -279,7 +279,14 @@ class TaskService:
             # Placed in time: it must not share time with another record of the task (the
             # same hours counted twice). Without an end it says how much, not when.
             began = ended - timedelta(hours=body.hours)
-            refuse_overlap(began, ended, await self.runs.task_spans(task.id), "ended_at")
+            spans = await self.runs.task_spans(task.id)
+            timer = await self.runs.open_timer(task.id, ended)
+            if timer is not None and timer.started_at is not None:
+                # A timer running has no end, so no span yet: a record inside its time was
+                # taken, and its stop added the timer's own time to it (counted twice).
+                since = timer_start(timer, dict(timer.metadata_ or {})) or timer.started_at
+                spans.append((since, now, f"execution run {timer.id}, running since {since}"))
+            refuse_overlap(began, ended, spans, "ended_at")
         if body.idempotency_key is not None:
             keys = [*keys[-99:], body.idempotency_key]
         entry: dict[str, Any] = {
