@@ -36,3 +36,15 @@ async def test_a_filter_the_list_does_not_take_is_a_422(client: httpx.AsyncClien
     r = await client.get(f"{API}{_LISTS[name][0]}", params={"clinet_id": "7", "limit": 5})
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "clinet_id"
+
+
+@pytest.mark.parametrize("path", ["/reflections", "/fact-decisions"])
+async def test_the_observers_lists_refuse_a_filter_given_twice_too(
+    client: httpx.AsyncClient, path: str
+):
+    # They refused an unknown parameter, but `?limit=5&limit=6` listed by the last value.
+    r = await client.get(f"/api/v1/observer{path}?limit=5&limit=6")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "limit"
+    r = await client.get(f"/api/v1/observer{path}?limit=5&limit=5")
+    assert r.status_code == 200, r.text

@@ -232,6 +232,92 @@ async def test_a_block_deleted_on_the_server_is_not_written_back(
         tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
         t1 = next(t for t in tasks["items"] if t["key"] == "t1")
         assert t1["remaining_hours"] == 0
-        await ok(await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1}))
+        assert t1["removed_hours"] == 1 and t1["logged_hours"] == 0  # why none is left
+        patched = await ok(
+            await api.patch(f"/api/v1/planner/tasks/{t1['id']}", json={"estimate_hours": 1})
+        )
+        assert patched["task"]["removed_hours"] == 0, patched
+        assert patched["task"]["remaining_hours"] == 1, patched
         await ok(await api.post("/api/v1/scheduler/replan", json=replan))
         assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0", "t1"}
+
+
+async def test_a_block_moved_past_the_plans_horizon_is_not_read_as_deleted(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A block the user moved (here through the API) to a day past the plan's horizon is
+    still on the calendar, but the sync read only the horizon's days: it took the block
+    for one the user had deleted and took its hours off the task."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(2, 1.0))
+    async with http_client(app) as api:
+        out = await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        block = max(out["blocks"], key=lambda b: b["start"])
+        aid = block["almanac_id"]
+        start = datetime.fromisoformat(block["start"]) + timedelta(days=14)
+        move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+        await ok(await api.put(f"/api/v1/scheduler/calendar/{aid}", json={**move, "force": True}))
+        assert aid in server_times(raw_calendar)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {}, report
+        tasks = await ok(await api.get("/api/v1/planner/tasks", params={"plan_id": plan_id}))
+        assert all(t["remaining_hours"] == 1 for t in tasks["items"]), tasks
+        assert aid in server_times(raw_calendar)
+
+
+async def test_a_deleted_block_of_a_task_without_an_estimate_is_not_written_back(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A task with no estimate is planned for the hour the scheduler assumes: its removed
+    hours were taken off no estimate, so the replan wrote the deleted block back while the
+    warnings said it was not planned again."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, [{"key": "t0"}, {"key": "t1", "estimate_hours": None}])
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        deleted = f"plan{plan_id}-t1-0"
+        assert deleted in before, before
+        delete_on_server(raw_calendar, deleted)
+
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        assert set(server_times(raw_calendar)) == set(before) - {deleted}
+        out = await ok(
+            await api.post("/api/v1/scheduler/replan", json={"plan_id": plan_id, "dry_run": False})
+        )
+        assert set(server_times(raw_calendar)) == set(before) - {deleted}
+        assert {r["task_key"] for r in await current_blocks(state, plan_id)} == {"t0"}
+        assert not any("estimate of 0" in w for w in out["warnings"]), out["warnings"]
+
+
+async def test_a_deleted_block_the_user_had_moved_is_not_written_back_at_its_pin(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A block the user moved in their calendar app is pinned there; deleted later, its
+    hours came off the task but its pin stayed: the replan wrote it back at the pin and
+    dropped the task's other block instead."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(1, 3.0))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        before = server_times(raw_calendar)
+        assert len(before) == 2, before
+        # The shorter one: a pin that fits in the hours left is kept by the solver.
+        short = min(before, key=lambda aid: before[aid][1] - before[aid][0])
+        move_on_server(raw_calendar, short, timedelta(days=1))
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.adopted == {plan_id: True}, report
+        pinned = server_times(raw_calendar)
+        (moved,) = [aid for aid, t in pinned.items() if t not in before.values()]
+        kept = {aid: t for aid, t in pinned.items() if aid != moved}
+
+        delete_on_server(raw_calendar, moved)
+        report = await sync_calendar(state)
+        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        assert list(server_times(raw_calendar).values()) == list(kept.values())
+        out = await ok(
+            await api.post("/api/v1/scheduler/replan", json={"plan_id": plan_id, "dry_run": False})
+        )
+        assert list(server_times(raw_calendar).values()) == list(kept.values()), out

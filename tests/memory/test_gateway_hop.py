@@ -405,3 +405,35 @@ async def test_a_gateway_taking_a_read_only_key_is_degraded_in_health(
             assert _ReadOnly.asked_me == 1  # asked once, not on every /health
     finally:
         loop.close()
+
+
+class _MeFailsFirst(_ReadOnly):
+    """A read-only Gateway whose /api/v1/auth/me fails the first time it is asked (its
+    database a moment away while /health still answers)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        if self.path == "/api/v1/auth/me" and type(self).asked_me == 0:
+            type(self).asked_me += 1
+            self._send(503, {"detail": "database unavailable"})
+        else:
+            super().do_GET()
+
+
+async def test_a_failed_first_look_at_the_key_is_asked_again(
+    state: AppState, client: httpx.AsyncClient, library: dict[str, Workflow]
+):
+    """A 503 from /api/v1/auth/me at the first /health counted as the key's answer: the
+    key was never asked about again, and /health said ok for a read-only key from then on."""
+    _MeFailsFirst.asked_me = 0
+    loop = Loopback(_MeFailsFirst, "read-only-gateway-me-fails")
+    try:
+        async for _ in _planner_on(state, loop.base_url.removesuffix("/v1")):
+            # (A few: on a loaded machine one /health may miss the Gateway's deadline.)
+            for _ in range(5):
+                entry, overall, _ = await _gateway_entry(client)
+                if _MeFailsFirst.asked_me >= 2 and "scope 'read'" in entry["detail"]:
+                    break
+            assert entry["status"] == "degraded" and overall == "degraded", entry
+            assert "scope 'read'" in entry["detail"], entry
+    finally:
+        loop.close()

@@ -50,6 +50,26 @@ def test_a_day_off_may_be_named_short(text: str, off: set[int]):
 
 
 @pytest.mark.parametrize(
+    ("text", "off", "listed"),
+    [
+        ("I don't work Monday to Wednesday", {0, 1, 2}, "mondays and tuesdays and wednesdays"),
+        ("no work on mon-wed", {0, 1, 2}, "mondays and tuesdays and wednesdays"),
+        ("I don't work fri to mon", {4, 5, 6, 0}, "fridays and saturdays and sundays and mondays"),
+    ],
+)
+def test_a_range_of_days_off_is_every_day_in_it(text: str, off: set[int], listed: str):
+    # Only the range's first day was taken off, and only it was listed as applied.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == sorted(set(range(7)) - off)
+    assert parsed.applied == [f"no work on {listed} ({text!r})"]
+
+
+def test_a_range_of_days_ending_in_part_of_a_day_is_not_whole_days_off():
+    parsed = parse_preferences(["I don't work mon to wed mornings"], workdays=range(7))
+    assert {1, 2} <= set(parsed.prefs.working_days or range(7))
+
+
+@pytest.mark.parametrize(
     ("text", "off"),
     [("no work on sat", {5}), ("No work on Sat and Sun", {5, 6}), ("sun off", {6})],
 )

@@ -269,3 +269,28 @@ async def test_stopping_the_run_time_records_keep_leaves_their_hours(
     r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={})
     assert r.status_code == 200, r.text
     assert r.json()["actual_hours"] == 3
+
+
+async def test_a_record_placed_inside_a_running_timer_is_refused(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A timer running since 2 h ago and half an hour recorded an hour ago: the timer has no
+    end yet, so the record was taken, and the stop added the timer's own 2 h to it (2.5 h
+    over 2 h of clock time, the half hour counted twice)."""
+    tid = await _task(db_session)
+    now = datetime.now(UTC)
+    started = (now - timedelta(hours=2)).isoformat()
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": started})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    inside = {"hours": 0.5, "ended_at": (now - timedelta(hours=1)).isoformat()}
+    r = await sched_client.post(f"{URL}/{tid}/time", json=inside)
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "ended_at"
+    # Before the timer started, a record is taken, and the stop adds the two.
+    before = {"hours": 0.5, "ended_at": (now - timedelta(hours=3)).isoformat()}
+    r = await sched_client.post(f"{URL}/{tid}/time", json=before)
+    assert r.status_code == 200, r.text
+    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": now.isoformat()})
+    assert r.status_code == 200, r.text
+    assert r.json()["actual_hours"] == 2.5

@@ -209,6 +209,10 @@ class HttpMemoryClient:
                 me = response.json() if response.status_code == 200 else None
             except (TimeoutError, httpx.HTTPError, ValueError):
                 return self.key_refused  # asked again on the next /health
+            if response.status_code >= 500 or response.status_code == 429:
+                # Not an answer about the key (its database away a moment): taken as one, a
+                # read-only key showed ok on every /health after.
+                return self.key_refused
             self.key_checked = True
             me = me if isinstance(me, dict) else {}
             scope = me.get("scope")

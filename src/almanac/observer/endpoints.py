@@ -17,6 +17,7 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.problems import answers
+from almanac.routing import ONE_VALUE_EACH
 from almanac.routing import PathId as Id
 from almanac.types import WorkDay
 
@@ -68,7 +69,7 @@ async def reflect(
     return await observer.reflect(mode or "daily", day)
 
 
-@router.get("/reflections")
+@router.get("/reflections", dependencies=ONE_VALUE_EACH)
 async def list_reflections(
     request: Request,
     observer: Observer,
@@ -101,7 +102,7 @@ async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
     return await observer.facts.extract(event_id)
 
 
-@router.get("/fact-decisions")
+@router.get("/fact-decisions", dependencies=ONE_VALUE_EACH)
 async def fact_decisions(
     request: Request,
     observer: Observer,

@@ -48,7 +48,7 @@ def refuse_overlap(start: datetime, end: datetime, spans: Iterable[Span], field:
         )
 
 
-def _timer_start(row: ExecutionRun, meta: dict[str, Any]) -> datetime | None:
+def timer_start(row: ExecutionRun, meta: dict[str, Any]) -> datetime | None:
     """When the run's own clock started: its start before time records moved it (`timer`,
     kept by `TaskService.log_time`); None for the run `log_time` keeps, which times nothing."""
     if meta.get("source") == "tasks" or (meta.get("entries") and "timer" not in meta):
@@ -177,7 +177,7 @@ class RunService:
                 )
         meta = dict(row.metadata_ or {})
         recorded = float(row.actual_hours or 0) if logged_entries(meta) else 0.0
-        timer = _timer_start(row, meta)
+        timer = timer_start(row, meta)
         if actual is not None and actual < recorded - MIN_WORK_HOURS:
             raise ValidationFailed(
                 f"time records on this run hold {recorded:g} h already; actual_hours "

@@ -225,10 +225,11 @@ def removed_hours(row: TaskRow) -> float:
 
 def remaining_hours(row: TaskRow) -> float | None:
     """The estimate less the hours already recorded against the task and those the user
-    removed from the calendar, at least 0."""
-    if row.estimate_hours is None:
-        return None
-    return max(0.0, row.estimate_hours - logged_hours(row) - removed_hours(row))
+    removed from the calendar, at least 0. Without an estimate the solver assumes one: the
+    hours removed come off that (they came off nothing, and the block was written back)."""
+    est, removed = row.estimate_hours, removed_hours(row)
+    est = pb.DEFAULT_ESTIMATE_HOURS if est is None and removed else est
+    return None if est is None else max(0.0, est - logged_hours(row) - removed)
 
 
 def all_recorded(row: TaskRow) -> bool:
@@ -236,8 +237,8 @@ def all_recorded(row: TaskRow) -> bool:
     time is left to plan. An estimate of 0 (set by PATCH) is one too: the task API shows 0 h
     remaining, and a schedule that assumed an hour gave it a block its estimate does not
     allow."""
-    gone = logged_hours(row) + removed_hours(row)
-    return row.estimate_hours is not None and gone >= row.estimate_hours
+    left = remaining_hours(row)
+    return left is not None and left <= 0
 
 
 def finished_closed(inputs: CalendarInputs) -> dict[str, pb.ClosedTask]:
@@ -272,7 +273,7 @@ def task_warnings(inputs: CalendarInputs) -> list[str]:
         )
         + ": no time was planned for it; mark it done or raise its estimate"
         for r in mine
-        if logged_hours(r) >= (r.estimate_hours or 0)
+        if r.estimate_hours is not None and logged_hours(r) >= r.estimate_hours
     ]
 
 

@@ -244,6 +244,8 @@ _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
 # Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
 _ANY_DAYS = _DAY_WORD + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY_WORD + r")*"
 _WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
+# What makes a day named part of one: "Mon to Wed mornings" is not three days off.
+PART_AFTER = re.compile(_WHOLE.removeprefix("(?!").removesuffix(")"), re.I)
 NO_DAY = re.compile(
     r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
     r"\s+("

@@ -37,6 +37,17 @@ SETTINGS_HOURS = (time(9), time(17))  # the settings' default working day
 _DAY_NAMES = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays")
 
 
+def _range_on(head: str, at: int) -> list[set[int]]:
+    """The days after the first of a day off said as a range ("I don't work Mon to Wed"),
+    ending at `at`; only Monday was taken off. None when the range ends in part of a day."""
+    start = max((m.start() for m in ph.DAY_SCOPE.finditer(head, 0, at)), default=at)
+    r = ph.DAY_RANGE.match(head, start)
+    if r is None or r.end() <= at or ph.PART_AFTER.match(head, r.end()):
+        return []
+    first, last = min(ph.weekdays_named(r.group(1))), min(ph.weekdays_named(r.group(2)))
+    return [{(first + i) % 7} for i in range(1, (last - first) % 7 + 1)]
+
+
 def _read(
     out: ParsedPreferences, text: str, hours: tuple[time, time], workdays: Sequence[int]
 ) -> None:
@@ -113,6 +124,7 @@ def _read(
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
         named = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
+        named += _range_on(head, off.end())
         names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
         gone = set().union(*named)
         days = p.working_days if p.working_days is not None else sorted(set(workdays))

@@ -165,12 +165,15 @@ async def _sync_plan(
 async def _events(
     calendar: CalendarProvider, state: AppState, run: SchedulerRun, now: datetime
 ) -> list[CalendarEvent]:
-    """Every event over the run's window (the user's and Almanac's)."""
+    """Every event over the run's window and its blocks (the user's and Almanac's): a block
+    moved past the horizon was not read, so it was taken for one the user deleted."""
     tz = ZoneInfo(state.settings.timezone)
     meta = run.metadata_ or {}
     first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
     start = datetime.combine(first, time(0), tz)
     end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
+    for block in pb.blocks_from_json(run.schedule_blocks):
+        start, end = min(start, block.start), max(end, block.end)
     return await calendar.events(start, end)
 
 
@@ -256,11 +259,24 @@ async def _adopt_deletions(
         task = await tasks.by_key(plan_id, key, for_update=True)
         if task is None:
             continue
-        hours = sum((b.end - b.start).total_seconds() for b in gone if b.task_id == key) / 3600
+        mine = [b for b in gone if b.task_id == key]
+        hours = sum((b.end - b.start).total_seconds() for b in mine) / 3600
         meta = dict(task.metadata_ or {})
         meta["removed_hours"] = round(float(meta.get("removed_hours") or 0) + hours, 4)
+        if meta.get("pinned"):
+            # A block pinned where the user moved it, deleted since: its pin kept it, so the
+            # replan wrote it back there and dropped the task's other hours instead.
+            spans = {(b.start, b.end) for b in mine}
+            meta["pinned"] = [p for p in meta["pinned"] if _span(p) not in spans]
         await tasks.set_metadata(task, meta)
     return len(gone)
+
+
+def _span(pin: Any) -> tuple[datetime, datetime] | None:
+    try:
+        return datetime.fromisoformat(pin["start"]), datetime.fromisoformat(pin["end"])
+    except (KeyError, TypeError, ValueError):
+        return None  # unreadable: kept for `problem._pins` to warn about
 
 
 def _run_window(run: SchedulerRun) -> tuple[datetime, datetime]:

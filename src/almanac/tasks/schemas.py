@@ -42,6 +42,9 @@ class TaskOut(BaseModel):
     description: str | None
     estimate_hours: float | None
     logged_hours: float
+    # Hours of its blocks the user deleted from their calendar: not planned again until
+    # its estimate is set anew (they are off `remaining_hours`, which said 0 h unexplained).
+    removed_hours: float
     remaining_hours: float | None
     priority: int
     billable: bool

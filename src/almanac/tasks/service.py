@@ -14,12 +14,12 @@ from almanac.errors import ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.runs import refuse_overlap
+from almanac.ontology.runs import refuse_overlap, timer_start
 from almanac.ontology.schemas import RUN_HOURS_MAX
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler.calendar_model import logged_hours, remaining_hours
+from almanac.scheduler.calendar_model import logged_hours, remaining_hours, removed_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
 from almanac.tasks.records import holds_its_hours, same_time
@@ -48,6 +48,7 @@ def task_out(task: Task) -> TaskOut:
         task,
         key=task.plan_task_key,
         logged_hours=round(logged_hours(task), 4),
+        removed_hours=round(removed_hours(task), 4),
         remaining_hours=None if left is None else round(left, 4),
         depends_on=[str(d) for d in task.depends_on or ()],
     )
@@ -312,7 +313,14 @@ class TaskService:
             # Placed in time: it must not share time with another record of the task (the
             # same hours counted twice). Without an end it says how much, not when.
             began = ended - timedelta(hours=body.hours)
-            refuse_overlap(began, ended, await self.runs.task_spans(task.id), "ended_at")
+            spans = await self.runs.task_spans(task.id)
+            timer = await self.runs.open_timer(task.id, ended)
+            if timer is not None and timer.started_at is not None:
+                # A timer running has no end, so no span yet: a record inside its time was
+                # taken, and its stop added the timer's own time to it (counted twice).
+                since = timer_start(timer, dict(timer.metadata_ or {})) or timer.started_at
+                spans.append((since, now, f"execution run {timer.id}, running since {since}"))
+            refuse_overlap(began, ended, spans, "ended_at")
         finished = task.finished_at if task.status == "done" else None
         if finished is not None and body.ended_at is None:
             # Hours without an end say how much, not when: a done task's were worked by its
