@@ -244,16 +244,17 @@ class FactExtractor:
         client_id: int | None = None,
     ) -> list[FactDecisionOut]:
         """`decide` each proposal, their slots locked first (see `lock_slots`)."""
-        await self.lock_slots(proposals)
+        await self.lock_slots(proposals, client_id)
         return [await self.decide(p, source, event_id, client_id) for p in proposals]
 
-    async def lock_slots(self, proposals: Sequence[Any]) -> None:
+    async def lock_slots(self, proposals: Sequence[Any], client_id: int | None = None) -> None:
         """Lock the slots of the valid proposals, in one order, before writing any: each
-        write locks its slot, and in proposal order two jobs sharing slots could deadlock."""
+        write locks its slot, and in proposal order two jobs sharing slots could deadlock.
+        The slot is also whose the fact will be (`client_id`), as `decide` writes it."""
         facts = []
         for raw in proposals:
             try:
-                facts.append(_fact_in(FactProposal.model_validate(raw), "llm"))
+                facts.append(_fact_in(FactProposal.model_validate(raw), "llm", client_id))
             except ValidationError:
                 continue  # `decide` rejects it; it is written nowhere
         if len(facts) > 1:
@@ -330,7 +331,9 @@ class FactExtractor:
                 "invalid_at": hit.invalid_at.isoformat() if hit.invalid_at else None,
             }
             todo.append((proposal, hit))
-        await self.lock_slots([proposal for proposal, hit in todo if hit.invalid_at is None])
+        await self.lock_slots(
+            [proposal for proposal, hit in todo if hit.invalid_at is None], client_id
+        )
         out = []
         for proposal, hit in todo:
             if hit.invalid_at is not None:
