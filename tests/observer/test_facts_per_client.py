@@ -76,3 +76,27 @@ async def test_a_clients_proposals_lock_the_slots_their_writes_take(
         assert (await extractor.decide(p, "llm", None, 202)).decision == "added"
     after = set((await db_session.execute(text(HELD))).scalars())
     assert after == before
+
+
+async def test_a_fact_about_another_client_is_no_duplicate_of_this_clients(
+    db_session: AsyncSession, state: AppState
+) -> None:
+    # Stated without a client, a fact about client:101 is 101's (its slot's owner), and
+    # client 202 cannot see it: 202's memory saying the same adds 202's own fact, and its
+    # record names no fact of 101's.
+    about = {"subject_type": "client", "subject_id": "101", "fact_type": "constraint"}
+    memory = MemoryService(UnitOfWork(db_session), state.embedder, state.cache, state.settings)
+    theirs = (await memory.facts.write(FactIn(**about, content=WORDS))).fact
+    row = Event(
+        event_type="memory",
+        event_source="user",
+        content=WORDS,
+        client_id=202,
+        salience_score=0.9,
+        metadata_=dict(about),
+    )
+    db_session.add(row)
+    await db_session.flush()
+    (d,) = (await fact_extractor(UnitOfWork(db_session), state).extract(row.id)).decisions
+    assert d.decision == "added", d.reason
+    assert d.fact_id != theirs.id

@@ -274,11 +274,18 @@ class FactExtractor:
             p = FactProposal.model_validate(raw)
         except ValidationError as exc:
             return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
-        current = await self.memory.facts(
-            FactsQuery(subject_type=p.subject_type, subject_id=p.subject_id, limit=1000)
-        )
         # A duplicate of what this client (or the user) already holds; another client's
         # fact is not this client's, and naming it here would show it in this one's record.
+        # For a client, what it may see (`for_client`): a fact stated without a client about
+        # another client (`client:8`) is that client's, not the user's own.
+        current = await self.memory.facts(
+            FactsQuery(
+                subject_type=p.subject_type,
+                subject_id=p.subject_id,
+                limit=1000,
+                for_client=client_id,
+            )
+        )
         mine = [f for f in current if f.client_id is None or f.client_id == client_id]
         same = next((f for f in mine if _same(f.content, p.content)), None)
         if same is not None:
