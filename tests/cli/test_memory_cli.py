@@ -83,7 +83,7 @@ def test_facts_history_says_whose_each_fact_is(monkeypatch: pytest.MonkeyPatch) 
             "fact_type": "preference",
             "category": "hours",
             "client_id": client,
-            "valid_from": "2026-01-0%dT09:00:00+00:00" % fid,
+            "valid_from": f"2026-01-0{fid}T09:00:00+00:00",
             "valid_to": None,
             "content": content,
         }
