@@ -70,6 +70,34 @@ def test_recall_says_when_the_relevance_floor_emptied_the_answer(
         assert ("no hit reached the relevance floor" in out) is floored, out
 
 
+def test_facts_history_says_whose_each_fact_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One slot holds the user's own current fact and a client's (a slot is also whose the
+    fact is): the table says which is the client's, else the two read as one slot's two."""
+    import almanac.cli.recall as recall_cli
+
+    def row(fid: int, client: int | None, content: str) -> dict[str, object]:
+        return {
+            "id": fid,
+            "subject_type": "user",
+            "subject_id": "me",
+            "fact_type": "preference",
+            "category": "hours",
+            "client_id": client,
+            "valid_from": f"2026-01-0{fid}T09:00:00+00:00",
+            "valid_to": None,
+            "content": content,
+        }
+
+    rows = [row(1, None, "Works nine to five"), row(2, 4242, "Works ten to two")]
+    monkeypatch.setattr(recall_cli, "call", lambda *a, **k: [dict(r) for r in rows])
+    result = runner.invoke(app, ["facts", "history"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "client" in result.output
+    line = next(x for x in result.output.splitlines() if "ten to two" in x)
+    assert "4242" in line, result.output
+    assert "4242" not in next(x for x in result.output.splitlines() if "nine to five" in x)
+
+
 def test_remember_scope_help_lists_its_values():
     result = runner.invoke(app, ["remember", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -106,3 +106,22 @@ async def test_superseding_by_a_statement_the_slot_holds_keeps_that_one(
     assert r.json()["duplicate"] is True and r.json()["superseded_id"] == old
     assert r.json()["fact"]["id"] == kept
     assert [f["id"] for f in await current(api, "held")] == [kept]
+
+
+async def test_two_writes_of_one_owners_slot_leave_one_current_fact(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    """A slot is also whose the fact is: one about client:N stated without a client and one
+    stated for client N are the same owner's, so their writes share the slot lock (without
+    a category no unique index stands behind it) and the same words stay one fact."""
+    api = committed_client
+    for i in range(ROUNDS):
+        subject = str(9100 + i)
+        body = {"subject_type": "client", "subject_id": subject, "fact_type": "constraint"}
+        answers = await together(
+            lambda: api.post(F, json={**body, "content": X}),  # noqa: B023
+            lambda: api.post(F, json={**body, "content": X, "client_id": int(subject)}),  # noqa: B023
+        )
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        assert [f["content"] for f in await current(api, subject)] == [X]
+        assert sorted(r.json()["duplicate"] for r in answers) == [False, True]

@@ -67,6 +67,28 @@ def test_create_find_filter_and_fact_history(page: Page, server: Server) -> None
     shot(page, "memory")
 
 
+def test_fact_history_is_its_owners_slot_only(page: Page, server: Server) -> None:
+    # A client's fact in the user's slot (subject, type, category) is not a version of the
+    # user's own: both are current, and the user's history lists only the user's.
+    slot = {"subject_type": "user", "subject_id": "zorg-user", "fact_type": "preference"}
+    for content, client in (
+        ("Zorg77 works nine to five", None),
+        ("Zorg77 for client 101 works ten to two", 101),
+        ("Zorg77 works eight to four", None),
+    ):
+        body = {**slot, "category": "hours", "content": content, "client_id": client}
+        assert server.api("POST", "/api/v1/memory/facts", json=body).status_code == 201
+    page.goto(server.url + "/ui/memory")
+    search = page.locator("#search-form")
+    search.get_by_label("Words or a question").fill("Zorg77")
+    search.get_by_role("button", name="Search").click()
+    page.locator("#results").get_by_role("button", name="works eight to four").click()
+    history = page.locator("#detail table")
+    expect(history.locator("tbody tr")).to_have_count(2)
+    expect(history).to_contain_text("Zorg77 works nine to five")
+    expect(history).not_to_contain_text("for client 101")
+
+
 def test_problem_shown_next_to_field(page: Page, server: Server, watch: Watch) -> None:
     watch.expected.add(422)
     page.goto(server.url + "/ui/memory")

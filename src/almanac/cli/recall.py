@@ -176,6 +176,7 @@ def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
             f"{f['subject_type']}:{f['subject_id']}",
             f["fact_type"],
             f.get("category") or "",
+            "" if f.get("client_id") is None else str(f["client_id"]),
             f["valid_from"][:16],
             f["valid_to"][:16] if f.get("valid_to") else "current",
             f["content"],
@@ -184,7 +185,9 @@ def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     ]
 
 
-FACT_COLUMNS = ["id", "subject", "type", "category", "valid from", "valid to", "content"]
+# "client": a slot is also whose the fact is, so one slot may hold a current fact of the
+# user's own and one of a client's; without the column they read as a slot with two.
+FACT_COLUMNS = ["id", "subject", "type", "category", "client", "valid from", "valid to", "content"]
 
 
 @facts_app.callback()

@@ -9,7 +9,7 @@ from typing import Any
 from mcp.server.fastmcp import Context, FastMCP
 
 from almanac.mcp.api import Api, Name, ShortText
-from almanac.types import BigId
+from almanac.types import INT_MAX, BigId
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
@@ -27,8 +27,18 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         "The current facts about a subject (e.g. user/me, client/42)",
     )
     async def facts(subject_type: Name, subject_id: ShortText, ctx: Context) -> str:  # type: ignore[type-arg]
+        # About a client, what that client may see (as the meeting prompt asks): a fact
+        # another client holds about this one is that other's.
+        scope = (
+            int(subject_id)
+            if subject_type == "client" and subject_id.isdigit() and int(subject_id) <= INT_MAX
+            else None
+        )
         out = await resolve(ctx).get(
-            "/api/v1/memory/facts", subject_type=subject_type, subject_id=subject_id
+            "/api/v1/memory/facts",
+            subject_type=subject_type,
+            subject_id=subject_id,
+            for_client=scope,
         )
         return json.dumps(out)
 

@@ -244,16 +244,17 @@ class FactExtractor:
         client_id: int | None = None,
     ) -> list[FactDecisionOut]:
         """`decide` each proposal, their slots locked first (see `lock_slots`)."""
-        await self.lock_slots(proposals)
+        await self.lock_slots(proposals, client_id)
         return [await self.decide(p, source, event_id, client_id) for p in proposals]
 
-    async def lock_slots(self, proposals: Sequence[Any]) -> None:
+    async def lock_slots(self, proposals: Sequence[Any], client_id: int | None = None) -> None:
         """Lock the slots of the valid proposals, in one order, before writing any: each
-        write locks its slot, and in proposal order two jobs sharing slots could deadlock."""
+        write locks its slot, and in proposal order two jobs sharing slots could deadlock.
+        The slot is also whose the fact will be (`client_id`), as `decide` writes it."""
         facts = []
         for raw in proposals:
             try:
-                facts.append(_fact_in(FactProposal.model_validate(raw), "llm"))
+                facts.append(_fact_in(FactProposal.model_validate(raw), "llm", client_id))
             except ValidationError:
                 continue  # `decide` rejects it; it is written nowhere
         if len(facts) > 1:
@@ -273,11 +274,18 @@ class FactExtractor:
             p = FactProposal.model_validate(raw)
         except ValidationError as exc:
             return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
-        current = await self.memory.facts(
-            FactsQuery(subject_type=p.subject_type, subject_id=p.subject_id, limit=1000)
-        )
         # A duplicate of what this client (or the user) already holds; another client's
         # fact is not this client's, and naming it here would show it in this one's record.
+        # For a client, what it may see (`for_client`): a fact stated without a client about
+        # another client (`client:8`) is that client's, not the user's own.
+        current = await self.memory.facts(
+            FactsQuery(
+                subject_type=p.subject_type,
+                subject_id=p.subject_id,
+                limit=1000,
+                for_client=client_id,
+            )
+        )
         mine = [f for f in current if f.client_id is None or f.client_id == client_id]
         same = next((f for f in mine if _same(f.content, p.content)), None)
         if same is not None:
@@ -330,7 +338,9 @@ class FactExtractor:
                 "invalid_at": hit.invalid_at.isoformat() if hit.invalid_at else None,
             }
             todo.append((proposal, hit))
-        await self.lock_slots([proposal for proposal, hit in todo if hit.invalid_at is None])
+        await self.lock_slots(
+            [proposal for proposal, hit in todo if hit.invalid_at is None], client_id
+        )
         out = []
         for proposal, hit in todo:
             if hit.invalid_at is not None:

@@ -79,7 +79,10 @@ window.AlmanacPages.memory = function () {
       }
       const f = await api("GET", `/api/v1/memory/facts/${id}`);
       const q = new URLSearchParams({ subject_type: f.subject_type, subject_id: f.subject_id, fact_type: f.fact_type, include_history: "true", limit: "1000" });
-      const all = (await api("GET", "/api/v1/memory/facts?" + q)).filter((x) => (x.category || "") === (f.category || ""));
+      // A slot is also whose the fact is (memory.repository.fact_owner): another client's
+      // fact, or the user's own, in the same subject and category is not this one's history.
+      const owner = (x) => (x.client_id != null ? String(x.client_id) : x.subject_type === "client" ? x.subject_id : "");
+      const all = (await api("GET", "/api/v1/memory/facts?" + q)).filter((x) => (x.category || "") === (f.category || "") && owner(x) === owner(f));
       all.sort((a, b) => new Date(b.valid_from) - new Date(a.valid_from));
       const byId = new Map(all.map((x) => [x.id, x]));
       const successor = new Map(all.filter((x) => x.supersedes_id).map((x) => [x.supersedes_id, x]));
