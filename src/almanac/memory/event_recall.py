@@ -23,8 +23,10 @@ async def recall_events(
     qvec: list[float],
     k: int,
     filters: EventFilters,
+    pool_out: list[Hit] | None = None,
 ) -> list[Hit]:
-    """The best k events for the query under `filters`, best first."""
+    """The best k events for the query under `filters`, best first (`pool_out` gets the
+    candidates they were picked from)."""
     cfg = search.settings
     if search.leaves_nothing(event_scope(filters)):  # nor can the graph, under it
         return []
@@ -52,6 +54,8 @@ async def recall_events(
         if cfg.author_weight > 0 and members:
             events = fuse_members(events, members, cfg)
     events = fuse_episodes(events, cfg)
+    if pool_out is not None:
+        pool_out.extend(events)
     # MMR's cosines only among the best it picks from, once the author list has moved its
     # members up: reading them with the author list (one round trip fewer) took every
     # member's pairs too, thousands when a query names a frequent speaker.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from almanac.config import SearchSettings
 from almanac.embedder import Embedder
 from almanac.memory.diversity import diversify
 from almanac.memory.event_recall import recall_events
@@ -53,8 +54,11 @@ async def local_recall(
     if "document" in kinds:
         scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
+    # Every kind's candidates before late interaction's and MMR's picks cut them to k:
+    # whether anything stored reaches the floor is asked of them, not of the k shown.
+    pools: list[Hit] = []
     if "event" in kinds:
-        found += await recall_events(search, embedder, q.query, qvec, q.k, filters)
+        found += await recall_events(search, embedder, q.query, qvec, q.k, filters, pools)
     if "fact" in kinds:
         facts = await search.search_facts(
             q.query,
@@ -70,12 +74,14 @@ async def local_recall(
             q.until,
         )
         facts = await rerank(embedder, q.query, facts, cfg)
+        pools += facts
         found += await diversify(search, facts, q.k, model, cfg)
     if "document" in kinds:
         chunks = await search.search_chunks(
             q.query, qvec, model, dim, q.k, q.client_id, pool, q.for_client, q.since, q.until
         )
         chunks = await rerank(embedder, q.query, chunks, cfg)
+        pools += chunks
         found += await diversify(search, chunks, q.k, model, cfg)
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
@@ -84,7 +90,7 @@ async def local_recall(
     found = merge_kinds(found, lambda h: scored[id(h)] >= FLOOR)
     top = found[: q.k]
     relevances = [scored[id(h)] for h in top]
-    if cfg.relevance_floor and q.floor and no_match(relevances):
+    if cfg.relevance_floor and q.floor and no_match(relevances) and nothing_reaches(pools, cfg):
         top, relevances = [], []
     hits = [
         RecallHit(
@@ -101,6 +107,14 @@ async def local_recall(
         for h, r in zip(top, relevances, strict=True)
     ]
     return top, hits
+
+
+def nothing_reaches(pool: list[Hit], s: SearchSettings) -> bool:
+    """Whether no candidate reaches the floor. Asked of the candidates, not of the k shown:
+    late interaction and MMR pick which k to show, not whether anything stored is about
+    the query; asked of the k, a document chunk that reached the floor but was reordered
+    below k turned an answerable question into "no match" (bench/documents_bench.py)."""
+    return no_match([relevance(h.similarity, h.coverage, h.runner_up, s) for h in pool])
 
 
 def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
