@@ -59,6 +59,20 @@ def move_on_server(raw_calendar: Any, almanac_id: str, by: timedelta) -> None:
     raise AssertionError(f"{almanac_id} is not on the server")
 
 
+async def schedule_then_delete(
+    api: Any, state: AppState, raw_calendar: Any, plan_id: int, deleted: str
+) -> dict[str, tuple[Any, Any]]:
+    """Schedules the plan, deletes one of its blocks on the server as a calendar app does,
+    and syncs, which must adopt the deletion. The server's events before the delete."""
+    await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+    before = server_times(raw_calendar)
+    assert deleted in before, before
+    delete_on_server(raw_calendar, deleted)
+    report = await sync_calendar(state)
+    assert report.failed == {} and report.removed == {plan_id: 1}, report
+    return before
+
+
 async def test_a_block_moved_on_the_server_stays_where_the_user_put_it(
     committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
 ) -> None:
@@ -210,15 +224,9 @@ async def test_a_block_deleted_on_the_server_is_not_written_back(
     warning says so) until its estimate is set anew."""
     state, app = calendar_app(committed_state, caldav_settings)
     (plan_id,) = await plans(state, chain(2, 1.0))
+    deleted = f"plan{plan_id}-t1-0"
     async with http_client(app) as api:
-        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
-        before = server_times(raw_calendar)
-        deleted = f"plan{plan_id}-t1-0"
-        assert deleted in before, before
-        delete_on_server(raw_calendar, deleted)
-
-        report = await sync_calendar(state)
-        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        before = await schedule_then_delete(api, state, raw_calendar, plan_id, deleted)
         replan = {"plan_id": plan_id, "dry_run": False}
         out = await ok(await api.post("/api/v1/scheduler/replan", json=replan))
         assert set(server_times(raw_calendar)) == set(before) - {deleted}
@@ -274,15 +282,9 @@ async def test_a_deleted_block_of_a_task_without_an_estimate_is_not_written_back
     warnings said it was not planned again."""
     state, app = calendar_app(committed_state, caldav_settings)
     (plan_id,) = await plans(state, [{"key": "t0"}, {"key": "t1", "estimate_hours": None}])
+    deleted = f"plan{plan_id}-t1-0"
     async with http_client(app) as api:
-        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
-        before = server_times(raw_calendar)
-        deleted = f"plan{plan_id}-t1-0"
-        assert deleted in before, before
-        delete_on_server(raw_calendar, deleted)
-
-        report = await sync_calendar(state)
-        assert report.failed == {} and report.removed == {plan_id: 1}, report
+        before = await schedule_then_delete(api, state, raw_calendar, plan_id, deleted)
         assert set(server_times(raw_calendar)) == set(before) - {deleted}
         out = await ok(
             await api.post("/api/v1/scheduler/replan", json={"plan_id": plan_id, "dry_run": False})

@@ -6,7 +6,7 @@ in the other window stayed in the calendar beside its replacement: twice the hou
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,9 +25,11 @@ async def hours_by_task(session: AsyncSession, plan_id: int) -> dict[str, float]
     return dict(out)
 
 
-async def test_work_placed_in_another_window_is_not_doubled_by_a_replan(
+async def placed_by_another_plan(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
-) -> None:
+) -> tuple[int, date]:
+    """Plan A scheduled in a one-day window that holds one of its two 6 h tasks; plan B's
+    schedule three weeks later places the other. A's id and the start of its window."""
     first, later = next_monday(), next_monday(3)
     a = await make_plan(
         db_session,
@@ -47,6 +49,13 @@ async def test_work_placed_in_another_window_is_not_doubled_by_a_replan(
     placed = [p for p in r.json()["placed"] if p["plan_id"] == a_id]
     assert {p["task_key"] for p in placed} == {left_out}, r.text
     assert await hours_by_task(db_session, a_id) == {"spec": 6.0, "build": 6.0}
+    return a_id, first
+
+
+async def test_work_placed_in_another_window_is_not_doubled_by_a_replan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    a_id, first = await placed_by_another_plan(sched_client, db_session)
 
     r = await sched_client.post(f"{URL}/replan", json={"plan_id": a_id, "dry_run": False})
     assert r.status_code == 200, r.text
@@ -67,19 +76,7 @@ async def test_a_replan_keeps_work_another_plans_schedule_placed_outside_its_win
 ) -> None:
     # A replan with nothing changed deleted the 6 h another plan's schedule had placed for
     # this plan in a later window and called the task unplaced, with no move listed.
-    first, later = next_monday(), next_monday(3)
-    a = await make_plan(
-        db_session,
-        [{"key": "spec", "estimate_hours": 6.0}, {"key": "build", "estimate_hours": 6.0}],
-        title="A",
-    )
-    a_id = a.id
-    body = {"plan_id": a_id, "start_date": first.isoformat(), "horizon_days": 1, "dry_run": False}
-    assert (await sched_client.post(f"{URL}/schedule", json=body)).status_code == 200
-    b = await make_plan(db_session, [{"key": "audit", "estimate_hours": 2.0}], title="B")
-    body = {"plan_id": b.id, "start_date": later.isoformat(), "horizon_days": 5, "dry_run": False}
-    assert (await sched_client.post(f"{URL}/schedule", json=body)).status_code == 200
-    assert await hours_by_task(db_session, a_id) == {"spec": 6.0, "build": 6.0}
+    a_id, _ = await placed_by_another_plan(sched_client, db_session)
 
     r = await sched_client.post(f"{URL}/replan", json={"plan_id": a_id})
     assert r.status_code == 200, r.text
