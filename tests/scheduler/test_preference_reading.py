@@ -138,3 +138,52 @@ def test_a_newer_texts_hours_replace_an_older_texts_for_the_days_it_names(
             line.endswith(f"({texts[0]!r})") and "Fridays" in line.split(" (")[0]
             for line in parsed.applied
         )
+
+
+@pytest.mark.parametrize("text", ["Sat and Sun are off", "sat and sun are free"])
+def test_short_weekend_days_listed_before_off_are_days_off(text: str):
+    # "Sun" after "and" was no day ("the sun is out"), so the whole text was not understood.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == [0, 1, 2, 3, 4]
+    assert parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    ("text", "side"),
+    [
+        ("No work on mon to wed mornings", "not_before"),
+        ("mon to wed mornings are off", "not_before"),
+        ("I don't work Mon-Wed afternoons", "not_after"),
+        ("keep Monday to Wednesday mornings free", "not_before"),
+    ],
+)
+def test_a_range_of_half_days_off_is_each_half_day_in_it(text: str, side: str):
+    # "No work on mon to wed mornings" took all of Monday off and left Tuesday and
+    # Wednesday mornings; "mon to wed mornings are off" was not understood.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days is None
+    [rule] = parsed.prefs.day_hours
+    assert rule.weekdays == [0, 1, 2]
+    assert getattr(rule, side) == time(12)
+
+
+def test_both_ends_said_in_one_breath_hold_on_the_days_named():
+    # "and" cut the text in two clauses, so 10:00 held on every day and 16:00 on Mondays.
+    parsed = parse_preferences(["No work before 10 and after 4 on Mondays"])
+    assert parsed.prefs.not_before is None
+    assert parsed.prefs.not_after is None
+    rules = {(tuple(r.weekdays), r.not_before, r.not_after) for r in parsed.prefs.day_hours}
+    assert rules == {((0,), time(10), None), ((0,), None, time(16))}
+
+
+def test_later_working_hours_replace_an_earlier_earliest_hour():
+    # "Nothing before 10" stayed in force beside the later "I work 8-4", so the day still
+    # started at 10; the newer text says when the day starts.
+    parsed = parse_preferences(["Nothing before 10", "I work 8-4"])
+    assert parsed.prefs.not_before is None
+    assert (parsed.prefs.workday_start, parsed.prefs.workday_end) == (time(8), time(16))
+    assert parsed.applied == ["working hours 08:00-16:00 ('I work 8-4')"]
+    assert any("'Nothing before 10'" in why and "replaced" in why for why in parsed.ignored)
+    # Said the other way round, or in one text, both hold.
+    for texts in (["I work 8-4", "Nothing before 10"], ["Nothing before 10, I work 8-4"]):
+        assert parse_preferences(texts).prefs.not_before == time(10)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import time
 from itertools import chain
 
+from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_parsed import ParsedPreferences, day_rule, plural_days
 from almanac.scheduler.schemas import SchedulingPreferences
@@ -27,9 +28,12 @@ _BREAK = re.compile(
     re.I,
 )
 # Not between two days of one list ("Mondays and Fridays"), nor in "between 9 and 5".
-_DAY_BEFORE = re.compile(ph.DAY_WORD + r"\s*$", re.I)
-_DAY_AFTER = re.compile(r"\s*(?:on\s+)?" + ph.DAY_WORD, re.I)
+_DAY_BEFORE = re.compile(pd.DAY_WORD + r"\s*$", re.I)
+_DAY_AFTER = re.compile(r"\s*(?:on\s+)?" + pd.DAY_WORD, re.I)
 _BETWEEN_OPEN = re.compile(r"\bbetween\s+" + ph.CLOCK + r"\s*$", re.I)
+# Nor in "no work before 10 and after 4 on Mondays": both ends hold on the days named.
+_BEFORE_OPEN = re.compile(r"\bbefore\s+" + ph.CLOCK + r"\s*,?\s*$", re.I)
+_AFTER_NEXT = re.compile(r"\s*(?:not\s+|nothing\s+|never\s+)?(?:after|past)\b", re.I)
 # "and 5 otherwise": a clause for the days no other clause names.
 _OTHERWISE = re.compile(
     r"\b(?:otherwise|other\s+days|rest\s+of\s+the\s+(?:week|time)|else|usually|normally"
@@ -101,7 +105,10 @@ def clauses(head: str) -> list[tuple[int, int]]:
             and not _hours_each_side(head, cuts[-1], m)
         ):
             continue  # "Mondays, Wednesdays and Fridays"
-        if m.group(0).lower() == "and" and _BETWEEN_OPEN.search(before):
+        if m.group(0).lower() == "and" and (
+            _BETWEEN_OPEN.search(before)
+            or (_BEFORE_OPEN.search(before) and _AFTER_NEXT.match(head, m.end()))
+        ):
             continue
         cuts.append(m.end())
     cuts.append(len(head))
@@ -129,7 +136,7 @@ def read_hours(
 ) -> None:
     """Apply the working day `head` says, each clause's hours on its own days."""
     days, unclear = scope
-    excepted = unclear and ph.EXCEPT.search(head) is not None
+    excepted = unclear and pd.EXCEPT.search(head) is not None
     split = not excepted and days is not None
     said = _said(out.prefs, head, scope, taken, hours, workdays, split)
     if split and not unclear and len(said) < 2:
@@ -154,7 +161,7 @@ def _days_only(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[i
     for a, b in clauses(head):
         if _days(head, a, b, taken, workdays) is None:
             continue
-        rest = ph.DAY_SCOPE.sub(" ", ph.DAY_RANGE.sub(" ", head[a:b]))
+        rest = pd.DAY_SCOPE.sub(" ", pd.DAY_RANGE.sub(" ", head[a:b]))
         if any(w not in _DAYS_FILLER for w in re.findall(r"[\w']+", rest.lower())):
             return False
     return True
@@ -216,7 +223,7 @@ def _days(
     head: str, a: int, b: int, taken: Sequence[tuple[int, int]], workdays: Sequence[int]
 ) -> frozenset[int] | None:
     """The days one clause names (None: none, or every working day)."""
-    named = ph.scope(head[a:b], [(x - a, y - a) for x, y in taken])[0]
+    named = pd.scope(head[a:b], [(x - a, y - a) for x, y in taken])[0]
     if named and workdays and set(workdays) <= named:
         return None  # "9-5 Monday to Friday": every working day
     return named
@@ -290,7 +297,7 @@ def _bare(head: str, a: int, b: int) -> re.Match[str] | None:
         return None
     m = found[0]
     rest = head[a : m.start()] + " " + head[m.end() : b]
-    rest = ph.DAY_SCOPE.sub(" ", ph.DAY_RANGE.sub(" ", rest))
+    rest = pd.DAY_SCOPE.sub(" ", pd.DAY_RANGE.sub(" ", rest))
     if re.search(r"\d", rest) or any(w not in _FILLER for w in re.findall(r"[\w']+", rest.lower())):
         return None
     return m
@@ -328,7 +335,13 @@ def _apply(
         if s.span:
             general_span = s.span
             p.workday_start, p.workday_end = s.span
-            lines.append(("hours", f"working hours {s.span[0]:%H:%M}-{s.span[1]:%H:%M}"))
+            line = f"working hours {s.span[0]:%H:%M}-{s.span[1]:%H:%M}"
+            lines.append(("hours", line))
+            # A later "I work 8-4" says when the day starts and ends: an earlier text's
+            # "nothing before 10" no longer holds (both would keep the later 10).
+            for side, also in (("not_before", s.start), ("not_after", s.end)):
+                if also is None and out.replaced(side, f"{line} ({text!r})"):
+                    setattr(p, side, None)
         if s.start:
             general_start = p.not_before = s.start
             lines.append(("not_before", f"nothing before {s.start:%H:%M}"))

@@ -51,6 +51,17 @@ class ParsedPreferences:
                 self.refuse(f"{line} is not applied: {why}", i)
         self._in_force.pop(tag, None)
 
+    def replaced(self, kind: str, line: str) -> bool:
+        """Whether an earlier text's `kind` was in force and is now replaced by `line`, of
+        the text read last but of another kind (working hours replace an earliest hour)."""
+        old = self._in_force.get(kind)
+        if old is None or old[1] >= len(self.per_text) - 1:
+            return False
+        del self._in_force[kind]
+        self._drop(*old)
+        self.refuse(f"{old[0]} is replaced by the later {line}", old[1])
+        return True
+
     def supersede(self, side: str, days: Iterable[int] | None, text: str) -> None:
         """Earlier texts' rules for some days on `side` no longer hold on `days` (None: every
         day, which leaves a half day off in force): the text read last says their hours."""

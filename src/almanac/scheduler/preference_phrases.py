@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import time
 
-_DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
-# "sat" and "sun" are words too ("I sat down", "the sun is out"): a day only after "on" or
-# a day list's mark, or before one, a clock, or a part of the day ("Sat: 10-2", "Fri-Sun").
-_SAT_SUN = (
-    r"(?:(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s))(?:sat|sun)\b\.?"
-    r"|(?:sat|sun)\b\.?(?=\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
-    r"|only|mornings?|afternoons?|evenings?)\b)"
-)
-_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
-DAY_WORD = _DAY_WORD
+from almanac.scheduler.preference_days import DAY_SCOPE, DAY_WORD
+
 # The blank before am/pm belongs to it: a bare `\s*(am|pm)?` then the next rule's `\s*`
 # split one long blank every way (seconds on 20,000 spaces after "work 9"). "9.30" is
 # half past nine, "p.m." is pm; "15.12" and "10.10" may be dates (the 15th of December), so
@@ -61,7 +52,7 @@ _GAP = (
     r"(?:(?:work|working|meetings?|calls?|stand-?ups?|appointments?|tasks?|blocks?|sessions?"
     r"|anything|things|stuff"
     r"|schedul(?:e|ed|ing)|book|booked|plan|planned|put|want|any|more|client|focus|focused"
-    r"|deep|start|starting|me|please|do|be|" + _DAY_WORD + r")\s+)"
+    r"|deep|start|starting|me|please|do|be|" + DAY_WORD + r")\s+)"
 )
 NOT_BEFORE = re.compile(
     r"\b(?:no\s+" + _GAP + r"{0,2}before|not\s+before|nothing\s+before|never\s+before"
@@ -238,66 +229,6 @@ PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
     r"(?:deep|focus)",
     re.I,
 )
-# "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
-# work": part of a day, or a day kept for something, is not a day off.
-_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
-# Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
-_ANY_DAYS = _DAY_WORD + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY_WORD + r")*"
-_WHOLE = r"(?!\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b)"
-# What makes a day named part of one: "Mon to Wed mornings" is not three days off.
-PART_AFTER = re.compile(_WHOLE.removeprefix("(?!").removesuffix(")"), re.I)
-NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
-    r"\s+("
-    + _ANY_DAYS
-    + r")\b"
-    + _WHOLE
-    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
-    + r"|\bno\s+("
-    + _DAYS
-    + r")(?:\s+work(?:ing)?\b"
-    + _WHOLE
-    + r"|\s*(?:[.,;!?]|$))"
-    + r"|\b("
-    + _ANY_DAYS
-    + r")\s+(?:are\s+)?(?:off|free)\b"
-    + _WHOLE,
-    re.I,
-)
-# Half a day off: "keep Friday afternoons free", "no work on Monday mornings"; not "Friday
-# afternoons are free for deep work" nor "keep Friday afternoons free of calls".
-_FREE = r"(?!\s+(?:for|of|from)\b)"
-PART_OFF = re.compile(
-    r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
-    r"|off\s+on)"
-    r"\s+(" + _ANY_DAYS + r")\s+(morning|afternoon)s?\b" + _FREE + r"|keep\s+(" + _DAYS + r")\s+"
-    r"(morning|afternoon)s?\s+(?:free|off|clear|open)\b" + _FREE + r"|(" + _DAYS + r")\s+"
-    r"(morning|afternoon)s?\s+(?:are\s+)?(?:off|free)\b" + _FREE + r")",
-    re.I,
-)
-# The days a sentence's hours hold on ("No work before 9 on Mondays", "Fri: stop at 3").
-DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
-# "Monday to Friday", "Mon-Fri": every day from one to the other.
-DAY_RANGE = re.compile(
-    r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
-)
-# "Stop at 5 except on Fridays", "every other Friday": the rules do not read which days
-# are meant.
-EXCEPT = re.compile(
-    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead"
-    r"|every\s+(?:other|second|2nd|third|3rd)|alternat(?:e|ing)|bi-?weekly|fortnightly)\b",
-    re.I,
-)
-# What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".
-_LIST_GAP = re.compile(r"\s*(?:[,/&]\s*)?(?:(?:and|or)\s+)?", re.I)
-
-
-def weekdays_named(word: str) -> set[int]:
-    """The weekdays (0 = Monday) one of `DAY_SCOPE`'s words names."""
-    word = word.lower().rstrip(".")
-    if word.startswith("weekend"):
-        return {5, 6}
-    return {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3])}
 
 
 def billed(m: re.Match[str], head: str) -> bool:
@@ -357,37 +288,6 @@ def start_of_day(m: re.Match[str], earliest: time, latest: time) -> time | None:
     if at and bare and at < earliest and time(at.hour + 12, at.minute) < latest:
         return time(at.hour + 12, at.minute)
     return at
-
-
-def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
-    """(The days a text's hours are said for, None for every day; whether that is unclear).
-    Days inside `taken` (a day off: "no work on Fridays") do not count."""
-    spans = list(taken)
-    said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
-    for m in DAY_RANGE.finditer(head):
-        ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
-        # "Monday to weekend" is no range of single days: its words count one by one.
-        if not any(a <= m.start() < b for a, b in spans) and all(len(e) == 1 for e in ends):
-            [lo], [hi] = ends
-            said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
-            spans.append(m.span())
-    for m in DAY_SCOPE.finditer(head):
-        if not any(a <= m.start() < b for a, b in spans):
-            said.append((*m.span(), weekdays_named(m.group(0))))
-    if not said:
-        return None, False
-    # Different days named apart ("on Mondays I start at 10, on Fridays I finish at 3") each
-    # go with their own hours, which the rules do not pair: unclear, like "except". A list
-    # ("Mondays and Wednesdays") is one mention, and so is a day named again.
-    said.sort(key=lambda x: x[0])
-    groups = [set(said[0][2])]
-    for (_, end, _), (start, _, days) in zip(said, said[1:], strict=False):
-        if _LIST_GAP.fullmatch(head, end, start):
-            groups[-1] |= days
-        else:
-            groups.append(set(days))
-    apart = any(g != groups[0] for g in groups)
-    return frozenset().union(*groups), apart or EXCEPT.search(head) is not None
 
 
 def _minutes(at: time) -> int:

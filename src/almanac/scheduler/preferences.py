@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import time
 
+from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_hours import (
     clock_range,
@@ -40,11 +41,11 @@ _DAY_NAMES = ("mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "satu
 def _range_on(head: str, at: int) -> list[set[int]]:
     """The days after the first of a day off said as a range ("I don't work Mon to Wed"),
     ending at `at`; only Monday was taken off. None when the range ends in part of a day."""
-    start = max((m.start() for m in ph.DAY_SCOPE.finditer(head, 0, at)), default=at)
-    r = ph.DAY_RANGE.match(head, start)
-    if r is None or r.end() <= at or ph.PART_AFTER.match(head, r.end()):
+    start = max((m.start() for m in pd.DAY_SCOPE.finditer(head, 0, at)), default=at)
+    r = pd.DAY_RANGE.match(head, start)
+    if r is None or r.end() <= at or pd.PART_AFTER.match(head, r.end()):
         return []
-    first, last = min(ph.weekdays_named(r.group(1))), min(ph.weekdays_named(r.group(2)))
+    first, last = min(pd.weekdays_named(r.group(1))), min(pd.weekdays_named(r.group(2)))
     return [{(first + i) % 7} for i in range(1, (last - first) % 7 + 1)]
 
 
@@ -54,9 +55,9 @@ def _read(
     """Apply what the rules understand in one text (`out.per_text`'s last entry)."""
     p = out.prefs
     head = text[:PREFERENCE_MAX_CHARS]
-    off, half = ph.NO_DAY.search(head), ph.PART_OFF.search(head)
+    off, half = pd.NO_DAY.search(head), pd.PART_OFF.search(head)
     taken = [m.span() for m in (off, half) if m]
-    scope = hours_scope = ph.scope(head, taken)
+    scope = hours_scope = pd.scope(head, taken)
     if scope[0] and not scope[1] and workdays and set(workdays) <= scope[0]:
         scope = (None, False)  # "9-5 Monday to Friday": every working day
         if not days_apart(head, taken, workdays):
@@ -123,7 +124,7 @@ def _read(
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
-        named = [ph.weekdays_named(d.group(0)) for d in ph.DAY_SCOPE.finditer(head, *off.span())]
+        named = [pd.weekdays_named(d.group(0)) for d in pd.DAY_SCOPE.finditer(head, *off.span())]
         named += _range_on(head, off.end())
         names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
         gone = set().union(*named)
@@ -132,7 +133,7 @@ def _read(
         out.apply(None, f"no work on {' and '.join(dict.fromkeys(names))} ({text!r})", "days")
     if half:
         said, period = [g for g in half.groups() if g]
-        days_off = set().union(*(ph.weekdays_named(w) for w in ph.DAY_SCOPE.findall(said)))
+        days_off = pd.days_of(said)
         side = "not_before" if period.lower() == "morning" else "not_after"
         words = "before" if side == "not_before" else "after"
         line = f"on {plural_days(days_off)} nothing {words} 12:00 ({text!r})"

@@ -1,0 +1,137 @@
+"""The days a preference names: days off, half days off, ranges and lists of days, and
+the days a text's hours are said for (`scope`). Patterns and their readers only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
+# "sat" and "sun" are words too ("I sat down", "the sun is out"): a day only after "on" or
+# a day list's mark, or before one, a clock, or a part of the day ("Sat: 10-2", "Fri-Sun").
+_SAT_SUN = (
+    r"(?:(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s))(?:sat|sun)\b\.?"
+    r"|(?:sat|sun)\b\.?(?=\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
+    r"|only|mornings?|afternoons?|evenings?)\b|\s+are\s+(?:off|free)\b)"
+)
+_DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
+DAY_WORD = _DAY_WORD
+
+# "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
+# work": part of a day, or a day kept for something, is not a day off.
+_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
+# Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
+_ANY_DAYS = _DAY_WORD + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY_WORD + r")*"
+_PART_WORDS = r"\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b"
+_TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
+# Nor is the first day of "Mon to Wed mornings" a whole day off.
+_WHOLE = (
+    r"(?!" + _PART_WORDS + r")(?!" + _TO + _DAY_WORD + r"\s+(?:mornings?|afternoons?|evenings?)\b)"
+)
+# What makes a day named part of one: "Mon to Wed mornings" is not three days off.
+PART_AFTER = re.compile(_PART_WORDS, re.I)
+NO_DAY = re.compile(
+    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\s+("
+    + _ANY_DAYS
+    + r")\b"
+    + _WHOLE
+    # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
+    + r"|\bno\s+("
+    + _DAYS
+    + r")(?:\s+work(?:ing)?\b"
+    + _WHOLE
+    + r"|\s*(?:[.,;!?]|$))"
+    + r"|\b("
+    + _ANY_DAYS
+    + r")\s+(?:are\s+)?(?:off|free)\b"
+    + _WHOLE,
+    re.I,
+)
+# Half a day off: "keep Friday afternoons free", "no work on Monday mornings"; not "Friday
+# afternoons are free for deep work" nor "keep Friday afternoons free of calls".
+_FREE = r"(?!\s+(?:for|of|from)\b)"
+# The days of half days off may be a range: "no work on mon to wed mornings".
+_PART_DAYS = _DAY_WORD + _TO + _DAY_WORD + r"|" + _ANY_DAYS
+PART_OFF = re.compile(
+    r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
+    r"|off\s+on)"
+    r"\s+("
+    + _PART_DAYS
+    + r")\s+(morning|afternoon)s?\b"
+    + _FREE
+    + r"|keep\s+("
+    + _PART_DAYS
+    + r")\s+(morning|afternoon)s?\s+(?:free|off|clear|open)\b"
+    + _FREE
+    + r"|("
+    + _PART_DAYS
+    + r")\s+(morning|afternoon)s?\s+(?:are\s+)?(?:off|free)\b"
+    + _FREE
+    + r")",
+    re.I,
+)
+# The days a sentence's hours hold on ("No work before 9 on Mondays", "Fri: stop at 3").
+DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
+# "Monday to Friday", "Mon-Fri": every day from one to the other.
+DAY_RANGE = re.compile(
+    r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
+)
+# "Stop at 5 except on Fridays", "every other Friday": the rules do not read which days
+# are meant.
+EXCEPT = re.compile(
+    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead"
+    r"|every\s+(?:other|second|2nd|third|3rd)|alternat(?:e|ing)|bi-?weekly|fortnightly)\b",
+    re.I,
+)
+# What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".
+_LIST_GAP = re.compile(r"\s*(?:[,/&]\s*)?(?:(?:and|or)\s+)?", re.I)
+
+
+def weekdays_named(word: str) -> set[int]:
+    """The weekdays (0 = Monday) one of `DAY_SCOPE`'s words names."""
+    word = word.lower().rstrip(".")
+    if word.startswith("weekend"):
+        return {5, 6}
+    return {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3])}
+
+
+def days_of(words: str) -> set[int]:
+    """The weekdays a list or a range of days names: "Mon to Wed" is three days."""
+    if (r := DAY_RANGE.fullmatch(words.strip())) is not None:
+        ends = weekdays_named(r.group(1)), weekdays_named(r.group(2))
+        if all(len(e) == 1 for e in ends):
+            [lo], [hi] = ends
+            return {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+    return set().union(*(weekdays_named(w) for w in DAY_SCOPE.findall(words)))
+
+
+def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
+    """(The days a text's hours are said for, None for every day; whether that is unclear).
+    Days inside `taken` (a day off: "no work on Fridays") do not count."""
+    spans = list(taken)
+    said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
+    for m in DAY_RANGE.finditer(head):
+        ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+        # "Monday to weekend" is no range of single days: its words count one by one.
+        if not any(a <= m.start() < b for a, b in spans) and all(len(e) == 1 for e in ends):
+            [lo], [hi] = ends
+            said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
+            spans.append(m.span())
+    for m in DAY_SCOPE.finditer(head):
+        if not any(a <= m.start() < b for a, b in spans):
+            said.append((*m.span(), weekdays_named(m.group(0))))
+    if not said:
+        return None, False
+    # Different days named apart ("on Mondays I start at 10, on Fridays I finish at 3") each
+    # go with their own hours, which the rules do not pair: unclear, like "except". A list
+    # ("Mondays and Wednesdays") is one mention, and so is a day named again.
+    said.sort(key=lambda x: x[0])
+    groups = [set(said[0][2])]
+    for (_, end, _), (start, _, days) in zip(said, said[1:], strict=False):
+        if _LIST_GAP.fullmatch(head, end, start):
+            groups[-1] |= days
+        else:
+            groups.append(set(days))
+    apart = any(g != groups[0] for g in groups)
+    return frozenset().union(*groups), apart or EXCEPT.search(head) is not None
