@@ -132,3 +132,28 @@ async def test_complete_task_sends_when_the_work_was_finished() -> None:
         await server.call_tool("complete_task", {"task_id": 7, "finished_at": "2026-11-10T17:00"})
     assert "finished_at" in str(refused.value)
     assert len(sent) == 2
+
+
+async def test_log_time_sends_when_the_work_ended() -> None:
+    """The API takes `ended_at` for hours recorded after the fact; `log_time` could only
+    record work as ending now."""
+    sent: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"actual_hours": 1.5, "task": {"id": 7}})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://x")
+    server = build_server(lambda ctx: Api(client))
+    await server.call_tool("log_time", {"task_id": 7, "hours": 1.5})
+    await server.call_tool(
+        "log_time", {"task_id": 7, "hours": 1.5, "ended_at": "2026-11-10T17:00:00+01:00"}
+    )
+    assert sent[0] == {"hours": 1.5}
+    assert datetime.fromisoformat(sent[1]["ended_at"]) == datetime.fromisoformat(
+        "2026-11-10T17:00:00+01:00"
+    )
+    with pytest.raises(ToolError) as refused:  # no zone: which instant is unknown
+        await server.call_tool("log_time", {"task_id": 7, "hours": 1, "ended_at": "2026-11-10"})
+    assert "ended_at" in str(refused.value)
+    assert len(sent) == 2

@@ -243,16 +243,26 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         extra = f"; {freed} future blocks freed" if freed else ""
         return result(f"done: {task_line(task)}{extra}", out)
 
-    @server.tool(description="Log hours actually spent on a task (feeds estimate calibration).")
+    @server.tool(
+        description="Log hours actually spent on a task (feeds estimate calibration); "
+        "ended_at for work recorded after the fact."
+    )
     async def log_time(
         ctx: Context,  # type: ignore[type-arg]
         task_id: TaskId,
         hours: Annotated[float, Field(gt=0, le=24)],
+        ended_at: Annotated[
+            AwareDatetime | None,
+            Field(description="When the work ended, ISO 8601 with offset (default now)"),
+        ] = None,
         idempotency_key: Annotated[
             ShortText | None, Field(description="Makes a retried call count once")
         ] = None,
     ) -> CallToolResult:
-        body = {"hours": hours, "idempotency_key": idempotency_key}
+        # Without ended_at, a day caught up on in the evening is all recorded as ending now
+        # (the week's reflection puts it on the wrong day).
+        when = ended_at.isoformat() if ended_at is not None else None
+        body = {"hours": hours, "ended_at": when, "idempotency_key": idempotency_key}
         out = await resolve(ctx).post(
             f"/api/v1/planner/tasks/{task_id}/time",
             json={k: v for k, v in body.items() if v is not None},
