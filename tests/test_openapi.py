@@ -136,3 +136,12 @@ async def test_number_bounds_are_json_schema_keywords(client: httpx.AsyncClient)
     assert patch["maximum"] == 1000 and patch["type"] == "number"
     sprint = schemas["SprintIn"]["properties"]["capacity_hrs"]
     assert sprint["maximum"] == 168 and sprint["exclusiveMinimum"] == 0
+
+
+async def test_a_previews_run_id_is_described_where_it_is_sent(client: httpx.AsyncClient) -> None:
+    # The README tells users to apply a preview by its run_id; the API description said
+    # nothing of what the field does.
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for name in ("ScheduleIn", "ReplanIn"):
+        described = schemas[name]["properties"]["run_id"].get("description", "")
+        assert "dry_run=false" in described and "409" in described, name

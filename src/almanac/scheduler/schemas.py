@@ -53,9 +53,12 @@ class ScheduleIn(Strict):
     start_date: BoundedDate | None = None  # default: today in the user's zone
     horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS), NOT_BOOL] = 14
     dry_run: bool = True
-    # Write exactly this preview (with dry_run=false); 409 if the calendar changed since,
-    # 422 if start_date, horizon_days or scope is sent and differs from the preview's.
-    run_id: BigId | None = None
+    run_id: BigId | None = Field(
+        None,
+        description="A preview's run_id: with dry_run=false, write exactly that preview; 409 "
+        "if the calendar changed since, 422 if start_date, horizon_days or scope is sent and "
+        "differs from the preview's",
+    )
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
     @field_validator("start_date")
@@ -73,9 +76,12 @@ class ReplanIn(Strict):
     plan_id: PlanId
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     dry_run: bool = True
-    # Write exactly this replan preview (with dry_run=false), as /schedule does its own;
-    # 409 if the calendar changed since, 422 if `scope` differs or it is /schedule's.
-    run_id: BigId | None = None
+    run_id: BigId | None = Field(
+        None,
+        description="A replan preview's run_id: with dry_run=false, write exactly that "
+        "preview; 409 if the calendar changed since, 422 if scope differs or the run is "
+        "a /schedule preview",
+    )
     scope: ReplanScope = Field("repair", description=SCOPE_HELP)
 
 
