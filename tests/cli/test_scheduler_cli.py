@@ -318,3 +318,22 @@ def test_replan_writes_the_preview_it_showed(cli_env: AppState, pg_url: str):
 
     state, applied_as = on_db(pg_url, status)
     assert state == "applied" and applied_as is not None
+
+
+def test_schedule_json_yes_writes_with_one_solve(cli_env: AppState, pg_url: str):
+    # With --json --yes nothing is shown before the write, yet a preview was solved and
+    # recorded first, and then a fresh solve written: two runs, twice the time.
+    plan_id = on_db(pg_url, _seed)
+    args = ["schedule", str(plan_id), "--start", _monday().isoformat(), "--days", "5"]
+
+    async def runs(session: AsyncSession) -> int:
+        found = select(func.count()).select_from(SchedulerRun)
+        return int(
+            (await session.execute(found.where(SchedulerRun.plan_id == plan_id))).scalar_one()
+        )
+
+    result = runner.invoke(app, [*args, "--json", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["applied"] is True
+    assert on_db(pg_url, _count_blocks) == 2
+    assert on_db(pg_url, runs) == 1

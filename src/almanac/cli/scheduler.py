@@ -147,17 +147,18 @@ def schedule(
         ScheduleIn, {"plan_id": plan_id, "start_date": _start(start), "horizon_days": days}
     )
 
-    async def preview() -> tuple[ScheduleOut, list[CalendarEventOut]]:
-        return await _preview(Settings(), url, body)
-
-    out, busy = run(preview)
-    if as_json and not yes:
-        return emit(out.model_dump(mode="json"))
-    if as_json:
+    if as_json and yes:  # nothing is shown before the write: no preview to solve first
         written = run(
             lambda: _schedule(Settings(), url, body.model_copy(update={"dry_run": False}))
         )
         return emit(written.model_dump(mode="json"))
+
+    async def preview() -> tuple[ScheduleOut, list[CalendarEventOut]]:
+        return await _preview(Settings(), url, body)
+
+    out, busy = run(preview)
+    if as_json:
+        return emit(out.model_dump(mode="json"))
     if not yes:
         console.print("[bold]preview[/bold] (nothing is written until you confirm)")
     show(out, busy, writing=yes)
