@@ -187,3 +187,19 @@ def test_later_working_hours_replace_an_earlier_earliest_hour():
     # Said the other way round, or in one text, both hold.
     for texts in (["I work 8-4", "Nothing before 10"], ["Nothing before 10, I work 8-4"]):
         assert parse_preferences(texts).prefs.not_before == time(10)
+
+
+@pytest.mark.parametrize(
+    "text", ["No work on sat. Sat 10-2", "No work on Saturdays. Saturdays 10-2"]
+)
+def test_hours_for_a_day_off_in_the_same_text_are_listed_as_ignored(text: str):
+    # The day's hours were neither applied nor listed as ignored: the response hid them.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == [0, 1, 2, 3, 4, 6]
+    assert parsed.applied == [f"no work on saturdays ({text!r})"]
+    assert [why for why in parsed.ignored if "not working days" in why] == [
+        f"on Saturdays nothing before 10:00 ({text!r}) is not applied: Saturdays are not "
+        "working days, so it changes nothing",
+        f"on Saturdays nothing after 14:00 ({text!r}) is not applied: Saturdays are not "
+        "working days, so it changes nothing",
+    ]

@@ -21,7 +21,13 @@ DAY_WORD = _DAY_WORD
 # work": part of a day, or a day kept for something, is not a day off.
 _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
 # Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
-_ANY_DAYS = _DAY_WORD + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY_WORD + r")*"
+# A blank after a short name's dot ends the sentence: "No work on sat. Sat 10-2" is no list.
+_ANY_DAYS = (
+    _DAY_WORD
+    + r"(?:(?:\s*[,/&]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|(?<!\.)\s+)"
+    + _DAY_WORD
+    + r")*"
+)
 _PART_WORDS = r"\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b"
 _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
 # Nor is the first day of "Mon to Wed mornings" a whole day off.

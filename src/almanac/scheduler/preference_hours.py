@@ -139,7 +139,7 @@ def read_hours(
     excepted = unclear and pd.EXCEPT.search(head) is not None
     split = not excepted and days is not None
     said = _said(out.prefs, head, scope, taken, hours, workdays, split)
-    if split and not unclear and len(said) < 2:
+    if split and not unclear and len(said) < 2 and not (said and said[0].days is not None):
         if said and said[0].days is None and not _days_only(head, taken, workdays):
             # The clause naming the day says what the rules do not read: "I work 7-3, Fridays
             # until noon", "I work 8-6, not on Fridays". Its day is not the other clause's.
