@@ -409,3 +409,27 @@ async def test_a_move_onto_another_clients_block_does_not_name_its_task(
     assert run.status == "pinned"
     stored = repr([run.schedule_blocks, run.metadata_])
     assert "merger" not in stored.lower(), stored
+
+
+async def test_the_calendar_view_marks_a_forced_move_outside_hours_or_past_its_deadline(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # The view marked only overlaps: a block forced into the evening or past its task's
+    # deadline looked like any other.
+    monday = next_monday()
+    tasks = chain(2, 1.0)
+    tasks[1]["deadline"] = at(monday + timedelta(days=1), 12)
+    plan = await make_plan(db_session, tasks)
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    aid = next(b["almanac_id"] for b in r.json()["blocks"] if b["task_key"] == "t1")
+    wednesday = monday + timedelta(days=2)
+    evening = {"start": at(wednesday, 19).isoformat(), "end": at(wednesday, 20).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{aid}", json={**evening, "force": True})
+    assert r.status_code == 200, r.text
+    view = (await sched_client.get(f"{URL}/calendar", params={"start_date": str(monday)})).json()
+    marks = {e["id"]: e["conflicts"] for e in view["events"] if e["almanac"]}
+    assert len(marks) == 2
+    assert any("outside working hours" in m for m in marks[aid]), marks[aid]
+    assert any("passes the task's deadline" in m for m in marks[aid]), marks[aid]
+    assert [conflicts for key, conflicts in marks.items() if key != aid] == [[]]

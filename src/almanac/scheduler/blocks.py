@@ -12,7 +12,7 @@ from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
-from almanac.scheduler.conflicts import mark_conflicts, move_conflicts
+from almanac.scheduler.conflicts import broken_rules, mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.pending import write_or_queue
@@ -53,6 +53,8 @@ class BlockService:
         stored = await self._stored_warnings(events)
         blocks = [pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None for e in events]
         clients = await self.s.plans.clients_of(sorted({b[0] for b in blocks if b is not None}))
+        for uid, lines in (await self._rules_broken(events, blocks, clients)).items():
+            marks.setdefault(uid, []).extend(lines)
         out = [
             CalendarEventOut(
                 id=e.almanac_id or e.uid,
@@ -70,6 +72,29 @@ class BlockService:
             for e, block in zip(events, blocks, strict=True)
         ]
         return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
+
+    async def _rules_broken(
+        self,
+        events: list[CalendarEvent],
+        blocks: list[tuple[int, str, int] | None],
+        clients: dict[int, int | None],
+    ) -> dict[str, list[str]]:
+        """Per block's uid, the working hours or deadline it breaks (a move forced past its
+        conflicts): checked as a move is, by the rules' reading of the client's preferences."""
+        plans = sorted({b[0] for b in blocks if b is not None})
+        tasks = await self.tasks.open_of(plans)
+        deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
+        prefs = {c: await self.s.rule_preferences(c) for c in {clients.get(p) for p in plans}}
+        out: dict[str, list[str]] = {}
+        for e, block in zip(events, blocks, strict=True):
+            if block is None:
+                continue
+            plan_id, key, _ = block
+            deadline = deadlines.get((plan_id, key))
+            rules = prefs[clients.get(plan_id)]
+            if found := broken_rules(self.s.settings, self.s.tz(), e, rules, deadline):
+                out[e.uid] = found
+        return out
 
     async def _stored_warnings(self, events: list[CalendarEvent]) -> dict[str, list[str]]:
         """Per Almanac block id, the warnings the sync stored on it in its plan's run."""

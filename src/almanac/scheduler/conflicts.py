@@ -192,12 +192,31 @@ async def move_conflicts(
             first = min((b.start for b in blocks if b.task_id == row.plan_task_key), default=None)
             if first is not None and first < end:
                 out.append(f"ends after {row.plan_task_key!r}, which depends on it, starts")
-    if task.deadline is not None and end > task.deadline:
-        late = (end - task.deadline).total_seconds() / 3600
-        out.append(
-            f"passes the task's deadline {_hm(task.deadline.astimezone(tz))} by {late:.1f} h"
-        )
+    if why := _late(tz, end, task.deadline):
+        out.append(why)
     return out
+
+
+def _late(tz: ZoneInfo, end: datetime, deadline: datetime | None) -> str | None:
+    if deadline is None or end <= deadline:
+        return None
+    late = (end - deadline).total_seconds() / 3600
+    return f"passes the task's deadline {_hm(deadline.astimezone(tz))} by {late:.1f} h"
+
+
+def broken_rules(
+    settings: SchedulerSettings,
+    tz: ZoneInfo,
+    block: CalendarEvent,
+    prefs: SchedulingPreferences,
+    deadline: datetime | None,
+) -> list[str]:
+    """What a placed block breaks on its own, as the calendar view marks it: working hours
+    (as the preferences refine them) and its task's deadline. A solve places none such but
+    a late one; a move forced past its conflicts does."""
+    found = [outside_hours(settings, tz, block.start, block.end, prefs)]
+    found.append(_late(tz, block.end, deadline))
+    return [why for why in found if why]
 
 
 def mark_conflicts(events: Sequence[CalendarEvent]) -> dict[str, list[str]]:

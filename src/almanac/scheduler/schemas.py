@@ -240,7 +240,8 @@ class CalendarEventOut(BaseModel):
     busy: bool
     all_day: bool = False
     client_id: int | None = None  # an Almanac block's plan's client; None for events
-    conflicts: list[str] = Field(default_factory=list)  # what this event overlaps
+    # What this event overlaps; for a block also the working hours or deadline it breaks.
+    conflicts: list[str] = Field(default_factory=list)
     # Stored by the calendar sync on a block when it found a collision it cannot resolve.
     warnings: list[str] = Field(default_factory=list)
 
