@@ -45,6 +45,7 @@ class Planned:
     hours: float
     low: float
     high: float
+    change: datetime | None = None  # the change of pace the estimate says it follows
 
 
 class ApiBackend:
@@ -145,6 +146,7 @@ class ApiBackend:
                 est["hours"],
                 est["low_hours"],
                 est["high_hours"],
+                _when(est.get("change_detected_at")),
             )
             for est in plan["estimates"]
         ]
@@ -191,7 +193,13 @@ class DirectBackend:
             est = est or predict(None, key, client, self.params)
             out.append(
                 Planned(
-                    workflow, key, lib, round_hours(lib * est.ratio), lib * est.low, lib * est.high
+                    workflow,
+                    key,
+                    lib,
+                    round_hours(lib * est.ratio),
+                    lib * est.low,
+                    lib * est.high,
+                    est.change_at,
                 )
             )
         return out
@@ -216,3 +224,7 @@ class DirectBackend:
 
     async def reflect(self, monday: date) -> bool:
         return True
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -46,6 +46,7 @@ from learning_metrics import (  # noqa: E402
     RECOVER_BY,
     Probe,
     Row,
+    change_week,
     summarize,
     timed_floor,
     verdict,
@@ -102,7 +103,15 @@ async def simulate(world_name: str, seed: int, weeks: int, backend: Any) -> dict
                     logs = [(c2, logged_runs[(d.workflow, c2)]) for c2 in who]
                     since_drift = [(c2, k, h) for c2, rs in logs for w, k, h in rs if w >= d.week]
                     timed = (timed_floor(plan0, i, c, since_drift) or planned) / truth
-                    probes.append(Probe(i, week - d.week, c, planned, truth, seen, floor, timed))
+                    found = change_week([p.change for p in plan], first_monday, d.week)
+                    logged = tuple(
+                        logged_weeks[(d.workflow, c)].count(w) for w in range(d.week, week)
+                    )
+                    probes.append(
+                        Probe(
+                            i, week - d.week, c, planned, truth, seen, floor, timed, found, logged
+                        )
+                    )
             if any(not d.ramp and week == d.week + RECOVER_BY for d in world.drifts):
                 controls += await control_probes(world, b, week, logged_weeks)
             if week > weeks:
@@ -214,6 +223,12 @@ def tune(
     return best[1]
 
 
+def _changes(found: list[int | None]) -> str:
+    """The change each drifted client's plan followed: its first week from the drift's
+    (d+0, d-2: found before the drift), '-' for none; one per client."""
+    return ",".join("-" if k is None else f"d{k:+d}" for k in found) or "?"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -270,17 +285,20 @@ def report(results: dict[str, list[dict[str, Any]]], weeks: int, label: str) -> 
         f"drift cases ({label}): the drifted client's next plan vs the new true pace",
         ["world", "seed", "workflow", "client", "week d", "factor"]
         + [f"d{k:+d}" for k in PROBE_WEEKS]
-        + ["floor d+3", "timed floor d+3", "engagements seen by d+3"],
+        + ["floor d+3", "timed floor d+3", "engagements seen by d+3"]
+        + ["logged per week d..d+2", "change followed at d+1..d+3 (week from d)"],
         [
             [w, r["seed"], d["workflow"], d["client"] or "all", d["week"], d["factor"]]
             + [_pct(d["off_by_k"].get(k)) for k in PROBE_WEEKS]
             + [_pct(d["floor_by_k"].get(3)), _pct(d["timed_by_k"].get(3))]
             + [d["seen_by_k"].get(3, "-")]
+            + [" ".join(map(str, d.get("logged_by_week", []))) or "-"]
+            + [" | ".join(_changes(d.get("change_by_k", {}).get(k, [])) for k in (1, 2, 3))]
             for w, rs in results.items()
             for r in rs
             for d in r["drifts"]
         ],
-        min_width=160,
+        min_width=200,
     )
     for w, rs in results.items():
         print_table(

@@ -21,7 +21,11 @@ engagement logged since the drift cannot be recovered by any estimator: such cas
 counted (`drift_unmeasurable`) and left out of the verdict, never dropped silently. The
 measurable cases are split by kind (one client's drift, the whole workflow's) and by how
 many engagements of the drifted work were logged by d+3 (one engagement's noise is in
-any estimate that follows it). The 80% intervals report coverage and width (high/low).
+any estimate that follows it). Each case also says what the change detector did (the
+week from the drift's where the change each drifted client's plan follows began, from the
+plan's own `change_detected_at`; none, found late, or found before the drift on noise) and
+how many engagements of the drifted work were logged in each week since the drift. The
+80% intervals report coverage and width (high/low).
 
 Beside the drift cases, the same probe where nothing drifted: at each d+3 week, every
 client-workflow no drift has touched (and with work logged) is probed the same way. Its
@@ -35,6 +39,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from statistics import mean, median
 from typing import Any
 
@@ -72,6 +77,23 @@ class Probe:
     seen: int  # engagements of this workflow and client logged since the drift
     floor: float = 1.0  # best informed estimate / truth (see learning_loop.simulate)
     timed: float = 1.0  # the timed floor's estimate / truth (see timed_floor)
+    # What the change detector did: the week (from the drift's) where the change the plan
+    # says it follows began, None when it names none; and the engagements of the drifted
+    # work logged in each week since the drift (d, d+1, ...).
+    change: int | None = None
+    logged: tuple[int, ...] = ()
+
+
+def change_week(
+    changes: Iterable[datetime | None], first_monday: date, drift_week: int
+) -> int | None:
+    """The newest change a plan's tasks name, as weeks from the drift's first week (0: the
+    drift's own week, negative: found before it), or None when no task names one."""
+    found = [c for c in changes if c is not None]
+    if not found:
+        return None
+    week = (max(found).date() - first_monday).days // 7 + 1
+    return week - drift_week
 
 
 def timed_floor(
@@ -132,6 +154,11 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
         # Engagements logged since the drift: of the drifted client, or of any client for
         # a workflow-wide drift.
         seen = {k: sum(p.seen for p in ps) for k, ps in by_k.items()}
+        # What the detector reported to each drifted client's plan, and what was logged.
+        found = {k: [p.change for p in ps] for k, ps in by_k.items()}
+        logged = [
+            sum(col) for col in zip(*(p.logged for p in by_k.get(RECOVER_BY, [])), strict=True)
+        ]
         out.append(
             {
                 "workflow": d.workflow,
@@ -142,6 +169,8 @@ def drift_cases(world: World, probes: list[Probe]) -> list[dict[str, Any]]:
                 "floor_by_k": {k: round(v, 4) for k, v in sorted(floor.items())},
                 "timed_by_k": {k: round(v, 4) for k, v in sorted(timed.items())},
                 "seen_by_k": dict(sorted(seen.items())),
+                "change_by_k": dict(sorted(found.items())),
+                "logged_by_week": logged,
                 # Measurable: the drifted client(s) logged work since the drift by d+3.
                 "measurable": seen.get(RECOVER_BY, 0) > 0,
                 "recovered": off.get(RECOVER_BY, math.inf) <= WITHIN,
