@@ -54,8 +54,7 @@ async def local_recall(
     if "document" in kinds:
         scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
-    # Every kind's candidates before late interaction's and MMR's picks cut them to k:
-    # whether anything stored reaches the floor is asked of them, not of the k shown.
+    # Every kind's candidates before late interaction's and MMR's picks cut them to k.
     pools: list[Hit] = []
     if "event" in kinds:
         found += await recall_events(search, embedder, q.query, qvec, q.k, filters, pools)
@@ -86,11 +85,15 @@ async def local_recall(
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-    scored = {id(h): relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in found}
-    found = merge_kinds(found, lambda h: scored[id(h)] >= FLOOR)
+    scored = relevances_of(pools, cfg)
+    found = merge_kinds(found, lambda h: scored[h.kind, h.id] >= FLOOR)
     top = found[: q.k]
-    relevances = [scored[id(h)] for h in top]
-    if cfg.relevance_floor and q.floor and no_match(relevances) and nothing_reaches(pools, cfg):
+    relevances = [scored[h.kind, h.id] for h in top]
+    # Asked of every candidate, not of the k shown: late interaction and MMR pick which k
+    # to show, not whether anything stored is about the query; asked of the k, a document
+    # chunk that reached the floor but was reordered below k turned an answerable question
+    # into "no match" (bench/documents_bench.py). The k shown are among the candidates.
+    if cfg.relevance_floor and q.floor and no_match(list(scored.values())):
         top, relevances = [], []
     hits = [
         RecallHit(
@@ -109,12 +112,11 @@ async def local_recall(
     return top, hits
 
 
-def nothing_reaches(pool: list[Hit], s: SearchSettings) -> bool:
-    """Whether no candidate reaches the floor. Asked of the candidates, not of the k shown:
-    late interaction and MMR pick which k to show, not whether anything stored is about
-    the query; asked of the k, a document chunk that reached the floor but was reordered
-    below k turned an answerable question into "no match" (bench/documents_bench.py)."""
-    return no_match([relevance(h.similarity, h.coverage, h.runner_up, s) for h in pool])
+def relevances_of(pools: list[Hit], s: SearchSettings) -> dict[tuple[str, int], float]:
+    """Each candidate's relevance by kind and id: the hits shown are picked from these
+    candidates, so one map serves both the hits and the question whether any candidate
+    reaches the floor."""
+    return {(h.kind, h.id): relevance(h.similarity, h.coverage, h.runner_up, s) for h in pools}
 
 
 def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
