@@ -54,7 +54,8 @@ async def local_recall(
     if "document" in kinds:
         scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
-    # Every kind's candidates before late interaction's and MMR's picks cut them to k.
+    # Every kind's candidates before late interaction's and MMR's picks cut them to k:
+    # whether anything stored reaches the floor is asked of them, not of the k shown.
     pools: list[Hit] = []
     if "event" in kinds:
         found += await recall_events(search, embedder, q.query, qvec, q.k, filters, pools)
@@ -85,15 +86,11 @@ async def local_recall(
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-    scored = relevances_of(pools, cfg)
-    found = merge_kinds(found, lambda h: scored[h.kind, h.id] >= FLOOR)
+    scored = Relevances(cfg)
+    found = merge_kinds(found, lambda h: scored(h) >= FLOOR)
     top = found[: q.k]
-    relevances = [scored[h.kind, h.id] for h in top]
-    # Asked of every candidate, not of the k shown: late interaction and MMR pick which k
-    # to show, not whether anything stored is about the query; asked of the k, a document
-    # chunk that reached the floor but was reordered below k turned an answerable question
-    # into "no match" (bench/documents_bench.py). The k shown are among the candidates.
-    if cfg.relevance_floor and q.floor and no_match(list(scored.values())):
+    relevances = [scored(h) for h in top]
+    if cfg.relevance_floor and q.floor and no_match(relevances) and scored.none_reach(pools):
         top, relevances = [], []
     hits = [
         RecallHit(
@@ -112,11 +109,27 @@ async def local_recall(
     return top, hits
 
 
-def relevances_of(pools: list[Hit], s: SearchSettings) -> dict[tuple[str, int], float]:
-    """Each candidate's relevance by kind and id: the hits shown are picked from these
-    candidates, so one map serves both the hits and the question whether any candidate
-    reaches the floor."""
-    return {(h.kind, h.id): relevance(h.similarity, h.coverage, h.runner_up, s) for h in pools}
+class Relevances:
+    """Hits' relevances by kind and id, each computed once (for the merge, for the hits
+    shown, and for the floor's question about every candidate, which reuses theirs)."""
+
+    def __init__(self, s: SearchSettings) -> None:
+        self.s = s
+        self._by: dict[tuple[str, int], float] = {}
+
+    def __call__(self, h: Hit) -> float:
+        key = (h.kind, h.id)
+        if key not in self._by:
+            self._by[key] = relevance(h.similarity, h.coverage, h.runner_up, self.s)
+        return self._by[key]
+
+    def none_reach(self, candidates: list[Hit]) -> bool:
+        """Whether no candidate reaches the floor. Asked of the candidates, not of the k
+        shown: late interaction and MMR pick which k to show, not whether anything stored
+        is about the query; asked of the k, a document chunk that reached the floor but was
+        reordered below k turned an answerable question into "no match"
+        (bench/documents_bench.py)."""
+        return not any(self(h) >= FLOOR for h in candidates)
 
 
 def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
