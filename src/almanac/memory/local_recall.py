@@ -86,11 +86,11 @@ async def local_recall(
     # A promoted fact says what its source event said: show the durable fact once.
     promoted = {h.source_event_id for h in found if h.source_event_id is not None}
     found = [h for h in found if not (h.kind == "event" and h.id in promoted)]
-    scored = {id(h): relevance(h.similarity, h.coverage, h.runner_up, cfg) for h in found}
-    found = merge_kinds(found, lambda h: scored[id(h)] >= FLOOR)
+    scored = Relevances(cfg)
+    found = merge_kinds(found, lambda h: scored(h) >= FLOOR)
     top = found[: q.k]
-    relevances = [scored[id(h)] for h in top]
-    if cfg.relevance_floor and q.floor and no_match(relevances) and nothing_reaches(pools, cfg):
+    relevances = [scored(h) for h in top]
+    if cfg.relevance_floor and q.floor and no_match(relevances) and scored.none_reach(pools):
         top, relevances = [], []
     hits = [
         RecallHit(
@@ -109,12 +109,27 @@ async def local_recall(
     return top, hits
 
 
-def nothing_reaches(pool: list[Hit], s: SearchSettings) -> bool:
-    """Whether no candidate reaches the floor. Asked of the candidates, not of the k shown:
-    late interaction and MMR pick which k to show, not whether anything stored is about
-    the query; asked of the k, a document chunk that reached the floor but was reordered
-    below k turned an answerable question into "no match" (bench/documents_bench.py)."""
-    return no_match([relevance(h.similarity, h.coverage, h.runner_up, s) for h in pool])
+class Relevances:
+    """Hits' relevances by kind and id, each computed once (for the merge, for the hits
+    shown, and for the floor's question about every candidate, which reuses theirs)."""
+
+    def __init__(self, s: SearchSettings) -> None:
+        self.s = s
+        self._by: dict[tuple[str, int], float] = {}
+
+    def __call__(self, h: Hit) -> float:
+        key = (h.kind, h.id)
+        if key not in self._by:
+            self._by[key] = relevance(h.similarity, h.coverage, h.runner_up, self.s)
+        return self._by[key]
+
+    def none_reach(self, candidates: list[Hit]) -> bool:
+        """Whether no candidate reaches the floor. Asked of the candidates, not of the k
+        shown: late interaction and MMR pick which k to show, not whether anything stored
+        is about the query; asked of the k, a document chunk that reached the floor but was
+        reordered below k turned an answerable question into "no match"
+        (bench/documents_bench.py)."""
+        return not any(self(h) >= FLOOR for h in candidates)
 
 
 def merge_kinds(found: list[Hit], reaches: Callable[[Hit], bool]) -> list[Hit]:
