@@ -4,6 +4,8 @@ value or not at all (as GET /observer/reflections and POST /observer/reflect ans
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -48,3 +50,98 @@ async def test_the_observers_lists_refuse_a_filter_given_twice_too(
     assert r.json()["errors"][0]["field"] == "limit"
     r = await client.get(f"/api/v1/observer{path}?limit=5&limit=5")
     assert r.status_code == 200, r.text
+
+
+# Routes that had no check before: a misspelt or repeated parameter answered 200 as if it
+# had been read (`/jobs?stauts=failed` listed every job, `/scheduler/sprints?limit=5&limit=9`
+# the last limit). Each with parameters it does take, and one of them to repeat.
+_UNCHECKED_BEFORE = {
+    "jobs": ("/api/v1/jobs", {"status": "failed", "limit": "5"}, "limit"),
+    "keys": ("/api/v1/auth/keys", {"include_revoked": "true"}, "include_revoked"),
+    "sprints": ("/api/v1/scheduler/sprints", {"limit": "5", "offset": "0"}, "limit"),
+    "calendar": ("/api/v1/scheduler/calendar", {"start_date": "2026-12-01"}, "start_date"),
+    "events": (
+        "/api/v1/calendar/events",
+        {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"},
+        "start",
+    ),
+    "llm-usage": ("/api/v1/planner/llm/usage", {"since": "2026-01-01T00:00:00Z"}, "since"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_UNCHECKED_BEFORE))
+async def test_routes_unchecked_before_refuse_an_unknown_or_repeated_parameter(
+    client: httpx.AsyncClient, name: str
+):
+    path, known, repeated = _UNCHECKED_BEFORE[name]
+    r = await client.get(path, params=known)
+    assert r.status_code == 200, r.text
+    r = await client.get(path, params={**known, "clinet_id": "7"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"field": "clinet_id", "message": r.json()["detail"]},
+    ]
+    # The answer says what the route does take, read from the route itself.
+    assert all(k in r.json()["detail"] for k in known), r.json()["detail"]
+    other = [(k, v) for k, v in known.items() if k != repeated]
+    r = await client.get(path, params=[*other, (repeated, known[repeated]), (repeated, "1")])
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == repeated
+    r = await client.get(path, params=[*other, *[(repeated, known[repeated])] * 2])
+    assert r.status_code == 200, r.text
+
+
+async def test_a_parameter_declared_as_a_list_may_repeat(client: httpx.AsyncClient):
+    kinds = [("kinds", "event"), ("kinds", "fact")]
+    r = await client.get("/api/v1/memory/recall", params=[("query", "anything"), *kinds])
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/memory/recall", params=[("query", "a"), ("query", "b")])
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "query"
+
+
+async def test_a_short_name_is_taken_alone_and_refused_beside_its_field(
+    client: httpx.AsyncClient,
+):
+    r = await client.get("/api/v1/planner/tasks", params={"plan": "1", "client": "2"})
+    assert r.status_code == 200, r.text
+    # Both name one filter: which one the list used was the model's choice.
+    r = await client.get("/api/v1/planner/tasks", params={"plan": "1", "plan_id": "2"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "plan"
+
+
+async def test_openapi_still_documents_the_checked_parameters(client: httpx.AsyncClient):
+    doc = (await client.get("/openapi.json")).json()
+
+    def names(path: str) -> set[str]:
+        return {p["name"] for p in doc["paths"][path]["get"].get("parameters", [])}
+
+    assert names("/api/v1/jobs") == {"status", "task", "limit"}
+    assert names("/api/v1/scheduler/sprints") == {"limit", "offset"}
+    assert {"plan_id", "client_id", "status", "due_before", "on", "limit", "offset"} <= names(
+        "/api/v1/planner/tasks"
+    )
+    assert {"query", "kinds", "for_client"} <= names("/api/v1/memory/recall")
+
+
+# Where a caller other than Almanac's clients sets the query: Google appends what it likes
+# to the OAuth callback (`scope`, `authuser`, `prompt`), and a calendar app polls the feed
+# address as pasted. A refusal there breaks sign-in or empties a subscription silently.
+_UNCHECKED = {"/oauth/callback", "/api/v1/calendar/feed.ics"}
+
+
+async def test_every_api_get_route_with_query_parameters_checks_them(
+    client: httpx.AsyncClient,
+):
+    doc = (await client.get("/openapi.json")).json()
+    unchecked = []
+    for path, item in doc["paths"].items():
+        params = item.get("get", {}).get("parameters", [])
+        if path in _UNCHECKED or not any(p["in"] == "query" for p in params):
+            continue
+        # The check runs before the route's own parameters are read: dummy ids will do.
+        r = await client.get(re.sub(r"\{[^}]+\}", "1", path), params={"zzz": "1"})
+        if r.status_code != 422 or r.json()["errors"][0]["field"] != "zzz":
+            unchecked.append(path)
+    assert unchecked == []

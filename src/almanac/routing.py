@@ -5,10 +5,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar, cast
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi import Query as QueryParam
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from almanac.errors import ValidationFailed
 from almanac.types import BIGINT_MAX
@@ -18,36 +21,99 @@ T = TypeVar("T")
 # A row id in a path: bigint ids, so a larger number is a 422, not a driver overflow.
 PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 # `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters;
-# its route also takes `dependencies=ONE_VALUE_EACH`.
+# its route also takes `dependencies=CHECKED_QUERY`.
 Params = Annotated[T, QueryParam()]
 
 
-async def one_value_each(request: Request) -> None:
-    """A 422 naming a query parameter given twice with different values: a list endpoint's
-    filters take one value each, and `?status=a&status=b` listed by the last one silently."""
-    for name in request.query_params:
-        if len(set(request.query_params.getlist(name))) > 1:
-            raise ValidationFailed(f"{name} is given more than once, differently", field=name)
+@dataclass(frozen=True)
+class _Accepted:
+    """The query parameters a route declares: all of them, and those taking a list."""
+
+    names: frozenset[str]
+    lists: frozenset[str]
+    short: Mapping[str, str]  # a query model's other names for its fields
 
 
-ONE_VALUE_EACH = [Depends(one_value_each)]
+_ACCEPTED = "_almanac_query"  # the route attribute holding its `_Accepted` (routes are unhashable)
 
 
-def known_query(what: str, *names: str) -> Any:
-    """A dependency answering 422 naming a query parameter `what` does not take: a misspelt
-    client filter (`?client_id=7` where the filter is `for_client`) was ignored, and the
-    answer held every client's data as if filtered."""
-    known = frozenset(names)
+def _bare(annotation: Any) -> Any:
+    """`annotation` without `Annotated[...]` and without `| None`."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _bare(args[0])
+    return annotation
 
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - known)
-        if unknown:
+
+def _takes_list(annotation: Any) -> bool:
+    bare = _bare(annotation)
+    if get_origin(bare) in (Union, UnionType):
+        return any(_takes_list(a) for a in get_args(bare))
+    origin = get_origin(bare) or bare
+    return isinstance(origin, type) and issubclass(origin, (list, set, frozenset, tuple))
+
+
+def _accepted(route: APIRoute) -> _Accepted:
+    """The query parameters `route` declares, its own and its dependencies', with each
+    query model (`Params[XQuery]`) counted by its fields: what OpenAPI documents."""
+    found: _Accepted | None = getattr(route, _ACCEPTED, None)
+    if found is not None:
+        return found
+    names: set[str] = set()
+    lists: set[str] = set()
+    short: dict[str, str] = {}
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        pending.extend(dependant.dependencies)
+        for param in dependant.query_params:
+            model = _bare(param.field_info.annotation)
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                fields = [(f.alias or n, f.annotation) for n, f in model.model_fields.items()]
+                short.update(getattr(model, "short_names", {}))
+            else:
+                fields = [(param.alias, param.field_info.annotation)]
+            for name, annotation in fields:
+                names.add(name)
+                if _takes_list(annotation):
+                    lists.add(name)
+    found = _Accepted(frozenset(names | set(short)), frozenset(lists), short)
+    setattr(route, _ACCEPTED, found)
+    return found
+
+
+async def checked_query(request: Request) -> None:
+    """A 422 naming a query parameter the route does not declare, or one given twice with
+    different values where the route takes one value: a misspelt filter (`?clinet_id=7`)
+    was ignored and `?status=a&status=b` listed by the last value, each answering 200 as
+    if filtered. The names come from the route itself (its parameters, its query model's
+    fields), so no list is kept by hand; a parameter declared as a list may repeat."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    accepted = _accepted(route)
+    query = request.query_params
+    for name in query:
+        if name not in accepted.names:
+            takes = ", ".join(sorted(accepted.names)) or "no query parameters"
             raise ValidationFailed(
-                f"unknown query parameter {unknown[0]!r}: {what} takes {', '.join(sorted(known))}",
-                field=unknown[0],
+                f"unknown query parameter {name!r}: {request.url.path} takes {takes}",
+                field=name,
+            )
+        if name not in accepted.lists and len(set(query.getlist(name))) > 1:
+            raise ValidationFailed(f"{name} is given more than once, differently", field=name)
+        if name in accepted.short and accepted.short[name] in query:
+            raise ValidationFailed(
+                f"{name} and {accepted.short[name]} name the same filter: give one", field=name
             )
 
-    return Depends(check)
+
+# A route's `dependencies=`: every GET route with query parameters takes it
+# (tests/test_list_parameters.py checks).
+CHECKED_QUERY = [Depends(checked_query)]
 
 
 def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
@@ -154,7 +220,7 @@ def add_resource_routes(router: APIRouter, r: Resource) -> None:
         [("svc", r.service), ("query", cast(Any, Params)[r.query])],
         r.listing,
         listing,
-        dependencies=ONE_VALUE_EACH,
+        dependencies=CHECKED_QUERY,
     )
     route("get", "GET", item, [(key, PathId), ("svc", r.service)], r.out, get)
     route(

@@ -9,8 +9,9 @@ field, never a 500 from the driver.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -278,13 +279,15 @@ class Strict(BaseModel):
 class PageQuery(BaseModel):
     """A list endpoint's query: `limit` and `offset`; subclasses add their filters.
 
-    Used as a FastAPI query-parameter model (`Annotated[XQuery, Query()]`), so each filter
+    Used as a FastAPI query-parameter model (`routing.Params[XQuery]`), so each filter
     is declared, bounded and documented once, and the service receives it whole. A
-    parameter it does not take (`?clinet_id=7`) is a 422 naming it, not a 200 listing
-    everything as if filtered.
+    parameter it does not take (`?clinet_id=7`) is a 422 naming it (`routing.checked_query`
+    reads the fields), not a 200 listing everything as if filtered.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # Other names a caller may give a field by (short name → field), which the model's own
+    # validator maps; `routing.checked_query` accepts them as parameters.
+    short_names: ClassVar[Mapping[str, str]] = {}
 
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Offset = 0

@@ -19,6 +19,7 @@ from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
 from almanac.errors import Unauthorized
 from almanac.problems import answers
+from almanac.routing import CHECKED_QUERY
 from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 NamePath = Annotated[SafeStr, Path(max_length=64)]
 
 
-@router.get("/keys", dependencies=[AdminOnly])
+@router.get("/keys", dependencies=[AdminOnly, *CHECKED_QUERY])
 async def list_keys(uow: UoW, include_revoked: bool = False) -> list[KeyOut]:
     """Every key: name, scope, prefix and usage, never the key itself."""
     return await KeyService(uow.session).list(include_revoked=include_revoked)

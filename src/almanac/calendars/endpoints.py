@@ -27,7 +27,7 @@ from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
 from almanac.errors import DependencyUnavailable, PayloadTooLarge, Unauthorized
 from almanac.problems import answers
-from almanac.routing import replayed_as_200
+from almanac.routing import CHECKED_QUERY, replayed_as_200
 from almanac.types import AwareDatetime, BigId, SafeStr
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -134,7 +134,7 @@ async def create_event(body: EventIn, calendar: Calendar, response: Response) ->
     return replayed_as_200(response, await calendar.create_event(body))
 
 
-@router.get("/events", responses=answers(503))
+@router.get("/events", responses=answers(503), dependencies=CHECKED_QUERY)
 async def list_events(
     calendar: Calendar,
     start: Annotated[AwareDatetime, Query()],

@@ -11,7 +11,7 @@ from almanac.context.service import ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
 from almanac.problems import answers
-from almanac.routing import known_query
+from almanac.routing import CHECKED_QUERY
 from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 @router.get(
     "/context",
     responses=answers(503),
-    dependencies=[known_query("context", "query", "client_id", "token_budget")],
+    dependencies=CHECKED_QUERY,
 )
 async def context(
     memory: Memory,

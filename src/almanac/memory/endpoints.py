@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from almanac.auth.deps import AdminOnly
 from almanac.db.repository import row_out
 from almanac.deps import State, UoW
-from almanac.errors import ValidationFailed
 from almanac.memory.port import memory_service
 from almanac.memory.retention import run_retention
 from almanac.memory.schemas import (
@@ -36,7 +35,7 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService
 from almanac.problems import answers
-from almanac.routing import known_query
+from almanac.routing import CHECKED_QUERY
 from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -77,36 +76,7 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
     return result.batch()
 
 
-RECALL_PARAMS = frozenset(
-    {
-        "query",
-        "k",
-        "session_id",
-        "client_id",
-        "memory_scope",
-        "event_type",
-        "since",
-        "until",
-        "as_of",
-        "kinds",
-        "for_client",
-        "floor",
-    }
-)
-
-
-def known_recall_params(request: Request) -> None:
-    """An unknown parameter is a 422 naming it: a misspelt filter (`client=7`) was ignored,
-    and the answer held every client's memories."""
-    unknown = sorted(set(request.query_params) - RECALL_PARAMS)
-    if unknown:
-        raise ValidationFailed(
-            f"unknown parameter {unknown[0]!r}; recall takes {', '.join(sorted(RECALL_PARAMS))}",
-            field=unknown[0],
-        )
-
-
-@router.get("/recall", responses=answers(503), dependencies=[Depends(known_recall_params)])
+@router.get("/recall", responses=answers(503), dependencies=CHECKED_QUERY)
 async def recall(
     memory: Memory,
     query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
@@ -161,18 +131,7 @@ async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
     return await memory.facts.write(body)
 
 
-FACTS_PARAMS = (
-    "subject_type",
-    "subject_id",
-    "fact_type",
-    "as_of",
-    "include_history",
-    "limit",
-    "for_client",
-)
-
-
-@router.get("/facts", dependencies=[known_query("facts", *FACTS_PARAMS)])
+@router.get("/facts", dependencies=CHECKED_QUERY)
 async def list_facts(
     memory: Memory,
     subject_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -89,30 +88,24 @@ class Page(BaseModel):
 Search = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 
 
-class _ListQuery(PageQuery):
-    # A filter a list does not have (`/execution-runs?client_id=7`, `?name=`) is a 422
-    # naming it, as on tasks and plans, not a 200 listing everything as if filtered.
-    model_config = ConfigDict(extra="forbid")
-
-
-class WorkflowQuery(_ListQuery):
+class WorkflowQuery(PageQuery):
     capability: Capability | None = None
     parent_workflow_id: Id | None = None
     q: Search | None = Field(None, description="a substring of the name")
 
 
-class BlueprintQuery(_ListQuery):
+class BlueprintQuery(PageQuery):
     offer_id: SmallId | None = None
     q: Search | None = Field(None, description="a substring of the name")
 
 
-class TemplateQuery(_ListQuery):
+class TemplateQuery(PageQuery):
     workflow_id: Id | None = None
     engagement_id: SmallId | None = None
     status: TemplateStatus | None = None
 
 
-class RunQuery(_ListQuery):
+class RunQuery(PageQuery):
     process_template_id: Id | None = None
     task_id: Id | None = None
     status: RunStatus | None = None

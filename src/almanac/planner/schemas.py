@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
@@ -139,10 +139,6 @@ class PlanOut(BaseModel):
 
 
 class PlanQuery(PageQuery):
-    # A misspelt filter (`?client=7`, `?state=draft`) is a 422 naming it, not a 200 listing
-    # every client's plans.
-    model_config = ConfigDict(extra="forbid")
-
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     client_id: IntId | None = None
     status: PlanStatus | None = None

@@ -31,7 +31,7 @@ from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import RESCHEDULABLE, require_schedulable
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler import answer
+from almanac.scheduler import answer, finished_tasks
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -290,7 +290,7 @@ class SchedulerService:
         # A replan keeps the plan's blocks another plan's solve placed outside its window.
         keep = not ctx.places_new
         inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0], keep)
-        ctx.warnings.extend(cm.task_warnings(inputs))
+        ctx.warnings.extend(finished_tasks.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
         capacity, target = await self._sprint_limits(ctx)
@@ -304,7 +304,7 @@ class SchedulerService:
             )
             for (p, k), (status, title) in (await self.tasks.closed_of(plan_ids)).items()
         }
-        closed.update(cm.finished_closed(inputs))
+        closed.update(finished_tasks.finished_closed(inputs))
         problem = pb.build_problem(
             inputs.inputs,
             settings=self.settings,

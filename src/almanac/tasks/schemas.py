@@ -61,8 +61,7 @@ _SHORT_FILTERS = {"plan": "plan_id", "client": "client_id"}
 
 
 class TaskQuery(PageQuery):
-    # A misspelt filter (`?plann=3`) is a 422 naming it, not a 200 listing every task.
-    model_config = ConfigDict(extra="forbid")
+    short_names = _SHORT_FILTERS
 
     plan_id: BigId | None = Field(None, description="also accepted as `plan`")
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
@@ -82,8 +81,8 @@ class TaskQuery(PageQuery):
         if not isinstance(data, dict):
             return handler(data)
         out, given = dict(data), {}
-        for short, name in _SHORT_FILTERS.items():
-            if short in out and name not in out:  # both: `short` is refused as unknown
+        for short, name in cls.short_names.items():
+            if short in out and name not in out:  # both: `routing.checked_query` refuses
                 out[name] = out.pop(short)
                 given[name] = short
         try:

@@ -22,6 +22,7 @@ from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours, removed_hours
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges
+from almanac.tasks.finishing import finish_time, run_ends_by
 from almanac.tasks.records import holds_its_hours, same_time
 from almanac.tasks.schemas import (
     TaskList,
@@ -158,7 +159,7 @@ class TaskService:
             task.priority = body.priority
         if body.deadline is not None or body.clears_deadline:
             task.deadline = body.deadline
-        finished = None if body.finished_at is None else await self._finish_time(task, body)
+        finished = None if body.finished_at is None else await finish_time(self.runs, task, body)
         changed = BlockChanges()
         if body.status is not None and body.status != task.status:
             task.status = body.status
@@ -169,7 +170,7 @@ class TaskService:
                 changed = await self._close(task)
         if finished is not None:
             task.finished_at = finished
-            await self._run_ends_by(task, finished)
+            await run_ends_by(self.runs, task, finished)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
         await self.repo.flush()
@@ -211,53 +212,6 @@ class TaskService:
         )
         if explained:
             plan.metadata_ = {**meta, **explained}
-
-    async def _finish_time(self, task: Task, body: TaskPatch) -> datetime:
-        """`finished_at` checked before anything changes: work recorded after the fact says
-        when it was finished (never after now, as its runs), so that week's reflection counts
-        it done. Marked done today, every task of a past week counted 0 done there and all
-        of them done this week."""
-        assert body.finished_at is not None
-        if (body.status or task.status) != "done":
-            # A finish time on work not done would be dropped, or count it done somewhere.
-            raise ValidationFailed(
-                "finished_at is for a task marked done: send it with status done",
-                field="finished_at",
-            )
-        now = datetime.now(UTC)
-        when = min(body.finished_at, now)
-        # Work placed in time (hours "ending now" say how much, not when) ends by then.
-        last = max(
-            (min(end, now) for _, end, _ in await self.runs.task_spans(task.id)), default=None
-        )
-        if last is not None and last > when:
-            raise ValidationFailed(
-                f"finished_at {when.isoformat()} is before the last work recorded on the task, "
-                f"which ended {last.isoformat()}",
-                field="finished_at",
-            )
-        # A timer still running is work placed from its start on (its span has no end yet):
-        # finished before it, the task was done a week before its work began.
-        timer = await self.runs.open_timer(task.id, now)
-        if timer is not None and timer.started_at is not None and timer.started_at > when:
-            raise ValidationFailed(
-                f"finished_at {when.isoformat()} is before execution run {timer.id} of the "
-                f"task started ({timer.started_at.isoformat()})",
-                field="finished_at",
-            )
-        return when
-
-    async def _run_ends_by(self, task: Task, finished: datetime) -> None:
-        """The task's completed run ends when the task was finished, not later: estimates
-        weigh a run by when it ended, and a task finished three weeks ago whose run ended
-        today (hours recorded without an end, a timer stopped by marking it done) counted
-        as today's work. Work placed in time after `finished` was refused before."""
-        run = await self.runs.run_for_task(task.id)
-        if run is None or run.status != "completed" or run.ended_at is None:
-            return
-        if run.ended_at > finished:
-            run.ended_at = finished
-            holds_its_hours(run, finished, finished)
 
     async def _close(self, task: Task) -> BlockChanges:
         run = await self.runs.run_for_task(task.id)
