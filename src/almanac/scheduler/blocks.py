@@ -85,10 +85,7 @@ class BlockService:
         plans = sorted({b[0] for b in blocks if b is not None})
         tasks = await self.tasks.open_of(plans)
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
-        prefs = {
-            c: await self.s.preference_facts.solved_by_rules(c)
-            for c in {clients.get(p) for p in plans}
-        }
+        prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
         out: dict[str, list[str]] = {}
         for e, block in zip(events, blocks, strict=True):
             if block is None:

@@ -3,7 +3,7 @@ rules or the LLM (`preference_llm`), and each memory's lines for the response.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -75,13 +75,22 @@ class PreferenceFacts:
         facts = await self._texts(client_id, [])
         return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
 
-    async def solved_by_rules(self, client_id: int | None) -> SchedulingPreferences | None:
-        """The rules' reading when a solve reads the preferences by them; None when it asks
-        the LLM, whose hours placed the blocks and which a calendar view does not ask."""
-        facts, prompt, _ = await self.inputs(client_id)
-        if self._asks(facts, prompt):
-            return None
-        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+    async def solved_by_rules(
+        self, client_ids: Iterable[int | None]
+    ) -> dict[int | None, SchedulingPreferences | None]:
+        """Per client, the rules' reading when a solve reads the preferences by them; None
+        when it asks the LLM, whose hours placed the blocks and which a view does not ask."""
+        template = await self.prompts.active("schedule_optimizer") if self.llm else None
+        prompt = (template.content, template.version) if template else None
+        out: dict[int | None, SchedulingPreferences | None] = {}
+        for client_id in client_ids:
+            facts = await self._texts(client_id, [])
+            out[client_id] = (
+                None
+                if self._asks(facts, prompt)
+                else parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+            )
+        return out
 
     def _asks(self, facts: list[tuple[int, str]], prompt: tuple[str, str | None] | None) -> bool:
         return self.llm is not None and prompt is not None and bool(facts)
