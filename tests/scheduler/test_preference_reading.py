@@ -203,3 +203,19 @@ def test_hours_for_a_day_off_in_the_same_text_are_listed_as_ignored(text: str):
         f"on Saturdays nothing after 14:00 ({text!r}) is not applied: Saturdays are not "
         "working days, so it changes nothing",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "working"),
+    [
+        ("No work on Mon. Wed. Fri.", [1, 3, 5, 6]),
+        ("Off on Tue. Thu. I work 9-5", [0, 2, 4, 5, 6]),
+        ("Mon. Wed. are off", [1, 3, 4, 5, 6]),
+        ("No work on Sat. Sun 10-2", [0, 1, 2, 3, 4, 6]),
+    ],
+)
+def test_abbreviated_days_each_with_its_dot_are_one_list(text: str, working: list[int]):
+    # A blank after a short day's dot ended the list ("sat. Sat 10-2" is two sentences), so
+    # "Mon. Wed. Fri." took Monday off only; a day with its own hours after the dot still
+    # starts a new sentence.
+    assert parse_preferences([text], workdays=range(7)).prefs.working_days == working

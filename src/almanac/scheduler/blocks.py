@@ -80,11 +80,12 @@ class BlockService:
         clients: dict[int, int | None],
     ) -> dict[str, list[str]]:
         """Per block's uid, the working hours or deadline it breaks (a move forced past its
-        conflicts): checked as a move is, by the rules' reading of the client's preferences."""
+        conflicts): checked as a move is, by the rules' reading of the client's preferences,
+        but not the hours of a client whose preferences a solve has the LLM read."""
         plans = sorted({b[0] for b in blocks if b is not None})
         tasks = await self.tasks.open_of(plans)
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
-        prefs = {c: await self.s.rule_preferences(c) for c in {clients.get(p) for p in plans}}
+        prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
         out: dict[str, list[str]] = {}
         for e, block in zip(events, blocks, strict=True):
             if block is None:

@@ -208,13 +208,13 @@ def broken_rules(
     settings: SchedulerSettings,
     tz: ZoneInfo,
     block: CalendarEvent,
-    prefs: SchedulingPreferences,
+    prefs: SchedulingPreferences | None,
     deadline: datetime | None,
 ) -> list[str]:
     """What a placed block breaks on its own, as the calendar view marks it: working hours
-    (as the preferences refine them) and its task's deadline. A solve places none such but
-    a late one; a move forced past its conflicts does."""
-    found = [outside_hours(settings, tz, block.start, block.end, prefs)]
+    (as the preferences refine them; None: hours the view cannot know, not checked) and its
+    task's deadline. A solve places none such but a late one; a forced move does."""
+    found = [None if prefs is None else outside_hours(settings, tz, block.start, block.end, prefs)]
     found.append(_late(tz, block.end, deadline))
     return [why for why in found if why]
 

@@ -21,10 +21,12 @@ DAY_WORD = _DAY_WORD
 # work": part of a day, or a day kept for something, is not a day off.
 _DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
 # Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
-# A blank after a short name's dot ends the sentence: "No work on sat. Sat 10-2" is no list.
+# A blank after a short name's dot ends the sentence when the next day has its own hours:
+# "No work on sat. Sat 10-2" is no list, "No work on Mon. Wed. Fri." is one.
 _ANY_DAYS = (
     _DAY_WORD
-    + r"(?:(?:\s*[,/&]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|(?<!\.)\s+)"
+    + r"(?:(?:\s*[,/&]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|(?<!\.)\s+"
+    + r"|(?<=\.)\s+(?![a-z]+\.?\s*[:,]?\s*\d))"
     + _DAY_WORD
     + r")*"
 )

@@ -3,7 +3,7 @@ rules or the LLM (`preference_llm`), and each memory's lines for the response.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -61,7 +61,7 @@ class PreferenceFacts:
         """The preferences, by the LLM when one is configured (`end_reads` first)."""
         facts, prompt, warnings = await self.inputs(client_id)
         texts = [t for _, t in facts]
-        asked = self.llm is not None and prompt is not None and bool(texts)
+        asked = self._asks(facts, prompt)
         if asked:
             # No connection or row lock may be held while an LLM thinks.
             await end_reads()
@@ -74,6 +74,26 @@ class PreferenceFacts:
         """The remembered preferences as the rules read them (no LLM)."""
         facts = await self._texts(client_id, [])
         return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+
+    async def solved_by_rules(
+        self, client_ids: Iterable[int | None]
+    ) -> dict[int | None, SchedulingPreferences | None]:
+        """Per client, the rules' reading when a solve reads the preferences by them; None
+        when it asks the LLM, whose hours placed the blocks and which a view does not ask."""
+        template = await self.prompts.active("schedule_optimizer") if self.llm else None
+        prompt = (template.content, template.version) if template else None
+        out: dict[int | None, SchedulingPreferences | None] = {}
+        for client_id in client_ids:
+            facts = await self._texts(client_id, [])
+            out[client_id] = (
+                None
+                if self._asks(facts, prompt)
+                else parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+            )
+        return out
+
+    def _asks(self, facts: list[tuple[int, str]], prompt: tuple[str, str | None] | None) -> bool:
+        return self.llm is not None and prompt is not None and bool(facts)
 
     def out(self, read: Preferences) -> PreferencesOut:
         """What the response says of the preferences: applied lines and each memory's."""
