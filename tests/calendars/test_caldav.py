@@ -179,6 +179,7 @@ async def test_almanac_uid_at_a_foreign_url_is_a_conflict(
         content=stray,
         headers={"Content-Type": "text/calendar"},
         auth=("almanac-test", "secret"),
+        timeout=60,
     )
     assert put.status_code == 201
     with pytest.raises(CalendarConflict):
