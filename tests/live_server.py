@@ -36,6 +36,7 @@ class LiveServer:
             self.url + "/api/v1/auth/keys",
             json={"name": name, "scope": scope},
             headers=self.headers,
+            timeout=60,
         )
         r.raise_for_status()
         return str(r.json()["key"])

@@ -46,7 +46,9 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = int(os.environ.get("ALMANAC_CONTRACT_EXAMPLES", "25"))
-BUDGET_SECONDS = float(os.environ.get("ALMANAC_CONTRACT_SECONDS", "240"))
+# Each test's limit, against a server that stalls: the examples are fixed in number, so on
+# a loaded machine they take longer, never fewer (the old 240 s was a speed requirement).
+BUDGET_SECONDS = float(os.environ.get("ALMANAC_CONTRACT_SECONDS", "900"))
 DATABASE = "almanac_contract"
 
 

@@ -59,9 +59,12 @@ def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
         key_path = tmp_path / "data" / "api-key"
         assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
         key = key_path.read_text().strip()
-        assert httpx.get(url + "/api/v1/memory/recall", params={"query": "x"}).status_code == 401
+        assert (
+            httpx.get(url + "/api/v1/memory/recall", params={"query": "x"}, timeout=60).status_code
+            == 401
+        )
         auth = {"Authorization": f"Bearer {key}"}
-        health = httpx.get(url + "/health", headers=auth).json()
+        health = httpx.get(url + "/health", headers=auth, timeout=60).json()
         assert health["dependencies"]["database"] == {
             "status": "ok",
             "required": True,
@@ -70,11 +73,14 @@ def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
         }
         assert health["services"] == (["memory", "planner"] if service == "all" else ["memory"])
         r = httpx.post(
-            url + "/api/v1/memory/remember", json={"content": "Renew passport in May"}, headers=auth
+            url + "/api/v1/memory/remember",
+            json={"content": "Renew passport in May"},
+            headers=auth,
+            timeout=60,
         )
         assert r.status_code == 201
         hits = httpx.get(
-            url + "/api/v1/memory/recall", params={"query": "passport"}, headers=auth
+            url + "/api/v1/memory/recall", params={"query": "passport"}, headers=auth, timeout=60
         ).json()
         assert hits["results"][0]["content"] == "Renew passport in May"
         # The CLI on the same data folder sends the key file's key to the running server.

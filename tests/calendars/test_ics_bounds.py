@@ -16,6 +16,7 @@ from almanac.calendars import ics as ics_module
 from almanac.calendars.ics import IcsLimits, parse_ics, rule_steps
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.errors import ValidationFailed
+from almanac.state import AppState
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 WINDOW = (NOW - timedelta(days=30), NOW + timedelta(days=180))
@@ -155,8 +156,9 @@ def test_an_ordinary_calendar_of_many_long_series_is_imported(monkeypatch: pytes
 
 def test_the_step_cap_bounds_each_series_and_time_bounds_the_file():
     # One series past the cap is refused at once, naming it; many series each within the
-    # cap are stopped by the file's time budget.
-    limits = IcsLimits(max_rule_steps=100_000)
+    # cap are stopped by the file's time budget (the ordinary parse with no time limit:
+    # the three series took over the default 2 s at a load of 8 on 2 cores).
+    limits = IcsLimits(max_rule_steps=100_000, time_budget_seconds=3600)
     daily = [f"UID:d{i}\r\nDTSTART:19000101T090000Z\r\nRRULE:FREQ=DAILY" for i in range(3)]
     parse_ics(vcalendar(*daily), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
     tight = IcsLimits(max_rule_steps=40_000)
@@ -188,7 +190,7 @@ def test_rule_steps_bounds_the_walk_from_dtstart():
 
 
 async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, state: AppState
 ):
     # Within the step budget, so it really expands (the series starts 18 hours after the
     # window: its last 6 hours of the day of slack, about 21,600 occurrences) before the
@@ -196,6 +198,12 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     # hours back, the walk with that slack was past the budget and refused at once: the
     # test passed only while the worker process was still starting.)
     body = vcalendar(secondly("hostile-2", timedelta(hours=-18)))
+    # That expansion is one call the time budget cannot cut: it took 7-9 s at a load of 8
+    # on 2 cores (and the first import also starts the worker), past the default 2 s budget
+    # and its grace, and the refusal then named no UID. The occurrence cap is what refuses
+    # it here, so the time budget is roomy (it has its own tests above).
+    calendar = state.settings.calendar.model_copy(update={"ics_time_budget_seconds": 60.0})
+    state.settings.calendar = calendar
     window = {"start": (NOW - timedelta(days=1)).isoformat(), "end": NOW.isoformat()}
     headers = {"content-type": "text/calendar"}
     health_times: list[float] = []
@@ -221,12 +229,13 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     assert r.status_code == 422, r.text
     assert "hostile-2" in r.json()["detail"]
     # /health answered throughout the import (`took` is how long the refusal took).
-    assert took < 30, took
+    assert took < 120, took
+    # A stalled event loop would hold one poll for the whole expansion, most of `took`.
+    # Measured against `took`, as a loaded machine stretches both (at a load of 9 the
+    # import took 17-21 s, the slowest poll 1.3 s, the median 0.05 s).
     assert len(health_times) >= 3
-    assert sorted(health_times)[len(health_times) // 2] < 0.1
-    # A stalled event loop would hold /health for the whole expansion; a shared CI machine
-    # may still delay one poll, so the bound on the slowest is loose.
-    assert max(health_times) < 2.0, health_times
+    assert sorted(health_times)[len(health_times) // 2] < took / 20, (took, health_times)
+    assert max(health_times) < took / 4, (took, health_times)
 
 
 def timed(uid: str, prop: str = "DTSTART", tzid: str = "Mars/Base") -> str:

@@ -27,7 +27,11 @@ from tests.scheduler.conftest import make_plan, next_monday, sched_state
 
 __all__ = ["proxy", "radicale", "sched_state"]  # fixtures shared with other test modules
 
-PUT_DELAY = 0.4
+# The write-lock timeout for the slow-write part, a quarter of it (2 s) per calendar call,
+# and each PUT's delay: the deadline falls during the second PUT. The read before the PUTs
+# is under the same deadline, so it must be roomy on a loaded machine (0.5 s was not).
+LOCK = 8.0
+PUT_DELAY = 1.2  # under the 2 s socket timeout of each call with room to spare
 
 
 async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_finished_later(
@@ -57,10 +61,10 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
     # The short lock comes only now: under it the schedule call itself (sync, solve, the
     # failed PUT) had 0.5 s per calendar call and failed on a busy machine.
     roomy = settings.scheduler
-    settings.scheduler = roomy.model_copy(update={"write_lock_timeout_seconds": 2.0})
+    settings.scheduler = roomy.model_copy(update={"write_lock_timeout_seconds": LOCK})
     limit = call_deadline(settings)
-    assert limit == 0.5
-    proxy.fail_put, proxy.put_delay = 0, PUT_DELAY  # back, but slow: each PUT 0.4 s
+    assert limit == LOCK / 4
+    proxy.fail_put, proxy.put_delay = 0, PUT_DELAY  # back, but slow: each PUT 1.2 s
     before = proxy.puts
     started = time.perf_counter()
     with pytest.raises(CalendarUnavailable, match=f"did not finish the write within {limit:g} s"):
@@ -69,7 +73,7 @@ async def test_a_pending_write_to_a_slow_calendar_stops_at_its_deadline_and_is_f
     # The deadline, plus the one PUT in flight then (finished before the lock is let go):
     # two PUTs started (slack for a busy machine in both bounds).
     assert proxy.puts - before <= 3  # 2, or 3 if the deadline fired late
-    assert held < limit + PUT_DELAY + 2.0, held
+    assert held < limit + PUT_DELAY + 4.0, held
     puts = proxy.puts
     await asyncio.sleep(3 * PUT_DELAY)
     assert proxy.puts == puts  # nothing written after the job gave up

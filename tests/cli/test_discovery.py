@@ -95,13 +95,13 @@ def test_cli_uses_the_recorded_server(
 
     # The server caches this (empty) recall; a write behind its back would leave it stale.
     first = httpx.get(
-        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}
+        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}, timeout=60
     ).json()
     assert first["results"] == []
     code, out = invoke("remember", "Boat trip to the harbour on Sunday")
     assert code == 0, out
     again = httpx.get(
-        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}
+        url + "/api/v1/memory/recall", headers=_key(data), params={"query": "harbour"}, timeout=60
     ).json()
     assert [h["content"] for h in again["results"]] == ["Boat trip to the harbour on Sunday"]
 
@@ -113,10 +113,13 @@ def test_cli_uses_the_recorded_server(
     assert code == 0, out
     names = {w["name"] for w in json.loads(out)["items"]}
     assert {"Discovery call", "Weekly review"} <= names
-    home = httpx.get(url + "/", headers=_key(data), follow_redirects=False)
+    home = httpx.get(url + "/", headers=_key(data), follow_redirects=False, timeout=60)
     assert home.status_code == 307 and home.headers["location"] == "/ui/"
     plan = httpx.post(
-        url + "/api/v1/planner/plan", headers=_key(data), json={"intent": "Run a discovery call"}
+        url + "/api/v1/planner/plan",
+        headers=_key(data),
+        json={"intent": "Run a discovery call"},
+        timeout=60,
     )
     assert plan.status_code == 201, plan.text
 
@@ -157,21 +160,23 @@ def test_retention_and_jobs_go_through_the_server(
     monkeypatch.setenv("ALMANAC_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
     event_id = asyncio.run(_old_event(data, "Lighthouse logbook from long ago"))
     event = url + f"/api/v1/memory/events/{event_id}"
-    assert httpx.get(event, headers=_key(data)).status_code == 200
+    assert httpx.get(event, headers=_key(data), timeout=60).status_code == 200
 
     code, out = invoke("retention", "run", "--days", "30", "--dry-run", "--json")
     assert code == 0, out
     assert json.loads(out)["eligible"] >= 1 and json.loads(out)["deleted"] == 0
-    assert httpx.get(event, headers=_key(data)).status_code == 200
+    assert httpx.get(event, headers=_key(data), timeout=60).status_code == 200
 
     code, out = invoke("retention", "run", "--days", "30")
     assert code == 0, out
     assert "archived and deleted" in out and str(data / "retention") in out
-    assert httpx.get(event, headers=_key(data)).status_code == 404
+    assert httpx.get(event, headers=_key(data), timeout=60).status_code == 404
 
     code, out = invoke("jobs", "list", "--json", "--limit", "50")
     assert code == 0, out
-    served = httpx.get(url + "/api/v1/jobs", headers=_key(data), params={"limit": 50}).json()
+    served = httpx.get(
+        url + "/api/v1/jobs", headers=_key(data), params={"limit": 50}, timeout=60
+    ).json()
     assert [j["id"] for j in json.loads(out)] == [j["id"] for j in served]
     code, out = invoke("jobs", "list", "--status", "sleeping")
     assert code == 2 and "status" in out

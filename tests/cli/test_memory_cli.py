@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from sqlalchemy import text
@@ -105,20 +105,28 @@ def test_remember_scope_help_lists_its_values():
     assert all(value in line for value in get_args(MemoryScope)), line
 
 
-def test_the_cli_hint_reads_no_more_than_the_rest_hint():
+def test_the_cli_hint_reads_no_more_than_the_rest_hint(monkeypatch: pytest.MonkeyPatch):
     """The CLI's note and REST's `hint` share one bound: a long text is a note, not a
     preference, and is not read (a hostile one used to cost seconds)."""
-    from time import perf_counter
-
     from almanac.cli.recall import preference_hint
+    from almanac.scheduler import preferences
     from almanac.scheduler.preferences import HINT_MAX_CHARS
 
+    read: list[str] = []
+    rules = preferences.parse_preferences
+
+    def counted(texts: list[str]) -> Any:
+        read.extend(texts)
+        return rules(texts)
+
+    monkeypatch.setattr(preferences, "parse_preferences", counted)
     assert preference_hint("No meetings before 10", None)
+    assert read == ["No meetings before 10"]
     padded = "No meetings before 10. " + "Notes from the call. " * (HINT_MAX_CHARS // 20)
     assert len(padded) > HINT_MAX_CHARS and preference_hint(padded, None) is None
-    started = perf_counter()
     assert preference_hint("work 9" + " " * 100_000 + "-17", None) is None
-    assert perf_counter() - started < 0.2
+    # Not read at all (counted, not timed): the rules never saw either long text.
+    assert read == ["No meetings before 10"]
 
 
 def test_a_plain_memory_that_reads_as_a_preference_says_how_to_apply_it(cli_env: AppState):

@@ -61,6 +61,8 @@ _REASONS = {
 }
 
 Answer = tuple[int, dict[str, Any] | None]
+# The longest a request held by `FakeGoogle.hold` waits for its release.
+HOLD_LIMIT = 60.0
 _VALID_ID = re.compile(r"[a-v0-9]{5,1024}")  # client-chosen event ids: base32hex
 
 
@@ -122,12 +124,14 @@ class FakeGoogle:
     # answered (the token endpoint never): a hung or slow Google.
     slow_seconds: float = 0.0
     slow_match: str = ""
-    delays: list[tuple[str, float]] = field(default_factory=list)  # (match, seconds), once each
+    # (match, seconds or an event to wait for), once each: see `delay` and `hold`.
+    delays: list[tuple[str, float | threading.Event]] = field(default_factory=list)
     # "METHOD /path" of every request as it arrives, before any delay (`requests` records
     # them once answered): what a client started, also while it is still waiting.
     arrived: list[str] = field(default_factory=list)
     _etag: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _holds: list[threading.Event] = field(default_factory=list)
     _loopback: Loopback | None = None
 
     # -- scripting ------------------------------------------------------------------------
@@ -144,7 +148,18 @@ class FakeGoogle:
         with self._lock:
             self.delays.extend((match, seconds) for _ in range(times))
 
-    def _take_delay(self, key: str) -> float:
+    def hold(self, match: str) -> threading.Event:
+        """Hold the next request whose "METHOD /path" starts with `match` until the event
+        returned is set (a Google that answers only after what the test does meanwhile,
+        whatever the machine's speed); at most `HOLD_LIMIT` seconds, should a test fail
+        before setting it."""
+        release = threading.Event()
+        with self._lock:
+            self.delays.append((match, release))
+            self._holds.append(release)
+        return release
+
+    def _take_delay(self, key: str) -> float | threading.Event:
         with self._lock:
             for i, (match, seconds) in enumerate(self.delays):
                 if key.startswith(match):
@@ -229,7 +244,11 @@ class FakeGoogle:
                     if key.startswith(double.slow_match):
                         threading.Event().wait(double.slow_seconds)
                 if parsed.path != "/token":
-                    threading.Event().wait(double._take_delay(key))
+                    delay = double._take_delay(key)
+                    if isinstance(delay, threading.Event):
+                        delay.wait(HOLD_LIMIT)
+                    else:
+                        threading.Event().wait(delay)
                 if parsed.path == "/token" and double.token_page is not None:
                     status, page = double.token_page
                     self._raw(status, "text/html", page.encode())
@@ -264,6 +283,8 @@ class FakeGoogle:
         return self
 
     def stop(self) -> None:
+        for release in self._holds:  # a test that failed before releasing: no wait
+            release.set()
         if self._loopback is not None:
             self._loopback.close()
             self._loopback = None

@@ -116,7 +116,7 @@ async def test_every_method_against_a_real_almanac(
                                __event_emitter__=events)  # fmt: skip
     event_id = int(re.fullmatch(r"Remembered \(#(\d+)\)\.", out).group(1))  # type: ignore[union-attr]
     stored = httpx.get(f"{live_server.url}/api/v1/memory/events/{event_id}",
-                       headers=live_server.headers).json()  # fmt: skip
+                       headers=live_server.headers, timeout=60).json()  # fmt: skip
     assert stored["client_id"] == 7 and stored["event_source"] == "openwebui"  # user valve used
     assert events.items[0]["data"]["done"] is False and events.items[-1]["data"]["done"] is True
 
@@ -253,7 +253,7 @@ async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_e
 
     def status() -> str:
         r = httpx.get(f"{live_server.url}/api/v1/planner/plans/{plan_id}",
-                      headers=live_server.headers)  # fmt: skip
+                      headers=live_server.headers, timeout=60)  # fmt: skip
         return str(r.json()["status"])
 
     for apply in ("false", "no", 0, None):

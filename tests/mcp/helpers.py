@@ -78,12 +78,14 @@ async def failed(session: ClientSession, tool: str, **args: Any) -> str:
 
 
 def has_route(server: LiveServer, method: str, path: str) -> bool:
-    spec = httpx.get(server.url + "/openapi.json", headers=server.headers).json()
+    spec = httpx.get(server.url + "/openapi.json", headers=server.headers, timeout=60).json()
     return method.lower() in spec["paths"].get(path, {})
 
 
 def import_workflows(server: LiveServer) -> None:
-    r = httpx.post(server.url + "/api/v1/planner/workflows/import", headers=server.headers)
+    r = httpx.post(
+        server.url + "/api/v1/planner/workflows/import", headers=server.headers, timeout=60
+    )
     assert r.status_code == 200, r.text
 
 

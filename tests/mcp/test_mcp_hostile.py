@@ -18,7 +18,9 @@ from tests.mcp.helpers import failed, import_workflows, ok, session
 
 
 def plan_status(server: LiveServer, plan_id: int) -> str:
-    r = httpx.get(f"{server.url}/api/v1/planner/plans/{plan_id}", headers=server.headers)
+    r = httpx.get(
+        f"{server.url}/api/v1/planner/plans/{plan_id}", headers=server.headers, timeout=60
+    )
     return str(r.json()["status"])
 
 
@@ -38,7 +40,7 @@ async def test_a_run_id_the_api_refuses_writes_no_fresh_schedule(
 
     # The same refusal from the API itself (past the tool's own schema): an error too.
     headers = live_server.headers
-    async with httpx.AsyncClient(base_url=live_server.url, headers=headers) as client:
+    async with httpx.AsyncClient(base_url=live_server.url, headers=headers, timeout=60) as client:
         body = {"plan_id": plan["id"], "dry_run": False}
         with pytest.raises(ApiProblem) as refused:
             await schedule_call(Api(client, headers), body, 2**63)

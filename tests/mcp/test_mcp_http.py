@@ -29,7 +29,7 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["http", "stdio"])
 
 
 def preview_by_run_id(server: LiveServer) -> bool:
-    spec = httpx.get(server.url + "/openapi.json", headers=server.headers).json()
+    spec = httpx.get(server.url + "/openapi.json", headers=server.headers, timeout=60).json()
     return "run_id" in spec["components"]["schemas"]["ScheduleIn"]["properties"]
 
 
@@ -124,7 +124,9 @@ async def test_a_missing_or_wrong_key_is_refused(
     }
     accept = {"Accept": "application/json, text/event-stream"}
     for headers in ({}, {"Authorization": "Bearer alm_wrong"}):
-        r = httpx.post(live_server.url + "/mcp", json=init, headers={**accept, **headers})
+        r = httpx.post(
+            live_server.url + "/mcp", json=init, headers={**accept, **headers}, timeout=60
+        )
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
         assert "Bearer" in r.headers["www-authenticate"]
     with anyio.fail_after(30), pytest.raises(Exception):  # noqa: B017 - the SDK's own error

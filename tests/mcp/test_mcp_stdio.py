@@ -32,6 +32,7 @@ async def test_stdio_uses_the_running_server(
         live_server.url + "/api/v1/memory/recall",
         params={"query": f"invoice {tag}"},
         headers=live_server.headers,
+        timeout=60,
     ).json()
     assert hits["results"][0]["id"] == out["id"]
 

@@ -55,14 +55,16 @@ async def test_a_wedged_llm_plans_from_the_library_within_the_budget_and_says_so
     plan = await ok(
         await client.post("/api/v1/planner/plan", json={"intent": "onboard a new client"}), 201
     )
-    assert time.perf_counter() - started < BUDGET + 2.5  # the machine may be busy
+    # The rest of the request varies with the machine's load; the LLM alone would hang (it
+    # never answers) or, with another operation's budget, take 20 s or more.
+    assert time.perf_counter() - started < BUDGET + 10
     assert plan["source"] == "library" and plan["llm"]["used"] is False
     assert plan["degraded"] == ["llm"]
     assert "too slow" in plan["llm"]["detail"] and f"{BUDGET:g} s budget" in plan["llm"]["detail"]
 
     started = time.perf_counter()
     health = (await client.get("/health")).json()
-    assert time.perf_counter() - started < HEALTH_DEADLINE_SECONDS + 1.5
+    assert time.perf_counter() - started < HEALTH_DEADLINE_SECONDS + 8  # not the LLM's 60 s
     entry = health["dependencies"]["llm"]
     assert health["status"] == "degraded" and entry["status"] == "degraded"
     assert entry["detail"].startswith("no answer within"), entry

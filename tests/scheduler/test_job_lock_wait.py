@@ -34,6 +34,9 @@ from almanac.state import AppState
 from tests.scheduler.conftest import make_plan, next_monday
 
 WAIT = 0.5  # the write-lock timeout in these tests
+# Past this a job is taken to wait for the holder (for ever here): well under the default
+# lock timeout (20 s), and roomy for the rest of the job on a loaded machine.
+GAVE_UP = 15.0
 
 
 @asynccontextmanager
@@ -74,9 +77,9 @@ async def test_a_pending_write_gives_up_on_a_held_lock_after_the_lock_timeout(
         started = time.perf_counter()
         with pytest.raises(Busy):
             # Without a bound it would wait as long as the holder (here: for ever).
-            await asyncio.wait_for(run_write_calendar_blocks(_args()), 10)
+            await asyncio.wait_for(run_write_calendar_blocks(_args()), GAVE_UP)
         waited = time.perf_counter() - started
-    assert WAIT * 0.9 <= waited < WAIT + 3, waited
+    assert WAIT * 0.9 <= waited, waited  # it did wait for the lock, then gave up
     assert "calendar busy" in caplog.text
     assert "server did not answer" not in caplog.text
 
@@ -92,8 +95,8 @@ async def test_a_calendar_sync_gives_up_on_a_held_lock_and_says_calendar_busy(
         async with lock_held(engine):
             started = time.perf_counter()
             with pytest.raises(Busy):
-                await asyncio.wait_for(calendar_sync(_context(None)), 10)
-            assert time.perf_counter() - started < WAIT + 3
+                await asyncio.wait_for(calendar_sync(_context(None)), GAVE_UP)
+            assert time.perf_counter() - started >= WAIT * 0.9
         assert "calendar busy" in caplog.text
         report = await sync_calendar(busy_state)  # the retry, the lock free: it goes through
         assert plan.id in report.checked and not report.failed

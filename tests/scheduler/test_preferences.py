@@ -727,13 +727,16 @@ HOSTILE = {
 def test_rules_read_a_hostile_fact_in_bounded_time(name: str):
     text = HOSTILE[name]
     assert len(text) >= 100_000
-    started = time_now()
-    parsed = parse_preferences([text, "deep work in the morning"])
-    elapsed = time_now() - started
+    elapsed = []
+    for _ in range(3):  # the quickest of three: a loaded machine may stall any one read
+        started = time_now()
+        parsed = parse_preferences([text, "deep work in the morning"])
+        elapsed.append(time_now() - started)
     # What the fact says is still read (nothing here), and the next fact still counts.
     assert parsed.not_understood == [text]
     assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [(time(8), time(12))]
-    assert elapsed < 0.2, f"{name}: {elapsed:.2f} s"
+    # Linear: 2-8 ms here; the quadratic rules took seconds on every read.
+    assert min(elapsed) < 0.2, f"{name}: {elapsed} s"
 
 
 def test_the_rules_read_a_preference_past_a_long_prefix_up_to_the_bound():

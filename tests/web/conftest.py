@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# How long a page action or an `expect` waits for the page before failing. Only a broken
+# page reaches it; a loaded machine must not (an Apply that solves and writes took longer
+# than `expect`'s own default of 5 s, which page.set_default_timeout does not change).
+WAIT_MS = 30_000
 TIMEZONE = "Europe/Berlin"
 INSTALL_HINT = (
     "the browser tests need Chromium at /usr/bin/chromium: "
@@ -174,8 +178,9 @@ class Watch:
 def browser(server: Server, chromium_path: str) -> Iterator[Any]:
     """Started after the server and stopped after each module: Playwright's sync API keeps
     an event loop running on this thread, during which no async fixture or test can run."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b
@@ -202,7 +207,7 @@ def page(server: Server, browser: Any, watch: Watch) -> Iterator[Any]:
     request it did not provoke on purpose."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="UTC")
     pg = context.new_page()
-    pg.set_default_timeout(20_000)
+    pg.set_default_timeout(WAIT_MS)
     watch.attach(pg)
     sign_in(pg, server)
     yield pg

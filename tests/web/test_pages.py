@@ -12,7 +12,7 @@ PAGES = ["today", "week", "plans", "memory", "reflections", "prompts", "settings
 
 
 def test_root_redirects_to_dashboard(server: Server) -> None:
-    r = httpx.get(server.url + "/", follow_redirects=True)
+    r = httpx.get(server.url + "/", follow_redirects=True, timeout=60)
     assert r.status_code == 200 and str(r.url).endswith("/ui/today")
     assert "<main" in r.text
 

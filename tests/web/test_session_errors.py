@@ -10,12 +10,12 @@ from urllib.parse import quote
 import httpx
 from playwright.sync_api import Page, Route, expect
 
-from tests.web.conftest import Server, Watch, sign_in
+from tests.web.conftest import WAIT_MS, Server, Watch, sign_in
 
 
 def _fresh(browser: Any, watch: Watch, **options: Any) -> Page:
     page: Page = browser.new_context(viewport={"width": 1400, "height": 1000}, **options).new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(WAIT_MS)
     watch.attach(page)
     return page
 
@@ -55,6 +55,7 @@ def test_write_key_is_not_offered_admin_actions(browser: Any, server: Server, wa
         server.url + "/api/v1/planner/prompts/planning/versions",
         headers={"Authorization": f"Bearer {key}"},
         json={"content": "x"},
+        timeout=60,
     )
     assert refused.status_code == 403
     page = _fresh(browser, watch)

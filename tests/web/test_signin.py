@@ -104,7 +104,9 @@ def test_admin_creates_and_revokes_a_key(page: Page, server: Server) -> None:
     page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name="Revoke key laptop").click()
     expect(page.locator("#flash")).to_contain_text("revoked")
-    gone = httpx.get(server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    gone = httpx.get(
+        server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"}, timeout=60
+    )
     assert gone.status_code == 401
 
 
@@ -115,8 +117,8 @@ def test_settings_shows_the_feed_address_to_an_admin_only(
     token = (server.data_dir / "ics-feed-token").read_text().strip()
     address = f"{server.url}/api/v1/calendar/feed.ics?token={token}"
     expect(page.locator("#feed-url")).to_have_text(address)
-    assert httpx.get(address).status_code == 200  # what a calendar app does: no key
-    assert httpx.get(server.url + "/api/v1/calendar/feed.ics").status_code == 401
+    assert httpx.get(address, timeout=60).status_code == 200  # what a calendar app does: no key
+    assert httpx.get(server.url + "/api/v1/calendar/feed.ics", timeout=60).status_code == 401
     viewer = server.api("POST", "/api/v1/auth/keys", json={"name": "feed-viewer", "scope": "read"})
     reader = _fresh(browser, watch)
     sign_in(reader, server, viewer.json()["key"])

@@ -226,11 +226,14 @@ async def test_zeps_results_meet_the_relevance_floor(
     assert from_zep[0]["relevance"] >= 0.5
 
 
+ZEP_SLOW = 30.0  # how long the slow Zep takes to answer a search
+
+
 async def test_slow_zep_is_skipped_within_the_budget(
     client: httpx.AsyncClient, state: AppState, zep: FakeZep
 ) -> None:
     configure(state, zep.base_url, budget_ms=200)
-    zep.delay = 2.0
+    zep.delay = ZEP_SLOW
     body = {"content": "Globex kickoff moved to Tuesday", "client_id": 2}
     assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
     started = time.perf_counter()
@@ -242,7 +245,9 @@ async def test_slow_zep_is_skipped_within_the_budget(
     assert "200 ms" in out["detail"]
     assert [h["content"] for h in out["results"]] == [body["content"]]
     assert all(h["source"] == "postgres" for h in out["results"])
-    assert elapsed < 1.0  # the budget, plus local search, well short of Zep's 2 s
+    # The budget, plus the local search (roomy: it is what a loaded machine slows, 1 s was
+    # short), well short of Zep's answer.
+    assert elapsed < ZEP_SLOW / 3, elapsed
     await state.external.close()  # type: ignore[union-attr]
     state.external = None
 
