@@ -3,6 +3,8 @@ day that is not worked, and a newer text's hours over an older text's for the sa
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import time
 
 import pytest
@@ -219,3 +221,20 @@ def test_abbreviated_days_each_with_its_dot_are_one_list(text: str, working: lis
     # "Mon. Wed. Fri." took Monday off only; a day with its own hours after the dot still
     # starts a new sentence.
     assert parse_preferences([text], workdays=range(7)).prefs.working_days == working
+
+
+@pytest.mark.parametrize("unit", ["sat, ", "sat & ", "sun/", "no work on sat, sun, "])
+def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(unit: str):
+    # Each "sat" of "sat, sat, sat" could match two alternatives of the day pattern, so a
+    # list of them took exponential time: 17 s for 100 characters, centuries for 300.
+    # Run apart so a regression fails on its timeout (a few ms now) instead of hanging.
+    code = (
+        "import sys\n"
+        "from almanac.scheduler.preferences import parse_preferences\n"
+        "parse_preferences([sys.argv[1] * 60 + 'x'], workdays=range(7))\n"
+        "print('read')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, unit], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "read", done.stderr
