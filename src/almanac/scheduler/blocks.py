@@ -86,6 +86,7 @@ class BlockService:
         tasks = await self.tasks.open_of(plans)
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
         prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
+        tz = self.s.tz()
         out: dict[str, list[str]] = {}
         for e, block in zip(events, blocks, strict=True):
             if block is None:
@@ -93,7 +94,7 @@ class BlockService:
             plan_id, key, _ = block
             deadline = deadlines.get((plan_id, key))
             rules = prefs[clients.get(plan_id)]
-            if found := broken_rules(self.s.settings, self.s.tz(), e, rules, deadline):
+            if found := broken_rules(self.s.settings, tz, e, rules, deadline):
                 out[e.uid] = found
         return out
 

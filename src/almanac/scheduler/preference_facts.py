@@ -51,9 +51,12 @@ class PreferenceFacts:
         """(preference facts, the active prompt when an LLM is configured, warnings)."""
         warnings: list[str] = []
         facts = await self._texts(client_id, warnings)
+        return facts, await self._prompt(), warnings
+
+    async def _prompt(self) -> tuple[str, str | None] | None:
+        """The active schedule_optimizer prompt (content, version) when an LLM is configured."""
         template = await self.prompts.active("schedule_optimizer") if self.llm else None
-        prompt = (template.content, template.version) if template else None
-        return facts, prompt, warnings
+        return (template.content, template.version) if template else None
 
     async def read(
         self, client_id: int | None, end_reads: Callable[[], Awaitable[None]]
@@ -72,25 +75,22 @@ class PreferenceFacts:
 
     async def rules(self, client_id: int | None) -> SchedulingPreferences:
         """The remembered preferences as the rules read them (no LLM)."""
-        facts = await self._texts(client_id, [])
-        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
+        return self._by_rules(await self._texts(client_id, []))
 
     async def solved_by_rules(
         self, client_ids: Iterable[int | None]
     ) -> dict[int | None, SchedulingPreferences | None]:
         """Per client, the rules' reading when a solve reads the preferences by them; None
         when it asks the LLM, whose hours placed the blocks and which a view does not ask."""
-        template = await self.prompts.active("schedule_optimizer") if self.llm else None
-        prompt = (template.content, template.version) if template else None
+        prompt = await self._prompt()
         out: dict[int | None, SchedulingPreferences | None] = {}
         for client_id in client_ids:
             facts = await self._texts(client_id, [])
-            out[client_id] = (
-                None
-                if self._asks(facts, prompt)
-                else parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
-            )
+            out[client_id] = None if self._asks(facts, prompt) else self._by_rules(facts)
         return out
+
+    def _by_rules(self, facts: list[tuple[int, str]]) -> SchedulingPreferences:
+        return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
 
     def _asks(self, facts: list[tuple[int, str]], prompt: tuple[str, str | None] | None) -> bool:
         return self.llm is not None and prompt is not None and bool(facts)
