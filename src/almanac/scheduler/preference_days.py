@@ -107,13 +107,21 @@ def weekdays_named(word: str) -> set[int]:
     return {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(word[:3])}
 
 
+def _range_days(m: re.Match[str]) -> set[int] | None:
+    """Every day from a `DAY_RANGE` match's first to its last; None when an end is no single
+    day ("Monday to weekend": its words count one by one)."""
+    ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
+    if not all(len(e) == 1 for e in ends):
+        return None
+    [lo], [hi] = ends
+    return {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+
+
 def days_of(words: str) -> set[int]:
     """The weekdays a list or a range of days names: "Mon to Wed" is three days."""
-    if (r := DAY_RANGE.fullmatch(words.strip())) is not None:
-        ends = weekdays_named(r.group(1)), weekdays_named(r.group(2))
-        if all(len(e) == 1 for e in ends):
-            [lo], [hi] = ends
-            return {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}
+    r = DAY_RANGE.fullmatch(words.strip())
+    if r is not None and (days := _range_days(r)) is not None:
+        return days
     return set().union(*(weekdays_named(w) for w in DAY_SCOPE.findall(words)))
 
 
@@ -123,11 +131,10 @@ def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] |
     spans = list(taken)
     said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
-        ends = weekdays_named(m.group(1)), weekdays_named(m.group(2))
-        # "Monday to weekend" is no range of single days: its words count one by one.
-        if not any(a <= m.start() < b for a, b in spans) and all(len(e) == 1 for e in ends):
-            [lo], [hi] = ends
-            said.append((*m.span(), {(lo + i) % 7 for i in range((hi - lo) % 7 + 1)}))
+        if any(a <= m.start() < b for a, b in spans):
+            continue
+        if (days := _range_days(m)) is not None:
+            said.append((*m.span(), days))
             spans.append(m.span())
     for m in DAY_SCOPE.finditer(head):
         if not any(a <= m.start() < b for a, b in spans):
