@@ -65,3 +65,38 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     expect(row).to_contain_text(f"{weekly[0]['report']['numbers']['hours_actual']:.2f}")
     expect(page.locator(f'#chart rect[data-week="{week}"][data-kind="actual"]')).to_have_count(1)
     shot(page, "reflections")
+
+
+def test_mark_done_at_an_earlier_time_today(page: Page, server: Server) -> None:
+    """The Done button takes an optional time today: reflections count the task where it was
+    finished, not where the user got round to clicking. A time still to come is refused."""
+    assert server.features["tasks"]
+    zone = ZoneInfo(TIMEZONE)
+    # The browser's clock at 15:00 today (the server's real clock takes up to a day ahead).
+    afternoon = datetime.now(zone).replace(hour=15, minute=0, second=0, microsecond=0)
+    page.clock.set_fixed_time(afternoon)
+    plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Onboard client Orbit"})
+    plan_id = plan.json()["id"]
+    approved = server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").json()
+    try:
+        task_id = approved["task_ids"][0]
+        task = server.api("GET", f"/api/v1/planner/tasks/{task_id}").json()
+        page.goto(server.url + "/ui/today")
+        row = page.locator(f'#tasks tr[data-task="{task_id}"]')
+        when = row.get_by_label(f"Finished time of {task['title']} (empty: now)")
+
+        when.fill("16:30")
+        row.get_by_role("button", name=f"Mark “{task['title']}” done").click()
+        expect(row.locator('.err[data-for="finished_at"]')).to_contain_text("still to come")
+        assert server.api("GET", f"/api/v1/planner/tasks/{task_id}").json()["status"] != "done"
+
+        when.fill("09:30")
+        row.get_by_role("button", name=f"Mark “{task['title']}” done").click()
+        expect(page.locator("#flash")).to_contain_text("done")
+        done = server.api("GET", f"/api/v1/planner/tasks/{task_id}").json()
+        assert done["status"] == "done"
+        finished = datetime.fromisoformat(done["finished_at"]).astimezone(zone)
+        assert finished == afternoon.replace(hour=9, minute=30)
+    finally:
+        # The server is shared by the whole session: an approved plan would crowd later weeks.
+        server.api("POST", f"/api/v1/planner/plans/{plan_id}/status", json={"status": "cancelled"})

@@ -43,10 +43,30 @@ window.AlmanacPages.today = function () {
         h("td", { class: "num" }, t.estimate_hours !== null && t.estimate_hours !== undefined ? `${t.estimate_hours} h` : "—"),
         h("td", {}, A.when(t.deadline)),
         h("td", {}, A.canWrite() ? timeForm(t.title, (hours) => api("POST", `/api/v1/planner/tasks/${t.id}/time`, { hours })) : null),
-        h("td", {}, A.canWrite() ? h("button", { type: "button", "aria-label": `Mark “${t.title}” done`, onclick: async (ev) => {
-          try { await A.busy(ev.currentTarget, () => api("PATCH", `/api/v1/planner/tasks/${t.id}`, { status: "done" })); A.flash(`“${t.title}” done.`); loadTasks(); }
-          catch (err) { A.flash(A.describe(err), "err"); }
-        } }, "Mark done") : null))))));
+        h("td", {}, A.canWrite() ? doneForm(t) : null))))));
+  }
+
+  /* Mark done, now or at a time earlier today: reflections count the task where it was finished. */
+  function doneForm(t) {
+    const id = "f" + Math.random().toString(36).slice(2, 8);
+    const form = h("form", { class: "actions", novalidate: true },
+      h("label", { for: id }, "Finished at"), h("input", { id, name: "finished_at", type: "time", "aria-label": `Finished time of ${t.title} (empty: now)` }),
+      h("button", { type: "submit", "aria-label": `Mark “${t.title}” done` }, "Mark done"), h("p", { class: "err", "data-for": "finished_at" }));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      A.clearProblems(form);
+      const body = { status: "done" };
+      const value = form.elements.finished_at.value;
+      if (value) {
+        const [hh, mm] = value.split(":").map(Number);
+        const at = A.zoned(day, hh * 60 + mm);
+        if (at.getTime() > Date.now()) return A.showProblem(form, new A.ApiError(422, { errors: [{ field: "finished_at", message: "That time is still to come today: leave it empty for now." }] }));
+        body.finished_at = A.isoZoned(at);
+      }
+      try { await A.busy(form.querySelector("button"), () => api("PATCH", `/api/v1/planner/tasks/${t.id}`, body)); A.flash(`“${t.title}” done.`); loadTasks(); }
+      catch (err) { A.showProblem(form, err); }
+    });
+    return form;
   }
 
   /* Without the task endpoints: the open plans' tasks, with time logged as execution runs. */
