@@ -238,3 +238,33 @@ def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(u
         [sys.executable, "-c", code, unit], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "read", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "chars"),
+    [
+        ("sat, ", 40_000),
+        ("mon. ", 40_000),
+        ("sun/", 40_000),
+        ("Fridays, ", 40_000),
+        ("meetings stop at 5 ", 300_000),
+    ],
+)
+def test_the_rules_read_a_long_fact_in_time_linear_in_its_length(unit: str, chars: int):
+    # A list of days ("sat, sat, ...") was read again from each of its days to its end, and
+    # each "stop at" looked for others' meetings from the text's start: quadratic, 0.8 s at
+    # the 2,000-character cap, read for every fact on every schedule. Read past the cap (a
+    # few seconds now), quadratic work takes minutes: run apart, a regression fails on the
+    # timeout. Meetings cost less each, so their text is longer.
+    code = (
+        "import sys\n"
+        "import almanac.scheduler.preferences as p\n"
+        "chars = int(sys.argv[2])\n"
+        "p.PREFERENCE_MAX_CHARS = chars\n"
+        "p.parse_preferences([(sys.argv[1] * chars)[:chars]], workdays=range(7))\n"
+        "print('read')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, unit, str(chars)], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "read", done.stderr

@@ -4,6 +4,7 @@ is two clauses, "Mondays, Wednesdays and Fridays" one list and "between 9 and 5"
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
@@ -31,6 +32,10 @@ _AFTER_NEXT = re.compile(r"\s*(?:not\s+|nothing\s+|never\s+)?(?:after|past)\b", 
 def clauses(head: str) -> list[tuple[int, int]]:
     """The spans of `head`'s clauses, the last `MAX_CLAUSES`-th holding the rest of the text."""
     cuts = [0]
+    # How many digits `head` has before each position: whether a stretch has one, in one
+    # step (searching each stretch again from its clause's start was quadratic on a list
+    # of days hundreds long).
+    digits = list(accumulate((c.isdecimal() for c in head), initial=0))
     for m in _BREAK.finditer(head):
         if len(cuts) >= MAX_CLAUSES:
             break
@@ -40,7 +45,7 @@ def clauses(head: str) -> list[tuple[int, int]]:
             joins
             and _DAY_BEFORE.search(before)
             and _DAY_AFTER.match(head, m.end())
-            and not _hours_each_side(head, cuts[-1], m)
+            and not _hours_each_side(head, digits, cuts[-1], m)
         ):
             continue  # "Mondays, Wednesdays and Fridays"
         if m.group(0).lower() == "and" and (
@@ -53,11 +58,10 @@ def clauses(head: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b]
 
 
-def _hours_each_side(head: str, a: int, m: re.Match[str]) -> bool:
+def _hours_each_side(head: str, digits: list[int], a: int, m: re.Match[str]) -> bool:
     """Whether the days on each side of `m` have their own hours: "9 to 5 Monday to
-    Thursday, Fridays 9 to 1" is two clauses, "10-7 on Mondays, Wednesdays" one list."""
+    Thursday, Fridays 9 to 1" is two clauses, "10-7 on Mondays, Wednesdays" one list
+    (`digits`: how many digits `head` has before each position)."""
     after = _BREAK.search(head, m.end())
-    return bool(
-        re.search(r"\d", head[a : m.start()])
-        and re.search(r"\d", head[m.end() : after.start() if after else len(head)])
-    )
+    b = after.start() if after else len(head)
+    return digits[m.start()] > digits[a] and digits[b] > digits[m.end()]

@@ -199,7 +199,7 @@ def _clause(
     ends = (
         e
         for e in ph.NOT_AFTER.finditer(head, a, b)
-        if not ph.OTHERS_END.search(head, 0, e.start())
+        if not ph.others_end(head, e.start())
         and ph.said_of_me(head, e)
         and not ph.PAUSE.match(head, e.end())
     )
