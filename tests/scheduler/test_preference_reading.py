@@ -223,19 +223,50 @@ def test_abbreviated_days_each_with_its_dot_are_one_list(text: str, working: lis
     assert parse_preferences([text], workdays=range(7)).prefs.working_days == working
 
 
-@pytest.mark.parametrize("unit", ["sat, ", "sat & ", "sun/", "no work on sat, sun, "])
-def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(unit: str):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No work on Sat. and Sun. I work 9-5",
+        "No work on sat and sun. I work 9-5",
+        "No work on sat or sun. I work 9-5",
+        "No work on Saturdays and sun. Stop at 5",
+    ],
+)
+def test_a_weekend_day_after_a_day_and_and_is_a_day_off_too(text: str):
+    # "sun." before another sentence was no day ("the sun is out"), so only Saturday was
+    # taken off; after a day and "and" (or "or") it is one.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == [0, 1, 2, 3, 4]
+    assert f"no work on saturdays and sundays ({text!r})" in parsed.applied
+
+
+@pytest.mark.parametrize(
+    ("unit", "times"),
+    [
+        ("sat, ", 60),
+        ("sat & ", 60),
+        ("sun/", 60),
+        ("no work on sat, sun, ", 60),
+        ("sat and ", 300),
+        ("Sat. and Sun. ", 150),
+        ("sat or ", 300),
+    ],
+)
+def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(
+    unit: str, times: int
+):
     # Each "sat" of "sat, sat, sat" could match two alternatives of the day pattern, so a
-    # list of them took exponential time: 17 s for 100 characters, centuries for 300.
+    # list of them took exponential time: 17 s for 100 characters, centuries for 300. A day
+    # after "sat and" must stay one way to match, or "sat and sat and ..." is so again.
     # Run apart so a regression fails on its timeout (a few ms now) instead of hanging.
     code = (
         "import sys\n"
         "from almanac.scheduler.preferences import parse_preferences\n"
-        "parse_preferences([sys.argv[1] * 60 + 'x'], workdays=range(7))\n"
+        "parse_preferences([sys.argv[1] * int(sys.argv[2]) + 'x'], workdays=range(7))\n"
         "print('read')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, unit], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, unit, str(times)], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "read", done.stderr
 

@@ -12,9 +12,17 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 # The conditions are one lookahead, tried once: as two alternatives of the match, each
 # "sat" of "sat, sat, sat" matched both ways and a list of them took exponential time
 # (17 s for 100 characters).
+# After a day and "and" or "or" too ("sat and sun. I work 9-5"): lookbehinds of fixed
+# width inside that one lookahead, so a day is still matched one way only.
+_SHORT = r"\b(?:mon|tue|wed|thu|fri|sat|sun)"
+_AFTER_DAY = (
+    rf"(?<={_SHORT}\sand\s)|(?<={_SHORT}\.\sand\s)|(?<={_SHORT}\sor\s)|(?<={_SHORT}\.\sor\s)"
+    r"|(?<=day\sand\s)|(?<=days\sand\s)|(?<=day\sor\s)|(?<=days\sor\s)"
+)
 _SAT_SUN = (
-    r"(?=(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s)"
-    r"|(?:sat|sun)\b\.?(?:\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
+    r"(?=(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s)|"
+    + _AFTER_DAY
+    + r"|(?:sat|sun)\b\.?(?:\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
     r"|only|mornings?|afternoons?|evenings?)\b|\s+are\s+(?:off|free)\b))(?:sat|sun)\b\.?"
 )
 _DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
