@@ -20,6 +20,8 @@ _AFTER_DAY = (
     r"|(?<=day\sand\s)|(?<=days\sand\s)|(?<=day\sor\s)|(?<=days\sor\s)"
 )
 _SAT_SUN = (
+    # The word first: the conditions' lookbehinds are then tried only where it stands.
+    r"(?=(?:sat|sun)\b)"
     r"(?=(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s)|"
     + _AFTER_DAY
     + r"|(?:sat|sun)\b\.?(?:\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
