@@ -223,18 +223,79 @@ def test_abbreviated_days_each_with_its_dot_are_one_list(text: str, working: lis
     assert parse_preferences([text], workdays=range(7)).prefs.working_days == working
 
 
-@pytest.mark.parametrize("unit", ["sat, ", "sat & ", "sun/", "no work on sat, sun, "])
-def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(unit: str):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No work on Sat. and Sun. I work 9-5",
+        "No work on sat and sun. I work 9-5",
+        "No work on sat or sun. I work 9-5",
+        "No work on Saturdays and sun. Stop at 5",
+    ],
+)
+def test_a_weekend_day_after_a_day_and_and_is_a_day_off_too(text: str):
+    # "sun." before another sentence was no day ("the sun is out"), so only Saturday was
+    # taken off; after a day and "and" (or "or") it is one.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == [0, 1, 2, 3, 4]
+    assert f"no work on saturdays and sundays ({text!r})" in parsed.applied
+
+
+@pytest.mark.parametrize(
+    ("unit", "times"),
+    [
+        ("sat, ", 60),
+        ("sat & ", 60),
+        ("sun/", 60),
+        ("no work on sat, sun, ", 60),
+        ("sat and ", 300),
+        ("Sat. and Sun. ", 150),
+        ("sat or ", 300),
+    ],
+)
+def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(
+    unit: str, times: int
+):
     # Each "sat" of "sat, sat, sat" could match two alternatives of the day pattern, so a
-    # list of them took exponential time: 17 s for 100 characters, centuries for 300.
+    # list of them took exponential time: 17 s for 100 characters, centuries for 300. A day
+    # after "sat and" must stay one way to match, or "sat and sat and ..." is so again.
     # Run apart so a regression fails on its timeout (a few ms now) instead of hanging.
     code = (
         "import sys\n"
         "from almanac.scheduler.preferences import parse_preferences\n"
-        "parse_preferences([sys.argv[1] * 60 + 'x'], workdays=range(7))\n"
+        "parse_preferences([sys.argv[1] * int(sys.argv[2]) + 'x'], workdays=range(7))\n"
         "print('read')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, unit], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, unit, str(times)], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "read", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "chars"),
+    [
+        ("sat, ", 40_000),
+        ("mon. ", 40_000),
+        ("sun/", 40_000),
+        ("Fridays, ", 40_000),
+        ("meetings stop at 5 ", 300_000),
+    ],
+)
+def test_the_rules_read_a_long_fact_in_time_linear_in_its_length(unit: str, chars: int):
+    # A list of days ("sat, sat, ...") was read again from each of its days to its end, and
+    # each "stop at" looked for others' meetings from the text's start: quadratic, 0.8 s at
+    # the 2,000-character cap, read for every fact on every schedule. Read past the cap (a
+    # few seconds now), quadratic work takes minutes: run apart, a regression fails on the
+    # timeout. Meetings cost less each, so their text is longer.
+    code = (
+        "import sys\n"
+        "import almanac.scheduler.preferences as p\n"
+        "chars = int(sys.argv[2])\n"
+        "p.PREFERENCE_MAX_CHARS = chars\n"
+        "p.parse_preferences([(sys.argv[1] * chars)[:chars]], workdays=range(7))\n"
+        "print('read')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, unit, str(chars)], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "read", done.stderr

@@ -20,7 +20,7 @@ from almanac.llm.base import (
     Prompt,
     StructuredResult,
 )
-from almanac.scheduler.preference_hours import MAX_CLAUSES
+from almanac.scheduler.preference_clauses import MAX_CLAUSES
 from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferredWindowIn, SchedulingPreferences
 from almanac.state import AppState

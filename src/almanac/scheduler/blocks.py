@@ -118,7 +118,8 @@ class BlockService:
 
         A move onto a meeting or another block, outside working hours (as preferences
         refine them), over the daily maximum or its week's limit (the sprint's capacity or
-        the preferences' weekly maximum, the smaller), before a
+        the preferences' weekly maximum, the smaller; for a client whose preferences a solve
+        has the LLM read, hours and maxima are not checked, as in the view), before a
         dependency ends (or after a dependent starts) or past the deadline is a 409 listing
         every conflict, unless `force`: then it is pinned anyway and the list comes back as
         warnings.
@@ -162,11 +163,14 @@ class BlockService:
         )
         # So do a sprint's capacity and the weekly maximum ("max 40h/week") its whole week
         # (the week of the move's start).
-        prefs = await self.s.rule_preferences(plan.client_id)
+        # By the rules' reading of the preferences, as the calendar view marks blocks; None
+        # when a solve has the LLM read them: the LLM's hours and caps placed the client's
+        # blocks, and a move holding row locks does not ask it, so those are not checked.
+        prefs = (await self.s.preference_facts.solved_by_rules([plan.client_id]))[plan.client_id]
         monday = start.date() - timedelta(days=start.weekday())
         row = await self.repo.sprint_for_week(monday)
         sprint = None
-        if row is not None or prefs.weekly_max_hours is not None:
+        if row is not None or (prefs is not None and prefs.weekly_max_hours is not None):
             week = (
                 datetime.combine(monday, time(0), tzinfo=tz),
                 datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz),

@@ -161,10 +161,11 @@ async def move_conflicts(
     end: datetime,
     events: Sequence[CalendarEvent],
     blocks: Sequence[Block],
-    prefs: SchedulingPreferences | None = None,
+    prefs: SchedulingPreferences | None,
     sprint: tuple[tuple[datetime, datetime], float | None] | None = None,
 ) -> list[str]:
     """Every rule a move of block `aid` to [start, end) would break, as human lines;
+    `prefs` None: hours and maxima the move cannot know (the LLM read them), not checked;
     `sprint`: the target week's span and its sprint's capacity in hours (None: no sprint),
     when a sprint or the preferences' weekly maximum limits that week (the smaller holds,
     as in the solve)."""
@@ -174,9 +175,9 @@ async def move_conflicts(
             continue
         what = "another Almanac block" if e.almanac_id else "the event"
         out.append(f"overlaps {what} {_name(e, plan_id)!r} ({_hm(e.start.astimezone(tz))})")
-    if why := outside_hours(settings, tz, start, end, prefs):
+    if prefs is not None and (why := outside_hours(settings, tz, start, end, prefs)):
         out.append(why)
-    if why := over_daily_max(settings, tz, aid, start, end, events, prefs):
+    if prefs is not None and (why := over_daily_max(settings, tz, aid, start, end, events, prefs)):
         out.append(why)
     if sprint is not None and (why := _over_week(aid, start, end, events, *sprint, prefs)):
         out.append(why)

@@ -12,17 +12,32 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 # The conditions are one lookahead, tried once: as two alternatives of the match, each
 # "sat" of "sat, sat, sat" matched both ways and a list of them took exponential time
 # (17 s for 100 characters).
+# After a day and "and" or "or" too ("sat and sun. I work 9-5"): lookbehinds of fixed
+# width inside that one lookahead, so a day is still matched one way only.
+_SHORT = r"\b(?:mon|tue|wed|thu|fri|sat|sun)"
+_AFTER_DAY = (
+    rf"(?<={_SHORT}\sand\s)|(?<={_SHORT}\.\sand\s)|(?<={_SHORT}\sor\s)|(?<={_SHORT}\.\sor\s)"
+    r"|(?<=day\sand\s)|(?<=days\sand\s)|(?<=day\sor\s)|(?<=days\sor\s)"
+)
 _SAT_SUN = (
-    r"(?=(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s)"
-    r"|(?:sat|sun)\b\.?(?:\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
+    # The word first: the conditions' lookbehinds are then tried only where it stands.
+    r"(?=(?:sat|sun)\b)"
+    r"(?=(?<=\bon\s)|(?<=[-–/&,])|(?<=[-–/&,]\s)|"
+    + _AFTER_DAY
+    + r"|(?:sat|sun)\b\.?(?:\s*(?:[-–:,;/&!?]|\d|$)|\s+(?:and|or|to|through|thru|till|until|off"
     r"|only|mornings?|afternoons?|evenings?)\b|\s+are\s+(?:off|free)\b))(?:sat|sun)\b\.?"
 )
 _DAY_WORD = r"(?:" + _DAY + r"|(?:mon|tue|tues|wed|weds|thu|thur|thurs|fri)\b\.?|" + _SAT_SUN + ")"
 DAY_WORD = _DAY_WORD
 
+# A list of days has at most this many more after its first: a week's days and "weekends".
+# Unbounded, a pattern that needs something after the list ("sat, sun are off") ran through
+# the rest of a list of hundreds from each of its days and failed each time: quadratic,
+# 0.6 s for 2,000 characters of "sat, ".
+_MORE_DAYS = "{0,7}"
 # "Mondays, Wednesdays and Fridays"; not "friday afternoons" or "Fridays free for deep
 # work": part of a day, or a day kept for something, is not a day off.
-_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")*"
+_DAYS = _DAY + r"(?:(?:\s*[,/&]\s*|\s+)(?:(?:and|or)\s+)?" + _DAY + r")" + _MORE_DAYS
 # Also "no work on sat", "off on weds": after the words of a day off, a short name is a day.
 # A blank after a short name's dot ends the sentence when the next day has its own hours:
 # "No work on sat. Sat 10-2" is no list, "No work on Mon. Wed. Fri." is one.
@@ -31,7 +46,8 @@ _ANY_DAYS = (
     + r"(?:(?:\s*[,/&]\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+|(?<!\.)\s+"
     + r"|(?<=\.)\s+(?![a-z]+\.?\s*[:,]?\s*\d))"
     + _DAY_WORD
-    + r")*"
+    + r")"
+    + _MORE_DAYS
 )
 _PART_WORDS = r"\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b"
 _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
@@ -128,16 +144,22 @@ def days_of(words: str) -> set[int]:
 def scope(head: str, taken: Sequence[tuple[int, int]]) -> tuple[frozenset[int] | None, bool]:
     """(The days a text's hours are said for, None for every day; whether that is unclear).
     Days inside `taken` (a day off: "no work on Fridays") do not count."""
-    spans = list(taken)
+    # Which positions a day off or a range holds, marked once: a range ends before the next
+    # begins, so checking each day against every range before it was quadratic.
+    covered = bytearray(len(head) + 1)
+    for a, b in taken:  # a clause's `taken` may lie before or after it
+        lo, hi = max(a, 0), min(b, len(head))
+        if lo < hi:
+            covered[lo:hi] = b"\x01" * (hi - lo)
     said: list[tuple[int, int, set[int]]] = []  # where each day or range of days is named
     for m in DAY_RANGE.finditer(head):
-        if any(a <= m.start() < b for a, b in spans):
+        if covered[m.start()]:
             continue
         if (days := _range_days(m)) is not None:
             said.append((*m.span(), days))
-            spans.append(m.span())
+            covered[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
     for m in DAY_SCOPE.finditer(head):
-        if not any(a <= m.start() < b for a, b in spans):
+        if not covered[m.start()]:
             said.append((*m.span(), weekdays_named(m.group(0))))
     if not said:
         return None, False

@@ -73,15 +73,12 @@ class PreferenceFacts:
         )
         return Preferences(client_id, facts, prompt, out, warnings, asked)
 
-    async def rules(self, client_id: int | None) -> SchedulingPreferences:
-        """The remembered preferences as the rules read them (no LLM)."""
-        return self._by_rules(await self._texts(client_id, []))
-
     async def solved_by_rules(
         self, client_ids: Iterable[int | None]
     ) -> dict[int | None, SchedulingPreferences | None]:
         """Per client, the rules' reading when a solve reads the preferences by them; None
-        when it asks the LLM, whose hours placed the blocks and which a view does not ask."""
+        when it asks the LLM, whose hours placed the blocks and which neither the view nor
+        a hand move (holding row locks) asks."""
         prompt = await self._prompt()
         out: dict[int | None, SchedulingPreferences | None] = {}
         for client_id in client_ids:

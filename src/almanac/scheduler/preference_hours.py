@@ -13,27 +13,10 @@ from itertools import chain
 
 from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
+from almanac.scheduler.preference_clauses import clauses
 from almanac.scheduler.preference_parsed import ParsedPreferences, day_rule, plural_days
 from almanac.scheduler.schemas import SchedulingPreferences
 
-# A preference is a sentence or a few: past this many clauses the rest is read as one, so a
-# text of a hundred clauses ("On Fridays I stop at 3, " again and again) neither lists a line,
-# and a line replacing it, for each one nor multiplies the work of the rules.
-MAX_CLAUSES = 16
-# Where a clause ends: "," ";" a bracket, a full stop (not "9.30" nor a dot of "p.m.", unless a
-# sentence starts after it), "and", "but"...
-_BREAK = re.compile(
-    r"[,;!?()]|(?<![ap]\.m)(?<!\b[ap])(?<!\d[ap])\.(?!\d)|(?<=[ap]\.m)\.(?=\s+(?-i:[A-Z]))"
-    r"|\b(?:and|but|while|whereas)\b",
-    re.I,
-)
-# Not between two days of one list ("Mondays and Fridays"), nor in "between 9 and 5".
-_DAY_BEFORE = re.compile(pd.DAY_WORD + r"\s*$", re.I)
-_DAY_AFTER = re.compile(r"\s*(?:on\s+)?" + pd.DAY_WORD, re.I)
-_BETWEEN_OPEN = re.compile(r"\bbetween\s+" + ph.CLOCK + r"\s*$", re.I)
-# Nor in "no work before 10 and after 4 on Mondays": both ends hold on the days named.
-_BEFORE_OPEN = re.compile(r"\bbefore\s+" + ph.CLOCK + r"\s*,?\s*$", re.I)
-_AFTER_NEXT = re.compile(r"\s*(?:not\s+|nothing\s+|never\s+)?(?:after|past)\b", re.I)
 # "and 5 otherwise": a clause for the days no other clause names.
 _OTHERWISE = re.compile(
     r"\b(?:otherwise|other\s+days|rest\s+of\s+the\s+(?:week|time)|else|usually|normally"
@@ -88,41 +71,6 @@ def earliest(p: SchedulingPreferences, start: time, days: frozenset[int] | None)
         if days and rule.not_before and days & set(rule.weekdays):
             at = max(at, rule.not_before)
     return at
-
-
-def clauses(head: str) -> list[tuple[int, int]]:
-    """The spans of `head`'s clauses, the last `MAX_CLAUSES`-th holding the rest of the text."""
-    cuts = [0]
-    for m in _BREAK.finditer(head):
-        if len(cuts) >= MAX_CLAUSES:
-            break
-        before = head[max(cuts[-1], m.start() - 40) : m.start()]
-        joins = m.group(0).lower() in (",", "and", "or")
-        if (
-            joins
-            and _DAY_BEFORE.search(before)
-            and _DAY_AFTER.match(head, m.end())
-            and not _hours_each_side(head, cuts[-1], m)
-        ):
-            continue  # "Mondays, Wednesdays and Fridays"
-        if m.group(0).lower() == "and" and (
-            _BETWEEN_OPEN.search(before)
-            or (_BEFORE_OPEN.search(before) and _AFTER_NEXT.match(head, m.end()))
-        ):
-            continue
-        cuts.append(m.end())
-    cuts.append(len(head))
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if a < b]
-
-
-def _hours_each_side(head: str, a: int, m: re.Match[str]) -> bool:
-    """Whether the days on each side of `m` have their own hours: "9 to 5 Monday to
-    Thursday, Fridays 9 to 1" is two clauses, "10-7 on Mondays, Wednesdays" one list."""
-    after = _BREAK.search(head, m.end())
-    return bool(
-        re.search(r"\d", head[a : m.start()])
-        and re.search(r"\d", head[m.end() : after.start() if after else len(head)])
-    )
 
 
 def read_hours(
@@ -251,7 +199,7 @@ def _clause(
     ends = (
         e
         for e in ph.NOT_AFTER.finditer(head, a, b)
-        if not ph.OTHERS_END.search(head, 0, e.start())
+        if not ph.others_end(head, e.start())
         and ph.said_of_me(head, e)
         and not ph.PAUSE.match(head, e.end())
     )

@@ -145,7 +145,20 @@ def said_of_me(head: str, m: re.Match[str]) -> bool:
 DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_DATE, re.I)
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
-OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
+_OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
+_OTHERS_LONGEST = len("stand-ups")
+
+
+def others_end(head: str, at: int) -> bool:
+    """Whether the words just before `at` name others' meetings ("Client meetings end at 4").
+    Searched from the blank's start back a word's length, not from the text's start: that
+    was quadratic on "meetings stop at 5 " again and again."""
+    k = at
+    while k > 0 and head[k - 1].isspace():
+        k -= 1
+    return _OTHERS_END.search(head, max(0, k - _OTHERS_LONGEST - 1), at) is not None
+
+
 # "I leave at 12 for lunch", "I stop at 3 for an hour": a pause, not the end of the day.
 PAUSE = re.compile(
     r"\s*(?:for|to\s+(?:have|grab|get|take))\s+(?:an?\s+|my\s+|some\s+)?(?:lunch|coffee|tea"

@@ -46,7 +46,6 @@ from almanac.scheduler.schemas import (
     ReplanScope,
     ScheduleIn,
     ScheduleOut,
-    SchedulingPreferences,
 )
 from almanac.scheduler.writer import Writer, stated_window
 
@@ -249,11 +248,6 @@ class SchedulerService:
             f"the preferences of plan {plan_id} kept changing while they were read; retry",
             errors=[{"field": "plan_id", "message": "preferences changed during the request"}],
         )
-
-    async def rule_preferences(self, client_id: int | None) -> SchedulingPreferences:
-        """The remembered preferences as the rules read them (no LLM: a hand move holds
-        row locks while it checks, and must not wait on one)."""
-        return await self.preference_facts.rules(client_id)
 
     async def _context(
         self, plan: Plan, tz: ZoneInfo, now: datetime, start: date, days: int
