@@ -153,25 +153,25 @@ def solve(problem: Problem) -> Schedule:
     valued = problem.weights.missed_deadline > 0
     full = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
     simple = fl.floors_of(full, valued=valued)
-    # Replanning: the baselines that are repairs; the floors never ask more than the best.
+    # Replanning: the baselines that are repairs; the floors are the simple repair's.
     repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
     finish = rg.Finish(grid, kept, followers, waiting, bool(repairs))
-    waiting_out = builder.model.new_bool_var("waiting_out")
-    fl.switch(builder, waiting_out, on=True)
     if repairs:
-        # Waiting work is placed after the search, in free time only (`repair_greedy.Finish`).
-        hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
-        for tid in waiting:
-            builder.model.add(builder.tasks[tid].placed == 0).only_enforce_if(waiting_out)
+        # One measure for the model's floors and `Finish`: placements with the waiting work
+        # in the free time they leave. The model may place waiting work, but only beside all
+        # the simple repair places (it never pushes that aside).
+        hints = {n: (finish.fill(_without(p, waiting)), c) for n, (p, c) in hints.items()}
+        rp.only_beside(builder, waiting, hints[rg.HINTS[finish.best]][0])
         for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):
             builder.model.add(builder.tasks[tid].missed == 1)
     else:
         holds.free_followers()
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
-    floors = fl.floors_of(measures, valued=valued)
-    if repairs:
-        top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
-        floors = fl.for_repair(floors, measures[top])
+    floors = (
+        fl.for_repair(finish.floor, rg.HINTS[finish.best], valued=valued)
+        if repairs
+        else fl.floors_of(measures, valued=valued)
+    )
     reached = {n for n in hints if floors.reached_by(measures[n])}
     repairs &= reached
     switch = fl.add_floors(builder, floors)
@@ -283,9 +283,7 @@ def solve(problem: Problem) -> Schedule:
             return search, ()
         restore.add()
         holds.widen()
-        fl.switch(builder, waiting_out, on=False)
         start = complete(repair, True)
-        start[waiting_out.index] = (waiting_out, 0)
         wide = _Search(builder, problem, start, left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             wide.solver.objective_value > objective_of(builder, start)

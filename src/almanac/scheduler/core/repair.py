@@ -213,6 +213,19 @@ def unearned(builder: ModelBuilder, repairs: list[Placement]) -> list[str]:
     ]
 
 
+def only_beside(builder: ModelBuilder, waiting: Set[str], repair: Placement) -> None:
+    """Let the model place `waiting` work only while everything else the simple `repair`
+    places is placed too: waiting work takes free time, it never pushes that work aside."""
+    if not waiting:
+        return
+    model = builder.model
+    beside = model.new_bool_var("waiting_beside_repair")
+    need = [builder.tasks[t].placed for t in sorted(repair) if t not in waiting]
+    model.add_bool_and(need).only_enforce_if(beside)
+    for tid in sorted(waiting):
+        model.add_implication(builder.tasks[tid].placed, beside)
+
+
 class Restore:
     """What a widened repair may buy back, and at what price in moved blocks.
 
