@@ -121,12 +121,17 @@ def solve(problem: Problem) -> Schedule:
     # Replanning: the baselines that are repairs; the floors are the simple repair's.
     repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
     finish = rg.Finish(grid, kept, followers, waiting, bool(repairs))
+    beside = None
     if repairs:
-        # One measure for the model's floors and `Finish`: placements with the waiting work
-        # in the free time they leave. The model may place waiting work, but only beside all
-        # the simple repair places (it never pushes that aside).
-        hints = {n: (finish.fill(_without(p, waiting)), c) for n, (p, c) in hints.items()}
-        rp.only_beside(builder, waiting, hints[rg.HINTS[finish.best]][0])
+        # One measure for the model's floors and `Finish`: waiting work in. The model may
+        # place it only beside all the simple repair places (`repair.only_beside`); so are
+        # the hints filled.
+        simple_tasks = set(hints[rg.HINTS[finish.best]][0])
+        beside = rp.only_beside(builder, waiting, simple_tasks)
+        hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
+        hints = {
+            n: (p if simple_tasks - set(p) else finish.fill(p), c) for n, (p, c) in hints.items()
+        }
         for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):
             builder.model.add(builder.tasks[tid].missed == 1)
     else:
@@ -149,6 +154,8 @@ def solve(problem: Problem) -> Schedule:
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
+        if beside is not None:
+            v[beside.index] = (beside, 1)
         holds.hint(v, hints[name][0])
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
@@ -227,6 +234,8 @@ def solve(problem: Problem) -> Schedule:
     def complete(placement: Placement, floor_on: bool) -> Hint:
         values = hint_values(builder, placement)
         values[only.index] = (only, 0)
+        if beside is not None:
+            values[beside.index] = (beside, 1)
         if switch is not None:
             values[switch.index] = (switch, int(floor_on))
         holds.hint(values, placement)
@@ -249,6 +258,9 @@ def solve(problem: Problem) -> Schedule:
         restore.add()
         holds.widen()
         start = complete(repair, True)
+        if beside is not None:  # what the repair has stays (`Restore`): no need for it now
+            fl.switch(builder, beside, on=False)
+            start[beside.index] = (beside, 0)
         wide = Search(builder, problem, start, left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             wide.solver.objective_value > objective_of(builder, start)
