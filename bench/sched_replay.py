@@ -1,7 +1,7 @@
 """Replan stability, paired: the same first schedules replanned several times.
 
 Usage: .venv/bin/python bench/sched_replay.py [--seeds 1,303,7] [--repeats 3]
-       [--time-limit S] [--idle S] [--moved-block W]
+       [--time-limit S] [--idle S] [--moved-block W] [--against REF]
 
 `scheduler_bench.py --multi-only` solves each instance afresh, so two runs differ in their
 first schedules as well as in the replan, and a seed's two-week median moves by 1-4 points
@@ -12,13 +12,19 @@ another time limit, idle stop or stability weight for the replan only. It prints
 repeat, each seed's two-week median share moved, the pooled median and mean, and the
 weighted hours and deadlines met of the replan answers (by the independent `sched_check`),
 so a change's effect can be told from the search's own run-to-run spread, and its cost seen.
+`--against REF` (a git revision, e.g. main) also answers each replan with the scheduler core
+of REF, right after this tree's on the same first schedule, and prints both.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pickle
 import statistics
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -32,9 +38,11 @@ from almanac.scheduler.core import Problem, Schedule, solve  # noqa: E402
 
 
 def _replanner(
-    args: argparse.Namespace, answers: list[tuple[Problem, Schedule]]
+    args: argparse.Namespace,
+    answers: list[tuple[Problem, Schedule]],
+    solver: Callable[[Problem], Schedule] = solve,
 ) -> Callable[[Problem], Schedule]:
-    """`solve` for the replan, with the overrides asked for; keeps each answer."""
+    """`solver` for the replan, with the overrides asked for; keeps each answer."""
 
     def replan(problem: Problem) -> Schedule:
         if args.time_limit is not None:
@@ -45,11 +53,50 @@ def _replanner(
             problem = replace(
                 problem, weights=replace(problem.weights, moved_block=args.moved_block)
             )
-        answer = solve(problem)
+        answer = solver(problem)
         answers.append((problem, answer))
         return answer
 
     return replan
+
+
+_CORE = "almanac.scheduler.core."
+
+
+def _core_of(ref: str, into: Path) -> Callable[[Problem], Schedule]:
+    """`solve` of the scheduler core at git revision `ref`, loaded as its own package; its
+    problems and answers pass through a pickle renamed between the two packages."""
+    root = Path(__file__).resolve().parent.parent
+    name = "core_" + "".join(c if c.isalnum() else "_" for c in ref)
+    package = into / name
+    package.mkdir()
+    listing = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{ref}:src/almanac/scheduler/core"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for file in listing:
+        text = subprocess.run(
+            ["git", "show", f"{ref}:src/almanac/scheduler/core/{file}"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        ).stdout
+        (package / file).write_bytes(text)
+    sys.path.insert(0, str(into))
+    other = importlib.import_module(name)
+
+    def renamed(obj: object, old: str, new: str) -> object:
+        # Protocol 0 names each class by "module\nname": one rename moves it across.
+        return pickle.loads(pickle.dumps(obj, protocol=0).replace(old.encode(), new.encode()))
+
+    def solve_there(problem: Problem) -> Schedule:
+        answer = other.solve(renamed(problem, _CORE, f"{name}."))
+        return renamed(answer, f"{name}.", _CORE)  # type: ignore[return-value]
+
+    return solve_there
 
 
 def main() -> None:
@@ -59,6 +106,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, help="replan time limit (default 3 s)")
     parser.add_argument("--idle", type=float, help="replan idle stop (default 0.3 s)")
     parser.add_argument("--moved-block", type=int, help="replan stability weight per block")
+    parser.add_argument("--against", help="git revision whose scheduler core also replans")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     firsts = []
@@ -67,28 +115,47 @@ def main() -> None:
             if spec.weeks == 2:
                 problem = inst.make(spec)
                 firsts.append((seed, spec, problem, solve(problem)))
+    codes = {"": solve}
+    with tempfile.TemporaryDirectory() as into:
+        if args.against:
+            codes = {"this tree ": solve, f"{args.against} ": _core_of(args.against, Path(into))}
+        for repeat in range(1, args.repeats + 1):
+            for label, solver in codes.items():
+                _replay(args, firsts, seeds, solver, f"{label}repeat {repeat}")
+
+
+def _replay(
+    args: argparse.Namespace,
+    firsts: list[tuple[int, inst.Spec, Problem, Schedule]],
+    seeds: list[int],
+    solver: Callable[[Problem], Schedule],
+    label: str,
+) -> None:
+    """Replan every first schedule once with `solver` and print the figures."""
     answers: list[tuple[Problem, Schedule]] = []
-    sched_multi.solve = _replanner(args, answers)  # replan_share's solve
-    for repeat in range(1, args.repeats + 1):
-        shares: dict[int, list[float]] = {seed: [] for seed in seeds}
-        answers.clear()
-        for seed, spec, problem, first in firsts:
-            record = sched_multi.replan_share(problem, first, spec.seed)
-            shares[seed].append(record["moved_share"])
-            print(
-                f"  {spec.name}: {record['moved']}/{record['blocks']} moved, {record['hit']} hit, "
-                f"{record['scope']} ({record['source']}) {record['kinds']}",
-                file=sys.stderr,
-            )
-        pooled = [s for v in shares.values() for s in v]
-        hours = sum(check.weighted_hours(p, a) for p, a in answers)
-        met = sum(check.deadlines_met(p, a)[0] for p, a in answers)
-        per_seed = ", ".join(f"{seed} {statistics.median(v):.2%}" for seed, v in shares.items())
+    sched_multi.solve = _replanner(args, answers, solver)  # replan_share's solve
+    shares: dict[int, list[float]] = {seed: [] for seed in seeds}
+    seconds = []
+    for seed, spec, problem, first in firsts:
+        record = sched_multi.replan_share(problem, first, spec.seed)
+        shares[seed].append(record["moved_share"])
+        seconds.append(record["seconds"])
         print(
-            f"repeat {repeat}: two-week median per seed {per_seed}; pooled median "
-            f"{statistics.median(pooled):.2%}, mean {statistics.mean(pooled):.2%}; replan "
-            f"answers {hours:.2f} weighted h, {met} deadlines met"
+            f"  {label} {spec.name}: {record['moved']}/{record['blocks']} moved, "
+            f"{record['hit']} hit, {record['scope']} ({record['source']}) {record['kinds']}",
+            file=sys.stderr,
         )
+    pooled = [s for v in shares.values() for s in v]
+    hours = sum(check.weighted_hours(p, a) for p, a in answers)
+    met = sum(check.deadlines_met(p, a)[0] for p, a in answers)
+    per_seed = ", ".join(f"{seed} {statistics.median(v):.2%}" for seed, v in shares.items())
+    print(
+        f"{label}: two-week median per seed {per_seed}; pooled median "
+        f"{statistics.median(pooled):.2%}, mean {statistics.mean(pooled):.2%}; replan "
+        f"answers {hours:.2f} weighted h, {met} deadlines met; replan seconds median "
+        f"{statistics.median(seconds):.2f}, max {max(seconds):.2f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ A replan is a repair first (see `repair`): only what the change broke moves.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Set
 from dataclasses import replace
@@ -26,6 +25,7 @@ from .greedy import greedy_placement
 from .grid import Grid, build_grid
 from .hints import Hint, hint_values, objective_of
 from .model import Problem, Schedule, SolveStatus, UnplacedCause
+from .search import MIN_SEARCH_SECONDS, Search
 from .selection import select_tasks
 
 # Left for turning the solution into blocks, so the whole call stays within the time limit.
@@ -33,46 +33,11 @@ _MARGIN_SECONDS = 0.05
 # Share of the time limit the task-selection knapsack may use (it usually needs far less).
 _SELECTION_SHARE = 0.1
 _SELECTION_MAX_SECONDS = 0.15
-_MIN_SEARCH_SECONDS = 0.5
 # When no baseline reaches both floors: the share of the time left spent looking for a
 # schedule that does, before the documented objective decides without the deadline floor.
 _FLOOR_SEARCH_SHARE = 0.6
-# Above this many variables CP-SAT's presolve alone outlasts a 3 s budget (six weeks of 300
-# tasks: ~6 s of probing); the hinted search finds good solutions without it.
-_PRESOLVE_MAX_VARIABLES = 6000
 
 Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Remembers when the objective last improved by at least one point."""
-
-    def __init__(self, scale: int) -> None:
-        super().__init__()
-        self.scale = scale
-        self.best: float | None = None
-        self.last = time.perf_counter()
-
-    def on_solution_callback(self) -> None:
-        value = self.objective_value
-        if self.best is None or value >= self.best + self.scale:
-            self.last = time.perf_counter()
-        if self.best is None or value > self.best:
-            self.best = value
-
-
-def _watch(
-    solver: cp_model.CpSolver,
-    progress: _Progress,
-    idle: float,
-    done: threading.Event,
-    stopped: list[bool],
-) -> None:
-    while not done.wait(0.02):
-        if progress.best is not None and time.perf_counter() - progress.last > idle:
-            stopped.append(True)
-            solver.stop_search()
-            return
 
 
 def candidates(
@@ -153,25 +118,30 @@ def solve(problem: Problem) -> Schedule:
     valued = problem.weights.missed_deadline > 0
     full = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
     simple = fl.floors_of(full, valued=valued)
-    # Replanning: the baselines that are repairs; the floors never ask more than the best.
+    # Replanning: the baselines that are repairs; the floors are the simple repair's.
     repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
     finish = rg.Finish(grid, kept, followers, waiting, bool(repairs))
-    waiting_out = builder.model.new_bool_var("waiting_out")
-    fl.switch(builder, waiting_out, on=True)
+    beside = None
     if repairs:
-        # Waiting work is placed after the search, in free time only (`repair_greedy.Finish`).
+        # One measure for the model's floors and `Finish`: waiting work in. The model may
+        # place it only beside all the simple repair places (`repair.only_beside`); so are
+        # the hints filled.
+        simple_tasks = set(hints[rg.HINTS[finish.best]][0])
+        beside = rp.only_beside(builder, waiting, simple_tasks)
         hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
-        for tid in waiting:
-            builder.model.add(builder.tasks[tid].placed == 0).only_enforce_if(waiting_out)
+        hints = {
+            n: (p if simple_tasks - set(p) else finish.fill(p), c) for n, (p, c) in hints.items()
+        }
         for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):
             builder.model.add(builder.tasks[tid].missed == 1)
     else:
         holds.free_followers()
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
-    floors = fl.floors_of(measures, valued=valued)
-    if repairs:
-        top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
-        floors = fl.for_repair(floors, measures[top])
+    floors = (
+        fl.for_repair(finish.floor, rg.HINTS[finish.best], valued=valued)
+        if repairs
+        else fl.floors_of(measures, valued=valued)
+    )
     reached = {n for n in hints if floors.reached_by(measures[n])}
     repairs &= reached
     switch = fl.add_floors(builder, floors)
@@ -184,6 +154,8 @@ def solve(problem: Problem) -> Schedule:
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
+        if beside is not None:
+            v[beside.index] = (beside, 1)
         holds.hint(v, hints[name][0])
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
@@ -193,7 +165,7 @@ def solve(problem: Problem) -> Schedule:
     # When replanning, the best among repairs (see `repair`) if one reaches both floors.
     best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
-    def outcome(search: _Search, hint: str, proven: bool) -> Schedule:
+    def outcome(search: Search, hint: str, proven: bool) -> Schedule:
         status, solver = search.status, search.solver
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             (search.floor_on and hint not in reached) or solver.objective_value >= scores[hint]
@@ -240,19 +212,19 @@ def solve(problem: Problem) -> Schedule:
     def left() -> float:
         return problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
 
-    def held_search(hint: Hint, floor_on: bool) -> _Search:
+    def held_search(hint: Hint, floor_on: bool) -> Search:
         """Search with the holds as set; then, if that left out held work, search again with
         that work free to go elsewhere (the rest still held), and keep the better answer."""
-        search = _Search(builder, problem, hint, left(), floor_on)
+        search = Search(builder, problem, hint, left(), floor_on)
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search
         placement = builder.extract(search.solver)
         dropped = holds.dropped(placement)
-        if not dropped or left() < _MIN_SEARCH_SECONDS:
+        if not dropped or left() < MIN_SEARCH_SECONDS:
             return search
         holds.release(dropped)
         on = switch is not None and search.solver.boolean_value(switch)
-        again = _Search(builder, problem, complete(placement, on), left(), floor_on)
+        again = Search(builder, problem, complete(placement, on), left(), floor_on)
         if again.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             again.solver.objective_value > search.solver.objective_value
         ):
@@ -262,12 +234,14 @@ def solve(problem: Problem) -> Schedule:
     def complete(placement: Placement, floor_on: bool) -> Hint:
         values = hint_values(builder, placement)
         values[only.index] = (only, 0)
+        if beside is not None:
+            values[beside.index] = (beside, 1)
         if switch is not None:
             values[switch.index] = (switch, int(floor_on))
         holds.hint(values, placement)
         return values
 
-    def improve(search: _Search) -> tuple[_Search, tuple[str, ...]]:
+    def improve(search: Search) -> tuple[Search, tuple[str, ...]]:
         """A repair that lost what the previous schedule had (a task's place, a deadline met)
         or moved blocks the change did not hit (followers, displaced work): search every
         schedule that keeps all the repair has and moves no more blocks than the items it
@@ -279,14 +253,15 @@ def solve(problem: Problem) -> Schedule:
         # What the repair has includes the waiting work it leaves room for: widening keeps it.
         repair = finish.fill(builder.extract(search.solver))
         restore = rp.Restore(builder, repair)
-        if not (restore.lost or restore.moved_more_than_hit()) or left() < _MIN_SEARCH_SECONDS:
+        if not (restore.lost or restore.moved_more_than_hit()) or left() < MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()
-        fl.switch(builder, waiting_out, on=False)
         start = complete(repair, True)
-        start[waiting_out.index] = (waiting_out, 0)
-        wide = _Search(builder, problem, start, left(), True)
+        if beside is not None:  # what the repair has stays (`Restore`): no need for it now
+            fl.switch(builder, beside, on=False)
+            start[beside.index] = (beside, 0)
+        wide = Search(builder, problem, start, left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             wide.solver.objective_value > objective_of(builder, start)
         ):
@@ -321,12 +296,12 @@ def solve(problem: Problem) -> Schedule:
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
     budget = left() * _FLOOR_SEARCH_SHARE
-    first = _Search(builder, problem, values[near], budget, True, step=1)
+    first = Search(builder, problem, values[near], budget, True, step=1)
     fl.switch(builder, only, on=False)
     proven = first.status == cp_model.INFEASIBLE
-    if proven and budget - first.seconds >= _MIN_SEARCH_SECONDS:
+    if proven and budget - first.seconds >= MIN_SEARCH_SECONDS:
         # Not with greedy's tasks: with any others, in the time that is left of the share.
-        first = _Search(builder, problem, values[near], budget - first.seconds, True, step=1)
+        first = Search(builder, problem, values[near], budget - first.seconds, True, step=1)
     builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         placement = builder.extract(first.solver)
@@ -338,59 +313,3 @@ def solve(problem: Problem) -> Schedule:
     holds.hold(hints[best][0])
     second = held_search(values[best], False)
     return outcome(second, best, proven)
-
-
-class _Search:
-    """One CP-SAT search of the builder's model from a complete hint."""
-
-    def __init__(
-        self,
-        builder: ModelBuilder,
-        problem: Problem,
-        hint: Hint,
-        seconds: float,
-        floor_on: bool,
-        step: int | None = None,
-    ) -> None:
-        """`step`: the least objective gain that counts as progress for the idle stop (one
-        point by default; 1 for the searches that count kept blocks instead of points)."""
-        model = builder.model
-        model.clear_hints()  # type: ignore[no-untyped-call]
-        for var, value in hint.values():
-            model.add_hint(var, value)
-        self.floor_on = floor_on
-        self.solver = solver = cp_model.CpSolver()
-        # The search keeps a floor even when building used the budget (a loaded machine): with
-        # a complete hint CP-SAT reports it within tenths of a second, and a CP-SAT answer
-        # (status, bound, gap) is worth the overrun; the idle stop ends it soon after.
-        solver.parameters.max_time_in_seconds = max(_MIN_SEARCH_SECONDS, seconds)
-        solver.parameters.num_workers = problem.num_workers
-        solver.parameters.random_seed = problem.random_seed
-        # Probing took 1.5 s of presolve on two weeks of 50 tasks and never paid for itself.
-        solver.parameters.cp_model_probing_level = 0
-        if len(model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
-            solver.parameters.cp_model_presolve = False
-        progress = _Progress(builder.scale if step is None else step)
-        done, stopped = threading.Event(), list[bool]()
-        if problem.idle_seconds is not None:
-            watcher = threading.Thread(
-                target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
-            )
-            watcher.start()
-        started = time.perf_counter()
-        try:
-            self.status = solver.solve(model, progress)
-        finally:
-            done.set()
-        self.seconds = time.perf_counter() - started
-        if self.status == cp_model.MODEL_INVALID:
-            raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
-        self.why = _why(self.status, stopped)
-
-
-def _why(status: cp_model.CpSolverStatus, stopped: list[bool]) -> str:
-    if status == cp_model.OPTIMAL:
-        return "optimal"
-    if status == cp_model.INFEASIBLE:
-        return "infeasible"
-    return "no improvement" if stopped else "time limit"

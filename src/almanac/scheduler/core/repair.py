@@ -213,6 +213,26 @@ def unearned(builder: ModelBuilder, repairs: list[Placement]) -> list[str]:
     ]
 
 
+def only_beside(
+    builder: ModelBuilder, waiting: Set[str], repair: Set[str]
+) -> cp_model.IntVar | None:
+    """A switch (on from the start) that lets the model place `waiting` work only while the
+    tasks the simple repair places (`repair`, waiting work aside) are placed too: waiting
+    work takes free time, it never pushes them aside. Widening turns it off (`Restore`
+    keeps all its start has)."""
+    if not waiting:
+        return None
+    model = builder.model
+    on = model.new_bool_var("waiting_beside_repair")
+    domain = model.proto.variables[on.index].domain
+    domain.clear()
+    domain.extend([1, 1])
+    need = [builder.tasks[t].placed for t in sorted(repair) if t not in waiting]
+    for tid in sorted(waiting):
+        model.add_bool_and(need).only_enforce_if([on, builder.tasks[tid].placed])
+    return on
+
+
 class Restore:
     """What a widened repair may buy back, and at what price in moved blocks.
 
