@@ -153,3 +153,24 @@ async def test_a_cap_that_applies_is_said_in_the_plan(
     assert capped and all(e["hours"] == round(e["library_hours"] * 5, 2) for e in capped)
     assert all("capped at the bound" in e["note"] for e in capped)
     assert any("0.2x-5x" in n and capped[0]["task_id"] in n for n in plan["notes"])
+
+
+async def test_plans_over_an_unchanged_history_reuse_its_fit_and_a_new_run_is_seen(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    from almanac.planner.fit_cache import FITS
+
+    wid = library["onboarding"].id
+    for week in range(2):
+        await engagement(client, wid, 1, 1.5, week)
+    before = FITS.fitted
+    first = await plan_for(client, wid, client_id=1)
+    assert FITS.fitted == before + 1
+    again = await plan_for(client, wid, client_id=1)
+    assert FITS.fitted == before + 1  # the same runs: the fit was kept
+    assert again["estimates"] == first["estimates"]
+    await engagement(client, wid, 1, 3.0, 2)  # a slower engagement logged: a new history
+    fits = FITS.fitted
+    later = await plan_for(client, wid, client_id=1)
+    assert FITS.fitted == fits + 1
+    assert later["total_hours"] > first["total_hours"]

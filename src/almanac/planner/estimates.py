@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
-from almanac.planner.calibration import Estimate, Run, WorkflowFit, fit, predict
+from almanac.planner.calibration import Estimate, Run, WorkflowFit, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
+from almanac.planner.fit_cache import FITS
 from almanac.planner.hand import hand_note, hand_set
 from almanac.planner.params import DEFAULT, Params
 from almanac.planner.schemas import Calibration, EstimatesMode, TaskEstimate
@@ -311,7 +312,12 @@ class Estimator:
                     planned_hours=r.estimated_hours,
                 )
             )
-        fitted = fit(runs, self.params)
+        by_workflow: dict[int, list[Run]] = {}
+        for run in runs:
+            by_workflow.setdefault(run.workflow_id, []).append(run)
+        fitted = {
+            wid: await FITS.fit_async(wid, rows, self.params) for wid, rows in by_workflow.items()
+        }
         return {wid: f for wid, f in fitted.items() if f.support.runs >= self.min_runs}
 
 
