@@ -10,6 +10,7 @@ from pathlib import Path
 
 import bench.memory_recall as memory_recall
 import bench.recall_context as recall_context
+import bench.recall_expansion as recall_expansion
 import bench.recall_floor as recall_floor
 import bench.recall_replay as recall_replay
 import pytest
@@ -17,7 +18,13 @@ import pytest
 
 @pytest.mark.parametrize(
     "main",
-    [memory_recall.main, recall_floor.main, recall_replay.main, recall_context.main],
+    [
+        memory_recall.main,
+        recall_floor.main,
+        recall_replay.main,
+        recall_context.main,
+        recall_expansion.main,
+    ],
     ids=lambda f: f.__module__,
 )
 def test_missing_data_file_is_a_usage_error(
