@@ -13,10 +13,14 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 # "sat" of "sat, sat, sat" matched both ways and a list of them took exponential time
 # (17 s for 100 characters).
 # After a day and "and" or "or" too ("sat and sun. I work 9-5"): lookbehinds of fixed
-# width inside that one lookahead, so a day is still matched one way only.
+# width inside that one lookahead, so a day is still matched one way only. Each width of
+# short name has its own ("tues and sat" as "tue and sat").
 _SHORT = r"\b(?:mon|tue|wed|thu|fri|sat|sun)"
+_SHORT4 = r"\b(?:tues|weds|thur)"
 _AFTER_DAY = (
     rf"(?<={_SHORT}\sand\s)|(?<={_SHORT}\.\sand\s)|(?<={_SHORT}\sor\s)|(?<={_SHORT}\.\sor\s)"
+    rf"|(?<={_SHORT4}\sand\s)|(?<={_SHORT4}\.\sand\s)|(?<={_SHORT4}\sor\s)|(?<={_SHORT4}\.\sor\s)"
+    r"|(?<=\bthurs\sand\s)|(?<=\bthurs\.\sand\s)|(?<=\bthurs\sor\s)|(?<=\bthurs\.\sor\s)"
     r"|(?<=day\sand\s)|(?<=days\sand\s)|(?<=day\sor\s)|(?<=days\sor\s)"
 )
 _SAT_SUN = (
