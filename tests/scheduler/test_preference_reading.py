@@ -322,3 +322,32 @@ def test_the_rules_read_a_long_fact_in_time_linear_in_its_length(unit: str, char
         [sys.executable, "-c", code, unit, str(chars)], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "read", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "working", "said"),
+    [
+        ("I work Monday to Friday, and weekends are off", [0, 1, 2, 3, 4], "weekends"),
+        ("I work 9-5 Mon-Fri, Sat and Sun are off", [0, 1, 2, 3, 4], "saturdays and sundays"),
+        (
+            "9-5 Monday through Friday, Saturday and Sunday off",
+            [0, 1, 2, 3, 4],
+            "saturdays and sundays",
+        ),
+        ("I work Mon to Thu, Fri and Sat are off", [0, 1, 2, 3, 6], "fridays and saturdays"),
+        ("Fri-Sun off", [0, 1, 2, 3], "fridays and saturdays and sundays"),
+        (
+            "Tue till sat are off",
+            [0, 6],
+            "tuesdays and wednesdays and thursdays and fridays and saturdays",
+        ),
+    ],
+)
+def test_the_last_day_of_a_range_is_no_day_off_before_a_list(
+    text: str, working: list[int], said: str
+):
+    # A list of days "are off" began at the range's last day: "Monday to Friday, and
+    # weekends are off" took Friday off too; a range off itself was its last day only.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == working
+    assert f"no work on {said} ({text!r})" in parsed.applied

@@ -59,6 +59,11 @@ _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
 _WHOLE = (
     r"(?!" + _PART_WORDS + r")(?!" + _TO + _DAY_WORD + r"\s+(?:mornings?|afternoons?|evenings?)\b)"
 )
+# Nor does the last day of a range begin the days off after it: "Mon to Fri, and weekends
+# are off" took Friday off too ("Fri-Sun off", a range, is read whole).
+_NOT_RANGE_END = (
+    r"(?<!-)(?<!–)(?<![-–]\s)(?<!\bto\s)(?<!\bthrough\s)(?<!\bthru\s)(?<!\btill\s)(?<!\buntil\s)"
+)
 # What makes a day named part of one: "Mon to Wed mornings" is not three days off.
 PART_AFTER = re.compile(_PART_WORDS, re.I)
 NO_DAY = re.compile(
@@ -73,7 +78,13 @@ NO_DAY = re.compile(
     + r")(?:\s+work(?:ing)?\b"
     + _WHOLE
     + r"|\s*(?:[.,;!?]|$))"
-    + r"|\b("
+    + r"|"
+    + _NOT_RANGE_END
+    + r"\b("
+    + _DAY_WORD
+    + _TO
+    + _DAY_WORD
+    + r"|"
     + _ANY_DAYS
     + r")\s+(?:are\s+)?(?:off|free)\b"
     + _WHOLE,
