@@ -241,6 +241,27 @@ def test_a_weekend_day_after_a_day_and_and_is_a_day_off_too(text: str):
 
 
 @pytest.mark.parametrize(
+    ("text", "working", "said"),
+    [
+        ("No work on tues and sat. I work 9-5", [0, 2, 3, 4, 6], "tuesdays and saturdays"),
+        ("No work on Tues. or Sat. I work 9-5", [0, 2, 3, 4, 6], "tuesdays and saturdays"),
+        ("No work on weds and sun. I work 9-5", [0, 1, 3, 4, 5], "wednesdays and sundays"),
+        ("No work on Thur and Sat. I work 9-5", [0, 1, 2, 4, 6], "thursdays and saturdays"),
+        ("No work on thurs or sun. I work 9-5", [0, 1, 2, 4, 5], "thursdays and sundays"),
+        ("No work on Thurs. and sat. I work 9-5", [0, 1, 2, 4, 6], "thursdays and saturdays"),
+    ],
+)
+def test_a_weekend_day_after_a_longer_short_name_and_and_is_a_day_off_too(
+    text: str, working: list[int], said: str
+):
+    # "tues", "weds", "thur" and "thurs" are days as "tue" is: "No work on tues and sat"
+    # took Tuesday off only, and the Saturday of a six-day week was still planned.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == working
+    assert f"no work on {said} ({text!r})" in parsed.applied
+
+
+@pytest.mark.parametrize(
     ("unit", "times"),
     [
         ("sat, ", 60),
@@ -250,6 +271,8 @@ def test_a_weekend_day_after_a_day_and_and_is_a_day_off_too(text: str):
         ("sat and ", 300),
         ("Sat. and Sun. ", 150),
         ("sat or ", 300),
+        ("tues and sat and ", 150),
+        ("Thurs. or ", 200),
     ],
 )
 def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(
@@ -299,3 +322,32 @@ def test_the_rules_read_a_long_fact_in_time_linear_in_its_length(unit: str, char
         [sys.executable, "-c", code, unit, str(chars)], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "read", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "working", "said"),
+    [
+        ("I work Monday to Friday, and weekends are off", [0, 1, 2, 3, 4], "weekends"),
+        ("I work 9-5 Mon-Fri, Sat and Sun are off", [0, 1, 2, 3, 4], "saturdays and sundays"),
+        (
+            "9-5 Monday through Friday, Saturday and Sunday off",
+            [0, 1, 2, 3, 4],
+            "saturdays and sundays",
+        ),
+        ("I work Mon to Thu, Fri and Sat are off", [0, 1, 2, 3, 6], "fridays and saturdays"),
+        ("Fri-Sun off", [0, 1, 2, 3], "fridays and saturdays and sundays"),
+        (
+            "Tue till sat are off",
+            [0, 6],
+            "tuesdays and wednesdays and thursdays and fridays and saturdays",
+        ),
+    ],
+)
+def test_the_last_day_of_a_range_is_no_day_off_before_a_list(
+    text: str, working: list[int], said: str
+):
+    # A list of days "are off" began at the range's last day: "Monday to Friday, and
+    # weekends are off" took Friday off too; a range off itself was its last day only.
+    parsed = parse_preferences([text], workdays=range(7))
+    assert parsed.prefs.working_days == working
+    assert f"no work on {said} ({text!r})" in parsed.applied

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
@@ -99,4 +99,37 @@ def test_mark_done_at_an_earlier_time_today(page: Page, server: Server) -> None:
         assert finished == afternoon.replace(hour=9, minute=30)
     finally:
         # The server is shared by the whole session: an approved plan would crowd later weeks.
+        server.api("POST", f"/api/v1/planner/plans/{plan_id}/status", json={"status": "cancelled"})
+
+
+def test_mark_done_on_a_page_left_open_past_midnight_is_the_new_day(
+    page: Page, server: Server
+) -> None:
+    """A time is of the day it is entered on: on a page loaded the evening before, "09:30"
+    was yesterday's 09:30, and reflections counted the task a day (or a week) early."""
+    assert server.features["tasks"]
+    zone = ZoneInfo(TIMEZONE)
+    # Both days in the past: the server keeps a finish time no later than its real now.
+    morning = (datetime.now(zone) - timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    page.clock.set_fixed_time(morning - timedelta(hours=12))  # the evening before, 22:00
+    plan = server.api("POST", "/api/v1/planner/plan", json={"intent": "Onboard client Vega"})
+    plan_id = plan.json()["id"]
+    approved = server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").json()
+    try:
+        task_id = approved["task_ids"][0]
+        task = server.api("GET", f"/api/v1/planner/tasks/{task_id}").json()
+        page.goto(server.url + "/ui/today")
+        row = page.locator(f'#tasks tr[data-task="{task_id}"]')
+        when = row.get_by_label(f"Finished time of {task['title']} (empty: now)")
+        expect(when).to_be_visible()
+        page.clock.set_fixed_time(morning)  # the page left open overnight
+        when.fill("09:30")
+        row.get_by_role("button", name=f"Mark “{task['title']}” done").click()
+        expect(page.locator("#flash")).to_contain_text("done")
+        done = server.api("GET", f"/api/v1/planner/tasks/{task_id}").json()
+        finished = datetime.fromisoformat(done["finished_at"]).astimezone(zone)
+        assert finished == morning.replace(hour=9, minute=30)
+    finally:
         server.api("POST", f"/api/v1/planner/plans/{plan_id}/status", json={"status": "cancelled"})

@@ -13,10 +13,14 @@ _DAY = r"(?:weekends?|(?:mon|tues|wednes|thurs|fri|satur|sun)days?)"
 # "sat" of "sat, sat, sat" matched both ways and a list of them took exponential time
 # (17 s for 100 characters).
 # After a day and "and" or "or" too ("sat and sun. I work 9-5"): lookbehinds of fixed
-# width inside that one lookahead, so a day is still matched one way only.
+# width inside that one lookahead, so a day is still matched one way only. Each width of
+# short name has its own ("tues and sat" as "tue and sat").
 _SHORT = r"\b(?:mon|tue|wed|thu|fri|sat|sun)"
+_SHORT4 = r"\b(?:tues|weds|thur)"
 _AFTER_DAY = (
     rf"(?<={_SHORT}\sand\s)|(?<={_SHORT}\.\sand\s)|(?<={_SHORT}\sor\s)|(?<={_SHORT}\.\sor\s)"
+    rf"|(?<={_SHORT4}\sand\s)|(?<={_SHORT4}\.\sand\s)|(?<={_SHORT4}\sor\s)|(?<={_SHORT4}\.\sor\s)"
+    r"|(?<=\bthurs\sand\s)|(?<=\bthurs\.\sand\s)|(?<=\bthurs\sor\s)|(?<=\bthurs\.\sor\s)"
     r"|(?<=day\sand\s)|(?<=days\sand\s)|(?<=day\sor\s)|(?<=days\sor\s)"
 )
 _SAT_SUN = (
@@ -55,6 +59,11 @@ _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
 _WHOLE = (
     r"(?!" + _PART_WORDS + r")(?!" + _TO + _DAY_WORD + r"\s+(?:mornings?|afternoons?|evenings?)\b)"
 )
+# Nor does the last day of a range begin the days off after it: "Mon to Fri, and weekends
+# are off" took Friday off too ("Fri-Sun off", a range, is read whole).
+_NOT_RANGE_END = (
+    r"(?<!-)(?<!–)(?<![-–]\s)(?<!\bto\s)(?<!\bthrough\s)(?<!\bthru\s)(?<!\btill\s)(?<!\buntil\s)"
+)
 # What makes a day named part of one: "Mon to Wed mornings" is not three days off.
 PART_AFTER = re.compile(_PART_WORDS, re.I)
 NO_DAY = re.compile(
@@ -69,7 +78,13 @@ NO_DAY = re.compile(
     + r")(?:\s+work(?:ing)?\b"
     + _WHOLE
     + r"|\s*(?:[.,;!?]|$))"
-    + r"|\b("
+    + r"|"
+    + _NOT_RANGE_END
+    + r"\b("
+    + _DAY_WORD
+    + _TO
+    + _DAY_WORD
+    + r"|"
     + _ANY_DAYS
     + r")\s+(?:are\s+)?(?:off|free)\b"
     + _WHOLE,

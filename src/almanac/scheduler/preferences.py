@@ -49,6 +49,18 @@ def _range_on(head: str, at: int) -> list[set[int]]:
     return [{(first + i) % 7} for i in range(1, (last - first) % 7 + 1)]
 
 
+def _named_off(head: str, a: int, b: int) -> list[set[int]]:
+    """The days a day off in head[a:b] names, in order; a range ("Fri-Sun off") each of its
+    days (only its ends were taken off)."""
+    out: list[set[int]] = []
+    for r in pd.DAY_RANGE.finditer(head, a, b):
+        out += [pd.weekdays_named(d[0]) for d in pd.DAY_SCOPE.finditer(head, a, r.start())]
+        first = min(pd.weekdays_named(r[1]))
+        out += [{d} for d in sorted(pd.days_of(r[0]), key=lambda d: (d - first) % 7)]
+        a = r.end()
+    return out + [pd.weekdays_named(d[0]) for d in pd.DAY_SCOPE.finditer(head, a, b)]
+
+
 def _read(
     out: ParsedPreferences, text: str, hours: tuple[time, time], workdays: Sequence[int]
 ) -> None:
@@ -124,8 +136,7 @@ def _read(
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
     if off:
-        named = [pd.weekdays_named(d.group(0)) for d in pd.DAY_SCOPE.finditer(head, *off.span())]
-        named += _range_on(head, off.end())
+        named = _named_off(head, *off.span()) + _range_on(head, off.end())
         names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
         gone = set().union(*named)
         days = p.working_days if p.working_days is not None else sorted(set(workdays))

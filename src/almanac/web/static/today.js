@@ -59,7 +59,8 @@ window.AlmanacPages.today = function () {
       const value = form.elements.finished_at.value;
       if (value) {
         const [hh, mm] = value.split(":").map(Number);
-        const at = A.zoned(day, hh * 60 + mm);
+        // Today as the time is entered: a page left open overnight still shows the day before.
+        const at = A.zoned(A.today(), hh * 60 + mm);
         if (at.getTime() > Date.now()) return A.showProblem(form, new A.ApiError(422, { errors: [{ field: "finished_at", message: "That time is still to come today: leave it empty for now." }] }));
         body.finished_at = A.isoZoned(at);
       }
