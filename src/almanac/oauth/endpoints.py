@@ -12,6 +12,7 @@ from almanac.deps import State, UoW
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
 from almanac.problems import answers
+from almanac.routing import open_query
 from almanac.types import SafeStr
 
 router = APIRouter(tags=["oauth"])
@@ -37,6 +38,7 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
 
 
 @router.get("/oauth/callback", responses=answers(503))
+@open_query
 async def callback(
     oauth: OAuth,
     code: Annotated[SafeStr | None, Query(max_length=4096)] = None,
