@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 
 from almanac.auth.policy import SAFE_METHODS, is_public
 from almanac.problems import PROBLEM_JSON, STATUS_TITLES
-from almanac.routing import query_checked
+from almanac.routing import OPEN_QUERY
 
 _TITLES = STATUS_TITLES
 # Public routes with their own credentials: the feed's token, the key sign-in exchanges.
@@ -78,11 +78,8 @@ def statuses(
     return found
 
 
-def document_problems(
-    schema: dict[str, Any], unchecked: frozenset[tuple[str, str]] = frozenset()
-) -> dict[str, Any]:
-    """Add each operation's error statuses, all as problem+json, to an OpenAPI document
-    (`unchecked`: the operations, as (method, path), whose query is not checked)."""
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add each operation's error statuses, all as problem+json, to an OpenAPI document."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = PROBLEM_SCHEMA
     ref = {"$ref": "#/components/schemas/Problem"}
@@ -91,7 +88,7 @@ def document_problems(
             if method not in {"get", "post", "put", "patch", "delete", "head"}:
                 continue
             responses = operation.setdefault("responses", {})
-            checked = (method, path) not in unchecked
+            checked = not operation.get(OPEN_QUERY)
             for status in sorted(statuses(method, path, operation, checked=checked)):
                 key = str(status)
                 if path == "/health" and status == 503:
@@ -139,12 +136,6 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            unchecked = frozenset(
-                (method.lower(), route.path)
-                for route in app.routes
-                if isinstance(route, APIRoute) and not query_checked(route)
-                for method in route.methods or ()
-            )
             app.openapi_schema = _summaries(
                 document_problems(
                     get_openapi(
@@ -152,8 +143,7 @@ def install(app: FastAPI) -> None:
                         version=app.version,
                         description=app.description,
                         routes=app.routes,
-                    ),
-                    unchecked,
+                    )
                 )
             )
         return app.openapi_schema

@@ -23,7 +23,6 @@ PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 # `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters
 # (checked, as every route's, by `checked_query`).
 Params = Annotated[T, QueryParam()]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -36,23 +35,23 @@ class _Accepted:
 
 
 _ACCEPTED = "_almanac_query"  # the route attribute holding its `_Accepted` (routes are unhashable)
-_OPEN = "_almanac_open_query"  # set on an endpoint whose query a third party writes
+# The operation's mark, in OpenAPI too, that its query is not checked (see `open_query`).
+OPEN_QUERY = "x-open-query"
 
 
-def open_query(endpoint: F) -> F:
-    """Mark a route whose query someone other than Almanac's clients writes: Google adds
-    its own parameters to the OAuth callback, a calendar app polls the feed address as
-    pasted. A refusal there would break sign-in or silently empty a subscription, so
-    `checked_query` lets their query be."""
-    setattr(endpoint, _OPEN, True)
-    return endpoint
+def open_query() -> dict[str, Any]:
+    """`openapi_extra=open_query()` on a route whose query someone other than Almanac's
+    clients writes: Google adds its own parameters to the OAuth callback, a calendar app
+    polls the feed address as pasted. A refusal there would break sign-in or silently
+    empty a subscription, so `checked_query` lets their query be."""
+    return {OPEN_QUERY: True}
 
 
 def query_checked(route: APIRoute) -> bool:
     """Whether `checked_query` refuses what `route` does not take: every operation of the
     API but those marked `open_query`. The dashboard's pages (not in the API's schema) are
     shells whose script reads the address itself."""
-    return bool(route.include_in_schema) and not getattr(route.endpoint, _OPEN, False)
+    return bool(route.include_in_schema) and not (route.openapi_extra or {}).get(OPEN_QUERY)
 
 
 def _bare(annotation: Any) -> Any:

@@ -84,8 +84,8 @@ _ICS_BODY: dict[str, Any] = {
     "/feed.ics",
     response_class=Response,
     responses={200: {"content": {ICS_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+    openapi_extra=open_query(),
 )
-@open_query
 async def feed(
     calendar: Calendar,
     state: State,

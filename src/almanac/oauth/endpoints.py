@@ -37,8 +37,7 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
     return RedirectResponse(oauth.authorization_url(), status_code=307)
 
 
-@router.get("/oauth/callback", responses=answers(503))
-@open_query
+@router.get("/oauth/callback", responses=answers(503), openapi_extra=open_query())
 async def callback(
     oauth: OAuth,
     code: Annotated[SafeStr | None, Query(max_length=4096)] = None,
