@@ -66,9 +66,12 @@ def result_name(name: str, assets: Path | None) -> str:
     return f"{name}-{folder or 'assets'}"
 
 
-def write_json(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_json(name: str, payload: dict[str, Any], path: Path | None = None) -> Path:
+    """Write `payload` as benchmark `name`'s result: to `path` as given (an `--out`), else
+    to bench/results/<name>.json."""
+    if path is None:
+        path = RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

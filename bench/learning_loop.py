@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/learning_loop.py [--worlds today,clients,drift,noisy,everything]
        [--split heldout|train] [--seeds 31,32] [--weeks 12] [--backend api|direct] [--tune]
-       [--noise-shape log|linear]
+       [--noise-shape log|linear] [--out FILE]
 
 Each world (bench/learning_worlds.py) is simulated week by week on a fresh embedded
 Postgres, in-process through the public HTTP API (bench/learning_backends.py): every
@@ -370,7 +370,11 @@ def main() -> None:
     parser.add_argument(
         "--tune", action="store_true", help="choose parameters on the training seeds first"
     )
-    parser.add_argument("--out", default="learning_loop", help="bench/results/<out>.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="the result file, written as given (default bench/results/learning_loop.json)",
+    )
     parser.add_argument(
         "--noise-shape",
         choices=["log", "linear"],
@@ -392,7 +396,7 @@ def main() -> None:
     results = asyncio.run(run(args.worlds.split(","), seeds, args.weeks, args.backend, params))
     verdicts = report(results, args.weeks, f"{label} {','.join(map(str, seeds))}")
     out = write_json(
-        args.out,
+        "learning_loop",
         {
             "weeks": args.weeks,
             "seeds": seeds,
@@ -404,6 +408,7 @@ def main() -> None:
             "verdicts": verdicts,
             "results": results,
         },
+        args.out,
     )
     print(f"wrote {out}")
 

@@ -8,6 +8,11 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Base, Task
+from tests.scheduler.conftest import make_plan
 
 API = "/api/v1/planner"
 
@@ -131,17 +136,72 @@ async def test_openapi_still_documents_the_checked_parameters(client: httpx.Asyn
 _UNCHECKED = {"/oauth/callback", "/api/v1/calendar/feed.ics"}
 
 
-async def test_every_api_get_route_with_query_parameters_checks_them(
-    client: httpx.AsyncClient,
+async def _rows(session: AsyncSession) -> dict[str, int]:
+    """How many rows each table holds (inside the test's transaction)."""
+    counts = {}
+    for table in Base.metadata.sorted_tables:
+        counts[table.name] = (
+            await session.execute(select(func.count()).select_from(table))
+        ).scalar_one()
+    return counts
+
+
+async def test_every_operation_refuses_a_query_parameter_it_does_not_take(
+    client: httpx.AsyncClient, db_session: AsyncSession
 ):
+    """Writes too: `POST /planner/plan?dry_run=1` planned and stored, as if not asked."""
     doc = (await client.get("/openapi.json")).json()
-    unchecked = []
+    marked = {p for p, item in doc["paths"].items() for op in item.values() if "x-open-query" in op}
+    assert marked == _UNCHECKED  # their OpenAPI entries say so
+    before = await _rows(db_session)
+    unchecked, tried = [], 0
     for path, item in doc["paths"].items():
-        params = item.get("get", {}).get("parameters", [])
-        if path in _UNCHECKED or not any(p["in"] == "query" for p in params):
+        if path in _UNCHECKED:
             continue
-        # The check runs before the route's own parameters are read: dummy ids will do.
-        r = await client.get(re.sub(r"\{[^}]+\}", "1", path), params={"zzz": "1"})
-        if r.status_code != 422 or r.json()["errors"][0]["field"] != "zzz":
-            unchecked.append(path)
+        for method in item:
+            # The check runs before the route's own parameters and body are read: dummy
+            # ids and no body will do.
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            r = await client.request(method.upper(), url, params={"zzz": "1"})
+            tried += 1
+            if r.status_code != 422 or r.json()["errors"] != [
+                {"field": "zzz", "message": r.json()["detail"]}
+            ]:
+                unchecked.append((method, path, r.status_code))
     assert unchecked == []
+    for path in _UNCHECKED:  # their callers' own parameters are let be
+        r = await client.get(path, params={"zzz": "1", "authuser": "0"})
+        assert "zzz" not in r.text and "authuser" not in r.text, (path, r.text)
+    # The dashboard's pages are no operations: their script reads the address itself.
+    r = await client.get("/ui/signin", params={"next": "/ui/week", "ended": "1"})
+    assert r.status_code == 200, r.text
+    r = await client.get("/ui/memory", params={"q": "Lisbon"})
+    assert r.status_code == 200, r.text
+    assert tried >= 90  # every method of every path: not a loop that ran past nothing
+    assert await _rows(db_session) == before
+
+
+async def test_a_write_given_a_parameter_it_does_not_take_changes_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Each of these answered 2xx and did the plain write: stored, deleted, edited.
+    before = await _rows(db_session)
+    body = {"content": "Based in Lisbon"}
+    r = await client.post("/api/v1/memory/remember", params={"dry_run": "1"}, json=body)
+    assert r.status_code == 422, r.text
+    assert "dry_run" in r.json()["detail"]
+    assert await _rows(db_session) == before
+    event = (await client.post("/api/v1/memory/remember", json=body)).json()
+    r = await client.delete(f"/api/v1/memory/events/{event['id']}", params={"hard": "true"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "hard"
+    assert (await client.get(f"/api/v1/memory/events/{event['id']}")).status_code == 200
+    plan = await make_plan(db_session, [{"key": "write", "estimate_hours": 2.0}])
+    task = (await db_session.scalars(select(Task.id).where(Task.plan_id == plan.id))).one()
+    url = f"/api/v1/planner/tasks/{task}"
+    r = await client.patch(url, params={"notify": "no"}, json={"title": "Read"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "notify"
+    assert (await client.get(url)).json()["title"] != "Read"
+    # A write that takes no parameter says so.
+    assert "takes no query parameters" in r.json()["detail"]

@@ -51,7 +51,8 @@ async def test_every_operation_lists_its_error_statuses_as_problems(
             assert 404 in responses, (method, path)
         elif 404 in responses:
             assert (method, path) in ID_IN_BODY_OR_QUERY, (method, path)
-        assert (422 in responses) == bool(params or op.get("requestBody")), (method, path)
+        # Every operation refuses a query parameter it does not take (routing.checked_query).
+        assert 422 in responses, (method, path)
         # Only a body can be too large or of the wrong type.
         assert ({413, 415} <= responses) == ("requestBody" in op), (method, path)
         if 409 in responses:
@@ -68,7 +69,7 @@ async def test_statuses_follow_what_each_operation_does(client: httpx.AsyncClien
     def errors(method: str, path: str) -> set[int]:
         return {int(s) for s in doc["paths"][path][method]["responses"] if s[0] in "45"}
 
-    assert errors("get", "/health") == {400, 503}
+    assert errors("get", "/health") == {400, 422, 503}
     assert errors("get", "/api/v1/calendar/feed.ics") == {400, 401, 422}
     assert errors("get", "/api/v1/planner/plans") == {400, 401, 403, 422, 429}
     assert errors("get", "/api/v1/planner/plans/{plan_id}") == {400, 401, 403, 404, 422, 429}
@@ -85,6 +86,25 @@ async def test_statuses_follow_what_each_operation_does(client: httpx.AsyncClien
     assert 503 not in errors("get", "/api/v1/scheduler/sprints")
     assert 409 in errors("post", "/api/v1/auth/keys")
     assert errors("post", "/api/v1/auth/session") >= {401, 403}
+
+
+async def test_every_operation_lists_the_422_it_answers_a_parameter_it_does_not_take(
+    client: httpx.AsyncClient,
+) -> None:
+    """`GET /observer/patterns` takes no parameter and answers `?client_id=7` with a 422
+    (as every operation answers one it does not take): its entry listed no 422."""
+    doc = (await client.get("/openapi.json")).json()
+    missing = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            answer = op["responses"].get("422", {})
+            schema = answer.get("content", {}).get("application/problem+json", {}).get("schema")
+            if schema != {"$ref": "#/components/schemas/Problem"}:
+                missing.append((method, path))
+    assert missing == []
+    r = await client.get("/api/v1/observer/patterns", params={"client_id": "7"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_an_error_is_served_as_documented(client: httpx.AsyncClient) -> None:

@@ -36,6 +36,7 @@ from almanac.observer.preview import router as preview_router
 from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.redact import install_log_filters
+from almanac.routing import checked_query
 from almanac.scheduler.endpoints import plans_router as plan_status_router
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.scheduler.preferences import remember_hint
@@ -114,8 +115,9 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
         # Every route, including those of routers added later, needs a key unless
-        # `auth.policy` lists it as public.
-        dependencies=[Depends(authenticate)],
+        # `auth.policy` lists it as public; then its query holds only names it takes
+        # (`routing.checked_query`: a misspelt parameter was read as absent).
+        dependencies=[Depends(authenticate), Depends(checked_query)],
     )
     problems.install(app)
     openapi.install(app)

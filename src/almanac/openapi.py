@@ -6,7 +6,9 @@ its route declares (`almanac.problems.answers`) --
 - every operation: 400 (a Host not allowed, malformed JSON);
 - behind a key (all but the public routes of `auth.policy`): 401, 403 and 429 (the key's
   rate limit); a public unsafe method still answers 403 to a cross-site request;
-- with path parameters: 404 (the id names nothing); with parameters or a body: 422;
+- with path parameters: 404 (the id names nothing); 422 for every operation, as each
+  refuses a query parameter it does not take (`routing.checked_query`; those marked
+  `open_query` take parameters, so they answer 422 too);
 - with a body: 413 (too large) and 415 (not JSON, or not the type the route takes);
 - declared by the route: 404 for ids in a body or query, 409 where its logic conflicts,
   503 where it calls a dependency that can be down.
@@ -24,6 +26,7 @@ from fastapi.routing import APIRoute
 
 from almanac.auth.policy import SAFE_METHODS, is_public
 from almanac.problems import PROBLEM_JSON, STATUS_TITLES
+from almanac.routing import OPEN_QUERY
 
 _TITLES = STATUS_TITLES
 # Public routes with their own credentials: the feed's token, the key sign-in exchanges.
@@ -51,8 +54,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
-    """The error statuses `operation` can answer."""
+def statuses(
+    method: str, path: str, operation: dict[str, Any], *, checked: bool = True
+) -> set[int]:
+    """The error statuses `operation` can answer (`checked`: its query is checked)."""
     found = {400}
     public = is_public(method.upper(), path)
     if not public:
@@ -64,7 +69,7 @@ def statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
     parameters = operation.get("parameters") or []
     if any(p.get("in") == "path" for p in parameters):
         found.add(404)
-    if parameters or operation.get("requestBody"):
+    if checked or parameters or operation.get("requestBody"):
         found.add(422)
     if operation.get("requestBody"):
         found |= {413, 415}
@@ -83,7 +88,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if method not in {"get", "post", "put", "patch", "delete", "head"}:
                 continue
             responses = operation.setdefault("responses", {})
-            for status in sorted(statuses(method, path, operation)):
+            checked = not operation.get(OPEN_QUERY)
+            for status in sorted(statuses(method, path, operation, checked=checked)):
                 key = str(status)
                 if path == "/health" and status == 503:
                     continue  # /health answers 503 with its own report (documented below)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from fastapi import Query as QueryParam
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -20,8 +20,8 @@ T = TypeVar("T")
 
 # A row id in a path: bigint ids, so a larger number is a 422, not a driver overflow.
 PathId = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
-# `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters;
-# its route also takes `dependencies=CHECKED_QUERY`.
+# `Params[XQuery]`: the fields of a query model (see `types.PageQuery`) as query parameters
+# (checked, as every route's, by `checked_query`).
 Params = Annotated[T, QueryParam()]
 
 
@@ -35,6 +35,23 @@ class _Accepted:
 
 
 _ACCEPTED = "_almanac_query"  # the route attribute holding its `_Accepted` (routes are unhashable)
+# The operation's mark, in OpenAPI too, that its query is not checked (see `open_query`).
+OPEN_QUERY = "x-open-query"
+
+
+def open_query() -> dict[str, Any]:
+    """`openapi_extra=open_query()` on a route whose query someone other than Almanac's
+    clients writes: Google adds its own parameters to the OAuth callback, a calendar app
+    polls the feed address as pasted. A refusal there would break sign-in or silently
+    empty a subscription, so `checked_query` lets their query be."""
+    return {OPEN_QUERY: True}
+
+
+def query_checked(route: APIRoute) -> bool:
+    """Whether `checked_query` refuses what `route` does not take: every operation of the
+    API but those marked `open_query`. The dashboard's pages (not in the API's schema) are
+    shells whose script reads the address itself."""
+    return bool(route.include_in_schema) and not (route.openapi_extra or {}).get(OPEN_QUERY)
 
 
 def _bare(annotation: Any) -> Any:
@@ -90,9 +107,12 @@ async def checked_query(request: Request) -> None:
     different values where the route takes one value: a misspelt filter (`?clinet_id=7`)
     was ignored and `?status=a&status=b` listed by the last value, each answering 200 as
     if filtered. The names come from the route itself (its parameters, its query model's
-    fields), so no list is kept by hand; a parameter declared as a list may repeat."""
+    fields), so no list is kept by hand; a parameter declared as a list may repeat.
+
+    Every route's (the app's dependency, after authentication): a write ignored them
+    too, so `DELETE /memory/events/1?hard=true` deleted as if asked nothing."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not isinstance(route, APIRoute) or not query_checked(route):
         return
     accepted = _accepted(route)
     query = request.query_params
@@ -109,11 +129,6 @@ async def checked_query(request: Request) -> None:
             raise ValidationFailed(
                 f"{name} and {accepted.short[name]} name the same filter: give one", field=name
             )
-
-
-# A route's `dependencies=`: every GET route with query parameters takes it
-# (tests/test_list_parameters.py checks).
-CHECKED_QUERY = [Depends(checked_query)]
 
 
 def replayed_as_200(response: Response, outcome: tuple[T, bool]) -> T:
@@ -220,7 +235,6 @@ def add_resource_routes(router: APIRouter, r: Resource) -> None:
         [("svc", r.service), ("query", cast(Any, Params)[r.query])],
         r.listing,
         listing,
-        dependencies=CHECKED_QUERY,
     )
     route("get", "GET", item, [(key, PathId), ("svc", r.service)], r.out, get)
     route(

@@ -27,7 +27,7 @@ from almanac.calendars.service import CalendarService
 from almanac.deps import State, UoW
 from almanac.errors import DependencyUnavailable, PayloadTooLarge, Unauthorized
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY, replayed_as_200
+from almanac.routing import open_query, replayed_as_200
 from almanac.types import AwareDatetime, BigId, SafeStr
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -84,6 +84,7 @@ _ICS_BODY: dict[str, Any] = {
     "/feed.ics",
     response_class=Response,
     responses={200: {"content": {ICS_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+    openapi_extra=open_query(),
 )
 async def feed(
     calendar: Calendar,
@@ -134,7 +135,7 @@ async def create_event(body: EventIn, calendar: Calendar, response: Response) ->
     return replayed_as_200(response, await calendar.create_event(body))
 
 
-@router.get("/events", responses=answers(503), dependencies=CHECKED_QUERY)
+@router.get("/events", responses=answers(503))
 async def list_events(
     calendar: Calendar,
     start: Annotated[AwareDatetime, Query()],

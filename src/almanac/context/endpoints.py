@@ -11,7 +11,6 @@ from almanac.context.service import ContextService
 from almanac.errors import ValidationFailed
 from almanac.memory.endpoints import Memory
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 from almanac.types import SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -20,7 +19,6 @@ router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 @router.get(
     "/context",
     responses=answers(503),
-    dependencies=CHECKED_QUERY,
 )
 async def context(
     memory: Memory,

@@ -10,7 +10,6 @@ from almanac.deps import UoW
 from almanac.graph.schemas import Direction, ImpactOut, NeighborsOut, NodeId, PathsOut
 from almanac.graph.service import GraphService
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
 
@@ -23,7 +22,7 @@ Graph = Annotated[GraphService, Depends(get_graph)]
 EdgeType = Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"^[a-z_]+$")]
 
 
-@router.get("/nodes/{node_id}/neighbors", dependencies=CHECKED_QUERY)
+@router.get("/nodes/{node_id}/neighbors")
 async def neighbors(
     node_id: Annotated[NodeId, Path(description="e.g. plan:4, client:7, workflow:2")],
     graph: Graph,
@@ -35,7 +34,7 @@ async def neighbors(
     return await graph.neighbors(node_id, direction, edge_type, limit)
 
 
-@router.get("/paths", responses=answers(404), dependencies=CHECKED_QUERY)
+@router.get("/paths", responses=answers(404))
 async def paths(
     graph: Graph,
     from_: Annotated[NodeId, Query(alias="from")],
@@ -47,7 +46,7 @@ async def paths(
     return await graph.paths(from_, to, max_hops, limit)
 
 
-@router.get("/impact", responses=answers(404), dependencies=CHECKED_QUERY)
+@router.get("/impact", responses=answers(404))
 async def impact(
     graph: Graph,
     node: Annotated[NodeId, Query()],

@@ -10,7 +10,6 @@ from almanac.auth.deps import AdminOnly
 from almanac.deps import UoW
 from almanac.jobs.schemas import JobDetailOut, JobOut, Status
 from almanac.jobs.service import JobService
-from almanac.routing import CHECKED_QUERY
 from almanac.types import SafeStr
 
 # The queue shows every job's arguments: admin only.
@@ -24,7 +23,7 @@ def get_jobs(uow: UoW) -> JobService:
 Jobs = Annotated[JobService, Depends(get_jobs)]
 
 
-@router.get("", dependencies=CHECKED_QUERY)
+@router.get("")
 async def list_jobs(
     jobs: Jobs,
     status: Status | None = None,

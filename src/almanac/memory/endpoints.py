@@ -35,7 +35,6 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -76,7 +75,7 @@ async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> Rem
     return result.batch()
 
 
-@router.get("/recall", responses=answers(503), dependencies=CHECKED_QUERY)
+@router.get("/recall", responses=answers(503))
 async def recall(
     memory: Memory,
     query: Annotated[SafeStr, Query(min_length=1, max_length=2000)],
@@ -131,7 +130,7 @@ async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
     return await memory.facts.write(body)
 
 
-@router.get("/facts", dependencies=CHECKED_QUERY)
+@router.get("/facts")
 async def list_facts(
     memory: Memory,
     subject_type: Annotated[SafeStr | None, Query(min_length=1, max_length=100)] = None,

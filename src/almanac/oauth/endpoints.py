@@ -12,6 +12,7 @@ from almanac.deps import State, UoW
 from almanac.oauth.schemas import ConnectedOut, OAuthStatusOut
 from almanac.oauth.service import OAuthService
 from almanac.problems import answers
+from almanac.routing import open_query
 from almanac.types import SafeStr
 
 router = APIRouter(tags=["oauth"])
@@ -36,7 +37,7 @@ async def authorize(oauth: OAuth) -> RedirectResponse:
     return RedirectResponse(oauth.authorization_url(), status_code=307)
 
 
-@router.get("/oauth/callback", responses=answers(503))
+@router.get("/oauth/callback", responses=answers(503), openapi_extra=open_query())
 async def callback(
     oauth: OAuth,
     code: Annotated[SafeStr | None, Query(max_length=4096)] = None,

@@ -17,7 +17,6 @@ from almanac.observer.schemas import (
     ReflectionOut,
 )
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 from almanac.routing import PathId as Id
 from almanac.types import WorkDay
 
@@ -27,7 +26,7 @@ router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 EventId = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 
-@router.post("/reflect", dependencies=CHECKED_QUERY)
+@router.post("/reflect")
 async def reflect(
     observer: Observer,
     mode: Mode | None = None,
@@ -49,7 +48,7 @@ async def reflect(
     return await observer.reflect(mode or "daily", day)
 
 
-@router.get("/reflections", dependencies=CHECKED_QUERY)
+@router.get("/reflections")
 async def list_reflections(
     observer: Observer,
     mode: Mode | None = None,
@@ -65,7 +64,7 @@ async def get_reflection(reflection_id: Id, observer: Observer) -> ReflectionOut
     return await observer.get(reflection_id)
 
 
-@router.get("/patterns", dependencies=CHECKED_QUERY)
+@router.get("/patterns")
 async def patterns(observer: Observer) -> list[PatternOut]:
     """Per workflow: runs, mean variance, trend, current and suggested estimate (overall
     and per client, in `client_estimates`). It takes no parameters: `?client_id=7` or
@@ -79,7 +78,7 @@ async def extract_facts(event_id: EventId, observer: Observer) -> ExtractionOut:
     return await observer.facts.extract(event_id)
 
 
-@router.get("/fact-decisions", dependencies=CHECKED_QUERY)
+@router.get("/fact-decisions")
 async def fact_decisions(
     observer: Observer,
     event_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,

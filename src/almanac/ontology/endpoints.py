@@ -36,7 +36,7 @@ from almanac.ontology.schemas import (
 )
 from almanac.ontology.service import OntologyService
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY, Params, Resource, add_resource_routes, replayed_as_200
+from almanac.routing import Params, Resource, add_resource_routes, replayed_as_200
 from almanac.routing import PathId as Id
 
 router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
@@ -163,7 +163,7 @@ async def stop_run(run_id: Id, runs: Runs, body: RunStopIn | None = None) -> Run
     return await runs.stop(run_id, body or RunStopIn())
 
 
-@router.get("/execution-runs", dependencies=CHECKED_QUERY)
+@router.get("/execution-runs")
 async def list_runs(runs: Runs, query: Params[RunQuery]) -> RunList:
     return await runs.list(query)
 

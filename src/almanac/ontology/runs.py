@@ -10,7 +10,7 @@ from almanac.billing import Span, first_overlap, logged_entries, overlap_text, s
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
-from almanac.models import ExecutionRun
+from almanac.models import ExecutionRun, Task
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
 from almanac.types import MIN_WORK_HOURS, WORK_TIME_AHEAD, six_decimals
@@ -35,6 +35,15 @@ def _until_now(value: datetime | None) -> datetime:
     end given ahead counted hours not yet worked."""
     now = datetime.now(UTC)
     return now if value is None else min(value, now)
+
+
+def finished_by(task: Task, worked_until: datetime) -> None:
+    """A done task was finished no earlier than the work on it: a run started or stopped
+    after its `finished_at` moves the finish there, as a time record placed after it does
+    (`TaskService.log_time`). The run is kept as given: its hours were worked, and a finish
+    left before them counted the task done a week before its last work."""
+    if task.status == "done" and task.finished_at is not None and task.finished_at < worked_until:
+        task.finished_at = worked_until
 
 
 def refuse_overlap(start: datetime, end: datetime, spans: Iterable[Span], field: str) -> None:
@@ -102,13 +111,15 @@ class RunService:
                 f"no process template with id {template_id}", field="process_template_id"
             )
         estimated = body.estimated_hours
+        started = _until_now(body.started_at)
         if body.task_id is not None:
             # Locked: a concurrent record on the task sees this run or is seen by it.
             task = await self.repo.existing_task(body.task_id, lock="edit")
             if task is None:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
             # Also a run started now: a record may end up to a day ahead.
-            await self._no_overlap(task.id, _until_now(body.started_at), None, "started_at")
+            await self._no_overlap(task.id, started, None, "started_at")
+            finished_by(task, started)
             if task.process_template_id is not None:
                 if template_id is None:
                     template_id = task.process_template_id
@@ -125,7 +136,7 @@ class RunService:
                 "process_template_id": template_id,
                 "task_id": body.task_id,
                 "run_identifier": body.run_identifier,
-                "started_at": _until_now(body.started_at),
+                "started_at": started,
                 "estimated_hours": estimated,
                 "status": "in_progress",
                 "telemetry": body.telemetry,
@@ -142,9 +153,10 @@ class RunService:
     async def stop(self, run_id: int, body: RunStopIn) -> RunOut:
         """Complete a run; actual hours default to the time elapsed since it started."""
         seen = await self.repo.by_id(ExecutionRun, run_id)
+        task = None
         if seen is not None and seen.task_id is not None:
             # The task before the run, in the order a time record locks them (no deadlock).
-            await self.repo.existing_task(seen.task_id, lock="edit")
+            task = await self.repo.existing_task(seen.task_id, lock="edit")
         row = await self.repo.require(ExecutionRun, run_id, "execution run", lock="edit")
         if row.status == "completed" or row.ended_at is not None:
             ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
@@ -215,6 +227,8 @@ class RunService:
         if row.started_at is not None and recorded:
             # The run holds its hours between its start and its end (as `log_time` keeps it).
             row.started_at = min(row.started_at, ended_at - timedelta(hours=actual))
+        if task is not None and task.id == row.task_id:
+            finished_by(task, ended_at)
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded

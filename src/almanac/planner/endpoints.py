@@ -28,7 +28,7 @@ from almanac.planner.schemas import (
     UsageOut,
 )
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY, Params, replayed_as_200
+from almanac.routing import Params, replayed_as_200
 from almanac.routing import PathId as Id
 from almanac.types import AwareDatetime
 
@@ -50,7 +50,7 @@ async def plan(
     return replayed_as_200(response, await planner.plan(body, caller=principal.key_id))
 
 
-@router.get("/plans", dependencies=CHECKED_QUERY)
+@router.get("/plans")
 async def list_plans(plans: Plans, query: Params[PlanQuery]) -> PlanList:
     """Plans, newest first."""
     return await plans.search(query)
@@ -124,7 +124,7 @@ async def preview_prompt_version(
     return await preview(prompts, state.llm, name, version, body)
 
 
-@router.get("/llm/usage", dependencies=CHECKED_QUERY)
+@router.get("/llm/usage")
 async def llm_usage(
     planner: Planner, since: Annotated[AwareDatetime | None, Query()] = None
 ) -> UsageOut:

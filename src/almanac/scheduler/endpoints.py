@@ -10,7 +10,6 @@ from almanac.calendars.deps import Calendar
 from almanac.planner.deps import Plans
 from almanac.planner.schemas import PlanStatusIn
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import Scheduler, Sprints
@@ -48,7 +47,7 @@ async def replan(body: ReplanIn, scheduler: Scheduler) -> ReplanOut:
     return await scheduler.replan(body)
 
 
-@router.get("/calendar", responses=answers(503), dependencies=CHECKED_QUERY)
+@router.get("/calendar", responses=answers(503))
 async def calendar_view(
     scheduler: Scheduler,
     start_date: Annotated[BoundedDate | None, Query()] = None,
@@ -70,7 +69,7 @@ async def create_sprint(body: SprintIn, sprints: Sprints) -> SprintOut:
     return await sprints.create(body)
 
 
-@router.get("/sprints", dependencies=CHECKED_QUERY)
+@router.get("/sprints")
 async def list_sprints(
     sprints: Sprints,
     limit: Annotated[int, Query(ge=1, le=500)] = 52,

@@ -10,7 +10,7 @@ from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY, Params
+from almanac.routing import Params
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import scheduler_service
@@ -40,7 +40,7 @@ def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> Tas
 Tasks = Annotated[TaskService, Depends(get_tasks, scope="function")]
 
 
-@router.get("", dependencies=CHECKED_QUERY)
+@router.get("")
 async def list_tasks(tasks: Tasks, query: Params[TaskQuery]) -> TaskList:
     """Tasks, the most urgent first; filters combine."""
     return await tasks.list(query)

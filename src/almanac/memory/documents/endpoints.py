@@ -17,7 +17,6 @@ from almanac.memory.documents.schemas import (
 )
 from almanac.memory.documents.service import DocumentService, Upload
 from almanac.problems import answers
-from almanac.routing import CHECKED_QUERY
 from almanac.types import Metadata
 
 router = APIRouter(prefix="/api/v1/memory/documents", tags=["documents"])
@@ -117,7 +116,7 @@ async def add_document(
     )
 
 
-@router.get("", dependencies=CHECKED_QUERY)
+@router.get("")
 async def list_documents(
     documents: Documents,
     client_id: ClientId = None,
