@@ -108,12 +108,15 @@ def snapshot() -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     out["facts"] = get("/api/v1/memory/facts", include_history="true", limit=1000)
-    out["recall"] = get("/api/v1/memory/recall", query="deep work in the morning", k=5)
+    # A score's recency boost moves with the clock (minutes apart on a loaded machine): the
+    # hits and their order are what an import must keep.
+    memories = get("/api/v1/memory/recall", query="deep work in the morning", k=5)
+    out["recall"] = {**memories, "results": [{**h, "score": None} for h in memories["results"]]}
     out["documents"] = get("/api/v1/memory/documents")
     for d in out["documents"]["items"]:
         out[f"document {d['id']}"] = get(f"/api/v1/memory/documents/{d['id']}")
     found = get("/api/v1/memory/recall", query="how much is the fixed fee?", kinds="document", k=3)
-    # The document was added moments ago: its recency boost moves with the clock.
+    # The document was added moments ago: its recency boost moves with the clock too.
     out["document recall"] = [{**h, "score": None} for h in found["results"]]
     plans = get("/api/v1/planner/plans", limit=200)
     out["plans"] = plans
