@@ -203,6 +203,36 @@ def test_the_search_is_held_to_the_simple_repair_by_the_measure_it_is_judged_by(
     }
 
 
+def test_waiting_work_gives_its_room_back_to_a_block_the_change_hit() -> None:
+    # A (3 h, priority 5) was on Tuesday 11-14; a meeting at 13 hits it. Monday and
+    # Wednesday are full and the day holds 5 h: A fits again only at 9-12, with B's
+    # Tuesday block moved. W (2 h, priority 3) waited, left out before. The first search
+    # puts W where A was; widening must then be free to give that room back to A: waiting
+    # work only has the free time, it never pushes a block aside (it kept W and lost A).
+    tasks = [
+        Task("a", "A", 180, 5),
+        Task("b", "B", 180, 4, True, 30),
+        Task("m", "M", 240, 5),
+        Task("e", "E", 300, 5),
+        Task("w", "W", 120, 3),
+    ]
+    previous = (
+        Block("m", 0, at(0, 9), at(0, 13)),
+        Block("b", 0, at(0, 13), at(0, 14)),
+        Block("b", 1, at(1, 9), at(1, 11)),
+        Block("a", 0, at(1, 11), at(1, 14)),
+        Block("e", 0, at(2, 9), at(2, 14)),
+    )
+    meeting = Interval(at(1, 13), at(1, 16))
+    problem = make_problem(tasks, days=3, busy=(meeting,), previous=previous, daily_max_minutes=300)
+    schedule = checked(problem)
+    assert [(b.start, b.end) for b in schedule.blocks_for("a")] == [(at(1, 9), at(1, 12))]
+    assert not schedule.blocks_for("w")
+    assert schedule.restored == ("a",)
+    assert schedule.blocks_for("m")[0].start == at(0, 9)  # Monday and Wednesday untouched
+    assert schedule.blocks_for("e")[0].start == at(2, 9)
+
+
 def test_a_held_blocks_number_is_never_given_to_another_block() -> None:
     # Last Friday's block of `big` still holds its event (plan<id>-big-0) outside this
     # solve: writing a new block as number 0 would move that past event.

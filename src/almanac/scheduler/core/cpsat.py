@@ -250,15 +250,16 @@ def solve(problem: Problem) -> Schedule:
         answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search, ()
-        # What the repair has includes the waiting work it leaves room for: widening keeps it.
+        # What the repair has includes the waiting work it leaves room for; widening may give
+        # that room back to what it wins back (waiting work never pushes a block aside).
         repair = finish.fill(builder.extract(search.solver))
-        restore = rp.Restore(builder, repair)
+        restore = rp.Restore(builder, repair, waiting)
         if not (restore.lost or restore.moved_more_than_hit()) or left() < MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()
         start = complete(repair, True)
-        if beside is not None:  # what the repair has stays (`Restore`): no need for it now
+        if beside is not None:  # what the repair has stays, waiting work aside (`Restore`)
             fl.switch(builder, beside, on=False)
             start[beside.index] = (beside, 0)
         wide = Search(builder, problem, start, left(), True)
