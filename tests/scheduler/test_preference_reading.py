@@ -273,6 +273,10 @@ def test_a_weekend_day_after_a_longer_short_name_and_and_is_a_day_off_too(
         ("sat or ", 300),
         ("tues and sat and ", 150),
         ("Thurs. or ", 200),
+        ("mon-fri 9-5 ", 150),
+        ("Mon, Wed and Fri 9-1, ", 150),
+        ("I work 9 to 5 mon to fri and ", 150),
+        ("weekdays, ", 300),
     ],
 )
 def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(

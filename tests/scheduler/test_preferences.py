@@ -248,7 +248,6 @@ _WEEK = (time(9), time(17))
         ("I work 9-5, on Fridays I start at 8", [_WEEK] * 4 + [(time(8), time(17))]),
         ("I start at 9, on Fridays at 8", [_WEEK] * 4 + [(time(8), time(17))]),
         ("On Fridays I work 9-1", [_WEEK] * 4 + [(time(9), time(13))]),
-        ("Mon-Thu 10-6", [(time(10), time(18))] * 4 + [_WEEK]),
     ],
 )
 def test_hours_for_every_day_and_a_days_own_hours_both_hold(
@@ -1154,11 +1153,6 @@ def test_hours_are_not_moved_onto_a_day_whose_clause_the_rules_do_not_read(text:
         (
             "I work 8-4 Monday to Thursday, Friday 8-12",
             [(time(8), time(16))] * 4 + [(time(8), time(12))],
-        ),
-        # A list is still one clause.
-        (
-            "I work 10-4 on Mondays, Wednesdays and Fridays",
-            [(time(10), time(16)), _WEEK] * 2 + [(time(10), time(16))],
         ),
     ],
 )

@@ -101,7 +101,7 @@ def read_hours(
         for s in said:
             _refuse(out, s, text)
     else:
-        _apply(out, said, text, hours, workdays)
+        apply_said(out, said, text, hours, workdays)
 
 
 def _days_only(head: str, taken: Sequence[tuple[int, int]], workdays: Sequence[int]) -> bool:
@@ -264,7 +264,7 @@ def _refuse(out: ParsedPreferences, s: Said, text: str) -> None:
             out.refuse(f"nothing {words} {at:%H:%M} is {unclear} ({text!r})")
 
 
-def _apply(
+def apply_said(
     out: ParsedPreferences,
     said: Sequence[Said],
     text: str,

@@ -23,6 +23,7 @@ from almanac.scheduler.preference_parsed import (
     plural_days,
     rule_tag,
 )
+from almanac.scheduler.preference_week import read_week
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
     PreferredWindowIn,
@@ -67,6 +68,8 @@ def _read(
     """Apply what the rules understand in one text (`out.per_text`'s last entry)."""
     p = out.prefs
     head = text[:PREFERENCE_MAX_CHARS]
+    if read_week(out, text, head, hours, workdays):
+        return  # "I work Tue-Sat 9-5": the days worked and their hours, nothing else
     off, half = pd.NO_DAY.search(head), pd.PART_OFF.search(head)
     taken = [m.span() for m in (off, half) if m]
     scope = hours_scope = pd.scope(head, taken)

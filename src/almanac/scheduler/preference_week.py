@@ -1,0 +1,125 @@
+"""The working week in one preference text: "I work Tue-Sat 9-5", "Mon-Thu 9-5 and Fri 9-1",
+"I'm available Mon, Wed and Fri 9-1" name the days worked (their union) and their hours.
+
+Read only when the text says nothing else: "on Fridays 9-1" (one day), "no meetings Mon-Wed
+before 10" or "Mon-Fri mornings are for deep work" leave the working days alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import time
+
+from almanac.scheduler import preference_days as pd
+from almanac.scheduler import preference_phrases as ph
+from almanac.scheduler.preference_hours import Said, apply_said, clock_range
+from almanac.scheduler.preference_parsed import ParsedPreferences, plural_days
+
+# Anchored at the text's start and tried once, so its alternatives cannot backtrack apart.
+_LEAD = re.compile(
+    r"\s*(?:(?:I|we)\s+(?:work|am\s+available)|I'?m\s+available|we're\s+available|available"
+    r"|(?:my\s+|our\s+)?(?:(?:working|work|office|business)\s+)?hours(?:\s+are)?)\b\s*:?",
+    re.I,
+)
+_RANGE = re.compile(
+    r"(?<![\d.:])" + ph.CLOCK + r"\s*(?:-|–|to|until|till)\s*" + ph.CLOCK + ph.NOT_HOURS, re.I
+)
+_WEEKDAYS = re.compile(r"\bweekdays\b", re.I)
+# What may stand between days and hours: "Mon, Wed and Fri", "Mon-Fri, 9-5", "from 9-5".
+_GAP = re.compile(r"\s*(?:(?:[,;/&]|\band\b|\bon\b|\bfrom\b)\s*)?", re.I)
+_END = re.compile(r"\s*\.?\s*")
+
+
+def _one_day(word: str) -> bool:
+    return len(pd.weekdays_named(word)) == 1
+
+
+def _items(head: str, at: int) -> list[tuple[set[int], bool] | tuple[time, time]] | None:
+    """The days (and whether more than one day is named by a range or list) and the clock
+    ranges of `head` from `at`, in order; None when it says anything else."""
+    items: list[tuple[set[int], bool] | tuple[time, time]] = []
+    while not _END.fullmatch(head, at):
+        if (g := _GAP.match(head, at)) and g.end() > at:
+            at = g.end()
+            continue
+        if r := _RANGE.match(head, at):
+            lo, hi = clock_range(r)
+            if not (lo and hi and lo < hi):
+                return None
+            items.append((lo, hi))
+        elif (r := pd.DAY_RANGE.match(head, at)) and _one_day(r[1]) and _one_day(r[2]):
+            days = pd.days_of(r[0])
+            items.append((days, True))
+        elif r := _WEEKDAYS.match(head, at):
+            items.append(({0, 1, 2, 3, 4}, True))
+        elif r := pd.DAY_SCOPE.match(head, at):
+            days = pd.weekdays_named(r[0])
+            if items and isinstance(items[-1][0], set):  # a list: "Mon, Wed and Fri"
+                before = items.pop()
+                assert isinstance(before[0], set)
+                items.append((before[0] | days, True))
+            else:
+                items.append((days, False))
+        else:
+            return None
+        at = r.end()
+    return items
+
+
+def _week(head: str) -> tuple[set[int] | None, list[Said]] | None:
+    """(The days worked, None when the text names none; each clause's hours), or None when
+    the text is no working week."""
+    lead = _LEAD.match(head)
+    items = _items(head, lead.end() if lead else 0)
+    if not items:
+        return None
+    if len(items) == 1 and lead and not isinstance(items[0][0], set):
+        lo, hi = items[0]
+        assert isinstance(lo, time) and isinstance(hi, time)
+        return None, [Said(None, span=(lo, hi))]  # "Office hours 9-5"
+    if isinstance(items[0][0], time):  # "9-5 Mon-Fri": the hours first
+        items = items[::-1]
+    pairs: list[tuple[set[int], tuple[time, time]]] = []
+    many = False
+    for i in range(0, len(items), 2):
+        days, span = items[i], items[i + 1] if i + 1 < len(items) else None
+        if not isinstance(days[0], set) or span is None or isinstance(span[0], set):
+            return None
+        assert isinstance(days[1], bool) and isinstance(span[0], time)
+        assert isinstance(span[1], time)
+        pairs.append((days[0], (span[0], span[1])))
+        many = many or days[1]
+    union = set().union(*(d for d, _ in pairs))
+    if not many or len(union) < 2:
+        return None  # one day said with its hours ("Fridays 9-1") restricts no week
+    if len(pairs) == 1:
+        return union, [Said(None, span=pairs[0][1])]
+    return union, [Said(None if d == union else frozenset(d), span=s) for d, s in pairs]
+
+
+def read_week(
+    out: ParsedPreferences,
+    text: str,
+    head: str,
+    hours: tuple[time, time],
+    workdays: Sequence[int],
+) -> bool:
+    """Apply the working week `head` says, if it says one and nothing else."""
+    week = _week(head)
+    if week is None:
+        return False
+    days, said = week
+    if days is not None:
+        # The days worked replace any earlier text's days (off or worked).
+        out.withdraw("days", f"the later {text!r} says the working days")
+        out.prefs.working_days = sorted(days)
+        out.apply("days", f"working days {plural_days(days)} ({text!r})")
+    apply_said(
+        out,
+        said,
+        text,
+        hours,
+        p.working_days if (p := out.prefs).working_days is not None else workdays,
+    )
+    return True

@@ -1,0 +1,88 @@
+"""A working week said in one text, "I work Tue-Sat 9-5": the days it names are the days
+worked, with its hours; a day said with hours of its own restricts no week."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from almanac.scheduler.preferences import parse_preferences
+
+_WEEK = (time(9), time(17))
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "hours"),
+    [
+        # Read as hours for Tuesdays to Saturdays only: Monday was still worked, Saturday not.
+        ("I work Tue-Sat 9-5", [1, 2, 3, 4, 5], (time(9), time(17))),
+        ("Available Mon-Thu 10-4", [0, 1, 2, 3], (time(10), time(16))),
+        ("Mon-Thu 10-6", [0, 1, 2, 3], (time(10), time(18))),
+        ("I'm available Mon, Wed and Fri 9-1", [0, 2, 4], (time(9), time(13))),
+        ("I work 10-4 on Mondays, Wednesdays and Fridays", [0, 2, 4], (time(10), time(16))),
+        # Hours only: the working days were left to the settings.
+        ("Working hours: Mon-Fri 9-5", [0, 1, 2, 3, 4], (time(9), time(17))),
+        ("I work 8-4 Tue-Sat", [1, 2, 3, 4, 5], (time(8), time(16))),
+        # Not understood at all: the days were every working day, so no day of its own.
+        ("Mon-Fri 9-5", [0, 1, 2, 3, 4], (time(9), time(17))),
+        ("Mon-Fri, 9am-5pm", [0, 1, 2, 3, 4], (time(9), time(17))),
+        ("Mon to Fri 9 to 5", [0, 1, 2, 3, 4], (time(9), time(17))),
+        ("weekdays 9-5", [0, 1, 2, 3, 4], (time(9), time(17))),
+    ],
+)
+def test_a_working_week_sets_the_days_worked_and_their_hours(
+    text: str, days: list[int], hours: tuple[time, time]
+):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert p.working_days == days
+    assert p.hours(*_WEEK) == hours and p.day_hours == []
+    assert any(line.startswith("working days ") for line in parsed.applied)
+    assert parsed.not_understood == [] and parsed.ignored == []
+
+
+def test_a_working_week_of_clauses_works_their_union_each_with_its_hours():
+    parsed = parse_preferences(["Mon-Thu 9-5 and Fri 9-1"])
+    p = parsed.prefs
+    assert p.working_days == [0, 1, 2, 3, 4]
+    lo, hi = p.hours(*_WEEK)
+    assert [p.hours_on(d, lo, hi) for d in range(5)] == [_WEEK] * 4 + [(time(9), time(13))]
+    assert "working days Mondays to Fridays ('Mon-Thu 9-5 and Fri 9-1')" in parsed.applied
+
+
+@pytest.mark.parametrize("text", ["Hours 9-5", "Hours: 9am-5pm"])
+def test_hours_said_with_no_days_are_every_days(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.hours(8, 18) == (time(9), time(17))
+    assert parsed.prefs.working_days is None and parsed.not_understood == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on Fridays 9-1",
+        "Fridays I stop at 1",
+        "no meetings Mon-Wed before 10",
+        "Mon-Fri mornings are for deep work",
+        "Weekends 10-2",
+        "I work 9-5",
+    ],
+)
+def test_one_day_or_days_with_a_qualifier_restrict_no_week(text: str):
+    assert parse_preferences([text]).prefs.working_days is None
+
+
+def test_a_later_working_week_replaces_an_earlier_one_and_its_days_off():
+    parsed = parse_preferences(["Fridays off", "I work Tue-Sat 9-5", "Mon-Thu 10-4"])
+    assert parsed.prefs.working_days == [0, 1, 2, 3]
+    assert parsed.applied == [
+        "working days Mondays to Thursdays ('Mon-Thu 10-4')",
+        "working hours 10:00-16:00 ('Mon-Thu 10-4')",
+    ]
+    assert len(parsed.ignored) == 3
+
+
+def test_a_later_day_off_is_taken_from_the_working_week():
+    parsed = parse_preferences(["I work Tue-Sat 9-5", "Saturdays off"])
+    assert parsed.prefs.working_days == [1, 2, 3, 4]
