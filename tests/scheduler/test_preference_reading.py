@@ -277,6 +277,7 @@ def test_a_weekend_day_after_a_longer_short_name_and_and_is_a_day_off_too(
         ("Mon, Wed and Fri 9-1, ", 150),
         ("I work 9 to 5 mon to fri and ", 150),
         ("weekdays, ", 300),
+        ("Mon-Fri 9-5, ", 150),
     ],
 )
 def test_a_list_of_short_weekend_days_is_read_without_exponential_backtracking(

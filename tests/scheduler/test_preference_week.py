@@ -86,3 +86,27 @@ def test_a_later_working_week_replaces_an_earlier_one_and_its_days_off():
 def test_a_later_day_off_is_taken_from_the_working_week():
     parsed = parse_preferences(["I work Tue-Sat 9-5", "Saturdays off"])
     assert parsed.prefs.working_days == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "rest"),
+    [
+        # The week's hours were lost: only the Friday rule was applied.
+        ("Mon-Fri 9-5, no work after 3 on Fridays", [0, 1, 2, 3, 4], "on Fridays nothing after"),
+        # Read as hours for Tuesdays to Saturdays only: Monday was still worked, Saturday not.
+        ("I work Tue-Sat 9-5, no meetings before 10", [1, 2, 3, 4, 5], "nothing before 10:00"),
+        ("Mon-Fri 9-5; max 6h/day", [0, 1, 2, 3, 4], "at most 6 h a day"),
+    ],
+)
+def test_a_working_week_then_another_clause_reads_both(text: str, days: list[int], rest: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.working_days == days
+    assert f"working hours 09:00-17:00 ({text!r})" in parsed.applied
+    assert any(line.startswith(rest) for line in parsed.applied)
+    assert parsed.not_understood == [] and parsed.ignored == []
+
+
+def test_a_working_week_then_what_the_rules_do_not_read_is_no_working_week():
+    parsed = parse_preferences(["Mon-Fri 9-5, Acme's support line"])
+    assert parsed.prefs.working_days is None and parsed.applied == []
+    assert parsed.not_understood == ["Mon-Fri 9-5, Acme's support line"]

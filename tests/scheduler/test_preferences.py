@@ -1264,7 +1264,9 @@ def test_a_cap_in_a_clause_of_its_own_holds_on_every_day(
 ):
     parsed = parse_preferences([text])
     assert (parsed.prefs.daily_max_hours, parsed.prefs.weekly_max_hours) == (daily, weekly)
-    assert parsed.ignored == [] and parsed.prefs.day_hours
+    # "I work 9-5 Monday to Thursday" is a working week: its days are the days worked.
+    week = parsed.prefs.working_days == [0, 1, 2, 3] and parsed.prefs.workday_start
+    assert parsed.ignored == [] and (parsed.prefs.day_hours or week)
 
 
 @pytest.mark.parametrize("text", ["On Fridays, max 4h/day", "max 4 hours a day on Fridays"])

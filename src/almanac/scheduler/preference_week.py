@@ -7,6 +7,7 @@ before 10" or "Mon-Fri mornings are for deep work" leave the working days alone.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from datetime import time
@@ -29,6 +30,9 @@ _WEEKDAYS = re.compile(r"\bweekdays\b", re.I)
 # What may stand between days and hours: "Mon, Wed and Fri", "Mon-Fri, 9-5", "from 9-5".
 _GAP = re.compile(r"\s*(?:(?:[,;/&]|\band\b|\bon\b|\bfrom\b)\s*)?", re.I)
 _END = re.compile(r"\s*\.?\s*")
+# Where a working week may end and another clause begin: "Mon-Fri 9-5, no work after 3".
+_CUT = re.compile(r"[,;]\s*|\bbut\b\s*", re.I)
+_MAX_CUTS = 6  # a week of clauses is short; tried at each cut, so bounded
 
 
 def _one_day(word: str) -> bool:
@@ -96,6 +100,24 @@ def _week(head: str) -> tuple[set[int] | None, list[Said]] | None:
     if len(pairs) == 1:
         return union, [Said(None, span=pairs[0][1])]
     return union, [Said(None if d == union else frozenset(d), span=s) for d, s in pairs]
+
+
+def week_then(head: str) -> tuple[int, int] | None:
+    """Where the working week `head` opens with ends and the rest begins, the longest week
+    that ends at a clause's end before the text's; None when it opens with none."""
+    found = None
+    for m in itertools.islice(_CUT.finditer(head), _MAX_CUTS):
+        week = _week(head[: m.start()])
+        if week is not None and week[0] is not None and m.end() < len(head):
+            found = m.start(), m.end(), week[0]
+    if found is None:
+        return None
+    # A day the week does not name is one more of its clauses: "I work 9 to 5 Monday to
+    # Thursday, Fridays 9 to 1" (the general rules read it), not a rule within the week.
+    rest = head[found[1] :]
+    named = {d for r in pd.DAY_RANGE.finditer(rest) for d in pd.days_of(r[0])}
+    named.update(d for r in pd.DAY_SCOPE.finditer(rest) for d in pd.weekdays_named(r[0]))
+    return found[:2] if named <= found[2] else None
 
 
 def read_week(

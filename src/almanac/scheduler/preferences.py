@@ -23,7 +23,7 @@ from almanac.scheduler.preference_parsed import (
     plural_days,
     rule_tag,
 )
-from almanac.scheduler.preference_week import read_week
+from almanac.scheduler.preference_week import read_week, week_then
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
     PreferredWindowIn,
@@ -66,10 +66,33 @@ def _read(
     out: ParsedPreferences, text: str, hours: tuple[time, time], workdays: Sequence[int]
 ) -> None:
     """Apply what the rules understand in one text (`out.per_text`'s last entry)."""
-    p = out.prefs
     head = text[:PREFERENCE_MAX_CHARS]
     if read_week(out, text, head, hours, workdays):
         return  # "I work Tue-Sat 9-5": the days worked and their hours, nothing else
+    # "Mon-Fri 9-5, no work after 3 on Fridays": the week, then what the rules read in the
+    # rest (only when they read it: "Mon-Fri 9-5, Acme's support line" is no working week).
+    if (cut := week_then(head)) and _understood(head[cut[1] :], hours, workdays):
+        read_week(out, text, head[: cut[0]], hours, workdays)
+        head = head[cut[1] :]
+    _read_rules(out, text, head, hours, workdays)
+
+
+def _understood(head: str, hours: tuple[time, time], workdays: Sequence[int]) -> bool:
+    trial = ParsedPreferences()
+    trial.per_text.append(([], []))
+    _read_rules(trial, head, head, hours, workdays)
+    return bool(trial.applied or trial.ignored)
+
+
+def _read_rules(
+    out: ParsedPreferences,
+    text: str,
+    head: str,
+    hours: tuple[time, time],
+    workdays: Sequence[int],
+) -> None:
+    """Apply what the rules other than the working week understand in `head`."""
+    p = out.prefs
     off, half = pd.NO_DAY.search(head), pd.PART_OFF.search(head)
     taken = [m.span() for m in (off, half) if m]
     scope = hours_scope = pd.scope(head, taken)
