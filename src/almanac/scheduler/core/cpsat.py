@@ -118,30 +118,25 @@ def solve(problem: Problem) -> Schedule:
     valued = problem.weights.missed_deadline > 0
     full = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
     simple = fl.floors_of(full, valued=valued)
-    # Replanning: the baselines that are repairs; the floors are the simple repair's.
+    # Replanning: the baselines that are repairs; the floors never ask more than the best.
     repairs = {n for n in hints if rp.is_repair(grid, kept, hints[n][0], followers)}
     finish = rg.Finish(grid, kept, followers, waiting, bool(repairs))
-    beside = None
+    waiting_out = builder.model.new_bool_var("waiting_out")
+    fl.switch(builder, waiting_out, on=True)
     if repairs:
-        # One measure for the model's floors and `Finish`: waiting work in. The model may
-        # place it only beside all the simple repair places (`repair.only_beside`); so are
-        # the hints filled.
-        simple_tasks = set(hints[rg.HINTS[finish.best]][0])
-        beside = rp.only_beside(builder, waiting, simple_tasks)
+        # Waiting work is placed after the search, in free time only (`repair_greedy.Finish`).
         hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
-        hints = {
-            n: (p if simple_tasks - set(p) else finish.fill(p), c) for n, (p, c) in hints.items()
-        }
+        for tid in waiting:
+            builder.model.add(builder.tasks[tid].placed == 0).only_enforce_if(waiting_out)
         for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):
             builder.model.add(builder.tasks[tid].missed == 1)
     else:
         holds.free_followers()
     measures = {name: fl.measure(grid, placement) for name, (placement, _) in hints.items()}
-    floors = (
-        fl.for_repair(finish.floor, rg.HINTS[finish.best], valued=valued)
-        if repairs
-        else fl.floors_of(measures, valued=valued)
-    )
+    floors = fl.floors_of(measures, valued=valued)
+    if repairs:
+        top = max(repairs, key=lambda n: (measures[n].work, measures[n].met))
+        floors = fl.for_repair(floors, measures[top])
     reached = {n for n in hints if floors.reached_by(measures[n])}
     repairs &= reached
     switch = fl.add_floors(builder, floors)
@@ -154,8 +149,6 @@ def solve(problem: Problem) -> Schedule:
     }
     for name, v in values.items():
         v[only.index] = (only, 0)
-        if beside is not None:
-            v[beside.index] = (beside, 1)
         holds.hint(v, hints[name][0])
         if switch is not None:
             v[switch.index] = (switch, int(name in reached))
@@ -234,8 +227,6 @@ def solve(problem: Problem) -> Schedule:
     def complete(placement: Placement, floor_on: bool) -> Hint:
         values = hint_values(builder, placement)
         values[only.index] = (only, 0)
-        if beside is not None:
-            values[beside.index] = (beside, 1)
         if switch is not None:
             values[switch.index] = (switch, int(floor_on))
         holds.hint(values, placement)
@@ -250,18 +241,16 @@ def solve(problem: Problem) -> Schedule:
         answer and the tasks it won back (none: the repair stands)."""
         if search.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return search, ()
-        # What the repair has includes the waiting work it leaves room for; widening may give
-        # that room back to what it wins back (waiting work never pushes a block aside).
+        # What the repair has includes the waiting work it leaves room for: widening keeps it.
         repair = finish.fill(builder.extract(search.solver))
-        restore = rp.Restore(builder, repair, waiting)
+        restore = rp.Restore(builder, repair)
         if not (restore.lost or restore.moved_more_than_hit()) or left() < MIN_SEARCH_SECONDS:
             return search, ()
         restore.add()
         holds.widen()
+        fl.switch(builder, waiting_out, on=False)
         start = complete(repair, True)
-        if beside is not None:  # what the repair has stays, waiting work aside (`Restore`)
-            fl.switch(builder, beside, on=False)
-            start[beside.index] = (beside, 0)
+        start[waiting_out.index] = (waiting_out, 0)
         wide = Search(builder, problem, start, left(), True)
         if wide.status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             wide.solver.objective_value > objective_of(builder, start)

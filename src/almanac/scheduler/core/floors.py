@@ -13,7 +13,7 @@ keeping the work floor, and says which floor was missed and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
@@ -86,17 +86,14 @@ def floors_of(measures: dict[str, Measure], *, valued: bool = True) -> Floors:
     return Floors(measures[work].work, work, measures[met].met if valued else 0, met)
 
 
-def for_repair(repair: Measure, name: str, *, valued: bool = True) -> Floors:
-    """A replan's floors: the simple repair's figures (`repair_greedy.Finish`), waiting work
-    included, the same measure `Finish` holds the answer to (any answer below it is replaced
-    by the simple repair, so a model floor below it would only let the search find answers
-    that are thrown away).
+def for_repair(floors: Floors, repair: Measure) -> Floors:
+    """A replan's floors: the simple ones, but never above the best repair's figures.
 
     The simple baselines re-plan the whole calendar; a replan repairs the previous schedule
     (see `repair`) and owes the user what they had, not what a fresh plan might find. The
     report still measures the answer against the simple floors and says why one is missed.
     """
-    return Floors(repair.work, name, repair.met if valued else 0, name)
+    return replace(floors, work=min(floors.work, repair.work), met=min(floors.met, repair.met))
 
 
 def _missed(builder: ModelBuilder) -> list[cp_model.IntVar]:

@@ -213,26 +213,6 @@ def unearned(builder: ModelBuilder, repairs: list[Placement]) -> list[str]:
     ]
 
 
-def only_beside(
-    builder: ModelBuilder, waiting: Set[str], repair: Set[str]
-) -> cp_model.IntVar | None:
-    """A switch (on from the start) that lets the model place `waiting` work only while the
-    tasks the simple repair places (`repair`, waiting work aside) are placed too: waiting
-    work takes free time, it never pushes them aside. Widening turns it off (`Restore`
-    keeps all its start has)."""
-    if not waiting:
-        return None
-    model = builder.model
-    on = model.new_bool_var("waiting_beside_repair")
-    domain = model.proto.variables[on.index].domain
-    domain.clear()
-    domain.extend([1, 1])
-    need = [builder.tasks[t].placed for t in sorted(repair) if t not in waiting]
-    for tid in sorted(waiting):
-        model.add_bool_and(need).only_enforce_if([on, builder.tasks[tid].placed])
-    return on
-
-
 class Restore:
     """What a widened repair may buy back, and at what price in moved blocks.
 
@@ -242,20 +222,14 @@ class Restore:
     the repair has is kept (no trading one task for another), and the blocks moved beyond the
     repair's own moves are at most the sum, over items won back, of the previous blocks of
     their task: a task may displace about as much as it needs room for, not the calendar.
-    Waiting work the repair placed (`repair_greedy.waiting_tasks`) is no item: it only had
-    the free time, so it may give that room back to what is won back (it never pushes a
-    block aside); the floors still hold the answer to the simple repair's figures.
     New work (`Problem.new_tasks`: a plan scheduled for the first time) is the other gain:
     its place and deadlines may move other blocks at the objective's stability cost alone.
     """
 
-    def __init__(
-        self, builder: ModelBuilder, repair: Placement, waiting: Set[str] = frozenset()
-    ) -> None:
-        """From the repair's placement (`waiting` work filled in: see `repair_greedy.fill`)."""
+    def __init__(self, builder: ModelBuilder, repair: Placement) -> None:
+        """From the repair's placement (waiting work filled in: see `repair_greedy.fill`)."""
         self.builder = builder
         self.repair = repair
-        self.waiting = waiting
         self.lost: list[tuple[str, str, cp_model.LinearExprT]] = []  # (task, item, won back)
         self._kept = [var for tv in builder.tasks.values() for _, _, var in tv.same]
         values = hint_values(builder, repair)
@@ -296,15 +270,12 @@ class Restore:
             # What the repair has stays; what neither it nor the previous schedule had (and
             # is not new work) is no gain: a task left out stays out, a missed deadline
             # earns nothing (lateness points alone never pay for a move).
-            waiting = tid in self.waiting  # may give its room back, not take another's
             if tid in self.repair:
-                if not waiting:
-                    m.add(tv.placed == 1)
+                m.add(tv.placed == 1)
             elif (tid, "placed") not in wanted:
                 m.add(tv.placed == 0)
             if tv.missed is not None and self._met(tid):
-                if not waiting:
-                    m.add(tv.missed == 0)
+                m.add(tv.missed == 0)
             elif tv.missed is not None and (tid, "deadline") not in wanted:
                 m.add(tv.missed == 1)
         won = [var for _, _, var in self.lost]

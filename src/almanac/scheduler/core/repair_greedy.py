@@ -21,10 +21,6 @@ from .greedy_state import State
 from .grid import Grid
 from .model import Floor
 
-# The simple repairs' names (`simple_repair`) and those of the same placements among the
-# solver's hints (`cpsat.candidates`), before waiting work is filled in.
-HINTS = {"repair-edf": "repair", "repair-greedy": "repair-priority"}
-
 
 def waiting_tasks(grid: Grid) -> set[str]:
     """Tasks the previous schedule left out that this request does not newly place; one with
