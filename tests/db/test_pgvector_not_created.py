@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.databases import as_admin
+from tests.live_server import free_port
 
 DATABASE, ROLE, PASSWORD = "almanac_novector", "almanac_plain", "plain-pass-123"
 
@@ -37,6 +38,8 @@ def test_says_what_to_run_and_as_whom(pg_url: str, tmp_path: Path, command: list
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALMANAC_")}
     env.update(ALMANAC_DATA_DIR=str(tmp_path), ALMANAC_DATABASE_URL=url)
+    if command[0] == "serve":  # a free port: another server on the default one answers first
+        command = [*command, "--port", str(free_port())]
     done = subprocess.run(
         [sys.executable, "-m", "almanac", *command],
         env=env,
