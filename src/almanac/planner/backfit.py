@@ -20,7 +20,6 @@ def backfit(
     rounds: int,
     client_w: Sequence[float],
     steps: Sequence[Sequence[int]] = (),
-    client_prior: dict[int, tuple[float, float]] | None = None,
 ) -> tuple[float, dict[int, float], dict[str, float], list[float]]:
     """Weighted ridge fit of y = a + b[client] + d[task] + the steps by Gauss-Seidel.
 
@@ -49,13 +48,7 @@ def backfit(
             if c is not None:
                 num[c] += wc * (yi - a - d.get(t, 0.0) - o)
                 den[c] += wc
-        prior = client_prior or {}
-        b = {
-            c: (num[c] + prior[c][1] * prior[c][0]) / (den[c] + prior[c][1])
-            if c in prior
-            else num[c] / (den[c] + k[1])
-            for c in num
-        }
+        b = {c: num[c] / (den[c] + k[1]) for c in num}
         num_d: dict[str, float] = defaultdict(float)
         den_d: dict[str, float] = defaultdict(float)
         for (yi, wi, c, t), o in zip(rows, off, strict=True):

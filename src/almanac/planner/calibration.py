@@ -126,12 +126,7 @@ def _sigma(residuals: Sequence[float], p: Params) -> float:
     return max(p.sigma_floor, math.sqrt(var))
 
 
-def fit_workflow(
-    workflow_id: int,
-    runs: Sequence[Run],
-    p: Params = DEFAULT,
-    client_prior: dict[int, tuple[float, float]] | None = None,
-) -> WorkflowFit:
+def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> WorkflowFit:
     """Fit one workflow's effects from its runs (any order; runs with no estimate skipped)."""
     runs = [r for r in runs if r.library_hours > 0 and r.actual_hours >= 0]
     if not runs:
@@ -164,8 +159,7 @@ def fit_workflow(
             (sigma / p.tau_change) ** 2,
         )
         client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
-        prior = {c: (m, (sigma / sd) ** 2) for c, (m, sd) in (client_prior or {}).items()}
-        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps, prior)
+        a, b, d, found = backfit(y, w, clients, tasks, k, p.rounds, client_w, steps)
         shifts[:] = found
         off[:] = [0.0] * len(runs)
         for idx, size in zip(steps, found, strict=True):
