@@ -1,4 +1,4 @@
-"""SQL for events and facts. Nothing else in the memory domain writes SQL."""
+"""SQL for events and facts (what forgetting adds: `forget_repository`; documents: their own)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ class _Vectors(Repository, Generic[Row]):
     rows: type[Row]
     vectors: type[EventEmbedding] | type[FactEmbedding]
     key: str  # the vector table's column holding the row's id
+
+    async def prune_search_terms(self) -> int:
+        """Drop words no memory or fact holds any more (deletes leave them at df 0)."""
+        result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def count_embeddings(self, ids: Sequence[int]) -> int:
         if not ids:
@@ -166,11 +171,6 @@ class EventRepository(_Vectors[Event], PortableRows):
             return []
         stmt = select(Event.content).where(Event.id.in_(event_ids))
         return list((await self.session.scalars(stmt)).all())
-
-    async def prune_search_terms(self) -> int:
-        """Drop words no memory holds any more (deletes leave them at df 0)."""
-        result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
-        return int(getattr(result, "rowcount", 0) or 0)
 
     async def iter_all(self, batch: int, after_id: int) -> list[Event]:
         stmt = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
