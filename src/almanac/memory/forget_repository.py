@@ -29,15 +29,17 @@ class ForgetRepository(Repository):
         return bool(await self.session.scalar(select(sent)))
 
     async def fact_ids_about(
-        self, subject_type: str, subject_ids: Sequence[str], fact_type: str
+        self, subject_type: str, subject_ids: Sequence[str], fact_type: str, source: str
     ) -> list[int]:
-        """Every version of these subjects' facts of one type (e.g. workflows' patterns)."""
+        """Every version of these subjects' facts of one type written by `source` (its
+        `metadata.source`), e.g. the workflows' patterns the observer computed."""
         if not subject_ids:
             return []
         stmt = select(Fact.id).where(
             Fact.subject_type == subject_type,
             Fact.subject_id.in_(list(subject_ids)),
             Fact.fact_type == fact_type,
+            Fact.metadata_["source"].astext == source,
         )
         return sorted(int(i) for i in await self.session.scalars(stmt))
 
