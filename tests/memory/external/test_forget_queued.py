@@ -155,6 +155,25 @@ async def test_deleting_one_memory_or_fact_leaves_no_job_or_word_of_it(
     assert "4417" not in everything_zep_holds(zep)
     assert await tables_holding(state, "4417") == []  # nor its words (search_terms)
 
+    # One already in Zep leaves Zep too; what its thread also held is sent again.
+    configure(state, zep.base_url)
+    try:
+        sent = await remember(api, content="Initech's alarm code is 5521", session_id="ops")
+        kept = await remember(api, content="Initech's office opens at 8", session_id="ops")
+        assert await send_event(state, sent) is True
+        assert await send_event(state, kept) is True
+        r = await api.delete(f"/api/v1/memory/events/{sent}")
+        assert r.status_code in (200, 204), r.text
+        assert "5521" not in everything_zep_holds(zep)
+        await run_queued_forget(state)
+        resend = {a["event_id"] for t, a in await queued(state) if t == "almanac:zep_send"}
+        assert resend == {kept}
+        assert await send_event(state, kept) is True
+    finally:
+        await close(state)
+    assert "opens at 8" in everything_zep_holds(zep)
+    assert "5521" not in everything_zep_holds(zep)
+
     fact = {"subject_type": "person", "subject_id": "ann", "fact_type": "identity"}
     r = await api.post("/api/v1/memory/facts", json={**fact, "content": "Ann's PIN is 8852"})
     assert r.status_code == 201, r.text
