@@ -1,9 +1,10 @@
-"""Forgetting a client drops what the numbers derived from its runs: the pattern facts of
-the workflows it ran (every version) and their decisions, in the forget's transaction; the
-next reflection writes them anew from the runs left."""
+"""Forgetting a client drops what the observer derived from its work: the pattern facts of
+the workflows it ran (every version) and their decisions, and its slipped tasks in stored
+reflections, in the forget's transaction; the next reflection learns the patterns anew."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -14,10 +15,10 @@ from almanac.db.uow import UnitOfWork
 from almanac.memory.forgetting import forget_subject
 from almanac.memory.invalidation import Invalidator
 from almanac.models import ExecutionRun, Fact, Plan, ProcessTemplate, Task, Workflow
-from almanac.models.observer import FactDecision
+from almanac.models.observer import FactDecision, Reflection
 from almanac.observer.deps import observer_service
 from almanac.state import AppState
-from tests.observer.conftest import workflow_runs
+from tests.observer.conftest import SUNDAY_EVENING, at, fixture_week, workflow_runs
 
 CLIENT = 31
 NOW = datetime(2026, 10, 11, 12, tzinfo=UTC)
@@ -117,3 +118,31 @@ async def test_forgetting_a_client_drops_the_patterns_its_runs_are_counted_in(
     await observer.reflect("daily", date(2026, 10, 11))
     again = await patterns(db_session)
     assert [("from 4 runs" in c) for c in again[str(shared.id)]] == [True]
+
+
+async def test_forgetting_a_client_takes_its_slipped_tasks_out_of_stored_reflections(
+    uow: UnitOfWork, state: AppState, db_session: AsyncSession
+) -> None:
+    install_forgetters()
+    week = await fixture_week(db_session)
+    week["plan"].client_id = CLIENT
+    design = week["tasks"]["design"]  # slips: due Wednesday, not done
+    design.client_id, design.title = CLIENT, "Design the Zorblax rebrand"
+    other = Task(title="Own admin", status="todo", deadline=at(3, 12), estimate_hours=1)
+    db_session.add(other)
+    await db_session.flush()
+    out = await observer_service(uow, state, clock=lambda: SUNDAY_EVENING).reflect(
+        "weekly", date(2026, 11, 12)
+    )
+    titles = [s["title"] for s in out.report["slipped"]]
+    assert titles == ["Design the Zorblax rebrand", "Own admin"]
+
+    gone = await forget_subject(
+        uow, Invalidator(state.cache), state.settings.data_dir / "retention", "client", "31"
+    )
+    row = await db_session.get(Reflection, out.id, populate_existing=True)
+    assert row is not None
+    assert [s["title"] for s in row.report["slipped"]] == ["Own admin"]
+    assert "Zorblax" not in json.dumps(row.report) + (row.narrative or "")
+    assert row.report["numbers"] == out.report["numbers"]  # totals name no one
+    assert gone.deleted["reflections_changed"] == 1

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -248,6 +248,22 @@ class ObserverRepository(Repository, PortableRows):
             FactDecision, or_(about, FactDecision.fact_id.in_(list(fact_ids)))
         )
 
+    async def drop_client_from_reflections(self, client_id: int) -> int:
+        """Take a client's slipped tasks (their titles) out of the stored reports; how many
+        reflections changed. The numbers stay: totals that name no one."""
+        result = await self.session.execute(
+            text(
+                "UPDATE reflections SET report = jsonb_set(report, '{slipped}', "
+                "(SELECT coalesce(jsonb_agg(s ORDER BY n), '[]'::jsonb) "
+                "FROM jsonb_array_elements(report->'slipped') WITH ORDINALITY AS x(s, n) "
+                "WHERE (s->>'client_id') IS DISTINCT FROM :cid)) "
+                "WHERE report->'slipped' @> jsonb_build_array(jsonb_build_object("
+                "'client_id', CAST(:id AS integer)))"
+            ),
+            {"cid": str(client_id), "id": client_id},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def delete_reflections_quoting(self, texts: Sequence[str]) -> int:
         """Reflections whose report or narrative quotes any of `texts` (notable memories)."""
         if not texts:
@@ -271,9 +287,11 @@ async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, i
     """The observer's copies of a forgotten subject: extraction decisions, reflections
     quoting its memories (the next run recreates them without), and for a client the
     pattern facts of the workflows it ran, which count its runs: named for the forget to
-    delete (every version), with their decisions. The next reflection writes them anew
-    from the runs left. Runs before the planner's forgetter deletes the runs."""
+    delete (every version), with their decisions, and its slipped tasks in the stored
+    reports. The next reflection writes the patterns anew from the runs left. Runs before
+    the planner's forgetter, which deletes the runs."""
     repo = ObserverRepository(session)
+    counts: dict[str, int] = {}
     decisions = await repo.delete_decisions_about(
         subject.event_ids, subject.fact_ids, subject.type, subject.id, subject.client_id
     )
@@ -286,8 +304,8 @@ async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, i
         )
         subject.derived_fact_ids.extend(patterns)
         decisions += await repo.delete_pattern_decisions(workflows, patterns)
+        counts["reflections_changed"] = await repo.drop_client_from_reflections(subject.client_id)
     quoted = [t[:200] for t in subject.event_texts]
-    return {
-        "fact_decisions": decisions,
-        "reflections": await repo.delete_reflections_quoting(quoted),
-    }
+    counts["fact_decisions"] = decisions
+    counts["reflections"] = await repo.delete_reflections_quoting(quoted)
+    return counts
