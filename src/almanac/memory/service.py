@@ -366,7 +366,7 @@ class MemoryService:
         if self.external is not None and event.zep_session_id is not None:
             sent = [(event.id, event.zep_session_id)]
             await forget_sent(self.uow, self.external, self.settings.zep, sent)
-        await self.events.prune_search_terms()
+        await self.events.prune_search_terms(event)
         await self.entity_links.prune(nodes)
         self.invalidator.events_changed(
             self.uow, event_namespaces(event.session_id, event.client_id)
