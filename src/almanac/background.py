@@ -30,7 +30,7 @@ def task_blueprints() -> list[tuple[procrastinate.Blueprint, str]]:
 
 def install_forgetters() -> None:
     """Let forgetting a subject reach the copies planner, calendar and observer keep."""
-    # Before the planner's, which deletes the plans and runs it reads.
+    # Before the planner's, which deletes the plans and runs they read.
     register_forgetter(scheduler_forgetting.forget_client_calendar)
-    register_forgetter(planner_repository.forget_client)
     register_forgetter(observer_repository.forget_subject)
+    register_forgetter(planner_repository.forget_client)

@@ -90,15 +90,25 @@ async def uncount_attempt(session: AsyncSession, job_id: int) -> None:
 
 async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Jobs not yet started whose arguments name one of these events."""
-    if not event_ids:
+    return await delete_queued_naming(session, "event_id", event_ids)
+
+
+async def delete_queued_naming(
+    session: AsyncSession, arg: str, values: Sequence[int], task: str | None = None
+) -> int:
+    """Jobs (of `task`, or any) not yet started, or waiting for a retry, whose argument
+    `arg` is one of `values`: what they would write is being deleted."""
+    if not values:
         return 0
-    result = await session.execute(
-        text(
-            "DELETE FROM procrastinate_jobs WHERE status = 'todo' "
-            "AND args->>'event_id' = ANY(CAST(:ids AS text[])) RETURNING id"
-        ),
-        {"ids": [str(i) for i in event_ids]},
+    sql = (
+        "DELETE FROM procrastinate_jobs WHERE status = 'todo' "
+        "AND args->>:arg = ANY(CAST(:ids AS text[]))"
     )
+    params: dict[str, Any] = {"arg": arg, "ids": [str(i) for i in values]}
+    if task is not None:
+        sql += " AND task_name = :task"
+        params["task"] = task
+    result = await session.execute(text(sql + " RETURNING id"), params)
     return len(result.all())
 
 

@@ -220,4 +220,5 @@ class FactService:
         # on answering for a subject the user has no fact about any more.
         subject = f"{fact.subject_type}:{fact.subject_id}"[:255]
         await EntityLinkRepository(self.uow.session).drop_subjects([subject])
+        await self.repo.prune_search_terms(fact)  # words only it held, as when forgetting
         self.invalidator.facts_changed(self.uow)

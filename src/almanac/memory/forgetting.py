@@ -28,6 +28,8 @@ from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external import forget as external_forget
 from almanac.memory.external.base import ExternalMemory
+from almanac.memory.external.sync import IMPORT_TASK
+from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.memory.retention import forget_in_archives
@@ -63,6 +65,9 @@ class Subject:
     cache: Cache | None = None
     # Filled by forgetters whose copies live outside Postgres.
     remote: list[RemoteForget] = field(default_factory=list)
+    # Facts derived from the subject's data among others' (a workflow's pattern, counting
+    # a client's runs): forgetters name them, the forget deletes them with the subject's.
+    derived_fact_ids: list[int] = field(default_factory=list)
 
 
 Forgetter = Callable[[AsyncSession, Subject], Awaitable[dict[str, int]]]
@@ -93,6 +98,20 @@ def _about(subject_type: str, subject_id: str, client_id: int | None) -> Any:
     return check
 
 
+async def _cancel_queued(
+    session: AsyncSession, event_ids: list[int], fact_ids: list[int], client_id: int | None
+) -> int:
+    """Queued writes of what is being forgotten: sends to Zep, fact extractions and a
+    client's import of Zep's facts. Each re-checks when it runs; none is left to try."""
+    n = await jobs_repository.delete_queued_naming(session, "event_id", event_ids)
+    n += await jobs_repository.delete_queued_naming(session, "fact_id", fact_ids)
+    if client_id is not None:
+        n += await jobs_repository.delete_queued_naming(
+            session, "client_id", [client_id], task=IMPORT_TASK
+        )
+    return n
+
+
 async def forget_subject(
     uow: UnitOfWork,
     invalidator: Invalidator,
@@ -110,7 +129,12 @@ async def forget_subject(
     session = uow.session
     client_id = client_of(subject_type, subject_id)
     events, facts = EventRepository(session), FactRepository(session)
+    rows = ForgetRepository(session)
     counts: dict[str, int] = {}
+    if client_id is not None:
+        # An import of what Zep extracted from the client, under way, commits first (and
+        # is read below) or waits for this commit and then finds nothing to import for.
+        await rows.lock_client(client_id)
 
     # Decisions and queued jobs point at events and facts by id: find them before the
     # deletes set those links to NULL; the other domains' forgetters run first.
@@ -124,12 +148,18 @@ async def forget_subject(
     subject = Subject(
         subject_type, subject_id, client_id, event_ids, fact_ids, texts, settings, invalidator.cache
     )
-    counts["queued_jobs"] = await jobs_repository.delete_queued_for_events(session, event_ids)
+    counts["queued_jobs"] = await _cancel_queued(session, event_ids, fact_ids, client_id)
     for forgetter in _forgetters:
         counts.update(await forgetter(session, subject))
+    derived = sorted(set(subject.derived_fact_ids) - set(fact_ids))
+    if external is not None:
+        fact_episodes += await facts.zep_ids(derived)
+    counts["fact_embeddings"] += await facts.count_embeddings(derived)
+    counts["queued_jobs"] += await jobs_repository.delete_queued_naming(session, "fact_id", derived)
     deleted = await events.delete_for_subject(subject_type, subject_id, client_id)
     counts["events"] = len(deleted)
     counts["facts"] = len(await facts.delete_for_subject(subject_type, subject_id, client_id))
+    counts["derived_facts"] = await rows.delete_facts(derived)
     counts["documents"] = (
         await DocumentRepository(session).delete_for_client(client_id)
         if client_id is not None

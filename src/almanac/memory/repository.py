@@ -1,4 +1,4 @@
-"""SQL for events and facts. Nothing else in the memory domain writes SQL."""
+"""SQL for events and facts (what forgetting adds: `forget_repository`; documents: their own)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,22 @@ class _Vectors(Repository, Generic[Row]):
     rows: type[Row]
     vectors: type[EventEmbedding] | type[FactEmbedding]
     key: str  # the vector table's column holding the row's id
+    term_kind: str  # the rows' `kind` in search_terms (migration 0002)
+
+    async def prune_search_terms(self, of: Row | None = None) -> int:
+        """Drop words no memory or fact holds any more (deletes leave them at df 0): all,
+        or only the words of `of`, a deleted row (through the index, not the whole table)."""
+        if of is None:
+            result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
+        else:
+            result = await self.session.execute(
+                text(
+                    "DELETE FROM search_terms WHERE kind = :kind AND df <= 0 "
+                    "AND lexeme = ANY(tsvector_to_array(CAST(:tsv AS tsvector)))"
+                ),
+                {"kind": self.term_kind, "tsv": str(of.search_tsv or "")},
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def count_embeddings(self, ids: Sequence[int]) -> int:
         if not ids:
@@ -72,7 +88,7 @@ class EventRepository(_Vectors[Event], PortableRows):
     """Events: the memory log."""
 
     portable = (Event,)
-    rows, vectors, key = Event, EventEmbedding, "event_id"
+    rows, vectors, key, term_kind = Event, EventEmbedding, "event_id", "event"
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> list[int | None]:
         """Insert rows; a row whose idempotency key exists is skipped (None at its place)."""
@@ -167,11 +183,6 @@ class EventRepository(_Vectors[Event], PortableRows):
         stmt = select(Event.content).where(Event.id.in_(event_ids))
         return list((await self.session.scalars(stmt)).all())
 
-    async def prune_search_terms(self) -> int:
-        """Drop words no memory holds any more (deletes leave them at df 0)."""
-        result = await self.session.execute(text("DELETE FROM search_terms WHERE df <= 0"))
-        return int(getattr(result, "rowcount", 0) or 0)
-
     async def iter_all(self, batch: int, after_id: int) -> list[Event]:
         stmt = select(Event).where(Event.id > after_id).order_by(Event.id).limit(batch)
         return list((await self.session.scalars(stmt)).all())
@@ -258,7 +269,7 @@ class FactRepository(_Vectors[Fact], PortableRows):
     """Facts with bi-temporal validity."""
 
     portable = (Fact,)
-    rows, vectors, key = Fact, FactEmbedding, "fact_id"
+    rows, vectors, key, term_kind = Fact, FactEmbedding, "fact_id", "fact"
 
     async def insert(self, values: dict[str, Any]) -> Fact:
         return await self.add(Fact(**values))

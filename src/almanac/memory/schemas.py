@@ -219,6 +219,8 @@ class ForgetOut(BaseModel):
         description="Rows (or archive lines) removed from each store: events, facts, documents, "
         "their embeddings, search_terms, plans, process_templates, execution_runs, "
         "calendar_entries, fact_decisions, reflections, queued_jobs, retention_archive_lines, "
+        "derived_facts (patterns counting a forgotten client's runs), reflections_changed "
+        "(stored reports its slipped tasks were taken out of), "
         "and the blocks deleted from an external calendar (caldav_events, google_events)",
     )
     pending: dict[str, str] = Field(

@@ -17,8 +17,10 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.jobs.repository import delete_queued_for_events
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
+from almanac.memory.external.forget import forget_sent
 from almanac.memory.external.fusion import (
     ExternalAnswer,
     ask_external,
@@ -353,10 +355,19 @@ class MemoryService:
     # -- forgetting ------------------------------------------------------------------------
 
     async def delete_event(self, event_id: int) -> None:
-        """Delete one event and its embedding; a fact promoted from it stays."""
+        """Delete one event and its embedding; a fact promoted from it stays. Its queued
+        writes (the send to Zep, fact extraction) go too, and, as when forgetting, the
+        words and entity names only it held, and its copy in Zep."""
+        nodes = await self.entity_links.nodes_of([event_id])
         event = await self.events.delete_by_id(Event, event_id)
         if event is None:
             raise NotFound(f"event {event_id} does not exist")
+        await delete_queued_for_events(self.uow.session, [event_id])
+        if self.external is not None and event.zep_session_id is not None:
+            sent = [(event.id, event.zep_session_id)]
+            await forget_sent(self.uow, self.external, self.settings.zep, sent)
+        await self.events.prune_search_terms(event)
+        await self.entity_links.prune(nodes)
         self.invalidator.events_changed(
             self.uow, event_namespaces(event.session_id, event.client_id)
         )

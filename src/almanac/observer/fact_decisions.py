@@ -21,7 +21,7 @@ from almanac.memory.schemas import FactIn, FactsQuery
 from almanac.models.observer import FactDecision
 from almanac.observer.proposals import storable
 from almanac.observer.repository import ObserverRepository
-from almanac.observer.schemas import FactDecisionOut, FactProposal, Source
+from almanac.observer.schemas import FactDecisionOut, FactProposal, Source, fact_source
 
 
 def decision_out(row: FactDecision) -> FactDecisionOut:
@@ -56,7 +56,7 @@ def _fact_in(
         category=p.category,
         client_id=client_id,
         valid_from=valid_from,
-        metadata={"source": f"observer:{source}"},
+        metadata={"source": fact_source(source)},
     )
 
 

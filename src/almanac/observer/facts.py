@@ -24,6 +24,7 @@ from almanac.llm.base import (
     why_unusable,
 )
 from almanac.memory.external.base import ExternalHit
+from almanac.memory.forget_repository import ForgetRepository
 from almanac.models import Event
 from almanac.observer.fact_decisions import FactDecider, decision_out
 from almanac.observer.proposals import (
@@ -184,8 +185,14 @@ class FactExtractor(FactDecider):
 
         A fact Zep has invalidated is recorded as rejected (it is no longer true); one
         valid since `valid_at` starts then, superseding the subject's fact of the same
-        relation (category) under the usual rules.
+        relation (category) under the usual rules. A client with nothing in Zep from
+        Almanac any more (forgotten since the import was queued) gets nothing back.
         """
+        if client_id is not None:
+            held = ForgetRepository(self.uow.session)
+            await held.lock_client(client_id)
+            if not await held.in_zep(client_id):
+                return []  # forgotten since: what Zep still holds of it is being deleted
         seen = await self.repo.zep_refs_seen([h.ref for h in hits])
         todo = []
         for hit in hits:

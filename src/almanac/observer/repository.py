@@ -8,18 +8,20 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.billing import logged_entries
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
+from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.forgetting import Subject
 from almanac.memory.repository import EventRepository
 from almanac.models import Workflow
 from almanac.models.observer import FactDecision, Reflection
 from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow
+from almanac.observer.schemas import fact_source
 from almanac.ontology.catalog import CatalogRepository
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
@@ -229,6 +231,39 @@ class ObserverRepository(Repository, PortableRows):
             about.append(proposal["client_id"].astext == str(client_id))
         return await self.delete_where(FactDecision, or_(*about))
 
+    async def delete_pattern_decisions(
+        self, workflow_ids: Sequence[str], fact_ids: Sequence[int]
+    ) -> int:
+        """Decisions on the numbers' pattern facts of these workflows (their `proposal`
+        repeats the figures), or on these facts."""
+        if not workflow_ids and not fact_ids:
+            return 0
+        proposal = FactDecision.proposal
+        about = (
+            (FactDecision.source == "numbers")
+            & (proposal["subject_type"].astext == "workflow")
+            & proposal["subject_id"].astext.in_(list(workflow_ids))
+        )
+        return await self.delete_where(
+            FactDecision, or_(about, FactDecision.fact_id.in_(list(fact_ids)))
+        )
+
+    async def drop_client_from_reflections(self, client_id: int) -> int:
+        """Take a client's slipped tasks (their titles) out of the stored reports; how many
+        reflections changed. The numbers stay: totals that name no one."""
+        result = await self.session.execute(
+            text(
+                "UPDATE reflections SET report = jsonb_set(report, '{slipped}', "
+                "(SELECT coalesce(jsonb_agg(s ORDER BY n), '[]'::jsonb) "
+                "FROM jsonb_array_elements(report->'slipped') WITH ORDINALITY AS x(s, n) "
+                "WHERE (s->>'client_id') IS DISTINCT FROM :cid)) "
+                "WHERE report->'slipped' @> jsonb_build_array(jsonb_build_object("
+                "'client_id', CAST(:id AS integer)))"
+            ),
+            {"cid": str(client_id), "id": client_id},
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def delete_reflections_quoting(self, texts: Sequence[str]) -> int:
         """Reflections whose report or narrative quotes any of `texts` (notable memories)."""
         if not texts:
@@ -249,14 +284,28 @@ class ObserverRepository(Repository, PortableRows):
 
 
 async def forget_subject(session: AsyncSession, subject: Subject) -> dict[str, int]:
-    """The observer's copies of a forgotten subject: extraction decisions, and reflections
-    quoting its memories (the next run recreates them without)."""
+    """The observer's copies of a forgotten subject: extraction decisions, reflections
+    quoting its memories (the next run recreates them without), and for a client the
+    pattern facts of the workflows it ran, which count its runs: named for the forget to
+    delete (every version), with their decisions, and its slipped tasks in the stored
+    reports. The next reflection writes the patterns anew from the runs left. Runs before
+    the planner's forgetter, which deletes the runs."""
     repo = ObserverRepository(session)
+    counts: dict[str, int] = {}
     decisions = await repo.delete_decisions_about(
         subject.event_ids, subject.fact_ids, subject.type, subject.id, subject.client_id
     )
+    if subject.client_id is not None:
+        workflows = [
+            str(w) for w in await repo.task_rows.workflows_run_for_client(subject.client_id)
+        ]
+        patterns = await ForgetRepository(session).fact_ids_about(
+            "workflow", workflows, "pattern", fact_source("numbers")
+        )
+        subject.derived_fact_ids.extend(patterns)
+        decisions += await repo.delete_pattern_decisions(workflows, patterns)
+        counts["reflections_changed"] = await repo.drop_client_from_reflections(subject.client_id)
     quoted = [t[:200] for t in subject.event_texts]
-    return {
-        "fact_decisions": decisions,
-        "reflections": await repo.delete_reflections_quoting(quoted),
-    }
+    counts["fact_decisions"] = decisions
+    counts["reflections"] = await repo.delete_reflections_quoting(quoted)
+    return counts

@@ -14,6 +14,13 @@ from almanac.types import SafeStr, Strict, WorkDay
 Mode = Literal["daily", "weekly"]
 Decision = Literal["added", "duplicate", "superseded", "rejected"]
 Source = Literal["llm", "metadata", "numbers", "zep"]
+
+
+def fact_source(source: Source) -> str:
+    """The `metadata.source` of the facts decided from `source`."""
+    return f"observer:{source}"
+
+
 Trend = Literal["worsening", "improving", "stable", "unknown"]
 
 

@@ -335,3 +335,30 @@ class TaskRepository(Repository, PortableRows):
             .distinct()
         )
         return sorted(int(w) for w in await self.session.scalars(stmt) if w is not None)
+
+    async def workflows_run_for_client(self, client_id: int) -> list[int]:
+        """Ids of the workflows with a run of this client's: its task's, or one of its
+        plans' (through their tasks or process templates)."""
+        instance = func.coalesce(ExecutionRun.process_template_id, Task.process_template_id)
+        workflow = func.coalesce(
+            Task.metadata_["workflow_id"].as_integer(), ProcessTemplate.workflow_id
+        )
+        plans = select(Plan.id).where(Plan.client_id == client_id)
+        templates = select(Plan.process_template_id).where(
+            Plan.client_id == client_id, Plan.process_template_id.is_not(None)
+        )
+        stmt = (
+            select(workflow)
+            .select_from(ExecutionRun)
+            .outerjoin(Task, Task.id == ExecutionRun.task_id)
+            .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
+            .where(
+                or_(
+                    Task.client_id == client_id,
+                    Task.plan_id.in_(plans),
+                    instance.in_(templates),
+                )
+            )
+            .distinct()
+        )
+        return sorted(int(w) for w in await self.session.scalars(stmt) if w is not None)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.config import ZepSettings
+from almanac.db.uow import UnitOfWork
 from almanac.jobs.queue import enqueue, enqueue_many
 from almanac.memory.external.base import ExternalMemory, ExternalMemoryError
 from almanac.memory.external.factory import zep_user_id
@@ -60,6 +62,23 @@ def plan(
 async def queue(session: AsyncSession, what: ExternalForget) -> None:
     """Queue the deletion in the caller's transaction."""
     await enqueue(session, TASK, args={"what": what.as_args()}, queue="zep")
+
+
+async def forget_sent(
+    uow: UnitOfWork, provider: ExternalMemory, zep: ZepSettings, sent: Sequence[tuple[int, str]]
+) -> None:
+    """Deleted memories that were in Zep (event id, thread): their threads go there too,
+    queued in the caller's transaction and tried once after its commit (the job re-sends
+    what else the threads held)."""
+    what = plan(None, zep.default_user_id, sent, [])
+    if not what:
+        return
+    await queue(uow.session, what)
+
+    async def attempt() -> None:
+        await try_now(provider, what, zep.recall_budget_ms / 1000)
+
+    uow.after_commit(attempt)
 
 
 async def try_now(provider: ExternalMemory, what: ExternalForget, budget_s: float) -> str | None:

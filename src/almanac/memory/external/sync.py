@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 # Zep extracts facts from new messages in the background: look for them a minute later.
 IMPORT_DELAY = timedelta(seconds=60)
+IMPORT_TASK = "observer:import_zep_facts"  # the observer's task, named, not imported
 
 
 async def _queue_import(session: AsyncSession, client_id: int | None, user: str) -> None:
@@ -25,7 +26,7 @@ async def _queue_import(session: AsyncSession, client_id: int | None, user: str)
     try:
         await enqueue(
             session,
-            "observer:import_zep_facts",
+            IMPORT_TASK,
             args={"client_id": client_id},
             queue="zep",
             queueing_lock=f"zep-import:{user}",
