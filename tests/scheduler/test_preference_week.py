@@ -7,7 +7,7 @@ from datetime import time
 
 import pytest
 
-from almanac.scheduler.preferences import parse_preferences
+from almanac.scheduler.preferences import parse_preferences, plural_days
 
 _WEEK = (time(9), time(17))
 
@@ -110,3 +110,45 @@ def test_a_working_week_then_what_the_rules_do_not_read_is_no_working_week():
     parsed = parse_preferences(["Mon-Fri 9-5, Acme's support line"])
     assert parsed.prefs.working_days is None and parsed.applied == []
     assert parsed.not_understood == ["Mon-Fri 9-5, Acme's support line"]
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # Not understood at all: without hours the days worked were not read.
+        ("I work Tue-Sat", [1, 2, 3, 4, 5]),
+        ("I'm available Mon, Wed and Fri", [0, 2, 4]),
+        ("I work Tue-Sat, no meetings before 10", [1, 2, 3, 4, 5]),
+    ],
+)
+def test_a_working_week_without_hours_sets_the_days_and_keeps_the_hours(text: str, days: list[int]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert p.working_days == days
+    assert p.workday_start is None and p.workday_end is None and p.day_hours == []
+    assert f"working days {plural_days(days)} ({text!r})" in parsed.applied
+    assert parsed.not_understood == [] and parsed.ignored == []
+
+
+@pytest.mark.parametrize("text", ["I work weekends", "I work Mondays", "Tue-Sat"])
+def test_one_day_or_days_without_a_lead_set_no_working_days(text: str):
+    assert parse_preferences([text]).prefs.working_days is None
+
+
+@pytest.mark.parametrize(
+    ("text", "workdays", "days"),
+    [
+        # The 9-5 was lost: only the weekend off was applied.
+        ("Mon-Fri 9-5, weekends off", range(7), [0, 1, 2, 3, 4]),
+        ("I work Mon-Thu 9-5, Fridays off", range(5), [0, 1, 2, 3]),
+        ("Tue-Sat 9-5, no work on Sundays or Mondays", range(7), [1, 2, 3, 4, 5]),
+    ],
+)
+def test_a_working_week_then_days_off_applies_both(text: str, workdays: range, days: list[int]):
+    parsed = parse_preferences([text], workdays=workdays)
+    p = parsed.prefs
+    assert p.working_days == days
+    assert p.hours(time(8), time(18)) == _WEEK and p.day_hours == []
+    assert f"working hours 09:00-17:00 ({text!r})" in parsed.applied
+    assert any(line.startswith("no work on ") for line in parsed.applied)
+    assert parsed.not_understood == [] and parsed.ignored == []
