@@ -96,6 +96,9 @@ def test_a_later_day_off_is_taken_from_the_working_week():
         # Read as hours for Tuesdays to Saturdays only: Monday was still worked, Saturday not.
         ("I work Tue-Sat 9-5, no meetings before 10", [1, 2, 3, 4, 5], "nothing before 10:00"),
         ("Mon-Fri 9-5; max 6h/day", [0, 1, 2, 3, 4], "at most 6 h a day"),
+        # The week last: its hours and days were lost, the other clause read.
+        ("No meetings before 10, Mon-Fri 9-5", [0, 1, 2, 3, 4], "nothing before 10:00"),
+        ("max 6h/day, I work Tue-Sat 9-5", [1, 2, 3, 4, 5], "at most 6 h a day"),
     ],
 )
 def test_a_working_week_then_another_clause_reads_both(text: str, days: list[int], rest: str):
@@ -106,10 +109,13 @@ def test_a_working_week_then_another_clause_reads_both(text: str, days: list[int
     assert parsed.not_understood == [] and parsed.ignored == []
 
 
-def test_a_working_week_then_what_the_rules_do_not_read_is_no_working_week():
-    parsed = parse_preferences(["Mon-Fri 9-5, Acme's support line"])
+@pytest.mark.parametrize(
+    "text", ["Mon-Fri 9-5, Acme's support line", "Acme's support line, Mon-Fri 9-5"]
+)
+def test_a_working_week_beside_what_the_rules_do_not_read_is_no_working_week(text: str):
+    parsed = parse_preferences([text])
     assert parsed.prefs.working_days is None and parsed.applied == []
-    assert parsed.not_understood == ["Mon-Fri 9-5, Acme's support line"]
+    assert parsed.not_understood == [text]
 
 
 @pytest.mark.parametrize(
@@ -142,6 +148,9 @@ def test_one_day_or_days_without_a_lead_set_no_working_days(text: str):
         ("Mon-Fri 9-5, weekends off", range(7), [0, 1, 2, 3, 4]),
         ("I work Mon-Thu 9-5, Fridays off", range(5), [0, 1, 2, 3]),
         ("Tue-Sat 9-5, no work on Sundays or Mondays", range(7), [1, 2, 3, 4, 5]),
+        # The week last: its hours were lost too.
+        ("Weekends off, Mon-Fri 9-5", range(7), [0, 1, 2, 3, 4]),
+        ("Fridays off; I work Mon-Thu 9-5", range(5), [0, 1, 2, 3]),
     ],
 )
 def test_a_working_week_then_days_off_applies_both(text: str, workdays: range, days: list[int]):
