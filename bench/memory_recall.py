@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,6 +223,50 @@ async def open_state(data_dir: Path, assets: Path | None) -> Any:
         state.embedder = LocalEmbedder(assets)
         await ensure_indexes(state.engine, state.embedder.model, state.embedder.dim)
     return state
+
+
+async def interleaved(
+    path: Path,
+    names: Sequence[str],
+    use: Callable[[str | None], None],
+    k: int,
+    prepare: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Variants of recall patched in by a script, against BM25 and vector alone, in one run:
+    each question through real recall once per variant in `names`, interleaved question by
+    question (`use(name)` routes recall to it, `use(None)` back), on a fresh state with the
+    conversation's turns ingested (`prepare(state)` then runs once). The scores and the
+    p50/p95 ms per variant, keyed as "scores" and "took", and "conversation"."""
+    conv_id, turns, questions = load(path)
+    ranked: dict[str, list[list[str]]] = {n: [] for n in names}
+    took: dict[str, list[float]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
+        state = await open_state(Path(tmp), None)
+        try:
+            session, _ = await ingest(state, conv_id, turns)
+            if prepare is not None:
+                prepare(state)
+            for q in questions:
+                for name in names:
+                    use(name)
+                    ids, ms = await ask(state, state.settings, LocalCache(), session, q.text, k)
+                    ranked[name].append(ids)
+                    took[name].append(ms)
+            use(None)
+            qv = await state.embedder.embed([q.text for q in questions])
+            dv = await state.embedder.embed([t.text for t in turns])
+        finally:
+            await state.close()
+    bm25 = BM25([t.text for t in turns])
+    ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, k)] for q in questions]
+    ranked["vector"] = [
+        [turns[int(j)].dia_id for j in (-row).argsort(kind="stable")[:k]] for row in qv @ dv.T
+    ]
+    return {
+        "conversation": conv_id,
+        "scores": {n: score(r, questions) for n, r in ranked.items()},
+        "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
+    }
 
 
 async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:

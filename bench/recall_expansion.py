@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +50,10 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import BM25, CATEGORIES, ask, ingest, load, open_state, score  # noqa: E402
+from memory_recall import CATEGORIES, interleaved  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.search as search_module  # noqa: E402
-from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.memory.search import SearchRepository  # noqa: E402
 from almanac.memory.search_sql import TERMS_SQL, Term  # noqa: E402
 
@@ -263,39 +261,25 @@ def _patch() -> None:
     search_module.fused_sql = fused_sql  # type: ignore[assignment]
 
 
+def _use(name: str | None) -> None:
+    global _current
+    _current = None if name is None else VARIANTS[name]
+
+
 async def run(path: Path, names: list[str]) -> dict[str, Any]:
-    global _current, _vocab
+    built = 0.0
+
+    def prepare(state: Any) -> None:
+        nonlocal built
+        global _vocab
+        t0 = time.perf_counter()
+        _vocab = Vocabulary(state.embedder)
+        built = (time.perf_counter() - t0) * 1000
+
     _patch()
-    conv_id, turns, questions = load(path)
-    ranked: dict[str, list[list[str]]] = {n: [] for n in names}
-    took: dict[str, list[float]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        state = await open_state(Path(tmp), None)
-        try:
-            session, _ = await ingest(state, conv_id, turns)
-            t0 = time.perf_counter()
-            _vocab = Vocabulary(state.embedder)
-            built = (time.perf_counter() - t0) * 1000
-            for q in questions:
-                for name in names:
-                    _current = VARIANTS[name]
-                    ids, ms = await ask(state, state.settings, LocalCache(), session, q.text, K)
-                    ranked[name].append(ids)
-                    took[name].append(ms)
-            _current = None
-            qv = await state.embedder.embed([q.text for q in questions])
-            dv = await state.embedder.embed([t.text for t in turns])
-        finally:
-            await state.close()
-    bm25 = BM25([t.text for t in turns])
-    ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, K)] for q in questions]
-    ranked["vector"] = [
-        [turns[int(j)].dia_id for j in (-row).argsort(kind="stable")[:K]] for row in qv @ dv.T
-    ]
+    out = await interleaved(path, names, _use, K, prepare)
     return {
-        "conversation": conv_id,
-        "scores": {n: score(r, questions) for n, r in ranked.items()},
-        "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
+        **out,
         "expansion": {name: (median(ms), percentile(ms, 95)) for name, ms in _cost.items() if ms},
         "vocabulary": {"words": len(_vocab.words) if _vocab else 0, "built_ms": built},
     }

@@ -381,3 +381,33 @@ async def test_hours_fit_the_end_given_by_a_clock_running_fast(client: httpx.Asy
     assert r.status_code == 200, r.text
     assert r.json()["actual_hours"] == 2.15
     assert datetime.fromisoformat(r.json()["ended_at"]) <= datetime.now(UTC)
+
+
+async def test_a_run_on_a_closed_task_is_a_409_naming_its_status(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A run started on a done task stayed in progress for good: closing a task stops its
+    run, and nothing stops one started after. Refused, with or without a start given, and
+    nothing written; reopened, the task is timed again."""
+    template = await _template(client)
+    done = await _task(db_session, template, 2.0)
+    cancelled = await _task(db_session, template, 2.0)
+    for tid, status in ((done, "done"), (cancelled, "cancelled")):
+        r = await client.patch(f"{API}/tasks/{tid}", json={"status": status})
+        assert r.status_code == 200, r.text
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    for tid, status in ((done, "done"), (cancelled, "cancelled")):
+        for body in ({"task_id": tid}, {"task_id": tid, "started_at": past}):
+            r = await client.post(R, json=body)
+            assert r.status_code == 409, (body, r.text)
+            assert f"task {tid} is {status}" in r.json()["detail"], r.text
+            assert "task_id" in fields(r), r.json()
+    assert "/tasks/" in r.json()["detail"] or "reopen" in r.json()["detail"]
+    assert await _runs(db_session) == 0
+    # Reopened, it is open for timing, and its run is stopped as any other.
+    r = await client.patch(f"{API}/tasks/{done}", json={"status": "in_progress"})
+    assert r.status_code == 200, r.text
+    r = await client.post(R, json={"task_id": done, "started_at": past})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"{R}/{r.json()['id']}/stop", json={"actual_hours": 1.0})
+    assert r.status_code == 200 and r.json()["status"] == "completed", r.text

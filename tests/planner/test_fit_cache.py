@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import replace
 
-from almanac.planner.calibration import fit_workflow
+import pytest
+
+from almanac.planner import fit_cache
+from almanac.planner.calibration import Run, WorkflowFit, fit_workflow
 from almanac.planner.fit_cache import FitCache
-from almanac.planner.params import DEFAULT
+from almanac.planner.params import DEFAULT, Params
 from tests.planner.test_calibration import runs
 
 
@@ -50,3 +57,71 @@ def test_the_cache_keeps_at_most_its_size() -> None:
     assert cache.fitted == 4
     cache.fit(1, histories[2], DEFAULT)  # still kept
     assert cache.fitted == 4
+
+
+class _SlowFit:
+    """`fit_workflow` that takes a while in its worker thread, counting its calls: long
+    enough that concurrent misses all arrive before the first fit is done."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.calls = 0
+        self.fail = fail  # how many first calls raise
+        self.started = threading.Event()
+
+    def __call__(self, workflow_id: int, history: Sequence[Run], params: Params) -> WorkflowFit:
+        self.calls += 1
+        self.started.set()
+        time.sleep(0.3)
+        if self.calls <= self.fail:
+            raise RuntimeError("fit failed")
+        return fit_workflow(workflow_id, history, params)
+
+
+def _slow_cache(
+    monkeypatch: pytest.MonkeyPatch, fail: int = 0
+) -> tuple[_SlowFit, FitCache, list[Run]]:
+    """A fresh cache whose fits are slow (`_SlowFit`), and a history to fit."""
+    slow = _SlowFit(fail)
+    monkeypatch.setattr(fit_cache, "fit_workflow", slow)
+    return slow, FitCache(), runs(1.4, weeks=8, noise=0.2, seed=3)
+
+
+async def test_concurrent_misses_for_one_history_share_one_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow, cache, history = _slow_cache(monkeypatch)
+    got = await asyncio.gather(*(cache.fit_async(1, list(history), DEFAULT) for _ in range(6)))
+    assert slow.calls == 1 and cache.fitted == 1
+    assert all(g == fit_workflow(1, history, DEFAULT) for g in got)
+    assert len({id(g) for g in got}) == len(got)  # each caller its own copy
+    got[0].clients[99] = 5.0
+    assert 99 not in got[1].clients
+    # Another history at the same time is fitted for itself.
+    other = runs(0.9, weeks=5, seed=4)
+    await asyncio.gather(cache.fit_async(1, history, DEFAULT), cache.fit_async(1, other, DEFAULT))
+    assert slow.calls == 2
+
+
+async def test_a_failed_shared_fit_reaches_every_waiter_and_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow, cache, history = _slow_cache(monkeypatch, fail=1)
+    got = await asyncio.gather(
+        *(cache.fit_async(1, history, DEFAULT) for _ in range(4)), return_exceptions=True
+    )
+    assert slow.calls == 1
+    assert all(isinstance(g, RuntimeError) for g in got)
+    assert await cache.fit_async(1, history, DEFAULT) == fit_workflow(1, history, DEFAULT)
+    assert slow.calls == 2 and cache.fitted == 1
+
+
+async def test_a_cancelled_caller_leaves_the_shared_fit_to_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow, cache, history = _slow_cache(monkeypatch)
+    first = asyncio.create_task(cache.fit_async(1, history, DEFAULT))
+    second = asyncio.create_task(cache.fit_async(1, history, DEFAULT))
+    await asyncio.to_thread(slow.started.wait, 5)
+    first.cancel()
+    assert await second == fit_workflow(1, history, DEFAULT)
+    assert first.cancelled() and slow.calls == 1 and cache.fitted == 1

@@ -7,7 +7,7 @@ from datetime import time
 
 import pytest
 
-from almanac.scheduler.preferences import parse_preferences
+from almanac.scheduler.preferences import parse_preferences, plural_days
 
 _WEEK = (time(9), time(17))
 
@@ -96,6 +96,9 @@ def test_a_later_day_off_is_taken_from_the_working_week():
         # Read as hours for Tuesdays to Saturdays only: Monday was still worked, Saturday not.
         ("I work Tue-Sat 9-5, no meetings before 10", [1, 2, 3, 4, 5], "nothing before 10:00"),
         ("Mon-Fri 9-5; max 6h/day", [0, 1, 2, 3, 4], "at most 6 h a day"),
+        # The week last: its hours and days were lost, the other clause read.
+        ("No meetings before 10, Mon-Fri 9-5", [0, 1, 2, 3, 4], "nothing before 10:00"),
+        ("max 6h/day, I work Tue-Sat 9-5", [1, 2, 3, 4, 5], "at most 6 h a day"),
     ],
 )
 def test_a_working_week_then_another_clause_reads_both(text: str, days: list[int], rest: str):
@@ -106,7 +109,55 @@ def test_a_working_week_then_another_clause_reads_both(text: str, days: list[int
     assert parsed.not_understood == [] and parsed.ignored == []
 
 
-def test_a_working_week_then_what_the_rules_do_not_read_is_no_working_week():
-    parsed = parse_preferences(["Mon-Fri 9-5, Acme's support line"])
+@pytest.mark.parametrize(
+    "text", ["Mon-Fri 9-5, Acme's support line", "Acme's support line, Mon-Fri 9-5"]
+)
+def test_a_working_week_beside_what_the_rules_do_not_read_is_no_working_week(text: str):
+    parsed = parse_preferences([text])
     assert parsed.prefs.working_days is None and parsed.applied == []
-    assert parsed.not_understood == ["Mon-Fri 9-5, Acme's support line"]
+    assert parsed.not_understood == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # Not understood at all: without hours the days worked were not read.
+        ("I work Tue-Sat", [1, 2, 3, 4, 5]),
+        ("I'm available Mon, Wed and Fri", [0, 2, 4]),
+        ("I work Tue-Sat, no meetings before 10", [1, 2, 3, 4, 5]),
+    ],
+)
+def test_a_working_week_without_hours_sets_the_days_and_keeps_the_hours(text: str, days: list[int]):
+    parsed = parse_preferences([text])
+    p = parsed.prefs
+    assert p.working_days == days
+    assert p.workday_start is None and p.workday_end is None and p.day_hours == []
+    assert f"working days {plural_days(days)} ({text!r})" in parsed.applied
+    assert parsed.not_understood == [] and parsed.ignored == []
+
+
+@pytest.mark.parametrize("text", ["I work weekends", "I work Mondays", "Tue-Sat"])
+def test_one_day_or_days_without_a_lead_set_no_working_days(text: str):
+    assert parse_preferences([text]).prefs.working_days is None
+
+
+@pytest.mark.parametrize(
+    ("text", "workdays", "days"),
+    [
+        # The 9-5 was lost: only the weekend off was applied.
+        ("Mon-Fri 9-5, weekends off", range(7), [0, 1, 2, 3, 4]),
+        ("I work Mon-Thu 9-5, Fridays off", range(5), [0, 1, 2, 3]),
+        ("Tue-Sat 9-5, no work on Sundays or Mondays", range(7), [1, 2, 3, 4, 5]),
+        # The week last: its hours were lost too.
+        ("Weekends off, Mon-Fri 9-5", range(7), [0, 1, 2, 3, 4]),
+        ("Fridays off; I work Mon-Thu 9-5", range(5), [0, 1, 2, 3]),
+    ],
+)
+def test_a_working_week_then_days_off_applies_both(text: str, workdays: range, days: list[int]):
+    parsed = parse_preferences([text], workdays=workdays)
+    p = parsed.prefs
+    assert p.working_days == days
+    assert p.hours(time(8), time(18)) == _WEEK and p.day_hours == []
+    assert f"working hours 09:00-17:00 ({text!r})" in parsed.applied
+    assert any(line.startswith("no work on ") for line in parsed.applied)
+    assert parsed.not_understood == [] and parsed.ignored == []

@@ -124,43 +124,29 @@ async def test_time_recorded_on_a_task_finished_after_the_fact_keeps_the_finish_
     assert run.ended_at == then and run.started_at == then - timedelta(hours=2)
 
 
-async def test_a_run_started_or_stopped_after_a_done_tasks_finish_moves_the_finish(
+async def test_no_run_is_started_on_a_done_task_and_its_finish_stays(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):
-    """The execution-runs endpoints kept a done task's `finished_at` before the run they
-    timed on it (a PATCH refuses that, a time record moves the finish): a run started and
-    stopped after a task finished three weeks ago left it counted done before its work."""
+    """The execution-runs endpoints started runs on a done task (moving its finish to their
+    start), which nothing stopped when the user did not: they stayed in progress for good.
+    They are refused now, before or after the finish; hours worked on it after the fact
+    are a time record (which moves the finish, above), and a PATCH still keeps the finish
+    after the work placed in time."""
     tid = await _task(db_session)
     then = _days_ago(21)
     body = {"status": "done", "finished_at": then.isoformat()}
     assert (await sched_client.patch(f"{URL}/{tid}", json=body)).status_code == 200
-
-    async def finished() -> datetime:
-        task = (await sched_client.get(f"{URL}/{tid}")).json()
-        assert task["status"] == "done"
-        return datetime.fromisoformat(task["finished_at"])
-
-    # A run within the time before the finish leaves it where it is.
-    r = await sched_client.post(
-        RUNS, json={"task_id": tid, "started_at": _days_ago(22).isoformat()}
-    )
-    assert r.status_code == 201, r.text
-    stop = {"ended_at": _days_ago(21.5).isoformat()}
-    r = await sched_client.post(f"{RUNS}/{r.json()['id']}/stop", json=stop)
+    for start in (_days_ago(22), _days_ago(14), None):
+        run = {"task_id": tid} | ({"started_at": start.isoformat()} if start else {})
+        r = await sched_client.post(RUNS, json=run)
+        assert r.status_code == 409 and f"task {tid} is done" in r.json()["detail"], r.text
+    task = (await sched_client.get(f"{URL}/{tid}")).json()
+    assert task["status"] == "done" and datetime.fromisoformat(task["finished_at"]) == then
+    assert await _runs(db_session, tid) == []
+    # Recorded with their end, the hours move the finish, which a PATCH then keeps.
+    end = _days_ago(14)
+    r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 3, "ended_at": end.isoformat()})
     assert r.status_code == 200, r.text
-    assert await finished() == then
-    # Started after it: the task was finished no earlier than that work began ...
-    start = _days_ago(14)
-    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": start.isoformat()})
-    assert r.status_code == 201, r.text
-    run_id = r.json()["id"]
-    assert await finished() == start
-    # ... and, stopped, no earlier than it ended; the run keeps the hours it timed.
-    end = start + timedelta(hours=3)
-    r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": end.isoformat()})
-    assert r.status_code == 200, r.text
-    assert r.json()["actual_hours"] == 3
-    assert await finished() == end
-    # What a PATCH keeps too: the finish is never put back before that work.
+    assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == end
     r = await sched_client.patch(f"{URL}/{tid}", json={"finished_at": then.isoformat()})
     assert r.status_code == 422, r.text

@@ -153,7 +153,8 @@ add_resource_routes(
     },
 )
 async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
-    """Start a work session (idempotent with `run_identifier`)."""
+    """Start a work session (idempotent with `run_identifier`). A done or cancelled task is
+    a 409: reopen it to time more work, or record hours worked with `POST /tasks/{id}/time`."""
     return replayed_as_200(response, await runs.start(body))
 
 

@@ -11,6 +11,7 @@ from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun, Task
+from almanac.models.status import CLOSED_TASK_STATUSES_API
 from almanac.ontology.repository import OntologyRepository
 from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
 from almanac.types import MIN_WORK_HOURS, WORK_TIME_AHEAD, six_decimals
@@ -38,12 +39,33 @@ def _until_now(value: datetime | None) -> datetime:
 
 
 def finished_by(task: Task, worked_until: datetime) -> None:
-    """A done task was finished no earlier than the work on it: a run started or stopped
-    after its `finished_at` moves the finish there, as a time record placed after it does
-    (`TaskService.log_time`). The run is kept as given: its hours were worked, and a finish
-    left before them counted the task done a week before its last work."""
+    """A done task was finished no earlier than the work on it: a run stopped after its
+    `finished_at` (one started before the task was closed) moves the finish there, as a
+    time record placed after it does (`TaskService.log_time`). The run is kept as given:
+    its hours were worked, and a finish left before them counted the task done a week
+    before its last work."""
     if task.status == "done" and task.finished_at is not None and task.finished_at < worked_until:
         task.finished_at = worked_until
+
+
+def _open_for_timing(task: Task) -> None:
+    """A 409 for a run started on a closed task: closing it stops its run, and nothing
+    would stop one started after (it stayed in progress for good, its hours never
+    counted). Hours worked on a done task are recorded with their end instead."""
+    if task.status not in CLOSED_TASK_STATUSES_API:
+        return
+    if task.status == "done":
+        since = f" (finished {task.finished_at.isoformat()})" if task.finished_at else ""
+        hint = (
+            "reopen it (status in_progress) to time more work, or record the hours worked "
+            f"with POST /api/v1/planner/tasks/{task.id}/time (`almanac log`)"
+        )
+    else:
+        since, hint = "", "reopen it (status todo or in_progress) to work on it"
+    raise Conflict(
+        f"task {task.id} is {task.status}{since}: no run can be started on it; {hint}",
+        errors=[{"field": "task_id", "message": f"task {task.id} is {task.status}"}],
+    )
 
 
 def refuse_overlap(start: datetime, end: datetime, spans: Iterable[Span], field: str) -> None:
@@ -117,9 +139,9 @@ class RunService:
             task = await self.repo.existing_task(body.task_id, lock="edit")
             if task is None:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
+            _open_for_timing(task)
             # Also a run started now: a record may end up to a day ahead.
             await self._no_overlap(task.id, started, None, "started_at")
-            finished_by(task, started)
             if task.process_template_id is not None:
                 if template_id is None:
                     template_id = task.process_template_id

@@ -308,12 +308,17 @@ def _support(runs: Sequence[Run], weights: Sequence[float], idx: Iterable[int]) 
     )
 
 
+def by_workflow(runs: Iterable[Run]) -> dict[int, list[Run]]:
+    """The runs of each workflow, in their order, workflows in order of their first run."""
+    grouped: dict[int, list[Run]] = defaultdict(list)
+    for run in runs:
+        grouped[run.workflow_id].append(run)
+    return dict(grouped)
+
+
 def fit(runs: Iterable[Run], p: Params = DEFAULT) -> dict[int, WorkflowFit]:
     """One fit per workflow that has runs."""
-    by_workflow: dict[int, list[Run]] = defaultdict(list)
-    for run in runs:
-        by_workflow[run.workflow_id].append(run)
-    return {wid: fit_workflow(wid, rows, p) for wid, rows in by_workflow.items()}
+    return {wid: fit_workflow(wid, rows, p) for wid, rows in by_workflow(runs).items()}
 
 
 def library_estimate(p: Params = DEFAULT) -> Estimate:

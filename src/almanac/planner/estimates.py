@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, stored_sop, stored_step
-from almanac.planner.calibration import Estimate, Run, WorkflowFit, predict
+from almanac.planner.calibration import Estimate, Run, WorkflowFit, by_workflow, predict
 from almanac.planner.calibration import library_estimate as prior_estimate
 from almanac.planner.fit_cache import FITS
 from almanac.planner.hand import hand_note, hand_set
@@ -312,11 +312,9 @@ class Estimator:
                     planned_hours=r.estimated_hours,
                 )
             )
-        by_workflow: dict[int, list[Run]] = {}
-        for run in runs:
-            by_workflow.setdefault(run.workflow_id, []).append(run)
         fitted = {
-            wid: await FITS.fit_async(wid, rows, self.params) for wid, rows in by_workflow.items()
+            wid: await FITS.fit_async(wid, rows, self.params)
+            for wid, rows in by_workflow(runs).items()
         }
         return {wid: f for wid, f in fitted.items() if f.support.runs >= self.min_runs}
 

@@ -50,40 +50,65 @@ class FitCache:
         self.size = size
         self._fits: OrderedDict[bytes, WorkflowFit] = OrderedDict()
         self._lock = threading.Lock()  # misses are fitted in worker threads
+        # The misses being fitted, so that concurrent requests for one history share a fit
+        # (each was seconds at the history cap) instead of each fitting it again.
+        self._flying: dict[bytes, asyncio.Task[WorkflowFit]] = {}
         self.fitted = 0  # fits computed (the rest were found)
 
     def fit(self, workflow_id: int, runs: Sequence[Run], params: Params) -> WorkflowFit:
         """The fit of `runs`, computed once per distinct history; the caller gets its own copy."""
         key = _digest(workflow_id, runs, params)
         found = self._get(key)
-        return (
-            found if found is not None else self._put(key, fit_workflow(workflow_id, runs, params))
-        )
+        if found is None:
+            found = self._store(key, fit_workflow(workflow_id, runs, params))
+        return copy.deepcopy(found)
 
     async def fit_async(self, workflow_id: int, runs: Sequence[Run], params: Params) -> WorkflowFit:
         """As `fit`, a miss fitted in a worker thread: a long history (seconds at the cap on
-        a loaded machine) must not hold the event loop, and every other request, meanwhile."""
+        a loaded machine) must not hold the event loop, and every other request, meanwhile.
+        Concurrent misses for one history wait for the one fit; its error reaches each of
+        them and is not kept, so the next request fits again."""
         key = _digest(workflow_id, runs, params)
         found = self._get(key)
         if found is not None:
-            return found
-        return self._put(key, await asyncio.to_thread(fit_workflow, workflow_id, runs, params))
+            return copy.deepcopy(found)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            task = self._flying.get(key)
+            if task is None or task.get_loop() is not loop:
+                task = loop.create_task(self._fit_once(key, workflow_id, list(runs), params))
+                self._flying[key] = task
+        # Shielded: a caller that is cancelled leaves the fit to the others waiting for it.
+        return copy.deepcopy(await asyncio.shield(task))
+
+    async def _fit_once(
+        self, key: bytes, workflow_id: int, runs: list[Run], params: Params
+    ) -> WorkflowFit:
+        try:
+            return self._store(
+                key, await asyncio.to_thread(fit_workflow, workflow_id, runs, params)
+            )
+        finally:
+            with self._lock:
+                if self._flying.get(key) is asyncio.current_task():
+                    del self._flying[key]
 
     def _get(self, key: bytes) -> WorkflowFit | None:
         with self._lock:
             found = self._fits.get(key)
             if found is not None:
                 self._fits.move_to_end(key)
-        return copy.deepcopy(found) if found is not None else None
+        return found
 
-    def _put(self, key: bytes, fitted: WorkflowFit) -> WorkflowFit:
+    def _store(self, key: bytes, fitted: WorkflowFit) -> WorkflowFit:
+        """Keep `fitted`, which is then never handed out itself (callers get copies)."""
         with self._lock:
             self.fitted += 1
             self._fits[key] = fitted
             self._fits.move_to_end(key)
             if len(self._fits) > self.size:
                 self._fits.popitem(last=False)
-        return copy.deepcopy(fitted)
+        return fitted
 
 
 FITS = FitCache()

@@ -82,6 +82,9 @@ def _week(head: str) -> tuple[set[int] | None, list[Said]] | None:
         lo, hi = items[0]
         assert isinstance(lo, time) and isinstance(hi, time)
         return None, [Said(None, span=(lo, hi))]  # "Office hours 9-5"
+    if len(items) == 1 and lead and items[0][1] is True and len(items[0][0]) > 1:
+        assert isinstance(items[0][0], set)
+        return items[0][0], []  # "I work Tue-Sat": the days worked, the hours kept
     if isinstance(items[0][0], time):  # "9-5 Mon-Fri": the hours first
         items = items[::-1]
     pairs: list[tuple[set[int], tuple[time, time]]] = []
@@ -109,15 +112,40 @@ def week_then(head: str) -> tuple[int, int] | None:
     for m in itertools.islice(_CUT.finditer(head), _MAX_CUTS):
         week = _week(head[: m.start()])
         if week is not None and week[0] is not None and m.end() < len(head):
-            found = m.start(), m.end(), week[0]
-    if found is None:
+            found = m.start(), m.end(), week[0], bool(week[1])
+    if found is None or not _rest_fits(head[found[1] :], found[2], found[3]):
         return None
-    # A day the week does not name is one more of its clauses: "I work 9 to 5 Monday to
-    # Thursday, Fridays 9 to 1" (the general rules read it), not a rule within the week.
-    rest = head[found[1] :]
-    named = {d for r in pd.DAY_RANGE.finditer(rest) for d in pd.days_of(r[0])}
-    named.update(d for r in pd.DAY_SCOPE.finditer(rest) for d in pd.weekdays_named(r[0]))
-    return found[:2] if named <= found[2] else None
+    return found[0], found[1]
+
+
+def week_after(head: str) -> tuple[int, int] | None:
+    """Where the rest ends and the working week `head` closes with begins ("Weekends off,
+    Mon-Fri 9-5"), the longest such week; None when it closes with none."""
+    for m in itertools.islice(_CUT.finditer(head), _MAX_CUTS):
+        week = _week(head[m.end() :])
+        if week is not None and week[0] is not None and m.start() > 0:
+            fits = _rest_fits(head[: m.start()], week[0], bool(week[1]))
+            return (m.start(), m.end()) if fits else None
+    return None
+
+
+def _rest_fits(rest: str, worked: set[int], hours: bool) -> bool:
+    """Whether the rest of a text is clauses of its working week (of `worked`, said with
+    `hours` or not). A day the week does not name is one more of its clauses: "I work 9 to 5
+    Monday to Thursday, Fridays 9 to 1" (the general rules read it), not a rule within the
+    week. A day off is not: "Mon-Fri 9-5, weekends off" is the week and its days off."""
+    off = [m.span() for m in pd.NO_DAY.finditer(rest)]
+    ranges = list(pd.DAY_RANGE.finditer(rest))
+    days = list(pd.DAY_SCOPE.finditer(rest))
+    named = {d for r in ranges if not _within(r, off) for d in pd.days_of(r[0])}
+    named.update(d for r in days if not _within(r, off) for d in pd.weekdays_named(r[0]))
+    # Days with no hours ("I work Mon to Thu") only with a rest that names no day: with
+    # "Fri and Sat are off" beside them they were never read as the days worked.
+    return named <= worked and (hours or not (ranges or days))
+
+
+def _within(m: re.Match[str], spans: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= m.start() and m.end() <= b for a, b in spans)
 
 
 def read_week(

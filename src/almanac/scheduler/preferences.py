@@ -23,7 +23,7 @@ from almanac.scheduler.preference_parsed import (
     plural_days,
     rule_tag,
 )
-from almanac.scheduler.preference_week import read_week, week_then
+from almanac.scheduler.preference_week import read_week, week_after, week_then
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
     PreferredWindowIn,
@@ -74,6 +74,10 @@ def _read(
     if (cut := week_then(head)) and _understood(head[cut[1] :], hours, workdays):
         read_week(out, text, head[: cut[0]], hours, workdays)
         head = head[cut[1] :]
+    elif (cut := week_after(head)) and _understood(head[: cut[0]], hours, workdays):
+        # "Weekends off, Mon-Fri 9-5": the week first, so that the days off come off it.
+        read_week(out, text, head[cut[1] :], hours, workdays)
+        head = head[: cut[0]]
     _read_rules(out, text, head, hours, workdays)
 
 
