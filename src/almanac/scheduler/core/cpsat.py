@@ -4,8 +4,7 @@ The baselines (`candidates`: EDF, a priority-first greedy, mixes of the two, and
 local moves to reach both floors when none of them does) are hints and fallbacks; the model
 keeps the floors they set (see `floors`). The search stops when optimal, when the best
 solution has not improved for `Problem.idle_seconds`, or at the time limit.
-A replan is a repair first (see `repair`): only what the change broke moves; its answer
-then settles on the fewest moves at no cost in work, deadlines or lateness (see `settle`).
+A replan is a repair first (see `repair`): only what the change broke moves.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from . import floor_hint as fh
 from . import floors as fl
 from . import repair as rp
 from . import repair_greedy as rg
-from . import settle as st
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
 from .greedy import greedy_placement
@@ -165,19 +163,17 @@ def solve(problem: Problem) -> Schedule:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             (search.floor_on and hint not in reached) or solver.objective_value >= scores[hint]
         ):
-            placement, objective, settled = settle(search)
-            placement, source = finish(placement, "cp-sat")
+            placement, source = finish(builder.extract(solver), "cp-sat")
             answer = fl.measure(grid, placement)
             # Replaced by the simple repair: the search's figures are not about the answer.
             own = source == "cp-sat"
-            optimal = status == cp_model.OPTIMAL and not settled
             return assemble(
                 grid,
                 placement,
                 {},
-                SolveStatus.OPTIMAL if own and optimal else SolveStatus.FEASIBLE,
+                SolveStatus.OPTIMAL if own and status == cp_model.OPTIMAL else SolveStatus.FEASIBLE,
                 wall_time=time.perf_counter() - started,
-                objective=objective / builder.scale if own else None,
+                objective=solver.objective_value / builder.scale if own else None,
                 bound=solver.best_objective_bound / builder.scale if own else None,
                 solver_status=solver.status_name(status),
                 source=source,
@@ -205,37 +201,6 @@ def solve(problem: Problem) -> Schedule:
             + finish.floors(answer),
             scope=holds.scope(placement),
         )
-
-    unsettled: list[Search] = []  # answers the model no longer admits (see `improve`)
-
-    def settle(search: Search) -> tuple[Placement, float, bool]:
-        """The search's answer, or, when replanning, one that moves fewer blocks and is no
-        worse on anything ranked above stability (see `settle`); with its objective (scaled,
-        the documented one) and whether it replaced the search's answer."""
-        solver = search.solver
-        placement, objective = builder.extract(solver), solver.objective_value
-        if problem.replan_scope != "repair" or not st.has_previous(builder) or unsettled:
-            return placement, objective, False
-        if left() < MIN_SEARCH_SECONDS:
-            return placement, objective, False
-        before = st.kept(builder, solver)
-        if before >= st.keepable(builder):  # only what the change hit moved
-            return placement, objective, False
-        hint = st.bound(builder, solver)
-        holds.widen()  # any block may move, if that lets more stay where they were
-        fewer = Search(builder, problem, hint, left(), search.floor_on, step=1)
-        if fewer.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return placement, objective, False
-        if st.kept(builder, fewer.solver) <= before:
-            return placement, objective, False
-        best = fewer.solver
-        hint = st.polish(builder, best)
-        if left() >= MIN_SEARCH_SECONDS:
-            polished = Search(builder, problem, hint, left(), search.floor_on)
-            if polished.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                best = polished.solver
-        values = st.assignment(builder, best)
-        return builder.extract(best), objective_of(builder, values), True
 
     def left() -> float:
         return problem.time_limit_seconds - (time.perf_counter() - started) - _MARGIN_SECONDS
@@ -291,10 +256,6 @@ def solve(problem: Problem) -> Schedule:
             wide.solver.objective_value > objective_of(builder, start)
         ):
             return wide, restore.won(builder.extract(wide.solver))
-        # If the model now asks for waiting work the repair left room for, the answer
-        # (without it) is no start for settling.
-        if repair != builder.extract(search.solver):
-            unsettled.append(search)
         return search, ()
 
     if switch is None or best in reached:

@@ -109,13 +109,11 @@ class ModelBuilder:
         self._windows()
         self.refresh_objective()
 
-    def refresh_objective(self, extra: Sequence[tuple[int, IntVar]] = ()) -> None:
-        """(Re)set the objective from `terms`, after a caller added some; `extra` terms (scaled
-        coefficients) count in the model's objective only, not in `terms`."""
+    def refresh_objective(self) -> None:
+        """(Re)set the objective from `terms`, after a caller added some."""
         ends = [tv.end for tv in self.tasks.values()]
-        terms = [*self.terms, *extra]
         objective = cp_model.LinearExpr.weighted_sum(
-            [v for _, v in terms] + ends, [c for c, _ in terms] + [-1] * len(ends)
+            [v for _, v in self.terms] + ends, [c for c, _ in self.terms] + [-1] * len(ends)
         )
         self.model.maximize(objective + self.constant * self.scale)
 
