@@ -64,11 +64,7 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
     (another task's new block took its old time), `dropped` (its task is no longer placed),
     `other`.
     """
-    rng = random.Random(seed)
-    later = [b for b in first.blocks if not b.fixed and b.start >= problem.now + timedelta(days=1)]
-    hit_blocks = rng.sample(later, min(3, len(later)))
-    meetings = tuple(Interval(b.start, b.start + timedelta(hours=1)) for b in hit_blocks)
-    changed = replace(problem, busy=problem.busy + meetings, previous=first.blocks)
+    changed, meetings = with_meetings(problem, first, seed)
     started = time.perf_counter()
     second = solve(changed)
     seconds = time.perf_counter() - started
@@ -102,6 +98,18 @@ def replan_share(problem: Problem, first: Schedule, seed: int) -> dict[str, Any]
         "below_repair_floor": _below(changed, second, floor),
         "floors_reached": all(f.reached for f in scratch),
     }
+
+
+def with_meetings(
+    problem: Problem, first: Schedule, seed: int
+) -> tuple[Problem, tuple[Interval, ...]]:
+    """The replan's problem: three one-hour meetings on placed blocks from the second day on,
+    and `first` as the previous schedule; with the meetings."""
+    rng = random.Random(seed)
+    later = [b for b in first.blocks if not b.fixed and b.start >= problem.now + timedelta(days=1)]
+    hit_blocks = rng.sample(later, min(3, len(later)))
+    meetings = tuple(Interval(b.start, b.start + timedelta(hours=1)) for b in hit_blocks)
+    return replace(problem, busy=problem.busy + meetings, previous=first.blocks), meetings
 
 
 def simple_repair_floor(problem: Problem) -> tuple[float, int]:

@@ -229,3 +229,19 @@ def test_a_block_on_a_held_block_keeps_its_number() -> None:
     blocks = [Block("p1/big", 0, at(0, 9), at(0, 10)), Block("p1/big", 0, at(0, 11), at(0, 12))]
     numbered = number_blocks(blocks, previous=(), held=(block,))
     assert [b.chunk for b in numbered] == [3, 0]
+
+
+def test_a_replan_never_drops_work_to_move_fewer_blocks() -> None:
+    # Monday 09:00-17:30 is full but for two half hours: the hit one-hour block fits again
+    # only if k moves up by half an hour. Leaving h out would move one block instead of two;
+    # the answer still places h (weighted work is never traded for stability).
+    tasks = [Task("p1/h", "Hit", 60), Task("p1/k", "Kept", 60), Task("p1/x", "Rest", 330)]
+    previous = (
+        Block("p1/h", 0, at(0, 9), at(0, 10)),
+        Block("p1/k", 0, at(0, 10, 30), at(0, 11, 30)),
+        Block("p1/x", 0, at(0, 12), at(0, 17, 30)),
+    )
+    problem = make_problem(tasks, days=1, busy=(Interval(at(0, 9), at(0, 10)),), previous=previous)
+    schedule = checked(problem)
+    assert {b.task_id for b in schedule.blocks} == {"p1/h", "p1/k", "p1/x"}
+    assert [(b.start, b.end) for b in schedule.blocks_for("p1/x")] == [(at(0, 12), at(0, 17, 30))]
