@@ -53,12 +53,11 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import BM25, CATEGORIES, ask, ingest, load, open_state, score  # noqa: E402
+from memory_recall import compare, open_state, print_comparison  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
 import almanac.memory.local_recall as local_recall  # noqa: E402
-from almanac.cache.local import LocalCache  # noqa: E402
 from almanac.db.vector_indexes import EMBEDDINGS, sql_literal  # noqa: E402
 from almanac.memory.rerank import rerank  # noqa: E402
 from almanac.memory.search import Hit, SearchRepository  # noqa: E402
@@ -287,37 +286,14 @@ def _patch() -> None:
     event_recall.fuse_episodes = fuse_episodes  # type: ignore[assignment]
 
 
-async def run(path: Path, names: list[str]) -> dict[str, Any]:
+def _choose(name: str | None) -> None:
     global _current
+    _current = None if name is None else VARIANTS[name]
+
+
+async def run(path: Path, names: list[str]) -> dict[str, Any]:
     _patch()
-    conv_id, turns, questions = load(path)
-    ranked: dict[str, list[list[str]]] = {n: [] for n in names}
-    took: dict[str, list[float]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        state = await open_state(Path(tmp), None)
-        try:
-            session, _ = await ingest(state, conv_id, turns)
-            for q in questions:
-                for name in names:
-                    _current = VARIANTS[name]
-                    ids, ms = await ask(state, state.settings, LocalCache(), session, q.text, K)
-                    ranked[name].append(ids)
-                    took[name].append(ms)
-            _current = None
-            qv = await state.embedder.embed([q.text for q in questions])
-            dv = await state.embedder.embed([t.text for t in turns])
-        finally:
-            await state.close()
-    bm25 = BM25([t.text for t in turns])
-    ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, K)] for q in questions]
-    ranked["vector"] = [
-        [turns[int(j)].dia_id for j in (-row).argsort(kind="stable")[:K]] for row in qv @ dv.T
-    ]
-    return {
-        "conversation": conv_id,
-        "scores": {n: score(r, questions) for n, r in ranked.items()},
-        "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
-    }
+    return await compare(path, names, _choose, k=K)
 
 
 _LOAD = """
@@ -398,20 +374,7 @@ def main() -> None:
         n for n in VARIANTS if not args.only or n == "almanac" or any(map(n.startswith, args.only))
     ]
     out = asyncio.run(run(args.data, names))
-    groups = ["overall", *CATEGORIES.values()]
-    rows = [
-        (
-            name,
-            *(s[g]["recall@10"] for g in groups),
-            *(out["took"].get(name, (float("nan"),) * 2)),
-        )
-        for name, s in out["scores"].items()
-    ]
-    print_table(
-        f"LoCoMo {out['conversation']}: recall@10 with conversation context",
-        ["system", *groups, "p50 ms", "p95 ms"],
-        rows,
-    )
+    print_comparison(out, "with conversation context", K)
     print(f"wrote {write_json('recall_context', out)}")
 
 
