@@ -196,8 +196,9 @@ async def recall_events(
     if mode == "none" or (not mode.startswith(("qprior", "pair")) and t == query):
         return await _recall_events(search, embedder, query, qvec, k, filters, pool_out)
     tvec = [float(x) for x in await embedder.embed_query(t)] if t != query else qvec
-    if mode in ("vec-all", "frame-all"):
-        return await _recall_events(search, embedder, t, tvec, k, filters, pool_out)
+    if mode in ("vec-all", "frame-all"):  # vec-all: the query's words, the topic's vector
+        q = t if mode == "frame-all" else query
+        return await _recall_events(search, embedder, q, tvec, k, filters, pool_out)
     original: Search = search.search_events
     late = embedder.late_interaction
 
