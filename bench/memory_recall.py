@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,50 +225,6 @@ async def open_state(data_dir: Path, assets: Path | None) -> Any:
     return state
 
 
-async def interleaved(
-    path: Path,
-    names: Sequence[str],
-    use: Callable[[str | None], None],
-    k: int,
-    prepare: Callable[[Any], None] | None = None,
-) -> dict[str, Any]:
-    """Variants of recall patched in by a script, against BM25 and vector alone, in one run:
-    each question through real recall once per variant in `names`, interleaved question by
-    question (`use(name)` routes recall to it, `use(None)` back), on a fresh state with the
-    conversation's turns ingested (`prepare(state)` then runs once). The scores and the
-    p50/p95 ms per variant, keyed as "scores" and "took", and "conversation"."""
-    conv_id, turns, questions = load(path)
-    ranked: dict[str, list[list[str]]] = {n: [] for n in names}
-    took: dict[str, list[float]] = {n: [] for n in names}
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        state = await open_state(Path(tmp), None)
-        try:
-            session, _ = await ingest(state, conv_id, turns)
-            if prepare is not None:
-                prepare(state)
-            for q in questions:
-                for name in names:
-                    use(name)
-                    ids, ms = await ask(state, state.settings, LocalCache(), session, q.text, k)
-                    ranked[name].append(ids)
-                    took[name].append(ms)
-            use(None)
-            qv = await state.embedder.embed([q.text for q in questions])
-            dv = await state.embedder.embed([t.text for t in turns])
-        finally:
-            await state.close()
-    bm25 = BM25([t.text for t in turns])
-    ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, k)] for q in questions]
-    ranked["vector"] = [
-        [turns[int(j)].dia_id for j in (-row).argsort(kind="stable")[:k]] for row in qv @ dv.T
-    ]
-    return {
-        "conversation": conv_id,
-        "scores": {n: score(r, questions) for n, r in ranked.items()},
-        "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
-    }
-
-
 async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:
     conv_id, turns, questions = load(path)
     texts = [t.text for t in turns]
@@ -320,6 +276,68 @@ async def run(path: Path, assets: Path | None = None) -> dict[str, Any]:
             "vector": score(vector_ranked, questions),
         },
     }
+
+
+async def compare(
+    path: Path,
+    names: list[str],
+    choose: Callable[[str | None], None],
+    prepare: Callable[[Any, list[Turn]], Awaitable[None]] | None = None,
+    k: int = 10,
+) -> dict[str, Any]:
+    """Every question through real recall once per variant in `names` (`choose(name)` sets
+    the variant up first; None after the last), variants interleaved question by question
+    so the machine's noise falls on all of them, with BM25 and vector alone over the same
+    turns: recall@k per category and recall p50/p95 in ms (in-process). `prepare` runs once
+    after ingestion (state, turns)."""
+    conv_id, turns, questions = load(path)
+    ranked: dict[str, list[list[str]]] = {n: [] for n in names}
+    took: dict[str, list[float]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
+        state = await open_state(Path(tmp), None)
+        try:
+            session, _ = await ingest(state, conv_id, turns)
+            if prepare is not None:
+                await prepare(state, turns)
+            for q in questions:
+                for name in names:
+                    choose(name)
+                    ids, ms = await ask(state, state.settings, LocalCache(), session, q.text, k)
+                    ranked[name].append(ids)
+                    took[name].append(ms)
+            choose(None)
+            qv = await state.embedder.embed([q.text for q in questions])
+            dv = await state.embedder.embed([t.text for t in turns])
+        finally:
+            await state.close()
+    bm25 = BM25([t.text for t in turns])
+    ranked["bm25"] = [[turns[j].dia_id for j in bm25.rank(q.text, k)] for q in questions]
+    ranked["vector"] = [
+        [turns[int(j)].dia_id for j in (-row).argsort(kind="stable")[:k]] for row in qv @ dv.T
+    ]
+    return {
+        "conversation": conv_id,
+        "scores": {n: score(r, questions) for n, r in ranked.items()},
+        "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
+    }
+
+
+def print_comparison(out: dict[str, Any], title: str, k: int = 10) -> None:
+    """`compare`'s result as one table: recall@k per category, then p50/p95 ms."""
+    groups = ["overall", *CATEGORIES.values()]
+    rows = [
+        (
+            name,
+            *(s[g][f"recall@{k}"] for g in groups),
+            *(out["took"].get(name, (float("nan"),) * 2)),
+        )
+        for name, s in out["scores"].items()
+    ]
+    print_table(
+        f"LoCoMo {out['conversation']}: recall@{k} {title}",
+        ["system", *groups, "p50 ms", "p95 ms"],
+        rows,
+    )
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import CATEGORIES, interleaved, open_state  # noqa: E402
+from memory_recall import compare, open_state, print_comparison  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
@@ -286,14 +286,14 @@ def _patch() -> None:
     event_recall.fuse_episodes = fuse_episodes  # type: ignore[assignment]
 
 
-def _use(name: str | None) -> None:
+def _choose(name: str | None) -> None:
     global _current
     _current = None if name is None else VARIANTS[name]
 
 
 async def run(path: Path, names: list[str]) -> dict[str, Any]:
     _patch()
-    return await interleaved(path, names, _use, K)
+    return await compare(path, names, _choose, k=K)
 
 
 _LOAD = """
@@ -374,20 +374,7 @@ def main() -> None:
         n for n in VARIANTS if not args.only or n == "almanac" or any(map(n.startswith, args.only))
     ]
     out = asyncio.run(run(args.data, names))
-    groups = ["overall", *CATEGORIES.values()]
-    rows = [
-        (
-            name,
-            *(s[g]["recall@10"] for g in groups),
-            *(out["took"].get(name, (float("nan"),) * 2)),
-        )
-        for name, s in out["scores"].items()
-    ]
-    print_table(
-        f"LoCoMo {out['conversation']}: recall@10 with conversation context",
-        ["system", *groups, "p50 ms", "p95 ms"],
-        rows,
-    )
+    print_comparison(out, "with conversation context", K)
     print(f"wrote {write_json('recall_context', out)}")
 
 

@@ -50,7 +50,7 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import CATEGORIES, interleaved  # noqa: E402
+from memory_recall import CATEGORIES, compare  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.search as search_module  # noqa: E402
@@ -269,7 +269,7 @@ def _use(name: str | None) -> None:
 async def run(path: Path, names: list[str]) -> dict[str, Any]:
     built = 0.0
 
-    def prepare(state: Any) -> None:
+    async def prepare(state: Any, _turns: list[Any]) -> None:
         nonlocal built
         global _vocab
         t0 = time.perf_counter()
@@ -277,7 +277,7 @@ async def run(path: Path, names: list[str]) -> dict[str, Any]:
         built = (time.perf_counter() - t0) * 1000
 
     _patch()
-    out = await interleaved(path, names, _use, K, prepare)
+    out = await compare(path, names, _use, prepare, K)
     return {
         **out,
         "expansion": {name: (median(ms), percentile(ms, 95)) for name, ms in _cost.items() if ms},

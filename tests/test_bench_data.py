@@ -12,6 +12,7 @@ import bench.memory_recall as memory_recall
 import bench.recall_context as recall_context
 import bench.recall_expansion as recall_expansion
 import bench.recall_floor as recall_floor
+import bench.recall_reduction as recall_reduction
 import bench.recall_replay as recall_replay
 import pytest
 
@@ -24,6 +25,7 @@ import pytest
         recall_replay.main,
         recall_context.main,
         recall_expansion.main,
+        recall_reduction.main,
     ],
     ids=lambda f: f.__module__,
 )

@@ -1,4 +1,4 @@
-"""The recall benchmarks' shared run (`memory_recall.interleaved`): each variant asked each
+"""The recall benchmarks' shared run (`memory_recall.compare`): each variant asked each
 question in turn, routed by the script's `use`, and scored with the baselines beside it."""
 
 from __future__ import annotations
@@ -65,12 +65,12 @@ async def test_variants_are_asked_in_turn_and_scored_beside_the_baselines(
     calls: list[Any],
 ) -> None:
     state = calls.pop(0)
-    out = await memory_recall.interleaved(
-        Path("26.json"),
-        ["a", "b"],
-        lambda name: calls.append(("use", name)),
-        10,
-        lambda s: calls.append(("prepare", s is state)),
+
+    async def prepare(s: Any, turns: list[Any]) -> None:
+        calls.append(("prepare", s is state and turns == TURNS))
+
+    out = await memory_recall.compare(
+        Path("26.json"), ["a", "b"], lambda name: calls.append(("use", name)), prepare, 10
     )
     asks = [("use", n) for q in QUESTIONS for n in ("a", "b")]
     assert calls[:2] == ["ingest", ("prepare", True)]
