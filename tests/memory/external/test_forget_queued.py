@@ -204,3 +204,24 @@ async def test_a_thread_sent_again_after_a_delete_holds_each_memory_once(
     held = everything_zep_holds(zep)
     assert "7731" not in held
     assert held.count("lobby closes at six") == 1, held
+
+
+async def test_deleting_one_fact_already_in_zep_deletes_it_there(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        fact = {"subject_type": "person", "subject_id": "bo", "fact_type": "identity"}
+        r = await api.post("/api/v1/memory/facts", json={**fact, "content": "Bo's PIN is 6604"})
+        assert r.status_code == 201, r.text
+        fact_id = r.json()["fact"]["id"]
+        assert await send_fact(state, fact_id) is True
+        assert "6604" in everything_zep_holds(zep)
+        r = await api.delete(f"/api/v1/memory/facts/{fact_id}")
+        assert r.status_code in (200, 204), r.text
+        assert not [a for _, a in await queued(state) if a.get("fact_id") == fact_id]
+        await run_queued_forget(state)
+    finally:
+        await close(state)
+    assert "6604" not in everything_zep_holds(zep)
