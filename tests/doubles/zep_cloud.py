@@ -162,8 +162,16 @@ class FakeZep:
             self.facts.pop(parts[1], None)
             return 200, ok
         if parts[0] == "threads" and len(parts) == 2:
-            if self.threads.pop(parts[1], None) is None:
+            thread = self.threads.pop(parts[1], None)
+            if thread is None:
                 return 404, {"message": "thread not found"}
+            # Zep's graph keeps what it learnt from the thread: each message's episode
+            # (under the message's uuid) stays until deleted itself.
+            self.episodes.setdefault(thread["user_id"], []).extend(
+                {"uuid": m["uuid"], "content": m["content"], "created_at": _NOW}
+                for m in thread["messages"]
+                if m["uuid"] not in self.deleted_episodes
+            )
             return 200, ok
         if parts[:2] == ["graph", "episodes"] and len(parts) == 3:
             # A thread message is also an episode of the user's graph, under its uuid.

@@ -13,7 +13,9 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.jobs.queue import enqueue_many
+from almanac.jobs.repository import delete_queued_naming
 from almanac.memory.entity_links import EntityLinkRepository
+from almanac.memory.external import forget as external_forget
 from almanac.memory.invalidation import Invalidator
 from almanac.memory.repository import FactRepository
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, SupersedeIn
@@ -221,4 +223,10 @@ class FactService:
         subject = f"{fact.subject_type}:{fact.subject_id}"[:255]
         await EntityLinkRepository(self.uow.session).drop_subjects([subject])
         await self.repo.prune_search_terms(fact)  # words only it held, as when forgetting
+        # As when forgetting: its queued send to Zep goes, and a copy there is deleted
+        # (queued in this transaction; the job retries while Zep is down).
+        await delete_queued_naming(self.uow.session, "fact_id", [fact.id])
+        if self.to_zep and fact.zep_fact_id is not None:
+            what = external_forget.ExternalForget(episodes=[fact.zep_fact_id])
+            await external_forget.queue(self.uow.session, what)
         self.invalidator.facts_changed(self.uow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, exists, or_, select, text
 
 from almanac.db.repository import Repository
 from almanac.models import Event, Fact
@@ -16,8 +16,13 @@ class ForgetRepository(Repository):
 
     async def lock_client(self, client_id: int) -> None:
         """Serialise forgetting a client with a write that would bring its data back (an
-        import of what Zep extracted from it): whichever commits second sees the other."""
-        await self.lock(f"client-data:{client_id}")
+        import of what Zep extracted from it): whichever commits second sees the other.
+        Keyed by the id itself (in its own key space, like the fact slots' locks), not a
+        hash of it: a hashed key shared with another client, or another kind of lock,
+        would hold a forget behind work on someone else's data."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)"), {"id": client_id}
+        )
 
     async def in_zep(self, client_id: int) -> bool:
         """Whether a memory or fact of this client was sent to Zep (what Zep's facts about

@@ -181,3 +181,47 @@ async def test_deleting_one_memory_or_fact_leaves_no_job_or_word_of_it(
     r = await api.delete(f"/api/v1/memory/facts/{r.json()['fact']['id']}")
     assert r.status_code in (200, 204), r.text
     assert await tables_holding(state, "8852") == []
+
+
+async def test_a_thread_sent_again_after_a_delete_holds_each_memory_once(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """Zep deletes a thread but keeps what its graph learnt from it (an episode per
+    message): a memory sent again after a delete in its thread is in Zep once, not twice."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        gone = await remember(api, content="Hooli's vault code is 7731", session_id="desk")
+        kept = await remember(api, content="Hooli's lobby closes at six", session_id="desk")
+        assert await send_event(state, gone) is True
+        assert await send_event(state, kept) is True
+        r = await api.delete(f"/api/v1/memory/events/{gone}")
+        assert r.status_code in (200, 204), r.text
+        await run_queued_forget(state)
+        assert await send_event(state, kept) is True  # the thread's survivor, sent again
+    finally:
+        await close(state)
+    held = everything_zep_holds(zep)
+    assert "7731" not in held
+    assert held.count("lobby closes at six") == 1, held
+
+
+async def test_deleting_one_fact_already_in_zep_deletes_it_there(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        fact = {"subject_type": "person", "subject_id": "bo", "fact_type": "identity"}
+        r = await api.post("/api/v1/memory/facts", json={**fact, "content": "Bo's PIN is 6604"})
+        assert r.status_code == 201, r.text
+        fact_id = r.json()["fact"]["id"]
+        assert await send_fact(state, fact_id) is True
+        assert "6604" in everything_zep_holds(zep)
+        r = await api.delete(f"/api/v1/memory/facts/{fact_id}")
+        assert r.status_code in (200, 204), r.text
+        assert not [a for _, a in await queued(state) if a.get("fact_id") == fact_id]
+        await run_queued_forget(state)
+    finally:
+        await close(state)
+    assert "6604" not in everything_zep_holds(zep)

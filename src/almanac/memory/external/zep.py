@@ -181,9 +181,9 @@ class ZepMemory(ExternalMemory):
         self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
     ) -> None:
         # Zep deletes no single message: the thread goes whole (Almanac re-sends the
-        # memories it still holds), and the graph episodes of the forgotten messages first,
-        # since deleting a thread leaves what Zep's graph learnt from it.
-        wanted = {str(i) for i in event_ids}
+        # memories it still holds), and first the graph episodes of all its messages, since
+        # deleting a thread leaves what Zep's graph learnt from it: the forgotten messages'
+        # (`event_ids`) must go, and a kept one's would be there twice once it is re-sent.
         for thread_id in threads:
             listed = await self._call(
                 self.client.thread.get(thread_id, lastn=_FORGET_SCAN), on_404=None
@@ -191,7 +191,7 @@ class ZepMemory(ExternalMemory):
             if listed is None:
                 continue
             for m in listed.messages or []:
-                if m.uuid_ and str((m.metadata or {}).get(EVENT_KEY, "")) in wanted:
+                if m.uuid_:
                     await self._gone(self.client.graph.episode.delete(m.uuid_))
             await self._gone(self.client.thread.delete(thread_id))
         for uuid in episodes:
