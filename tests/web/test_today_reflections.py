@@ -31,6 +31,9 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
         listed = server.api("GET", "/api/v1/planner/tasks").json()
         items = listed if isinstance(listed, list) else listed["items"]
         assert next(t for t in items if t["id"] == task_id)["status"] in ("done", "completed")
+        runs = server.api(
+            "GET", "/api/v1/planner/execution-runs", params={"task_id": task_id}
+        ).json()["items"]
     else:
         expect(tasks).to_contain_text(f"#{plan_id}")
         expect(tasks).to_contain_text("cannot be marked done here")
@@ -43,10 +46,12 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
             "GET", "/api/v1/planner/execution-runs", params={"process_template_id": template}
         ).json()["items"]
         assert [r["actual_hours"] for r in runs] == [0.25]
-    # Hours logged "ending now" count on the day their work began: in the first quarter
-    # hour after midnight that is yesterday, and today's reflection rightly shows none.
-    logged = datetime.now(ZoneInfo(TIMEZONE))
-    began_today = (logged - timedelta(hours=0.25)).date() == logged.date()
+    # Hours count on the day their work began, read from the run the click made: 0.25 h
+    # logged "ending now" in the first quarter hour after midnight began yesterday, and
+    # today's reflection rightly shows none (the page without task endpoints starts its run
+    # no earlier than midnight).
+    (run,) = runs
+    began = datetime.fromisoformat(run["started_at"]).astimezone(ZoneInfo(TIMEZONE)).date()
     shot(page, "today")
 
     page.goto(server.url + "/ui/reflections")
@@ -58,12 +63,11 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     stored = server.api("GET", "/api/v1/observer/reflections", params={"mode": "daily"}).json()
     assert stored[0]["period_start"] == today
     worked = stored[0]["report"]["numbers"]["hours_actual"]
-    if began_today:
+    if began.isoformat() == today:
         assert worked >= 0.25
     else:
-        yesterday = (logged - timedelta(days=1)).date().isoformat()
         reflected = server.api(
-            "POST", "/api/v1/observer/reflect", json={"mode": "daily", "date": yesterday}
+            "POST", "/api/v1/observer/reflect", json={"mode": "daily", "date": began.isoformat()}
         )
         assert reflected.json()["report"]["numbers"]["hours_actual"] >= 0.25
     expect(entry).to_contain_text(f"{worked:g} h worked")

@@ -336,11 +336,12 @@ class PlannerService:
         that reached the model; only plans that need the LLM (no library match) get a 429."""
         cap = self.daily_planning_cap
         midnight = self._midnight(now)
-        local = now.astimezone(midnight.tzinfo)
         used = await LLMCallRepository(self.uow.session).count_since(llm_plan.OPERATION, midnight)
         if used >= cap:
-            reset = midnight + timedelta(days=1)
-            wait = max(1, int((reset - local).total_seconds()))
+            reset = midnight + timedelta(days=1)  # the next local midnight, wall-clock
+            # Real seconds, not wall-clock ones (datetimes of one zone subtract as naive):
+            # a day with a clock change has 23 or 25 hours.
+            wait = max(1, int((reset.astimezone(UTC) - now.astimezone(UTC)).total_seconds()))
             raise RateLimited(
                 f"the daily cap of {cap} planning calls to the LLM is reached ({used} today); "
                 f"it resets at midnight ({self.timezone}). Raise "
