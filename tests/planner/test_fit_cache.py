@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Sequence
@@ -125,3 +126,25 @@ async def test_a_cancelled_caller_leaves_the_shared_fit_to_the_others(
     first.cancel()
     assert await second == fit_workflow(1, history, DEFAULT)
     assert first.cancelled() and slow.calls == 1 and cache.fitted == 1
+
+
+async def test_a_fit_that_fails_with_no_caller_left_logs_no_unretrieved_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The only caller cancelled, its fit then failing: the error is nobody's to raise, and
+    asyncio reported it as "Task exception was never retrieved" when the task was dropped."""
+    slow, cache, history = _slow_cache(monkeypatch, fail=1)
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    monkeypatch.setattr(loop, "call_exception_handler", reported.append)
+    caller = asyncio.create_task(cache.fit_async(1, history, DEFAULT))
+    await asyncio.to_thread(slow.started.wait, 5)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    while cache._flying:  # the fit, left to finish on its own
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # its done callbacks
+    gc.collect()
+    assert [c["message"] for c in reported] == []
+    assert slow.calls == 1 and cache.fitted == 0

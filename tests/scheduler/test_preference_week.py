@@ -161,3 +161,31 @@ def test_a_working_week_then_days_off_applies_both(text: str, workdays: range, d
     assert f"working hours 09:00-17:00 ({text!r})" in parsed.applied
     assert any(line.startswith("no work on ") for line in parsed.applied)
     assert parsed.not_understood == [] and parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # Read as the settings' week less the days off: Saturday not worked, Monday worked.
+        ("I work Tue-Sat; Mondays off", [1, 2, 3, 4, 5]),
+        ("Sundays off, I work Tue-Sat", [1, 2, 3, 4, 5]),
+        # Friday was worked.
+        ("Weekends off, I work Mon-Thu", [0, 1, 2, 3]),
+        ("Fridays off, I work Tue-Sat", [1, 2, 3, 5]),
+    ],
+)
+def test_days_worked_said_without_hours_beside_days_off_are_the_days_worked(
+    text: str, days: list[int]
+):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.working_days == days
+    assert parsed.prefs.hours(*_WEEK) == _WEEK and parsed.prefs.day_hours == []
+    assert any(line.startswith("working days ") for line in parsed.applied)
+    assert parsed.not_understood == [] and parsed.ignored == []
+
+
+def test_days_worked_without_hours_beside_a_day_said_otherwise_are_not_the_week():
+    # A day named beside them but not as a day off: not read as the week (nor at all).
+    parsed = parse_preferences(["I work Tue-Sat, Fri is short"])
+    assert parsed.prefs.working_days is None
+    assert parsed.not_understood == ["I work Tue-Sat, Fri is short"]

@@ -150,3 +150,31 @@ async def test_no_run_is_started_on_a_done_task_and_its_finish_stays(
     assert datetime.fromisoformat(r.json()["task"]["finished_at"]) == end
     r = await sched_client.patch(f"{URL}/{tid}", json={"finished_at": then.isoformat()})
     assert r.status_code == 422, r.text
+
+
+async def test_closing_a_task_stops_every_run_left_open_on_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Closing stopped only the task's latest run. Hours recorded first (a run of records,
+    open while the task is) and a timer started after were two open runs: the records' run
+    stayed in progress on the done task for good, its hours counted by nothing that reads
+    completed runs. A second timer started before the first (its start ahead of no open
+    timer) was the same, for a cancelled task."""
+    for status in ("done", "cancelled"):
+        tid = await _task(db_session)
+        if status == "done":
+            r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2})
+            assert r.status_code == 200, r.text
+            r = await sched_client.post(RUNS, json={"task_id": tid})
+        else:
+            r = await sched_client.post(RUNS, json={"task_id": tid})
+            assert r.status_code == 201, r.text
+            earlier = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+            r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": earlier})
+        assert r.status_code == 201, r.text
+        assert len(await _runs(db_session, tid)) == 2
+        r = await sched_client.patch(f"{URL}/{tid}", json={"status": status})
+        assert r.status_code == 200, r.text
+        runs = await _runs(db_session, tid)
+        assert [r.status for r in runs] == ["completed" if status == "done" else "cancelled"] * 2
+        assert all(r.ended_at is not None for r in runs), [(r.id, r.ended_at) for r in runs]

@@ -198,6 +198,17 @@ class OntologyRepository(Repository, PortableRows):
         )
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def task_runs(self, task_id: int, status: str) -> list[ExecutionRun]:
+        """The task's runs of `status`, row-locked, oldest first: a task may have several
+        open (hours recorded, then a timer started), and closing it stops each."""
+        stmt = (
+            select(ExecutionRun)
+            .where(ExecutionRun.task_id == task_id, ExecutionRun.status == status)
+            .order_by(ExecutionRun.id)
+            .with_for_update()
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def task_spans(self, task_id: int, *, but: int | None = None) -> list[Span]:
         """Where the task's runs say work was done (`billing.known_spans`), run `but` left
         out."""

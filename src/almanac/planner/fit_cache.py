@@ -77,6 +77,9 @@ class FitCache:
             task = self._flying.get(key)
             if task is None or task.get_loop() is not loop:
                 task = loop.create_task(self._fit_once(key, workflow_id, list(runs), params))
+                # Its error is retrieved even when every caller was cancelled (the shield
+                # no longer looks then): else asyncio logs it as never retrieved.
+                task.add_done_callback(_retrieved)
                 self._flying[key] = task
         # Shielded: a caller that is cancelled leaves the fit to the others waiting for it.
         return copy.deepcopy(await asyncio.shield(task))
@@ -109,6 +112,11 @@ class FitCache:
             if len(self._fits) > self.size:
                 self._fits.popitem(last=False)
         return fitted
+
+
+def _retrieved(task: asyncio.Task[WorkflowFit]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 FITS = FitCache()

@@ -139,9 +139,11 @@ def _rest_fits(rest: str, worked: set[int], hours: bool) -> bool:
     days = list(pd.DAY_SCOPE.finditer(rest))
     named = {d for r in ranges if not _within(r, off) for d in pd.days_of(r[0])}
     named.update(d for r in days if not _within(r, off) for d in pd.weekdays_named(r[0]))
-    # Days with no hours ("I work Mon to Thu") only with a rest that names no day: with
-    # "Fri and Sat are off" beside them they were never read as the days worked.
-    return named <= worked and (hours or not (ranges or days))
+    # Days with no hours ("I work Mon to Thu") only with a rest that names no day but days
+    # off: "I work Tue-Sat; Mondays off" worked Tue-Sat, not the settings' week less Monday.
+    # A day with a rule of its own ("Fridays 9-1") would restrict hours nobody said.
+    said = [r for r in (*ranges, *days) if not _within(r, off)]
+    return named <= worked and (hours or not said)
 
 
 def _within(m: re.Match[str], spans: Sequence[tuple[int, int]]) -> bool:

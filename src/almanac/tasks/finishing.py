@@ -50,10 +50,9 @@ async def run_ends_by(runs: OntologyRepository, task: Task, finished: datetime) 
     """The task's completed run ends when the task was finished, not later: estimates
     weigh a run by when it ended, and a task finished three weeks ago whose run ended
     today (hours recorded without an end, a timer stopped by marking it done) counted
-    as today's work. Work placed in time after `finished` was refused before."""
-    run = await runs.run_for_task(task.id)
-    if run is None or run.status != "completed" or run.ended_at is None:
-        return
-    if run.ended_at > finished:
-        run.ended_at = finished
-        holds_its_hours(run, finished, finished)
+    as today's work. Work placed in time after `finished` was refused before, so a run
+    ending later ends so only by its closing: each of the runs closing it stopped."""
+    for run in await runs.task_runs(task.id, "completed"):
+        if run.ended_at is not None and run.ended_at > finished:
+            run.ended_at = finished
+            holds_its_hours(run, finished, finished)

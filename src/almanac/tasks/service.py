@@ -214,14 +214,15 @@ class TaskService:
             plan.metadata_ = {**meta, **explained}
 
     async def _close(self, task: Task) -> BlockChanges:
-        run = await self.runs.run_for_task(task.id)
-        if run is not None and run.status == "in_progress":
+        # Every open run, not only the latest: hours recorded and then a timer started are
+        # two, and the one left open stayed in progress on the closed task for good.
+        now = datetime.now(UTC)
+        for run in await self.runs.task_runs(task.id, "in_progress"):
             run.status = "completed" if task.status == "done" else "cancelled"
             # The work ended when its last hours were logged, not when the task is closed:
             # estimates weigh runs by when they happened (a week's log closed later counted
             # as work done today, and the plan said its latest run was today).
             # An entry may end up to a day ahead (a clock running fast): never after now.
-            now = datetime.now(UTC)
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
             holds_its_hours(run, run.ended_at, run.ended_at)
