@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -320,6 +320,11 @@ async def compare(
         "scores": {n: score(r, questions) for n, r in ranked.items()},
         "took": {n: (median(ms), percentile(ms, 95)) for n, ms in took.items()},
     }
+
+
+def chosen(variants: Iterable[str], only: Sequence[str]) -> list[str]:
+    """The variants a script's `--only` prefixes name, "almanac" (the baseline) always."""
+    return [n for n in variants if not only or n == "almanac" or any(map(n.startswith, only))]
 
 
 def print_comparison(out: dict[str, Any], title: str, k: int = 10) -> None:

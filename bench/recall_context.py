@@ -53,7 +53,7 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import compare, open_state, print_comparison  # noqa: E402
+from memory_recall import chosen, compare, open_state, print_comparison  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
@@ -370,9 +370,7 @@ def main() -> None:
         print(f"wrote {write_json('recall_context_cost', cost)}")
         return
     require_files(parser, [args.data])
-    names = [
-        n for n in VARIANTS if not args.only or n == "almanac" or any(map(n.startswith, args.only))
-    ]
+    names = chosen(VARIANTS, args.only)
     out = asyncio.run(run(args.data, names))
     print_comparison(out, "with conversation context", K)
     print(f"wrote {write_json('recall_context', out)}")

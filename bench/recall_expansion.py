@@ -50,7 +50,7 @@ from common import (  # noqa: E402
     require_files,
     write_json,
 )
-from memory_recall import CATEGORIES, compare  # noqa: E402
+from memory_recall import chosen, compare, print_comparison  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 import almanac.memory.search as search_module  # noqa: E402
@@ -291,24 +291,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="variant name prefixes")
     args = parser.parse_args()
     require_files(parser, [args.data])
-    names = [
-        n for n in VARIANTS if not args.only or n == "almanac" or any(map(n.startswith, args.only))
-    ]
+    names = chosen(VARIANTS, args.only)
     out = asyncio.run(run(args.data, names))
-    groups = ["overall", *CATEGORIES.values()]
-    rows = [
-        (
-            name,
-            *(s[g]["recall@10"] for g in groups),
-            *(out["took"].get(name, (float("nan"),) * 2)),
-        )
-        for name, s in out["scores"].items()
-    ]
-    print_table(
-        f"LoCoMo {out['conversation']}: recall@10 with query term expansion",
-        ["system", *groups, "p50 ms", "p95 ms"],
-        rows,
-    )
+    print_comparison(out, "with query term expansion", K)
     print_table(
         "Expansion step per query (ms, all variants)",
         ["part", "p50", "p95"],

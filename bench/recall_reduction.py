@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED_BENCH, require_files, write_json  # noqa: E402
-from memory_recall import Turn, compare, print_comparison  # noqa: E402
+from memory_recall import Turn, chosen, compare, print_comparison  # noqa: E402
 
 import almanac.memory.event_recall as event_recall  # noqa: E402
 import almanac.memory.local_recall as local_recall  # noqa: E402
@@ -260,9 +260,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="variant name prefixes")
     args = parser.parse_args()
     require_files(parser, [args.data])
-    names = [
-        n for n in VARIANTS if not args.only or n == "almanac" or any(map(n.startswith, args.only))
-    ]
+    names = chosen(VARIANTS, args.only)
     out = asyncio.run(run(args.data, names))
     print_comparison(out, "with query reduction and memory priors", K)
     print(f"wrote {write_json('recall_reduction', out)}")
