@@ -37,6 +37,8 @@ class ZepFact:
     name: str = "RELATES_TO"
     subject: str = "Acme"
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The episodes (messages) it was extracted from: deleting one deletes it, as in Zep.
+    episodes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -185,6 +187,8 @@ class FakeZep:
             if not found:
                 return 404, {"message": "episode not found"}
             self.deleted_episodes.append(parts[2])
+            for facts in self.facts.values():
+                facts[:] = [f for f in facts if parts[2] not in f.episodes]
             return 200, ok
         return 404, {"message": "no such route"}
 

@@ -43,3 +43,37 @@ async def test_a_clients_lock_holds_that_client_only(committed_state: AppState) 
     assert await blocked(committed_state, x, x)  # the same client waits: it serialises
     assert not await blocked(committed_state, x, y)
     assert not await blocked(committed_state, y, x)
+
+
+async def owner_blocks(state: AppState, then_client: int | None) -> bool:
+    """Whether, while one transaction holds the owner's lock, another waits for the owner's
+    lock (`then_client` None) or for that client's."""
+    async with state.sessionmaker() as first, state.sessionmaker() as second:
+        async with first.begin():
+            await ForgetRepository(first).lock_owner()
+            async with second.begin():
+                await second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                waiter = ForgetRepository(second)
+                try:
+                    if then_client is None:
+                        await waiter.lock_owner()
+                    else:
+                        await waiter.lock_client(then_client)
+                except DBAPIError as exc:
+                    assert "lock timeout" in str(exc).lower(), exc
+                    return True
+                return False
+
+
+async def test_the_owners_lock_is_its_own(committed_state: AppState) -> None:
+    """A forget holds it, and an import of the owner's Zep facts waits; a client's import
+    (its client's lock only) does not wait for it, whatever the client's id."""
+    async with committed_state.sessionmaker() as session:
+        spaces = (
+            "SELECT hashtext('owner-data') IN "
+            "(hashtext('client-data'), hashtext('fact'), hashtext('document'))"
+        )
+        assert await session.scalar(text(spaces)) is False
+    assert await owner_blocks(committed_state, None)
+    for client_id in (0, 1, 7):
+        assert not await owner_blocks(committed_state, client_id)

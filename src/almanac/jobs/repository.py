@@ -112,6 +112,21 @@ async def delete_queued_naming(
     return len(result.all())
 
 
+async def pending_touching(session: AsyncSession, task: str, user: str) -> bool:
+    """Whether a job of `task` waits, runs or waits for a retry whose `what` names the
+    external user `user` (in `users`) or one of its threads (`threads`, `<user>.<name>`)."""
+    sql = """
+        SELECT EXISTS (
+          SELECT 1 FROM procrastinate_jobs
+           WHERE task_name = :task AND status IN ('todo', 'doing')
+             AND (args->'what'->'users' ? :user
+                  OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(args->'what'->'threads')
+                              AS thread WHERE starts_with(thread, :prefix))))
+    """
+    params = {"task": task, "user": user, "prefix": f"{user}."}
+    return bool(await session.scalar(text(sql), params))
+
+
 async def plan_has_queued(session: AsyncSession, task: str, plan_id: int, run_id: int) -> bool:
     """Whether a job of `task` naming `plan_id` in its `runs` argument waits or runs, or
     one naming its run `run_id` ended without succeeding (its retries spent, cancelled)."""

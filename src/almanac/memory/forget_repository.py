@@ -1,5 +1,6 @@
-"""SQL that keeps a forget final: the client lock writes of its data take, whether Zep holds
-anything Almanac sent of a client, and facts derived from many subjects' data."""
+"""SQL that keeps a forget final: the locks writes of its data take (the owner's, a client's),
+whether Zep holds anything Almanac sent of a client or still has a deletion of a user's data
+to do, and facts derived from many subjects' data."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, exists, or_, select, text
 
 from almanac.db.repository import Repository
+from almanac.jobs import repository as jobs_repository
+from almanac.memory.external.forget import TASK as ZEP_FORGET
 from almanac.models import Event, Fact
 
 
@@ -23,6 +26,33 @@ class ForgetRepository(Repository):
         await self.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)"), {"id": client_id}
         )
+
+    async def lock_owner(self) -> None:
+        """Every forget takes this first, an import of the owner's Zep facts only this: a
+        forgotten person's memories went to the owner's Zep user (or a client's), so the
+        import waits for the forget's commit and then sees its queued deletion in Zep.
+        Taken first by every forget, it also orders the client locks a forget takes after
+        it (an import takes one lock only): no two lockers wait on each other."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('owner-data'), 0)"))
+
+    async def clients_sent(self, event_ids: Sequence[int], fact_ids: Sequence[int]) -> list[int]:
+        """The clients whose Zep user was sent one of these memories or facts (a person's
+        memory tagged with a client went there, not to the owner)."""
+        sent = [
+            select(Event.client_id).where(
+                Event.id.in_(list(event_ids)), Event.zep_session_id.is_not(None)
+            ),
+            select(Fact.client_id).where(
+                Fact.id.in_(list(fact_ids)), Fact.zep_fact_id.is_not(None)
+            ),
+        ]
+        ids = {i for stmt in sent for i in await self.session.scalars(stmt) if i is not None}
+        return sorted(int(i) for i in ids)
+
+    async def zep_deletion_pending(self, user: str) -> bool:
+        """Whether a queued (or running, or retried) deletion in Zep covers data of this Zep
+        user: until it has run, Zep still holds facts it extracted from what was deleted."""
+        return await jobs_repository.pending_touching(self.session, ZEP_FORGET, user)
 
     async def in_zep(self, client_id: int) -> bool:
         """Whether a memory or fact of this client was sent to Zep (what Zep's facts about

@@ -131,15 +131,20 @@ async def forget_subject(
     events, facts = EventRepository(session), FactRepository(session)
     rows = ForgetRepository(session)
     counts: dict[str, int] = {}
+    # An import of what Zep extracted (the owner's or a client's), under way, commits first
+    # (and is read below) or waits for this commit and then finds nothing to import for,
+    # or the deletion in Zep this queues still to do. Owner lock first, then clients'.
+    await rows.lock_owner()
     if client_id is not None:
-        # An import of what Zep extracted from the client, under way, commits first (and
-        # is read below) or waits for this commit and then finds nothing to import for.
         await rows.lock_client(client_id)
 
     # Decisions and queued jobs point at events and facts by id: find them before the
     # deletes set those links to NULL; the other domains' forgetters run first.
     event_ids = await events.ids_for_subject(subject_type, subject_id, client_id)
     fact_ids = await facts.ids_for_subject(subject_type, subject_id, client_id)
+    for other in await rows.clients_sent(event_ids, fact_ids):
+        if other != client_id:  # ascending, after the owner lock every forget holds
+            await rows.lock_client(other)
     fact_episodes = await facts.zep_ids(fact_ids) if external is not None else []
     subject_nodes = await facts.subject_nodes(fact_ids)
     counts["event_embeddings"] = await events.count_embeddings(event_ids)

@@ -64,5 +64,7 @@ async def zep_forget(what: dict[str, Any]) -> None:
     if provider is None:
         return
     async with unit_of_work(state.sessionmaker) as uow:
-        resent = await run_job(provider, uow.session, ExternalForget(**what))
+        resent = await run_job(
+            provider, uow.session, ExternalForget(**what), state.settings.zep.default_user_id
+        )
     logger.info("zep: forgotten subject deleted, %d memories queued to be sent again", resent)

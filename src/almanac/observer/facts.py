@@ -179,20 +179,27 @@ class FactExtractor(FactDecider):
         return list(result.value.facts), "llm", use
 
     async def import_external(
-        self, hits: Sequence[ExternalHit], client_id: int | None
+        self, hits: Sequence[ExternalHit], client_id: int | None, user: str | None = None
     ) -> list[FactDecisionOut]:
         """Facts Zep extracted become Almanac facts through `decide`, each Zep fact once.
 
         A fact Zep has invalidated is recorded as rejected (it is no longer true); one
         valid since `valid_at` starts then, superseding the subject's fact of the same
         relation (category) under the usual rules. A client with nothing in Zep from
-        Almanac any more (forgotten since the import was queued) gets nothing back.
+        Almanac any more (forgotten since the import was queued) gets nothing back, and
+        no Zep user (`user`) does while a deletion of its data in Zep is still to run: a
+        forgotten person's memories are gone from Almanac but Zep's facts about them are
+        not yet (the next import, after the deletion, brings the rest).
         """
-        if client_id is not None:
-            held = ForgetRepository(self.uow.session)
+        held = ForgetRepository(self.uow.session)
+        if client_id is None:
+            await held.lock_owner()
+        else:
             await held.lock_client(client_id)
             if not await held.in_zep(client_id):
                 return []  # forgotten since: what Zep still holds of it is being deleted
+        if user is not None and await held.zep_deletion_pending(user):
+            return []
         seen = await self.repo.zep_refs_seen([h.ref for h in hits])
         todo = []
         for hit in hits:

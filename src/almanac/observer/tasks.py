@@ -112,7 +112,7 @@ async def run_import_zep_facts(client_id: int | None) -> int:
     user = zep_user_id(client_id, state.settings.zep.default_user_id)
     hits = await provider.list_facts(user, limit=500)
     async with unit_of_work(state.sessionmaker) as uow:
-        out = await observer_service(uow, state).facts.import_external(hits, client_id)
+        out = await observer_service(uow, state).facts.import_external(hits, client_id, user)
     return len(out)
 
 

@@ -3,6 +3,7 @@ the forget (queued, or a retry) brings nothing back, in Postgres or in Zep (the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,9 +42,17 @@ async def queued(state: AppState) -> list[tuple[str, dict[str, Any]]]:
         return [(r[0], dict(r[1])) for r in await conn.execute(QUEUED)]
 
 
+DONE = text(
+    "UPDATE procrastinate_jobs SET status = 'succeeded' WHERE status = 'todo' "
+    "AND task_name = :task AND args = CAST(:args AS jsonb)"
+)
+
+
 async def run_jobs(state: AppState, jobs: list[tuple[str, dict[str, Any]]]) -> None:
-    """What the worker does with these queued jobs (each task's own code)."""
+    """What the worker does with these queued jobs (each task's own code; then done)."""
     for task, args in jobs:
+        async with state.engine.begin() as conn:
+            await conn.execute(DONE, {"task": task, "args": json.dumps(args)})
         if task == "observer:import_zep_facts":
             await observer_tasks.run_import_zep_facts(**args)
         elif task == "almanac:zep_send":
@@ -127,6 +136,8 @@ async def test_a_live_clients_import_still_runs(
         zep.facts["client-7"] = [ZepFact("Globex is based in Leeds", name="BASED_IN")]
         assert await observer_tasks.run_import_zep_facts(7) == 1
         await forget(api, "client/7")
+        await run_queued_forget(state)  # the worker runs Zep's deletion at once
+        observer_tasks.set_state(state)  # (which unset the worker's state)
         again = await remember(api, content="Globex moved to York", client_id=7)
         assert await send_event(state, again) is True
         zep.facts["client-7"] = [ZepFact("Globex is based in York", name="BASED_IN")]
@@ -225,3 +236,126 @@ async def test_deleting_one_fact_already_in_zep_deletes_it_there(
     finally:
         await close(state)
     assert "6604" not in everything_zep_holds(zep)
+
+
+def message_uuid(zep: FakeZep, content: str) -> str:
+    """The uuid Zep gave the message (its episode in the user's graph)."""
+    return next(m["uuid"] for m in zep.messages() if m["content"] == content)
+
+
+async def test_an_owner_import_brings_nothing_of_a_forgotten_person_back(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """A person is no client: the owner's import of Zep's facts, queued before the forget
+    (or under way, or retried) and run once Zep is back but before Zep's own deletion,
+    must not bring what Zep extracted about the person back into Postgres; the import
+    after the deletion brings the owner's other facts, and nothing of the person."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    person = {"subject_type": "person", "subject_id": "dana"}
+    eid = await remember(api, content="Dana Reyes lives in Bern", metadata=person)
+    kept = await remember(api, content="The owner's office moved to Basel", session_id="own")
+    try:
+        assert await send_event(state, eid) is True  # queues the owner's import
+        assert await send_event(state, kept) is True
+    finally:
+        await close(state)
+    owner = state.settings.zep.default_user_id
+    zep.facts[owner] = [
+        ZepFact(
+            "Dana Reyes lives in Bern",
+            name="LIVES_IN",
+            subject="Dana",
+            episodes=[message_uuid(zep, "Dana Reyes lives in Bern")],
+        ),
+        ZepFact(
+            "The office is in Basel",
+            name="LOCATED_IN",
+            subject="Office",
+            episodes=[message_uuid(zep, "The owner's office moved to Basel")],
+        ),
+    ]
+    assert ("observer:import_zep_facts", {"client_id": None}) in await queued(state)
+
+    configure(state, closed_port_url())  # Zep is down: its deletion waits in the queue
+    try:
+        out = await forget(api, "person/dana")
+    finally:
+        await close(state)
+    assert out["zep"] == "queued"
+    left = await queued(state)
+
+    # Zep is back; the worker runs the import queued first, before Zep's deletion.
+    configure(state, zep.base_url)
+    observer_tasks.set_state(state)
+    try:
+        await run_jobs(state, left)
+        assert await observer_tasks.run_import_zep_facts(None) == 0  # one under way
+        assert await tables_holding(state, "Bern") == []
+        await run_queued_forget(state)
+        # The deletion queues the import that waited for it.
+        assert ("observer:import_zep_facts", {"client_id": None}) in await queued(state)
+        observer_tasks.set_state(state)
+        assert await observer_tasks.run_import_zep_facts(None) == 1  # the next import
+    finally:
+        observer_tasks.set_state(None)
+        await close(state)
+    assert await tables_holding(state, "Bern") == []
+    assert "facts.content" in await tables_holding(state, "Basel")
+    assert "Bern" not in everything_zep_holds(zep)
+
+
+async def test_a_clients_import_brings_nothing_of_a_forgotten_person_back(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """A person's memory filed under a client went to the client's Zep user; the client
+    is not forgotten (its other memories stay in Zep), yet its import, run before Zep's
+    deletion, brings nothing of the person back either."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    person = {"subject_type": "person", "subject_id": "lee"}
+    eid = await remember(api, content="Lee Park banks in Zug", metadata=person, client_id=11)
+    kept = await remember(
+        api, content="Umbrella Corp ships from Kiel", client_id=11, session_id="ops"
+    )
+    try:
+        assert await send_event(state, eid) is True
+        assert await send_event(state, kept) is True
+    finally:
+        await close(state)
+    zep.facts["client-11"] = [
+        ZepFact(
+            "Lee Park banks in Zug",
+            name="BANKS_IN",
+            subject="Lee",
+            episodes=[message_uuid(zep, "Lee Park banks in Zug")],
+        ),
+        ZepFact(
+            "Umbrella Corp ships from Kiel",
+            name="SHIPS_FROM",
+            subject="Umbrella",
+            episodes=[message_uuid(zep, "Umbrella Corp ships from Kiel")],
+        ),
+    ]
+    configure(state, closed_port_url())
+    try:
+        assert (await forget(api, "person/lee"))["zep"] == "queued"
+    finally:
+        await close(state)
+    left = await queued(state)
+
+    configure(state, zep.base_url)
+    observer_tasks.set_state(state)
+    try:
+        await run_jobs(state, left)
+        assert await observer_tasks.run_import_zep_facts(11) == 0
+        assert await tables_holding(state, "Zug") == []
+        await run_queued_forget(state)
+        assert ("observer:import_zep_facts", {"client_id": 11}) in await queued(state)
+        observer_tasks.set_state(state)
+        assert await observer_tasks.run_import_zep_facts(11) == 1
+    finally:
+        observer_tasks.set_state(None)
+        await close(state)
+    assert await tables_holding(state, "Zug") == []
+    assert "facts.content" in await tables_holding(state, "Kiel")

@@ -23,8 +23,9 @@ def zep() -> Iterator[FakeZep]:
 
 
 FORGET_JOBS = text(
-    "SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_forget' ORDER BY id"
+    "SELECT id, args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_forget' ORDER BY id"
 )
+JOB_DONE = text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :id")
 SEND_JOBS = text(
     "SELECT args->>'event_id' FROM procrastinate_jobs "
     "WHERE task_name = 'almanac:zep_send' AND status = 'todo' ORDER BY id"
@@ -44,15 +45,18 @@ async def forget(client: httpx.AsyncClient, subject: str) -> dict[str, Any]:
 
 
 async def run_queued_forget(state: AppState) -> None:
-    """What the worker does with the queued job (the task's own code)."""
+    """What the worker does with the queued job (the task's own code, then the job is
+    marked done: an import of Zep's facts waits while a deletion there is to do)."""
     async with state.engine.connect() as conn:
-        jobs = [row[0] for row in await conn.execute(FORGET_JOBS)]
+        jobs = list(await conn.execute(FORGET_JOBS))
     assert len(jobs) == 1
     tasks.set_state(state)
     try:
-        await tasks.zep_forget(**jobs[0])
+        await tasks.zep_forget(**jobs[0][1])
     finally:
         tasks.set_state(None)
+    async with state.engine.begin() as conn:
+        await conn.execute(JOB_DONE, {"id": jobs[0][0]})
 
 
 def everything_zep_holds(zep: FakeZep) -> str:

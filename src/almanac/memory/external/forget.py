@@ -21,6 +21,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.jobs.queue import enqueue, enqueue_many
 from almanac.memory.external.base import ExternalMemory, ExternalMemoryError
 from almanac.memory.external.factory import zep_user_id
+from almanac.memory.external.sync import queue_import
 from almanac.memory.repository import EventRepository
 
 TASK = "almanac:zep_forget"
@@ -94,7 +95,9 @@ async def try_now(provider: ExternalMemory, what: ExternalForget, budget_s: floa
     return None
 
 
-async def run_job(provider: ExternalMemory, session: AsyncSession, what: ExternalForget) -> int:
+async def run_job(
+    provider: ExternalMemory, session: AsyncSession, what: ExternalForget, default_user: str
+) -> int:
     """The queued job: delete in Zep, then re-send what the deleted threads held that
     Almanac still keeps; returns how many memories were queued to be sent again."""
     await provider.forget(what.users, what.threads, what.event_ids, what.episodes)
@@ -103,4 +106,21 @@ async def run_job(provider: ExternalMemory, session: AsyncSession, what: Externa
         await enqueue_many(
             session, "almanac:zep_send", [{"event_id": i} for i in survivors], queue="zep"
         )
+    # An import of the users kept (whose threads went) waited for this deletion: queue it.
+    for client_id in _kept_users(what, default_user):
+        await queue_import(session, client_id, zep_user_id(client_id, default_user))
     return len(survivors)
+
+
+def _kept_users(what: ExternalForget, default_user: str) -> list[int | None]:
+    """The clients (None: the owner) whose threads, not whole users, were deleted."""
+    found: set[int | None] = set()
+    for thread in what.threads:
+        user = thread.split(".", 1)[0]
+        if user in what.users:
+            continue
+        if user == default_user:
+            found.add(None)
+        elif user.startswith("client-") and user[7:].isdigit():
+            found.add(int(user[7:]))
+    return sorted(found, key=lambda c: -1 if c is None else c)

@@ -21,7 +21,7 @@ IMPORT_DELAY = timedelta(seconds=60)
 IMPORT_TASK = "observer:import_zep_facts"  # the observer's task, named, not imported
 
 
-async def _queue_import(session: AsyncSession, client_id: int | None, user: str) -> None:
+async def queue_import(session: AsyncSession, client_id: int | None, user: str) -> None:
     """One waiting import of Zep's facts per user, whatever the number of sends."""
     try:
         await enqueue(
@@ -62,7 +62,7 @@ async def send_event(state: AppState, event_id: int) -> bool:
         )
         sent = await provider.add_messages(user, thread, [message])
         await events.set_zep_session(event.id, thread)
-        await _queue_import(session, event.client_id, user)
+        await queue_import(session, event.client_id, user)
     logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
     return bool(sent)
 
