@@ -36,3 +36,19 @@ def zep_user_id(client_id: int | None, default: str) -> str:
 def zep_thread_id(user_id: str, session_id: str | None) -> str:
     """One Zep thread per (user, session); memories without a session share one."""
     return f"{user_id}.{session_id or 'default'}"
+
+
+def zep_thread_user(thread_id: str) -> str:
+    """The user a thread of `zep_thread_id` belongs to."""
+    return thread_id.split(".", 1)[0]
+
+
+def zep_user_client(user_id: str, default: str) -> tuple[bool, int | None]:
+    """The inverse of `zep_user_id`: (whether `user_id` is one of Almanac's, its client or
+    None for the owner's)."""
+    if user_id == default:
+        return True, None
+    number = user_id.removeprefix("client-")
+    if number != user_id and number.isdigit():
+        return True, int(number)
+    return False, None

@@ -20,7 +20,7 @@ from almanac.config import ZepSettings
 from almanac.db.uow import UnitOfWork
 from almanac.jobs.queue import enqueue, enqueue_many
 from almanac.memory.external.base import ExternalMemory, ExternalMemoryError
-from almanac.memory.external.factory import zep_user_id
+from almanac.memory.external.factory import zep_thread_user, zep_user_client, zep_user_id
 from almanac.memory.external.sync import queue_import
 from almanac.memory.repository import EventRepository
 
@@ -116,11 +116,8 @@ def _kept_users(what: ExternalForget, default_user: str) -> list[int | None]:
     """The clients (None: the owner) whose threads, not whole users, were deleted."""
     found: set[int | None] = set()
     for thread in what.threads:
-        user = thread.split(".", 1)[0]
-        if user in what.users:
-            continue
-        if user == default_user:
-            found.add(None)
-        elif user.startswith("client-") and user[7:].isdigit():
-            found.add(int(user[7:]))
+        user = zep_thread_user(thread)
+        ours, client_id = zep_user_client(user, default_user)
+        if ours and user not in what.users:
+            found.add(client_id)
     return sorted(found, key=lambda c: -1 if c is None else c)
