@@ -1,0 +1,157 @@
+"""A deletion in Zep and the writes around it, run in a chosen order: what Almanac still
+keeps ends up in Zep, whichever of a send and a deletion of its thread or user comes first.
+
+The interleavings are made, not waited for: a step is stopped at a point inside it (a
+wrapped call) while the other runs until it is done or blocked on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from almanac.memory.external.factory import external_memory
+from almanac.memory.external.sync import send_event, send_fact
+from almanac.state import AppState
+from tests.doubles.zep_cloud import FakeZep
+from tests.memory.external.test_forget_queued import queued, run_jobs
+from tests.memory.external.test_zep import closed_port_url, configure
+from tests.memory.external.test_zep_forget import (
+    close,
+    everything_zep_holds,
+    forget,
+    remember,
+    run_queued_forget,
+)
+
+WAITING = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+
+
+@pytest.fixture
+def zep() -> Iterator[FakeZep]:
+    with FakeZep() as server:
+        yield server
+
+
+async def run_until_blocked(state: AppState, step: Awaitable[Any]) -> asyncio.Task[Any]:
+    """Start `step` and return once it is done or waits for an advisory lock."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(step)
+    async with asyncio.timeout(30):
+        while not task.done():
+            async with state.engine.connect() as conn:
+                if await conn.scalar(WAITING):
+                    break
+            await asyncio.sleep(0.01)
+    return task
+
+
+def stop_inside(
+    target: Any, name: str, other: Callable[[], Awaitable[Any]], state: AppState
+) -> list[asyncio.Task[Any]]:
+    """Wrap `target.name`: after its first call, `other` runs until done or blocked."""
+    started: list[asyncio.Task[Any]] = []
+    real = getattr(target, name)
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        out = await real(*args, **kwargs)
+        if not started:
+            started.append(await run_until_blocked(state, other()))
+        return out
+
+    setattr(target, name, wrapped)
+    return started
+
+
+async def test_a_client_remembered_again_before_its_zep_deletion_is_sent_again(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """The queued deletion of a forgotten client's Zep user deletes, with it, what was
+    sent there since (the client remembered again): that is sent again, not lost."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    old = await remember(api, content="Acme's CFO is Dana Reyes", client_id=6)
+    try:
+        assert await send_event(state, old) is True
+    finally:
+        await close(state)
+    configure(state, closed_port_url())  # Zep is down: the deletion waits in the queue
+    try:
+        assert (await forget(api, "client/6"))["zep"] == "queued"
+    finally:
+        await close(state)
+
+    configure(state, zep.base_url)
+    try:
+        new = await remember(api, content="Acme's new CFO is Lou Grant", client_id=6)
+        fact = {
+            "subject_type": "client",
+            "subject_id": "6",
+            "fact_type": "preference",
+            "content": "Acme now pays in EUR",
+            "client_id": 6,
+        }
+        r = await api.post("/api/v1/memory/facts", json=fact)
+        assert r.status_code == 201, r.text
+        fact_id = r.json()["fact"]["id"]
+        sends = [
+            (t, a) for t, a in await queued(state) if t in ("almanac:zep_send", "almanac:zep_fact")
+        ]
+        await run_jobs(state, sends)  # both reach Zep before its deletion runs
+        assert "Lou Grant" in everything_zep_holds(zep)
+        await run_queued_forget(state)  # deletes the user client-6, the new ones with it
+        assert "Lou Grant" not in everything_zep_holds(zep)
+        again = await queued(state)
+        assert ("almanac:zep_send", {"event_id": new}) in again
+        assert ("almanac:zep_fact", {"fact_id": fact_id}) in again
+        assert await send_event(state, new) is True
+        assert await send_fact(state, fact_id) is True
+    finally:
+        await close(state)
+    held = everything_zep_holds(zep)
+    assert "Lou Grant" in held and "EUR" in held
+    assert "Dana Reyes" not in held
+
+
+async def test_a_send_and_the_deletion_of_its_thread_do_not_interleave(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """A send already in Zep but not yet marked when the deletion of its thread runs (a
+    memory deleted beside it): the memory is in the thread in the end."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    gone = await remember(api, content="Hooli's vault code is 7731", session_id="desk")
+    kept = await remember(api, content="Hooli's lobby closes at six", session_id="desk")
+    try:
+        assert await send_event(state, gone) is True
+    finally:
+        await close(state)
+    configure(state, closed_port_url())
+    try:
+        r = await api.delete(f"/api/v1/memory/events/{gone}")
+        assert r.status_code in (200, 204), r.text
+    finally:
+        await close(state)
+
+    configure(state, zep.base_url)
+    try:
+        provider = external_memory(state)
+        # The deletion runs once the send's message is in Zep, before the send commits.
+        deletion = stop_inside(provider, "add_messages", lambda: run_queued_forget(state), state)
+        assert await send_event(state, kept) is True
+        assert len(deletion) == 1
+        await deletion[0]
+        # Whichever came first, the send is done again if its thread went after it.
+        for _ in range(2):
+            await run_jobs(
+                state, [(t, a) for t, a in await queued(state) if t == "almanac:zep_send"]
+            )
+    finally:
+        await close(state)
+    in_threads = [m["content"] for m in zep.messages()]
+    assert in_threads == ["Hooli's lobby closes at six"], in_threads
+    assert "7731" not in everything_zep_holds(zep)
