@@ -17,8 +17,10 @@ from sqlalchemy import text
 
 from almanac.memory.external.factory import external_memory
 from almanac.memory.external.sync import send_event, send_fact
+from almanac.memory.forget_repository import ForgetRepository
+from almanac.observer import tasks as observer_tasks
 from almanac.state import AppState
-from tests.doubles.zep_cloud import FakeZep
+from tests.doubles.zep_cloud import FakeZep, ZepFact
 from tests.memory.external.test_forget_queued import queued, run_jobs
 from tests.memory.external.test_zep import closed_port_url, configure
 from tests.memory.external.test_zep_forget import (
@@ -51,7 +53,11 @@ async def run_until_blocked(state: AppState, step: Awaitable[Any]) -> asyncio.Ta
 
 
 def stop_inside(
-    target: Any, name: str, other: Callable[[], Awaitable[Any]], state: AppState
+    monkeypatch: pytest.MonkeyPatch,
+    target: Any,
+    name: str,
+    other: Callable[[], Awaitable[Any]],
+    state: AppState,
 ) -> list[asyncio.Task[Any]]:
     """Wrap `target.name`: after its first call, `other` runs until done or blocked."""
     started: list[asyncio.Task[Any]] = []
@@ -63,7 +69,7 @@ def stop_inside(
             started.append(await run_until_blocked(state, other()))
         return out
 
-    setattr(target, name, wrapped)
+    monkeypatch.setattr(target, name, wrapped)
     return started
 
 
@@ -87,7 +93,9 @@ async def test_a_client_remembered_again_before_its_zep_deletion_is_sent_again(
 
     configure(state, zep.base_url)
     try:
-        new = await remember(api, content="Acme's new CFO is Lou Grant", client_id=6)
+        new = await remember(
+            api, content="Acme's new CFO is Lou Grant", client_id=6, session_id="call"
+        )
         fact = {
             "subject_type": "client",
             "subject_id": "6",
@@ -118,7 +126,10 @@ async def test_a_client_remembered_again_before_its_zep_deletion_is_sent_again(
 
 
 async def test_a_send_and_the_deletion_of_its_thread_do_not_interleave(
-    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A send already in Zep but not yet marked when the deletion of its thread runs (a
     memory deleted beside it): the memory is in the thread in the end."""
@@ -141,7 +152,9 @@ async def test_a_send_and_the_deletion_of_its_thread_do_not_interleave(
     try:
         provider = external_memory(state)
         # The deletion runs once the send's message is in Zep, before the send commits.
-        deletion = stop_inside(provider, "add_messages", lambda: run_queued_forget(state), state)
+        deletion = stop_inside(
+            monkeypatch, provider, "add_messages", lambda: run_queued_forget(state), state
+        )
         assert await send_event(state, kept) is True
         assert len(deletion) == 1
         await deletion[0]
@@ -155,3 +168,80 @@ async def test_a_send_and_the_deletion_of_its_thread_do_not_interleave(
     in_threads = [m["content"] for m in zep.messages()]
     assert in_threads == ["Hooli's lobby closes at six"], in_threads
     assert "7731" not in everything_zep_holds(zep)
+
+
+async def import_past_its_check_then(
+    monkeypatch: pytest.MonkeyPatch,
+    state: AppState,
+    client_id: int | None,
+    delete: Callable[[], Awaitable[httpx.Response]],
+) -> bool:
+    """Run an import of Zep's facts; once it is past its check for a pending deletion, run
+    `delete` until done or blocked. Whether the delete was done before the import went on."""
+    deletes = stop_inside(monkeypatch, ForgetRepository, "zep_deletion_pending", delete, state)
+    observer_tasks.set_state(state)
+    try:
+        assert await observer_tasks.run_import_zep_facts(client_id) == 1
+    finally:
+        observer_tasks.set_state(None)
+    assert len(deletes) == 1
+    done_first = deletes[0].done()
+    r = await deletes[0]
+    assert r.status_code in (200, 204), r.text
+    return done_first
+
+
+async def test_deleting_one_memory_waits_for_an_import_under_way(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An import of the owner's Zep facts past its check commits before a memory deleted
+    meanwhile is (the owner's lock, as a forget takes it), not after it."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        eid = await remember(api, content="Dana Reyes lives in Bern", session_id="own")
+        assert await send_event(state, eid) is True
+        zep.facts[state.settings.zep.default_user_id] = [
+            ZepFact("Dana Reyes lives in Bern", name="LIVES_IN", subject="Dana")
+        ]
+        done_first = await import_past_its_check_then(
+            monkeypatch, state, None, lambda: api.delete(f"/api/v1/memory/events/{eid}")
+        )
+    finally:
+        await close(state)
+    assert done_first is False
+
+
+async def test_deleting_one_fact_waits_for_its_clients_import_under_way(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same for a client's fact and that client's import (the owner's lock, then the
+    client's: the import holds the client's)."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        eid = await remember(api, content="Umbrella Corp ships from Kiel", client_id=12)
+        assert await send_event(state, eid) is True
+        fact = {
+            "subject_type": "client",
+            "subject_id": "12",
+            "fact_type": "preference",
+            "content": "Umbrella wants invoices in CHF",
+            "client_id": 12,
+        }
+        r = await api.post("/api/v1/memory/facts", json=fact)
+        assert r.status_code == 201, r.text
+        fact_id = r.json()["fact"]["id"]
+        zep.facts["client-12"] = [ZepFact("Umbrella ships from Kiel", name="SHIPS_FROM")]
+        done_first = await import_past_its_check_then(
+            monkeypatch, state, 12, lambda: api.delete(f"/api/v1/memory/facts/{fact_id}")
+        )
+    finally:
+        await close(state)
+    assert done_first is False

@@ -40,6 +40,13 @@ class DataLocks(Repository):
         else:
             await self.lock_client(client_id)
 
+    async def lock_owner_then(self, client_id: int | None) -> None:
+        """The owner's lock, then the client's (None: none): what forgetting a subject or
+        deleting one memory or fact takes first."""
+        await self.lock_owner()
+        if client_id is not None:
+            await self.lock_client(client_id)
+
     async def lock_all(self, client_ids: Iterable[int | None]) -> None:
         """The locks of several clients' data (None: the owner's): one alone as
         `lock_one`, more the owner's first, then the clients' ascending."""
