@@ -1,19 +1,15 @@
 """A deletion in Zep and the writes around it, run in a chosen order: what Almanac still
 keeps ends up in Zep, whichever of a send and a deletion of its thread or user comes first.
 
-The interleavings are made, not waited for: a step is stopped at a point inside it (a
-wrapped call) while the other runs until it is done or blocked on a lock.
+The interleavings are made, not waited for (`tests.interleave`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from almanac.memory.external.factory import external_memory
 from almanac.memory.external.sync import send_event, send_fact
@@ -21,6 +17,7 @@ from almanac.memory.forget_repository import ForgetRepository
 from almanac.observer import tasks as observer_tasks
 from almanac.state import AppState
 from tests.doubles.zep_cloud import FakeZep, ZepFact
+from tests.interleave import stop_inside
 from tests.memory.external.test_forget_queued import queued, run_jobs
 from tests.memory.external.test_zep import closed_port_url, configure
 from tests.memory.external.test_zep_forget import (
@@ -31,46 +28,11 @@ from tests.memory.external.test_zep_forget import (
     run_queued_forget,
 )
 
-WAITING = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-
 
 @pytest.fixture
 def zep() -> Iterator[FakeZep]:
     with FakeZep() as server:
         yield server
-
-
-async def run_until_blocked(state: AppState, step: Awaitable[Any]) -> asyncio.Task[Any]:
-    """Start `step` and return once it is done or waits for an advisory lock."""
-    task: asyncio.Task[Any] = asyncio.ensure_future(step)
-    async with asyncio.timeout(30):
-        while not task.done():
-            async with state.engine.connect() as conn:
-                if await conn.scalar(WAITING):
-                    break
-            await asyncio.sleep(0.01)
-    return task
-
-
-def stop_inside(
-    monkeypatch: pytest.MonkeyPatch,
-    target: Any,
-    name: str,
-    other: Callable[[], Awaitable[Any]],
-    state: AppState,
-) -> list[asyncio.Task[Any]]:
-    """Wrap `target.name`: after its first call, `other` runs until done or blocked."""
-    started: list[asyncio.Task[Any]] = []
-    real = getattr(target, name)
-
-    async def wrapped(*args: Any, **kwargs: Any) -> Any:
-        out = await real(*args, **kwargs)
-        if not started:
-            started.append(await run_until_blocked(state, other()))
-        return out
-
-    monkeypatch.setattr(target, name, wrapped)
-    return started
 
 
 async def test_a_client_remembered_again_before_its_zep_deletion_is_sent_again(
