@@ -1,6 +1,6 @@
-"""SQL that keeps a forget final: the locks writes of its data take (the owner's, a client's),
-whether Zep holds anything Almanac sent of a client or still has a deletion of a user's data
-to do, and facts derived from many subjects' data."""
+"""SQL that keeps a forget final: whether Zep holds anything Almanac sent of a client or
+still has a deletion of a user's data to do, and facts derived from many subjects' data (the
+data locks a forget takes are `external.repository.DataLocks`)."""
 
 from __future__ import annotations
 
