@@ -173,7 +173,7 @@ async def forget_subject(
         sent = [(e.id, e.zep_session_id) for e in deleted if e.zep_session_id is not None]
         outside = external_forget.plan(client_id, zep.default_user_id, sent, fact_episodes)
         if outside:
-            await external_forget.queue(session, outside)
+            await external_forget.queue(session, outside, zep.recall_budget_ms / 1000)
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()

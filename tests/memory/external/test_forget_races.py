@@ -7,9 +7,11 @@ The interleavings are made, not waited for (`tests.interleave`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from almanac.memory.external.factory import external_memory
 from almanac.memory.external.sync import send_event, send_fact
@@ -207,3 +209,32 @@ async def test_deleting_one_fact_waits_for_its_clients_import_under_way(
     finally:
         await close(state)
     assert done_first is False
+
+
+SCHEDULED = text(
+    "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'almanac:zep_forget' ORDER BY id"
+)
+
+
+async def test_the_queued_deletion_runs_after_the_attempt_right_after_the_commit(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    """The attempt after the commit holds no lock: the job, which does, must not run
+    before it is over (else the attempt, late, deletes what the job had sent again)."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    try:
+        gone = await remember(api, content="Hooli's vault code is 7731", session_id="desk")
+        client = await remember(api, content="Acme's CFO is Dana Reyes", client_id=6)
+        assert await send_event(state, gone) is True
+        assert await send_event(state, client) is True
+        r = await api.delete(f"/api/v1/memory/events/{gone}")
+        assert r.status_code in (200, 204), r.text
+        assert (await forget(api, "client/6"))["zep"] == "deleted"
+        answered = datetime.now(UTC)  # both attempts are over
+    finally:
+        await close(state)
+    async with state.engine.connect() as conn:
+        scheduled = list((await conn.execute(SCHEDULED)).scalars())
+    assert len(scheduled) == 2
+    assert all(at is not None and at > answered for at in scheduled), (scheduled, answered)

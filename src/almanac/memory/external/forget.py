@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,8 @@ from almanac.memory.external.repository import SentMarks
 from almanac.memory.external.sync import queue_import
 
 TASK = "almanac:zep_forget"
+# Beyond the attempt's budget: the work left in the transaction before its commit.
+ATTEMPT_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,20 @@ def plan(
     )
 
 
-async def queue(session: AsyncSession, what: ExternalForget) -> None:
-    """Queue the deletion in the caller's transaction."""
-    await enqueue(session, TASK, args={"what": what.as_args()}, queue="zep")
+async def queue(session: AsyncSession, what: ExternalForget, attempt_s: float = 0.0) -> None:
+    """Queue the deletion in the caller's transaction; with an attempt right after the
+    commit (`try_now`, at most `attempt_s`), to run once that is over. The attempt holds no
+    data lock (it runs after the boundary's commit): the job, run after it, re-sends what
+    was sent meanwhile into what the attempt deleted. Run before it, a late attempt would
+    delete what the job had just sent again."""
+    later = timedelta(seconds=attempt_s) + ATTEMPT_MARGIN if attempt_s else None
+    await enqueue(
+        session,
+        TASK,
+        args={"what": what.as_args()},
+        queue="zep",
+        schedule_at=datetime.now(UTC) + later if later else None,
+    )
 
 
 async def forget_sent(
@@ -74,7 +88,7 @@ async def forget_sent(
     what = plan(None, zep.default_user_id, sent, [])
     if not what:
         return
-    await queue(uow.session, what)
+    await queue(uow.session, what, zep.recall_budget_ms / 1000)
 
     async def attempt() -> None:
         await try_now(provider, what, zep.recall_budget_ms / 1000)
