@@ -7,17 +7,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.background import install_forgetters
-from almanac.db.uow import UnitOfWork
+from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.memory.forgetting import forget_subject
 from almanac.memory.invalidation import Invalidator
 from almanac.models import ExecutionRun, Fact, Plan, ProcessTemplate, Task, Workflow
 from almanac.models.observer import FactDecision, Reflection
 from almanac.observer.deps import observer_service
+from almanac.observer.repository import ObserverRepository
 from almanac.state import AppState
+from tests.interleave import stop_inside
 from tests.observer.conftest import SUNDAY_EVENING, at, fixture_week, workflow_runs
 
 CLIENT = 31
@@ -146,3 +150,33 @@ async def test_forgetting_a_client_takes_its_slipped_tasks_out_of_stored_reflect
     assert "Zorblax" not in json.dumps(row.report) + (row.narrative or "")
     assert row.report["numbers"] == out.report["numbers"]  # totals name no one
     assert gone.deleted["reflections_changed"] == 1
+
+
+async def test_a_reflection_under_way_counts_none_of_a_client_forgotten_meanwhile(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reflection has read the runs when the client is forgotten (committed before the
+    reflection writes): its pattern fact counts the runs left, not the forgotten ones."""
+    state = committed_state
+    install_forgetters()
+    async with state.sessionmaker() as session:
+        shared = await workflow_runs(session, [1.0] * 4)
+        await client_runs(session, shared, 2.0, range(5, 9))
+        await session.commit()
+        shared_id = str(shared.id)
+
+    async def forget_client() -> httpx.Response:
+        return await committed_client.delete(f"/api/v1/memory/subjects/client/{CLIENT}")
+
+    # The runs are read; the memories read next is where the forget runs.
+    forgets = stop_inside(monkeypatch, ObserverRepository, "memories", forget_client, state)
+    async with unit_of_work(state.sessionmaker) as uow:
+        await observer_service(uow, state, clock=lambda: NOW).reflect("daily", date(2026, 10, 10))
+    assert len(forgets) == 1
+    r = await forgets[0]
+    assert r.status_code == 200, r.text
+    async with state.sessionmaker() as session:
+        found = await patterns(session)
+    assert [("from 4 runs" in c) for c in found.get(shared_id, [])] == [True], found

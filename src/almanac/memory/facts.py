@@ -16,6 +16,7 @@ from almanac.jobs.queue import enqueue_many
 from almanac.jobs.repository import delete_queued_naming
 from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external import forget as external_forget
+from almanac.memory.external.repository import SentMarks
 from almanac.memory.invalidation import Invalidator
 from almanac.memory.repository import FactRepository
 from almanac.memory.schemas import FactIn, FactOut, FactsQuery, FactWriteOut, SupersedeIn
@@ -213,7 +214,11 @@ class FactService:
 
     async def delete(self, fact_id: int) -> None:
         """Delete one fact; its successors keep their rows, their link to it becomes NULL
-        (FK ON DELETE SET NULL)."""
+        (FK ON DELETE SET NULL). First the data locks, as `MemoryService.delete_event`."""
+        locks = SentMarks(self.uow.session)
+        found, client_id = await locks.client_of_fact(fact_id)
+        if found:
+            await locks.lock_owner_then(client_id)
         fact = await self.repo.delete_by_id(Fact, fact_id)
         if fact is None:
             raise NotFound(f"fact {fact_id} does not exist")

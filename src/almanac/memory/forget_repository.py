@@ -1,39 +1,22 @@
-"""SQL that keeps a forget final: the locks writes of its data take (the owner's, a client's),
-whether Zep holds anything Almanac sent of a client or still has a deletion of a user's data
-to do, and facts derived from many subjects' data."""
+"""SQL that keeps a forget final: whether Zep holds anything Almanac sent of a client or
+still has a deletion of a user's data to do, and facts derived from many subjects' data (the
+data locks a forget takes are `external.repository.DataLocks`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, or_, select, text
+from sqlalchemy import delete, exists, or_, select
 
-from almanac.db.repository import Repository
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.external.forget import TASK as ZEP_FORGET
+from almanac.memory.external.repository import DataLocks
 from almanac.models import Event, Fact
 
 
-class ForgetRepository(Repository):
-    """Events and facts as forgetting a client, and what could bring it back, see them."""
-
-    async def lock_client(self, client_id: int) -> None:
-        """Serialise forgetting a client with a write that would bring its data back (an
-        import of what Zep extracted from it): whichever commits second sees the other.
-        Keyed by the id itself (in its own key space, like the fact slots' locks), not a
-        hash of it: a hashed key shared with another client, or another kind of lock,
-        would hold a forget behind work on someone else's data."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)"), {"id": client_id}
-        )
-
-    async def lock_owner(self) -> None:
-        """Every forget takes this first, an import of the owner's Zep facts only this: a
-        forgotten person's memories went to the owner's Zep user (or a client's), so the
-        import waits for the forget's commit and then sees its queued deletion in Zep.
-        Taken first by every forget, it also orders the client locks a forget takes after
-        it (an import takes one lock only): no two lockers wait on each other."""
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('owner-data'), 0)"))
+class ForgetRepository(DataLocks):
+    """Events and facts as forgetting a client, and what could bring it back, see them
+    (with the data locks a forget takes: the owner's first, then clients')."""
 
     async def clients_sent(self, event_ids: Sequence[int], fact_ids: Sequence[int]) -> list[int]:
         """The clients whose Zep user was sent one of these memories or facts (a person's

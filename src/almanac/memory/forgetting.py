@@ -134,9 +134,7 @@ async def forget_subject(
     # An import of what Zep extracted (the owner's or a client's), under way, commits first
     # (and is read below) or waits for this commit and then finds nothing to import for,
     # or the deletion in Zep this queues still to do. Owner lock first, then clients'.
-    await rows.lock_owner()
-    if client_id is not None:
-        await rows.lock_client(client_id)
+    await rows.lock_owner_then(client_id)
 
     # Decisions and queued jobs point at events and facts by id: find them before the
     # deletes set those links to NULL; the other domains' forgetters run first.
@@ -175,7 +173,7 @@ async def forget_subject(
         sent = [(e.id, e.zep_session_id) for e in deleted if e.zep_session_id is not None]
         outside = external_forget.plan(client_id, zep.default_user_id, sent, fact_episodes)
         if outside:
-            await external_forget.queue(session, outside)
+            await external_forget.queue(session, outside, zep.recall_budget_ms / 1000)
     # The BM25 triggers decrement document frequencies; words left at zero still name
     # what was forgotten.
     counts["search_terms"] = await events.prune_search_terms()

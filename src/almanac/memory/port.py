@@ -81,7 +81,9 @@ class InProcessMemory:
             # One memory per key: a changed memory replaces the old row (and its key).
             prior = (await self.service.events.ids_by_keys([key])).get(key)
             if prior is not None and differing_fields(item, prior):
-                await self.service.delete_event(prior.id)
+                # No data lock: a caller may hold the plan's row lock, which a forget
+                # (holding the data locks) waits for when it deletes the plan.
+                await self.service.delete_event(prior.id, lock=False)
             result = await self.service.remember_many([item])
             return result.ids[0]
 

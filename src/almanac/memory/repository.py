@@ -151,18 +151,6 @@ class EventRepository(_Vectors[Event], PortableRows):
             update(Event).where(Event.id == event_id).values(zep_session_id=thread_id)
         )
 
-    async def unmark_zep_threads(self, threads: Sequence[str]) -> list[int]:
-        """Events marked as sent into these (deleted) Zep threads: unmarked, ids returned."""
-        if not threads:
-            return []
-        stmt = (
-            update(Event)
-            .where(Event.zep_session_id.in_(threads))
-            .values(zep_session_id=None)
-            .returning(Event.id)
-        )
-        return [int(i) for i in (await self.session.scalars(stmt)).all()]
-
     async def delete_for_subject(
         self, subject_type: str, subject_id: str, client_id: int | None = None
     ) -> list[Event]:

@@ -28,6 +28,7 @@ from almanac.memory.external.fusion import (
     fuse,
     queue_sends,
 )
+from almanac.memory.external.repository import SentMarks
 from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
@@ -354,10 +355,15 @@ class MemoryService:
 
     # -- forgetting ------------------------------------------------------------------------
 
-    async def delete_event(self, event_id: int) -> None:
+    async def delete_event(self, event_id: int, *, lock: bool = True) -> None:
         """Delete one event and its embedding; a fact promoted from it stays. Its queued
         writes (the send to Zep, fact extraction) go too, and, as when forgetting, the
-        words and entity names only it held, and its copy in Zep."""
+        words and entity names only it held, and its copy in Zep. First (unless `lock` is
+        False: the port, under a plan's row lock) the data locks, as a forget takes them:
+        an import of Zep's facts commits first, or waits and sees the deletion queued."""
+        found, client_id = await SentMarks(self.uow.session).client_of_event(event_id)
+        if lock and found:
+            await SentMarks(self.uow.session).lock_owner_then(client_id)
         nodes = await self.entity_links.nodes_of([event_id])
         event = await self.events.delete_by_id(Event, event_id)
         if event is None:

@@ -27,6 +27,7 @@ from almanac.llm.base import (
     Prompt,
     why_unusable,
 )
+from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
@@ -173,6 +174,11 @@ class ObserverService:
         report["memories"] = summarize_memories(await self.repo.memories(start, end))
         narrative, use = await self._narrate(mode, report)
         report["llm"] = use.model_dump()
+        # The writes hold the owner's data lock, which a forget takes first (and before
+        # any row of the reflections it rewrites): a forget under way waits for this
+        # commit, and one committed since the runs were read is seen by reading them again
+        # below, so the pattern facts never count a forgotten client's runs.
+        await ForgetRepository(self.uow.session).lock_owner()
         event_id = await self._remember(mode, first, last, end, now, report, narrative)
         row = await self.repo.upsert_reflection(
             {
@@ -186,8 +192,9 @@ class ObserverService:
                 "event_id": event_id,
             }
         )
-        found = self._patterns(runs, workflows)
-        await self.facts.pattern_facts(found, event_id)
+        runs = await self.repo.runs(start, end)
+        workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
+        await self.facts.pattern_facts(self._patterns(runs, workflows), event_id)
         return reflection_out(row)
 
     async def _narrate(self, mode: Mode, report: dict[str, Any]) -> tuple[str | None, LLMUse]:

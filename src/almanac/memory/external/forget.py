@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +22,12 @@ from almanac.db.uow import UnitOfWork
 from almanac.jobs.queue import enqueue, enqueue_many
 from almanac.memory.external.base import ExternalMemory, ExternalMemoryError
 from almanac.memory.external.factory import zep_thread_user, zep_user_client, zep_user_id
+from almanac.memory.external.repository import SentMarks
 from almanac.memory.external.sync import queue_import
-from almanac.memory.repository import EventRepository
 
 TASK = "almanac:zep_forget"
+# Beyond the attempt's budget: the work left in the transaction before its commit.
+ATTEMPT_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,20 @@ def plan(
     )
 
 
-async def queue(session: AsyncSession, what: ExternalForget) -> None:
-    """Queue the deletion in the caller's transaction."""
-    await enqueue(session, TASK, args={"what": what.as_args()}, queue="zep")
+async def queue(session: AsyncSession, what: ExternalForget, attempt_s: float = 0.0) -> None:
+    """Queue the deletion in the caller's transaction; with an attempt right after the
+    commit (`try_now`, at most `attempt_s`), to run once that is over. The attempt holds no
+    data lock (it runs after the boundary's commit): the job, run after it, re-sends what
+    was sent meanwhile into what the attempt deleted. Run before it, a late attempt would
+    delete what the job had just sent again."""
+    later = timedelta(seconds=attempt_s) + ATTEMPT_MARGIN if attempt_s else None
+    await enqueue(
+        session,
+        TASK,
+        args={"what": what.as_args()},
+        queue="zep",
+        schedule_at=datetime.now(UTC) + later if later else None,
+    )
 
 
 async def forget_sent(
@@ -74,7 +88,7 @@ async def forget_sent(
     what = plan(None, zep.default_user_id, sent, [])
     if not what:
         return
-    await queue(uow.session, what)
+    await queue(uow.session, what, zep.recall_budget_ms / 1000)
 
     async def attempt() -> None:
         await try_now(provider, what, zep.recall_budget_ms / 1000)
@@ -98,18 +112,37 @@ async def try_now(provider: ExternalMemory, what: ExternalForget, budget_s: floa
 async def run_job(
     provider: ExternalMemory, session: AsyncSession, what: ExternalForget, default_user: str
 ) -> int:
-    """The queued job: delete in Zep, then re-send what the deleted threads held that
-    Almanac still keeps; returns how many memories were queued to be sent again."""
+    """The queued job: delete in Zep, then re-send what Almanac still keeps of the deleted
+    threads and users (memories and facts sent there since the forget: a client remembered
+    again before this ran); returns how many were queued to be sent again.
+
+    The deletion holds the data locks of the users it touches, as a send holds its one,
+    from before the call to Zep to the commit: a send marks its memory as sent either
+    before (and is cleared here) or after the deletion (into a thread made anew)."""
+    marks = SentMarks(session)
+    touched = _clients(what.users + [zep_thread_user(t) for t in what.threads], default_user)
+    await marks.lock_all(touched)
     await provider.forget(what.users, what.threads, what.event_ids, what.episodes)
-    survivors = await EventRepository(session).unmark_zep_threads(what.threads)
-    if survivors:
+    events = await marks.unmark_threads(what.threads, what.users)
+    facts = await marks.unmark_facts(_clients(what.users, default_user)) if what.users else []
+    if events:
         await enqueue_many(
-            session, "almanac:zep_send", [{"event_id": i} for i in survivors], queue="zep"
+            session, "almanac:zep_send", [{"event_id": i} for i in events], queue="zep"
+        )
+    if facts:
+        await enqueue_many(
+            session, "almanac:zep_fact", [{"fact_id": i} for i in facts], queue="zep"
         )
     # An import of the users kept (whose threads went) waited for this deletion: queue it.
     for client_id in _kept_users(what, default_user):
         await queue_import(session, client_id, zep_user_id(client_id, default_user))
-    return len(survivors)
+    return len(events) + len(facts)
+
+
+def _clients(users: Sequence[str], default_user: str) -> list[int | None]:
+    """The clients (None: the owner) of these Zep users that are Almanac's."""
+    found = {zep_user_client(user, default_user) for user in users}
+    return [client_id for ours, client_id in found if ours]
 
 
 def _kept_users(what: ExternalForget, default_user: str) -> list[int | None]:

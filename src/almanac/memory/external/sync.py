@@ -11,6 +11,7 @@ from almanac.db.uow import unit_of_work
 from almanac.jobs.queue import JobAlreadyQueued, enqueue
 from almanac.memory.external.base import OutgoingMessage
 from almanac.memory.external.factory import external_memory, zep_thread_id, zep_user_id
+from almanac.memory.external.repository import SentMarks
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.state import AppState
 
@@ -41,6 +42,8 @@ async def send_event(state: AppState, event_id: int) -> bool:
 
     Safe to run twice: the event's `zep_session_id` marks a finished send, and a send whose
     commit was lost (worker crash) is found in the thread by its event id and not repeated.
+    Its client's data lock, held from before the call to Zep to the commit, keeps a
+    deletion of the thread in Zep (`forget.run_job`) wholly before or after it.
     """
     provider = external_memory(state)
     if provider is None:
@@ -48,6 +51,10 @@ async def send_event(state: AppState, event_id: int) -> bool:
     async with unit_of_work(state.sessionmaker) as uow:
         session = uow.session
         events = EventRepository(session)
+        found, client_id = await SentMarks(session).client_of_event(event_id)
+        if not found:
+            return False
+        await SentMarks(session).lock_one(client_id)  # before the row's lock, as a forget
         # Row lock: two workers running the same job cannot both send.
         event = await events.get(event_id, for_update=True)
         if event is None or event.zep_session_id is not None:
@@ -71,13 +78,18 @@ async def send_fact(state: AppState, fact_id: int) -> bool:
     """Write one Almanac fact into its user's Zep graph; True when this run wrote it.
 
     Safe to run twice: `zep_fact_id` marks a finished write, and a write whose commit was
-    lost is found among the user's recent graph episodes by its fact id.
+    lost is found among the user's recent graph episodes by its fact id. It holds its
+    client's data lock as `send_event` does (a deletion of the user in Zep deletes it).
     """
     provider = external_memory(state)
     if provider is None:
         return False
     async with unit_of_work(state.sessionmaker) as uow:
         facts = FactRepository(uow.session)
+        found, client_id = await SentMarks(uow.session).client_of_fact(fact_id)
+        if not found:
+            return False
+        await SentMarks(uow.session).lock_one(client_id)
         fact = await facts.get(fact_id, for_update=True)
         if fact is None or fact.zep_fact_id is not None:
             return False

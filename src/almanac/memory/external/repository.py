@@ -1,0 +1,105 @@
+"""SQL that keeps Zep and Postgres agreeing on what was sent: the data locks every write
+or deletion of a Zep user's data takes, and the sent marks a deletion in Zep clears."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, or_, select, text, update
+
+from almanac.db.repository import Repository
+from almanac.models import Event, Fact
+
+
+class DataLocks(Repository):
+    """The owner's lock and the clients' (transaction-scoped advisory locks).
+
+    Order, so that no two lockers wait on each other: whoever takes more than one takes
+    the owner's first (which makes them one at a time), then the clients'; whoever takes
+    one alone (a send, an import) takes no other while holding it.
+    """
+
+    async def lock_client(self, client_id: int) -> None:
+        """Serialise writes of a client's data with forgetting or deleting it there.
+        Keyed by the id itself (in its own key space, like the fact slots' locks), not a
+        hash of it: a hashed key shared with another client, or another kind of lock,
+        would hold a forget behind work on someone else's data."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)"), {"id": client_id}
+        )
+
+    async def lock_owner(self) -> None:
+        """The owner's data (memories without a client went to the owner's Zep user);
+        taken first by everyone who takes more than one lock."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('owner-data'), 0)"))
+
+    async def lock_one(self, client_id: int | None) -> None:
+        """The lock of one client's data (None: the owner's), taken alone."""
+        if client_id is None:
+            await self.lock_owner()
+        else:
+            await self.lock_client(client_id)
+
+    async def lock_owner_then(self, client_id: int | None) -> None:
+        """The owner's lock, then the client's (None: none): what forgetting a subject or
+        deleting one memory or fact takes first."""
+        await self.lock_owner()
+        if client_id is not None:
+            await self.lock_client(client_id)
+
+    async def lock_all(self, client_ids: Iterable[int | None]) -> None:
+        """The locks of several clients' data (None: the owner's): one alone as
+        `lock_one`, more the owner's first, then the clients' ascending."""
+        wanted = set(client_ids)
+        if len(wanted) == 1:
+            await self.lock_one(wanted.pop())
+            return
+        if wanted:
+            await self.lock_owner()
+        for client_id in sorted(c for c in wanted if c is not None):
+            await self.lock_client(client_id)
+
+
+class SentMarks(DataLocks):
+    """The marks saying a memory (`zep_session_id`) or a fact (`zep_fact_id`) is in Zep."""
+
+    async def unmark_threads(self, threads: Sequence[str], users: Sequence[str]) -> list[int]:
+        """Memories marked as sent into these (deleted) threads or into any thread of
+        these (deleted) users: unmarked, ids returned."""
+        found: list[ColumnElement[bool]] = []
+        if threads:
+            found.append(Event.zep_session_id.in_(list(threads)))
+        found += [Event.zep_session_id.startswith(f"{user}.", autoescape=True) for user in users]
+        if not found:
+            return []
+        stmt = update(Event).where(or_(*found)).values(zep_session_id=None).returning(Event.id)
+        return sorted(int(i) for i in (await self.session.scalars(stmt)).all())
+
+    async def unmark_facts(self, client_ids: Sequence[int | None]) -> list[int]:
+        """Facts marked as written into these clients' (None: the owner's) deleted Zep
+        graphs: unmarked, ids returned."""
+        found: list[ColumnElement[bool]] = [
+            Fact.client_id.in_([c for c in client_ids if c is not None])
+        ]
+        if None in client_ids:
+            found.append(Fact.client_id.is_(None))
+        stmt = (
+            update(Fact)
+            .where(or_(*found), Fact.zep_fact_id.is_not(None))
+            .values(zep_fact_id=None)
+            .returning(Fact.id)
+        )
+        return sorted(int(i) for i in (await self.session.scalars(stmt)).all())
+
+    async def client_of_event(self, event_id: int) -> tuple[bool, int | None]:
+        """(Whether the memory exists, its client): read unlocked, to choose the data
+        lock to take before the row's lock."""
+        row = (
+            await self.session.execute(select(Event.client_id).where(Event.id == event_id))
+        ).first()
+        return (False, None) if row is None else (True, row[0])
+
+    async def client_of_fact(self, fact_id: int) -> tuple[bool, int | None]:
+        """(Whether the fact exists, its client), as `client_of_event`."""
+        row = (await self.session.execute(select(Fact.client_id).where(Fact.id == fact_id))).first()
+        return (False, None) if row is None else (True, row[0])
