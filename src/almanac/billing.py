@@ -124,11 +124,6 @@ def first_overlap(start: datetime, end: datetime, spans: Iterable[Span]) -> Span
     return None
 
 
-def start_inside(start: datetime, spans: Iterable[Span]) -> Span | None:
-    """The first span that `start` falls inside, more than `SLACK` before its end."""
-    return next((s for s in spans if s[0] <= start and s[1] - start > SLACK), None)
-
-
 def overlap_text(start: datetime, end: datetime, span: Span) -> str:
     return (
         f"{start.isoformat()} to {end.isoformat()} overlaps {span[2]} "

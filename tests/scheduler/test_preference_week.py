@@ -189,3 +189,75 @@ def test_days_worked_without_hours_beside_a_day_said_otherwise_are_not_the_week(
     parsed = parse_preferences(["I work Tue-Sat, Fri is short"])
     assert parsed.prefs.working_days is None
     assert parsed.not_understood == ["I work Tue-Sat, Fri is short"]
+
+
+def _day_windows(
+    text: str, settings: tuple[time, time]
+) -> tuple[list[int] | None, dict[int, tuple[time, time]]]:
+    """The working days a text sets and each working day's hours, with `settings` hours."""
+    parsed = parse_preferences([text], hours=settings)
+    assert parsed.not_understood == [] and parsed.ignored == [], parsed
+    p = parsed.prefs
+    lo, hi = p.hours(*settings)
+    days = p.working_days if p.working_days is not None else range(5)
+    return p.working_days, {d: p.hours_on(d, lo, hi) for d in days}
+
+
+@pytest.mark.parametrize(
+    ("text", "settings", "days", "day", "window"),
+    [
+        # Friday's hours were read as every working day's ("working hours 09:00-13:00").
+        ("I work Mon-Fri, Fridays 9-1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        (
+            "I work Mon-Fri, Fridays 9-1",
+            (time(8), time(16)),
+            [0, 1, 2, 3, 4],
+            4,
+            (time(9), time(13)),
+        ),
+        (
+            "I work Mon-Fri, Fridays 9-1",
+            (time(10), time(18)),
+            [0, 1, 2, 3, 4],
+            4,
+            (time(9), time(13)),
+        ),
+        # "nothing after 13:00" on every day, and no working days.
+        ("I work Mon-Fri, Fridays until 1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        ("I work Tue-Sat, Saturdays 10-2", _WEEK, [1, 2, 3, 4, 5], 5, (time(10), time(14))),
+    ],
+)
+def test_days_worked_then_one_of_them_with_its_own_hours_keep_the_others_hours(
+    text: str,
+    settings: tuple[time, time],
+    days: list[int],
+    day: int,
+    window: tuple[time, time],
+):
+    worked, windows = _day_windows(text, settings)
+    assert worked == days
+    assert windows == {d: window if d == day else settings for d in days}
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "window"),
+    [
+        # Read as nothing before 10 on those days, the working days left as they were.
+        ("I work Tue-Sat from 10", [1, 2, 3, 4, 5], (time(10), time(17))),
+        ("I work Tue–Sat from 10", [1, 2, 3, 4, 5], (time(10), time(17))),
+        ("I work Mon-Thu until 4", [0, 1, 2, 3], (time(9), time(16))),
+    ],
+)
+def test_days_worked_then_one_end_of_their_day_set_both(
+    text: str, days: list[int], window: tuple[time, time]
+):
+    worked, windows = _day_windows(text, _WEEK)
+    assert worked == days
+    assert windows == dict.fromkeys(days, window)
+
+
+def test_days_worked_with_a_day_of_them_named_again_without_hours_are_not_a_list():
+    # "Mon-Fri, Fri 9-1" (no "I work": days alone are no week) was Mon-Fri 9-1 on every day.
+    parsed = parse_preferences(["Mon-Fri, Fri 9-1"])
+    assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
+    assert parsed.applied == [] and parsed.not_understood == ["Mon-Fri, Fri 9-1"]

@@ -572,6 +572,24 @@ async def test_a_daily_cap_under_one_slot_is_ignored_with_a_warning(
     assert [b["task_key"] for b in out["blocks"]] == ["t"] and out["unplaced"] == []
 
 
+async def test_a_day_off_said_for_some_weeks_only_is_listed_as_ignored_and_not_taken(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+):
+    """ "Every other Friday off" took every Friday off: 35 h in the four other days (32 h
+    of the settings' 09:00-17:00) left work unplaced."""
+    (fact,) = await memory.add("preference", "Every other Friday off")
+    tasks = [{"key": f"t{n}", "estimate_hours": 7.0} for n in range(5)]
+    out = await schedule(sched_client, (await make_plan(db_session, tasks)).id)
+    prefs = out["preferences"]
+    assert prefs["applied"] == []
+    (mine,) = [m for m in prefs["memories"] if m["fact_id"] == fact]
+    assert mine["applied"] == [] and len(mine["ignored"]) == 1
+    assert "said for some days only ('Every other')" in mine["ignored"][0]
+    assert f"preference ignored: {mine['ignored'][0]}" in out["warnings"]
+    assert out["unplaced"] == []
+    assert any(parse(b["start"]).weekday() == 4 for b in out["blocks"]), out["blocks"]
+
+
 def test_the_least_daily_cap_is_one_slot():
     assert parse_preferences(["max 0.25 hours a day"]).prefs.daily_max_hours == 0.25
     parsed = parse_preferences(["max 0.2 hours a day"])
@@ -908,6 +926,39 @@ def test_hours_said_for_some_of_a_days_weeks_are_not_applied(text: str):
     assert said == (None,) * 4 and p.day_hours == []
     assert parsed.applied == [] and parsed.ignored
     assert all("some days only" in why for why in parsed.ignored)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Every other Friday off", "Every other"),
+        ("alternate Fridays off", "alternate"),
+        ("every second Friday off", "every second"),
+        ("biweekly Fridays off", "biweekly"),
+        ("Fridays off in summer", "in summer"),
+        ("In winter I don't work Fridays", "In winter"),
+        ("no work on Fridays in August", "in August"),
+        ("some Fridays off", "some Fridays"),
+        # The week beside it is not applied either: the text is read whole or not at all.
+        ("Mon-Fri 9-5, every other Friday off", "every other"),
+    ],
+)
+def test_days_off_said_for_some_weeks_only_are_not_every_week_off(text: str, said: str):
+    # Every Friday was taken off.
+    parsed = parse_preferences([text])
+    assert parsed.prefs == SchedulingPreferences()
+    assert parsed.applied == [] and parsed.not_understood == []
+    (why,) = parsed.ignored
+    assert "no work on fridays" in why, why
+    assert f"said for some days only ({said!r})" in why and why.endswith(f"({text!r})")
+
+
+@pytest.mark.parametrize(
+    "text", ["I usually don't work Fridays", "usually no work on Fridays", "most Fridays off"]
+)
+def test_a_usual_day_off_is_the_week_a_preference_says(text: str):
+    # The usual week is what a schedule plans: read, unlike "every other Friday".
+    assert parse_preferences([text]).prefs.working_days == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(

@@ -158,8 +158,8 @@ async def test_closing_a_task_stops_every_run_left_open_on_it(
     """Closing stopped only the task's latest run. Hours recorded first (a run of records,
     open while the task is) and a timer started after were two open runs: the records' run
     stayed in progress on the done task for good, its hours counted by nothing that reads
-    completed runs. A second timer started before the first (its start ahead of no open
-    timer) was the same, for a cancelled task."""
+    completed runs. Two timers (a second started before the first, stored before starts
+    were checked against every open run) were the same, for a cancelled task."""
     for status in ("done", "cancelled"):
         tid = await _task(db_session)
         if status == "done":
@@ -169,8 +169,9 @@ async def test_closing_a_task_stops_every_run_left_open_on_it(
         else:
             r = await sched_client.post(RUNS, json={"task_id": tid})
             assert r.status_code == 201, r.text
-            earlier = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
-            r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": earlier})
+            earlier = datetime.now(UTC) - timedelta(hours=3)
+            db_session.add(ExecutionRun(task_id=tid, started_at=earlier, status="in_progress"))
+            await db_session.commit()
         assert r.status_code == 201, r.text
         assert len(await _runs(db_session, tid)) == 2
         r = await sched_client.patch(f"{URL}/{tid}", json={"status": status})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import ExecutionRun, Task
@@ -70,10 +70,16 @@ async def test_a_run_overlapping_a_time_record_or_run_of_the_task_is_a_409(
     r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(11)})
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["field"] == "started_at"
-    # A run started before it and stopped inside it.
+    # A run started before it: running until it is stopped, it shares the record's time.
     r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(14)})
-    assert r.status_code == 201, r.text
-    run_id = r.json()["id"]
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+    assert "time record of 2 h" in r.json()["detail"]
+    # One stored so before starts were checked so is refused a stop inside the record.
+    stored = ExecutionRun(task_id=tid, started_at=_BASE - timedelta(hours=14), status="in_progress")
+    db_session.add(stored)
+    await db_session.commit()  # kept when the 409 below rolls the request back
+    run_id = stored.id
     r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": _ago(11)})
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["field"] == "ended_at"
@@ -200,6 +206,40 @@ async def test_a_run_started_while_another_of_the_task_runs_is_a_409(
     assert r.status_code == 201, r.text
     r = await sched_client.post(f"{RUNS}/{r.json()['id']}/stop", json={"ended_at": _ago(19)})
     assert r.status_code == 200, r.text
+
+
+async def test_a_run_started_before_another_run_of_the_task_is_a_409_naming_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A run runs until it is stopped: one started before a run of the same task still
+    running, or before one stopped since, shares their time. Only a start inside a run
+    was checked, so both were taken (and the first could then not be stopped)."""
+    tid = await _task(db_session)
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(30)})
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    runs = select(func.count()).select_from(ExecutionRun).where(ExecutionRun.task_id == tid)
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(40)})
+    assert r.status_code == 409, r.text
+    assert r.json()["errors"][0]["field"] == "started_at"
+    assert f"execution run {first}" in r.json()["detail"]
+    assert await db_session.scalar(runs) == 1  # nothing written
+    r = await sched_client.post(f"{RUNS}/{first}/stop", json={"ended_at": _ago(25)})
+    assert r.status_code == 200, r.text
+    # Stopped, it lies inside the time a run started before it would run.
+    for started in (_ago(40), _ago(26)):
+        r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": started})
+        assert r.status_code == 409, r.text
+        assert r.json()["errors"][0] == {
+            "field": "started_at",
+            "message": f"overlaps execution run {first}",
+        }
+        assert f"to {_ago(25)}" in r.json()["detail"]
+    assert await db_session.scalar(runs) == 1
+    # At its end, the next run is taken.
+    r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(25)})
+    assert r.status_code == 201, r.text
+    assert await db_session.scalar(runs) == 2
 
 
 async def test_a_stopped_run_keeps_its_time_once_records_are_added_to_it(

@@ -217,17 +217,17 @@ class OntologyRepository(Repository, PortableRows):
         ).where(ExecutionRun.task_id == task_id, ExecutionRun.id != (but or 0))
         return [s for row in await self.session.execute(stmt) for s in known_spans(*row)]
 
-    async def open_timer(self, task_id: int, since: datetime) -> ExecutionRun | None:
-        """A run of the task started at or before `since` and not stopped: a timer still
-        running then. The run `TaskService.log_time` keeps (source "tasks") times nothing:
-        it adds up records."""
+    async def open_timer(self, task_id: int, since: datetime | None = None) -> ExecutionRun | None:
+        """A run of the task started at or before `since` (None: whenever) and not stopped:
+        a timer still running then. The run `TaskService.log_time` keeps (source "tasks")
+        times nothing: it adds up records."""
         stmt = (
             select(ExecutionRun)
             .where(
                 ExecutionRun.task_id == task_id,
                 ExecutionRun.ended_at.is_(None),
-                ExecutionRun.started_at <= since,
                 ExecutionRun.status == "in_progress",
+                *(() if since is None else (ExecutionRun.started_at <= since,)),
             )
             .order_by(ExecutionRun.id)
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from almanac.billing import Span, first_overlap, logged_entries, overlap_text, start_inside
+from almanac.billing import Span, first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
@@ -18,6 +18,10 @@ from almanac.types import MIN_WORK_HOURS, WORK_TIME_AHEAD, six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
 _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "telemetry", "metadata")
+
+
+# Where a run still running ends, for overlaps: not yet, so after all the task's work.
+_OPEN_END = datetime.max.replace(tzinfo=UTC)
 
 
 def run_out(row: ExecutionRun) -> RunOut:
@@ -271,25 +275,30 @@ class RunService:
         but: int | None = None,
     ) -> None:
         """A 409 naming the record of the same task that [start, end) shares time with
-        (`end` None: the start alone falls inside one). One task's work is one session at a
-        time: an overlap counts the same hours twice."""
+        (`end` None: a run started at `start` and still running). One task's work is one
+        session at a time: an overlap counts the same hours twice."""
         spans = await self.repo.task_spans(task_id, but=but)
         if end is None:
-            timer = await self.repo.open_timer(task_id, start)
+            # A run started runs until it is stopped: it shares time with every timer of
+            # the task still running, whenever that started (checking only those started
+            # before `start` took a second timer started earlier, which then could not be
+            # stopped), and with all the task's work after `start`.
+            timer = await self.repo.open_timer(task_id)
             if timer is not None and timer.started_at is not None:
-                # It runs until now: any end the new run is given overlaps it.
                 since = timer.started_at.isoformat()
                 raise Conflict(
                     f"started_at {start.isoformat()}: execution run {timer.id} of the same "
                     f"task is still running (started at {since}); stop it first",
                     errors=[{"field": field, "message": f"execution run {timer.id} is running"}],
                 )
-            hit = start_inside(start, spans)
+            hit = first_overlap(start, _OPEN_END, spans)
             if hit is not None:
                 raise Conflict(
-                    f"started_at {start.isoformat()} falls inside {hit[2]} "
-                    f"({hit[0].isoformat()} to {hit[1].isoformat()}) on the same task",
-                    errors=[{"field": field, "message": f"falls inside {hit[2]}"}],
+                    f"started_at {start.isoformat()}: a run started then, running until it "
+                    f"is stopped, overlaps {hit[2]} ({hit[0].isoformat()} to "
+                    f"{hit[1].isoformat()}) on the same task; start it after "
+                    f"{hit[1].isoformat()}, or record the hours worked instead",
+                    errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
                 )
             return
         if start < end:

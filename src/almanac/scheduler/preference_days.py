@@ -119,11 +119,47 @@ DAY_SCOPE = re.compile(r"\b" + _DAY_WORD, re.I)
 DAY_RANGE = re.compile(
     r"\b(" + _DAY_WORD + r")\s*(?:-|–|to|through|thru|till|until)\s*(" + _DAY_WORD + r")", re.I
 )
+# "every other Friday": some of a day's weeks, which no preference holds (each holds every
+# week).
+_ALTERNATE = (
+    r"every\s+(?:other|second|2nd|third|3rd|fourth|4th)|alternat(?:e|ing)|bi-?weekly"
+    r"|fortnightly"
+)
 # "Stop at 5 except on Fridays", "every other Friday": the rules do not read which days
 # are meant.
 EXCEPT = re.compile(
-    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead"
-    r"|every\s+(?:other|second|2nd|third|3rd)|alternat(?:e|ing)|bi-?weekly|fortnightly)\b",
+    r"\b(?:except|other\s+than|apart\s+from|besides|excluding|but\s+not|unless|instead|"
+    + _ALTERNATE
+    + r")\b",
+    re.I,
+)
+_SEASON = r"summer|winter|spring|autumn|fall|(?:school\s+)?holidays|vacations?"
+_MONTHS = (
+    r"january|february|march|april|(?-i:May)|june|july|august|september|october|november"
+    r"|december"
+)
+# What says a text holds in some weeks only: "every other Friday off", "Fridays off in
+# summer", "some Fridays", "the first Monday of the month", "I sometimes work Saturdays".
+# Read as every week it would say more than was said. ("Usually" and "most" are the
+# usual week, which is what a preference says: read.)
+SOME_WEEKS = re.compile(
+    r"\b(?:"
+    + _ALTERNATE
+    + r"|some\s+(?:"
+    + _DAY
+    + r"|days|weeks|mornings|afternoons|evenings)"
+    + r"|(?:first|last|second|third|fourth|1st|2nd|3rd|4th)\s+"
+    + _DAY
+    + r"\s+(?:of|in)\s+(?:the|each|every|a)\s+month"
+    + r"|(?:once|twice)\s+(?:a|per|every)\s+(?:month|quarter)"
+    + r"|sometimes|occasionally|now\s+and\s+then"
+    + r"|(?:in|during|over|through(?:out)?|for)\s+(?:the\s+)?(?:"
+    + _SEASON
+    + r"|"
+    + _MONTHS
+    + r")|(?:summer|winter)\s+(?:"
+    + _DAY
+    + r"|hours|months?|weeks?))\b",
     re.I,
 )
 # What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".

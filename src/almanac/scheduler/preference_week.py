@@ -30,8 +30,10 @@ _WEEKDAYS = re.compile(r"\bweekdays\b", re.I)
 # What may stand between days and hours: "Mon, Wed and Fri", "Mon-Fri, 9-5", "from 9-5".
 _GAP = re.compile(r"\s*(?:(?:[,;/&]|\band\b|\bon\b|\bfrom\b)\s*)?", re.I)
 _END = re.compile(r"\s*\.?\s*")
-# Where a working week may end and another clause begin: "Mon-Fri 9-5, no work after 3".
-_CUT = re.compile(r"[,;]\s*|\bbut\b\s*", re.I)
+# Where a working week may end and another clause begin: "Mon-Fri 9-5, no work after 3",
+# "I work Tue-Sat from 10" (the days worked, then the hours of each; at one blank, the
+# week's end taking the others: `\s+` there backtracked through each blank of a long run).
+_CUT = re.compile(r"[,;]\s*|\bbut\b\s*|\s(?=(?:from|after|before|until|till|starting)\b)", re.I)
 _MAX_CUTS = 6  # a week of clauses is short; tried at each cut, so bounded
 
 
@@ -59,7 +61,9 @@ def _items(head: str, at: int) -> list[tuple[set[int], bool] | tuple[time, time]
             items.append(({0, 1, 2, 3, 4}, True))
         elif r := pd.DAY_SCOPE.match(head, at):
             days = pd.weekdays_named(r[0])
-            if items and isinstance(items[-1][0], set):  # a list: "Mon, Wed and Fri"
+            # A list, "Mon, Wed and Fri"; not a day the days before hold already: "Mon-Fri,
+            # Fridays 9-1" is the week and that day's own hours, not Mon-Fri 9-1.
+            if items and isinstance(items[-1][0], set) and not items[-1][0] & days:
                 before = items.pop()
                 assert isinstance(before[0], set)
                 items.append((before[0] | days, True))
@@ -112,8 +116,8 @@ def week_then(head: str) -> tuple[int, int] | None:
     for m in itertools.islice(_CUT.finditer(head), _MAX_CUTS):
         week = _week(head[: m.start()])
         if week is not None and week[0] is not None and m.end() < len(head):
-            found = m.start(), m.end(), week[0], bool(week[1])
-    if found is None or not _rest_fits(head[found[1] :], found[2], found[3]):
+            found = m.start(), m.end(), week[0]
+    if found is None or not _rest_fits(head[found[1] :], found[2]):
         return None
     return found[0], found[1]
 
@@ -124,26 +128,25 @@ def week_after(head: str) -> tuple[int, int] | None:
     for m in itertools.islice(_CUT.finditer(head), _MAX_CUTS):
         week = _week(head[m.end() :])
         if week is not None and week[0] is not None and m.start() > 0:
-            fits = _rest_fits(head[: m.start()], week[0], bool(week[1]))
+            fits = _rest_fits(head[: m.start()], week[0])
             return (m.start(), m.end()) if fits else None
     return None
 
 
-def _rest_fits(rest: str, worked: set[int], hours: bool) -> bool:
-    """Whether the rest of a text is clauses of its working week (of `worked`, said with
-    `hours` or not). A day the week does not name is one more of its clauses: "I work 9 to 5
-    Monday to Thursday, Fridays 9 to 1" (the general rules read it), not a rule within the
-    week. A day off is not: "Mon-Fri 9-5, weekends off" is the week and its days off."""
+def _rest_fits(rest: str, worked: set[int]) -> bool:
+    """Whether the rest of a text is clauses of its working week (of `worked`). A day the
+    week does not name is one more of its clauses: "I work 9 to 5 Monday to Thursday,
+    Fridays 9 to 1" (the general rules read it), not a rule within the week. A day off is
+    not: "Mon-Fri 9-5, weekends off" is the week and its days off."""
     off = [m.span() for m in pd.NO_DAY.finditer(rest)]
     ranges = list(pd.DAY_RANGE.finditer(rest))
     days = list(pd.DAY_SCOPE.finditer(rest))
     named = {d for r in ranges if not _within(r, off) for d in pd.days_of(r[0])}
     named.update(d for r in days if not _within(r, off) for d in pd.weekdays_named(r[0]))
-    # Days with no hours ("I work Mon to Thu") only with a rest that names no day but days
-    # off: "I work Tue-Sat; Mondays off" worked Tue-Sat, not the settings' week less Monday.
-    # A day with a rule of its own ("Fridays 9-1") would restrict hours nobody said.
-    said = [r for r in (*ranges, *days) if not _within(r, off)]
-    return named <= worked and (hours or not said)
+    # Days with no hours beside days off ("I work Tue-Sat; Mondays off" worked Tue-Sat, not
+    # the settings' week less Monday) or beside a day of the week with hours of its own
+    # ("I work Mon-Fri, Fridays 9-1": the settings' hours on the other days).
+    return named <= worked
 
 
 def _within(m: re.Match[str], spans: Sequence[tuple[int, int]]) -> bool:

@@ -65,8 +65,35 @@ def _named_off(head: str, a: int, b: int) -> list[set[int]]:
 def _read(
     out: ParsedPreferences, text: str, hours: tuple[time, time], workdays: Sequence[int]
 ) -> None:
-    """Apply what the rules understand in one text (`out.per_text`'s last entry)."""
+    """Apply what the rules understand in one text (`out.per_text`'s last entry); a text
+    said for some weeks only ("every other Friday off", "Fridays off in summer"), none of
+    it: each preference holds every week, so read it would say more than was said (every
+    Friday off)."""
     head = text[:PREFERENCE_MAX_CHARS]
+    some = pd.SOME_WEEKS.search(head)
+    if some is None:
+        _read_text(out, text, head, hours, workdays)
+        return
+    trial = ParsedPreferences()
+    trial.per_text.append(([], []))
+    _read_text(trial, text, head, hours, workdays)
+    if trial.applied:
+        said = "; ".join(line.rsplit(" (", 1)[0] for line in trial.applied)
+        out.refuse(
+            f"{said}: said for some days only ({some[0]!r}), the rules cannot tell which; "
+            f"not applied ({text!r})"
+        )
+    for reason in trial.ignored:
+        out.refuse(reason)
+
+
+def _read_text(
+    out: ParsedPreferences,
+    text: str,
+    head: str,
+    hours: tuple[time, time],
+    workdays: Sequence[int],
+) -> None:
     if read_week(out, text, head, hours, workdays):
         return  # "I work Tue-Sat 9-5": the days worked and their hours, nothing else
     # "Mon-Fri 9-5, no work after 3 on Fridays": the week, then what the rules read in the
@@ -74,6 +101,9 @@ def _read(
     if (cut := week_then(head)) and _understood(head[cut[1] :], hours, workdays):
         read_week(out, text, head[: cut[0]], hours, workdays)
         head = head[cut[1] :]
+        # The rest's days and hours are the week's ("I work Tue-Sat, Saturdays 8-1": the
+        # other days worked keep their hours).
+        workdays = out.prefs.working_days or workdays
     elif (cut := week_after(head)) and _understood(head[: cut[0]], hours, workdays):
         # "Weekends off, Mon-Fri 9-5": the week first, so that the days off come off it.
         read_week(out, text, head[cut[1] :], hours, workdays)
