@@ -24,7 +24,9 @@ from almanac.models import Fact
 
 def fact_out(fact: Fact) -> FactOut:
     """The API shape of a fact row."""
-    return row_out(FactOut, fact, current=fact.valid_to is None)
+    now = datetime.now(UTC)
+    current = fact.valid_from <= now and (fact.valid_to is None or fact.valid_to > now)
+    return row_out(FactOut, fact, current=current)
 
 
 def _same(a: str, b: str) -> bool:
