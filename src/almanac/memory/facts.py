@@ -98,7 +98,9 @@ class FactService:
         predecessor = current[0] if current and data.category is not None else None
         if predecessor is not None and valid_from < predecessor.valid_from:
             raise ValidationFailed(
-                "valid_from is before the current fact's valid_from", field="valid_from"
+                f"valid_from is before the current fact's valid_from (fact {predecessor.id}, "
+                f"valid from {predecessor.valid_from.isoformat()})",
+                field="valid_from",
             )
         fact = await self._replace(predecessor, data, valid_from, source_event_id)
         self.invalidator.facts_changed(self.uow)
