@@ -117,3 +117,12 @@ def test_a_floating_event_in_the_dst_gap_keeps_its_length() -> None:
         events = parse(text, night, BERLIN).events
         assert events
         assert [elapsed(e) for e in events] == [timedelta(hours=1)] * len(events)
+
+
+def test_a_duration_past_the_years_every_entry_keeps_ends_at_their_bound():
+    """A broken invitation's DURATION:P99999W ended in the year 3943, beyond the 1900-2200
+    every calendar entry keeps (and the REST API refuses): it ends at that bound."""
+    text = vcalendar("UID:long\r\nSUMMARY:Long\r\nDTSTART:20260310T100000Z\r\nDURATION:P99999W")
+    [event] = parse(text, datetime(2026, 3, 10, 9), BERLIN).events
+    assert event.start == datetime(2026, 3, 10, 10, tzinfo=UTC)
+    assert event.end.astimezone(UTC).year == 2200

@@ -98,6 +98,43 @@ def test_facts_history_says_whose_each_fact_is(monkeypatch: pytest.MonkeyPatch) 
     assert "4242" not in next(x for x in result.output.splitlines() if "nine to five" in x)
 
 
+def test_facts_history_tells_a_successor_dated_later_from_the_current_fact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rate superseded from next year: the old one is current (closed then), the new one
+    open but not yet valid; both must not read as current."""
+    import almanac.cli.recall as recall_cli
+
+    base = {"subject_type": "client", "subject_id": "1", "fact_type": "identity"}
+    rows = [
+        {
+            **base,
+            "id": 7,
+            "category": "rate",
+            "client_id": 1,
+            "content": "Rate 1400",
+            "valid_from": "2099-01-01T00:00:00+00:00",
+            "valid_to": None,
+            "current": False,
+        },
+        {
+            **base,
+            "id": 6,
+            "category": "rate",
+            "client_id": 1,
+            "content": "Rate 1200",
+            "valid_from": "2026-06-01T00:00:00+00:00",
+            "valid_to": "2099-01-01T00:00:00+00:00",
+            "current": True,
+        },
+    ]
+    monkeypatch.setattr(recall_cli, "call", lambda *a, **k: [dict(r) for r in rows])
+    result = runner.invoke(app, ["facts", "history"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    new = next(x for x in result.output.splitlines() if "Rate 1400" in x)
+    assert "not yet" in new and "current" not in new, result.output
+
+
 def test_remember_scope_help_lists_its_values():
     result = runner.invoke(app, ["remember", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

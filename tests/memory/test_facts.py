@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select, text
@@ -220,3 +221,39 @@ async def test_supersede_queues_its_successor_for_zep_and_a_duplicate_adds_nothi
     assert closed is not None
     await db_session.refresh(closed)
     assert closed.valid_to is not None
+
+
+async def test_a_successor_dated_later_leaves_its_predecessor_current_until_then(
+    client: httpx.AsyncClient,
+):
+    """Superseded with a later `valid_from` (a new rate from next month), the old fact is
+    still the true one today: the listing, its `current` flag and recall say so."""
+    now = datetime.now(UTC)
+    body = {**BASE, "subject_id": "globex", "category": "rate"}
+    old = (
+        await client.post(
+            F,
+            json={
+                **body,
+                "content": "Globex day rate is 1200 EUR",
+                "valid_from": (now - timedelta(days=30)).isoformat(),
+            },
+        )
+    ).json()["fact"]
+    later = (now + timedelta(days=30)).isoformat()
+    r = await client.post(
+        f"{F}/{old['id']}/supersede",
+        json={"content": "Globex day rate is 1400 EUR", "valid_from": later},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["fact"]["current"] is False
+
+    listed = (await client.get(F, params={"subject_id": "globex"})).json()
+    assert [(f["content"], f["current"]) for f in listed] == [("Globex day rate is 1200 EUR", True)]
+    then = (await client.get(F, params={"subject_id": "globex", "as_of": later})).json()
+    assert [f["content"] for f in then] == ["Globex day rate is 1400 EUR"]
+    recall = await client.get(
+        "/api/v1/memory/recall",
+        params={"query": "Globex day rate", "kinds": "fact", "floor": "false"},
+    )
+    assert [h["content"] for h in recall.json()["results"]] == ["Globex day rate is 1200 EUR"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import func, select
@@ -214,3 +215,37 @@ async def test_bad_fact_type_in_metadata_is_422_and_writes_nothing(
     r = await client.post(R, json={"content": "x", "salience_score": 0.9, "metadata": meta})
     assert r.status_code == 422
     assert await count(db_session, Event) == 0
+
+
+async def test_a_memory_older_than_its_slots_fact_names_occurred_at(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A memory that would become a fact starting before the slot's current one is refused
+    naming `occurred_at`, the field sent (it named `valid_from`, which remember has not),
+    and the fact it would precede; nothing is stored."""
+    now = datetime.now(UTC)
+    subject = {"subject_type": "client", "subject_id": "9", "fact_type": "identity"}
+    current = await client.post(
+        "/api/v1/memory/facts",
+        json={
+            **subject,
+            "category": "rate",
+            "content": "Rate is 1200",
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+        },
+    )
+    assert current.status_code == 201, current.text
+    before = await count(db_session, Event)
+    r = await client.post(
+        R,
+        json={
+            "content": "Rate was 1100",
+            "salience_score": 0.9,
+            "occurred_at": (now - timedelta(days=30)).isoformat(),
+            "metadata": {**subject, "category": "rate"},
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["occurred_at"]
+    assert f"fact {current.json()['fact']['id']}" in r.json()["detail"]
+    assert await count(db_session, Event) == before

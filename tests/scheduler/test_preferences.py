@@ -197,6 +197,11 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
         ("no Monday calls before 10", [([0], time(10), None)]),
         ("no work friday afternoons", [([4], None, time(12))]),
         ("Mondays I start at 10", [([0], time(10), None)]),
+        # The day said before the hour: three words between "no"/"never" and "after".
+        ("I never work on Fridays after 3pm", [([4], None, time(15))]),
+        ("No work on Fridays after 3pm", [([4], None, time(15))]),
+        ("Never work after 15:00 on Fridays", [([4], None, time(15))]),
+        ("no calls on Mondays before 10", [([0], time(10), None)]),
     ],
 )
 def test_hours_said_for_some_days_hold_on_those_days(text: str, day_hours: list[Any]):
@@ -391,6 +396,8 @@ def test_a_bare_latest_hour_at_or_before_the_earliest_is_pm(texts: list[str], en
         "the kids finish at 3",
         "client work 9-12",
         "admin work 2-4pm",
+        "I never eat after 8pm",
+        "no caffeine on Fridays after 2pm",
     ],
 )
 def test_what_others_do_or_what_is_not_work_sets_no_hours(text: str):

@@ -21,6 +21,7 @@ from almanac.calendars.base import (
     event_uid,
     zone_name,
 )
+from almanac.types import MAX_YEAR, MIN_YEAR
 
 PRODID = "-//Almanac//Almanac calendar//EN"
 
@@ -130,6 +131,11 @@ def restore_duration(occurrence: icalendar.Component) -> None:
         occurrence["DURATION"] = kept
 
 
+# The years every calendar entry keeps, with a day's margin so no zone reads them outside.
+_EARLIEST = datetime(MIN_YEAR, 1, 2, tzinfo=UTC)
+_LATEST = datetime(MAX_YEAR, 12, 31, tzinfo=UTC)
+
+
 def vevent_to_event(
     comp: icalendar.Component,
     zone: ZoneInfo,
@@ -160,6 +166,9 @@ def vevent_to_event(
     almanac_id = almanac_id_from_uid(uid)
     if marker is not None and event_uid(marker) == uid:
         almanac_id = marker
+    # Stored and served within the bounds every calendar entry keeps (src/almanac/types.py):
+    # a DURATION of P99999W (a broken invitation) ended in the year 3943.
+    start, end = min(max(start, _EARLIEST), _LATEST), min(max(end, _EARLIEST), _LATEST)
     transparent = text(comp, "TRANSP").upper() == "TRANSPARENT"
     cancelled = text(comp, "STATUS").upper() == "CANCELLED"
     return CalendarEvent(

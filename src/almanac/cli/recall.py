@@ -169,6 +169,11 @@ facts_app = typer.Typer(
 )
 
 
+def _open_end(fact: dict[str, Any]) -> str:
+    """An open fact is current, or not yet: a successor dated later takes over then."""
+    return "current" if fact.get("current", True) else "not yet"
+
+
 def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
@@ -178,7 +183,7 @@ def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
             f.get("category") or "",
             "" if f.get("client_id") is None else str(f["client_id"]),
             f["valid_from"][:16],
-            f["valid_to"][:16] if f.get("valid_to") else "current",
+            f["valid_to"][:16] if f.get("valid_to") else _open_end(f),
             f["content"],
         ]
         for f in rows

@@ -25,7 +25,9 @@ from almanac.models import Fact
 
 def fact_out(fact: Fact) -> FactOut:
     """The API shape of a fact row."""
-    return row_out(FactOut, fact, current=fact.valid_to is None)
+    now = datetime.now(UTC)
+    current = fact.valid_from <= now and (fact.valid_to is None or fact.valid_to > now)
+    return row_out(FactOut, fact, current=current)
 
 
 def _same(a: str, b: str) -> bool:
@@ -97,7 +99,9 @@ class FactService:
         predecessor = current[0] if current and data.category is not None else None
         if predecessor is not None and valid_from < predecessor.valid_from:
             raise ValidationFailed(
-                "valid_from is before the current fact's valid_from", field="valid_from"
+                f"valid_from is before the current fact's valid_from (fact {predecessor.id}, "
+                f"valid from {predecessor.valid_from.isoformat()})",
+                field="valid_from",
             )
         fact = await self._replace(predecessor, data, valid_from, source_event_id)
         self.invalidator.facts_changed(self.uow)

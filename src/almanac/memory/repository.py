@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
@@ -348,7 +348,9 @@ class FactRepository(_Vectors[Fact], PortableRows):
             *equal_to(Fact, subject_type=subject_type, subject_id=subject_id, fact_type=fact_type)
         )
         if not include_history:
-            stmt = stmt.where(_valid_at(as_of) if as_of else Fact.valid_to.is_(None))
+            # Current is true now: a successor dated later (a rate from next January) has
+            # not replaced its predecessor yet, so the predecessor is the one listed.
+            stmt = stmt.where(_valid_at(as_of or datetime.now(UTC)))
         stmt = stmt.order_by(Fact.subject_type, Fact.subject_id, Fact.valid_from.desc(), Fact.id)
         return list((await self.session.scalars(stmt.limit(limit))).all())
 

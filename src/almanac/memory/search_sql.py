@@ -178,7 +178,11 @@ def fact_where(
     until: datetime | None = None,
 ) -> str:
     if as_of is None:
-        clauses = ["e.valid_to IS NULL", "e.valid_from <= clock_timestamp()"]
+        # Valid now, as the facts listing: a fact closed at a later date is still true today.
+        clauses = [
+            "(e.valid_to IS NULL OR e.valid_to > clock_timestamp())",
+            "e.valid_from <= clock_timestamp()",
+        ]
     else:
         clauses = ["e.valid_from <= :as_of", "(e.valid_to IS NULL OR e.valid_to > :as_of)"]
         params["as_of"] = as_of

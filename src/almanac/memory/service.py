@@ -230,7 +230,16 @@ class MemoryService:
         fact_in = self._promotable(item)
         if fact_in is None:
             return None
-        written = await self.facts.write(fact_in, source_event_id=event_id)
+        try:
+            written = await self.facts.write(fact_in, source_event_id=event_id)
+        except ValidationFailed as exc:
+            if not any(e.get("field") == "valid_from" for e in exc.errors):
+                raise
+            # The fact starts when the memory occurred: name the field the caller sent.
+            raise ValidationFailed(
+                f"occurred_at: the memory would become a fact starting then, but {exc.message}",
+                field="occurred_at",
+            ) from exc
         await self.events.link_fact(event_id, written.fact.id)
         return written.fact.id
 

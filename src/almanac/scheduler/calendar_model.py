@@ -37,11 +37,14 @@ def split_core_id(value: str) -> tuple[int, str]:
 
 
 def title_hider(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:
-    """Replace another plan's task titles, as reasons quote them, by "<plan>/<key>"."""
+    """Replace another plan's task titles, as reasons quote them, by "<plan>/<key>"; not a
+    title one of `plan_id`'s own tasks has too (plans from one workflow share titles), which
+    tells nothing new and would make its own task's reason name the other plan's."""
+    own = {title for core, title in titles.items() if split_core_id(core)[0] == plan_id}
     named = []
     for core, title in titles.items():
         pid, key = split_core_id(core)
-        if pid != plan_id:
+        if pid != plan_id and title not in own:
             named.append((repr(title), repr(f"{pid}/{key}")))
     # Longest first, so a title that contains another is replaced whole.
     named.sort(key=lambda x: -len(x[0]))

@@ -52,10 +52,11 @@ _GAP = (
     r"(?:(?:work|working|meetings?|calls?|stand-?ups?|appointments?|tasks?|blocks?|sessions?"
     r"|anything|things|stuff"
     r"|schedul(?:e|ed|ing)|book|booked|plan|planned|put|want|any|more|client|focus|focused"
-    r"|deep|start|starting|me|please|do|be|" + DAY_WORD + r")\s+)"
+    r"|deep|start|starting|me|please|do|be|on|" + DAY_WORD + r")\s+)"
 )
 NOT_BEFORE = re.compile(
-    r"\b(?:no\s+" + _GAP + r"{0,2}before|not\s+before|nothing\s+before|never\s+before"
+    r"\b(?:no\s+" + _GAP + r"{0,3}before|not\s+before|nothing\s+before"
+    r"|never\s+" + _GAP + r"{0,3}before"
     r"|(?:don'?t|do not)\s+"
     + _GAP
     + r"{0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
@@ -64,8 +65,13 @@ NOT_BEFORE = re.compile(
     re.I,
 )
 NOT_AFTER = re.compile(
-    r"\b(?:no\s+" + _GAP + r"{0,2}(?:after|past)|not\s+(?:after|past)|nothing\s+(?:after|past)"
-    r"|never\s+(?:after|past)|(?:don'?t|do not)\s+" + _GAP + r"{0,3}(?:after|past)"
+    # "No work on Fridays after 3", "I never work after 6": the words between name work.
+    r"\b(?:no\s+" + _GAP + r"{0,3}(?:after|past)|not\s+(?:after|past)|nothing\s+(?:after|past)"
+    r"|never\s+"
+    + _GAP
+    + r"{0,3}(?:after|past)|(?:don'?t|do not)\s+"
+    + _GAP
+    + r"{0,3}(?:after|past)"
     # "No work before 9 and after 5": the end said in the same breath as the start.
     r"|(?:no\s+"
     + _GAP

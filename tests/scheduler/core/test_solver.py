@@ -76,6 +76,8 @@ def test_dependencies_are_respected_and_an_unplaced_dependency_blocks(solver: So
         "rush": UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE.value,
         "after": UnplacedCause.DEPENDENCY_UNPLACED.value,
     }
+    # Named by its title, as reasons name tasks, not by its id.
+    assert [u.detail for u in schedule.unplaced if u.task_id == "after"] == ["waits for 'Rush'"]
 
 
 def test_hard_deadline_is_enforced_and_the_loser_is_reported() -> None:

@@ -116,11 +116,7 @@ def _unplaced(
         cause = causes.get(task.id) or plan.cause
         if cause is None:
             missing = [d for d in task.depends_on if d in grid.plans and d not in placement]
-            cause = (
-                (UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {missing[0]!r}")
-                if missing
-                else capacity_cause(plan)
-            )
+            cause = waiting_cause(grid, missing[0]) if missing else capacity_cause(plan)
         out.append(Unplaced(task.id, cause[0], cause[1]))
     return out
 
@@ -237,6 +233,12 @@ def _fixed_lateness(grid: Grid, block: Block, deadline: datetime | None) -> Bloc
         reason=f"{block.reason}, LATE by {_hours(late)} h after the {label} deadline: "
         "a fixed block is not moved",
     )
+
+
+def waiting_cause(grid: Grid, task_id: str) -> tuple[UnplacedCause, str]:
+    """A task left out because its dependency `task_id` was: named by its title, as reasons
+    name tasks (the service hides another plan's), not by the core's "p<plan>/<key>" id."""
+    return UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {_title(grid, task_id)!r}"
 
 
 def _title(grid: Grid, task_id: str) -> str:

@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
-from .explain import Placement, assemble, capacity_cause
+from .explain import Placement, assemble, capacity_cause, waiting_cause
 from .greedy_state import NEVER, State
 from .grid import Grid, build_grid
 from .model import Problem, Schedule, SolveStatus, UnplacedCause
@@ -87,7 +87,7 @@ def greedy_placement(
             evicted.append(tid)  # its dependency comes back below; so does it
             continue
         if waiting:
-            causes[tid] = (UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {waiting[0]!r}")
+            causes[tid] = waiting_cause(grid, waiting[0])
             continue
         lo = state.lo(plan)
         # Where it was, if that still fits now that its dependencies are placed (work after
@@ -112,7 +112,7 @@ def greedy_placement(
         if chunks is not None:
             state.commit(plan, chunks)
         elif waiting:
-            causes[tid] = (UnplacedCause.DEPENDENCY_UNPLACED, f"waits for {waiting[0]!r}")
+            causes[tid] = waiting_cause(grid, waiting[0])
         else:
             causes[tid] = capacity_cause(plan)
     return state.placed, causes

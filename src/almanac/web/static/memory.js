@@ -87,13 +87,13 @@ window.AlmanacPages.memory = function () {
       const byId = new Map(all.map((x) => [x.id, x]));
       const successor = new Map(all.filter((x) => x.supersedes_id).map((x) => [x.supersedes_id, x]));
       const rows = all.map((x) => h("tr", { class: x.id === f.id ? "hot" : "" },
-        h("td", {}, x.content), h("td", {}, A.when(x.valid_from)), h("td", {}, x.valid_to ? A.when(x.valid_to) : "current"),
+        h("td", {}, x.content), h("td", {}, A.when(x.valid_from)), h("td", {}, x.valid_to ? A.when(x.valid_to) : x.current ? "current" : "not yet"),
         h("td", {}, successor.has(x.id) ? `#${successor.get(x.id).id}` : "—"),
         h("td", {}, x.supersedes_id && byId.has(x.supersedes_id) ? `#${x.supersedes_id}` : x.supersedes_id || "—")));
       A.fill(detail, h("p", {}, f.content), meta([
         ["id", f.id], ["subject", `${f.subject_type}:${f.subject_id}`], ["type", f.fact_type], ["category", f.category],
         ["client", f.client_id], ["salience", f.salience_score], ["valid from", A.when(f.valid_from)],
-        ["valid to", f.valid_to ? A.when(f.valid_to) : "current"], ["learnt", A.when(f.created_at)], ["from memory", f.source_event_id],
+        ["valid to", f.valid_to ? A.when(f.valid_to) : f.current ? "current" : "not yet"], ["learnt", A.when(f.created_at)], ["from memory", f.source_event_id],
       ]), h("h3", {}, "Metadata"), h("pre", {}, JSON.stringify(f.metadata, null, 2)),
       h("h3", { id: "history-h" }, "History"),
       h("table", { "aria-labelledby": "history-h" }, h("thead", {}, h("tr", {}, ["Fact", "Valid from", "Valid to", "Superseded by", "Supersedes"].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));

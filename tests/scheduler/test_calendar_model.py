@@ -1,0 +1,25 @@
+"""The whole-calendar model's naming: what a plan's reasons may quote of other plans."""
+
+from __future__ import annotations
+
+from almanac.scheduler.calendar_model import core_id, title_hider, title_shower
+
+
+def test_another_plans_title_is_hidden_but_not_one_this_plan_shares():
+    """Two clients' plans from one workflow share task titles: the reason of this plan's own
+    task quotes its title, not the other plan's key; a title only the other plan has is
+    still hidden."""
+    titles = {
+        core_id(1, "interviews"): "Interview stakeholders",
+        core_id(1, "falcon"): "Price the Falcon bid",
+        core_id(4, "interviews"): "Interview stakeholders",
+        core_id(4, "map"): "Map processes",
+    }
+    hide = title_hider(titles, 4)
+    assert hide("after 'Interview stakeholders'") == "after 'Interview stakeholders'"
+    assert hide("moved for 'Price the Falcon bid'") == "moved for '1/falcon'"
+    # Plan 1's own run shows its hidden titles again; a shared one was never hidden.
+    show = title_shower(titles, 1)
+    assert show(hide("'Price the Falcon bid', 'Interview stakeholders'")) == (
+        "'Price the Falcon bid', 'Interview stakeholders'"
+    )
