@@ -162,6 +162,7 @@ async def test_time_creates_then_extends_the_run_and_done_frees_blocks(
     r = await sched_client.patch(f"{URL}/{tid}", json={"status": "done"})
     assert r.status_code == 200, r.text
     assert r.json()["released_blocks"] == len(draft) - len(freed) > 0
+    assert r.json()["task"]["remaining_hours"] == 0  # 1.5 h of estimate unlogged, none planned
     left = {e.almanac_id for e in await almanac_entries(db_session)}
     assert not any(b["almanac_id"] in left for b in draft)
     run = (await db_session.scalars(select(ExecutionRun).where(ExecutionRun.task_id == tid))).one()

@@ -42,8 +42,9 @@ Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `T
 
 
 def task_out(task: Task) -> TaskOut:
-    # The scheduler's own figures: what the resource says is left is what it plans.
-    left = remaining_hours(task)
+    # The scheduler's own figures: what the resource says is left is what it plans, and a
+    # closed task is planned no more (its estimate less the hours logged said otherwise).
+    left = 0.0 if task.status in CLOSED else remaining_hours(task)
     return row_out(
         TaskOut,
         task,
