@@ -109,6 +109,11 @@ def test_a_time_without_offset_is_read_in_the_configured_zone(
     assert code == 0, out
     code, out = invoke("add", "Gap", "--start", "2026-03-29T02:30", "--end", "2026-03-29T04:00")
     assert code == 2 and "start" in out and "does not exist in Europe/Berlin" in out
+    # 02:30 on the night the clocks go back is two instants an hour apart: only an offset
+    # tells which, and taking the first made a 02:30-03:30 event last two hours.
+    code, out = invoke("add", "Twice", "--start", "2026-10-25T02:30", "--end", "2026-10-25T03:30")
+    assert code == 2 and "happens twice in Europe/Berlin" in out and "+02:00 or +01:00" in out
+    assert sql(pg_url, "SELECT count(*) FROM calendar_entries WHERE title = 'Twice'") == [(0,)]
     assert sql(pg_url, "SELECT min(start_at) FROM calendar_entries WHERE title = 'Walk'") == [
         (datetime(2026, 7, 1, 7, tzinfo=UTC),)
     ]

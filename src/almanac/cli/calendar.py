@@ -79,7 +79,8 @@ def import_(
 def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
     """`value` with an offset: a time without one is read in `zone` (ALMANAC_TIMEZONE).
     Returns the value and whether the zone was used; unreadable text is left for the
-    schema to reject, and a wall time the zone skips (a DST gap) is refused."""
+    schema to reject, and a wall time the zone skips (a DST gap) or shows twice (the hour the
+    clocks go back) is refused: which of the two was meant only an offset can say."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -91,7 +92,20 @@ def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
     if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != parsed:
         typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
         raise typer.Exit(2)
+    if aware.utcoffset() != aware.replace(fold=1).utcoffset():
+        offsets = " or ".join(_offset(aware.replace(fold=f)) for f in (0, 1))
+        typer.echo(
+            f"error: {field}: {value} happens twice in {zone} (the clocks go back); "
+            f"give its offset ({offsets})",
+            err=True,
+        )
+        raise typer.Exit(2)
     return aware.isoformat(), True
+
+
+def _offset(value: datetime) -> str:
+    text = value.isoformat()
+    return text[len(text) - 6 :]
 
 
 @calendar_app.command("add")
