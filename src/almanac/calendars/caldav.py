@@ -5,7 +5,9 @@ one at a time per provider because the underlying HTTP session is shared.
 
 All-day events and floating times are read in the provider's `timezone` (the user's IANA
 zone, UTC by default); how a VEVENT becomes an event and back is `vevent.py`. Events marked
-TRANSP:TRANSPARENT or STATUS:CANCELLED are returned by `events()` but do not count as busy.
+TRANSP:TRANSPARENT or STATUS:CANCELLED, and invitations the user declined, are returned by
+`events()` but do not count as busy. The user's addresses are the principal's
+calendar-user-address-set (RFC 6638) and a user name that is an email address.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.runs import Dense, dense_series, note_of, runs
 from almanac.calendars.threads import in_thread
 from almanac.calendars.vevent import (
+    address,
     build_vcalendar,
     keep_durations,
     restore_duration,
@@ -95,6 +98,8 @@ class CalDAVCalendar(CalendarProvider):
             url=url, username=username, password=password, timeout=cast(Any, timeout)
         )
         self._calendar: Any = None
+        # The user's calendar addresses (vevent.address), read with the calendar.
+        self._owner = frozenset({address(username)} if username and "@" in username else ())
         self._lock = asyncio.Lock()
         # Set when the caller of a write gave up: the worker thread stops before its next
         # write (see threads.in_thread).
@@ -168,8 +173,20 @@ class CalDAVCalendar(CalendarProvider):
                 cal.get_display_name()  # fails early if the URL is wrong or unreachable
             else:
                 cal = self._client.principal().calendar(name=ref)
+            self._owner |= self._addresses()
             self._calendar = cal
         return self._calendar
+
+    def _addresses(self) -> frozenset[str]:
+        """The principal's mailto: addresses; none when the server does not say (an
+        optional property: its absence must not stop reading the calendar)."""
+        from caldav.lib import error as caldav_error
+
+        try:
+            found = self._client.principal().calendar_user_address_set()
+        except (caldav_error.DAVError, OSError, ValueError, LookupError, AttributeError):
+            return frozenset()
+        return frozenset(address(a) for a in found if a and str(a).lower().startswith("mailto:"))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -184,6 +201,7 @@ class CalDAVCalendar(CalendarProvider):
             text(comp, "UID"),
             etag=obj.etag,
             href=str(obj.url) if obj.url is not None else None,
+            owner=self._owner,
         )
 
     def _occurrences(
