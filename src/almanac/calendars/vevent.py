@@ -186,14 +186,17 @@ def address(value: object) -> str:
     return text.removeprefix("mailto:")
 
 
-def declined(comp: icalendar.Component, owner: Collection[str]) -> bool:
-    """Whether one of `owner`'s addresses is an ATTENDEE of `comp` with PARTSTAT=DECLINED."""
-    if not owner:
-        return False
+def decliners(comp: icalendar.Component) -> set[str]:
+    """The addresses of `comp`'s attendees with PARTSTAT=DECLINED."""
     attendees = comp.get("ATTENDEE")
     listed = attendees if isinstance(attendees, list) else [] if attendees is None else [attendees]
-    return any(
-        address(a) in owner
-        and str(getattr(a, "params", {}).get("PARTSTAT", "")).upper() == "DECLINED"
+    return {
+        address(a)
         for a in listed
-    )
+        if str(getattr(a, "params", {}).get("PARTSTAT", "")).upper() == "DECLINED"
+    }
+
+
+def declined(comp: icalendar.Component, owner: Collection[str]) -> bool:
+    """Whether one of `owner`'s addresses is an ATTENDEE of `comp` with PARTSTAT=DECLINED."""
+    return bool(owner) and any(a in owner for a in decliners(comp))
