@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from caldav.davclient import DAVClient
 
 from almanac.calendars.base import (
     BusyInterval,
@@ -310,3 +312,40 @@ async def test_recurring_duration_is_exact_in_hours_and_nominal_in_days(
     assert night[1].end.astimezone(BERLIN).hour == 4
     assert [e.end.astimezone(BERLIN).hour for e in day] == [12, 12, 12]
     assert [elapsed(e) for e in day] == [timedelta(hours=h) for h in (24, 23, 24)]
+
+
+async def test_an_invitation_the_user_declined_does_not_block(dav_url: str) -> None:
+    """The user's own ATTENDEE line (their login is their address) says DECLINED: the
+    server keeps the event, but its time is free; another attendee's decline is theirs."""
+    me = "Ana@Example.com"
+    client = DAVClient(url=dav_url, username=me, password="secret")
+    raw = client.principal().make_calendar(name=f"test-{uuid.uuid4().hex[:12]}")
+
+    def invitation(uid: str, day: int, mine: str, theirs: str, extra: str = "") -> None:
+        attendees = (
+            f"ATTENDEE;PARTSTAT={mine};CN=Ana:MAILTO:ana@example.COM\r\n"
+            f"ATTENDEE;PARTSTAT={theirs}:mailto:client@example.com\r\n"
+            "ORGANIZER:mailto:client@example.com\r\n"
+        )
+        user_event(
+            raw, uid, f":202603{day:02}T100000Z", f":202603{day:02}T110000Z", attendees + extra
+        )
+
+    invitation("declined", 2, "DECLINED", "ACCEPTED")
+    invitation("accepted", 3, "ACCEPTED", "DECLINED")
+    invitation("series", 4, "DECLINED", "ACCEPTED", "RRULE:FREQ=DAILY;COUNT=2\r\n")
+    cal = CalDAVCalendar(
+        url=dav_url, calendar=str(raw.url), username=me, password="secret", timezone="UTC"
+    )
+    try:
+        events = await cal.events(*WEEK)
+        assert [(e.uid, e.start.day, e.busy) for e in events] == [
+            ("declined", 2, False),
+            ("accepted", 3, True),
+            ("series", 4, False),
+            ("series", 5, False),
+        ]
+        assert await cal.busy(*WEEK) == [BusyInterval(at(3, 10), at(3, 11))]
+    finally:
+        await cal.close()
+        client.close()

@@ -87,6 +87,36 @@ async def test_events_and_busy_read_the_users_calendar(
     assert len(google.api_requests("POST", "/freeBusy")) == 1
 
 
+async def test_an_invitation_the_owner_declined_does_not_block(
+    provider: GoogleCalendar, google: FakeGoogle
+) -> None:
+    def invitation(summary: str, day: int, mine: str, theirs: str) -> None:
+        google.add_event(
+            summary=summary,
+            start=hour(date(2026, 3, day), 10),
+            end=hour(date(2026, 3, day), 11),
+            attendees=[
+                {"email": "me@example.com", "self": True, "responseStatus": mine},
+                {"email": "client@example.com", "responseStatus": theirs},
+            ],
+        )
+
+    invitation("Declined by me", 2, "declined", "accepted")
+    invitation("Accepted by me", 3, "accepted", "declined")  # another's "no" is theirs
+    invitation("Not answered", 4, "needsAction", "accepted")
+
+    events = await provider.events(*WEEK)
+    assert [(e.title, e.busy) for e in events] == [
+        ("Declined by me", False),
+        ("Accepted by me", True),
+        ("Not answered", True),
+    ]
+    assert await provider.busy(*WEEK) == [
+        BusyInterval(at(3, 10), at(3, 11)),
+        BusyInterval(at(4, 10), at(4, 11)),
+    ]
+
+
 async def test_events_follow_pages(provider: GoogleCalendar, google: FakeGoogle) -> None:
     for i in range(260):  # more than one page of 250
         start = at(2, 0) + timedelta(minutes=10 * i)

@@ -517,6 +517,11 @@ class FakeGoogle:
                 }
                 for s, e, ev in self._window(events, lo, hi)
                 if ev.get("transparency") != "transparent"
+                # Google's free/busy leaves out invitations the owner declined.
+                and not any(
+                    a.get("self") and a.get("responseStatus") == "declined"
+                    for a in ev.get("attendees") or []
+                )
             ]
             answer[item["id"]] = {"busy": busy}
         return {

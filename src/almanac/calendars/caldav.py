@@ -5,7 +5,9 @@ one at a time per provider because the underlying HTTP session is shared.
 
 All-day events and floating times are read in the provider's `timezone` (the user's IANA
 zone, UTC by default); how a VEVENT becomes an event and back is `vevent.py`. Events marked
-TRANSP:TRANSPARENT or STATUS:CANCELLED are returned by `events()` but do not count as busy.
+TRANSP:TRANSPARENT or STATUS:CANCELLED, and invitations the user declined, are returned by
+`events()` but do not count as busy. The user's addresses are the principal's
+calendar-user-address-set (RFC 6638) and a user name that is an email address.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.runs import Dense, dense_series, note_of, runs
 from almanac.calendars.threads import in_thread
 from almanac.calendars.vevent import (
+    address,
     build_vcalendar,
+    decliners,
     keep_durations,
     restore_duration,
     set_content,
@@ -52,6 +56,8 @@ T = TypeVar("T")
 # is a few thousand steps (a yearly BYMONTH;BYMONTHDAY one since 1900, about 46,000);
 # FREQ=SECONDLY from last month is millions. Steps bound each series, time the read.
 CALDAV_LIMITS = IcsLimits(max_occurrences=20_000, max_rule_steps=200_000, time_budget_seconds=5.0)
+# The principal's addresses per (server URL, login), read once per process.
+_ADDRESSES: dict[tuple[str, str], frozenset[str]] = {}
 # Waits before the retries of a request the server answered 423 Locked (about 1.5 s in all).
 LOCKED_WAITS = (0.1, 0.2, 0.4, 0.8)
 
@@ -95,6 +101,10 @@ class CalDAVCalendar(CalendarProvider):
             url=url, username=username, password=password, timeout=cast(Any, timeout)
         )
         self._calendar: Any = None
+        # The user's calendar addresses (vevent.address), asked of the server only once an
+        # event someone declined is read (`_owner_of`).
+        self._username = username
+        self._owner: frozenset[str] | None = None
         self._lock = asyncio.Lock()
         # Set when the caller of a write gave up: the worker thread stops before its next
         # write (see threads.in_thread).
@@ -171,6 +181,38 @@ class CalDAVCalendar(CalendarProvider):
             self._calendar = cal
         return self._calendar
 
+    def _owner_of(self, comp: icalendar.Component) -> frozenset[str]:
+        """The user's addresses when `comp` has a declined attendee (else none are needed):
+        a login that is an email address and the principal's mailto: addresses, read once
+        per server and user (RFC 6638; a server that does not say leaves the login)."""
+        if not decliners(comp):
+            return frozenset()
+        if self._owner is None:
+            key = (self.url, self._username or "")
+            found = _ADDRESSES.get(key)
+            if found is None:
+                found = self._addresses()
+                if found is not None:  # a failed lookup is asked again by the next read
+                    _ADDRESSES[key] = found
+            login = self._username
+            self._owner = (found or frozenset()) | (
+                {address(login)} if login and "@" in login else set()
+            )
+        return self._owner
+
+    def _addresses(self) -> frozenset[str] | None:
+        """The principal's mailto: addresses; None when the lookup failed."""
+        from caldav.lib import error as caldav_error
+
+        try:
+            found = self._client.principal().calendar_user_address_set()
+        except caldav_error.NotFoundError:
+            return frozenset()  # an optional property the server does not keep
+        except (caldav_error.DAVError, OSError, ValueError, LookupError, AttributeError):
+            # Its absence must not stop reading the calendar.
+            return None
+        return frozenset(address(a) for a in found if a and str(a).lower().startswith("mailto:"))
+
     # -- reading ----------------------------------------------------------------------------
 
     def _to_event(self, obj: Any, comp: icalendar.Component) -> CalendarEvent | None:
@@ -184,6 +226,7 @@ class CalDAVCalendar(CalendarProvider):
             text(comp, "UID"),
             etag=obj.etag,
             href=str(obj.url) if obj.url is not None else None,
+            owner=self._owner_of(comp),
         )
 
     def _occurrences(

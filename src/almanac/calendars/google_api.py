@@ -168,7 +168,8 @@ def _parse_time(field: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, bool]:
 
 
 def to_event(item: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
-    """A CalendarEvent for one `events.list` item; None for cancelled or timeless items."""
+    """A CalendarEvent for one `events.list` item; None for cancelled or timeless items;
+    not busy when marked free or declined by the owner."""
     if item.get("status") == "cancelled" or "start" not in item or "end" not in item:
         return None
     start, all_day = _parse_time(item["start"], zone)
@@ -185,7 +186,17 @@ def to_event(item: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
         etag=item.get("etag"),
         href=item.get("id"),
         all_day=all_day,
-        busy=item.get("transparency") != "transparent",
+        busy=item.get("transparency") != "transparent" and not declined(item),
+    )
+
+
+def declined(item: dict[str, Any]) -> bool:
+    """Whether the calendar's owner declined the invitation `item` (its attendee marked
+    `self`): Google lists such events, but the time is free, as freebusy.query says."""
+    return any(
+        a.get("self") and a.get("responseStatus") == "declined"
+        for a in item.get("attendees") or []
+        if isinstance(a, dict)
     )
 
 

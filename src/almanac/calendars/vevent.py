@@ -3,11 +3,13 @@ calendar's feed and .ics import read.
 
 All-day events and floating times carry no zone; they are read in the given zone (the
 user's), so an all-day event is busy from midnight to midnight of its date(s) there. Events
-marked TRANSP:TRANSPARENT or STATUS:CANCELLED are read with `busy=False`.
+marked TRANSP:TRANSPARENT or STATUS:CANCELLED, and invitations the user declined (their
+ATTENDEE, by one of the user's addresses, with PARTSTAT=DECLINED), are read with `busy=False`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -143,8 +145,10 @@ def vevent_to_event(
     *,
     etag: str | None = None,
     href: str | None = None,
+    owner: Collection[str] = (),
 ) -> CalendarEvent | None:
     """One VEVENT occurrence as a `CalendarEvent` (times in `zone`); None without DTSTART.
+    `owner` holds the user's addresses (`address` form), to tell an invitation they declined.
 
     Shared by CalDAV and the built-in calendar's .ics import.
     """
@@ -181,5 +185,27 @@ def vevent_to_event(
         etag=etag,
         href=href,
         all_day=all_day,
-        busy=not (transparent or cancelled),
+        busy=not (transparent or cancelled or declined(comp, owner)),
     )
+
+
+def address(value: object) -> str:
+    """A calendar user address compared case-blind and without `mailto:`."""
+    text = str(value).strip().lower()
+    return text.removeprefix("mailto:")
+
+
+def decliners(comp: icalendar.Component) -> set[str]:
+    """The addresses of `comp`'s attendees with PARTSTAT=DECLINED."""
+    attendees = comp.get("ATTENDEE")
+    listed = attendees if isinstance(attendees, list) else [] if attendees is None else [attendees]
+    return {
+        address(a)
+        for a in listed
+        if str(getattr(a, "params", {}).get("PARTSTAT", "")).upper() == "DECLINED"
+    }
+
+
+def declined(comp: icalendar.Component, owner: Collection[str]) -> bool:
+    """Whether one of `owner`'s addresses is an ATTENDEE of `comp` with PARTSTAT=DECLINED."""
+    return bool(owner) and any(a in owner for a in decliners(comp))

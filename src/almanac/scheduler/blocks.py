@@ -53,8 +53,8 @@ class BlockService:
         stored = await self._stored_warnings(events)
         blocks = [pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None for e in events]
         clients = await self.s.plans.clients_of(sorted({b[0] for b in blocks if b is not None}))
-        for uid, lines in (await self._rules_broken(events, blocks, clients)).items():
-            marks.setdefault(uid, []).extend(lines)
+        for i, lines in (await self._rules_broken(events, blocks, clients)).items():
+            marks.setdefault(i, []).extend(lines)
         out = [
             CalendarEventOut(
                 id=e.almanac_id or e.uid,
@@ -66,10 +66,10 @@ class BlockService:
                 busy=e.busy,
                 all_day=e.all_day,
                 client_id=clients.get(block[0]) if block is not None else None,
-                conflicts=marks.get(e.uid, []),
+                conflicts=marks.get(i, []),
                 warnings=stored.get(e.almanac_id or "", []),
             )
-            for e, block in zip(events, blocks, strict=True)
+            for i, (e, block) in enumerate(zip(events, blocks, strict=True))
         ]
         return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
 
@@ -78,24 +78,25 @@ class BlockService:
         events: list[CalendarEvent],
         blocks: list[tuple[int, str, int] | None],
         clients: dict[int, int | None],
-    ) -> dict[str, list[str]]:
-        """Per block's uid, the working hours or deadline it breaks (a move forced past its
-        conflicts): checked as a move is, by the rules' reading of the client's preferences,
-        but not the hours of a client whose preferences a solve has the LLM read."""
+    ) -> dict[int, list[str]]:
+        """Per block (its index in `events`), the working hours or deadline it breaks (a
+        move forced past its conflicts): checked as a move is, by the rules' reading of the
+        client's preferences, but not the hours of a client whose preferences a solve has
+        the LLM read."""
         plans = sorted({b[0] for b in blocks if b is not None})
         tasks = await self.tasks.open_of(plans)
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
         prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
         tz = self.s.tz()
-        out: dict[str, list[str]] = {}
-        for e, block in zip(events, blocks, strict=True):
+        out: dict[int, list[str]] = {}
+        for i, (e, block) in enumerate(zip(events, blocks, strict=True)):
             if block is None:
                 continue
             plan_id, key, _ = block
             deadline = deadlines.get((plan_id, key))
             rules = prefs[clients.get(plan_id)]
             if found := broken_rules(self.s.settings, tz, e, rules, deadline):
-                out[e.uid] = found
+                out[i] = found
         return out
 
     async def _stored_warnings(self, events: list[CalendarEvent]) -> dict[str, list[str]]:

@@ -220,16 +220,20 @@ def broken_rules(
     return [why for why in found if why]
 
 
-def mark_conflicts(events: Sequence[CalendarEvent]) -> dict[str, list[str]]:
-    """Per event uid, the busy events it overlaps (only pairs involving an Almanac block)."""
-    out: dict[str, list[str]] = {}
-    busy = sorted((e for e in events if e.busy), key=lambda e: e.start)
-    for i, a in enumerate(busy):
-        for b in busy[i + 1 :]:
+def mark_conflicts(events: Sequence[CalendarEvent]) -> dict[int, list[str]]:
+    """Per event (its index in `events`), the busy events it overlaps (only pairs involving
+    an Almanac block). By index, not uid: a series' occurrences share their UID, and one
+    occurrence's overlap is not the others'."""
+    out: dict[int, list[str]] = {}
+    busy = sorted((i for i, e in enumerate(events) if e.busy), key=lambda i: events[i].start)
+    for n, i in enumerate(busy):
+        a = events[i]
+        for j in busy[n + 1 :]:
+            b = events[j]
             if b.start >= a.end:
                 break
             if a.almanac_id is None and b.almanac_id is None:
                 continue
-            out.setdefault(a.uid, []).append(f"overlaps {b.title!r}")
-            out.setdefault(b.uid, []).append(f"overlaps {a.title!r}")
+            out.setdefault(i, []).append(f"overlaps {b.title!r}")
+            out.setdefault(j, []).append(f"overlaps {a.title!r}")
     return out
