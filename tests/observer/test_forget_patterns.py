@@ -180,3 +180,39 @@ async def test_a_reflection_under_way_counts_none_of_a_client_forgotten_meanwhil
     async with state.sessionmaker() as session:
         found = await patterns(session)
     assert [("from 4 runs" in c) for c in found.get(shared_id, [])] == [True], found
+
+
+async def test_a_reflection_under_way_stores_nothing_of_a_client_forgotten_meanwhile(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reflection has read the week when the client is forgotten (committed before the
+    reflection writes): the stored report names none of its tasks, as a forget's rewrite
+    of the stored reflections leaves them."""
+    state = committed_state
+    install_forgetters()
+    async with state.sessionmaker() as session:
+        week = await fixture_week(session)
+        week["plan"].client_id = CLIENT
+        design = week["tasks"]["design"]  # slips: due Wednesday, not done
+        design.client_id, design.title = CLIENT, "Design the Zorblax rebrand"
+        session.add(Task(title="Own admin", status="todo", deadline=at(3, 12), estimate_hours=1))
+        await session.commit()
+
+    async def forget_client() -> httpx.Response:
+        return await committed_client.delete(f"/api/v1/memory/subjects/client/{CLIENT}")
+
+    forgets = stop_inside(monkeypatch, ObserverRepository, "memories", forget_client, state)
+    async with unit_of_work(state.sessionmaker) as uow:
+        out = await observer_service(uow, state, clock=lambda: SUNDAY_EVENING).reflect(
+            "weekly", date(2026, 11, 12)
+        )
+    assert len(forgets) == 1
+    r = await forgets[0]
+    assert r.status_code == 200, r.text
+    async with state.sessionmaker() as session:
+        row = await session.get(Reflection, out.id)
+    assert row is not None
+    assert [s["title"] for s in row.report["slipped"]] == ["Own admin"]
+    assert "Zorblax" not in json.dumps(row.report) + (row.narrative or "")

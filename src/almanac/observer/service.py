@@ -148,6 +148,46 @@ class ObserverService:
         """Build, narrate, store (replacing the same period) and remember a reflection."""
         tz, now = self.tz(), self.clock()
         first, last, start, end = period_bounds(day or self.today(), mode, tz)
+        period = (mode, first, last, start, end, now)
+        report, _, _, read = await self._report(*period)
+        narrative, use = await self._narrate(mode, report)
+        # The writes hold the owner's data lock, which a forget takes first (and before
+        # any row of the reflections it rewrites): a forget under way waits for this
+        # commit, and one committed since the reads above is seen by reading again: then
+        # the report is the new read's, without the narrative written from the old one,
+        # and the pattern facts never count a forgotten client's runs.
+        await ForgetRepository(self.uow.session).lock_owner()
+        fresh, runs, workflows, still = await self._report(*period)
+        if not read <= still:
+            report, narrative = fresh, None
+            use = LLMUse(
+                used=False,
+                detail="rows the narrative was written from were deleted meanwhile (a forget, a"
+                " delete): numbers only; reflect again for a narrative",
+            )
+        report["llm"] = use.model_dump()
+        event_id = await self._remember(mode, first, last, end, now, report, narrative)
+        row = await self.repo.upsert_reflection(
+            {
+                "mode": mode,
+                "period_start": first,
+                "period_end": last,
+                "timezone": tz.key,
+                "report": report,
+                "narrative": narrative,
+                "llm": use.model_dump(),
+                "event_id": event_id,
+            }
+        )
+        await self.facts.pattern_facts(self._patterns(runs, workflows), event_id)
+        return reflection_out(row)
+
+    async def _report(
+        self, mode: Mode, first: date, last: date, start: datetime, end: datetime, now: datetime
+    ) -> tuple[dict[str, Any], list[RunRow], dict[int, WorkflowInfo], set[object]]:
+        """The period's report (without its LLM part), from reads made now; its runs and
+        workflows; and which rows it read (to tell whether any went since)."""
+        tz = self.tz()
         blocks = await self.repo.blocks(start, end)
         runs = await self.repo.runs(start, end)
         # Tasks with blocks, and tasks finished in the period (done counts them there).
@@ -171,31 +211,12 @@ class ObserverService:
             drift_threshold_pct=self.drift_threshold_pct,
             finished=finished,
         )
-        report["memories"] = summarize_memories(await self.repo.memories(start, end))
-        narrative, use = await self._narrate(mode, report)
-        report["llm"] = use.model_dump()
-        # The writes hold the owner's data lock, which a forget takes first (and before
-        # any row of the reflections it rewrites): a forget under way waits for this
-        # commit, and one committed since the runs were read is seen by reading them again
-        # below, so the pattern facts never count a forgotten client's runs.
-        await ForgetRepository(self.uow.session).lock_owner()
-        event_id = await self._remember(mode, first, last, end, now, report, narrative)
-        row = await self.repo.upsert_reflection(
-            {
-                "mode": mode,
-                "period_start": first,
-                "period_end": last,
-                "timezone": tz.key,
-                "report": report,
-                "narrative": narrative,
-                "llm": use.model_dump(),
-                "event_id": event_id,
-            }
-        )
-        runs = await self.repo.runs(start, end)
-        workflows = await self._workflow_info({r.workflow_id for r in runs if r.workflow_id})
-        await self.facts.pattern_facts(self._patterns(runs, workflows), event_id)
-        return reflection_out(row)
+        memories = await self.repo.memories(start, end)
+        report["memories"] = summarize_memories(memories)
+        read: set[object] = {("task", t.id) for t in tasks} | {("run", r.id) for r in runs}
+        read |= {("block", b.task_key, b.start) for b in blocks}
+        read |= {("memory", m[2]) for m in memories}
+        return report, runs, workflows, read
 
     async def _narrate(self, mode: Mode, report: dict[str, Any]) -> tuple[str | None, LLMUse]:
         llm = self.llm

@@ -134,6 +134,101 @@ async def test_a_send_and_the_deletion_of_its_thread_do_not_interleave(
     assert "7731" not in everything_zep_holds(zep)
 
 
+async def test_a_forget_does_not_wait_for_the_deletion_of_a_thread_in_zep(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queued deletion of a thread deletes its messages in Zep one call at a time (as
+    many calls as the thread holds): the owner's data lock is not held through those
+    calls, or every forget and delete waits for Zep meanwhile. What was sent into the
+    thread during them is still sent again in the end."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    gone = await remember(api, content="Hooli's vault code is 7731", session_id="desk")
+    kept = await remember(api, content="Hooli's lobby closes at six", session_id="desk")
+    other = await remember(api, content="Initech moved to Austin", session_id="elsewhere")
+    try:
+        assert await send_event(state, gone) is True
+        assert await send_event(state, kept) is True
+    finally:
+        await close(state)
+    configure(state, closed_port_url())
+    try:
+        r = await api.delete(f"/api/v1/memory/events/{gone}")
+        assert r.status_code in (200, 204), r.text
+    finally:
+        await close(state)
+
+    configure(state, zep.base_url)
+    try:
+        episodes = external_memory(state).client.graph.episode  # type: ignore[attr-defined]
+        deletes = stop_inside(
+            monkeypatch,
+            episodes,
+            "delete",
+            lambda: api.delete(f"/api/v1/memory/events/{other}"),
+            state,
+        )
+        await run_queued_forget(state)
+        assert len(deletes) == 1
+        done_first = deletes[0].done()
+        r = await deletes[0]
+        assert r.status_code in (200, 204), r.text
+        await run_jobs(state, [(t, a) for t, a in await queued(state) if t == "almanac:zep_send"])
+    finally:
+        await close(state)
+    assert done_first is True
+    in_threads = [m["content"] for m in zep.messages()]
+    assert in_threads == ["Hooli's lobby closes at six"], in_threads
+
+
+async def test_a_send_into_a_thread_being_deleted_is_in_zep_once(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    zep: FakeZep,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A memory sent into a thread while the queued deletion deletes its messages' graph
+    episodes (no lock held) is in Zep once in the end: its episode goes with the thread,
+    not left behind beside the copy sent again."""
+    api, state = committed_client, committed_state
+    configure(state, zep.base_url)
+    gone = await remember(api, content="Hooli's vault code is 7731", session_id="desk")
+    kept = await remember(api, content="Hooli's lobby closes at six", session_id="desk")
+    try:
+        assert await send_event(state, gone) is True
+        assert await send_event(state, kept) is True
+    finally:
+        await close(state)
+    configure(state, closed_port_url())
+    try:
+        r = await api.delete(f"/api/v1/memory/events/{gone}")
+        assert r.status_code in (200, 204), r.text
+    finally:
+        await close(state)
+
+    configure(state, zep.base_url)
+    try:
+        late = await remember(api, content="Hooli's badge office moved upstairs", session_id="desk")
+        episodes = external_memory(state).client.graph.episode  # type: ignore[attr-defined]
+        sends = stop_inside(monkeypatch, episodes, "delete", lambda: send_event(state, late), state)
+        await run_queued_forget(state)
+        assert len(sends) == 1
+        await sends[0]
+        for _ in range(2):
+            await run_jobs(
+                state, [(t, a) for t, a in await queued(state) if t == "almanac:zep_send"]
+            )
+    finally:
+        await close(state)
+    held = everything_zep_holds(zep)
+    assert held.count("badge office") == 1, held
+    assert held.count("lobby closes") == 1, held
+    assert "7731" not in held
+
+
 async def import_past_its_check_then(
     monkeypatch: pytest.MonkeyPatch,
     state: AppState,

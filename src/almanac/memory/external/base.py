@@ -71,13 +71,25 @@ class ExternalMemory(ABC):
 
     @abstractmethod
     async def forget(
-        self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
+        self,
+        users: list[str],
+        threads: list[str],
+        event_ids: list[int],
+        episodes: list[str],
+        done: frozenset[str] = frozenset(),
     ) -> None:
         """Delete what Almanac wrote: whole users, threads (and the graph episodes of the
-        messages of `event_ids` in them), and fact episodes.
+        messages of `event_ids` in them), and fact episodes; not again the message
+        episodes in `done` (deleted by `forget_episodes`).
 
         Idempotent: what is already gone counts as deleted.
         """
+
+    async def forget_episodes(self, threads: list[str], episodes: list[str]) -> frozenset[str]:
+        """The bulk of `forget` (a call per message), done ahead of it, with no lock held:
+        the graph episodes of the threads' messages, and fact episodes; the message
+        episodes deleted. By default none: `forget` does it all."""
+        return frozenset()
 
     @abstractmethod
     async def check(self) -> None:

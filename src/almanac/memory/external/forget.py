@@ -116,13 +116,16 @@ async def run_job(
     threads and users (memories and facts sent there since the forget: a client remembered
     again before this ran); returns how many were queued to be sent again.
 
-    The deletion holds the data locks of the users it touches, as a send holds its one,
-    from before the call to Zep to the commit: a send marks its memory as sent either
-    before (and is cleared here) or after the deletion (into a thread made anew)."""
+    The bulk of it (a call per message of each thread: their graph episodes, and the
+    facts' episodes) holds no lock, or every forget and delete would wait for Zep
+    meanwhile. The rest -- the episodes of messages sent since, the threads, the users --
+    holds the data locks of the users it touches (as a send holds its one) to the commit:
+    a send marks its memory as sent either before that (and is cleared here) or after."""
     marks = SentMarks(session)
+    done = await provider.forget_episodes(what.threads, what.episodes)
     touched = _clients(what.users + [zep_thread_user(t) for t in what.threads], default_user)
     await marks.lock_all(touched)
-    await provider.forget(what.users, what.threads, what.event_ids, what.episodes)
+    await provider.forget(what.users, what.threads, what.event_ids, [], done)
     events = await marks.unmark_threads(what.threads, what.users)
     facts = await marks.unmark_facts(_clients(what.users, default_user)) if what.users else []
     if events:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, or_, select, text, update
+from sqlalchemy import ColumnElement, or_, select, update
 
+from almanac.db.limits import wait_for_lock
 from almanac.db.repository import Repository
 from almanac.models import Event, Fact
 
@@ -16,7 +17,9 @@ class DataLocks(Repository):
 
     Order, so that no two lockers wait on each other: whoever takes more than one takes
     the owner's first (which makes them one at a time), then the clients'; whoever takes
-    one alone (a send, an import) takes no other while holding it.
+    one alone (a send, an import) takes no other while holding it. A request waits for
+    one at most the write-lock timeout, then answers 503 (`db.limits.wait_for_lock`):
+    a send or a deletion in Zep holds its lock through its call to Zep.
     """
 
     async def lock_client(self, client_id: int) -> None:
@@ -24,14 +27,22 @@ class DataLocks(Repository):
         Keyed by the id itself (in its own key space, like the fact slots' locks), not a
         hash of it: a hashed key shared with another client, or another kind of lock,
         would hold a forget behind work on someone else's data."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)"), {"id": client_id}
+        await wait_for_lock(
+            self.session,
+            "SELECT pg_advisory_xact_lock(hashtext('client-data'), :id)",
+            {"id": client_id},
+            f"the data of client {client_id}",
         )
 
     async def lock_owner(self) -> None:
         """The owner's data (memories without a client went to the owner's Zep user);
         taken first by everyone who takes more than one lock."""
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('owner-data'), 0)"))
+        await wait_for_lock(
+            self.session,
+            "SELECT pg_advisory_xact_lock(hashtext('owner-data'), 0)",
+            {},
+            "the owner's data",
+        )
 
     async def lock_one(self, client_id: int | None) -> None:
         """The lock of one client's data (None: the owner's), taken alone."""

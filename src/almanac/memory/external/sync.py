@@ -42,8 +42,9 @@ async def send_event(state: AppState, event_id: int) -> bool:
 
     Safe to run twice: the event's `zep_session_id` marks a finished send, and a send whose
     commit was lost (worker crash) is found in the thread by its event id and not repeated.
-    Its client's data lock, held from before the call to Zep to the commit, keeps a
-    deletion of the thread in Zep (`forget.run_job`) wholly before or after it.
+    Its client's data lock, held from before the call to Zep to the commit, keeps the
+    last deletion of the thread in Zep (`forget.run_job`, under the lock) wholly before
+    or after it.
     """
     provider = external_memory(state)
     if provider is None:

@@ -177,22 +177,44 @@ class ZepMemory(ExternalMemory):
         """Run one delete; a 404 means an earlier run (or Zep itself) already deleted it."""
         await self._call(coro, on_404=None)
 
+    async def _message_episodes(self, thread_id: str) -> list[str] | None:
+        """The uuids of a thread's messages (each one a graph episode); None: no thread."""
+        listed = await self._call(
+            self.client.thread.get(thread_id, lastn=_FORGET_SCAN), on_404=None
+        )
+        if listed is None:
+            return None
+        return [m.uuid_ for m in listed.messages or [] if m.uuid_]
+
+    async def forget_episodes(self, threads: list[str], episodes: list[str]) -> frozenset[str]:
+        done: set[str] = set()
+        for thread_id in threads:
+            for uuid in await self._message_episodes(thread_id) or []:
+                await self._gone(self.client.graph.episode.delete(uuid))
+                done.add(uuid)
+        for uuid in episodes:
+            await self._gone(self.client.graph.episode.delete(uuid))
+        return frozenset(done)
+
     async def forget(
-        self, users: list[str], threads: list[str], event_ids: list[int], episodes: list[str]
+        self,
+        users: list[str],
+        threads: list[str],
+        event_ids: list[int],
+        episodes: list[str],
+        done: frozenset[str] = frozenset(),
     ) -> None:
         # Zep deletes no single message: the thread goes whole (Almanac re-sends the
         # memories it still holds), and first the graph episodes of all its messages, since
         # deleting a thread leaves what Zep's graph learnt from it: the forgotten messages'
         # (`event_ids`) must go, and a kept one's would be there twice once it is re-sent.
         for thread_id in threads:
-            listed = await self._call(
-                self.client.thread.get(thread_id, lastn=_FORGET_SCAN), on_404=None
-            )
-            if listed is None:
+            found = await self._message_episodes(thread_id)
+            if found is None:
                 continue
-            for m in listed.messages or []:
-                if m.uuid_:
-                    await self._gone(self.client.graph.episode.delete(m.uuid_))
+            for uuid in found:
+                if uuid not in done:
+                    await self._gone(self.client.graph.episode.delete(uuid))
             await self._gone(self.client.thread.delete(thread_id))
         for uuid in episodes:
             await self._gone(self.client.graph.episode.delete(uuid))
