@@ -30,6 +30,10 @@ def fact_out(fact: Fact) -> FactOut:
     return row_out(FactOut, fact, current=current)
 
 
+def _start(fact: Fact) -> datetime:
+    return fact.valid_from
+
+
 def _same(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
@@ -84,7 +88,8 @@ class FactService:
         )
 
     async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
-        """Add a fact; drop an exact duplicate; supersede the current one in its slot."""
+        """Add a fact; drop an exact duplicate; supersede the current one in its slot (or,
+        dated before a later-dated successor, the one valid then: `_held_at`)."""
         current = await self.repo.current_in_slot(
             data.subject_type, data.subject_id, data.fact_type, data.category, data.client_id
         )
@@ -98,15 +103,38 @@ class FactService:
         # ("prefers mornings", "no calls on Friday"), so they accumulate.
         predecessor = current[0] if current and data.category is not None else None
         if predecessor is not None and valid_from < predecessor.valid_from:
-            raise ValidationFailed(
-                f"valid_from is before the current fact's valid_from (fact {predecessor.id}, "
-                f"valid from {predecessor.valid_from.isoformat()})",
-                field="valid_from",
-            )
+            predecessor = await self._held_at(data, valid_from)
+            if _same(predecessor.content, data.content):
+                return FactWriteOut(fact=fact_out(predecessor), duplicate=True)
         fact = await self._replace(predecessor, data, valid_from, source_event_id)
         self.invalidator.facts_changed(self.uow)
         return FactWriteOut(
             fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
+        )
+
+    async def _held_at(self, data: FactIn, valid_from: datetime) -> Fact:
+        """The fact of `data`'s slot valid at `valid_from`, which lies before the current
+        fact's start: today's rate corrected after next January's was stated. The new fact
+        goes between it and its successor (`_replace`). Before the slot's first fact (or
+        in a gap a deletion left) there is none to correct: 422."""
+        versions = await self.repo.current_in_slot(
+            data.subject_type,
+            data.subject_id,
+            data.fact_type,
+            data.category,
+            data.client_id,
+            history=True,
+        )
+        for fact in versions:  # latest first
+            if fact.valid_from <= valid_from and (
+                fact.valid_to is None or valid_from < fact.valid_to
+            ):
+                return fact
+        following = min((f for f in versions if f.valid_from > valid_from), key=_start)
+        raise ValidationFailed(
+            f"valid_from is before fact {following.id}'s valid_from "
+            f"({following.valid_from.isoformat()}) and no fact of its slot was valid then",
+            field="valid_from",
         )
 
     async def _replace(
@@ -117,14 +145,19 @@ class FactService:
         source_event_id: int | None,
     ) -> Fact:
         """Close `predecessor` at `valid_from` and insert `data` with its embedding (queued
-        for Zep)."""
+        for Zep). A predecessor closed already, at a later time (its successor dated after
+        `valid_from`), leaves `data` the rest of its time, and its successor supersedes
+        `data` instead: the versions stay one chain."""
         vector = await self._embed(data.content)  # before any row changes
+        until = predecessor.valid_to if predecessor is not None else None
         if predecessor is not None:
             await self.repo.close(predecessor.id, valid_from)
         try:
             fact = await self.repo.insert(
-                self._values(data, valid_from, predecessor, source_event_id)
+                self._values(data, valid_from, until, predecessor, source_event_id)
             )
+            if predecessor is not None and until is not None:
+                await self.repo.hand_on(predecessor.id, fact.id)
             await self.repo.insert_embeddings(self.embedder.model, [(fact.id, vector)])
         except (IntegrityError, Conflict) as exc:
             raise Conflict("another write changed this fact at the same time; retry") from exc
@@ -135,6 +168,7 @@ class FactService:
         self,
         data: FactIn,
         valid_from: datetime,
+        valid_to: datetime | None,
         predecessor: Fact | None,
         source_event_id: int | None,
     ) -> dict[str, Any]:
@@ -147,6 +181,7 @@ class FactService:
             "category": data.category,
             "client_id": data.client_id,
             "valid_from": valid_from,
+            "valid_to": valid_to,
             "metadata_": data.metadata,
             "supersedes_id": predecessor.id if predecessor else None,
             "source_event_id": source_event_id,
@@ -157,20 +192,35 @@ class FactService:
         found = await self.repo.get(fact_id)
         if found is None:
             raise NotFound(f"fact {fact_id} does not exist")
-        if found.valid_to is not None:
-            raise Conflict(f"fact {fact_id} was already superseded or closed at {found.valid_to}")
+        # A fact closed at a later time (its successor dated after today) is still valid
+        # now, and may be corrected: its successor then follows the correction (`_replace`).
+        closed_at = found.valid_to
+        if closed_at is not None and closed_at <= datetime.now(UTC):
+            raise Conflict(f"fact {fact_id} was already superseded or closed at {closed_at}")
         # The slot lock first, then the row locks, in the order `write` takes them (else the
         # two deadlock); under it a racing write or supersede of this slot has committed.
         current = await self.repo.current_in_slot(
-            found.subject_type, found.subject_id, found.fact_type, found.category, found.client_id
+            found.subject_type,
+            found.subject_id,
+            found.fact_type,
+            found.category,
+            found.client_id,
+            history=closed_at is not None,
         )
         old = next((f for f in current if f.id == fact_id), None)
-        if old is None:
+        if old is None or old.valid_to != closed_at:
             raise Conflict(f"fact {fact_id} was superseded or closed by another write just now")
+        current = [f for f in current if f.valid_to is None]
         valid_from = data.valid_from or datetime.now(UTC)
         if valid_from < old.valid_from:
             raise ValidationFailed(
                 "valid_from is before the fact's own valid_from", field="valid_from"
+            )
+        if closed_at is not None and valid_from >= closed_at:
+            raise ValidationFailed(
+                f"valid_from is not before the fact's valid_to ({closed_at.isoformat()}), when "
+                "its successor starts",
+                field="valid_from",
             )
         new = FactIn(
             subject_type=old.subject_type,
@@ -186,8 +236,16 @@ class FactService:
             metadata=data.metadata if data.metadata is not None else _carried(old.metadata_),
         )
         # Superseding by a statement the slot already holds (a category-less slot holds
-        # several) keeps that one rather than storing it twice.
-        same = next((f for f in current if f.id != old.id and _same(f.content, new.content)), None)
+        # several) keeps that one rather than storing it twice; one that starts after
+        # `valid_from` (a later-dated successor) does not hold it then.
+        same = next(
+            (
+                f
+                for f in current
+                if f.id != old.id and f.valid_from <= valid_from and _same(f.content, new.content)
+            ),
+            None,
+        )
         if same is None:
             fact = await self._replace(old, new, valid_from, None)
         else:

@@ -285,9 +285,12 @@ class FactRepository(_Vectors[Fact], PortableRows):
         fact_type: str,
         category: str | None,
         client_id: int | None,
+        *,
+        history: bool = False,
     ) -> list[Fact]:
         """Current facts on the same subject and type (and category, which may be null) of
-        the same owner (`fact_owner`), with the slot locked until the transaction ends."""
+        the same owner (`fact_owner`), latest first, with the slot locked until the
+        transaction ends; with `history`, every version (closed ones too)."""
         # FOR UPDATE locks only rows that exist: two writers of an empty slot (or of a new
         # statement beside others) would both insert. The advisory lock serialises them.
         await self._lock_slot(_slot_key(subject_type, subject_id, fact_type, category, client_id))
@@ -297,15 +300,17 @@ class FactRepository(_Vectors[Fact], PortableRows):
                 Fact.subject_type == subject_type,
                 Fact.subject_id == subject_id,
                 Fact.fact_type == fact_type,
-                Fact.valid_to.is_(None),
                 Fact.category.is_(None) if category is None else Fact.category == category,
                 literal_column(FACT_OWNER_SQL) == fact_owner(subject_type, subject_id, client_id),
             )
-            .order_by(Fact.valid_from.desc())
-            .with_for_update()
+            .order_by(Fact.valid_from.desc(), Fact.id.desc())
             # Rows read before the lock may be stale in the session; these are read under it.
             .execution_options(populate_existing=True)
         )
+        # The slot lock already orders every write of these rows' validity; the old versions
+        # are not row-locked too (a Zep send holding one would only make this wait).
+        if not history:
+            stmt = stmt.where(Fact.valid_to.is_(None)).with_for_update()
         return list((await self.session.scalars(stmt)).all())
 
     async def zep_ids(self, fact_ids: Sequence[int]) -> list[str]:
@@ -322,6 +327,12 @@ class FactRepository(_Vectors[Fact], PortableRows):
 
     async def close(self, fact_id: int, valid_to: datetime) -> None:
         await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))
+
+    async def hand_on(self, old_id: int, new_id: int) -> None:
+        """The successors of fact `old_id` supersede fact `new_id` instead (inserted
+        between them)."""
+        stmt = update(Fact).where(Fact.supersedes_id == old_id, Fact.id != new_id)
+        await self.session.execute(stmt.values(supersedes_id=new_id))
 
     async def find(
         self,
