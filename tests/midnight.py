@@ -41,15 +41,18 @@ def watched_zones() -> tuple[tzinfo, ...]:
 def wait_out_midnight(
     margin: float = MARGIN,
     *,
-    now: datetime | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
     zones: Iterable[tzinfo] | None = None,
     sleep: Callable[[float], object] = time.sleep,
 ) -> float:
-    """Sleep past a midnight due within `margin` seconds; the seconds slept (0 if none)."""
-    wait = seconds_to_midnight(
-        now or datetime.now(UTC), watched_zones() if zones is None else zones
-    )
+    """Sleep past a midnight due within `margin` seconds; the seconds waited (0 if none)."""
+    start = now()
+    wait = seconds_to_midnight(start, watched_zones() if zones is None else zones)
     if wait > margin:
         return 0.0
-    sleep(wait + 1.0)  # a second past it: "today" is then the new day everywhere
+    past = start + timedelta(seconds=wait + 1.0)  # a second past it: the new day everywhere
+    # Short sleeps checked against the wall clock, whose midnight this is (a sleep counts
+    # monotonic time, which a stepped wall clock leaves behind).
+    while (left := (past - now()).total_seconds()) > 0:
+        sleep(min(left, 1.0))
     return wait + 1.0

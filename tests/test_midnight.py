@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,10 +35,26 @@ def test_a_day_with_a_clock_change_counts_real_seconds() -> None:
     assert seconds_to_midnight(datetime(2027, 11, 7, tzinfo=NEW_YORK), [NEW_YORK]) == 25 * 3600
 
 
+class Clock:
+    """A wall clock that moves only when slept on."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.at += timedelta(seconds=seconds)
+
+
 def test_the_guard_sleeps_a_second_past_a_near_midnight_and_not_otherwise() -> None:
-    slept: list[float] = []
-    near = datetime(2027, 1, 14, 22, 59, 30, tzinfo=UTC)  # Berlin's midnight in 30 s
-    assert wait_out_midnight(60, now=near, zones=ZONES, sleep=slept.append) == 31
-    far = datetime(2027, 1, 14, 22, 58, 59, tzinfo=UTC)  # in 61 s: past the margin
-    assert wait_out_midnight(60, now=far, zones=ZONES, sleep=slept.append) == 0
-    assert slept == [31]
+    near = Clock(datetime(2027, 1, 14, 22, 59, 30, 500000, tzinfo=UTC))  # Berlin's in 29.5 s
+    assert wait_out_midnight(60, now=near.now, zones=ZONES, sleep=near.sleep) == 30.5
+    assert near.at == datetime(2027, 1, 14, 23, 0, 1, tzinfo=UTC)
+    assert max(near.slept) <= 1.0  # in short steps against the wall clock
+    far = Clock(datetime(2027, 1, 14, 22, 58, 59, tzinfo=UTC))  # in 61 s: past the margin
+    assert wait_out_midnight(60, now=far.now, zones=ZONES, sleep=far.sleep) == 0
+    assert far.slept == []
