@@ -32,6 +32,7 @@ from almanac.deps import get_state, get_uow
 from almanac.embedder import Embedder, LocalEmbedder
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer
+from tests.midnight import wait_out_midnight
 from tests.pool_watch import PoolWatch, watch_pool
 
 # The test process answers to the test host name (production allows only loopback names).
@@ -56,6 +57,13 @@ TABLES = (
     "cache_generations, llm_operation_settings, "
     "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
+
+
+@pytest.fixture(autouse=True)
+def clear_of_midnight() -> None:
+    """No test starts just before a midnight that would fall between its reads of the day
+    (tests/midnight.py). Autouse: it runs before the test's own function fixtures."""
+    wait_out_midnight()
 
 
 @pytest.fixture(scope="session")
