@@ -39,7 +39,9 @@ async def test_more_preferences_than_the_prompt_takes_are_read_by_the_rules(
     filler = " (as said before in many words)" * 40  # ~1,300 characters each
     count = PREFERENCES_CHARS // PREFERENCE_CHARS + 2
     for n in range(count):
-        await outside.remember(llm_state, "preference", f"note {n}: nothing before 1{n % 3}:00{filler}")
+        await outside.remember(
+            llm_state, "preference", f"note {n}: nothing before 1{n % 3}:00{filler}"
+        )
     await outside.remember(llm_state, "constraint", "nothing before 13:00")
     plan_id = await outside.committed_plan(llm_state)
 
