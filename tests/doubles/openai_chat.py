@@ -17,7 +17,8 @@ Streaming (`"stream": true`) is answered as server-sent events, one chunk per
 `Reply.chunk_chars` characters every `Reply.chunk_delay` seconds (a slow small model), with
 a usage chunk only when `stream_options.include_usage` is set and `Reply.stream_usage`;
 `max_tokens` cuts the content at ~4 characters a token with `finish_reason: "length"`, as a
-model writing until its limit does. `GET /v1/models` lists `models`. `hang()` makes every
+model writing until its limit does (unless `Reply.ignore_max_tokens`: a server or proxy that
+does not pass the limit on). `GET /v1/models` lists `models`. `hang()` makes every
 request (models too) accepted and never answered, as a wedged server, until `release()`.
 It listens on 127.0.0.1 (an ephemeral port) in a background thread and records every
 request it receives.
@@ -75,6 +76,7 @@ class Reply:
     chunk_delay: float = 0.0  # ...this many seconds apart
     stream_usage: bool = True  # whether a streamed answer ends with a usage chunk
     finish_reason: str = "stop"
+    ignore_max_tokens: bool = False  # a proxy that passes max_tokens on to nothing
 
     @classmethod
     def json(cls, value: Any, **kw: Any) -> Reply:
@@ -216,7 +218,8 @@ class FakeChatServer:
                     return
                 content, finish = reply.content, reply.finish_reason
                 limit = body.get("max_tokens")
-                if content is not None and isinstance(limit, int) and len(content) > limit * 4:
+                cut = isinstance(limit, int) and not reply.ignore_max_tokens
+                if content is not None and cut and len(content) > limit * 4:
                     content, finish = content[: limit * 4], "length"
                 if body.get("stream"):
                     self._stream(body, reply, content or "", finish)

@@ -84,3 +84,14 @@ async def test_prompt_and_resource_arguments_are_validated(
     with pytest.raises(ValueError, match="plan_id"):
         await server.read_resource(f"almanac://plans/{client_id}")
     assert recorder.paths == []
+
+
+@pytest.mark.parametrize("focus", ["f" * 100_000, "deep\x00work"])
+async def test_the_weekly_plan_prompts_focus_is_bounded_as_a_topic_is(
+    recorder: Recorder, focus: str
+) -> None:
+    server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
+    with pytest.raises(ValueError, match="focus"):
+        await server.get_prompt("plan_my_week", {"focus": focus})
+    prompt = await server.get_prompt("plan_my_week", {"focus": "the audit"})
+    assert "Focus on: the audit." in prompt.messages[0].content.text  # type: ignore[union-attr]

@@ -12,7 +12,13 @@ from almanac.db.uow import UnitOfWork
 from almanac.memory.schemas import RememberIn
 from almanac.models import Event
 from almanac.observer.deps import observer_service
-from almanac.observer.service import SUMMARY_CHARS, ObserverService, reflection_summary
+from almanac.observer.service import (
+    SLIPPED_IN_PROMPT,
+    SUMMARY_CHARS,
+    ObserverService,
+    narrative_messages,
+    reflection_summary,
+)
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week
@@ -228,3 +234,28 @@ async def test_a_clients_titles_and_memories_stay_out_of_the_prompt_and_the_memo
     event = await db_session.get(Event, out.event_id)
     assert event is not None and marker not in event.content
     assert "1 task(s) slipped past their deadline (1 of clients' work)" in event.content
+
+
+def test_the_prompt_lists_a_bounded_number_of_slipped_tasks_and_counts_the_rest() -> None:
+    # Every task of the period past its deadline went into the prompt, titles and all.
+    slipped = [
+        {
+            "task_id": i,
+            "title": f"Task {i} " + "t" * 480,
+            "deadline": "2026-11-11T17:00:00+00:00",
+            "status": "todo",
+            "client_id": 101 if i % 2 else None,
+        }
+        for i in range(300)
+    ]
+    report = {"mode": "weekly", "numbers": {"tasks_planned": 300}, "slipped": slipped}
+    _, user = narrative_messages("system", "weekly", report)
+    numbers = json.loads(user.content.split("\n", 1)[1].rsplit("\n\n", 1)[0])
+    assert len(numbers["slipped"]) == SLIPPED_IN_PROMPT
+    assert numbers["slipped_not_listed"] == 300 - SLIPPED_IN_PROMPT
+    assert len(user.content) < SLIPPED_IN_PROMPT * 600 + 1000
+    assert all(s["title"].startswith("Task ") for s in numbers["slipped"][::2])
+    assert all(s["title"] == "(a client's task)" for s in numbers["slipped"][1::2])
+    few = narrative_messages("system", "weekly", {**report, "slipped": slipped[:2]})[1]
+    assert "slipped_not_listed" not in few.content
+    assert report["slipped"] == slipped  # the report itself keeps them all

@@ -17,6 +17,20 @@ logger = logging.getLogger(__name__)
 # Server error text is logged up to this length (never returned or stored).
 _MAX_LOGGED_CHARS = 2000
 
+# An answer is read up to this many characters a token of `max_tokens` (a token is ~4;
+# 16 leaves room for long ones), or up to MAX_ANSWER_CHARS without a limit. A server or
+# proxy that ignores `max_tokens` streamed 5 MB, all kept in memory and all sent back to
+# it in the repair request; what is beyond reads as an answer cut off at the limit.
+CHARS_PER_TOKEN_CEILING = 16
+MAX_ANSWER_CHARS = 1_000_000
+
+
+def answer_limit(max_tokens: int | None) -> int:
+    """How many characters of an answer are read."""
+    if not max_tokens:
+        return MAX_ANSWER_CHARS
+    return min(MAX_ANSWER_CHARS, max_tokens * CHARS_PER_TOKEN_CEILING)
+
 
 async def chat(
     client: AsyncOpenAI,
@@ -35,6 +49,7 @@ async def chat(
     out): the server's own count when it sent one, else an estimate from the text streamed.
     """
     prompt_chars = sum(len(str(m.get("content", ""))) for m in kwargs["messages"])
+    limit = answer_limit(kwargs.get("max_tokens"))
     if not stream:
         response = await client.chat.completions.create(**kwargs)
         rec.reached_model = True
@@ -48,8 +63,11 @@ async def chat(
             add_usage(rec, response.usage)
         else:
             estimate(rec, prompt_chars, len(content))
+        if len(content) > limit:
+            return content[:limit], True
         return content, finish == "length"
     parts: list[str] = []
+    read = 0
     usage: Any = None
     finish = None
     accepted = False
@@ -67,15 +85,20 @@ async def chat(
                 for choice in chunk.choices:
                     if choice.delta is not None and choice.delta.content:
                         parts.append(choice.delta.content)
+                        read += len(choice.delta.content)
                     if choice.finish_reason:
                         finish = choice.finish_reason
+                if read > limit:
+                    # Leaving closes the stream: the server may stop generating too.
+                    finish = "length"
+                    break
     finally:
         # Also on cancellation: the tokens were spent all the same.
         if usage is not None:
             add_usage(rec, usage)
         elif accepted:
             estimate(rec, prompt_chars, sum(len(p) for p in parts))
-    return "".join(parts), finish == "length"
+    return "".join(parts)[:limit], finish == "length"
 
 
 def log_server_error(operation: str, model: str, mode: str, exc: openai.APIStatusError) -> None:

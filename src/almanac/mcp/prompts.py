@@ -21,7 +21,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         title="Plan my week",
         description="Plan the coming week from open plans, the agenda and preferences",
     )
-    def plan_my_week(focus: str = "") -> str:
+    def plan_my_week(
+        # Bounded as `topic` is: it was any length (and a NUL), echoed into the prompt.
+        focus: Annotated[str, Field(max_length=2000), AfterValidator(check_text)] = "",
+    ) -> str:
         extra = f" Focus on: {focus}." if focus else ""
         return (
             "Help me plan my week with Almanac." + extra + " First call agenda with days=7 and "

@@ -49,6 +49,10 @@ TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_revi
 OPERATION = "reflection"
 SUMMARY_CHARS = 20_000  # RememberIn's content bound
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
+# The slipped tasks the LLM is shown (the rest are counted): every task of the period past its
+# deadline went in, each with a title of up to 500 characters, hundreds of them in the week
+# of someone behind on everything (the report itself still lists them all).
+SLIPPED_IN_PROMPT = 20
 
 
 def shared_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +61,10 @@ def shared_report(report: dict[str, Any]) -> dict[str, Any]:
     slipped = [
         {k: v for k, v in s.items() if k != "client_id"}
         | ({"title": "(a client's task)"} if s.get("client_id") is not None else {})
-        for s in report.get("slipped", [])
+        for s in report.get("slipped", [])[:SLIPPED_IN_PROMPT]
     ]
-    return {**report, "slipped": slipped}
+    more = len(report.get("slipped", [])) - len(slipped)
+    return {**report, "slipped": slipped} | ({"slipped_not_listed": more} if more else {})
 
 
 def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:

@@ -24,6 +24,13 @@ from almanac.planner.schemas import RecalledItem
 OPERATION = "planning"
 TEMPLATE = "sop_generator"
 
+# What is recalled goes into the prompt cut to these sizes: a memory holds up to 20,000
+# characters (a pasted email), and 24 of them (recall_k 8) made a 480,000-character prompt
+# that no small model's context takes (its 400 failed the plan). The plan's `context` in
+# the response still lists every item whole.
+RECALLED_ITEM_CHARS = 1000
+RECALLED_TOTAL_CHARS = 12_000
+
 
 def planning_messages(
     system: str,
@@ -44,7 +51,7 @@ def planning_messages(
         lines.append(f"Context from the user: {context}")
     if recalled:
         lines.append("What Almanac remembers that may matter:")
-        lines.extend(f"- [{item.kind}] {item.content}" for item in recalled)
+        lines.extend(recalled_lines(recalled))
     if skeleton is not None:
         lines.append(
             f"Skeleton to adapt (the library workflow {skeleton_name!r}; keep a task's id "
@@ -55,6 +62,24 @@ def planning_messages(
     else:
         lines.append("No workflow in the library matches: design the plan from scratch.")
     return [Message("system", system), Message("user", "\n".join(lines))]
+
+
+def recalled_lines(recalled: Sequence[RecalledItem]) -> list[str]:
+    """One line per recalled item, each cut to RECALLED_ITEM_CHARS, in order until
+    RECALLED_TOTAL_CHARS; what is left out is counted."""
+    out: list[str] = []
+    used = 0
+    for n, item in enumerate(recalled):
+        text = item.content
+        if len(text) > RECALLED_ITEM_CHARS:
+            text = text[: RECALLED_ITEM_CHARS - 1] + "…"
+        line = f"- [{item.kind}] {text}"
+        if used + len(line) > RECALLED_TOTAL_CHARS:
+            out.append(f"- ({len(recalled) - n} more not shown)")
+            break
+        out.append(line)
+        used += len(line)
+    return out
 
 
 async def generate_sop(

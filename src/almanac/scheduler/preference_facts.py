@@ -13,7 +13,7 @@ from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.planner.repository import PromptRepository
-from almanac.scheduler.preference_llm import resolve_preferences
+from almanac.scheduler.preference_llm import fits_llm, resolve_preferences
 from almanac.scheduler.preferences import parse_preferences
 from almanac.scheduler.schemas import PreferenceSource, PreferencesOut, SchedulingPreferences
 
@@ -90,7 +90,8 @@ class PreferenceFacts:
         return parse_preferences([t for _, t in facts], self._workdays(), self._hours()).prefs
 
     def _asks(self, facts: list[tuple[int, str]], prompt: tuple[str, str | None] | None) -> bool:
-        return self.llm is not None and prompt is not None and bool(facts)
+        texts = [t for _, t in facts]
+        return self.llm is not None and prompt is not None and bool(texts) and fits_llm(texts)
 
     def out(self, read: Preferences) -> PreferencesOut:
         """What the response says of the preferences: applied lines and each memory's."""

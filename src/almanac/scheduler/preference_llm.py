@@ -21,6 +21,14 @@ from almanac.scheduler.preferences import (
 )
 from almanac.scheduler.schemas import SchedulingPreferences
 
+# A preference goes into the prompt cut to PREFERENCE_CHARS (a fact holds up to 20,000: one
+# pasted email); past PREFERENCES_CHARS in all the rules read them instead. Up to 400 facts
+# of 20,000 made a prompt of megabytes that no model's context takes (a 400 on every solve)
+# and, for a server that takes it, a bill for each. Cutting the list would leave some
+# preferences unread while the answer said the LLM read them.
+PREFERENCE_CHARS = 1000
+PREFERENCES_CHARS = 20_000
+
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -60,11 +68,23 @@ def _tagged(prefs: SchedulingPreferences) -> list[tuple[str, str]]:
     return lines
 
 
+def preference_listing(texts: Sequence[str]) -> str:
+    """The facts as the prompt lists them, each cut to PREFERENCE_CHARS."""
+    return "\n".join(
+        f"- {t if len(t) <= PREFERENCE_CHARS else t[: PREFERENCE_CHARS - 1] + '…'}" for t in texts
+    )
+
+
+def fits_llm(texts: Sequence[str]) -> bool:
+    """Whether the facts, as listed, fit the LLM's prompt."""
+    return len(preference_listing(texts)) <= PREFERENCES_CHARS
+
+
 async def llm_preferences(
     llm: LLMClient, prompt: str, version: str | None, texts: Sequence[str]
 ) -> SchedulingPreferences:
     """Ask the LLM to structure the preference facts (raises AlmanacError on failure)."""
-    listing = "\n".join(f"- {t}" for t in texts)
+    listing = preference_listing(texts)
     messages = [
         Message("system", prompt),
         Message("user", f"Preferences and constraints:\n{listing}"),
@@ -89,7 +109,12 @@ async def resolve_preferences(
     parsed = parse_preferences(texts, workdays, hours)
     if not texts:
         return parsed.prefs, [], "defaults"
-    if llm is not None and prompt is not None:
+    if llm is not None and prompt is not None and not fits_llm(texts):
+        warnings.append(
+            f"{len(texts)} preference memories are more than the LLM is given "
+            f"({PREFERENCES_CHARS:,} characters): read by the rules instead, no LLM was used"
+        )
+    elif llm is not None and prompt is not None:
         try:
             prefs = await llm_preferences(llm, prompt[0], prompt[1], texts)
         except (AlmanacError, ValidationError) as exc:
