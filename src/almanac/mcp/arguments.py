@@ -18,6 +18,7 @@ from pydantic import ValidationError
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 _KIND = {"integer": "an integer", "number": "a number", "string": "a string"}
 _SHOWN = 5  # errors named in one message
+_QUOTED = 40  # characters of a refused value quoted back (a huge one is not echoed whole)
 
 
 def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ def _boolean_where(value: Any, schema: Any, defs: dict[str, Any], where: str) ->
         return f"{where}: must be {wanted or 'null'}, not {str(value).lower()}"
     if isinstance(value, int | float | str) and _types(schema, defs) - {"null"} == {"boolean"}:
         # Lax mode read 1 and "yes" as true: a switch is said with true or false only.
-        return f"{where}: must be true or false, not {value!r}"
+        return f"{where}: must be true or false, not {_quoted(value)}"
     if isinstance(value, list):
         items = _resolved(schema, defs, "array").get("items")
         for i, item in enumerate(value):
@@ -122,3 +123,9 @@ def _boolean_where(value: Any, schema: Any, defs: dict[str, Any], where: str) ->
                 if bad is not None:
                     return bad
     return None
+
+
+def _quoted(value: int | float | str) -> str:
+    """A refused value as written, cut short: the caller sent it and needs only to know it."""
+    text = repr(value)
+    return text if len(text) <= _QUOTED else text[: _QUOTED - 1] + "…"
