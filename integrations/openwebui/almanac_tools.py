@@ -10,6 +10,7 @@ requirements: httpx>=0.27
 from __future__ import annotations
 
 import asyncio
+import json as _json
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,7 @@ def _problem(response: httpx.Response) -> str:
 # query. Those that go into a URL or are computed with here are checked first, so the
 # answer names the argument (before: a TypeError, or httpx's InvalidURL, escaped the tool).
 ID_MAX = 2**63 - 1
+CLIENT_ID_MAX = 2**31 - 1  # client ids are 32-bit in the API
 QUERY_MAX = 2000  # the API's bound on a recall query
 
 
@@ -280,6 +282,14 @@ class Tools:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = _checked_url(self.valves.almanac_url.rstrip("/"))
         headers = _key_headers(key, url)
+        if json is not None:
+            try:  # httpx raises a bare ValueError for NaN or infinity in the body
+                _json.dumps(json, allow_nan=False)
+            except ValueError:
+                raise AlmanacUnavailable(
+                    "Almanac could not do that: an argument is NaN or infinity, not a number "
+                    "or text it can use."
+                ) from None
         try:
             response = await self._http_client(url).request(
                 method, path, params=query, json=json, headers=headers
@@ -306,7 +316,9 @@ class Tools:
             await emitter({"type": "status", "data": {"description": text, "done": done}})
 
     def _client(self, user: dict[str, Any] | None, client_id: int | None) -> int | None:
-        return client_id if client_id is not None else self._user_valves(user).client_id
+        chosen = client_id if client_id is not None else self._user_valves(user).client_id
+        # Checked here: NaN cannot be sent as JSON at all, and "3" or 3.0 mean client 3.
+        return None if chosen is None else _whole(chosen, "client_id", 1, CLIENT_ID_MAX)
 
     async def _run(self, emitter: Emitter, label: str, work: Callable[[], Awaitable[str]]) -> str:
         await self._status(emitter, label)

@@ -197,6 +197,10 @@ def recording_tools() -> tuple[Any, list[httpx.Request]]:
         ("remember", {"content": "x", "importance": float("nan")}, "importance"),  # JSON
         ("remember", {"content": "x", "importance": "high"}, "importance"),  # salience_score
         ("remember", {"content": "x", "importance": 7}, "importance"),
+        ("remember", {"content": "x", "client_id": float("nan")}, "client_id"),  # JSON
+        ("create_plan", {"intent": "x", "client_id": float("inf")}, "client_id"),
+        ("query_memory", {"query": "x", "client_id": "Acme"}, "client_id"),
+        ("create_plan", {"intent": "x", "client_id": 2**31}, "client_id"),
         ("agenda", {"days": "a week"}, "days"),
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
@@ -218,6 +222,24 @@ async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
     out = await getattr(tools, method)(**args)
     assert out.startswith(f"Almanac could not do that: {name} must be"), out
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("create_plan", {"intent": float("nan")}),
+        ("create_plan", {"intent": "x", "deadline": float("inf")}),
+        ("remember", {"content": float("nan")}),
+    ],
+)
+async def test_nan_in_a_text_argument_is_a_message_and_sends_nothing(
+    method: str, args: dict[str, Any]
+) -> None:
+    """httpx's bare ValueError for NaN in a JSON body read "this tool failed unexpectedly"."""
+    tools, sent = recording_tools()
+    out = await getattr(tools, method)(**args)
+    assert out.startswith("Almanac could not do that: an argument is NaN or infinity"), out
+    assert sent == []
 
 
 @pytest.mark.parametrize(
