@@ -14,7 +14,7 @@ import json as _json
 import math
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,6 +84,18 @@ def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     if len(placed) > cap:
         lines.append(f"- and {len(placed) - cap} more added blocks of other plans")
     return lines
+
+
+def _utc(value: Any) -> str:
+    """A hit's instant in UTC, saying so: its date alone was UTC's, a day off the user's
+    for an evening's memory west of Greenwich (or a night's east of it)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")[:10]
+    if at.tzinfo is None:
+        return str(value)[:10]
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _bad(name: str, what: str) -> AlmanacUnavailable:
@@ -460,8 +472,7 @@ class Tools:
             }
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
             lines = [
-                f"- #{h['id']} {h['kind']} {(h.get('occurred_at') or '')[:10]} "
-                f"{_clip(h['content'])}"
+                f"- #{h['id']} {h['kind']} {_utc(h.get('occurred_at'))} {_clip(h['content'])}"
                 for h in out["results"]
             ]
             return "\n".join(lines) or "Nothing found."

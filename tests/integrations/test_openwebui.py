@@ -419,3 +419,20 @@ async def test_complete_task_sends_when_the_work_was_finished() -> None:
     out = await tools.complete_task(7, finished_at="2026-11-10T17:00:00+01:00")
     assert out.startswith("Task #7 done"), out
     assert sent == [{"status": "done", "finished_at": "2026-11-10T17:00:00+01:00"}]
+
+
+async def test_a_recalled_hits_time_is_shown_in_utc_saying_so() -> None:
+    """Its date alone was UTC's: a memory from 22:44 in New York on 1 December read
+    "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+    tools, _ = load_tools()
+    hit = {"id": 5, "kind": "event", "content": "call Acme", "relevance": 0.9}
+    hit["occurred_at"] = "2026-12-01T22:44:00-05:00"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"query": "acme", "results": [hit]})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=url
+    )
+    out = await tools.query_memory("acme")
+    assert "#5 event 2026-12-02 03:44 UTC call Acme" in out, out
