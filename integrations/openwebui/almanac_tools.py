@@ -10,10 +10,11 @@ requirements: httpx>=0.27
 from __future__ import annotations
 
 import asyncio
+import json as _json
 import math
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,6 +58,7 @@ def _problem(response: httpx.Response) -> str:
 # query. Those that go into a URL or are computed with here are checked first, so the
 # answer names the argument (before: a TypeError, or httpx's InvalidURL, escaped the tool).
 ID_MAX = 2**63 - 1
+CLIENT_ID_MAX = 2**31 - 1  # client ids are 32-bit in the API
 QUERY_MAX = 2000  # the API's bound on a recall query
 
 
@@ -82,6 +84,18 @@ def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     if len(placed) > cap:
         lines.append(f"- and {len(placed) - cap} more added blocks of other plans")
     return lines
+
+
+def _utc(value: Any) -> str:
+    """A hit's instant in UTC, saying so: its date alone was UTC's, a day off the user's
+    for an evening's memory west of Greenwich (or a night's east of it)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value or "")[:10]
+    if at.tzinfo is None:
+        return str(value)[:10]
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _bad(name: str, what: str) -> AlmanacUnavailable:
@@ -280,6 +294,14 @@ class Tools:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = _checked_url(self.valves.almanac_url.rstrip("/"))
         headers = _key_headers(key, url)
+        if json is not None:
+            try:  # httpx raises a bare ValueError for NaN or infinity in the body
+                _json.dumps(json, allow_nan=False)
+            except ValueError:
+                raise AlmanacUnavailable(
+                    "Almanac could not do that: an argument is NaN or infinity, not a number "
+                    "or text it can use."
+                ) from None
         try:
             response = await self._http_client(url).request(
                 method, path, params=query, json=json, headers=headers
@@ -306,7 +328,9 @@ class Tools:
             await emitter({"type": "status", "data": {"description": text, "done": done}})
 
     def _client(self, user: dict[str, Any] | None, client_id: int | None) -> int | None:
-        return client_id if client_id is not None else self._user_valves(user).client_id
+        chosen = client_id if client_id is not None else self._user_valves(user).client_id
+        # Checked here: NaN cannot be sent as JSON at all, and "3" or 3.0 mean client 3.
+        return None if chosen is None else _whole(chosen, "client_id", 1, CLIENT_ID_MAX)
 
     async def _run(self, emitter: Emitter, label: str, work: Callable[[], Awaitable[str]]) -> str:
         await self._status(emitter, label)
@@ -448,8 +472,7 @@ class Tools:
             }
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
             lines = [
-                f"- #{h['id']} {h['kind']} {(h.get('occurred_at') or '')[:10]} "
-                f"{_clip(h['content'])}"
+                f"- #{h['id']} {h['kind']} {_utc(h.get('occurred_at'))} {_clip(h['content'])}"
                 for h in out["results"]
             ]
             return "\n".join(lines) or "Nothing found."

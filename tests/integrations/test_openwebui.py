@@ -197,6 +197,10 @@ def recording_tools() -> tuple[Any, list[httpx.Request]]:
         ("remember", {"content": "x", "importance": float("nan")}, "importance"),  # JSON
         ("remember", {"content": "x", "importance": "high"}, "importance"),  # salience_score
         ("remember", {"content": "x", "importance": 7}, "importance"),
+        ("remember", {"content": "x", "client_id": float("nan")}, "client_id"),  # JSON
+        ("create_plan", {"intent": "x", "client_id": float("inf")}, "client_id"),
+        ("query_memory", {"query": "x", "client_id": "Acme"}, "client_id"),
+        ("create_plan", {"intent": "x", "client_id": 2**31}, "client_id"),
         ("agenda", {"days": "a week"}, "days"),
         ("complete_task", {"task_id": "1\x00"}, "task_id"),  # httpx: InvalidURL
         ("complete_task", {"task_id": "1/../../memory/facts/2"}, "task_id"),  # another route
@@ -218,6 +222,24 @@ async def test_arguments_a_model_gets_wrong_are_named_and_send_nothing(
     out = await getattr(tools, method)(**args)
     assert out.startswith(f"Almanac could not do that: {name} must be"), out
     assert [r.url.path for r in sent if r.url.path != "/api/v1/scheduler/calendar"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("create_plan", {"intent": float("nan")}),
+        ("create_plan", {"intent": "x", "deadline": float("inf")}),
+        ("remember", {"content": float("nan")}),
+    ],
+)
+async def test_nan_in_a_text_argument_is_a_message_and_sends_nothing(
+    method: str, args: dict[str, Any]
+) -> None:
+    """httpx's bare ValueError for NaN in a JSON body read "this tool failed unexpectedly"."""
+    tools, sent = recording_tools()
+    out = await getattr(tools, method)(**args)
+    assert out.startswith("Almanac could not do that: an argument is NaN or infinity"), out
+    assert sent == []
 
 
 @pytest.mark.parametrize(
@@ -397,3 +419,20 @@ async def test_complete_task_sends_when_the_work_was_finished() -> None:
     out = await tools.complete_task(7, finished_at="2026-11-10T17:00:00+01:00")
     assert out.startswith("Task #7 done"), out
     assert sent == [{"status": "done", "finished_at": "2026-11-10T17:00:00+01:00"}]
+
+
+async def test_a_recalled_hits_time_is_shown_in_utc_saying_so() -> None:
+    """Its date alone was UTC's: a memory from 22:44 in New York on 1 December read
+    "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+    tools, _ = load_tools()
+    hit = {"id": 5, "kind": "event", "content": "call Acme", "relevance": 0.9}
+    hit["occurred_at"] = "2026-12-01T22:44:00-05:00"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"query": "acme", "results": [hit]})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=url
+    )
+    out = await tools.query_memory("acme")
+    assert "#5 event 2026-12-02 03:44 UTC call Acme" in out, out

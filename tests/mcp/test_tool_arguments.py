@@ -157,3 +157,43 @@ async def test_log_time_sends_when_the_work_ended() -> None:
         await server.call_tool("log_time", {"task_id": 7, "hours": 1, "ended_at": "2026-11-10"})
     assert "ended_at" in str(refused.value)
     assert len(sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named"),
+    [
+        ("schedule", {"plan_id": 1, "apply": "y" * 100_000}, "apply"),
+        ("get_facts", {"include_history": "y" * 100_000}, "include_history"),
+    ],
+)
+async def test_a_huge_value_where_a_switch_goes_is_not_echoed(
+    tool: str, args: dict[str, Any], named: str
+) -> None:
+    # The refusal quoted the whole value back: 100 kB of it into the model's context.
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert message.startswith(f"{tool}: {named}: must be true or false, not 'yyy"), message
+    assert len(message) < 200, len(message)
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named", "shape"),
+    [
+        ("agenda", {"start_date": 0}, "start_date", "a date"),
+        ("reflect", {"day": 20261201}, "day", "a date"),
+        ("recall", {"query": "x", "since": 0}, "since", "a date and time"),
+        (
+            "move_block",
+            {"block_id": "b", "start": 1764662400, "end": "2026-12-02T10:00:00+00:00"},
+            "start",
+            "a date and time",
+        ),
+    ],
+)
+async def test_a_number_is_no_date(tool: str, args: dict[str, Any], named: str, shape: str) -> None:
+    # Lax mode read a number as a Unix time: `start_date: 0` asked the API for 1 January 1970.
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert message.startswith(f"{tool}: {named}: must be {shape}"), message

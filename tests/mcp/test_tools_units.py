@@ -64,3 +64,16 @@ def test_problem_keeps_message_and_fields() -> None:
     assert str(error) == f"Validation failed (422): {message} [content: {message}]"
     plain = problem_from(httpx.Response(502, text="bad gateway"))
     assert str(plain) == "Bad Gateway (502): bad gateway"
+
+
+def test_a_hits_time_is_shown_in_utc_saying_so() -> None:
+    """Its date alone was UTC's: a memory from 22:44 in New York on 1 December read
+    "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+    from almanac.mcp.tools.memory import hits_text
+
+    hits = [
+        {"id": 1, "kind": "event", "occurred_at": "2026-12-02T03:44:46.6Z", "content": "a"},
+        {"id": 2, "kind": "fact", "occurred_at": "2026-12-01T22:44:00-05:00", "content": "b"},
+    ]
+    lines = hits_text(hits).splitlines()
+    assert lines == ["#1 event 2026-12-02 03:44 UTC a", "#2 fact 2026-12-02 03:44 UTC b"]

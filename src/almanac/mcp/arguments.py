@@ -3,8 +3,9 @@
 The SDK validates arguments in pydantic's lax mode: JSON `true` passed as a number
 (salience, k, hours, ids) became 1, and a refusal carried pydantic's wording and its
 documentation URL. Here a boolean where the schema takes none is refused, as is anything
-but a boolean where the schema takes only one (lax mode read `1` as true), and every
-refusal names the argument and the reason in a short line.
+but a boolean where the schema takes only one (lax mode read `1` as true), and a number
+where it takes only text (lax mode read `0` as the date 1970-01-01), and every refusal
+names the argument and the reason in a short line.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ from mcp.server.fastmcp.tools import Tool
 from pydantic import ValidationError
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
+_FORMAT = {
+    "date": "a date as text (YYYY-MM-DD)",
+    "date-time": "a date and time as ISO 8601 text with an offset",
+}
 _KIND = {"integer": "an integer", "number": "a number", "string": "a string"}
 _SHOWN = 5  # errors named in one message
+_QUOTED = 40  # characters of a refused value quoted back (a huge one is not echoed whole)
 
 
 def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
@@ -28,7 +34,7 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
     parsed = tool.fn_metadata.pre_parse_json(arguments)
     for name, value in parsed.items():
         if name in props:
-            bad = _boolean_where(value, props[name], defs, name)
+            bad = _mistyped(value, props[name], defs, name)
             if bad is not None:
                 raise ToolError(f"{tool.name}: {bad}")
     try:
@@ -96,29 +102,41 @@ def _resolved(schema: Any, defs: dict[str, Any], kind: str) -> dict[str, Any]:
     return schema if schema.get("type") == kind else {}
 
 
-def _boolean_where(value: Any, schema: Any, defs: dict[str, Any], where: str) -> str | None:
-    """`where: must be ..., not true` for the first boolean where no boolean is taken, or
-    `where: must be true or false, not 1` for the first other value where only one is."""
+def _mistyped(value: Any, schema: Any, defs: dict[str, Any], where: str) -> str | None:
+    """`where: must be ..., not true` for the first boolean where no boolean is taken,
+    `where: must be true or false, not 1` for the first other value where only one is, or
+    `where: must be a date ..., not 0` for the first number where only text is."""
     if isinstance(value, bool):
         kinds = _types(schema, defs)
         if not kinds or "boolean" in kinds:
             return None
         wanted = " or ".join(_KIND.get(k, k) for k in sorted(kinds - {"null"}))
         return f"{where}: must be {wanted or 'null'}, not {str(value).lower()}"
+    if isinstance(value, int | float) and _types(schema, defs) - {"null"} == {"string"}:
+        # Lax mode read a number as a Unix time where a date or a time is asked
+        # (`start_date: 0` asked for 1 January 1970): they are said as ISO 8601 text.
+        shape = _FORMAT.get(str(_resolved(schema, defs, "string").get("format")), "a string")
+        return f"{where}: must be {shape}, not {_quoted(value)}"
     if isinstance(value, int | float | str) and _types(schema, defs) - {"null"} == {"boolean"}:
         # Lax mode read 1 and "yes" as true: a switch is said with true or false only.
-        return f"{where}: must be true or false, not {value!r}"
+        return f"{where}: must be true or false, not {_quoted(value)}"
     if isinstance(value, list):
         items = _resolved(schema, defs, "array").get("items")
         for i, item in enumerate(value):
-            bad = _boolean_where(item, items, defs, f"{where}[{i}]")
+            bad = _mistyped(item, items, defs, f"{where}[{i}]")
             if bad is not None:
                 return bad
     if isinstance(value, dict):
         props = _resolved(schema, defs, "object").get("properties") or {}
         for key, item in value.items():
             if key in props:
-                bad = _boolean_where(item, props[key], defs, f"{where}.{key}")
+                bad = _mistyped(item, props[key], defs, f"{where}.{key}")
                 if bad is not None:
                     return bad
     return None
+
+
+def _quoted(value: int | float | str) -> str:
+    """A refused value as written, cut short: the caller sent it and needs only to know it."""
+    text = repr(value)
+    return text if len(text) <= _QUOTED else text[: _QUOTED - 1] + "…"

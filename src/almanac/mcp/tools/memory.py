@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -19,7 +20,17 @@ Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
 
 def _when(value: str | None) -> str:
-    return value[:10] if value else ""
+    """The instant in UTC, saying so: its date alone was UTC's, a day off the user's for an
+    evening's memory west of Greenwich (or a night's east of it)."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:10]
+    if at.tzinfo is None:
+        return value[:10]
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def hits_text(hits: list[dict[str, Any]]) -> str:
