@@ -37,7 +37,7 @@ async def test_fact_node_until_ended_upgrade_and_downgrade(pg_url: str) -> None:
     url = await fresh_database(pg_url, name)
     engine = create_engine(url, pool_size=1)
     try:
-        await upgrade(engine)
+        await upgrade(engine, "0042")
         assert await current_revision(engine) == "0042"
         open_ended = await _fact(engine, "Ada keeps the books", None)
         ending = await _fact(engine, "Ada works Mondays", timedelta(days=30))
@@ -49,7 +49,7 @@ async def test_fact_node_until_ended_upgrade_and_downgrade(pg_url: str) -> None:
         later = await _fact(engine, "Ada works Tuesdays", timedelta(days=30))  # 0041's trigger
         assert await _nodes(engine) == [open_ended]
 
-        await upgrade(engine)
+        await upgrade(engine, "0042")
         assert await current_revision(engine) == "0042"
         assert await _nodes(engine) == sorted([open_ended, ending, later])
     finally:
