@@ -26,7 +26,7 @@ async def test_fact_slot_per_client_upgrade_and_downgrade(pg_url: str) -> None:
     url = await fresh_database(pg_url, name)
     engine = create_engine(url, pool_size=1)
     try:
-        await upgrade(engine)
+        await upgrade(engine, "0041")
         assert await current_revision(engine) == "0041"
         async with engine.begin() as conn:
             await conn.execute(
@@ -48,7 +48,7 @@ async def test_fact_slot_per_client_upgrade_and_downgrade(pg_url: str) -> None:
         await downgrade(engine, "0040")
         async with engine.connect() as conn:
             assert [r[0] for r in (await conn.execute(text(CURRENT))).all()] == ["own"]
-        await upgrade(engine)
+        await upgrade(engine, "0041")
         assert await current_revision(engine) == "0041"
     finally:
         await engine.dispose()

@@ -187,3 +187,44 @@ async def test_retention_prunes_the_names_only_deleted_memories_held(committed_s
     )
     # Hana's only memory is gone; Oskar is still named by a recent one.
     assert nodes == "entity:ingrid halvorsen,entity:oskar lindqvist"
+
+
+async def test_a_run_drops_the_graph_nodes_of_facts_that_have_ended_since(
+    committed_state: AppState,
+):
+    engine = committed_state.engine
+    async with engine.begin() as conn:
+        # "rate 1200" valid now until "rate 1400" begins: both are graph nodes.
+        old, new = (
+            await conn.execute(
+                text(
+                    "INSERT INTO facts (subject_type, subject_id, fact_type, category, content, "
+                    "valid_from, valid_to) VALUES "
+                    "('client', '9', 'constraint', 'rate', 'rate 1200', "
+                    " clock_timestamp() - interval '30 days', "
+                    " clock_timestamp() + interval '1 day'),"
+                    "('client', '9', 'constraint', 'rate', 'rate 1400', "
+                    " clock_timestamp() + interval '1 day', NULL) RETURNING id"
+                )
+            )
+        ).scalars()
+    fact_nodes = "SELECT string_agg(node_id, ',' ORDER BY node_id) FROM graph_nodes " + (
+        "WHERE node_type = 'fact'"
+    )
+    both = ",".join(sorted([f"fact:{old}", f"fact:{new}"]))
+    assert await scalar(engine, fact_nodes) == both
+    async with engine.begin() as conn:  # a day passes: no trigger fires for that
+        await conn.execute(text("ALTER TABLE facts DISABLE TRIGGER facts_graph"))
+        await conn.execute(
+            text("UPDATE facts SET valid_to = clock_timestamp() - interval '1 hour' WHERE id = :i"),
+            {"i": old},
+        )
+        await conn.execute(text("ALTER TABLE facts ENABLE TRIGGER facts_graph"))
+
+    dry = await run_retention(committed_state, days=90, dry_run=True, now=NOW)
+    assert dry.ended_facts == 0 and await scalar(engine, fact_nodes) == both
+    # No event is old enough: the graph's step runs all the same.
+    report = await run_retention(committed_state, days=90, now=NOW)
+    assert (report.eligible, report.ended_facts) == (0, 1)
+    assert await scalar(engine, fact_nodes) == f"fact:{new}"
+    assert await scalar(engine, "SELECT count(*) FROM graph_nodes WHERE node_id = 'client:9'")

@@ -151,6 +151,24 @@ class EntityLinkRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def drop_ended_facts(self) -> int:
+        """Delete the nodes of facts whose `valid_to` has passed since they were written
+        (time passing fires no trigger; migration 0042), then the nodes only they hung
+        off (`drop_subjects`); returns how many facts left the graph."""
+        rows = await self.session.execute(
+            text(
+                "DELETE FROM graph_nodes n USING facts f WHERE n.node_type = 'fact' "
+                # A subject `fact:x` makes a node of type fact too: only `fact:<id>` is cast.
+                "AND f.id = CASE WHEN n.node_id ~ '^fact:[0-9]{1,18}$' "
+                "THEN CAST(substr(n.node_id, 6) AS bigint) END "
+                "AND f.valid_to <= clock_timestamp() "
+                "RETURNING left(f.subject_type || ':' || f.subject_id, 255)"
+            )
+        )
+        subjects = list(rows.scalars())
+        await self.drop_subjects(sorted(set(subjects)))
+        return len(subjects)
+
     async def drop_subjects(self, node_ids: Sequence[str]) -> int:
         """Delete, among `node_ids`, the nodes forgotten facts hung off (`person:ana`) that
         nothing is linked to now. A node a table keeps (a workflow's, a client's: the

@@ -36,6 +36,7 @@ class RetentionReport:
     kept_promoted: int  # old but promoted to a fact: kept
     deleted: int = 0
     pruned: int = 0  # entity nodes no memory links to any more
+    ended_facts: int = 0  # nodes of facts whose end has passed, dropped from the graph
     files: list[Path] = field(default_factory=list)
 
 
@@ -84,6 +85,16 @@ def forget_in_archives(folder: Path, about: Callable[[dict[str, Any]], bool]) ->
     return removed
 
 
+async def drop_ended_facts(state: AppState) -> int:
+    """Drop the graph nodes of facts that have ended since they were written (and those
+    only they hung off), in a transaction of its own; returns how many facts left."""
+    async with state.sessionmaker() as session:
+        uow = UnitOfWork(session)
+        dropped = await EntityLinkRepository(session).drop_ended_facts()
+        await uow.commit()
+    return dropped
+
+
 async def run_retention(
     state: AppState,
     *,
@@ -92,7 +103,8 @@ async def run_retention(
     batch: int | None = None,
     now: datetime | None = None,
 ) -> RetentionReport:
-    """Archive and delete events older than `days` that were not promoted to facts."""
+    """Archive and delete events older than `days` that were not promoted to facts; drop
+    the graph nodes of facts that have ended since (the clock fires no trigger)."""
     jobs = state.settings.jobs
     moment = now or datetime.now(UTC)
     cutoff = moment - timedelta(days=days or jobs.retention_days)
@@ -100,7 +112,10 @@ async def run_retention(
     async with state.sessionmaker() as session:
         eligible, kept = await EventRepository(session).count_old(cutoff)
     report = RetentionReport(cutoff, dry_run, eligible, kept)
-    if dry_run or not report.eligible:
+    if dry_run:
+        return report
+    report.ended_facts = await drop_ended_facts(state)
+    if not report.eligible:
         return report
 
     folder = state.settings.data_dir / "retention"

@@ -255,4 +255,7 @@ class RetentionOut(BaseModel):
     pruned: int = Field(
         default=0, description="Entity nodes no remaining memory names, removed with them"
     )
+    ended_facts: int = Field(
+        default=0, description="Graph nodes of facts whose valid_to has passed, removed"
+    )
     files: list[str] = Field(description="Archives written under the data folder's retention/")

@@ -26,9 +26,11 @@ async def retention(days: int | None = None) -> None:
     """Archive and delete events older than `days` (default: settings) that are not facts."""
     report = await run_retention(get_state(), days=days)
     logger.info(
-        "retention: %d events archived and deleted, %d entity nodes pruned (cut-off %s)",
+        "retention: %d events archived and deleted, %d entity nodes pruned, "
+        "%d ended facts left the graph (cut-off %s)",
         report.deleted,
         report.pruned,
+        report.ended_facts,
         report.cutoff,
     )
 
