@@ -55,6 +55,11 @@ async def test_a_fact_with_an_end_ahead_is_a_node_beside_its_future_successor(
     old = await _rate(client, "rate 1200", now - timedelta(days=10))
     new = await _supersede(client, old, "rate 1400", now + timedelta(days=30))
     assert await _fact_nodes(client) == {f"fact:{old}", f"fact:{new}"}
+    # Each node says when it applies: which of the slot's two versions holds now.
+    r = await client.get(f"{G}/nodes/{SUBJECT}/neighbors", params={"edge_type": "has_fact"})
+    props = {n["node"]["id"]: n["node"]["properties"] for n in r.json()["neighbors"]}
+    assert props[f"fact:{old}"]["valid_to"] == props[f"fact:{new}"]["valid_from"] is not None
+    assert props[f"fact:{new}"]["valid_to"] is None
     # Impact from the client reaches both.
     r = await client.get(f"{G}/impact", params={"node": SUBJECT})
     assert r.status_code == 200, r.text

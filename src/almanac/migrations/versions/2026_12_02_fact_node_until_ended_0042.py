@@ -22,39 +22,48 @@ down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# 0016's body, but for the condition that drops the fact.
+# 0016's body, but for the condition that drops the fact and the node's properties: with
+# several versions of a slot in the graph (today's rate and next year's), a reader needs
+# each one's validity to tell which applies when.
 BODY = """
     IF {ended} THEN
         PERFORM graph_drop('fact:' || r.id);
         RETURN;
     END IF;
     PERFORM graph_node('fact:' || r.id, 'fact', jsonb_build_object(
-        'fact_type', r.fact_type, 'category', r.category, 'content', left(r.content, 200)));
+        'fact_type', r.fact_type, 'category', r.category, 'content', left(r.content, 200)){dates});
     PERFORM graph_unlink_in('fact:' || r.id, ARRAY['has_fact']);
     PERFORM graph_edge(left(r.subject_type || ':' || r.subject_id, 255), 'fact:' || r.id,
         'has_fact');
 """
 
 
-def _sync(ended: str) -> str:
+DATES = " || jsonb_build_object('valid_from', r.valid_from, 'valid_to', r.valid_to)"
+
+
+def _sync(ended: str, dates: str) -> str:
     """`graph_sync_facts`, dropping the fact's node when `ended` holds of its row `r`."""
+    body = BODY.format(ended=ended, dates=dates)
     return (
         "CREATE OR REPLACE FUNCTION graph_sync_facts(r facts) RETURNS void "
-        f"LANGUAGE plpgsql AS $$\nBEGIN\n{BODY.format(ended=ended)}\nEND;\n$$;"
+        f"LANGUAGE plpgsql AS $$\nBEGIN\n{body}\nEND;\n$$;"
     )
 
 
 def upgrade() -> None:
     # The wall clock, not the transaction's start: superseding "from now" closes the old
     # fact at the caller's now, taken after its transaction began. NULL (no end) is no end.
-    op.execute(_sync("r.valid_to <= clock_timestamp()"))
-    # The facts with an end still ahead, which 0016 left out, join the graph.
+    op.execute(_sync("r.valid_to <= clock_timestamp()", DATES))
+    # The facts with an end still ahead, which 0016 left out, join the graph, and every
+    # node of a fact gets its dates.
     op.execute(
-        "SELECT graph_sync_facts(f) FROM facts f WHERE f.valid_to > clock_timestamp() ORDER BY f.id"
+        "SELECT graph_sync_facts(f) FROM facts f "
+        "WHERE f.valid_to IS NULL OR f.valid_to > clock_timestamp() ORDER BY f.id"
     )
 
 
 def downgrade() -> None:
     # 0016's rule: a fact with any end, past or ahead, is no node.
-    op.execute(_sync("r.valid_to IS NOT NULL"))
+    op.execute(_sync("r.valid_to IS NOT NULL", ""))
     op.execute("SELECT graph_drop('fact:' || f.id) FROM facts f WHERE f.valid_to IS NOT NULL")
+    op.execute("SELECT graph_sync_facts(f) FROM facts f WHERE f.valid_to IS NULL ORDER BY f.id")
