@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
@@ -86,16 +87,26 @@ def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     return lines
 
 
-def _utc(value: Any) -> str:
-    """A hit's instant in UTC, saying so: its date alone was UTC's, a day off the user's
-    for an evening's memory west of Greenwich (or a night's east of it)."""
+def _when(value: Any, zone: ZoneInfo | None) -> str:
+    """A hit's instant on the user's wall clock, naming the zone (UTC, said so, when the
+    zone is unknown): its date alone was UTC's, a day off the user's for an evening's
+    memory west of Greenwich (or a night's east of it)."""
     try:
         at = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value or "")[:10]
     if at.tzinfo is None:
         return str(value)[:10]
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if zone is None:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def _zone(name: Any) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) and name else None
+    except (ZoneInfoNotFoundError, ValueError):  # unknown here (no tzdata?): UTC, said so
+        return None
 
 
 def _bad(name: str, what: str) -> AlmanacUnavailable:
@@ -249,6 +260,8 @@ class Tools:
         # One connection pool per URL and event loop: Open WebUI keeps this object between
         # calls, and a new client per call costs more than the call (TLS context, no reuse).
         self._http: tuple[tuple[str, float, int], httpx.AsyncClient] | None = None
+        # The user's zone (the server's, as the dashboard shows it) for the one URL asked.
+        self._zone: tuple[str, ZoneInfo | None] | None = None
 
     def _http_client(self, url: str) -> httpx.AsyncClient:
         key = (url, self.valves.timeout_seconds, id(asyncio.get_running_loop()))
@@ -322,6 +335,18 @@ class Tools:
         if response.status_code >= 400:
             raise AlmanacUnavailable(_problem(response))
         return response.json() if response.content else None
+
+    async def _user_zone(self, user: dict[str, Any] | None) -> ZoneInfo | None:
+        """The zone the dashboard shows times in, from GET /api/v1/auth/me: asked once per
+        URL while it answers; None (times in UTC, said so) when it cannot be read."""
+        url = self.valves.almanac_url
+        if self._zone is None or self._zone[0] != url:
+            try:
+                me = await self._call("GET", "/api/v1/auth/me", user)
+            except AlmanacUnavailable:
+                return None
+            self._zone = (url, _zone(me.get("timezone") if isinstance(me, dict) else None))
+        return self._zone[1]
 
     async def _status(self, emitter: Emitter, text: str, done: bool = False) -> None:
         if emitter is not None:
@@ -471,8 +496,10 @@ class Tools:
                 "client_id": self._client(__user__, client_id),
             }
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
+            zone = await self._user_zone(__user__) if out["results"] else None
             lines = [
-                f"- #{h['id']} {h['kind']} {_utc(h.get('occurred_at'))} {_clip(h['content'])}"
+                f"- #{h['id']} {h['kind']} {_when(h.get('occurred_at'), zone)} "
+                f"{_clip(h['content'])}"
                 for h in out["results"]
             ]
             return "\n".join(lines) or "Nothing found."

@@ -23,7 +23,7 @@ async def sign_in(anon: httpx.AsyncClient, key: str) -> str:
 
 
 async def test_sign_in_sets_a_strict_http_only_cookie(
-    anon: httpx.AsyncClient, make_key: KeyMaker, db_session: AsyncSession
+    anon: httpx.AsyncClient, make_key: KeyMaker, db_session: AsyncSession, state: AppState
 ) -> None:
     key = await make_key("dash", "write")
     r = await anon.post(SESSION, json={"key": key})
@@ -40,7 +40,16 @@ async def test_sign_in_sets_a_strict_http_only_cookie(
     assert len(rows) == 1
     assert token not in str(rows) and body["csrf_token"] not in str(rows)
     me = await anon.get("/api/v1/auth/me")
-    assert me.json() == {"name": "dash", "scope": "write", "via": "session"}
+    zone = state.settings.timezone
+    assert me.json() == {"name": "dash", "scope": "write", "via": "session", "timezone": zone}
+
+
+async def test_me_names_the_users_time_zone(anon: httpx.AsyncClient, state: AppState) -> None:
+    """MCP and Open WebUI read the zone here to show times as the dashboard does: the
+    dashboard alone knew it (rendered into the page), so they showed UTC."""
+    state.settings.timezone = "America/New_York"
+    me = await anon.get("/api/v1/auth/me", headers={"X-API-Key": TEST_ADMIN_KEY})
+    assert me.json()["timezone"] == "America/New_York"
 
 
 async def test_https_requests_get_a_secure_cookie(anon: httpx.AsyncClient) -> None:

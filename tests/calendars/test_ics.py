@@ -170,3 +170,37 @@ def test_bad_files_are_validation_errors_naming_the_body(text: str, message: str
     with pytest.raises(ValidationFailed, match=message) as info:
         parse(text)
     assert info.value.errors[0]["field"] == "body"
+
+
+def _control_characters(line: str) -> list[str]:
+    """RFC 5545 CONTROL (3.1): U+0000-U+001F but tab, and U+007F."""
+    return [c for c in line if (ord(c) < 0x20 and c != "\t") or c == "\x7f"]
+
+
+async def test_the_feed_holds_no_control_characters(db_session: AsyncSession):
+    """A title "Call<BEL> with<ESC>client" went into the feed as it was: RFC 5545 forbids
+    CONTROL characters in TEXT values, and strict calendar apps refused the whole file."""
+    title, notes = "Call\x07 with\x1bclient", "agenda\x1b\x7f\r\nsecond line\tindented"
+    await BuiltinCalendar(db_session).apply(
+        [EventSpec("c1", title, at(2, 9), at(2, 10), notes)], *WEEK
+    )
+    service = CalendarService(db_session, timezone="Europe/Berlin")
+    await service.create_event(
+        EventIn(title=title, start=at(3, 9), end=at(3, 10), description=notes, idempotency_key="u")
+    )
+    body = render_calendar(await CalendarEntryRepository(db_session).in_window(*WEEK)).decode()
+    lines = body.split("\r\n")
+    assert lines[-1] == "" and all(not _control_characters(line) for line in lines), body
+    vevents = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert len(vevents) == 2
+    for vevent in vevents:
+        assert str(vevent["SUMMARY"]) == "Call  with client"
+        assert str(vevent["DESCRIPTION"]) == "agenda \nsecond line\tindented"
+
+
+def test_a_spec_is_cleaned_for_every_provider_once():
+    """Cleaned in `EventSpec`, so CalDAV's iCalendar, Google's JSON and the built-in rows get
+    the same text, and the next `apply` reads back what it asked for (no rewrite each run)."""
+    spec = EventSpec("c1", "Call\x07 with\x1bclient", at(2, 9), at(2, 10), "a\r\nb\rc\x00")
+    assert (spec.title, spec.description) == ("Call  with client", "a\nb\nc ")
+    assert EventSpec("c1", spec.title, at(2, 9), at(2, 10), spec.description) == spec

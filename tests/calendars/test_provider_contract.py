@@ -146,6 +146,21 @@ async def test_apply_twice_changes_nothing(subject: Subject) -> None:
     assert {e.almanac_id: (e.uid, e.etag) for e in await cal.events(*WEEK)} == before
 
 
+async def test_control_characters_are_written_as_spaces_and_read_back_unchanged(
+    subject: Subject,
+) -> None:
+    """RFC 5545 forbids CONTROL characters in TEXT: CalDAV servers were sent a title with
+    a BEL and an ESC. Every provider now writes the same cleaned text and reads it back,
+    so a second `apply` changes nothing."""
+    cal = subject.calendar
+    spec = EventSpec("c1", "Call\x07 with\x1bclient", at(2, 9), at(2, 10), "a\x1b\r\nb")
+    assert (await cal.apply([spec], *WEEK)).created == ["c1"]
+    (event,) = await cal.events(*WEEK)
+    assert (event.title, event.description) == ("Call  with client", "a \nb")
+    again = await cal.apply([spec], *WEEK)
+    assert again == ApplyResult(created=[], updated=[], deleted=[], unchanged=["c1"])
+
+
 async def test_a_changed_spec_updates_that_event_and_a_dropped_one_is_deleted(
     subject: Subject,
 ) -> None:

@@ -421,14 +421,22 @@ async def test_complete_task_sends_when_the_work_was_finished() -> None:
     assert sent == [{"status": "done", "finished_at": "2026-11-10T17:00:00+01:00"}]
 
 
-async def test_a_recalled_hits_time_is_shown_in_utc_saying_so() -> None:
-    """Its date alone was UTC's: a memory from 22:44 in New York on 1 December read
-    "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+async def test_a_recalled_hits_time_is_shown_in_the_users_zone() -> None:
+    """Its date alone was UTC's, then its UTC time: a memory from 22:44 in New York on
+    1 December read "2026-12-02". The zone is the dashboard's, from /api/v1/auth/me, asked
+    once; while it cannot be read, times are in UTC, said so."""
     tools, _ = load_tools()
     hit = {"id": 5, "kind": "event", "content": "call Acme", "relevance": 0.9}
-    hit["occurred_at"] = "2026-12-01T22:44:00-05:00"
+    hit["occurred_at"] = "2026-12-02T03:44:00Z"
+    asked: list[str] = []
+    me_up = False
 
     def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == "/api/v1/auth/me":
+            if not me_up:
+                return httpx.Response(503, json={"detail": "starting"})
+            return httpx.Response(200, json={"scope": "read", "timezone": "America/New_York"})
         return httpx.Response(200, json={"query": "acme", "results": [hit]})
 
     tools._http_client = lambda url: httpx.AsyncClient(
@@ -436,3 +444,8 @@ async def test_a_recalled_hits_time_is_shown_in_utc_saying_so() -> None:
     )
     out = await tools.query_memory("acme")
     assert "#5 event 2026-12-02 03:44 UTC call Acme" in out, out
+    me_up = True
+    for _ in range(2):
+        out = await tools.query_memory("acme")
+        assert "#5 event 2026-12-01 22:44 America/New_York call Acme" in out, out
+    assert asked.count("/api/v1/auth/me") == 2, asked

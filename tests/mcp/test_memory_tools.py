@@ -12,6 +12,7 @@ from mcp.types import CallToolResult, TextContent
 
 from almanac.mcp.api import Api
 from almanac.mcp.server import build_server
+from almanac.state import AppState
 
 FACTS = "/api/v1/memory/facts"
 
@@ -81,3 +82,15 @@ async def test_forgetting_a_stored_subject_counts_it(client: httpx.AsyncClient) 
     assert r.status_code == 201
     out = await tool(client, "forget_subject", {"subject_type": "client", "subject_id": "acme"})
     assert text(out) == "forgot client:acme: 1 memories, 0 facts"
+
+
+async def test_recall_shows_times_in_the_users_zone(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """recall showed "2026-12-02 03:44 UTC" for a note made at 22:44 in New York on
+    1 December: MCP did not know the zone the dashboard shows times in."""
+    state.settings.timezone = "America/New_York"
+    body = {"content": "called Acme about the audit", "occurred_at": "2026-12-02T03:44:00Z"}
+    assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
+    out = await tool(client, "recall", {"query": "Acme audit call", "kinds": ["event"]})
+    assert "2026-12-01 22:44 America/New_York called Acme" in text(out), text(out)

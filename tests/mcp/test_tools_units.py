@@ -66,14 +66,49 @@ def test_problem_keeps_message_and_fields() -> None:
     assert str(plain) == "Bad Gateway (502): bad gateway"
 
 
-def test_a_hits_time_is_shown_in_utc_saying_so() -> None:
-    """Its date alone was UTC's: a memory from 22:44 in New York on 1 December read
-    "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+def test_a_hits_time_is_shown_on_the_users_clock_naming_the_zone() -> None:
+    """Its date alone was UTC's, then its UTC time: a memory from 22:44 in New York on
+    1 December read "2026-12-02", a day off for whoever asks "what did I note yesterday"."""
+    from zoneinfo import ZoneInfo
+
     from almanac.mcp.tools.memory import hits_text
 
     hits = [
         {"id": 1, "kind": "event", "occurred_at": "2026-12-02T03:44:46.6Z", "content": "a"},
-        {"id": 2, "kind": "fact", "occurred_at": "2026-12-01T22:44:00-05:00", "content": "b"},
+        {"id": 2, "kind": "fact", "occurred_at": "2026-12-01T23:44:00-04:00", "content": "b"},
     ]
-    lines = hits_text(hits).splitlines()
-    assert lines == ["#1 event 2026-12-02 03:44 UTC a", "#2 fact 2026-12-02 03:44 UTC b"]
+    lines = hits_text(hits, ZoneInfo("America/New_York")).splitlines()
+    assert lines == [
+        "#1 event 2026-12-01 22:44 America/New_York a",
+        "#2 fact 2026-12-01 22:44 America/New_York b",
+    ]
+    # Without the zone, UTC, said so.
+    unknown = hits_text(hits).splitlines()
+    assert unknown == ["#1 event 2026-12-02 03:44 UTC a", "#2 fact 2026-12-02 03:44 UTC b"]
+
+
+async def test_the_zone_is_asked_once_and_falls_back_to_utc() -> None:
+    """Read from GET /api/v1/auth/me (the zone the dashboard shows), once per `Api`; an
+    unreadable or unknown zone is no zone (UTC, said so), not an error."""
+    from almanac.mcp.api import Api
+
+    asked: list[str] = []
+    answers = iter([{"scope": "read", "timezone": "America/New_York"}, {}])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, json=next(answers))
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://x")
+    api = Api(client)
+    assert str(await api.zone()) == "America/New_York" and await api.key_scope() == "read"
+    assert str(await api.zone()) == "America/New_York"
+    assert asked == ["/api/v1/auth/me"]
+    assert await Api(client, timezone="Mars/Olympus").zone() is None
+    assert len(asked) == 1
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    broken = httpx.AsyncClient(transport=httpx.MockTransport(down), base_url="http://x")
+    assert await Api(broken).zone() is None

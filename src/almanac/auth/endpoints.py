@@ -107,10 +107,12 @@ async def close_session(
 
 
 @router.get("/me")
-async def me(principal: CurrentPrincipal) -> MeOut:
-    """The name and scope of the key (or session) this request is made with."""
+async def me(principal: CurrentPrincipal, state: State) -> MeOut:
+    """The name and scope of the key (or session) this request is made with, and the
+    user's time zone (the one the dashboard shows times in)."""
     return MeOut(
         name=principal.name,
         scope=principal.scope,
         via="session" if principal.session_id is not None else "key",
+        timezone=state.settings.timezone,
     )

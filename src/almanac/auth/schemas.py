@@ -62,3 +62,6 @@ class MeOut(BaseModel):
     name: str
     scope: Scope
     via: str = Field(description="key or session")
+    # The dashboard is rendered in this zone; MCP and Open WebUI read it here to show times
+    # as the user's wall clock rather than UTC.
+    timezone: str = Field(description="the user's IANA time zone (ALMANAC_TIMEZONE)")

@@ -7,6 +7,7 @@ Everything else in the calendar belongs to the user and is only ever read.
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +23,18 @@ UID_SUFFIX = "@almanac"
 ALMANAC_ID_PROPERTY = "X-ALMANAC-ID"
 # Zone keys that all mean UTC; written as `...Z` rather than with a TZID.
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
+
+# RFC 5545 CONTROL characters (3.1: forbidden in TEXT values; strict apps reject the file),
+# tab aside; line breaks are kept, as "\n", which iCalendar writes escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+
+
+def calendar_text(value: str) -> str:
+    """`value` fit for an iCalendar TEXT value: line breaks kept (CR LF and CR as LF),
+    every other run of control characters one space (a title holding a BEL or an ESC went
+    into the feed as it was, and strict calendar apps refused the whole file)."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(_CONTROL.sub(" ", line) for line in lines)
 
 
 # The last failed calendar request in this process (monotonic time, message): /health reports
@@ -150,6 +163,10 @@ class EventSpec:
         if not self.almanac_id or any(c in self.almanac_id for c in "\r\n"):
             raise ValueError("almanac_id must be a non-empty single-line string")
         require_window(self.start, self.end)
+        # Cleaned here, once, for every provider: CalDAV writes iCalendar, and the diff in
+        # `apply` compares with what each calendar reads back, so all must get the same.
+        object.__setattr__(self, "title", calendar_text(self.title))
+        object.__setattr__(self, "description", calendar_text(self.description))
 
     @property
     def uid(self) -> str:

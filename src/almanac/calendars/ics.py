@@ -25,6 +25,7 @@ import recurring_ical_events  # type: ignore[import-untyped]
 from almanac.calendars.base import (
     CalendarEvent,
     EventSpec,
+    calendar_text,
     overlaps,
     require_window,
 )
@@ -57,7 +58,7 @@ def entry_vevent(entry: CalendarEntry) -> icalendar.Component:
     else:
         vevent = icalendar.Event()
         vevent.add("uid", event.uid)
-        vevent.add("summary", event.title)
+        vevent.add("summary", calendar_text(event.title))
         if event.all_day:
             # Whole days are DATE values (RFC 5545 3.3.4), not midnights in some zone.
             vevent.add("dtstart", event.start.date())
@@ -66,7 +67,7 @@ def entry_vevent(entry: CalendarEntry) -> icalendar.Component:
             vevent.add("dtstart", event.start)
             vevent.add("dtend", event.end)
         if event.description:
-            vevent.add("description", event.description)
+            vevent.add("description", calendar_text(event.description))
     for name in ("DTSTAMP", "SEQUENCE", "LAST-MODIFIED"):
         vevent.pop(name, None)
     # Without METHOD, DTSTAMP is when the event last changed in the store (RFC 5545 3.8.7.2).

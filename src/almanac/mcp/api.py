@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from mcp.server.fastmcp.exceptions import ToolError
@@ -52,21 +53,44 @@ class Api:
         client: httpx.AsyncClient,
         headers: dict[str, str] | None = None,
         scope: str | None = None,
+        timezone: str | None = None,
     ) -> None:
         self.client = client
         self.headers = headers or {}
         self.scope = scope
+        self.timezone = timezone
+        self._zone: ZoneInfo | None = None
+        self._zone_asked = False
+
+    async def _me(self) -> None:
+        """Ask the API who the caller is: their key scope and the user's time zone."""
+        try:
+            response = await self.client.get("/api/v1/auth/me", headers=self.headers)
+        except httpx.HTTPError:
+            return
+        if response.status_code == 200:
+            me = response.json()
+            self.scope = str(me.get("scope") or "") or None
+            self.timezone = str(me.get("timezone") or "") or None
 
     async def key_scope(self) -> str | None:
         """The caller's key scope, asked of the API once (None when it refuses the key)."""
         if self.scope is None:
-            try:
-                response = await self.client.get("/api/v1/auth/me", headers=self.headers)
-            except httpx.HTTPError:
-                return None
-            if response.status_code == 200:
-                self.scope = str(response.json().get("scope") or "") or None
+            await self._me()
         return self.scope
+
+    async def zone(self) -> ZoneInfo | None:
+        """The user's zone (the dashboard's), asked of the API at most once per `Api`;
+        None when it cannot be read, and times are then shown in UTC, saying so."""
+        if not self._zone_asked:
+            self._zone_asked = True
+            if self.timezone is None:
+                await self._me()
+            try:
+                self._zone = ZoneInfo(self.timezone) if self.timezone else None
+            except (ZoneInfoNotFoundError, ValueError):
+                self._zone = None
+        return self._zone
 
     async def call(
         self,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 PATH = "/mcp"
 # Where the authenticated request carries its key's scope to the tools (and tools/list).
 KEY_SCOPE = "almanac.key_scope"
+TIMEZONE = "almanac.timezone"  # the user's zone, from the same /auth/me answer
 
 
 class _WithState:
@@ -133,7 +134,8 @@ class _Authenticated:
             }
             await Response(who.content, who.status_code, headers=passed)(scope, receive, send)
             return
-        scope[KEY_SCOPE] = who.json().get("scope")
+        me = who.json()
+        scope[KEY_SCOPE], scope[TIMEZONE] = me.get("scope"), me.get("timezone")
         if scope.get("method") == "GET":
             # A stateless server never sends on its own, so the SDK's GET stream stayed
             # open and silent forever, one held connection per call; the transport lets a
@@ -200,6 +202,7 @@ class McpMount:
             self.client(request.scope),
             _auth_headers(request.headers),
             request.scope.get(KEY_SCOPE),
+            request.scope.get(TIMEZONE),
         )
 
     async def handler(self) -> ASGIApp:

@@ -80,5 +80,5 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             + ". Give a short briefing: who they are and what they prefer, what happened "
             "recently, open questions, and three things to ask. Cite ids.\n\n"
             f"Facts about the client:\n{fact_lines}\n\n"
-            f"Recent memories:\n{hits_text(recent['results'])}"
+            f"Recent memories:\n{hits_text(recent['results'], await api.zone())}"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
@@ -19,9 +20,10 @@ Kind = Literal["event", "fact"]
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
 
-def _when(value: str | None) -> str:
-    """The instant in UTC, saying so: its date alone was UTC's, a day off the user's for an
-    evening's memory west of Greenwich (or a night's east of it)."""
+def _when(value: str | None, zone: ZoneInfo | None) -> str:
+    """The instant on the user's wall clock, naming the zone (UTC, said so, when the zone is
+    unknown): its date alone was UTC's, a day off the user's for an evening's memory west
+    of Greenwich (or a night's east of it)."""
     if not value:
         return ""
     try:
@@ -30,12 +32,14 @@ def _when(value: str | None) -> str:
         return value[:10]
     if at.tzinfo is None:
         return value[:10]
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if zone is None:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
-def hits_text(hits: list[dict[str, Any]]) -> str:
+def hits_text(hits: list[dict[str, Any]], zone: ZoneInfo | None = None) -> str:
     lines = [
-        f"#{h['id']} {h['kind']} {_when(h.get('occurred_at'))} {clip(h['content'])}".replace(
+        f"#{h['id']} {h['kind']} {_when(h.get('occurred_at'), zone)} {clip(h['content'])}".replace(
             "  ", " "
         )
         for h in hits
@@ -115,7 +119,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             None
         ),
     ) -> CallToolResult:
-        out = await resolve(ctx).get(
+        api = resolve(ctx)
+        out = await api.get(
             "/api/v1/memory/recall",
             query=query,
             k=k,
@@ -125,7 +130,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             kinds=kinds,
             session_id=session_id,
         )
-        return result(hits_text(out["results"]), out)
+        return result(hits_text(out["results"], await api.zone()), out)
 
     @server.tool(
         description="List durable facts: current ones, or every version with include_history.",
