@@ -44,8 +44,9 @@ def promotable(item: RememberIn, threshold: float) -> FactIn | None:
             valid_from=item.occurred_at,
         )
     except ValidationError as exc:
-        err = dict(exc.errors()[0])
-        loc = str(err["loc"][0]) if err["loc"] else ""
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else ""
+        err = dict(first)
         raise ValidationFailed(
             "metadata names a subject but cannot become a fact: "
             f"{error_message(err).removeprefix('Value error, ')}",
