@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Event, Fact
@@ -90,3 +90,15 @@ async def test_remember_names_the_metadata_field_that_cannot_become_a_fact(
     meta = {**meta, "subject_id": "d", "fact_type": "whim"}
     r = await client.post(R, json={"content": "x", "salience_score": 0.9, "metadata": meta})
     assert [e["field"] for e in r.json()["errors"]] == ["metadata.fact_type"]
+
+
+async def test_superseding_a_contradicting_fact_stored_before_is_a_422_not_a_500(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Such a fact may be stored from before the rule; its successor would be as lost.
+    ok = await client.post(F, json={**ABOUT_2, "content": "Pays late", "client_id": 2})
+    assert ok.status_code == 201, ok.text
+    fact_id = ok.json()["fact"]["id"]
+    await db_session.execute(update(Fact).where(Fact.id == fact_id).values(client_id=1))
+    r = await client.post(f"{F}/{fact_id}/supersede", json={"content": "Pays on time"})
+    refused(r)
