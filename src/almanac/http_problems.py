@@ -35,10 +35,21 @@ class Problem:
         if not names:
             return self
         words = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?![\w])")
+
+        def rename(text: str) -> str:
+            return words.sub(lambda m: names[m.group(1)], text)
+
+        # The messages too: one naming another field (`leave client_id out`) would
+        # otherwise differ from the detail, and be shown a second time in the API's words.
         errors = [
-            {**e, "field": names.get(str(e.get("field")), e.get("field"))} for e in self.errors
+            {
+                **e,
+                "field": names.get(str(e.get("field")), e.get("field")),
+                **({"message": rename(e["message"])} if isinstance(e.get("message"), str) else {}),
+            }
+            for e in self.errors
         ]
-        detail = words.sub(lambda m: names[m.group(1)], self.detail)
+        detail = rename(self.detail)
         return Problem(self.status, self.title, detail, errors)
 
     def message(self) -> str:

@@ -5,6 +5,7 @@ and MMR), merged (`merge_kinds`), floored (memory.relevance) and shaped for the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from almanac.config import SearchSettings
 from almanac.embedder import Embedder
@@ -37,6 +38,10 @@ async def local_recall(
     model, dim = embedder.model, embedder.dim
     cfg = search.settings
     pool = pool_size(q.k, cfg)
+    # One "now" for every kind's validity and expiry, by the app's clock: the clock that
+    # stamped what was just written (a fact's valid_from), which the database's may trail.
+    now = datetime.now(UTC)
+    at = q.as_of or now
     filters = EventFilters(
         q.session_id,
         q.client_id,
@@ -45,12 +50,13 @@ async def local_recall(
         q.since,
         q.until,
         q.for_client,
+        now,
     )
     scopes: list[Scope] = []
     if "event" in kinds:
         scopes.append(event_scope(filters))
     if "fact" in kinds:
-        scopes.append(fact_scope(q.client_id, q.as_of, q.for_client, q.since, q.until))
+        scopes.append(fact_scope(q.client_id, at, q.for_client, q.since, q.until))
     if "document" in kinds:
         scopes.append(chunk_scope(q.client_id, q.for_client, q.since, q.until))
     await search.begin(q.query, scopes)
@@ -67,7 +73,7 @@ async def local_recall(
             dim,
             q.k,
             q.client_id,
-            q.as_of,
+            at,
             q.for_client,
             pool,
             q.since,

@@ -48,14 +48,14 @@ def event_scope(f: EventFilters) -> Scope:
 
 def fact_scope(
     client_id: int | None,
-    as_of: datetime | None,
+    at: datetime,
     for_client: int | None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Scope:
     return Scope(
         "facts",
-        lambda p: fact_where(client_id, as_of, p, for_client, since, until),
+        lambda p: fact_where(client_id, at, p, for_client, since, until),
         any(v is not None for v in (client_id, for_client, since, until)),
     )
 
@@ -330,15 +330,15 @@ class SearchRepository:
         dim: int,
         k: int,
         client_id: int | None,
-        as_of: datetime | None,
+        at: datetime,
         for_client: int | None = None,
         pool: int | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Hit]:
-        """Top-k (or `pool`) facts valid now (or at `as_of`) by fused score; with a window,
-        those that became valid within it."""
-        scope = fact_scope(client_id, as_of, for_client, since, until)
+        """Top-k (or `pool`) facts valid `at` (the recall's now or `as_of`) by fused score;
+        with a window, those that became valid within it."""
+        scope = fact_scope(client_id, at, for_client, since, until)
         rows = await self._search(
             "facts", query, qvec, model, dim, k, scope.where, scope.narrowed, pool
         )

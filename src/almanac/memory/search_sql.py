@@ -8,7 +8,7 @@ that expression and predicate literally so the planner can use the index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,10 @@ class EventFilters:
     since: datetime | None = None
     until: datetime | None = None
     for_client: int | None = None
+    # The app's clock when the recall began: what an expiry is compared with, as remember
+    # compared it (the database's clock may be behind). Not a filter of its own (`narrowed`
+    # compares filters); None for a filter built by hand, which reads the database's clock.
+    now: datetime | None = field(default=None, compare=False)
 
 
 NO_FILTER = EventFilters()
@@ -133,7 +137,11 @@ ORDER BY terms.kind, terms.df NULLS LAST
 
 
 def event_where(f: EventFilters, params: dict[str, Any]) -> str:
-    clauses = ["(e.expires_at IS NULL OR e.expires_at > clock_timestamp())"]
+    if f.now is None:
+        clauses = ["(e.expires_at IS NULL OR e.expires_at > clock_timestamp())"]
+    else:
+        clauses = ["(e.expires_at IS NULL OR e.expires_at > :now)"]
+        params["now"] = f.now
     for column, value in (
         ("session_id", f.session_id),
         ("client_id", f.client_id),
@@ -171,21 +179,17 @@ def window_where(
 
 def fact_where(
     client_id: int | None,
-    as_of: datetime | None,
+    at: datetime,
     params: dict[str, Any],
     for_client: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> str:
-    if as_of is None:
-        # Valid now, as the facts listing: a fact closed at a later date is still true today.
-        clauses = [
-            "(e.valid_to IS NULL OR e.valid_to > clock_timestamp())",
-            "e.valid_from <= clock_timestamp()",
-        ]
-    else:
-        clauses = ["e.valid_from <= :as_of", "(e.valid_to IS NULL OR e.valid_to > :as_of)"]
-        params["as_of"] = as_of
+    """Facts valid `at` (a recall's `as_of`, or the app's clock when it began: the clock
+    that stamped their `valid_from`, as the facts listing compares; the database's may be
+    behind, and hid a fact just written); a fact closed at a later date is still true."""
+    clauses = ["e.valid_from <= :at", "(e.valid_to IS NULL OR e.valid_to > :at)"]
+    params["at"] = at
     if client_id is not None:
         clauses.append("e.client_id = :client_id")
         params["client_id"] = client_id

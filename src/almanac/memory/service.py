@@ -33,12 +33,12 @@ from almanac.memory.facts import FactService
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
+from almanac.memory.promotion import promotable
 from almanac.memory.relevance import FLOOR
 from almanac.memory.repository import EventRepository
 from almanac.memory.results import RememberResult, check_duplicate
 from almanac.memory.schemas import (
     EventOut,
-    FactIn,
     ForgetOut,
     RecallHit,
     RecallOut,
@@ -48,7 +48,6 @@ from almanac.memory.schemas import (
 from almanac.memory.search import Hit, SearchRepository
 from almanac.models import Event
 
-_SUBJECT_KEYS = ("subject_type", "subject_id", "fact_type")
 _CACHED_ZEP = "a cached answer: Zep's results in it are from when it was cached, Zep was not asked"
 # A batch is embedded and written this many memories at a time, in its one transaction:
 # a 1,000-memory request then never holds all its vectors, rows and bind parameters at
@@ -109,30 +108,6 @@ class MemoryService:
             "idempotency_key": item.idempotency_key,
         }
 
-    def _promotable(self, item: RememberIn) -> FactIn | None:
-        meta = item.metadata
-        if item.salience_score < self.settings.memory.promotion_threshold:
-            return None
-        if not all(isinstance(meta.get(k), str) and meta.get(k) for k in _SUBJECT_KEYS):
-            return None
-        category = meta.get("category")
-        try:
-            return FactIn(
-                subject_type=meta["subject_type"],
-                subject_id=meta["subject_id"],
-                fact_type=meta["fact_type"],
-                content=item.content,
-                salience_score=item.salience_score,
-                category=category if isinstance(category, str) and category else None,
-                client_id=item.client_id,
-                valid_from=item.occurred_at,
-            )
-        except ValueError as exc:
-            raise ValidationFailed(
-                f"metadata names a subject but cannot become a fact: {exc}",
-                field="metadata.fact_type",
-            ) from exc
-
     async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
@@ -152,6 +127,7 @@ class MemoryService:
         now = datetime.now(UTC)
         for item in fresh:  # all checked before anything is embedded or written
             self._check_expiry(item, now)
+            promotable(item, self.settings.memory.promotion_threshold)
         new_ids: list[int | None] = []
         for start in range(0, len(fresh), WRITE_SLICE):
             new_ids += await self._write_slice(fresh[start : start + WRITE_SLICE], now)
@@ -227,7 +203,7 @@ class MemoryService:
             await enqueue_many(self.uow.session, "observer:extract_facts", wanted, queue="observer")
 
     async def _promote(self, item: RememberIn, event_id: int) -> int | None:
-        fact_in = self._promotable(item)
+        fact_in = promotable(item, self.settings.memory.promotion_threshold)
         if fact_in is None:
             return None
         try:

@@ -37,7 +37,7 @@ def _reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ())) or "proposal"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        parts.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
@@ -112,6 +112,12 @@ class FactDecider:
             p = FactProposal.model_validate(raw)
         except ValidationError as exc:
             return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
+        try:
+            fact = _fact_in(p, source, client_id, valid_from)
+        except ValidationError as exc:
+            # About another client than the one whose memory it came from: filed under
+            # this one, it would show to neither (memory.schemas.FactIn).
+            return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
         # A duplicate of what this client (or the user) already holds; another client's
         # fact is not this client's, and naming it here would show it in this one's record.
         # For a client, what it may see (`for_client`): a fact stated without a client about
@@ -130,7 +136,6 @@ class FactDecider:
             return await self._record(
                 event_id, source, proposal, "duplicate", same.id, f"same as fact {same.id}"
             )
-        fact = _fact_in(p, source, client_id, valid_from)
         try:
             # A savepoint: a failed write must not poison the rest of the transaction.
             async with self.uow.session.begin_nested():
