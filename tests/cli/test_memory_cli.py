@@ -290,16 +290,3 @@ def test_db_upgrade_reports_head(cli_env: AppState):
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     code, out = invoke("db", "upgrade")
     assert code == 0 and f"revision {head}" in out
-
-
-def test_a_fact_under_one_client_about_another_exits_2_naming_the_options(cli_env: AppState):
-    about_2 = ("--subject-type", "client", "--subject-id", "2")
-    code, out = invoke("facts", "add", "No calls before ten", *about_2, "--client", "1")
-    assert code == 2 and "--client" in out and "'2'" in out and "client_id" not in out, out
-    meta = json.dumps({"subject_type": "client", "subject_id": "2", "fact_type": "constraint"})
-    code, out = invoke(
-        "remember", "No calls before ten", "--client", "1", "--salience", "0.9", "--metadata", meta
-    )
-    assert code == 2 and "--client" in out and "'2'" in out, out
-    code, out = invoke("facts", "--subject-id", "2", "--json")
-    assert "No calls before ten" not in out

@@ -94,21 +94,3 @@ async def test_recall_shows_times_in_the_users_zone(
     assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
     out = await tool(client, "recall", {"query": "Acme audit call", "kinds": ["event"]})
     assert "2026-12-01 22:44 America/New_York called Acme" in text(out), text(out)
-
-
-async def test_a_fact_under_one_client_about_another_is_refused_saying_why(
-    client: httpx.AsyncClient,
-) -> None:
-    """Filed under client 1 but about client 2, a fact would show to neither: add_fact and
-    a remember that would promote it are refused with the API's words, nothing stored."""
-    about_2 = {"subject_type": "client", "subject_id": "2", "fact_type": "constraint"}
-    with pytest.raises(ToolError) as refused:
-        await tool(client, "add_fact", {**about_2, "content": "No calls", "client_id": 1})
-    assert "client_id" in str(refused.value) and "'2'" in str(refused.value)
-    with pytest.raises(ToolError, match="client_id: metadata names a subject"):
-        await tool(
-            client,
-            "remember",
-            {"content": "No calls", "client_id": 1, "salience": 0.9, "metadata": about_2},
-        )
-    assert (await client.get(FACTS, params={"subject_id": "2"})).json() == []

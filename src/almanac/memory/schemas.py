@@ -5,14 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from almanac.types import NOT_BOOL, AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
 
@@ -147,33 +140,6 @@ class FactIn(Strict):
     client_id: IntId | None = None
     valid_from: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
-
-    @field_validator("client_id")
-    @classmethod
-    def _client_is_subject(cls, value: int | None, info: ValidationInfo) -> int | None:
-        # Filed under one client but about another, the fact would show to neither:
-        # `for_client` hides a client's facts from the others and facts about another
-        # client from it (memory.search_sql.client_scope). Without a client_id it is the
-        # user's own statement about the client, and shows to that client.
-        subject = contradicting_subject(
-            value, info.data.get("subject_type"), info.data.get("subject_id")
-        )
-        if subject is not None:
-            raise ValueError(subject)
-        return value
-
-
-def contradicting_subject(client_id: int | None, subject_type: Any, subject_id: Any) -> str | None:
-    """Why a fact filed under `client_id` cannot be about this subject (another client),
-    or None when it can."""
-    if client_id is None or subject_type != "client" or subject_id in (None, str(client_id)):
-        return None
-    return (
-        f"the fact is filed under client {client_id} but is about client {subject_id!r} "
-        f"(subject_type 'client', subject_id {subject_id!r}), so it would show to neither "
-        f"client: leave client_id out (your own statement about that client) or make "
-        f"client {client_id} the subject"
-    )
 
 
 class SupersedeIn(Strict):

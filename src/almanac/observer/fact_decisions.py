@@ -115,8 +115,8 @@ class FactDecider:
         try:
             fact = _fact_in(p, source, client_id, valid_from)
         except ValidationError as exc:
-            # About another client than the one whose memory it came from: filed under
-            # this one, it would show to neither (memory.schemas.FactIn).
+            # A proposal the fact's own schema refuses is recorded, not raised: the
+            # other proposals are still decided.
             return await self._record(event_id, source, proposal, "rejected", None, _reason(exc))
         # A duplicate of what this client (or the user) already holds; another client's
         # fact is not this client's, and naming it here would show it in this one's record.
