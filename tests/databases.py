@@ -3,6 +3,9 @@ an empty one."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +31,17 @@ async def fresh_database(pg_url: str, name: str) -> str:
         pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
     return make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def scratch_engine(pg_url: str, name: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on database `name`, created empty for a migration test and dropped after."""
+    engine = create_engine(await fresh_database(pg_url, name), pool_size=1)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

@@ -8,9 +8,8 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
-from tests.databases import as_admin, downgrade, fresh_database
+from tests.databases import downgrade, scratch_engine
 
 FACT = """
 INSERT INTO facts (subject_type, subject_id, fact_type, content, valid_from, valid_to)
@@ -33,10 +32,7 @@ async def _nodes(engine: AsyncEngine) -> list[str]:
 
 
 async def test_fact_node_until_ended_upgrade_and_downgrade(pg_url: str) -> None:
-    name = "almanac_fact_node_migration"
-    url = await fresh_database(pg_url, name)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with scratch_engine(pg_url, "almanac_fact_node_migration") as engine:
         await upgrade(engine, "0042")
         assert await current_revision(engine) == "0042"
         open_ended = await _fact(engine, "Ada keeps the books", None)
@@ -52,6 +48,3 @@ async def test_fact_node_until_ended_upgrade_and_downgrade(pg_url: str) -> None:
         await upgrade(engine, "0042")
         assert await current_revision(engine) == "0042"
         assert await _nodes(engine) == sorted([open_ended, ending, later])
-    finally:
-        await engine.dispose()
-        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
-from tests.databases import as_admin, downgrade, fresh_database
+from tests.databases import downgrade, scratch_engine
 
 FACT = """
 INSERT INTO facts (subject_type, subject_id, fact_type, category, content, client_id,
@@ -22,10 +21,7 @@ CURRENT = "SELECT content FROM facts WHERE valid_to IS NULL ORDER BY content"
 
 
 async def test_fact_slot_per_client_upgrade_and_downgrade(pg_url: str) -> None:
-    name = "almanac_fact_slot_migration"
-    url = await fresh_database(pg_url, name)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with scratch_engine(pg_url, "almanac_fact_slot_migration") as engine:
         await upgrade(engine, "0041")
         assert await current_revision(engine) == "0041"
         async with engine.begin() as conn:
@@ -50,6 +46,3 @@ async def test_fact_slot_per_client_upgrade_and_downgrade(pg_url: str) -> None:
             assert [r[0] for r in (await conn.execute(text(CURRENT))).all()] == ["own"]
         await upgrade(engine, "0041")
         assert await current_revision(engine) == "0041"
-    finally:
-        await engine.dispose()
-        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')

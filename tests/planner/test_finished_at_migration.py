@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
-from tests.databases import as_admin, downgrade, fresh_database
+from tests.databases import downgrade, scratch_engine
 
 ROWS = """
 INSERT INTO tasks (id, title, status) VALUES
@@ -25,10 +24,7 @@ INSERT INTO execution_runs (task_id, status, started_at, ended_at, actual_hours)
 
 
 async def test_finished_at_is_backfilled_and_downgrades(pg_url: str) -> None:
-    name = "almanac_finished_at_migration"
-    url = await fresh_database(pg_url, name)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with scratch_engine(pg_url, "almanac_finished_at_migration") as engine:
         await upgrade(engine)
         await downgrade(engine, "0038")
         assert await current_revision(engine) == "0038"
@@ -54,6 +50,3 @@ async def test_finished_at_is_backfilled_and_downgrades(pg_url: str) -> None:
         assert count == 5
         await upgrade(engine)
         assert await current_revision(engine) is not None
-    finally:
-        await engine.dispose()
-        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')

@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from almanac.db.engine import create_engine
 from almanac.db.migrate import current_revision, upgrade
-from tests.databases import as_admin, downgrade, fresh_database
+from tests.databases import downgrade, scratch_engine
 
 PLANS = """
 INSERT INTO plans (id, plan_title, intent, sop) VALUES
@@ -26,10 +25,7 @@ WHERE table_name = 'plans' AND column_name LIKE 'idempotency%' ORDER BY 1
 
 
 async def test_plan_idempotency_columns_upgrade_and_downgrade(pg_url: str) -> None:
-    name = "almanac_plan_idempotency_migration"
-    url = await fresh_database(pg_url, name)
-    engine = create_engine(url, pool_size=1)
-    try:
+    async with scratch_engine(pg_url, "almanac_plan_idempotency_migration") as engine:
         await upgrade(engine)
         await downgrade(engine, "0039")
         async with engine.begin() as conn:
@@ -52,6 +48,3 @@ async def test_plan_idempotency_columns_upgrade_and_downgrade(pg_url: str) -> No
         assert count == 4
         await upgrade(engine, "0040")
         assert await current_revision(engine) == "0040"
-    finally:
-        await engine.dispose()
-        await as_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}"')

@@ -201,11 +201,12 @@ def sign_in(page: Any, server: Server, key: str | None = None) -> None:
     page.wait_for_load_state("networkidle")  # leaving earlier would abort its requests
 
 
-@pytest.fixture
-def page(server: Server, browser: Any, watch: Watch) -> Iterator[Any]:
-    """A signed-in page in a fresh context; the test fails on any console error or failed
-    request it did not provoke on purpose."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="UTC")
+def signed_in_page(
+    server: Server, browser: Any, watch: Watch, **context_options: Any
+) -> Iterator[Any]:
+    """A signed-in page in a fresh browser context made with `context_options`; the test
+    fails on any console error or failed request it did not provoke on purpose."""
+    context = browser.new_context(**context_options)
     pg = context.new_page()
     pg.set_default_timeout(WAIT_MS)
     watch.attach(pg)
@@ -213,6 +214,14 @@ def page(server: Server, browser: Any, watch: Watch) -> Iterator[Any]:
     yield pg
     context.close()
     assert watch.problems == [], "\n".join(watch.problems)
+
+
+@pytest.fixture
+def page(server: Server, browser: Any, watch: Watch) -> Iterator[Any]:
+    """A signed-in page on a desktop screen, times shown in UTC."""
+    yield from signed_in_page(
+        server, browser, watch, viewport={"width": 1400, "height": 1000}, timezone_id="UTC"
+    )
 
 
 def shot(page: Any, name: str) -> None:

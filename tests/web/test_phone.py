@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import WAIT_MS, Server, Watch, shot, sign_in
+from tests.web.conftest import Server, Watch, shot, signed_in_page
 
 PAGES = ["today", "week", "plans", "memory", "reflections", "prompts", "settings"]
 
@@ -17,16 +17,14 @@ PAGES = ["today", "week", "plans", "memory", "reflections", "prompts", "settings
 @pytest.fixture
 def phone(server: Server, browser: Any, watch: Watch) -> Iterator[Page]:
     """A signed-in page on a 320 px wide screen (the narrowest phones in use)."""
-    context = browser.new_context(
-        viewport={"width": 320, "height": 700}, is_mobile=True, has_touch=True
+    yield from signed_in_page(
+        server,
+        browser,
+        watch,
+        viewport={"width": 320, "height": 700},
+        is_mobile=True,
+        has_touch=True,
     )
-    pg = context.new_page()
-    pg.set_default_timeout(WAIT_MS)
-    watch.attach(pg)
-    sign_in(pg, server)
-    yield pg
-    context.close()
-    assert watch.problems == [], "\n".join(watch.problems)
 
 
 @pytest.fixture

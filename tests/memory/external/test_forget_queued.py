@@ -4,11 +4,9 @@ the forget (queued, or a retry) brings nothing back, in Postgres or in Zep (the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from almanac.memory.external.sync import send_event, send_fact
@@ -29,12 +27,6 @@ QUEUED = text(
     "SELECT task_name, args FROM procrastinate_jobs WHERE status = 'todo' "
     "AND task_name <> 'almanac:zep_forget' ORDER BY id"
 )
-
-
-@pytest.fixture
-def zep() -> Iterator[FakeZep]:
-    with FakeZep() as server:
-        yield server
 
 
 async def queued(state: AppState) -> list[tuple[str, dict[str, Any]]]:

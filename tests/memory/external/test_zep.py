@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -21,12 +21,6 @@ from almanac.state import AppState
 from tests.doubles.zep_cloud import FakeZep, ZepFact
 
 JOBS = text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_send' ORDER BY id")
-
-
-@pytest.fixture
-def zep() -> Iterator[FakeZep]:
-    with FakeZep() as server:
-        yield server
 
 
 def configure(state: AppState, base_url: str, budget_ms: int = 5000) -> None:

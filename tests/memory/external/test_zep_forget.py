@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from almanac.memory import tasks
@@ -14,13 +14,6 @@ from almanac.memory.external.sync import send_event, send_fact
 from almanac.state import AppState
 from tests.doubles.zep_cloud import FakeZep
 from tests.memory.external.test_zep import closed_port_url, configure
-
-
-@pytest.fixture
-def zep() -> Iterator[FakeZep]:
-    with FakeZep() as server:
-        yield server
-
 
 FORGET_JOBS = text(
     "SELECT id, args FROM procrastinate_jobs WHERE task_name = 'almanac:zep_forget' ORDER BY id"
@@ -69,6 +62,17 @@ async def close(state: AppState) -> None:
     if state.external is not None:
         await state.external.close()
         state.external = None
+
+
+@asynccontextmanager
+async def zep_at(state: AppState, base_url: str) -> AsyncIterator[None]:
+    """Almanac configured for the Zep at `base_url` (a closed port: Zep is down) for a
+    step, its client closed after it, so the next step builds one for its own Zep."""
+    configure(state, base_url)
+    try:
+        yield
+    finally:
+        await close(state)
 
 
 async def test_forgetting_a_client_deletes_its_zep_user_threads_and_graph(
