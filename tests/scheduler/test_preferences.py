@@ -946,8 +946,13 @@ def test_hours_said_for_some_of_a_days_weeks_are_not_applied(text: str):
         ("In winter I don't work Fridays", "In winter"),
         ("no work on Fridays in August", "in August"),
         ("some Fridays off", "some Fridays"),
-        # The week beside it is not applied either: the text is read whole or not at all.
-        ("Mon-Fri 9-5, every other Friday off", "every other"),
+        # A qualifier in a clause of its own governs the others: the text is not read.
+        ("In summer, Fridays off", "In summer"),
+        ("Fridays off, but only in summer", "in summer"),
+        ("In summer I work Mon-Fri 9-5, Fridays off", "In summer"),
+        ("Mon-Fri 9-5 in summer, Fridays off", "in summer"),
+        # The other weeks' hours cannot be read without it.
+        ("Every other Friday off, otherwise Mon-Fri 9-5", "Every other"),
     ],
 )
 def test_days_off_said_for_some_weeks_only_are_not_every_week_off(text: str, said: str):
@@ -958,6 +963,39 @@ def test_days_off_said_for_some_weeks_only_are_not_every_week_off(text: str, sai
     (why,) = parsed.ignored
     assert "no work on fridays" in why, why
     assert f"said for some days only ({said!r})" in why and why.endswith(f"({text!r})")
+
+
+@pytest.mark.parametrize(
+    ("text", "clause", "rest"),
+    [
+        # The whole text was ignored for one clause's "every other Friday".
+        ("Mon-Fri 9-5, every other Friday off", "every other Friday off", "working days"),
+        ("Every other Friday off, Mon-Fri 9-5", "Every other Friday off", "working days"),
+        ("Mon-Fri 9-5 and every other Friday off", "every other Friday off", "working days"),
+        ("Mon-Fri 9-5; no work on Fridays in summer", "no work on Fridays in summer", "working"),
+        ("Mon-Fri 9-5, Fridays off in summer", "Fridays off in summer", "working days"),
+        (
+            "Mon-Fri 9-5, every other Friday off, no meetings before 10",
+            "every other Friday off",
+            "nothing before 10:00",
+        ),
+        ("I work 9-5, stop at 3 every other Friday", "", "working hours 09:00-17:00"),
+        ("No meetings before 10, every other Monday I start at 8", "", "nothing before 10:00"),
+    ],
+)
+def test_a_some_weeks_clause_of_its_own_is_ignored_and_the_rest_read(
+    text: str, clause: str, rest: str
+):
+    parsed = parse_preferences([text])
+    assert parsed.not_understood == []
+    assert any(line.startswith(rest) for line in parsed.applied), parsed.applied
+    assert all(line.endswith(f"({text!r})") for line in parsed.applied)
+    # Nothing of the qualified clause is applied: no Friday off, no Friday or Monday rule.
+    p = parsed.prefs
+    assert p.working_days in (None, [0, 1, 2, 3, 4]) and p.day_hours == []
+    (why,) = parsed.ignored
+    assert "some days only" in why and why.endswith(f"({text!r})"), why
+    assert f"in {clause!r}" in why or not clause
 
 
 @pytest.mark.parametrize(
