@@ -292,9 +292,8 @@ def test_a_list_of_days_apart_from_a_range_still_shares_its_hours(text: str, day
         "I work Mon-Fri 9-5 at the office",
         "I work Mon-Fri 9-5 in Berlin",
         "I work Mon-Fri 9-5 in New York",
-        "I work from home Mon-Fri 9-5",
         "I work Mon-Fri 9-5, from home",
-        "I work remotely, Mon-Fri 9-5",
+        "Mon-Fri 9-5 from home",
     ],
 )
 def test_where_the_week_is_worked_does_not_stop_its_days_being_read(text: str):
@@ -304,9 +303,18 @@ def test_where_the_week_is_worked_does_not_stop_its_days_being_read(text: str):
 
 
 @pytest.mark.parametrize(
-    "text", ["I work Mon-Fri 9-5 in Acme's office", "I work Mon-Fri 9-5 for Acme"]
+    "text",
+    [
+        # "for Acme", "in Acme's office" may be one client's share of the week.
+        "I work Mon-Fri 9-5 in Acme's office",
+        "I work Mon-Fri 9-5 for Acme",
+        # Days said with a place and no hours are where those days are worked.
+        "I work from home Mon and Fri",
+        "I work Mon and Fri from home",
+        "I work Mon-Wed from home",
+        "I work from home Mon-Wed 9-5",
+    ],
 )
-def test_a_client_named_after_the_week_is_no_place_of_work(text: str):
-    # "for Acme", "in Acme's office" may be one client's share of the week: no working days.
+def test_days_said_with_a_client_or_a_place_only_are_no_working_week(text: str):
     parsed = parse_preferences([text])
     assert parsed.prefs.working_days is None

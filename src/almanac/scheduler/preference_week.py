@@ -30,7 +30,7 @@ _WEEKDAYS = re.compile(r"\bweekdays\b", re.I)
 # Where the week is worked, which says nothing of when: "I work Mon-Fri 9-5 from home",
 # "remotely", "at the office", "in Berlin" (a place's name: capitalised).
 _PLACE = re.compile(
-    r"\s*,?\s*(?:(?:from|at)\s+(?:the\s+|my\s+|our\s+)?(?:home|office|desk)\b"
+    r"\s*[,;]?\s*(?:(?:from|at)\s+(?:the\s+|my\s+|our\s+)?(?:home|office|desk)\b"
     r"|(?:in|from)\s+(?:the\s+)?office\b|remotely\b|on-?site\b|in\s+person\b"
     r"|in\s+(?-i:(?!Mon|Tue|Wed|Thu|Fri|Sat|Sun|Week)[A-Z][a-z]+"
     r"(?:\s+(?!Mon|Tue|Wed|Thu|Fri|Sat|Sun|Week)[A-Z][a-z]+)?)\b(?!\s*')(?!\s*-))",
@@ -58,8 +58,11 @@ def _items(head: str, at: int) -> list[tuple[set[int], bool] | tuple[time, time]
     items: list[tuple[set[int], bool] | tuple[time, time]] = []
     ranged: set[int] = set()  # the days of a range read just before, else none
     while not _END.fullmatch(head, at):
-        # "I work Mon-Fri 9-5 from home": where, not when.
-        if (g := _PLACE.match(head, at) or _GAP.match(head, at)) and g.end() > at:
+        # "I work Mon-Fri 9-5 from home": where, not when; only last, after hours ("I work
+        # from home Mon and Fri", "I work Mon-Wed from home" say where on those days).
+        if (g := _PLACE.match(head, at)) and _END.fullmatch(head, g.end()) and _hours(items):
+            break
+        if (g := _GAP.match(head, at)) and g.end() > at:
             at = g.end()
             continue
         after_range, ranged = ranged, set()
@@ -90,6 +93,10 @@ def _items(head: str, at: int) -> list[tuple[set[int], bool] | tuple[time, time]
             return None
         at = r.end()
     return items
+
+
+def _hours(items: Sequence[tuple[set[int], bool] | tuple[time, time]]) -> bool:
+    return any(isinstance(i[0], time) for i in items)
 
 
 def _week(head: str) -> tuple[set[int] | None, list[Said]] | None:
