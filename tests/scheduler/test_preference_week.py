@@ -125,6 +125,10 @@ def test_a_working_week_beside_what_the_rules_do_not_read_is_no_working_week(tex
         ("I work Tue-Sat", [1, 2, 3, 4, 5]),
         ("I'm available Mon, Wed and Fri", [0, 2, 4]),
         ("I work Tue-Sat, no meetings before 10", [1, 2, 3, 4, 5]),
+        # Not understood: "only" stopped the week being read.
+        ("I only work Mon-Thu", [0, 1, 2, 3]),
+        ("I work Mon to Thu only", [0, 1, 2, 3]),
+        ("I only work weekdays", [0, 1, 2, 3, 4]),
     ],
 )
 def test_a_working_week_without_hours_sets_the_days_and_keeps_the_hours(text: str, days: list[int]):

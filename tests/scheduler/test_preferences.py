@@ -137,6 +137,48 @@ URL = "/api/v1/scheduler"
         ("no calls before 10", "not_before", time(10)),
         # A dotted clock whose minutes no month has is a clock ("15.12" is not: a date).
         ("stop at 17.45", "not_after", time(17, 45)),
+        # Round 22: each was not understood.
+        ("I begin at 9", "not_before", time(9)),
+        ("I start work around 8", "not_before", time(8)),
+        ("work starts at 9", "not_before", time(9)),
+        ("I log on at 8", "not_before", time(8)),
+        ("I clock in at 8:30", "not_before", time(8, 30)),
+        ("I'm online from 8", "not_before", time(8)),
+        ("I don't take meetings before 10", "not_before", time(10)),
+        ("latest finish 6pm", "not_after", time(18)),
+        ("I'm off at 5", "not_after", time(17)),
+        ("I clock off at 5", "not_after", time(17)),
+        ("I knock off at 5:30", "not_after", time(17, 30)),
+        ("I'm offline after 6", "not_after", time(18)),
+        ("done for the day at 5:30", "not_after", time(17, 30)),
+        ("10 minutes between each meeting", "buffer_minutes", 10),
+        ("30 mins between client calls", "buffer_minutes", 30),
+        ("15m between meetings", "buffer_minutes", 15),
+        ("half an hour between meetings", "buffer_minutes", 30),
+        ("15 min gaps", "buffer_minutes", 15),
+        ("Fridays are my day off", "working_days", [0, 1, 2, 3]),
+        ("Friday is my day off", "working_days", [0, 1, 2, 3]),
+        ("My day off is Friday", "working_days", [0, 1, 2, 3]),
+        ("Saturdays and Sundays are my days off", "working_days", [0, 1, 2, 3, 4]),
+        ("I'm off Fridays", "working_days", [0, 1, 2, 3]),
+        ("No work Fridays", "working_days", [0, 1, 2, 3]),
+        # Round 22: read already (kept so).
+        ("I'm done by 6 most days", "not_after", time(18)),  # the usual day, like "usually"
+        ("I start at 8:30", "not_before", time(8, 30)),
+        ("I don't start before 9", "not_before", time(9)),
+        ("Not before 10 please", "not_before", time(10)),
+        ("I log off at 6", "not_after", time(18)),
+        ("I don't work past 6pm", "not_after", time(18)),
+        ("max 6h/day", "daily_max_hours", 6.0),
+        ("6 hours a day max", "daily_max_hours", 6.0),
+        ("my daily limit is 6 hours", "daily_max_hours", 6.0),
+        ("Don't schedule more than 6 hours a day", "daily_max_hours", 6.0),
+        ("keep 15 min between calls", "buffer_minutes", 15),
+        ("leave a 10 minute gap between calls", "buffer_minutes", 10),
+        ("I don't work weekends", "working_days", [0, 1, 2, 3, 4]),
+        ("Weekends off", "working_days", [0, 1, 2, 3, 4]),
+        ("no weekend work", "working_days", [0, 1, 2, 3, 4]),
+        ("I take Fridays off", "working_days", [0, 1, 2, 3]),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -156,11 +198,55 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("Mornings are for deep work", (time(8), time(12))),
         ("afternoons are reserved for focus time", (time(13), time(18))),
         ("schedule focus time before lunch", (time(8), time(12))),
+        # Round 22: not understood.
+        ("I do my best work in the morning", (time(8), time(12))),
+        ("mornings: deep work", (time(8), time(12))),
+        ("mornings are protected for deep work", (time(8), time(12))),
+        # Round 22: read already (kept so).
+        ("mornings are for deep work", (time(8), time(12))),
+        ("keep mornings for deep work", (time(8), time(12))),
+        ("No meetings before 10, deep work in the mornings", (time(8), time(12))),
+        ("deep work in the mornings, no calls", (time(8), time(12))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):
     windows = parse_preferences([text]).prefs.preferred_windows
     assert [(w.start, w.end) for w in windows] == [window]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No deep work in the afternoon",
+        "avoid deep work in the afternoons",
+        "no focus work in the mornings",
+        "never schedule deep work after lunch",
+        "deep work should not be in the morning",
+        "I can't focus in the afternoon",
+        "don't put focus time in the afternoon",
+    ],
+)
+def test_focus_time_said_as_not_wanted_is_not_preferred_there(text: str):
+    # Each was read as deep work preferred in the very period it was not wanted in.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.preferred_windows == [] and parsed.applied == []
+    (why,) = parsed.ignored
+    assert "said as not wanted" in why and why.endswith(f"({text!r})")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The builders knock off at 4",
+        "the kids are done for the day at 3",
+        "Client calls begin at 10",
+        "I'm off at 12 for lunch",
+        "I'm off Friday mornings",
+    ],
+)
+def test_new_start_and_end_words_said_of_others_or_a_pause_set_no_day(text: str):
+    p = parse_preferences([text]).prefs
+    assert (p.not_before, p.not_after, p.working_days) == (None, None, None)
 
 
 @pytest.mark.parametrize(

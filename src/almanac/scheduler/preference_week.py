@@ -19,7 +19,8 @@ from almanac.scheduler.preference_parsed import ParsedPreferences, plural_days
 
 # Anchored at the text's start and tried once, so its alternatives cannot backtrack apart.
 _LEAD = re.compile(
-    r"\s*(?:(?:I|we)\s+(?:work|am\s+available)|I'?m\s+available|we're\s+available|available"
+    r"\s*(?:(?:I|we)\s+(?:only\s+)?(?:work|am\s+available)|I'?m\s+available|we're\s+available"
+    r"|available"
     r"|(?:my\s+|our\s+)?(?:(?:working|work|office|business)\s+)?hours(?:\s+are)?)\b\s*:?",
     re.I,
 )
@@ -38,7 +39,7 @@ _PLACE = re.compile(
 )
 # What may stand between days and hours: "Mon, Wed and Fri", "Mon-Fri, 9-5", "from 9-5".
 _GAP = re.compile(r"\s*(?:(?:[,;/&]|\band\b|\bon\b|\bfrom\b)\s*)?", re.I)
-_END = re.compile(r"\s*\.?\s*")
+_END = re.compile(r"\s*(?:\bonly\b)?\s*\.?\s*", re.I)  # "I work Mon-Thu only"
 # Where a working week may end and another clause begin: "Mon-Fri 9-5, no work after 3",
 # "I work Tue-Sat from 10" (the days worked, then the hours of each; at one blank, the
 # week's end taking the others: `\s+` there backtracked through each blank of a long run).

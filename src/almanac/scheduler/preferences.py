@@ -211,7 +211,7 @@ def _read_rules(
         mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
         _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
-        minutes = int(next(g for g in m.groups() if g))
+        minutes = 30 if m.group("half") else int(next(g for g in m.groups() if g))
         meal = ph.MEAL.search(head)
         if meal and any(w in m.group(0).lower() for w in ("break", "pause")):
             out.refuse(
@@ -228,13 +228,19 @@ def _read_rules(
             out.apply("buffer", f"{minutes} min between blocks ({text!r})")
     lo, hi = clock_range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
     m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
+    mention = focus or m
     if not focus and (
-        m or ((m := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, m.end())))
+        m or ((mention := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, mention.end())))
     ):
         morning = m.group(1).lower().startswith(("morning", "before"))
         lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
     if not (lo and hi and lo < hi):
         pass  # no focus time said, or nonsense
+    elif mention and ph.focus_not_wanted(head, mention.start(), (m or mention).end()):
+        out.refuse(
+            f"deep work {lo:%H:%M}-{hi:%H:%M} is said as not wanted there; the rules do not "
+            f"read when it is wanted instead: not applied ({text!r})"
+        )
     elif scope[1]:
         out.refuse(
             f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
