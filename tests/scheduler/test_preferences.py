@@ -250,6 +250,27 @@ def test_new_start_and_end_words_said_of_others_or_a_pause_set_no_day(text: str)
 
 
 @pytest.mark.parametrize(
+    "text", ["I need 30 minutes after the meeting with Acme", "I'm offline from 12 to 1 for lunch"]
+)
+def test_one_meeting_or_a_pause_sets_neither_a_buffer_nor_an_end(text: str):
+    p = parse_preferences([text]).prefs
+    assert (p.buffer_minutes, p.not_after) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No meetings before 10 deep work in the mornings",
+        "I don't like meetings — deep work in the mornings",
+        "deep work in the mornings without interruptions",
+    ],
+)
+def test_a_negation_of_something_else_leaves_focus_time_preferred(text: str):
+    windows = parse_preferences([text]).prefs.preferred_windows
+    assert [(w.start, w.end) for w in windows] == [(time(8), time(12))]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Fridays are free for deep work",

@@ -87,7 +87,7 @@ NOT_AFTER = re.compile(
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
     r"|(?:log\s+off|clock\s+(?:out|off)|knock\s+off|sign\s+off)\s+(?:at|by)"
     # "I'm off at 5", "I'm offline after 6", "done for the day at 5:30".
-    r"|(?:I'?m|I\s+am)\s+(?:off|offline)\s+(?:at|by|after|from)|done\s+for\s+the\s+day\s+(?:at|by)"
+    r"|(?:I'?m|I\s+am)\s+(?:off|offline)\s+(?:at|by|after)|done\s+for\s+the\s+day\s+(?:at|by)"
     # "I leave at 5", "I leave the office at 6", "I'm out by 6".
     r"|leave(?:\s+(?:work|the\s+office))?\s+(?:at|by)|(?:I'?m|I\s+am)\s+out\s+(?:at|by)"
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+(?:end|finish|stop))?(?:\s+is|:)?(?:\s+at)?)\s+"
@@ -235,8 +235,10 @@ _ALL_WORK = frozenset(
 )
 # "10 minutes between each meeting", "15m between calls", "half an hour between meetings".
 _BETWEEN = (
-    r"(?:between|after|before)\s+(?:(?:each|every|all|my|the|client|two|back-to-back)\s+){0,2}"
-    r"(?:blocks|meetings?|tasks|sessions|calls?|appointments)\b"
+    r"(?:(?:between|after|before)\s+(?:(?:all|my|client|back-to-back)\s+)?"
+    r"(?:blocks|meetings|tasks|sessions|calls|appointments)\b"
+    r"|between\s+(?:each|every)\s+(?:client\s+)?"
+    r"(?:block|meeting|task|session|call|appointment)s?\b)"
 )
 BUFFER = re.compile(
     r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?|m)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
@@ -255,8 +257,11 @@ FOCUS = re.compile(
     r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b|\bmy\s+best\s+work\b", re.I
 )
 # "No deep work in the afternoon", "I can't focus in the mornings": not when it goes.
-FOCUS_NOT = re.compile(r"\b(?:no|not|never|avoid|hate|without|cannot)\b|n'?t\b|\bnon-", re.I)
-_FOCUS_CLAUSE = re.compile(r"[,;:.!?()]|\b(?:but|and|while|whereas)\b", re.I)
+_NOT = r"(?:\b(?:no|not|never|avoid|hate|without|cannot)\b|n'?t\b)"
+FOCUS_NOT = re.compile(_NOT, re.I)
+# Just before the mention: "no deep work", "never schedule deep work", "I can't focus".
+_NOT_BEFORE_FOCUS = re.compile(_NOT + r"(?:\s+[\w']+){0,2}\s*$", re.I)
+_FOCUS_CLAUSE = re.compile(r"[,;:.!?()]|\s[-–—]\s|\b(?:but|and|while|whereas)\b", re.I)
 FOCUS_RANGE = re.compile(
     r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\s*(?:is\s+|:\s*)?(?:from\s+|between\s+)?"
     + CLOCK
@@ -282,7 +287,7 @@ def focus_not_wanted(head: str, a: int, b: int) -> bool:
         start = c.end()
     # Only within the mention's clause: a period in another is not read as negated.
     end = br.start() if (br := _FOCUS_CLAUSE.search(head, a, b)) else b
-    return FOCUS_NOT.search(head, start, end) is not None
+    return bool(_NOT_BEFORE_FOCUS.search(head[start:a]) or FOCUS_NOT.search(head, a, end))
 
 
 def billed(m: re.Match[str], head: str) -> bool:
