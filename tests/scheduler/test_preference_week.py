@@ -125,6 +125,10 @@ def test_a_working_week_beside_what_the_rules_do_not_read_is_no_working_week(tex
         ("I work Tue-Sat", [1, 2, 3, 4, 5]),
         ("I'm available Mon, Wed and Fri", [0, 2, 4]),
         ("I work Tue-Sat, no meetings before 10", [1, 2, 3, 4, 5]),
+        # Not understood: "only" stopped the week being read.
+        ("I only work Mon-Thu", [0, 1, 2, 3]),
+        ("I work Mon to Thu only", [0, 1, 2, 3]),
+        ("I only work weekdays", [0, 1, 2, 3, 4]),
     ],
 )
 def test_a_working_week_without_hours_sets_the_days_and_keeps_the_hours(text: str, days: list[int]):
@@ -225,6 +229,12 @@ def _day_windows(
         # "nothing after 13:00" on every day, and no working days.
         ("I work Mon-Fri, Fridays until 1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
         ("I work Tue-Sat, Saturdays 10-2", _WEEK, [1, 2, 3, 4, 5], 5, (time(10), time(14))),
+        # The day right after the range was taken into a list, "Mon-Fri 9-1" on every day.
+        ("I work Mon-Thu, Fri 9-1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        ("I work Mon-Thu, Fri 9-1", (time(8), time(16)), [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        ("I work Mon-Thu and Fri 9-1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        ("I work Mon-Thu; Friday 9-1", _WEEK, [0, 1, 2, 3, 4], 4, (time(9), time(13))),
+        ("I work Tue-Fri, Mon 8-12", _WEEK, [0, 1, 2, 3, 4], 0, (time(8), time(12))),
     ],
 )
 def test_days_worked_then_one_of_them_with_its_own_hours_keep_the_others_hours(
@@ -261,3 +271,54 @@ def test_days_worked_with_a_day_of_them_named_again_without_hours_are_not_a_list
     parsed = parse_preferences(["Mon-Fri, Fri 9-1"])
     assert parsed.prefs.workday_start is None and parsed.prefs.workday_end is None
     assert parsed.applied == [] and parsed.not_understood == ["Mon-Fri, Fri 9-1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        # A day not next to the range is one list with it: the hours are every day's.
+        ("I work Mon-Wed, Fri 9-1", [0, 1, 2, 4]),
+        ("I work Mon, Tue, Wed 9-1", [0, 1, 2]),
+    ],
+)
+def test_a_list_of_days_apart_from_a_range_still_shares_its_hours(text: str, days: list[int]):
+    worked, windows = _day_windows(text, _WEEK)
+    assert worked == days
+    assert windows == dict.fromkeys(days, (time(9), time(13)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Only the hours were read: the days worked were lost to the words after them.
+        "I work Mon-Fri 9-5 from home",
+        "I work Mon-Fri 9-5 remotely",
+        "I work Mon-Fri 9-5 at the office",
+        "I work Mon-Fri 9-5 in Berlin",
+        "I work Mon-Fri 9-5 in New York",
+        "I work Mon-Fri 9-5, from home",
+        "Mon-Fri 9-5 from home",
+    ],
+)
+def test_where_the_week_is_worked_does_not_stop_its_days_being_read(text: str):
+    worked, windows = _day_windows(text, (time(8), time(16)))
+    assert worked == [0, 1, 2, 3, 4]
+    assert windows == dict.fromkeys(range(5), (time(9), time(17)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "for Acme", "in Acme's office" may be one client's share of the week.
+        "I work Mon-Fri 9-5 in Acme's office",
+        "I work Mon-Fri 9-5 for Acme",
+        # Days said with a place and no hours are where those days are worked.
+        "I work from home Mon and Fri",
+        "I work Mon and Fri from home",
+        "I work Mon-Wed from home",
+        "I work from home Mon-Wed 9-5",
+    ],
+)
+def test_days_said_with_a_client_or_a_place_only_are_no_working_week(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.working_days is None

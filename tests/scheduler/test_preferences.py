@@ -137,6 +137,48 @@ URL = "/api/v1/scheduler"
         ("no calls before 10", "not_before", time(10)),
         # A dotted clock whose minutes no month has is a clock ("15.12" is not: a date).
         ("stop at 17.45", "not_after", time(17, 45)),
+        # Round 22: each was not understood.
+        ("I begin at 9", "not_before", time(9)),
+        ("I start work around 8", "not_before", time(8)),
+        ("work starts at 9", "not_before", time(9)),
+        ("I log on at 8", "not_before", time(8)),
+        ("I clock in at 8:30", "not_before", time(8, 30)),
+        ("I'm online from 8", "not_before", time(8)),
+        ("I don't take meetings before 10", "not_before", time(10)),
+        ("latest finish 6pm", "not_after", time(18)),
+        ("I'm off at 5", "not_after", time(17)),
+        ("I clock off at 5", "not_after", time(17)),
+        ("I knock off at 5:30", "not_after", time(17, 30)),
+        ("I'm offline after 6", "not_after", time(18)),
+        ("done for the day at 5:30", "not_after", time(17, 30)),
+        ("10 minutes between each meeting", "buffer_minutes", 10),
+        ("30 mins between client calls", "buffer_minutes", 30),
+        ("15m between meetings", "buffer_minutes", 15),
+        ("half an hour between meetings", "buffer_minutes", 30),
+        ("15 min gaps", "buffer_minutes", 15),
+        ("Fridays are my day off", "working_days", [0, 1, 2, 3]),
+        ("Friday is my day off", "working_days", [0, 1, 2, 3]),
+        ("My day off is Friday", "working_days", [0, 1, 2, 3]),
+        ("Saturdays and Sundays are my days off", "working_days", [0, 1, 2, 3, 4]),
+        ("I'm off Fridays", "working_days", [0, 1, 2, 3]),
+        ("No work Fridays", "working_days", [0, 1, 2, 3]),
+        # Round 22: read already (kept so).
+        ("I'm done by 6 most days", "not_after", time(18)),  # the usual day, like "usually"
+        ("I start at 8:30", "not_before", time(8, 30)),
+        ("I don't start before 9", "not_before", time(9)),
+        ("Not before 10 please", "not_before", time(10)),
+        ("I log off at 6", "not_after", time(18)),
+        ("I don't work past 6pm", "not_after", time(18)),
+        ("max 6h/day", "daily_max_hours", 6.0),
+        ("6 hours a day max", "daily_max_hours", 6.0),
+        ("my daily limit is 6 hours", "daily_max_hours", 6.0),
+        ("Don't schedule more than 6 hours a day", "daily_max_hours", 6.0),
+        ("keep 15 min between calls", "buffer_minutes", 15),
+        ("leave a 10 minute gap between calls", "buffer_minutes", 10),
+        ("I don't work weekends", "working_days", [0, 1, 2, 3, 4]),
+        ("Weekends off", "working_days", [0, 1, 2, 3, 4]),
+        ("no weekend work", "working_days", [0, 1, 2, 3, 4]),
+        ("I take Fridays off", "working_days", [0, 1, 2, 3]),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -156,11 +198,76 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("Mornings are for deep work", (time(8), time(12))),
         ("afternoons are reserved for focus time", (time(13), time(18))),
         ("schedule focus time before lunch", (time(8), time(12))),
+        # Round 22: not understood.
+        ("I do my best work in the morning", (time(8), time(12))),
+        ("mornings: deep work", (time(8), time(12))),
+        ("mornings are protected for deep work", (time(8), time(12))),
+        # Round 22: read already (kept so).
+        ("mornings are for deep work", (time(8), time(12))),
+        ("keep mornings for deep work", (time(8), time(12))),
+        ("No meetings before 10, deep work in the mornings", (time(8), time(12))),
+        ("deep work in the mornings, no calls", (time(8), time(12))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):
     windows = parse_preferences([text]).prefs.preferred_windows
     assert [(w.start, w.end) for w in windows] == [window]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No deep work in the afternoon",
+        "avoid deep work in the afternoons",
+        "no focus work in the mornings",
+        "never schedule deep work after lunch",
+        "deep work should not be in the morning",
+        "I can't focus in the afternoon",
+        "don't put focus time in the afternoon",
+    ],
+)
+def test_focus_time_said_as_not_wanted_is_not_preferred_there(text: str):
+    # Each was read as deep work preferred in the very period it was not wanted in.
+    parsed = parse_preferences([text])
+    assert parsed.prefs.preferred_windows == [] and parsed.applied == []
+    (why,) = parsed.ignored
+    assert "said as not wanted" in why and why.endswith(f"({text!r})")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The builders knock off at 4",
+        "the kids are done for the day at 3",
+        "Client calls begin at 10",
+        "I'm off at 12 for lunch",
+        "I'm off Friday mornings",
+    ],
+)
+def test_new_start_and_end_words_said_of_others_or_a_pause_set_no_day(text: str):
+    p = parse_preferences([text]).prefs
+    assert (p.not_before, p.not_after, p.working_days) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "text", ["I need 30 minutes after the meeting with Acme", "I'm offline from 12 to 1 for lunch"]
+)
+def test_one_meeting_or_a_pause_sets_neither_a_buffer_nor_an_end(text: str):
+    p = parse_preferences([text]).prefs
+    assert (p.buffer_minutes, p.not_after) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No meetings before 10 deep work in the mornings",
+        "I don't like meetings — deep work in the mornings",
+        "deep work in the mornings without interruptions",
+    ],
+)
+def test_a_negation_of_something_else_leaves_focus_time_preferred(text: str):
+    windows = parse_preferences([text]).prefs.preferred_windows
+    assert [(w.start, w.end) for w in windows] == [(time(8), time(12))]
 
 
 @pytest.mark.parametrize(
@@ -946,8 +1053,13 @@ def test_hours_said_for_some_of_a_days_weeks_are_not_applied(text: str):
         ("In winter I don't work Fridays", "In winter"),
         ("no work on Fridays in August", "in August"),
         ("some Fridays off", "some Fridays"),
-        # The week beside it is not applied either: the text is read whole or not at all.
-        ("Mon-Fri 9-5, every other Friday off", "every other"),
+        # A qualifier in a clause of its own governs the others: the text is not read.
+        ("In summer, Fridays off", "In summer"),
+        ("Fridays off, but only in summer", "in summer"),
+        ("In summer I work Mon-Fri 9-5, Fridays off", "In summer"),
+        ("Mon-Fri 9-5 in summer, Fridays off", "in summer"),
+        # The other weeks' hours cannot be read without it.
+        ("Every other Friday off, otherwise Mon-Fri 9-5", "Every other"),
     ],
 )
 def test_days_off_said_for_some_weeks_only_are_not_every_week_off(text: str, said: str):
@@ -958,6 +1070,39 @@ def test_days_off_said_for_some_weeks_only_are_not_every_week_off(text: str, sai
     (why,) = parsed.ignored
     assert "no work on fridays" in why, why
     assert f"said for some days only ({said!r})" in why and why.endswith(f"({text!r})")
+
+
+@pytest.mark.parametrize(
+    ("text", "clause", "rest"),
+    [
+        # The whole text was ignored for one clause's "every other Friday".
+        ("Mon-Fri 9-5, every other Friday off", "every other Friday off", "working days"),
+        ("Every other Friday off, Mon-Fri 9-5", "Every other Friday off", "working days"),
+        ("Mon-Fri 9-5 and every other Friday off", "every other Friday off", "working days"),
+        ("Mon-Fri 9-5; no work on Fridays in summer", "no work on Fridays in summer", "working"),
+        ("Mon-Fri 9-5, Fridays off in summer", "Fridays off in summer", "working days"),
+        (
+            "Mon-Fri 9-5, every other Friday off, no meetings before 10",
+            "every other Friday off",
+            "nothing before 10:00",
+        ),
+        ("I work 9-5, stop at 3 every other Friday", "", "working hours 09:00-17:00"),
+        ("No meetings before 10, every other Monday I start at 8", "", "nothing before 10:00"),
+    ],
+)
+def test_a_some_weeks_clause_of_its_own_is_ignored_and_the_rest_read(
+    text: str, clause: str, rest: str
+):
+    parsed = parse_preferences([text])
+    assert parsed.not_understood == []
+    assert any(line.startswith(rest) for line in parsed.applied), parsed.applied
+    assert all(line.endswith(f"({text!r})") for line in parsed.applied)
+    # Nothing of the qualified clause is applied: no Friday off, no Friday or Monday rule.
+    p = parsed.prefs
+    assert p.working_days in (None, [0, 1, 2, 3, 4]) and p.day_hours == []
+    (why,) = parsed.ignored
+    assert "some days only" in why and why.endswith(f"({text!r})"), why
+    assert f"in {clause!r}" in why or not clause
 
 
 @pytest.mark.parametrize(

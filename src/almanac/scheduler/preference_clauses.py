@@ -65,3 +65,47 @@ def _hours_each_side(head: str, digits: list[int], a: int, m: re.Match[str]) -> 
     after = _BREAK.search(head, m.end())
     b = after.start() if after else len(head)
     return digits[m.start()] > digits[a] and digits[b] > digits[m.end()]
+
+
+# What points from one clause to another: "Every other Friday off, otherwise 9-5" says
+# the other weeks' hours, which cannot be read apart from their qualifier.
+_REFERS = re.compile(
+    r"\b(?:otherwise|else|instead|rest\s+of\s+the|other\s+(?:weeks?|times|months?)|those"
+    r"|th(?:at|is)\s+(?:day|week|month|season|time)|then|same)\b",
+    re.I,
+)
+# A qualifier bound to the day it names: "every other Friday", "some Mondays".
+_DAY_BOUND = re.compile(r"\s*" + pd.DAY_WORD, re.I)
+
+
+def some_weeks_clause(head: str) -> tuple[int, int] | None:
+    """The span of the one clause a some-weeks-only qualifier ("every other Friday", "in
+    summer") clearly lies within, None when it may govern other clauses too.
+
+    A qualifier of a day ("every other Friday off") is its clause's wherever it stands. One
+    of the whole sentence ("in summer", "sometimes") may govern what follows it ("In
+    summer, Fridays off") or what came before ("Fridays off, but only in summer"): only the
+    last clause's own, and only when that clause says something by itself (the caller
+    checks that). Anything pointing across clauses ("otherwise") keeps the text whole.
+    """
+    spans = clauses(head)
+    found = list(pd.SOME_WEEKS.finditer(head))
+    # "except" says which days the rest holds on: the rules do not split that.
+    excepts = (e for e in pd.EXCEPT.finditer(head) if not any(_inside(e, m) for m in found))
+    if len(spans) < 2 or not found or _REFERS.search(head) or next(excepts, None):
+        return None
+    within = {i for m in found for i, (a, b) in enumerate(spans) if a <= m.start() < b}
+    if len(within) != 1:
+        return None
+    (i,) = within
+    a, b = spans[i]
+    if any(m.end() > b for m in found):
+        return None
+    day_bound = all(pd.DAY_SCOPE.search(m[0]) or _DAY_BOUND.match(head, m.end()) for m in found)
+    if not day_bound and i != len(spans) - 1:
+        return None
+    return a, b
+
+
+def _inside(m: re.Match[str], outer: re.Match[str]) -> bool:
+    return outer.start() <= m.start() and m.end() <= outer.end()

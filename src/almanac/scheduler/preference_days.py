@@ -67,11 +67,16 @@ _NOT_RANGE_END = (
 # What makes a day named part of one: "Mon to Wed mornings" is not three days off.
 PART_AFTER = re.compile(_PART_WORDS, re.I)
 NO_DAY = re.compile(
-    r"\b(?:no\s+work\s+on|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on|off\s+on)"
+    r"\b(?:no\s+work(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on"
+    r"|off\s+on|(?:I'?m|I\s+am)\s+off|my\s+days?\s+off\s+(?:is|are))"
     r"\s+("
     + _ANY_DAYS
     + r")\b"
     + _WHOLE
+    # "Fridays are my day off", "Friday is my day off".
+    + r"|\b("
+    + _ANY_DAYS
+    + r")\s+(?:is|are)\s+my\s+days?\s+off\b"
     # A bare "no" only as "No weekends." or "no Friday work": "No Friday meetings" is not.
     + r"|\bno\s+("
     + _DAYS
@@ -97,7 +102,7 @@ _FREE = r"(?!\s+(?:for|of|from)\b)"
 _PART_DAYS = _DAY_WORD + _TO + _DAY_WORD + r"|" + _ANY_DAYS
 PART_OFF = re.compile(
     r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
-    r"|off\s+on)"
+    r"|off\s+on|(?:I'?m|I\s+am)\s+off)"
     r"\s+("
     + _PART_DAYS
     + r")\s+(morning|afternoon)s?\b"

@@ -52,6 +52,7 @@ _GAP = (
     r"(?:(?:work|working|meetings?|calls?|stand-?ups?|appointments?|tasks?|blocks?|sessions?"
     r"|anything|things|stuff"
     r"|schedul(?:e|ed|ing)|book|booked|plan|planned|put|want|any|more|client|focus|focused"
+    r"|take|taking|accept|have"
     r"|deep|start|starting|me|please|do|be|on|" + DAY_WORD + r")\s+)"
 )
 NOT_BEFORE = re.compile(
@@ -59,8 +60,11 @@ NOT_BEFORE = re.compile(
     r"|never\s+" + _GAP + r"{0,3}before"
     r"|(?:don'?t|do not)\s+"
     + _GAP
-    + r"{0,3}before|(?:I\s+)?start(?:\s+work(?:ing)?)?\s+(?:at|from)"
-    r"|no(?:t|thing)?\s+earlier\s+than|(?:my\s+)?day\s+(?:starts|begins)\s+at"
+    + r"{0,3}before|(?:I\s+)?(?:start|begin)(?:\s+work(?:ing)?)?\s+(?:at|from|around|about)"
+    # "I log on at 8", "I'm online from 8", "work starts at 9".
+    r"|(?:log|sign)\s+on\s+(?:at|from)|clock\s+in\s+at|(?:I'?m|I\s+am)\s+online\s+(?:at|from)"
+    r"|no(?:t|thing)?\s+earlier\s+than"
+    r"|(?:my\s+)?(?:day|work(?:day)?)\s+(?:starts|begins)\s+(?:at|around|about)"
     r"|earliest(?:\s+start)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
@@ -81,10 +85,14 @@ NOT_AFTER = re.compile(
     r"(?:not\s+|nothing\s+|never\s+)?(?:after|past)"
     r"|(?:stop|finish|end|wrap\s+up)(?:\s+(?:work(?:ing)?|my\s+day|the\s+day))?\s+(?:at|by)"
     r"|no(?:t|thing)?\s+later\s+than|work(?:ing)?\s+(?:until|till)|(?:I'?m|I am)\s+done\s+(?:at|by)"
-    r"|(?:log\s+off|clock\s+out)\s+(?:at|by)"
+    r"|(?:log\s+off|clock\s+(?:out|off)|knock\s+off|sign\s+off)\s+(?:at|by)"
+    # "I'm off at 5", "I'm offline after 6", "done for the day at 5:30".
+    r"|(?:I'?m|I\s+am)\s+(?:off|offline)\s+(?:at|by|after)|done\s+for\s+the\s+day\s+(?:at|by)"
     # "I leave at 5", "I leave the office at 6", "I'm out by 6".
     r"|leave(?:\s+(?:work|the\s+office))?\s+(?:at|by)|(?:I'?m|I\s+am)\s+out\s+(?:at|by)"
-    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+end)?(?:\s+is|:)?(?:\s+at)?)\s+" + CLOCK + _NOT_DATE,
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+(?:end|finish|stop))?(?:\s+is|:)?(?:\s+at)?)\s+"
+    + CLOCK
+    + _NOT_DATE,
     re.I,
 )
 # "start at", "stop at", "work 9-5", "office hours", "available" said of someone else
@@ -93,6 +101,10 @@ NOT_AFTER = re.compile(
 # user's own.
 _VERBS = (
     "start",
+    "begin",
+    "sign",
+    "knock",
+    "done",
     "stop",
     "finish",
     "end",
@@ -221,11 +233,19 @@ _ALL_WORK = frozenset(
     "work working worked focus focused deep time productive actual real total in of my the a "
     "me i myself on average weekdays workdays now day days".split()
 )
+# "10 minutes between each meeting", "15m between calls", "half an hour between meetings".
+_BETWEEN = (
+    r"(?:(?:between|after|before)\s+(?:(?:all|my|client|back-to-back)\s+)?"
+    r"(?:blocks|meetings|tasks|sessions|calls|appointments)\b"
+    r"|between\s+(?:each|every)\s+(?:client\s+)?"
+    r"(?:block|meeting|task|session|call|appointment)s?\b)"
+)
 BUFFER = re.compile(
-    r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
-    r"(?:between|after|before)\s+(?:blocks|meetings|tasks|sessions|calls)"
-    r"|\b(?:buffer|break|gap)s?(?:\s*:\s*|\s+of\s+|\s+)(\d{1,3})\s*min"
-    r"|\b(\d{1,3})[\s-]*min(?:ute)?s?\s+buffers?\b",
+    r"\b(\d{1,3})[\s-]*(?:min(?:ute)?s?|m)\s+(?:of\s+)?(?:(?:buffer|break|gap|pause)s?\s+)?"
+    + _BETWEEN
+    + r"|\b(?:buffer|break|gap)s?(?:\s*:\s*|\s+of\s+|\s+)(\d{1,3})\s*min"
+    r"|\b(\d{1,3})[\s-]*min(?:ute)?s?\s+(?:buffers?|gaps)\b"
+    r"|\b(?P<half>half\s+an\s+hour)\s+(?:(?:buffer|break|gap|pause)s?\s+)?" + _BETWEEN,
     re.I,
 )
 # "lunch break 60 min" is a break in the day, not a gap between every two blocks.
@@ -233,7 +253,15 @@ MEAL = re.compile(r"\b(lunch|coffee|tea|meal|dinner|breakfast)\b", re.I)
 # Deep work's period is the first one after the first mention, found in two linear
 # searches: one pattern with a lazy `.*?` between them retried the rest of the text after
 # every mention (quadratic on "deep work deep work ...").
-FOCUS = re.compile(r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b", re.I)
+FOCUS = re.compile(
+    r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\b|\bfocus\b|\bmy\s+best\s+work\b", re.I
+)
+# "No deep work in the afternoon", "I can't focus in the mornings": not when it goes.
+_NOT = r"(?:\b(?:no|not|never|avoid|hate|without|cannot)\b|n'?t\b)"
+FOCUS_NOT = re.compile(_NOT, re.I)
+# Just before the mention: "no deep work", "never schedule deep work", "I can't focus".
+_NOT_BEFORE_FOCUS = re.compile(_NOT + r"(?:\s+[\w']+){0,2}\s*$", re.I)
+_FOCUS_CLAUSE = re.compile(r"[,;:.!?()]|\s[-–—]\s|\b(?:but|and|while|whereas)\b", re.I)
 FOCUS_RANGE = re.compile(
     r"\b(?:deep|focus(?:ed)?)\s+(?:work|time)\s*(?:is\s+|:\s*)?(?:from\s+|between\s+)?"
     + CLOCK
@@ -244,10 +272,22 @@ FOCUS_RANGE = re.compile(
 )
 PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
 PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
-    r"\b(morning|afternoon)s?\s+(?:are\s+)?(?:(?:reserved|blocked|kept)\s+)?for\s+"
-    r"(?:deep|focus)",
+    r"\b(morning|afternoon)s?(?:\s*:\s*|\s+(?:(?:are|is)\s+)?"
+    r"(?:(?:reserved|blocked|kept|protected)\s+)?for\s+)(?:deep|focus)",
     re.I,
 )
+
+
+def focus_not_wanted(head: str, a: int, b: int) -> bool:
+    """Whether the focus time said in `head[a:b]` (its mention and its period) is said as
+    not wanted: "no deep work in the afternoon", "deep work should not be in the morning".
+    Read from the start of that clause, up to a short reach before the mention."""
+    start = max(0, a - 40)
+    for c in _FOCUS_CLAUSE.finditer(head, start, a):
+        start = c.end()
+    # Only within the mention's clause: a period in another is not read as negated.
+    end = br.start() if (br := _FOCUS_CLAUSE.search(head, a, b)) else b
+    return bool(_NOT_BEFORE_FOCUS.search(head[start:a]) or FOCUS_NOT.search(head, a, end))
 
 
 def billed(m: re.Match[str], head: str) -> bool:

@@ -11,6 +11,7 @@ from datetime import time
 
 from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
+from almanac.scheduler.preference_clauses import some_weeks_clause
 from almanac.scheduler.preference_hours import (
     clock_range,
     days_apart,
@@ -68,23 +69,74 @@ def _read(
     """Apply what the rules understand in one text (`out.per_text`'s last entry); a text
     said for some weeks only ("every other Friday off", "Fridays off in summer"), none of
     it: each preference holds every week, so read it would say more than was said (every
-    Friday off)."""
+    Friday off). Unless the qualifier clearly lies within one clause of its own, which is
+    then not applied while the others are (`some_weeks_clause`)."""
     head = text[:PREFERENCE_MAX_CHARS]
     some = pd.SOME_WEEKS.search(head)
     if some is None:
         _read_text(out, text, head, hours, workdays)
         return
+    # The clause must say something by itself ("Fridays off, but only in summer": its
+    # clause does not), and so must the rest.
+    cut = some_weeks_clause(head)
+    if cut and _trial(text, head[cut[0] : cut[1]], hours, workdays, refused=True):
+        rest = _rest(head, cut)
+        if _trial(text, rest, hours, workdays):
+            qualifier = pd.SOME_WEEKS.search(head, cut[0], cut[1])
+            assert qualifier is not None
+            clause = head[cut[0] : cut[1]].strip(" ,;")
+            _refuse_all(out, text, head[cut[0] : cut[1]], hours, workdays, qualifier[0], clause)
+            _read_text(out, text, rest, hours, workdays)
+            return
+    _refuse_all(out, text, head, hours, workdays, some[0])
+
+
+def _trial(
+    text: str,
+    head: str,
+    hours: tuple[time, time],
+    workdays: Sequence[int],
+    refused: bool = False,
+) -> bool:
+    """Whether the rules apply something reading `head` alone (or refuse it: `refused`)."""
+    trial = ParsedPreferences()
+    trial.per_text.append(([], []))
+    _read_text(trial, text, head, hours, workdays)
+    return bool(trial.applied or (refused and trial.ignored))
+
+
+def _refuse_all(
+    out: ParsedPreferences,
+    text: str,
+    head: str,
+    hours: tuple[time, time],
+    workdays: Sequence[int],
+    qualifier: str,
+    clause: str = "",
+) -> None:
+    """Nothing `head` says is applied: it holds in some weeks only (`qualifier`)."""
     trial = ParsedPreferences()
     trial.per_text.append(([], []))
     _read_text(trial, text, head, hours, workdays)
     if trial.applied:
         said = "; ".join(line.rsplit(" (", 1)[0] for line in trial.applied)
+        where = f"in {clause!r}, " if clause else ""
+        rest = "; the text's other clauses are read" if clause else ""
         out.refuse(
-            f"{said}: said for some days only ({some[0]!r}), the rules cannot tell which; "
-            f"not applied ({text!r})"
+            f"{said}: said for some days only ({qualifier!r}), {where}the rules cannot "
+            f"tell which; not applied{rest} ({text!r})"
         )
     for reason in trial.ignored:
         out.refuse(reason)
+
+
+def _rest(head: str, cut: tuple[int, int]) -> str:
+    """The text without the clause at `cut`, and without a joining word left dangling."""
+    before, after = _DANGLING.sub("", head[: cut[0]]), head[cut[1] :].strip(" ,;")
+    return f"{before}, {after}" if before and after else before or after
+
+
+_DANGLING = re.compile(r"(?:\s*(?:[,;:]|\band\b|\bbut\b))+\s*$", re.I)
 
 
 def _read_text(
@@ -99,15 +151,15 @@ def _read_text(
     # "Mon-Fri 9-5, no work after 3 on Fridays": the week, then what the rules read in the
     # rest (only when they read it: "Mon-Fri 9-5, Acme's support line" is no working week).
     if (cut := week_then(head)) and _understood(head[cut[1] :], hours, workdays):
-        read_week(out, text, head[: cut[0]], hours, workdays)
+        read_week(out, text, head[: cut[0]], hours, workdays, more=cut[2])
         head = head[cut[1] :]
         # The rest's days and hours are the week's ("I work Tue-Sat, Saturdays 8-1": the
         # other days worked keep their hours).
         workdays = out.prefs.working_days or workdays
-    elif (cut := week_after(head)) and _understood(head[: cut[0]], hours, workdays):
+    elif (after := week_after(head)) and _understood(head[: after[0]], hours, workdays):
         # "Weekends off, Mon-Fri 9-5": the week first, so that the days off come off it.
-        read_week(out, text, head[cut[1] :], hours, workdays)
-        head = head[: cut[0]]
+        read_week(out, text, head[after[1] :], hours, workdays)
+        head = head[: after[0]]
     _read_rules(out, text, head, hours, workdays)
 
 
@@ -159,7 +211,7 @@ def _read_rules(
         mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
         _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
-        minutes = int(next(g for g in m.groups() if g))
+        minutes = 30 if m.group("half") else int(next(g for g in m.groups() if g))
         meal = ph.MEAL.search(head)
         if meal and any(w in m.group(0).lower() for w in ("break", "pause")):
             out.refuse(
@@ -176,13 +228,19 @@ def _read_rules(
             out.apply("buffer", f"{minutes} min between blocks ({text!r})")
     lo, hi = clock_range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
     m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
+    mention = focus or m
     if not focus and (
-        m or ((m := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, m.end())))
+        m or ((mention := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, mention.end())))
     ):
         morning = m.group(1).lower().startswith(("morning", "before"))
         lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
     if not (lo and hi and lo < hi):
         pass  # no focus time said, or nonsense
+    elif mention and ph.focus_not_wanted(head, mention.start(), (m or mention).end()):
+        out.refuse(
+            f"deep work {lo:%H:%M}-{hi:%H:%M} is said as not wanted there; the rules do not "
+            f"read when it is wanted instead: not applied ({text!r})"
+        )
     elif scope[1]:
         out.refuse(
             f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
