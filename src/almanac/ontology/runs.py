@@ -255,6 +255,10 @@ class RunService:
             row.started_at = min(row.started_at, ended_at - timedelta(hours=actual))
         if task is not None and task.id == row.task_id:
             finished_by(task, ended_at)
+            # The task's logged hours (what the scheduler plans the rest from) count the
+            # timer too, as `TaskService.log_time` counts every run.
+            others = await self.repo.other_runs_hours(task.id, row.id)
+            task.metadata_ = {**(task.metadata_ or {}), "logged_hours": others + actual}
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded
