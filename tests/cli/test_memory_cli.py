@@ -135,6 +135,34 @@ def test_facts_history_tells_a_successor_dated_later_from_the_current_fact(
     assert "not yet" in new and "current" not in new, result.output
 
 
+def test_facts_history_shows_times_in_the_users_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API sends UTC; a fact valid from 1 January in Berlin read "2025-12-31T23:00",
+    while `tasks` and `agenda` show times in ALMANAC_TIMEZONE."""
+    import almanac.cli.recall as recall_cli
+
+    rows = [
+        {
+            "id": 3,
+            "subject_type": "client",
+            "subject_id": "1",
+            "fact_type": "constraint",
+            "category": None,
+            "client_id": 1,
+            "content": "Invoices go out on the 1st",
+            "valid_from": "2025-12-31T23:00:00Z",
+            "valid_to": "2026-06-30T22:00:00Z",
+            "current": False,
+        }
+    ]
+    monkeypatch.setattr(recall_cli, "call", lambda *a, **k: [dict(r) for r in rows])
+    env = {"COLUMNS": "200", "ALMANAC_TIMEZONE": "Europe/Berlin"}
+    result = runner.invoke(app, ["facts", "history"], env=env)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "Invoices" in x)
+    assert "2026-01-01 00:00" in line and "2026-07-01 00:00" in line, result.output
+    assert "2025-12-31" not in line
+
+
 def test_remember_scope_help_lists_its_values():
     result = runner.invoke(app, ["remember", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

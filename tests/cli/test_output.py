@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from almanac.cli.output import table
+from almanac.cli.output import local_minute, table
 
 
 def test_a_table_is_boxed_and_wraps_its_last_column(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,3 +35,13 @@ def test_a_line_break_in_any_cell_keeps_the_box(capsys: pytest.CaptureFixture[st
     assert all(line[0] in "┏┃┡│└" and line[-1] in "┓┃┩│┘" for line in box), box
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in box[3:-1]]
     assert cells == [["1", "Acme GmbH", "first line second third"], ["2", "tab here", "x"]]
+
+
+def test_times_are_shown_in_the_users_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")
+    assert local_minute("2026-07-01T03:30:00Z") == "2026-06-30 23:30"  # EDT, the day before
+    assert local_minute("2026-12-01T03:30:00+00:00") == "2026-11-30 22:30"  # EST
+    assert local_minute(None) == "" and local_minute("") == ""
+    # Not a zone the CLI can read: the time as sent, never a traceback.
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "Mars/Olympus")
+    assert local_minute("2026-07-01T03:30:00Z") == "2026-07-01 03:30"

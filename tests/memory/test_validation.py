@@ -17,7 +17,8 @@ R = "/api/v1/memory/remember"
     [
         ({"content": ""}, "content"),
         ({"content": "x" * 20_001}, "content"),
-        ({"content": "   "}, "body"),
+        # Named by its field, as every other check is (it said "body").
+        ({"content": "   "}, "content"),
         ({}, "content"),
         ({"content": "x", "memory_scope": "forever"}, "memory_scope"),
         ({"content": "x", "salience_score": 1.5}, "salience_score"),
@@ -61,7 +62,9 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, db_session: Asyn
         ({"query": "x", "since": "2026-11-22T10:00:00"}, "since"),
         ({"query": "x", "as_of": "2026-11-22T10:00:00"}, "as_of"),
         ({"query": "x", "kinds": "memes"}, "kinds.0"),
-        ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "body"),
+        ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "until"),
+        # A GET has no body: these named "body".
+        ({"query": " \t "}, "query"),
     ],
 )
 async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: str):
@@ -90,6 +93,11 @@ async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: st
                 "valid_from": "2026-01-01T00:00:00",
             },
             "valid_from",
+        ),
+        # A fact of spaces was stored (201), and listed as the user's preference.
+        (
+            {"subject_type": "user", "subject_id": "d", "fact_type": "preference", "content": " "},
+            "content",
         ),
     ],
 )

@@ -88,6 +88,29 @@ async def test_stop_without_body_uses_now(client: httpx.AsyncClient):
     assert datetime.fromisoformat(body["ended_at"]) >= datetime.fromisoformat(body["started_at"])
 
 
+async def test_a_stop_retried_with_the_same_end_returns_the_run(client: httpx.AsyncClient):
+    """A client whose answer was lost sends the same stop again: it gets the run it
+    stopped (200), not a 409 it cannot tell from a conflict; another end is still a 409."""
+    template = await _template(client)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    run = (
+        await client.post(
+            R, json={"process_template_id": template, "started_at": start.isoformat()}
+        )
+    ).json()
+    stop = {"ended_at": (start + timedelta(hours=2)).isoformat(), "actual_hours": 1.5}
+    first = await client.post(f"{R}/{run['id']}/stop", json=stop)
+    assert first.status_code == 200, first.text
+    again = await client.post(f"{R}/{run['id']}/stop", json=stop)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    later = {**stop, "ended_at": (start + timedelta(hours=2, minutes=30)).isoformat()}
+    assert (await client.post(f"{R}/{run['id']}/stop", json=later)).status_code == 409
+    other = {**stop, "actual_hours": 2}
+    assert (await client.post(f"{R}/{run['id']}/stop", json=other)).status_code == 409
+    assert (await client.get(f"{R}/{run['id']}")).json() == first.json()
+
+
 async def test_stop_twice_is_409(client: httpx.AsyncClient):
     template = await _template(client)
     run = (await client.post(R, json={"process_template_id": template})).json()

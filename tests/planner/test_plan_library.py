@@ -110,6 +110,7 @@ async def test_bad_input_names_the_field(client: httpx.AsyncClient) -> None:
     cases = [
         ({}, "intent"),
         ({"intent": "  "}, "intent"),
+        ({"intent": " \t \n "}, "intent"),  # long enough, but blank: it named "body"
         ({"intent": "onboard", "deadline": "2030-01-01T09:00:00"}, "deadline"),
         ({"intent": "onboard", "deadline": "2001-01-01T09:00:00Z"}, "deadline"),
         ({"intent": "onboard", "client_id": 0}, "client_id"),

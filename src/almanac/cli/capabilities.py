@@ -16,7 +16,7 @@ import typer
 from almanac.cli.api import call
 from almanac.cli.connect import fail
 from almanac.cli.files import UnreadableFile, read_input
-from almanac.cli.output import emit, table
+from almanac.cli.output import emit, local_minute, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 UrlOpt = Annotated[
@@ -93,7 +93,7 @@ def runs_list(
             r.get("status") or "",
             f"{r['estimated_hours']:g}" if r.get("estimated_hours") is not None else "",
             f"{r['actual_hours']:g}" if r.get("actual_hours") is not None else "",
-            (r.get("started_at") or "")[:16].replace("T", " "),
+            local_minute(r.get("started_at")),
         ]
         for r in out["items"]
     ]

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, run
 from almanac.config import Settings
 
@@ -67,10 +68,10 @@ def list_keys(
             k["name"],
             k["scope"],
             k["prefix"] + "…",
-            k["created_at"][:16].replace("T", " "),
-            (k["last_used_at"] or "never")[:16].replace("T", " "),
+            local_minute(k["created_at"]),
+            local_minute(k["last_used_at"]) if k["last_used_at"] else "never",
             str(k["use_count"]),
-            (k["revoked_at"] or "")[:16].replace("T", " "),
+            local_minute(k["revoked_at"]),
         )
     console.print(table)
 

@@ -61,3 +61,24 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     if not rows:
         out.append("(none)")
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def local_minute(value: str | None) -> str:
+    """An API time (sent in UTC) to the minute in the user's zone (`ALMANAC_TIMEZONE`), as
+    `tasks` and `agenda` show times: sliced as sent, a fact valid from 1 January in Berlin
+    read "2025-12-31T23:00". A value that does not parse is shown as sent."""
+    if not value:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from almanac.cli.connect import setting
+
+    try:
+        when = datetime.fromisoformat(value)
+        zone = ZoneInfo(setting("ALMANAC_TIMEZONE") or "UTC")
+    except (ValueError, KeyError):  # zoneinfo raises a KeyError subclass for unknown zones
+        return value[:16].replace("T", " ")
+    if when.tzinfo is None:
+        return value[:16].replace("T", " ")
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M}"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.config import Settings
 from almanac.errors import AlmanacError
@@ -186,7 +187,7 @@ def plans(
             "" if p.get("client_id") is None else str(p["client_id"]),
             f"{p['total_hours']:g}",
             p.get("source") or "",
-            p["created_at"][:16].replace("T", " "),
+            local_minute(p["created_at"]),
             p["plan_title"],
         )
     console.print(table)

@@ -17,7 +17,7 @@ import typer
 
 from almanac.cli.api import call
 from almanac.cli.connect import fail
-from almanac.cli.output import emit, table
+from almanac.cli.output import emit, local_minute, table
 
 UrlOpt = Annotated[
     str | None,
@@ -149,7 +149,7 @@ def recall(
         return emit(out)
     rows = []
     for rank, hit in enumerate(out["results"], start=1):
-        when = (hit.get("occurred_at") or "")[:16].replace("T", " ")
+        when = local_minute(hit.get("occurred_at"))
         rows.append(
             [str(rank), f"{hit['kind']} {hit['id']}", f"{hit['score']:.4f}", when, hit["content"]]
         )
@@ -182,8 +182,8 @@ def _fact_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
             f["fact_type"],
             f.get("category") or "",
             "" if f.get("client_id") is None else str(f["client_id"]),
-            f["valid_from"][:16],
-            f["valid_to"][:16] if f.get("valid_to") else _open_end(f),
+            local_minute(f["valid_from"]),
+            local_minute(f["valid_to"]) if f.get("valid_to") else _open_end(f),
             f["content"],
         ]
         for f in rows

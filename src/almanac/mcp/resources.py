@@ -31,7 +31,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         # another client holds about this one is that other's.
         scope = (
             int(subject_id)
-            if subject_type == "client" and subject_id.isdigit() and int(subject_id) <= INT_MAX
+            if subject_type == "client"
+            and subject_id.isascii()  # "²" is a digit to `isdigit`, not to `int`
+            and subject_id.isdigit()
+            and int(subject_id) <= INT_MAX
             else None
         )
         out = await resolve(ctx).get(

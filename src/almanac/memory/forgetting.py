@@ -12,6 +12,7 @@ register a forgetter here (almanac.background wires them) instead of being impor
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +81,16 @@ def register_forgetter(forgetter: Forgetter) -> None:
         _forgetters.append(forgetter)
 
 
+# A client id as it is written: ASCII digits, no leading zero. `str.isdigit` also took
+# "01" and "٣" (an Arabic-Indic three), which then forgot client 1's or 3's plans by their
+# id but not the memories tagged "client"/"1" (half a client forgotten), and "²", which
+# `int` refuses: a 500.
+_CLIENT_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
 def client_of(subject_type: str, subject_id: str) -> int | None:
     """The client id a subject names, when it is a client with a numeric id."""
-    if subject_type == "client" and subject_id.isdigit() and int(subject_id) < 2**31:
+    if subject_type == "client" and _CLIENT_ID.fullmatch(subject_id) and int(subject_id) < 2**31:
         return int(subject_id)
     return None
 

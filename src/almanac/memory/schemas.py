@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from almanac.types import NOT_BOOL, AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
 
@@ -14,7 +14,15 @@ FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 
 
-Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+def _not_blank(value: str) -> str:
+    """A field's check, so the problem names the field (a model's named the body)."""
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+# Memories and facts alike: a fact of spaces was stored, and listed as a preference.
+Content = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_not_blank)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
@@ -35,12 +43,6 @@ class RememberIn(Strict):
     expires_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: ShortText | None = None
-
-    @model_validator(mode="after")
-    def _content_not_blank(self) -> RememberIn:
-        if not self.content.strip():
-            raise ValueError("content must contain non-whitespace text")
-        return self
 
 
 class RememberOut(BaseModel):
@@ -68,7 +70,7 @@ class RememberBatchOut(BaseModel):
 class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
-    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    query: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_not_blank)]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
     client_id: IntId | None = None
@@ -82,13 +84,15 @@ class RecallQuery(Strict):
     # False: the nearest memories whatever their relevance (a listing, not a question).
     floor: bool = True
 
-    @model_validator(mode="after")
-    def _window(self) -> RecallQuery:
-        if self.since and self.until and self.since > self.until:
+    @field_validator("until")
+    @classmethod
+    def _window(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        # On the field, so the problem names `until` (a model's check named a body that a
+        # GET does not have); `since` is declared before it, so it is known here.
+        since = info.data.get("since")
+        if since is not None and until is not None and since > until:
             raise ValueError("since must not be after until")
-        if not self.query.strip():
-            raise ValueError("query must contain non-whitespace text")
-        return self
+        return until
 
 
 class RecallHit(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from almanac.billing import Span, known_spans
@@ -208,6 +208,14 @@ class OntologyRepository(Repository, PortableRows):
             .with_for_update()
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def other_runs_hours(self, task_id: int, run_id: int) -> float:
+        """The hours of the task's runs other than `run_id`: with that run's, what the
+        task's `logged_hours` mirrors (a timer stopped and hours recorded are two runs)."""
+        stmt = select(func.coalesce(func.sum(ExecutionRun.actual_hours), 0.0)).where(
+            ExecutionRun.task_id == task_id, ExecutionRun.id != run_id
+        )
+        return float((await self.session.execute(stmt)).scalar_one() or 0.0)
 
     async def task_spans(self, task_id: int, *, but: int | None = None) -> list[Span]:
         """Where the task's runs say work was done (`billing.known_spans`), run `but` left

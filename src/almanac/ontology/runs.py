@@ -42,6 +42,20 @@ def _until_now(value: datetime | None) -> datetime:
     return now if value is None else min(value, now)
 
 
+def _same_stop(row: ExecutionRun, body: RunStopIn) -> bool:
+    """Whether a stop of a completed run repeats the one that completed it: the same end
+    given, and the same hours and telemetry if given. Only an end given can say so (a stop
+    without one means now, which a retry's now is not)."""
+    if row.status != "completed" or body.ended_at is None or row.ended_at is None:
+        return False
+    if _until_now(body.ended_at) != row.ended_at:
+        return False
+    hours = body.actual_hours
+    if hours is not None and (row.actual_hours is None or abs(hours - row.actual_hours) > 1e-6):
+        return False
+    return body.telemetry is None or body.telemetry == row.telemetry
+
+
 def finished_by(task: Task, worked_until: datetime) -> None:
     """A done task was finished no earlier than the work on it: a run stopped after its
     `finished_at` (one started before the task was closed) moves the finish there, as a
@@ -185,6 +199,8 @@ class RunService:
             task = await self.repo.existing_task(seen.task_id, lock="edit")
         row = await self.repo.require(ExecutionRun, run_id, "execution run", lock="edit")
         if row.status == "completed" or row.ended_at is not None:
+            if _same_stop(row, body):
+                return run_out(row)  # a retry whose answer was lost: the run it stopped
             ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
             raise Conflict(f"execution run {run_id} was already stopped (at {ended})")
         ended_at = _until_now(body.ended_at)
@@ -255,6 +271,10 @@ class RunService:
             row.started_at = min(row.started_at, ended_at - timedelta(hours=actual))
         if task is not None and task.id == row.task_id:
             finished_by(task, ended_at)
+            # The task's logged hours (what the scheduler plans the rest from) count the
+            # timer too, as `TaskService.log_time` counts every run.
+            others = await self.repo.other_runs_hours(task.id, row.id)
+            task.metadata_ = {**(task.metadata_ or {}), "logged_hours": others + actual}
         row.ended_at = ended_at
         row.actual_hours = actual
         if row.estimated_hours is not None:  # one started before estimates were rounded

@@ -36,11 +36,13 @@ class PlanIn(Strict):
     # A retry with the same key returns the plan the first request made (200, no new plan).
     idempotency_key: IdempotencyKey | None = None
 
-    @model_validator(mode="after")
-    def _intent_not_blank(self) -> PlanIn:
-        if len(self.intent.strip()) < 3:
+    @field_validator("intent")
+    @classmethod
+    def _intent_not_blank(cls, value: str) -> str:
+        # A field validator, so the problem names `intent` (a model's named the body).
+        if len(value.strip()) < 3:
             raise ValueError("intent must say what to plan (at least 3 characters)")
-        return self
+        return value
 
 
 class Calibration(BaseModel):

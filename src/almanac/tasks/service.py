@@ -329,7 +329,11 @@ class TaskService:
             # While open, its last work is its latest record's end (this one may be earlier).
             last = max([until, *(min(end, now) for end, _ in logged_entries(run.metadata_))])
             holds_its_hours(run, until - timedelta(hours=body.hours), last)
-        task.metadata_ = {**(task.metadata_ or {}), "logged_hours": float(run.actual_hours or 0)}
+        # Every run's hours: a timer stopped earlier is another run, and mirroring this one
+        # alone made the total drop when more time was recorded.
+        others = await self.runs.other_runs_hours(task.id, run.id)
+        total = others + float(run.actual_hours or 0)
+        task.metadata_ = {**(task.metadata_ or {}), "logged_hours": total}
         if task.status == "todo":
             task.status = "in_progress"
         changed = await self._fit(task)
