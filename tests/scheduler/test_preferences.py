@@ -881,8 +881,12 @@ def test_the_rules_read_a_preference_past_a_long_prefix_up_to_the_bound():
 
 
 def test_focus_takes_the_first_period_after_the_first_mention():
-    windows = parse_preferences(["focus and deep work, not in the afternoon but mornings"])
+    windows = parse_preferences(["focus and deep work in the afternoon, not mornings"])
     assert [(w.start, w.end) for w in windows.prefs.preferred_windows] == [(time(13), time(18))]
+    # That period said as not wanted is not read as wanted (it was: afternoons preferred).
+    refused = parse_preferences(["focus and deep work, not in the afternoon but mornings"])
+    assert refused.prefs.preferred_windows == []
+    assert any("not wanted" in line for line in refused.ignored), refused.ignored
     parsed = parse_preferences(["deep work: I said nothing about it", "focused  time after lunch"])
     assert [(w.start, w.end) for w in parsed.prefs.preferred_windows] == [(time(13), time(18))]
     assert parsed.not_understood == ["deep work: I said nothing about it"]

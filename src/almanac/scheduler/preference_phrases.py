@@ -278,16 +278,23 @@ PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
 )
 
 
-def focus_not_wanted(head: str, a: int, b: int) -> bool:
-    """Whether the focus time said in `head[a:b]` (its mention and its period) is said as
-    not wanted: "no deep work in the afternoon", "deep work should not be in the morning".
-    Read from the start of that clause, up to a short reach before the mention."""
+def focus_not_wanted(head: str, a: int, b: int, period_at: int | None = None) -> bool:
+    """Whether the focus time said in `head[a:b]` (its mention and its period, which starts
+    at `period_at` when it follows the mention) is said as not wanted: "no deep work in
+    the afternoon", "deep work should not be in the morning", "focus, not in the
+    afternoon". Read from the start of the mention's clause, up to a short reach before
+    the mention, and in the words just before the period."""
     start = max(0, a - 40)
     for c in _FOCUS_CLAUSE.finditer(head, start, a):
         start = c.end()
-    # Only within the mention's clause: a period in another is not read as negated.
+    # Only within the mention's clause: a period in another is not read as negated...
     end = br.start() if (br := _FOCUS_CLAUSE.search(head, a, b)) else b
-    return bool(_NOT_BEFORE_FOCUS.search(head[start:a]) or FOCUS_NOT.search(head, a, end))
+    if _NOT_BEFORE_FOCUS.search(head[start:a]) or FOCUS_NOT.search(head, a, end):
+        return True
+    # ...unless the negation stands right before the period itself.
+    return period_at is not None and bool(
+        _NOT_BEFORE_FOCUS.search(head, max(a, period_at - 20), period_at)
+    )
 
 
 def billed(m: re.Match[str], head: str) -> bool:

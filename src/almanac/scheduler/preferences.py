@@ -236,7 +236,12 @@ def _read_rules(
         lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
     if not (lo and hi and lo < hi):
         pass  # no focus time said, or nonsense
-    elif mention and ph.focus_not_wanted(head, mention.start(), (m or mention).end()):
+    elif mention and ph.focus_not_wanted(
+        head,
+        mention.start(),
+        (m or mention).end(),
+        m.start() if m and mention is not m and m.start() > mention.start() else None,
+    ):
         out.refuse(
             f"deep work {lo:%H:%M}-{hi:%H:%M} is said as not wanted there; the rules do not "
             f"read when it is wanted instead: not applied ({text!r})"
