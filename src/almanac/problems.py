@@ -62,20 +62,22 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+def _field(loc: tuple[Any, ...] | list[Any], located: bool) -> str:
+    """The field an error names. FastAPI's locations start with where the value came
+    from (`body`, `query`, ...), which is dropped; a model validated in an endpoint has
+    no such prefix, and its own field `query` (recall's) must stay."""
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
+    if located and parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts) or "body"
 
 
-def _errors(raw: list[Any]) -> list[dict[str, Any]]:
+def _errors(raw: list[Any], located: bool = True) -> list[dict[str, Any]]:
     out = []
     for err in raw:
         msg = error_message(err)
-        out.append(
-            {"field": _field(err.get("loc", ())), "message": msg.removeprefix("Value error, ")}
-        )
+        field = _field(err.get("loc", ()), located)
+        out.append({"field": field, "message": msg.removeprefix("Value error, ")})
     return out
 
 
@@ -95,7 +97,7 @@ async def _request_validation(request: Request, exc: RequestValidationError) -> 
 
 
 async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONResponse:
-    errors = _errors(list(exc.errors()))
+    errors = _errors(list(exc.errors()), located=False)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem(422, "Validation failed", detail, errors)
 

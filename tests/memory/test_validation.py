@@ -17,7 +17,8 @@ R = "/api/v1/memory/remember"
     [
         ({"content": ""}, "content"),
         ({"content": "x" * 20_001}, "content"),
-        ({"content": "   "}, "body"),
+        ({"content": "   "}, "content"),
+        ({"content": "\u0085\u2028\t"}, "content"),
         ({}, "content"),
         ({"content": "x", "memory_scope": "forever"}, "memory_scope"),
         ({"content": "x", "salience_score": 1.5}, "salience_score"),
@@ -61,7 +62,9 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, db_session: Asyn
         ({"query": "x", "since": "2026-11-22T10:00:00"}, "since"),
         ({"query": "x", "as_of": "2026-11-22T10:00:00"}, "as_of"),
         ({"query": "x", "kinds": "memes"}, "kinds.0"),
-        ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "body"),
+        # A query parameter's problem names it: "body" named no field a GET sends.
+        ({"query": "   "}, "query"),
+        ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "until"),
     ],
 )
 async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: str):
@@ -91,6 +94,19 @@ async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: st
             },
             "valid_from",
         ),
+        # Blank text was a fact (remember refused it): the scheduler and context read it.
+        (
+            {"subject_type": "user", "subject_id": "d", "fact_type": "preference", "content": " "},
+            "content",
+        ),
+        (
+            {"subject_type": " ", "subject_id": "d", "fact_type": "preference", "content": "x"},
+            "subject_type",
+        ),
+        (
+            {"subject_type": "user", "subject_id": "\t", "fact_type": "preference", "content": "x"},
+            "subject_id",
+        ),
     ],
 )
 async def test_fact_rejects(
@@ -100,6 +116,27 @@ async def test_fact_rejects(
     assert r.status_code == 422
     assert any(e["field"] == field for e in r.json()["errors"])
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
+
+
+async def test_a_blank_successor_does_not_replace_a_fact(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Superseding with blank text closed a client's preference and put nothing in its
+    place: a 422 naming `content`, and the fact stays current."""
+    body = {
+        "subject_type": "client",
+        "subject_id": "7",
+        "fact_type": "preference",
+        "content": "No calls before 10",
+        "client_id": 7,
+    }
+    fact = (await client.post("/api/v1/memory/facts", json=body)).json()["fact"]
+    r = await client.post(f"/api/v1/memory/facts/{fact['id']}/supersede", json={"content": "  "})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["content"]
+    current = await client.get("/api/v1/memory/facts", params={"subject_id": "7"})
+    assert [(f["id"], f["valid_to"]) for f in current.json()] == [(fact["id"], None)]
+    assert await db_session.scalar(select(func.count()).select_from(Fact)) == 1
 
 
 async def test_unknown_ids_are_404(client: httpx.AsyncClient):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from almanac.types import NOT_BOOL, AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
 
@@ -14,8 +14,19 @@ FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 
 
-Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+def _said(value: str) -> str:
+    """Refuse text that is only whitespace, as an error on the field itself (a model
+    validator's error named "body", which a GET does not even send)."""
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+Said = AfterValidator(_said)
+Content = Annotated[str, Field(min_length=1, max_length=20_000), Said]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+SubjectType = Annotated[str, Field(min_length=1, max_length=100), Said]
+SubjectId = Annotated[str, Field(min_length=1, max_length=255), Said]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
 Salience = Annotated[float, Field(ge=0, le=1), NOT_BOOL, AfterValidator(six_decimals)]
@@ -35,12 +46,6 @@ class RememberIn(Strict):
     expires_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: ShortText | None = None
-
-    @model_validator(mode="after")
-    def _content_not_blank(self) -> RememberIn:
-        if not self.content.strip():
-            raise ValueError("content must contain non-whitespace text")
-        return self
 
 
 class RememberOut(BaseModel):
@@ -68,7 +73,7 @@ class RememberBatchOut(BaseModel):
 class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
-    query: Annotated[str, Field(min_length=1, max_length=2000)]
+    query: Annotated[str, Field(min_length=1, max_length=2000), Said]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
     client_id: IntId | None = None
@@ -82,13 +87,13 @@ class RecallQuery(Strict):
     # False: the nearest memories whatever their relevance (a listing, not a question).
     floor: bool = True
 
-    @model_validator(mode="after")
-    def _window(self) -> RecallQuery:
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since must not be after until")
-        if not self.query.strip():
-            raise ValueError("query must contain non-whitespace text")
-        return self
+    @field_validator("until")
+    @classmethod
+    def _window(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if since is not None and until is not None and since > until:
+            raise ValueError("must not be before since")
+        return until
 
 
 class RecallHit(BaseModel):
@@ -131,8 +136,8 @@ class RecallOut(BaseModel):
 class FactIn(Strict):
     """A durable statement about a subject."""
 
-    subject_type: Annotated[str, Field(min_length=1, max_length=100)]
-    subject_id: ShortText
+    subject_type: SubjectType
+    subject_id: SubjectId
     fact_type: FactType
     content: Content
     salience_score: Salience = 0.5
