@@ -139,6 +139,22 @@ async def test_a_blank_successor_does_not_replace_a_fact(
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 1
 
 
+async def test_as_of_with_the_whole_history_is_a_422_naming_it(client: httpx.AsyncClient):
+    """`as_of` beside `include_history=true` was ignored: every version came back, as if
+    those valid at that time."""
+    body = {"subject_type": "user", "subject_id": "me", "fact_type": "identity"}
+    await client.post("/api/v1/memory/facts", json={**body, "content": "Works from Lyon"})
+    params = {"include_history": "true", "as_of": "2001-01-01T00:00:00Z"}
+    r = await client.get("/api/v1/memory/facts", params=params)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["as_of"]
+    params["include_history"] = "false"
+    assert (await client.get("/api/v1/memory/facts", params=params)).json() == []
+    del params["as_of"]
+    r = await client.get("/api/v1/memory/facts", params={"include_history": "true"})
+    assert [f["content"] for f in r.json()] == ["Works from Lyon"]
+
+
 async def test_unknown_ids_are_404(client: httpx.AsyncClient):
     assert (await client.delete("/api/v1/memory/events/999999")).status_code == 404
     assert (await client.delete("/api/v1/memory/facts/999999")).status_code == 404

@@ -184,10 +184,19 @@ class FactsQuery(Strict):
     subject_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     subject_id: ShortText | None = None
     fact_type: FactType | None = None
+    include_history: bool = False  # before as_of, which is checked against it
     as_of: AwareDatetime | None = None
-    include_history: bool = False
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     for_client: ForClient | None = None
+
+    @field_validator("as_of")
+    @classmethod
+    def _one_view(cls, as_of: datetime | None, info: ValidationInfo) -> datetime | None:
+        # Every version is listed with include_history: as_of was ignored, a listing
+        # answered as if filtered by a time it was not.
+        if as_of is not None and info.data.get("include_history"):
+            raise ValueError("lists the facts valid then; leave it out with include_history")
+        return as_of
 
 
 class EventOut(BaseModel):
