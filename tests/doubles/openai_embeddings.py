@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class FakeEmbeddingsServer:
     reverse_order: bool = False  # list `data` last-first (indices stay correct)
     ignore_encoding_format: bool = False  # always answer with float lists
     fail_status: int | None = None  # answer every request with this HTTP error
+    delay_seconds: float = 0.0  # sit this long on every request before answering (silent)
     requests: list[RecordedRequest] = field(default_factory=list)
     _loopback: Loopback | None = None
 
@@ -74,6 +76,8 @@ class FakeEmbeddingsServer:
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 double.requests.append(RecordedRequest(self.path, headers, body))
+                if double.delay_seconds:
+                    time.sleep(double.delay_seconds)
                 if self.path.rstrip("/") != "/v1/embeddings":
                     self._error(404, f"no route {self.path}")
                     return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -112,6 +114,48 @@ async def test_unreachable_server_is_a_service_error() -> None:
     emb = OpenAIEmbedder(model="fake-embed", dim=16, base_url=url, timeout=2.0, max_retries=0)
     with pytest.raises(EmbeddingServiceError):
         await emb.embed(["hello"])
+    await emb.close()
+
+
+async def test_a_silent_server_is_waited_for_once_per_timeout(
+    server: FakeEmbeddingsServer,
+) -> None:
+    """A server that accepts and never answers held each call for the SDK's timeout per
+    attempt, retries included (~92 s at the defaults), and every call waited it out again:
+    each request held its pooled connection meanwhile, and twenty of them left the
+    Gateway's other routes 503 "Busy". Now a call takes at most the timeout, and for one
+    timeout after, calls fail at once without asking."""
+    server.delay_seconds = 30
+    emb = make(server, timeout=1.0, max_retries=2)
+    started = time.monotonic()
+    with pytest.raises(EmbeddingServiceError, match="within 1 s"):
+        await emb.embed(["hello"])
+    assert time.monotonic() - started < 2.5  # the SDK alone: 3 attempts + backoff, ~4.5 s
+    asked = len(server.requests)
+    started = time.monotonic()
+    with pytest.raises(EmbeddingServiceError, match="not asked again") as info:
+        await emb.embed_query("again")
+    assert time.monotonic() - started < 0.5
+    assert len(server.requests) == asked
+    assert info.value.headers == {"Retry-After": "1"}
+    await emb.close()
+
+
+async def test_after_the_pause_the_server_is_asked_again(server: FakeEmbeddingsServer) -> None:
+    server.delay_seconds = 30
+    emb = make(server, timeout=0.3)
+    with pytest.raises(EmbeddingServiceError):
+        await emb.embed(["hello"])
+    server.delay_seconds = 0
+    await asyncio.sleep(0.4)
+    vec = await emb.embed(["hello"])
+    np.testing.assert_allclose(vec[0], server.expected("hello"), rtol=1e-5)
+    # An error the server answered (not silence) does not pause the next call.
+    server.fail_status = 500
+    with pytest.raises(EmbeddingServiceError, match="500"):
+        await emb.embed(["hello"])
+    server.fail_status = None
+    assert (await emb.embed(["hello"])).shape == (1, server.dim)
     await emb.close()
 
 

@@ -17,8 +17,8 @@ R = "/api/v1/memory/remember"
     [
         ({"content": ""}, "content"),
         ({"content": "x" * 20_001}, "content"),
-        # Named by its field, as every other check is (it said "body").
         ({"content": "   "}, "content"),
+        ({"content": "\u0085\u2028\t"}, "content"),
         ({}, "content"),
         ({"content": "x", "memory_scope": "forever"}, "memory_scope"),
         ({"content": "x", "salience_score": 1.5}, "salience_score"),
@@ -62,9 +62,9 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, db_session: Asyn
         ({"query": "x", "since": "2026-11-22T10:00:00"}, "since"),
         ({"query": "x", "as_of": "2026-11-22T10:00:00"}, "as_of"),
         ({"query": "x", "kinds": "memes"}, "kinds.0"),
+        # A query parameter's problem names it: "body" named no field a GET sends.
+        ({"query": "   "}, "query"),
         ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "until"),
-        # A GET has no body: these named "body".
-        ({"query": " \t "}, "query"),
     ],
 )
 async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: str):
@@ -94,10 +94,18 @@ async def test_recall_rejects(client: httpx.AsyncClient, params: dict, field: st
             },
             "valid_from",
         ),
-        # A fact of spaces was stored (201), and listed as the user's preference.
+        # Blank text was a fact (remember refused it): the scheduler and context read it.
         (
             {"subject_type": "user", "subject_id": "d", "fact_type": "preference", "content": " "},
             "content",
+        ),
+        (
+            {"subject_type": " ", "subject_id": "d", "fact_type": "preference", "content": "x"},
+            "subject_type",
+        ),
+        (
+            {"subject_type": "user", "subject_id": "\t", "fact_type": "preference", "content": "x"},
+            "subject_id",
         ),
     ],
 )
@@ -108,6 +116,43 @@ async def test_fact_rejects(
     assert r.status_code == 422
     assert any(e["field"] == field for e in r.json()["errors"])
     assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
+
+
+async def test_a_blank_successor_does_not_replace_a_fact(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Superseding with blank text closed a client's preference and put nothing in its
+    place: a 422 naming `content`, and the fact stays current."""
+    body = {
+        "subject_type": "client",
+        "subject_id": "7",
+        "fact_type": "preference",
+        "content": "No calls before 10",
+        "client_id": 7,
+    }
+    fact = (await client.post("/api/v1/memory/facts", json=body)).json()["fact"]
+    r = await client.post(f"/api/v1/memory/facts/{fact['id']}/supersede", json={"content": "  "})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["content"]
+    current = await client.get("/api/v1/memory/facts", params={"subject_id": "7"})
+    assert [(f["id"], f["valid_to"]) for f in current.json()] == [(fact["id"], None)]
+    assert await db_session.scalar(select(func.count()).select_from(Fact)) == 1
+
+
+async def test_as_of_with_the_whole_history_is_a_422_naming_it(client: httpx.AsyncClient):
+    """`as_of` beside `include_history=true` was ignored: every version came back, as if
+    those valid at that time."""
+    body = {"subject_type": "user", "subject_id": "me", "fact_type": "identity"}
+    await client.post("/api/v1/memory/facts", json={**body, "content": "Works from Lyon"})
+    params = {"include_history": "true", "as_of": "2001-01-01T00:00:00Z"}
+    r = await client.get("/api/v1/memory/facts", params=params)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["as_of"]
+    params["include_history"] = "false"
+    assert (await client.get("/api/v1/memory/facts", params=params)).json() == []
+    del params["as_of"]
+    r = await client.get("/api/v1/memory/facts", params={"include_history": "true"})
+    assert [f["content"] for f in r.json()] == ["Works from Lyon"]
 
 
 async def test_unknown_ids_are_404(client: httpx.AsyncClient):

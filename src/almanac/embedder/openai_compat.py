@@ -8,6 +8,8 @@ used, not the order of its `data` list).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,6 +38,11 @@ class OpenAIEmbedder(Embedder):
     `model` (the attribute recorded with stored vectors) is `openai:<api model>:<dim>`.
     With `request_dimensions=True` the `dimensions` parameter is sent (text-embedding-3 and
     other Matryoshka models); otherwise the server's native size must equal `dim`.
+
+    `timeout` bounds a whole request, retries included (the SDK's is per attempt: a silent
+    server held a call three times over, and the caller's database connection with it);
+    for one `timeout` after a server did not answer or could not be reached, calls fail at
+    once rather than each waiting it out again.
     """
 
     def __init__(
@@ -65,6 +72,9 @@ class OpenAIEmbedder(Embedder):
         self.batch_size = batch_size
         self.request_dimensions = request_dimensions
         self._owns_client = client is None
+        self.timeout = timeout
+        # (monotonic time, why) of the last call the server left unanswered.
+        self._silent: tuple[float, str] | None = None
         self.client = client or AsyncOpenAI(
             base_url=base_url or DEFAULT_BASE_URL,
             api_key=api_key or NO_API_KEY,
@@ -84,15 +94,24 @@ class OpenAIEmbedder(Embedder):
     async def _embed_batch(self, batch: list[str]) -> Vectors:
         # The API rejects empty strings; a single space embeds as "nothing".
         inputs = [t if t.strip() else " " for t in batch]
+        self._not_paused()
         try:
-            if self.request_dimensions:
-                response = await self.client.embeddings.create(
-                    model=self.api_model, input=inputs, dimensions=self.dim
-                )
-            else:
-                response = await self.client.embeddings.create(model=self.api_model, input=inputs)
+            async with asyncio.timeout(self.timeout):
+                if self.request_dimensions:
+                    response = await self.client.embeddings.create(
+                        model=self.api_model, input=inputs, dimensions=self.dim
+                    )
+                else:
+                    response = await self.client.embeddings.create(
+                        model=self.api_model, input=inputs
+                    )
+        except TimeoutError as exc:
+            raise self._unanswered(f"did not answer within {self.timeout:g} s") from exc
+        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            raise self._unanswered(f"failed: {exc}") from exc
         except openai.APIError as exc:
             raise EmbeddingServiceError(f"embeddings request failed: {exc}") from exc
+        self._silent = None
 
         indices = sorted(item.index for item in response.data)
         if indices != list(range(len(inputs))):
@@ -115,6 +134,24 @@ class OpenAIEmbedder(Embedder):
             raise EmbeddingServiceError("embeddings response holds a zero or non-finite vector")
         normalised: Vectors = (vectors / norms).astype(np.float32, copy=False)
         return normalised
+
+    def _retry_after(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.timeout)))}
+
+    def _unanswered(self, why: str) -> EmbeddingServiceError:
+        self._silent = (time.monotonic(), why)
+        return EmbeddingServiceError(f"embeddings request {why}", headers=self._retry_after())
+
+    def _not_paused(self) -> None:
+        """Fail at once within one timeout of a call the server left unanswered."""
+        if self._silent is None:
+            return
+        ago = time.monotonic() - self._silent[0]
+        if ago < self.timeout:
+            raise EmbeddingServiceError(
+                f"embeddings request {self._silent[1]} {ago:.1f} s ago; not asked again yet",
+                headers=self._retry_after(),
+            )
 
     async def close(self) -> None:
         if self._owns_client:

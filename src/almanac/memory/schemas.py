@@ -14,16 +14,19 @@ FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 
 
-def _not_blank(value: str) -> str:
-    """A field's check, so the problem names the field (a model's named the body)."""
+def _said(value: str) -> str:
+    """Refuse text that is only whitespace, as an error on the field itself (a model
+    validator's error named "body", which a GET does not even send)."""
     if not value.strip():
         raise ValueError("must contain non-whitespace text")
     return value
 
 
-# Memories and facts alike: a fact of spaces was stored, and listed as a preference.
-Content = Annotated[str, Field(min_length=1, max_length=20_000), AfterValidator(_not_blank)]
+Said = AfterValidator(_said)
+Content = Annotated[str, Field(min_length=1, max_length=20_000), Said]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+SubjectType = Annotated[str, Field(min_length=1, max_length=100), Said]
+SubjectId = Annotated[str, Field(min_length=1, max_length=255), Said]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
 Salience = Annotated[float, Field(ge=0, le=1), NOT_BOOL, AfterValidator(six_decimals)]
@@ -70,7 +73,7 @@ class RememberBatchOut(BaseModel):
 class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
-    query: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_not_blank)]
+    query: Annotated[str, Field(min_length=1, max_length=2000), Said]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
     client_id: IntId | None = None
@@ -87,11 +90,9 @@ class RecallQuery(Strict):
     @field_validator("until")
     @classmethod
     def _window(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
-        # On the field, so the problem names `until` (a model's check named a body that a
-        # GET does not have); `since` is declared before it, so it is known here.
         since = info.data.get("since")
         if since is not None and until is not None and since > until:
-            raise ValueError("since must not be after until")
+            raise ValueError("must not be before since")
         return until
 
 
@@ -135,8 +136,8 @@ class RecallOut(BaseModel):
 class FactIn(Strict):
     """A durable statement about a subject."""
 
-    subject_type: Annotated[str, Field(min_length=1, max_length=100)]
-    subject_id: ShortText
+    subject_type: SubjectType
+    subject_id: SubjectId
     fact_type: FactType
     content: Content
     salience_score: Salience = 0.5
@@ -183,10 +184,19 @@ class FactsQuery(Strict):
     subject_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     subject_id: ShortText | None = None
     fact_type: FactType | None = None
+    include_history: bool = False  # before as_of, which is checked against it
     as_of: AwareDatetime | None = None
-    include_history: bool = False
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     for_client: ForClient | None = None
+
+    @field_validator("as_of")
+    @classmethod
+    def _one_view(cls, as_of: datetime | None, info: ValidationInfo) -> datetime | None:
+        # Every version is listed with include_history: as_of was ignored, a listing
+        # answered as if filtered by a time it was not.
+        if as_of is not None and info.data.get("include_history"):
+            raise ValueError("lists the facts valid then; leave it out with include_history")
+        return as_of
 
 
 class EventOut(BaseModel):
