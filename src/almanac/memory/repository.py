@@ -328,6 +328,10 @@ class FactRepository(_Vectors[Fact], PortableRows):
     async def close(self, fact_id: int, valid_to: datetime) -> None:
         await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))
 
+    async def set_valid_from(self, fact_id: int, valid_from: datetime) -> None:
+        stmt = update(Fact).where(Fact.id == fact_id).values(valid_from=valid_from)
+        await self.session.execute(stmt)
+
     async def hand_on(self, old_id: int, new_id: int) -> None:
         """The successors of fact `old_id` supersede fact `new_id` instead (inserted
         between them)."""
