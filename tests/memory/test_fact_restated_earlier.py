@@ -8,6 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.cache import LocalCache
+from almanac.db.uow import UnitOfWork
+from almanac.embedder import Embedder
+from almanac.memory.facts import FactService
+from almanac.memory.invalidation import Invalidator
+from almanac.memory.schemas import FactIn
 
 F = "/api/v1/memory/facts"
 RATE = {"subject_type": "client", "subject_id": "umbra", "fact_type": "identity"}
@@ -140,3 +148,41 @@ async def test_a_statement_without_a_category_restated_from_now_holds_now(
     # Restated from later than it holds: a duplicate, its start kept.
     again = await post(client, **RATE, content="No calls on Fridays", valid_from=at(soon))
     assert again["fact"]["valid_from"] == r["fact"]["valid_from"]
+
+
+async def test_a_memory_stating_the_later_value_now_makes_it_valid_now(
+    client: httpx.AsyncClient,
+):
+    """Remember promotes a memory to a fact from when it occurred: the same path."""
+    now = datetime.now(UTC)
+    await post(client, **SLOT, content="Rate 120", valid_from=at(now - timedelta(days=30)))
+    b = (await post(client, **SLOT, content="Rate 150", valid_from=at(now + timedelta(days=30))))[
+        "fact"
+    ]
+    r = await post(
+        client, "/api/v1/memory/remember", content="Rate 150", salience_score=0.9, metadata=SLOT
+    )
+    assert r["promoted_to_fact_id"] == b["id"]
+    assert await current(client) == ["Rate 150"]
+
+
+async def test_an_undated_fact_the_observer_proposes_moves_nothing(
+    client: httpx.AsyncClient, db_session: AsyncSession, embedder: Embedder
+):
+    """The Observer's extraction has no date: its "now" is when it learnt the fact, so
+    next month's value it read again in a memory stays next month's."""
+    now = datetime.now(UTC)
+    await post(client, **SLOT, content="Rate 120", valid_from=at(now - timedelta(days=30)))
+    b = (await post(client, **SLOT, content="Rate 150", valid_from=at(now + timedelta(days=30))))[
+        "fact"
+    ]
+    memory = await post(
+        client, "/api/v1/memory/remember", content="Rate 150 from next month", salience_score=0.3
+    )
+    facts = FactService(UnitOfWork(db_session), embedder, Invalidator(LocalCache()))
+    slot = {k: v for k, v in SLOT.items()}
+    observed = FactIn(**slot, content="Rate 150", metadata={"source": "observer:llm"})
+    r = await facts.write(observed, source_event_id=memory["id"])
+    assert r.duplicate is True and r.fact.id == b["id"]
+    assert r.fact.valid_from == datetime.fromisoformat(b["valid_from"])
+    assert await current(client) == ["Rate 120"]

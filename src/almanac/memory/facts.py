@@ -42,6 +42,11 @@ def _same(a: str, b: str) -> bool:
 FROM_ZEP = "observer:zep"
 
 
+def _observed(metadata: dict[str, Any]) -> bool:
+    """Whether the Observer proposed the fact (`metadata.source` `observer:<how>`)."""
+    return str(metadata.get("source", "")).startswith("observer:")
+
+
 def _carried(metadata: dict[str, Any]) -> dict[str, Any]:
     """A predecessor's metadata for its successor: a successor stated here does not come
     from Zep, so it is written to Zep's graph."""
@@ -103,11 +108,14 @@ class FactService:
         # "Now" once the slot is ours: a write that waited for the lock starts after the
         # one it waited for, not before it (which would be a 422 for a time never sent).
         valid_from = data.valid_from or datetime.now(UTC)
+        # A fact the Observer proposes without a date (read in a memory) was learnt now,
+        # not stated from now: it moves no later-dated version of itself.
+        dated = data.valid_from is not None or not _observed(data.metadata)
         for existing in current:
             if _same(existing.content, data.content):
                 # Stated from earlier than it holds ("150 from now" when "150 from next
                 # month" is held): it holds from then, unless other versions lie between.
-                if valid_from < existing.valid_from:
+                if dated and valid_from < existing.valid_from:
                     moved = await self._start_earlier(existing, data, valid_from)
                     if moved is not None or data.category is None:
                         return moved or FactWriteOut(fact=fact_out(existing), duplicate=True)
@@ -122,7 +130,7 @@ class FactService:
                 return FactWriteOut(fact=fact_out(predecessor), duplicate=True)
             # The version right after it says the same (a closed, later-dated one): that
             # one starts earlier, rather than a copy of it going in between.
-            following = await self._following(data, predecessor)
+            following = await self._following(data, predecessor) if dated else None
             if following is not None and _same(following.content, data.content):
                 moved = await self._start_earlier(following, data, valid_from)
                 if moved is not None:
