@@ -92,103 +92,124 @@ async def stop(state: AppState) -> None:
 
 
 async def test_a_superseded_facts_copy_in_zep_gets_its_end(
-    committed_client: httpx.AsyncClient, committed_state: AppState
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
 ) -> None:
-    with FakeZep(learn=True) as zep:
-        configure(committed_state, zep.base_url)
-        try:
-            old = await committed_client.post(F, json={**SLOT, "content": OLD})
-            assert old.status_code == 201, old.text
-            await run_zep_jobs(committed_state)
-            assert learnt(zep, OLD).invalid_at is None
-            assert OLD in await zep_recalled(committed_client)
-            new = await committed_client.post(F, json={**SLOT, "content": NEW})
-            assert new.json()["superseded_id"] == old.json()["fact"]["id"], new.text
-            await run_zep_jobs(committed_state)
-            ended = (await committed_client.get(f"{F}/{old.json()['fact']['id']}")).json()
-            assert ended["valid_to"] is not None
-            edge = learnt(zep, OLD)
-            assert edge.invalid_at is not None
-            assert datetime.fromisoformat(edge.invalid_at) == datetime.fromisoformat(
-                ended["valid_to"]
-            )
-            assert learnt(zep, NEW).invalid_at is None
-            recalled = await zep_recalled(committed_client)
-            assert OLD not in recalled and NEW in recalled
-        finally:
-            await stop(committed_state)
+    zep.learn = True
+    configure(committed_state, zep.base_url)
+    try:
+        old = await committed_client.post(F, json={**SLOT, "content": OLD})
+        assert old.status_code == 201, old.text
+        await run_zep_jobs(committed_state)
+        assert learnt(zep, OLD).invalid_at is None
+        assert OLD in await zep_recalled(committed_client)
+        new = await committed_client.post(F, json={**SLOT, "content": NEW})
+        assert new.json()["superseded_id"] == old.json()["fact"]["id"], new.text
+        await run_zep_jobs(committed_state)
+        ended = (await committed_client.get(f"{F}/{old.json()['fact']['id']}")).json()
+        assert ended["valid_to"] is not None
+        edge = learnt(zep, OLD)
+        assert edge.invalid_at is not None
+        assert datetime.fromisoformat(edge.invalid_at) == datetime.fromisoformat(ended["valid_to"])
+        assert learnt(zep, NEW).invalid_at is None
+        recalled = await zep_recalled(committed_client)
+        assert OLD not in recalled and NEW in recalled
+    finally:
+        await stop(committed_state)
 
 
 async def test_the_end_waits_until_zep_has_learnt_from_the_fact(
-    committed_client: httpx.AsyncClient, committed_state: AppState
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
 ) -> None:
     """Zep learns from an episode in the background: the job asks again (raises for a
     retry) until it has; a fact ended before it was sent gets its end after the send."""
     from almanac.memory.external.sync import NotLearntYet, send_fact_dates
 
-    with FakeZep(learn=True, learn_later=True) as zep:
-        configure(committed_state, zep.base_url)
+    zep.learn = zep.learn_later = True
+    configure(committed_state, zep.base_url)
+    try:
+        now = datetime.now(UTC)
+        old = await committed_client.post(
+            F,
+            json={**SLOT, "content": OLD, "valid_from": (now - timedelta(days=9)).isoformat()},
+        )
+        fact_id = old.json()["fact"]["id"]
+        end = now - timedelta(days=2)
+        r = await committed_client.post(
+            f"{F}/{fact_id}/supersede", json={"content": NEW, "valid_from": end.isoformat()}
+        )
+        assert r.status_code == 201, r.text
+        ran = await run_zep_jobs(committed_state)
+        # Both sent; the end asked for too soon (queued by the supersede, and by the
+        # send of a fact already ended), so retried.
+        assert sorted(ran) == ["zep_fact", "zep_fact", "zep_fact_dates!", "zep_fact_dates!"]
+        assert zep.facts.get("client-4", []) == []
         try:
-            now = datetime.now(UTC)
-            old = await committed_client.post(
-                F,
-                json={**SLOT, "content": OLD, "valid_from": (now - timedelta(days=9)).isoformat()},
-            )
-            fact_id = old.json()["fact"]["id"]
-            end = now - timedelta(days=2)
-            r = await committed_client.post(
-                f"{F}/{fact_id}/supersede", json={"content": NEW, "valid_from": end.isoformat()}
-            )
-            assert r.status_code == 201, r.text
-            ran = await run_zep_jobs(committed_state)
-            # Both sent; the end asked for too soon (queued by the supersede, and by the
-            # send of a fact already ended), so retried.
-            assert sorted(ran) == ["zep_fact", "zep_fact", "zep_fact_dates!", "zep_fact_dates!"]
-            assert zep.facts.get("client-4", []) == []
-            try:
-                await send_fact_dates(committed_state, fact_id)
-            except NotLearntYet:
-                pass
-            else:
-                raise AssertionError("dated before Zep learnt anything")
-            zep.learn_pending()
-            assert await send_fact_dates(committed_state, fact_id) == 1
-            assert datetime.fromisoformat(learnt(zep, OLD).invalid_at or "") == end
-            assert learnt(zep, NEW).invalid_at is None
-            # Idempotent: the same dates again.
-            assert await send_fact_dates(committed_state, fact_id) == 1
-        finally:
-            await stop(committed_state)
+            await send_fact_dates(committed_state, fact_id)
+        except NotLearntYet:
+            pass
+        else:
+            raise AssertionError("dated before Zep learnt anything")
+        zep.learn_pending()
+        assert await send_fact_dates(committed_state, fact_id) == 1
+        assert datetime.fromisoformat(learnt(zep, OLD).invalid_at or "") == end
+        assert learnt(zep, NEW).invalid_at is None
+        # Idempotent: the same dates again.
+        assert await send_fact_dates(committed_state, fact_id) == 1
+    finally:
+        await stop(committed_state)
 
 
 async def test_an_edge_another_valid_fact_also_taught_keeps_its_validity(
-    committed_client: httpx.AsyncClient, committed_state: AppState
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
 ) -> None:
     """Zep merges what two episodes say alike into one edge: ending one fact must not end
     what another, still valid, fact holds too."""
-    with FakeZep(learn=True) as zep:
-        configure(committed_state, zep.base_url)
-        try:
-            shared = "Initech pays within 30 days"
-            bodies: list[dict[str, Any]] = [
-                {**SLOT, "category": "terms", "content": shared},
-                {**SLOT, "category": "payment", "content": "Initech pays invoices in 30 days"},
-            ]
-            ids = []
-            for body in bodies:
-                r = await committed_client.post(F, json=body)
-                ids.append(r.json()["fact"]["id"])
-            await run_zep_jobs(committed_state)
-            edges = zep.facts["client-4"]
-            # As Zep would: the second episode taught the first one's edge again.
-            edges[0].episodes += edges[1].episodes
-            del edges[1]
-            r = await committed_client.post(
-                f"{F}/{ids[0]}/supersede", json={"content": "Initech pays within 45 days"}
-            )
-            assert r.status_code == 201, r.text
-            ran = await run_zep_jobs(committed_state)
-            assert "zep_fact_dates" in ran
-            assert learnt(zep, shared).invalid_at is None
-        finally:
-            await stop(committed_state)
+    zep.learn = True
+    configure(committed_state, zep.base_url)
+    try:
+        shared = "Initech pays within 30 days"
+        bodies: list[dict[str, Any]] = [
+            {**SLOT, "category": "terms", "content": shared},
+            {**SLOT, "category": "payment", "content": "Initech pays invoices in 30 days"},
+        ]
+        ids = []
+        for body in bodies:
+            r = await committed_client.post(F, json=body)
+            ids.append(r.json()["fact"]["id"])
+        await run_zep_jobs(committed_state)
+        edges = zep.facts["client-4"]
+        # As Zep would: the second episode taught the first one's edge again.
+        edges[0].episodes += edges[1].episodes
+        del edges[1]
+        r = await committed_client.post(
+            f"{F}/{ids[0]}/supersede", json={"content": "Initech pays within 45 days"}
+        )
+        assert r.status_code == 201, r.text
+        ran = await run_zep_jobs(committed_state)
+        assert "zep_fact_dates" in ran
+        assert learnt(zep, shared).invalid_at is None
+    finally:
+        await stop(committed_state)
+
+
+async def test_a_fact_restated_from_earlier_starts_earlier_in_zep_too(
+    committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
+) -> None:
+    zep.learn = True
+    configure(committed_state, zep.base_url)
+    try:
+        later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        r = await committed_client.post(F, json={**SLOT, "content": NEW, "valid_from": later})
+        assert r.status_code == 201, r.text
+        await run_zep_jobs(committed_state)
+        assert datetime.fromisoformat(learnt(zep, NEW).valid_at or "") == datetime.fromisoformat(
+            later
+        )
+        moved = await committed_client.post(F, json={**SLOT, "content": NEW})
+        assert moved.json()["fact"]["id"] == r.json()["fact"]["id"], moved.text
+        assert await run_zep_jobs(committed_state) == ["zep_fact_dates"]
+        start = datetime.fromisoformat(moved.json()["fact"]["valid_from"])
+        assert datetime.fromisoformat(learnt(zep, NEW).valid_at or "") == start
+        assert learnt(zep, NEW).invalid_at is None
+    finally:
+        await stop(committed_state)
