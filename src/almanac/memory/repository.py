@@ -353,17 +353,9 @@ class FactRepository(_Vectors[Fact], PortableRows):
         if for_client is not None:
             # The user's own facts and this client's, never another client's: whose a
             # fact is its `client_id` says, else the client it is about (as in its slot).
+            other = and_(Fact.subject_type == "client", Fact.subject_id != str(for_client))
             stmt = stmt.where(
-                or_(
-                    Fact.client_id == for_client,
-                    and_(
-                        Fact.client_id.is_(None),
-                        ~and_(
-                            Fact.subject_type == "client",
-                            Fact.subject_id != str(for_client),
-                        ),
-                    ),
-                )
+                or_(Fact.client_id == for_client, and_(Fact.client_id.is_(None), ~other))
             )
         stmt = stmt.where(
             *equal_to(Fact, subject_type=subject_type, subject_id=subject_id, fact_type=fact_type)
