@@ -6,6 +6,10 @@ speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, gra
 for edges and episodes, deletes of users, threads and graph episodes), checks the
 `Authorization: Api-Key` header, records every request, and can be told to answer
 slowly (`delay` for search, `delay_all` for everything) or with an error (`fail_status`).
+With `learn`, each graph episode added (`graph.add`) teaches it one fact (edge) holding the
+episode's text, valid from its `created_at`, as Zep's extraction would; with `learn_later`
+too, the episode stays unprocessed, and teaches nothing, until `learn_pending()`. Edges are
+listed per user (filtered by `episode_uuids`) and updated (`PATCH graph/edge/<uuid>`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class FakeZep:
     episodes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # graph.add, by user
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     deleted_episodes: list[str] = field(default_factory=list)
+    learn: bool = False
+    learn_later: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loopback: Loopback | None = None
 
@@ -71,6 +77,24 @@ class FakeZep:
             if thread_id is None or tid == thread_id
             for m in t["messages"]
         ]
+
+    def learn_pending(self) -> None:
+        """Process the episodes `learn_later` held: each teaches its fact now."""
+        with self._lock:
+            for uid, eps in self.episodes.items():
+                for ep in eps:
+                    if ep.get("processed") is False:
+                        self._learn(uid, ep)
+
+    def _learn(self, uid: str, episode: dict[str, Any]) -> None:
+        episode["processed"] = True
+        # Worded as Zep's own (recall merges a Zep fact worded as a local one into it).
+        fact = ZepFact(
+            f"Zep learnt: {episode['content']}",
+            valid_at=episode["created_at"],
+            episodes=[episode["uuid"]],
+        )
+        self.facts.setdefault(uid, []).append(fact)
 
     def start(self) -> FakeZep:
         self._loopback = Loopback(_handler(self), "fake-zep")
@@ -137,7 +161,14 @@ class FakeZep:
                     "source_description": body.get("source_description"),
                 }
                 self.episodes.setdefault(uid, []).append(episode)
+                if self.learn and self.learn_later:
+                    episode["processed"] = False
+                elif self.learn:
+                    self._learn(uid, episode)
                 return 202, episode
+            if method == "GET" and parts[:2] == ["graph", "episodes"] and len(parts) == 3:
+                found = [e for eps in self.episodes.values() for e in eps if e["uuid"] == parts[2]]
+                return (200, found[0]) if found else (404, {"message": "episode not found"})
             if method == "GET" and parts[:3] == ["graph", "episodes", "user"] and len(parts) == 4:
                 lastn = int(query.get("lastn", ["0"])[0]) or None
                 eps = self.episodes.get(parts[3], [])
@@ -145,7 +176,14 @@ class FakeZep:
             if method == "POST" and parts[:3] == ["graph", "edge", "user"] and len(parts) == 4:
                 if parts[3] not in self.users:
                     return 404, {"message": "user not found"}
-                return 200, [self._edge(f, None) for f in self.facts.get(parts[3], [])]
+                wanted = ((body or {}).get("filters") or {}).get("episode_uuids")
+                return 200, [
+                    self._edge(f, None)
+                    for f in self.facts.get(parts[3], [])
+                    if wanted is None or set(wanted) & set(f.episodes)
+                ]
+            if method == "PATCH" and parts[:2] == ["graph", "edge"] and len(parts) == 3:
+                return self._update_edge(parts[2], body or {})
             if method == "POST" and parts == ["graph", "search"]:
                 return 200, self._search(body)
             if method == "DELETE":
@@ -192,6 +230,15 @@ class FakeZep:
             return 200, ok
         return 404, {"message": "no such route"}
 
+    def _update_edge(self, ref: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        for f in (f for facts in self.facts.values() for f in facts):
+            if f.uuid == ref:
+                for key in ("fact", "name", "valid_at", "invalid_at"):
+                    if body.get(key) is not None:
+                        setattr(f, key, body[key])
+                return 200, self._edge(f, None)
+        return 404, {"message": "edge not found"}
+
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
         user, words, limit = body["user_id"], _words(body["query"]), body.get("limit") or 10
         if body.get("scope") == "episodes":
@@ -234,6 +281,7 @@ class FakeZep:
             "valid_at": f.valid_at,
             "invalid_at": f.invalid_at,
             "score": score,
+            "episodes": f.episodes,
         }
 
 
@@ -266,5 +314,8 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
 
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
 
     return Handler

@@ -42,6 +42,11 @@ def _same(a: str, b: str) -> bool:
 FROM_ZEP = "observer:zep"
 
 
+def _observed(metadata: dict[str, Any]) -> bool:
+    """Whether the Observer proposed the fact (`metadata.source` `observer:<how>`)."""
+    return str(metadata.get("source", "")).startswith("observer:")
+
+
 def _carried(metadata: dict[str, Any]) -> dict[str, Any]:
     """A predecessor's metadata for its successor: a successor stated here does not come
     from Zep, so it is written to Zep's graph."""
@@ -77,6 +82,13 @@ class FactService:
                 self.uow.session, "almanac:zep_fact", [{"fact_id": fact_id}], queue="zep"
             )
 
+    async def _queue_zep_dates(self, facts: Sequence[Fact]) -> None:
+        """Zep's copy of these facts gets their new validity (`sync.send_fact_dates`); one
+        not in Zep yet gets it from its send, one imported from Zep has no copy there."""
+        wanted = [{"fact_id": f.id} for f in facts if f.metadata_.get("source") != FROM_ZEP]
+        if self.to_zep and wanted:
+            await enqueue_many(self.uow.session, "almanac:zep_fact_dates", wanted, queue="zep")
+
     async def _embed(self, content: str) -> list[float]:
         return [float(x) for x in await self.embedder.embed_query(content)]
 
@@ -96,8 +108,18 @@ class FactService:
         # "Now" once the slot is ours: a write that waited for the lock starts after the
         # one it waited for, not before it (which would be a 422 for a time never sent).
         valid_from = data.valid_from or datetime.now(UTC)
+        # A fact the Observer proposes without a date (read in a memory) was learnt now,
+        # not stated from now: it moves no later-dated version of itself.
+        dated = data.valid_from is not None or not _observed(data.metadata)
         for existing in current:
             if _same(existing.content, data.content):
+                # Stated from earlier than it holds ("150 from now" when "150 from next
+                # month" is held): it holds from then, unless other versions lie between.
+                if dated and valid_from < existing.valid_from:
+                    moved = await self._start_earlier(existing, data, valid_from)
+                    if moved is not None or data.category is None:
+                        return moved or FactWriteOut(fact=fact_out(existing), duplicate=True)
+                    break
                 return FactWriteOut(fact=fact_out(existing), duplicate=True)
         # Without a category, facts of one type are independent statements
         # ("prefers mornings", "no calls on Friday"), so they accumulate.
@@ -106,18 +128,22 @@ class FactService:
             predecessor = await self._held_at(data, valid_from)
             if _same(predecessor.content, data.content):
                 return FactWriteOut(fact=fact_out(predecessor), duplicate=True)
+            # The version right after it says the same (a closed, later-dated one): that
+            # one starts earlier, rather than a copy of it going in between.
+            following = await self._following(data, predecessor) if dated else None
+            if following is not None and _same(following.content, data.content):
+                moved = await self._start_earlier(following, data, valid_from)
+                if moved is not None:
+                    return moved
         fact = await self._replace(predecessor, data, valid_from, source_event_id)
         self.invalidator.facts_changed(self.uow)
         return FactWriteOut(
             fact=fact_out(fact), superseded_id=predecessor.id if predecessor else None
         )
 
-    async def _held_at(self, data: FactIn, valid_from: datetime) -> Fact:
-        """The fact of `data`'s slot valid at `valid_from`, which lies before the current
-        fact's start: today's rate corrected after next January's was stated. The new fact
-        goes between it and its successor (`_replace`). Before the slot's first fact (or
-        in a gap a deletion left) there is none to correct: 422."""
-        versions = await self.repo.current_in_slot(
+    async def _versions(self, data: FactIn) -> list[Fact]:
+        """Every version of `data`'s slot, latest first (the slot locked already)."""
+        return await self.repo.current_in_slot(
             data.subject_type,
             data.subject_id,
             data.fact_type,
@@ -125,6 +151,63 @@ class FactService:
             data.client_id,
             history=True,
         )
+
+    async def _following(self, data: FactIn, fact: Fact) -> Fact | None:
+        """The version of `data`'s slot that starts when `fact` ends."""
+        if fact.valid_to is None:
+            return None
+        versions = await self._versions(data)
+        return next((f for f in versions if f.valid_from == fact.valid_to), None)
+
+    async def _start_earlier(
+        self, fact: Fact, data: FactIn, valid_from: datetime
+    ) -> FactWriteOut | None:
+        """`fact` restated from `valid_from`, before its own start: it starts then, and the
+        version valid then ends then, so the slot keeps one fact at any instant and one
+        row per statement. None when another version starts in between (then the caller
+        puts the statement between them). Without a category only `fact`'s own
+        predecessor (the one it superseded, ending at its start) is in its way."""
+        versions = await self._versions(data)
+        if data.category is None:
+            held = next(
+                (
+                    f
+                    for f in versions
+                    if f.id == fact.supersedes_id and f.valid_to == fact.valid_from
+                ),
+                None,
+            )
+            if held is not None and held.valid_from >= valid_from:
+                return None
+        else:
+            others = [f for f in versions if f.id != fact.id]
+            if any(valid_from <= f.valid_from < fact.valid_from for f in others):
+                return None
+            held = next(
+                (
+                    f
+                    for f in others
+                    if f.valid_from < valid_from and (f.valid_to is None or f.valid_to > valid_from)
+                ),
+                None,
+            )
+        if held is not None:
+            await self.repo.close(held.id, valid_from)
+        await self.repo.set_valid_from(fact.id, valid_from)
+        await self._queue_zep_dates([f for f in (held, fact) if f is not None])
+        self.invalidator.facts_changed(self.uow)
+        moved = await self.repo.get(fact.id)
+        assert moved is not None  # under the slot lock
+        return FactWriteOut(
+            fact=fact_out(moved), duplicate=True, superseded_id=held.id if held else None
+        )
+
+    async def _held_at(self, data: FactIn, valid_from: datetime) -> Fact:
+        """The fact of `data`'s slot valid at `valid_from`, which lies before the current
+        fact's start: today's rate corrected after next January's was stated. The new fact
+        goes between it and its successor (`_replace`). Before the slot's first fact (or
+        in a gap a deletion left) there is none to correct: 422."""
+        versions = await self._versions(data)
         for fact in versions:  # latest first
             if fact.valid_from <= valid_from and (
                 fact.valid_to is None or valid_from < fact.valid_to
@@ -152,6 +235,7 @@ class FactService:
         until = predecessor.valid_to if predecessor is not None else None
         if predecessor is not None:
             await self.repo.close(predecessor.id, valid_from)
+            await self._queue_zep_dates([predecessor])
         try:
             fact = await self.repo.insert(
                 self._values(data, valid_from, until, predecessor, source_event_id)
@@ -235,6 +319,12 @@ class FactService:
             valid_from=valid_from,
             metadata=data.metadata if data.metadata is not None else _carried(old.metadata_),
         )
+        # Its later-dated successor says the same: that one starts at `valid_from` instead.
+        following = await self._following(new, old) if closed_at is not None else None
+        if following is not None and _same(following.content, new.content):
+            moved = await self._start_earlier(following, new, valid_from)
+            if moved is not None:
+                return moved
         # Superseding by a statement the slot already holds (a category-less slot holds
         # several) keeps that one rather than storing it twice; one that starts after
         # `valid_from` (a later-dated successor) does not hold it then.
@@ -250,6 +340,7 @@ class FactService:
             fact = await self._replace(old, new, valid_from, None)
         else:
             await self.repo.close(old.id, valid_from)
+            await self._queue_zep_dates([old])
             fact = same
         self.invalidator.facts_changed(self.uow)
         return FactWriteOut(fact=fact_out(fact), duplicate=same is not None, superseded_id=old.id)

@@ -328,6 +328,10 @@ class FactRepository(_Vectors[Fact], PortableRows):
     async def close(self, fact_id: int, valid_to: datetime) -> None:
         await self.session.execute(update(Fact).where(Fact.id == fact_id).values(valid_to=valid_to))
 
+    async def set_valid_from(self, fact_id: int, valid_from: datetime) -> None:
+        stmt = update(Fact).where(Fact.id == fact_id).values(valid_from=valid_from)
+        await self.session.execute(stmt)
+
     async def hand_on(self, old_id: int, new_id: int) -> None:
         """The successors of fact `old_id` supersede fact `new_id` instead (inserted
         between them)."""
@@ -347,13 +351,11 @@ class FactRepository(_Vectors[Fact], PortableRows):
     ) -> list[Fact]:
         stmt = select(Fact)
         if for_client is not None:
-            # The user's own facts and this client's, never another client's.
+            # The user's own facts and this client's, never another client's: whose a
+            # fact is its `client_id` says, else the client it is about (as in its slot).
+            other = and_(Fact.subject_type == "client", Fact.subject_id != str(for_client))
             stmt = stmt.where(
-                or_(Fact.client_id.is_(None), Fact.client_id == for_client),
-                ~and_(
-                    Fact.subject_type == "client",
-                    Fact.subject_id != str(for_client),
-                ),
+                or_(Fact.client_id == for_client, and_(Fact.client_id.is_(None), ~other))
             )
         stmt = stmt.where(
             *equal_to(Fact, subject_type=subject_type, subject_id=subject_id, fact_type=fact_type)

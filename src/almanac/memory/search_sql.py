@@ -37,8 +37,10 @@ NO_FILTER = EventFilters()
 def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
     """Rows a plan or recall for `for_client` may see: that client's and the user's own.
 
-    A row belongs to another client by its `client_id`, or by naming a client as its
-    subject (facts' columns, events' metadata) -- memories tagged only that way too.
+    A row is whose its `client_id` says; without one, a row naming a client as its
+    subject (facts' columns, events' metadata) is that client's. The `client_id` wins, as
+    in a fact's slot (`FACT_OWNER_SQL`): client 8's fact about client 7 is client 8's,
+    shown to client 8 and never to client 7.
     """
     params["for_client"] = for_client
     params["for_client_text"] = str(for_client)
@@ -48,9 +50,9 @@ def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any])
     else:
         subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
     return (
-        f"({alias}.client_id IS NULL OR {alias}.client_id = :for_client) AND NOT "
+        f"({alias}.client_id = :for_client OR ({alias}.client_id IS NULL AND NOT "
         f"({subject_type} IS NOT DISTINCT FROM 'client' "
-        f"AND {subject_id} IS DISTINCT FROM :for_client_text)"
+        f"AND {subject_id} IS DISTINCT FROM :for_client_text)))"
     )
 
 

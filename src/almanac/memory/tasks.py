@@ -52,6 +52,18 @@ async def zep_fact(fact_id: int) -> None:
     await send_fact(get_state(), fact_id)
 
 
+# Idempotent: it sets the same dates again. Retried while Zep has not yet learnt from the
+# fact's episode (it does so in the background), and while Zep is down.
+@blueprint.task(
+    name="zep_fact_dates", queue="zep", retry=Backoff(max_attempts=10, base_seconds=5.0)
+)
+async def zep_fact_dates(fact_id: int) -> None:
+    """Give what Zep learnt from one Almanac fact the fact's validity (its end, once ended)."""
+    from almanac.memory.external.sync import send_fact_dates
+
+    await send_fact_dates(get_state(), fact_id)
+
+
 # Idempotent: deleting what is already gone in Zep is a success, and re-sending survivors
 # skips those already back in Zep (see `send_event`). Retried for hours (capped backoff).
 @blueprint.task(name="zep_forget", queue="zep", retry=Backoff(max_attempts=20, base_seconds=5.0))

@@ -40,6 +40,14 @@ class ExternalHit:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ExternalEdge:
+    """One fact the provider's graph learnt, and the episodes it learnt it from."""
+
+    ref: str
+    episodes: tuple[str, ...]
+
+
 class ExternalMemory(ABC):
     """A remote memory: write messages into user threads, search the user's memory."""
 
@@ -60,6 +68,19 @@ class ExternalMemory(ABC):
 
         Idempotent: a fact the user's recent graph data already holds is not written again.
         """
+
+    @abstractmethod
+    async def fact_edges(self, user_id: str, episode: str) -> list[ExternalEdge] | None:
+        """What the provider learnt from one fact written by `add_fact` (its id
+        `episode`); None while it is still learning from it (ask again later); [] when
+        the episode is gone or taught it nothing."""
+
+    @abstractmethod
+    async def date_edges(
+        self, refs: list[str], valid_from: datetime, valid_to: datetime | None
+    ) -> None:
+        """These learnt facts hold from `valid_from` until `valid_to` (None: an end the
+        provider set itself stays). Idempotent."""
 
     @abstractmethod
     async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:

@@ -4,6 +4,7 @@ or deletion of a Zep user's data takes, and the sent marks a deletion in Zep cle
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select, update
 
@@ -101,6 +102,17 @@ class SentMarks(DataLocks):
             .returning(Fact.id)
         )
         return sorted(int(i) for i in (await self.session.scalars(stmt)).all())
+
+    async def live_fact_episodes(self, episodes: Sequence[str], now: datetime) -> set[str]:
+        """Those of these Zep episodes that are the copy of a fact still valid or ahead
+        (not ended by `now`)."""
+        if not episodes:
+            return set()
+        stmt = select(Fact.zep_fact_id).where(
+            Fact.zep_fact_id.in_(list(episodes)),
+            or_(Fact.valid_to.is_(None), Fact.valid_to > now),
+        )
+        return {str(z) for z in (await self.session.scalars(stmt)).all()}
 
     async def client_of_event(self, event_id: int) -> tuple[bool, int | None]:
         """(Whether the memory exists, its client): read unlocked, to choose the data

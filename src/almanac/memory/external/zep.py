@@ -6,12 +6,13 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from zep_cloud import Message
+from zep_cloud import Message, SearchFilters
 from zep_cloud.client import AsyncZep
 from zep_cloud.core.api_error import ApiError
 
 from almanac.config import ZepSettings
 from almanac.memory.external.base import (
+    ExternalEdge,
     ExternalHit,
     ExternalMemory,
     ExternalMemoryError,
@@ -120,6 +121,37 @@ class ZepMemory(ExternalMemory):
             )
         )
         return str(episode.uuid_)
+
+    async def fact_edges(self, user_id: str, episode: str) -> list[ExternalEdge] | None:
+        found = await self._call(self.client.graph.episode.get(episode), on_404=None)
+        if found is None:
+            return []  # deleted (forgotten): nothing of it left to date
+        edges = await self._call(
+            self.client.graph.edge.get_by_user_id(
+                user_id, filters=SearchFilters(episode_uuids=[episode]), limit=_RECENT
+            ),
+            on_404=[],
+        )
+        # Zep learns from an episode in the background: no edge yet from one it has not
+        # processed is no answer yet.
+        if not edges and found.processed is False:
+            return None
+        return [ExternalEdge(e.uuid_, tuple(e.episodes or (episode,))) for e in edges]
+
+    async def date_edges(
+        self, refs: list[str], valid_from: datetime, valid_to: datetime | None
+    ) -> None:
+        start = valid_from.isoformat()
+        edges = self.client.graph.edge
+        for ref in refs:
+            # No end given is not sent at all: a null would clear one Zep set itself.
+            call = (
+                edges.update(ref, valid_at=start)
+                if valid_to is None
+                else edges.update(ref, valid_at=start, invalid_at=valid_to.isoformat())
+            )
+            # One gone since it was listed (deleted with another episode) needs no date.
+            await self._call(call, on_404=None)
 
     async def search(self, user_id: str, query: str, limit: int) -> list[ExternalHit]:
         # Zep caps a search query at 400 characters.

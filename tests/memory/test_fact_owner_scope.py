@@ -1,0 +1,95 @@
+"""Whose a fact or memory is, its `client_id` says first: client 8's fact (or memory)
+about client 7 is client 8's, shown to client 8 and never to client 7 nor any other
+client, in fact listings, recall, prompts and plan context."""
+
+from __future__ import annotations
+
+import httpx
+
+from almanac.mcp.api import Api
+from almanac.mcp.server import build_server
+from tests.conftest import ok
+from tests.planner.conftest import add_onboarding
+
+F = "/api/v1/memory/facts"
+R = "/api/v1/memory/remember"
+Q = "/api/v1/memory/recall"
+ABOUT_7 = {"subject_type": "client", "subject_id": "7", "fact_type": "preference"}
+RIVAL = "Beta Corp sees Acme as its rival in wholesale sourdough"
+
+
+async def listed(client: httpx.AsyncClient, for_client: int, **params: str) -> set[str]:
+    r = await client.get(F, params={**params, "for_client": for_client})
+    assert r.status_code == 200, r.text
+    return {f["content"] for f in r.json()}
+
+
+async def recalled(client: httpx.AsyncClient, for_client: int, kind: str) -> set[str]:
+    params = {"query": "Beta Corp rival wholesale sourdough", "for_client": for_client}
+    r = await client.get(Q, params={**params, "kinds": kind})
+    assert r.status_code == 200, r.text
+    return {h["content"] for h in r.json()["results"]}
+
+
+async def test_a_clients_fact_about_another_client_is_its_own_and_no_one_elses(
+    client: httpx.AsyncClient,
+):
+    theirs = await client.post(F, json={**ABOUT_7, "content": RIVAL, "client_id": 8})
+    assert theirs.status_code == 201, theirs.text
+    # Listings: by subject and by type (a plan's preferences), for each client.
+    for who, seen in ((8, True), (7, False), (9, False)):
+        assert (RIVAL in await listed(client, who, subject_id="7")) is seen, who
+        assert (RIVAL in await listed(client, who, fact_type="preference")) is seen, who
+        assert (RIVAL in await recalled(client, who, "fact")) is seen, who
+
+
+async def test_a_clients_memory_about_another_client_is_its_own_and_no_one_elses(
+    client: httpx.AsyncClient,
+):
+    body = {
+        "content": RIVAL,
+        "salience_score": 0.3,  # under the bar for a fact: a memory alone
+        "client_id": 8,
+        "metadata": {"subject_type": "client", "subject_id": "7"},
+    }
+    await ok(await client.post(R, json=body), 201)
+    for who, seen in ((8, True), (7, False), (9, False)):
+        assert (RIVAL in await recalled(client, who, "event")) is seen, who
+
+
+async def test_the_users_own_fact_about_a_client_stays_that_clients(
+    client: httpx.AsyncClient,
+):
+    # Without a client id, the subject still says whose it is.
+    await ok(await client.post(F, json={**ABOUT_7, "content": RIVAL}), 201)
+    for who, seen in ((7, True), (8, False)):
+        assert (RIVAL in await listed(client, who, fact_type="preference")) is seen, who
+        assert (RIVAL in await recalled(client, who, "fact")) is seen, who
+
+
+async def test_client_8s_briefing_about_client_7_never_shows_to_7(
+    client: httpx.AsyncClient,
+) -> None:
+    await ok(await client.post(F, json={**ABOUT_7, "content": RIVAL, "client_id": 8}), 201)
+    server = build_server(lambda ctx: Api(client))
+    (part,) = await server.read_resource("almanac://facts/client/7")
+    assert RIVAL not in part.content  # type: ignore[union-attr]
+    prompt = await server.get_prompt("prepare_client_meeting", {"client_id": "7"})
+    assert RIVAL not in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_a_plan_for_client_8_sees_its_fact_about_client_7_and_one_for_7_does_not(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    api = committed_client
+    await add_onboarding(api)
+    await ok(await api.post(F, json={**ABOUT_7, "content": RIVAL, "client_id": 8}), 201)
+    for who, seen in ((8, True), (7, False)):
+        plan = await ok(
+            await api.post(
+                "/api/v1/planner/plan",
+                json={"intent": "onboard a new client", "client_id": who},
+            ),
+            201,
+        )
+        assert any(RIVAL in c["content"] for c in plan["context"]) is seen, who
