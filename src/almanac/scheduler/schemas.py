@@ -127,7 +127,8 @@ class SolverOut(BaseModel):
     stopped: str = ""  # "optimal", "no improvement" or "time limit"
     floors: list[FloorOut] = Field(default_factory=list)
     # Replans: "repair" (only what the change broke moved), "widened" (also moved blocks to
-    # win back what the change cost; each such move names it) or "full" (asked for); "" for
+    # win back what the change cost; each such move names it) or "full" (asked for, or a
+    # schedule of new work re-optimising the calendar to reach the plain baselines); "" for
     # a first one.
     scope: str = ""
 

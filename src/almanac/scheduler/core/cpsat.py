@@ -67,12 +67,34 @@ def candidates(
         out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
     if out["greedy"][0]:
         out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
+    if not kept and any(plan.prev for plan in grid.plans.values()):
+        # The plain baselines plan the whole calendar at once, ignoring where blocks were
+        # (the ones above keep them where they still fit): a re-optimisation is never worse.
+        out["edf-plain"] = greedy_placement(grid, fresh=True)
+        out["greedy-plain"] = greedy_placement(grid, by_priority=True, fresh=True)
     if not kept:  # none of these reaching both floors: local moves may build one that does
         fh.add_hint(grid, out, time_limit, time.perf_counter)
     if kept:
         out["repair"] = (rg.repair_placement(grid, kept, False, followers, waiting), {})
         out["repair-priority"] = (rg.repair_placement(grid, kept, True, followers, waiting), {})
     return out
+
+
+def _plain_floors(grid: Grid) -> fl.Floors:
+    """The floors of the plain baselines: every plan at once, where blocks were ignored."""
+    plain = {
+        name: fl.measure(grid, greedy_placement(grid, by_priority=by_priority, fresh=True)[0])
+        for name, by_priority in (("edf", False), ("greedy", True))
+    }
+    return fl.floors_of(plain, valued=grid.problem.weights.missed_deadline > 0)
+
+
+def _repairs_reach(
+    grid: Grid, floors: fl.Floors, kept: Set[str], followers: Set[str], waiting: Set[str]
+) -> bool:
+    """Whether a simple repair of the calendar reaches `floors` (both measures)."""
+    repairs = rg.simple_repair(grid, kept, followers, set(waiting))
+    return any(floors.reached_by(fl.measure(grid, p)) for p in repairs.values())
 
 
 def _without(placement: Placement, tids: Set[str]) -> Placement:
@@ -96,6 +118,41 @@ def _with_ancestors(grid: Grid, tids: set[str]) -> set[str]:
     return out
 
 
+def _repair_or_full(problem: Problem, plain: fl.Floors, started: float) -> Schedule:
+    """Scheduling new work is never worse than simple: the plain baselines over every plan
+    at once. When no simple repair of the calendar reaches them, the repair (which may move
+    blocks for the new work) gets half the time; if it still falls short, the whole calendar
+    is re-optimised with the rest, other plans' blocks moving at the stability cost, and the
+    better answer is returned (the repair when they tie: it moves less)."""
+    total = problem.time_limit_seconds
+    half = replace(problem, time_limit_seconds=total / 2)
+    grid = build_grid(half)
+    kept = rp.kept_tasks(grid)
+    sets = (kept, rp.follower_tasks(grid, kept), rg.waiting_tasks(grid))
+    repair = _solve(half, started, grid, sets)
+    hours = problem.slot_minutes / 60
+    floors = (plain.work * hours, float(plain.met))
+    left = total - (time.perf_counter() - started)
+    if _reaches(repair, floors) or left < MIN_SEARCH_SECONDS:
+        return repair
+    whole = replace(problem, replan_scope="full", time_limit_seconds=left)
+    full = _solve(whole, time.perf_counter(), build_grid(whole), (set(), set(), set()))
+    full = replace(full, wall_time_seconds=time.perf_counter() - started)
+    ranked = {name: (_reaches(s, floors), *_figures(s)) for name, s in (("r", repair), ("f", full))}
+    return full if ranked["f"] > ranked["r"] else repair
+
+
+def _figures(schedule: Schedule) -> tuple[float, float]:
+    """The answer's weighted hours and deadlines met, as its floors report them."""
+    got = {f.measure: f.value for f in schedule.floors}
+    return got.get("weighted hours", 0.0), got.get("deadlines met", 0.0)
+
+
+def _reaches(schedule: Schedule, floors: tuple[float, float]) -> bool:
+    work, met = _figures(schedule)
+    return work >= floors[0] - 1e-9 and met >= floors[1]
+
+
 def solve(problem: Problem) -> Schedule:
     """Schedule `problem` with CP-SAT in about `problem.time_limit_seconds` (build included;
     the search itself gets at least half a second).
@@ -111,6 +168,17 @@ def solve(problem: Problem) -> Schedule:
     kept = rp.kept_tasks(grid) if problem.replan_scope == "repair" else set()
     followers = rp.follower_tasks(grid, kept) if kept else set()
     waiting = rg.waiting_tasks(grid) if kept else set()
+    if kept and problem.new_tasks:
+        plain = _plain_floors(grid)
+        if not _repairs_reach(grid, plain, kept, followers, waiting):
+            return _repair_or_full(problem, plain, started)
+    return _solve(problem, started, grid, (kept, followers, waiting))
+
+
+def _solve(
+    problem: Problem, started: float, grid: Grid, repair: tuple[set[str], set[str], set[str]]
+) -> Schedule:
+    kept, followers, waiting = repair
     hints = candidates(grid, problem.time_limit_seconds, kept, followers, waiting)
     builder = ModelBuilder(grid)
     builder.build()

@@ -39,13 +39,16 @@ def greedy_placement(
     *,
     by_priority: bool = False,
     then_by_priority: bool = False,
+    fresh: bool = False,
 ) -> tuple[Placement, dict[str, tuple[UnplacedCause, str]]]:
     """Chunks (start slot, length) per placed task, and a cause per task left out.
 
     Tasks in `first` (closed under dependencies) go before the rest, each group in
     earliest-deadline-first order (the rest highest priority first with `then_by_priority`);
     a mapping ranks them in tiers, lowest first (a dependency's tier must not be higher).
-    CP-SAT's hints use this to mix the baselines' merits.
+    CP-SAT's hints use this to mix the baselines' merits. `fresh` ignores the previous
+    schedule (pins and frozen blocks still hold): the plain baseline, planning the whole
+    calendar at once, that a schedule of new work must not fall below.
     """
     state = State(grid)
     causes: dict[str, tuple[UnplacedCause, str]] = {}
@@ -54,7 +57,7 @@ def greedy_placement(
     kept: list[str] = []
     for tid in grid.topo:
         plan = grid.plans.get(tid)
-        if plan is None or plan.cause is not None or not plan.prev:
+        if fresh or plan is None or plan.cause is not None or not plan.prev:
             continue
         deps = plan.task.depends_on
         if any(d in grid.plans and (d not in state.placed or d in state.partial) for d in deps):
@@ -92,7 +95,11 @@ def greedy_placement(
         lo = state.lo(plan)
         # Where it was, if that still fits now that its dependencies are placed (work after
         # a block a meeting displaced need not move with it).
-        chunks = state.keep_previous(plan, lo, state.free_runs(plan)) if plan.prev else None
+        chunks = (
+            state.keep_previous(plan, lo, state.free_runs(plan))
+            if plan.prev and not fresh
+            else None
+        )
         if chunks is None:
             chunks = state.first_fit(plan, lo, state.free_runs(plan))
         if chunks is None and plan.task.hard_deadline and plan.prev:
