@@ -203,18 +203,9 @@ async def run_instance(
         await _ok(await client.post("/api/v1/calendar/events", json=body))
     hit_plan = int(later[0][0][4:]) if later else plan_ids[0]
     replan = await _ok(await client.post(f"{S}/replan", json={"plan_id": hit_plan}))
-    await _ok(
-        await client.post(
-            f"{S}/schedule",
-            json={
-                "plan_id": hit_plan,
-                "dry_run": False,
-                "run_id": replan["run_id"],
-                "start_date": str(monday),
-                "horizon_days": days,
-            },
-        )
-    )
+    # A replan's preview is applied where it was made (a /schedule answers 422 naming run_id).
+    apply = {"plan_id": hit_plan, "dry_run": False, "run_id": replan["run_id"]}
+    await _ok(await client.post(f"{S}/replan", json=apply))
     second = set(await _blocks(client, monday, days))
     moved = len(set(first) - second) / max(1, len(first))
     async with state.sessionmaker() as session:  # close the instance so the next starts empty
