@@ -62,6 +62,17 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+# On text a caller sends: only whitespace is refused, as an error on the field itself (a
+# model validator's error named "body", which a GET does not even send).
+NOT_BLANK = AfterValidator(_not_blank)
+
+
 # On a number a caller sends: true and false are refused (numeric strings stay accepted, as
 # every schema's numbers are). Written after the bounds, as `WORK_HOURS` is (bounds after a
 # validator are no JSON Schema keywords): `Annotated[float, work_bounds(...), NOT_BOOL, ...]`.

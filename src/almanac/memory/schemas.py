@@ -7,26 +7,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from almanac.types import NOT_BOOL, AwareDatetime, ForClient, IntId, Metadata, Strict, six_decimals
+from almanac.types import (
+    NOT_BLANK,
+    NOT_BOOL,
+    AwareDatetime,
+    ForClient,
+    IntId,
+    Metadata,
+    Strict,
+    six_decimals,
+)
 
 MemoryScope = Literal["run", "session", "user", "project", "global"]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 
 
-def _said(value: str) -> str:
-    """Refuse text that is only whitespace, as an error on the field itself (a model
-    validator's error named "body", which a GET does not even send)."""
-    if not value.strip():
-        raise ValueError("must contain non-whitespace text")
-    return value
-
-
-Said = AfterValidator(_said)
-Content = Annotated[str, Field(min_length=1, max_length=20_000), Said]
+Content = Annotated[str, Field(min_length=1, max_length=20_000), NOT_BLANK]
 ShortText = Annotated[str, Field(min_length=1, max_length=255)]
-SubjectType = Annotated[str, Field(min_length=1, max_length=100), Said]
-SubjectId = Annotated[str, Field(min_length=1, max_length=255), Said]
+SubjectType = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
+SubjectId = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
 Salience = Annotated[float, Field(ge=0, le=1), NOT_BOOL, AfterValidator(six_decimals)]
@@ -73,7 +73,7 @@ class RememberBatchOut(BaseModel):
 class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
-    query: Annotated[str, Field(min_length=1, max_length=2000), Said]
+    query: Annotated[str, Field(min_length=1, max_length=2000), NOT_BLANK]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
     client_id: IntId | None = None

@@ -17,6 +17,7 @@ from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
 from almanac.ontology.sop import SOPStep
 from almanac.types import (
+    NOT_BLANK,
     NOT_BOOL,
     BigId,
     IntId,
@@ -32,15 +33,9 @@ from almanac.types import (
 _JSON_LIMIT = 256_000  # bytes of one telemetry/steps document
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain non-whitespace text")
-    return value
-
-
 Id = BigId
 SmallId = IntId
-Name = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+Name = Annotated[SafeStr, Field(min_length=1, max_length=255), NOT_BLANK]
 Description = Annotated[SafeStr, Field(max_length=20_000)]
 Capability = Annotated[
     str,
@@ -61,7 +56,7 @@ Checklist = Annotated[
     Field(min_length=1, max_length=5000, description="Steps, or flat items as the planner stores"),
     json_document(_JSON_LIMIT),
 ]
-RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), NOT_BLANK]
 
 
 def _not_null(value: Any) -> Any:

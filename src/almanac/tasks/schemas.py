@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +20,7 @@ from pydantic_core import InitErrorDetails
 from almanac.models.status import TaskStatus
 from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
 from almanac.types import (
+    NOT_BLANK,
     NOT_BOOL,
     WORK_HOURS,
     AwareDatetime,
@@ -111,12 +111,6 @@ class TaskList(BaseModel):
     offset: int
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
 def _null_only_for_deadline(schema: JsonDict) -> None:
     """The schema says null only where it is accepted: `deadline` (clears it). The other
     fields are `X | None` so that leaving them out reads as None, but null is refused."""
@@ -136,9 +130,7 @@ def _null_only_for_deadline(schema: JsonDict) -> None:
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
-    title: (
-        Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)] | None
-    ) = None
+    title: Annotated[str, Field(min_length=1, max_length=500), NOT_BLANK] | None = None
     estimate_hours: Annotated[float, work_bounds(le=1000), NOT_BOOL, WORK_HOURS] | None = None
     priority: Annotated[int, Field(ge=1, le=4), NOT_BOOL] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
