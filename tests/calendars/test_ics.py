@@ -204,3 +204,12 @@ def test_a_spec_is_cleaned_for_every_provider_once():
     spec = EventSpec("c1", "Call\x07 with\x1bclient", at(2, 9), at(2, 10), "a\r\nb\rc\x00")
     assert (spec.title, spec.description) == ("Call  with client", "a\nb\nc ")
     assert EventSpec("c1", spec.title, at(2, 9), at(2, 10), spec.description) == spec
+
+
+def test_c1_control_characters_are_cleaned_like_the_c0_ones():
+    """U+0080-U+009F are control characters too (Unicode Cc): a NEL or a CSI from a
+    mis-decoded Windows-1252 paste went into the feed and CalDAV as it was."""
+    spec = EventSpec("c1", "Call\x85with\x9b\x80client", at(2, 9), at(2, 10), "a\x9f\r\n\tb")
+    assert (spec.title, spec.description) == ("Call with client", "a \n\tb")
+    # Printable Latin-1 right after the range is text.
+    assert EventSpec("c2", "Caf\xe9 \xa0", at(2, 9), at(2, 10)).title == "Caf\xe9 \xa0"

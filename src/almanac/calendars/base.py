@@ -25,8 +25,10 @@ ALMANAC_ID_PROPERTY = "X-ALMANAC-ID"
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 # RFC 5545 CONTROL characters (3.1: forbidden in TEXT values; strict apps reject the file),
-# tab aside; line breaks are kept, as "\n", which iCalendar writes escaped.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+# tab aside, and the C1 controls U+0080-U+009F (Unicode Cc like them; a NEL or CSI from a
+# mis-decoded Windows-1252 paste broke the same apps); line breaks are kept, as "\n", which
+# iCalendar writes escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]+")
 
 
 def calendar_text(value: str) -> str:
