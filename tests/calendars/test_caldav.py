@@ -114,6 +114,29 @@ async def test_recurring_user_event_is_expanded(
     assert busy == [BusyInterval(at(d, 18), at(d, 19)) for d in (2, 3, 4)]
 
 
+async def test_an_event_ending_before_it_starts_is_read_swapped_alone_or_recurring(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """RFC 5545: DTEND MUST follow DTSTART. A single such event read as zero-length (free
+    time over the meeting) while a recurring one, through the expander, read swapped: both
+    read swapped now (`base.event_span`), as the import and Google read them."""
+    user_event(raw_calendar, "single", ":20260302T120000Z", ":20260302T100000Z")
+    user_event(
+        raw_calendar,
+        "series",
+        ":20260303T120000Z",
+        ":20260303T100000Z",
+        "RRULE:FREQ=DAILY;COUNT=2\r\n",
+    )
+    events = await provider.events(*WEEK)
+    assert [(e.uid, e.start, e.end) for e in events] == [
+        ("single", at(2, 10), at(2, 12)),
+        ("series", at(3, 10), at(3, 12)),
+        ("series", at(4, 10), at(4, 12)),
+    ]
+    assert await provider.busy(*WEEK) == [BusyInterval(at(d, 10), at(d, 12)) for d in (2, 3, 4)]
+
+
 async def test_calendar_found_by_display_name(dav_url: str, raw_calendar: Any) -> None:
     named = CalDAVCalendar(
         url=dav_url,

@@ -213,3 +213,22 @@ def test_c1_control_characters_are_cleaned_like_the_c0_ones():
     assert (spec.title, spec.description) == ("Call with client", "a \n\tb")
     # Printable Latin-1 right after the range is text.
     assert EventSpec("c2", "Caf\xe9 \xa0", at(2, 9), at(2, 10)).title == "Caf\xe9 \xa0"
+
+
+def test_an_event_that_ends_before_it_starts_is_read_swapped_however_it_says_so():
+    """RFC 5545: DTEND MUST follow DTSTART. A DTEND before it (expanded by the recurrence
+    library, which swaps) and a negative DURATION (read by `after`, which made it
+    zero-length: free time over the meeting) are read the same way, `event_span`'s."""
+    events = parse(
+        vcalendar(
+            "UID:dtend\r\nDTSTART:20260302T120000Z\r\nDTEND:20260302T100000Z",
+            "UID:duration\r\nDTSTART:20260303T120000Z\r\nDURATION:-PT2H",
+            "UID:days\r\nDTSTART;VALUE=DATE:20260306\r\nDTEND;VALUE=DATE:20260305",
+        )
+    ).events
+    assert [(e.uid, e.start, e.end) for e in events] == [
+        ("dtend", at(2, 10), at(2, 12)),
+        ("duration", at(3, 10), at(3, 12)),
+        ("days", at(5, 0, tz=BERLIN), at(6, 0, tz=BERLIN)),
+    ]
+    assert all(e.busy for e in events)

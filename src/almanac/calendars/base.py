@@ -87,6 +87,19 @@ def require_window(start: datetime, end: datetime, prefix: str = "") -> None:
         raise ValueError(f"{prefix}end must be after {prefix}start")
 
 
+def event_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) an event read from a calendar blocks, for every provider alike.
+
+    RFC 5545 3.8.2.2 says DTEND MUST be later than DTSTART, so an event ending before it
+    starts (ends typed the wrong way round, a negative DURATION) is invalid, and no reading
+    of it is the right one. It is read swapped, from the earlier time to the later: the
+    expander every series goes through (recurring-ical-events) already read recurring ones
+    so, and a zero-length reading would let Almanac schedule work over a meeting the user
+    sees in their calendar. Equal ends stay a zero-length event.
+    """
+    return (end, start) if end < start else (start, end)
+
+
 def zone_name(value: datetime) -> str:
     """The IANA zone an aware datetime is expressed in; "UTC" for UTC and fixed offsets.
 

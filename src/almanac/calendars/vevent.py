@@ -20,6 +20,7 @@ from almanac.calendars.base import (
     CalendarEvent,
     EventSpec,
     almanac_id_from_uid,
+    event_span,
     event_uid,
     zone_name,
 )
@@ -173,13 +174,14 @@ def vevent_to_event(
     # Stored and served within the bounds every calendar entry keeps (src/almanac/types.py):
     # a DURATION of P99999W (a broken invitation) ended in the year 3943.
     start, end = min(max(start, _EARLIEST), _LATEST), min(max(end, _EARLIEST), _LATEST)
+    start, end = event_span(start, end)
     transparent = text(comp, "TRANSP").upper() == "TRANSPARENT"
     cancelled = text(comp, "STATUS").upper() == "CANCELLED"
     return CalendarEvent(
         uid=uid,
         title=text(comp, "SUMMARY"),
         start=start,
-        end=max(end, start),
+        end=end,
         description=text(comp, "DESCRIPTION"),
         almanac_id=almanac_id,
         etag=etag,
