@@ -81,6 +81,7 @@ class CalDAVCalendar(CalendarProvider):
         password: str | None = None,
         timezone: str = "UTC",
         timeout: float = 10.0,
+        addresses: Sequence[str] = (),
     ) -> None:
         if not url:
             raise ValueError("url is required")
@@ -104,6 +105,7 @@ class CalDAVCalendar(CalendarProvider):
         # The user's calendar addresses (vevent.address), asked of the server only once an
         # event someone declined is read (`_owner_of`).
         self._username = username
+        self._configured = frozenset(address(a) for a in addresses)  # calendar.user_addresses
         self._owner: frozenset[str] | None = None
         self._lock = asyncio.Lock()
         # Set when the caller of a write gave up: the worker thread stops before its next
@@ -183,8 +185,9 @@ class CalDAVCalendar(CalendarProvider):
 
     def _owner_of(self, comp: icalendar.Component) -> frozenset[str]:
         """The user's addresses when `comp` has a declined attendee (else none are needed):
-        a login that is an email address and the principal's mailto: addresses, read once
-        per server and user (RFC 6638; a server that does not say leaves the login)."""
+        the configured ones, a login that is an email address and the principal's mailto:
+        addresses, read once per server and user (RFC 6638; a server that does not say
+        leaves the others)."""
         if not decliners(comp):
             return frozenset()
         if self._owner is None:
@@ -195,8 +198,10 @@ class CalDAVCalendar(CalendarProvider):
                 if found is not None:  # a failed lookup is asked again by the next read
                     _ADDRESSES[key] = found
             login = self._username
-            self._owner = (found or frozenset()) | (
-                {address(login)} if login and "@" in login else set()
+            self._owner = (
+                (found or frozenset())
+                | self._configured
+                | ({address(login)} if login and "@" in login else set())
             )
         return self._owner
 
