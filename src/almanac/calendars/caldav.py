@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ from almanac.calendars.vevent import (
     set_content,
     text,
     vevent_to_event,
+    zone_note,
 )
 from almanac.redact import mask_url, redact
 
@@ -237,10 +239,28 @@ class CalDAVCalendar(CalendarProvider):
     def _occurrences(
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
     ) -> list[CalendarEvent]:
-        """The events of one stored object, recurrences expanded within about the window
-        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
+        """The events of one stored object, noted when a TZID is unknown (`zone_note`)."""
         cal = obj.icalendar_instance
         vevents = list(cal.walk("VEVENT"))
+        events = self._expanded(obj, cal, vevents, (start, end), budget)
+        # The import refuses such a TZID (422); one odd event must not fail a whole read,
+        # nor silently land at its wall-clock time in the user's zone: it is said.
+        said = zone_note(vevents, self.zone)
+        if not said:
+            return events
+        return [replace(e, note=f"{e.note}; {said}" if e.note else said) for e in events]
+
+    def _expanded(
+        self,
+        obj: Any,
+        cal: icalendar.Calendar,
+        vevents: list[icalendar.Component],
+        window: tuple[datetime, datetime],
+        budget: RecurrenceBudget,
+    ) -> list[CalendarEvent]:
+        """The events of one stored object, recurrences expanded within about the window
+        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
+        start, end = window
         recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
         if not recurring:
             return self._events(obj, vevents)

@@ -40,6 +40,7 @@ from almanac.calendars.vevent import (
     build_vcalendar,
     keep_durations,
     restore_duration,
+    unknown_zones,
     vevent_to_event,
 )
 from almanac.errors import ValidationFailed
@@ -165,26 +166,18 @@ def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed(message, field="body")
 
 
-_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
-
-
 def _require_known_zones(uid: str, vevent: icalendar.Component) -> None:
     """Refuse a TZID that is neither an IANA or Windows zone name nor defined by a
-    VTIMEZONE in the file: icalendar reads such times as floating, so the event would
-    silently land at that wall-clock time in the user's zone."""
-    for name in _DATED:
-        prop = vevent.get(name)
-        for value in prop if isinstance(prop, list) else [prop]:
-            tzid = getattr(value, "params", {}).get("TZID")
-            if not tzid:
-                continue
-            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
-            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
-                raise ValidationFailed(
-                    f"event {uid!r}: {name} names the unknown time zone {str(tzid)[:100]!r}; "
-                    "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
-                    field="body",
-                )
+    VTIMEZONE in the file: the event would silently land at that wall-clock time in the
+    user's zone."""
+    unknown = unknown_zones(vevent)
+    if unknown:
+        name, tzid = unknown[0]
+        raise ValidationFailed(
+            f"event {uid!r}: {name} names the unknown time zone {tzid!r}; "
+            "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
+            field="body",
+        )
 
 
 def _series(cal: icalendar.Calendar) -> dict[str, icalendar.Calendar]:

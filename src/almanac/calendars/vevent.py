@@ -191,6 +191,38 @@ def vevent_to_event(
     )
 
 
+_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def unknown_zones(vevent: icalendar.Component) -> list[tuple[str, str]]:
+    """(property, TZID) for each dated property whose TZID is neither an IANA or Windows
+    zone name nor defined by a VTIMEZONE: icalendar reads such times as floating, so they
+    land at that wall-clock time in the user's zone."""
+    found: list[tuple[str, str]] = []
+    for name in _DATED:
+        prop = vevent.get(name)
+        for value in prop if isinstance(prop, list) else [prop]:
+            tzid = getattr(value, "params", {}).get("TZID")
+            if not tzid:
+                continue
+            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
+            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
+                found.append((name, str(tzid)[:100]))
+    return found
+
+
+def zone_note(vevents: list[icalendar.Component], zone: ZoneInfo) -> str:
+    """What a read says of an event whose TZID is no zone it knows ("" if none is)."""
+    for vevent in vevents:
+        for name, tzid in unknown_zones(vevent):
+            return (
+                f"event {text(vevent, 'UID')[:200]!r} ({text(vevent, 'SUMMARY')[:80]!r}): "
+                f"{name} names the unknown time zone {tzid!r}, read as {zone.key} time; "
+                "use an IANA zone name (e.g. Europe/Berlin) in the calendar app"
+            )
+    return ""
+
+
 def address(value: object) -> str:
     """A calendar user address compared case-blind and without `mailto:`."""
     text = str(value).strip().lower()
