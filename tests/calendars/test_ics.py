@@ -232,3 +232,19 @@ def test_an_event_that_ends_before_it_starts_is_read_swapped_however_it_says_so(
         ("days", at(5, 0, tz=BERLIN), at(6, 0, tz=BERLIN)),
     ]
     assert all(e.busy for e in events)
+
+
+def test_an_all_day_event_ending_on_its_start_date_is_that_day():
+    """Some exports write DTEND = DTSTART for a one-day holiday (invalid in RFC 5545): read
+    as zero-length it blocked nothing, though calendar apps, and the feed, show the day."""
+    events = parse(
+        vcalendar(
+            "UID:same\r\nDTSTART;VALUE=DATE:20260303\r\nDTEND;VALUE=DATE:20260303",
+            "UID:none\r\nDTSTART;VALUE=DATE:20260305",
+            "UID:zero\r\nDTSTART;VALUE=DATE:20260306\r\nDURATION:P0D",
+        )
+    ).events
+    assert [(e.uid, e.start, e.end, e.all_day) for e in events] == [
+        (uid, at(day, 0, tz=BERLIN), at(day + 1, 0, tz=BERLIN), True)
+        for uid, day in (("same", 3), ("none", 5), ("zero", 6))
+    ]

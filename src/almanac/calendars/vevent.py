@@ -164,8 +164,12 @@ def vevent_to_event(
         # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
         end = start + timedelta(days=1) if all_day else start
     if all_day:
-        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
-        end = datetime.combine(end.date(), time(0), tzinfo=zone)
+        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long. A
+        # DTEND on the start's own date (invalid, but some exports write it) is that day, as
+        # calendar apps show it and the feed writes it: not a holiday that blocks nothing.
+        same = end.date() == start.date()
+        last = start.date() + timedelta(days=1) if same else end.date()
+        end = datetime.combine(last, time(0), tzinfo=zone)
     marker = text(comp, ALMANAC_ID_PROPERTY) or None
     # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
     almanac_id = almanac_id_from_uid(uid)
