@@ -11,6 +11,7 @@ import pytest
 from caldav.davclient import DAVClient
 
 from almanac.calendars.base import (
+    LAST_NOTICE,
     BusyInterval,
     CalendarConflict,
     CalendarUnavailable,
@@ -112,6 +113,56 @@ async def test_recurring_user_event_is_expanded(
     )
     busy = await provider.busy(*WEEK)
     assert busy == [BusyInterval(at(d, 18), at(d, 19)) for d in (2, 3, 4)]
+
+
+async def test_an_event_ending_before_it_starts_is_read_swapped_alone_or_recurring(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """RFC 5545: DTEND MUST follow DTSTART. A single such event read as zero-length (free
+    time over the meeting) while a recurring one, through the expander, read swapped: both
+    read swapped now (`base.event_span`), as the import and Google read them."""
+    user_event(raw_calendar, "single", ":20260302T120000Z", ":20260302T100000Z")
+    user_event(
+        raw_calendar,
+        "series",
+        ":20260303T120000Z",
+        ":20260303T100000Z",
+        "RRULE:FREQ=DAILY;COUNT=2\r\n",
+    )
+    events = await provider.events(*WEEK)
+    assert [(e.uid, e.start, e.end) for e in events] == [
+        ("single", at(2, 10), at(2, 12)),
+        ("series", at(3, 10), at(3, 12)),
+        ("series", at(4, 10), at(4, 12)),
+    ]
+    assert await provider.busy(*WEEK) == [BusyInterval(at(d, 10), at(d, 12)) for d in (2, 3, 4)]
+
+
+async def test_an_unknown_tzid_is_read_in_the_users_zone_and_said(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """The import refuses a TZID that is no zone (422); a CalDAV read must not fail for one
+    event, and read it at its wall-clock time in the user's zone without a word. The event
+    now carries a note naming it and the TZID, which the schedule's warnings and /health's
+    calendar detail repeat."""
+    user_event(
+        raw_calendar,
+        "mars",
+        ";TZID=Mars/Olympus:20260302T100000",
+        ";TZID=Mars/Olympus:20260302T110000",
+    )
+    user_event(
+        raw_calendar,
+        "fine",
+        ";TZID=Europe/Berlin:20260303T100000",
+        ";TZID=Europe/Berlin:20260303T110000",
+    )
+    mars, fine = await provider.events(*WEEK)
+    assert mars.start == at(2, 10, tz=BERLIN) and mars.busy  # the provider's zone: Berlin
+    assert "'mars'" in mars.note and "'Mars/Olympus'" in mars.note and "Europe/Berlin" in mars.note
+    assert fine.note == ""
+    when, said = LAST_NOTICE["calendar"]
+    assert said == mars.note and when <= datetime.now(UTC)
 
 
 async def test_calendar_found_by_display_name(dav_url: str, raw_calendar: Any) -> None:

@@ -87,6 +87,17 @@ async def test_events_and_busy_read_the_users_calendar(
     assert len(google.api_requests("POST", "/freeBusy")) == 1
 
 
+async def test_an_event_ending_before_it_starts_is_read_swapped(
+    provider: GoogleCalendar, google: FakeGoogle
+) -> None:
+    """Read as CalDAV and the import read it (`base.event_span`): from the earlier time to
+    the later, not as a zero-length event that leaves the meeting's time free."""
+    day = date(2026, 3, 2)
+    google.add_event(summary="Backwards", start=hour(day, 12), end=hour(day, 10))
+    [event] = await provider.events(*WEEK)
+    assert (event.start, event.end, event.busy) == (at(2, 10), at(2, 12), True)
+
+
 async def test_an_invitation_the_owner_declined_does_not_block(
     provider: GoogleCalendar, google: FakeGoogle
 ) -> None:

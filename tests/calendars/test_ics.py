@@ -204,3 +204,47 @@ def test_a_spec_is_cleaned_for_every_provider_once():
     spec = EventSpec("c1", "Call\x07 with\x1bclient", at(2, 9), at(2, 10), "a\r\nb\rc\x00")
     assert (spec.title, spec.description) == ("Call  with client", "a\nb\nc ")
     assert EventSpec("c1", spec.title, at(2, 9), at(2, 10), spec.description) == spec
+
+
+def test_c1_control_characters_are_cleaned_like_the_c0_ones():
+    """U+0080-U+009F are control characters too (Unicode Cc): a NEL or a CSI from a
+    mis-decoded Windows-1252 paste went into the feed and CalDAV as it was."""
+    spec = EventSpec("c1", "Call\x85with\x9b\x80client", at(2, 9), at(2, 10), "a\x9f\r\n\tb")
+    assert (spec.title, spec.description) == ("Call with client", "a \n\tb")
+    # Printable Latin-1 right after the range is text.
+    assert EventSpec("c2", "Caf\xe9 \xa0", at(2, 9), at(2, 10)).title == "Caf\xe9 \xa0"
+
+
+def test_an_event_that_ends_before_it_starts_is_read_swapped_however_it_says_so():
+    """RFC 5545: DTEND MUST follow DTSTART. A DTEND before it (expanded by the recurrence
+    library, which swaps) and a negative DURATION (read by `after`, which made it
+    zero-length: free time over the meeting) are read the same way, `event_span`'s."""
+    events = parse(
+        vcalendar(
+            "UID:dtend\r\nDTSTART:20260302T120000Z\r\nDTEND:20260302T100000Z",
+            "UID:duration\r\nDTSTART:20260303T120000Z\r\nDURATION:-PT2H",
+            "UID:days\r\nDTSTART;VALUE=DATE:20260306\r\nDTEND;VALUE=DATE:20260305",
+        )
+    ).events
+    assert [(e.uid, e.start, e.end) for e in events] == [
+        ("dtend", at(2, 10), at(2, 12)),
+        ("duration", at(3, 10), at(3, 12)),
+        ("days", at(5, 0, tz=BERLIN), at(6, 0, tz=BERLIN)),
+    ]
+    assert all(e.busy for e in events)
+
+
+def test_an_all_day_event_ending_on_its_start_date_is_that_day():
+    """Some exports write DTEND = DTSTART for a one-day holiday (invalid in RFC 5545): read
+    as zero-length it blocked nothing, though calendar apps, and the feed, show the day."""
+    events = parse(
+        vcalendar(
+            "UID:same\r\nDTSTART;VALUE=DATE:20260303\r\nDTEND;VALUE=DATE:20260303",
+            "UID:none\r\nDTSTART;VALUE=DATE:20260305",
+            "UID:zero\r\nDTSTART;VALUE=DATE:20260306\r\nDURATION:P0D",
+        )
+    ).events
+    assert [(e.uid, e.start, e.end, e.all_day) for e in events] == [
+        (uid, at(day, 0, tz=BERLIN), at(day + 1, 0, tz=BERLIN), True)
+        for uid, day in (("same", 3), ("none", 5), ("zero", 6))
+    ]

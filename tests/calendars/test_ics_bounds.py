@@ -102,6 +102,29 @@ def test_an_unreadable_rrule_is_refused_naming_its_uid(rule: str):
     assert info.value.errors[0]["field"] == "body"
 
 
+async def test_an_interval_of_zero_is_a_422_naming_the_event_not_an_endless_walk(
+    client: httpx.AsyncClient,
+):
+    """RFC 5545: INTERVAL is a positive integer. dateutil walked INTERVAL=0 without end: the
+    import's worker was killed after its grace (a 422 saying only "took longer"), and a
+    CalDAV read's thread spun for good. Refused before expanding, as a CalDAV read refuses
+    it (the same `RecurrenceBudget`)."""
+    event = f"UID:every-zero-days\r\nDTSTART:{stamp(NOW)}\r\nRRULE:FREQ=DAILY;INTERVAL=0"
+    r = await client.post(
+        "/api/v1/calendar/import",
+        content=vcalendar(event),
+        headers={"content-type": "text/calendar"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "body",
+            "message": "event 'every-zero-days': its RRULE has INTERVAL=0; "
+            "it must be a positive integer",
+        }
+    ]
+
+
 def test_ordinary_long_running_series_are_expanded_within_the_window_quickly(
     monkeypatch: pytest.MonkeyPatch,
 ):

@@ -72,6 +72,22 @@ def test_import_twice_creates_nothing_new(cli_env: AppState, pg_url: str, tmp_pa
     assert rows == [("Gym", None), ("Dentist", None), ("Gym", None), ("Gym", None)]
 
 
+def test_import_with_an_address_stores_its_declined_invitation_as_free(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+):
+    src = tmp_path / "invite.ics"
+    src.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:invite\r\nDTSTART:20260303T090000Z\r\nDTEND:20260303T100000Z\r\n"
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:ana@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    code, out = invoke("import", str(src), *WINDOW, "--address", "Ana@Example.com")
+    assert code == 0, out
+    assert sql(pg_url, "SELECT uid, busy FROM calendar_entries") == [("invite", False)]
+    code, out = invoke("import", str(src), *WINDOW, "--address", "ana")
+    assert code != 0 and "address" in out
+
+
 def test_add_creates_a_user_event_once_per_key(cli_env: AppState, pg_url: str):
     args = (
         "add",

@@ -25,8 +25,10 @@ ALMANAC_ID_PROPERTY = "X-ALMANAC-ID"
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 # RFC 5545 CONTROL characters (3.1: forbidden in TEXT values; strict apps reject the file),
-# tab aside; line breaks are kept, as "\n", which iCalendar writes escaped.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+# tab aside, and the C1 controls U+0080-U+009F (Unicode Cc like them; a NEL or CSI from a
+# mis-decoded Windows-1252 paste broke the same apps); line breaks are kept, as "\n", which
+# iCalendar writes escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]+")
 
 
 def calendar_text(value: str) -> str:
@@ -83,6 +85,19 @@ def require_window(start: datetime, end: datetime, prefix: str = "") -> None:
     require_aware(end, f"{prefix}end")
     if end <= start:
         raise ValueError(f"{prefix}end must be after {prefix}start")
+
+
+def event_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) an event read from a calendar blocks, for every provider alike.
+
+    RFC 5545 3.8.2.2 says DTEND MUST be later than DTSTART, so an event ending before it
+    starts (ends typed the wrong way round, a negative DURATION) is invalid, and no reading
+    of it is the right one. It is read swapped, from the earlier time to the later: the
+    expander every series goes through (recurring-ical-events) already read recurring ones
+    so, and a zero-length reading would let Almanac schedule work over a meeting the user
+    sees in their calendar. Equal ends stay a zero-length event.
+    """
+    return (end, start) if end < start else (start, end)
 
 
 def zone_name(value: datetime) -> str:

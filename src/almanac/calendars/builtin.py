@@ -26,6 +26,7 @@ from almanac.calendars.base import (
     CalendarUnavailable,
     EventSpec,
     Scope,
+    event_span,
     plan_changes,
     require_window,
     zone_name,
@@ -62,13 +63,14 @@ def _in_zone(value: datetime, name: object) -> datetime:
 def entry_to_event(entry: CalendarEntry) -> CalendarEvent:
     """The provider-neutral view of a stored entry, in the zones it was written in."""
     meta = entry.metadata_ or {}
-    start = _in_zone(entry.start_at, meta.get("start_tz"))
-    end = _in_zone(entry.end_at, meta.get("end_tz"))
+    start, end = event_span(
+        _in_zone(entry.start_at, meta.get("start_tz")), _in_zone(entry.end_at, meta.get("end_tz"))
+    )
     return CalendarEvent(
         uid=entry.uid,
         title=entry.title,
         start=start,
-        end=max(end, start),
+        end=end,
         description=entry.description or "",
         almanac_id=entry.almanac_id,
         # Changes whenever the entry does (every write bumps SEQUENCE).

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -48,6 +49,7 @@ from almanac.calendars.vevent import (
     set_content,
     text,
     vevent_to_event,
+    zone_note,
 )
 from almanac.redact import mask_url, redact
 
@@ -81,6 +83,7 @@ class CalDAVCalendar(CalendarProvider):
         password: str | None = None,
         timezone: str = "UTC",
         timeout: float = 10.0,
+        addresses: Sequence[str] = (),
     ) -> None:
         if not url:
             raise ValueError("url is required")
@@ -104,6 +107,7 @@ class CalDAVCalendar(CalendarProvider):
         # The user's calendar addresses (vevent.address), asked of the server only once an
         # event someone declined is read (`_owner_of`).
         self._username = username
+        self._configured = frozenset(address(a) for a in addresses)  # calendar.user_addresses
         self._owner: frozenset[str] | None = None
         self._lock = asyncio.Lock()
         # Set when the caller of a write gave up: the worker thread stops before its next
@@ -183,8 +187,9 @@ class CalDAVCalendar(CalendarProvider):
 
     def _owner_of(self, comp: icalendar.Component) -> frozenset[str]:
         """The user's addresses when `comp` has a declined attendee (else none are needed):
-        a login that is an email address and the principal's mailto: addresses, read once
-        per server and user (RFC 6638; a server that does not say leaves the login)."""
+        the configured ones, a login that is an email address and the principal's mailto:
+        addresses, read once per server and user (RFC 6638; a server that does not say
+        leaves the others)."""
         if not decliners(comp):
             return frozenset()
         if self._owner is None:
@@ -195,8 +200,10 @@ class CalDAVCalendar(CalendarProvider):
                 if found is not None:  # a failed lookup is asked again by the next read
                     _ADDRESSES[key] = found
             login = self._username
-            self._owner = (found or frozenset()) | (
-                {address(login)} if login and "@" in login else set()
+            self._owner = (
+                (found or frozenset())
+                | self._configured
+                | ({address(login)} if login and "@" in login else set())
             )
         return self._owner
 
@@ -232,10 +239,28 @@ class CalDAVCalendar(CalendarProvider):
     def _occurrences(
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
     ) -> list[CalendarEvent]:
-        """The events of one stored object, recurrences expanded within about the window
-        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
+        """The events of one stored object, noted when a TZID is unknown (`zone_note`)."""
         cal = obj.icalendar_instance
         vevents = list(cal.walk("VEVENT"))
+        events = self._expanded(obj, cal, vevents, (start, end), budget)
+        # The import refuses such a TZID (422); one odd event must not fail a whole read,
+        # nor silently land at its wall-clock time in the user's zone: it is said.
+        said = zone_note(vevents, self.zone)
+        if not said:
+            return events
+        return [replace(e, note=f"{e.note}; {said}" if e.note else said) for e in events]
+
+    def _expanded(
+        self,
+        obj: Any,
+        cal: icalendar.Calendar,
+        vevents: list[icalendar.Component],
+        window: tuple[datetime, datetime],
+        budget: RecurrenceBudget,
+    ) -> list[CalendarEvent]:
+        """The events of one stored object, recurrences expanded within about the window
+        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
+        start, end = window
         recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
         if not recurring:
             return self._events(obj, vevents)

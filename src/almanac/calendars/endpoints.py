@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from almanac.auth.deps import AdminOnly, MaybePrincipal
+from almanac.calendars.factory import user_addresses
 from almanac.calendars.feed_token import feed_path, feed_token
 from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits
 from almanac.calendars.schemas import (
@@ -24,6 +25,7 @@ from almanac.calendars.schemas import (
     WindowQuery,
 )
 from almanac.calendars.service import CalendarService
+from almanac.config.checks import MailAddress
 from almanac.deps import State, UoW
 from almanac.errors import DependencyUnavailable, PayloadTooLarge, Unauthorized
 from almanac.problems import answers
@@ -38,7 +40,12 @@ ICS_MEDIA_TYPE = "text/calendar"
 def get_calendar_service(uow: UoW, state: State) -> CalendarService:
     c = state.settings.calendar
     limits = IcsLimits(c.ics_max_occurrences, c.ics_max_rule_steps, c.ics_time_budget_seconds)
-    return CalendarService(uow.session, timezone=state.settings.timezone, ics_limits=limits)
+    return CalendarService(
+        uow.session,
+        timezone=state.settings.timezone,
+        ics_limits=limits,
+        addresses=user_addresses(c),
+    )
 
 
 Calendar = Annotated[CalendarService, Depends(get_calendar_service)]
@@ -154,9 +161,17 @@ async def delete_calendar_event(event_id: Id, calendar: Calendar) -> DeletedEven
 
 @router.post("/import", openapi_extra=_ICS_BODY, responses=answers(409, 503))
 async def import_ics(
-    request: Request, calendar: Calendar, start: When = None, end: When = None
+    request: Request,
+    calendar: Calendar,
+    start: When = None,
+    end: When = None,
+    address: Annotated[MailAddress | None, Query(max_length=300)] = None,
 ) -> ImportOut:
-    """Import a raw .ics body (up to 2 MB) as user events; re-importing changes nothing."""
+    """Import a raw .ics body (up to 2 MB) as user events; re-importing changes nothing.
+
+    An invitation the user declined (their ATTENDEE with PARTSTAT=DECLINED) is stored as
+    free time: the user is `address` (an email address, `mailto:` optional) and the
+    addresses Almanac knows (`calendar.user_addresses`, a CalDAV login that is one)."""
     window = OptionalWindow.model_validate({"start": start, "end": end})
     data = await read_limited(request, MAX_ICS_BYTES)
-    return await calendar.import_ics(data, window)
+    return await calendar.import_ics(data, window, address)

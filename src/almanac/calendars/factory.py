@@ -22,7 +22,20 @@ from almanac.config import (
     GoogleCalendarSettings,
     Settings,
 )
+from almanac.config.checks import mail_address
 from almanac.state import AppState
+
+
+def user_addresses(settings: CalendarSettings) -> frozenset[str]:
+    """The user's own calendar addresses Almanac knows without asking a server: the
+    configured `calendar.user_addresses`, and a CalDAV login that is an email address."""
+    found = set(settings.user_addresses)
+    if isinstance(settings, CalDAVCalendarSettings) and settings.caldav_username:
+        try:
+            found.add(mail_address(settings.caldav_username))
+        except ValueError:
+            pass  # a plain user name names no mailbox
+    return frozenset(found)
 
 
 def configured_calendar(state: AppState, session: AsyncSession) -> CalendarProvider:
@@ -74,6 +87,7 @@ def build_calendar(
                 password=password.get_secret_value() if password else None,
                 timezone=timezone,
                 timeout=request_timeouts[0],
+                addresses=settings.user_addresses,
             )
         case GoogleCalendarSettings():
             from almanac.calendars.google import GoogleCalendar

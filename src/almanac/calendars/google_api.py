@@ -28,6 +28,7 @@ from almanac.calendars.base import (
     CalendarEvent,
     CalendarUnavailable,
     EventSpec,
+    event_span,
     same_content,
     zone_name,
 )
@@ -174,13 +175,14 @@ def to_event(item: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
         return None
     start, all_day = _parse_time(item["start"], zone)
     end, _ = _parse_time(item["end"], zone)
+    start, end = event_span(start, end)
     private = (item.get("extendedProperties") or {}).get("private") or {}
     almanac_id = private.get(ALMANAC_ID_KEY) or None
     return CalendarEvent(
         uid=str(item.get("iCalUID") or item.get("id") or ""),
         title=str(item.get("summary") or ""),
         start=start,
-        end=max(end, start),
+        end=end,
         description=str(item.get("description") or ""),
         almanac_id=almanac_id,
         etag=item.get("etag"),

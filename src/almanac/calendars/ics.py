@@ -40,6 +40,7 @@ from almanac.calendars.vevent import (
     build_vcalendar,
     keep_durations,
     restore_duration,
+    unknown_zones,
     vevent_to_event,
 )
 from almanac.errors import ValidationFailed
@@ -124,10 +125,16 @@ def _storable(uid: str) -> str:
     return uid
 
 
-def _to_event(comp: icalendar.Component, zone: ZoneInfo, series: set[str]) -> CalendarEvent | None:
-    """One VEVENT occurrence as a user event; None without a usable DTSTART."""
+def _to_event(
+    comp: icalendar.Component,
+    zone: ZoneInfo,
+    series: set[str],
+    owner: frozenset[str] = frozenset(),
+) -> CalendarEvent | None:
+    """One VEVENT occurrence as a user event; None without a usable DTSTART; not busy when
+    one of `owner`'s addresses declined it."""
     restore_duration(comp)
-    event = vevent_to_event(comp, zone, _uid(comp, series))
+    event = vevent_to_event(comp, zone, _uid(comp, series), owner=owner)
     if event is None:
         return None
     # Stored in Postgres: no NUL characters, titles within the column.
@@ -159,26 +166,18 @@ def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed(message, field="body")
 
 
-_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
-
-
 def _require_known_zones(uid: str, vevent: icalendar.Component) -> None:
     """Refuse a TZID that is neither an IANA or Windows zone name nor defined by a
-    VTIMEZONE in the file: icalendar reads such times as floating, so the event would
-    silently land at that wall-clock time in the user's zone."""
-    for name in _DATED:
-        prop = vevent.get(name)
-        for value in prop if isinstance(prop, list) else [prop]:
-            tzid = getattr(value, "params", {}).get("TZID")
-            if not tzid:
-                continue
-            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
-            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
-                raise ValidationFailed(
-                    f"event {uid!r}: {name} names the unknown time zone {str(tzid)[:100]!r}; "
-                    "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
-                    field="body",
-                )
+    VTIMEZONE in the file: the event would silently land at that wall-clock time in the
+    user's zone."""
+    unknown = unknown_zones(vevent)
+    if unknown:
+        name, tzid = unknown[0]
+        raise ValidationFailed(
+            f"event {uid!r}: {name} names the unknown time zone {tzid!r}; "
+            "use an IANA zone name (e.g. Europe/Berlin) or include its VTIMEZONE",
+            field="body",
+        )
 
 
 def _series(cal: icalendar.Calendar) -> dict[str, icalendar.Calendar]:
@@ -202,10 +201,12 @@ def parse_ics(
     window: tuple[datetime, datetime],
     zone: ZoneInfo,
     limits: IcsLimits | None = None,
+    owner: frozenset[str] = frozenset(),
 ) -> ParsedCalendar:
     """The events of an .ics file overlapping `window`, recurrences expanded, sorted by start.
 
-    DATE and floating times are read in `zone`. Raises ValidationFailed (field "body") for
+    DATE and floating times are read in `zone`; an invitation one of `owner`'s addresses
+    (`vevent.address` form) declined is not busy. Raises ValidationFailed (field "body") for
     files that are too large or not iCalendar, and, naming the event's UID, for a TZID that
     is not a known zone nor defined in the file, for recurrences
     that would walk too far, expand past `limits.max_occurrences` or past the time budget.
@@ -245,7 +246,8 @@ def parse_ics(
                 _require_known_zones(uid, vevent)
             keep_durations(vevents)
             # A series that covers its span is read as busy stretches, without the caps.
-            dense = dense_series(vevents, zone, partial(_to_event, zone=zone, series=series))
+            read = partial(_to_event, zone=zone, series=series, owner=owner)
+            dense = dense_series(vevents, zone, read)
             if isinstance(dense, Dense):
                 runs_of = _runs(dense, window)
                 budget.occurrences_of(uid, len(runs_of))
@@ -267,7 +269,7 @@ def parse_ics(
             budget.occurrences_of(uid, len(occurrences))
             for comp in occurrences:
                 try:
-                    event = _to_event(comp, zone, series)
+                    event = _to_event(comp, zone, series, owner)
                 except Exception as e:
                     raise ValidationFailed(
                         f"event {uid!r}: cannot read its dates: {e}", field="body"

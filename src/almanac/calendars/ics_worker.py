@@ -49,11 +49,16 @@ def _kill() -> None:
 
 
 async def parse_ics_off_loop(
-    data: bytes | str, *, window: tuple[datetime, datetime], zone: ZoneInfo, limits: IcsLimits
+    data: bytes | str,
+    *,
+    window: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    limits: IcsLimits,
+    owner: frozenset[str] = frozenset(),
 ) -> ParsedCalendar:
     """`parse_ics` in the worker process, with a hard deadline."""
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_executor(), _parse, data, window, zone.key, limits)
+    future = loop.run_in_executor(_executor(), _parse, data, window, zone.key, limits, owner)
     try:
         result = await asyncio.wait_for(future, limits.time_budget_seconds + _GRACE_SECONDS)
     except TimeoutError:
@@ -71,7 +76,11 @@ async def parse_ics_off_loop(
 
 
 def _parse(
-    data: bytes | str, window: tuple[datetime, datetime], zone: str, limits: IcsLimits
+    data: bytes | str,
+    window: tuple[datetime, datetime],
+    zone: str,
+    limits: IcsLimits,
+    owner: frozenset[str],
 ) -> ParsedCalendar | tuple[str, str | None]:
     from icalendar.timezone import tzp
 
@@ -84,7 +93,7 @@ def _parse(
     tzp.use_zoneinfo()
     # A refusal comes back as plain data: the exception's keyword arguments do not pickle.
     try:
-        return parse_ics(data, window=window, zone=ZoneInfo(zone), limits=limits)
+        return parse_ics(data, window=window, zone=ZoneInfo(zone), limits=limits, owner=owner)
     except ValidationFailed as exc:
         field = exc.errors[0]["field"] if exc.errors else None
         return (exc.message, field)

@@ -117,11 +117,19 @@ class RecurrenceBudget:
             return
         for rule in rules if isinstance(rules, list) else [rules]:
             try:
+                interval = int(str((rule.get("INTERVAL") or [1])[0]))
                 self.steps += rule_steps(rule, start, until)
             except ValueError as e:
                 # icalendar parses a property when it is first read: an unknown FREQ or
                 # an INTERVAL past 32 bits surfaces here (BrokenCalendarProperty).
                 raise self.refuse(f"event {uid!r}: cannot read its RRULE: {e}") from e
+            if interval < 1:
+                # RFC 5545 3.3.10: a positive integer. dateutil walks INTERVAL=0 without end
+                # (an import's worker killed after its grace, a CalDAV read's thread never).
+                raise self.refuse(
+                    f"event {uid!r}: its RRULE has INTERVAL={interval}; "
+                    "it must be a positive integer"
+                )
             if self.steps > self.limits.max_rule_steps:
                 raise self.refuse(
                     f"event {uid!r}: its RRULE would expand about {self.steps:,} times "

@@ -7,6 +7,7 @@ Never commits: the request (`UoW`) or the CLI's unit of work does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,14 +85,22 @@ def _import_window(query: OptionalWindow) -> tuple[datetime, datetime]:
 
 
 class CalendarService:
-    """User events of the built-in calendar. `timezone` reads all-day and floating times."""
+    """User events of the built-in calendar. `timezone` reads all-day and floating times;
+    `addresses` are the user's own (`factory.user_addresses`), whose declined invitations
+    an import reads as free time."""
 
     def __init__(
-        self, session: AsyncSession, *, timezone: str = "UTC", ics_limits: IcsLimits | None = None
+        self,
+        session: AsyncSession,
+        *,
+        timezone: str = "UTC",
+        ics_limits: IcsLimits | None = None,
+        addresses: Collection[str] = (),
     ) -> None:
         self.repo = CalendarEntryRepository(session)
         self.ics_limits = ics_limits or IcsLimits()
         self.zone = ZoneInfo(timezone)
+        self.addresses = frozenset(addresses)
 
     async def create_event(self, body: EventIn) -> tuple[EventOut, bool]:
         """Add a user event; (event, created). A repeated idempotency key returns the first,
@@ -138,19 +147,21 @@ class CalendarService:
         return DeletedEventOut(id=entry_id, uid=entry.uid)
 
     async def import_ics(
-        self, data: bytes | str, window: OptionalWindow | None = None
+        self, data: bytes | str, window: OptionalWindow | None = None, address: str | None = None
     ) -> ImportOut:
         """Import an .ics file's events in the window as user events; re-importing is safe.
 
         Events are matched by UID: new ones are created, changed ones updated (SEQUENCE
         bumped), identical ones left alone, and occurrences of the file's recurring events
         that it no longer yields in the window removed. Almanac's own blocks (our UIDs) are
-        skipped.
+        skipped. An invitation the user declined (by one of their `addresses`, or `address`,
+        already in `mail_address` form) is stored as free time.
         """
         bounds = _import_window(window or OptionalWindow())
+        owner = self.addresses | ({address} if address else set())
         # Parsing and expansion are CPU-bound: in another process, so /health stays quick.
         parsed = await parse_ics_off_loop(
-            data, window=bounds, zone=self.zone, limits=self.ics_limits
+            data, window=bounds, zone=self.zone, limits=self.ics_limits, owner=owner
         )
         theirs = [e for e in parsed.events if e.almanac_id is None]
         skipped = parsed.skipped + len(parsed.events) - len(theirs)

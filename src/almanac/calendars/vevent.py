@@ -20,6 +20,7 @@ from almanac.calendars.base import (
     CalendarEvent,
     EventSpec,
     almanac_id_from_uid,
+    event_span,
     event_uid,
     zone_name,
 )
@@ -163,8 +164,12 @@ def vevent_to_event(
         # RFC 5545: a DATE start without an end lasts one day, a DATE-TIME start no time.
         end = start + timedelta(days=1) if all_day else start
     if all_day:
-        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long.
-        end = datetime.combine(end.date(), time(0), tzinfo=zone)
+        # Whole days in the user's zone; re-localize so DST days are 23/25 hours long. A
+        # DTEND on the start's own date (invalid, but some exports write it) is that day, as
+        # calendar apps show it and the feed writes it: not a holiday that blocks nothing.
+        same = end.date() == start.date()
+        last = start.date() + timedelta(days=1) if same else end.date()
+        end = datetime.combine(last, time(0), tzinfo=zone)
     marker = text(comp, ALMANAC_ID_PROPERTY) or None
     # Ownership needs the UID we derive; a copy that kept only X-ALMANAC-ID is the user's.
     almanac_id = almanac_id_from_uid(uid)
@@ -173,13 +178,14 @@ def vevent_to_event(
     # Stored and served within the bounds every calendar entry keeps (src/almanac/types.py):
     # a DURATION of P99999W (a broken invitation) ended in the year 3943.
     start, end = min(max(start, _EARLIEST), _LATEST), min(max(end, _EARLIEST), _LATEST)
+    start, end = event_span(start, end)
     transparent = text(comp, "TRANSP").upper() == "TRANSPARENT"
     cancelled = text(comp, "STATUS").upper() == "CANCELLED"
     return CalendarEvent(
         uid=uid,
         title=text(comp, "SUMMARY"),
         start=start,
-        end=max(end, start),
+        end=end,
         description=text(comp, "DESCRIPTION"),
         almanac_id=almanac_id,
         etag=etag,
@@ -187,6 +193,38 @@ def vevent_to_event(
         all_day=all_day,
         busy=not (transparent or cancelled or declined(comp, owner)),
     )
+
+
+_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def unknown_zones(vevent: icalendar.Component) -> list[tuple[str, str]]:
+    """(property, TZID) for each dated property whose TZID is neither an IANA or Windows
+    zone name nor defined by a VTIMEZONE: icalendar reads such times as floating, so they
+    land at that wall-clock time in the user's zone."""
+    found: list[tuple[str, str]] = []
+    for name in _DATED:
+        prop = vevent.get(name)
+        for value in prop if isinstance(prop, list) else [prop]:
+            tzid = getattr(value, "params", {}).get("TZID")
+            if not tzid:
+                continue
+            dts = [d.dt for d in value.dts] if hasattr(value, "dts") else [value.dt]
+            if any(isinstance(d, datetime) and d.tzinfo is None for d in dts):
+                found.append((name, str(tzid)[:100]))
+    return found
+
+
+def zone_note(vevents: list[icalendar.Component], zone: ZoneInfo) -> str:
+    """What a read says of an event whose TZID is no zone it knows ("" if none is)."""
+    for vevent in vevents:
+        for name, tzid in unknown_zones(vevent):
+            return (
+                f"event {text(vevent, 'UID')[:200]!r} ({text(vevent, 'SUMMARY')[:80]!r}): "
+                f"{name} names the unknown time zone {tzid!r}, read as {zone.key} time; "
+                "use an IANA zone name (e.g. Europe/Berlin) in the calendar app"
+            )
+    return ""
 
 
 def address(value: object) -> str:

@@ -38,12 +38,17 @@ def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 with offset")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 with offset")] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Your email address: invitations it declined are free time"),
+    ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Import an .ics file as your own events (default window: 30 days ago to a year ahead).
 
     Recurring events are expanded within the window; re-importing the file is safe.
+    Invitations you declined (by --address or ALMANAC_CALENDAR__USER_ADDRESSES) are free.
     """
     window = validated(OptionalWindow, {"start": start, "end": end})
     try:
@@ -57,7 +62,10 @@ def import_(
             response = await client.post(
                 f"{BASE}/import",
                 content=data,
-                params=window.model_dump(mode="json", exclude_none=True),
+                params={
+                    **window.model_dump(mode="json", exclude_none=True),
+                    **({"address": address} if address else {}),
+                },
                 headers={"content-type": "text/calendar"},
             )
             return ImportOut.model_validate(answer(response))

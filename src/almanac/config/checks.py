@@ -3,6 +3,7 @@ that are finite, so a setting that cannot work stops the start instead of the fi
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -67,8 +68,22 @@ def _postgres(value: str | None) -> str | None:
     return value
 
 
+# A calendar user address as iCalendar ATTENDEE lines carry it (RFC 5545 CAL-ADDRESS,
+# `mailto:`): one @, no spaces or control characters, within RFC 5321's 254 characters.
+_ADDRESS = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+")
+
+
+def mail_address(value: str) -> str:
+    """`value` as a calendar user address compared case-blind, without `mailto:`."""
+    text = value.strip().lower().removeprefix("mailto:")
+    if len(text) > 254 or not _ADDRESS.fullmatch(text):
+        raise ValueError("must be an email address such as ana@example.com")
+    return text
+
+
 HttpUrl = Annotated[str, AfterValidator(_http)]
 # One a provider cannot work without.
 NeededHttpUrl = Annotated[str, Field(min_length=1), AfterValidator(_http)]
 ValkeyUrl = Annotated[str, AfterValidator(_valkey)]
 PostgresUrl = Annotated[str, AfterValidator(_postgres)]
+MailAddress = Annotated[str, AfterValidator(mail_address)]

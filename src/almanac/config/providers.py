@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from .checks import HttpUrl, NeededHttpUrl, Section
+from .checks import HttpUrl, MailAddress, NeededHttpUrl, Section
 
 # A setting a provider cannot work without (an empty value is as good as none). Each
 # section's `provider` is frozen: another provider is another section object, with what
@@ -183,6 +183,10 @@ class CalendarBase(Section):
     ics_max_occurrences: int = Field(default=5000, ge=1, le=100_000)
     ics_max_rule_steps: int = Field(default=100_000, ge=1, le=10_000_000)
     ics_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
+    # The user's own calendar addresses (as invitations name them): an invitation one of them
+    # declined does not block time, in an .ics import and in a CalDAV read (which also asks
+    # the server and takes a login that is an address; Google marks the owner itself).
+    user_addresses: list[MailAddress] = Field(default_factory=list, max_length=50)
 
     @field_validator("ics_feed_token")
     @classmethod
