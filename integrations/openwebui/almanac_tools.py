@@ -74,8 +74,17 @@ def _problem_message(detail: str, errors: list[dict[str, Any]]) -> str:
             rest = rest.replace(f"{e.get('field')}: {message}", "").replace(message, "")
     if not rest.strip(" ;,.:()[]"):
         return "; ".join(said)
-    unsaid = _reasons([e for e in errors if str(e.get("message")) not in detail])
-    return f"{detail} ({'; '.join(unsaid)})" if unsaid else detail
+    said_by_detail = [e for e in errors if str(e.get("message")) in detail]
+    unsaid = _reasons([e for e in errors if e not in said_by_detail])
+    # A reason the detail gives in full, about a field it does not name: named first.
+    unnamed = [
+        f
+        for f in dict.fromkeys(str(e.get("field") or "") for e in said_by_detail)
+        if f not in ("", "body")
+        and not re.search(r"(?<![\w.])" + re.escape(f) + r"(?![\w])", detail)
+    ]
+    text = f"{', '.join(unnamed)}: {detail}" if unnamed else detail
+    return f"{text} ({'; '.join(unsaid)})" if unsaid else text
 
 
 def _problem(response: httpx.Response) -> str:

@@ -65,8 +65,16 @@ class Problem:
                 rest = rest.replace(f"{e.get('field')}: {message}", "").replace(message, "")
         if not rest.strip(" ;,.:()[]"):
             return "; ".join(said)
-        unsaid = reasons([e for e in self.errors if str(e.get("message")) not in self.detail])
-        return f"{self.detail} ({'; '.join(unsaid)})" if unsaid else self.detail
+        said_by_detail = [e for e in self.errors if str(e.get("message")) in self.detail]
+        unsaid = reasons([e for e in self.errors if e not in said_by_detail])
+        # A reason the detail gives in full, about a field it does not name: named first.
+        unnamed = [
+            f
+            for f in dict.fromkeys(str(e.get("field") or "") for e in said_by_detail)
+            if f not in WHOLE_REQUEST and not _mentions(self.detail, f)
+        ]
+        text = f"{', '.join(unnamed)}: {self.detail}" if unnamed else self.detail
+        return f"{text} ({'; '.join(unsaid)})" if unsaid else text
 
     def headline(self) -> str:
         """`title (status): message`, the title alone where the message only repeats it."""
@@ -77,6 +85,10 @@ class Problem:
 
 
 WHOLE_REQUEST = frozenset({"", "body"})
+
+
+def _mentions(text: str, field: str) -> bool:
+    return re.search(r"(?<![\w.])" + re.escape(field) + r"(?![\w])", text) is not None
 
 
 def reasons(errors: list[dict[str, Any]]) -> list[str]:

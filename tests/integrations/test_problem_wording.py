@@ -60,6 +60,14 @@ CASES: list[tuple[dict[str, Any], str]] = [
         },
         "The calendar changed since the preview (run_id: meeting A moved; meeting B added)",
     ),
+    # A detail giving a field's reason in full without naming the field: named first.
+    (
+        {
+            "detail": "10:00 to 11:00 overlaps execution run 1 (09:30 to 10:30) on the same task",
+            "errors": [{"field": "ended_at", "message": "overlaps execution run 1"}],
+        },
+        "ended_at: 10:00 to 11:00 overlaps execution run 1 (09:30 to 10:30) on the same task",
+    ),
     ({"detail": "Plan 5 not found", "errors": []}, "Plan 5 not found"),
 ]
 
