@@ -34,20 +34,68 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _reasons(errors: list[dict[str, Any]]) -> list[str]:
+    """Each field's reasons as `field: reason; reason`, once; the reason alone where the
+    field is the whole request ("body") or the reason begins with it. The CLI and the MCP
+    tools word problems the same way (almanac.http_problems; this file imports nothing
+    from almanac, so the rule is repeated here and a test keeps the two alike)."""
+    by_field: dict[str, list[str]] = {}
+    for e in errors:
+        message = str(e.get("message") or "").strip()
+        if not message:
+            continue
+        said = by_field.setdefault(str(e.get("field") or ""), [])
+        if message not in said:
+            said.append(message)
+    out: list[str] = []
+    for field, said in by_field.items():
+        if field in ("", "body"):
+            out.extend(said)
+            continue
+        starts = re.compile(re.escape(field) + r"(?![\w.\[])")
+        named = [m for m in said if starts.match(m)]
+        out.extend(named)
+        rest = [m for m in said if m not in named]
+        if rest:
+            out.append(f"{field}: {'; '.join(rest)}")
+    return out
+
+
+def _problem_message(detail: str, errors: list[dict[str, Any]]) -> str:
+    """The problem as one plain line: a detail that only lists the fields' reasons gives way
+    to them; another comes first, then the reasons it does not already say."""
+    said = _reasons(errors)
+    if not said:
+        return detail
+    rest = detail
+    for e in errors:
+        message = str(e.get("message") or "")
+        if message:
+            rest = rest.replace(f"{e.get('field')}: {message}", "").replace(message, "")
+    if not rest.strip(" ;,.:()[]"):
+        return "; ".join(said)
+    said_by_detail = [e for e in errors if str(e.get("message")) in detail]
+    unsaid = _reasons([e for e in errors if e not in said_by_detail])
+    # A reason the detail gives in full, about a field it does not name: named first.
+    unnamed = [
+        f
+        for f in dict.fromkeys(str(e.get("field") or "") for e in said_by_detail)
+        if f not in ("", "body")
+        and not re.search(r"(?<![\w.])" + re.escape(f) + r"(?![\w])", detail)
+    ]
+    text = f"{', '.join(unnamed)}: {detail}" if unnamed else detail
+    return f"{text} ({'; '.join(unsaid)})" if unsaid else text
+
+
 def _problem(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
-    detail = str(body.get("detail") or response.reason_phrase or "error")
-    fields = [
-        f"{e.get('field')}: {e.get('message')}"
-        for e in body.get("errors") or []
-        if isinstance(e, dict) and e.get("field")
-    ]
-    if fields and not all(f in detail for f in fields):
-        detail += f" ({'; '.join(fields)})"
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    title = str(body.get("title") or response.reason_phrase or "error")
+    detail = _problem_message(str(body.get("detail") or title), errors)
     if response.status_code == 401:
         return f"Almanac rejected the API key: {detail}. Set a valid key in the tool's valves."
     if response.status_code == 403:

@@ -25,10 +25,6 @@ class Problem:
     detail: str
     errors: list[dict[str, Any]] = field(default_factory=list)
 
-    def fields(self) -> list[str]:
-        """`field: message` for each error that names a field."""
-        return [f"{e['field']}: {e.get('message')}" for e in self.errors if e.get("field")]
-
     def named(self, names: Mapping[str, str]) -> Problem:
         """The problem in a client's own words: each field in `names` (the API's name →
         the client's, e.g. `salience_score` → `--salience`) renamed in errors and detail."""
@@ -53,11 +49,73 @@ class Problem:
         return Problem(self.status, self.title, detail, errors)
 
     def message(self) -> str:
-        """The detail as one line, naming each field it does not already mention."""
-        fields = self.fields()
-        if fields and not any(f in self.detail for f in fields):
-            return f"{self.detail} ({'; '.join(fields)})"
-        return self.detail
+        """The problem as one plain line: each field and its reason, once.
+
+        A detail that only lists the fields' reasons (a validation failure's) gives way to
+        them; any other detail comes first, followed by the reasons it does not already
+        say. "body" (the API's name for the request as a whole) is not shown as a field,
+        nor a field that its reason already begins with ("end must be after start")."""
+        said = reasons(self.errors)
+        if not said:
+            return self.detail
+        rest = self.detail
+        for e in self.errors:
+            message = str(e.get("message") or "")
+            if message:
+                rest = rest.replace(f"{e.get('field')}: {message}", "").replace(message, "")
+        if not rest.strip(" ;,.:()[]"):
+            return "; ".join(said)
+        said_by_detail = [e for e in self.errors if str(e.get("message")) in self.detail]
+        unsaid = reasons([e for e in self.errors if e not in said_by_detail])
+        # A reason the detail gives in full, about a field it does not name: named first.
+        unnamed = [
+            f
+            for f in dict.fromkeys(str(e.get("field") or "") for e in said_by_detail)
+            if f not in WHOLE_REQUEST and not _mentions(self.detail, f)
+        ]
+        text = f"{', '.join(unnamed)}: {self.detail}" if unnamed else self.detail
+        return f"{text} ({'; '.join(unsaid)})" if unsaid else text
+
+    def headline(self) -> str:
+        """`title (status): message`, the title alone where the message only repeats it."""
+        message = self.message()
+        if message in ("", self.title):
+            return f"{self.title} ({self.status})"
+        return f"{self.title} ({self.status}): {message}"
+
+
+WHOLE_REQUEST = frozenset({"", "body"})
+
+
+def _mentions(text: str, field: str) -> bool:
+    return re.search(r"(?<![\w.])" + re.escape(field) + r"(?![\w])", text) is not None
+
+
+def reasons(errors: list[dict[str, Any]]) -> list[str]:
+    """Each field's reasons, in order, as `field: reason; reason`, without repeats: the
+    reason alone where the field is the whole request or the reason begins with it."""
+    by_field: dict[str, list[str]] = {}
+    for e in errors:
+        message = str(e.get("message") or "").strip()
+        if not message:
+            continue
+        field = str(e.get("field") or "")
+        said = by_field.setdefault(field, [])
+        if message not in said:
+            said.append(message)
+    out = []
+    for field, said in by_field.items():
+        if field in WHOLE_REQUEST:
+            out.extend(said)
+            continue
+        starts = re.compile(re.escape(field) + r"(?![\w.\[])")
+        named = [m for m in said if starts.match(m)]
+        if named:
+            out.extend(named)
+        rest = [m for m in said if m not in named]
+        if rest:
+            out.append(f"{field}: {'; '.join(rest)}")
+    return out
 
 
 def decode_problem(status: int, body: Any, reason: str = "") -> Problem:

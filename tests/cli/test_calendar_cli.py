@@ -138,6 +138,20 @@ def test_a_time_without_offset_is_read_in_the_configured_zone(
     assert code == 0 and "ALMANAC_TIMEZONE" not in out, out
 
 
+def test_an_added_event_is_shown_on_the_users_clock(
+    cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """It was shown as the API answers, in UTC: a call typed as 14:00+01:00 read 13:00."""
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "Europe/Berlin")
+    start, end = "2026-12-03T14:00:00+01:00", "2026-12-03T15:00:00+01:00"
+    code, out = invoke("add", "Client call", "--start", start, "--end", end)
+    assert code == 0, out
+    assert f"{start} to {end}" in out, out
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")
+    code, out = invoke("add", "Late", "--start", "2026-12-03T20:00Z", "--end", "2026-12-03T21:00Z")
+    assert code == 0 and "2026-12-03T15:00:00-05:00 to 2026-12-03T16:00:00-05:00" in out, out
+
+
 def test_bad_input_exits_2_naming_the_field(cli_env: AppState, pg_url: str, tmp_path: Path):
     code, out = invoke("add", "X", "--start", "soon", "--end", "2026-03-03T10:00Z")
     assert code == 2 and "start" in out

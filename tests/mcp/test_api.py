@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from mcp.server.fastmcp.exceptions import ToolError
+from mcp.shared.exceptions import McpError
+from mcp.types import INVALID_PARAMS
 
 from almanac.mcp.api import Api, segment
 from almanac.mcp.server import build_server
@@ -81,8 +83,9 @@ async def test_prompt_and_resource_arguments_are_validated(
     server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
     with pytest.raises(ValueError, match="client_id"):
         await server.get_prompt("prepare_client_meeting", {"client_id": client_id})
-    with pytest.raises(ValueError, match="plan_id"):
+    with pytest.raises(McpError, match="plan_id") as refused:
         await server.read_resource(f"almanac://plans/{client_id}")
+    assert refused.value.error.code == INVALID_PARAMS
     assert recorder.paths == []
 
 

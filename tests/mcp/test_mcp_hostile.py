@@ -66,6 +66,33 @@ async def test_revise_plan_task_and_step_ids_are_bounded(
         assert "s" * 200 not in message and len(message) < 2000
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ({"remove": [f"t{i}" for i in range(501)]}, "remove"),
+        ({"add": [{"id": f"n{i}", "title": "t", "estimate_hours": 1} for i in range(501)]}, "add"),
+        ({"edit": [{"id": "a", "depends_on": [f"d{i}" for i in range(51)]}]}, "depends_on"),
+    ],
+    ids=["remove", "add", "depends_on"],
+)
+async def test_revise_plan_counts_are_bounded_by_the_plans(
+    live_server: LiveServer, committed_state: AppState, args: dict[str, object], named: str
+) -> None:
+    """A plan holds at most 500 tasks (MAX_PLAN_TASKS) and a task 50 dependencies: the
+    tool's lists were unbounded and each item was applied before the API refused."""
+    import_workflows(live_server)
+    async with session(live_server, "http") as s:
+        _, plan = await ok(s, "plan", intent=f"Run a marketing audit for Acme {uuid.uuid4()}")
+        message = await failed(s, "revise_plan", plan_id=plan["id"], **args)
+        assert named in message and ("500" in message or "50" in message), message
+    r = httpx.get(
+        f"{live_server.url}/api/v1/planner/plans/{plan['id']}",
+        headers=live_server.headers,
+        timeout=60,
+    )
+    assert r.json()["version"] == plan["version"]
+
+
 def test_almanac_mcp_refuses_a_key_no_header_can_carry(live_server: LiveServer) -> None:
     env = dict(live_server.env, ALMANAC_API_KEY="alm_Secret0123456789\u00e9")
     done = subprocess.run(

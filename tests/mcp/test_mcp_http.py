@@ -100,7 +100,7 @@ async def test_bad_arguments_are_tool_errors_with_the_field(
             start=start.isoformat(),
             end=(start - timedelta(hours=1)).isoformat(),
         )
-        assert "(422)" in message and "end: end must be after start" in message
+        assert "(422)" in message and "end must be after start" in message
         message = await failed(s, "approve_plan", plan_id=987654)
         assert "(404)" in message and "987654" in message
         message = await failed(

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Workflow
+from almanac.ontology.sop import MAX_PLAN_TASKS
 from tests.ontology.helpers import API, create_workflow, fields, steps, task
 
 W = f"{API}/workflows"
@@ -106,15 +107,21 @@ def _chain(n: int, *, closed: bool = False) -> list[dict[str, object]]:
 async def test_a_chain_deeper_than_the_recursion_limit_is_checked(
     client: httpx.AsyncClient, db_session: AsyncSession
 ):
-    # 1,100 chained tasks fit the size limit; the cycle check recursed per task and
-    # answered 500 (RecursionError) from POST /workflows, PUT /plans and POST /plan.
-    r = await client.post(W, json={"name": "Long chain", "steps": _chain(1100)})
+    # The cycle check recursed per task and answered 500 (RecursionError) from POST
+    # /workflows, PUT /plans and POST /plan for 1,100 chained tasks; those are now past
+    # MAX_PLAN_TASKS (a 422 naming steps, nothing else checked), and a chain as long as
+    # a plan may be is checked without recursion (tests/ontology/test_sop.py goes deeper).
+    r = await client.post(W, json={"name": "Too long", "steps": _chain(1100)})
+    assert r.status_code == 422 and fields(r) == ["steps"], r.text[:500]
+    assert f"at most {MAX_PLAN_TASKS} tasks" in r.json()["detail"]
+    r = await client.post(W, json={"name": "Long chain", "steps": _chain(MAX_PLAN_TASKS)})
     assert r.status_code == 201, r.text[:500]
     plan = await client.post(
         f"{API}/plan", json={"intent": "walk the chain", "workflow_id": r.json()["id"]}
     )
     assert plan.status_code == 201, plan.text[:500]
-    r = await client.post(W, json={"name": "Long loop", "steps": _chain(1100, closed=True)})
+    loop = _chain(MAX_PLAN_TASKS, closed=True)
+    r = await client.post(W, json={"name": "Long loop", "steps": loop})
     assert r.status_code == 422 and "steps" in fields(r)
     assert "dependency cycle: t0 -> t1 -> " in r.json()["detail"]
     assert await _count(db_session) == 1

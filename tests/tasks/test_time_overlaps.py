@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.http_problems import decode_problem
 from almanac.models import ExecutionRun, Task
 from tests.scheduler.conftest import make_plan
 
@@ -199,6 +200,9 @@ async def test_a_run_started_while_another_of_the_task_runs_is_a_409(
     assert r.status_code == 409, r.text
     assert r.json()["errors"][0]["field"] == "started_at"
     assert f"execution run {first}" in r.json()["detail"]
+    # Said once by the clients (the field's reason was a shorter copy of the detail's).
+    said = decode_problem(409, r.json()).message()
+    assert said.count(f"execution run {first}") == 1, said
     # Stopped before it, the same start is taken.
     r = await sched_client.post(f"{RUNS}/{first}/stop", json={"ended_at": _ago(25)})
     assert r.status_code == 200, r.text

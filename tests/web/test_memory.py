@@ -159,3 +159,29 @@ def test_archive_shows_what_would_go_before_it_archives(
     expect(page.locator("#archive-out")).to_contain_text("Nothing to archive")
     still = server.api("GET", f"/api/v1/memory/events/{kept.json()['id']}")
     assert still.status_code == 200, still.text
+
+
+def test_a_refused_search_says_why_once(page: Page, server: Server, watch: Watch) -> None:
+    """The reason was shown twice: in place of the results and again under the form."""
+    watch.expected.add(422)
+    page.goto(server.url + "/ui/memory")
+    search = page.locator("#search-form")
+    search.get_by_label("Words or a question").fill("anything")
+    # A reason about the search as a whole: in place of the results only.
+    search.get_by_label("From").fill("2026-02-10")
+    search.get_by_label("To").fill("2026-02-01")
+    search.get_by_role("button", name="Search").click()
+    reason = page.get_by_text("since must not be after until")
+    expect(reason).to_have_count(1)
+    expect(page.locator("#results")).to_contain_text("since must not be after until")
+    # A reason naming a field: next to that field only, the results emptied.
+    search.get_by_label("From").fill("")
+    search.get_by_label("To").fill("")
+    search.get_by_label("Client id").fill("-3")
+    search.get_by_role("button", name="Search").click()
+    slot = search.locator('.err[data-for="client_id"]')
+    expect(slot).not_to_be_empty()
+    said = slot.inner_text()
+    expect(page.get_by_text(said, exact=False)).to_have_count(1)
+    expect(page.locator("#results")).not_to_contain_text(said)
+    expect(page.locator("#results")).not_to_contain_text("since must not be after until")

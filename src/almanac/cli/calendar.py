@@ -166,7 +166,10 @@ def add(
             typer.echo(f"note: {zone_note}", err=True)  # stdout stays one JSON document
         return emit(event.model_dump(mode="json"))
     extra = "" if created else " (already present)"
-    when = f"{event.start.isoformat()} to {event.end.isoformat()}"
+    # On the user's clock: the API answers in UTC, and "13:00+00:00" for a call typed as
+    # 14:00+01:00 read as the wrong hour.
+    tz = ZoneInfo(settings.timezone)
+    when = f"{event.start.astimezone(tz).isoformat()} to {event.end.astimezone(tz).isoformat()}"
     typer.echo(f"added event #{event.id} {event.title!r} {when}{extra}")
     if zone_note:
         typer.echo(zone_note)

@@ -12,7 +12,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import AfterValidator, Field
 
-from almanac.http_problems import decode_problem
+from almanac.http_problems import Problem, decode_problem
 from almanac.types import check_text
 
 # Text arguments bounded as the REST routes bound them. A tool puts some of them in the
@@ -29,15 +29,12 @@ def segment(value: str) -> str:
 
 
 class ApiProblem(ToolError):
-    """A REST problem (4xx/5xx) as an MCP tool error: same message, same fields."""
+    """A REST problem (4xx/5xx) as an MCP tool error, worded as the CLI words it: each field
+    and its reason, once (`Problem.headline`)."""
 
     def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]]):
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
-        fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors if e)
-        text = f"{title} ({status}): {detail}"
-        if fields and fields not in detail:
-            text += f" [{fields}]"
-        super().__init__(text)
+        super().__init__(Problem(status, title, detail, errors).headline())
 
 
 def problem_from(response: httpx.Response) -> ApiProblem:

@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mcp.server.fastmcp import Context, FastMCP
+from mcp.shared.exceptions import McpError
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, ErrorData
+from pydantic import ValidationError
 
-from almanac.mcp.api import Api, Name, ShortText
+from almanac.mcp.api import Api, ApiProblem, Name, ShortText
+from almanac.mcp.arguments import validation_text
 from almanac.types import INT_MAX, BigId
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
+
+# The MCP specification's code for a resource that does not exist (server/resources,
+# "Error Handling"); the SDK names none, and answered code 0 for every failed read.
+RESOURCE_NOT_FOUND = -32002
+
+
+def not_found(uri: str) -> McpError:
+    return McpError(
+        ErrorData(code=RESOURCE_NOT_FOUND, message=f"Resource not found: {uri}", data={"uri": uri})
+    )
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc` and what it was raised from or while handling: the SDK wraps a template's
+    error in a ValueError (twice), keeping ours as the context."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def read_error(uri: str, exc: Exception) -> McpError:
+    """A failed read as a JSON-RPC error: the API's 404 (no such plan) is "resource not
+    found", a refused argument (the URI's or the API's 400/422) "invalid params", the
+    rest an internal error carrying the API's words."""
+    for cause in _chain(exc):
+        if isinstance(cause, ApiProblem):
+            if cause.status == 404:
+                code = RESOURCE_NOT_FOUND
+            else:
+                code = INVALID_PARAMS if cause.status in (400, 422) else INTERNAL_ERROR
+            return McpError(ErrorData(code=code, message=str(cause), data={"uri": uri}))
+        if isinstance(cause, ValidationError):
+            message = f"{uri}: {validation_text(cause)}"
+            return McpError(ErrorData(code=INVALID_PARAMS, message=message, data={"uri": uri}))
+    return McpError(ErrorData(code=INTERNAL_ERROR, message=str(exc), data={"uri": uri}))
 
 
 def register(server: FastMCP, resolve: Resolver) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from mcp.server.fastmcp import Context, FastMCP
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import McpError
 from mcp.types import ContentBlock, ListToolsRequest, ListToolsResult, ServerResult, Tool
+from pydantic import AnyUrl
 
 from almanac.auth.principal import Scope, scope_allows
 from almanac.mcp import prompts, resources
@@ -68,6 +71,22 @@ class _Server(FastMCP):
         if tool is not None:
             check_arguments(tool, arguments)
         return await super().call_tool(name, arguments)
+
+    async def read_resource(self, uri: AnyUrl | str) -> Iterable[ReadResourceContents]:
+        """A read that fails answers a JSON-RPC error code (the SDK's was 0 for all)."""
+        manager = self._resource_manager
+        text = str(uri)
+        known = text in {str(r.uri) for r in manager.list_resources()} or any(
+            t.matches(text) for t in manager.list_templates()
+        )
+        if not known:
+            raise resources.not_found(text)
+        try:
+            return await super().read_resource(uri)
+        except McpError:
+            raise
+        except Exception as exc:
+            raise resources.read_error(text, exc) from exc
 
 
 def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:

@@ -305,11 +305,16 @@ class RunService:
             # stopped), and with all the task's work after `start`.
             timer = await self.repo.open_timer(task_id)
             if timer is not None and timer.started_at is not None:
-                since = timer.started_at.isoformat()
+                since = timer.started_at.isoformat(timespec="seconds")
+                # The field's reason is the detail's: a shorter one of its own was shown
+                # after it by every client ("...; stop it first (--at: run 2 is running)").
+                reason = (
+                    f"execution run {timer.id} of the same task is still running (started "
+                    f"at {since}); stop it first"
+                )
                 raise Conflict(
-                    f"started_at {start.isoformat()}: execution run {timer.id} of the same "
-                    f"task is still running (started at {since}); stop it first",
-                    errors=[{"field": field, "message": f"execution run {timer.id} is running"}],
+                    f"started_at {start.isoformat(timespec='seconds')}: {reason}",
+                    errors=[{"field": field, "message": reason}],
                 )
             hit = first_overlap(start, _OPEN_END, spans)
             if hit is not None:

@@ -15,7 +15,7 @@ from pydantic import (
 
 from almanac.models.status import RunStatus, TemplateStatus
 from almanac.ontology.checks import ChecklistItem
-from almanac.ontology.sop import SOPStep
+from almanac.ontology.sop import SOPStep, bounded_tasks
 from almanac.types import (
     NOT_BLANK,
     NOT_BOOL,
@@ -50,10 +50,16 @@ Hours = Annotated[
     NOT_BOOL,
     AfterValidator(six_decimals),
 ]
-Steps = Annotated[list[SOPStep], Field(min_length=1, max_length=50), json_document(_JSON_LIMIT)]
+Steps = Annotated[
+    list[SOPStep],
+    Field(min_length=1, max_length=50),
+    AfterValidator(bounded_tasks),
+    json_document(_JSON_LIMIT),
+]
 Checklist = Annotated[
     list[SOPStep] | list[ChecklistItem],
     Field(min_length=1, max_length=5000, description="Steps, or flat items as the planner stores"),
+    AfterValidator(bounded_tasks),  # MAX_PLAN_TASKS tasks in all, however they are grouped
     json_document(_JSON_LIMIT),
 ]
 RunIdentifier = Annotated[SafeStr, Field(min_length=1, max_length=255), NOT_BLANK]

@@ -21,6 +21,10 @@ Title = Annotated[str, Field(min_length=1, max_length=500)]
 # 1 = low, 2 = normal, 3 = high, 4 = urgent; the scheduler weighs placed hours by it.
 Priority = Annotated[int, Field(ge=1, le=4), NOT_BOOL]
 MAX_TASK_HOURS = 200.0  # a longer task is a project: split it
+# Tasks in one plan (or one workflow's steps) at most: 50 steps of 100 tasks each were
+# 5,000, more than a one-person consultancy schedules in the 60-day horizon. The largest
+# plan of the tests and benchmarks holds 300 (bench/sched_instances.py's six weeks).
+MAX_PLAN_TASKS = 500
 
 
 # Validation context for an SOP read back from the database (a plan, a workflow's steps).
@@ -38,6 +42,18 @@ def _positive_hours(value: float, info: ValidationInfo) -> float:
             return 0.000001
         raise ValueError("must be at least 0.000001 hours")
     return rounded
+
+
+def bounded_tasks(steps: list[Any], info: ValidationInfo) -> list[Any]:
+    """Steps (or a flat checklist) holding at most MAX_PLAN_TASKS tasks in all; one
+    stored before the bound still reads."""
+    total = sum(len(s.tasks) if isinstance(s, SOPStep) else 1 for s in steps)
+    if total > MAX_PLAN_TASKS and not (info.context and info.context.get("stored")):
+        raise ValueError(
+            f"must hold at most {MAX_PLAN_TASKS} tasks in all ({total} given): "
+            "split the work into several plans"
+        )
+    return steps
 
 
 class SOPTask(BaseModel):
@@ -76,7 +92,9 @@ class SOP(BaseModel):
 
     title: Title
     summary: Annotated[str, Field(max_length=5000)] = ""
-    steps: Annotated[list[SOPStep], Field(min_length=1, max_length=50)]
+    steps: Annotated[
+        list[SOPStep], Field(min_length=1, max_length=50), AfterValidator(bounded_tasks)
+    ]
 
     def tasks(self) -> Iterator[SOPTask]:
         """Every task, step by step."""

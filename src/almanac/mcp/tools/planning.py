@@ -11,6 +11,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from almanac.mcp.api import Api, clip, result
+from almanac.ontology.sop import MAX_PLAN_TASKS
 from almanac.types import Deadline
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
@@ -25,7 +26,7 @@ class TaskEdit(BaseModel):
     id: TaskKey
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     estimate_hours: Annotated[float, Field(gt=0, le=200)] | None = None
-    depends_on: list[TaskKey] | None = None
+    depends_on: Annotated[list[TaskKey], Field(max_length=50)] | None = None
     billable: bool | None = None
     priority: Annotated[int, Field(ge=1, le=4)] | None = None
 
@@ -36,7 +37,7 @@ class NewTask(BaseModel):
     id: TaskKey
     title: Annotated[str, Field(min_length=1, max_length=500)]
     estimate_hours: Annotated[float, Field(gt=0, le=200)]
-    depends_on: list[TaskKey] = Field(default_factory=list)
+    depends_on: Annotated[list[TaskKey], Field(max_length=50)] = Field(default_factory=list)
     billable: bool = False
     priority: Annotated[int, Field(ge=1, le=4)] = 2
     step_id: TaskKey | None = None
@@ -126,9 +127,16 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     async def revise_plan(
         ctx: Context,  # type: ignore[type-arg]
         plan_id: PlanId,
-        edit: Annotated[list[TaskEdit] | None, Field(description="Changes by task id")] = None,
-        add: Annotated[list[NewTask] | None, Field(description="New tasks")] = None,
-        remove: Annotated[list[TaskKey] | None, Field(description="Task ids to drop")] = None,
+        edit: Annotated[
+            list[TaskEdit] | None,
+            Field(max_length=MAX_PLAN_TASKS, description="Changes by task id"),
+        ] = None,
+        add: Annotated[
+            list[NewTask] | None, Field(max_length=MAX_PLAN_TASKS, description="New tasks")
+        ] = None,
+        remove: Annotated[
+            list[TaskKey] | None, Field(max_length=MAX_PLAN_TASKS, description="Task ids to drop")
+        ] = None,
         title: Annotated[str | None, Field(min_length=1, max_length=500)] = None,
         note: Annotated[str | None, Field(max_length=2000, description="Why")] = None,
     ) -> CallToolResult:

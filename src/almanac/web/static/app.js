@@ -168,6 +168,14 @@
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }
+  /* Whether showProblem would place `err` next to one of the form's fields. */
+  function namesField(form, err, map) {
+    const items = (err.problem && err.problem.errors) || [];
+    return items.some((item) => {
+      const name = (map && map[item.field]) || String(item.field || "").split(".").pop();
+      return name && form.querySelector(`.err[data-for="${CSS.escape(name)}"]`);
+    });
+  }
   function clearProblems(form) {
     form.querySelectorAll(".err").forEach((e) => (e.textContent = ""));
     form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
@@ -255,7 +263,7 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    byIds, fill, flash, describe, safeText, showProblem, clearProblems, formData, loading, empty, failed, busy,
+    byIds, fill, flash, describe, safeText, showProblem, namesField, clearProblems, formData, loading, empty, failed, busy,
     canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};

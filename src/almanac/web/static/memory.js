@@ -36,7 +36,12 @@ window.AlmanacPages.memory = function () {
           : !subject || (x.metadata.subject_type === subject[0] && String(x.metadata.subject_id) === subject[1])));
       }
       render(hits, out);
-    } catch (err) { A.failed(results, err); A.showProblem(searchForm, err, { since: "since", until: "until" }); }
+    } catch (err) {
+      // Shown once: next to the field it names (the results go back to empty), or else in
+      // place of the results. Both at once showed a refused search's reason twice.
+      if (A.namesField(searchForm, err)) { A.showProblem(searchForm, err); A.fill(results); }
+      else A.failed(results, err);
+    }
   }
 
   function render(hits, out) {
