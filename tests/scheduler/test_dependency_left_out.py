@@ -22,11 +22,12 @@ async def test_a_replan_repairs_a_dependent_kept_without_its_dependency(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:
     monday = next_monday()
+    tuesday = monday + timedelta(days=1)
     due = {"t0": at(monday, 13), "t3": at(monday, 17)}
     tasks = [
-        {"key": "t0", "estimate_hours": 2.0, "priority": 5, "deadline": due["t0"]},
+        {"key": "t0", "estimate_hours": 2.0, "priority": 1, "deadline": due["t0"]},
         {"key": "t3", "estimate_hours": 1.0, "depends_on": ["t0"], "deadline": due["t3"]},
-        {"key": "y", "estimate_hours": 2.0, "priority": 1},
+        {"key": "y", "estimate_hours": 2.0, "priority": 4},
         {"key": "x", "estimate_hours": 1.0},  # kept where it is: the replan is a repair
     ]
     plan = await make_plan(db_session, tasks)
@@ -44,7 +45,10 @@ async def test_a_replan_repairs_a_dependent_kept_without_its_dependency(
             .limit(1)
         )
     ).one()
-    run.schedule_blocks = [b for b in run.schedule_blocks if b["task_key"] in ("t3", "x")]
+    # x kept on Tuesday, clear of the meeting below: the replan is a repair keeping it.
+    x = {"task_key": "x", "chunk": 1, "reason": "", "fixed": False}
+    x |= {"start": at(tuesday, 10).isoformat(), "end": at(tuesday, 11).isoformat()}
+    run.schedule_blocks = [b for b in run.schedule_blocks if b["task_key"] == "t3"] + [x]
     await db_session.commit()
     # Before t3 there is room for one two-hour task only: t0 must get it, not y.
     midnight = at(monday, 0)
@@ -59,9 +63,10 @@ async def test_a_replan_repairs_a_dependent_kept_without_its_dependency(
     for b in preview["blocks"]:
         span = (datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"]))
         by_key.setdefault(b["task_key"], []).append(span)
-    if "t3" in by_key:  # placed only after all of t0
-        assert "t0" in by_key
-        assert max(e for _, e in by_key["t0"]) <= min(s for s, _ in by_key["t3"])
+    # t0 takes the room before t3, which stays where it was (older code put y there and
+    # t0 after t3: an invalid preview, and applying it a 409).
+    assert by_key["t3"] == [(t3_start, datetime.fromisoformat(t3["end"]))]
+    assert max(e for _, e in by_key["t0"]) <= t3_start
     body = {"plan_id": plan_id, "run_id": preview["run_id"], "dry_run": False}
     r = await sched_client.post(URL, json=body)
     assert r.status_code == 200, r.text
