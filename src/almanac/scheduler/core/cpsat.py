@@ -97,8 +97,12 @@ def _repairs_reach(
     return any(floors.reached_by(fl.measure(grid, p)) for p in repairs.values())
 
 
-def _without(placement: Placement, tids: Set[str]) -> Placement:
-    return {t: c for t, c in placement.items() if t not in tids}
+def _without(grid: Grid, placement: Placement, tids: Set[str]) -> Placement:
+    """`placement` without `tids` and what depends on them: a hint keeping a dependent of
+    work the search leaves out breaks the model's dependencies (and, returned as the
+    answer, put the dependent before its dependency or without it)."""
+    gone = set(tids) | rg.dependents(grid, tids)
+    return {t: c for t, c in placement.items() if t not in gone}
 
 
 def _on_time(grid: Grid, tid: str, placement: Placement) -> bool:
@@ -193,7 +197,7 @@ def _solve(
     fl.switch(builder, waiting_out, on=True)
     if repairs:
         # Waiting work is placed after the search, in free time only (`repair_greedy.Finish`).
-        hints = {n: (_without(p, waiting), c) for n, (p, c) in hints.items()}
+        hints = {n: (_without(grid, p, waiting), c) for n, (p, c) in hints.items()}
         for tid in waiting:
             builder.model.add(builder.tasks[tid].placed == 0).only_enforce_if(waiting_out)
         for tid in rp.unearned(builder, [hints[n][0] for n in repairs]):

@@ -20,6 +20,10 @@ def capacity_cause(plan: TaskPlan) -> tuple[UnplacedCause, str]:
             UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE,
             "the free time before it went to other work",
         )
+    if plan.before:
+        return UnplacedCause.NO_CAPACITY, (
+            f"the free time before {plan.before}, pinned, which depends on it, went to other work"
+        )
     return UnplacedCause.NO_CAPACITY, "the free time in the horizon went to other work"
 
 

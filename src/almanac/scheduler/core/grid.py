@@ -52,6 +52,8 @@ class TaskPlan:
     cause: tuple[UnplacedCause, str] | None = None  # set when it cannot be placed at all
     # A pinned or frozen piece already ends after the deadline: nothing placed can meet it.
     late_fixed: bool = False
+    # A pinned dependent whose pin ends this task's window (`hi`): its id, for the reasons.
+    before: str = ""
 
     @property
     def min_chunks(self) -> int:
@@ -307,6 +309,12 @@ def _plan(grid: Grid, task: Task, freeze_until: datetime) -> TaskPlan | None:
         else:
             soft = grid.floor_idx(task.deadline)
     lo = max(0, *starts)
+    # A dependent pinned later than this task may start: it must end before that pin (one
+    # that began earlier, or is frozen, is a fact already: it does not keep this task out).
+    dependents, before = {t.id for t in problem.tasks if task.id in t.depends_on}, ""
+    for block in grid.fixed:
+        if block.task_id in dependents and lo < grid.floor_idx(block.start) < hi:
+            hi, before = grid.floor_idx(block.start), block.task_id
     plan = TaskPlan(
         task,
         remaining,
@@ -318,6 +326,7 @@ def _plan(grid: Grid, task: Task, freeze_until: datetime) -> TaskPlan | None:
         soft,
         late_fixed=task.deadline is not None
         and any(b.task_id == task.id and b.end > task.deadline for b in grid.fixed),
+        before=before,
     )
     for prev in sorted(problem.previous, key=lambda b: b.start):
         if prev.task_id == task.id and prev.start >= freeze_until and grid.on_grid(prev.start):
@@ -353,6 +362,9 @@ def _static_cause(grid: Grid, plan: TaskPlan) -> tuple[UnplacedCause, str] | Non
             return UnplacedCause.LONGER_THAN_ANY_FREE_WINDOW, f"{what} fits no free window in reach"
         if task.hard_deadline:
             return UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE, "not enough free time before it"
+        if plan.before:
+            why = f"not enough free time before {plan.before}, pinned, which depends on it"
+            return UnplacedCause.NO_CAPACITY, why
         return UnplacedCause.NO_CAPACITY, "not enough free time in the horizon"
     if grid.day_cap is not None and plan.min_len > max(grid.day_cap, default=0):
         return UnplacedCause.LONGER_THAN_ANY_FREE_WINDOW, "a chunk exceeds the daily maximum"

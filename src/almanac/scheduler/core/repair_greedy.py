@@ -24,13 +24,73 @@ from .model import Floor
 
 def waiting_tasks(grid: Grid) -> set[str]:
     """Tasks the previous schedule left out that this request does not newly place; one with
-    a hard deadline is not waiting work (hard deadlines come first in the objective)."""
+    a hard deadline is not waiting work (hard deadlines come first in the objective), nor
+    one that work with previous blocks depends on (left out by an older run, it must come
+    before that work again: the search places it, or that work goes too)."""
     new = set(grid.problem.new_tasks)
+    needed = ancestors(grid, {tid for tid, plan in grid.plans.items() if plan.prev})
     return {
         tid
         for tid, plan in grid.plans.items()
-        if not plan.prev and plan.cause is None and tid not in new and not plan.task.hard_deadline
+        if not plan.prev
+        and plan.cause is None
+        and tid not in new
+        and not plan.task.hard_deadline
+        and tid not in needed
     }
+
+
+def ancestors(grid: Grid, tids: Set[str]) -> set[str]:
+    """What `tids` depend on, directly or through other tasks (not `tids` themselves)."""
+    deps = {t.id: t.depends_on for t in grid.problem.tasks}
+    out: set[str] = set()
+    stack = [d for tid in tids for d in deps.get(tid, ())]
+    while stack:
+        tid = stack.pop()
+        if tid not in out:
+            out.add(tid)
+            stack.extend(deps.get(tid, ()))
+    return out
+
+
+def dependents(grid: Grid, tids: Set[str]) -> set[str]:
+    """What depends on `tids`, directly or through other tasks (not `tids` themselves)."""
+    users: dict[str, list[str]] = {}
+    for t in grid.problem.tasks:
+        for d in t.depends_on:
+            users.setdefault(d, []).append(t.id)
+    out: set[str] = set()
+    stack = [u for tid in tids for u in users.get(tid, ())]
+    while stack:
+        tid = stack.pop()
+        if tid not in out:
+            out.add(tid)
+            stack.extend(users.get(tid, ()))
+    return out
+
+
+def in_order(grid: Grid, placement: Placement) -> Placement:
+    """`placement` with every task placed after all of its dependencies: one placed although
+    a dependency is not, or starting before one ends (a baseline stripped of waiting work,
+    then filled), is taken out, with what follows it, and put back at its first free fit
+    after them where there is one (else it stays out, its dependency named as why)."""
+    out, broken = dict(placement), set()
+    for tid in grid.topo:
+        chunks = out.get(tid)
+        if chunks is None:
+            continue
+        start = min(s for s, _ in chunks)
+        for dep in grid.plans[tid].task.depends_on:
+            if dep not in grid.plans:
+                continue  # done, closed or fully fixed: before its window already
+            if dep not in out or max(s + n for s, n in out[dep]) > start:
+                broken.add(tid)
+                del out[tid]
+                break
+    if not broken:
+        return placement
+    broken |= dependents(grid, broken) & set(out)
+    return fill(grid, {t: c for t, c in out.items() if t not in broken}, broken)
 
 
 def repair_placement(
@@ -127,8 +187,8 @@ class Finish:
 
     def __call__(self, placement: Placement, source: str) -> tuple[Placement, str]:
         if not self.on:
-            return placement, source
-        filled = self.fill(placement)
+            return in_order(self.grid, placement), source
+        filled = in_order(self.grid, self.fill(placement))
         answer = fl.measure(self.grid, filled)
         if answer.work < self.floor.work or answer.met < self.floor.met:
             return self.simple[self.best], self.best

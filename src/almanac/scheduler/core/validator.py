@@ -73,6 +73,7 @@ class _Checker:
                 self._placement(block, self.tasks[block.task_id])
         self._pairs()
         self._tasks()
+        self._before_fixed()
         self._limits()
         return self.out
 
@@ -158,6 +159,25 @@ class _Checker:
                 first = min(_utc(b.start) for b in new)
                 if dep_end is not None and first < dep_end:
                     self.add("dependency_order", f"{tid} starts before {dep} ends", tid, dep)
+
+    def _before_fixed(self) -> None:
+        """New work of a task ends before a dependent's fixed block that starts where new
+        work may go (one that began earlier is a fact: the order is already past)."""
+        opens = max(_utc(self.p.horizon_start), self.freeze_until)
+        for b in self.blocks:
+            if self.is_new(b) or b.task_id not in self.tasks or _utc(b.start) < opens:
+                continue
+            for dep in self.tasks[b.task_id].depends_on:
+                if any(
+                    x.task_id == dep and self.is_new(x) and _utc(x.end) > _utc(b.start)
+                    for x in self.blocks
+                ):
+                    self.add(
+                        "dependency_order",
+                        f"{dep} ends after {b.task_id}, fixed at {_utc(b.start)}, starts",
+                        b.task_id,
+                        dep,
+                    )
 
     def _chunks(self, task: Task, new: list[Block], fixed_minutes: float) -> None:
         merged: list[list[datetime]] = []
