@@ -51,16 +51,20 @@ def one_chain(versions: list[dict[str, Any]]) -> None:
     assert sum(f["valid_to"] is None for f in versions) == 1
 
 
+async def rate_now_and_next_month(
+    client: httpx.AsyncClient,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """'Rate 120' from a month ago, then 'Rate 150' from a month ahead: the two facts."""
+    now = datetime.now(UTC)
+    a = await post(client, **SLOT, content="Rate 120", valid_from=at(now - timedelta(days=30)))
+    b = await post(client, **SLOT, content="Rate 150", valid_from=at(now + timedelta(days=30)))
+    return a["fact"], b["fact"]
+
+
 async def test_restating_the_later_dated_value_from_now_makes_it_valid_now(
     client: httpx.AsyncClient,
 ):
-    now = datetime.now(UTC)
-    a = (await post(client, **SLOT, content="Rate 120", valid_from=at(now - timedelta(days=30))))[
-        "fact"
-    ]
-    b = (await post(client, **SLOT, content="Rate 150", valid_from=at(now + timedelta(days=30))))[
-        "fact"
-    ]
+    a, b = await rate_now_and_next_month(client)
     assert await current(client) == ["Rate 120"]
     before = datetime.now(UTC)
     r = await post(client, **SLOT, content="rate  150")  # from now
@@ -82,13 +86,7 @@ async def test_restating_the_later_dated_value_from_now_makes_it_valid_now(
 async def test_restated_through_supersede_the_later_version_starts_earlier(
     client: httpx.AsyncClient,
 ):
-    now = datetime.now(UTC)
-    a = (await post(client, **SLOT, content="Rate 120", valid_from=at(now - timedelta(days=30))))[
-        "fact"
-    ]
-    b = (await post(client, **SLOT, content="Rate 150", valid_from=at(now + timedelta(days=30))))[
-        "fact"
-    ]
+    a, b = await rate_now_and_next_month(client)
     r = await post(client, f"{F}/{a['id']}/supersede", content="Rate 150")
     assert r["fact"]["id"] == b["id"] and r["superseded_id"] == a["id"]
     assert await current(client) == ["Rate 150"]

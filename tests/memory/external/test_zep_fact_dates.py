@@ -13,7 +13,7 @@ from sqlalchemy import text
 from almanac.memory import tasks
 from almanac.state import AppState
 from tests.doubles.zep_cloud import FakeZep, ZepFact
-from tests.memory.external.test_zep import configure
+from tests.memory.external.test_zep_forget import zep_at
 
 F = "/api/v1/memory/facts"
 SLOT = {
@@ -85,18 +85,11 @@ async def zep_recalled(client: httpx.AsyncClient) -> list[str]:
     return [h["content"].removeprefix("Zep learnt: ") for h in hits if h["source"] == "zep"]
 
 
-async def stop(state: AppState) -> None:
-    if state.external is not None:
-        await state.external.close()
-        state.external = None
-
-
 async def test_a_superseded_facts_copy_in_zep_gets_its_end(
     committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
 ) -> None:
     zep.learn = True
-    configure(committed_state, zep.base_url)
-    try:
+    async with zep_at(committed_state, zep.base_url):
         old = await committed_client.post(F, json={**SLOT, "content": OLD})
         assert old.status_code == 201, old.text
         await run_zep_jobs(committed_state)
@@ -113,8 +106,6 @@ async def test_a_superseded_facts_copy_in_zep_gets_its_end(
         assert learnt(zep, NEW).invalid_at is None
         recalled = await zep_recalled(committed_client)
         assert OLD not in recalled and NEW in recalled
-    finally:
-        await stop(committed_state)
 
 
 async def test_the_end_waits_until_zep_has_learnt_from_the_fact(
@@ -125,8 +116,7 @@ async def test_the_end_waits_until_zep_has_learnt_from_the_fact(
     from almanac.memory.external.sync import NotLearntYet, send_fact_dates
 
     zep.learn = zep.learn_later = True
-    configure(committed_state, zep.base_url)
-    try:
+    async with zep_at(committed_state, zep.base_url):
         now = datetime.now(UTC)
         old = await committed_client.post(
             F,
@@ -155,8 +145,6 @@ async def test_the_end_waits_until_zep_has_learnt_from_the_fact(
         assert learnt(zep, NEW).invalid_at is None
         # Idempotent: the same dates again.
         assert await send_fact_dates(committed_state, fact_id) == 1
-    finally:
-        await stop(committed_state)
 
 
 async def test_an_edge_another_valid_fact_also_taught_keeps_its_validity(
@@ -165,8 +153,7 @@ async def test_an_edge_another_valid_fact_also_taught_keeps_its_validity(
     """Zep merges what two episodes say alike into one edge: ending one fact must not end
     what another, still valid, fact holds too."""
     zep.learn = True
-    configure(committed_state, zep.base_url)
-    try:
+    async with zep_at(committed_state, zep.base_url):
         shared = "Initech pays within 30 days"
         bodies: list[dict[str, Any]] = [
             {**SLOT, "category": "terms", "content": shared},
@@ -188,16 +175,13 @@ async def test_an_edge_another_valid_fact_also_taught_keeps_its_validity(
         ran = await run_zep_jobs(committed_state)
         assert "zep_fact_dates" in ran
         assert learnt(zep, shared).invalid_at is None
-    finally:
-        await stop(committed_state)
 
 
 async def test_a_fact_restated_from_earlier_starts_earlier_in_zep_too(
     committed_client: httpx.AsyncClient, committed_state: AppState, zep: FakeZep
 ) -> None:
     zep.learn = True
-    configure(committed_state, zep.base_url)
-    try:
+    async with zep_at(committed_state, zep.base_url):
         later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         r = await committed_client.post(F, json={**SLOT, "content": NEW, "valid_from": later})
         assert r.status_code == 201, r.text
@@ -211,5 +195,3 @@ async def test_a_fact_restated_from_earlier_starts_earlier_in_zep_too(
         start = datetime.fromisoformat(moved.json()["fact"]["valid_from"])
         assert datetime.fromisoformat(learnt(zep, NEW).valid_at or "") == start
         assert learnt(zep, NEW).invalid_at is None
-    finally:
-        await stop(committed_state)

@@ -62,7 +62,7 @@ def candidates(
     # greedy's choice of tasks placed most urgent first: often both baselines' merits at once.
     on_time = {tid for tid in out["edf"][0] if _on_time(grid, tid, out["edf"][0])}
     if on_time:
-        first = _with_ancestors(grid, on_time)
+        first = on_time | rg.ancestors(grid, on_time)
         out["combined"] = greedy_placement(grid, first=first)
         out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
     if out["greedy"][0]:
@@ -109,17 +109,6 @@ def _on_time(grid: Grid, tid: str, placement: Placement) -> bool:
     plan, chunks = grid.plans[tid], placement[tid]
     deadline = plan.soft_deadline if plan.soft_deadline is not None else plan.hi
     return chunks[-1][0] + chunks[-1][1] <= deadline and plan.deadline_in(grid.size)
-
-
-def _with_ancestors(grid: Grid, tids: set[str]) -> set[str]:
-    deps = {t.id: t.depends_on for t in grid.problem.tasks}
-    out, stack = set(), list(tids)
-    while stack:
-        tid = stack.pop()
-        if tid not in out:
-            out.add(tid)
-            stack.extend(deps.get(tid, ()))
-    return out
 
 
 def _repair_or_full(problem: Problem, plain: fl.Floors, started: float) -> Schedule:

@@ -12,7 +12,7 @@ is never waiting work: the search places it like displaced work.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Sequence, Set
 
 from . import floors as fl
 from .explain import Placement
@@ -42,15 +42,7 @@ def waiting_tasks(grid: Grid) -> set[str]:
 
 def ancestors(grid: Grid, tids: Set[str]) -> set[str]:
     """What `tids` depend on, directly or through other tasks (not `tids` themselves)."""
-    deps = {t.id: t.depends_on for t in grid.problem.tasks}
-    out: set[str] = set()
-    stack = [d for tid in tids for d in deps.get(tid, ())]
-    while stack:
-        tid = stack.pop()
-        if tid not in out:
-            out.add(tid)
-            stack.extend(deps.get(tid, ()))
-    return out
+    return _reached(tids, {t.id: t.depends_on for t in grid.problem.tasks})
 
 
 def dependents(grid: Grid, tids: Set[str]) -> set[str]:
@@ -59,13 +51,17 @@ def dependents(grid: Grid, tids: Set[str]) -> set[str]:
     for t in grid.problem.tasks:
         for d in t.depends_on:
             users.setdefault(d, []).append(t.id)
+    return _reached(tids, users)
+
+
+def _reached(tids: Set[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
     out: set[str] = set()
-    stack = [u for tid in tids for u in users.get(tid, ())]
+    stack = [n for tid in tids for n in edges.get(tid, ())]
     while stack:
         tid = stack.pop()
         if tid not in out:
             out.add(tid)
-            stack.extend(users.get(tid, ()))
+            stack.extend(edges.get(tid, ()))
     return out
 
 
