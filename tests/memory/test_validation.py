@@ -28,6 +28,9 @@ R = "/api/v1/memory/remember"
         ({"content": "x", "metadata": ["not", "an", "object"]}, "metadata"),
         ({"content": "x", "surprise": 1}, "surprise"),
         ({"content": "x", "client_id": "acme"}, "client_id"),
+        # Keys of only whitespace were stored as keys (text of it was already refused).
+        ({"content": "x", "session_id": "   "}, "session_id"),
+        ({"content": "x", "idempotency_key": " \t"}, "idempotency_key"),
     ],
 )
 async def test_remember_rejects(

@@ -24,7 +24,7 @@ Kind = Literal["event", "fact", "document"]
 
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000), NOT_BLANK]
-ShortText = Annotated[str, Field(min_length=1, max_length=255)]
+ShortText = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 SubjectType = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 SubjectId = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 
