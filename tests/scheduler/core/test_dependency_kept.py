@@ -112,3 +112,28 @@ def test_the_validator_flags_a_dependency_placed_after_its_pinned_dependent() ->
         (Block("p1/t0", 0, at(0, 9), at(0, 10)), after.blocks[0]), (), SolveStatus.GREEDY
     )
     assert validate(problem, before) == []
+
+
+def test_a_pin_where_new_work_first_may_go_does_not_hold_its_dependency_back() -> None:
+    """A dependent pinned at the very start of the horizon leaves no time before it: its
+    dependency goes after it, as the solver places it, and the validator accepts that
+    (hypothesis found it flagged: a pin at 07:00 'now', office hours from 09:00)."""
+    tasks = [
+        Task("t0", "Draft", 15),
+        Task("t5", "Send", 30, depends_on=("t0",), pinned=(Interval(at(0, 8), at(0, 8, 15)),)),
+    ]
+    problem = make_problem(tasks, time_limit_seconds=1)
+    for schedule in (checked(problem), checked(problem, greedy_schedule)):
+        assert schedule.blocks_for("t0"), schedule
+    # One slot later, the pin leaves room before it on the grid: then the order holds.
+    later = make_problem(tasks, horizon_start=at(0, 7, 45), now=at(0, 7, 45))
+    late_dep = Schedule(
+        (
+            Block("t5", 0, at(0, 8), at(0, 8, 15), fixed=True),
+            Block("t0", 0, at(0, 9), at(0, 9, 15)),
+            Block("t5", 1, at(0, 9, 15), at(0, 9, 30)),
+        ),
+        (),
+        SolveStatus.GREEDY,
+    )
+    assert [v.kind for v in validate(later, late_dep)] == ["dependency_order"]

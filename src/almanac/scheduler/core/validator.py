@@ -161,13 +161,16 @@ class _Checker:
                     self.add("dependency_order", f"{tid} starts before {dep} ends", tid, dep)
 
     def _before_fixed(self) -> None:
-        """New work of a task ends before a dependent's fixed block that starts where new
-        work may go (one that began earlier is a fact: the order is already past)."""
+        """New work of a task ends before a dependent's fixed block that starts after the
+        task's work may first start, a whole slot apart on the solver's grid (one that
+        begins no later is a fact: the order is already past)."""
         opens = max(_utc(self.p.horizon_start), self.freeze_until)
         for b in self.blocks:
             if self.is_new(b) or b.task_id not in self.tasks or _utc(b.start) < opens:
                 continue
             for dep in self.tasks[b.task_id].depends_on:
+                if dep in self.tasks and not self._slot_after(b.start, self._first_start(dep)):
+                    continue
                 if any(
                     x.task_id == dep and self.is_new(x) and _utc(x.end) > _utc(b.start)
                     for x in self.blocks
@@ -178,6 +181,27 @@ class _Checker:
                         b.task_id,
                         dep,
                     )
+
+    def _first_start(self, tid: str) -> datetime:
+        """The earliest a task's new work may start: the horizon (or the frozen hours), its
+        earliest start, and the end of any fixed block of what it depends on."""
+        task, first = self.tasks[tid], max(_utc(self.p.horizon_start), self.freeze_until)
+        if task.earliest_start is not None:
+            first = max(first, _utc(task.earliest_start))
+        for x in self.blocks:
+            if x.task_id in task.depends_on and not self.is_new(x):
+                first = max(first, _utc(x.end))
+        return first
+
+    def _slot_after(self, at: datetime, first: datetime) -> bool:
+        """Whether the slot boundary at or before `at` lies after the one at or after
+        `first` (slots counted from the first day's local midnight)."""
+        slot = self.p.slot_minutes * 60
+        day = self.p.horizon_start.astimezone(self.tz).date()
+        origin = _utc(datetime.combine(day, time(0), tzinfo=self.tz))
+        return (_utc(at) - origin).total_seconds() // slot > -(
+            -(_utc(first) - origin).total_seconds() // slot
+        )
 
     def _chunks(self, task: Task, new: list[Block], fixed_minutes: float) -> None:
         merged: list[list[datetime]] = []
