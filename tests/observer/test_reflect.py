@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
+from almanac.memory.port import memory_port
+from almanac.memory.schemas import FactIn
 from almanac.models import Event, ExecutionRun, Fact, Task
 from almanac.models.observer import FactDecision, Reflection
 from almanac.observer.deps import observer_service
@@ -52,7 +55,8 @@ async def test_the_fixture_week_adds_up(
     }
     assert [s["title"] for s in r["slipped"]] == ["Design"]
     assert r["slipped"][0]["task_id"] == week["tasks"]["design"].id
-    assert r["overbooked_days"] == [{"day": "2026-11-13", "hours": 8.0, "daily_max": 6.0}]
+    # Friday's 8 h fill the 8 h working day the scheduler fills: no daily max was said.
+    assert r["overbooked_days"] == []
     assert r["billable"] == {
         "billable_hours": 2.5,
         "worked_hours": 4.0,
@@ -63,14 +67,49 @@ async def test_the_fixture_week_adds_up(
         "below_target": True,
     }
     assert r["drift"] == []
-    assert len(r["recommendations"]) == 3
+    assert len(r["recommendations"]) == 2
     assert "slipped" in r["recommendations"][0]
-    assert "2026-11-13 was booked for 8 h" in r["recommendations"][1]
-    assert "62.5%, under the 70% target" in r["recommendations"][2]
+    assert "62.5%, under the 70% target" in r["recommendations"][1]
     # Without an LLM the report says so plainly, and there is no narrative.
     assert out.narrative is None
     assert r["llm"]["used"] is False
     assert "no LLM is configured" in r["llm"]["detail"]
+
+
+async def test_a_day_is_overbooked_against_the_limits_the_scheduler_keeps(
+    uow: UnitOfWork, state: AppState, db_session: AsyncSession
+) -> None:
+    await fixture_week(db_session)
+    # The user's remembered cap is the scheduler's daily max: Friday's 8 h pass it.
+    port = memory_port(uow, state)
+    await port.write_fact(
+        FactIn(
+            subject_type="user",
+            subject_id="me",
+            fact_type="preference",
+            content="No more than 6 hours of work a day",
+            valid_from=datetime(2026, 10, 1, tzinfo=UTC),
+        )
+    )
+    r = (await observer(uow, state).reflect("weekly", date(2026, 11, 12))).report
+    over = [{"day": "2026-11-13", "hours": 8.0, "daily_max": 6.0, "limit": "daily max"}]
+    assert r["overbooked_days"] == over
+    assert any(
+        "2026-11-13 was booked for 8 h, above the daily max of 6 h" in line
+        for line in r["recommendations"]
+    )
+
+
+async def test_a_day_past_its_working_hours_is_overbooked_without_a_daily_max(
+    uow: UnitOfWork, state: AppState, db_session: AsyncSession
+) -> None:
+    await fixture_week(db_session)
+    short = state.settings.scheduler.model_copy(update={"workday_end": time(15)})  # 09-15 h
+    state = replace(state, settings=state.settings.model_copy(update={"scheduler": short}))
+    r = (await observer(uow, state).reflect("weekly", date(2026, 11, 12))).report
+    over = [{"day": "2026-11-13", "hours": 8.0, "daily_max": 6.0, "limit": "working hours"}]
+    assert r["overbooked_days"] == over
+    assert any("above its 6 h of working hours" in line for line in r["recommendations"])
 
 
 async def test_a_daily_reflection_covers_one_local_day(

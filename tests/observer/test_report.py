@@ -9,6 +9,7 @@ import pytest
 
 from almanac.observer.report import build_report, drift, period_bounds, samples
 from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow, WorkflowInfo
+from almanac.scheduler.day_limits import DayLimits
 
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
 INFO = {1: WorkflowInfo("Onboarding", estimate_hours=10.0)}
@@ -121,7 +122,7 @@ def test_a_week_with_the_dst_change_has_169_hours() -> None:
         blocks=[],
         sprint=None,
         workflows={},
-        daily_max_hours=6,
+        day_limits=DayLimits.flat(6),
     )
     assert report["numbers"]["hours_actual"] == 1.25
 
@@ -138,7 +139,7 @@ def _report(**kw: object) -> dict[str, object]:
         "blocks": [],
         "sprint": None,
         "workflows": {},
-        "daily_max_hours": 6.0,
+        "day_limits": DayLimits.flat(6.0),
     }
     args.update(kw)
     return build_report(**args)  # type: ignore[arg-type]
@@ -192,10 +193,34 @@ def test_overbooked_days_are_counted_per_local_day() -> None:
         TaskRow(1, "A", 4, "done", None, None, False),
         TaskRow(2, "B", 2, "todo", None, None, False),
     ]
-    local = _report(tz=ny, blocks=blocks, tasks=tasks, daily_max_hours=5.5)
-    assert local["overbooked_days"] == [{"day": "2026-11-10", "hours": 6.0, "daily_max": 5.5}]
+    cap = DayLimits.flat(5.5)
+    local = _report(tz=ny, blocks=blocks, tasks=tasks, day_limits=cap)
+    over = [{"day": "2026-11-10", "hours": 6.0, "daily_max": 5.5, "limit": "daily max"}]
+    assert local["overbooked_days"] == over
     assert _report(tz=ny, blocks=blocks, tasks=tasks)["overbooked_days"] == []  # 6 h is the max
-    assert _report(blocks=blocks, tasks=tasks, daily_max_hours=5.5)["overbooked_days"] == []
+    assert _report(blocks=blocks, tasks=tasks, day_limits=cap)["overbooked_days"] == []
+
+
+def test_a_day_is_held_to_the_smaller_of_its_daily_max_and_its_working_hours() -> None:
+    def hours(day: int, h: float) -> BlockRow:
+        start = datetime(2026, 11, day, 8, tzinfo=UTC)
+        return BlockRow(day, f"t{day}", start, start + timedelta(hours=h), None, None)
+
+    # Monday 7 h, Tuesday 5 h, Saturday 5 h (a block forced onto a day off).
+    blocks = [hours(9, 7), hours(10, 5), hours(14, 5)]
+    tasks = [TaskRow(d, f"T{d}", 1, "todo", None, None, False) for d in (9, 10, 14)]
+    week = {d: 6.0 for d in range(4)} | {4: 4.0}  # Mon-Thu 6 h, Friday 4 h
+    over = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(None, week))
+    # Without a daily max a working day holds its working hours, and a day off nothing.
+    assert over["overbooked_days"] == [
+        {"day": "2026-11-09", "hours": 7.0, "daily_max": 6.0, "limit": "working hours"}
+    ]
+    capped = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(4.5, week))
+    assert [(o["day"], o["limit"]) for o in capped["overbooked_days"]] == [
+        ("2026-11-09", "daily max"),
+        ("2026-11-10", "daily max"),
+        ("2026-11-14", "daily max"),
+    ]
 
 
 def test_hours_logged_on_an_open_task_count_as_worked_but_not_for_drift() -> None:

@@ -17,6 +17,7 @@ from almanac.calendars.deps import get_calendar
 from almanac.models import Plan, SchedulerRun, Task
 from almanac.state import AppState
 from tests.conftest import app_in_transaction, http_client
+from tests.scheduler.conftest import Memories
 
 from .conftest import almanac_entries, make_plan, next_monday, parse
 
@@ -63,7 +64,7 @@ async def test_a_sprint_capacity_below_36_seconds_is_refused(sched_client: httpx
 
 
 async def test_sprint_shapes_schedule_and_reports_warnings(
-    sched_client: httpx.AsyncClient, sched_state: AppState, db_session: AsyncSession
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):
     monday = next_monday()
     r = await sched_client.post(
@@ -106,12 +107,16 @@ async def test_sprint_shapes_schedule_and_reports_warnings(
     )
     assert (report["worked_hours"], report["worked_billable_share_pct"]) == (0, None)
     assert not any("capacity exceeded" in w for w in report["warnings"])
+    # No daily max was said: days the scheduler filled within working hours are not over.
+    assert not any(w.startswith("overbooked on ") for w in report["warnings"])
 
     await sched_client.put(f"{URL}/sprints/{sprint_id}", json={"capacity_hrs": 2})
-    sched_state.settings.scheduler.daily_max_hours = 1
+    await memory.add("constraint", "max 1 hour a day")  # the user's cap, as the scheduler reads it
     report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
     assert any("capacity exceeded" in w for w in report["warnings"])
-    assert any(w.startswith("overbooked on ") for w in report["warnings"])
+    assert any(
+        w.startswith("overbooked on ") and w.endswith(", daily max 1 h") for w in report["warnings"]
+    )
 
 
 @pytest.mark.parametrize(

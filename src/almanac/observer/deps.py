@@ -31,7 +31,7 @@ def observer_service(
         memory=memory if memory is not None else memory_port(uow, state),
         llm=state.llm,
         planner=settings.planner,
-        daily_max_hours=settings.scheduler.daily_max_hours,
+        scheduler=settings.scheduler,
         timezone=settings.timezone,
         clock=clock,
     )

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from almanac.billing import billable_share_pct, hours_in
 from almanac.models.status import DONE_TASK_STATUSES as DONE_STATUSES
 from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow, WorkflowInfo
+from almanac.scheduler.day_limits import DayLimits
 
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
 SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
@@ -212,7 +213,7 @@ def build_report(
     blocks: Sequence[BlockRow],
     sprint: SprintRow | None,
     workflows: dict[int, WorkflowInfo],
-    daily_max_hours: float,
+    day_limits: DayLimits,
     drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
     drift_window: int = 4,
     finished: Collection[int] | None = None,
@@ -261,11 +262,18 @@ def build_report(
     by_day: dict[date, float] = defaultdict(float)
     for b in in_blocks:
         by_day[b.start.astimezone(tz).date()] += (b.end - b.start).total_seconds() / 3600
-    overbooked = [
-        {"day": d.isoformat(), "hours": round(h, 2), "daily_max": daily_max_hours}
-        for d, h in sorted(by_day.items())
-        if h > daily_max_hours + 1e-9
-    ]
+    overbooked: list[dict[str, Any]] = []
+    for d, h in sorted(by_day.items()):
+        limit = day_limits.on(d)
+        if limit is not None and h > limit[0] + 1e-9:
+            overbooked.append(
+                {
+                    "day": d.isoformat(),
+                    "hours": round(h, 2),
+                    "daily_max": limit[0],
+                    "limit": limit[1],
+                }
+            )
     slipped: list[dict[str, Any]] = [
         {
             "task_id": t.id,
@@ -311,9 +319,13 @@ def build_report(
             "them or move their deadlines"
         )
     for o in overbooked:
+        above = (
+            f"the daily max of {o['daily_max']:g} h"
+            if o["limit"] == "daily max"
+            else f"its {o['daily_max']:g} h of working hours"
+        )
         recommendations.append(
-            f"{o['day']} was booked for {o['hours']:g} h, above the daily max of "
-            f"{o['daily_max']:g} h: move work to a lighter day"
+            f"{o['day']} was booked for {o['hours']:g} h, above {above}: move work to a lighter day"
         )
     if billable_out["below_target"] and sprint is not None:
         recommendations.append(

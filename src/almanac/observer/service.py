@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from almanac.config import PlannerSettings
+from almanac.config import PlannerSettings, SchedulerSettings
 from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, NotFound
 from almanac.llm.base import (
@@ -42,6 +42,7 @@ from almanac.observer.schemas import Mode, Narrative, PatternOut, ReflectionOut
 from almanac.planner import estimates as est
 from almanac.planner.estimates import Estimator, params_from
 from almanac.planner.repository import PromptRepository
+from almanac.scheduler.day_limits import user_day_limits
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class ObserverService:
         memory: MemoryPort,
         llm: LLMClient | None,
         planner: PlannerSettings,
-        daily_max_hours: float | None,
+        scheduler: SchedulerSettings,
         timezone: str,
         clock: Callable[[], datetime] | None = None,
         drift_threshold_pct: float = DRIFT_THRESHOLD_PCT,
@@ -132,7 +133,7 @@ class ObserverService:
         self.memory = memory
         self.llm = llm
         self.planner = planner
-        self.daily_max_hours = daily_max_hours
+        self.scheduler = scheduler
         self.timezone = timezone
         self.repo = ObserverRepository(uow.session)
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -211,8 +212,10 @@ class ObserverService:
             blocks=blocks,
             sprint=await self.repo.sprint(first - timedelta(days=first.weekday())),
             workflows=workflows,
-            # Without a configured daily max, the planner's hours a day is the limit.
-            daily_max_hours=self.daily_max_hours or self.planner.hours_per_day,
+            # The scheduler's own limits: a day it filled by its rules is not overbooked.
+            day_limits=await user_day_limits(
+                self.memory, PromptRepository(self.uow.session), self.scheduler
+            ),
             drift_threshold_pct=self.drift_threshold_pct,
             finished=finished,
         )

@@ -13,6 +13,8 @@ from almanac.db.uow import UnitOfWork
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.memory.port import MemoryPort, memory_port
+from almanac.planner.repository import PromptRepository
+from almanac.scheduler.day_limits import user_day_limits
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.service import SchedulerService
 from almanac.scheduler.sprints import SprintService
@@ -43,14 +45,15 @@ def get_scheduler_service(
     return scheduler_service(uow, calendar, state, memory)
 
 
-def get_sprints(uow: UoW, state: State) -> SprintService:
+def get_sprints(uow: UoW, state: State, memory: Memory) -> SprintService:
     """Sprints need no calendar until a report is asked for."""
+    settings = state.settings.scheduler
     return SprintService(
         SchedulerRepository(uow.session),
         timezone=ZoneInfo(state.settings.timezone),
-        daily_max_hours=state.settings.scheduler.daily_max_hours,
+        day_limits=lambda: user_day_limits(memory, PromptRepository(uow.session), settings),
     )
 
 
 Scheduler = Annotated[SchedulerService, Depends(get_scheduler_service, scope="function")]
-Sprints = Annotated[SprintService, Depends(get_sprints)]
+Sprints = Annotated[SprintService, Depends(get_sprints, scope="function")]

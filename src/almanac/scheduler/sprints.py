@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from almanac.billing import billable_share_pct, hours_in, logged_entries
@@ -13,6 +14,7 @@ from almanac.errors import Conflict
 from almanac.models import Sprint
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
+from almanac.scheduler.day_limits import DayLimits
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
 from almanac.scheduler.sprint_schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
@@ -26,11 +28,16 @@ class SprintService:
     """CRUD of sprints plus the week report built from the calendar's Almanac blocks."""
 
     def __init__(
-        self, repo: SchedulerRepository, *, timezone: ZoneInfo, daily_max_hours: float | None
+        self,
+        repo: SchedulerRepository,
+        *,
+        timezone: ZoneInfo,
+        day_limits: Callable[[], Awaitable[DayLimits]],
     ) -> None:
         self.repo = repo
         self.tz = timezone
-        self.daily_max_hours = daily_max_hours
+        # Read only for a report: the scheduler's limits, preferences included.
+        self.day_limits = day_limits
 
     async def create(self, body: SprintIn) -> SprintOut:
         if await self.repo.sprint_for_week(body.week_start) is not None:
@@ -89,11 +96,11 @@ class SprintService:
             warnings.append(
                 f"capacity exceeded: {used:g} h scheduled, capacity {sprint.capacity_hrs:g} h"
             )
-        daily_max = self.daily_max_hours
-        if daily_max is not None:
-            for day, hours in sorted(by_day.items()):
-                if hours > daily_max + 1e-9:
-                    warnings.append(f"overbooked on {day}: {hours:g} h, daily max {daily_max:g} h")
+        limits = await self.day_limits()
+        for day, hours in sorted(by_day.items()):
+            limit = limits.on(date.fromisoformat(day))
+            if limit is not None and hours > limit[0] + 1e-9:
+                warnings.append(f"overbooked on {day}: {hours:g} h, {limit[1]} {limit[0]:g} h")
         runway = sprint.runway_weeks
         target = sprint.billable_target_pct
         short = runway is not None and runway < SHORT_RUNWAY_WEEKS

@@ -1,0 +1,70 @@
+"""The most hours of blocks a day may hold, as the scheduler reads them.
+
+Reflections and sprint reports judge a day against this, so they never call a day
+overbooked that the scheduler filled by its own rules: the user's daily maximum (a
+remembered preference, else the settings) within that weekday's working hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from almanac.config import SchedulerSettings
+from almanac.llm.base import LLMClient
+from almanac.memory.port import MemoryPort
+from almanac.planner.repository import PromptRepository
+from almanac.scheduler import problem as pb
+from almanac.scheduler.preference_facts import PreferenceFacts
+from almanac.scheduler.schemas import SchedulingPreferences
+
+LimitKind = Literal["daily max", "working hours"]
+
+
+@dataclass(frozen=True)
+class DayLimits:
+    """A daily maximum (hours, or None) and each working weekday's hours (0 = Monday)."""
+
+    daily_max_hours: float | None
+    working_hours: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def flat(cls, hours: float) -> DayLimits:
+        """Every day limited to `hours` (a daily maximum, whatever the working hours)."""
+        return cls(hours)
+
+    def on(self, day: date) -> tuple[float, LimitKind] | None:
+        """(hours, what sets them) for `day`; None when nothing limits it (a day off
+        without a daily maximum: only a block forced there by hand can be on it)."""
+        work = self.working_hours.get(day.weekday())
+        cap = self.daily_max_hours
+        if cap is not None and (work is None or cap <= work):
+            return cap, "daily max"
+        if work is None:
+            return None
+        return work, "working hours"
+
+
+def day_limits(settings: SchedulerSettings, prefs: SchedulingPreferences) -> DayLimits:
+    """The limits a solve with these settings and preferences keeps."""
+    rules = pb.limits(settings, prefs, [])
+    hours: dict[int, float] = {}
+    for w in rules.working_hours:
+        span = (w.end.hour * 60 + w.end.minute) - (w.start.hour * 60 + w.start.minute)
+        hours[w.weekday] = hours.get(w.weekday, 0.0) + span / 60
+    cap = rules.daily_max_minutes
+    return DayLimits(None if cap is None else cap / 60, hours)
+
+
+async def user_day_limits(
+    memory: MemoryPort, prompts: PromptRepository, settings: SchedulerSettings
+) -> DayLimits:
+    """The user's own limits (no client's): their remembered preferences read by the rules.
+
+    The rules, not an LLM: a report must not wait on one, and with memory down the
+    settings' limits are still the scheduler's.
+    """
+    llm: LLMClient | None = None
+    read = await PreferenceFacts(memory, prompts, llm, settings).solved_by_rules([None])
+    return day_limits(settings, read.get(None) or SchedulingPreferences())
