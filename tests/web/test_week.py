@@ -246,3 +246,53 @@ def test_apply_waits_for_a_preview_of_the_form_as_edited(
     expect(apply).to_be_disabled()
     form.get_by_role("button", name="Preview").click()
     expect(apply).to_be_enabled()
+
+
+def test_a_day_is_overbooked_by_its_blocks_against_the_days_limit(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    # The view's calendar answer is fixed here, so the page's own counting is what is
+    # checked: blocks against the day's limit as the server states it, meetings aside.
+    monday = _next_monday()
+    tuesday, saturday = monday + timedelta(days=1), monday + timedelta(days=5)
+
+    def event(eid: str, day: date, h0: int, h1: int, almanac: bool) -> dict[str, Any]:
+        return {
+            "id": eid,
+            "uid": eid,
+            "title": eid,
+            "start": _at(day, h0).isoformat(),
+            "end": _at(day, h1).isoformat(),
+            "almanac": almanac,
+            "busy": True,
+            "all_day": False,
+            "client_id": None,
+            "conflicts": [],
+            "warnings": [],
+        }
+
+    body = {
+        "start": _at(monday, 0).isoformat(),
+        "end": _at(monday + timedelta(days=7), 0).isoformat(),
+        "provider": "builtin",
+        "events": [
+            event("plan987654-a-0", monday, 9, 12, True),  # 3 h of blocks, 2 h allowed
+            event("Workshop", tuesday, 9, 14, False),  # 5 h of meetings ...
+            event("plan987654-b-0", tuesday, 14, 15, True),  # ... and 1 h of blocks
+            event("plan987654-c-0", saturday, 10, 13, True),  # a day off with no limit
+        ],
+        "day_limits": [
+            {"day": (monday + timedelta(days=n)).isoformat(), "hours": 2.0, "limit": "daily max"}
+            for n in range(5)
+        ],
+    }
+    page.route("**/api/v1/scheduler/calendar?*", lambda route: route.fulfill(json=body, status=200))
+    watch.expected.add(404)  # the made-up plan behind the blocks
+    page.goto(server.url + f"/ui/week?week={monday.isoformat()}")
+    expect(page.locator(".ev")).to_have_count(4)
+    over = page.locator(".day.over")
+    expect(over).to_have_count(1)
+    expect(over).to_have_attribute("data-day", monday.isoformat())
+    expect(page.locator(".dayhead .warn")).to_have_text(
+        ["overbooked: 3.0 h of blocks > 2 h (daily max)"]
+    )

@@ -15,10 +15,12 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.conflicts import broken_rules, mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
+from almanac.scheduler.day_limits import user_day_limits
 from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.schemas import (
     CalendarEventOut,
     CalendarOut,
+    DayLimitOut,
     MoveBlockIn,
     MoveBlockOut,
 )
@@ -71,7 +73,18 @@ class BlockService:
             )
             for i, (e, block) in enumerate(zip(events, blocks, strict=True))
         ]
-        return CalendarOut(start=begin, end=end, provider=self.calendar.name, events=out)
+        limits = await user_day_limits(self.s.memory, self.s.prompts, self.s.settings)
+        days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        per_day = [(d, limits.on(d)) for d in days]
+        return CalendarOut(
+            start=begin,
+            end=end,
+            provider=self.calendar.name,
+            events=out,
+            day_limits=[
+                DayLimitOut(day=d, hours=lim[0], limit=lim[1]) for d, lim in per_day if lim
+            ],
+        )
 
     async def _rules_broken(
         self,

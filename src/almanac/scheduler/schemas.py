@@ -247,11 +247,23 @@ class CalendarEventOut(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class DayLimitOut(BaseModel):
+    """The most hours of Almanac's blocks a day holds, and what sets it: the user's daily
+    maximum (remembered or set) or, below it, that weekday's working hours."""
+
+    day: date
+    hours: float
+    limit: Literal["daily max", "working hours"]
+
+
 class CalendarOut(BaseModel):
     start: datetime
     end: datetime
     provider: str
     events: list[CalendarEventOut]
+    # Per day of the window with a limit (a day off without a daily max has none): what
+    # reflections and sprint reports call a day overbooked against.
+    day_limits: list[DayLimitOut] = []
 
 
 class MoveBlockIn(Strict):

@@ -5,14 +5,13 @@ window.AlmanacPages.week = function () {
   const cfg = document.getElementById("week-cfg").dataset;
   const slot = +cfg.slot || 15;
   const hm = (t) => { const [a, b] = t.split(":").map(Number); return a * 60 + b; };
-  const dailyMax = cfg.dailyMax ? +cfg.dailyMax : (hm(cfg.end) - hm(cfg.start)) / 60;
   const PX = 0.8; // pixels per minute
   const [weekEl, conflictsEl, moveForm] = A.byIds("week", "conflicts", "move-form");
   const params = new URLSearchParams(location.search);
   let monday = mondayOf(params.get("week") || A.today());
   let previewed = null; // { plan_id, run_id } of the preview on screen
   let edits = 0; // form edits so far: a preview answered after one is not the form's
-  let events = [], preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
+  let events = [], limits = new Map(), preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;
 
   function mondayOf(date) { const wd = (new Date(date + "T12:00:00Z").getUTCDay() + 6) % 7; return A.addDays(date, -wd); }
   const days = () => [0, 1, 2, 3, 4, 5, 6].map((i) => A.addDays(monday, i));
@@ -26,6 +25,8 @@ window.AlmanacPages.week = function () {
     try {
       const out = await api("GET", `/api/v1/scheduler/calendar?start_date=${monday}&end_date=${A.addDays(monday, 6)}`);
       events = out.events;
+      // The most hours of blocks each day holds, as the scheduler and reflections count them.
+      limits = new Map((out.day_limits || []).map((l) => [l.day, l]));
       await loadBillable(events.filter((e) => e.almanac).map((e) => e.id));
       render();
     } catch (err) { A.failed(weekEl, err); }
@@ -65,14 +66,16 @@ window.AlmanacPages.week = function () {
     for (const d of days()) {
       const mine = busy.filter((e) => minutesIn(d, e.end) > 0 && minutesIn(d, e.start) < 1440);
       const booked = mine.reduce((a, e) => a + (Math.min(1440, minutesIn(d, e.end)) - Math.max(0, minutesIn(d, e.start))) / 60, 0);
-      const over = booked > dailyMax + 1e-9;
+      const work = mine.filter((e) => e.almanac).reduce((a, e) => a + (Math.min(1440, minutesIn(d, e.end)) - Math.max(0, minutesIn(d, e.start))) / 60, 0);
+      const limit = limits.get(d);
+      const over = limit !== undefined && work > limit.hours + 1e-9;
       const col = h("div", { class: "day" + (over ? " over" : ""), style: `height:${height}px`, role: "gridcell", dataset: { day: d }, "aria-label": `${A.dayLabel(A.zoned(d, 720))}, ${booked.toFixed(1)} h booked${over ? ", overbooked" : ""}` });
       for (let m = lo; m < hi; m += 60) col.append(h("div", { class: "slot-line", style: `top:${(m - lo) * PX}px` }));
       for (const e of all.filter((x) => !x.all_day && minutesIn(d, x.end) > 0 && minutesIn(d, x.start) < 1440)) col.append(block(e, d, hot.has(e)));
       const allDay = all.filter((x) => x.all_day && x.start.slice(0, 10) <= d && d < x.end.slice(0, 10)).map((x) => x.title);
       grid.append(h("div", { class: "daycol" },
         h("div", { class: "dayhead" }, A.dayLabel(A.zoned(d, 720)), allDay.length ? h("small", { class: "hint" }, " · " + allDay.join(", ")) : null,
-          over ? h("span", { class: "warn" }, `overbooked: ${booked.toFixed(1)} h > ${dailyMax} h`) : null), col));
+          over ? h("span", { class: "warn" }, `overbooked: ${work.toFixed(1)} h of blocks > ${limit.hours} h (${limit.limit})`) : null), col));
     }
     A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
     // Warnings the calendar sync stored on blocks it could not resolve (reported once).

@@ -1,0 +1,38 @@
+"""The calendar view says how many hours of blocks each day holds, as the scheduler counts
+them: the user's daily maximum (remembered or set) within that weekday's working hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from .conftest import Memories, next_monday
+
+URL = "/api/v1/scheduler/calendar"
+
+
+async def _limits(client: httpx.AsyncClient) -> dict[str, tuple[float, str]]:
+    monday = next_monday()
+    params = {"start_date": monday.isoformat(), "end_date": (monday + timedelta(6)).isoformat()}
+    r = await client.get(URL, params=params)
+    assert r.status_code == 200, r.text
+    return {d["day"]: (d["hours"], d["limit"]) for d in r.json()["day_limits"]}
+
+
+async def test_without_a_daily_max_a_working_day_holds_its_working_hours(
+    sched_client: httpx.AsyncClient,
+) -> None:
+    limits = await _limits(sched_client)
+    weekdays = [(next_monday() + timedelta(n)).isoformat() for n in range(5)]
+    # Weekends are days off: only a block forced there by hand could be on them.
+    assert limits == {d: (8.0, "working hours") for d in weekdays}
+
+
+async def test_a_remembered_daily_max_holds_every_day(
+    sched_client: httpx.AsyncClient, memory: Memories
+) -> None:
+    await memory.add("constraint", "max 3 hours a day")
+    limits = await _limits(sched_client)
+    week = [(next_monday() + timedelta(n)).isoformat() for n in range(7)]
+    assert limits == {d: (3.0, "daily max") for d in week}
