@@ -43,6 +43,7 @@ from almanac.planner import estimates as est
 from almanac.planner.estimates import Estimator, params_from
 from almanac.planner.repository import PromptRepository
 from almanac.scheduler.day_limits import user_day_limits
+from almanac.scheduler.repository import SchedulerRepository
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,10 @@ class ObserverService:
             workflows=workflows,
             # The scheduler's own limits: a day it filled by its rules is not overbooked.
             day_limits=await user_day_limits(
-                self.memory, PromptRepository(self.uow.session), self.scheduler
+                self.memory,
+                PromptRepository(self.uow.session),
+                self.scheduler,
+                SchedulerRepository(self.uow.session),
             ),
             drift_threshold_pct=self.drift_threshold_pct,
             finished=finished,

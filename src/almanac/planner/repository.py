@@ -73,6 +73,11 @@ class PlanRepository(Repository, PortableRows):
         stmt = select(Plan.id).where(Plan.client_id == client_id).order_by(Plan.id)
         return list(await self.session.scalars(stmt))
 
+    async def ids_for(self, client_id: int | None) -> list[int]:
+        """Plan ids of exactly this client (None: the user's own plans), in order."""
+        stmt = select(Plan.id).where(Plan.client_id.is_not_distinct_from(client_id))
+        return list(await self.session.scalars(stmt.order_by(Plan.id)))
+
     async def clients_of(self, plan_ids: Sequence[int]) -> dict[int, int | None]:
         """Plan id → its client id (None for the user's own plans)."""
         if not plan_ids:

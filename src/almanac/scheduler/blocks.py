@@ -73,7 +73,7 @@ class BlockService:
             )
             for i, (e, block) in enumerate(zip(events, blocks, strict=True))
         ]
-        limits = await user_day_limits(self.s.memory, self.s.prompts, self.s.settings)
+        limits = await user_day_limits(self.s.memory, self.s.prompts, self.s.settings, self.repo)
         days = (first + timedelta(days=n) for n in range((last - first).days + 1))
         per_day = [(d, limits.on(d)) for d in days]
         return CalendarOut(

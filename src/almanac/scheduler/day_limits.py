@@ -17,6 +17,7 @@ from almanac.memory.port import MemoryPort
 from almanac.planner.repository import PromptRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.preference_facts import PreferenceFacts
+from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import SchedulingPreferences
 
 LimitKind = Literal["daily max", "working hours"]
@@ -58,13 +59,16 @@ def day_limits(settings: SchedulerSettings, prefs: SchedulingPreferences) -> Day
 
 
 async def user_day_limits(
-    memory: MemoryPort, prompts: PromptRepository, settings: SchedulerSettings
+    memory: MemoryPort,
+    prompts: PromptRepository,
+    settings: SchedulerSettings,
+    runs: SchedulerRepository,
 ) -> DayLimits:
     """The user's own limits (no client's): their remembered preferences read by the rules.
 
-    The rules, not an LLM: a report must not wait on one, and with memory down the
-    settings' limits are still the scheduler's.
+    The rules, not an LLM: a report must not wait on one. With memory down, those the
+    newest run kept, as a solve would use (else the settings').
     """
     llm: LLMClient | None = None
-    read = await PreferenceFacts(memory, prompts, llm, settings).solved_by_rules([None])
+    read = await PreferenceFacts(memory, prompts, llm, settings, runs).solved_by_rules([None])
     return day_limits(settings, read.get(None) or SchedulingPreferences())

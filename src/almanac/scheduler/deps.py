@@ -47,11 +47,11 @@ def get_scheduler_service(
 
 def get_sprints(uow: UoW, state: State, memory: Memory) -> SprintService:
     """Sprints need no calendar until a report is asked for."""
-    settings = state.settings.scheduler
+    settings, repo = state.settings.scheduler, SchedulerRepository(uow.session)
     return SprintService(
-        SchedulerRepository(uow.session),
+        repo,
         timezone=ZoneInfo(state.settings.timezone),
-        day_limits=lambda: user_day_limits(memory, PromptRepository(uow.session), settings),
+        day_limits=lambda: user_day_limits(memory, PromptRepository(uow.session), settings, repo),
     )
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
+
+from pydantic import ValidationError
 
 from almanac.config import SchedulerSettings
 from almanac.errors import AlmanacError
@@ -13,9 +16,18 @@ from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
 from almanac.memory.schemas import FactsQuery
 from almanac.planner.repository import PromptRepository
-from almanac.scheduler.preference_llm import fits_llm, resolve_preferences
+from almanac.scheduler.preference_llm import describe, fits_llm, resolve_preferences
 from almanac.scheduler.preferences import parse_preferences
+from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import PreferenceSource, PreferencesOut, SchedulingPreferences
+
+
+def preferences_kept(read: SchedulingPreferences | None) -> dict[str, Any]:
+    """What a run keeps of the preferences it was solved with, for a solve while memory
+    is unavailable (`SchedulerRepository.last_read_preferences`)."""
+    if read is None:
+        return {"preferences_read": "fallback"}
+    return {"preferences_read": "memory", "preferences_used": read.model_dump(mode="json")}
 
 
 @dataclass
@@ -28,6 +40,7 @@ class Preferences:
     out: tuple[SchedulingPreferences, list[str], str]  # preferences, applied lines, source
     warnings: list[str]
     asked_llm: bool
+    from_memory: bool = True  # False: memory could not be read (stored or defaults used)
 
 
 class PreferenceFacts:
@@ -39,11 +52,13 @@ class PreferenceFacts:
         prompts: PromptRepository,
         llm: LLMClient | None,
         settings: SchedulerSettings,
+        runs: SchedulerRepository | None = None,
     ) -> None:
         self.memory = memory
         self.prompts = prompts
         self.llm = llm
         self.settings = settings
+        self.runs = runs  # the runs' kept preferences, for when memory cannot be read
 
     async def inputs(
         self, client_id: int | None
@@ -51,7 +66,7 @@ class PreferenceFacts:
         """(preference facts, the active prompt when an LLM is configured, warnings)."""
         warnings: list[str] = []
         facts = await self._texts(client_id, warnings)
-        return facts, await self._prompt(), warnings
+        return facts or [], await self._prompt(), warnings
 
     async def _prompt(self) -> tuple[str, str | None] | None:
         """The active schedule_optimizer prompt (content, version) when an LLM is configured."""
@@ -61,8 +76,20 @@ class PreferenceFacts:
     async def read(
         self, client_id: int | None, end_reads: Callable[[], Awaitable[None]]
     ) -> Preferences:
-        """The preferences, by the LLM when one is configured (`end_reads` first)."""
-        facts, prompt, warnings = await self.inputs(client_id)
+        """The preferences, by the LLM when one is configured (`end_reads` first); with
+        memory unavailable, those the newest run that read them kept (else the defaults)."""
+        warnings: list[str] = []
+        read = await self._texts(client_id, warnings)
+        prompt = await self._prompt()
+        if read is None:
+            stored = await self._stored(client_id, warnings)
+            out: tuple[SchedulingPreferences, list[str], str] = (
+                (stored, describe(stored), "stored")
+                if stored is not None
+                else (self._by_rules([]), [], "defaults")
+            )
+            return Preferences(client_id, [], prompt, out, warnings, False, from_memory=False)
+        facts = read
         texts = [t for _, t in facts]
         asked = self._asks(facts, prompt)
         if asked:
@@ -83,7 +110,10 @@ class PreferenceFacts:
         out: dict[int | None, SchedulingPreferences | None] = {}
         for client_id in client_ids:
             facts = await self._texts(client_id, [])
-            out[client_id] = None if self._asks(facts, prompt) else self._by_rules(facts)
+            if facts is None:
+                out[client_id] = await self._stored(client_id, []) or self._by_rules([])
+            else:
+                out[client_id] = None if self._asks(facts, prompt) else self._by_rules(facts)
         return out
 
     def _by_rules(self, facts: list[tuple[int, str]]) -> SchedulingPreferences:
@@ -115,8 +145,29 @@ class PreferenceFacts:
         """The settings' working day: what remembered hours are judged against."""
         return self.settings.workday_start, self.settings.workday_end
 
-    async def _texts(self, client_id: int | None, warnings: list[str]) -> list[tuple[int, str]]:
-        """(fact id, text) of preference and constraint facts, oldest first."""
+    async def _stored(
+        self, client_id: int | None, warnings: list[str]
+    ) -> SchedulingPreferences | None:
+        """The preferences the newest run that read memory was solved with, said so."""
+        last = await self.runs.last_read_preferences(client_id) if self.runs else None
+        if last is None:
+            return None
+        run_id, when, raw = last
+        try:
+            prefs = SchedulingPreferences.model_validate(raw)
+        except ValidationError:
+            return None  # kept by a version that shaped them otherwise: the defaults hold
+        warnings.append(
+            f"used the preferences read for scheduler run {run_id} on {when:%Y-%m-%d}, "
+            "the newest that could read them"
+        )
+        return prefs
+
+    async def _texts(
+        self, client_id: int | None, warnings: list[str]
+    ) -> list[tuple[int, str]] | None:
+        """(fact id, text) of preference and constraint facts, oldest first; None when
+        memory cannot be read."""
         texts: list[tuple[datetime, int, str]] = []
         # The user's own preferences and this plan's client's, never another client's.
         scope = client_id or 0
@@ -127,7 +178,7 @@ class PreferenceFacts:
                 )
                 texts.extend((f.valid_from, f.id, f.content) for f in facts)
         except AlmanacError as exc:
-            # Preferences refine the defaults; without memory the defaults still schedule.
+            # Preferences refine the defaults; without memory a solve still schedules.
             warnings.append(f"memory unavailable, preferences not read: {exc.message}")
-            return []
+            return None
         return [(i, t) for _, i, t in sorted(texts, key=lambda x: x[0])]

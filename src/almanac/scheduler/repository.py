@@ -91,6 +91,27 @@ class SchedulerRepository(Repository, PortableRows):
                 out[plan_id] = run
         return out
 
+    async def last_read_preferences(
+        self, client_id: int | None
+    ) -> tuple[int, datetime, dict[str, Any]] | None:
+        """(run id, when, preferences) of the newest run of a plan of `client_id` (None:
+        the user's own plans) whose preferences were read from memory, or None."""
+        plan_ids = await PlanRepository(self.session).ids_for(client_id)
+        if not plan_ids:
+            return None
+        row = (
+            await self.session.execute(
+                text(
+                    "SELECT id, created_at, metadata->'preferences_used' FROM scheduler_runs "
+                    "WHERE plan_id = ANY(:plans) AND metadata->>'preferences_read' = 'memory' "
+                    "AND jsonb_typeof(metadata->'preferences_used') = 'object' "
+                    "ORDER BY id DESC LIMIT 1"
+                ),
+                {"plans": plan_ids},
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     async def run(self, run_id: int, *, for_update: bool = False) -> SchedulerRun | None:
         return await self.by_id(SchedulerRun, run_id, lock=self.lock_of(for_update))
 

@@ -148,7 +148,8 @@ class PreferencesOut(BaseModel):
     applied: list[str] = Field(default_factory=list)
     memories: list[PreferenceSource] = Field(default_factory=list)
     llm_used: bool = False
-    source: Literal["defaults", "rules", "llm"] = "defaults"
+    # "stored": memory could not be read; the preferences of the newest run that read them
+    source: Literal["defaults", "rules", "llm", "stored"] = "defaults"
 
 
 class CalendarWriteOut(BaseModel):

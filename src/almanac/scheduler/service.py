@@ -46,6 +46,7 @@ from almanac.scheduler.schemas import (
     ReplanScope,
     ScheduleIn,
     ScheduleOut,
+    SchedulingPreferences,
 )
 from almanac.scheduler.writer import Writer, stated_window
 
@@ -86,6 +87,9 @@ class Solved:
     prefs: PreferencesOut
     inputs: cm.CalendarInputs
     fingerprint: dict[str, Any]
+    # The preferences as read from memory (None when memory could not be read): kept on
+    # the run, for a later solve while memory is unavailable.
+    read_from_memory: SchedulingPreferences | None = None
 
 
 def plan_prefix(plan_id: int) -> str:
@@ -115,7 +119,7 @@ class SchedulerService:
         self.llm = llm
         self.settings = settings
         self.timezone = timezone
-        self.preference_facts = PreferenceFacts(memory, self.prompts, llm, settings)
+        self.preference_facts = PreferenceFacts(memory, self.prompts, llm, settings, self.repo)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -330,6 +334,7 @@ class SchedulerService:
             self.preference_facts.out(read),
             inputs,
             cm.fingerprint(ctx.events, inputs, ctx.window),
+            prefs if read.from_memory else None,
         )
 
     async def _sprint_limits(self, ctx: Context) -> tuple[float | None, float | None]:

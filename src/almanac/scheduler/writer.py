@@ -24,6 +24,7 @@ from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
+from almanac.scheduler.preference_facts import preferences_kept
 from almanac.scheduler.schemas import (
     FloorOut,
     ReplanIn,
@@ -144,6 +145,7 @@ class Writer:
             "violations": solved.violations,
             "warnings": warnings,
             "preferences": solved.prefs.model_dump(),
+            **preferences_kept(solved.read_from_memory),
             "moved_share": share,
             "fingerprint": solved.fingerprint,
             # Stored as the answer shows them: another plan's reasons quote its titles.
