@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .conftest import Memories, make_plan, next_monday, parse
+from .conftest import Memories, make_plan, parse
+from .test_preferences import schedule
 
-URL = "/api/v1/scheduler"
 TASKS = [{"key": f"t{n}", "estimate_hours": 1.0} for n in range(3)]
-
-
-async def _schedule(client: httpx.AsyncClient, plan_id: int) -> dict[str, Any]:
-    body = {"plan_id": plan_id, "start_date": next_monday().isoformat(), "horizon_days": 5}
-    r = await client.post(f"{URL}/schedule", json=body)
-    assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
-    return out
 
 
 async def test_memory_down_uses_the_preferences_the_last_run_read(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ) -> None:
     await memory.add("preference", "No work before 11", "max 2 hours a day")
-    first = await _schedule(sched_client, (await make_plan(db_session, TASKS)).id)
+    first = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
     assert first["preferences"]["source"] == "rules"
 
     memory.gateway_down()
-    out = await _schedule(sched_client, (await make_plan(db_session, TASKS)).id)
+    out = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
     # Before, the settings' 09:00 start and full days held: the user's own words were lost
     # for as long as the Gateway was down, and a sync moved blocks by the defaults.
     assert out["preferences"]["source"] == "stored"
@@ -50,9 +40,9 @@ async def test_memory_down_without_a_run_that_read_it_uses_the_defaults(
 ) -> None:
     await memory.add("preference", "No work before 11")
     memory.gateway_down()
-    first = await _schedule(sched_client, (await make_plan(db_session, TASKS)).id)
+    first = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
     assert first["preferences"]["source"] == "defaults"
     # A run solved without memory keeps nothing to fall back on: the next is the same.
-    again = await _schedule(sched_client, (await make_plan(db_session, TASKS)).id)
+    again = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
     assert again["preferences"]["source"] == "defaults"
     assert not any("scheduler run" in w for w in again["warnings"])
