@@ -179,6 +179,30 @@ URL = "/api/v1/scheduler"
         ("Weekends off", "working_days", [0, 1, 2, 3, 4]),
         ("no weekend work", "working_days", [0, 1, 2, 3, 4]),
         ("I take Fridays off", "working_days", [0, 1, 2, 3]),
+        # Round 23: each was not understood. Number words (one to twelve) of hours or clocks.
+        ("I work eight hours a day", "daily_max_hours", 8.0),
+        ("no more than six hours of focus a day", "daily_max_hours", 6.0),
+        ("start at nine", "not_before", time(9)),
+        ("I stop at six", "not_after", time(18)),
+        ("start at half past nine", "not_before", time(9, 30)),
+        ("I finish at quarter to six", "not_after", time(17, 45)),
+        ("I work nine to five", "workday_end", time(17)),
+        ("nothing before ten o'clock", "not_before", time(10)),
+        # A hard stop, a clock said before its start or finish, a cap said as a limit.
+        ("hard stop at 5", "not_after", time(17)),
+        ("hard stop at 5pm", "not_after", time(17)),
+        ("My hard stop is 6pm", "not_after", time(18)),
+        ("9am start, 5pm finish", "not_before", time(9)),
+        ("9am start, 5pm finish", "not_after", time(17)),
+        ("8:30 start", "not_before", time(8, 30)),
+        ("6h per day is my limit", "daily_max_hours", 6.0),
+        ("6 hours a day is the max", "daily_max_hours", 6.0),
+        ("I work 6 hours a day", "daily_max_hours", 6.0),
+        ("I work 40 hours a week", "weekly_max_hours", 40.0),
+        ("not available on Fridays", "working_days", [0, 1, 2, 3]),
+        ("I'm unavailable on Mondays", "working_days", [1, 2, 3, 4]),
+        ("15 min after each meeting", "buffer_minutes", 15),
+        ("10 minutes before every call", "buffer_minutes", 10),
     ],
 )
 def test_rules_read_common_phrasings(text: str, field: str, value: Any):
@@ -207,6 +231,13 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("keep mornings for deep work", (time(8), time(12))),
         ("No meetings before 10, deep work in the mornings", (time(8), time(12))),
         ("deep work in the mornings, no calls", (time(8), time(12))),
+        # Round 23: not understood. The scheduler places blocks of work, no meetings: a
+        # period kept from meetings is kept for that work, read as focus time (as "no
+        # meetings before 10" is the working day's start: no block is a meeting).
+        ("keep mornings free for focus", (time(8), time(12))),
+        ("No meetings in the morning", (time(8), time(12))),
+        ("no calls in the afternoons", (time(13), time(18))),
+        ("keep my mornings free of meetings", (time(8), time(12))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):
@@ -275,7 +306,6 @@ def test_a_negation_of_something_else_leaves_focus_time_preferred(text: str):
     [
         "Fridays are free for deep work",
         "keep Mondays free of calls",
-        "keep Friday afternoons free for deep work",
         "Friday afternoons are free of calls",
     ],
 )
@@ -285,6 +315,17 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
     parsed = parse_preferences([text])
     assert parsed.prefs.working_days is None and parsed.prefs.day_hours == []
     assert parsed.not_understood == [text]
+
+
+def test_part_of_a_day_kept_for_focus_is_focus_time_on_that_day_not_a_day_off():
+    # Issue 15, round 23: "free for focus" is focus time ("keep mornings free for focus"),
+    # here on Friday afternoons only; it was not understood.
+    parsed = parse_preferences(["keep Friday afternoons free for deep work"])
+    p = parsed.prefs
+    assert p.working_days is None and p.day_hours == []
+    assert [(w.start, w.end, w.weekdays) for w in p.preferred_windows] == [
+        (time(13), time(18), [4])
+    ]
 
 
 @pytest.mark.parametrize(

@@ -66,9 +66,12 @@ _NOT_RANGE_END = (
 )
 # What makes a day named part of one: "Mon to Wed mornings" is not three days off.
 PART_AFTER = re.compile(_PART_WORDS, re.I)
+# "Not available on Fridays", "I'm unavailable Fridays"; whose, the caller tells ("the
+# client is not available on Fridays" is not the user's day off: `said_of_me`).
+_UNAVAILABLE = r"|(?:(?:I'?m|I\s+am)\s+)?(?:not\s+available|unavailable)(?:\s+on)?"
 NO_DAY = re.compile(
     r"\b(?:no\s+work(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on"
-    r"|off\s+on|(?:I'?m|I\s+am)\s+off|my\s+days?\s+off\s+(?:is|are))"
+    r"|off\s+on|(?:I'?m|I\s+am)\s+off|my\s+days?\s+off\s+(?:is|are)" + _UNAVAILABLE + ")"
     r"\s+("
     + _ANY_DAYS
     + r")\b"
@@ -102,7 +105,7 @@ _FREE = r"(?!\s+(?:for|of|from)\b)"
 _PART_DAYS = _DAY_WORD + _TO + _DAY_WORD + r"|" + _ANY_DAYS
 PART_OFF = re.compile(
     r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
-    r"|off\s+on|(?:I'?m|I\s+am)\s+off)"
+    r"|off\s+on|(?:I'?m|I\s+am)\s+off" + _UNAVAILABLE + ")"
     r"\s+("
     + _PART_DAYS
     + r")\s+(morning|afternoon)s?\b"

@@ -6,7 +6,7 @@ hours override them for that day only (`DayHoursIn`, one window per weekday)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import time
 from itertools import chain
@@ -193,17 +193,19 @@ def _clause(
     if m := next((r for r in ranges if ph.said_of_me(head, r)), None):
         lo, hi = clock_range(m)
         out.span = (lo, hi) if lo and hi and lo < hi else None
-    starts = (s for s in ph.NOT_BEFORE.finditer(head, a, b) if ph.said_of_me(head, s))
-    if m := next(starts, None):
+    # The first of each kind, then the earlier: each found lazily, as the texts are long.
+    starts = (
+        _first(ph.NOT_BEFORE, head, at, ph.said_of_me),
+        _first(ph.CLOCK_START, head, at, ph.clock_first_mine),
+    )
+    if m := _earliest(starts):
         out.start = ph.start_of_day(m, *(out.span or p.hours(*hours)))
     ends = (
-        e
-        for e in ph.NOT_AFTER.finditer(head, a, b)
-        if not ph.others_end(head, e.start())
-        and ph.said_of_me(head, e)
-        and not ph.PAUSE.match(head, e.end())
+        _first(ph.NOT_AFTER, head, at, lambda h, e: _an_end(h, e) and ph.said_of_me(h, e)),
+        _first(ph.CLOCK_END, head, at, lambda h, e: _an_end(h, e) and ph.clock_first_mine(h, e)),
     )
-    end = (ph.DONE_BY.match(head) if a == 0 else None) or next(ends, None)
+    said_end = _earliest(ends)
+    end = (ph.DONE_BY.match(head) if a == 0 else None) or said_end
     if m is None and end is None and out.span is None:
         bare = _bare(head, a, b)
         if bare and bare.group(4) and (days is not None or inherit == "span"):
@@ -224,6 +226,24 @@ def _clause(
         general = next((_lo(s) for s in said if s.days is None), None)
         out.end = ph.end_of_day(end, first or general or earliest(p, hours[0], days))
     return out if out.span or out.start or out.end else None
+
+
+def _first(
+    pattern: re.Pattern[str],
+    head: str,
+    at: tuple[int, int],
+    keep: Callable[[str, re.Match[str]], bool],
+) -> re.Match[str] | None:
+    return next((f for f in pattern.finditer(head, *at) if keep(head, f)), None)
+
+
+def _earliest(found: Sequence[re.Match[str] | None]) -> re.Match[str] | None:
+    return min((f for f in found if f), key=lambda f: f.start(), default=None)
+
+
+def _an_end(head: str, e: re.Match[str]) -> bool:
+    """Whether a latest hour is the day's: not others' meetings' end nor a pause."""
+    return not ph.others_end(head, e.start()) and not ph.PAUSE.match(head, e.end())
 
 
 def _side(s: Said) -> str:

@@ -90,9 +90,9 @@ NOT_AFTER = re.compile(
     r"|(?:I'?m|I\s+am)\s+(?:off|offline)\s+(?:at|by|after)|done\s+for\s+the\s+day\s+(?:at|by)"
     # "I leave at 5", "I leave the office at 6", "I'm out by 6".
     r"|leave(?:\s+(?:work|the\s+office))?\s+(?:at|by)|(?:I'?m|I\s+am)\s+out\s+(?:at|by)"
-    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+(?:end|finish|stop))?(?:\s+is|:)?(?:\s+at)?)\s+"
-    + CLOCK
-    + _NOT_DATE,
+    r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+(?:end|finish|stop))?(?:\s+is|:)?(?:\s+at)?"
+    # "Hard stop at 5", "my hard stop is 5pm"; not "I had a hard stop at 5" (`said_of_me`).
+    r"|hard\s+(?:stop|finish)(?:\s+is)?(?:\s+(?:at|by)|:)?)\s+" + CLOCK + _NOT_DATE,
     re.I,
 )
 # "start at", "stop at", "work 9-5", "office hours", "available" said of someone else
@@ -115,6 +115,9 @@ _VERBS = (
     "office",
     "available",
     "leave",
+    "hard",
+    "not available",
+    "unavailable",
 )
 _MINE_BEFORE = re.compile(
     r"(?:^|[^\w\s']|\b(?:I|I'?m|I'?ll|I'?d|we|we'?re|usually|normally|typically|generally"
@@ -161,6 +164,19 @@ def said_of_me(head: str, m: re.Match[str]) -> bool:
 # "Done by 6pm" as the whole sentence's start is the end of the day; "have the report done
 # by 5pm" is a task's deadline.
 DONE_BY = re.compile(r"^\W{0,3}(?:done|finished)\s+(?:at|by)\s+" + CLOCK + _NOT_DATE, re.I)
+# "9am start, 5pm finish": the clock first, with a meridiem or minutes ("3 start-ups" is no
+# clock), and the user's (`clock_first_mine`: "the kids have a 3pm finish" is not).
+CLOCK_START = re.compile(r"(?<![\w.:])" + CLOCK + r"\s+(?:start|begin)\b(?!-)", re.I)
+CLOCK_END = re.compile(r"(?<![\w.:])" + CLOCK + r"\s+(?:finish|end|stop|hard\s+stop)\b(?!-)", re.I)
+
+
+def clock_first_mine(head: str, m: re.Match[str]) -> bool:
+    """Whether a `CLOCK_START` or `CLOCK_END` match is a clock of the user's day."""
+    if not (m.group(2) or m.group(3)):
+        return False
+    return _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is not None
+
+
 # "Client meetings end at 4", "our calls finish by 3": when others' meetings end is not
 # the end of the working day (the words just before "stop", "finish" or "end").
 _OTHERS_END = re.compile(r"\b(?:meetings?|calls?|stand-?ups?|sessions?)\s*$", re.I)
@@ -202,11 +218,21 @@ def _cap(day: str, daily: str) -> re.Pattern[str]:
         + _HOURS.replace("(\\d", "(?P<alt>\\d", 1)
         + rf"(?:\s+max(?:imum)?\s+(?:a|per)\s+{day}|"
         + per
-        + r"\s+(?:max(?:imum)?|at most))"
+        # "6h per day is my limit"
+        + r"\s+(?:max(?:imum)?|at most|(?:is\s+)?(?:my\s+|the\s+)?(?:limit|cap|max(?:imum)?)\b))"
+        # "I work 6 hours a day": whose, `said_of_me` tells ("the client's team work...").
+        + r"|\bwork\s+(?:about\s+|around\s+|roughly\s+)?"
+        + _HOURS.replace("(\\d", "(?P<worked>\\d", 1)
+        + per
         + rf"|\b{daily}\s+(?:max(?:imum)?|limit|cap)\s*(?:of|:|is)?\s*"
         r"(?P<daily>\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\b",
         re.I,
     )
+
+
+def cap_hours(m: re.Match[str]) -> float:
+    """The hours a `DAILY_MAX` or `WEEKLY_MAX` match caps."""
+    return float(next(g for g in m.group("hours", "alt", "daily", "worked") if g))
 
 
 # The words around the hours ("limit MY WORK to", "6 hours OF EMAIL a day") say what is
@@ -237,7 +263,7 @@ _ALL_WORK = frozenset(
 _BETWEEN = (
     r"(?:(?:between|after|before)\s+(?:(?:all|my|client|back-to-back)\s+)?"
     r"(?:blocks|meetings|tasks|sessions|calls|appointments)\b"
-    r"|between\s+(?:each|every)\s+(?:client\s+)?"
+    r"|(?:between|after|before)\s+(?:each|every)\s+(?:client\s+)?"
     r"(?:block|meeting|task|session|call|appointment)s?\b)"
 )
 BUFFER = re.compile(
@@ -273,7 +299,17 @@ FOCUS_RANGE = re.compile(
 PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
 PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
     r"\b(morning|afternoon)s?(?:\s*:\s*|\s+(?:(?:are|is)\s+)?"
-    r"(?:(?:reserved|blocked|kept|protected)\s+)?for\s+)(?:deep|focus)",
+    r"(?:(?:reserved|blocked|kept|protected|free|clear)\s+)?for\s+)(?:deep|focus)",
+    re.I,
+)
+# "No meetings in the morning", "keep mornings free of meetings": the scheduler places no
+# meetings, only blocks of work, and a period kept from meetings is kept for that work --
+# read as focus time then (not as no work in the morning, the opposite of what is meant).
+MEETING_FREE = re.compile(
+    r"\b(?:no\s+(?:meetings?|calls?)\s+(?:in\s+the\s+|during\s+the\s+|on\s+)?(?:"
+    + DAY_WORD
+    + r"\s+)?|keep\s+(?:my\s+)?(?=(?:morning|afternoon)s?\s+(?:free|clear)\s+(?:of|from)\s+"
+    r"(?:meetings|calls)\b))(morning|afternoon)s?\b",
     re.I,
 )
 

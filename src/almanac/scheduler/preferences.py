@@ -12,12 +12,13 @@ from datetime import time
 from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_clauses import some_weeks_clause
+from almanac.scheduler.preference_focus import read_focus
 from almanac.scheduler.preference_hours import (
-    clock_range,
     days_apart,
     days_elsewhere,
     read_hours,
 )
+from almanac.scheduler.preference_numbers import spelled_as_digits
 from almanac.scheduler.preference_parsed import (
     ParsedPreferences,
     day_rule,
@@ -27,7 +28,6 @@ from almanac.scheduler.preference_parsed import (
 from almanac.scheduler.preference_week import read_week, week_after, week_then
 from almanac.scheduler.schemas import (
     MIN_DAILY_CAP_HOURS,
-    PreferredWindowIn,
     SchedulingPreferences,
 )
 
@@ -71,7 +71,7 @@ def _read(
     it: each preference holds every week, so read it would say more than was said (every
     Friday off). Unless the qualifier clearly lies within one clause of its own, which is
     then not applied while the others are (`some_weeks_clause`)."""
-    head = text[:PREFERENCE_MAX_CHARS]
+    head = spelled_as_digits(text[:PREFERENCE_MAX_CHARS])
     some = pd.SOME_WEEKS.search(head)
     if some is None:
         _read_text(out, text, head, hours, workdays)
@@ -179,7 +179,9 @@ def _read_rules(
 ) -> None:
     """Apply what the rules other than the working week understand in `head`."""
     p = out.prefs
-    off, half = pd.NO_DAY.search(head), pd.PART_OFF.search(head)
+    # Whose day off: "the client is not available on Fridays" is not the user's.
+    off = next((d for d in pd.NO_DAY.finditer(head) if ph.said_of_me(head, d)), None)
+    half = next((d for d in pd.PART_OFF.finditer(head) if ph.said_of_me(head, d)), None)
     taken = [m.span() for m in (off, half) if m]
     scope = hours_scope = pd.scope(head, taken)
     if scope[0] and not scope[1] and workdays and set(workdays) <= scope[0]:
@@ -190,8 +192,8 @@ def _read_rules(
     if scope[1]:
         some_days = "said for some days only, the rules cannot tell which"
     read_hours(out, text, head, hours_scope, taken, hours, workdays)
-    if m := ph.DAILY_MAX.search(head):
-        cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
+    if m := next((c for c in ph.DAILY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
+        cap = ph.cap_hours(m)
         if reason := _not_all_work(m, head, text, "day"):
             out.refuse(reason)
         elif some_days and not days_elsewhere(head, m.start(), taken, workdays):
@@ -207,7 +209,7 @@ def _read_rules(
                 f"a daily cap of {cap:g} h is under the least of "
                 f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
             )
-    if m := ph.WEEKLY_MAX.search(head):
+    if m := next((c for c in ph.WEEKLY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
         mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
         _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
@@ -226,38 +228,7 @@ def _read_rules(
         elif minutes <= 120:
             p.buffer_minutes = minutes
             out.apply("buffer", f"{minutes} min between blocks ({text!r})")
-    lo, hi = clock_range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
-    m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
-    mention = focus or m
-    if not focus and (
-        m or ((mention := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, mention.end())))
-    ):
-        morning = m.group(1).lower().startswith(("morning", "before"))
-        lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
-    if not (lo and hi and lo < hi):
-        pass  # no focus time said, or nonsense
-    elif mention and ph.focus_not_wanted(
-        head,
-        mention.start(),
-        (m or mention).end(),
-        m.start() if m and mention is not m and m.start() > mention.start() else None,
-    ):
-        out.refuse(
-            f"deep work {lo:%H:%M}-{hi:%H:%M} is said as not wanted there; the rules do not "
-            f"read when it is wanted instead: not applied ({text!r})"
-        )
-    elif scope[1]:
-        out.refuse(
-            f"deep work preferred {lo:%H:%M}-{hi:%H:%M} is said for some days only, "
-            f"the rules cannot tell which ({text!r})"
-        )
-    else:
-        days = sorted(scope[0] or (0, 1, 2, 3, 4))
-        p.preferred_windows.append(
-            PreferredWindowIn(start=lo, end=hi, weekdays=days, label="deep work")
-        )
-        on = f" on {plural_days(days)}" if scope[0] else ""
-        out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
+    read_focus(out, text, head, scope)
     if off:
         named = _named_off(head, *off.span()) + _range_on(head, off.end())
         names = ["weekends" if len(d) > 1 else _DAY_NAMES[min(d)] for d in named]
@@ -283,7 +254,7 @@ _BILLED = (
 def _not_all_work(m: re.Match[str], head: str, text: str, per: str) -> str | None:
     """Why a cap (a day's or a week's, matched by `m`) is not one on all work: billed
     hours, or one kind of activity; None when it is."""
-    cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
+    cap = ph.cap_hours(m)
     if ph.billed(m, head):
         return _BILLED.format(f"{cap:g} h a {per}", text)
     if kind := ph.cap_of(m, head):
@@ -296,7 +267,7 @@ def _not_all_work(m: re.Match[str], head: str, text: str, per: str) -> str | Non
 
 def _weekly(out: ParsedPreferences, m: re.Match[str], head: str, text: str, some_days: str) -> None:
     """A cap on the week's work: the core's weekly capacity (a sprint's, when smaller)."""
-    cap = float(next(g for g in m.group("hours", "alt", "daily") if g))
+    cap = ph.cap_hours(m)
     if reason := _not_all_work(m, head, text, "week"):
         out.refuse(reason)
     elif some_days:
