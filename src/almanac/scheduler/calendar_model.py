@@ -91,6 +91,8 @@ class CalendarInputs:
     # ones): their chunk numbers stay theirs. Core ids.
     held: list[Block] = field(default_factory=list)
     kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
+    # The user's own pins (a move by hand, or one the sync adopted): (core id, UTC start).
+    user_pins: set[tuple[str, datetime]] = field(default_factory=set)
     # Open tasks with their whole estimate recorded: no time is left to plan (core ids).
     finished: dict[str, TaskRow] = field(default_factory=dict)
     run_ids: dict[int, int] = field(default_factory=dict)  # plan -> last applied run
@@ -156,6 +158,7 @@ def gather(
             continue
         out.rows[cid] = row
         meta: dict[str, Any] = dict(row.metadata_ or {})
+        out.user_pins |= {(cid, start) for start in _pin_starts(meta.get("pinned") or [])}
         if cid in pins:
             meta["pinned"] = _with_pins(meta.get("pinned") or [], pins[cid])
         out.inputs.append(
@@ -172,6 +175,17 @@ def gather(
                 name=row_key(row) if row.plan_id == named.id else f"{row.plan_id}/{row_key(row)}",
             )
         )
+    return out
+
+
+def _pin_starts(pinned: list[Any]) -> list[datetime]:
+    """The UTC starts of a task's readable pins (`problem._pins` warns about the others)."""
+    out = []
+    for raw in pinned:
+        try:
+            out.append(datetime.fromisoformat(raw["start"]).astimezone(UTC))
+        except (KeyError, TypeError, ValueError):
+            continue
     return out
 
 

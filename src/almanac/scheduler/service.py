@@ -31,7 +31,7 @@ from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import RESCHEDULABLE, require_schedulable
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler import answer, finished_tasks
+from almanac.scheduler import answer, finished_tasks, pin_order
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -86,6 +86,7 @@ class Solved:
     prefs: PreferencesOut
     inputs: cm.CalendarInputs
     fingerprint: dict[str, Any]
+    notes: dict[tuple[str, datetime], str] = field(default_factory=dict)  # pin_order's
 
 
 def plan_prefix(plan_id: int) -> str:
@@ -321,15 +322,19 @@ class SchedulerService:
 
         schedule = await asyncio.to_thread(solve, problem)
         violations = [f"{v.kind}: {v.message}" for v in validate(problem, schedule)]
+        # A pin the core kept with its dependency not before it is said, never silent.
+        told = pin_order.explain(problem, schedule, inputs, ctx.tz)
+        ctx.warnings.extend(told.warnings)
         return Solved(
             problem,
-            schedule,
+            told.schedule,
             {i.key: i.title for i in inputs.inputs},
             {cid: r.id for cid, r in inputs.rows.items()},
             violations,
             self.preference_facts.out(read),
             inputs,
             cm.fingerprint(ctx.events, inputs, ctx.window),
+            told.notes,
         )
 
     async def _sprint_limits(self, ctx: Context) -> tuple[float | None, float | None]:
