@@ -11,7 +11,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import SchedulerRun
 
 from .conftest import almanac_entries, at, make_plan, next_monday
 from .test_whole_calendar import schedule
@@ -134,3 +137,49 @@ async def test_a_pin_before_the_window_says_its_dependency_comes_after_it(
     apply = {"plan_id": plan_id, "run_id": r.json()["run_id"], "dry_run": False}
     r = await sched_client.post(f"{URL}/replan", json=apply)
     assert r.status_code == 200, r.text
+
+
+async def test_a_block_the_scheduler_kept_outside_is_released_for_its_dependency(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """Not the user's pin: a replan keeps a block another plan's solve put outside the
+    plan's window, but not one left there without its dependency before it."""
+    monday = next_monday()
+    thursday = monday + timedelta(days=3)
+    plan = await make_plan(db_session, TASKS)
+    plan_id = plan.id
+    r = await schedule(sched_client, plan_id, dry_run=False, horizon_days=2)
+    assert r.status_code == 200, r.text
+    # As another plan's solve over a longer window leaves it: t3 on Thursday, outside.
+    run = (
+        await db_session.scalars(
+            select(SchedulerRun)
+            .where(SchedulerRun.plan_id == plan_id)
+            .order_by(SchedulerRun.id.desc())
+            .limit(1)
+        )
+    ).one()
+    thu = {"start": at(thursday, 9).isoformat(), "end": at(thursday, 10).isoformat()}
+    run.schedule_blocks = [
+        {**b, **thu} if b["task_key"] == "t3" else b for b in run.schedule_blocks
+    ]
+    [entry] = [e for e in await almanac_entries(db_session) if "-t3-" in (e.almanac_id or "")]
+    entry.start_at, entry.end_at = at(thursday, 9), at(thursday, 10)
+    await db_session.commit()
+    body = {"title": "Workshop", "start": at(monday, 0).isoformat()}
+    body["end"] = at(monday + timedelta(days=2), 0).isoformat()
+    r = await sched_client.post("/api/v1/calendar/events", json=body)
+    assert r.status_code == 201, r.text
+
+    r = await sched_client.post(f"{URL}/replan", json={"plan_id": plan_id})
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert preview["violations"] == []
+    # t0 has no room in the window: t3 does not stay on Thursday without it.
+    assert {u["task_key"] for u in preview["unplaced"]} == {"t0", "t3"}
+    assert preview["blocks"] == []
+    assert any("'Send' was kept at Thu" in w and "given up" in w for w in preview["warnings"])
+    apply = {"plan_id": plan_id, "run_id": preview["run_id"], "dry_run": False}
+    r = await sched_client.post(f"{URL}/replan", json=apply)
+    assert r.status_code == 200, r.text
+    assert await almanac_entries(db_session) == []

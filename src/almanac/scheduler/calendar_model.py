@@ -10,7 +10,7 @@ stability cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -117,13 +117,15 @@ def gather(
     window: tuple[datetime, datetime],
     written_from: datetime | None = None,
     keep_outside: bool = False,
+    release: Set[str] = frozenset(),
 ) -> CalendarInputs:
     """Task inputs for every plan, with the previous schedule of each (pure).
 
     The named plan's blocks ending by `written_from` (where the calendar write begins:
     past blocks) keep their events, so their numbers are held; its later blocks outside
     the window are replaced (scheduling again), or kept as other plans' are (`keep_outside`:
-    a replan, whose window is the plan's own and moves as little as it can)."""
+    a replan, whose window is the plan's own and moves as little as it can), but not those
+    of the tasks in `release` (core ids: `pin_order.releasable`)."""
     by_id = {p.id: p for p in plans}
     by_id[named.id] = named
     out = CalendarInputs(named.id, by_id, run_ids={p: r.id for p, r in runs.items()})
@@ -141,7 +143,7 @@ def gather(
                 if written_from is not None and block.end <= written_from:
                     out.held.append(core)
                     continue
-                if not keep_outside:
+                if not keep_outside or cid in release:
                     continue
             out.held.append(core)
             pins.setdefault(cid, []).append(

@@ -111,6 +111,42 @@ def explain(
     return Explained(replace(schedule, unplaced=unplaced), notes, warnings)
 
 
+def releasable(
+    problem: Problem, schedule: Schedule, inputs: cm.CalendarInputs, tz: ZoneInfo
+) -> tuple[frozenset[str], list[str]]:
+    """The named plan's tasks a replan kept outside its window (the scheduler's pin, not the
+    user's) with a dependency not before them, and what depends on them kept so too; with a
+    line for each. Their blocks there are given up and the tasks placed again inside the
+    window, after their dependency (or left out with it): the scheduler put them there, and
+    a dependent is never kept without its dependency before it."""
+    kept = {
+        key: key[0]
+        for key in inputs.kept_outside - inputs.user_pins
+        if inputs.plan_of(key[0]) == inputs.named
+    }
+    tasks = set(kept.values())
+    stack = [g.task for g in gaps(problem, schedule) if (g.task, _start(g.pin)) in kept]
+    users: dict[str, list[str]] = {}
+    for t in problem.tasks:
+        for d in t.depends_on:
+            users.setdefault(d, []).append(t.id)
+    out: set[str] = set()
+    while stack:
+        tid = stack.pop()
+        if tid in tasks and tid not in out:
+            out.add(tid)
+            stack.extend(users.get(tid, ()))
+    titles = {cid: repr(row.title) for cid, row in inputs.rows.items()}
+    lines = [
+        f"task {titles.get(tid, tid)} was kept at {_hm(at, tz)}, outside this run's window, "
+        "without what it depends on before it: that block is given up and the task placed "
+        "again inside the window"
+        for (tid, at) in sorted(kept, key=lambda k: (k[1], k[0]))
+        if tid in out
+    ]
+    return frozenset(out), lines
+
+
 def _pin_words(gap: Gap, inputs: cm.CalendarInputs, tz: ZoneInfo) -> str:
     when = _hm(gap.pin.start, tz)
     key = (gap.task, _start(gap.pin))

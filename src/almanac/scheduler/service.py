@@ -15,6 +15,7 @@ anything they write from, so they run one after another; previews read without i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,7 +27,8 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
-from almanac.models import Plan
+from almanac.models import Plan, SchedulerRun
+from almanac.models import Task as TaskRow
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import RESCHEDULABLE, require_schedulable
@@ -282,9 +284,31 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        # A replan keeps the plan's blocks another plan's solve placed outside its window.
-        keep = not ctx.places_new
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0], keep)
+        # A replan keeps the plan's blocks another plan's solve placed outside its window...
+        mark = len(ctx.warnings)
+        solved = await self._solve_once(ctx, read, plans, rows, runs)
+        free, lines = pin_order.releasable(solved.problem, solved.schedule, solved.inputs, ctx.tz)
+        if free:  # ...but not one left there without its dependency before it: solved again
+            del ctx.warnings[mark:]
+            solved = await self._solve_once(ctx, read, plans, rows, runs, free)
+            ctx.warnings.extend(lines)
+        return solved
+
+    async def _solve_once(
+        self,
+        ctx: Context,
+        read: Preferences,
+        plans: Sequence[Plan],
+        rows: Sequence[TaskRow],
+        runs: Mapping[int, SchedulerRun],
+        release: frozenset[str] = frozenset(),
+    ) -> Solved:
+        """One solve; the named plan's tasks in `release` lose the blocks kept outside."""
+        plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
+        window, keep = ctx.window, not ctx.places_new
+        inputs = cm.gather(
+            ctx.plan, plans, rows, runs, window, ctx.calendar_window[0], keep, release
+        )
         ctx.warnings.extend(finished_tasks.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
