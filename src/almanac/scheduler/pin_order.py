@@ -5,13 +5,15 @@ free time is left before a pinned dependent its dependency stays unplaced, and w
 lies before the window the dependency is placed after it. Both answers are true, but were
 silent: the calendar showed the dependent without its dependency before it. Here each such
 pair becomes a warning of the answer, a note on the pinned block and, for an unplaced
-dependency, words in its detail naming the pin. The user's pin stays (they said so); a pin
-the scheduler kept outside the window is re-placed by scheduling its plan over a window
-that includes it (then it is new work, placed after its dependency).
+dependency, words in its detail naming the pin; the calendar view marks such a block. The
+user's pin stays (they said so). A block the scheduler kept outside a replan's window, of
+the plan replanned, is given up and the replan solved again (`releasable`); another plan's
+is re-placed by scheduling that plan over a window that includes it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from almanac.scheduler import calendar_model as cm
 from almanac.scheduler.core import Block, Problem, Schedule
 
 BlockKey = tuple[str, datetime]  # (core task id, start in UTC)
+_BEFORE = re.compile(r"before (p\d+/[^,]+),")  # `core.grid`'s words for a pinned dependent
 
 
 @dataclass(frozen=True)
@@ -97,13 +100,16 @@ def explain(
                 key = (b.task_id, _start(b))
                 notes[key] = f"{notes[key]}; {lack}" if key in notes else lack
         what, dep = named.get(gap.task, gap.task), named.get(gap.dep, gap.dep)
-        then = "is not placed" if gap.missing else f"ends after it ({_hm(gap.dep_end, tz)})"
+        if gap.missing:
+            then = "is not placed" if gap.dep_end is None else "is not fully placed"
+        else:
+            then = f"ends after it ({_hm(gap.dep_end, tz)})"
         warnings.append(
             f"task {what} is {pin}, but its dependency {dep} {then}: this run's window has "
-            f"no free time for it before {what}; {_remedy(gap, what, inputs)}"
+            f"no free time for it before {what}{_remedy(gap, what, inputs)}"
         )
     unplaced = tuple(
-        replace(u, detail="; ".join(filter(None, [u.detail, *details[u.task_id]])))
+        replace(u, detail="; ".join(filter(None, [_titled(u.detail, titles), *details[u.task_id]])))
         if u.task_id in details
         else u
         for u in schedule.unplaced
@@ -147,6 +153,12 @@ def releasable(
     return frozenset(out), lines
 
 
+def _titled(detail: str, titles: Mapping[str, str]) -> str:
+    """The core's "not enough free time before p12/send, pinned, ..." with the pinned
+    task's title for its id (an id is internal; the writer hides another plan's title)."""
+    return _BEFORE.sub(lambda m: f"before {titles.get(m[1], m[1])},", detail)
+
+
 def _pin_words(gap: Gap, inputs: cm.CalendarInputs, tz: ZoneInfo) -> str:
     when = _hm(gap.pin.start, tz)
     key = (gap.task, _start(gap.pin))
@@ -158,10 +170,14 @@ def _pin_words(gap: Gap, inputs: cm.CalendarInputs, tz: ZoneInfo) -> str:
 
 
 def _remedy(gap: Gap, what: str, inputs: cm.CalendarInputs) -> str:
-    if (gap.task, _start(gap.pin)) in inputs.user_pins:
-        return f"move {what} later, or free time before it"
-    plan = inputs.plan_of(gap.task)
-    return f"schedule plan {plan} again over a window that includes {what} to re-place both"
+    """What the user can do, after "; " (nothing for a block already started or frozen)."""
+    key = (gap.task, _start(gap.pin))
+    if key in inputs.user_pins:
+        return f"; move {what} later, or free time before it"
+    if key in inputs.kept_outside:
+        plan = inputs.plan_of(gap.task)
+        return f"; schedule plan {plan} again over a window that includes {what} to re-place both"
+    return ""
 
 
 def _start(block: Block) -> datetime:
