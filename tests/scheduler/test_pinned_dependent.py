@@ -179,6 +179,8 @@ async def test_a_block_the_scheduler_kept_outside_is_released_for_its_dependency
     assert {u["task_key"] for u in preview["unplaced"]} == {"t0", "t3"}
     assert preview["blocks"] == []
     assert any("'Send' was kept at Thu" in w and "given up" in w for w in preview["warnings"])
+    [gone] = [m for m in preview["moves"] if m["task_key"] == "t3"]
+    assert (gone["from_start"], gone["to_start"]) == (thu["start"], None)
     apply = {"plan_id": plan_id, "run_id": preview["run_id"], "dry_run": False}
     r = await sched_client.post(f"{URL}/replan", json=apply)
     assert r.status_code == 200, r.text

@@ -91,6 +91,8 @@ class CalendarInputs:
     # ones): their chunk numbers stay theirs. Core ids.
     held: list[Block] = field(default_factory=list)
     kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
+    # The named plan's blocks a replan kept outside its window and then gave up (`release`).
+    released: list[Block] = field(default_factory=list)
     # The user's own pins (a move by hand, or one the sync adopted): (core id, UTC start).
     user_pins: set[tuple[str, datetime]] = field(default_factory=set)
     # Open tasks with their whole estimate recorded: no time is left to plan (core ids).
@@ -143,6 +145,8 @@ def gather(
                 if written_from is not None and block.end <= written_from:
                     out.held.append(core)
                     continue
+                if cid in release:
+                    out.released.append(core)
                 if not keep_outside or cid in release:
                     continue
             out.held.append(core)

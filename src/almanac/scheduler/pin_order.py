@@ -145,8 +145,8 @@ def releasable(
     titles = {cid: repr(row.title) for cid, row in inputs.rows.items()}
     lines = [
         f"task {titles.get(tid, tid)} was kept at {_hm(at, tz)}, outside this run's window, "
-        "without what it depends on before it: that block is given up and the task placed "
-        "again inside the window"
+        "without what it depends on before it: that block is given up, and the task goes "
+        "inside the window after its dependency, or is left out with it"
         for (tid, at) in sorted(kept, key=lambda k: (k[1], k[0]))
         if tid in out
     ]
