@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import moves as mv
+from almanac.scheduler import pin_order
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
 from almanac.scheduler.schemas import BlockOut, MoveOut
@@ -54,13 +55,16 @@ def block_out(plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
 
 
 def by_plan(solved: Solved) -> PlanBlocks:
-    """The solved blocks by plan, keyed by plain task keys; kept-outside blocks say so."""
+    """The solved blocks by plan, keyed by plain task keys; kept-outside blocks say so (not
+    the user's own pins: "pinned by you" stays), and a pinned block whose dependency is not
+    before it says that too (`pin_order`)."""
     out: PlanBlocks = defaultdict(list)
-    kept = solved.inputs.kept_outside
+    kept, mine = solved.inputs.kept_outside, solved.inputs.user_pins
     for b in solved.schedule.blocks:
         pid, key = cm.split_core_id(b.task_id)
-        outside = (b.task_id, b.start.astimezone(UTC)) in kept
-        out[pid].append(replace(b, task_id=key, reason=cm.KEPT_OUTSIDE if outside else b.reason))
+        at = (b.task_id, b.start.astimezone(UTC))
+        why = pin_order.with_notes(b.reason, at, solved.notes, at in kept and at not in mine)
+        out[pid].append(replace(b, task_id=key, reason=why))
     return out
 
 

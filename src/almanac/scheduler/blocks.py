@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import SchedulerRun
+from almanac.models import Task as TaskRow
 from almanac.models.status import WRITTEN_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
@@ -17,6 +19,7 @@ from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
 from almanac.scheduler.day_limits import user_day_limits
 from almanac.scheduler.pending import write_or_queue
+from almanac.scheduler.pin_order import order_conflicts
 from almanac.scheduler.schemas import (
     CalendarEventOut,
     CalendarOut,
@@ -54,8 +57,12 @@ class BlockService:
         marks = mark_conflicts(events)
         stored = await self._stored_warnings(events)
         blocks = [pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None for e in events]
-        clients = await self.s.plans.clients_of(sorted({b[0] for b in blocks if b is not None}))
-        for i, lines in (await self._rules_broken(events, blocks, clients)).items():
+        plans = sorted({b[0] for b in blocks if b is not None})
+        clients = await self.s.plans.clients_of(plans)
+        tasks = await self.tasks.open_of(plans)
+        for i, lines in (await self._rules_broken(events, blocks, clients, tasks)).items():
+            marks.setdefault(i, []).extend(lines)
+        for i, lines in (await self._order_broken(events, blocks, tasks)).items():
             marks.setdefault(i, []).extend(lines)
         out = [
             CalendarEventOut(
@@ -91,13 +98,13 @@ class BlockService:
         events: list[CalendarEvent],
         blocks: list[tuple[int, str, int] | None],
         clients: dict[int, int | None],
+        tasks: Sequence[TaskRow],
     ) -> dict[int, list[str]]:
         """Per block (its index in `events`), the working hours or deadline it breaks (a
         move forced past its conflicts): checked as a move is, by the rules' reading of the
         client's preferences, but not the hours of a client whose preferences a solve has
-        the LLM read."""
+        the LLM read. `tasks`: the open tasks of the blocks' plans."""
         plans = sorted({b[0] for b in blocks if b is not None})
-        tasks = await self.tasks.open_of(plans)
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
         prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
         tz = self.s.tz()
@@ -109,6 +116,34 @@ class BlockService:
             deadline = deadlines.get((plan_id, key))
             rules = prefs[clients.get(plan_id)]
             if found := broken_rules(self.s.settings, tz, e, rules, deadline):
+                out[i] = found
+        return out
+
+    async def _order_broken(
+        self,
+        events: list[CalendarEvent],
+        blocks: list[tuple[int, str, int] | None],
+        tasks: Sequence[TaskRow],
+    ) -> dict[int, list[str]]:
+        """Per block (its index in `events`), each open dependency of its task not placed
+        before it in its plan's schedule: a pin (the user's, or kept outside a window) the
+        solve kept though no time was left before it for the dependency."""
+        runs = await self.repo.last_applied_runs(sorted({b[0] for b in blocks if b}))
+        rows = {(t.plan_id, cm.row_key(t)): t for t in tasks if not cm.all_recorded(t)}
+        tz, out = self.s.tz(), {}
+        for i, (e, block) in enumerate(zip(events, blocks, strict=True)):
+            row = rows.get(block[:2]) if block is not None else None
+            run = runs.get(block[0]) if block is not None else None
+            if block is None or row is None or run is None or not row.depends_on:
+                continue
+            plan_id, key, _ = block
+            theirs = [*pb.blocks_from_json(run.schedule_blocks), *cm.held_blocks(run)]
+            deps = {
+                str(d): rows[(plan_id, str(d))].title
+                for d in row.depends_on
+                if (plan_id, str(d)) in rows and str(d) != key
+            }
+            if found := order_conflicts(e.start, deps, theirs, tz):
                 out[i] = found
         return out
 

@@ -10,7 +10,7 @@ stability cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -91,6 +91,10 @@ class CalendarInputs:
     # ones): their chunk numbers stay theirs. Core ids.
     held: list[Block] = field(default_factory=list)
     kept_outside: set[tuple[str, datetime]] = field(default_factory=set)
+    # The named plan's blocks a replan kept outside its window and then gave up (`release`).
+    released: list[Block] = field(default_factory=list)
+    # The user's own pins (a move by hand, or one the sync adopted): (core id, UTC start).
+    user_pins: set[tuple[str, datetime]] = field(default_factory=set)
     # Open tasks with their whole estimate recorded: no time is left to plan (core ids).
     finished: dict[str, TaskRow] = field(default_factory=dict)
     run_ids: dict[int, int] = field(default_factory=dict)  # plan -> last applied run
@@ -115,13 +119,15 @@ def gather(
     window: tuple[datetime, datetime],
     written_from: datetime | None = None,
     keep_outside: bool = False,
+    release: Set[str] = frozenset(),
 ) -> CalendarInputs:
     """Task inputs for every plan, with the previous schedule of each (pure).
 
     The named plan's blocks ending by `written_from` (where the calendar write begins:
     past blocks) keep their events, so their numbers are held; its later blocks outside
     the window are replaced (scheduling again), or kept as other plans' are (`keep_outside`:
-    a replan, whose window is the plan's own and moves as little as it can)."""
+    a replan, whose window is the plan's own and moves as little as it can), but not those
+    of the tasks in `release` (core ids: `pin_order.releasable`)."""
     by_id = {p.id: p for p in plans}
     by_id[named.id] = named
     out = CalendarInputs(named.id, by_id, run_ids={p: r.id for p, r in runs.items()})
@@ -139,7 +145,9 @@ def gather(
                 if written_from is not None and block.end <= written_from:
                     out.held.append(core)
                     continue
-                if not keep_outside:
+                if cid in release:
+                    out.released.append(core)
+                if not keep_outside or cid in release:
                     continue
             out.held.append(core)
             pins.setdefault(cid, []).append(
@@ -156,6 +164,7 @@ def gather(
             continue
         out.rows[cid] = row
         meta: dict[str, Any] = dict(row.metadata_ or {})
+        out.user_pins |= {(cid, start) for start in _pin_starts(meta.get("pinned") or [])}
         if cid in pins:
             meta["pinned"] = _with_pins(meta.get("pinned") or [], pins[cid])
         out.inputs.append(
@@ -172,6 +181,17 @@ def gather(
                 name=row_key(row) if row.plan_id == named.id else f"{row.plan_id}/{row_key(row)}",
             )
         )
+    return out
+
+
+def _pin_starts(pinned: list[Any]) -> list[datetime]:
+    """The UTC starts of a task's readable pins (`problem._pins` warns about the others)."""
+    out = []
+    for raw in pinned:
+        try:
+            out.append(datetime.fromisoformat(raw["start"]).astimezone(UTC))
+        except (KeyError, TypeError, ValueError):
+            continue
     return out
 
 

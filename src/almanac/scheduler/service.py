@@ -15,6 +15,7 @@ anything they write from, so they run one after another; previews read without i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,12 +27,13 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.llm.base import LLMClient
 from almanac.memory.port import MemoryPort
-from almanac.models import Plan
+from almanac.models import Plan, SchedulerRun
+from almanac.models import Task as TaskRow
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import RESCHEDULABLE, require_schedulable
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler import answer, finished_tasks
+from almanac.scheduler import answer, finished_tasks, pin_order
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -87,6 +89,7 @@ class Solved:
     prefs: PreferencesOut
     inputs: cm.CalendarInputs
     fingerprint: dict[str, Any]
+    notes: dict[tuple[str, datetime], str] = field(default_factory=dict)  # pin_order's
     # The preferences as read from memory (None when memory could not be read): kept on
     # the run, for a later solve while memory is unavailable.
     read_from_memory: SchedulingPreferences | None = None
@@ -285,9 +288,31 @@ class SchedulerService:
         plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
         rows = await self.tasks.open_of(plan_ids)
         runs = await self.repo.last_applied_runs(plan_ids)
-        # A replan keeps the plan's blocks another plan's solve placed outside its window.
-        keep = not ctx.places_new
-        inputs = cm.gather(ctx.plan, plans, rows, runs, ctx.window, ctx.calendar_window[0], keep)
+        # A replan keeps the plan's blocks another plan's solve placed outside its window...
+        mark = len(ctx.warnings)
+        solved = await self._solve_once(ctx, read, plans, rows, runs)
+        free, lines = pin_order.releasable(solved.problem, solved.schedule, solved.inputs, ctx.tz)
+        if free:  # ...but not one left there without its dependency before it: solved again
+            del ctx.warnings[mark:]
+            solved = await self._solve_once(ctx, read, plans, rows, runs, free)
+            ctx.warnings.extend(lines)
+        return solved
+
+    async def _solve_once(
+        self,
+        ctx: Context,
+        read: Preferences,
+        plans: Sequence[Plan],
+        rows: Sequence[TaskRow],
+        runs: Mapping[int, SchedulerRun],
+        release: frozenset[str] = frozenset(),
+    ) -> Solved:
+        """One solve; the named plan's tasks in `release` lose the blocks kept outside."""
+        plan_ids = sorted({p.id for p in plans} | {ctx.plan.id})
+        window, keep = ctx.window, not ctx.places_new
+        inputs = cm.gather(
+            ctx.plan, plans, rows, runs, window, ctx.calendar_window[0], keep, release
+        )
         ctx.warnings.extend(finished_tasks.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
@@ -325,15 +350,19 @@ class SchedulerService:
 
         schedule = await asyncio.to_thread(solve, problem)
         violations = [f"{v.kind}: {v.message}" for v in validate(problem, schedule)]
+        # A pin the core kept with its dependency not before it is said, never silent.
+        told = pin_order.explain(problem, schedule, inputs, ctx.tz)
+        ctx.warnings.extend(told.warnings)
         return Solved(
             problem,
-            schedule,
+            told.schedule,
             {i.key: i.title for i in inputs.inputs},
             {cid: r.id for cid, r in inputs.rows.items()},
             violations,
             self.preference_facts.out(read),
             inputs,
             cm.fingerprint(ctx.events, inputs, ctx.window),
+            told.notes,
             prefs if read.from_memory else None,
         )
 

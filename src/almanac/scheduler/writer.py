@@ -74,7 +74,7 @@ class Writer:
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
-        found = mv.moves(inputs.previous, s.blocks)
+        found = mv.moves([*inputs.previous, *inputs.released], s.blocks)  # given up: moved
         moves = ans.moves_out(solved, shown, ctx.tz, found)
         movable = [b for b in inputs.previous if not b.fixed]
         share = round(len(moves) / len(movable), 4) if movable else 0.0
