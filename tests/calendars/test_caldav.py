@@ -319,7 +319,7 @@ def test_a_caldav_read_of_many_ordinary_long_series_is_not_refused(
 
 def _count_expansions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The UIDs of the series a CalDAV read hands to the expander, in order."""
-    from almanac.calendars import caldav as caldav_module
+    from almanac.calendars import caldav_read as caldav_module
 
     expanded: list[str] = []
     expander = caldav_module.recurring_ical_events.of

@@ -189,6 +189,33 @@ def test_a_dense_pattern_that_cannot_be_read_as_runs_is_still_refused_saying_why
         cal._occurrences(_stored(vcalendar(sparse)), *WEEK, budget)
 
 
+@pytest.mark.parametrize(
+    ("rule", "length"),
+    [
+        ("FREQ=MINUTELY;INTERVAL=0", "PT1H"),
+        ("FREQ=SECONDLY;INTERVAL=0;BYHOUR=9", "PT1S"),
+        ("FREQ=HOURLY;INTERVAL=-2", "PT3H"),
+        ("FREQ=DAILY;INTERVAL=0", "PT1H"),
+    ],
+)
+def test_an_interval_below_one_is_refused_naming_it_on_every_path(rule: str, length: str) -> None:
+    """A dense series with INTERVAL=0 was read as INTERVAL=1 (busy every minute) by the runs
+    path, while a sparse one was refused: both paths, import and CalDAV read, refuse it
+    alike, naming the event and INTERVAL."""
+    interval = rule.split("INTERVAL=")[1].split(";")[0]
+    said = f"event 'zero': its RRULE has INTERVAL={interval}; it must be a positive integer"
+    ical = vcalendar(series("zero", ":20260302T090000Z", rule, length))
+    with pytest.raises(ValidationFailed) as info:
+        parse_ics(ical, window=WEEK, zone=BERLIN)
+    assert info.value.message == said
+    assert info.value.errors[0]["field"] == "body"
+    cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="Europe/Berlin")
+    budget = RecurrenceBudget(CALDAV_LIMITS, cal._refuse, source="read")
+    with pytest.raises(CalendarUnavailable) as read:
+        cal._occurrences(_stored(ical), *WEEK, budget)
+    assert str(read.value).endswith(said)
+
+
 # -- against real CalDAV servers (Radicale and Xandikos) and through the scheduler -------------
 
 

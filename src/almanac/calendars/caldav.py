@@ -8,6 +8,10 @@ zone, UTC by default); how a VEVENT becomes an event and back is `vevent.py`. Ev
 TRANSP:TRANSPARENT or STATUS:CANCELLED, and invitations the user declined, are returned by
 `events()` but do not count as busy. The user's addresses are the principal's
 calendar-user-address-set (RFC 6638) and a user name that is an email address.
+
+Split by responsibility: this module connects, retries and writes; `caldav_read.py` reads a
+window (expansion under `CALDAV_LIMITS`); `caldav_principal.py` asks the principal for the
+calendar and the user's addresses.
 """
 
 from __future__ import annotations
@@ -15,16 +19,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-import icalendar
-import recurring_ical_events  # type: ignore[import-untyped]  # caldav's own dependency
-
 from almanac.calendars.base import (
-    LAST_NOTICE,
     ApplyResult,
     CalendarConflict,
     CalendarEvent,
@@ -32,39 +31,21 @@ from almanac.calendars.base import (
     CalendarUnavailable,
     EventSpec,
     Scope,
-    overlaps,
     plan_changes,
     require_window,
 )
-from almanac.calendars.ics_limits import IcsLimits
-from almanac.calendars.recurrence import RecurrenceBudget
-from almanac.calendars.runs import Dense, dense_series, note_of, runs
+from almanac.calendars.caldav_read import CALDAV_LIMITS as CALDAV_LIMITS
+from almanac.calendars.caldav_read import CalDAVReads
 from almanac.calendars.threads import in_thread
-from almanac.calendars.vevent import (
-    address,
-    build_vcalendar,
-    decliners,
-    keep_durations,
-    restore_duration,
-    set_content,
-    text,
-    vevent_to_event,
-    zone_note,
-)
+from almanac.calendars.vevent import address, build_vcalendar, set_content
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
-# Recurrence work of one read (at most about 4 us a step): a user's series from years back
-# is a few thousand steps (a yearly BYMONTH;BYMONTHDAY one since 1900, about 46,000);
-# FREQ=SECONDLY from last month is millions. Steps bound each series, time the read.
-CALDAV_LIMITS = IcsLimits(max_occurrences=20_000, max_rule_steps=200_000, time_budget_seconds=5.0)
-# The principal's addresses per (server URL, login), read once per process.
-_ADDRESSES: dict[tuple[str, str], frozenset[str]] = {}
 # Waits before the retries of a request the server answered 423 Locked (about 1.5 s in all).
 LOCKED_WAITS = (0.1, 0.2, 0.4, 0.8)
 
 
-class CalDAVCalendar(CalendarProvider):
+class CalDAVCalendar(CalDAVReads, CalendarProvider):
     """A calendar collection on a CalDAV server.
 
     `calendar` is either the collection's full URL (http(s)://...) or its display name under
@@ -173,154 +154,7 @@ class CalDAVCalendar(CalendarProvider):
         self._stop.clear()
         return await in_thread(fn, self._stop)
 
-    def _get_calendar(self) -> Any:
-        """Resolve (once) the configured calendar collection; runs in the worker thread."""
-        if self._calendar is None:
-            ref = self.calendar_ref
-            if ref.startswith(("http://", "https://")):
-                cal = self._client.calendar(url=ref)
-                cal.get_display_name()  # fails early if the URL is wrong or unreachable
-            else:
-                cal = self._client.principal().calendar(name=ref)
-            self._calendar = cal
-        return self._calendar
-
-    def _owner_of(self, comp: icalendar.Component) -> frozenset[str]:
-        """The user's addresses when `comp` has a declined attendee (else none are needed):
-        the configured ones, a login that is an email address and the principal's mailto:
-        addresses, read once per server and user (RFC 6638; a server that does not say
-        leaves the others)."""
-        if not decliners(comp):
-            return frozenset()
-        if self._owner is None:
-            key = (self.url, self._username or "")
-            found = _ADDRESSES.get(key)
-            if found is None:
-                found = self._addresses()
-                if found is not None:  # a failed lookup is asked again by the next read
-                    _ADDRESSES[key] = found
-            login = self._username
-            self._owner = (
-                (found or frozenset())
-                | self._configured
-                | ({address(login)} if login and "@" in login else set())
-            )
-        return self._owner
-
-    def _addresses(self) -> frozenset[str] | None:
-        """The principal's mailto: addresses; None when the lookup failed."""
-        from caldav.lib import error as caldav_error
-
-        try:
-            found = self._client.principal().calendar_user_address_set()
-        except caldav_error.NotFoundError:
-            return frozenset()  # an optional property the server does not keep
-        except (caldav_error.DAVError, OSError, ValueError, LookupError, AttributeError):
-            # Its absence must not stop reading the calendar.
-            return None
-        return frozenset(address(a) for a in found if a and str(a).lower().startswith("mailto:"))
-
-    # -- reading ----------------------------------------------------------------------------
-
-    def _to_event(self, obj: Any, comp: icalendar.Component) -> CalendarEvent | None:
-        """Convert one VEVENT (an occurrence, if recurring) of a caldav object."""
-        if comp.name != "VEVENT":
-            return None
-        restore_duration(comp)  # an exact DURATION, not the expander's wall-clock DTEND
-        return vevent_to_event(
-            comp,
-            self.zone,
-            text(comp, "UID"),
-            etag=obj.etag,
-            href=str(obj.url) if obj.url is not None else None,
-            owner=self._owner_of(comp),
-        )
-
-    def _occurrences(
-        self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
-    ) -> list[CalendarEvent]:
-        """The events of one stored object, noted when a TZID is unknown (`zone_note`)."""
-        cal = obj.icalendar_instance
-        vevents = list(cal.walk("VEVENT"))
-        events = self._expanded(obj, cal, vevents, (start, end), budget)
-        # The import refuses such a TZID (422); one odd event must not fail a whole read,
-        # nor silently land at its wall-clock time in the user's zone: it is said.
-        said = zone_note(vevents, self.zone)
-        if not said:
-            return events
-        return [replace(e, note=f"{e.note}; {said}" if e.note else said) for e in events]
-
-    def _expanded(
-        self,
-        obj: Any,
-        cal: icalendar.Calendar,
-        vevents: list[icalendar.Component],
-        window: tuple[datetime, datetime],
-        budget: RecurrenceBudget,
-    ) -> list[CalendarEvent]:
-        """The events of one stored object, recurrences expanded within about the window
-        and counted against the read's `budget`; a dense series is read as runs (runs.py)."""
-        start, end = window
-        recurring = len(vevents) > 1 or any("RRULE" in v or "RDATE" in v for v in vevents)
-        if not recurring:
-            return self._events(obj, vevents)
-        # Expanded here rather than with search(expand=True), whose split copies lose the
-        # ETag; a day of slack each side covers floating and all-day occurrences.
-        slack = timedelta(days=1)
-        uid = text(vevents[0], "UID")[:200]
-        keep_durations(vevents)  # the expander's copies keep the source's DURATION
-        dense = dense_series(vevents, self.zone, lambda c: self._to_event(obj, c))
-        if isinstance(dense, Dense):
-            events = runs(dense, (start, end))
-            budget.occurrences_of(uid, len(events))
-            return events
-        for vevent in vevents:
-            budget.walk(uid, vevent, end + slack, self.zone, dense)
-        try:
-            found: list[Any] = recurring_ical_events.of(cal).between(start - slack, end + slack)
-        except Exception as e:  # a rule or date the expander cannot read
-            raise budget.refuse(f"event {uid!r}: cannot expand its recurrence: {e}") from e
-        budget.occurrences_of(uid, len(found))
-        return self._events(obj, found)
-
-    def _events(self, obj: Any, comps: Sequence[Any]) -> list[CalendarEvent]:
-        return [e for c in comps if (e := self._to_event(obj, c)) is not None]
-
-    def _refuse(self, message: str) -> CalendarUnavailable:
-        return CalendarUnavailable(
-            f"CalDAV calendar {self.shown_ref!r} holds an event Almanac will not expand: {message}"
-        )
-
-    def _in_window(
-        self, start: datetime, end: datetime, expand: bool = True
-    ) -> list[tuple[Any, CalendarEvent]]:
-        """(caldav object, CalendarEvent) pairs overlapping [start, end); worker thread."""
-        pairs = []
-        # Servers (and caldav's own post-filter) place all-day and floating events in UTC or
-        # in the window's zone, not ours: ask for a day more each side and filter here.
-        slack = timedelta(days=1)
-        found = self._get_calendar().search(start=start - slack, end=end + slack, event=True)
-        budget = RecurrenceBudget(
-            CALDAV_LIMITS, self._refuse, source="read", advice="shorten or remove that series"
-        )
-        for obj in found:
-            events = (
-                self._occurrences(obj, start, end, budget)
-                if expand
-                else self._events(obj, obj.icalendar_instance.walk("VEVENT")[:1])
-            )
-            for event in events:
-                # Our own overlap test: servers differ on edges, all-day and floating events.
-                if overlaps(event.start, event.end, (start, end)):
-                    pairs.append((obj, event))
-        pairs.sort(key=lambda p: (p[1].start, p[1].uid))
-        if expand:  # /health shows what the last read treated specially, if anything
-            said = note_of([event for _, event in pairs])
-            if said:
-                LAST_NOTICE["calendar"] = (datetime.now(UTC), said)
-            else:
-                LAST_NOTICE.pop("calendar", None)
-        return pairs
+    # -- reading (caldav_read.py) -------------------------------------------------------
 
     async def events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
         """All events overlapping [start, end), recurrences expanded, sorted by start."""

@@ -2,8 +2,8 @@
 
 Expanders (dateutil, recurring-ical-events) walk every period from DTSTART, even those
 before the window, and cannot be interrupted: the steps a rule will walk are estimated
-before it is expanded, and a source whose rules would walk too far, expand to too many
-occurrences or take too long is refused naming the event's UID.
+before it is expanded. A series whose rules would walk too far is refused naming its UID;
+a source expanding to too many occurrences or taking too long, naming that bound.
 
 The step cap bounds one series (a UID's rules), not the source: expanding a series within
 the cap takes well under a second, and the time budget, checked after each series, bounds
@@ -73,8 +73,9 @@ def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) 
 
 class RecurrenceBudget:
     """One source's recurrence steps (per series), occurrences and time (a file to import,
-    one read of a CalDAV calendar); `refuse` makes the exception each refusal raises,
-    from a message naming the event's UID."""
+    one read of a CalDAV calendar); `refuse` makes the exception each refusal raises, from
+    a message naming the event's UID for a bound on one series, and the bound itself
+    (`source` says of what) for one on the whole source."""
 
     def __init__(
         self,
@@ -82,11 +83,13 @@ class RecurrenceBudget:
         refuse: Callable[[str], Exception],
         *,
         source: str = "file",
+        per: str | None = None,
         advice: str = "import a shorter window",
     ) -> None:
         self.limits = limits
         self.refuse = refuse
         self.source = source
+        self.per = per or source  # what the bounds are counted per
         self.advice = advice
         self.steps = 0  # of the series `self.uid`
         self.uid: str | None = None
@@ -140,15 +143,25 @@ class RecurrenceBudget:
                 )
 
     def occurrences_of(self, uid: str, count: int) -> None:
-        """Count `count` expanded occurrences of `uid`; refuse past the cap or the time."""
+        """Count `count` expanded occurrences of `uid`; refuse past the cap or the time.
+
+        Both bound the whole source: a refusal names `uid` only when that series alone
+        passes the cap (a file of 6,000 single events named whichever came 5,001st)."""
         self.occurrences += count
-        if self.occurrences > self.limits.max_occurrences:
+        cap = self.limits.max_occurrences
+        bound = f"at most {cap} events per {self.per}"
+        if count > cap:
             raise self.refuse(
-                f"event {uid!r}: more than {self.limits.max_occurrences} events in the "
-                f"window; {self.advice}"
+                f"event {uid!r}: more than {cap} events in the window ({bound}); {self.advice}"
+            )
+        if self.occurrences > cap:
+            raise self.refuse(
+                f"the {self.source} has more than {cap} events in the window ({bound}); "
+                f"{self.advice}"
             )
         if time.monotonic() > self.deadline:
+            seconds = f"{self.limits.time_budget_seconds:g} s"
             raise self.refuse(
-                f"event {uid!r}: expanding the {self.source} took longer than "
-                f"{self.limits.time_budget_seconds:g} s; {self.advice}"
+                f"reading the {self.source} took longer than {seconds} "
+                f"(at most {seconds} per {self.per}); {self.advice}"
             )

@@ -115,7 +115,11 @@ def _dense(
         # does the first, not with the exact hours `vevent_to_event` reads for it.
         duration = max(master.decoded("DURATION"), timedelta(0))
         base = replace(base, end=base.start + duration)
-    interval = max(int(str((rule.get("INTERVAL") or [1])[0])), 1)
+    interval = int(str((rule.get("INTERVAL") or [1])[0]))
+    if interval < 1:
+        # Not a rule (RFC 5545 3.3.10: a positive integer): read as INTERVAL=1 here, it was
+        # busy time, while the capped path refuses it naming INTERVAL; it goes there.
+        return None
     step = timedelta(seconds=_UNIT[freq] * interval)
     if step > max(duration, GRANULARITY):
         return None  # occurrences with gaps between them: the capped expansion reads them
