@@ -43,6 +43,7 @@ from almanac.scheduler.preferences import remember_hint
 from almanac.startup import open_state
 from almanac.state import AppState
 from almanac.tasks.endpoints import router as tasks_router
+from almanac.tasks.endpoints import runs_router as run_stop_router
 from almanac.web import SecurityHeaders
 from almanac.web import mount as mount_dashboard
 
@@ -144,6 +145,7 @@ def create_app(
         app.include_router(planner_router)
         app.include_router(plan_status_router)
         app.include_router(ontology_router)
+        app.include_router(run_stop_router)
         app.include_router(scheduler_router)
         app.include_router(observer_router)
         app.include_router(preview_router)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from almanac.cli.main import app
@@ -84,3 +86,36 @@ def test_sprints_add_names_its_options(cli_env: AppState) -> None:  # noqa: F811
         code, out = invoke("sprints", "add", monday.isoformat(), *args)
         assert code == 2, (args, out)
         assert option in out and field not in out, (args, out)
+
+
+def test_runs_start_names_no_at_it_was_not_given_and_stop_says_when_on_the_users_clock(
+    cli_env: AppState,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`almanac runs start 7` while a run of task 7 ran said "--at 2026-12-02T08:35:57+00:00:
+    ...": an option never given, at a time in UTC. Stopping a run twice said when it was
+    stopped in UTC to the microsecond; times in messages are the user's, to the minute."""
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")  # never UTC's clock
+    code, out = invoke("plan", "Onboard Acme as a new client", "--json")
+    assert code == 0, out
+    code, out = invoke("approve", str(json.loads(out)["id"]), "--json")
+    assert code == 0, out
+    task_id = str(json.loads(out)["task_ids"][0])
+    code, out = invoke("runs", "start", task_id, "--json")
+    assert code == 0, out
+    running = json.loads(out)
+    code, out = invoke("runs", "start", task_id)
+    assert code == 2, out
+    assert "--at" not in out and "started_at" not in out, out
+    assert f"execution run {running['id']} of the same task is still running" in out, out
+    zone = ZoneInfo("America/New_York")
+    began = datetime.fromisoformat(running["started_at"]).astimezone(zone)
+    assert f"{began:%H:%M}" in out and "+00:00" not in out, out
+
+    code, out = invoke("runs", "stop", str(running["id"]), "--json")
+    assert code == 0, out
+    ended = datetime.fromisoformat(json.loads(out)["ended_at"]).astimezone(zone)
+    code, out = invoke("runs", "stop", str(running["id"]))
+    assert code == 2, out
+    assert f"already stopped (at {ended:%a %d %b %H:%M})" in out, out
+    assert "+00:00" not in out and f"{ended:%H:%M:%S}" not in out, out

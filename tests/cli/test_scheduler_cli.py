@@ -337,3 +337,47 @@ def test_schedule_json_yes_writes_with_one_solve(cli_env: AppState, pg_url: str)
     assert json.loads(result.output)["applied"] is True
     assert on_db(pg_url, _count_blocks) == 2
     assert on_db(pg_url, runs) == 1
+
+
+def test_agenda_shows_an_end_on_another_day_with_its_day_and_rounds_an_end_up(
+    cli_env: AppState, pg_url: str
+):
+    """An event from 01:00 one night to 01:14 two nights later was shown "01:00-01:14", as if
+    it lasted 14 minutes; one ending at 09:44:59.5 (an exporter's end of a quarter hour)
+    read as ending at 09:44."""
+    tomorrow = datetime.now(TZ).date() + timedelta(days=1)
+    night = datetime.combine(tomorrow, datetime.min.time(), TZ).replace(hour=1)
+    later = night + timedelta(days=2, minutes=14)
+    morning = night.replace(hour=9)
+
+    async def add(session: AsyncSession) -> None:
+        session.add(CalendarEntry(uid="cli-away", title="Away", start_at=night, end_at=later))
+        end = morning + timedelta(minutes=44, seconds=59, microseconds=500_000)
+        session.add(CalendarEntry(uid="cli-call", title="Call", start_at=morning, end_at=end))
+        await session.flush()
+
+    on_db(pg_url, add)
+    result = runner.invoke(app, ["agenda", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        name: [c.strip() for c in line.split("│")[1:-1]]
+        for line in result.output.splitlines()
+        for name in ("Away", "Call")
+        if name in line
+    }
+    assert rows["Away"][:2] == [f"{night:%a %d %b}", f"01:00-{later:%a %d %b} 01:14"]
+    assert rows["Call"][:2] == [f"{morning:%a %d %b}", "09:00-09:45"]
+
+
+def test_clock_span_reads_an_end_at_midnight_and_all_day_events() -> None:
+    day = datetime(2026, 12, 3, 22, 0, tzinfo=TZ)
+    midnight = datetime(2026, 12, 4, tzinfo=TZ)
+    assert cli_scheduler.clock_span(day, midnight, TZ) == "22:00-00:00"
+    assert cli_scheduler.clock_span(day, midnight + timedelta(minutes=1), TZ) == (
+        "22:00-Fri 04 Dec 00:01"
+    )
+    start = datetime(2026, 12, 3, tzinfo=TZ)
+    assert cli_scheduler.clock_span(start, start + timedelta(days=1), TZ, True) == "all day"
+    assert cli_scheduler.clock_span(start, start + timedelta(days=3), TZ, True) == (
+        "all day, to Sat 05 Dec"
+    )

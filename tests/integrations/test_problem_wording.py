@@ -3,15 +3,22 @@ and its reason, once, without the API's "body" location."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, ValidationError
 
+from almanac.calendars.schemas import EventIn, OptionalWindow
 from almanac.cli.connect import problem_text
+from almanac.cli.validation import error_lines
 from almanac.http_problems import Problem, decode_problem
 from almanac.mcp.api import problem_from
+from almanac.memory.schemas import RememberIn
+from almanac.problems import install
 from tests.integrations.test_openwebui import load_tools
 
 CASES: list[tuple[dict[str, Any], str]] = [
@@ -105,3 +112,42 @@ def test_a_cli_option_name_replaces_the_field_once() -> None:
 
 def test_a_title_is_not_repeated_as_the_message() -> None:
     assert Problem(404, "Not Found", "Not Found").headline() == "Not Found (404)"
+
+
+LOCAL_CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [
+    # A reason that begins with its field: "end: end must be after start" locally.
+    (EventIn, {"title": "X", "start": "2026-03-03T09:00Z", "end": "2026-03-03T08:00Z"}),
+    (OptionalWindow, {"start": "2026-03-03T09:00Z", "end": "2026-03-03T09:00Z"}),
+    # Reasons that do not: the field named once.
+    (EventIn, {"title": "x" * 600, "start": "2026-03-03T09:00Z", "end": "2026-03-03T10:00Z"}),
+    (RememberIn, {"content": "  ", "salience_score": 2}),
+]
+
+
+@pytest.mark.parametrize(("model", "data"), LOCAL_CASES)
+def test_a_cli_check_words_a_refusal_as_the_servers_answer_does(
+    model: type[BaseModel], data: dict[str, Any]
+) -> None:
+    """The CLI checks some input with the API's own schemas before sending it; its lines
+    read as the server's refusal of the same body does in every client."""
+    app = FastAPI()
+    install(app)
+
+    async def check(body: Any) -> None:
+        """Never reached: the body is refused as a route's body is."""
+
+    check.__annotations__ = {"body": model, "return": None}  # the model as the route's body
+    app.add_api_route("/check", check, methods=["POST"])
+
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    local = "; ".join(error_lines(caught.value))
+    transport = httpx.ASGITransport(app=app)
+
+    async def ask() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post("/check", json=data)
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 422, answer.text
+    assert local == problem_text(answer.json(), 422)

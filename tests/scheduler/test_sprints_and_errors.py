@@ -32,7 +32,7 @@ async def test_sprint_crud_and_validation(sched_client: httpx.AsyncClient):
     sprint = r.json()
     assert sprint["billable_target_pct"] == 60
     r = await sched_client.post(f"{URL}/sprints", json=body)
-    assert r.status_code == 409
+    assert r.status_code == 200 and r.json() == sprint  # a retry: the sprint it made
     r = await sched_client.post(
         f"{URL}/sprints", json={**body, "week_start": (monday + timedelta(1)).isoformat()}
     )
@@ -49,6 +49,32 @@ async def test_sprint_crud_and_validation(sched_client: httpx.AsyncClient):
     assert r.status_code == 204
     r = await sched_client.get(f"{URL}/sprints/{sprint['id']}")
     assert r.status_code == 404
+
+
+async def test_the_same_sprint_again_is_a_retry_another_for_its_week_a_409(
+    sched_client: httpx.AsyncClient,
+):
+    """A week has one sprint. A POST retried after its answer was lost (the sprint was
+    made) was a 409 "already exists", so a client could not tell it from a clash; like
+    `remember` with its key, the same body answers the sprint it made. Another capacity or
+    target for that week is still a 409 naming what differs: that is a change (PUT)."""
+    body = {"week_start": next_monday(5).isoformat(), "capacity_hrs": 30}
+    first = await sched_client.post(f"{URL}/sprints", json=body)
+    assert first.status_code == 201, first.text
+    again = await sched_client.post(f"{URL}/sprints", json={**body, "billable_target_pct": 60})
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    other = await sched_client.post(
+        f"{URL}/sprints", json={**body, "capacity_hrs": 25, "billable_target_pct": 70}
+    )
+    assert other.status_code == 409, other.text
+    problem = other.json()
+    assert {e["field"] for e in problem["errors"]} == {"capacity_hrs", "billable_target_pct"}
+    assert f"/sprints/{first.json()['id']}" in problem["detail"]
+    listed = await sched_client.get(f"{URL}/sprints")
+    assert [s["id"] for s in listed.json()] == [first.json()["id"]]
+    unchanged = await sched_client.get(f"{URL}/sprints/{first.json()['id']}")
+    assert unchanged.json()["capacity_hrs"] == 30
 
 
 async def test_a_sprint_capacity_below_36_seconds_is_refused(sched_client: httpx.AsyncClient):

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import Server, shot
+from tests.web.conftest import Server, Watch, shot
 
 
 def test_plan_edit_compare_approve(page: Page, server: Server) -> None:
@@ -64,3 +64,40 @@ def test_add_remove_reorder(page: Page, server: Server) -> None:
     titles = [t["title"] for t in saved["sop"]["steps"][0]["tasks"]]
     assert titles[-1] == "Proofread"
     assert first["id"] not in [t["id"] for s in saved["sop"]["steps"] for t in s["tasks"]]
+
+
+def test_a_refused_checklist_edit_names_the_task_not_the_apis_path(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    """A task's title left empty was refused as "sop.steps.0.tasks.0.title: ...": the API's
+    path to the field, not the task the user cleared."""
+    watch.expected.add(422)
+    plan = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Run a marketing audit for Initech"}
+    ).json()
+    page.goto(server.url + f"/ui/plans?plan={plan['id']}")
+    first = plan["sop"]["steps"][0]["tasks"][0]
+    page.get_by_label(f"Title of task {first['id']}").fill("")
+    page.get_by_role("button", name="Save as a new version").click()
+    flash = page.locator("#flash")
+    expect(flash).to_contain_text(f"title of “{first['id']}”")
+    expect(flash).not_to_contain_text("sop.")
+    expect(page.locator("#edit-form .err.general")).not_to_contain_text("sop.")
+    assert server.api("GET", f"/api/v1/planner/plans/{plan['id']}").json()["version"] == 1
+
+
+def test_a_refusal_of_the_whole_request_is_shown_without_body(page: Page, server: Server) -> None:
+    """A check of the request as a whole is named "body" by the API ("body: give
+    process_template_id and/or task_id"); the dashboard showed that prefix as sent."""
+    answer = server.api("POST", "/api/v1/planner/execution-runs", json={"estimated_hours": 1})
+    assert answer.status_code == 422 and answer.json()["detail"].startswith("body: ")
+    page.goto(server.url + "/ui/plans")
+    shown = page.evaluate(
+        "(p) => { const e = new Almanac.ApiError(422, p); "
+        "return [e.message, Almanac.describe(e)]; }",
+        answer.json(),
+    )
+    assert shown == [
+        "give process_template_id and/or task_id",
+        "Validation failed: give process_template_id and/or task_id",
+    ]

@@ -49,7 +49,10 @@ def _run_line(r: dict[str, Any]) -> str:
 @runs_app.command("start")
 def runs_start(
     task_id: Annotated[int, typer.Argument(help="The task worked on")],
-    at: Annotated[str | None, typer.Option("--at", help="Start, ISO 8601 (default now)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When the work started, ISO 8601 with an offset (default now)"),
+    ] = None,
     key: Annotated[str | None, typer.Option("--key", help="Makes a retry safe")] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
@@ -65,7 +68,10 @@ def runs_start(
 def runs_stop(
     run_id: Annotated[int, typer.Argument(help="The run to stop")],
     hours: Annotated[float | None, typer.Option(help="Hours worked (default: elapsed)")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="End, ISO 8601 (default now)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When the work ended, ISO 8601 with an offset (default now)"),
+    ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:

@@ -52,7 +52,7 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
                 data.setdefault("idempotency_key", f"import:{digest}:{number}:{line_hash}")
                 items.append(RememberIn.model_validate(data))
             except ValidationError as exc:
-                errors += [f"line {number}: {e}" for e in error_lines(exc, "line")]
+                errors += [f"line {number}: {e}" for e in error_lines(exc)]
             except (ValueError, RecursionError) as exc:
                 errors.append(f"line {number}: {exc}")
     if errors:

@@ -31,6 +31,27 @@ async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> Sc
         return ScheduleOut.model_validate(answer(response))
 
 
+def clock_span(start: datetime, end: datetime, tz: ZoneInfo, all_day: bool = False) -> str:
+    """An event's time on the user's clock, as its day's row shows it: "09:00-10:30".
+
+    The end is shown rounded up to its minute (an event ending 01:14:59.9, as exporters
+    write the end of a quarter hour, ended at 01:15, not 01:14), and with its day when it
+    ends on a later one than it starts: "Mon 01:00-01:14" read as 14 minutes for an event
+    lasting until Wednesday. An end at midnight is the day's end, not the next day's."""
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    if all_day:
+        # All day ends at the midnight after its last day.
+        through = (last - timedelta(microseconds=1)).date()
+        return "all day" if through <= first.date() else f"all day, to {through:%a %d %b}"
+    if last.second or last.microsecond:
+        last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    midnight = last.hour == last.minute == 0
+    same_day = last.date() == first.date() or (
+        midnight and last.date() == first.date() + timedelta(1)
+    )
+    return f"{first:%H:%M}-{last:%H:%M}" if same_day else f"{first:%H:%M}-{last:%a %d %b %H:%M}"
+
+
 def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table]:
     """Tables of seven days from the window's first day: the plan's blocks, and the
     calendar's other busy events (your meetings) marked as such."""
@@ -38,13 +59,11 @@ def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> l
     first = out.window_start.astimezone(tz).date()
     last = (out.window_end.astimezone(tz) - timedelta(seconds=1)).date()
     items: list[tuple[datetime, str]] = [
-        (b.start, f"{b.start.astimezone(tz):%H:%M}-{b.end.astimezone(tz):%H:%M} {b.title}")
-        for b in out.blocks
+        (b.start, f"{clock_span(b.start, b.end, tz)} {b.title}") for b in out.blocks
     ]
     for e in busy or []:
         if not e.almanac and e.busy:
-            when = "all day" if e.all_day else f"{e.start.astimezone(tz):%H:%M}-"
-            when += "" if e.all_day else f"{e.end.astimezone(tz):%H:%M}"
+            when = clock_span(e.start, e.end, tz, e.all_day)
             items.append((e.start, f"[dim]{when} {e.title} (busy)[/dim]"))
     by_day: dict[date, list[str]] = {}
     for at, text in sorted(items, key=lambda i: i[0]):
@@ -225,8 +244,8 @@ def agenda(
         table.add_column(col, overflow="fold")
     tz = ZoneInfo(settings.timezone)
     for e in out.events:
-        start, end = e.start.astimezone(tz), e.end.astimezone(tz)
-        when = "all day" if e.all_day else f"{start:%H:%M}-{end:%H:%M}"
+        start = e.start.astimezone(tz)
+        when = clock_span(e.start, e.end, tz, e.all_day)
         kind = "almanac" if e.almanac else ("busy" if e.busy else "free")
         client = "" if e.client_id is None else str(e.client_id)
         table.add_row(f"{start:%a %d %b}", when, e.title, kind, client)

@@ -8,17 +8,27 @@ from typing import Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
-from almanac.http_problems import error_message
+from almanac.http_problems import error_message, reasons
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def error_lines(exc: ValidationError, where: str = "input") -> list[str]:
-    """`field: reason` for each error (`where` names an error without a field)."""
+def error_lines(exc: ValidationError) -> list[str]:
+    """Each error as the server's refusal of the same value reads in every client
+    (`http_problems.reasons`): `field: reason`, the reason alone where it begins with its
+    field ("end must be after start") or is about the whole input. A check made here
+    said "end: end must be after start", the server's "end must be after start"."""
     return [
-        f"{'.'.join(str(p) for p in e['loc']) or where}: "
-        + error_message(dict(e)).removeprefix("Value error, ")
+        line
         for e in exc.errors()
+        for line in reasons(
+            [
+                {
+                    "field": ".".join(str(p) for p in e["loc"]),
+                    "message": error_message(dict(e)).removeprefix("Value error, "),
+                }
+            ]
+        )
     ]
 
 

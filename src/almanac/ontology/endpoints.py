@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, Response, status
 
-from almanac.deps import UoW
+from almanac.deps import State, UoW
 from almanac.ontology.importing import import_library
 from almanac.ontology.library import library_from_bundle
 from almanac.ontology.runs import RunService
@@ -26,7 +27,6 @@ from almanac.ontology.schemas import (
     RunOut,
     RunQuery,
     RunStartIn,
-    RunStopIn,
     TemplateQuery,
     WorkflowIn,
     WorkflowList,
@@ -46,8 +46,8 @@ def get_ontology(uow: UoW) -> OntologyService:
     return OntologyService(uow)
 
 
-def get_runs(uow: UoW) -> RunService:
-    return RunService(uow)
+def get_runs(uow: UoW, state: State) -> RunService:
+    return RunService(uow, ZoneInfo(state.settings.timezone))
 
 
 Ontology = Annotated[OntologyService, Depends(get_ontology)]
@@ -158,10 +158,8 @@ async def start_run(body: RunStartIn, runs: Runs, response: Response) -> RunOut:
     return replayed_as_200(response, await runs.start(body))
 
 
-@router.post("/execution-runs/{run_id}/stop", responses=answers(409))
-async def stop_run(run_id: Id, runs: Runs, body: RunStopIn | None = None) -> RunOut:
-    """Complete a run; `variance_pct` is computed by Postgres from the hours."""
-    return await runs.stop(run_id, body or RunStopIn())
+# POST /execution-runs/{run_id}/stop lives in `tasks/endpoints.py`: the hours it records
+# shrink the task's future blocks in the calendar (the scheduler is above this layer).
 
 
 @router.get("/execution-runs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from almanac.billing import Span, first_overlap, logged_entries, overlap_text
 from almanac.db.repository import row_out
@@ -22,6 +23,14 @@ _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "tel
 
 # Where a run still running ends, for overlaps: not yet, so after all the task's work.
 _OPEN_END = datetime.max.replace(tzinfo=UTC)
+
+
+def on_clock(when: datetime, tz: ZoneInfo) -> str:
+    """A time in a message as the user reads clocks: their zone, to the minute (the year
+    only when it is not this one), as the scheduler's messages say times."""
+    local = when.astimezone(tz)
+    year = "" if local.year == datetime.now(tz).year else f" {local.year}"
+    return f"{local:%a %d %b}{year} {local:%H:%M}"
 
 
 def run_out(row: ExecutionRun) -> RunOut:
@@ -119,9 +128,10 @@ def _differs(row: ExecutionRun, name: str, given: Any) -> bool:
 class RunService:
     """Start, stop and read execution runs."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, tz: ZoneInfo | None = None) -> None:
         self.uow = uow
         self.repo = OntologyRepository(uow.session)
+        self.tz = tz or ZoneInfo("UTC")  # the user's zone, for times in messages
 
     def _same_or_conflict(self, row: ExecutionRun, body: RunStartIn) -> RunOut:
         """A retry returns the stored run; a different run under the same identifier is 409."""
@@ -159,7 +169,9 @@ class RunService:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
             _open_for_timing(task)
             # Also a run started now: a record may end up to a day ahead.
-            await self._no_overlap(task.id, started, None, "started_at")
+            await self._no_overlap(
+                task.id, started, None, "started_at", given=body.started_at is not None
+            )
             if task.process_template_id is not None:
                 if template_id is None:
                     template_id = task.process_template_id
@@ -201,8 +213,8 @@ class RunService:
         if row.status == "completed" or row.ended_at is not None:
             if _same_stop(row, body):
                 return run_out(row)  # a retry whose answer was lost: the run it stopped
-            ended = row.ended_at.isoformat() if row.ended_at else "an earlier request"
-            raise Conflict(f"execution run {run_id} was already stopped (at {ended})")
+            ended = f"at {on_clock(row.ended_at, self.tz)}" if row.ended_at else "earlier"
+            raise Conflict(f"execution run {run_id} was already stopped ({ended})")
         ended_at = _until_now(body.ended_at)
         if row.started_at is not None and ended_at < row.started_at:
             raise ValidationFailed(
@@ -293,10 +305,12 @@ class RunService:
         field: str,
         *,
         but: int | None = None,
+        given: bool = True,
     ) -> None:
         """A 409 naming the record of the same task that [start, end) shares time with
         (`end` None: a run started at `start` and still running). One task's work is one
-        session at a time: an overlap counts the same hours twice."""
+        session at a time: an overlap counts the same hours twice. A start not `given`
+        (now) is not named: the run clashes by its task, not by a time the caller sent."""
         spans = await self.repo.task_spans(task_id, but=but)
         if end is None:
             # A run started runs until it is stopped: it shares time with every timer of
@@ -305,15 +319,16 @@ class RunService:
             # stopped), and with all the task's work after `start`.
             timer = await self.repo.open_timer(task_id)
             if timer is not None and timer.started_at is not None:
-                since = timer.started_at.isoformat(timespec="seconds")
                 # The field's reason is the detail's: a shorter one of its own was shown
                 # after it by every client ("...; stop it first (--at: run 2 is running)").
                 reason = (
                     f"execution run {timer.id} of the same task is still running (started "
-                    f"at {since}); stop it first"
+                    f"{on_clock(timer.started_at, self.tz)}); stop it first"
                 )
+                if not given:  # `almanac runs start 7` said "--at 2026-...: ..." unasked
+                    raise Conflict(reason, errors=[{"field": "task_id", "message": reason}])
                 raise Conflict(
-                    f"started_at {start.isoformat(timespec='seconds')}: {reason}",
+                    f"started_at {on_clock(start, self.tz)}: {reason}",
                     errors=[{"field": field, "message": reason}],
                 )
             hit = first_overlap(start, _OPEN_END, spans)

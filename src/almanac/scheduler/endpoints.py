@@ -11,6 +11,7 @@ from almanac.planner.deps import Plans
 from almanac.planner.schemas import PlanStatusIn
 from almanac.problems import answers
 from almanac.routing import PathId as Id
+from almanac.routing import replayed_as_200
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import Scheduler, Sprints
 from almanac.scheduler.freeing import BlockFreeing
@@ -63,10 +64,18 @@ async def move_block(event_id: EventId, body: MoveBlockIn, scheduler: Scheduler)
     return await BlockService(scheduler).move(event_id, body)
 
 
-@router.post("/sprints", status_code=status.HTTP_201_CREATED, responses=answers(409))
-async def create_sprint(body: SprintIn, sprints: Sprints) -> SprintOut:
-    """Create the sprint of one week (week_start is a Monday)."""
-    return await sprints.create(body)
+@router.post(
+    "/sprints",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "The same sprint sent again (a retry): the existing sprint"},
+        **answers(409),
+    },
+)
+async def create_sprint(body: SprintIn, sprints: Sprints, response: Response) -> SprintOut:
+    """Create the sprint of one week (week_start is a Monday). The same body again answers
+    the sprint it made (200); another sprint for that week is a 409."""
+    return replayed_as_200(response, await sprints.create(body))
 
 
 @router.get("/sprints")

@@ -39,11 +39,28 @@ class SprintService:
         # Read only for a report: the scheduler's limits, preferences included.
         self.day_limits = day_limits
 
-    async def create(self, body: SprintIn) -> SprintOut:
-        if await self.repo.sprint_for_week(body.week_start) is not None:
-            raise Conflict(f"a sprint for the week of {body.week_start} already exists")
-        sprint = await self.repo.add(Sprint(**body.model_dump()))
-        return sprint_out(sprint)
+    async def create(self, body: SprintIn) -> tuple[SprintOut, bool]:
+        """Create the week's sprint; returns it and whether it is new. A week has one sprint:
+        the same body again (a retried POST whose answer was lost) is the sprint it made,
+        another body for that week a 409 naming what differs (change it with PUT)."""
+        values = body.model_dump()
+        sprint = await self.repo.insert_new(Sprint, values, "week_start")
+        if sprint is not None:
+            return sprint_out(sprint), True
+        existing = await self.repo.sprint_for_week(body.week_start)
+        if existing is None:  # deleted since the insert met it
+            raise Conflict(f"the sprint of the week of {body.week_start} changed meanwhile; retry")
+        differs = [k for k, v in values.items() if getattr(existing, k) != v]
+        if differs:
+            raise Conflict(
+                f"a sprint for the week of {body.week_start} already exists (sprint "
+                f"{existing.id}) with another {', '.join(differs)}; change it with PUT "
+                f"/api/v1/scheduler/sprints/{existing.id}",
+                errors=[
+                    {"field": k, "message": "differs from the existing sprint's"} for k in differs
+                ],
+            )
+        return sprint_out(existing), False
 
     async def list(self, limit: int, offset: int) -> list[SprintOut]:
         return [sprint_out(s) for s in await self.repo.sprints(limit, offset)]

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends
 from almanac.calendars.deps import Calendar
 from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
+from almanac.ontology.endpoints import Runs
+from almanac.ontology.schemas import RunOut, RunStopIn
 from almanac.problems import answers
 from almanac.routing import Params
 from almanac.routing import PathId as Id
@@ -27,6 +29,9 @@ from almanac.tasks.schemas import (
 from almanac.tasks.service import TaskService
 
 router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
+# A run's stop lives here: the hours it records shrink the task's future blocks, as a time
+# record does (the ontology, which owns runs, is below the scheduler).
+runs_router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
 
 
 def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
@@ -64,3 +69,10 @@ async def log_time(task_id: Id, body: TimeIn, tasks: Tasks) -> TimeOut:
     """Record hours worked (creates or extends the task's execution run); future blocks
     beyond the hours left are shrunk, the latest first."""
     return await tasks.log_time(task_id, body)
+
+
+@runs_router.post("/execution-runs/{run_id}/stop", responses=answers(409, 503))
+async def stop_run(run_id: Id, runs: Runs, tasks: Tasks, body: RunStopIn | None = None) -> RunOut:
+    """Complete a run; `variance_pct` is computed by Postgres from the hours. The task's
+    future blocks beyond its remaining estimate are shrunk, the latest first."""
+    return await tasks.stop_run(runs, run_id, body or RunStopIn())

@@ -14,8 +14,8 @@ from almanac.errors import ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.runs import refuse_overlap, timer_start
-from almanac.ontology.schemas import RUN_HOURS_MAX
+from almanac.ontology.runs import RunService, refuse_overlap, timer_start
+from almanac.ontology.schemas import RUN_HOURS_MAX, RunOut, RunStopIn
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
@@ -234,6 +234,18 @@ class TaskService:
             return BlockChanges()
         await self.repo.flush()  # the blocks are fitted to the task as it now is
         return await self.fit(task, task.status in CLOSED)
+
+    async def stop_run(self, runs: RunService, run_id: int, body: RunStopIn) -> RunOut:
+        """Stop an execution run; its task's future blocks then hold what is left of the
+        estimate, as after a time record (a timer stopped early left the calendar holding
+        blocks for hours no longer planned)."""
+        if self.hold is not None:  # before the run's and the task's row locks
+            await self.hold()
+        out = await runs.stop(run_id, body)
+        if out.task_id is not None:
+            task = await self.repo.need(out.task_id)  # locked by the stop
+            await self._fit(task)
+        return out
 
     async def log_time(self, task_id: int, body: TimeIn) -> TimeOut:
         """Record hours worked: creates the task's execution run or extends it."""

@@ -6,11 +6,39 @@
   const tz = body.dataset.tz || "UTC";
   const CSRF = "almanac.csrf";
 
+  /* A field as a reader knows it: its own name, not the API's path to it ("sop.steps.0.tasks.1.title"
+     is "title"); "body", the API's name for the request as a whole, is no field. */
+  function fieldName(path) {
+    const parts = String(path || "").split(/[.[\]]+/).filter((p) => p && !/^\d+$/.test(p));
+    const last = parts.length ? parts[parts.length - 1] : "";
+    return last === "body" ? "" : last;
+  }
+  /* A problem in one line, as the CLI and the MCP tools word it (http_problems.Problem.message):
+     a detail that only lists its fields' reasons ("body: give a task", "sop.steps.0.tasks.1.title:
+     …") gives way to them, each after its field's plain name (`label`), alone where the reason
+     is about the whole request or begins with the name; any other detail is said as sent. */
+  function problemText(problem, label) {
+    const detail = String(problem.detail || problem.title || "");
+    const errors = (Array.isArray(problem.errors) ? problem.errors : []).filter((e) => e && typeof e === "object" && String(e.message || "").trim());
+    if (!errors.length) return detail;
+    let rest = detail;
+    for (const e of errors) rest = rest.split(`${e.field}: ${e.message}`).join("").split(String(e.message)).join("");
+    if (rest.replace(/[ ;,.:()[\]]/g, "")) return detail;
+    const said = [];
+    for (const e of errors) {
+      const name = (label || fieldName)(e.field), reason = String(e.message).trim();
+      const line = !name || reason.startsWith(name + " ") ? reason : `${name}: ${reason}`;
+      if (!said.includes(line)) said.push(line);
+    }
+    return said.join("; ");
+  }
+
   class ApiError extends Error {
     constructor(status, problem) {
-      super((problem && (problem.detail || problem.title)) || "HTTP " + status);
+      const known = problem && typeof problem === "object";
+      super((known && problemText(problem)) || "HTTP " + status);
       this.status = status;
-      this.problem = problem || {};
+      this.problem = known ? problem : {};
     }
   }
 
@@ -136,9 +164,10 @@
   const today = () => localDate(new Date());
 
   /* A problem in one line: its title and detail ("Database unavailable: Postgres did not answer"). */
-  function describe(err) {
+  function describe(err, label) {
     const title = err.problem && err.problem.title;
-    return title && err.message && title !== err.message ? `${title}: ${err.message}` : err.message || title || "Something went wrong.";
+    const message = (label && err.problem && problemText(err.problem, label)) || err.message;
+    return title && message && title !== message ? `${title}: ${message}` : message || title || "Something went wrong.";
   }
 
   function flash(text, kind) {
@@ -147,7 +176,7 @@
   }
 
   /* Show a problem next to the field it names (data-for), or at the form's end. */
-  function showProblem(form, err, map) {
+  function showProblem(form, err, map, label) {
     clearProblems(form);
     const problem = err.problem || {};
     const items = problem.errors && problem.errors.length ? problem.errors : [{ field: problem.field || "", message: err.message }];
@@ -164,7 +193,7 @@
     }
     let general = form.querySelector(".err.general");
     if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
-    general.textContent = safeText(shown ? (problem.title || "Please check the fields above.") : describe(err));
+    general.textContent = safeText(shown ? (problem.title || "Please check the fields above.") : describe(err, label));
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }
@@ -263,7 +292,7 @@
 
   window.Almanac = {
     api, h, s, when, clock, dayLabel, localDate, zoned, isoZoned, addDays, today, offsetMinutes,
-    byIds, fill, flash, describe, safeText, showProblem, namesField, clearProblems, formData, loading, empty, failed, busy,
+    byIds, fill, flash, describe, fieldName, safeText, showProblem, namesField, clearProblems, formData, loading, empty, failed, busy,
     canWrite, canAdmin, features, tz, ApiError, CSRF,
   };
   window.AlmanacPages = window.AlmanacPages || {};

@@ -123,7 +123,14 @@ window.AlmanacPages.plans = function () {
       draft = JSON.parse(JSON.stringify(current.sop));
       A.flash(`Saved as version ${current.version}.`);
       renderPlan(); loadVersions(); loadList();
-    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }); A.flash(A.describe(err), "err"); }
+    } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }, checklistField); A.flash(A.describe(err, checklistField), "err"); }
+  }
+  /* A checklist field by the task it belongs to ("title of “Kickoff call”"), not the API's
+     path to it ("sop.steps.0.tasks.1.title"). */
+  function checklistField(path) {
+    const m = /^sop\.steps[.[](\d+)\]?\.tasks[.[](\d+)\]?\.(\w+)$/.exec(String(path || ""));
+    const t = m && draft.steps[+m[1]] && draft.steps[+m[1]].tasks[+m[2]];
+    return t ? `${m[3]} of “${String(t.title || "").trim() || t.id}”` : A.fieldName(path);
   }
 
   async function act(ev, what) {
