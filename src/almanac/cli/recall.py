@@ -155,7 +155,7 @@ def recall(
 ) -> None:
     """Search memories, facts and documents; prints them ranked, best first.
 
-    With --since or --until, memories only (facts and documents have no time they occurred).
+    With --since or --until, memories only (as the API reads a window without kinds).
     """
     params: dict[str, Any] = {
         "query": query,

@@ -1,9 +1,12 @@
-"""`almanac recall --since/--until`: the API's time window from the terminal, on the user's
-clock (ALMANAC_TIMEZONE) like the other commands; the command had neither option."""
+"""Times in the memory commands: `almanac recall --since/--until` (the API's window, on the
+user's clock, ALMANAC_TIMEZONE, like the other commands; recall had neither option), and
+`almanac memory import` of memories that have expired since they were exported."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +82,30 @@ def test_a_query_with_no_word_says_so(cli_env: AppState) -> None:
     assert code == 0, out
     assert "no match: the query holds no letter or digit" in out, out
     assert "relevance floor" not in out
+
+
+def test_import_skips_what_has_expired_since_the_export(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+) -> None:
+    # An export holds every event, expired ones too; remember now refuses an expiry already
+    # past, so the import counts them rather than failing (or storing what no read shows).
+    now = datetime.now(UTC)
+    lines = [
+        {
+            "content": "Door code 4821 for the week",
+            "occurred_at": (now - timedelta(days=9)).isoformat(),
+            "expires_at": (now - timedelta(days=2)).isoformat(),
+        },
+        {
+            "content": "Door code 1234 from now on",
+            "expires_at": (now + timedelta(days=30)).isoformat(),
+        },
+        {"content": "The office moved to the third floor"},
+    ]
+    src = tmp_path / "export.jsonl"
+    src.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    code, out = invoke("memory", "import", str(src))
+    assert code == 0, out
+    assert "imported 2 memories (0 already present, 1 expired: not imported)" in out, out
+    contents = {row[0] for row in sql(pg_url, "SELECT content FROM events")}
+    assert contents == {"Door code 1234 from now on", "The office moved to the third floor"}
