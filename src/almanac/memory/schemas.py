@@ -130,7 +130,8 @@ class RecallOut(BaseModel):
     # this says nothing of whether Zep is up: `/health` does).
     zep: Literal["used", "skipped", "cached", "off"] = "off"
     # True when a dependency was unavailable for this answer (Zep skipped, or the cache
-    # down), which `detail` names; `detail` also says when Zep's part came from the cache.
+    # down), which `detail` names; `detail` also says when Zep's part came from the cache,
+    # and why a query with no letter or digit found nothing (it was not searched).
     degraded: bool = False
     detail: str | None = None
     # True when nothing stored reaches the relevance floor: recall then returns no
