@@ -55,7 +55,7 @@ def window_bound(value: str, zone: str, field: str, *, end: bool) -> tuple[str, 
     False) or through its last (`end` True: the API's `until` includes its instant); a
     time without an offset is read in `zone` as `local_time` reads it."""
     try:
-        day = date.fromisoformat(value) if len(value.strip()) == 10 else None
+        day = date.fromisoformat(value.strip()) if len(value.strip()) == 10 else None
     except ValueError:
         day = None
     if day is None:
