@@ -164,6 +164,8 @@ def error_message(err: dict[str, Any]) -> str:
             return f"must be at most {_characters(ctx['max_length'])} long"
         if kind == "too_short" and "min_length" in ctx:
             return f"must be at least {_characters(ctx['min_length'])} long"
+    if kind == "finite_number":  # pydantic's "Input should be a finite number"
+        return "must be a finite number, not NaN or Infinity"
     return str(err.get("msg", "invalid"))
 
 

@@ -9,6 +9,8 @@ field, never a 500 from the driver.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
@@ -39,7 +41,26 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    # Lax mode read a number (JSON 1700000000, or "1700000000" in a query) as a Unix time:
+    # a memory occurred in 2023, `since=0` meant 1970. A time is ISO 8601 text, as sent back.
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError(
+            "must be an ISO 8601 date and time with a UTC offset, e.g. "
+            "2026-11-22T09:00:00+01:00 (a number is not read as a Unix time)"
+        )
+    return value
+
+
+# Before `_aware` on every datetime a caller sends: ISO 8601 text only, never a number.
+ISO_TEXT = BeforeValidator(_not_a_number)
+
+AwareDatetime = Annotated[datetime, ISO_TEXT, AfterValidator(_aware)]
 
 
 def six_decimals(value: float) -> float:
@@ -71,6 +92,18 @@ def _not_blank(value: str) -> str:
 # On text a caller sends: only whitespace is refused, as an error on the field itself (a
 # model validator's error named "body", which a GET does not even send).
 NOT_BLANK = AfterValidator(_not_blank)
+
+
+def _visible(value: str) -> str:
+    # Zero-width spaces, joiners and other format characters show nothing either: a fact
+    # of "\u200b" was as blank as one of spaces, and stored.
+    if all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+        raise ValueError("must contain visible text, not only invisible characters")
+    return value
+
+
+# After NOT_BLANK on stored text that is read back as a statement (a memory, a fact).
+VISIBLE = AfterValidator(_visible)
 
 
 # On a number a caller sends: true and false are refused (numeric strings stay accepted, as
@@ -156,6 +189,7 @@ def near_today(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
 WORK_TIME_PAST, WORK_TIME_AHEAD = timedelta(days=5 * 365), timedelta(days=1)
 WorkTime = Annotated[
     datetime,
+    ISO_TEXT,
     AfterValidator(_aware),
     near_now(WORK_TIME_PAST, WORK_TIME_AHEAD, "when the work was done"),
 ]
@@ -170,6 +204,7 @@ WorkDay = Annotated[
 DEADLINE_PAST, DEADLINE_AHEAD = timedelta(days=366), timedelta(days=10 * 365)
 Deadline = Annotated[
     datetime,
+    ISO_TEXT,
     AfterValidator(_aware),
     near_now(DEADLINE_PAST, DEADLINE_AHEAD, "a deadline of planned work"),
 ]

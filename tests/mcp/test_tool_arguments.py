@@ -197,3 +197,23 @@ async def test_a_number_is_no_date(tool: str, args: dict[str, Any], named: str, 
         await _server().call_tool(tool, args)
     message = str(refused.value)
     assert message.startswith(f"{tool}: {named}: must be {shape}"), message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("remember", {"content": "x"}),
+        (
+            "add_fact",
+            {"subject_type": "user", "subject_id": "me", "fact_type": "identity", "content": "x"},
+        ),
+    ],
+)
+async def test_salience_nan_or_infinity_says_so(
+    tool: str, args: dict[str, Any], value: float
+) -> None:
+    # JSON parsers take NaN and Infinity: NaN's refusal said "less than or equal to 1".
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, {**args, "salience": value})
+    assert str(refused.value) == f"{tool}: salience: must be a finite number, not NaN or Infinity"

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Event
 
 R = "/api/v1/memory/remember"
 Q = "/api/v1/memory/recall"
@@ -117,18 +121,16 @@ async def test_time_window_filters(client: httpx.AsyncClient):
     assert [r["id"] for r in until["results"]] == [old]
 
 
-async def test_expired_memories_never_returned(client: httpx.AsyncClient):
-    past = datetime.now(UTC) - timedelta(hours=1)
-    await remember(
-        client,
-        "Temporary door code is 4821",
-        occurred_at=(past - timedelta(hours=1)).isoformat(),
-        expires_at=past.isoformat(),
-    )
+async def test_expired_memories_never_returned(client: httpx.AsyncClient, db_session: AsyncSession):
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    temporary = await remember(client, "Temporary door code is 4821", expires_at=soon.isoformat())
     live = await remember(client, "Permanent door code is 1234")
+    # Time passes: the hour is over (an expiry already past is refused at remember).
+    past = datetime.now(UTC) - timedelta(hours=1)
+    await db_session.execute(update(Event).where(Event.id == temporary).values(expires_at=past))
     out = await recall(client, "door code")
     assert [r["id"] for r in out["results"]] == [live]
-    gone = await client.get(f"/api/v1/memory/events/{live - 1}")
+    gone = await client.get(f"/api/v1/memory/events/{temporary}")
     assert gone.status_code == 404
 
 

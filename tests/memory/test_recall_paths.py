@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.config import SearchSettings
 from almanac.embedder.base import Embedder
 from almanac.memory.search import SearchRepository
 from almanac.memory.search_sql import EventFilters
+from almanac.models import Event
 from tests.memory.test_recall import remember
 
 # Words the query below never uses, so the full-text side is empty and the fused order
@@ -50,14 +52,13 @@ async def test_narrow_filters_rank_exactly_and_wide_ones_use_the_index(
         ids[await remember(client, text, client_id=2)] = text
     for text in TEXTS:  # another client's identical memories must never come back
         await remember(client, text, client_id=3)
-    past = datetime.now(UTC) - timedelta(hours=1)
+    soon = datetime.now(UTC) + timedelta(hours=1)
     expired = await remember(
-        client,
-        "Invoice money owed by customers",
-        client_id=2,
-        occurred_at=(past - timedelta(hours=1)).isoformat(),
-        expires_at=past.isoformat(),
+        client, "Invoice money owed by customers", client_id=2, expires_at=soon.isoformat()
     )
+    # Time passes: it expired an hour ago (remember refuses an expiry already past).
+    past = datetime.now(UTC) - timedelta(hours=1)
+    await db_session.execute(update(Event).where(Event.id == expired).values(expires_at=past))
 
     # The truth, computed here: cosine similarity of the embedder's own vectors.
     q = np.asarray(await embedder.embed_query(QUERY), dtype=np.float64)

@@ -6,7 +6,6 @@ is one writer), else the same app in-process.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.cli.validation import validated
+from almanac.cli.when import local_time
 from almanac.config import Settings
 
 calendar_app = typer.Typer(
@@ -82,38 +82,6 @@ def import_(
             else ""
         )
     )
-
-
-def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
-    """`value` with an offset: a time without one is read in `zone` (ALMANAC_TIMEZONE).
-    Returns the value and whether the zone was used; unreadable text is left for the
-    schema to reject, and a wall time the zone skips (a DST gap) or shows twice (the hour the
-    clocks go back) is refused: which of the two was meant only an offset can say."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return value, False
-    if parsed.tzinfo is not None:
-        return value, False
-    tz = ZoneInfo(zone)
-    aware = parsed.replace(tzinfo=tz)
-    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != parsed:
-        typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
-        raise typer.Exit(2)
-    if aware.utcoffset() != aware.replace(fold=1).utcoffset():
-        offsets = " or ".join(_offset(aware.replace(fold=f)) for f in (0, 1))
-        typer.echo(
-            f"error: {field}: {value} happens twice in {zone} (the clocks go back); "
-            f"give its offset ({offsets})",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return aware.isoformat(), True
-
-
-def _offset(value: datetime) -> str:
-    text = value.isoformat()
-    return text[len(text) - 6 :]
 
 
 @calendar_app.command("add")

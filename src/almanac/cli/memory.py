@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,25 +71,39 @@ def import_(
     url: Annotated[str | None, typer.Option("--url")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
-    """Import memories from JSONL (one `remember` body per line); re-running is safe."""
+    """Import memories from JSONL (one `remember` body per line); re-running is safe.
+
+    Memories whose expires_at has passed (an old export's) are counted, not imported.
+    """
     items = _read_jsonl(file)
 
-    async def go() -> tuple[int, int]:
-        stored = duplicates = 0
+    async def go() -> tuple[int, int, int]:
+        stored = duplicates = expired = 0
         async with memory_client(Settings(), url) as client:
             with Progress(console=console) as progress:
                 task = progress.add_task("importing", total=len(items))
                 for start in range(0, len(items), _BATCH):
-                    out = await client.remember_batch(items[start : start + _BATCH])
-                    stored += len(out.ids) - len(out.duplicates)
-                    duplicates += len(out.duplicates)
-                    progress.advance(task, len(out.ids))
-        return stored, duplicates
+                    batch = items[start : start + _BATCH]
+                    # An export holds memories that have expired since: no read shows
+                    # them, and remember refuses an expiry already past.
+                    now = datetime.now(UTC)
+                    live = [i for i in batch if i.expires_at is None or i.expires_at > now]
+                    expired += len(batch) - len(live)
+                    if live:
+                        out = await client.remember_batch(live)
+                        stored += len(out.ids) - len(out.duplicates)
+                        duplicates += len(out.duplicates)
+                    progress.advance(task, len(batch))
+        return stored, duplicates, expired
 
-    stored, duplicates = run(go)
+    stored, duplicates, expired = run(go)
     if as_json:
-        return summary({"imported": stored, "already_present": duplicates}, to_stderr=False)
-    typer.echo(f"imported {stored} memories ({duplicates} already present)")
+        return summary(
+            {"imported": stored, "already_present": duplicates, "expired": expired},
+            to_stderr=False,
+        )
+    gone = f", {expired} expired: not imported" if expired else ""
+    typer.echo(f"imported {stored} memories ({duplicates} already present{gone})")
 
 
 @memory_app.command("export")

@@ -61,7 +61,16 @@ _REMEMBER = {
 }
 
 # (`k` and `limit` keep their names: a word of a reason would be renamed with them.)
-_RECALL = {"session_id": "--session", "client_id": "--client"}
+_RECALL = {
+    "session_id": "--session",
+    "client_id": "--client",
+    "since": "--since",
+    "until": "--until",
+}
+_WINDOW = (
+    "Only memories that occurred {} this time: ISO 8601, a date (its whole day) or a date "
+    "and time; without an offset it is read in ALMANAC_TIMEZONE"
+)
 _LIST = {
     "subject_type": "--subject-type",
     "subject_id": "--subject-id",
@@ -139,13 +148,36 @@ def recall(
     k: Annotated[int, typer.Option("-k", help="How many results")] = 10,
     session_id: Annotated[str | None, typer.Option("--session")] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
+    since: Annotated[str | None, typer.Option("--since", help=_WINDOW.format("from"))] = None,
+    until: Annotated[str | None, typer.Option("--until", help=_WINDOW.format("through"))] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Search memories, facts and documents; prints them ranked, best first."""
-    params = {"query": query, "k": k, "session_id": session_id, "client_id": client_id}
+    """Search memories, facts and documents; prints them ranked, best first.
+
+    With --since or --until, memories only (as the API reads a window without kinds).
+    """
+    params: dict[str, Any] = {
+        "query": query,
+        "k": k,
+        "session_id": session_id,
+        "client_id": client_id,
+    }
+    zone, zone_used = "", False
+    if since is not None or until is not None:
+        from almanac.cli.connect import setting
+        from almanac.cli.when import window_bound
+
+        zone = _zone(setting("ALMANAC_TIMEZONE") or "UTC")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None:
+                params[name], used = window_bound(value, zone, f"--{name}", end=name == "until")
+                zone_used = zone_used or used
     out = call("GET", f"{MEMORY}/recall", params=params, url=url, service="memory", names=_RECALL)
+    note = f"times without an offset were read in {zone} (ALMANAC_TIMEZONE)" if zone_used else ""
     if as_json:
+        if note:
+            print(f"note: {note}", file=sys.stderr)  # stdout stays one JSON document
         return emit(out)
     rows = []
     for rank, hit in enumerate(out["results"], start=1):
@@ -156,11 +188,26 @@ def recall(
     cached = ", cached" if out["cached"] else ""
     title = f"recall: {query!r} ({out['took_ms']:.1f} ms{cached})"
     table(title, ["rank", "id", "score", "when", "content"], rows)
-    if out.get("no_match"):  # say why the table is empty: the floor, not an empty store
+    if note:
+        print(note)
+    detail = out.get("detail") or ""
+    if out.get("no_match") and "nothing was searched" in detail:  # no word in the query
+        print(f"no match: {detail}")
+    elif out.get("no_match"):  # say why the table is empty: the floor, not an empty store
         print(
             "no match: no hit reached the relevance floor "
             "(ALMANAC_SEARCH__RELEVANCE_FLOOR=false lists the nearest anyway)"
         )
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError):  # zoneinfo raises a KeyError subclass for unknown zones
+        raise fail(f"ALMANAC_TIMEZONE: {name!r} is no time zone (e.g. Europe/Berlin)", 2) from None
+    return name
 
 
 facts_app = typer.Typer(

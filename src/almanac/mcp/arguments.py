@@ -16,6 +16,8 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.fastmcp.tools import Tool
 from pydantic import ValidationError
 
+from almanac.http_problems import error_message
+
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 _FORMAT = {
     "date": "a date as text (YYYY-MM-DD)",
@@ -50,6 +52,8 @@ def validation_text(exc: ValidationError) -> str:
         where = _loc(e["loc"]) or "arguments"
         if e["type"] == "missing":
             reason = "is required"
+        elif e["type"] == "finite_number":  # NaN's refusal said "less than or equal to 1"
+            reason = error_message(dict(e))
         else:
             reason = str(e["msg"])
             for prefix in _PREFIXES:

@@ -14,9 +14,15 @@ stays under 0.5 has no match (bench/recall_floor.py measures both error rates).
 
 from __future__ import annotations
 
+import unicodedata
+
 from almanac.config import SearchSettings
 
 FLOOR = 0.5
+NOTHING_TO_SEARCH = (
+    "the query holds no letter or digit (only emoji, symbols, punctuation or invisible "
+    "characters): recall searches words and numbers, so nothing was searched"
+)
 
 
 def relevance(
@@ -36,3 +42,10 @@ def relevance(
 def no_match(relevances: list[float]) -> bool:
     """True when no hit reaches the floor (including when there are no hits)."""
     return not any(r >= FLOOR for r in relevances)
+
+
+def searchable(query: str) -> bool:
+    """Whether a query holds a letter or a digit. Without one there is no word to match and
+    the embedder reads it as empty text: the same vector for "😀" as for a zero-width
+    space, whose nearest memory stood out from the next and was scored a perfect 1.0."""
+    return any(unicodedata.category(c)[0] in "LN" for c in query)

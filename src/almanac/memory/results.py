@@ -1,8 +1,11 @@
-"""What a remember call stored, turned into its API answers; whether a retry is the same."""
+"""What a remember call stored, turned into its API answers; whether a retry is the same;
+whether an item's expiry can be stored."""
 
 from __future__ import annotations
 
-from almanac.errors import Conflict
+from datetime import datetime
+
+from almanac.errors import Conflict, ValidationFailed
 from almanac.memory.schemas import RememberBatchOut, RememberIn, RememberOut
 from almanac.models import Event
 
@@ -76,3 +79,18 @@ def check_duplicate(item: RememberIn, existing: Event) -> None:
             f"memory (it differs in {', '.join(differs)}); use a new key for a new memory",
             errors=[{"field": f, "message": "differs from the stored memory"} for f in differs],
         )
+
+
+def check_expiry(item: RememberIn, now: datetime) -> None:
+    """Refuse an expiry already past, or not after the memory occurred."""
+    if item.expires_at is None:
+        return
+    # An expired memory is never recalled nor read by id: it was stored (a 201 and an id)
+    # and gone at once, as if remembered.
+    if item.expires_at <= now:
+        raise ValidationFailed(
+            "expires_at must be in the future: a memory that has already expired is never recalled",
+            field="expires_at",
+        )
+    if item.occurred_at is not None and item.expires_at <= item.occurred_at:
+        raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")

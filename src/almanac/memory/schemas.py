@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_val
 from almanac.types import (
     NOT_BLANK,
     NOT_BOOL,
+    VISIBLE,
     AwareDatetime,
     ForClient,
     IntId,
@@ -23,13 +24,17 @@ FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 
 
-Content = Annotated[str, Field(min_length=1, max_length=20_000), NOT_BLANK]
+Content = Annotated[str, Field(min_length=1, max_length=20_000), NOT_BLANK, VISIBLE]
 ShortText = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 SubjectType = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 SubjectId = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
-Salience = Annotated[float, Field(ge=0, le=1), NOT_BOOL, AfterValidator(six_decimals)]
+# NaN and Infinity (JSON's parsers take them) are refused as such: NaN's refusal said only
+# "less than or equal to 1".
+Salience = Annotated[
+    float, Field(ge=0, le=1, allow_inf_nan=False), NOT_BOOL, AfterValidator(six_decimals)
+]
 
 
 class RememberIn(Strict):
@@ -125,7 +130,8 @@ class RecallOut(BaseModel):
     # this says nothing of whether Zep is up: `/health` does).
     zep: Literal["used", "skipped", "cached", "off"] = "off"
     # True when a dependency was unavailable for this answer (Zep skipped, or the cache
-    # down), which `detail` names; `detail` also says when Zep's part came from the cache.
+    # down), which `detail` names; `detail` also says when Zep's part came from the cache,
+    # and why a query with no letter or digit found nothing (it was not searched).
     degraded: bool = False
     detail: str | None = None
     # True when nothing stored reaches the relevance floor: recall then returns no

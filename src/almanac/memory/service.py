@@ -34,9 +34,9 @@ from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
 from almanac.memory.promotion import promotable
-from almanac.memory.relevance import FLOOR
+from almanac.memory.relevance import FLOOR, NOTHING_TO_SEARCH, searchable
 from almanac.memory.repository import EventRepository
-from almanac.memory.results import RememberResult, check_duplicate
+from almanac.memory.results import RememberResult, check_duplicate, check_expiry
 from almanac.memory.schemas import (
     EventOut,
     ForgetOut,
@@ -86,11 +86,6 @@ class MemoryService:
 
     # -- writing ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_expiry(item: RememberIn, now: datetime) -> None:
-        if item.expires_at is not None and item.expires_at <= (item.occurred_at or now):
-            raise ValidationFailed("expires_at must be after occurred_at", field="expires_at")
-
     def _row(self, item: RememberIn, now: datetime) -> dict[str, Any]:
         occurred = item.occurred_at or now
         return {
@@ -126,7 +121,7 @@ class MemoryService:
         fresh = [items[pos] for pos in fresh_pos]
         now = datetime.now(UTC)
         for item in fresh:  # all checked before anything is embedded or written
-            self._check_expiry(item, now)
+            check_expiry(item, now)
             promotable(item, self.settings.memory.promotion_threshold)
         new_ids: list[int | None] = []
         for start in range(0, len(fresh), WRITE_SLICE):
@@ -224,6 +219,15 @@ class MemoryService:
     async def recall(self, q: RecallQuery) -> RecallOut:
         """Hybrid search over events and facts, cached per scope."""
         started = time.perf_counter()
+        if not searchable(q.query):  # no word to search for: no result is about it
+            return RecallOut(
+                query=q.query,
+                results=[],
+                cached=False,
+                took_ms=_ms(started),
+                no_match=True,
+                detail=NOTHING_TO_SEARCH,
+            )
         event_only = any(
             v is not None for v in (q.session_id, q.memory_scope, q.event_type, q.since, q.until)
         )

@@ -71,7 +71,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         event_type: Annotated[Name, Field(description="e.g. memory, preference, meeting")] = (
             "memory"
         ),
-        salience: Annotated[float, Field(ge=0, le=1, description="How much it matters")] = 0.5,
+        salience: Annotated[
+            float, Field(ge=0, le=1, allow_inf_nan=False, description="How much it matters")
+        ] = 0.5,
         metadata: Annotated[dict[str, Any] | None, Field(description="Extra JSON")] = None,
         idempotency_key: Annotated[
             ShortText | None, Field(description="Makes a retried call store nothing twice")
@@ -169,7 +171,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         content: Annotated[str, Field(min_length=1)],
         category: Annotated[str | None, Field(description="Slot, e.g. deep_work")] = None,
         client_id: ClientId = None,
-        salience: Annotated[float, Field(ge=0, le=1)] = 0.7,
+        salience: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.7,
     ) -> CallToolResult:
         body = {
             "subject_type": subject_type,

@@ -1,0 +1,67 @@
+"""Times typed on the command line, read on the user's clock (`ALMANAC_TIMEZONE`).
+
+Standard library and typer only: `recall` starts without pydantic against a running server.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import typer
+
+
+def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
+    """`value` with an offset: a time without one is read in `zone` (ALMANAC_TIMEZONE).
+    Returns the value and whether the zone was used; unreadable text is left for the
+    schema to reject, and a wall time the zone skips (a DST gap) or shows twice (the hour the
+    clocks go back) is refused: which of the two was meant only an offset can say."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value, False
+    if parsed.tzinfo is not None:
+        return value, False
+    tz = ZoneInfo(zone)
+    aware = parsed.replace(tzinfo=tz)
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != parsed:
+        typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
+        raise typer.Exit(2)
+    if aware.utcoffset() != aware.replace(fold=1).utcoffset():
+        offsets = " or ".join(_offset(aware.replace(fold=f)) for f in (0, 1))
+        typer.echo(
+            f"error: {field}: {value} happens twice in {zone} (the clocks go back); "
+            f"give its offset ({offsets})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return aware.isoformat(), True
+
+
+def _offset(value: datetime) -> str:
+    text = value.isoformat()
+    return text[len(text) - 6 :]
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    # fold=0 reads a midnight the clocks skip with the offset before the change: the
+    # instant the day begins.
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def window_bound(value: str, zone: str, field: str, *, end: bool) -> tuple[str, bool]:
+    """A window's bound as the API takes it (ISO 8601 with an offset), and whether `zone`
+    was used. A date alone is its whole day in `zone`: from its first instant (`end`
+    False) or through its last (`end` True: the API's `until` includes its instant); a
+    time without an offset is read in `zone` as `local_time` reads it."""
+    try:
+        day = date.fromisoformat(value.strip()) if len(value.strip()) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return local_time(value, zone, field)
+    tz = ZoneInfo(zone)
+    if not end:
+        return _day_start(day, tz).isoformat(), True
+    last = _day_start(day + timedelta(days=1), tz) - timedelta(microseconds=1)
+    return last.astimezone(tz).isoformat(), True
