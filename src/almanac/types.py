@@ -9,6 +9,7 @@ field, never a 500 from the driver.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar
@@ -39,7 +40,22 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# A number, or text that is one: pydantic's lax mode reads it as a Unix time (seconds or
+# milliseconds), so `since=20261202` filtered from 1970-08-23 and `"start": -1` stored an
+# event from 1969, with no offset the caller chose. Dates and times are ISO 8601 text.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _not_number(value: Any) -> Any:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError(
+            "must be an ISO 8601 date or time (2026-11-22T09:00:00+01:00), not a number"
+        )
+    return value
+
+
+NOT_NUMBER = BeforeValidator(_not_number)
+AwareDatetime = Annotated[datetime, AfterValidator(_aware), NOT_NUMBER]
 
 
 def six_decimals(value: float) -> float:
@@ -103,7 +119,7 @@ def _date_in_range(value: date | None) -> date | None:
     return value
 
 
-BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+BoundedDate = Annotated[date, AfterValidator(_date_in_range), NOT_NUMBER]
 
 
 def _span(delta: timedelta) -> str:
@@ -158,12 +174,14 @@ WorkTime = Annotated[
     datetime,
     AfterValidator(_aware),
     near_now(WORK_TIME_PAST, WORK_TIME_AHEAD, "when the work was done"),
+    NOT_NUMBER,
 ]
 # A day whose work is reviewed (a reflection): the same span, by calendar day.
 WorkDay = Annotated[
     date,
     AfterValidator(_date_in_range),
     near_today(WORK_TIME_PAST, WORK_TIME_AHEAD, "a day whose work is reviewed"),
+    NOT_NUMBER,
 ]
 # A deadline for planned work: at most a year overdue (a task that slipped), at most ten
 # years ahead. The years bound keeps arithmetic safe; this keeps a deadline one plans to.
@@ -172,12 +190,14 @@ Deadline = Annotated[
     datetime,
     AfterValidator(_aware),
     near_now(DEADLINE_PAST, DEADLINE_AHEAD, "a deadline of planned work"),
+    NOT_NUMBER,
 ]
 # A sprint's week: planning's span, a year ahead, and five years of history to report on.
 SprintWeek = Annotated[
     date,
     AfterValidator(_date_in_range),
     near_today(WORK_TIME_PAST, timedelta(days=366), "a sprint's week"),
+    NOT_NUMBER,
 ]
 
 
