@@ -55,6 +55,19 @@ def _not_number(value: Any) -> Any:
 
 
 NOT_NUMBER = BeforeValidator(_not_number)
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [p.strip() for v in value for p in (v.split(",") if isinstance(v, str) else [v])]
+    return value
+
+
+# On a list a query takes: `kinds=event,fact` as well as `kinds=event&kinds=fact` (a
+# comma list, as `tags` are sent, was one unknown value and a 422 naming neither).
+COMMA_SEPARATED = BeforeValidator(_comma_separated)
 AwareDatetime = Annotated[datetime, AfterValidator(_aware), NOT_NUMBER]
 
 
