@@ -157,8 +157,10 @@ async def _checked_form(request: Request, fields: frozenset[str]) -> None:
                 f"unknown form field {name!r}: {request.url.path} takes {takes}", field=name
             )
         values = form.getlist(name)
-        # Files are each their own upload; a text value repeated alike says one thing.
-        if len(values) > 1 and not all(isinstance(v, str) and v == values[0] for v in values):
+        if len(values) > 1 and not all(isinstance(v, str) for v in values):
+            raise ValidationFailed(f"{name}: one file per request, not {len(values)}", field=name)
+        # A text value repeated alike says one thing.
+        if len(set(values)) > 1:
             raise ValidationFailed(f"{name} is given more than once, differently", field=name)
 
 
