@@ -53,6 +53,25 @@ CASES: list[tuple[str, str, dict[str, Any], Any, str]] = [
     ("POST", "/api/v1/planner/plan", {}, {"intent": "plan it", "deadline": FAR}, "deadline"),
     ("GET", "/api/v1/planner/llm/usage", {"since": ANCIENT}, None, "since"),
     ("GET", "/api/v1/scheduler/calendar", {"start_date": "0001-01-01"}, None, "start_date"),
+    # A number is no time with an offset: pydantic's lax mode read it as a Unix time, so
+    # `since=20261202` filtered from 1970-08-23 and `start: -1` stored an event from 1969.
+    ("GET", "/api/v1/memory/recall", {"query": "x", "since": "20261202"}, None, "since"),
+    (
+        "POST",
+        "/api/v1/memory/remember",
+        {},
+        {"content": "x", "occurred_at": 1764669600},
+        "occurred_at",
+    ),
+    (
+        "POST",
+        "/api/v1/calendar/events",
+        {},
+        {"title": "x", "start": -1, "end": "2026-12-02T11:00:00Z"},
+        "start",
+    ),
+    ("PATCH", "/api/v1/planner/tasks/1", {}, {"deadline": 1.8e9}, "deadline"),
+    ("GET", "/api/v1/scheduler/calendar", {"start_date": "1764633600"}, None, "start_date"),
     # The local day's end was computed in Python before any bound: an OverflowError, a 500.
     ("GET", "/api/v1/planner/tasks", {"on": "9999-12-31"}, None, "on"),
     (

@@ -60,6 +60,31 @@ def _not_a_number(value: Any) -> Any:
 # Before `_aware` on every datetime a caller sends: ISO 8601 text only, never a number.
 ISO_TEXT = BeforeValidator(_not_a_number)
 
+
+def _not_a_date_number(value: Any) -> Any:
+    # The same for a date: `start_date=1764633600` was read as a Unix time's day.
+    if isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError("must be an ISO 8601 date, e.g. 2026-11-22 (a number is not a date)")
+    return value
+
+
+ISO_DATE = BeforeValidator(_not_a_date_number)
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [p.strip() for v in value for p in (v.split(",") if isinstance(v, str) else [v])]
+    return value
+
+
+# On a list a query takes: `kinds=event,fact` as well as `kinds=event&kinds=fact` (a
+# comma list, as `tags` are sent, was one unknown value and a 422 naming neither).
+COMMA_SEPARATED = BeforeValidator(_comma_separated)
+
 AwareDatetime = Annotated[datetime, ISO_TEXT, AfterValidator(_aware)]
 
 
@@ -136,7 +161,7 @@ def _date_in_range(value: date | None) -> date | None:
     return value
 
 
-BoundedDate = Annotated[date, AfterValidator(_date_in_range)]
+BoundedDate = Annotated[date, ISO_DATE, AfterValidator(_date_in_range)]
 
 
 def _span(delta: timedelta) -> str:
@@ -196,6 +221,7 @@ WorkTime = Annotated[
 # A day whose work is reviewed (a reflection): the same span, by calendar day.
 WorkDay = Annotated[
     date,
+    ISO_DATE,
     AfterValidator(_date_in_range),
     near_today(WORK_TIME_PAST, WORK_TIME_AHEAD, "a day whose work is reviewed"),
 ]
@@ -211,6 +237,7 @@ Deadline = Annotated[
 # A sprint's week: planning's span, a year ahead, and five years of history to report on.
 SprintWeek = Annotated[
     date,
+    ISO_DATE,
     AfterValidator(_date_in_range),
     near_today(WORK_TIME_PAST, timedelta(days=366), "a sprint's week"),
 ]

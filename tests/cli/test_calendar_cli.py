@@ -138,6 +138,24 @@ def test_a_time_without_offset_is_read_in_the_configured_zone(
     assert code == 0 and "ALMANAC_TIMEZONE" not in out, out
 
 
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("Europe/Berlin", "0001-01-01T00:00", "0001-01-01T01:00"),  # UTC is in year 0
+        ("America/New_York", "9999-12-31T22:00", "9999-12-31T23:00"),  # UTC in year 10000
+    ],
+)
+def test_a_time_without_offset_centuries_away_exits_2_naming_the_field(
+    cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch, zone: str, start: str, end: str
+):
+    # Reading it in the zone overflowed Python's datetime: a traceback, not the API's bound.
+    monkeypatch.setenv("ALMANAC_TIMEZONE", zone)
+    code, out = invoke("add", "Far", "--start", start, "--end", end)
+    assert code == 2, out
+    assert "start: must lie between the years 1900 and 2200" in out, out
+    assert sql(pg_url, "SELECT count(*) FROM calendar_entries") == [(0,)]
+
+
 def test_an_added_event_is_shown_on_the_users_clock(
     cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ):

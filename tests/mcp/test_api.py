@@ -81,11 +81,36 @@ async def test_prompt_and_resource_arguments_are_validated(
     # Were int() errors ("invalid literal", "Exceeds the limit (4300 digits)") logged with
     # a traceback each; now a validation error naming the argument, and nothing sent.
     server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
-    with pytest.raises(ValueError, match="client_id"):
+    with pytest.raises(McpError, match="client_id") as bad_prompt:
         await server.get_prompt("prepare_client_meeting", {"client_id": client_id})
+    assert bad_prompt.value.error.code == INVALID_PARAMS
     with pytest.raises(McpError, match="plan_id") as refused:
         await server.read_resource(f"almanac://plans/{client_id}")
     assert refused.value.error.code == INVALID_PARAMS
+    assert recorder.paths == []
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "start"),
+    [
+        ("prepare_client_meeting", {"client_id": "-1"}, "prepare_client_meeting: client_id: "),
+        ("prepare_client_meeting", {}, "prepare_client_meeting: client_id: is required"),
+        ("plan_my_week", {"for_client": "7"}, "plan_my_week: for_client: "),
+        ("plan_my_wek", {}, "unknown prompt 'plan_my_wek'"),
+    ],
+)
+async def test_a_prompt_refused_is_invalid_params_in_one_short_line(
+    recorder: Recorder, name: str, arguments: dict[str, str], start: str
+) -> None:
+    # Each was JSON-RPC code 0 with pydantic's report ("For further information visit
+    # https://errors.pydantic.dev/...") or the SDK's "Error rendering prompt" wording.
+    server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
+    with pytest.raises(McpError) as refused:
+        await server.get_prompt(name, arguments)
+    assert refused.value.error.code == INVALID_PARAMS
+    message = refused.value.error.message
+    assert message.startswith(start), message
+    assert "pydantic" not in message and len(message) < 200, message
     assert recorder.paths == []
 
 
@@ -94,7 +119,7 @@ async def test_the_weekly_plan_prompts_focus_is_bounded_as_a_topic_is(
     recorder: Recorder, focus: str
 ) -> None:
     server = build_server(lambda ctx: Api(httpx.AsyncClient(transport=recorder)))
-    with pytest.raises(ValueError, match="focus"):
+    with pytest.raises(McpError, match="focus"):
         await server.get_prompt("plan_my_week", {"focus": focus})
     prompt = await server.get_prompt("plan_my_week", {"focus": "the audit"})
     assert "Focus on: the audit." in prompt.messages[0].content.text  # type: ignore[union-attr]

@@ -217,3 +217,23 @@ async def test_salience_nan_or_infinity_says_so(
     with pytest.raises(ToolError) as refused:
         await _server().call_tool(tool, {**args, "salience": value})
     assert str(refused.value) == f"{tool}: salience: must be a finite number, not NaN or Infinity"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "named"),
+    [
+        # get_facts takes for_client; recall ignored it and answered every client's memories.
+        ("recall", {"query": "budget", "for_client": 8}, "for_client"),
+        ("context", {"query": "budget", "clientid": 8}, "clientid"),
+        ("list_tasks", {"client": 8}, "client"),
+    ],
+)
+async def test_an_argument_the_tool_does_not_take_is_refused(
+    tool: str, args: dict[str, Any], named: str
+) -> None:
+    # The SDK dropped it and called the API unfiltered, as REST refuses (`?clinet_id=7`).
+    with pytest.raises(ToolError) as refused:
+        await _server().call_tool(tool, args)
+    message = str(refused.value)
+    assert message.startswith(f"{tool}: {named}: unknown argument"), message
+    assert f"{tool} takes " in message, message

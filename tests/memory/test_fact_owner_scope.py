@@ -5,6 +5,7 @@ client, in fact listings, recall, prompts and plan context."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from almanac.mcp.api import Api
 from almanac.mcp.server import build_server
@@ -65,6 +66,27 @@ async def test_the_users_own_fact_about_a_client_stays_that_clients(
     for who, seen in ((7, True), (8, False)):
         assert (RIVAL in await listed(client, who, fact_type="preference")) is seen, who
         assert (RIVAL in await recalled(client, who, "fact")) is seen, who
+
+
+@pytest.mark.parametrize(("subject_type", "subject_id"), [("Client", "7"), (" client", " 7 ")])
+async def test_a_client_subject_written_loosely_is_that_clients(
+    client: httpx.AsyncClient, subject_type: str, subject_id: str
+):
+    # "Client"/"7" was no client subject: the user's own, shown to every client (8 too);
+    # "client"/" 7 " was client " 7"'s, shown to none (7 neither).
+    about = {"subject_type": subject_type, "subject_id": subject_id}
+    r = await client.post(F, json={**about, "fact_type": "preference", "content": RIVAL})
+    assert r.status_code == 201, r.text
+    assert (r.json()["fact"]["subject_type"], r.json()["fact"]["subject_id"]) == ("client", "7")
+    memory = {"content": RIVAL, "salience_score": 0.3, "metadata": about}
+    await ok(await client.post(R, json=memory), 201)
+    for who, seen in ((7, True), (8, False)):
+        assert (RIVAL in await listed(client, who, fact_type="preference")) is seen, who
+        assert (RIVAL in await recalled(client, who, "fact")) is seen, who
+        assert (RIVAL in await recalled(client, who, "event")) is seen, who
+    # Asked for loosely too, the subject is found.
+    r = await client.get(F, params={"subject_type": subject_type, "subject_id": "7"})
+    assert [f["content"] for f in r.json()] == [RIVAL], r.text
 
 
 async def test_client_8s_briefing_about_client_7_never_shows_to_7(

@@ -163,6 +163,27 @@ async def test_kinds_and_facts_as_of(client: httpx.AsyncClient):
     assert {r["kind"] for r in events_only["results"]} == {"event"}
 
 
+async def test_kinds_may_be_comma_separated(client: httpx.AsyncClient):
+    # `kinds=event,fact` (as `tags` and the CLI's lists are written) was a 422 saying
+    # "kinds.0: Input should be 'event', 'fact' or 'document'", naming neither.
+    await client.post(
+        "/api/v1/memory/facts",
+        json={
+            "subject_type": "user",
+            "subject_id": "david",
+            "fact_type": "preference",
+            "content": "Day rate is 950 EUR",
+        },
+    )
+    await remember(client, "Talked about the day rate with a prospect")
+    await client.post("/api/v1/memory/documents", files={"file": ("r.md", b"# Day rate\n\n950")})
+    both = await recall(client, "day rate", kinds="event, fact", floor="false")
+    assert {r["kind"] for r in both["results"]} == {"event", "fact"}
+    r = await client.get(Q, params={"query": "day rate", "kinds": "event,facts"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "kinds.1"  # the second of those given
+
+
 async def test_k_limits_results(client: httpx.AsyncClient):
     for i in range(12):
         await remember(client, f"Meeting note {i} about the roadmap")

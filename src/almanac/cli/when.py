@@ -24,7 +24,15 @@ def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
         return value, False
     tz = ZoneInfo(zone)
     aware = parsed.replace(tzinfo=tz)
-    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != parsed:
+    try:
+        round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 in UTC is outside Python's years: the API's bound
+        from almanac.types import MAX_YEAR, MIN_YEAR  # pydantic, only on this error
+
+        bound = f"must lie between the years {MIN_YEAR} and {MAX_YEAR}"
+        typer.echo(f"error: {field}: {bound}", err=True)
+        raise typer.Exit(2) from None
+    if round_trip != parsed:
         typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
         raise typer.Exit(2)
     if aware.utcoffset() != aware.replace(fold=1).utcoffset():

@@ -5,7 +5,8 @@ The SDK validates arguments in pydantic's lax mode: JSON `true` passed as a numb
 documentation URL. Here a boolean where the schema takes none is refused, as is anything
 but a boolean where the schema takes only one (lax mode read `1` as true), and a number
 where it takes only text (lax mode read `0` as the date 1970-01-01), and every refusal
-names the argument and the reason in a short line.
+names the argument and the reason in a short line. An argument the tool does not take is
+refused too (the SDK dropped it, so a filter misnamed was a call unfiltered).
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
     defs = schema.get("$defs") or {}
     props = schema.get("properties") or {}
     parsed = tool.fn_metadata.pre_parse_json(arguments)
+    for name in parsed:
+        # The SDK drops an argument the tool does not take: `recall` given `for_client`
+        # (get_facts' name for it) answered every client's memories, unfiltered.
+        if name not in props:
+            takes = ", ".join(sorted(props)) or "no arguments"
+            shown = name if len(name) <= _QUOTED else name[: _QUOTED - 1] + "…"
+            raise ToolError(f"{tool.name}: {shown}: unknown argument; {tool.name} takes {takes}")
     for name, value in parsed.items():
         if name in props:
             bad = _mistyped(value, props[name], defs, name)

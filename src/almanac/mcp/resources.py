@@ -28,7 +28,7 @@ def not_found(uri: str) -> McpError:
     )
 
 
-def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
     """`exc` and what it was raised from or while handling: the SDK wraps a template's
     error in a ValueError (twice), keeping ours as the context."""
     seen: set[int] = set()
@@ -42,7 +42,7 @@ def read_error(uri: str, exc: Exception) -> McpError:
     """A failed read as a JSON-RPC error: the API's 404 (no such plan) is "resource not
     found", a refused argument (the URI's or the API's 400/422) "invalid params", the
     rest an internal error carrying the API's words."""
-    for cause in _chain(exc):
+    for cause in causes(exc):
         if isinstance(cause, ApiProblem):
             if cause.status == 404:
                 code = RESOURCE_NOT_FOUND

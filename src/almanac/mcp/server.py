@@ -9,13 +9,23 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import McpError
-from mcp.types import ContentBlock, ListToolsRequest, ListToolsResult, ServerResult, Tool
-from pydantic import AnyUrl
+from mcp.types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    ContentBlock,
+    ErrorData,
+    GetPromptResult,
+    ListToolsRequest,
+    ListToolsResult,
+    ServerResult,
+    Tool,
+)
+from pydantic import AnyUrl, ValidationError
 
 from almanac.auth.principal import Scope, scope_allows
 from almanac.mcp import prompts, resources
-from almanac.mcp.api import Api
-from almanac.mcp.arguments import check_arguments
+from almanac.mcp.api import Api, ApiProblem
+from almanac.mcp.arguments import check_arguments, validation_text
 from almanac.mcp.tools import memory, planning, review, time
 
 # The caller's API client for this request (stdio: one fixed; HTTP: from the bearer key).
@@ -72,6 +82,26 @@ class _Server(FastMCP):
             check_arguments(tool, arguments)
         return await super().call_tool(name, arguments)
 
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None
+    ) -> GetPromptResult:
+        """A prompt refused answers "invalid params" naming the argument in a short line:
+        the SDK answered code 0 with pydantic's report and its URL (`client_id: -1`, an
+        argument the prompt does not take, an unknown prompt)."""
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is None:
+            raise McpError(ErrorData(code=INVALID_PARAMS, message=f"unknown prompt {name!r}"))
+        missing = sorted(
+            a.name for a in prompt.arguments or () if a.required and a.name not in (arguments or {})
+        )
+        if missing:
+            message = f"{name}: {', '.join(missing)}: is required"
+            raise McpError(ErrorData(code=INVALID_PARAMS, message=message))
+        try:
+            return await super().get_prompt(name, arguments)
+        except Exception as exc:
+            raise _prompt_error(name, exc) from exc
+
     async def read_resource(self, uri: AnyUrl | str) -> Iterable[ReadResourceContents]:
         """A read that fails answers a JSON-RPC error code (the SDK's was 0 for all)."""
         manager = self._resource_manager
@@ -87,6 +117,19 @@ class _Server(FastMCP):
             raise
         except Exception as exc:
             raise resources.read_error(text, exc) from exc
+
+
+def _prompt_error(name: str, exc: Exception) -> McpError:
+    """A failed render as a JSON-RPC error: a refused argument (the prompt's own or the
+    API's 400/404/422) "invalid params", the rest an internal error with its words."""
+    for cause in resources.causes(exc):
+        if isinstance(cause, ValidationError):
+            message = f"{name}: {validation_text(cause)}"
+            return McpError(ErrorData(code=INVALID_PARAMS, message=message))
+        if isinstance(cause, ApiProblem):
+            code = INVALID_PARAMS if cause.status in (400, 404, 422) else INTERNAL_ERROR
+            return McpError(ErrorData(code=code, message=f"{name}: {cause}"))
+    return McpError(ErrorData(code=INTERNAL_ERROR, message=f"{name}: {exc}"))
 
 
 def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:

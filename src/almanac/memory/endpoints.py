@@ -35,7 +35,7 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService
 from almanac.problems import answers
-from almanac.types import AwareDatetime, BigId, ForClient, IntId, SafeStr
+from almanac.types import COMMA_SEPARATED, AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 # The app's state key of the text → hint function `remember` answers with (set by the app:
@@ -87,7 +87,7 @@ async def recall(
     since: Annotated[AwareDatetime | None, Query()] = None,
     until: Annotated[AwareDatetime | None, Query()] = None,
     as_of: Annotated[AwareDatetime | None, Query()] = None,
-    kinds: Annotated[list[Kind] | None, Query()] = None,
+    kinds: Annotated[list[Kind] | None, Query(), COMMA_SEPARATED] = None,
     for_client: Annotated[ForClient | None, Query()] = None,
     floor: Annotated[bool, Query()] = True,
 ) -> RecallOut:

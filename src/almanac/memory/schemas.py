@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from almanac.types import (
     NOT_BLANK,
@@ -29,6 +36,16 @@ ShortText = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 SubjectType = Annotated[str, Field(min_length=1, max_length=100), NOT_BLANK]
 SubjectId = Annotated[str, Field(min_length=1, max_length=255), NOT_BLANK]
 
+
+def canonical_subject(subject_type: str, subject_id: str) -> tuple[str, str]:
+    """A client subject as whose-it-is reads it (`client`, the id without spaces): written
+    "Client"/"7" it was no client's, the user's own shown to every client, and "client"/
+    " 7" was client " 7"'s, shown to none. Other subjects are kept as written."""
+    if subject_type.strip().casefold() == "client":
+        return "client", subject_id.strip()
+    return subject_type, subject_id
+
+
 # A subnormal salience made recall's boost underflow: every recall and plan answered 500.
 # NaN and Infinity (JSON's parsers take them) are refused as such: NaN's refusal said only
 # "less than or equal to 1".
@@ -51,6 +68,14 @@ class RememberIn(Strict):
     expires_at: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _client_subject(self) -> RememberIn:
+        kind, ident = self.metadata.get("subject_type"), self.metadata.get("subject_id")
+        if isinstance(kind, str) and isinstance(ident, str):
+            kind, ident = canonical_subject(kind, ident)
+            self.metadata = {**self.metadata, "subject_type": kind, "subject_id": ident}
+        return self
 
 
 class RememberOut(BaseModel):
@@ -152,6 +177,11 @@ class FactIn(Strict):
     valid_from: AwareDatetime | None = None
     metadata: Metadata = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _client_subject(self) -> FactIn:
+        self.subject_type, self.subject_id = canonical_subject(self.subject_type, self.subject_id)
+        return self
+
 
 class SupersedeIn(Strict):
     """The successor of a fact; unspecified fields are carried over."""
@@ -194,6 +224,11 @@ class FactsQuery(Strict):
     as_of: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     for_client: ForClient | None = None
+
+    @field_validator("subject_type")
+    @classmethod
+    def _client_type(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_subject(value, "")[0]
 
     @field_validator("as_of")
     @classmethod

@@ -337,3 +337,40 @@ async def test_a_chunk_that_answers_comes_before_memories_that_do_not(client: ht
         assert first["relevance"] >= 0.5
         below = [h["relevance"] for h in out["results"][1:]]
         assert all(r < 0.5 for r in below) or below == []
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"client": "7"}, "client"),  # stored as the user's own, recalled for every client
+        ({"tag": "acme"}, "tag"),  # the listing's filter name: stored untagged
+        ({"client_id": ["7", "8"]}, "client_id"),  # stored as client 8's
+    ],
+)
+async def test_a_form_field_the_upload_does_not_take_or_given_twice_is_a_422(
+    client: httpx.AsyncClient, db_session: AsyncSession, form: dict[str, object], field: str
+):
+    # Each was a 201 that stored the document as if the field had not been sent (or with
+    # its last value), as JSON bodies and query parameters no longer do.
+    r = await client.post(D, files={"file": ("notes.md", b"# Notes\n\nFee 18,500.")}, data=form)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+
+
+async def test_two_files_in_one_upload_are_a_422_naming_file(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # The last was stored and the first dropped, answered 201 as if the upload was whole.
+    files = [("file", ("a.md", b"# A\n\nFirst.")), ("file", ("b.md", b"# B\n\nSecond."))]
+    r = await client.post(D, files=files)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "file"
+    n = (await db_session.execute(text("SELECT count(*) FROM documents"))).scalar_one()
+    assert n == 0
+    # The same value twice says one thing, as in a query.
+    r = await client.post(
+        D, files={"file": ("a.md", b"# A\n\nFirst.")}, data={"client_id": ["7", "7"]}
+    )
+    assert r.status_code == 201, r.text
