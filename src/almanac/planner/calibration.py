@@ -36,7 +36,7 @@ from datetime import datetime
 from statistics import median
 from typing import Literal
 
-from almanac.planner import intervals, runlength, spreads
+from almanac.planner import intervals, runlength
 from almanac.planner.backfit import backfit, client_effect
 from almanac.planner.change import MAD_TO_SIGMA
 from almanac.planner.change import shifts as find_shifts
@@ -148,17 +148,14 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     step_keys: list[int | None] = []
     shifts: list[float] = []
     off = [0.0] * len(runs)  # each run's sum of the steps it is in
-    # The prior spreads of client and task effects: fixed, or read from the runs
-    # (planner/spreads.py) once outliers are damped; finding changes uses the fixed ones.
-    tau = [p.tau_client, p.tau_task]
 
     def fit(
         w: Sequence[float], sigma: float, client_memory: bool = True
     ) -> tuple[float, dict[int, float], dict[str, float]]:
         k = (
             (sigma / p.tau_workflow) ** 2,
-            (sigma / tau[0]) ** 2,
-            (sigma / tau[1]) ** 2,
+            (sigma / p.tau_client) ** 2,
+            (sigma / p.tau_task) ** 2,
             (sigma / p.tau_change) ** 2,
         )
         client_w = [wi * e for wi, e in zip(w, client_extra, strict=True)] if client_memory else w
@@ -211,22 +208,11 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
     weights = list(base)
     a, b, d = fit(weights, sigma)
     huber = [1.0] * len(runs)
-    for round_ in range(2):  # iteratively reweighted: outliers damped, not averaged in
+    for _ in range(2):  # iteratively reweighted: outliers damped, not averaged in
         res = residuals(a, b, d)
         sigma = _sigma([r for r, w in zip(res, weights, strict=True) if w >= 0.25], p)
         limit = p.huber_k * sigma
         huber = [1.0 if abs(r) <= limit else limit / abs(r) for r in res]
-        if round_ == 0:
-            # The spreads from the first damped fit: outliers would widen them.
-            tau[:] = spreads.client_and_task(
-                [yi - o for yi, o in zip(y, off, strict=True)],
-                [w * h for w, h in zip(weights, huber, strict=True)],
-                (a, b, d),
-                clients,
-                tasks,
-                [r.instance for r in runs],
-                p,
-            )
         a, b, d = fit([w * h for w, h in zip(weights, huber, strict=True)], sigma)
     final = [w * h for w, h in zip(weights, huber, strict=True)]
     res = residuals(a, b, d)
@@ -269,8 +255,8 @@ def fit_workflow(workflow_id: int, runs: Sequence[Run], p: Params = DEFAULT) -> 
         [runs[i].instance for i in current],
         [no_client if clients[i] is None else clients[i] for i in current],
         [tasks[i] for i in current],
-        (sigma / tau[0]) ** 2,
-        (sigma / tau[1]) ** 2,
+        (sigma / p.tau_client) ** 2,
+        (sigma / p.tau_task) ** 2,
     )
     # The errors recent plans really made (none from before a change, none from plans at
     # the library's figure, which knew nothing yet; a four-week half-life). Held-out

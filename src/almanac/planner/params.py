@@ -23,11 +23,6 @@ class Params:
     tau_workflow: float = 0.5
     tau_client: float = 0.3
     tau_task: float = 0.25
-    # The client and task spreads read from each workflow's runs (planner/spreads.py),
-    # the fixed ones above as a prior worth this many groups (None: fixed), kept within
-    # these multiples of the fixed ones.
-    spread_prior_groups: float | None = 2.0
-    spread_bounds: tuple[float, float] = (0.2, 1.0)
     # Noise per task run: a prior worth `sigma_prior_runs` runs, never below the floor.
     sigma_prior: float = 0.3
     sigma_prior_runs: float = 5.0
