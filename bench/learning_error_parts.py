@@ -17,6 +17,15 @@ gain 79%: 0.102 against 0.240 and 0.108 against 0.158). Both
 parts are sampling error of the same size; giving task shares a longer memory (no decay,
 since a drift moves a workflow's tasks together) left them at 0.099/0.085 and the gains
 at 49%/44%; a client memory of 56 or 14 days instead of 28 gave 52%/45% and 48%/47%.
+
+Round 23: empirical-Bayes client and task spreads (commit d2f7fb5, reverted: each
+workflow's between-client and between-task spread of raw means less their clustered
+sampling variance, after the first outlier damping, the fixed taus a prior worth two
+groups and the caps) hardly move either part. Held-out noisy 82.3% -> 83.3% (31-37) and
+68.3% -> 70.1% (41/42/51/52: 56/46/92/79 -> 56/53/93/78), today +1 point, but drift
+-0.1 point and everything's worst client 0.974 -> 0.979; on the training seeds noisy
+84.7% -> 85.2%, clients and everything -0.1/-0.2. The data rarely says the clients or
+tasks differ less than the fixed taus: little extra shrinkage to be had there.
 """
 
 from __future__ import annotations
