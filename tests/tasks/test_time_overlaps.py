@@ -5,6 +5,7 @@ its start and end, also when time is recorded on a done task."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.http_problems import decode_problem
 from almanac.models import ExecutionRun, Task
-from tests.scheduler.conftest import make_plan
+from almanac.ontology.runs import on_clock
+from tests.scheduler.conftest import TZ_NAME, make_plan
 
 URL = "/api/v1/planner/tasks"
 RUNS = "/api/v1/planner/execution-runs"
@@ -158,14 +160,19 @@ async def test_a_run_started_now_inside_a_record_ending_ahead_is_a_409(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ):
     """A record may end up to a day ahead; a run started now (no started_at) inside it was
-    taken, while the same start given as started_at was a 409."""
+    taken, while the same start given as started_at was a 409. No start was given, so the
+    refusal names the task (it named `started_at` and a UTC time to the microsecond: the
+    CLI said "--at 2026-...T09:35:12.123456+00:00" for an option never given)."""
     tid = await _task(db_session)
     ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": 2, "ended_at": ahead})
     assert r.status_code == 200, r.text
     r = await sched_client.post(RUNS, json={"task_id": tid})
     assert r.status_code == 409, r.text
-    assert r.json()["errors"][0]["field"] == "started_at"
+    problem = r.json()
+    assert problem["errors"][0]["field"] == "task_id", problem
+    assert "started_at" not in problem["detail"] and "+00:00" not in problem["detail"], problem
+    assert "a run started now" in problem["detail"] and "time record of 2 h" in problem["detail"]
 
 
 async def test_an_earlier_record_on_an_open_run_moves_its_start_only_to_that_work(
@@ -238,7 +245,9 @@ async def test_a_run_started_before_another_run_of_the_task_is_a_409_naming_it(
             "field": "started_at",
             "message": f"overlaps execution run {first}",
         }
-        assert f"to {_ago(25)}" in r.json()["detail"]
+        # On the user's clock, to the minute, as the other run messages say times.
+        ended = on_clock(_BASE - timedelta(hours=25), ZoneInfo(TZ_NAME))
+        assert f"to {ended})" in r.json()["detail"], r.json()["detail"]
     assert await db_session.scalar(runs) == 1
     # At its end, the next run is taken.
     r = await sched_client.post(RUNS, json={"task_id": tid, "started_at": _ago(25)})

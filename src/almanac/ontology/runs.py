@@ -333,11 +333,16 @@ class RunService:
                 )
             hit = first_overlap(start, _OPEN_END, spans)
             if hit is not None:
+                lo, hi = on_clock(hit[0], self.tz), on_clock(hit[1], self.tz)
+                reason = (
+                    f"a run started {'then' if given else 'now'}, running until it is "
+                    f"stopped, overlaps {hit[2]} ({lo} to {hi}) on the same task; start it "
+                    f"after {hi}, or record the hours worked instead"
+                )
+                if not given:  # no start was sent: name the task, not a time never given
+                    raise Conflict(reason, errors=[{"field": "task_id", "message": reason}])
                 raise Conflict(
-                    f"started_at {start.isoformat()}: a run started then, running until it "
-                    f"is stopped, overlaps {hit[2]} ({hit[0].isoformat()} to "
-                    f"{hit[1].isoformat()}) on the same task; start it after "
-                    f"{hit[1].isoformat()}, or record the hours worked instead",
+                    f"started_at {on_clock(start, self.tz)}: {reason}",
                     errors=[{"field": field, "message": f"overlaps {hit[2]}"}],
                 )
             return
