@@ -44,16 +44,25 @@ def _aware(value: datetime | None) -> datetime | None:
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
+# The reasons a number sent as a time or a date is refused, worded once (REST and MCP).
+NOT_A_TIME = (
+    "must be an ISO 8601 date and time with a UTC offset, e.g. 2026-11-22T09:00:00+01:00 "
+    "(a number is not read as a Unix time)"
+)
+NOT_A_DATE = "must be an ISO 8601 date, e.g. 2026-11-22 (a number is not a date)"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, bool | int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value) is not None
+    )
+
+
 def _not_a_number(value: Any) -> Any:
     # Lax mode read a number (JSON 1700000000, or "1700000000" in a query) as a Unix time:
     # a memory occurred in 2023, `since=0` meant 1970. A time is ISO 8601 text, as sent back.
-    if isinstance(value, bool | int | float) or (
-        isinstance(value, str) and _NUMBER.fullmatch(value)
-    ):
-        raise ValueError(
-            "must be an ISO 8601 date and time with a UTC offset, e.g. "
-            "2026-11-22T09:00:00+01:00 (a number is not read as a Unix time)"
-        )
+    if _is_number(value):
+        raise ValueError(NOT_A_TIME)
     return value
 
 
@@ -63,10 +72,8 @@ ISO_TEXT = BeforeValidator(_not_a_number)
 
 def _not_a_date_number(value: Any) -> Any:
     # The same for a date: `start_date=1764633600` was read as a Unix time's day.
-    if isinstance(value, bool | int | float) or (
-        isinstance(value, str) and _NUMBER.fullmatch(value)
-    ):
-        raise ValueError("must be an ISO 8601 date, e.g. 2026-11-22 (a number is not a date)")
+    if _is_number(value):
+        raise ValueError(NOT_A_DATE)
     return value
 
 

@@ -18,12 +18,10 @@ from mcp.server.fastmcp.tools import Tool
 from pydantic import ValidationError
 
 from almanac.http_problems import error_message
+from almanac.types import NOT_A_DATE, NOT_A_TIME
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
-_FORMAT = {
-    "date": "a date as text (YYYY-MM-DD)",
-    "date-time": "a date and time as ISO 8601 text with an offset",
-}
+_FORMAT = {"date": NOT_A_DATE, "date-time": NOT_A_TIME}  # as REST words them
 _KIND = {"integer": "an integer", "number": "a number", "string": "a string"}
 _SHOWN = 5  # errors named in one message
 _QUOTED = 40  # characters of a refused value quoted back (a huge one is not echoed whole)
@@ -43,10 +41,9 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> None:
             shown = name if len(name) <= _QUOTED else name[: _QUOTED - 1] + "…"
             raise ToolError(f"{tool.name}: {shown}: unknown argument; {tool.name} takes {takes}")
     for name, value in parsed.items():
-        if name in props:
-            bad = _mistyped(value, props[name], defs, name)
-            if bad is not None:
-                raise ToolError(f"{tool.name}: {bad}")
+        bad = _mistyped(value, props[name], defs, name)
+        if bad is not None:
+            raise ToolError(f"{tool.name}: {bad}")
     try:
         tool.fn_metadata.arg_model.model_validate(parsed)
     except ValidationError as exc:
@@ -127,8 +124,8 @@ def _mistyped(value: Any, schema: Any, defs: dict[str, Any], where: str) -> str 
     if isinstance(value, int | float) and _types(schema, defs) - {"null"} == {"string"}:
         # Lax mode read a number as a Unix time where a date or a time is asked
         # (`start_date: 0` asked for 1 January 1970): they are said as ISO 8601 text.
-        shape = _FORMAT.get(str(_resolved(schema, defs, "string").get("format")), "a string")
-        return f"{where}: must be {shape}, not {_quoted(value)}"
+        why = _FORMAT.get(str(_resolved(schema, defs, "string").get("format")), "must be a string")
+        return f"{where}: {why}, not {_quoted(value)}"
     if isinstance(value, int | float | str) and _types(schema, defs) - {"null"} == {"boolean"}:
         # Lax mode read 1 and "yes" as true: a switch is said with true or false only.
         return f"{where}: must be true or false, not {_quoted(value)}"
