@@ -92,7 +92,7 @@ async def test_a_day_is_overbooked_against_the_limits_the_scheduler_keeps(
         )
     )
     r = (await observer(uow, state).reflect("weekly", date(2026, 11, 12))).report
-    over = [{"day": "2026-11-13", "hours": 8.0, "daily_max": 6.0, "limit": "daily max"}]
+    over = [{"day": "2026-11-13", "hours": 8.0, "max_hours": 6.0, "limit": "daily max"}]
     assert r["overbooked_days"] == over
     assert any(
         "2026-11-13 was booked for 8 h, above the daily max of 6 h" in line
@@ -107,9 +107,9 @@ async def test_a_day_past_its_working_hours_is_overbooked_without_a_daily_max(
     short = state.settings.scheduler.model_copy(update={"workday_end": time(15)})  # 09-15 h
     state = replace(state, settings=state.settings.model_copy(update={"scheduler": short}))
     r = (await observer(uow, state).reflect("weekly", date(2026, 11, 12))).report
-    over = [{"day": "2026-11-13", "hours": 8.0, "daily_max": 6.0, "limit": "working hours"}]
+    over = [{"day": "2026-11-13", "hours": 8.0, "max_hours": 6.0, "limit": "working hours"}]
     assert r["overbooked_days"] == over
-    assert any("above its 6 h of working hours" in line for line in r["recommendations"])
+    assert any("above the working hours of 6 h" in line for line in r["recommendations"])
 
 
 async def test_a_daily_reflection_covers_one_local_day(

@@ -195,7 +195,7 @@ def test_overbooked_days_are_counted_per_local_day() -> None:
     ]
     cap = DayLimits.flat(5.5)
     local = _report(tz=ny, blocks=blocks, tasks=tasks, day_limits=cap)
-    over = [{"day": "2026-11-10", "hours": 6.0, "daily_max": 5.5, "limit": "daily max"}]
+    over = [{"day": "2026-11-10", "hours": 6.0, "max_hours": 5.5, "limit": "daily max"}]
     assert local["overbooked_days"] == over
     assert _report(tz=ny, blocks=blocks, tasks=tasks)["overbooked_days"] == []  # 6 h is the max
     assert _report(blocks=blocks, tasks=tasks, day_limits=cap)["overbooked_days"] == []
@@ -213,7 +213,7 @@ def test_a_day_is_held_to_the_smaller_of_its_daily_max_and_its_working_hours() -
     over = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(None, week))
     # Without a daily max a working day holds its working hours, and a day off nothing.
     assert over["overbooked_days"] == [
-        {"day": "2026-11-09", "hours": 7.0, "daily_max": 6.0, "limit": "working hours"}
+        {"day": "2026-11-09", "hours": 7.0, "max_hours": 6.0, "limit": "working hours"}
     ]
     capped = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(4.5, week))
     assert [(o["day"], o["limit"]) for o in capped["overbooked_days"]] == [

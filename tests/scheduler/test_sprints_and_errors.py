@@ -141,7 +141,8 @@ async def test_sprint_shapes_schedule_and_reports_warnings(
     report = (await sched_client.get(f"{URL}/sprints/{sprint_id}")).json()
     assert any("capacity exceeded" in w for w in report["warnings"])
     assert any(
-        w.startswith("overbooked on ") and w.endswith(", daily max 1 h") for w in report["warnings"]
+        w.startswith("overbooked on ") and w.endswith(", above the daily max of 1 h")
+        for w in report["warnings"]
     )
 
 

@@ -294,5 +294,5 @@ def test_a_day_is_overbooked_by_its_blocks_against_the_days_limit(
     expect(over).to_have_count(1)
     expect(over).to_have_attribute("data-day", monday.isoformat())
     expect(page.locator(".dayhead .warn")).to_have_text(
-        ["overbooked: 3.0 h of blocks > 2 h (daily max)"]
+        ["overbooked: 3.0 h of blocks, above the daily max of 2 h"]
     )

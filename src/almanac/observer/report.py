@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from almanac.billing import billable_share_pct, hours_in
 from almanac.models.status import DONE_TASK_STATUSES as DONE_STATUSES
 from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow, WorkflowInfo
-from almanac.scheduler.day_limits import DayLimits
+from almanac.scheduler.day_limits import DayLimits, above
 
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
 SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
@@ -266,11 +266,12 @@ def build_report(
     for d, h in sorted(by_day.items()):
         limit = day_limits.on(d)
         if limit is not None and h > limit[0] + 1e-9:
+            # `hours` booked; `max_hours` the limit and `limit` what set it.
             overbooked.append(
                 {
                     "day": d.isoformat(),
                     "hours": round(h, 2),
-                    "daily_max": limit[0],
+                    "max_hours": limit[0],
                     "limit": limit[1],
                 }
             )
@@ -319,13 +320,9 @@ def build_report(
             "them or move their deadlines"
         )
     for o in overbooked:
-        above = (
-            f"the daily max of {o['daily_max']:g} h"
-            if o["limit"] == "daily max"
-            else f"its {o['daily_max']:g} h of working hours"
-        )
         recommendations.append(
-            f"{o['day']} was booked for {o['hours']:g} h, above {above}: move work to a lighter day"
+            f"{o['day']} was booked for {o['hours']:g} h, {above((o['max_hours'], o['limit']))}: "
+            "move work to a lighter day"
         )
     if billable_out["below_target"] and sprint is not None:
         recommendations.append(

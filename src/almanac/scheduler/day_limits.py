@@ -47,6 +47,11 @@ class DayLimits:
         return work, "working hours"
 
 
+def above(limit: tuple[float, LimitKind]) -> str:
+    """How a day past its limit is said, the same in every answer (the week page too)."""
+    return f"above the {limit[1]} of {limit[0]:g} h"
+
+
 def day_limits(settings: SchedulerSettings, prefs: SchedulingPreferences) -> DayLimits:
     """The limits a solve with these settings and preferences keeps."""
     rules = pb.limits(settings, prefs, [])

@@ -14,7 +14,7 @@ from almanac.errors import Conflict
 from almanac.models import Sprint
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
-from almanac.scheduler.day_limits import DayLimits
+from almanac.scheduler.day_limits import DayLimits, above
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
 from almanac.scheduler.sprint_schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
@@ -117,7 +117,7 @@ class SprintService:
         for day, hours in sorted(by_day.items()):
             limit = limits.on(date.fromisoformat(day))
             if limit is not None and hours > limit[0] + 1e-9:
-                warnings.append(f"overbooked on {day}: {hours:g} h, {limit[1]} {limit[0]:g} h")
+                warnings.append(f"overbooked on {day}: {hours:g} h, {above(limit)}")
         runway = sprint.runway_weeks
         target = sprint.billable_target_pct
         short = runway is not None and runway < SHORT_RUNWAY_WEEKS
