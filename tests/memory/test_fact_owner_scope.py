@@ -84,9 +84,10 @@ async def test_a_client_subject_written_loosely_is_that_clients(
         assert (RIVAL in await listed(client, who, fact_type="preference")) is seen, who
         assert (RIVAL in await recalled(client, who, "fact")) is seen, who
         assert (RIVAL in await recalled(client, who, "event")) is seen, who
-    # Asked for loosely too, the subject is found.
-    r = await client.get(F, params={"subject_type": subject_type, "subject_id": "7"})
-    assert [f["content"] for f in r.json()] == [RIVAL], r.text
+    # Asked for loosely too, the subject is found (its id as written included).
+    for asked in ("7", subject_id):
+        r = await client.get(F, params={"subject_type": subject_type, "subject_id": asked})
+        assert [f["content"] for f in r.json()] == [RIVAL], (asked, r.text)
 
 
 async def test_client_8s_briefing_about_client_7_never_shows_to_7(

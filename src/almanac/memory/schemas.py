@@ -230,6 +230,13 @@ class FactsQuery(Strict):
     def _client_type(cls, value: str | None) -> str | None:
         return None if value is None else canonical_subject(value, "")[0]
 
+    @field_validator("subject_id")
+    @classmethod
+    def _client_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # `?subject_type=client&subject_id=%207` finds client 7's facts, stored as "7".
+        kind = info.data.get("subject_type")
+        return value if value is None or kind is None else canonical_subject(kind, value)[1]
+
     @field_validator("as_of")
     @classmethod
     def _one_view(cls, as_of: datetime | None, info: ValidationInfo) -> datetime | None:
