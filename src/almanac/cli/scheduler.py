@@ -117,7 +117,10 @@ def show(
             continue  # about to be written: saying "nothing was written" would mislead
         console.print(f"[yellow]warning:[/yellow] {w}")
     if out.preferences.applied:
-        how = "LLM" if out.preferences.llm_used else "rules"
+        # "stored": memory was unavailable and a previous run's reading was used.
+        how = {"llm": "LLM", "stored": "stored: memory unavailable"}.get(
+            out.preferences.source, out.preferences.source
+        )
         console.print(f"preferences ({how}): " + "; ".join(out.preferences.applied))
     console.print(f"solver: {out.solver.status} in {out.solver.wall_time_seconds:g} s")
 
