@@ -400,3 +400,72 @@ async def test_an_invitation_the_user_declined_does_not_block(dav_url: str) -> N
     finally:
         await cal.close()
         client.close()
+
+
+_OFFICE_ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:Office\r\n"
+    "BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+    "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"
+    "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+)
+
+
+def _mixed_zone_read(count: int) -> list[_Stored]:
+    """`count` events a quarter hour apart, alternately in a zone the calendar defines
+    (VTIMEZONE "Office", read by dateutil), in UTC and in New York: mixed on purpose."""
+    stored = []
+    for i in range(count):
+        at_ = datetime(2026, 3, 2, 8, tzinfo=UTC) + timedelta(minutes=15 * ((i * 37) % count))
+        if i % 3 == 0:
+            local = at_ + timedelta(hours=1)  # Office is UTC+1 in early March
+            start = f";TZID=Office:{local:%Y%m%dT%H%M%S}"
+        elif i % 3 == 1:
+            start = f":{at_:%Y%m%dT%H%M%SZ}"
+        else:
+            start = f";TZID=America/New_York:{at_.astimezone(NEW_YORK):%Y%m%dT%H%M%S}"
+        stored.append(
+            _Stored(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+                f"{_OFFICE_ZONE}BEGIN:VEVENT\r\nUID:e{i}\r\nDTSTAMP:20260101T000000Z\r\n"
+                f"DTSTART{start}\r\nDURATION:PT10M\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        )
+    return stored
+
+
+def test_a_caldav_read_sorts_mixed_zones_by_the_instant_asking_each_offset_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The read sorted by the aware starts: each comparison across zones asked both offsets,
+    a VTIMEZONE's (dateutil) walking its rules each time, about log2(n) times per event.
+    Sorted by the UTC instant, the order is the same and the offsets asked grow with n."""
+    from dateutil.tz.tz import _tzicalvtz
+
+    asked = [0]
+    utcoffset = _tzicalvtz.utcoffset
+
+    def counted(self: Any, dt: datetime | None) -> timedelta | None:
+        asked[0] += 1
+        return utcoffset(self, dt)
+
+    monkeypatch.setattr(_tzicalvtz, "utcoffset", counted)
+
+    def read(count: int) -> tuple[list[Any], int]:
+        cal = CalDAVCalendar(url="http://127.0.0.1:9/", calendar="x", timezone="Europe/Berlin")
+        found = _mixed_zone_read(count)
+        stub = type("Stub", (), {"search": lambda self, **kw: found})()
+        monkeypatch.setattr(cal, "_get_calendar", lambda: stub)
+        asked[0] = 0
+        return [event for _, event in cal._in_window(*WEEK)], asked[0]
+
+    events, _ = read(300)
+    old_key = sorted(events, key=lambda e: (e.start, e.uid))
+    assert [e.uid for e in events] == [e.uid for e in old_key]
+    instants = [e.start.astimezone(UTC) for e in events]
+    assert instants == sorted(instants) and len(set(instants)) == len(events) == 300
+    # Per Office event, what reading it costs (a read of three events, one in Office)...
+    _, per_event = read(3)
+    # ...then 100 of them: linear, not ~log2(300) more comparisons each.
+    _, asked_300 = read(300)
+    assert asked_300 <= 100 * per_event + 10, (asked_300, per_event)

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Plan, ProcessTemplate, Task, Workflow
+from almanac.ontology.sop import SOP, SOPProblem, check_sop
+from almanac.planner.plans import plain_problem
 
 PLAN = "/api/v1/planner/plan"
 
@@ -332,6 +334,10 @@ async def test_a_task_date_outside_the_plans_time_is_a_422_naming_it(
     r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"sop": sop})
     assert r.status_code == 422, r.text
     assert {"field": f"sop.steps[0].tasks[1].{field}", "message": message} in r.json()["errors"]
+    # The text names the task and the field as a person does, not the body's path.
+    task = sop["steps"][0]["tasks"][1]
+    named = f'task "{task["title"]}" ({task["id"]}): {field.replace("_", " ")} {message}'
+    assert named in r.json()["detail"] and "steps[" not in r.json()["detail"], r.json()["detail"]
     assert (await client.get(f"/api/v1/planner/plans/{plan['id']}")).json()["version"] == 1
 
 
@@ -361,3 +367,29 @@ async def test_an_old_draft_edits_but_a_deadline_it_sets_in_the_past_is_a_422(
     assert r.json()["errors"] == [
         {"field": "sop.steps[0].tasks[1].deadline", "message": "is already past"}
     ]
+
+
+def test_an_edits_problems_name_tasks_and_steps_plainly() -> None:
+    sop = SOP.model_validate(
+        {
+            "title": "Audit",
+            "steps": [
+                {"id": "s1", "title": " ", "tasks": [
+                    {"id": "a", "title": "Kickoff", "estimate_hours": 1},
+                    {"id": "b", "title": "  ", "estimate_hours": 1, "depends_on": ["zz"]},
+                ]},
+            ],
+        }
+    )  # fmt: skip
+    problems = {p.field: plain_problem(sop, p) for p in check_sop(sop)}
+    assert problems == {
+        "steps[0].title": "step s1: title must contain non-whitespace text",
+        "steps[0].tasks[1].title": "task b: title must contain non-whitespace text",
+        "steps[0].tasks[1].depends_on": "task b: depends on 'zz', which is not a task of this plan",
+    }
+    past = SOPProblem(field="steps[0].tasks[0].earliest_start", message="is already past")
+    assert plain_problem(sop, past) == 'task "Kickoff" (a): earliest start is already past'
+    cycle = SOPProblem(field="steps", message="dependency cycle: a -> b -> a")
+    assert plain_problem(sop, cycle) == "dependency cycle: a -> b -> a"
+    whole = SOPProblem(field="deadline", message="the plan needs 9 h")
+    assert plain_problem(sop, whole) == "deadline: the plan needs 9 h"

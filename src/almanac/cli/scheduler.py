@@ -18,6 +18,7 @@ from rich.table import Table
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import validated
+from almanac.clock import clock_span
 from almanac.config import Settings
 from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
 
@@ -29,27 +30,6 @@ async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> Sc
     async with api_client(settings, url) as client:
         response = await client.post(f"{API}/schedule", json=body.model_dump(mode="json"))
         return ScheduleOut.model_validate(answer(response))
-
-
-def clock_span(start: datetime, end: datetime, tz: ZoneInfo, all_day: bool = False) -> str:
-    """An event's time on the user's clock, as its day's row shows it: "09:00-10:30".
-
-    The end is shown rounded up to its minute (an event ending 01:14:59.9, as exporters
-    write the end of a quarter hour, ended at 01:15, not 01:14), and with its day when it
-    ends on a later one than it starts: "Mon 01:00-01:14" read as 14 minutes for an event
-    lasting until Wednesday. An end at midnight is the day's end, not the next day's."""
-    first, last = start.astimezone(tz), end.astimezone(tz)
-    if all_day:
-        # All day ends at the midnight after its last day.
-        through = (last - timedelta(microseconds=1)).date()
-        return "all day" if through <= first.date() else f"all day, to {through:%a %d %b}"
-    if last.second or last.microsecond:
-        last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    midnight = last.hour == last.minute == 0
-    same_day = last.date() == first.date() or (
-        midnight and last.date() == first.date() + timedelta(1)
-    )
-    return f"{first:%H:%M}-{last:%H:%M}" if same_day else f"{first:%H:%M}-{last:%a %d %b %H:%M}"
 
 
 def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table]:

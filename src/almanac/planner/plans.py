@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +121,31 @@ def newly_past(stored: Any, sop: SOP, now: datetime, found: list[SOPProblem]) ->
     return out
 
 
+_WHERE = re.compile(r"^steps\[(\d+)\](?:\.tasks\[(\d+)\])?(?:\.(\w+))?$")
+
+
+def plain_problem(sop: SOP, problem: SOPProblem) -> str:
+    """A problem worded for a person: the task or step by its title and id, the field by
+    name (`task "Kickoff" (kickoff): deadline is already past`), not the body's path
+    (`steps[0].tasks[0].deadline`), which `errors[].field` still gives to clients."""
+    match = _WHERE.match(problem.field)
+    if problem.field == "steps":  # a dependency cycle names its tasks itself
+        return problem.message
+    if match is None:
+        return f"{problem.field}: {problem.message}"
+    si, ti, field = int(match[1]), match[2], (match[3] or "").replace("_", " ")
+    step = sop.steps[si] if si < len(sop.steps) else None
+    item = step.tasks[int(ti)] if step and ti is not None and int(ti) < len(step.tasks) else step
+    if item is None:
+        return f"{problem.field}: {problem.message}"
+    kind = "step" if ti is None else "task"
+    title = item.title.strip()
+    name = f'{kind} "{title}" ({item.id})' if title else f"{kind} {item.id}"
+    # "is already past" needs its field; "depends on 'x', which ..." names it already.
+    predicate = problem.message.startswith(("is ", "must "))
+    return f"{name}: {field} {problem.message}" if predicate else f"{name}: {problem.message}"
+
+
 class PlanLifecycleService:
     """A stored plan's life after drafting: read, edit (versioned), approve, change status.
 
@@ -176,7 +202,7 @@ class PlanLifecycleService:
             if problems:
                 raise AlmanacError(
                     "the edited plan is inconsistent: "
-                    + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                    + "; ".join(plain_problem(body.sop, p) for p in problems),
                     422,
                     errors=[{"field": f"sop.{p.field}", "message": p.message} for p in problems],
                 )

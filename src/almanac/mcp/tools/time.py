@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from almanac.clock import clock_span
 from almanac.mcp.api import Api, ApiProblem, ShortText, clip, result, segment
 from almanac.models.status import TaskStatus
 from almanac.types import AwareDatetime, BigId, BoundedDate
@@ -19,29 +22,68 @@ Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
 
 
-def _hm(value: str) -> str:
-    return value[:16].replace("T", " ")
+def _at(value: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
-def blocks_text(out: dict[str, Any]) -> list[str]:
+def when(value: str, zone: ZoneInfo | None) -> str:
+    """An instant on the user's clock ("2026-12-07 09:00"; UTC without a zone); the API's
+    offset was shown as sent, a day off the user's for a late evening west of Greenwich."""
+    at = _at(value)
+    if at is None:
+        return value[:16].replace("T", " ")
+    return f"{at.astimezone(zone or UTC):%Y-%m-%d %H:%M}"
+
+
+def span(start: str, end: str, zone: ZoneInfo | None, all_day: bool = False) -> str:
+    """Its day and `clock_span`, as the CLI shows it: "2026-12-07 01:00-Wed 09 Dec 01:15"
+    (the end's text sliced from the ISO read "01:00-01:14" for two nights)."""
+    first, last = _at(start), _at(end)
+    if first is None or last is None:
+        return f"{start[:16].replace('T', ' ')}–{end[:16].replace('T', ' ')}"
+    tz = zone or ZoneInfo("UTC")
+    return f"{first.astimezone(tz):%Y-%m-%d} {clock_span(first, last, tz, all_day)}"
+
+
+def zone_note(zone: ZoneInfo | None) -> str:
+    return f"times in {zone.key}" if zone is not None else "times in UTC"
+
+
+def schedule_zone(out: dict[str, Any]) -> ZoneInfo | None:
+    """The zone the schedule was solved in (the user's), None if the API sent none."""
+    try:
+        return ZoneInfo(str(out["timezone"])) if out.get("timezone") else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def blocks_text(out: dict[str, Any], zone: ZoneInfo | None = None) -> list[str]:
     return [
-        f"{b['almanac_id']}: {_hm(b['start'])}–{b['end'][11:16]} {clip(b['title'], 80)}"
+        f"{b['almanac_id']}: {span(b['start'], b['end'], zone)} {clip(b['title'], 80)}"
         for b in out.get("blocks", [])
     ]
 
 
-def elsewhere_text(out: dict[str, Any]) -> list[str]:
+def elsewhere_text(out: dict[str, Any], zone: ZoneInfo | None = None) -> list[str]:
     """Other plans' blocks the write moves or adds (written with it, so shown with it)."""
     lines = []
     for m in out.get("moves", []):
         if m.get("plan_id") != out.get("plan_id"):
-            to = _hm(m["to_start"]) if m.get("to_start") else "off the calendar"
+            to = (
+                span(m["to_start"], m["to_end"], zone)
+                if m.get("to_start") and m.get("to_end")
+                else "off the calendar"
+            )
             lines.append(
-                f"moves plan {m['plan_id']} {clip(m['title'], 80)}: {_hm(m['from_start'])} -> "
-                f"{to} ({clip(m['why'], 120)})"
+                f"moves plan {m['plan_id']} {clip(m['title'], 80)}: "
+                f"{span(m['from_start'], m['from_end'], zone)} -> {to} ({clip(m['why'], 120)})"
             )
     lines += [
-        f"adds plan {b['plan_id']} {b['almanac_id']}: {_hm(b['start'])}–{b['end'][11:16]} "
+        f"adds plan {b['plan_id']} {b['almanac_id']}: {span(b['start'], b['end'], zone)} "
         f"{clip(b['title'], 80)}"
         for b in out.get("placed", [])
     ]
@@ -52,20 +94,20 @@ def _placement(out: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted((b["almanac_id"], b["start"], b["end"]) for b in out.get("blocks", []))
 
 
-def agenda_text(out: dict[str, Any]) -> str:
+def agenda_text(out: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     lines = []
     for e in out["events"]:
         kind = "block" if e["almanac"] else "busy"
-        lines.append(
-            f"{_hm(e['start'])}–{e['end'][11:16]} [{kind} {e['id']}] {clip(e['title'], 80)}"
-        )
-    return "\n".join(lines) or "nothing scheduled"
+        at = span(e["start"], e["end"], zone, bool(e.get("all_day")))
+        lines.append(f"{at} [{kind} {e['id']}] {clip(e['title'], 80)}")
+    return "\n".join([f"{zone_note(zone)}:", *lines]) if lines else "nothing scheduled"
 
 
-def task_line(t: dict[str, Any]) -> str:
-    when = f" at {_hm(t['scheduled_start'])}" if t.get("scheduled_start") else ""
+def task_line(t: dict[str, Any], zone: ZoneInfo | None = None) -> str:
+    start = t.get("scheduled_start")
+    at = f" at {when(start, zone)} {zone.key if zone else 'UTC'}" if start else ""
     est = f", {t['estimate_hours']:g} h" if t.get("estimate_hours") is not None else ""
-    return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{when}"
+    return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{at}"
 
 
 # How an API that predates `run_id` refuses it (its bodies forbid unknown fields).
@@ -162,8 +204,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
                     if same
                     else f"the calendar changed since preview run #{preview_id}: placement differs"
                 )
-        lines += blocks_text(out)
-        lines += elsewhere_text(out)
+        zone = schedule_zone(out) or await api.zone()
+        shown = blocks_text(out, zone) + elsewhere_text(out, zone)
+        lines += [f"{zone_note(zone)}:", *shown] if shown else []
         lines += [f"unplaced {u['task_key']}: {u['cause']}" for u in out.get("unplaced", [])]
         lines += [f"warning: {w}" for w in out.get("warnings", [])]
         return result("\n".join(lines), out)
@@ -177,8 +220,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         days: Annotated[int, Field(ge=1, le=31)] = 1,
         start_date: Annotated[BoundedDate | None, Field(description="Default: today")] = None,
     ) -> CallToolResult:
-        out = await resolve(ctx).calendar(days, start_date)
-        return result(agenda_text(out), out)
+        api = resolve(ctx)
+        out = await api.calendar(days, start_date)
+        return result(agenda_text(out, await api.zone()), out)
 
     @server.tool(
         description="Move one of Almanac's blocks (its id from agenda or schedule) to a new "
@@ -197,9 +241,11 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         if force:
             body["force"] = True
         path = f"/api/v1/scheduler/calendar/{segment(block_id)}"
-        out = await resolve(ctx).call("PUT", path, json=body)
-        b = out["block"]
-        return result(f"moved {b['almanac_id']} to {_hm(b['start'])}–{b['end'][11:16]}", out)
+        api = resolve(ctx)
+        out = await api.call("PUT", path, json=body)
+        b, zone = out["block"], await api.zone()
+        moved = f"moved {b['almanac_id']} to {span(b['start'], b['end'], zone)}"
+        return result(f"{moved} ({zone_note(zone)})", out)
 
     @server.tool(
         description="List tasks (from approved plans), by plan, client or status.",
@@ -212,7 +258,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         status: TaskStatus | None = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> CallToolResult:
-        out = await resolve(ctx).get(
+        api = resolve(ctx)
+        out = await api.get(
             "/api/v1/planner/tasks",
             plan_id=plan_id,
             client_id=client_id,
@@ -220,7 +267,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             limit=limit,
         )
         items = out["items"] if isinstance(out, dict) and "items" in out else out
-        return result("\n".join(task_line(t) for t in items) or "no tasks", out)
+        zone = await api.zone() if any(t.get("scheduled_start") for t in items) else None
+        return result("\n".join(task_line(t, zone) for t in items) or "no tasks", out)
 
     @server.tool(
         description="Mark a task done (its time counts in reflections; log hours with log_time); "
@@ -237,11 +285,13 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         body: dict[str, Any] = {"status": "done"}
         if finished_at is not None:  # reflections count it done then, not today
             body["finished_at"] = finished_at.isoformat()
-        out = await resolve(ctx).call("PATCH", f"/api/v1/planner/tasks/{task_id}", json=body)
+        api = resolve(ctx)
+        out = await api.call("PATCH", f"/api/v1/planner/tasks/{task_id}", json=body)
         task = out.get("task", out)
         freed = out.get("released_blocks") or 0
         extra = f"; {freed} future blocks freed" if freed else ""
-        return result(f"done: {task_line(task)}{extra}", out)
+        zone = await api.zone() if task.get("scheduled_start") else None
+        return result(f"done: {task_line(task, zone)}{extra}", out)
 
     @server.tool(
         description="Log hours actually spent on a task (feeds estimate calibration); "

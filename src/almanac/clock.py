@@ -1,0 +1,28 @@
+"""Times on the user's clock, as the CLI and the MCP tools both show them (standard library
+only, so any layer may use it)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def clock_span(start: datetime, end: datetime, tz: ZoneInfo, all_day: bool = False) -> str:
+    """An event's time on the user's clock, as its day's row shows it: "09:00-10:30".
+
+    The end is shown rounded up to its minute (an event ending 01:14:59.9, as exporters
+    write the end of a quarter hour, ended at 01:15, not 01:14), and with its day when it
+    ends on a later one than it starts: "Mon 01:00-01:14" read as 14 minutes for an event
+    lasting until Wednesday. An end at midnight is the day's end, not the next day's."""
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    if all_day:
+        # All day ends at the midnight after its last day.
+        through = (last - timedelta(microseconds=1)).date()
+        return "all day" if through <= first.date() else f"all day, to {through:%a %d %b}"
+    if last.second or last.microsecond:
+        last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    midnight = last.hour == last.minute == 0
+    same_day = last.date() == first.date() or (
+        midnight and last.date() == first.date() + timedelta(1)
+    )
+    return f"{first:%H:%M}-{last:%H:%M}" if same_day else f"{first:%H:%M}-{last:%a %d %b %H:%M}"
