@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -102,9 +103,35 @@ async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONRe
     return problem(422, "Validation failed", detail, errors)
 
 
+def _named_path_parameter(request: Request, message: str) -> str | None:
+    """The path parameter a 404's message is about: the one whose value it quotes, and
+    for an `x_id` also its noun `x` (a body's `workflow 5` on `/templates/5` is not the
+    path's); of several, the last (`/prompts/{name}/versions/{version}`: the version)."""
+    named = None
+    for name, raw in request.path_params.items():
+        value = str(raw)
+        said = {value, str(int(value))} if value.isdecimal() else {value}  # `/plans/05`
+        pattern = "|".join(re.escape(v) for v in said)
+        if not re.search(rf"(?<![\w-])({pattern})(?![\w-])", message):
+            continue
+        noun = name.removesuffix("_id")
+        if noun != name and not re.search(r"\b" + re.escape(noun.replace("_", " ")), message):
+            continue
+        named = name
+    return named
+
+
 async def _almanac(request: Request, exc: AlmanacError) -> JSONResponse:
     # A provider's message may quote a URL with its password.
-    return problem(exc.status_code, exc.title, redact(exc.message), exc.errors, exc.headers)
+    message = redact(exc.message)
+    errors = exc.errors
+    if exc.status_code == 404 and not errors:
+        # Every 404 names the path parameter that named nothing, as validation errors name
+        # their field; where the raise site said nothing, it is the one its message quotes.
+        name = _named_path_parameter(request, exc.message)
+        if name is not None:
+            errors = [{"field": name, "message": message}]
+    return problem(exc.status_code, exc.title, message, errors, exc.headers)
 
 
 def _unreadable_json(exc: StarletteHTTPException) -> str | None:
