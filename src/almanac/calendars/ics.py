@@ -137,11 +137,12 @@ def _to_event(
     event = vevent_to_event(comp, zone, _uid(comp, series), owner=owner)
     if event is None:
         return None
-    # Stored in Postgres: no NUL characters, titles within the column.
+    # Stored in Postgres: no NUL characters, titles within the column; other control
+    # characters as the API's events and the feed have them (`calendar_text`).
     return replace(
         event,
-        title=event.title.replace("\x00", "")[:MAX_TITLE],
-        description=event.description.replace("\x00", ""),
+        title=calendar_text(event.title.replace("\x00", ""))[:MAX_TITLE],
+        description=calendar_text(event.description.replace("\x00", "")),
     )
 
 
