@@ -307,6 +307,23 @@ async def test_import_is_idempotent(calendar_client: httpx.AsyncClient):
     assert len(listed) == 2
 
 
+async def test_an_import_keeps_an_endless_event_within_its_window_and_says_so(
+    calendar_client: httpx.AsyncClient,
+):
+    """DURATION:P99999W was stored busy until 2200, and the answer had no note."""
+    endless = ICS.replace("SUMMARY:Dentist", "SUMMARY:Dentist\r\nDURATION:P99999W").replace(
+        "DTEND:20260303T100000Z\r\n", ""
+    )
+    assert "DTEND" not in endless.split("UID:dentist-1")[1].split("END:VEVENT")[0], endless
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=endless, headers=CAL)
+    assert r.status_code == 200, r.text
+    [note] = r.json()["notes"]
+    assert "'dentist-1'" in note and "2200" in note and WEEK[1].date().isoformat() in note
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    dentist = next(e for e in listed if e["uid"] == "dentist-1")
+    assert datetime.fromisoformat(dentist["end"]) == WEEK[1] and dentist["busy"]
+
+
 async def test_import_skips_almanac_blocks(
     calendar_client: httpx.AsyncClient, db_session: AsyncSession
 ):

@@ -112,7 +112,8 @@ class ImportOut(BaseModel):
     window_end: datetime
     notes: list[str] = Field(
         default_factory=list,
-        description="Series repeating so often they were imported as continuous busy stretches",
+        description="Series repeating so often they were imported as continuous busy "
+        "stretches, and events lasting over a year, kept only within the window",
     )
 
 
