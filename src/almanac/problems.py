@@ -7,9 +7,10 @@ import re
 import sys
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -149,6 +150,46 @@ def _unreadable_json(exc: StarletteHTTPException) -> str | None:
     return None
 
 
+def _form_error(exc: StarletteHTTPException) -> BaseException | None:
+    """The multipart parser's own error behind Starlette's 400 "Invalid multipart data."."""
+    if exc.status_code != 400 or exc.detail != "Invalid multipart data.":
+        return None
+    from python_multipart.exceptions import FormParserError
+
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None and not isinstance(seen, FormParserError):
+        seen = seen.__cause__ or seen.__context__
+    return seen
+
+
+def _upload_fields(request: Request) -> list[str]:
+    """The file fields of the route the request was for (the documents upload's `file`)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return []
+    return [p.alias for p in route.dependant.body_params if p.field_info.annotation is UploadFile]
+
+
+def _unreadable_form(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
+    """Why a multipart body could not be read, where Starlette says only "Invalid multipart
+    data.": a file name past the parser's header line (a 5,000-character one) named nothing."""
+    cause = _form_error(exc)
+    if cause is None:
+        return None
+    if "header size" in str(cause):
+        fields = _upload_fields(request)
+        field = fields[0] if len(fields) == 1 else "body"
+        from python_multipart.multipart import DEFAULT_MAX_HEADER_SIZE as limit
+
+        message = (
+            f"the file name is too long: each header line of a form part, the file's name "
+            f"with it, must be at most {limit} bytes"
+        )
+        return problem(422, "Validation failed", message, [{"field": field, "message": message}])
+    reason = f"the multipart body cannot be read: {cause}"
+    return problem(400, "Malformed form data", reason, [{"field": "body", "message": reason}])
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     reason = _unreadable_json(exc)
     if reason is not None:
@@ -158,6 +199,9 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
             f"The request body cannot be read as JSON: {reason}",
             [{"field": "body", "message": reason}],
         )
+    unreadable = _unreadable_form(request, exc)
+    if unreadable is not None:
+        return unreadable
     return problem(
         exc.status_code,
         str(exc.detail),
