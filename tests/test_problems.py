@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 
 from almanac.models import Event
@@ -55,3 +57,40 @@ def test_the_cli_says_which_answer_an_html_page_was(monkeypatch) -> None:
     page = "<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>"
     text = connect.problem_text(page, 404)
     assert text.startswith("HTTP 404 with an HTML page titled 'Welcome to nginx!'"), text
+
+
+async def test_every_404_names_the_path_parameter_that_named_nothing(client: httpx.AsyncClient):
+    """Plans', tasks' and jobs' 404s had no `errors`, where the graph's name `node_id`: a
+    client could not tell which part of the request named nothing."""
+    missing = {
+        ("GET", "/api/v1/planner/plans/987654321"): "plan_id",
+        ("GET", "/api/v1/planner/plans/987654321/versions"): "plan_id",
+        ("GET", "/api/v1/planner/tasks/987654321"): "task_id",
+        ("PATCH", "/api/v1/planner/tasks/0987654321"): "task_id",  # a leading zero too
+        ("GET", "/api/v1/jobs/987654321"): "job_id",
+        ("GET", "/api/v1/scheduler/sprints/987654321"): "sprint_id",
+        ("GET", "/api/v1/planner/prompts/no_such_prompt"): "name",
+        # Both are quoted ("prompt template 'x' has no version 'v9'"): the deeper one is named.
+        ("GET", "/api/v1/planner/prompts/sop_generator/versions/v987"): "version",
+        ("PUT", "/api/v1/scheduler/calendar/not-a-block"): "event_id",
+    }
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    move = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+    bodies = {"PATCH": {"title": "x"}, "PUT": move}
+    for (method, url), field in missing.items():
+        r = await client.request(method, url, json=bodies.get(method))
+        assert r.status_code == 404, (url, r.text)
+        problem = r.json()
+        assert problem["errors"] == [{"field": field, "message": problem["detail"]}], url
+
+
+def test_a_404_about_another_id_does_not_name_the_path_parameter() -> None:
+    """`/templates/5` whose body names a missing workflow 5: the 404 is not the path's."""
+    from starlette.requests import Request
+
+    from almanac.problems import _named_path_parameter
+
+    request = Request({"type": "http", "path_params": {"template_id": "5"}})
+    assert _named_path_parameter(request, "workflow 5 not found") is None
+    assert _named_path_parameter(request, "process template 5 not found") == "template_id"
+    assert _named_path_parameter(request, "process template 15 not found") is None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -102,9 +104,35 @@ async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONRe
     return problem(422, "Validation failed", detail, errors)
 
 
+def _named_path_parameter(request: Request, message: str) -> str | None:
+    """The path parameter a 404's message is about: the one whose value it quotes, and
+    for an `x_id` also its noun `x` (a body's `workflow 5` on `/templates/5` is not the
+    path's); of several, the last (`/prompts/{name}/versions/{version}`: the version)."""
+    named = None
+    for name, raw in request.path_params.items():
+        value = str(raw)
+        said = {value, str(int(value))} if value.isdecimal() else {value}  # `/plans/05`
+        pattern = "|".join(re.escape(v) for v in said)
+        if not re.search(rf"(?<![\w-])({pattern})(?![\w-])", message):
+            continue
+        noun = name.removesuffix("_id")
+        if noun != name and not re.search(r"\b" + re.escape(noun.replace("_", " ")), message):
+            continue
+        named = name
+    return named
+
+
 async def _almanac(request: Request, exc: AlmanacError) -> JSONResponse:
     # A provider's message may quote a URL with its password.
-    return problem(exc.status_code, exc.title, redact(exc.message), exc.errors, exc.headers)
+    message = redact(exc.message)
+    errors = exc.errors
+    if exc.status_code == 404 and not errors:
+        # Every 404 names the path parameter that named nothing, as validation errors name
+        # their field; where the raise site said nothing, it is the one its message quotes.
+        name = _named_path_parameter(request, exc.message)
+        if name is not None:
+            errors = [{"field": name, "message": message}]
+    return problem(exc.status_code, exc.title, message, errors, exc.headers)
 
 
 def _unreadable_json(exc: StarletteHTTPException) -> str | None:
@@ -122,6 +150,46 @@ def _unreadable_json(exc: StarletteHTTPException) -> str | None:
     return None
 
 
+def _form_error(exc: StarletteHTTPException) -> BaseException | None:
+    """The multipart parser's own error behind Starlette's 400 "Invalid multipart data."."""
+    if exc.status_code != 400 or exc.detail != "Invalid multipart data.":
+        return None
+    from python_multipart.exceptions import FormParserError
+
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None and not isinstance(seen, FormParserError):
+        seen = seen.__cause__ or seen.__context__
+    return seen
+
+
+def _upload_fields(request: Request) -> list[str]:
+    """The file fields of the route the request was for (the documents upload's `file`)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return []
+    return [p.alias for p in route.dependant.body_params if p.field_info.annotation is UploadFile]
+
+
+def _unreadable_form(request: Request, exc: StarletteHTTPException) -> JSONResponse | None:
+    """Why a multipart body could not be read, where Starlette says only "Invalid multipart
+    data.": a file name past the parser's header line (a 5,000-character one) named nothing."""
+    cause = _form_error(exc)
+    if cause is None:
+        return None
+    if "header size" in str(cause):
+        fields = _upload_fields(request)
+        field = fields[0] if len(fields) == 1 else "body"
+        from python_multipart.multipart import DEFAULT_MAX_HEADER_SIZE as limit
+
+        message = (
+            f"the file name is too long: each header line of a form part, the file's name "
+            f"with it, must be at most {limit} bytes"
+        )
+        return problem(422, "Validation failed", message, [{"field": field, "message": message}])
+    reason = f"the multipart body cannot be read: {cause}"
+    return problem(400, "Malformed form data", reason, [{"field": "body", "message": reason}])
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     reason = _unreadable_json(exc)
     if reason is not None:
@@ -131,6 +199,9 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
             f"The request body cannot be read as JSON: {reason}",
             [{"field": "body", "message": reason}],
         )
+    unreadable = _unreadable_form(request, exc)
+    if unreadable is not None:
+        return unreadable
     return problem(
         exc.status_code,
         str(exc.detail),

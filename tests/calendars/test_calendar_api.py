@@ -71,6 +71,30 @@ async def test_create_list_and_delete_a_user_event(calendar_client: httpx.AsyncC
     assert (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json() == []
 
 
+async def test_control_characters_are_cleaned_on_the_way_in(calendar_client: httpx.AsyncClient):
+    """A VT or an ESC in a title came back from the API as it was sent (only the feed
+    cleaned them): stored cleaned, as EventSpec and the feed clean them, by the API and by
+    an import alike."""
+    body = event_body(title="Call\x0bwith\x1b\x1bclient\x85", description="agenda\x07\r\nnext")
+    r = await calendar_client.post(f"{BASE}/events", json=body)
+    assert r.status_code == 201, r.text
+    assert (r.json()["title"], r.json()["description"]) == ("Call with client ", "agenda \nnext")
+    # A retry with the same key and the same (uncleaned) body is still the same event.
+    keyed = {**body, "idempotency_key": "k-ctl"}
+    first = await calendar_client.post(f"{BASE}/events", json=keyed)
+    again = await calendar_client.post(f"{BASE}/events", json=keyed)
+    assert (first.status_code, again.status_code) == (201, 200), again.text
+
+    dirty = ICS.replace("SUMMARY:Dentist", "SUMMARY:Den\x1b[31mtist\x0b")
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=dirty, headers=CAL)
+    assert r.status_code == 200, r.text
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    dentist = next(e for e in listed if e["uid"] == "dentist-1")
+    assert dentist["title"] == "Den [31mtist "
+    titles = [e["title"] + e["description"] for e in listed]
+    assert not any(c < " " and c != "\n" or "\x7f" <= c <= "\x9f" for t in titles for c in t)
+
+
 async def test_idempotency_key_returns_the_same_event_with_200(
     calendar_client: httpx.AsyncClient,
 ):
@@ -113,6 +137,7 @@ async def test_idempotency_key_reused_for_another_event_is_409(
         ({"title": "   "}, "title"),
         ({"title": "x" * 501}, "title"),
         ({"title": "nul\u0000"}, "title"),
+        ({"title": "\u001b\u0007 \u000b"}, "title"),  # nothing but control characters
         ({"start": "0001-01-01T00:00:00+01:00"}, "start"),
         ({"idempotency_key": "almanac-t1@almanac"}, "idempotency_key"),
         ({"colour": "red"}, "colour"),
@@ -280,6 +305,23 @@ async def test_import_is_idempotent(calendar_client: httpx.AsyncClient):
     dentist = next(e for e in listed if e["uid"] == "dentist-1")
     assert dentist["title"] == "Dentist (moved)" and dentist["sequence"] == 1
     assert len(listed) == 2
+
+
+async def test_an_import_keeps_an_endless_event_within_its_window_and_says_so(
+    calendar_client: httpx.AsyncClient,
+):
+    """DURATION:P99999W was stored busy until 2200, and the answer had no note."""
+    endless = ICS.replace("SUMMARY:Dentist", "SUMMARY:Dentist\r\nDURATION:P99999W").replace(
+        "DTEND:20260303T100000Z\r\n", ""
+    )
+    assert "DTEND" not in endless.split("UID:dentist-1")[1].split("END:VEVENT")[0], endless
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=endless, headers=CAL)
+    assert r.status_code == 200, r.text
+    [note] = r.json()["notes"]
+    assert "'dentist-1'" in note and "2200" in note and WEEK[1].date().isoformat() in note
+    listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
+    dentist = next(e for e in listed if e["uid"] == "dentist-1")
+    assert datetime.fromisoformat(dentist["end"]) == WEEK[1] and dentist["busy"]
 
 
 async def test_import_skips_almanac_blocks(

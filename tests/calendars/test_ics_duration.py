@@ -119,10 +119,39 @@ def test_a_floating_event_in_the_dst_gap_keeps_its_length() -> None:
         assert [elapsed(e) for e in events] == [timedelta(hours=1)] * len(events)
 
 
-def test_a_duration_past_the_years_every_entry_keeps_ends_at_their_bound():
-    """A broken invitation's DURATION:P99999W ended in the year 3943, beyond the 1900-2200
-    every calendar entry keeps (and the REST API refuses): it ends at that bound."""
+def test_an_event_longer_than_a_year_is_kept_within_the_window_with_a_note():
+    """A broken invitation's DURATION:P99999W ended in the year 3943, then at 2200 (the
+    bound every calendar entry keeps), busy all the while and with no word in the answer:
+    now kept within the import's window, and the answer's notes name it."""
     text = vcalendar("UID:long\r\nSUMMARY:Long\r\nDTSTART:20260310T100000Z\r\nDURATION:P99999W")
-    [event] = parse(text, datetime(2026, 3, 10, 9), BERLIN).events
+    around = datetime(2026, 3, 10, 9)
+    parsed = parse(text, around, BERLIN)
+    [event] = parsed.events
     assert event.start == datetime(2026, 3, 10, 10, tzinfo=UTC)
-    assert event.end.astimezone(UTC).year == 2200
+    assert event.end == around.replace(tzinfo=BERLIN) + timedelta(days=3)  # the window's end
+    [note] = parsed.notes
+    assert note.startswith("event 'long' ('Long') lasts ") and "2200-12-31" in note, note
+
+
+@pytest.mark.parametrize(
+    ("span", "clipped"),
+    [
+        ("DTSTART;VALUE=DATE:20200101\r\nDTEND;VALUE=DATE:20300101", True),  # a decade
+        ("DTSTART:20250310T100000Z\r\nDURATION:P367D", True),  # a year and a day
+        ("DTSTART:20250312T100000Z\r\nDURATION:P366D", False),  # a year: kept whole
+        ("DTSTART:20260301T100000Z\r\nDURATION:P30D", False),  # a month past the window
+    ],
+)
+def test_only_events_over_a_year_are_clipped(span: str, clipped: bool) -> None:
+    text = vcalendar(f"UID:e\r\nSUMMARY:E\r\n{span}")
+    around = datetime(2026, 3, 10, 9)
+    parsed = parse(text, around, BERLIN)
+    [event] = parsed.events
+    window = (around - timedelta(days=3), around + timedelta(days=3))
+    inside = [w.replace(tzinfo=BERLIN) for w in window]
+    if event.all_day:  # whole days: from the window's first midnight to its last day's end
+        inside = [inside[0].replace(hour=0), inside[1].replace(hour=0) + timedelta(days=1)]
+    held = inside[0] <= event.start and event.end <= inside[1]
+    assert held == clipped and len(parsed.notes) == int(clipped), (event, parsed.notes)
+    if clipped:  # cut where the window cuts it, not shortened further
+        assert event.start == inside[0] or event.end == inside[1], event

@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from almanac.calendars.base import (
     require_window,
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
-from almanac.calendars.ics_limits import MAX_ICS_BYTES, IcsLimits, ParsedCalendar
+from almanac.calendars.ics_limits import LONGEST_EVENT, MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.recurrence import rule_steps as rule_steps
@@ -137,11 +137,12 @@ def _to_event(
     event = vevent_to_event(comp, zone, _uid(comp, series), owner=owner)
     if event is None:
         return None
-    # Stored in Postgres: no NUL characters, titles within the column.
+    # Stored in Postgres: no NUL characters, titles within the column; other control
+    # characters as the API's events and the feed have them (`calendar_text`).
     return replace(
         event,
-        title=event.title.replace("\x00", "")[:MAX_TITLE],
-        description=event.description.replace("\x00", ""),
+        title=calendar_text(event.title.replace("\x00", ""))[:MAX_TITLE],
+        description=calendar_text(event.description.replace("\x00", "")),
     )
 
 
@@ -289,7 +290,7 @@ def parse_ics(
                 if event is None:
                     skipped += 1
                 elif inside:
-                    found.setdefault(event.uid, event)
+                    found.setdefault(event.uid, _within(event, window, notes))
                 continue
             # A series that covers its span is read as busy stretches, without the caps.
             read = partial(_to_event, zone=zone, series=series, owner=owner)
@@ -323,8 +324,8 @@ def parse_ics(
                     ) from e
                 if event is None:
                     skipped += 1
-                elif overlaps(event.start, event.end, window):
-                    found.setdefault(event.uid, event)
+                elif overlaps(event.start, event.end, window) and event.uid not in found:
+                    found[event.uid] = _within(event, window, notes)
     # Ordered by the instant in UTC, each start's offset asked once: comparing two starts
     # in different zones asks both, and a zone from the file's VTIMEZONE (dateutil's) walks
     # its rules from 1970 each time, a quarter of a large export's parse (bench/).
@@ -332,6 +333,33 @@ def parse_ics(
     # Only UIDs whose occurrences keep the `<UID>#` prefix (not hashed for length).
     recurring = sorted(u for u in masters if u and len(u) < MAX_UID)
     return ParsedCalendar(events=events, skipped=skipped, notes=notes, series=recurring)
+
+
+def _within(
+    event: CalendarEvent, window: tuple[datetime, datetime], notes: list[str]
+) -> CalendarEvent:
+    """`event`, or, when longer than `LONGEST_EVENT`, its part in the window (whole days for
+    an all-day event) with a note saying so; events of any real length are kept whole."""
+    if event.end - event.start <= LONGEST_EVENT:
+        return event
+    zone = event.start.tzinfo
+    lo, hi = window[0].astimezone(zone), window[1].astimezone(zone)
+    if event.all_day:
+        lo = datetime.combine(lo.date(), time(0), tzinfo=zone)
+        if hi.time() != time(0):
+            hi = datetime.combine(hi.date() + timedelta(days=1), time(0), tzinfo=zone)
+    start, end = max(event.start, lo), min(event.end, hi.astimezone(event.end.tzinfo))
+    if (start, end) == (event.start, event.end):
+        return event  # a long window holds all of it: what was asked for
+    said = f"event {event.uid.partition('#')[0][:200]!r} ({event.title[:80]!r})"
+    if not any(n.startswith(said) for n in notes):  # one note for a series' occurrences
+        notes.append(
+            f"{said} lasts {(event.end - event.start).days} days, from "
+            f"{event.start:%Y-%m-%d} to {event.end:%Y-%m-%d}: longer than "
+            f"{LONGEST_EVENT.days} days (a wrong DTEND or DURATION?), so kept only within "
+            f"the import's window, {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        )
+    return replace(event, start=start, end=end)
 
 
 def _runs(dense: Dense, window: tuple[datetime, datetime]) -> list[CalendarEvent]:

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from almanac.calendars.base import CalendarEvent
 
 MAX_ICS_BYTES = 2 * 1024 * 1024
 # Occurrences an import may visit: an every-minute RRULE must not fill the table.
 MAX_IMPORT_EVENTS = 5000
+# An event longer than this is no meeting nor absence but a broken DTEND or DURATION (a
+# P99999W invitation was busy until 2200): it is kept within the import's window only.
+LONGEST_EVENT = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,8 @@ class IcsLimits:
 @dataclass(frozen=True)
 class ParsedCalendar:
     """Events found in an .ics file within the window; `skipped` lacked a usable start;
-    `notes` name the series read as continuous busy stretches (calendars/runs.py);
+    `notes` name the series read as continuous busy stretches (calendars/runs.py) and the
+    events longer than `LONGEST_EVENT`, clipped to the window;
     `series`: the UIDs of the file's recurring events (with their rule or dates), whose
     occurrences are stored as `<UID>#...`."""
 

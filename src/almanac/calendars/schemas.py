@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from almanac.calendars.base import almanac_id_from_uid
+from almanac.calendars.base import almanac_id_from_uid, calendar_text
 from almanac.types import AwareDatetime, SafeStr, Strict
 
 When = AwareDatetime
-Title = Annotated[SafeStr, Field(min_length=1, max_length=500)]
-Description = Annotated[SafeStr, Field(max_length=20_000)]
+# Control characters cleaned as EventSpec and the feed clean them (`calendar_text`): stored
+# as given, a title holding a VT or an ESC came back from the API and the dashboard as it was.
+CalendarText = AfterValidator(calendar_text)
+Title = Annotated[SafeStr, Field(min_length=1, max_length=500), CalendarText]
+Description = Annotated[SafeStr, Field(max_length=20_000), CalendarText]
 Key = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 
 
@@ -109,7 +112,8 @@ class ImportOut(BaseModel):
     window_end: datetime
     notes: list[str] = Field(
         default_factory=list,
-        description="Series repeating so often they were imported as continuous busy stretches",
+        description="Series repeating so often they were imported as continuous busy "
+        "stretches, and events lasting over a year, kept only within the window",
     )
 
 

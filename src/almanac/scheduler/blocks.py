@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
 from almanac.errors import Conflict, NotFound, ValidationFailed
@@ -31,6 +31,11 @@ from almanac.scheduler.service import SchedulerService
 from almanac.scheduler.writer import Writer
 
 MAX_VIEW_DAYS = 92
+
+
+def _missing(message: str) -> NoReturn:
+    """404 naming the path's `event_id` (its message names the block, not the event)."""
+    raise NotFound(message, errors=[{"field": "event_id", "message": message}])
 
 
 class BlockService:
@@ -179,18 +184,18 @@ class BlockService:
         aid = almanac_id_from_uid(event_id) or event_id
         parsed = pb.parse_almanac_id(aid)
         if parsed is None:
-            raise NotFound(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
+            _missing(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
         plan_id, key, chunk = parsed
         await self.hold()
         plan = await self.s.plans.get(plan_id, for_update=True)
         task = await self.tasks.by_key(plan_id, key, for_update=True) if plan else None
         run = await self.repo.last_applied_run(plan_id) if plan else None
         if plan is None or task is None or run is None:
-            raise NotFound(f"no Almanac block {aid!r}")
+            _missing(f"no Almanac block {aid!r}")
         blocks = pb.blocks_from_json(run.schedule_blocks)
         old = next((b for b in blocks if b.task_id == key and b.chunk == chunk), None)
         if old is None:
-            raise NotFound(f"no Almanac block {aid!r} in the current schedule")
+            _missing(f"no Almanac block {aid!r} in the current schedule")
         if plan.status not in WRITTEN_PLAN_STATUSES:
             raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
         tz = self.s.tz()

@@ -374,3 +374,20 @@ async def test_two_files_in_one_upload_are_a_422_naming_file(
         D, files={"file": ("a.md", b"# A\n\nFirst.")}, data={"client_id": ["7", "7"]}
     )
     assert r.status_code == 201, r.text
+
+
+async def test_a_file_name_too_long_to_parse_is_a_422_naming_file_and_the_bound(
+    client: httpx.AsyncClient,
+):
+    """A 5,000-character name overflows the multipart parser's header line: that was a 400
+    "Invalid multipart data." naming neither `file` nor the bound."""
+    r = await add(client, "a" * 5000 + ".md", "# Notes\n\nThe boiler is serviced in March.")
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    [error] = r.json()["errors"]
+    assert error["field"] == "file" and "4224 bytes" in error["message"], error
+    # A body the parser cannot read at all still says why, naming the body.
+    r = await client.post(
+        D, content=b"--b\r\nno headers", headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body", r.text
