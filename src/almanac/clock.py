@@ -26,3 +26,14 @@ def clock_span(start: datetime, end: datetime, tz: ZoneInfo, all_day: bool = Fal
         midnight and last.date() == first.date() + timedelta(1)
     )
     return f"{first:%H:%M}-{last:%H:%M}" if same_day else f"{first:%H:%M}-{last:%a %d %b %H:%M}"
+
+
+def day_span(start: str, end: str | None, zone: str) -> str:
+    """An answer's ISO times as a day and `clock_span` on `zone`'s clock ("2026-12-07
+    01:00-Wed 09 Dec 01:15"): slicing the text read "01:00-01:14" for two nights."""
+    tz = ZoneInfo(zone)
+    first = datetime.fromisoformat(start)
+    day = f"{first.astimezone(tz):%Y-%m-%d}"
+    if end is None:
+        return f"{day} {first.astimezone(tz):%H:%M}"
+    return f"{day} {clock_span(first, datetime.fromisoformat(end), tz)}"

@@ -276,9 +276,10 @@ def test_replan_names_each_block_it_moves(cli_env: AppState, pg_url: str):
     hit = on_db(pg_url, meet)
     result = runner.invoke(app_with_calendar(), ["replan", str(plan_id)])
     assert result.exit_code == 0, result.output
-    was = hit.start_at.astimezone(TZ)
+    was, until = hit.start_at.astimezone(TZ), hit.end_at.astimezone(TZ)
     assert f"moves plan {plan_id} " in result.output, result.output
-    assert f": {was:%Y-%m-%d %H:%M} -> " in result.output, result.output
+    # Each block's span on the schedule's clock, as the schedule preview shows it.
+    assert f": {was:%Y-%m-%d %H:%M}-{until:%H:%M} -> " in result.output, result.output
 
 
 def test_schedule_with_no_answer_writes_nothing_and_says_how(cli_env: AppState, pg_url: str):

@@ -17,6 +17,7 @@ from almanac.cli.api import call
 from almanac.cli.connect import fail
 from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit, local_minute, table
+from almanac.clock import day_span
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 UrlOpt = Annotated[
@@ -259,20 +260,18 @@ def replan(
     state = "written" if yes and out.get("applied") else f"preview (add {again} to write it)"
     print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
     # What moves (any plan's block) and what other plans gain: the preview is what is written.
+    zone = str(out.get("timezone") or "UTC")
     for m in out.get("moves", []):
-        to = _hm(m["to_start"]) if m.get("to_start") else "off the calendar"
+        to = day_span(m["to_start"], m.get("to_end"), zone) if m.get("to_start") else None
+        was = day_span(m["from_start"], m.get("from_end"), zone)
         print(
-            f"moves plan {m['plan_id']} {m['title']}: {_hm(m['from_start'])} -> {to} ({m['why']})"
+            f"moves plan {m['plan_id']} {m['title']}: {was} -> {to or 'off the calendar'} "
+            f"({m['why']})"
         )
     for b in out.get("placed", []):
-        print(f"adds plan {b['plan_id']} {b['title']}: {_hm(b['start'])}-{b['end'][11:16]}")
+        print(f"adds plan {b['plan_id']} {b['title']}: {day_span(b['start'], b['end'], zone)}")
     for warning in out.get("warnings", []):
         print(f"warning: {warning}")
-
-
-def _hm(value: str) -> str:
-    """An API time as it was sent (in the user's zone): date and minute."""
-    return value[:16].replace("T", " ")
 
 
 # -- prompts ------------------------------------------------------------------------------
