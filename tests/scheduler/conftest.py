@@ -156,3 +156,9 @@ def overlaps(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
 
 def parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+async def latest_run(session: AsyncSession, plan_id: int) -> SchedulerRun:
+    """The plan's newest scheduler run (a test edits it into a state older code left)."""
+    stmt = select(SchedulerRun).where(SchedulerRun.plan_id == plan_id)
+    return (await session.scalars(stmt.order_by(SchedulerRun.id.desc()).limit(1))).one()

@@ -6,12 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import SchedulerRun
-
-from .conftest import at, make_plan, next_monday
+from .conftest import at, latest_run, make_plan, next_monday
 from .test_replan_apply_preview import meeting
 from .test_whole_calendar import schedule
 
@@ -37,14 +34,7 @@ async def test_a_replan_repairs_a_dependent_kept_without_its_dependency(
     t3 = next(b for b in r.json()["blocks"] if b["task_key"] == "t3")
     t3_start = datetime.fromisoformat(t3["start"])
     # The state older code left: the last run has t3's block, none for t0 (or y).
-    run = (
-        await db_session.scalars(
-            select(SchedulerRun)
-            .where(SchedulerRun.plan_id == plan_id)
-            .order_by(SchedulerRun.id.desc())
-            .limit(1)
-        )
-    ).one()
+    run = await latest_run(db_session, plan_id)
     # x kept on Tuesday, clear of the meeting below: the replan is a repair keeping it.
     x = {"task_key": "x", "chunk": 1, "reason": "", "fixed": False}
     x |= {"start": at(tuesday, 10).isoformat(), "end": at(tuesday, 11).isoformat()}

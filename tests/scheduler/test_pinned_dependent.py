@@ -11,12 +11,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import SchedulerRun
-
-from .conftest import almanac_entries, at, make_plan, next_monday
+from .conftest import almanac_entries, at, latest_run, make_plan, next_monday
 from .test_whole_calendar import schedule
 
 URL = "/api/v1/scheduler"
@@ -151,14 +148,7 @@ async def test_a_block_the_scheduler_kept_outside_is_released_for_its_dependency
     r = await schedule(sched_client, plan_id, dry_run=False, horizon_days=2)
     assert r.status_code == 200, r.text
     # As another plan's solve over a longer window leaves it: t3 on Thursday, outside.
-    run = (
-        await db_session.scalars(
-            select(SchedulerRun)
-            .where(SchedulerRun.plan_id == plan_id)
-            .order_by(SchedulerRun.id.desc())
-            .limit(1)
-        )
-    ).one()
+    run = await latest_run(db_session, plan_id)
     thu = {"start": at(thursday, 9).isoformat(), "end": at(thursday, 10).isoformat()}
     run.schedule_blocks = [
         {**b, **thu} if b["task_key"] == "t3" else b for b in run.schedule_blocks
