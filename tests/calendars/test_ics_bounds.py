@@ -275,10 +275,13 @@ async def test_import_of_a_hostile_file_is_422_and_health_stays_quick(
     assert took < 120, took
     # A stalled event loop would hold one poll for the whole expansion, most of `took`.
     # Measured against `took`, as a loaded machine stretches both (at a load of 9 the
-    # import took 17-21 s, the slowest poll 1.3 s, the median 0.05 s).
+    # import took 17-21 s, the slowest poll 1.3 s, the median 0.05 s). Half of `took`, not
+    # less: in the full suite on a fast machine the import took 2.3 s and one poll 0.67 s
+    # (a pause elsewhere in the test process: run alone, the slowest poll is 0.03 s), which
+    # a quarter refused.
     assert len(health_times) >= 3
     assert sorted(health_times)[len(health_times) // 2] < took / 20, (took, health_times)
-    assert max(health_times) < took / 4, (took, health_times)
+    assert max(health_times) < took / 2, (took, health_times)
 
 
 def timed(uid: str, prop: str = "DTSTART", tzid: str = "Mars/Base") -> str:
