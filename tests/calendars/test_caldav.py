@@ -247,12 +247,10 @@ async def test_almanac_uid_at_a_foreign_url_is_a_conflict(
 
 
 class _Stored:
-    """What `_occurrences` reads of a caldav object: its parsed calendar."""
+    """What `_occurrences` reads of a caldav object: its data."""
 
     def __init__(self, ical: str) -> None:
-        import icalendar
-
-        self.icalendar_instance = icalendar.Calendar.from_ical(ical)
+        self.data = ical
         self.etag = None
         self.url = None
 
@@ -469,3 +467,33 @@ def test_a_caldav_read_sorts_mixed_zones_by_the_instant_asking_each_offset_once(
     # ...then 100 of them: linear, not ~log2(300) more comparisons each.
     _, asked_300 = read(300)
     assert asked_300 <= 100 * per_event + 10, (asked_300, per_event)
+
+
+def _custom_zone(offset: str) -> str:
+    """A VTIMEZONE named as Outlook names every zone it writes itself."""
+    return (
+        "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\n"
+        f"BEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\n"
+        f"TZOFFSETTO:{offset}\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    )
+
+
+async def test_each_event_is_read_in_its_own_definition_of_a_shared_tzid(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """Two stored events each define "Customized Time Zone", one at +01:00 and one at
+    -05:00. icalendar keeps the first definition of a TZID for the whole process, so the
+    second event was read at the first one's offset: six hours off, without a word."""
+    for uid, offset, day in (("berlin", "+0100", "20260302"), ("new-york", "-0500", "20260303")):
+        raw_calendar.add_event(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Outlook//EN\r\n"
+            f"{_custom_zone(offset)}BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"DTSTART;TZID=Customized Time Zone:{day}T100000\r\n"
+            f"DTEND;TZID=Customized Time Zone:{day}T110000\r\nSUMMARY:Call\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    for _ in range(2):  # and again: a later read must not keep the earlier read's zone
+        events = {e.uid: e for e in await provider.events(*WEEK)}
+        assert events["berlin"].start == at(2, 9)
+        assert events["new-york"].start == at(3, 15)
+        assert events["new-york"].end == at(3, 16)

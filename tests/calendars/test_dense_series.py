@@ -149,7 +149,7 @@ def test_minutely_byhour_nine_blocks_only_nine_to_ten_each_day_across_dst() -> N
 
 def _stored(ical: str) -> Any:
     class Stored:
-        icalendar_instance = icalendar.Calendar.from_ical(ical)
+        data = ical
         etag = None
         url = None
 

@@ -20,6 +20,7 @@ from almanac.calendars.base import (
     overlaps,
 )
 from almanac.calendars.caldav_principal import PrincipalLookups
+from almanac.calendars.ical_zones import parse_own_zones
 from almanac.calendars.ics_limits import IcsLimits
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.runs import Dense, dense_series, note_of, runs
@@ -61,7 +62,7 @@ class CalDAVReads(PrincipalLookups):
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
     ) -> list[CalendarEvent]:
         """The events of one stored object, noted when a TZID is unknown (`zone_note`)."""
-        cal = obj.icalendar_instance
+        cal = parse_own_zones(obj.data)
         vevents = list(cal.walk("VEVENT"))
         events = self._expanded(obj, cal, vevents, (start, end), budget)
         # The import refuses such a TZID (422); one odd event must not fail a whole read,
@@ -132,7 +133,7 @@ class CalDAVReads(PrincipalLookups):
             events = (
                 self._occurrences(obj, start, end, budget)
                 if expand
-                else self._events(obj, obj.icalendar_instance.walk("VEVENT")[:1])
+                else self._events(obj, parse_own_zones(obj.data).walk("VEVENT")[:1])
             )
             for event in events:
                 # Our own overlap test: servers differ on edges, all-day and floating events.
