@@ -111,6 +111,29 @@ CLIENT_ID_MAX = 2**31 - 1  # client ids are 32-bit in the API
 QUERY_MAX = 2000  # the API's bound on a recall query
 
 
+def _at(value: Any) -> str:
+    """An instant the API gave on the schedule's clock, as "YYYY-MM-DD HH:MM"."""
+    try:
+        return f"{datetime.fromisoformat(str(value)):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return str(value or "")
+
+
+def _span(start: Any, end: Any, all_day: bool = False) -> str:
+    """A span on its clock: an end on a later day names that day (sliced from the ISO text,
+    a block from 22:00 to 01:00 the next day read as ending the same day, before it began)."""
+    try:
+        begins, ends = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
+    except ValueError:
+        return f"{start}–{end}"
+    if all_day:
+        last = (ends - timedelta(days=1)).date() if ends > begins else begins.date()
+        return f"{begins:%Y-%m-%d}" + ("" if last == begins.date() else f"–{last}") + " all day"
+    if ends.date() == begins.date():
+        return f"{begins:%Y-%m-%d %H:%M}–{ends:%H:%M}"
+    return f"{begins:%Y-%m-%d %H:%M}–{ends:%Y-%m-%d %H:%M}"
+
+
 def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     """Other plans' blocks a schedule moves or adds: written with it, so shown with it (the
     first `cap` of each, then how many more: none is left out unsaid)."""
@@ -118,18 +141,15 @@ def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     placed = out.get("placed", [])
     lines = []
     for m in moves[:cap]:
-        to = (m.get("to_start") or "")[:16].replace("T", " ") or "off the calendar"
+        to = _at(m["to_start"]) if m.get("to_start") else "off the calendar"
         lines.append(
             f"- moves plan #{m['plan_id']} {_clip(m['title'], 70)}: "
-            f"{m['from_start'][:16].replace('T', ' ')} -> {to} ({_clip(m['why'], 100)})"
+            f"{_at(m['from_start'])} -> {to} ({_clip(m['why'], 100)})"
         )
     if len(moves) > cap:
         lines.append(f"- and {len(moves) - cap} more moved blocks of other plans")
     for b in placed[:cap]:
-        lines.append(
-            f"- adds plan #{b['plan_id']} {b['start'][:16].replace('T', ' ')} "
-            f"{_clip(b['title'], 70)}"
-        )
+        lines.append(f"- adds plan #{b['plan_id']} {_at(b['start'])} {_clip(b['title'], 70)}")
     if len(placed) > cap:
         lines.append(f"- and {len(placed) - cap} more added blocks of other plans")
     return lines
@@ -508,7 +528,7 @@ class Tools:
             head = "Scheduled" if out["applied"] else "Preview"
             lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
             for b in out["blocks"][:20]:
-                lines.append(f"- {b['start'][:16].replace('T', ' ')} {_clip(b['title'], 70)}")
+                lines.append(f"- {_span(b['start'], b['end'])} {_clip(b['title'], 70)}")
             lines += _elsewhere(out)
             lines += [f"- not placed: {u['title']} ({u['cause']})" for u in out["unplaced"]]
             if not out["applied"]:
@@ -601,7 +621,7 @@ class Tools:
             }
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [
-                f"- {e['start'][:16].replace('T', ' ')}–{e['end'][11:16]} "
+                f"- {_span(e['start'], e['end'], bool(e.get('all_day')))} "
                 f"{'[block ' + e['id'] + ']' if e['almanac'] else '[busy]'} {_clip(e['title'], 70)}"
                 for e in out["events"]
             ]

@@ -449,3 +449,36 @@ async def test_a_recalled_hits_time_is_shown_in_the_users_zone() -> None:
         out = await tools.query_memory("acme")
         assert "#5 event 2026-12-01 22:44 America/New_York call Acme" in out, out
     assert asked.count("/api/v1/auth/me") == 2, asked
+
+
+async def test_the_agenda_names_the_day_an_event_ends_on_and_all_day_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agenda sliced the ISO text: a block from 22:00 to 01:00 read as ending at 01:00
+    the same day, before it began, and an all-day event as a date and an empty end."""
+    tools, _ = load_tools()
+    view = {
+        "start": "2026-12-01T00:00:00+01:00",
+        "events": [
+            {"id": "b1", "title": "Late push", "almanac": True, "all_day": False,
+             "start": "2026-12-01T22:00:00+01:00", "end": "2026-12-02T01:00:00+01:00"},
+            {"id": "u1", "title": "Call", "almanac": False, "all_day": False,
+             "start": "2026-12-02T09:00:00+01:00", "end": "2026-12-02T09:30:00+01:00"},
+            {"id": "u2", "title": "Offsite", "almanac": False, "all_day": True,
+             "start": "2026-12-03T00:00:00+01:00", "end": "2026-12-05T00:00:00+01:00"},
+            {"id": "u3", "title": "Holiday", "almanac": False, "all_day": True,
+             "start": "2026-12-06T00:00:00+01:00", "end": "2026-12-07T00:00:00+01:00"},
+        ],
+    }  # fmt: skip
+
+    async def call(method: str, path: str, user: Any, **kw: Any) -> Any:
+        return view
+
+    monkeypatch.setattr(tools, "_call", call)
+    lines = (await tools.agenda(days=7)).splitlines()
+    assert lines == [
+        "- 2026-12-01 22:00–2026-12-02 01:00 [block b1] Late push",
+        "- 2026-12-02 09:00–09:30 [busy] Call",
+        "- 2026-12-03–2026-12-04 all day [busy] Offsite",
+        "- 2026-12-06 all day [busy] Holiday",
+    ]
