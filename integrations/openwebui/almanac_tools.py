@@ -129,7 +129,8 @@ def _span(start: Any, end: Any, all_day: bool = False) -> str:
     if all_day:
         last = (ends - timedelta(days=1)).date() if ends > begins else begins.date()
         return f"{begins:%Y-%m-%d}" + ("" if last == begins.date() else f"–{last}") + " all day"
-    if ends.date() == begins.date():
+    midnight = ends.hour == ends.minute == 0 and ends.date() == begins.date() + timedelta(1)
+    if ends.date() == begins.date() or midnight:  # ending at midnight: the day's end
         return f"{begins:%Y-%m-%d %H:%M}–{ends:%H:%M}"
     return f"{begins:%Y-%m-%d %H:%M}–{ends:%Y-%m-%d %H:%M}"
 

@@ -382,3 +382,20 @@ def test_clock_span_reads_an_end_at_midnight_and_all_day_events() -> None:
     assert cli_scheduler.clock_span(start, start + timedelta(days=3), TZ, True) == (
         "all day, to Sat 05 Dec"
     )
+
+
+def test_other_plans_blocks_show_the_day_a_late_block_ends_on() -> None:
+    """`also:` lines formatted spans their own way: a block from 22:00 to 01:00 read as
+    ending at 01:00 on the day it began."""
+    from types import SimpleNamespace
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2026, 12, day, hour, tzinfo=ZoneInfo("Europe/Berlin"))
+
+    late = SimpleNamespace(plan_id=2, title="Late push", start=at(7, 22), end=at(8, 1))
+    short = SimpleNamespace(plan_id=2, title="Call prep", start=at(8, 9), end=at(8, 10))
+    out = SimpleNamespace(timezone="Europe/Berlin", plan_id=1, moves=[], placed=[late, short])
+    assert cli_scheduler.elsewhere(out) == [  # type: ignore[arg-type]
+        "adds plan 2 Late push: Mon 07 22:00-Tue 08 Dec 01:00",
+        "adds plan 2 Call prep: Tue 08 09:00-10:00",
+    ]

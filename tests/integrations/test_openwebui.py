@@ -482,3 +482,11 @@ async def test_the_agenda_names_the_day_an_event_ends_on_and_all_day_events(
         "- 2026-12-03–2026-12-04 all day [busy] Offsite",
         "- 2026-12-06 all day [busy] Holiday",
     ]
+
+
+def test_a_block_ending_at_midnight_ends_that_day() -> None:
+    load_tools()
+    span = sys.modules["tool_almanac_test"]._span
+    assert span("2026-12-01T22:00:00+01:00", "2026-12-02T00:00:00+01:00") == (
+        "2026-12-01 22:00–00:00"
+    )

@@ -67,7 +67,7 @@ def elsewhere(out: ScheduleOut) -> list[str]:
     tz = ZoneInfo(out.timezone)
 
     def span(start: datetime, end: datetime) -> str:
-        return f"{start.astimezone(tz):%a %d %H:%M}-{end.astimezone(tz):%H:%M}"
+        return f"{start.astimezone(tz):%a %d} {clock_span(start, end, tz)}"
 
     lines = []
     for m in out.moves:
