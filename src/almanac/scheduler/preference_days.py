@@ -146,6 +146,15 @@ _MONTHS = (
     r"january|february|march|april|(?-i:May)|june|july|august|september|october|november"
     r"|december"
 )
+# What says a text holds once, not every week: "Tomorrow I finish at 3", "no work after 6
+# tonight", "this week at most 4 hours a day". Read as standing it would hold every day.
+# "From tomorrow (on)", "starting today", "as of next week" begin a standing one: read.
+_ONE_OFF = (
+    r"(?<!\bfrom\s)(?<!\bstarting\s)(?<!\bas\sof\s)(?<!\bbeginning\s)(?<!\bsince\s)"
+    r"\b(?:today|tonight|tomorrow|(?:this|next)\s+(?:morning|afternoon|evening|week(?:end)?|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day))\b(?!\s+(?:on|onwards?|forward)\b)"
+)
+ONE_OFF = re.compile(_ONE_OFF, re.I)
 # What says a text holds in some weeks only: "every other Friday off", "Fridays off in
 # summer", "some Fridays", "the first Monday of the month", "I sometimes work Saturdays".
 # Read as every week it would say more than was said. ("Usually" and "most" are the
@@ -167,7 +176,9 @@ SOME_WEEKS = re.compile(
     + _MONTHS
     + r")|(?:summer|winter)\s+(?:"
     + _DAY
-    + r"|hours|months?|weeks?))\b",
+    + r"|hours|months?|weeks?))\b"
+    + r"|"
+    + _ONE_OFF,
     re.I,
 )
 # What may stand between two days of one list: "Mondays and Wednesdays", "Tue, Thu".

@@ -127,7 +127,9 @@ _MINE_BEFORE = re.compile(
     re.I,
 )
 
-
+# "I have a hard stop at 5", "we've got a hard stop": the user's ("the kids have a 3pm
+# finish" is not: the clock-first phrasings keep `_MINE_BEFORE`).
+_HAVE_A = re.compile(r"\b(?:I|we)(?:\s+have|'ve\s+got|\s+have\s+got|\s+got)\s+a\s*$", re.I)
 _CLAUSE_BREAK = re.compile(r"[^\w\s'-]|\b(?:and|but|so|then|or|if|when|because|since|as)\b", re.I)
 # "my" and "our" may own what does the verb ("our workshop will end at 4"): not owners.
 _OWNERS = frozenset("i i'm im i'd i'll i've we we're we'd we'll we've me us myself".split())
@@ -146,7 +148,9 @@ def said_of_me(head: str, m: re.Match[str]) -> bool:
     said = m.group(0).lower()
     if said.startswith("available") and _FOR_SOMETHING.match(head, m.end()):
         return False
-    if not said.startswith(_VERBS):
+    if not said.startswith(_VERBS) or (
+        said.startswith("hard") and _HAVE_A.search(head, 0, m.start())
+    ):
         return True
     if _MINE_BEFORE.search(head, max(0, m.start() - 40), m.start()) is None:
         return False

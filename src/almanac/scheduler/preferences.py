@@ -122,9 +122,11 @@ def _refuse_all(
         said = "; ".join(line.rsplit(" (", 1)[0] for line in trial.applied)
         where = f"in {clause!r}, " if clause else ""
         rest = "; the text's other clauses are read" if clause else ""
+        once = pd.ONE_OFF.fullmatch(qualifier) is not None
+        which = "a preference holds every week" if once else "the rules cannot tell which"
         out.refuse(
-            f"{said}: said for some days only ({qualifier!r}), {where}the rules cannot "
-            f"tell which; not applied{rest} ({text!r})"
+            f"{said}: said for {'that time' if once else 'some days'} only ({qualifier!r}), "
+            f"{where}{which}; not applied{rest} ({text!r})"
         )
     for reason in trial.ignored:
         out.refuse(reason)
