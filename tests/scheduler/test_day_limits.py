@@ -4,10 +4,13 @@ them: the user's daily maximum (remembered or set) within that weekday's working
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from .conftest import Memories, next_monday
+from .conftest import Memories, make_plan, next_monday
 
 URL = "/api/v1/scheduler/calendar"
 
@@ -36,3 +39,30 @@ async def test_a_remembered_daily_max_holds_every_day(
     limits = await _limits(sched_client)
     week = [(next_monday() + timedelta(n)).isoformat() for n in range(7)]
     assert limits == {d: (3.0, "daily max") for d in week}
+
+
+async def test_the_view_reads_the_users_preferences_once(
+    sched_client: httpx.AsyncClient,
+    memory: Memories,
+    db_session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The marks on blocks and the day limits each read the user's preference facts: two
+    memory reads (two Gateway calls when apart) for one answer. Now one, the same limits."""
+    from almanac.scheduler.preference_facts import PreferenceFacts
+
+    await memory.add("constraint", "max 3 hours a day")
+    plan = await make_plan(db_session, [{"key": "t0", "estimate_hours": 2.0}])
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    assert (await sched_client.post("/api/v1/scheduler/schedule", json=body)).status_code == 200
+    reads: list[int | None] = []
+    texts = PreferenceFacts._texts
+
+    async def counted(self: PreferenceFacts, client_id: int | None, warnings: list[str]) -> Any:
+        reads.append(client_id)
+        return await texts(self, client_id, warnings)
+
+    monkeypatch.setattr(PreferenceFacts, "_texts", counted)
+    limits = await _limits(sched_client)
+    assert reads == [None]
+    assert set(limits.values()) == {(3.0, "daily max")}

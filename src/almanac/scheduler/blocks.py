@@ -17,7 +17,7 @@ from almanac.scheduler import problem as pb
 from almanac.scheduler.conflicts import broken_rules, mark_conflicts, move_conflicts
 from almanac.scheduler.core import Block
 from almanac.scheduler.core.explain import renumber
-from almanac.scheduler.day_limits import user_day_limits
+from almanac.scheduler.day_limits import day_limits, user_day_limits
 from almanac.scheduler.pending import write_or_queue
 from almanac.scheduler.pin_order import order_conflicts
 from almanac.scheduler.schemas import (
@@ -26,6 +26,7 @@ from almanac.scheduler.schemas import (
     DayLimitOut,
     MoveBlockIn,
     MoveBlockOut,
+    SchedulingPreferences,
 )
 from almanac.scheduler.service import SchedulerService
 from almanac.scheduler.writer import Writer
@@ -65,7 +66,9 @@ class BlockService:
         plans = sorted({b[0] for b in blocks if b is not None})
         clients = await self.s.plans.clients_of(plans)
         tasks = await self.tasks.open_of(plans)
-        for i, lines in (await self._rules_broken(events, blocks, clients, tasks)).items():
+        # The user's own (None) with the blocks' clients': one read for the marks and limits.
+        prefs = await self.s.preference_facts.solved_by_rules({*clients.values(), None})
+        for i, lines in self._rules_broken(events, blocks, clients, tasks, prefs).items():
             marks.setdefault(i, []).extend(lines)
         for i, lines in (await self._order_broken(events, blocks, tasks)).items():
             marks.setdefault(i, []).extend(lines)
@@ -85,7 +88,13 @@ class BlockService:
             )
             for i, (e, block) in enumerate(zip(events, blocks, strict=True))
         ]
-        limits = await user_day_limits(self.s.memory, self.s.prompts, self.s.settings, self.repo)
+        # None: a solve has the LLM read them; the limits are the rules' reading all the same.
+        own = prefs.get(None)
+        limits = (
+            day_limits(self.s.settings, own)
+            if own is not None
+            else await user_day_limits(self.s.memory, self.s.prompts, self.s.settings, self.repo)
+        )
         days = (first + timedelta(days=n) for n in range((last - first).days + 1))
         per_day = [(d, limits.on(d)) for d in days]
         return CalendarOut(
@@ -98,20 +107,19 @@ class BlockService:
             ],
         )
 
-    async def _rules_broken(
+    def _rules_broken(
         self,
         events: list[CalendarEvent],
         blocks: list[tuple[int, str, int] | None],
         clients: dict[int, int | None],
         tasks: Sequence[TaskRow],
+        prefs: dict[int | None, SchedulingPreferences | None],
     ) -> dict[int, list[str]]:
         """Per block (its index in `events`), the working hours or deadline it breaks (a
         move forced past its conflicts): checked as a move is, by the rules' reading of the
-        client's preferences, but not the hours of a client whose preferences a solve has
-        the LLM read. `tasks`: the open tasks of the blocks' plans."""
-        plans = sorted({b[0] for b in blocks if b is not None})
+        client's preferences (`prefs`), but not the hours of a client whose preferences a
+        solve has the LLM read. `tasks`: the open tasks of the blocks' plans."""
         deadlines = {(t.plan_id, t.plan_task_key): t.deadline for t in tasks}
-        prefs = await self.s.preference_facts.solved_by_rules({clients.get(p) for p in plans})
         tz = self.s.tz()
         out: dict[int, list[str]] = {}
         for i, (e, block) in enumerate(zip(events, blocks, strict=True)):
