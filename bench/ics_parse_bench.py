@@ -1,7 +1,7 @@
 """How long `parse_ics` takes on a large .ics export (about 6,000 events), before and after.
 
 Usage: PYTHONPATH=src .venv/bin/python bench/ics_parse_bench.py [--events 6000] [--runs 7]
-       [--before-src /work/main/src]
+       [--days 170] [--before-src /work/main/src]
 
 The file is generated here (seeded): mostly single meetings with a TZID (an IANA zone and an
 Outlook-style "Customized Time Zone", each with its VTIMEZONE), some in UTC, some all-day,
@@ -9,6 +9,8 @@ and one in fifty a weekly series. Each run is a fresh process (the import's work
 icalendar's zone cache per file too) timing one `parse_ics` over a six-month window with the
 occurrence and time bounds raised, so the whole file is read. With `--before-src` the two
 checkouts alternate run by run, so machine load hits both alike; medians and their ratio.
+`--days 1460` spreads the events over four years up to the window's end, as a real export
+is: the import then parses only the events near its window (calendars/ics_reach.py).
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ ZONES = ("Europe/Berlin", "Customized Time Zone")
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 
 
-def make_file(events: int, seed: int = 1) -> bytes:
-    """A calendar export of `events` VEVENTs within `WINDOW` (see the module's docstring)."""
+def make_file(events: int, seed: int = 1, days: int = 170) -> bytes:
+    """A calendar export of `events` VEVENTs over `days` days from 5 January 2026 (170: all
+    within `WINDOW`; more: an export of years, most of it outside the window)."""
     rnd = random.Random(seed)
     out = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//ics//EN\r\n"]
     out += [_ZONE.format(tzid=z) for z in ZONES]
     for i in range(events):
-        day = datetime(2026, 1, 5, 8) + timedelta(days=rnd.randrange(170))
+        day = datetime(2026, 1, 5, 8) + timedelta(days=rnd.randrange(days) - max(0, days - 170))
         start = day + timedelta(minutes=15 * rnd.randrange(40))
         end = start + timedelta(minutes=30 * rnd.randrange(1, 5))
         kind = i % 10
@@ -78,7 +81,7 @@ def make_file(events: int, seed: int = 1) -> bytes:
     return "".join(out).encode()
 
 
-def child(events: int) -> None:
+def child(events: int, days: int) -> None:
     """One timed parse in this process; prints seconds and the events found, as JSON."""
     from zoneinfo import ZoneInfo
 
@@ -86,7 +89,7 @@ def child(events: int) -> None:
 
     from almanac.calendars.ics import IcsLimits, parse_ics
 
-    data = make_file(events)
+    data = make_file(events, days=days)
     limits = IcsLimits(max_occurrences=100_000, time_budget_seconds=600)
     tzp.use_zoneinfo()  # as the import's worker does before each file
     began, cpu = time.perf_counter(), time.process_time()
@@ -108,9 +111,9 @@ def child(events: int) -> None:
     )
 
 
-def run_once(src: Path, events: int) -> dict[str, Any]:
+def run_once(src: Path, events: int, days: int) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "--events", str(events)],
+        [sys.executable, __file__, "--child", "--events", str(events), "--days", str(days)],
         env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -124,11 +127,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=6000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--days", type=int, default=170, help="days the events spread over")
     parser.add_argument("--before-src", type=Path, help="another checkout's src/ to compare")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.events)
+        child(args.events, args.days)
         return
     sources = {"this": ROOT / "src"}
     if args.before_src is not None:
@@ -141,7 +145,7 @@ def main() -> None:
     size = 0
     for _ in range(args.runs):
         for name, src in sources.items():
-            result = run_once(src, args.events)
+            result = run_once(src, args.events, args.days)
             times[name].append(result["seconds"])
             cpus[name].append(result["cpu"])
             found[name] = int(result["events"])
@@ -155,7 +159,8 @@ def main() -> None:
         for name, ts in times.items()
     ]
     print_table(
-        f"parse_ics: {args.events} VEVENTs, {size / 1e6:.2f} MB, {args.runs} runs each",
+        f"parse_ics: {args.events} VEVENTs over {args.days} days, {size / 1e6:.2f} MB, "
+        f"{args.runs} runs each",
         ["source", "events read", "digest", "median s", "min s", "max s", "ratio"]
         + ["median CPU s", "CPU ratio"],
         rows,

@@ -32,6 +32,7 @@ from almanac.calendars.base import (
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
 from almanac.calendars.ics_limits import LONGEST_EVENT, MAX_ICS_BYTES, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
+from almanac.calendars.ics_reach import within_reach
 from almanac.calendars.recurrence import RecurrenceBudget
 from almanac.calendars.recurrence import rule_steps as rule_steps
 from almanac.calendars.runs import Dense, dense_series, runs
@@ -151,8 +152,8 @@ def _to_event(
 _MICROSOFT_UTC = re.compile(rb';TZID="?tzone://Microsoft/Utc"?(?=[;:])', re.IGNORECASE)
 
 
-def _calendars(data: bytes) -> list[icalendar.Calendar]:
-    data = _MICROSOFT_UTC.sub(b";TZID=UTC", data)
+def _calendars(data: bytes, window: tuple[datetime, datetime]) -> list[icalendar.Calendar]:
+    data = within_reach(_MICROSOFT_UTC.sub(b";TZID=UTC", data), window)
     try:
         components = icalendar.Calendar.from_ical(data, multiple=True)
     except Exception as e:  # icalendar raises many types (ValueError, KeyError, ...) on junk
@@ -258,7 +259,7 @@ def parse_ics(
     # A day of slack each side: floating and all-day times are ordered before we localize.
     slack = timedelta(days=1)
     start, end = window[0] - slack, window[1] + slack
-    for cal in _calendars(raw):
+    for cal in _calendars(raw, window):
         vevents_of_file = cal.walk("VEVENT")
         zones = cal.walk("VTIMEZONE")
         series = {
