@@ -12,6 +12,7 @@ import bench.memory_recall as memory_recall
 import bench.recall_context as recall_context
 import bench.recall_expansion as recall_expansion
 import bench.recall_floor as recall_floor
+import bench.recall_lists as recall_lists
 import bench.recall_reduction as recall_reduction
 import bench.recall_replay as recall_replay
 import pytest
@@ -26,6 +27,7 @@ import pytest
         recall_context.main,
         recall_expansion.main,
         recall_reduction.main,
+        recall_lists.main,
     ],
     ids=lambda f: f.__module__,
 )
