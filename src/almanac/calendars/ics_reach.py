@@ -20,6 +20,7 @@ _SERIES = re.compile(rb"^(?:RRULE|RDATE|EXDATE|EXRULE|RECURRENCE-ID|DURATION)[;:
 _UID = re.compile(rb"^UID(?:;[^:\r\n]*)?:(.*?)\r?$", re.I | re.M)
 _DTSTART = re.compile(rb"^DTSTART(?:;[^:\r\n]*)?:(\d{8})(?:T\d{6}Z?)?\r?$", re.I | re.M)
 _DTEND = re.compile(rb"^DTEND(?:;[^:\r\n]*)?:(\d{8})(?:T\d{6}Z?)?\r?$", re.I | re.M)
+_HAS_DTEND = re.compile(rb"^DTEND[;:]", re.I | re.M)
 # A zone's offset (at most a day either way) and the parser's day of slack each side.
 _MARGIN = timedelta(days=3)
 
@@ -48,7 +49,7 @@ def _outside(text: bytes, lo: date, hi: date) -> bool:
     start = _day(_DTSTART.search(text))
     if start is None:
         return False
-    end = _day(_DTEND.search(text)) if re.search(rb"^DTEND[;:]", text, re.I | re.M) else start
+    end = _day(_DTEND.search(text)) if _HAS_DTEND.search(text) else start
     if end is None:
         return False
     first, last = min(start, end), max(start, end)  # one ending before it starts is swapped
@@ -58,7 +59,8 @@ def _outside(text: bytes, lo: date, hi: date) -> bool:
 def _day(m: re.Match[bytes] | None) -> date | None:
     if m is None:
         return None
-    try:
-        return datetime.strptime(m[1].decode(), "%Y%m%d").date()
+    digits = m[1]
+    try:  # strptime took half of this module's time
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:  # not a date: the parser refuses it, naming the event
         return None
