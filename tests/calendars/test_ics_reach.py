@@ -130,3 +130,56 @@ def test_a_bad_date_far_outside_the_window_is_still_refused_when_the_text_cannot
     assert within_reach(data, WINDOW) == data
     with pytest.raises(ValidationFailed, match="'bad'"):
         parse_ics(data, window=WINDOW, zone=BERLIN, limits=LIMITS)
+
+
+_HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+_TAIL = "END:VCALENDAR\r\n"
+_FAR = "DTSTART:20190110T100000Z\r\nDTEND:20190110T110000Z\r\n"
+_IN = "DTSTART:20260305T100000Z\r\nDTEND:20260305T110000Z\r\n"
+_WEEKLY = "DTSTART:20190101T090000Z\r\nDTEND:20190101T093000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+
+
+def _ev(uid: str, dates: str, end: str = "END:VEVENT\r\n") -> str:
+    return f"BEGIN:VEVENT\r\nUID:{uid}\r\n{dates}SUMMARY:{uid}\r\n{end}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An END folded as RFC 5545 allows: a block read to the next END cut the meeting.
+        _HEAD + _ev("old", _FAR, end="END:VEV\r\n ENT\r\n") + _ev("meeting", _IN) + _TAIL,
+        # No END: the file is handed on whole (it was imported without the meeting).
+        _HEAD + _ev("old", _FAR, end="") + _ev("meeting", _IN) + _TAIL + _HEAD + _TAIL,
+        _HEAD + "BEGIN:VEVENT\r\nUID:outer\r\n" + _FAR + _ev("inner", _IN)
+        + "END:VEVENT\r\n" + _TAIL,
+        # A VALARM's own UID (RFC 9074) is not the event's, which a series shares.
+        _HEAD + "BEGIN:VEVENT\r\nBEGIN:VALARM\r\nUID:alarm\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\n"
+        "END:VALARM\r\nUID:s\r\n" + _FAR + "END:VEVENT\r\n" + _ev("s", _WEEKLY) + _TAIL,
+        _HEAD + _ev("a\\,b", _FAR) + _ev("a,b", _WEEKLY) + _TAIL,  # one UID, escaped or not
+        # Refused as before: a zone unknown here, a date in lowercase.
+        _HEAD + _ev("old", _FAR.replace(":2019", ";TZID=Mars/Base:2019").replace("Z", ""))
+        + _ev("meeting", _IN) + _TAIL,
+        _HEAD + _ev("old", _FAR.replace("Z", "z")) + _ev("meeting", _IN) + _TAIL,
+        "\ufeff" + (_HEAD + "begin:vevent  \r\nUID:a\r\n" + _FAR + "END:VEVENT\r\n"
+        + "begin:vevent\r\nuid;x-p=1:b\r\ndtstart;value=date-time:20190110T100000Z\r\n"
+        "END:VEVENT  \r\n" + _ev("meeting", _IN) + _TAIL).replace("\r\n", "\n"),
+    ],
+    ids=["folded-end", "no-end", "nested", "alarm-uid", "escaped-uid", "unknown-tzid",
+         "lowercase-z", "lf-bom-lowercase"],
+)  # fmt: skip
+def test_an_odd_file_reads_the_same_with_and_without_leaving_events_out(text: str) -> None:
+    data = text.encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ics_module, "within_reach", lambda data, window: data)
+        whole = _read(data)
+    assert _read(data) == whole
+
+
+def test_a_file_whose_components_do_not_pair_up_is_handed_on_whole() -> None:
+    """The text scan stops at nothing: a BEGIN:VEVENT with no END was matched to the file's
+    end from each one (minutes for a few hundred kilobytes). Unpaired, nothing is cut."""
+    open_ended = _HEAD + "BEGIN:VEVENT\r\nUID:x\r\n" + _FAR
+    data = (open_ended * 2000 + _ev("far", _FAR) + _TAIL).encode()
+    assert within_reach(data, WINDOW) == data
+    cut = (_HEAD + _ev("far", _FAR) + _ev("meeting", _IN) + _TAIL).encode()
+    assert b"far" not in within_reach(cut, WINDOW)

@@ -65,3 +65,58 @@ def test_a_one_off_clause_of_its_own_leaves_the_rest_read() -> None:
     assert parsed.prefs.not_after is None and parsed.prefs.day_hours == []
     (why,) = parsed.ignored
     assert "said for that time only ('this Friday')" in why
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value", "said"),
+    [
+        # An exception said beside a standing preference: the standing one is read.
+        ("Max 6 hours a day, tomorrow only 2", "daily_max_hours", 6.0, "tomorrow"),
+        ("I work 9-5; not working this weekend", "workday_start", time(9), "this weekend"),
+        ("No meetings before 10. Hard stop at 3 tomorrow", "not_before", time(10), "tomorrow"),
+    ],
+)
+def test_a_one_off_exception_leaves_the_standing_preference_read(
+    text: str, field: str, value: object, said: str
+) -> None:
+    parsed = parse_preferences([text])
+    assert getattr(parsed.prefs, field) == value
+    assert parsed.prefs.not_after is None and parsed.prefs.daily_max_hours in (None, 6.0)
+    (why,) = parsed.ignored
+    assert f"said for that time only ({said!r})" in why and "other clauses are read" in why
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hard stop at 5 every day, including today",
+        "I never work after 6, not even tonight",
+        "Effective today, I finish at 5",
+        "Today's standing rule: I finish at 5",
+    ],
+)
+def test_a_text_saying_it_holds_every_day_is_standing(text: str) -> None:
+    parsed = parse_preferences([text])
+    assert parsed.prefs.not_after in (time(17), time(18)), (parsed.applied, parsed.ignored)
+    assert parsed.ignored == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hard stop at 5 (today only)",  # the qualifier's clause governs the whole text
+        "Finish at 3 on the 12th",
+        "Hard stop at 4 on March 3",
+        "For the next two weeks I stop at 4",
+        "This month no work after 6",
+        "Until Friday I finish at 4",
+        "Tmrw I finish at 3",
+        "This coming Friday I stop at 2",
+    ],
+)
+def test_more_one_offs_are_not_standing(text: str) -> None:
+    parsed = parse_preferences([text])
+    assert parsed.prefs == SchedulingPreferences() and parsed.applied == []
+    (why,) = parsed.ignored
+    # The text is quoted once, whole: "(today only)" split the line inside the user's text.
+    assert why.endswith(f"not applied ({text!r})") and why.count(text) == 1, why

@@ -195,7 +195,7 @@ def vevent_to_event(
     )
 
 
-_DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
 
 def unknown_zones(vevent: icalendar.Component) -> list[tuple[str, str]]:
@@ -203,7 +203,7 @@ def unknown_zones(vevent: icalendar.Component) -> list[tuple[str, str]]:
     zone name nor defined by a VTIMEZONE: icalendar reads such times as floating, so they
     land at that wall-clock time in the user's zone."""
     found: list[tuple[str, str]] = []
-    for name in _DATED:
+    for name in DATED:
         prop = vevent.get(name)
         for value in prop if isinstance(prop, list) else [prop]:
             tzid = getattr(value, "params", {}).get("TZID")

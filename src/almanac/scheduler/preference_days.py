@@ -147,14 +147,32 @@ _MONTHS = (
     r"|december"
 )
 # What says a text holds once, not every week: "Tomorrow I finish at 3", "no work after 6
-# tonight", "this week at most 4 hours a day". Read as standing it would hold every day.
-# "From tomorrow (on)", "starting today", "as of next week" begin a standing one: read.
+# tonight", "this week at most 4 hours a day", "hard stop at 4 on March 3". Read as
+# standing it would hold every day. "From tomorrow (on)", "starting today", "effective
+# next week" begin a standing one: read.
+_ONE_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
 _ONE_OFF = (
     r"(?<!\bfrom\s)(?<!\bstarting\s)(?<!\bas\sof\s)(?<!\bbeginning\s)(?<!\bsince\s)"
-    r"\b(?:today|tonight|tomorrow|(?:this|next)\s+(?:morning|afternoon|evening|week(?:end)?|"
-    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day))\b(?!\s+(?:on|onwards?|forward)\b)"
+    r"(?<!\beffective\s)\b(?:today|tonight|tomorrow|tmrw|tmr"
+    r"|(?:this|next)\s+(?:coming\s+)?(?:morning|afternoon|evening|week(?:end)?|month|"
+    + _ONE_DAY
+    + r")|until\s+(?:next\s+)?"
+    + _ONE_DAY
+    + r"|for\s+the\s+next\s+(?:\w+\s+)?(?:days?|weeks?|months?)"
+    + r"|on\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)|on\s+\d{1,2}[/.]\d{1,2}"
+    + r"|on\s+(?:"
+    + _MONTHS
+    + r")\s+\d{1,2}|on\s+\d{1,2}\s+(?:"
+    + _MONTHS
+    + r"))\b(?!['’]s\b)(?!\s+(?:on|onwards?|forward)\b)"
 )
 ONE_OFF = re.compile(_ONE_OFF, re.I)
+# A text that also says it holds every day is a standing preference with its exception
+# ("Hard stop at 5 every day, including today", "I never work after 6, not even tonight").
+STANDING = re.compile(
+    r"\b(?:every\s*day|each\s+day|daily|always|never|including|from\s+now\s+on|every\s+week)\b",
+    re.I,
+)
 # What says a text holds in some weeks only: "every other Friday off", "Fridays off in
 # summer", "some Fridays", "the first Monday of the month", "I sometimes work Saturdays".
 # Read as every week it would say more than was said. ("Usually" and "most" are the

@@ -72,23 +72,45 @@ def _read(
     Friday off). Unless the qualifier clearly lies within one clause of its own, which is
     then not applied while the others are (`some_weeks_clause`)."""
     head = spelled_as_digits(text[:PREFERENCE_MAX_CHARS])
+    if pd.STANDING.search(head):  # "every day, including today": the day is no qualifier
+        head = pd.ONE_OFF.sub(lambda m: " " * len(m[0]), head)
     some = pd.SOME_WEEKS.search(head)
     if some is None:
         _read_text(out, text, head, hours, workdays)
         return
     # The clause must say something by itself ("Fridays off, but only in summer": its
-    # clause does not), and so must the rest.
+    # clause does not), and so must the rest; a one-off's clause need not ("Max 6 hours a
+    # day, tomorrow only 2": an exception to what the rest says).
     cut = some_weeks_clause(head)
-    if cut and _trial(text, head[cut[0] : cut[1]], hours, workdays, refused=True):
+    qualifier = pd.SOME_WEEKS.search(head, cut[0], cut[1]) if cut else None
+    if cut and qualifier:
+        part = head[cut[0] : cut[1]]
+        alone = _trial(text, part, hours, workdays, refused=True)
         rest = _rest(head, cut)
-        if _trial(text, rest, hours, workdays):
-            qualifier = pd.SOME_WEEKS.search(head, cut[0], cut[1])
-            assert qualifier is not None
-            clause = head[cut[0] : cut[1]].strip(" ,;")
-            _refuse_all(out, text, head[cut[0] : cut[1]], hours, workdays, qualifier[0], clause)
+        own = _says_more(part, qualifier) and pd.ONE_OFF.fullmatch(qualifier[0])
+        if (alone or own) and _trial(text, rest, hours, workdays):
+            clause = part.strip(" ,;")
+            if alone:
+                _refuse_all(out, text, part, hours, workdays, qualifier[0], clause)
+            else:
+                out.refuse(
+                    f"{clause!r}: said for that time only ({qualifier[0]!r}), a preference "
+                    f"holds every week; not applied; the text's other clauses are read ({text!r})"
+                )
             _read_text(out, text, rest, hours, workdays)
             return
     _refuse_all(out, text, head, hours, workdays, some[0])
+
+
+# Words that add nothing to a one-off qualifier: "(today only)" governs the whole text.
+_FILLER = frozenset("only just too also and but or as well for then even not so".split())
+
+
+def _says_more(part: str, qualifier: re.Match[str]) -> bool:
+    """Whether a one-off's clause says something besides its qualifier ("tomorrow only 2"),
+    so it is an exception to the rest, not the time the whole text holds for."""
+    words = re.findall(r"[\w']+", part.replace(qualifier[0], " ", 1).lower())
+    return any(w not in _FILLER for w in words)
 
 
 def _trial(
@@ -119,7 +141,7 @@ def _refuse_all(
     trial.per_text.append(([], []))
     _read_text(trial, text, head, hours, workdays)
     if trial.applied:
-        said = "; ".join(line.rsplit(" (", 1)[0] for line in trial.applied)
+        said = "; ".join(line.removesuffix(f" ({text!r})") for line in trial.applied)
         where = f"in {clause!r}, " if clause else ""
         rest = "; the text's other clauses are read" if clause else ""
         once = pd.ONE_OFF.fullmatch(qualifier) is not None
