@@ -30,6 +30,7 @@ SIMPLE = ("greedy", "edf", "edf-own")
 # The same baselines ignoring where the previous schedule put blocks (`greedy_placement`'s
 # `fresh`): present when a solve re-optimises a calendar that has blocks.
 PLAIN = ("greedy-plain", "edf-plain", "edf-own-plain")
+OWN = ("edf-own", "edf-own-plain")
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,14 @@ def floors_of(measures: dict[str, Measure], *, valued: bool = True) -> Floors:
     """The better simple baseline on each measure (ties: the one better on the other).
 
     With `valued` false (no weight on missed deadlines) there is no deadline floor. The plain
-    baselines count too where they ran (`PLAIN`).
+    baselines count too where they ran (`PLAIN`); the textbook EDFs (`OWN`) only for deadlines.
     """
     names = [n for n in (*SIMPLE, *PLAIN) if n in measures]
-    work = max(names, key=lambda n: (measures[n].work, measures[n].met))
+    # The textbook EDF sets only the deadline floor: the work floor stays the one the issue
+    # asks for (greedy's, or the other EDF's when it places more).
+    work = max(
+        (n for n in names if n not in OWN), key=lambda n: (measures[n].work, measures[n].met)
+    )
     met = max(names, key=lambda n: (measures[n].met, measures[n].work))
     return Floors(measures[work].work, work, measures[met].met if valued else 0, met)
 
@@ -177,12 +182,14 @@ def report(
     answer: Measure,
     proven: bool = False,
     repair: bool = False,
+    most: int | None = None,
 ) -> tuple[Floor, ...]:
     """Both floors as the answer reached them, with a reason for any it did not.
 
     `proven`: the search proved that no schedule placing exactly the tasks of the baseline
     that set the work floor reaches the deadline floor. `repair`: the answer is a replan
-    held to a repair of the previous schedule (see `for_repair`).
+    held to a repair of the previous schedule (see `for_repair`). `most`: the most deadlines
+    a search found with the work floor held (or a baseline keeping it met), when it ran.
     """
     hours = grid.problem.slot_minutes / 60
     work_ok, met_ok = answer.work >= floors.work, answer.met >= floors.met
@@ -207,8 +214,12 @@ def report(
                 else "no schedule reaching both was found in time"
             )
             + f"; the answer keeps the work floor (weighted hours rank first) and meets "
-            f"{answer.met}, no fewer than the most found with it (by the baselines and a "
-            "search for deadlines met)"
+            f"{answer.met}"
+            + (
+                f" (the most a search for deadlines met with that floor found: {most})"
+                if most is not None
+                else ""
+            )
         )
     return _pair(floors, answer, hours, "", why)
 
