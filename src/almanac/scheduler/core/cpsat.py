@@ -373,6 +373,9 @@ def _solve(
     # deadline floor, both hold; short of it, the most met is the deadline floor from then on
     # and the documented objective decides above it.
     fl.switch(builder, switch, on=False)
+    if left() < 2 * MIN_SEARCH_SECONDS:  # no time for both searches: the objective decides
+        holds.hold(hints[best][0])
+        return outcome(held_search(values[best], False), best, proven)
     fl.seek_most_met(builder)
     top = max(keep, key=lambda n: (measures[n].met, scores[n]))
     free = replace(problem, idle_seconds=None)  # it climbs in bursts: no idle stop
