@@ -109,7 +109,7 @@ class FloorOut(BaseModel):
     """A simple baseline's figure the answer must reach when any schedule can."""
 
     measure: str  # "weighted hours" or "deadlines met"
-    baseline: str  # "greedy" (priority first) or "edf" (earliest deadline first, all plans)
+    baseline: str  # "greedy" (priority first), "edf" or "edf-own" (earliest deadline first)
     floor: float
     value: float
     reached: bool

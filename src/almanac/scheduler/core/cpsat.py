@@ -34,8 +34,11 @@ _MARGIN_SECONDS = 0.05
 _SELECTION_SHARE = 0.1
 _SELECTION_MAX_SECONDS = 0.15
 # When no baseline reaches both floors: the share of the time left spent looking for a
-# schedule that does, before the documented objective decides without the deadline floor.
-_FLOOR_SEARCH_SHARE = 0.6
+# schedule of greedy's tasks that does, then, when none is found, the share of the time
+# left spent on the most deadlines met with the work floor held (see `floors.hold_met`),
+# before the documented objective decides.
+_FLOOR_SEARCH_SHARE = 0.3
+_MOST_MET_SHARE = 0.5
 
 Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
 
@@ -54,6 +57,7 @@ def candidates(
     out = {
         "edf": greedy_placement(grid),
         "greedy": greedy_placement(grid, by_priority=True),
+        "edf-own": greedy_placement(grid, own_deadlines=True),
     }
     chosen = select_tasks(grid, min(time_limit * _SELECTION_SHARE, _SELECTION_MAX_SECONDS))
     if chosen and chosen != set(out["edf"][0]):
@@ -72,6 +76,7 @@ def candidates(
         # (the ones above keep them where they still fit): a re-optimisation is never worse.
         out["edf-plain"] = greedy_placement(grid, fresh=True)
         out["greedy-plain"] = greedy_placement(grid, by_priority=True, fresh=True)
+        out["edf-own-plain"] = greedy_placement(grid, fresh=True, own_deadlines=True)
     if not kept:  # none of these reaching both floors: local moves may build one that does
         fh.add_hint(grid, out, time_limit, time.perf_counter)
     if kept:
@@ -83,8 +88,14 @@ def candidates(
 def _plain_floors(grid: Grid) -> fl.Floors:
     """The floors of the plain baselines: every plan at once, where blocks were ignored."""
     plain = {
-        name: fl.measure(grid, greedy_placement(grid, by_priority=by_priority, fresh=True)[0])
-        for name, by_priority in (("edf", False), ("greedy", True))
+        name: fl.measure(
+            grid, greedy_placement(grid, by_priority=priority, fresh=True, own_deadlines=own)[0]
+        )
+        for name, priority, own in (
+            ("edf", False, False),
+            ("greedy", True, False),
+            ("edf-own", False, True),
+        )
     }
     return fl.floors_of(plain, valued=grid.problem.weights.missed_deadline > 0)
 
@@ -219,6 +230,8 @@ def _solve(
     # When replanning, the best among repairs (see `repair`) if one reaches both floors.
     best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
+    most_met: list[int] = []  # the most deadlines found with the work floor, once searched
+
     def outcome(search: Search, hint: str, proven: bool) -> Schedule:
         status, solver = search.status, search.solver
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
@@ -239,7 +252,7 @@ def _solve(
                 solver_status=solver.status_name(status),
                 source=source,
                 stopped=search.why,
-                floors=fl.report(grid, simple, full, answer, proven, bool(repairs))
+                floors=fl.report(grid, simple, full, answer, proven, bool(repairs), *most_met)
                 + finish.floors(answer),
                 scope=holds.scope(placement),
             )
@@ -258,7 +271,7 @@ def _solve(
             solver_status=solver.status_name(status),
             source=source,
             stopped=search.why,
-            floors=fl.report(grid, simple, full, answer, proven, bool(repairs))
+            floors=fl.report(grid, simple, full, answer, proven, bool(repairs), *most_met)
             + finish.floors(answer),
             scope=holds.scope(placement),
         )
@@ -346,21 +359,42 @@ def _solve(
         builder.model.maximize(cp_model.LinearExpr.sum(same))
     else:
         builder.model.clear_objective()  # type: ignore[no-untyped-call]
-    budget = left() * _FLOOR_SEARCH_SHARE
-    first = Search(builder, problem, values[near], budget, True, step=1)
+    first = Search(builder, problem, values[near], left() * _FLOOR_SEARCH_SHARE, True, step=1)
     fl.switch(builder, only, on=False)
     proven = first.status == cp_model.INFEASIBLE
-    if proven and budget - first.seconds >= MIN_SEARCH_SECONDS:
-        # Not with greedy's tasks: with any others, in the time that is left of the share.
-        first = Search(builder, problem, values[near], budget - first.seconds, True, step=1)
-    builder.refresh_objective()
     if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        builder.refresh_objective()
         placement = builder.extract(first.solver)
-        found = complete(placement, True)
         holds.hold(placement)
-        return outcome(held_search(found, True), near, False)
-    # None exists (proven) or none was found in time: the documented objective decides.
+        return outcome(held_search(complete(placement, True), True), near, False)
+    # With any tasks: the most deadlines met with the work floor held, by a search counting
+    # only them (it climbs where a bare feasibility search for the deadline floor finds
+    # nothing), from the baseline keeping the work floor that meets the most. Reaching the
+    # deadline floor, both hold; short of it, the most met is the deadline floor from then on
+    # and the documented objective decides above it.
     fl.switch(builder, switch, on=False)
+    if left() < 2 * MIN_SEARCH_SECONDS:  # no time for both searches: the objective decides
+        holds.hold(hints[best][0])
+        return outcome(held_search(values[best], False), best, proven)
+    fl.seek_most_met(builder)
+    top = max(keep, key=lambda n: (measures[n].met, scores[n]))
+    free = replace(problem, idle_seconds=None)  # it climbs in bursts: no idle stop
+    most = Search(builder, free, values[top], left() * _MOST_MET_SHARE, False, step=1)
+    builder.refresh_objective()
+    start, met = hints[top][0], measures[top].met
+    if most.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = builder.extract(most.solver)
+        if fl.measure(grid, found).met > met:
+            start, met = found, fl.measure(grid, found).met
+    most_met.append(met)
+    if met >= floors.met:
+        fl.switch(builder, switch, on=True)
+        holds.hold(start)
+        return outcome(held_search(complete(start, True), True), near, False)
+    if met > measures[best].met:
+        fl.hold_met(builder, met)
+        holds.hold(start)
+        return outcome(held_search(complete(start, False), True), top, proven)
+    # No more deadlines than the best baseline: the documented objective decides.
     holds.hold(hints[best][0])
-    second = held_search(values[best], False)
-    return outcome(second, best, proven)
+    return outcome(held_search(values[best], False), best, proven)

@@ -1,14 +1,17 @@
 """Never worse than simple: the floors every answer must reach when any schedule can.
 
-Two simple baselines run on every problem: a priority-first greedy and a global
-earliest-deadline-first. The floors are the better of the two on each measure: priority-weighted
-work placed, and deadlines (inside the horizon) met. Both are hard constraints of the model.
+Simple baselines run on every problem: a priority-first greedy and two global
+earliest-deadline-firsts (a dependency as urgent as the work waiting on it, and the textbook
+one: each task by its own deadline, which on an overfull calendar often meets far more). The
+floors are the best of them on each measure: priority-weighted work placed, and deadlines
+(inside the horizon) met. Both are hard constraints of the model.
 When a baseline or a mix of them reaches both (or a placement `floor_hint` builds from them),
 it is the hint and the search only improves on it. When none does, CP-SAT first searches for a
 schedule reaching both, hinted with the nearest placement, for part of the time; if it proves
-there is none or finds none in time, the deadline floor is switched off and the answer is the
-best by the documented objective (which ranks weighted hours before deadlines) among schedules
-keeping the work floor, and says which floor was missed and why.
+there is none or finds none in time, a search for the most deadlines met with the work floor
+held follows; the most found (or met by a baseline keeping that floor) becomes the deadline
+floor, and the answer is the best by the documented objective among schedules keeping both;
+it says which floor was missed and why.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from .explain import Placement
 from .grid import Grid, TaskPlan
 from .model import Floor
 
-SIMPLE = ("greedy", "edf")
+# "edf-own": EDF by each task's own deadline (`greedy.placement_order`, `inherit` off).
+SIMPLE = ("greedy", "edf", "edf-own")
 # The same baselines ignoring where the previous schedule put blocks (`greedy_placement`'s
 # `fresh`): present when a solve re-optimises a calendar that has blocks.
-PLAIN = ("greedy-plain", "edf-plain")
+PLAIN = ("greedy-plain", "edf-plain", "edf-own-plain")
+OWN = ("edf-own", "edf-own-plain")
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,14 @@ def floors_of(measures: dict[str, Measure], *, valued: bool = True) -> Floors:
     """The better simple baseline on each measure (ties: the one better on the other).
 
     With `valued` false (no weight on missed deadlines) there is no deadline floor. The plain
-    baselines count too where they ran (`PLAIN`).
+    baselines count too where they ran (`PLAIN`); the textbook EDFs (`OWN`) only for deadlines.
     """
     names = [n for n in (*SIMPLE, *PLAIN) if n in measures]
-    work = max(names, key=lambda n: (measures[n].work, measures[n].met))
+    # The textbook EDF sets only the deadline floor: the work floor stays the one the issue
+    # asks for (greedy's, or the other EDF's when it places more).
+    work = max(
+        (n for n in names if n not in OWN), key=lambda n: (measures[n].work, measures[n].met)
+    )
     met = max(names, key=lambda n: (measures[n].met, measures[n].work))
     return Floors(measures[work].work, work, measures[met].met if valued else 0, met)
 
@@ -125,6 +134,25 @@ def add_floors(builder: ModelBuilder, floors: Floors) -> cp_model.IntVar | None:
     return on
 
 
+def seek_most_met(builder: ModelBuilder) -> None:
+    """Make the model's objective the deadlines met (each previous block kept breaking ties,
+    so a replan still moves little): the search for the most deadlines the work floor
+    allows, when no schedule reaching both floors was found (see `hold_met`)."""
+    missed = _missed(builder)
+    same = [var for tv in builder.tasks.values() for _, _, var in tv.same]
+    builder.model.maximize(
+        (len(same) + 1) * (len(missed) - cp_model.LinearExpr.sum(missed))
+        + cp_model.LinearExpr.sum(same)
+    )
+
+
+def hold_met(builder: ModelBuilder, met: int) -> None:
+    """A deadline floor of `met`, for good: the most the search found with the work floor
+    held, below the simple baselines' (which no schedule found reaches with it)."""
+    missed = _missed(builder)
+    builder.model.add(len(missed) - cp_model.LinearExpr.sum(missed) >= met)
+
+
 def restriction(builder: ModelBuilder, tids: set[str]) -> cp_model.IntVar:
     """A switch that, when on, places exactly the tasks `tids` (greedy's choice: the work
     floor then holds by construction and only the timing is left to find)."""
@@ -154,12 +182,14 @@ def report(
     answer: Measure,
     proven: bool = False,
     repair: bool = False,
+    most: int | None = None,
 ) -> tuple[Floor, ...]:
     """Both floors as the answer reached them, with a reason for any it did not.
 
     `proven`: the search proved that no schedule placing exactly the tasks of the baseline
     that set the work floor reaches the deadline floor. `repair`: the answer is a replan
-    held to a repair of the previous schedule (see `for_repair`).
+    held to a repair of the previous schedule (see `for_repair`). `most`: the most deadlines
+    a search found with the work floor held (or a baseline keeping it met), when it ran.
     """
     hours = grid.problem.slot_minutes / 60
     work_ok, met_ok = answer.work >= floors.work, answer.met >= floors.met
@@ -183,7 +213,13 @@ def report(
                 if proven
                 else "no schedule reaching both was found in time"
             )
-            + f"; the answer ranks weighted hours first and meets {answer.met}"
+            + f"; the answer keeps the work floor (weighted hours rank first) and meets "
+            f"{answer.met}"
+            + (
+                f" (the most a search for deadlines met with that floor found: {most})"
+                if most is not None
+                else ""
+            )
         )
     return _pair(floors, answer, hours, "", why)
 

@@ -23,11 +23,14 @@ def greedy_schedule(problem: Problem, order: str = "edf") -> Schedule:
     """Place the problem's tasks greedily; never calls CP-SAT.
 
     `order` "edf": the most urgent first (the global earliest-deadline-first baseline);
-    "priority": the highest priority first, then the most urgent (the plain greedy baseline).
+    "priority": the highest priority first, then the most urgent (the plain greedy baseline);
+    "edf-own": each task by its own deadline (the textbook global EDF, `placement_order`).
     """
     started = time.perf_counter()
     grid = build_grid(problem)
-    placement, causes = greedy_placement(grid, by_priority=order == "priority")
+    placement, causes = greedy_placement(
+        grid, by_priority=order == "priority", own_deadlines=order == "edf-own"
+    )
     return assemble(
         grid, placement, causes, SolveStatus.GREEDY, wall_time=time.perf_counter() - started
     )
@@ -40,6 +43,7 @@ def greedy_placement(
     by_priority: bool = False,
     then_by_priority: bool = False,
     fresh: bool = False,
+    own_deadlines: bool = False,
 ) -> tuple[Placement, dict[str, tuple[UnplacedCause, str]]]:
     """Chunks (start slot, length) per placed task, and a cause per task left out.
 
@@ -48,7 +52,8 @@ def greedy_placement(
     a mapping ranks them in tiers, lowest first (a dependency's tier must not be higher).
     CP-SAT's hints use this to mix the baselines' merits. `fresh` ignores the previous
     schedule (pins and frozen blocks still hold): the plain baseline, planning the whole
-    calendar at once, that a schedule of new work must not fall below.
+    calendar at once, that a schedule of new work must not fall below. `own_deadlines`: the
+    textbook EDF (see `placement_order`).
     """
     state = State(grid)
     causes: dict[str, tuple[UnplacedCause, str]] = {}
@@ -68,7 +73,7 @@ def greedy_placement(
             kept.append(tid)
         elif state.keep_partially(plan):
             kept.append(tid)  # the rest is placed in its turn below
-    order = placement_order(grid, by_priority)
+    order = placement_order(grid, by_priority, inherit=not own_deadlines)
     if first:
         rest = placement_order(grid, True) if then_by_priority else order
         tier = first if isinstance(first, Mapping) else dict.fromkeys(first, 0)
@@ -125,8 +130,14 @@ def greedy_placement(
     return state.placed, causes
 
 
-def placement_order(grid: Grid, by_priority: bool = False) -> list[str]:
-    """Task ids in dependency order, the most urgent (or highest priority) ready task first."""
+def placement_order(grid: Grid, by_priority: bool = False, inherit: bool = True) -> list[str]:
+    """Task ids in dependency order, the most urgent (or highest priority) ready task first.
+
+    With `inherit` a dependency is as urgent as the work waiting on it; without, each task
+    counts its own deadline only (the textbook EDF: on an overfull calendar, work without a
+    deadline that only leads to a late task no longer takes the early time of tasks that can
+    still be on time).
+    """
     plans = grid.plans
     urgency: dict[str, int] = {}
     users: dict[str, list[str]] = defaultdict(list)
@@ -141,7 +152,7 @@ def placement_order(grid: Grid, by_priority: bool = False) -> list[str]:
             if plan is None or plan.task.deadline is None
             else grid.floor_idx(plan.task.deadline)
         )
-        for user in users[tid]:
+        for user in users[tid] if inherit else ():
             need = plans[user].remaining if user in plans else 0
             own = min(own, urgency[user] - need)
         urgency[tid] = own

@@ -338,7 +338,7 @@ class Floor:
     """A simple baseline's figure the answer must reach (see `core/floors.py`)."""
 
     measure: str  # "weighted hours" or "deadlines met"
-    baseline: str  # the baseline that set it: "greedy" or "edf"
+    baseline: str  # the baseline that set it: "greedy", "edf" or "edf-own"
     floor: float
     value: float  # the answer's figure
     reached: bool
