@@ -1,4 +1,11 @@
-"""A real `almanac serve` subprocess on the suite's Postgres, for tests of its clients."""
+"""A real `almanac serve` subprocess on the suite's Postgres, for tests of its clients.
+
+It commits on the suite's database, outside any test's transaction: it starts without the
+starter workflow library (a test that needs workflows imports them, `import_workflows`),
+and each test that uses it has the tables emptied afterwards (`committed_state`). Loaded
+at start, the library stayed for every later test of the session (test_library counts
+workflows from none).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from almanac.state import AppState
 from tests.conftest import TEST_ADMIN_KEY
 
 
@@ -72,6 +80,7 @@ def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
         ALMANAC_JOBS__EMBEDDED_WORKER="false",
         ALMANAC_SCHEDULER__TIME_LIMIT_SECONDS="2",
         ALMANAC_API_KEY=TEST_ADMIN_KEY,  # what `almanac mcp` and the CLI send
+        ALMANAC_PLANNER__STARTER_LIBRARY="false",
         # A test writes more than a person does in a minute (as tests/conftest.py says).
         ALMANAC_SECURITY__RATE_LIMIT="100000/minute",
         ALMANAC_SECURITY__WRITE_RATE_LIMIT="100000/minute",
@@ -80,7 +89,7 @@ def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
+def live_server_process(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
     """`engine` first: the database is migrated and holds the test run's admin key."""
     port = free_port()
     data_dir = tmp_root / "live-server"
@@ -104,3 +113,9 @@ def live_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[Li
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def live_server(live_server_process: LiveServer, committed_state: AppState) -> LiveServer:
+    """The session's server, for one test; what it wrote is gone after the test."""
+    return live_server_process

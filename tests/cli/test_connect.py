@@ -9,7 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from almanac.cli.main import app
-from tests.live_server import LiveServer, free_port, live_server  # noqa: F401
+from tests.live_server import (  # noqa: F401
+    LiveServer,
+    free_port,
+    live_server,
+    live_server_process,
+)
 
 runner = CliRunner()
 SECRET = "alm_Secret0123456789abcdefghij"

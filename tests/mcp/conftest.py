@@ -1,1 +1,1 @@
-from tests.live_server import live_server  # noqa: F401
+from tests.live_server import live_server, live_server_process  # noqa: F401

@@ -52,8 +52,8 @@ def gateway(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[subpro
     data_dir = tmp_root / "gateway-hop"
     data_dir.mkdir(exist_ok=True)
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    # A Gateway alone needs no workflow library (and must not leave one in the database).
-    env = {**server_env(pg_url, data_dir, port), "ALMANAC_PLANNER__STARTER_LIBRARY": "false"}
+    # No workflow library either (server_env): it would stay in the database.
+    env = server_env(pg_url, data_dir, port)
     proc = subprocess.Popen(
         [sys.executable, "-m", "almanac", "serve", "memory", "--port", str(port)],
         env=env,

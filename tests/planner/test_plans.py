@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Plan, ProcessTemplate, Task, Workflow
-from almanac.ontology.sop import SOP, SOPProblem, check_sop
-from almanac.planner.plans import plain_problem
+from almanac.ontology.sop import SOP, SOPProblem, check_sop, plain_problem
 
 PLAN = "/api/v1/planner/plan"
 

@@ -22,7 +22,10 @@ from almanac.memory.schemas import FactIn
 from almanac.models import CalendarEntry, Plan, SchedulerRun, Task
 from almanac.state import AppState
 from tests.conftest import app_in_transaction, http_client
-from tests.live_server import live_server  # noqa: F401 (a real server for the concurrency tests)
+from tests.live_server import (  # noqa: F401 (a real server for the concurrency tests)
+    live_server,
+    live_server_process,
+)
 
 TZ_NAME = "Europe/Berlin"
 TZ = ZoneInfo(TZ_NAME)

@@ -1,4 +1,5 @@
-"""Commands for the rest of the API: runs, reflect, sprints, replan, prompts, plan versions.
+"""Commands for the rest of the API: runs, reflect, sprints, replan, prompts (plan versions:
+`cli.plan_versions`).
 
 Each calls one endpoint through `connect.call` (a running server, else in-process),
 prints a short line or table, and prints the API's JSON with `--json`.
@@ -6,8 +7,6 @@ prints a short line or table, and prints the API's JSON with `--json`.
 
 from __future__ import annotations
 
-import difflib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,10 +25,8 @@ UrlOpt = Annotated[
 ]
 P = "/api/v1/planner"
 # What a file may hold: a prompt is at most 50,000 characters (4 bytes each at most in
-# UTF-8); an SOP must fit in a request body (`security.max_body_bytes` is at most 1 GiB,
-# 1 MiB by default: a file over 64 MiB is no SOP).
+# UTF-8).
 PROMPT_READ_MAX = 4 * 50_000
-SOP_READ_MAX = 64 * 1024 * 1024
 
 
 def _body(**values: Any) -> dict[str, Any]:
@@ -321,74 +318,3 @@ def prompts_activate(
     """Make a version the active one."""
     out = call("POST", f"{P}/prompts/{name}/versions/{version}/activate", url=url)
     emit(out) if as_json else print(f"{name} {out['version']} is active")
-
-
-# -- plan versions ------------------------------------------------------------------------
-
-
-def plan_show(
-    plan_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False, url: UrlOpt = None
-) -> None:
-    """One plan as a tree, with its match and notes."""
-    out = call("GET", f"{P}/plans/{plan_id}", url=url)
-    if as_json:
-        return emit(out)
-    from rich.console import Console
-
-    from almanac.cli.planner import plan_tree
-
-    Console().print(plan_tree(out))
-    match = out.get("match")
-    if match and match.get("chosen"):
-        others = ", ".join(f"{a['name']} {a['score']:.2f}" for a in match["alternatives"])
-        print(f"matched {match['chosen']['name']} at {match['confidence']:.2f}; next: {others}")
-    for note in out.get("notes", []):
-        print(f"note: {note}")
-
-
-def plan_edit(
-    plan_id: Annotated[int, typer.Argument()],
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON: the new SOP")],
-    note: Annotated[str | None, typer.Option(help="Why it changed")] = None,
-    as_json: JsonOpt = False,
-    url: UrlOpt = None,
-) -> None:
-    """Replace a draft's SOP (from `almanac plan-show ID --json`'s "sop"); a version is kept."""
-    try:
-        sop = json.loads(read_input(path, SOP_READ_MAX).decode("utf-8"))
-    except UnreadableFile as exc:
-        raise fail(f"sop: {exc}", 2) from exc
-    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested too deep
-        raise fail(f"sop: not valid JSON ({exc})", 2) from exc
-    current = call("GET", f"{P}/plans/{plan_id}", url=url)
-    body = _body(sop=sop, note=note, version=current["version"])
-    out = call("PUT", f"{P}/plans/{plan_id}", body=body, url=url)
-    emit(out) if as_json else print(f"plan {plan_id} is now version {out['version']}")
-
-
-def plan_diff(
-    plan_id: Annotated[int, typer.Argument()],
-    old: Annotated[int | None, typer.Argument(help="Version (default: the one before new)")] = None,
-    new: Annotated[int | None, typer.Argument(help="Version (default: the latest)")] = None,
-    as_json: JsonOpt = False,
-    url: UrlOpt = None,
-) -> None:
-    """What changed between two versions of a plan, as a unified diff of their SOPs."""
-    versions = {v["version"]: v for v in call("GET", f"{P}/plans/{plan_id}/versions", url=url)}
-    current = call("GET", f"{P}/plans/{plan_id}", url=url)
-    versions.setdefault(current["version"], current)  # the plan row is the latest version
-    b = new or max(versions)
-    a = old or max([v for v in versions if v < b], default=b)
-    if a not in versions or b not in versions:
-        raise fail(f"version: plan {plan_id} has versions {sorted(versions)}", 2)
-
-    def lines(v: int) -> list[str]:
-        return json.dumps(versions[v]["sop"], indent=2, sort_keys=True).splitlines()
-
-    diff = list(difflib.unified_diff(lines(a), lines(b), f"v{a}", f"v{b}", lineterm=""))
-    if as_json:
-        return emit({"plan_id": plan_id, "from": a, "to": b, "diff": diff})
-    if a == b:
-        print(f"plan {plan_id} has only version {a}: nothing to compare (almanac plan-edit)")
-    else:
-        print("\n".join(diff) if diff else f"versions {a} and {b} have the same SOP")

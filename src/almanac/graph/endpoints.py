@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from almanac.deps import UoW
-from almanac.graph.schemas import Direction, ImpactOut, NeighborsOut, NodeId, PathsOut
+from almanac.graph.schemas import (
+    Direction,
+    EdgeType,
+    ImpactOut,
+    NeighborsOut,
+    NodeId,
+    PathsOut,
+)
 from almanac.graph.service import GraphService
 from almanac.problems import answers
 
@@ -19,7 +26,6 @@ def get_graph(uow: UoW) -> GraphService:
 
 
 Graph = Annotated[GraphService, Depends(get_graph)]
-EdgeType = Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"^[a-z_]+$")]
 
 
 @router.get("/nodes/{node_id}/neighbors")
@@ -27,7 +33,7 @@ async def neighbors(
     node_id: Annotated[NodeId, Path(description="e.g. plan:4, client:7, workflow:2")],
     graph: Graph,
     direction: Direction = "both",
-    edge_type: EdgeType = None,
+    edge_type: Annotated[EdgeType | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> NeighborsOut:
     """A node and the nodes one edge away."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -10,6 +10,25 @@ NodeId = Annotated[
     str, Field(min_length=3, max_length=255, pattern=r"^[a-z_]{1,50}:[^\x00]{1,200}$")
 ]
 Direction = Literal["out", "in", "both"]
+# Every type of edge the triggers of migrations 0016/0042 write (`graph_edge(..., 'type')`):
+# a filter by any other type is a typo, answered with a 422 that lists these, not an empty
+# 200. tests/graph/test_edge_types.py compares them with the functions in the database.
+EdgeType = Literal[
+    "parent_of",
+    "includes",
+    "instantiated_as",
+    "has_template",
+    "planned_from",
+    "has_plan",
+    "has_engagement",
+    "approved_as",
+    "has_task",
+    "precedes",
+    "executed_by",
+    "has_fact",
+    "has_document",
+]
+EDGE_TYPES: tuple[str, ...] = get_args(EdgeType)
 
 
 class NodeOut(BaseModel):

@@ -8,7 +8,8 @@ total), because an LLM can produce fields that are each valid and a plan that is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -260,6 +261,45 @@ def _blank_titles(sop: SOP) -> Iterator[str]:
         for ti, task in enumerate(step.tasks):
             if not task.title.strip():
                 yield f"steps[{si}].tasks[{ti}].title"
+
+
+_WHERE = re.compile(r"^steps\[(\d+)\](?:\.tasks\[(\d+)\])?(?:\.(\w+))?$")
+# A place a message quotes (a duplicate id's first use: "also at steps[0].tasks[1]").
+_PLACE = re.compile(r"steps\[(\d+)\](?:\.tasks\[(\d+)\])?")
+
+
+def _named(sop: SOP, si: int, ti: str | None) -> str | None:
+    """The step (or its task, when `ti` is given) by its title and id; None if none is."""
+    step = sop.steps[si] if si < len(sop.steps) else None
+    item = step.tasks[int(ti)] if step and ti is not None and int(ti) < len(step.tasks) else step
+    if item is None or (ti is not None and item is step):
+        return None
+    kind = "step" if ti is None else "task"
+    title = item.title.strip()
+    return f'{kind} "{title}" ({item.id})' if title else f"{kind} {item.id}"
+
+
+def plain_problem(sop: SOP, problem: SOPProblem) -> str:
+    """A problem worded for a person: the task or step by its title and id, the field by
+    name (`task "Kickoff" (kickoff): deadline is already past`), not the body's path
+    (`steps[0].tasks[0].deadline`), which `errors[].field` still gives to clients."""
+    match = _WHERE.match(problem.field)
+    # Places the message quotes too (the path stays in `errors[].message`).
+    message = _PLACE.sub(lambda m: _named(sop, int(m[1]), m[2]) or m[0], problem.message)
+    if problem.field == "steps":  # a dependency cycle names its tasks itself
+        return message
+    name = None if match is None else _named(sop, int(match[1]), match[2])
+    if match is None or name is None:
+        return f"{problem.field}: {message}"
+    field = (match[3] or "").replace("_", " ")
+    # "is already past" needs its field; "depends on 'x', which ..." names it already.
+    predicate = message.startswith(("is ", "must "))
+    return f"{name}: {field} {message}" if predicate else f"{name}: {message}"
+
+
+def plain_problems(sop: SOP, problems: Sequence[SOPProblem]) -> str:
+    """`problems` for a message: each by `plain_problem`, separated by semicolons."""
+    return "; ".join(plain_problem(sop, p) for p in problems)
 
 
 def working_hours_between(start: datetime, end: datetime, hours_per_day: float) -> float:

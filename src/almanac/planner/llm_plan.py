@@ -17,7 +17,7 @@ from almanac.llm.base import (
     Prompt,
     StructuredResult,
 )
-from almanac.ontology.sop import SOP, SOPProblem, check_sop
+from almanac.ontology.sop import SOP, SOPProblem, check_sop, plain_problems
 from almanac.planner.judge import judge_plan
 from almanac.planner.schemas import RecalledItem
 
@@ -137,7 +137,7 @@ async def generate_sop(
         if problems:
             raise LLMOutputInvalid(
                 "the LLM's plan is still inconsistent after one repair: "
-                + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                + plain_problems(sop, problems),
                 errors=[p.model_dump() for p in problems],
             )
     use = LLMUse.of(

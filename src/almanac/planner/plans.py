@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +13,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.errors import AlmanacError, Conflict
 from almanac.models import Plan, Task
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.sop import SOP, SOPProblem, check_sop, stored_sop
+from almanac.ontology.sop import SOP, SOPProblem, check_sop, plain_problems, stored_sop
 from almanac.planner.estimates import explained_after_edit
 from almanac.planner.repository import PlanRepository
 from almanac.planner.schemas import (
@@ -121,31 +120,6 @@ def newly_past(stored: Any, sop: SOP, now: datetime, found: list[SOPProblem]) ->
     return out
 
 
-_WHERE = re.compile(r"^steps\[(\d+)\](?:\.tasks\[(\d+)\])?(?:\.(\w+))?$")
-
-
-def plain_problem(sop: SOP, problem: SOPProblem) -> str:
-    """A problem worded for a person: the task or step by its title and id, the field by
-    name (`task "Kickoff" (kickoff): deadline is already past`), not the body's path
-    (`steps[0].tasks[0].deadline`), which `errors[].field` still gives to clients."""
-    match = _WHERE.match(problem.field)
-    if problem.field == "steps":  # a dependency cycle names its tasks itself
-        return problem.message
-    if match is None:
-        return f"{problem.field}: {problem.message}"
-    si, ti, field = int(match[1]), match[2], (match[3] or "").replace("_", " ")
-    step = sop.steps[si] if si < len(sop.steps) else None
-    item = step.tasks[int(ti)] if step and ti is not None and int(ti) < len(step.tasks) else step
-    if item is None:
-        return f"{problem.field}: {problem.message}"
-    kind = "step" if ti is None else "task"
-    title = item.title.strip()
-    name = f'{kind} "{title}" ({item.id})' if title else f"{kind} {item.id}"
-    # "is already past" needs its field; "depends on 'x', which ..." names it already.
-    predicate = problem.message.startswith(("is ", "must "))
-    return f"{name}: {field} {problem.message}" if predicate else f"{name}: {problem.message}"
-
-
 class PlanLifecycleService:
     """A stored plan's life after drafting: read, edit (versioned), approve, change status.
 
@@ -201,8 +175,7 @@ class PlanLifecycleService:
             problems += newly_past(plan.sop, body.sop, self.clock(), problems)
             if problems:
                 raise AlmanacError(
-                    "the edited plan is inconsistent: "
-                    + "; ".join(plain_problem(body.sop, p) for p in problems),
+                    "the edited plan is inconsistent: " + plain_problems(body.sop, problems),
                     422,
                     errors=[{"field": f"sop.{p.field}", "message": p.message} for p in problems],
                 )

@@ -18,7 +18,7 @@ from almanac.llm.repository import LLMCallRepository
 from almanac.memory.port import MemoryPort
 from almanac.models import Plan
 from almanac.ontology.catalog import CatalogRepository
-from almanac.ontology.sop import MAX_TASK_HOURS, SOP, check_sop
+from almanac.ontology.sop import MAX_TASK_HOURS, SOP, check_sop, plain_problems
 from almanac.planner import llm_plan
 from almanac.planner.context import queue_remember_plan, recall_context, remember_plan
 from almanac.planner.estimates import Applied, Estimator, apply_estimates, params_from
@@ -165,8 +165,7 @@ class PlannerService:
         )
         if problems:
             raise AlmanacError(
-                "the plan cannot be stored: "
-                + "; ".join(f"{p.field}: {p.message}" for p in problems),
+                "the plan cannot be stored: " + plain_problems(sop, problems),
                 422,
                 errors=[p.model_dump() for p in problems],
             )

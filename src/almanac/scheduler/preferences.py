@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import time
 
+from almanac.scheduler import preference_caps as caps
 from almanac.scheduler import preference_days as pd
 from almanac.scheduler import preference_phrases as ph
 from almanac.scheduler.preference_clauses import some_weeks_clause
@@ -216,8 +217,8 @@ def _read_rules(
     if scope[1]:
         some_days = "said for some days only, the rules cannot tell which"
     read_hours(out, text, head, hours_scope, taken, hours, workdays)
-    if m := next((c for c in ph.DAILY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
-        cap = ph.cap_hours(m)
+    if m := next((c for c in caps.DAILY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
+        cap = caps.cap_hours(m)
         if reason := _not_all_work(m, head, text, "day"):
             out.refuse(reason)
         elif some_days and not days_elsewhere(head, m.start(), taken, workdays):
@@ -233,7 +234,7 @@ def _read_rules(
                 f"a daily cap of {cap:g} h is under the least of "
                 f"{MIN_DAILY_CAP_HOURS:g} h (no block would fit) ({text!r})"
             )
-    if m := next((c for c in ph.WEEKLY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
+    if m := next((c for c in caps.WEEKLY_MAX.finditer(head) if ph.said_of_me(head, c)), None):
         mine = "" if days_elsewhere(head, m.start(), taken, workdays) else some_days
         _weekly(out, m, head, text, mine)
     if m := ph.BUFFER.search(head):
@@ -278,10 +279,10 @@ _BILLED = (
 def _not_all_work(m: re.Match[str], head: str, text: str, per: str) -> str | None:
     """Why a cap (a day's or a week's, matched by `m`) is not one on all work: billed
     hours, or one kind of activity; None when it is."""
-    cap = ph.cap_hours(m)
-    if ph.billed(m, head):
+    cap = caps.cap_hours(m)
+    if caps.billed(m, head):
         return _BILLED.format(f"{cap:g} h a {per}", text)
-    if kind := ph.cap_of(m, head):
+    if kind := caps.cap_of(m, head):
         return (
             f"{cap:g} h a {per} {kind} caps one kind of activity, not all work: "
             f"no {'daily' if per == 'day' else 'weekly'} maximum applied ({text!r})"
@@ -291,7 +292,7 @@ def _not_all_work(m: re.Match[str], head: str, text: str, per: str) -> str | Non
 
 def _weekly(out: ParsedPreferences, m: re.Match[str], head: str, text: str, some_days: str) -> None:
     """A cap on the week's work: the core's weekly capacity (a sprint's, when smaller)."""
-    cap = ph.cap_hours(m)
+    cap = caps.cap_hours(m)
     if reason := _not_all_work(m, head, text, "week"):
         out.refuse(reason)
     elif some_days:

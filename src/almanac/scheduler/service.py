@@ -50,9 +50,9 @@ from almanac.scheduler.schemas import (
     ScheduleOut,
     SchedulingPreferences,
 )
+from almanac.scheduler.solve_limits import new_work, sprint_limits
 from almanac.scheduler.writer import Writer, stated_window
 
-SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
 # Times the preferences are read again when they changed while the LLM was reading them.
 READ_ATTEMPTS = 3
 
@@ -316,7 +316,7 @@ class SchedulerService:
         ctx.warnings.extend(finished_tasks.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
-        capacity, target = await self._sprint_limits(ctx)
+        capacity, target = await sprint_limits(self.repo, ctx)
         if prefs.weekly_max_hours is not None:  # "max 40h/week": the smaller of the two holds
             capacity = min(capacity or prefs.weekly_max_hours, prefs.weekly_max_hours)
         closed = {
@@ -342,7 +342,7 @@ class SchedulerService:
             held=inputs.held,
             warnings=ctx.warnings,
             replan_scope=ctx.replan_scope,
-            new_tasks=_new_work(ctx, inputs) if ctx.places_new else (),
+            new_tasks=new_work(ctx, inputs) if ctx.places_new else (),
             closed=closed,
         )
         # CP-SAT is CPU-bound for up to its time limit: keep the event loop free meanwhile.
@@ -366,30 +366,7 @@ class SchedulerService:
             prefs if read.from_memory else None,
         )
 
-    async def _sprint_limits(self, ctx: Context) -> tuple[float | None, float | None]:
-        monday = ctx.start_date - timedelta(days=ctx.start_date.weekday())
-        last = ctx.start_date + timedelta(days=ctx.days - 1)
-        sprints = await self.repo.sprints_between(monday, last)
-        if not sprints:
-            return None, None
-        if len(sprints) > 1:
-            # The core has one weekly capacity; the tightest sprint is the safe choice.
-            ctx.warnings.append("the horizon spans several sprints; using the smallest capacity")
-        capacity = min(s.capacity_hrs for s in sprints)
-        short = [
-            s for s in sprints if s.runway_weeks is not None and s.runway_weeks < SHORT_RUNWAY_WEEKS
-        ]
-        target = max((s.billable_target_pct for s in short), default=None)
-        return capacity, (target / 100 if target is not None else None)
-
     # -- used by the block service -----------------------------------------------------------
 
     def block_out(self, plan_id: int, block: Block, title: str, tz: ZoneInfo) -> BlockOut:
         return answer.block_out(plan_id, block, title, tz)
-
-
-def _new_work(ctx: Context, inputs: cm.CalendarInputs) -> tuple[str, ...]:
-    """The named plan's tasks with no previous block: the work this request newly places."""
-    had = {b.task_id for b in inputs.previous}
-    named = [i.key for i in inputs.inputs if inputs.plan_of(i.key) == ctx.plan.id]
-    return tuple(k for k in named if k not in had)

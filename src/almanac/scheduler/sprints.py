@@ -16,7 +16,7 @@ from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.day_limits import DayLimits, above
 from almanac.scheduler.repository import SchedulerRepository
-from almanac.scheduler.service import SHORT_RUNWAY_WEEKS
+from almanac.scheduler.solve_limits import SHORT_RUNWAY_WEEKS
 from almanac.scheduler.sprint_schemas import SprintIn, SprintOut, SprintReport, SprintUpdate
 
 

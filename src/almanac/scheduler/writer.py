@@ -7,7 +7,7 @@ answers 409 listing what changed since. A write that would change nothing writes
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -16,15 +16,14 @@ from almanac.calendars.base import (
     EventSpec,
     overlaps,
 )
-from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import Plan, SchedulerRun
-from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import answer as ans
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.preference_facts import preferences_kept
+from almanac.scheduler.preview_apply import apply_preview
 from almanac.scheduler.schemas import (
     FloorOut,
     ReplanIn,
@@ -306,56 +305,7 @@ class Writer:
         preview's is a 422 naming it (the preview's window would be written otherwise).
         `replan`: the request is /replan's, which applies a replan's preview only (and
         /schedule a schedule's), so its answer's reason and previous run are the preview's."""
-        run = await self.repo.run(run_id, for_update=True)
-        if run is None or run.plan_id != plan.id:
-            raise NotFound(f"no preview run {run_id} of plan {plan.id}")
-        meta = dict(run.metadata_ or {})
-        if ("previous_run_id" in meta) != replan:  # a replan's preview records the run before
-            made, here = ("/replan", "/schedule") if not replan else ("/schedule", "/replan")
-            message = f"run {run_id} is a preview of {made}, not of {here}; apply it there"
-            raise ValidationFailed(message, field="run_id")
-        _same_as_preview(run_id, meta, given or {})
-        if run.status == "applied" and meta.get("applied_as"):
-            done = await self.repo.run(int(meta["applied_as"]))
-            if done is not None and "response" in (done.metadata_ or {}):
-                return ScheduleOut.model_validate(done.metadata_["response"])  # a retry
-        if run.status != "preview" or "fingerprint" not in meta:
-            raise Conflict(f"run {run_id} is {run.status}, not a preview that can be applied")
-        start = date.fromisoformat(meta["start_date"])
-        ctx = await self.s._context(plan, tz, now, start, int(meta["horizon_days"]))
-        plans = await self.s.plans.with_status(SOLVED_PLAN_STATUSES)
-        plan_ids = sorted({p.id for p in plans} | {plan.id})
-        rows = await self.s.tasks.open_of(plan_ids)
-        runs = await self.repo.last_applied_runs(plan_ids)
-        inputs = cm.gather(plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
-        changes = cm.changes_since(
-            meta["fingerprint"], cm.fingerprint(ctx.events, inputs, ctx.window)
-        )
-        if changes:
-            raise Conflict(
-                "the calendar changed since this preview; preview again",
-                errors=[{"field": "run_id", "message": c} for c in changes],
-            )
-        written = {
-            int(p): pb.blocks_from_json(rows_) for p, rows_ in (meta.get("plans") or {}).items()
-        }
-        if late := cm.started_since(written, inputs.previous, now):
-            raise Conflict(  # the fingerprint holds no time: a preview applied late
-                "blocks of this preview have started or passed since; preview again",
-                errors=[{"field": "run_id", "message": m} for m in late],
-            )
-        task_ids = {cid: r.id for cid, r in inputs.rows.items()}
-        out = ScheduleOut.model_validate(meta["response"])
-        out.warnings = [w for w in out.warnings if not w.startswith("preview only")]
-        meta.pop("response", None)
-        titles = {cid: r.title for cid, r in inputs.rows.items()}
-        result = await self.write(
-            ctx, written, task_ids, {**meta, "from_preview": run_id}, out, titles
-        )
-        run.status = "applied"
-        run.metadata_ = {**meta, "applied_as": result.run_id}
-        await self.repo.session.flush()
-        return result
+        return await apply_preview(self, plan, run_id, tz, now, given or {}, replan)
 
 
 def _window_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -376,19 +326,3 @@ def stated_window(body: ScheduleIn | ReplanIn) -> dict[str, Any]:
     return {
         k: v for k in names if k in body.model_fields_set and (v := getattr(body, k)) is not None
     }
-
-
-def _same_as_preview(run_id: int, meta: dict[str, Any], given: dict[str, Any]) -> None:
-    """422 naming the first of `given` (start_date, horizon_days, scope) that differs from
-    what preview `run_id` used: writing the preview would silently ignore it."""
-    for name, value in given.items():
-        stored = meta.get(name)
-        if stored is None:  # a preview stored before it was recorded (scope)
-            continue
-        wanted = value.isoformat() if isinstance(value, date) else value
-        if wanted != stored:
-            raise ValidationFailed(
-                f"{name} {wanted} differs from the {stored} of preview run {run_id}; omit it "
-                "or send the preview's value to write the preview, or preview again",
-                field=name,
-            )

@@ -1,0 +1,42 @@
+"""What a solve takes from outside the tasks: the sprints' weekly capacity and billable
+target, and which of the named plan's tasks are new work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from almanac.scheduler import calendar_model as cm
+from almanac.scheduler.repository import SchedulerRepository
+
+if TYPE_CHECKING:
+    from almanac.scheduler.service import Context
+
+SHORT_RUNWAY_WEEKS = 12  # below this, the sprint's billable target becomes a solver goal
+
+
+async def sprint_limits(
+    repo: SchedulerRepository, ctx: Context
+) -> tuple[float | None, float | None]:
+    """The weekly capacity and billable share target of the sprints in the solve's horizon."""
+    monday = ctx.start_date - timedelta(days=ctx.start_date.weekday())
+    last = ctx.start_date + timedelta(days=ctx.days - 1)
+    sprints = await repo.sprints_between(monday, last)
+    if not sprints:
+        return None, None
+    if len(sprints) > 1:
+        # The core has one weekly capacity; the tightest sprint is the safe choice.
+        ctx.warnings.append("the horizon spans several sprints; using the smallest capacity")
+    capacity = min(s.capacity_hrs for s in sprints)
+    short = [
+        s for s in sprints if s.runway_weeks is not None and s.runway_weeks < SHORT_RUNWAY_WEEKS
+    ]
+    target = max((s.billable_target_pct for s in short), default=None)
+    return capacity, (target / 100 if target is not None else None)
+
+
+def new_work(ctx: Context, inputs: cm.CalendarInputs) -> tuple[str, ...]:
+    """The named plan's tasks with no previous block: the work this request newly places."""
+    had = {b.task_id for b in inputs.previous}
+    named = [i.key for i in inputs.inputs if inputs.plan_of(i.key) == ctx.plan.id]
+    return tuple(k for k in named if k not in had)
