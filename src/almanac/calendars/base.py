@@ -83,7 +83,9 @@ def require_window(start: datetime, end: datetime, prefix: str = "") -> None:
     """Validate a [start, end) range of aware datetimes with end after start."""
     require_aware(start, f"{prefix}start")
     require_aware(end, f"{prefix}end")
-    if end <= start:
+    # Via UTC: two times sharing a zoneinfo compare by the wall clock, so 02:30 before and
+    # after the autumn clock change (an hour apart) read as equal.
+    if end.astimezone(UTC) <= start.astimezone(UTC):
         raise ValueError(f"{prefix}end must be after {prefix}start")
 
 
@@ -239,7 +241,9 @@ def same_content(event: CalendarEvent, spec: EventSpec) -> bool:
 
 def overlaps(start: datetime, end: datetime, window: tuple[datetime, datetime]) -> bool:
     """Whether [start, end) meets the window [w0, w1); zero-length events count at their start."""
-    w0, w1 = window
+    # Via UTC, as `require_window`: the wall clock repeats an hour in autumn.
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    w0, w1 = window[0].astimezone(UTC), window[1].astimezone(UTC)
     if start == end:
         return w0 <= start < w1
     return start < w1 and end > w0

@@ -40,7 +40,9 @@ class _Span:
         name = type(self).__name__
         require_aware(f"{name}.start", self.start)
         require_aware(f"{name}.end", self.end)
-        if not self.start < self.end:
+        # Via UTC, as `minutes`: two times sharing a zoneinfo compare by the wall clock, so
+        # 02:30 before and after the autumn change (an hour apart) read as equal.
+        if not self.start.astimezone(UTC) < self.end.astimezone(UTC):
             raise ValueError(f"{name}.start {self.start} must be before end {self.end}")
 
     @property
