@@ -150,6 +150,34 @@ def _when(value: Any, zone: ZoneInfo | None) -> str:
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
+def _span(start: Any, end: Any, all_day: bool = False) -> str:
+    """An event's day and time on the clock its times are given in (the calendar view's:
+    the user's), as the CLI and MCP show it (almanac.clock.clock_span, repeated here: this
+    file imports nothing from almanac): "2026-12-07 09:00-Wed 09 Dec 17:00" for an event
+    lasting until Wednesday, "2026-12-08 all day". The ISO text sliced read "09:00-17:00"
+    for three days, and "00:00-00:00" for a day off."""
+    try:
+        first, last = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
+    except ValueError:
+        return f"{str(start)[:16].replace('T', ' ')}-{str(end)[11:16]}"
+    day = f"{first:%Y-%m-%d}"
+    if all_day:
+        # All day ends at the midnight after its last day.
+        through = (last - timedelta(microseconds=1)).date()
+        return f"{day} all day" + ("" if through <= first.date() else f", to {through:%a %d %b}")
+    if last.second or last.microsecond:  # an end at 01:14:59.9 is the quarter's, 01:15
+        last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    midnight = last.hour == last.minute == 0  # the day's end, not the next day's
+    same_day = last.date() == first.date() or (
+        midnight and last.date() == first.date() + timedelta(1)
+    )
+    return (
+        f"{day} {first:%H:%M}-{last:%H:%M}"
+        if same_day
+        else (f"{day} {first:%H:%M}-{last:%a %d %b %H:%M}")
+    )
+
+
 def _zone(name: Any) -> ZoneInfo | None:
     try:
         return ZoneInfo(name) if isinstance(name, str) and name else None
@@ -601,7 +629,7 @@ class Tools:
             }
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [
-                f"- {e['start'][:16].replace('T', ' ')}–{e['end'][11:16]} "
+                f"- {_span(e['start'], e['end'], bool(e.get('all_day')))} "
                 f"{'[block ' + e['id'] + ']' if e['almanac'] else '[busy]'} {_clip(e['title'], 70)}"
                 for e in out["events"]
             ]
