@@ -178,6 +178,14 @@ def _span(start: Any, end: Any, all_day: bool = False) -> str:
     )
 
 
+def _kind(event: dict[str, Any]) -> str:
+    """Almanac's block, busy time, or free time (a declined invitation, an event marked
+    free): free time read "[busy]", and the chat told the user they were busy then."""
+    if event.get("almanac"):
+        return f"[block {event.get('id')}]"
+    return "[busy]" if event.get("busy", True) else "[free]"
+
+
 def _zone(name: Any) -> ZoneInfo | None:
     try:
         return ZoneInfo(name) if isinstance(name, str) and name else None
@@ -630,7 +638,7 @@ class Tools:
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [
                 f"- {_span(e['start'], e['end'], bool(e.get('all_day')))} "
-                f"{'[block ' + e['id'] + ']' if e['almanac'] else '[busy]'} {_clip(e['title'], 70)}"
+                f"{_kind(e)} {_clip(e['title'], 70)}"
                 for e in out["events"]
             ]
             return "\n".join(lines) or "Nothing scheduled."

@@ -517,3 +517,22 @@ def test_the_agenda_words_a_span_as_the_cli_does(start: str, end: str, all_day: 
     first, last, tz = datetime.fromisoformat(start), datetime.fromisoformat(end), ZoneInfo("CET")
     expected = f"{first:%Y-%m-%d} {clock_span(first, last, tz, all_day)}"
     assert sys.modules["tool_almanac_test"]._span(start, end, all_day) == expected
+
+
+async def test_the_agenda_shows_free_time_as_free() -> None:
+    """A declined invitation is stored as free time: the agenda called it "[busy]"."""
+    tools = agenda_tools(
+        [
+            event(
+                "Declined sync",
+                "2026-12-07T10:00:00+01:00",
+                "2026-12-07T11:00:00+01:00",
+                busy=False,
+            ),  # fmt: skip
+            event("Client call", "2026-12-07T14:00:00+01:00", "2026-12-07T15:00:00+01:00"),
+        ]
+    )
+    assert (await tools.agenda()).splitlines() == [
+        "- 2026-12-07 10:00-11:00 [free] Declined sync",
+        "- 2026-12-07 14:00-15:00 [busy] Client call",
+    ]
