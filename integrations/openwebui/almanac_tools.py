@@ -119,22 +119,6 @@ def _at(value: Any) -> str:
         return str(value or "")
 
 
-def _span(start: Any, end: Any, all_day: bool = False) -> str:
-    """A span on its clock: an end on a later day names that day (sliced from the ISO text,
-    a block from 22:00 to 01:00 the next day read as ending the same day, before it began)."""
-    try:
-        begins, ends = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
-    except ValueError:
-        return f"{start}–{end}"
-    if all_day:
-        last = (ends - timedelta(days=1)).date() if ends > begins else begins.date()
-        return f"{begins:%Y-%m-%d}" + ("" if last == begins.date() else f"–{last}") + " all day"
-    midnight = ends.hour == ends.minute == 0 and ends.date() == begins.date() + timedelta(1)
-    if ends.date() == begins.date() or midnight:  # ending at midnight: the day's end
-        return f"{begins:%Y-%m-%d %H:%M}–{ends:%H:%M}"
-    return f"{begins:%Y-%m-%d %H:%M}–{ends:%Y-%m-%d %H:%M}"
-
-
 def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     """Other plans' blocks a schedule moves or adds: written with it, so shown with it (the
     first `cap` of each, then how many more: none is left out unsaid)."""
@@ -169,6 +153,42 @@ def _when(value: Any, zone: ZoneInfo | None) -> str:
     if zone is None:
         return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
+def _span(start: Any, end: Any, all_day: bool = False) -> str:
+    """An event's day and time on the clock its times are given in (the calendar view's:
+    the user's), as the CLI and MCP show it (almanac.clock.clock_span, repeated here: this
+    file imports nothing from almanac): "2026-12-07 09:00-Wed 09 Dec 17:00" for an event
+    lasting until Wednesday, "2026-12-08 all day". The ISO text sliced read "09:00-17:00"
+    for three days, and "00:00-00:00" for a day off."""
+    try:
+        first, last = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
+    except ValueError:
+        return f"{str(start)[:16].replace('T', ' ')}-{str(end)[11:16]}"
+    day = f"{first:%Y-%m-%d}"
+    if all_day:
+        # All day ends at the midnight after its last day.
+        through = (last - timedelta(microseconds=1)).date()
+        return f"{day} all day" + ("" if through <= first.date() else f", to {through:%a %d %b}")
+    if last.second or last.microsecond:  # an end at 01:14:59.9 is the quarter's, 01:15
+        last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    midnight = last.hour == last.minute == 0  # the day's end, not the next day's
+    same_day = last.date() == first.date() or (
+        midnight and last.date() == first.date() + timedelta(1)
+    )
+    return (
+        f"{day} {first:%H:%M}-{last:%H:%M}"
+        if same_day
+        else (f"{day} {first:%H:%M}-{last:%a %d %b %H:%M}")
+    )
+
+
+def _kind(event: dict[str, Any]) -> str:
+    """Almanac's block, busy time, or free time (a declined invitation, an event marked
+    free): free time read "[busy]", and the chat told the user they were busy then."""
+    if event.get("almanac"):
+        return f"[block {event.get('id')}]"
+    return "[busy]" if event.get("busy", True) else "[free]"
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -623,7 +643,7 @@ class Tools:
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
             lines = [
                 f"- {_span(e['start'], e['end'], bool(e.get('all_day')))} "
-                f"{'[block ' + e['id'] + ']' if e['almanac'] else '[busy]'} {_clip(e['title'], 70)}"
+                f"{_kind(e)} {_clip(e['title'], 70)}"
                 for e in out["events"]
             ]
             return "\n".join(lines) or "Nothing scheduled."

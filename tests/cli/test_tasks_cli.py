@@ -220,3 +220,35 @@ def test_done_at_records_work_finished_after_the_fact(cli_env: AppState) -> None
     result = runner.invoke(app, ["reflect", "--mode", "weekly", "--date", then.date().isoformat()])
     assert result.exit_code == 0, result.output
     assert "planned, 1 done" in result.output, result.output
+
+
+def test_done_refused_for_its_time_records_no_hours(cli_env: AppState) -> None:  # noqa: F811
+    """`done --hours H --at T` recorded the hours, then was refused (T before work already
+    recorded on the task): the task stayed open with the hours on it, and the same command
+    with a corrected --at recorded them a second time."""
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    task_id = str(listed["items"][0]["id"])
+    later = (datetime.now(UTC) - timedelta(days=2)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    assert runner.invoke(app, ["log", task_id, "1", "--at", later.isoformat()]).exit_code == 0
+    earlier = (later - timedelta(days=1)).isoformat()
+    result = runner.invoke(app, ["done", task_id, "--hours", "2", "--at", earlier])
+    assert result.exit_code == 2 and "--at" in result.output, result.output
+    shown = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    task = next(t for t in shown["items"] if str(t["id"]) == task_id)
+    assert task["status"] == "in_progress" and task["logged_hours"] == 1, task
+    # Hours that overlap the hour recorded: the task is done, the hours are not, said so.
+    result = runner.invoke(app, ["done", task_id, "--hours", "2", "--at", later.isoformat()])
+    assert result.exit_code == 2, result.output
+    assert f"task #{task_id} is done; its 2 h were not recorded" in result.output, result.output
+    # Corrected, the command records its hours once and the task is done then.
+    finish = (later + timedelta(hours=2)).isoformat()
+    result = runner.invoke(app, ["done", task_id, "--hours", "2", "--at", finish, "--json"])
+    assert result.exit_code == 0, result.output
+    task = json.loads(result.output)["task"]
+    assert task["status"] == "done" and task["logged_hours"] == 3, task

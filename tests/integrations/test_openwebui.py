@@ -451,42 +451,88 @@ async def test_a_recalled_hits_time_is_shown_in_the_users_zone() -> None:
     assert asked.count("/api/v1/auth/me") == 2, asked
 
 
-async def test_the_agenda_names_the_day_an_event_ends_on_and_all_day_events(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The agenda sliced the ISO text: a block from 22:00 to 01:00 read as ending at 01:00
-    the same day, before it began, and an all-day event as a date and an empty end."""
+def agenda_tools(events: list[dict[str, Any]]) -> Any:
+    """The tools on a transport answering the calendar view with `events`."""
     tools, _ = load_tools()
-    view = {
-        "start": "2026-12-01T00:00:00+01:00",
-        "events": [
-            {"id": "b1", "title": "Late push", "almanac": True, "all_day": False,
-             "start": "2026-12-01T22:00:00+01:00", "end": "2026-12-02T01:00:00+01:00"},
-            {"id": "u1", "title": "Call", "almanac": False, "all_day": False,
-             "start": "2026-12-02T09:00:00+01:00", "end": "2026-12-02T09:30:00+01:00"},
-            {"id": "u2", "title": "Offsite", "almanac": False, "all_day": True,
-             "start": "2026-12-03T00:00:00+01:00", "end": "2026-12-05T00:00:00+01:00"},
-            {"id": "u3", "title": "Holiday", "almanac": False, "all_day": True,
-             "start": "2026-12-06T00:00:00+01:00", "end": "2026-12-07T00:00:00+01:00"},
-        ],
-    }  # fmt: skip
 
-    async def call(method: str, path: str, user: Any, **kw: Any) -> Any:
-        return view
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"start": "2026-12-07T00:00:00+01:00", "events": events})
 
-    monkeypatch.setattr(tools, "_call", call)
-    lines = (await tools.agenda(days=7)).splitlines()
-    assert lines == [
-        "- 2026-12-01 22:00–2026-12-02 01:00 [block b1] Late push",
-        "- 2026-12-02 09:00–09:30 [busy] Call",
-        "- 2026-12-03–2026-12-04 all day [busy] Offsite",
-        "- 2026-12-06 all day [busy] Holiday",
-    ]
-
-
-def test_a_block_ending_at_midnight_ends_that_day() -> None:
-    load_tools()
-    span = sys.modules["tool_almanac_test"]._span
-    assert span("2026-12-01T22:00:00+01:00", "2026-12-02T00:00:00+01:00") == (
-        "2026-12-01 22:00–00:00"
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=url
     )
+    return tools
+
+
+def event(title: str, start: str, end: str, **extra: Any) -> dict[str, Any]:
+    return {"id": title, "title": title, "start": start, "end": end, "almanac": False,
+            "busy": True, "all_day": False, **extra}  # fmt: skip
+
+
+async def test_the_agenda_shows_an_event_over_several_days_and_a_day_off_as_they_are() -> None:
+    """The end's time was sliced from its text: a conference until Wednesday read as
+    "09:00–17:00" on Monday only, a day off as "00:00–00:00" (the CLI and MCP say which
+    day it ends, and "all day")."""
+    tools = agenda_tools(
+        [
+            event("Conference", "2026-12-07T09:00:00+01:00", "2026-12-09T17:00:00+01:00"),
+            event(
+                "Day off", "2026-12-08T00:00:00+01:00", "2026-12-09T00:00:00+01:00", all_day=True
+            ),  # fmt: skip
+            event("Trip", "2026-12-10T00:00:00+01:00", "2026-12-12T00:00:00+01:00", all_day=True),
+            event("Late call", "2026-12-10T22:00:00+01:00", "2026-12-11T00:00:00+01:00"),
+            event("Call", "2026-12-07T14:00:00+01:00", "2026-12-07T14:59:59.900000+01:00"),
+        ]
+    )
+    out = await tools.agenda(days=7)
+    assert out.splitlines() == [
+        "- 2026-12-07 09:00-Wed 09 Dec 17:00 [busy] Conference",
+        "- 2026-12-08 all day [busy] Day off",
+        "- 2026-12-10 all day, to Fri 11 Dec [busy] Trip",
+        "- 2026-12-10 22:00-00:00 [busy] Late call",
+        "- 2026-12-07 14:00-15:00 [busy] Call",
+    ], out
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "all_day"),
+    [
+        ("2026-12-07T09:00:00+01:00", "2026-12-09T17:00:00+01:00", False),
+        ("2026-12-07T09:00:00+01:00", "2026-12-07T10:30:00+01:00", False),
+        ("2026-12-07T23:00:00+01:00", "2026-12-08T00:00:00+01:00", False),
+        ("2026-12-07T23:00:00+01:00", "2026-12-08T00:30:00+01:00", False),
+        ("2026-12-07T01:00:00+01:00", "2026-12-07T01:14:59.900000+01:00", False),
+        ("2026-12-07T00:00:00+01:00", "2026-12-08T00:00:00+01:00", True),
+        ("2026-12-07T00:00:00+01:00", "2026-12-10T00:00:00+01:00", True),
+    ],
+)
+def test_the_agenda_words_a_span_as_the_cli_does(start: str, end: str, all_day: bool) -> None:
+    """The file repeats almanac.clock.clock_span (it imports nothing from almanac)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from almanac.clock import clock_span
+
+    tools, _ = load_tools()
+    first, last, tz = datetime.fromisoformat(start), datetime.fromisoformat(end), ZoneInfo("CET")
+    expected = f"{first:%Y-%m-%d} {clock_span(first, last, tz, all_day)}"
+    assert sys.modules["tool_almanac_test"]._span(start, end, all_day) == expected
+
+
+async def test_the_agenda_shows_free_time_as_free() -> None:
+    """A declined invitation is stored as free time: the agenda called it "[busy]"."""
+    tools = agenda_tools(
+        [
+            event(
+                "Declined sync",
+                "2026-12-07T10:00:00+01:00",
+                "2026-12-07T11:00:00+01:00",
+                busy=False,
+            ),  # fmt: skip
+            event("Client call", "2026-12-07T14:00:00+01:00", "2026-12-07T15:00:00+01:00"),
+        ]
+    )
+    assert (await tools.agenda()).splitlines() == [
+        "- 2026-12-07 10:00-11:00 [free] Declined sync",
+        "- 2026-12-07 14:00-15:00 [busy] Client call",
+    ]

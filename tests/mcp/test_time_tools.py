@@ -80,3 +80,16 @@ def test_an_all_day_event_over_days_names_its_last_day() -> None:
         "2026-12-07 all day, to Wed 09 Dec [busy e1] Offsite",
     ]
     assert agenda_text({"events": []}, NY) == "nothing scheduled"
+
+
+def test_free_time_is_not_called_busy() -> None:
+    """A declined invitation is stored as free time: the agenda called it "[busy e2]"."""
+    at = datetime(2026, 12, 7, 10, tzinfo=NY)
+    free = {"id": "e2", "title": "Declined sync", "almanac": False, "busy": False,
+            "start": at.isoformat(), "end": (at + timedelta(hours=1)).isoformat()}  # fmt: skip
+    busy = {**free, "id": "e3", "title": "Client call", "busy": True}
+    assert agenda_text({"events": [free, busy]}, NY).splitlines() == [
+        "times in America/New_York:",
+        "2026-12-07 10:00-11:00 [free e2] Declined sync",
+        "2026-12-07 10:00-11:00 [busy e3] Client call",
+    ]

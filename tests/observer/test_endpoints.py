@@ -134,3 +134,34 @@ async def test_mode_and_date_may_come_as_a_json_body(
         assert [e["field"] for e in bad.json()["errors"]] == [field]
     plain = await api.post(f"{BASE}/reflect")
     assert plain.status_code == 200 and plain.json()["mode"] == "daily"
+
+
+async def test_every_decision_and_reflection_can_be_paged_to(
+    api: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """Fact decisions list oldest first and at most 1,000 at once, reflections at most 200:
+    without an offset, the newest decisions (and last year's reflections) could not be
+    read at all (`?offset=` was a 422)."""
+    from datetime import date
+
+    from almanac.models import FactDecision, Reflection
+
+    rows = [FactDecision(source="metadata", proposal={"n": n}, decision="added") for n in range(5)]
+    days = [date(2026, 1, 5) + timedelta(days=n) for n in range(5)]
+    reflections = [
+        Reflection(mode="daily", period_start=d, period_end=d, timezone="UTC", report={})
+        for d in days
+    ]
+    db_session.add_all([*rows, *reflections])
+    await db_session.flush()
+    seen = []
+    for offset in (0, 2, 4):
+        r = await api.get(f"{BASE}/fact-decisions", params={"limit": 2, "offset": offset})
+        assert r.status_code == 200, r.text
+        seen += [d["id"] for d in r.json()]
+    assert seen == [row.id for row in rows]
+    r = await api.get(f"{BASE}/reflections", params={"limit": 3, "offset": 3})
+    assert r.status_code == 200, r.text
+    assert [x["period_start"] for x in r.json()] == [d.isoformat() for d in days[1::-1]]
+    r = await api.get(f"{BASE}/fact-decisions", params={"offset": -1})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "offset", r.text

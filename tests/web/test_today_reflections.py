@@ -151,3 +151,22 @@ def test_mark_done_on_a_page_left_open_past_midnight_is_the_new_day(
         assert finished == morning.replace(hour=9, minute=30)
     finally:
         server.api("POST", f"/api/v1/planner/plans/{plan_id}/status", json={"status": "cancelled"})
+
+
+def test_free_time_today_is_not_called_a_meeting(page: Page, server: Server) -> None:
+    """A declined invitation is stored as free time: Today labelled it "meeting"."""
+    tz = ZoneInfo(TIMEZONE)
+    today = datetime.now(tz).date()
+    start = datetime.combine(today, datetime.min.time(), tz).replace(hour=12)
+    for title, busy in (("Declined sync", False), ("Client call", True)):
+        body = {
+            "title": title,
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=30)).isoformat(),
+            "busy": busy,
+        }
+        assert server.api("POST", "/api/v1/calendar/events", json=body).status_code == 201
+    page.goto(server.url + "/ui/today")
+    blocks = page.locator("#blocks")
+    expect(blocks.locator("li", has_text="Declined sync").locator(".badge")).to_have_text("free")
+    expect(blocks.locator("li", has_text="Client call").locator(".badge")).to_have_text("meeting")

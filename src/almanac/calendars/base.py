@@ -79,11 +79,21 @@ def require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
 
 
+def earlier(a: datetime, b: datetime) -> bool:
+    """Whether instant `a` is before `b`. Two times sharing a zoneinfo compare by the wall
+    clock, so 02:30 summer time and 02:30 winter time (`fold=1`), an hour apart in autumn,
+    read as equal; only a time in that repeated hour needs comparing in UTC (a hot path:
+    the conversion costs thirty plain comparisons)."""
+    if a.fold or b.fold:
+        return a.astimezone(UTC) < b.astimezone(UTC)
+    return a < b
+
+
 def require_window(start: datetime, end: datetime, prefix: str = "") -> None:
     """Validate a [start, end) range of aware datetimes with end after start."""
     require_aware(start, f"{prefix}start")
     require_aware(end, f"{prefix}end")
-    if end <= start:
+    if not earlier(start, end):
         raise ValueError(f"{prefix}end must be after {prefix}start")
 
 
@@ -240,6 +250,8 @@ def same_content(event: CalendarEvent, spec: EventSpec) -> bool:
 def overlaps(start: datetime, end: datetime, window: tuple[datetime, datetime]) -> bool:
     """Whether [start, end) meets the window [w0, w1); zero-length events count at their start."""
     w0, w1 = window
+    if start.fold or end.fold or w0.fold or w1.fold:  # see `earlier`
+        start, end, w0, w1 = (v.astimezone(UTC) for v in (start, end, w0, w1))
     if start == end:
         return w0 <= start < w1
     return start < w1 and end > w0

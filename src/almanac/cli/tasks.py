@@ -13,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.runtime import answer, api_client, err, run
 from almanac.config import Settings
 
 console = Console()
@@ -115,8 +115,7 @@ def done(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:
-    """Mark a task done (after recording --hours worked); its future blocks are freed."""
-    logged = _log(url, task_id, hours, at) if hours is not None else {}
+    """Mark a task done (and record --hours worked); its future blocks are freed."""
     body: dict[str, Any] = {"status": "done"}
     if at is not None:  # the API's `finished_at`: reflections count it done then
         body["finished_at"] = at
@@ -126,7 +125,19 @@ def done(
             response = await client.patch(f"{BASE}/{task_id}", json=body)
             return answer(response, {"finished_at": "--at"})
 
+    # Done first, then the hours (ending when it was finished): the hours recorded first
+    # stayed recorded when the finish was refused (--at before work already recorded), and
+    # the command run again with another --at recorded them twice. Marked done again, a
+    # task is as it was, so running the command again after a refused record is safe.
     out = run(go)
+    logged: dict[str, Any] = {}
+    if hours is not None:
+        try:
+            logged = _log(url, task_id, hours, at)
+        except typer.Exit:
+            err.print(f"task #{task_id} is done; its {hours:g} h were not recorded")
+            raise
+        out = {**out, "task": logged["task"]}
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return

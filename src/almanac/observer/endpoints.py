@@ -18,7 +18,7 @@ from almanac.observer.schemas import (
 )
 from almanac.problems import answers
 from almanac.routing import PathId as Id
-from almanac.types import WorkDay
+from almanac.types import Offset, WorkDay
 
 router = APIRouter(prefix="/api/v1/observer", tags=["observer"])
 
@@ -53,10 +53,12 @@ async def list_reflections(
     observer: Observer,
     mode: Mode | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[ReflectionOut]:
-    """Stored reflections, latest period first. They are the user's own, for every client:
-    there is no client filter, and asking for one is a 422."""
-    return await observer.reflections(mode, limit)
+    """Stored reflections, latest period first, `limit` from `offset` (past the first 200,
+    last year's could not be read). They are the user's own, for every client: there is
+    no client filter, and asking for one is a 422."""
+    return await observer.reflections(mode, limit, offset)
 
 
 @router.get("/reflections/{reflection_id}")
@@ -83,6 +85,8 @@ async def fact_decisions(
     observer: Observer,
     event_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[FactDecisionOut]:
-    """What happened to each proposed fact, oldest first."""
-    return await observer.facts.decisions(event_id, limit)
+    """What happened to each proposed fact, oldest first, `limit` from `offset` (without
+    it, past the first 1,000 the newest decisions could not be read at all)."""
+    return await observer.facts.decisions(event_id, limit, offset)

@@ -70,9 +70,12 @@ class FactDecider:
         self.repo = ObserverRepository(uow.session)
         self.events = EventRepository(uow.session)
 
-    async def decisions(self, event_id: int | None, limit: int = 200) -> list[FactDecisionOut]:
-        """Recorded decisions, for one event or all."""
-        return [decision_out(d) for d in await self.repo.decisions(event_id, limit=limit)]
+    async def decisions(
+        self, event_id: int | None, limit: int = 200, offset: int = 0
+    ) -> list[FactDecisionOut]:
+        """Recorded decisions, for one event or all, oldest first."""
+        rows = await self.repo.decisions(event_id, limit=limit, offset=offset)
+        return [decision_out(d) for d in rows]
 
     async def decide_all(
         self,

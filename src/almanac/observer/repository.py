@@ -175,11 +175,11 @@ class ObserverRepository(Repository, PortableRows):
     async def reflection(self, reflection_id: int) -> Reflection | None:
         return await self.by_id(Reflection, reflection_id)
 
-    async def reflections(self, mode: str | None, limit: int) -> list[Reflection]:
+    async def reflections(self, mode: str | None, limit: int, offset: int = 0) -> list[Reflection]:
         stmt = select(Reflection).order_by(Reflection.period_start.desc(), Reflection.id.desc())
         if mode is not None:
             stmt = stmt.where(Reflection.mode == mode)
-        return list(await self.session.scalars(stmt.limit(limit)))
+        return list(await self.session.scalars(stmt.limit(limit).offset(offset)))
 
     # -- events and fact decisions ---------------------------------------------------------
 
@@ -199,14 +199,18 @@ class ObserverRepository(Repository, PortableRows):
         return await self.add(FactDecision(**values))
 
     async def decisions(
-        self, event_id: int | None, sources: Sequence[str] | None = None, limit: int = 200
+        self,
+        event_id: int | None,
+        sources: Sequence[str] | None = None,
+        limit: int = 200,
+        offset: int = 0,
     ) -> list[FactDecision]:
         stmt = select(FactDecision).order_by(FactDecision.id)
         if event_id is not None:
             stmt = stmt.where(FactDecision.event_id == event_id)
         if sources is not None:
             stmt = stmt.where(FactDecision.source.in_(sources))
-        return list(await self.session.scalars(stmt.limit(limit)))
+        return list(await self.session.scalars(stmt.limit(limit).offset(offset)))
 
     async def delete_decisions_about(
         self,

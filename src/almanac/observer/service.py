@@ -307,9 +307,11 @@ class ObserverService:
             raise NotFound(f"reflection {reflection_id} does not exist")
         return reflection_out(row)
 
-    async def reflections(self, mode: Mode | None, limit: int) -> list[ReflectionOut]:
+    async def reflections(
+        self, mode: Mode | None, limit: int, offset: int = 0
+    ) -> list[ReflectionOut]:
         """Reflections, latest period first."""
-        return [reflection_out(r) for r in await self.repo.reflections(mode, limit)]
+        return [reflection_out(r) for r in await self.repo.reflections(mode, limit, offset)]
 
     # -- patterns --------------------------------------------------------------------------
 

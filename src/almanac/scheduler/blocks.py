@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
@@ -263,6 +263,9 @@ class BlockService:
             )
         seen, named = (events, window), (key, task.title)
         again = pins == (task.metadata_ or {}).get("pinned")
+        # The block in UTC, as stored: a wall time in the autumn's repeated hour (fold=1)
+        # never equals the same instant in another zone, so the block was not found again.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         if again and old.fixed and (old.start, old.end) == (start, end):
             # The same move again (its answer lost, or its calendar write pending): nothing
             # new to record, and the calendar gets the same blocks, written or queued again.
@@ -307,8 +310,8 @@ class BlockService:
         warnings = list(found)
         if calendar.pending:
             warnings.append(calendar.detail or "the calendar write is pending")
-        start = datetime.fromisoformat(pins[-1]["start"])
-        mine = next(b for b in blocks if b.task_id == key and b.start == start)
+        start = datetime.fromisoformat(pins[-1]["start"]).astimezone(UTC)
+        mine = next(b for b in blocks if b.task_id == key and b.start.astimezone(UTC) == start)
         out = self.s.block_out(plan_id, mine, title, tz)
         return MoveBlockOut(
             block=out, pinned=pins, calendar=calendar, run_id=run.id, warnings=warnings

@@ -97,7 +97,9 @@ def _placement(out: dict[str, Any]) -> list[tuple[str, str, str]]:
 def agenda_text(out: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     lines = []
     for e in out["events"]:
-        kind = "block" if e["almanac"] else "busy"
+        # Free time (a declined invitation, an event marked free) is no busy time: the
+        # assistant told the user they were busy then (the CLI's agenda says "free").
+        kind = "block" if e["almanac"] else ("busy" if e.get("busy", True) else "free")
         at = span(e["start"], e["end"], zone, bool(e.get("all_day")))
         lines.append(f"{at} [{kind} {e['id']}] {clip(e['title'], 80)}")
     return "\n".join([f"{zone_note(zone)}:", *lines]) if lines else "nothing scheduled"

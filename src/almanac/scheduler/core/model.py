@@ -40,7 +40,12 @@ class _Span:
         name = type(self).__name__
         require_aware(f"{name}.start", self.start)
         require_aware(f"{name}.end", self.end)
-        if not self.start < self.end:
+        # Two times sharing a zoneinfo compare by the wall clock, so 02:30 before and after
+        # the autumn change (the second has fold=1), an hour apart, read as equal: in UTC.
+        start, end = self.start, self.end
+        if start.fold or end.fold:
+            start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if not start < end:
             raise ValueError(f"{name}.start {self.start} must be before end {self.end}")
 
     @property

@@ -13,7 +13,8 @@ window.AlmanacPages.today = function () {
       if (!out.events.length) return A.empty(blocksEl, "Nothing on the calendar today. Schedule an approved plan from the Week page.");
       A.fill(blocksEl, h("ul", { class: "timeline", "aria-label": "Today's events" }, out.events.map((e) => h("li", {},
         h("strong", {}, e.all_day ? "all day" : `${A.clock(e.start)}–${A.clock(e.end)}`), " ", e.title, " ",
-        h("span", { class: "badge" + (e.almanac ? " internal" : "") }, e.almanac ? "Almanac block" : "meeting")))));
+        // Free time (a declined invitation, an event marked free) is no meeting to work around.
+        h("span", { class: "badge" + (e.almanac ? " internal" : "") }, e.almanac ? "Almanac block" : e.busy ? "meeting" : "free")))));
     } catch (err) { A.failed(blocksEl, err); }
   }
 
