@@ -5,6 +5,10 @@ Figures are recounted here from the blocks, not taken from the solver."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from almanac.scheduler.core import Task, greedy_schedule
 
 from .helpers import at, checked, make_problem
@@ -48,3 +52,23 @@ def test_an_edf_by_own_deadlines_still_waits_for_dependencies() -> None:
     blocks = {b.task_id: b for b in own.blocks}
     assert blocks["other"].start < blocks["research"].start < blocks["write"].start
     assert blocks["research"].end <= blocks["write"].start
+
+
+def test_with_no_time_for_the_deadline_search_the_objective_still_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With too little time left for the search for the most deadlines, the last search ran
+    with the objective the floor search had cleared: it "proved optimal" its hint, so an
+    overfull calendar came back as a baseline (or as cp-sat's with objective 0), never
+    optimised. The early exit is forced here; the answer must be CP-SAT's own, optimised."""
+    from bench.sched_instances import make, specs
+
+    from almanac.scheduler.core import cpsat, solve
+
+    monkeypatch.setattr(cpsat, "_READ_SECONDS", 1e6)  # never time for the deadline search
+    spec = next(s for s in specs(False) if s.name == "New_Yo-0302-1.3")
+    problem = make(replace(spec, time_limit=3.0))
+    schedule = solve(problem)
+    deadlines = next(f for f in schedule.floors if f.measure == "deadlines met")
+    assert not deadlines.reached  # the branch under test: no baseline reaches both floors
+    assert schedule.source == "cp-sat" and (schedule.objective_value or 0) > 0, schedule.source

@@ -39,6 +39,7 @@ _SELECTION_MAX_SECONDS = 0.15
 # before the documented objective decides.
 _FLOOR_SEARCH_SHARE = 0.3
 _MOST_MET_SHARE = 0.5
+_READ_SECONDS = 0.25  # reading and measuring a search's answer, rebuilding the hint
 
 Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
 
@@ -373,13 +374,16 @@ def _solve(
     # deadline floor, both hold; short of it, the most met is the deadline floor from then on
     # and the documented objective decides above it.
     fl.switch(builder, switch, on=False)
-    if left() < 2 * MIN_SEARCH_SECONDS:  # no time for both searches: the objective decides
+    if left() < 2 * MIN_SEARCH_SECONDS + _READ_SECONDS:  # no time for both: the objective
+        builder.refresh_objective()  # decides (the floor search's stood in for it)
         holds.hold(hints[best][0])
         return outcome(held_search(values[best], False), best, proven)
     fl.seek_most_met(builder)
     top = max(keep, key=lambda n: (measures[n].met, scores[n]))
     free = replace(problem, idle_seconds=None)  # it climbs in bursts: no idle stop
-    most = Search(builder, free, values[top], left() * _MOST_MET_SHARE, False, step=1)
+    # What it finds is read and measured before the last search, which needs its minimum.
+    share = min(left() * _MOST_MET_SHARE, left() - MIN_SEARCH_SECONDS - _READ_SECONDS)
+    most = Search(builder, free, values[top], share, False, step=1)
     builder.refresh_objective()
     start, met = hints[top][0], measures[top].met
     if most.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
