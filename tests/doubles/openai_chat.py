@@ -2,7 +2,8 @@
 
 Not a model: it answers from a SCRIPT the test sets (`server.script(...)`), one `Reply` per
 request, first in first out: a content string, an HTTP error status with an OpenAI-style
-error body, optionally after a delay (to trigger client timeouts). With the script empty it
+error body, optionally after a delay (to trigger client timeouts) or with the body stalled
+after the headers (`stall`: a server that says 503 and then hangs). With the script empty it
 answers 500 "script exhausted", so an unexpected extra request fails the test loudly.
 
 Real servers' behaviours, as flags (a refusal never uses up a scripted reply):
@@ -69,6 +70,7 @@ class Reply:
     status: int = 200
     error: str = "injected failure"
     delay: float = 0.0
+    stall: float = 0.0  # headers sent, then this long before the body (a JSON one)
     prompt_tokens: int = 11
     completion_tokens: int = 7
     cost: float | None = None  # sent as `usage.cost`, as OpenRouter does
@@ -213,6 +215,7 @@ class FakeChatServer:
                     return
                 if reply.delay:
                     time.sleep(reply.delay)
+                self.stall = reply.stall
                 if reply.status != 200:
                     self._error(reply.status, reply.error)
                     return

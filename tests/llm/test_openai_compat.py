@@ -311,6 +311,27 @@ async def test_timeouts_exhausted_raise_unavailable(
     assert 2 * TIMEOUT * 1000 <= rec.latency_ms < 2 * LATE * 1000, rec.latency_ms
 
 
+async def test_an_error_whose_body_stalls_is_a_timeout_and_retried(
+    server: FakeChatServer, make: Any, recorder: InMemoryRecorder
+) -> None:
+    # The SDK reads a streamed request's error body after the headers, outside its own
+    # error wrapping: the raw HTTP library's ReadTimeout used to escape as a 500.
+    server.script(Reply.fail(503, stall=LATE), Reply.json(GOOD))
+    result = await plan_result(make(timeout_seconds=TIMEOUT, max_retries=1))
+    assert result.outcome == "ok" and result.attempts == 2
+
+
+async def test_a_stream_that_stalls_midway_is_a_timeout(
+    server: FakeChatServer, make: Any, recorder: InMemoryRecorder
+) -> None:
+    slow = Reply.json(GOOD, chunk_chars=8, chunk_delay=LATE)
+    server.script(slow, Reply.fail(503, stall=LATE))
+    with pytest.raises(LLMUnavailable, match=f"no answer within {TIMEOUT:g}s"):
+        await plan(make(timeout_seconds=TIMEOUT, max_retries=1))
+    (rec,) = recorder.records
+    assert rec.outcome == "timeout" and rec.attempts == 2
+
+
 async def test_json_schema_rejection_falls_back_to_json_object_and_is_remembered(
     server: FakeChatServer, make: Any, recorder: InMemoryRecorder, sleep: FakeSleep
 ) -> None:

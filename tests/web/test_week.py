@@ -92,25 +92,30 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Close").click()
 
-    # Drag the plan's last block to the first free slot after it: later than every other
-    # block, so no dependency breaks, and as early as possible, so no deadline passes.
+    # Drag the plan's last block to a free slot after every other block of the plan, so no
+    # dependency breaks, and as early as there is one, before or after where it is now, so
+    # no deadline passes (a loaded machine's solver may have put it last thing on Friday).
     block = max(blocks, key=lambda e: datetime.fromisoformat(e["start"]))
     b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
     duration = b1 - b0
+    after = max(
+        (datetime.fromisoformat(e["end"]) for e in blocks if e["id"] != block["id"]),
+        default=_at(monday, 9),
+    )
     others = [e for e in _events(server, monday) if e["busy"] and e["id"] != block["id"]]
     free = None
     for offset in range(5):
         day = monday + timedelta(days=offset)
         for quarter in range(9 * 4, 17 * 4):
             s = _at(day, quarter // 4, quarter % 4 * 15)
-            if s < b1 or s + duration > _at(day, 17):
+            if s < after or s == b0 or s + duration > _at(day, 17):
                 continue
             if not any(_overlaps(s, s + duration, e) for e in others):
                 free = s
                 break
         if free:
             break
-    assert free is not None, "the week has no free slot after the plan's last block"
+    assert free is not None, ("the week has no free slot for the plan's last block", others)
     _drag(page, block["id"], b0, free.date(), free)
     expect(page.locator("#flash")).to_contain_text("Moved")
     moved = [e for e in _events(server, monday) if e["almanac"] and e["title"] == block["title"]]

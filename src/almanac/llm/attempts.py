@@ -24,7 +24,13 @@ from almanac.llm.formats import (
     response_format,
     wire_messages,
 )
-from almanac.llm.wire import chat, describe, log_server_error
+from almanac.llm.wire import (
+    UNWRAPPED_ERRORS,
+    UNWRAPPED_TIMEOUTS,
+    chat,
+    describe,
+    log_server_error,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +127,11 @@ class Attempts:
                 last = exc
             except openai.APIConnectionError as exc:
                 outcome, message, last = "error", describe(exc), exc
+            except UNWRAPPED_TIMEOUTS as exc:
+                outcome, message = "timeout", f"no answer within {self.timeout_seconds:g}s"
+                last = exc
+            except UNWRAPPED_ERRORS as exc:
+                outcome, message, last = "error", "the connection broke while reading", exc
             else:
                 return answer
             if retries >= self.max_retries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,25 @@ _MAX_LOGGED_CHARS = 2000
 # it in the repair request; what is beyond reads as an answer cut off at the limit.
 CHARS_PER_TOKEN_CEILING = 16
 MAX_ANSWER_CHARS = 1_000_000
+
+
+def _http_errors(name: str) -> tuple[type[Exception], ...]:
+    """The exception `name` of the HTTP libraries the SDK may use (httpx2 from its 3.x,
+    httpx before), whichever are installed."""
+    found: list[type[Exception]] = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+# The SDK wraps what fails while it sends a request and waits for the headers, but not
+# what fails while a streamed body is read afterwards: the answer's chunks, or the body of
+# an error status (a 503's, read once the headers said 503). Those reach us raw.
+UNWRAPPED_TIMEOUTS = _http_errors("TimeoutException")
+UNWRAPPED_ERRORS = _http_errors("TransportError")
 
 
 def answer_limit(max_tokens: int | None) -> int:
