@@ -95,10 +95,6 @@ class Solved:
     read_from_memory: SchedulingPreferences | None = None
 
 
-def plan_prefix(plan_id: int) -> str:
-    return f"plan{plan_id}-"
-
-
 class SchedulerService:
     """Schedule and replan plans into the configured calendar."""
 
