@@ -207,7 +207,7 @@ def check_sop(
                     )
                 )
             problems += _task_dates(task, where, now, deadline, latest)
-    problems += _due_before_dependency(sop, seen)
+    problems += _due_before_dependency(sop, seen, {p.field for p in problems})
     graph = {t.id: [d for d in t.depends_on if d != t.id] for t in sop.tasks()}
     cycle = find_cycle(graph)
     if cycle is not None:
@@ -261,9 +261,10 @@ def _task_dates(
     return out
 
 
-def _due_before_dependency(sop: SOP, seen: dict[str, str]) -> list[SOPProblem]:
+def _due_before_dependency(sop: SOP, seen: dict[str, str], flagged: set[str]) -> list[SOPProblem]:
     """A task due before a task it depends on: it could only be late. PATCH /tasks/{id}
-    refuses such a deadline (`tasks.service`); a plan is held to the same rule."""
+    refuses such a deadline (`tasks.service`); a plan is held to the same rule. A dependency
+    whose own deadline is wrong (`flagged`) is that problem alone, not its dependents' too."""
     due = {t.id: t.deadline for t in sop.tasks()}
     out = []
     for si, step in enumerate(sop.steps):
@@ -273,6 +274,8 @@ def _due_before_dependency(sop: SOP, seen: dict[str, str]) -> list[SOPProblem]:
             for dep in dict.fromkeys(task.depends_on):
                 before = due.get(dep)
                 if dep == task.id or before is None or task.deadline >= before:
+                    continue
+                if f"{seen[dep]}.deadline" in flagged:
                     continue
                 message = (
                     f"is before the deadline of {seen[dep]} ({before.isoformat()}), "
