@@ -178,6 +178,11 @@ def _span(delta: timedelta) -> str:
     return f"{days} day{'s' * (days != 1)}"
 
 
+def too_far(ahead: timedelta, why: str) -> str:
+    """Why a value more than `ahead` after now is refused (a field's and a plan's words)."""
+    return f"must not be more than {_span(ahead)} in the future ({why})"
+
+
 def near_now(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
     """A validator keeping an aware datetime within `past` before and `ahead` after now.
 
@@ -193,7 +198,7 @@ def near_now(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
         if value < now - past:
             raise ValueError(f"must not be more than {_span(past)} in the past ({why})")
         if value > now + ahead:
-            raise ValueError(f"must not be more than {_span(ahead)} in the future ({why})")
+            raise ValueError(too_far(ahead, why))
         return value
 
     return AfterValidator(check)
@@ -209,7 +214,7 @@ def near_today(past: timedelta, ahead: timedelta, why: str) -> AfterValidator:
         if value < today - past:
             raise ValueError(f"must not be more than {_span(past)} in the past ({why})")
         if value > today + ahead:
-            raise ValueError(f"must not be more than {_span(ahead)} in the future ({why})")
+            raise ValueError(too_far(ahead, why))
         return value
 
     return AfterValidator(check)
@@ -234,12 +239,14 @@ WorkDay = Annotated[
 ]
 # A deadline for planned work: at most a year overdue (a task that slipped), at most ten
 # years ahead. The years bound keeps arithmetic safe; this keeps a deadline one plans to.
+# A plan's task deadlines (ontology.sop.check_sop) are held to the same `DEADLINE_AHEAD`.
 DEADLINE_PAST, DEADLINE_AHEAD = timedelta(days=366), timedelta(days=10 * 365)
+DEADLINE_WHY = "a deadline of planned work"
 Deadline = Annotated[
     datetime,
     ISO_TEXT,
     AfterValidator(_aware),
-    near_now(DEADLINE_PAST, DEADLINE_AHEAD, "a deadline of planned work"),
+    near_now(DEADLINE_PAST, DEADLINE_AHEAD, DEADLINE_WHY),
 ]
 # A sprint's week: planning's span, a year ahead, and five years of history to report on.
 SprintWeek = Annotated[

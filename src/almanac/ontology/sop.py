@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
-from almanac.types import NOT_BOOL, AwareDatetime
+from almanac.types import DEADLINE_AHEAD, DEADLINE_WHY, NOT_BOOL, AwareDatetime, too_far
 
 TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Title = Annotated[str, Field(min_length=1, max_length=500)]
@@ -151,12 +151,17 @@ def check_sop(
     now: datetime | None = None,
     deadline: datetime | None = None,
     hours_per_day: float = 6.0,
+    latest: datetime | None = None,
 ) -> list[SOPProblem]:
     """Whole-plan checks; an empty list means the plan can be stored.
 
     `hours_per_day` is the focused time one person can give a plan on a working day; with
-    a deadline, the total must fit into the working days (five a week) before it.
+    a deadline, the total must fit into the working days (five a week) before it. `latest`
+    is the last task deadline accepted: by default `DEADLINE_AHEAD` after `now`, the bound
+    an edited task's deadline has (an edit passes its own, from the time of the edit).
     """
+    if latest is None and now is not None:
+        latest = now + DEADLINE_AHEAD
     problems: list[SOPProblem] = []
     seen: dict[str, str] = {}
     step_ids: set[str] = set()
@@ -201,7 +206,8 @@ def check_sop(
                         field=f"{where}.deadline", message="deadline must be after earliest_start"
                     )
                 )
-            problems += _task_dates(task, where, now, deadline)
+            problems += _task_dates(task, where, now, deadline, latest)
+    problems += _due_before_dependency(sop, seen, {p.field for p in problems})
     graph = {t.id: [d for d in t.depends_on if d != t.id] for t in sop.tasks()}
     cycle = find_cycle(graph)
     if cycle is not None:
@@ -225,7 +231,11 @@ def check_sop(
 
 
 def _task_dates(
-    task: SOPTask, where: str, now: datetime | None, deadline: datetime | None
+    task: SOPTask,
+    where: str,
+    now: datetime | None,
+    deadline: datetime | None,
+    latest: datetime | None,
 ) -> list[SOPProblem]:
     """A task's own dates against the plan's time: a deadline already past (1900, or an
     LLM's 2001) or beyond the plan's deadline made tasks the scheduler could only mark
@@ -233,6 +243,10 @@ def _task_dates(
     out = []
     if now is not None and task.deadline is not None and task.deadline <= now:
         out.append(SOPProblem(field=f"{where}.deadline", message="is already past"))
+    if latest is not None and task.deadline is not None and task.deadline > latest:
+        # The words of the task's own `deadline` field (PATCH /tasks/{id}): one bound.
+        message = too_far(DEADLINE_AHEAD, DEADLINE_WHY)
+        out.append(SOPProblem(field=f"{where}.deadline", message=message))
     if deadline is not None:
         if task.deadline is not None and task.deadline > deadline:
             out.append(
@@ -244,6 +258,30 @@ def _task_dates(
                     field=f"{where}.earliest_start", message="is not before the plan's deadline"
                 )
             )
+    return out
+
+
+def _due_before_dependency(sop: SOP, seen: dict[str, str], flagged: set[str]) -> list[SOPProblem]:
+    """A task due before a task it depends on: it could only be late. PATCH /tasks/{id}
+    refuses such a deadline (`tasks.service`); a plan is held to the same rule. A dependency
+    whose own deadline is wrong (`flagged`) is that problem alone, not its dependents' too."""
+    due = {t.id: t.deadline for t in sop.tasks()}
+    out = []
+    for si, step in enumerate(sop.steps):
+        for ti, task in enumerate(step.tasks):
+            if task.deadline is None:
+                continue
+            for dep in dict.fromkeys(task.depends_on):
+                before = due.get(dep)
+                if dep == task.id or before is None or task.deadline >= before:
+                    continue
+                if f"{seen[dep]}.deadline" in flagged:
+                    continue
+                message = (
+                    f"is before the deadline of {seen[dep]} ({before.isoformat()}), "
+                    "which it depends on"
+                )
+                out.append(SOPProblem(field=f"steps[{si}].tasks[{ti}].deadline", message=message))
     return out
 
 

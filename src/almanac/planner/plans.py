@@ -27,6 +27,7 @@ from almanac.planner.schemas import (
     PlanVersionOut,
 )
 from almanac.planner.status import require_transition
+from almanac.types import DEADLINE_AHEAD
 
 # What a plan's metadata carries that its API shape shows (empty values are left out).
 _SHOWN_METADATA = (
@@ -171,6 +172,8 @@ class PlanLifecycleService:
                 now=plan.created_at,
                 deadline=datetime.fromisoformat(deadline) if deadline else None,
                 hours_per_day=self.hours_per_day,
+                # The bound of PATCH /tasks/{id}'s deadline, from now (not the plan's making).
+                latest=self.clock() + DEADLINE_AHEAD,
             )
             problems += newly_past(plan.sop, body.sop, self.clock(), problems)
             if problems:

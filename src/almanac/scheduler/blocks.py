@@ -54,7 +54,15 @@ class BlockService:
         first = start_date or datetime.now(tz).date()
         last = end_date or first + timedelta(days=6)
         if last < first:
-            raise ValidationFailed("end_date must not be before start_date", field="end_date")
+            # Without a start_date the caller never named the date the end is compared with.
+            said = (
+                f" {first.isoformat()}"
+                if start_date
+                else f", which defaults to today ({first.isoformat()})"
+            )
+            raise ValidationFailed(
+                f"end_date {last.isoformat()} is before start_date{said}", field="end_date"
+            )
         if (last - first).days >= MAX_VIEW_DAYS:
             raise ValidationFailed(f"at most {MAX_VIEW_DAYS} days at once", field="end_date")
         begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)

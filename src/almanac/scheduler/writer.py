@@ -21,6 +21,7 @@ from almanac.scheduler import answer as ans
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
+from almanac.scheduler.core.floors import missed_warning
 from almanac.scheduler.pending import others, write_or_queue
 from almanac.scheduler.preference_facts import preferences_kept
 from almanac.scheduler.preview_apply import apply_preview
@@ -90,7 +91,7 @@ class Writer:
             scope=s.scope,
         )
         warnings = list(ctx.warnings)
-        warnings += [f"{f.measure} below {f.baseline}: {f.why}" for f in s.floors if not f.reached]
+        warnings += [missed_warning(f) for f in s.floors if not f.reached]
         reserved = sorted(p for p in by_plan if not inputs.written(p))
         if reserved:
             warnings.append(

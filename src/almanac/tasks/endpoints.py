@@ -17,6 +17,7 @@ from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.freeing import BlockFreeing
+from almanac.scheduler.renaming import BlockRenaming
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -36,10 +37,11 @@ runs_router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
 
 def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
     """Tasks for this request; closing one frees its future blocks in the calendar, a lower
-    estimate or time recorded shrinks them."""
+    estimate or time recorded shrinks them, a new title renames them."""
     scheduler = scheduler_service(uow, calendar, state, memory)
     blocks = BlockService(scheduler)
-    return TaskService(uow, scheduler.tz(), BlockFreeing(scheduler).fit_task, blocks.hold)
+    renaming = BlockRenaming(scheduler).retitle_task
+    return TaskService(uow, scheduler.tz(), BlockFreeing(scheduler).fit_task, blocks.hold, renaming)
 
 
 Tasks = Annotated[TaskService, Depends(get_tasks, scope="function")]

@@ -21,7 +21,7 @@ from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler.calendar_model import logged_hours, remaining_hours, removed_hours
 from almanac.scheduler.repository import SchedulerRepository
-from almanac.scheduler.schemas import BlockChanges
+from almanac.scheduler.schemas import BlockChanges, CalendarWriteOut
 from almanac.tasks.finishing import finish_time, run_ends_by
 from almanac.tasks.records import holds_its_hours, same_time
 from almanac.tasks.schemas import (
@@ -39,6 +39,8 @@ from almanac.types import six_decimals
 # estimate (False); returns the blocks it changed.
 Fit = Callable[[Task, bool], Awaitable[BlockChanges]]
 Hold = Callable[[], Awaitable[None]]  # waits for the schedule's writers (see `TaskService`)
+# Writes a renamed task's blocks (not ended) under its new title; None when it has none.
+Retitle = Callable[[Task], Awaitable[CalendarWriteOut | None]]
 
 
 def task_out(task: Task) -> TaskOut:
@@ -53,6 +55,25 @@ def task_out(task: Task) -> TaskOut:
         removed_hours=round(removed_hours(task), 4),
         remaining_hours=None if left is None else round(left, 4),
         depends_on=[str(d) for d in task.depends_on or ()],
+    )
+
+
+def _both(first: CalendarWriteOut | None, then: CalendarWriteOut | None) -> CalendarWriteOut | None:
+    """Two writes to the calendar as one answer: each event by what was done to it."""
+    if first is None or then is None:
+        return then or first
+    done = {
+        k: list(dict.fromkeys([*getattr(first, k), *getattr(then, k)]))
+        for k in ("created", "updated", "deleted")
+    }
+    touched = {aid for ids in done.values() for aid in ids}
+    unchanged = [a for a in dict.fromkeys([*first.unchanged, *then.unchanged]) if a not in touched]
+    return CalendarWriteOut(
+        provider=then.provider,
+        **done,
+        unchanged=unchanged,
+        pending=first.pending or then.pending,
+        detail="; ".join(d for d in (first.detail, then.detail) if d) or None,
     )
 
 
@@ -72,6 +93,7 @@ class TaskService:
         tz: ZoneInfo,
         fit: Fit | None = None,
         hold: Hold | None = None,
+        retitle: Retitle | None = None,
     ) -> None:
         self.repo = TaskRepository(uow.session)
         self.runs = OntologyRepository(uow.session)
@@ -80,6 +102,7 @@ class TaskService:
         self.tz = tz
         self.fit = fit
         self.hold = hold
+        self.retitle = retitle
 
     async def list(self, query: TaskQuery) -> TaskList:
         """Tasks, the most urgent first; `on` is a day in the user's zone."""
@@ -142,6 +165,7 @@ class TaskService:
                             "depends on this task",
                             field="deadline",
                         )
+        renamed = body.title is not None and body.title != task.title
         if body.title is not None:
             task.title = body.title
         raised = False
@@ -174,6 +198,10 @@ class TaskService:
             await run_ends_by(self.runs, task, finished)
         if not changed.blocks and body.estimate_hours is not None and task.status not in CLOSED:
             changed = await self._fit(task)
+        if renamed and task.status not in CLOSED and self.retitle is not None:
+            # After any fit: its write covers only the blocks it cut; this one the rest.
+            await self.repo.flush()
+            changed.calendar = _both(changed.calendar, await self.retitle(task))
         await self.repo.flush()
         note = None
         if raised and task.status not in CLOSED:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Set
 from dataclasses import replace
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -231,7 +232,8 @@ def _solve(
     # When replanning, the best among repairs (see `repair`) if one reaches both floors.
     best = max(scores, key=lambda n: (n in reached, n in repairs, scores[n], n == "edf"))
 
-    most_met: list[int] = []  # the most deadlines found with the work floor, once searched
+    # The search for the most deadlines met with the work floor: `most` found, or `skipped`.
+    searched: dict[str, Any] = {}
 
     def outcome(search: Search, hint: str, proven: bool) -> Schedule:
         status, solver = search.status, search.solver
@@ -253,7 +255,7 @@ def _solve(
                 solver_status=solver.status_name(status),
                 source=source,
                 stopped=search.why,
-                floors=fl.report(grid, simple, full, answer, proven, bool(repairs), *most_met)
+                floors=fl.report(grid, simple, full, answer, proven, bool(repairs), **searched)
                 + finish.floors(answer),
                 scope=holds.scope(placement),
             )
@@ -272,7 +274,7 @@ def _solve(
             solver_status=solver.status_name(status),
             source=source,
             stopped=search.why,
-            floors=fl.report(grid, simple, full, answer, proven, bool(repairs), *most_met)
+            floors=fl.report(grid, simple, full, answer, proven, bool(repairs), **searched)
             + finish.floors(answer),
             scope=holds.scope(placement),
         )
@@ -376,6 +378,7 @@ def _solve(
     fl.switch(builder, switch, on=False)
     if left() < 2 * MIN_SEARCH_SECONDS + _READ_SECONDS:  # no time for both: the objective
         builder.refresh_objective()  # decides (the floor search's stood in for it)
+        searched["skipped"] = True
         holds.hold(hints[best][0])
         return outcome(held_search(values[best], False), best, proven)
     fl.seek_most_met(builder)
@@ -390,7 +393,7 @@ def _solve(
         found = builder.extract(most.solver)
         if fl.measure(grid, found).met > met:
             start, met = found, fl.measure(grid, found).met
-    most_met.append(met)
+    searched["most"] = met
     if met >= floors.met:
         fl.switch(builder, switch, on=True)
         holds.hold(start)

@@ -31,6 +31,23 @@ SIMPLE = ("greedy", "edf", "edf-own")
 # `fresh`): present when a solve re-optimises a calendar that has blocks.
 PLAIN = ("greedy-plain", "edf-plain", "edf-own-plain")
 OWN = ("edf-own", "edf-own-plain")
+# The baselines as a person reads them (warnings, reasons); `Floor.baseline` keeps the name.
+_WORDS = {
+    "greedy": ("a priority greedy", ""),
+    "edf": ("a global earliest-deadline-first", ""),
+    "edf-own": ("a textbook earliest-deadline-first", " (each task by its own deadline)"),
+    "repair-edf": ("a simple repair", " (displaced work most urgent first)"),
+    "repair-greedy": ("a simple repair", " (displaced work highest priority first)"),
+}
+
+
+def in_words(baseline: str) -> str:
+    """A baseline's name (`edf-own-plain`) in words; an unknown name as it is."""
+    name = baseline.removesuffix("-plain")
+    if name not in _WORDS:
+        return baseline
+    head, tail = _WORDS[name]
+    return head + (" over the whole calendar afresh" if name != baseline else "") + tail
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,16 @@ def on_time(grid: Grid, plan: TaskPlan, chunks: list[tuple[int, int]]) -> bool:
         return False
     end = max(s + n for s, n in chunks)
     return plan.soft_deadline is None or end <= plan.soft_deadline
+
+
+def missed_warning(floor: Floor) -> str:
+    """A floor the answer missed, as the schedule's warnings say it (baselines in words)."""
+    unit = " weighted h" if floor.measure == "weighted hours" else ""
+    text = (
+        f"{floor.measure}: {floor.value:g} of {floor.floor:g}{unit}, below the floor set by "
+        f"{in_words(floor.baseline)}"
+    )
+    return f"{text}: {floor.why}" if floor.why else text
 
 
 def measure(grid: Grid, placement: Placement) -> Measure:
@@ -183,13 +210,15 @@ def report(
     proven: bool = False,
     repair: bool = False,
     most: int | None = None,
+    skipped: bool = False,
 ) -> tuple[Floor, ...]:
     """Both floors as the answer reached them, with a reason for any it did not.
 
     `proven`: the search proved that no schedule placing exactly the tasks of the baseline
-    that set the work floor reaches the deadline floor. `repair`: the answer is a replan
-    held to a repair of the previous schedule (see `for_repair`). `most`: the most deadlines
-    a search found with the work floor held (or a baseline keeping it met), when it ran.
+    that set the work floor reaches the deadline floor (else it found none in its time).
+    `repair`: the answer is a replan held to a repair of the previous schedule (see
+    `for_repair`). `most`: the most deadlines a search found with the work floor held (or a
+    baseline keeping it met), when it ran; `skipped`: it did not run, no time being left.
     """
     hours = grid.problem.slot_minutes / 60
     work_ok, met_ok = answer.work >= floors.work, answer.met >= floors.met
@@ -202,26 +231,33 @@ def report(
         return _pair(floors, answer, hours, "" if work_ok else why, "" if met_ok else why)
     why = ""
     if not met_ok:
-        other = measures[floors.met_from]
+        other, work_from = measures[floors.met_from], in_words(floors.work_from)
         why = (
-            f"{floors.met_from} meets {floors.met} deadlines but places "
+            f"{in_words(floors.met_from)} meets {floors.met} deadlines but places "
             f"{other.work * hours:g} weighted h, under the {floors.work * hours:g} of "
-            f"{floors.work_from}; "
+            f"{work_from}; no schedule of the tasks {work_from} places "
             + (
-                f"no schedule of {floors.work_from}'s tasks meets {floors.met} (proven by the "
-                "solver), and none of other tasks reaching both was found in time"
+                f"meets {floors.met} (proven by the solver)"
                 if proven
-                else "no schedule reaching both was found in time"
+                else f"meeting {floors.met} was found in the time its search had"
             )
+            + _other_tasks(most, skipped)
             + f"; the answer keeps the work floor (weighted hours rank first) and meets "
             f"{answer.met}"
-            + (
-                f" (the most a search for deadlines met with that floor found: {most})"
-                if most is not None
-                else ""
-            )
         )
     return _pair(floors, answer, hours, "", why)
+
+
+def _other_tasks(most: int | None, skipped: bool) -> str:
+    """What the search over any tasks did: what it found, or that it never ran."""
+    if skipped:
+        return "; schedules of other tasks were not searched (no time was left for it)"
+    if most is None:
+        return ""
+    return (
+        "; with any tasks, none reaching both was found in the time left (the most "
+        f"deadlines met with the work floor that a search or a baseline found: {most})"
+    )
 
 
 def repair_floors(

@@ -1,0 +1,78 @@
+"""An edited plan's task deadlines keep the rules a task's own edit (PATCH /tasks/{id})
+keeps: at most ten years ahead (the plan accepted any year up to 2200), and never before
+the deadline of a task it depends on (it could only be late); a 422 naming the task, and
+nothing written."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from almanac.models import Workflow
+
+from .test_plans import new_plan
+
+TOO_FAR = "must not be more than 10 years in the future (a deadline of planned work)"
+
+
+async def test_a_task_deadline_past_ten_years_is_a_422_as_on_the_task(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)  # no plan deadline: nothing else bounds its tasks'
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][1]["deadline"] = "2150-01-01T00:00:00Z"
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "sop.steps[0].tasks[1].deadline", "message": TOO_FAR}]
+    assert r.json()["detail"] == (
+        "the edited plan is inconsistent: "
+        f'task "Kickoff call with the client" (kickoff): deadline {TOO_FAR}'
+    )
+    assert (await client.get(url)).json()["version"] == 1
+    # The task's own field says the same, from the same bound.
+    r = await client.patch("/api/v1/planner/tasks/1", json={"deadline": "2150-01-01T00:00:00Z"})
+    assert r.status_code == 422, r.text
+    assert TOO_FAR in r.json()["errors"][0]["message"], r.text
+    # Nine years ahead is within it, in a plan as on a task.
+    sop["steps"][0]["tasks"][1]["deadline"] = (
+        datetime.now(UTC) + timedelta(days=9 * 365)
+    ).isoformat()
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 200, r.text
+
+
+async def test_a_task_due_before_a_task_it_depends_on_is_a_422_naming_both(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    sop = copy.deepcopy(plan["sop"])
+    now = datetime.now(UTC)
+    later, sooner = now + timedelta(days=20), now + timedelta(days=10)
+    sop["steps"][0]["tasks"][0]["deadline"] = later.isoformat()  # contract
+    sop["steps"][0]["tasks"][1]["deadline"] = sooner.isoformat()  # kickoff, after contract
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["errors"] == [
+        {
+            "field": "sop.steps[0].tasks[1].deadline",
+            "message": (
+                f"is before the deadline of steps[0].tasks[0] ({later.isoformat()}), "
+                "which it depends on"
+            ),
+        }
+    ]
+    assert problem["detail"] == (
+        "the edited plan is inconsistent: "
+        'task "Kickoff call with the client" (kickoff): deadline is before the deadline of '
+        f'task "Send contract and invoice" (contract) ({later.isoformat()}), '
+        "which it depends on"
+    )
+    assert (await client.get(url)).json()["version"] == 1  # nothing written
+    # The same day for both, as PATCH allows (only an earlier deadline is refused).
+    sop["steps"][0]["tasks"][1]["deadline"] = later.isoformat()
+    assert (await client.put(url, json={"sop": sop})).status_code == 200
