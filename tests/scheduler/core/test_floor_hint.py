@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from almanac.scheduler.core import Problem, SolveStatus, Task, floor_hint, greedy_schedule, validate
-from almanac.scheduler.core.cpsat import candidates
+from almanac.scheduler.core.baselines import candidates
 from almanac.scheduler.core.explain import Placement, assemble
 from almanac.scheduler.core.floor_hint import reach_both
 from almanac.scheduler.core.floors import Floors, floors_of, measure

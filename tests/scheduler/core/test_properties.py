@@ -25,7 +25,7 @@ from almanac.scheduler.core import (
     solve,
     validate,
 )
-from almanac.scheduler.core.cpsat import candidates
+from almanac.scheduler.core.baselines import candidates
 from almanac.scheduler.core.cpsat_model import ModelBuilder
 from almanac.scheduler.core.explain import Placement, assemble
 from almanac.scheduler.core.floor_hint import reach_both

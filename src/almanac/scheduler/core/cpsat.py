@@ -1,7 +1,7 @@
 """Solve with CP-SAT, warm-started from the baselines; return the best answer found.
 
-The baselines (`candidates`: EDF, a priority-first greedy, mixes of the two, and one built by
-local moves to reach both floors when none of them does) are hints and fallbacks; the model
+The baselines (`baselines.candidates`: EDF, a priority-first greedy, mixes of the two, and one
+built by local moves to reach both floors when none of them does) are hints and fallbacks; the model
 keeps the floors they set (see `floors`). The search stops when optimal, when the best
 solution has not improved for `Problem.idle_seconds`, or at the time limit.
 A replan is a repair first (see `repair`): only what the change broke moves.
@@ -16,24 +16,19 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from . import floor_hint as fh
 from . import floors as fl
 from . import repair as rp
 from . import repair_greedy as rg
+from .baselines import candidates, plain_floors
 from .cpsat_model import ModelBuilder
 from .explain import Placement, assemble
-from .greedy import greedy_placement
 from .grid import Grid, build_grid
 from .hints import Hint, hint_values, objective_of
-from .model import Problem, Schedule, SolveStatus, UnplacedCause
+from .model import Problem, Schedule, SolveStatus
 from .search import MIN_SEARCH_SECONDS, Search
-from .selection import select_tasks
 
 # Left for turning the solution into blocks, so the whole call stays within the time limit.
 _MARGIN_SECONDS = 0.05
-# Share of the time limit the task-selection knapsack may use (it usually needs far less).
-_SELECTION_SHARE = 0.1
-_SELECTION_MAX_SECONDS = 0.15
 # When no baseline reaches both floors: the share of the time left spent looking for a
 # schedule of greedy's tasks that does, then, when none is found, the share of the time
 # left spent on the most deadlines met with the work floor held (see `floors.hold_met`),
@@ -41,65 +36,6 @@ _SELECTION_MAX_SECONDS = 0.15
 _FLOOR_SEARCH_SHARE = 0.3
 _MOST_MET_SHARE = 0.5
 _READ_SECONDS = 0.25  # reading and measuring a search's answer, rebuilding the hint
-
-Candidate = tuple[Placement, dict[str, tuple[UnplacedCause, str]]]
-
-
-def candidates(
-    grid: Grid,
-    time_limit: float,
-    kept: Set[str] = frozenset(),
-    followers: Set[str] = frozenset(),
-    waiting: Set[str] = frozenset(),
-) -> dict[str, Candidate]:
-    """The baseline placements, by name: the two simple ones, mixes of their merits and,
-    when none of these reaches both floors, one built to (`floor_hint`); and when replanning
-    (`kept`, `followers`: see `repair`), repairs of the previous schedule without the
-    `waiting` work (see `repair_greedy.fill`)."""
-    out = {
-        "edf": greedy_placement(grid),
-        "greedy": greedy_placement(grid, by_priority=True),
-        "edf-own": greedy_placement(grid, own_deadlines=True),
-    }
-    chosen = select_tasks(grid, min(time_limit * _SELECTION_SHARE, _SELECTION_MAX_SECONDS))
-    if chosen and chosen != set(out["edf"][0]):
-        out["selected"] = greedy_placement(grid, first=chosen)
-    # EDF's on-time tasks first, then the rest (most urgent, or highest priority, first); and
-    # greedy's choice of tasks placed most urgent first: often both baselines' merits at once.
-    on_time = {tid for tid in out["edf"][0] if _on_time(grid, tid, out["edf"][0])}
-    if on_time:
-        first = on_time | rg.ancestors(grid, on_time)
-        out["combined"] = greedy_placement(grid, first=first)
-        out["combined-priority"] = greedy_placement(grid, first=first, then_by_priority=True)
-    if out["greedy"][0]:
-        out["greedy-edf"] = greedy_placement(grid, first=set(out["greedy"][0]))
-    if not kept and any(plan.prev for plan in grid.plans.values()):
-        # The plain baselines plan the whole calendar at once, ignoring where blocks were
-        # (the ones above keep them where they still fit): a re-optimisation is never worse.
-        out["edf-plain"] = greedy_placement(grid, fresh=True)
-        out["greedy-plain"] = greedy_placement(grid, by_priority=True, fresh=True)
-        out["edf-own-plain"] = greedy_placement(grid, fresh=True, own_deadlines=True)
-    if not kept:  # none of these reaching both floors: local moves may build one that does
-        fh.add_hint(grid, out, time_limit, time.perf_counter)
-    if kept:
-        out["repair"] = (rg.repair_placement(grid, kept, False, followers, waiting), {})
-        out["repair-priority"] = (rg.repair_placement(grid, kept, True, followers, waiting), {})
-    return out
-
-
-def _plain_floors(grid: Grid) -> fl.Floors:
-    """The floors of the plain baselines: every plan at once, where blocks were ignored."""
-    plain = {
-        name: fl.measure(
-            grid, greedy_placement(grid, by_priority=priority, fresh=True, own_deadlines=own)[0]
-        )
-        for name, priority, own in (
-            ("edf", False, False),
-            ("greedy", True, False),
-            ("edf-own", False, True),
-        )
-    }
-    return fl.floors_of(plain, valued=grid.problem.weights.missed_deadline > 0)
 
 
 def _repairs_reach(
@@ -116,12 +52,6 @@ def _without(grid: Grid, placement: Placement, tids: Set[str]) -> Placement:
     answer, put the dependent before its dependency or without it)."""
     gone = set(tids) | rg.dependents(grid, tids)
     return {t: c for t, c in placement.items() if t not in gone}
-
-
-def _on_time(grid: Grid, tid: str, placement: Placement) -> bool:
-    plan, chunks = grid.plans[tid], placement[tid]
-    deadline = plan.soft_deadline if plan.soft_deadline is not None else plan.hi
-    return chunks[-1][0] + chunks[-1][1] <= deadline and plan.deadline_in(grid.size)
 
 
 def _repair_or_full(problem: Problem, plain: fl.Floors, started: float) -> Schedule:
@@ -175,7 +105,7 @@ def solve(problem: Problem) -> Schedule:
     followers = rp.follower_tasks(grid, kept) if kept else set()
     waiting = rg.waiting_tasks(grid) if kept else set()
     if kept and problem.new_tasks:
-        plain = _plain_floors(grid)
+        plain = plain_floors(grid)
         if not _repairs_reach(grid, plain, kept, followers, waiting):
             return _repair_or_full(problem, plain, started)
     return _solve(problem, started, grid, (kept, followers, waiting))

@@ -1,7 +1,7 @@
 """A starting placement that reaches both floors when no baseline does (see `floors`).
 
 The greedy sets the work floor and EDF the deadline floor. When neither, nor any mix of the
-two (`cpsat.candidates`), reaches both, this builds one that does where it can: from every
+two (`baselines.candidates`), reaches both, this builds one that does where it can: from every
 baseline placement at once, local moves that each bring the placement nearer to both floors
 (the sum of its shortfalls, each relative to its floor):
 

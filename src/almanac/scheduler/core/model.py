@@ -363,7 +363,7 @@ class Schedule:
     wall_time_seconds: float = 0.0
     solver_status: str = ""  # raw CP-SAT status name, for logs
     # Which answer this is: "cp-sat", or the baseline returned instead ("edf", "greedy",
-    # "both-floors", ...: `cpsat.candidates`; on a replan the simple repair, "repair-edf" or
+    # "both-floors", ...: `baselines.candidates`; on a replan the simple repair, "repair-edf" or
     # "repair-greedy"); and why the search stopped ("optimal", "no improvement", "time limit").
     source: str = ""
     stopped: str = ""
