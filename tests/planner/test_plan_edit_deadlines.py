@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from almanac.models import Workflow
+from tests.doubles.openai_chat import FakeChatServer, Reply
+from tests.planner.test_plan_llm import PLAN, SHED
+from tests.planner.test_plan_llm import sop as llm_sop
 
 from .test_plans import new_plan
 
@@ -76,3 +79,21 @@ async def test_a_task_due_before_a_task_it_depends_on_is_a_422_naming_both(
     # The same day for both, as PATCH allows (only an earlier deadline is refused).
     sop["steps"][0]["tasks"][1]["deadline"] = later.isoformat()
     assert (await client.put(url, json={"sop": sop})).status_code == 200
+
+
+async def test_an_llm_plan_with_a_task_due_before_the_plan_fills_its_dependency_by_then(
+    llm_client: httpx.AsyncClient, chat: FakeChatServer
+) -> None:
+    """The plan's deadline filled in a dependency left without one: its dependent, due
+    sooner, then read as due before it and the paid-for plan was a 422."""
+    now = datetime.now(UTC)
+    answer = llm_sop(("sand", 2, []), ("prime", 1, ["sand"]))
+    soon = now + timedelta(days=10)
+    answer["steps"][0]["tasks"][1]["deadline"] = soon.isoformat()
+    chat.script(Reply.json(answer))
+    r = await llm_client.post(
+        PLAN, json={**SHED, "deadline": (now + timedelta(days=30)).isoformat()}
+    )
+    assert r.status_code == 201, r.text
+    tasks = {t["id"]: t for t in r.json()["sop"]["steps"][0]["tasks"]}
+    assert datetime.fromisoformat(tasks["sand"]["deadline"]) == soon

@@ -74,14 +74,35 @@ def build_skeleton(
 
 
 def with_deadline(sop: SOP, deadline: datetime | None) -> SOP:
-    """Every task without a deadline gets the plan's, so the scheduler honours it."""
+    """Every task without a deadline gets the plan's, so the scheduler honours it; or, when
+    a task depending on it is due earlier, that task's: work another task waits for is due
+    by then (the plan's deadline there would read as a task due before its dependency)."""
     if deadline is None:
         return sop
+    dependents: dict[str, list[str]] = {}
+    for t in sop.tasks():
+        for dep in t.depends_on:
+            dependents.setdefault(dep, []).append(t.id)
+    own = {t.id: t.deadline for t in sop.tasks()}
+    due: dict[str, datetime] = {}
+
+    def due_by(tid: str, path: frozenset[str]) -> datetime:
+        if tid not in due:
+            given = own.get(tid)
+            if given is not None:
+                due[tid] = given
+            else:  # a cycle is refused later (check_sop); here it only stops the walk
+                after = [due_by(d, path | {tid}) for d in dependents.get(tid, []) if d not in path]
+                due[tid] = min([deadline, *after])
+        return due[tid]
+
     steps = [
         step.model_copy(
             update={
                 "tasks": [
-                    t if t.deadline is not None else t.model_copy(update={"deadline": deadline})
+                    t
+                    if t.deadline is not None
+                    else t.model_copy(update={"deadline": due_by(t.id, frozenset())})
                     for t in step.tasks
                 ]
             }
