@@ -1,6 +1,5 @@
 """A task renamed renames its blocks in a real CalDAV server too (Radicale and Xandikos), at
-once; with the server down, the edit stands and the write is queued (`pending`) like a
-schedule's, and the job renames them once the server answers."""
+once, and only its own (with the server down: `test_rename_in_place`)."""
 
 from __future__ import annotations
 
@@ -8,11 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.cache import Cache
 from almanac.calendars.caldav import CalDAVCalendar
 from almanac.config import CalendarSettings
-from almanac.scheduler.pending import TASK, write_blocks
-from tests.calendars.conftest import Clients, States, add_breakfast, next_week, queued_args
+from tests.calendars.conftest import Clients, States, add_breakfast, next_week
 
 from .test_freeing_remote import scheduled, spans
 
@@ -45,31 +42,3 @@ async def test_a_renamed_task_is_renamed_in_caldav(
     assert set((await titles(provider, mine)).values()) == {"Build it"}
     assert await spans(provider, mine) == where
     assert await titles(provider, theirs) == others
-
-
-async def test_a_caldav_server_that_is_down_gets_the_new_title_later(
-    state_for: States,
-    cache: Cache,
-    db_session: AsyncSession,
-    calendar_client_for: Clients,
-    caldav_settings: CalendarSettings,
-    caldav_gone: CalendarSettings,
-    provider: CalDAVCalendar,
-) -> None:
-    up = state_for(caldav_settings)
-    async with calendar_client_for(up) as api:
-        plan, task = await scheduled(api, db_session, "build", 3.0)
-    mine = f"plan{plan.id}-"
-    before = await titles(provider, mine)
-    assert before and "Build it" not in before.values()
-
-    async with calendar_client_for(state_for(caldav_gone)) as api:
-        r = await api.patch(f"/api/v1/planner/tasks/{task.id}", json={"title": "Build it"})
-    assert r.status_code == 200, r.text
-    assert r.json()["task"]["title"] == "Build it"
-    assert r.json()["calendar"]["pending"] is True, r.text
-    assert await titles(provider, mine) == before
-
-    args = await queued_args(db_session, TASK)
-    assert await write_blocks(db_session, up.settings, cache, args) is not None
-    assert set((await titles(provider, mine)).values()) == {"Build it"}

@@ -77,15 +77,3 @@ async def test_a_new_title_and_a_lower_estimate_together(
     # One answer for both writes: every block left was updated (renamed, or also shortened).
     assert set(left) <= set(out["calendar"]["updated"]), out["calendar"]
     assert not set(out["calendar"]["updated"]) & set(out["calendar"]["unchanged"])
-
-
-async def test_the_same_title_again_writes_nothing(
-    sched_client: httpx.AsyncClient, db_session: AsyncSession
-) -> None:
-    plan, _ = await with_another_plan(
-        db_session, sched_client, [{"key": "build", "estimate_hours": 2.0}]
-    )
-    tid = await task_id(db_session, plan.id, "build")
-    same = (await sched_client.get(f"{URL}/{tid}")).json()["title"]
-    r = await sched_client.patch(f"{URL}/{tid}", json={"title": same})
-    assert r.status_code == 200 and r.json()["calendar"] is None, r.text

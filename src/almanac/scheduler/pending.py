@@ -13,6 +13,7 @@ from the calendar as it is when the job runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from almanac.calendars.base import (
 from almanac.calendars.factory import calendar_for
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
+from almanac.planner.task_repository import TaskRepository
 from almanac.redact import redact
 from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.repository import SchedulerRepository
@@ -148,6 +150,9 @@ async def write_blocks(
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
         specs = _ours(specs_from_json(args["events"]), set(runs))
+        # Titles as the tasks have them now: one renamed since the write was queued keeps
+        # its new title (written at once, or by the sync), not the queued one.
+        specs = _titled(specs, await TaskRepository(session).titles(list(runs)))
         # Other plans' blocks as they are now, not as they were when the write was queued:
         # a run of theirs since then must not be undone.
         specs += others(await calendar.events(start, end), set(runs) | gone)
@@ -159,6 +164,15 @@ async def write_blocks(
 def _plan_of(almanac_id: str) -> int | None:
     parsed = parse_almanac_id(almanac_id)
     return parsed[0] if parsed is not None else None
+
+
+def _titled(specs: list[EventSpec], titles: dict[tuple[int, str], str]) -> list[EventSpec]:
+    out = []
+    for spec in specs:
+        parsed = parse_almanac_id(spec.almanac_id)
+        title = titles.get(parsed[:2]) if parsed is not None else None
+        out.append(spec if title is None else replace(spec, title=title))
+    return out
 
 
 def _ours(specs: list[EventSpec], plans: set[int]) -> list[EventSpec]:

@@ -1,60 +1,104 @@
-"""A task renamed carries its new title onto its calendar blocks at once, not at the next
-solve (the user looks for the task by its new name in their calendar).
+"""A renamed task's calendar blocks carry its new title: at once when the task is edited,
+and at the next calendar sync for what could not be written then.
 
-The blocks stay where they are: no new run. The events of the task's blocks that have not
-ended are written with the new title through the schedule's writer, under its lock (taken by
-the caller before any row lock, as for freeing), and a remote calendar that is down gets
-the write queued as a job (`pending`), as a schedule's write does. Blocks that have ended
-are history and keep the title they had.
+Only titles change, and only in place: each event keeps the times it has in the calendar
+(where the user may have dragged it, before a sync adopted the move), no event is created
+or deleted (one the user deleted stays deleted) and no run is recorded. Blocks that have
+ended are history and keep the title they had. A remote calendar that is down is not
+queued for: the title is saved, and the sync (`sync.py`, every 15 minutes) writes every
+block whose title is not its task's, which also mends a queued write that carried an older
+title.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from almanac.calendars.base import CalendarUnavailable
-from almanac.models import Task
+from almanac.calendars.base import CalendarEvent, CalendarProvider, CalendarUnavailable, EventSpec
+from almanac.models import SchedulerRun, Task
+from almanac.redact import redact
 from almanac.scheduler import problem as pb
-from almanac.scheduler.pending import queued, write_or_queue
+from almanac.scheduler.pending import REMOTE
+from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import CalendarWriteOut
-from almanac.scheduler.writer import Writer
 
-if TYPE_CHECKING:
-    from almanac.scheduler.service import SchedulerService
+
+def run_window(run: SchedulerRun, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
+    """The run's window and its blocks: where its events may be, moved in a calendar app
+    included (one moved past the horizon, not read, was taken for one the user deleted)."""
+    meta = run.metadata_ or {}
+    first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
+    start = datetime.combine(first, time(0), tz)
+    end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
+    for block in pb.blocks_from_json(run.schedule_blocks):
+        start, end = min(start, block.start), max(end, block.end)
+    return start, end
+
+
+def retitled(
+    events: Sequence[CalendarEvent], titles: Mapping[tuple[int, str], str], now: datetime
+) -> list[EventSpec]:
+    """Almanac's events not ended whose task (in `titles`) is now called otherwise: with
+    that title, where they are."""
+    out: list[EventSpec] = []
+    for e in events:
+        parsed = pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None
+        if parsed is None or e.almanac_id is None or e.end <= now:
+            continue
+        title = titles.get(parsed[:2])
+        if title is None:
+            continue
+        spec = EventSpec(e.almanac_id, title, e.start, e.end, e.description)
+        if spec.title != e.title:  # compared as written: the spec cleans the title
+            out.append(spec)
+    return out
+
+
+async def write_titles(calendar: CalendarProvider, specs: Sequence[EventSpec]) -> CalendarWriteOut:
+    """Write `specs` (not empty) over their events, touching no other event (`only`)."""
+    ids = {s.almanac_id for s in specs}
+    start, end = min(s.start for s in specs), max(s.end for s in specs)
+    result = await calendar.apply(specs, start, end, only=lambda aid: aid in ids)
+    return CalendarWriteOut(provider=calendar.name, **vars(result))
 
 
 class BlockRenaming:
     """Writes a renamed task's blocks with its new title (see the module)."""
 
-    def __init__(self, scheduler: SchedulerService) -> None:
-        self.s = scheduler
-        self.repo = scheduler.repo
-        self.calendar = scheduler.calendar
+    def __init__(self, repo: SchedulerRepository, calendar: CalendarProvider, tz: ZoneInfo) -> None:
+        self.repo = repo
+        self.calendar = calendar
+        self.tz = tz
 
     async def retitle_task(self, task: Task) -> CalendarWriteOut | None:
-        """Write the task's blocks that have not ended under its (new) title; None when it
-        has none (not scheduled, or all in the past)."""
+        """Rename the task's blocks not ended; None when it has none (not scheduled, or all
+        in the past)."""
         if task.plan_id is None or task.plan_task_key is None:
             return None
         run = await self.repo.last_applied_run(task.plan_id)
         if run is None:
             return None
-        blocks = pb.blocks_from_json(run.schedule_blocks)
         now = datetime.now(UTC)
-        mine = [b for b in blocks if b.task_id == task.plan_task_key and b.end > now]
-        if not mine:
+        key = (task.plan_id, task.plan_task_key)
+        if not any(
+            b.task_id == task.plan_task_key and b.end > now
+            for b in pb.blocks_from_json(run.schedule_blocks)
+        ):
             return None
-        # The window starts at the first block not ended: the ones before it stay as they are.
-        window = (min(b.start for b in mine), max(b.end for b in mine))
-        written = {task.plan_id: blocks}
-        runs = {task.plan_id: run.id}
-        session = self.repo.session
+        start, end = run_window(run, self.tz, now)
         try:
-            events = await self.calendar.events(*window)
+            events = await self.calendar.events(max(start, now), end)
+            specs = retitled(events, {key: task.title}, now)
+            if not specs:
+                return None
+            return await write_titles(self.calendar, specs)
         except CalendarUnavailable as exc:
-            # Down: the job writes the plan's blocks once it answers (it reads the others then).
-            specs = await Writer(self.s).specs(written, [], window, {})
-            return await queued(self.calendar, session, exc, specs, window, runs)
-        specs = await Writer(self.s).specs(written, events, window, {})
-        return await write_or_queue(self.calendar, session, specs, window, runs)
+            if self.calendar.name not in REMOTE:
+                raise  # the built-in calendar is rows in this transaction
+            detail = (
+                f"{redact(exc.message)}; the new title is saved, and the calendar sync "
+                "writes it to the task's blocks once the calendar answers"
+            )
+            return CalendarWriteOut(provider=self.calendar.name, detail=detail)

@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from almanac.planner.task_repository import TaskRepository
 from almanac.scheduler import problem as pb
 from almanac.scheduler.deps import scheduler_service
 from almanac.scheduler.pending import TASK, write_or_queue
+from almanac.scheduler.renaming import retitled, run_window, write_titles
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import MoveBlockIn, ReplanIn
 from almanac.scheduler.writer import Writer
@@ -58,6 +59,7 @@ class SyncReport:
         default_factory=dict
     )  # plan -> blocks moved on the server pinned
     removed: dict[int, int] = field(default_factory=dict)  # plan -> blocks the user deleted
+    retitled: dict[int, int] = field(default_factory=dict)  # plan -> blocks given new titles
 
 
 async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncReport:
@@ -86,6 +88,7 @@ async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncRep
             report.warned.pop(plan_id, None)
             report.adopted.pop(plan_id, None)
             report.removed.pop(plan_id, None)
+            report.retitled.pop(plan_id, None)
             report.failed[plan_id] = exc.message
             logger.warning("calendar sync of plan %s failed: %s", plan_id, exc.message)
     return report
@@ -106,6 +109,14 @@ async def _sync_plan(
     if run is None:
         return
     read = await _events(calendar, state, run, now)
+    # Titles first, where the events are: a rename the calendar missed (it was down, or a
+    # queued write carried the older title). Times are untouched, so what follows reads
+    # the same moves and deletions.
+    titles = await TaskRepository(uow.session).titles([plan_id])
+    renamed = retitled(read, titles, now)
+    if renamed:
+        await write_titles(calendar, renamed)
+        report.retitled[plan_id] = len(renamed)
     if await _adopt_moves(uow, calendar, state, plan_id, run, read, now):
         report.adopted[plan_id] = True
         run = await repo.last_applied_run(plan_id) or run
@@ -165,16 +176,8 @@ async def _sync_plan(
 async def _events(
     calendar: CalendarProvider, state: AppState, run: SchedulerRun, now: datetime
 ) -> list[CalendarEvent]:
-    """Every event over the run's window and its blocks (the user's and Almanac's): a block
-    moved past the horizon was not read, so it was taken for one the user deleted."""
-    tz = ZoneInfo(state.settings.timezone)
-    meta = run.metadata_ or {}
-    first = date.fromisoformat(meta.get("start_date", now.astimezone(tz).date().isoformat()))
-    start = datetime.combine(first, time(0), tz)
-    end = start + timedelta(days=int(meta.get("horizon_days", 14)) + 1)
-    for block in pb.blocks_from_json(run.schedule_blocks):
-        start, end = min(start, block.start), max(end, block.end)
-    return await calendar.events(start, end)
+    """Every event over the run's window and its blocks (the user's and Almanac's)."""
+    return await calendar.events(*run_window(run, ZoneInfo(state.settings.timezone), now))
 
 
 def _theirs(events: Sequence[CalendarEvent]) -> list[CalendarEvent]:

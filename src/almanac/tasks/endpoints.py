@@ -40,7 +40,7 @@ def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> Tas
     estimate or time recorded shrinks them, a new title renames them."""
     scheduler = scheduler_service(uow, calendar, state, memory)
     blocks = BlockService(scheduler)
-    renaming = BlockRenaming(scheduler).retitle_task
+    renaming = BlockRenaming(scheduler.repo, scheduler.calendar, scheduler.tz()).retitle_task
     return TaskService(uow, scheduler.tz(), BlockFreeing(scheduler).fit_task, blocks.hold, renaming)
 
 
