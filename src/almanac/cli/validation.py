@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,25 @@ def error_lines(exc: ValidationError) -> list[str]:
             ]
         )
     ]
+
+
+def finite(low: float, high: float) -> Callable[[str], float]:
+    """A parser for a bounded number option: typer's own `min`/`max` let NaN through to
+    the range check ("nan" read as "must be ≤ 24") and infinity as too large. Pass it as
+    `parser=` beside `min`/`max` (which then only show the range in --help)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"{value!r} is not a number (NaN or infinity)")
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{value} is not between {low:g} and {high:g}")
+        return number
+
+    return parse
 
 
 def validated(model: type[M], data: dict[str, Any]) -> M:
