@@ -155,8 +155,8 @@ class _Authenticated:
         who = await self.mount.client(scope).get("/api/v1/auth/me", headers=headers)
         if who.status_code == 429 and scope.get("method") == "POST":
             body = await _read_body(receive)
-            if (answer := limited(body, who)) is not None:
-                await answer(scope, receive, send)
+            if (refusal := limited(body, who)) is not None:
+                await refusal(scope, receive, send)
                 return
         if who.status_code >= 400:  # no key, a wrong one, or a rate limit: as the API says
             passed = {
