@@ -47,7 +47,8 @@ def tasks(
 
     async def go() -> Any:
         async with api_client(settings, url) as client:
-            return answer(await client.get(BASE, params=params))
+            names = {"plan_id": "--plan", "status": "--status", "limit": "--limit"}
+            return answer(await client.get(BASE, params=params), names)
 
     out = run(go)
     if as_json:

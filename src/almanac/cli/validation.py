@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,23 +15,19 @@ from almanac.http_problems import error_message, reasons
 M = TypeVar("M", bound=BaseModel)
 
 
-def error_lines(exc: ValidationError) -> list[str]:
+def error_lines(exc: ValidationError, names: Mapping[str, str] | None = None) -> list[str]:
     """Each error as the server's refusal of the same value reads in every client
     (`http_problems.reasons`): `field: reason`, the reason alone where it begins with its
     field ("end must be after start") or is about the whole input. A check made here
-    said "end: end must be after start", the server's "end must be after start"."""
-    return [
-        line
-        for e in exc.errors()
-        for line in reasons(
-            [
-                {
-                    "field": ".".join(str(p) for p in e["loc"]),
-                    "message": error_message(dict(e)).removeprefix("Value error, "),
-                }
-            ]
-        )
-    ]
+    said "end: end must be after start", the server's "end must be after start".
+    A field in `names` is said by the command's option (`horizon_days` → `--days`)."""
+    names = names or {}
+    lines = []
+    for e in exc.errors():
+        field = ".".join(str(p) for p in e["loc"])
+        message = error_message(dict(e)).removeprefix("Value error, ")
+        lines += reasons([{"field": names.get(field, field), "message": message}])
+    return lines
 
 
 def finite(low: float, high: float) -> Callable[[str], float]:
@@ -53,12 +49,13 @@ def finite(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def validated(model: type[M], data: dict[str, Any]) -> M:
-    """`data` as `model`; otherwise each problem on stderr and exit code 2."""
+def validated(model: type[M], data: dict[str, Any], names: Mapping[str, str] | None = None) -> M:
+    """`data` as `model`; otherwise each problem on stderr (its fields by `names`, the
+    model's name → the option) and exit code 2."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for line in error_lines(exc):
+        for line in error_lines(exc, names):
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from exc
 
