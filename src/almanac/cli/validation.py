@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -28,6 +29,17 @@ def error_lines(exc: ValidationError, names: Mapping[str, str] | None = None) ->
         message = error_message(dict(e)).removeprefix("Value error, ")
         lines += reasons([{"field": names.get(field, field), "message": message}])
     return lines
+
+
+def segment(value: str, name: str) -> str:
+    """`value` as one part of a URL path, or exit code 2 naming `name`. Empty, it named
+    another endpoint (`keys revoke ""` reached `DELETE /keys/`, whose redirect was read as
+    JSON: a traceback); a space was no URL (a traceback), a `/` another path ("Not Found")."""
+    if not value.strip() or "/" in value:
+        what = "a name without /" if value.strip() else "a name, not empty"
+        typer.echo(f"error: {name}: must be {what}", err=True)
+        raise typer.Exit(2)
+    return quote(value, safe="")
 
 
 def finite(low: float, high: float) -> Callable[[str], float]:
