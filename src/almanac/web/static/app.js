@@ -173,6 +173,7 @@
      "+010000" (and the day after 9999-12-31 became "+010000-01", an Invalid Date that threw
      and left a search without an answer); here it is written as it is, for the API to refuse. */
   function isoUtc(t) {
+    if (Number.isNaN(t.getTime())) throw new RangeError("Invalid time value");
     const two = (n) => String(n).padStart(2, "0");
     return `${String(t.getUTCFullYear()).padStart(4, "0")}-${two(t.getUTCMonth() + 1)}-${two(t.getUTCDate())}` +
       `T${two(t.getUTCHours())}:${two(t.getUTCMinutes())}:${two(t.getUTCSeconds())}`;
