@@ -94,3 +94,24 @@ def test_a_404_about_another_id_does_not_name_the_path_parameter() -> None:
     assert _named_path_parameter(request, "workflow 5 not found") is None
     assert _named_path_parameter(request, "process template 5 not found") == "template_id"
     assert _named_path_parameter(request, "process template 15 not found") is None
+
+
+async def test_what_a_caller_sent_is_quoted_back_bounded(client: httpx.AsyncClient) -> None:
+    """An unknown field named by 500,000 characters came back in a 1 MB problem (its name
+    twice), as did an .ics line the parser quoted: every interface showed it whole."""
+    huge = "k" * 500_000
+    r = await client.post(URL, content=f'{{"content": "x", "{huge}": 1}}', headers=JSON)
+    assert r.status_code == 422 and len(r.content) < 10_000, len(r.content)
+    (error,) = r.json()["errors"]
+    assert (
+        error["field"] == "k" * 199 + "…" and error["message"] == "Extra inputs are not permitted"
+    )
+    line = '{"a": "' + "x" * 500_000 + '"}'
+    r = await client.post(
+        "/api/v1/calendar/import", content=line, headers={"content-type": "text/calendar"}
+    )
+    assert r.status_code == 422 and len(r.content) < 10_000, len(r.content)
+    problem = r.json()
+    assert problem["detail"].startswith("not a valid iCalendar file: ")
+    assert problem["detail"].endswith("…") and len(problem["detail"]) <= 4000
+    assert problem["errors"][0]["field"] == "body" and len(problem["errors"][0]["message"]) == 1000

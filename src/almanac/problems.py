@@ -45,6 +45,17 @@ def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": STATUS_TITLES[status]} for status in statuses}
 
 
+# Characters of a problem's text: a field's name, one error's message, the detail. What a
+# caller sent is quoted in some (an unknown field's name, an .ics line a parser could not
+# read), and a 1 MB one came back whole, twice, to every client and the dashboard.
+FIELD_MAX, MESSAGE_MAX, DETAIL_MAX = 200, 1000, 4000
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def problem(
     status: int,
     title: str,
@@ -52,16 +63,24 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response, its texts bounded."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": bounded(detail, DETAIL_MAX),
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = [_bounded_error(e) for e in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _bounded_error(error: dict[str, Any]) -> dict[str, Any]:
+    out = dict(error)
+    for key, limit in (("field", FIELD_MAX), ("message", MESSAGE_MAX)):
+        if isinstance(out.get(key), str):
+            out[key] = bounded(out[key], limit)
+    return out
 
 
 def _field(loc: tuple[Any, ...] | list[Any], located: bool) -> str:

@@ -352,10 +352,11 @@ ForClient = Annotated[
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, and no string (however deeply nested)
-    holds what Postgres text cannot store."""
+    """Request bodies: unknown fields are an error, no number is NaN or infinite (the
+    refusal of NaN by a bound read "must be ≤ 100"), and no string (however deeply
+    nested) holds what Postgres text cannot store."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -76,3 +76,20 @@ def test_bad_input_is_exit_2_with_a_reason(cli_env: AppState) -> None:
     runner.invoke(app, ["keys", "create", "--name", "twice", "--scope", "read"])
     result = runner.invoke(app, ["keys", "create", "--name", "twice", "--scope", "read"])
     assert result.exit_code == 2 and "already exists" in result.output
+
+
+def test_a_name_that_is_no_path_part_is_refused_naming_it(cli_env: AppState) -> None:
+    """`keys revoke ""` reached `DELETE /keys/`, whose redirect was read as JSON (a
+    JSONDecodeError traceback); `prompts activate " " v1` was an InvalidURL traceback and
+    `prompts activate a/b v1` a bare "Not Found"."""
+    cases = {
+        ("keys", "revoke", ""): "NAME: must be a name, not empty",
+        ("keys", "revoke", "a/b"): "NAME: must be a name without /",
+        ("prompts", "activate", " ", "v1"): "NAME: must be a name, not empty",
+        ("prompts", "activate", "a/b", "v1"): "NAME: must be a name without /",
+        ("prompts", "activate", "planning", ""): "VERSION: must be a name, not empty",
+    }
+    for args, said in cases.items():
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 2 and said in result.output, (args, result.output)
+        assert isinstance(result.exception, SystemExit), (args, result.exception)

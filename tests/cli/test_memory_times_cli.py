@@ -75,6 +75,27 @@ def test_a_bad_window_names_the_option() -> None:
     assert code == 2 and "--until" in out and "twice" in out, out
 
 
+@pytest.mark.parametrize(
+    ("zone", "option", "value"),
+    [
+        ("UTC", "--until", "9999-12-31"),  # its next day: an OverflowError traceback
+        ("Europe/Berlin", "--since", "9999-12-31"),
+        # Before about 1890 a zone's local mean time has an offset in seconds: the API
+        # could not read what was sent and answered with a parser's message.
+        ("America/Los_Angeles", "--since", "0001-01-01"),
+        ("America/Los_Angeles", "--until", "1850-06-01T12:00"),
+    ],
+)
+def test_a_window_beyond_the_years_names_the_bound(
+    cli_env: AppState, monkeypatch: pytest.MonkeyPatch, zone: str, option: str, value: str
+) -> None:
+    monkeypatch.setenv("ALMANAC_TIMEZONE", zone)
+    result = runner.invoke(app, ["recall", QUERY, option, value])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{option}: must lie between the years 1900 and 2200" in result.output, result.output
+
+
 def test_a_query_with_no_word_says_so(cli_env: AppState) -> None:
     code, out = invoke("remember", "🎉 party on Friday")
     assert code == 0, out

@@ -119,3 +119,25 @@ def test_runs_start_names_no_at_it_was_not_given_and_stop_says_when_on_the_users
     assert code == 2, out
     assert f"already stopped (at {ended:%a %d %b %H:%M})" in out, out
     assert "+00:00" not in out and f"{ended:%H:%M:%S}" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "not_said"),
+    [
+        # Checked before any request: the API's names were shown for the command's options.
+        (["schedule", "1", "--days", "0"], "--days: ", "horizon_days"),
+        (["schedule", "1", "--start", "9999-12-31"], "--start: must lie between", "start_date"),
+        (["schedule", "1", "--start", "someday"], "--start: not a date", "error: start:"),
+        (["schedule", "0"], "PLAN_ID: ", "plan_id"),
+    ],
+)
+def test_schedule_names_its_options(args: list[str], said: str, not_said: str) -> None:
+    code, out = invoke(*args)
+    assert code == 2 and said in out and not_said not in out, out
+
+
+def test_tasks_names_its_options(cli_env: AppState) -> None:  # noqa: F811
+    code, out = invoke("tasks", "--plan", str(2**63))
+    assert code == 2 and "--plan: " in out and "plan_id" not in out, out
+    code, out = invoke("tasks", "--status", "finished")
+    assert code == 2 and "--status: " in out, out

@@ -127,3 +127,5 @@ def test_a_timeout_out_of_range_is_refused_naming_it(value: str) -> None:
     )
     assert result.exit_code == 2, result.output
     assert "--timeout" in result.output
+    # NaN was refused as "less than or equal to 3600": the reason names what it is.
+    assert ("is not a number" in result.output) == (value in ("inf", "nan")), result.output

@@ -147,9 +147,9 @@ def test_schedule_errors_exit_2(cli_env: AppState, pg_url: str):
     result = runner.invoke(app, ["schedule", str(plan_id), "--yes"])
     assert result.exit_code == 2 and "draft" in result.output
     result = runner.invoke(app, ["schedule", str(plan_id), "--days", "0"])
-    assert result.exit_code == 2 and "horizon_days" in result.output
+    assert result.exit_code == 2 and "--days: " in result.output
     result = runner.invoke(app, ["schedule", str(plan_id), "--start", "soon"])
-    assert result.exit_code == 2 and "start" in result.output
+    assert result.exit_code == 2 and "--start" in result.output
 
 
 def test_agenda_lists_coming_events(cli_env: AppState, pg_url: str):

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -252,3 +253,22 @@ def test_done_refused_for_its_time_records_no_hours(cli_env: AppState) -> None: 
     assert result.exit_code == 0, result.output
     task = json.loads(result.output)["task"]
     assert task["status"] == "done" and task["logged_hours"] == 3, task
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "reason"),
+    [
+        # NaN passed typer's float and failed its range: "should be ≤ 24".
+        (["log", "1", "nan"], "'hours'", "'nan' is not a number (NaN or infinity)"),
+        (["log", "1", "inf"], "'hours'", "'inf' is not a number (NaN or infinity)"),
+        (["log", "1", "1e309"], "'hours'", "is not a number (NaN or infinity)"),
+        (["done", "1", "--hours", "NaN"], "'--hours'", "is not a number (NaN or infinity)"),
+        (["log", "1", "25"], "'hours'", "25 is not between 0.01 and 24"),
+        (["log", "1", "two"], "'hours'", "'two' is not a number"),
+    ],
+)
+def test_hours_not_a_number_are_named_so(args: list[str], name: str, reason: str) -> None:
+    result = runner.invoke(app, args)  # refused before any request: no server needed
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"Invalid value for {name}" in result.output and reason in result.output, result.output

@@ -186,3 +186,23 @@ def test_a_refused_search_says_why_once(page: Page, server: Server, watch: Watch
     expect(page.get_by_text(said, exact=False)).to_have_count(1)
     expect(page.locator("#results")).not_to_contain_text(said)
     expect(page.locator("#results")).not_to_contain_text("must not be before since")
+
+
+def test_a_date_beyond_the_years_is_refused_naming_it(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    """ "To" 9999-12-31 threw in the page (its next day was written "+010000-01", an Invalid
+    Date) and the search said nothing; year 0001 was sent as 1901 (Date.UTC reads a year
+    below 100 as 19xx) and searched 1901."""
+    watch.expected.add(422)
+    page.goto(server.url + "/ui/memory")
+    search = page.locator("#search-form")
+    search.get_by_label("Words or a question").fill("anything")
+    search.get_by_label("To").fill("9999-12-31")
+    search.get_by_role("button", name="Search").click()
+    bound = "must lie between the years 1900 and 2200"
+    expect(search.locator('.err[data-for="until"]')).to_contain_text(bound)
+    search.get_by_label("To").fill("")
+    search.get_by_label("From").fill("0001-01-01")
+    search.get_by_role("button", name="Search").click()
+    expect(search.locator('.err[data-for="since"]')).to_contain_text(bound)

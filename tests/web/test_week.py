@@ -301,3 +301,15 @@ def test_a_day_is_overbooked_by_its_blocks_against_the_days_limit(
     expect(page.locator(".dayhead .warn")).to_have_text(
         ["overbooked: 3.0 h of blocks, above the daily max of 2 h"]
     )
+
+
+def test_a_week_in_the_address_that_is_no_date_shows_this_week(page: Page, server: Server) -> None:
+    """`?week=abc` (an address edited by hand) threw "Invalid time value" and the week view
+    stayed empty; `2027-02-30` is no date either."""
+    today = datetime.now(ZoneInfo("UTC")).date()  # the page fixture's browser is in UTC
+    this_monday = today - timedelta(days=today.weekday())
+    for asked in ("abc", "2027-02-30"):
+        page.goto(server.url + f"/ui/week?week={asked}")
+        expect(page).to_have_url(f"{server.url}/ui/week?week={this_monday.isoformat()}")
+        expect(page.locator("#week-label")).not_to_be_empty()
+        page.wait_for_load_state("networkidle")  # leaving earlier would abort its requests

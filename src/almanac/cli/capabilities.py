@@ -16,6 +16,7 @@ from almanac.cli.api import call
 from almanac.cli.connect import fail
 from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit, local_minute, table
+from almanac.cli.validation import segment
 from almanac.clock import day_span
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
@@ -302,7 +303,7 @@ def prompts_new(
     except UnicodeDecodeError as exc:
         raise fail(f"content: {path} is not UTF-8 text ({exc.reason})", 2) from exc
     body = {"content": content, "activate": activate}
-    out = call("POST", f"{P}/prompts/{name}/versions", body=body, url=url)
+    out = call("POST", f"{P}/prompts/{segment(name, 'NAME')}/versions", body=body, url=url)
     if as_json:
         return emit(out)
     print(f"{name} {out['version']}{' (active)' if out.get('is_active') else ''}")
@@ -316,5 +317,6 @@ def prompts_activate(
     url: UrlOpt = None,
 ) -> None:
     """Make a version the active one."""
-    out = call("POST", f"{P}/prompts/{name}/versions/{version}/activate", url=url)
+    at = f"{P}/prompts/{segment(name, 'NAME')}/versions/{segment(version, 'VERSION')}"
+    out = call("POST", f"{at}/activate", url=url)
     emit(out) if as_json else print(f"{name} {out['version']} is active")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, run
+from almanac.cli.validation import segment
 from almanac.config import Settings
 
 console = Console()
@@ -83,7 +83,8 @@ def revoke(
     url: UrlOpt = None,
 ) -> None:
     """Revoke a key (its dashboard sessions end too)."""
-    out = run(lambda: _call("DELETE", f"{KEYS}/{quote(name, safe='')}", url))
+    key = segment(name, "NAME")
+    out = run(lambda: _call("DELETE", f"{KEYS}/{key}", url))
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return

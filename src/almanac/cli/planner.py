@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, err, run
+from almanac.cli.validation import finite
 from almanac.config import Settings
 from almanac.errors import AlmanacError
 
@@ -82,6 +83,7 @@ def plan(
         typer.Option(
             min=1,
             max=3600,
+            parser=finite(1, 3600),
             help="Seconds to wait, 1-3600 (default: the planning budget plus a margin)",
         ),
     ] = None,

@@ -235,7 +235,19 @@ def answer(response: httpx.Response, names: Mapping[str, str] | None = None) -> 
     """The JSON body of a successful response; a problem becomes an `AlmanacError` (naming
     fields by the command's options in `names`, the API's name → the option)."""
     if response.status_code < 400:
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            # A redirect or a page that is no JSON (a proxy's): said, not a traceback.
+            status = response.status_code
+            where = response.headers.get("location")
+            said = decode_problem(status, response.content, response.reason_phrase).detail
+            raise AlmanacError(
+                f"the server answered HTTP {status}"
+                + (f" (to {mask_url(where)})" if where else "")
+                + f" without the API's JSON: {said}",
+                502,
+            ) from None
     problem = decode_problem(response.status_code, response.content, response.reason_phrase)
     raise AlmanacError(problem.named(names or {}).message(), response.status_code)
 

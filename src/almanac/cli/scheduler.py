@@ -127,7 +127,7 @@ def _start(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        typer.echo(f"error: start: not a date (YYYY-MM-DD): {value!r}", err=True)
+        typer.echo(f"error: --start: not a date (YYYY-MM-DD): {value!r}", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -146,7 +146,9 @@ def schedule(
 ) -> None:
     """Preview a plan's schedule as a week view, then write it to the calendar."""
     body = validated(
-        ScheduleIn, {"plan_id": plan_id, "start_date": _start(start), "horizon_days": days}
+        ScheduleIn,
+        {"plan_id": plan_id, "start_date": _start(start), "horizon_days": days},
+        {"plan_id": "PLAN_ID", "start_date": "--start", "horizon_days": "--days"},
     )
 
     if as_json and yes:  # nothing is shown before the write: no preview to solve first

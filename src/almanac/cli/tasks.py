@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from almanac.cli.runtime import answer, api_client, err, run
+from almanac.cli.validation import finite
 from almanac.config import Settings
 
 console = Console()
 BASE = "/api/v1/planner/tasks"
+HOURS = finite(0.01, 24)
 UrlOpt = Annotated[
     str | None, typer.Option("--url", help="Server URL (default: a running local server if any)")
 ]
@@ -45,7 +47,8 @@ def tasks(
 
     async def go() -> Any:
         async with api_client(settings, url) as client:
-            return answer(await client.get(BASE, params=params))
+            names = {"plan_id": "--plan", "status": "--status", "limit": "--limit"}
+            return answer(await client.get(BASE, params=params), names)
 
     out = run(go)
     if as_json:
@@ -103,7 +106,7 @@ def _log(
 
 def done(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
-    hours: Annotated[float | None, typer.Option("--hours", min=0.01, max=24)] = None,
+    hours: Annotated[float | None, typer.Option("--hours", min=0.01, max=24, parser=HOURS)] = None,
     at: Annotated[
         str | None,
         typer.Option(
@@ -155,7 +158,7 @@ def _count(out: dict[str, Any], change: str) -> int:
 
 def log(
     task_id: Annotated[int, typer.Argument(min=1, help="The task")],
-    hours: Annotated[float, typer.Argument(min=0.01, max=24, help="Hours worked")],
+    hours: Annotated[float, typer.Argument(min=0.01, max=24, parser=HOURS, help="Hours worked")],
     at: Annotated[
         str | None,
         typer.Option(

@@ -1,14 +1,17 @@
 """Times typed on the command line, read on the user's clock (`ALMANAC_TIMEZONE`).
 
-Standard library and typer only: `recall` starts without pydantic against a running server.
+Standard library, typer and the API's year bounds (typer already brings pydantic).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+
+from almanac.types import MAX_YEAR, MIN_YEAR
 
 
 def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
@@ -22,16 +25,13 @@ def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
         return value, False
     if parsed.tzinfo is not None:
         return value, False
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        # Refused here: year 1 or 9999 overflows in another zone, and before about 1890 a
+        # zone's local mean time has an offset in seconds the API cannot read.
+        _out_of_range(field)
     tz = ZoneInfo(zone)
     aware = parsed.replace(tzinfo=tz)
-    try:
-        round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-    except OverflowError:  # year 1 or 9999 in UTC is outside Python's years: the API's bound
-        from almanac.types import MAX_YEAR, MIN_YEAR  # pydantic, only on this error
-
-        bound = f"must lie between the years {MIN_YEAR} and {MAX_YEAR}"
-        typer.echo(f"error: {field}: {bound}", err=True)
-        raise typer.Exit(2) from None
+    round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != parsed:
         typer.echo(f"error: {field}: {value} does not exist in {zone} (a DST change)", err=True)
         raise typer.Exit(2)
@@ -44,6 +44,11 @@ def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
         )
         raise typer.Exit(2)
     return aware.isoformat(), True
+
+
+def _out_of_range(field: str) -> NoReturn:
+    typer.echo(f"error: {field}: must lie between the years {MIN_YEAR} and {MAX_YEAR}", err=True)
+    raise typer.Exit(2) from None
 
 
 def _offset(value: datetime) -> str:
@@ -68,6 +73,8 @@ def window_bound(value: str, zone: str, field: str, *, end: bool) -> tuple[str, 
         day = None
     if day is None:
         return local_time(value, zone, field)
+    if not MIN_YEAR <= day.year <= MAX_YEAR:  # 9999-12-31's next day was a traceback
+        _out_of_range(field)
     tz = ZoneInfo(zone)
     if not end:
         return _day_start(day, tz).isoformat(), True

@@ -88,6 +88,33 @@ def bad_id(body: bytes) -> str | None:
     return f"id must be a string or an integer, not {_json_type(value)}"
 
 
+def limited(body: bytes, who: httpx.Response) -> Response | None:
+    """A rate-limited request's JSON-RPC error (HTTP 200, Retry-After kept), or None for
+    anything but one request (a notification, a batch: the HTTP 429). The SDK's client
+    ended the whole session on an HTTP error status: one call past the limit lost it."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or "method" not in message or bad_id(body) is not None:
+        return None
+    if "id" not in message:
+        return None
+    try:
+        detail = str(who.json().get("detail") or "")
+    except ValueError:
+        detail = ""
+    retry = who.headers.get("retry-after")
+    error = {
+        "code": -32000,
+        "message": f"Too many requests (429): {detail or 'rate limit exceeded'}",
+        "data": {"status": 429, "retry_after": int(retry) if retry and retry.isdigit() else None},
+    }
+    answer = {"jsonrpc": "2.0", "id": message["id"], "error": error}
+    headers = {"Retry-After": retry} if retry else None
+    return Response(json.dumps(answer), 200, headers=headers, media_type="application/json")
+
+
 def _json_type(value: Any) -> str:
     names = {dict: "an object", list: "an array", bool: "a boolean", float: "a fraction"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
@@ -126,6 +153,11 @@ class _Authenticated:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _auth_headers(Request(scope).headers)
         who = await self.mount.client(scope).get("/api/v1/auth/me", headers=headers)
+        if who.status_code == 429 and scope.get("method") == "POST":
+            body = await _read_body(receive)
+            if (refusal := limited(body, who)) is not None:
+                await refusal(scope, receive, send)
+                return
         if who.status_code >= 400:  # no key, a wrong one, or a rate limit: as the API says
             passed = {
                 k: v

@@ -60,7 +60,7 @@ def bounded_tasks(steps: list[Any], info: ValidationInfo) -> list[Any]:
 class SOPTask(BaseModel):
     """One executable task of a plan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: TaskKey
     title: Title
@@ -78,7 +78,7 @@ class SOPTask(BaseModel):
 class SOPStep(BaseModel):
     """A phase of the plan grouping tasks (also the shape of a workflow's steps)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: TaskKey
     title: Title
@@ -89,7 +89,7 @@ class SOPStep(BaseModel):
 class SOP(BaseModel):
     """A whole plan."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     title: Title
     summary: Annotated[str, Field(max_length=5000)] = ""

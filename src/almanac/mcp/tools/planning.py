@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from almanac.mcp.api import Api, clip, result
 from almanac.ontology.sop import MAX_PLAN_TASKS
@@ -23,6 +23,8 @@ Status = Literal["draft", "approved", "scheduled", "active", "completed", "cance
 class TaskEdit(BaseModel):
     """Changes to one task of a draft; fields left out stay as they are."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     id: TaskKey
     title: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     estimate_hours: Annotated[float, Field(gt=0, le=200)] | None = None
@@ -33,6 +35,8 @@ class TaskEdit(BaseModel):
 
 class NewTask(BaseModel):
     """A task to add to a draft (to the last step unless `step_id` names one)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     id: TaskKey
     title: Annotated[str, Field(min_length=1, max_length=500)]

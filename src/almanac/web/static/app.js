@@ -139,27 +139,44 @@
       timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
       hour: "2-digit", minute: "2-digit", second: "2-digit",
     }).formatToParts(instant)) parts[p.type] = p.value;
-    const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
+    const asUtc = utc(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24, +parts.minute, +parts.second);
     return Math.round((asUtc - instant.getTime()) / 60000);
   }
   /* The instant of a wall-clock time (date YYYY-MM-DD, minutes after midnight) in the user's zone. */
   function zoned(date, minutes) {
     const [y, m, d] = date.split("-").map(Number);
-    const guess = new Date(Date.UTC(y, m - 1, d, 0, minutes));
+    const guess = new Date(utc(y, m - 1, d, 0, minutes));
     const first = new Date(guess.getTime() - offsetMinutes(guess) * 60000);
     return new Date(guess.getTime() - offsetMinutes(first) * 60000);
   }
   /* ISO 8601 with the user's offset, as the API expects aware datetimes. */
   function isoZoned(instant) {
     const off = offsetMinutes(instant);
-    const local = new Date(instant.getTime() + off * 60000).toISOString().slice(0, 19);
+    const local = isoUtc(new Date(instant.getTime() + off * 60000));
     const sign = off < 0 ? "-" : "+";
     const a = Math.abs(off);
     return local + sign + String(Math.floor(a / 60)).padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
   }
   function addDays(date, n) {
     const [y, m, d] = date.split("-").map(Number);
-    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+    return isoUtc(new Date(utc(y, m - 1, d + n))).slice(0, 10);
+  }
+  /* Date.UTC, but a year below 100 is that year (Date.UTC read 0001 as 1901: a date typed
+     with year 1 was sent as 1901, and the API could not say it was out of its range). */
+  function utc(y, mo, d, h = 0, mi = 0, s = 0) {
+    const t = new Date(0);
+    t.setUTCFullYear(y, mo, d);
+    t.setUTCHours(h, mi, s, 0);
+    return t.getTime();
+  }
+  /* YYYY-MM-DDTHH:MM:SS of an instant in UTC. toISOString wrote a year past 9999 as
+     "+010000" (and the day after 9999-12-31 became "+010000-01", an Invalid Date that threw
+     and left a search without an answer); here it is written as it is, for the API to refuse. */
+  function isoUtc(t) {
+    if (Number.isNaN(t.getTime())) throw new RangeError("Invalid time value");
+    const two = (n) => String(n).padStart(2, "0");
+    return `${String(t.getUTCFullYear()).padStart(4, "0")}-${two(t.getUTCMonth() + 1)}-${two(t.getUTCDate())}` +
+      `T${two(t.getUTCHours())}:${two(t.getUTCMinutes())}:${two(t.getUTCSeconds())}`;
   }
   const today = () => localDate(new Date());
 

@@ -8,7 +8,11 @@ window.AlmanacPages.week = function () {
   const PX = 0.8; // pixels per minute
   const [weekEl, conflictsEl, moveForm] = A.byIds("week", "conflicts", "move-form");
   const params = new URLSearchParams(location.search);
-  let monday = mondayOf(params.get("week") || A.today());
+  // A week in the address that is no date (edited by hand: "?week=abc", "2027-02-30") threw
+  // and left the page blank: this week instead.
+  const asked = params.get("week") || "";
+  const real = /^\d{4}-\d{2}-\d{2}$/.test(asked) && A.addDays(asked, 0) === asked;
+  let monday = mondayOf(real ? asked : A.today());
   let previewed = null; // { plan_id, run_id } of the preview on screen
   let edits = 0; // form edits so far: a preview answered after one is not the form's
   let events = [], limits = new Map(), preview = [], billable = new Map(), range = [7 * 60, 21 * 60], selected = null;

@@ -1,0 +1,87 @@
+"""A key past its rate limit over Streamable HTTP: each call is refused, the session lives.
+
+The key check answered HTTP 429, and the SDK's client ends the whole session on an error
+status: one call past the limit lost the session (an ExceptionGroup out of the client)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from mcp.shared.exceptions import McpError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import TEST_ADMIN_KEY
+from tests.live_server import LiveServer, free_port, server_env, wait_healthy
+from tests.mcp.helpers import http_session
+
+LIMIT = 6  # requests a minute: initialize and a few calls, each a key check and its call
+
+
+@pytest.fixture(scope="module")
+def limited_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
+    port = free_port()
+    data_dir = tmp_root / "mcp-rate-limit"
+    data_dir.mkdir(exist_ok=True)
+    env = dict(server_env(pg_url, data_dir, port), ALMANAC_SECURITY__RATE_LIMIT=f"{LIMIT}/minute")
+    log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "almanac", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, data_dir / "serve.log")
+        yield LiveServer(url=url, data_dir=data_dir, env=env, key=TEST_ADMIN_KEY)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+async def test_a_call_past_the_rate_limit_is_an_error_not_the_end_of_the_session(
+    limited_server: LiveServer,
+) -> None:
+    refusals: list[McpError] = []
+    with anyio.fail_after(60):
+        async with http_session(limited_server, limited_server.key) as s:
+            for _ in range(LIMIT):
+                try:
+                    await s.call_tool("list_plans", {})
+                except McpError as exc:
+                    refusals.append(exc)
+            # Refused again, on the same session: it is still there.
+            with pytest.raises(McpError):
+                await s.list_tools()
+    assert refusals, "no call was refused past the limit"
+    error = refusals[-1].error
+    assert error.message.startswith("Too many requests (429): rate limit of"), error.message
+    assert "retry in" in error.message and error.data["status"] == 429, error
+
+
+def test_a_notification_past_the_limit_is_still_a_429(limited_server: LiveServer) -> None:
+    """Only a request has an answer to carry the refusal: anything else stays HTTP."""
+    headers = {
+        "Authorization": f"Bearer {limited_server.key}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    note = '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    for _ in range(2 * LIMIT):
+        r = httpx.post(limited_server.url + "/mcp", content=note, headers=headers, timeout=60)
+        if r.status_code == 429:
+            assert r.headers["retry-after"].isdigit()
+            return
+        assert r.status_code == 202, r.text
+    pytest.fail("the notifications were never limited")
