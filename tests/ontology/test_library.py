@@ -168,3 +168,17 @@ def test_missing_path_and_empty_folder(tmp_path: Path):
         load_library(tmp_path / "nope")
     with pytest.raises(LibraryError):
         load_library(tmp_path)
+
+
+async def test_a_bundle_whose_workflows_or_blueprints_are_not_lists_is_422(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`{"workflows": {}}` (or 0, "", false) is a mistake, not an empty import answered 200;
+    the 422 names the key. Left out or null stays "none of those"."""
+    for body in ({"workflows": {}}, {"workflows": 0}, {"blueprints": ""}, {"blueprints": False}):
+        r = await client.post(f"{API}/workflows/import", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == list(body), r.text
+    r = await client.post(f"{API}/workflows/import", json={"workflows": None, "blueprints": []})
+    assert r.status_code == 200, r.text
+    assert await _count(db_session, Workflow) == 0
