@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from pathlib import Path
 
 import httpx
@@ -182,3 +184,23 @@ async def test_a_bundle_whose_workflows_or_blueprints_are_not_lists_is_422(
     r = await client.post(f"{API}/workflows/import", json={"workflows": None, "blueprints": []})
     assert r.status_code == 200, r.text
     assert await _count(db_session, Workflow) == 0
+
+
+async def test_imports_of_the_same_names_in_other_orders_all_succeed(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    """Each import locked a name as it reached it: two imports of the same workflows in
+    other orders each held a name the other waited for, and Postgres failed one (a 500)."""
+    wfs = [
+        {"name": f"Flow {n:02d}", "capability": "ops", "steps": steps(task("a"))} for n in range(40)
+    ]
+    rng = random.Random(3)
+    orders = [wfs, wfs[::-1], *(rng.sample(wfs, len(wfs)) for _ in range(3))]
+    answers = await asyncio.gather(
+        *(committed_client.post(f"{API}/workflows/import", json={"workflows": o}) for o in orders)
+    )
+    assert [a.status_code for a in answers] == [200] * len(orders), [
+        a.text[:200] for a in answers if a.status_code != 200
+    ]
+    listed = await committed_client.get(f"{API}/workflows", params={"q": "Flow", "limit": 200})
+    assert listed.json()["total"] == 40
