@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from almanac.app import create_app
 from almanac.db.engine import create_engine, create_sessionmaker
 from almanac.deps import get_state
-from almanac.errors import DatabaseUnavailable
+from almanac.errors import Busy, DatabaseUnavailable
 from almanac.state import AppState
 from tests.conftest import http_client
 
@@ -111,3 +111,24 @@ async def test_a_server_refusing_more_connections_is_an_outage(pg_url: str, engi
         async with engine.connect() as admin:
             await admin.execute(text(f"DROP ROLE IF EXISTS {role}"))
             await admin.commit()
+
+
+async def test_a_deadlock_postgres_breaks_is_a_503_to_retry_not_a_500(
+    committed_state: AppState,
+) -> None:
+    """Two transactions each holding a lock the other waits for: Postgres fails one
+    (SQLSTATE 40P01), which the request answered as a 500; it is rolled back whole, so it
+    is `Busy`, a 503 with Retry-After, as a lock waited on too long is."""
+
+    async def cross(first: int, second: int, ready: asyncio.Barrier) -> None:
+        async with committed_state.sessionmaker() as session:
+            await session.execute(text("SELECT pg_advisory_xact_lock(4242, :k)"), {"k": first})
+            await ready.wait()
+            await session.execute(text("SELECT pg_advisory_xact_lock(4242, :k)"), {"k": second})
+
+    ready = asyncio.Barrier(2)
+    results = await asyncio.gather(cross(1, 2, ready), cross(2, 1, ready), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1, results
+    assert isinstance(failed[0], Busy), repr(failed[0])
+    assert failed[0].status_code == 503 and failed[0].headers == {"Retry-After": "1"}

@@ -148,6 +148,32 @@ async def test_process_template_validation(client: httpx.AsyncClient, db_session
     assert await db_session.scalar(select(func.count()).select_from(ProcessTemplate)) == 0
 
 
+async def test_a_checklist_too_crowded_for_a_plan_names_the_checklist(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A flat checklist's items group into a plan's steps (at most 50, of at most 100
+    tasks each): past those, the 422 names `checklist` and says which bound, not `tasks`
+    or `steps`, fields the caller never sent."""
+
+    def item(n: int, step: str) -> dict[str, object]:
+        return {"id": f"t{n}", "title": "T", "estimate_hours": 1, "step": step, "step_title": "S"}
+
+    one_step = [item(n, "s") for n in range(101)]
+    many_steps = [item(n, f"s{n}") for n in range(51)]
+    step_form = [{"id": f"s{n}", "title": "S", "tasks": [task(f"t{n}")]} for n in range(51)]
+    for checklist, said in (
+        (one_step, "step 's' has 101 items"),
+        (many_steps, "51 steps"),
+        (step_form, "at most 50 steps"),
+    ):
+        r = await client.post(P, json={"name": "Crowded", "checklist": checklist})
+        assert r.status_code == 422 and fields(r) == ["checklist"], r.text
+        assert said in r.json()["detail"], r.text
+        r = await client.post(P, json={"name": "Fits", "checklist": steps()})
+        r = await client.put(f"{P}/{r.json()['id']}", json={"checklist": checklist})
+        assert r.status_code == 422 and fields(r) == ["checklist"], r.text
+
+
 async def test_process_template_in_use_is_409(client: httpx.AsyncClient, db_session: AsyncSession):
     pt = (await client.post(P, json={"name": "Busy", "checklist": steps()})).json()
     db_session.add(Task(process_template_id=pt["id"], title="t", estimate_hours=1))

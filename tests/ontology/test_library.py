@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from pathlib import Path
 
 import httpx
@@ -168,3 +170,37 @@ def test_missing_path_and_empty_folder(tmp_path: Path):
         load_library(tmp_path / "nope")
     with pytest.raises(LibraryError):
         load_library(tmp_path)
+
+
+async def test_a_bundle_whose_workflows_or_blueprints_are_not_lists_is_422(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`{"workflows": {}}` (or 0, "", false) is a mistake, not an empty import answered 200;
+    the 422 names the key. Left out or null stays "none of those"."""
+    for body in ({"workflows": {}}, {"workflows": 0}, {"blueprints": ""}, {"blueprints": False}):
+        r = await client.post(f"{API}/workflows/import", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == list(body), r.text
+    r = await client.post(f"{API}/workflows/import", json={"workflows": None, "blueprints": []})
+    assert r.status_code == 200, r.text
+    assert await _count(db_session, Workflow) == 0
+
+
+async def test_imports_of_the_same_names_in_other_orders_all_succeed(
+    committed_client: httpx.AsyncClient,
+) -> None:
+    """Each import locked a name as it reached it: two imports of the same workflows in
+    other orders each held a name the other waited for, and Postgres failed one (a 500)."""
+    wfs = [
+        {"name": f"Flow {n:02d}", "capability": "ops", "steps": steps(task("a"))} for n in range(40)
+    ]
+    rng = random.Random(3)
+    orders = [wfs, wfs[::-1], *(rng.sample(wfs, len(wfs)) for _ in range(3))]
+    answers = await asyncio.gather(
+        *(committed_client.post(f"{API}/workflows/import", json={"workflows": o}) for o in orders)
+    )
+    assert [a.status_code for a in answers] == [200] * len(orders), [
+        a.text[:200] for a in answers if a.status_code != 200
+    ]
+    listed = await committed_client.get(f"{API}/workflows", params={"q": "Flow", "limit": 200})
+    assert listed.json()["total"] == 40

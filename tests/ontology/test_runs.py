@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import ExecutionRun, Task
+from almanac.state import AppState
 from tests.ontology.helpers import API, fields, steps
 
 R = f"{API}/execution-runs"
@@ -147,6 +148,26 @@ async def test_concurrent_retries_make_one_run(committed_client: httpx.AsyncClie
     assert len({a.json()["id"] for a in answers}) == 1
     listed = (await committed_client.get(R, params={"process_template_id": template})).json()
     assert listed["total"] == 1
+
+
+async def test_concurrent_retries_on_a_task_make_one_run_and_no_409(
+    committed_client: httpx.AsyncClient, committed_state: AppState
+):
+    """The retries wait on the task's lock; the one behind the first sees its run, not a
+    timer still running that it must stop first."""
+    r = await committed_client.post(
+        f"{API}/process-templates", json={"name": "T", "checklist": steps()}
+    )
+    template = r.json()["id"]
+    async with committed_state.sessionmaker() as session:
+        task = Task(process_template_id=template, title="Write the report", estimate_hours=2)
+        session.add(task)
+        await session.commit()
+        task_id = task.id
+    body = {"task_id": task_id, "run_identifier": "same-task-key"}
+    answers = await asyncio.gather(*(committed_client.post(R, json=body) for _ in range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
 
 
 async def test_start_validation(client: httpx.AsyncClient, db_session: AsyncSession):

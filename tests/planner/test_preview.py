@@ -71,6 +71,21 @@ async def test_bad_preview_input_is_a_clear_422(client: httpx.AsyncClient) -> No
     assert r.status_code in (404, 422)
 
 
+async def test_bad_preview_input_names_each_field_under_input(client: httpx.AsyncClient) -> None:
+    """Each bad field is named (`input.intent`) with its reason, not one `input` error
+    quoting pydantic's report (its input values and a pydantic.dev link)."""
+    sample = {"intent": "x" * 4001, "deadline": "2026-01-01T09:00:00", "bogus": 1}
+    r = await client.post(PREVIEW.format("sop_generator"), json={"input": sample})
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert set(errors) == {"input.intent", "input.deadline", "input.bogus"}, errors
+    assert "at most 4000 characters" in errors["input.intent"]
+    assert errors["input.deadline"].startswith("must include a UTC offset")
+    assert "pydantic" not in r.text and "xxxxxxxx" not in r.text
+    r = await client.post(PREVIEW.format("fact_extractor"), json={"input": {"content": 5}})
+    assert [e["field"] for e in r.json()["errors"]] == ["input.content"], r.text
+
+
 async def test_a_sample_input_too_deep_or_too_large_is_422(client: httpx.AsyncClient) -> None:
     deep: dict[str, object] = {"intent": "x"}
     for _ in range(12):

@@ -167,7 +167,9 @@ class CalendarService:
         skipped = parsed.skipped + len(parsed.events) - len(theirs)
         existing = await self.repo.by_uids([e.uid for e in theirs])
         created = updated = unchanged = 0
-        for event in theirs:
+        # In UID order: two imports of the same events in other orders each waited on a
+        # row the other had just written, and Postgres failed one (a deadlock, a 500).
+        for event in sorted(theirs, key=lambda e: e.uid):
             values = {
                 "uid": event.uid,
                 "title": event.title,

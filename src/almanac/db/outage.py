@@ -1,4 +1,5 @@
-"""Postgres being unreachable becomes `DatabaseUnavailable` (a 503 problem), not a 500.
+"""Postgres being unreachable becomes `DatabaseUnavailable` (a 503 problem), not a 500;
+a transaction it fails to break a deadlock becomes `Busy` (a 503 to retry), not a 500.
 
 asyncpg raises plain `OSError`s when it cannot connect (no socket, refused, reset), which
 SQLAlchemy passes on unwrapped; a connection cut mid-statement or a server starting or
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
-from almanac.errors import DatabaseUnavailable, PoolBusy
+from almanac.errors import Busy, DatabaseUnavailable, PoolBusy
 
 # SQLSTATE classes meaning "no usable connection": 08 connection exception, 57P01-57P03
 # admin/crash shutdown and "the database system is starting up", 53300 too many
@@ -28,6 +29,9 @@ _OUTAGE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
 # query_canceled: a request's `statement_timeout` ran out (db/limits.py); nothing else here
 # cancels statements.
 _TIMED_OUT = "57014"
+# deadlock_detected, serialization_failure: Postgres failed this transaction so that a
+# concurrent one could go on; it is rolled back whole, so a retry is safe.
+_CONFLICTED = ("40P01", "40001")
 
 
 def sqlstate(exc: BaseException | None) -> str:
@@ -100,6 +104,12 @@ def report_outages(engine: AsyncEngine, *, command_timeout: float | None = None)
         state = sqlstate(ctx.original_exception)
         if state == _TIMED_OUT:
             return unavailable("no answer within the statement timeout")
+        if state in _CONFLICTED:
+            return Busy(
+                "a concurrent request held what this one needed while it waited for this "
+                f"one (SQLSTATE {state}); nothing was changed, retry shortly",
+                headers={"Retry-After": "1"},
+            )
         if ctx.is_disconnect or state.startswith(_OUTAGE_STATES):
             return unavailable(f"SQLSTATE {state}" if state else "connection lost")
         return None

@@ -78,6 +78,9 @@ class InProcessMemory:
         if key is None:
             raise ValueError("remember() needs an idempotency key")
         async with self._turn:
+            # Before the delete below (which holds the search statistics): the order of
+            # every writer of keyed memories, so one cannot wait on a batch waiting on it.
+            await self.service.events.lock_keys([key])
             # One memory per key: a changed memory replaces the old row (and its key).
             prior = (await self.service.events.ids_by_keys([key])).get(key)
             if prior is not None and differing_fields(item, prior):

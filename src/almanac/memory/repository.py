@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
@@ -112,6 +113,14 @@ class EventRepository(_Vectors[Event], PortableRows):
             key = row.get("idempotency_key")
             ids.append(by_key.get(key) if key is not None else next(unkeyed))
         return ids
+
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """Lock these idempotency keys (in 64 buckets) until the transaction ends, in one
+        order, before inserting them: two batches sharing keys in different orders waited
+        on each other's inserts, and with each insert's lock on the search statistics in
+        the cycle, one failed (40P01, a 500)."""
+        for bucket in sorted({zlib.crc32(key.encode()) % 64 for key in keys}):
+            await self.lock(f"event-key:{bucket}")
 
     async def ids_by_keys(self, keys: Sequence[str]) -> dict[str, Event]:
         """Existing events for idempotency keys."""

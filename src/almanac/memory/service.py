@@ -123,6 +123,7 @@ class MemoryService:
         for item in fresh:  # all checked before anything is embedded or written
             check_expiry(item, now)
             promotable(item, self.settings.memory.promotion_threshold)
+        await self.events.lock_keys([i.idempotency_key for i in fresh if i.idempotency_key])
         new_ids: list[int | None] = []
         for start in range(0, len(fresh), WRITE_SLICE):
             new_ids += await self._write_slice(fresh[start : start + WRITE_SLICE], now)

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from almanac.db.uow import UnitOfWork
 from almanac.deps import State, UoW
 from almanac.errors import NotFound, ValidationFailed
+from almanac.http_problems import error_message
 from almanac.llm.base import (
     LLMAnswerRejected,
     LLMClient,
@@ -179,12 +180,22 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _validated(model: type[M], sample: dict[str, Any]) -> M:
+    """The sample as `model`; else a 422 naming each bad field under `input` (e.g.
+    `input.intent`) with its reason, as a request body's own errors are named."""
     try:
         return model.model_validate(sample)
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"input does not fit {model.__name__}: {exc}", field="input"
-        ) from exc
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(["input", *(str(p) for p in err.get("loc", ()))]),
+                "message": error_message(dict(err)).removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        failed = ValidationFailed(detail)
+        failed.errors = errors
+        raise failed from exc
 
 
 # Under the planner's prompts, but served from here: previewing the observer's prompts needs

@@ -11,6 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from annotated_types import MaxLen
+from pydantic.fields import FieldInfo
+
 from almanac.errors import ValidationFailed
 from almanac.ontology.sop import SOP, SOPStep, SOPTask, TaskKey, Title, check_sop
 
@@ -52,6 +55,26 @@ def flatten(steps: Sequence[SOPStep]) -> list[dict[str, Any]]:
     ]
 
 
+def _max_length(field: FieldInfo) -> int:
+    return next(m.max_length for m in field.metadata if isinstance(m, MaxLen))
+
+
+# A plan's bounds, which a flat checklist's items meet only once grouped into steps.
+_MAX_STEPS = _max_length(SOP.model_fields["steps"])
+_MAX_STEP_TASKS = _max_length(SOPStep.model_fields["tasks"])
+
+
+def _crowded(grouped: dict[str, tuple[str, list[tuple[int, SOPTask]]]]) -> str | None:
+    """Why flat items cannot form a plan's steps (too many steps, or tasks in one), if so:
+    said of the checklist, not of the `steps` or `tasks` the caller never sent."""
+    if len(grouped) > _MAX_STEPS:
+        return f"its items name {len(grouped)} steps; at most {_MAX_STEPS}"
+    for sid, (_, tasks) in grouped.items():
+        if len(tasks) > _MAX_STEP_TASKS:
+            return f"step {sid!r} has {len(tasks)} items; a step has at most {_MAX_STEP_TASKS}"
+    return None
+
+
 _WHERE = re.compile(r"^steps\[(\d+)\]\.tasks\[(\d+)\](.*)$")
 
 
@@ -61,6 +84,8 @@ def checklist_steps(
     """Check a checklist given as steps or as flat items; return it flat, or raise 422."""
     if not checklist or isinstance(checklist[0], SOPStep):
         steps = [s for s in checklist if isinstance(s, SOPStep)]
+        if len(steps) > _MAX_STEPS:
+            raise invalid([("checklist", f"at most {_MAX_STEPS} steps ({len(steps)} given)")])
         if problems := sop_problems(name, steps, "checklist"):
             raise invalid(problems)
         return flatten(steps)
@@ -69,6 +94,8 @@ def checklist_steps(
     for n, item in enumerate(items):
         task = SOPTask.model_validate(item.model_dump(exclude={"step", "step_title"}))
         grouped.setdefault(item.step, (item.step_title, []))[1].append((n, task))
+    if crowded := _crowded(grouped):
+        raise invalid([("checklist", crowded)])
     steps = [
         SOPStep(id=sid, title=title, tasks=[t for _, t in tasks])
         for sid, (title, tasks) in grouped.items()

@@ -55,6 +55,7 @@ async def import_library(
     """
     lib = library if library is not None else load_library(path)
     repo = OntologyRepository(uow.session)
+    await lock_names(repo, [(wf.name, wf.version) for _, wf in lib.workflows], lib.blueprints)
     own = {(wf.name, wf.version): wf for _, wf in lib.workflows}
     resolved = await _resolve(repo, lib, own)
     report = ImportReport()
@@ -73,6 +74,20 @@ async def import_library(
                 hours += steps_hours(ref.steps)[1]
         await _upsert_blueprint(repo, bp, sequence, round(hours, 4), report)
     return report
+
+
+async def lock_names(
+    repo: OntologyRepository,
+    workflows: list[tuple[str, str]],
+    blueprints: list[tuple[str, LibraryBlueprint]],
+) -> None:
+    """Lock every name an import writes, all first and in one order: locked one by one in
+    the library's order, two imports of the same names in other orders each waited on a
+    name the other held, and Postgres failed one (a deadlock, a 500)."""
+    for name, version in sorted(set(workflows)):
+        await repo.lock_workflow_name(name, version)
+    for name in sorted({bp.name for _, bp in blueprints}):
+        await repo.lock_blueprint_name(name)
 
 
 async def _resolve(

@@ -173,9 +173,16 @@ def library_from_bundle(data: Any) -> Library:
     errors: list[tuple[str, str]] = []
     if not isinstance(data, dict) or set(data) - {"workflows", "blueprints"}:
         raise LibraryError([("body", "an object with the keys workflows and blueprints")])
-    workflow_docs, blueprint_docs = data.get("workflows") or [], data.get("blueprints") or []
-    if not isinstance(workflow_docs, list) or not isinstance(blueprint_docs, list):
-        raise LibraryError([("body", "workflows and blueprints must be lists")])
+    # Left out or null is none; any other non-list (`{}`, `0`, `""`) is a mistake, not none.
+    workflow_docs, blueprint_docs = data.get("workflows"), data.get("blueprints")
+    wrong = [
+        (key, "must be a list")
+        for key, docs in (("workflows", workflow_docs), ("blueprints", blueprint_docs))
+        if docs is not None and not isinstance(docs, list)
+    ]
+    if wrong:
+        raise LibraryError(wrong)
+    workflow_docs, blueprint_docs = workflow_docs or [], blueprint_docs or []
     if len(workflow_docs) + len(blueprint_docs) > 2000:
         raise LibraryError([("body", "at most 2,000 workflows and blueprints at once")])
     library = Library()

@@ -167,6 +167,12 @@ class RunService:
             task = await self.repo.existing_task(body.task_id, lock="edit")
             if task is None:
                 raise ValidationFailed(f"no task with id {body.task_id}", field="task_id")
+            if body.run_identifier is not None:
+                # A concurrent retry that held the lock first has started this very run:
+                # the retry answers with it, not with a 409 for the timer it started.
+                prior = await self.repo.run_by_identifier(body.run_identifier)
+                if prior is not None:
+                    return self._same_or_conflict(prior, body), False
             _open_for_timing(task)
             # Also a run started now: a record may end up to a day ahead.
             await self._no_overlap(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from almanac.db.uow import UnitOfWork, unit_of_work
 from almanac.ontology.checks import dump_steps, steps_hours
-from almanac.ontology.importing import ImportReport, blueprint_row, workflow_row
+from almanac.ontology.importing import ImportReport, blueprint_row, lock_names, workflow_row
 from almanac.ontology.library import MARKER, content_hash, load_library, marked
 from almanac.ontology.repository import OntologyRepository
 
@@ -31,6 +31,9 @@ async def sync_starter_library(uow: UnitOfWork) -> ImportReport:
     library = load_library()
     repo = OntologyRepository(uow.session)
     report = ImportReport()
+    await lock_names(
+        repo, [(wf.name, wf.version) for _, wf in library.workflows], library.blueprints
+    )
     for _, wf in library.workflows:
         await repo.lock_workflow_name(wf.name, wf.version)
         steps = dump_steps(wf.steps)

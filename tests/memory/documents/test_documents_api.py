@@ -391,3 +391,15 @@ async def test_a_file_name_too_long_to_parse_is_a_422_naming_file_and_the_bound(
         D, content=b"--b\r\nno headers", headers={"Content-Type": "multipart/form-data; boundary=b"}
     )
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body", r.text
+
+
+async def test_a_note_that_is_only_a_heading_is_stored_and_found(client: httpx.AsyncClient):
+    """Markdown or HTML of headings alone was a 422 "no text could be extracted"."""
+    r = await add(client, "acme.md", "# Kickoff call with Zanzibar Logistics")
+    assert r.status_code == 201, r.text
+    assert r.json()["chunks"] == 1
+    r = await add(client, "agenda.html", "<h1>Quarterly agenda</h1><h2>Zanzibar budget</h2>")
+    assert r.status_code == 201, r.text
+    assert r.json()["chunks"] == 2
+    found = await recall(client, "Zanzibar Logistics kickoff", kinds="document")
+    assert any("Kickoff call" in hit["content"] for hit in found), found

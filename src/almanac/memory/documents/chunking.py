@@ -30,6 +30,13 @@ def chunk_sections(sections: list[Section], max_chars: int) -> list[Chunk]:
         heading = section.heading[:HEADING_CHARS] if section.heading else section.heading
         for content in _pack(_pieces(section.text, max_chars), max_chars):
             chunks.append(Chunk(len(chunks), heading, section.page, content))
+    if not chunks:
+        # A file of headings alone (a note that is only its title) was refused as having
+        # no text: its headings are its text, one chunk each.
+        for section in sections:
+            if section.heading and section.heading.strip():
+                heading = section.heading[:HEADING_CHARS]
+                chunks.append(Chunk(len(chunks), heading, section.page, heading))
     return chunks
 
 

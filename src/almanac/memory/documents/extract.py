@@ -131,7 +131,9 @@ def _markdown(text: str, pages: int) -> Extracted:
             continue
         match = None if fence is not None else _ATX.fullmatch(line)
         if match:
-            if "".join(lines).strip():
+            # A heading with no text under it is kept: a file of headings alone has them
+            # as its only text (`chunk_sections`).
+            if "".join(lines).strip() or heading:
                 sections.append(Section(heading, None, "\n".join(lines)))
             lines = []
             heading = _heading(match.group(2))
@@ -139,7 +141,7 @@ def _markdown(text: str, pages: int) -> Extracted:
                 title = heading
             continue
         lines.append(line)
-    if "".join(lines).strip():
+    if "".join(lines).strip() or heading:
         sections.append(Section(heading, None, "\n".join(lines)))
     return Extracted(title, pages, sections)
 
@@ -231,7 +233,7 @@ class _HTMLText(HTMLParser):
 
     def _flush(self) -> None:
         text = "".join(self._buf)
-        if text.strip():
+        if text.strip() or self._heading:  # a heading alone too, as in Markdown
             self.sections.append(Section(self._heading, None, text))
         self._buf = []
 
