@@ -115,3 +115,13 @@ async def test_what_a_caller_sent_is_quoted_back_bounded(client: httpx.AsyncClie
     assert problem["detail"].startswith("not a valid iCalendar file: ")
     assert problem["detail"].endswith("…") and len(problem["detail"]) <= 4000
     assert problem["errors"][0]["field"] == "body" and len(problem["errors"][0]["message"]) == 1000
+
+
+async def test_the_errors_listed_are_bounded(client: httpx.AsyncClient) -> None:
+    """60,000 unknown keys in a 0.8 MB body came back as 60,000 errors: a 3.7 MB answer."""
+    keys = ", ".join(f'"k{i}": 1' for i in range(60_000))
+    r = await client.post(URL, content=f'{{"content": "x", {keys}}}', headers=JSON)
+    assert r.status_code == 422 and len(r.content) < 40_000, len(r.content)
+    errors = r.json()["errors"]
+    assert len(errors) == 101 and errors[0]["field"] == "k0"
+    assert errors[-1] == {"field": "body", "message": "and 59900 more errors"}

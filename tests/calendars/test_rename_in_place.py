@@ -132,3 +132,54 @@ async def test_a_write_queued_before_a_rename_writes_the_new_title(
         assert await write_blocks(session, state.settings, state.cache, args) is not None
         await session.commit()
     assert set(summaries(raw).values()) == {"Renamed"}
+
+
+def _edit_on_server(raw_calendar: Any, almanac_id: str, edit: Any) -> None:
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        if str(vevent.get("X-ALMANAC-ID")) == almanac_id:
+            edit(vevent)
+            obj.save()
+            return
+    raise AssertionError(f"{almanac_id} is not on the server")
+
+
+def _repeat(vevent: Any) -> None:
+    vevent.add("rrule", {"freq": "daily", "count": 3})
+
+
+def _all_day(vevent: Any) -> None:
+    day = vevent.decoded("DTSTART").date()
+    for name in ("DTSTART", "DTEND"):
+        vevent.pop(name)
+    vevent.add("dtstart", day)
+    vevent.add("dtend", day + timedelta(days=1))
+
+
+async def test_a_block_made_repeating_or_all_day_is_left_to_the_next_solve(
+    committed_state: AppState, raw_calendar: Any, caldav_settings: CalDAVCalendarSettings
+) -> None:
+    """A repeated block reads as three events with one id: the rename wrote all three, a
+    duplicate the calendar diff refuses (a 500, and every sync after it failed); an all-day
+    one was rewritten as a timed 24-hour event."""
+    state, app = calendar_app(committed_state, caldav_settings)
+    (plan_id,) = await plans(state, chain(3, 1.0))
+    t0, t1, t2 = (f"plan{plan_id}-t{i}-0" for i in range(3))
+    async with http_client(app) as api:
+        await ok(await api.post("/api/v1/scheduler/schedule", json=body(plan_id)))
+        _edit_on_server(raw_calendar, t0, _repeat)
+        _edit_on_server(raw_calendar, t1, _all_day)
+        for key in ("t0", "t1", "t2"):
+            tid = await task_id(api, plan_id, key)
+            r = await api.patch(f"/api/v1/planner/tasks/{tid}", json={"title": f"New {key}"})
+            assert r.status_code == 200, r.text
+    titles = summaries(raw_calendar)
+    assert titles[t2] == "New t2" and titles[t0] != "New t0" and titles[t1] != "New t1"
+    report = await sync_calendar(state)
+    assert not report.failed and plan_id not in report.retitled, report
+    vevent = next(
+        o.icalendar_instance.walk("VEVENT")[0]
+        for o in raw_calendar.events()
+        if str(o.icalendar_instance.walk("VEVENT")[0].get("X-ALMANAC-ID")) == t1
+    )
+    assert not hasattr(vevent.decoded("DTSTART"), "hour"), "the all-day block got times"

@@ -88,6 +88,9 @@ def test_a_name_that_is_no_path_part_is_refused_naming_it(cli_env: AppState) -> 
         ("prompts", "activate", " ", "v1"): "NAME: must be a name, not empty",
         ("prompts", "activate", "a/b", "v1"): "NAME: must be a name without /",
         ("prompts", "activate", "planning", ""): "VERSION: must be a name, not empty",
+        # Path steps the client resolves: `keys/..` was the API's root.
+        ("keys", "revoke", ".."): "NAME: must be a name without / (nor . or ..)",
+        ("prompts", "activate", ".", "v1"): "NAME: must be a name without / (nor . or ..)",
     }
     for args, said in cases.items():
         result = runner.invoke(app, list(args))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import zlib
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from almanac.models import Event
@@ -40,3 +43,46 @@ async def test_batches_sharing_keys_in_other_orders_all_store_once(
         assert all(m == ids[0] for m in ids)
     async with committed_state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Event)) == 600
+
+
+async def test_a_batch_waits_for_no_other_batchs_embedding(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keys' locks were taken before embedding: a batch held up by a slow (remote)
+    embedder held every batch whose keys shared one of its 64 buckets, any keys at all."""
+    embedder = committed_state.embedder
+    real = embedder.embed
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    async def embed(texts: list[str]) -> Any:
+        if any("slow" in t for t in texts):
+            entered.set()
+            await gate.wait()
+        return await real(texts)
+
+    monkeypatch.setattr(embedder, "embed", embed)
+
+    def bucket(key: str) -> int:
+        return zlib.crc32(key.encode()) % 64
+
+    other = next(f"quick-{i}" for i in range(10_000) if bucket(f"quick-{i}") == bucket("slow-0"))
+    slow = asyncio.create_task(
+        committed_client.post(
+            R, json={"items": [{"content": "slow memo", "idempotency_key": "slow-0"}]}
+        )
+    )
+    try:
+        await asyncio.wait_for(entered.wait(), 30)
+        quick = await asyncio.wait_for(
+            committed_client.post(
+                R, json={"items": [{"content": "quick memo", "idempotency_key": other}]}
+            ),
+            30,
+        )
+        assert quick.status_code == 201, quick.text
+        assert not slow.done()
+    finally:
+        gate.set()
+    assert (await slow).status_code == 201

@@ -35,8 +35,9 @@ def segment(value: str, name: str) -> str:
     """`value` as one part of a URL path, or exit code 2 naming `name`. Empty, it named
     another endpoint (`keys revoke ""` reached `DELETE /keys/`, whose redirect was read as
     JSON: a traceback); a space was no URL (a traceback), a `/` another path ("Not Found")."""
-    if not value.strip() or "/" in value:
-        what = "a name without /" if value.strip() else "a name, not empty"
+    if not value.strip() or "/" in value or value.strip() in (".", ".."):
+        # `.` and `..` are path steps: the client resolves them (`keys/..` is /api/v1).
+        what = "a name, not empty" if not value.strip() else "a name without / (nor . or ..)"
         typer.echo(f"error: {name}: must be {what}", err=True)
         raise typer.Exit(2)
     return quote(value, safe="")

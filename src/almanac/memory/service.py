@@ -123,10 +123,17 @@ class MemoryService:
         for item in fresh:  # all checked before anything is embedded or written
             check_expiry(item, now)
             promotable(item, self.settings.memory.promotion_threshold)
+        vectors: list[Any] = []
+        for start in range(0, len(fresh), WRITE_SLICE):
+            slice_ = fresh[start : start + WRITE_SLICE]
+            vectors.extend(await self.embedder.embed([i.content for i in slice_]))
+        # Embedded first: the keys' locks (see `lock_keys`) are held only while inserting,
+        # not through an embedder's calls, which other batches would wait out.
         await self.events.lock_keys([i.idempotency_key for i in fresh if i.idempotency_key])
         new_ids: list[int | None] = []
         for start in range(0, len(fresh), WRITE_SLICE):
-            new_ids += await self._write_slice(fresh[start : start + WRITE_SLICE], now)
+            end = start + WRITE_SLICE
+            new_ids += await self._write_slice(fresh[start:end], vectors[start:end], now)
         # A concurrent retry may have won the race for a key between our check and insert.
         raced = [
             i.idempotency_key
@@ -163,9 +170,10 @@ class MemoryService:
             await queue_sends(self.uow.session, self.settings.zep, items, new_by_pos)
         return result
 
-    async def _write_slice(self, items: Sequence[RememberIn], now: datetime) -> list[int | None]:
-        """Embed and insert a few memories; None where a concurrent retry won the key."""
-        vectors = await self.embedder.embed([i.content for i in items])
+    async def _write_slice(
+        self, items: Sequence[RememberIn], vectors: Sequence[Any], now: datetime
+    ) -> list[int | None]:
+        """Insert a few memories and their vectors; None where a concurrent retry won the key."""
         ids = await self.events.insert_many([self._row(item, now) for item in items])
         await self.events.insert_embeddings(
             self.embedder.model,

@@ -12,6 +12,7 @@ title.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -42,10 +43,15 @@ def retitled(
 ) -> list[EventSpec]:
     """Almanac's events not ended whose task (in `titles`) is now called otherwise: with
     that title, where they are."""
+    # A block the user repeated or copied in their calendar app reads as several events
+    # with one id, and one made all-day has no times to keep: the next solve writes those.
+    once = Counter(e.almanac_id for e in events)
     out: list[EventSpec] = []
     for e in events:
         parsed = pb.parse_almanac_id(e.almanac_id) if e.almanac_id else None
         if parsed is None or e.almanac_id is None or e.end <= now:
+            continue
+        if once[e.almanac_id] > 1 or e.all_day:
             continue
         title = titles.get(parsed[:2])
         if title is None:
