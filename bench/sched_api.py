@@ -152,6 +152,7 @@ async def run_instance(
     plan_ids = await _insert_plans(state, spec, monday)
     days = 7 * spec.weeks
     diffs, seconds, statuses = 0, [], []
+    diff_examples: list[tuple[str, ...]] = []
     for plan_id in plan_ids:
         body = {"plan_id": plan_id, "start_date": str(monday), "horizon_days": days}
         before = await _blocks(client, monday, days)
@@ -171,14 +172,16 @@ async def run_instance(
                 expected.add(
                     (f"plan{m['plan_id']}", m["task_key"], _utc(m["to_start"]), _utc(m["to_end"]))
                 )
+        # This plan's blocks, and other plans' new ones (work their last schedule left out).
         expected |= {
-            (f"plan{plan_id}", b["task_key"], _utc(b["start"]), _utc(b["end"]))
-            for b in preview["blocks"]
+            (f"plan{b['plan_id'] or plan_id}", b["task_key"], _utc(b["start"]), _utc(b["end"]))
+            for b in [*preview["blocks"], *preview.get("placed", [])]
         }
         apply = {**body, "dry_run": False, "run_id": preview["run_id"]}
         await _ok(await client.post(f"{S}/schedule", json=apply))
         after = set(await _blocks(client, monday, days))
         diffs += len(after ^ expected)
+        diff_examples += sorted(after ^ expected)[:3]
     view = await _ok(
         await client.get(
             f"{S}/calendar",
@@ -193,14 +196,26 @@ async def run_instance(
         if datetime.fromisoformat(k[2])
         > datetime.fromisoformat(f"{monday + timedelta(1)}T00:00:00+00:00")
     ]
+    meetings = []
     for n, k in enumerate(rng.sample(later, min(3, len(later)))):
         s0 = datetime.fromisoformat(k[2])
+        meetings.append((s0, s0 + timedelta(hours=1)))
         body = {
             "title": f"new meeting {n}",
             "start": s0.isoformat(),
             "end": (s0 + timedelta(hours=1)).isoformat(),
         }
         await _ok(await client.post("/api/v1/calendar/events", json=body))
+    # The blocks a meeting overlaps must move: the share that moved beyond them is the
+    # replan's own choice (a meeting on a short block also overlaps the next one).
+    hit = {
+        k
+        for k in first
+        if any(
+            datetime.fromisoformat(k[2]) < m1 and m0 < datetime.fromisoformat(k[3])
+            for m0, m1 in meetings
+        )
+    }
     hit_plan = int(later[0][0][4:]) if later else plan_ids[0]
     replan = await _ok(await client.post(f"{S}/replan", json={"plan_id": hit_plan}))
     # A replan's preview is applied where it was made (a /schedule answers 422 naming run_id).
@@ -216,9 +231,18 @@ async def run_instance(
         "plans": len(plan_ids),
         "blocks": len(first),
         "preview_vs_write_differences": diffs,
+        "difference_examples": diff_examples[:5],
         "violations": len(violations),
         "violation_examples": violations[:3],
         "replan_moved_share": round(moved, 4),
+        "replan_hit_share": round(len(hit) / max(1, len(first)), 4),
+        "replan_moved_beyond_hit": len(set(first) - second - hit),
+        "replan_beyond_hit_why": sorted(
+            m["why"]
+            for m in replan["moves"]
+            if (f"plan{m['plan_id']}", m["task_key"], _utc(m["from_start"]), _utc(m["from_end"]))
+            not in hit
+        ),
         "median_solve_seconds": sorted(seconds)[len(seconds) // 2],
         "statuses": sorted(set(statuses)),
     }

@@ -322,7 +322,7 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
                 "blocks",
                 "preview vs write diffs",
                 "violations",
-                "replan moved",
+                "replan moved (hit; moved not hit)",
                 "median solve s",
                 "statuses",
             ],
@@ -333,7 +333,8 @@ def report(quick: bool, api: bool = True, first_seed: int = 1) -> dict[str, Any]
                     r["blocks"],
                     r["preview_vs_write_differences"],
                     r["violations"],
-                    f"{r['replan_moved_share']:.1%}",
+                    f"{r['replan_moved_share']:.1%} ({r['replan_hit_share']:.1%}; "
+                    f"{r['replan_moved_beyond_hit']})",
                     r["median_solve_seconds"],
                     ", ".join(r["statuses"]),
                 ]
