@@ -70,8 +70,9 @@ async def test_a_call_past_the_rate_limit_is_an_error_not_the_end_of_the_session
     assert "retry in" in error.message and error.data["status"] == 429, error
 
 
-def test_a_notification_past_the_limit_is_still_a_429(limited_server: LiveServer) -> None:
-    """Only a request has an answer to carry the refusal: anything else stays HTTP."""
+def test_a_notification_past_the_limit_is_dropped_with_a_202(limited_server: LiveServer) -> None:
+    """A notification has no answer to carry a refusal, and an HTTP 429 ends the SDK's
+    session: past the limit it is dropped, answered 202 with Retry-After."""
     headers = {
         "Authorization": f"Bearer {limited_server.key}",
         "Accept": "application/json, text/event-stream",
@@ -80,8 +81,25 @@ def test_a_notification_past_the_limit_is_still_a_429(limited_server: LiveServer
     note = '{"jsonrpc":"2.0","method":"notifications/initialized"}'
     for _ in range(2 * LIMIT):
         r = httpx.post(limited_server.url + "/mcp", content=note, headers=headers, timeout=60)
-        if r.status_code == 429:
+        assert r.status_code == 202, r.text
+        if "retry-after" in r.headers:
             assert r.headers["retry-after"].isdigit()
             return
-        assert r.status_code == 202, r.text
     pytest.fail("the notifications were never limited")
+
+
+def test_a_notification_past_the_limit_is_dropped_not_an_error_status() -> None:
+    """A notification (no id) past the limit got the HTTP 429 too, which ends the SDK
+    client's session as a call's did; it gets no answer, so it is dropped: 202."""
+    from almanac.mcp.http import limited
+
+    who = httpx.Response(429, json={"detail": "over 6 a minute"}, headers={"Retry-After": "7"})
+    note = b'{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+    dropped = limited(note, who)
+    assert dropped is not None and dropped.status_code == 202 and not dropped.body
+    assert dropped.headers["retry-after"] == "7"
+    call = b'{"jsonrpc": "2.0", "id": 3, "method": "tools/list"}'
+    refused = limited(call, who)
+    assert refused is not None and refused.status_code == 200
+    assert b'"id": 3' in refused.body and b"over 6 a minute" in refused.body
+    assert limited(b"[" + note + b"]", who) is None  # a batch: the HTTP 429

@@ -89,29 +89,32 @@ def bad_id(body: bytes) -> str | None:
 
 
 def limited(body: bytes, who: httpx.Response) -> Response | None:
-    """A rate-limited request's JSON-RPC error (HTTP 200, Retry-After kept), or None for
-    anything but one request (a notification, a batch: the HTTP 429). The SDK's client
-    ended the whole session on an HTTP error status: one call past the limit lost it."""
+    """A rate-limited request's JSON-RPC error (HTTP 200, Retry-After kept); a notification
+    or a client's response dropped, answered 202 as one accepted (it gets no answer); None
+    for anything else (a batch, no JSON-RPC: the HTTP 429). The SDK's client ended the
+    whole session on an HTTP error status: one message past the limit lost it."""
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(message, dict) or "method" not in message or bad_id(body) is not None:
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         return None
-    if "id" not in message:
+    retry = who.headers.get("retry-after")
+    headers = {"Retry-After": retry} if retry else None
+    if "method" not in message or "id" not in message:
+        return Response(status_code=202, headers=headers)
+    if bad_id(body) is not None:
         return None
     try:
         detail = str(who.json().get("detail") or "")
     except ValueError:
         detail = ""
-    retry = who.headers.get("retry-after")
     error = {
         "code": -32000,
         "message": f"Too many requests (429): {detail or 'rate limit exceeded'}",
         "data": {"status": 429, "retry_after": int(retry) if retry and retry.isdigit() else None},
     }
     answer = {"jsonrpc": "2.0", "id": message["id"], "error": error}
-    headers = {"Retry-After": retry} if retry else None
     return Response(json.dumps(answer), 200, headers=headers, media_type="application/json")
 
 
