@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,14 +89,14 @@ def server_env(pg_url: str, data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def live_server_process(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
-    """`engine` first: the database is migrated and holds the test run's admin key."""
+@contextmanager
+def serving(pg_url: str, data_dir: Path, **settings: str) -> Iterator[LiveServer]:
+    """`almanac serve` on the suite's database from `data_dir`, with `settings` (ALMANAC_
+    variables) over the suite's, until the block ends."""
     port = free_port()
-    data_dir = tmp_root / "live-server"
     data_dir.mkdir(exist_ok=True)
-    env = server_env(pg_url, data_dir, port)
-    log = open(data_dir / "serve.log", "wb")
+    env = {**server_env(pg_url, data_dir, port), **settings}
+    log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "almanac", "serve", "--port", str(port)],
         env=env,
@@ -113,6 +114,13 @@ def live_server_process(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_process(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
+    """`engine` first: the database is migrated and holds the test run's admin key."""
+    with serving(pg_url, tmp_root / "live-server") as server:
+        yield server
 
 
 @pytest.fixture

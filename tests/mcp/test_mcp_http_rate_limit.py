@@ -5,9 +5,6 @@ status: one call past the limit lost the session (an ExceptionGroup out of the c
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import pytest
 from mcp.shared.exceptions import McpError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import TEST_ADMIN_KEY
-from tests.live_server import LiveServer, free_port, server_env, wait_healthy
+from tests.live_server import LiveServer, serving
 from tests.mcp.helpers import http_session
 
 LIMIT = 6  # requests a minute: initialize and a few calls, each a key check and its call
@@ -26,28 +22,9 @@ LIMIT = 6  # requests a minute: initialize and a few calls, each a key check and
 
 @pytest.fixture(scope="module")
 def limited_server(pg_url: str, tmp_root: Path, engine: AsyncEngine) -> Iterator[LiveServer]:
-    port = free_port()
-    data_dir = tmp_root / "mcp-rate-limit"
-    data_dir.mkdir(exist_ok=True)
-    env = dict(server_env(pg_url, data_dir, port), ALMANAC_SECURITY__RATE_LIMIT=f"{LIMIT}/minute")
-    log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "almanac", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, data_dir / "serve.log")
-        yield LiveServer(url=url, data_dir=data_dir, env=env, key=TEST_ADMIN_KEY)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    limit = {"ALMANAC_SECURITY__RATE_LIMIT": f"{LIMIT}/minute"}
+    with serving(pg_url, tmp_root / "mcp-rate-limit", **limit) as server:
+        yield server
 
 
 async def test_a_call_past_the_rate_limit_is_an_error_not_the_end_of_the_session(
