@@ -9,8 +9,11 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from almanac.models import Workflow
+from almanac.models import Plan, Workflow
+from tests.conftest import ok
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.planner.test_plan_llm import PLAN, SHED
 from tests.planner.test_plan_llm import sop as llm_sop
@@ -97,3 +100,30 @@ async def test_an_llm_plan_with_a_task_due_before_the_plan_fills_its_dependency_
     assert r.status_code == 201, r.text
     tasks = {t["id"]: t for t in r.json()["sop"]["steps"][0]["tasks"]}
     assert datetime.fromisoformat(tasks["sand"]["deadline"]) == soon
+
+
+async def test_a_draft_stored_under_older_rules_is_refused_at_approval_with_nothing_written(
+    client: httpx.AsyncClient, db_session: AsyncSession, library: dict[str, Workflow]
+) -> None:
+    """A draft stored before the deadline rules (a task due before one it depends on) is
+    held to them when approved: a 422 naming the task, no tasks made, still a draft."""
+    plan = await new_plan(client)
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    sop = copy.deepcopy(plan["sop"])
+    now = datetime.now(UTC)
+    later, sooner = now + timedelta(days=20), now + timedelta(days=10)
+    sop["steps"][0]["tasks"][0]["deadline"] = later.isoformat()  # contract
+    sop["steps"][0]["tasks"][1]["deadline"] = sooner.isoformat()  # kickoff, after contract
+    # As an older version stored it: straight into the row, past today's edit check.
+    await db_session.execute(update(Plan).where(Plan.id == plan["id"]).values(sop=sop))
+    r = await client.post(f"{url}/approve")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "sop.steps[0].tasks[1].deadline", r.text
+    assert "which it depends on" in r.json()["errors"][0]["message"]
+    assert (await client.get(url)).json()["status"] == "draft"
+    tasks = await client.get("/api/v1/planner/tasks", params={"plan_id": plan["id"]})
+    assert tasks.json()["total"] == 0, tasks.text
+    # Mended by an edit, it is approved.
+    sop["steps"][0]["tasks"][1]["deadline"] = later.isoformat()
+    await ok(await client.put(url, json={"sop": sop}))
+    await ok(await client.post(f"{url}/approve"))

@@ -166,15 +166,7 @@ class PlanLifecycleService:
                 "reload it and apply your edit again"
             )
         if body.sop is not None:
-            deadline = (plan.metadata_ or {}).get("deadline")
-            problems = check_sop(
-                body.sop,
-                now=plan.created_at,
-                deadline=datetime.fromisoformat(deadline) if deadline else None,
-                hours_per_day=self.hours_per_day,
-                # The bound of PATCH /tasks/{id}'s deadline, from now (not the plan's making).
-                latest=self.clock() + DEADLINE_AHEAD,
-            )
+            problems = self._problems(plan, body.sop)
             problems += newly_past(plan.sop, body.sop, self.clock(), problems)
             if problems:
                 raise AlmanacError(
@@ -194,6 +186,18 @@ class PlanLifecycleService:
         plan.version += 1
         return plan_out(await self.repo.flush(plan))
 
+    def _problems(self, plan: Plan, sop: SOP) -> list[SOPProblem]:
+        """The whole-plan checks, with the plan's dates judged by when it was made."""
+        deadline = (plan.metadata_ or {}).get("deadline")
+        return check_sop(
+            sop,
+            now=plan.created_at,
+            deadline=datetime.fromisoformat(deadline) if deadline else None,
+            hours_per_day=self.hours_per_day,
+            # The bound of PATCH /tasks/{id}'s deadline, from now (not the plan's making).
+            latest=self.clock() + DEADLINE_AHEAD,
+        )
+
     async def versions(self, plan_id: int) -> list[PlanVersionOut]:
         """Earlier versions, oldest first (the current one is the plan itself)."""
         await self._get(plan_id)
@@ -204,6 +208,15 @@ class PlanLifecycleService:
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, "approved")
         sop = plan_sop(plan)
+        # A draft stored under older rules is held to today's before its tasks exist.
+        problems = self._problems(plan, sop)
+        if problems:
+            raise AlmanacError(
+                f"plan {plan_id} cannot be approved as it is; edit it first: "
+                + plain_problems(sop, problems),
+                422,
+                errors=[{"field": f"sop.{p.field}", "message": p.message} for p in problems],
+            )
         origin = _origins(plan.metadata_ or {})
         checklist = [
             {**task.model_dump(mode="json"), "step": step.id, "step_title": step.title}
