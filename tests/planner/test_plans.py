@@ -50,6 +50,30 @@ async def test_edit_keeps_a_version_history(
     assert r.status_code == 409
 
 
+async def test_an_edit_that_changes_nothing_is_not_a_new_version(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    plan = await new_plan(client)
+    url = f"/api/v1/planner/plans/{plan['id']}"
+    same = [
+        {"sop": plan["sop"], "version": 1},
+        {"sop": plan["sop"], "plan_title": plan["plan_title"], "note": "retried"},
+        {"plan_title": plan["plan_title"]},
+    ]
+    for body in same:
+        r = await client.put(url, json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 1, body
+    assert (await client.get(f"{url}/versions")).json() == []
+    # A real change still is one, and its retry is not another.
+    sop = copy.deepcopy(plan["sop"])
+    sop["steps"][0]["tasks"][0]["estimate_hours"] = 2.5
+    for _ in range(2):
+        r = await client.put(url, json={"sop": sop})
+        assert r.json()["version"] == 2, r.text
+    assert [v["version"] for v in (await client.get(f"{url}/versions")).json()] == [1]
+
+
 async def test_an_inconsistent_edit_is_refused(
     client: httpx.AsyncClient, library: dict[str, Workflow]
 ) -> None:

@@ -121,6 +121,23 @@ def newly_past(stored: Any, sop: SOP, now: datetime, found: list[SOPProblem]) ->
     return out
 
 
+def _title_after(plan: Plan, body: PlanUpdate) -> str:
+    return body.plan_title or (body.sop.title if body.sop else plan.plan_title)
+
+
+def _unchanged(plan: Plan, body: PlanUpdate) -> bool:
+    """Whether the edit gives the plan what it already has."""
+    if _title_after(plan, body) != plan.plan_title:
+        return False
+    if body.sop is None:
+        return True
+    try:
+        stored = stored_sop(plan.sop).model_dump(mode="json")
+    except ValidationError:
+        return False
+    return stored == body.sop.model_dump(mode="json")
+
+
 class PlanLifecycleService:
     """A stored plan's life after drafting: read, edit (versioned), approve, change status.
 
@@ -165,6 +182,9 @@ class PlanLifecycleService:
                 f"plan {plan_id} is at version {plan.version}, not {body.version}: "
                 "reload it and apply your edit again"
             )
+        if _unchanged(plan, body):
+            # A retried or empty edit is not a new version: the history stays the user's.
+            return plan_out(plan)
         if body.sop is not None:
             problems = self._problems(plan, body.sop)
             problems += newly_past(plan.sop, body.sop, self.clock(), problems)
@@ -182,7 +202,7 @@ class PlanLifecycleService:
             if explained:
                 plan.metadata_ = {**meta, **explained}
             plan.sop = body.sop.model_dump(mode="json")
-        plan.plan_title = body.plan_title or (body.sop.title if body.sop else plan.plan_title)
+        plan.plan_title = _title_after(plan, body)
         plan.version += 1
         return plan_out(await self.repo.flush(plan))
 

@@ -156,6 +156,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         if len(body) == 2:
             raise ToolError("nothing to change: give edit, add, remove or title")
         out = await api.call("PUT", f"/api/v1/planner/plans/{plan_id}", json=body)
+        if out["version"] == current["version"]:
+            said = f"Nothing changed: plan {plan_id} already reads so (version {out['version']})."
+            return result(f"{said}\n{plan_text(out)}", out)
         return result(plan_text(out), out)
 
     @server.tool(
