@@ -26,6 +26,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from almanac.mcp import AUTH_HEADERS
+from almanac.mcp.finite import nonfinite_param, refusal
 
 if TYPE_CHECKING:
     from mcp.server.fastmcp import Context
@@ -118,6 +119,21 @@ def limited(body: bytes, who: httpx.Response) -> Response | None:
     return Response(json.dumps(answer), 200, headers=headers, media_type="application/json")
 
 
+def _nonfinite_refusal(body: bytes) -> Response | None:
+    """A request holding NaN or Infinity answered (a notification dropped, 202), or None."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    found = nonfinite_param(message)
+    if found is None:
+        return None
+    answer = refusal(message, found)
+    if answer is None:
+        return Response(status_code=202)
+    return Response(json.dumps(answer), 200, media_type="application/json")
+
+
 def _json_type(value: Any) -> str:
     names = {dict: "an object", list: "an array", bool: "a boolean", float: "a fraction"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
@@ -200,6 +216,9 @@ class _Authenticated:
                 await Response(json.dumps(answer), 400, media_type="application/json")(
                     scope, receive, send
                 )
+                return
+            if (refused := _nonfinite_refusal(body)) is not None:
+                await refused(scope, receive, send)
                 return
             receive = _replay(body, receive)
         handler = await self.mount.handler()
