@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from almanac.auth.policy import SAFE_METHODS, is_public, method_scope
 from almanac.auth.principal import Principal, Scope, hash_secret, same_hash, scope_allows
-from almanac.auth.runtime import auth_runtime
+from almanac.auth.runtime import COUNTED_UPSTREAM, auth_runtime
 from almanac.auth.service import KeyService, SessionService
 from almanac.deps import State, UoW
 from almanac.errors import AlmanacError, DatabaseUnavailable, Forbidden, Unauthorized
@@ -156,7 +156,11 @@ async def authenticate(
             f"key {principal.name!r} has scope {principal.scope!r}; {method} needs {needed!r}"
         )
     runtime = auth_runtime(state)
-    await runtime.check_rate(principal, write=method not in SAFE_METHODS)
+    await runtime.check_rate(
+        principal,
+        write=method not in SAFE_METHODS,
+        counted=bool(request.scope.get(COUNTED_UPSTREAM)),
+    )
     runtime.record(principal.key_id)
     if runtime.flush_due():
         await runtime.flush(state.sessionmaker)

@@ -26,6 +26,11 @@ from almanac.errors import RateLimited
 from almanac.state import AppState
 
 logger = logging.getLogger(__name__)
+# An ASGI scope key an in-process caller sets on requests it makes for one already counted
+# against the key's request limit (the MCP endpoint: its key check counted the MCP call, so
+# the API calls a tool makes for it count only against the write limit). A scope key, not a
+# header: nothing outside the process can set it.
+COUNTED_UPSTREAM = "almanac.counted_upstream"
 
 # Verified keys and sessions are few; a cap keeps a flood of distinct sessions bounded.
 _MAX_CACHED = 10_000
@@ -127,9 +132,10 @@ class AuthRuntime:
                     self._usage[kid] = (count + n, max(last, at))
 
     # -- rate limits ------------------------------------------------------------------
-    async def check_rate(self, principal: Principal, *, write: bool) -> None:
-        """Count one request for the key; 429 with Retry-After when over a limit."""
-        items = self._limits + (self._write_limits if write else [])
+    async def check_rate(self, principal: Principal, *, write: bool, counted: bool = False) -> None:
+        """Count one request for the key; 429 with Retry-After when over a limit. A request
+        `counted` already (see `COUNTED_UPSTREAM`) is held to the write limit only."""
+        items = ([] if counted else self._limits) + (self._write_limits if write else [])
         await self._check(items, f"key:{principal.key_id}", f"key {principal.name!r}")
 
     async def check_failure(self, address: str) -> None:

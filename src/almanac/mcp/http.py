@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from almanac.auth.runtime import COUNTED_UPSTREAM
 from almanac.mcp import AUTH_HEADERS
 from almanac.mcp.finite import nonfinite_param, refusal
 
@@ -39,13 +40,16 @@ TIMEZONE = "almanac.timezone"  # the user's zone, from the same /auth/me answer
 
 
 class _WithState:
-    """The app with the lifespan state that the server put in the MCP request's scope."""
+    """The app with the lifespan state that the server put in the MCP request's scope;
+    `counted`: its requests are made for an MCP call the key check already counted."""
 
-    def __init__(self, app: ASGIApp, state: dict[str, Any]) -> None:
-        self.app, self.state = app, state
+    def __init__(self, app: ASGIApp, state: dict[str, Any], *, counted: bool = False) -> None:
+        self.app, self.state, self.counted = app, state, counted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["state"] = dict(self.state)
+        if self.counted:
+            scope[COUNTED_UPSTREAM] = True
         await self.app(scope, receive, send)
 
 
@@ -231,6 +235,7 @@ class McpMount:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self._client: httpx.AsyncClient | None = None
+        self._tool_client: httpx.AsyncClient | None = None
         self._handler: ASGIApp | None = None
         self._starting = anyio.Lock()
         self._tasks: TaskGroup | None = None
@@ -238,13 +243,22 @@ class McpMount:
         app.router.routes.append(Route(PATH, endpoint=_Authenticated(self)))
 
     def client(self, scope: Scope) -> httpx.AsyncClient:
+        """The key check's client: each MCP message it lets through counts once."""
         if self._client is None:
-            transport = httpx.ASGITransport(app=_WithState(self.app, scope["state"]))
-            # A loopback base URL: the app's Host allow-list accepts it.
-            self._client = httpx.AsyncClient(
-                transport=transport, base_url="http://127.0.0.1", timeout=300
-            )
+            self._client = self._new_client(scope, counted=False)
         return self._client
+
+    def tool_client(self, scope: Scope) -> httpx.AsyncClient:
+        """The tools' client: their API calls serve a message already counted (a tool
+        call counted twice, once for the key check and once for the API call)."""
+        if self._tool_client is None:
+            self._tool_client = self._new_client(scope, counted=True)
+        return self._tool_client
+
+    def _new_client(self, scope: Scope, *, counted: bool) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=_WithState(self.app, scope["state"], counted=counted))
+        # A loopback base URL: the app's Host allow-list accepts it.
+        return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=300)
 
     def api(self, ctx: Context) -> Api:  # type: ignore[type-arg]
         from almanac.mcp.api import Api
@@ -253,7 +267,7 @@ class McpMount:
         if request is None:  # pragma: no cover - only HTTP requests reach this server
             raise RuntimeError("the /mcp server needs an HTTP request")
         return Api(
-            self.client(request.scope),
+            self.tool_client(request.scope),
             _auth_headers(request.headers),
             request.scope.get(KEY_SCOPE),
             request.scope.get(TIMEZONE),
@@ -297,6 +311,7 @@ class McpMount:
             finally:
                 self._stop.set()
                 self._tasks = None
-                if self._client is not None:
-                    await self._client.aclose()
-                    self._client = None
+                for client in (self._client, self._tool_client):
+                    if client is not None:
+                        await client.aclose()
+                self._client = self._tool_client = None
