@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from almanac.errors import Busy
 from almanac.jobs.context import set_state
+from almanac.jobs.repository import MAX_BUSY_RETRIES, uncount_attempt
 from almanac.scheduler.sync import sync_calendar
 from almanac.scheduler.tasks import (
     calendar_sync,
@@ -165,14 +166,60 @@ async def test_a_busy_retry_uses_up_no_attempt(
 
 
 @pytest.mark.parametrize("task", [write_calendar_blocks, calendar_sync])
-def test_busy_is_retried_shortly_whatever_the_attempts_so_far(task: object) -> None:
+def test_busy_is_retried_shortly_until_the_attempts_are_spent(task: object) -> None:
+    """A busy spell is retried after its Retry-After; the attempts it takes back keep the
+    budget whole, and once its busy spells are spent they count, and end the job."""
     strategy = task.retry_strategy  # type: ignore[attr-defined]
     assert strategy is not None
-    worn = Job(id=1, queue="maintenance", lock=None, queueing_lock=None, task_name="x")
-    worn = worn.evolve(attempts=1000)  # every ordinary retry used up
+    fresh = Job(id=1, queue="maintenance", lock=None, queueing_lock=None, task_name="x")
     busy = Busy("the schedule stayed busy", headers={"Retry-After": "3"})
-    decision = strategy.get_retry_decision(exception=busy, job=worn)
+    decision = strategy.get_retry_decision(exception=busy, job=fresh)
     assert decision is not None and decision.retry_at is not None
     wait = (decision.retry_at - datetime.now(UTC)).total_seconds()
     assert 1 < wait <= 3.5, wait
+    worn = fresh.evolve(attempts=strategy.max_attempts)
+    assert strategy.get_retry_decision(exception=busy, job=worn) is None
     assert strategy.get_retry_decision(exception=RuntimeError("bug"), job=worn) is None
+
+
+@pytest.mark.parametrize("spells", [MAX_BUSY_RETRIES - 1, MAX_BUSY_RETRIES])
+async def test_busy_spells_past_the_budget_count_as_attempts(
+    busy_state: AppState, engine: AsyncEngine, spells: int
+) -> None:
+    """A deadlock met on every run was retried for ever: each busy spell took its attempt
+    back. Past `MAX_BUSY_RETRIES` the attempt stays counted, so the budget ends the job."""
+    async with engine.begin() as conn:
+        job_id = (
+            await conn.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, attempts)"
+                    " VALUES ('maintenance', 'x', '{}', 'doing', 1) RETURNING id"
+                )
+            )
+        ).scalar_one()
+        # One counted failure and `spells` busy ones, as the worker's retries record them.
+        for _ in range(spells + 1):
+            await conn.execute(
+                text(
+                    "INSERT INTO procrastinate_events (job_id, type) "
+                    "VALUES (:id, 'deferred_for_retry')"
+                ),
+                {"id": job_id},
+            )
+    try:
+        async with busy_state.sessionmaker() as session:
+            taken_back = await uncount_attempt(session, job_id)
+            await session.commit()
+        async with engine.begin() as conn:
+            attempts = (
+                await conn.execute(
+                    text("SELECT attempts FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+                )
+            ).scalar_one()
+        assert taken_back is (spells < MAX_BUSY_RETRIES)
+        assert attempts == (0 if spells < MAX_BUSY_RETRIES else 1)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+            )

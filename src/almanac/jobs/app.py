@@ -61,11 +61,11 @@ class Backoff(BaseRetryStrategy):
     """Exponential backoff: `base * 2**attempts` seconds, capped, for `max_attempts` retries.
 
     `Busy` (a lock held by another writer past the wait allowed; nothing was changed) is
-    not a failure: it is retried after its Retry-After whatever the attempts so far, so the
-    job stays queued until the lock is free; the task takes back the attempt procrastinate
-    counts for it (`scheduler.tasks.busy_is_no_attempt`), so `job.attempts` here counts
-    real failures only. Exceptions in `forever` are retried without
-    end too, every `max_seconds` once the attempts are used up. procrastinate's
+    not a failure: it is retried after its Retry-After, and the task takes back the attempt
+    procrastinate counts for it (`scheduler.tasks.busy_is_no_attempt`), so `job.attempts`
+    here counts real failures, until `jobs.repository.MAX_BUSY_RETRIES` busy spells; after
+    them each counts, and the attempts' budget ends the job. Exceptions in `forever` are
+    retried without end, every `max_seconds` once the attempts are used up. procrastinate's
     `RetryStrategy` only takes whole seconds; tests need fractions.
     """
 
@@ -90,6 +90,10 @@ class Backoff(BaseRetryStrategy):
         """Retry any exception until `max_attempts` retries have been made (`Busy` and
         `forever` always)."""
         if isinstance(exception, Busy):
+            # Uncounted until the job's busy spells are spent (`MAX_BUSY_RETRIES`); then
+            # each is an attempt, and the budget ends it like any failure.
+            if job.attempts >= self.max_attempts:
+                return None
             wait = float((exception.headers or {}).get("Retry-After", "5"))
             return RetryDecision(retry_at=datetime.now(UTC) + timedelta(seconds=wait))
         if job.attempts >= self.max_attempts and not isinstance(exception, self.forever):

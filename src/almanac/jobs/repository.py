@@ -76,16 +76,27 @@ async def clear_reason(session: AsyncSession, job_id: int) -> None:
     await session.execute(text("DELETE FROM job_reasons WHERE job_id = :id"), {"id": job_id})
 
 
-async def uncount_attempt(session: AsyncSession, job_id: int) -> None:
+# Busy spells a job may wait out uncounted; past them each counts as a failed attempt, so a
+# lock that is never free (a deadlock met every time) ends the job instead of a retry loop.
+MAX_BUSY_RETRIES = 30
+
+
+async def uncount_attempt(session: AsyncSession, job_id: int) -> bool:
     """Take back the attempt procrastinate is about to count for a running job's retry
-    (its retry adds one): a `Busy` retry is no failure and must not use up the budget."""
-    await session.execute(
+    (its retry adds one): a `Busy` retry is no failure and must not use up the budget,
+    for `MAX_BUSY_RETRIES` of them. False when the budget of busy retries is spent."""
+    # Retries so far, less those counted as attempts, are the busy ones.
+    result = await session.execute(
         text(
             "UPDATE procrastinate_jobs SET attempts = attempts - 1 "
-            "WHERE id = :id AND status = 'doing'"
+            "WHERE id = :id AND status = 'doing' AND ("
+            "  SELECT count(*) FROM procrastinate_events "
+            "  WHERE job_id = :id AND type = 'deferred_for_retry'"
+            ") - attempts < :most"
         ),
-        {"id": job_id},
+        {"id": job_id, "most": MAX_BUSY_RETRIES},
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def delete_queued_for_events(session: AsyncSession, event_ids: Sequence[int]) -> int:

@@ -17,7 +17,12 @@ from almanac.db.uow import unit_of_work
 from almanac.errors import Busy
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
-from almanac.jobs.repository import clear_reason, set_reason, uncount_attempt
+from almanac.jobs.repository import (
+    MAX_BUSY_RETRIES,
+    clear_reason,
+    set_reason,
+    uncount_attempt,
+)
 from almanac.scheduler.forgetting import TASK as FORGET_TASK
 from almanac.scheduler.forgetting import delete_plan_blocks
 from almanac.scheduler.pending import TASK as WRITE_TASK
@@ -130,7 +135,13 @@ def _job_id(context: procrastinate.JobContext) -> int | None:
 
 async def busy_is_no_attempt(state: AppState, job_id: int | None) -> None:
     """procrastinate counts every retry as an attempt; a `Busy` one is taken back, so a job
-    that waited out many busy spells still gets its whole retry budget for real failures."""
+    that waited out many busy spells still gets its whole retry budget for real failures
+    (up to `MAX_BUSY_RETRIES` spells: then they count, so one never free ends the job)."""
     if job_id is not None:
         async with unit_of_work(state.sessionmaker) as uow:
-            await uncount_attempt(uow.session, job_id)
+            if not await uncount_attempt(uow.session, job_id):
+                logger.warning(
+                    "job %s stayed busy %d times: this retry counts as an attempt",
+                    job_id,
+                    MAX_BUSY_RETRIES,
+                )
