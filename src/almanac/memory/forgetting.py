@@ -143,6 +143,7 @@ async def forget_subject(
     # (and is read below) or waits for this commit and then finds nothing to import for,
     # or the deletion in Zep this queues still to do. Owner lock first, then clients'.
     await rows.lock_owner_then(client_id)
+    await rows.lock_memory_writes(shared=False)
 
     # Decisions and queued jobs point at events and facts by id: find them before the
     # deletes set those links to NULL; the other domains' forgetters run first.

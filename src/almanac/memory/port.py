@@ -87,7 +87,8 @@ class InProcessMemory:
                 # No data lock: a caller may hold the plan's row lock, which a forget
                 # (holding the data locks) waits for when it deletes the plan.
                 await self.service.delete_event(prior.id, lock=False)
-            result = await self.service.remember_many([item])
+            # Not waiting for a forget either, for the same reason as the delete above.
+            result = await self.service.remember_many([item], wait_for_forgets=False)
             return result.ids[0]
 
     async def write_fact(self, fact: FactIn, source_event_id: int | None = None) -> FactWriteOut:

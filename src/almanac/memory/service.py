@@ -103,11 +103,15 @@ class MemoryService:
             "idempotency_key": item.idempotency_key,
         }
 
-    async def remember_many(self, items: Sequence[RememberIn]) -> RememberResult:
+    async def remember_many(
+        self, items: Sequence[RememberIn], *, wait_for_forgets: bool = True
+    ) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
         Events are not copied into the cache (reads by id go to Postgres): the only copies
-        of a memory are its row, its embedding and the recalls that quote it.
+        of a memory are its row, its embedding and the recalls that quote it. A forget under
+        way is waited for (`DataLocks.lock_memory_writes`) unless `wait_for_forgets` is
+        False: a caller that may hold a plan's row lock, which a forget waits for.
         """
         keys = [i.idempotency_key for i in items if i.idempotency_key]
         if len(keys) != len(set(keys)):
@@ -129,6 +133,8 @@ class MemoryService:
             vectors.extend(await self.embedder.embed([i.content for i in slice_]))
         # Embedded first: the keys' locks (see `lock_keys`) are held only while inserting,
         # not through an embedder's calls, which other batches would wait out.
+        if wait_for_forgets:
+            await SentMarks(self.uow.session).lock_memory_writes(shared=True)
         await self.events.lock_keys([i.idempotency_key for i in fresh if i.idempotency_key])
         new_ids: list[int | None] = []
         for start in range(0, len(fresh), WRITE_SLICE):

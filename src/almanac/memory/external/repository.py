@@ -45,6 +45,23 @@ class DataLocks(Repository):
             "the owner's data",
         )
 
+    async def lock_memory_writes(self, *, shared: bool) -> None:
+        """Memory writes (shared: any number at once) against forgetting (exclusive).
+
+        A forget deletes memories and facts whose words and statistics rows a remember
+        under way updates too, in another order (the facts it deletes null the links of
+        memories remembered meanwhile): the two deadlocked. A remember takes this shared
+        before it writes, a forget exclusive once it holds the data locks above, so a
+        forget waits for the remembers under way and the next ones wait for it. Nobody
+        who holds it waits for the data locks."""
+        how = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await wait_for_lock(
+            self.session,
+            f"SELECT {how}(hashtext('memory-writes'), 0)",
+            {},
+            "the memories (a forget is under way)" if shared else "the memories",
+        )
+
     async def lock_one(self, client_id: int | None) -> None:
         """The lock of one client's data (None: the owner's), taken alone."""
         if client_id is None:
