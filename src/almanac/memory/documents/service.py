@@ -24,6 +24,7 @@ from almanac.memory.documents.schemas import (
     DocumentListOut,
     DocumentOut,
 )
+from almanac.memory.external.repository import DataLocks
 from almanac.memory.invalidation import Invalidator
 from almanac.models import Document
 
@@ -111,6 +112,7 @@ class DocumentService:
                 for attr, now in changed.items():
                     setattr(existing, attr, now)
                 if changed:
+                    await self._wait_for_forgets()
                     await self.repo.save(existing)
                     self.invalidator.documents_changed(self.uow, existing.client_id)
                 counts = await self.repo.chunk_counts([existing.id])
@@ -147,6 +149,7 @@ class DocumentService:
             "size_bytes": len(upload.data),
             "metadata_": upload.metadata,
         }
+        await self._wait_for_forgets()
         if existing is None:
             doc = await self.repo.add(Document(source=source, client_id=upload.client_id, **values))
         else:
@@ -157,6 +160,12 @@ class DocumentService:
         self.invalidator.documents_changed(self.uow, doc.client_id)
         status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
+
+    async def _wait_for_forgets(self) -> None:
+        # A forget under way deletes this client's documents and their chunks' words in
+        # the search statistics; writing them meanwhile, in the other order, deadlocked.
+        # Taken after parsing and embedding, so a forget never waits on an embedder.
+        await DataLocks(self.uow.session).lock_memory_writes(shared=True)
 
     async def get(self, document_id: int) -> DocumentDetailOut:
         doc = await self.repo.by_id(Document, document_id)
