@@ -136,6 +136,21 @@ def test_schedule_preview_starts_at_the_first_day_and_shows_meetings(
     assert "15:00-16:00 Client call (busy)" in result.output
 
 
+def test_a_week_with_nothing_in_it_is_one_line_not_an_empty_table(cli_env: AppState, pg_url: str):
+    plan_id = on_db(pg_url, _seed)
+    start = _monday().isoformat()
+    result = runner.invoke(
+        app, ["schedule", str(plan_id), "--start", start, "--days", "14"], input="n\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Outline" in result.output and "Write" in result.output
+    second = _monday() + timedelta(days=7)
+    last = second + timedelta(days=6)
+    said = f"plan {plan_id}: nothing from {second:%a %d %b} to {last:%a %d %b}"
+    assert said in result.output, result.output
+    assert f"{second:%a %d}" not in result.output.replace(said, "")
+
+
 def app_with_calendar() -> typer.Typer:
     from almanac.cli.main import app as root
 

@@ -32,9 +32,10 @@ async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> Sc
         return ScheduleOut.model_validate(answer(response))
 
 
-def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table]:
+def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table | str]:
     """Tables of seven days from the window's first day: the plan's blocks, and the
-    calendar's other busy events (your meetings) marked as such."""
+    calendar's other busy events (your meetings) marked as such; a week with neither is
+    one line, not an empty table."""
     tz = ZoneInfo(out.timezone)
     first = out.window_start.astimezone(tz).date()
     last = (out.window_end.astimezone(tz) - timedelta(seconds=1)).date()
@@ -48,16 +49,20 @@ def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> l
     by_day: dict[date, list[str]] = {}
     for at, text in sorted(items, key=lambda i: i[0]):
         by_day.setdefault(at.astimezone(tz).date(), []).append(text)
-    tables = []
+    tables: list[Table | str] = []
     day = first
     while day <= last:
         days = [d for d in (day + timedelta(n) for n in range(7)) if d <= last]
+        day += timedelta(days=7)
+        if not any(d in by_day for d in days):
+            span = f"{days[0]:%a %d %b}" + (f" to {days[-1]:%a %d %b}" if len(days) > 1 else "")
+            tables.append(f"plan {out.plan_id}: nothing from {span}")
+            continue
         table = Table(title=f"plan {out.plan_id}: {days[0]:%a %d %b %Y}", show_lines=True)
         for d in days:
             table.add_column(f"{d:%a %d}", overflow="fold")
         table.add_row(*("\n".join(by_day.get(d, [])) for d in days))
         tables.append(table)
-        day += timedelta(days=7)
     return tables
 
 
