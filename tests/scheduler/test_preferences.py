@@ -179,6 +179,14 @@ URL = "/api/v1/scheduler"
         ("Weekends off", "working_days", [0, 1, 2, 3, 4]),
         ("no weekend work", "working_days", [0, 1, 2, 3, 4]),
         ("I take Fridays off", "working_days", [0, 1, 2, 3]),
+        # Round 27: each was not understood ("for me" read as what the day is kept for).
+        ("Fridays are off for me", "working_days", [0, 1, 2, 3]),
+        ("Weekends are off for me", "working_days", [0, 1, 2, 3, 4]),
+        ("Off every Friday", "working_days", [0, 1, 2, 3]),
+        ("I'm off every Friday", "working_days", [0, 1, 2, 3]),
+        ("Every Friday is off", "working_days", [0, 1, 2, 3]),
+        ("Friday is a day off", "working_days", [0, 1, 2, 3]),
+        ("Fridays are days off for me", "working_days", [0, 1, 2, 3]),
         # Round 23: each was not understood. Number words (one to twelve) of hours or clocks.
         ("I work eight hours a day", "daily_max_hours", 8.0),
         ("no more than six hours of focus a day", "daily_max_hours", 6.0),
@@ -307,6 +315,8 @@ def test_a_negation_of_something_else_leaves_focus_time_preferred(text: str):
         "Fridays are free for deep work",
         "keep Mondays free of calls",
         "Friday afternoons are free of calls",
+        "Friday is free",  # free to meet, perhaps: not said as a day off
+        "Fridays are off for the team",
     ],
 )
 def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
@@ -334,6 +344,8 @@ def test_part_of_a_day_kept_for_focus_is_focus_time_on_that_day_not_a_day_off():
         # Half a day off holds on that day only (the rules could not say it before).
         ("no work on friday afternoons", [([4], None, time(12))]),
         ("keep Friday afternoons free", [([4], None, time(12))]),
+        ("keep Friday afternoons free for me", [([4], None, time(12))]),
+        ("Friday afternoons are off for me", [([4], None, time(12))]),
         ("Friday afternoons off", [([4], None, time(12))]),
         ("no work on Monday mornings", [([0], time(12), None)]),
         # Hours said for some days: they held on every day before.

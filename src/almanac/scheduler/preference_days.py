@@ -53,7 +53,12 @@ _ANY_DAYS = (
     + r")"
     + _MORE_DAYS
 )
-_PART_WORDS = r"\s+(?:mornings?|afternoons?|evenings?|after|before|until|till|for|of|from)\b"
+# "For" names what the day is kept for ("Fridays free for deep work"), except the one whose
+# day it is: "Fridays are off for me" is a day off.
+_PART_WORDS = (
+    r"\s+(?:mornings?|afternoons?|evenings?|after|before|until|till"
+    r"|for(?!\s+(?:me|myself|us)\b)|of|from)\b"
+)
 _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
 # Nor is the first day of "Mon to Wed mornings" a whole day off.
 _WHOLE = (
@@ -71,7 +76,9 @@ PART_AFTER = re.compile(_PART_WORDS, re.I)
 _UNAVAILABLE = r"|(?:(?:I'?m|I\s+am)\s+)?(?:not\s+available|unavailable)(?:\s+on)?"
 NO_DAY = re.compile(
     r"\b(?:no\s+work(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on"
-    r"|off\s+on|(?:I'?m|I\s+am)\s+off|my\s+days?\s+off\s+(?:is|are)" + _UNAVAILABLE + ")"
+    r"|off\s+(?:on|every)|(?:I'?m|I\s+am)\s+off(?:\s+every)?|my\s+days?\s+off\s+(?:is|are)"
+    + _UNAVAILABLE
+    + ")"
     r"\s+("
     + _ANY_DAYS
     + r")\b"
@@ -94,13 +101,15 @@ NO_DAY = re.compile(
     + _DAY_WORD
     + r"|"
     + _ANY_DAYS
-    + r")\s+(?:are\s+)?(?:off|free)\b"
+    # "Fridays off", "every Friday is off", "Fridays are days off"; "Friday is free" is
+    # not: it may say the user is free to meet then.
+    + r")\s+(?:(?:are\s+)?(?:days?\s+)?off|(?:is\s+)(?:a\s+)?(?:days?\s+)?off|(?:are\s+)?free)\b"
     + _WHOLE,
     re.I,
 )
 # Half a day off: "keep Friday afternoons free", "no work on Monday mornings"; not "Friday
 # afternoons are free for deep work" nor "keep Friday afternoons free of calls".
-_FREE = r"(?!\s+(?:for|of|from)\b)"
+_FREE = r"(?!\s+(?:for(?!\s+(?:me|myself|us)\b)|of|from)\b)"
 # The days of half days off may be a range: "no work on mon to wed mornings".
 _PART_DAYS = _DAY_WORD + _TO + _DAY_WORD + r"|" + _ANY_DAYS
 PART_OFF = re.compile(
