@@ -127,6 +127,7 @@ def _elsewhere(out: dict[str, Any], cap: int = 20) -> list[str]:
     lines = []
     for m in moves[:cap]:
         to = _at(m["to_start"]) if m.get("to_start") else "off the calendar"
+        to = ", ".join([to] + [_at(a["start"]) for a in m.get("also_to", [])])
         lines.append(
             f"- moves plan #{m['plan_id']} {_clip(m['title'], 70)}: "
             f"{_at(m['from_start'])} -> {to} ({_clip(m['why'], 100)})"

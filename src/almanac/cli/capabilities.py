@@ -261,6 +261,10 @@ def replan(
     zone = str(out.get("timezone") or "UTC")
     for m in out.get("moves", []):
         to = day_span(m["to_start"], m.get("to_end"), zone) if m.get("to_start") else None
+        if to is not None:  # split: where the rest of its hours go
+            to = ", ".join(
+                [to] + [day_span(a["start"], a["end"], zone) for a in m.get("also_to", [])]
+            )
         was = day_span(m["from_start"], m.get("from_end"), zone)
         print(
             f"moves plan {m['plan_id']} {m['title']}: {was} -> {to or 'off the calendar'} "

@@ -78,6 +78,7 @@ def elsewhere(out: ScheduleOut) -> list[str]:
     for m in out.moves:
         if m.plan_id != out.plan_id:
             to = span(m.to_start, m.to_end) if m.to_start and m.to_end else "off the calendar"
+            to = ", ".join([to] + [span(a.start, a.end) for a in m.also_to])
             lines.append(
                 f"moves plan {m.plan_id} {m.title}: {span(m.from_start, m.from_end)} -> {to} "
                 f"({m.why})"

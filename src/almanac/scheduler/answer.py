@@ -15,7 +15,7 @@ from almanac.scheduler import moves as mv
 from almanac.scheduler import pin_order
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block
-from almanac.scheduler.schemas import BlockOut, MoveOut
+from almanac.scheduler.schemas import BlockOut, MoveOut, SpanOut
 
 if TYPE_CHECKING:
     from almanac.scheduler.service import Solved
@@ -85,6 +85,10 @@ def moves_out(
                 from_end=old.end.astimezone(tz),
                 to_start=new.start.astimezone(tz) if new else None,
                 to_end=new.end.astimezone(tz) if new else None,
+                also_to=[
+                    SpanOut(start=b.start.astimezone(tz), end=b.end.astimezone(tz))
+                    for b in sorted(move.also, key=lambda b: b.start)
+                ],
                 why=mv.why_moved(move, solved.problem, solved.schedule),
             )
         )
@@ -107,6 +111,7 @@ def placed_out(
 
     known = {key(b.task_id, b) for b in inputs.previous}
     known |= {key(m.new.task_id, m.new) for m in found if m.new is not None}
+    known |= {key(b.task_id, b) for m in found for b in m.also}
     out = []
     for pid, bl in sorted(written.items()):
         for b in bl if pid != plan_id else ():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from almanac.scheduler.core import Block, Problem, Schedule
@@ -15,6 +15,9 @@ class Move:
     old: Block
     new: Block | None
     siblings: tuple[Block, ...] = ()  # the task's previous blocks
+    # The task's other new blocks no move took: a block split around a new meeting goes to
+    # `new` and these, so the move says where all of its hours went.
+    also: tuple[Block, ...] = ()
 
 
 def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
@@ -36,6 +39,12 @@ def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
             fresh.remove(match)
         siblings = tuple(b for b in previous if b.task_id == old.task_id)
         out.append(Move(old.task_id, old, match, siblings))
+    # What is left of a moved task's new blocks goes with its move nearest in time.
+    for b in fresh:
+        theirs = [i for i, m in enumerate(out) if m.task_key == b.task_id]
+        if theirs:
+            at = min(theirs, key=lambda i: abs((out[i].old.start - b.start).total_seconds()))
+            out[at] = replace(out[at], also=(*out[at].also, b))
     return out
 
 

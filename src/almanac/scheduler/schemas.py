@@ -190,6 +190,11 @@ class PlanStatusOut(PlanOut):
     calendar: CalendarWriteOut | None = None  # `pending` when a remote calendar is down
 
 
+class SpanOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
 class MoveOut(BaseModel):
     """A block of the previous schedule that is not where it was."""
 
@@ -200,6 +205,9 @@ class MoveOut(BaseModel):
     from_end: datetime
     to_start: datetime | None
     to_end: datetime | None
+    # More new places of the block's hours: split around what it now overlaps, it goes to
+    # `to_start`..`to_end` and these.
+    also_to: list[SpanOut] = Field(default_factory=list)
     why: str
 
 

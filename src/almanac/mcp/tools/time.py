@@ -78,6 +78,7 @@ def elsewhere_text(out: dict[str, Any], zone: ZoneInfo | None = None) -> list[st
                 if m.get("to_start") and m.get("to_end")
                 else "off the calendar"
             )
+            to = ", ".join([to] + [span(a["start"], a["end"], zone) for a in m.get("also_to", [])])
             lines.append(
                 f"moves plan {m['plan_id']} {clip(m['title'], 80)}: "
                 f"{span(m['from_start'], m['from_end'], zone)} -> {to} ({clip(m['why'], 120)})"

@@ -193,7 +193,7 @@ window.AlmanacPages.week = function () {
       previewed = dryRun && asked === edits ? { plan_id: d.plan_id, run_id: out.run_id } : null;
       // Other plans' blocks the write moves or adds are written with it: shown with it.
       const others = [
-        ...out.moves.filter((m) => m.plan_id !== out.plan_id).map((m) => `moves plan #${m.plan_id} ${m.title}: ${A.when(m.from_start)} → ${m.to_start ? A.when(m.to_start) : "off the calendar"} (${m.why})`),
+        ...out.moves.filter((m) => m.plan_id !== out.plan_id).map((m) => `moves plan #${m.plan_id} ${m.title}: ${A.when(m.from_start)} → ${[m.to_start ? A.when(m.to_start) : "off the calendar", ...(m.also_to || []).map((a) => A.when(a.start))].join(", ")} (${m.why})`),
         ...out.placed.map((b) => `adds plan #${b.plan_id} ${b.title}: ${A.when(b.start)}–${A.clock(b.end)}`),
       ];
       preview = dryRun ? out.blocks.map((b) => ({ id: b.almanac_id, title: b.title, start: b.start, end: b.end, almanac: true, busy: true, preview: true })) : [];
