@@ -25,6 +25,7 @@ from almanac.llm.base import (
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.forget_repository import ForgetRepository
+from almanac.memory.forgetting import client_of
 from almanac.models import Event
 from almanac.observer.fact_decisions import FactDecider, decision_out
 from almanac.observer.proposals import (
@@ -53,6 +54,17 @@ class ExtractionDeferred(DependencyUnavailable):
     was recorded, so the job is retried later instead of marking the memory as done."""
 
     title = "Fact extraction deferred"
+
+
+def owner_of(event: Event) -> int | None:
+    """Whose an event is, as recall and the facts listing read it: its client's; without
+    one, the client its metadata names as its subject (`client`/`7`); else the user's own.
+    Its facts are written as that client's: as the user's own, every other client's plans
+    would read what was said about this one."""
+    if event.client_id is not None:
+        return event.client_id
+    meta = event.metadata_ or {}
+    return client_of(str(meta.get("subject_type")), str(meta.get("subject_id")))
 
 
 def _as_read(event: Event) -> tuple[Any, ...]:
@@ -89,7 +101,7 @@ class FactExtractor(FactDecider):
             if _as_read(event) != seen:
                 await self.uow.end_reads()  # it changed under the LLM: read it again
                 continue
-            decisions = await self.decide_all(proposals, source, event.id, event.client_id)
+            decisions = await self.decide_all(proposals, source, event.id, owner_of(event))
             return ExtractionOut(event_id=event_id, decisions=decisions, llm=use)
         raise Conflict(f"event {event_id} kept changing while its facts were read; retry")
 
