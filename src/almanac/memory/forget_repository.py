@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
 
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.external.forget import TASK as ZEP_FORGET
 from almanac.memory.external.repository import DataLocks
 from almanac.models import Event, Fact
+from almanac.models.memory import owner_client
 
 
 class ForgetRepository(DataLocks):
@@ -20,17 +21,20 @@ class ForgetRepository(DataLocks):
 
     async def clients_sent(self, event_ids: Sequence[int], fact_ids: Sequence[int]) -> list[int]:
         """The clients whose Zep user was sent one of these memories or facts (a person's
-        memory tagged with a client went there, not to the owner)."""
+        memory tagged with a client, or about one, went there, not to the owner's:
+        `SentMarks.client_of_event`)."""
         sent = [
-            select(Event.client_id).where(
-                Event.id.in_(list(event_ids)), Event.zep_session_id.is_not(None)
-            ),
-            select(Fact.client_id).where(
+            select(
+                Event.client_id,
+                Event.metadata_["subject_type"].astext,
+                Event.metadata_["subject_id"].astext,
+            ).where(Event.id.in_(list(event_ids)), Event.zep_session_id.is_not(None)),
+            select(Fact.client_id, Fact.subject_type, Fact.subject_id).where(
                 Fact.id.in_(list(fact_ids)), Fact.zep_fact_id.is_not(None)
             ),
         ]
-        ids = {i for stmt in sent for i in await self.session.scalars(stmt) if i is not None}
-        return sorted(int(i) for i in ids)
+        ids = {owner_client(*row) for stmt in sent for row in await self.session.execute(stmt)}
+        return sorted(i for i in ids if i is not None)
 
     async def zep_deletion_pending(self, user: str) -> bool:
         """Whether a queued (or running, or retried) deletion in Zep covers data of this Zep
@@ -40,9 +44,22 @@ class ForgetRepository(DataLocks):
     async def in_zep(self, client_id: int) -> bool:
         """Whether a memory or fact of this client was sent to Zep (what Zep's facts about
         it come from); none once the client is forgotten."""
+        about = str(client_id)
+        event_about = and_(
+            Event.client_id.is_(None),
+            Event.metadata_["subject_type"].astext == "client",
+            Event.metadata_["subject_id"].astext == about,
+        )
+        fact_about = and_(
+            Fact.client_id.is_(None), Fact.subject_type == "client", Fact.subject_id == about
+        )
         sent = or_(
-            exists().where(Event.client_id == client_id, Event.zep_session_id.is_not(None)),
-            exists().where(Fact.client_id == client_id, Fact.zep_fact_id.is_not(None)),
+            exists().where(
+                or_(Event.client_id == client_id, event_about), Event.zep_session_id.is_not(None)
+            ),
+            exists().where(
+                or_(Fact.client_id == client_id, fact_about), Fact.zep_fact_id.is_not(None)
+            ),
         )
         return bool(await self.session.scalar(select(sent)))
 

@@ -12,7 +12,6 @@ register a forgetter here (almanac.background wires them) instead of being impor
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.repository import EventRepository, FactRepository
 from almanac.memory.retention import forget_in_archives
 from almanac.memory.schemas import ForgetOut
+from almanac.models.memory import client_of
 
 
 @dataclass(frozen=True)
@@ -79,20 +79,6 @@ def register_forgetter(forgetter: Forgetter) -> None:
     """Have `forgetter` delete its domain's copies of every forgotten subject."""
     if forgetter not in _forgetters:
         _forgetters.append(forgetter)
-
-
-# A client id as it is written: ASCII digits, no leading zero. `str.isdigit` also took
-# "01" and "٣" (an Arabic-Indic three), which then forgot client 1's or 3's plans by their
-# id but not the memories tagged "client"/"1" (half a client forgotten), and "²", which
-# `int` refuses: a 500.
-_CLIENT_ID = re.compile(r"[1-9][0-9]{0,9}")
-
-
-def client_of(subject_type: str, subject_id: str) -> int | None:
-    """The client id a subject names, when it is a client with a numeric id."""
-    if subject_type == "client" and _CLIENT_ID.fullmatch(subject_id) and int(subject_id) < 2**31:
-        return int(subject_id)
-    return None
 
 
 def _about(subject_type: str, subject_id: str, client_id: int | None) -> Any:

@@ -25,8 +25,8 @@ from almanac.llm.base import (
 )
 from almanac.memory.external.base import ExternalHit
 from almanac.memory.forget_repository import ForgetRepository
-from almanac.memory.forgetting import client_of
 from almanac.models import Event
+from almanac.models.memory import owner_client
 from almanac.observer.fact_decisions import FactDecider, decision_out
 from almanac.observer.proposals import (
     extraction_messages,
@@ -61,10 +61,8 @@ def owner_of(event: Event) -> int | None:
     one, the client its metadata names as its subject (`client`/`7`); else the user's own.
     Its facts are written as that client's: as the user's own, every other client's plans
     would read what was said about this one."""
-    if event.client_id is not None:
-        return event.client_id
     meta = event.metadata_ or {}
-    return client_of(str(meta.get("subject_type")), str(meta.get("subject_id")))
+    return owner_client(event.client_id, meta.get("subject_type"), meta.get("subject_id"))
 
 
 def _as_read(event: Event) -> tuple[Any, ...]:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from almanac.db.limits import wait_for_lock
 from almanac.db.repository import Repository
 from almanac.models import Event, Fact
+from almanac.models.memory import owner_client
 
 
 class DataLocks(Repository):
@@ -106,18 +107,21 @@ class SentMarks(DataLocks):
 
     async def unmark_facts(self, client_ids: Sequence[int | None]) -> list[int]:
         """Facts marked as written into these clients' (None: the owner's) deleted Zep
-        graphs: unmarked, ids returned."""
-        found: list[ColumnElement[bool]] = [
-            Fact.client_id.in_([c for c in client_ids if c is not None])
-        ]
-        if None in client_ids:
-            found.append(Fact.client_id.is_(None))
-        stmt = (
-            update(Fact)
-            .where(or_(*found), Fact.zep_fact_id.is_not(None))
-            .values(zep_fact_id=None)
-            .returning(Fact.id)
+        graphs, whose each is as `client_of_fact` says: unmarked, ids returned."""
+        wanted = set(client_ids)
+        named = [c for c in wanted if c is not None]
+        candidates = [Fact.client_id.in_(named), Fact.client_id.is_(None)]
+        rows = await self.session.execute(
+            select(Fact.id, Fact.client_id, Fact.subject_type, Fact.subject_id).where(
+                or_(*candidates), Fact.zep_fact_id.is_not(None)
+            )
         )
+        ids = [
+            r.id for r in rows if owner_client(r.client_id, r.subject_type, r.subject_id) in wanted
+        ]
+        if not ids:
+            return []
+        stmt = update(Fact).where(Fact.id.in_(ids)).values(zep_fact_id=None).returning(Fact.id)
         return sorted(int(i) for i in (await self.session.scalars(stmt)).all())
 
     async def live_fact_episodes(self, episodes: Sequence[str], now: datetime) -> set[str]:
@@ -132,14 +136,28 @@ class SentMarks(DataLocks):
         return {str(z) for z in (await self.session.scalars(stmt)).all()}
 
     async def client_of_event(self, event_id: int) -> tuple[bool, int | None]:
-        """(Whether the memory exists, its client): read unlocked, to choose the data
-        lock to take before the row's lock."""
+        """(Whether the memory exists, whose it is: its client, else the client its
+        metadata names as subject, else None, the owner's): read unlocked, to choose the
+        data lock to take before the row's lock, and the Zep user it goes to. As recall
+        reads it: a memory about client 7 sent to the owner's user came back, as the
+        facts Zep learnt there, as the owner's, which every client reads."""
         row = (
-            await self.session.execute(select(Event.client_id).where(Event.id == event_id))
+            await self.session.execute(
+                select(
+                    Event.client_id,
+                    Event.metadata_["subject_type"].astext,
+                    Event.metadata_["subject_id"].astext,
+                ).where(Event.id == event_id)
+            )
         ).first()
-        return (False, None) if row is None else (True, row[0])
+        return (False, None) if row is None else (True, owner_client(*row))
 
     async def client_of_fact(self, fact_id: int) -> tuple[bool, int | None]:
-        """(Whether the fact exists, its client), as `client_of_event`."""
-        row = (await self.session.execute(select(Fact.client_id).where(Fact.id == fact_id))).first()
-        return (False, None) if row is None else (True, row[0])
+        """(Whether the fact exists, whose it is: its client, else the client it is
+        about), as `client_of_event`."""
+        row = (
+            await self.session.execute(
+                select(Fact.client_id, Fact.subject_type, Fact.subject_id).where(Fact.id == fact_id)
+            )
+        ).first()
+        return (False, None) if row is None else (True, owner_client(*row))

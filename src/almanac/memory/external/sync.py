@@ -61,7 +61,8 @@ async def send_event(state: AppState, event_id: int) -> bool:
         event = await events.get(event_id, for_update=True)
         if event is None or event.zep_session_id is not None:
             return False
-        user = zep_user_id(event.client_id, state.settings.zep.default_user_id)
+        # Whose it is (its client, or the client it is about), as the lock above.
+        user = zep_user_id(client_id, state.settings.zep.default_user_id)
         thread = zep_thread_id(user, event.session_id)
         message = OutgoingMessage(
             event_id=event.id,
@@ -71,7 +72,7 @@ async def send_event(state: AppState, event_id: int) -> bool:
         )
         sent = await provider.add_messages(user, thread, [message])
         await events.set_zep_session(event.id, thread)
-        await queue_import(session, event.client_id, user)
+        await queue_import(session, client_id, user)
     logger.info("zep: event %d %s thread %s", event_id, "sent to" if sent else "already in", thread)
     return bool(sent)
 
@@ -95,7 +96,7 @@ async def send_fact(state: AppState, fact_id: int) -> bool:
         fact = await facts.get(fact_id, for_update=True)
         if fact is None or fact.zep_fact_id is not None:
             return False
-        user = zep_user_id(fact.client_id, state.settings.zep.default_user_id)
+        user = zep_user_id(client_id, state.settings.zep.default_user_id)
         zep_id = await provider.add_fact(user, fact.id, fact.content, fact.valid_from)
         await facts.set_zep_fact(fact.id, zep_id)
         if fact.valid_to is not None:
@@ -140,7 +141,7 @@ async def send_fact_dates(state: AppState, fact_id: int) -> int:
         if fact is None or fact.zep_fact_id is None:
             return 0
         episode = fact.zep_fact_id
-        user = zep_user_id(fact.client_id, state.settings.zep.default_user_id)
+        user = zep_user_id(client_id, state.settings.zep.default_user_id)
         edges = await provider.fact_edges(user, episode)
         if edges is None:
             raise NotLearntYet(f"zep has not yet learnt from fact {fact_id}'s episode")
