@@ -130,6 +130,9 @@ def drift(
                 "workflow_id": wid,
                 "workflow": info.name,
                 "step": step,
+                # A step the library does not define: a task an LLM added to one plan, its
+                # id made from that plan's (a client's) context. Shared text counts it.
+                "in_library": step is None or step in info.library_tasks,
                 "runs": len(last),
                 "mean_variance_pct": round(variance, 1),
                 "estimate_hours": round(current, 2) if current else None,
@@ -141,11 +144,13 @@ def drift(
 
 def _recommend_drift(d: dict[str, Any]) -> str:
     over = d["mean_variance_pct"] > 0
-    what = (
-        f"workflow {d['workflow']}"
-        if d["kind"] == "workflow"
-        else f"step {d['step']} of workflow {d['workflow']}"
-    )
+    if d["kind"] == "workflow":
+        what = f"workflow {d['workflow']}"
+    elif d.get("in_library", True):
+        what = f"step {d['step']} of workflow {d['workflow']}"
+    else:
+        # Remembered for every client's plans: a plan's own task is not named.
+        what = f"a step of workflow {d['workflow']} outside its library"
     text = (
         f"{what} ran {abs(d['mean_variance_pct']):g}% {'over' if over else 'under'} its "
         f"estimate in its last {d['runs']} runs"

@@ -58,15 +58,22 @@ SLIPPED_IN_PROMPT = 20
 
 
 def shared_report(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as the LLM sees it: a client's slipped task without its title. The
-    narrative is remembered with the reflection, which every client's plans recall."""
+    """The report as the LLM sees it: a client's slipped task without its title, a step
+    outside the workflow's library without its key. The narrative is remembered with the
+    reflection, which every client's plans recall."""
     slipped = [
         {k: v for k, v in s.items() if k != "client_id"}
         | ({"title": "(a client's task)"} if s.get("client_id") is not None else {})
         for s in report.get("slipped", [])[:SLIPPED_IN_PROMPT]
     ]
     more = len(report.get("slipped", [])) - len(slipped)
-    return {**report, "slipped": slipped} | ({"slipped_not_listed": more} if more else {})
+    # Nor the key of a step the library does not define (an LLM's id for one plan's task).
+    drift = [
+        d if d.get("in_library", True) else {**d, "step": "(a plan's own step)"}
+        for d in report.get("drift", [])
+    ]
+    shared = {**report, "slipped": slipped, "drift": drift}
+    return shared | ({"slipped_not_listed": more} if more else {})
 
 
 def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
