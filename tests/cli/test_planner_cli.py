@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
@@ -129,3 +131,31 @@ def test_a_timeout_out_of_range_is_refused_naming_it(value: str) -> None:
     assert "--timeout" in result.output
     # NaN was refused as "less than or equal to 3600": the reason names what it is.
     assert ("is not a number" in result.output) == (value in ("inf", "nan")), result.output
+
+
+@pytest.mark.parametrize(
+    ("given", "due"),
+    [
+        # A date alone, as people write a due date, is due by the end of that day; it was
+        # refused ("must include a UTC offset").
+        ("2027-03-09", "2027-03-09T23:59:59.999999"),
+        ("2027-03-09T17:00", "2027-03-09T17:00:00"),
+        ("2027-03-09T17:00:00+05:00", None),  # its own offset holds
+    ],
+)
+def test_a_deadline_without_an_offset_is_read_on_the_users_clock(
+    cli_env: AppState, given: str, due: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")
+    zone = ZoneInfo("America/New_York")
+    result = runner.invoke(
+        app, ["plan", "Onboard Acme as a new client", "--deadline", given, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    said = datetime.fromisoformat(out["deadline"]).astimezone(zone)
+    if due is None:
+        expected = datetime.fromisoformat(given)
+    else:
+        expected = datetime.fromisoformat(due).replace(tzinfo=zone)
+    assert said == expected, (out["deadline"], expected)

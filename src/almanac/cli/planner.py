@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,7 @@ from rich.tree import Tree
 from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
+from almanac.cli.when import window_bound
 from almanac.config import Settings
 from almanac.errors import AlmanacError
 
@@ -68,7 +70,12 @@ def plan(
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     engagement_id: Annotated[int | None, typer.Option("--engagement")] = None,
     workflow_id: Annotated[int | None, typer.Option("--workflow")] = None,
-    deadline: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    deadline: Annotated[
+        str | None,
+        typer.Option(
+            help="A date (due by its end) or a time; without an offset, on ALMANAC_TIMEZONE's clock"
+        ),
+    ] = None,
     context: Annotated[str | None, typer.Option(help="Anything the plan should know")] = None,
     estimates: Annotated[
         str | None, typer.Option(help="calibrated (learnt from past runs) or library")
@@ -90,6 +97,11 @@ def plan(
     url: UrlOpt = None,
 ) -> None:
     """Turn an intent into a draft plan and print it as a tree."""
+    settings = Settings()
+    zone_used = False
+    if deadline is not None:
+        # "--deadline 2026-12-09" is due by the end of that day on the user's clock.
+        deadline, zone_used = window_bound(deadline, settings.timezone, "--deadline", end=True)
     body = {
         "intent": intent,
         "client_id": client_id,
@@ -101,8 +113,11 @@ def plan(
         "idempotency_key": key,
     }
     body = {k: v for k, v in body.items() if v is not None}
-
-    settings = Settings()
+    if zone_used:
+        due = datetime.fromisoformat(str(deadline))
+        err.print(
+            f"note: --deadline read as {due:%Y-%m-%d %H:%M} {settings.timezone} (ALMANAC_TIMEZONE)"
+        )
     budget = settings.llm.budget_seconds.get("planning")
     # The server answers within its budget (then falls back to the library): wait for that,
     # plus recall, storing and the network, so the plan it makes is never lost to us.
