@@ -123,6 +123,8 @@ async def test_idempotency_key_reused_for_another_event_is_409(
         assert r.status_code == 409, (change, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert "k-2" in r.json()["detail"]
+        # It names what the retry changed, as remember's 409 does (it named nothing).
+        assert [e["field"] for e in r.json()["errors"]] == list(change), r.text
     listed = (await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()
     assert [(e["title"], e["busy"]) for e in listed] == [("Dentist", True)]
 

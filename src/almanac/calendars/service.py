@@ -63,14 +63,18 @@ def _same(old: CalendarEvent, new: CalendarEvent) -> bool:
     )
 
 
-def _differs(existing: EventOut, body: EventIn) -> bool:
-    """Whether a retried create asks for another event than the one its key made."""
-    return (existing.title, existing.description, existing.busy, existing.all_day) != (
-        body.title,
-        body.description,
-        body.busy,
-        False,
-    ) or (existing.start, existing.end) != (body.start, body.end)
+def _differs(existing: EventOut, body: EventIn) -> list[str]:
+    """The fields in which a retried create asks for another event than the one its key
+    made (none: the same event)."""
+    said = {
+        "title": (existing.title, body.title),
+        "description": (existing.description, body.description),
+        "busy": (existing.busy, body.busy),
+        "start": (existing.start, body.start),
+        "end": (existing.end, body.end),
+        "all_day": (existing.all_day, False),  # the key of an imported all-day event
+    }
+    return [name for name, (stored, asked) in said.items() if stored != asked]
 
 
 def _import_window(query: OptionalWindow) -> tuple[datetime, datetime]:
@@ -121,10 +125,12 @@ class CalendarService:
         if entry is not None:
             return to_out(entry), True
         existing = to_out((await self.repo.by_uids([uid]))[uid])
-        if _differs(existing, body):
+        if differs := _differs(existing, body):
+            # Named as remember names them: a client sees what it changed between tries.
             raise Conflict(
-                f"idempotency_key {uid!r} was already used for a different event; "
-                "use a new key for a new event"
+                f"idempotency_key {uid!r} was already used for a different event (it differs "
+                f"in {', '.join(differs)}); use a new key for a new event",
+                errors=[{"field": f, "message": "differs from the stored event"} for f in differs],
             )
         return existing, False
 
