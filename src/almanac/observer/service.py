@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from almanac.config import PlannerSettings, SchedulerSettings
 from almanac.db.uow import UnitOfWork
-from almanac.errors import AlmanacError, NotFound
+from almanac.errors import AlmanacError, DatabaseUnavailable, DependencyUnavailable, NotFound
 from almanac.llm.base import (
     LLMClient,
     LLMError,
@@ -181,19 +181,28 @@ class ObserverService:
             )
         report["llm"] = use.model_dump()
         event_id = await self._remember(mode, first, last, end, now, report, narrative)
-        row = await self.repo.upsert_reflection(
-            {
-                "mode": mode,
-                "period_start": first,
-                "period_end": last,
-                "timezone": tz.key,
-                "report": report,
-                "narrative": narrative,
-                "llm": use.model_dump(),
-                "event_id": event_id,
-            }
-        )
-        await self.facts.pattern_facts(self._patterns(runs, workflows), event_id)
+        values = {
+            "mode": mode,
+            "period_start": first,
+            "period_end": last,
+            "timezone": tz.key,
+            "report": report,
+            "narrative": narrative,
+            "llm": use.model_dump(),
+            "event_id": event_id,
+        }
+        row = await self.repo.upsert_reflection(values)
+        try:
+            await self.facts.pattern_facts(self._patterns(runs, workflows), event_id)
+        except DependencyUnavailable as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                raise  # this transaction's own database: nothing can be stored
+            # A remote Gateway away must not lose the reflection (a 503, and the job's
+            # retries spent): the pattern facts come from the runs, so the next reflection
+            # writes them; say so in it.
+            logger.warning("pattern facts not written: %s", exc.message)
+            report["pattern_facts"] = f"not written: {exc.message}; the next reflection writes them"
+            row = await self.repo.upsert_reflection(values)
         return reflection_out(row)
 
     async def _report(
