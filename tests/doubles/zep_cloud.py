@@ -5,7 +5,8 @@ words, which is enough to check what Almanac sends and how it fuses what comes b
 speaks the JSON shapes the `zep-cloud` SDK parses (users, threads, messages, graph search
 for edges and episodes, deletes of users, threads and graph episodes), checks the
 `Authorization: Api-Key` header, records every request, and can be told to answer
-slowly (`delay` for search, `delay_all` for everything) or with an error (`fail_status`).
+slowly (`delay` for search, `delay_all` for everything) or with an error (`fail_status`;
+`search_reply`: any status and bytes, for search alone).
 With `learn`, each graph episode added (`graph.add`) teaches it one fact (edge) holding the
 episode's text, valid from its `created_at`, as Zep's extraction would; with `learn_later`
 too, the episode stays unprocessed, and teaches nothing, until `learn_pending()`. Edges are
@@ -53,6 +54,9 @@ class FakeZep:
     delay: float = 0.0  # seconds to wait before answering graph search
     delay_all: float = 0.0  # seconds to wait before answering any request (a slow Zep)
     fail_status: int | None = None  # answer every request with this status
+    # Answer graph search (alone) with this status and these bytes as they are: a search
+    # quota spent (429), or not JSON, or JSON of another shape than the API's.
+    search_reply: tuple[int, bytes] | None = None
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     facts: dict[str, list[ZepFact]] = field(default_factory=dict)  # by user id
@@ -298,6 +302,9 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
             if zep.fail_status is not None:
                 self._send(zep.fail_status, {"message": "scripted failure"})
                 return
+            if zep.search_reply is not None and url.path.endswith("/graph/search"):
+                self._raw(*zep.search_reply)
+                return
             if zep.delay and url.path.endswith("/graph/search"):
                 time.sleep(zep.delay)
             if zep.delay_all:
@@ -305,6 +312,16 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
             body = json.loads(raw) if raw else None
             status, payload = zep.handle(method, url.path, parse_qs(url.query), body)
             self._send(status, payload)
+
+        def _raw(self, status: int, data: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def do_GET(self) -> None:
             self._dispatch("GET")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Literal
 
 import httpx
@@ -111,6 +112,11 @@ async def _llm(state: AppState) -> DependencyStatus:
     )
 
 
+# How long a recall that went without Zep is shown: the next one that has its answer
+# clears it sooner; with no recall since, the probe alone speaks again after this.
+ZEP_SKIP_SHOWN_SECONDS = 300.0
+
+
 async def _zep(state: AppState) -> DependencyStatus:
     from almanac.memory.external.base import ExternalUnreachable
     from almanac.memory.external.factory import external_memory
@@ -145,6 +151,18 @@ async def _zep(state: AppState) -> DependencyStatus:
             required=False,
             detail=f"zep answered in {ms:g} ms, past recall's budget of {budget} ms "
             "(ALMANAC_ZEP__RECALL_BUDGET_MS): recall answers from Postgres",
+            latency_ms=ms,
+        )
+    skipped = provider.last_skip
+    if skipped is not None and time.monotonic() - skipped[0] < ZEP_SKIP_SHOWN_SECONDS:
+        # The probe's call passed, but recall's search did not: every recall may skip it.
+        ago = time.monotonic() - skipped[0]
+        return DependencyStatus(
+            status="degraded",
+            required=False,
+            detail=f"the last recall ({ago:.0f} s ago) went without zep: "
+            f"{skipped[1].removeprefix('zep skipped: ')[:250]}; recall answers from "
+            "Postgres until one gets zep's answer",
             latency_ms=ms,
         )
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)

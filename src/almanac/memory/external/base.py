@@ -52,6 +52,9 @@ class ExternalMemory(ABC):
     """A remote memory: write messages into user threads, search the user's memory."""
 
     name: str
+    # Why the last recall went without it, and when (monotonic); None once one had its
+    # answer. /health shows it: a probe can pass while every search fails or is too slow.
+    last_skip: tuple[float, str] | None = None
 
     @abstractmethod
     async def add_messages(

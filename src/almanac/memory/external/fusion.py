@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,10 +74,14 @@ async def ask_external(
     try:
         answer = await asyncio.wait_for(asked(), budget_ms / 1000)
     except TimeoutError:
-        return None, f"zep skipped: no answer within {budget_ms} ms"
+        why = f"zep skipped: no answer within {budget_ms} ms (ALMANAC_ZEP__RECALL_BUDGET_MS)"
     except Exception as exc:  # any provider failure degrades recall, never fails it
-        return None, f"zep skipped: {str(exc)[:300]}"
-    return answer, None
+        why = f"zep skipped: {str(exc)[:300]}"
+    else:
+        external.last_skip = None
+        return answer, None
+    external.last_skip = (time.monotonic(), why)
+    return None, why
 
 
 async def external_relevance(

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from zep_cloud import Message, SearchFilters
 from zep_cloud.client import AsyncZep
 from zep_cloud.core.api_error import ApiError
@@ -64,6 +65,13 @@ class ZepMemory(ExternalMemory):
             if exc.status_code == 404 and on_404 is not _RAISE:
                 return on_404
             raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+        except ValidationError as exc:
+            # An answer, but not of the API's shape: not "unreachable", and the SDK's model
+            # errors run to many lines with a link each.
+            raise ExternalMemoryError(
+                f"zep answered something that is not its API's JSON ({exc.error_count()} "
+                f"error(s) reading it as {exc.title})"
+            ) from exc
         except Exception as exc:
             raise ExternalUnreachable(f"zep unreachable: {type(exc).__name__}: {exc}") from exc
 
