@@ -12,7 +12,12 @@ class ExternalMemoryError(Exception):
     """The provider failed or answered an error; callers degrade, never fail, on it."""
 
 
-class ExternalUnreachable(ExternalMemoryError):
+class ExternalUnavailable(ExternalMemoryError):
+    """The provider cannot serve for now (rate limited, failing with a 5xx, or
+    unreachable): a job meeting it is retried without end, as Zep's outage has none."""
+
+
+class ExternalUnreachable(ExternalUnavailable):
     """The provider could not be reached at all (connection refused, timeout)."""
 
 

@@ -17,6 +17,7 @@ from almanac.memory.external.base import (
     ExternalHit,
     ExternalMemory,
     ExternalMemoryError,
+    ExternalUnavailable,
     ExternalUnreachable,
     OutgoingMessage,
 )
@@ -40,6 +41,8 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 _RAISE = object()  # `_call`'s default: a 404 is an error like any other
+# Answers that say "not now" (besides every 5xx): timed out, rate limited.
+_FOR_NOW = frozenset({408, 429})
 
 
 class ZepMemory(ExternalMemory):
@@ -64,7 +67,12 @@ class ZepMemory(ExternalMemory):
         except ApiError as exc:
             if exc.status_code == 404 and on_404 is not _RAISE:
                 return on_404
-            raise ExternalMemoryError(f"zep answered {exc.status_code}: {exc.body}") from exc
+            said = f"zep answered {exc.status_code}: {exc.body}"
+            if exc.status_code is not None and (
+                exc.status_code in _FOR_NOW or exc.status_code >= 500
+            ):
+                raise ExternalUnavailable(said) from exc
+            raise ExternalMemoryError(said) from exc
         except ValidationError as exc:
             # An answer, but not of the API's shape: not "unreachable", and the SDK's model
             # errors run to many lines with a link each.
