@@ -22,14 +22,17 @@ from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.forget import forget_sent
 from almanac.memory.external.fusion import (
+    HELD_BACK,
     ExternalAnswer,
     ask_external,
     external_relevance,
     fuse,
     queue_sends,
+    recall_user,
 )
 from almanac.memory.external.repository import SentMarks
 from almanac.memory.facts import FactService
+from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.graph_signal import link_memories
 from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
 from almanac.memory.local_recall import local_recall
@@ -279,11 +282,14 @@ class MemoryService:
                     zep="cached" if ask_zep else "off",
                     detail=_CACHED_ZEP if ask_zep else None,
                 )
-        zep_task = (
-            asyncio.create_task(ask_external(self.external, self.settings.zep, q, self.embedder))
-            if self.external is not None and ask_zep
-            else None
-        )
+        zep_task, held = None, None
+        if self.external is not None and ask_zep:
+            user = recall_user(q, self.settings.zep)
+            if await ForgetRepository(self.uow.session).zep_deletion_pending(user):
+                held = HELD_BACK.format(user=user)
+            else:
+                asked = ask_external(self.external, self.settings.zep, q, self.embedder)
+                zep_task = asyncio.create_task(asked)
         try:
             top, hits = await self._local(q, kinds)
         except BaseException:
@@ -297,6 +303,9 @@ class MemoryService:
                 f"the cache ({self.cache.backend}) is unavailable: answered from Postgres, "
                 "complete but uncached"
             )
+        if held is not None:
+            out.zep = "skipped"
+            notes.append(held)
         if zep_task is not None:
             external, detail = await zep_task
             if external is None:

@@ -50,17 +50,31 @@ class ExternalAnswer:
     vectors: Vectors | None = None
 
 
+def recall_user(q: RecallQuery, settings: ZepSettings) -> str:
+    """The Zep user a recall asks. A recall for a client (a plan's) asks that client's user
+    alone: the owner's user holds what was said of every client without a client id, and
+    Zep's answers carry no subject by which to leave the other clients' out, as Postgres'
+    answer does."""
+    client = q.client_id if q.client_id is not None else q.for_client
+    return zep_user_id(client, settings.default_user_id)
+
+
+# Why recall does not ask a Zep user while a deletion of forgotten data there is queued
+# (Zep was away when it was forgotten): until it has run, Zep holds that data and what it
+# learnt from it.
+HELD_BACK = (
+    "zep skipped: a deletion of forgotten data in Zep user {user!r} is still queued; Zep is "
+    "asked again once it has run"
+)
+
+
 async def ask_external(
     external: ExternalMemory, settings: ZepSettings, q: RecallQuery, embedder: Embedder
 ) -> tuple[ExternalAnswer | None, str | None]:
     """The provider's results, embedded for their relevance, within the budget; or None
     and why not."""
     budget_ms = settings.recall_budget_ms
-    # A recall for a client (a plan's) asks that client's user alone: the owner's user
-    # holds what was said of every client without a client id, and Zep's answers carry no
-    # subject by which to leave the other clients' out, as Postgres' answer does.
-    client = q.client_id if q.client_id is not None else q.for_client
-    user = zep_user_id(client, settings.default_user_id)
+    user = recall_user(q, settings)
 
     async def asked() -> ExternalAnswer:
         found = await external.search(user, q.query, q.k)
