@@ -42,6 +42,16 @@ def calendar_text(value: str) -> str:
 # The last failed calendar request in this process (monotonic time, message): /health reports
 # the calendar degraded from that moment instead of trusting a probe cached minutes earlier.
 LAST_FAILURE: dict[str, tuple[float, str]] = {}
+# The last calendar request that was answered (monotonic time): a degraded /health entry
+# older than it is probed again at once, so the calendar coming back shows at once too.
+LAST_ANSWERED: dict[str, float] = {}
+
+
+def answered() -> None:
+    """Note that a request to the remote calendar was answered just now."""
+    LAST_ANSWERED["calendar"] = time.monotonic()
+
+
 # The last read that had to treat an event specially (calendars/runs.py): (when, an aware
 # UTC time, message), shown by /health beside an "ok" calendar with its time, so a reader
 # can tell an old notice.

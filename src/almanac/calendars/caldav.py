@@ -31,6 +31,7 @@ from almanac.calendars.base import (
     CalendarUnavailable,
     EventSpec,
     Scope,
+    answered,
     plan_changes,
     require_window,
 )
@@ -103,7 +104,9 @@ class CalDAVCalendar(CalDAVReads, CalendarProvider):
 
         async with self._lock:
             try:
-                return await self._attempts(fn)
+                result = await self._attempts(fn)
+                answered()
+                return result
             except (
                 caldav_error.ETagMismatchError,
                 caldav_error.ScheduleTagMismatchError,

@@ -40,6 +40,7 @@ from almanac.calendars.base import (
     CalendarUnavailable,
     EventSpec,
     Scope,
+    answered,
     merge_intervals,
     overlaps,
     plan_changes,
@@ -132,6 +133,7 @@ class GoogleCalendar(CalendarProvider):
                     continue
                 raise CalendarUnavailable(f"cannot reach Google Calendar to {what}: {e}") from e
             await self._auth.save_refreshed()
+            answered()
             return result
 
     async def _pause(self, attempt: int) -> None:

@@ -19,7 +19,7 @@ CALENDAR_DEGRADED_SECONDS = 30.0
 async def calendar_status(state: AppState) -> DependencyStatus:
     """The calendar's status: degraded at once after a failed request, else the last
     probe's answer while it is fresh, else one probe shared by concurrent callers."""
-    from almanac.calendars.base import LAST_FAILURE
+    from almanac.calendars.base import LAST_ANSWERED, LAST_FAILURE
 
     now = time.monotonic()
     cached = state.probes.get("calendar")
@@ -36,22 +36,26 @@ async def calendar_status(state: AppState) -> DependencyStatus:
     if cached is not None and isinstance(cached[1], DependencyStatus):
         at, status = cached[0], cached[1]
         ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
-        if now - at < ttl:
+        # A request answered since a degraded answer: the calendar may be back, ask now.
+        back = status.status != "ok" and LAST_ANSWERED.get("calendar", 0.0) > at
+        if now - at < ttl and not back:
             return status
     # One probe at a time: a hung one holds a worker thread until the client's own timeout
     # (a thread cannot be cancelled), so each /health meanwhile waits on it rather than
     # starting another, and leaving (the deadline) does not cancel it for the others.
     _, running = state.probes.get("calendar_probe", (now, None))
     if not isinstance(running, asyncio.Task) or running.done():
-        running = asyncio.ensure_future(_probe_and_keep(state, now))
+        running = asyncio.ensure_future(_probe_and_keep(state))
         state.probes["calendar_probe"] = (now, running)
     result: DependencyStatus = await asyncio.shield(running)
     return result
 
 
-async def _probe_and_keep(state: AppState, now: float) -> DependencyStatus:
+async def _probe_and_keep(state: AppState) -> DependencyStatus:
     status = await _probe_calendar(state)
-    state.probes["calendar"] = (now, status)
+    # Stamped when it ended: a request the probe itself had answered before it failed
+    # (the server, then no such calendar) is no sign of the calendar coming back.
+    state.probes["calendar"] = (time.monotonic(), status)
     return status
 
 
