@@ -317,6 +317,9 @@ def _handler(zep: FakeZep) -> type[JSONHandler]:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                # The SDK's own retries of a 429 or a 5xx go at once, not after its backoff
+                # (1.5 s of it would eat the time /health gives its probes).
+                self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

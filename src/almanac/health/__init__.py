@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, Literal
 
 import httpx
@@ -112,11 +111,6 @@ async def _llm(state: AppState) -> DependencyStatus:
     )
 
 
-# How long a recall that went without Zep is shown: the next one that has its answer
-# clears it sooner; with no recall since, the probe alone speaks again after this.
-ZEP_SKIP_SHOWN_SECONDS = 300.0
-
-
 async def _zep(state: AppState) -> DependencyStatus:
     from almanac.memory.external.base import ExternalUnreachable
     from almanac.memory.external.factory import external_memory
@@ -154,17 +148,23 @@ async def _zep(state: AppState) -> DependencyStatus:
             latency_ms=ms,
         )
     skipped = provider.last_skip
-    if skipped is not None and time.monotonic() - skipped[0] < ZEP_SKIP_SHOWN_SECONDS:
-        # The probe's call passed, but recall's search did not: every recall may skip it.
-        ago = time.monotonic() - skipped[0]
-        return DependencyStatus(
-            status="degraded",
-            required=False,
-            detail=f"the last recall ({ago:.0f} s ago) went without zep: "
-            f"{skipped[1].removeprefix('zep skipped: ')[:250]}; recall answers from "
-            "Postgres until one gets zep's answer",
-            latency_ms=ms,
-        )
+    if skipped is not None:
+        # The probe's lookup passed, but recall's last search did not: search as it did, so
+        # this entry follows Zep's search both ways (still failing, or back).
+        try:
+            await asyncio.wait_for(
+                provider.search(skipped[2], "almanac health probe", 1),
+                min(budget / 1000, PROBE_TIMEOUT),
+            )
+        except Exception as exc:
+            why = f"no answer within {budget} ms" if isinstance(exc, TimeoutError) else str(exc)
+            return DependencyStatus(
+                status="degraded",
+                required=False,
+                detail=f"recall's search of zep fails ({why[:250]}): recall answers from Postgres",
+                latency_ms=ms,
+            )
+        provider.last_skip = None
     return DependencyStatus(status="ok", required=False, detail="zep cloud", latency_ms=ms)
 
 

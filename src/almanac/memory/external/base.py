@@ -57,9 +57,10 @@ class ExternalMemory(ABC):
     """A remote memory: write messages into user threads, search the user's memory."""
 
     name: str
-    # Why the last recall went without it, and when (monotonic); None once one had its
-    # answer. /health shows it: a probe can pass while every search fails or is too slow.
-    last_skip: tuple[float, str] | None = None
+    # When (monotonic) and why the last recall went without it, and the user it searched;
+    # None once one had its answer. /health searches again while it is set: its probe can
+    # pass while every search fails or is too slow.
+    last_skip: tuple[float, str, str] | None = None
 
     @abstractmethod
     async def add_messages(

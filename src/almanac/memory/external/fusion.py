@@ -94,7 +94,7 @@ async def ask_external(
     else:
         external.last_skip = None
         return answer, None
-    external.last_skip = (time.monotonic(), why)
+    external.last_skip = (time.monotonic(), why, user)
     return None, why
 
 
