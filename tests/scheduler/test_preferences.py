@@ -327,6 +327,29 @@ def test_part_of_a_day_is_not_read_as_the_whole_day(text: str):
     assert parsed.not_understood == [text]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Review of round 27: each took every Friday off.
+        "Sarah is off every Friday",
+        "My assistant is off every Friday",
+        "The gym is off on Fridays",
+        "Friday is off-site",
+        "Every Friday is off-site",
+        "Friday is off-limits",
+        "Friday is off limits for meetings",
+        "Friday is off the table",
+        "Fridays are off the table for travel",
+        "Fridays are off for me after 2",
+        "Fridays are off for me until noon",
+    ],
+)
+def test_someone_elses_day_or_a_place_or_part_of_a_day_is_no_day_off(text: str):
+    parsed = parse_preferences([text])
+    assert parsed.prefs.working_days is None
+    assert parsed.not_understood == [text]
+
+
 def test_part_of_a_day_kept_for_focus_is_focus_time_on_that_day_not_a_day_off():
     # Issue 15, round 23: "free for focus" is focus time ("keep mornings free for focus"),
     # here on Friday afternoons only; it was not understood.

@@ -60,9 +60,15 @@ _PART_WORDS = (
     r"|for(?!\s+(?:me|myself|us)\b)|of|from)\b"
 )
 _TO = r"\s*(?:-|–|to|through|thru|till|until)\s*"
-# Nor is the first day of "Mon to Wed mornings" a whole day off.
+# Nor is the first day of "Mon to Wed mornings" a whole day off, nor "Fridays are off for me
+# after 2".
 _WHOLE = (
-    r"(?!" + _PART_WORDS + r")(?!" + _TO + _DAY_WORD + r"\s+(?:mornings?|afternoons?|evenings?)\b)"
+    r"(?!(?:\s+for\s+(?:me|myself|us)\b)?"
+    + _PART_WORDS
+    + r")(?!"
+    + _TO
+    + _DAY_WORD
+    + r"\s+(?:mornings?|afternoons?|evenings?)\b)"
 )
 # Nor does the last day of a range begin the days off after it: "Mon to Fri, and weekends
 # are off" took Friday off too ("Fri-Sun off", a range, is read whole).
@@ -76,9 +82,10 @@ PART_AFTER = re.compile(_PART_WORDS, re.I)
 _UNAVAILABLE = r"|(?:(?:I'?m|I\s+am)\s+)?(?:not\s+available|unavailable)(?:\s+on)?"
 NO_DAY = re.compile(
     r"\b(?:no\s+work(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?|never\s+on"
-    r"|off\s+(?:on|every)|(?:I'?m|I\s+am)\s+off(?:\s+every)?|my\s+days?\s+off\s+(?:is|are)"
-    + _UNAVAILABLE
-    + ")"
+    # A bare "off every Friday" is the user's; "Sarah is off every Friday", "the gym's off on
+    # Fridays" are someone's or something else's.
+    r"|(?<!\bis\s)(?<!\bare\s)(?<!'s\s)(?<!’s\s)off\s+(?:on|every)"
+    r"|(?:I'?m|I\s+am)\s+off(?:\s+every)?|my\s+days?\s+off\s+(?:is|are)" + _UNAVAILABLE + ")"
     r"\s+("
     + _ANY_DAYS
     + r")\b"
@@ -102,8 +109,10 @@ NO_DAY = re.compile(
     + r"|"
     + _ANY_DAYS
     # "Fridays off", "every Friday is off", "Fridays are days off"; "Friday is free" is
-    # not: it may say the user is free to meet then.
+    # not: it may say the user is free to meet then. Nor "Friday is off-site", "Fridays are
+    # off limits for meetings", "off the table".
     + r")\s+(?:(?:are\s+)?(?:days?\s+)?off|(?:is\s+)(?:a\s+)?(?:days?\s+)?off|(?:are\s+)?free)\b"
+    + r"(?![-‑])(?!\s+(?:limits|the\s+(?:table|record|grid|clock|hook)|site|campus|peak|line)\b)"
     + _WHOLE,
     re.I,
 )
