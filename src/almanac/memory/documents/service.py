@@ -69,6 +69,7 @@ class DocumentService:
 
     async def add(self, upload: Upload) -> DocumentAddOut:
         """Store a file and its chunks; idempotent per (client, source) and content."""
+        given = upload
         if len(upload.data) > self.settings.document_max_bytes:
             detail = f"the file is larger than {self.settings.document_max_bytes} bytes"
             raise PayloadTooLarge(detail, errors=[{"field": "file", "message": detail}])
@@ -109,10 +110,13 @@ class DocumentService:
             }
             changed = {k: v for k, v in said.items() if getattr(existing, k) != v}
             if "title" not in changed:
+                # Set after the wait: set before, the wait's query flushed them, and the
+                # row lock it took was what a forget under way waited for.
+                if changed and not await self._wait_for_forgets(existing):
+                    return await self.add(given)
                 for attr, now in changed.items():
                     setattr(existing, attr, now)
                 if changed:
-                    await self._wait_for_forgets()
                     await self.repo.save(existing)
                     self.invalidator.documents_changed(self.uow, existing.client_id)
                 counts = await self.repo.chunk_counts([existing.id])
@@ -149,7 +153,8 @@ class DocumentService:
             "size_bytes": len(upload.data),
             "metadata_": upload.metadata,
         }
-        await self._wait_for_forgets()
+        if not await self._wait_for_forgets(existing):
+            return await self.add(given)
         if existing is None:
             doc = await self.repo.add(Document(source=source, client_id=upload.client_id, **values))
         else:
@@ -161,11 +166,17 @@ class DocumentService:
         status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
 
-    async def _wait_for_forgets(self) -> None:
-        # A forget under way deletes this client's documents and their chunks' words in
-        # the search statistics; writing them meanwhile, in the other order, deadlocked.
-        # Taken after parsing and embedding, so a forget never waits on an embedder.
+    async def _wait_for_forgets(self, existing: Document | None) -> bool:
+        """Wait for a forget under way; False when it deleted `existing`, read before.
+
+        A forget deletes this client's documents and their chunks' words in the search
+        statistics; writing them meanwhile, in the other order, deadlocked. Taken after
+        parsing and embedding, so a forget never waits on an embedder; but one that ran
+        meanwhile may have deleted the document read before (its update was a 500), and
+        its tags, title and metadata, kept by this upload, must not come back: the caller
+        starts again from what was given (this once with the lock held)."""
         await DataLocks(self.uow.session).lock_memory_writes(shared=True)
+        return existing is None or await self.repo.by_id(Document, existing.id) is not None
 
     async def get(self, document_id: int) -> DocumentDetailOut:
         doc = await self.repo.by_id(Document, document_id)
