@@ -45,6 +45,19 @@ def test_the_pieces_a_move_leaves_go_with_it_and_others_are_no_move() -> None:
     assert sorted(b.start for b in move.also) == [current[1].start, current[2].start]
 
 
+def test_a_block_the_task_gained_is_no_part_of_its_move() -> None:
+    # Review of round 27: a task with 2 more hours (or hours that fit now) whose 2 h block
+    # moved read "0-2 -> 3-5, 6-8", two hours moved into four; the new block is no move.
+    previous = [block("review", 0, 2)]
+    current = [block("review", 3, 5), block("review", 6, 8, chunk=1)]
+    [move] = moves(previous, current)
+    assert move.new == current[0] and move.also == ()
+    # A piece that fits the hours left still goes with it.
+    current = [block("review", 3, 4), block("review", 6, 7, chunk=1), block("review", 8, 9)]
+    [move] = moves(previous, current)
+    assert move.new == current[0] and move.also == (current[1],)
+
+
 async def test_a_replan_lists_every_new_place_of_a_split_block(
     sched_client: httpx.AsyncClient, db_session: AsyncSession
 ) -> None:

@@ -39,13 +39,26 @@ def moves(previous: Sequence[Block], current: Sequence[Block]) -> list[Move]:
             fresh.remove(match)
         siblings = tuple(b for b in previous if b.task_id == old.task_id)
         out.append(Move(old.task_id, old, match, siblings))
-    # What is left of a moved task's new blocks goes with its move nearest in time.
+    # What is left of a moved task's new blocks goes with its move nearest in time, up to
+    # the moved block's hours: a block the task gained (more hours, or hours that fit now)
+    # is no part of one ("Mon 9-11 -> Mon 13-15, Wed 9-11" read as 2 h moved into 4 h).
     for b in fresh:
-        theirs = [i for i, m in enumerate(out) if m.task_key == b.task_id]
+        theirs = [i for i, m in enumerate(out) if m.task_key == b.task_id and _room(m) >= _hours(b)]
         if theirs:
             at = min(theirs, key=lambda i: abs((out[i].old.start - b.start).total_seconds()))
             out[at] = replace(out[at], also=(*out[at].also, b))
     return out
+
+
+def _hours(b: Block) -> float:
+    return (b.end - b.start).total_seconds() / 3600
+
+
+def _room(m: Move) -> float:
+    """The hours of a move's old block its new places do not hold yet (a little more, so
+    seconds lost to rounding do not count)."""
+    placed = sum(_hours(b) for b in (m.new, *m.also) if b is not None)
+    return _hours(m.old) - placed + 1 / 60
 
 
 def why_moved(move: Move, problem: Problem, schedule: Schedule) -> str:
