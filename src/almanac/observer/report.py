@@ -66,6 +66,8 @@ def samples(runs: Iterable[RunRow]) -> list[Sample]:
     for r in runs:
         if r.status != "completed" or r.workflow_id is None or r.actual_hours is None:
             continue
+        if r.task_cancelled:  # as the planner's history: worked, but no measure of the task
+            continue
         # Below a millionth of an hour (stored before estimates were rounded) the variance
         # is infinite, which no report can hold.
         if r.at is None or not r.estimated_hours or r.estimated_hours < 1e-6:

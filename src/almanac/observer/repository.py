@@ -96,6 +96,7 @@ class ObserverRepository(Repository, PortableRows):
                 actual_hours=r.run.actual_hours,
                 billable=r.billable,
                 entries=logged_entries(r.run.metadata_),
+                task_cancelled=r.task_cancelled,
             )
             for r in await self.task_rows.runs_until(start, end)
         ]
