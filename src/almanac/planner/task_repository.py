@@ -237,6 +237,9 @@ class TaskRepository(Repository, PortableRows):
                 workflow.in_(workflow_ids),
             )
             .group_by(Task.id, ProcessTemplate.id)
+            # No hours recorded is no measure (a timer started and stopped at once, work not
+            # tracked), not work done in no time: a 0 h engagement took estimates to 0.3x.
+            .having(actual > 0)
             .subquery()
         )
         ranked = select(
