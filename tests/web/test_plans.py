@@ -101,3 +101,16 @@ def test_a_refusal_of_the_whole_request_is_shown_without_body(page: Page, server
         "give process_template_id and/or task_id",
         "Validation failed: give process_template_id and/or task_id",
     ]
+
+
+def test_a_plan_with_library_estimates_requested_says_so_not_that_runs_are_missing(
+    page: Page, server: Server
+) -> None:
+    # The page said "No calibration: not enough finished runs of these tasks yet." under a
+    # plan made with `estimates: library`, whatever the history: history was not asked for.
+    body = {"intent": "Monthly client reporting for Acme", "estimates": "library"}
+    plan = server.api("POST", "/api/v1/planner/plan", json=body).json()
+    assert plan["estimates_mode"] == "library" and plan["calibration"] == []
+    page.goto(server.url + f"/ui/plans?plan={plan['id']}")
+    expect(page.locator("#plan")).to_contain_text("library estimates were requested")
+    expect(page.locator("#plan")).not_to_contain_text("not enough finished runs")

@@ -45,6 +45,13 @@ window.AlmanacPages.plans = function () {
     } catch (err) { A.failed(planEl, err); }
   }
 
+  // Why no estimate was changed: what the plan's `estimates` say, not a guess.
+  function noCalibration(p) {
+    if (p.estimates_mode === "library") return "No calibration: library estimates were requested for this plan; no history was used.";
+    if ((p.estimates || []).some((e) => e.runs > 0 && e.basis !== "hand")) return "No calibration: the past runs put these tasks at their library estimates.";
+    return "No calibration: not enough finished runs of these tasks yet.";
+  }
+
   function renderPlan() {
     const p = current;
     const editable = p.status === "draft" && A.canWrite();
@@ -58,7 +65,7 @@ window.AlmanacPages.plans = function () {
       h("dt", {}, "Deadline"), h("dd", {}, A.when(p.deadline)));
     const calib = p.calibration.length
       ? h("ul", {}, p.calibration.map((c) => h("li", {}, `${c.task_id}: ${c.from_hours} h → ${c.to_hours} h (×${c.ratio.toFixed(2)}, ${c.runs} runs${c.client_runs ? `, ${c.client_runs} this client's` : ""}, by ${c.basis}) — ${c.reason}`)))
-      : h("p", { class: "hint" }, "No calibration: not enough finished runs of these tasks yet.");
+      : h("p", { class: "hint" }, noCalibration(p));
     const notes = [...p.notes, ...p.degraded.map((d) => "degraded: " + d)];
     const buttons = !A.canWrite() ? h("p", { class: "hint" }, "You signed in with a read-only key: approving and editing need a write key.") : h("div", { class: "actions" },
       editable ? h("button", { type: "button", id: "save", onclick: save }, "Save as a new version") : null,
