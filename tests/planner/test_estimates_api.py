@@ -174,3 +174,20 @@ async def test_plans_over_an_unchanged_history_reuse_its_fit_and_a_new_run_is_se
     later = await plan_for(client, wid, client_id=1)
     assert FITS.fitted == fits + 1
     assert later["total_hours"] > first["total_hours"]
+
+
+async def test_a_plan_for_no_client_says_it_is_planned_at_the_typical_clients_pace(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    # A plan naming no client said each estimate rested on "none for this client", as if a
+    # client had been named and had no history; it is the typical client's pace.
+    wid = library["onboarding"].id
+    for week, (client_id, pace) in enumerate([(1, 1.6), (2, 0.8)] * 2):
+        await engagement(client, wid, client_id, pace, week)
+    plan = await plan_for(client, wid)
+    for e in plan["estimates"]:
+        assert e["basis"] == "workflow" and e["client_runs"] == 0
+        assert "for this client" not in e["note"]
+        assert "no client named: the typical client's pace" in e["note"]
+    newcomer = await plan_for(client, wid, client_id=9)
+    assert all("none for this client" in e["note"] for e in newcomer["estimates"])

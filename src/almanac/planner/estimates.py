@@ -66,18 +66,19 @@ class Applied:
     held: list[str] = field(default_factory=list)  # tasks held at the task limit
 
 
-def _note(e: Estimate, mode: EstimatesMode) -> str:
+def _note(e: Estimate, mode: EstimatesMode, client_id: int | None) -> str:
     if e.basis == "library":
         return (
             "library estimate (requested)"
             if mode == "library"
             else "library estimate: no completed runs of this workflow yet"
         )
-    who = (
-        f"{e.client_runs} of them for this client"
-        if e.basis == "client"
-        else "none for this client"
-    )
+    if e.basis == "client":
+        who = f"{e.client_runs} of them for this client"
+    elif client_id is None:
+        who = "no client named: the typical client's pace"
+    else:
+        who = "none for this client"
     text = (
         f"{e.ratio:.2f}x the library from {e.runs} past task runs of this workflow ({who}; "
         f"{e.task_runs} of this task), weighted by recency ({e.effective_runs:g} effective)"
@@ -147,7 +148,7 @@ def apply_estimates(
             # (a plan asking for library estimates gets the library's, 0.33 h not 0.35 h).
             hours = base if e.basis == "library" else round_hours(base * e.ratio)
             low, high = interval(hours, base * e.low, base * e.high)
-            note = _note(e, mode)
+            note = _note(e, mode, client_id)
             if e.capped:
                 bounded.append(task.id)
             if base * e.ratio > MAX_TASK_HOURS:
