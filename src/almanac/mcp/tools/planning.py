@@ -108,6 +108,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         deadline: Annotated[Deadline | None, Field(description="ISO 8601 with offset")] = (None),
         workflow_id: Annotated[int | None, Field(ge=1, description="Force a workflow")] = None,
         context: Annotated[str | None, Field(description="Anything else to consider")] = None,
+        estimates: Annotated[
+            Literal["calibrated", "library"] | None,
+            Field(description="calibrated (learnt from past runs, the default) or library"),
+        ] = None,
         idempotency_key: Annotated[
             str | None,
             Field(description="Makes a retried call return the first plan, not a second one"),
@@ -121,6 +125,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             "context": context,
             "idempotency_key": idempotency_key,
         }
+        if estimates is not None:  # else the server's setting
+            body["estimates"] = estimates
         out = await resolve(ctx).post("/api/v1/planner/plan", json=body)
         return result(plan_text(out), out)
 
