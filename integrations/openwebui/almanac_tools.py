@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -467,6 +467,7 @@ class Tools:
         intent: str,
         deadline: str | None = None,
         client_id: int | None = None,
+        estimates: Literal["calibrated", "library"] | None = None,
         __user__: dict[str, Any] | None = None,
         __event_emitter__: Emitter = None,
     ) -> str:
@@ -475,6 +476,7 @@ class Tools:
         :param intent: What to get done, e.g. "marketing audit for Acme".
         :param deadline: Optional deadline, ISO 8601 with offset (2026-12-18T17:00:00+01:00).
         :param client_id: Optional client id the plan is for.
+        :param estimates: Optional: "calibrated" (learnt from past runs, the default) or "library".
         """
 
         async def work() -> str:
@@ -483,11 +485,15 @@ class Tools:
                 "deadline": deadline,
                 "client_id": self._client(__user__, client_id),
             }
+            if estimates is not None:  # else the server's setting (and older servers work)
+                body["estimates"] = estimates
             plan = await self._call("POST", "/api/v1/planner/plan", __user__, json=body)
+            library = plan.get("estimates_mode") == "library"
+            asked = "; library estimates, as asked" if library else ""
             lines = [
                 f"Draft plan #{plan['id']}: {plan['plan_title']} ({plan['total_hours']:g} h, "
                 f"from the {plan.get('source') or 'library'}; LLM used: "
-                f"{'yes' if (plan.get('llm') or {}).get('used') else 'no'})"
+                f"{'yes' if (plan.get('llm') or {}).get('used') else 'no'}{asked})"
             ]
             for step in (plan.get("sop") or {"steps": []})["steps"]:
                 for t in step["tasks"]:

@@ -536,3 +536,25 @@ async def test_the_agenda_shows_free_time_as_free() -> None:
         "- 2026-12-07 10:00-11:00 [free] Declined sync",
         "- 2026-12-07 14:00-15:00 [busy] Client call",
     ]
+
+
+async def test_create_plan_can_ask_for_library_estimates(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    # create_plan took no `estimates`: a chat asking for the library's figures could not
+    # get them (the API, the CLI and MCP can), and nothing said which figures a plan holds.
+    import_workflows(live_server)
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=live_server.url, api_key=live_server.key)
+    user = {"id": "u1", "valves": tools.UserValves(client_id=7)}
+    spec = tool_spec(tools.create_plan)["parameters"]["properties"]["estimates"]
+    assert "library" in json.dumps(spec)
+    out = await tools.create_plan("Run a marketing audit for Acme", estimates="library",
+                                  __user__=user)  # fmt: skip
+    plan_id = int(re.match(r"Draft plan #(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert "library estimates, as asked" in out
+    plan = httpx.get(f"{live_server.url}/api/v1/planner/plans/{plan_id}",
+                     headers=live_server.headers, timeout=60).json()  # fmt: skip
+    assert plan["estimates_mode"] == "library"
+    out = await tools.create_plan("Run a marketing audit for Acme", __user__=user)
+    assert "library estimates" not in out
