@@ -92,14 +92,22 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Close").click()
 
-    # Drag the plan's last block to a free slot after every other block of the plan, so no
-    # dependency breaks, and as early as there is one, before or after where it is now, so
-    # no deadline passes (a loaded machine's solver may have put it last thing on Friday).
+    # Drag the plan's last block to the first free slot after the blocks of the tasks it
+    # depends on, so no dependency breaks, before or after where it is now, so no deadline
+    # passes (a loaded machine's solver may have put it, and the rest of the plan's work,
+    # last thing on Friday, leaving no free time after every other block).
     block = max(blocks, key=lambda e: datetime.fromisoformat(e["start"]))
     b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
     duration = b1 - b0
+    prefix = f"plan{plan_id}-"
+    key_of = lambda e: e["id"].removeprefix(prefix).rsplit("-", 1)[0]  # noqa: E731
+    needs = {
+        t["id"]: set(t.get("depends_on", []))
+        for step in plan.json()["sop"]["steps"]
+        for t in step["tasks"]
+    }
     after = max(
-        (datetime.fromisoformat(e["end"]) for e in blocks if e["id"] != block["id"]),
+        (datetime.fromisoformat(e["end"]) for e in blocks if key_of(e) in needs[key_of(block)]),
         default=_at(monday, 9),
     )
     others = [e for e in _events(server, monday) if e["busy"] and e["id"] != block["id"]]
