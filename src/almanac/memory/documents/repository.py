@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from almanac.db.limits import wait_for_lock
 from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository
 from almanac.memory.documents.chunking import Chunk
@@ -81,6 +82,21 @@ class DocumentRepository(Repository, PortableRows):
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def lock_chunk_writes(self) -> None:
+        """Writers of document chunks, one at a time until the transaction ends.
+
+        Each chunk's words and the kind's one statistics row are kept by triggers: a
+        replace's delete locks words, then that row, which its insert holds while it locks
+        words again; two replaces (or a replace and a deletion) sharing words each held
+        what the other waited for, and Postgres failed one (a 503). Taken after parsing
+        and embedding, so a writer waits only for another's statements."""
+        await wait_for_lock(
+            self.session,
+            "SELECT pg_advisory_xact_lock(hashtext('doc-chunks'), 0)",
+            {},
+            "the documents' chunks",
+        )
+
     async def replace_chunks(
         self,
         doc: Document,
@@ -88,7 +104,9 @@ class DocumentRepository(Repository, PortableRows):
         vectors: Sequence[list[float]],
         model: str,
     ) -> None:
-        """Drop the document's chunks and write these with their vectors (two statements)."""
+        """Drop the document's chunks and write these with their vectors (two statements),
+        holding `lock_chunk_writes`."""
+        await self.lock_chunk_writes()
         await self.session.execute(delete(DocChunk).where(DocChunk.document_id == doc.id))
         if not chunks:
             return

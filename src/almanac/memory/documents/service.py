@@ -205,6 +205,7 @@ class DocumentService:
         )
 
     async def delete(self, document_id: int) -> None:
+        await self.repo.lock_chunk_writes()  # its chunks go, with their words' counts
         doc = await self.repo.delete_by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
