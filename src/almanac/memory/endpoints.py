@@ -127,7 +127,7 @@ async def delete_event(event_id: Id, memory: Memory) -> DeletedOut:
 @router.post("/facts", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
 async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
     """Add a durable fact; it supersedes the current one in the same slot."""
-    return await memory.facts.write(body)
+    return await memory.facts.write(body, wait_for_forgets=True)
 
 
 @router.get("/facts")

@@ -99,9 +99,21 @@ class FactService:
             [(f.subject_type, f.subject_id, f.fact_type, f.category, f.client_id) for f in facts]
         )
 
-    async def write(self, data: FactIn, *, source_event_id: int | None = None) -> FactWriteOut:
+    async def write(
+        self,
+        data: FactIn,
+        *,
+        source_event_id: int | None = None,
+        wait_for_forgets: bool = False,
+    ) -> FactWriteOut:
         """Add a fact; drop an exact duplicate; supersede the current one in its slot (or,
-        dated before a later-dated successor, the one valid then: `_held_at`)."""
+        dated before a later-dated successor, the one valid then: `_held_at`).
+
+        `wait_for_forgets` (the API's writes): a forget under way is waited for first, as a
+        remember waits (`DataLocks.lock_memory_writes`); not by a caller that may hold a
+        plan's row lock (the port), nor by a remember's promotion, which holds it already."""
+        if wait_for_forgets:
+            await SentMarks(self.uow.session).lock_memory_writes(shared=True)
         current = await self.repo.current_in_slot(
             data.subject_type, data.subject_id, data.fact_type, data.category, data.client_id
         )
@@ -272,7 +284,9 @@ class FactService:
         }
 
     async def supersede(self, fact_id: int, data: SupersedeIn) -> FactWriteOut:
-        """Close fact `fact_id` and open its successor, atomically (the one implementation)."""
+        """Close fact `fact_id` and open its successor, atomically (the one implementation).
+        Only the API supersedes: a forget under way is waited for first, as in `write`."""
+        await SentMarks(self.uow.session).lock_memory_writes(shared=True)
         found = await self.repo.get(fact_id)
         if found is None:
             raise NotFound(f"fact {fact_id} does not exist")
