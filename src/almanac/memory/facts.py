@@ -107,11 +107,8 @@ class FactService:
         wait_for_forgets: bool = False,
     ) -> FactWriteOut:
         """Add a fact; drop an exact duplicate; supersede the current one in its slot (or,
-        dated before a later-dated successor, the one valid then: `_held_at`).
-
-        `wait_for_forgets` (the API's writes): a forget under way is waited for first, as a
-        remember waits (`DataLocks.lock_memory_writes`); not by a caller that may hold a
-        plan's row lock (the port), nor by a remember's promotion, which holds it already."""
+        dated before a later-dated successor, the one valid then: `_held_at`). The API's
+        writes wait for a forget under way (`wait_for_forgets`), as `remember_many` does."""
         if wait_for_forgets:
             await SentMarks(self.uow.session).lock_memory_writes(shared=True)
         current = await self.repo.current_in_slot(
@@ -381,11 +378,12 @@ class FactService:
 
     async def delete(self, fact_id: int) -> None:
         """Delete one fact; its successors keep their rows, their link to it becomes NULL
-        (FK ON DELETE SET NULL). First the data locks, as `MemoryService.delete_event`."""
+        (FK ON DELETE SET NULL). First the locks `MemoryService.delete_event` takes."""
         locks = SentMarks(self.uow.session)
         found, client_id = await locks.client_of_fact(fact_id)
         if found:
             await locks.lock_owner_then(client_id)
+            await locks.lock_memory_writes(shared=False)
         fact = await self.repo.delete_by_id(Fact, fact_id)
         if fact is None:
             raise NotFound(f"fact {fact_id} does not exist")

@@ -373,10 +373,14 @@ class MemoryService:
         writes (the send to Zep, fact extraction) go too, and, as when forgetting, the
         words and entity names only it held, and its copy in Zep. First (unless `lock` is
         False: the port, under a plan's row lock) the data locks, as a forget takes them:
-        an import of Zep's facts commits first, or waits and sees the deletion queued."""
-        found, client_id = await SentMarks(self.uow.session).client_of_event(event_id)
+        an import of Zep's facts commits first, or waits and sees the deletion queued;
+        then, as a forget, the memory-writes lock exclusive: the words and statistics it
+        prunes are those a remember under way updates, in another order (they deadlocked)."""
+        locks = SentMarks(self.uow.session)
+        found, client_id = await locks.client_of_event(event_id)
         if lock and found:
-            await SentMarks(self.uow.session).lock_owner_then(client_id)
+            await locks.lock_owner_then(client_id)
+            await locks.lock_memory_writes(shared=False)
         nodes = await self.entity_links.nodes_of([event_id])
         event = await self.events.delete_by_id(Event, event_id)
         if event is None:
