@@ -92,38 +92,55 @@ def test_schedule_then_drag(page: Page, server: Server, watch: Watch) -> None:
     expect(form.get_by_label("New start")).to_have_value(local.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Close").click()
 
-    # Drag the plan's last block to the first free slot after the blocks of the tasks it
-    # depends on, so no dependency breaks, before or after where it is now, so no deadline
-    # passes (a loaded machine's solver may have put it, and the rest of the plan's work,
-    # last thing on Friday, leaving no free time after every other block).
-    block = max(blocks, key=lambda e: datetime.fromisoformat(e["start"]))
-    b0, b1 = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
-    duration = b1 - b0
+    # Drag a block of the plan to a free slot between the ends of the tasks it depends on
+    # and the starts of the tasks that depend on it, so no dependency breaks; the latest
+    # block first, to the earliest such slot (earlier never passes a deadline). In the
+    # whole suite the week also holds other journeys' plans (the solver places every
+    # approved plan), and a loaded machine's solve may put this plan's last block last
+    # thing on Friday: no free time was left after every other block of the plan.
     prefix = f"plan{plan_id}-"
-    key_of = lambda e: e["id"].removeprefix(prefix).rsplit("-", 1)[0]  # noqa: E731
+
+    def key_of(e: dict[str, Any]) -> str:
+        return str(e["id"]).removeprefix(prefix).rsplit("-", 1)[0]
+
     needs = {
         t["id"]: set(t.get("depends_on", []))
         for step in plan.json()["sop"]["steps"]
         for t in step["tasks"]
     }
-    after = max(
-        (datetime.fromisoformat(e["end"]) for e in blocks if key_of(e) in needs[key_of(block)]),
-        default=_at(monday, 9),
+    week = _events(server, monday)
+
+    def slot_for(block: dict[str, Any]) -> datetime | None:
+        b0 = datetime.fromisoformat(block["start"])
+        duration = datetime.fromisoformat(block["end"]) - b0
+        key = key_of(block)
+        lo = max(
+            (datetime.fromisoformat(e["end"]) for e in blocks if key_of(e) in needs[key]),
+            default=_at(monday, 9),
+        )
+        hi = min(
+            (datetime.fromisoformat(e["start"]) for e in blocks if key in needs[key_of(e)]),
+            default=_at(monday + timedelta(days=7), 0),
+        )
+        others = [e for e in week if e["busy"] and e["id"] != block["id"]]
+        for offset in range(5):
+            day = monday + timedelta(days=offset)
+            for quarter in range(9 * 4, 17 * 4):
+                s = _at(day, quarter // 4, quarter % 4 * 15)
+                if s < lo or s + duration > min(hi, _at(day, 17)) or s == b0:
+                    continue
+                if not any(_overlaps(s, s + duration, e) for e in others):
+                    return s
+        return None
+
+    latest_first = sorted(blocks, key=lambda e: datetime.fromisoformat(e["start"]), reverse=True)
+    found = next(((b, s) for b in latest_first if (s := slot_for(b)) is not None), None)
+    assert found is not None, (
+        "no block of the plan has a free slot its dependencies allow",
+        [(e["title"][:30], e["start"][5:16], e["end"][11:16]) for e in week if e["busy"]],
     )
-    others = [e for e in _events(server, monday) if e["busy"] and e["id"] != block["id"]]
-    free = None
-    for offset in range(5):
-        day = monday + timedelta(days=offset)
-        for quarter in range(9 * 4, 17 * 4):
-            s = _at(day, quarter // 4, quarter % 4 * 15)
-            if s < after or s == b0 or s + duration > _at(day, 17):
-                continue
-            if not any(_overlaps(s, s + duration, e) for e in others):
-                free = s
-                break
-        if free:
-            break
-    assert free is not None, ("the week has no free slot for the plan's last block", others)
+    block, free = found
+    b0 = datetime.fromisoformat(block["start"])
     _drag(page, block["id"], b0, free.date(), free)
     expect(page.locator("#flash")).to_contain_text("Moved")
     moved = [e for e in _events(server, monday) if e["almanac"] and e["title"] == block["title"]]
