@@ -82,18 +82,20 @@ async def test_a_slow_llm_gives_the_library_plan_within_the_budget(
     db_session: AsyncSession,
 ) -> None:
     assert llm_state.llm is not None
-    llm_state.llm.budgets["planning"] = 1.0  # type: ignore[attr-defined]
+    # Two seconds: on a loaded machine the first chunks of a 1 s budget's stream came after
+    # it (no tokens to count: CI failed once so); the whole stream takes about 60 s.
+    llm_state.llm.budgets["planning"] = 2.0  # type: ignore[attr-defined]
     chat.script(Reply("token " * 3000, chunk_chars=6, chunk_delay=0.02))
     started = time.monotonic()
     r = await llm_client.post(PLAN, json=ONBOARD)
     # The whole stream takes about 60 s; the rest of the request (library plan, memory)
     # varies with the machine's load, so the budget is checked on the LLM call itself.
-    assert time.monotonic() - started < 10.0
+    assert time.monotonic() - started < 12.0
     assert r.status_code == 201, r.text
     assert "too slow" in r.json()["llm"]["detail"]
     (call,) = await calls(db_session)
     assert call.outcome == "timeout" and call.tokens_estimated and call.tokens_out > 0
-    assert call.latency_ms < 2500, call.latency_ms  # cut at its 1 s budget
+    assert call.latency_ms < 3500, call.latency_ms  # cut at its 2 s budget
 
 
 async def test_a_slow_llm_with_no_library_match_is_a_504_saying_nothing_matched(
