@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, literal_column, or_, select
 
 from almanac.jobs import repository as jobs_repository
 from almanac.memory.external.forget import TASK as ZEP_FORGET
 from almanac.memory.external.repository import DataLocks
 from almanac.models import Event, Fact
-from almanac.models.memory import owner_client
+from almanac.models.memory import FACT_OWNER_SQL, owner_client
 
 
 class ForgetRepository(DataLocks):
@@ -50,16 +50,12 @@ class ForgetRepository(DataLocks):
             Event.metadata_["subject_type"].astext == "client",
             Event.metadata_["subject_id"].astext == about,
         )
-        fact_about = and_(
-            Fact.client_id.is_(None), Fact.subject_type == "client", Fact.subject_id == about
-        )
         sent = or_(
             exists().where(
                 or_(Event.client_id == client_id, event_about), Event.zep_session_id.is_not(None)
             ),
-            exists().where(
-                or_(Fact.client_id == client_id, fact_about), Fact.zep_fact_id.is_not(None)
-            ),
+            # A fact's owner as its slot reads it: its client, else the client it is about.
+            exists().where(literal_column(FACT_OWNER_SQL) == about, Fact.zep_fact_id.is_not(None)),
         )
         return bool(await self.session.scalar(select(sent)))
 
