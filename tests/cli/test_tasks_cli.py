@@ -272,3 +272,16 @@ def test_hours_not_a_number_are_named_so(args: list[str], name: str, reason: str
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert f"Invalid value for {name}" in result.output and reason in result.output, result.output
+
+
+def test_no_tasks_is_one_line_not_an_empty_table(cli_env: AppState, monkeypatch) -> None:  # noqa: F811
+    """`almanac tasks --today` with nothing for today printed a titled table of headers
+    over no rows ("tasks (0)", "id plan status ..."), as `schedule` once printed an empty
+    week."""
+    monkeypatch.setattr(tasks_cli, "console", Console(width=200))
+    result = runner.invoke(app, ["tasks", "--today", "--status", "done"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "no tasks for today (status done)", result.output
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "no tasks", result.output

@@ -74,9 +74,10 @@ async def fixture_week(session: AsyncSession) -> dict[str, Any]:
         )
 
     tasks = {
-        "brief": task("brief", 2, "done", at(0, 9), billable=True),
+        # Their runs' hours, as recording them keeps them (the Sunday before included).
+        "brief": task("brief", 2, "done", at(0, 9), billable=True, metadata_={"logged_hours": 3}),
         "design": task("design", 3, "todo", at(1, 9), deadline=at(2, 17)),
-        "review": task("review", 1, "done", at(2, 10)),
+        "review": task("review", 1, "done", at(2, 10), metadata_={"logged_hours": 1.5}),
         "call": task("call", 1, "todo", at(3, 9)),
         "deep": task("deep", 8, "todo", at(4, 8)),
         "later": task("later", 5, "todo", at(7, 9)),  # next Monday: not this week

@@ -49,6 +49,10 @@ async def test_the_fixture_week_adds_up(
         "tasks_not_done": 3,
         "hours_estimated": 15,
         "hours_actual": 4.0,
+        # brief 2 h took 3 h (0.5 h of it the Sunday before), review 1 h took 1.5 h
+        "done_tasks_measured": 2,
+        "done_hours_estimated": 3,
+        "done_hours_worked": 4.5,
         # kept: brief and review (worked that day); moved: design (replanned 09:00 -> 13:00);
         # missed: call and deep (past, not done, no work)
         "blocks": {"kept": 2, "moved": 1, "missed": 2, "upcoming": 0},

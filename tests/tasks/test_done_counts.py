@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.cli.capabilities import reflection_lines
 from almanac.db.uow import UnitOfWork
+from almanac.mcp.tools.review import reflection_text
 from almanac.models import Task
 from almanac.observer.deps import observer_service
+from almanac.observer.service import reflection_summary
 from almanac.state import AppState
 from tests.scheduler.conftest import TZ, make_plan
 from tests.tasks.test_block_fitting import scheduled, task_id
@@ -204,3 +207,55 @@ async def test_a_finish_in_a_past_period_says_its_reflection_is_out_of_date(
         json={"status": "done", "finished_at": datetime.now(TZ).isoformat()},
     )
     assert r.status_code == 200 and r.json()["note"] is None, r.text
+
+
+async def test_the_tasks_done_say_their_estimate_against_the_hours_they_took(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A task finished today ahead of its block is not planned today, so the day's numbers
+    said "0 h estimated, 2 h worked" for a 1 h task that took 2 h: estimate against reality
+    was not there to read. The tasks done with hours recorded now carry both, with hours
+    recorded on earlier days counted too; a task done with no hours is no measure."""
+    later = datetime.now(TZ) + timedelta(days=9)
+    plan = await make_plan(
+        db_session,
+        [
+            {"key": "slow", "scheduled_start": later},  # 1 h, took 0.5 h earlier + 1.5 h
+            {"key": "big", "estimate_hours": 3.0},  # took 2.5 h
+            {"key": "unmeasured", "estimate_hours": 5.0},  # done, no hours recorded
+        ],
+    )
+    by_key = await ids(db_session, plan.id)
+    now = datetime.now(UTC)
+    records = [
+        ("slow", 0.5, now - timedelta(days=3)),
+        ("slow", 1.5, now - timedelta(minutes=5)),
+        ("big", 2.5, now - timedelta(minutes=1)),
+    ]
+    for key, hours, ended in records:
+        r = await sched_client.post(
+            f"{URL}/{by_key[key]}/time", json={"hours": hours, "ended_at": ended.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    for key in ("slow", "big", "unmeasured"):
+        r = await sched_client.patch(f"{URL}/{by_key[key]}", json={"status": "done"})
+        assert r.status_code == 200, r.text
+    today = datetime.now(TZ).date()
+    r = await sched_client.post(
+        "/api/v1/observer/reflect", params={"mode": "daily", "date": today.isoformat()}
+    )
+    assert r.status_code == 200, r.text
+    n = r.json()["report"]["numbers"]
+    assert n["tasks_done"] == 3 and n["tasks_planned"] == 0, n
+    assert n["done_tasks_measured"] == 2, n
+    assert (n["done_hours_estimated"], n["done_hours_worked"]) == (4.0, 4.5), n
+    # What each reader shows: the CLI, the memory's summary, the MCP tool.
+    out = r.json()
+    assert "done with hours recorded: 2 task(s), estimated 4 h, took 4.5 h" in (
+        reflection_lines(out)
+    )
+    summary = reflection_summary(out["report"], None)
+    assert "2 task(s) done with hours recorded were estimated at 4 h and took 4.5 h" in summary
+    assert "2 task(s) done with hours recorded: 4.5 h actual vs 4 h estimated" in (
+        reflection_text(out)
+    )

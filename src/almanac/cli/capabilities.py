@@ -132,6 +132,11 @@ def reflection_lines(out: dict[str, Any]) -> list[str]:
             f"tasks: {n['tasks_planned']} planned, {n['tasks_done']} done; "
             f"hours: {n['hours_estimated']:g} estimated, {n['hours_actual']:g} worked"
         )
+        if measured := n.get("done_tasks_measured"):
+            lines.append(
+                f"done with hours recorded: {measured} task(s), estimated "
+                f"{n['done_hours_estimated']:g} h, took {n['done_hours_worked']:g} h"
+            )
         if b := n.get("blocks"):
             lines.append(
                 f"blocks: {b['kept']} kept, {b['moved']} moved, {b['missed']} missed, "

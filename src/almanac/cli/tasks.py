@@ -54,6 +54,16 @@ def tasks(
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
+    if not out["items"]:
+        # One line, not a table of headers over nothing (as `schedule` says an empty week).
+        which = " for today" if today else ""
+        filters = ", ".join(
+            f"{name} {value}"
+            for name, value in (("plan", plan_id), ("status", status))
+            if value is not None
+        )
+        console.print(f"no tasks{which}" + (f" ({filters})" if filters else ""))
+        return
     # Short cells never wrap, so an 80-column terminal gives the title the room left.
     table = Table(
         title=f"tasks ({out['total']})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True

@@ -210,6 +210,19 @@ def finished_in(runs: Sequence[RunRow], start: datetime, end: datetime) -> list[
     ]
 
 
+def _done_measured(done: Sequence[TaskRow]) -> dict[str, float | int]:
+    """Estimate against reality for the tasks done in the period: each one's estimate and
+    every hour recorded on it (in earlier periods too). `hours_estimated` is the tasks
+    *planned* in the period, so a task finished ahead of its blocks read as "0 h
+    estimated, 2 h worked". A task done without hours recorded is no measure."""
+    measured = [t for t in done if t.estimate_hours and t.logged_hours > 0]
+    return {
+        "done_tasks_measured": len(measured),
+        "done_hours_estimated": round(sum(t.estimate_hours or 0 for t in measured), 2),
+        "done_hours_worked": round(sum(t.logged_hours for t in measured), 2),
+    }
+
+
 def build_report(
     *,
     mode: str,
@@ -348,6 +361,7 @@ def build_report(
             "tasks_not_done": len(not_done),
             "hours_estimated": round(sum(t.estimate_hours or 0 for t in planned), 2),
             "hours_actual": round(actual, 2),
+            **_done_measured(done),
             "blocks": _blocks(in_blocks, by_id, period_runs, tz, now),
         },
         "drift": found,

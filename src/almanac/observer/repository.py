@@ -25,6 +25,7 @@ from almanac.observer.schemas import fact_source
 from almanac.ontology.catalog import CatalogRepository
 from almanac.planner.repository import PlanRepository
 from almanac.planner.task_repository import TaskRepository
+from almanac.scheduler.calendar_model import logged_hours
 from almanac.scheduler.repository import SchedulerRepository
 
 
@@ -76,6 +77,7 @@ class ObserverRepository(Repository, PortableRows):
                 t.finished_at,
                 _planned_start(t.metadata_),
                 t.client_id,
+                logged_hours(t),
             )
             for t in await self.task_rows.in_period(start, end, ids)
         ]

@@ -21,6 +21,7 @@ class TaskRow:
     finished_at: datetime | None = None  # when it was marked done, if that was kept
     planned_start: datetime | None = None  # where it was, when finishing it freed its blocks
     client_id: int | None = None  # a client's task: its title never reaches the LLM or memory
+    logged_hours: float = 0.0  # every hour recorded against it, in any period
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,11 @@ def reflection_summary(report: dict[str, Any], narrative: str | None) -> str:
         f"planned, {n['tasks_done']} done; {n['hours_estimated']:g} h estimated, "
         f"{n['hours_actual']:g} h worked."
     ]
+    if measured := n.get("done_tasks_measured"):
+        lines[0] += (
+            f" The {measured} task(s) done with hours recorded were estimated at "
+            f"{n['done_hours_estimated']:g} h and took {n['done_hours_worked']:g} h."
+        )
     lines += [f"- {r}" for r in report["recommendations"]]
     if narrative:
         lines += ["", narrative]

@@ -23,6 +23,12 @@ def reflection_text(out: dict[str, Any]) -> str:
         f"{n.get('tasks_planned', 0)} tasks planned, {n.get('tasks_done', 0)} done, "
         f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h estimated"
     ]
+    if measured := n.get("done_tasks_measured"):
+        lines[0] += (
+            f"; the {measured} task(s) done with hours recorded: "
+            f"{n.get('done_hours_worked', 0):g} h actual vs "
+            f"{n.get('done_hours_estimated', 0):g} h estimated"
+        )
     lines += [f"- {clip(r, 200)}" for r in report.get("recommendations", [])[:5]]
     if out.get("narrative"):
         lines.append(clip(out["narrative"], 600))
