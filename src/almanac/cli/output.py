@@ -52,14 +52,17 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
             for n in range(max(len(lines) for lines in wrapped))
         ]
 
+    if not rows:
+        # One line, as `tasks` and `schedule` say nothing: a box of headers over no rows
+        # read as a table that failed to fill.
+        sys.stdout.write(f"{title}: none\n")
+        return
     total = sum(widths) + 3 * len(columns) + 1
     out = [title.center(total).rstrip(), rule("┏", "━", "┳", "┓"), *line(columns, "┃")]
     out.append(rule("┡", "━", "╇", "┩"))
     for row in rows:
         out.extend(line(row, "│"))
     out.append(rule("└", "─", "┴", "┘"))
-    if not rows:
-        out.append("(none)")
     sys.stdout.write("\n".join(out) + "\n")
 
 
