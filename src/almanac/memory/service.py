@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,36 +18,26 @@ from almanac.memory.entity_links import EntityLinkRepository
 from almanac.memory.external.base import ExternalMemory
 from almanac.memory.external.forget import forget_sent
 from almanac.memory.external.fusion import (
-    HELD_BACK,
-    ExternalAnswer,
-    ask_external,
-    external_relevance,
-    fuse,
     queue_sends,
-    recall_user,
 )
 from almanac.memory.external.repository import SentMarks
 from almanac.memory.facts import FactService
-from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.graph_signal import link_memories
-from almanac.memory.invalidation import Invalidator, event_namespaces, recall_namespaces
-from almanac.memory.local_recall import local_recall
+from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.promotion import promotable
-from almanac.memory.relevance import FLOOR, NOTHING_TO_SEARCH, searchable
+from almanac.memory.recall_service import RecallService
 from almanac.memory.repository import EventRepository
 from almanac.memory.results import RememberResult, check_duplicate, check_expiry
 from almanac.memory.schemas import (
     EventOut,
     ForgetOut,
-    RecallHit,
     RecallOut,
     RecallQuery,
     RememberIn,
 )
-from almanac.memory.search import Hit, SearchRepository
+from almanac.memory.search import SearchRepository
 from almanac.models import Event
 
-_CACHED_ZEP = "a cached answer: Zep's results in it are from when it was cached, Zep was not asked"
 # A batch is embedded and written this many memories at a time, in its one transaction:
 # a 1,000-memory request then never holds all its vectors, rows and bind parameters at
 # once (the server's peak memory), and one INSERT stays far under Postgres' 65,535 binds.
@@ -235,129 +221,11 @@ class MemoryService:
     # -- reading ---------------------------------------------------------------------------
 
     async def recall(self, q: RecallQuery) -> RecallOut:
-        """Hybrid search over events and facts, cached per scope."""
-        started = time.perf_counter()
-        if not searchable(q.query):  # no word to search for: no result is about it
-            return RecallOut(
-                query=q.query,
-                results=[],
-                cached=False,
-                took_ms=_ms(started),
-                no_match=True,
-                detail=NOTHING_TO_SEARCH,
-            )
-        event_only = any(
-            v is not None for v in (q.session_id, q.memory_scope, q.event_type, q.since, q.until)
-        )
-        kinds: set[str] = (
-            set(q.kinds)
-            if q.kinds
-            else ({"event"} if event_only else {"event", "fact", "document"})
-        )
-        ask_zep = (
-            self.external is not None
-            and not event_only
-            and q.as_of is None
-            and bool(kinds & {"event", "fact"})
-            # Zep is asked for one client's user: none is both of two clients'.
-            and (q.client_id is None or q.for_client in (None, q.client_id))
-        )
-        namespaces = recall_namespaces(
-            q.session_id, q.client_id, "fact" in kinds, "document" in kinds
-        )
-        gens = await self.cache.generations(namespaces)
-        key = self._cache_key(q, kinds, gens, ask_zep) if gens is not None else None
-        if key is not None:
-            raw = await self.cache.get(key)
-            if raw is not None:
-                hits = [RecallHit.model_validate(h) for h in json.loads(raw)]
-                return RecallOut(
-                    query=q.query,
-                    results=hits,
-                    no_match=not hits,
-                    cached=True,
-                    took_ms=_ms(started),
-                    # Zep was not asked now: its part of the answer is what it said when
-                    # the answer was cached (the key says whether Zep was asked then).
-                    zep="cached" if ask_zep else "off",
-                    detail=_CACHED_ZEP if ask_zep else None,
-                )
-        zep_task, held = None, None
-        if self.external is not None and ask_zep:
-            user = recall_user(q, self.settings.zep)
-            if await ForgetRepository(self.uow.session).zep_deletion_pending(user):
-                held = HELD_BACK.format(user=user)
-            else:
-                asked = ask_external(self.external, self.settings.zep, q, self.embedder)
-                zep_task = asyncio.create_task(asked)
-        try:
-            top, hits = await self._local(q, kinds)
-        except BaseException:
-            if zep_task is not None:
-                zep_task.cancel()
-            raise
-        out = RecallOut(query=q.query, results=hits, cached=False, took_ms=0.0, no_match=not hits)
-        notes: list[str] = []
-        if gens is None:
-            notes.append(
-                f"the cache ({self.cache.backend}) is unavailable: answered from Postgres, "
-                "complete but uncached"
-            )
-        if held is not None:
-            out.zep = "skipped"
-            notes.append(held)
-        if zep_task is not None:
-            external, detail = await zep_task
-            if external is None:
-                out.zep = "skipped"
-                notes.append(detail or "Zep was skipped")
-            else:
-                out.zep = "used"
-                out.results = await self._fuse(q, hits, external, kinds)
-                out.no_match = not out.results
-        if notes:
-            out.degraded, out.detail = True, "; ".join(notes)
-        # A skipped Zep must not be remembered as the answer for the cache's lifetime.
-        if key is not None and out.zep != "skipped":
-            await self._store(key, out.results, top)
-        out.took_ms = _ms(started)
-        return out
-
-    async def _fuse(
-        self, q: RecallQuery, hits: list[RecallHit], answer: ExternalAnswer, kinds: set[str]
-    ) -> list[RecallHit]:
-        """The local answer and the provider's results on it, floored as the local ones."""
-        cfg = self.settings.search
-        external = answer.hits
-        scale = await external_relevance(self.search, q.query, answer)
-        if cfg.relevance_floor and q.floor:
-            kept = [(e, r) for e, r in zip(external, scale, strict=True) if r >= FLOOR]
-            external, scale = [e for e, _ in kept], [r for _, r in kept]
-        return fuse(hits, external, kinds, q.k, cfg.rrf_k, scale)
-
-    async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
-        """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""
-        return await local_recall(self.search, self.embedder, q, kinds)
-
-    def _cache_key(self, q: RecallQuery, kinds: set[str], gens: list[int], zep: bool) -> str:
-        params = q.model_dump(mode="json", exclude={"kinds"})
-        params["kinds"] = sorted(kinds)
-        # An answer cached without Zep is not one with Zep's results, and the other way round.
-        params["zep"] = zep
-        params["model"] = self.embedder.model
-        blob = json.dumps(params, sort_keys=True).encode()
-        return "recall:" + ".".join(map(str, gens)) + ":" + hashlib.sha256(blob).hexdigest()
-
-    async def _store(self, key: str, hits: list[RecallHit], top: list[Hit]) -> None:
-        ttl = self.settings.cache.recall_ttl_seconds
-        now = datetime.now(UTC)
-        # A cached answer must not outlive the first memory in it that expires.
-        for h in top:
-            if h.expires_at is not None:
-                ttl = min(ttl, int((h.expires_at - now).total_seconds()))
-        if ttl >= 1:
-            blob = json.dumps([h.model_dump(mode="json") for h in hits]).encode()
-            await self.cache.set(key, blob, ttl)
+        """Hybrid search over events, facts and documents, cached per scope, with Zep's
+        results fused when it is configured (memory.recall_service)."""
+        return await RecallService(
+            self.uow, self.embedder, self.cache, self.settings, self.search, self.external
+        ).recall(q)
 
     async def get_event(self, event_id: int) -> EventOut:
         """One event by id (expired ones are gone)."""
@@ -410,7 +278,3 @@ class MemoryService:
             self.settings.zep,
             settings=self.settings,
         )
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
