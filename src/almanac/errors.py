@@ -60,7 +60,21 @@ class Forbidden(AlmanacError, status_code=403, title="Forbidden"): ...
 class NotFound(AlmanacError, status_code=404, title="Not found"): ...
 
 
-class Conflict(AlmanacError, status_code=409, title="Conflict"): ...
+class Conflict(AlmanacError, status_code=409, title="Conflict"):
+    """The request clashes with the current state; `field` names what the caller sent that
+    clashes (the id whose state it is, the stale version), as a 422 names its field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if field and not errors:
+            errors = [{"field": field, "message": message}]
+        super().__init__(message, errors=errors, headers=headers)
 
 
 class PayloadTooLarge(AlmanacError, status_code=413, title="Payload too large"): ...

@@ -170,6 +170,7 @@ async def test_deleting_an_almanac_block_is_a_conflict(
     assert [e["source"] for e in listed] == ["almanac", "almanac"]
     r = await calendar_client.delete(f"{BASE}/events/{listed[0]['id']}")
     assert r.status_code == 409 and "replan" in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["event_id"]
     assert len((await calendar_client.get(f"{BASE}/events", params=WINDOW)).json()) == 2
 
 

@@ -82,6 +82,7 @@ async def test_supersede_twice_is_409(client: httpx.AsyncClient):
     ).status_code == 201
     again = await client.post(f"{F}/{old['id']}/supersede", json={"content": "c"})
     assert again.status_code == 409
+    assert [e["field"] for e in again.json()["errors"]] == ["fact_id"]
 
 
 async def test_supersede_backwards_in_time_is_422(client: httpx.AsyncClient):

@@ -182,6 +182,7 @@ async def test_process_template_in_use_is_409(client: httpx.AsyncClient, db_sess
     assert run.status_code == 201
     r = await client.delete(f"{P}/{pt['id']}")
     assert r.status_code == 409 and "execution runs" in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["template_id"]
     assert await db_session.scalar(select(func.count()).select_from(ExecutionRun)) == 1
 
     # Without runs, deleting a template takes its tasks with it.

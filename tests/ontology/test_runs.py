@@ -118,6 +118,7 @@ async def test_stop_twice_is_409(client: httpx.AsyncClient):
     assert (await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": 1})).status_code == 200
     again = await client.post(f"{R}/{run['id']}/stop", json={"actual_hours": 2})
     assert again.status_code == 409 and "already stopped" in again.json()["detail"]
+    assert [e["field"] for e in again.json()["errors"]] == ["run_id"]
     assert (await client.get(f"{R}/{run['id']}")).json()["actual_hours"] == 1
     assert (await client.post(f"{R}/424242/stop")).status_code == 404
 
@@ -134,6 +135,7 @@ async def test_idempotent_run_identifier(client: httpx.AsyncClient, db_session: 
     assert short.status_code == 200 and short.json()["id"] == first.json()["id"]
     different = await client.post(R, json={**body, "estimated_hours": 9})
     assert different.status_code == 409 and "estimated_hours" in different.json()["detail"]
+    assert [e["field"] for e in different.json()["errors"]] == ["estimated_hours"]
     assert await _runs(db_session) == 1
 
 

@@ -192,9 +192,11 @@ async def test_duplicate_name_and_version_is_409(client: httpx.AsyncClient):
     first = await create_workflow(client, "Weekly review")
     r = await client.post(W, json={"name": "Weekly review", "steps": steps()})
     assert r.status_code == 409 and str(first["id"]) in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["version"]
     other = await create_workflow(client, "Weekly review", version="2.0")
     r = await client.put(f"{W}/{other['id']}", json={"version": "1.0"})
     assert r.status_code == 409
+    assert [e["field"] for e in r.json()["errors"]] == ["version"]
 
 
 async def test_unknown_parent_is_422(client: httpx.AsyncClient, db_session: AsyncSession):
@@ -229,6 +231,7 @@ async def test_delete_in_use_is_409(client: httpx.AsyncClient):
     r = await client.delete(f"{W}/{parent['id']}")
     assert r.status_code == 409
     assert "child workflows" in r.json()["detail"] and str(child["id"]) in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["workflow_id"]
 
     used = await create_workflow(client, "Used")
     t = await client.post(f"{API}/process-templates", json={"name": "T", "workflow_id": used["id"]})

@@ -48,6 +48,7 @@ async def test_edit_keeps_a_version_history(
         f"/api/v1/planner/plans/{plan['id']}", json={"plan_title": "x", "version": 1}
     )
     assert r.status_code == 409
+    assert [e["field"] for e in r.json()["errors"]] == ["version"]
 
 
 async def test_an_edit_that_changes_nothing_is_not_a_new_version(
@@ -129,6 +130,8 @@ async def test_status_moves_only_along_the_machine(
         codes.append(r.status_code)
     assert codes[:-1] == [200] * (len(moves) - 1)
     assert codes[-1] == last_status
+    if last_status == 409:  # the problem names the field, as every other 4xx does
+        assert [e["field"] for e in r.json()["errors"]] == ["status"], r.text
 
 
 async def test_only_drafts_can_be_edited(
@@ -139,6 +142,11 @@ async def test_only_drafts_can_be_edited(
     r = await client.put(f"/api/v1/planner/plans/{plan['id']}", json={"plan_title": "new"})
     assert r.status_code == 409
     assert "only draft plans" in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["plan_id"]
+    # Approving again: the approve call sends no status, so the plan's id is what clashes.
+    r = await client.post(f"/api/v1/planner/plans/{plan['id']}/approve")
+    assert r.status_code == 409 and "already approved" in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["plan_id"]
 
 
 async def test_list_filters_and_missing_plan(

@@ -67,6 +67,13 @@ async def test_applying_a_preview_with_other_parameters_is_422_naming_the_field(
     assert r.status_code == 200, r.text
     assert r.json()["window_start"] == preview["window_start"]
     assert r.json()["window_end"] == preview["window_end"]
+    # The run that wrote it is no preview: applying it is a 409 naming the run.
+    r = await sched_client.post(
+        "/api/v1/scheduler/schedule",
+        json={"plan_id": plan_id, "dry_run": False, "run_id": r.json()["run_id"]},
+    )
+    assert r.status_code == 409, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["run_id"]
 
 
 async def test_a_stale_preview_says_a_task_was_fully_recorded_not_closed(

@@ -147,7 +147,8 @@ class CalendarService:
         if entry.almanac_id is not None:
             raise Conflict(
                 f"calendar event {entry_id} is a block Almanac scheduled "
-                f"({entry.almanac_id!r}); replan or reschedule instead of deleting it"
+                f"({entry.almanac_id!r}); replan or reschedule instead of deleting it",
+                field="event_id",
             )
         await self.repo.delete_ids([entry_id])
         return DeletedEventOut(id=entry_id, uid=entry.uid)

@@ -291,7 +291,9 @@ class FactService:
         # now, and may be corrected: its successor then follows the correction (`_replace`).
         closed_at = found.valid_to
         if closed_at is not None and closed_at <= datetime.now(UTC):
-            raise Conflict(f"fact {fact_id} was already superseded or closed at {closed_at}")
+            raise Conflict(
+                f"fact {fact_id} was already superseded or closed at {closed_at}", field="fact_id"
+            )
         # The slot lock first, then the row locks, in the order `write` takes them (else the
         # two deadlock); under it a racing write or supersede of this slot has committed.
         current = await self.repo.current_in_slot(
@@ -304,7 +306,10 @@ class FactService:
         )
         old = next((f for f in current if f.id == fact_id), None)
         if old is None or old.valid_to != closed_at:
-            raise Conflict(f"fact {fact_id} was superseded or closed by another write just now")
+            raise Conflict(
+                f"fact {fact_id} was superseded or closed by another write just now",
+                field="fact_id",
+            )
         current = [f for f in current if f.valid_to is None]
         valid_from = data.valid_from or datetime.now(UTC)
         if valid_from < old.valid_from:

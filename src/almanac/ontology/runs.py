@@ -145,7 +145,8 @@ class RunService:
         if differs:
             raise Conflict(
                 f"run_identifier {row.run_identifier!r} was already used for run {row.id}, "
-                f"which differs in {', '.join(differs)}; use a new identifier for a new run"
+                f"which differs in {', '.join(differs)}; use a new identifier for a new run",
+                errors=[{"field": f, "message": "differs from the stored run"} for f in differs],
             )
         return run_out(row)
 
@@ -220,7 +221,7 @@ class RunService:
             if _same_stop(row, body):
                 return run_out(row)  # a retry whose answer was lost: the run it stopped
             ended = f"at {on_clock(row.ended_at, self.tz)}" if row.ended_at else "earlier"
-            raise Conflict(f"execution run {run_id} was already stopped ({ended})")
+            raise Conflict(f"execution run {run_id} was already stopped ({ended})", field="run_id")
         ended_at = _until_now(body.ended_at)
         if row.started_at is not None and ended_at < row.started_at:
             raise ValidationFailed(

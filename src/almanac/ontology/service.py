@@ -59,9 +59,12 @@ def template_out(row: ProcessTemplate) -> ProcessTemplateOut:
     return row_out(ProcessTemplateOut, row, total_hours=steps_hours(row.checklist)[1])
 
 
-def _in_use(kind: str, row_id: int, users: dict[str, list[int]]) -> Conflict:
+def _in_use(kind: str, field: str, row_id: int, users: dict[str, list[int]]) -> Conflict:
     listed = "; ".join(f"{label}: {', '.join(map(str, ids))}" for label, ids in users.items())
-    return Conflict(f"{kind} {row_id} is still in use ({listed}); delete or re-point those first")
+    return Conflict(
+        f"{kind} {row_id} is still in use ({listed}); delete or re-point those first",
+        field=field,
+    )
 
 
 class OntologyService:
@@ -90,7 +93,8 @@ class OntologyService:
         if other is not None and other.id != own_id:
             raise Conflict(
                 f"workflow {name!r} version {version!r} already exists (id {other.id}); "
-                "use another version to keep both"
+                "use another version to keep both",
+                field="version",
             )
 
     async def _check_parent(self, workflow_id: int | None, parent_id: int) -> None:
@@ -156,7 +160,7 @@ class OntologyService:
         row = await self.repo.require(Workflow, workflow_id, "workflow", lock="update")
         users = await self.repo.workflow_users(workflow_id)
         if users:
-            raise _in_use("workflow", workflow_id, users)
+            raise _in_use("workflow", "workflow_id", workflow_id, users)
         await self.repo.remove(row)
 
     # -- service blueprints --------------------------------------------------------------
@@ -277,5 +281,5 @@ class OntologyService:
         )
         users = await self.repo.template_users(template_id)
         if users:
-            raise _in_use("process template", template_id, users)
+            raise _in_use("process template", "template_id", template_id, users)
         await self.repo.remove(row)

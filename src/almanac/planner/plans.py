@@ -175,12 +175,14 @@ class PlanLifecycleService:
         if plan.status != "draft":
             raise Conflict(
                 f"plan {plan_id} is {plan.status}: only draft plans can be edited "
-                "(its tasks already exist once approved)"
+                "(its tasks already exist once approved)",
+                field="plan_id",
             )
         if body.version is not None and body.version != plan.version:
             raise Conflict(
                 f"plan {plan_id} is at version {plan.version}, not {body.version}: "
-                "reload it and apply your edit again"
+                "reload it and apply your edit again",
+                field="version",
             )
         if _unchanged(plan, body):
             # A retried or empty edit is not a new version: the history stays the user's.
@@ -223,10 +225,11 @@ class PlanLifecycleService:
         await self._get(plan_id)
         return [row_out(PlanVersionOut, v) for v in await self.repo.versions(plan_id)]
 
-    async def approve(self, plan_id: int) -> ApprovedOut:
-        """draft → approved: the plan becomes a process template and its tasks."""
+    async def approve(self, plan_id: int, *, field: str = "plan_id") -> ApprovedOut:
+        """draft → approved: the plan becomes a process template and its tasks; a 409
+        names `field`, what the caller sent that asks for it."""
         plan = await self._get(plan_id, for_update=True)
-        require_transition(plan.status, "approved")
+        require_transition(plan.status, "approved", field=field)
         sop = plan_sop(plan)
         # A draft stored under older rules is held to today's before its tasks exist.
         problems = self._problems(plan, sop)
@@ -291,7 +294,7 @@ class PlanLifecycleService:
     async def set_status(self, plan_id: int, body: PlanStatusIn) -> PlanOut:
         """Move a plan along draft → approved → scheduled → active → completed / cancelled."""
         if body.status == "approved":
-            return (await self.approve(plan_id)).plan
+            return (await self.approve(plan_id, field="status")).plan
         plan = await self._get(plan_id, for_update=True)
         require_transition(plan.status, body.status)
         plan.status = body.status

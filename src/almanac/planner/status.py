@@ -15,16 +15,21 @@ NEXT: dict[str, frozenset[str]] = {
 }
 
 
-def require_transition(current: str, target: str) -> None:
-    """Raise Conflict (409) unless a plan may move from `current` to `target`."""
+def require_transition(current: str, target: str, *, field: str = "status") -> None:
+    """Raise Conflict (409) naming `field` (what the caller sent that asks for the move)
+    unless a plan may move from `current` to `target`."""
     allowed = NEXT.get(current, frozenset())
     if target not in allowed:
         moves = ", ".join(sorted(allowed)) or "none (it is final)"
         if current == target:
-            raise Conflict(f"the plan is already {current}; from {current} it can become: {moves}")
+            raise Conflict(
+                f"the plan is already {current}; from {current} it can become: {moves}",
+                field=field,
+            )
         raise Conflict(
             f"the plan is {current} and cannot become {target}; from {current} it can become: "
-            f"{moves}"
+            f"{moves}",
+            field=field,
         )
 
 
@@ -34,7 +39,4 @@ RESCHEDULABLE = ("scheduled", "active")
 
 def require_schedulable(status: str) -> None:
     """409 naming `plan_id` unless a plan in `status` may be scheduled."""
-    try:
-        require_transition(status, "scheduled")
-    except Conflict as exc:
-        raise Conflict(exc.message, errors=[{"field": "plan_id", "message": exc.message}]) from exc
+    require_transition(status, "scheduled", field="plan_id")

@@ -213,7 +213,9 @@ class BlockService:
         if old is None:
             _missing(f"no Almanac block {aid!r} in the current schedule")
         if plan.status not in WRITTEN_PLAN_STATUSES:
-            raise Conflict(f"plan {plan_id} is {plan.status}; its blocks cannot be moved")
+            raise Conflict(
+                f"plan {plan_id} is {plan.status}; its blocks cannot be moved", field="plan_id"
+            )
         tz = self.s.tz()
         slot = self.s.settings.slot_minutes
         start, end = body.start.astimezone(tz), body.end.astimezone(tz)

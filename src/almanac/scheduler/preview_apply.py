@@ -43,7 +43,9 @@ async def apply_preview(
         if done is not None and "response" in (done.metadata_ or {}):
             return ScheduleOut.model_validate(done.metadata_["response"])  # a retry
     if run.status != "preview" or "fingerprint" not in meta:
-        raise Conflict(f"run {run_id} is {run.status}, not a preview that can be applied")
+        raise Conflict(
+            f"run {run_id} is {run.status}, not a preview that can be applied", field="run_id"
+        )
     start = date.fromisoformat(meta["start_date"])
     ctx = await writer.s._context(plan, tz, now, start, int(meta["horizon_days"]))
     plans = await writer.s.plans.with_status(SOLVED_PLAN_STATUSES)
