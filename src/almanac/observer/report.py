@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from almanac.billing import billable_share_pct, hours_in
 from almanac.models.status import DONE_TASK_STATUSES as DONE_STATUSES
+from almanac.observer.recommend import recommend
 from almanac.observer.rows import BlockRow, RunRow, SprintRow, TaskRow, WorkflowInfo
-from almanac.scheduler.day_limits import DayLimits, above
+from almanac.scheduler.day_limits import DayLimits
 
 DRIFT_THRESHOLD_PCT = 30.0  # the design's threshold: more than 30% over or under is drift
 SHORT_RUNWAY_WEEKS = 12  # below this the sprint's billable target applies
@@ -144,32 +145,6 @@ def drift(
             }
         )
     return found
-
-
-def _recommend_drift(d: dict[str, Any]) -> str:
-    over = d["mean_variance_pct"] > 0
-    if d["kind"] == "workflow":
-        what = f"workflow {d['workflow']}"
-    elif d.get("in_library", True):
-        what = f"step {d['step']} of workflow {d['workflow']}"
-    else:
-        # Remembered for every client's plans: a plan's own task is not named.
-        what = f"a step of workflow {d['workflow']} outside its library"
-    text = (
-        f"{what} ran {abs(d['mean_variance_pct']):g}% {'over' if over else 'under'} its "
-        f"estimate in its last {d['runs']} runs"
-    )
-    if d["suggested_hours"] is not None:
-        text += f": {'raise' if over else 'lower'} its estimate to {d['suggested_hours']:g} h"
-    return text
-
-
-def _named(slipped: Sequence[dict[str, Any]]) -> str:
-    """Slipped tasks by title, a client's only counted (remembered for every client)."""
-    own = [s["title"] for s in slipped if s.get("client_id") is None]
-    theirs = len(slipped) - len(own)
-    parts = own[:3] + ([f"{theirs} of clients' work"] if theirs else [])
-    return ", ".join(parts)
 
 
 def _blocks(
@@ -335,23 +310,7 @@ def build_report(
         and sprint is not None
         and share_pct < sprint.billable_target_pct
     )
-    recommendations = [_recommend_drift(d) for d in found]
-    if slipped:
-        recommendations.append(
-            f"{len(slipped)} task(s) slipped past their deadline ({_named(slipped)}): re-plan "
-            "them or move their deadlines"
-        )
-    for o in overbooked:
-        recommendations.append(
-            f"{o['day']} was booked for {o['hours']:g} h, {above((o['max_hours'], o['limit']))}: "
-            "move work to a lighter day"
-        )
-    if billable_out["below_target"] and sprint is not None:
-        recommendations.append(
-            f"billable share (billable ÷ worked hours) was {billable_out['share_pct']:g}%, "
-            f"under the {sprint.billable_target_pct:g}% target with "
-            f"{sprint.runway_weeks:g} weeks of runway: schedule billable work first"
-        )
+    recommendations = recommend(found, slipped, overbooked, billable_out, sprint)
     return {
         "mode": mode,
         "period": {"start": first.isoformat(), "end": last.isoformat(), "timezone": tz.key},
