@@ -56,7 +56,8 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
 
     code, out = invoke("approve", str(plan["id"]), "--json")
     assert code == 0, out
-    task_id = json.loads(out)["task_ids"][0]
+    task_ids = json.loads(out)["task_ids"]
+    task_id = task_ids[0]
     code, out = invoke("runs", "start", str(task_id), "--at", "2026-03-02T09:00:00+01:00")
     assert code == 0 and "in_progress" in out, out
     run_id = out.split()[1]
@@ -66,6 +67,14 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     assert code == 0 and json.loads(out)["total"] == 1, out
     code, out = invoke("runs", "list")  # boxed, as the rich tables of other commands
     assert code == 0 and "┏" in out and f"│ {run_id} " in out and "└" in out, out
+    # A second timer on another task starts, and says the first still runs.
+    code, out = invoke("runs", "start", str(task_id))
+    assert code == 0 and "warning" not in out, out
+    first = out.split()[1]
+    code, out = invoke("runs", "start", str(task_ids[1]))
+    assert code == 0 and f"warning: run {first} on task {task_id}" in out, out
+    for run in (first, out.split()[1]):
+        assert invoke("runs", "stop", run, "--hours", "0.5")[0] == 0
 
     code, out = invoke("sprints", "add", "2026-03-02", "--capacity", "30", "--json")
     assert code == 0, out

@@ -60,7 +60,12 @@ def runs_start(
     body = _body(task_id=task_id, started_at=at, run_identifier=key)
     names = {"task_id": "TASK_ID", "started_at": "--at", "run_identifier": "--key"}
     out = call("POST", f"{P}/execution-runs", body=body, url=url, names=names)
-    emit(out) if as_json else print(_run_line(out))
+    if as_json:
+        emit(out)
+        return
+    print(_run_line(out))
+    for warning in out.get("warnings", []):
+        print(f"warning: {warning}")
 
 
 @runs_app.command("stop")

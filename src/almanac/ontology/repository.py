@@ -225,6 +225,23 @@ class OntologyRepository(Repository, PortableRows):
         ).where(ExecutionRun.task_id == task_id, ExecutionRun.id != (but or 0))
         return [s for row in await self.session.execute(stmt) for s in known_spans(*row)]
 
+    async def timers_elsewhere(self, task_id: int) -> list[tuple[ExecutionRun, str]]:
+        """Runs of other tasks still running, with their task's title, oldest first (the
+        run `TaskService.log_time` keeps times nothing: not one)."""
+        stmt = (
+            select(ExecutionRun, Task.title)
+            .join(Task, Task.id == ExecutionRun.task_id)
+            .where(
+                ExecutionRun.task_id != task_id,
+                ExecutionRun.ended_at.is_(None),
+                ExecutionRun.status == "in_progress",
+            )
+            .order_by(ExecutionRun.started_at, ExecutionRun.id)
+            .limit(20)
+        )
+        rows = (await self.session.execute(stmt)).tuples()
+        return [(r, title) for r, title in rows if (r.metadata_ or {}).get("source") != "tasks"]
+
     async def open_timer(self, task_id: int, since: datetime | None = None) -> ExecutionRun | None:
         """A run of the task started at or before `since` (None: whenever) and not stopped:
         a timer still running then. The run `TaskService.log_time` keeps (source "tasks")

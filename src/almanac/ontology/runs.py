@@ -207,7 +207,21 @@ class RunService:
             prior = await self.repo.run_by_identifier(body.run_identifier)
             assert prior is not None
             return self._same_or_conflict(prior, body), False
-        return run_out(row), True
+        out = run_out(row)
+        if body.task_id is not None:
+            out.warnings = await self._timers_elsewhere(body.task_id)
+        return out, True
+
+    async def _timers_elsewhere(self, task_id: int) -> list[str]:
+        """Not refused (a call taken while a report is timed is real), but said: both
+        timers count the time from now, and one left running is the usual mistake."""
+        return [
+            f"run {run.id} on task {run.task_id} ({title!r}) is still running too (started "
+            f"{on_clock(run.started_at, self.tz)}): both count the time from now; stop it "
+            "if you switched"
+            for run, title in await self.repo.timers_elsewhere(task_id)
+            if run.started_at is not None
+        ]
 
     async def stop(self, run_id: int, body: RunStopIn) -> RunOut:
         """Complete a run; actual hours default to the time elapsed since it started."""

@@ -294,6 +294,11 @@ class RunOut(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Said when the run starts: timers still running on other tasks (both "
+        "count the time from then on)",
+    )
 
 
 class RunList(Page):

@@ -1,0 +1,44 @@
+"""Two timers on different tasks at once: allowed (a call taken while a report is timed),
+but said, since both count the time from then on and one is usually forgotten."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.models import Task
+from tests.ontology.helpers import API, steps
+
+R = f"{API}/execution-runs"
+
+
+async def _task(db_session: AsyncSession, title: str) -> int:
+    row = Task(title=title, estimate_hours=1.0)
+    db_session.add(row)
+    await db_session.commit()
+    return row.id
+
+
+async def test_a_second_timer_on_another_task_starts_with_a_warning_naming_the_first(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    report, call, email = [await _task(db_session, t) for t in ("Report", "Call", "Email")]
+    first = await client.post(R, json={"task_id": report})
+    assert first.status_code == 201 and first.json()["warnings"] == [], first.text
+    second = await client.post(R, json={"task_id": call})
+    assert second.status_code == 201, second.text  # not refused
+    [warning] = second.json()["warnings"]
+    assert f"run {first.json()['id']}" in warning and "Report" in warning, warning
+    assert second.json()["status"] == "in_progress"
+    # Stopped, the first no longer runs: the next timer is warned of the second only.
+    assert (await client.post(f"{R}/{first.json()['id']}/stop")).status_code == 200
+    third = await client.post(R, json={"task_id": email})
+    [warning] = third.json()["warnings"]
+    assert f"run {second.json()['id']}" in warning and "Call" in warning, warning
+    # A run of no task (a template's) is timed apart from tasks: no warning either way.
+    t = await client.post(f"{API}/process-templates", json={"name": "T", "checklist": steps()})
+    alone = await client.post(R, json={"process_template_id": t.json()["id"]})
+    assert alone.status_code == 201 and alone.json()["warnings"] == [], alone.text
+    # Reading a run back carries no warning: it is said when the timer starts.
+    got = await client.get(f"{R}/{third.json()['id']}")
+    assert got.json()["warnings"] == []
