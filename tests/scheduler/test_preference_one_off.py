@@ -74,6 +74,14 @@ def test_a_one_off_clause_of_its_own_leaves_the_rest_read() -> None:
         ("Max 6 hours a day, tomorrow only 2", "daily_max_hours", 6.0, "tomorrow"),
         ("I work 9-5; not working this weekend", "workday_start", time(9), "this weekend"),
         ("No meetings before 10. Hard stop at 3 tomorrow", "not_before", time(10), "tomorrow"),
+        # "this week" is the clause's own qualifier, not a pointer to another clause's week.
+        (
+            "I work 9-5 Mon-Fri, and this week also Saturday 10-2",
+            "workday_start",
+            time(9),
+            "this week",
+        ),
+        ("9-5 Mon-Fri and this week also Saturday 10-1", "workday_end", time(17), "this week"),
     ],
 )
 def test_a_one_off_exception_leaves_the_standing_preference_read(

@@ -92,7 +92,9 @@ def some_weeks_clause(head: str) -> tuple[int, int] | None:
     found = list(pd.SOME_WEEKS.finditer(head))
     # "except" says which days the rest holds on: the rules do not split that.
     excepts = (e for e in pd.EXCEPT.finditer(head) if not any(_inside(e, m) for m in found))
-    if len(spans) < 2 or not found or _REFERS.search(head) or next(excepts, None):
+    # A qualifier's own words ("this week also Saturday") point at no other clause.
+    refers = (r for r in _REFERS.finditer(head) if not any(_inside(r, m) for m in found))
+    if len(spans) < 2 or not found or next(refers, None) or next(excepts, None):
         return None
     within = {i for m in found for i, (a, b) in enumerate(spans) if a <= m.start() < b}
     if len(within) != 1:
