@@ -10,9 +10,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from almanac.observer.narrative import reflection_summary, shared_report
 from almanac.observer.report import build_report
 from almanac.observer.rows import RunRow, WorkflowInfo
-from almanac.observer.service import reflection_summary, shared_report
 from almanac.scheduler.day_limits import DayLimits
 
 T0 = datetime(2026, 10, 1, 9, tzinfo=UTC)

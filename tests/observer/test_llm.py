@@ -12,13 +12,13 @@ from almanac.db.uow import UnitOfWork
 from almanac.memory.schemas import RememberIn
 from almanac.models import Event
 from almanac.observer.deps import observer_service
-from almanac.observer.service import (
+from almanac.observer.narrative import (
     SLIPPED_IN_PROMPT,
     SUMMARY_CHARS,
-    ObserverService,
     narrative_messages,
     reflection_summary,
 )
+from almanac.observer.service import ObserverService
 from almanac.state import AppState
 from tests.doubles.openai_chat import FakeChatServer, Reply
 from tests.observer.conftest import MONDAY, SUNDAY_EVENING, fixture_week

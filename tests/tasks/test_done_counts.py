@@ -14,7 +14,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.mcp.tools.review import reflection_text
 from almanac.models import Task
 from almanac.observer.deps import observer_service
-from almanac.observer.service import reflection_summary
+from almanac.observer.narrative import reflection_summary
 from almanac.state import AppState
 from tests.scheduler.conftest import TZ, make_plan
 from tests.tasks.test_block_fitting import scheduled, task_id

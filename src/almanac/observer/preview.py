@@ -28,9 +28,9 @@ from almanac.llm.base import (
     Message,
     Prompt,
 )
+from almanac.observer.narrative import judge_report_narrative, narrative_messages
 from almanac.observer.proposals import extraction_messages, judge_facts
 from almanac.observer.schemas import Narrative, RawFacts
-from almanac.observer.service import judge_report_narrative, narrative_messages
 from almanac.ontology.sop import SOP
 from almanac.planner import llm_plan
 from almanac.planner.deps import planner_service

@@ -175,6 +175,13 @@ class ObserverRepository(Repository, PortableRows):
         assert row is not None
         return row
 
+    async def of_period(self, mode: str, period_start: date) -> Reflection | None:
+        """The stored reflection of this period, if any."""
+        stmt = select(Reflection).where(
+            Reflection.mode == mode, Reflection.period_start == period_start
+        )
+        return cast(Reflection | None, await self.session.scalar(stmt))
+
     async def reflection(self, reflection_id: int) -> Reflection | None:
         return await self.by_id(Reflection, reflection_id)
 

@@ -9,10 +9,10 @@ written in the caller's one transaction (see memory.port).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,18 +23,22 @@ from almanac.llm.base import (
     LLMClient,
     LLMError,
     LLMUse,
-    Message,
     Prompt,
     why_unusable,
 )
 from almanac.memory.forget_repository import ForgetRepository
-from almanac.memory.port import MemoryPort
+from almanac.memory.port import MemoryPort, RemoteMemory
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
-from almanac.observer.judge import judge_narrative
 from almanac.observer.memories import summarize_memories
+from almanac.observer.narrative import (
+    judge_report_narrative,
+    narrative_messages,
+    narrative_text,
+    reflection_summary,
+)
 from almanac.observer.report import DRIFT_THRESHOLD_PCT, build_report, finished_in, period_bounds
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.rows import RunRow, WorkflowInfo
@@ -49,82 +53,12 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
 OPERATION = "reflection"
-SUMMARY_CHARS = 20_000  # RememberIn's content bound
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
-# The slipped tasks the LLM is shown (the rest are counted): every task of the period past its
-# deadline went in, each with a title of up to 500 characters, hundreds of them in the week
-# of someone behind on everything (the report itself still lists them all).
-SLIPPED_IN_PROMPT = 20
-
-
-def shared_report(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as the LLM sees it: a client's slipped task without its title, a step
-    outside the workflow's library without its key. The narrative is remembered with the
-    reflection, which every client's plans recall."""
-    slipped = [
-        {k: v for k, v in s.items() if k != "client_id"}
-        | ({"title": "(a client's task)"} if s.get("client_id") is not None else {})
-        for s in report.get("slipped", [])[:SLIPPED_IN_PROMPT]
-    ]
-    more = len(report.get("slipped", [])) - len(slipped)
-    # Nor the key of a step the library does not define (an LLM's id for one plan's task).
-    drift = [
-        d if d.get("in_library", True) else {**d, "step": "(a plan's own step)"}
-        for d in report.get("drift", [])
-    ]
-    shared = {**report, "slipped": slipped, "drift": drift}
-    return shared | ({"slipped_not_listed": more} if more else {})
-
-
-def narrative_messages(system: str, mode: str, report: dict[str, Any]) -> list[Message]:
-    """The reflection prompt: the template, then the computed numbers as JSON (a client's
-    task titles left out, see `shared_report`)."""
-    shared = shared_report(report)
-    user = (
-        f"The {mode} numbers (JSON):\n{json.dumps(shared, sort_keys=True, default=str)}\n\n"
-        'Answer as {"narrative": "...", "adjustments": ["...", "..."]}'
-    )
-    return [Message("system", system), Message("user", user)]
-
-
-def judge_report_narrative(report: dict[str, Any]) -> Callable[[Narrative], list[str]]:
-    """The judge of narratives about `report`."""
-    return lambda answer: judge_narrative(narrative_text(answer), report)
-
-
-def narrative_text(answer: Narrative) -> str:
-    """The narrative as stored: the prose, then the adjustments as a list."""
-    text = answer.narrative.strip()
-    if answer.adjustments:
-        text += "\n" + "\n".join(f"- {a}" for a in answer.adjustments)
-    return text
 
 
 def reflection_out(row: Reflection) -> ReflectionOut:
     """The API shape of a reflection row."""
     return ReflectionOut.model_validate(row, from_attributes=True)
-
-
-def reflection_summary(report: dict[str, Any], narrative: str | None) -> str:
-    n = report["numbers"]
-    p = report["period"]
-    span = p["start"] if p["start"] == p["end"] else f"{p['start']} to {p['end']}"
-    lines = [
-        f"{report['mode'].capitalize()} reflection for {span}: {n['tasks_planned']} tasks "
-        f"planned, {n['tasks_done']} done; {n['hours_estimated']:g} h estimated, "
-        f"{n['hours_actual']:g} h worked."
-    ]
-    if measured := n.get("done_tasks_measured"):
-        lines[0] += (
-            f" The {measured} task(s) done with hours recorded were estimated at "
-            f"{n['done_hours_estimated']:g} h and took {n['done_hours_worked']:g} h."
-        )
-    lines += [f"- {r}" for r in report["recommendations"]]
-    if narrative:
-        lines += ["", narrative]
-    text = "\n".join(lines)
-    # A memory holds at most SUMMARY_CHARS; the reflection row keeps the whole text.
-    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 class ObserverService:
@@ -185,7 +119,7 @@ class ObserverService:
                 " delete): numbers only; reflect again for a narrative",
             )
         report["llm"] = use.model_dump()
-        event_id = await self._remember(mode, first, last, end, now, report, narrative)
+        event_id = await self._remember_period(mode, first, last, end, now, report, narrative)
         values = {
             "mode": mode,
             "period_start": first,
@@ -288,6 +222,33 @@ class ObserverService:
             model=result.record.model,
             detail=f"narrative by {result.record.model}",
         )
+
+    async def _remember_period(
+        self,
+        mode: Mode,
+        first: date,
+        last: date,
+        end: datetime,
+        now: datetime,
+        report: dict[str, Any],
+        narrative: str | None,
+    ) -> int | None:
+        """The period's memory: the stored reflection's when it says the same, else a new
+        one. A Gateway elsewhere cannot replace a memory under its key: it stores the
+        changed one beside the old, which goes once the reflection pointing at the new one
+        has committed (in process the old row is replaced in this transaction)."""
+        was = await self.repo.of_period(mode, first)
+        prior = was.event_id if was is not None else None
+        if was is not None and was.event_id is not None:
+            if reflection_summary(was.report, was.narrative) == reflection_summary(
+                report, narrative
+            ):
+                return was.event_id
+        event_id = await self._remember(mode, first, last, end, now, report, narrative)
+        memory = self.memory
+        if isinstance(memory, RemoteMemory) and prior is not None and event_id not in (None, prior):
+            self.uow.after_commit(partial(memory.forget_event, prior))
+        return event_id
 
     async def _remember(
         self,

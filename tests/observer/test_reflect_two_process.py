@@ -1,0 +1,69 @@
+"""Reflecting again on a period, with the Memory Gateway in another process: the Gateway
+cannot replace a memory under its key (a changed one is stored under the key and its
+digest), so the earlier reflection's memory stayed beside the new one and recall found
+both weeks' numbers, the stale and the current. Real commits throughout: the Gateway's
+delete waits for the reflection's row, which a test's rolled-back transaction never frees."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import date
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from almanac.db.uow import unit_of_work
+from almanac.models import Event, Task
+from almanac.observer.schemas import ReflectionOut
+from almanac.state import AppState
+from tests.memory.test_gateway_hop import gateway, planner
+from tests.observer.conftest import MONDAY, fixture_week
+from tests.observer.test_reflect import observer
+
+__all__ = ["gateway", "planner"]  # the real Gateway process, and the Planner on it
+
+
+async def _reflect(state: AppState, day: date) -> ReflectionOut:
+    async with unit_of_work(state.sessionmaker) as uow:
+        return await observer(uow, state).reflect("weekly", day)
+
+
+async def _reflections(state: AppState) -> list[Event]:
+    async with state.sessionmaker() as session:
+        stmt = select(Event).where(Event.event_type == "reflection").order_by(Event.id)
+        return list((await session.scalars(stmt)).all())
+
+
+async def test_a_changed_reflection_replaces_its_memory_on_a_remote_gateway(
+    planner: AppState,
+) -> None:
+    async with unit_of_work(planner.sessionmaker) as uow:
+        week = await fixture_week(uow.session)
+        call = week["tasks"]["call"].id
+    first = await _reflect(planner, MONDAY)
+    assert first.event_id is not None, first.report.get("memory")
+    async with unit_of_work(planner.sessionmaker) as uow:
+        await uow.session.execute(update(Task).where(Task.id == call).values(status="done"))
+    second = await _reflect(planner, date(2026, 11, 15))
+    assert second.event_id is not None and second.event_id != first.event_id
+    events = await _reflections(planner)
+    # One memory for the period: the current one, not the stale one beside it.
+    assert [e.id for e in events] == [second.event_id], [e.content[:80] for e in events]
+    assert "3 done" in events[0].content
+    # Nothing changed: the same memory, nothing forgotten.
+    third = await _reflect(planner, MONDAY)
+    assert third.event_id == second.event_id
+    assert [e.id for e in await _reflections(planner)] == [second.event_id]
+    async with planner.sessionmaker() as session:
+        await _jobs_done(session)
+
+
+async def _jobs_done(session: AsyncSession, within: float = 60.0) -> None:
+    """Wait out the Gateway's worker (the memories' jobs it queued): emptying the tables
+    after the test while a job reads them deadlocks."""
+    stmt = text("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+    deadline = time.monotonic() + within
+    while (await session.scalar(stmt)) and time.monotonic() < deadline:
+        await session.rollback()  # a fresh snapshot each time
+        await asyncio.sleep(0.2)
