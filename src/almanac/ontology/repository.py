@@ -239,7 +239,7 @@ class OntologyRepository(Repository, PortableRows):
             .order_by(ExecutionRun.started_at, ExecutionRun.id)
             .limit(20)
         )
-        rows = (await self.session.execute(stmt)).tuples()
+        rows = await self.session.execute(stmt)
         return [(r, title) for r, title in rows if (r.metadata_ or {}).get("source") != "tasks"]
 
     async def open_timer(self, task_id: int, since: datetime | None = None) -> ExecutionRun | None:
