@@ -159,8 +159,14 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
     out.reflection = await call(
         "POST", "/api/v1/observer/reflect", params={"mode": "weekly", "date": week_ago.isoformat()}
     )
-    for line in out.reflection.get("report", {}).get("recommendations", [])[:3]:
+    recommendations = out.reflection.get("report", {}).get("recommendations", [])
+    for line in recommendations[:3]:
         say(f"   recommendation: {line}")
+    if len(recommendations) > 3:
+        say(
+            f"   … and {len(recommendations) - 3} more "
+            f"(almanac reflect --mode weekly --date {week_ago.isoformat()})"
+        )
 
     facts = await call(
         "GET", "/api/v1/memory/facts", params={"subject_type": "workflow", "fact_type": "pattern"}
@@ -168,6 +174,11 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
     out.pattern_facts = list(facts)
     for fact in out.pattern_facts[:3]:
         say(f"   fact: {fact['content']}")
+    if len(out.pattern_facts) > 3:
+        say(
+            f"   … and {len(out.pattern_facts) - 3} more facts "
+            "(almanac facts --subject-type workflow --type pattern)"
+        )
 
     say("6. Plan again: the estimates have learned")
     out.next_plan = await call(
