@@ -45,3 +45,44 @@ def test_times_are_shown_in_the_users_zone(monkeypatch: pytest.MonkeyPatch) -> N
     # Not a zone the CLI can read: the time as sent, never a traceback.
     monkeypatch.setenv("ALMANAC_TIMEZONE", "Mars/Olympus")
     assert local_minute("2026-07-01T03:30:00Z") == "2026-07-01 03:30"
+
+
+def test_a_table_of_many_columns_fits_the_terminal_and_loses_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`almanac facts` at 80 columns printed a 102-column box (the fixed columns at their
+    widest and the content its 20): a terminal wraps each line and the box falls apart.
+    Columns empty in every row go first, then the widest cells wrap."""
+    columns = ["id", "subject", "type", "category", "client", "valid from", "valid to", "content"]
+    content = "I work 9-5 Mon-Fri, never on weekends"
+    rows = [
+        ["1", "user:me", "preference", "", "", "2026-12-04 03:15", "current", content],
+        [
+            "2",
+            "workflow:Business diagnostic",
+            "pattern",
+            "",
+            "",
+            "2026-12-04 03:16",
+            "current",
+            "x",
+        ],
+    ]
+    table("facts", columns, rows, 80)
+    box = capsys.readouterr().out.splitlines()[1:]
+    assert len({len(line) for line in box}) == 1 and len(box[0]) <= 80, "\n".join(box)
+    header = box[1].split("┃")[1:-1]
+    assert "category" not in box[1] and "client" not in box[1]  # empty in every row
+    assert len(header) == 6
+    # Each column read down, its wrapped pieces joined: every cell is there whole.
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in box[3:-1]]
+    down = [" ".join(" ".join(row[i] for row in cells).split()) for i in range(6)]
+    assert down[1].replace(" ", "") == "user:meworkflow:Businessdiagnostic", down
+    assert down[2] == "preference pattern" and down[4] == "current current", down
+    assert down[3] == "2026-12-04 03:15 2026-12-04 03:16", down
+    assert down[5] == f"{content} x", down
+
+
+def test_a_table_that_fits_keeps_its_empty_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    table("facts", ["id", "client", "content"], [["1", "", "short"]], 80)
+    assert "client" in capsys.readouterr().out

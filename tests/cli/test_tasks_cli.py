@@ -129,13 +129,28 @@ def test_a_clients_plan_and_tasks_show_the_client_and_logged_hours_count_before_
     row = next(line for line in result.output.splitlines() if f" {plan_id} " in line)
     assert re.search(r"\b7\b", row), result.output
 
+    monkeypatch.setattr(tasks_cli, "console", Console(width=120))
     result = runner.invoke(app, ["tasks", "--plan", plan_id])
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if "status" in line)
     assert header.split()[:3] == ["id", "plan", "client"], result.output
-    # Still one row per task at 80 columns, the due time whole.
     rows = [line for line in result.output.splitlines() if f"{DUE_DAY} 16:00" in line]
     assert len(rows) == 4 and all(re.search(r"\b7\b", r) for r in rows), result.output
+
+    # At 80 columns the fixed columns left the title 7 characters, and the rest of each
+    # line was cut off: "Send th / and wal / through" for "Send the proposal and walk
+    # the client through it". Each task is then two lines, the title whole on the first.
+    monkeypatch.setattr(tasks_cli, "console", Console(width=80))
+    result = runner.invoke(app, ["tasks", "--plan", plan_id])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    text = " ".join(result.output.split())
+    for task in listed["items"]:
+        assert f"#{task['id']} {task['title']}" in text, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    # The due time whole, and the client, on each task's detail line.
+    rows = [line for line in result.output.splitlines() if f"{DUE_DAY} 16:00" in line]
+    assert len(rows) == 4 and all("client 7" in r for r in rows), result.output
 
     # 1.5 h logged on a task that is not done yet count as worked on the day they began.
     listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)

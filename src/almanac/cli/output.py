@@ -25,6 +25,7 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     # space (the last column wraps it anyway).
     columns = [" ".join(c.split()) for c in columns]
     rows = [[" ".join(c.split()) for c in row] for row in rows]
+    columns, rows = _fitted_columns(columns, rows, width)
     widths = [len(c) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
@@ -33,14 +34,23 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     # leaves, at least 20.
     fixed = sum(widths[:-1]) + 3 * len(columns) + 1
     widths[-1] = min(widths[-1], max(20, width - fixed))
+    # Still too wide (many columns): the widest of the others wrap too, one character at a
+    # time, down to 6 (a terminal would wrap each line and break the box).
+    over = sum(widths) + 3 * len(columns) + 1 - width
+    while over > 0:
+        widest = max(range(len(widths) - 1), key=lambda i: widths[i], default=None)
+        if widest is None or widths[widest] <= 6:
+            break
+        widths[widest] -= 1
+        over -= 1
 
     def rule(left: str, fill: str, cross: str, right: str) -> str:
         return left + cross.join(fill * (w + 2) for w in widths) + right
 
     def line(cells: list[str], bar: str) -> list[str]:
         wrapped = [
-            textwrap.wrap(c, w) or [""] if i == len(cells) - 1 else [c]
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            textwrap.wrap(c, w) or [""] if len(c) > w else [c]
+            for c, w in zip(cells, widths, strict=True)
         ]
         return [
             bar
@@ -64,6 +74,20 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
         out.extend(line(row, "│"))
     out.append(rule("└", "─", "┴", "┘"))
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def _fitted_columns(
+    columns: list[str], rows: list[list[str]], width: int
+) -> tuple[list[str], list[list[str]]]:
+    """Wider than the terminal at the cells' widths: the columns empty in every row (not
+    the first or the last) go, as they say nothing."""
+    if not rows:
+        return columns, rows
+    natural = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    if sum(natural[:-1]) + 20 + 3 * len(columns) + 1 <= width:
+        return columns, rows
+    keep = [i for i in range(len(columns)) if i in (0, len(columns) - 1) or any(r[i] for r in rows)]
+    return [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
 def local_minute(value: str | None) -> str:

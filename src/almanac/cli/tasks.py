@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import typer
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
@@ -64,30 +66,61 @@ def tasks(
         )
         console.print(f"no tasks{which}" + (f" ({filters})" if filters else ""))
         return
-    # Short cells never wrap, so an 80-column terminal gives the title the room left.
+    clients = any(t.get("client_id") is not None for t in out["items"])
+    rows = [_cells(t, clients, settings.timezone) for t in out["items"]]
+    columns = ["id", "plan", *(["client"] if clients else []), "status", "prio", "est h"]
+    columns += ["logged h", "due"]
+    # Short cells never wrap; the title takes what they leave, and when that is under 20
+    # characters (80 columns with a client and a task in progress left 7, and rich cut
+    # the rest of each line off) each task is two lines, its title whole on the first.
+    fixed = sum(2 + max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns))
+    if console.width - fixed < 20:
+        _two_lines(f"tasks ({out['total']})", columns, rows)
+        return
     table = Table(
         title=f"tasks ({out['total']})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
     )
-    # The client column only when some task has one: 80 columns stay for the title otherwise.
-    clients = any(t.get("client_id") is not None for t in out["items"])
-    columns = ("id", "plan", *(("client",) if clients else ()), "status", "prio", "est h")
-    for col in (*columns, "logged h", "due"):
+    for col in columns:
         table.add_column(col, no_wrap=True)
     table.add_column("title", overflow="fold", ratio=1, min_width=20)
-    for t in out["items"]:
-        client = ("" if t.get("client_id") is None else str(t["client_id"]),) if clients else ()
-        table.add_row(
-            str(t["id"]),
-            str(t["plan_id"] or ""),
-            *client,
-            t["status"],
-            str(t["priority"]),
-            "" if t["estimate_hours"] is None else f"{t['estimate_hours']:g}",
-            f"{t['logged_hours']:g}",
-            _local(t["deadline"], settings.timezone),
-            t["title"],
-        )
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+
+
+def _cells(t: dict[str, Any], clients: bool, zone: str) -> list[str]:
+    """One task's cells, the title last; the client's only when some task has one."""
+    client = ["" if t.get("client_id") is None else str(t["client_id"])] if clients else []
+    return [
+        str(t["id"]),
+        str(t["plan_id"] or ""),
+        *client,
+        t["status"],
+        str(t["priority"]),
+        "" if t["estimate_hours"] is None else f"{t['estimate_hours']:g}",
+        f"{t['logged_hours']:g}",
+        _local(t["deadline"], zone),
+        t["title"],
+    ]
+
+
+def _two_lines(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """A narrow terminal: "#id title" (wrapped whole), then the other cells by name."""
+    console.print(title)
+    for row in rows:
+        cells = dict(zip(columns, row, strict=False))
+        console.print(Text(f"#{cells['id']} {row[-1]}"))
+        # The short cells first, so a wrap only ever moves the hours to a second line.
+        details = [
+            cells["status"],
+            f"due {cells['due']}" if cells["due"] else "",
+            f"plan {cells['plan']}" if cells["plan"] else "",
+            f"client {cells['client']}" if cells.get("client") else "",
+            f"prio {cells['prio']}",
+            f"{cells['est h'] or '?'} h est, {cells['logged h']} h logged",
+        ]
+        line = Text(" · ".join(d for d in details if d))
+        console.print(Padding(line, (0, 0, 0, 3)))  # wrapped lines keep the indent
 
 
 def _local(when: str | None, zone: str) -> str:
