@@ -40,7 +40,16 @@ def test_remember_recall_and_facts(cli_env: AppState):
 
     code, out = invoke("recall", "when does deep work happen", "-k", "3")
     assert code == 0, out
-    assert "Deep work happens before noon" in out and "score" in out
+    # The relevance, comparable across queries (0.5 the floor), not the fused score, which
+    # ranks one answer and means nothing beside another's (0.0837 read as "8%").
+    assert "Deep work happens before noon" in out and "relevance" in out and "score" not in out
+    data = json.loads(invoke("recall", "when does deep work happen", "-k", "3", "--json")[1])
+    for hit in data["results"]:
+        row = next(line for line in out.splitlines() if f"{hit['kind']} {hit['id']} " in line)
+        assert f" {hit['relevance']:.2f} " in row, out
+    under = sum(1 for hit in data["results"] if hit["relevance"] < 0.5)
+    assert under > 0, data  # the invoice memory: listed, but no match for the question
+    assert f"{under} of {len(data['results'])} under the relevance floor" in out, out
 
     code, out = invoke("recall", "invoice", "--json")
     assert code == 0
@@ -318,3 +327,10 @@ def test_db_upgrade_reports_head(cli_env: AppState):
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     code, out = invoke("db", "upgrade")
     assert code == 0 and f"revision {head}" in out
+
+
+def test_the_cli_reads_the_relevance_floor_recall_uses() -> None:
+    from almanac.cli.recall import RELEVANCE_FLOOR
+    from almanac.memory.relevance import FLOOR
+
+    assert RELEVANCE_FLOOR == FLOOR

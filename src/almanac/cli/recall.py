@@ -25,6 +25,9 @@ UrlOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 MEMORY = "/api/v1/memory"
+# memory.relevance.FLOOR, not imported: that module reads the settings, which this fast
+# command does not load (tests/cli/test_memory_cli.py holds the two equal).
+RELEVANCE_FLOOR = 0.5
 
 
 def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
@@ -182,12 +185,18 @@ def recall(
     rows = []
     for rank, hit in enumerate(out["results"], start=1):
         when = local_minute(hit.get("occurred_at"))
-        rows.append(
-            [str(rank), f"{hit['kind']} {hit['id']}", f"{hit['score']:.4f}", when, hit["content"]]
-        )
+        # The relevance compares across queries; the fused score only ranks this answer.
+        rel = "" if hit.get("relevance") is None else f"{hit['relevance']:.2f}"
+        rows.append([str(rank), f"{hit['kind']} {hit['id']}", rel, when, hit["content"]])
     cached = ", cached" if out["cached"] else ""
     title = f"recall: {query!r} ({out['took_ms']:.1f} ms{cached})"
-    table(title, ["rank", "id", "score", "when", "content"], rows)
+    table(title, ["rank", "id", "relevance", "when", "content"], rows)
+    under = sum(1 for h in out["results"] if (h.get("relevance") or 0.0) < RELEVANCE_FLOOR)
+    if under and not out.get("no_match"):
+        print(
+            f"{under} of {len(out['results'])} under the relevance floor "
+            f"({RELEVANCE_FLOOR:g}): near the query, not about it"
+        )
     if note:
         print(note)
     detail = out.get("detail") or ""
