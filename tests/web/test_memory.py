@@ -41,6 +41,13 @@ def test_create_find_filter_and_fact_history(page: Page, server: Server) -> None
     results = page.locator("#results")
     expect(results).to_contain_text("Zebra42 workshop notes")
     expect(results).to_contain_text("Zebra42 demos moved to Thursdays")
+    # Each hit says its relevance (comparable across searches, 0.5 the floor), not the
+    # fused score, which only ranks one answer ("score 0.084" for the best match).
+    found = server.api("GET", "/api/v1/memory/recall", params={"query": "Zebra42"}).json()
+    first = found["results"][0]
+    hit = results.get_by_role("button", name=first["content"][:30])
+    expect(hit).to_contain_text(f"relevance {first['relevance']:.2f}")
+    expect(results).not_to_contain_text("score")
     search.get_by_label("Kind").select_option("memory")
     search.get_by_role("button", name="Search").click()
     expect(results).to_contain_text("Zebra42 workshop notes")

@@ -48,7 +48,9 @@ window.AlmanacPages.memory = function () {
     if (!hits.length) return A.empty(results, "Nothing matches. Try other words, widen the dates or clear a filter.");
     const list = h("ul", { class: "results", "aria-label": "Search results" });
     for (const x of hits) {
-      const label = `${A.when(x.occurred_at)} · score ${x.score.toFixed(3)}`;
+      // The relevance compares across searches (0.5 the floor); the fused score only ranks.
+      const rel = x.relevance === null || x.relevance === undefined ? "" : ` · relevance ${x.relevance.toFixed(2)}`;
+      const label = `${A.when(x.occurred_at)}${rel}`;
       list.append(h("li", {}, h("button", {
         type: "button", "aria-pressed": "false", dataset: { kind: x.kind, id: x.id },
         onclick: (e) => { list.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false")); e.currentTarget.setAttribute("aria-pressed", "true"); show(x.kind, x.id, x); },
