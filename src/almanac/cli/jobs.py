@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from almanac.cli.api import call
-from almanac.cli.output import emit, table
+from almanac.cli.output import emit, local_minute, table
 from almanac.cli.recall import JsonOpt, UrlOpt
 
 retention_app = typer.Typer(help="Archive and delete old events.", no_args_is_help=True)
@@ -97,7 +97,7 @@ def jobs_list(
             job["queue"],
             job["status"],
             str(job["attempts"]),
-            (job["deferred_at"] or "")[:19],
+            local_minute(job["deferred_at"]),
             json.dumps(job["args"], ensure_ascii=False),
             job["reason"] or "",
         ]

@@ -35,14 +35,21 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     fixed = sum(widths[:-1]) + 3 * len(columns) + 1
     widths[-1] = min(widths[-1], max(20, width - fixed))
     # Still too wide (many columns): the widest of the others wrap too, one character at a
-    # time, down to 6 (a terminal would wrap each line and break the box).
+    # time (a terminal would wrap each line and break the box): first between words, down
+    # to a column's longest word ("2026-12-04 03:15" on two lines), then inside words,
+    # down to 6.
     over = sum(widths) + 3 * len(columns) + 1 - width
-    while over > 0:
-        widest = max(range(len(widths) - 1), key=lambda i: widths[i], default=None)
-        if widest is None or widths[widest] <= 6:
-            break
-        widths[widest] -= 1
-        over -= 1
+    longest_word = [
+        max(len(w) for cell in (columns[i], *(r[i] for r in rows)) for w in [*cell.split(), ""])
+        for i in range(len(columns))
+    ]
+    for floors in (longest_word, [6] * len(columns)):
+        while over > 0:
+            wide = [i for i in range(len(widths) - 1) if widths[i] > max(6, floors[i])]
+            if not wide:
+                break
+            widths[max(wide, key=lambda i: widths[i])] -= 1
+            over -= 1
 
     def rule(left: str, fill: str, cross: str, right: str) -> str:
         return left + cross.join(fill * (w + 2) for w in widths) + right
@@ -80,13 +87,13 @@ def _fitted_columns(
     columns: list[str], rows: list[list[str]], width: int
 ) -> tuple[list[str], list[list[str]]]:
     """Wider than the terminal at the cells' widths: the columns empty in every row (not
-    the first or the last) go, as they say nothing."""
+    the first) go, as they say nothing."""
     if not rows:
         return columns, rows
     natural = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     if sum(natural[:-1]) + 20 + 3 * len(columns) + 1 <= width:
         return columns, rows
-    keep = [i for i in range(len(columns)) if i in (0, len(columns) - 1) or any(r[i] for r in rows)]
+    keep = [i for i in range(len(columns)) if i == 0 or any(r[i] for r in rows)]
     return [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
