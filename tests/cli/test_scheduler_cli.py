@@ -414,3 +414,22 @@ def test_other_plans_blocks_show_the_day_a_late_block_ends_on() -> None:
         "adds plan 2 Late push: Mon 07 22:00-Tue 08 Dec 01:00",
         "adds plan 2 Call prep: Tue 08 09:00-10:00",
     ]
+
+
+def test_a_sprint_added_under_what_is_scheduled_says_so(cli_env: AppState, pg_url: str):
+    """`sprints add` for a week already holding more than its capacity printed only the
+    sprint's id: the user learnt of the excess at the next `sprints show`, if ever."""
+    from almanac.cli.main import app as main_app
+
+    plan_id = on_db(pg_url, _seed)
+    start = _monday().isoformat()
+    args = ["schedule", str(plan_id), "--start", start, "--days", "5", "--yes"]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(main_app, ["sprints", "add", start, "--capacity", "2"])
+    assert result.exit_code == 0, result.output
+    assert "warning: capacity exceeded: 3 h scheduled, capacity 2 h" in result.output
+    assert f"almanac replan {plan_id} --full" in result.output, result.output
+    # A week with room says nothing more.
+    later = (_monday() + timedelta(days=7)).isoformat()
+    result = runner.invoke(main_app, ["sprints", "add", later, "--capacity", "20"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output

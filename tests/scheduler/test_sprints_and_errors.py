@@ -132,6 +132,7 @@ async def test_sprint_shapes_schedule_and_reports_warnings(
         for w in report["warnings"]
     )
     assert (report["worked_hours"], report["worked_billable_share_pct"]) == (0, None)
+    assert report["plan_ids"] == [plan_id]  # the plans a replan can move to fit the week
     assert not any("capacity exceeded" in w for w in report["warnings"])
     # No daily max was said: days the scheduler filled within working hours are not over.
     assert not any(w.startswith("overbooked on ") for w in report["warnings"])

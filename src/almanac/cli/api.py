@@ -21,11 +21,13 @@ def call(
     url: str | None = None,
     service: str = "planner",
     names: Mapping[str, str] | None = None,
+    optional: bool = False,
 ) -> Any:
     """Call the API (a server, or the app in-process) and return the JSON body.
 
     A problem answer becomes a message on stderr and exit code 2 (4xx) or 1, naming the
-    fields by the command's options in `names` (the API's name → the option's).
+    fields by the command's options in `names` (the API's name → the option's). With
+    `optional` (a follow-up a command can do without), a problem or no answer is None.
     """
     base, record = target(url, service)
     if base is None:
@@ -34,7 +36,11 @@ def call(
         try:
             status, answer = request(base, method, path, params=params, body=body)
         except OSError as exc:
+            if optional:
+                return None
             raise fail(not_answering_message(base, record, exc), 1) from exc
+    if status >= 400 and optional:
+        return None
     if status >= 400:
         raise fail(problem_text(answer, status, names), 2 if status < 500 else 1)
     return answer

@@ -192,7 +192,18 @@ def sprints_add(
         "runway_weeks": "--runway",
     }
     out = call("POST", "/api/v1/scheduler/sprints", body=body, url=url, names=names)
-    emit(out) if as_json else print(f"sprint {out['id']} for the week of {out['week_start']}")
+    if as_json:
+        return emit(out)
+    print(f"sprint {out['id']} for the week of {out['week_start']}")
+    # The week may already hold more than the capacity: say so now, not at `sprints show`
+    # (the report reads the calendar; when it cannot, the sprint is made all the same).
+    report = call("GET", f"/api/v1/scheduler/sprints/{out['id']}", url=url, optional=True)
+    warnings = (report or {}).get("warnings", [])
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if any(w.startswith("capacity exceeded") for w in warnings):
+        plans = ", ".join(f"almanac replan {p} --full" for p in report.get("plan_ids", []))
+        print(f"to fit the capacity, replan the week's plans: {plans}")
 
 
 @sprints_app.command("list")

@@ -64,3 +64,5 @@ class SprintReport(SprintOut):
     worked_billable_hours: float = 0.0
     worked_billable_share_pct: float | None = None
     warnings: list[str]
+    # The plans with blocks in the week: the ones a replan can move to fit the capacity.
+    plan_ids: list[int] = []

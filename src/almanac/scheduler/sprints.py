@@ -136,6 +136,7 @@ class SprintService:
             worked_billable_hours=round(worked_billable, 2),
             worked_billable_share_pct=billable_share_pct(worked_billable, worked),
             warnings=warnings,
+            plan_ids=sorted({plan_id for (plan_id, _, _), _, _ in blocks}),
         )
 
     async def _worked(self, begin: datetime, end: datetime) -> tuple[float, float]:
