@@ -432,3 +432,35 @@ async def test_on_a_day_finds_the_days_blocks_in_sql_not_in_every_plans_schedule
         r = await sched_client.get(URL, params={"on": day.isoformat(), "plan_id": kept.id})
         listed = {t["id"] for t in r.json()["items"]}
         assert listed == ({task_of[kept.id]} if day in starts[kept.id] else set()), day
+
+
+async def test_most_urgent_first_is_the_order_the_work_is_done_in(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Tasks of one plan share its deadline, so the list went by priority: a plan's last
+    step ("present", priority 4) came first, above the kick-off it waits for, and a task
+    already done sat among the open ones. Open tasks come first, then by deadline, then
+    by when the schedule starts them."""
+    due = at(next_monday() + timedelta(days=4), 17)
+    spec = [
+        {"key": "kickoff", "priority": 2, "deadline": due},
+        {"key": "analysis", "priority": 3, "deadline": due, "depends_on": ["kickoff"]},
+        {"key": "present", "priority": 4, "deadline": due, "depends_on": ["analysis"]},
+        {"key": "notes", "priority": 5, "deadline": due},
+    ]
+    plan = await make_plan(db_session, spec)
+    by_key = await ids(db_session, plan.id)
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    r = await sched_client.post("/api/v1/scheduler/schedule", json=body)
+    assert r.status_code == 200, r.text
+    starts = {
+        b["task_key"]: b["start"] for b in sorted(r.json()["blocks"], key=lambda b: b["start"])
+    }
+    r = await sched_client.patch(f"{URL}/{by_key['notes']}", json={"status": "done"})
+    assert r.status_code == 200, r.text
+
+    r = await sched_client.get(URL, params={"plan_id": plan.id})
+    listed = [t["key"] for t in r.json()["items"]]
+    open_by_start = sorted((k for k in starts if k != "notes"), key=lambda k: starts[k])
+    assert open_by_start == ["kickoff", "analysis", "present"]  # dependencies hold
+    assert listed == [*open_by_start, "notes"], (listed, starts)

@@ -83,7 +83,15 @@ class TaskRepository(Repository, PortableRows):
                     *(blocks if with_blocks else []),
                 )
             )
-        order = [Task.deadline.asc().nulls_last(), Task.priority.desc(), Task.id]
+        # Open work first; within a deadline (a plan's tasks share one), the order the
+        # schedule starts them, which follows their dependencies; priority breaks ties.
+        order = [
+            Task.status.in_(CLOSED_TASK_STATUSES).asc(),
+            Task.deadline.asc().nulls_last(),
+            Task.scheduled_start.asc().nulls_last(),
+            Task.priority.desc(),
+            Task.id,
+        ]
         return await self.page(select(Task).where(*conds), order, limit, offset)
 
     async def get(self, task_id: int, *, for_update: bool = False) -> Task | None:
