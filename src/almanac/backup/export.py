@@ -166,6 +166,7 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
                 f"doc_chunks: chunk {chunk['id']} belongs to document "
                 f"{chunk.get('document_id')!r}, which is not in the file"
             )
+    await _refuse_other_data(uow, rows)
     deferred: dict[str, list[tuple[int, Any]]] = {}
     for name, owner in TABLES:
         repo = owner(uow.session)
@@ -198,6 +199,29 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
             [r.get("client_id") for r in page],
         )
     return report
+
+
+async def _refuse_other_data(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """A file error, before any write, when rows of this folder hold the file's ids: skipped
+    as present, the file's plans and tasks were lost while their children went in and
+    hung off this folder's rows. (Ids are kept so that every answer stays as it was.)"""
+    clashes: list[str] = []
+    for name, owner in TABLES:
+        try:
+            ids = await owner(uow.session).held_by_others(name, rows.get(name, []))
+        except ValueError as exc:
+            raise ExportFileError(str(exc)) from exc
+        if ids:
+            shown = ", ".join(str(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+            clashes.append(f"{name} {shown} ({len(ids)})" if len(ids) > 5 else f"{name} {shown}")
+    if clashes:
+        raise ExportFileError(
+            "this data folder already holds other data at the file's ids ("
+            + "; ".join(clashes)
+            + "): nothing was imported; import into a fresh data folder (ALMANAC_DATA_DIR), "
+            "or back up this one first (almanac backup)",
+            field="file",
+        )
 
 
 async def _chunks_of_same_documents(

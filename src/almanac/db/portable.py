@@ -50,6 +50,27 @@ def decode(table: Table, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_STAMPS = frozenset({"created_at", "updated_at"})
+
+
+def _made(row: dict[str, Any]) -> Any:
+    value = row.get("created_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _differs(here: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether a column the file gives (timestamps aside) holds another value here."""
+    return any(here.get(k) != v for k, v in theirs.items() if k not in _STAMPS)
+
+
+def _normalised(table: Table, data: dict[str, Any]) -> dict[str, Any]:
+    """A file's row in `encode`'s form (its times through `decode`: one offset notation)."""
+    return {
+        k: v.isoformat() if isinstance(v, datetime | date) else v
+        for k, v in decode(table, data).items()
+    }
+
+
 class PortableRows:
     """Mixin for a repository: export and import the tables it owns."""
 
@@ -109,6 +130,30 @@ class PortableRows:
             {"t": table.name},
         )
         return inserted
+
+    async def held_by_others(self, table_name: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Ids of `rows` that another row holds here: made at another time and different
+        in content (timestamps aside). The same row again, one changed here since it was
+        imported (its creation time kept), or the same content made elsewhere (a starter
+        workflow in both installations) is not another row."""
+        table = self._table(table_name)
+        if table.name in self.seeded or not rows:
+            return []
+        given = {r["id"]: r for r in rows}
+        clashes: list[int] = []
+        ids = sorted(given)
+        for start in range(0, len(ids), 1000):
+            result = await self.session.execute(
+                select(*_columns(table)).where(table.c.id.in_(ids[start : start + 1000]))
+            )
+            for found in result:
+                here = encode(table, dict(found._mapping))
+                theirs = given[here["id"]]
+                if _made(here) == _made(theirs):
+                    continue
+                if _differs(here, _normalised(table, theirs)):
+                    clashes.append(here["id"])
+        return clashes
 
     async def count_rows(self, table_name: str) -> int:
         table = self._table(table_name)
