@@ -327,6 +327,19 @@ def _checked_url(url: str) -> str:
     return url
 
 
+# Almanac's relevance floor (memory/relevance.py): under it a hit is the nearest memory,
+# not an answer. This file runs inside Open WebUI and imports nothing of Almanac.
+RELEVANCE_FLOOR = 0.5
+
+
+def _relevance(value: Any) -> str:
+    """How relevant a recalled hit is, and whether it is under the floor."""
+    if not isinstance(value, int | float):
+        return ""
+    near = "" if value >= RELEVANCE_FLOOR else ", under the floor: near, not a match"
+    return f"(relevance {value:.2f}{near})"
+
+
 class Tools:
     class Valves(BaseModel):
         almanac_url: str = Field(
@@ -594,8 +607,17 @@ class Tools:
             out = await self._call("GET", "/api/v1/memory/recall", __user__, params=params)
             zone = await self._user_zone(__user__) if out["results"] else None
             lines = [
-                f"- #{h['id']} {h['kind']} {_when(h.get('occurred_at'), zone)} "
-                f"{_clip(h['content'])}"
+                "- "
+                + " ".join(
+                    part
+                    for part in (
+                        f"#{h['id']} {h['kind']}",
+                        _when(h.get("occurred_at"), zone),
+                        _relevance(h.get("relevance")),
+                        _clip(h["content"]),
+                    )
+                    if part
+                )
                 for h in out["results"]
             ]
             return "\n".join(lines) or "Nothing found."

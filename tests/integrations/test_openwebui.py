@@ -443,12 +443,35 @@ async def test_a_recalled_hits_time_is_shown_in_the_users_zone() -> None:
         transport=httpx.MockTransport(answer), base_url=url
     )
     out = await tools.query_memory("acme")
-    assert "#5 event 2026-12-02 03:44 UTC call Acme" in out, out
+    assert "#5 event 2026-12-02 03:44 UTC (relevance 0.90) call Acme" in out, out
     me_up = True
     for _ in range(2):
         out = await tools.query_memory("acme")
-        assert "#5 event 2026-12-01 22:44 America/New_York call Acme" in out, out
+        assert "#5 event 2026-12-01 22:44 America/New_York (relevance 0.90) call Acme" in out, out
     assert asked.count("/api/v1/auth/me") == 2, asked
+
+
+async def test_a_recalled_hit_under_the_relevance_floor_says_it_is_only_near() -> None:
+    """The model got every hit alike: the nearest unrelated memory read as an answer."""
+    tools, _ = load_tools()
+    hits = [
+        {"id": 5, "kind": "event", "content": "Dana approves invoices", "relevance": 0.97},
+        {"id": 6, "kind": "event", "content": "I work 9-5", "relevance": 0.0},
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/auth/me":
+            return httpx.Response(200, json={"scope": "read", "timezone": "UTC"})
+        return httpx.Response(200, json={"query": "q", "results": hits})
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url=url
+    )
+    lines = (await tools.query_memory("who approves invoices")).splitlines()
+    assert lines == [
+        "- #5 event (relevance 0.97) Dana approves invoices",
+        "- #6 event (relevance 0.00, under the floor: near, not a match) I work 9-5",
+    ], lines
 
 
 def agenda_tools(events: list[dict[str, Any]]) -> Any:
@@ -558,3 +581,10 @@ async def test_create_plan_can_ask_for_library_estimates(
     assert plan["estimates_mode"] == "library"
     out = await tools.create_plan("Run a marketing audit for Acme", __user__=user)
     assert "library estimates" not in out
+
+
+def test_the_tools_read_the_relevance_floor_recall_uses() -> None:
+    from almanac.memory.relevance import FLOOR
+
+    load_tools()
+    assert sys.modules["tool_almanac_test"].RELEVANCE_FLOOR == FLOOR

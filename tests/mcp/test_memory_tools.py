@@ -93,4 +93,4 @@ async def test_recall_shows_times_in_the_users_zone(
     body = {"content": "called Acme about the audit", "occurred_at": "2026-12-02T03:44:00Z"}
     assert (await client.post("/api/v1/memory/remember", json=body)).status_code == 201
     out = await tool(client, "recall", {"query": "Acme audit call", "kinds": ["event"]})
-    assert "2026-12-01 22:44 America/New_York called Acme" in text(out), text(out)
+    assert "2026-12-01 22:44 America/New_York (relevance 1.00) called Acme" in text(out), text(out)

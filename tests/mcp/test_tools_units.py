@@ -113,3 +113,23 @@ async def test_the_zone_is_asked_once_and_falls_back_to_utc() -> None:
 
     broken = httpx.AsyncClient(transport=httpx.MockTransport(down), base_url="http://x")
     assert await Api(broken).zone() is None
+
+
+def test_a_hit_says_its_relevance_and_whether_it_is_only_near() -> None:
+    """The assistant got the hits in rank order with nothing to tell a match from the
+    nearest unrelated memory ("I work 9-5" ranked second for "Dana reports")."""
+    from zoneinfo import ZoneInfo
+
+    from almanac.mcp.tools.memory import hits_text
+
+    hits = [
+        {"id": 2, "kind": "event", "occurred_at": None, "content": "Dana", "relevance": 0.97},
+        {"id": 1, "kind": "event", "occurred_at": None, "content": "9-5", "relevance": 0.0},
+        {"id": 3, "kind": "event", "occurred_at": None, "content": "z", "relevance": None},
+    ]
+    lines = hits_text(hits, ZoneInfo("UTC"), relevance=True).splitlines()
+    assert lines == [
+        "#2 event (relevance 0.97) Dana",
+        "#1 event (relevance 0.00, under the floor: near, not a match) 9-5",
+        "#3 event z",
+    ]

@@ -12,6 +12,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from almanac.mcp.api import Api, Name, QueryText, ShortText, clip, result, segment
+from almanac.memory.relevance import FLOOR
 from almanac.types import AwareDatetime, ForClient
 
 ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
@@ -37,14 +38,33 @@ def _when(value: str | None, zone: ZoneInfo | None) -> str:
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
-def hits_text(hits: list[dict[str, Any]], zone: ZoneInfo | None = None) -> str:
+def hits_text(
+    hits: list[dict[str, Any]], zone: ZoneInfo | None = None, *, relevance: bool = False
+) -> str:
+    """One line per hit; with `relevance` (an answer to a query), each says how relevant
+    it is and whether it is under the floor: the nearest memory, not a match."""
     lines = [
-        f"#{h['id']} {h['kind']} {_when(h.get('occurred_at'), zone)} {clip(h['content'])}".replace(
-            "  ", " "
+        " ".join(
+            part
+            for part in (
+                f"#{h['id']} {h['kind']}",
+                _when(h.get("occurred_at"), zone),
+                _relevance(h) if relevance else "",
+                clip(h["content"]),
+            )
+            if part
         )
         for h in hits
     ]
     return "\n".join(lines) if lines else "nothing found"
+
+
+def _relevance(hit: dict[str, Any]) -> str:
+    value = hit.get("relevance")
+    if value is None:
+        return ""
+    near = "" if value >= FLOOR else ", under the floor: near, not a match"
+    return f"(relevance {value:.2f}{near})"
 
 
 def fact_line(f: dict[str, Any]) -> str:
@@ -132,7 +152,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             kinds=kinds,
             session_id=session_id,
         )
-        return result(hits_text(out["results"], await api.zone()), out)
+        return result(hits_text(out["results"], await api.zone(), relevance=True), out)
 
     @server.tool(
         description="List durable facts: current ones, or every version with include_history.",
