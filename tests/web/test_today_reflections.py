@@ -10,6 +10,24 @@ from playwright.sync_api import Page, expect
 from tests.web.conftest import TIMEZONE, Server, shot
 
 
+def broken_cells(page: Page, selector: str, one_line: bool = False) -> list[str]:
+    """The cells matching `selector` whose text takes more lines than it has words (or
+    more than one line)."""
+    return list(
+        page.eval_on_selector_all(
+            selector,
+            """cells => cells.filter((c) => {
+                const text = c.textContent.trim();
+                if (!text) return false;
+                const range = document.createRange();
+                range.selectNodeContents(c);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+                return lines.size > (ONE ? 1 : text.split(/\\s+/).length);
+            }).map((c) => c.textContent.trim())""".replace("ONE", "true" if one_line else "false"),
+        )
+    )
+
+
 def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     plan = server.api(
         "POST", "/api/v1/planner/plan", json={"intent": "Onboard the new client Zenith"}
@@ -52,6 +70,11 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     # no earlier than midnight).
     (run,) = runs
     began = datetime.fromisoformat(run["started_at"]).astimezone(ZoneInfo(TIMEZONE)).date()
+    # Headers and hours are never broken inside a word: the columns squeezed them to
+    # "ESTI / MAT / E", "D / UE" and "0.25 / h" (text may break anywhere in the page, so
+    # a long stored word never widens it).
+    assert broken_cells(page, "#tasks th") == []
+    assert broken_cells(page, "#tasks td.num", one_line=True) == []
     shot(page, "today")
 
     page.goto(server.url + "/ui/reflections")
