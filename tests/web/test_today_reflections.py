@@ -102,6 +102,14 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     row = page.locator(f'#chart tr[data-week="{week}"]')
     expect(row).to_contain_text(f"{weekly[0]['report']['numbers']['hours_actual']:.2f}")
     expect(page.locator(f'#chart rect[data-week="{week}"][data-kind="actual"]')).to_have_count(1)
+    # A pattern shows what its runs measured (their estimate against their hours) apart
+    # from the whole workflow's estimate: "estimate 5, mean actual 0.25, variance 0%" read
+    # as a twentieth of the estimate for a quarter hour task done on time.
+    (pattern,) = [p for p in server.api("GET", "/api/v1/observer/patterns").json() if p["runs"]]
+    row = page.locator("#patterns tr", has_text=pattern["workflow"])
+    measured = f"{pattern['mean_estimated_hours']:g} → {pattern['mean_actual_hours']:g} h"
+    expect(row).to_contain_text(measured)
+    expect(page.locator("#patterns thead")).to_contain_text("Workflow estimate")
     shot(page, "reflections")
 
 

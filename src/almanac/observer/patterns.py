@@ -63,6 +63,7 @@ def patterns(
                 trend=_trend(recent, earlier),
                 recent_variance_pct=_mean([s.variance_pct for s in recent], 1),
                 earlier_variance_pct=_mean([s.variance_pct for s in earlier], 1),
+                mean_estimated_hours=_mean([s.estimated for s in runs_], 2),
                 mean_actual_hours=_mean([s.actual for s in runs_], 2),
                 current_estimate_hours=info.estimate_hours,
                 suggested_estimate_hours=info.suggested_hours,

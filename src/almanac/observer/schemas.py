@@ -64,7 +64,11 @@ class PatternOut(BaseModel):
     trend: Trend
     recent_variance_pct: float | None
     earlier_variance_pct: float | None
+    # What each run measured, on average: the estimate of the tasks it ran (an engagement
+    # under way counts only those, not the whole workflow) and the hours they took.
+    mean_estimated_hours: float | None = None
     mean_actual_hours: float | None
+    # The whole workflow's estimate (the library's).
     current_estimate_hours: float | None
     suggested_estimate_hours: float | None
     client_estimates: list[ClientEstimate] = Field(default_factory=list)
