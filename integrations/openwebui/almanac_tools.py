@@ -567,6 +567,8 @@ class Tools:
                     raise
                 out = await self._call("POST", path, __user__, json=body)  # an older Almanac
             head = "Scheduled" if out["applied"] else "Preview"
+            if out.get("replayed"):  # written before, by the first call: nothing now
+                head = "Already scheduled, nothing written now"
             lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
             for b in out["blocks"][:20]:
                 lines.append(f"- {_span(b['start'], b['end'])} {_clip(b['title'], 70)}")

@@ -334,6 +334,10 @@ def test_replan_writes_the_preview_it_showed(cli_env: AppState, pg_url: str):
 
     state, applied_as = on_db(pg_url, status)
     assert state == "applied" and applied_as is not None
+    # Sent again (a retry, or the command run twice): the first write's answer, said so.
+    again = runner.invoke(root, ["replan", str(plan_id), "--yes", "--run", str(run_id)])
+    assert again.exit_code == 0, again.output
+    assert f"already written (run {applied_as}); nothing written now" in again.output
 
 
 def test_schedule_json_yes_writes_with_one_solve(cli_env: AppState, pg_url: str):

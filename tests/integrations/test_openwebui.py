@@ -289,6 +289,12 @@ async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_e
     assert status() == "approved"  # nothing was written
     out = await tools.schedule_tasks(plan_id, apply="true")  # type: ignore[arg-type]
     assert out.startswith("Scheduled") and status() == "scheduled"
+    # A preview applied twice (the model retrying) says the second wrote nothing.
+    preview = await tools.schedule_tasks(plan_id)
+    run = int(re.search(r"run #(\d+)", preview).group(1))  # type: ignore[union-attr]
+    assert (await tools.schedule_tasks(plan_id, apply=True, run_id=run)).startswith("Scheduled")
+    again = await tools.schedule_tasks(plan_id, apply=True, run_id=run)
+    assert again.startswith("Already scheduled, nothing written now"), again
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,19 @@ async def test_applying_a_preview_without_its_window_writes_the_previews(
     assert text(out).startswith("applied run #"), text(out)
     written = out.structuredContent  # type: ignore[union-attr]
     assert written["window_end"] == preview.structuredContent["window_end"]  # type: ignore[index]
+
+
+async def test_a_preview_applied_again_says_nothing_was_written_now(
+    client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """An assistant retrying the apply got "applied run #N" again, as if written twice."""
+    server = build_server(lambda ctx: Api(client))
+    monday = date.today() + timedelta(days=14 - date.today().weekday())
+    plan_id = (await make_plan(db_session, [{"key": "work"}], title="Plan")).id
+    args = {"plan_id": plan_id, "start_date": monday.isoformat(), "horizon_days": 5}
+    preview = text(await server.call_tool("schedule", args))
+    run_id = int(preview.split("#", 1)[1].split(" ", 1)[0])
+    first = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": run_id}))
+    assert first.startswith("applied run #"), first
+    again = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": run_id}))
+    assert again.startswith("already applied (nothing written now): run #"), again

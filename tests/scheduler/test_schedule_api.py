@@ -603,7 +603,10 @@ async def test_a_plans_stored_runs_keep_another_clients_titles_out(
     again = await schedule(
         sched_client, mine.id, horizon_days=2, dry_run=False, run_id=r.json()["run_id"]
     )
-    assert again.status_code == 200 and again.json() == applied.json()
+    # Said to be the first write's answer, with nothing written now (the CLI said
+    # "written" again, as if it had written once more).
+    assert again.status_code == 200 and again.json() == {**applied.json(), "replayed": True}
+    assert applied.json()["replayed"] is False
     assert "merger" not in applied.text.lower()
     runs = list(
         await db_session.scalars(select(SchedulerRun).where(SchedulerRun.plan_id == mine.id))

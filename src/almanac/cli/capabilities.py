@@ -277,6 +277,8 @@ def replan(
     # --run writes that preview as it was shown.
     again = f"--yes --run {out.get('run_id')}"
     state = "written" if yes and out.get("applied") else f"preview (add {again} to write it)"
+    if out.get("replayed"):
+        state = f"already written (run {out.get('run_id')}); nothing written now"
     print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
     # What moves (any plan's block) and what other plans gain: the preview is what is written.
     zone = str(out.get("timezone") or "UTC")

@@ -41,7 +41,9 @@ async def apply_preview(
     if run.status == "applied" and meta.get("applied_as"):
         done = await writer.repo.run(int(meta["applied_as"]))
         if done is not None and "response" in (done.metadata_ or {}):
-            return ScheduleOut.model_validate(done.metadata_["response"])  # a retry
+            replay = ScheduleOut.model_validate(done.metadata_["response"])  # a retry
+            replay.replayed = True
+            return replay
     if run.status != "preview" or "fingerprint" not in meta:
         raise Conflict(
             f"run {run_id} is {run.status}, not a preview that can be applied", field="run_id"

@@ -217,6 +217,9 @@ class ScheduleOut(BaseModel):
     plan_status: str
     dry_run: bool
     applied: bool  # True when the calendar and the tasks were written
+    # True when a preview applied before was sent again (a retry): this is the first
+    # write's answer, and nothing was written now.
+    replayed: bool = False
     timezone: str
     window_start: datetime
     window_end: datetime

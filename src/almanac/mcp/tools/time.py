@@ -189,6 +189,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             run_id = previews[slot][0]
         out = await schedule_call(api, body, run_id if apply else None)
         verb = "applied" if out["applied"] else "preview"
+        if out.get("replayed"):  # the preview was written before: nothing was written now
+            verb = "already applied (nothing written now):"
         lines = [f"{verb} run #{out['run_id']} for plan #{plan_id}: {len(out['blocks'])} blocks"]
         if not apply:
             previews[slot] = (out["run_id"], _placement(out))
