@@ -114,3 +114,18 @@ def test_a_plan_with_library_estimates_requested_says_so_not_that_runs_are_missi
     page.goto(server.url + f"/ui/plans?plan={plan['id']}")
     expect(page.locator("#plan")).to_contain_text("library estimates were requested")
     expect(page.locator("#plan")).not_to_contain_text("not enough finished runs")
+
+
+def test_the_plan_list_names_each_plans_client(page: Page, server: Server) -> None:
+    """A consultant's plans for several clients read alike in the list ("#2 Monthly client
+    reporting …, v1 · 7 h"): which client each was for showed only once one was opened."""
+    made = server.api(
+        "POST", "/api/v1/planner/plan", json={"intent": "Run a marketing audit", "client_id": 42}
+    ).json()
+    own = server.api("POST", "/api/v1/planner/plan", json={"intent": "Run a marketing audit"})
+    page.goto(server.url + "/ui/plans")
+    mine = page.locator("#plan-list li", has_text=f"#{made['id']} ")
+    expect(mine).to_contain_text("client 42")
+    expect(page.locator("#plan-list li", has_text=f"#{own.json()['id']} ")).not_to_contain_text(
+        "client"
+    )

@@ -26,7 +26,7 @@ window.AlmanacPages.plans = function () {
       A.fill(listEl, h("ul", { class: "results", "aria-label": "Plans" }, out.items.map((p) => h("li", {},
         h("button", { type: "button", "aria-pressed": current && current.id === p.id ? "true" : "false", onclick: () => open(p.id) },
           h("span", { class: "badge" }, p.status), " ", `#${p.id} ${p.plan_title}`, h("br"),
-          h("small", { class: "hint" }, `v${p.version} · ${p.total_hours} h · ${A.when(p.created_at)}`))))),
+          h("small", { class: "hint" }, `v${p.version}${p.client_id === null || p.client_id === undefined ? "" : ` · client ${p.client_id}`} · ${p.total_hours} h · ${A.when(p.created_at)}`))))),
         out.total > out.items.length ? h("p", { class: "actions" }, h("span", { class: "hint" }, `${out.items.length} of ${out.total} shown.`),
           h("button", { type: "button", class: "secondary", onclick: () => { shown = Math.min(200, shown + PAGE); loadList(); } }, `Show ${Math.min(PAGE, out.total - out.items.length)} more`)) : null);
     } catch (err) { A.failed(listEl, err); }
