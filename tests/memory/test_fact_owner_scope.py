@@ -116,3 +116,28 @@ async def test_a_plan_for_client_8_sees_its_fact_about_client_7_and_one_for_7_do
             201,
         )
         assert any(RIVAL in c["content"] for c in plan["context"]) is seen, who
+
+
+@pytest.mark.parametrize(
+    "about",
+    [
+        {"subject_type": "Client", "subject_id": 7},  # a number: left as written
+        {"subject_type": "client", "subject_id": "07"},  # a leading zero: client 07
+        {"subject_type": " CLIENT ", "subject_id": 7},
+    ],
+)
+async def test_a_memorys_client_written_as_a_number_or_with_a_zero_is_that_clients(
+    client: httpx.AsyncClient, about: dict[str, object]
+):
+    """Only a text id was made canonical: "Client" with the number 7 was the user's own,
+    recalled into every client's plans (8's too), and forgetting client 7 left it; "07"
+    was shown to no client and outlived the forget too."""
+    memory = {"content": RIVAL, "salience_score": 0.3, "metadata": about}
+    stored = await ok(await client.post(R, json=memory), 201)
+    for who, seen in ((7, True), (8, False)):
+        assert (RIVAL in await recalled(client, who, "event")) is seen, (who, about)
+    r = await client.get(f"/api/v1/memory/events/{stored['id']}")
+    assert r.json()["metadata"]["subject_id"] == "7", r.text
+    await ok(await client.delete("/api/v1/memory/subjects/client/7"), 200)
+    gone = await client.get(f"/api/v1/memory/events/{stored['id']}")
+    assert gone.status_code == 404, gone.text

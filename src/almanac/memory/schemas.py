@@ -42,7 +42,12 @@ def canonical_subject(subject_type: str, subject_id: str) -> tuple[str, str]:
     "Client"/"7" it was no client's, the user's own shown to every client, and "client"/
     " 7" was client " 7"'s, shown to none. Other subjects are kept as written."""
     if subject_type.strip().casefold() == "client":
-        return "client", subject_id.strip()
+        ident = subject_id.strip()
+        # "07" is client 7: kept as written it was shown to no client, and outlived its
+        # forgetting (which takes the id as recall reads it).
+        if ident.isascii() and ident.isdigit():
+            ident = str(int(ident))
+        return "client", ident
     return subject_type, subject_id
 
 
@@ -72,6 +77,11 @@ class RememberIn(Strict):
     @model_validator(mode="after")
     def _client_subject(self) -> RememberIn:
         kind, ident = self.metadata.get("subject_type"), self.metadata.get("subject_id")
+        # A client's id as a JSON number ("Client", 7) is read as its text: left as
+        # written, "Client" was no client's, the user's own, recalled for every client.
+        client = isinstance(kind, str) and kind.strip().casefold() == "client"
+        if client and isinstance(ident, int) and not isinstance(ident, bool):
+            ident = str(ident)
         if isinstance(kind, str) and isinstance(ident, str):
             kind, ident = canonical_subject(kind, ident)
             self.metadata = {**self.metadata, "subject_type": kind, "subject_id": ident}
