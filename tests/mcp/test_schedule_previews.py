@@ -120,3 +120,10 @@ async def test_a_preview_applied_again_says_nothing_was_written_now(
     assert first.startswith("applied run #"), first
     again = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": run_id}))
     assert again.startswith("already applied (nothing written now): run #"), again
+
+
+async def test_recall_can_ask_for_documents_only(client: httpx.AsyncClient) -> None:
+    """Its description says documents; its `kinds` took only event and fact."""
+    server = build_server(lambda ctx: Api(client))
+    out = await server.call_tool("recall", {"query": "Acme", "kinds": ["document"]})
+    assert isinstance(out, CallToolResult) and not out.isError, out

@@ -141,3 +141,14 @@ async def test_a_memorys_client_written_as_a_number_or_with_a_zero_is_that_clien
     await ok(await client.delete("/api/v1/memory/subjects/client/7"), 200)
     gone = await client.get(f"/api/v1/memory/events/{stored['id']}")
     assert gone.status_code == 404, gone.text
+
+
+async def test_a_subject_whose_id_holds_a_slash_can_be_forgotten(client: httpx.AsyncClient):
+    """Stored as written ("ana/b"), but DELETE /subjects/person/ana%2Fb was a bare 404: the
+    slash, decoded before routing, made a path no route matched."""
+    about = {"subject_type": "person", "subject_id": "ana/b", "fact_type": "identity"}
+    fact = await ok(await client.post(F, json={**about, "content": "Ana is CTO"}), 201)
+    out = await ok(await client.delete("/api/v1/memory/subjects/person/ana%2Fb"), 200)
+    assert out["facts_deleted"] == 1, out
+    gone = await client.get(F, params={"subject_type": "person", "subject_id": "ana/b"})
+    assert gone.json() == [] and fact["fact"]["id"]

@@ -177,7 +177,8 @@ async def delete_fact(fact_id: Id, memory: Memory) -> DeletedOut:
     return DeletedOut(id=fact_id, kind="fact")
 
 
-@router.delete("/subjects/{subject_type}/{subject_id}", dependencies=[AdminOnly])
+# `:path`: an id may hold a slash ("ana/b"), sent as %2F and decoded before routing.
+@router.delete("/subjects/{subject_type}/{subject_id:path}", dependencies=[AdminOnly])
 async def forget_subject(
     subject_type: Annotated[SafeStr, Path(min_length=1, max_length=100)],
     subject_id: Annotated[SafeStr, Path(min_length=1, max_length=255)],

@@ -17,7 +17,7 @@ from almanac.types import AwareDatetime, ForClient
 
 ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
-Kind = Literal["event", "fact"]
+Kind = Literal["event", "fact", "document"]
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
 
 
