@@ -25,7 +25,8 @@ from almanac.graph.endpoints import router as graph_router
 from almanac.health import router as health_router
 from almanac.jobs.endpoints import router as jobs_router
 from almanac.jobs.worker import start_embedded_worker, stop_embedded_worker
-from almanac.mcp.http import McpMount
+from almanac.mcp.http import PATH as MCP_PATH
+from almanac.mcp.http import McpMount, too_large
 from almanac.memory.documents.endpoints import router as documents_router
 from almanac.memory.endpoints import REMEMBER_HINT
 from almanac.memory.endpoints import router as memory_router
@@ -123,7 +124,11 @@ def create_app(
     problems.install(app)
     openapi.install(app)
     install_forgetters()
-    _install_browser_safety(app, settings or (state.settings if state else Settings()))
+    _install_browser_safety(
+        app,
+        settings or (state.settings if state else Settings()),
+        mcp=len(chosen) == len(ALL_SERVICES),
+    )
     # Outermost, so refusals from the browser checks carry the headers too.
     app.add_middleware(SecurityHeaders)
     app.include_router(health_router)
@@ -161,8 +166,9 @@ def create_app(
     return app
 
 
-def _install_browser_safety(app: FastAPI, settings: Settings) -> None:
-    """CORS (closed unless `security.cors_origins`), inside the Host/Origin/body checks."""
+def _install_browser_safety(app: FastAPI, settings: Settings, *, mcp: bool) -> None:
+    """CORS (closed unless `security.cors_origins`), inside the Host/Origin/body checks;
+    with `mcp`, a message to /mcp over the body limit is a JSON-RPC error."""
     from starlette.middleware.cors import CORSMiddleware
 
     from almanac.auth.browser import BrowserSafety
@@ -176,4 +182,5 @@ def _install_browser_safety(app: FastAPI, settings: Settings) -> None:
             # Cross-origin callers use a key header; the session cookie stays same-site.
             allow_credentials=False,
         )
-    app.add_middleware(BrowserSafety, settings=settings)
+    oversized = {MCP_PATH: too_large} if mcp else {}
+    app.add_middleware(BrowserSafety, settings=settings, oversized=oversized)

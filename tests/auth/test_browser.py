@@ -296,3 +296,48 @@ async def test_an_oversize_document_upload_is_413_naming_the_file(
         detail = f"the file is larger than {10 * 1024 * 1024} bytes"
         assert r.json()["detail"] == detail
         assert r.json()["errors"] == [{"field": "file", "message": detail}]
+
+
+async def test_a_route_may_answer_an_oversized_body_itself_from_its_ends() -> None:
+    """/mcp answers a body over the limit as a JSON-RPC error (the SDK's client ends its
+    session on a 413); it is given the body's first and last bytes, read to the end
+    and kept no more, up to 8 times the limit."""
+    from starlette.responses import PlainTextResponse
+
+    from almanac.auth.browser import BrowserSafety
+
+    seen: list[tuple[bytes, bytes]] = []
+
+    def own(first: bytes, last: bytes, limit: int) -> PlainTextResponse | None:
+        seen.append((first, last))
+        return PlainTextResponse(f"own {limit}") if last.endswith(b"END") else None
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await PlainTextResponse("the app")(scope, receive, send)
+
+    settings = Settings(security={"max_body_bytes": 1024, "allowed_hosts": ["t"]})
+    guarded = BrowserSafety(app, settings, oversized={"/own": own})
+    headers = {"content-type": "application/json", "host": "t"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=guarded), base_url="http://t"
+    ) as c:
+        body = b"S" + b"x" * 5000 + b"END"
+
+        async def streamed() -> AsyncIterator[bytes]:
+            for at in range(0, len(body), 700):
+                yield body[at : at + 700]
+
+        for content in (body, streamed()):  # declared length, then streamed without one
+            r = await c.post("/own", content=content, headers=headers)
+            assert (r.status_code, r.text) == (200, "own 1024")
+            assert seen[-1][0].startswith(b"Sx") and seen[-1][1].endswith(b"xEND")
+        # Not its answer: the 413; another route: the 413, its hook never asked.
+        r = await c.post("/own", content=b"x" * 2000, headers=headers)
+        assert r.status_code == 413 and len(seen) == 3
+        r = await c.post("/other", content=body, headers=headers)
+        assert r.status_code == 413 and len(seen) == 3
+        # Past 8 times the limit it is not read to the end: the 413.
+        r = await c.post("/own", content=b"x" * 8200 + b"END", headers=headers)
+        assert r.status_code == 413 and len(seen) == 3
+        r = await c.post("/own", content=b"{}", headers=headers)
+        assert (r.status_code, r.text) == (200, "the app")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import httpx
 import pytest
+from mcp.shared.exceptions import McpError
 
 from almanac.state import AppState
 from mcp import ClientSession
@@ -440,3 +441,44 @@ async def test_two_keys_behind_one_proxy_login_keep_their_own_previews(
         text, applied = await ok(s, "schedule", plan_id=plan["id"], apply=True)
         assert applied["applied"], text
         assert f"preview run #{preview['run_id']}" not in text, text
+
+
+async def test_a_call_over_the_body_limit_is_an_error_not_the_end_of_the_session(
+    live_server: LiveServer,
+) -> None:
+    """A message over `security.max_body_bytes` got the HTTP 413, and the SDK's client
+    ends the whole session on an error status: one large call lost the session."""
+    big = "x" * (1024 * 1024 + 1)
+    with anyio.fail_after(60):
+        async with http_session(live_server, live_server.key) as s:
+            with pytest.raises(McpError) as refused:
+                await s.call_tool("remember", {"content": big})
+            error = refused.value.error
+            assert error.message.startswith("Request too large (413): the body is larger than")
+            assert error.data["status"] == 413
+            assert "tools" in (await s.list_tools()).model_dump()  # the session lives
+
+
+def test_an_oversized_messages_id_is_read_from_its_start_only() -> None:
+    from almanac.mcp.http import leading_id
+
+    call = b'{"jsonrpc": "2.0", "id": "a\\"b", "method": "tools/call", "params": {"id": 9'
+    assert leading_id(call) == (True, 'a"b')
+    assert leading_id(b'{"method":"x","params":{"id":4,"s":"}"},"id":12,') == (True, 12)
+    # Not known from the start: no id yet, a notification cut short, or no object.
+    assert leading_id(b'{"jsonrpc":"2.0","method":"tools/call","params":{"id":4,') == (False, None)
+    assert leading_id(b'{"jsonrpc":"2.0","id":1.5,') == (False, None)
+    assert leading_id(b'{"jsonrpc":"2.0","id":12') == (False, None)  # 12 may go on: 123
+    assert leading_id(b"[{") == (False, None)
+
+
+def test_an_oversized_messages_id_is_read_from_its_end_when_it_is_the_last_member() -> None:
+    from almanac.mcp.http import trailing_id
+
+    assert trailing_id(b'xx"}},"jsonrpc":"2.0","id":7}') == (True, 7)
+    assert trailing_id(b'xx"}}, "id" : "r\\"1" }\n') == (True, 'r"1')
+    # Inside a string (its quotes escaped), a member of params, or cut short: not known.
+    assert trailing_id(b'{"content":"a,\\"id\\":7}"}') == (False, None)
+    assert trailing_id(b'"params":{"id":7}}') == (False, None)
+    assert trailing_id(b'"params":{"id":7},"id":2.5}') == (False, None)
+    assert trailing_id(b'"id":7') == (False, None)

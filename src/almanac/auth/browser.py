@@ -12,7 +12,8 @@ refuses what only such a page would send, before any route runs:
   (`BODY_TYPES`): an HTML form or `text/plain` fetch cannot produce JSON without a CORS
   preflight, which stays closed unless `security.cors_origins` opens it;
 - bodies over `security.max_body_bytes` (413), counted while streaming, so a large body is
-  refused after at most the limit has been read;
+  refused after at most the limit has been read; a route may answer in its own protocol
+  instead (`oversized`: /mcp's JSON-RPC error, from the body's first bytes);
 - JSON bodies that repeat a key in one object (400 naming it): which value counts would be
   a parser's choice (Python keeps the last, others the first), so neither is taken.
 """
@@ -20,7 +21,7 @@ refuses what only such a page would send, before any route runs:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +38,11 @@ BODY_TYPES: dict[str, frozenset[str]] = {
 # Room for a multipart body's boundaries and form fields around the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
+# An oversized body's first and last bytes, and the limit, to a route's own answer (None:
+# the 413). Reading on to the end is bounded too: past `_DRAINED` times the limit, a 413.
+Oversized = Callable[[bytes, bytes, int], ASGIApp | None]
+_ENDS = 64 * 1024
+_DRAINED = 8
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
@@ -97,8 +103,11 @@ async def _send_problem(
 class BrowserSafety:
     """The checks above; settings are read once, when the app is built."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, oversized: Mapping[str, Oversized] | None = None
+    ) -> None:
         self.app = app
+        self.oversized = dict(oversized or {})
         self.hosts = allowed_hosts(settings)
         self.any_host = "*" in self.hosts
         self.cors_origins = frozenset(o.rstrip("/").lower() for o in settings.security.cors_origins)
@@ -138,10 +147,11 @@ class BrowserSafety:
             limit = self.max_file if path in BODY_TYPES else self.max_body
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await self._too_large(send, path, limit)
+            if not await self._own_too_large(scope, receive, send, limit, b"", True):
+                await self._too_large(send, path, limit)
             return
         if method not in UNSAFE_EXEMPT and _is_json(_media_type(headers.get("content-type", ""))):
-            checked = await self._unrepeated(receive, send, limit)
+            checked = await self._unrepeated(scope, receive, send, limit)
             if checked is None:
                 return
             receive = checked
@@ -158,7 +168,24 @@ class BrowserSafety:
         errors = [{"field": "file", "message": detail}]
         await _send_problem(send, 413, "Payload too large", detail, errors)
 
-    async def _unrepeated(self, receive: Receive, send: Send, limit: int) -> Receive | None:
+    async def _own_too_large(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, read: bytes, more: bool
+    ) -> bool:
+        """Whether the route's own answer to an oversized body (`read` so far; `more`: the
+        rest, read here and dropped) was sent."""
+        own = self.oversized.get(scope["path"])
+        if own is None:
+            return False
+        ends = await _ends(read, more, receive, _DRAINED * limit)
+        answer = None if ends is None else own(ends[0], ends[1], limit)
+        if answer is None:
+            return False
+        await answer(scope, receive, send)
+        return True
+
+    async def _unrepeated(
+        self, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> Receive | None:
         """Read a JSON body (at most `limit` bytes) and refuse one repeating a key; the
         body is then replayed to the app. None when an answer was sent."""
         chunks: list[bytes] = []
@@ -170,9 +197,11 @@ class BrowserSafety:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > limit:
-                await _send_problem(
-                    send, 413, "Payload too large", f"the body is larger than {limit} bytes"
-                )
+                read, more = b"".join(chunks), message.get("more_body", False)
+                if not await self._own_too_large(scope, receive, send, limit, read, more):
+                    await _send_problem(
+                        send, 413, "Payload too large", f"the body is larger than {limit} bytes"
+                    )
                 return None
             if not message.get("more_body", False):
                 break
@@ -253,6 +282,27 @@ class BrowserSafety:
         except Exception:
             if not refused:
                 raise
+
+
+async def _ends(read: bytes, more: bool, receive: Receive, most: int) -> tuple[bytes, bytes] | None:
+    """The body's first and last `_ENDS` bytes, reading on from `read` (`more`: it is not
+    all) and keeping nothing else; None when it passes `most` bytes or the client goes."""
+    first, last, size = read[:_ENDS], read[-_ENDS:], len(read)
+    if size > most:
+        return None
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > most:
+            return None
+        if len(first) < _ENDS:
+            first += chunk[: _ENDS - len(first)]
+        last = (last + chunk)[-_ENDS:]
+        more = message.get("more_body", False)
+    return first, last
 
 
 class _Repeated(Exception):

@@ -12,6 +12,7 @@ first authenticated request, not at start: a server nobody reaches over MCP neve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,82 @@ def limited(body: bytes, who: httpx.Response) -> Response | None:
     }
     answer = {"jsonrpc": "2.0", "id": message["id"], "error": error}
     return Response(json.dumps(answer), 200, headers=headers, media_type="application/json")
+
+
+_SPACE = re.compile(r"\s*")
+# An integer id ends where the number does; "12" at the end of the bytes may go on ("123").
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)(?=[\s,}])")
+_DECODER = json.JSONDecoder()
+_UNKNOWN: tuple[bool, str | int | None] = (False, None)
+
+
+def leading_id(prefix: bytes) -> tuple[bool, str | int | None]:
+    """(True, id) when the first bytes of a message already hold its top-level `id` (a
+    string or an integer); (False, None) when they do not tell. Only top-level members
+    before it are read, each whole, so an `id` inside `params` is never taken."""
+    text = prefix.decode("utf-8", "ignore")  # a character cut at the end is dropped
+    at = _SPACE.match(text).end()  # type: ignore[union-attr]
+    if not text.startswith("{", at):
+        return _UNKNOWN
+    at += 1
+    try:
+        while True:
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith('"', at):
+                return _UNKNOWN
+            key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith(":", at):
+                return _UNKNOWN
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            if key == "id":
+                if number := _INTEGER.match(text, at):
+                    return True, int(number.group())
+                value, _ = _DECODER.raw_decode(text, at)
+                return (True, value) if isinstance(value, str) else _UNKNOWN
+            _, at = _DECODER.raw_decode(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith(",", at):
+                return _UNKNOWN
+            at += 1
+    except (ValueError, RecursionError):  # cut short, or not JSON
+        return _UNKNOWN
+
+
+# The last member of a message, when it is its id: `"id": 3}` closing the body can only be
+# a top-level member (a quote inside a string is escaped, so `,"id"` cannot be in one).
+_LAST_ID = re.compile(rb'[,{]\s*"id"\s*:\s*(-?(?:0|[1-9][0-9]*)|"(?:[^"\\]|\\.)*")\s*}\s*\Z')
+
+
+def trailing_id(suffix: bytes) -> tuple[bool, str | int | None]:
+    """(True, id) when a message's last bytes end with its top-level `id` (the SDK's own
+    client writes `id` last, after `params`); (False, None) when they do not tell."""
+    found = _LAST_ID.search(suffix)
+    if found is None:
+        return _UNKNOWN
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return _UNKNOWN
+    return (True, value) if isinstance(value, str | int) else _UNKNOWN
+
+
+def too_large(first: bytes, last: bytes, limit: int) -> Response | None:
+    """A request over the body limit as a JSON-RPC error (HTTP 200) when its first or
+    last bytes name its id, else None (the HTTP 413). The SDK's client ended the whole
+    session on the 413: one large call (a long note to remember) lost it."""
+    known, request_id = leading_id(first)
+    if not known:
+        known, request_id = trailing_id(last)
+    if not known:
+        return None
+    error = {
+        "code": -32600,
+        "message": f"Request too large (413): the body is larger than {limit} bytes",
+        "data": {"status": 413, "limit": limit},
+    }
+    answer = {"jsonrpc": "2.0", "id": request_id, "error": error}
+    return Response(json.dumps(answer), 200, media_type="application/json")
 
 
 def _nonfinite_refusal(body: bytes) -> Response | None:
