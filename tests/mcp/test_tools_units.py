@@ -39,6 +39,28 @@ def test_edit_add_remove() -> None:
     assert out["steps"][-1]["tasks"][-1]["id"] == "d" and "step_id" not in tasks["d"]
 
 
+def test_a_removed_task_passes_its_own_dependencies_on() -> None:
+    """Removing the middle of a -> b -> c left c waiting on nothing: the kick-off it came
+    after through b was dropped too, and the schedule could put c first."""
+    chain = sop()
+    chain["steps"][1]["tasks"][0]["depends_on"] = ["b"]
+    chain["steps"][1]["tasks"].append(
+        {"id": "d", "title": "Present", "estimate_hours": 1, "depends_on": ["c", "a"]}
+    )
+    tasks = {t["id"]: t for s in revised_sop(chain, [], [], ["b"])["steps"] for t in s["tasks"]}
+    assert tasks["c"]["depends_on"] == ["a"] and tasks["d"]["depends_on"] == ["c", "a"]
+    # Through two removed in a row, each kept once.
+    chain = sop()
+    chain["steps"][1]["tasks"][0]["depends_on"] = ["b"]
+    chain["steps"][1]["tasks"].append(
+        {"id": "d", "title": "Present", "estimate_hours": 1, "depends_on": ["c", "a"]}
+    )
+    tasks = {
+        t["id"]: t for s in revised_sop(chain, [], [], ["b", "c"])["steps"] for t in s["tasks"]
+    }
+    assert tasks["d"]["depends_on"] == ["a"]
+
+
 def test_removing_every_task_of_a_step_drops_the_step() -> None:
     out = revised_sop(sop(), [], [], ["c"])
     assert [s["id"] for s in out["steps"]] == ["s1"]

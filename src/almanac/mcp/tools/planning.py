@@ -82,10 +82,12 @@ def revised_sop(
             raise ToolError(f"task {key!r} is not in this plan (tasks: {', '.join(by_id)})")
     for edit in edits:
         by_id[edit.id].update(edit.model_dump(exclude_none=True, exclude={"id"}))
+    removed = set(remove)
+    kept = {k: _through(t.get("depends_on", []), removed, by_id) for k, t in by_id.items()}
     for step in sop["steps"]:
-        step["tasks"] = [t for t in step["tasks"] if t["id"] not in remove]
+        step["tasks"] = [t for t in step["tasks"] if t["id"] not in removed]
         for t in step["tasks"]:
-            t["depends_on"] = [d for d in t.get("depends_on", []) if d not in remove]
+            t["depends_on"] = kept[t["id"]]
     for new in add:
         steps = [s for s in sop["steps"] if s["id"] == new.step_id] or sop["steps"][-1:]
         if new.step_id and steps[0]["id"] != new.step_id:
@@ -93,6 +95,22 @@ def revised_sop(
         steps[0]["tasks"].append(new.model_dump(exclude={"step_id"}))
     sop["steps"] = [s for s in sop["steps"] if s["tasks"]]
     return sop
+
+
+def _through(deps: list[str], removed: set[str], by_id: dict[str, Any]) -> list[str]:
+    """`deps` with each removed task replaced by what it waited on, so removing b from
+    a -> b -> c keeps c after a; each once, in order."""
+    out: list[str] = []
+    stack, seen = list(reversed(deps)), set()
+    while stack:
+        dep = stack.pop()
+        if dep not in removed:
+            if dep not in out:
+                out.append(dep)
+        elif dep not in seen:
+            seen.add(dep)
+            stack.extend(reversed(by_id[dep].get("depends_on", [])))
+    return out
 
 
 def register(server: FastMCP, resolve: Resolver) -> None:
@@ -145,7 +163,11 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             list[NewTask] | None, Field(max_length=MAX_PLAN_TASKS, description="New tasks")
         ] = None,
         remove: Annotated[
-            list[TaskKey] | None, Field(max_length=MAX_PLAN_TASKS, description="Task ids to drop")
+            list[TaskKey] | None,
+            Field(
+                max_length=MAX_PLAN_TASKS,
+                description="Task ids to drop; what waited on one then waits on what it waited on",
+            ),
         ] = None,
         title: Annotated[str | None, Field(min_length=1, max_length=500)] = None,
         note: Annotated[str | None, Field(max_length=2000, description="Why")] = None,
