@@ -87,15 +87,33 @@ def _problem_message(detail: str, errors: list[dict[str, Any]]) -> str:
     return f"{text} ({'; '.join(unsaid)})" if unsaid else text
 
 
-def _problem(response: httpx.Response) -> str:
+def _renamed(text: str, names: dict[str, str]) -> str:
+    if not names:
+        return text
+    words = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?![\w])")
+    return words.sub(lambda m: names[m.group(1)], text)
+
+
+def _problem(response: httpx.Response, named: dict[str, str] | None = None) -> str:
+    """The answer's problem in a line; each field in `named` (the API's name → the tool's
+    argument) in the tool's words (as almanac.http_problems.Problem.named does)."""
+    names = named or {}
     try:
         body = response.json()
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
-    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    errors = [
+        {
+            **e,
+            "field": names.get(str(e.get("field")), e.get("field")),
+            "message": _renamed(str(e.get("message") or ""), names),
+        }
+        for e in body.get("errors") or []
+        if isinstance(e, dict)
+    ]
     title = str(body.get("title") or response.reason_phrase or "error")
-    detail = _problem_message(str(body.get("detail") or title), errors)
+    detail = _problem_message(_renamed(str(body.get("detail") or title), names), errors)
     if response.status_code == 401:
         return f"Almanac rejected the API key: {detail}. Set a valid key in the tool's valves."
     if response.status_code == 403:
@@ -400,6 +418,7 @@ class Tools:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        named: dict[str, str] | None = None,
     ) -> Any:
         key = (self._user_valves(user).api_key or self.valves.api_key).strip()
         if key and not _HEADER_SAFE.fullmatch(key):
@@ -436,7 +455,7 @@ class Tools:
                 "Almanac could not do that: a text argument holds invalid Unicode."
             ) from exc
         if response.status_code >= 400:
-            raise AlmanacUnavailable(_problem(response))
+            raise AlmanacUnavailable(_problem(response, named))
         return response.json() if response.content else None
 
     async def _user_zone(self, user: dict[str, Any] | None) -> ZoneInfo | None:
@@ -727,6 +746,7 @@ class Tools:
                 "/api/v1/observer/reflect",
                 __user__,
                 params={"mode": "daily", "date": _day(day, "day")},
+                named={"date": "day"},
             )
             n = out["report"].get("numbers", {})
             lines = [

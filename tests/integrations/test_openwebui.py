@@ -148,6 +148,9 @@ async def test_every_method_against_a_real_almanac(
 
     out = await tools.reflect_daily(__user__=user)
     assert out.startswith("Reflection #")
+    # The API's refusal names the argument the model sent (it named `date`).
+    out = await tools.reflect_daily(day="1950-01-01", __user__=user)
+    assert out.startswith("Almanac could not do that (422): day: must not be more than"), out
 
     out = await tools.create_plan("ab", __user__=user)
     assert out.startswith("Almanac could not do that (422)") and "intent" in out

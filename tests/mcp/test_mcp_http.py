@@ -482,3 +482,17 @@ def test_an_oversized_messages_id_is_read_from_its_end_when_it_is_the_last_membe
     assert trailing_id(b'"params":{"id":7}}') == (False, None)
     assert trailing_id(b'"params":{"id":7},"id":2.5}') == (False, None)
     assert trailing_id(b'"id":7') == (False, None)
+
+
+async def test_a_refusal_names_the_tools_argument_not_the_apis_field(
+    live_server: LiveServer,
+) -> None:
+    """reflect(day=…) was told "date: must not be …", and an agenda past the year 2200
+    "end_date: …": names the model never sent."""
+    async with session(live_server, "http") as s:
+        said = await failed(s, "reflect", day="1950-01-01")
+        assert "day: must not be more than 5 years in the past" in said and "date" not in said
+        said = await failed(s, "agenda", start_date="2200-12-30", days=3)
+        assert "days: 3 days from 2200-12-30 end after 2200" in said and "end_date" not in said
+        said, _ = await ok(s, "agenda", start_date="2200-12-30", days=2)  # to 2200-12-31
+        assert said == "nothing scheduled", said

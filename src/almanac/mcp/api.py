@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import AfterValidator, Field
 
 from almanac.http_problems import Problem, decode_problem
-from almanac.types import check_text
+from almanac.types import MAX_YEAR, check_text
 
 # Text arguments bounded as the REST routes bound them. A tool puts some of them in the
 # URL, where a NUL or a 100,000-character value failed inside httpx ("Error executing
@@ -37,8 +38,11 @@ class ApiProblem(ToolError):
         super().__init__(Problem(status, title, detail, errors).headline())
 
 
-def problem_from(response: httpx.Response) -> ApiProblem:
+def problem_from(response: httpx.Response, named: Mapping[str, str] | None = None) -> ApiProblem:
+    """The answer's problem, each field in `named` (the API's name → the tool's argument)
+    in the tool's words: `reflect(day=…)` was told "date: must not be …"."""
     problem = decode_problem(response.status_code, response.content, response.reason_phrase)
+    problem = problem.named(named or {})
     return ApiProblem(problem.status, problem.title, problem.detail, problem.errors)
 
 
@@ -96,7 +100,9 @@ class Api:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        named: Mapping[str, str] | None = None,
     ) -> Any:
+        """The API's answer; a problem as a tool error, in the words of `named`."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self.client.request(
@@ -105,16 +111,18 @@ class Api:
         except httpx.HTTPError as exc:
             raise ToolError(f"Almanac is not reachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
-            raise problem_from(response)
+            raise problem_from(response, named)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
-    async def get(self, path: str, **params: Any) -> Any:
-        return await self.call("GET", path, params=params)
+    async def get(self, path: str, named: Mapping[str, str] | None = None, **params: Any) -> Any:
+        return await self.call("GET", path, params=params, named=named)
 
-    async def post(self, path: str, json: Any = None, **params: Any) -> Any:
-        return await self.call("POST", path, params=params, json=json)
+    async def post(
+        self, path: str, json: Any = None, named: Mapping[str, str] | None = None, **params: Any
+    ) -> Any:
+        return await self.call("POST", path, params=params, json=json, named=named)
 
     async def calendar(self, days: int, start: date | None = None) -> Any:
         """Blocks and busy events for `days` days from `start`, by default from the user's
@@ -122,7 +130,10 @@ class Api:
         if start is None:
             first = await self.get("/api/v1/scheduler/calendar")
             start = date.fromisoformat(first["start"][:10])
-        end = start + timedelta(days=days - 1)
+        if date.max - start < timedelta(days=days - 1) or (
+            (end := start + timedelta(days=days - 1)).year > MAX_YEAR
+        ):
+            raise ToolError(f"days: {days} days from {start.isoformat()} end after {MAX_YEAR}")
         return await self.get(
             "/api/v1/scheduler/calendar", start_date=start.isoformat(), end_date=end.isoformat()
         )

@@ -48,7 +48,10 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         ] = (None),
     ) -> CallToolResult:
         out = await resolve(ctx).post(
-            "/api/v1/observer/reflect", mode=mode, date=day.isoformat() if day else None
+            "/api/v1/observer/reflect",
+            named={"date": "day"},
+            mode=mode,
+            date=day.isoformat() if day else None,
         )
         return result(reflection_text(out), out)
 
