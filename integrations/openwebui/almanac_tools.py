@@ -10,6 +10,7 @@ requirements: httpx>=0.27
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json as _json
 import math
 import re
@@ -289,6 +290,19 @@ def _day(value: Any, name: str) -> str | None:
     raise _bad(name, "a date as YYYY-MM-DD")
 
 
+def _reply_key(
+    user: dict[str, Any] | None, metadata: dict[str, Any] | None, body: dict[str, Any]
+) -> str | None:
+    """One reply's idempotency key for a write: the same call again in the same reply (a
+    model retrying after a timeout) is stored once; None outside a reply Open WebUI names."""
+    message = (metadata or {}).get("message_id")
+    if not isinstance(message, str) or not message:
+        return None
+    who = (user or {}).get("id")
+    said = _json.dumps([str(who), message, body], sort_keys=True, default=str)
+    return "openwebui-" + hashlib.sha256(said.encode()).hexdigest()
+
+
 def _instant(value: Any, name: str) -> str | None:
     """An optional moment as ISO 8601 with a UTC offset (without one, which instant is
     meant depends on a zone nobody named)."""
@@ -441,6 +455,16 @@ class Tools:
             response = await self._http_client(url).request(
                 method, path, params=query, json=json, headers=headers
             )
+        except httpx.ReadTimeout as exc:
+            # Sent, and not answered: unlike a refused connection, a write may have been made.
+            sent = (
+                " What was sent may have been stored: check before sending it again."
+                if method != "GET"
+                else ""
+            )
+            raise AlmanacUnavailable(
+                f"Almanac did not answer in time ({self.valves.timeout_seconds:g} s).{sent}"
+            ) from exc
         except httpx.HTTPError as exc:
             raise AlmanacUnavailable(
                 f"Almanac is not reachable at {_shown(url)} ({type(exc).__name__}). Check "
@@ -652,6 +676,7 @@ class Tools:
         importance: float = 0.5,
         __user__: dict[str, Any] | None = None,
         __event_emitter__: Emitter = None,
+        __metadata__: dict[str, Any] | None = None,
     ) -> str:
         """
         Store something worth remembering (a preference, a decision, a note).
@@ -667,6 +692,7 @@ class Tools:
                 "salience_score": _fraction(importance, "importance"),
                 "event_source": "openwebui",
             }
+            body["idempotency_key"] = _reply_key(__user__, __metadata__, body)
             out = await self._call("POST", "/api/v1/memory/remember", __user__, json=body)
             return f"Remembered (#{out['id']})."
 

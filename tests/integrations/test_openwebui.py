@@ -597,3 +597,46 @@ def test_the_tools_read_the_relevance_floor_recall_uses() -> None:
 
     load_tools()
     assert sys.modules["tool_almanac_test"].RELEVANCE_FLOOR == FLOOR
+
+
+async def test_remember_retried_in_one_reply_is_stored_once(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    """A model that calls remember again in the same reply (after a timeout, or twice)
+    stored the memory twice: no idempotency key was sent."""
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=live_server.url, api_key=live_server.key)
+    user = {"id": "u1", "valves": tools.UserValves()}
+    note = f"Acme's invoices go to accounts@acme.example ({uuid.uuid4().hex[:8]})"
+    reply = {"chat_id": "c1", "message_id": uuid.uuid4().hex}
+    ids = set()
+    for _ in range(2):
+        out = await tools.remember(note, __user__=user, __metadata__=reply)
+        ids.add(re.fullmatch(r"Remembered \(#(\d+)\)\.", out).group(1))  # type: ignore[union-attr]
+    assert len(ids) == 1, ids
+    # Another reply saying it again, or another user in the same reply: their own memory.
+    later = {"chat_id": "c1", "message_id": uuid.uuid4().hex}
+    out = await tools.remember(note, __user__=user, __metadata__=later)
+    assert re.fullmatch(r"Remembered \(#(\d+)\)\.", out).group(1) not in ids  # type: ignore[union-attr]
+    other = {"id": "u2", "valves": tools.UserValves()}
+    out = await tools.remember(note, __user__=other, __metadata__=reply)
+    assert re.fullmatch(r"Remembered \(#(\d+)\)\.", out).group(1) not in ids  # type: ignore[union-attr]
+
+
+async def test_a_write_that_timed_out_says_it_may_have_been_made() -> None:
+    """A timed-out remember read "Almanac is not reachable": the model took it as not
+    stored, though the server may have stored it."""
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url="http://127.0.0.1:9", api_key="k")
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    tools._http_client = lambda url: httpx.AsyncClient(
+        transport=httpx.MockTransport(slow), base_url=url
+    )
+    out = await tools.remember("x", __metadata__={"message_id": "m"})
+    assert out.startswith("Almanac did not answer in time"), out
+    assert "may have been stored" in out and "not reachable" not in out
+    out = await tools.agenda()  # a read: nothing was changed
+    assert out.startswith("Almanac did not answer in time") and "may have" not in out, out

@@ -239,3 +239,19 @@ async def test_an_argument_the_tool_does_not_take_is_refused(
     message = str(refused.value)
     assert message.startswith(f"{tool}: {named}: unknown argument"), message
     assert f"{tool} takes " in message, message
+
+
+async def test_a_write_that_timed_out_says_it_may_have_been_made() -> None:
+    """A timed-out write read "Almanac is not reachable", taken as not done though the
+    server may have done it."""
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    api = Api(httpx.AsyncClient(transport=httpx.MockTransport(slow), base_url="http://x"))
+    with pytest.raises(ToolError) as write:
+        await api.post("/api/v1/memory/remember", json={"content": "x"})
+    assert str(write.value).startswith("Almanac did not answer in time; what was sent may")
+    with pytest.raises(ToolError) as read:
+        await api.get("/api/v1/planner/plans")
+    assert str(read.value) == "Almanac did not answer in time"

@@ -108,6 +108,17 @@ class Api:
             response = await self.client.request(
                 method, path, params=query, json=json, headers=self.headers
             )
+        except httpx.ReadTimeout as exc:
+            # Sent, and not answered: unlike a refused connection, a write may have been made.
+            sent = (
+                ""
+                if method == "GET"
+                else (
+                    "; what was sent may have been stored: check before sending it again"
+                    " (an idempotency_key makes a retry safe where a tool takes one)"
+                )
+            )
+            raise ToolError(f"Almanac did not answer in time{sent}") from exc
         except httpx.HTTPError as exc:
             raise ToolError(f"Almanac is not reachable ({type(exc).__name__}: {exc})") from exc
         if response.status_code >= 400:
