@@ -42,3 +42,19 @@ async def test_a_second_timer_on_another_task_starts_with_a_warning_naming_the_f
     # Reading a run back carries no warning: it is said when the timer starts.
     got = await client.get(f"{R}/{third.json()['id']}")
     assert got.json()["warnings"] == []
+
+
+async def test_starting_a_timer_puts_a_todo_task_in_progress(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """Time recorded on a task (POST /tasks/{id}/time) moved it to in_progress; a timer
+    started on it left it todo, listed as not begun while it was being worked on."""
+    task = await _task(db_session, "Draft the proposal")
+    started = await client.post(R, json={"task_id": task})
+    assert started.status_code == 201, started.text
+    shown = await client.get(f"/api/v1/planner/tasks/{task}")
+    assert shown.json()["status"] == "in_progress", shown.text
+    # Stopping keeps it in progress: done is the user's word, not the timer's.
+    assert (await client.post(f"{R}/{started.json()['id']}/stop")).status_code == 200
+    shown = await client.get(f"/api/v1/planner/tasks/{task}")
+    assert shown.json()["status"] == "in_progress", shown.text

@@ -190,6 +190,8 @@ class RunService:
                     )
             if estimated is None and task.estimate_hours is not None:
                 estimated = six_decimals(task.estimate_hours)
+            if task.status == "todo":  # as time recorded on it does (`TaskService.log_time`)
+                task.status = "in_progress"
         row = await self.repo.insert_run(
             {
                 "process_template_id": template_id,
