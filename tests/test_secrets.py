@@ -96,6 +96,18 @@ def test_the_app_installs_the_access_log_filter() -> None:
     assert sum(isinstance(f, AccessLogFilter) for f in filters) == 1
 
 
+def test_secrets_installed_later_are_masked_too(caplog: pytest.LogCaptureFixture) -> None:
+    """The filters went in once: a second app in the process (its own feed token) found
+    them there and added nothing, so its token was logged in the clear."""
+    install_log_filters(["first-secret-1234"])
+    install_log_filters(["second-secret-5678"])
+    logging.getLogger("almanac.test").warning(
+        "a %s and b %s", "first-secret-1234", "second-secret-5678"
+    )
+    assert "first-secret-1234" not in caplog.text and "second-secret-5678" not in caplog.text
+    assert "a " in caplog.text
+
+
 async def test_failed_statements_do_not_log_their_parameters(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

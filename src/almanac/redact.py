@@ -83,13 +83,20 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_filters(secrets: Iterable[str | None] = ()) -> None:
-    """Add the filters once to uvicorn's loggers and the root handlers."""
+    """Add the filters once to uvicorn's loggers and the root handlers; `secrets` are
+    masked from then on, also where the filters were already in place."""
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, AccessLogFilter) for f in access.filters):
         access.addFilter(AccessLogFilter())
-    redacting = RedactingFilter(secrets)
+    given = [s for s in secrets if s]
+    redacting = RedactingFilter(given)
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "almanac"):
         logger = logging.getLogger(name)
         for target in [logger, *logger.handlers]:
-            if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            found = [f for f in target.filters if isinstance(f, RedactingFilter)]
+            if not found:
                 target.addFilter(redacting)
+            # Installed before (another app in this process): its secrets are added, or
+            # this app's feed token went to the log in the clear.
+            for present in found:
+                present.secrets += [s for s in given if s not in present.secrets]
