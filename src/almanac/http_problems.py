@@ -87,6 +87,13 @@ class Problem:
 WHOLE_REQUEST = frozenset({"", "body"})
 
 
+def field_path(loc: Any) -> str:
+    """A validation error's place as every refusal names it: a list item by its index
+    in brackets (`sop.steps[0].tasks[1].title`), as the checks written by hand do
+    (`ontology.sop`); pydantic's `steps.0.tasks.1` gave one error two spellings."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
 def _mentions(text: str, field: str) -> bool:
     return re.search(r"(?<![\w.])" + re.escape(field) + r"(?![\w])", text) is not None
 

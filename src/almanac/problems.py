@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from almanac.errors import AlmanacError
-from almanac.http_problems import error_message
+from almanac.http_problems import error_message, field_path
 from almanac.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -92,10 +92,10 @@ def _field(loc: tuple[Any, ...] | list[Any], located: bool) -> str:
     """The field an error names. FastAPI's errors begin with where the value was (`body`,
     `query`, ...), which is dropped; a model validated in an endpoint has no such part,
     so its own field named `query` (recall's) stays, where it became "body"."""
-    parts = [str(p) for p in loc]
+    parts = list(loc)
     if located and parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    return field_path(parts) or "body"
 
 
 def _errors(raw: list[Any], *, located: bool = True) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def _named(r: httpx.Response, field: str) -> str:
         (
             "/remember/batch",
             {"items": [{"content": "x"}, {"content": "y", "occurred_at": 1_700_000_000}]},
-            "items.1.occurred_at",
+            "items[1].occurred_at",
         ),
         ("/facts", {**FACT, "content": "Tea", "valid_from": 1_700_000_000}, "valid_from"),
     ],
@@ -115,7 +115,7 @@ async def test_salience_nan_or_infinity_says_so(
     for path, template, field in cases:
         raw = (template % literal).encode()
         r = await client.post(M + path, content=raw, headers={"content-type": "application/json"})
-        name = field or ("items.0.salience_score" if "batch" in path else "salience_score")
+        name = field or ("items[0].salience_score" if "batch" in path else "salience_score")
         assert _named(r, name) == "must be a finite number, not NaN or Infinity"
     assert await _count(db_session, Event) == 0
     assert await _count(db_session, Fact) == 1

@@ -165,7 +165,7 @@ async def test_kinds_and_facts_as_of(client: httpx.AsyncClient):
 
 async def test_kinds_may_be_comma_separated(client: httpx.AsyncClient):
     # `kinds=event,fact` (as `tags` and the CLI's lists are written) was a 422 saying
-    # "kinds.0: Input should be 'event', 'fact' or 'document'", naming neither.
+    # "kinds[0]: Input should be 'event', 'fact' or 'document'", naming neither.
     await client.post(
         "/api/v1/memory/facts",
         json={
@@ -181,7 +181,7 @@ async def test_kinds_may_be_comma_separated(client: httpx.AsyncClient):
     assert {r["kind"] for r in both["results"]} == {"event", "fact"}
     r = await client.get(Q, params={"query": "day rate", "kinds": "event,facts"})
     assert r.status_code == 422, r.text
-    assert r.json()["errors"][0]["field"] == "kinds.1"  # the second of those given
+    assert r.json()["errors"][0]["field"] == "kinds[1]"  # the second of those given
 
 
 async def test_k_limits_results(client: httpx.AsyncClient):

@@ -131,7 +131,7 @@ async def test_batch_is_all_or_nothing(client: httpx.AsyncClient, db_session: As
     items = [{"content": "fine"}] * 3 + [{"content": ""}]
     r = await client.post(R + "/batch", json={"items": items})
     assert r.status_code == 422
-    assert any(e["field"].startswith("items.3") for e in r.json()["errors"])
+    assert any(e["field"].startswith("items[3]") for e in r.json()["errors"])
     assert await count(db_session, Event) == 0
 
 

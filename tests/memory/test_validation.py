@@ -64,7 +64,7 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, db_session: Asyn
         ({"query": "x", "memory_scope": "nope"}, "memory_scope"),
         ({"query": "x", "since": "2026-11-22T10:00:00"}, "since"),
         ({"query": "x", "as_of": "2026-11-22T10:00:00"}, "as_of"),
-        ({"query": "x", "kinds": "memes"}, "kinds.0"),
+        ({"query": "x", "kinds": "memes"}, "kinds[0]"),
         # A query parameter's problem names it: "body" named no field a GET sends.
         ({"query": "   "}, "query"),
         ({"query": "x", "since": "2026-11-22T10:00:00Z", "until": "2026-11-01T10:00:00Z"}, "until"),

@@ -20,7 +20,7 @@ async def test_a_subnormal_estimate_is_refused_and_old_ones_do_not_break_reflect
     body = {"name": "tiny", "steps": [{"id": "s", "title": "S", "tasks": [task]}]}
     r = await client.post(f"{API}/workflows", json=body)
     assert r.status_code == 422, r.text
-    assert r.json()["errors"][0]["field"] == "steps.0.tasks.0.estimate_hours"
+    assert r.json()["errors"][0]["field"] == "steps[0].tasks[0].estimate_hours"
     assert "0.000001" in r.json()["errors"][0]["message"]
     task["estimate_hours"] = 1.0
     workflow = await ok(await client.post(f"{API}/workflows", json=body), 201)

@@ -59,7 +59,7 @@ async def test_blueprint_unknown_workflow_is_422(
     assert "424242" in r.json()["detail"]
     for body, field in [
         ({"name": "Bad", "workflow_sequence": []}, "workflow_sequence"),
-        ({"name": "Bad", "workflow_sequence": [0]}, "workflow_sequence.0"),
+        ({"name": "Bad", "workflow_sequence": [0]}, "workflow_sequence[0]"),
         ({"name": "Bad", "workflow_sequence": [one["id"]], "offer_id": 2**31}, "offer_id"),
         (
             {"name": "Bad", "workflow_sequence": [one["id"]], "estimated_duration_hrs": -1},

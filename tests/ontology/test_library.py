@@ -151,7 +151,7 @@ async def test_invalid_files_write_nothing(db_session: AsyncSession, tmp_path: P
         await import_library(uow, tmp_path)
     where = [e["field"] for e in info.value.errors]
     assert "b_cycle.json.steps" in where
-    assert "c_naive.json.steps.0.tasks.0.deadline" in where
+    assert "c_naive.json.steps[0].tasks[0].deadline" in where
     assert "d_broken.json" in where and "e_dupe.json" in where
     assert await _count(db_session, Workflow) == 0
 

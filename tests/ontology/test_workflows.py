@@ -145,10 +145,10 @@ async def test_field_errors_name_the_field(client: httpx.AsyncClient):
         ({"name": "X", "steps": []}, "steps"),
         ({"name": "", "steps": steps()}, "name"),
         ({"name": "   ", "steps": steps()}, "name"),
-        ({"name": "X", "steps": steps(task("a", 0))}, "steps.0.tasks.0.estimate_hours"),
+        ({"name": "X", "steps": steps(task("a", 0))}, "steps[0].tasks[0].estimate_hours"),
         (
             {"name": "X", "steps": steps(task("a", 1, earliest_start="2026-01-05T09:00:00"))},
-            "steps.0.tasks.0.earliest_start",
+            "steps[0].tasks[0].earliest_start",
         ),
         ({"name": "X", "steps": steps(), "capability": "Not A Slug"}, "capability"),
         ({"name": "X", "steps": steps(), "version": ""}, "version"),
@@ -167,7 +167,7 @@ async def test_naive_datetime_in_steps_is_422(client: httpx.AsyncClient):
     bad = task("a", 1, deadline="2026-03-01T17:00:00")
     r = await client.post(W, json={"name": "Naive", "steps": steps(bad)})
     assert r.status_code == 422
-    assert fields(r) == ["steps.0.tasks.0.deadline"]
+    assert fields(r) == ["steps[0].tasks[0].deadline"]
     assert "UTC offset" in r.json()["errors"][0]["message"]
 
 

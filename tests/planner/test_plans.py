@@ -335,6 +335,12 @@ async def test_a_title_of_only_spaces_is_a_422_naming_it(
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["sop.steps[1].tasks[0].title"]
     assert (await client.get(url)).json()["version"] == 1  # nothing written
+    # A value the schema refuses is named alike: it read "sop.steps.1.tasks.0.estimate_hours".
+    sop["steps"][1]["tasks"][0]["title"] = "Audit"
+    sop["steps"][1]["tasks"][0]["estimate_hours"] = -1
+    r = await client.put(url, json={"sop": sop})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["sop.steps[1].tasks[0].estimate_hours"]
     step = {"id": "s", "title": "  ", "tasks": [{"id": "a", "title": "A", "estimate_hours": 1}]}
     r = await client.post("/api/v1/planner/workflows", json={"name": "W", "steps": [step]})
     assert r.status_code == 422, r.text

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import typer
 from pydantic import BaseModel, ValidationError
 
-from almanac.http_problems import error_message, reasons
+from almanac.http_problems import error_message, field_path, reasons
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,7 +25,7 @@ def error_lines(exc: ValidationError, names: Mapping[str, str] | None = None) ->
     names = names or {}
     lines = []
     for e in exc.errors():
-        field = ".".join(str(p) for p in e["loc"])
+        field = field_path(e["loc"])
         message = error_message(dict(e)).removeprefix("Value error, ")
         lines += reasons([{"field": names.get(field, field), "message": message}])
     return lines

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from almanac.errors import ValidationFailed
+from almanac.http_problems import field_path
 from almanac.ontology.checks import sop_problems
 from almanac.ontology.schemas import (
     Capability,
@@ -122,9 +123,11 @@ def _validated(model: Any, data: Any, where: str, errors: list[tuple[str, str]])
         return model.model_validate(data)
     except ValidationError as exc:
         for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"])
+            loc = field_path(e["loc"])
             msg = str(e["msg"]).removeprefix("Value error, ")
-            errors.append((f"{where}.{loc}" if loc else where, msg))
+            errors.append(
+                (f"{where}{'' if loc.startswith('[') else '.'}{loc}" if loc else where, msg)
+            )
         return None
 
 
