@@ -6,7 +6,7 @@
   const tz = body.dataset.tz || "UTC";
   const CSRF = "almanac.csrf";
 
-  /* A field as a reader knows it: its own name, not the API's path to it ("sop.steps.0.tasks.1.title"
+  /* A field as a reader knows it: its own name, not the API's path to it ("sop.steps[0].tasks[1].title"
      is "title"); "body", the API's name for the request as a whole, is no field. */
   function fieldName(path) {
     const parts = String(path || "").split(/[.[\]]+/).filter((p) => p && !/^\d+$/.test(p));
@@ -14,7 +14,7 @@
     return last === "body" ? "" : last;
   }
   /* A problem in one line, as the CLI and the MCP tools word it (http_problems.Problem.message):
-     a detail that only lists its fields' reasons ("body: give a task", "sop.steps.0.tasks.1.title:
+     a detail that only lists its fields' reasons ("body: give a task", "sop.steps[0].tasks[1].title:
      …") gives way to them, each after its field's plain name (`label`), alone where the reason
      is about the whole request or begins with the name; any other detail is said as sent. */
   function problemText(problem, label) {

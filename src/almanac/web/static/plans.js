@@ -133,7 +133,7 @@ window.AlmanacPages.plans = function () {
     } catch (err) { A.showProblem(form, err, { plan_title: "plan_title" }, checklistField); A.flash(A.describe(err, checklistField), "err"); }
   }
   /* A checklist field by the task it belongs to ("title of “Kickoff call”"), not the API's
-     path to it ("sop.steps.0.tasks.1.title"). */
+     path to it ("sop.steps[0].tasks[1].title"). */
   function checklistField(path) {
     const m = /^sop\.steps[.[](\d+)\]?\.tasks[.[](\d+)\]?\.(\w+)$/.exec(String(path || ""));
     const t = m && draft.steps[+m[1]] && draft.steps[+m[1]].tasks[+m[2]];
