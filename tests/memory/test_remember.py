@@ -65,7 +65,8 @@ async def test_idempotency_key_returns_first_record(
     body = {"content": "Invoice sent to Acme", "idempotency_key": "inv-1"}
     first = (await client.post(R, json=body)).json()
     second = await client.post(R, json=body)
-    assert second.status_code == 201
+    # 200, as every other retried create answers (plans, runs, events, sprints): it was 201.
+    assert second.status_code == 200
     assert second.json()["id"] == first["id"]
     assert second.json()["duplicate"] is True
     assert await count(db_session, Event) == 1
@@ -99,7 +100,7 @@ async def test_idempotency_key_reused_for_another_client_is_409_naming_it(
     assert [e["field"] for e in r.json()["errors"]] == ["metadata"]
     retry = {"occurred_at": "2026-11-02T08:00:00Z", "metadata": {**about["metadata"], "try": 2}}
     r = await client.post(R, json={**about, **retry})
-    assert r.status_code == 201 and r.json()["duplicate"] is True, r.text
+    assert r.status_code == 200 and r.json()["duplicate"] is True, r.text
     assert await count(db_session, Event) == 2
 
 
@@ -108,7 +109,9 @@ async def test_concurrent_retries_write_once(
 ):
     body = {"content": "Signed the Acme SOW", "idempotency_key": "sow-acme"}
     responses = await asyncio.gather(*(committed_client.post(R, json=body) for _ in range(8)))
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    # One created it (201), the others found it (200).
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 7 + [201], [r.text for r in responses]
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1
     assert sum(1 for r in responses if not r.json()["duplicate"]) == 1
@@ -125,6 +128,17 @@ async def test_batch_stores_all_in_order(client: httpx.AsyncClient, db_session: 
     rows = (await db_session.scalars(select(Event).where(Event.id.in_(ids)))).all()
     by_id = {e.id: e.content for e in rows}
     assert [by_id[i] for i in ids] == [f"note {i}" for i in range(25)]
+
+
+async def test_a_retried_batch_is_200_once_nothing_in_it_is_new(client: httpx.AsyncClient):
+    items = [{"content": f"call note {i}", "idempotency_key": f"call-{i}"} for i in range(3)]
+    first = await client.post(R + "/batch", json={"items": items[:2]})
+    assert first.status_code == 201, first.text
+    some_new = await client.post(R + "/batch", json={"items": items})
+    assert some_new.status_code == 201 and some_new.json()["duplicates"] == [0, 1]
+    again = await client.post(R + "/batch", json={"items": items})
+    assert again.status_code == 200 and again.json()["duplicates"] == [0, 1, 2]
+    assert again.json()["ids"] == some_new.json()["ids"]
 
 
 async def test_batch_is_all_or_nothing(client: httpx.AsyncClient, db_session: AsyncSession):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from almanac.auth.deps import AdminOnly
 from almanac.db.repository import row_out
@@ -35,6 +35,7 @@ from almanac.memory.schemas import (
 )
 from almanac.memory.service import MemoryService
 from almanac.problems import answers
+from almanac.routing import replayed_as_200
 from almanac.types import COMMA_SEPARATED, AwareDatetime, BigId, ForClient, IntId, SafeStr
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
@@ -51,28 +52,41 @@ Memory = Annotated[MemoryService, Depends(get_memory_service)]
 Id = Annotated[BigId, Path()]
 
 
-@router.post("/remember", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
-async def remember(body: RememberIn, memory: Memory, uow: UoW, request: Request) -> RememberOut:
+@router.post(
+    "/remember",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry: the memory stored first"}, **answers(409, 503)},
+)
+async def remember(
+    body: RememberIn, memory: Memory, uow: UoW, request: Request, response: Response
+) -> RememberOut:
     """Store a memory (idempotent with `idempotency_key`).
 
+    A retry answers 200 with the memory stored first.
     `hint` says when a plain memory reads as a scheduling preference, which only a
     preference fact applies.
     """
     result = await memory.remember_many([body])
     await uow.commit()  # answer after commit: `stored_in` reports the after-commit cache write
-    out = result.one()
+    out = replayed_as_200(response, (result.one(), not result.duplicates))
     hinter: Callable[[str], str | None] | None = getattr(request.app.state, REMEMBER_HINT, None)
     if hinter is not None and out.promoted_to_fact_id is None:
         out.hint = hinter(body.content)
     return out
 
 
-@router.post("/remember/batch", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
-async def remember_batch(body: RememberBatchIn, memory: Memory, uow: UoW) -> RememberBatchOut:
-    """Store up to 1,000 memories: all or none."""
+@router.post(
+    "/remember/batch",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "A retry: every item stored before"}, **answers(409, 503)},
+)
+async def remember_batch(
+    body: RememberBatchIn, memory: Memory, uow: UoW, response: Response
+) -> RememberBatchOut:
+    """Store up to 1,000 memories: all or none; 200 when each was stored before."""
     result = await memory.remember_many(body.items)
     await uow.commit()
-    return result.batch()
+    return replayed_as_200(response, (result.batch(), len(result.duplicates) < len(result.ids)))
 
 
 @router.get("/recall", responses=answers(503))
@@ -124,10 +138,16 @@ async def delete_event(event_id: Id, memory: Memory) -> DeletedOut:
     return DeletedOut(id=event_id, kind="event")
 
 
-@router.post("/facts", status_code=status.HTTP_201_CREATED, responses=answers(409, 503))
-async def create_fact(body: FactIn, memory: Memory) -> FactWriteOut:
-    """Add a durable fact; it supersedes the current one in the same slot."""
-    return await memory.facts.write(body, wait_for_forgets=True)
+@router.post(
+    "/facts",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The fact was current already"}, **answers(409, 503)},
+)
+async def create_fact(body: FactIn, memory: Memory, response: Response) -> FactWriteOut:
+    """Add a durable fact; it supersedes the current one in the same slot. The same fact
+    again (a retry) adds nothing and answers 200 with it (`duplicate`)."""
+    out = await memory.facts.write(body, wait_for_forgets=True)
+    return replayed_as_200(response, (out, not out.duplicate))
 
 
 @router.get("/facts")
@@ -163,11 +183,18 @@ async def get_fact(fact_id: Id, memory: Memory) -> FactOut:
 
 
 @router.post(
-    "/facts/{fact_id}/supersede", status_code=status.HTTP_201_CREATED, responses=answers(409, 503)
+    "/facts/{fact_id}/supersede",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The successor was current already"}, **answers(409, 503)},
 )
-async def supersede_fact(fact_id: Id, body: SupersedeIn, memory: Memory) -> FactWriteOut:
-    """Close a fact's validity and open its successor in one transaction."""
-    return await memory.facts.supersede(fact_id, body)
+async def supersede_fact(
+    fact_id: Id, body: SupersedeIn, memory: Memory, response: Response
+) -> FactWriteOut:
+    """Close a fact's validity and open its successor in one transaction.
+
+    A successor the slot already holds (a retry) is not added again: 200 with it."""
+    out = await memory.facts.supersede(fact_id, body)
+    return replayed_as_200(response, (out, not out.duplicate))
 
 
 @router.delete("/facts/{fact_id}")
