@@ -67,7 +67,10 @@ def test_list_log_and_done(cli_env: AppState, monkeypatch) -> None:  # noqa: F81
     assert json.loads(result.output)["task"]["status"] == "done"
 
     result = runner.invoke(app, ["log", str(first["id"]), "-3"])
-    assert result.exit_code == 2
+    # The hours named and why, not "No such option: -3".
+    assert result.exit_code == 2 and "'hours': -3 is not between 0.01 and 24" in result.output
+    result = runner.invoke(app, ["log", str(first["id"]), "1", "--hrs"])
+    assert result.exit_code == 2 and "unexpected extra argument" in result.output
     result = runner.invoke(app, ["done", "999999"])
     assert result.exit_code == 2 and "not found" in result.output
 

@@ -22,6 +22,10 @@ class Lazy:
 
     target: str
     help: str
+    # Its arguments are numbers: `-1` is one (refused by its range, naming the argument),
+    # not an unknown option ("No such option: -1"). An unknown option is then an extra
+    # argument, named as such.
+    numbers: bool = False
 
 
 def load(name: str, entry: Lazy) -> Any:
@@ -34,7 +38,8 @@ def load(name: str, entry: Lazy) -> Any:
         group.name = name
         return group
     single = typer.Typer(add_completion=False)  # the root offers it, once
-    single.command(name=name)(obj)
+    settings = {"ignore_unknown_options": True} if entry.numbers else None
+    single.command(name=name, context_settings=settings)(obj)
     return typer.main.get_command(single)
 
 

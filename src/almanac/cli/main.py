@@ -47,7 +47,7 @@ COMMANDS: dict[str, Lazy] = {
         "almanac.cli.tasks:tasks", "Tasks, most urgent first: by plan, status or for today."
     ),
     "done": Lazy("almanac.cli.tasks:done", "Mark a task done (optionally with hours)."),
-    "log": Lazy("almanac.cli.tasks:log", "Record hours worked on a task."),
+    "log": Lazy("almanac.cli.tasks:log", "Record hours worked on a task.", numbers=True),
     "mcp": Lazy("almanac.cli.mcp:mcp", "An MCP server on stdio, for desktop assistants."),
 }
 
