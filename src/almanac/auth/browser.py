@@ -147,7 +147,8 @@ class BrowserSafety:
             limit = self.max_file if path in BODY_TYPES else self.max_body
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            if not await self._own_too_large(scope, receive, send, limit, b"", True):
+            drained = int(declared) <= _DRAINED * limit  # else not read at all
+            if not (drained and await self._own_too_large(scope, receive, send, limit, b"", True)):
                 await self._too_large(send, path, limit)
             return
         if method not in UNSAFE_EXEMPT and _is_json(_media_type(headers.get("content-type", ""))):
