@@ -74,6 +74,15 @@ async def test_applying_a_preview_with_other_parameters_is_422_naming_the_field(
     )
     assert r.status_code == 409, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["run_id"]
+    # Another plan's run, or none: a 404 naming run_id (it named no field).
+    other = await make_plan(db_session, chain(2, 1.0))
+    for body in ({"plan_id": other.id}, {"plan_id": plan_id, "run_id": 2**40}):
+        r = await sched_client.post(
+            "/api/v1/scheduler/schedule",
+            json={"plan_id": plan_id, "dry_run": False, "run_id": preview["run_id"], **body},
+        )
+        assert r.status_code == 404, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["run_id"], r.text
 
 
 async def test_a_stale_preview_says_a_task_was_fully_recorded_not_closed(

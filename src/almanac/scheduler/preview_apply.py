@@ -31,7 +31,8 @@ async def apply_preview(
     """`Writer.apply_preview`: the preview's blocks written through `writer`."""
     run = await writer.repo.run(run_id, for_update=True)
     if run is None or run.plan_id != plan.id:
-        raise NotFound(f"no preview run {run_id} of plan {plan.id}")
+        message = f"no preview run {run_id} of plan {plan.id}"
+        raise NotFound(message, errors=[{"field": "run_id", "message": message}])
     meta = dict(run.metadata_ or {})
     if ("previous_run_id" in meta) != replan:  # a replan's preview records the run before
         made, here = ("/replan", "/schedule") if not replan else ("/schedule", "/replan")
