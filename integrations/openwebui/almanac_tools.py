@@ -290,6 +290,14 @@ def _day(value: Any, name: str) -> str | None:
     raise _bad(name, "a date as YYYY-MM-DD")
 
 
+def _hit_label(hit: dict[str, Any]) -> str:
+    """A document passage by its document's id too: its own id is no document's."""
+    document = (hit.get("metadata") or {}).get("document_id")
+    if hit.get("kind") == "document" and isinstance(document, int):
+        return f"#{hit['id']} passage of document {document}"
+    return f"#{hit['id']} {hit['kind']}"
+
+
 def _reply_key(
     user: dict[str, Any] | None, metadata: dict[str, Any] | None, body: dict[str, Any]
 ) -> str | None:
@@ -656,7 +664,7 @@ class Tools:
                 + " ".join(
                     part
                     for part in (
-                        f"#{h['id']} {h['kind']}",
+                        _hit_label(h),
                         _when(h.get("occurred_at"), zone),
                         _relevance(h.get("relevance")),
                         _clip(h["content"]),

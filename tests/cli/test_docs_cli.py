@@ -196,3 +196,21 @@ def test_links_leaving_the_folder_are_not_followed(cli_env: AppState, tmp_path: 
         assert str(target.resolve()) in rows[name]["error"] and "outside" in rows[name]["error"]
     code, out = invoke("docs", "list", "--json")
     assert code == 0 and "Secret" not in out, out
+
+
+def test_recall_names_a_passage_by_its_documents_id(cli_env: AppState, tmp_path: Path):  # noqa: F811
+    """`recall` listed a passage as "document 3", its own id: `docs rm 3` then removed
+    another document, and "document 4" was in no `docs list`."""
+    (tmp_path / "a.md").write_text(
+        "# Handbook\n\n## One\n\nFirst part.\n\n## Two\n\nSecond part.\n\n## Three\n\nThird.\n"
+    )
+    (tmp_path / "b.md").write_text("# Handover\n\n## Keys\n\nRotate the Falcon API keys.\n")
+    code, out = invoke("docs", "add", str(tmp_path), "--json")
+    assert code == 0, out
+    ids = {r["title"]: r["id"] for r in json.loads(out)}
+    code, out = invoke("recall", "Falcon API keys", "--json")
+    hit = next(h for h in json.loads(out)["results"] if "Falcon" in h["content"])
+    assert hit["id"] != ids["Handover"]  # a passage's id is not its document's
+    code, out = invoke("recall", "Falcon API keys")
+    assert code == 0 and f"document {ids['Handover']}" in out, out
+    assert f"document {hit['id']} " not in out, out

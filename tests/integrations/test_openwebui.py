@@ -640,3 +640,11 @@ async def test_a_write_that_timed_out_says_it_may_have_been_made() -> None:
     assert "may have been stored" in out and "not reachable" not in out
     out = await tools.agenda()  # a read: nothing was changed
     assert out.startswith("Almanac did not answer in time") and "may have" not in out, out
+
+
+def test_a_document_passage_is_named_with_its_documents_id() -> None:
+    load_tools()
+    label = sys.modules["tool_almanac_test"]._hit_label
+    hit = {"id": 3, "kind": "document", "metadata": {"document_id": 2}}
+    assert label(hit) == "#3 passage of document 2"
+    assert label({"id": 3, "kind": "fact", "metadata": {}}) == "#3 fact"

@@ -155,3 +155,18 @@ def test_a_hit_says_its_relevance_and_whether_it_is_only_near() -> None:
         "#1 event (relevance 0.00, under the floor: near, not a match) 9-5",
         "#3 event z",
     ]
+
+
+def test_a_document_passage_is_named_with_its_documents_id() -> None:
+    """A passage read "#3 document": 3 is the passage's id, and document 3 another file."""
+    from almanac.mcp.tools.memory import hits_text
+
+    hit = {
+        "id": 3,
+        "kind": "document",
+        "content": "Rotate the keys",
+        "metadata": {"document_id": 2},
+    }
+    assert hits_text([hit]).startswith("#3 passage of document 2 ")
+    event = {"id": 3, "kind": "event", "content": "A note", "metadata": {"document_id": 2}}
+    assert hits_text([event]).startswith("#3 event ")

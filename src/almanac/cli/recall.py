@@ -187,7 +187,7 @@ def recall(
         when = local_minute(hit.get("occurred_at"))
         # The relevance compares across queries; the fused score only ranks this answer.
         rel = "" if hit.get("relevance") is None else f"{hit['relevance']:.2f}"
-        rows.append([str(rank), f"{hit['kind']} {hit['id']}", rel, when, hit["content"]])
+        rows.append([str(rank), _label(hit), rel, when, hit["content"]])
     cached = ", cached" if out["cached"] else ""
     title = f"recall: {query!r} ({out['took_ms']:.1f} ms{cached})"
     table(title, ["rank", "id", "relevance", "when", "content"], rows)
@@ -207,6 +207,15 @@ def recall(
             "no match: no hit reached the relevance floor "
             "(ALMANAC_SEARCH__RELEVANCE_FLOOR=false lists the nearest anyway)"
         )
+
+
+def _label(hit: dict[str, Any]) -> str:
+    """A hit by the id its own commands take: a document passage by its document's (`docs
+    rm` takes it; the passage's own id named another document there)."""
+    document = (hit.get("metadata") or {}).get("document_id")
+    if hit["kind"] == "document" and isinstance(document, int):
+        return f"document {document}"
+    return f"{hit['kind']} {hit['id']}"
 
 
 def _zone(name: str) -> str:

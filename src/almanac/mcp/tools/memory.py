@@ -47,7 +47,7 @@ def hits_text(
         " ".join(
             part
             for part in (
-                f"#{h['id']} {h['kind']}",
+                _label(h),
                 _when(h.get("occurred_at"), zone),
                 _relevance(h) if relevance else "",
                 clip(h["content"]),
@@ -57,6 +57,14 @@ def hits_text(
         for h in hits
     ]
     return "\n".join(lines) if lines else "nothing found"
+
+
+def _label(hit: dict[str, Any]) -> str:
+    """A document passage by its document's id too: its own id is no document's."""
+    document = (hit.get("metadata") or {}).get("document_id")
+    if hit["kind"] == "document" and isinstance(document, int):
+        return f"#{hit['id']} passage of document {document}"
+    return f"#{hit['id']} {hit['kind']}"
 
 
 def _relevance(hit: dict[str, Any]) -> str:
