@@ -152,3 +152,32 @@ async def test_a_subject_whose_id_holds_a_slash_can_be_forgotten(client: httpx.A
     assert out["facts_deleted"] == 1, out
     gone = await client.get(F, params={"subject_type": "person", "subject_id": "ana/b"})
     assert gone.json() == [] and fact["fact"]["id"]
+
+
+@pytest.mark.parametrize("kind", ["fact", "event"])
+async def test_recall_of_one_client_finds_what_is_about_it_without_a_client_id(
+    client: httpx.AsyncClient, kind: str
+):
+    """`recall --client 7` matched `client_id` alone: a fact or memory about client 7
+    written without one (whose it is, as every scope reads it) was never found."""
+    about = {"subject_type": "client", "subject_id": "7"}
+    if kind == "fact":
+        await ok(await client.post(F, json={**ABOUT_7, "content": RIVAL}), 201)
+    else:
+        body = {"content": RIVAL, "salience_score": 0.3, "metadata": about}
+        await ok(await client.post(R, json=body), 201)
+    params = {"query": "Beta Corp rival wholesale sourdough", "kinds": kind}
+    for who, seen in ((7, True), (8, False)):
+        r = await client.get(Q, params={**params, "client_id": who})
+        assert r.status_code == 200, r.text
+        assert (RIVAL in {h["content"] for h in r.json()["results"]}) is seen, who
+
+
+async def test_recall_of_one_client_still_leaves_another_clients_fact_about_it(
+    client: httpx.AsyncClient,
+):
+    await ok(await client.post(F, json={**ABOUT_7, "content": RIVAL, "client_id": 8}), 201)
+    params = {"query": "Beta Corp rival wholesale sourdough", "kinds": "fact"}
+    for who, seen in ((7, False), (8, True)):
+        r = await client.get(Q, params={**params, "client_id": who})
+        assert (RIVAL in {h["content"] for h in r.json()["results"]}) is seen, who

@@ -56,6 +56,23 @@ def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any])
     )
 
 
+def client_owned(alias: str, kind: str, client_id: int, params: dict[str, Any]) -> str:
+    """Rows that are `client_id`'s, as `client_scope` reads whose a row is: its
+    `client_id`, or without one a client subject naming it (a fact about client 7 written
+    without a client was never found by a recall of client 7's)."""
+    params["client_id"] = client_id
+    params["client_id_text"] = str(client_id)
+    if kind == "events":
+        subject_type = f"{alias}.metadata->>'subject_type'"
+        subject_id = f"{alias}.metadata->>'subject_id'"
+    else:
+        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    return (
+        f"({alias}.client_id = :client_id OR ({alias}.client_id IS NULL "
+        f"AND {subject_type} = 'client' AND {subject_id} = :client_id_text))"
+    )
+
+
 @dataclass(frozen=True)
 class Term:
     """A query word as Postgres indexes it, with its BM25 inverse document frequency."""
@@ -144,9 +161,10 @@ def event_where(f: EventFilters, params: dict[str, Any]) -> str:
     else:
         clauses = ["(e.expires_at IS NULL OR e.expires_at > :now)"]
         params["now"] = f.now
+    if f.client_id is not None:
+        clauses.append(client_owned("e", "events", f.client_id, params))
     for column, value in (
         ("session_id", f.session_id),
-        ("client_id", f.client_id),
         ("memory_scope", f.memory_scope),
         ("event_type", f.event_type),
     ):
@@ -193,8 +211,7 @@ def fact_where(
     clauses = ["e.valid_from <= :at", "(e.valid_to IS NULL OR e.valid_to > :at)"]
     params["at"] = at
     if client_id is not None:
-        clauses.append("e.client_id = :client_id")
-        params["client_id"] = client_id
+        clauses.append(client_owned("e", "facts", client_id, params))
     if for_client is not None:
         clauses.append(client_scope("e", "facts", for_client, params))
     clauses += window_where("e.valid_from", since, until, params)
