@@ -77,3 +77,17 @@ async def test_the_same_rows_again_or_changed_here_since_are_present(uow: UnitOf
     made_again = {**row, "created_at": row["created_at"].replace(row["created_at"][:4], "2020")}
     report = await import_all(uow, _file(plans=[made_again]))
     assert report.present["plans"] == 1
+
+
+async def test_a_row_referring_to_one_the_file_lacks_is_a_file_error_naming_it(
+    uow: UnitOfWork,
+) -> None:
+    """A file cut short (its plans kept, the process templates they refer to left out)
+    ended `almanac import` with Postgres' foreign-key traceback."""
+    row = await _here(uow)
+    theirs = {**row, "id": row["id"] + 1000, "process_template_id": 987_654}
+    with pytest.raises(ExportFileError) as err:
+        await import_all(uow, _file(plans=[theirs]))
+    message = err.value.message
+    assert message.startswith("plans: a row refers to process_templates 987654"), message
+    assert "not in the file" in message and err.value.errors[0]["field"] == "file", err.value.errors

@@ -182,11 +182,14 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
             try:
                 inserted += await repo.import_rows(name, batch[start : start + _PAGE])
             except ValueError as exc:
-                raise ExportFileError(str(exc)) from exc
+                raise ExportFileError(str(exc), field="file") from exc
         report.inserted[name] = inserted
         report.present[name] = len(rows.get(name, [])) - inserted
     for name, pairs in deferred.items():
-        await _OWNER[name](uow.session).fill_nulls(name, _DEFERRED[name], pairs)
+        try:
+            await _OWNER[name](uow.session).fill_nulls(name, _DEFERRED[name], pairs)
+        except ValueError as exc:
+            raise ExportFileError(str(exc), field="file") from exc
     # Entity links are derived, like search terms: made again from the memories, in the
     # order and the batches they were written in (idempotent for rows already present).
     events = sorted(rows.get("events", []), key=lambda r: r["id"])

@@ -8,11 +8,13 @@ skips rows that are already there, so importing the same rows twice changes noth
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Date, DateTime, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models.base import Base
@@ -114,12 +116,18 @@ class PortableRows:
                 index_elements=[table.c.id], set_={c: statement.excluded[c] for c in columns}
             )
             # xmax = 0 only on a row this statement inserted (not one it updated).
-            result = await self.session.execute(upsert.returning(text("xmax = 0")))
+            try:
+                result = await self.session.execute(upsert.returning(text("xmax = 0")))
+            except IntegrityError as exc:
+                raise ValueError(_missing_reference(table.name, exc)) from exc
             inserted = sum(1 for (new,) in result if new)
         else:
-            result = await self.session.execute(
-                statement.on_conflict_do_nothing().returning(table.c.id)
-            )
+            try:
+                result = await self.session.execute(
+                    statement.on_conflict_do_nothing().returning(table.c.id)
+                )
+            except IntegrityError as exc:
+                raise ValueError(_missing_reference(table.name, exc)) from exc
             inserted = len(result.all())
         # New rows made later must not collide with the imported ids.
         await self.session.execute(
@@ -169,4 +177,25 @@ class PortableRows:
             .where(table.c.id == bindparam("_id"), table.c[column].is_(None))
             .values({column: bindparam("_value")})
         )
-        await self.session.execute(statement, [{"_id": i, "_value": v} for i, v in pairs])
+        try:
+            await self.session.execute(statement, [{"_id": i, "_value": v} for i, v in pairs])
+        except IntegrityError as exc:
+            raise ValueError(_missing_reference(table.name, exc)) from exc
+
+
+_ABSENT = re.compile(r'Key \((\w+)\)=\(([^)]*)\) is not present in table "(\w+)"')
+
+
+def _missing_reference(table: str, exc: IntegrityError) -> str:
+    """A row of the file that refers to one neither the file nor the folder holds (a file
+    cut short): said as such, not as Postgres' foreign-key traceback."""
+    # asyncpg keeps the "Key (…)=(…) is not present" detail on the error the driver wraps.
+    detail = getattr(getattr(exc.orig, "__cause__", None), "detail", None)
+    found = _ABSENT.search(f"{exc.orig} {detail or ''}")
+    if found is None:
+        return f"{table}: a row breaks a constraint of the database: the file is not whole"
+    column, value, other = found.groups()
+    return (
+        f"{table}: a row refers to {other} {value} ({column}), which is not in the file "
+        "nor in this data folder: the file is not a whole export"
+    )
