@@ -115,7 +115,7 @@ async def test_a_stale_preview_says_a_task_was_fully_recorded_not_closed(
 
 def test_a_task_with_hours_left_again_is_not_called_new() -> None:
     """The way back: a task fully recorded at the preview whose estimate was raised since."""
-    from almanac.scheduler.calendar_model import changes_since
+    from almanac.scheduler.staleness import changes_since
 
     old = {"tasks": {}, "recorded": ["p1/a"]}
     new = {"tasks": {"p1/a": "2026-12-01T09:00:00+00:00", "p1/b": "x"}, "recorded": []}
@@ -123,3 +123,26 @@ def test_a_task_with_hours_left_again_is_not_called_new() -> None:
         "task p1/a was given hours to plan again",
         "task p1/b was new",
     ]
+
+
+def test_a_task_only_placed_by_another_schedule_is_not_called_edited() -> None:
+    """Writing a schedule sets `scheduled_start` (and so `updated_at`) on every task it
+    places: a preview made before read "plan 1 was rescheduled since; task p1/a was
+    edited; …; task p2/c was edited" for tasks nobody edited."""
+    from datetime import UTC, datetime
+
+    from almanac.models import Task
+    from almanac.scheduler.calendar_model import CalendarInputs
+    from almanac.scheduler.staleness import changes_since, fingerprint
+
+    def inputs(written: datetime, estimate: float = 2.0) -> CalendarInputs:
+        row = Task(id=7, title="Audit", estimate_hours=estimate, priority=2, status="todo")
+        row.updated_at, row.scheduled_start = written, written
+        return CalendarInputs(named=1, plans={}, rows={"p2/c": row})
+
+    window = (datetime(2026, 12, 7, tzinfo=UTC), datetime(2026, 12, 12, tzinfo=UTC))
+    before = fingerprint([], inputs(datetime(2026, 12, 1, tzinfo=UTC)), window)
+    placed = fingerprint([], inputs(datetime(2026, 12, 2, tzinfo=UTC)), window)
+    assert changes_since(before, placed) == []
+    edited = fingerprint([], inputs(datetime(2026, 12, 2, tzinfo=UTC), 3.0), window)
+    assert changes_since(before, edited) == ["task p2/c was edited"]

@@ -13,6 +13,7 @@ from almanac.models import Plan
 from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
+from almanac.scheduler import staleness
 from almanac.scheduler.schemas import ScheduleOut
 
 if TYPE_CHECKING:
@@ -56,14 +57,16 @@ async def apply_preview(
     rows = await writer.s.tasks.open_of(plan_ids)
     runs = await writer.repo.last_applied_runs(plan_ids)
     inputs = cm.gather(plan, plans, rows, runs, ctx.window, ctx.calendar_window[0])
-    changes = cm.changes_since(meta["fingerprint"], cm.fingerprint(ctx.events, inputs, ctx.window))
+    changes = staleness.changes_since(
+        meta["fingerprint"], staleness.fingerprint(ctx.events, inputs, ctx.window)
+    )
     if changes:
         raise Conflict(
             "the calendar changed since this preview; preview again",
             errors=[{"field": "run_id", "message": c} for c in changes],
         )
     written = {int(p): pb.blocks_from_json(rows_) for p, rows_ in (meta.get("plans") or {}).items()}
-    if late := cm.started_since(written, inputs.previous, now):
+    if late := staleness.started_since(written, inputs.previous, now):
         raise Conflict(  # the fingerprint holds no time: a preview applied late
             "blocks of this preview have started or passed since; preview again",
             errors=[{"field": "run_id", "message": m} for m in late],

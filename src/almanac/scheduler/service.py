@@ -33,7 +33,7 @@ from almanac.models.status import SOLVED_PLAN_STATUSES
 from almanac.planner.repository import PlanRepository, PromptRepository
 from almanac.planner.status import RESCHEDULABLE, require_schedulable
 from almanac.planner.task_repository import TaskRepository
-from almanac.scheduler import answer, finished_tasks, pin_order
+from almanac.scheduler import answer, finished_tasks, pin_order, staleness
 from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core import Block, Problem, Schedule, validate
@@ -357,7 +357,7 @@ class SchedulerService:
             violations,
             self.preference_facts.out(read),
             inputs,
-            cm.fingerprint(ctx.events, inputs, ctx.window),
+            staleness.fingerprint(ctx.events, inputs, ctx.window),
             told.notes,
             prefs if read.from_memory else None,
         )
