@@ -293,6 +293,10 @@ def test_replan_names_each_block_it_moves(cli_env: AppState, pg_url: str):
     assert result.exit_code == 0, result.output
     was, until = hit.start_at.astimezone(TZ), hit.end_at.astimezone(TZ)
     assert f"moves plan {plan_id} " in result.output, result.output
+    # The share is of every plan's blocks, said so: "13 blocks, 6% moved" read as 6% of 13.
+    share = re.search(r"(\d+) blocks; (\d+) of (\d+) blocks of all plans moved", result.output)
+    assert share is not None, result.output
+    assert 0 < int(share[2]) <= int(share[3]), result.output
     # Each block's span on the schedule's clock, as the schedule preview shows it.
     assert f": {was:%Y-%m-%d %H:%M}-{until:%H:%M} -> " in result.output, result.output
 

@@ -24,6 +24,9 @@ async def test_an_applied_preview_records_written_runs_for_every_plan_it_moves(
 ):
     slow, urgent, preview = await urgent_over_slow(sched_client, db_session)
     assert any(m["plan_id"] == slow.id for m in preview["moves"])  # it moves the other plan
+    # The share is of every plan's movable blocks, and says how many those are.
+    assert preview["moved_of"] > 0
+    assert preview["moved_share"] == round(len(preview["moves"]) / preview["moved_of"], 4)
     r = await schedule(
         sched_client, urgent.id, dry_run=False, run_id=preview["run_id"], horizon_days=3
     )

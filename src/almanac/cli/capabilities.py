@@ -272,14 +272,17 @@ def replan(
     out = call("POST", "/api/v1/scheduler/replan", body=body, url=url, names=names)
     if as_json:
         return emit(out)
-    moved = out.get("moved_share", 0.0)
+    moved = float(out.get("moved_share") or 0.0)
     # --yes alone solves again and may write something else than a preview shown before;
     # --run writes that preview as it was shown.
     again = f"--yes --run {out.get('run_id')}"
     state = "written" if yes and out.get("applied") else f"preview (add {again} to write it)"
     if out.get("replayed"):
         state = f"already written (run {out.get('run_id')}); nothing written now"
-    print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks, {moved:.0%} moved; {state}")
+    # The share is of every plan's blocks (a replan may move others'), not of this plan's.
+    of = int(out.get("moved_of") or 0)
+    share = f"{round(moved * of)} of {of} blocks of all plans moved" if of else f"{moved:.0%} moved"
+    print(f"plan {plan_id}: {len(out.get('blocks', []))} blocks; {share}; {state}")
     # What moves (any plan's block) and what other plans gain: the preview is what is written.
     zone = str(out.get("timezone") or "UTC")
     for m in out.get("moves", []):

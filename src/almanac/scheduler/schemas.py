@@ -233,6 +233,8 @@ class ScheduleOut(BaseModel):
     # Blocks of every plan (this one and others) that are not where they were, and why.
     moves: list[MoveOut] = Field(default_factory=list)
     moved_share: float = 0.0
+    # What `moved_share` is of: the blocks of every plan the solve could move (not pinned).
+    moved_of: int = 0
     # New blocks of other plans (work their last schedule left out, placed in free time):
     # written with this schedule too, so the preview shows them.
     placed: list[BlockOut] = Field(default_factory=list)

@@ -129,6 +129,7 @@ class Writer:
             warnings=warnings,
             moves=moves,
             moved_share=share,
+            moved_of=len(movable),
             placed=placed,
         )
         meta: dict[str, Any] = {
