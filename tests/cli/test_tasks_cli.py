@@ -303,3 +303,7 @@ def test_no_tasks_is_one_line_not_an_empty_table(cli_env: AppState, monkeypatch)
     result = runner.invoke(app, ["tasks"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "no tasks", result.output
+    # A plan that is not there is said so, not an empty plan's "no tasks (plan 999)".
+    result = runner.invoke(app, ["tasks", "--plan", "999999"])
+    assert result.exit_code != 0 and "999999" in result.output, result.output
+    assert "not found" in result.output or "does not exist" in result.output, result.output

@@ -50,7 +50,12 @@ def tasks(
     async def go() -> Any:
         async with api_client(settings, url) as client:
             names = {"plan_id": "--plan", "status": "--status", "limit": "--limit"}
-            return answer(await client.get(BASE, params=params), names)
+            out = answer(await client.get(BASE, params=params), names)
+            if plan_id is not None and not out["items"]:
+                # No tasks of a plan that is not there: said so, as every other command
+                # does ("no tasks (plan 999)" read as an empty plan).
+                answer(await client.get(f"/api/v1/planner/plans/{plan_id}"), names)
+            return out
 
     out = run(go)
     if as_json:
