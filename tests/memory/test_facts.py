@@ -260,3 +260,17 @@ async def test_a_successor_dated_later_leaves_its_predecessor_current_until_then
         params={"query": "Globex day rate", "kinds": "fact", "floor": "false"},
     )
     assert [h["content"] for h in recall.json()["results"]] == ["Globex day rate is 1200 EUR"]
+
+
+async def test_superseding_a_closed_fact_says_when_to_the_minute(client: httpx.AsyncClient):
+    """The 409 quoted the close to the microsecond: "closed at 2026-12-04 07:12:44.992016+00:00"."""
+    import re
+
+    a = await client.post(F, json={**BASE, "content": "Pays net 30"})
+    first = a.json()["fact"]["id"]
+    assert (
+        await client.post(f"{F}/{first}/supersede", json={"content": "Pays net 45"})
+    ).status_code == 201
+    r = await client.post(f"{F}/{first}/supersede", json={"content": "Pays net 60"})
+    assert r.status_code == 409, r.text
+    assert re.search(r"closed at \d{4}-\d\d-\d\dT\d\d:\d\d\+00:00$", r.json()["detail"]), r.text

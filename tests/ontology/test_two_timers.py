@@ -58,3 +58,20 @@ async def test_starting_a_timer_puts_a_todo_task_in_progress(
     assert (await client.post(f"{R}/{started.json()['id']}/stop")).status_code == 200
     shown = await client.get(f"/api/v1/planner/tasks/{task}")
     assert shown.json()["status"] == "in_progress", shown.text
+
+
+async def test_a_stop_before_the_start_says_the_start_on_the_users_clock(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The refusal quoted the start in UTC to the microsecond
+    ("2026-12-04T07:12:50.191273+00:00") while `runs list` showed it on the user's clock."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    task = await _task(db_session, "Call the client")
+    started = await client.post(R, json={"task_id": task})
+    early = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    r = await client.post(f"{R}/{started.json()['id']}/stop", json={"ended_at": early})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert re.search(r"before started_at \(\w\w\w \d\d \w\w\w \d\d:\d\d\)", detail), detail

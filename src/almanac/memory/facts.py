@@ -292,7 +292,9 @@ class FactService:
         closed_at = found.valid_to
         if closed_at is not None and closed_at <= datetime.now(UTC):
             raise Conflict(
-                f"fact {fact_id} was already superseded or closed at {closed_at}", field="fact_id"
+                f"fact {fact_id} was already superseded or closed at "
+                f"{closed_at.astimezone(UTC).isoformat(timespec='minutes')}",
+                field="fact_id",
             )
         # The slot lock first, then the row locks, in the order `write` takes them (else the
         # two deadlock); under it a racing write or supersede of this slot has committed.

@@ -82,7 +82,12 @@ def _open_for_timing(task: Task) -> None:
     if task.status not in CLOSED_TASK_STATUSES_API:
         return
     if task.status == "done":
-        since = f" (finished {task.finished_at.isoformat()})" if task.finished_at else ""
+        at = (
+            task.finished_at.astimezone(UTC).isoformat(timespec="minutes")
+            if task.finished_at
+            else ""
+        )
+        since = f" (finished {at})" if at else ""
         hint = (
             "reopen it (status in_progress) to time more work, or record the hours worked "
             f"with POST /api/v1/planner/tasks/{task.id}/time (`almanac log`)"
@@ -241,7 +246,7 @@ class RunService:
         ended_at = _until_now(body.ended_at)
         if row.started_at is not None and ended_at < row.started_at:
             raise ValidationFailed(
-                f"ended_at must not be before started_at ({row.started_at.isoformat()})",
+                f"ended_at must not be before started_at ({on_clock(row.started_at, self.tz)})",
                 field="ended_at",
             )
         actual, given = body.actual_hours, body.ended_at
@@ -261,7 +266,8 @@ class RunService:
             if actual > span + MIN_WORK_HOURS:
                 raise ValidationFailed(
                     f"{actual:g} h is more than the {span:g} h between started_at "
-                    f"({row.started_at.isoformat()}) and ended_at ({given.isoformat()})",
+                    f"({on_clock(row.started_at, self.tz)}) and ended_at "
+                    f"({on_clock(given, self.tz)})",
                     field="actual_hours",
                 )
         meta = dict(row.metadata_ or {})
