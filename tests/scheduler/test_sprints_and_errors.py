@@ -75,6 +75,14 @@ async def test_the_same_sprint_again_is_a_retry_another_for_its_week_a_409(
     assert [s["id"] for s in listed.json()] == [first.json()["id"]]
     unchanged = await sched_client.get(f"{URL}/sprints/{first.json()['id']}")
     assert unchanged.json()["capacity_hrs"] == 30
+    # A field left out is not named as differing: the sprint's target is 70 now, and a
+    # second add of another capacity alone was told its target (the default) differed.
+    body = {"week_start": next_monday(6).isoformat(), "capacity_hrs": 20}
+    made = await sched_client.post(f"{URL}/sprints", json={**body, "billable_target_pct": 70})
+    assert made.status_code == 201, made.text
+    other = await sched_client.post(f"{URL}/sprints", json={**body, "capacity_hrs": 25})
+    assert other.status_code == 409, other.text
+    assert [e["field"] for e in other.json()["errors"]] == ["capacity_hrs"], other.text
 
 
 async def test_a_sprint_capacity_below_36_seconds_is_refused(sched_client: httpx.AsyncClient):

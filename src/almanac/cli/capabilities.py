@@ -173,7 +173,9 @@ sprints_app = typer.Typer(help="Weekly capacity and billable target.", no_args_i
 def sprints_add(
     week_start: Annotated[str, typer.Argument(help="The Monday, YYYY-MM-DD")],
     capacity: Annotated[float, typer.Option(help="Hours available that week")],
-    target: Annotated[float, typer.Option(help="Billable share target, %")] = 60.0,
+    target: Annotated[
+        float | None, typer.Option(help="Billable share target, % (default 60)")
+    ] = None,
     runway: Annotated[float | None, typer.Option(help="Runway in weeks")] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,

@@ -50,7 +50,10 @@ class SprintService:
         existing = await self.repo.sprint_for_week(body.week_start)
         if existing is None:  # deleted since the insert met it
             raise Conflict(f"the sprint of the week of {body.week_start} changed meanwhile; retry")
-        differs = [k for k, v in values.items() if getattr(existing, k) != v]
+        # What the caller gave: a value left to its default is not one they asked for
+        # (a second `sprints add --capacity 25` was told its --target differed).
+        given = body.model_fields_set | {"week_start"}
+        differs = [k for k, v in values.items() if k in given and getattr(existing, k) != v]
         if differs:
             raise Conflict(
                 f"a sprint for the week of {body.week_start} already exists (sprint "
