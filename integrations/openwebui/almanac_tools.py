@@ -189,18 +189,21 @@ def _span(start: Any, end: Any, all_day: bool = False) -> str:
     if all_day:
         # All day ends at the midnight after its last day.
         through = (last - timedelta(microseconds=1)).date()
-        return f"{day} all day" + ("" if through <= first.date() else f", to {through:%a %d %b}")
+        return f"{day} all day" + ("" if through <= first.date() else f", to {_on(through, first)}")
     if last.second or last.microsecond:  # an end at 01:14:59.9 is the quarter's, 01:15
         last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
     midnight = last.hour == last.minute == 0  # the day's end, not the next day's
     same_day = last.date() == first.date() or (
         midnight and last.date() == first.date() + timedelta(1)
     )
-    return (
-        f"{day} {first:%H:%M}-{last:%H:%M}"
-        if same_day
-        else (f"{day} {first:%H:%M}-{last:%a %d %b %H:%M}")
-    )
+    if same_day:
+        return f"{day} {first:%H:%M}-{last:%H:%M}"
+    return f"{day} {first:%H:%M}-{_on(last, first)} {last:%H:%M}"
+
+
+def _on(when: datetime | date, start: datetime) -> str:
+    """A later day, with its year when it is not the start's (as almanac.clock does)."""
+    return f"{when:%a %d %b}" + (f" {when.year}" if when.year != start.year else "")
 
 
 def _kind(event: dict[str, Any]) -> str:

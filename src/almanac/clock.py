@@ -3,7 +3,7 @@ only, so any layer may use it)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -18,14 +18,22 @@ def clock_span(start: datetime, end: datetime, tz: ZoneInfo, all_day: bool = Fal
     if all_day:
         # All day ends at the midnight after its last day.
         through = (last - timedelta(microseconds=1)).date()
-        return "all day" if through <= first.date() else f"all day, to {through:%a %d %b}"
+        return "all day" if through <= first.date() else f"all day, to {_day(through, first)}"
     if last.second or last.microsecond:
         last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
     midnight = last.hour == last.minute == 0
     same_day = last.date() == first.date() or (
         midnight and last.date() == first.date() + timedelta(1)
     )
-    return f"{first:%H:%M}-{last:%H:%M}" if same_day else f"{first:%H:%M}-{last:%a %d %b %H:%M}"
+    if same_day:
+        return f"{first:%H:%M}-{last:%H:%M}"
+    return f"{first:%H:%M}-{_day(last, first)} {last:%H:%M}"
+
+
+def _day(when: datetime | date, start: datetime) -> str:
+    """A later day as "Thu 09 Dec", with its year when it is not the start's: an event of a
+    year read "14:00-Thu 09 Dec 15:00" (and 9 Dec 2027 is no Thursday)."""
+    return f"{when:%a %d %b}" + (f" {when.year}" if when.year != start.year else "")
 
 
 def day_span(start: str, end: str | None, zone: str) -> str:

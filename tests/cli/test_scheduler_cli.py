@@ -405,6 +405,12 @@ def test_clock_span_reads_an_end_at_midnight_and_all_day_events() -> None:
     assert cli_scheduler.clock_span(start, start + timedelta(days=3), TZ, True) == (
         "all day, to Sat 05 Dec"
     )
+    # An end in another year says its year: "14:00-Thu 09 Dec 15:00" hid a year.
+    a_year = datetime(2027, 12, 9, 15, 0, tzinfo=TZ)
+    assert cli_scheduler.clock_span(day, a_year, TZ) == "22:00-Thu 09 Dec 2027 15:00"
+    assert cli_scheduler.clock_span(start, datetime(2027, 1, 2, tzinfo=TZ), TZ, True) == (
+        "all day, to Fri 01 Jan 2027"
+    )
 
 
 def test_other_plans_blocks_show_the_day_a_late_block_ends_on() -> None:

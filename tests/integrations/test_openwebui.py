@@ -536,6 +536,8 @@ async def test_the_agenda_shows_an_event_over_several_days_and_a_day_off_as_they
         ("2026-12-07T01:00:00+01:00", "2026-12-07T01:14:59.900000+01:00", False),
         ("2026-12-07T00:00:00+01:00", "2026-12-08T00:00:00+01:00", True),
         ("2026-12-07T00:00:00+01:00", "2026-12-10T00:00:00+01:00", True),
+        ("2026-12-09T14:00:00+01:00", "2027-12-09T15:00:00+01:00", False),
+        ("2026-12-30T00:00:00+01:00", "2027-01-02T00:00:00+01:00", True),
     ],
 )
 def test_the_agenda_words_a_span_as_the_cli_does(start: str, end: str, all_day: bool) -> None:
