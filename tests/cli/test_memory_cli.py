@@ -172,6 +172,36 @@ def test_facts_history_shows_times_in_the_users_zone(monkeypatch: pytest.MonkeyP
     assert "2025-12-31" not in line
 
 
+def test_valid_from_without_an_offset_is_read_in_the_users_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`facts supersede 4 "x" --valid-from 2026-12-10` was refused ("must include a UTC
+    offset"), while `calendar add` and `plan --deadline` read such a time in
+    ALMANAC_TIMEZONE."""
+    import almanac.cli.recall as recall_cli
+
+    sent: list[dict[str, object]] = []
+
+    def call(method: str, path: str, body: dict[str, object], **_: object) -> dict[str, object]:
+        sent.append(body)
+        return {"fact": {"id": 5, "content": "x"}}
+
+    monkeypatch.setattr(recall_cli, "call", call)
+    monkeypatch.setattr(recall_cli, "_print_write", lambda out, as_json: None)
+    env = {"ALMANAC_TIMEZONE": "Europe/Berlin"}
+    for args in (
+        ["facts", "supersede", "4", "x", "--valid-from", "2026-12-10"],
+        ["facts", "add", "x", "--valid-from", "2026-12-10T00:00"],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, result.output
+        assert sent[-1]["valid_from"] == "2026-12-10T00:00:00+01:00", sent
+    result = runner.invoke(
+        app, ["facts", "add", "x", "--valid-from", "2026-12-10T09:00+00:00"], env=env
+    )
+    assert sent[-1]["valid_from"] == "2026-12-10T09:00+00:00", sent  # an offset given stands
+
+
 def test_remember_scope_help_lists_its_values():
     result = runner.invoke(app, ["remember", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

@@ -218,6 +218,23 @@ def _label(hit: dict[str, Any]) -> str:
     return f"{hit['kind']} {hit['id']}"
 
 
+_VALID_FROM = (
+    "When it became true: ISO 8601, a date (its midnight) or a date and time; without an "
+    "offset it is read in ALMANAC_TIMEZONE"
+)
+
+
+def _local(value: str | None) -> str | None:
+    """A time without an offset read in ALMANAC_TIMEZONE, as `calendar add` and `plan
+    --deadline` read one (`--valid-from 2026-12-10` was refused: no UTC offset)."""
+    if value is None:
+        return None
+    from almanac.cli.connect import setting
+    from almanac.cli.when import local_time
+
+    return local_time(value, _zone(setting("ALMANAC_TIMEZONE") or "UTC"), "--valid-from")[0]
+
+
 def _zone(name: str) -> str:
     from zoneinfo import ZoneInfo
 
@@ -310,7 +327,7 @@ def facts_add(
     category: Annotated[str | None, typer.Option()] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     salience: Annotated[float, typer.Option("--salience")] = 0.5,
-    valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601")] = None,
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help=_VALID_FROM)] = None,
     metadata: Annotated[str | None, typer.Option(help="JSON object")] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
@@ -325,7 +342,7 @@ def facts_add(
             "category": category,
             "client_id": client_id,
             "salience_score": salience,
-            "valid_from": valid_from,
+            "valid_from": _local(valid_from),
             "metadata": _json_object(metadata, "metadata"),
         }
     )
@@ -337,13 +354,15 @@ def facts_add(
 def facts_supersede(
     fact_id: Annotated[int, typer.Argument(help="The fact to close")],
     content: Annotated[str, typer.Argument(help="What is true from now on")],
-    valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601")] = None,
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help=_VALID_FROM)] = None,
     salience: Annotated[float | None, typer.Option("--salience")] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Close a fact and open its successor (unspecified fields carry over)."""
-    body = _drop_none({"content": content, "valid_from": valid_from, "salience_score": salience})
+    body = _drop_none(
+        {"content": content, "valid_from": _local(valid_from), "salience_score": salience}
+    )
     path = f"{MEMORY}/facts/{fact_id}/supersede"
     out = call("POST", path, body=body, url=url, service="memory", names=_SUPERSEDE)
     _print_write(out, as_json)
