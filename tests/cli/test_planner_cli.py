@@ -64,6 +64,12 @@ def test_plan_prints_a_tree_then_approve_and_list(cli_env: AppState) -> None:
     result = runner.invoke(app, ["plans", "--status", "approved"])
     assert result.exit_code == 0, result.output
     assert "approved" in result.output and "7.5" in result.output
+    # A refusal names the option given ("status: …", "client_id: …" named API fields).
+    result = runner.invoke(app, ["plans", "--status", "bogus"])
+    assert result.exit_code == 2 and "--status: " in result.output, result.output
+    result = runner.invoke(app, ["plan", "Audit for Acme", "--client", "-5"])
+    assert result.exit_code == 2 and "--client: " in result.output, result.output
+    assert "client_id" not in result.output, result.output
 
     result = runner.invoke(app, ["approve", plan_id])
     assert result.exit_code == 2
@@ -82,7 +88,7 @@ def test_plan_again_with_its_key_prints_the_same_plan(cli_env: AppState) -> None
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.output)["total"] == 1
     other = runner.invoke(app, ["plan", "Onboard Initech as a new client", "--key", "acme-1"])
-    assert other.exit_code != 0 and "idempotency_key" in other.output, other.output
+    assert other.exit_code != 0 and "--key 'acme-1'" in other.output, other.output
 
 
 def test_no_match_exits_2_with_the_advice(cli_env: AppState) -> None:

@@ -65,6 +65,18 @@ def _print_notes(plan: dict[str, Any]) -> None:
         console.print(f"[yellow]degraded:[/yellow] {', '.join(plan['degraded'])}")
 
 
+# A refusal names the option given, not the API's field ("client_id: …" for --client -5).
+_PLAN_OPTIONS = {
+    "client_id": "--client",
+    "engagement_id": "--engagement",
+    "workflow_id": "--workflow",
+    "deadline": "--deadline",
+    "context": "--context",
+    "estimates": "--estimates",
+    "idempotency_key": "--key",
+}
+
+
 def plan(
     intent: Annotated[str, typer.Argument(help="What you want to get done")],
     client_id: Annotated[int | None, typer.Option("--client")] = None,
@@ -133,7 +145,7 @@ def plan(
             except ValueError:
                 problem = None  # not JSON: `answer` reports it
             _no_match_in_cli_terms(problem)
-        return answer(response)
+        return answer(response, _PLAN_OPTIONS)
 
     out = run(go)
     if as_json:
@@ -188,7 +200,8 @@ def plans(
 
     async def go() -> Any:
         async with api_client(Settings(), url) as client:
-            return answer(await client.get("/api/v1/planner/plans", params=params))
+            names = {"status": "--status", "client_id": "--client", "limit": "--limit"}
+            return answer(await client.get("/api/v1/planner/plans", params=params), names)
 
     out = run(go)
     if as_json:
