@@ -447,3 +447,17 @@ def test_a_sprint_added_under_what_is_scheduled_says_so(cli_env: AppState, pg_ur
     later = (_monday() + timedelta(days=7)).isoformat()
     result = runner.invoke(main_app, ["sprints", "add", later, "--capacity", "20"])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_the_week_at_80_columns_is_a_list_by_day_not_a_folded_table(
+    cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """At 80 columns each of the week's seven columns is 8 wide: "09:00-10:0" / "0 Outline"."""
+    monkeypatch.setattr(cli_scheduler, "console", Console(width=80))
+    plan_id = on_db(pg_url, _seed)
+    args = ["schedule", str(plan_id), "--start", _monday().isoformat(), "--days", "5"]
+    result = runner.invoke(app, args, input="n\n")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  \d\d:\d\d-\d\d:\d\d Outline$", result.output, re.M), result.output
+    assert re.search(r"^Mon \d\d$", result.output, re.M), result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80, result.output

@@ -32,10 +32,18 @@ async def _schedule(settings: Settings, url: str | None, body: ScheduleIn) -> Sc
         return ScheduleOut.model_validate(answer(response))
 
 
-def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> list[Table | str]:
+# Below this width a week's seven columns are too narrow for "09:00-10:00": each day is a
+# list instead ("09:00-10:0" / "0 Kick-off" was the table at 80 columns).
+WEEK_TABLE_MIN_WIDTH = 120
+
+
+def week_view(
+    out: ScheduleOut, busy: list[CalendarEventOut] | None = None, width: int = 200
+) -> list[Table | str]:
     """Tables of seven days from the window's first day: the plan's blocks, and the
     calendar's other busy events (your meetings) marked as such; a week with neither is
-    one line, not an empty table."""
+    one line, not an empty table. In a terminal narrower than `WEEK_TABLE_MIN_WIDTH`, a
+    day per heading with its lines under it."""
     tz = ZoneInfo(out.timezone)
     first = out.window_start.astimezone(tz).date()
     last = (out.window_end.astimezone(tz) - timedelta(seconds=1)).date()
@@ -57,6 +65,13 @@ def week_view(out: ScheduleOut, busy: list[CalendarEventOut] | None = None) -> l
         if not any(d in by_day for d in days):
             span = f"{days[0]:%a %d %b}" + (f" to {days[-1]:%a %d %b}" if len(days) > 1 else "")
             tables.append(f"plan {out.plan_id}: nothing from {span}")
+            continue
+        if width < WEEK_TABLE_MIN_WIDTH:
+            tables.append(f"[bold]plan {out.plan_id}: week of {days[0]:%a %d %b %Y}[/bold]")
+            for d in days:
+                tables += (
+                    [f"{d:%a %d}"] + [f"  {t}" for t in by_day.get(d, [])] if d in by_day else []
+                )
             continue
         table = Table(title=f"plan {out.plan_id}: {days[0]:%a %d %b %Y}", show_lines=True)
         for d in days:
@@ -92,7 +107,7 @@ def show(
 ) -> None:
     """Print the week view, other plans' blocks it moves or adds, what was not placed and
     the warnings."""
-    for table in week_view(out, busy):
+    for table in week_view(out, busy, console.width):
         console.print(table)
     for line in elsewhere(out):
         console.print(f"[cyan]also:[/cyan] {escape(line)}")
