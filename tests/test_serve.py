@@ -100,3 +100,14 @@ def test_serve_with_embedded_defaults(tmp_path: Path, service: str):
     while _postgres_pids(tmp_path / "data") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _postgres_pids(tmp_path / "data") == [], "embedded Postgres left running"
+
+
+def test_serve_help_says_where_the_first_admin_key_is() -> None:
+    """The key the first start makes was named only in the log and the README."""
+    from typer.testing import CliRunner
+
+    from almanac.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "admin key to <data folder>/api-key" in result.output, result.output

@@ -35,7 +35,9 @@ def serve(
         typer.Option(min=1, max=65535, help="Port (default 8090; planner alone 8091)"),
     ] = None,
 ) -> None:
-    """Run the Memory Gateway and the Planner API (together, or one of them)."""
+    """Run the Memory Gateway and the Planner API (together, or one of them).
+
+    With no key yet, the first start writes an admin key to <data folder>/api-key."""
     import uvicorn
 
     from almanac.app import create_app
