@@ -109,6 +109,20 @@ def test_add_creates_a_user_event_once_per_key(cli_env: AppState, pg_url: str):
     assert rows == [("dentist", False, datetime(2026, 3, 3, 8, tzinfo=UTC))]
 
 
+def test_rm_deletes_a_user_event_and_refuses_an_unknown_one(cli_env: AppState, pg_url: str):
+    """An event added by mistake could not be removed from the CLI (only by the API)."""
+    code, out = invoke(
+        "add", "Test ev", "--start", "2026-03-04T14:00+01:00", "--end", "2027-03-04T15:00+01:00"
+    )
+    assert code == 0, out
+    event_id = out.split("#", 1)[1].split()[0]
+    code, out = invoke("rm", event_id)
+    assert code == 0 and f"removed event #{event_id} (" in out, out
+    assert sql(pg_url, "SELECT count(*) FROM calendar_entries") == [(0,)]
+    code, out = invoke("rm", event_id)
+    assert code == 2 and "does not exist" in out, out
+
+
 def test_a_time_without_offset_is_read_in_the_configured_zone(
     cli_env: AppState, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ):

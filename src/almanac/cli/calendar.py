@@ -143,6 +143,27 @@ def add(
         typer.echo(zone_note)
 
 
+@calendar_app.command("rm")
+def rm(
+    event_id: Annotated[int, typer.Argument(min=1, help="The event's id (from `calendar add`)")],
+    as_json: JsonOpt = False,
+    url: UrlOpt = None,
+) -> None:
+    """Delete one of your own events (Almanac's blocks move with `almanac replan`)."""
+    settings = Settings()
+
+    async def go() -> dict[str, object]:
+        async with api_client(settings, url) as client:
+            names = {"event_id": "EVENT_ID"}
+            out: dict[str, object] = answer(await client.delete(f"{BASE}/events/{event_id}"), names)
+            return out
+
+    event = run(go)
+    if as_json:
+        return emit(event)
+    typer.echo(f"removed event #{event['id']} ({event['uid']})")
+
+
 @calendar_app.command("feed-url")
 def feed_url(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
     """Print the .ics feed's secret subscribe address (needs an admin key).
