@@ -34,6 +34,13 @@ class EventFilters:
 NO_FILTER = EventFilters()
 
 
+def _subject(alias: str, kind: str) -> tuple[str, str]:
+    """The SQL of a row's subject: facts' columns, events' metadata."""
+    if kind == "events":
+        return f"{alias}.metadata->>'subject_type'", f"{alias}.metadata->>'subject_id'"
+    return f"{alias}.subject_type", f"{alias}.subject_id"
+
+
 def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any]) -> str:
     """Rows a plan or recall for `for_client` may see: that client's and the user's own.
 
@@ -44,11 +51,7 @@ def client_scope(alias: str, kind: str, for_client: int, params: dict[str, Any])
     """
     params["for_client"] = for_client
     params["for_client_text"] = str(for_client)
-    if kind == "events":
-        subject_type = f"{alias}.metadata->>'subject_type'"
-        subject_id = f"{alias}.metadata->>'subject_id'"
-    else:
-        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    subject_type, subject_id = _subject(alias, kind)
     return (
         f"({alias}.client_id = :for_client OR ({alias}.client_id IS NULL AND NOT "
         f"({subject_type} IS NOT DISTINCT FROM 'client' "
@@ -62,11 +65,7 @@ def client_owned(alias: str, kind: str, client_id: int, params: dict[str, Any]) 
     without a client was never found by a recall of client 7's)."""
     params["client_id"] = client_id
     params["client_id_text"] = str(client_id)
-    if kind == "events":
-        subject_type = f"{alias}.metadata->>'subject_type'"
-        subject_id = f"{alias}.metadata->>'subject_id'"
-    else:
-        subject_type, subject_id = f"{alias}.subject_type", f"{alias}.subject_id"
+    subject_type, subject_id = _subject(alias, kind)
     return (
         f"({alias}.client_id = :client_id OR ({alias}.client_id IS NULL "
         f"AND {subject_type} = 'client' AND {subject_id} = :client_id_text))"
