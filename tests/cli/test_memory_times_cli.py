@@ -105,6 +105,15 @@ def test_a_query_with_no_word_says_so(cli_env: AppState) -> None:
     assert "relevance floor" not in out
 
 
+def test_an_empty_window_says_so_not_the_floor(cli_env: AppState) -> None:
+    code, out = invoke("remember", "Dentist appointment moved to the 3rd at 10 am")
+    assert code == 0, out
+    code, out = invoke("recall", "dentist", "--since", "2001-01-01", "--until", "2001-01-31")
+    assert code == 0, out
+    assert "no match: nothing is stored within the filters given (since, until)" in out, out
+    assert "relevance floor" not in out
+
+
 def test_import_skips_what_has_expired_since_the_export(
     cli_env: AppState, pg_url: str, tmp_path: Path
 ) -> None:

@@ -78,3 +78,20 @@ def test_relevance_is_half_at_each_threshold_and_bounded() -> None:
     assert relevance(1.0, 1.0, None, s) == 1.0
     assert relevance(-1.0, 0.0, 0.9, s) == 0.0
     assert no_match([]) and no_match([0.49]) and not no_match([0.1, 0.5])
+
+
+async def test_an_empty_window_says_nothing_is_stored_there_not_the_floor(
+    client: httpx.AsyncClient, diary: dict[str, int]
+) -> None:
+    # Everything in the diary was remembered now: a window years back holds nothing.
+    out = await recall(
+        client, "dentist appointment", since="2001-01-01T00:00:00Z", until="2001-02-01T00:00:00Z"
+    )
+    assert out["no_match"] is True and out["results"] == []
+    assert out["detail"] == "nothing is stored within the filters given (since, until)"
+    assert out["degraded"] is False
+    # A window that holds memories, none about the query: that is the floor, no detail.
+    floored = await recall(
+        client, "Which Kubernetes cluster runs billing?", since="2001-01-01T00:00:00Z"
+    )
+    assert floored["no_match"] is True and floored["detail"] is None

@@ -200,8 +200,8 @@ def recall(
     if note:
         print(note)
     detail = out.get("detail") or ""
-    if out.get("no_match") and "nothing was searched" in detail:  # no word in the query
-        print(f"no match: {detail}")
+    if out.get("no_match") and ("nothing was searched" in detail or "nothing is stored" in detail):
+        print(f"no match: {detail}")  # no word in the query, or nothing in the window
     elif out.get("no_match"):  # say why the table is empty: the floor, not an empty store
         print(
             "no match: no hit reached the relevance floor "

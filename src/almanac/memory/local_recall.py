@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from almanac.config import SearchSettings
 from almanac.embedder import Embedder
@@ -25,12 +26,21 @@ from almanac.memory.search import (
 from almanac.memory.search_sql import EventFilters
 
 
+class LocalAnswer(NamedTuple):
+    """The best hits as found and as the API shows them, and how many candidates there
+    were before the floor and the cut to k (none: nothing is stored within the filters)."""
+
+    top: list[Hit]
+    hits: list[RecallHit]
+    candidates: int
+
+
 async def local_recall(
     search: SearchRepository,
     embedder: Embedder,
     q: RecallQuery,
     kinds: set[str],
-) -> tuple[list[Hit], list[RecallHit]]:
+) -> LocalAnswer:
     """The best q.k hits over `kinds` (as found, and as the API shows them)."""
     search.forget_terms()
     qvec = [float(x) for x in await embedder.embed_query(q.query)]
@@ -112,7 +122,7 @@ async def local_recall(
         )
         for h, r in zip(top, relevances, strict=True)
     ]
-    return top, hits
+    return LocalAnswer(top, hits, len(pools))
 
 
 class Relevances:

@@ -23,7 +23,7 @@ from almanac.memory.external.fusion import (
 )
 from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.invalidation import recall_namespaces
-from almanac.memory.local_recall import local_recall
+from almanac.memory.local_recall import LocalAnswer, local_recall
 from almanac.memory.relevance import FLOOR, NOTHING_TO_SEARCH, searchable
 from almanac.memory.schemas import RecallHit, RecallOut, RecallQuery
 from almanac.memory.search import Hit, SearchRepository
@@ -107,7 +107,7 @@ class RecallService:
                 asked = ask_external(self.external, self.settings.zep, q, self.embedder)
                 zep_task = asyncio.create_task(asked)
         try:
-            top, hits = await self._local(q, kinds)
+            top, hits, candidates = await self._local(q, kinds)
         except BaseException:
             if zep_task is not None:
                 zep_task.cancel()
@@ -133,8 +133,11 @@ class RecallService:
                 out.no_match = not out.results
         if notes:
             out.degraded, out.detail = True, "; ".join(notes)
-        # A skipped Zep must not be remembered as the answer for the cache's lifetime.
-        if key is not None and out.zep != "skipped":
+        if candidates == 0 and not out.results:  # say why: an empty scope, not the floor
+            out.detail = "; ".join([*notes, _nothing_stored(q)])
+        # A skipped Zep must not be remembered as the answer for the cache's lifetime; an
+        # empty scope is not cached (it is cheap, and the cache would lose why it is empty).
+        if key is not None and out.zep != "skipped" and candidates:
             await self._store(key, out.results, top)
         out.took_ms = _ms(started)
         return out
@@ -151,7 +154,7 @@ class RecallService:
             external, scale = [e for e, _ in kept], [r for _, r in kept]
         return fuse(hits, external, kinds, q.k, cfg.rrf_k, scale)
 
-    async def _local(self, q: RecallQuery, kinds: set[str]) -> tuple[list[Hit], list[RecallHit]]:
+    async def _local(self, q: RecallQuery, kinds: set[str]) -> LocalAnswer:
         """The Postgres answer: hybrid search over the requested kinds (memory.local_recall)."""
         return await local_recall(self.search, self.embedder, q, kinds)
 
@@ -174,6 +177,17 @@ class RecallService:
         if ttl >= 1:
             blob = json.dumps([h.model_dump(mode="json") for h in hits]).encode()
             await self.cache.set(key, blob, ttl)
+
+
+_FILTERS = ("session_id", "client_id", "memory_scope", "event_type", "since", "until")
+
+
+def _nothing_stored(q: RecallQuery) -> str:
+    """Why a recall found no candidate at all: the filters, or an empty store."""
+    given = [name for name in _FILTERS if getattr(q, name) is not None]
+    if given:
+        return f"nothing is stored within the filters given ({', '.join(given)})"
+    return "nothing is stored yet that recall can search"
 
 
 def _ms(started: float) -> float:
