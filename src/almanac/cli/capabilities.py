@@ -1,5 +1,5 @@
-"""Commands for the rest of the API: runs, reflect, sprints, replan, prompts (plan versions:
-`cli.plan_versions`).
+"""Commands for the rest of the API: runs, reflect, replan, prompts (plan versions:
+`cli.plan_versions`, sprints: `cli.sprints`).
 
 Each calls one endpoint through `connect.call` (a running server, else in-process),
 prints a short line or table, and prints the API's JSON with `--json`.
@@ -30,7 +30,8 @@ P = "/api/v1/planner"
 PROMPT_READ_MAX = 4 * 50_000
 
 
-def _body(**values: Any) -> dict[str, Any]:
+def given(**values: Any) -> dict[str, Any]:
+    """A request body of the options given (None: not given)."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -57,7 +58,7 @@ def runs_start(
     url: UrlOpt = None,
 ) -> None:
     """Start timing a task."""
-    body = _body(task_id=task_id, started_at=at, run_identifier=key)
+    body = given(task_id=task_id, started_at=at, run_identifier=key)
     names = {"task_id": "TASK_ID", "started_at": "--at", "run_identifier": "--key"}
     out = call("POST", f"{P}/execution-runs", body=body, url=url, names=names)
     if as_json:
@@ -80,7 +81,7 @@ def runs_stop(
     url: UrlOpt = None,
 ) -> None:
     """Stop a run; its variance against the estimate is computed."""
-    body = _body(ended_at=at, actual_hours=hours)
+    body = given(ended_at=at, actual_hours=hours)
     names = {"ended_at": "--at", "actual_hours": "--hours"}
     out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url, names=names)
     emit(out) if as_json else print(_run_line(out))
@@ -164,87 +165,6 @@ def reflection_lines(out: dict[str, Any]) -> list[str]:
     return lines
 
 
-# -- sprints ------------------------------------------------------------------------------
-
-sprints_app = typer.Typer(help="Weekly capacity and billable target.", no_args_is_help=True)
-
-
-@sprints_app.command("add")
-def sprints_add(
-    week_start: Annotated[str, typer.Argument(help="The Monday, YYYY-MM-DD")],
-    capacity: Annotated[float, typer.Option(help="Hours available that week")],
-    target: Annotated[
-        float | None, typer.Option(help="Billable share target, % (default 60)")
-    ] = None,
-    runway: Annotated[float | None, typer.Option(help="Runway in weeks")] = None,
-    as_json: JsonOpt = False,
-    url: UrlOpt = None,
-) -> None:
-    """Create a sprint."""
-    body = _body(
-        week_start=week_start,
-        capacity_hrs=capacity,
-        billable_target_pct=target,
-        runway_weeks=runway,
-    )
-    names = {
-        "week_start": "WEEK_START",
-        "capacity_hrs": "--capacity",
-        "billable_target_pct": "--target",
-        "runway_weeks": "--runway",
-    }
-    out = call("POST", "/api/v1/scheduler/sprints", body=body, url=url, names=names)
-    if as_json:
-        return emit(out)
-    print(f"sprint {out['id']} for the week of {out['week_start']}")
-    # The week may already hold more than the capacity: say so now, not at `sprints show`
-    # (the report reads the calendar; when it cannot, the sprint is made all the same).
-    report = call("GET", f"/api/v1/scheduler/sprints/{out['id']}", url=url, optional=True)
-    warnings = (report or {}).get("warnings", [])
-    for warning in warnings:
-        print(f"warning: {warning}")
-    if any(w.startswith("capacity exceeded") for w in warnings):
-        plans = ", ".join(f"almanac replan {p} --full" for p in report.get("plan_ids", []))
-        print(f"to fit the capacity, replan the week's plans: {plans}")
-
-
-@sprints_app.command("list")
-def sprints_list(as_json: JsonOpt = False, url: UrlOpt = None) -> None:
-    """All sprints."""
-    out = call("GET", "/api/v1/scheduler/sprints", url=url)
-    if as_json:
-        return emit(out)
-    rows = [
-        [str(s["id"]), s["week_start"], f"{s['capacity_hrs']:g}", f"{s['billable_target_pct']:g}%"]
-        for s in out
-    ]
-    table("sprints", ["id", "week", "capacity h", "billable target"], rows)
-
-
-@sprints_app.command("show")
-def sprints_show(
-    sprint_id: Annotated[int, typer.Argument()], as_json: JsonOpt = False, url: UrlOpt = None
-) -> None:
-    """A sprint's use: hours scheduled and worked, each with its billable share, warnings."""
-    out = call("GET", f"/api/v1/scheduler/sprints/{sprint_id}", url=url)
-    if as_json:
-        return emit(out)
-    share = out.get("billable_share_pct")
-    print(
-        f"sprint {out['id']} (week of {out['week_start']}): {out['used_hours']:g} of "
-        f"{out['capacity_hrs']:g} h scheduled, billable {out['billable_hours']:g} h"
-        + (f" = {share:g}% of the hours scheduled" if share is not None else "")
-        + f" (target {out['billable_target_pct']:g}%)"
-    )
-    worked, worked_share = out.get("worked_hours", 0), out.get("worked_billable_share_pct")
-    print(
-        f"worked (logged) {worked:g} h, billable {out.get('worked_billable_hours', 0):g} h"
-        + (f" = {worked_share:g}% of the hours worked" if worked_share is not None else "")
-    )
-    for warning in out.get("warnings", []):
-        print(f"warning: {warning}")
-
-
 # -- replan -------------------------------------------------------------------------------
 
 
@@ -267,7 +187,7 @@ def replan(
     """Re-place a scheduled plan around what changed, moving as little as possible."""
     if run is not None and not yes:
         raise fail("--run writes a preview: add --yes", 2)
-    body = _body(plan_id=plan_id, reason=reason, dry_run=not yes, run_id=run)
+    body = given(plan_id=plan_id, reason=reason, dry_run=not yes, run_id=run)
     if full:
         body["scope"] = "full"
     names = {"run_id": "--run", "scope": "--full"}

@@ -35,7 +35,7 @@ COMMANDS: dict[str, Lazy] = {
     "replan": Lazy("almanac.cli.capabilities:replan", "Re-place a scheduled plan."),
     "runs": Lazy("almanac.cli.capabilities:runs_app", "Execution runs: start, stop, list."),
     "reflect": Lazy("almanac.cli.capabilities:reflect", "Reflect on a day or a week."),
-    "sprints": Lazy("almanac.cli.capabilities:sprints_app", "Weekly capacity and billable target."),
+    "sprints": Lazy("almanac.cli.sprints:sprints_app", "Weekly capacity and billable target."),
     "prompts": Lazy("almanac.cli.capabilities:prompts_app", "Prompt templates and versions."),
     "export": Lazy("almanac.cli.data:export", "Everything you own as one JSONL file."),
     "import": Lazy("almanac.cli.data:import_", "Import an export (safe to repeat)."),
