@@ -52,7 +52,7 @@ def test_a_table_of_many_columns_fits_the_terminal_and_loses_nothing(
 ) -> None:
     """`almanac facts` at 80 columns printed a 102-column box (the fixed columns at their
     widest and the content its 20): a terminal wraps each line and the box falls apart.
-    Columns empty in every row go first, then the widest cells wrap."""
+    Columns empty in every row go first, then the widest cells wrap between words."""
     columns = ["id", "subject", "type", "category", "client", "valid from", "valid to", "content"]
     content = "I work 9-5 Mon-Fri, never on weekends"
     rows = [
@@ -75,13 +75,53 @@ def test_a_table_of_many_columns_fits_the_terminal_and_loses_nothing(
     heads = [[c.strip() for c in line.split("┃")[1:-1]] for line in box[1:rule]]
     header = [" ".join(" ".join(h[i] for h in heads).split()) for i in range(len(heads[0]))]
     assert header == ["id", "subject", "type", "valid from", "valid to", "content"], header
-    # Each column read down, its wrapped pieces joined: every cell is there whole.
+    # Each column read down, its wrapped pieces joined: every cell is there whole, and no
+    # word is cut ("preferen" over "ce").
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in box[rule + 1 : -1]]
     down = [" ".join(" ".join(row[i] for row in cells).split()) for i in range(6)]
-    assert down[1].replace(" ", "") == "user:meworkflow:Businessdiagnostic", down
+    assert down[1] == "user:me workflow:Business diagnostic", down
     assert down[2] == "preference pattern" and down[4] == "current current", down
     assert down[3] == "2026-12-04 03:15 2026-12-04 03:16", down
     assert down[5] == f"{content} x", down
+
+
+def test_a_table_too_narrow_for_whole_words_is_a_list_of_records(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`almanac facts` at 80 columns with a client column read "preferen/ce", "deep_wor/k"
+    and "2026-/12-04/09:00": where the columns cannot keep their words whole, each row is
+    a record of named values, no word cut, nothing lost."""
+    columns = ["id", "subject", "type", "category", "client", "valid from", "valid to", "content"]
+    rows = [
+        [
+            "12",
+            "client:acme",
+            "preference",
+            "deep_work",
+            "3",
+            "2026-12-04 09:00",
+            "open",
+            "Prefers deep work before noon on weekdays",
+        ],
+        ["13", "user:me", "constraint", "invoicing", "", "2026-12-04 09:00", "2026-12-10 00:00"]
+        + ["Invoices go out on the 15th"],
+    ]
+    table("facts", columns, rows, 80)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "facts" and all(len(line) <= 80 for line in lines), out
+    assert not any(c in out for c in "┏│┃"), out
+    records = out.split("\n• ")[1:]
+    assert len(records) == 2, out
+    for record, row in zip(records, rows, strict=True):
+        flat = " ".join(record.split())
+        for name, value in zip(columns, row, strict=True):
+            # Every value whole beside its name; an empty one is left out.
+            assert (f"{name}: {value}" in flat) is bool(value), (name, value, flat)
+        words = record.split()
+        assert "preferen" not in words and "2026-" not in words, record
+    # The long last column starts its own line.
+    assert "\n  content: Prefers deep work" in out, out
 
 
 def test_a_table_that_fits_keeps_its_empty_columns(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,19 +129,23 @@ def test_a_table_that_fits_keeps_its_empty_columns(capsys: pytest.CaptureFixture
     assert "client" in capsys.readouterr().out
 
 
-def test_narrow_columns_wrap_between_words_before_inside_them(
+def test_narrow_columns_wrap_between_words_before_a_list(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """`almanac jobs` at 80 columns broke "almanac:calendar_sync" into three pieces while
-    the time beside it could have wrapped at its space."""
+    the time beside it could have wrapped at its space; at 100 the time wraps and the box
+    stays, at 80 no box keeps the task's name whole, and the rows are records."""
     columns = ["#", "task", "queue", "status", "attempts", "deferred", "args", "reason"]
     rows = [["3", "almanac:calendar_sync", "maintenance", "succeeded", "1", "2026-12-04 03:30"]]
     rows[0] += ["{}", ""]
-    table("jobs", columns, rows, 80)
+    table("jobs", columns, rows, 86)
     box = capsys.readouterr().out.splitlines()[1:]
-    assert len(box[0]) <= 80 and "reason" not in box[1], "\n".join(box)
+    assert len(box[0]) <= 86 and "reason" not in box[1], "\n".join(box)
     body = [line for line in box if line.startswith("│")]
     cells = [[c.strip() for c in line.split("│")[1:-1]] for line in body]
-    # The time wraps at its space; the task, one word, breaks only as much as it must.
     assert [c[5] for c in cells] == ["2026-12-04", "03:30"], "\n".join(box)
-    assert [c[1] for c in cells] == ["almanac:calenda", "r_sync"], "\n".join(box)
+    assert [c[1] for c in cells] == ["almanac:calendar_sync", ""], "\n".join(box)
+    table("jobs", columns, rows, 80)
+    out = capsys.readouterr().out
+    assert out.startswith("jobs\n• #: 3 · task: almanac:calendar_sync · "), out
+    assert all(len(line) <= 80 for line in out.splitlines()), out

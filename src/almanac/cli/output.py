@@ -34,22 +34,24 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     # leaves, at least 20.
     fixed = sum(widths[:-1]) + 3 * len(columns) + 1
     widths[-1] = min(widths[-1], max(20, width - fixed))
-    # Still too wide (many columns): the widest of the others wrap too, one character at a
-    # time (a terminal would wrap each line and break the box): first between words, down
-    # to a column's longest word ("2026-12-04 03:15" on two lines), then inside words,
-    # down to 6.
+    # Still too wide (many columns): the widest columns wrap too, one character at a time
+    # (a terminal would wrap each line and break the box), between words, down to each
+    # column's longest word ("2026-12-04 03:15" on two lines). Where that is not enough,
+    # a box would cut words ("preferen" over "ce"): the rows are records instead.
     over = sum(widths) + 3 * len(columns) + 1 - width
     longest_word = [
         max(len(w) for cell in (columns[i], *(r[i] for r in rows)) for w in [*cell.split(), ""])
         for i in range(len(columns))
     ]
-    for floors in (longest_word, [6] * len(columns)):
-        while over > 0:
-            wide = [i for i in range(len(widths) - 1) if widths[i] > max(6, floors[i])]
-            if not wide:
-                break
-            widths[max(wide, key=lambda i: widths[i])] -= 1
-            over -= 1
+    while over > 0:
+        wide = [i for i in range(len(widths)) if widths[i] > max(6, longest_word[i])]
+        if not wide:
+            if rows:
+                _records(title, columns, rows, width)
+                return
+            break
+        widths[max(wide, key=lambda i: widths[i])] -= 1
+        over -= 1
 
     def rule(left: str, fill: str, cross: str, right: str) -> str:
         return left + cross.join(fill * (w + 2) for w in widths) + right
@@ -80,6 +82,25 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     for row in rows:
         out.extend(line(row, "│"))
     out.append(rule("└", "─", "┴", "┘"))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def _records(title: str, columns: list[str], rows: list[list[str]], width: int) -> None:
+    """Each row as "• name: value · name: value", wrapped between values (a value wider
+    than the line between its words), the last column on lines of its own; empty values
+    are left out."""
+    out = [title]
+    for row in rows:
+        pairs = [f"{n}: {v}" for n, v in zip(columns[:-1], row[:-1], strict=True) if v]
+        lines: list[str] = []
+        for pair in pairs:
+            if lines and len(lines[-1]) + 3 + len(pair) <= width - 2:
+                lines[-1] += f" · {pair}"
+            else:
+                lines += textwrap.wrap(pair, width - 2) if len(pair) > width - 2 else [pair]
+        if row[-1]:
+            lines += textwrap.wrap(f"{columns[-1]}: {row[-1]}", width - 2)
+        out += [("• " if n == 0 else "  ") + text for n, text in enumerate(lines)]
     sys.stdout.write("\n".join(out) + "\n")
 
 
