@@ -215,6 +215,18 @@ async def test_admin_routes_refuse_write_keys(
     assert "'admin'" in r.json()["detail"]
 
 
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ONLY)
+async def test_admin_routes_tell_read_keys_they_need_admin_not_write(
+    anon: httpx.AsyncClient, make_key: KeyMaker, method: str, path: str, body: object
+) -> None:
+    """A read key on an admin route was told "DELETE needs 'write'"; with a write key it
+    then got a second 403 for admin."""
+    key = bearer(await make_key("reader", "read"))
+    r = await anon.request(method, path, json=body, headers=key)
+    assert r.status_code == 403, r.text
+    assert "'admin'" in r.json()["detail"] and "'write'" not in r.json()["detail"], r.text
+
+
 async def test_write_scope_writes(anon: httpx.AsyncClient, make_key: KeyMaker) -> None:
     key = bearer(await make_key("writer", "write"))
     r = await anon.post("/api/v1/memory/remember", json={"content": "write scope"}, headers=key)
