@@ -457,3 +457,21 @@ async def test_a_run_on_a_closed_task_is_a_409_naming_its_status(
     assert r.status_code == 201, r.text
     r = await client.post(f"{R}/{r.json()['id']}/stop", json={"actual_hours": 1.0})
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
+
+
+async def test_the_list_is_newest_first_so_the_timer_just_started_is_on_the_first_page(
+    client: httpx.AsyncClient,
+):
+    """`almanac runs list --limit 3` ("recent execution runs") listed the three oldest, so
+    past a page of history the run just started (the one to stop) was not listed."""
+    template = await _template(client)
+    made = []
+    # Back-dated runs recorded after newer ones: the order is by when the work began.
+    for day in (5, 2, 9, 1):
+        body = {"process_template_id": template, "started_at": f"2026-03-0{day}T09:00:00Z"}
+        made.append((day, (await client.post(R, json=body)).json()["id"]))
+    newest_first = [run_id for _, run_id in sorted(made, reverse=True)]
+    page = (await client.get(R, params={"limit": 3})).json()
+    assert [r["id"] for r in page["items"]] == newest_first[:3] and page["total"] == 4
+    rest = (await client.get(R, params={"limit": 3, "offset": 3})).json()
+    assert [r["id"] for r in rest["items"]] == newest_first[3:]

@@ -93,7 +93,7 @@ def runs_list(
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Recent execution runs."""
+    """Recent execution runs, newest first."""
     out = call("GET", f"{P}/execution-runs", params={"limit": limit}, url=url)
     if as_json:
         return emit(out)

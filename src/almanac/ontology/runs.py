@@ -383,5 +383,7 @@ class RunService:
 
     async def list(self, query: RunQuery) -> RunList:
         stmt = self.repo.runs_query(**query.filters())
-        rows, total = await self.repo.page(stmt, [ExecutionRun.id], query.limit, query.offset)
+        # Newest work first: the run just started (the one to stop) is on the first page.
+        order = [ExecutionRun.started_at.desc().nulls_last(), ExecutionRun.id.desc()]
+        rows, total = await self.repo.page(stmt, order, query.limit, query.offset)
         return RunList(items=[run_out(r) for r in rows], total=total)
