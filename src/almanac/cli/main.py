@@ -76,7 +76,9 @@ def _root() -> None:
     # Every command checks the settings first: an impossible one stops it here, with the
     # variable named, rather than as a traceback or a 500 on some later request.
     from almanac.cli.settings_check import check_settings
+    from almanac.cli.terminal import guard_terminal
 
+    guard_terminal()
     check_settings()
 
 

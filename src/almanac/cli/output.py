@@ -11,6 +11,8 @@ import sys
 import textwrap
 from typing import Any
 
+from almanac.cli.terminal import visible
+
 
 def emit(data: Any) -> None:
     """The answer as indented JSON on stdout (for `--json`)."""
@@ -23,8 +25,11 @@ def table(title: str, columns: list[str], rows: list[list[str]], width: int | No
     width = width or shutil.get_terminal_size((120, 24)).columns
     # A line break or tab inside a cell would break the box: every run of whitespace is one
     # space (the last column wraps it anyway).
-    columns = [" ".join(c.split()) for c in columns]
-    rows = [[" ".join(c.split()) for c in row] for row in rows]
+    # Control characters and bidi marks in stored text are shown, not obeyed (a title
+    # with "\x1b[2J" cleared the screen).
+    columns = [visible(" ".join(c.split())) for c in columns]
+    rows = [[visible(" ".join(c.split())) for c in row] for row in rows]
+    title = visible(title)
     columns, rows = _fitted_columns(columns, rows, width)
     widths = [len(c) for c in columns]
     for row in rows:
