@@ -398,3 +398,64 @@ def test_office_365s_utc_tzid_is_read_as_utc(quote: str):
     [only] = parsed.events  # the EXDATE removed the first occurrence
     first = datetime.strptime(day, "%Y%m%d").replace(hour=10, tzinfo=UTC)
     assert only.start == first + timedelta(days=1)
+
+
+def _zone_rule(rule: str) -> str:
+    day = (NOW + timedelta(days=2)).strftime("%Y%m%d")
+    parts = "".join(
+        f"BEGIN:{kind}\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:{a}\r\nTZOFFSETTO:{b}\r\n"
+        f"RRULE:{rule}\r\nEND:{kind}\r\n"
+        for kind, a, b in (("STANDARD", "+0200", "+0100"), ("DAYLIGHT", "+0100", "+0200"))
+    )
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+        f"BEGIN:VTIMEZONE\r\nTZID:Evil/Sec\r\n{parts}END:VTIMEZONE\r\n"
+        "BEGIN:VEVENT\r\nUID:zoned\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:x\r\n"
+        f"DTSTART;TZID=Evil/Sec:{day}T090000\r\nDTEND;TZID=Evil/Sec:{day}T100000\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+async def test_a_time_zone_whose_rules_step_every_second_is_refused_naming_it(
+    client: httpx.AsyncClient,
+):
+    """A VTIMEZONE whose STANDARD and DAYLIGHT parts repeat every second from 1601 passed
+    every bound (they counted events' rules only): looking up the event's offset walked
+    them until the worker was killed, 12 s for a 2 s budget, with whatever other import
+    was queued behind it failing as a 500."""
+    headers = {"content-type": "text/calendar"}
+    r = await client.post(
+        "/api/v1/calendar/import", content=_zone_rule("FREQ=SECONDLY"), headers=headers
+    )
+    assert r.status_code == 422, r.text
+    assert "time zone 'Evil/Sec'" in r.json()["detail"], r.text
+    # Zone rules as calendars write them (yearly, from 1601) are read as before.
+    ok = parse_ics(
+        _zone_rule("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"), window=WINDOW, zone=ZoneInfo("UTC")
+    )
+    assert [e.uid for e in ok.events] == ["zoned"]
+
+
+async def test_an_import_queued_behind_one_that_overran_is_read_not_a_500(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The one worker is killed when a file overruns its budget, and an import waiting for
+    it failed with BrokenProcessPool (a 500); it is read again by a fresh worker."""
+    from almanac.calendars import ics_worker
+
+    utc = ZoneInfo("UTC")
+    monkeypatch.setattr(ics_worker, "_GRACE_SECONDS", 0.0)
+    ics_worker.shutdown()  # a fresh worker: spawning it outlasts the tiny budget below
+    overrun = ics_worker.parse_ics_off_loop(
+        _custom_event("a", _custom_zone("+0100")),
+        window=WINDOW,
+        zone=utc,
+        limits=IcsLimits(time_budget_seconds=0.001),
+    )
+    queued = ics_worker.parse_ics_off_loop(
+        _custom_event("b", _custom_zone("+0530")), window=WINDOW, zone=utc, limits=IcsLimits()
+    )
+    first, second = await asyncio.gather(overrun, queued, return_exceptions=True)
+    assert isinstance(first, ValidationFailed) and "longer than" in first.message, first
+    assert not isinstance(second, BaseException), repr(second)
+    assert second.events[0].start.utcoffset() == timedelta(hours=5, minutes=30)

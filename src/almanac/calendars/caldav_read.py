@@ -62,7 +62,7 @@ class CalDAVReads(PrincipalLookups):
         self, obj: Any, start: datetime, end: datetime, budget: RecurrenceBudget
     ) -> list[CalendarEvent]:
         """The events of one stored object, noted when a TZID is unknown (`zone_note`)."""
-        cal = parse_own_zones(obj.data)
+        cal = parse_own_zones(obj.data, lambda vtimezone: budget.zone(vtimezone, end))
         vevents = list(cal.walk("VEVENT"))
         events = self._expanded(obj, cal, vevents, (start, end), budget)
         # The import refuses such a TZID (422); one odd event must not fail a whole read,

@@ -10,6 +10,7 @@ the shared cache instead raced with the other threads' parses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,13 +21,18 @@ from icalendar.timezone import tzp
 from almanac.calendars.vevent import DATED
 
 
-def parse_own_zones(data: str | bytes) -> icalendar.Calendar:
+def parse_own_zones(
+    data: str | bytes, check: Callable[[icalendar.Component], None] | None = None
+) -> icalendar.Calendar:
     """One object's VCALENDAR, its TZIDs read in the VTIMEZONEs it defines (or the IANA zone
     of that name); a TZID it neither defines nor names as an IANA zone reads as floating,
-    which `vevent.unknown_zones` reports, never as another object's definition."""
+    which `vevent.unknown_zones` reports, never as another object's definition. `check`
+    sees each VTIMEZONE before it is built (its rules are walked then)."""
     cal = icalendar.Calendar.from_ical(data)
     own: dict[str, tzinfo] = {}
     for vtimezone in cal.walk("VTIMEZONE"):
+        if check is not None:
+            check(vtimezone)
         tzid = tzp.clean_timezone_id(str(vtimezone.get("TZID", "")))
         if tzid and tzid not in own and isinstance(vtimezone, icalendar.Timezone):
             own[tzid] = vtimezone.to_tz(tzp, lookup_tzid=False)

@@ -262,6 +262,8 @@ def parse_ics(
     for cal in _calendars(raw, window):
         vevents_of_file = cal.walk("VEVENT")
         zones = cal.walk("VTIMEZONE")
+        for vtimezone in zones:  # before any time in them is read
+            budget.zone(vtimezone, end)
         series = {
             _text(v, "UID").strip()
             for v in vevents_of_file

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from almanac.errors import ValidationFailed
+from almanac.errors import Busy, ValidationFailed
 
 if TYPE_CHECKING:  # the parser (icalendar, recurring-ical-events) loads in the worker
     from almanac.calendars.ics_limits import IcsLimits, ParsedCalendar
@@ -57,19 +57,25 @@ async def parse_ics_off_loop(
     owner: frozenset[str] = frozenset(),
 ) -> ParsedCalendar:
     """`parse_ics` in the worker process, with a hard deadline."""
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_executor(), _parse, data, window, zone.key, limits, owner)
-    try:
-        result = await asyncio.wait_for(future, limits.time_budget_seconds + _GRACE_SECONDS)
-    except TimeoutError:
-        _kill()
-        raise ValidationFailed(
-            f"reading the file took longer than {limits.time_budget_seconds:g} s",
-            field="body",
-        ) from None
-    except BrokenProcessPool:
-        _kill()
-        raise
+    args = (data, window, zone.key, limits, owner)
+    for attempt in range(2):
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(_executor(), _parse, *args)
+        try:
+            result = await asyncio.wait_for(future, limits.time_budget_seconds + _GRACE_SECONDS)
+            break
+        except TimeoutError:
+            _kill()
+            raise ValidationFailed(
+                f"reading the file took longer than {limits.time_budget_seconds:g} s",
+                field="body",
+            ) from None
+        except BrokenProcessPool:
+            # Killed under this file by another's overrun (they share the one worker):
+            # this file is not at fault, and is read once more by a fresh worker.
+            _kill()
+            if attempt:
+                raise Busy("the calendar file reader stopped twice; retry shortly") from None
     if isinstance(result, tuple):
         raise ValidationFailed(result[0], field=result[1])
     return result

@@ -103,10 +103,15 @@ class RecurrenceBudget:
         until: datetime,
         zone: tzinfo,
         why: str | None = None,
+        what: str | None = None,
+        limit: int | None = None,
     ) -> None:
         """Count, before expanding it, the steps `vevent`'s rules walk up to `until`
         (a series' VEVENTs are walked one after another, before it is expanded); `why`
-        says why a series that steps this often was not read as runs (calendars/runs.py)."""
+        says why a series that steps this often was not read as runs (calendars/runs.py);
+        `what` names it in a refusal (default: the event), `limit` overrides the step cap."""
+        what = what or f"event {uid!r}"
+        limit = limit or self.limits.max_rule_steps
         if uid != self.uid:
             self.uid, self.steps = uid, 0
         rules = vevent.get("RRULE")
@@ -125,22 +130,33 @@ class RecurrenceBudget:
             except ValueError as e:
                 # icalendar parses a property when it is first read: an unknown FREQ or
                 # an INTERVAL past 32 bits surfaces here (BrokenCalendarProperty).
-                raise self.refuse(f"event {uid!r}: cannot read its RRULE: {e}") from e
+                raise self.refuse(f"{what}: cannot read its RRULE: {e}") from e
             if interval < 1:
                 # RFC 5545 3.3.10: a positive integer. dateutil walks INTERVAL=0 without end
                 # (an import's worker killed after its grace, a CalDAV read's thread never).
                 raise self.refuse(
-                    f"event {uid!r}: its RRULE has INTERVAL={interval}; "
-                    "it must be a positive integer"
+                    f"{what}: its RRULE has INTERVAL={interval}; it must be a positive integer"
                 )
-            if self.steps > self.limits.max_rule_steps:
+            if self.steps > limit:
                 raise self.refuse(
-                    f"event {uid!r}: its RRULE would expand about {self.steps:,} times "
+                    f"{what}: its RRULE would expand about {self.steps:,} times "
                     f"between DTSTART and the window's end (limit "
-                    f"{self.limits.max_rule_steps:,} per series); give it a later "
+                    f"{limit:,} per series); give it a later "
                     "DTSTART or a coarser rule"
                     + (f" (not read as continuous busy time: {why})" if why else "")
                 )
+
+    def zone(self, vtimezone: icalendar.Component, until: datetime) -> None:
+        """Count the steps of a VTIMEZONE's rules up to `until`, as an event's: a time in
+        that zone is looked up by walking them from their DTSTART (a SECONDLY rule from 1601
+        walked for minutes while the file had passed every other bound). Ten times an
+        event's cap: Outlook starts its zones' yearly rules in 1601, counted as days."""
+        tzid = str(vtimezone.get("TZID", ""))
+        limit = 10 * self.limits.max_rule_steps
+        self.uid = None  # each definition counted alone (every stored object has its own)
+        for part in vtimezone.subcomponents:
+            what = f"time zone {tzid!r}"
+            self.walk(f"VTIMEZONE {tzid}", part, until, UTC, what=what, limit=limit)
 
     def occurrences_of(self, uid: str, count: int) -> None:
         """Count `count` expanded occurrences of `uid`; refuse past the cap or the time.
