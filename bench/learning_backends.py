@@ -112,21 +112,26 @@ class ApiBackend:
     async def execute(self, handle: Any, done: list[tuple[float, bool]], start: datetime) -> None:
         approved = await self.call("POST", f"/api/v1/planner/plans/{handle}/approve")
         for task_id, (hours, logged) in zip(approved["task_ids"], done, strict=True):
-            if not logged:
-                continue
-            run = await self.call(
-                "POST",
-                "/api/v1/planner/execution-runs",
-                json={"task_id": task_id, "started_at": start.isoformat()},
-            )
-            await self.call(
-                "POST",
-                f"/api/v1/planner/execution-runs/{run['id']}/stop",
-                json={
-                    "ended_at": (start + timedelta(hours=hours)).isoformat(),
-                    "actual_hours": round(hours, 3),
-                },
-            )
+            if logged:
+                await self._timed(task_id, hours, start)
+            # Done whether or not its hours were logged; learning reads only done tasks.
+            await self.call("PATCH", f"/api/v1/planner/tasks/{task_id}", json={"status": "done"})
+
+    async def _timed(self, task_id: int, hours: float, start: datetime) -> None:
+        """A timer on the task from `start`, stopped after `hours`."""
+        run = await self.call(
+            "POST",
+            "/api/v1/planner/execution-runs",
+            json={"task_id": task_id, "started_at": start.isoformat()},
+        )
+        await self.call(
+            "POST",
+            f"/api/v1/planner/execution-runs/{run['id']}/stop",
+            json={
+                "ended_at": (start + timedelta(hours=hours)).isoformat(),
+                "actual_hours": round(hours, 3),
+            },
+        )
 
     async def probe(self, workflow: str, client: int | None) -> list[Planned]:
         """The calibrated plan for `workflow` and `client` now (a draft nobody executes)."""

@@ -73,8 +73,14 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     first = out.split()[1]
     code, out = invoke("runs", "start", str(task_ids[1]))
     assert code == 0 and f"warning: run {first} on task {task_id}" in out, out
-    for run in (first, out.split()[1]):
-        assert invoke("runs", "stop", run, "--hours", "0.5")[0] == 0
+    second = out.split()[1]
+    code, out = invoke("runs", "stop", first, "--hours", "0.5")
+    # Learning waits until a task is done: the stop says how, while it is in mind.
+    assert code == 0 and f"task {task_id} is in progress: `almanac done {task_id}`" in out, out
+    code, out = invoke("done", str(task_ids[1]))  # which stops its timer too
+    assert code == 0, out
+    code, out = invoke("runs", "list", "--json")
+    assert {r["id"]: r["status"] for r in json.loads(out)["items"]}[int(second)] == "completed"
 
     code, out = invoke("sprints", "add", "2026-03-02", "--capacity", "30", "--json")
     assert code == 0, out

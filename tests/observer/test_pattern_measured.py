@@ -24,7 +24,14 @@ async def test_an_engagement_under_way_is_measured_by_the_tasks_it_ran(
     tpl = ProcessTemplate(name="under way", workflow_id=wf.id, checklist=[])
     db_session.add(tpl)
     await db_session.flush()
-    task = Task(process_template_id=tpl.id, plan_task_key="draft", title="draft", estimate_hours=2)
+    # Its first task done, the rest of the engagement still to do.
+    task = Task(
+        process_template_id=tpl.id,
+        plan_task_key="draft",
+        title="draft",
+        estimate_hours=2,
+        status="done",
+    )
     db_session.add(task)
     await db_session.flush()
     begin = datetime(2026, 10, 20, 9, tzinfo=UTC)

@@ -289,7 +289,13 @@ async def _more_runs(session: AsyncSession, workflow_id: int, n: int) -> None:
         session.add(tpl)
         await session.flush()
         for m, (key, est) in enumerate((("draft", 2.0), ("polish", 2.5))):
-            t = Task(process_template_id=tpl.id, plan_task_key=key, title=key, estimate_hours=est)
+            t = Task(
+                process_template_id=tpl.id,
+                plan_task_key=key,
+                title=key,
+                estimate_hours=est,
+                status="done",
+            )
             session.add(t)
             await session.flush()
             begin = datetime(2026, 10, 12 + i, 9 + m * 4, tzinfo=UTC)

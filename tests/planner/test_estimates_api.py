@@ -50,6 +50,9 @@ async def engagement(
                 },
             )
         )
+        # Learning waits until a task is done: its hours are then the task's measure.
+        done = {"status": "done"}
+        await ok(await api.patch(f"/api/v1/planner/tasks/{task_id}", json=done))
     return plan
 
 

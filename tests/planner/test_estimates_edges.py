@@ -41,6 +41,8 @@ async def run(api: httpx.AsyncClient, workflow_id: int, at: str, actual: float) 
     )
     stop = {"ended_at": at, "actual_hours": actual}
     await ok(await api.post(f"/api/v1/planner/execution-runs/{started['id']}/stop", json=stop))
+    done = {"status": "done"}  # learning waits until a task is done
+    await ok(await api.patch(f"/api/v1/planner/tasks/{task_id}", json=done))
     return int(started["id"])
 
 

@@ -80,3 +80,26 @@ async def test_tasks_done_with_zero_hours_do_not_drag_the_estimate_to_nothing(
     assert after["estimates"] == before["estimates"]
     assert after["total_hours"] == before["total_hours"] == 15.0
     assert await patterns(client, wid) == [pattern]
+
+
+async def test_a_timer_on_a_task_not_done_teaches_nothing_until_it_is_done(
+    client: httpx.AsyncClient, library: dict[str, Workflow]
+) -> None:
+    # One hour on the 8 h audit, the timer stopped, the task still in progress: the next
+    # plan read it as the audit done in an hour ("a change of pace", every estimate down),
+    # and the patterns counted a run, though the README says learning waits until a task
+    # is done. Done, its hours are the task's measure.
+    wid = library["onboarding"].id
+    before, pattern, task_ids = await twice_the_library(client, wid)
+    audit = task_ids[3]
+    await stopped(client, audit, 1.0)
+    task = await ok(await client.get(f"/api/v1/planner/tasks/{audit}"))
+    assert task["status"] == "in_progress" and task["logged_hours"] == 1.0
+    after = await plan_for(client, wid, client_id=3)
+    assert after["estimates"] == before["estimates"]
+    assert after["total_hours"] == before["total_hours"]
+    assert await patterns(client, wid) == [pattern]
+    await ok(await client.patch(f"/api/v1/planner/tasks/{audit}", json={"status": "done"}))
+    done = await plan_for(client, wid, client_id=3)
+    assert done["total_hours"] < before["total_hours"]
+    assert await patterns(client, wid) != [pattern]

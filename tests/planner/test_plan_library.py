@@ -136,6 +136,7 @@ async def _history(
             plan_task_key=key,
             title=key,
             estimate_hours=estimated,
+            status="done",
         )
         db_session.add(task)
         await db_session.flush()

@@ -84,7 +84,17 @@ def runs_stop(
     body = given(ended_at=at, actual_hours=hours)
     names = {"ended_at": "--at", "actual_hours": "--hours"}
     out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url, names=names)
-    emit(out) if as_json else print(_run_line(out))
+    if as_json:
+        return emit(out)
+    print(_run_line(out))
+    task_id = out.get("task_id")
+    task = call("GET", f"{P}/tasks/{task_id}", url=url, optional=True) if task_id else None
+    if task and task.get("status") in ("todo", "in_progress"):
+        # Learning reads a task's hours once it is done: say how, while it is in mind.
+        print(
+            f"task {task_id} is {task['status'].replace('_', ' ')}: `almanac done {task_id}` "
+            "when it is finished (its hours then teach the estimates)"
+        )
 
 
 @runs_app.command("list")

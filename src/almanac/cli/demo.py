@@ -129,7 +129,7 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
             )
             blocks = out.schedule.get("blocks", [])
             say(f"   {len(blocks)} blocks placed, {len(out.schedule.get('unplaced', []))} unplaced")
-        say(f"   record the work: every task takes {OVERRUN:g}x the library's estimate")
+        say(f"   record the work and close each task: every one takes {OVERRUN:g}x the library's")
         started = datetime.combine(week_ago + timedelta(days=n), time(9), tz)
         tasks = [t for s in plan["sop"]["steps"] for t in s["tasks"]]
         library = {c["task_id"]: c["from_hours"] for c in plan.get("calibration", [])}
@@ -154,6 +154,9 @@ async def run_demo(client: httpx.AsyncClient, zone: str, say: Callable[[str], No
                 },
             )
             out.runs.append(stopped)
+            # Done: learning reads a task's hours once it is finished.
+            done = {"status": "done"}
+            await call("PATCH", f"/api/v1/planner/tasks/{task_id}", json=done)
 
     say("5. Reflect on last week")
     out.reflection = await call(

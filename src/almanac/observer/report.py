@@ -67,9 +67,9 @@ def samples(runs: Iterable[RunRow]) -> list[Sample]:
     for r in runs:
         if r.status != "completed" or r.workflow_id is None or r.actual_hours is None:
             continue
-        # As the planner's history: a cancelled task's work and a run of no hours (nothing
-        # tracked) are no measure of how long the task takes.
-        if r.task_cancelled or r.actual_hours <= 0:
+        # As the planner's history: the work on a task not done (open or cancelled) and a
+        # run of no hours (nothing tracked) are no measure of how long the task takes.
+        if r.task_unfinished or r.actual_hours <= 0:
             continue
         # Below a millionth of an hour (stored before estimates were rounded) the variance
         # is infinite, which no report can hold.

@@ -98,7 +98,7 @@ class ObserverRepository(Repository, PortableRows):
                 actual_hours=r.run.actual_hours,
                 billable=r.billable,
                 entries=logged_entries(r.run.metadata_),
-                task_cancelled=r.task_cancelled,
+                task_unfinished=r.task_unfinished,
             )
             for r in await self.task_rows.runs_until(start, end)
         ]

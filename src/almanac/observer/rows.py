@@ -40,9 +40,9 @@ class RunRow:
     # The hours logged (`almanac log`), each with when it ended; a run's hours are counted
     # by these when it has them (billing.hours_in).
     entries: tuple[tuple[datetime, float], ...] = ()
-    # Its task was cancelled: the hours were worked, but they do not say how long the task
-    # takes, so estimates (planner and patterns alike) leave them out.
-    task_cancelled: bool = False
+    # Its task is not done (still open, or cancelled): the hours were worked, but they do
+    # not say how long the task takes, so estimates (planner and patterns) leave them out.
+    task_unfinished: bool = False
 
     @property
     def at(self) -> datetime | None:

@@ -47,7 +47,7 @@ class RunWithTask:
     instance_id: int | None
     workflow_id: int | None
     baseline_hours: float | None
-    task_cancelled: bool = False
+    task_unfinished: bool = False  # its task is not done (open, cancelled, skipped)
 
 
 class TaskRepository(Repository, PortableRows):
@@ -239,9 +239,9 @@ class TaskRepository(Repository, PortableRows):
                 ExecutionRun.status == "completed",
                 ExecutionRun.actual_hours.is_not(None),
                 Task.plan_task_key.is_not(None),
-                # A cancelled task's work (a timer stopped before it was cancelled) is not
-                # how long the task takes: 0.5 h on a dropped 8 h task read as a fast run.
-                Task.status != "cancelled",
+                # Only a done task's work is how long the task takes: 0.5 h on a dropped 8 h
+                # task read as a fast run, and 1 h on one still in progress as a new pace.
+                Task.status == "done",
                 workflow.in_(workflow_ids),
             )
             .group_by(Task.id, ProcessTemplate.id)
@@ -316,7 +316,7 @@ class TaskRepository(Repository, PortableRows):
                 instance,
                 func.coalesce(meta["workflow_id"].as_integer(), ProcessTemplate.workflow_id),
                 baseline,
-                func.coalesce(Task.status == "cancelled", False),
+                func.coalesce(Task.status != "done", False),
             )
             .outerjoin(Task, Task.id == ExecutionRun.task_id)
             .outerjoin(ProcessTemplate, ProcessTemplate.id == instance)
@@ -333,8 +333,8 @@ class TaskRepository(Repository, PortableRows):
             .order_by(at, ExecutionRun.id)
         )
         return [
-            RunWithTask(run, key, bool(billable), inst, workflow_id, baseline, bool(cancelled))
-            for run, key, billable, inst, workflow_id, baseline, cancelled in (
+            RunWithTask(run, key, bool(billable), inst, workflow_id, baseline, bool(unfinished))
+            for run, key, billable, inst, workflow_id, baseline, unfinished in (
                 await self.session.execute(stmt)
             )
         ]
