@@ -38,11 +38,11 @@ from almanac.ontology.endpoints import router as ontology_router
 from almanac.planner.endpoints import router as planner_router
 from almanac.redact import install_log_filters
 from almanac.routing import checked_query
-from almanac.scheduler.endpoints import plans_router as plan_status_router
 from almanac.scheduler.endpoints import router as scheduler_router
 from almanac.scheduler.preferences import remember_hint
 from almanac.startup import open_state
 from almanac.state import AppState
+from almanac.tasks.endpoints import plans_router as plan_status_router
 from almanac.tasks.endpoints import router as tasks_router
 from almanac.tasks.endpoints import runs_router as run_stop_router
 from almanac.web import SecurityHeaders

@@ -101,6 +101,16 @@ class TaskRepository(Repository, PortableRows):
         """The task, or 404 "task {id} not found"."""
         return await self.require(Task, task_id, "task", lock=self.lock_of(for_update))
 
+    async def open_of_plan(self, plan_id: int) -> list[Task]:
+        """The plan's tasks not closed, locked (a plan being cancelled closes them)."""
+        stmt = (
+            select(Task)
+            .where(Task.plan_id == plan_id, Task.status.not_in(CLOSED_TASK_STATUSES))
+            .order_by(Task.id)
+            .with_for_update()
+        )
+        return list(await self.session.scalars(stmt))
+
     async def by_keys(self, plan_id: int, keys: Sequence[str]) -> list[Task]:
         if not keys:
             return []

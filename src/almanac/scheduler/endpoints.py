@@ -7,19 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from almanac.calendars.deps import Calendar
-from almanac.planner.deps import Plans
-from almanac.planner.schemas import PlanStatusIn
 from almanac.problems import answers
 from almanac.routing import PathId as Id
 from almanac.routing import replayed_as_200
 from almanac.scheduler.blocks import BlockService
 from almanac.scheduler.deps import Scheduler, Sprints
-from almanac.scheduler.freeing import BlockFreeing
 from almanac.scheduler.schemas import (
     CalendarOut,
     MoveBlockIn,
     MoveBlockOut,
-    PlanStatusOut,
     ReplanIn,
     ReplanOut,
     ScheduleIn,
@@ -30,7 +26,6 @@ from almanac.types import BoundedDate, Offset, SafeStr
 
 router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
 # The plan lifecycle route lives here: closing a plan frees its blocks in the calendar.
-plans_router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
 
 EventId = Annotated[SafeStr, Path(min_length=1, max_length=255)]
@@ -105,12 +100,3 @@ async def delete_sprint(sprint_id: Id, sprints: Sprints) -> Response:
     """Delete a sprint."""
     await sprints.delete(sprint_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@plans_router.post("/plans/{plan_id}/status", responses=answers(409, 503))
-async def set_plan_status(
-    plan_id: Id, body: PlanStatusIn, plans: Plans, scheduler: Scheduler
-) -> PlanStatusOut:
-    """Move a plan along its lifecycle (scheduling is done by POST /scheduler/schedule);
-    cancelling or completing it frees its future blocks in the calendar."""
-    return await BlockFreeing(scheduler).set_plan_status(plans, plan_id, body)

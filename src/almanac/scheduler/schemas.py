@@ -188,6 +188,8 @@ class PlanStatusOut(PlanOut):
 
     freed_blocks: list[BlockChangeOut] = Field(default_factory=list)
     calendar: CalendarWriteOut | None = None  # `pending` when a remote calendar is down
+    # Cancelling it cancels its tasks not yet closed (done ones stay done).
+    cancelled_task_ids: list[int] = Field(default_factory=list)
 
 
 class SpanOut(BaseModel):

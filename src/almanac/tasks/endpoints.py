@@ -11,13 +11,16 @@ from almanac.deps import State, UoW
 from almanac.memory.deps import Memory
 from almanac.ontology.endpoints import Runs
 from almanac.ontology.schemas import RunOut, RunStopIn
+from almanac.planner.deps import Plans
+from almanac.planner.schemas import PlanStatusIn
 from almanac.problems import answers
 from almanac.routing import Params
 from almanac.routing import PathId as Id
 from almanac.scheduler.blocks import BlockService
-from almanac.scheduler.deps import scheduler_service
+from almanac.scheduler.deps import Scheduler, scheduler_service
 from almanac.scheduler.freeing import BlockFreeing
 from almanac.scheduler.renaming import BlockRenaming
+from almanac.scheduler.schemas import PlanStatusOut
 from almanac.tasks.schemas import (
     TaskList,
     TaskOut,
@@ -33,6 +36,9 @@ router = APIRouter(prefix="/api/v1/planner/tasks", tags=["tasks"])
 # A run's stop lives here: the hours it records shrink the task's future blocks, as a time
 # record does (the ontology, which owns runs, is below the scheduler).
 runs_router = APIRouter(prefix="/api/v1/planner", tags=["ontology"])
+# A plan's status lives here too: cancelling it frees its blocks (the scheduler) and
+# cancels its open tasks (this domain).
+plans_router = APIRouter(prefix="/api/v1/planner", tags=["planner"])
 
 
 def get_tasks(uow: UoW, state: State, calendar: Calendar, memory: Memory) -> TaskService:
@@ -78,3 +84,16 @@ async def stop_run(run_id: Id, runs: Runs, tasks: Tasks, body: RunStopIn | None 
     """Complete a run; `variance_pct` is computed by Postgres from the hours. The task's
     future blocks beyond its remaining estimate are shrunk, the latest first."""
     return await tasks.stop_run(runs, run_id, body or RunStopIn())
+
+
+@plans_router.post("/plans/{plan_id}/status", responses=answers(409, 503))
+async def set_plan_status(
+    plan_id: Id, body: PlanStatusIn, plans: Plans, scheduler: Scheduler, tasks: Tasks
+) -> PlanStatusOut:
+    """Move a plan along its lifecycle (scheduling is done by POST /scheduler/schedule);
+    cancelling or completing it frees its future blocks in the calendar, and cancelling it
+    cancels its tasks not yet closed (`cancelled_task_ids`), stopping their timers."""
+    out = await BlockFreeing(scheduler).set_plan_status(plans, plan_id, body)
+    if body.status == "cancelled":
+        out.cancelled_task_ids = await tasks.cancel_open(plan_id)
+    return out

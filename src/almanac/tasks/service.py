@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -242,7 +243,21 @@ class TaskService:
         if explained:
             plan.metadata_ = {**meta, **explained}
 
+    async def cancel_open(self, plan_id: int) -> builtins.list[int]:
+        """A cancelled plan's tasks not closed yet are cancelled with it, their timers
+        stopped (they stayed to do, and took time that counted); what was done stays done.
+        The plan's future blocks were freed with it."""
+        tasks = await self.repo.open_of_plan(plan_id)
+        for task in tasks:
+            task.status, task.finished_at = "cancelled", None
+            await self._close_runs(task)
+        return [task.id for task in tasks]
+
     async def _close(self, task: Task) -> BlockChanges:
+        await self._close_runs(task)
+        return await self._fit(task)
+
+    async def _close_runs(self, task: Task) -> None:
         # Every open run, not only the latest: hours recorded and then a timer started are
         # two, and the one left open stayed in progress on the closed task for good.
         now = datetime.now(UTC)
@@ -255,7 +270,6 @@ class TaskService:
             logged = [end for end, _ in logged_entries(run.metadata_)]
             run.ended_at = run.ended_at or min(max(logged, default=now), now)
             holds_its_hours(run, run.ended_at, run.ended_at)
-        return await self._fit(task)
 
     async def _fit(self, task: Task) -> BlockChanges:
         if self.fit is None:
