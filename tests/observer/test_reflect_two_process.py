@@ -10,10 +10,13 @@ import asyncio
 import time
 from datetime import date
 
+import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import unit_of_work
+from almanac.errors import DependencyUnavailable
+from almanac.memory.port import RemoteMemory
 from almanac.models import Event, Task
 from almanac.observer.schemas import ReflectionOut
 from almanac.state import AppState
@@ -55,6 +58,37 @@ async def test_a_changed_reflection_replaces_its_memory_on_a_remote_gateway(
     third = await _reflect(planner, MONDAY)
     assert third.event_id == second.event_id
     assert [e.id for e in await _reflections(planner)] == [second.event_id]
+    async with planner.sessionmaker() as session:
+        await _jobs_done(session)
+
+
+async def test_a_reflection_while_the_gateway_is_away_leaves_no_stale_memory_behind(
+    planner: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reflecting again while the Gateway was away stored the reflection without a memory
+    and forgot which memory the period had: once the Gateway was back, the next reflection
+    stored a new one beside the stale one, and recall found both days' numbers."""
+    async with unit_of_work(planner.sessionmaker) as uow:
+        week = await fixture_week(uow.session)
+        call = week["tasks"]["call"].id
+    first = await _reflect(planner, MONDAY)
+    assert first.event_id is not None, first.report.get("memory")
+    async with unit_of_work(planner.sessionmaker) as uow:
+        await uow.session.execute(update(Task).where(Task.id == call).values(status="done"))
+
+    async def away(self: RemoteMemory, item: object) -> int:
+        raise DependencyUnavailable("Memory Gateway at http://gateway unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RemoteMemory, "remember", away)
+        during = await _reflect(planner, MONDAY)
+    assert "not remembered" in during.report["memory"]
+    # The period's memory is still the one it had (stale, and the report says so).
+    assert during.event_id == first.event_id
+    after = await _reflect(planner, MONDAY)
+    assert after.event_id not in (None, first.event_id)
+    events = await _reflections(planner)
+    assert [e.id for e in events] == [after.event_id], [e.content[:80] for e in events]
     async with planner.sessionmaker() as session:
         await _jobs_done(session)
 
