@@ -19,6 +19,12 @@ def test_timezone_must_be_an_iana_zone() -> None:
     assert Settings(timezone="Europe/Berlin", _env_file=None).timezone == "Europe/Berlin"  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="not an IANA time zone"):
         Settings(timezone="Mars/Base", _env_file=None)  # type: ignore[call-arg]
+    # In the zone folder but no IANA name: "localtime" is whatever the host is set to.
+    for odd in ("localtime", "posixrules", "posix/Europe/Berlin", "right/UTC"):
+        with pytest.raises(ValidationError, match="not an IANA time zone"):
+            Settings(timezone=odd, _env_file=None)  # type: ignore[call-arg]
+    for name in ("UTC", "Etc/GMT+1", "America/Argentina/Buenos_Aires"):
+        assert Settings(timezone=name, _env_file=None).timezone == name  # type: ignore[call-arg]
 
 
 def test_nested_sections_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

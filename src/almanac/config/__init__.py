@@ -313,6 +313,9 @@ class ZepSettings(Section):
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
 
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
+
+
 class Settings(BaseSettings):
     """All of Almanac's configuration."""
 
@@ -359,10 +362,15 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
+        # The zone folder also holds what is no IANA name: the machine's own link and the
+        # posix/ and right/ copies ("localtime" read as whatever the host was set to).
+        odd = value in _NOT_IANA or value.startswith(("posix/", "right/"))
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+            odd = True
+        if odd:
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
         return value
 
     @cached_property
