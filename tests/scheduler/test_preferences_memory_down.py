@@ -46,3 +46,23 @@ async def test_memory_down_without_a_run_that_read_it_uses_the_defaults(
     again = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
     assert again["preferences"]["source"] == "defaults"
     assert not any("scheduler run" in w for w in again["warnings"])
+
+
+async def test_memory_down_for_a_new_clients_plan_uses_the_users_own_stored_preferences(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
+) -> None:
+    """A client whose plans never read memory got the defaults while the Gateway was down,
+    though a run of the user's own plans had read the user's preferences: those apply to
+    every client. Another client's run is never used (its client's preferences with it)."""
+    await memory.add("preference", "No work before 11")
+    own = await schedule(sched_client, (await make_plan(db_session, TASKS)).id)
+    assert own["preferences"]["source"] == "rules"
+    memory.gateway_down()
+    plan = await make_plan(db_session, TASKS, title="Initech onboarding")
+    plan.client_id = 3
+    await db_session.flush()
+    out = await schedule(sched_client, plan.id)
+    assert out["preferences"]["source"] == "stored", out["preferences"]
+    assert any(f"scheduler run {own['run_id']}" in w for w in out["warnings"]), out["warnings"]
+    assert any("your own plans" in w for w in out["warnings"]), out["warnings"]
+    assert all(parse(b["start"]).hour >= 11 for b in out["blocks"]), out["blocks"]

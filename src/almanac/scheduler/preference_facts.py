@@ -148,8 +148,16 @@ class PreferenceFacts:
     async def _stored(
         self, client_id: int | None, warnings: list[str]
     ) -> SchedulingPreferences | None:
-        """The preferences the newest run that read memory was solved with, said so."""
-        last = await self.runs.last_read_preferences(client_id) if self.runs else None
+        """The preferences the newest run that read memory was solved with, said so: a
+        run of this client's plans, else of the user's own (their preferences hold for
+        every client; another client's run would bring that client's along)."""
+        if self.runs is None:
+            return None
+        last = await self.runs.last_read_preferences(client_id)
+        whose = ""
+        if last is None and client_id is not None:
+            last = await self.runs.last_read_preferences(None)
+            whose = f" (one of your own plans: no plan of client {client_id} read them yet)"
         if last is None:
             return None
         run_id, when, raw = last
@@ -159,7 +167,7 @@ class PreferenceFacts:
             return None  # kept by a version that shaped them otherwise: the defaults hold
         warnings.append(
             f"used the preferences read for scheduler run {run_id} on {when:%Y-%m-%d}, "
-            "the newest that could read them"
+            f"the newest that could read them{whose}"
         )
         return prefs
 
