@@ -220,6 +220,8 @@ async def test_a_gateway_answering_5xx_or_garbage_degrades_plans_never_500(
             entry, overall = await _gateway_entry(client)
             assert overall == "degraded" and entry["status"] == "degraded"
             assert f"Memory Gateway at {url}" in entry["detail"], entry
+            # /health names what the plan's note names ("answered 200" said nothing wrong).
+            assert said in entry["detail"], entry
     finally:
         loop.close()
 

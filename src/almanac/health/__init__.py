@@ -219,6 +219,8 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
             latency_ms=ms,
         )
     said = f"answered {code}" + (f" ({theirs})" if theirs else "")
+    if body is None:  # as a plan's note says it: a proxy's page, or no Gateway there
+        said += " with something that is not JSON"
     return DependencyStatus(status="degraded", required=False, detail=f"{where} {said}; {without}")
 
 
