@@ -271,3 +271,29 @@ def test_a_done_task_counts_in_the_period_it_was_finished() -> None:
         now=datetime(2026, 11, 23, tzinfo=UTC),
     )["numbers"]
     assert later["tasks_done"] == 0, later  # type: ignore[index]
+
+
+def test_a_drift_is_measured_as_the_planner_measures_and_never_says_raise_to_less() -> None:
+    """2 h and 25 h against a 10 h estimate read "ran 35% over its estimate: raise its
+    estimate to 8.6 h": the mean of percentages counts an overrun more than an underrun of
+    the same factor, while the planner (whose 8.6 h it quoted) weighs the two alike."""
+    info = {1: WorkflowInfo("Security review", estimate_hours=10.0, suggested_hours=8.6)}
+    # 0.2x and 2.5x: a typical factor of 0.71, 29% under, within the 30% of no drift.
+    assert drift([run(1, 10, 2.0), run(2, 10, 25.0)], info) == []
+    runs = [run(1, 10, 2.0), run(2, 10, 20.0)]  # the mean of percentages: 10% over
+    (workflow,) = [d for d in drift(runs, info) if d["kind"] == "workflow"]
+    assert workflow["mean_variance_pct"] == pytest.approx(-36.8, abs=0.05)
+    report = _report(runs=runs, workflows=info)
+    assert report["recommendations"][0] == (
+        "workflow Security review ran 36.8% under its estimate in its last 2 runs: "
+        "lower its estimate to 8.6 h"
+    ), report["recommendations"]
+    # Where the planner's figure (from all runs, every client) goes the other way than
+    # these runs, the line says what the planner plans, not "raise" to a lower figure.
+    info = {1: WorkflowInfo("Security review", estimate_hours=10.0, suggested_hours=9.5)}
+    runs = [run(1, 10, 14.0), run(2, 10, 14.0)]
+    line = _report(runs=runs, workflows=info)["recommendations"][0]
+    assert line == (
+        "workflow Security review ran 40% over its estimate in its last 2 runs; from all "
+        "its runs the planner plans it at 9.5 h"
+    ), line

@@ -51,9 +51,14 @@ def _recommend_drift(d: dict[str, Any]) -> str:
         f"{what} ran {abs(d['mean_variance_pct']):g}% {'over' if over else 'under'} its "
         f"estimate in its last {d['runs']} runs"
     )
-    if d["suggested_hours"] is not None:
-        text += f": {'raise' if over else 'lower'} its estimate to {d['suggested_hours']:g} h"
-    return text
+    suggested, current = d["suggested_hours"], d.get("estimate_hours")
+    if suggested is None or suggested == current:
+        return text
+    if current is None or (suggested > current) == over:
+        return text + f": {'raise' if over else 'lower'} its estimate to {suggested:g} h"
+    # The planner's figure rests on every run (and client), these on the last few: never
+    # "raise" to less.
+    return text + f"; from all its runs the planner plans it at {suggested:g} h"
 
 
 def _recommend_drifts(found: Sequence[dict[str, Any]]) -> list[str]:
