@@ -124,6 +124,12 @@ async def test_a_plan_for_client_8_sees_its_fact_about_client_7_and_one_for_7_do
         {"subject_type": "Client", "subject_id": 7},  # a number: left as written
         {"subject_type": "client", "subject_id": "07"},  # a leading zero: client 07
         {"subject_type": " CLIENT ", "subject_id": 7},
+        # Pasted with an invisible mark, or in other digits: client 7 all the same (it was
+        # no client's, and outlived the forget).
+        {"subject_type": "client", "subject_id": "7\u200b"},
+        {"subject_type": "client", "subject_id": "\u200e7"},
+        {"subject_type": "client", "subject_id": "\uff17"},  # full-width 7
+        {"subject_type": "client", "subject_id": "\u0667"},  # Arabic-Indic 7
     ],
 )
 async def test_a_memorys_client_written_as_a_number_or_with_a_zero_is_that_clients(

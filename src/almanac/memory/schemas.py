@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -42,10 +43,13 @@ def canonical_subject(subject_type: str, subject_id: str) -> tuple[str, str]:
     "Client"/"7" it was no client's, the user's own shown to every client, and "client"/
     " 7" was client " 7"'s, shown to none. Other subjects are kept as written."""
     if subject_type.strip().casefold() == "client":
-        ident = subject_id.strip()
+        # Invisible marks (a zero-width space, a direction mark pasted along) and other
+        # digits (full-width, Arabic-Indic) are no other client: "7\u200b" was no client's.
+        ident = unicodedata.normalize("NFKC", subject_id)
+        ident = "".join(ch for ch in ident if unicodedata.category(ch) != "Cf").strip()
         # "07" is client 7: kept as written it was shown to no client, and outlived its
         # forgetting (which takes the id as recall reads it).
-        if ident.isascii() and ident.isdigit():
+        if ident.isdecimal():
             ident = str(int(ident))
         return "client", ident
     return subject_type, subject_id
