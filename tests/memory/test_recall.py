@@ -274,3 +274,18 @@ async def test_a_time_window_holds_for_every_kind_asked(client: httpx.AsyncClien
     assert {h["kind"] for h in hits} == {"document"}
     for h in hits:
         assert datetime.fromisoformat(h["occurred_at"]) >= today
+
+
+async def test_an_invisible_mark_pasted_into_the_query_does_not_split_its_words(
+    client: httpx.AsyncClient,
+):
+    """ "budget\\u200b" (a zero-width space pasted along) found nothing where "budget" found
+    the memory: the mark made the word another word for the full-text search."""
+    target = await remember(client, "The quarterly budget review moved to Thursday")
+    await remember(client, "Dinner with my sister on Saturday")
+    for query in ("budget\u200b", "bud\u200bget", "bud\u00adget", "\ufeffbudget\u2060"):
+        out = await recall(client, query, kinds="event", k=1)
+        assert [r["id"] for r in out["results"]] == [target], (query, out)
+    # Only marks: nothing to search, said so.
+    out = await recall(client, "\u200b\u200e")
+    assert out["no_match"] is True and "nothing was searched" in out["detail"]

@@ -114,10 +114,32 @@ class RememberBatchOut(BaseModel):
     stored_in: list[str]
 
 
+# Marks that show nothing and join nothing, pasted along from the web: inside a word they
+# split it for the full-text search ("budget\u200b" found nothing where "budget" found ten).
+# Joiners (U+200C, U+200D) stay: some scripts and emoji need them.
+_SILENT_MARKS = (
+    dict.fromkeys(
+        map(ord, "\u00ad\u061c\u180e\u200b\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"),
+        None,
+    )
+    | dict.fromkeys(range(0x202A, 0x202F), None)
+    | dict.fromkeys(range(0x2066, 0x206A), None)
+)
+
+
+def _without_silent_marks(value: str) -> str:
+    return value.translate(_SILENT_MARKS)
+
+
 class RecallQuery(Strict):
     """Parameters of a recall; filters are applied in SQL."""
 
-    query: Annotated[str, Field(min_length=1, max_length=2000), NOT_BLANK]
+    query: Annotated[
+        str,
+        Field(min_length=1, max_length=2000),
+        NOT_BLANK,
+        AfterValidator(_without_silent_marks),
+    ]
     k: Annotated[int, Field(ge=1, le=100)] = 10
     session_id: ShortText | None = None
     client_id: IntId | None = None
