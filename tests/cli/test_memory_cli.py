@@ -320,6 +320,20 @@ def test_import_with_a_bad_line_writes_nothing(cli_env: AppState, pg_url: str, t
     assert count_events(pg_url) == 0
 
 
+def test_a_line_that_would_be_a_bad_fact_is_named_by_its_number(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+):
+    """A salient memory whose metadata names no fact type was refused by the Gateway for
+    the whole batch: "error: metadata.fact_type: ...", no line, in a file of thousands."""
+    about = {"subject_type": "client", "subject_id": "7", "fact_type": "bogus"}
+    lines = [{"content": "good"}, {"content": "ok", "salience_score": 0.9, "metadata": about}]
+    src = tmp_path / "facts.jsonl"
+    src.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    code, out = invoke("memory", "import", str(src))
+    assert code == 2 and "line 2: metadata.fact_type: " in out, out
+    assert count_events(pg_url) == 0
+
+
 def test_a_file_not_utf8_or_nested_too_deep_is_a_line_error(
     cli_env: AppState, pg_url: str, tmp_path: Path
 ):

@@ -165,6 +165,20 @@ async def test_batch_failure_late_in_processing_writes_nothing(
     r = await client.post(R + "/batch", json={"items": items})
     assert r.status_code == 422
     assert await count(db_session, Event) == 0
+    # The refusal names the item, as a schema error does (it said only "expires_at").
+    assert [e["field"] for e in r.json()["errors"]] == ["items[2].expires_at"], r.text
+    assert r.json()["detail"].startswith("items[2].expires_at: "), r.text
+    promoted = {
+        "content": "ok",
+        "salience_score": 0.9,
+        "metadata": {"subject_type": "client", "subject_id": "7", "fact_type": "bogus"},
+    }
+    r = await client.post(R + "/batch", json={"items": [{"content": "a"}, promoted]})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["items[1].metadata.fact_type"], r.text
+    # A single remember names the field alone.
+    one = await client.post(R, json=promoted)
+    assert [e["field"] for e in one.json()["errors"]] == ["metadata.fact_type"], one.text
 
 
 async def test_batch_over_limit_rejected(client: httpx.AsyncClient):

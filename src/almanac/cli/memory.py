@@ -17,8 +17,9 @@ from almanac.cli.data import SUMMARY_HELP
 from almanac.cli.runtime import local_state, memory_client, run
 from almanac.cli.validation import error_lines, output_file
 from almanac.config import Settings
-from almanac.errors import AlmanacError
+from almanac.errors import AlmanacError, ValidationFailed
 from almanac.memory.maintenance import export_events, reindex
+from almanac.memory.promotion import promotable
 from almanac.memory.schemas import RememberIn
 
 
@@ -32,8 +33,10 @@ console = Console(stderr=True)
 _BATCH = 500
 
 
-def _read_jsonl(path: Path) -> list[RememberIn]:
-    """Parse and validate every line first, so a bad file writes nothing."""
+def _read_jsonl(path: Path, threshold: float) -> list[RememberIn]:
+    """Parse and validate every line first, so a bad file writes nothing (a memory salient
+    enough to become a fact, at `threshold`, is checked as one: the Gateway's refusal of a
+    batch named no line)."""
     items: list[RememberIn] = []
     errors: list[str] = []
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
@@ -51,7 +54,12 @@ def _read_jsonl(path: Path) -> list[RememberIn]:
                 # Re-importing the same file must not duplicate: key lines by file and content.
                 line_hash = hashlib.sha256(line.strip().encode()).hexdigest()[:16]
                 data.setdefault("idempotency_key", f"import:{digest}:{number}:{line_hash}")
-                items.append(RememberIn.model_validate(data))
+                item = RememberIn.model_validate(data)
+                promotable(item, threshold)
+                items.append(item)
+            except ValidationFailed as exc:
+                field = exc.errors[0]["field"] if exc.errors else ""
+                errors.append(f"line {number}: " + (f"{field}: " if field else "") + exc.message)
             except ValidationError as exc:
                 errors += [f"line {number}: {e}" for e in error_lines(exc)]
             except (ValueError, RecursionError) as exc:
@@ -75,7 +83,7 @@ def import_(
 
     Memories whose expires_at has passed (an old export's) are counted, not imported.
     """
-    items = _read_jsonl(file)
+    items = _read_jsonl(file, Settings().memory.promotion_threshold)
 
     async def go() -> tuple[int, int, int]:
         stored = duplicates = expired = 0

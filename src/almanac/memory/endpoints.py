@@ -84,7 +84,7 @@ async def remember_batch(
     body: RememberBatchIn, memory: Memory, uow: UoW, response: Response
 ) -> RememberBatchOut:
     """Store up to 1,000 memories: all or none; 200 when each was stored before."""
-    result = await memory.remember_many(body.items)
+    result = await memory.remember_many(body.items, batch=True)
     await uow.commit()
     return replayed_as_200(response, (result.batch(), len(result.duplicates) < len(result.ids)))
 

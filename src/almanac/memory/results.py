@@ -81,6 +81,14 @@ def check_duplicate(item: RememberIn, existing: Event) -> None:
         )
 
 
+def in_item(exc: ValidationFailed, pos: int) -> ValidationFailed:
+    """A batch item's refusal, its field named under `items[pos]` (a batch of 1,000 said
+    only "expires_at")."""
+    field = exc.errors[0]["field"] if exc.errors else None
+    where = f"items[{pos}]" + (f".{field}" if field else "")
+    return ValidationFailed(f"{where}: {exc.message}", field=where)
+
+
 def check_expiry(item: RememberIn, now: datetime) -> None:
     """Refuse an expiry already past, or not after the memory occurred."""
     if item.expires_at is None:

@@ -27,7 +27,7 @@ from almanac.memory.invalidation import Invalidator, event_namespaces
 from almanac.memory.promotion import promotable
 from almanac.memory.recall_service import RecallService
 from almanac.memory.repository import EventRepository
-from almanac.memory.results import RememberResult, check_duplicate, check_expiry
+from almanac.memory.results import RememberResult, check_duplicate, check_expiry, in_item
 from almanac.memory.schemas import (
     EventOut,
     ForgetOut,
@@ -93,14 +93,15 @@ class MemoryService:
         }
 
     async def remember_many(
-        self, items: Sequence[RememberIn], *, wait_for_forgets: bool = True
+        self, items: Sequence[RememberIn], *, wait_for_forgets: bool = True, batch: bool = False
     ) -> RememberResult:
         """Store all items or none; duplicates (by idempotency key) are returned, not rewritten.
 
         Events are not copied into the cache (reads by id go to Postgres): the only copies
         of a memory are its row, its embedding and the recalls that quote it. A forget under
         way is waited for (`DataLocks.lock_memory_writes`) unless `wait_for_forgets` is
-        False: a caller that may hold a plan's row lock, which a forget waits for.
+        False: a caller that may hold a plan's row lock, which a forget waits for. In a
+        `batch` a refusal names the item (`items[7].expires_at`).
         """
         keys = [i.idempotency_key for i in items if i.idempotency_key]
         if len(keys) != len(set(keys)):
@@ -113,9 +114,14 @@ class MemoryService:
         ]
         fresh = [items[pos] for pos in fresh_pos]
         now = datetime.now(UTC)
-        for item in fresh:  # all checked before anything is embedded or written
-            check_expiry(item, now)
-            promotable(item, self.settings.memory.promotion_threshold)
+        for pos, item in zip(fresh_pos, fresh, strict=True):  # all checked before writing
+            try:
+                check_expiry(item, now)
+                promotable(item, self.settings.memory.promotion_threshold)
+            except ValidationFailed as exc:
+                if not batch:
+                    raise
+                raise in_item(exc, pos) from None
         vectors: list[Any] = []
         for start in range(0, len(fresh), WRITE_SLICE):
             slice_ = fresh[start : start + WRITE_SLICE]
