@@ -145,9 +145,19 @@ NOT_BOOL = BeforeValidator(_not_bool)
 
 
 def _work_hours(value: float) -> float:
-    if 0 < value < MIN_WORK_HOURS or value < 0:
-        raise ValueError(f"must be at least {MIN_WORK_HOURS} hours (36 seconds)")
+    # 0 is allowed here (an estimate of no work): the message says so ("at least 0.01"
+    # read wrong beside an accepted 0).
+    if value < 0:
+        raise ValueError("must not be negative")
+    if 0 < value < MIN_WORK_HOURS:
+        raise ValueError(f"must be 0 or at least {MIN_WORK_HOURS} hours (36 seconds)")
     return six_decimals(value) + 0.0  # -0.0 reads as 0
+
+
+def _some_work_hours(value: float) -> float:
+    if value < MIN_WORK_HOURS:  # after `gt=0`: only a sliver is left to refuse
+        raise ValueError(f"must be at least {MIN_WORK_HOURS} hours (36 seconds)")
+    return six_decimals(value)
 
 
 def work_bounds(*, le: float, gt: float | None = None) -> Any:
@@ -158,8 +168,10 @@ def work_bounds(*, le: float, gt: float | None = None) -> Any:
     return Field(allow_inf_nan=False, le=le, gt=gt)
 
 
-# Hours of work: 0 or from 0.01 h, to six decimals (after `work_bounds`).
+# Hours of work: 0 or from 0.01 h, to six decimals (after `work_bounds`); with
+# `work_bounds(gt=0)`, `SOME_WORK_HOURS`: from 0.01 h.
 WORK_HOURS = AfterValidator(_work_hours)
+SOME_WORK_HOURS = AfterValidator(_some_work_hours)
 
 
 def _date_in_range(value: date | None) -> date | None:

@@ -193,9 +193,14 @@ async def test_an_estimate_or_time_below_36_seconds_is_refused_naming_the_field(
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["errors"][0]["field"] == "estimate_hours"
-        assert "0.01 hours" in r.json()["errors"][0]["message"]
+        # 0 is taken here: the message says so ("at least 0.01" read wrong beside it).
+        assert "must be 0 or at least 0.01 hours" in r.json()["errors"][0]["message"]
         r = await sched_client.post(f"{URL}/{tid}/time", json={"hours": tiny})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hours"
+        # Time worked is never 0: at least 0.01 h, with no "0 or".
+        assert r.json()["errors"][0]["message"].startswith("must be at least 0.01 hours")
+    r = await sched_client.patch(f"{URL}/{tid}", json={"estimate_hours": -3})
+    assert r.status_code == 422 and r.json()["errors"][0]["message"] == "must not be negative"
 
 
 async def test_time_recorded_in_another_century_is_refused(

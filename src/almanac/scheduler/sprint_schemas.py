@@ -7,12 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
-from almanac.types import NOT_BOOL, WORK_HOURS, IntId, SprintWeek, Strict, work_bounds
+from almanac.types import NOT_BOOL, SOME_WORK_HOURS, IntId, SprintWeek, Strict, work_bounds
 
 
 class SprintIn(Strict):
     week_start: SprintWeek
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS]
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, SOME_WORK_HOURS]
     billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] = 60.0
     runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
     client_id: IntId | None = None
@@ -28,7 +28,9 @@ class SprintIn(Strict):
 class SprintUpdate(Strict):
     """Fields to change; `runway_weeks` and `client_id` may be cleared with null."""
 
-    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, WORK_HOURS] | None = None
+    capacity_hrs: Annotated[float, work_bounds(gt=0, le=168), NOT_BOOL, SOME_WORK_HOURS] | None = (
+        None
+    )
     billable_target_pct: Annotated[float, Field(ge=0, le=100), NOT_BOOL] | None = None
     runway_weeks: Annotated[float, Field(ge=0, le=1000), NOT_BOOL] | None = None
     client_id: IntId | None = None

@@ -22,6 +22,7 @@ from almanac.scheduler.schemas import BlockChangeOut, CalendarWriteOut
 from almanac.types import (
     NOT_BLANK,
     NOT_BOOL,
+    SOME_WORK_HOURS,
     WORK_HOURS,
     AwareDatetime,
     BigId,
@@ -160,7 +161,7 @@ class TaskPatch(Strict):
 class TimeIn(Strict):
     """Hours worked on a task; `idempotency_key` makes a retried request count once."""
 
-    hours: Annotated[float, work_bounds(gt=0, le=24), NOT_BOOL, WORK_HOURS]
+    hours: Annotated[float, work_bounds(gt=0, le=24), NOT_BOOL, SOME_WORK_HOURS]
     ended_at: WorkTime | None = None  # default now; at most a day ahead, five years back
     note: Annotated[str, Field(max_length=2000)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
