@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.models import Plan, ProcessTemplate, Task, Workflow
 from almanac.ontology.sop import SOP, SOPProblem, check_sop, plain_problem
+from tests.conftest import ok
 
 PLAN = "/api/v1/planner/plan"
 
@@ -341,6 +342,20 @@ async def test_a_title_of_only_spaces_is_a_422_naming_it(
     r = await client.put(url, json={"sop": sop})
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["sop.steps[1].tasks[0].estimate_hours"]
+    # Only invisible marks show nothing either: a task, an event, an intent of them.
+    approved = await ok(await client.post(f"{url}/approve"))
+    task = approved["task_ids"][0]
+    r = await client.patch(f"/api/v1/planner/tasks/{task}", json={"title": "\u202e\u200f"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "title", r.text
+    event = {
+        "title": "\u200b\u2060",
+        "start": "2030-01-07T09:00:00+00:00",
+        "end": "2030-01-07T10:00:00+00:00",
+    }
+    r = await client.post("/api/v1/calendar/events", json=event)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "title", r.text
+    r = await client.post("/api/v1/planner/plan", json={"intent": "\u200b\u200b\u200b"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "intent", r.text
     step = {"id": "s", "title": "  ", "tasks": [{"id": "a", "title": "A", "estimate_hours": 1}]}
     r = await client.post("/api/v1/planner/workflows", json={"name": "W", "steps": [step]})
     assert r.status_code == 422, r.text

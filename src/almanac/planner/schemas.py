@@ -10,9 +10,19 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from almanac.llm.base import LLMUse
 from almanac.models.status import PlanStatus
 from almanac.ontology.sop import SOP
-from almanac.types import NOT_BOOL, BigId, Deadline, IntId, PageQuery, Strict, json_document
+from almanac.types import (
+    NOT_BLANK,
+    NOT_BOOL,
+    VISIBLE,
+    BigId,
+    Deadline,
+    IntId,
+    PageQuery,
+    Strict,
+    json_document,
+)
 
-Intent = Annotated[str, Field(min_length=3, max_length=4000)]
+Intent = Annotated[str, Field(min_length=3, max_length=4000), NOT_BLANK, VISIBLE]
 PlanSource = Literal["llm", "library"]
 # "calibrated": learnt from past runs (per workflow, client and task); "library": as written.
 EstimatesMode = Literal["calibrated", "library"]

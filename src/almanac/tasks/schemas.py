@@ -23,6 +23,7 @@ from almanac.types import (
     NOT_BLANK,
     NOT_BOOL,
     SOME_WORK_HOURS,
+    VISIBLE,
     WORK_HOURS,
     AwareDatetime,
     BigId,
@@ -131,7 +132,7 @@ def _null_only_for_deadline(schema: JsonDict) -> None:
 class TaskPatch(Strict):
     """Fields to change; the ones left out stay as they are; `deadline: null` clears it."""
 
-    title: Annotated[str, Field(min_length=1, max_length=500), NOT_BLANK] | None = None
+    title: Annotated[str, Field(min_length=1, max_length=500), NOT_BLANK, VISIBLE] | None = None
     estimate_hours: Annotated[float, work_bounds(le=1000), NOT_BOOL, WORK_HOURS] | None = None
     priority: Annotated[int, Field(ge=1, le=4), NOT_BOOL] | None = None  # 1 low ... 4 urgent
     deadline: Deadline | None = None
