@@ -4,6 +4,7 @@ and schemas, every tool, errors, keys and their scopes, and the whole loop."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,12 @@ async def test_tools_are_listed_with_typed_schemas(live_server: LiveServer, tran
         assert recall["properties"]["k"]["maximum"] == 100
         assert "ctx" not in recall["properties"]
         assert tools["schedule"].inputSchema["properties"]["apply"]["default"] is False
+        # A write's client is whose it is; a read's, a filter (remember said "only this
+        # client's data", copied from recall).
+        for name, says in (("remember", "belongs to"), ("add_fact", "belongs to")):
+            text = json.dumps(tools[name].inputSchema["properties"]["client_id"])
+            assert says in text and "Only this" not in text, (name, text)
+        assert "Only this client" in json.dumps(recall["properties"]["client_id"])
         assert tools["recall"].annotations and tools["recall"].annotations.readOnlyHint
         templates = {t.uriTemplate for t in (await s.list_resource_templates()).resourceTemplates}
         assert templates == {

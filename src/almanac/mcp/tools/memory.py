@@ -16,6 +16,10 @@ from almanac.memory.relevance import FLOOR
 from almanac.types import AwareDatetime, ForClient
 
 ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
+# On a write: whose it is (a reader's "only this client's data" said nothing there).
+OwnerClient = Annotated[
+    int | None, Field(description="The client it belongs to (none: your own)", ge=1)
+]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
@@ -94,7 +98,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     async def remember(
         ctx: Context,  # type: ignore[type-arg]
         content: Annotated[str, Field(description="What to remember", min_length=1)],
-        client_id: ClientId = None,
+        client_id: OwnerClient = None,
         session_id: Annotated[ShortText | None, Field(description="Conversation id")] = None,
         event_type: Annotated[Name, Field(description="e.g. memory, preference, meeting")] = (
             "memory"
@@ -198,7 +202,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         fact_type: FactType,
         content: Annotated[str, Field(min_length=1)],
         category: Annotated[str | None, Field(description="Slot, e.g. deep_work")] = None,
-        client_id: ClientId = None,
+        client_id: OwnerClient = None,
         salience: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.7,
     ) -> CallToolResult:
         body = {
