@@ -347,3 +347,24 @@ async def test_a_record_placed_inside_a_running_timer_is_refused(
     r = await sched_client.post(f"{RUNS}/{run_id}/stop", json={"ended_at": now.isoformat()})
     assert r.status_code == 200, r.text
     assert r.json()["actual_hours"] == 2.5
+
+
+async def test_time_on_another_task_at_the_same_hours_is_accepted_with_a_warning(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """20 h on one task and 20 h on another, both ending at the same hour, made a 40 h day
+    in the reflection without a word: the second answer now says whose time it shares."""
+    plan = await make_plan(
+        db_session, [{"key": "a", "estimate_hours": 30.0}, {"key": "b", "estimate_hours": 30.0}]
+    )
+    ids = (await db_session.scalars(select(Task.id).where(Task.plan_id == plan.id))).all()
+    first, second = sorted(ids)
+    r = await sched_client.post(f"{URL}/{first}/time", json={"hours": 20, "ended_at": _ago(0)})
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.text
+    r = await sched_client.post(f"{URL}/{second}/time", json={"hours": 20, "ended_at": _ago(0)})
+    assert r.status_code == 200, r.text  # one person may log two tasks' time at once
+    (warning,) = r.json()["warnings"]
+    assert f"task {first}" in warning and "20 h" in warning, warning
+    # Hours next to it, not at the same time: no warning.
+    r = await sched_client.post(f"{URL}/{second}/time", json={"hours": 1, "ended_at": _ago(20)})
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.text

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from almanac.billing import Span, known_spans
@@ -224,6 +224,30 @@ class OntologyRepository(Repository, PortableRows):
             ExecutionRun.id, ExecutionRun.metadata_, ExecutionRun.started_at, ExecutionRun.ended_at
         ).where(ExecutionRun.task_id == task_id, ExecutionRun.id != (but or 0))
         return [s for row in await self.session.execute(stmt) for s in known_spans(*row)]
+
+    async def spans_elsewhere(
+        self, task_id: int, start: datetime, end: datetime
+    ) -> list[tuple[Span, int]]:
+        """Where other tasks' runs say work was done within [start, end), with their task
+        (a run holds its records between its start and end)."""
+        stmt = select(
+            ExecutionRun.id,
+            ExecutionRun.metadata_,
+            ExecutionRun.started_at,
+            ExecutionRun.ended_at,
+            ExecutionRun.task_id,
+        ).where(
+            ExecutionRun.task_id.is_not(None),
+            ExecutionRun.task_id != task_id,
+            ExecutionRun.started_at < end,
+            or_(ExecutionRun.ended_at.is_(None), ExecutionRun.ended_at > start),
+        )
+        return [
+            (span, int(other))
+            for run_id, meta, began, ended, other in await self.session.execute(stmt.limit(200))
+            for span in known_spans(run_id, meta, began, ended)
+            if span[0] < end and span[1] > start
+        ]
 
     async def timers_elsewhere(self, task_id: int) -> list[tuple[ExecutionRun, str]]:
         """Runs of other tasks still running, with their task's title, oldest first (the

@@ -176,6 +176,8 @@ class TimeOut(BaseModel):
     # Future blocks freed or shortened so they add up to no more than the hours left.
     blocks: list[BlockChangeOut] = Field(default_factory=list)
     calendar: CalendarWriteOut | None = None  # the write; `pending` when a remote one is down
+    # Taken, but it shares time with another task's record (the same hours counted twice).
+    warnings: list[str] = Field(default_factory=list)
 
 
 class TaskUpdateOut(BaseModel):

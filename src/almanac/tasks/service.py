@@ -15,7 +15,7 @@ from almanac.errors import ValidationFailed
 from almanac.models import Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API as CLOSED
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.runs import RunService, refuse_overlap, timer_start
+from almanac.ontology.runs import RunService
 from almanac.ontology.schemas import RUN_HOURS_MAX, RunOut, RunStopIn
 from almanac.planner.estimates import explained_after_task_edit
 from almanac.planner.repository import PlanRepository
@@ -24,6 +24,7 @@ from almanac.scheduler.calendar_model import logged_hours, remaining_hours, remo
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import BlockChanges, CalendarWriteOut
 from almanac.tasks.finishing import finish_time, run_ends_by
+from almanac.tasks.overlaps import placed_in_time
 from almanac.tasks.records import holds_its_hours, same_time
 from almanac.tasks.schemas import (
     TaskList,
@@ -319,18 +320,10 @@ class TaskService:
                 f"{RUN_HOURS_MAX} h an execution run may hold",
                 field="hours",
             )
+        warnings: builtins.list[str] = []
         if body.ended_at is not None:
-            # Placed in time: it must not share time with another record of the task (the
-            # same hours counted twice). Without an end it says how much, not when.
             began = ended - timedelta(hours=body.hours)
-            spans = await self.runs.task_spans(task.id)
-            timer = await self.runs.open_timer(task.id, ended)
-            if timer is not None and timer.started_at is not None:
-                # A timer running has no end, so no span yet: a record inside its time was
-                # taken, and its stop added the timer's own time to it (counted twice).
-                since = timer_start(timer, dict(timer.metadata_ or {})) or timer.started_at
-                spans.append((since, now, f"execution run {timer.id}, running since {since}"))
-            refuse_overlap(began, ended, spans, "ended_at")
+            warnings = await placed_in_time(self.runs, task.id, began, ended, now, self.tz)
         finished = task.finished_at if task.status == "done" else None
         if finished is not None and body.ended_at is None:
             # Hours without an end say how much, not when: a done task's were worked by its
@@ -398,4 +391,5 @@ class TaskService:
             actual_hours=float(run.actual_hours or 0),
             blocks=changed.blocks,
             calendar=changed.calendar,
+            warnings=warnings,
         )
