@@ -66,6 +66,14 @@ def test_list_log_and_done(cli_env: AppState, monkeypatch) -> None:  # noqa: F81
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["task"]["status"] == "done"
 
+    # Hours at the same time on two tasks: taken, and the second says so.
+    third, fourth = listed["items"][2]["id"], listed["items"][3]["id"]
+    for task_id in (third, fourth):
+        result = runner.invoke(app, ["log", str(task_id), "2", "--at", "2026-03-02T12:00+00:00"])
+        assert result.exit_code == 0, result.output
+    assert "warning: these hours share time with" in result.output, result.output
+    assert f"of task {third}" in result.output, result.output
+
     result = runner.invoke(app, ["log", str(first["id"]), "-3"])
     # The hours named and why, not "No such option: -3".
     assert result.exit_code == 2 and "'hours': -3 is not between 0.01 and 24" in result.output

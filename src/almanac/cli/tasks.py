@@ -235,3 +235,5 @@ def log(
             else ""
         )
     )
+    for warning in out.get("warnings") or []:
+        typer.echo(f"warning: {warning}")
