@@ -110,6 +110,8 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     measured = f"{pattern['mean_estimated_hours']:g} → {pattern['mean_actual_hours']:g} h"
     expect(row).to_contain_text(measured)
     expect(page.locator("#patterns thead")).to_contain_text("Workflow estimate")
+    # The count is of engagements: "Runs 3" read against a plan's "from 24 past task runs".
+    expect(page.locator("#patterns thead")).to_contain_text("Engagements")
     shot(page, "reflections")
 
 

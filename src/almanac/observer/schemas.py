@@ -59,7 +59,9 @@ class PatternOut(BaseModel):
 
     workflow_id: int
     workflow: str
-    runs: int
+    # Engagements (the workflow run through once, for one plan); `client_estimates` and
+    # `estimate_basis` count task runs, as a plan's notes do.
+    runs: int = Field(description="Engagements measured: the workflow run through, per plan")
     mean_variance_pct: float | None
     trend: Trend
     recent_variance_pct: float | None

@@ -62,7 +62,7 @@ window.AlmanacPages.reflections = function () {
   function patternTable(patterns) {
     if (!patterns.length) return A.empty(els.patterns, "No patterns yet: they appear once runs of a workflow are logged (Today page, or almanac).");
     const pct = (v) => (v === null || v === undefined ? "—" : `${v > 0 ? "+" : ""}${v.toFixed(0)}%`);
-    A.fill(els.patterns, h("table", {}, h("thead", {}, h("tr", {}, ["Workflow", "Runs", "Measured (est → actual)", "Mean variance", "Trend", "Workflow estimate", "Suggested"].map((c) => h("th", { scope: "col" }, c)))),
+    A.fill(els.patterns, h("table", {}, h("thead", {}, h("tr", {}, ["Workflow", "Engagements", "Measured (est → actual)", "Mean variance", "Trend", "Workflow estimate", "Suggested"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, patterns.map((p) => {
         const hot = p.mean_variance_pct !== null && Math.abs(p.mean_variance_pct) > 30;
         return h("tr", { class: hot ? "hot" : "" }, h("td", {}, p.workflow, hot ? h("span", { class: "badge bad" }, "over 30%") : null), h("td", { class: "num" }, p.runs),
