@@ -86,7 +86,9 @@ def in_item(exc: ValidationFailed, pos: int) -> ValidationFailed:
     only "expires_at")."""
     field = exc.errors[0]["field"] if exc.errors else None
     where = f"items[{pos}]" + (f".{field}" if field else "")
-    return ValidationFailed(f"{where}: {exc.message}", field=where)
+    out = ValidationFailed(f"{where}: {exc.message}", field=where)
+    out.errors[0]["message"] = exc.message  # the field says where; the message, why
+    return out
 
 
 def check_expiry(item: RememberIn, now: datetime) -> None:
