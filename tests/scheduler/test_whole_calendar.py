@@ -65,6 +65,30 @@ async def test_sprint_capacity_holds_across_two_plans(
     assert unplaced and all(u["cause"] for u in unplaced)
 
 
+async def test_a_sprint_caps_its_own_week_not_the_others_in_the_horizon(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A sprint of 8 h on the second week of a two-week solve capped the first week to 8 h
+    too (the tightest sprint held for every week): work that fitted the free first week
+    was left unplaced or late."""
+    monday = next_monday()
+    r = await sched_client.post(
+        f"{URL}/sprints",
+        json={"week_start": (monday + timedelta(days=7)).isoformat(), "capacity_hrs": 2},
+    )
+    assert r.status_code == 201, r.text
+    plan = await make_plan(db_session, chain(6, 2.0), title="A")
+    r = await schedule(sched_client, plan.id, dry_run=False, horizon_days=14)
+    assert r.status_code == 200, r.text
+    assert r.json()["unplaced"] == [], r.json()["unplaced"]
+    per_week: dict[int, float] = defaultdict(float)
+    for e in await almanac_entries(db_session):
+        week = (e.start_at.astimezone(TZ).date() - monday).days // 7
+        per_week[week] += (e.end_at - e.start_at).total_seconds() / 3600
+    assert per_week[0] == 12, per_week  # the first week has no sprint: all of it fits there
+    assert per_week[1] <= 2, per_week
+
+
 async def test_daily_maximum_holds_across_plans(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

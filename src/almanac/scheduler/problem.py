@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from almanac.config import SchedulerSettings
@@ -249,6 +249,7 @@ def build_problem(
     weekly_capacity_hours: float | None,
     billable_share_target: float | None,
     previous: Sequence[Block],
+    capacity_by_week: Sequence[tuple[date, float]] = (),
     warnings: list[str],
     replan_scope: Literal["repair", "full"] = "repair",
     new_tasks: tuple[str, ...] = (),
@@ -277,6 +278,7 @@ def build_problem(
             buffer_minutes=rules.buffer_minutes,
             daily_max_minutes=rules.daily_max_minutes,
             weekly_capacity_hours=weekly_capacity_hours,
+            capacity_by_week=tuple(capacity_by_week),
             billable_share_target=billable_share_target,
             frozen_hours=settings.frozen_hours,
             previous=tuple(b for b in previous if b.task_id in known),

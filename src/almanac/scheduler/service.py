@@ -312,9 +312,8 @@ class SchedulerService:
         ctx.warnings.extend(finished_tasks.task_warnings(inputs))
         ctx.warnings.extend(read.warnings)
         prefs = read.out[0]
-        capacity, target = await sprint_limits(self.repo, ctx)
-        if prefs.weekly_max_hours is not None:  # "max 40h/week": the smaller of the two holds
-            capacity = min(capacity or prefs.weekly_max_hours, prefs.weekly_max_hours)
+        # A sprint caps its own week; "max 40h/week" every week (the smaller holds).
+        by_week, target = await sprint_limits(self.repo, ctx)
         closed = {
             cm.core_id(p, k): (
                 pb.ClosedTask(status, title, k)
@@ -332,7 +331,8 @@ class SchedulerService:
             now=ctx.now,
             horizon=ctx.window,
             busy=cm.busy_events(ctx.events, set(plan_ids)),
-            weekly_capacity_hours=capacity,
+            weekly_capacity_hours=prefs.weekly_max_hours,
+            capacity_by_week=by_week,
             billable_share_target=target,
             previous=inputs.previous,
             held=inputs.held,

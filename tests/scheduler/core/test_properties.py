@@ -110,6 +110,13 @@ def problems(draw: st.DrawFn) -> Problem:
         buffer_minutes=draw(st.sampled_from([0, 0, 5, 15])),
         daily_max_minutes=draw(st.none() | st.sampled_from([120, 240, 360])),
         weekly_capacity_hours=draw(st.none() | st.sampled_from([4.0, 10.0])),
+        # A sprint's capacity for one week of the horizon only.
+        capacity_by_week=draw(
+            st.just(())
+            | st.sampled_from([0, 7]).map(
+                lambda d: ((first - timedelta(days=first.weekday()) + timedelta(days=d), 3.0),)
+            )
+        ),
         billable_share_target=draw(st.none() | st.just(0.6)),
         time_limit_seconds=0.4,
     )

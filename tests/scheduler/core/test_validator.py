@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 
@@ -101,6 +101,14 @@ def test_buffers_daily_maximum_and_weekly_capacity() -> None:
     assert kinds(capped, *day) == ["daily_max"]
     week = [block(f"t{i}", (i, 9, 0), (i, 11, 0)) for i in range(3)]
     assert kinds(capped, *week) == ["weekly_capacity"]
+    # A sprint's capacity holds for its own week only; with "every week" too, the smaller.
+    monday = at(0, 9).date() - timedelta(days=at(0, 9).weekday())
+    other = make_problem(tasks, capacity_by_week=((monday + timedelta(days=7), 5.0),))
+    assert kinds(other, *week) == []
+    own = make_problem(tasks, capacity_by_week=((monday, 5.0),))
+    assert kinds(own, *week) == ["weekly_capacity"]
+    both = make_problem(tasks, capacity_by_week=((monday, 8.0),), weekly_capacity_hours=5)
+    assert both.week_capacity_hours(monday.isocalendar()[:2]) == 5
 
 
 def test_frozen_and_pinned_blocks_must_stay_and_are_exempt_from_placement_rules() -> None:

@@ -232,13 +232,18 @@ def _capacities(grid: Grid) -> None:
             weeks[grid.days[grid.day_of[i]].week] += 1
     for week, minutes in week_fixed.items():
         weeks[week] += int(minutes // slot_min)
-    weekly = problem.weekly_capacity_hours
-    if weekly is not None:
-        grid.week_cap = {w: max(0, int(weekly * 60 - week_fixed[w]) // slot_min) for w in weeks}
+    caps = {w: problem.week_capacity_hours(w) for w in weeks}
+    if any(c is not None for c in caps.values()):
+        # A week without a capacity holds all it can (its slots: never binding).
+        grid.week_cap = {
+            w: weeks[w] if c is None else max(0, int(c * 60 - week_fixed[w]) // slot_min)
+            for w, c in caps.items()
+        }
     share = problem.billable_share_target
     if share:
         for week, available in weeks.items():
-            base = available if weekly is None else min(available, weekly * 60 / slot_min)
+            hours = caps[week]
+            base = available if hours is None else min(available, hours * 60 / slot_min)
             done = week_fixed_billable[week] * 100 / slot_min
             grid.billable_target[week] = max(0, round(share * 100 * base - done))
 

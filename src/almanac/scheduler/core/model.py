@@ -7,7 +7,7 @@ validator can trust their input. All datetimes must be timezone-aware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -222,7 +222,10 @@ class Problem:
     preferred_windows: tuple[PreferredWindow, ...] = ()
     buffer_minutes: int = 0
     daily_max_minutes: int | None = None
-    weekly_capacity_hours: float | None = None
+    weekly_capacity_hours: float | None = None  # every week ("max 40 h a week")
+    # One week's own capacity (its Monday, hours): a sprint's, for that week alone (one
+    # sprint's 8 h capped every week of a two-week solve). The smaller of the two holds.
+    capacity_by_week: tuple[tuple[date, float], ...] = ()
     billable_share_target: float | None = None
     frozen_hours: float = 0.0
     previous: tuple[Block, ...] = ()
@@ -245,7 +248,15 @@ class Problem:
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
-        for attr in ("tasks", "working_hours", "busy", "preferred_windows", "previous", "held"):
+        for attr in (
+            "tasks",
+            "working_hours",
+            "busy",
+            "preferred_windows",
+            "previous",
+            "held",
+            "capacity_by_week",
+        ):
             object.__setattr__(self, attr, tuple(getattr(self, attr)))
         for attr in ("now", "horizon_start", "horizon_end"):
             require_aware(attr, getattr(self, attr))
@@ -260,6 +271,13 @@ class Problem:
         self._check_numbers()
         self._check_tasks()
 
+    def week_capacity_hours(self, week: tuple[int, int]) -> float | None:
+        """The capacity of ISO `week` (year, week): its own and every week's, the smaller."""
+        caps = [h for monday, h in self.capacity_by_week if monday.isocalendar()[:2] == week]
+        if self.weekly_capacity_hours is not None:
+            caps.append(self.weekly_capacity_hours)
+        return min(caps, default=None)
+
     def _check_numbers(self) -> None:
         if self.buffer_minutes < 0:
             raise ValueError("buffer_minutes must be >= 0")
@@ -267,6 +285,8 @@ class Problem:
             raise ValueError("daily_max_minutes must be > 0")
         if self.weekly_capacity_hours is not None and self.weekly_capacity_hours <= 0:
             raise ValueError("weekly_capacity_hours must be > 0")
+        if any(hours <= 0 for _, hours in self.capacity_by_week):
+            raise ValueError("capacity_by_week: every capacity must be > 0")
         share = self.billable_share_target
         if share is not None and not 0 <= share <= 1:
             raise ValueError("billable_share_target must be between 0 and 1")

@@ -241,18 +241,17 @@ class _Checker:
                         "daily_max",
                         f"{per_day[day]:g} min scheduled on {day}, over the {cap} min maximum",
                     )
-        weekly = self.p.weekly_capacity_hours
-        if weekly is not None:
-            per_week: dict[tuple[int, int], float] = defaultdict(float)
-            for day, minutes in per_day.items():
-                per_week[day.isocalendar()[:2]] += minutes
-            for week in sorted({d.isocalendar()[:2] for d in new_days}):
-                if per_week[week] > weekly * 60:
-                    self.add(
-                        "weekly_capacity",
-                        f"{per_week[week] / 60:g} h scheduled in "
-                        f"week {week}, over the {weekly:g} h capacity",
-                    )
+        per_week: dict[tuple[int, int], float] = defaultdict(float)
+        for day, minutes in per_day.items():
+            per_week[day.isocalendar()[:2]] += minutes
+        for week in sorted({d.isocalendar()[:2] for d in new_days}):
+            weekly = self.p.week_capacity_hours(week)
+            if weekly is not None and per_week[week] > weekly * 60:
+                self.add(
+                    "weekly_capacity",
+                    f"{per_week[week] / 60:g} h scheduled in "
+                    f"week {week}, over the {weekly:g} h capacity",
+                )
 
     def _split_by_day(self, start: datetime, end: datetime) -> list[tuple[date, float]]:
         out: list[tuple[date, float]] = []
