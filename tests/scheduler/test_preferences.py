@@ -385,6 +385,12 @@ def test_part_of_a_day_kept_for_focus_is_focus_time_on_that_day_not_a_day_off():
         ("No work on Fridays after 3pm", [([4], None, time(15))]),
         ("Never work after 15:00 on Fridays", [([4], None, time(15))]),
         ("no calls on Mondays before 10", [([0], time(10), None)]),
+        # "<day>s off after <time>" and "off <day> afternoons" (the brief's own wording)
+        # were not understood, and Friday afternoons were used.
+        ("Fridays off after 13:00", [([4], None, time(13))]),
+        ("Fridays off after 1pm", [([4], None, time(13))]),
+        ("Fridays off from 1pm", [([4], None, time(13))]),
+        ("Off Friday afternoons", [([4], None, time(12))]),
     ],
 )
 def test_hours_said_for_some_days_hold_on_those_days(text: str, day_hours: list[Any]):

@@ -123,7 +123,7 @@ _FREE = r"(?!\s+(?:for(?!\s+(?:me|myself|us)\b)|of|from)\b)"
 _PART_DAYS = _DAY_WORD + _TO + _DAY_WORD + r"|" + _ANY_DAYS
 PART_OFF = re.compile(
     r"\b(?:(?:no\s+work(?:ing)?(?:\s+on)?|(?:I\s+)?(?:don'?t|do not|never)\s+work(?:\s+on)?"
-    r"|off\s+on|(?:I'?m|I\s+am)\s+off" + _UNAVAILABLE + ")"
+    r"|off(?:\s+on)?|(?:I'?m|I\s+am)\s+off" + _UNAVAILABLE + ")"
     r"\s+("
     + _PART_DAYS
     + r")\s+(morning|afternoon)s?\b"

@@ -88,6 +88,8 @@ NOT_AFTER = re.compile(
     r"|(?:log\s+off|clock\s+(?:out|off)|knock\s+off|sign\s+off)\s+(?:at|by)"
     # "I'm off at 5", "I'm offline after 6", "done for the day at 5:30".
     r"|(?:I'?m|I\s+am)\s+(?:off|offline)\s+(?:at|by|after)|done\s+for\s+the\s+day\s+(?:at|by)"
+    # "Fridays off after 13:00", "off from 1pm on Fridays".
+    r"|(?<!\bcut\s)(?<!\btake\s)off\s+(?:after|from)"
     # "I leave at 5", "I leave the office at 6", "I'm out by 6".
     r"|leave(?:\s+(?:work|the\s+office))?\s+(?:at|by)|(?:I'?m|I\s+am)\s+out\s+(?:at|by)"
     r"|(?:my\s+)?day\s+ends\s+at|latest(?:\s+(?:end|finish|stop))?(?:\s+is|:)?(?:\s+at)?"
