@@ -60,3 +60,30 @@ async def test_a_task_that_cannot_fit_in_its_parts_before_the_deadline_says_so(
     assert late, by_task
     assert all("there is not enough free working time before it" in r for r in late), late
     assert not any("higher-priority" in r for r in late), late
+
+
+async def test_a_repair_that_leaves_a_deadline_missed_points_to_a_full_replan(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A repair replan moved a task past its deadline where a full replan met it, and the
+    answer said nothing of it (no violation, no warning)."""
+    monday = next_monday()
+    tasks = [
+        {"key": "research", "estimate_hours": 4.0},
+        {"key": "write-up", "estimate_hours": 1.0, "depends_on": ["research"]},
+    ]
+    tasks[1]["deadline"] = at(monday, 11)
+    plan = await make_plan(db_session, tasks)
+    body = {"plan_id": plan.id, "start_date": monday.isoformat(), "horizon_days": 5}
+    first = await sched_client.post(URL, json={**body, "dry_run": False})
+    assert first.status_code == 200, first.text
+    # The first schedule had no blocks to keep: nothing for a full replan to do better.
+    assert not any("full replan" in w for w in first.json()["warnings"])
+    r = await sched_client.post("/api/v1/scheduler/replan", json={"plan_id": plan.id})
+    assert r.status_code == 200, r.text
+    said = [w for w in r.json()["warnings"] if "end after their deadline" in w]
+    assert said and f"almanac replan {plan.id} --full" in said[0], r.json()["warnings"]
+    full = await sched_client.post(
+        "/api/v1/scheduler/replan", json={"plan_id": plan.id, "scope": "full"}
+    )
+    assert not any("full replan" in w for w in full.json()["warnings"])

@@ -349,6 +349,15 @@ class SchedulerService:
         # A pin the core kept with its dependency not before it is said, never silent.
         told = pin_order.explain(problem, schedule, inputs, ctx.tz)
         ctx.warnings.extend(told.warnings)
+        late = {b.task_id for b in told.schedule.blocks if "LATE by" in b.reason}
+        if late and ctx.replan_scope == "repair" and inputs.previous:
+            # A repair moves what the change broke; the whole calendar re-solved may meet a
+            # deadline it misses (it did, and the answer said nothing).
+            ctx.warnings.append(
+                f"{len(late)} task(s) end after their deadline; a full replan (scope "
+                f'"full", `almanac replan {ctx.plan.id} --full`) re-optimises the whole '
+                "calendar and may meet them"
+            )
         return Solved(
             problem,
             told.schedule,
