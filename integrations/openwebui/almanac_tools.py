@@ -788,7 +788,8 @@ class Tools:
             n = out["report"].get("numbers", {})
             lines = [
                 f"Reflection #{out['id']} for {out['period_start']}: "
-                f"{n.get('tasks_planned', 0)} tasks planned, {n.get('tasks_done', 0)} done, "
+                f"{n.get('tasks_planned', 0)} task{'' if n.get('tasks_planned') == 1 else 's'}"
+                f" planned, {n.get('tasks_done', 0)} done, "
                 f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h "
                 "estimated."
             ]

@@ -113,6 +113,8 @@ async def test_the_last_active_admin_key_is_not_revoked(db_session: AsyncSession
     with pytest.raises(Conflict, match="last active admin key") as caught:
         await keys.revoke("solo")
     assert caught.value.errors == [{"field": "name", "message": "the last active admin key"}]
+    # The command it names runs as written ("keys create --scope admin" lacked --name).
+    assert "almanac keys create --name NAME --scope admin" in caught.value.message
     assert await keys.verify(solo.key) is not None  # still works
     await keys.revoke("helper")  # other scopes go as before
     await keys.create("spare", "admin")

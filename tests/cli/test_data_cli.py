@@ -239,6 +239,8 @@ def test_backup_and_restore_into_a_fresh_folder(
     path = tmp_path / "almanac.dump"
     code, out = invoke("backup", str(path))
     assert code == 0 and path.stat().st_size > 0, out
+    # The whole database: its owner's alone, as the data folder's api-key (it was 0644).
+    assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
 
     monkeypatch.delenv("ALMANAC_DATABASE_URL")
     monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path / "fresh"))

@@ -123,3 +123,11 @@ async def test_the_weekly_plan_prompts_focus_is_bounded_as_a_topic_is(
         await server.get_prompt("plan_my_week", {"focus": focus})
     prompt = await server.get_prompt("plan_my_week", {"focus": "the audit"})
     assert "Focus on: the audit." in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+def test_the_server_says_almanacs_version_not_the_mcp_librarys() -> None:
+    from almanac import __version__
+
+    server = build_server(lambda ctx: Api(httpx.AsyncClient()))
+    # serverInfo.version said 1.30.0 (the SDK's) beside /health's 0.1.0.
+    assert server._mcp_server.create_initialization_options().server_version == __version__

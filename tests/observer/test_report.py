@@ -297,3 +297,15 @@ def test_a_drift_is_measured_as_the_planner_measures_and_never_says_raise_to_les
         "workflow Security review ran 40% over its estimate in its last 2 runs; from all "
         "its runs the planner plans it at 9.5 h"
     ), line
+
+
+def test_a_reflection_of_one_task_says_task_not_tasks() -> None:
+    from almanac.observer.narrative import reflection_summary
+
+    numbers = {"tasks_planned": 1, "tasks_done": 1, "hours_estimated": 2, "hours_actual": 2}
+    report = {"mode": "daily", "period": {"start": "2026-12-04", "end": "2026-12-04"}}
+    report["recommendations"] = []
+    text = reflection_summary({**report, "numbers": numbers}, None)
+    assert "1 task planned, 1 done" in text, text  # "1 tasks planned" before
+    numbers["tasks_planned"] = 2
+    assert "2 tasks planned" in reflection_summary({**report, "numbers": numbers}, None)

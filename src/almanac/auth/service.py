@@ -79,7 +79,7 @@ class KeyService:
             # that key) was refused everything until a restart made a new one.
             raise Conflict(
                 f"key {name!r} is the last active admin key: create another admin key "
-                "first (almanac keys create --scope admin), then revoke this one",
+                "first (almanac keys create --name NAME --scope admin), then revoke this one",
                 errors=[{"field": "name", "message": "the last active admin key"}],
             )
         await self.repo.revoke_key(row.id)

@@ -54,6 +54,12 @@ async def backup(url: str, target: Path) -> None:
     """Dump the database at `url` (SQLAlchemy form) to `target` (custom format)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
+    # The whole database, keys' hashes and every client's data: readable by its owner only,
+    # as the data folder's api-key is (pg_dump wrote it 0644). Made empty first so no other
+    # user can open it while it is written.
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
+    tmp.chmod(0o600)  # whatever the umask
     await _run(tool("pg_dump"), "--format=custom", "--no-owner", f"--file={tmp}", libpq_url(url))
     tmp.replace(target)
 

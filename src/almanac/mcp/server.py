@@ -22,6 +22,7 @@ from mcp.types import (
 )
 from pydantic import AnyUrl, ValidationError
 
+from almanac import __version__
 from almanac.auth.principal import Scope, scope_allows
 from almanac.mcp import prompts, resources
 from almanac.mcp.api import Api, ApiProblem
@@ -145,6 +146,8 @@ def build_server(resolve: Resolver, *, http_path: str = "/mcp") -> FastMCP:
         # FastMCP configures the root logger; keep it at the level the app had (warnings).
         log_level="WARNING",
     )
+    # Almanac's version, not the MCP library's (serverInfo said 1.30.0 beside /health's).
+    server._mcp_server.version = __version__
     for area in (memory, planning, time, review):
         area.register(server, resolve)
     resources.register(server, resolve)

@@ -66,8 +66,9 @@ def reflection_summary(report: dict[str, Any], narrative: str | None) -> str:
     p = report["period"]
     span = p["start"] if p["start"] == p["end"] else f"{p['start']} to {p['end']}"
     lines = [
-        f"{report['mode'].capitalize()} reflection for {span}: {n['tasks_planned']} tasks "
-        f"planned, {n['tasks_done']} done; {n['hours_estimated']:g} h estimated, "
+        f"{report['mode'].capitalize()} reflection for {span}: {n['tasks_planned']} "
+        f"task{'' if n['tasks_planned'] == 1 else 's'} planned, {n['tasks_done']} done; "
+        f"{n['hours_estimated']:g} h estimated, "
         f"{n['hours_actual']:g} h worked."
     ]
     if measured := n.get("done_tasks_measured"):

@@ -20,7 +20,8 @@ def reflection_text(out: dict[str, Any]) -> str:
     n = report.get("numbers", {})
     lines = [
         f"reflection #{out['id']} ({out['mode']}, {out['period_start']}–{out['period_end']}): "
-        f"{n.get('tasks_planned', 0)} tasks planned, {n.get('tasks_done', 0)} done, "
+        f"{n.get('tasks_planned', 0)} task{'' if n.get('tasks_planned') == 1 else 's'} "
+        f"planned, {n.get('tasks_done', 0)} done, "
         f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h estimated"
     ]
     if measured := n.get("done_tasks_measured"):
