@@ -30,6 +30,9 @@ def test_a_sprint_is_changed_field_by_field_and_removed(cli_env: AppState) -> No
 
     code, out = invoke("sprints", "set", str(sprint))
     assert code == 2 and "nothing to change" in out, out
+    # Another sprint for its week is refused, pointing at the command that changes it.
+    code, out = invoke("sprints", "add", _monday(3), "--capacity", "30")
+    assert code == 2 and f"`almanac sprints set {sprint}`" in out, out
     code, out = invoke("sprints", "set", str(sprint), "--target", "150")
     assert code == 2 and "--target" in out and "billable_target_pct" not in out, out
     code, out = invoke("sprints", "set", str(sprint), "--runway", "3", "--no-runway")

@@ -324,7 +324,10 @@ def facts_add(
     subject_type: Annotated[str, typer.Option("--subject-type")] = "user",
     subject_id: Annotated[str, typer.Option("--subject-id")] = "me",
     fact_type: Annotated[str, typer.Option("--type")] = "preference",
-    category: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[
+        str | None,
+        typer.Option(help="The slot it fills (e.g. invoicing): a later fact replaces it"),
+    ] = None,
     client_id: Annotated[int | None, typer.Option("--client")] = None,
     salience: Annotated[float, typer.Option("--salience")] = 0.5,
     valid_from: Annotated[str | None, typer.Option("--valid-from", help=_VALID_FROM)] = None,
@@ -332,7 +335,8 @@ def facts_add(
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
-    """Add a fact; it supersedes the current fact in the same slot."""
+    """Add a fact; with --category it supersedes the current fact in that slot (subject,
+    type, category, client), without one it stands beside the others."""
     body = _drop_none(
         {
             "content": content,

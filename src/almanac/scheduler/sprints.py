@@ -58,7 +58,7 @@ class SprintService:
             raise Conflict(
                 f"a sprint for the week of {body.week_start} already exists (sprint "
                 f"{existing.id}) with another {', '.join(differs)}; change it with PUT "
-                f"/api/v1/scheduler/sprints/{existing.id}",
+                f"/api/v1/scheduler/sprints/{existing.id} (`almanac sprints set {existing.id}`)",
                 errors=[
                     {"field": k, "message": "differs from the existing sprint's"} for k in differs
                 ],
