@@ -95,6 +95,8 @@ def test_schedule_previews_asks_and_writes(cli_env: AppState, pg_url: str):
     assert result.exit_code == 0, result.output
     assert "written to builtin: 2 created" in result.output
     assert on_db(pg_url, _count_blocks) == 2
+    # Confirmed and written: no "nothing was written" above it (the header says a preview).
+    assert "nothing was written" not in result.output, result.output
 
     result = runner.invoke(
         app, ["schedule", str(plan_id), "--start", start, "--days", "5", "--yes"]

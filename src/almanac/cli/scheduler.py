@@ -186,7 +186,9 @@ def schedule(
         return emit(out.model_dump(mode="json"))
     if not yes:
         console.print("[bold]preview[/bold] (nothing is written until you confirm)")
-    show(out, busy, writing=yes)
+    # The API's "preview only: nothing was written" is the header's, or no longer true once
+    # confirmed: printed before "written to builtin: 12 created", it read as a failure.
+    show(out, busy, writing=True)
     if not out.blocks:
         console.print("nothing to write")
         return
