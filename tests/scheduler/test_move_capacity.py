@@ -105,3 +105,24 @@ async def test_a_sprint_smaller_than_the_weekly_maximum_is_the_one_a_move_breaks
     assert [e["message"] for e in r.json()["errors"]] == [
         f"makes the sprint week of {later:%a %d %b} 4 h of work, above its capacity of 3 h"
     ]
+
+
+async def test_a_block_is_moved_by_the_id_the_calendar_api_gives_it(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """`GET /calendar/events` lists a block as event 32 (`source: almanac`); moving
+    `/scheduler/calendar/32` was a 404 "'32' is not an Almanac block"."""
+    plan = await make_plan(db_session, [{"key": "t0", "estimate_hours": 2.0}])
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    assert r.status_code == 200, r.text
+    (block,) = r.json()["blocks"]
+    entry = next(
+        e for e in await almanac_entries(db_session) if e.almanac_id == block["almanac_id"]
+    )
+    later = next_monday(2)
+    target = {"start": at(later, 9).isoformat(), "end": at(later, 11).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{entry.id}", json=target)
+    assert r.status_code == 200, r.text
+    assert r.json()["block"]["almanac_id"] == block["almanac_id"]
+    r = await sched_client.put(f"{URL}/calendar/999999999", json=target)
+    assert r.status_code == 404 and "not an Almanac block" in r.json()["detail"], r.text

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from almanac.calendars.base import CalendarEvent, almanac_id_from_uid, overlaps
+from almanac.calendars.repository import CalendarEntryRepository
 from almanac.errors import Conflict, NotFound, ValidationFailed
 from almanac.models import SchedulerRun
 from almanac.models import Task as TaskRow
@@ -198,6 +199,10 @@ class BlockService:
         (`calendar.pending`), and the same move sent again records nothing new.
         """
         aid = almanac_id_from_uid(event_id) or event_id
+        if event_id.isdecimal() and len(event_id) < 19:
+            # The id `GET /calendar/events` lists the block by (a 404 said it was none).
+            entry = await CalendarEntryRepository(self.repo.session).get(int(event_id))
+            aid = entry.almanac_id if entry is not None and entry.almanac_id else aid
         parsed = pb.parse_almanac_id(aid)
         if parsed is None:
             _missing(f"{event_id!r} is not an Almanac block; only Almanac's can be moved")
