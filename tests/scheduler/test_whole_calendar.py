@@ -89,6 +89,25 @@ async def test_a_sprint_caps_its_own_week_not_the_others_in_the_horizon(
     assert per_week[1] <= 2, per_week
 
 
+async def test_work_left_out_by_a_sprints_capacity_says_so(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A task left out because its week's sprint was full was said to have lost "the free
+    time in the horizon ... to other work", though that week's days were empty."""
+    monday = next_monday()
+    r = await sched_client.post(
+        f"{URL}/sprints", json={"week_start": monday.isoformat(), "capacity_hrs": 2}
+    )
+    assert r.status_code == 201, r.text
+    plan = await make_plan(
+        db_session, [{"key": "a", "estimate_hours": 2.0}] + [{"key": "b", "estimate_hours": 2.0}]
+    )
+    r = await schedule(sched_client, plan.id, horizon_days=5)
+    assert r.status_code == 200, r.text
+    (left,) = r.json()["unplaced"]
+    assert f"past the capacity of the week of {monday:%a %d %b}" in left["detail"], left
+
+
 async def test_daily_maximum_holds_across_plans(
     sched_client: httpx.AsyncClient, db_session: AsyncSession, memory: Memories
 ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .grid import Grid, TaskPlan
 from .model import Block, Floor, Schedule, SolveStatus, Unplaced, UnplacedCause
@@ -121,8 +121,41 @@ def _unplaced(
         if cause is None:
             missing = [d for d in task.depends_on if d in grid.plans and d not in placement]
             cause = waiting_cause(grid, missing[0]) if missing else capacity_cause(plan)
+        full = _full_weeks(grid, plan, placement)
+        if full and cause[0] in (
+            UnplacedCause.NO_CAPACITY,
+            UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE,
+        ):
+            # "The free time went to other work" where free time was left: a week's
+            # capacity (a sprint's, or the weekly maximum) was what held (it said nothing).
+            cause = (cause[0], f"{cause[1]}, or is past the capacity of the week of {full}")
         out.append(Unplaced(task.id, cause[0], cause[1]))
     return out
+
+
+def _full_weeks(grid: Grid, plan: TaskPlan, placement: Placement) -> str:
+    """The weeks in the task's window whose capacity leaves no room for its least part,
+    while free slots are left there (the first's Monday, as "Mon 14 Dec"), or ""."""
+    if grid.week_cap is None:
+        return ""
+    used: dict[tuple[int, int], int] = {}
+    for chunks in placement.values():
+        for start, length in chunks:
+            if grid.day_of[start] >= 0:
+                week = grid.days[grid.day_of[start]].week
+                used[week] = used.get(week, 0) + length
+    taken = {s + i for chunks in placement.values() for s, n in chunks for i in range(n)}
+    full: list[tuple[int, int]] = []
+    for i in range(max(0, plan.lo), min(plan.hi, grid.size)):
+        if not grid.free[i] or i in taken or grid.day_of[i] < 0:
+            continue
+        week = grid.days[grid.day_of[i]].week
+        if week not in full and used.get(week, 0) + plan.min_len > grid.week_cap.get(week, 0):
+            full.append(week)
+    if not full:
+        return ""
+    year, number = min(full)
+    return f"{date.fromisocalendar(year, number, 1):%a %d %b}"
 
 
 def _reason(
