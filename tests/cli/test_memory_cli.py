@@ -311,6 +311,12 @@ def test_import_export_roundtrip_and_rerun(cli_env: AppState, pg_url: str, tmp_p
     assert count_events(pg_url) == 7
 
 
+def test_a_missing_fact_is_named_by_the_commands_argument(cli_env: AppState):
+    """`facts supersede 999 x` said "fact_id: ...", where `calendar rm` says "EVENT_ID:"."""
+    code, out = invoke("facts", "supersede", "999999", "x")
+    assert code == 2 and "FACT_ID" in out and "fact_id" not in out, out
+
+
 def test_import_with_a_bad_line_writes_nothing(cli_env: AppState, pg_url: str, tmp_path: Path):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"content": "good"}\n{"content": ""}\nnot json\n')

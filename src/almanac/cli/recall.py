@@ -83,6 +83,7 @@ _LIST = {
 }
 # facts supersede has three options: the others' names are not its to give.
 _SUPERSEDE = {k: v for k, v in _FACT.items() if k in ("salience_score", "valid_from")}
+_SUPERSEDE["fact_id"] = "FACT_ID"  # as `calendar rm` says EVENT_ID: the argument's name
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
