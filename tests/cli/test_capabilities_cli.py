@@ -47,7 +47,10 @@ def test_plan_versions_runs_reflect_sprints_prompts(cli_env: AppState, tmp_path:
     edited = tmp_path / "sop.json"
     edited.write_text(json.dumps(sop))
     code, out = invoke("plan-edit", str(plan["id"]), str(edited), "--note", "longer prep")
-    assert code == 0 and "version 2" in out, out
+    assert code == 0 and "is now version 2" in out, out
+    # The same file again makes no version, and says so ("is now version 2" again).
+    code, out = invoke("plan-edit", str(plan["id"]), str(edited))
+    assert code == 0 and "unchanged" in out and "now version" not in out, out
     code, out = invoke("plan-diff", str(plan["id"]), "--json")
     assert code == 0, out
     diff = json.loads(out)

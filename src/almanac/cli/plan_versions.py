@@ -63,7 +63,12 @@ def plan_edit(
     if note is not None:
         body["note"] = note
     out = call("PUT", f"{P}/plans/{plan_id}", body=body, url=url)
-    emit(out) if as_json else print(f"plan {plan_id} is now version {out['version']}")
+    if as_json:
+        return emit(out)
+    if out["version"] == current["version"]:  # the same plan: no version is made
+        print(f"plan {plan_id} unchanged: it already says this (version {out['version']})")
+    else:
+        print(f"plan {plan_id} is now version {out['version']}")
 
 
 def plan_diff(
