@@ -463,3 +463,7 @@ def test_the_week_at_80_columns_is_a_list_by_day_not_a_folded_table(
     assert re.search(r"^  \d\d:\d\d-\d\d:\d\d Outline$", result.output, re.M), result.output
     assert re.search(r"^Mon \d\d$", result.output, re.M), result.output
     assert max(len(line) for line in result.output.splitlines()) <= 80, result.output
+    # The days shown, first to last ("week of Fri 04 Dec" read as a week from Monday).
+    first, last = _monday(), _monday() + timedelta(days=4)
+    said = f"plan {plan_id}: {first:%a %d %b} to {last:%a %d %b %Y}"
+    assert said in result.output and "week of" not in result.output, result.output

@@ -67,7 +67,9 @@ def week_view(
             tables.append(f"plan {out.plan_id}: nothing from {span}")
             continue
         if width < WEEK_TABLE_MIN_WIDTH:
-            tables.append(f"[bold]plan {out.plan_id}: week of {days[0]:%a %d %b %Y}[/bold]")
+            # The days shown, not "week of Fri 04 Dec": weeks elsewhere start on Monday.
+            shown = f"{days[0]:%a %d %b}" + (f" to {days[-1]:%a %d %b %Y}" if days[1:] else "")
+            tables.append(f"[bold]plan {out.plan_id}: {shown}[/bold]")
             for d in days:
                 tables += (
                     [f"{d:%a %d}"] + [f"  {t}" for t in by_day.get(d, [])] if d in by_day else []
