@@ -126,3 +126,23 @@ async def test_a_block_is_moved_by_the_id_the_calendar_api_gives_it(
     assert r.json()["block"]["almanac_id"] == block["almanac_id"]
     r = await sched_client.put(f"{URL}/calendar/999999999", json=target)
     assert r.status_code == 404 and "not an Almanac block" in r.json()["detail"], r.text
+
+
+async def test_a_block_shortened_by_hand_says_the_task_is_now_short(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A 2 h block moved to half an hour was a 200 with no warning: the task was 1.5 h
+    short until the next replan."""
+    plan = await make_plan(db_session, [{"key": "t0", "estimate_hours": 2.0}])
+    r = await schedule(sched_client, plan.id, dry_run=False)
+    (block,) = r.json()["blocks"]
+    later = next_monday(2)
+    target = {"start": at(later, 9).isoformat(), "end": at(later, 9, 30).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{block['almanac_id']}", json=target)
+    assert r.status_code == 200, r.text
+    (warning,) = r.json()["warnings"]
+    assert "1.5 h shorter" in warning and f"almanac replan {plan.id}" in warning, warning
+    # Moved at its length: no such warning.
+    target = {"start": at(later, 13).isoformat(), "end": at(later, 13, 30).isoformat()}
+    r = await sched_client.put(f"{URL}/calendar/{block['almanac_id']}", json=target)
+    assert r.status_code == 200 and r.json()["warnings"] == [], r.text

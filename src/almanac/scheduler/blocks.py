@@ -303,6 +303,12 @@ class BlockService:
         )
         out = await self._answer(plan_id, named, renumbered, new_run, seen, pins, found)
         new_run.metadata_ = {**new_run.metadata_, "calendar_event_ids": out.calendar.model_dump()}
+        short = ((old.end - old.start) - (end - start)) / timedelta(hours=1)
+        if short > 0:  # the task was left short until a replan, without a word
+            out.warnings.append(
+                f"the block is {short:g} h shorter than it was: {task.title!r} is planned "
+                f"{short:g} h short until `almanac replan {plan_id}` places the rest"
+            )
         return out
 
     async def _answer(
