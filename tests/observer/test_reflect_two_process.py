@@ -38,9 +38,9 @@ async def _reflections(state: AppState) -> list[Event]:
         return list((await session.scalars(stmt)).all())
 
 
-async def test_a_changed_reflection_replaces_its_memory_on_a_remote_gateway(
-    planner: AppState,
-) -> None:
+async def _reflected_then_changed(planner: AppState) -> ReflectionOut:
+    """The fixture week reflected on (remembered), then one of its tasks done: the week's
+    next reflection says something else. The first reflection."""
     async with unit_of_work(planner.sessionmaker) as uow:
         week = await fixture_week(uow.session)
         call = week["tasks"]["call"].id
@@ -48,6 +48,13 @@ async def test_a_changed_reflection_replaces_its_memory_on_a_remote_gateway(
     assert first.event_id is not None, first.report.get("memory")
     async with unit_of_work(planner.sessionmaker) as uow:
         await uow.session.execute(update(Task).where(Task.id == call).values(status="done"))
+    return first
+
+
+async def test_a_changed_reflection_replaces_its_memory_on_a_remote_gateway(
+    planner: AppState,
+) -> None:
+    first = await _reflected_then_changed(planner)
     second = await _reflect(planner, date(2026, 11, 15))
     assert second.event_id is not None and second.event_id != first.event_id
     events = await _reflections(planner)
@@ -68,13 +75,7 @@ async def test_a_reflection_while_the_gateway_is_away_leaves_no_stale_memory_beh
     """Reflecting again while the Gateway was away stored the reflection without a memory
     and forgot which memory the period had: once the Gateway was back, the next reflection
     stored a new one beside the stale one, and recall found both days' numbers."""
-    async with unit_of_work(planner.sessionmaker) as uow:
-        week = await fixture_week(uow.session)
-        call = week["tasks"]["call"].id
-    first = await _reflect(planner, MONDAY)
-    assert first.event_id is not None, first.report.get("memory")
-    async with unit_of_work(planner.sessionmaker) as uow:
-        await uow.session.execute(update(Task).where(Task.id == call).values(status="done"))
+    first = await _reflected_then_changed(planner)
 
     async def away(self: RemoteMemory, item: object) -> int:
         raise DependencyUnavailable("Memory Gateway at http://gateway unreachable")

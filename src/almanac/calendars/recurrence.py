@@ -152,10 +152,9 @@ class RecurrenceBudget:
         walked for minutes while the file had passed every other bound). Ten times an
         event's cap: Outlook starts its zones' yearly rules in 1601, counted as days."""
         tzid = str(vtimezone.get("TZID", ""))
-        limit = 10 * self.limits.max_rule_steps
+        what, limit = f"time zone {tzid!r}", 10 * self.limits.max_rule_steps
         self.uid = None  # each definition counted alone (every stored object has its own)
         for part in vtimezone.subcomponents:
-            what = f"time zone {tzid!r}"
             self.walk(f"VTIMEZONE {tzid}", part, until, UTC, what=what, limit=limit)
 
     def occurrences_of(self, uid: str, count: int) -> None:

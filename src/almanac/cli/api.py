@@ -52,3 +52,8 @@ def _in_process(
     from almanac.cli.runtime import in_process_request
 
     return in_process_request(method, path, params=params, body=body)
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """A request body of the options given (None: not given)."""
+    return {k: v for k, v in values.items() if v is not None}

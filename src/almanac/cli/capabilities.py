@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from almanac.cli.api import call
+from almanac.cli.api import call, given
 from almanac.cli.connect import fail
 from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit, local_minute, table
@@ -28,11 +28,6 @@ P = "/api/v1/planner"
 # What a file may hold: a prompt is at most 50,000 characters (4 bytes each at most in
 # UTF-8).
 PROMPT_READ_MAX = 4 * 50_000
-
-
-def given(**values: Any) -> dict[str, Any]:
-    """A request body of the options given (None: not given)."""
-    return {k: v for k, v in values.items() if v is not None}
 
 
 # -- execution runs ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from almanac.cli.api import given
 from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
@@ -114,17 +115,16 @@ def plan(
     if deadline is not None:
         # "--deadline 2026-12-09" is due by the end of that day on the user's clock.
         deadline, zone_used = window_bound(deadline, settings.timezone, "--deadline", end=True)
-    body = {
-        "intent": intent,
-        "client_id": client_id,
-        "engagement_id": engagement_id,
-        "workflow_id": workflow_id,
-        "deadline": deadline,
-        "context": context,
-        "estimates": estimates,
-        "idempotency_key": key,
-    }
-    body = {k: v for k, v in body.items() if v is not None}
+    body = given(
+        intent=intent,
+        client_id=client_id,
+        engagement_id=engagement_id,
+        workflow_id=workflow_id,
+        deadline=deadline,
+        context=context,
+        estimates=estimates,
+        idempotency_key=key,
+    )
     if zone_used:
         due = datetime.fromisoformat(str(deadline))
         err.print(

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from almanac.cli.api import call
+from almanac.cli.api import call, given
 from almanac.cli.connect import fail
 from almanac.cli.output import emit, local_minute, table
 
@@ -86,10 +86,6 @@ _SUPERSEDE = {k: v for k, v in _FACT.items() if k in ("salience_score", "valid_f
 _SUPERSEDE["fact_id"] = "FACT_ID"  # as `calendar rm` says EVENT_ID: the argument's name
 
 
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
-
-
 def remember(
     content: Annotated[str, typer.Argument(help="What to remember")],
     session_id: Annotated[str | None, typer.Option("--session")] = None,
@@ -105,17 +101,15 @@ def remember(
     url: UrlOpt = None,
 ) -> None:
     """Store a memory."""
-    body = _drop_none(
-        {
-            "content": content,
-            "session_id": session_id,
-            "client_id": client_id,
-            "event_type": event_type,
-            "memory_scope": scope,
-            "salience_score": salience,
-            "metadata": _json_object(metadata, "metadata"),
-            "idempotency_key": key,
-        }
+    body = given(
+        content=content,
+        session_id=session_id,
+        client_id=client_id,
+        event_type=event_type,
+        memory_scope=scope,
+        salience_score=salience,
+        metadata=_json_object(metadata, "metadata"),
+        idempotency_key=key,
     )
     out = call("POST", f"{MEMORY}/remember", body=body, url=url, service="memory", names=_REMEMBER)
     hint = None if out["promoted_to_fact_id"] else preference_hint(content, client_id)
@@ -338,18 +332,16 @@ def facts_add(
 ) -> None:
     """Add a fact; with --category it supersedes the current fact in that slot (subject,
     type, category, client), without one it stands beside the others."""
-    body = _drop_none(
-        {
-            "content": content,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "fact_type": fact_type,
-            "category": category,
-            "client_id": client_id,
-            "salience_score": salience,
-            "valid_from": _local(valid_from),
-            "metadata": _json_object(metadata, "metadata"),
-        }
+    body = given(
+        content=content,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        fact_type=fact_type,
+        category=category,
+        client_id=client_id,
+        salience_score=salience,
+        valid_from=_local(valid_from),
+        metadata=_json_object(metadata, "metadata"),
     )
     out = call("POST", f"{MEMORY}/facts", body=body, url=url, service="memory", names=_FACT)
     _print_write(out, as_json)
@@ -365,9 +357,7 @@ def facts_supersede(
     url: UrlOpt = None,
 ) -> None:
     """Close a fact and open its successor (unspecified fields carry over)."""
-    body = _drop_none(
-        {"content": content, "valid_from": _local(valid_from), "salience_score": salience}
-    )
+    body = given(content=content, valid_from=_local(valid_from), salience_score=salience)
     path = f"{MEMORY}/facts/{fact_id}/supersede"
     out = call("POST", path, body=body, url=url, service="memory", names=_SUPERSEDE)
     _print_write(out, as_json)

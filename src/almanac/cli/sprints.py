@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from almanac.cli.api import call
-from almanac.cli.capabilities import JsonOpt, UrlOpt, given
+from almanac.cli.api import call, given
+from almanac.cli.capabilities import JsonOpt, UrlOpt
 from almanac.cli.connect import fail
 from almanac.cli.output import emit, table
 

@@ -240,12 +240,11 @@ class ObserverService:
         was = await self.repo.of_period(mode, first)
         prior = was.event_id if was is not None else None
         # A stored report that was not remembered says so: its memory is an older one.
-        held = was is not None and "memory" not in (was.report or {})
-        if was is not None and was.event_id is not None and held:
+        if prior is not None and was is not None and "memory" not in (was.report or {}):
             if reflection_summary(was.report, was.narrative) == reflection_summary(
                 report, narrative
             ):
-                return was.event_id
+                return prior
         event_id = await self._remember(mode, first, last, end, now, report, narrative)
         if event_id is None:
             # Not remembered now (the report says so): the period keeps the memory it had,
@@ -253,7 +252,7 @@ class ObserverService:
             # was forgotten here, and stayed beside the new one for good).
             return prior
         memory = self.memory
-        if isinstance(memory, RemoteMemory) and prior is not None and event_id not in (None, prior):
+        if isinstance(memory, RemoteMemory) and prior is not None and event_id != prior:
             self.uow.after_commit(partial(memory.forget_event, prior))
         return event_id
 

@@ -349,7 +349,8 @@ class SchedulerService:
         # A pin the core kept with its dependency not before it is said, never silent.
         told = pin_order.explain(problem, schedule, inputs, ctx.tz)
         ctx.warnings.extend(told.warnings)
-        late = {b.task_id for b in told.schedule.blocks if "LATE by" in b.reason}
+        due = {t.id: t.deadline for t in problem.tasks if t.deadline is not None}
+        late = {b.task_id for b in told.schedule.blocks if b.end > due.get(b.task_id, b.end)}
         if late and ctx.replan_scope == "repair" and inputs.previous:
             # A repair moves what the change broke; the whole calendar re-solved may meet a
             # deadline it misses (it did, and the answer said nothing).

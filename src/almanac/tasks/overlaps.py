@@ -30,12 +30,15 @@ async def placed_in_time(
         since = timer_start(timer, dict(timer.metadata_ or {})) or timer.started_at
         spans.append((since, now, f"execution run {timer.id}, running since {since}"))
     refuse_overlap(began, ended, spans, "ended_at")
-    found = await runs.spans_elsewhere(task_id, began, ended)
-    hit = next(((s, t) for s, t in found if first_overlap(began, ended, [s])), None)
+    elsewhere = [
+        (s, e, f"{what} of task {t}")
+        for (s, e, what), t in await runs.spans_elsewhere(task_id, began, ended)
+    ]
+    hit = first_overlap(began, ended, elsewhere)
     if hit is None:
         return []
-    (start, end, what), other = hit
+    start, end, what = hit
     return [
-        f"these hours share time with {what} of task {other} ({on_clock(start, tz)} to "
+        f"these hours share time with {what} ({on_clock(start, tz)} to "
         f"{on_clock(end, tz)}): both count in the day's hours worked"
     ]

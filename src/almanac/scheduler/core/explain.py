@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from .grid import Grid, TaskPlan
+from .grid import Grid, TaskPlan, Week
 from .model import Block, Floor, Schedule, SolveStatus, Unplaced, UnplacedCause
 
 Placement = dict[str, list[tuple[int, int]]]  # task id -> chunks as (start slot, length)
@@ -113,6 +113,7 @@ def _unplaced(
     grid: Grid, placement: Placement, causes: dict[str, tuple[UnplacedCause, str]]
 ) -> list[Unplaced]:
     out = []
+    use = _week_use(grid, placement)
     for task in grid.problem.tasks:
         plan = grid.plans.get(task.id)
         if plan is None or task.id in placement:
@@ -121,7 +122,7 @@ def _unplaced(
         if cause is None:
             missing = [d for d in task.depends_on if d in grid.plans and d not in placement]
             cause = waiting_cause(grid, missing[0]) if missing else capacity_cause(plan)
-        full = _full_weeks(grid, plan, placement)
+        full = _full_week(grid, plan, use) if use is not None else ""
         if full and cause[0] in (
             UnplacedCause.NO_CAPACITY,
             UnplacedCause.NO_CAPACITY_BEFORE_DEADLINE,
@@ -133,25 +134,32 @@ def _unplaced(
     return out
 
 
-def _full_weeks(grid: Grid, plan: TaskPlan, placement: Placement) -> str:
-    """The weeks in the task's window whose capacity leaves no room for its least part,
-    while free slots are left there (the first's Monday, as "Mon 14 Dec"), or ""."""
+def _week_use(grid: Grid, placement: Placement) -> tuple[dict[Week, int], set[int]] | None:
+    """Slots placed per week, and every slot taken; None when no week has a capacity."""
     if grid.week_cap is None:
-        return ""
-    used: dict[tuple[int, int], int] = {}
+        return None
+    used: dict[Week, int] = defaultdict(int)
+    taken: set[int] = set()
     for chunks in placement.values():
         for start, length in chunks:
             if grid.day_of[start] >= 0:
-                week = grid.days[grid.day_of[start]].week
-                used[week] = used.get(week, 0) + length
-    taken = {s + i for chunks in placement.values() for s, n in chunks for i in range(n)}
-    full: list[tuple[int, int]] = []
+                used[grid.days[grid.day_of[start]].week] += length
+            taken.update(range(start, start + length))
+    return used, taken
+
+
+def _full_week(grid: Grid, plan: TaskPlan, use: tuple[dict[Week, int], set[int]]) -> str:
+    """The first week in the task's window whose capacity leaves no room for its least
+    part while free slots are left there (its Monday, as "Mon 14 Dec"), or ""."""
+    assert grid.week_cap is not None  # `use` is made only then
+    used, taken = use
+    full: set[Week] = set()
     for i in range(max(0, plan.lo), min(plan.hi, grid.size)):
         if not grid.free[i] or i in taken or grid.day_of[i] < 0:
             continue
         week = grid.days[grid.day_of[i]].week
-        if week not in full and used.get(week, 0) + plan.min_len > grid.week_cap.get(week, 0):
-            full.append(week)
+        if used[week] + plan.min_len > grid.week_cap.get(week, 0):
+            full.add(week)
     if not full:
         return ""
     year, number = min(full)
