@@ -90,3 +90,20 @@ def test_a_deadline_a_pinned_piece_already_passed_counts_on_neither_side() -> No
     _, deadlines = schedule.floors
     assert deadlines.floor == 1 and deadlines.value == met(problem, schedule) == 1
     assert deadlines.reached
+
+
+def test_a_hard_deadline_after_the_horizon_is_not_a_deadline_to_meet() -> None:
+    # "send" is due on Thursday, after a two-day horizon, but "call", which needs it, is pinned
+    # on Tuesday: "send" must end by then. That pin bounds where "send" goes; it is not a
+    # deadline inside the horizon, so no baseline is credited with meeting it. (Found by the
+    # property test: the floor said one deadline more than a recount of the blocks.)
+    tasks = [
+        Task("send", "Send", 30, deadline=at(3, 12), hard_deadline=True),
+        Task("call", "Call", 60, depends_on=("send",), pinned=(Interval(at(1, 9), at(1, 10)),)),
+        Task("long", "Long", 120, priority=2),
+    ]
+    problem = make_problem(tasks, days=2)
+    schedule = checked(problem)
+    _, deadlines = schedule.floors
+    assert deadlines.floor == 0 and deadlines.value == 0
+    assert deadlines.reached

@@ -54,6 +54,9 @@ class TaskPlan:
     late_fixed: bool = False
     # A pinned dependent whose pin ends this task's window (`hi`): its id, for the reasons.
     before: str = ""
+    # A hard deadline's own slot: `hi` may end earlier (a pinned dependent), which bounds the
+    # placement but is no deadline to count.
+    due: int | None = None
 
     @property
     def min_chunks(self) -> int:
@@ -66,7 +69,7 @@ class TaskPlan:
             return False
         if self.soft_deadline is not None:
             return self.soft_deadline < size
-        return self.task.hard_deadline and self.hi < size
+        return self.due is not None and self.due < size
 
 
 # Allowing a few more chunks than strictly needed lets a task fill gaps, without letting a
@@ -307,10 +310,11 @@ def _plan(grid: Grid, task: Task, freeze_until: datetime) -> TaskPlan | None:
         if block.task_id in task.depends_on:
             starts.append(grid.ceil_idx(block.end))
     hi = min(grid.size, grid.floor_idx(problem.horizon_end))
-    soft = None
+    soft = due = None
     if task.deadline is not None:
         if task.hard_deadline:
-            hi = min(hi, grid.floor_idx(task.deadline))
+            due = grid.floor_idx(task.deadline)
+            hi = min(hi, due)
         else:
             soft = grid.floor_idx(task.deadline)
     lo = max(0, *starts)
@@ -332,6 +336,7 @@ def _plan(grid: Grid, task: Task, freeze_until: datetime) -> TaskPlan | None:
         late_fixed=task.deadline is not None
         and any(b.task_id == task.id and b.end > task.deadline for b in grid.fixed),
         before=before,
+        due=due,
     )
     for prev in sorted(problem.previous, key=lambda b: b.start):
         if prev.task_id == task.id and prev.start >= freeze_until and grid.on_grid(prev.start):
