@@ -11,12 +11,11 @@ from typing import Literal, TypedDict
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
-from almanac import __version__, openapi, problems
+from almanac import __version__, offload, openapi, problems
 from almanac.auth.deps import authenticate
 from almanac.auth.endpoints import router as auth_router
 from almanac.background import install_forgetters, task_blueprints
 from almanac.backup.endpoints import router as export_router
-from almanac.calendars import ics_worker
 from almanac.calendars.endpoints import router as calendar_router
 from almanac.calendars.feed_token import feed_token
 from almanac.config import Settings, configured_secrets
@@ -105,7 +104,7 @@ def create_app(
         finally:
             if trimmer is not None:
                 trimmer.cancel()
-            ics_worker.shutdown()
+            offload.shutdown_all()
             await stop_embedded_worker(worker)
             if owned:
                 await current.close()

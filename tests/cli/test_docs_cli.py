@@ -39,6 +39,15 @@ def test_add_a_folder_twice_then_list_and_remove(cli_env: AppState, tmp_path: Pa
     listed = json.loads(out)
     assert {d["title"] for d in listed} == {"Onboarding SOP", "notes"}
 
+    sop = next(d["id"] for d in listed if d["title"] == "Onboarding SOP")
+    code, out = invoke("docs", "show", str(sop))  # the module's docstring named it; no command
+    assert code == 0, out
+    assert (
+        "Onboarding SOP" in out
+        and "1 page)" in out
+        and "[0] Access" in out
+        and "admin login" in out
+    )
     code, out = invoke("docs", "rm", str(listed[0]["id"]))
     assert code == 0 and "removed" in out
     code, out = invoke("docs", "rm", str(listed[0]["id"]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -172,9 +172,37 @@ def list_(
     console.print(table)
 
 
+@docs_app.command("show")
+def show(
+    document_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)],
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a document and its chunks, each with the heading and page recall cites."""
+
+    async def go() -> dict[str, Any]:
+        async with api_client(Settings(), url, "memory") as client:
+            return dict(answer(await client.get(f"{BASE}/{document_id}")))
+
+    doc = run(go)
+    if as_json:
+        typer.echo(json.dumps(doc, default=str))
+        return
+    tags = ",".join(map(str, doc.get("tags") or []))
+    pages = f"{doc['pages']} page" + ("" if doc["pages"] == 1 else "s")
+    typer.echo(f"{doc['id']}  {doc['title']}  ({doc['source']}, {pages})")
+    typer.echo(f"client {doc['client_id'] or '-'}  tags {tags or '-'}  chunks {doc['chunks']}")
+    for chunk in doc.get("chunk_list", []):
+        where = [str(chunk["heading"])] if chunk.get("heading") else []
+        if chunk.get("page") is not None:
+            where.append(f"page {chunk['page']}")
+        typer.echo(f"\n[{chunk['index']}] {' · '.join(where) or '(no heading)'}")
+        typer.echo(str(chunk["content"]))
+
+
 @docs_app.command("rm")
 def remove(
-    document_id: Annotated[int, typer.Argument(min=1)],
+    document_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
     url: UrlOpt = None,
 ) -> None:

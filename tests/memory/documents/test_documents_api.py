@@ -403,3 +403,29 @@ async def test_a_note_that_is_only_a_heading_is_stored_and_found(client: httpx.A
     assert r.json()["chunks"] == 2
     found = await recall(client, "Zanzibar Logistics kickoff", kinds="document")
     assert any("Kickoff call" in hit["content"] for hit in found), found
+
+
+async def test_a_deleted_or_replaced_document_leaves_no_words_in_the_statistics(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    # Deleting a memory drops its words from the search statistics: a document's words
+    # stayed (at df 0), and still named what was deleted.
+    async def kept(word: str) -> bool:
+        found = await db_session.execute(
+            text("SELECT 1 FROM search_terms WHERE kind = 'document' AND lexeme = :w"),
+            {"w": word},
+        )
+        return found.first() is not None
+
+    doc = (await add(client, "dugong.txt", "The dugong survey is in March.")).json()
+    assert await kept("dugong")
+    assert (await client.delete(f"{D}/{doc['id']}")).status_code == 204
+    assert not await kept("dugong")
+    other = await add(client, "other.txt", "A capybara is shared; the walrus is not.")
+    assert (await add(client, "rep.txt", "The capybara secret; the narwhal too.")).is_success
+    replaced = await add(client, "rep.txt", "Nothing of the kind, only otters.")
+    assert replaced.json()["status"] == "replaced"
+    assert not await kept("narwhal")
+    assert await kept("capybara")  # still in other.txt
+    assert (await client.delete(f"{D}/{other.json()['id']}")).status_code == 204
+    assert not await kept("capybara") and not await kept("walrus") and await kept("otter")

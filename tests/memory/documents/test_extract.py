@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from fpdf import FPDF
 
@@ -89,8 +91,9 @@ def test_bounds_and_bad_files_are_422_naming_the_file():
     assert err.value.errors[0]["field"] == "file"
     with pytest.raises(ValidationFailed):
         extract(b"%PDF-1.4 garbage", "application/pdf", max_pages=5)
-    with pytest.raises(ValidationFailed):
-        extract(b"\xff\xfe\x00bad", "text/plain", max_pages=5)
+    for not_text in (b"\x80\x81bad", b"\xff\xfe\x00bad\x00"):  # nor UTF-8, nor UTF-16
+        with pytest.raises(ValidationFailed):
+            extract(not_text, "text/plain", max_pages=5)
     with pytest.raises(ValidationFailed):
         media_type_of("contract.docx", "application/octet-stream")
     assert media_type_of("notes", "text/markdown; charset=utf-8") == "text/markdown"
@@ -239,3 +242,73 @@ def test_a_long_heading_is_cut_in_every_chunk_under_it():
     assert len(chunks) == 2
     assert all(c.heading == heading[:500] for c in chunks)
     assert chunk_sections([Section(None, 3, "text")], 20)[0].heading is None
+
+
+def test_text_postgres_cannot_hold_is_dropped_from_a_pdf():
+    """pypdf gives NUL for a CID font without a map to Unicode, common in real PDFs: the
+    insert of the chunk failed ("invalid byte sequence"), a 500 for an ordinary file."""
+    out = extract(
+        pdf_with_stream(b"BT /F1 12 Tf 72 700 Td (Hello\\000World nul test) Tj ET\n"),
+        "application/pdf",
+        max_pages=5,
+    )
+    text = "".join(s.text for s in out.sections)
+    assert "\x00" not in text and "HelloWorld nul test" in text
+    titled = make_pdf(["Body text."], title="Quarterly\x00 review")
+    assert extract(titled, "application/pdf", max_pages=5).title == "Quarterly review"
+
+
+def test_html_without_a_closing_head_keeps_its_body():
+    """`</head>` may be left out (HTML5): the body's text was dropped as the head's."""
+    for html in (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>T</title>\n"
+        "<body><h1>Walrus plan</h1><p>The walrus rollout starts in May.</p></body></html>",
+        "<head><title>T</title><link rel='x'><p>Implicit body paragraph about walruses.</p>",
+    ):
+        out = extract(html.encode(), "text/html", max_pages=5)
+        assert "walrus" in " ".join(s.text for s in out.sections).lower(), html
+        assert out.title == "T" or out.title == "Walrus plan"
+
+
+def test_html_table_cells_and_definitions_are_separate_words():
+    html = (
+        "<table><tr><td>Alpha</td><td>Beta</td></tr><tr><th>Gamma</th><td>Delta</td></tr>"
+        "</table><dl><dt>Term</dt><dd>Meaning</dd></dl>"
+    )
+    words = " ".join(s.text for s in extract(html.encode(), "text/html", max_pages=5).sections)
+    assert words.split() == ["Alpha", "Beta", "Gamma", "Delta", "Term", "Meaning"]
+
+
+def test_setext_headings_are_headings():
+    md = (
+        "Project Kestrel\n===============\n\nIntro.\n\nBudget\n------\n\n"
+        "The kestrel budget is 12k.\n\nA line\n\n---\n\nafter a thematic break.\n"
+    )
+    out = extract(md.encode(), "text/markdown", max_pages=5)
+    assert out.title == "Project Kestrel"
+    assert [(s.heading, s.text.strip()) for s in out.sections] == [
+        ("Project Kestrel", "Intro."),
+        ("Budget", "The kestrel budget is 12k.\n\nA line\n\n---\n\nafter a thematic break."),
+    ]
+
+
+def test_text_with_a_utf16_byte_order_mark_is_read():
+    text = "# Notes\n\nThe otter budget is 4k.\n"
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+        data = text.encode(encoding)
+        if encoding != "utf-16":
+            data = ("\ufeff" + text).encode(encoding)
+        out = extract(data, "text/markdown", max_pages=5)
+        assert out.title == "Notes" and "otter" in out.sections[0].text, encoding
+
+
+def test_a_pdf_that_needs_a_password_says_so():
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf(["Secret text."])))
+    writer.encrypt(user_password="pw", owner_password="owner")
+    locked = io.BytesIO()
+    writer.write(locked)
+    with pytest.raises(ValidationFailed, match="password") as err:
+        extract(locked.getvalue(), "application/pdf", max_pages=5)
+    assert err.value.errors[0]["field"] == "file"

@@ -80,13 +80,35 @@ def extract(data: bytes, media_type: str, *, max_pages: int) -> Extracted:
 
 
 def _decode(data: bytes) -> str:
+    # UTF-16 only with its byte order mark (Windows editors save it so); UTF-8 otherwise.
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed("the file is not UTF-8 text", field="file") from exc
+        raise ValidationFailed(
+            "the file is not UTF-8 text (nor UTF-16 with a byte order mark)", field="file"
+        ) from exc
     if "\x00" in text:
         raise ValidationFailed("the file contains NUL bytes: not a text file", field="file")
     return text
+
+
+# A setext heading's underline (CommonMark): "===" makes a level 1 heading, "---" level 2.
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
+# Lines a setext underline cannot turn into a heading: list items, quotes, ATX headings, rows.
+_NOT_SETEXT = re.compile(r" {0,3}([-+*>#|]|\d+[.)])")
+
+
+def _setext(lines: list[str], line: str) -> bool:
+    """Whether `line` underlines the paragraph line before it (a one-line paragraph: a
+    `---` after a blank line is a thematic break, and a long paragraph stays text)."""
+    return (
+        _SETEXT.fullmatch(line) is not None
+        and bool(lines)
+        and bool(lines[-1].strip())
+        and (len(lines) == 1 or not lines[-2].strip())
+        and _NOT_SETEXT.match(lines[-1]) is None
+    )
 
 
 # Only the opening hashes by pattern: `(.+?)\s*#*\s*$` for the closing ones backtracked in
@@ -130,14 +152,16 @@ def _markdown(text: str, pages: int) -> Extracted:
             lines.append(line)
             continue
         match = None if fence is not None else _ATX.fullmatch(line)
-        if match:
+        setext = match is None and fence is None and _setext(lines, line)
+        if match or setext:
+            text = lines.pop().strip() if setext else _heading(match.group(2)) if match else ""
             # A heading with no text under it is kept: a file of headings alone has them
             # as its only text (`chunk_sections`).
             if "".join(lines).strip() or heading:
                 sections.append(Section(heading, None, "\n".join(lines)))
-            lines = []
-            heading = _heading(match.group(2))
-            if title is None and len(match.group(1)) == 1:
+            lines, heading = [], text
+            top = line.lstrip().startswith("=") if setext else bool(match and len(match[1]) == 1)
+            if title is None and top:
                 title = heading
             continue
         lines.append(line)
@@ -160,8 +184,16 @@ class _HTMLText(HTMLParser):
     """Collects text by heading; drops scripts, styles and markup."""
 
     _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-    _BLOCKS = {"p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre"}
-    _SKIP = {"script", "style", "noscript", "template", "head"}
+    _BLOCKS = {
+        *("p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre", "table"),
+        *("ul", "ol", "dl", "dt", "dd", "hr", "caption", "figcaption", "header", "footer"),
+        *("main", "nav", "aside", "figure", "address", "details", "summary"),
+    }
+    _CELLS = {"td", "th"}  # cells of a row: words apart, the row one paragraph
+    _SKIP = {"script", "style", "noscript", "template"}
+    # What a head may hold (HTML5): any other start tag ends a head left open, as
+    # `</head>` and `<body>` may both be left out.
+    _HEAD = {"base", "basefont", "bgsound", "link", "meta", "title", "noframes", *_SKIP}
 
     def __init__(self, deadline: float) -> None:
         super().__init__(convert_charrefs=True)
@@ -173,6 +205,7 @@ class _HTMLText(HTMLParser):
         self._in_heading: str | None = None
         self._heading_buf: list[str] = []
         self._skip = 0
+        self._in_head = False
         self._in_title = False
 
     def _check_time(self) -> None:
@@ -186,6 +219,7 @@ class _HTMLText(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._check_time()
+        self._in_head = tag == "head" or (self._in_head and tag in self._HEAD)
         if tag in self._SKIP:
             self._skip += 1
         elif tag == "title":
@@ -195,10 +229,14 @@ class _HTMLText(HTMLParser):
             self._in_heading, self._heading_buf = tag, []
         elif tag in self._BLOCKS:
             self._buf.append("\n\n")
+        elif tag in self._CELLS:
+            self._buf.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         self._check_time()
-        if tag in self._SKIP:
+        if tag == "head":
+            self._in_head = False
+        elif tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag == "title":
             self._in_title = False
@@ -224,7 +262,7 @@ class _HTMLText(HTMLParser):
         self._check_time()
         if self._in_title and self.title is None:
             self.title = " ".join(data.split()) or None
-        elif self._skip:
+        elif self._skip or self._in_head:
             return
         elif self._in_heading:
             self._heading_buf.append(data)
@@ -277,7 +315,7 @@ def _check_page(page: PageObject, number: int, deadline: float) -> None:
 
 def _pdf(data: bytes, max_pages: int) -> Extracted:
     from pypdf import PdfReader  # only PDF uploads pay for importing it
-    from pypdf.errors import LimitReachedError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -288,10 +326,14 @@ def _pdf(data: bytes, max_pages: int) -> Extracted:
         deadline = time.monotonic() + PDF_SECONDS
         for number, page in enumerate(reader.pages, start=1):
             _check_page(page, number, deadline)
-            sections.append(Section(None, number, page.extract_text() or ""))
+            sections.append(Section(None, number, _storable(page.extract_text() or "")))
         raw_title = reader.metadata.title if reader.metadata else None
     except ValidationFailed:
         raise
+    except FileNotDecryptedError as exc:
+        raise ValidationFailed(
+            "the PDF needs a password to open: add a copy saved without one", field="file"
+        ) from exc
     except LimitReachedError as exc:
         # A compressed stream that inflates past pypdf's bound (a decompression bomb).
         raise ValidationFailed(
@@ -302,5 +344,14 @@ def _pdf(data: bytes, max_pages: int) -> Extracted:
         # for an unknown filter, DeprecationError for a removed one, AttributeError for a
         # trailer that is no dictionary...): whatever it raises, the file is unreadable.
         raise ValidationFailed("the PDF could not be read", field="file") from exc
-    title = str(raw_title).strip() if raw_title else None
+    title = _storable(str(raw_title)).strip() if raw_title else None
     return Extracted(title or None, count, [s for s in sections if s.text.strip()])
+
+
+# NUL, which Postgres text cannot hold, and lone surrogates, which UTF-8 cannot: pypdf gives
+# NUL for a font without a map to Unicode (common in real files), and the insert failed.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub("", text)

@@ -97,6 +97,29 @@ class DocumentRepository(Repository, PortableRows):
             "the documents' chunks",
         )
 
+    async def words_of(self, document_id: int) -> list[str]:
+        """The words of a document's chunks (to prune from the statistics once they go)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT w FROM doc_chunks, unnest(tsvector_to_array(search_tsv)) w "
+                "WHERE document_id = :id"
+            ),
+            {"id": document_id},
+        )
+        return list(rows.scalars())
+
+    async def prune_words(self, words: Sequence[str]) -> None:
+        """Drop these words from the statistics where no chunk holds them any more (a
+        delete leaves them at df 0, naming what was deleted), as a memory's deletion does."""
+        if words:
+            await self.session.execute(
+                text(
+                    "DELETE FROM search_terms WHERE kind = 'document' AND df <= 0 "
+                    "AND lexeme = ANY(:words)"
+                ),
+                {"words": list(words)},
+            )
+
     async def replace_chunks(
         self,
         doc: Document,
@@ -107,7 +130,9 @@ class DocumentRepository(Repository, PortableRows):
         """Drop the document's chunks and write these with their vectors (two statements),
         holding `lock_chunk_writes`."""
         await self.lock_chunk_writes()
+        words = await self.words_of(doc.id)
         await self.session.execute(delete(DocChunk).where(DocChunk.document_id == doc.id))
+        await self.prune_words(words)
         if not chunks:
             return
         rows = [

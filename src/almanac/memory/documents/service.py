@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import PurePath
 from typing import Any
 
@@ -15,7 +16,7 @@ from almanac.db.uow import UnitOfWork
 from almanac.embedder import Embedder
 from almanac.errors import NotFound, PayloadTooLarge, ValidationFailed
 from almanac.memory.documents.chunking import Chunk, chunk_sections
-from almanac.memory.documents.extract import extract, media_type_of
+from almanac.memory.documents.extract import PDF_SECONDS, Extracted, extract, media_type_of
 from almanac.memory.documents.repository import DocumentRepository
 from almanac.memory.documents.schemas import (
     ChunkOut,
@@ -27,9 +28,16 @@ from almanac.memory.documents.schemas import (
 from almanac.memory.external.repository import DataLocks
 from almanac.memory.invalidation import Invalidator
 from almanac.models import Document
+from almanac.offload import Worker
 
 # The longest `source` (a document's identity per client) the table holds.
 SOURCE_CHARS = 500
+# PDF and HTML are read in a process of their own: their parsers are pure Python and costly
+# on a hostile file. Markdown and plain text are read in linear time, in a thread.
+_READER = Worker("the document reader", field="file")
+_IN_WORKER = {"application/pdf", "text/html"}
+# Beyond the reader's own deadlines (PDF 20 s, HTML 10 s) before its process is killed.
+_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -126,10 +134,7 @@ class DocumentService:
                 )
             # The title is in every chunk's embedded text and citation: rebuilt below.
             retitled = True
-        # Parsing (PDF above all) is CPU work: off the event loop, bounded in pages.
-        extracted = await asyncio.to_thread(
-            extract, upload.data, media_type, max_pages=self.settings.document_max_pages
-        )
+        extracted = await self._extract(upload.data, media_type)
         chunks = chunk_sections(extracted.sections, self.settings.chunk_chars)
         if not chunks:
             raise ValidationFailed("no text could be extracted from the file", field="file")
@@ -165,6 +170,13 @@ class DocumentService:
         self.invalidator.documents_changed(self.uow, doc.client_id)
         status = "created" if existing is None else "updated" if retitled else "replaced"
         return row_out(DocumentAddOut, doc, chunks=len(chunks), status=status)
+
+    async def _extract(self, data: bytes, media_type: str) -> Extracted:
+        """The file's text, off the event loop and bounded in pages and time."""
+        read = partial(extract, max_pages=self.settings.document_max_pages)
+        if media_type not in _IN_WORKER:
+            return await asyncio.to_thread(read, data, media_type)
+        return await _READER.run(read, data, media_type, budget=PDF_SECONDS, grace=_GRACE_SECONDS)
 
     async def _wait_for_forgets(self, existing: Document | None) -> bool:
         """Wait for a forget under way; False when it deleted `existing`, read before.
@@ -206,9 +218,11 @@ class DocumentService:
 
     async def delete(self, document_id: int) -> None:
         await self.repo.lock_chunk_writes()  # its chunks go, with their words' counts
+        words = await self.repo.words_of(document_id)
         doc = await self.repo.delete_by_id(Document, document_id)
         if doc is None:
             raise NotFound(f"document {document_id} does not exist")
+        await self.repo.prune_words(words)
         self.invalidator.documents_changed(self.uow, doc.client_id)
 
     async def forget_client(self, client_id: int) -> int:
