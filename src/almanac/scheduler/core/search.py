@@ -38,7 +38,7 @@ class Progress(cp_model.CpSolverSolutionCallback):
 
 
 def _watch(
-    solver: cp_model.CpSolver,
+    solvers: list[cp_model.CpSolver],
     progress: Progress,
     idle: float,
     done: threading.Event,
@@ -47,8 +47,30 @@ def _watch(
     while not done.wait(0.02):
         if progress.best is not None and time.perf_counter() - progress.last > idle:
             stopped.append(True)
-            solver.stop_search()
+            solvers[-1].stop_search()
             return
+
+
+def _solve(
+    solvers: list[cp_model.CpSolver], model: cp_model.CpModel, progress: Progress
+) -> cp_model.CpSolverStatus:
+    """Solve; a crash inside OR-Tools is retried once without presolve, then is UNKNOWN.
+
+    OR-Tools 9.15's presolve may fail on a hint, now and then (`IndexError:
+    absl::btree_map::at` from its SolutionCrush, google/or-tools#5288): it was a 500 for the
+    schedule. Without presolve the hint is not crushed; should that fail too, the callers
+    answer with the best baseline, as after a search that found nothing."""
+    try:
+        return solvers[-1].solve(model, progress)
+    except (IndexError, RuntimeError):
+        again = cp_model.CpSolver()
+        again.parameters.copy_from(solvers[-1].parameters)
+        again.parameters.cp_model_presolve = False
+        solvers.append(again)
+    try:
+        return again.solve(model, progress)
+    except (IndexError, RuntimeError):
+        return cp_model.UNKNOWN
 
 
 class Search:
@@ -82,17 +104,18 @@ class Search:
         if len(model.proto.variables) > _PRESOLVE_MAX_VARIABLES:
             solver.parameters.cp_model_presolve = False
         progress = Progress(builder.scale if step is None else step)
-        done, stopped = threading.Event(), list[bool]()
+        done, stopped, solvers = threading.Event(), list[bool](), [solver]
         if problem.idle_seconds is not None:
             watcher = threading.Thread(
-                target=_watch, args=(solver, progress, problem.idle_seconds, done, stopped)
+                target=_watch, args=(solvers, progress, problem.idle_seconds, done, stopped)
             )
             watcher.start()
         started = time.perf_counter()
         try:
-            self.status = solver.solve(model, progress)
+            self.status = _solve(solvers, model, progress)
         finally:
             done.set()
+        self.solver = solvers[-1]
         self.seconds = time.perf_counter() - started
         if self.status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")

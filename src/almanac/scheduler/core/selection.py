@@ -54,7 +54,10 @@ def select_tasks(grid: Grid, time_limit: float) -> set[str]:
     solver.parameters.max_time_in_seconds = max(0.01, time_limit)
     solver.parameters.num_workers = grid.problem.num_workers
     solver.parameters.random_seed = grid.problem.random_seed
-    status = solver.solve(m)
+    try:
+        status = solver.solve(m)
+    except (IndexError, RuntimeError):  # a crash inside OR-Tools (see `search._solve`)
+        return set()
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return set()
     return {tid for tid, var in pick.items() if solver.boolean_value(var)}
