@@ -194,6 +194,11 @@ def _solve(
         causes = hints[hint][1]
         answer = fl.measure(grid, placement)
         solved = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        # The search's bound holds for the hint, a solution of the same model (a search
+        # stopped early may report less than it); never one below the answer.
+        bound: float | None = None
+        if solved and source == hint and solver.best_objective_bound >= scores[hint]:
+            bound = solver.best_objective_bound
         return assemble(
             grid,
             placement,
@@ -201,6 +206,7 @@ def _solve(
             SolveStatus.FEASIBLE if solved else SolveStatus.GREEDY_FALLBACK,
             wall_time=time.perf_counter() - started,
             objective=scores[hint] / builder.scale if solved and source == hint else None,
+            bound=bound / builder.scale if bound is not None else None,
             solver_status=solver.status_name(status),
             source=source,
             stopped=search.why,
