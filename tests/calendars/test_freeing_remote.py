@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.cache import Cache
@@ -113,3 +113,44 @@ async def test_a_caldav_server_that_is_down_gets_the_change_later(
     assert await write_blocks(db_session, up.settings, cache, args) is not None
     after = await spans(provider, mine)
     assert sum((e - s).total_seconds() for s, e in after.values()) == 1.5 * 3600
+
+
+async def test_two_changes_queued_while_down_both_reach_caldav(
+    state_for: States,
+    cache: Cache,
+    db_session: AsyncSession,
+    calendar_client_for: Clients,
+    caldav_settings: CalendarSettings,
+    caldav_gone: CalendarSettings,
+    provider: CalDAVCalendar,
+) -> None:
+    """Two tasks of one plan done while the server was down: each queued a write of its own
+    span. The first job found a newer run of the plan and wrote nothing, the second wrote
+    only its span: the first task's block stayed in the calendar for good (an outside
+    probe against Radicale)."""
+    up, down = state_for(caldav_settings), state_for(caldav_gone)
+    tasks = [{"key": k, "estimate_hours": 2.0} for k in ("draft", "review")]
+    plan = await make_plan(db_session, tasks, title="two")
+    steps = [{"id": k, "title": k.title(), "estimate_hours": 2.0} for k in ("draft", "review")]
+    plan.sop = {"title": "Plan", "steps": [{"id": "s1", "title": "Work", "tasks": steps}]}
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat(), "dry_run": False}
+    async with calendar_client_for(up) as api:
+        r = await api.post("/api/v1/scheduler/schedule", json=body)
+        assert r.status_code == 200 and len(r.json()["calendar"]["created"]) == 2, r.text
+    mine = f"plan{plan.id}-"
+    assert len(await spans(provider, mine)) == 2
+    rows = (await db_session.scalars(select(Task).where(Task.plan_id == plan.id))).all()
+    async with calendar_client_for(down) as api:
+        for row in rows:
+            r = await api.patch(f"/api/v1/planner/tasks/{row.id}", json={"status": "done"})
+            assert r.status_code == 200 and r.json()["calendar"]["pending"] is True, r.text
+    jobs = (
+        await db_session.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": TASK},
+        )
+    ).all()
+    assert len(jobs) == 2
+    for (args,) in jobs:  # in the order the queue runs them
+        await write_blocks(db_session, up.settings, cache, dict(args))
+    assert await spans(provider, mine) == {}

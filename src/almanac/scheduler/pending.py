@@ -4,8 +4,8 @@ The runs and their blocks are rows, committed with the request; writing them to 
 Google is the last step. When that step fails with the calendar unavailable, the events it
 wanted are queued as a job in the same transaction, and the job retries until the calendar
 answers. It is idempotent: `apply` diffs against what is there (a write cut halfway leaves
-nothing to duplicate); a plan whose queued run is no longer its latest is left as the
-calendar has it, since the newer run wrote (or queued) its blocks itself; a plan deleted
+nothing to duplicate); a plan whose queued run is no longer its latest is written as its
+newest run has it (that run wrote or queued only its own span); a plan deleted
 meanwhile (its client forgotten) has its blocks left out; and other plans' blocks are taken
 from the calendar as it is when the job runs.
 """
@@ -27,13 +27,16 @@ from almanac.calendars.base import (
     CalendarProvider,
     CalendarUnavailable,
     EventSpec,
+    overlaps,
     zone_name,
 )
 from almanac.calendars.factory import calendar_for
 from almanac.config import Settings
 from almanac.jobs.queue import enqueue
+from almanac.models import SchedulerRun
 from almanac.planner.task_repository import TaskRepository
 from almanac.redact import redact
+from almanac.scheduler import problem as pb
 from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import CalendarWriteOut
@@ -127,9 +130,9 @@ async def queued(
 async def write_blocks(
     session: AsyncSession, settings: Settings, cache: Cache, args: dict[str, Any]
 ) -> ApplyResult | None:
-    """Write the queued events of the plans whose run is still their latest; None when no
-    plan is left: each has a newer run (which wrote or queued its blocks itself) or was
-    deleted meanwhile (a forgotten client)."""
+    """Write the queued events of the plans whose run is still their latest, and the newest
+    run's blocks in the queued span for the others; None when every plan was deleted
+    meanwhile (a forgotten client)."""
     queued = {int(p): int(r) for p, r in args["runs"].items()}
     repo = SchedulerRepository(session)
     # As every writer of the schedule: a run being written meanwhile is seen, not overwritten.
@@ -140,7 +143,10 @@ async def write_blocks(
     # was deleted: its blocks must not come back (forgetting's own job removes them).
     gone = set(queued) - set(latest)
     runs = {p: r for p, r in queued.items() if p in latest and latest[p].id <= r}
-    if not runs:
+    # A plan with a newer run since: that run wrote (or queued) only its own span (a task
+    # closed frees one block), so this job's span is written as the newer run has it.
+    newer = {p: latest[p] for p in queued if p in latest and p not in runs}
+    if not runs and not newer:
         return None
     # Bounded (calendars/bounds.py): each call gets a quarter of the write-lock timeout, since
     # the writers' lock is held meanwhile and a slow calendar must not stall every local
@@ -150,15 +156,34 @@ async def write_blocks(
         start = datetime.fromisoformat(args["start"])
         end = datetime.fromisoformat(args["end"])
         specs = _ours(specs_from_json(args["events"]), set(runs))
+        specs += _current(newer, (start, end), ZoneInfo(settings.timezone))
         # Titles as the tasks have them now: one renamed since the write was queued keeps
         # its new title (written at once, or by the sync), not the queued one.
-        specs = _titled(specs, await TaskRepository(session).titles(list(runs)))
+        specs = _titled(specs, await TaskRepository(session).titles([*runs, *newer]))
         # Other plans' blocks as they are now, not as they were when the write was queued:
         # a run of theirs since then must not be undone.
-        specs += others(await calendar.events(start, end), set(runs) | gone)
+        specs += others(await calendar.events(start, end), set(runs) | set(newer) | gone)
         return await calendar.apply(specs, start, end)
     finally:
         await calendar.close()
+
+
+def _current(
+    runs: dict[int, SchedulerRun], window: tuple[datetime, datetime], tz: ZoneInfo
+) -> list[EventSpec]:
+    """The blocks of each plan's newest run in `window`, as events (titled by `_titled`)."""
+    return [
+        EventSpec(
+            pb.almanac_id(pid, b.task_id, b.chunk),
+            b.task_id,
+            b.start.astimezone(tz),
+            b.end.astimezone(tz),
+            f"Almanac plan {pid}, task {b.task_id}",
+        )
+        for pid, run in runs.items()
+        for b in pb.blocks_from_json(run.schedule_blocks)
+        if overlaps(b.start, b.end, window)
+    ]
 
 
 def _plan_of(almanac_id: str) -> int | None:
