@@ -262,5 +262,6 @@ def test_every_shipped_provider_is_in_the_contract() -> None:
     # A class whose bases end with CalendarProvider (caldav.py's reads come from a mixin).
     provider = re.compile(r"^class \w+\((?:\w+, )*CalendarProvider\):", re.MULTILINE)
     providers = {p.stem for p in here.glob("*.py") if provider.search(p.read_text("utf-8"))}
-    # `bounded` is no vendor: it wraps CalDAV's or Google's provider with deadlines.
-    assert providers == {"bounded", "builtin", "caldav", "google"}
+    # `bounded` and `with_local` are no vendors: they wrap CalDAV's or Google's provider with
+    # deadlines, and with the events added through Almanac (test_local_events_remote.py).
+    assert providers == {"bounded", "builtin", "caldav", "google", "with_local"}

@@ -15,6 +15,7 @@ from almanac.calendars.bounds import (
     call_deadline,
     request_timeout,
 )
+from almanac.calendars.with_local import WithLocalEvents
 from almanac.config import (
     BuiltinCalendarSettings,
     CalDAVCalendarSettings,
@@ -58,7 +59,10 @@ def calendar_for(settings: Settings, *, session: AsyncSession, cache: Cache) -> 
     )
     if provider.name == "builtin":  # rows in the transaction: the statement timeout bounds it
         return provider
-    return Bounded(provider, call_deadline(settings))
+    from almanac.calendars.builtin import BuiltinCalendar
+
+    # The events added through Almanac (kept in Postgres) are busy time beside the remote's.
+    return WithLocalEvents(Bounded(provider, call_deadline(settings)), BuiltinCalendar(session))
 
 
 def build_calendar(
