@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from almanac.calendars.base import EventSpec, event_uid
 from almanac.calendars.builtin import BuiltinCalendar
 from almanac.calendars.feed_token import FEED_TOKEN_FILE
-from almanac.calendars.ics import MAX_ICS_BYTES
+from almanac.calendars.ics_limits import MAX_ICS_BYTES
 from almanac.state import AppState
 from tests.calendars.shapes import ICS
 from tests.conftest import app_in_transaction, http_client
@@ -351,3 +351,22 @@ async def test_bad_imports_are_4xx_problems(calendar_client: httpx.AsyncClient):
         f"{BASE}/import", params={**WINDOW, "end": "2026-03-01T00:00:00Z"}, content=ICS, headers=CAL
     )
     assert r.status_code == 422 and fields(r) == ["end"]
+
+
+async def test_the_ics_size_setting_raises_and_lowers_the_bound(
+    state: AppState, calendar_client: httpx.AsyncClient
+):
+    """`ALMANAC_SECURITY__MAX_ICS_BYTES` is documented as the import's limit, but the API
+    and the parser kept a constant 2 MiB: a larger setting changed nothing."""
+    padded = ICS.replace(
+        "END:VCALENDAR", "X-PAD:" + "a" * (MAX_ICS_BYTES + 1000) + "\r\nEND:VCALENDAR"
+    )
+    state.settings.security.max_ics_bytes = 2 * MAX_ICS_BYTES
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=padded, headers=CAL)
+    assert r.status_code == 200, r.text[:300]
+    too_big = b"x" * (2 * MAX_ICS_BYTES + 1)
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=too_big, headers=CAL)
+    assert r.status_code == 413 and str(2 * MAX_ICS_BYTES) in r.text
+    state.settings.security.max_ics_bytes = 4096
+    r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=padded, headers=CAL)
+    assert r.status_code == 413 and "4096" in r.text

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.base import EventSpec, event_uid, zone_name
 from almanac.calendars.builtin import BuiltinCalendar
-from almanac.calendars.ics import MAX_ICS_BYTES, MAX_IMPORT_EVENTS, parse_ics, render_calendar
+from almanac.calendars.ics import parse_ics, render_calendar
+from almanac.calendars.ics_limits import MAX_ICS_BYTES, MAX_IMPORT_EVENTS
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.calendars.schemas import EventIn, OptionalWindow
 from almanac.calendars.service import CalendarService

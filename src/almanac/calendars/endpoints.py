@@ -39,7 +39,12 @@ ICS_MEDIA_TYPE = "text/calendar"
 
 def get_calendar_service(uow: UoW, state: State) -> CalendarService:
     c = state.settings.calendar
-    limits = IcsLimits(c.ics_max_occurrences, c.ics_max_rule_steps, c.ics_time_budget_seconds)
+    limits = IcsLimits(
+        c.ics_max_occurrences,
+        c.ics_max_rule_steps,
+        c.ics_time_budget_seconds,
+        state.settings.security.max_ics_bytes,
+    )
     return CalendarService(
         uow.session,
         timezone=state.settings.timezone,
@@ -167,11 +172,12 @@ async def import_ics(
     end: When = None,
     address: Annotated[MailAddress | None, Query(max_length=300)] = None,
 ) -> ImportOut:
-    """Import a raw .ics body (up to 2 MB) as user events; re-importing changes nothing.
+    """Import a raw .ics body (up to `security.max_ics_bytes`, 2 MiB by default) as user
+    events; re-importing changes nothing.
 
     An invitation the user declined (their ATTENDEE with PARTSTAT=DECLINED) is stored as
     free time: the user is `address` (an email address, `mailto:` optional) and the
     addresses Almanac knows (`calendar.user_addresses`, a CalDAV login that is one)."""
     window = OptionalWindow.model_validate({"start": start, "end": end})
-    data = await read_limited(request, MAX_ICS_BYTES)
+    data = await read_limited(request, calendar.ics_limits.max_bytes)
     return await calendar.import_ics(data, window, address)

@@ -30,7 +30,7 @@ from almanac.calendars.base import (
     require_window,
 )
 from almanac.calendars.builtin import MAX_TITLE, MAX_UID, entry_to_event
-from almanac.calendars.ics_limits import LONGEST_EVENT, MAX_ICS_BYTES, IcsLimits, ParsedCalendar
+from almanac.calendars.ics_limits import LONGEST_EVENT, IcsLimits, ParsedCalendar
 from almanac.calendars.ics_limits import MAX_IMPORT_EVENTS as MAX_IMPORT_EVENTS
 from almanac.calendars.ics_reach import within_reach
 from almanac.calendars.recurrence import RecurrenceBudget
@@ -247,15 +247,16 @@ def parse_ics(
     """
     require_window(window[0], window[1], "window_")
     raw = data.encode() if isinstance(data, str) else data
-    if len(raw) > MAX_ICS_BYTES:
-        raise ValidationFailed(f"the file is larger than {MAX_ICS_BYTES} bytes", field="body")
+    limits = limits or IcsLimits()
+    if len(raw) > limits.max_bytes:
+        raise ValidationFailed(f"the file is larger than {limits.max_bytes} bytes", field="body")
     if not raw.strip():
         raise ValidationFailed("the file is empty", field="body")
     found: dict[str, CalendarEvent] = {}
     notes: list[str] = []
     skipped = 0
     masters: set[str] = set()
-    budget = RecurrenceBudget(limits or IcsLimits(), _refuse)
+    budget = RecurrenceBudget(limits, _refuse)
     # A day of slack each side: floating and all-day times are ordered before we localize.
     slack = timedelta(days=1)
     start, end = window[0] - slack, window[1] + slack

@@ -25,6 +25,8 @@ class IcsLimits:
     # the window's end; the time budget bounds the whole file.
     max_rule_steps: int = 100_000
     time_budget_seconds: float = 2.0
+    # The file's size (`security.max_ics_bytes`; the default is the setting's).
+    max_bytes: int = MAX_ICS_BYTES
 
 
 @dataclass(frozen=True)

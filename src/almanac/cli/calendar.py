@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from almanac.calendars.ics_limits import MAX_ICS_BYTES
 from almanac.calendars.schemas import EventIn, EventOut, FeedUrlOut, ImportOut, OptionalWindow
 from almanac.cli import connect
 from almanac.cli.files import UnreadableFile, read_input
@@ -52,7 +51,8 @@ def import_(
     """
     window = validated(OptionalWindow, {"start": start, "end": end})
     try:
-        data = read_input(file, MAX_ICS_BYTES)
+        # The server's own bound is the same setting, read from the same environment.
+        data = read_input(file, Settings().security.max_ics_bytes)
     except UnreadableFile as exc:
         typer.echo(f"error: file: {exc}", err=True)
         raise typer.Exit(2) from exc
