@@ -370,3 +370,24 @@ async def test_the_ics_size_setting_raises_and_lowers_the_bound(
     state.settings.security.max_ics_bytes = 4096
     r = await calendar_client.post(f"{BASE}/import", params=WINDOW, content=padded, headers=CAL)
     assert r.status_code == 413 and "4096" in r.text
+
+
+async def test_the_feed_is_rendered_off_the_event_loop(
+    calendar_client: httpx.AsyncClient, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+):
+    """6,000 entries took 2 s to render on the event loop, and /health waited as long."""
+    import threading
+
+    from almanac.calendars import ics
+
+    real, threads = ics.render_calendar, []
+
+    def render(entries: Any) -> bytes:
+        threads.append(threading.current_thread())
+        return real(entries)
+
+    monkeypatch.setattr(ics, "render_calendar", render)
+    await add_blocks(db_session)
+    r = await calendar_client.get(f"{BASE}/feed.ics", params=WINDOW)
+    assert r.status_code == 200 and b"BEGIN:VCALENDAR" in r.content
+    assert threads and threads[0] is not threading.main_thread()

@@ -315,3 +315,33 @@ def test_no_tasks_is_one_line_not_an_empty_table(cli_env: AppState, monkeypatch)
     result = runner.invoke(app, ["tasks", "--plan", "999999"])
     assert result.exit_code != 0 and "999999" in result.output, result.output
     assert "not found" in result.output or "does not exist" in result.output, result.output
+
+
+def test_done_and_log_say_when_the_calendar_write_is_only_queued(monkeypatch) -> None:
+    """With CalDAV down, `done` printed "1 future block(s) freed" and nothing more, while
+    the block was still in the calendar until a queued job wrote the change."""
+    detail = "the caldav calendar is unavailable; the schedule is saved and job 12 writes it"
+    task = {"title": "Audit", "logged_hours": 1.0, "remaining_hours": 0.0}
+    answers = {
+        "done": {
+            "task": task,
+            "released_blocks": 1,
+            "calendar": {"pending": True, "detail": detail},
+        },
+        "log": {
+            "task": task,
+            "actual_hours": 1.0,
+            "blocks": [],
+            "calendar": {"pending": True, "detail": detail},
+        },
+    }
+    for command, answer in answers.items():
+        monkeypatch.setattr(tasks_cli, "run", lambda go, answer=answer: answer)
+        monkeypatch.setattr(tasks_cli, "console", Console(width=200))
+        args = [command, "7"] if command == "done" else [command, "7", "1"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "calendar not updated yet" in result.output and "job 12" in result.output
+        written = {**answer, "calendar": {"pending": False, "detail": ""}}
+        monkeypatch.setattr(tasks_cli, "run", lambda go, answer=written: answer)
+        assert "not updated" not in runner.invoke(app, args).output

@@ -6,6 +6,7 @@ Never commits: the request (`UoW`) or the CLI's unit of work does.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
@@ -225,4 +226,6 @@ class CalendarService:
         entries = await self.repo.in_window(start, query.end)
         from almanac.calendars.ics import render_calendar  # icalendar: on first use
 
-        return render_calendar(entries)
+        # Thousands of entries take seconds to render: in a thread, as every request (and
+        # /health) waited for the whole of it on the event loop.
+        return await asyncio.to_thread(render_calendar, entries)

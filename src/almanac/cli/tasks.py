@@ -198,6 +198,16 @@ def done(
         f"task #{task_id} {task['title']!r} done ({task['logged_hours']:g} h recorded); "
         f"{freed} future block(s) freed"
     )
+    _say_pending(out.get("calendar"), logged.get("calendar"))
+
+
+def _say_pending(*writes: dict[str, Any] | None) -> None:
+    """A calendar write queued (the remote calendar down) is not yet in the calendar: say so,
+    with the job that will write it (the answer's `calendar.detail`)."""
+    for write in writes:
+        if write and write.get("pending"):
+            typer.echo(f"calendar not updated yet: {write.get('detail') or 'the write is queued'}")
+            return
 
 
 def _count(out: dict[str, Any], change: str) -> int:
@@ -235,5 +245,6 @@ def log(
             else ""
         )
     )
+    _say_pending(out.get("calendar"))
     for warning in out.get("warnings") or []:
         typer.echo(f"warning: {warning}")
