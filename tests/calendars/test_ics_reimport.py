@@ -74,3 +74,18 @@ async def test_a_file_with_only_an_override_removes_nothing(
     assert r.status_code == 200, r.text
     assert r.json()["removed"] == 0
     assert len(await titles(api)) == 6
+
+
+async def test_a_series_that_became_one_event_leaves_only_that_event(
+    calendar_client: httpx.AsyncClient,
+) -> None:
+    """The stand-up's rule removed (SEQUENCE 1): its occurrences stayed busy beside the single
+    event, a duplicate at the same time among them, and a re-import said "unchanged"."""
+    api = calendar_client
+    r = await api.post(f"{BASE}/import", params=WINDOW, content=weekly(), headers=CAL)
+    assert r.json()["created"] == 6, r.text
+    single = weekly().replace("RRULE:FREQ=DAILY;COUNT=5\r\n", "SEQUENCE:1\r\n")
+    r = await api.post(f"{BASE}/import", params=WINDOW, content=single, headers=CAL)
+    assert r.status_code == 200, r.text
+    assert r.json()["removed"] == 5 and r.json()["created"] == 1, r.text
+    assert await titles(api) == ["Stand-up 2026-03-02", "Lunch 2026-03-03"]

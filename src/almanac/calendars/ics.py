@@ -270,11 +270,10 @@ def parse_ics(
             for v in vevents_of_file
             if any(p in v for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
         }
-        masters |= {
-            _text(v, "UID").strip()
-            for v in vevents_of_file
-            if any(p in v for p in ("RRULE", "RDATE")) and "RECURRENCE-ID" not in v
-        }
+        # Every UID the file gives whole (a master or a single event, not an override
+        # alone): its occurrences the file no longer yields go, a series that became one
+        # event included (its old occurrences stayed busy).
+        masters |= {_text(v, "UID").strip() for v in vevents_of_file if "RECURRENCE-ID" not in v}
         # Each series is expanded only within the window, after its walk from DTSTART has
         # been counted against the step cap, so no series can run unbounded (and the time
         # budget, checked after each, bounds the file).

@@ -34,8 +34,8 @@ class ParsedCalendar:
     """Events found in an .ics file within the window; `skipped` lacked a usable start;
     `notes` name the series read as continuous busy stretches (calendars/runs.py) and the
     events longer than `LONGEST_EVENT`, clipped to the window;
-    `series`: the UIDs of the file's recurring events (with their rule or dates), whose
-    occurrences are stored as `<UID>#...`."""
+    `series`: the UIDs the file gives whole (a recurring event's master, or a single event),
+    whose occurrences, stored as `<UID>#...`, are only those the file yields now."""
 
     events: list[CalendarEvent]
     skipped: int = 0
