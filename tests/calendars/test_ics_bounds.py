@@ -459,3 +459,37 @@ async def test_an_import_queued_behind_one_that_overran_is_read_not_a_500(
     assert isinstance(first, ValidationFailed) and "longer than" in first.message, first
     assert not isinstance(second, BaseException), repr(second)
     assert second.events[0].start.utcoffset() == timedelta(hours=5, minutes=30)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY;BYMONTHDAY=31;BYMONTH=4",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31;BYDAY=MO",
+        "FREQ=WEEKLY;BYMONTH=2;BYMONTHDAY=30",  # (hourly is read as busy runs: no walk)
+        "FREQ=YEARLY;BYMONTH=4,6;BYMONTHDAY=-31",
+    ],
+)
+def test_a_rule_that_can_never_occur_is_refused_naming_it_at_once(rule: str):
+    """The expander walked to the year 9999 for the next occurrence (2.6 s), and the import
+    was refused as "took longer than 2 s ... import a shorter window", whatever the window."""
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:never@x\r\nSUMMARY:Never\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T100000Z\r\n"
+        f"RRULE:{rule}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    began = time.monotonic()
+    with pytest.raises(ValidationFailed, match="'never@x': its RRULE can never occur"):
+        parse_ics(ics, window=WINDOW, zone=ZoneInfo("UTC"), limits=IcsLimits())
+    assert time.monotonic() - began < 1.0
+
+
+def test_a_rare_rule_that_does_occur_is_read():
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:leap@x\r\nSUMMARY:Leap\r\nDTSTART:20240229T090000Z\r\nDTEND:20240229T100000Z\r\n"
+        "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    window = (datetime(2028, 2, 1, tzinfo=UTC), datetime(2028, 3, 1, tzinfo=UTC))
+    parsed = parse_ics(ics, window=window, zone=ZoneInfo("UTC"), limits=IcsLimits())
+    assert [e.start.date().isoformat() for e in parsed.events] == ["2028-02-29"]

@@ -71,6 +71,25 @@ def rule_steps(rule: dict[str, list[object]], start: datetime, until: datetime) 
     return periods * per_period
 
 
+# The most days each month can have (February in a leap year).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def never_occurs(rule: dict[str, list[object]]) -> bool:
+    """Whether the rule's BYMONTH and BYMONTHDAY pick no day of any year (31 April, 30
+    February): the only such impossibility cheap to see, and the one rules hit."""
+    months, days = rule.get("BYMONTH"), rule.get("BYMONTHDAY")
+    if not months or not days:
+        return False
+    try:
+        picked = [int(str(m)) for m in months]
+        wanted = [abs(int(str(d))) for d in days]
+    except ValueError:
+        return False  # unreadable parts are the expander's to refuse
+    longest = max((_MONTH_DAYS[m - 1] for m in picked if 1 <= m <= 12), default=31)
+    return min(wanted) > longest
+
+
 class RecurrenceBudget:
     """One source's recurrence steps (per series), occurrences and time (a file to import,
     one read of a CalDAV calendar); `refuse` makes the exception each refusal raises, from
@@ -136,6 +155,14 @@ class RecurrenceBudget:
                 # (an import's worker killed after its grace, a CalDAV read's thread never).
                 raise self.refuse(
                     f"{what}: its RRULE has INTERVAL={interval}; it must be a positive integer"
+                )
+            if never_occurs(rule):
+                # The expander walks on for the next occurrence past the window, to the year
+                # 9999 when there is none: seconds, refused as "took too long" whatever
+                # the window.
+                raise self.refuse(
+                    f"{what}: its RRULE can never occur (no month of BYMONTH has a day of "
+                    "BYMONTHDAY); fix or remove the rule"
                 )
             if self.steps > limit:
                 raise self.refuse(
