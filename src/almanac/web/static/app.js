@@ -17,13 +17,18 @@
      a detail that only lists its fields' reasons ("body: give a task", "sop.steps[0].tasks[1].title:
      …") gives way to them, each after its field's plain name (`label`), alone where the reason
      is about the whole request or begins with the name; any other detail is said as sent. */
+  const itemsOf = (problem) => (Array.isArray(problem.errors) ? problem.errors : []).filter((e) => e && typeof e === "object" && String(e.message || "").trim());
+  /* Whether the problem's detail says more than its fields' messages (how to go on). */
+  function saysMore(problem, text = problem.detail) {
+    let rest = String(text || "");
+    for (const e of itemsOf(problem)) rest = rest.split(`${e.field}: ${e.message}`).join("").split(String(e.message)).join("");
+    return Boolean(rest.replace(/[ ;,.:()[\]]/g, ""));
+  }
   function problemText(problem, label) {
     const detail = String(problem.detail || problem.title || "");
-    const errors = (Array.isArray(problem.errors) ? problem.errors : []).filter((e) => e && typeof e === "object" && String(e.message || "").trim());
+    const errors = itemsOf(problem);
     if (!errors.length) return detail;
-    let rest = detail;
-    for (const e of errors) rest = rest.split(`${e.field}: ${e.message}`).join("").split(String(e.message)).join("");
-    if (rest.replace(/[ ;,.:()[\]]/g, "")) return detail;
+    if (saysMore(problem, detail)) return detail;
     const said = [];
     for (const e of errors) {
       const name = (label || fieldName)(e.field), reason = String(e.message).trim();
@@ -202,7 +207,9 @@
       const name = (map && map[item.field]) || String(item.field || "").split(".").pop();
       const slot = form.querySelector(`.err[data-for="${CSS.escape(name)}"]`);
       if (slot) {
-        slot.textContent = safeText(item.message);
+        // Every reason for the field: a refused move named three, and showed only the last.
+        const said = safeText(item.message);
+        slot.textContent = slot.textContent && !slot.textContent.includes(said) ? `${slot.textContent}; ${said}` : said;
         const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
         if (input) { input.setAttribute("aria-invalid", "true"); if (slot.id) input.setAttribute("aria-describedby", slot.id); }
         shown = true;
@@ -210,7 +217,10 @@
     }
     let general = form.querySelector(".err.general");
     if (!general) { general = h("p", { class: "err general", role: "alert" }); form.append(general); }
-    general.textContent = safeText(shown ? (problem.title || "Please check the fields above.") : describe(err, label));
+    // With the fields marked, the answer's own detail (how to go on, the closest matches)
+    // rather than its bare title ("Validation failed").
+    const detail = saysMore(problem) ? String(problem.detail) : "";
+    general.textContent = safeText(shown ? (detail || problem.title || "Please check the fields above.") : describe(err, label));
     const firstBad = form.querySelector('[aria-invalid="true"]');
     if (firstBad) firstBad.focus();
   }

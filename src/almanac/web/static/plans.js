@@ -42,7 +42,10 @@ window.AlmanacPages.plans = function () {
       renderPlan();
       loadVersions();
       loadList();
-    } catch (err) { A.failed(planEl, err); }
+    } catch (err) {
+      A.failed(planEl, err);
+      loadList(); // a bookmark to a plan gone (forgotten) still leaves the list to choose from
+    }
   }
 
   // Why no estimate was changed: what the plan's `estimates` say, not a guess.
@@ -140,13 +143,26 @@ window.AlmanacPages.plans = function () {
     return t ? `${m[3]} of “${String(t.title || "").trim() || t.id}”` : A.fieldName(path);
   }
 
+  /* Whether the checklist or title shown differ from the saved version (what Approve approves). */
+  function edited() {
+    const title = document.getElementById("plan-title");
+    return JSON.stringify(draft) !== JSON.stringify(current.sop) || (title && title.value !== current.plan_title);
+  }
+
   async function act(ev, what) {
+    if (what === "approve" && edited()) {
+      // Approve takes the saved version: unsaved edits were dropped while the page went on
+      // showing them as approved.
+      A.flash(`Save your edits first (“Save as a new version”), or reload to undo them: Approve approves the saved version ${current.version}.`, "err");
+      return;
+    }
     if (what === "cancel" && !confirm(`Cancel plan #${current.id}? Its tasks will not be scheduled.`)) return;
     try {
       const out = await A.busy(ev.currentTarget, () => what === "approve"
         ? api("POST", `/api/v1/planner/plans/${current.id}/approve`)
         : api("POST", `/api/v1/planner/plans/${current.id}/status`, { status: "cancelled" }));
       current = what === "approve" ? out.plan : out;
+      if (current.sop) draft = JSON.parse(JSON.stringify(current.sop)); // the checklist as approved
       A.flash(what === "approve" ? `Approved: ${out.task_ids.length} task(s) created. Schedule it from the week view.` : "Cancelled.");
       renderPlan(); loadList();
     } catch (err) { A.flash(A.describe(err), "err"); }
@@ -199,5 +215,9 @@ window.AlmanacPages.plans = function () {
   });
   filter.addEventListener("change", () => { shown = PAGE; loadList(); });
   const initial = new URLSearchParams(location.search).get("plan");
-  if (initial) open(+initial); else loadList();
+  if (initial && /^[1-9]\d{0,17}$/.test(initial)) open(+initial);
+  else {
+    if (initial) A.failed(planEl, new Error(`“${initial}” is no plan number.`));
+    loadList();
+  }
 };
