@@ -130,8 +130,33 @@ def test_forget_subject_confirms_what_goes(page: Page, server: Server) -> None:
     left = server.api("GET", "/api/v1/memory/facts", params={"subject_id": "gone-co"}).json()
     assert len(left) == 1, "showing the confirmation must not delete anything"
     confirm.get_by_role("button", name="Forget client:gone-co").click()
-    expect(page.locator("#forget-confirm")).to_contain_text("Forgot 1 fact(s)")
+    expect(page.locator("#forget-confirm")).to_contain_text("Forgot client:gone-co — facts: 1")
     assert server.api("GET", "/api/v1/memory/facts", params={"subject_id": "gone-co"}).json() == []
+
+
+def test_forgetting_a_client_names_its_plans_before_and_after(page: Page, server: Server) -> None:
+    """The confirmation named facts and memories only, and the result "Forgot 0 fact(s) and
+    1 memory(ies)", while the client's plan, its tasks and template went too (a probe)."""
+    r = server.api(
+        "POST",
+        "/api/v1/planner/plan",
+        json={"intent": "Run a marketing audit for Acme", "client_id": 707},
+    )
+    assert r.status_code in (200, 201), r.text
+    plan_id = r.json()["id"]
+    assert server.api("POST", f"/api/v1/planner/plans/{plan_id}/approve").status_code == 200
+    page.goto(server.url + "/ui/memory")
+    forget = page.locator("#forget-form")
+    forget.get_by_label("Subject type").fill("client")
+    forget.get_by_label("Subject id").fill("707")
+    forget.get_by_role("button", name="Show what will be removed").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("its 1 plan(s) with their tasks")
+    confirm.get_by_role("button", name="Forget client:707").click()
+    result = page.locator("#forget-confirm")
+    expect(result).to_contain_text("plans: 1")
+    expect(result).not_to_contain_text("embeddings")
+    assert server.api("GET", f"/api/v1/planner/plans/{plan_id}").status_code == 404
 
 
 def test_export_everything_downloads_the_import_file(page: Page, server: Server) -> None:

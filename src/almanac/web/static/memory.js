@@ -174,21 +174,40 @@ window.AlmanacPages.memory = function () {
     try {
       const q = new URLSearchParams({ subject_type: d.subject_type, subject_id: d.subject_id, include_history: "true", limit: "1000" });
       const facts = await api("GET", "/api/v1/memory/facts?" + q);
+      const subject = `${d.subject_type}:${d.subject_id}`;
+      // A client's plans (with their tasks, runs and calendar blocks) and documents go too.
+      const client = d.subject_type === "client" && /^[1-9]\d*$/.test(String(d.subject_id));
+      const plans = client ? (await api("GET", `/api/v1/planner/plans?client_id=${d.subject_id}&limit=1`)).total : 0;
       const yes = h("button", { type: "button", class: "danger" }, `Forget ${d.subject_type}:${d.subject_id}`);
       const no = h("button", { type: "button", class: "secondary", onclick: () => A.fill(confirmBox, ) }, "Keep it");
       yes.addEventListener("click", async () => {
         try {
           const out = await A.busy(yes, () => api("DELETE", `/api/v1/memory/subjects/${encodeURIComponent(d.subject_type)}/${encodeURIComponent(d.subject_id)}`));
-          A.fill(confirmBox, h("p", { class: "ok" }, `Forgot ${out.facts_deleted} fact(s) and ${out.events_deleted} memory(ies).`));
+          A.fill(confirmBox, forgotten(subject, out));
         } catch (err) { A.failed(confirmBox, err); }
       });
       A.fill(confirmBox, h("div", { role: "alertdialog", "aria-labelledby": "fg-q", class: "card" },
-        h("p", { id: "fg-q" }, `This removes ${facts.length} fact version(s) below, every memory whose metadata names ${d.subject_type}:${d.subject_id}, and cached recalls. It cannot be undone.`),
+        h("p", { id: "fg-q" }, `This removes ${facts.length} fact version(s) below, every memory whose metadata names ${subject}`
+          + (client ? `, its ${plans} plan(s) with their tasks, time records and calendar blocks (in an external calendar too), its documents` : "")
+          + ", and cached recalls. It cannot be undone."),
         facts.length ? h("ul", {}, facts.slice(0, 50).map((x) => h("li", {}, `${x.fact_type}: ${x.content}`))) : h("p", { class: "empty" }, "No facts about this subject."),
         h("div", { class: "actions" }, yes, no)));
       yes.focus();
     } catch (err) { A.failed(confirmBox, err); }
   });
+  /* What a forget removed, store by store (the API's `deleted`), and what it has yet to reach. */
+  function forgotten(subject, out) {
+    // What a person kept, not the indexes beside it (vectors, search words, graph nodes).
+    const inner = /embeddings$|^search_terms$|_nodes$|^queued_jobs$/;
+    const counts = Object.entries(out.deleted || {}).filter(([what, n]) => n > 0 && !inner.test(what))
+      .map(([what, n]) => `${what === "events" ? "memories" : what.replaceAll("_", " ")}: ${n}`);
+    const waiting = Object.entries(out.pending || {}).map(([where, why]) => h("li", {}, `${where}: ${why}`));
+    if (out.zep === "queued" && out.zep_detail) waiting.push(h("li", {}, `Zep: ${out.zep_detail}`));
+    return h("div", {},
+      h("p", { class: "ok" }, counts.length ? `Forgot ${subject} — ${counts.join(", ")}.` : `Nothing was stored about ${subject}.`),
+      waiting.length ? h("div", {}, h("p", { class: "hint" }, "Not reached yet (deleted once they answer):"), h("ul", {}, waiting)) : null);
+  }
+
   searchForm.addEventListener("submit", search);
   const initial = new URLSearchParams(location.search).get("q");
   if (initial) { searchForm.elements.query.value = initial; search(); }
