@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -338,3 +339,52 @@ def test_a_week_in_the_address_that_is_no_date_shows_this_week(page: Page, serve
         expect(page).to_have_url(f"{server.url}/ui/week?week={this_monday.isoformat()}")
         expect(page.locator("#week-label")).not_to_be_empty()
         page.wait_for_load_state("networkidle")  # leaving earlier would abort its requests
+
+
+def test_days_line_up_with_the_hours_and_the_apis_conflicts_are_shown(
+    page: Page, server: Server, watch: Watch
+) -> None:
+    """A day head that wrapped (a phone, an all-day event) pushed its own column down: a
+    14:00 meeting was drawn 70 minutes low. And an all-day busy event over a block, a
+    conflict in the API's answer, was none in the view (an outside probe in Chromium)."""
+    monday = _next_monday()
+    tuesday = monday + timedelta(days=1)
+
+    def event(eid: str, day: date, h0: int, h1: int, **kw: Any) -> dict[str, Any]:
+        base = {"id": eid, "uid": eid, "title": eid, "start": _at(day, h0).isoformat()}
+        base.update(end=_at(day, h1).isoformat(), almanac=False, busy=True, all_day=False)
+        return {**base, "client_id": None, "conflicts": [], "warnings": [], **kw}
+
+    offsite = "Offsite with the whole leadership team (busy all day)"
+    body = {
+        "start": _at(monday, 0).isoformat(),
+        "end": _at(monday + timedelta(days=7), 0).isoformat(),
+        "provider": "builtin",
+        "events": [
+            event("Client call", monday, 14, 15),
+            {
+                **event(offsite, tuesday, 0, 0),
+                "start": _at(tuesday, 0).isoformat(),
+                "end": _at(tuesday + timedelta(days=1), 0).isoformat(),
+                "all_day": True,
+            },
+            event(
+                "plan987655-a-0", tuesday, 10, 12, almanac=True, conflicts=[f"overlaps '{offsite}'"]
+            ),
+        ],
+        "day_limits": [],
+    }
+    page.route("**/api/v1/scheduler/calendar?*", lambda route: route.fulfill(json=body, status=200))
+    watch.expected.add(404)  # the made-up plan behind the block
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(server.url + f"/ui/week?week={monday.isoformat()}")
+        expect(page.locator(".ev")).to_have_count(2)
+        tops = {round(b["y"]) for b in (d.bounding_box() for d in page.locator(".day").all()) if b}
+        assert len(tops) == 1, (width, tops)  # every day starts at the same height
+        label = page.locator(".week .hours span", has_text="14:00").bounding_box()
+        call = page.locator('.ev[data-id="Client call"]').bounding_box()
+        assert label and call
+        assert abs(call["y"] - label["y"] - label["height"] / 2) < 3, (width, call, label)
+        expect(page.locator("#conflicts")).to_contain_text(offsite)
+        expect(page.locator('.ev[data-id="plan987655-a-0"]')).to_have_class(re.compile("conflict"))

@@ -62,7 +62,10 @@ window.AlmanacPages.week = function () {
     const busy = events.filter((e) => e.busy && !e.all_day);
     const conflicts = [];
     for (const a of busy) for (const b of busy) if (a.almanac && a !== b && overlaps(a, b) && !(b.almanac && b.id < a.id)) conflicts.push([a, b]);
-    const hot = new Set(conflicts.flat());
+    // The API's own conflicts too: an all-day busy event over a block (drawn in the day's
+    // head, not the grid) was a conflict there and none here.
+    const said = events.filter((e) => e.almanac && (e.conflicts || []).length);
+    const hot = new Set([...conflicts.flat(), ...said]);
     const grid = h("div", { class: "week", role: "grid", "aria-label": "Week calendar" });
     const hours = h("div", { class: "hours", style: `height:${height}px`, "aria-hidden": "true" });
     for (let m = lo; m <= hi; m += 60) hours.append(h("span", { style: `top:${(m - lo) * PX}px` }, `${String(m / 60).padStart(2, "0")}:00`));
@@ -84,8 +87,12 @@ window.AlmanacPages.week = function () {
     A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
     // Warnings the calendar sync stored on blocks it could not resolve (reported once).
     const stored = events.filter((e) => e.warnings && e.warnings.length).flatMap((e) => e.warnings.map((w) => `“${e.title}” ${w}`));
-    A.fill(conflictsEl, conflicts.length || stored.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
+    // What the API says beyond the pairs drawn here (an all-day event, for one).
+    const drawn = (e, c) => conflicts.some(([a, b]) => (a === e || b === e) && c.includes(`'${a === e ? b.title : a.title}'`));
+    const others = said.flatMap((e) => e.conflicts.filter((c) => !drawn(e, c)).map((c) => `“${e.title}” ${c} (${A.when(e.start)})`));
+    A.fill(conflictsEl, conflicts.length || stored.length || others.length ? h("div", { role: "alert" }, h("h3", {}, "Conflicts"),
       h("ul", {}, conflicts.map(([a, b]) => h("li", { class: "warn" }, `“${a.title}” overlaps “${b.title}” (${A.when(a.start)})`)),
+        others.map((w) => h("li", { class: "warn" }, w)),
         stored.map((w) => h("li", { class: "warn sync-warning" }, w)))) : "");
   }
 
