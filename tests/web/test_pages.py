@@ -55,3 +55,16 @@ def test_dependency_down_shows_on_health_page(page: Page, server: Server) -> Non
         shot(page, "settings-cache-down")
     finally:
         server.valkey.start()
+
+
+def test_health_after_the_session_ended_shows_the_status_not_a_failure(
+    page: Page, server: Server
+) -> None:
+    """Once the session ended, /health answers its public form (the overall status only)
+    and the page said "Almanac did not answer /health: Cannot read properties of undefined"."""
+    page.route("**/health", lambda route: route.fulfill(json={"status": "ok"}, status=200))
+    page.goto(server.url + "/ui/settings")
+    health = page.locator("#health")
+    expect(page.locator("#overall")).to_have_text("ok")
+    expect(health).to_contain_text("sign in again")
+    expect(health).not_to_contain_text("did not answer")

@@ -8,6 +8,11 @@ window.AlmanacPages.settings = function () {
     try {
       const res = await fetch("/health", { credentials: "same-origin", headers: { Accept: "application/json" } });
       const out = await res.json();
+      if (!Array.isArray(out.services) || !out.dependencies) {
+        // The public answer (overall status only): the session ended or was signed out.
+        return A.fill(healthEl, h("p", {}, h("span", { class: `dot ${out.status}` }), h("strong", { id: "overall" }, String(out.status)),
+          " — each dependency is shown to a signed-in key: ", h("a", { href: "/ui/signin?next=/ui/settings" }, "sign in again")));
+      }
       A.fill(healthEl, h("p", {}, h("span", { class: `dot ${out.status}` }), h("strong", { id: "overall" }, out.status), ` — Almanac ${out.version}, services: ${out.services.join(", ")}`),
         h("table", {}, h("thead", {}, h("tr", {}, ["Dependency", "Status", "Required", "Detail", "Latency"].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, Object.entries(out.dependencies).map(([name, d]) => h("tr", { class: d.status === "ok" || d.status === "not_configured" ? "" : "hot", dataset: { dep: name } },
