@@ -369,3 +369,20 @@ async def test_another_warning_is_not_reported_as_a_scope_change(
         await oauth_client.get("/oauth/callback", params=params)
     assert (await db_session.scalars(select(OAuthCredential))).all() == []
     assert len(google.token_requests) == 1  # the exchange ran, through the real client
+
+
+async def test_status_before_setup_says_what_connecting_takes(
+    state: AppState, db_session: AsyncSession
+) -> None:
+    """Without the OAuth client and token key, /oauth/authorize answers 503 "not configured",
+    and the status still told the user to open it (an outside probe of the dashboard)."""
+    # Google not chosen yet (the built-in calendar), only its client id set so far.
+    bare = TypeAdapter(CalendarSettings).validate_python(
+        {"provider": "builtin", "google_client_id": CLIENT_ID}
+    )
+    async with app_client(state, db_session, bare) as client:
+        detail = (await client.get("/oauth/status")).json()["detail"]
+        assert "ALMANAC_CALENDAR__GOOGLE_CLIENT_SECRET" in detail
+        assert "ALMANAC_CALENDAR__TOKEN_KEY" in detail
+        assert "GOOGLE_CLIENT_ID" not in detail  # it is set
+        assert (await client.get("/oauth/authorize")).status_code == 503

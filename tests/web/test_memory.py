@@ -100,12 +100,17 @@ def test_problem_shown_next_to_field(page: Page, server: Server, watch: Watch) -
     watch.expected.add(422)
     page.goto(server.url + "/ui/memory")
     form = page.locator("#remember-form")
+    form.get_by_label("Memory").fill("A first note that is kept")
+    form.get_by_role("button", name="Remember").click()
+    expect(page.locator("#flash")).to_contain_text("Remembered")
     form.get_by_label("Memory").fill("Salience out of range")
     form.get_by_label("Salience (0–1)").fill("7")
     form.get_by_role("button", name="Remember").click()
     err = form.locator('.err[data-for="salience_score"]')
     expect(err).to_contain_text("less than or equal to 1")
     expect(form.get_by_label("Salience (0–1)")).to_have_attribute("aria-invalid", "true")
+    # The earlier success no longer stands beside the refusal (a probe saw both).
+    expect(page.locator("#flash")).not_to_contain_text("Remembered")
 
 
 def test_forget_subject_confirms_what_goes(page: Page, server: Server) -> None:

@@ -281,6 +281,23 @@ class OAuthService:
             message=message,
         )
 
+    def _how_to_connect(self) -> str:
+        """What connecting takes: /oauth/authorize answers 503 until the client and the
+        token key are set, and the status said only to open it."""
+        s = self.settings
+        missing = [
+            env
+            for env, value in (
+                ("ALMANAC_CALENDAR__GOOGLE_CLIENT_ID", s.google_client_id),
+                ("ALMANAC_CALENDAR__GOOGLE_CLIENT_SECRET", s.google_client_secret),
+                ("ALMANAC_CALENDAR__TOKEN_KEY", s.token_key),
+            )
+            if not value
+        ]
+        if not missing:
+            return CONNECT_HINT
+        return f"set {', '.join(missing)} and restart, then {CONNECT_HINT}"
+
     async def status(self) -> OAuthStatusOut:
         """The stored credential's status; `not_connected` when there is none."""
         row = await self.repo.get(PROVIDER)
@@ -291,7 +308,7 @@ class OAuthService:
                 scopes=[],
                 expires_at=None,
                 # Never connected: "again" would suggest it once was.
-                detail=f"Google Calendar is not connected yet: {CONNECT_HINT}",
+                detail=f"Google Calendar is not connected yet: {self._how_to_connect()}",
             )
         status: CredentialStatus = "ok"
         if row.status in ("revoked", "expired", "error"):

@@ -200,6 +200,9 @@
   /* Show a problem next to the field it names (data-for), or at the form's end. */
   function showProblem(form, err, map, label) {
     clearProblems(form);
+    // An earlier success ("Remembered as memory 8.") must not stand beside this refusal.
+    const banner = document.getElementById("flash");
+    if (banner && banner.querySelector("p.ok")) banner.replaceChildren();
     const problem = err.problem || {};
     const items = problem.errors && problem.errors.length ? problem.errors : [{ field: problem.field || "", message: err.message }];
     let shown = false;
