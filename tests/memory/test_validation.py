@@ -179,3 +179,26 @@ async def test_a_misspelt_recall_filter_is_a_422_naming_it(client: httpx.AsyncCl
     ok = {"query": "who pays on the 5th", "client_id": 7, "kinds": "event", "floor": "false"}
     r = await client.get("/api/v1/memory/recall", params=ok)
     assert [h["content"] for h in r.json()["results"]] == ["Acme pays on the 5th"]
+
+
+@pytest.mark.parametrize("subject_type", ["a" * 51, "plan:1"])
+async def test_a_subject_type_a_graph_node_cannot_hold_is_a_422_not_a_500(
+    client: httpx.AsyncClient, db_session: AsyncSession, subject_type: str
+):
+    """51-100 characters passed validation and the graph trigger's node type (50) failed
+    the insert: a 500 from /facts, /remember and /remember/batch (an outside fuzzer). A ':'
+    made a node of another type ("plan:1" and "me": plan "1:me")."""
+    fact = {"subject_type": subject_type, "subject_id": "me", "fact_type": "result", "content": "c"}
+    r = await client.post("/api/v1/memory/facts", json=fact)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "subject_type", r.text
+    meta = {"subject_type": subject_type, "subject_id": "me", "fact_type": "preference"}
+    memory = {"content": "Prefers mornings", "salience_score": 0.95, "metadata": meta}
+    r = await client.post("/api/v1/memory/remember", json=memory)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "metadata.subject_type", r.text
+    r = await client.post("/api/v1/memory/remember/batch", json={"items": [memory]})
+    assert r.status_code == 422, r.text
+    assert await db_session.scalar(select(func.count()).select_from(Fact)) == 0
+    assert await db_session.scalar(select(func.count()).select_from(Event)) == 0
+    fact["subject_type"] = "a" * 50  # the most a node type holds
+    assert (await client.post("/api/v1/memory/facts", json=fact)).status_code == 201

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from almanac.llm.base import LLMUse
-from almanac.memory.schemas import FactType
+from almanac.memory.schemas import SUBJECT_TYPE_CHARS, FactType, node_type
 from almanac.types import SafeStr, Strict, WorkDay
 
 Mode = Literal["daily", "weekly"]
@@ -138,7 +138,10 @@ class FactProposal(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    subject_type: Annotated[SafeStr, Field(min_length=1, max_length=100)]
+    # As a fact's (memory.schemas.SubjectType): it is also a graph node's type.
+    subject_type: Annotated[
+        SafeStr, Field(min_length=1, max_length=SUBJECT_TYPE_CHARS), AfterValidator(node_type)
+    ]
     subject_id: Annotated[SafeStr, Field(min_length=1, max_length=255)]
     fact_type: FactType
     category: Annotated[SafeStr, Field(min_length=1, max_length=50)] | None = None
