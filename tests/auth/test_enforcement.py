@@ -325,3 +325,21 @@ async def test_a_key_sent_without_its_scheme_is_not_echoed(
     # A real scheme is still named, as it helps.
     r = await anon.get("/api/v1/memory/facts", headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert "'Basic' scheme" in r.json()["detail"]
+
+
+async def test_a_key_header_sent_twice_with_different_keys_is_a_400(
+    anon: httpx.AsyncClient, make_key: KeyMaker
+) -> None:
+    """Two `Authorization` (or two `X-API-Key`) headers with different keys: the first was
+    taken without a word, where two different headers are a 400 (an outside fuzzer)."""
+    reader = await make_key("twice", "read")
+    for name, values in (
+        ("Authorization", [f"Bearer {reader}", f"Bearer {TEST_ADMIN_KEY}"]),
+        ("X-API-Key", [TEST_ADMIN_KEY, reader]),
+    ):
+        headers = [(name, v) for v in values]
+        r = await anon.get("/api/v1/auth/me", headers=headers)
+        assert r.status_code == 400, (name, r.text)
+        assert r.json()["errors"][0]["field"] == name
+        same = [(name, values[0]), (name, values[0])]  # the same key twice names one key
+        assert (await anon.get("/api/v1/auth/me", headers=same)).is_success

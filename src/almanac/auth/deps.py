@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -33,7 +34,11 @@ def credentials(request: Request) -> tuple[str, str] | None:
     Both headers with different keys are a 400: neither is taken. Another `Authorization`
     scheme (a proxy's `Basic` login) is not a key: the other two are read as without it.
     """
-    auth = request.headers.get("authorization")
+    auths = request.headers.getlist("authorization")
+    bearers = [a for a in auths if a.partition(" ")[0].lower() == "bearer"]
+    _one_key(bearers, "Authorization", lambda a: a.partition(" ")[2].strip())
+    _one_key(request.headers.getlist("x-api-key"), "X-API-Key", str.strip)
+    auth = bearers[0] if bearers else (auths[0] if auths else None)
     key = request.headers.get("x-api-key")
     scheme, _, value = (auth or "").partition(" ")
     if auth and scheme.lower() == "bearer":
@@ -67,6 +72,17 @@ def credentials(request: Request) -> tuple[str, str] | None:
             headers=_CHALLENGE,
         )
     return None
+
+
+def _one_key(values: list[str], header: str, key_of: Callable[[str], str]) -> None:
+    """A key header sent twice with different keys is a 400, as two different headers are:
+    the first was taken, and a proxy appending its own changed who the caller was."""
+    if len({key_of(v) for v in values} - {""}) > 1:
+        raise AlmanacError(
+            f"the request sends {header} twice with different API keys: send one",
+            errors=[{"field": header, "message": "given twice with different keys"}],
+            headers=_CHALLENGE,
+        )
 
 
 async def _verify(state: State, uow: UoW, kind: str, token: str) -> tuple[Principal, str] | None:
