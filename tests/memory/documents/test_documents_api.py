@@ -181,6 +181,9 @@ async def test_bad_input_is_4xx_and_writes_nothing(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
     r = await add(client, "notes.md", "# T\n\ntext", tags="bad tag!")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tags"
+    # A tag of letters only but too long was told it held other characters (a fuzzer).
+    r = await add(client, "notes.md", "# T\n\ntext", tags="t" * 60)
+    assert r.status_code == 422 and "at most 50 characters" in r.json()["detail"], r.text
     r = await add(client, "notes.md", "# T\n\ntext", metadata="[1, 2]")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "metadata"
     r = await add(client, "empty.md", b"")

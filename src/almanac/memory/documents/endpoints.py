@@ -55,6 +55,11 @@ def _tags(raw: str | None) -> list[str]:
             tags.append(tag)
     if len(tags) > 20:
         raise ValidationFailed("at most 20 tags", field="tags")
+    long = next((t for t in tags if len(t) > 50), None)
+    if long is not None:  # the pattern's message below would blame the letters
+        raise ValidationFailed(
+            f"a tag is at most 50 characters ({long[:20]}… has {len(long)})", field="tags"
+        )
     try:
         return TypeAdapter(list[Tag]).validate_python(tags)
     except ValidationError as exc:
