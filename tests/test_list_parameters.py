@@ -205,3 +205,15 @@ async def test_a_write_given_a_parameter_it_does_not_take_changes_nothing(
     assert (await client.get(url)).json()["title"] != "Read"
     # A write that takes no parameter says so.
     assert "takes no query parameters" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/memory/recall?query=x"])
+async def test_a_query_parameter_without_a_name_is_a_422_naming_the_query(
+    client: httpx.AsyncClient, path: str
+):
+    """`?=1` was a 422 whose problem named no field (an empty name dropped the list)."""
+    r = await client.get(path + ("&" if "?" in path else "?") + "=1")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"field": "query", "message": "a query parameter has no name (`?=...`)"}
+    ]

@@ -128,6 +128,8 @@ async def checked_query(request: Request) -> None:
     accepted = _accepted(route)
     query = request.query_params
     for name in query:
+        if not name:  # `?=1`: no name to give the problem's field, which it then lacked
+            raise ValidationFailed("a query parameter has no name (`?=...`)", field="query")
         if name not in accepted.names:
             takes = ", ".join(sorted(accepted.names)) or "no query parameters"
             raise ValidationFailed(
