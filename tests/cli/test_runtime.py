@@ -56,3 +56,29 @@ def test_an_answer_that_is_no_json_is_one_line_not_a_traceback(not_the_api: str)
     result = runner.invoke(app, ["tasks", "--url", not_the_api])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "HTML page titled 'Sign in to the proxy'" in result.output, result.output
+
+
+def test_an_invalid_key_says_where_it_came_from_and_how_to_make_another(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the data folder's key revoked, every command said only "the API key is not
+    valid": not which key was sent, nor how to get in again (an outside fuzzer revoked it)."""
+    import httpx
+
+    from almanac.cli.runtime import answer
+    from almanac.errors import AlmanacError
+
+    problem = {"title": "Unauthorized", "status": 401}
+    problem["detail"] = "the API key is not valid (unknown, mistyped or revoked)"
+    refused = httpx.Response(401, json=problem)
+    monkeypatch.delenv("ALMANAC_API_KEY", raising=False)
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path))
+    (tmp_path / "api-key").write_text("alm_revoked")
+    with pytest.raises(AlmanacError) as exc:
+        answer(refused)
+    assert str(tmp_path / "api-key") in exc.value.message
+    assert "almanac keys create" in exc.value.message
+    monkeypatch.setenv("ALMANAC_API_KEY", "alm_other")
+    with pytest.raises(AlmanacError) as exc:
+        answer(refused)
+    assert "ALMANAC_API_KEY" in exc.value.message and "api-key" not in exc.value.message

@@ -79,6 +79,21 @@ def api_key() -> str | None:
     return key or None
 
 
+def invalid_key_hint() -> str:
+    """How to go on when the server says the key the CLI sent is not valid: where that key
+    came from, and (for the data folder's) how to make another without a valid one."""
+    if (setting("ALMANAC_API_KEY") or "").strip():
+        return "; the key sent is ALMANAC_API_KEY's: set it to a valid key"
+    where = data_dir() / "api-key"
+    if not where.exists():
+        return ""
+    return (
+        f"; the key sent is the one in {where}: if it was revoked, stop the server, run "
+        "`almanac keys create --name NAME --scope admin` (with no server running the CLI "
+        f"opens the database itself and needs no key), and put the key it prints in {where}"
+    )
+
+
 def checked_url(value: str, source: str = "--url") -> str:
     """`value` as a base URL (scheme http or https and a host), else exit code 2."""
     try:

@@ -249,7 +249,12 @@ def answer(response: httpx.Response, names: Mapping[str, str] | None = None) -> 
                 502,
             ) from None
     problem = decode_problem(response.status_code, response.content, response.reason_phrase)
-    raise AlmanacError(problem.named(names or {}).message(), response.status_code)
+    message = problem.named(names or {}).message()
+    if response.status_code == 401 and "key is not valid" in message:
+        from almanac.cli import connect
+
+        message += connect.invalid_key_hint()
+    raise AlmanacError(message, response.status_code)
 
 
 @asynccontextmanager
