@@ -37,6 +37,7 @@ from almanac.models import SchedulerRun
 from almanac.planner.task_repository import TaskRepository
 from almanac.redact import redact
 from almanac.scheduler import problem as pb
+from almanac.scheduler.core import Block
 from almanac.scheduler.problem import parse_almanac_id
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import CalendarWriteOut
@@ -168,18 +169,24 @@ async def write_blocks(
         await calendar.close()
 
 
+def block_event(plan_id: int, block: Block, title: str, tz: ZoneInfo) -> EventSpec:
+    """A plan's block as its calendar event, in the settings' zone (stored runs keep UTC), so
+    an event that did not move compares unchanged and keeps its SEQUENCE."""
+    return EventSpec(
+        pb.almanac_id(plan_id, block.task_id, block.chunk),
+        title,
+        block.start.astimezone(tz),
+        block.end.astimezone(tz),
+        f"Almanac plan {plan_id}, task {block.task_id}",
+    )
+
+
 def _current(
     runs: dict[int, SchedulerRun], window: tuple[datetime, datetime], tz: ZoneInfo
 ) -> list[EventSpec]:
     """The blocks of each plan's newest run in `window`, as events (titled by `_titled`)."""
     return [
-        EventSpec(
-            pb.almanac_id(pid, b.task_id, b.chunk),
-            b.task_id,
-            b.start.astimezone(tz),
-            b.end.astimezone(tz),
-            f"Almanac plan {pid}, task {b.task_id}",
-        )
+        block_event(pid, b, b.task_id, tz)
         for pid, run in runs.items()
         for b in pb.blocks_from_json(run.schedule_blocks)
         if overlaps(b.start, b.end, window)

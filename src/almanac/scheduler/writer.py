@@ -22,7 +22,7 @@ from almanac.scheduler import calendar_model as cm
 from almanac.scheduler import moves as mv
 from almanac.scheduler import problem as pb
 from almanac.scheduler.core.floors import missed_warning
-from almanac.scheduler.pending import others, write_or_queue
+from almanac.scheduler.pending import block_event, others, write_or_queue
 from almanac.scheduler.preference_facts import preferences_kept
 from almanac.scheduler.preview_apply import apply_preview
 from almanac.scheduler.schemas import (
@@ -272,20 +272,11 @@ class Writer:
             for b in blocks:
                 if not overlaps(b.start, b.end, window):
                     continue
-                aid = pb.almanac_id(pid, b.task_id, b.chunk)
-                seen.add(aid)
                 cid = cm.core_id(pid, b.task_id)
                 if cid not in known:
                     known[cid] = await self._title(pid, b.task_id)
-                specs.append(
-                    EventSpec(
-                        almanac_id=aid,
-                        title=known[cid],
-                        start=b.start.astimezone(tz),
-                        end=b.end.astimezone(tz),
-                        description=f"Almanac plan {pid}, task {b.task_id}",
-                    )
-                )
+                specs.append(block_event(pid, b, known[cid], tz))
+                seen.add(specs[-1].almanac_id)
         return specs + others(events, set(written), seen)
 
     async def _title(self, plan_id: int, key: str) -> str:
