@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from procrastinate import JobContext
+from procrastinate.jobs import Job
+from sqlalchemy import func, select, text
 
+from almanac.calendars.base import CalendarUnavailable
+from almanac.calendars.builtin import BuiltinCalendar
+from almanac.jobs.context import set_state
 from almanac.models import SchedulerRun
-from almanac.scheduler.sync import sync_calendar
+from almanac.scheduler import sync
+from almanac.scheduler.sync import SyncIncomplete, sync_calendar
+from almanac.scheduler.tasks import calendar_sync
 from almanac.state import AppState
 from tests.conftest import ok
 
@@ -157,3 +165,54 @@ async def _run_count(state: AppState, plan_id: int) -> int:
     async with state.sessionmaker() as session:
         query = select(func.count()).select_from(SchedulerRun)
         return int(await session.scalar(query.where(SchedulerRun.plan_id == plan_id)) or 0)
+
+
+class _Unreachable(BuiltinCalendar):
+    """A calendar whose server does not answer (reads fail as CalDAV's do then)."""
+
+    async def events(self, start: datetime, end: datetime) -> list[Any]:
+        raise CalendarUnavailable("calendar server unreachable")
+
+
+async def test_a_sync_whose_plans_failed_fails_its_job_with_the_reason(
+    committed_client: httpx.AsyncClient,
+    committed_state: AppState,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sync that could not check a plan was marked succeeded: the jobs list said all was
+    well while the calendar was down. It fails (and is retried), with the reason on the job;
+    a later sync that gets through clears it."""
+    plan, _, _ = await scheduled_plan(committed_client, "Down")
+    set_state(committed_state)
+    async with committed_state.sessionmaker() as session:
+        job_id = (
+            await session.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, attempts)"
+                    " VALUES ('maintenance', 'almanac:calendar_sync', '{}', 'doing', 0)"
+                    " RETURNING id"
+                )
+            )
+        ).scalar_one()
+        await session.commit()
+    monkeypatch.setattr(sync, "configured_calendar", lambda _state, s: _Unreachable(s))
+    with pytest.raises(SyncIncomplete) as failed:
+        await calendar_sync(_context(job_id))
+    assert f"plan {plan['id']}" in failed.value.message
+    assert "unreachable" in failed.value.message
+    assert "unreachable" in (await _reason(committed_state, job_id) or "")
+
+    monkeypatch.undo()  # the calendar is back: the retry gets through and says nothing
+    await calendar_sync(_context(job_id))
+    assert await _reason(committed_state, job_id) is None
+
+
+async def _reason(state: AppState, job_id: int) -> str | None:
+    async with state.sessionmaker() as session:
+        query = text("SELECT reason FROM job_reasons WHERE job_id = :id")
+        return (await session.execute(query, {"id": job_id})).scalar_one_or_none()
+
+
+def _context(job_id: int) -> JobContext:
+    job = Job(id=job_id, queue="maintenance", lock=None, queueing_lock=None, task_name="x")
+    return JobContext(app=cast(Any, None), job=job, start_timestamp=0.0, abort_reason=lambda: None)

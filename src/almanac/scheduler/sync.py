@@ -7,7 +7,8 @@ block in the plan's current run, which the calendar view shows; later syncs find
 and write nothing. A sync that finds nothing to improve records no run. A block the user
 moved in their calendar app is pinned where they put it (`_adopt_moves`); one they deleted is not
 planned again (`_adopt_deletions`). One transaction per
-plan, so a calendar that fails for one plan does not undo the others. The writers' lock is
+plan, so a calendar that fails for one plan does not undo the others; a plan that could not be
+checked fails the job (`SyncIncomplete`, retried), its reason in the jobs list. The writers' lock is
 waited for at most `calendars.bounds.job_lock_wait`; then the sync stops with `Busy` and the
 job is retried shortly.
 """
@@ -29,7 +30,7 @@ from almanac.calendars.bounds import job_lock_wait
 from almanac.calendars.factory import configured_calendar
 from almanac.db.limits import bound_lock_wait
 from almanac.db.uow import UnitOfWork, unit_of_work
-from almanac.errors import AlmanacError, Busy, NotFound, ValidationFailed
+from almanac.errors import AlmanacError, Busy, DependencyUnavailable, NotFound, ValidationFailed
 from almanac.jobs.repository import plan_has_queued
 from almanac.models import SchedulerRun
 from almanac.models.status import WRITTEN_PLAN_STATUSES
@@ -47,6 +48,10 @@ from almanac.state import AppState
 logger = logging.getLogger(__name__)
 
 
+class SyncIncomplete(DependencyUnavailable, title="Calendar sync incomplete"):
+    """Plans the sync could not check (their reasons): its job fails and is retried."""
+
+
 @dataclass
 class SyncReport:
     """What one sync did, plan by plan."""
@@ -60,6 +65,16 @@ class SyncReport:
     )  # plan -> blocks moved on the server pinned
     removed: dict[int, int] = field(default_factory=dict)  # plan -> blocks the user deleted
     retitled: dict[int, int] = field(default_factory=dict)  # plan -> blocks given new titles
+
+    def incomplete(self) -> SyncIncomplete | None:
+        """What failed, as the job's error; None when every plan was checked."""
+        if not self.failed:
+            return None
+        lines = [f"plan {plan}: {why}" for plan, why in sorted(self.failed.items())]
+        return SyncIncomplete(
+            f"calendar sync could not check {len(lines)} of {len(self.checked)} plan(s): "
+            + "; ".join(lines)
+        )
 
 
 async def sync_calendar(state: AppState, now: datetime | None = None) -> SyncReport:

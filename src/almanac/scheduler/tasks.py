@@ -45,11 +45,19 @@ __all__ = ["blueprint", "get_state", "set_state"]
 async def calendar_sync(context: procrastinate.JobContext) -> None:
     """Replan scheduled plans that new calendar events collide with."""
     state = get_state()
+    job_id = _job_id(context)
     try:
         report = await sync_calendar(state)
     except Busy:
-        await busy_is_no_attempt(state, _job_id(context))
+        await busy_is_no_attempt(state, job_id)
         raise
+    failed = report.incomplete()
+    if job_id is not None:  # the reason a plan could not be checked, in the jobs list
+        async with unit_of_work(state.sessionmaker) as uow:
+            if failed is None:
+                await clear_reason(uow.session, job_id)
+            else:
+                await set_reason(uow.session, job_id, failed.message)
     logger.info(
         "calendar sync: %d plans checked, %d replanned, %d with warnings changed, %d failed",
         len(report.checked),
@@ -57,6 +65,9 @@ async def calendar_sync(context: procrastinate.JobContext) -> None:
         len(report.warned),
         len(report.failed),
     )
+    if failed is not None:
+        # The plans checked are committed, one by one; the retry checks them again (a no-op).
+        raise failed
 
 
 # Idempotent: a rerun finds the blocks gone. Retried for about a day while the calendar is
