@@ -125,3 +125,36 @@ async def test_the_errors_listed_are_bounded(client: httpx.AsyncClient) -> None:
     errors = r.json()["errors"]
     assert len(errors) == 101 and errors[0]["field"] == "k0"
     assert errors[-1] == {"field": "body", "message": "and 59900 more errors"}
+
+
+async def test_a_405_allows_every_method_the_path_has(client: httpx.AsyncClient) -> None:
+    """Each method of a path is its own route, and Starlette's 405 names only the first
+    one's: `DELETE /planner/tasks/1` said `Allow: GET`, hiding PATCH."""
+    cases = {
+        ("DELETE", "/api/v1/planner/tasks/1"): {"GET", "PATCH"},
+        ("PUT", "/api/v1/memory/documents"): {"GET", "POST"},
+        ("GET", "/api/v1/memory/remember"): {"POST"},
+    }
+    for (method, url), methods in cases.items():
+        r = await client.request(method, url)
+        assert r.status_code == 405, (url, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        allowed = {m.strip() for m in r.headers["allow"].split(",")}
+        assert allowed == methods, (url, allowed)
+
+
+async def test_a_multipart_body_without_a_boundary_is_a_problem_naming_the_body(
+    client: httpx.AsyncClient,
+) -> None:
+    """`Content-Type: multipart/form-data` with no boundary was a plain-text 400 from the
+    multipart parser ("Missing boundary in multipart."), not a problem body."""
+    r = await client.post(
+        "/api/v1/memory/documents",
+        content=b"--x\r\n\r\nhello\r\n--x--\r\n",
+        headers={"Content-Type": "multipart/form-data"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert "boundary" in problem["detail"]
+    assert problem["errors"][0]["field"] == "body"

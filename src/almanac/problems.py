@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from almanac.errors import AlmanacError
 from almanac.http_problems import error_message, field_path
@@ -175,15 +176,22 @@ def _unreadable_json(exc: StarletteHTTPException) -> str | None:
 
 
 def _form_error(exc: StarletteHTTPException) -> BaseException | None:
-    """The multipart parser's own error behind Starlette's 400 "Invalid multipart data."."""
-    if exc.status_code != 400 or exc.detail != "Invalid multipart data.":
+    """The form parser's own error behind Starlette's 400 on a form it could not read
+    ("Invalid multipart data.", "Missing boundary in multipart."): the deepest one."""
+    if exc.status_code != 400:
         return None
     from python_multipart.exceptions import FormParserError
+    from starlette.formparsers import MultiPartException
 
+    found: BaseException | None = None
     seen = exc.__cause__ or exc.__context__
-    while seen is not None and not isinstance(seen, FormParserError):
+    while seen is not None:
+        if isinstance(seen, FormParserError):
+            return seen
+        if isinstance(seen, MultiPartException) and found is None:
+            found = seen
         seen = seen.__cause__ or seen.__context__
-    return seen
+    return found
 
 
 def _upload_fields(request: Request) -> list[str]:
@@ -214,6 +222,20 @@ def _unreadable_form(request: Request, exc: StarletteHTTPException) -> JSONRespo
     return problem(400, "Malformed form data", reason, [{"field": "body", "message": reason}])
 
 
+def _allowed(request: Request) -> str | None:
+    """Every method the path has, from the API's schema: each method is its own route, and
+    Starlette's 405 names only the first one's."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {m.upper() for m in operations if m.upper() in _METHODS}
+    return ", ".join(sorted(methods)) or None
+
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     reason = _unreadable_json(exc)
     if reason is not None:
@@ -226,13 +248,10 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     unreadable = _unreadable_form(request, exc)
     if unreadable is not None:
         return unreadable
-    return problem(
-        exc.status_code,
-        str(exc.detail),
-        str(exc.detail),
-        None,
-        dict(exc.headers) if exc.headers else None,
-    )
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request) or headers.get("Allow", "")
+    return problem(exc.status_code, str(exc.detail), str(exc.detail), None, headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
