@@ -193,3 +193,25 @@ async def test_an_unknown_node_is_a_404_naming_the_parameter_that_gave_it(
         r = await client.get(url, params=params)
         assert r.status_code == 404, r.text
         assert r.json()["errors"][0]["field"] == field, r.text
+
+
+async def test_a_subject_type_with_capitals_or_digits_is_a_node_the_api_reaches(
+    client: httpx.AsyncClient,
+):
+    """A fact about a "Vendor2" makes the node `Vendor2:acme`, but the graph API took only
+    lower-case letters before the ':', so asking for the node it had just made was a 422."""
+    for subject in ("Vendor2", "Person"):
+        r = await client.post(
+            "/api/v1/memory/facts",
+            json={
+                "subject_type": subject,
+                "subject_id": "acme",
+                "fact_type": "identity",
+                "content": f"{subject} acme is a supplier",
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = await client.get(f"{G}/nodes/{subject}:acme/neighbors")
+        assert r.status_code == 200, r.text
+        assert r.json()["node"]["id"] == f"{subject}:acme"
+        assert [n["node"]["id"].split(":")[0] for n in r.json()["neighbors"]] == ["fact"]
