@@ -55,3 +55,25 @@ async def test_unknown_names_versions_and_bad_input(client: httpx.AsyncClient) -
     assert (await client.get(f"{PROMPTS}/Bad-Name")).status_code == 422
     r = await client.post(f"{PROMPTS}/sop_generator/versions", json={"content": "short"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("content")
+
+
+async def test_each_version_says_when_it_gave_way_so_a_rollback_finds_the_one_before(
+    client: httpx.AsyncClient,
+) -> None:
+    """The dashboard rolled back to the version numbered below the active one: v2, only
+    saved and never chosen, instead of v1, active before v3."""
+    url = f"{PROMPTS}/weekly_review/versions"
+    r = await client.post(url, json={"content": "Saved to try, never chosen."})
+    assert r.status_code == 201, r.text
+    r = await client.post(url, json={"content": "Chosen at once as saved.", "activate": True})
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == "v3"
+    gave_way = {v["version"]: v["deactivated_at"] for v in (await client.get(url)).json()}
+    assert gave_way["v2"] is None and gave_way["v3"] is None
+    assert gave_way["v1"] is not None
+    # v1 back, then v3 again: each gives way in turn, the latest is the one to go back to.
+    await client.post(f"{url}/v1/activate")
+    await client.post(f"{url}/v3/activate")
+    after = {v["version"]: v["deactivated_at"] for v in (await client.get(url)).json()}
+    assert after["v2"] is None and after["v3"] is not None
+    assert after["v1"] is not None and after["v1"] > gave_way["v1"]

@@ -12,6 +12,13 @@ OPS = "/api/v1/planner/llm/operations"
 def test_prompt_version_preview_activate_rollback(page: Page, server: Server) -> None:
     before = server.api("GET", "/api/v1/planner/prompts/sop_generator/versions").json()
     active_before = next(v["version"] for v in before if v["is_active"])
+    # A version only saved, never chosen: rolling back passed over it to the one before.
+    tried = server.api(
+        "POST",
+        "/api/v1/planner/prompts/sop_generator/versions",
+        json={"content": before[0]["content"] + "\nA wording tried once (dashboard test)."},
+    )
+    assert tried.status_code == 201, tried.text
     page.goto(server.url + "/ui/prompts?name=sop_generator")
     editor = page.get_by_label("Template text")
     expect(editor).not_to_have_value("")
@@ -38,7 +45,7 @@ def test_prompt_version_preview_activate_rollback(page: Page, server: Server) ->
     assert active["version"] == new["version"]
     shot(page, "prompts")
 
-    page.get_by_role("button", name="Roll back to").click()
+    page.get_by_role("button", name=f"Roll back to {active_before}", exact=True).click()
     expect(page.locator("#flash")).to_contain_text("Rolled back")
     active = server.api("GET", "/api/v1/planner/prompts/sop_generator").json()
     assert active["version"] == active_before

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Computed,
     Date,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -115,6 +116,8 @@ class PromptTemplate(IdMixin, CreatedMixin, Base):
     content: Mapped[str] = mapped_column(Text, nullable=False)
     version: Mapped[str] = mapped_column(String(20), nullable=False, server_default="v1")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # When it last gave way to another version (a rollback's target); None: never did.
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("template_name", "version", name="uq_prompt_templates_name_version"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -197,7 +198,7 @@ class PromptRepository(Repository, PortableRows):
         await self.session.execute(
             update(PromptTemplate)
             .where(PromptTemplate.template_name == name, PromptTemplate.is_active)
-            .values(is_active=False)
+            .values(is_active=False, deactivated_at=datetime.now(UTC))
         )
         await self.session.flush()
 

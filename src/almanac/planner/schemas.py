@@ -224,6 +224,8 @@ class PromptOut(BaseModel):
     is_active: bool
     content: str
     created_at: datetime
+    # When it last gave way to another version: a rollback goes to the latest such.
+    deactivated_at: datetime | None = None
 
 
 class PromptSummary(BaseModel):

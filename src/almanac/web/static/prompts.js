@@ -23,7 +23,9 @@ window.AlmanacPages.prompts = function () {
       versions = await api("GET", `/api/v1/planner/prompts/${nameSel.value}/versions`);
       versions.sort((a, b) => +b.version.slice(1) - +a.version.slice(1));
       const active = versions.find((v) => v.is_active);
-      const older = active ? versions.find((v) => +v.version.slice(1) < +active.version.slice(1)) : null;
+      // The version that was active before (the latest to give way), never one only saved.
+      const older = versions.filter((v) => !v.is_active && v.deactivated_at)
+        .sort((a, b) => Date.parse(b.deactivated_at) - Date.parse(a.deactivated_at))[0];
       A.fill(versionsEl, 
         h("table", {}, h("thead", {}, h("tr", {}, ["Version", "Created", "State", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, versions.map((v) => h("tr", { class: v.is_active ? "hot" : "", dataset: { version: v.version } },
