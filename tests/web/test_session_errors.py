@@ -185,3 +185,33 @@ def test_read_key_sees_blocks_but_is_offered_no_move(
     expect(blocks.first).to_be_visible()
     expect(page.locator("button.ev")).to_have_count(0)  # nothing to press that would fail
     page.context.close()
+
+
+def test_signing_out_in_another_tab_is_said_in_this_one(
+    browser: Any, server: Server, watch: Watch
+) -> None:
+    """Signed out in one tab, the other went on as if signed in, and its next request led
+    to the sign-in page without saying why (the kept token was already gone)."""
+    first = _fresh(browser, watch)
+    sign_in(first, server, _key(server, "two-tabs", "write"))
+    second = first.context.new_page()
+    watch.attach(second)
+    second.goto(server.url + "/ui/memory")
+    expect(second.locator("#who")).to_contain_text("two-tabs")
+    first.goto(server.url + "/ui/plans")
+    first.locator("#signout").click()
+    expect(first).to_have_url(f"{server.url}/ui/signin")
+    flash = second.locator("#flash")
+    expect(flash).to_contain_text("You signed out in another tab")
+    expect(second.get_by_role("link", name="Sign in again")).to_have_attribute(
+        "href", "/ui/signin?ended=1&next=%2Fui%2Fmemory"
+    )
+    # What was being typed is still there; sending it leads to sign in, saying why.
+    watch.expected.add(401)
+    form = second.locator("#remember-form")
+    form.get_by_label("Memory").fill("Typed before the other tab signed out")
+    form.get_by_role("button", name="Remember").click()
+    expect(second).to_have_url(f"{server.url}/ui/signin?ended=1&next=%2Fui%2Fmemory")
+    expect(second.locator("#flash")).to_contain_text("Your session has ended")
+    assert watch.problems == []
+    first.context.close()

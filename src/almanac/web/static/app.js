@@ -80,7 +80,7 @@
     if (res.status === 401 && !(opts && opts.noRedirect)) {
       // Signed in here before (a CSRF token is kept), so the session expired, was signed out
       // elsewhere, or its key was revoked: sign in again, and say why.
-      const ended = localStorage.getItem(CSRF) ? "ended=1&" : "";
+      const ended = localStorage.getItem(CSRF) || endedElsewhere ? "ended=1&" : "";
       localStorage.removeItem(CSRF);
       location.assign(`/ui/signin?${ended}next=` + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, payload);
@@ -293,6 +293,18 @@
       el.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
     });
   }
+
+  /* Signed out in another tab (its sign-out removes the kept CSRF token): said here at once,
+     not at this tab's next request, and kept for the sign-in page that request leads to.
+     No redirect: what is being typed here stays to be copied. */
+  let endedElsewhere = false;
+  window.addEventListener("storage", (e) => {
+    if (e.key !== CSRF || e.newValue !== null || body.dataset.page === "signin") return;
+    endedElsewhere = true;
+    const next = encodeURIComponent(location.pathname + location.search);
+    fill(document.getElementById("flash"), h("p", { class: "err" },
+      "You signed out in another tab. ", h("a", { href: `/ui/signin?ended=1&next=${next}` }, "Sign in again"), " to go on."));
+  });
 
   async function start() {
     const page = body.dataset.page;
