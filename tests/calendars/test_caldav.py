@@ -497,3 +497,67 @@ async def test_each_event_is_read_in_its_own_definition_of_a_shared_tzid(
         assert events["berlin"].start == at(2, 9)
         assert events["new-york"].start == at(3, 15)
         assert events["new-york"].end == at(3, 16)
+
+
+def _utc_by_the_files_own_zone(data: str) -> datetime:
+    """DTSTART read as a client without the IANA database reads it: by the observances of
+    the VTIMEZONE stored beside it (the latest onset at or before the wall time gives the
+    offset). Parsed here by hand, apart from the code that wrote it."""
+    lines: list[str] = []
+    for raw in data.replace("\r\n", "\n").split("\n"):
+        if raw.startswith((" ", "\t")) and lines:
+            lines[-1] += raw[1:]
+        else:
+            lines.append(raw)
+    onsets: list[tuple[datetime, timedelta]] = []
+    block: list[str] | None = None
+    wall: datetime | None = None
+    for line in lines:
+        if line in ("BEGIN:STANDARD", "BEGIN:DAYLIGHT"):
+            block = []
+        elif line in ("END:STANDARD", "END:DAYLIGHT") and block is not None:
+            fields = [(ln.split(":", 1)[0].split(";")[0], ln.split(":", 1)[1]) for ln in block]
+            to = next(v for k, v in fields if k == "TZOFFSETTO")
+            sign = -1 if to[0] == "-" else 1
+            offset = sign * timedelta(hours=int(to[1:3]), minutes=int(to[3:5]))
+            for key, value in fields:
+                if key in ("DTSTART", "RDATE"):
+                    for one in value.split(","):
+                        onsets.append((datetime.strptime(one, "%Y%m%dT%H%M%S"), offset))
+            block = None
+        elif block is not None:
+            block.append(line)
+        elif line.startswith("DTSTART;TZID="):
+            wall = datetime.strptime(line.split(":", 1)[1], "%Y%m%dT%H%M%S")
+    assert wall is not None
+    offset = max((o for o in onsets if o[0] <= wall), key=lambda o: o[0])[1]
+    return (wall - offset).replace(tzinfo=UTC)
+
+
+async def test_the_stored_zone_gives_every_client_the_right_offset(
+    provider: CalDAVCalendar, raw_calendar: Any
+) -> None:
+    """The VTIMEZONE listed each year's change as one RDATE of many values, from 1970 to
+    2038: Radicale kept only the first, so a client reading the zone from the file put a
+    summer block an hour off (and one after 2038 was off on every server)."""
+    cases = {
+        "summer": datetime(2027, 7, 14, 9, tzinfo=BERLIN),
+        "winter": datetime(2027, 12, 1, 9, tzinfo=BERLIN),
+        "later": datetime(2041, 8, 6, 9, tzinfo=BERLIN),
+    }
+    for key, start in cases.items():
+        spec = EventSpec(key, key, start, start + timedelta(hours=1))
+        await provider.apply([spec], start - timedelta(days=1), start + timedelta(days=1))
+    for obj in raw_calendar.events():
+        vevent = obj.icalendar_instance.walk("VEVENT")[0]
+        start = cases[str(vevent.get("X-ALMANAC-ID"))]
+        assert _utc_by_the_files_own_zone(obj.data) == start.astimezone(UTC), obj.data
+    # Moved two years on: the zone written first does not reach there; it is written anew.
+    old, new = cases["winter"], datetime(2029, 7, 4, 9, tzinfo=BERLIN)
+    spec = EventSpec("winter", "winter", new, new + timedelta(hours=1))
+    await provider.apply(
+        [spec], old - timedelta(days=1), new + timedelta(days=1), only=lambda aid: aid == "winter"
+    )
+    moved = raw_calendar.event_by_uid(event_uid("winter"))
+    assert int(moved.icalendar_component["SEQUENCE"]) == 1  # an update, not a new event
+    assert _utc_by_the_files_own_zone(moved.data) == new.astimezone(UTC), moved.data

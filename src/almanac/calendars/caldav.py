@@ -38,7 +38,7 @@ from almanac.calendars.base import (
 from almanac.calendars.caldav_read import CALDAV_LIMITS as CALDAV_LIMITS
 from almanac.calendars.caldav_read import CalDAVReads
 from almanac.calendars.threads import in_thread
-from almanac.calendars.vevent import address, build_vcalendar, set_content
+from almanac.calendars.vevent import add_zones, address, build_vcalendar, set_content
 from almanac.redact import mask_url, redact
 
 T = TypeVar("T")
@@ -221,7 +221,10 @@ class CalDAVCalendar(CalDAVReads, CalendarProvider):
                     vevent.add("sequence", sequence + 1)
                 vevent.pop("DTSTAMP", None)
                 vevent.add("dtstamp", datetime.now(UTC))
-                cal.add_missing_timezones()
+                # The zone as written now, for the new times (an older write's may not cover
+                # them, and a server may have cut it short).
+                cal.subcomponents = [c for c in cal.subcomponents if c.name != "VTIMEZONE"]
+                add_zones(cal)
             obj.save(increase_seqno=False)
         for event in plan.delete:
             self._go_on()

@@ -38,6 +38,7 @@ from almanac.calendars.recurrence import rule_steps as rule_steps
 from almanac.calendars.runs import Dense, dense_series, runs
 from almanac.calendars.vevent import (
     PRODID,
+    add_zones,
     build_vcalendar,
     keep_durations,
     restore_duration,
@@ -91,7 +92,7 @@ def render_calendar(entries: Iterable[CalendarEntry], *, name: str = "Almanac") 
     cal.add("x-wr-calname", name)
     for entry in entries:
         cal.add_component(entry_vevent(entry))
-    cal.add_missing_timezones()
+    add_zones(cal)
     data: bytes = cal.to_ical()
     return data
 

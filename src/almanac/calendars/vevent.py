@@ -41,8 +41,51 @@ def build_vcalendar(spec: EventSpec) -> icalendar.Calendar:
     event.add(ALMANAC_ID_PROPERTY, spec.almanac_id)
     set_content(event, spec)
     cal.add_component(event)
-    cal.add_missing_timezones()
+    add_zones(cal)
     return cal
+
+
+def add_zones(cal: icalendar.Calendar) -> None:
+    """The VTIMEZONEs the calendar's zoned times need, over the years they span and a year
+    either side, each change of offset an observance of its own. icalendar's default lists
+    every change from 1970 to 2038 as one RDATE of many values: Radicale keeps only the first
+    value, so a client reading the zone from the file put summer times an hour off, and
+    times after 2038 were off everywhere. A VTIMEZONE already there is kept."""
+    times = [
+        value
+        for vevent in cal.walk("VEVENT")
+        for name in ("DTSTART", "DTEND")
+        if isinstance(value := vevent.decoded(name, None), datetime) and value.tzinfo is not None
+    ]
+    if not times:
+        return
+    have = {str(z.get("TZID")) for z in cal.walk("VTIMEZONE")}
+    cal.add_missing_timezones(
+        first_date=(min(times) - timedelta(days=366)).date(),
+        last_date=(max(times) + timedelta(days=366)).date(),
+    )
+    for zone in cal.walk("VTIMEZONE"):
+        if str(zone.get("TZID")) not in have:
+            zone.subcomponents = [one for obs in zone.subcomponents for one in _each_onset(obs)]
+
+
+def _each_onset(observance: icalendar.Component) -> list[icalendar.Component]:
+    """One observance per onset (its DTSTART and each RDATE value)."""
+    if "RRULE" in observance:
+        return [observance]
+    onsets = [observance.decoded("DTSTART")]
+    rdates = observance.get("RDATE", [])
+    for prop in rdates if isinstance(rdates, list) else [rdates]:
+        onsets += [one.dt for one in prop.dts]
+    out = []
+    for onset in sorted(set(onsets)):
+        one = type(observance)()
+        one.add("dtstart", onset)
+        for key, value in observance.items():
+            if key not in ("DTSTART", "RDATE"):
+                one[key] = value
+        out.append(one)
+    return out
 
 
 def set_content(event: icalendar.Event, spec: EventSpec) -> None:
