@@ -102,6 +102,13 @@ def test_log_time_reflect_and_chart(page: Page, server: Server) -> None:
     row = page.locator(f'#chart tr[data-week="{week}"]')
     expect(row).to_contain_text(f"{weekly[0]['report']['numbers']['hours_actual']:.2f}")
     expect(page.locator(f'#chart rect[data-week="{week}"][data-kind="actual"]')).to_have_count(1)
+    expect(row).not_to_contain_text("reflected on since")
+    # A day reflected on after its week: the week's figures may miss what it counted, and
+    # the chart said nothing of it.
+    page.get_by_role("button", name="Reflect on today").click()
+    expect(row).to_contain_text("a day of this week was reflected on since")
+    page.get_by_role("button", name="Reflect on this week").click()
+    expect(row).not_to_contain_text("reflected on since")
     # A pattern shows what its runs measured (their estimate against their hours) apart
     # from the whole workflow's estimate: "estimate 5, mean actual 0.25, variance 0%" read
     # as a twentieth of the estimate for a quarter hour task done on time.

@@ -31,13 +31,21 @@ window.AlmanacPages.reflections = function () {
   }
 
   function chart(weekly, daily) {
-    const weeks = new Map();
+    const weeks = new Map(), dayLatest = new Map();
     for (const r of daily) {
       const w = mondayOf(r.period_start), n = r.report.numbers || {};
       const cur = weeks.get(w) || { est: 0, act: 0, from: "days" };
       cur.est += n.hours_estimated || 0; cur.act += n.hours_actual || 0; weeks.set(w, cur);
+      dayLatest.set(w, Math.max(dayLatest.get(w) || 0, Date.parse(r.updated_at)));
     }
-    for (const r of weekly) { const n = r.report.numbers || {}; weeks.set(r.period_start, { est: n.hours_estimated || 0, act: n.hours_actual || 0, from: "week" }); }
+    // A week's own reflection gives its figures; one older than a day's reflection of that
+    // week may miss what the day's counted, which is said beside it (not summed in: the
+    // days may repeat hours the week holds).
+    for (const r of weekly) {
+      const n = r.report.numbers || {};
+      const stale = (dayLatest.get(r.period_start) || 0) > Date.parse(r.updated_at);
+      weeks.set(r.period_start, { est: n.hours_estimated || 0, act: n.hours_actual || 0, from: "week", stale });
+    }
     const rows = [...weeks.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).slice(-12);
     if (!rows.length) return A.empty(els.chart, "No reflections yet: the chart fills in as days and weeks are reflected on.");
     const W = 640, H = 240, pad = 36, max = Math.max(1, ...rows.flatMap(([, v]) => [v.est, v.act]));
@@ -56,7 +64,7 @@ window.AlmanacPages.reflections = function () {
     });
     A.fill(els.chart, svg, h("p", { class: "legend" }, h("span", {}, h("i", { class: "lg-internal" }), "estimated"), h("span", {}, h("i", { class: "lg-billable" }), "actual")),
       h("table", { class: "hint", "aria-label": "Hours per week" }, h("thead", {}, h("tr", {}, ["Week of", "Estimated h", "Actual h"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, rows.map(([w, v]) => h("tr", { dataset: { week: w } }, h("td", {}, w), h("td", { class: "num" }, v.est.toFixed(2)), h("td", { class: "num" }, v.act.toFixed(2)))))));
+        h("tbody", {}, rows.map(([w, v]) => h("tr", { dataset: { week: w } }, h("td", {}, w, v.stale ? h("small", { class: "stale" }, " (a day of this week was reflected on since: reflect on this week to bring it up to date)") : null), h("td", { class: "num" }, v.est.toFixed(2)), h("td", { class: "num" }, v.act.toFixed(2)))))));
   }
 
   function patternTable(patterns) {
