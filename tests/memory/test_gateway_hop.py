@@ -20,16 +20,20 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from almanac.app import create_app
 from almanac.config import ServerSettings
 from almanac.db.uow import UnitOfWork
+from almanac.deps import get_state
 from almanac.errors import AlmanacError
+from almanac.jobs.context import set_state
 from almanac.memory.client import HttpMemoryClient
 from almanac.memory.port import memory_port
 from almanac.models import Workflow
 from almanac.planner.context import REMEMBER_TASK, remember_queued_plan
 from almanac.planner.repository import PlanRepository
+from almanac.planner.tasks import remember_plan as remember_plan_job
 from almanac.state import AppState
-from tests.conftest import TEST_ADMIN_KEY, ok
+from tests.conftest import TEST_ADMIN_KEY, http_client, ok
 from tests.doubles.loopback import JSONHandler, Loopback
 from tests.live_server import free_port, server_env, wait_healthy
 from tests.planner.conftest import library
@@ -473,3 +477,57 @@ async def test_a_failed_first_look_at_the_key_is_asked_again(
             assert "scope 'read'" in entry["detail"], entry
     finally:
         loop.close()
+
+
+async def test_a_plan_for_a_new_client_does_not_wait_on_its_own_graph_node(
+    planner: AppState,
+    gateway: subprocess.Popen[bytes],
+    engine: AsyncEngine,
+):
+    """The first plan for a client made the client's graph node in the plan's transaction,
+    then asked the Gateway to remember the plan in that transaction: the Gateway's insert of
+    the same node waited for it, so the plan waited out the Gateway's deadline and came back
+    degraded, and the timeout kept the Gateway from being asked for a while after. The
+    memory is now queued with the plan and written once the plan is committed."""
+    app = create_app(state=planner)
+    app.dependency_overrides[get_state] = lambda: planner
+    steps = [
+        {
+            "id": "s",
+            "title": "Kick off",
+            "tasks": [{"id": "k", "title": "Call", "estimate_hours": 1}],
+        }
+    ]
+    async with http_client(app) as committed:
+        workflow = await ok(
+            await committed.post(
+                "/api/v1/planner/workflows", json={"name": "Onboarding", "steps": steps}
+            ),
+            201,
+        )
+        body = {"intent": "onboard a new client", "client_id": 9301, "workflow_id": workflow["id"]}
+        r = await asyncio.wait_for(committed.post(PLAN, json=body), HANG)
+        plan = await ok(r, 201)
+        assert plan["degraded"] == [], plan["notes"]
+        # The Gateway is asked at once by the next plan (not kept out by a timeout).
+        body = {"intent": "a second one", "workflow_id": workflow["id"]}
+        again = await ok(await committed.post(PLAN, json=body), 201)
+        assert again["degraded"] == [], again["notes"]
+    async with engine.connect() as conn:
+        queued = await conn.execute(
+            text("SELECT args FROM procrastinate_jobs WHERE task_name = :task"),
+            {"task": REMEMBER_TASK},
+        )
+        assert {"plan_id": plan["id"]} in [dict(a) for (a,) in queued]
+    set_state(planner)
+    try:
+        await remember_plan_job.func(plan_id=plan["id"])  # type: ignore[attr-defined]
+    finally:
+        set_state(None)
+    stored = await _plan_memories(engine, plan["id"])
+    assert [k for _, k in stored] == [f"plan:{plan['id']}"]
+    async with engine.connect() as conn:
+        owner = await conn.scalar(
+            text("SELECT client_id FROM events WHERE id = :id"), {"id": stored[0][0]}
+        )
+    assert owner == 9301

@@ -114,14 +114,17 @@ def plan_memory(plan: Plan, sop: SOP, title: str | None = None) -> RememberIn:
     )
 
 
-async def remember_plan(memory: MemoryPort, plan: Plan, sop: SOP) -> str | None:
-    """Remember the draft so later plans recall it as a similar past plan; why not when the
-    (remote) Gateway could not take it (the plan is stored regardless), else None."""
-    try:
-        await memory.remember(plan_memory(plan, sop))
-    except AlmanacError as exc:  # only with a remote Gateway
-        logger.warning("could not remember plan %s: %s", plan.id, exc.message)
-        return exc.message
+async def remember_plan(
+    memory: MemoryPort, session: AsyncSession, plan: Plan, sop: SOP
+) -> int | None:
+    """Remember the draft so later plans recall it as a similar past plan: in-process at
+    once, in the plan's transaction (None). A remote Gateway is sent it by a job queued with
+    the plan (its id), once the plan is committed: sent from inside the transaction, the
+    Gateway's write of the client's graph node waited on the one the plan's insert had just
+    made (uncommitted), until the Gateway's deadline."""
+    if isinstance(memory, RemoteMemory):
+        return await queue_remember_plan(session, plan.id)
+    await memory.remember(plan_memory(plan, sop))
     return None
 
 

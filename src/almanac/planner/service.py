@@ -20,7 +20,7 @@ from almanac.models import Plan
 from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, check_sop, plain_problems
 from almanac.planner import llm_plan
-from almanac.planner.context import queue_remember_plan, recall_context, remember_plan
+from almanac.planner.context import recall_context, remember_plan
 from almanac.planner.estimates import Applied, Estimator, apply_estimates, params_from
 from almanac.planner.fallback import (
     fallback_detail,
@@ -220,16 +220,14 @@ class PlannerService:
         plan = await self.plans.add_once(row)
         if plan is None:  # a concurrent request with this key stored its plan first
             return await raced(self.plans, key), False
-        unremembered = await remember_plan(self.memory, plan, sop)
-        if unremembered is not None:
+        job = await remember_plan(self.memory, self.uow.session, plan, sop)
+        if job is not None and "memory" in degraded:
             # Nothing is lost: the memory is written once the Gateway takes it.
-            job = await queue_remember_plan(self.uow.session, plan.id)
-            if "memory" not in degraded:
-                degraded.append("memory")
             notes.append(
-                f"the plan was saved but not yet remembered ({unremembered}): remembering "
-                f"it is queued (job {job}) and retried, for about a day, until the Memory "
-                "Gateway takes it; until then later plans do not recall it as a past plan"
+                "the plan was saved but not yet remembered (the Memory Gateway is "
+                f"unavailable): remembering it is queued (job {job}) and retried, for about "
+                "a day, until the Memory Gateway takes it; until then later plans do not "
+                "recall it as a past plan"
             )
             plan.metadata_ = {**plan.metadata_, "degraded": degraded, "notes": notes}
             await self.plans.flush(plan)
