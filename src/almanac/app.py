@@ -158,7 +158,8 @@ def create_app(
         app.include_router(oauth_router)
         app.include_router(graph_router)
         app.include_router(export_router)
-        # The dashboard needs the Planner; its memory pages call the Gateway's API.
+        # The dashboard needs the Planner; its Memory page, the Gateway's API in this app
+        # (with the Planner alone it says where memory lives instead).
         mount_dashboard(app)
     # MCP over Streamable HTTP at /mcp when one process serves both APIs (its tools use both).
     mcp = McpMount(app) if len(chosen) == len(ALL_SERVICES) else None

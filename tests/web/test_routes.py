@@ -61,3 +61,30 @@ async def test_assets_are_versioned_and_cached(client: httpx.AsyncClient) -> Non
 
 async def test_unknown_page_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/ui/nope")).status_code == 404
+
+
+async def test_the_planner_alone_says_where_memory_lives(state: AppState) -> None:
+    """With the Gateway in a process of its own, the Planner's Memory page offered search,
+    remember and forget, each a bare 404 from an API this server does not have."""
+    from almanac.app import create_app
+    from almanac.deps import get_state
+    from tests.conftest import http_client
+
+    app = create_app(state=state, services=["planner"])
+    app.dependency_overrides[get_state] = lambda: state
+    async with http_client(app) as planner:
+        assert (
+            await planner.get("/api/v1/memory/recall", params={"query": "x"})
+        ).status_code == 404
+        page = (await planner.get("/ui/memory")).text
+        assert 'id="memory-elsewhere"' in page and "almanac recall" in page
+        assert 'id="remember-form"' not in page and 'id="forget-form"' not in page
+        today = (await planner.get("/ui/today")).text
+        assert 'href="/ui/memory"' not in today and 'href="/ui/plans"' in today
+    # Both in one process: the page and its link are there.
+    app = create_app(state=state)
+    app.dependency_overrides[get_state] = lambda: state
+    async with http_client(app) as both:
+        page = (await both.get("/ui/memory")).text
+        assert 'id="remember-form"' in page and 'id="memory-elsewhere"' not in page
+        assert 'href="/ui/memory"' in (await both.get("/ui/today")).text

@@ -2,6 +2,7 @@
 "use strict";
 window.AlmanacPages.memory = function () {
   const A = window.Almanac, { h, api } = A;
+  if (!A.features.memory) return; // the Planner alone: the page says where memory lives
   const [results, detail, searchForm] = A.byIds("results", "detail", "search-form");
 
   function subjectOf(text) {
