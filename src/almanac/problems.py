@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -222,18 +223,23 @@ def _unreadable_form(request: Request, exc: StarletteHTTPException) -> JSONRespo
     return problem(400, "Malformed form data", reason, [{"field": "body", "message": reason}])
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@functools.cache
+def _path_pattern(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
 def _allowed(request: Request) -> str | None:
     """Every method the path has, from the API's schema: each method is its own route, and
     Starlette's 405 names only the first one's."""
     path = request.scope.get("path", "")
     methods: set[str] = set()
     for template, operations in request.app.openapi().get("paths", {}).items():
-        if compile_path(template)[0].match(path):
+        if _path_pattern(template).match(path):
             methods |= {m.upper() for m in operations if m.upper() in _METHODS}
     return ", ".join(sorted(methods)) or None
-
-
-_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
