@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import UnitOfWork
-from almanac.models import Fact
+from almanac.memory.port import memory_port
+from almanac.models import Event, Fact
 from almanac.models.observer import FactDecision, Reflection
 from almanac.observer.deps import observer_service
+from almanac.observer.remembering import remember_in_process
 from almanac.state import AppState
 from tests.memory.external.test_zep import closed_port_url
 from tests.observer.conftest import workflow_runs
@@ -43,3 +45,20 @@ async def test_a_reflection_with_pattern_facts_is_stored_while_the_gateway_is_do
     assert stored is not None and stored.report["pattern_facts"] == said
     for model in (Fact, FactDecision):
         assert await db_session.scalar(select(func.count()).select_from(model)) == 0
+    # Queued with it: once the Gateway takes it (here the one in this process, as when the
+    # job is run by `almanac serve memory`'s worker), the reflection is remembered.
+    queued = await db_session.execute(
+        text("SELECT args FROM procrastinate_jobs WHERE task_name = 'almanac:remember_reflection'")
+    )
+    assert [dict(a) for (a,) in queued] == [{"mode": "daily", "period_start": "2026-10-10"}]
+    uow = UnitOfWork(db_session)
+    day = date(2026, 10, 10)
+    event_id = await remember_in_process(uow, memory_port(uow, state), "daily", day)
+    stored = await db_session.get(Reflection, out.id, populate_existing=True)
+    assert stored is not None and stored.event_id == event_id and event_id is not None
+    assert "memory" not in stored.report
+    memory = await db_session.get(Event, event_id)
+    assert memory is not None and memory.event_type == "reflection"
+    assert (
+        await remember_in_process(uow, memory_port(uow, state), "daily", date(2026, 10, 10)) is None
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
@@ -16,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.db.uow import unit_of_work
 from almanac.errors import DependencyUnavailable
+from almanac.jobs.context import set_state
 from almanac.memory.port import RemoteMemory
 from almanac.models import Event, Task
+from almanac.models.observer import Reflection
 from almanac.observer.schemas import ReflectionOut
+from almanac.observer.tasks import remember_reflection
 from almanac.state import AppState
 from tests.memory.test_gateway_hop import gateway, planner
 from tests.observer.conftest import MONDAY, fixture_week
@@ -102,3 +106,49 @@ async def _jobs_done(session: AsyncSession, within: float = 60.0) -> None:
     while (await session.scalar(stmt)) and time.monotonic() < deadline:
         await session.rollback()  # a fresh snapshot each time
         await asyncio.sleep(0.2)
+
+
+async def test_a_reflection_not_remembered_is_remembered_by_a_job_once_the_gateway_is_back(
+    planner: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only another reflection of the same period replaced a memory the Gateway could not
+    take: the evening's daily reflection, made once, was never recalled. Now a job queued
+    with it remembers it, and the period's stale memory goes."""
+    first = await _reflected_then_changed(planner)
+
+    async def away(self: RemoteMemory, item: object) -> int:
+        raise DependencyUnavailable("Memory Gateway at http://gateway unreachable")
+
+    held: list[tuple[str, dict[str, Any]]] = []
+
+    async def hold(session: object, task: str, *, args: dict[str, Any], **_: object) -> int:
+        # Held here, not queued: the Gateway's own worker would run it at once.
+        held.append((task, args))
+        return 0
+
+    with monkeypatch.context() as patched:
+        patched.setattr(RemoteMemory, "remember", away)
+        patched.setattr("almanac.observer.remembering.enqueue", hold)
+        during = await _reflect(planner, MONDAY)
+    assert "remembering it is queued" in during.report["memory"]
+    args = {"mode": "weekly", "period_start": MONDAY.isoformat()}
+    assert held == [("almanac:remember_reflection", args)]
+    set_state(planner)
+    try:
+        await remember_reflection.func(**args)  # type: ignore[attr-defined]
+        async with planner.sessionmaker() as session:
+            row = await session.get(Reflection, during.id)
+        await remember_reflection.func(**args)  # type: ignore[attr-defined]  # a rerun
+    finally:
+        set_state(None)
+    assert row is not None and "memory" not in row.report
+    assert row.event_id not in (None, first.event_id)
+    async with planner.sessionmaker() as session:
+        rerun = await session.get(Reflection, during.id)
+    assert rerun is not None and rerun.event_id == row.event_id  # the rerun changed nothing
+    events = await _reflections(planner)
+    # One memory for the period, the reflection's as stored (3 done), the stale one gone.
+    assert [e.id for e in events] == [row.event_id], [e.content[:80] for e in events]
+    assert "3 done" in events[0].content
+    async with planner.sessionmaker() as session:
+        await _jobs_done(session)

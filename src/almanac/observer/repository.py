@@ -175,12 +175,23 @@ class ObserverRepository(Repository, PortableRows):
         assert row is not None
         return row
 
-    async def of_period(self, mode: str, period_start: date) -> Reflection | None:
+    async def of_period(
+        self, mode: str, period_start: date, *, for_update: bool = False
+    ) -> Reflection | None:
         """The stored reflection of this period, if any."""
         stmt = select(Reflection).where(
             Reflection.mode == mode, Reflection.period_start == period_start
         )
+        if for_update:
+            stmt = stmt.with_for_update()
         return cast(Reflection | None, await self.session.scalar(stmt))
+
+    async def remembered(self, row: Reflection, event_id: int) -> None:
+        """The reflection's memory, written late: it points at it, and no longer says it
+        was not remembered."""
+        row.event_id = event_id
+        row.report = {k: v for k, v in (row.report or {}).items() if k != "memory"}
+        await self.session.flush()
 
     async def reflection(self, reflection_id: int) -> Reflection | None:
         return await self.by_id(Reflection, reflection_id)

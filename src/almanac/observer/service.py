@@ -28,7 +28,6 @@ from almanac.llm.base import (
 )
 from almanac.memory.forget_repository import ForgetRepository
 from almanac.memory.port import MemoryPort, RemoteMemory
-from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer import patterns as pat
 from almanac.observer.facts import FactExtractor
@@ -39,6 +38,7 @@ from almanac.observer.narrative import (
     narrative_text,
     reflection_summary,
 )
+from almanac.observer.remembering import queue_remember_reflection, reflection_memory
 from almanac.observer.report import DRIFT_THRESHOLD_PCT, build_report, finished_in, period_bounds
 from almanac.observer.repository import ObserverRepository
 from almanac.observer.rows import RunRow, WorkflowInfo
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 TEMPLATES: dict[str, str] = {"daily": "daily_reflection", "weekly": "weekly_review"}
 OPERATION = "reflection"
-EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
 
 
 def reflection_out(row: Reflection) -> ReflectionOut:
@@ -266,26 +265,19 @@ class ObserverService:
         report: dict[str, Any],
         narrative: str | None,
     ) -> int | None:
-        item = RememberIn(
-            content=reflection_summary(report, narrative),
-            event_type="reflection",
-            event_source="observer",
-            memory_scope="user",
-            salience_score=EVENT_SALIENCE,
-            occurred_at=min(now, end - timedelta(microseconds=1)),
-            metadata={
-                "mode": mode,
-                "period_start": first.isoformat(),
-                "period_end": last.isoformat(),
-            },
-            idempotency_key=f"reflection:{mode}:{first.isoformat()}",
-        )
+        occurred = min(now, end - timedelta(microseconds=1))
+        item = reflection_memory(mode, first, last, occurred, report, narrative)
         try:
             return await self.memory.remember(item)
         except AlmanacError as exc:
-            # A remote Gateway outage must not lose the reflection itself; say so in it.
+            # A remote Gateway outage must not lose the reflection itself; say so in it,
+            # and remember it once the Gateway is back (queued with the reflection).
             logger.warning("reflection not remembered: %s", exc.message)
-            report["memory"] = f"not remembered: {exc.message}"
+            job = await queue_remember_reflection(self.uow.session, mode, first)
+            report["memory"] = (
+                f"not remembered: {exc.message}; remembering it is queued (job {job}) and "
+                "retried until the Memory Gateway takes it"
+            )
             return None
 
     async def get(self, reflection_id: int) -> ReflectionOut:

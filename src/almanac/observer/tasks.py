@@ -19,8 +19,15 @@ from almanac.errors import AlmanacError, ValidationFailed
 from almanac.jobs.app import Backoff
 from almanac.jobs.context import get_state, set_state
 from almanac.jobs.repository import clear_reason, set_reason
+from almanac.memory.port import RemoteMemory, memory_port
 from almanac.observer.deps import observer_service
 from almanac.observer.facts import ExtractionDeferred
+from almanac.observer.remembering import (
+    REMEMBER_REFLECTION_TASK,
+    remember_in_process,
+    remember_stored_reflection,
+)
+from almanac.planner.context import REMEMBER_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -121,3 +128,25 @@ async def run_import_zep_facts(client_id: int | None) -> int:
 async def import_zep_facts(client_id: int | None = None) -> None:
     """Import the facts Zep extracted for a client (or the owner) as Almanac facts."""
     await run_import_zep_facts(client_id)
+
+
+# Idempotent: the memory goes under the period's own key, and a reflection remembered since
+# (or gone) is left as it is. A Gateway still down raises: retried for about a day (backoff
+# capped at an hour), as a plan's memory is.
+@blueprint.task(
+    name=REMEMBER_REFLECTION_TASK.split(":", 1)[1],
+    queue=REMEMBER_QUEUE,
+    retry=Backoff(max_attempts=30, base_seconds=10.0, max_seconds=3600.0),
+)
+async def remember_reflection(mode: str, period_start: str) -> None:
+    """Remember a reflection made while the (remote) Memory Gateway was unavailable."""
+    state = get_state()
+    first = date.fromisoformat(period_start)
+    event_id: int | None = None
+    async with unit_of_work(state.sessionmaker) as uow:
+        memory = memory_port(uow, state)
+        if not isinstance(memory, RemoteMemory):
+            event_id = await remember_in_process(uow, memory, mode, first)
+    if isinstance(memory, RemoteMemory):  # no transaction open while the Gateway is asked
+        event_id = await remember_stored_reflection(state.sessionmaker, memory, mode, first)
+    logger.info("%s reflection of %s: memory %s", mode, period_start, event_id or "not needed")
