@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from almanac.calendars.base import CalendarEvent
 from almanac.errors import ValidationFailed
@@ -36,19 +36,38 @@ def split_core_id(value: str) -> tuple[int, str]:
     return int(head[1:]), key
 
 
-def title_hider(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:
+class Hider(Protocol):
+    """Replaces other plans' task titles in a reason; `about`: the plan of the task the
+    reason is about, whose titles are its dependencies' and win a title plans share."""
+
+    def __call__(self, text: str, about: int | None = None) -> str: ...
+
+
+def title_hider(titles: Mapping[str, str], plan_id: int) -> Hider:
     """Replace another plan's task titles, as reasons quote them, by "<plan>/<key>"; not a
     title one of `plan_id`'s own tasks has too (plans from one workflow share titles), which
-    tells nothing new and would make its own task's reason name the other plan's."""
+    tells nothing new and would make its own task's reason name the other plan's. Two other
+    plans sharing a title: a reason about one plan's task names that plan's (its
+    dependencies are its own), else the first."""
     own = {title for core, title in titles.items() if split_core_id(core)[0] == plan_id}
-    named = []
+    named: list[tuple[str, str]] = []
+    by_plan: dict[int, list[tuple[str, str]]] = {}
     for core, title in titles.items():
         pid, key = split_core_id(core)
         if pid != plan_id and title not in own:
-            named.append((repr(title), repr(f"{pid}/{key}")))
+            pair = (repr(title), repr(f"{pid}/{key}"))
+            named.append(pair)
+            by_plan.setdefault(pid, []).append(pair)
     # Longest first, so a title that contains another is replaced whole.
-    named.sort(key=lambda x: -len(x[0]))
-    return _replacing(named)
+    replace_named = _replacing(sorted(named, key=lambda x: -len(x[0])))
+    replace_in = {p: _replacing(sorted(v, key=lambda x: -len(x[0]))) for p, v in by_plan.items()}
+
+    def hide(text: str, about: int | None = None) -> str:
+        if about is not None and about in replace_in:
+            text = replace_in[about](text)
+        return replace_named(text)
+
+    return hide
 
 
 def title_shower(titles: Mapping[str, str], plan_id: int) -> Callable[[str], str]:

@@ -70,7 +70,7 @@ class Writer:
                     task_key=key,
                     title=shown.get(u.task_id, key),
                     cause=str(u.cause),
-                    detail=hide(u.detail),
+                    detail=hide(u.detail, pid),
                 )
             )
         unplaced.sort(key=lambda u: (u.plan_id != plan.id, u.plan_id, u.task_key))
@@ -105,9 +105,9 @@ class Writer:
         placed = ans.placed_out(plan.id, written, inputs, found, titles, ctx.tz)
         # The solver's reasons name tasks by title, another plan's included ('after …').
         for b in [*blocks, *placed]:
-            b.reason = hide(b.reason)
+            b.reason = hide(b.reason, b.plan_id)
         for m in moves:
-            m.why = hide(m.why)
+            m.why = hide(m.why, m.plan_id)
         if solved.violations:
             warnings.append("the schedule failed validation and was not written")
         elif dry_run:
