@@ -211,15 +211,17 @@ def test_a_day_is_held_to_the_smaller_of_its_daily_max_and_its_working_hours() -
     tasks = [TaskRow(d, f"T{d}", 1, "todo", None, None, False) for d in (9, 10, 14)]
     week = {d: 6.0 for d in range(4)} | {4: 4.0}  # Mon-Thu 6 h, Friday 4 h
     over = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(None, week))
-    # Without a daily max a working day holds its working hours, and a day off nothing.
+    # Without a daily max a working day holds its working hours; a day off holds none,
+    # with a daily max or without (it was held to the daily max, or to nothing).
     assert over["overbooked_days"] == [
-        {"day": "2026-11-09", "hours": 7.0, "max_hours": 6.0, "limit": "working hours"}
+        {"day": "2026-11-09", "hours": 7.0, "max_hours": 6.0, "limit": "working hours"},
+        {"day": "2026-11-14", "hours": 5.0, "max_hours": 0.0, "limit": "day off"},
     ]
     capped = _report(blocks=blocks, tasks=tasks, day_limits=DayLimits(4.5, week))
     assert [(o["day"], o["limit"]) for o in capped["overbooked_days"]] == [
         ("2026-11-09", "daily max"),
         ("2026-11-10", "daily max"),
-        ("2026-11-14", "daily max"),
+        ("2026-11-14", "day off"),
     ]
 
 

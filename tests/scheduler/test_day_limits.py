@@ -28,17 +28,24 @@ async def test_without_a_daily_max_a_working_day_holds_its_working_hours(
 ) -> None:
     limits = await _limits(sched_client)
     weekdays = [(next_monday() + timedelta(n)).isoformat() for n in range(5)]
+    weekend = [(next_monday() + timedelta(n)).isoformat() for n in (5, 6)]
     # Weekends are days off: only a block forced there by hand could be on them.
-    assert limits == {d: (8.0, "working hours") for d in weekdays}
+    assert limits == {d: (8.0, "working hours") for d in weekdays} | {
+        d: (0.0, "day off") for d in weekend
+    }
 
 
-async def test_a_remembered_daily_max_holds_every_day(
+async def test_a_remembered_daily_max_holds_every_working_day(
     sched_client: httpx.AsyncClient, memory: Memories
 ) -> None:
     await memory.add("constraint", "max 3 hours a day")
     limits = await _limits(sched_client)
     week = [(next_monday() + timedelta(n)).isoformat() for n in range(7)]
-    assert limits == {d: (3.0, "daily max") for d in week}
+    # Every working day; a day off holds none (it was said to hold 3 h: the week read
+    # "6 h" on the Fridays a user never works).
+    assert limits == {d: (3.0, "daily max") for d in week[:5]} | {
+        d: (0.0, "day off") for d in week[5:]
+    }
 
 
 async def test_the_view_reads_the_users_preferences_once(
@@ -65,4 +72,17 @@ async def test_the_view_reads_the_users_preferences_once(
     monkeypatch.setattr(PreferenceFacts, "_texts", counted)
     limits = await _limits(sched_client)
     assert reads == [None]
-    assert set(limits.values()) == {(3.0, "daily max")}
+    assert set(limits.values()) == {(3.0, "daily max"), (0.0, "day off")}
+
+
+async def test_a_day_the_user_never_works_holds_nothing_whatever_the_daily_max(
+    sched_client: httpx.AsyncClient, memory: Memories
+) -> None:
+    """"I never work on Fridays" and "no more than 6 hours of focused work a day": the week
+    said Fridays hold 6 h, and reports called 5 h forced onto one within its limit."""
+    await memory.add("constraint", "I never work on Fridays")
+    await memory.add("constraint", "No more than 6 hours of focused work a day")
+    limits = await _limits(sched_client)
+    week = [(next_monday() + timedelta(n)).isoformat() for n in range(7)]
+    assert limits[week[3]] == (6.0, "daily max")
+    assert limits[week[4]] == (0.0, "day off")

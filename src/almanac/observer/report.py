@@ -267,7 +267,7 @@ def build_report(
     overbooked: list[dict[str, Any]] = []
     for d, h in sorted(by_day.items()):
         limit = day_limits.on(d)
-        if limit is not None and h > limit[0] + 1e-9:
+        if h > limit[0] + 1e-9:
             # `hours` booked; `max_hours` the limit and `limit` what set it.
             overbooked.append(
                 {

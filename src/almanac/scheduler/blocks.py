@@ -112,7 +112,7 @@ class BlockService:
             provider=self.calendar.name,
             events=out,
             day_limits=[
-                DayLimitOut(day=d, hours=lim[0], limit=lim[1]) for d, lim in per_day if lim
+                DayLimitOut(day=d, hours=lim[0], limit=lim[1]) for d, lim in per_day
             ],
         )
 

@@ -20,7 +20,7 @@ from almanac.scheduler.preference_facts import PreferenceFacts
 from almanac.scheduler.repository import SchedulerRepository
 from almanac.scheduler.schemas import SchedulingPreferences
 
-LimitKind = Literal["daily max", "working hours"]
+LimitKind = Literal["daily max", "working hours", "day off"]
 
 
 @dataclass(frozen=True)
@@ -32,23 +32,26 @@ class DayLimits:
 
     @classmethod
     def flat(cls, hours: float) -> DayLimits:
-        """Every day limited to `hours` (a daily maximum, whatever the working hours)."""
-        return cls(hours)
+        """Every day limited to `hours` (a daily maximum, every day a working day)."""
+        return cls(hours, dict.fromkeys(range(7), 24.0))
 
-    def on(self, day: date) -> tuple[float, LimitKind] | None:
-        """(hours, what sets them) for `day`; None when nothing limits it (a day off
-        without a daily maximum: only a block forced there by hand can be on it)."""
+    def on(self, day: date) -> tuple[float, LimitKind]:
+        """(hours, what sets them) for `day`. A day without working hours holds none (only a
+        block forced there by hand can be on it): it was given the daily maximum, so the
+        week said 6 h on a Friday the user never works."""
         work = self.working_hours.get(day.weekday())
-        cap = self.daily_max_hours
-        if cap is not None and (work is None or cap <= work):
-            return cap, "daily max"
         if work is None:
-            return None
+            return 0.0, "day off"
+        cap = self.daily_max_hours
+        if cap is not None and cap <= work:
+            return cap, "daily max"
         return work, "working hours"
 
 
 def above(limit: tuple[float, LimitKind]) -> str:
     """How a day past its limit is said, the same in every answer (the week page too)."""
+    if limit[1] == "day off":
+        return "on a day off (no working hours)"
     return f"above the {limit[1]} of {limit[0]:g} h"
 
 

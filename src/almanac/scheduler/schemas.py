@@ -265,11 +265,12 @@ class CalendarEventOut(BaseModel):
 
 class DayLimitOut(BaseModel):
     """The most hours of Almanac's blocks a day holds, and what sets it: the user's daily
-    maximum (remembered or set) or, below it, that weekday's working hours."""
+    maximum (remembered or set) or, below it, that weekday's working hours; none on a day
+    without working hours ("day off")."""
 
     day: date
     hours: float
-    limit: Literal["daily max", "working hours"]
+    limit: Literal["daily max", "working hours", "day off"]
 
 
 class CalendarOut(BaseModel):

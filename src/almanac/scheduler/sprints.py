@@ -119,7 +119,7 @@ class SprintService:
         limits = await self.day_limits()
         for day, hours in sorted(by_day.items()):
             limit = limits.on(date.fromisoformat(day))
-            if limit is not None and hours > limit[0] + 1e-9:
+            if hours > limit[0] + 1e-9:
                 warnings.append(f"overbooked on {day}: {hours:g} h, {above(limit)}")
         runway = sprint.runway_weeks
         target = sprint.billable_target_pct

@@ -82,7 +82,7 @@ window.AlmanacPages.week = function () {
       const allDay = all.filter((x) => x.all_day && x.start.slice(0, 10) <= d && d < x.end.slice(0, 10)).map((x) => x.title);
       grid.append(h("div", { class: "daycol" },
         h("div", { class: "dayhead" }, A.dayLabel(A.zoned(d, 720)), allDay.length ? h("small", { class: "hint" }, " · " + allDay.join(", ")) : null,
-          over ? h("span", { class: "warn" }, `overbooked: ${work.toFixed(1)} h of blocks, above the ${limit.limit} of ${limit.hours} h`) : null), col));
+          over ? h("span", { class: "warn" }, `overbooked: ${work.toFixed(1)} h of blocks, ${limit.limit === "day off" ? "on a day off (no working hours)" : `above the ${limit.limit} of ${limit.hours} h`}`) : null), col));
     }
     A.fill(weekEl, events.length || preview.length ? grid : h("div", {}, h("p", { class: "empty" }, "Nothing this week. Schedule an approved plan below, or add meetings with almanac calendar add or an .ics import."), grid));
     // Warnings the calendar sync stored on blocks it could not resolve (reported once).
