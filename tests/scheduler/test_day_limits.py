@@ -78,7 +78,7 @@ async def test_the_view_reads_the_users_preferences_once(
 async def test_a_day_the_user_never_works_holds_nothing_whatever_the_daily_max(
     sched_client: httpx.AsyncClient, memory: Memories
 ) -> None:
-    """"I never work on Fridays" and "no more than 6 hours of focused work a day": the week
+    """ "I never work on Fridays" and "no more than 6 hours of focused work a day": the week
     said Fridays hold 6 h, and reports called 5 h forced onto one within its limit."""
     await memory.add("constraint", "I never work on Fridays")
     await memory.add("constraint", "No more than 6 hours of focused work a day")

@@ -646,3 +646,30 @@ async def test_a_preview_applied_keeps_the_moved_plans_own_titles_in_its_run(
     stored = json.dumps([moved[0].schedule_blocks, moved[0].metadata_])
     assert "after 'Merger step" in stored, stored
     assert f"'{other.id}/t" not in stored, stored
+
+
+async def test_a_schedule_says_when_whole_slots_make_blocks_longer_than_estimates(
+    sched_client: httpx.AsyncClient, db_session: AsyncSession
+) -> None:
+    """Calibrated estimates (2.05 h, 0.7 h) took whole 15-minute slots (2.25 h, 0.75 h):
+    the plan's blocks were 3 h for 2.75 h of estimates, and nothing said so."""
+    plan = await make_plan(
+        db_session, [{"key": "a", "estimate_hours": 2.05}, {"key": "b", "estimate_hours": 0.7}]
+    )
+    body = {"plan_id": plan.id, "start_date": next_monday().isoformat()}
+    out = (await sched_client.post(f"{URL}/schedule", json=body)).json()
+    said = [w for w in out["warnings"] if "whole 15-minute slots" in w]
+    assert said == [
+        "blocks are whole 15-minute slots: this plan's 2.75 h still to do take 3 h of the "
+        "calendar (each task rounded up)"
+    ]
+    hours = sum(
+        (datetime.fromisoformat(b["end"]) - datetime.fromisoformat(b["start"])).total_seconds()
+        for b in out["blocks"]
+    )
+    assert hours / 3600 == 3.0
+    # On the grid: nothing to say.
+    whole = await make_plan(db_session, [{"key": "c", "estimate_hours": 1.5}])
+    body = {"plan_id": whole.id, "start_date": next_monday().isoformat()}
+    out = (await sched_client.post(f"{URL}/schedule", json=body)).json()
+    assert not [w for w in out["warnings"] if "slots" in w]

@@ -120,3 +120,21 @@ def placed_out(
                 continue
             out.append(block_out(pid, b, titles.get((pid, b.task_id), b.task_id), tz))
     return out
+
+
+def slot_rounding(solved: Solved, plan_id: int) -> str | None:
+    """Said when whole slots make a plan's blocks longer than its estimates (a calibrated
+    2.05 h task takes 2.25 h): sprint use, daily limits and overbooking count the blocks."""
+    hours = {t.key: t.estimate_hours for t in solved.inputs.inputs if t.estimate_hours}
+    mine = [
+        t for t in solved.problem.tasks if cm.split_core_id(t.id)[0] == plan_id and t.id in hours
+    ]
+    estimated = round(sum(hours[t.id] or 0.0 for t in mine), 2)
+    blocks = round(sum(t.duration_minutes for t in mine) / 60, 2)
+    if blocks - estimated < 0.01:
+        return None
+    slot = solved.problem.slot_minutes
+    return (
+        f"blocks are whole {slot}-minute slots: this plan's {estimated:g} h still to do take "
+        f"{blocks:g} h of the calendar (each task rounded up)"
+    )

@@ -111,9 +111,7 @@ class BlockService:
             end=end,
             provider=self.calendar.name,
             events=out,
-            day_limits=[
-                DayLimitOut(day=d, hours=lim[0], limit=lim[1]) for d, lim in per_day
-            ],
+            day_limits=[DayLimitOut(day=d, hours=lim[0], limit=lim[1]) for d, lim in per_day],
         )
 
     def _rules_broken(

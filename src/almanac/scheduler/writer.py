@@ -92,6 +92,8 @@ class Writer:
         )
         warnings = list(ctx.warnings)
         warnings += [missed_warning(f) for f in s.floors if not f.reached]
+        if (rounded := ans.slot_rounding(solved, plan.id)) is not None:
+            warnings.append(rounded)
         reserved = sorted(p for p in by_plan if not inputs.written(p))
         if reserved:
             warnings.append(
