@@ -246,6 +246,13 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("No meetings in the morning", (time(8), time(12))),
         ("no calls in the afternoons", (time(13), time(18))),
         ("keep my mornings free of meetings", (time(8), time(12))),
+        # Round 34 (an outside probe): a clock bounding the focus time, not understood.
+        ("Mornings before 11 are for deep work", (time(8), time(11))),
+        ("deep work before 10:30am", (time(8), time(10, 30))),
+        ("focus time until 1pm", (time(8), time(13))),
+        ("deep work after 3pm", (time(15), time(18))),
+        ("afternoons after 2 are for focus", (time(14), time(18))),
+        ("no meetings in the mornings before 10, deep work after lunch", (time(13), time(18))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 from almanac.scheduler import preference_phrases as ph
@@ -18,7 +19,11 @@ def read_focus(
     lo, hi = clock_range(focus) if (focus := ph.FOCUS_RANGE.search(head)) else (None, None)
     m = None if focus else ph.PERIOD_FOR_FOCUS.search(head)
     mention = focus or m
-    if not focus and (
+    edge = _focus_edge(head) if not focus else None
+    if edge:
+        lo, hi = _edge(edge)
+        mention = mention or ph.FOCUS.search(head)
+    elif not focus and (
         m or ((mention := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, mention.end())))
     ):
         morning = m.group(1).lower().startswith(("morning", "before"))
@@ -56,3 +61,39 @@ def read_focus(
         )
         on = f" on {plural_days(days)}" if scope[0] else ""
         out.apply(None, f"deep work preferred {lo:%H:%M}-{hi:%H:%M}{on} ({text!r})")
+
+
+_PERIOD_BEFORE = re.compile(r"\b(?:morning|afternoon)s?\s+$", re.I)
+_NEAR = 40  # at most this far from the focus mention: "mornings before 11 are for deep work"
+_OTHER_CLAUSE = re.compile(r"[,;.]|\b(?:meetings?|calls?)\b", re.I)
+
+
+def _focus_edge(head: str) -> re.Match[str] | None:
+    """A clock bounding the focus time: right after its mention ("deep work before 11") or
+    a period's ("mornings before 11 are for deep work"); not another clause's ("no
+    meetings before 10, deep work in the mornings")."""
+    mention = ph.FOCUS.search(head)
+    if mention is None:
+        return None
+    for edge in ph.FOCUS_EDGE.finditer(head):
+        if edge.start() >= mention.end():
+            if not head[mention.end() : edge.start()].strip():
+                return edge  # "deep work before 11"
+            continue
+        if mention.start() - edge.end() > _NEAR:  # bounded: a long text is read in linear time
+            continue
+        period = _PERIOD_BEFORE.search(head, max(0, edge.start() - 12), edge.start())
+        if period and not _OTHER_CLAUSE.search(head, edge.end(), mention.start()):
+            return edge  # "mornings before 11 are for deep work"
+    return None
+
+
+def _edge(m: re.Match[str]) -> tuple[time | None, time | None]:
+    """Focus time up to a clock (from 08:00) or from one (to 18:00), as the periods read; a
+    bare hour before 8 is an afternoon's ("after 2")."""
+    at = ph.clock(*m.group(2, 3, 4))
+    if at is not None and not m.group(4) and at.hour < 8:
+        at = time(at.hour + 12, at.minute)
+    if m.group(1).lower() in ("before", "until", "till"):
+        return time(8), at
+    return at, time(18)

@@ -251,6 +251,10 @@ PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
     r"(?:(?:reserved|blocked|kept|protected|free|clear)\s+)?for\s+)(?:deep|focus)",
     re.I,
 )
+# "Mornings before 11 are for deep work", "deep work after 3pm": a clock bounding focus time.
+FOCUS_EDGE = re.compile(
+    r"\b(before|until|till|after|from)\s+" + CLOCK + _NOT_HOURS + _NOT_DATE, re.I
+)
 # "No meetings in the morning", "keep mornings free of meetings": the scheduler places no
 # meetings, only blocks of work, and a period kept from meetings is kept for that work --
 # read as focus time then (not as no work in the morning, the opposite of what is meant).
