@@ -41,6 +41,21 @@ def test_status_messages_read_well():
         require_transition("approved", "completed")
     assert "a approved" not in other.value.message
     assert other.value.message.startswith("the plan is approved and cannot become completed")
+    # A scheduled plan "can become: active, cancelled, scheduled" read as if approving it
+    # were wrong only by name; a draft one said only that it cannot become scheduled.
+    with pytest.raises(Conflict) as scheduled:
+        require_transition("scheduled", "approved")
+    assert scheduled.value.message == (
+        "the plan is scheduled and cannot become approved; from scheduled it can become: "
+        "active, cancelled (or be scheduled again)"
+    )
+    with pytest.raises(Conflict) as draft:
+        require_transition("draft", "scheduled", field="plan_id")
+    assert draft.value.message == (
+        "the plan is draft and cannot become scheduled; from draft it can become: approved, "
+        "cancelled (approve it first: POST /api/v1/planner/plans/{id}/approve, or almanac "
+        "approve ID)"
+    )
 
 
 async def _plan(client: httpx.AsyncClient, intent: str, **extra: object) -> httpx.Response:

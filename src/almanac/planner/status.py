@@ -20,7 +20,14 @@ def require_transition(current: str, target: str, *, field: str = "status") -> N
     unless a plan may move from `current` to `target`."""
     allowed = NEXT.get(current, frozenset())
     if target not in allowed:
-        moves = ", ".join(sorted(allowed)) or "none (it is final)"
+        moves = ", ".join(sorted(allowed - {current})) or "none (it is final)"
+        if current in allowed:
+            moves += f" (or be {current} again)"
+        if current == "draft" and target in NEXT["approved"]:
+            moves += (
+                " (approve it first: POST /api/v1/planner/plans/{id}/approve, "
+                "or almanac approve ID)"
+            )
         if current == target:
             raise Conflict(
                 f"the plan is already {current}; from {current} it can become: {moves}",
