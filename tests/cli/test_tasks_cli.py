@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
@@ -345,3 +346,31 @@ def test_done_and_log_say_when_the_calendar_write_is_only_queued(monkeypatch) ->
         written = {**answer, "calendar": {"pending": False, "detail": ""}}
         monkeypatch.setattr(tasks_cli, "run", lambda go, answer=written: answer)
         assert "not updated" not in runner.invoke(app, args).output
+
+
+def test_at_without_an_offset_is_read_in_the_users_zone(
+    cli_env: AppState,  # noqa: F811
+    monkeypatch,
+) -> None:
+    """`log --at 2026-12-03T10:00` and `done --at` refused a time without an offset, which
+    `calendar add` and `facts add --valid-from` read in ALMANAC_TIMEZONE; `--at yesterday`
+    was the schema's "input is too short"."""
+    monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    first, second = (str(t["id"]) for t in listed["items"][:2])
+    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    wall = f"{day.isoformat()}T10:00"
+    result = runner.invoke(app, ["log", first, "1", "--at", wall, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["actual_hours"] == 1  # refused before: no offset
+    result = runner.invoke(app, ["done", second, "--at", f"{day.isoformat()}T17:30", "--json"])
+    assert result.exit_code == 0, result.output
+    finished = datetime.fromisoformat(json.loads(result.output)["task"]["finished_at"])
+    assert finished.astimezone(ZoneInfo("America/New_York")).hour == 17
+    result = runner.invoke(app, ["log", first, "1", "--at", "yesterday"])
+    assert result.exit_code == 2
+    assert "'yesterday' is no time" in result.output and "America/New_York" in result.output

@@ -17,7 +17,10 @@ from almanac.cli.connect import fail
 from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit, local_minute, table
 from almanac.cli.validation import segment
+from almanac.cli.when import typed_time
 from almanac.clock import day_span
+
+_ZONED = "with an offset, or without one read in ALMANAC_TIMEZONE"
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")]
 UrlOpt = Annotated[
@@ -46,14 +49,14 @@ def runs_start(
     task_id: Annotated[int, typer.Argument(help="The task worked on")],
     at: Annotated[
         str | None,
-        typer.Option("--at", help="When the work started, ISO 8601 with an offset (default now)"),
+        typer.Option("--at", help="When the work started (default now), ISO 8601: " + _ZONED),
     ] = None,
     key: Annotated[str | None, typer.Option("--key", help="Makes a retry safe")] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Start timing a task."""
-    body = given(task_id=task_id, started_at=at, run_identifier=key)
+    body = given(task_id=task_id, started_at=typed_time(at, "--at"), run_identifier=key)
     names = {"task_id": "TASK_ID", "started_at": "--at", "run_identifier": "--key"}
     out = call("POST", f"{P}/execution-runs", body=body, url=url, names=names)
     if as_json:
@@ -70,13 +73,13 @@ def runs_stop(
     hours: Annotated[float | None, typer.Option(help="Hours worked (default: elapsed)")] = None,
     at: Annotated[
         str | None,
-        typer.Option("--at", help="When the work ended, ISO 8601 with an offset (default now)"),
+        typer.Option("--at", help="When the work ended (default now), ISO 8601: " + _ZONED),
     ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = None,
 ) -> None:
     """Stop a run; its variance against the estimate is computed."""
-    body = given(ended_at=at, actual_hours=hours)
+    body = given(ended_at=typed_time(at, "--at"), actual_hours=hours)
     names = {"ended_at": "--at", "actual_hours": "--hours"}
     out = call("POST", f"{P}/execution-runs/{run_id}/stop", body=body, url=url, names=names)
     if as_json:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
+from almanac.cli.when import typed_time
 from almanac.config import Settings
 
 console = Console()
@@ -140,7 +141,7 @@ def _log(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"hours": hours}
     if at is not None:
-        body["ended_at"] = at
+        body["ended_at"] = typed_time(at, "--at")
 
     async def go() -> Any:
         async with api_client(Settings(), client_url) as client:
@@ -159,8 +160,8 @@ def done(
         str | None,
         typer.Option(
             "--at",
-            help="When it was finished, ISO 8601 with an offset (default now), for work "
-            "recorded after the fact; --hours then end then",
+            help="When it was finished (default now), ISO 8601, without an offset read in "
+            "ALMANAC_TIMEZONE, for work recorded after the fact; --hours then end then",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,
@@ -169,6 +170,7 @@ def done(
     """Mark a task done (and record --hours worked); its future blocks are freed."""
     body: dict[str, Any] = {"status": "done"}
     if at is not None:  # the API's `finished_at`: reflections count it done then
+        at = typed_time(at, "--at")
         body["finished_at"] = at
 
     async def go() -> Any:
@@ -221,8 +223,8 @@ def log(
         str | None,
         typer.Option(
             "--at",
-            help="When the work ended, ISO 8601 with an offset (default now); a record "
-            "placed in time must not overlap another of the task's",
+            help="When the work ended (default now), ISO 8601, without an offset read in "
+            "ALMANAC_TIMEZONE; a record placed in time must not overlap another of the task's",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON answer")] = False,

@@ -46,6 +46,34 @@ def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
     return aware.isoformat(), True
 
 
+def typed_time(value: str | None, field: str) -> str | None:
+    """A time typed for `field`, read as every command reads one: with its offset, or
+    without one in ALMANAC_TIMEZONE. Text that is no time is refused here, saying what is
+    (`--at yesterday` was the schema's "input is too short")."""
+    if value is None:
+        return None
+    from almanac.cli.connect import setting
+
+    zone = setting("ALMANAC_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError):  # zoneinfo raises a KeyError subclass for unknown zones
+        typer.echo(
+            f"error: ALMANAC_TIMEZONE: {zone!r} is no time zone (e.g. Europe/Berlin)", err=True
+        )
+        raise typer.Exit(2) from None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        typer.echo(
+            f"error: {field}: {value!r} is no time: give a date and time, ISO 8601 "
+            f"(2026-12-03T17:30, read in {zone}, or with an offset: 2026-12-03T17:30+01:00)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    return local_time(value, zone, field)[0]
+
+
 def _out_of_range(field: str) -> NoReturn:
     typer.echo(f"error: {field}: must lie between the years {MIN_YEAR} and {MAX_YEAR}", err=True)
     raise typer.Exit(2) from None
