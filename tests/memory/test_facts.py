@@ -274,3 +274,33 @@ async def test_superseding_a_closed_fact_says_when_to_the_minute(client: httpx.A
     r = await client.post(f"{F}/{first}/supersede", json={"content": "Pays net 60"})
     assert r.status_code == 409, r.text
     assert re.search(r"closed at \d{4}-\d\d-\d\dT\d\d:\d\d\+00:00$", r.json()["detail"]), r.text
+
+
+async def test_a_fact_before_its_slots_first_says_how_to_record_it(client: httpx.AsyncClient):
+    """ "Globex's contact was Frank" from October, after "Eve" from November was recorded:
+    refused with only "no fact of its slot was valid then". It says how, and that works."""
+    body = {**BASE, "subject_id": "globex-contact", "fact_type": "identity", "category": "contact"}
+    nov, oct_ = "2026-11-01T00:00:00+00:00", "2026-10-01T00:00:00+00:00"
+    eve = await client.post(
+        F, json={**body, "content": "Globex's contact is Eve", "valid_from": nov}
+    )
+    assert eve.status_code == 201, eve.text
+    eve_id = eve.json()["fact"]["id"]
+    frank = {**body, "content": "Globex's contact was Frank", "valid_from": oct_}
+    r = await client.post(F, json=frank)
+    assert r.status_code == 422, r.text
+    said = r.json()["errors"][0]
+    assert said["field"] == "valid_from"
+    assert f"DELETE /api/v1/memory/facts/{eve_id}" in said["message"], said
+    # As it says: delete, add the earlier one, then the later one again.
+    assert (await client.delete(f"{F}/{eve_id}")).status_code == 200
+    assert (await client.post(F, json=frank)).status_code == 201
+    again = {**body, "content": "Globex's contact is Eve", "valid_from": nov}
+    assert (await client.post(F, json=again)).status_code == 201
+    history = (
+        await client.get(F, params={"subject_id": "globex-contact", "include_history": "true"})
+    ).json()
+    assert [(f["content"], f["current"]) for f in history] == [
+        ("Globex's contact is Eve", True),
+        ("Globex's contact was Frank", False),
+    ]

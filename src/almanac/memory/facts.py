@@ -223,11 +223,19 @@ class FactService:
             ):
                 return fact
         following = min((f for f in versions if f.valid_from > valid_from), key=_start)
-        raise ValidationFailed(
+        said = (
             f"valid_from is before fact {following.id}'s valid_from "
-            f"({following.valid_from.isoformat()}) and no fact of its slot was valid then",
-            field="valid_from",
+            f"({following.valid_from.isoformat()}) and no fact of its slot was valid then"
         )
+        if following.valid_from == min(f.valid_from for f in versions):
+            # Before the slot's first fact: say how the earlier one can be recorded.
+            said += (
+                f": a fact goes into its slot's history only where another was valid. To "
+                f"record one before fact {following.id}, delete that fact (DELETE "
+                f"/api/v1/memory/facts/{following.id}), add the earlier one with its "
+                f"valid_from, then add fact {following.id}'s text again with its own"
+            )
+        raise ValidationFailed(said, field="valid_from")
 
     async def _replace(
         self,
