@@ -202,6 +202,9 @@ def test_a_task_done_today_but_not_planned_today_reads_as_done(
     result = runner.invoke(app, ["reflect"])
     assert result.exit_code == 0, result.output
     assert "tasks: 0 planned, 1 done" in result.output, result.output
+    # "hours: 0 estimated" stood above "estimated 1 h" for the same day: the first counts
+    # only the tasks planned in it, which it now says.
+    assert "hours: 0 estimated for the tasks planned, " in result.output, result.output
 
 
 def test_done_without_hours_counts_in_todays_reflection(cli_env: AppState) -> None:  # noqa: F811

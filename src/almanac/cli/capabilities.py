@@ -144,7 +144,8 @@ def reflection_lines(out: dict[str, Any]) -> list[str]:
     if n := report.get("numbers"):
         lines.append(
             f"tasks: {n['tasks_planned']} planned, {n['tasks_done']} done; "
-            f"hours: {n['hours_estimated']:g} estimated, {n['hours_actual']:g} worked"
+            f"hours: {n['hours_estimated']:g} estimated for the tasks planned, "
+            f"{n['hours_actual']:g} worked"
         )
         if measured := n.get("done_tasks_measured"):
             lines.append(

@@ -23,7 +23,7 @@ window.AlmanacPages.reflections = function () {
     A.fill(els.timeline, h("ol", { class: "timeline", "aria-label": "Daily reflections, latest first" }, daily.map((r) => {
       const n = r.report.numbers || {};
       return h("li", { dataset: { day: r.period_start } }, h("strong", {}, A.dayLabel(r.period_start + "T12:00:00Z")),
-        h("p", {}, `${n.tasks_planned ?? 0} task${(n.tasks_planned ?? 0) === 1 ? "" : "s"} planned, ${n.tasks_done ?? 0} done; ${n.hours_estimated ?? 0} h estimated, ${n.hours_actual ?? 0} h worked.` +
+        h("p", {}, `${n.tasks_planned ?? 0} task${(n.tasks_planned ?? 0) === 1 ? "" : "s"} planned, ${n.tasks_done ?? 0} done; ${n.hours_estimated ?? 0} h estimated for the tasks planned, ${n.hours_actual ?? 0} h worked.` +
           (n.done_tasks_measured ? ` The ${n.done_tasks_measured} task(s) done with hours recorded: estimated ${n.done_hours_estimated} h, took ${n.done_hours_worked} h.` : "")),
         r.narrative ? h("p", {}, r.narrative) : null,
         (r.report.slipped || []).length ? h("p", { class: "warn" }, `Slipped: ${r.report.slipped.map((x) => x.title).join(", ")}`) : null);
