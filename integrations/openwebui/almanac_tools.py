@@ -791,7 +791,7 @@ class Tools:
                 f"{n.get('tasks_planned', 0)} task{'' if n.get('tasks_planned') == 1 else 's'}"
                 f" planned, {n.get('tasks_done', 0)} done, "
                 f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h "
-                "estimated."
+                "estimated for the tasks planned."
             ]
             lines += [f"- {_clip(r, 200)}" for r in out["report"].get("recommendations", [])[:5]]
             if out.get("narrative"):

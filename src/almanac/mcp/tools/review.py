@@ -22,7 +22,8 @@ def reflection_text(out: dict[str, Any]) -> str:
         f"reflection #{out['id']} ({out['mode']}, {out['period_start']}–{out['period_end']}): "
         f"{n.get('tasks_planned', 0)} task{'' if n.get('tasks_planned') == 1 else 's'} "
         f"planned, {n.get('tasks_done', 0)} done, "
-        f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h estimated"
+        f"{n.get('hours_actual', 0):g} h actual vs {n.get('hours_estimated', 0):g} h estimated "
+        "for the tasks planned"
     ]
     if measured := n.get("done_tasks_measured"):
         lines[0] += (
