@@ -75,3 +75,26 @@ async def test_a_stop_before_the_start_says_the_start_on_the_users_clock(
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert re.search(r"before started_at \(\w\w\w \d\d \w\w\w \d\d:\d\d\)", detail), detail
+
+
+async def test_a_timer_on_a_done_task_says_when_it_was_finished_on_the_users_clock(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """The refusal said "finished 2026-12-01T10:00+00:00" (UTC, ISO) where every other
+    message of runs says times on the user's clock ("started Fri 04 Dec 17:02")."""
+    import re
+    from datetime import UTC, datetime
+
+    row = Task(
+        title="Send the invoice",
+        estimate_hours=1.0,
+        status="done",
+        finished_at=datetime.now(UTC).replace(microsecond=0),
+    )
+    db_session.add(row)
+    await db_session.commit()
+    r = await client.post(R, json={"task_id": row.id})
+    assert r.status_code == 409, r.text
+    detail = r.json()["detail"]
+    assert re.search(r"\(finished \w\w\w \d\d \w\w\w \d\d:\d\d\)", detail), detail
+    assert "+00:00" not in detail

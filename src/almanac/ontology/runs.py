@@ -75,18 +75,14 @@ def finished_by(task: Task, worked_until: datetime) -> None:
         task.finished_at = worked_until
 
 
-def _open_for_timing(task: Task) -> None:
+def _open_for_timing(task: Task, tz: ZoneInfo) -> None:
     """A 409 for a run started on a closed task: closing it stops its run, and nothing
     would stop one started after (it stayed in progress for good, its hours never
     counted). Hours worked on a done task are recorded with their end instead."""
     if task.status not in CLOSED_TASK_STATUSES_API:
         return
     if task.status == "done":
-        at = (
-            task.finished_at.astimezone(UTC).isoformat(timespec="minutes")
-            if task.finished_at
-            else ""
-        )
+        at = on_clock(task.finished_at, tz) if task.finished_at else ""
         since = f" (finished {at})" if at else ""
         hint = (
             "reopen it (status in_progress) to time more work, or record the hours worked "
@@ -179,7 +175,7 @@ class RunService:
                 prior = await self.repo.run_by_identifier(body.run_identifier)
                 if prior is not None:
                     return self._same_or_conflict(prior, body), False
-            _open_for_timing(task)
+            _open_for_timing(task, self.tz)
             # Also a run started now: a record may end up to a day ahead.
             await self._no_overlap(
                 task.id, started, None, "started_at", given=body.started_at is not None
