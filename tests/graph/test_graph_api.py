@@ -215,3 +215,21 @@ async def test_a_subject_type_with_capitals_or_digits_is_a_node_the_api_reaches(
         assert r.status_code == 200, r.text
         assert r.json()["node"]["id"] == f"{subject}:acme"
         assert [n["node"]["id"].split(":")[0] for n in r.json()["neighbors"]] == ["fact"]
+
+
+async def test_a_long_subject_id_is_a_node_the_api_reaches(client: httpx.AsyncClient):
+    """A fact's subject id may run to 255 characters, but the graph API took 200 after the
+    ':', so the node a 230-character id made was a 422 to ask for."""
+    subject = "i" * 230
+    r = await client.post(
+        "/api/v1/memory/facts",
+        json={
+            "subject_type": "vendor",
+            "subject_id": subject,
+            "fact_type": "identity",
+            "content": "A vendor with a long name",
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get(f"{G}/nodes/vendor:{subject}/neighbors")
+    assert r.status_code == 200, r.text

@@ -77,3 +77,8 @@ async def test_each_version_says_when_it_gave_way_so_a_rollback_finds_the_one_be
     after = {v["version"]: v["deactivated_at"] for v in (await client.get(url)).json()}
     assert after["v2"] is None and after["v3"] is not None
     assert after["v1"] is not None and after["v1"] > gave_way["v1"]
+    # Activated again while active: it gives way to nothing, its `deactivated_at` stays.
+    await client.post(f"{url}/v3/activate")
+    await client.post(f"{url}/v3/activate")
+    final = {v["version"]: v for v in (await client.get(url)).json()}
+    assert final["v3"]["is_active"] and final["v3"]["deactivated_at"] == after["v3"]

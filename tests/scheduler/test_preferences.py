@@ -252,6 +252,7 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("focus time until 1pm", (time(8), time(13))),
         ("deep work after 3pm", (time(15), time(18))),
         ("afternoons after 2 are for focus", (time(14), time(18))),
+        ("deep work after 9am until 11am", (time(9), time(11))),
         ("no meetings in the mornings before 10, deep work after lunch", (time(13), time(18))),
     ],
 )

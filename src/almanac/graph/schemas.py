@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 # `<type>:<key>`: a fact's subject type is a node type as written ("Vendor2", "Person").
 NodeId = Annotated[
-    str, Field(min_length=3, max_length=255, pattern=r"^[^:\x00]{1,50}:[^\x00]{1,200}$")
+    str, Field(min_length=3, max_length=255, pattern=r"^[^:\x00]{1,50}:[^\x00]{1,253}$")
 ]
 Direction = Literal["out", "in", "both"]
 # Every type of edge the triggers of migrations 0016/0042 write (`graph_edge(..., 'type')`):

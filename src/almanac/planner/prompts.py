@@ -88,6 +88,8 @@ class PromptService:
         target = next((r for r in rows if r.version == version), None)
         if target is None:
             raise NotFound(f"prompt template {name!r} has no version {version!r}")
+        if target.is_active:  # gives way to nothing: no `deactivated_at` of its own
+            return prompt_out(target)
         await self.repo.deactivate_all(name)
         await self.repo.set_active(target)
         return prompt_out(target)

@@ -96,4 +96,7 @@ def _edge(m: re.Match[str]) -> tuple[time | None, time | None]:
         at = time(at.hour + 12, at.minute)
     if m.group(1).lower() in ("before", "until", "till"):
         return time(8), at
-    return at, time(18)
+    end = ph.clock(*m.group(5, 6, 7)) if m.group(5) else None
+    if end is not None and not m.group(7) and end <= (at or end) and end.hour < 12:
+        end = time(end.hour + 12, end.minute)  # "after 1 until 5": 17:00
+    return at, end or time(18)

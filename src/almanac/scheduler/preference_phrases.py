@@ -253,7 +253,15 @@ PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
 )
 # "Mornings before 11 are for deep work", "deep work after 3pm": a clock bounding focus time.
 FOCUS_EDGE = re.compile(
-    r"\b(before|until|till|after|from)\s+" + CLOCK + _NOT_HOURS + _NOT_DATE, re.I
+    r"\b(before|until|till|after|from)\s+"
+    + CLOCK
+    + _NOT_HOURS
+    + _NOT_DATE
+    + r"(?:\s*(?:-|–|to|until|till)\s*"  # "after 9am until 11am": its end too
+    + CLOCK
+    + _NOT_HOURS
+    + r")?",
+    re.I,
 )
 # "No meetings in the morning", "keep mornings free of meetings": the scheduler places no
 # meetings, only blocks of work, and a period kept from meetings is kept for that work --
