@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,6 +31,18 @@ def reflect_day_of_work(hours: float) -> list[str]:
 
 
 runner = CliRunner()
+
+
+def approved_plans_tasks() -> dict[str, Any]:
+    """`tasks --plan --json` of a plan made and approved through the CLI."""
+    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
+    assert result.exit_code == 0, result.output
+    plan_id = result.output.split("almanac approve ")[1].split()[0]
+    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
+    listed: dict[str, Any] = json.loads(
+        runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output
+    )
+    return listed
 
 
 def test_list_log_and_done(cli_env: AppState, monkeypatch) -> None:  # noqa: F811
@@ -192,11 +205,7 @@ def test_a_task_done_today_but_not_planned_today_reads_as_done(
     """A task finished today counts done today even when no block of it was planned today:
     the reflection said "tasks: 0 planned, 1 of them done" (the dashboard "1 of 0 tasks
     done", the MCP and Open WebUI tools "1/0 tasks done")."""
-    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
-    assert result.exit_code == 0, result.output
-    plan_id = result.output.split("almanac approve ")[1].split()[0]
-    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    listed = approved_plans_tasks()
     result = runner.invoke(app, ["done", str(listed["items"][0]["id"]), "--hours", "0.5"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["reflect"])
@@ -210,11 +219,7 @@ def test_a_task_done_today_but_not_planned_today_reads_as_done(
 def test_done_without_hours_counts_in_todays_reflection(cli_env: AppState) -> None:  # noqa: F811
     """`almanac done ID` with no time recorded, then `almanac reflect`: 0 done (no run, no
     finish time, and the plan never scheduled)."""
-    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
-    assert result.exit_code == 0, result.output
-    plan_id = result.output.split("almanac approve ")[1].split()[0]
-    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    listed = approved_plans_tasks()
     result = runner.invoke(app, ["done", str(listed["items"][0]["id"])])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["reflect"])
@@ -226,11 +231,7 @@ def test_done_at_records_work_finished_after_the_fact(cli_env: AppState) -> None
     """The API takes `finished_at` for work recorded after the fact, but `almanac done`
     (like the MCP, Open WebUI and dashboard buttons) could only mark a task done now: a
     week's work caught up today counted done today and 0 done in its own week."""
-    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
-    assert result.exit_code == 0, result.output
-    plan_id = result.output.split("almanac approve ")[1].split()[0]
-    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    listed = approved_plans_tasks()
     first, second = (str(t["id"]) for t in listed["items"][:2])
     # Noon UTC: the same day in the user's zone.
     then = (datetime.now(UTC) - timedelta(days=9)).replace(
@@ -257,12 +258,8 @@ def test_done_refused_for_its_time_records_no_hours(cli_env: AppState) -> None: 
     """`done --hours H --at T` recorded the hours, then was refused (T before work already
     recorded on the task): the task stayed open with the hours on it, and the same command
     with a corrected --at recorded them a second time."""
-    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
-    assert result.exit_code == 0, result.output
-    plan_id = result.output.split("almanac approve ")[1].split()[0]
-    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
-    task_id = str(listed["items"][0]["id"])
+    listed = approved_plans_tasks()
+    task_id, plan_id = (str(listed["items"][0][k]) for k in ("id", "plan_id"))
     later = (datetime.now(UTC) - timedelta(days=2)).replace(
         hour=12, minute=0, second=0, microsecond=0
     )
@@ -359,11 +356,7 @@ def test_at_without_an_offset_is_read_in_the_users_zone(
     `calendar add` and `facts add --valid-from` read in ALMANAC_TIMEZONE; `--at yesterday`
     was the schema's "input is too short"."""
     monkeypatch.setenv("ALMANAC_TIMEZONE", "America/New_York")
-    result = runner.invoke(app, ["plan", "Onboard Acme as a new client"])
-    assert result.exit_code == 0, result.output
-    plan_id = result.output.split("almanac approve ")[1].split()[0]
-    assert runner.invoke(app, ["approve", plan_id]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["tasks", "--plan", plan_id, "--json"]).output)
+    listed = approved_plans_tasks()
     first, second = (str(t["id"]) for t in listed["items"][:2])
     day = (datetime.now(UTC) - timedelta(days=3)).date()
     wall = f"{day.isoformat()}T10:00"

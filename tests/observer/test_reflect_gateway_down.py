@@ -4,7 +4,8 @@ was not remembered or written, never a 503 that loses it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +60,9 @@ async def test_a_reflection_with_pattern_facts_is_stored_while_the_gateway_is_do
     assert "memory" not in stored.report
     memory = await db_session.get(Event, event_id)
     assert memory is not None and memory.event_type == "reflection"
+    # Dated in its day (its last instant, in the reflection's zone), not when it was sent.
+    end = datetime.combine(date(2026, 10, 11), time(), tzinfo=ZoneInfo(stored.timezone))
+    assert memory.occurred_at == end - timedelta(microseconds=1)
     assert (
         await remember_in_process(uow, memory_port(uow, state), "daily", date(2026, 10, 10)) is None
     )

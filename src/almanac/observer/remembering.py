@@ -10,7 +10,6 @@ forgets the one it replaces, as a reflection that is remembered at once does.
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,10 +22,9 @@ from almanac.memory.port import MemoryPort, RemoteMemory
 from almanac.memory.schemas import RememberIn
 from almanac.models.observer import Reflection
 from almanac.observer.narrative import reflection_summary
+from almanac.observer.report import period_bounds
 from almanac.observer.repository import ObserverRepository
 from almanac.planner.context import REMEMBER_QUEUE
-
-logger = logging.getLogger(__name__)
 
 REMEMBER_REFLECTION_TASK = "almanac:remember_reflection"
 EVENT_SALIENCE = 0.6  # recallable, but under the 0.7 bar: the report itself is not a fact
@@ -63,8 +61,9 @@ async def queue_remember_reflection(session: AsyncSession, mode: str, first: dat
 
 
 def _item(row: Reflection, mode: str, first: date, seen: datetime) -> RememberIn:
-    end = datetime.combine(row.period_end + timedelta(days=1), datetime.min.time())
-    when = min(seen, end.replace(tzinfo=ZoneInfo(row.timezone)) - timedelta(microseconds=1))
+    # Dated in the period (its last instant at the latest), as a reflection made at once is.
+    end = period_bounds(first, mode, ZoneInfo(row.timezone))[3]
+    when = min(seen, end - timedelta(microseconds=1))
     return reflection_memory(mode, first, row.period_end, when, row.report, row.narrative)
 
 
