@@ -50,11 +50,12 @@ def test_status_messages_read_well():
         "active, cancelled (or be scheduled again)"
     )
     with pytest.raises(Conflict) as draft:
-        require_transition("draft", "scheduled", field="plan_id")
+        require_transition("draft", "scheduled", field="plan_id", plan_id=42)
+    # It named `{id}` and `ID` where the plan's own id is a command to copy.
     assert draft.value.message == (
         "the plan is draft and cannot become scheduled; from draft it can become: approved, "
-        "cancelled (approve it first: POST /api/v1/planner/plans/{id}/approve, or almanac "
-        "approve ID)"
+        "cancelled (approve it first: POST /api/v1/planner/plans/42/approve, or almanac "
+        "approve 42)"
     )
 
 

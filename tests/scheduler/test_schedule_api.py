@@ -106,6 +106,7 @@ async def test_draft_plan_is_409_and_unknown_plan_404(
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "draft" in r.json()["detail"]
+    assert f"almanac approve {plan.id})" in r.json()["detail"]  # the plan's own, not ID
     assert await run_count(db_session, plan.id) == 0
     r = await schedule(sched_client, 987654)
     assert r.status_code == 404

@@ -229,7 +229,7 @@ class PlanLifecycleService:
         """draft → approved: the plan becomes a process template and its tasks; a 409
         names `field`, what the caller sent that asks for it."""
         plan = await self._get(plan_id, for_update=True)
-        require_transition(plan.status, "approved", field=field)
+        require_transition(plan.status, "approved", field=field, plan_id=plan.id)
         sop = plan_sop(plan)
         # A draft stored under older rules is held to today's before its tasks exist.
         problems = self._problems(plan, sop)
@@ -296,6 +296,6 @@ class PlanLifecycleService:
         if body.status == "approved":
             return (await self.approve(plan_id, field="status")).plan
         plan = await self._get(plan_id, for_update=True)
-        require_transition(plan.status, body.status)
+        require_transition(plan.status, body.status, plan_id=plan.id)
         plan.status = body.status
         return plan_out(await self.repo.flush(plan))

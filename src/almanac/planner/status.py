@@ -15,18 +15,22 @@ NEXT: dict[str, frozenset[str]] = {
 }
 
 
-def require_transition(current: str, target: str, *, field: str = "status") -> None:
+def require_transition(
+    current: str, target: str, *, field: str = "status", plan_id: int | None = None
+) -> None:
     """Raise Conflict (409) naming `field` (what the caller sent that asks for the move)
-    unless a plan may move from `current` to `target`."""
+    unless a plan may move from `current` to `target`; `plan_id` makes the advice a
+    command to copy."""
     allowed = NEXT.get(current, frozenset())
     if target not in allowed:
         moves = ", ".join(sorted(allowed - {current})) or "none (it is final)"
         if current in allowed:
             moves += f" (or be {current} again)"
         if current == "draft" and target in NEXT["approved"]:
+            ref = "ID" if plan_id is None else str(plan_id)
             moves += (
-                " (approve it first: POST /api/v1/planner/plans/{id}/approve, "
-                "or almanac approve ID)"
+                f" (approve it first: POST /api/v1/planner/plans/{ref}/approve, "
+                f"or almanac approve {ref})"
             )
         if current == target:
             raise Conflict(
@@ -44,6 +48,6 @@ def require_transition(current: str, target: str, *, field: str = "status") -> N
 RESCHEDULABLE = ("scheduled", "active")
 
 
-def require_schedulable(status: str) -> None:
-    """409 naming `plan_id` unless a plan in `status` may be scheduled."""
-    require_transition(status, "scheduled", field="plan_id")
+def require_schedulable(status: str, plan_id: int) -> None:
+    """409 naming `plan_id` unless plan `plan_id`, in `status`, may be scheduled."""
+    require_transition(status, "scheduled", field="plan_id", plan_id=plan_id)

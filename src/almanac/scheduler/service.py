@@ -132,7 +132,7 @@ class SchedulerService:
         if body.run_id is not None:  # a preview is written as it was shown: nothing to read
             plan = await self._plan(body.plan_id, for_update=not body.dry_run)
             if plan.status not in RESCHEDULABLE:
-                require_schedulable(plan.status)
+                require_schedulable(plan.status, plan.id)
             if body.dry_run:
                 raise ValidationFailed(
                     "run_id applies a preview; set dry_run=false", field="run_id"
@@ -143,7 +143,7 @@ class SchedulerService:
             body.plan_id, for_update=not body.dry_run, keep=RESCHEDULABLE
         )
         if plan.status not in RESCHEDULABLE:  # scheduling again replaces the plan's blocks
-            require_schedulable(plan.status)
+            require_schedulable(plan.status, plan.id)
         tz = self.tz()
         now = datetime.now(UTC)
         start = body.start_date or now.astimezone(tz).date()
@@ -159,13 +159,13 @@ class SchedulerService:
         if body.run_id is not None:  # a preview is written as it was shown: nothing to read
             plan = await self._plan(body.plan_id, for_update=not body.dry_run)
             if plan.status != "active":
-                require_schedulable(plan.status)
+                require_schedulable(plan.status, plan.id)
             return await self._apply_replan_preview(plan, body)
         plan, prefs = await self._plan_and_preferences(
             body.plan_id, for_update=not body.dry_run, keep=("active",)
         )
         if plan.status != "active":  # work under way may be replanned; it stays active
-            require_schedulable(plan.status)
+            require_schedulable(plan.status, plan.id)
         last = await self.repo.last_applied_run(plan.id)
         if last is None:
             message = f"plan {plan.id} has no written schedule to replan; use /schedule"
@@ -238,7 +238,7 @@ class SchedulerService:
         for _ in range(READ_ATTEMPTS):
             plan = await self._plan(plan_id, for_update=False)
             if plan.status not in keep:
-                require_schedulable(plan.status)  # refuse before asking anyone
+                require_schedulable(plan.status, plan.id)  # refuse before asking anyone
             prefs = await self.preference_facts.read(plan.client_id, self.uow.end_reads)
             plan = await self._plan(plan_id, for_update=for_update)
             if not prefs.asked_llm:
