@@ -349,6 +349,9 @@ async def test_a_plan_made_while_the_gateway_is_down_is_remembered_once_it_is_ba
     assert [k for _, k in stored] == [f"plan:{plan['id']}"]
     assert await _run_job(planner, db_session, plan["id"]) is True
     assert await _plan_memories(engine, plan["id"]) == stored  # a rerun stores nothing twice
+    again = await ok(await client.get(f"/api/v1/planner/plans/{plan['id']}"), 200)
+    said = " ".join(again["notes"])  # it said "not yet remembered" for good
+    assert "not yet remembered" not in said and "remembered later" in said
 
     # The Gateway recalls it as a past plan, as a later plan asks (a generous deadline here:
     # how fast it answers on a loaded machine is not what this test is about).

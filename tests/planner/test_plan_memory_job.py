@@ -8,6 +8,7 @@ Against a real Gateway process (the two-process case) see tests/memory/test_gate
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -22,7 +23,7 @@ from almanac.memory.port import InProcessMemory, RemoteMemory, memory_service
 from almanac.memory.schemas import RememberIn
 from almanac.models import Plan
 from almanac.ontology.sop import SOP
-from almanac.planner.context import REMEMBER_TASK
+from almanac.planner.context import REMEMBER_TASK, REMEMBERED_LATER_NOTE, UNREMEMBERED_NOTE
 from almanac.planner.tasks import remember_plan
 from almanac.state import AppState
 
@@ -47,7 +48,9 @@ def worker_state(committed_state: AppState) -> Iterator[AppState]:
     set_state(None)
 
 
-async def _committed_plan(state: AppState, client_id: int | None) -> int:
+async def _committed_plan(
+    state: AppState, client_id: int | None, metadata: dict[str, Any] | None = None
+) -> int:
     async with unit_of_work(state.sessionmaker) as uow:
         plan = Plan(
             plan_title=DRAFT.title,
@@ -55,6 +58,7 @@ async def _committed_plan(state: AppState, client_id: int | None) -> int:
             sop=DRAFT.model_dump(mode="json"),
             client_id=client_id,
             status="draft",
+            metadata_=metadata or {},
         )
         uow.session.add(plan)
         await uow.session.flush()
@@ -111,6 +115,49 @@ async def test_the_job_for_a_plan_gone_since_writes_nothing(
         await uow.session.execute(text("DELETE FROM plans WHERE id = :id"), {"id": plan_id})
     await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]
     assert await _memories(engine, plan_id) == []
+
+
+QUEUED = {
+    "degraded": ["memory"],
+    "notes": [
+        "planned without recalled memories",
+        f"{UNREMEMBERED_NOTE} (the Memory Gateway is unavailable): remembering it is queued",
+        "estimates from the library",
+    ],
+}
+
+
+async def _notes(engine: AsyncEngine, plan_id: int) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        meta = await conn.scalar(text("SELECT metadata FROM plans WHERE id = :id"), {"id": plan_id})
+    assert isinstance(meta, dict)
+    return meta
+
+
+@pytest.mark.parametrize("remote", [False, True])
+async def test_once_remembered_the_plan_no_longer_says_it_is_not(
+    worker_state: AppState, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, remote: bool
+) -> None:
+    """The note that the plan was not yet remembered stayed after the job remembered it.
+    The plan was still made without recalled memories: that note and `degraded` stay."""
+    plan_id = await _committed_plan(worker_state, 7405, QUEUED)
+    if remote:
+
+        async def nothing() -> None:
+            return None
+
+        _remote(monkeypatch, SlowGateway(worker_state, nothing))
+    await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]
+    assert await _notes(engine, plan_id) == {
+        "degraded": ["memory"],
+        "notes": [
+            "planned without recalled memories",
+            "estimates from the library",
+            REMEMBERED_LATER_NOTE,
+        ],
+    }
+    await remember_plan.func(plan_id=plan_id)  # type: ignore[attr-defined]  # a rerun
+    assert (await _notes(engine, plan_id))["notes"].count(REMEMBERED_LATER_NOTE) == 1
 
 
 class SlowGateway(RemoteMemory):

@@ -34,6 +34,11 @@ PLAN_SALIENCE = 0.5
 # The job that remembers a plan the (remote) Gateway could not take when it was made.
 REMEMBER_TASK = "almanac:remember_plan"
 REMEMBER_QUEUE = "memory"
+# A plan's note while its memory waits in the queue, and the one that replaces it after.
+UNREMEMBERED_NOTE = "the plan was saved but not yet remembered"
+REMEMBERED_LATER_NOTE = (
+    "the plan was remembered later, once the Memory Gateway took it: later plans recall it"
+)
 
 
 async def recall_context(
@@ -147,6 +152,9 @@ async def remember_queued_plan(uow: UnitOfWork, memory: MemoryPort, plan_id: int
         return False
     plan, title, sop = found
     await memory.remember(plan_memory(plan, SOP.model_validate(sop), title))
+    await PlanRepository(uow.session).replace_note(
+        plan_id, UNREMEMBERED_NOTE, REMEMBERED_LATER_NOTE
+    )
     return True
 
 
@@ -167,7 +175,10 @@ async def remember_queued_plan_remotely(
     plan, title, sop = found
     event_id = await memory.remember(plan_memory(plan, SOP.model_validate(sop), title))
     async with unit_of_work(sessionmaker) as uow:
-        still = await PlanRepository(uow.session).as_drafted(plan_id) is not None
+        plans = PlanRepository(uow.session)
+        still = await plans.as_drafted(plan_id) is not None
+        if still:
+            await plans.replace_note(plan_id, UNREMEMBERED_NOTE, REMEMBERED_LATER_NOTE)
     if not still:
         try:
             await memory.forget_event(event_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,6 +151,24 @@ class PlanRepository(Repository, PortableRows):
         if first is None:
             return plan, plan.plan_title, plan.sop
         return plan, first.plan_title, first.sop
+
+    async def replace_note(self, plan_id: int, prefix: str, note: str) -> bool:
+        """Replace plan `plan_id`'s notes that begin with `prefix` by `note`, in one UPDATE
+        (an edit of the plan meanwhile is not undone); whether there was one."""
+        stmt = text(
+            """
+            UPDATE plans SET metadata = jsonb_set(metadata, '{notes}', (
+                SELECT coalesce(jsonb_agg(n ORDER BY i), '[]'::jsonb)
+                    || to_jsonb(CAST(:note AS text))
+                FROM jsonb_array_elements(metadata -> 'notes') WITH ORDINALITY AS x(n, i)
+                WHERE NOT starts_with(n #>> '{}', :prefix)))
+            WHERE id = :id AND jsonb_typeof(metadata -> 'notes') = 'array'
+              AND EXISTS (SELECT FROM jsonb_array_elements(metadata -> 'notes') AS y(n)
+                          WHERE starts_with(n #>> '{}', :prefix))
+            """
+        )
+        params = {"id": plan_id, "prefix": prefix, "note": note}
+        return bool((await self.session.execute(stmt, params)).rowcount)  # type: ignore[attr-defined]
 
     async def flush(self, plan: Plan) -> Plan:
         """Write changes to `plan` and read it back (updated_at)."""

@@ -20,7 +20,7 @@ from almanac.models import Plan
 from almanac.ontology.catalog import CatalogRepository
 from almanac.ontology.sop import MAX_TASK_HOURS, SOP, check_sop, plain_problems
 from almanac.planner import llm_plan
-from almanac.planner.context import recall_context, remember_plan
+from almanac.planner.context import UNREMEMBERED_NOTE, recall_context, remember_plan
 from almanac.planner.estimates import Applied, Estimator, apply_estimates, params_from
 from almanac.planner.fallback import (
     fallback_detail,
@@ -224,7 +224,7 @@ class PlannerService:
         if job is not None and "memory" in degraded:
             # Nothing is lost: the memory is written once the Gateway takes it.
             notes.append(
-                "the plan was saved but not yet remembered (the Memory Gateway is "
+                f"{UNREMEMBERED_NOTE} (the Memory Gateway is "
                 f"unavailable): remembering it is queued (job {job}) and retried, for about "
                 "a day, until the Memory Gateway takes it; until then later plans do not "
                 "recall it as a past plan"
