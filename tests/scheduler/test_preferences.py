@@ -254,6 +254,11 @@ def test_rules_read_common_phrasings(text: str, field: str, value: Any):
         ("afternoons after 2 are for focus", (time(14), time(18))),
         ("deep work after 9am until 11am", (time(9), time(11))),
         ("no meetings in the mornings before 10, deep work after lunch", (time(13), time(18))),
+        # Session 35 (from round 34's probe): noon and midday as a clock, not understood.
+        ("Deep work until noon", (time(8), time(12))),
+        ("focus time till midday", (time(8), time(12))),
+        ("deep work before midday", (time(8), time(12))),
+        ("deep work after noon", (time(13), time(18))),
     ],
 )
 def test_focus_phrasings(text: str, window: tuple[time, time]):

@@ -26,7 +26,7 @@ def read_focus(
     elif not focus and (
         m or ((mention := ph.FOCUS.search(head)) and (m := ph.PERIOD.search(head, mention.end())))
     ):
-        morning = m.group(1).lower().startswith(("morning", "before"))
+        morning = m.group(1).lower().startswith(("morning", "before", "until", "till"))
         lo, hi = (time(8), time(12)) if morning else (time(13), time(18))
     # A period kept from meetings, when no focus time is said: its "no" is not one of focus.
     kept = ph.MEETING_FREE.search(head) if not (lo and hi) else None

@@ -245,7 +245,12 @@ FOCUS_RANGE = re.compile(
     + _NOT_HOURS,
     re.I,
 )
-PERIOD = re.compile(r"\b(morning|afternoon|before noon|before lunch|after lunch)s?\b", re.I)
+# Noon and midday are a clock too: "until noon" is the morning, "after noon" the afternoon.
+PERIOD = re.compile(
+    r"\b(morning|afternoon|(?:before|until|till)\s+(?:noon|midday|lunch)"
+    r"|after\s+(?:noon|midday|lunch))s?\b",
+    re.I,
+)
 PERIOD_FOR_FOCUS = re.compile(  # "mornings are for focus": the period first
     r"\b(morning|afternoon)s?(?:\s*:\s*|\s+(?:(?:are|is)\s+)?"
     r"(?:(?:reserved|blocked|kept|protected|free|clear)\s+)?for\s+)(?:deep|focus)",
