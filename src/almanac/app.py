@@ -82,10 +82,12 @@ def create_app(
 
         if stray := unguarded_mounts(app.router.routes):
             raise RuntimeError(f"mounted outside /, /ui and /static (public, no key): {stray}")
-        if owned:
-            from almanac.auth.bootstrap import ensure_first_key
+        from almanac.auth.bootstrap import ensure_first_key, ensure_planner_key
 
+        if owned:
             await ensure_first_key(current)
+        if "memory" not in chosen:  # the Planner run apart: its own key for the Gateway
+            await ensure_planner_key(current)
         # The one-process deployment runs a worker too; a state passed in (tests, embedding)
         # brings its own.
         worker = (

@@ -1,4 +1,5 @@
-"""The data folder's `api-key` file: the first admin key, and the key local clients send."""
+"""The data folder's key files: `api-key` (the first admin key, which local clients send)
+and `planner-gateway-key` (the key the Planner run apart sends to the Memory Gateway)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ from almanac.config import Settings
 logger = logging.getLogger(__name__)
 
 KEY_FILE = "api-key"
+PLANNER_KEY_FILE = "planner-gateway-key"
 
 
 def key_file(data_dir: Path) -> Path:
     return data_dir / KEY_FILE
 
 
-def write_key_file(data_dir: Path, key: str) -> Path:
+def planner_key_file(data_dir: Path) -> Path:
+    return data_dir / PLANNER_KEY_FILE
+
+
+def write_key_file(data_dir: Path, key: str, name: str = KEY_FILE) -> Path:
     """Write `key` readable by its owner only (0600, whatever the umask or an old file)."""
-    path = key_file(data_dir)
+    path = data_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -30,9 +36,9 @@ def write_key_file(data_dir: Path, key: str) -> Path:
     return path
 
 
-def read_key_file(data_dir: Path) -> str | None:
+def read_key_file(data_dir: Path, name: str = KEY_FILE) -> str | None:
     try:
-        text = key_file(data_dir).read_text().strip()
+        text = (data_dir / name).read_text().strip()
     except OSError:
         return None
     return text or None
@@ -46,7 +52,8 @@ def client_key(settings: Settings) -> str | None:
 
 
 def gateway_key(settings: Settings) -> str | None:
-    """The key the Planner sends to a separate Memory Gateway."""
+    """The key the Planner sends to a separate Memory Gateway: the one configured, else its
+    own (`auth.bootstrap.ensure_planner_key`), else the local clients' key."""
     if settings.server.memory_gateway_key is not None:
         return settings.server.memory_gateway_key.get_secret_value()
-    return client_key(settings)
+    return read_key_file(settings.data_dir, PLANNER_KEY_FILE) or client_key(settings)

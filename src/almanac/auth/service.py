@@ -65,6 +65,22 @@ class KeyService:
             return None
         return Principal(key_id=row.id, name=row.name, scope=cast(Scope, row.scope))
 
+    async def revoked(self, key: str) -> bool:
+        """Whether `key` is a key of this database that was revoked (not merely unknown)."""
+        prefix = key_prefix(key)
+        row = await self.repo.key_by_prefix(prefix) if prefix else None
+        matches = same_hash(hash_secret(key), row.key_hash if row else _DUMMY_HASH)
+        return row is not None and matches and row.revoked_at is not None
+
+    async def free_name(self, name: str) -> str:
+        """`name`, or `name-2`, `name-3`... when it is taken (revoked keys keep theirs)."""
+        taken = {k.name for k in await self.list(include_revoked=True)}
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}-{n}"
+        return candidate
+
     async def list(self, *, include_revoked: bool = False) -> list[KeyOut]:
         rows = await self.repo.list_keys(include_revoked=include_revoked)
         return [_out(r) for r in rows]
@@ -144,9 +160,4 @@ async def ensure_admin_key(session: AsyncSession, name: str = "admin") -> KeyCre
     keys = KeyService(session)
     if await keys.any_admin():
         return None
-    taken = {k.name for k in await keys.list(include_revoked=True)}
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}-{n}"
-    return await keys.create(candidate, "admin")
+    return await keys.create(await keys.free_name(name), "admin")

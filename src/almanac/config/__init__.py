@@ -215,7 +215,7 @@ class ServerSettings(Section):
     planner_port: int = Field(default=8091, ge=1, le=65535)
     # When set, the Planner API talks to a Memory Gateway at this URL over HTTP.
     memory_gateway_url: HttpUrl | None = None
-    # The key the Planner sends to that Gateway (default: the data folder's `api-key`).
+    # The key the Planner sends to that Gateway (default: its own, auth.bootstrap).
     memory_gateway_key: SecretStr | None = None
     # The longest one call to that Gateway may take; past it (or refused, or a 5xx) the
     # feature goes on without memory and says so (plans: `degraded: ["memory"]`).

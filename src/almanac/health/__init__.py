@@ -198,7 +198,7 @@ async def _memory_gateway(state: AppState) -> DependencyStatus:
             status="degraded",
             required=False,
             detail=f"{where} did not accept the Planner's key (server.memory_gateway_key, "
-            f"else the data folder's api-key); {without}",
+            f"else the data folder's planner-gateway-key or api-key); {without}",
             latency_ms=ms,
         )
     if code == 200 and (refused := await client.key_problem()) is not None:

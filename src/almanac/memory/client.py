@@ -53,7 +53,7 @@ def connect_gateway(state: AppState) -> HttpMemoryClient:
     if not headers:
         logger.warning(
             "no key for the Memory Gateway at %s: set ALMANAC_SERVER__MEMORY_GATEWAY_KEY "
-            "(a key with scope write) or the data folder's api-key",
+            "(a key with scope write) or the data folder's planner-gateway-key or api-key",
             mask_url(url),
         )
     limit = state.settings.server.memory_gateway_timeout_seconds
