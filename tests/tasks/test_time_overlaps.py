@@ -368,3 +368,16 @@ async def test_time_on_another_task_at_the_same_hours_is_accepted_with_a_warning
     # Hours next to it, not at the same time: no warning.
     r = await sched_client.post(f"{URL}/{second}/time", json={"hours": 1, "ended_at": _ago(20)})
     assert r.status_code == 200 and r.json()["warnings"] == [], r.text
+
+
+def test_a_time_in_the_hour_the_clocks_go_back_says_which_it_is() -> None:
+    """On 1 Nov 2026 in New York 01:30 happens twice: "01:18 to 01:30" read as twelve
+    minutes for a record of 1.2 h, and "start it after 01:30" as if 01:40 EDT were after
+    01:30 EST (an outside probe)."""
+    tz = ZoneInfo("America/New_York")
+    first, second = (datetime(2026, 11, 1, h, 30, tzinfo=UTC) for h in (5, 6))
+    assert on_clock(first, tz).endswith("Sun 01 Nov 01:30 EDT")
+    assert on_clock(second, tz).endswith("Sun 01 Nov 01:30 EST")
+    # Any other time, as before: no zone.
+    assert on_clock(datetime(2026, 11, 1, 8, tzinfo=UTC), tz).endswith("Sun 01 Nov 03:00")
+    assert on_clock(datetime(2026, 3, 8, 7, tzinfo=UTC), tz).endswith("Sun 08 Mar 03:00")

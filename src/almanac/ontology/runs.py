@@ -27,10 +27,14 @@ _OPEN_END = datetime.max.replace(tzinfo=UTC)
 
 def on_clock(when: datetime, tz: ZoneInfo) -> str:
     """A time in a message as the user reads clocks: their zone, to the minute (the year
-    only when it is not this one), as the scheduler's messages say times."""
+    only when it is not this one, the zone's name only in a repeated hour), as the
+    scheduler's messages say times."""
     local = when.astimezone(tz)
     year = "" if local.year == datetime.now(tz).year else f" {local.year}"
-    return f"{local:%a %d %b}{year} {local:%H:%M}"
+    # In the hour the clocks go back, 01:30 is two times: the zone's name tells which.
+    twice = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+    zone = f" {local.tzname()}" if twice else ""
+    return f"{local:%a %d %b}{year} {local:%H:%M}{zone}"
 
 
 def run_out(row: ExecutionRun) -> RunOut:
