@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -278,6 +279,17 @@ def test_apply_reports_how_each_estimate_was_made() -> None:
     assert [e.hours for e in library.estimates] == [4.0, 1.0, 2.0]
     assert library.estimates[0].basis == "library" and library.changes == []
     assert "requested" in library.estimates[0].note
+
+
+def test_the_latest_run_is_dated_on_the_users_clock() -> None:
+    """The note read the run's UTC date: work ending on a Friday evening in New York was
+    "the latest on" Saturday (an outside probe)."""
+    fits = fit(runs(1.5, client=1, weeks=6))  # the latest: Monday 9 Feb 2026, 09:00 UTC
+    for zone, day in (("UTC", "2026-02-09"), ("Pacific/Pago_Pago", "2026-02-08")):
+        applied = apply_estimates(
+            _sop(), ORIGIN, LIBRARY, fits, client_id=1, mode="calibrated", tz=ZoneInfo(zone)
+        )
+        assert f"the latest on {day}" in applied.estimates[0].note
 
 
 def engagement_runs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -66,7 +66,7 @@ class Applied:
     held: list[str] = field(default_factory=list)  # tasks held at the task limit
 
 
-def _note(e: Estimate, mode: EstimatesMode, client_id: int | None) -> str:
+def _note(e: Estimate, mode: EstimatesMode, client_id: int | None, tz: tzinfo) -> str:
     if e.basis == "library":
         return (
             "library estimate (requested)"
@@ -84,10 +84,12 @@ def _note(e: Estimate, mode: EstimatesMode, client_id: int | None) -> str:
         f"{e.task_runs} of this task), weighted by recency ({e.effective_runs:g} effective)"
     )
     if e.last_run is not None:
-        text += f", the latest on {e.last_run.date().isoformat()}"
+        # Days on the user's clock: work ending Friday evening in New York is Saturday in UTC.
+        text += f", the latest on {e.last_run.astimezone(tz).date().isoformat()}"
     if e.change_at is not None:
+        since = e.change_at.astimezone(tz).date().isoformat()
         text += (
-            f"; a change of pace was detected from {e.change_at.date().isoformat()}, "
+            f"; a change of pace was detected from {since}, "
             "the pace since is read from the runs after it"
         )
     if e.capped:
@@ -104,9 +106,10 @@ def apply_estimates(
     client_id: int | None,
     mode: EstimatesMode,
     params: Params = DEFAULT,
+    tz: tzinfo = UTC,
 ) -> Applied:
     """Estimate each task of `sop`: from the library (`library`: hours by plan task id) and
-    the fitted history of its workflow (`origin`), for `client_id`."""
+    the fitted history of its workflow (`origin`), for `client_id`; the notes' days in `tz`."""
     estimates: list[TaskEstimate] = []
     changes: list[Calibration] = []
     bounded: list[str] = []
@@ -148,7 +151,7 @@ def apply_estimates(
             # (a plan asking for library estimates gets the library's, 0.33 h not 0.35 h).
             hours = base if e.basis == "library" else round_hours(base * e.ratio)
             low, high = interval(hours, base * e.low, base * e.high)
-            note = _note(e, mode, client_id)
+            note = _note(e, mode, client_id, tz)
             if e.capped:
                 bounded.append(task.id)
             if base * e.ratio > MAX_TASK_HOURS:

@@ -365,7 +365,14 @@ class PlannerService:
             )
             fits = await estimator.fits(sorted({w for w, _ in origin.values()}))
         return apply_estimates(
-            sop, origin, library, fits, client_id=client_id, mode=mode, params=params
+            sop,
+            origin,
+            library,
+            fits,
+            client_id=client_id,
+            mode=mode,
+            params=params,
+            tz=ZoneInfo(self.timezone),
         )
 
 
