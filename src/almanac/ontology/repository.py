@@ -24,6 +24,7 @@ from almanac.models import (
     Task,
     Workflow,
 )
+from almanac.types import WORK_TIME_AHEAD
 
 # Serialises changes of workflow parents, so two concurrent edits cannot close a cycle.
 _TREE_LOCK = "ontology:workflow-tree"
@@ -240,7 +241,8 @@ class OntologyRepository(Repository, PortableRows):
             ExecutionRun.task_id.is_not(None),
             ExecutionRun.task_id != task_id,
             ExecutionRun.started_at < end,
-            or_(ExecutionRun.ended_at.is_(None), ExecutionRun.ended_at > start),
+            # A record may end up to a day after its run's end (`runs_until`).
+            or_(ExecutionRun.ended_at.is_(None), ExecutionRun.ended_at > start - WORK_TIME_AHEAD),
         )
         return [
             (span, int(other))

@@ -18,6 +18,7 @@ from almanac.db.portable import PortableRows
 from almanac.db.repository import Repository, equal_to
 from almanac.models import ExecutionRun, Plan, ProcessTemplate, Task
 from almanac.models.status import CLOSED_TASK_STATUSES
+from almanac.types import WORK_TIME_AHEAD
 
 HISTORY_PER_WORKFLOW = 3000
 
@@ -336,8 +337,10 @@ class TaskRepository(Repository, PortableRows):
                     ExecutionRun.status == "completed",
                     at >= start,
                     # Begun before but still open or closed since: hours may be logged in it.
+                    # A record may end up to a day after its run was closed (a clock running
+                    # fast, then the plan cancelled): its hours count on its own day.
                     ExecutionRun.ended_at.is_(None),
-                    ExecutionRun.ended_at >= start,
+                    ExecutionRun.ended_at >= start - WORK_TIME_AHEAD,
                 ),
             )
             .order_by(at, ExecutionRun.id)

@@ -35,6 +35,7 @@ from almanac.tasks.schemas import (
     TimeIn,
     TimeOut,
 )
+from almanac.tasks.status import require_status_change
 from almanac.types import six_decimals
 
 # Frees a closed task's future blocks (True) or shrinks an open one's to its remaining
@@ -140,6 +141,8 @@ class TaskService:
         """Change a task; a deadline not after its earliest start, before a dependency's, or
         after a dependent's, is 422 naming `deadline`."""
         task = await self._task(task_id, for_update=True)
+        if body.status is not None and body.status != task.status:
+            await require_status_change(self.plans, task, body.status)
         if body.deadline is not None and task.earliest_start is not None:
             # The solver refuses such a task, and it sees every plan's: every schedule failed.
             if body.deadline <= task.earliest_start:
