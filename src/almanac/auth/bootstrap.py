@@ -43,7 +43,7 @@ async def ensure_planner_key(state: AppState) -> None:
     user revoked stays revoked (the Gateway refuses the Planner, and /health says so); one
     this database does not know (a new database) is replaced."""
     settings = state.settings
-    if settings.server.memory_gateway_url is None or settings.server.memory_gateway_key:
+    if settings.server.memory_gateway_url is None or settings.server.memory_gateway_key is not None:
         return
     async with state.sessionmaker() as session:
         await AuthRepository(session).lock_first_key()  # processes starting together

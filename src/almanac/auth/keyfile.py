@@ -19,10 +19,6 @@ def key_file(data_dir: Path) -> Path:
     return data_dir / KEY_FILE
 
 
-def planner_key_file(data_dir: Path) -> Path:
-    return data_dir / PLANNER_KEY_FILE
-
-
 def write_key_file(data_dir: Path, key: str, name: str = KEY_FILE) -> Path:
     """Write `key` readable by its owner only (0600, whatever the umask or an old file)."""
     path = data_dir / name

@@ -56,21 +56,24 @@ class KeyService:
         )
         return KeyCreatedOut(**_out(row).model_dump(), key=key)
 
-    async def verify(self, key: str) -> Principal | None:
-        """The key's principal, or None when it is unknown, wrong or revoked."""
+    async def _row(self, key: str) -> ApiKey | None:
+        """The stored key `key` is, revoked or not; None when unknown or wrong."""
         prefix = key_prefix(key)
         row = await self.repo.key_by_prefix(prefix) if prefix else None
         matches = same_hash(hash_secret(key), row.key_hash if row else _DUMMY_HASH)
-        if row is None or not matches or row.revoked_at is not None:
+        return row if matches else None
+
+    async def verify(self, key: str) -> Principal | None:
+        """The key's principal, or None when it is unknown, wrong or revoked."""
+        row = await self._row(key)
+        if row is None or row.revoked_at is not None:
             return None
         return Principal(key_id=row.id, name=row.name, scope=cast(Scope, row.scope))
 
     async def revoked(self, key: str) -> bool:
         """Whether `key` is a key of this database that was revoked (not merely unknown)."""
-        prefix = key_prefix(key)
-        row = await self.repo.key_by_prefix(prefix) if prefix else None
-        matches = same_hash(hash_secret(key), row.key_hash if row else _DUMMY_HASH)
-        return row is not None and matches and row.revoked_at is not None
+        row = await self._row(key)
+        return row is not None and row.revoked_at is not None
 
     async def free_name(self, name: str) -> str:
         """`name`, or `name-2`, `name-3`... when it is taken (revoked keys keep theirs)."""
