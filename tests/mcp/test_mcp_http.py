@@ -142,6 +142,35 @@ async def test_a_missing_or_wrong_key_is_refused(
             await s.list_tools()
 
 
+async def test_key_headers_the_api_refuses_are_refused_at_mcp_too(
+    live_server: LiveServer, committed_state: AppState
+) -> None:
+    """A key header holding bytes beyond ASCII was a 500 at /mcp (the key check re-encoded
+    it), and two different keys in Authorization took the first, where the API refuses
+    both cases (an outside probe)."""
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    reader = live_server.create_key(f"mcp-two-{uuid.uuid4().hex[:6]}", "read")
+    admin = live_server.headers["Authorization"]
+    raw: list[list[tuple[bytes, bytes]]] = [
+        [(b"x-api-key", b"\xc3\xbc")],
+        [(b"authorization", admin.encode() + b"\xc2\xa0")],
+        [(b"authorization", b"Bearer \xc3\xa9")],
+        [(b"authorization", admin.encode()), (b"x-api-key", b"\xc3\xbc")],
+        [(b"authorization", f"Bearer {reader}".encode()), (b"authorization", admin.encode())],
+    ]
+    for sent in raw:
+        headers = [
+            (b"accept", b"application/json, text/event-stream"),
+            (b"content-type", b"application/json"),
+            *sent,
+        ]
+        async with httpx.AsyncClient(timeout=60) as client:
+            me = await client.get(live_server.url + "/api/v1/auth/me", headers=headers)
+            r = await client.post(live_server.url + "/mcp", json=listing, headers=headers)
+        assert me.status_code in (400, 401), (sent, me.text)
+        assert (r.status_code, r.json()) == (me.status_code, me.json()), (sent, r.text)
+
+
 @TRANSPORTS
 async def test_a_key_lists_only_the_tools_its_scope_may_call(
     live_server: LiveServer, committed_state: AppState, transport: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -52,11 +52,12 @@ class Api:
     def __init__(
         self,
         client: httpx.AsyncClient,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[bytes, bytes]] | None = None,
         scope: str | None = None,
         timezone: str | None = None,
     ) -> None:
         self.client = client
+        # Raw pairs from /mcp: the caller's key headers exactly as sent (`mcp.http`).
         self.headers = headers or {}
         self.scope = scope
         self.timezone = timezone

@@ -21,7 +21,6 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup, TaskStatus
 from fastapi import FastAPI
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,8 +53,12 @@ class _WithState:
         await self.app(scope, receive, send)
 
 
-def _auth_headers(headers: Any) -> dict[str, str]:
-    return {h: v for h in AUTH_HEADERS if (v := headers.get(h))}
+def _auth_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The caller's key headers as sent: every one (a key given twice with two keys is the
+    API's 400, not the first one's answer) and as bytes (a value beyond ASCII is the API's
+    401, where re-encoding it as text was a 500)."""
+    wanted = {h.encode() for h in AUTH_HEADERS}
+    return [(k, v) for k, v in scope.get("headers", ()) if k.lower() in wanted and v]
 
 
 def unreadable(body: bytes) -> str | None:
@@ -251,7 +254,7 @@ class _Authenticated:
         self.mount = mount
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _auth_headers(Request(scope).headers)
+        headers = _auth_headers(scope)
         who = await self.mount.client(scope).get("/api/v1/auth/me", headers=headers)
         if who.status_code == 429 and scope.get("method") == "POST":
             body = await _read_body(receive)
@@ -345,7 +348,7 @@ class McpMount:
             raise RuntimeError("the /mcp server needs an HTTP request")
         return Api(
             self.tool_client(request.scope),
-            _auth_headers(request.headers),
+            _auth_headers(request.scope),
             request.scope.get(KEY_SCOPE),
             request.scope.get(TIMEZONE),
         )

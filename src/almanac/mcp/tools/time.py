@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
@@ -134,10 +135,10 @@ async def schedule_call(api: Api, body: dict[str, Any], run_id: int | None) -> A
         return await api.post("/api/v1/scheduler/schedule", json=body)
 
 
-def _caller(headers: Mapping[str, str]) -> str:
+def _caller(headers: Mapping[str, str] | Sequence[tuple[bytes, bytes]]) -> str:
     """Whose preview: the key the API reads (`auth.deps.credentials`), a Bearer key, else
     X-API-Key. Another scheme (a proxy's Basic login) is shared by every key behind it."""
-    given = {name.lower(): value for name, value in headers.items()}
+    given = httpx.Headers(headers)  # names in any case; raw pairs as /mcp passes them
     auth = given.get("authorization") or ""
     if auth.partition(" ")[0].lower() == "bearer":
         return auth
