@@ -152,9 +152,9 @@ class PlanRepository(Repository, PortableRows):
             return plan, plan.plan_title, plan.sop
         return plan, first.plan_title, first.sop
 
-    async def replace_note(self, plan_id: int, prefix: str, note: str) -> bool:
+    async def replace_note(self, plan_id: int, prefix: str, note: str) -> None:
         """Replace plan `plan_id`'s notes that begin with `prefix` by `note`, in one UPDATE
-        (an edit of the plan meanwhile is not undone); whether there was one."""
+        (an edit of the plan meanwhile is not undone)."""
         stmt = text(
             """
             UPDATE plans SET metadata = jsonb_set(metadata, '{notes}', (
@@ -167,8 +167,7 @@ class PlanRepository(Repository, PortableRows):
                           WHERE starts_with(n #>> '{}', :prefix))
             """
         )
-        params = {"id": plan_id, "prefix": prefix, "note": note}
-        return bool((await self.session.execute(stmt, params)).rowcount)  # type: ignore[attr-defined]
+        await self.session.execute(stmt, {"id": plan_id, "prefix": prefix, "note": note})
 
     async def flush(self, plan: Plan) -> Plan:
         """Write changes to `plan` and read it back (updated_at)."""
