@@ -258,9 +258,16 @@ async def test_the_whole_loop(
 
         if has_route(live_server, "PATCH", "/api/v1/planner/tasks/{task_id}"):
             task_id = approved["task_ids"][0]
-            text, _ = await ok(s, "log_time", task_id=task_id, hours=1.25)
+            logged = {"task_id": task_id, "hours": 1.25, "idempotency_key": f"log-{tag}"}
+            text, first = await ok(s, "log_time", **logged)
+            assert text.startswith("logged 1.25 h") and not first["duplicate"]
+            text, retried = await ok(s, "log_time", **logged)  # a retry counts nothing
+            assert retried["duplicate"] and retried["actual_hours"] == first["actual_hours"]
+            assert text.startswith("already logged (same idempotency key), nothing added"), text
             text, done = await ok(s, "complete_task", task_id=task_id)
             assert done["task"]["status"] == "done"
+            freed = sum(c["change"] == "freed" for c in done["blocks"])
+            assert (f"freed {freed} future block(s)" in text) == (freed > 0), text
             text, _ = await ok(s, "list_tasks", plan_id=plan["id"], status="done")
             assert f"task #{task_id}" in text
         else:  # the task endpoints are being built elsewhere; the tools say so clearly
@@ -305,6 +312,19 @@ async def test_every_other_tool_resource_and_prompt(
             client_id=7,
         )
         assert newer["superseded_id"] == fact["fact"]["id"]
+        again = f"Acme wants meetings on Thursdays ({tag})"  # said again: nothing added
+        text, same = await ok(
+            s,
+            "add_fact",
+            subject_type="client",
+            subject_id="7",
+            fact_type="preference",
+            category="meetings",
+            content=again,
+            client_id=7,
+        )
+        assert same["duplicate"] and same["fact"]["id"] == newer["fact"]["id"]
+        assert text.startswith("already held, nothing added: fact #"), text
         text, _ = await ok(
             s, "get_facts", subject_type="client", subject_id="7", include_history=True
         )
@@ -375,6 +395,11 @@ async def test_every_other_tool_resource_and_prompt(
 
         text, out = await ok(s, "forget_subject", subject_type="client", subject_id="7")
         assert out["facts_deleted"] == 2
+        # The client's plan and its blocks went too: "2 facts" alone left them unsaid.
+        deleted = out["deleted"]
+        assert deleted["plans"] >= 1 and deleted["calendar_entries"] >= len(applied["blocks"])
+        assert f"{deleted['plans']} plans (with their tasks)" in text, text
+        assert f"{deleted['calendar_entries']} calendar blocks" in text, text
 
 
 async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
@@ -405,6 +430,22 @@ async def test_bodies_the_sdk_cannot_take_are_json_rpc_parse_errors(
             )
             assert r.status_code == 400, r.text
             assert r.json()["error"]["code"] == -32700 and "not UTF-8" in r.text
+        # Past the SDK's own parser depth (about 200: "Invalid request parameters", naming
+        # nothing), and a batch (id "server-error" and pydantic's dump): said plainly.
+        shallow = '{"name":"recall","arguments":{"query":%s}}' % ("[" * 300 + "]" * 300)
+        batch = "[" + call % "{}" + "]"
+        for body, code, reason in (
+            (call % shallow, -32700, "nested too deeply"),
+            (batch, -32600, "batch"),
+        ):
+            r = await client.post(
+                live_server.url + "/mcp",
+                content=body,
+                headers={**headers, "content-type": "application/json"},
+            )
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert error["code"] == code and reason in error["message"], r.text
 
 
 async def test_a_request_whose_id_is_no_id_is_an_invalid_request(live_server: LiveServer) -> None:

@@ -14,7 +14,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import AfterValidator, Field
 
 from almanac.http_problems import Problem, decode_problem
-from almanac.types import MAX_YEAR, check_text
+from almanac.types import BIGINT_MAX, INT_MAX, MAX_YEAR, check_text
 
 # Text arguments bounded as the REST routes bound them. A tool puts some of them in the
 # URL, where a NUL or a 100,000-character value failed inside httpx ("Error executing
@@ -22,6 +22,10 @@ from almanac.types import MAX_YEAR, check_text
 Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_text)]
 ShortText = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(check_text)]
 QueryText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_text)]
+# Ids as the API's columns hold them: a client's in 32 bits, every other row's in 64.
+ClientRef = Annotated[int, Field(ge=1, le=INT_MAX)]
+RowId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
 def segment(value: str) -> str:

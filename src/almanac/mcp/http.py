@@ -26,8 +26,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from almanac.auth.runtime import COUNTED_UPSTREAM
-from almanac.mcp import AUTH_HEADERS
+from almanac.mcp import AUTH_HEADERS, wire
 from almanac.mcp.finite import nonfinite_param, refusal
+from almanac.mcp.wire import bad_id
 
 if TYPE_CHECKING:
     from mcp.server.fastmcp import Context
@@ -61,42 +62,6 @@ def _auth_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     return [(k, v) for k, v in scope.get("headers", ()) if k.lower() in wanted and v]
 
 
-def unreadable(body: bytes) -> str | None:
-    """Why the SDK cannot take a JSON-RPC body, for what it answers with a 500: JSON
-    nested past the parser's depth (RecursionError), a lone surrogate escape, which
-    fails when echoed back ("Unknown tool: \\ud800..."), or bytes that are no UTF-8 (a
-    UTF-16 byte order mark). Other bad JSON it refuses itself."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the body is not UTF-8"
-    try:
-        json.dumps(json.loads(text), ensure_ascii=False).encode()
-    except RecursionError:
-        return "the JSON is nested too deeply"
-    except UnicodeEncodeError:
-        return "a string holds a lone surrogate (not valid Unicode)"
-    except ValueError:
-        return None
-    return None
-
-
-def bad_id(body: bytes) -> str | None:
-    """Why a request's `id` is not one (MCP: a string or an integer). The SDK took a
-    message whose `id` was an object, a list, a fraction, a boolean or null for a
-    notification: it answered 202 and the caller waited for an answer never sent."""
-    try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict) or "id" not in message or "method" not in message:
-        return None
-    value = message["id"]
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return None
-    return f"id must be a string or an integer, not {_json_type(value)}"
-
-
 def limited(body: bytes, who: httpx.Response) -> Response | None:
     """A rate-limited request's JSON-RPC error (HTTP 200, Retry-After kept); a notification
     or a client's response dropped, answered 202 as one accepted (it gets no answer); None
@@ -112,7 +77,7 @@ def limited(body: bytes, who: httpx.Response) -> Response | None:
     headers = {"Retry-After": retry} if retry else None
     if "method" not in message or "id" not in message:
         return Response(status_code=202, headers=headers)
-    if bad_id(body) is not None:
+    if bad_id(message) is not None:
         return None
     try:
         detail = str(who.json().get("detail") or "")
@@ -218,11 +183,6 @@ def _nonfinite_refusal(body: bytes) -> Response | None:
     return Response(json.dumps(answer), 200, media_type="application/json")
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", bool: "a boolean", float: "a fraction"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
 async def _read_body(receive: Receive) -> bytes:
     """The whole request body (bounded in size by the browser-safety middleware)."""
     chunks = []
@@ -275,29 +235,17 @@ class _Authenticated:
             # A stateless server never sends on its own, so the SDK's GET stream stayed
             # open and silent forever, one held connection per call; the transport lets a
             # server without such a stream answer 405.
-            error = {"code": -32600, "message": "Method Not Allowed: this server has no GET stream"}
-            answer = {"jsonrpc": "2.0", "id": None, "error": error}
+            answer = wire.error(
+                wire.INVALID_REQUEST, "Method Not Allowed: this server has no GET stream"
+            )
             await Response(
                 json.dumps(answer), 405, headers={"Allow": "POST"}, media_type="application/json"
             )(scope, receive, send)
             return
         if scope.get("method") == "POST":
             body = await _read_body(receive)
-            if reason := unreadable(body):
-                error = {"code": -32700, "message": f"Parse error: {reason}"}
-                answer = {"jsonrpc": "2.0", "id": None, "error": error}
-                await Response(json.dumps(answer), 400, media_type="application/json")(
-                    scope, receive, send
-                )
-                return
-            if reason := bad_id(body):
-                error = {
-                    "code": -32600,
-                    "message": f"Invalid Request: {reason}",
-                    "data": {"field": "id"},
-                }
-                answer = {"jsonrpc": "2.0", "id": None, "error": error}
-                await Response(json.dumps(answer), 400, media_type="application/json")(
+            if (unread := wire.refusal(body)) is not None:
+                await Response(json.dumps(unread), 400, media_type="application/json")(
                     scope, receive, send
                 )
                 return

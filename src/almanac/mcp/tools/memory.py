@@ -11,14 +11,25 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from almanac.mcp.api import Api, Name, QueryText, ShortText, clip, result, segment
+from almanac.mcp.api import (
+    Api,
+    ClientRef,
+    Content,
+    Name,
+    QueryText,
+    ShortText,
+    clip,
+    result,
+    segment,
+)
 from almanac.memory.relevance import FLOOR
+from almanac.memory.schemas import SUBJECT_TYPE_CHARS
 from almanac.types import AwareDatetime, ForClient
 
-ClientId = Annotated[int | None, Field(description="Only this client's data", ge=1)]
+ClientId = Annotated[ClientRef | None, Field(description="Only this client's data")]
 # On a write: whose it is (a reader's "only this client's data" said nothing there).
 OwnerClient = Annotated[
-    int | None, Field(description="The client it belongs to (none: your own)", ge=1)
+    ClientRef | None, Field(description="The client it belongs to (none: your own)")
 ]
 FactType = Literal["preference", "constraint", "identity", "pattern", "result"]
 Kind = Literal["event", "fact", "document"]
@@ -87,6 +98,35 @@ def fact_line(f: dict[str, Any]) -> str:
     return f"fact #{f['id']} [{slot}] {clip(f['content'])}{state}"
 
 
+# What else a forget deletes, as the user knows it (`ForgetOut.deleted`'s stores).
+_ALSO = (
+    ("plans", "plans (with their tasks)"),
+    ("calendar_entries", "calendar blocks"),
+    ("caldav_events", "CalDAV events"),
+    ("google_events", "Google Calendar events"),
+)
+
+
+def forgot_text(subject_type: str, subject_id: str, out: dict[str, Any]) -> str:
+    """What a forget deleted: memories and facts said only "2 facts" when a client's plans,
+    tasks and calendar blocks went too, and a calendar not reached went unsaid."""
+    deleted = out.get("deleted") or {}
+    parts = [f"{out['events_deleted']} memories", f"{out['facts_deleted']} facts"]
+    if out.get("documents_deleted"):
+        parts.append(f"{out['documents_deleted']} documents")
+    parts += [f"{deleted[key]} {what}" for key, what in _ALSO if deleted.get(key)]
+    lines = [f"forgot {subject_type}:{subject_id}: {', '.join(parts)}"]
+    lines += [
+        f"not yet deleted from {store}: {clip(why, 300)}"
+        for store, why in (out.get("pending") or {}).items()
+    ]
+    if out.get("zep") == "queued":
+        lines.append(
+            f"Zep: deletion queued ({clip(out.get('zep_detail') or 'Zep did not answer', 200)})"
+        )
+    return "\n".join(lines)
+
+
 def register(server: FastMCP, resolve: Resolver) -> None:
     read = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 
@@ -97,7 +137,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def remember(
         ctx: Context,  # type: ignore[type-arg]
-        content: Annotated[str, Field(description="What to remember", min_length=1)],
+        content: Annotated[Content, Field(description="What to remember")],
         client_id: OwnerClient = None,
         session_id: Annotated[ShortText | None, Field(description="Conversation id")] = None,
         event_type: Annotated[Name, Field(description="e.g. memory, preference, meeting")] = (
@@ -197,11 +237,15 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def add_fact(
         ctx: Context,  # type: ignore[type-arg]
-        subject_type: Annotated[Name, Field(description="e.g. user, client")],
+        subject_type: Annotated[
+            Name, Field(max_length=SUBJECT_TYPE_CHARS, description="e.g. user, client")
+        ],
         subject_id: Annotated[ShortText, Field(description="e.g. me, 42")],
         fact_type: FactType,
-        content: Annotated[str, Field(min_length=1)],
-        category: Annotated[str | None, Field(description="Slot, e.g. deep_work")] = None,
+        content: Content,
+        category: Annotated[
+            str | None, Field(min_length=1, max_length=50, description="Slot, e.g. deep_work")
+        ] = None,
         client_id: OwnerClient = None,
         salience: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.7,
     ) -> CallToolResult:
@@ -216,6 +260,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         }
         out = await resolve(ctx).post("/api/v1/memory/facts", json=body)
         text = f"added {fact_line(out['fact'])}"
+        if out.get("duplicate"):  # "added" read as a second copy of what was held
+            text = f"already held, nothing added: {fact_line(out['fact'])}"
         if out.get("superseded_id"):
             text += f"; supersedes fact #{out['superseded_id']}"
         return result(text, out)
@@ -233,10 +279,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         out = await resolve(ctx).call(
             "DELETE", f"/api/v1/memory/subjects/{segment(subject_type)}/{segment(subject_id)}"
         )
-        text = (
-            f"forgot {subject_type}:{subject_id}: {out['events_deleted']} memories, "
-            f"{out['facts_deleted']} facts"
-        )
+        text = forgot_text(subject_type, subject_id, out)
         counts = [out.get("events_deleted"), out.get("facts_deleted"), out.get("documents_deleted")]
         if not any(counts) and not any((out.get("deleted") or {}).values()):
             # Any subject is legal (REST's too: `client:acme` tags memories), so an unknown

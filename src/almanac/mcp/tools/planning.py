@@ -10,12 +10,13 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
-from almanac.mcp.api import Api, clip, result
+from almanac.mcp.api import Api, ClientRef, RowId, clip, result
 from almanac.ontology.sop import MAX_PLAN_TASKS
+from almanac.planner.schemas import IdempotencyKey
 from almanac.types import Deadline
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
-PlanId = Annotated[int, Field(ge=1, description="The plan's id")]
+PlanId = Annotated[RowId, Field(description="The plan's id")]
 TaskKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Status = Literal["draft", "approved", "scheduled", "active", "completed", "cancelled"]
 
@@ -121,17 +122,21 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def plan(
         ctx: Context,  # type: ignore[type-arg]
-        intent: Annotated[str, Field(min_length=3, description="What to get done")],
-        client_id: Annotated[int | None, Field(ge=1)] = None,
+        intent: Annotated[
+            str, Field(min_length=3, max_length=4000, description="What to get done")
+        ],
+        client_id: ClientRef | None = None,
         deadline: Annotated[Deadline | None, Field(description="ISO 8601 with offset")] = (None),
-        workflow_id: Annotated[int | None, Field(ge=1, description="Force a workflow")] = None,
-        context: Annotated[str | None, Field(description="Anything else to consider")] = None,
+        workflow_id: Annotated[RowId | None, Field(description="Force a workflow")] = None,
+        context: Annotated[
+            str | None, Field(max_length=20_000, description="Anything else to consider")
+        ] = None,
         estimates: Annotated[
             Literal["calibrated", "library"] | None,
             Field(description="calibrated (learnt from past runs, the default) or library"),
         ] = None,
         idempotency_key: Annotated[
-            str | None,
+            IdempotencyKey | None,
             Field(description="Makes a retried call return the first plan, not a second one"),
         ] = None,
     ) -> CallToolResult:
@@ -205,7 +210,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     async def list_plans(
         ctx: Context,  # type: ignore[type-arg]
         status: Status | None = None,
-        client_id: Annotated[int | None, Field(ge=1)] = None,
+        client_id: ClientRef | None = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> CallToolResult:
         out = await resolve(ctx).get(

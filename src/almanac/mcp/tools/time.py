@@ -15,12 +15,12 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from almanac.clock import clock_span
-from almanac.mcp.api import Api, ApiProblem, ShortText, clip, result, segment
+from almanac.mcp.api import Api, ApiProblem, ClientRef, RowId, ShortText, clip, result, segment
 from almanac.models.status import TaskStatus
 from almanac.types import AwareDatetime, BigId, BoundedDate
 
 Resolver = Callable[[Context], Api]  # type: ignore[type-arg]
-TaskId = Annotated[int, Field(ge=1, description="The task's id (from approve_plan)")]
+TaskId = Annotated[RowId, Field(description="The task's id (from approve_plan)")]
 
 
 def _at(value: str) -> datetime | None:
@@ -114,6 +114,23 @@ def task_line(t: dict[str, Any], zone: ZoneInfo | None = None) -> str:
     return f"task #{t['id']} [{t.get('status', '?')}] {clip(t['title'], 90)}{est}{at}"
 
 
+def outcome_lines(out: dict[str, Any]) -> list[str]:
+    """What else a task write did and said, as the CLI says it: future blocks fitted to
+    the hours left, a calendar write queued (not in the calendar yet), a note, warnings."""
+    changes = out.get("blocks") or []
+    lines = [
+        f"{change} {sum(1 for c in changes if c.get('change') == change)} future block(s)"
+        for change in ("freed", "shortened")
+        if any(c.get("change") == change for c in changes)
+    ]
+    calendar = out.get("calendar") or {}
+    if calendar.get("pending"):
+        lines.append(f"calendar not updated yet: {clip(calendar.get('detail') or 'queued', 300)}")
+    if out.get("note"):
+        lines.append(f"note: {clip(out['note'], 300)}")
+    return lines + [f"warning: {clip(w, 300)}" for w in out.get("warnings") or []]
+
+
 # How an API that predates `run_id` refuses it (its bodies forbid unknown fields).
 UNKNOWN_FIELD = "Extra inputs are not permitted"
 
@@ -161,7 +178,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def schedule(
         ctx: Context,  # type: ignore[type-arg]
-        plan_id: Annotated[int, Field(ge=1)],
+        plan_id: RowId,
         apply: Annotated[bool, Field(description="Write it (after a preview)")] = False,
         run_id: Annotated[
             BigId | None, Field(description="The preview to write (default: the last one)")
@@ -259,8 +276,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
     )
     async def list_tasks(
         ctx: Context,  # type: ignore[type-arg]
-        plan_id: Annotated[int | None, Field(ge=1)] = None,
-        client_id: Annotated[int | None, Field(ge=1)] = None,
+        plan_id: RowId | None = None,
+        client_id: ClientRef | None = None,
         status: TaskStatus | None = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> CallToolResult:
@@ -294,10 +311,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         api = resolve(ctx)
         out = await api.call("PATCH", f"/api/v1/planner/tasks/{task_id}", json=body)
         task = out.get("task", out)
-        freed = out.get("released_blocks") or 0
-        extra = f"; {freed} future blocks freed" if freed else ""
         zone = await api.zone() if task.get("scheduled_start") else None
-        return result(f"done: {task_line(task, zone)}{extra}", out)
+        lines = [f"done: {task_line(task, zone)}", *outcome_lines(out)]
+        return result("\n".join(lines), out)
 
     @server.tool(
         description="Log hours actually spent on a task (feeds estimate calibration); "
@@ -312,7 +328,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             Field(description="When the work ended, ISO 8601 with offset (default now)"),
         ] = None,
         idempotency_key: Annotated[
-            ShortText | None, Field(description="Makes a retried call count once")
+            ShortText | None, Field(max_length=200, description="Makes a retried call count once")
         ] = None,
     ) -> CallToolResult:
         # Without ended_at, a day caught up on in the evening is all recorded as ending now
@@ -323,6 +339,9 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             f"/api/v1/planner/tasks/{task_id}/time",
             json={k: v for k, v in body.items() if v is not None},
         )
-        total = out.get("actual_hours") if isinstance(out, dict) else None
+        total = out.get("actual_hours")
         extra = f" ({total:g} h in all)" if isinstance(total, int | float) else ""
-        return result(f"logged {hours:g} h on task #{task_id}{extra}", out)
+        said = f"logged {hours:g} h on task #{task_id}{extra}"
+        if out.get("duplicate"):  # the retry counted nothing: "logged" read as counted twice
+            said = f"already logged (same idempotency key), nothing added: task #{task_id}{extra}"
+        return result("\n".join([said, *outcome_lines(out)]), out)
