@@ -14,6 +14,7 @@ import hashlib
 import json as _json
 import math
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -28,6 +29,23 @@ Emitter = Callable[[dict[str, Any]], Awaitable[None]] | None
 
 class AlmanacUnavailable(Exception):
     """A message the chat model can show the user as it is."""
+
+
+# Marks that reorder or hide the text around them ("evil" shown as "live").
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _visible(text: str) -> str:
+    """Stored text with its control characters and bidi marks as visible escapes, as
+    almanac.printable.visible (repeated here: this file imports nothing from almanac)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch
+        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI)
+        else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
 
 
 def _clip(text: str, limit: int = 160) -> str:
@@ -175,7 +193,7 @@ def _when(value: Any, zone: ZoneInfo | None) -> str:
     return f"{at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
-def _span(start: Any, end: Any, all_day: bool = False) -> str:
+def _span(start: Any, end: Any, all_day: Any = False) -> str:
     """An event's day and time on the clock its times are given in (the calendar view's:
     the user's), as the CLI and MCP show it (almanac.clock.clock_span, repeated here: this
     file imports nothing from almanac): "2026-12-07 09:00-Wed 09 Dec 17:00" for an event
@@ -212,6 +230,15 @@ def _kind(event: dict[str, Any]) -> str:
     if event.get("almanac"):
         return f"[block {event.get('id')}]"
     return "[busy]" if event.get("busy", True) else "[free]"
+
+
+def _on_clock(value: Any, zone: ZoneInfo | None) -> Any:
+    """An instant as ISO text on `zone`'s clock (as given when unreadable or no zone)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return value
+    return at.astimezone(zone).isoformat() if zone is not None and at.tzinfo else value
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -510,9 +537,21 @@ class Tools:
             await emitter({"type": "status", "data": {"description": text, "done": done}})
 
     def _client(self, user: dict[str, Any] | None, client_id: int | None) -> int | None:
-        chosen = client_id if client_id is not None else self._user_valves(user).client_id
         # Checked here: NaN cannot be sent as JSON at all, and "3" or 3.0 mean client 3.
-        return None if chosen is None else _whole(chosen, "client_id", 1, CLIENT_ID_MAX)
+        if client_id is not None:
+            return _whole(client_id, "client_id", 1, CLIENT_ID_MAX)
+        chosen = self._user_valves(user).client_id
+        if chosen is None:
+            return None
+        try:
+            return _whole(chosen, "client_id", 1, CLIENT_ID_MAX)
+        except AlmanacUnavailable:
+            # The setting, not the call: "client_id must be..." sent the model to mend an
+            # argument it never gave.
+            raise AlmanacUnavailable(
+                "Almanac could not do that: your client_id setting (User Valves) must be a "
+                f"whole number from 1 to {CLIENT_ID_MAX}; change or clear it."
+            ) from None
 
     async def _run(self, emitter: Emitter, label: str, work: Callable[[], Awaitable[str]]) -> str:
         await self._status(emitter, label)
@@ -525,7 +564,7 @@ class Tools:
             await self._status(emitter, "Almanac: failed", done=True)
             return f"Almanac: this tool failed unexpectedly ({type(exc).__name__})."
         await self._status(emitter, f"{label.rstrip('…')}: done", done=True)
-        return text
+        return _visible(text)
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -728,12 +767,19 @@ class Tools:
                 "end_date": (today + timedelta(days=_count(days, "days", 1, 14) - 1)).isoformat(),
             }
             out = await self._call("GET", "/api/v1/scheduler/calendar", __user__, params=params)
+            zone = await self._user_zone(__user__) if out["events"] else None
             lines = [
-                f"- {_span(e['start'], e['end'], bool(e.get('all_day')))} "
-                f"{_kind(e)} {_clip(e['title'], 70)}"
+                f"- {_span(*(_on_clock(e[k], zone) for k in ('start', 'end')), e.get('all_day'))}"
+                f" {_kind(e)} {_clip(e['title'], 70)}"
                 for e in out["events"]
             ]
-            return "\n".join(lines) or "Nothing scheduled."
+            if not lines:
+                return "Nothing scheduled."
+            # Which clock: "09:00" alone was read on the reader's, hours off a traveller's.
+            where = (
+                f"Times in {zone.key}" if zone is not None else "Times as the calendar gives them"
+            )
+            return "\n".join([f"{where}:", *lines])
 
         return await self._run(__event_emitter__, "Reading the agenda…", work)
 

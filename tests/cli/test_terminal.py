@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from almanac.cli.output import table
-from almanac.cli.terminal import guard_terminal, visible
+from almanac.cli.terminal import guard_terminal
+from almanac.printable import visible
 
 HOSTILE = "Deck \u0007\u001b[2J\u001b[31mRED\u001b[0m \b\b\bback \u202eevil\u200f\u009b6n"
 

@@ -37,6 +37,9 @@ async def test_requests_answer_503_problems_while_the_database_is_unreachable(
                 assert r.status_code == 503, (path, r.text)
                 assert r.headers["content-type"] == "application/problem+json"
                 assert "database is unavailable" in r.json()["detail"]
+                # In words: "FileNotFoundError" named the socket file, not the server gone.
+                assert "it is not running" in r.json()["detail"], r.text
+                assert "Error" not in r.json()["detail"], r.text
                 assert r.headers["retry-after"] == "5"
             health = await api.get("/health")
             assert health.status_code == 503

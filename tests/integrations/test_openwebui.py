@@ -483,11 +483,14 @@ async def test_a_recalled_hit_under_the_relevance_floor_says_it_is_only_near() -
     ], lines
 
 
-def agenda_tools(events: list[dict[str, Any]]) -> Any:
-    """The tools on a transport answering the calendar view with `events`."""
+def agenda_tools(events: list[dict[str, Any]], timezone: str = "Europe/Berlin") -> Any:
+    """The tools on a transport answering the calendar view with `events`, and who the
+    caller is with the user's `timezone`."""
     tools, _ = load_tools()
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/auth/me":
+            return httpx.Response(200, json={"scope": "read", "timezone": timezone})
         return httpx.Response(200, json={"start": "2026-12-07T00:00:00+01:00", "events": events})
 
     tools._http_client = lambda url: httpx.AsyncClient(
@@ -518,6 +521,7 @@ async def test_the_agenda_shows_an_event_over_several_days_and_a_day_off_as_they
     )
     out = await tools.agenda(days=7)
     assert out.splitlines() == [
+        "Times in Europe/Berlin:",
         "- 2026-12-07 09:00-Wed 09 Dec 17:00 [busy] Conference",
         "- 2026-12-08 all day [busy] Day off",
         "- 2026-12-10 all day, to Fri 11 Dec [busy] Trip",
@@ -567,9 +571,41 @@ async def test_the_agenda_shows_free_time_as_free() -> None:
         ]
     )
     assert (await tools.agenda()).splitlines() == [
+        "Times in Europe/Berlin:",
         "- 2026-12-07 10:00-11:00 [free] Declined sync",
         "- 2026-12-07 14:00-15:00 [busy] Client call",
     ]
+
+
+async def test_the_agenda_names_the_users_zone_and_shows_its_clock() -> None:
+    """ "14:00" named no zone: read on the reader's clock, hours off for a user abroad."""
+    tools = agenda_tools(
+        [event("Client call", "2026-12-07T14:00:00+01:00", "2026-12-07T15:00:00+01:00")],
+        timezone="America/New_York",
+    )
+    assert (await tools.agenda()).splitlines() == [
+        "Times in America/New_York:",
+        "- 2026-12-07 08:00-09:00 [busy] Client call",
+    ]
+    # A zone the tools cannot read is not guessed at: the calendar's own clock, said so.
+    tools = agenda_tools(
+        [event("Client call", "2026-12-07T14:00:00+01:00", "2026-12-07T15:00:00+01:00")],
+        timezone="Mars/Olympus",
+    )
+    assert (await tools.agenda()).splitlines()[0] == "Times as the calendar gives them:"
+
+
+async def test_a_client_setting_out_of_range_is_blamed_on_the_setting() -> None:
+    """A User Valves client_id of 0 was told as "client_id must be ...": the model took it
+    for its own argument and retried with another client's id."""
+    tools, _ = load_tools()
+    tools.valves = tools.Valves(almanac_url=f"http://127.0.0.1:{free_port()}", api_key="k")
+    user = {"valves": tools.UserValves(client_id=0)}
+    out = await tools.query_memory("anything", __user__=user)
+    assert "your client_id setting (User Valves)" in out, out
+    # An argument out of range is still the argument's.
+    out = await tools.query_memory("anything", client_id=0, __user__=user)
+    assert "client_id must be" in out and "setting" not in out, out
 
 
 async def test_create_plan_can_ask_for_library_estimates(
@@ -650,3 +686,20 @@ def test_a_document_passage_is_named_with_its_documents_id() -> None:
     hit = {"id": 3, "kind": "document", "metadata": {"document_id": 2}}
     assert label(hit) == "#3 passage of document 2"
     assert label({"id": 3, "kind": "fact", "metadata": {}}) == "#3 fact"
+
+
+def test_the_tools_show_control_characters_as_almanac_does() -> None:
+    """The file repeats almanac.printable.visible (it imports nothing from almanac)."""
+    from almanac.printable import visible
+
+    load_tools()
+    shown = sys.modules["tool_almanac_test"]._visible
+    for text in ("plain", "Deck \u0007\u001b[2J \u202eevil\u200f\u009b6n", "a\tb\nc", "\u061c"):
+        assert shown(text) == visible(text)
+
+
+async def test_stored_control_characters_reach_the_chat_as_escapes() -> None:
+    hostile = "Deck \u001b[2J\u202eevil"
+    tools = agenda_tools([event(hostile, "2026-12-07T14:00:00+01:00", "2026-12-07T15:00:00+01:00")])
+    out = await tools.agenda()
+    assert "Deck \\u001b[2J\\u202eevil" in out and "\u001b" not in out, repr(out)

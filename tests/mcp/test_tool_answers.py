@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
+from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
 from almanac.mcp.api import Api
@@ -106,3 +108,33 @@ async def test_forget_subject_names_what_went_and_what_is_not_reached_yet() -> N
     empty.update(events_deleted=0, facts_deleted=0, documents_deleted=0, deleted={}, pending={})
     empty["zep"] = "off"
     assert (await said("forget_subject", args, empty)).startswith("nothing stored about client:7")
+
+
+async def test_move_block_names_its_own_argument_for_an_unknown_block() -> None:
+    problem = {
+        "type": "about:blank", "title": "Not Found", "status": 404,
+        "detail": "'../x' is not an Almanac block; only Almanac's can be moved",
+        "errors": [{"field": "event_id", "message": "'../x' is not an Almanac block"}],
+    }  # fmt: skip
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(404, json=problem)),
+        base_url="http://127.0.0.1",
+    )
+    server = build_server(lambda ctx: Api(client, timezone="UTC"))
+    args = {"block_id": "../x", "start": AT.isoformat(), "end": AT.isoformat()}
+    with pytest.raises(ToolError) as refused:
+        await server.call_tool("move_block", args)
+    message = str(refused.value)
+    assert "block_id" in message and "event_id" not in message, message
+
+
+HOSTILE = "Deck \u0007\u001b[2J\u001b[31mRED\u001b[0m \u202eevil\u200f\u009b6n"
+
+
+async def test_stored_control_characters_are_shown_not_obeyed() -> None:
+    """A memory holding "\\x1b[2J" cleared the screen of a terminal client (Claude Code
+    shows tool text in the terminal), as the CLI's tables no longer let it."""
+    hit = {"id": 5, "kind": "event", "content": HOSTILE, "occurred_at": None, "metadata": {}}
+    text = await said("recall", {"query": "deck"}, {"results": [hit]})
+    assert "\\u001b[2J" in text and "\\u0007" in text and "\\u202eevil" in text, text
+    assert not any(ch in text for ch in "\u0007\u001b\u202e\u200f\u009b"), repr(text)

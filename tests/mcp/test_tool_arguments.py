@@ -255,3 +255,22 @@ async def test_a_write_that_timed_out_says_it_may_have_been_made() -> None:
     with pytest.raises(ToolError) as read:
         await api.get("/api/v1/planner/plans")
     assert str(read.value) == "Almanac did not answer in time"
+
+
+async def test_an_unreachable_server_is_named_by_its_url_without_its_password() -> None:
+    """ "Almanac is not reachable (ConnectError: ...)" did not say where it was looked for,
+    when the URL in a desktop client's settings is what is wrong."""
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("All connection attempts failed", request=request)
+
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(refused), base_url="http://me:s3cret@almanac.lan:8080"
+    )
+    with pytest.raises(ToolError) as failed:
+        await Api(client).get("/api/v1/planner/plans")
+    message = str(failed.value)
+    assert message.startswith("Almanac is not reachable at http://me:***@almanac.lan:8080 ("), (
+        message
+    )
+    assert "s3cret" not in message

@@ -126,6 +126,11 @@ async def test_a_block_is_moved_by_the_id_the_calendar_api_gives_it(
     assert r.json()["block"]["almanac_id"] == block["almanac_id"]
     r = await sched_client.put(f"{URL}/calendar/999999999", json=target)
     assert r.status_code == 404 and "not an Almanac block" in r.json()["detail"], r.text
+    # An id with a slash in it (encoded) reached no route: a bare "Not Found".
+    for odd in ("..%2F..%2Fx", "a%2Fb"):
+        r = await sched_client.put(f"{URL}/calendar/{odd}", json=target)
+        assert r.status_code == 404 and "not an Almanac block" in r.json()["detail"], r.text
+        assert r.json()["errors"][0]["field"] == "event_id", r.text
 
 
 async def test_a_block_shortened_by_hand_says_the_task_is_now_short(

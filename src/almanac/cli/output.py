@@ -11,7 +11,7 @@ import sys
 import textwrap
 from typing import Any
 
-from almanac.cli.terminal import visible
+from almanac.printable import visible
 
 
 def emit(data: Any) -> None:

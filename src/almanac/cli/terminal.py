@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from typing import Any, TextIO
 
-# Marks that reorder or hide the text around them ("evil" shown as "live").
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+from almanac.printable import visible
+
 # What Rich writes to colour its own tables: kept on the way to a terminal.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _escaped(ch: str) -> str:
-    if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI):
-        return ch
-    return f"\\u{ord(ch):04x}"  # valid inside a JSON string too
-
-
-def visible(text: str) -> str:
-    """`text` with every control character and bidi mark as a visible escape."""
-    if text.isprintable():
-        return text
-    return "".join(_escaped(ch) for ch in text)
 
 
 class _Guarded:

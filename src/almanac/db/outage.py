@@ -49,6 +49,21 @@ def unavailable(reason: str) -> DatabaseUnavailable:
     )
 
 
+def connect_failure(exc: BaseException) -> str:
+    """Why no connection was made, in words: "FileNotFoundError" was a stopped embedded
+    server's socket (a missing file), "ConnectionRefusedError" nobody listening."""
+    match exc:
+        case FileNotFoundError():
+            return "no server listens on its socket: it is not running"
+        case ConnectionRefusedError():
+            return "the connection was refused: no server listens there"
+        case TimeoutError():
+            return "no answer to connect in time"
+        case OSError(strerror=str(reason)):
+            return reason[:1].lower() + reason[1:]
+    return type(exc).__name__
+
+
 def _abandon(driver_connection: Any) -> None:
     """Drop a connection whose server stopped answering at once: a graceful close would
     wait for that server again (asyncpg's `close` sends Terminate and awaits the reply)."""
@@ -83,7 +98,7 @@ def report_outages(engine: AsyncEngine, *, command_timeout: float | None = None)
         try:
             return dialect.connect(*cargs, **cparams)
         except (TimeoutError, OSError) as exc:
-            raise unavailable(type(exc).__name__) from exc
+            raise unavailable(connect_failure(exc)) from exc
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _error(ctx: ExceptionContext) -> BaseException | None:

@@ -14,6 +14,8 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import AfterValidator, Field
 
 from almanac.http_problems import Problem, decode_problem
+from almanac.printable import visible
+from almanac.redact import mask_url, redact
 from almanac.types import BIGINT_MAX, INT_MAX, MAX_YEAR, check_text
 
 # Text arguments bounded as the REST routes bound them. A tool puts some of them in the
@@ -125,7 +127,11 @@ class Api:
             )
             raise ToolError(f"Almanac did not answer in time{sent}") from exc
         except httpx.HTTPError as exc:
-            raise ToolError(f"Almanac is not reachable ({type(exc).__name__}: {exc})") from exc
+            # Where it was looked for: the URL a desktop client's settings name may be wrong.
+            at = mask_url(str(self.client.base_url).rstrip("/"))
+            raise ToolError(
+                f"Almanac is not reachable at {at} ({type(exc).__name__}: {redact(str(exc))})"
+            ) from exc
         if response.status_code >= 400:
             raise problem_from(response, named)
         if response.status_code == 204 or not response.content:
@@ -158,11 +164,14 @@ class Api:
 def result(text: str, data: Any) -> CallToolResult:
     """Short text for the model plus the API's answer as structured content."""
     structured = data if isinstance(data, dict) else {"items": data}
+    # Visible escapes for control characters in what was stored (a title, a context
+    # block): the structured content keeps them as JSON escapes already.
     return CallToolResult(
-        content=[TextContent(type="text", text=text)], structuredContent=structured
+        content=[TextContent(type="text", text=visible(text))], structuredContent=structured
     )
 
 
 def clip(text: str, limit: int = 160) -> str:
+    """Stored text on one line, cut at `limit`."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -53,7 +53,8 @@ async def calendar_view(
     return await BlockService(scheduler).view(start_date, end_date)
 
 
-@router.put("/calendar/{event_id}", responses=answers(409, 503))
+# `:path`: an id with a "/" in it (sent encoded) reached no route, a bare "Not Found".
+@router.put("/calendar/{event_id:path}", responses=answers(409, 503))
 async def move_block(event_id: EventId, body: MoveBlockIn, scheduler: Scheduler) -> MoveBlockOut:
     """Move an Almanac block by hand; it is pinned so replanning keeps it."""
     return await BlockService(scheduler).move(event_id, body)

@@ -265,7 +265,7 @@ def register(server: FastMCP, resolve: Resolver) -> None:
             body["force"] = True
         path = f"/api/v1/scheduler/calendar/{segment(block_id)}"
         api = resolve(ctx)
-        out = await api.call("PUT", path, json=body)
+        out = await api.call("PUT", path, json=body, named={"event_id": "block_id"})
         b, zone = out["block"], await api.zone()
         moved = f"moved {b['almanac_id']} to {span(b['start'], b['end'], zone)}"
         return result(f"{moved} ({zone_note(zone)})", out)
