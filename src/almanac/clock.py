@@ -45,3 +45,15 @@ def day_span(start: str, end: str | None, zone: str) -> str:
     if end is None:
         return f"{day} {first.astimezone(tz):%H:%M}"
     return f"{day} {clock_span(first, datetime.fromisoformat(end), tz)}"
+
+
+def on_clock(when: datetime, tz: ZoneInfo) -> str:
+    """A time in a message as the user reads clocks: their zone, to the minute (the year
+    only when it is not this one, the zone's name only in a repeated hour), as the
+    scheduler's messages say times."""
+    local = when.astimezone(tz)
+    year = "" if local.year == datetime.now(tz).year else f" {local.year}"
+    # In the hour the clocks go back, 01:30 is two times: the zone's name tells which.
+    twice = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+    zone = f" {local.tzname()}" if twice else ""
+    return f"{local:%a %d %b}{year} {local:%H:%M}{zone}"

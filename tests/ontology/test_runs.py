@@ -475,3 +475,28 @@ async def test_the_list_is_newest_first_so_the_timer_just_started_is_on_the_firs
     assert [r["id"] for r in page["items"]] == newest_first[:3] and page["total"] == 4
     rest = (await client.get(R, params={"limit": 3, "offset": 3})).json()
     assert [r["id"] for r in rest["items"]] == newest_first[3:]
+
+
+async def test_a_task_timer_left_running_past_a_day_asks_for_the_hours(
+    client: httpx.AsyncClient, db_session: AsyncSession
+):
+    """A timer started on Friday and stopped on Monday recorded 64 h of work on the task
+    (its estimate drifted by 1,500%); a time record may hold at most a day's."""
+    task_id = await _task(db_session, await _template(client), 4.0)
+    started = datetime.now(UTC) - timedelta(hours=64)
+    run = await client.post(R, json={"task_id": task_id, "started_at": started.isoformat()})
+    assert run.status_code == 201, run.text
+    r = await client.post(f"{R}/{run.json()['id']}/stop", json={})
+    assert r.status_code == 422 and fields(r) == ["actual_hours"], r.text
+    message = r.json()["errors"][0]["message"]
+    assert "timed for 64 h" in message and "give actual_hours" in message, message
+    assert (await client.get(f"{R}/{run.json()['id']}")).json()["status"] == "in_progress"
+    r = await client.post(f"{R}/{run.json()['id']}/stop", json={"actual_hours": 6})
+    assert r.status_code == 200 and r.json()["actual_hours"] == 6, r.text
+    # Within a day, the time on the clock is the hours worked, as before.
+    started = datetime.now(UTC) - timedelta(hours=23)
+    other = await _task(db_session, await _template(client), 4.0)
+    run = await client.post(R, json={"task_id": other, "started_at": started.isoformat()})
+    assert run.status_code == 201, run.text
+    r = await client.post(f"{R}/{run.json()['id']}/stop", json={})
+    assert r.status_code == 200 and 22.99 < r.json()["actual_hours"] <= 23.01, r.text

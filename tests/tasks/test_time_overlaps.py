@@ -11,9 +11,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from almanac.clock import on_clock
 from almanac.http_problems import decode_problem
 from almanac.models import ExecutionRun, Task
-from almanac.ontology.runs import on_clock
 from tests.scheduler.conftest import TZ_NAME, make_plan
 
 URL = "/api/v1/planner/tasks"

@@ -8,13 +8,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from almanac.billing import Span, first_overlap, logged_entries, overlap_text
+from almanac.clock import on_clock
 from almanac.db.repository import row_out
 from almanac.db.uow import UnitOfWork
 from almanac.errors import Conflict, ValidationFailed
 from almanac.models import ExecutionRun, Task
 from almanac.models.status import CLOSED_TASK_STATUSES_API
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.schemas import RUN_HOURS_MAX, RunList, RunOut, RunQuery, RunStartIn, RunStopIn
+from almanac.ontology.schemas import (
+    RUN_HOURS_MAX,
+    TIMED_HOURS_MAX,
+    RunList,
+    RunOut,
+    RunQuery,
+    RunStartIn,
+    RunStopIn,
+)
 from almanac.types import MIN_WORK_HOURS, WORK_TIME_AHEAD, six_decimals
 
 # Fields of a start request that a retry with the same run_identifier must repeat.
@@ -23,18 +32,6 @@ _SAME = ("process_template_id", "task_id", "estimated_hours", "started_at", "tel
 
 # Where a run still running ends, for overlaps: not yet, so after all the task's work.
 _OPEN_END = datetime.max.replace(tzinfo=UTC)
-
-
-def on_clock(when: datetime, tz: ZoneInfo) -> str:
-    """A time in a message as the user reads clocks: their zone, to the minute (the year
-    only when it is not this one, the zone's name only in a repeated hour), as the
-    scheduler's messages say times."""
-    local = when.astimezone(tz)
-    year = "" if local.year == datetime.now(tz).year else f" {local.year}"
-    # In the hour the clocks go back, 01:30 is two times: the zone's name tells which.
-    twice = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
-    zone = f" {local.tzname()}" if twice else ""
-    return f"{local:%a %d %b}{year} {local:%H:%M}{zone}"
 
 
 def run_out(row: ExecutionRun) -> RunOut:
@@ -292,6 +289,17 @@ class RunService:
             actual = round(recorded + max(own, 0.0), 4)
             if timer is None and meta.get("source") != "tasks":
                 actual = max(actual, round((ended_at - row.started_at).total_seconds() / 3600, 4))
+            # A task's timer past a day was left running (started Friday, stopped Monday:
+            # 64 h of work), not work done: the hours are asked for, as a record of more
+            # than a day's (`POST /tasks/{id}/time`, at most 24 h) is refused. A process's
+            # run (no task) times the whole engagement, days long.
+            if row.task_id is not None and timer is not None and own > TIMED_HOURS_MAX:
+                raise ValidationFailed(
+                    f"the run was timed for {own:.4g} h since {on_clock(timer, self.tz)}, "
+                    f"more than {TIMED_HOURS_MAX} h: a timer left running? give "
+                    "actual_hours, the hours worked (the CLI's --hours)",
+                    field="actual_hours",
+                )
             # A run may span days (paused and resumed), but the hours it stores are the
             # same quantity a caller may give, bounded alike.
             if actual > RUN_HOURS_MAX:

@@ -44,6 +44,9 @@ Capability = Annotated[
 Version = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$")]
 # A subnormal estimate made the run's variance overflow (a 500 when it was stopped).
 RUN_HOURS_MAX = 10_000
+# The most a timer's own time counts as worked when stopped without hours: a day's, as a
+# time record holds at most.
+TIMED_HOURS_MAX = 24
 Hours = Annotated[
     float,
     Field(ge=0, le=RUN_HOURS_MAX, allow_inf_nan=False),

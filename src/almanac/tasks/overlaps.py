@@ -6,8 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from almanac.billing import first_overlap
+from almanac.clock import on_clock
 from almanac.ontology.repository import OntologyRepository
-from almanac.ontology.runs import on_clock, refuse_overlap, timer_start
+from almanac.ontology.runs import refuse_overlap, timer_start
 
 
 async def placed_in_time(
