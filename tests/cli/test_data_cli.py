@@ -186,6 +186,11 @@ def test_export_import_round_trip_and_repeat(
 
     target = asyncio.run(_create_database(source, f"almanac_import_{uuid.uuid4().hex[:8]}"))
     monkeypatch.setenv("ALMANAC_DATABASE_URL", target)
+    # Cut at a line's end (a copy stopped short): it imported the first part, exit 0.
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[:100]) + "\n")
+    code, out = invoke("import", str(cut))
+    assert code == 2 and "the file is not whole" in out and "nothing was imported" in out, out
     code, out = invoke("import", str(dump), "--json")
     assert code == 0, out
     first = json.loads(out)
@@ -202,6 +207,11 @@ def test_export_import_round_trip_and_repeat(
     assert sum(again["inserted"].values()) == 0
     assert sum(again["present"].values()) == len(lines) - 1
     assert snapshot() == before
+    # Saved by an editor with a byte order mark: the same file.
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + dump.read_bytes())
+    code, out = invoke("import", str(marked), "--json")
+    assert code == 0 and sum(json.loads(out)["inserted"].values()) == 0, out
 
     # A new row after the import does not collide with an imported id.
     code, out = invoke("remember", "After the import", "--json")
@@ -232,13 +242,28 @@ def test_import_of_a_broken_line_is_refused_without_a_traceback(
     assert code == 2 and "line 2: not a table row" in out, out
 
 
+def test_a_line_that_is_no_json_says_why(
+    pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "almanac-export", "version": 1}\n{"table": "events" "row": {}}\n')
+    code, out = invoke("import", str(bad))
+    assert code == 2 and "line 2: not a table row (Expecting ',' delimiter" in out, out
+
+
 def test_backup_and_restore_into_a_fresh_folder(
     source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     before = snapshot()
     path = tmp_path / "almanac.dump"
-    code, out = invoke("backup", str(path))
-    assert code == 0 and path.stat().st_size > 0, out
+    path.write_bytes(b"")
+    # Through a link, as to a NAS: renamed over, the link became the backup and the
+    # file it named stayed empty.
+    link = tmp_path / "latest.dump"
+    link.symlink_to(path)
+    code, out = invoke("backup", str(link))
+    assert code == 0 and path.stat().st_size > 0 and link.is_symlink(), out
     # The whole database: its owner's alone, as the data folder's api-key (it was 0644).
     assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
 

@@ -135,7 +135,8 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
     with path.open("rb") as fh:
         lines: Iterator[tuple[int, bytes]] = enumerate(fh, start=1)
         try:
-            header = json.loads(next(lines)[1].decode("utf-8"))
+            # A byte order mark (an editor saved the file) is no part of the header.
+            header = json.loads(next(lines)[1].decode("utf-8-sig"))
         except (StopIteration, ValueError, RecursionError) as exc:
             raise ExportFileError(f"{path}: line 1: not an Almanac export header") from exc
         if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -149,11 +150,31 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
                 item = json.loads(line.decode("utf-8"))
                 table, row = item["table"], item["row"]
             except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                raise ExportFileError(f"{path}: line {number}: not a table row") from exc
+                why = f" ({exc})" if isinstance(exc, json.JSONDecodeError) else ""
+                raise ExportFileError(f"{path}: line {number}: not a table row{why}") from exc
             if table not in rows or not isinstance(row, dict) or not isinstance(row.get("id"), int):
                 raise ExportFileError(f"{path}: line {number}: unknown table or row without id")
             rows[table].append(row)
+    _whole(path, header, rows)
     return header, rows
+
+
+def _whole(path: Path, header: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Refuse a file holding fewer rows than its header counts: cut at a line's end (a copy
+    stopped short, a full disk), it imported the first part and said nothing of the rest."""
+    counted = header.get("tables")
+    if not isinstance(counted, dict):  # a file written without counts: nothing to hold to
+        return
+    short = [
+        f"{table} {len(rows.get(table, []))} of {n}"
+        for table, n in counted.items()
+        if isinstance(n, int) and len(rows.get(table, [])) != n
+    ]
+    if short:
+        raise ExportFileError(
+            f"{path}: the file is not whole: its header counts rows it does not hold "
+            f"({'; '.join(short[:8])}); nothing was imported"
+        )
 
 
 async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> ImportReport:

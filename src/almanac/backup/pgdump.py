@@ -12,6 +12,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
+from almanac.backup.files import in_place, private_partial, resolved
 from almanac.errors import DependencyUnavailable, ValidationFailed
 
 
@@ -52,15 +53,21 @@ async def _run(*args: str) -> str:
 
 async def backup(url: str, target: Path) -> None:
     """Dump the database at `url` (SQLAlchemy form) to `target` (custom format)."""
+    target = resolved(target)  # through a symlink: the file it names gets the backup
+    dump = (tool("pg_dump"), "--format=custom", "--no-owner")
+    if in_place(target):  # a FIFO or a device, written as it is
+        await _run(*dump, f"--file={target}", libpq_url(url))
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".partial")
     # The whole database, keys' hashes and every client's data: readable by its owner only,
     # as the data folder's api-key is (pg_dump wrote it 0644). Made empty first so no other
     # user can open it while it is written.
-    tmp.unlink(missing_ok=True)
-    tmp.touch(mode=0o600)
-    tmp.chmod(0o600)  # whatever the umask
-    await _run(tool("pg_dump"), "--format=custom", "--no-owner", f"--file={tmp}", libpq_url(url))
+    tmp = private_partial(target)
+    try:
+        await _run(*dump, f"--file={tmp}", libpq_url(url))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(target)
 
 

@@ -70,7 +70,10 @@ def runs_start(
 @runs_app.command("stop")
 def runs_stop(
     run_id: Annotated[int, typer.Argument(help="The run to stop")],
-    hours: Annotated[float | None, typer.Option(help="Hours worked (default: elapsed)")] = None,
+    hours: Annotated[
+        float | None,
+        typer.Option(help="Hours worked (default: the time elapsed, up to 24 h on a task)"),
+    ] = None,
     at: Annotated[
         str | None,
         typer.Option("--at", help="When the work ended (default now), ISO 8601: " + _ZONED),

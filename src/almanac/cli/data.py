@@ -66,6 +66,7 @@ def export(
     versions, tasks, workflows, blueprints, runs, reflections, calendar, prompts, sprints)
     as JSONL."""
     from almanac.backup.export import export_all
+    from almanac.backup.files import written
     from almanac.cli.runtime import local_state, run
     from almanac.db.migrate import current_revision
     from almanac.errors import AlmanacError
@@ -78,15 +79,11 @@ def export(
             schema = await current_revision(state.engine)
             if path is None:
                 return await export_all(state, sys.stdout, schema)
-            tmp = path.with_name(path.name + ".partial")
             try:
-                with tmp.open("w", encoding="utf-8") as fh:
-                    counts = await export_all(state, fh, schema)
-                tmp.replace(path)
+                with written(path) as fh:
+                    return await export_all(state, fh, schema)
             except OSError as exc:  # a folder, a missing folder, no permission, a full disk
-                tmp.unlink(missing_ok=True)
                 raise AlmanacError(f"cannot write {path}: {exc.strerror or exc}") from exc
-            return counts
 
     counts = run(go)
     if as_json:  # on stderr when stdout carries the export itself
