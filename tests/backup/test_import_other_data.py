@@ -91,3 +91,95 @@ async def test_a_row_referring_to_one_the_file_lacks_is_a_file_error_naming_it(
     message = err.value.message
     assert message.startswith("plans: a row refers to process_templates 987654"), message
     assert "not in the file" in message and err.value.errors[0]["field"] == "file", err.value.errors
+
+
+async def _prompt_here(uow: UnitOfWork, content: str) -> dict[str, Any]:
+    from almanac.models import PromptTemplate
+    from almanac.planner.repository import PromptRepository
+
+    version = f"v{900 + len(content) % 50}"
+    row = PromptTemplate(
+        template_name="sop_generator", template_type="system", content=content,
+        version=version, is_active=False,
+    )  # fmt: skip
+    uow.session.add(row)
+    await uow.session.flush()
+    [out] = await PromptRepository(uow.session).export_rows("prompt_templates", row.id - 1, 1)
+    return out
+
+
+async def test_a_prompt_version_of_the_users_is_not_overwritten_by_another_installations(
+    uow: UnitOfWork,
+) -> None:
+    """Prompt templates are seeded by the migrations, so the file's rows replaced this
+    folder's by id: a version tuned here for months was overwritten without a word."""
+    from almanac.models import PromptTemplate
+
+    mine = await _prompt_here(uow, "MY SOP PROMPT, tuned over months")
+    made = (datetime.fromisoformat(mine["created_at"]) - timedelta(days=3)).isoformat()
+    theirs = {**mine, "content": "You are the planning assistant. Be terse.", "created_at": made}
+    with pytest.raises(ExportFileError) as err:
+        await import_all(uow, _file(prompt_templates=[theirs]))
+    assert f"prompt_templates {mine['id']}" in err.value.message, err.value.message
+    kept = await uow.session.get(PromptTemplate, mine["id"])
+    assert kept is not None and kept.content == "MY SOP PROMPT, tuned over months"
+    # The same version under another id here (name and version are one row's): a clash
+    # named as such, not "a row breaks a constraint: the file is not whole".
+    moved = {**theirs, "id": mine["id"] + 1000}
+    with pytest.raises(ExportFileError) as err:
+        await import_all(uow, _file(prompt_templates=[moved]))
+    assert f"prompt_templates {mine['id'] + 1000}" in err.value.message, err.value.message
+    # The same row again is present, as every table's.
+    report = await import_all(uow, _file(prompt_templates=[mine]))
+    assert report.inserted["prompt_templates"] == 0
+
+
+async def _starter_row(uow: UnitOfWork, n: int) -> dict[str, Any]:
+    from almanac.models import Workflow
+    from almanac.ontology.repository import OntologyRepository
+    from almanac.ontology.starter import sync_starter_library
+
+    await sync_starter_library(uow)
+    ids = sorted((await uow.session.scalars(select(Workflow.id))).all())
+    repo = OntologyRepository(uow.session)
+    [row] = await repo.export_rows("workflows", ids[n] - 1, 1)
+    return row
+
+
+def _edited(row: dict[str, Any], title: str) -> dict[str, Any]:
+    steps = [{**row["steps"][0], "title": title}, *row["steps"][1:]]
+    made = (datetime.fromisoformat(row["created_at"]) - timedelta(days=30)).isoformat()
+    return {**row, "steps": steps, "created_at": made}
+
+
+async def test_a_starter_workflow_nobody_edited_here_gives_way_to_the_files_edit(
+    uow: UnitOfWork,
+) -> None:
+    """Moved to a new machine served once (its starter library written at start), the
+    file's edited starter workflow was "other data at the file's ids": refused, with
+    advice to use a fresh folder, which this was."""
+    from almanac.models import Workflow
+
+    row = await _starter_row(uow, 0)
+    theirs = _edited(row, "Kick-off, as I run it")
+    report = await import_all(uow, _file(workflows=[theirs]))
+    assert report.inserted["workflows"] == 1
+    stored = await uow.session.get(Workflow, row["id"], populate_existing=True)
+    assert stored is not None and stored.steps[0]["title"] == "Kick-off, as I run it"
+    again = await import_all(uow, _file(workflows=[theirs]))  # repeated: nothing added
+    assert (again.inserted["workflows"], again.present["workflows"]) == (0, 1)
+
+
+async def test_a_starter_workflow_edited_here_is_still_a_clash(uow: UnitOfWork) -> None:
+    from almanac.models import Workflow
+
+    row = await _starter_row(uow, 1)
+    mine = await uow.session.get(Workflow, row["id"])
+    assert mine is not None
+    mine.steps = [{**mine.steps[0], "title": "Mine, edited here"}, *mine.steps[1:]]
+    await uow.session.flush()
+    with pytest.raises(ExportFileError) as err:
+        await import_all(uow, _file(workflows=[_edited(row, "Theirs, edited there")]))
+    assert f"workflows {row['id']}" in err.value.message, err.value.message
+    kept = await uow.session.get(Workflow, row["id"], populate_existing=True)
+    assert kept is not None and kept.steps[0]["title"] == "Mine, edited here"

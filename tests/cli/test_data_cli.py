@@ -268,12 +268,23 @@ def test_backup_and_restore_into_a_fresh_folder(
     assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
 
     monkeypatch.delenv("ALMANAC_DATABASE_URL")
-    monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path / "fresh"))
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("ALMANAC_DATA_DIR", str(fresh))
+    # The new machine's own key, which the backup (another machine's) does not know: the
+    # CLI sent it and every call was a 401.
+    from almanac.auth.keyfile import read_key_file, write_key_file
+
+    write_key_file(fresh, "alm_this-machines-key-the-backup-never-saw")
     code, out = invoke("restore", str(path))
     assert code == 2 and "--yes" in out
     code, out = invoke("restore", str(path), "--yes")
     assert code == 0, out
+    assert "made admin key 'admin-restored'" in out, out
+    key = read_key_file(fresh)
+    assert key is not None and key != "alm_this-machines-key-the-backup-never-saw"
     assert snapshot() == before
+    code, out = invoke("keys", "list", "--json")
+    assert code == 0 and "admin-restored" in out, out
 
 
 def test_restore_does_not_print_the_database_password(

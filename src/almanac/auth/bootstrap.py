@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import logging
 
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from almanac.auth.keyfile import PLANNER_KEY_FILE, read_key_file, write_key_file
 from almanac.auth.repository import AuthRepository
+from almanac.auth.schemas import KeyCreatedOut
 from almanac.auth.service import KeyService, ensure_admin_key
 from almanac.state import AppState
 
@@ -67,3 +72,26 @@ async def ensure_planner_key(state: AppState) -> None:
     logger.info(
         "the Planner's key for the Memory Gateway: %r (scope write), in %s", created.name, path
     )
+
+
+async def rekey_restored(
+    sessionmaker: async_sessionmaker[AsyncSession], data_dir: Path
+) -> KeyCreatedOut | None:
+    """After a restore: the data folder's admin key, when the restored database does not
+    know it (another machine's backup), replaced by a new admin key in both; None when it
+    knows it or the folder has none. The CLI and `almanac mcp` send that file's key: after
+    restoring another machine's backup every call was a 401. A key the backup holds as
+    revoked stays revoked (its owner revoked it there)."""
+    kept = read_key_file(data_dir)
+    if kept is None:
+        return None
+    async with sessionmaker() as session:
+        await AuthRepository(session).lock_first_key()
+        keys = KeyService(session)
+        if await keys.verify(kept) is not None or await keys.revoked(kept):
+            await session.rollback()
+            return None
+        created = await keys.create(await keys.free_name("admin-restored"), "admin")
+        write_key_file(data_dir, created.key)
+        await session.commit()
+    return created

@@ -187,6 +187,8 @@ async def import_all(uow: UnitOfWork, rows: dict[str, list[dict[str, Any]]]) -> 
                 f"doc_chunks: chunk {chunk['id']} belongs to document "
                 f"{chunk.get('document_id')!r}, which is not in the file"
             )
+    for name, owner in TABLES:  # rows Almanac wrote itself give way to the file's
+        await owner(uow.session).release_seeds(name, rows.get(name, []))
     await _refuse_other_data(uow, rows)
     deferred: dict[str, list[tuple[int, Any]]] = {}
     for name, owner in TABLES:

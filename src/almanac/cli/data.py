@@ -170,14 +170,28 @@ def restore(
         raise fail("restore replaces everything in the database; add --yes to go ahead", 2)
 
     async def go() -> Any:
+        from almanac.auth.bootstrap import rekey_restored
+        from almanac.db.engine import create_engine, create_sessionmaker
+
         async with _database_url(settings) as url:
             await put_back(url, path)
+            engine = create_engine(url, pool_size=1)
+            try:
+                return await rekey_restored(create_sessionmaker(engine), settings.data_dir)
+            finally:
+                await engine.dispose()
 
-    run(go)
+    rekeyed = run(go)
     if as_json:
-        return emit({"restored": str(path)})
+        return emit({"restored": str(path), "new_admin_key": rekeyed.name if rekeyed else None})
     url = settings.effective_database_url
     print(f"restored {path} into {_shown(url) if url else settings.data_dir}")
+    if rekeyed is not None:
+        print(
+            f"the backup did not know this data folder's API key: made admin key "
+            f"{rekeyed.name!r} and wrote it to {settings.data_dir / 'api-key'}, which the "
+            "CLI and almanac mcp use; keys made elsewhere stay as the backup has them"
+        )
 
 
 def _shown(url: str) -> str:

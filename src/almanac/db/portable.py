@@ -145,7 +145,9 @@ class PortableRows:
         imported (its creation time kept), or the same content made elsewhere (a starter
         workflow in both installations) is not another row."""
         table = self._table(table_name)
-        if table.name in self.seeded or not rows:
+        if table.name in self.seeded:
+            rows = [r for r in rows if not self.is_seed(r)]
+        if not rows:
             return []
         given = {r["id"]: r for r in rows}
         clashes: list[int] = []
@@ -162,6 +164,17 @@ class PortableRows:
                 if _differs(here, _normalised(table, theirs)):
                     clashes.append(here["id"])
         return clashes
+
+    async def release_seeds(self, table_name: str, rows: list[dict[str, Any]]) -> int:
+        """Give way to the file's rows where this folder holds, at their ids, rows Almanac
+        wrote itself and nobody changed since (deleted here, so the file's go in); how
+        many. None by default."""
+        return 0
+
+    def is_seed(self, row: dict[str, Any]) -> bool:
+        """Whether a row of a seeded table is one the migrations made (the file's copy
+        replaces it); any other is the user's, and may clash."""
+        return True
 
     async def count_rows(self, table_name: str) -> int:
         table = self._table(table_name)

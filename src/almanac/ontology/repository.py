@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, delete, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from almanac.billing import Span, known_spans
@@ -24,6 +24,7 @@ from almanac.models import (
     Task,
     Workflow,
 )
+from almanac.ontology.library import MARKER, content_hash
 from almanac.types import WORK_TIME_AHEAD
 
 # Serialises changes of workflow parents, so two concurrent edits cannot close a cycle.
@@ -34,6 +35,34 @@ class OntologyRepository(Repository, PortableRows):
     """Reads and writes of the four ontology tables (and the rows that point at them)."""
 
     portable = (Workflow, ServiceBlueprint, ProcessTemplate, ExecutionRun)
+
+    async def release_seeds(self, table_name: str, rows: list[dict[str, Any]]) -> int:
+        """Starter workflows this folder wrote at its first start and nobody edited, held
+        at the ids where the file has the same workflow (its name and version) edited:
+        another installation's data at those ids, they refused the import of a move to a
+        new machine served once. Each goes unless something here already refers to it."""
+        if table_name != "workflows" or not rows:
+            return 0
+        given = {r["id"]: r for r in rows}
+        held = await self.session.scalars(select(Workflow).where(Workflow.id.in_(list(given))))
+        released = 0
+        for row in held:
+            theirs = given[row.id]
+            current = content_hash(row.capability, row.steps, row.metadata_)
+            untouched = (row.metadata_ or {}).get(MARKER, {}).get("hash") == current
+            same = (theirs.get("name"), theirs.get("version")) == (row.name, row.version)
+            edited = current != content_hash(
+                theirs.get("capability"), theirs.get("steps"), theirs.get("metadata")
+            )
+            if not (untouched and same and edited):  # the same content is present as it is
+                continue
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(delete(Workflow).where(Workflow.id == row.id))
+            except IntegrityError:  # a plan or a template here uses it: the user's now
+                continue
+            released += 1
+        return released
 
     async def lock_tree(self) -> None:
         await self.lock(_TREE_LOCK)

@@ -189,11 +189,36 @@ class PlanRepository(Repository, PortableRows):
         return [int(p) for p, _ in plans], [int(t) for _, t in plans if t is not None]
 
 
+# The version of each prompt the migrations seed.
+SEED_VERSION = "v1"
+
+
 class PromptRepository(Repository, PortableRows):
     """Versioned prompt templates; one active version per name."""
 
     portable = (PromptTemplate,)
     seeded = frozenset({"prompt_templates"})
+
+    def is_seed(self, row: dict[str, Any]) -> bool:
+        # The migrations seed each prompt's v1; later versions are the user's own, and an
+        # import replaced the one at the file's id without a word.
+        return row.get("version") == SEED_VERSION
+
+    async def held_by_others(self, table_name: str, rows: list[dict[str, Any]]) -> list[int]:
+        """As `PortableRows.held_by_others`, and a version of the file that this folder
+        holds under another id (its name and version are unique: the import failed on it
+        as a file "not whole")."""
+        clashes = await super().held_by_others(table_name, rows)
+        own = {(r.get("template_name"), r.get("version")): r["id"] for r in rows}
+        own = {k: i for k, i in own.items() if k[1] != SEED_VERSION}
+        if own:
+            held = await self.session.execute(
+                select(
+                    PromptTemplate.id, PromptTemplate.template_name, PromptTemplate.version
+                ).where(PromptTemplate.template_name.in_({name for name, _ in own}))
+            )
+            clashes += [own[(n, v)] for i, n, v in held if own.get((n, v), i) != i]
+        return sorted(set(clashes))
 
     async def active(self, name: str) -> PromptTemplate | None:
         stmt = select(PromptTemplate).where(
