@@ -183,3 +183,22 @@ async def test_a_starter_workflow_edited_here_is_still_a_clash(uow: UnitOfWork) 
     assert f"workflows {row['id']}" in err.value.message, err.value.message
     kept = await uow.session.get(Workflow, row["id"], populate_existing=True)
     assert kept is not None and kept.steps[0]["title"] == "Mine, edited here"
+
+
+async def test_a_value_a_rule_refuses_names_the_rule_not_a_file_cut_short(
+    uow: UnitOfWork,
+) -> None:
+    from almanac.memory.repository import EventRepository
+    from almanac.models import Event
+
+    event = Event(
+        content="Invoice Acme", event_type="memory", event_source="user", salience_score=0.5
+    )
+    uow.session.add(event)
+    await uow.session.flush()
+    [row] = await EventRepository(uow.session).export_rows("events", event.id - 1, 1)
+    theirs = {**row, "id": row["id"] + 10_000, "memory_scope": "nowhere"}
+    with pytest.raises(ExportFileError) as err:
+        await import_all(uow, _file(events=[theirs]))
+    message = err.value.message
+    assert "rule 'ck_events_memory_scope'" in message and "not whole" not in message, message

@@ -4,7 +4,6 @@ Planner's own key for a Memory Gateway run apart."""
 from __future__ import annotations
 
 import logging
-
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

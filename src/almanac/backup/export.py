@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from almanac.calendars.repository import CalendarEntryRepository
 from almanac.db.portable import PortableRows
+from almanac.db.portable_check import row_problem
 from almanac.db.uow import UnitOfWork
 from almanac.errors import ValidationFailed
 from almanac.memory.documents.repository import DocumentRepository
@@ -91,6 +93,11 @@ EXCLUDED: dict[str, str] = {
     "job_reasons": _LOCAL + " (why its queued jobs wait)",
 }
 _OWNER = dict(TABLES)
+# Each table's schema, to check a file's rows against before any is written.
+_TABLE: dict[str, Table] = {
+    name: next(m.__table__ for m in owner.portable if m.__tablename__ == name)  # type: ignore[attr-defined]
+    for name, owner in TABLES
+}
 _DEFERRED = {"events": "promoted_to_fact_id"}
 
 
@@ -154,6 +161,8 @@ def read_export(path: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, An
                 raise ExportFileError(f"{path}: line {number}: not a table row{why}") from exc
             if table not in rows or not isinstance(row, dict) or not isinstance(row.get("id"), int):
                 raise ExportFileError(f"{path}: line {number}: unknown table or row without id")
+            if (problem := row_problem(_TABLE[table], row)) is not None:
+                raise ExportFileError(f"{path}: line {number}: {table}.{problem}")
             rows[table].append(row)
     _whole(path, header, rows)
     return header, rows

@@ -203,8 +203,17 @@ def _missing_reference(table: str, exc: IntegrityError) -> str:
     """A row of the file that refers to one neither the file nor the folder holds (a file
     cut short): said as such, not as Postgres' foreign-key traceback."""
     # asyncpg keeps the "Key (…)=(…) is not present" detail on the error the driver wraps.
-    detail = getattr(getattr(exc.orig, "__cause__", None), "detail", None)
+    cause = getattr(exc.orig, "__cause__", None)
+    detail = getattr(cause, "detail", None)
     found = _ABSENT.search(f"{exc.orig} {detail or ''}")
+    rule = getattr(cause, "constraint_name", None)
+    if found is None and getattr(cause, "sqlstate", None) == "23514" and rule:
+        # A check (a memory scope, a salience out of 0..1): the file was whole, and said
+        # to be "not whole"; the value is what the rule refuses.
+        return (
+            f"{table}: a row holds a value the database's rule {rule!r} does not allow "
+            "(a file edited by hand, or written by another version of Almanac)"
+        )
     if found is None:
         return f"{table}: a row breaks a constraint of the database: the file is not whole"
     column, value, other = found.groups()
