@@ -90,6 +90,33 @@ def find_record(data_dir: Path, service: str) -> ServerRecord | None:
     return None
 
 
+def write_worker_record(data_dir: Path) -> Path:
+    """Record this process as a job worker of `data_dir` (`almanac worker`; several may run):
+    import and restore must not write behind its back either."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"worker-{os.getpid()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"pid": os.getpid()}, fh)
+    return path
+
+
+def live_workers(data_dir: Path) -> list[int]:
+    """The pids of the job workers recorded in `data_dir` that still run (a record a
+    crashed worker left is removed)."""
+    pids = []
+    for path in sorted(data_dir.glob("worker-*.json")):
+        try:
+            pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if pid_alive(pid):
+            pids.append(pid)
+        else:
+            path.unlink(missing_ok=True)
+    return pids
+
+
 def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False

@@ -242,6 +242,16 @@ def test_import_of_a_broken_line_is_refused_without_a_traceback(
     assert code == 2 and "line 2: not a table row" in out, out
 
 
+def test_a_file_from_a_newer_schema_says_so(
+    pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text('{"format": "almanac-export", "version": 1, "schema": "9999"}\n')
+    code, out = invoke("import", str(newer))
+    assert code == 2 and "schema '9999', which this version of Almanac does not know" in out, out
+
+
 def test_a_line_that_is_no_json_says_why(
     pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,3 +335,40 @@ def test_export_to_a_path_it_cannot_write_is_one_line(
     (line,) = [ln for ln in result.output.splitlines() if ln.strip()]
     assert line.startswith(f"error: cannot write {target}"), line
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_import_and_restore_wait_for_a_job_worker_on_the_folder(
+    pg_url: str, committed_state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a server was looked for: with `almanac worker` running, a restore went ahead
+    while the worker held its connections and wrote jobs' results."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "ALMANAC_DATABASE_URL": pg_url, "ALMANAC_DATA_DIR": str(tmp_path)}
+    env.pop("ALMANAC_VALKEY_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "almanac", "worker", "--no-clock"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("worker-*.json")):
+            assert worker.poll() is None and time.monotonic() < deadline, "no worker record"
+            time.sleep(0.2)
+        monkeypatch.setenv("ALMANAC_DATABASE_URL", pg_url)
+        monkeypatch.setenv("ALMANAC_DATA_DIR", str(tmp_path))
+        dump = tmp_path / "x.jsonl"
+        dump.write_text('{"format": "almanac-export", "version": 1}\n')
+        for args in (["import", str(dump)], ["restore", str(dump), "--yes"]):
+            code, out = invoke(*args)
+            assert code == 1 and f"a job worker (almanac worker, pid {worker.pid})" in out, out
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.wait(60)
+    assert not list(tmp_path.glob("worker-*.json"))  # it removes its record as it stops

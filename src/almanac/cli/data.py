@@ -28,7 +28,7 @@ SUMMARY_HELP = "Print the summary as JSON (on stderr when the export itself goes
 
 
 def _refuse_if_served(settings: Settings, what: str) -> None:
-    from almanac.discovery import find_record
+    from almanac.discovery import find_record, live_workers
 
     for service in ("memory", "planner"):
         record = find_record(settings.data_dir, service)
@@ -38,6 +38,12 @@ def _refuse_if_served(settings: Settings, what: str) -> None:
                 f"stop it before {what}, so that nothing is written behind its back",
                 1,
             )
+    for pid in live_workers(settings.data_dir):
+        raise fail(
+            f"a job worker (almanac worker, pid {pid}) runs on {settings.data_dir}; stop it "
+            f"before {what}, so that nothing is written behind its back",
+            1,
+        )
 
 
 @asynccontextmanager
@@ -101,15 +107,24 @@ def import_(
     """Import an export; rows keep their ids, and importing the same file again adds nothing."""
     from almanac.backup.export import ImportReport, import_all, read_export
     from almanac.cli.runtime import run
+    from almanac.db.migrate import known_revisions
     from almanac.errors import AlmanacError
     from almanac.memory.maintenance import reindex
 
     settings = Settings()
     _refuse_if_served(settings, "importing")
     try:
-        _header, rows = read_export(path)  # the whole file is checked before any write
+        header, rows = read_export(path)  # the whole file is checked before any write
     except AlmanacError as exc:
         raise fail(exc.message, 2) from exc
+    schema = header.get("schema")
+    if isinstance(schema, str) and schema not in known_revisions():
+        # A newer Almanac's file showed only as "unknown columns" of some table.
+        raise fail(
+            f"{path} was exported from a database at schema {schema!r}, which this version "
+            "of Almanac does not know (a newer one wrote it): upgrade Almanac, then import",
+            2,
+        )
     # The file brings its own workflows (with their ids): do not add the library first.
     settings.planner.starter_library = False
 

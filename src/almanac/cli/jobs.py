@@ -33,15 +33,24 @@ def worker(
     from almanac.background import task_blueprints
     from almanac.cli.runtime import local_state, run
     from almanac.config import Settings
+    from almanac.discovery import write_worker_record
     from almanac.jobs.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def go() -> None:
         async with local_state(Settings()) as state:
-            await run_worker(
-                state, task_blueprints(), concurrency=concurrency, queues=queue, clock=not no_clock
-            )
+            record = write_worker_record(state.settings.data_dir)
+            try:
+                await run_worker(
+                    state,
+                    task_blueprints(),
+                    concurrency=concurrency,
+                    queues=queue,
+                    clock=not no_clock,
+                )
+            finally:
+                record.unlink(missing_ok=True)
 
     run(go)
 

@@ -26,6 +26,13 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this code's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def _check_pgvector(connection: Connection) -> None:
     available = connection.execute(
         text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
