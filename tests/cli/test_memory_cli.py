@@ -326,6 +326,20 @@ def test_import_with_a_bad_line_writes_nothing(cli_env: AppState, pg_url: str, t
     assert count_events(pg_url) == 0
 
 
+def test_a_whole_export_given_to_memory_import_says_which_command_takes_it(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+):
+    """Each row of `almanac export` read as a memory: some 400 field errors."""
+    src = tmp_path / "export.jsonl"
+    header = {"format": "almanac-export", "version": 1, "tables": {"events": 1}}
+    row = {"table": "events", "row": {"id": 1, "content": "x"}}
+    src.write_text(json.dumps(header) + "\n" + json.dumps(row) + "\n")
+    code, out = invoke("memory", "import", str(src))
+    assert code == 2 and "is a whole export" in out and "almanac import" in out, out
+    assert out.count("error:") == 1, out
+    assert count_events(pg_url) == 0
+
+
 def test_a_line_that_would_be_a_bad_fact_is_named_by_its_number(
     cli_env: AppState, pg_url: str, tmp_path: Path
 ):

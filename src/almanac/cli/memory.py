@@ -50,6 +50,15 @@ def _read_jsonl(path: Path, threshold: float) -> list[RememberIn]:
                 data = json.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("each line must be a JSON object")
+                if number == 1 and data.get("format") == "almanac-export":
+                    # A whole export (`almanac export`): each row read as a memory was a
+                    # screen of field errors.
+                    typer.echo(
+                        f"error: {path} is a whole export (almanac export), not memories: "
+                        "import it with `almanac import`",
+                        err=True,
+                    )
+                    raise typer.Exit(2)
                 data.pop("id", None)
                 # Re-importing the same file must not duplicate: key lines by file and content.
                 line_hash = hashlib.sha256(line.strip().encode()).hexdigest()[:16]
