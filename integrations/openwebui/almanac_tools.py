@@ -663,6 +663,8 @@ class Tools:
             if out.get("replayed"):  # written before, by the first call: nothing now
                 head = "Already scheduled, nothing written now"
             lines = [f"{head} (run #{out['run_id']}): {len(out['blocks'])} blocks"]
+            if out.get("replayed"):  # moved or freed since, they read as the calendar now
+                lines.append("These are the blocks as that run wrote them; the agenda shows now.")
             for b in out["blocks"][:20]:
                 lines.append(f"- {_span(b['start'], b['end'])} {_clip(b['title'], 70)}")
             lines += _elsewhere(out)

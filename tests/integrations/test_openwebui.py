@@ -298,6 +298,7 @@ async def test_a_schedule_is_written_only_when_apply_means_yes_and_the_preview_e
     assert (await tools.schedule_tasks(plan_id, apply=True, run_id=run)).startswith("Scheduled")
     again = await tools.schedule_tasks(plan_id, apply=True, run_id=run)
     assert again.startswith("Already scheduled, nothing written now"), again
+    assert "the blocks as that run wrote them; the agenda shows now" in again, again
 
 
 @pytest.mark.parametrize(

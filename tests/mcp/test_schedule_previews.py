@@ -120,6 +120,7 @@ async def test_a_preview_applied_again_says_nothing_was_written_now(
     assert first.startswith("applied run #"), first
     again = text(await server.call_tool("schedule", {**args, "apply": True, "run_id": run_id}))
     assert again.startswith("already applied (nothing written now): run #"), again
+    assert "as that run wrote them; agenda shows the calendar now" in again, again
 
 
 async def test_recall_can_ask_for_documents_only(client: httpx.AsyncClient) -> None:

@@ -210,6 +210,8 @@ def register(server: FastMCP, resolve: Resolver) -> None:
         if out.get("replayed"):  # the preview was written before: nothing was written now
             verb = "already applied (nothing written now):"
         lines = [f"{verb} run #{out['run_id']} for plan #{plan_id}: {len(out['blocks'])} blocks"]
+        if out.get("replayed"):  # moved or freed since, they read as the calendar now
+            lines.append("the blocks as that run wrote them; agenda shows the calendar now")
         if not apply:
             previews[slot] = (out["run_id"], _placement(out))
             previews.move_to_end(slot)
