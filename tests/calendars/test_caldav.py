@@ -322,9 +322,9 @@ def _count_expansions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     expanded: list[str] = []
     expander = caldav_module.recurring_ical_events.of
 
-    def of(component: Any) -> Any:
+    def of(component: Any, **options: Any) -> Any:
         expanded.extend(str(v.get("UID")) for v in component.walk("VEVENT"))
-        return expander(component)
+        return expander(component, **options)
 
     monkeypatch.setattr(caldav_module.recurring_ical_events, "of", of)
     return expanded
@@ -561,3 +561,24 @@ async def test_the_stored_zone_gives_every_client_the_right_offset(
     moved = raw_calendar.event_by_uid(event_uid("winter"))
     assert int(moved.icalendar_component["SEQUENCE"]) == 1  # an update, not a new event
     assert _utc_by_the_files_own_zone(moved.data) == new.astimezone(UTC), moved.data
+
+
+async def test_a_dense_series_on_the_server_is_not_expanded_by_the_client_library(
+    provider: CalDAVCalendar, raw_calendar: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """caldav's own search filtered a time-range answer by expanding every recurrence
+    itself, before Almanac's budget and runs saw it: one FREQ=SECONDLY reminder in the
+    user's calendar took 35 s and failed every agenda, schedule and move."""
+    start, end = WEEK
+    first = (start - timedelta(days=2)).strftime("%Y%m%dT%H%M%SZ")
+    raw_calendar.add_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//User//Client//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:spam\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{first}\r\n"
+        "DURATION:PT1S\r\nRRULE:FREQ=MINUTELY\r\nSUMMARY:tick\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    expanded = _count_expansions(monkeypatch)
+    events = await provider.events(start, end)
+    # Read as the continuous busy stretch it is (calendars/runs.py), never expanded.
+    assert "spam" not in expanded, expanded
+    ticks = [e for e in events if e.uid == "spam"]
+    assert len(ticks) == 1 and ticks[0].start <= start and ticks[0].end >= end, ticks
