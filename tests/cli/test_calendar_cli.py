@@ -72,6 +72,23 @@ def test_import_twice_creates_nothing_new(cli_env: AppState, pg_url: str, tmp_pa
     assert rows == [("Gym", None), ("Dentist", None), ("Gym", None), ("Gym", None)]
 
 
+def test_import_says_a_series_read_as_continuous_busy_time(
+    cli_env: AppState, pg_url: str, tmp_path: Path
+):
+    """The API's notes were never printed: a spam invite repeating every second became a
+    week of busy time, and the next schedule moved around it with nothing said."""
+    src = tmp_path / "spam.ics"
+    src.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Spam//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:spam@x\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260302T090000Z\r\n"
+        "DURATION:PT1S\r\nRRULE:FREQ=SECONDLY;COUNT=1000000000\r\nSUMMARY:Win\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    code, out = invoke("import", str(src), *WINDOW)
+    assert code == 0, out
+    assert "note: " in out and "continuous busy" in out, out
+
+
 def test_import_with_an_address_stores_its_declined_invitation_as_free(
     cli_env: AppState, pg_url: str, tmp_path: Path
 ):

@@ -82,6 +82,10 @@ def import_(
             else ""
         )
     )
+    # Series read as continuous busy time take the calendar's hours (a spam invite may take
+    # a week): said, as the API says it, before a schedule moves around them unexplained.
+    for note in out.notes:
+        typer.echo(f"note: {note}")
 
 
 @calendar_app.command("add")
