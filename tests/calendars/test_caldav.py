@@ -582,3 +582,21 @@ async def test_a_dense_series_on_the_server_is_not_expanded_by_the_client_librar
     assert "spam" not in expanded, expanded
     ticks = [e for e in events if e.uid == "spam"]
     assert len(ticks) == 1 and ticks[0].start <= start and ticks[0].end >= end, ticks
+
+
+async def test_a_server_that_is_down_is_said_in_words() -> None:
+    """The error quoted urllib3's objects: "NewConnectionError('<urllib3.connection.
+    HTTPConnection object at 0x7f...>: Failed to establish a new connection: ...')"."""
+    from tests.live_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/"
+    cal = CalDAVCalendar(url=url, calendar="work", timezone="Europe/Berlin")
+    try:
+        with pytest.raises(CalendarUnavailable) as down:
+            await cal.events(*WEEK)
+    finally:
+        await cal.close()
+    message = str(down.value)
+    assert message.startswith(f"cannot reach CalDAV server at {url.rstrip('/')}"), message
+    assert message.endswith(": Connection refused"), message
+    assert "object at 0x" not in message, message

@@ -37,6 +37,7 @@ from almanac.calendars.base import (
 )
 from almanac.calendars.caldav_read import CALDAV_LIMITS as CALDAV_LIMITS
 from almanac.calendars.caldav_read import CalDAVReads
+from almanac.calendars.reasons import unreachable_reason
 from almanac.calendars.threads import in_thread
 from almanac.calendars.vevent import add_zones, address, build_vcalendar, set_content
 from almanac.redact import mask_url, redact
@@ -135,7 +136,8 @@ class CalDAVCalendar(CalDAVReads, CalendarProvider):
                 ) from e
             except OSError as e:  # connection refused, DNS, TLS, timeouts (requests/niquests)
                 raise CalendarUnavailable(
-                    f"cannot reach CalDAV server at {self.shown_url} to {what}: {redact(str(e))}"
+                    f"cannot reach CalDAV server at {self.shown_url} to {what}: "
+                    f"{redact(unreachable_reason(e))}"
                 ) from e
 
     async def _attempts(self, fn: Callable[[], T]) -> T:
