@@ -25,6 +25,8 @@ class ServerRecord:
     pid: int
     services: tuple[str, ...]
     path: Path
+    # The server's ALMANAC_TIMEZONE: the CLI reads typed times on it unless told otherwise.
+    timezone: str | None = None
 
     def alive(self) -> bool:
         """Whether the recorded process still exists."""
@@ -37,7 +39,9 @@ def record_name(services: list[str] | tuple[str, ...]) -> str:
     return f"server-{'-'.join(services)}.json"
 
 
-def write_record(data_dir: Path, host: str, port: int, services: list[str]) -> Path:
+def write_record(
+    data_dir: Path, host: str, port: int, services: list[str], timezone: str | None = None
+) -> Path:
     """Record this process as the server of `data_dir` (atomically, readable by the user only)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
@@ -49,6 +53,7 @@ def write_record(data_dir: Path, host: str, port: int, services: list[str]) -> P
         "port": port,
         "pid": os.getpid(),
         "services": list(services),
+        "timezone": timezone,
     }
     path = data_dir / record_name(services)
     tmp = path.with_suffix(".tmp")
@@ -76,6 +81,7 @@ def _read(path: Path) -> ServerRecord | None:
             pid=int(data["pid"]),
             services=tuple(str(s) for s in data["services"]),
             path=path,
+            timezone=str(data["timezone"]) if data.get("timezone") else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -18,7 +18,7 @@ from almanac.cli.files import UnreadableFile, read_input
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, run
 from almanac.cli.validation import validated
-from almanac.cli.when import local_time
+from almanac.cli.when import local_time, zone_name
 from almanac.config import Settings
 
 calendar_app = typer.Typer(
@@ -107,8 +107,8 @@ def add(
 ) -> None:
     """Add one of your own events to the built-in calendar."""
     settings = Settings()
-    start, start_local = local_time(start, settings.timezone, "start")
-    end, end_local = local_time(end, settings.timezone, "end")
+    start, start_local = local_time(start, zone_name(), "start")
+    end, end_local = local_time(end, zone_name(), "end")
     body = validated(
         EventIn,
         {
@@ -129,7 +129,7 @@ def add(
 
     event, created = run(go)
     zone_note = (
-        f"times without an offset were read in {settings.timezone} (ALMANAC_TIMEZONE)"
+        f"times without an offset were read in {zone_name()} (ALMANAC_TIMEZONE)"
         if start_local or end_local
         else ""
     )
@@ -140,7 +140,7 @@ def add(
     extra = "" if created else " (already present)"
     # On the user's clock: the API answers in UTC, and "13:00+00:00" for a call typed as
     # 14:00+01:00 read as the wrong hour.
-    tz = ZoneInfo(settings.timezone)
+    tz = ZoneInfo(zone_name())
     when = f"{event.start.astimezone(tz).isoformat()} to {event.end.astimezone(tz).isoformat()}"
     typer.echo(f"added event #{event.id} {event.title!r} {when}{extra}")
     if zone_note:

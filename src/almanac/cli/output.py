@@ -132,11 +132,11 @@ def local_minute(value: str | None) -> str:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from almanac.cli.connect import setting
+    from almanac.cli.when import zone_name
 
     try:
         when = datetime.fromisoformat(value)
-        zone = ZoneInfo(setting("ALMANAC_TIMEZONE") or "UTC")
+        zone = ZoneInfo(zone_name())
     except (ValueError, KeyError):  # zoneinfo raises a KeyError subclass for unknown zones
         return value[:16].replace("T", " ")
     if when.tzinfo is None:

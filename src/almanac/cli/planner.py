@@ -16,7 +16,7 @@ from almanac.cli.api import given
 from almanac.cli.output import local_minute
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
-from almanac.cli.when import window_bound
+from almanac.cli.when import window_bound, zone_name
 from almanac.config import Settings
 from almanac.errors import AlmanacError
 
@@ -114,7 +114,7 @@ def plan(
     zone_used = False
     if deadline is not None:
         # "--deadline 2026-12-09" is due by the end of that day on the user's clock.
-        deadline, zone_used = window_bound(deadline, settings.timezone, "--deadline", end=True)
+        deadline, zone_used = window_bound(deadline, zone_name(), "--deadline", end=True)
     body = given(
         intent=intent,
         client_id=client_id,
@@ -127,9 +127,7 @@ def plan(
     )
     if zone_used:
         due = datetime.fromisoformat(str(deadline))
-        err.print(
-            f"note: --deadline read as {due:%Y-%m-%d %H:%M} {settings.timezone} (ALMANAC_TIMEZONE)"
-        )
+        err.print(f"note: --deadline read as {due:%Y-%m-%d %H:%M} {zone_name()} (ALMANAC_TIMEZONE)")
     budget = settings.llm.budget_seconds.get("planning")
     # The server answers within its budget (then falls back to the library): wait for that,
     # plus recall, storing and the network, so the plan it makes is never lost to us.

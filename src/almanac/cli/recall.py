@@ -163,10 +163,9 @@ def recall(
     }
     zone, zone_used = "", False
     if since is not None or until is not None:
-        from almanac.cli.connect import setting
-        from almanac.cli.when import window_bound
+        from almanac.cli.when import window_bound, zone_name
 
-        zone = _zone(setting("ALMANAC_TIMEZONE") or "UTC")
+        zone = _zone(zone_name())
         for name, value in (("since", since), ("until", until)):
             if value is not None:
                 params[name], used = window_bound(value, zone, f"--{name}", end=name == "until")
@@ -224,10 +223,9 @@ def _local(value: str | None) -> str | None:
     --deadline` read one (`--valid-from 2026-12-10` was refused: no UTC offset)."""
     if value is None:
         return None
-    from almanac.cli.connect import setting
-    from almanac.cli.when import local_time
+    from almanac.cli.when import local_time, zone_name
 
-    return local_time(value, _zone(setting("ALMANAC_TIMEZONE") or "UTC"), "--valid-from")[0]
+    return local_time(value, _zone(zone_name()), "--valid-from")[0]
 
 
 def _zone(name: str) -> str:

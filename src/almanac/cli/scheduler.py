@@ -18,6 +18,7 @@ from rich.table import Table
 from almanac.cli.output import emit
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import validated
+from almanac.cli.when import zone_name
 from almanac.clock import clock_span
 from almanac.config import Settings
 from almanac.scheduler.schemas import CalendarEventOut, CalendarOut, ScheduleIn, ScheduleOut
@@ -237,7 +238,7 @@ def agenda(
 ) -> None:
     """Print the coming days from the calendar: Almanac's blocks and your events."""
     settings = Settings()
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    today = datetime.now(ZoneInfo(zone_name())).date()
 
     async def go() -> CalendarOut:
         last = today + timedelta(days=days - 1)
@@ -252,7 +253,7 @@ def agenda(
     table = Table(title=f"agenda: {days} day(s) from {today:%a %d %b}")
     for col in ("day", "time", "what", "kind", "client"):
         table.add_column(col, overflow="fold")
-    tz = ZoneInfo(settings.timezone)
+    tz = ZoneInfo(zone_name())
     for e in out.events:
         start = e.start.astimezone(tz)
         when = clock_span(e.start, e.end, tz, e.all_day)

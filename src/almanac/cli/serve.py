@@ -69,7 +69,9 @@ def serve(
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:
-                self.record = write_record(settings.data_dir, bind_host, bind_port, services)
+                self.record = write_record(
+                    settings.data_dir, bind_host, bind_port, services, settings.timezone
+                )
 
         async def shutdown(self, sockets: Any = None) -> None:
             if self.record is not None:

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from almanac.cli.runtime import answer, api_client, err, run
 from almanac.cli.validation import finite
-from almanac.cli.when import typed_time
+from almanac.cli.when import typed_time, zone_name
 from almanac.config import Settings
 
 console = Console()
@@ -46,7 +46,7 @@ def tasks(
     if status:
         params["status"] = status
     if today:
-        params["on"] = datetime.now(ZoneInfo(settings.timezone)).date().isoformat()
+        params["on"] = datetime.now(ZoneInfo(zone_name())).date().isoformat()
 
     async def go() -> Any:
         async with api_client(settings, url) as client:
@@ -73,7 +73,7 @@ def tasks(
         console.print(f"no tasks{which}" + (f" ({filters})" if filters else ""))
         return
     clients = any(t.get("client_id") is not None for t in out["items"])
-    rows = [_cells(t, clients, settings.timezone) for t in out["items"]]
+    rows = [_cells(t, clients, zone_name()) for t in out["items"]]
     columns = ["id", "plan", *(["client"] if clients else []), "status", "prio", "est h"]
     columns += ["logged h", "due"]
     # Short cells never wrap; the title takes what they leave, and when that is under 20

@@ -14,6 +14,24 @@ import typer
 from almanac.types import MAX_YEAR, MIN_YEAR
 
 
+def zone_name() -> str:
+    """The zone typed times are read in and shown on: ALMANAC_TIMEZONE when this shell (or
+    ./.env) sets it, else the running server's, else UTC. A CLI without it read "09:00" in
+    UTC while the server, the dashboard and every schedule lived in Europe/Berlin."""
+    from almanac.cli.connect import data_dir, setting
+
+    configured = setting("ALMANAC_TIMEZONE")
+    if configured:
+        return configured
+    from almanac.discovery import find_record
+
+    for service in ("planner", "memory"):
+        record = find_record(data_dir(), service)
+        if record is not None and record.timezone and record.alive():
+            return record.timezone
+    return "UTC"
+
+
 def local_time(value: str, zone: str, field: str) -> tuple[str, bool]:
     """`value` with an offset: a time without one is read in `zone` (ALMANAC_TIMEZONE).
     Returns the value and whether the zone was used; unreadable text is left for the
@@ -52,9 +70,8 @@ def typed_time(value: str | None, field: str) -> str | None:
     (`--at yesterday` was the schema's "input is too short")."""
     if value is None:
         return None
-    from almanac.cli.connect import setting
 
-    zone = setting("ALMANAC_TIMEZONE") or "UTC"
+    zone = zone_name()
     try:
         ZoneInfo(zone)
     except (ValueError, KeyError):  # zoneinfo raises a KeyError subclass for unknown zones
