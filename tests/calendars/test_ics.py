@@ -249,3 +249,30 @@ def test_an_all_day_event_ending_on_its_start_date_is_that_day():
         (uid, at(day, 0, tz=BERLIN), at(day + 1, 0, tz=BERLIN), True)
         for uid, day in (("same", 3), ("none", 5), ("zero", 6))
     ]
+
+
+def test_a_recurring_event_keeps_its_exact_length_on_the_nights_the_clocks_change() -> None:
+    """RFC 5545 3.8.5.3: DTEND's length applies exactly to every occurrence. The expander
+    added it on the wall clock: New York's 02:30-03:30 on 14 March 2027 (clocks forward at
+    02:00) was zero minutes long, and Sydney's on 4 April 2027 (clocks back) two hours."""
+    from zoneinfo import ZoneInfo
+
+    cases = (
+        ("America/New_York", "20270312T023000", "20270312T033000", datetime(2027, 3, 14)),
+        ("Australia/Sydney", "20270402T023000", "20270402T033000", datetime(2027, 4, 4)),
+    )
+    for tzid, start, end, day in cases:
+        text = vcalendar(
+            f"UID:nightly\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID={tzid}:{start}\r\n"
+            f"DTEND;TZID={tzid}:{end}\r\nRRULE:FREQ=DAILY;COUNT=5\r\nSUMMARY:Backup"
+        )
+        zone = ZoneInfo(tzid)
+        window = (datetime(2027, 3, 10, tzinfo=UTC), datetime(2027, 4, 10, tzinfo=UTC))
+        events = parse(text, window).events
+        assert len(events) == 5, events
+        # In real time (a difference of two times in one zone is Python's wall-clock one).
+        lengths = {e.end.astimezone(UTC) - e.start.astimezone(UTC) for e in events}
+        assert lengths == {timedelta(hours=1)}, [
+            (e.start.astimezone(zone), e.end.astimezone(zone)) for e in events
+        ]
+        assert any(e.start.astimezone(zone).date() == day.date() for e in events)

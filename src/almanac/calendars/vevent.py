@@ -145,6 +145,7 @@ def keep_durations(vevents: list[icalendar.Component]) -> None:
     for vevent in vevents:
         for name in (_DURATION_COPY, _PERIODS_COPY):
             vevent.pop(name, None)  # a file's own copy is not trusted
+        _exact_from_dtend(vevent)
         if vevent.get("DURATION") is None or vevent.get("DTEND") is not None:
             continue
         vevent[_DURATION_COPY] = vevent["DURATION"]
@@ -157,6 +158,26 @@ def keep_durations(vevents: list[icalendar.Component]) -> None:
         ]
         if periods:
             vevent[_PERIODS_COPY] = " ".join(periods)
+
+
+def _exact_from_dtend(vevent: icalendar.Component) -> None:
+    """A recurring timed event's DTEND as the exact DURATION each occurrence keeps (RFC 5545
+    3.8.5.3): the expander added DTEND - DTSTART on the wall clock, so the occurrence on the
+    night the clocks go forward was an hour short (zero length at 02:30-03:30 New York),
+    and the one they go back an hour long."""
+    if not any(p in vevent for p in ("RRULE", "RDATE")) or "DURATION" in vevent:
+        return
+    if vevent.get("DTEND") is None or vevent.get("DTSTART") is None:
+        return
+    start, end = vevent.decoded("DTSTART"), vevent.decoded("DTEND")
+    if not (isinstance(start, datetime) and isinstance(end, datetime)):
+        return  # all-day: its days are nominal, as the expander counts them
+    if start.tzinfo is None or end.tzinfo is None:
+        return  # floating: on whatever wall clock reads it
+    exact = end.astimezone(UTC) - start.astimezone(UTC)
+    if exact > timedelta(0):
+        vevent.pop("DTEND")
+        vevent.add("DURATION", exact)
 
 
 def restore_duration(occurrence: icalendar.Component) -> None:
