@@ -187,6 +187,21 @@ async def test_feed_is_icalendar_with_our_uids(
     assert set(uids) == {event_uid("t1"), event_uid("t2"), "mine"}
     assert str(uids[event_uid("t1")]["X-ALMANAC-ID"]) == "t1"
 
+    # Polled every few minutes: unchanged, a 304 on its ETag (the file was sent each time);
+    # HEAD answers as GET does, without the file (it was a 405).
+    etag = r.headers["etag"]
+    again = await calendar_client.get(
+        f"{BASE}/feed.ics", params=WINDOW, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    head = await calendar_client.head(f"{BASE}/feed.ics", params=WINDOW)
+    assert head.status_code == 200 and head.headers["etag"] == etag and head.content == b""
+    await calendar_client.post(f"{BASE}/events", json=event_body(idempotency_key="later"))
+    changed = await calendar_client.get(
+        f"{BASE}/feed.ics", params=WINDOW, headers={"If-None-Match": etag}
+    )
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+
     # Events that ended before `start` are left out.
     r = await calendar_client.get(f"{BASE}/feed.ics", params={"start": "2026-03-05T00:00:00Z"})
     assert {str(v["UID"]) for v in icalendar.Calendar.from_ical(r.content).walk("VEVENT")} == set()

@@ -6,6 +6,7 @@ provider scheduling is configured to use.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated, Any
 
@@ -95,10 +96,14 @@ _ICS_BODY: dict[str, Any] = {
 @router.get(
     "/feed.ics",
     response_class=Response,
-    responses={200: {"content": {ICS_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {ICS_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+    },
     openapi_extra=open_query(),
 )
 async def feed(
+    request: Request,
     calendar: Calendar,
     state: State,
     principal: MaybePrincipal,
@@ -115,15 +120,21 @@ async def feed(
         check_feed_token(feed_token(state.settings), token)
     window = OptionalWindow.model_validate({"start": start, "end": end})
     body = await calendar.feed(window)
-    return Response(
-        content=body,
-        media_type=ICS_MEDIA_TYPE,
-        headers={
-            "Content-Disposition": 'inline; filename="almanac.ics"',
-            # Calendar apps poll the feed; never let a proxy serve an old plan.
-            "Cache-Control": "no-cache",
-        },
-    )
+    # Calendar apps poll every few minutes: with the ETag, an unchanged feed is a 304
+    # (the whole file was sent each time). "no-cache" still has each poll ask.
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    asked = request.headers.get("if-none-match") or ""
+    if etag in (tag.strip().removeprefix("W/") for tag in asked.split(",")) or asked == "*":
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="almanac.ics"'
+    return Response(content=body, media_type=ICS_MEDIA_TYPE, headers=headers)
+
+
+# HEAD: what a calendar app or `curl -I` asks before it fetches (it was a 405).
+router.add_api_route(
+    "/feed.ics", feed, methods=["HEAD"], response_class=Response, include_in_schema=False
+)
 
 
 @router.get("/feed-url", dependencies=[AdminOnly], responses=answers(503))
