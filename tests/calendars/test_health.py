@@ -52,6 +52,23 @@ async def test_the_calendar_probe_is_reused_then_refreshed(
     assert fresh["status"] == "degraded" and fresh["detail"].startswith("google:")
 
 
+async def test_a_caldav_servers_ok_is_reused_for_seconds_not_minutes(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """The reuse spares Google's quota; a CalDAV server is the user's own: one stopped
+    read "ok" for five minutes while every request to it failed."""
+    from almanac.health.calendar import OWN_SERVER_OK_SECONDS
+
+    first = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert first["status"] == "ok"
+    state.settings.calendar = CalDAVCalendarSettings(caldav_url="http://127.0.0.1:9/cal/")
+    at, status = state.probes["calendar"]
+    state.probes["calendar"] = (at - OWN_SERVER_OK_SECONDS - 1, status)
+    fresh = (await client.get("/health")).json()["dependencies"]["calendar"]
+    assert fresh["status"] != "ok" and fresh["detail"].startswith("caldav"), fresh
+    assert OWN_SERVER_OK_SECONDS < CALENDAR_OK_SECONDS
+
+
 async def test_a_failed_calendar_request_is_degraded_at_once(
     client: httpx.AsyncClient, state: AppState
 ) -> None:

@@ -10,10 +10,18 @@ from typing import Any
 from almanac.health.status import DependencyStatus, optional_failed, timed
 from almanac.state import AppState
 
-# A remote calendar's probe costs an API call: reuse its answer, so a monitor polling
-# /health cannot eat the calendar's daily quota (Risk 3). A failure is re-checked sooner.
+# Google's probe costs an API call: its answer is reused, so a monitor polling /health
+# cannot eat the calendar's daily quota (Risk 3). A CalDAV server is the user's own, with
+# no quota: reused 300 s, a server stopped read "ok" for minutes after requests to it
+# failed. A failure is re-checked sooner.
 CALENDAR_OK_SECONDS = 300.0
+OWN_SERVER_OK_SECONDS = 30.0
 CALENDAR_DEGRADED_SECONDS = 30.0
+
+
+def ok_seconds(provider: str) -> float:
+    """How long an "ok" answer of `provider`'s probe is reused."""
+    return CALENDAR_OK_SECONDS if provider == "google" else OWN_SERVER_OK_SECONDS
 
 
 async def calendar_status(state: AppState) -> DependencyStatus:
@@ -35,7 +43,8 @@ async def calendar_status(state: AppState) -> DependencyStatus:
         return status
     if cached is not None and isinstance(cached[1], DependencyStatus):
         at, status = cached[0], cached[1]
-        ttl = CALENDAR_OK_SECONDS if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
+        ok = ok_seconds(state.settings.calendar.provider)
+        ttl = ok if status.status == "ok" else CALENDAR_DEGRADED_SECONDS
         # A request answered since a degraded answer: the calendar may be back, ask now.
         back = status.status != "ok" and LAST_ANSWERED.get("calendar", 0.0) > at
         if now - at < ttl and not back:
