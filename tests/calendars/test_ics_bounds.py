@@ -210,7 +210,7 @@ def test_the_file_bounds_name_the_bound_not_whichever_event_passed_it():
         parse_ics(vcalendar(*many), window=WINDOW, zone=ZoneInfo("UTC"), limits=IcsLimits(250))
     assert info.value.message == (
         "the file has more than 250 events in the window (at most 250 events per file); "
-        "import a shorter window"
+        "split the file (each import reads it whole), or import a shorter window"
     )
     assert info.value.errors[0]["field"] == "body"
     limits = IcsLimits(time_budget_seconds=1e-6)
@@ -218,7 +218,7 @@ def test_the_file_bounds_name_the_bound_not_whichever_event_passed_it():
         parse_ics(vcalendar(*many), window=WINDOW, zone=ZoneInfo("UTC"), limits=limits)
     assert info.value.message == (
         "reading the file took longer than 1e-06 s (at most 1e-06 s per file); "
-        "import a shorter window"
+        "split the file (each import reads it whole), or import a shorter window"
     )
 
 
