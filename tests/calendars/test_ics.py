@@ -276,3 +276,15 @@ def test_a_recurring_event_keeps_its_exact_length_on_the_nights_the_clocks_chang
             (e.start.astimezone(zone), e.end.astimezone(zone)) for e in events
         ]
         assert any(e.start.astimezone(zone).date() == day.date() for e in events)
+
+
+def test_an_imported_event_holds_no_more_text_than_one_added_through_the_api() -> None:
+    """A 1.9-million-character DESCRIPTION was stored whole (the API takes 20,000) and
+    re-sent in every poll of the feed."""
+    text = vcalendar(
+        "UID:huge\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260303T090000Z\r\n"
+        f"DTEND:20260303T100000Z\r\nSUMMARY:{'S' * 2000}\r\nDESCRIPTION:{'d' * 300_000}"
+    )
+    (event,) = parse(text).events
+    assert len(event.title) == 500 and event.title.endswith("…")
+    assert len(event.description) == 20_000 and event.description.endswith("…")

@@ -8,14 +8,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from almanac.calendars.base import almanac_id_from_uid, calendar_text
+from almanac.calendars.vevent import DESCRIPTION_CHARS, TITLE_CHARS
 from almanac.types import VISIBLE, AwareDatetime, SafeStr, Strict
 
 When = AwareDatetime
 # Control characters cleaned as EventSpec and the feed clean them (`calendar_text`): stored
 # as given, a title holding a VT or an ESC came back from the API and the dashboard as it was.
 CalendarText = AfterValidator(calendar_text)
-Title = Annotated[SafeStr, Field(min_length=1, max_length=500), CalendarText, VISIBLE]
-Description = Annotated[SafeStr, Field(max_length=20_000), CalendarText]
+Title = Annotated[SafeStr, Field(min_length=1, max_length=TITLE_CHARS), CalendarText, VISIBLE]
+Description = Annotated[SafeStr, Field(max_length=DESCRIPTION_CHARS), CalendarText]
 Key = Annotated[SafeStr, Field(min_length=1, max_length=255)]
 
 

@@ -247,16 +247,27 @@ def vevent_to_event(
     cancelled = text(comp, "STATUS").upper() == "CANCELLED"
     return CalendarEvent(
         uid=uid,
-        title=text(comp, "SUMMARY"),
+        title=_clipped(text(comp, "SUMMARY"), TITLE_CHARS),
         start=start,
         end=end,
-        description=text(comp, "DESCRIPTION"),
+        description=_clipped(text(comp, "DESCRIPTION"), DESCRIPTION_CHARS),
         almanac_id=almanac_id,
         etag=etag,
         href=href,
         all_day=all_day,
         busy=not (transparent or cancelled or declined(comp, owner)),
     )
+
+
+# As much as an event added through the API may hold (calendars/schemas.py): an invitation
+# with a 1.9-million-character description was stored whole, and served in every poll of
+# the feed.
+TITLE_CHARS = 500
+DESCRIPTION_CHARS = 20_000
+
+
+def _clipped(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 DATED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
