@@ -30,6 +30,10 @@ def _file(tmp_path: Path, row: dict[str, Any]) -> Path:
 def test_a_good_row_is_read(tmp_path: Path) -> None:
     _, rows = read_export(_file(tmp_path, EVENT))
     assert rows["events"] == [EVENT]
+    # The text "\u0000" (a backslash and five characters) is no NUL: JSONB holds it.
+    quoted = {**EVENT, "metadata": {"note": "\\u0000 is how JSON writes a NUL"}}
+    _, rows = read_export(_file(tmp_path, quoted))
+    assert rows["events"] == [quoted]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ Here each is a line of the file, its column and the reason.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date, datetime
 from typing import Any
@@ -71,10 +70,26 @@ def _value_problem(column: Column[Any], value: Any) -> str | None:
         return _time_problem(kind, value)
     if isinstance(kind, JSONB):
         # Postgres' JSONB holds no \u0000 (its text type has no NUL).
-        return "must not hold a NUL character" if "\\u0000" in json.dumps(value) else None
+        return "must not hold a NUL character" if _holds_nul(value) else None
     if isinstance(kind, ARRAY):
         return None if isinstance(value, list) else "must be a list"
     return None
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL in any string or key (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _time_problem(kind: DateTime | Date, value: Any) -> str | None:
